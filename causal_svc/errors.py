@@ -1,0 +1,44 @@
+"""Causal-service domain errors (plain Python; mapped to gRPC codes by ``mesh.runtime``)."""
+
+from __future__ import annotations
+
+from mesh.errors import (
+    FailedPrecondition,
+    InsufficientData,
+    InvalidInput,
+    NotFound,
+    NotIdentifiable,
+)
+
+__all__ = [
+    "AnalysisNotFound",
+    "InsufficientData",
+    "InvalidGraph",
+    "InvalidSpec",
+    "NotIdentifiable",
+    "SingularDesign",
+]
+
+
+class InvalidSpec(InvalidInput):
+    """A role column is missing, of the wrong type, or an option is out of range."""
+
+    default_reason = "INVALID_SPEC"
+
+
+class InvalidGraph(InvalidInput):
+    """The causal graph is malformed (cycle, unknown node, self-loop)."""
+
+    default_reason = "INVALID_GRAPH"
+
+
+class SingularDesign(FailedPrecondition):
+    """The design matrix is rank-deficient (collinear covariates, no variation)."""
+
+    default_reason = "SINGULAR_DESIGN"
+
+
+class AnalysisNotFound(NotFound):
+    """No stored analysis with this id for this org."""
+
+    default_reason = "ANALYSIS_NOT_FOUND"

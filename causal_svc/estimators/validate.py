@@ -1,0 +1,90 @@
+"""Input checks every estimator shares: bad input becomes ``InvalidSpec``/``InsufficientData``
+naming the role and column, never a stack trace or a NaN presented as an answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from causal_svc.errors import InsufficientData, InvalidSpec
+
+from .result import EffectSpec
+
+# Role name -> the spec attribute holding it; used to name the field in errors.
+_ROLE_FIELDS = {
+    "outcome": "roles.outcome",
+    "treatment": "roles.treatment",
+    "unit": "roles.unit",
+    "time": "roles.time",
+    "covariates": "roles.covariates",
+    "instruments": "roles.instruments",
+    "running_variable": "roles.running_variable",
+    "cluster": "roles.cluster",
+    "weights": "roles.weights",
+    "effect_modifiers": "roles.effect_modifiers",
+    "pre_outcome": "roles.pre_outcome",
+}
+
+
+def role_field(role: str) -> str:
+    return _ROLE_FIELDS.get(role, f"roles.{role}")
+
+
+def require_roles(spec: EffectSpec, *roles: str) -> None:
+    """Each named role must be set on the spec (e.g. ``unit`` and ``time`` for DiD)."""
+    for role in roles:
+        value = getattr(spec, role)
+        if value is None or value == () or value == "":
+            raise InvalidSpec(f"this method needs the {role} role", field=role_field(role))
+
+
+def require_columns(frame: pd.DataFrame, spec: EffectSpec) -> None:
+    """Every column the spec names exists in the frame."""
+    for role in _ROLE_FIELDS:
+        value = getattr(spec, role)
+        names = value if isinstance(value, tuple) else (value,)
+        for name in names:
+            if name and name not in frame.columns:
+                raise InvalidSpec(
+                    f"column {name!r} (role {role}) is not in the data", field=role_field(role)
+                )
+
+
+def numeric(frame: pd.DataFrame, column: str, role: str) -> np.ndarray:
+    """The column as float64, rejecting non-numeric and non-finite values."""
+    series = frame[column]
+    if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
+        raise InvalidSpec(
+            f"column {column!r} (role {role}) must be numeric, got {series.dtype}",
+            field=role_field(role),
+        )
+    values = series.to_numpy(dtype=float, na_value=np.nan)
+    if not np.isfinite(values).all():
+        bad = int((~np.isfinite(values)).sum())
+        raise InvalidSpec(
+            f"column {column!r} (role {role}) has {bad} missing or non-finite values",
+            field=role_field(role),
+        )
+    return values
+
+
+def binary_treatment(frame: pd.DataFrame, spec: EffectSpec) -> np.ndarray:
+    """The treatment as a 0/1 float array; rejects non-binary and constant treatment."""
+    t = numeric(frame, spec.treatment, "treatment")
+    if not np.isin(t, (0.0, 1.0)).all():
+        raise InvalidSpec(
+            f"treatment column {spec.treatment!r} must be 0/1 for this method",
+            field=role_field("treatment"),
+        )
+    if t.min() == t.max():
+        raise InvalidSpec(
+            f"treatment column {spec.treatment!r} is constant ({int(t[0])}): nothing to compare",
+            field=role_field("treatment"),
+            reason="CONSTANT_TREATMENT",
+        )
+    return t
+
+
+def require_rows(n: int, minimum: int, what: str) -> None:
+    if n < minimum:
+        raise InsufficientData(f"{what}: {n} < {minimum} required", subject=what)
