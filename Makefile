@@ -1,0 +1,28 @@
+# LiftOS developer entry points. `make setup` once, then `make test` / `make up`.
+PY ?= .venv/bin/python
+export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
+
+.PHONY: setup gen lint test up demo bench
+
+setup:
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	npm ci --no-audit --no-fund --loglevel=error
+
+gen:
+	PYTHON=$(PY) scripts/gen.sh gen
+
+lint:
+	npx buf lint
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test:
+	$(PY) -m pytest -q
+
+up:
+	$(PY) -m mesh.cli up
+
+demo:
+	$(PY) -m mesh.cli demo

@@ -1,0 +1,1 @@
+"""Ingestion service: raw platform rows → CausalMarketingData; experiment registry; calendar."""

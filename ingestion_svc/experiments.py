@@ -1,0 +1,232 @@
+"""The experiment registry (SQLite) and deterministic treatment assignment.
+
+The registry keeps the full experiment contract as an opaque payload (the servicer's
+serialised message) beside the columns the domain needs to assign treatment, so the domain
+never depends on the wire format and the contract round-trips byte for byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingestion_svc.errors import ExperimentExists, ExperimentNotFound
+from mesh.errors import InvalidInput
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS experiments (
+    org_id TEXT NOT NULL,
+    experiment_id TEXT NOT NULL,
+    start_date TEXT NOT NULL,
+    end_date TEXT NOT NULL,
+    randomization_unit TEXT NOT NULL,
+    assignment TEXT NOT NULL,
+    create_time_us INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (org_id, experiment_id)
+);
+CREATE INDEX IF NOT EXISTS experiments_by_time ON experiments (org_id, create_time_us DESC, experiment_id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    """What the domain needs of an experiment; ``payload`` is the full contract, opaque here."""
+
+    org_id: str
+    experiment_id: str
+    start_date: dt.date
+    end_date: dt.date
+    randomization_unit: str
+    treatment_units: tuple[str, ...] = ()
+    control_units: tuple[str, ...] = ()
+    treatment_share: float = 0.5
+    data_sources: tuple[str, ...] = ()
+    campaign_ids: tuple[str, ...] = ()
+    treatment_intensity: float = 1.0
+    control_intensity: float = 0.0
+    create_time: dt.datetime | None = None
+    payload: bytes = b""
+
+    def is_active(self, day: dt.date) -> bool:
+        return self.start_date <= day <= self.end_date
+
+    def arm_for(self, unit: str) -> str | None:
+        """'treatment', 'control', or None when the unit is outside an explicit design.
+
+        With explicit unit lists the lists decide. Otherwise a unit is hashed with the
+        experiment id into [0, 1) and treated when below ``treatment_share``: deterministic,
+        stable across processes, and independent between experiments.
+        """
+        if self.treatment_units or self.control_units:
+            if unit in self.treatment_units:
+                return "treatment"
+            if unit in self.control_units:
+                return "control"
+            return None
+        digest = hashlib.sha256(f"{self.experiment_id}:{unit}".encode()).digest()
+        return (
+            "treatment"
+            if int.from_bytes(digest[:8], "big") / 2**64 < self.treatment_share
+            else "control"
+        )
+
+
+def _assignment_json(e: Experiment) -> str:
+    return json.dumps(
+        {
+            "treatment_units": list(e.treatment_units),
+            "control_units": list(e.control_units),
+            "treatment_share": e.treatment_share,
+            "data_sources": list(e.data_sources),
+            "campaign_ids": list(e.campaign_ids),
+            "treatment_intensity": e.treatment_intensity,
+            "control_intensity": e.control_intensity,
+        },
+        sort_keys=True,
+    )
+
+
+def _from_row(row: sqlite3.Row) -> Experiment:
+    a = json.loads(row["assignment"])
+    return Experiment(
+        org_id=row["org_id"],
+        experiment_id=row["experiment_id"],
+        start_date=dt.date.fromisoformat(row["start_date"]),
+        end_date=dt.date.fromisoformat(row["end_date"]),
+        randomization_unit=row["randomization_unit"],
+        treatment_units=tuple(a["treatment_units"]),
+        control_units=tuple(a["control_units"]),
+        treatment_share=a["treatment_share"],
+        data_sources=tuple(a["data_sources"]),
+        campaign_ids=tuple(a["campaign_ids"]),
+        treatment_intensity=a["treatment_intensity"],
+        control_intensity=a["control_intensity"],
+        create_time=dt.datetime.fromtimestamp(row["create_time_us"] / 1e6, tz=dt.UTC),
+        payload=bytes(row["payload"]),
+    )
+
+
+def _encode_token(create_time_us: int, experiment_id: str) -> str:
+    raw = json.dumps([create_time_us, experiment_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_token(token: str) -> tuple[int, str]:
+    try:
+        t, eid = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(t), str(eid)
+    except (ValueError, TypeError):
+        raise InvalidInput(
+            "page_token is not a token this server issued", field="page_token"
+        ) from None
+
+
+class ExperimentRegistry:
+    """SQLite-backed registry; safe to call from worker threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a created experiment survives a power cut, not just a process kill.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def create(self, experiment: Experiment) -> Experiment:
+        """Store a new experiment; its create_time must be set. Raises ExperimentExists."""
+        assert experiment.create_time is not None
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        experiment.org_id,
+                        experiment.experiment_id,
+                        experiment.start_date.isoformat(),
+                        experiment.end_date.isoformat(),
+                        experiment.randomization_unit,
+                        _assignment_json(experiment),
+                        int(experiment.create_time.timestamp() * 1e6),
+                        experiment.payload,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise ExperimentExists(
+                    f"experiment {experiment.experiment_id!r} already exists in org {experiment.org_id!r}",
+                    resource_type="liftos.v1.CausalExperiment",
+                    resource_name=f"orgs/{experiment.org_id}/experiments/{experiment.experiment_id}",
+                ) from None
+        return experiment
+
+    def get(self, org_id: str, experiment_id: str) -> Experiment:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM experiments WHERE org_id = ? AND experiment_id = ?",
+                (org_id, experiment_id),
+            ).fetchone()
+        if row is None:
+            raise ExperimentNotFound(
+                f"experiment {experiment_id!r} not found in org {org_id!r}",
+                resource_type="liftos.v1.CausalExperiment",
+                resource_name=f"orgs/{org_id}/experiments/{experiment_id}",
+            )
+        return _from_row(row)
+
+    def list(
+        self,
+        org_id: str,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        active_on: dt.date | None = None,
+    ) -> tuple[list[Experiment], str]:
+        """A page of the org's experiments, newest first; returns (page, next_page_token)."""
+        if page_size < 0:
+            raise InvalidInput("page_size must not be negative", field="page_size")
+        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        where, args = ["org_id = ?"], [org_id]
+        if page_token:
+            t, eid = _decode_token(page_token)
+            where.append("(create_time_us < ? OR (create_time_us = ? AND experiment_id > ?))")
+            args += [t, t, eid]
+        if active_on is not None:
+            where.append("start_date <= ? AND end_date >= ?")
+            args += [active_on.isoformat(), active_on.isoformat()]
+        sql = (
+            f"SELECT * FROM experiments WHERE {' AND '.join(where)} "
+            "ORDER BY create_time_us DESC, experiment_id LIMIT ?"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, (*args, size + 1)).fetchall()
+        page = [_from_row(r) for r in rows[:size]]
+        token = ""
+        if len(rows) > size:
+            last = rows[size - 1]
+            token = _encode_token(last["create_time_us"], last["experiment_id"])
+        return page, token
+
+    def all_active(self, org_id: str, day_from: dt.date, day_to: dt.date) -> list[Experiment]:
+        """Every experiment of the org overlapping [day_from, day_to] (for assignment)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM experiments WHERE org_id = ? AND start_date <= ? AND end_date >= ? "
+                "ORDER BY create_time_us, experiment_id",
+                (org_id, day_to.isoformat(), day_from.isoformat()),
+            ).fetchall()
+        return [_from_row(r) for r in rows]

@@ -1,0 +1,14 @@
+"""Server bootstrap shared by every service: health, reflection, limits, logging, errors."""
+
+from mesh.runtime.config import PeerConfig, ServerConfig
+from mesh.runtime.errors import to_rpc_status
+from mesh.runtime.server import ServiceBinding, create_server, serve
+
+__all__ = [
+    "PeerConfig",
+    "ServerConfig",
+    "ServiceBinding",
+    "create_server",
+    "serve",
+    "to_rpc_status",
+]

@@ -1,0 +1,131 @@
+"""Domain exceptions → gRPC status with rich details (google.rpc), in one table.
+
+The table is ordered most specific first and is total over ``mesh.errors.LiftosError``
+(a test walks every subclass). Anything else is INTERNAL with a generic message: the
+traceback is logged by the interceptor, never sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from mesh import errors as E
+
+ERROR_DOMAIN = "liftos.v1"
+
+DetailBuilder = Callable[[E.LiftosError], list[object]]
+
+
+def _bad_request(exc: E.LiftosError) -> list[object]:
+    assert isinstance(exc, E.InvalidInput)
+    return [
+        error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
+                for v in exc.violations
+            ]
+        )
+    ]
+
+
+def _resource(exc: E.LiftosError) -> list[object]:
+    assert isinstance(exc, E.NotFound | E.AlreadyExists)
+    return [
+        error_details_pb2.ResourceInfo(
+            resource_type=exc.resource_type,
+            resource_name=exc.resource_name,
+            description=exc.message,
+        )
+    ]
+
+
+def _precondition(exc: E.LiftosError) -> list[object]:
+    assert isinstance(exc, E.FailedPrecondition)
+    return [
+        error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(
+                    type=exc.reason, subject=exc.subject, description=exc.message
+                )
+            ]
+        )
+    ]
+
+
+def _retry(exc: E.LiftosError) -> list[object]:
+    assert isinstance(exc, E.DependencyUnavailable)
+    seconds = max(exc.retry_after_s, 0.0)
+    return [
+        error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(seconds=int(seconds), nanos=int((seconds % 1) * 1e9))
+        )
+    ]
+
+
+def _none(exc: E.LiftosError) -> list[object]:
+    return []
+
+
+# (exception base, google.rpc code, extra details) — most specific first.
+STATUS_TABLE: tuple[tuple[type[E.LiftosError], int, DetailBuilder], ...] = (
+    (E.InvalidInput, code_pb2.INVALID_ARGUMENT, _bad_request),
+    (E.NotFound, code_pb2.NOT_FOUND, _resource),
+    (E.AlreadyExists, code_pb2.ALREADY_EXISTS, _resource),
+    (E.PermissionDenied, code_pb2.PERMISSION_DENIED, _none),
+    (E.FailedPrecondition, code_pb2.FAILED_PRECONDITION, _precondition),
+    (E.ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED, _none),
+    (E.DependencyUnavailable, code_pb2.UNAVAILABLE, _retry),
+)
+
+
+def code_for(exc_type: type[BaseException]) -> int:
+    """The google.rpc code an exception type maps to (INTERNAL when unmapped)."""
+    for base, code, _ in STATUS_TABLE:
+        if issubclass(exc_type, base):
+            return code
+    return code_pb2.INTERNAL
+
+
+def to_rpc_status(exc: BaseException) -> status_pb2.Status:
+    """A ``google.rpc.Status`` for an exception; unknown exceptions say nothing internal."""
+    for base, code, builder in STATUS_TABLE:
+        if isinstance(exc, base):
+            assert isinstance(exc, E.LiftosError)
+            details = [
+                error_details_pb2.ErrorInfo(
+                    reason=exc.reason,
+                    domain=ERROR_DOMAIN,
+                    metadata=_metadata(exc),
+                ),
+                *builder(exc),
+            ]
+            return _status(code, exc.message, details)
+    return _status(
+        code_pb2.INTERNAL,
+        "internal error; the server logged the details",
+        [error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN)],
+    )
+
+
+def _metadata(exc: E.LiftosError) -> dict[str, str]:
+    if isinstance(exc, E.InvalidInput) and exc.field:
+        return {"field": exc.field}
+    if isinstance(exc, E.NotFound | E.AlreadyExists):
+        return {"resource_type": exc.resource_type, "resource_name": exc.resource_name}
+    if isinstance(exc, E.DependencyUnavailable):
+        return {"dependency": exc.dependency}
+    return {}
+
+
+def _status(code: int, message: str, details: list[object]) -> status_pb2.Status:
+    packed = []
+    for d in details:
+        a = any_pb2.Any()
+        a.Pack(d)  # type: ignore[arg-type]
+        packed.append(a)
+    return status_pb2.Status(code=code, message=message, details=packed)

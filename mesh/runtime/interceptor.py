@@ -1,0 +1,122 @@
+"""One server interceptor that logs every call (method, code, duration) and turns domain
+exceptions into rich gRPC statuses, for all four call shapes."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc_status import rpc_status
+
+from mesh.runtime.errors import to_rpc_status
+
+_LOGGER = logging.getLogger("liftos.rpc")
+
+Behavior = Callable[..., Any]
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: str) -> None:
+    if isinstance(exc, NotImplementedError):
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented yet")
+    status = to_rpc_status(exc)
+    if status.code == grpc.StatusCode.INTERNAL.value[0]:
+        _LOGGER.exception("unhandled error in %s", method, exc_info=exc)
+    s = rpc_status.to_status(status)
+    await context.abort(s.code, s.details, s.trailing_metadata)
+
+
+def _log(method: str, context: grpc.aio.ServicerContext, start: float, code: str | None) -> None:
+    if code is None:
+        found = context.code()
+        code = found.name if isinstance(found, grpc.StatusCode) else "OK"
+    _LOGGER.info("%s %s %.1fms", method, code, (time.perf_counter() - start) * 1e3)
+
+
+def _code_of(exc: BaseException) -> str:
+    if isinstance(exc, NotImplementedError):
+        return "UNIMPLEMENTED"
+    return grpc.StatusCode(
+        next(c for c in grpc.StatusCode if c.value[0] == to_rpc_status(exc).code)
+    ).name
+
+
+def _wrap_unary_response(behavior: Behavior, method: str) -> Behavior:
+    async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        start, code = time.perf_counter(), None
+        try:
+            result = behavior(request, context)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            code = _code_of(exc)
+            await _abort(context, exc, method)
+        finally:
+            _log(method, context, start, code)
+
+    return handler
+
+
+def _wrap_stream_response(behavior: Behavior, method: str) -> Behavior:
+    async def handler(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        start, code = time.perf_counter(), None
+        try:
+            result = behavior(request, context)
+            if inspect.isawaitable(result):
+                result = await result
+            if result is None:
+                return
+            if hasattr(result, "__aiter__"):
+                async for item in result:
+                    yield item
+            else:
+                for item in result:
+                    yield item
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            code = _code_of(exc)
+            await _abort(context, exc, method)
+        finally:
+            _log(method, context, start, code)
+
+    return handler
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    """Logging + the domain-exception → status mapping, applied to every handler."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        kwargs = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary_response(handler.unary_unary, method), **kwargs
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_stream_response(handler.unary_stream, method), **kwargs
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                _wrap_unary_response(handler.stream_unary, method), **kwargs
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            _wrap_stream_response(handler.stream_stream, method), **kwargs
+        )

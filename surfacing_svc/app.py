@@ -1,0 +1,22 @@
+"""Wires the surfacing service's dependencies for a server process."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from liftos.v1 import surfacing_pb2, surfacing_pb2_grpc
+
+from mesh.runtime import ServerConfig, ServiceBinding
+from surfacing_svc.service import SurfacingService
+
+SERVICE_NAME = surfacing_pb2.DESCRIPTOR.services_by_name["SurfacingService"].full_name
+
+
+def build(config: ServerConfig) -> tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]:
+    async def on_stop() -> None:
+        return None
+
+    binding = ServiceBinding(
+        SERVICE_NAME, SurfacingService(), surfacing_pb2_grpc.add_SurfacingServiceServicer_to_server
+    )
+    return [binding], on_stop
