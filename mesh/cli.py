@@ -1,0 +1,132 @@
+"""The ``liftos`` command."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from mesh.client import LiftOS
+from mesh.errors_wire import RpcFailure
+from mesh.mesh_process import Mesh
+from mesh.runtime.config import DEFAULT_DATA_DIR, DEFAULT_PORTS, PeerConfig
+
+
+def _ports(base_port: int | None) -> dict[str, int]:
+    """Default ports, or base_port, base_port+1, … in ingestion/memory/causal/llm/surfacing order."""
+    if base_port is None:
+        return dict(DEFAULT_PORTS)
+    return {s: base_port + i for i, s in enumerate(DEFAULT_PORTS)}
+
+
+def _peers(args: argparse.Namespace) -> PeerConfig:
+    """Peer addresses: env LIFTOS_*_ADDR, unless --base-port names a local mesh."""
+    if getattr(args, "base_port", None) is None:
+        return PeerConfig.from_env()
+    host = getattr(args, "host", "127.0.0.1")
+    return PeerConfig(**{s: f"{host}:{p}" for s, p in _ports(args.base_port).items()})
+
+
+def _add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--base-port", type=int, default=None,
+        help="mesh on BASE..BASE+4 instead of 50051-50055 (or LIFTOS_*_ADDR)",
+    )  # fmt: skip
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    mesh = Mesh(
+        args.data_dir, host=args.host, ports=_ports(args.base_port), log_level=args.log_level
+    )
+    peers = PeerConfig(**{s: mesh.address(s) for s in DEFAULT_PORTS})
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    mesh.start()
+    with LiftOS(peers) as client:
+        status = mesh.wait_serving(client.health)
+    if any(status.get(s) != "SERVING" for s in mesh.services):
+        for service, code in mesh.dead().items():
+            print(f"{service} exited with {code}:\n{mesh.tail_log(service)}", file=sys.stderr)
+        print(f"mesh did not come up: {status}", file=sys.stderr)
+        mesh.stop()
+        return 1
+    print(f"LiftOS mesh up (data dir {args.data_dir.resolve()}); Ctrl-C to stop")
+    for service in mesh.services:
+        print(
+            f"  {service:<10} {mesh.address(service)}  SERVING  log {args.data_dir / (service + '.log')}"
+        )
+    sys.stdout.flush()
+    while not stopping:
+        if dead := mesh.dead():
+            print(f"service(s) exited: {dead}; stopping the mesh", file=sys.stderr)
+            mesh.stop()
+            return 1
+        time.sleep(0.5)
+    print("stopping…")
+    mesh.stop()
+    print("stopped")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with LiftOS(_peers(args)) as client:
+        status = client.health(timeout=args.timeout)
+        for service, state in status.items():
+            print(f"{service:<10} {getattr(client.peers, service):<22} {state}")
+    return 0 if all(s == "SERVING" for s in status.values()) else 1
+
+
+def cmd_calendar(args: argparse.Namespace) -> int:
+    with LiftOS(_peers(args)) as client:
+        frame = client.calendar(args.country, args.start, args.end, subdivision=args.subdivision)
+    print(frame.to_string(index=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="liftos", description="LiftOS causal mesh")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run all five services until Ctrl-C")
+    up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    _add_mesh_arguments(up)
+    up.add_argument("--log-level", default="INFO")
+    up.set_defaults(func=cmd_up)
+
+    status = sub.add_parser("status", help="health of every service")
+    status.add_argument("--timeout", type=float, default=2.0)
+    _add_mesh_arguments(status)
+    status.set_defaults(func=cmd_status)
+
+    cal = sub.add_parser("calendar", help="calendar dimension for a country and date range")
+    cal.add_argument("--country", required=True)
+    cal.add_argument("--start", type=dt.date.fromisoformat, required=True)
+    cal.add_argument("--end", type=dt.date.fromisoformat, required=True)
+    cal.add_argument("--subdivision", default="")
+    _add_mesh_arguments(cal)
+    cal.set_defaults(func=cmd_calendar)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RpcFailure as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Experiment registry through the Python SDK (betterproto2 dataclasses) on a real server."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_status import rpc_status
+from google.rpc import error_details_pb2
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
+from liftos.v1 import marketing_data_pb2 as md_pb
+
+from ingestion_svc.app import build as ingestion_build
+from mesh.client import LiftOS, RpcFailure, dc
+from mesh.runtime.config import PeerConfig
+from mesh.runtime.inprocess import running_services
+
+
+def _client(address: str, org: str = "acme") -> LiftOS:
+    return LiftOS(PeerConfig.from_env().with_overrides(ingestion=address), org_id=org)
+
+
+def _experiment(eid: str, **kw: object) -> dc.CausalExperiment:
+    fields: dict[str, object] = dict(
+        experiment_id=eid,
+        name=f"test {eid}",
+        start_date=dc.Date(year=2024, month=11, day=1),
+        end_date=dc.Date(year=2024, month=11, day=30),
+        randomization_unit=dc.RandomizationUnit.GEO,
+        treatment_type=dc.TreatmentType.HOLDOUT,
+        treatment_units=["US-CA", "US-TX"],
+        control_units=["US-NY", "US-FL"],
+        treatment_config=dc.TreatmentConfig(spend_multiplier=0.0, intensity=1.0),
+        control_config=dc.TreatmentConfig(spend_multiplier=1.0),
+        causal_graph=dc.CausalGraph(
+            nodes=[dc.CausalNode(id="assignment", role=dc.NodeRole.INSTRUMENT, observed=True)],
+            edges=[dc.CausalEdge(source="assignment", target="spend")],
+        ),
+    )
+    fields.update(kw)
+    return dc.CausalExperiment(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture()
+def ingestion(tmp_path: Path):
+    with running_services({"ingestion": ingestion_build}, tmp_path) as services:
+        yield services["ingestion"]
+
+
+def test_create_get_list_round_trip(ingestion) -> None:
+    with _client(ingestion.address) as client:
+        created = client.create_experiment(_experiment("geo-holdout-1"))
+        assert created.org_id == "acme"
+        assert created.status == dc.ExperimentStatus.DRAFT
+        assert isinstance(created.create_time, dt.datetime)
+        assert abs((dt.datetime.now(dt.UTC) - created.create_time).total_seconds()) < 60
+        got = client.get_experiment("geo-holdout-1")
+        assert got == created
+        assert got.causal_graph.edges[0].target == "spend"
+        assert got.treatment_units == ["US-CA", "US-TX"]
+        client.create_experiment(_experiment("geo-holdout-2"))
+        listed = list(client.list_experiments())
+        assert [e.experiment_id for e in listed] == ["geo-holdout-2", "geo-holdout-1"]
+
+
+def test_list_pages_and_active_filter(ingestion) -> None:
+    with _client(ingestion.address, org="paged") as client:
+        for i in range(7):
+            month = 1 + i
+            client.create_experiment(
+                _experiment(
+                    f"e{i}",
+                    start_date=dc.Date(year=2024, month=month, day=1),
+                    end_date=dc.Date(year=2024, month=month, day=20),
+                )
+            )
+        paged = [e.experiment_id for e in client.list_experiments(page_size=3)]
+        assert paged == [f"e{i}" for i in reversed(range(7))]
+        active = [e.experiment_id for e in client.list_experiments(active_on=dt.date(2024, 3, 10))]
+        assert active == ["e2"]
+    # Another org sees none of them.
+    with _client(ingestion.address, org="other") as client:
+        assert list(client.list_experiments()) == []
+        with pytest.raises(RpcFailure) as info:
+            client.get_experiment("e1")
+        assert info.value.code is grpc.StatusCode.NOT_FOUND
+
+
+def _violations(error: grpc.RpcError) -> tuple[str, list[str]]:
+    status = rpc_status.from_call(error)
+    assert status is not None
+    reason, fields = "", []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason = info.reason
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields = [v.field for v in bad.field_violations]
+    return reason, fields
+
+
+def _pb_experiment(**kw: object) -> md_pb.CausalExperiment:
+    base = dict(
+        org_id="acme",
+        experiment_id="bad-1",
+        start_date=common_pb.Date(year=2024, month=11, day=10),
+        end_date=common_pb.Date(year=2024, month=11, day=20),
+        randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO,
+    )
+    base.update(kw)
+    return md_pb.CausalExperiment(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"end_date": common_pb.Date(year=2024, month=11, day=1)}, "experiment.end_date"),
+        ({"org_id": ""}, "experiment.org_id"),
+        ({"experiment_id": ""}, "experiment.experiment_id"),
+        ({"start_date": common_pb.Date(year=2024, month=2, day=30)}, "experiment.start_date"),
+        ({"randomization_unit": 0}, "experiment.randomization_unit"),
+        ({"treatment_share": 1.5}, "experiment.treatment_share"),
+        ({"treatment_units": ["a"], "control_units": ["a"]}, "experiment.control_units"),
+    ],
+)
+def test_bad_experiments_name_the_field(ingestion, change: dict, field: str) -> None:
+    stub = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(ingestion.address))
+    with pytest.raises(grpc.RpcError) as info:
+        stub.CreateExperiment(ingestion_pb.CreateExperimentRequest(experiment=_pb_experiment(**change)))
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    reason, fields = _violations(info.value)
+    assert field in fields
+    assert reason
+
+
+def test_duplicate_experiment_is_already_exists(ingestion) -> None:
+    stub = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(ingestion.address))
+    stub.CreateExperiment(ingestion_pb.CreateExperimentRequest(experiment=_pb_experiment(experiment_id="dup")))
+    with pytest.raises(grpc.RpcError) as info:
+        stub.CreateExperiment(ingestion_pb.CreateExperimentRequest(experiment=_pb_experiment(experiment_id="dup")))
+    assert info.value.code() is grpc.StatusCode.ALREADY_EXISTS
+    assert "dup" in info.value.details()
+    assert _violations(info.value)[0] == "EXPERIMENT_EXISTS"
+
+
+def test_missing_org_on_get_and_list(ingestion) -> None:
+    stub = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(ingestion.address))
+    for call, request in (
+        (stub.GetExperiment, ingestion_pb.GetExperimentRequest(experiment_id="x")),
+        (stub.ListExperiments, ingestion_pb.ListExperimentsRequest()),
+    ):
+        with pytest.raises(grpc.RpcError) as info:
+            call(request)
+        assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert _violations(info.value)[1] == ["org_id"]
+    with pytest.raises(grpc.RpcError) as info:
+        stub.ListExperiments(ingestion_pb.ListExperimentsRequest(org_id="acme", page_token="garbage"))
+    assert _violations(info.value)[1] == ["page_token"]
+
+
+def test_restart_keeps_experiments(tmp_path: Path) -> None:
+    with running_services({"ingestion": ingestion_build}, tmp_path) as services, _client(
+        services["ingestion"].address
+    ) as client:
+        client.create_experiment(_experiment("survivor"))
+    with running_services({"ingestion": ingestion_build}, tmp_path) as services, _client(
+        services["ingestion"].address
+    ) as client:
+        got = client.get_experiment("survivor")
+        assert got.treatment_units == ["US-CA", "US-TX"]
+        assert [e.experiment_id for e in client.list_experiments()] == ["survivor"]
