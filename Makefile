@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 export PYTHONPATH := $(CURDIR):$(CURDIR)/gen
 
-.PHONY: setup gen lint test up demo bench
+.PHONY: setup gen lint test check up demo bench
 
 setup:
 	test -x $(PY) || python3 -m venv .venv
@@ -21,8 +21,12 @@ lint:
 test:
 	$(PY) -m pytest -q
 
-up:
+# README's test command: set up from scratch, lint, run every test.
+check: setup lint test
+
+up: setup
 	$(PY) -m mesh.cli up
 
-demo:
+# README's first command: set up, then run the whole mesh on the simulated world.
+demo: setup
 	$(PY) -m mesh.cli demo

@@ -94,6 +94,12 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mesh.demo import run_demo
+
+    return run_demo(args.data_dir, args.base_port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="liftos", description="LiftOS causal mesh")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--timeout", type=float, default=2.0)
     _add_mesh_arguments(status)
     status.set_defaults(func=cmd_status)
+
+    demo = sub.add_parser("demo", help="the whole mesh, end to end, on the simulated world")
+    demo.add_argument("--data-dir", type=Path, default=None, help="default: a fresh temp dir")
+    _add_mesh_arguments(demo)
+    demo.set_defaults(func=cmd_demo)
 
     cal = sub.add_parser("calendar", help="calendar dimension for a country and date range")
     cal.add_argument("--country", required=True)

@@ -24,7 +24,13 @@ def all_builds() -> dict:
     from memory_svc.app import build as memory
     from surfacing_svc.app import build as surfacing
 
-    return {"memory": memory, "causal": causal, "ingestion": ingestion, "llm": llm, "surfacing": surfacing}
+    return {
+        "memory": memory,
+        "causal": causal,
+        "ingestion": ingestion,
+        "llm": llm,
+        "surfacing": surfacing,
+    }
 
 
 @pytest.fixture(scope="module")

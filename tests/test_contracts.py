@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import filecmp
 import importlib
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +28,9 @@ def test_buf_lint_is_clean(node_modules: Path) -> None:
 
 def _tree_diff(a: Path, b: Path) -> list[str]:
     cmp = filecmp.dircmp(a, b, ignore=["__pycache__"])
-    diffs = [f"only in {a}: {n}" for n in cmp.left_only] + [f"only in {b}: {n}" for n in cmp.right_only]
+    diffs = [f"only in {a}: {n}" for n in cmp.left_only] + [
+        f"only in {b}: {n}" for n in cmp.right_only
+    ]
     diffs += [f"differs: {a / n}" for n in cmp.diff_files]
     for sub in cmp.common_dirs:
         diffs += _tree_diff(a / sub, b / sub)
@@ -71,8 +72,18 @@ def _domain_modules() -> list[Path]:
 
 @pytest.mark.parametrize("path", _domain_modules(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_domain_code_knows_nothing_of_grpc(path: Path) -> None:
-    forbidden = _imports(path) & {"grpc", "grpc_status", "grpc_health", "grpc_reflection", "liftos", "liftos_dc", "gen"}
-    assert not forbidden, f"{path.relative_to(ROOT)} imports {forbidden}: move it to service.py/convert.py"
+    forbidden = _imports(path) & {
+        "grpc",
+        "grpc_status",
+        "grpc_health",
+        "grpc_reflection",
+        "liftos",
+        "liftos_dc",
+        "gen",
+    }
+    assert not forbidden, (
+        f"{path.relative_to(ROOT)} imports {forbidden}: move it to service.py/convert.py"
+    )
 
 
 def test_sim_depends_on_nothing_of_ours() -> None:

@@ -17,7 +17,9 @@ from mesh.runtime.config import PeerConfig
 
 @pytest.fixture(scope="module")
 def stub(mesh_services):
-    return ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(mesh_services["ingestion"].address))
+    return ingestion_grpc.IngestionServiceStub(
+        grpc.insecure_channel(mesh_services["ingestion"].address)
+    )
 
 
 def _request(country: str, start: tuple[int, int, int], end: tuple[int, int, int], **kw: str):
@@ -37,7 +39,9 @@ def test_thanksgiving_and_retail_events(stub) -> None:
     assert by_day[29].holiday_name == "Black Friday"
     assert by_day[11].holiday_name == "Veterans Day"
     assert not by_day[27].is_holiday
-    assert by_day[27].days_to_next_holiday == 1 and by_day[27].next_holiday_name == "Thanksgiving Day"
+    assert (
+        by_day[27].days_to_next_holiday == 1 and by_day[27].next_holiday_name == "Thanksgiving Day"
+    )
     assert by_day[30].day_of_week == md_pb.DAY_OF_WEEK_SATURDAY and by_day[30].is_weekend
     assert by_day[30].is_month_end and by_day[1].is_month_start
     assert {d.season for d in days} == {md_pb.SEASON_AUTUMN}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_status import rpc_status
 from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
@@ -133,7 +133,9 @@ def _pb_experiment(**kw: object) -> md_pb.CausalExperiment:
 def test_bad_experiments_name_the_field(ingestion, change: dict, field: str) -> None:
     stub = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(ingestion.address))
     with pytest.raises(grpc.RpcError) as info:
-        stub.CreateExperiment(ingestion_pb.CreateExperimentRequest(experiment=_pb_experiment(**change)))
+        stub.CreateExperiment(
+            ingestion_pb.CreateExperimentRequest(experiment=_pb_experiment(**change))
+        )
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     reason, fields = _violations(info.value)
     assert field in fields
@@ -142,9 +144,13 @@ def test_bad_experiments_name_the_field(ingestion, change: dict, field: str) -> 
 
 def test_duplicate_experiment_is_already_exists(ingestion) -> None:
     stub = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(ingestion.address))
-    stub.CreateExperiment(ingestion_pb.CreateExperimentRequest(experiment=_pb_experiment(experiment_id="dup")))
+    stub.CreateExperiment(
+        ingestion_pb.CreateExperimentRequest(experiment=_pb_experiment(experiment_id="dup"))
+    )
     with pytest.raises(grpc.RpcError) as info:
-        stub.CreateExperiment(ingestion_pb.CreateExperimentRequest(experiment=_pb_experiment(experiment_id="dup")))
+        stub.CreateExperiment(
+            ingestion_pb.CreateExperimentRequest(experiment=_pb_experiment(experiment_id="dup"))
+        )
     assert info.value.code() is grpc.StatusCode.ALREADY_EXISTS
     assert "dup" in info.value.details()
     assert _violations(info.value)[0] == "EXPERIMENT_EXISTS"
@@ -161,18 +167,22 @@ def test_missing_org_on_get_and_list(ingestion) -> None:
         assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         assert _violations(info.value)[1] == ["org_id"]
     with pytest.raises(grpc.RpcError) as info:
-        stub.ListExperiments(ingestion_pb.ListExperimentsRequest(org_id="acme", page_token="garbage"))
+        stub.ListExperiments(
+            ingestion_pb.ListExperimentsRequest(org_id="acme", page_token="garbage")
+        )
     assert _violations(info.value)[1] == ["page_token"]
 
 
 def test_restart_keeps_experiments(tmp_path: Path) -> None:
-    with running_services({"ingestion": ingestion_build}, tmp_path) as services, _client(
-        services["ingestion"].address
-    ) as client:
+    with (
+        running_services({"ingestion": ingestion_build}, tmp_path) as services,
+        _client(services["ingestion"].address) as client,
+    ):
         client.create_experiment(_experiment("survivor"))
-    with running_services({"ingestion": ingestion_build}, tmp_path) as services, _client(
-        services["ingestion"].address
-    ) as client:
+    with (
+        running_services({"ingestion": ingestion_build}, tmp_path) as services,
+        _client(services["ingestion"].address) as client,
+    ):
         got = client.get_experiment("survivor")
         assert got.treatment_units == ["US-CA", "US-TX"]
         assert [e.experiment_id for e in client.list_experiments()] == ["survivor"]

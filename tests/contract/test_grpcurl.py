@@ -17,7 +17,9 @@ SERVICES = {
 
 
 def _run(grpcurl: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([grpcurl, "-plaintext", *args], capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [grpcurl, "-plaintext", *args], capture_output=True, text=True, timeout=30
+    )
 
 
 @pytest.mark.parametrize("service", list(SERVICES))
@@ -26,19 +28,36 @@ def test_list_and_health_on_every_port(grpcurl: str, mesh_services, service: str
     listed = _run(grpcurl, address, "list")
     assert listed.returncode == 0, listed.stderr
     names = set(listed.stdout.split())
-    assert {SERVICES[service], "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names
+    assert {
+        SERVICES[service],
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    } <= names
     assert not (names & (set(SERVICES.values()) - {SERVICES[service]}))  # each port serves its own
-    health = _run(grpcurl, "-d", json.dumps({"service": SERVICES[service]}), address, "grpc.health.v1.Health/Check")
+    health = _run(
+        grpcurl,
+        "-d",
+        json.dumps({"service": SERVICES[service]}),
+        address,
+        "grpc.health.v1.Health/Check",
+    )
     assert health.returncode == 0, health.stderr
     assert json.loads(health.stdout) == {"status": "SERVING"}
 
 
 def test_describe_shows_the_contract(grpcurl: str, mesh_services) -> None:
-    out = _run(grpcurl, mesh_services["ingestion"].address, "describe", "liftos.v1.IngestionService")
+    out = _run(
+        grpcurl, mesh_services["ingestion"].address, "describe", "liftos.v1.IngestionService"
+    )
     assert out.returncode == 0, out.stderr
-    assert "rpc Ingest ( stream .liftos.v1.IngestRequest ) returns ( stream .liftos.v1.IngestResponse );" in out.stdout
+    assert (
+        "rpc Ingest ( stream .liftos.v1.IngestRequest ) returns ( stream .liftos.v1.IngestResponse );"
+        in out.stdout
+    )
     assert "rpc GetCalendar" in out.stdout
-    msg = _run(grpcurl, mesh_services["ingestion"].address, "describe", "liftos.v1.CausalMarketingData")
+    msg = _run(
+        grpcurl, mesh_services["ingestion"].address, "describe", "liftos.v1.CausalMarketingData"
+    )
     assert "repeated float embedding_vector" in msg.stdout
 
 
@@ -67,6 +86,12 @@ def test_grpcurl_error_names_the_field(grpcurl: str, mesh_services) -> None:
 
 
 def test_unimplemented_rpcs_say_so(grpcurl: str, mesh_services) -> None:
-    out = _run(grpcurl, "-d", "{}", mesh_services["surfacing"].address, "liftos.v1.SurfacingService/Recommend")
+    out = _run(
+        grpcurl,
+        "-d",
+        "{}",
+        mesh_services["surfacing"].address,
+        "liftos.v1.SurfacingService/Recommend",
+    )
     assert out.returncode == 64 + 12, out.stderr  # UNIMPLEMENTED
     assert "not implemented yet" in out.stderr

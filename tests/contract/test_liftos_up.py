@@ -46,7 +46,11 @@ def test_up_status_and_clean_stop(tmp_path: Path, grpcurl: str) -> None:
         status = None
         while time.monotonic() < deadline:
             status = subprocess.run(
-                [*cmd, "status", "--base-port", str(base)], cwd=ROOT, env=env, capture_output=True, text=True
+                [*cmd, "status", "--base-port", str(base)],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
             )
             if status.returncode == 0:
                 break
@@ -63,6 +67,12 @@ def test_up_status_and_clean_stop(tmp_path: Path, grpcurl: str) -> None:
         out, err = up.communicate(timeout=60)
     assert up.returncode == 0, err
     assert "stopped" in out
-    down = subprocess.run([*cmd, "status", "--base-port", str(base)], cwd=ROOT, env=env, capture_output=True, text=True)
+    down = subprocess.run(
+        [*cmd, "status", "--base-port", str(base)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert down.returncode == 1 and down.stdout.count("UNREACHABLE") == 5
     assert (tmp_path / "data" / "ingestion.log").exists()

@@ -42,7 +42,11 @@ def test_node_client_calls_calendar_and_experiments(mesh_services, node_modules:
     result = json.loads(out.stdout)
     assert result["holidays"] == [[28, "Thanksgiving Day"], [29, "Black Friday"]]
     assert result["experiments"] == [
-        {"id": "from-python", "unit": "RANDOMIZATION_UNIT_GEO", "start": {"year": 2024, "month": 10, "day": 1}}
+        {
+            "id": "from-python",
+            "unit": "RANDOMIZATION_UNIT_GEO",
+            "start": {"year": 2024, "month": 10, "day": 1},
+        }
     ]
     assert result["badRequest"]["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert "end_date" in result["badRequest"]["details"]
