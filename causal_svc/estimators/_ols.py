@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, sparse, stats
+from scipy import linalg, stats
 
 from causal_svc.errors import InsufficientData, SingularDesign
 
@@ -83,9 +83,10 @@ def codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def is_nested(inner: np.ndarray, outer: np.ndarray) -> bool:
-    """True when every group of ``inner`` lies inside one group of ``outer``."""
-    pairs = pd.DataFrame({"i": inner, "o": outer}).drop_duplicates()
-    return not pairs["i"].duplicated().any()
+    """True when every group of ``inner`` (int codes) lies inside one group of ``outer``."""
+    seen = np.empty(int(inner.max()) + 1, dtype=outer.dtype)
+    seen[inner] = outer  # any one outer code per inner group; then all must agree with it
+    return bool((seen[inner] == outer).all())
 
 
 def demean(
@@ -112,21 +113,16 @@ def demean(
     out = np.array(matrix, dtype=float, copy=True)
     if out.ndim == 1:
         out = out[:, None]
-    n = out.shape[0]
+    n, m = out.shape
     w = np.ones(n) if weights is None else weights
-    projections = []
-    for g in groups:
-        s = sparse.csr_matrix((w, (np.arange(n), g)))
-        mass = np.asarray(s.sum(axis=0)).ravel()
-        indicator = sparse.csr_matrix((np.ones(n), (np.arange(n), g)), shape=s.shape)
-        projections.append((s, mass, indicator))
-    scale = np.maximum(np.abs(out).max(axis=0), 1.0)
+    masses = [np.bincount(g, weights=w) for g in groups]
+    scale = np.maximum(np.abs(out).max(axis=0, initial=0.0), 1.0)
     for _ in range(_DEMEAN_MAX_ITER):
-        before = out.copy()
-        for s, mass, indicator in projections:
-            means = (s.T @ out) / mass[:, None]
-            out -= indicator @ means
-        if len(projections) == 1 or (np.abs(out - before).max(axis=0) <= _DEMEAN_TOL * scale).all():
+        before = out.copy() if len(groups) > 1 else out
+        for g, mass in zip(groups, masses, strict=True):
+            for j in range(m):
+                out[:, j] -= (np.bincount(g, weights=w * out[:, j], minlength=len(mass)) / mass)[g]
+        if len(groups) == 1 or (np.abs(out - before).max(axis=0) <= _DEMEAN_TOL * scale).all():
             break
     return out
 

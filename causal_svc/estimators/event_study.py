@@ -143,7 +143,7 @@ def estimate_event_study(
     rows = [by_time.get(event_time_name(e)) for e in series_times]
     series = Series(
         name="event_study",
-        index=tuple(str(e) for e in series_times),
+        index=tuple(f"{e:+d}" for e in series_times),
         values=tuple(0.0 if c is None else c.estimate for c in rows),
         lower=tuple(0.0 if c is None else c.ci_lower for c in rows),
         upper=tuple(0.0 if c is None else c.ci_upper for c in rows),
