@@ -128,32 +128,35 @@ def demean(
 
 
 def check_rank(
-    x: np.ndarray, names: Sequence[str], what: str, before: np.ndarray | None = None
+    xtx: np.ndarray, names: Sequence[str], what: str, norms_before: np.ndarray | None = None
 ) -> None:
     """Raise :class:`SingularDesign` naming the columns that are linear in the others.
 
-    ``before`` is the design before the fixed effects were swept out: a column that lost
-    (numerically) all of its variation to them is reported as absorbed. Columns are scaled to
-    unit norm first so that the check does not depend on their units.
+    ``xtx`` is the design's Gram matrix X'X. ``norms_before`` are the columns' norms before the
+    fixed effects were swept out: a column that lost (numerically) all of its variation to them
+    is reported as absorbed. Columns are scaled to unit norm first so that the check does not
+    depend on their units.
     """
-    norms = np.linalg.norm(x, axis=0)
-    ref = norms if before is None else np.linalg.norm(before, axis=0)
-    dead = [names[j] for j in range(x.shape[1]) if ref[j] == 0 or norms[j] <= 1e-9 * ref[j]]
+    norms = np.sqrt(np.clip(np.diag(xtx), 0.0, None))
+    ref = norms if norms_before is None else norms_before
+    dead = [names[j] for j in range(len(names)) if ref[j] == 0 or norms[j] <= 1e-9 * ref[j]]
     if dead:
         raise SingularDesign(
             f"{what}: {', '.join(dead)} has no variation left "
-            + ("after the fixed effects" if before is not None else "(constant zero)"),
+            + ("after the fixed effects" if norms_before is not None else "(constant zero)"),
             subject=what,
         )
-    _, r, piv = linalg.qr(x / norms, mode="economic", pivoting=True)
+    # Pivoted QR of the unit-scaled Gram matrix: k×k work instead of n×k, and its pivots are
+    # the squares of X's, so 1e-11 flags columns within ~3e-6 radians of the others' span.
+    gram = xtx / np.outer(norms, norms)
+    _, r, piv = linalg.qr(gram, pivoting=True)
     diag = np.abs(np.diag(r))
-    tol = max(x.shape) * np.finfo(float).eps * 1e3 * diag[0]
-    rank = int((diag > tol).sum())
-    if rank < x.shape[1]:
+    rank = int((diag > 1e-11 * diag[0]).sum())
+    if rank < len(names):
         bad = [names[j] for j in piv[rank:]]
         raise SingularDesign(
             f"{what}: the design is rank-deficient; {', '.join(bad)} is a linear combination of "
-            "the other regressors" + (" and the fixed effects" if before is not None else ""),
+            "the other regressors" + (" and the fixed effects" if norms_before is not None else ""),
             subject=what,
         )
 
@@ -199,13 +202,19 @@ def fit_ols(
     if weights is not None:
         y = y * root_w
         x = x * root_w[:, None]
-    check_rank(x, names, what, None if x_before is None else x_before * root_w[:, None])
+    xtx = x.T @ x
+    check_rank(
+        xtx,
+        names,
+        what,
+        None if x_before is None else np.linalg.norm(x_before * root_w[:, None], axis=0),
+    )
     big_k = k + absorbed_df
     if n - big_k <= 0:
         raise InsufficientData(
             f"{what}: {n} observations cannot estimate {big_k} parameters", subject=what
         )
-    xtx_inv = np.linalg.inv(x.T @ x)
+    xtx_inv = np.linalg.inv(xtx)
     params = xtx_inv @ (x.T @ y)
     resid = y - x @ params
     n_clusters: int | None = None
@@ -216,7 +225,7 @@ def fit_ols(
     elif cov_type == "HC2":
         if absorbed_df:
             raise ValueError("HC2 leverage needs the full design; absorbed effects not supported")
-        leverage = np.einsum("ij,jk,ik->i", x, xtx_inv, x)
+        leverage = ((x @ xtx_inv) * x).sum(axis=1)
         if (leverage > 1 - 1e-10).any():
             raise InsufficientData(
                 f"{what}: an observation has leverage 1 (a group with a single observation), "
@@ -254,3 +263,13 @@ def fit_ols(
         resid=resid,
         cov_type=cov_type,
     )
+
+
+def require_stderr(stderr: float, what: str) -> None:
+    """An estimate without a positive, finite standard error is not an answer: refuse it."""
+    if not (np.isfinite(stderr) and stderr > 0):
+        raise InsufficientData(
+            f"{what}: the standard error is {stderr!r} (the outcome is fitted exactly or does "
+            "not vary), so no interval or test can be given",
+            subject=what,
+        )

@@ -428,6 +428,7 @@ def estimate_did(
         effect_name = "treatment"
 
     point, se = fit.coef(effect_name), fit.stderr(effect_name)
+    _ols.require_stderr(se, "did")
     lo, hi, p = t_inference(point, se, alpha, fit.df_inference)
     check, pre_stats = _pretrend_check(panel, alpha)
     n_treated_clusters, n_control_clusters = panel.cluster_arms()

@@ -39,9 +39,11 @@ def _welch_df(y: np.ndarray, t: np.ndarray) -> float:
 
 
 def _balance(name: str, x: np.ndarray, t: np.ndarray, w: np.ndarray) -> BalanceRow:
-    m1, m0 = np.average(x[t == 1], weights=w[t == 1]), np.average(x[t == 0], weights=w[t == 0])
-    v1 = np.average((x[t == 1] - m1) ** 2, weights=w[t == 1])
-    v0 = np.average((x[t == 0] - m0) ** 2, weights=w[t == 0])
+    on = t == 1
+    x1, x0, w1, w0 = x[on], x[~on], w[on], w[~on]
+    m1, m0 = np.average(x1, weights=w1), np.average(x0, weights=w0)
+    v1 = np.average((x1 - m1) ** 2, weights=w1)
+    v0 = np.average((x0 - m0) ** 2, weights=w0)
     pooled = np.sqrt((v1 + v0) / 2)
     smd = float((m1 - m0) / pooled) if pooled > 0 else 0.0
     # Randomisation does not reweight: the balance after adjustment is the balance before.
@@ -143,9 +145,20 @@ def estimate_difference_in_means(
             what="difference in means",
         )
 
-    raw = fit(y, [], [])
-    raw_est, raw_se = raw.coef("treatment"), raw.stderr("treatment")
     simple_welch = clusters is None and weights is None
+
+    def difference(outcome: np.ndarray) -> tuple[float, float, float]:
+        """(estimate, stderr, df) of the difference in means of ``outcome``."""
+        if simple_welch:  # HC2 on a lone binary regressor is exactly Welch: skip the regression
+            on = t == 1
+            a, b = outcome[on], outcome[~on]
+            se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
+            return float(a.mean() - b.mean()), se, _welch_df(outcome, t)
+        res = fit(outcome, [], [])
+        return res.coef("treatment"), res.stderr("treatment"), float(res.df_inference)
+
+    raw_est, raw_se, raw_df = difference(y)
+    _ols.require_stderr(raw_se, "difference in means")
     statistics: dict[str, float] = {
         "unadjusted_estimate": raw_est,
         "unadjusted_stderr": raw_se,
@@ -161,7 +174,7 @@ def estimate_difference_in_means(
         centred = [columns[c] - np.average(columns[c], weights=w) for c in adjusters]
         names = [*adjusters, *(f"treatment:{c}" for c in adjusters)]
         lin = fit(y, [*centred, *(t * c for c in centred)], names)
-        point, se, df = lin.coef("treatment"), lin.stderr("treatment"), lin.df_inference
+        point, se, df = lin.coef("treatment"), lin.stderr("treatment"), float(lin.df_inference)
         design = "Lin (2013) interacted regression adjustment for " + ", ".join(adjusters)
     elif spec.pre_outcome:
         x = columns[spec.pre_outcome]
@@ -173,17 +186,15 @@ def estimate_difference_in_means(
             )
         theta = float(np.cov(y, x, aweights=w)[0, 1] / var_x)
         adjusted = y - theta * (x - np.average(x, weights=w))
-        cuped = fit(adjusted, [], [])
-        point, se = cuped.coef("treatment"), cuped.stderr("treatment")
-        df = _welch_df(adjusted, t) if simple_welch else cuped.df_inference
+        point, se, df = difference(adjusted)
         statistics["cuped_theta"] = theta
         design = f"CUPED with pre-period outcome {spec.pre_outcome} (theta = {theta:.4g})"
     else:
-        point, se = raw_est, raw_se
-        df = _welch_df(y, t) if simple_welch else raw.df_inference
+        point, se, df = raw_est, raw_se, raw_df
         design = "difference in means"
     if adjusters:
         statistics["variance_reduction_pct"] = 100 * (1 - se**2 / raw_se**2)
+    _ols.require_stderr(se, "difference in means")
     lo, hi, p = t_inference(point, se, alpha, df)
     mean_treated = float(np.average(y[t == 1], weights=w[t == 1]))
     mean_control = float(np.average(y[t == 0], weights=w[t == 0]))
@@ -191,7 +202,7 @@ def estimate_difference_in_means(
     if mean_control != 0:
         statistics["relative_lift"] = point / mean_control
     if clusters is not None:
-        statistics["n_clusters"] = float(raw.n_clusters or 0)
+        statistics["n_clusters"] = float(clusters.max() + 1)
 
     balance = tuple(_balance(name, columns[name], t, w) for name in adjusters)
     checks: tuple[Check, ...] = ()

@@ -10,6 +10,7 @@ import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 
+from . import _ols
 from .did import cluster_warnings, fit_twfe, panel_design, subset_panel
 from .result import (
     Check,
@@ -131,6 +132,7 @@ def estimate_event_study(
     a = np.zeros(len(fit.names))
     a[[fit.index(n) for n in post_names]] = 1 / len(post_names)
     point, se = fit.linear_combination(a)
+    _ols.require_stderr(se, "event study")
     lo, hi, p = t_inference(point, se, alpha, fit.df_inference)
 
     coefficients = []

@@ -77,6 +77,7 @@ def estimate_naive_regression(
         what="naive regression",
     )
     point, se = fit.coef("treatment"), fit.stderr("treatment")
+    _ols.require_stderr(se, "naive regression")
     lo, hi, p = t_inference(point, se, alpha, fit.df_inference)
 
     w = np.ones_like(y) if weights is None else weights

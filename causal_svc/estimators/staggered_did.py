@@ -424,12 +424,7 @@ def estimate_staggered_did(
         statistics[f"att_{how}_stderr"] = float(overall_se[i])
     chosen = ("simple", "group", "dynamic").index(aggregation)
     point, se = overall[aggregation][0], float(overall_se[chosen])
-    if not se > 0:
-        raise InsufficientData(
-            "staggered_did: the overall estimate has no estimable standard error (too few "
-            "units in the cohorts and their comparison groups)",
-            subject="units",
-        )
+    _ols.require_stderr(se, "staggered_did")
     lo, hi, p = normal_inference(point, se, alpha)
 
     check, pre_stats = _pretrend(cells, cluster, alpha)

@@ -154,6 +154,9 @@ def test_insufficient_and_singular_designs(thornton: pd.DataFrame) -> None:
         estimate_difference_in_means(
             one_cluster_per_arm, EffectSpec(outcome="got", treatment="any", cluster="cl")
         )
+    flat_arms = thornton.assign(got=thornton["any"])  # outcome = treatment: zero variance
+    with pytest.raises(InsufficientData, match="standard error"):
+        estimate_difference_in_means(flat_arms, EffectSpec(outcome="got", treatment="any"))
     twice = thornton.assign(age2=thornton.age * 2)
     with pytest.raises(SingularDesign, match="age"):
         estimate_difference_in_means(
