@@ -17,6 +17,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -134,8 +135,8 @@ def bench_panels() -> None:
     ]:
         report(
             f"did TWFE {name} vs PanelOLS two-way clustered",
-            lambda frame=frame: estimate_did(frame, spec),
-            lambda frame=frame: _lm_twfe(frame, frame[["d"]].astype(float)),
+            partial(estimate_did, frame, spec),
+            partial(_lm_twfe, frame, frame[["d"]].astype(float)),
             repeats,
         )
 
@@ -149,7 +150,7 @@ def bench_panels() -> None:
 
         report(
             f"event_study {name} ±4 vs dummies + PanelOLS",
-            lambda frame=frame: estimate_event_study(frame, spec, leads=4, lags=4),
+            partial(estimate_event_study, frame, spec, leads=4, lags=4),
             lead_lag_reference,
             repeats,
         )
@@ -177,7 +178,7 @@ def bench_panels() -> None:
 
         report(
             f"staggered_did {name} vs per-cell clustered sm.OLS loop",
-            lambda frame=frame: estimate_staggered_did(frame, spec),
+            partial(estimate_staggered_did, frame, spec),
             cell_loop,
             max(repeats // 5, 3),
         )

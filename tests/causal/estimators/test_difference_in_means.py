@@ -47,6 +47,7 @@ def test_unadjusted_matches_hc2_ols_and_welch_t_test(thornton: pd.DataFrame) -> 
     assert res.stderr == pytest.approx(ref.bse["any"], rel=SAME_SE_RTOL)
     assert res.pvalue == pytest.approx(welch.pvalue, rel=1e-6)
     assert res.statistics["df"] == pytest.approx(welch.df, rel=1e-9)
+    assert res.n_treated is not None and res.n_control is not None
     assert res.n_treated + res.n_control == res.nobs == len(thornton)
     assert res.statistics["relative_lift"] == pytest.approx(
         res.point_estimate / res.statistics["mean_control"]

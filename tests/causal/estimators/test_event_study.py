@@ -87,6 +87,7 @@ def test_series_has_reference_period_at_zero(castle_data: pd.DataFrame) -> None:
     res = estimate_event_study(castle_data, SPEC, leads=3, lags=2)
     (series,) = res.series
     assert series.index == ("-3", "-2", "-1", "+0", "+1", "+2")
+    assert series.lower is not None and series.upper is not None
     assert series.values[2] == 0.0 and series.lower[2] == series.upper[2] == 0.0
 
 

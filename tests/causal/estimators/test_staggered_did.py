@@ -10,7 +10,7 @@ from causaldata import castle
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 from causal_svc.estimators.result import CheckKind, CheckOutcome, EffectSpec, Method
-from causal_svc.estimators.staggered_did import estimate_staggered_did
+from causal_svc.estimators.staggered_did import BasePeriod, ControlGroup, estimate_staggered_did
 
 # Each ATT(g,t) is a difference of four means: identical to rounding.
 ATT_GT_ATOL = 1e-10
@@ -61,7 +61,7 @@ def _hand_att(
 @pytest.mark.parametrize("control", ["never_treated", "not_yet_treated"])
 @pytest.mark.parametrize("base", ["varying", "universal"])
 def test_group_time_atts_are_the_hand_2x2s(
-    castle_data: pd.DataFrame, control: str, base: str
+    castle_data: pd.DataFrame, control: ControlGroup, base: BasePeriod
 ) -> None:
     res = estimate_staggered_did(castle_data, SPEC, control_group=control, base_period=base)
     cells = {c.name: c for c in res.coefficients if c.name.startswith("att(")}
@@ -103,7 +103,7 @@ def test_influence_function_se_matches_bootstrap_of_whole_procedure(
     values = castle_data[["year", "post", "l_homicide"]].to_numpy()
     n_states, n_years = castle_data.sid.nunique(), castle_data.year.nunique()
     rng = np.random.default_rng(2021)
-    draws = {"att_simple": [], "att_group": []}
+    draws: dict[str, list[float]] = {"att_simple": [], "att_group": []}
     for _ in range(150):
         pick = rng.integers(0, n_states, n_states)
         rows = (pick[:, None] * n_years + np.arange(n_years)).ravel()
