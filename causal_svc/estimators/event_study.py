@@ -123,6 +123,11 @@ def estimate_event_study(
         rel, treated_row = rel[keep], treated_row[keep]
 
     times = [e for e in range(-leads, lags + 1) if e not in refs]
+    if not any(e >= 0 for e in times):
+        raise InvalidSpec(
+            f"no post-treatment event time is left to estimate (lags={lags}, reference={refs})",
+            field="reference",
+        )
     names = [event_time_name(e) for e in times]
     dummies = np.column_stack([(treated_row & (rel == e)).astype(float) for e in times])
     x = np.column_stack([dummies, panel.covariates])

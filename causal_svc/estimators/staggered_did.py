@@ -304,8 +304,9 @@ def estimate_staggered_did(
         raise InvalidSpec(f"unknown aggregation {aggregation!r}", field="aggregation")
     if base_period not in ("varying", "universal"):
         raise InvalidSpec(f"unknown base_period {base_period!r}", field="base_period")
-    if bootstrap < 0:
-        raise InvalidSpec("bootstrap must be >= 0", field="bootstrap")
+    if bootstrap < 0 or 0 < bootstrap < 100:
+        # An IQR-based standard error from fewer draws is mostly Monte-Carlo noise.
+        raise InvalidSpec("bootstrap must be 0 (analytic) or at least 100 draws", field="bootstrap")
     panel, warnings, statistics = _balanced(frame, spec)
     n = panel.n_units
     cohort = panel.first_treated

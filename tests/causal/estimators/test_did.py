@@ -9,7 +9,7 @@ import statsmodels.api as sm
 from causaldata import castle, organ_donations
 from linearmodels import PanelOLS
 
-from causal_svc.errors import InsufficientData, InvalidSpec
+from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 from causal_svc.estimators.did import estimate_did
 from causal_svc.estimators.result import CheckKind, CheckOutcome, EffectSpec, Estimand, Method
 
@@ -164,6 +164,14 @@ def test_bad_panels(castle_data: pd.DataFrame) -> None:
     with pytest.raises(InvalidSpec) as design:
         estimate_did(castle_data, SPEC, design="synthetic")  # type: ignore[arg-type]
     assert design.value.field == "design"
+
+
+def test_time_invariant_covariate_is_absorbed_by_unit_effects(castle_data: pd.DataFrame) -> None:
+    spec = EffectSpec(
+        outcome="l_homicide", treatment="post", unit="sid", time="year", covariates=("popwt",)
+    )
+    with pytest.raises(SingularDesign, match="popwt has no variation left after the fixed"):
+        estimate_did(castle_data, spec, design="twfe")
 
 
 def test_few_clusters_warn() -> None:

@@ -139,6 +139,8 @@ def test_bad_input(castle_data: pd.DataFrame) -> None:
     with pytest.raises(InvalidSpec) as ref:
         estimate_event_study(castle_data, SPEC, leads=3, lags=2, reference=-5)
     assert ref.value.field == "reference"
+    with pytest.raises(InvalidSpec, match="post-treatment"):
+        estimate_event_study(castle_data, SPEC, leads=3, lags=0, reference=(-1, 0))
     with pytest.raises(InvalidSpec) as leads:
         estimate_event_study(castle_data, SPEC, leads=0)
     assert leads.value.field == "leads"

@@ -208,6 +208,9 @@ def test_bad_input(castle_data: pd.DataFrame) -> None:
     with pytest.raises(InvalidSpec) as agg:
         estimate_staggered_did(castle_data, SPEC, aggregation="calendar")  # type: ignore[arg-type]
     assert agg.value.field == "aggregation"
+    with pytest.raises(InvalidSpec) as boot:
+        estimate_staggered_did(castle_data, SPEC, bootstrap=10)
+    assert boot.value.field == "bootstrap"
     by_year = EffectSpec(
         outcome="l_homicide", treatment="post", unit="sid", time="year", cluster="year"
     )
