@@ -1,0 +1,259 @@
+"""Difference in means for randomised experiments, with CUPED and Lin (2013) covariate
+adjustment, and cluster-robust errors for geo- (cluster-) randomised designs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from causal_svc.errors import InsufficientData, InvalidSpec
+
+from . import _ols
+from .did import FEW_CLUSTERS
+from .result import (
+    BalanceRow,
+    Check,
+    CheckKind,
+    CheckOutcome,
+    EffectEstimate,
+    EffectSpec,
+    Estimand,
+    Method,
+    t_inference,
+)
+from .validate import binary_treatment, numeric, require_columns, role_field
+
+__all__ = ["estimate_difference_in_means"]
+
+# |standardised mean difference| above this is the usual "imbalanced" flag (Stuart 2010).
+SMD_THRESHOLD = 0.1
+
+
+def _welch_df(y: np.ndarray, t: np.ndarray) -> float:
+    """Welch-Satterthwaite degrees of freedom of a two-sample difference in means."""
+    v1 = y[t == 1].var(ddof=1) / (t == 1).sum()
+    v0 = y[t == 0].var(ddof=1) / (t == 0).sum()
+    if v1 + v0 == 0:
+        return float((t == 1).sum() + (t == 0).sum() - 2)
+    return float((v1 + v0) ** 2 / (v1**2 / ((t == 1).sum() - 1) + v0**2 / ((t == 0).sum() - 1)))
+
+
+def _balance(name: str, x: np.ndarray, t: np.ndarray, w: np.ndarray) -> BalanceRow:
+    on = t == 1
+    x1, x0, w1, w0 = x[on], x[~on], w[on], w[~on]
+    m1, m0 = np.average(x1, weights=w1), np.average(x0, weights=w0)
+    v1 = np.average((x1 - m1) ** 2, weights=w1)
+    v0 = np.average((x0 - m0) ** 2, weights=w0)
+    pooled = np.sqrt((v1 + v0) / 2)
+    smd = float((m1 - m0) / pooled) if pooled > 0 else 0.0
+    # Randomisation does not reweight: the balance after adjustment is the balance before.
+    return BalanceRow(
+        covariate=name,
+        smd_before=smd,
+        smd_after=smd,
+        mean_treated=float(m1),
+        mean_control=float(m0),
+        variance_ratio=float(v1 / v0) if v0 > 0 else None,
+    )
+
+
+def estimate_difference_in_means(
+    frame: pd.DataFrame, spec: EffectSpec, *, alpha: float = 0.05
+) -> EffectEstimate:
+    """Average treatment effect in a randomised experiment.
+
+    Parameters
+    ----------
+    frame : DataFrame, one row per randomised unit (or per observation, clustered)
+    spec : ``outcome``, ``treatment`` (0/1); optional ``pre_outcome`` (CUPED), ``covariates``
+        (Lin adjustment; ``pre_outcome`` then joins them), ``cluster`` (cluster-randomised
+        designs), ``weights``. A repeated ``unit`` without ``cluster`` is clustered on the unit.
+    alpha : level of the confidence interval
+
+    Returns
+    -------
+    EffectEstimate
+        ATE. ``statistics``: ``mean_treated``, ``mean_control``, ``relative_lift`` (ATE over the
+        control mean, when that is not zero), ``unadjusted_estimate``, ``unadjusted_stderr``,
+        ``df``; with CUPED ``cuped_theta`` and ``variance_reduction_pct``; with covariates
+        ``variance_reduction_pct``; when clustered ``n_clusters``. ``balance``: one row per
+        covariate / pre-outcome. ``checks``: BALANCE (WARNING when a covariate's |SMD| > 0.1).
+
+    Notes
+    -----
+    Unadjusted: the difference in means with HC2 errors, which for a binary regressor is the
+    Welch variance; inference uses Welch-Satterthwaite degrees of freedom. CUPED (Deng et al.
+    2013): Y - θ(X - mean X) with θ = cov(Y, X)/var(X) over the pooled sample, then the same
+    difference in means (θ treated as known, as in the paper). Covariates: Lin (2013) regression
+    of Y on T, centred covariates and their interactions with T, HC2 errors, n-k df. Clustered:
+    the same regressions with CR1 errors and G-1 df (Cameron & Miller 2015).
+    """
+    require_columns(frame, spec)
+    y = numeric(frame, spec.outcome, "outcome")
+    t = binary_treatment(frame, spec)
+    n1, n0 = int((t == 1).sum()), int((t == 0).sum())
+    if min(n1, n0) < 2:
+        raise InsufficientData(
+            f"difference in means needs at least 2 units per arm; got {n1} treated, {n0} control",
+            subject="arms",
+        )
+    weights = numeric(frame, spec.weights, "weights") if spec.weights else None
+    if weights is not None and (weights <= 0).any():
+        raise InvalidSpec(
+            f"weights column {spec.weights!r} must be positive", field=role_field("weights")
+        )
+    w = np.ones_like(y) if weights is None else weights
+    warnings: list[str] = []
+    cluster_column = spec.cluster
+    if cluster_column is None and spec.unit and frame[spec.unit].duplicated().any():
+        cluster_column = spec.unit
+        warnings.append(
+            f"units in {spec.unit!r} appear more than once: standard errors are clustered on "
+            "the unit"
+        )
+    clusters = None
+    if cluster_column:
+        role = "cluster" if cluster_column == spec.cluster else "unit"
+        if frame[cluster_column].isna().any():
+            raise InvalidSpec(
+                f"{role} column {cluster_column!r} has missing values", field=role_field(role)
+            )
+        clusters, n_clusters = _ols.codes(frame[cluster_column])
+        treated_cl, control_cl = len(np.unique(clusters[t == 1])), len(np.unique(clusters[t == 0]))
+        if min(treated_cl, control_cl) < 2:
+            raise InsufficientData(
+                f"cluster-robust inference needs at least 2 clusters per arm; got "
+                f"{treated_cl} treated and {control_cl} control",
+                subject="clusters",
+            )
+        if n_clusters < FEW_CLUSTERS:
+            warnings.append(
+                f"only {n_clusters} clusters: cluster-robust standard errors are biased "
+                f"downward with fewer than ~{FEW_CLUSTERS}"
+            )
+    cov_type: _ols.CovType = "cluster" if clusters is not None else "HC2"
+
+    def fit(outcome: np.ndarray, extra: list[np.ndarray], names: list[str]) -> _ols.OlsFit:
+        x = np.column_stack([np.ones_like(outcome), t, *extra])
+        return _ols.fit_ols(
+            outcome,
+            x,
+            ["const", "treatment", *names],
+            cov_type=cov_type,
+            clusters=clusters,
+            weights=weights,
+            what="difference in means",
+        )
+
+    simple_welch = clusters is None and weights is None
+
+    def difference(outcome: np.ndarray) -> tuple[float, float, float]:
+        """(estimate, stderr, df) of the difference in means of ``outcome``."""
+        if simple_welch:  # HC2 on a lone binary regressor is exactly Welch: skip the regression
+            on = t == 1
+            a, b = outcome[on], outcome[~on]
+            se = float(np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
+            return float(a.mean() - b.mean()), se, _welch_df(outcome, t)
+        res = fit(outcome, [], [])
+        return res.coef("treatment"), res.stderr("treatment"), float(res.df_inference)
+
+    raw_est, raw_se, raw_df = difference(y)
+    _ols.require_stderr(raw_se, "difference in means")
+    statistics: dict[str, float] = {
+        "unadjusted_estimate": raw_est,
+        "unadjusted_stderr": raw_se,
+    }
+
+    adjusters = [*spec.covariates, *([spec.pre_outcome] if spec.pre_outcome else [])]
+    adjusters = list(dict.fromkeys(adjusters))
+    columns = {
+        name: numeric(frame, name, "covariates" if name in spec.covariates else "pre_outcome")
+        for name in adjusters
+    }
+    if spec.covariates:
+        centred = [columns[c] - np.average(columns[c], weights=w) for c in adjusters]
+        names = [*adjusters, *(f"treatment:{c}" for c in adjusters)]
+        lin = fit(y, [*centred, *(t * c for c in centred)], names)
+        point, se, df = lin.coef("treatment"), lin.stderr("treatment"), float(lin.df_inference)
+        design = "Lin (2013) interacted regression adjustment for " + ", ".join(adjusters)
+    elif spec.pre_outcome:
+        x = columns[spec.pre_outcome]
+        var_x = np.cov(x, aweights=w)
+        if var_x == 0:
+            raise InvalidSpec(
+                f"pre_outcome column {spec.pre_outcome!r} is constant: CUPED has nothing to use",
+                field=role_field("pre_outcome"),
+            )
+        theta = float(np.cov(y, x, aweights=w)[0, 1] / var_x)
+        adjusted = y - theta * (x - np.average(x, weights=w))
+        point, se, df = difference(adjusted)
+        statistics["cuped_theta"] = theta
+        design = f"CUPED with pre-period outcome {spec.pre_outcome} (theta = {theta:.4g})"
+    else:
+        point, se, df = raw_est, raw_se, raw_df
+        design = "difference in means"
+    if adjusters:
+        statistics["variance_reduction_pct"] = 100 * (1 - se**2 / raw_se**2)
+    _ols.require_stderr(se, "difference in means")
+    lo, hi, p = t_inference(point, se, alpha, df)
+    mean_treated = float(np.average(y[t == 1], weights=w[t == 1]))
+    mean_control = float(np.average(y[t == 0], weights=w[t == 0]))
+    statistics |= {"mean_treated": mean_treated, "mean_control": mean_control, "df": float(df)}
+    if mean_control != 0:
+        statistics["relative_lift"] = point / mean_control
+    if clusters is not None:
+        statistics["n_clusters"] = float(clusters.max() + 1)
+
+    balance = tuple(_balance(name, columns[name], t, w) for name in adjusters)
+    checks: tuple[Check, ...] = ()
+    if balance:
+        worst = max(balance, key=lambda row: abs(row.smd_before))
+        imbalanced = abs(worst.smd_before) > SMD_THRESHOLD
+        checks = (
+            Check(
+                name="covariate balance between arms",
+                kind=CheckKind.BALANCE,
+                outcome=CheckOutcome.WARNING if imbalanced else CheckOutcome.PASSED,
+                interpretation=(
+                    f"largest |standardised mean difference| is {abs(worst.smd_before):.3f} "
+                    f"({worst.covariate}): "
+                    + (
+                        "chance imbalance (or a broken randomisation) above 0.1; the adjusted "
+                        "estimate corrects for the measured covariates only"
+                        if imbalanced
+                        else "arms are balanced on the measured covariates"
+                    )
+                ),
+                statistic=abs(worst.smd_before),
+                threshold=SMD_THRESHOLD,
+            ),
+        )
+    return EffectEstimate(
+        method=Method.DIFFERENCE_IN_MEANS,
+        estimand=Estimand.ATE,
+        point_estimate=point,
+        stderr=se,
+        ci_lower=lo,
+        ci_upper=hi,
+        pvalue=p,
+        nobs=len(y),
+        alpha=alpha,
+        n_treated=n1,
+        n_control=n0,
+        assumptions=(
+            f"Estimator: {design}.",
+            "Treatment was randomly assigned (independently of potential outcomes"
+            + (", by cluster" if clusters is not None else "")
+            + ").",
+            "No interference: one unit's treatment does not change another's outcome (SUTVA).",
+            *(
+                ("Adjustment variables are measured before treatment and unaffected by it.",)
+                if adjusters
+                else ()
+            ),
+        ),
+        statistics=statistics,
+        balance=balance,
+        warnings=tuple(warnings),
+        checks=checks,
+    )

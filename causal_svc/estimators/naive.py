@@ -1,0 +1,125 @@
+"""The naive regression: outcome on treatment (and covariates) by OLS.
+
+This is the "correlation dressed as causation" baseline the benchmarks print beside every causal
+method, so that a reader sees how far adjustment moved the answer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from causal_svc.errors import InvalidSpec
+
+from . import _ols
+from .result import Coefficient, EffectEstimate, EffectSpec, Estimand, Method, t_inference
+from .validate import numeric, require_columns, require_rows, role_field
+
+__all__ = ["estimate_naive", "estimate_naive_regression"]
+
+
+def estimate_naive_regression(
+    frame: pd.DataFrame, spec: EffectSpec, *, alpha: float = 0.05
+) -> EffectEstimate:
+    """OLS of the outcome on the treatment (0/1 or continuous) plus optional covariates.
+
+    Parameters
+    ----------
+    frame : DataFrame, one row per observation
+    spec : ``outcome``, ``treatment``; optional ``covariates``, ``weights`` (WLS), ``cluster``
+    alpha : level of the confidence interval
+
+    Returns
+    -------
+    EffectEstimate
+        The treatment coefficient, labelled ATE but causal only under the assumptions listed.
+        ``coefficients``: ``treatment`` and each covariate (the intercept is left out).
+        ``statistics``: ``r_squared``, ``df``, ``n_clusters`` (when clustered),
+        ``raw_difference`` (treated minus control mean, binary treatment only).
+
+    Notes
+    -----
+    Heteroskedasticity-robust HC1 standard errors (MacKinnon & White 1985), or CR1 clustered
+    ones when ``spec.cluster`` is set; inference uses t with n-k (or G-1) degrees of freedom.
+    """
+    require_columns(frame, spec)
+    y = numeric(frame, spec.outcome, "outcome")
+    t = numeric(frame, spec.treatment, "treatment")
+    require_rows(len(y), 3, "naive regression rows")
+    if t.min() == t.max():
+        raise InvalidSpec(
+            f"treatment column {spec.treatment!r} is constant: nothing to compare",
+            field=role_field("treatment"),
+            reason="CONSTANT_TREATMENT",
+        )
+    covariates = [numeric(frame, c, "covariates") for c in spec.covariates]
+    weights = numeric(frame, spec.weights, "weights") if spec.weights else None
+    if weights is not None and (weights <= 0).any():
+        raise InvalidSpec(
+            f"weights column {spec.weights!r} must be positive", field=role_field("weights")
+        )
+    names = ["const", "treatment", *spec.covariates]
+    x = np.column_stack([np.ones_like(y), t, *covariates])
+    clusters = None
+    if spec.cluster:
+        if frame[spec.cluster].isna().any():
+            raise InvalidSpec(
+                f"cluster column {spec.cluster!r} has missing values", field=role_field("cluster")
+            )
+        clusters, _ = _ols.codes(frame[spec.cluster])
+    fit = _ols.fit_ols(
+        y,
+        x,
+        names,
+        cov_type="cluster" if clusters is not None else "HC1",
+        clusters=clusters,
+        weights=weights,
+        what="naive regression",
+    )
+    point, se = fit.coef("treatment"), fit.stderr("treatment")
+    _ols.require_stderr(se, "naive regression")
+    lo, hi, p = t_inference(point, se, alpha, fit.df_inference)
+
+    w = np.ones_like(y) if weights is None else weights
+    y_bar = np.average(y, weights=w)
+    r2 = 1 - np.sum(w * fit.resid**2) / np.sum(w * (y - y_bar) ** 2)
+    binary = bool(np.isin(t, (0.0, 1.0)).all())
+    statistics = {"r_squared": float(r2), "df": float(fit.df_inference)}
+    if fit.n_clusters is not None:
+        statistics["n_clusters"] = float(fit.n_clusters)
+    if binary:
+        statistics["raw_difference"] = float(
+            np.average(y[t == 1], weights=w[t == 1]) - np.average(y[t == 0], weights=w[t == 0])
+        )
+    coefficients = []
+    for name in names[1:]:
+        est, s = fit.coef(name), fit.stderr(name)
+        c_lo, c_hi, c_p = t_inference(est, s, alpha, fit.df_inference)
+        coefficients.append(Coefficient(name, est, s, c_lo, c_hi, c_p, nobs=fit.nobs))
+    adjusted = f" given {', '.join(spec.covariates)}" if spec.covariates else ""
+    return EffectEstimate(
+        method=Method.NAIVE_REGRESSION,
+        estimand=Estimand.ATE,
+        point_estimate=point,
+        stderr=se,
+        ci_lower=lo,
+        ci_upper=hi,
+        pvalue=p,
+        nobs=fit.nobs,
+        alpha=alpha,
+        n_treated=int((t == 1).sum()) if binary else None,
+        n_control=int((t == 0).sum()) if binary else None,
+        assumptions=(
+            "This is an association, not a causal effect, unless treatment is as good as "
+            f"randomly assigned{adjusted}: any unmeasured common cause of treatment and outcome "
+            "biases it.",
+            "The outcome is linear and additive in the treatment and covariates, with one "
+            "effect for everyone.",
+            "Covariates are measured before treatment (none is a mediator or collider).",
+        ),
+        statistics=statistics,
+        coefficients=tuple(coefficients),
+    )
+
+
+estimate_naive = estimate_naive_regression

@@ -1,0 +1,575 @@
+"""Staggered-adoption DiD valid under heterogeneous effects: Callaway & Sant'Anna (2021)
+group-time average treatment effects, aggregated, with influence-function standard errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
+
+from . import _ols
+from .did import FEW_CLUSTERS, PanelDesign, fit_twfe, panel_design, subset_panel
+from .result import (
+    Check,
+    CheckKind,
+    CheckOutcome,
+    Coefficient,
+    EffectEstimate,
+    EffectSpec,
+    Estimand,
+    Method,
+    Series,
+    normal_inference,
+)
+from .validate import role_field
+
+__all__ = ["estimate_staggered_did"]
+
+ControlGroup = Literal["never_treated", "not_yet_treated"]
+Aggregation = Literal["simple", "group", "dynamic"]
+BasePeriod = Literal["varying", "universal"]
+
+# Mammen (1993) two-point weights: mean 0, variance 1, third moment 1 (as in the R did package).
+_MAMMEN_LOW = -(np.sqrt(5) - 1) / 2
+_MAMMEN_HIGH = (np.sqrt(5) + 1) / 2
+_MAMMEN_P_LOW = (np.sqrt(5) + 1) / (2 * np.sqrt(5))
+_IQR_TO_SD = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cells:
+    """Group-time cells: ATT(g,t), their influence functions and the unit cohorts."""
+
+    group: np.ndarray  # (K,) cohort period code g
+    time: np.ndarray  # (K,) period code t
+    att: np.ndarray  # (K,)
+    psi: np.ndarray  # (N, K) influence functions, scaled so Var = sum(psi**2) / N**2
+    nobs: np.ndarray  # (K,) treated + control units in the cell
+    cohort: np.ndarray  # (N,) first treated period code per unit, inf if never
+
+
+def _label(value: object) -> str:
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _group_time_cells(
+    y: np.ndarray, cohort: np.ndarray, control_group: ControlGroup, base_period: BasePeriod
+) -> tuple[_Cells, int]:
+    """Every identified ATT(g,t) as a 2×2 DiD of cohort g against its controls.
+
+    Post cells (t >= g) compare t with g-1; pre cells compare t with t-1 (``varying``) or with
+    g-1 (``universal``), as in the R ``did`` package. Returns the cells and the number of post
+    cells that had no control units (skipped).
+    """
+    n, n_periods = y.shape
+    rows = []
+    skipped_post = 0
+    for g in np.unique(cohort[np.isfinite(cohort)]).astype(int):
+        in_g = cohort == g
+        for t in range(n_periods):
+            if t >= g:
+                base = g - 1
+            elif base_period == "varying":
+                base = t - 1
+            else:
+                base = g - 1
+            if base < 0 or t == base:
+                continue
+            if control_group == "never_treated":
+                control = ~np.isfinite(cohort)
+            else:
+                control = ~np.isfinite(cohort) | ((cohort > max(t, base)) & (cohort != g))
+            if not control.any():
+                skipped_post += t >= g
+                continue
+            change = y[:, t] - y[:, base]
+            n_g, n_c = int(in_g.sum()), int(control.sum())
+            mean_g, mean_c = change[in_g].mean(), change[control].mean()
+            psi = np.where(in_g, (change - mean_g) * n / n_g, 0.0) - np.where(
+                control, (change - mean_c) * n / n_c, 0.0
+            )
+            rows.append((g, t, mean_g - mean_c, psi, n_g + n_c))
+    if not rows:
+        raise InsufficientData(
+            "staggered_did: no cohort has a comparison group in any period", subject="controls"
+        )
+    cells = _Cells(
+        group=np.array([r[0] for r in rows]),
+        time=np.array([r[1] for r in rows]),
+        att=np.array([r[2] for r in rows]),
+        psi=np.column_stack([r[3] for r in rows]),
+        nobs=np.array([r[4] for r in rows]),
+        cohort=cohort,
+    )
+    return cells, skipped_post
+
+
+def _weighted(cells: _Cells, keep: np.ndarray) -> tuple[float, np.ndarray]:
+    """Cohort-size-weighted average of the kept cells and its influence function.
+
+    The weights P(G=g)/sum P(G=g) are estimated, so the influence function adds their own
+    term (Callaway & Sant'Anna 2021, eq. 3.14; the R package's ``wif``).
+    """
+    idx = np.flatnonzero(keep)
+    member = (cells.cohort[:, None] == cells.group[idx][None, :]).astype(float)  # (N, k)
+    pg = member.mean(axis=0)
+    total = pg.sum()
+    w = pg / total
+    wif = (member - pg) / total - ((member - pg).sum(axis=1, keepdims=True) * pg / total**2)
+    psi = cells.psi[:, idx] @ w + wif @ cells.att[idx]
+    return float(w @ cells.att[idx]), psi
+
+
+def _aggregate(
+    cells: _Cells, how: Aggregation
+) -> tuple[float, np.ndarray, list[tuple[str, float, np.ndarray, int]]]:
+    """Overall ATT, its influence function, and the intermediate estimates (name, est, psi, n)."""
+    post = cells.time >= cells.group
+    parts: list[tuple[str, float, np.ndarray, int]] = []
+    if how == "simple":
+        est, psi = _weighted(cells, post)
+        return est, psi, parts
+    if how == "group":
+        groups = np.unique(cells.group[post])
+        for g in groups:
+            sel = post & (cells.group == g)
+            parts.append(
+                (
+                    f"group={g}",
+                    float(cells.att[sel].mean()),
+                    cells.psi[:, sel].mean(axis=1),
+                    int((cells.cohort == g).sum()),
+                )
+            )
+        theta = np.array([p[1] for p in parts])
+        member = (cells.cohort[:, None] == groups[None, :]).astype(float)
+        pg = member.mean(axis=0)
+        total = pg.sum()
+        wif = (member - pg) / total - ((member - pg).sum(axis=1, keepdims=True) * pg / total**2)
+        psi = np.column_stack([p[2] for p in parts]) @ (pg / total) + wif @ theta
+        return float(pg @ theta / total), psi, parts
+    parts = _dynamic(cells)
+    post_parts = [p for p in parts if int(p[0].split("=")[1]) >= 0]
+    est = float(np.mean([p[1] for p in post_parts]))
+    psi = np.mean([p[2] for p in post_parts], axis=0)
+    return est, psi, parts
+
+
+def _dynamic(cells: _Cells) -> list[tuple[str, float, np.ndarray, int]]:
+    """θ(e): cohort-size-weighted ATT(g, g+e) for every event time e."""
+    e = cells.time - cells.group
+    out = []
+    for k in np.unique(e):
+        est, psi = _weighted(cells, e == k)
+        n = int(np.isin(cells.cohort, cells.group[e == k]).sum())
+        out.append((f"event_time={k:+d}", est, psi, n))
+    return out
+
+
+def _stderr(psi: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
+    """Standard errors of columns of ``psi`` (N, k): sqrt(sum over clusters of summed psi²)/N."""
+    n = psi.shape[0]
+    if cluster is not None:
+        psi = np.column_stack(
+            [np.bincount(cluster, weights=psi[:, j]) for j in range(psi.shape[1])]
+        )
+    return np.sqrt((psi**2).sum(axis=0)) / n
+
+
+def _multiplier_bootstrap(
+    psi: np.ndarray, cluster: np.ndarray | None, reps: int, seed: int | None
+) -> np.ndarray:
+    """Draws of the estimates' deviations, (reps, k), from Mammen multipliers per cluster."""
+    n = psi.shape[0]
+    if cluster is not None:
+        psi = np.column_stack(
+            [np.bincount(cluster, weights=psi[:, j]) for j in range(psi.shape[1])]
+        )
+    rng = np.random.default_rng(seed)
+    v = np.where(rng.random((reps, psi.shape[0])) < _MAMMEN_P_LOW, _MAMMEN_LOW, _MAMMEN_HIGH)
+    return (v @ psi) / n
+
+
+def _balanced(
+    frame: pd.DataFrame, spec: EffectSpec
+) -> tuple[PanelDesign, list[str], dict[str, float]]:
+    """The validated panel restricted to units seen in every period and not always treated."""
+    panel = panel_design(frame, spec, absorbing=True, method="staggered_did")
+    for role in ("covariates", "weights"):
+        if getattr(spec, role):
+            raise InvalidSpec(
+                f"staggered_did estimates under unconditional parallel trends and takes no "
+                f"{role}; drop the {role} role or use did/event_study",
+                field=role_field(role),
+            )
+    if spec.cluster and not panel.unit_nested_in_cluster:
+        raise InvalidSpec(
+            f"cluster column {spec.cluster!r} must be constant within each unit for "
+            "staggered_did (the influence function is summed by unit)",
+            field=role_field("cluster"),
+        )
+    counts = np.bincount(panel.unit, minlength=panel.n_units)
+    complete = counts == panel.n_periods
+    always = panel.first_treated == 0
+    warnings = [w for w in panel.warnings if "first observed period" not in w]
+    if (~complete).any():
+        warnings.append(
+            f"{int((~complete).sum())} unit(s) not observed in every period were dropped "
+            "(the group-time estimator needs a balanced panel)"
+        )
+    if always.any():
+        warnings.append(
+            f"{int(always.sum())} unit(s) treated from the first period were dropped (no "
+            "pre-treatment period to compare against)"
+        )
+    keep = complete & ~always
+    sub = subset_panel(panel, keep[panel.unit])
+    dropped = {
+        "n_units_dropped_unbalanced": float((~complete).sum()),
+        "n_units_dropped_always_treated": float((always & complete).sum()),
+    }
+    return sub, warnings, dropped
+
+
+def estimate_staggered_did(
+    frame: pd.DataFrame,
+    spec: EffectSpec,
+    *,
+    alpha: float = 0.05,
+    control_group: ControlGroup = "never_treated",
+    aggregation: Aggregation = "group",
+    base_period: BasePeriod = "varying",
+    bootstrap: int = 0,
+    seed: int | None = None,
+) -> EffectEstimate:
+    """Callaway & Sant'Anna (2021) DiD for staggered adoption, robust to heterogeneous effects.
+
+    Parameters
+    ----------
+    frame : DataFrame, one row per unit-period
+    spec : ``outcome``, ``treatment`` (0/1, on from the unit's first treated period: its cohort),
+        ``unit``, ``time``; optional ``cluster`` (constant within unit). No covariates or weights.
+    alpha : level of the confidence intervals and of the pre-trend test
+    control_group : ``"never_treated"`` units, or ``"not_yet_treated"`` (never treated plus
+        units first treated after both compared periods)
+    aggregation : overall ATT as ``"group"`` (cohort-size-weighted average of each cohort's
+        mean post-treatment ATT; CS 2021's recommended θ_sel^O), ``"simple"`` (cohort-size-
+        weighted average of all post-treatment ATT(g,t)) or ``"dynamic"`` (average over event
+        times e >= 0 of the event-time effects θ(e))
+    base_period : pre-treatment cells compare t with t-1 (``"varying"``) or with g-1
+        (``"universal"``); post-treatment cells always compare with g-1
+    bootstrap : 0 for analytic influence-function standard errors; otherwise the number of
+        multiplier-bootstrap draws (Mammen weights, clustered), which also gives uniform bands
+        for the event-time series
+    seed : seed of the multiplier bootstrap
+
+    Returns
+    -------
+    EffectEstimate
+        ATT per ``aggregation``. ``coefficients``: ``att(g=…,t=…)`` for every group-time cell
+        (time labels from the data), ``group=…`` per cohort, ``event_time=±e`` per event time.
+        ``series``: ``event_time`` θ(e) with bands (uniform when bootstrapped).
+        ``statistics``: ``att_simple``, ``att_group``, ``att_dynamic`` and their ``*_stderr``,
+        ``twfe_estimate``, ``twfe_stderr``, ``twfe_negative_weight_share`` (share of treated
+        unit-periods TWFE weights negatively; de Chaisemartin & D'Haultfœuille 2020),
+        ``pretrend_chi2``, ``pretrend_df``, ``pretrend_pvalue`` (joint test of the pre-treatment
+        θ(e), cohorts of one unit left out), ``n_units``, ``n_cohorts``,
+        ``n_never_treated``, ``n_periods``, ``n_cells``, ``n_clusters``,
+        ``n_units_dropped_unbalanced``, ``n_units_dropped_always_treated``, ``bootstrap_reps``,
+        ``uniform_critical_value`` (bootstrap only). ``checks``: PRE_TREND, FAILED when the
+        joint Wald test that every pre-treatment event-time effect is zero rejects at ``alpha``.
+
+    Notes
+    -----
+    Each ATT(g,t) is the 2×2 DiD of cohort g against its controls between t and the base
+    period. Standard errors come from the influence function (CS 2021, Theorem 2), including the
+    estimation of the cohort-share weights in the aggregations; inference is normal. Unit
+    weights, covariates (the doubly robust version) and anticipation are not implemented. The
+    naive TWFE coefficient is reported beside it: under heterogeneous effects it is a weighted
+    average of 2×2 comparisons, some using already-treated units as controls (Goodman-Bacon
+    2021), and a warning says when it differs materially from the CS estimate.
+    """
+    if control_group not in ("never_treated", "not_yet_treated"):
+        raise InvalidSpec(f"unknown control_group {control_group!r}", field="control_group")
+    if aggregation not in ("simple", "group", "dynamic"):
+        raise InvalidSpec(f"unknown aggregation {aggregation!r}", field="aggregation")
+    if base_period not in ("varying", "universal"):
+        raise InvalidSpec(f"unknown base_period {base_period!r}", field="base_period")
+    if bootstrap < 0 or 0 < bootstrap < 100:
+        # An IQR-based standard error from fewer draws is mostly Monte-Carlo noise.
+        raise InvalidSpec("bootstrap must be 0 (analytic) or at least 100 draws", field="bootstrap")
+    panel, warnings, statistics = _balanced(frame, spec)
+    n = panel.n_units
+    cohort = panel.first_treated
+    never = ~np.isfinite(cohort)
+    if not (~never).any():
+        raise InsufficientData("staggered_did: no treated unit left", subject="treated_units")
+    if control_group == "never_treated" and not never.any():
+        raise InsufficientData(
+            "staggered_did: no never-treated units; use control_group='not_yet_treated'",
+            subject="never_treated",
+        )
+    y = np.full((n, panel.n_periods), np.nan)
+    y[panel.unit, panel.period] = panel.y
+    unit_cluster = np.zeros(n, dtype=np.intp)
+    unit_cluster[panel.unit] = panel.cluster
+    cluster = unit_cluster if spec.cluster else None
+    n_clusters = panel.n_clusters if spec.cluster else n
+
+    cells, skipped = _group_time_cells(y, cohort, control_group, base_period)
+    if skipped:
+        warnings.append(f"{skipped} post-treatment group-time cell(s) had no controls; skipped")
+    if not (cells.time >= cells.group).any():
+        raise InsufficientData(
+            "staggered_did: no post-treatment group-time cell has a comparison group",
+            subject="controls",
+        )
+    singletons = [int(g) for g in np.unique(cohort[~never]) if (cohort == g).sum() == 1]
+    if singletons:
+        labels = ", ".join(_label(panel.periods[g]) for g in singletons)
+        warnings.append(
+            f"cohort(s) {labels} have a single unit: their ATT(g,t) standard errors omit the "
+            "treated unit's own noise"
+        )
+    if n_clusters < FEW_CLUSTERS:
+        warnings.append(
+            f"only {n_clusters} clusters: influence-function standard errors are unreliable "
+            "with few independent units"
+        )
+
+    overall: dict[str, tuple[float, np.ndarray]] = {}
+    parts: dict[str, list[tuple[str, float, np.ndarray, int]]] = {}
+    for how in ("simple", "group", "dynamic"):
+        est, psi, parts[how] = _aggregate(cells, how)  # type: ignore[arg-type]
+        overall[how] = (est, psi)
+    group_parts, dynamic_parts = parts["group"], parts["dynamic"]
+
+    names = [
+        f"att(g={_label(panel.periods[g])},t={_label(panel.periods[t])})"
+        for g, t in zip(cells.group, cells.time, strict=True)
+    ]
+    names += [f"group={_label(panel.periods[int(p[0].split('=')[1])])}" for p in group_parts]
+    names += [p[0] for p in dynamic_parts]
+    estimates = np.concatenate(
+        [cells.att, [p[1] for p in group_parts], [p[1] for p in dynamic_parts]]
+    )
+    psi_all = np.column_stack(
+        [cells.psi, *[p[2] for p in group_parts], *[p[2] for p in dynamic_parts]]
+    )
+    nobs = [*cells.nobs.tolist(), *[p[3] for p in group_parts], *[p[3] for p in dynamic_parts]]
+    overall_psi = np.column_stack([overall[h][1] for h in ("simple", "group", "dynamic")])
+
+    crit = stats.norm.ppf(1 - alpha / 2)
+    if bootstrap:
+        draws = _multiplier_bootstrap(
+            np.column_stack([psi_all, overall_psi]), cluster, bootstrap, seed
+        )
+        q75, q25 = np.quantile(draws, [0.75, 0.25], axis=0)
+        se_boot = (q75 - q25) / _IQR_TO_SD
+        ses, overall_se = se_boot[: psi_all.shape[1]], se_boot[psi_all.shape[1] :]
+        dyn = slice(len(cells.att) + len(group_parts), psi_all.shape[1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_max = np.nanmax(np.abs(draws[:, dyn]) / ses[dyn], axis=1)
+        crit = float(np.quantile(t_max, 1 - alpha))
+        statistics |= {"bootstrap_reps": float(bootstrap), "uniform_critical_value": crit}
+    else:
+        ses = _stderr(psi_all, cluster)
+        overall_se = _stderr(overall_psi, cluster)
+
+    # One vectorised normal inference for the whole table (scipy per scalar is ~0.2 ms a call).
+    z = stats.norm.ppf(1 - alpha / 2)
+    degenerate = ~(ses > 0)
+    if degenerate.any():
+        # e.g. a one-unit cohort against one not-yet-treated unit: no variance to estimate.
+        warnings.append(
+            f"{int(degenerate.sum())} coefficient(s) compare single units and have no "
+            "estimable standard error; their intervals and p-values are NaN"
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pvalues = np.where(degenerate, np.nan, 2 * stats.norm.sf(np.abs(estimates / ses)))
+    ses_for_ci = np.where(degenerate, np.nan, ses)
+    coefficients = [
+        Coefficient(
+            name,
+            float(est),
+            float(se),
+            float(est - z * ci_se),
+            float(est + z * ci_se),
+            float(pv),
+            nobs=int(k),
+        )
+        for name, est, se, ci_se, pv, k in zip(
+            names, estimates, ses, ses_for_ci, pvalues, nobs, strict=True
+        )
+    ]
+    dyn_rows = coefficients[len(cells.att) + len(group_parts) :]
+    series = Series(
+        name="event_time",
+        index=tuple(c.name.split("=")[1] for c in dyn_rows),
+        values=tuple(c.estimate for c in dyn_rows),
+        lower=tuple(c.estimate - crit * c.stderr if c.stderr > 0 else np.nan for c in dyn_rows),
+        upper=tuple(c.estimate + crit * c.stderr if c.stderr > 0 else np.nan for c in dyn_rows),
+    )
+
+    for i, how in enumerate(("simple", "group", "dynamic")):
+        statistics[f"att_{how}"] = overall[how][0]
+        statistics[f"att_{how}_stderr"] = float(overall_se[i])
+    chosen = ("simple", "group", "dynamic").index(aggregation)
+    point, se = overall[aggregation][0], float(overall_se[chosen])
+    _ols.require_stderr(se, "staggered_did")
+    lo, hi, p = normal_inference(point, se, alpha)
+
+    check, pre_stats = _pretrend(cells, cluster, alpha)
+    statistics |= pre_stats
+    twfe_stats, twfe_warnings = _twfe_comparison(panel, point, se)
+    statistics |= twfe_stats
+    warnings += twfe_warnings
+    statistics |= {
+        "n_units": float(n),
+        "n_cohorts": float(len(np.unique(cohort[~never]))),
+        "n_never_treated": float(never.sum()),
+        "n_periods": float(panel.n_periods),
+        "n_cells": float(len(cells.att)),
+        "n_clusters": float(n_clusters),
+    }
+    aggregation_words = {
+        "group": "the cohort-size-weighted average of each cohort's average post-treatment effect",
+        "simple": "the cohort-size-weighted average of all post-treatment ATT(g,t)",
+        "dynamic": "the average over event times 0, 1, … of the event-time effects",
+    }[aggregation]
+    return EffectEstimate(
+        method=Method.STAGGERED_DID,
+        estimand=Estimand.ATT,
+        point_estimate=point,
+        stderr=se,
+        ci_lower=lo,
+        ci_upper=hi,
+        pvalue=p,
+        nobs=len(panel.y),
+        alpha=alpha,
+        n_treated=int((~never).sum()),
+        n_control=int(never.sum()),
+        assumptions=(
+            f"The estimate is {aggregation_words} (Callaway & Sant'Anna 2021).",
+            "Parallel trends for each cohort against its comparison group ("
+            + control_group.replace("_", "-")
+            + " units), unconditionally (no covariates).",
+            "Staggered adoption: once treated, a unit stays treated; no anticipation before the "
+            "first treated period.",
+            "Effects may differ across cohorts and over time (unlike TWFE).",
+            "Units are independent (or independent across clusters); no spillovers.",
+        ),
+        statistics=statistics,
+        coefficients=tuple(coefficients),
+        series=(series,),
+        warnings=tuple(warnings),
+        checks=(check,),
+    )
+
+
+def _pretrend(
+    cells: _Cells, cluster: np.ndarray | None, alpha: float
+) -> tuple[Check, dict[str, float]]:
+    """Joint Wald test that the pre-treatment event-time effects θ(e), e < 0, are all zero.
+
+    Pooling cohorts by event time (rather than testing every pre-treatment ATT(g,t)) keeps the
+    covariance well conditioned; cohorts of a single unit are left out because their own noise
+    does not enter the influence function, which would make any of their cells look
+    significant. A singular covariance skips the test, as the R ``did`` package does.
+    """
+    name = "joint test of pre-treatment event-time effects"
+    sizes = {g: int((cells.cohort == g).sum()) for g in np.unique(cells.group)}
+    usable = (cells.time < cells.group) & np.array([sizes[g] > 1 for g in cells.group])
+
+    def skipped(why: str) -> tuple[Check, dict[str, float]]:
+        return (
+            Check(name, CheckKind.PRE_TREND, CheckOutcome.SKIPPED, interpretation=why),
+            {},
+        )
+
+    if not usable.any():
+        return skipped("no pre-treatment cell of a cohort with two or more units to test")
+    pre_cells = _Cells(
+        group=cells.group[usable],
+        time=cells.time[usable],
+        att=cells.att[usable],
+        psi=cells.psi[:, usable],
+        nobs=cells.nobs[usable],
+        cohort=cells.cohort,
+    )
+    parts = _dynamic(pre_cells)
+    b = np.array([p[1] for p in parts])
+    psi = np.column_stack([p[2] for p in parts])
+    if cluster is not None:
+        psi = np.column_stack(
+            [np.bincount(cluster, weights=psi[:, j]) for j in range(psi.shape[1])]
+        )
+    v = psi.T @ psi / cells.psi.shape[0] ** 2
+    if 1 / np.linalg.cond(v) <= 1e-12:
+        return skipped("the pre-treatment effects' covariance is singular; no Wald test")
+    q = len(b)
+    chi2 = float(b @ np.linalg.solve(v, b))
+    p = float(stats.chi2.sf(chi2, q))
+    failed = p < alpha
+    check = Check(
+        name=name,
+        kind=CheckKind.PRE_TREND,
+        outcome=CheckOutcome.FAILED if failed else CheckOutcome.PASSED,
+        interpretation=(
+            f"chi2({q}) = {chi2:.3g}, p = {p:.3g} for the {q} pre-treatment event-time "
+            "effects = 0: "
+            + (
+                "cohorts already diverged from their controls before treatment; parallel "
+                "trends is rejected and the estimate is not supported"
+                if failed
+                else "no evidence against parallel pre-trends"
+            )
+        ),
+        statistic=chi2,
+        p_value=p,
+        threshold=alpha,
+    )
+    return check, {"pretrend_chi2": chi2, "pretrend_df": float(q), "pretrend_pvalue": p}
+
+
+def _twfe_comparison(
+    panel: PanelDesign, cs_point: float, cs_se: float
+) -> tuple[dict[str, float], list[str]]:
+    """The naive TWFE coefficient on the same sample, its negative-weight share, and a warning
+    when it differs from the CS estimate by more than one CS standard error and 10%."""
+    try:
+        fit = fit_twfe(panel, panel.d[:, None], ["treatment"], "TWFE comparison regression")
+    except (InsufficientData, SingularDesign) as exc:
+        return {}, [f"the naive TWFE comparison could not be estimated: {exc.message}"]
+    twfe, twfe_se = fit.coef("treatment"), fit.stderr("treatment")
+    resid_d = _ols.demean(panel.d, [panel.unit, panel.period])[:, 0]
+    treated = panel.d == 1
+    negative_share = float((resid_d[treated] < 0).mean())
+    stats_out = {
+        "twfe_estimate": twfe,
+        "twfe_stderr": twfe_se,
+        "twfe_negative_weight_share": negative_share,
+    }
+    gap = abs(twfe - cs_point)
+    if gap > cs_se and gap > 0.1 * abs(cs_point):
+        return stats_out, [
+            f"the naive TWFE coefficient ({twfe:.4g}) differs materially from the "
+            f"heterogeneity-robust estimate ({cs_point:.4g}): with staggered timing and "
+            "effects that vary by cohort or over time, TWFE compares later-treated units with "
+            "already-treated ones (Goodman-Bacon 2021)"
+            + (
+                f"; {negative_share:.0%} of treated unit-periods get a negative TWFE weight"
+                if negative_share > 0
+                else ""
+            )
+        ]
+    return stats_out, []

@@ -1,0 +1,162 @@
+"""Event study against linearmodels with hand-built lead/lag dummies on castle data, and
+simulated dynamic effects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from causaldata import castle
+from linearmodels import PanelOLS
+
+from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
+from causal_svc.estimators.event_study import estimate_event_study
+from causal_svc.estimators.result import CheckKind, CheckOutcome, EffectSpec, Method
+
+SAME_POINT_RTOL = 1e-8
+SAME_SE_RTOL = 1e-7
+F_RTOL = 1e-7
+
+SPEC = EffectSpec(outcome="l_homicide", treatment="post", unit="sid", time="year")
+
+
+@pytest.fixture(scope="module")
+def castle_data() -> pd.DataFrame:
+    data = castle.load_pandas().data[["sid", "year", "post", "l_homicide"]]
+    data = data.astype({"l_homicide": float, "year": int, "sid": int})
+    first = data[data.post == 1].groupby("sid").year.min()
+    return data.assign(rel=data.year - data.sid.map(first))  # NaN for never-treated states
+
+
+def _reference(frame: pd.DataFrame, leads: int, lags: int, binned: bool):
+    """linearmodels on dummies built here from calendar years (not from the estimator)."""
+    if not binned:
+        frame = frame[frame.rel.isna() | frame.rel.between(-leads, lags)].reset_index(drop=True)
+    rel = frame.rel.clip(-leads, lags)
+    columns = {
+        (f"lead{-e}" if e < 0 else f"lag{e}"): (rel == e).astype(float)
+        for e in range(-leads, lags + 1)
+        if e != -1
+    }
+    years = pd.get_dummies(frame.year, prefix="y", drop_first=True).astype(float)
+    x = sm.add_constant(pd.concat([pd.DataFrame(columns), years], axis=1))
+    x.index = pd.MultiIndex.from_frame(frame[["sid", "year"]])
+    y = frame.set_index(["sid", "year"]).l_homicide
+    fit = PanelOLS(y, x, entity_effects=True).fit(
+        cov_type="clustered", cluster_entity=True, debiased=True, group_debias=True
+    )
+    return fit, list(columns)
+
+
+@pytest.mark.parametrize("binned", [True, False])
+def test_matches_linearmodels_lead_lag_regression(castle_data: pd.DataFrame, binned: bool) -> None:
+    res = estimate_event_study(castle_data, SPEC, leads=4, lags=3, bin_endpoints=binned)
+    ref, columns = _reference(castle_data, 4, 3, binned)
+    assert res.method is Method.EVENT_STUDY
+    assert [c.name for c in res.coefficients] == [
+        "event_time=-4",
+        "event_time=-3",
+        "event_time=-2",
+        "event_time=+0",
+        "event_time=+1",
+        "event_time=+2",
+        "event_time=+3",
+    ]
+    for coef, col in zip(res.coefficients, columns, strict=True):
+        assert coef.estimate == pytest.approx(ref.params[col], rel=SAME_POINT_RTOL)
+        assert coef.stderr == pytest.approx(ref.std_errors[col], rel=SAME_SE_RTOL)
+    post = ["lag0", "lag1", "lag2", "lag3"]
+    a = np.full(len(post), 1 / len(post))
+    assert res.point_estimate == pytest.approx(a @ ref.params[post], rel=SAME_POINT_RTOL)
+    se = np.sqrt(a @ ref.cov.loc[post, post].to_numpy() @ a)
+    assert res.stderr == pytest.approx(se, rel=SAME_SE_RTOL)
+    wald = ref.wald_test(formula=["lead4 = 0", "lead3 = 0", "lead2 = 0"])
+    assert res.statistics["pretrend_f"] == pytest.approx(wald.stat / 3, rel=F_RTOL)
+    (check,) = res.checks
+    assert check.kind is CheckKind.PRE_TREND
+    assert check.outcome is (
+        CheckOutcome.FAILED if res.statistics["pretrend_pvalue"] < 0.05 else CheckOutcome.PASSED
+    )
+    assert res.statistics["rows_dropped_outside_window"] == (
+        0 if binned else len(castle_data) - ref.nobs
+    )
+
+
+def test_series_has_reference_period_at_zero(castle_data: pd.DataFrame) -> None:
+    res = estimate_event_study(castle_data, SPEC, leads=3, lags=2)
+    (series,) = res.series
+    assert series.index == ("-3", "-2", "-1", "+0", "+1", "+2")
+    assert series.lower is not None and series.upper is not None
+    assert series.values[2] == 0.0 and series.lower[2] == series.upper[2] == 0.0
+
+
+def _dynamic_panel(
+    rng: np.random.Generator, n_units: int = 60, lead_bump: float = 0.0
+) -> pd.DataFrame:
+    """Half the units adopt at period 6 or 8 (staggered), effect 1 + 0.5·event time."""
+    periods = 14
+    unit = np.repeat(np.arange(n_units), periods)
+    t = np.tile(np.arange(periods), n_units)
+    start = np.where(np.arange(n_units) < n_units // 4, 6, 8).astype(float)
+    start[n_units // 2 :] = np.inf
+    rel = t - start[unit]
+    on = rel >= 0
+    y = (
+        rng.normal(0, 1, n_units)[unit]
+        + 0.3 * t
+        + np.where(on, 1 + 0.5 * rel, 0.0)
+        + lead_bump * (rel == -3)
+        + rng.normal(0, 0.5, len(unit))
+    )
+    return pd.DataFrame({"store": unit, "week": t, "on": on.astype(int), "sales": y})
+
+
+def test_simulated_dynamic_effects_are_recovered() -> None:
+    frame = _dynamic_panel(np.random.default_rng(42))
+    spec = EffectSpec(outcome="sales", treatment="on", unit="store", time="week")
+    res = estimate_event_study(frame, spec, leads=5, lags=5)
+    by_name = {c.name: c for c in res.coefficients}
+    for e in range(0, 5):  # the last lag is a bin mixing event times 5 and 6+
+        coef = by_name[f"event_time={e:+d}"]
+        assert coef.ci_lower <= 1 + 0.5 * e <= coef.ci_upper
+    assert res.checks[0].outcome is CheckOutcome.PASSED
+
+
+def test_pre_trend_violation_fails() -> None:
+    frame = _dynamic_panel(np.random.default_rng(1), lead_bump=1.5)
+    spec = EffectSpec(outcome="sales", treatment="on", unit="store", time="week")
+    res = estimate_event_study(frame, spec, leads=5, lags=3)
+    assert res.checks[0].outcome is CheckOutcome.FAILED and not res.supported
+    assert res.statistics["pretrend_pvalue"] < 1e-6
+
+
+def test_bad_input(castle_data: pd.DataFrame) -> None:
+    flicker = castle_data.assign(post=np.where(castle_data.year == 2010, 0, castle_data.post))
+    with pytest.raises(InvalidSpec) as off:
+        estimate_event_study(flicker, SPEC)
+    assert off.value.reason == "NON_ABSORBING_TREATMENT"
+    with pytest.raises(InvalidSpec) as ref:
+        estimate_event_study(castle_data, SPEC, leads=3, lags=2, reference=-5)
+    assert ref.value.field == "reference"
+    with pytest.raises(InvalidSpec, match="post-treatment"):
+        estimate_event_study(castle_data, SPEC, leads=3, lags=0, reference=(-1, 0))
+    with pytest.raises(InvalidSpec) as leads:
+        estimate_event_study(castle_data, SPEC, leads=0)
+    assert leads.value.field == "leads"
+    # Everyone adopts in the same year: there is nobody to compare with.
+    common = castle_data.assign(post=(castle_data.year >= 2007).astype(int))
+    with pytest.raises(InsufficientData, match="clusters in each arm"):
+        estimate_event_study(common, SPEC)
+    # Only adopting states, every lead and lag: event time = year - cohort, so the dummies span
+    # the year and state effects' linear trends (Borusyak, Jaravel & Spiess 2024).
+    adopters = castle_data[castle_data.rel.notna()]
+    with pytest.raises(SingularDesign, match="linear combination"):
+        estimate_event_study(adopters, SPEC)
+    assert estimate_event_study(adopters, SPEC, reference=(-1, -10)).nobs == len(adopters)
+
+
+def test_window_wider_than_data_is_cut_with_a_warning(castle_data: pd.DataFrame) -> None:
+    res = estimate_event_study(castle_data, SPEC, leads=20, lags=20)
+    assert res.statistics["n_leads"] == 9 and res.statistics["n_lags"] == 5
+    assert any("window was cut" in w for w in res.warnings)
