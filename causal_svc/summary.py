@@ -1,0 +1,41 @@
+"""The plain-language summary of an estimate: states only what the estimate supports."""
+
+from __future__ import annotations
+
+from causal_svc.estimators.result import EffectEstimate
+
+
+def _fmt(x: float) -> str:
+    ax = abs(x)
+    if ax >= 100:
+        return f"{x:,.0f}"
+    if ax >= 1:
+        return f"{x:,.2f}"
+    return f"{x:.3g}"
+
+
+def summarize(estimate: EffectEstimate, *, outcome: str, treatment: str) -> str:
+    """One paragraph. Never claims an effect the checks or the interval do not support."""
+    level = round((1 - estimate.alpha) * 100)
+    interval = f"{level}% CI {_fmt(estimate.ci_lower)} to {_fmt(estimate.ci_upper)}"
+    what = f"the effect of {treatment} on {outcome} ({estimate.estimand.value.upper()}, {estimate.method.value})"
+    if not estimate.supported:
+        failed = ", ".join(c.name for c in estimate.failed_checks)
+        return (
+            f"Not supported: {what} was estimated at {_fmt(estimate.point_estimate)} ({interval}), "
+            f"but the estimate failed its checks ({failed}), so it should not be read as causal."
+        )
+    spans_zero = estimate.ci_lower <= 0 <= estimate.ci_upper
+    if spans_zero:
+        return (
+            f"No detectable effect: {what} is {_fmt(estimate.point_estimate)} ({interval}, "
+            f"p = {estimate.pvalue:.3g}); the interval includes zero, so the data are consistent "
+            "with no effect as well as with the effects inside the interval."
+        )
+    direction = "increased" if estimate.point_estimate > 0 else "decreased"
+    warn = f" Caveats: {'; '.join(estimate.warnings)}." if estimate.warnings else ""
+    return (
+        f"Supported: {treatment} {direction} {outcome} by {_fmt(abs(estimate.point_estimate))} "
+        f"per unit ({interval}, p = {estimate.pvalue:.3g}, n = {estimate.nobs}), under the stated "
+        f"assumptions of {estimate.method.value}.{warn}"
+    )
