@@ -141,8 +141,10 @@ def fit_propensity(x: np.ndarray, t: np.ndarray, *, max_iter: int = 100) -> Prop
             if new_ll >= loglik - 1e-12:
                 break
             scale /= 2
-        beta, improvement, loglik = new_beta, new_ll - loglik, new_ll
-        if np.max(np.abs(grad)) < 1e-9 * n or (abs(improvement) < 1e-12 and scale == 1.0):
+        beta, loglik = new_beta, new_ll
+        # Converged when the Newton step vanishes; under (quasi-)separation the likelihood
+        # flattens but the step does not shrink, so the loop runs out and we raise below.
+        if np.max(np.abs(scale * step)) < 1e-8:
             converged = True
             break
     eta = design @ beta
@@ -187,25 +189,24 @@ def balance_rows(
     Using the unadjusted SD for both keeps the two numbers comparable (Austin & Stuart 2015).
     """
     treated, control = t == 1, t == 0
-    rows = []
-    for j, name in enumerate(names):
-        col = x[:, j]
-        pooled = math.sqrt((col[treated].var(ddof=1) + col[control].var(ddof=1)) / 2)
-        m1 = np.average(col[treated], weights=weights[treated])
-        m0 = np.average(col[control], weights=weights[control])
-        v1 = np.average((col[treated] - m1) ** 2, weights=weights[treated])
-        v0 = np.average((col[control] - m0) ** 2, weights=weights[control])
-        rows.append(
-            BalanceRow(
-                covariate=name,
-                smd_before=_smd(col[treated].mean() - col[control].mean(), pooled),
-                smd_after=_smd(m1 - m0, pooled),
-                mean_treated=float(m1),
-                mean_control=float(m0),
-                variance_ratio=float(v1 / v0) if v0 > 0 else None,
-            )
+    x1, x0 = x[treated], x[control]
+    w1, w0 = weights[treated], weights[control]
+    pooled = np.sqrt((x1.var(axis=0, ddof=1) + x0.var(axis=0, ddof=1)) / 2)
+    raw_diff = x1.mean(axis=0) - x0.mean(axis=0)
+    m1, m0 = w1 @ x1 / w1.sum(), w0 @ x0 / w0.sum()
+    v1 = w1 @ (x1 - m1) ** 2 / w1.sum()
+    v0 = w0 @ (x0 - m0) ** 2 / w0.sum()
+    return tuple(
+        BalanceRow(
+            covariate=name,
+            smd_before=_smd(float(raw_diff[j]), float(pooled[j])),
+            smd_after=_smd(float(m1[j] - m0[j]), float(pooled[j])),
+            mean_treated=float(m1[j]),
+            mean_control=float(m0[j]),
+            variance_ratio=float(v1[j] / v0[j]) if v0[j] > 0 else None,
         )
-    return tuple(rows)
+        for j, name in enumerate(names)
+    )
 
 
 def _smd(diff: float, sd: float) -> float:

@@ -135,13 +135,14 @@ def estimate_rdd(
         raise InvalidSpec("RDD needs a finite cutoff", field=role_field("cutoff"))
     require_columns(frame, spec)
     c = float(spec.cutoff)
-    x = numeric(frame, spec.running_variable, "running_variable")
+    running = spec.running_variable
+    assert running is not None  # require_roles checked it
+    x = numeric(frame, running, "running_variable")
     y = numeric(frame, spec.outcome, "outcome")
     t = numeric(frame, spec.treatment, "treatment")
     if not x.min() < c < x.max():
         raise InvalidSpec(
-            f"cutoff {c:g} is outside the range ({x.min():g}, {x.max():g}) of "
-            f"{spec.running_variable!r}",
+            f"cutoff {c:g} is outside the range ({x.min():g}, {x.max():g}) of {running!r}",
             field=role_field("cutoff"),
             reason="CUTOFF_OUT_OF_RANGE",
         )
