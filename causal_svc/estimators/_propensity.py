@@ -73,6 +73,7 @@ def read_inputs(
                 field=role_field("covariates"),
             )
     y = numeric(frame, spec.outcome, "outcome")
+    require_variation(y, method)
     t = binary_treatment(frame, spec)
     x = np.column_stack([numeric(frame, c, "covariates") for c in spec.covariates])
     cluster = None
@@ -88,6 +89,15 @@ def read_inputs(
             subject=role_field("treatment"),
         )
     return Inputs(y, t, x, tuple(spec.covariates), cluster)
+
+
+def require_variation(y: np.ndarray, method: str) -> None:
+    """A constant outcome has no effect to estimate and a zero standard error."""
+    if y.min() == y.max():
+        raise InsufficientData(
+            f"{method}: the outcome is constant ({y[0]:g}): there is no variation to explain",
+            subject=role_field("outcome"),
+        )
 
 
 def resolve_estimand(estimand: Estimand | None, default: Estimand, method: str) -> Estimand:

@@ -14,6 +14,7 @@ from scipy import stats
 
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
+from ._propensity import require_variation
 from .result import (
     Check,
     CheckKind,
@@ -109,6 +110,7 @@ def estimate_iv(
     _require_disjoint(spec)
 
     y = numeric(frame, spec.outcome, "outcome")
+    require_variation(y, "IV")
     d = numeric(frame, spec.treatment, "treatment")
     w_exog = _matrix(frame, spec.covariates, "covariates")
     z_excl = _matrix(frame, spec.instruments, "instruments")
@@ -152,6 +154,12 @@ def estimate_iv(
     eps = y - x @ beta
     cov = _sandwich(x_hat, eps, groups)
     est, se = float(beta[0]), float(np.sqrt(cov[0, 0]))
+    if not (np.isfinite(se) and se > 0):
+        raise InsufficientData(
+            "IV: the standard error is zero or undefined (the outcome is an exact linear "
+            "function of the regressors)",
+            subject=role_field("outcome"),
+        )
     lo, hi, p = normal_inference(est, se, alpha)
 
     # First-stage strength: Wald test of the excluded instruments, robust and classical.

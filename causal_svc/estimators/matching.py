@@ -161,6 +161,11 @@ def estimate_matching(
     n_m = len(matched)
     variance = (np.sum((unit_effect - tau) ** 2) + np.sum(extra * sigma2)) / n_m**2
     se = math.sqrt(variance)
+    if not se > 0:
+        raise InsufficientData(
+            "matching: the standard error is zero (no outcome variation among matched units)",
+            subject="roles.outcome",
+        )
     lo, hi, p = normal_inference(tau, se, alpha)
 
     # Implied weights of the matched sample: targets count once, matches by their use.

@@ -17,6 +17,7 @@ import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 
+from ._propensity import require_variation
 from ._rdd_density import DensityTestUnavailable, density_test
 from ._rdd_local import Fit, Side, kernel_weights, local_fit, mserd_bandwidths
 from .result import (
@@ -139,6 +140,7 @@ def estimate_rdd(
     assert running is not None  # require_roles checked it
     x = numeric(frame, running, "running_variable")
     y = numeric(frame, spec.outcome, "outcome")
+    require_variation(y, "RDD")
     t = numeric(frame, spec.treatment, "treatment")
     if not x.min() < c < x.max():
         raise InvalidSpec(

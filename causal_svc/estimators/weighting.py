@@ -350,6 +350,11 @@ def _result(
     extra_assumption: str | None = None,
 ) -> EffectEstimate:
     tau, se, lo, hi, p = inference
+    if not (np.isfinite(se) and se > 0):
+        raise InsufficientData(
+            f"{method.value}: the standard error is zero or undefined (no outcome variation)",
+            subject="roles.outcome",
+        )
     t = data.t
     rows = balance_rows(data.x, data.names, t, unit_w)
     action = {

@@ -207,6 +207,12 @@ def test_bad_input_is_named() -> None:
     with pytest.raises(InsufficientData):
         estimate_iv(frame.head(3), EffectSpec(outcome="y", treatment="d", instruments=("z1", "z2")))
 
+    with pytest.raises(InsufficientData) as flat:
+        estimate_iv(
+            frame.assign(y=1.0), EffectSpec(outcome="y", treatment="d", instruments=("z1",))
+        )
+    assert flat.value.subject == "roles.outcome"
+
     missing_values = frame.assign(y=frame.y.where(frame.index > 0))
     with pytest.raises(InvalidSpec) as nan:
         estimate_iv(missing_values, EffectSpec(outcome="y", treatment="d", instruments=("z1",)))

@@ -163,6 +163,9 @@ def test_bad_input_is_named() -> None:
     with pytest.raises(InsufficientData) as nothing:
         estimate_matching(frame, spec, caliper=1e-12)
     assert nothing.value.subject == "options.caliper"
+    with pytest.raises(InsufficientData) as flat:
+        estimate_matching(frame.assign(y=0.0), spec)
+    assert flat.value.subject == "roles.outcome"
     with pytest.raises(InsufficientData) as separation:
         estimate_matching(frame.assign(x1=frame.t * 10.0 + 0.01 * frame.x2), spec)
     assert separation.value.reason == "PERFECT_SEPARATION"

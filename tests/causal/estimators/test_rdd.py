@@ -233,6 +233,9 @@ def test_bad_input_is_named() -> None:
     assert constant.value.reason == "CONSTANT_TREATMENT"
     with pytest.raises(InsufficientData):
         estimate_rdd(frame, EffectSpec(**base, cutoff=float(np.sort(frame.x)[-5])))
+    with pytest.raises(InsufficientData) as flat:
+        estimate_rdd(frame.assign(y=2.0), EffectSpec(**base, cutoff=0.0))
+    assert flat.value.subject == "roles.outcome"
     with pytest.raises(InvalidSpec) as kernel:
         estimate_rdd(frame, EffectSpec(**base, cutoff=0.0), kernel="gaussian")  # type: ignore[arg-type]
     assert kernel.value.field == "options.kernel"

@@ -227,6 +227,9 @@ def test_bad_input_is_named() -> None:
     with pytest.raises(InsufficientData) as separation:
         estimate_aipw(separated, spec)
     assert separation.value.reason == "PERFECT_SEPARATION"
+    with pytest.raises(InsufficientData) as flat:
+        estimate_ipw(frame.assign(y=3.0), spec)
+    assert flat.value.subject == "roles.outcome"
     with pytest.raises(InvalidSpec) as trim:
         estimate_ipw(frame, spec, trimming="clip", clip_bounds=(0.5, 0.4))
     assert trim.value.field == "options.clip_bounds"
