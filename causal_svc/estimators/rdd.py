@@ -1,0 +1,485 @@
+"""Regression discontinuity: local-linear RD with robust bias-corrected inference (rdrobust).
+
+Sharp RD when the treatment is a deterministic function of the running variable at the cutoff
+(treated at or above it, or treated below it), fuzzy RD otherwise. Ships with a density
+(manipulation) test at the cutoff and, when covariates are named, a continuity test of each
+covariate at the cutoff.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from causal_svc.errors import InsufficientData, InvalidSpec
+
+from ._propensity import require_variation
+from ._rdd_density import DensityTestUnavailable, density_test
+from ._rdd_local import Fit, Side, kernel_weights, local_fit, mserd_bandwidths
+from .result import (
+    Check,
+    CheckKind,
+    CheckOutcome,
+    Coefficient,
+    EffectEstimate,
+    EffectSpec,
+    Estimand,
+    Method,
+    normal_inference,
+)
+from .validate import numeric, require_columns, require_roles, role_field
+
+__all__ = ["estimate_rdd"]
+
+Kernel = Literal["triangular", "epanechnikov", "uniform"]
+_FIRST_STAGE_F = 10.0
+
+
+def estimate_rdd(
+    frame: pd.DataFrame,
+    spec: EffectSpec,
+    *,
+    alpha: float = 0.05,
+    p: int = 1,
+    kernel: Kernel = "triangular",
+    bandwidth: float | None = None,
+    nnmatch: int = 3,
+    manipulation_test: bool = True,
+    min_obs_per_side: int = 10,
+) -> EffectEstimate:
+    """Effect of crossing ``spec.cutoff`` of ``spec.running_variable`` on ``spec.outcome``.
+
+    Parameters
+    ----------
+    frame : DataFrame, shape (n, k)
+        One row per unit.
+    spec : EffectSpec
+        ``outcome``, ``treatment``, ``running_variable`` and ``cutoff`` are required. Units with
+        running variable >= cutoff are "above". The design is sharp when ``treatment`` equals
+        1{above} (or 1{below}: the sign is then flipped so the estimate is treated minus
+        untreated) for every row, fuzzy otherwise. ``cluster`` gives CR1 cluster-robust
+        variance (rdrobust's ``vce="cr1"``), ``weights`` multiply the kernel weights.
+        ``covariates`` are not adjusted for; each is tested for a jump at the cutoff.
+    alpha : float
+        Two-sided level of the confidence intervals.
+    p : int
+        Order of the local polynomial (1 = local linear); the bias correction uses p + 1.
+    kernel : {"triangular", "epanechnikov", "uniform"}
+        Kernel of the local fits.
+    bandwidth : float, optional
+        Manual bandwidth h (then b = h, as rdrobust with ``rho=1``); default MSE-optimal.
+    nnmatch : int
+        Neighbours in the nearest-neighbour variance estimator (rdrobust default 3).
+    manipulation_test : bool
+        Run the Cattaneo–Jansson–Ma density test at the cutoff (DENSITY check).
+    min_obs_per_side : int
+        Fewer observations than this on either side raises ``InsufficientData``.
+
+    Returns
+    -------
+    EffectEstimate
+        ``point_estimate`` / ``stderr`` are rdrobust's *conventional* local-polynomial estimate
+        and standard error (``coef[0]``, ``se[0]``); ``ci_lower`` / ``ci_upper`` / ``pvalue``
+        are the *robust bias-corrected* ones (centred on the bias-corrected estimate with the
+        robust SE: rdrobust's "Robust" row). ``conf_int(alpha)`` at another alpha is the
+        conventional interval. ``estimand`` is LATE: the average effect for units at the
+        cutoff (sharp) or for compliers at the cutoff (fuzzy). ``nobs`` counts all rows;
+        ``n_treated`` / ``n_control`` are the observations inside h on the treated / untreated
+        side (None for a fuzzy design).
+
+        ``statistics``: ``conventional_estimate``, ``conventional_stderr``,
+        ``conventional_ci_lower``, ``conventional_ci_upper``, ``conventional_pvalue``,
+        ``bias_corrected_estimate``, ``robust_stderr``, ``robust_ci_lower``,
+        ``robust_ci_upper``, ``robust_pvalue``, ``bandwidth_h_left``, ``bandwidth_h_right``,
+        ``bandwidth_b_left``, ``bandwidth_b_right``, ``n_left``, ``n_right``,
+        ``n_effective_left``, ``n_effective_right`` (inside h), ``n_bias_left``,
+        ``n_bias_right`` (inside b), ``cutoff``, ``polynomial_order``, ``fuzzy`` (0/1),
+        ``treated_above`` (0/1); fuzzy only: ``first_stage_jump``, ``first_stage_stderr``,
+        ``first_stage_f``; with the density test: ``density_t``, ``density_pvalue``,
+        ``density_left``, ``density_right``, ``density_bandwidth_left``,
+        ``density_bandwidth_right``, ``density_n_left``, ``density_n_right``;
+        ``n_clusters`` when clustered.
+
+        ``coefficients``: ``conventional``, ``robust_bias_corrected``, fuzzy
+        ``first_stage``, and ``covariate_jump:<column>`` (robust bias-corrected jump of each
+        covariate at the cutoff).
+
+        ``checks``: DENSITY (FAILED when the density test rejects continuity at ``alpha``),
+        BALANCE (covariate continuity: FAILED when any covariate jumps at the
+        Bonferroni-adjusted level ``alpha / #covariates``), WEAK_INSTRUMENT (fuzzy: FAILED when
+        the first-stage F = (jump / SE)^2 < 10).
+
+    Raises
+    ------
+    InvalidSpec
+        Missing role, non-numeric or missing values, cutoff missing or outside the open range of
+        the running variable, constant treatment, bad option.
+    InsufficientData
+        Too few observations (or distinct running-variable values) on a side, inside the
+        bandwidth, or to select a bandwidth.
+
+    Notes
+    -----
+    Calonico, Cattaneo & Titiunik (2014), "Robust nonparametric confidence intervals for
+    regression-discontinuity designs", Econometrica 82(6); Calonico, Cattaneo & Farrell (2020),
+    Econometrics Journal, for the bandwidth with ``rdrobust`` 2.1's defaults (``mserd``,
+    ``vce="nn"``, ``masspoints="adjust"``, ``stdvars=True``); Cattaneo, Jansson & Ma (2020),
+    JASA, for the density test (``rddensity`` 3.0 defaults).
+    """
+    _check_options(p, kernel, bandwidth, nnmatch, alpha)
+    require_roles(spec, "outcome", "treatment", "running_variable")
+    if spec.cutoff is None or not math.isfinite(spec.cutoff):
+        raise InvalidSpec("RDD needs a finite cutoff", field=role_field("cutoff"))
+    require_columns(frame, spec)
+    c = float(spec.cutoff)
+    running = spec.running_variable
+    assert running is not None  # require_roles checked it
+    x = numeric(frame, running, "running_variable")
+    y = numeric(frame, spec.outcome, "outcome")
+    require_variation(y, "RDD")
+    t = numeric(frame, spec.treatment, "treatment")
+    if not x.min() < c < x.max():
+        raise InvalidSpec(
+            f"cutoff {c:g} is outside the range ({x.min():g}, {x.max():g}) of {running!r}",
+            field=role_field("cutoff"),
+            reason="CUTOFF_OUT_OF_RANGE",
+        )
+    covariates = {name: numeric(frame, name, "covariates") for name in spec.covariates}
+    above = x >= c
+    fuzzy, treated_above = _design(t, above, spec)
+    clusters = _clusters(frame, spec)
+    fw = None
+    if spec.weights:
+        fw = numeric(frame, spec.weights, "weights")
+        if (fw < 0).any() or fw.sum() <= 0:
+            raise InvalidSpec("weights must be non-negative", field=role_field("weights"))
+
+    q = p + 1
+    n_l, n_r = int((~above).sum()), int(above.sum())
+    uniq_l, uniq_r = len(np.unique(x[~above])), len(np.unique(x[above]))
+    if min(n_l, n_r) < min_obs_per_side or min(uniq_l, uniq_r) < q + 2:
+        raise InsufficientData(
+            f"RDD: {n_l} rows ({uniq_l} distinct x) below and {n_r} ({uniq_r}) above the "
+            f"cutoff; need {min_obs_per_side} rows and {q + 2} distinct values on each side",
+            subject=role_field("running_variable"),
+        )
+
+    order = np.argsort(x, kind="stable")
+    cols = np.column_stack([y, t]) if fuzzy else y[:, None]
+
+    def sides(d: np.ndarray) -> tuple[Side, Side]:
+        xs, ds, below = x[order], d[order], ~above[order]
+        cl = None if clusters is None else clusters[order]
+        ws = None if fw is None else fw[order]
+        return tuple(  # type: ignore[return-value]
+            Side(xs[m], ds[m], None if cl is None else cl[m], None if ws is None else ws[m])
+            for m in (below, ~below)
+        )
+
+    left, right = sides(cols)
+    fit, (h, b) = _fit(left, right, c, p, kernel, bandwidth, nnmatch)
+    sign = 1.0 if (fuzzy or treated_above) else -1.0
+    tau_cl, tau_bc = sign * fit.tau_cl, sign * fit.tau_bc
+    conv_lo, conv_hi, conv_p = normal_inference(tau_cl, fit.se_cl, alpha)
+    rob_lo, rob_hi, rob_p = normal_inference(tau_bc, fit.se_rb, alpha)
+    if not all(map(math.isfinite, (tau_cl, fit.se_cl, fit.se_rb, rob_lo))):
+        raise InsufficientData(
+            "RDD: the local fits are degenerate (no variation inside the bandwidth)",
+            subject=role_field("outcome"),
+        )
+
+    statistics: dict[str, float] = {
+        "conventional_estimate": tau_cl,
+        "conventional_stderr": fit.se_cl,
+        "conventional_ci_lower": conv_lo,
+        "conventional_ci_upper": conv_hi,
+        "conventional_pvalue": conv_p,
+        "bias_corrected_estimate": tau_bc,
+        "robust_stderr": fit.se_rb,
+        "robust_ci_lower": rob_lo,
+        "robust_ci_upper": rob_hi,
+        "robust_pvalue": rob_p,
+        "bandwidth_h_left": h,
+        "bandwidth_h_right": h,
+        "bandwidth_b_left": b,
+        "bandwidth_b_right": b,
+        "n_left": float(n_l),
+        "n_right": float(n_r),
+        "n_effective_left": float(fit.n_h[0]),
+        "n_effective_right": float(fit.n_h[1]),
+        "n_bias_left": float(fit.n_b[0]),
+        "n_bias_right": float(fit.n_b[1]),
+        "cutoff": c,
+        "polynomial_order": float(p),
+        "fuzzy": float(fuzzy),
+        "treated_above": float(treated_above),
+    }
+    if clusters is not None:
+        statistics["n_clusters"] = float(len(np.unique(clusters)))
+    coefficients = [
+        _coef("conventional", tau_cl, fit.se_cl, conv_lo, conv_hi, conv_p, fit.n_h),
+        _coef("robust_bias_corrected", tau_bc, fit.se_rb, rob_lo, rob_hi, rob_p, fit.n_h),
+    ]
+    checks: list[Check] = []
+    if fuzzy:
+        checks.append(_first_stage(fit, alpha, statistics, coefficients))
+    if manipulation_test:
+        checks.append(_density_check(x, c, alpha, statistics))
+    if spec.covariates:
+        checks.append(
+            _continuity_check(covariates, sides, c, p, kernel, nnmatch, alpha, coefficients)
+        )
+
+    design = "fuzzy" if fuzzy else "sharp"
+    assumptions = [
+        "Continuity: absent treatment, the expected outcome would be continuous in the running "
+        "variable at the cutoff (nothing else changes there).",
+        "No precise manipulation: units cannot sort themselves to one side of the cutoff.",
+        "The estimate is local: it holds for units at the cutoff, not for the whole population.",
+        f"Local polynomial of order {p} with a {kernel} kernel approximates the regression "
+        "function within the bandwidth; inference corrects its leading bias.",
+    ]
+    if fuzzy:
+        assumptions += [
+            "Fuzzy design: crossing the cutoff changes treatment probability (relevance), "
+            "affects the outcome only through treatment (exclusion) and moves no one out of "
+            "treatment (monotonicity): the effect is for compliers at the cutoff.",
+        ]
+    warnings = []
+    if spec.covariates:
+        warnings.append(
+            "covariates are not used to adjust the RD estimate; they are tested for "
+            "continuity at the cutoff instead"
+        )
+    n_treated = n_control = None
+    if not fuzzy:
+        inside_above, inside_below = fit.n_h[1], fit.n_h[0]
+        n_treated = inside_above if treated_above else inside_below
+        n_control = inside_below if treated_above else inside_above
+    return EffectEstimate(
+        method=Method.RDD,
+        estimand=Estimand.LATE,
+        point_estimate=tau_cl,
+        stderr=fit.se_cl,
+        ci_lower=rob_lo,
+        ci_upper=rob_hi,
+        pvalue=rob_p,
+        nobs=len(x),
+        alpha=alpha,
+        n_treated=n_treated,
+        n_control=n_control,
+        assumptions=(f"Design: {design} regression discontinuity.", *assumptions),
+        statistics=statistics,
+        coefficients=tuple(coefficients),
+        warnings=tuple(warnings),
+        checks=tuple(checks),
+    )
+
+
+def _check_options(
+    p: int, kernel: str, bandwidth: float | None, nnmatch: int, alpha: float
+) -> None:
+    if p not in (1, 2, 3, 4):
+        raise InvalidSpec(f"polynomial order p must be 1..4, got {p}", field="options.p")
+    if kernel not in ("triangular", "epanechnikov", "uniform"):
+        raise InvalidSpec(f"unknown kernel {kernel!r}", field="options.kernel")
+    if bandwidth is not None and not (math.isfinite(bandwidth) and bandwidth > 0):
+        raise InvalidSpec("bandwidth must be a positive number", field="options.bandwidth")
+    if nnmatch < 1:
+        raise InvalidSpec("nnmatch must be a positive integer", field="options.nnmatch")
+    if not 0 < alpha < 1:
+        raise InvalidSpec("alpha must be in (0, 1)", field="options.alpha")
+
+
+def _design(t: np.ndarray, above: np.ndarray, spec: EffectSpec) -> tuple[bool, bool]:
+    """(fuzzy, treated_above) from how the treatment lines up with the cutoff."""
+    if t.min() == t.max():
+        raise InvalidSpec(
+            f"treatment column {spec.treatment!r} is constant: nothing changes at the cutoff",
+            field=role_field("treatment"),
+            reason="CONSTANT_TREATMENT",
+        )
+    if np.array_equal(t, above.astype(float)):
+        return False, True
+    if np.array_equal(t, (~above).astype(float)):
+        return False, False
+    return True, True
+
+
+def _clusters(frame: pd.DataFrame, spec: EffectSpec) -> np.ndarray | None:
+    if not spec.cluster:
+        return None
+    col = frame[spec.cluster]
+    if col.isna().any():
+        raise InvalidSpec(
+            f"cluster column {spec.cluster!r} has missing values", field="roles.cluster"
+        )
+    return pd.factorize(col, sort=True)[0]
+
+
+def _fit(
+    left: Side, right: Side, c: float, p: int, kernel: str, bandwidth: float | None, nnmatch: int
+) -> tuple[Fit, tuple[float, float]]:
+    if bandwidth is None:
+        h, b = mserd_bandwidths(left, right, c, p=p, kernel=kernel, nnmatch=nnmatch)
+        if not (math.isfinite(h) and math.isfinite(b) and h > 0 and b > 0):
+            raise InsufficientData(
+                "RDD: the MSE-optimal bandwidth is undefined (too few distinct running-variable "
+                "values near the cutoff, or no curvature to trade off against variance)",
+                subject=role_field("running_variable"),
+            )
+    else:
+        h = b = bandwidth
+    for side, name in ((left, "below"), (right, "above")):
+        inside_h = kernel_weights(side.x, c, h, kernel) > 0
+        inside_b = kernel_weights(side.x, c, b, kernel) > 0
+        if len(np.unique(side.x[inside_h])) < p + 1 or len(np.unique(side.x[inside_b])) < p + 2:
+            raise InsufficientData(
+                f"RDD: too few distinct running-variable values {name} the cutoff inside the "
+                f"bandwidth (h = {h:.4g}, b = {b:.4g})",
+                subject=role_field("running_variable"),
+            )
+    return local_fit(left, right, c, h=h, b=b, p=p, kernel=kernel, nnmatch=nnmatch), (h, b)
+
+
+def _coef(
+    name: str, est: float, se: float, lo: float, hi: float, p: float, n_h: tuple[int, int]
+) -> Coefficient:
+    return Coefficient(
+        name=name, estimate=est, stderr=se, ci_lower=lo, ci_upper=hi, p_value=p, nobs=sum(n_h)
+    )
+
+
+def _first_stage(
+    fit: Fit, alpha: float, statistics: dict[str, float], coefficients: list[Coefficient]
+) -> Check:
+    jump, se = fit.first_stage or 0.0, fit.first_stage_se or 0.0
+    f_stat = (jump / se) ** 2 if se > 0 else float("inf")
+    lo, hi, pv = normal_inference(jump, se, alpha) if se > 0 else (jump, jump, 0.0)
+    statistics |= {"first_stage_jump": jump, "first_stage_stderr": se, "first_stage_f": f_stat}
+    coefficients.append(_coef("first_stage", jump, se, lo, hi, pv, fit.n_h))
+    weak = f_stat < _FIRST_STAGE_F
+    return Check(
+        name="fuzzy_first_stage",
+        kind=CheckKind.WEAK_INSTRUMENT,
+        outcome=CheckOutcome.FAILED if weak else CheckOutcome.PASSED,
+        interpretation=(
+            f"The treatment probability jumps by {jump:.3f} at the cutoff (F = {f_stat:.1f}). "
+            + (
+                "Below the rule-of-thumb 10: the cutoff barely moves treatment, so the fuzzy RD "
+                "ratio is unstable and the estimate is not supported."
+                if weak
+                else "The cutoff moves treatment strongly enough for the fuzzy RD ratio."
+            )
+        ),
+        statistic=f_stat,
+        threshold=_FIRST_STAGE_F,
+    )
+
+
+def _density_check(x: np.ndarray, c: float, alpha: float, statistics: dict[str, float]) -> Check:
+    try:
+        test = density_test(x, c)
+    except DensityTestUnavailable as exc:
+        return Check(
+            name="density_test",
+            kind=CheckKind.DENSITY,
+            outcome=CheckOutcome.SKIPPED,
+            interpretation=f"The manipulation test could not run: {exc}.",
+        )
+    statistics |= {
+        "density_t": test.t_stat,
+        "density_pvalue": test.p_value,
+        "density_left": test.f_left,
+        "density_right": test.f_right,
+        "density_bandwidth_left": test.h_left,
+        "density_bandwidth_right": test.h_right,
+        "density_n_left": float(test.n_left),
+        "density_n_right": float(test.n_right),
+    }
+    rejected = test.p_value < alpha
+    text = (
+        f"The density of the running variable is {test.f_left:.4g} just below and "
+        f"{test.f_right:.4g} just above the cutoff (CJM robust t = {test.t_stat:.2f}, "
+        f"p = {test.p_value:.3g}). "
+    )
+    text += (
+        "Continuity is rejected: units appear to sort around the cutoff, so those just above "
+        "and just below may not be comparable and the estimate is not supported."
+        if rejected
+        else "No evidence of manipulation of the running variable at the cutoff."
+    )
+    return Check(
+        name="density_test",
+        kind=CheckKind.DENSITY,
+        outcome=CheckOutcome.FAILED if rejected else CheckOutcome.PASSED,
+        interpretation=text,
+        statistic=test.t_stat,
+        p_value=test.p_value,
+        threshold=alpha,
+    )
+
+
+def _continuity_check(
+    covariates: dict[str, np.ndarray],
+    sides: Callable[[np.ndarray], tuple[Side, Side]],
+    c: float,
+    p: int,
+    kernel: str,
+    nnmatch: int,
+    alpha: float,
+    coefficients: list[Coefficient],
+) -> Check:
+    """Each predetermined covariate, used as an outcome, should not jump at the cutoff."""
+    level = alpha / len(covariates)
+    jumps: list[tuple[str, float]] = []
+    skipped: list[str] = []
+    for name, z in covariates.items():
+        left, right = sides(z[:, None])
+        try:
+            fit, _ = _fit(left, right, c, p, kernel, None, nnmatch)
+        except InsufficientData:
+            skipped.append(name)
+            continue
+        lo, hi, pv = normal_inference(fit.tau_bc, fit.se_rb, alpha)
+        if not math.isfinite(pv):
+            skipped.append(name)
+            continue
+        coefficients.append(
+            _coef(f"covariate_jump:{name}", fit.tau_bc, fit.se_rb, lo, hi, pv, fit.n_h)
+        )
+        jumps.append((name, pv))
+    if not jumps:
+        return Check(
+            name="covariate_continuity",
+            kind=CheckKind.BALANCE,
+            outcome=CheckOutcome.SKIPPED,
+            interpretation="No covariate had enough variation near the cutoff to test.",
+        )
+    worst_name, worst_p = min(jumps, key=lambda item: item[1])
+    failed = worst_p < level
+    text = (
+        f"Covariates tested for a jump at the cutoff: {len(jumps)}; smallest robust p = "
+        f"{worst_p:.3g} ({worst_name}) against the Bonferroni level {level:.3g}. "
+    )
+    text += (
+        f"{worst_name} jumps at the cutoff, so units on the two sides differ in more than "
+        "treatment and the estimate is not supported."
+        if failed
+        else "No predetermined covariate jumps: the two sides look comparable."
+    )
+    if skipped:
+        text += f" Not testable: {', '.join(skipped)}."
+    return Check(
+        name="covariate_continuity",
+        kind=CheckKind.BALANCE,
+        outcome=CheckOutcome.FAILED if failed else CheckOutcome.PASSED,
+        interpretation=text,
+        statistic=worst_p,
+        p_value=worst_p,
+        threshold=level,
+    )
