@@ -507,9 +507,15 @@ def _reason(
             f"The graph has no directed path from {t} to {y}: it asserts the effect is zero."
         )
     if minimal is not None:
-        if adjustment:
+        if minimal and adjustment:
             parts.append(
                 f"Adjusting for {{{', '.join(adjustment)}}} blocks every backdoor path from {t} to {y}."
+            )
+        elif adjustment:
+            parts.append(
+                f"No backdoor path connects {t} and {y}; adjusting for {{{', '.join(adjustment)}}} "
+                "(other causes of the outcome) is not needed for identification but sharpens the "
+                "estimate."
             )
         else:
             parts.append(f"No backdoor path connects {t} and {y}: no adjustment is needed.")
