@@ -242,10 +242,11 @@ def benchmark_bounds(
     data = frame[[spec.outcome, spec.treatment, *usable]].dropna().to_numpy(dtype=float)
     y, d, x = data[:, 0], data[:, 1], data[:, 2:]
     ones = np.ones((len(data), 1))
-    t_y = _ols_t(np.hstack([ones, d[:, None], x]), y)[2:]
-    t_d = _ols_t(np.hstack([ones, x]), d)[1:]
+    t_y = _ols_t(np.hstack([ones, d[:, None], x]), y)
+    t_d = _ols_t(np.hstack([ones, x]), d)
     if t_y is None or t_d is None:
-        return ()
+        return ()  # collinear covariates: no benchmark rather than a made-up one
+    t_y, t_d = t_y[2:], t_d[1:]
     dof_y = len(data) - x.shape[1] - 2
     dof_d = len(data) - x.shape[1] - 1
     crit = abs(stats.t.ppf(estimate.alpha / 2, dof))
@@ -462,7 +463,7 @@ def _check_from(
     if fig.benchmarks:
         strongest = max(fig.benchmarks, key=lambda b: min(b.r2dz_x, b.r2yz_dx))
         worst = min(fig.benchmarks, key=lambda b: abs(b.adjusted_t))
-        fragile = [b.covariate for b in fig.benchmarks if b.explains_away]
+        explained_by = [b.covariate for b in fig.benchmarks if b.explains_away]
         times = "" if worst.k == 1 else f"{worst.k:g} times "
         words.append(
             f"Benchmark: a confounder {times}as strong as {worst.covariate} (explaining "
@@ -470,10 +471,10 @@ def _check_from(
             f"outcome's residual variance) would leave an effect of {worst.adjusted_estimate:.4g} "
             f"({pct} CI {worst.ci_lower:.4g} to {worst.ci_upper:.4g})."
         )
-        if fragile:
+        if explained_by:
             words.insert(
                 0,
-                f"Fragile: an unmeasured confounder no stronger than the observed {', '.join(fragile)} "
+                f"Fragile: an unmeasured confounder no stronger than the observed {', '.join(explained_by)} "
                 "would be enough to explain the effect away.",
             )
         else:
@@ -485,7 +486,7 @@ def _check_from(
         return Check(
             name,
             CheckKind.SENSITIVITY,
-            CheckOutcome.WARNING if fragile else CheckOutcome.PASSED,
+            CheckOutcome.WARNING if explained_by else CheckOutcome.PASSED,
             " ".join(words),
             statistic=fig.robustness_value_alpha,
             threshold=strongest.r2dz_x,

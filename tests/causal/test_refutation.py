@@ -6,6 +6,8 @@ The estimators here are deliberately plain (OLS, two-way demeaning, local linear
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -314,13 +316,9 @@ def test_single_treated_unit_placebo_treats_each_donor_in_turn() -> None:
     assert "each untreated unit in turn" in check.interpretation
     assert "Re-estimated 11 times" in check.interpretation
     assert check.outcome is CheckOutcome.PASSED
-    sc = EffectEstimate(**{**_fields(estimate), "method": Method.SYNTHETIC_CONTROL})
+    sc = dataclasses.replace(estimate, method=Method.SYNTHETIC_CONTROL)
     skipped = random_common_cause_check(twfe, frame, PANEL, sc, rng=np.random.default_rng(0))
     assert skipped.outcome is CheckOutcome.SKIPPED
-
-
-def _fields(e: EffectEstimate) -> dict[str, object]:
-    return {f: getattr(e, f) for f in e.__dataclass_fields__}
 
 
 def rdd_data(seed: int, *, staircase: bool) -> pd.DataFrame:
