@@ -191,13 +191,21 @@ def placebo_check(
         draws, how = _backdated(frame, spec, n_simulations)
         if not draws:
             return Check(name, CheckKind.PLACEBO_TREATMENT, CheckOutcome.SKIPPED, how)
-        results = [r for r in (_reestimate(estimator, f, s) for f, s in draws) if r is not None]
-        return _fixed_placebo_verdict(name, estimate, results, how, len(draws), "fake dates")
+        errors: list[str] = []
+        results = [
+            r for r in (_reestimate(estimator, f, s, errors) for f, s in draws) if r is not None
+        ]
+        return _fixed_placebo_verdict(
+            name, estimate, results, how + _first(errors), len(draws), "fake dates"
+        )
     draws, how = _placebo_frames(frame, spec, estimate, n_simulations, rng)
+    errors = []
     effects = [
-        e.point_estimate for e in (_reestimate(estimator, f, s) for f, s in draws) if e is not None
+        e.point_estimate
+        for e in (_reestimate(estimator, f, s, errors) for f, s in draws)
+        if e is not None
     ]
-    return _placebo_verdict(name, estimate, np.asarray(effects), how, len(draws))
+    return _placebo_verdict(name, estimate, np.asarray(effects), how + _first(errors), len(draws))
 
 
 def placebo_cutoff_check(
@@ -227,6 +235,7 @@ def placebo_cutoff_check(
     r = frame[spec.running_variable]
     per_side = max(1, math.ceil(n_simulations / 2))
     results: list[EffectEstimate] = []
+    errors: list[str] = []
     tried = 0
     for side in (frame[r < spec.cutoff], frame[r >= spec.cutoff]):
         values = side[spec.running_variable]
@@ -237,10 +246,10 @@ def placebo_cutoff_check(
             fake = side.assign(
                 **{spec.treatment: (values >= c).astype(frame[spec.treatment].dtype)}
             )
-            result = _reestimate(estimator, fake, replace(spec, cutoff=float(c)))
+            result = _reestimate(estimator, fake, replace(spec, cutoff=float(c)), errors)
             if result is not None:
                 results.append(result)
-    how = "at placebo cutoffs inside each side of the real one"
+    how = "at placebo cutoffs inside each side of the real one" + _first(errors)
     return _fixed_placebo_verdict(name, estimate, results, how, tried, "fake cutoffs")
 
 
@@ -491,7 +500,9 @@ def random_common_cause_check(
 ) -> Check:
     """Add a pure-noise covariate; a sound estimate barely moves.
 
-    ``statistic`` is the mean absolute move in standard errors; PASSED when ≤ ``tolerance``.
+    ``statistic`` is the mean absolute move in standard errors: PASSED up to ``tolerance``,
+    WARNING up to twice that (nearest-neighbour matching, for one, re-matches on the noise),
+    FAILED beyond.
     """
     name = "Random common cause"
     kind = CheckKind.RANDOM_COMMON_CAUSE
@@ -515,15 +526,18 @@ def random_common_cause_check(
     column = _fresh_name(frame, "random_common_cause")
     new_spec = replace(spec, covariates=(*spec.covariates, column))
     effects = []
+    errors: list[str] = []
     for _ in range(n_simulations):
-        result = _reestimate(
-            estimator, frame.assign(**{column: rng.standard_normal(len(frame))}), new_spec
-        )
+        noisy = frame.assign(**{column: rng.standard_normal(len(frame))})
+        result = _reestimate(estimator, noisy, new_spec, errors)
         if result is not None:
             effects.append(result.point_estimate)
     if not effects:
         return Check(
-            name, kind, CheckOutcome.SKIPPED, "Every re-estimate with the added covariate failed."
+            name,
+            kind,
+            CheckOutcome.SKIPPED,
+            f"Every re-estimate with an added covariate failed{_first(errors)}.",
         )
     moves = np.abs(np.asarray(effects) - estimate.point_estimate) / estimate.stderr
     shift = float(moves.mean())
@@ -532,17 +546,25 @@ def random_common_cause_check(
         f"by {shift:.2f} standard errors on average over {len(effects)} draws "
         f"(new estimates average {np.mean(effects):.4g} against {estimate.point_estimate:.4g})."
     )
-    ok = shift <= tolerance
-    tail = (
-        f" Small moves are good: within the tolerance of {tolerance:g} SE."
-        if ok
-        else f" That exceeds the tolerance of {tolerance:g} SE: the estimate depends on arbitrary "
-        "modelling choices, not only on the data."
-    )
+    if shift <= tolerance:
+        outcome = CheckOutcome.PASSED
+        tail = f" Small moves are good: within the tolerance of {tolerance:g} SE."
+    elif shift <= 2 * tolerance:
+        outcome = CheckOutcome.WARNING
+        tail = (
+            f" That exceeds the tolerance of {tolerance:g} SE: the estimate is sensitive to which "
+            "covariates are included, even irrelevant ones; read it with that in mind."
+        )
+    else:
+        outcome = CheckOutcome.FAILED
+        tail = (
+            f" That is more than twice the tolerance of {tolerance:g} SE: the estimate depends on "
+            "arbitrary modelling choices, not only on the data."
+        )
     return Check(
         name,
         kind,
-        CheckOutcome.PASSED if ok else CheckOutcome.FAILED,
+        outcome,
         lead + tail,
         statistic=shift,
         threshold=tolerance,
@@ -591,11 +613,12 @@ def data_subset_check(
     if treated_any.nunique() > 2:  # continuous treatment: no strata
         strata = [treated_any.index]
     effects = []
+    errors: list[str] = []
     for _ in range(n_simulations):
         kept = np.concatenate(
             [rng.choice(s, max(1, round(fraction * len(s))), replace=False) for s in strata]
         )
-        result = _reestimate(estimator, frame[keys.isin(kept).to_numpy()], spec)
+        result = _reestimate(estimator, frame[keys.isin(kept).to_numpy()], spec, errors)
         if result is not None:
             effects.append(result.point_estimate)
     failed = n_simulations - len(effects)
@@ -604,8 +627,8 @@ def data_subset_check(
             name,
             kind,
             CheckOutcome.WARNING,
-            f"The estimator failed on {failed} of {n_simulations} random {100 * fraction:.0f}% subsets: "
-            "the estimate needs nearly all of the data.",
+            f"The estimator failed on {failed} of {n_simulations} random {100 * fraction:.0f}% "
+            f"subsets{_first(errors)}: the estimate needs nearly all of the data.",
         )
     arr = np.asarray(effects)
     expected = estimate.stderr * math.sqrt(1 / fraction - 1)
@@ -648,14 +671,23 @@ def data_subset_check(
 
 
 def _reestimate(
-    estimator: Estimator, frame: pd.DataFrame, spec: EffectSpec
+    estimator: Estimator, frame: pd.DataFrame, spec: EffectSpec, errors: list[str]
 ) -> EffectEstimate | None:
-    """The estimator's result, or None when it refuses this perturbed data (a domain error)."""
+    """The estimator's result, or None (the reason appended to ``errors``) when it refuses this
+    perturbed data with a domain error or gives a non-finite estimate."""
     try:
         result = estimator(frame, spec)
-    except (LiftosError, np.linalg.LinAlgError):
+    except (LiftosError, np.linalg.LinAlgError) as exc:
+        errors.append(str(exc))
         return None
-    return result if np.isfinite(result.point_estimate) else None
+    if not np.isfinite(result.point_estimate):
+        errors.append("the estimate was not finite")
+        return None
+    return result
+
+
+def _first(errors: list[str]) -> str:
+    return f" (first error: {errors[0]})" if errors else ""
 
 
 def _is_single_series(frame: pd.DataFrame, spec: EffectSpec) -> bool:

@@ -303,8 +303,9 @@ def sensitivity_figures(
         The data and roles behind the estimate: give the outcome's SD, the control risk for a
         binary outcome, the degrees of freedom and the benchmark covariates.
     dof : float, optional
-        Residual degrees of freedom; else ``estimate.statistics["df_resid"]``; else
-        ``nobs − 2 − len(covariates)`` (flagged as approximate).
+        Residual degrees of freedom; else ``estimate.statistics["df_resid"]``, or ``["df"]``
+        when the estimate is not clustered; else ``nobs − 2 − len(covariates)`` (flagged as
+        approximate).
     outcome_sd : float, optional
         SD of the outcome for the standardised-difference E-value; else from ``frame`` or
         ``estimate.statistics["outcome_sd"]``.
@@ -524,6 +525,9 @@ def _dof(
         return float(dof), True
     if "df_resid" in estimate.statistics:
         return float(estimate.statistics["df_resid"]), True
+    if "df" in estimate.statistics and "n_clusters" not in estimate.statistics:
+        # the regression estimators' inference df: n − k unless clustered (then G − 1)
+        return float(estimate.statistics["df"]), True
     k = len(spec.covariates) if spec is not None else 0
     approx = estimate.nobs - 2 - k
     return (float(approx), False) if approx > 1 else (None, False)

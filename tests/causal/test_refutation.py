@@ -204,6 +204,7 @@ def test_random_common_cause_catches_an_estimator_that_noise_can_move() -> None:
         index_adjusted, frame, SPEC, estimate, n_simulations=5, rng=rng
     )
     assert check.outcome is CheckOutcome.FAILED
+    assert check.statistic is not None and check.statistic > 1.0
     assert "arbitrary modelling choices" in check.interpretation
 
 
@@ -258,6 +259,7 @@ def test_estimator_refusing_perturbed_data_is_reported_not_raised() -> None:
         CheckKind.DATA_SUBSET: CheckOutcome.WARNING,
     }
     assert "needs nearly all of the data" in checked.checks[2].interpretation
+    assert "first error: refuses every perturbed data set" in checked.checks[1].interpretation
 
 
 def test_bad_options_are_invalid_spec() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -226,3 +227,14 @@ def ols(frame: pd.DataFrame) -> EffectEstimate:
         int(fit.nobs),
         statistics={"df_resid": float(fit.df_resid)},
     )
+
+
+def test_degrees_of_freedom_come_from_the_estimate_when_it_has_them() -> None:
+    base = darfur_estimate()
+    unclustered = dataclasses.replace(base, statistics={"df": 783.0})
+    clustered = dataclasses.replace(base, statistics={"df": 40.0, "n_clusters": 41.0})
+    assert sensitivity_figures(unclustered).dof == 783.0
+    assert sensitivity_figures(unclustered).dof_exact
+    approx = sensitivity_figures(clustered, spec=EffectSpec("y", "t", covariates=("a", "b")))
+    assert approx.dof == 1276 - 2 - 2 and not approx.dof_exact
+    assert "degrees of freedom approximated" in sensitivity_check(clustered).interpretation
