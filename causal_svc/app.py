@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from liftos.v1 import causal_pb2, causal_pb2_grpc
 
+from causal_svc.analyses import AnalysisStore
 from causal_svc.service import CausalService
 from mesh.runtime import ServerConfig, ServiceBinding
 
@@ -13,10 +15,12 @@ SERVICE_NAME = causal_pb2.DESCRIPTOR.services_by_name["CausalService"].full_name
 
 
 def build(config: ServerConfig) -> tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]:
+    analyses = AnalysisStore(config.data_dir / "causal" / "analyses.sqlite")
+
     async def on_stop() -> None:
-        return None
+        await asyncio.to_thread(analyses.close)
 
     binding = ServiceBinding(
-        SERVICE_NAME, CausalService(), causal_pb2_grpc.add_CausalServiceServicer_to_server
+        SERVICE_NAME, CausalService(analyses), causal_pb2_grpc.add_CausalServiceServicer_to_server
     )
     return [binding], on_stop

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pandas as pd
 from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
 
-from causal_svc.errors import InvalidSpec
+from causal_svc.default_graph import default_marketing_graph
+from causal_svc.errors import InvalidGraph, InvalidSpec
+from causal_svc.estimators.registry import EstimationOptions
 from causal_svc.estimators.result import (
     CheckKind,
     CheckOutcome,
@@ -16,6 +20,8 @@ from causal_svc.estimators.result import (
     Estimand,
     Method,
 )
+from causal_svc.graph import CausalGraph, GraphAnalysis, Node, NodeRole
+from causal_svc.identification import Strategy
 from mesh.tables import table_to_frame
 
 _METHODS = {
@@ -174,3 +180,180 @@ def estimate_to_proto(
         if row.variance_ratio is not None and math.isfinite(row.variance_ratio):
             b.variance_ratio = row.variance_ratio
     return out
+
+
+# -- graphs -------------------------------------------------------------------------------------
+
+_ROLE_FROM_PROTO = {
+    md_pb.NODE_ROLE_TREATMENT: NodeRole.TREATMENT,
+    md_pb.NODE_ROLE_OUTCOME: NodeRole.OUTCOME,
+    md_pb.NODE_ROLE_CONFOUNDER: NodeRole.CONFOUNDER,
+    md_pb.NODE_ROLE_MEDIATOR: NodeRole.MEDIATOR,
+    md_pb.NODE_ROLE_INSTRUMENT: NodeRole.INSTRUMENT,
+    md_pb.NODE_ROLE_COVARIATE: NodeRole.COVARIATE,
+    md_pb.NODE_ROLE_EXPERIMENT: NodeRole.EXPERIMENT,
+    md_pb.NODE_ROLE_UNSPECIFIED: NodeRole.COVARIATE,
+}
+
+
+def _node_from_proto(node: md_pb.CausalNode, field: str) -> Node:
+    if not node.id:
+        raise InvalidGraph("node id is required", field=f"{field}.id")
+    if node.role == md_pb.NODE_ROLE_COLLIDER:
+        role = NodeRole.COVARIATE  # a collider is a property of a question, derived, not declared
+    else:
+        role = _ROLE_FROM_PROTO.get(node.role, NodeRole.COVARIATE)
+    return Node(node.id, role, node.observed, node.column or None, node.label)
+
+
+def _edges(edges: Sequence[md_pb.CausalEdge], field: str) -> list[tuple[str, str]]:
+    out = []
+    for i, e in enumerate(edges):
+        if not e.source or not e.target:
+            raise InvalidGraph("edge needs source and target", field=f"{field}[{i}]")
+        out.append((e.source, e.target))
+    return out
+
+
+def graph_from_proto(graph: md_pb.CausalGraph, field: str = "graph") -> CausalGraph | None:
+    """A caller-supplied graph, or None when the message is empty."""
+    if not graph.nodes and not graph.edges:
+        return None
+    nodes = [_node_from_proto(n, f"{field}.nodes[{i}]") for i, n in enumerate(graph.nodes)]
+    known = {n.name for n in nodes}
+    for a, b in _edges(graph.edges, f"{field}.edges"):
+        for end in (a, b):
+            if end not in known:
+                nodes.append(Node(end))
+                known.add(end)
+    return CausalGraph(tuple(nodes), tuple(_edges(graph.edges, f"{field}.edges")))
+
+
+def build_graph_from_request(request: causal_pb.BuildGraphRequest) -> CausalGraph:
+    """The default DAG (unless excluded) merged with the caller's nodes and edge edits."""
+    base = CausalGraph((), ()) if request.exclude_default_graph else default_marketing_graph()
+    existing = set(base.names())
+    new_nodes, observed, unobserved = [], [], []
+    for i, node in enumerate(request.nodes):
+        parsed = _node_from_proto(node, f"nodes[{i}]")
+        if parsed.name in existing and node.role == md_pb.NODE_ROLE_UNSPECIFIED and not node.column:
+            (observed if node.observed else unobserved).append(parsed.name)
+        else:
+            if parsed.name in existing and node.role == md_pb.NODE_ROLE_UNSPECIFIED:
+                parsed = Node(
+                    parsed.name,
+                    base.node(parsed.name).role,
+                    parsed.observed,
+                    parsed.column,
+                    parsed.description,
+                )
+            new_nodes.append(parsed)
+    return base.with_edits(
+        add_nodes=new_nodes,
+        remove_edges=_edges(request.remove_edges, "remove_edges"),
+        add_edges=_edges(request.add_edges, "add_edges"),
+        observed=observed,
+        unobserved=unobserved,
+    )
+
+
+def graph_to_proto(graph: CausalGraph, analysis: GraphAnalysis | None = None) -> md_pb.CausalGraph:
+    """The graph with each node's role for the question asked (when an analysis is given)."""
+    roles: dict[str, int] = {}
+    if analysis is not None:
+        roles.update({n: md_pb.NODE_ROLE_CONFOUNDER for n in analysis.confounders})
+        roles.update({n: md_pb.NODE_ROLE_MEDIATOR for n in analysis.mediators})
+        roles.update({i.name: md_pb.NODE_ROLE_INSTRUMENT for i in analysis.instruments})
+        roles[analysis.treatment] = md_pb.NODE_ROLE_TREATMENT
+        roles[analysis.outcome] = md_pb.NODE_ROLE_OUTCOME
+    out = md_pb.CausalGraph()
+    for n in graph.nodes:
+        default = (
+            md_pb.NODE_ROLE_EXPERIMENT
+            if n.role is NodeRole.EXPERIMENT
+            else md_pb.NODE_ROLE_COVARIATE
+        )
+        out.nodes.add(
+            id=n.name, label=n.description or n.name, role=roles.get(n.name, default),
+            observed=n.observed, column=n.data_column,
+        )  # fmt: skip
+    for a, b in graph.edges:
+        out.edges.add(source=a, target=b)
+    return out
+
+
+def build_graph_response(
+    graph: CausalGraph, analysis: GraphAnalysis
+) -> causal_pb.BuildGraphResponse:
+    response = causal_pb.BuildGraphResponse(
+        graph=graph_to_proto(graph, analysis),
+        confounders=list(analysis.confounders),
+        mediators=list(analysis.mediators),
+        instruments=[i.name for i in analysis.instruments],
+        identifiable=analysis.identifiable,
+        identification_reason=analysis.reason,
+        frontdoor_available=analysis.frontdoor_set is not None,
+        frontdoor_set=list(analysis.frontdoor_set or ()),
+    )
+    seen: set[tuple[str, ...]] = set()
+    for variables, minimal in (
+        (analysis.minimal_adjustment_set, True),
+        (analysis.optimal_adjustment_set, False),
+    ):
+        if variables is not None and tuple(variables) not in seen:
+            seen.add(tuple(variables))
+            response.adjustment_sets.add(variables=list(variables), minimal=minimal)
+    return response
+
+
+# -- strategy -----------------------------------------------------------------------------------
+
+_KIND = {
+    Method.DIFFERENCE_IN_MEANS: causal_pb.IDENTIFICATION_KIND_RANDOMIZED,
+    Method.DID: causal_pb.IDENTIFICATION_KIND_PARALLEL_TRENDS,
+    Method.EVENT_STUDY: causal_pb.IDENTIFICATION_KIND_PARALLEL_TRENDS,
+    Method.STAGGERED_DID: causal_pb.IDENTIFICATION_KIND_PARALLEL_TRENDS,
+    Method.IV: causal_pb.IDENTIFICATION_KIND_INSTRUMENT,
+    Method.RDD: causal_pb.IDENTIFICATION_KIND_DISCONTINUITY,
+    Method.MATCHING: causal_pb.IDENTIFICATION_KIND_BACKDOOR,
+    Method.IPW: causal_pb.IDENTIFICATION_KIND_BACKDOOR,
+    Method.AIPW: causal_pb.IDENTIFICATION_KIND_BACKDOOR,
+    Method.DML: causal_pb.IDENTIFICATION_KIND_BACKDOOR,
+    Method.SYNTHETIC_CONTROL: causal_pb.IDENTIFICATION_KIND_SYNTHETIC_COUNTERFACTUAL,
+    Method.BSTS: causal_pb.IDENTIFICATION_KIND_SYNTHETIC_COUNTERFACTUAL,
+    Method.NAIVE_REGRESSION: causal_pb.IDENTIFICATION_KIND_NONE,
+}
+
+
+def strategy_to_proto(strategy: Strategy) -> causal_pb.IdentificationStrategy:
+    return causal_pb.IdentificationStrategy(
+        method=METHOD_TO_PROTO[strategy.method],
+        kind=_KIND.get(strategy.method, causal_pb.IDENTIFICATION_KIND_UNSPECIFIED),
+        reason=strategy.reason,
+        assumptions=list(strategy.assumptions),
+        adjustment_set=list(strategy.adjustment_set),
+        alternatives=[METHOD_TO_PROTO[m] for m in strategy.alternatives if m in METHOD_TO_PROTO],
+    )
+
+
+def options_from_proto(request: causal_pb.EstimateEffectRequest, alpha: float) -> EstimationOptions:
+    o = request.options
+    if o.refutation_simulations < 0:
+        raise InvalidSpec(
+            "refutation_simulations must not be negative", field="options.refutation_simulations"
+        )
+    if o.HasField("caliper") and not o.caliper > 0:
+        raise InvalidSpec("caliper must be positive", field="options.caliper")
+    if o.HasField("bandwidth") and not o.bandwidth > 0:
+        raise InvalidSpec("bandwidth must be positive", field="options.bandwidth")
+    return EstimationOptions(
+        alpha=alpha,
+        estimand=_ESTIMANDS.get(request.estimand),
+        seed=o.seed,
+        event_study_leads=o.event_study_leads or None,
+        event_study_lags=o.event_study_lags or None,
+        caliper=o.caliper if o.HasField("caliper") else None,
+        bandwidth=o.bandwidth if o.HasField("bandwidth") else None,
+        dml_forest=o.dml_forest,
+        propensity_trim=o.propensity_trim if o.HasField("propensity_trim") else None,
+    )

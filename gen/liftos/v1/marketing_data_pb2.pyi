@@ -347,6 +347,8 @@ class _NodeRoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_NodeRole.Val
     """A pre-treatment covariate."""
     NODE_ROLE_COLLIDER: _NodeRole.ValueType  # 7
     """A common effect (do not adjust for it)."""
+    NODE_ROLE_EXPERIMENT: _NodeRole.ValueType  # 8
+    """Randomised assignment: a treatment whose only causes are experiment nodes is randomised."""
 
 class NodeRole(_NodeRole, metaclass=_NodeRoleEnumTypeWrapper):
     """Role of a node in a causal graph."""
@@ -367,6 +369,8 @@ NODE_ROLE_COVARIATE: NodeRole.ValueType  # 6
 """A pre-treatment covariate."""
 NODE_ROLE_COLLIDER: NodeRole.ValueType  # 7
 """A common effect (do not adjust for it)."""
+NODE_ROLE_EXPERIMENT: NodeRole.ValueType  # 8
+"""Randomised assignment: a treatment whose only causes are experiment nodes is randomised."""
 Global___NodeRole: _TypeAlias = NodeRole  # noqa: Y015
 
 class _CalibrationScope:

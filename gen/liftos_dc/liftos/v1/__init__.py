@@ -1596,6 +1596,11 @@ class NodeRole(betterproto2.Enum):
     A common effect (do not adjust for it).
     """
 
+    EXPERIMENT = 8
+    """
+    Randomised assignment: a treatment whose only causes are experiment nodes is randomised.
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -1607,6 +1612,7 @@ class NodeRole(betterproto2.Enum):
             5: "NODE_ROLE_INSTRUMENT",
             6: "NODE_ROLE_COVARIATE",
             7: "NODE_ROLE_COLLIDER",
+            8: "NODE_ROLE_EXPERIMENT",
         }
 
     @classmethod
@@ -1620,6 +1626,7 @@ class NodeRole(betterproto2.Enum):
             "NODE_ROLE_INSTRUMENT": 5,
             "NODE_ROLE_COVARIATE": 6,
             "NODE_ROLE_COLLIDER": 7,
+            "NODE_ROLE_EXPERIMENT": 8,
         }
 
 

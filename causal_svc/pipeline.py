@@ -1,0 +1,94 @@
+"""Model → identify → estimate → refute: one estimate with its strategy and checks.
+
+Pure domain code: the servicer converts the request, calls :func:`estimate_effect` off the
+event loop and converts the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from causal_svc.default_graph import default_marketing_graph
+from causal_svc.estimators.registry import EstimationOptions, estimator_for
+from causal_svc.estimators.result import EffectEstimate, EffectSpec, Method
+from causal_svc.graph import CausalGraph, GraphAnalysis, analyze_graph
+from causal_svc.identification import ASSUMPTIONS, Strategy, choose_strategy
+from causal_svc.refutation import run_checks
+from causal_svc.summary import summarize
+
+DEFAULT_REFUTATION_SIMULATIONS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class EffectAnalysis:
+    """What EstimateEffect answers: the estimate (with checks), the strategy, a summary."""
+
+    estimate: EffectEstimate
+    strategy: Strategy
+    spec: EffectSpec
+    summary: str
+
+
+def _graph_analysis(
+    graph: CausalGraph | None, frame: pd.DataFrame, spec: EffectSpec
+) -> GraphAnalysis | None:
+    """Analyse the caller's graph, or the default marketing DAG when the roles name its nodes."""
+    candidate = graph or default_marketing_graph()
+    names = set(candidate.names())
+    columns = {n.data_column: n.name for n in candidate.nodes}
+    treatment = spec.treatment if spec.treatment in names else columns.get(spec.treatment)
+    outcome = spec.outcome if spec.outcome in names else columns.get(spec.outcome)
+    if treatment is None or outcome is None:
+        if graph is not None:
+            from causal_svc.errors import InvalidGraph
+
+            missing = spec.treatment if treatment is None else spec.outcome
+            raise InvalidGraph(f"the graph has no node for column {missing!r}", field="graph.nodes")
+        return None  # a table whose columns the default DAG does not describe
+    return analyze_graph(candidate, treatment, outcome, available_columns=list(frame.columns))
+
+
+def estimate_effect(
+    frame: pd.DataFrame,
+    spec: EffectSpec,
+    method: Method,
+    *,
+    options: EstimationOptions,
+    graph: CausalGraph | None = None,
+    randomised: bool = False,
+    refutation_simulations: int = DEFAULT_REFUTATION_SIMULATIONS,
+    skip_refutation: bool = False,
+) -> EffectAnalysis:
+    """Identify (AUTO) or take the named method, estimate, then run the checks."""
+    if method is Method.AUTO:
+        analysis = _graph_analysis(graph, frame, spec)
+        strategy = choose_strategy(frame, spec, analysis, randomised=randomised)
+        spec = strategy.apply(spec)
+    else:
+        strategy = Strategy(
+            method=method,
+            reason=f"{method.value} was requested by the caller",
+            assumptions=ASSUMPTIONS.get(method, ()),
+            adjustment_set=spec.covariates,
+            alternatives=(),
+            instruments=spec.instruments,
+        )
+    estimator = estimator_for(strategy.method, options)
+    estimate = estimator(frame, spec)
+    if strategy.warnings:
+        estimate = estimate.with_warnings(strategy.warnings)
+    if not estimate.assumptions:
+        estimate = replace(estimate, assumptions=strategy.assumptions)
+    if not skip_refutation:
+        estimate = run_checks(
+            estimator,
+            frame,
+            spec,
+            estimate,
+            n_simulations=refutation_simulations or DEFAULT_REFUTATION_SIMULATIONS,
+            seed=options.seed,
+        )
+    summary = summarize(estimate, outcome=spec.outcome, treatment=spec.treatment)
+    return EffectAnalysis(estimate=estimate, strategy=strategy, spec=spec, summary=summary)
