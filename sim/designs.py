@@ -133,7 +133,7 @@ def _forecast(demand: Demand, rng: np.random.Generator, lags: int = 7) -> np.nda
     return trailing + rng.normal(0.0, 0.02, size=(g, n))
 
 
-def rdd(rng: np.random.Generator, channel: str, demand: Demand, boost: float = 1.0) -> Design:
+def rdd(rng: np.random.Generator, channel: str, demand: Demand, boost: float = 3.0) -> Design:
     """Sharp budget rule: the channel's budget is multiplied by ``1 + boost`` on geo-days whose
     demand forecast is at or above the cutoff (the forecast's 60th percentile).
 
@@ -207,7 +207,7 @@ def observational(
     demand: Demand,
     pop: np.ndarray,
     dates_weekday: np.ndarray,
-    boost: float = 2.0,
+    boost: float = 1.0,
 ) -> Design:
     """A "boost" (input x ``1 + boost``) chosen by a logistic rule on observed covariates only
     (demand forecast, macro index, competitor and promo calendars, weekend, log population), with

@@ -118,7 +118,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "rdd",
-            "a bidding rule doubles search budgets on state-days whose demand forecast >= cutoff",
+            "a bidding rule quadruples search budgets on state-days whose demand forecast >= cutoff",
             days=120,
             design="rdd",
             design_channel="google_search",
@@ -127,11 +127,11 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "instrument",
-            "auction-price shocks make a CPM-cap rule pause Meta retargeting (IV for running it)",
+            "auction-price shocks make a CPM-cap rule pause Meta prospecting (IV for running it)",
             days=120,
             design="iv",
-            design_channel="meta_retargeting",
-            no_carryover=("meta_retargeting",),
+            design_channel="meta_prospecting",
+            no_carryover=("meta_prospecting",),
             confounding=1.5,
             **_STUDY,
         ),
@@ -145,11 +145,11 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "observational",
-            "Meta retargeting boosts chosen on observed covariates only (selection on observables)",
+            "Meta prospecting budget doublings chosen on observed covariates only",
             days=120,
             design="observational",
-            design_channel="meta_retargeting",
-            no_carryover=("meta_retargeting",),
+            design_channel="meta_prospecting",
+            no_carryover=("meta_prospecting",),
             **_STUDY,
         ),
     )

@@ -35,6 +35,10 @@ from .orgsim import OrgSim
 class StudyTable:
     """A table an estimator can take as is, the roles of its columns, and the truth.
 
+    ``potential`` holds both simulated potential outcomes of each frame row (columns ``y1``,
+    ``y0``, in the outcome's units): the observed outcome is ``y1`` where treated and ``y0``
+    elsewhere, and ``true_effect`` is their mean difference over the estimand's rows.
+
     ``roles`` keys follow the causal service's ``EffectSpec`` (outcome, treatment, unit, time,
     covariates, instruments, running_variable, cutoff, cluster, pre_outcome), so
     ``EffectSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in roles.items()
@@ -49,6 +53,7 @@ class StudyTable:
     design: str
     units: str
     truth: dict[str, Any] = field(default_factory=dict)
+    potential: pd.DataFrame | None = None  # y1, y0 per frame row (same index)
 
 
 def _per_k(x: np.ndarray, pop: np.ndarray) -> np.ndarray:
@@ -91,6 +96,7 @@ def build_study(o: OrgSim, geos: tuple[Geo, ...], dates: list[date]) -> StudyTab
             }
         )
         tau = y1g - y0g
+        pot = pd.DataFrame({"y1": y1g, "y0": y0g})
         return StudyTable(
             frame,
             {
@@ -110,6 +116,7 @@ def build_study(o: OrgSim, geos: tuple[Geo, ...], dates: list[date]) -> StudyTab
                 "atc": float(tau[~treat].mean()),
                 "per_geo_effect": dict(zip(regions.tolist(), tau.tolist(), strict=True)),
             },
+            pot,
         )
     if kind in ("staggered", "synthetic_control"):
         tr_w = _weekly(d.treated.astype(np.int64)) > 0
@@ -168,6 +175,7 @@ def build_study(o: OrgSim, geos: tuple[Geo, ...], dates: list[date]) -> StudyTab
             kind,
             "weekly revenue per 1,000 residents",
             truth,
+            pd.DataFrame({"y1": y1w.ravel(), "y0": y0w.ravel()}),
         )
     # Unit-day designs.
     g, n = y.shape
@@ -181,6 +189,7 @@ def build_study(o: OrgSim, geos: tuple[Geo, ...], dates: list[date]) -> StudyTab
         }
     )
     tau = (y1 - y0).ravel()
+    pot = pd.DataFrame({"y1": y1.ravel(), "y0": y0.ravel()})
     units = "daily revenue per 1,000 residents"
     if kind == "rdd":
         r = d.columns["demand_forecast"].ravel()
@@ -205,6 +214,7 @@ def build_study(o: OrgSim, geos: tuple[Geo, ...], dates: list[date]) -> StudyTab
             kind,
             units,
             {"band_halfwidth": h, "units_in_band": int(near.sum()), "ate_all": float(tau.mean())},
+            pot,
         )
     if kind == "iv":
         base["auction_shock"] = d.columns["auction_shock"].ravel().astype(np.int64)
@@ -231,6 +241,7 @@ def build_study(o: OrgSim, geos: tuple[Geo, ...], dates: list[date]) -> StudyTab
                 "ate_all": float(tau.mean()),
                 "att": float(tau[treated].mean()),
             },
+            pot,
         )
     if kind == "observational":
         covs = [
@@ -267,5 +278,6 @@ def build_study(o: OrgSim, geos: tuple[Geo, ...], dates: list[date]) -> StudyTab
                     float(d.columns["propensity"].max()),
                 ],
             },
+            pot,
         )
     raise ValueError(f"no study table for design {kind!r}")
