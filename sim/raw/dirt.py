@@ -91,6 +91,8 @@ def _eligible(export: RawExport, kind: str) -> np.ndarray:
         return num["spend"] > 0
     if kind == "clicks_exceed_impressions":
         return num["impressions"] > 0
+    if kind in ("out_of_order", "restated"):  # must have a later day to move behind
+        return export.day < export.day.max()
     return np.ones(n, dtype=bool)
 
 
@@ -212,7 +214,7 @@ def _apply(
         pre["click_7d"] = int(pre["conversions"]) - pre["view_1d"]
         pre["click_1d"] = min(v["click_1d"], pre["click_7d"])
         ref = extra(export.render(pre), i - 0.25)
-        keys[i] = min(i + per_day * float(rng.uniform(2, 7)), n + 0.1) + 0.25
+        keys[i] = _after_day(export, i, int(rng.integers(2, 8)))
         marks.append(
             (
                 "superseded",
@@ -236,7 +238,7 @@ def _apply(
             )
         )
     elif kind == "out_of_order":
-        keys[i] = i + per_day * float(rng.uniform(1, 3)) + 0.25
+        keys[i] = _after_day(export, i, int(rng.integers(1, 4)))
         marks.append((kind, i, i, {"detail": "arrives among rows of a later day"}))
     elif kind == "late":
         keys[i] = n + 10 + j
@@ -277,6 +279,13 @@ def _apply(
         info = _fix_kind(src, kind, row, clean, export, i, j, rng)
         export.overrides[i] = row
         marks.append((kind, i, i, info))
+
+
+def _after_day(export: RawExport, i: int, days: int) -> float:
+    """A key placing base row ``i`` after every row dated up to ``days`` days after it."""
+    present = np.unique(export.day)  # days with rows (Klaviyo does not send every day)
+    j = min(int(np.searchsorted(present, export.day[i], side="right")) + days - 1, present.size - 1)
+    return float(np.searchsorted(export.day, present[j], side="right")) - 0.75
 
 
 def _fix_kind(
