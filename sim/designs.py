@@ -85,7 +85,7 @@ def staggered(rng: np.random.Generator, channel: str, n_geos: int, n_days: int) 
     """
     weeks = n_days // 7
     launch_weeks = [round(weeks * f) for f in (2 / 7, 1 / 2, 5 / 7)]
-    budget = [1.5, 1.0, 0.6]
+    budget = [2.0, 1.0, 0.4]
     cohort = rng.permutation(np.arange(n_geos) % 4)  # 0,1,2 cohorts; 3 never
     launch_day = np.full(n_geos, -1)
     factor = np.zeros(n_geos)
