@@ -115,6 +115,7 @@ def inject(
         return []
     n_days = max(1, int(export.day.max()) + 1)
     per_day = max(1, n // n_days)
+    present = _present_days(export)
     pool = rng.permutation(n)
     used = np.zeros(n, dtype=bool)
     keys = np.arange(n, dtype=np.float64)
@@ -134,7 +135,7 @@ def inject(
                 chosen.append(i)
                 used[i] = True
         for j, i in enumerate(chosen):
-            _apply(export, kind, i, j, rng, per_day, n, end, keys, items, marks)
+            _apply(export, kind, i, j, rng, per_day, n, end, keys, items, marks, present)
     # Order: base rows by key, extras at theirs; ties keep insertion order (stable sort).
     all_keys = np.concatenate([keys, np.array([k for k, _ in items], dtype=np.float64)])
     refs = np.concatenate(
@@ -183,6 +184,7 @@ def _apply(
     keys: np.ndarray,
     items: list[tuple[float, int]],
     marks: list[Any],
+    present: np.ndarray,
 ) -> None:
     src = export.source
     paths = PATHS[src]
@@ -214,7 +216,7 @@ def _apply(
         pre["click_7d"] = int(pre["conversions"]) - pre["view_1d"]
         pre["click_1d"] = min(v["click_1d"], pre["click_7d"])
         ref = extra(export.render(pre), i - 0.25)
-        keys[i] = _after_day(export, i, int(rng.integers(2, 8)))
+        keys[i] = _after_day(export, present, i, int(rng.integers(2, 8)))
         marks.append(
             (
                 "superseded",
@@ -238,7 +240,7 @@ def _apply(
             )
         )
     elif kind == "out_of_order":
-        keys[i] = _after_day(export, i, int(rng.integers(1, 4)))
+        keys[i] = _after_day(export, present, i, int(rng.integers(1, 4)))
         marks.append((kind, i, i, {"detail": "arrives among rows of a later day"}))
     elif kind == "late":
         keys[i] = n + 10 + j
@@ -281,11 +283,17 @@ def _apply(
         marks.append((kind, i, i, info))
 
 
-def _after_day(export: RawExport, i: int, days: int) -> float:
-    """A key placing base row ``i`` after every row dated up to ``days`` days after it."""
-    present = np.unique(export.day)  # days with rows (Klaviyo does not send every day)
+def _after_day(export: RawExport, present: np.ndarray, i: int, days: int) -> float:
+    """A key placing base row ``i`` after every row dated up to ``days`` later days with rows
+    (``present``: the sorted distinct days; Klaviyo does not send every day)."""
     j = min(int(np.searchsorted(present, export.day[i], side="right")) + days - 1, present.size - 1)
     return float(np.searchsorted(export.day, present[j], side="right")) - 0.75
+
+
+def _present_days(export: RawExport) -> np.ndarray:
+    # export.day is sorted, so the distinct days are where it changes.
+    day = export.day
+    return day[np.concatenate([[True], day[1:] != day[:-1]])]
 
 
 def _fix_kind(
