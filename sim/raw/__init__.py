@@ -1,0 +1,1 @@
+"""Raw platform exports: native row shapes, the lazy export sequence, and dirt."""
