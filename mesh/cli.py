@@ -120,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mesh_arguments(demo)
     demo.set_defaults(func=cmd_demo)
 
+    from mesh import estimate_cli
+    from sim import cli as sim_cli
+
+    estimate_cli.add_parser(sub, _add_mesh_arguments)
+    sim_cli.register(sub)
+
     cal = sub.add_parser("calendar", help="calendar dimension for a country and date range")
     cal.add_argument("--country", required=True)
     cal.add_argument("--start", type=dt.date.fromisoformat, required=True)
@@ -133,10 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "estimate":
+            return int(args.func(args, _peers(args)))
         return int(args.func(args) or 0)
     except RpcFailure as failure:
         print(f"error: {failure}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `liftos … | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ parse (see README: "SDK message types").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -17,6 +17,8 @@ import grpc
 import liftos_dc.liftos.v1 as dc
 import pandas as pd
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
@@ -24,6 +26,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 
 from mesh.errors_wire import RpcFailure
 from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, SERVICES, PeerConfig
+from mesh.tables import frame_to_table
 
 T = TypeVar("T")
 
@@ -106,6 +109,8 @@ class LiftOS:
         self._channels = {s: _channel(getattr(self.peers, s), timeout) for s in SERVICES}
         self._ingestion_dc = dc.IngestionServiceStub(self._channels["ingestion"])
         self._ingestion = ingestion_grpc.IngestionServiceStub(self._channels["ingestion"])
+        self._causal = causal_grpc.CausalServiceStub(self._channels["causal"])
+        self._causal_dc = dc.CausalServiceStub(self._channels["causal"])
 
     def close(self) -> None:
         for channel in self._channels.values():
@@ -195,6 +200,62 @@ class LiftOS:
                 "days_to_next_holiday": [d.days_to_next_holiday for d in reply.days],
             }
         )
+
+    # -- causal ---------------------------------------------------------------------------
+    def estimate(
+        self,
+        data: pd.DataFrame,
+        *,
+        method: str = "auto",
+        outcome: str,
+        treatment: str,
+        unit: str = "",
+        time: str = "",
+        covariates: Sequence[str] = (),
+        instruments: Sequence[str] = (),
+        running_variable: str = "",
+        cutoff: float | None = None,
+        cluster: str = "",
+        weights: str = "",
+        effect_modifiers: Sequence[str] = (),
+        pre_outcome: str = "",
+        estimand: str = "",
+        alpha: float = 0.05,
+        randomized: bool = False,
+        refutation_simulations: int = 0,
+        skip_refutation: bool = False,
+        seed: int = 0,
+        org_id: str | None = None,
+    ) -> dc.EstimateEffectResponse:
+        """One causal estimate on a DataFrame (sent as a columnar Table) with its checks."""
+        roles = causal_pb.EffectRoles(
+            outcome=outcome, treatment=treatment, unit=unit, time=time,
+            covariates=list(covariates), instruments=list(instruments),
+            running_variable=running_variable, cluster=cluster, weights=weights,
+            effect_modifiers=list(effect_modifiers), pre_outcome=pre_outcome,
+        )  # fmt: skip
+        if cutoff is not None:
+            roles.cutoff = cutoff
+        request = causal_pb.EstimateEffectRequest(
+            org_id=self._org(org_id),
+            method=causal_pb.EstimationMethod.Value(f"ESTIMATION_METHOD_{method.upper()}"),
+            table=frame_to_table(data),
+            roles=roles,
+            estimand=causal_pb.Estimand.Value(f"ESTIMAND_{estimand.upper()}") if estimand else 0,
+            alpha=alpha,
+            randomized=randomized,
+            options=causal_pb.EstimationOptions(
+                refutation_simulations=refutation_simulations,
+                skip_refutation=skip_refutation,
+                seed=seed,
+            ),
+        )
+        reply = _call(lambda: self._causal.EstimateEffect(request))
+        return dc.EstimateEffectResponse.parse(reply.SerializeToString())
+
+    def get_analysis(self, analysis_id: str, *, org_id: str | None = None) -> dc.Analysis:
+        request = dc.GetAnalysisRequest(org_id=self._org(org_id), analysis_id=analysis_id)
+        return _call(lambda: self._causal_dc.get_analysis(request)).analysis  # type: ignore[return-value]
 
 
 __all__ = ["LiftOS", "RpcFailure", "dc"]

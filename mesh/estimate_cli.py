@@ -1,0 +1,176 @@
+"""`liftos estimate DATA.csv --method … --outcome … --treatment …` through the mesh."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mesh.client import LiftOS, dc
+
+METHODS = (
+    "auto", "difference_in_means", "did", "event_study", "staggered_did", "iv", "rdd",
+    "matching", "ipw", "aipw", "synthetic_control", "dml", "bsts",
+)  # fmt: skip
+
+
+def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("estimate", help="one causal estimate on a CSV file, with its checks")
+    p.add_argument("data", type=Path, help="CSV file with a header row")
+    p.add_argument("--method", choices=METHODS, default="auto")
+    p.add_argument("--outcome", required=True)
+    p.add_argument(
+        "--treatment", required=True, help="0/1 column (synthetic control: treated post rows)"
+    )
+    p.add_argument("--unit", default="")
+    p.add_argument("--time", default="")
+    p.add_argument("--covariates", default="", help="comma-separated")
+    p.add_argument("--instruments", default="", help="comma-separated")
+    p.add_argument("--running-variable", default="")
+    p.add_argument("--cutoff", type=float, default=None)
+    p.add_argument("--cluster", default="")
+    p.add_argument("--weights", default="")
+    p.add_argument("--effect-modifiers", default="", help="comma-separated (DML CATE segments)")
+    p.add_argument("--pre-outcome", default="", help="pre-period outcome for CUPED")
+    p.add_argument("--estimand", choices=("ate", "att", "late", "cate"), default=None)
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--randomized", action="store_true", help="treatment was randomly assigned")
+    p.add_argument("--simulations", type=int, default=0, help="refuter re-estimates per check")
+    p.add_argument(
+        "--no-checks", action="store_true", help="skip the refuters (not the diagnostics)"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--org", default="default")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    common(p)
+    p.set_defaults(func=run)
+
+
+def _split(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _num(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def to_json(response: dc.EstimateEffectResponse) -> dict[str, Any]:
+    e = response.estimate
+    assert e is not None
+    return {
+        "analysis_id": response.analysis_id,
+        "method": e.method.name.lower(),
+        "estimand": e.estimand.name.lower(),
+        "point_estimate": e.point_estimate,
+        "std_error": _num(e.std_error),
+        "ci_lower": e.ci_lower,
+        "ci_upper": e.ci_upper,
+        "alpha": e.alpha,
+        "p_value": _num(e.p_value),
+        "n": e.n,
+        "n_treated": e.n_treated,
+        "n_control": e.n_control,
+        "supported": e.supported,
+        "strategy": {
+            "method": e.strategy.method.name.lower() if e.strategy else "",
+            "reason": e.strategy.reason if e.strategy else "",
+            "assumptions": list(e.strategy.assumptions) if e.strategy else [],
+            "adjustment_set": list(e.strategy.adjustment_set) if e.strategy else [],
+        },
+        "checks": [
+            {
+                "name": c.name,
+                "kind": c.kind.name.lower(),
+                "outcome": c.outcome.name.lower(),
+                "interpretation": c.interpretation,
+                "statistic": c.statistic,
+                "p_value": c.p_value,
+                "new_effect": c.new_effect,
+            }
+            for c in e.checks
+        ],
+        "warnings": list(e.warnings),
+        "summary": e.summary,
+        "details": {
+            **dict(sorted(e.statistics.items())),
+            "coefficients": [
+                {
+                    "name": c.name,
+                    "estimate": c.estimate,
+                    "std_error": c.std_error,
+                    "ci_lower": c.ci_lower,
+                    "ci_upper": c.ci_upper,
+                    "p_value": c.p_value,
+                    "n": c.n,
+                }
+                for c in e.coefficients
+            ],
+            "weights": {w.name: dict(w.weights) for w in e.weights},
+            "series": {
+                s.name: {"index": list(s.index), "values": list(s.values)} for s in e.series
+            },
+            "balance": [
+                {"covariate": b.covariate, "smd_before": b.smd_before, "smd_after": b.smd_after}
+                for b in e.balance
+            ],
+        },
+    }
+
+
+def render_table(out: dict[str, Any]) -> str:
+    level = round((1 - out["alpha"]) * 100)
+    se = out["std_error"]
+    lines = [
+        f"method     {out['method']} ({out['estimand']})   strategy: {out['strategy']['reason']}",
+        f"estimate   {out['point_estimate']:.6g}   SE {se:.6g}"
+        if se is not None
+        else f"estimate   {out['point_estimate']:.6g}",
+        f"{level}% CI     [{out['ci_lower']:.6g}, {out['ci_upper']:.6g}]   p = {out['p_value']:.4g}   n = {out['n']}",
+        f"supported  {'yes' if out['supported'] else 'NO'}",
+        "checks:",
+    ]
+    for c in out["checks"]:
+        lines.append(f"  {c['outcome'].upper():<8} {c['name']:<22} {c['interpretation']}")
+    for w in out["warnings"]:
+        lines.append(f"warning: {w}")
+    lines.append(out["summary"])
+    lines.append(f"analysis id {out['analysis_id']}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, peers: Any) -> int:
+    if not args.data.exists():
+        print(f"error: {args.data} does not exist", file=sys.stderr)
+        return 2
+    frame = pd.read_csv(args.data)
+    with LiftOS(peers, org_id=args.org) as client:
+        response = client.estimate(
+            frame,
+            method=args.method,
+            outcome=args.outcome,
+            treatment=args.treatment,
+            unit=args.unit,
+            time=args.time,
+            covariates=_split(args.covariates),
+            instruments=_split(args.instruments),
+            running_variable=args.running_variable,
+            cutoff=args.cutoff,
+            cluster=args.cluster,
+            weights=args.weights,
+            effect_modifiers=_split(args.effect_modifiers),
+            pre_outcome=args.pre_outcome,
+            estimand=args.estimand or "",
+            alpha=args.alpha,
+            randomized=args.randomized,
+            refutation_simulations=args.simulations,
+            skip_refutation=args.no_checks,
+            seed=args.seed,
+        )
+    out = to_json(response)
+    print(json.dumps(out, indent=2) if args.json else render_table(out))
+    return 0
