@@ -1,0 +1,223 @@
+"""EstimateEffect, BuildGraph and GetAnalysis on a real causal server, with real data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pandas as pd
+import pytest
+from causaldata import castle, thornton_hiv
+from liftos.v1 import causal_pb2 as pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+from liftos.v1 import marketing_data_pb2 as md_pb
+
+from causal_svc.app import build as causal_build
+from mesh.runtime.inprocess import running_services
+from mesh.tables import frame_to_table
+from tests.support import error_details
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def causal(tmp_path_factory: pytest.TempPathFactory):
+    with running_services({"causal": causal_build}, tmp_path_factory.mktemp("causal")) as services:
+        yield services["causal"]
+
+
+@pytest.fixture(scope="module")
+def stub(causal):
+    return causal_grpc.CausalServiceStub(grpc.insecure_channel(causal.address))
+
+
+def _request(frame: pd.DataFrame, method: int, **roles: object) -> pb.EstimateEffectRequest:
+    return pb.EstimateEffectRequest(
+        org_id="acme",
+        method=method,
+        table=frame_to_table(frame),
+        roles=pb.EffectRoles(**roles),  # type: ignore[arg-type]
+        options=pb.EstimationOptions(refutation_simulations=5, seed=1),
+    )
+
+
+def test_randomised_experiment_via_auto(stub) -> None:
+    hiv = thornton_hiv.load_pandas().data[["got", "any", "distvct"]].dropna()
+    request = _request(hiv, pb.ESTIMATION_METHOD_AUTO, outcome="got", treatment="any")
+    request.randomized = True
+    reply = stub.EstimateEffect(request)
+    e = reply.estimate
+    raw = hiv.loc[hiv["any"] == 1, "got"].mean() - hiv.loc[hiv["any"] == 0, "got"].mean()
+    assert e.method == pb.ESTIMATION_METHOD_DIFFERENCE_IN_MEANS
+    assert e.strategy.kind == pb.IDENTIFICATION_KIND_RANDOMIZED
+    assert e.point_estimate == pytest.approx(raw, rel=1e-9)
+    assert e.ci_lower < e.point_estimate < e.ci_upper
+    assert e.supported and e.summary.startswith("Supported")
+    kinds = {c.kind for c in e.checks}
+    assert {pb.CHECK_KIND_PLACEBO_TREATMENT, pb.CHECK_KIND_DATA_SUBSET} <= kinds
+    assert all(c.interpretation for c in e.checks)
+    stored = stub.GetAnalysis(
+        pb.GetAnalysisRequest(org_id="acme", analysis_id=reply.analysis_id)
+    ).analysis
+    assert stored.estimate == e
+    assert stored.request.roles.outcome == "got" and not stored.request.HasField("table")
+
+
+def test_staggered_panel_auto_names_strategy_and_failed_pretrend(stub) -> None:
+    data = castle.load_pandas().data[["sid", "year", "l_homicide", "post"]]
+    reply = stub.EstimateEffect(
+        _request(
+            data,
+            pb.ESTIMATION_METHOD_AUTO,
+            outcome="l_homicide",
+            treatment="post",
+            unit="sid",
+            time="year",
+        )
+    )
+    e = reply.estimate
+    assert e.method == pb.ESTIMATION_METHOD_STAGGERED_DID
+    assert "cohort" in e.strategy.reason
+    assert any("parallel trends" in a for a in e.strategy.assumptions)
+    pre = [c for c in e.checks if c.kind == pb.CHECK_KIND_PRE_TREND]
+    assert pre and pre[0].outcome == pb.CHECK_OUTCOME_FAILED
+    assert not e.supported and e.summary.startswith("Not supported")
+    assert "twfe_estimate" in e.statistics
+
+
+def test_not_identifiable_from_default_graph(stub) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"spend": rng.normal(size=200), "revenue": rng.normal(size=200)})
+    with pytest.raises(grpc.RpcError) as info:
+        stub.EstimateEffect(
+            _request(frame, pb.ESTIMATION_METHOD_AUTO, outcome="revenue", treatment="spend")
+        )
+    assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "demand" in info.value.details()
+    assert error_details(info.value)[0] == "NOT_IDENTIFIABLE"
+
+
+@pytest.mark.parametrize(
+    ("request_change", "field"),
+    [
+        ({"roles": pb.EffectRoles(outcome="y")}, "roles.treatment"),
+        ({"roles": pb.EffectRoles(outcome="nope", treatment="t")}, "roles.outcome"),
+        ({"method": pb.ESTIMATION_METHOD_UNSPECIFIED}, "method"),
+        ({"alpha": 1.5}, "alpha"),
+        ({"roles": pb.EffectRoles(outcome="y", treatment="const")}, "roles.treatment"),
+        ({"roles": pb.EffectRoles(outcome="y", treatment="t", running_variable="x", cutoff=99.0),
+          "method": pb.ESTIMATION_METHOD_RDD}, "roles.cutoff"),
+        ({"roles": pb.EffectRoles(outcome="y", treatment="t"), "method": pb.ESTIMATION_METHOD_IV},
+         "roles.instruments"),
+        ({"roles": pb.EffectRoles(outcome="label", treatment="t")}, "roles.outcome"),
+    ],
+)  # fmt: skip
+def test_bad_requests_name_the_field(stub, request_change: dict, field: str) -> None:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {"y": rng.normal(size=100), "t": np.repeat([0, 1], 50), "x": rng.uniform(size=100),
+         "const": np.ones(100), "label": ["a"] * 100}
+    )  # fmt: skip
+    request = _request(frame, pb.ESTIMATION_METHOD_DIFFERENCE_IN_MEANS, outcome="y", treatment="t")
+    for key, value in request_change.items():
+        if isinstance(value, pb.EffectRoles):
+            request.roles.CopyFrom(value)
+        else:
+            setattr(request, key, value)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.EstimateEffect(request)
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    assert field in error_details(info.value)[1]
+
+
+def test_ragged_table_is_rejected(stub) -> None:
+    request = _request(
+        pd.DataFrame({"y": [1.0, 2.0], "t": [0, 1]}),
+        pb.ESTIMATION_METHOD_DID,
+        outcome="y",
+        treatment="t",
+    )
+    request.table.row_count = 3
+    with pytest.raises(grpc.RpcError) as info:
+        stub.EstimateEffect(request)
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(info.value)[1] == ["table.columns[0]"]
+
+
+def test_get_analysis_is_org_scoped(stub) -> None:
+    hiv = thornton_hiv.load_pandas().data[["got", "any"]].dropna()
+    request = _request(
+        hiv, pb.ESTIMATION_METHOD_DIFFERENCE_IN_MEANS, outcome="got", treatment="any"
+    )
+    request.options.skip_refutation = True
+    reply = stub.EstimateEffect(request)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.GetAnalysis(pb.GetAnalysisRequest(org_id="intruder", analysis_id=reply.analysis_id))
+    assert info.value.code() is grpc.StatusCode.NOT_FOUND
+    assert error_details(info.value)[0] == "ANALYSIS_NOT_FOUND"
+
+
+def test_build_graph_default_and_edits(stub) -> None:
+    reply = stub.BuildGraph(
+        pb.BuildGraphRequest(org_id="acme", treatment="spend", outcome="revenue")
+    )
+    assert reply.identifiable
+    assert {"seasonality", "holiday", "demand"} <= set(reply.confounders)
+    assert {"impressions", "clicks", "conversions"} <= set(reply.mediators)
+    assert "cost_shock" in reply.instruments
+    adjust = set(reply.adjustment_sets[0].variables)
+    assert "demand" in adjust and not adjust & {"impressions", "clicks"}
+    roles = {n.id: n.role for n in reply.graph.nodes}
+    assert (
+        roles["spend"] == md_pb.NODE_ROLE_TREATMENT and roles["clicks"] == md_pb.NODE_ROLE_MEDIATOR
+    )
+
+    hidden = stub.BuildGraph(
+        pb.BuildGraphRequest(org_id="acme", treatment="spend", outcome="revenue",
+                             nodes=[md_pb.CausalNode(id="demand", observed=False)])
+    )  # fmt: skip
+    assert not hidden.identifiable or hidden.frontdoor_available or hidden.instruments
+    assert "demand" in hidden.identification_reason
+
+    with pytest.raises(grpc.RpcError) as info:
+        stub.BuildGraph(
+            pb.BuildGraphRequest(org_id="acme", treatment="spend", outcome="revenue",
+                                 add_edges=[md_pb.CausalEdge(source="revenue", target="spend")])
+        )  # fmt: skip
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "cycle" in info.value.details() and "revenue" in info.value.details()
+    assert error_details(info.value)[1] == ["add_edges[0]"]
+
+
+def test_cli_estimate_json(causal, tmp_path: Path) -> None:
+    data = castle.load_pandas().data[["sid", "year", "l_homicide", "post"]]
+    csv = tmp_path / "castle.csv"
+    data.to_csv(csv, index=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "mesh.cli", "estimate", str(csv), "--method", "did", "--outcome", "l_homicide",
+         "--treatment", "post", "--unit", "sid", "--time", "year", "--simulations", "3", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={"PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "LIFTOS_CAUSAL_ADDR": causal.address, "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    for key in (
+        "method",
+        "point_estimate",
+        "std_error",
+        "ci_lower",
+        "ci_upper",
+        "p_value",
+        "n",
+        "supported",
+        "checks",
+        "details",
+    ):
+        assert key in result
+    assert result["method"] == "did" and result["n"] == len(data)
+    assert result["details"]["n_clusters"] == 50
+    assert any(c["kind"] == "pre_trend" for c in result["checks"])
