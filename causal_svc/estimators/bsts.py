@@ -13,6 +13,7 @@ import warnings as pywarnings
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.tsa.statespace.mlemodel import MLEResults
 from statsmodels.tsa.statespace.structural import UnobservedComponents
 
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
@@ -344,7 +345,7 @@ def _slice(matrix: np.ndarray, t: int) -> np.ndarray:
     return matrix[..., t] if matrix.shape[-1] > 1 else matrix[..., 0]
 
 
-def _forecast_error_cov(full, n_pre: int, m: int) -> np.ndarray:
+def _forecast_error_cov(full: MLEResults, n_pre: int, m: int) -> np.ndarray:
     """Joint covariance (m, m) of the post-period forecast errors given the pre-period."""
     ssm = full.model.ssm
     design, transition = ssm["design"], ssm["transition"]
@@ -383,7 +384,7 @@ def _relative_effect(statistics: dict[str, float], stderr: float, z: float) -> l
 
 
 def _coefficients(
-    fitted, spec: EffectSpec, n_pre: int, alpha: float, unscale: np.ndarray | None
+    fitted: MLEResults, spec: EffectSpec, n_pre: int, alpha: float, unscale: np.ndarray | None
 ) -> tuple[Coefficient, ...]:
     """Coefficients on the original scale (``unscale`` = SD(y) / SD(x) per control)."""
     if not spec.covariates or unscale is None:
@@ -399,7 +400,7 @@ def _coefficients(
     return tuple(rows)
 
 
-def _convergence_check(converged: bool, fitted, messages: list[str]) -> Check:
+def _convergence_check(converged: bool, fitted: MLEResults, messages: list[str]) -> Check:
     iterations = fitted.mle_retvals.get("iterations") if fitted.mle_retvals else None
     if converged:
         return Check(
@@ -422,7 +423,7 @@ def _convergence_check(converged: bool, fitted, messages: list[str]) -> Check:
     )
 
 
-def _residual_check(fitted, n_pre: int) -> tuple[Check, float | None]:
+def _residual_check(fitted: MLEResults, n_pre: int) -> tuple[Check, float | None]:
     lags = max(1, min(10, (n_pre - fitted.loglikelihood_burn) // 5))
     if n_pre - fitted.loglikelihood_burn <= lags + 1:
         return (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import warnings as pywarnings
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,9 @@ from .result import (
     normal_inference,
 )
 from .validate import numeric, require_columns, require_roles, require_rows, role_field
+
+if TYPE_CHECKING:
+    from econml.dml import CausalForestDML
 
 NuisanceModel = Literal["linear", "forest", "gbm"]
 
@@ -423,7 +426,7 @@ def _first_stage(
 
 
 def _segment_effects(
-    forest, data: _Data, alpha: float, t0: float, t1: float
+    forest: CausalForestDML, data: _Data, alpha: float, t0: float, t1: float
 ) -> tuple[Coefficient, ...]:
     assert data.X is not None
     if data.binary:
@@ -446,7 +449,7 @@ def _segment_effects(
     return tuple(rows)
 
 
-def dr_scores(forest) -> np.ndarray:
+def dr_scores(forest: CausalForestDML) -> np.ndarray:
     """Doubly robust scores (n,) of a fitted binary-treatment ``CausalForestDML``.
 
     Needs ``fit(..., cache_values=True)``. Rows are in fitting order (EconML keeps it when the
@@ -459,7 +462,9 @@ def dr_scores(forest) -> np.ndarray:
     return tau + (y_res - tau * t_res) * t_res / var_t
 
 
-def _dr_segment_effects(forest, data: _Data, alpha: float) -> tuple[Coefficient, ...]:
+def _dr_segment_effects(
+    forest: CausalForestDML, data: _Data, alpha: float
+) -> tuple[Coefficient, ...]:
     psi = dr_scores(forest)
     weights = np.ones_like(psi) if data.weights is None else data.weights
     rows = []

@@ -186,10 +186,15 @@ def estimate_synthetic_control(
         warnings.append(
             "the predictor-weight (V) search hit its iteration cap; W is the best found so far"
         )
-    if not math.isfinite(half):
+    if m == 0:
         warnings.append(
             f"with {n_donors} placebo units the smallest attainable permutation p-value is "
             f"{1 / (n_donors + 1):.3f} > alpha = {alpha}: the interval is unbounded"
+        )
+    elif not math.isfinite(half):
+        warnings.append(
+            "placebo units that fit their pre-period exactly make the permutation interval "
+            "unbounded"
         )
 
     statistics: dict[str, float] = {

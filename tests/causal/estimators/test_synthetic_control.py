@@ -294,3 +294,12 @@ def test_missing_unit_role_and_unknown_lag_are_rejected() -> None:
     with pytest.raises(InvalidSpec) as err:
         estimate_synthetic_control(panel, SIM_SPEC, lagged_outcomes=(2025,))
     assert err.value.field == "lagged_outcomes"
+
+
+def test_dated_panel_labels_series_with_iso_dates() -> None:
+    panel = _factor_panel(seed=3, effect=5.0)
+    panel["week"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(7 * (panel["week"] - 2000), "D")
+    est = estimate_synthetic_control(panel, SIM_SPEC, lagged_outcomes=(pd.Timestamp("2024-02-05"),))
+    gap = est.series[2]
+    assert gap.index[0] == "2024-01-01" and gap.index[20] == "2024-05-20"
+    assert "sales[2024-02-05]" in est.weights["predictor"]
