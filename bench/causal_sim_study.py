@@ -41,7 +41,7 @@ DESIGNS: list[tuple[str, str, Method, int | None]] = [
     ("observational / IPW", "observational", Method.IPW, None),
     ("observational / PS matching", "observational", Method.MATCHING, None),
     ("observational / DML", "observational", Method.DML, 60),
-    ("one geo launches / synthetic control", "synthetic_control", Method.SYNTHETIC_CONTROL, 100),
+    ("one geo launches / synthetic control", "synthetic_control", Method.SYNTHETIC_CONTROL, 40),
 ]
 
 

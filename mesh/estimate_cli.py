@@ -68,8 +68,8 @@ def to_json(response: dc.EstimateEffectResponse) -> dict[str, Any]:
         "estimand": e.estimand.name.lower(),
         "point_estimate": e.point_estimate,
         "std_error": _num(e.std_error),
-        "ci_lower": e.ci_lower,
-        "ci_upper": e.ci_upper,
+        "ci_lower": _num(e.ci_lower),
+        "ci_upper": _num(e.ci_upper),
         "alpha": e.alpha,
         "p_value": _num(e.p_value),
         "n": e.n,
@@ -122,6 +122,10 @@ def to_json(response: dc.EstimateEffectResponse) -> dict[str, Any]:
     }
 
 
+def _fmt(x: float | None, unbounded: str) -> str:
+    return unbounded if x is None else f"{x:.6g}"
+
+
 def render_table(out: dict[str, Any]) -> str:
     level = round((1 - out["alpha"]) * 100)
     se = out["std_error"]
@@ -130,7 +134,7 @@ def render_table(out: dict[str, Any]) -> str:
         f"estimate   {out['point_estimate']:.6g}   SE {se:.6g}"
         if se is not None
         else f"estimate   {out['point_estimate']:.6g}",
-        f"{level}% CI     [{out['ci_lower']:.6g}, {out['ci_upper']:.6g}]   p = {out['p_value']:.4g}   n = {out['n']}",
+        f"{level}% CI     [{_fmt(out['ci_lower'], '-inf')}, {_fmt(out['ci_upper'], 'inf')}]   p = {out['p_value']:.4g}   n = {out['n']}",
         f"supported  {'yes' if out['supported'] else 'NO'}",
         "checks:",
     ]

@@ -71,7 +71,9 @@ def _kwargs(method: Method, options: EstimationOptions) -> dict[str, object]:
         if method is Method.AIPW:
             kw["random_state"] = options.seed
     elif method is Method.DML:
-        kw["forest"], kw["seed"] = options.dml_forest, options.seed
+        kw["random_state"] = options.seed
+        if options.dml_forest:
+            kw["model_y"] = kw["model_t"] = "forest"
     return kw
 
 

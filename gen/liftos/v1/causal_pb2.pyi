@@ -488,7 +488,9 @@ class EstimationOptions(_message.Message):
     bandwidth: _builtins.float
     """RDD bandwidth override (default MSE-optimal)."""
     dml_forest: _builtins.bool
-    """DML: fit a causal forest for CATE (default linear DML)."""
+    """DML: random forests for the outcome and treatment nuisance models (default gradient
+    boosting). CATE by segment comes from a causal forest whenever effect modifiers are given.
+    """
     propensity_trim: _builtins.float
     """Propensity trimming bounds [trim, 1 − trim] (default 0.01)."""
     def __init__(

@@ -4578,7 +4578,8 @@ class EstimationOptions(betterproto2.Message):
 
     dml_forest: "bool" = betterproto2.field(8, betterproto2.TYPE_BOOL)
     """
-    DML: fit a causal forest for CATE (default linear DML).
+    DML: random forests for the outcome and treatment nuisance models (default gradient
+    boosting). CATE by segment comes from a causal forest whenever effect modifiers are given.
     """
 
     propensity_trim: "float | None" = betterproto2.field(9, betterproto2.TYPE_DOUBLE, optional=True)
