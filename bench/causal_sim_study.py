@@ -42,14 +42,35 @@ DESIGNS: list[tuple[str, str, Method, int | None]] = [
     ("observational / PS matching", "observational", Method.MATCHING, None),
     ("observational / DML", "observational", Method.DML, 60),
     ("one geo launches / synthetic control", "synthetic_control", Method.SYNTHETIC_CONTROL, 40),
+    ("one geo launches / BSTS (5 control series)", "synthetic_control", Method.BSTS, None),
 ]
+N_BSTS_CONTROLS = 5
+
+
+def _bsts_frame(frame: pd.DataFrame, roles: dict) -> tuple[pd.DataFrame, EffectSpec]:
+    """The treated geo's series with the donors most correlated before launch as controls."""
+    unit, time, y, t = roles["unit"], roles["time"], roles["outcome"], roles["treatment"]
+    wide = frame.pivot(index=time, columns=unit, values=y)
+    treated_unit = frame.loc[frame[t] == 1, unit].iloc[0]
+    post = frame.loc[frame[unit] == treated_unit].set_index(time)[t].reindex(wide.index)
+    pre = post == 0
+    corr = wide.loc[pre].corr()[treated_unit].drop(treated_unit)
+    controls = list(corr.sort_values(ascending=False).index[:N_BSTS_CONTROLS])
+    out = pd.DataFrame(
+        {"time": wide.index, "y": wide[treated_unit].to_numpy(), "post": post.to_numpy()}
+    )
+    for c in controls:
+        out[f"control_{c}"] = wide[c].to_numpy()
+    spec = EffectSpec(outcome="y", treatment="post", time="time",
+                      covariates=tuple(f"control_{c}" for c in controls), estimand=Estimand.ATT)  # fmt: skip
+    return out, spec
 
 
 _MODULES = {
     Method.DIFFERENCE_IN_MEANS: "difference_in_means", Method.STAGGERED_DID: "staggered_did",
     Method.DID: "did", Method.EVENT_STUDY: "event_study", Method.RDD: "rdd", Method.IV: "iv",
     Method.AIPW: "weighting", Method.IPW: "weighting", Method.MATCHING: "matching",
-    Method.DML: "dml", Method.SYNTHETIC_CONTROL: "synthetic_control",
+    Method.DML: "dml", Method.SYNTHETIC_CONTROL: "synthetic_control", Method.BSTS: "bsts",
 }  # fmt: skip
 
 
@@ -88,13 +109,16 @@ def run_one(args: tuple[str, Method, int]) -> Replicate:
     scenario, method, seed = args
     study = sim.study_table(sim.simulate(scenario, seed=seed))
     spec = _spec(study.roles, study.estimand, method)
+    frame = study.frame
+    if method is Method.BSTS:
+        frame, spec = _bsts_frame(frame, study.roles)
     estimator = estimator_for(
         method, EstimationOptions(estimand=Estimand(study.estimand), seed=seed)
     )
-    naive = _naive(study.frame, spec.outcome, spec.treatment)
+    naive = _naive(frame, spec.outcome, spec.treatment)
     start = time.perf_counter()
     try:
-        e = estimator(study.frame, spec)
+        e = estimator(frame, spec)
     except Exception as exc:  # a failed replicate is counted, not hidden
         return Replicate(
             study.true_effect, math.nan, math.nan, math.nan, naive, 0.0, type(exc).__name__
