@@ -24,7 +24,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,29 +51,34 @@ class Server:
 
     def __init__(self, data: Path, env: dict[str, str] | None = None) -> None:
         self.started = time.perf_counter()
+        # The log goes to a file, not a pipe: a reader thread in this process would compete
+        # with the client for the GIL on every logged call.
+        self.log_path = data / "server.log"
+        data.mkdir(parents=True, exist_ok=True)
+        self._log_file = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "memory_svc", "--port", "0", "--data-dir", str(data)],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", **(env or {})},
-            stderr=subprocess.PIPE,
+            stderr=self._log_file,
             text=True,
         )
-        self.log: list[str] = []
-        ready = threading.Event()
-
-        def pump() -> None:
-            assert self.proc.stderr is not None
-            for line in self.proc.stderr:
-                self.log.append(line)
-                found = re.search(r"serving .* on [\d.]+:(\d+)", line)
-                if found:
-                    self.address = f"127.0.0.1:{found.group(1)}"
-                    ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(1800):
-            raise RuntimeError("server did not start:\n" + "".join(self.log[-20:]))
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            found = re.search(r"serving .* on [\d.]+:(\d+)", self.log_path.read_text())
+            if found:
+                self.address = f"127.0.0.1:{found.group(1)}"
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited:\n" + self.log_path.read_text()[-2000:])
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("server did not start")
         self.ready_s = time.perf_counter() - self.started
+
+    @property
+    def log(self) -> list[str]:
+        return self.log_path.read_text().splitlines()
 
     def peak_rss_mib(self) -> float:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
@@ -83,6 +87,7 @@ class Server:
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(600)
+        self._log_file.close()
 
 
 def requests(total: int, batch: int) -> Iterator[memory_pb.WriteRequest]:
@@ -117,13 +122,26 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--data-dir", type=Path, default=None, help="kept afterwards when given")
+    ap.add_argument(
+        "--reuse", action="store_true", help="skip Write when --data-dir already holds the org"
+    )
+    ap.add_argument("--skip-rebuild", action="store_true")
     args = ap.parse_args()
     data = args.data_dir or Path(tempfile.mkdtemp(prefix="liftos-memory-bench-"))
     print(f"data dir {data}; {args.records:,} records, batches of {args.batch}")
 
     # ---------------------------------------------------------------- Write
     server = Server(data)
+    if args.reuse and (data / "memory" / "memory.sqlite").exists():
+        print("reusing the stored org (no Write)")
+    else:
+        write(server, args)
+    server.stop()  # graceful: saves the index
+    search_and_rebuild(data, args)
+
+
+def write(server: Server, args: argparse.Namespace) -> None:
     with grpc.insecure_channel(
         server.address, options=[("grpc.max_send_message_length", 64 << 20)]
     ) as channel:
@@ -136,8 +154,9 @@ def main() -> None:
         f"{response.inserted_count / write_s:,.0f} rows/s (client generation included); "
         f"server peak RSS {server.peak_rss_mib():,.0f} MiB"
     )
-    server.stop()  # graceful: saves the index
 
+
+def search_and_rebuild(data: Path, args: argparse.Namespace) -> None:
     # ---------------------------------------------------------- restart (load)
     server = Server(data)
     loaded = [line.strip() for line in server.log if "index bench" in line]
@@ -285,6 +304,8 @@ def main() -> None:
     print(f"server peak RSS after searches: {server_rss:,.0f} MiB")
 
     # ---------------------------------------------------------------- rebuild
+    if args.skip_rebuild:
+        return
     shutil.rmtree(data / "memory" / "index")
     server = Server(data)
     rebuilt = [line.strip() for line in server.log if "index bench" in line]
