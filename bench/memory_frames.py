@@ -56,7 +56,7 @@ def main() -> None:
     print(f"reference: protobuf serialise+parse {rate(n, proto_s)}")
     print(
         f"records_to_frame (all groups): {rate(n, to_frame_s)} "
-        f"({to_frame_s / proto_s:.1f}x the protobuf round trip)"
+        f"(takes {to_frame_s / proto_s:.1f}x as long as the protobuf round trip)"
     )
     print(
         f"records_to_frame (core+calendar+confounders, the memory write path): "

@@ -50,12 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def search_request(args: argparse.Namespace) -> memory_pb.SearchRequest:
     f = memory_pb.SearchFilter(
-        sources=[enum_value("data_source", s, field="--source") for s in args.source],
+        sources=[enum_value("data_source", s, field="--source") for s in args.source],  # type: ignore[misc]
         campaign_ids=args.campaign,
         channels=args.channel,
         geos=args.geo,
         experiment_id=args.experiment,
-        treatment_groups=[enum_value("treatment_group", g, field="--group") for g in args.group],
+        treatment_groups=[enum_value("treatment_group", g, field="--group") for g in args.group],  # type: ignore[misc]
         conceptual_region=args.region,
     )
     if args.min_quality is not None:

@@ -194,7 +194,7 @@ class CausalEmbedder:
                     self._cache[t] = v
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
-                found = {t: self._cache.get(t) for t in unique}
+                found = {t: self._cache[t] for t in unique if t in self._cache}
             for t, v in zip(missing, encoded, strict=True):
                 found[t] = v
         else:

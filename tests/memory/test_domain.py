@@ -204,7 +204,14 @@ def test_batch_graph_delta_equals_per_record_edges() -> None:
     frame = records_to_frame(synthetic_records("o", 300, start=dt.date(2024, 11, 10)))
     columns = {
         c: frame[c].astype(str).tolist()
-        for c in ("campaign_id", "channel", "data_source", "geo", "experiment_id", "treatment_group")
+        for c in (
+            "campaign_id",
+            "channel",
+            "data_source",
+            "geo",
+            "experiment_id",
+            "treatment_group",
+        )
     }
     confounders = {
         c.removeprefix("confounder_strength__"): frame[c].to_numpy(float, na_value=np.nan)
