@@ -18,8 +18,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
 from liftos.v1 import marketing_data_pb2 as md_pb  # noqa: E402
 
-from memory_svc.synthetic import synthetic_records  # noqa: E402
 from mesh.frames import frame_to_records, records_to_frame  # noqa: E402
+from mesh.synthetic_records import synthetic_records  # noqa: E402
 
 
 def rate(n: int, seconds: float) -> str:

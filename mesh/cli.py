@@ -120,11 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mesh_arguments(demo)
     demo.set_defaults(func=cmd_demo)
 
+    from memory_svc import cli as memory_cli
     from mesh import estimate_cli
     from sim import cli as sim_cli
 
     estimate_cli.add_parser(sub, _add_mesh_arguments)
     sim_cli.register(sub)
+    memory_cli.register(sub)
 
     cal = sub.add_parser("calendar", help="calendar dimension for a country and date range")
     cal.add_argument("--country", required=True)

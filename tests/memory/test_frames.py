@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from liftos.v1 import marketing_data_pb2 as md_pb
 
-from memory_svc.synthetic import synthetic_records
 from mesh.errors import InvalidInput
 from mesh.frames import (
     DYNAMIC_COLUMNS,
@@ -17,6 +16,7 @@ from mesh.frames import (
     frame_to_records,
     records_to_frame,
 )
+from mesh.synthetic_records import synthetic_records
 
 
 def _rich_record() -> md_pb.CausalMarketingData:

@@ -16,8 +16,8 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from memory_svc.synthetic import synthetic_records
 from mesh.runtime.inprocess import running_services
+from mesh.synthetic_records import synthetic_records
 
 from .conftest import ORG, scan_all, small_ivf_build, write
 
