@@ -81,10 +81,9 @@ def _spec(roles: dict, estimand: str, method: Method) -> EffectSpec:
             keep[key] = tuple(keep[key])
     if method in (Method.STAGGERED_DID, Method.SYNTHETIC_CONTROL):
         keep.pop("covariates", None)
-    if method is Method.MATCHING:
-        keep.pop(
-            "cluster", None
-        )  # matching has no cluster-robust variance: i.i.d. Abadie-Imbens SE
+    if method in (Method.MATCHING, Method.DML):
+        # neither has a cluster-robust variance: they report i.i.d. standard errors
+        keep.pop("cluster", None)
     return EffectSpec(**keep, estimand=Estimand(estimand))
 
 
