@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 from liftos.v1 import causal_pb2 as causal_pb
@@ -22,6 +24,8 @@ from causal_svc.estimators.result import (
 )
 from causal_svc.graph import CausalGraph, GraphAnalysis, Node, NodeRole
 from causal_svc.identification import Strategy
+from causal_svc.record_tables import Aggregation
+from mesh.runtime.protoconv import date_from_proto
 from mesh.tables import table_to_frame
 
 _METHODS = {
@@ -100,14 +104,54 @@ def alpha_from_proto(alpha: float) -> float:
 
 
 def frame_from_request(request: causal_pb.EstimateEffectRequest) -> pd.DataFrame:
-    kind = request.WhichOneof("data")
-    if kind == "table":
+    """The inline table (``records`` queries are read from memory by the service)."""
+    if request.WhichOneof("data") == "table":
         frame = table_to_frame(request.table, field="table")
         if frame.empty:
             raise InvalidSpec("table has no rows", field="table.row_count")
         return frame
-    raise InvalidSpec(
-        "data is required: send a table (records from memory need a RecordQuery)", field="table"
+    raise InvalidSpec("data is required: an inline table or a records query", field="table")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordQuery:
+    """What to read from memory and how to aggregate it."""
+
+    start: dt.date | None
+    end: dt.date | None
+    sources: list[int]
+    campaign_ids: list[str]
+    channels: list[str]
+    experiment_id: str
+    aggregation: Aggregation
+
+
+_AGGREGATIONS = {
+    causal_pb.AGGREGATION_LEVEL_UNSPECIFIED: Aggregation.GEO_DAY,
+    causal_pb.AGGREGATION_LEVEL_GEO_DAY: Aggregation.GEO_DAY,
+    causal_pb.AGGREGATION_LEVEL_CAMPAIGN_DAY: Aggregation.CAMPAIGN_DAY,
+    causal_pb.AGGREGATION_LEVEL_CHANNEL_DAY: Aggregation.CHANNEL_DAY,
+    causal_pb.AGGREGATION_LEVEL_DAY: Aggregation.DAY,
+    causal_pb.AGGREGATION_LEVEL_RECORD: Aggregation.RECORD,
+}
+
+
+def record_query_from_proto(query: causal_pb.RecordQuery) -> RecordQuery:
+    where = "records.date_range."
+    start = date_from_proto(query.date_range.start_date, where + "start_date", required=False)
+    end = date_from_proto(query.date_range.end_date, where + "end_date", required=False)
+    if start and end and end < start:
+        raise InvalidSpec(f"end_date {end} is before start_date {start}", field=where + "end_date")
+    if query.aggregation not in _AGGREGATIONS:
+        raise InvalidSpec(f"unknown aggregation {query.aggregation}", field="records.aggregation")
+    return RecordQuery(
+        start=start,
+        end=end,
+        sources=list(query.sources),
+        campaign_ids=list(query.campaign_ids),
+        channels=list(query.channels),
+        experiment_id=query.experiment_id,
+        aggregation=_AGGREGATIONS[query.aggregation],
     )
 
 

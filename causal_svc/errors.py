@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mesh.errors import (
+    DependencyUnavailable,
     FailedPrecondition,
     InsufficientData,
     InvalidInput,
@@ -15,6 +16,7 @@ __all__ = [
     "InsufficientData",
     "InvalidGraph",
     "InvalidSpec",
+    "MemoryUnavailable",
     "NotIdentifiable",
     "SingularDesign",
 ]
@@ -42,3 +44,9 @@ class AnalysisNotFound(NotFound):
     """No stored analysis with this id for this org."""
 
     default_reason = "ANALYSIS_NOT_FOUND"
+
+
+class MemoryUnavailable(DependencyUnavailable):
+    """The memory service could not be reached while reading records."""
+
+    default_reason = "MEMORY_UNAVAILABLE"

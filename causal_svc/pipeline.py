@@ -60,6 +60,7 @@ def estimate_effect(
     randomised: bool = False,
     refutation_simulations: int = DEFAULT_REFUTATION_SIMULATIONS,
     skip_refutation: bool = False,
+    data_warnings: tuple[str, ...] = (),
 ) -> EffectAnalysis:
     """Identify (AUTO) or take the named method, estimate, then run the checks."""
     if method is Method.AUTO:
@@ -77,8 +78,8 @@ def estimate_effect(
         )
     estimator = estimator_for(strategy.method, options)
     estimate = estimator(frame, spec)
-    if strategy.warnings:
-        estimate = estimate.with_warnings(strategy.warnings)
+    if strategy.warnings or data_warnings:
+        estimate = estimate.with_warnings((*data_warnings, *strategy.warnings))
     if not estimate.assumptions:
         estimate = replace(estimate, assumptions=strategy.assumptions)
     if not skip_refutation:

@@ -9,20 +9,39 @@ import asyncio
 import datetime as dt
 
 import grpc
+import pandas as pd
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 
 from causal_svc import convert
 from causal_svc.analyses import AnalysisStore, StoredAnalysis, new_analysis_id
+from causal_svc.client import MemoryReader
 from causal_svc.errors import InvalidSpec
 from causal_svc.graph import analyze_graph
 from causal_svc.pipeline import estimate_effect
+from causal_svc.record_tables import analysis_table
 from mesh.runtime.protoconv import require_org
 
 
 class CausalService(causal_grpc.CausalServiceServicer):
-    def __init__(self, analyses: AnalysisStore) -> None:
+    def __init__(self, analyses: AnalysisStore, memory: MemoryReader) -> None:
         self._analyses = analyses
+        self._memory = memory
+
+    async def _data(
+        self, org: str, request: causal_pb.EstimateEffectRequest
+    ) -> tuple[pd.DataFrame, tuple[str, ...]]:
+        """The analysis table: inline, or memory records aggregated as the query asks."""
+        if request.WhichOneof("data") != "records":
+            return convert.frame_from_request(request), ()
+        query = convert.record_query_from_proto(request.records)
+        records = await self._memory.scan_frame(
+            org, start=query.start, end=query.end, sources=query.sources,
+            campaign_ids=query.campaign_ids, channels=query.channels,
+        )  # fmt: skip
+        return await asyncio.to_thread(
+            analysis_table, records, query.aggregation, experiment_id=query.experiment_id
+        )
 
     async def EstimateEffect(
         self, request: causal_pb.EstimateEffectRequest, context: grpc.aio.ServicerContext
@@ -33,7 +52,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
         alpha = convert.alpha_from_proto(request.alpha)
         options = convert.options_from_proto(request, alpha)
         graph = convert.graph_from_proto(request.graph)
-        frame = convert.frame_from_request(request)
+        frame, data_warnings = await self._data(org, request)
         result = await asyncio.to_thread(
             estimate_effect,
             frame,
@@ -44,6 +63,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
             randomised=request.randomized,
             refutation_simulations=request.options.refutation_simulations,
             skip_refutation=request.options.skip_refutation,
+            data_warnings=data_warnings,
         )
         estimate = convert.estimate_to_proto(
             result.estimate, outcome=spec.outcome, treatment=spec.treatment, summary=result.summary
@@ -53,7 +73,8 @@ class CausalService(causal_grpc.CausalServiceServicer):
         now = dt.datetime.now(dt.UTC)
         stored_request = causal_pb.EstimateEffectRequest()
         stored_request.CopyFrom(request)
-        stored_request.ClearField("table")  # the data stays with the caller; keep the question
+        if request.WhichOneof("data") == "table":
+            stored_request.ClearField("table")  # the data stays with the caller; keep the question
         analysis = causal_pb.Analysis(
             analysis_id=analysis_id,
             org_id=org,

@@ -1,0 +1,101 @@
+"""The causal service's client of the memory service: Scan records into DataFrames.
+
+Batches are converted as they arrive, so the records never sit in memory twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+import pandas as pd
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
+
+from causal_svc.errors import InsufficientData, MemoryUnavailable
+from mesh.frames import records_to_frame
+from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
+
+SCAN_BATCH = 5000
+_UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+class MemoryReader:
+    """A lazily opened aio channel to the memory service."""
+
+    def __init__(self, target: str, *, timeout: float = 600.0) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: memory_grpc.MemoryServiceStub | None = None
+
+    def _memory(self) -> memory_grpc.MemoryServiceStub:
+        if self._stub is None:
+            self._channel = grpc.aio.insecure_channel(
+                self.target,
+                options=[
+                    ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE_BYTES),
+                    ("grpc.lb_policy_name", "round_robin"),
+                ],
+            )
+            self._stub = memory_grpc.MemoryServiceStub(self._channel)
+        return self._stub
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = self._stub = None
+
+    async def scan_frame(
+        self,
+        org_id: str,
+        *,
+        start: dt.date | None,
+        end: dt.date | None,
+        sources: list[int],
+        campaign_ids: list[str],
+        channels: list[str],
+    ) -> pd.DataFrame:
+        """Every matching record as one frame (core + external-factor columns)."""
+        request = memory_pb.ScanRequest(
+            org_id=org_id,
+            sources=sources,
+            campaign_ids=campaign_ids,
+            channels=channels,
+            batch_size=SCAN_BATCH,
+        )
+        # Timestamps are UTC days; local dates can sit a day either side, filtered exactly below.
+        if start is not None:
+            request.time_range.start_time.FromDatetime(
+                dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+            )
+        if end is not None:
+            request.time_range.end_time.FromDatetime(
+                dt.datetime.combine(end + dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC)
+            )
+        parts: list[pd.DataFrame] = []
+        try:
+            async for batch in self._memory().Scan(request, timeout=self.timeout):
+                if batch.records:
+                    parts.append(records_to_frame(batch.records, groups=("core", "external")))
+        except grpc.aio.AioRpcError as error:
+            if error.code() in _UNREACHABLE:
+                raise MemoryUnavailable(
+                    f"memory service at {self.target} unavailable: {error.details()}",
+                    dependency="memory",
+                ) from None
+            if error.code() is grpc.StatusCode.NOT_FOUND:
+                raise InsufficientData(
+                    f"org {org_id!r} has no records in memory", subject="records"
+                ) from None
+            raise
+        if not parts:
+            raise InsufficientData("no records match the query", subject="records")
+        frame = pd.concat(parts, ignore_index=True)
+        local = pd.to_datetime(frame["local_date"])
+        keep = pd.Series(True, index=frame.index)
+        if start is not None:
+            keep &= local >= pd.Timestamp(start)
+        if end is not None:
+            keep &= local <= pd.Timestamp(end)
+        return frame.loc[keep].reset_index(drop=True)

@@ -1,0 +1,163 @@
+"""Memory records → an analysis table whose columns the estimators' roles can name.
+
+Platform rows carry media (spend, impressions, clicks) and what the platform *claims* it caused
+(``platform_conversions``, ``platform_revenue``). First-party rows (the generic source, e.g. the
+store's orders) carry the business outcome. ``conversions``/``revenue`` are the first-party
+outcome when the query holds first-party rows, else the platform claims — with a warning,
+because platform-attributed outcomes over-claim and are not a causal outcome.
+
+Columns (aggregated per level): ``date`` (UTC midnight of the local date), ``day`` (integer
+days since the first date), ``spend``, ``impressions``, ``clicks``, ``conversions``, ``revenue``,
+``platform_conversions``, ``platform_revenue``, ``spend__<channel>`` per channel,
+``treatment_intensity`` (spend-weighted mean), ``data_quality_score`` (mean), one
+``external__<factor>`` per registered external factor (mean), and with an experiment id:
+``treated`` (the unit was assigned to treatment), ``post`` (the date is inside the window in
+which records carry the experiment) and ``treated_post`` (their product: the 0/1 treatment of
+treated unit-periods that DiD and event studies take).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+import pandas as pd
+
+from causal_svc.errors import InsufficientData, InvalidSpec
+
+FIRST_PARTY_SOURCE = "generic"
+MEDIA_SUMS = ("spend", "impressions", "clicks")
+
+
+class Aggregation(enum.StrEnum):
+    GEO_DAY = "geo_day"
+    CAMPAIGN_DAY = "campaign_day"
+    CHANNEL_DAY = "channel_day"
+    DAY = "day"
+    RECORD = "record"
+
+
+_KEYS = {
+    Aggregation.GEO_DAY: ["geo", "date"],
+    Aggregation.CAMPAIGN_DAY: ["campaign_id", "channel", "date"],
+    Aggregation.CHANNEL_DAY: ["channel", "date"],
+    Aggregation.DAY: ["date"],
+}
+
+
+def _prepared(records: pd.DataFrame) -> pd.DataFrame:
+    frame = records.copy()
+    frame["date"] = pd.to_datetime(frame["local_date"]).dt.tz_localize("UTC")
+    first_party = frame["data_source"].eq(FIRST_PARTY_SOURCE)
+    frame["platform_conversions"] = np.where(first_party, 0.0, frame["conversions"])
+    frame["platform_revenue"] = np.where(first_party, 0.0, frame["revenue"])
+    frame["kpi_conversions"] = np.where(first_party, frame["conversions"], 0.0)
+    frame["kpi_revenue"] = np.where(first_party, frame["revenue"], 0.0)
+    frame["intensity_x_spend"] = frame["treatment_intensity"] * frame["spend"]
+    frame["is_first_party"] = first_party
+    return frame
+
+
+def analysis_table(
+    records: pd.DataFrame,
+    aggregation: Aggregation = Aggregation.GEO_DAY,
+    *,
+    experiment_id: str = "",
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Aggregate records (a :func:`mesh.frames.records_to_frame` frame); returns (table, warnings).
+
+    Raises
+    ------
+    InsufficientData
+        No records matched the query.
+    InvalidSpec
+        The experiment id is set but no record carries it.
+    """
+    if records.empty:
+        raise InsufficientData("no records match the query", subject="records")
+    frame = _prepared(records)
+    warnings: list[str] = []
+    has_kpi = bool(frame["is_first_party"].any())
+    if not has_kpi:
+        warnings.append(
+            "no first-party outcome rows in the query: conversions/revenue are the platforms' "
+            "own attributed figures, which over-claim and are not a causal outcome"
+        )
+    externals = [
+        c
+        for c in frame.columns
+        if c.startswith("external__") and not c.startswith("external__type")
+    ]
+    externals = [c for c in externals if pd.api.types.is_numeric_dtype(frame[c])]
+    if aggregation is Aggregation.RECORD:
+        table = frame
+    else:
+        keys = _KEYS[aggregation]
+        grouped = frame.groupby(keys, sort=True, observed=True)
+        table = grouped[[*MEDIA_SUMS, "platform_conversions", "platform_revenue", "kpi_conversions",
+                         "kpi_revenue", "intensity_x_spend"]].sum()  # fmt: skip
+        table["data_quality_score"] = grouped["data_quality_score"].mean()
+        for c in externals:
+            table[c] = grouped[c].mean()
+        media = frame.loc[~frame["is_first_party"]]
+        if aggregation is not Aggregation.CHANNEL_DAY and not media.empty:
+            by_channel = media.pivot_table(
+                index=keys, columns="channel", values="spend", aggfunc="sum", fill_value=0.0
+            )
+            by_channel.columns = [f"spend__{c}" for c in by_channel.columns]
+            table = table.join(by_channel, how="left")
+        table = table.reset_index()
+        spend = table["spend"].to_numpy(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table["treatment_intensity"] = np.where(
+                spend > 0, table["intensity_x_spend"] / spend, 0.0
+            )
+    if has_kpi and aggregation in (Aggregation.CAMPAIGN_DAY, Aggregation.CHANNEL_DAY):
+        warnings.append(
+            "first-party outcomes are not attributable to campaigns/channels; using platform figures"
+        )
+        has_kpi = False
+    table["conversions"] = table["kpi_conversions"] if has_kpi else table["platform_conversions"]
+    table["revenue"] = table["kpi_revenue"] if has_kpi else table["platform_revenue"]
+    table["day"] = (table["date"] - table["date"].min()).dt.days.astype(np.int64)
+    if experiment_id:
+        table = _mark_experiment(frame, table, aggregation, experiment_id)
+    drop = [
+        c
+        for c in ("kpi_conversions", "kpi_revenue", "intensity_x_spend", "is_first_party")
+        if c in table
+    ]
+    spend_cols = [c for c in table.columns if c.startswith("spend__")]
+    table[spend_cols] = table[spend_cols].fillna(0.0)
+    return table.drop(columns=drop).reset_index(drop=True), tuple(warnings)
+
+
+def _mark_experiment(
+    frame: pd.DataFrame, table: pd.DataFrame, aggregation: Aggregation, experiment_id: str
+) -> pd.DataFrame:
+    in_exp = frame["experiment_id"].eq(experiment_id)
+    if not in_exp.any():
+        raise InvalidSpec(
+            f"no record carries experiment {experiment_id!r}", field="records.experiment_id"
+        )
+    window = frame.loc[in_exp, "date"]
+    start, end = window.min(), window.max()
+    table["post"] = ((table["date"] >= start) & (table["date"] <= end)).astype(np.int64)
+    unit = {Aggregation.GEO_DAY: "geo", Aggregation.CAMPAIGN_DAY: "campaign_id",
+            Aggregation.CHANNEL_DAY: "channel", Aggregation.RECORD: "id"}.get(aggregation)  # fmt: skip
+    treated_rows = frame.loc[in_exp & frame["treatment_group"].eq("treatment")]
+    if unit is None:  # DAY: one series, nothing to assign
+        table["treated"] = table["post"]
+        table["treated_post"] = table["post"]
+        return table
+    if unit == "geo":
+        treated_units = set(treated_rows["geo"])
+        assigned = set(frame.loc[in_exp, "geo"])
+        table = table.loc[table["geo"].isin(assigned)].copy()
+    elif unit == "id":
+        treated_units = set(treated_rows["id"])
+    else:
+        treated_units = set(treated_rows[unit])
+    table["treated"] = table[unit].isin(treated_units).astype(np.int64)
+    table["treated_post"] = table["treated"] * table["post"]
+    return table
