@@ -1,22 +1,61 @@
-"""Wires the memory service's dependencies for a server process."""
+"""Wires the memory service's dependencies for a server process.
+
+Environment: ``LIFTOS_EMBEDDER`` (hashing | minilm; the embedder for orgs written from now
+on — an org keeps the one it was first embedded with), ``LIFTOS_MEMORY_IVF_THRESHOLD``,
+``LIFTOS_MEMORY_NPROBE``, ``LIFTOS_MEMORY_EXACT_CANDIDATES``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 
 from liftos.v1 import memory_pb2, memory_pb2_grpc
 
+from memory_svc.engine import MemoryEngine, MemorySettings
+from memory_svc.index import IndexManager, IndexSettings
 from memory_svc.service import MemoryService
+from memory_svc.store import SQLiteRecordStore
 from mesh.runtime import ServerConfig, ServiceBinding
 
 SERVICE_NAME = memory_pb2.DESCRIPTOR.services_by_name["MemoryService"].full_name
+_LOGGER = logging.getLogger(__name__)
 
 
-def build(config: ServerConfig) -> tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]:
+def settings_from_env() -> MemorySettings:
+    index = IndexSettings(
+        ivf_threshold=int(os.environ.get("LIFTOS_MEMORY_IVF_THRESHOLD", 50_000)),
+        nprobe=int(os.environ.get("LIFTOS_MEMORY_NPROBE", 16)),
+    )
+    return MemorySettings(
+        embedder=os.environ.get("LIFTOS_EMBEDDER", "hashing"),
+        index=index,
+        exact_candidates=int(os.environ.get("LIFTOS_MEMORY_EXACT_CANDIDATES", 20_000)),
+    )
+
+
+def open_engine(config: ServerConfig, settings: MemorySettings | None = None) -> MemoryEngine:
+    """Open the store under ``data_dir/memory`` and bring every org's index up to date."""
+    settings = settings or settings_from_env()
+    root = config.data_dir / "memory"
+    store = SQLiteRecordStore(root / "memory.sqlite")
+    engine = MemoryEngine(store, IndexManager(root / "index", settings.index), settings)
+    for r in engine.recover():
+        _LOGGER.info("index %s %s: %d vectors in %.2fs", r.org_id, r.how, r.size, r.seconds)
+    return engine
+
+
+def build(
+    config: ServerConfig, settings: MemorySettings | None = None
+) -> tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]:
+    engine = open_engine(config, settings)
+
     async def on_stop() -> None:
-        return None
+        await asyncio.to_thread(engine.close)
 
     binding = ServiceBinding(
-        SERVICE_NAME, MemoryService(), memory_pb2_grpc.add_MemoryServiceServicer_to_server
+        SERVICE_NAME, MemoryService(engine), memory_pb2_grpc.add_MemoryServiceServicer_to_server
     )
     return [binding], on_stop

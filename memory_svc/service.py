@@ -1,9 +1,89 @@
-"""MemoryService servicer. RPCs whose issue has not landed answer UNIMPLEMENTED."""
+"""MemoryService servicer: thin — convert, call the engine off the event loop, convert."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
+
+from memory_svc import convert
+from memory_svc.engine import MemoryEngine, WriteOutcome
 
 
 class MemoryService(memory_grpc.MemoryServiceServicer):
-    """Every RPC is inherited from the generated base and answers UNIMPLEMENTED for now."""
+    """Record store, similarity search, knowledge graph and conceptual spaces."""
+
+    def __init__(self, engine: MemoryEngine) -> None:
+        self._engine = engine
+
+    async def Write(
+        self,
+        request_iterator: AsyncIterator[memory_pb.WriteRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> memory_pb.WriteResponse:
+        total = WriteOutcome()
+        org: str | None = None
+        async for request in request_iterator:
+            batch = convert.write_batch(request, org)
+            org = batch.org_id
+            if not batch.records:
+                continue
+            outcome = await asyncio.to_thread(
+                self._engine.write,
+                batch.org_id,
+                batch.frame,
+                batch.given_vectors,
+                convert.serialiser(batch.records),
+            )
+            total.add(outcome)
+        return convert.write_response(total)
+
+    async def Scan(
+        self, request: memory_pb.ScanRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[memory_pb.ScanResponse]:
+        org, flt, size, with_embeddings = convert.scan_request(request)
+        await asyncio.to_thread(self._engine.check_filter, org, flt, "")
+        after = None
+        while True:
+            rows = await asyncio.to_thread(
+                self._engine.scan_page, org, flt, after, size, with_embeddings
+            )
+            if rows:
+                yield convert.scan_response(rows)
+            if len(rows) < size:
+                return
+            after = (rows[-1].timestamp_us, rows[-1].id)
+
+    async def Search(
+        self, request: memory_pb.SearchRequest, context: grpc.aio.ServicerContext
+    ) -> memory_pb.SearchResponse:
+        q = convert.search_request(request)
+        result = await asyncio.to_thread(self._search, q)
+        return convert.search_response(result)
+
+    def _search(self, q: convert.SearchQuery):  # type: ignore[no-untyped-def]
+        if not q.filter.is_empty():
+            self._engine.check_filter(q.org_id, q.filter, "filter.")
+        vector = self._engine.query_vector(q.org_id, q.text, q.vector)
+        return self._engine.search(
+            q.org_id, vector, q.filter, q.k, include_payloads=q.include_records
+        )
+
+    async def QueryGraph(
+        self, request: memory_pb.QueryGraphRequest, context: grpc.aio.ServicerContext
+    ) -> memory_pb.QueryGraphResponse:
+        org, node, depth, edges, max_nodes = convert.query_graph_request(request)
+        result = await asyncio.to_thread(
+            self._engine.query_graph, org, node, depth, edges, max_nodes
+        )
+        return convert.query_graph_response(result)
+
+    async def ListConceptualSpaces(
+        self, request: memory_pb.ListConceptualSpacesRequest, context: grpc.aio.ServicerContext
+    ) -> memory_pb.ListConceptualSpacesResponse:
+        org = convert.require_org(request.org_id)
+        summaries = await asyncio.to_thread(self._engine.spaces, org)
+        return convert.spaces_response(summaries)

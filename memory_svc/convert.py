@@ -1,0 +1,356 @@
+"""Proto ↔ domain for the memory service. Bad input raises InvalidInput naming the field."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
+from liftos.v1 import memory_pb2 as memory_pb
+
+from memory_svc.engine import Enrichment, SearchResult, Serialise, SpaceSummary, WriteOutcome
+from memory_svc.errors import BatchTooLarge, InvalidQuery, InvalidRecord, UnknownFilterValue
+from memory_svc.graph import EDGE_TYPES, Neighbourhood
+from memory_svc.spaces import SPACES, region_keys
+from memory_svc.store import RecordFilter, ScanRow
+from mesh.errors import FieldViolation
+from mesh.frames import enum_name, records_to_frame
+from mesh.runtime.protoconv import require_org
+
+MAX_RECORDS_PER_REQUEST = 10_000
+MAX_K = 1000
+DEFAULT_SCAN_BATCH = 1000
+MAX_SCAN_BATCH = 10_000
+MAX_VIOLATIONS = 20
+_WRITE_GROUPS = ("core", "calendar", "confounders")
+
+
+@dataclass(frozen=True, slots=True)
+class WriteBatch:
+    """A validated WriteRequest: the records, their frame and any embeddings they carry."""
+
+    org_id: str
+    records: list[md_pb.CausalMarketingData]
+    frame: pd.DataFrame
+    given_vectors: list[np.ndarray | None]
+
+
+def _violations(frame: pd.DataFrame, org_id: str) -> list[FieldViolation]:
+    found: list[tuple[int, str, str]] = []
+
+    def flag(mask: np.ndarray, field: str, why: str) -> None:
+        for i in np.flatnonzero(mask)[:MAX_VIOLATIONS].tolist():
+            found.append((i, field, why))
+
+    ids = frame["id"].astype(str)
+    flag((ids == "").to_numpy(), "id", "id is required")
+    flag((ids.str.len() > 256).to_numpy(), "id", "id is longer than 256 characters")
+    orgs = frame["org_id"].astype(str).to_numpy()
+    flag(orgs == "", "org_id", "org_id is required")
+    flag((orgs != "") & (orgs != org_id), "org_id", f"org_id differs from the request's {org_id!r}")
+    flag(frame["timestamp"].isna().to_numpy(), "timestamp", "timestamp is required")
+    source = frame["data_source"].astype(str).to_numpy()
+    flag(np.isin(source, ["unspecified", "unknown"]), "data_source", "data_source is required")
+    for name in ("spend", "conversions", "revenue", "treatment_intensity", "data_quality_score"):
+        x = frame[name].to_numpy(np.float64)
+        flag(~np.isfinite(x), name, f"{name} must be a finite number")
+        flag(np.isfinite(x) & (x < 0), name, f"{name} must not be negative")
+    for name in ("impressions", "clicks", "version"):
+        flag(frame[name].to_numpy() < 0, name, f"{name} must not be negative")
+    q = frame["data_quality_score"].to_numpy(np.float64)
+    flag(np.isfinite(q) & (q > 1), "data_quality_score", "data_quality_score must be in [0, 1]")
+    found.sort()
+    return [FieldViolation(f"records[{i}].{f}", why) for i, f, why in found[:MAX_VIOLATIONS]]
+
+
+def write_batch(request: memory_pb.WriteRequest, stream_org: str | None) -> WriteBatch:
+    """Validate one message of a Write stream (every message must name the same org)."""
+    org_id = require_org(request.org_id)
+    if stream_org is not None and org_id != stream_org:
+        raise InvalidRecord(
+            f"every message of a Write stream must carry org_id {stream_org!r}", field="org_id"
+        )
+    n = len(request.records)
+    if n > MAX_RECORDS_PER_REQUEST:
+        raise BatchTooLarge(
+            f"{n} records in one WriteRequest; at most {MAX_RECORDS_PER_REQUEST} are accepted"
+        )
+    records = list(request.records)
+    frame = records_to_frame(records, groups=_WRITE_GROUPS)
+    violations = _violations(frame, org_id) if n else []
+    given: list[np.ndarray | None] = []
+    for i, r in enumerate(records):
+        if len(r.embedding_vector):
+            vec = np.asarray(r.embedding_vector, dtype=np.float32)
+            if not np.isfinite(vec).all():
+                violations.append(
+                    FieldViolation(f"records[{i}].embedding_vector", "embedding has NaN or inf")
+                )
+            given.append(vec)
+        else:
+            given.append(None)
+    if violations:
+        raise InvalidRecord(violations[0].description, violations=violations)
+    return WriteBatch(org_id, records, frame, given)
+
+
+def serialiser(records: list[md_pb.CausalMarketingData]) -> Serialise:
+    """Fills the memory's enrichment into the records and serialises them (no embedding:
+    vectors are stored beside the payload and re-attached by Scan on request)."""
+
+    def serialise(e: Enrichment) -> list[bytes]:
+        out = []
+        for row, pos in enumerate(e.positions):
+            r = records[pos]
+            r.ClearField("embedding_vector")
+            r.conceptual_space = e.primary_region[row]
+            del r.conceptual_assignments[:]
+            for a in e.assignments:
+                r.conceptual_assignments.add(
+                    space=a.space, region=str(a.region[row]), distance=float(a.distance[row])
+                )
+            del r.knowledge_graph_nodes[:]
+            r.knowledge_graph_nodes.extend(e.graph_nodes[row])
+            if e.replaced_versions[row]:
+                r.causal_metadata.is_restatement = True
+                r.causal_metadata.replaced_version = e.replaced_versions[row]
+            out.append(r.SerializeToString())
+        return out
+
+    return serialise
+
+
+def write_response(outcome: WriteOutcome) -> memory_pb.WriteResponse:
+    return memory_pb.WriteResponse(
+        inserted_count=outcome.inserted,
+        replaced_count=outcome.replaced,
+        unchanged_count=outcome.unchanged,
+        stale_count=outcome.stale,
+        org_record_count=outcome.org_record_count,
+    )
+
+
+# ----------------------------------------------------------------------- filters
+
+
+def _us(ts: object) -> int:
+    return int(ts.seconds) * 1_000_000 + int(ts.nanos) // 1000  # type: ignore[attr-defined]
+
+
+def _filter(message: memory_pb.ScanRequest | memory_pb.SearchFilter, prefix: str) -> RecordFilter:
+    violations: list[FieldViolation] = []
+    start = end = None
+    tr = message.time_range
+    if message.HasField("time_range"):
+        start = _us(tr.start_time) if tr.HasField("start_time") else None
+        end = _us(tr.end_time) if tr.HasField("end_time") else None
+        if start is not None and end is not None and end <= start:
+            violations.append(
+                FieldViolation(
+                    f"{prefix}time_range", "time_range.end_time must be after start_time"
+                )
+            )
+    sources = []
+    for i, s in enumerate(message.sources):
+        name = enum_name("data_source", s)
+        if s == common_pb.DATA_SOURCE_UNSPECIFIED or name == "unknown":
+            violations.append(FieldViolation(f"{prefix}sources[{i}]", f"{s} is not a data source"))
+        sources.append(name)
+    groups = []
+    for i, g in enumerate(message.treatment_groups):
+        name = enum_name("treatment_group", g)
+        if g == md_pb.TREATMENT_GROUP_UNSPECIFIED or name == "unknown":
+            violations.append(
+                FieldViolation(f"{prefix}treatment_groups[{i}]", f"{g} is not a treatment group")
+            )
+        groups.append(name)
+    region = ""
+    min_quality = None
+    if isinstance(message, memory_pb.SearchFilter):
+        region = message.conceptual_region
+        if region and region not in region_keys():
+            raise UnknownFilterValue(
+                f"conceptual_region {region!r} is not a space/region; known: "
+                + ", ".join(sorted(region_keys())),
+                field=f"{prefix}conceptual_region",
+            )
+        if message.HasField("min_quality_score"):
+            min_quality = message.min_quality_score
+            if not (math.isfinite(min_quality) and 0.0 <= min_quality <= 1.0):
+                violations.append(
+                    FieldViolation(
+                        f"{prefix}min_quality_score", "min_quality_score must be in [0, 1]"
+                    )
+                )
+    if violations:
+        raise InvalidQuery(violations[0].description, violations=violations)
+    return RecordFilter(
+        start_us=start,
+        end_us=end,
+        sources=tuple(sources),
+        campaign_ids=tuple(message.campaign_ids),
+        experiment_id=message.experiment_id,
+        treatment_groups=tuple(groups),
+        geos=tuple(message.geos),
+        channels=tuple(message.channels),
+        region=region,
+        min_quality=min_quality,
+    )
+
+
+def scan_request(request: memory_pb.ScanRequest) -> tuple[str, RecordFilter, int, bool]:
+    org_id = require_org(request.org_id)
+    size = request.batch_size or DEFAULT_SCAN_BATCH
+    if not 1 <= size <= MAX_SCAN_BATCH:
+        raise InvalidQuery(
+            f"batch_size must be 1..{MAX_SCAN_BATCH} (0 for {DEFAULT_SCAN_BATCH})",
+            field="batch_size",
+        )
+    return org_id, _filter(request, ""), size, request.include_embeddings
+
+
+def scan_response(rows: list[ScanRow]) -> memory_pb.ScanResponse:
+    out = memory_pb.ScanResponse()
+    for row in rows:
+        r = out.records.add()
+        r.ParseFromString(row.payload)
+        if row.embedding is not None:
+            r.embedding_vector.extend(np.frombuffer(row.embedding, dtype=np.float32).tolist())
+    return out
+
+
+# ------------------------------------------------------------------------ search
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A validated SearchRequest."""
+
+    org_id: str
+    text: str | None
+    vector: np.ndarray | None
+    filter: RecordFilter
+    k: int
+    include_records: bool
+
+
+def search_request(request: memory_pb.SearchRequest) -> SearchQuery:
+    org_id = require_org(request.org_id)
+    if not 1 <= request.k <= MAX_K:
+        raise InvalidQuery(f"k must be 1..{MAX_K}, got {request.k}", field="k")
+    which = request.WhichOneof("query")
+    text = vector = None
+    if which is None:
+        raise InvalidQuery("a text or vector query is required", field="query")
+    if which == "text":
+        if not request.text.strip():
+            raise InvalidQuery("text must not be blank", field="text")
+        if len(request.text) > 10_000:
+            raise InvalidQuery("text is longer than 10000 characters", field="text")
+        text = request.text
+    else:
+        vector = np.asarray(request.vector.values, dtype=np.float32)
+        if len(vector) == 0:
+            raise InvalidQuery("vector has no values", field="vector.values")
+        if not np.isfinite(vector).all():
+            raise InvalidQuery("vector has NaN or infinite values", field="vector.values")
+    return SearchQuery(
+        org_id, text, vector, _filter(request.filter, "filter."), request.k, request.include_records
+    )
+
+
+def search_response(result: SearchResult) -> memory_pb.SearchResponse:
+    out = memory_pb.SearchResponse(
+        index_kind=(
+            memory_pb.INDEX_KIND_EXACT if result.index_kind == "exact" else memory_pb.INDEX_KIND_IVF
+        ),
+        index_size=result.index_size,
+        filtered_count=result.filtered_count,
+    )
+    for hit in result.hits:
+        h = out.hits.add(record_id=hit.record_id, score=hit.score)
+        if hit.payload is not None:
+            h.record.ParseFromString(hit.payload)
+    return out
+
+
+# ------------------------------------------------------------------------- graph
+
+_EDGE_ENUM = {
+    name: memory_pb.GraphEdgeType.Value(f"GRAPH_EDGE_TYPE_{name.upper()}") for name in EDGE_TYPES
+}
+_EDGE_NAME = {v: k for k, v in _EDGE_ENUM.items()}
+_NODE_ENUM = {
+    name: memory_pb.GraphNodeType.Value(f"GRAPH_NODE_TYPE_{name.upper()}")
+    for name in (
+        "org",
+        "campaign",
+        "channel",
+        "experiment",
+        "treatment_group",
+        "confounder",
+        "conceptual_region",
+        "time_period",
+        "data_source",
+        "geo",
+    )
+}
+
+
+def query_graph_request(
+    request: memory_pb.QueryGraphRequest,
+) -> tuple[str, str, int, frozenset[str], int]:
+    org_id = require_org(request.org_id)
+    violations = []
+    if not request.node_id:
+        violations.append(FieldViolation("node_id", "node_id is required, e.g. 'campaign:123'"))
+    depth = request.depth or 1
+    if not 1 <= depth <= 4:
+        violations.append(FieldViolation("depth", "depth must be 1..4 (0 for 1)"))
+    max_nodes = request.max_nodes or 200
+    if not 1 <= max_nodes <= 5000:
+        violations.append(FieldViolation("max_nodes", "max_nodes must be 1..5000 (0 for 200)"))
+    edges = set()
+    for i, e in enumerate(request.edge_types):
+        if e not in _EDGE_NAME:
+            violations.append(FieldViolation(f"edge_types[{i}]", f"{e} is not an edge type"))
+        else:
+            edges.add(_EDGE_NAME[e])
+    if violations:
+        raise InvalidQuery(violations[0].description, violations=violations)
+    return org_id, request.node_id, depth, frozenset(edges), max_nodes
+
+
+def query_graph_response(result: Neighbourhood) -> memory_pb.QueryGraphResponse:
+    out = memory_pb.QueryGraphResponse(truncated=result.truncated)
+    for n in result.nodes:
+        out.nodes.add(
+            id=n.node_id,
+            type=_NODE_ENUM[n.type],
+            label=n.label,
+            record_count=n.record_count,
+            properties=n.properties,
+        )
+    for e in result.edges:
+        out.edges.add(source=e.source, target=e.target, type=_EDGE_ENUM[e.type], weight=e.weight)
+    return out
+
+
+def spaces_response(summaries: list[SpaceSummary]) -> memory_pb.ListConceptualSpacesResponse:
+    counts = {s.name: s.counts for s in summaries}
+    out = memory_pb.ListConceptualSpacesResponse()
+    for space in SPACES:
+        s = out.spaces.add(name=space.name, description=space.description)
+        for d in space.dimensions:
+            s.dimensions.add(name=d.name, description=d.description)
+        for r in space.regions:
+            s.regions.add(
+                name=r.name,
+                prototype=list(r.prototype),
+                record_count=counts.get(space.name, {}).get(r.name, 0),
+                description=r.description,
+            )
+    return out

@@ -1,0 +1,276 @@
+"""The knowledge graph: typed nodes and edges derived from records, queried with networkx.
+
+Every record links to a fixed pattern of nodes (its org, campaign, channel, source, geo,
+month, experiment and treatment group, confounders in play, conceptual regions); the edges
+between them follow from the node types alone (campaign RUNS_ON channel, …), so a record's
+node list is all that is needed to add or withdraw its contribution. Counts (node
+record_count, edge weight) are the number of current records supporting them; the store
+keeps them in the same transaction as the records, and this module turns them into a
+networkx MultiDiGraph for neighbourhood queries.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+
+from memory_svc.features import CONFOUNDER_STRENGTH_IN_TEXT
+
+__all__ = [
+    "EDGE_TYPES",
+    "NODE_TYPES",
+    "GraphDelta",
+    "GraphEdgeRow",
+    "GraphNodeRow",
+    "Neighbourhood",
+    "build_graph",
+    "edges_of",
+    "neighbourhood",
+    "node_lists",
+]
+
+# node-id prefix → node type name (as in the GraphNodeType enum, lower case).
+NODE_TYPES = {
+    "org": "org",
+    "campaign": "campaign",
+    "channel": "channel",
+    "experiment": "experiment",
+    "group": "treatment_group",
+    "confounder": "confounder",
+    "region": "conceptual_region",
+    "period": "time_period",
+    "source": "data_source",
+    "geo": "geo",
+}
+EDGE_TYPES = (
+    "owns",
+    "runs_on",
+    "part_of",
+    "has_group",
+    "confounded_by",
+    "in_region",
+    "active_in",
+    "from_source",
+    "targets",
+    "assigns",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphNodeRow:
+    """A stored node with its aggregate count and display data."""
+
+    node_id: str
+    type: str
+    label: str
+    record_count: int
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphEdgeRow:
+    """A stored edge with the number of records supporting it."""
+
+    source: str
+    target: str
+    type: str
+    weight: int
+
+
+@dataclass(slots=True)
+class GraphDelta:
+    """Count changes from one write: +1 per new record, -1 per replaced one."""
+
+    nodes: Counter[str] = field(default_factory=Counter)
+    edges: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    labels: dict[str, tuple[str, str, dict[str, str]]] = field(default_factory=dict)
+
+    def add(self, nodes: Sequence[str], sign: int) -> None:
+        for n in nodes:
+            self.nodes[n] += sign
+        for e in edges_of(nodes):
+            self.edges[e] += sign
+
+
+def node_type(node_id: str) -> str:
+    return NODE_TYPES[node_id.split(":", 1)[0]]
+
+
+def edges_of(nodes: Sequence[str]) -> list[tuple[str, str, str]]:
+    """The typed edges a record with these nodes supports (source, target, type)."""
+    by: dict[str, list[str]] = {}
+    for n in nodes:
+        by.setdefault(n.split(":", 1)[0], []).append(n)
+
+    def one(prefix: str) -> str | None:
+        found = by.get(prefix)
+        return found[0] if found else None
+
+    org, campaign, channel = one("org"), one("campaign"), one("channel")
+    source, geo, period = one("source"), one("geo"), one("period")
+    experiment, group = one("experiment"), one("group")
+    out: list[tuple[str, str, str]] = []
+
+    def link(a: str | None, b: str | None, kind: str) -> None:
+        if a and b:
+            out.append((a, b, kind))
+
+    link(org, campaign, "owns")
+    link(campaign, channel, "runs_on")
+    link(channel, source, "from_source")
+    link(campaign, experiment, "part_of")
+    link(geo, experiment, "part_of")
+    link(experiment, group, "has_group")
+    link(group, geo, "assigns")
+    link(campaign, period, "active_in")
+    link(campaign, geo, "targets")
+    for c in by.get("confounder", ()):
+        link(campaign, c, "confounded_by")
+    for r in by.get("region", ()):
+        link(campaign, r, "in_region")
+    return out
+
+
+def node_lists(
+    org_id: str,
+    columns: dict[str, list[str]],
+    confounders: dict[str, np.ndarray],
+    regions: Sequence[tuple[str, np.ndarray]],
+    months: list[str],
+) -> list[list[str]]:
+    """Each record's node ids.
+
+    Parameters
+    ----------
+    columns : dict of str → list[str]
+        ``campaign_id``, ``channel``, ``data_source``, ``geo``, ``experiment_id``,
+        ``treatment_group`` per record.
+    confounders : dict of name → strength array
+        A confounder links when its strength is at least the causal-text threshold.
+    regions : sequence of (space, region names array)
+    months : list[str]
+        ``YYYY-MM`` per record.
+    """
+    n = len(months)
+    out: list[list[str]] = []
+    org_node = f"org:{org_id}"
+    in_play: list[list[str]] = [[] for _ in range(n)]
+    for name, strength in confounders.items():
+        for i in np.flatnonzero(strength >= CONFOUNDER_STRENGTH_IN_TEXT).tolist():
+            in_play[i].append(f"confounder:{name}")
+    for i in range(n):
+        nodes = [org_node]
+        campaign = columns["campaign_id"][i]
+        channel = columns["channel"][i]
+        source = columns["data_source"][i]
+        geo = columns["geo"][i]
+        experiment = columns["experiment_id"][i]
+        group = columns["treatment_group"][i]
+        if campaign:
+            nodes.append(f"campaign:{campaign}")
+        if channel:
+            nodes.append(f"channel:{channel}")
+        if source and source != "unspecified":
+            nodes.append(f"source:{source}")
+        if geo:
+            nodes.append(f"geo:{geo}")
+        nodes.append(f"period:{months[i]}")
+        if experiment:
+            nodes.append(f"experiment:{experiment}")
+            if group in ("treatment", "control"):
+                nodes.append(f"group:{experiment}/{group}")
+        nodes.extend(in_play[i])
+        nodes.extend(f"region:{space}/{names[i]}" for space, names in regions)
+        out.append(nodes)
+    return out
+
+
+def build_graph(nodes: Iterable[GraphNodeRow], edges: Iterable[GraphEdgeRow]) -> nx.MultiDiGraph:
+    """A MultiDiGraph keyed by edge type, with node and edge counts as attributes."""
+    g = nx.MultiDiGraph()
+    for n in nodes:
+        g.add_node(
+            n.node_id,
+            type=n.type,
+            label=n.label,
+            record_count=n.record_count,
+            properties=n.properties,
+        )
+    for e in edges:
+        if e.source in g and e.target in g:
+            g.add_edge(e.source, e.target, key=e.type, weight=e.weight)
+    return g
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbourhood:
+    """Nodes (start first, breadth-first), edges among them, and whether the cap cut it."""
+
+    nodes: list[GraphNodeRow]
+    edges: list[GraphEdgeRow]
+    truncated: bool
+
+
+def neighbourhood(
+    graph: nx.MultiDiGraph,
+    start: str,
+    *,
+    depth: int,
+    edge_types: frozenset[str] = frozenset(),
+    max_nodes: int,
+) -> Neighbourhood:
+    """Breadth-first neighbourhood of ``start`` following edges either way, up to ``depth``.
+
+    Only edges of ``edge_types`` are followed and returned (all when empty). Nodes are
+    visited in BFS order with neighbours sorted by id, so the answer is deterministic.
+    """
+
+    def allowed(kind: str) -> bool:
+        return not edge_types or kind in edge_types
+
+    seen = {start: 0}
+    order = [start]
+    frontier = [start]
+    truncated = False
+    for level in range(1, depth + 1):
+        nxt: list[str] = []
+        for u in frontier:
+            around = {v for _, v, k in graph.out_edges(u, keys=True) if allowed(k)} | {
+                v for v, _, k in graph.in_edges(u, keys=True) if allowed(k)
+            }
+            for v in sorted(around):
+                if v in seen:
+                    continue
+                if len(order) >= max_nodes:
+                    truncated = True
+                    break
+                seen[v] = level
+                order.append(v)
+                nxt.append(v)
+            if truncated:
+                break
+        if truncated or not nxt:
+            break
+        frontier = nxt
+    keep = set(order)
+    nodes = [
+        GraphNodeRow(
+            n,
+            graph.nodes[n]["type"],
+            graph.nodes[n]["label"],
+            graph.nodes[n]["record_count"],
+            graph.nodes[n]["properties"],
+        )
+        for n in order
+    ]
+    edges = [
+        GraphEdgeRow(u, v, k, d["weight"])
+        for u, v, k, d in graph.edges(keys=True, data=True)
+        if u in keep and v in keep and allowed(k)
+    ]
+    edges.sort(key=lambda e: (e.source, e.target, e.type))
+    return Neighbourhood(nodes, edges, truncated)

@@ -1,0 +1,335 @@
+"""Per-org FAISS indexes derived from the store: exact below a size threshold, IVF above.
+
+* Exact: ``IndexIDMap2(IndexFlatIP)`` — brute-force inner product (cosine on unit vectors).
+* ANN: ``IndexIVFFlat`` (inner product) with the store's seqs as its own ids. Not wrapped in
+  ``IndexIDMap2``: measured here (faiss 1.15.1), ``IndexIDMap2(IVF).remove_ids`` compacts the
+  id map positionally while the IVF lists keep their internal ids, so searches after a
+  removal return wrong ids. IVF stores 64-bit ids natively and removes them correctly.
+  ``nlist = clamp(4·√n, 1, 1024)`` (and at most n/39 so k-means has enough points), trained on
+  a sample of at most 64·nlist vectors (Jégou, Douze & Schmid 2011, the IVF scheme); the index
+  is retrained when the org has grown 4× since training, so lists stay balanced.
+* Persistence: ``<org>-<hash>.faiss`` plus a JSON sidecar (kind, dim, count, checksum of
+  seqs, last seq applied). On start an index is loaded, caught up from the store (records
+  written and versions replaced after its last seq) and verified against the store's
+  (count, checksum); a missing, unreadable or mismatching index is rebuilt from the stored
+  vectors — never re-embedded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import faiss
+import numpy as np
+
+from memory_svc.store import OrgState, seq_checksum
+
+__all__ = ["IndexManager", "IndexSettings", "OrgIndex", "VectorSource"]
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSettings:
+    """Thresholds and search parameters."""
+
+    ivf_threshold: int = 50_000
+    nprobe: int = 16
+    max_nlist: int = 1024
+    retrain_growth: float = 4.0
+    save_min_changes: int = 20_000
+    save_fraction: float = 0.5
+    seed: int = 1234
+
+
+class VectorSource(Protocol):
+    """What recovery reads from the store."""
+
+    def iter_vectors(
+        self, org_id: str, dim: int, after_seq: int, page: int
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]: ...
+    def removed_since(self, org_id: str, seq: int) -> np.ndarray: ...
+
+
+def _nlist(n: int, settings: IndexSettings) -> int:
+    return int(max(1, min(4 * np.sqrt(n), settings.max_nlist, n // 39)))
+
+
+class OrgIndex:
+    """One org's index and the last store seq it reflects."""
+
+    def __init__(self, index: faiss.Index, kind: str, dim: int, max_seq: int, trained: int):
+        self.index = index
+        self.kind = kind  # "exact" | "ivf"
+        self.dim = dim
+        self.max_seq = max_seq
+        self.trained_size = trained
+
+    @classmethod
+    def exact(cls, dim: int) -> OrgIndex:
+        return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), "exact", dim, 0, 0)
+
+    @classmethod
+    def ivf(
+        cls, ids: np.ndarray, vectors: np.ndarray, settings: IndexSettings, max_seq: int
+    ) -> OrgIndex:
+        n, dim = vectors.shape
+        nlist = _nlist(n, settings)
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(settings.seed)
+        sample = min(n, 64 * nlist)
+        train = (
+            vectors[np.sort(rng.choice(n, size=sample, replace=False))] if sample < n else vectors
+        )
+        index.train(np.ascontiguousarray(train))
+        index.add_with_ids(np.ascontiguousarray(vectors), np.ascontiguousarray(ids))
+        index.nprobe = settings.nprobe
+        return cls(index, "ivf", dim, max_seq, n)
+
+    @property
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def nlist(self) -> int:
+        return int(self.index.nlist) if self.kind == "ivf" else 0
+
+    def ids(self) -> np.ndarray:
+        if self.kind == "exact":
+            return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        inv = self.index.invlists
+        parts = [
+            faiss.rev_swig_ptr(inv.get_ids(lst), inv.list_size(lst)).copy()
+            for lst in range(self.index.nlist)
+            if inv.list_size(lst)
+        ]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+    def export(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) currently held, for re-indexing without touching the store."""
+        if self.kind == "exact":
+            flat = faiss.downcast_index(self.index.index)
+            vectors = faiss.rev_swig_ptr(flat.get_xb(), self.size * self.dim).copy()
+            return self.ids(), vectors.reshape(self.size, self.dim)
+        inv = self.index.invlists
+        ids, vecs = [], []
+        for lst in range(self.index.nlist):
+            m = inv.list_size(lst)
+            if m:
+                ids.append(faiss.rev_swig_ptr(inv.get_ids(lst), m).copy())
+                codes = faiss.rev_swig_ptr(inv.get_codes(lst), m * self.dim * 4).copy()
+                vecs.append(codes.view(np.float32).reshape(m, self.dim))
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32)
+        return np.concatenate(ids).astype(np.int64), np.vstack(vecs)
+
+    def checksum(self) -> int:
+        return seq_checksum(self.ids())
+
+    def add(self, seqs: np.ndarray, vectors: np.ndarray) -> None:
+        if len(seqs):
+            self.index.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32),
+                np.ascontiguousarray(seqs, dtype=np.int64),
+            )
+
+    def remove(self, seqs: np.ndarray) -> None:
+        if len(seqs):
+            self.index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(seqs, np.int64)))
+
+    def search(
+        self, query: np.ndarray, k: int, *, allowed: np.ndarray | None = None, nprobe: int = 16
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, seqs) best first; ``allowed`` restricts to those seqs (faiss IDSelector)."""
+        k = min(k, self.size)
+        if k <= 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        selector = (
+            faiss.IDSelectorBatch(np.ascontiguousarray(allowed, np.int64))
+            if allowed is not None
+            else None
+        )
+        if self.kind == "ivf":
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=min(nprobe, self.nlist))
+        else:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        scores, ids = self.index.search(q, k, params=params)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+
+def _file_stem(org_id: str) -> str:
+    # The hash keeps names distinct on case-insensitive file systems.
+    return f"{org_id}-{hashlib.sha256(org_id.encode()).hexdigest()[:10]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """How an org's index came back on start."""
+
+    org_id: str
+    how: str  # loaded | caught_up | rebuilt
+    size: int
+    seconds: float
+
+
+class IndexManager:
+    """Holds every org's index, applies changes, persists and recovers them."""
+
+    def __init__(self, root: Path, settings: IndexSettings) -> None:
+        self.root = root
+        self.settings = settings
+        root.mkdir(parents=True, exist_ok=True)
+        self._orgs: dict[str, OrgIndex] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._unsaved: dict[str, int] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, org_id: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(org_id, threading.Lock())
+
+    def get(self, org_id: str) -> OrgIndex | None:
+        return self._orgs.get(org_id)
+
+    # -------------------------------------------------------------- persistence
+
+    def _paths(self, org_id: str) -> tuple[Path, Path]:
+        stem = _file_stem(org_id)
+        return self.root / f"{stem}.faiss", self.root / f"{stem}.json"
+
+    def save(self, org_id: str) -> None:
+        with self.lock(org_id):
+            self._save_locked(org_id)
+
+    def _save_locked(self, org_id: str) -> None:
+        idx = self._orgs.get(org_id)
+        if idx is None:
+            return
+        path, sidecar = self._paths(org_id)
+        tmp = path.with_suffix(".faiss.tmp")
+        faiss.write_index(idx.index, str(tmp))
+        os.replace(tmp, path)
+        meta = {
+            "org_id": org_id,
+            "kind": idx.kind,
+            "dim": idx.dim,
+            "count": idx.size,
+            "checksum": idx.checksum(),
+            "max_seq": idx.max_seq,
+            "trained_size": idx.trained_size,
+        }
+        tmp_meta = sidecar.with_suffix(".json.tmp")
+        tmp_meta.write_text(json.dumps(meta))
+        os.replace(tmp_meta, sidecar)
+        self._unsaved[org_id] = 0
+
+    def save_all(self) -> None:
+        for org_id in list(self._orgs):
+            if self._unsaved.get(org_id, 0):
+                self.save(org_id)
+
+    def _load(self, org_id: str, dim: int) -> OrgIndex | None:
+        path, sidecar = self._paths(org_id)
+        if not path.exists() or not sidecar.exists():
+            return None
+        try:
+            meta = json.loads(sidecar.read_text())
+            index = faiss.read_index(str(path))
+        except (OSError, ValueError, RuntimeError) as exc:
+            _LOGGER.warning("index for %s unreadable (%s); rebuilding", org_id, exc)
+            return None
+        if meta.get("dim") != dim or index.d != dim or meta.get("org_id") != org_id:
+            return None
+        if meta["kind"] == "ivf":
+            index = faiss.downcast_index(index)
+            index.nprobe = self.settings.nprobe
+        return OrgIndex(index, meta["kind"], dim, int(meta["max_seq"]), int(meta["trained_size"]))
+
+    # ----------------------------------------------------------------- recovery
+
+    def recover(self, state: OrgState, source: VectorSource) -> Recovery:
+        """Load, catch up and verify an org's index; rebuild it from the store if needed."""
+        start = time.perf_counter()
+        with self.lock(state.org_id):
+            idx = self._load(state.org_id, state.dim)
+            how = "loaded"
+            if idx is not None and idx.max_seq != state.max_seq:
+                self._catch_up(idx, state, source)
+                how = "caught_up"
+            if idx is None or idx.size != state.record_count or idx.checksum() != state.checksum:
+                if idx is not None:
+                    _LOGGER.warning("index for %s is stale; rebuilding", state.org_id)
+                idx = self._rebuild(state, source)
+                how = "rebuilt"
+            self._orgs[state.org_id] = idx
+            if how != "loaded":
+                self._save_locked(state.org_id)
+        return Recovery(state.org_id, how, idx.size, time.perf_counter() - start)
+
+    def _catch_up(self, idx: OrgIndex, state: OrgState, source: VectorSource) -> None:
+        # Idempotent: everything after the saved seq is removed before it is re-added.
+        idx.remove(source.removed_since(state.org_id, idx.max_seq))
+        for seqs, vectors in source.iter_vectors(state.org_id, state.dim, idx.max_seq, 50_000):
+            idx.remove(seqs)
+            idx.add(seqs, vectors)
+        idx.max_seq = state.max_seq
+
+    def _rebuild(self, state: OrgState, source: VectorSource) -> OrgIndex:
+        pages = list(source.iter_vectors(state.org_id, state.dim, 0, 100_000))
+        ids = np.concatenate([p[0] for p in pages]) if pages else np.zeros(0, np.int64)
+        vectors = (
+            np.vstack([p[1] for p in pages]) if pages else np.zeros((0, state.dim), np.float32)
+        )
+        del pages
+        if len(ids) >= self.settings.ivf_threshold:
+            return OrgIndex.ivf(ids, vectors, self.settings, state.max_seq)
+        idx = OrgIndex.exact(state.dim)
+        idx.add(ids, vectors)
+        idx.max_seq = state.max_seq
+        return idx
+
+    # ------------------------------------------------------------------ updates
+
+    def apply(
+        self,
+        org_id: str,
+        dim: int,
+        add_seqs: np.ndarray,
+        add_vectors: np.ndarray,
+        remove_seqs: np.ndarray,
+        max_seq: int,
+    ) -> None:
+        """Withdraw replaced versions, add new ones, switch/retrain IVF when it is time."""
+        with self.lock(org_id):
+            idx = self._orgs.get(org_id)
+            if idx is None:
+                idx = self._orgs[org_id] = OrgIndex.exact(dim)
+            idx.remove(remove_seqs)
+            idx.add(add_seqs, add_vectors)
+            idx.max_seq = max_seq
+            s = self.settings
+            grow = idx.kind == "ivf" and idx.size >= s.retrain_growth * idx.trained_size
+            if (idx.kind == "exact" and idx.size >= s.ivf_threshold) or (
+                grow and _nlist(idx.size, s) > idx.nlist
+            ):
+                ids, vectors = idx.export()
+                idx = self._orgs[org_id] = OrgIndex.ivf(ids, vectors, s, max_seq)
+                self._unsaved[org_id] = idx.size  # force a save of the new structure
+            else:
+                self._unsaved[org_id] = (
+                    self._unsaved.get(org_id, 0) + len(add_seqs) + len(remove_seqs)
+                )
+            if self._unsaved[org_id] >= max(s.save_min_changes, s.save_fraction * idx.size):
+                self._save_locked(org_id)

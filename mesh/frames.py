@@ -1,0 +1,865 @@
+"""CausalMarketingData batches ↔ pandas columns: the one place that does this conversion.
+
+The causal service turns Scan batches into DataFrames with :func:`records_to_frame`; the
+ingestion service builds record batches from DataFrames with :func:`frame_to_records`; the
+memory service reads the columns it embeds and indexes from the same frame. The column
+schema is :data:`FRAME_SCHEMA` (fixed columns) plus :data:`DYNAMIC_COLUMNS` (one column per
+confounder / external factor / economic indicator / conceptual space name).
+
+Conventions
+-----------
+* One row per record, in input order; the index is a plain RangeIndex.
+* Enums become their short lower-case names: ``DATA_SOURCE_META`` → ``"meta"``,
+  ``TREATMENT_GROUP_NOT_IN_EXPERIMENT`` → ``"not_in_experiment"``, zero → ``"unspecified"``.
+* ``timestamp`` and the metadata instants are ``datetime64[us, UTC]`` (NaT when unset);
+  ``local_date`` and ``cal_date`` are naive ``datetime64[s]`` at midnight (NaT when unset).
+* Optional lag features (proto3 ``optional``) are NaN when unset; a dynamic column is NaN / ""
+  on rows that do not carry that name.
+* Repeated strings (``knowledge_graph_nodes``, ``meta_notes``) are tuples in object columns.
+* The calendar message is written back only when ``cal_date`` is set; the causal metadata only
+  when any ``meta_`` / ``quality_`` column is non-default; a confounder/factor/indicator only
+  where its value column is not NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
+
+from mesh.errors import InvalidInput
+
+__all__ = [
+    "ALL_GROUPS",
+    "DYNAMIC_COLUMNS",
+    "FRAME_SCHEMA",
+    "Column",
+    "enum_name",
+    "enum_value",
+    "frame_to_records",
+    "records_to_frame",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One fixed column: its name, pandas dtype, column group and the proto field it holds."""
+
+    name: str
+    dtype: str
+    group: str
+    field: str
+
+
+def _c(name: str, dtype: str, group: str, field: str) -> Column:
+    return Column(name, dtype, group, field)
+
+
+_TS = "datetime64[us, UTC]"
+_DATE = "datetime64[s]"
+
+# The fixed columns. `field` is the proto path; `group` lets callers skip what they do not need.
+FRAME_SCHEMA: tuple[Column, ...] = (
+    _c("id", "str", "core", "id"),
+    _c("org_id", "str", "core", "org_id"),
+    _c("timestamp", _TS, "core", "timestamp"),
+    _c("local_date", _DATE, "core", "local_date"),
+    _c("data_source", "str", "core", "data_source (enum short name)"),
+    _c("account_id", "str", "core", "account_id"),
+    _c("campaign_id", "str", "core", "campaign_id"),
+    _c("campaign_name", "str", "core", "campaign_name"),
+    _c("campaign_objective", "str", "core", "campaign_objective (enum short name)"),
+    _c("channel", "str", "core", "channel"),
+    _c("geo", "str", "core", "geo"),
+    _c("currency_code", "str", "core", "currency_code"),
+    _c("treatment_group", "str", "core", "treatment_group (enum short name)"),
+    _c("treatment_intensity", "float64", "core", "treatment_intensity"),
+    _c("randomization_unit", "str", "core", "randomization_unit (enum short name)"),
+    _c("experiment_id", "str", "core", "experiment_id"),
+    _c("spend", "float64", "core", "spend"),
+    _c("impressions", "int64", "core", "impressions"),
+    _c("clicks", "int64", "core", "clicks"),
+    _c("conversions", "float64", "core", "conversions"),
+    _c("revenue", "float64", "core", "revenue"),
+    _c("data_quality_score", "float64", "core", "data_quality_score"),
+    _c("natural_key", "str", "core", "natural_key"),
+    _c("version", "int64", "core", "version"),
+    _c("cal_date", _DATE, "calendar", "calendar_features.date"),
+    _c("cal_year", "int64", "calendar", "calendar_features.year"),
+    _c("cal_quarter", "int64", "calendar", "calendar_features.quarter"),
+    _c("cal_month", "int64", "calendar", "calendar_features.month"),
+    _c("cal_week", "int64", "calendar", "calendar_features.week"),
+    _c("cal_day_of_week", "str", "calendar", "calendar_features.day_of_week (enum short name)"),
+    _c("cal_is_weekend", "bool", "calendar", "calendar_features.is_weekend"),
+    _c("cal_is_holiday", "bool", "calendar", "calendar_features.is_holiday"),
+    _c("cal_holiday_name", "str", "calendar", "calendar_features.holiday_name"),
+    _c("cal_season", "str", "calendar", "calendar_features.season (enum short name)"),
+    _c("cal_country_code", "str", "calendar", "calendar_features.country_code"),
+    _c("cal_iso_year", "int64", "calendar", "calendar_features.iso_year"),
+    _c("cal_day_of_year", "int64", "calendar", "calendar_features.day_of_year"),
+    _c("cal_days_to_next_holiday", "int64", "calendar", "calendar_features.days_to_next_holiday"),
+    _c("cal_next_holiday_name", "str", "calendar", "calendar_features.next_holiday_name"),
+    _c(
+        "cal_days_since_last_holiday",
+        "int64",
+        "calendar",
+        "calendar_features.days_since_last_holiday",
+    ),
+    _c("cal_is_month_start", "bool", "calendar", "calendar_features.is_month_start"),
+    _c("cal_is_month_end", "bool", "calendar", "calendar_features.is_month_end"),
+    _c(
+        "cal_demand_index",
+        "float64",
+        "calendar",
+        "calendar_features.market_conditions.demand_index",
+    ),
+    _c(
+        "cal_competitor_index",
+        "float64",
+        "calendar",
+        "calendar_features.market_conditions.competitor_index",
+    ),
+    _c(
+        "cal_promotion_active",
+        "bool",
+        "calendar",
+        "calendar_features.market_conditions.promotion_active",
+    ),
+    _c(
+        "cal_promotion_name",
+        "str",
+        "calendar",
+        "calendar_features.market_conditions.promotion_name",
+    ),
+    *(
+        _c(f"{m}_lag_{d}", "float64", "lags", f"lag_features.{m}_lag_{d} (NaN when unset)")
+        for m in ("spend", "conversions", "revenue")
+        for d in (1, 7, 14, 28)
+    ),
+    _c("adstock_spend", "float64", "lags", "lag_features.adstock_spend"),
+    _c("adstock_decay", "float64", "lags", "lag_features.adstock_decay"),
+    _c("spend_rolling_mean_7", "float64", "lags", "lag_features.spend_rolling_mean_7 (NaN unset)"),
+    _c("lag_history_days", "int64", "lags", "lag_features.history_days"),
+    _c("meta_ingested_at", _TS, "metadata", "causal_metadata.ingested_at"),
+    _c("meta_pulled_at", _TS, "metadata", "causal_metadata.pulled_at"),
+    _c("meta_batch_id", "str", "metadata", "causal_metadata.batch_id"),
+    _c("meta_account_timezone", "str", "metadata", "causal_metadata.account_timezone"),
+    _c("meta_out_of_order", "bool", "metadata", "causal_metadata.out_of_order"),
+    _c("meta_late_days", "int64", "metadata", "causal_metadata.late_days"),
+    _c("meta_is_restatement", "bool", "metadata", "causal_metadata.is_restatement"),
+    _c("meta_replaced_version", "int64", "metadata", "causal_metadata.replaced_version"),
+    _c("meta_notes", "object", "metadata", "causal_metadata.notes (tuple of str)"),
+    _c("meta_attribution_window", "str", "metadata", "causal_metadata.attribution_window"),
+    _c("meta_raw_row_sha256", "str", "metadata", "causal_metadata.raw_row_sha256"),
+    *(
+        _c(f"quality_{q}", "float64", "metadata", f"causal_metadata.quality.{q}")
+        for q in (
+            "temporal_consistency",
+            "confounder_coverage",
+            "treatment_assignment",
+            "outcome_measurement",
+            "external_validity",
+        )
+    ),
+    _c("conceptual_space", "str", "memory", "conceptual_space"),
+    _c("knowledge_graph_nodes", "object", "memory", "knowledge_graph_nodes (tuple of str)"),
+    _c("embedding", "object", "embedding", "embedding_vector (float32 ndarray; opt-in)"),
+    _c("payload", "object", "payload", "the serialised record (bytes; opt-in)"),
+)
+
+# Dynamic column families: pattern → (dtype, group, proto source). `{name}` is the
+# confounder / factor / indicator name, `{space}` the conceptual space.
+DYNAMIC_COLUMNS: dict[str, tuple[str, str, str]] = {
+    "confounder__{name}": ("float64", "confounders", "confounders[].value"),
+    "confounder_strength__{name}": ("float64", "confounders", "confounders[].strength"),
+    "confounder_type__{name}": ("str", "confounders", "confounders[].type (enum short name)"),
+    "confounder_detector__{name}": ("str", "confounder_details", "confounders[].detector"),
+    "confounder_description__{name}": ("str", "confounder_details", "confounders[].description"),
+    "external__{name}": ("float64", "external", "external_factors[].value"),
+    "external_type__{name}": ("str", "external", "external_factors[].type (enum short name)"),
+    "external_source__{name}": ("str", "external", "external_factors[].source"),
+    "econ__{name}": ("float64", "economic", "calendar_features.economic_indicators[].value"),
+    "econ_unit__{name}": ("str", "economic", "calendar_features.economic_indicators[].unit"),
+    "econ_source__{name}": ("str", "economic", "calendar_features.economic_indicators[].source"),
+    "region__{space}": ("str", "memory", "conceptual_assignments[].region"),
+    "region_distance__{space}": ("float64", "memory", "conceptual_assignments[].distance"),
+}
+
+# Groups on by default; "embedding" and "payload" are opt-in (they dominate the size).
+ALL_GROUPS: frozenset[str] = frozenset(
+    {
+        "core",
+        "calendar",
+        "lags",
+        "metadata",
+        "confounders",
+        "confounder_details",
+        "external",
+        "economic",
+        "memory",
+    }
+)
+
+
+def _enum_table(enum: EnumTypeWrapper, prefix: str) -> tuple[np.ndarray, dict[str, int]]:
+    items = enum.items()
+    top = max(v for _, v in items)
+    names = np.array(["unknown"] * (top + 2), dtype=object)
+    lookup: dict[str, int] = {}
+    for full, value in items:
+        short = full.removeprefix(prefix).lower()
+        names[value] = short
+        lookup[short] = value
+    return names, lookup
+
+
+_ENUMS: dict[str, tuple[np.ndarray, dict[str, int]]] = {
+    "data_source": _enum_table(common_pb.DataSource, "DATA_SOURCE_"),
+    "campaign_objective": _enum_table(md_pb.CampaignObjective, "CAMPAIGN_OBJECTIVE_"),
+    "treatment_group": _enum_table(md_pb.TreatmentGroup, "TREATMENT_GROUP_"),
+    "randomization_unit": _enum_table(common_pb.RandomizationUnit, "RANDOMIZATION_UNIT_"),
+    "day_of_week": _enum_table(md_pb.DayOfWeek, "DAY_OF_WEEK_"),
+    "season": _enum_table(md_pb.Season, "SEASON_"),
+    "confounder_type": _enum_table(md_pb.ConfounderType, "CONFOUNDER_TYPE_"),
+    "external_factor_type": _enum_table(md_pb.ExternalFactorType, "EXTERNAL_FACTOR_TYPE_"),
+}
+
+
+def enum_name(enum: str, value: int) -> str:
+    """Short lower-case name of an enum value (``enum_name("data_source", 1) == "meta"``)."""
+    names = _ENUMS[enum][0]
+    return str(names[value]) if 0 <= value < len(names) else "unknown"
+
+
+def enum_value(enum: str, name: str, *, field: str | None = None) -> int:
+    """Enum number for a short name; InvalidInput naming ``field`` when unknown."""
+    lookup = _ENUMS[enum][1]
+    if not name:
+        return 0
+    try:
+        return lookup[name]
+    except KeyError:
+        raise InvalidInput(
+            f"{name!r} is not a {enum} (one of {', '.join(sorted(lookup))})",
+            field=field or enum,
+        ) from None
+
+
+def _enum_col(enum: str, values: list[int], n: int) -> np.ndarray:
+    codes = np.array(values, dtype=np.int64)
+    names = _ENUMS[enum][0]
+    codes = np.where((codes >= 0) & (codes < len(names) - 1), codes, len(names) - 1)
+    return names[codes]
+
+
+def _ts_col(stamps: list[Any], present: list[bool]) -> Any:
+    """Timestamp messages → datetime64[us, UTC], NaT where ``present`` is False."""
+    s = np.array([t.seconds for t in stamps], dtype=np.int64)
+    ns = np.array([t.nanos for t in stamps], dtype=np.int64)
+    us = (s * 1_000_000 + ns // 1000).view("datetime64[us]").copy()
+    us[~np.array(present, dtype=bool)] = np.datetime64("NaT")
+    return pd.Series(us).dt.tz_localize("UTC").array
+
+
+def _date_col(dates: Sequence[common_pb.Date], n: int) -> np.ndarray:
+    y = np.array([d.year for d in dates], dtype=np.int64)
+    m = np.array([d.month for d in dates], dtype=np.int64)
+    d = np.array([d.day for d in dates], dtype=np.int64)
+    unset = (y == 0) | (m == 0) | (d == 0)
+    out = (
+        (np.where(unset, 1970, y) - 1970).astype("datetime64[Y]").astype("datetime64[M]")
+        + (np.where(unset, 1, m) - 1).astype("timedelta64[M]")
+    ).astype("datetime64[D]") + (np.where(unset, 1, d) - 1).astype("timedelta64[D]")
+    out = out.astype("datetime64[s]")
+    out[unset] = np.datetime64("NaT")
+    return out
+
+
+def _str(values: Iterable[str]) -> Any:
+    return pd.array(values if isinstance(values, list | np.ndarray) else list(values), dtype="str")
+
+
+def _optional(lags: list[Any], name: str) -> np.ndarray:
+    values = np.array([getattr(lf, name) for lf in lags], dtype=np.float64)
+    values[~np.array([lf.HasField(name) for lf in lags], dtype=bool)] = np.nan
+    return values
+
+
+class _Wide:
+    """Collects a dynamic column family (name → per-row values) with NaN/"" defaults."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.floats: dict[str, np.ndarray] = {}
+        self.strs: dict[str, list[str]] = {}
+
+    def put_float(self, column: str, row: int, value: float) -> None:
+        arr = self.floats.get(column)
+        if arr is None:
+            arr = self.floats[column] = np.full(self.n, np.nan)
+        arr[row] = value
+
+    def put_str(self, column: str, row: int, value: str) -> None:
+        arr = self.strs.get(column)
+        if arr is None:
+            arr = self.strs[column] = [""] * self.n
+        arr[row] = value
+
+    def columns(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in sorted({*self.floats, *self.strs}):
+            out[name] = self.floats[name] if name in self.floats else _str(self.strs[name])
+        return out
+
+
+def records_to_frame(
+    records: Sequence[md_pb.CausalMarketingData],
+    *,
+    groups: Iterable[str] = ALL_GROUPS,
+    include_embeddings: bool = False,
+    include_payload: bool = False,
+) -> pd.DataFrame:
+    """One row per record with the columns of :data:`FRAME_SCHEMA` and :data:`DYNAMIC_COLUMNS`.
+
+    ``groups`` selects column groups (default all but ``embedding`` and ``payload``, which
+    ``include_embeddings`` / ``include_payload`` add). Column extraction is one list
+    comprehension per column, so cost is linear in records × columns selected.
+    """
+    recs = list(records)
+    n = len(recs)
+    wanted = set(groups)
+    cols: dict[str, Any] = {}
+    if "core" in wanted:
+        cols["id"] = _str([r.id for r in recs])
+        cols["org_id"] = _str([r.org_id for r in recs])
+        cols["timestamp"] = _ts_col(
+            [r.timestamp for r in recs], [r.HasField("timestamp") for r in recs]
+        )
+        cols["local_date"] = _date_col([r.local_date for r in recs], n)
+        cols["data_source"] = _str(_enum_col("data_source", [r.data_source for r in recs], n))
+        for name in ("account_id", "campaign_id", "campaign_name"):
+            cols[name] = _str(getattr(r, name) for r in recs)
+        cols["campaign_objective"] = _str(
+            _enum_col("campaign_objective", [r.campaign_objective for r in recs], n)
+        )
+        for name in ("channel", "geo", "currency_code"):
+            cols[name] = _str(getattr(r, name) for r in recs)
+        cols["treatment_group"] = _str(
+            _enum_col("treatment_group", [r.treatment_group for r in recs], n)
+        )
+        cols["treatment_intensity"] = np.array(
+            [r.treatment_intensity for r in recs], dtype=np.float64
+        )
+        cols["randomization_unit"] = _str(
+            _enum_col("randomization_unit", [r.randomization_unit for r in recs], n)
+        )
+        cols["experiment_id"] = _str([r.experiment_id for r in recs])
+        cols["spend"] = np.array([r.spend for r in recs], dtype=np.float64)
+        cols["impressions"] = np.array([r.impressions for r in recs], dtype=np.int64)
+        cols["clicks"] = np.array([r.clicks for r in recs], dtype=np.int64)
+        cols["conversions"] = np.array([r.conversions for r in recs], dtype=np.float64)
+        cols["revenue"] = np.array([r.revenue for r in recs], dtype=np.float64)
+        cols["data_quality_score"] = np.array(
+            [r.data_quality_score for r in recs], dtype=np.float64
+        )
+        cols["natural_key"] = _str([r.natural_key for r in recs])
+        cols["version"] = np.array([r.version for r in recs], dtype=np.int64)
+    wide = _Wide(n)
+    if "calendar" in wanted or "economic" in wanted:
+        cal = [r.calendar_features for r in recs]
+        if "calendar" in wanted:
+            _calendar_columns(cols, cal, n)
+        if "economic" in wanted:
+            for i, c in enumerate(cal):
+                for e in c.economic_indicators:
+                    wide.put_float(f"econ__{e.name}", i, e.value)
+                    wide.put_str(f"econ_unit__{e.name}", i, e.unit)
+                    wide.put_str(f"econ_source__{e.name}", i, e.source)
+    if "lags" in wanted:
+        _lag_columns(cols, [r.lag_features for r in recs], n)
+    if "metadata" in wanted:
+        _metadata_columns(cols, [r.causal_metadata for r in recs], n)
+    if "confounders" in wanted or "confounder_details" in wanted:
+        details = "confounder_details" in wanted
+        basic = "confounders" in wanted
+        type_names = _ENUMS["confounder_type"][0]
+        for i, r in enumerate(recs):
+            for c in r.confounders:
+                if basic:
+                    wide.put_float(f"confounder__{c.name}", i, c.value)
+                    wide.put_float(f"confounder_strength__{c.name}", i, c.strength)
+                    t = c.type
+                    wide.put_str(
+                        f"confounder_type__{c.name}",
+                        i,
+                        type_names[t] if 0 <= t < len(type_names) else "unknown",
+                    )
+                if details:
+                    wide.put_str(f"confounder_detector__{c.name}", i, c.detector)
+                    wide.put_str(f"confounder_description__{c.name}", i, c.description)
+    if "external" in wanted:
+        ext_names = _ENUMS["external_factor_type"][0]
+        for i, r in enumerate(recs):
+            for f in r.external_factors:
+                wide.put_float(f"external__{f.name}", i, f.value)
+                wide.put_str(
+                    f"external_type__{f.name}",
+                    i,
+                    ext_names[f.type] if 0 <= f.type < len(ext_names) else "unknown",
+                )
+                wide.put_str(f"external_source__{f.name}", i, f.source)
+    if "memory" in wanted:
+        cols["conceptual_space"] = _str([r.conceptual_space for r in recs])
+        nodes = np.empty(n, dtype=object)
+        nodes[:] = [tuple(r.knowledge_graph_nodes) for r in recs]
+        cols["knowledge_graph_nodes"] = nodes
+        for i, r in enumerate(recs):
+            for a in r.conceptual_assignments:
+                wide.put_str(f"region__{a.space}", i, a.region)
+                wide.put_float(f"region_distance__{a.space}", i, a.distance)
+    cols.update(wide.columns())
+    if include_embeddings:
+        emb = np.empty(n, dtype=object)
+        emb[:] = [np.asarray(r.embedding_vector, dtype=np.float32) for r in recs]
+        cols["embedding"] = emb
+    if include_payload:
+        payload = np.empty(n, dtype=object)
+        payload[:] = [r.SerializeToString() for r in recs]
+        cols["payload"] = payload
+    return pd.DataFrame(cols, index=pd.RangeIndex(n))
+
+
+def _calendar_columns(cols: dict[str, Any], cal: list[md_pb.CalendarDimension], n: int) -> None:
+    cols["cal_date"] = _date_col([c.date for c in cal], n)
+    for name in ("year", "quarter", "month", "week"):
+        cols[f"cal_{name}"] = np.array([getattr(c, name) for c in cal], dtype=np.int64)
+    cols["cal_day_of_week"] = _str(_enum_col("day_of_week", [c.day_of_week for c in cal], n))
+    cols["cal_is_weekend"] = np.array([c.is_weekend for c in cal], dtype=bool)
+    cols["cal_is_holiday"] = np.array([c.is_holiday for c in cal], dtype=bool)
+    cols["cal_holiday_name"] = _str([c.holiday_name for c in cal])
+    cols["cal_season"] = _str(_enum_col("season", [c.season for c in cal], n))
+    cols["cal_country_code"] = _str([c.country_code for c in cal])
+    for name in ("iso_year", "day_of_year", "days_to_next_holiday"):
+        cols[f"cal_{name}"] = np.array([getattr(c, name) for c in cal], dtype=np.int64)
+    cols["cal_next_holiday_name"] = _str([c.next_holiday_name for c in cal])
+    cols["cal_days_since_last_holiday"] = np.array(
+        [c.days_since_last_holiday for c in cal], dtype=np.int64
+    )
+    cols["cal_is_month_start"] = np.array([c.is_month_start for c in cal], dtype=bool)
+    cols["cal_is_month_end"] = np.array([c.is_month_end for c in cal], dtype=bool)
+    market = [c.market_conditions for c in cal]
+    cols["cal_demand_index"] = np.array([m.demand_index for m in market], dtype=np.float64)
+    cols["cal_competitor_index"] = np.array([m.competitor_index for m in market], dtype=np.float64)
+    cols["cal_promotion_active"] = np.array([m.promotion_active for m in market], dtype=bool)
+    cols["cal_promotion_name"] = _str([m.promotion_name for m in market])
+
+
+_LAG_OPTIONAL = (
+    *tuple(f"{m}_lag_{d}" for m in ("spend", "conversions", "revenue") for d in (1, 7, 14, 28)),
+    "spend_rolling_mean_7",
+)
+
+
+def _lag_columns(cols: dict[str, Any], lags: list[md_pb.LagFeatures], n: int) -> None:
+    for name in _LAG_OPTIONAL:
+        cols[name] = _optional(lags, name)
+    cols["adstock_spend"] = np.array([lf.adstock_spend for lf in lags], dtype=np.float64)
+    cols["adstock_decay"] = np.array([lf.adstock_decay for lf in lags], dtype=np.float64)
+    cols["lag_history_days"] = np.array([lf.history_days for lf in lags], dtype=np.int64)
+
+
+_QUALITY = (
+    "temporal_consistency",
+    "confounder_coverage",
+    "treatment_assignment",
+    "outcome_measurement",
+    "external_validity",
+)
+
+
+def _metadata_columns(cols: dict[str, Any], meta: list[md_pb.CausalMetadata], n: int) -> None:
+    for name in ("ingested_at", "pulled_at"):
+        cols[f"meta_{name}"] = _ts_col(
+            [getattr(m, name) for m in meta], [m.HasField(name) for m in meta]
+        )
+    cols["meta_batch_id"] = _str([m.batch_id for m in meta])
+    cols["meta_account_timezone"] = _str([m.account_timezone for m in meta])
+    cols["meta_out_of_order"] = np.array([m.out_of_order for m in meta], dtype=bool)
+    cols["meta_late_days"] = np.array([m.late_days for m in meta], dtype=np.int64)
+    cols["meta_is_restatement"] = np.array([m.is_restatement for m in meta], dtype=bool)
+    cols["meta_replaced_version"] = np.array([m.replaced_version for m in meta], dtype=np.int64)
+    notes = np.empty(n, dtype=object)
+    notes[:] = [tuple(m.notes) for m in meta]
+    cols["meta_notes"] = notes
+    cols["meta_attribution_window"] = _str([m.attribution_window for m in meta])
+    cols["meta_raw_row_sha256"] = _str([m.raw_row_sha256 for m in meta])
+    quality = [m.quality for m in meta]
+    for q in _QUALITY:
+        cols[f"quality_{q}"] = np.array([getattr(x, q) for x in quality], dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- frame → records
+
+
+def _list(frame: pd.DataFrame, name: str, default: Any, n: int) -> list[Any]:
+    if name not in frame.columns:
+        return [default] * n
+    values = frame[name].tolist()
+    if isinstance(default, str):
+        return [v if isinstance(v, str) else default for v in values]
+    if isinstance(default, float) and not math.isnan(default):
+        return [
+            default if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in values
+        ]
+    return values
+
+
+def _instant_us(frame: pd.DataFrame, name: str, n: int) -> list[int | None]:
+    """Microseconds since the epoch (UTC), or None for NaT / a missing column."""
+    if name not in frame.columns:
+        return [None] * n
+    col = pd.to_datetime(frame[name], utc=True)
+    us = col.dt.as_unit("us").to_numpy(dtype="datetime64[us]").view(np.int64)
+    missing = col.isna().to_numpy()
+    return [None if m else int(v) for v, m in zip(us.tolist(), missing.tolist(), strict=True)]
+
+
+def _dates(frame: pd.DataFrame, name: str, n: int) -> list[tuple[int, int, int] | None]:
+    if name not in frame.columns:
+        return [None] * n
+    col = pd.to_datetime(frame[name])
+    if getattr(col.dt, "tz", None) is not None:
+        col = col.dt.tz_localize(None)
+    missing = col.isna().to_numpy().tolist()
+    y = col.dt.year.fillna(0).astype(np.int64).tolist()
+    m = col.dt.month.fillna(0).astype(np.int64).tolist()
+    d = col.dt.day.fillna(0).astype(np.int64).tolist()
+    return [None if x else (a, b, c) for x, a, b, c in zip(missing, y, m, d, strict=True)]
+
+
+def _enum_values(frame: pd.DataFrame, column: str, enum: str, n: int) -> list[int]:
+    if column not in frame.columns:
+        return [0] * n
+    lookup = _ENUMS[enum][1]
+    out: list[int] = []
+    for i, v in enumerate(frame[column].tolist()):
+        if not isinstance(v, str) or not v:
+            out.append(0)
+            continue
+        code = lookup.get(v)
+        if code is None:
+            raise InvalidInput(
+                f"{v!r} is not a {enum} (one of {', '.join(sorted(lookup))})",
+                field=f"{column}[{i}]",
+            )
+        out.append(code)
+    return out
+
+
+def _families(frame: pd.DataFrame, prefix: str) -> list[str]:
+    return sorted(c[len(prefix) :] for c in frame.columns if c.startswith(prefix))
+
+
+def frame_to_records(frame: pd.DataFrame) -> list[md_pb.CausalMarketingData]:
+    """Build one CausalMarketingData per row from columns named as in :data:`FRAME_SCHEMA`.
+
+    Missing columns leave their fields at the proto default; enum columns take the short
+    names :func:`records_to_frame` writes (unknown names raise InvalidInput naming
+    ``column[row]``). A ``payload`` column, when present, is parsed first and the other
+    columns present are written over it.
+    """
+    n = len(frame)
+    out: list[md_pb.CausalMarketingData] = []
+    payloads = _list(frame, "payload", None, n)
+    strings = {
+        name: _list(frame, name, "", n)
+        for name in (
+            "id",
+            "org_id",
+            "account_id",
+            "campaign_id",
+            "campaign_name",
+            "channel",
+            "geo",
+            "currency_code",
+            "experiment_id",
+            "natural_key",
+        )
+        if name in frame.columns
+    }
+    numbers = {
+        name: _list(frame, name, 0.0, n)
+        for name in (
+            "treatment_intensity",
+            "spend",
+            "conversions",
+            "revenue",
+            "data_quality_score",
+        )
+        if name in frame.columns
+    }
+    ints = {
+        name: [int(v) for v in _list(frame, name, 0.0, n)]
+        for name in ("impressions", "clicks", "version")
+        if name in frame.columns
+    }
+    enums = {
+        field: _enum_values(frame, field, enum, n)
+        for field, enum in (
+            ("data_source", "data_source"),
+            ("campaign_objective", "campaign_objective"),
+            ("treatment_group", "treatment_group"),
+            ("randomization_unit", "randomization_unit"),
+        )
+        if field in frame.columns
+    }
+    timestamps = _instant_us(frame, "timestamp", n)
+    local_dates = _dates(frame, "local_date", n)
+    calendar = _calendar_setters(frame, n)
+    lags = _lag_setters(frame, n)
+    meta = _metadata_setters(frame, n)
+    confounders = _confounder_rows(frame, n)
+    externals = _external_rows(frame, n)
+    memory = _memory_rows(frame, n)
+    embeddings = _list(frame, "embedding", None, n)
+    for i in range(n):
+        r = md_pb.CausalMarketingData()
+        if payloads[i] is not None:
+            r.ParseFromString(payloads[i])
+        for name, values in strings.items():
+            setattr(r, name, values[i])
+        for name, values in numbers.items():
+            setattr(r, name, float(values[i]))
+        for name, ivalues in ints.items():
+            setattr(r, name, ivalues[i])
+        for name, evalues in enums.items():
+            setattr(r, name, evalues[i])
+        if timestamps[i] is not None:
+            us = timestamps[i]
+            r.timestamp.seconds, rem = divmod(us, 1_000_000)
+            r.timestamp.nanos = rem * 1000
+        if local_dates[i] is not None:
+            y, m, d = local_dates[i]
+            r.local_date.year, r.local_date.month, r.local_date.day = y, m, d
+        calendar(r, i)
+        lags(r, i)
+        meta(r, i)
+        for c in confounders[i]:
+            r.confounders.add(**c)
+        for f in externals[i]:
+            r.external_factors.add(**f)
+        memory(r, i)
+        if embeddings[i] is not None and len(embeddings[i]):
+            del r.embedding_vector[:]
+            r.embedding_vector.extend(np.asarray(embeddings[i], dtype=np.float32).tolist())
+        out.append(r)
+    return out
+
+
+def _calendar_setters(frame: pd.DataFrame, n: int) -> Any:
+    if "cal_date" not in frame.columns:
+        return lambda r, i: None
+    dates = _dates(frame, "cal_date", n)
+    ints = {
+        f: [int(v) for v in _list(frame, f"cal_{f}", 0.0, n)]
+        for f in (
+            "year",
+            "quarter",
+            "month",
+            "week",
+            "iso_year",
+            "day_of_year",
+            "days_to_next_holiday",
+            "days_since_last_holiday",
+        )
+    }
+    bools = {
+        f: [bool(v) for v in _list(frame, f"cal_{f}", False, n)]
+        for f in ("is_weekend", "is_holiday", "is_month_start", "is_month_end")
+    }
+    strs = {
+        f: _list(frame, f"cal_{f}", "", n)
+        for f in ("holiday_name", "country_code", "next_holiday_name")
+    }
+    dow = _enum_values(frame, "cal_day_of_week", "day_of_week", n)
+    season = _enum_values(frame, "cal_season", "season", n)
+    demand = _list(frame, "cal_demand_index", 0.0, n)
+    competitor = _list(frame, "cal_competitor_index", 0.0, n)
+    promo = [bool(v) for v in _list(frame, "cal_promotion_active", False, n)]
+    promo_name = _list(frame, "cal_promotion_name", "", n)
+    econ = _econ_rows(frame, n)
+
+    def apply(r: md_pb.CausalMarketingData, i: int) -> None:
+        if dates[i] is None:
+            return
+        c = r.calendar_features
+        c.date.year, c.date.month, c.date.day = dates[i]
+        for f, iv in ints.items():
+            setattr(c, f, iv[i])
+        for f, bv in bools.items():
+            setattr(c, f, bv[i])
+        for f, sv in strs.items():
+            setattr(c, f, sv[i])
+        c.day_of_week = dow[i]
+        c.season = season[i]
+        mc = c.market_conditions
+        mc.demand_index = float(demand[i])
+        mc.competitor_index = float(competitor[i])
+        mc.promotion_active = promo[i]
+        mc.promotion_name = promo_name[i]
+        for e in econ[i]:
+            c.economic_indicators.add(**e)
+
+    return apply
+
+
+def _lag_setters(frame: pd.DataFrame, n: int) -> Any:
+    present = [c for c in _LAG_OPTIONAL if c in frame.columns]
+    always = [c for c in ("adstock_spend", "adstock_decay") if c in frame.columns]
+    if not present and not always and "lag_history_days" not in frame.columns:
+        return lambda r, i: None
+    opt = {c: _list(frame, c, math.nan, n) for c in present}
+    fixed = {c: _list(frame, c, 0.0, n) for c in always}
+    days = [int(v) for v in _list(frame, "lag_history_days", 0.0, n)]
+
+    def apply(r: md_pb.CausalMarketingData, i: int) -> None:
+        lf = r.lag_features
+        for c, values in opt.items():
+            v = values[i]
+            if v is not None and not math.isnan(v):
+                setattr(lf, c, float(v))
+        for c, values in fixed.items():
+            if values[i]:
+                setattr(lf, c, float(values[i]))
+        if days[i]:
+            lf.history_days = days[i]
+
+    return apply
+
+
+def _metadata_setters(frame: pd.DataFrame, n: int) -> Any:
+    if not any(c.startswith(("meta_", "quality_")) for c in frame.columns):
+        return lambda r, i: None
+    ingested = _instant_us(frame, "meta_ingested_at", n)
+    pulled = _instant_us(frame, "meta_pulled_at", n)
+    strs = {
+        f: _list(frame, f"meta_{f}", "", n)
+        for f in ("batch_id", "account_timezone", "attribution_window", "raw_row_sha256")
+    }
+    bools = {
+        f: [bool(v) for v in _list(frame, f"meta_{f}", False, n)]
+        for f in ("out_of_order", "is_restatement")
+    }
+    ints = {
+        f: [int(v) for v in _list(frame, f"meta_{f}", 0.0, n)]
+        for f in ("late_days", "replaced_version")
+    }
+    notes = _list(frame, "meta_notes", None, n)
+    quality = {q: _list(frame, f"quality_{q}", 0.0, n) for q in _QUALITY}
+
+    def apply(r: md_pb.CausalMarketingData, i: int) -> None:
+        m = r.causal_metadata
+        for field, values in (("ingested_at", ingested), ("pulled_at", pulled)):
+            if values[i] is not None:
+                ts = getattr(m, field)
+                ts.seconds, rem = divmod(values[i], 1_000_000)
+                ts.nanos = rem * 1000
+        for f, sv in strs.items():
+            if sv[i]:
+                setattr(m, f, sv[i])
+        for f, bv in bools.items():
+            if bv[i]:
+                setattr(m, f, True)
+        for f, iv in ints.items():
+            if iv[i]:
+                setattr(m, f, iv[i])
+        if notes[i] is not None and len(notes[i]):
+            m.notes.extend(list(notes[i]))
+        for q, qv in quality.items():
+            if qv[i]:
+                setattr(m.quality, q, float(qv[i]))
+
+    return apply
+
+
+def _rows_of(frame: pd.DataFrame, n: int, value_prefix: str) -> list[str]:
+    return _families(frame, value_prefix)
+
+
+def _confounder_rows(frame: pd.DataFrame, n: int) -> list[list[dict[str, Any]]]:
+    rows: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    for name in _rows_of(frame, n, "confounder__"):
+        values = frame[f"confounder__{name}"].to_numpy(dtype=np.float64, na_value=np.nan)
+        strength = _list(frame, f"confounder_strength__{name}", 0.0, n)
+        ctype = _enum_values(frame, f"confounder_type__{name}", "confounder_type", n)
+        detector = _list(frame, f"confounder_detector__{name}", "", n)
+        description = _list(frame, f"confounder_description__{name}", "", n)
+        for i in np.flatnonzero(~np.isnan(values)).tolist():
+            rows[i].append(
+                {
+                    "name": name,
+                    "type": ctype[i],
+                    "value": float(values[i]),
+                    "strength": float(strength[i]),
+                    "detector": detector[i],
+                    "description": description[i],
+                }
+            )
+    return rows
+
+
+def _external_rows(frame: pd.DataFrame, n: int) -> list[list[dict[str, Any]]]:
+    rows: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    for name in _rows_of(frame, n, "external__"):
+        values = frame[f"external__{name}"].to_numpy(dtype=np.float64, na_value=np.nan)
+        ftype = _enum_values(frame, f"external_type__{name}", "external_factor_type", n)
+        source = _list(frame, f"external_source__{name}", "", n)
+        for i in np.flatnonzero(~np.isnan(values)).tolist():
+            rows[i].append(
+                {"name": name, "type": ftype[i], "value": float(values[i]), "source": source[i]}
+            )
+    return rows
+
+
+def _econ_rows(frame: pd.DataFrame, n: int) -> list[list[dict[str, Any]]]:
+    rows: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    for name in _rows_of(frame, n, "econ__"):
+        values = frame[f"econ__{name}"].to_numpy(dtype=np.float64, na_value=np.nan)
+        unit = _list(frame, f"econ_unit__{name}", "", n)
+        source = _list(frame, f"econ_source__{name}", "", n)
+        for i in np.flatnonzero(~np.isnan(values)).tolist():
+            rows[i].append(
+                {"name": name, "value": float(values[i]), "unit": unit[i], "source": source[i]}
+            )
+    return rows
+
+
+def _memory_rows(frame: pd.DataFrame, n: int) -> Any:
+    space = _list(frame, "conceptual_space", "", n) if "conceptual_space" in frame else None
+    nodes = _list(frame, "knowledge_graph_nodes", None, n)
+    spaces = _families(frame, "region__")
+    regions = {s: _list(frame, f"region__{s}", "", n) for s in spaces}
+    distances = {s: _list(frame, f"region_distance__{s}", 0.0, n) for s in spaces}
+
+    def apply(r: md_pb.CausalMarketingData, i: int) -> None:
+        if space is not None and space[i]:
+            r.conceptual_space = space[i]
+        if nodes[i] is not None and len(nodes[i]):
+            del r.knowledge_graph_nodes[:]
+            r.knowledge_graph_nodes.extend(list(nodes[i]))
+        if spaces:
+            del r.conceptual_assignments[:]
+            for s in spaces:
+                if regions[s][i]:
+                    r.conceptual_assignments.add(
+                        space=s, region=regions[s][i], distance=float(distances[s][i])
+                    )
+
+    return apply
