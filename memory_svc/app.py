@@ -2,7 +2,8 @@
 
 Environment: ``LIFTOS_EMBEDDER`` (hashing | minilm; the embedder for orgs written from now
 on — an org keeps the one it was first embedded with), ``LIFTOS_MEMORY_IVF_THRESHOLD``,
-``LIFTOS_MEMORY_NPROBE``, ``LIFTOS_MEMORY_EXACT_CANDIDATES``.
+``LIFTOS_MEMORY_NPROBE``, ``LIFTOS_MEMORY_EXACT_CANDIDATES``, ``LIFTOS_MEMORY_INDEX_SAVE_CHANGES``
+(changes between index saves; the index is caught up from the store after a crash).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def settings_from_env() -> MemorySettings:
     index = IndexSettings(
         ivf_threshold=int(os.environ.get("LIFTOS_MEMORY_IVF_THRESHOLD", 50_000)),
         nprobe=int(os.environ.get("LIFTOS_MEMORY_NPROBE", 16)),
+        save_min_changes=int(os.environ.get("LIFTOS_MEMORY_INDEX_SAVE_CHANGES", 20_000)),
     )
     return MemorySettings(
         embedder=os.environ.get("LIFTOS_EMBEDDER", "hashing"),

@@ -6,7 +6,8 @@ A record's vector is the concatenation of two unit vectors weighted by the squar
 
 * Text part (default, offline): feature hashing of the causal text (Weinberger et al. 2009):
   word uni/bigrams and character 3–4-grams (within word boundaries, so "retarget" meets
-  "retargeting"), signed hashing, each family L2-normalised, mixed 0.7 / 0.3. Stateless —
+  "retargeting"), signed hashing, sublinear term frequency log(1 + tf), each family
+  L2-normalised, mixed 0.7 / 0.3. Stateless —
   no IDF, no vocabulary — so every process embeds a record identically and restatements do
   not drift the space. What is hashed is the record's causal text, never its id.
 * Text part (optional): sentence-transformers all-MiniLM-L6-v2 (``LIFTOS_EMBEDDER=minilm``,
@@ -82,15 +83,21 @@ class HashingTextEncoder:
         from sklearn.feature_extraction.text import HashingVectorizer
 
         self.dim = dim
-        common = {"n_features": dim, "alternate_sign": True, "norm": "l2", "binary": True}
+        common = {"n_features": dim, "alternate_sign": True, "norm": None}
         self._words = HashingVectorizer(
             analyzer="word", ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b", **common
         )
         self._chars = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 4), **common)
 
+    @staticmethod
+    def _sublinear(m: np.ndarray) -> np.ndarray:
+        # log(1 + tf) keeps the sign hashing gave: a repeated term ("black friday" as the
+        # campaign, the next holiday and a confounder) counts more, with diminishing returns.
+        return _normalise(np.sign(m) * np.log1p(np.abs(m)))
+
     def encode(self, texts: list[str]) -> np.ndarray:
-        words = self._words.transform(texts).toarray()
-        chars = self._chars.transform(texts).toarray()
+        words = self._sublinear(self._words.transform(texts).toarray())
+        chars = self._sublinear(self._chars.transform(texts).toarray())
         return _normalise(0.7 * words + 0.3 * chars).astype(np.float32)
 
 

@@ -23,6 +23,7 @@ match can never be returned, and k results come back whenever k records match:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -59,6 +60,8 @@ from memory_svc.store import (
     ScanRow,
 )
 from mesh.errors import FieldViolation
+
+_LOGGER = logging.getLogger(__name__)
 
 __all__ = [
     "Enrichment",
@@ -486,10 +489,12 @@ class MemoryEngine:
             cand = self.store.candidates(org_id, flt, None)
             with self.indexes.lock(org_id):
                 scores, seqs = idx.search(query, k, allowed=cand)
+            _LOGGER.debug("search path=exact-selector candidates=%d", len(cand))
             return scores, seqs, len(cand)
         cand = self.store.candidates(org_id, flt, limit + 1)
         if len(cand) <= limit:
             got, vectors = self.store.vectors(cand, idx.dim)
+            _LOGGER.debug("search path=brute-force candidates=%d", len(cand))
             return (*_top_k(query, got, vectors, k), len(cand))
         # Broad filter: most ANN neighbours match, so over-fetch and keep the matching ones.
         fetch = 4 * k
@@ -501,6 +506,7 @@ class MemoryEngine:
                     break
                 fetch *= 4
         if ok.sum() >= k:
+            _LOGGER.debug("search path=over-fetch fetched=%d", fetch)
             return scores[ok][:k], seqs[ok][:k], 0
         cand = self.store.candidates(org_id, flt, None)
         with self.indexes.lock(org_id):
@@ -509,6 +515,7 @@ class MemoryEngine:
                 if len(seqs) >= min(k, len(cand)) or nprobe >= idx.nlist:
                     break
                 nprobe *= 4
+        _LOGGER.debug("search path=restricted candidates=%d nprobe=%d", len(cand), nprobe)
         return scores, seqs, len(cand)
 
     # ------------------------------------------------------------ graph, spaces

@@ -253,7 +253,8 @@ class IndexManager:
         if meta.get("dim") != dim or index.d != dim or meta.get("org_id") != org_id:
             return None
         if meta["kind"] == "ivf":
-            index = faiss.downcast_index(index)
+            # read_index already returns the concrete class and owns it; a downcast_index
+            # wrapper would not own it and dangle once this one is collected.
             index.nprobe = self.settings.nprobe
         return OrgIndex(index, meta["kind"], dim, int(meta["max_seq"]), int(meta["trained_size"]))
 

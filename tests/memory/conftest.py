@@ -1,0 +1,109 @@
+"""Fixtures: a real memory server on a free port, a stub, and a written synthetic org."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterator, Sequence
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from liftos.v1 import marketing_data_pb2 as md_pb
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
+
+from memory_svc.app import build
+from memory_svc.engine import MemorySettings
+from memory_svc.index import IndexSettings
+from memory_svc.synthetic import synthetic_records
+from mesh.runtime.inprocess import running_services
+
+ORG = "acme"
+ORG_RECORDS = 1600
+
+
+def write(
+    stub: memory_grpc.MemoryServiceStub,
+    org: str,
+    records: Sequence[md_pb.CausalMarketingData],
+    batch: int = 400,
+) -> memory_pb.WriteResponse:
+    requests = [
+        memory_pb.WriteRequest(org_id=org, records=records[i : i + batch])
+        for i in range(0, len(records), batch)
+    ]
+    return stub.Write(iter(requests), timeout=60)
+
+
+def scan_all(
+    stub: memory_grpc.MemoryServiceStub, **kwargs: object
+) -> list[md_pb.CausalMarketingData]:
+    return [r for b in stub.Scan(memory_pb.ScanRequest(**kwargs), timeout=60) for r in b.records]
+
+
+def rich_error(err: grpc.RpcError) -> tuple[grpc.StatusCode, str, list[object]]:
+    """Code, details and decoded google.rpc details of a failed call."""
+    status = rpc_status.from_call(err)
+    assert status is not None, "the error carries no google.rpc.Status"
+    decoded: list[object] = []
+    for any_ in status.details:
+        for kind in (
+            error_details_pb2.ErrorInfo,
+            error_details_pb2.BadRequest,
+            error_details_pb2.ResourceInfo,
+            error_details_pb2.PreconditionFailure,
+        ):
+            if any_.Is(kind.DESCRIPTOR):
+                msg = kind()
+                any_.Unpack(msg)
+                decoded.append(msg)
+    return err.code(), err.details(), decoded
+
+
+def reason_and_fields(err: grpc.RpcError) -> tuple[grpc.StatusCode, str, list[str]]:
+    code, _, details = rich_error(err)
+    info = next(d for d in details if isinstance(d, error_details_pb2.ErrorInfo))
+    fields = [
+        v.field
+        for d in details
+        if isinstance(d, error_details_pb2.BadRequest)
+        for v in d.field_violations
+    ]
+    return code, info.reason, fields
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("memory")
+    with running_services({"memory": build}, data) as services:
+        yield services["memory"].address
+
+
+def small_ivf_build():  # type: ignore[no-untyped-def]
+    """A build whose IVF switch, candidate threshold and nprobe are tiny, so a test-sized
+    org exercises the ANN paths (over-fetch, selector fallback, nprobe escalation)."""
+    settings = MemorySettings(
+        index=IndexSettings(ivf_threshold=300, nprobe=1, save_min_changes=100),
+        exact_candidates=40,
+    )
+    return functools.partial(build, settings=settings)
+
+
+@pytest.fixture(scope="module")
+def stub(server: str) -> Iterator[memory_grpc.MemoryServiceStub]:
+    with grpc.insecure_channel(server) as channel:
+        yield memory_grpc.MemoryServiceStub(channel)
+
+
+@pytest.fixture(scope="module")
+def org_records(stub: memory_grpc.MemoryServiceStub) -> list[md_pb.CausalMarketingData]:
+    """ORG: 10 campaigns × 4 geos × 40 days from 2024-10-20 (geo experiment from Nov 1,
+    Black Friday build-up from Nov 21)."""
+    records = synthetic_records(
+        ORG, ORG_RECORDS, seed=7, campaigns=10, geos=4, start=dt.date(2024, 10, 20)
+    )
+    response = write(stub, ORG, records)
+    assert response.inserted_count == ORG_RECORDS
+    return records
