@@ -1,33 +1,177 @@
-"""IngestionService servicer: thin — convert, call the domain off the event loop, convert."""
+"""IngestionService servicer: thin — convert, call the domain off the event loop, convert.
+
+``Ingest`` handles one batch at a time as it arrives (nothing buffers the stream) and acks
+it only after ``MemoryService.Write`` has returned, i.e. after memory has made the records
+durable. The stream's working set of stored history lives in an :class:`IngestStream`
+that dies with the stream.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+from collections.abc import AsyncIterator
 
 import grpc
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 
-from ingestion_svc import convert
+from ingestion_svc import convert, pipeline
 from ingestion_svc.calendar import build_calendar
+from ingestion_svc.client import MemoryClient
+from ingestion_svc.errors import BatchIdReused
 from ingestion_svc.experiments import ExperimentRegistry
+from ingestion_svc.external_factors import FactorRegistry, FactorTable
+from ingestion_svc.history import StreamHistory
+from ingestion_svc.ledger import BatchLedger
+from mesh.frames import frame_to_records
 from mesh.runtime.protoconv import date_from_proto, require_org
+
+_LOGGER = logging.getLogger(__name__)
+_DAY_US = 86_400_000_000
+# Factor values are loaded for the batch's days plus this margin, then reused.
+_FACTOR_MARGIN_DAYS = 60
+
+
+class IngestStream:
+    """One Ingest stream: its history working set and its cached factor table."""
+
+    def __init__(self, service: IngestionService) -> None:
+        self.service = service
+        self.history = StreamHistory()
+        self.factors: dict[str, FactorTable] = {}
+
+    async def handle(self, request: ingestion_pb.IngestRequest) -> ingestion_pb.IngestResponse:
+        s = self.service
+        now = dt.datetime.now(dt.UTC)
+        batch = await asyncio.to_thread(
+            convert.ingest_batch, request, now, s.settings.max_clock_skew
+        )
+        fingerprint = await asyncio.to_thread(convert.fingerprint, request)
+        seen = await asyncio.to_thread(s.ledger.get, batch.org_id, batch.batch_id)
+        if seen is not None:
+            if seen.fingerprint != fingerprint:
+                raise BatchIdReused(
+                    f"batch {batch.batch_id!r} was acked for different rows; use a new batch_id",
+                    resource_type="liftos.v1.IngestRequest",
+                    resource_name=f"orgs/{batch.org_id}/batches/{batch.batch_id}",
+                )
+            return convert.replayed(seen.ack)
+        prepared = await asyncio.to_thread(pipeline.prepare, batch, s.settings)
+        windows = prepared.windows()
+        for account_key, lo, hi in windows:
+            await self._load_history(batch.org_id, batch.source, account_key, lo, hi)
+        lo = min((w[1] for w in windows), default=0)
+        hi = max((w[2] for w in windows), default=0)
+        experiments = await asyncio.to_thread(
+            s.registry.all_active, batch.org_id, _date(lo), _date(hi)
+        )
+        factors = await self._factors(batch.org_id, lo, hi)
+        result = await asyncio.to_thread(
+            pipeline.finish, prepared, self.history, experiments, factors, now, s.settings
+        )
+        if len(result.records):
+            records = await asyncio.to_thread(frame_to_records, result.records)
+            await s.memory.write(batch.org_id, records)
+        # Durable: remember what was written, then record and send the ack.
+        self.history.add(result.history_rows)
+        reply = convert.ack(batch.batch_id, result)
+        await asyncio.to_thread(
+            s.ledger.put, batch.org_id, batch.batch_id, fingerprint, reply.SerializeToString()
+        )
+        return reply
+
+    async def _load_history(
+        self, org_id: str, source: str, account_key: str, lo: int, hi: int
+    ) -> None:
+        for first, last in self.history.missing(account_key, lo, hi):
+            # Record timestamps are local midnights in UTC: widen by a day each side.
+            records = await self.service.memory.scan(
+                org_id,
+                convert.SOURCE_ENUM[source],
+                (first - 1) * _DAY_US,
+                (last + 2) * _DAY_US,
+            )
+            rows = await asyncio.to_thread(convert.history_rows, records, account_key, first, last)
+            self.history.add(rows)
+            self.history.mark_loaded(account_key, first, last)
+
+    async def _factors(self, org_id: str, lo: int, hi: int) -> FactorTable:
+        registry = self.service.factors
+        generation = await asyncio.to_thread(registry.generation, org_id)
+        cached = self.factors.get(org_id)
+        if generation == 0:
+            return FactorTable.empty()
+        if cached is None or cached.generation != generation or not cached.covers(lo, hi):
+            cached = await asyncio.to_thread(
+                registry.table, org_id, lo - _FACTOR_MARGIN_DAYS, hi + _FACTOR_MARGIN_DAYS
+            )
+            self.factors[org_id] = cached
+        return cached
+
+
+def _date(day: int) -> dt.date:
+    return dt.date(1970, 1, 1) + dt.timedelta(days=day)
 
 
 class IngestionService(ingestion_grpc.IngestionServiceServicer):
-    """Experiment registry and calendar now; Ingest lands with issue #4."""
+    """Ingest, the experiment registry, the calendar and the external-factor registry."""
 
-    def __init__(self, registry: ExperimentRegistry) -> None:
-        self._registry = registry
+    def __init__(
+        self,
+        registry: ExperimentRegistry,
+        factors: FactorRegistry,
+        ledger: BatchLedger,
+        memory: MemoryClient,
+        settings: pipeline.Settings | None = None,
+    ) -> None:
+        self.registry = registry
+        self.factors = factors
+        self.ledger = ledger
+        self.memory = memory
+        self.settings = settings or pipeline.Settings()
+
+    async def Ingest(
+        self,
+        request_iterator: AsyncIterator[ingestion_pb.IngestRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[ingestion_pb.IngestResponse]:
+        stream = IngestStream(self)
+        async for request in request_iterator:
+            yield await stream.handle(request)
 
     async def GetCalendar(
         self, request: ingestion_pb.GetCalendarRequest, context: grpc.aio.ServicerContext
     ) -> ingestion_pb.GetCalendarResponse:
         country, start, end, subdivision = convert.calendar_request(request)
         days = await asyncio.to_thread(build_calendar, country, start, end, subdivision=subdivision)
-        return ingestion_pb.GetCalendarResponse(
-            days=[convert.calendar_day_to_proto(d) for d in days]
+        out = [convert.calendar_day_to_proto(d) for d in days]
+        if request.org_id:
+            org = require_org(request.org_id)
+            epoch = dt.date(1970, 1, 1)
+            table = await asyncio.to_thread(
+                self.factors.table, org, (start - epoch).days, (end - epoch).days
+            )
+            convert.add_market_conditions(out, table, country.upper(), subdivision or "")
+        return ingestion_pb.GetCalendarResponse(days=out)
+
+    async def RegisterExternalFactor(
+        self, request: ingestion_pb.RegisterExternalFactorRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb.RegisterExternalFactorResponse:
+        org, series = convert.factor_series_from_proto(request)
+        count = await asyncio.to_thread(self.factors.register, org, series)
+        return ingestion_pb.RegisterExternalFactorResponse(value_count=count)
+
+    async def ListExternalFactors(
+        self, request: ingestion_pb.ListExternalFactorsRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb.ListExternalFactorsResponse:
+        org = require_org(request.org_id)
+        series = await asyncio.to_thread(
+            self.factors.list, org, include_values=request.include_values
+        )
+        return ingestion_pb.ListExternalFactorsResponse(
+            series=[convert.factor_series_to_proto(s) for s in series]
         )
 
     async def CreateExperiment(
@@ -35,14 +179,14 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
     ) -> ingestion_pb.CreateExperimentResponse:
         now = dt.datetime.now(dt.UTC)
         experiment, stored = convert.experiment_from_proto(request.experiment, now)
-        await asyncio.to_thread(self._registry.create, experiment)
+        await asyncio.to_thread(self.registry.create, experiment)
         return ingestion_pb.CreateExperimentResponse(experiment=stored)
 
     async def GetExperiment(
         self, request: ingestion_pb.GetExperimentRequest, context: grpc.aio.ServicerContext
     ) -> ingestion_pb.GetExperimentResponse:
         org = require_org(request.org_id)
-        experiment = await asyncio.to_thread(self._registry.get, org, request.experiment_id)
+        experiment = await asyncio.to_thread(self.registry.get, org, request.experiment_id)
         return ingestion_pb.GetExperimentResponse(
             experiment=convert.experiment_to_proto(experiment)
         )
@@ -53,7 +197,7 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         org = require_org(request.org_id)
         active_on = date_from_proto(request.active_on, "active_on", required=False)
         page, token = await asyncio.to_thread(
-            self._registry.list,
+            self.registry.list,
             org,
             page_size=request.page_size,
             page_token=request.page_token,

@@ -1,0 +1,196 @@
+"""What one Ingest stream knows of an org's stored rows: versions and content hashes per
+natural key, daily spend / conversions / revenue per series, and campaign ids by name.
+
+The memory service is the record of truth; this is the stream's working set of it. The
+servicer loads the windows a batch needs (``missing``) with a memory Scan, and every batch
+the stream writes is added once durable, so a stream of consecutive days costs one small
+Scan per batch, not a re-read of 28 days of history. Nothing here outlives the stream, so
+replicas of the service share no state.
+
+A *series* is one campaign (or Klaviyo message) in one geo of one account:
+``source|account|ident|geo``; a natural key is the series plus the local date. Days are
+integers (days since 1970-01-01), keys ``series code × 2^21 + day + 2^20``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["HISTORY_COLUMNS", "KEEP_DAYS", "StreamHistory", "day_numbers"]
+
+# Lags reach 28 days back; restatements and late rows a little further.
+KEEP_DAYS = 40
+_DAY_BIAS = 1 << 20
+_SHIFT = 1 << 21
+# Columns ``add`` takes (one row per record).
+HISTORY_COLUMNS = (
+    "series",
+    "account_key",
+    "day",
+    "spend",
+    "conversions",
+    "revenue",
+    "version",
+    "sha",
+    "campaign_id",
+    "campaign_key",
+)
+
+
+def day_numbers(values: np.ndarray | pd.Series) -> np.ndarray:
+    """datetime64 (any unit) → int64 days since the epoch."""
+    return np.asarray(values).astype("datetime64[D]").astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """Stored facts for looked-up keys (NaN / -1 / "" where not known)."""
+
+    version: np.ndarray
+    sha: np.ndarray
+    spend: np.ndarray
+    conversions: np.ndarray
+    revenue: np.ndarray
+
+
+class StreamHistory:
+    """The stream's working set; not thread-safe (one stream, one batch at a time)."""
+
+    def __init__(self, keep_days: int = KEEP_DAYS) -> None:
+        self.keep_days = keep_days
+        self._codes: dict[str, int] = {}
+        self._key = np.zeros(0, dtype=np.int64)
+        self._account = np.zeros(0, dtype=object)
+        self._num = np.zeros((0, 3))
+        self._version = np.zeros(0, dtype=np.int64)
+        self._sha = np.zeros(0, dtype=object)
+        self._index: pd.Index | None = None
+        self._coverage: dict[str, tuple[int, int]] = {}
+        self._frontier: dict[str, int] = {}
+        self._campaigns: dict[tuple[str, str], str | None] = {}
+
+    def __len__(self) -> int:
+        return int(self._key.size)
+
+    # ------------------------------------------------------------------ keys and windows
+
+    def codes(self, series: Iterable[str]) -> np.ndarray:
+        """Integer code per series (new series get new codes)."""
+        table = self._codes
+        return np.fromiter((table.setdefault(s, len(table)) for s in series), dtype=np.int64)
+
+    def keys(self, codes: np.ndarray, days: np.ndarray) -> np.ndarray:
+        return codes * _SHIFT + days + _DAY_BIAS
+
+    def missing(self, account_key: str, lo: int, hi: int) -> list[tuple[int, int]]:
+        """Day windows of [lo, hi] not loaded yet for the account (at most two)."""
+        have = self._coverage.get(account_key)
+        if have is None:
+            return [(lo, hi)]
+        a, b = have
+        out = []
+        if lo < a:
+            out.append((lo, min(hi, a - 1)))
+        if hi > b:
+            out.append((max(lo, b + 1), hi))
+        # A window disjoint from the coverage would leave a hole: load the gap as well.
+        if hi < a - 1:
+            out = [(lo, a - 1)]
+        elif lo > b + 1:
+            out = [(b + 1, hi)]
+        return out
+
+    def mark_loaded(self, account_key: str, lo: int, hi: int) -> None:
+        have = self._coverage.get(account_key)
+        self._coverage[account_key] = (
+            (lo, hi) if have is None else (min(lo, have[0]), max(hi, have[1]))
+        )
+
+    # ----------------------------------------------------------------------- mutation
+
+    def add(self, rows: pd.DataFrame) -> None:
+        """Upsert rows (columns :data:`HISTORY_COLUMNS`); a key keeps its highest version."""
+        if rows.empty:
+            return
+        codes = self.codes(rows["series"].tolist())
+        days = rows["day"].to_numpy(np.int64)
+        key = np.concatenate([self._key, self.keys(codes, days)])
+        account = np.concatenate([self._account, rows["account_key"].to_numpy(dtype=object)])
+        num = np.vstack([self._num, rows[["spend", "conversions", "revenue"]].to_numpy(np.float64)])
+        version = np.concatenate([self._version, rows["version"].to_numpy(np.int64)])
+        sha = np.concatenate([self._sha, rows["sha"].to_numpy(dtype=object)])
+        # The last row of each key in (key, version, arrival) order wins.
+        order = np.lexsort((np.arange(key.size), version, key))
+        last = np.ones(key.size, dtype=bool)
+        last[:-1] = key[order][1:] != key[order][:-1]
+        take = order[last]
+        self._key, self._account, self._num = key[take], account[take], num[take]
+        self._version, self._sha = version[take], sha[take]
+        self._index = None
+        for acct, day in rows.groupby("account_key", sort=False)["day"].max().items():
+            self._frontier[str(acct)] = max(self._frontier.get(str(acct), day), int(day))
+        self._remember_campaigns(rows)
+        self._prune()
+
+    def _remember_campaigns(self, rows: pd.DataFrame) -> None:
+        table = self._campaigns
+        triples = set(
+            zip(rows["account_key"], rows["campaign_key"], rows["campaign_id"], strict=True)
+        )
+        for acct, key, cid in triples:
+            if not key or not cid:
+                continue
+            old = table.get((acct, key), "")
+            # A name seen with two ids is ambiguous for good: never guess.
+            table[(acct, key)] = cid if old in ("", cid) else None
+
+    def _prune(self) -> None:
+        if not self._frontier or self._key.size < 50_000:
+            return
+        days = (self._key % _SHIFT) - _DAY_BIAS
+        cutoff = np.array([self._frontier[a] for a in self._account]) - self.keep_days
+        keep = days >= cutoff
+        if keep.all():
+            return
+        self._key, self._account = self._key[keep], self._account[keep]
+        self._num, self._version, self._sha = self._num[keep], self._version[keep], self._sha[keep]
+        self._index = None
+        for acct, (lo, hi) in list(self._coverage.items()):
+            if acct in self._frontier:
+                self._coverage[acct] = (max(lo, self._frontier[acct] - self.keep_days), hi)
+
+    # ------------------------------------------------------------------------- lookup
+
+    def lookup(self, keys: np.ndarray) -> Known:
+        """Stored facts for ``keys`` (from :meth:`keys`)."""
+        if self._index is None:
+            self._index = pd.Index(self._key)
+        at = self._index.get_indexer(keys) if self._key.size else np.full(keys.size, -1)
+        hit = at >= 0
+        num = np.full((keys.size, 3), np.nan)
+        num[hit] = self._num[at[hit]]
+        version = np.full(keys.size, -1, dtype=np.int64)
+        version[hit] = self._version[at[hit]]
+        sha = np.full(keys.size, "", dtype=object)
+        sha[hit] = self._sha[at[hit]]
+        return Known(version, sha, num[:, 0], num[:, 1], num[:, 2])
+
+    def series_max_day(self, codes: np.ndarray) -> np.ndarray:
+        """Latest known day of each series (-2^40 where none)."""
+        out = np.full(len(self._codes) + 1, -(1 << 40), dtype=np.int64)
+        if self._key.size:
+            np.maximum.at(out, self._key // _SHIFT, (self._key % _SHIFT) - _DAY_BIAS)
+        return out[codes]
+
+    def frontier(self, account_key: str) -> int | None:
+        """Latest day known for the account (stored or written by this stream)."""
+        return self._frontier.get(account_key)
+
+    def campaign_id(self, account_key: str, campaign_key: str) -> str | None:
+        """The one campaign id seen under this name / message id, None when unknown or
+        ambiguous."""
+        return self._campaigns.get((account_key, campaign_key))
