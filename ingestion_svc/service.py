@@ -12,6 +12,8 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from liftos.v1 import ingestion_pb2 as ingestion_pb
@@ -29,9 +31,22 @@ from mesh.frames import frame_to_records
 from mesh.runtime.protoconv import date_from_proto, require_org
 
 _LOGGER = logging.getLogger(__name__)
+# Batches staged ahead of the one being written.
+PIPELINE_DEPTH = 2
 _DAY_US = 86_400_000_000
 # Factor values are loaded for the batch's days plus this margin, then reused.
 _FACTOR_MARGIN_DAYS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """A transformed batch waiting for its memory write (fingerprint "" = a replay)."""
+
+    org_id: str
+    batch_id: str
+    fingerprint: str
+    reply: ingestion_pb.IngestResponse
+    records: list[Any]
 
 
 class IngestStream:
@@ -42,7 +57,13 @@ class IngestStream:
         self.history = StreamHistory()
         self.factors: dict[str, FactorTable] = {}
 
-    async def handle(self, request: ingestion_pb.IngestRequest) -> ingestion_pb.IngestResponse:
+    async def stage(self, request: ingestion_pb.IngestRequest) -> Staged:
+        """Everything up to the memory write: validate, transform, build the records.
+
+        The stream's history takes the batch's rows at once, so the next batch can be
+        staged while this one is written; if the write fails the stream ends and its
+        history with it.
+        """
         s = self.service
         now = dt.datetime.now(dt.UTC)
         batch = await asyncio.to_thread(
@@ -57,7 +78,7 @@ class IngestStream:
                     resource_type="liftos.v1.IngestRequest",
                     resource_name=f"orgs/{batch.org_id}/batches/{batch.batch_id}",
                 )
-            return convert.replayed(seen.ack)
+            return Staged(batch.org_id, batch.batch_id, "", convert.replayed(seen.ack), [])
         prepared = await asyncio.to_thread(pipeline.prepare, batch, s.settings)
         windows = prepared.windows()
         for account_key, lo, hi in windows:
@@ -71,16 +92,30 @@ class IngestStream:
         result = await asyncio.to_thread(
             pipeline.finish, prepared, self.history, experiments, factors, now, s.settings
         )
-        if len(result.records):
-            records = await asyncio.to_thread(frame_to_records, result.records)
-            await s.memory.write(batch.org_id, records)
-        # Durable: remember what was written, then record and send the ack.
+        records = await asyncio.to_thread(frame_to_records, result.records)
         self.history.add(result.history_rows)
         reply = convert.ack(batch.batch_id, result)
+        return Staged(batch.org_id, batch.batch_id, fingerprint, reply, records)
+
+    async def commit(
+        self, staged: Staged, before: asyncio.Task[Any] | None
+    ) -> ingestion_pb.IngestResponse:
+        """Write the batch to memory (after the batch before it), record the ack, return it."""
+        if before is not None:
+            await before  # in order; a failed predecessor fails this batch too
+        if not staged.fingerprint:  # replayed from the ledger
+            return staged.reply
+        s = self.service
+        if staged.records:
+            await s.memory.write(staged.org_id, staged.records)
         await asyncio.to_thread(
-            s.ledger.put, batch.org_id, batch.batch_id, fingerprint, reply.SerializeToString()
+            s.ledger.put,
+            staged.org_id,
+            staged.batch_id,
+            staged.fingerprint,
+            staged.reply.SerializeToString(),
         )
-        return reply
+        return staged.reply
 
     async def _load_history(
         self, org_id: str, source: str, account_key: str, lo: int, hi: int
@@ -137,9 +172,40 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         request_iterator: AsyncIterator[ingestion_pb.IngestRequest],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[ingestion_pb.IngestResponse]:
+        """Batches are staged as they arrive and written in order; batch k+1 is transformed
+        while batch k is being written, and each ack leaves as soon as its write returns
+        (a client that waits for each ack before sending the next batch is served too)."""
         stream = IngestStream(self)
-        async for request in request_iterator:
-            yield await stream.handle(request)
+        queue: asyncio.Queue[asyncio.Task[Any] | BaseException | None] = asyncio.Queue()
+        depth = asyncio.Semaphore(PIPELINE_DEPTH)
+
+        async def produce() -> None:
+            before: asyncio.Task[Any] | None = None
+            try:
+                async for request in request_iterator:
+                    await depth.acquire()
+                    staged = await stream.stage(request)
+                    before = asyncio.create_task(stream.commit(staged, before))
+                    before.add_done_callback(lambda _: depth.release())
+                    await queue.put(before)
+            except Exception as exc:  # delivered after the acks queued before it
+                await queue.put(exc)
+                return
+            await queue.put(None)
+
+        producer = asyncio.create_task(produce())
+        pending: list[asyncio.Task[Any]] = []
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                pending.append(item)
+                yield await item
+                pending.remove(item)
+        finally:
+            producer.cancel()
+            for task in pending:
+                task.cancel()
 
     async def GetCalendar(
         self, request: ingestion_pb.GetCalendarRequest, context: grpc.aio.ServicerContext

@@ -471,3 +471,14 @@ class IngestSummary:
                 )
         for c in reply.confounders:
             self.confounders[c.name] += c.row_count
+
+    def merge(self, other: IngestSummary) -> None:
+        """Add another ingest's totals to these."""
+        for name in (
+            "batches", "rows", "accepted", "rejected", "duplicates", "restated", "superseded",
+            "out_of_order", "late", "replayed_batches", "retries", "_quality_sum", "_written",
+        ):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.rejected_by_reason.update(other.rejected_by_reason)
+        self.confounders.update(other.confounders)
+        self.rejections.extend(other.rejections[: max(0, 1000 - len(self.rejections))])

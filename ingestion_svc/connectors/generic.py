@@ -37,7 +37,7 @@ def normalise(
     checks = Checks(rows)
     n = len(rows)
     channel = mapping.channel or DEFAULT_CHANNEL
-    day, missing_day, bad_day = dates(pluck(rows, mapping.date), r"\d{4}-\d{2}-\d{2}", "%Y-%m-%d")
+    day, missing_day, bad_day = dates(pluck(rows, mapping.date), r"\d{4}-\d{2}-\d{2}")
     checks.fail(missing_day, mapping.date, "missing_field", f"{mapping.date} is missing")
     if mapping.campaign_id:
         campaign_id = text(pluck(rows, mapping.campaign_id))
