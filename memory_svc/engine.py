@@ -43,12 +43,13 @@ from memory_svc.errors import (
 )
 from memory_svc.features import causal_profile
 from memory_svc.graph import (
-    GraphDelta,
     Neighbourhood,
+    Roles,
+    batch_delta,
     build_graph,
     neighbourhood,
-    node_lists,
     node_type,
+    roles,
 )
 from memory_svc.index import IndexManager, IndexSettings, Recovery
 from memory_svc.spaces import PRIMARY_SPACE, SPACES, SpaceAssignment, assign_all
@@ -212,7 +213,8 @@ class MemoryEngine:
             self._use_given(vectors, [given_vectors[p] for p in positions], positions, dim)
             assignments = assign_all(profile)
             primary = [f"{PRIMARY_SPACE}/{r}" for r in assignments[0].region]
-            nodes = self._nodes(org_id, rows, assignments)
+            node_roles = self._roles(org_id, rows, assignments)
+            nodes = node_roles.node_lists()
             enrichment = Enrichment(
                 positions,
                 vectors,
@@ -222,7 +224,9 @@ class MemoryEngine:
                 [old.version if old else 0 for old in replaces],
             )
             payloads = serialise(enrichment)
-            batch = self._commit_batch(org_id, name, dim, rows, enrichment, payloads, replaces)
+            batch = self._commit_batch(
+                org_id, name, dim, rows, enrichment, payloads, replaces, node_roles
+            )
             result = self.store.commit(batch)
             self.indexes.apply(
                 org_id, dim, result.seqs, vectors, result.removed_seqs, result.state.max_seq
@@ -315,9 +319,7 @@ class MemoryEngine:
             raise DimensionMismatch(violations[0].description, violations=violations)
 
     @staticmethod
-    def _nodes(
-        org_id: str, rows: pd.DataFrame, assignments: list[SpaceAssignment]
-    ) -> list[list[str]]:
+    def _roles(org_id: str, rows: pd.DataFrame, assignments: list[SpaceAssignment]) -> Roles:
         columns = {
             c: rows[c].astype(str).tolist()
             for c in (
@@ -337,7 +339,7 @@ class MemoryEngine:
         stamps = pd.to_datetime(rows["timestamp"], utc=True)
         months = stamps.dt.strftime("%Y-%m").tolist()
         regions = [(a.space, a.region) for a in assignments]
-        return node_lists(org_id, columns, confounders, regions, months)
+        return roles(org_id, columns, confounders, regions, months)
 
     def _commit_batch(
         self,
@@ -348,14 +350,17 @@ class MemoryEngine:
         e: Enrichment,
         payloads: list[bytes],
         replaces: list[ExistingRecord | None],
+        node_roles: Roles,
     ) -> CommitBatch:
-        delta = GraphDelta()
         names = rows["campaign_name"].astype(str).tolist()
         objectives = rows["campaign_objective"].astype(str).tolist()
-        for i, nodes in enumerate(e.graph_nodes):
-            delta.add(nodes, +1)
-            for node in nodes:
-                delta.labels[node] = _label(node, names[i], objectives[i])
+        campaigns = rows["campaign_id"].astype(str).tolist()
+        latest = {
+            f"campaign:{c}": (n, o) for c, n, o in zip(campaigns, names, objectives, strict=True)
+        }
+        distinct = {node for nodes in e.graph_nodes for node in nodes}
+        labels = {node: _label(node, *latest.get(node, ("", ""))) for node in distinct}
+        delta = batch_delta(node_roles, labels)
         for old in replaces:
             if old is not None:
                 delta.add(old.graph_nodes, -1)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import faiss
 import numpy as np
@@ -67,7 +67,9 @@ def _nlist(n: int, settings: IndexSettings) -> int:
 class OrgIndex:
     """One org's index and the last store seq it reflects."""
 
-    def __init__(self, index: faiss.Index, kind: str, dim: int, max_seq: int, trained: int):
+    # faiss objects are SWIG proxies whose concrete class (IndexIDMap2 / IndexIVFFlat) the
+    # stubs cannot follow, hence Any.
+    def __init__(self, index: Any, kind: str, dim: int, max_seq: int, trained: int):
         self.index = index
         self.kind = kind  # "exact" | "ivf"
         self.dim = dim
@@ -118,7 +120,7 @@ class OrgIndex:
     def export(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) currently held, for re-indexing without touching the store."""
         if self.kind == "exact":
-            flat = faiss.downcast_index(self.index.index)
+            flat: Any = faiss.downcast_index(self.index.index)
             vectors = faiss.rev_swig_ptr(flat.get_xb(), self.size * self.dim).copy()
             return self.ids(), vectors.reshape(self.size, self.dim)
         inv = self.index.invlists
@@ -160,10 +162,11 @@ class OrgIndex:
             if allowed is not None
             else None
         )
+        params: Any = None
         if self.kind == "ivf":
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=min(nprobe, self.nlist))
-        else:
-            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=min(nprobe, self.nlist))  # type: ignore[call-arg]
+        elif selector is not None:
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         scores, ids = self.index.search(q, k, params=params)
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
@@ -246,7 +249,7 @@ class IndexManager:
             return None
         try:
             meta = json.loads(sidecar.read_text())
-            index = faiss.read_index(str(path))
+            index: Any = faiss.read_index(str(path))
         except (OSError, ValueError, RuntimeError) as exc:
             _LOGGER.warning("index for %s unreadable (%s); rebuilding", org_id, exc)
             return None

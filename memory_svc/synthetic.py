@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
 import numpy as np
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
-_CAMPAIGNS = (
+_CAMPAIGNS: tuple[tuple[str, Any, str, Any], ...] = (
     ("Black Friday Retargeting", md_pb.CAMPAIGN_OBJECTIVE_SALES, "meta_retargeting", 1),
     ("Prospecting Broad Lookalike", md_pb.CAMPAIGN_OBJECTIVE_SALES, "meta_prospecting", 1),
     ("Brand Search Exact", md_pb.CAMPAIGN_OBJECTIVE_SALES, "google_search", 2),
@@ -106,7 +107,11 @@ def synthetic_records(
                 else md_pb.TREATMENT_GROUP_NOT_IN_EXPERIMENT
             ),
             treatment_intensity=1.0 if treated else 0.0,
-            randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO if in_exp else 0,
+            randomization_unit=(
+                common_pb.RANDOMIZATION_UNIT_GEO
+                if in_exp
+                else common_pb.RANDOMIZATION_UNIT_UNSPECIFIED
+            ),
             experiment_id="exp-bf" if in_exp else "",
             spend=round(spend, 2),
             impressions=impressions,
@@ -126,7 +131,7 @@ def synthetic_records(
         cal = r.calendar_features
         cal.date.year, cal.date.month, cal.date.day = date.year, date.month, date.day
         cal.year, cal.month, cal.quarter = date.year, date.month, (date.month - 1) // 3 + 1
-        cal.day_of_week = date.isoweekday()
+        cal.day_of_week = date.isoweekday()  # type: ignore[assignment]  # ISO = enum order
         cal.is_weekend = date.isoweekday() >= 6
         cal.season = _SEASONS.get(date.month, md_pb.SEASON_AUTUMN)
         cal.is_holiday = bool(holiday)

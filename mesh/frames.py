@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
@@ -208,7 +207,7 @@ ALL_GROUPS: frozenset[str] = frozenset(
 )
 
 
-def _enum_table(enum: EnumTypeWrapper, prefix: str) -> tuple[np.ndarray, dict[str, int]]:
+def _enum_table(enum: Any, prefix: str) -> tuple[np.ndarray, dict[str, int]]:
     items = enum.items()
     top = max(v for _, v in items)
     names = np.array(["unknown"] * (top + 2), dtype=object)
@@ -391,19 +390,19 @@ def records_to_frame(
         basic = "confounders" in wanted
         type_names = _ENUMS["confounder_type"][0]
         for i, r in enumerate(recs):
-            for c in r.confounders:
+            for cv in r.confounders:
                 if basic:
-                    wide.put_float(f"confounder__{c.name}", i, c.value)
-                    wide.put_float(f"confounder_strength__{c.name}", i, c.strength)
-                    t = c.type
+                    wide.put_float(f"confounder__{cv.name}", i, cv.value)
+                    wide.put_float(f"confounder_strength__{cv.name}", i, cv.strength)
+                    t = cv.type
                     wide.put_str(
-                        f"confounder_type__{c.name}",
+                        f"confounder_type__{cv.name}",
                         i,
                         type_names[t] if 0 <= t < len(type_names) else "unknown",
                     )
                 if details:
-                    wide.put_str(f"confounder_detector__{c.name}", i, c.detector)
-                    wide.put_str(f"confounder_description__{c.name}", i, c.description)
+                    wide.put_str(f"confounder_detector__{cv.name}", i, cv.detector)
+                    wide.put_str(f"confounder_description__{cv.name}", i, cv.description)
     if "external" in wanted:
         ext_names = _ENUMS["external_factor_type"][0]
         for i, r in enumerate(recs):
@@ -641,13 +640,13 @@ def frame_to_records(frame: pd.DataFrame) -> list[md_pb.CausalMarketingData]:
             setattr(r, name, ivalues[i])
         for name, evalues in enums.items():
             setattr(r, name, evalues[i])
-        if timestamps[i] is not None:
-            us = timestamps[i]
+        us = timestamps[i]
+        if us is not None:
             r.timestamp.seconds, rem = divmod(us, 1_000_000)
             r.timestamp.nanos = rem * 1000
-        if local_dates[i] is not None:
-            y, m, d = local_dates[i]
-            r.local_date.year, r.local_date.month, r.local_date.day = y, m, d
+        day = local_dates[i]
+        if day is not None:
+            r.local_date.year, r.local_date.month, r.local_date.day = day
         calendar(r, i)
         lags(r, i)
         meta(r, i)
@@ -697,18 +696,19 @@ def _calendar_setters(frame: pd.DataFrame, n: int) -> Any:
     econ = _econ_rows(frame, n)
 
     def apply(r: md_pb.CausalMarketingData, i: int) -> None:
-        if dates[i] is None:
+        day = dates[i]
+        if day is None:
             return
         c = r.calendar_features
-        c.date.year, c.date.month, c.date.day = dates[i]
+        c.date.year, c.date.month, c.date.day = day
         for f, iv in ints.items():
             setattr(c, f, iv[i])
         for f, bv in bools.items():
             setattr(c, f, bv[i])
         for f, sv in strs.items():
             setattr(c, f, sv[i])
-        c.day_of_week = dow[i]
-        c.season = season[i]
+        c.day_of_week = dow[i]  # type: ignore[assignment]
+        c.season = season[i]  # type: ignore[assignment]
         mc = c.market_conditions
         mc.demand_index = float(demand[i])
         mc.competitor_index = float(competitor[i])
@@ -767,9 +767,10 @@ def _metadata_setters(frame: pd.DataFrame, n: int) -> Any:
     def apply(r: md_pb.CausalMarketingData, i: int) -> None:
         m = r.causal_metadata
         for field, values in (("ingested_at", ingested), ("pulled_at", pulled)):
-            if values[i] is not None:
+            us = values[i]
+            if us is not None:
                 ts = getattr(m, field)
-                ts.seconds, rem = divmod(values[i], 1_000_000)
+                ts.seconds, rem = divmod(us, 1_000_000)
                 ts.nanos = rem * 1000
         for f, sv in strs.items():
             if sv[i]:

@@ -191,3 +191,37 @@ def test_domain_modules_never_import_grpc_or_generated_code() -> None:
                     path,
                     name,
                 )
+
+
+def test_batch_graph_delta_equals_per_record_edges() -> None:
+    """Writes count edges column-wise; replacements withdraw them per record with edges_of:
+    both must agree or restatements would leave stray counts."""
+    from collections import Counter
+
+    from memory_svc.graph import batch_delta, edges_of, roles
+
+    p = _profile(300, start=dt.date(2024, 11, 10))
+    frame = records_to_frame(synthetic_records("o", 300, start=dt.date(2024, 11, 10)))
+    columns = {
+        c: frame[c].astype(str).tolist()
+        for c in (
+            "campaign_id",
+            "channel",
+            "data_source",
+            "geo",
+            "experiment_id",
+            "treatment_group",
+        )
+    }
+    confounders = {
+        c.removeprefix("confounder_strength__"): frame[c].to_numpy(float, na_value=np.nan)
+        for c in frame.columns
+        if c.startswith("confounder_strength__")
+    }
+    months = frame["timestamp"].dt.strftime("%Y-%m").tolist()
+    r = roles("o", columns, confounders, [(a.space, a.region) for a in assign_all(p)], months)
+    delta = batch_delta(r, {})
+    nodes = r.node_lists()
+    assert delta.nodes == Counter(n for ns in nodes for n in ns)
+    assert delta.edges == Counter(e for ns in nodes for e in edges_of(ns))
+    assert any(k == "assigns" for _, _, k in delta.edges)

@@ -108,3 +108,32 @@ def test_restatement_moves_graph_counts(stub) -> None:
     ids = {n.id for n in response.nodes}
     assert "channel:meta_prospecting" in ids and f"channel:{r.channel}" not in ids
     assert all(n.record_count == 1 for n in response.nodes)
+
+
+def test_cli_search_prints_the_top_hits(server, org_records) -> None:
+    import argparse
+    import io
+
+    from memory_svc import cli
+
+    parser = argparse.ArgumentParser(prog="liftos")
+    cli.register(parser.add_subparsers())
+    args = parser.parse_args(
+        [
+            "search",
+            "--org",
+            ORG,
+            "--addr",
+            server,
+            "--k",
+            "3",
+            "--group",
+            "treatment",
+            "black friday retargeting",
+        ]
+    )
+    out = io.StringIO()
+    assert args.func(args, out) == 0
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 5 and lines[-1].startswith("3 hits (exact index")
+    assert all("Black Friday Retargeting" in line for line in lines[1:4])

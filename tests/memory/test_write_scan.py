@@ -139,3 +139,31 @@ def test_scanned_embeddings_restore_identically(stub, org_records) -> None:
     back = {r.id: r for r in scan_all(stub, org_id="restored", include_embeddings=True)}
     for r in original:
         np.testing.assert_allclose(back[r.id].embedding_vector, r.embedding_vector, atol=1e-6)
+
+
+def test_replaced_versions_are_kept_in_history(tmp_path) -> None:
+    """Restatements are recorded, not lost: the store keeps every replaced version's payload."""
+    from memory_svc import convert
+    from memory_svc.app import open_engine
+    from mesh.runtime.config import PeerConfig, ServerConfig
+
+    engine = open_engine(ServerConfig("memory", "127.0.0.1", 0, tmp_path, PeerConfig.from_env()))
+    try:
+        (r,) = synthetic_records("hist", 1)
+        versions = []
+        for v, spend in ((1, 10.0), (2, 20.0), (3, 30.0)):
+            c = md_pb.CausalMarketingData()
+            c.CopyFrom(r)
+            c.version, c.spend = v, spend
+            batch = convert.write_batch(memory_pb.WriteRequest(org_id="hist", records=[c]), None)
+            engine.write(
+                "hist", batch.frame, batch.given_vectors, convert.serialiser(batch.records)
+            )
+            versions.append(v)
+        history = engine.store.history("hist", r.natural_key)  # type: ignore[attr-defined]
+        assert [(rid, v) for rid, v, _ in history] == [(r.id, 1), (r.id, 2)]
+        state = engine.store.org_state("hist")
+        assert state is not None and state.record_count == 1
+        assert engine.indexes.get("hist").size == 1  # type: ignore[union-attr]
+    finally:
+        engine.close()

@@ -39,24 +39,32 @@ class MemoryServiceStub:
     """Client stream of record batches; answers once, after every record is durable (SQLite
     WAL, fsync'd) and indexed. Idempotent by record id and natural_key + version: an equal
     version is a no-op, a higher version replaces (the old one is kept in history), a lower
-    one is ignored as stale. Errors: INVALID_ARGUMENT (record without id/org_id/timestamp,
-    org_id differs from the request's, embedding of the wrong dimension; field named with
-    the record index), RESOURCE_EXHAUSTED (message too large).
+    one is ignored as stale; records of one message sharing an identity are applied in
+    version order. Each message is one transaction. Errors: INVALID_ARGUMENT (record without
+    id/org_id/timestamp/data_source, org_id differs from the request's, a non-finite or
+    negative measure, embedding of the wrong dimension, a natural_key stored under another
+    id; field named with the record index), RESOURCE_EXHAUSTED (more than 10,000 records in
+    a message, or message too large), FAILED_PRECONDITION (the org's embedder is not
+    installed).
     """
     Scan: _grpc.UnaryStreamMultiCallable[_memory_pb2.ScanRequest, _memory_pb2.ScanResponse]
     """Streams an org's records in time order, batch by batch, with bounded memory.
-    Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range).
+    Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
+    channel / geo / experiment the org has no records of), NOT_FOUND (org has no records).
     """
     Search: _grpc.UnaryUnaryMultiCallable[_memory_pb2.SearchRequest, _memory_pb2.SearchResponse]
     """Hybrid similarity search over an org's records: text or vector query plus exact metadata
     filters. Errors: INVALID_ARGUMENT (k <= 0 or > 1000, vector of the wrong dimension or
-    with NaN, no query), NOT_FOUND (org has no records).
+    with NaN, no query, a filter value the org has no records of, an unknown
+    conceptual_region), NOT_FOUND (org has no records).
     """
     QueryGraph: _grpc.UnaryUnaryMultiCallable[_memory_pb2.QueryGraphRequest, _memory_pb2.QueryGraphResponse]
-    """The knowledge-graph neighbourhood of a node. Errors: INVALID_ARGUMENT, NOT_FOUND (node)."""
+    """The knowledge-graph neighbourhood of a node. Errors: INVALID_ARGUMENT (depth, max_nodes,
+    edge types), NOT_FOUND (org has no records, or no such node).
+    """
     ListConceptualSpaces: _grpc.UnaryUnaryMultiCallable[_memory_pb2.ListConceptualSpacesRequest, _memory_pb2.ListConceptualSpacesResponse]
     """The conceptual spaces with their dimensions, regions and record counts for an org.
-    Errors: INVALID_ARGUMENT.
+    Errors: INVALID_ARGUMENT, NOT_FOUND (org has no records).
     """
 
 @_typing.type_check_only
@@ -70,24 +78,32 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     """Client stream of record batches; answers once, after every record is durable (SQLite
     WAL, fsync'd) and indexed. Idempotent by record id and natural_key + version: an equal
     version is a no-op, a higher version replaces (the old one is kept in history), a lower
-    one is ignored as stale. Errors: INVALID_ARGUMENT (record without id/org_id/timestamp,
-    org_id differs from the request's, embedding of the wrong dimension; field named with
-    the record index), RESOURCE_EXHAUSTED (message too large).
+    one is ignored as stale; records of one message sharing an identity are applied in
+    version order. Each message is one transaction. Errors: INVALID_ARGUMENT (record without
+    id/org_id/timestamp/data_source, org_id differs from the request's, a non-finite or
+    negative measure, embedding of the wrong dimension, a natural_key stored under another
+    id; field named with the record index), RESOURCE_EXHAUSTED (more than 10,000 records in
+    a message, or message too large), FAILED_PRECONDITION (the org's embedder is not
+    installed).
     """
     Scan: _aio.UnaryStreamMultiCallable[_memory_pb2.ScanRequest, _memory_pb2.ScanResponse]  # type: ignore[assignment]
     """Streams an org's records in time order, batch by batch, with bounded memory.
-    Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range).
+    Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
+    channel / geo / experiment the org has no records of), NOT_FOUND (org has no records).
     """
     Search: _aio.UnaryUnaryMultiCallable[_memory_pb2.SearchRequest, _memory_pb2.SearchResponse]  # type: ignore[assignment]
     """Hybrid similarity search over an org's records: text or vector query plus exact metadata
     filters. Errors: INVALID_ARGUMENT (k <= 0 or > 1000, vector of the wrong dimension or
-    with NaN, no query), NOT_FOUND (org has no records).
+    with NaN, no query, a filter value the org has no records of, an unknown
+    conceptual_region), NOT_FOUND (org has no records).
     """
     QueryGraph: _aio.UnaryUnaryMultiCallable[_memory_pb2.QueryGraphRequest, _memory_pb2.QueryGraphResponse]  # type: ignore[assignment]
-    """The knowledge-graph neighbourhood of a node. Errors: INVALID_ARGUMENT, NOT_FOUND (node)."""
+    """The knowledge-graph neighbourhood of a node. Errors: INVALID_ARGUMENT (depth, max_nodes,
+    edge types), NOT_FOUND (org has no records, or no such node).
+    """
     ListConceptualSpaces: _aio.UnaryUnaryMultiCallable[_memory_pb2.ListConceptualSpacesRequest, _memory_pb2.ListConceptualSpacesResponse]  # type: ignore[assignment]
     """The conceptual spaces with their dimensions, regions and record counts for an org.
-    Errors: INVALID_ARGUMENT.
+    Errors: INVALID_ARGUMENT, NOT_FOUND (org has no records).
     """
 
 class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -104,9 +120,13 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         """Client stream of record batches; answers once, after every record is durable (SQLite
         WAL, fsync'd) and indexed. Idempotent by record id and natural_key + version: an equal
         version is a no-op, a higher version replaces (the old one is kept in history), a lower
-        one is ignored as stale. Errors: INVALID_ARGUMENT (record without id/org_id/timestamp,
-        org_id differs from the request's, embedding of the wrong dimension; field named with
-        the record index), RESOURCE_EXHAUSTED (message too large).
+        one is ignored as stale; records of one message sharing an identity are applied in
+        version order. Each message is one transaction. Errors: INVALID_ARGUMENT (record without
+        id/org_id/timestamp/data_source, org_id differs from the request's, a non-finite or
+        negative measure, embedding of the wrong dimension, a natural_key stored under another
+        id; field named with the record index), RESOURCE_EXHAUSTED (more than 10,000 records in
+        a message, or message too large), FAILED_PRECONDITION (the org's embedder is not
+        installed).
         """
 
     @_abc_1.abstractmethod
@@ -116,7 +136,8 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_memory_pb2.ScanResponse], _abc.AsyncIterator[_memory_pb2.ScanResponse]]:
         """Streams an org's records in time order, batch by batch, with bounded memory.
-        Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range).
+        Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
+        channel / geo / experiment the org has no records of), NOT_FOUND (org has no records).
         """
 
     @_abc_1.abstractmethod
@@ -127,7 +148,8 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_memory_pb2.SearchResponse, _abc.Awaitable[_memory_pb2.SearchResponse]]:
         """Hybrid similarity search over an org's records: text or vector query plus exact metadata
         filters. Errors: INVALID_ARGUMENT (k <= 0 or > 1000, vector of the wrong dimension or
-        with NaN, no query), NOT_FOUND (org has no records).
+        with NaN, no query, a filter value the org has no records of, an unknown
+        conceptual_region), NOT_FOUND (org has no records).
         """
 
     @_abc_1.abstractmethod
@@ -136,7 +158,9 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _memory_pb2.QueryGraphRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_memory_pb2.QueryGraphResponse, _abc.Awaitable[_memory_pb2.QueryGraphResponse]]:
-        """The knowledge-graph neighbourhood of a node. Errors: INVALID_ARGUMENT, NOT_FOUND (node)."""
+        """The knowledge-graph neighbourhood of a node. Errors: INVALID_ARGUMENT (depth, max_nodes,
+        edge types), NOT_FOUND (org has no records, or no such node).
+        """
 
     @_abc_1.abstractmethod
     def ListConceptualSpaces(
@@ -145,7 +169,7 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_memory_pb2.ListConceptualSpacesResponse, _abc.Awaitable[_memory_pb2.ListConceptualSpacesResponse]]:
         """The conceptual spaces with their dimensions, regions and record counts for an org.
-        Errors: INVALID_ARGUMENT.
+        Errors: INVALID_ARGUMENT, NOT_FOUND (org has no records).
         """
 
 def add_MemoryServiceServicer_to_server(servicer: MemoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

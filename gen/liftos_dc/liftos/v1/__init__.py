@@ -7066,9 +7066,13 @@ class MemoryServiceStub:
         Client stream of record batches; answers once, after every record is durable (SQLite
         WAL, fsync'd) and indexed. Idempotent by record id and natural_key + version: an equal
         version is a no-op, a higher version replaces (the old one is kept in history), a lower
-        one is ignored as stale. Errors: INVALID_ARGUMENT (record without id/org_id/timestamp,
-        org_id differs from the request's, embedding of the wrong dimension; field named with
-        the record index), RESOURCE_EXHAUSTED (message too large).
+        one is ignored as stale; records of one message sharing an identity are applied in
+        version order. Each message is one transaction. Errors: INVALID_ARGUMENT (record without
+        id/org_id/timestamp/data_source, org_id differs from the request's, a non-finite or
+        negative measure, embedding of the wrong dimension, a natural_key stored under another
+        id; field named with the record index), RESOURCE_EXHAUSTED (more than 10,000 records in
+        a message, or message too large), FAILED_PRECONDITION (the org's embedder is not
+        installed).
         """
 
         return self._channel.stream_unary(
@@ -7080,7 +7084,8 @@ class MemoryServiceStub:
     def scan(self, message: "ScanRequest") -> "Iterator[ScanResponse]":
         """
         Streams an org's records in time order, batch by batch, with bounded memory.
-        Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range).
+        Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
+        channel / geo / experiment the org has no records of), NOT_FOUND (org has no records).
         """
 
         yield from self._channel.unary_stream(
@@ -7093,7 +7098,8 @@ class MemoryServiceStub:
         """
         Hybrid similarity search over an org's records: text or vector query plus exact metadata
         filters. Errors: INVALID_ARGUMENT (k <= 0 or > 1000, vector of the wrong dimension or
-        with NaN, no query), NOT_FOUND (org has no records).
+        with NaN, no query, a filter value the org has no records of, an unknown
+        conceptual_region), NOT_FOUND (org has no records).
         """
 
         return self._channel.unary_unary(
@@ -7104,7 +7110,8 @@ class MemoryServiceStub:
 
     def query_graph(self, message: "QueryGraphRequest") -> "QueryGraphResponse":
         """
-        The knowledge-graph neighbourhood of a node. Errors: INVALID_ARGUMENT, NOT_FOUND (node).
+        The knowledge-graph neighbourhood of a node. Errors: INVALID_ARGUMENT (depth, max_nodes,
+        edge types), NOT_FOUND (org has no records, or no such node).
         """
 
         return self._channel.unary_unary(
@@ -7118,7 +7125,7 @@ class MemoryServiceStub:
     ) -> "ListConceptualSpacesResponse":
         """
         The conceptual spaces with their dimensions, regions and record counts for an org.
-        Errors: INVALID_ARGUMENT.
+        Errors: INVALID_ARGUMENT, NOT_FOUND (org has no records).
         """
 
         return self._channel.unary_unary(

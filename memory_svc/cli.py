@@ -1,0 +1,103 @@
+"""``liftos search``: KSE search from the command line, over gRPC with the generated stub.
+
+The lead wires it into ``mesh/cli.py`` with ``memory_svc.cli.register(subparsers)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from typing import TextIO
+
+import grpc
+from liftos.v1 import marketing_data_pb2 as md_pb
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
+
+from mesh.frames import enum_value
+
+DEFAULT_ADDR = os.environ.get("LIFTOS_MEMORY_ADDR", "127.0.0.1:50052")
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    """Add the ``search`` verb to a ``liftos`` argparse subparsers object."""
+    p = subparsers.add_parser(
+        "search",
+        help="similarity search over an org's records (memory service)",
+        description="Search an org's causal marketing records by text, with exact filters.",
+    )
+    p.add_argument("query", help='free text, e.g. "black friday retargeting"')
+    p.add_argument("--org", required=True, help="organisation id")
+    p.add_argument("--k", type=int, default=10, help="hits to return (1..1000)")
+    p.add_argument("--addr", default=DEFAULT_ADDR, help="memory service address")
+    p.add_argument("--source", action="append", default=[], help="meta, google_ads, … (repeat)")
+    p.add_argument("--campaign", action="append", default=[], help="campaign id (repeat)")
+    p.add_argument("--channel", action="append", default=[], help="channel (repeat)")
+    p.add_argument("--geo", action="append", default=[], help="geo (repeat)")
+    p.add_argument("--experiment", default="", help="experiment id")
+    p.add_argument(
+        "--group", action="append", default=[], help="treatment, control or not_in_experiment"
+    )
+    p.add_argument("--region", default="", help='conceptual region, e.g. "efficiency/high_roas"')
+    p.add_argument("--min-quality", type=float, default=None, help="minimum quality score")
+    p.add_argument("--since", type=dt.date.fromisoformat, help="first day (YYYY-MM-DD)")
+    p.add_argument("--until", type=dt.date.fromisoformat, help="day after the last (YYYY-MM-DD)")
+    p.set_defaults(func=run_search)
+    return p
+
+
+def search_request(args: argparse.Namespace) -> memory_pb.SearchRequest:
+    f = memory_pb.SearchFilter(
+        sources=[enum_value("data_source", s, field="--source") for s in args.source],  # type: ignore[misc]
+        campaign_ids=args.campaign,
+        channels=args.channel,
+        geos=args.geo,
+        experiment_id=args.experiment,
+        treatment_groups=[enum_value("treatment_group", g, field="--group") for g in args.group],  # type: ignore[misc]
+        conceptual_region=args.region,
+    )
+    if args.min_quality is not None:
+        f.min_quality_score = args.min_quality
+    for day, field in ((args.since, "start_time"), (args.until, "end_time")):
+        if day is not None:
+            getattr(f.time_range, field).FromDatetime(
+                dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+            )
+    return memory_pb.SearchRequest(
+        org_id=args.org, text=args.query, k=args.k, filter=f, include_records=True
+    )
+
+
+def format_hits(response: memory_pb.SearchResponse, out: TextIO) -> None:
+    """A fixed-width table: rank, score, date, campaign, channel, geo, spend, ROAS, region."""
+    header = f"{'#':>3}  {'score':>6}  {'date':10}  {'campaign':28}  {'channel':18}  {'geo':6}  {'spend':>9}  {'roas':>5}  region"
+    print(header, file=out)
+    for i, hit in enumerate(response.hits, start=1):
+        r: md_pb.CausalMarketingData = hit.record
+        day = r.timestamp.ToDatetime(tzinfo=dt.UTC).date().isoformat()
+        roas = f"{r.revenue / r.spend:5.2f}" if r.spend else "    -"
+        print(
+            f"{i:>3}  {hit.score:6.3f}  {day:10}  {r.campaign_name[:28]:28}  "
+            f"{r.channel[:18]:18}  {r.geo[:6]:6}  {r.spend:9.2f}  {roas}  {r.conceptual_space}",
+            file=out,
+        )
+    kind = memory_pb.IndexKind.Name(response.index_kind).removeprefix("INDEX_KIND_").lower()
+    print(f"{len(response.hits)} hits ({kind} index, {response.index_size} records)", file=out)
+
+
+def run_search(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Call Search and print the hits; returns a process exit code."""
+    with grpc.insecure_channel(args.addr) as channel:
+        stub = memory_grpc.MemoryServiceStub(channel)
+        try:
+            response = stub.Search(search_request(args), timeout=30)
+        except grpc.RpcError as err:
+            print(f"search failed: {err.code().name}: {err.details()}", file=sys.stderr)
+            return 1
+    format_hits(response, out)
+    return 0
+
+
+__all__ = ["format_hits", "register", "run_search", "search_request"]
