@@ -11,7 +11,7 @@ volume, and retention email/SMS is scheduled weeks ahead around holidays.
 Detectors
 ---------
 holiday_proximity (HOLIDAY)
-    Signed days to the nearest holiday (negative before); strength ``exp(-d / window)``.
+    Signed days to the nearest holiday (negative before); strength ``1 - d / window``.
 retail_peak_season (SEASONALITY)
     Inside the platform's Q4 retail peak (through 24 December); value = days to Christmas.
 weekly_seasonality (SEASONALITY)
@@ -26,8 +26,10 @@ budget_response (BUDGET_RESPONSE)
 promotional_campaign (PROMOTION)
     A promotion named in the campaign (sale, offer, BFCM…).
 <factor name> (PROMOTION / MACRO / COMPETITOR / MARKET)
-    The org's registered external series on the row's day and geo; strength from how far
-    the day is from the series' mean (``|z| / 2``), or the promotion's value.
+    The org's registered external series on the row's day and geo, in play when the day is
+    at least half a standard deviation from the series' mean (competitor activity: above
+    it — a quiet competitor confounds nothing); strength ``|z| / 2``. A promotion series is
+    in play where its value is positive.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +48,8 @@ from ingestion_svc.external_factors import JoinedFactor
 __all__ = ["MIN_STRENGTH", "PROFILES", "Detected", "Profile", "detect"]
 
 MIN_STRENGTH = 0.1
+# An external series is in play this many standard deviations from its mean.
+FACTOR_Z = 0.5
 PROMOTION_WORDS = r"(?i)\bsale\b|\bpromo|discount|% ?off|\boffers?\b|\bdeals?\b|\bbfcm\b|black friday|cyber|clearance|coupon"
 _FACTOR_TYPES = {
     "promotion": "promotion",
@@ -59,7 +64,7 @@ _FACTOR_TYPES = {
 class Profile:
     """A platform's detector parameters."""
 
-    holiday_window: float  # days; strength exp(-d / window)
+    holiday_window: float  # days; strength 1 - d / window
     peak_start: tuple[int, int] | None  # (month, day), or None: a week before Black Friday
     budget_threshold: float | None  # |spend / mean7 - 1| that flags a budget response
 
@@ -99,7 +104,7 @@ def holiday_proximity(calendar: pd.DataFrame, window: float) -> tuple[np.ndarray
     before = to_next <= since
     distance = np.minimum(to_next, since)
     value = np.where(before, -to_next, since)
-    strength = np.exp(-distance / window)
+    strength = np.clip(1.0 - distance / window, 0.0, 1.0)
     names = np.where(
         before,
         calendar["cal_next_holiday_name"].to_numpy(dtype=object),
@@ -221,13 +226,19 @@ def detect(
         if kind is None:
             continue
         if kind == "promotion":
-            strength = np.clip(np.nan_to_num(f.value), 0.0, 1.0)
-            text = f"promotion {f.name} running"
+            live = np.nan_to_num(f.value) > 0
+            strength = np.where(live, np.clip(np.nan_to_num(f.value), 0.0, 1.0), 0.0)
+            text: Any = f"promotion {f.name} running"
         else:
-            strength = np.clip(np.abs(np.nan_to_num(f.zscore)) / 2.0, 0.0, 1.0)
-            text = f"{f.name} {{:+.1f}} sd from its mean"
+            z = np.nan_to_num(f.zscore)
+            live = (z >= FACTOR_Z) if kind == "competitor" else (np.abs(z) >= FACTOR_Z)
+            strength = np.where(live, np.clip(np.abs(z) / 2.0, MIN_STRENGTH, 1.0), 0.0)
             text = np.array(
-                [text.format(z) if np.isfinite(z) else "" for z in f.zscore.tolist()], dtype=object
+                [
+                    f"{f.name} {v:+.1f} sd from its mean" if np.isfinite(v) else ""
+                    for v in f.zscore.tolist()
+                ],
+                dtype=object,
             )
         add(f.name, kind, f"factor.{f.type}", f.value, strength, text)
     return out

@@ -71,7 +71,7 @@ class StreamHistory:
         self._index: pd.Index | None = None
         self._coverage: dict[str, tuple[int, int]] = {}
         self._frontier: dict[str, int] = {}
-        self._campaigns: dict[tuple[str, str], str | None] = {}
+        self._campaigns: dict[tuple[str, str], set[str]] = {}
 
     def __len__(self) -> int:
         return int(self._key.size)
@@ -138,15 +138,11 @@ class StreamHistory:
 
     def _remember_campaigns(self, rows: pd.DataFrame) -> None:
         table = self._campaigns
-        triples = set(
+        for acct, key, cid in set(
             zip(rows["account_key"], rows["campaign_key"], rows["campaign_id"], strict=True)
-        )
-        for acct, key, cid in triples:
-            if not key or not cid:
-                continue
-            old = table.get((acct, key), "")
-            # A name seen with two ids is ambiguous for good: never guess.
-            table[(acct, key)] = cid if old in ("", cid) else None
+        ):
+            if key and cid:
+                table.setdefault((acct, key), set()).add(cid)
 
     def _prune(self) -> None:
         if not self._frontier or self._key.size < 50_000:
@@ -190,7 +186,6 @@ class StreamHistory:
         """Latest day known for the account (stored or written by this stream)."""
         return self._frontier.get(account_key)
 
-    def campaign_id(self, account_key: str, campaign_key: str) -> str | None:
-        """The one campaign id seen under this name / message id, None when unknown or
-        ambiguous."""
-        return self._campaigns.get((account_key, campaign_key))
+    def campaign_ids(self, account_key: str, campaign_key: str) -> set[str]:
+        """Every campaign id seen under this name / message id (more than one: ambiguous)."""
+        return self._campaigns.get((account_key, campaign_key), set())

@@ -235,13 +235,7 @@ def finish(
     )
     stored_versions = known.version
     valid = len(frame)
-    order_oo, late_days = arrival(
-        codes,
-        days,
-        frame["account_key"].to_numpy(dtype=object),
-        history,
-        settings.allowed_delay_days,
-    )
+    order_oo, late_days = arrival(codes, days, history, settings.allowed_delay_days)
     new_key = stored_versions < 0
     frame["out_of_order"] = order_oo & new_key & ~cls.restated
     frame["late_days"] = np.where(new_key & ~cls.restated, late_days, 0)

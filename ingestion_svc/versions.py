@@ -42,10 +42,8 @@ def resolve_campaign_ids(
     for i in np.flatnonzero(gone).tolist():
         if not keys[i]:
             continue
-        found = seen.get((accounts[i], keys[i]))
-        if found is None:
-            ids[i] = history.campaign_id(accounts[i], keys[i]) or ""
-        elif len(found) == 1:
+        found = seen.get((accounts[i], keys[i]), set()) | history.campaign_ids(accounts[i], keys[i])
+        if len(found) == 1:  # a name seen with two ids is ambiguous: never guess
             ids[i] = next(iter(found))
     return ids, ids == ""
 
@@ -136,28 +134,21 @@ def classify(keys: np.ndarray, version: np.ndarray, sha: np.ndarray, known: Know
 def arrival(
     codes: np.ndarray,
     days: np.ndarray,
-    account_keys: np.ndarray,
     history: StreamHistory,
     allowed_delay_days: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(out_of_order, late_days) for rows in batch order.
 
     Out of order: a later day of the same series was already known (stored, written by
-    this stream, or earlier in the batch). Late: days between the row's day and the latest
-    day already known for its account, beyond the platform's normal reporting delay.
+    this stream, or earlier in the batch). Late: how many days the series had already
+    moved past the row's day, beyond the platform's normal reporting delay. Both are per
+    series, so an export sorted by geo rather than by date is neither.
     """
-    frame = pd.DataFrame({"code": codes, "day": days, "acct": account_keys})
-    series_before = np.fmax(
-        _previous_max(frame, "code"), history.series_max_day(codes).astype(np.float64)
-    )
-    frontiers = {a: history.frontier(a) for a in set(account_keys.tolist())}
-    stored_frontier = np.array(
-        [np.nan if frontiers[a] is None else frontiers[a] for a in account_keys.tolist()],
-        dtype=np.float64,
-    )
-    frontier = np.fmax(_previous_max(frame, "acct"), stored_frontier)
-    out_of_order = days < np.nan_to_num(series_before, nan=-np.inf)
-    late = np.nan_to_num(frontier - days - allowed_delay_days, nan=0.0)
+    frame = pd.DataFrame({"code": codes, "day": days})
+    before = np.fmax(_previous_max(frame, "code"), history.series_max_day(codes).astype(np.float64))
+    before = np.where(before < -(1 << 39), np.nan, before)
+    out_of_order = days < np.nan_to_num(before, nan=-np.inf)
+    late = np.nan_to_num(before - days - allowed_delay_days, nan=0.0)
     return out_of_order, np.maximum(late, 0).astype(np.int64)
 
 
