@@ -19,7 +19,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
 from mesh.client import LiftOS
-from tests.ingestion.conftest import PULLED, clean_line, dumps, peers_of, rich_error
+from tests.ingestion.conftest import PULLED, dumps, peers_of, rich_error
 
 
 def _account(world: sim.SimResult, source: str) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def _request(
             currency_code=a["currency"],
             country_code="US",
             geo_keys=a["geo_keys"],
-        ),  # fmt: skip
+        ),
         **kw,
     )
     request.pulled_at.FromDatetime(PULLED.replace(tzinfo=None))
@@ -147,7 +147,7 @@ def test_malformed_requests_are_invalid_argument_with_field_violations(
 
 
 def test_oversized_batch_is_resource_exhausted(services, world: sim.SimResult) -> None:  # type: ignore[no-untyped-def]
-    ingestion, memory = _stubs(services)
+    ingestion, _memory = _stubs(services)
     line = _meta_lines(world, 1)[0]
     with pytest.raises(grpc.RpcError) as err:
         list(ingestion.Ingest(iter([_request(world, [line] * 10_001, "big")]), timeout=60))
@@ -176,7 +176,7 @@ def test_acks_flow_while_the_client_is_still_sending(services, world: sim.SimRes
 
 
 def test_sdk_ingest_summary_and_rerun_replays(services, world: sim.SimResult) -> None:  # type: ignore[no-untyped-def]
-    lines = _meta_lines(world, 250) + ["not json"]
+    lines = [*_meta_lines(world, 250), "not json"]
     with LiftOS(peers_of(services), org_id="sdk") as client:
         progress = []
         first = client.ingest(
