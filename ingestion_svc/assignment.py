@@ -88,9 +88,9 @@ def assign(rows: pd.DataFrame, source: str, experiments: Sequence[Experiment]) -
             free &= ~hit
     return pd.DataFrame(
         {
-            "treatment_group": pd.array(group, dtype="str"),
+            "treatment_group": pd.Series(group, dtype=object),
             "treatment_intensity": intensity,
-            "randomization_unit": pd.array(unit_name, dtype="str"),
-            "experiment_id": pd.array(experiment_id, dtype="str"),
+            "randomization_unit": pd.Series(unit_name, dtype=object),
+            "experiment_id": pd.Series(experiment_id, dtype=object),
         }
     )

@@ -200,6 +200,9 @@ def year_frame(country: str, year: int) -> pd.DataFrame:
             "cal_is_month_end": [d.is_month_end for d in days],
         }
     )
+    for name in ("cal_day_of_week", "cal_holiday_name", "cal_season", "cal_country_code",
+                 "cal_next_holiday_name"):  # fmt: skip
+        frame[name] = frame[name].astype(object)  # plain str objects: cheap to take rows from
     frame.index = frame["cal_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
     return frame
 
@@ -208,7 +211,11 @@ def calendar_columns(country: str, days: np.ndarray) -> pd.DataFrame:
     """The ``cal_*`` columns for each day number in ``days`` (same order and length)."""
     if days.size == 0:
         return year_frame(country, 2000).iloc[:0].reset_index(drop=True)
-    dates = days.astype("datetime64[D]")
-    years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
-    table = pd.concat([year_frame(country, int(y)) for y in np.unique(years)])
-    return table.loc[days].reset_index(drop=True)
+    years = days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    table = _years_frame(country, tuple(np.unique(years).tolist()))
+    return table.take(table.index.get_indexer(days)).reset_index(drop=True)
+
+
+@lru_cache(maxsize=64)
+def _years_frame(country: str, years: tuple[int, ...]) -> pd.DataFrame:
+    return pd.concat([year_frame(country, y) for y in years])

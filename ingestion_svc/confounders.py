@@ -35,6 +35,7 @@ promotional_campaign (PROMOTION)
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,7 @@ MIN_STRENGTH = 0.1
 # An external series is in play this many standard deviations from its mean.
 FACTOR_Z = 0.5
 PROMOTION_WORDS = r"(?i)\bsale\b|\bpromo|discount|% ?off|\boffers?\b|\bdeals?\b|\bbfcm\b|black friday|cyber|clearance|coupon"
+_PROMOTION = re.compile(PROMOTION_WORDS)
 _FACTOR_TYPES = {
     "promotion": "promotion",
     "macro": "macro",
@@ -88,6 +90,12 @@ class Detected:
     value: np.ndarray
     strength: np.ndarray
     description: np.ndarray  # object array of str
+
+
+def _matches(names: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
+    """Regex search per distinct name (a batch repeats few campaign names)."""
+    distinct = {name: pattern.search(name) is not None for name in set(names.tolist()) if name}
+    return np.fromiter((distinct.get(name, False) for name in names.tolist()), bool, len(names))
 
 
 def _keep(value: np.ndarray, strength: np.ndarray) -> np.ndarray:
@@ -212,7 +220,7 @@ def detect(
             np.clip(np.abs(change), 0.0, 1.0),
             "spend moved sharply against its 7-day mean",
         )
-    named = campaign_names.str.contains(PROMOTION_WORDS, regex=True).fillna(False).to_numpy(bool)
+    named = _matches(campaign_names.to_numpy(dtype=object), _PROMOTION)
     add(
         "promotional_campaign",
         "promotion",

@@ -302,7 +302,8 @@ def _features(
     """The record columns of the rows to write."""
     n = len(won)
     source = batch.source
-    own = won[["spend", "conversions", "revenue"]].to_numpy(np.float64)
+    c = {name: won[name].to_numpy() for name in won.columns}
+    own = np.column_stack([c["spend"], c["conversions"], c["revenue"]]).astype(np.float64)
 
     def known(q: np.ndarray) -> np.ndarray:
         k = history.lookup(q)
@@ -310,31 +311,24 @@ def _features(
 
     cube = lags.history_cube(keys, own, lags.CubeLookup(keys, own, known))
     lag = lags.lag_features(cube, lags.ADSTOCK_DECAY[source])
-    days = won["day"].to_numpy(np.int64)
+    rolling7 = lag["spend_rolling_mean_7"].to_numpy()
+    history_days = lag["lag_history_days"].to_numpy()
+    days = c["day"].astype(np.int64)
     country = batch.account.country
     calendar = calendar_columns(country, days) if country else None
     joined = join_factors(factors, days, won["geo"], won["geo_key"])
-    detected = detect(
-        source,
-        calendar,
-        country,
-        days,
-        cube,
-        lag["spend_rolling_mean_7"].to_numpy(),
-        won["campaign_name"],
-        joined,
-    )
+    names = pd.Series(c["campaign_name"], dtype=object)
+    detected = detect(source, calendar, country, days, cube, rolling7, names, joined)
     assigned = assign(won, source, experiments)
-    history_days = lag["lag_history_days"].to_numpy()
     factor_kinds = {f.type: np.isfinite(f.value) for f in joined}
     no = np.zeros(n, dtype=bool)
     components = {
         "temporal_consistency": quality.temporal_consistency(
-            won["out_of_order"].to_numpy(bool),
-            won["late_days"].to_numpy(np.float64),
-            won["tz_repaired"].to_numpy(bool),
-            won["tz_mismatch"].to_numpy(bool),
-            won["tz_ambiguous"].to_numpy(bool),
+            c["out_of_order"].astype(bool),
+            c["late_days"].astype(np.float64),
+            c["tz_repaired"].astype(bool),
+            c["tz_mismatch"].astype(bool),
+            c["tz_ambiguous"].astype(bool),
         ),
         "confounder_coverage": quality.confounder_coverage(
             source,
@@ -343,84 +337,94 @@ def _features(
                 "weekly": history_days >= 14,
                 "budget": history_days >= 7,
                 **{
-                    kind: factor_kinds.get(kind, no)
-                    for kind in ("macro", "competitor", "promotion", "demand")
+                    k: factor_kinds.get(k, no)
+                    for k in ("macro", "competitor", "promotion", "demand")
                 },
             },
         ),
         "treatment_assignment": quality.treatment_assignment(
-            (assigned["treatment_group"] != "not_in_experiment").to_numpy(bool), history_days
+            assigned["treatment_group"].to_numpy() != "not_in_experiment", history_days
         ),
         "outcome_measurement": quality.outcome_measurement(
-            won["outcome_reported"].to_numpy(bool),
-            won["conversions"].to_numpy(np.float64),
-            won["revenue"].to_numpy(np.float64),
-            won["attribution_ok"].to_numpy(bool),
-            won["modelled"].to_numpy(bool),
+            c["outcome_reported"].astype(bool),
+            own[:, 1],
+            own[:, 2],
+            c["attribution_ok"].astype(bool),
+            c["modelled"].astype(bool),
         ),
         "external_validity": quality.external_validity(
             calendar["cal_is_holiday"].to_numpy(bool) if calendar is not None else no,
             np.full(n, calendar is not None),
-            won["impressions"].to_numpy(np.float64),
-            won["conversions"].to_numpy(np.float64),
-            won["spend"].to_numpy(np.float64),
-            lag["spend_rolling_mean_7"].to_numpy(),
+            c["impressions"].astype(np.float64),
+            own[:, 1],
+            own[:, 0],
+            rolling7,
         ),
     }
     score = quality.quality_score(components)
     base_note = SOURCE_NOTES[source]
     notes = np.empty(n, dtype=object)
-    notes[:] = [(base_note, x) if x else (base_note,) for x in won["note"].tolist()]
+    notes[:] = [(base_note, x) if x else (base_note,) for x in c["note"].tolist()]
+    utc = pd.DatetimeIndex(c["timestamp"].astype("datetime64[us]")).tz_localize(dt.UTC)
     cols: dict[str, object] = {
-        "id": won["id"],
-        "org_id": batch.org_id,
-        "timestamp": pd.Series(won["timestamp"].to_numpy("datetime64[us]")).dt.tz_localize(dt.UTC),
-        "local_date": won["local_date"],
-        "data_source": source,
-        "account_id": won["account_id"],
-        "campaign_id": won["campaign_id"],
-        "campaign_name": won["campaign_name"],
-        "campaign_objective": won["objective"],
-        "channel": won["channel"],
-        "geo": won["geo"],
-        "currency_code": won["currency"],
-        **{c: assigned[c] for c in assigned.columns},
-        "spend": won["spend"],
-        "impressions": won["impressions"],
-        "clicks": won["clicks"],
-        "conversions": won["conversions"],
-        "revenue": won["revenue"],
+        "id": c["id"],
+        "org_id": _const(batch.org_id, n),
+        "timestamp": utc,
+        "local_date": c["local_date"],
+        "data_source": _const(source, n),
+        "account_id": c["account_id"],
+        "campaign_id": c["campaign_id"],
+        "campaign_name": c["campaign_name"],
+        "campaign_objective": c["objective"],
+        "channel": c["channel"],
+        "geo": c["geo"],
+        "currency_code": c["currency"],
+        **{name: assigned[name].to_numpy() for name in assigned.columns},
+        "spend": own[:, 0],
+        "impressions": c["impressions"],
+        "clicks": c["clicks"],
+        "conversions": own[:, 1],
+        "revenue": own[:, 2],
         "data_quality_score": score,
-        "natural_key": won["natural_key"],
-        "version": won["version"],
-        **{c: lag[c] for c in lag.columns},
-        "meta_ingested_at": pd.Series(np.full(n, np.datetime64(_micros(now), "us"))).dt.tz_localize(
-            dt.UTC
-        ),
-        "meta_pulled_at": pd.Series(
+        "natural_key": c["natural_key"],
+        "version": c["version"],
+        **{name: lag[name].to_numpy() for name in lag.columns},
+        "meta_ingested_at": pd.DatetimeIndex(
+            np.full(n, np.datetime64(_micros(now), "us"))
+        ).tz_localize(dt.UTC),
+        "meta_pulled_at": pd.DatetimeIndex(
             np.full(n, np.datetime64(_micros(batch.pulled_at), "us"))
-        ).dt.tz_localize(dt.UTC),
-        "meta_batch_id": batch.batch_id,
-        "meta_account_timezone": won["timezone"],
-        "meta_out_of_order": won["out_of_order"],
-        "meta_late_days": won["late_days"],
-        "meta_is_restatement": won["is_restatement"],
-        "meta_replaced_version": won["replaced_version"],
+        ).tz_localize(dt.UTC),
+        "meta_batch_id": _const(batch.batch_id, n),
+        "meta_account_timezone": c["timezone"],
+        "meta_out_of_order": c["out_of_order"],
+        "meta_late_days": c["late_days"],
+        "meta_is_restatement": c["is_restatement"],
+        "meta_replaced_version": c["replaced_version"],
         "meta_notes": notes,
-        "meta_attribution_window": won["attribution_window"],
-        "meta_raw_row_sha256": won["sha"],
+        "meta_attribution_window": c["attribution_window"],
+        "meta_raw_row_sha256": c["sha"],
         **{f"quality_{k}": v for k, v in components.items()},
         **confounder_columns(detected),
         **_factor_columns(joined),
     }
     if calendar is not None:
-        cols.update({c: calendar[c] for c in calendar.columns})
+        cols.update({name: calendar[name].to_numpy() for name in calendar.columns})
         cols.update(_market_columns(joined, n))
     frame = pd.DataFrame(
-        {k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in cols.items()},
-        index=range(n),
+        {
+            k: pd.Series(v, dtype=object, copy=False)
+            if isinstance(v, np.ndarray) and v.dtype.kind in "OU"
+            else v
+            for k, v in cols.items()
+        },
+        index=pd.RangeIndex(n),
     )
     return frame, detected, score
+
+
+def _const(value: str, n: int) -> np.ndarray:
+    return np.full(n, value, dtype=object)
 
 
 def _factor_columns(joined: Sequence[JoinedFactor]) -> dict[str, object]:

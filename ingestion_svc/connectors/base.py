@@ -232,7 +232,7 @@ class Checks:
     def currency(self, codes: np.ndarray, account: Account, field: str) -> np.ndarray:
         """ISO 4217 and the account's own currency; an absent code is the account's."""
         values = filled(codes, account.currency)
-        iso = np.isin(values, list(ISO_4217))
+        iso = np.fromiter((v in ISO_4217 for v in values.tolist()), bool, len(values))
         self.fail(
             ~iso, field, "unknown_currency", lambda i: f"currency {values[i]!r} is not ISO 4217"
         )

@@ -126,7 +126,8 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         lambda i: f"{click_7d[i]:.0f} click-attributed purchases exceed {clicks[i]:.0f} clicks",
     )
     objective = [OBJECTIVES.get(o, "unspecified") for o in pluck(rows, "objective")]
-    retargeting = [RETARGETING.search(x) is not None for x in name]
+    distinct = {x: RETARGETING.search(x) is not None for x in set(name.tolist())}
+    retargeting = [distinct[x] for x in name.tolist()]
     has_purchase = np.fromiter((p is not None for p in purchase), bool, n)
     return assemble(
         checks,
