@@ -75,6 +75,19 @@ def _lines(path: Path):  # type: ignore[no-untyped-def]
             yield line.rstrip("\n")
 
 
+def _chunks(path: Path):  # type: ignore[no-untyped-def]
+    """(row offset, lines) of BATCH lines at a time, read as they are needed."""
+    chunk: list[str] = []
+    offset = 0
+    for line in _lines(path):
+        chunk.append(line)
+        if len(chunk) == BATCH:
+            yield offset, chunk
+            offset, chunk = offset + BATCH, []
+    if chunk:
+        yield offset, chunk
+
+
 def in_process(world: Path) -> dict[str, float]:
     """The transform alone: parse, connector, pipeline, history — no protos, gRPC, storage."""
     from ingestion_svc.external_factors import FactorTable
@@ -91,9 +104,7 @@ def in_process(world: Path) -> dict[str, float]:
         a = accounts[source]
         account = Account(a["account_id"], a["timezone"], a["currency"], "US", a["geo_keys"])
         history = StreamHistory()
-        lines = list(_lines(world / f"{source}.ndjson"))
-        for offset in range(0, len(lines), BATCH):
-            chunk = lines[offset : offset + BATCH]
+        for offset, chunk in _chunks(world / f"{source}.ndjson"):
             parsed, raw, rejected = parse_json_rows(chunk)
             batch = RawBatch("bench", source, f"b{offset}", parsed, raw, account, pulled, offset,
                              parse_rejections=rejected)  # fmt: skip

@@ -58,23 +58,33 @@ class Known:
 
 
 class StreamHistory:
-    """The stream's working set; not thread-safe (one stream, one batch at a time)."""
+    """The stream's working set; not thread-safe (one stream, one batch at a time).
+
+    Storage is incremental so a batch costs the same on the millionth row as on the first:
+    numpy columns grown by doubling, a dict from key to slot, and per-series latest days in
+    an array indexed by series code. Days more than ``keep_days`` behind their account's
+    latest day are pruned (and their window marked unloaded) once the store has doubled.
+    """
 
     def __init__(self, keep_days: int = KEEP_DAYS) -> None:
         self.keep_days = keep_days
         self._codes: dict[str, int] = {}
+        self._accounts: dict[str, int] = {}
+        self._slots: dict[int, int] = {}
+        self._size = 0
         self._key = np.zeros(0, dtype=np.int64)
-        self._account = np.zeros(0, dtype=object)
+        self._account = np.zeros(0, dtype=np.int64)
         self._num = np.zeros((0, 3))
         self._version = np.zeros(0, dtype=np.int64)
         self._sha = np.zeros(0, dtype=object)
-        self._index: pd.Index | None = None
+        self._series_max = np.zeros(0, dtype=np.int64)
+        self._prune_at = 50_000
         self._coverage: dict[str, tuple[int, int]] = {}
         self._frontier: dict[str, int] = {}
         self._campaigns: dict[tuple[str, str], set[str]] = {}
 
     def __len__(self) -> int:
-        return int(self._key.size)
+        return self._size
 
     # ------------------------------------------------------------------ keys and windows
 
@@ -112,29 +122,68 @@ class StreamHistory:
 
     # ----------------------------------------------------------------------- mutation
 
+    def _grow(self, need: int) -> None:
+        cap = self._key.size
+        if need <= cap:
+            return
+        new = max(need, 2 * cap, 1024)
+        for name in ("_key", "_account", "_version", "_sha"):
+            old = getattr(self, name)
+            grown = (
+                np.zeros(new, dtype=old.dtype)
+                if old.dtype != object
+                else np.full(new, "", dtype=object)
+            )
+            grown[:cap] = old
+            setattr(self, name, grown)
+        num = np.zeros((new, 3))
+        num[:cap] = self._num
+        self._num = num
+
     def add(self, rows: pd.DataFrame) -> None:
         """Upsert rows (columns :data:`HISTORY_COLUMNS`); a key keeps its highest version."""
         if rows.empty:
             return
         codes = self.codes(rows["series"].tolist())
         days = rows["day"].to_numpy(np.int64)
-        key = np.concatenate([self._key, self.keys(codes, days)])
-        account = np.concatenate([self._account, rows["account_key"].to_numpy(dtype=object)])
-        num = np.vstack([self._num, rows[["spend", "conversions", "revenue"]].to_numpy(np.float64)])
-        version = np.concatenate([self._version, rows["version"].to_numpy(np.int64)])
-        sha = np.concatenate([self._sha, rows["sha"].to_numpy(dtype=object)])
-        # The last row of each key in (key, version, arrival) order wins.
-        order = np.lexsort((np.arange(key.size), version, key))
-        last = np.ones(key.size, dtype=bool)
-        last[:-1] = key[order][1:] != key[order][:-1]
+        keys = self.keys(codes, days)
+        version = rows["version"].to_numpy(np.int64)
+        # One row per key: its highest version (the last of equals).
+        order = np.lexsort((np.arange(keys.size), version, keys))
+        last = np.ones(keys.size, dtype=bool)
+        last[:-1] = keys[order][1:] != keys[order][:-1]
         take = order[last]
-        self._key, self._account, self._num = key[take], account[take], num[take]
-        self._version, self._sha = version[take], sha[take]
-        self._index = None
-        for acct, day in rows.groupby("account_key", sort=False)["day"].max().items():
-            self._frontier[str(acct)] = max(self._frontier.get(str(acct), day), int(day))
+        keys, version, codes, days = keys[take], version[take], codes[take], days[take]
+        accounts = rows["account_key"].to_numpy(dtype=object)[take]
+        table = self._accounts
+        account_codes = np.fromiter(
+            (table.setdefault(a, len(table)) for a in accounts.tolist()), np.int64, keys.size
+        )
+        slots = self._slots
+        pos = np.fromiter((slots.get(k, -1) for k in keys.tolist()), np.int64, keys.size)
+        fresh = pos < 0
+        start = self._size
+        self._grow(start + int(fresh.sum()))
+        pos[fresh] = np.arange(start, start + int(fresh.sum()))
+        slots.update(zip(keys[fresh].tolist(), pos[fresh].tolist(), strict=True))
+        self._size = start + int(fresh.sum())
+        newer = fresh | (version >= self._version[pos])
+        at = pos[newer]
+        self._key[at] = keys[newer]
+        self._account[at] = account_codes[newer]
+        self._version[at] = version[newer]
+        self._sha[at] = rows["sha"].to_numpy(dtype=object)[take][newer]
+        self._num[at] = rows[["spend", "conversions", "revenue"]].to_numpy(np.float64)[take][newer]
+        if self._series_max.size < len(self._codes):
+            grown = np.full(max(len(self._codes), 2 * self._series_max.size), -(1 << 40), np.int64)
+            grown[: self._series_max.size] = self._series_max
+            self._series_max = grown
+        np.maximum.at(self._series_max, codes, days)
+        for acct, day in pd.Series(days).groupby(accounts).max().items():
+            self._frontier[str(acct)] = max(self._frontier.get(str(acct), int(day)), int(day))
         self._remember_campaigns(rows)
-        self._prune()
+        if self._size >= self._prune_at:
+            self._prune()
 
     def _remember_campaigns(self, rows: pd.DataFrame) -> None:
         table = self._campaigns
@@ -145,16 +194,17 @@ class StreamHistory:
                 table.setdefault((acct, key), set()).add(cid)
 
     def _prune(self) -> None:
-        if not self._frontier or self._key.size < 50_000:
-            return
-        days = (self._key % _SHIFT) - _DAY_BIAS
-        cutoff = np.array([self._frontier[a] for a in self._account]) - self.keep_days
-        keep = days >= cutoff
-        if keep.all():
-            return
-        self._key, self._account = self._key[keep], self._account[keep]
-        self._num, self._version, self._sha = self._num[keep], self._version[keep], self._sha[keep]
-        self._index = None
+        n = self._size
+        frontier = np.full(len(self._accounts), 0, dtype=np.int64)
+        for acct, code in self._accounts.items():
+            frontier[code] = self._frontier.get(acct, 0)
+        days = (self._key[:n] % _SHIFT) - _DAY_BIAS
+        keep = np.flatnonzero(days >= frontier[self._account[:n]] - self.keep_days)
+        for name in ("_key", "_account", "_version", "_sha", "_num"):
+            setattr(self, name, getattr(self, name)[keep].copy())
+        self._size = keep.size
+        self._slots = dict(zip(self._key.tolist(), range(keep.size), strict=True))
+        self._prune_at = max(50_000, 2 * self._size)
         for acct, (lo, hi) in list(self._coverage.items()):
             if acct in self._frontier:
                 self._coverage[acct] = (max(lo, self._frontier[acct] - self.keep_days), hi)
@@ -163,9 +213,8 @@ class StreamHistory:
 
     def lookup(self, keys: np.ndarray) -> Known:
         """Stored facts for ``keys`` (from :meth:`keys`)."""
-        if self._index is None:
-            self._index = pd.Index(self._key)
-        at = self._index.get_indexer(keys) if self._key.size else np.full(keys.size, -1)
+        slots = self._slots
+        at = np.fromiter((slots.get(k, -1) for k in keys.tolist()), np.int64, keys.size)
         hit = at >= 0
         num = np.full((keys.size, 3), np.nan)
         num[hit] = self._num[at[hit]]
@@ -177,10 +226,10 @@ class StreamHistory:
 
     def series_max_day(self, codes: np.ndarray) -> np.ndarray:
         """Latest known day of each series (-2^40 where none)."""
-        out = np.full(len(self._codes) + 1, -(1 << 40), dtype=np.int64)
-        if self._key.size:
-            np.maximum.at(out, self._key // _SHIFT, (self._key % _SHIFT) - _DAY_BIAS)
-        return out[codes]
+        out = np.full(codes.size, -(1 << 40), dtype=np.int64)
+        known = codes < self._series_max.size
+        out[known] = self._series_max[codes[known]]
+        return out
 
     def frontier(self, account_key: str) -> int | None:
         """Latest day known for the account (stored or written by this stream)."""

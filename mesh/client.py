@@ -275,6 +275,7 @@ class LiftOS:
         batch_size: int = 1000,
         progress: Callable[[IngestSummary], None] | None = None,
         retries: int = 5,
+        max_in_flight: int = 8,
     ) -> IngestSummary:
         """Stream raw platform rows through ``Ingest``: one batch of ``batch_size`` rows per
         message, one ack per batch.
@@ -284,8 +285,9 @@ class LiftOS:
         the simulator's ``accounts.json`` works as is). Batch ids hash the batch's content
         and pull time, so ingesting the same export again is answered from the server's
         ledger; when the service answers UNAVAILABLE (memory down) the un-acked batches are
-        re-sent with the same ids, up to ``retries`` times. ``progress`` is called after
-        every ack with the running summary.
+        re-sent with the same ids, up to ``retries`` times. At most ``max_in_flight``
+        batches are sent ahead of their acks. ``progress`` is called after every ack with
+        the running summary.
         """
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
@@ -300,14 +302,22 @@ class LiftOS:
         summary = IngestSummary()
         pending: collections.deque[ingestion_pb.IngestRequest] = collections.deque()
         batches = _batches(template, rows, batch_size)
-        lock = threading.Lock()
+        # Sent but not acked: at most `window` batches, so a long export is read as it is
+        # sent instead of piling up in memory; the sender thread of a failed call stops.
+        window = max(1, max_in_flight)
+        cond = threading.Condition()
+        call = [0]
 
         def requests(
-            resend: list[ingestion_pb.IngestRequest],
+            resend: list[ingestion_pb.IngestRequest], mine: int
         ) -> Iterator[ingestion_pb.IngestRequest]:
             yield from resend
             while True:
-                with lock:  # a failed call's sender thread may still be draining
+                with cond:
+                    while len(pending) >= window and call[0] == mine:
+                        cond.wait(0.5)
+                    if call[0] != mine:
+                        return
                     request = next(batches, None)
                     if request is None:
                         return
@@ -317,13 +327,18 @@ class LiftOS:
         attempt = 0
         while True:
             try:
-                for reply in self._ingestion.Ingest(requests(list(pending))):
-                    sent = pending.popleft()
+                for reply in self._ingestion.Ingest(requests(list(pending), call[0])):
+                    with cond:
+                        sent = pending.popleft()
+                        cond.notify_all()
                     summary.add(reply, sent.row_offset)
                     if progress is not None:
                         progress(summary)
                 return summary
             except grpc.RpcError as exc:
+                with cond:
+                    call[0] += 1
+                    cond.notify_all()
                 failure = RpcFailure.from_rpc_error(exc)
                 if failure.code != grpc.StatusCode.UNAVAILABLE or attempt >= retries:
                     raise failure from None

@@ -207,14 +207,14 @@ def ingest_files(
     batch_size: int = 1000,
     progress: bool = True,
     label: str | None = None,
-    stream: TextIO = sys.stderr,
+    stream: TextIO | None = None,
 ) -> tuple[IngestSummary, float]:
     """Ingest each file in turn (one stream per file); returns the combined summary."""
     total = IngestSummary()
     start = time.monotonic()
     for path in files:
         when = pulled_at or dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
-        bar = ProgressBar(label or path.name, count_rows(path), stream, progress)
+        bar = ProgressBar(label or path.name, count_rows(path), stream or sys.stderr, progress)
         summary = client.ingest(
             source,
             read_rows(path),

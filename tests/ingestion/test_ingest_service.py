@@ -197,3 +197,42 @@ def test_sdk_ingest_summary_and_rerun_replays(services, world: sim.SimResult) ->
         )  # fmt: skip
         # A later pull of identical rows: new batches, but every row a duplicate.
         assert later.replayed_batches == 0 and later.duplicates == 250 and later.written == 0
+
+
+def test_a_new_stream_reads_the_campaigns_stored_history(services, world: sim.SimResult) -> None:  # type: ignore[no-untyped-def]
+    """Lags of a later stream come from memory (Scan), not from the stream that wrote them."""
+    export = world.raw["tiktok"]
+    series = export.row_key(0).rsplit("|", 1)[0]
+    clean = sorted(
+        (export.row_key(i).rsplit("|", 1)[1], i)
+        for i in range(export.n_base)
+        if i not in export.overrides and export.row_key(i).startswith(series + "|")
+    )[:40]
+    spend = {
+        dt.date.fromisoformat(day): float(export.base_row(i)["metrics"]["spend"])
+        for day, i in clean
+    }
+    rows = [dumps(export.base_row(i)) for _, i in clean]
+    account = _account(world, "tiktok")
+    with LiftOS(peers_of(services), org_id="hist") as client:
+        client.ingest("tiktok", rows[:30], account=account, pulled_at=PULLED)
+        client.ingest(
+            "tiktok", rows[30:], account=account, pulled_at=PULLED + dt.timedelta(hours=1)
+        )
+    _, memory = _stubs(services)
+    stored = {
+        dt.date(r.local_date.year, r.local_date.month, r.local_date.day): r
+        for r in _scan(memory, "hist")
+    }
+    assert len(stored) == 40
+    for day, _ in clean[30:]:  # written by the second stream
+        d = dt.date.fromisoformat(day)
+        lf = stored[d].lag_features
+        for k in (1, 7, 14, 28):
+            back = spend.get(d - dt.timedelta(days=k))
+            if back is None:
+                assert not lf.HasField(f"spend_lag_{k}")
+            else:
+                assert getattr(lf, f"spend_lag_{k}") == back, (day, k)
+        assert lf.history_days == sum(d - dt.timedelta(days=k) in spend for k in range(1, 29))
+    assert stored[dt.date.fromisoformat(clean[-1][0])].lag_features.history_days >= 28 - 2
