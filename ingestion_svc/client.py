@@ -9,10 +9,13 @@ bug on one side of the contract and surfaces as INTERNAL.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 
 import grpc
 from google.protobuf import timestamp_pb2
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
@@ -96,29 +99,64 @@ class MemoryClient:
         return WriteCounts(reply)
 
     async def scan(
-        self, org_id: str, source: int, start_us: int, end_us: int
+        self,
+        org_id: str,
+        source: int,
+        start_us: int,
+        end_us: int,
+        campaign_ids: Sequence[str] = (),
     ) -> list[md_pb.CausalMarketingData]:
-        """An org's records of one source with timestamps in [start_us, end_us)."""
-        request = memory_pb.ScanRequest(
-            org_id=org_id,
-            sources=[source],
-            batch_size=SCAN_BATCH,
-            time_range=common_pb.TimeRange(
-                start_time=_timestamp(start_us), end_time=_timestamp(end_us)
-            ),
-        )
-        out: list[md_pb.CausalMarketingData] = []
-        try:
-            async for reply in self._memory().Scan(request, timeout=self.timeout):
-                out.extend(reply.records)
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
-                return []  # the org has no records yet
-            if error.code() in _UNREACHABLE:
-                raise self._unavailable(error, "Scan") from None
-            _LOGGER.error("memory rejected a scan: %s %s", error.code().name, error.details())
-            raise RuntimeError(f"memory Scan failed: {error.code().name}") from None
-        return out
+        """An org's records of one source (and campaigns) with timestamps in [start, end).
+
+        Memory refuses a filter naming a campaign it has never stored (INVALID_ARGUMENT
+        with the offending ``campaign_ids[i]``): such campaigns have no history, so they
+        are dropped from the filter and the scan repeated.
+        """
+        wanted = list(campaign_ids)
+        for _ in range(2):
+            request = memory_pb.ScanRequest(
+                org_id=org_id,
+                sources=[source],
+                campaign_ids=wanted,
+                batch_size=SCAN_BATCH,
+                time_range=common_pb.TimeRange(
+                    start_time=_timestamp(start_us), end_time=_timestamp(end_us)
+                ),
+            )
+            try:
+                out: list[md_pb.CausalMarketingData] = []
+                async for reply in self._memory().Scan(request, timeout=self.timeout):
+                    out.extend(reply.records)
+                return out
+            except grpc.aio.AioRpcError as error:
+                if error.code() == grpc.StatusCode.NOT_FOUND:
+                    return []  # the org has no records yet
+                if error.code() in _UNREACHABLE:
+                    raise self._unavailable(error, "Scan") from None
+                unknown = _unknown_campaigns(error) if wanted else set()
+                if error.code() == grpc.StatusCode.INVALID_ARGUMENT and unknown:
+                    wanted = [c for i, c in enumerate(wanted) if i not in unknown]
+                    if not wanted:
+                        return []
+                    continue
+                _LOGGER.error("memory rejected a scan: %s %s", error.code().name, error.details())
+                raise RuntimeError(f"memory Scan failed: {error.code().name}") from None
+        raise RuntimeError("memory Scan kept refusing the campaign filter")
+
+
+def _unknown_campaigns(error: grpc.aio.AioRpcError) -> set[int]:
+    """Indexes of ``campaign_ids[i]`` named in the error's BadRequest field violations."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    found: set[int] = set()
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            for v in bad.field_violations:
+                match = re.fullmatch(r"campaign_ids\[(\d+)\]", v.field)
+                if match:
+                    found.add(int(match.group(1)))
+    return found
 
 
 def _timestamp(us: int) -> timestamp_pb2.Timestamp:

@@ -2,9 +2,10 @@
 natural key, daily spend / conversions / revenue per series, and campaign ids by name.
 
 The memory service is the record of truth; this is the stream's working set of it. The
-servicer loads the windows a batch needs (``missing``) with a memory Scan, and every batch
-the stream writes is added once durable, so a stream of consecutive days costs one small
-Scan per batch, not a re-read of 28 days of history. Nothing here outlives the stream, so
+servicer loads the days a batch's campaigns need (``missing``, per campaign) with a memory
+Scan filtered to those campaigns, and every batch the stream writes is added, so a stream
+of consecutive days costs one small Scan per batch, and a late row costs a Scan of its own
+campaign's month, not a re-read of the whole account. Nothing here outlives the stream, so
 replicas of the service share no state.
 
 A *series* is one campaign (or Klaviyo message) in one geo of one account:
@@ -79,7 +80,7 @@ class StreamHistory:
         self._sha = np.zeros(0, dtype=object)
         self._series_max = np.zeros(0, dtype=np.int64)
         self._prune_at = 50_000
-        self._coverage: dict[str, tuple[int, int]] = {}
+        self._coverage: dict[tuple[str, str], tuple[int, int]] = {}
         self._frontier: dict[str, int] = {}
         self._campaigns: dict[tuple[str, str], set[str]] = {}
 
@@ -96,9 +97,9 @@ class StreamHistory:
     def keys(self, codes: np.ndarray, days: np.ndarray) -> np.ndarray:
         return codes * _SHIFT + days + _DAY_BIAS
 
-    def missing(self, account_key: str, lo: int, hi: int) -> list[tuple[int, int]]:
-        """Day windows of [lo, hi] not loaded yet for the account (at most two)."""
-        have = self._coverage.get(account_key)
+    def missing(self, campaign: tuple[str, str], lo: int, hi: int) -> list[tuple[int, int]]:
+        """Day windows of [lo, hi] not loaded yet for the (account_key, campaign_id)."""
+        have = self._coverage.get(campaign)
         if have is None:
             return [(lo, hi)]
         a, b = have
@@ -114,9 +115,9 @@ class StreamHistory:
             out = [(b + 1, hi)]
         return out
 
-    def mark_loaded(self, account_key: str, lo: int, hi: int) -> None:
-        have = self._coverage.get(account_key)
-        self._coverage[account_key] = (
+    def mark_loaded(self, campaign: tuple[str, str], lo: int, hi: int) -> None:
+        have = self._coverage.get(campaign)
+        self._coverage[campaign] = (
             (lo, hi) if have is None else (min(lo, have[0]), max(hi, have[1]))
         )
 
@@ -205,9 +206,10 @@ class StreamHistory:
         self._size = keep.size
         self._slots = dict(zip(self._key.tolist(), range(keep.size), strict=True))
         self._prune_at = max(50_000, 2 * self._size)
-        for acct, (lo, hi) in list(self._coverage.items()):
+        for (acct, cid), (lo, hi) in list(self._coverage.items()):
             if acct in self._frontier:
-                self._coverage[acct] = (max(lo, self._frontier[acct] - self.keep_days), hi)
+                floor = self._frontier[acct] - self.keep_days
+                self._coverage[(acct, cid)] = (max(lo, floor), hi)
 
     # ------------------------------------------------------------------------- lookup
 

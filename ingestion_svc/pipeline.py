@@ -73,15 +73,19 @@ class Prepared:
     rows: pd.DataFrame
     rejections: list[Rejection]
 
-    def windows(self) -> list[tuple[str, int, int]]:
-        """(account_key, first day, last day) of history the batch needs, per account."""
-        if self.rows.empty:
-            return []
-        g = self.rows.groupby("account_key", sort=True)["day"]
-        return [
-            (str(k), int(lo) - lags.MAX_LAG, int(hi))
-            for k, lo, hi in zip(g.min().index, g.min(), g.max(), strict=True)
-        ]
+    def windows(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """Days of history each (account_key, campaign_id) of the batch needs: from
+        ``MAX_LAG`` days before its first day to its last. Rows whose campaign id is
+        missing need none of their own (they are resolved against what is loaded)."""
+        rows = self.rows[self.rows["campaign_id"] != ""]
+        if rows.empty:
+            return {}
+        g = rows.groupby(["account_key", "campaign_id"], sort=True)["day"]
+        lo, hi = g.min(), g.max()
+        return {
+            (str(a), str(c)): (int(first) - lags.MAX_LAG, int(last))
+            for (a, c), first, last in zip(lo.index, lo.to_numpy(), hi.to_numpy(), strict=True)
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,10 +81,9 @@ class IngestStream:
             return Staged(batch.org_id, batch.batch_id, "", convert.replayed(seen.ack), [])
         prepared = await asyncio.to_thread(pipeline.prepare, batch, s.settings)
         windows = prepared.windows()
-        for account_key, lo, hi in windows:
-            await self._load_history(batch.org_id, batch.source, account_key, lo, hi)
-        lo = min((w[1] for w in windows), default=0)
-        hi = max((w[2] for w in windows), default=0)
+        await self._load_history(batch.org_id, batch.source, windows)
+        lo = min((w[0] for w in windows.values()), default=0)
+        hi = max((w[1] for w in windows.values()), default=0)
         experiments = await asyncio.to_thread(
             s.registry.all_active, batch.org_id, _date(lo), _date(hi)
         )
@@ -118,19 +117,27 @@ class IngestStream:
         return staged.reply
 
     async def _load_history(
-        self, org_id: str, source: str, account_key: str, lo: int, hi: int
+        self, org_id: str, source: str, windows: dict[tuple[str, str], tuple[int, int]]
     ) -> None:
-        for first, last in self.history.missing(account_key, lo, hi):
+        """Scan memory for the days each campaign needs and the stream has not seen; one
+        Scan per distinct (account, window), filtered to its campaigns."""
+        needs: dict[tuple[str, int, int], list[str]] = {}
+        for (account_key, campaign_id), (lo, hi) in windows.items():
+            for first, last in self.history.missing((account_key, campaign_id), lo, hi):
+                needs.setdefault((account_key, first, last), []).append(campaign_id)
+        for (account_key, first, last), campaigns in needs.items():
             # Record timestamps are local midnights in UTC: widen by a day each side.
             records = await self.service.memory.scan(
                 org_id,
                 convert.SOURCE_ENUM[source],
                 (first - 1) * _DAY_US,
                 (last + 2) * _DAY_US,
+                campaigns,
             )
             rows = await asyncio.to_thread(convert.history_rows, records, account_key, first, last)
             self.history.add(rows)
-            self.history.mark_loaded(account_key, first, last)
+            for campaign_id in campaigns:
+                self.history.mark_loaded((account_key, campaign_id), first, last)
 
     async def _factors(self, org_id: str, lo: int, hi: int) -> FactorTable:
         registry = self.service.factors
