@@ -2,10 +2,9 @@
 natural key, daily spend / conversions / revenue per series, and campaign ids by name.
 
 The memory service is the record of truth; this is the stream's working set of it. The
-servicer loads the days a batch's campaigns need (``missing``, per campaign) with a memory
-Scan filtered to those campaigns, and every batch the stream writes is added, so a stream
-of consecutive days costs one small Scan per batch, and a late row costs a Scan of its own
-campaign's month, not a re-read of the whole account. Nothing here outlives the stream, so
+servicer loads what a batch needs (:meth:`StreamHistory.plan`) with memory Scans, and every
+batch the stream writes is added, so a stream of consecutive days costs one small Scan
+per batch, and a late row a Scan of its own campaign's month, not a re-read of the account. Nothing here outlives the stream, so
 replicas of the service share no state.
 
 A *series* is one campaign (or Klaviyo message) in one geo of one account:
@@ -15,7 +14,7 @@ integers (days since 1970-01-01), keys ``series code × 2^21 + day + 2^20``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +79,8 @@ class StreamHistory:
         self._sha = np.zeros(0, dtype=object)
         self._series_max = np.zeros(0, dtype=np.int64)
         self._prune_at = 50_000
-        self._coverage: dict[tuple[str, str], tuple[int, int]] = {}
+        self._coverage: dict[str, tuple[int, int]] = {}
+        self._campaign_coverage: dict[tuple[str, str], tuple[int, int]] = {}
         self._frontier: dict[str, int] = {}
         self._campaigns: dict[tuple[str, str], set[str]] = {}
 
@@ -97,29 +97,51 @@ class StreamHistory:
     def keys(self, codes: np.ndarray, days: np.ndarray) -> np.ndarray:
         return codes * _SHIFT + days + _DAY_BIAS
 
-    def missing(self, campaign: tuple[str, str], lo: int, hi: int) -> list[tuple[int, int]]:
-        """Day windows of [lo, hi] not loaded yet for the (account_key, campaign_id)."""
-        have = self._coverage.get(campaign)
-        if have is None:
-            return [(lo, hi)]
-        a, b = have
-        out = []
-        if lo < a:
-            out.append((lo, min(hi, a - 1)))
-        if hi > b:
-            out.append((max(lo, b + 1), hi))
-        # A window disjoint from the coverage would leave a hole: load the gap as well.
-        if hi < a - 1:
-            out = [(lo, a - 1)]
-        elif lo > b + 1:
-            out = [(b + 1, hi)]
-        return out
+    def plan(
+        self, windows: dict[tuple[str, str], tuple[int, int]]
+    ) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int, list[str]]]]:
+        """What to load for a batch: (account scans, campaign scans).
 
-    def mark_loaded(self, campaign: tuple[str, str], lo: int, hi: int) -> None:
-        have = self._coverage.get(campaign)
-        self._coverage[campaign] = (
-            (lo, hi) if have is None else (min(lo, have[0]), max(hi, have[1]))
-        )
+        Each account has one loaded span that starts with its first batch and grows
+        forward with the stream: a day range scanned for every campaign at once (memory's
+        time index answers it). A campaign that needs days before that span — a late row —
+        gets a scan of its own days only, remembered per campaign, so a row three months
+        late costs its campaign's month, not the account's three months.
+        """
+        spans: dict[str, tuple[int, int]] = {}
+        for (account, _), (lo, hi) in windows.items():
+            have = spans.get(account)
+            spans[account] = (lo, hi) if have is None else (min(lo, have[0]), max(hi, have[1]))
+        accounts: list[tuple[str, int, int]] = []
+        behind: dict[tuple[str, int, int], list[str]] = {}
+        for account, (lo, hi) in spans.items():
+            have = self._coverage.get(account)
+            if have is None:
+                accounts.append((account, lo, hi))
+            elif hi > have[1]:
+                accounts.append((account, have[1] + 1, hi))
+        for (account, campaign), (lo, hi) in windows.items():
+            have = self._coverage.get(account)
+            if have is None or lo >= have[0]:
+                continue
+            own = self._campaign_coverage.get((account, campaign))
+            last = min(hi, have[0] - 1)
+            if own is not None and own[0] <= lo and last <= own[1]:
+                continue
+            behind.setdefault((account, lo, last), []).append(campaign)
+        return accounts, [(a, lo, hi, c) for (a, lo, hi), c in behind.items()]
+
+    def mark_loaded(self, account: str, lo: int, hi: int, campaigns: Sequence[str] = ()) -> None:
+        """Record a scan: of the whole account, or of ``campaigns`` only."""
+        if campaigns:
+            for campaign in campaigns:
+                have = self._campaign_coverage.get((account, campaign))
+                self._campaign_coverage[(account, campaign)] = (
+                    (lo, hi) if have is None else (min(lo, have[0]), max(hi, have[1]))
+                )
+            return
+        have = self._coverage.get(account)
+        self._coverage[account] = (lo, hi) if have is None else (min(lo, have[0]), max(hi, have[1]))
 
     # ----------------------------------------------------------------------- mutation
 
@@ -206,10 +228,13 @@ class StreamHistory:
         self._size = keep.size
         self._slots = dict(zip(self._key.tolist(), range(keep.size), strict=True))
         self._prune_at = max(50_000, 2 * self._size)
-        for (acct, cid), (lo, hi) in list(self._coverage.items()):
-            if acct in self._frontier:
-                floor = self._frontier[acct] - self.keep_days
-                self._coverage[(acct, cid)] = (max(lo, floor), hi)
+        floors = {a: day - self.keep_days for a, day in self._frontier.items()}
+        for acct, (lo, hi) in list(self._coverage.items()):
+            if acct in floors:
+                self._coverage[acct] = (max(lo, floors[acct]), hi)
+        for (acct, cid), (_lo, hi) in list(self._campaign_coverage.items()):
+            if acct in floors and hi < floors[acct]:
+                del self._campaign_coverage[(acct, cid)]
 
     # ------------------------------------------------------------------------- lookup
 

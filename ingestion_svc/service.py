@@ -119,25 +119,22 @@ class IngestStream:
     async def _load_history(
         self, org_id: str, source: str, windows: dict[tuple[str, str], tuple[int, int]]
     ) -> None:
-        """Scan memory for the days each campaign needs and the stream has not seen; one
-        Scan per distinct (account, window), filtered to its campaigns."""
-        needs: dict[tuple[str, int, int], list[str]] = {}
-        for (account_key, campaign_id), (lo, hi) in windows.items():
-            for first, last in self.history.missing((account_key, campaign_id), lo, hi):
-                needs.setdefault((account_key, first, last), []).append(campaign_id)
-        for (account_key, first, last), campaigns in needs.items():
+        """Scan memory for the days the batch's campaigns need that the stream has not seen
+        (see :meth:`StreamHistory.plan`)."""
+        accounts, campaigns = self.history.plan(windows)
+        scans = [(a, lo, hi, []) for a, lo, hi in accounts] + campaigns
+        for account_key, first, last, only in scans:
             # Record timestamps are local midnights in UTC: widen by a day each side.
             records = await self.service.memory.scan(
                 org_id,
                 convert.SOURCE_ENUM[source],
                 (first - 1) * _DAY_US,
                 (last + 2) * _DAY_US,
-                campaigns,
+                only,
             )
             rows = await asyncio.to_thread(convert.history_rows, records, account_key, first, last)
             self.history.add(rows)
-            for campaign_id in campaigns:
-                self.history.mark_loaded((account_key, campaign_id), first, last)
+            self.history.mark_loaded(account_key, first, last, only)
 
     async def _factors(self, org_id: str, lo: int, hi: int) -> FactorTable:
         registry = self.service.factors

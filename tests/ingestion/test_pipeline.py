@@ -271,3 +271,18 @@ def test_settings_move_the_temporal_tolerances(world: sim.SimResult) -> None:
         loose,
     )
     assert result.out_of_order == 1 and result.late == 0
+
+
+def test_history_plan_scans_the_account_forward_and_late_campaigns_alone() -> None:
+    h = StreamHistory()
+    first = {("meta|1", "c1"): (72, 100), ("meta|1", "c2"): (72, 100)}
+    assert h.plan(first) == ([("meta|1", 72, 100)], [])
+    h.mark_loaded("meta|1", 72, 100)
+    # The next day extends the account's span; a late row of c2 from long ago is scanned
+    # for c2 alone, once.
+    nxt = {("meta|1", "c1"): (73, 101), ("meta|1", "c2"): (10, 38)}
+    assert h.plan(nxt) == ([("meta|1", 101, 101)], [("meta|1", 10, 38, ["c2"])])
+    h.mark_loaded("meta|1", 101, 101)
+    h.mark_loaded("meta|1", 10, 38, ["c2"])
+    assert h.plan(nxt) == ([], [])
+    assert h.plan({("meta|1", "c3"): (20, 30)}) == ([], [("meta|1", 20, 30, ["c3"])])
