@@ -63,7 +63,7 @@ def _pulled(world: Path) -> dt.datetime:
 
 
 def _accounts(world: Path) -> dict[str, dict]:  # type: ignore[type-arg]
-    out = {}
+    out: dict[str, dict] = {}  # type: ignore[type-arg]
     for a in json.loads((world / "accounts.json").read_text()):
         out.setdefault(a["source"], {**a, "country": "US"})
     return out

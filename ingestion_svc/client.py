@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 from google.protobuf import timestamp_pb2
@@ -54,9 +55,9 @@ class MemoryClient:
         self.target = target
         self.timeout = timeout
         self._channel: grpc.aio.Channel | None = None
-        self._stub: memory_grpc.MemoryServiceStub | None = None
+        self._stub: Any = None  # the aio stub (the generated .pyi types the sync one)
 
-    def _memory(self) -> memory_grpc.MemoryServiceStub:
+    def _memory(self) -> Any:
         if self._stub is None:
             self._channel = grpc.aio.insecure_channel(
                 self.target,
@@ -116,7 +117,7 @@ class MemoryClient:
         for _ in range(2):
             request = memory_pb.ScanRequest(
                 org_id=org_id,
-                sources=[source],
+                sources=[common_pb.DataSource.ValueType(source)],
                 campaign_ids=wanted,
                 batch_size=SCAN_BATCH,
                 time_range=common_pb.TimeRange(

@@ -188,8 +188,8 @@ def detect(
             )
 
     if calendar is not None and n:
-        value, strength, text = holiday_proximity(calendar, profile.holiday_window)
-        add("holiday_proximity", "holiday", "holiday", value, strength, text)
+        value, strength, described = holiday_proximity(calendar, profile.holiday_window)
+        add("holiday_proximity", "holiday", "holiday", value, strength, described)
         peak = peak_season(days, country, profile.peak_start)
         add(
             "retail_peak_season",

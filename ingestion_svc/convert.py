@@ -337,7 +337,9 @@ def ack(batch_id: str, result: BatchResult) -> ingestion_pb.IngestResponse:
         superseded_count=result.superseded,
         confounders=[
             ingestion_pb.ConfounderSummary(
-                name=name, type=enum_value("confounder_type", kind), row_count=count
+                name=name,
+                type=md_pb.ConfounderType.ValueType(enum_value("confounder_type", kind)),
+                row_count=count,
             )
             for name, kind, count in result.confounders
         ],
@@ -424,7 +426,7 @@ def factor_series_from_proto(
 def factor_series_to_proto(series: FactorSeries) -> ingestion_pb.ExternalFactorSeries:
     return ingestion_pb.ExternalFactorSeries(
         name=series.name,
-        type=enum_value("external_factor_type", series.type),
+        type=md_pb.ExternalFactorType.ValueType(enum_value("external_factor_type", series.type)),
         source=series.source,
         unit=series.unit,
         geo=series.geo,

@@ -122,7 +122,8 @@ class IngestStream:
         """Scan memory for the days the batch's campaigns need that the stream has not seen
         (see :meth:`StreamHistory.plan`)."""
         accounts, campaigns = self.history.plan(windows)
-        scans = [(a, lo, hi, []) for a, lo, hi in accounts] + campaigns
+        scans: list[tuple[str, int, int, list[str]]] = [(a, lo, hi, []) for a, lo, hi in accounts]
+        scans += campaigns
         for account_key, first, last, only in scans:
             # Record timestamps are local midnights in UTC: widen by a day each side.
             records = await self.service.memory.scan(

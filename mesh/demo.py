@@ -105,8 +105,7 @@ def register(client: LiftOS, world: Path, org_id: str, out: Out) -> None:
         out(
             f"  {exp.experiment_id}: {exp.name} ({exp.randomization_unit.name.lower()}, "
             f"{len(exp.treatment_units)} treated / {len(exp.control_units)} control units, "
-            f"{exp.start_date.year}-{exp.start_date.month:02d}-{exp.start_date.day:02d} → "
-            f"{exp.end_date.year}-{exp.end_date.month:02d}-{exp.end_date.day:02d})"
+            f"{entry['start_date']} → {entry['end_date']})"
         )
     # The org's own view of the world outside its ads: a macro index it buys, a competitor
     # activity index from a share-of-voice tool, and its promotions calendar.

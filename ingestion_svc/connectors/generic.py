@@ -39,11 +39,10 @@ def normalise(
     channel = mapping.channel or DEFAULT_CHANNEL
     day, missing_day, bad_day = dates(pluck(rows, mapping.date), r"\d{4}-\d{2}-\d{2}")
     checks.fail(missing_day, mapping.date, "missing_field", f"{mapping.date} is missing")
+    campaign_id: np.ndarray | str = channel
     if mapping.campaign_id:
         campaign_id = text(pluck(rows, mapping.campaign_id))
         checks.required(campaign_id, mapping.campaign_id)
-    else:
-        campaign_id = channel
     name = (
         filled(text(pluck(rows, mapping.campaign_name)), "")
         if mapping.campaign_name
@@ -67,10 +66,10 @@ def normalise(
     checks.fail(
         bad_day, mapping.date, "invalid_date", f"{mapping.date} is not a real yyyy-mm-dd date"
     )
+    geo_key: np.ndarray | str = account.country
+    geo: np.ndarray | str = account.country
     if mapping.geo:
         geo_key, geo = map_geo(text(pluck(rows, mapping.geo)), account, checks, mapping.geo)
-    else:
-        geo_key = geo = account.country
     currency = checks.currency(
         text(pluck(rows, mapping.currency_code)) if mapping.currency_code else text([None] * n),
         account,
