@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import holidays
+import numpy as np
+import pandas as pd
 
 from ingestion_svc.errors import InvalidCalendarRequest
 
@@ -160,3 +162,60 @@ def build_calendar(
             )
         )
     return days
+
+
+_DAY_NAMES = ("", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+CALENDAR_COLUMNS = (
+    "cal_date", "cal_year", "cal_quarter", "cal_month", "cal_week", "cal_day_of_week",
+    "cal_is_weekend", "cal_is_holiday", "cal_holiday_name", "cal_season", "cal_country_code",
+    "cal_iso_year", "cal_day_of_year", "cal_days_to_next_holiday", "cal_next_holiday_name",
+    "cal_days_since_last_holiday", "cal_is_month_start", "cal_is_month_end",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=64)
+def year_frame(country: str, year: int) -> pd.DataFrame:
+    """One year of calendar features as ``mesh.frames`` ``cal_*`` columns, indexed by day
+    number (days since 1970-01-01); cached per (country, year)."""
+    days = build_calendar(country, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    frame = pd.DataFrame(
+        {
+            "cal_date": np.array([d.date for d in days], dtype="datetime64[s]"),
+            "cal_year": [d.year for d in days],
+            "cal_quarter": [d.quarter for d in days],
+            "cal_month": [d.month for d in days],
+            "cal_week": [d.week for d in days],
+            "cal_day_of_week": [_DAY_NAMES[d.day_of_week] for d in days],
+            "cal_is_weekend": [d.is_weekend for d in days],
+            "cal_is_holiday": [d.is_holiday for d in days],
+            "cal_holiday_name": [d.holiday_name for d in days],
+            "cal_season": [d.season for d in days],
+            "cal_country_code": [d.country_code for d in days],
+            "cal_iso_year": [d.iso_year for d in days],
+            "cal_day_of_year": [d.day_of_year for d in days],
+            "cal_days_to_next_holiday": [d.days_to_next_holiday for d in days],
+            "cal_next_holiday_name": [d.next_holiday_name for d in days],
+            "cal_days_since_last_holiday": [d.days_since_last_holiday for d in days],
+            "cal_is_month_start": [d.is_month_start for d in days],
+            "cal_is_month_end": [d.is_month_end for d in days],
+        }
+    )
+    for name in ("cal_day_of_week", "cal_holiday_name", "cal_season", "cal_country_code",
+                 "cal_next_holiday_name"):  # fmt: skip
+        frame[name] = frame[name].astype(object)  # plain str objects: cheap to take rows from
+    frame.index = frame["cal_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    return frame
+
+
+def calendar_columns(country: str, days: np.ndarray) -> pd.DataFrame:
+    """The ``cal_*`` columns for each day number in ``days`` (same order and length)."""
+    if days.size == 0:
+        return year_frame(country, 2000).iloc[:0].reset_index(drop=True)
+    years = days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    table = _years_frame(country, tuple(np.unique(years).tolist()))
+    return table.take(table.index.get_indexer(days)).reset_index(drop=True)
+
+
+@lru_cache(maxsize=64)
+def _years_frame(country: str, years: tuple[int, ...]) -> pd.DataFrame:
+    return pd.concat([year_frame(country, y) for y in years])

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+import pandas as pd
+from google.protobuf import json_format
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
-from ingestion_svc.calendar import CalendarDay
+from ingestion_svc.calendar import CalendarDay, supported_countries
+from ingestion_svc.currencies import ISO_4217
+from ingestion_svc.errors import BatchTooLarge, InvalidIngestRequest
 from ingestion_svc.experiments import Experiment
+from ingestion_svc.external_factors import FactorSeries, FactorTable, join_factors
+from ingestion_svc.history import HISTORY_COLUMNS, day_numbers
+from ingestion_svc.model import MAX_BATCH_ROWS, Account, ColumnMap, RawBatch
+from ingestion_svc.parse import canonical_json, parse_json_rows
+from ingestion_svc.pipeline import BatchResult
 from mesh.errors import FieldViolation, InvalidInput
+from mesh.frames import enum_name, enum_value, records_to_frame
 from mesh.runtime.protoconv import collect, date_from_proto, date_to_proto, require_org
 
 _EXPERIMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -134,15 +148,317 @@ def experiment_from_proto(
         treatment_share=stored.treatment_share,
         data_sources=tuple(common_pb.DataSource.Name(s) for s in message.data_sources),
         campaign_ids=tuple(message.campaign_ids),
-        treatment_intensity=(
-            message.treatment_config.intensity if message.HasField("treatment_config") else 1.0
-        ),
-        control_intensity=message.control_config.intensity,
+        treatment_intensity=_intensity(message, message.treatment_config, 1.0),
+        control_intensity=_intensity(message, message.control_config, 0.0),
         create_time=now,
         payload=stored.SerializeToString(),
     )
     return experiment, stored
 
 
+_BUDGET_TESTS = (md_pb.TREATMENT_TYPE_BUDGET_INCREASE, md_pb.TREATMENT_TYPE_BUDGET_DECREASE)
+
+
+def _intensity(
+    message: md_pb.CausalExperiment, arm: md_pb.TreatmentConfig, default: float
+) -> float:
+    """The dose recorded on an arm's rows: its explicit intensity; for budget tests its spend
+    multiplier (the dose is the budget); otherwise 1 for treatment and 0 for control."""
+    if arm.intensity:
+        return arm.intensity
+    if message.treatment_type in _BUDGET_TESTS and arm.spend_multiplier:
+        return arm.spend_multiplier
+    return default
+
+
 def experiment_to_proto(experiment: Experiment) -> md_pb.CausalExperiment:
     return md_pb.CausalExperiment.FromString(experiment.payload)
+
+
+# ------------------------------------------------------------------------------- ingest
+
+SOURCES = {
+    common_pb.DATA_SOURCE_META: "meta",
+    common_pb.DATA_SOURCE_GOOGLE_ADS: "google_ads",
+    common_pb.DATA_SOURCE_KLAVIYO: "klaviyo",
+    common_pb.DATA_SOURCE_TIKTOK: "tiktok",
+    common_pb.DATA_SOURCE_GENERIC: "generic",
+}
+SOURCE_ENUM = {name: value for value, name in SOURCES.items()}
+MAX_BATCH_ID = 256
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def _check_account(
+    account: ingestion_pb.AccountInfo, source: str, violations: list[FieldViolation]
+) -> None:
+    if account.timezone:
+        try:
+            ZoneInfo(account.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            violations.append(
+                FieldViolation("account.timezone", f"{account.timezone!r} is not an IANA time zone")
+            )
+    elif source != "google_ads":  # Google rows carry the customer's zone themselves
+        violations.append(
+            FieldViolation("account.timezone", "the account's IANA time zone is required")
+        )
+    if account.currency_code and account.currency_code not in ISO_4217:
+        violations.append(
+            FieldViolation(
+                "account.currency_code", f"{account.currency_code!r} is not an ISO 4217 code"
+            )
+        )
+    if source == "klaviyo" and not account.currency_code:
+        violations.append(
+            FieldViolation("account.currency_code", "Klaviyo rows carry no currency: required")
+        )
+    if source in ("klaviyo", "generic") and not account.account_id:
+        violations.append(
+            FieldViolation("account.account_id", f"{source} rows carry no account: required")
+        )
+    if account.country_code and (
+        not _COUNTRY.match(account.country_code)
+        or account.country_code not in supported_countries()
+    ):
+        violations.append(
+            FieldViolation(
+                "account.country_code",
+                f"{account.country_code!r} is not a supported ISO 3166-1 alpha-2 code",
+            )
+        )
+
+
+def ingest_batch(
+    request: ingestion_pb.IngestRequest, now: dt.datetime, skew: dt.timedelta
+) -> RawBatch:
+    """Validate an IngestRequest and parse its rows (bad rows become rejections, a bad
+    request InvalidIngestRequest naming every field, too many rows BatchTooLarge)."""
+    violations: list[FieldViolation] = []
+    try:
+        require_org(request.org_id)
+    except InvalidInput as exc:
+        violations.extend(exc.violations)
+    source = SOURCES.get(request.source)
+    if source is None:
+        violations.append(
+            FieldViolation(
+                "source",
+                f"source must be one of {', '.join(common_pb.DataSource.Name(s) for s in SOURCES)}",
+            )
+        )
+    if not request.batch_id:
+        violations.append(FieldViolation("batch_id", "batch_id is required"))
+    elif len(request.batch_id) > MAX_BATCH_ID:
+        violations.append(
+            FieldViolation("batch_id", f"batch_id is longer than {MAX_BATCH_ID} characters")
+        )
+    if source is not None:
+        _check_account(request.account, source, violations)
+    if source == "generic" and not request.mapping.date:
+        violations.append(FieldViolation("mapping.date", "a generic source needs a date column"))
+    pulled_at = now
+    if request.HasField("pulled_at"):
+        pulled_at = request.pulled_at.ToDatetime(tzinfo=dt.UTC)
+        if pulled_at > now + skew:
+            violations.append(
+                FieldViolation(
+                    "pulled_at", f"pulled_at {pulled_at:%Y-%m-%dT%H:%M:%SZ} is in the future"
+                )
+            )
+    if request.row_offset < 0:
+        violations.append(FieldViolation("row_offset", "row_offset must not be negative"))
+    if violations:
+        raise InvalidIngestRequest(violations[0].description, violations=violations)
+    n = len(request.rows) + len(request.json_rows)
+    if n > MAX_BATCH_ROWS:
+        raise BatchTooLarge(
+            f"{n} rows in batch {request.batch_id!r}; at most {MAX_BATCH_ROWS} per batch — "
+            "split it into several batches of the same stream"
+        )
+    structured = [json_format.MessageToDict(r) for r in request.rows]
+    parsed, raw, rejections = parse_json_rows(request.json_rows, first_index=len(structured))
+    account = request.account
+    m = request.mapping
+    assert source is not None
+    return RawBatch(
+        org_id=request.org_id,
+        source=source,
+        batch_id=request.batch_id,
+        rows=[*structured, *parsed],
+        raw=[*canonical_json(structured), *raw],
+        account=Account(
+            account_id=account.account_id,
+            timezone=account.timezone,
+            currency=account.currency_code,
+            country=account.country_code,
+            geo_keys=dict(account.geo_keys),
+        ),
+        pulled_at=pulled_at,
+        row_offset=request.row_offset,
+        mapping=ColumnMap(
+            date=m.date,
+            campaign_id=m.campaign_id,
+            campaign_name=m.campaign_name,
+            geo=m.geo,
+            spend=m.spend,
+            impressions=m.impressions,
+            clicks=m.clicks,
+            conversions=m.conversions,
+            revenue=m.revenue,
+            currency_code=m.currency_code,
+            channel=m.channel,
+        ),
+        parse_rejections=rejections,
+    )
+
+
+def fingerprint(request: ingestion_pb.IngestRequest) -> str:
+    """What makes two requests the same batch (everything they carry)."""
+    return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+
+
+def ack(batch_id: str, result: BatchResult) -> ingestion_pb.IngestResponse:
+    return ingestion_pb.IngestResponse(
+        batch_id=batch_id,
+        accepted_count=result.accepted,
+        rejected_count=len(result.rejections),
+        rejections=[
+            ingestion_pb.RowRejection(
+                row_index=r.row_index,
+                field=r.field,
+                reason=ingestion_pb.RejectionReason.Value("REJECTION_REASON_" + r.reason.upper()),
+                message=r.message,
+            )
+            for r in result.rejections
+        ],
+        duplicate_count=result.duplicates,
+        restated_count=result.restated,
+        superseded_count=result.superseded,
+        confounders=[
+            ingestion_pb.ConfounderSummary(
+                name=name,
+                type=md_pb.ConfounderType.ValueType(enum_value("confounder_type", kind)),
+                row_count=count,
+            )
+            for name, kind, count in result.confounders
+        ],
+        mean_quality_score=result.mean_quality,
+        out_of_order_count=result.out_of_order,
+        late_count=result.late,
+    )
+
+
+def replayed(stored: bytes) -> ingestion_pb.IngestResponse:
+    reply = ingestion_pb.IngestResponse.FromString(stored)
+    reply.replayed = True
+    return reply
+
+
+def history_rows(
+    records: Sequence[md_pb.CausalMarketingData], account_key: str, first_day: int, last_day: int
+) -> pd.DataFrame:
+    """Stored records → the stream history's rows (one account, local days in range)."""
+    frame = records_to_frame(records, groups=("core", "metadata"))
+    if frame.empty:
+        return pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    keys = (frame["data_source"].astype(str) + "|" + frame["account_id"].astype(str)).to_numpy()
+    day = day_numbers(frame["local_date"].to_numpy())
+    frame = frame[(keys == account_key) & (day >= first_day) & (day <= last_day)]
+    natural = frame["natural_key"].astype(str).tolist()
+    parts = [k.split("|") for k in natural]
+    klaviyo = account_key.startswith("klaviyo|")
+    return pd.DataFrame(
+        {
+            "series": [k.rsplit("|", 1)[0] for k in natural],
+            "account_key": account_key,
+            "day": day_numbers(frame["local_date"].to_numpy()),
+            "spend": frame["spend"].to_numpy(np.float64),
+            "conversions": frame["conversions"].to_numpy(np.float64),
+            "revenue": frame["revenue"].to_numpy(np.float64),
+            "version": frame["version"].to_numpy(np.int64),
+            "sha": frame["meta_raw_row_sha256"].astype(str).to_numpy(dtype=object),
+            "campaign_id": frame["campaign_id"].astype(str).to_numpy(dtype=object),
+            "campaign_key": (
+                [p[2] if len(p) > 2 else "" for p in parts]
+                if klaviyo
+                else frame["campaign_name"].astype(str).tolist()
+            ),
+        }
+    )
+
+
+# --------------------------------------------------------------------- external factors
+
+
+def factor_series_from_proto(
+    request: ingestion_pb.RegisterExternalFactorRequest,
+) -> tuple[str, FactorSeries]:
+    violations: list[FieldViolation] = []
+    try:
+        require_org(request.org_id)
+    except InvalidInput as exc:
+        violations.extend(exc.violations)
+    s = request.series
+    values: list[tuple[dt.date, float]] = []
+    for i, v in enumerate(s.values):
+        try:
+            day = date_from_proto(v.date, f"series.values[{i}].date")
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+            continue
+        assert day is not None
+        values.append((day, v.value))
+        if len(violations) >= 20:
+            break
+    collect(violations)
+    kind = enum_name("external_factor_type", s.type)
+    return request.org_id, FactorSeries(
+        name=s.name,
+        type="" if kind == "unspecified" else kind,
+        source=s.source,
+        unit=s.unit,
+        geo=s.geo,
+        values=tuple(values),
+    )
+
+
+def factor_series_to_proto(series: FactorSeries) -> ingestion_pb.ExternalFactorSeries:
+    return ingestion_pb.ExternalFactorSeries(
+        name=series.name,
+        type=md_pb.ExternalFactorType.ValueType(enum_value("external_factor_type", series.type)),
+        source=series.source,
+        unit=series.unit,
+        geo=series.geo,
+        values=[ingestion_pb.DatedValue(date=date_to_proto(d), value=v) for d, v in series.values],
+    )
+
+
+def add_market_conditions(
+    days: list[md_pb.CalendarDimension], table: FactorTable, country: str, subdivision: str
+) -> None:
+    """Fill each calendar day's economic indicators and market conditions from the org's
+    factors (all-geo series, or the subdivision's where it has one)."""
+    if table.frame.empty or not days:
+        return
+    numbers = (
+        np.array([dt.date(d.date.year, d.date.month, d.date.day).toordinal() for d in days])
+        - dt.date(1970, 1, 1).toordinal()
+    )
+    geo = f"{country}-{subdivision}" if subdivision else ""
+    geos = pd.Series([geo] * len(days), dtype=object)
+    keys = pd.Series([subdivision] * len(days), dtype=object)
+    for f in join_factors(table, numbers, geos, keys):
+        for day, value in zip(days, f.value.tolist(), strict=True):
+            if not np.isfinite(value):
+                continue
+            mc = day.market_conditions
+            if f.type == "macro":
+                day.economic_indicators.add(name=f.name, value=value, unit=f.unit, source=f.source)
+            elif f.type == "demand" and not mc.demand_index:
+                mc.demand_index = value
+            elif f.type == "competitor" and not mc.competitor_index:
+                mc.competitor_index = value
+            elif f.type == "promotion" and value > 0 and not mc.promotion_active:
+                mc.promotion_active = True
+                mc.promotion_name = f.name

@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from mesh.errors import AlreadyExists, InvalidInput, NotFound
+from mesh.errors import (
+    AlreadyExists,
+    DependencyUnavailable,
+    InvalidInput,
+    NotFound,
+    ResourceExhausted,
+)
 
-__all__ = ["ExperimentExists", "ExperimentNotFound", "InvalidCalendarRequest"]
+__all__ = [
+    "BatchIdReused",
+    "BatchTooLarge",
+    "ExperimentExists",
+    "ExperimentNotFound",
+    "InvalidCalendarRequest",
+    "InvalidExternalFactor",
+    "InvalidIngestRequest",
+    "MemoryUnavailable",
+]
 
 
 class InvalidCalendarRequest(InvalidInput):
@@ -23,3 +38,35 @@ class ExperimentNotFound(NotFound):
     """No experiment with this id in the org."""
 
     default_reason = "EXPERIMENT_NOT_FOUND"
+
+
+class InvalidIngestRequest(InvalidInput):
+    """A batch the service cannot read at all: no org, unknown source, no batch id, an
+    account time zone or currency that does not exist, a generic source without a date
+    column. (Bad *rows* are rejected in the ack instead.)"""
+
+    default_reason = "INVALID_INGEST_REQUEST"
+
+
+class BatchTooLarge(ResourceExhausted):
+    """More rows in one batch than ``MAX_BATCH_ROWS``."""
+
+    default_reason = "BATCH_TOO_LARGE"
+
+
+class BatchIdReused(AlreadyExists):
+    """A batch id already acked for different rows (replays must resend the same rows)."""
+
+    default_reason = "BATCH_ID_REUSED"
+
+
+class InvalidExternalFactor(InvalidInput):
+    """An external factor series with a bad name, type, date or value."""
+
+    default_reason = "INVALID_EXTERNAL_FACTOR"
+
+
+class MemoryUnavailable(DependencyUnavailable):
+    """The memory service could not be reached; the batch was not acked."""
+
+    default_reason = "MEMORY_UNAVAILABLE"

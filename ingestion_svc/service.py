@@ -1,33 +1,248 @@
-"""IngestionService servicer: thin — convert, call the domain off the event loop, convert."""
+"""IngestionService servicer: thin — convert, call the domain off the event loop, convert.
+
+``Ingest`` handles one batch at a time as it arrives (nothing buffers the stream) and acks
+it only after ``MemoryService.Write`` has returned, i.e. after memory has made the records
+durable. The stream's working set of stored history lives in an :class:`IngestStream`
+that dies with the stream.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 
-from ingestion_svc import convert
+from ingestion_svc import convert, pipeline
 from ingestion_svc.calendar import build_calendar
+from ingestion_svc.client import MemoryClient
+from ingestion_svc.errors import BatchIdReused
 from ingestion_svc.experiments import ExperimentRegistry
+from ingestion_svc.external_factors import FactorRegistry, FactorTable
+from ingestion_svc.history import StreamHistory
+from ingestion_svc.ledger import BatchLedger
+from mesh.frames import frame_to_records
 from mesh.runtime.protoconv import date_from_proto, require_org
+
+_LOGGER = logging.getLogger(__name__)
+# Batches staged ahead of the one being written.
+PIPELINE_DEPTH = 2
+_DAY_US = 86_400_000_000
+# Factor values are loaded for the batch's days plus this margin, then reused.
+_FACTOR_MARGIN_DAYS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """A transformed batch waiting for its memory write (fingerprint "" = a replay)."""
+
+    org_id: str
+    batch_id: str
+    fingerprint: str
+    reply: ingestion_pb.IngestResponse
+    records: list[Any]
+
+
+class IngestStream:
+    """One Ingest stream: its history working set and its cached factor table."""
+
+    def __init__(self, service: IngestionService) -> None:
+        self.service = service
+        self.history = StreamHistory()
+        self.factors: dict[str, FactorTable] = {}
+
+    async def stage(self, request: ingestion_pb.IngestRequest) -> Staged:
+        """Everything up to the memory write: validate, transform, build the records.
+
+        The stream's history takes the batch's rows at once, so the next batch can be
+        staged while this one is written; if the write fails the stream ends and its
+        history with it.
+        """
+        s = self.service
+        now = dt.datetime.now(dt.UTC)
+        batch = await asyncio.to_thread(
+            convert.ingest_batch, request, now, s.settings.max_clock_skew
+        )
+        fingerprint = await asyncio.to_thread(convert.fingerprint, request)
+        seen = await asyncio.to_thread(s.ledger.get, batch.org_id, batch.batch_id)
+        if seen is not None:
+            if seen.fingerprint != fingerprint:
+                raise BatchIdReused(
+                    f"batch {batch.batch_id!r} was acked for different rows; use a new batch_id",
+                    resource_type="liftos.v1.IngestRequest",
+                    resource_name=f"orgs/{batch.org_id}/batches/{batch.batch_id}",
+                )
+            return Staged(batch.org_id, batch.batch_id, "", convert.replayed(seen.ack), [])
+        prepared = await asyncio.to_thread(pipeline.prepare, batch, s.settings)
+        windows = prepared.windows()
+        await self._load_history(batch.org_id, batch.source, windows)
+        lo = min((w[0] for w in windows.values()), default=0)
+        hi = max((w[1] for w in windows.values()), default=0)
+        experiments = await asyncio.to_thread(
+            s.registry.all_active, batch.org_id, _date(lo), _date(hi)
+        )
+        factors = await self._factors(batch.org_id, lo, hi)
+        result = await asyncio.to_thread(
+            pipeline.finish, prepared, self.history, experiments, factors, now, s.settings
+        )
+        records = await asyncio.to_thread(frame_to_records, result.records)
+        self.history.add(result.history_rows)
+        reply = convert.ack(batch.batch_id, result)
+        return Staged(batch.org_id, batch.batch_id, fingerprint, reply, records)
+
+    async def commit(
+        self, staged: Staged, before: asyncio.Task[Any] | None
+    ) -> ingestion_pb.IngestResponse:
+        """Write the batch to memory (after the batch before it), record the ack, return it."""
+        if before is not None:
+            await before  # in order; a failed predecessor fails this batch too
+        if not staged.fingerprint:  # replayed from the ledger
+            return staged.reply
+        s = self.service
+        if staged.records:
+            await s.memory.write(staged.org_id, staged.records)
+        await asyncio.to_thread(
+            s.ledger.put,
+            staged.org_id,
+            staged.batch_id,
+            staged.fingerprint,
+            staged.reply.SerializeToString(),
+        )
+        return staged.reply
+
+    async def _load_history(
+        self, org_id: str, source: str, windows: dict[tuple[str, str], tuple[int, int]]
+    ) -> None:
+        """Scan memory for the days the batch's campaigns need that the stream has not seen
+        (see :meth:`StreamHistory.plan`)."""
+        accounts, campaigns = self.history.plan(windows)
+        scans: list[tuple[str, int, int, list[str]]] = [(a, lo, hi, []) for a, lo, hi in accounts]
+        scans += campaigns
+        for account_key, first, last, only in scans:
+            # Record timestamps are local midnights in UTC: widen by a day each side.
+            records = await self.service.memory.scan(
+                org_id,
+                convert.SOURCE_ENUM[source],
+                (first - 1) * _DAY_US,
+                (last + 2) * _DAY_US,
+                only,
+            )
+            rows = await asyncio.to_thread(convert.history_rows, records, account_key, first, last)
+            self.history.add(rows)
+            self.history.mark_loaded(account_key, first, last, only)
+
+    async def _factors(self, org_id: str, lo: int, hi: int) -> FactorTable:
+        registry = self.service.factors
+        generation = await asyncio.to_thread(registry.generation, org_id)
+        cached = self.factors.get(org_id)
+        if generation == 0:
+            return FactorTable.empty()
+        if cached is None or cached.generation != generation or not cached.covers(lo, hi):
+            cached = await asyncio.to_thread(
+                registry.table, org_id, lo - _FACTOR_MARGIN_DAYS, hi + _FACTOR_MARGIN_DAYS
+            )
+            self.factors[org_id] = cached
+        return cached
+
+
+def _date(day: int) -> dt.date:
+    return dt.date(1970, 1, 1) + dt.timedelta(days=day)
 
 
 class IngestionService(ingestion_grpc.IngestionServiceServicer):
-    """Experiment registry and calendar now; Ingest lands with issue #4."""
+    """Ingest, the experiment registry, the calendar and the external-factor registry."""
 
-    def __init__(self, registry: ExperimentRegistry) -> None:
-        self._registry = registry
+    def __init__(
+        self,
+        registry: ExperimentRegistry,
+        factors: FactorRegistry,
+        ledger: BatchLedger,
+        memory: MemoryClient,
+        settings: pipeline.Settings | None = None,
+    ) -> None:
+        self.registry = registry
+        self.factors = factors
+        self.ledger = ledger
+        self.memory = memory
+        self.settings = settings or pipeline.Settings()
+
+    async def Ingest(
+        self,
+        request_iterator: AsyncIterator[ingestion_pb.IngestRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[ingestion_pb.IngestResponse]:
+        """Batches are staged as they arrive and written in order; batch k+1 is transformed
+        while batch k is being written, and each ack leaves as soon as its write returns
+        (a client that waits for each ack before sending the next batch is served too)."""
+        stream = IngestStream(self)
+        queue: asyncio.Queue[asyncio.Task[Any] | BaseException | None] = asyncio.Queue()
+        depth = asyncio.Semaphore(PIPELINE_DEPTH)
+
+        async def produce() -> None:
+            before: asyncio.Task[Any] | None = None
+            try:
+                async for request in request_iterator:
+                    await depth.acquire()
+                    staged = await stream.stage(request)
+                    before = asyncio.create_task(stream.commit(staged, before))
+                    before.add_done_callback(lambda _: depth.release())
+                    await queue.put(before)
+            except Exception as exc:  # delivered after the acks queued before it
+                await queue.put(exc)
+                return
+            await queue.put(None)
+
+        producer = asyncio.create_task(produce())
+        pending: list[asyncio.Task[Any]] = []
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                pending.append(item)
+                yield await item
+                pending.remove(item)
+        finally:
+            producer.cancel()
+            for task in pending:
+                task.cancel()
 
     async def GetCalendar(
         self, request: ingestion_pb.GetCalendarRequest, context: grpc.aio.ServicerContext
     ) -> ingestion_pb.GetCalendarResponse:
         country, start, end, subdivision = convert.calendar_request(request)
         days = await asyncio.to_thread(build_calendar, country, start, end, subdivision=subdivision)
-        return ingestion_pb.GetCalendarResponse(
-            days=[convert.calendar_day_to_proto(d) for d in days]
+        out = [convert.calendar_day_to_proto(d) for d in days]
+        if request.org_id:
+            org = require_org(request.org_id)
+            epoch = dt.date(1970, 1, 1)
+            table = await asyncio.to_thread(
+                self.factors.table, org, (start - epoch).days, (end - epoch).days
+            )
+            convert.add_market_conditions(out, table, country.upper(), subdivision or "")
+        return ingestion_pb.GetCalendarResponse(days=out)
+
+    async def RegisterExternalFactor(
+        self, request: ingestion_pb.RegisterExternalFactorRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb.RegisterExternalFactorResponse:
+        org, series = convert.factor_series_from_proto(request)
+        count = await asyncio.to_thread(self.factors.register, org, series)
+        return ingestion_pb.RegisterExternalFactorResponse(value_count=count)
+
+    async def ListExternalFactors(
+        self, request: ingestion_pb.ListExternalFactorsRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb.ListExternalFactorsResponse:
+        org = require_org(request.org_id)
+        series = await asyncio.to_thread(
+            self.factors.list, org, include_values=request.include_values
+        )
+        return ingestion_pb.ListExternalFactorsResponse(
+            series=[convert.factor_series_to_proto(s) for s in series]
         )
 
     async def CreateExperiment(
@@ -35,14 +250,14 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
     ) -> ingestion_pb.CreateExperimentResponse:
         now = dt.datetime.now(dt.UTC)
         experiment, stored = convert.experiment_from_proto(request.experiment, now)
-        await asyncio.to_thread(self._registry.create, experiment)
+        await asyncio.to_thread(self.registry.create, experiment)
         return ingestion_pb.CreateExperimentResponse(experiment=stored)
 
     async def GetExperiment(
         self, request: ingestion_pb.GetExperimentRequest, context: grpc.aio.ServicerContext
     ) -> ingestion_pb.GetExperimentResponse:
         org = require_org(request.org_id)
-        experiment = await asyncio.to_thread(self._registry.get, org, request.experiment_id)
+        experiment = await asyncio.to_thread(self.registry.get, org, request.experiment_id)
         return ingestion_pb.GetExperimentResponse(
             experiment=convert.experiment_to_proto(experiment)
         )
@@ -53,7 +268,7 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         org = require_org(request.org_id)
         active_on = date_from_proto(request.active_on, "active_on", required=False)
         page, token = await asyncio.to_thread(
-            self._registry.list,
+            self.registry.list,
             org,
             page_size=request.page_size,
             page_token=request.page_token,

@@ -121,10 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     from memory_svc import cli as memory_cli
-    from mesh import estimate_cli
+    from mesh import estimate_cli, ingest_cli
     from sim import cli as sim_cli
 
     estimate_cli.add_parser(sub, _add_mesh_arguments)
+    ingest_cli.add_parser(sub, _add_mesh_arguments)
     sim_cli.register(sub)
     memory_cli.register(sub)
 
@@ -141,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "estimate":
+        if args.command in ("estimate", "ingest"):
             return int(args.func(args, _peers(args)))
         return int(args.func(args) or 0)
     except RpcFailure as failure:

@@ -1,58 +1,268 @@
 """`liftos demo`: the whole mesh, end to end, on the bundled simulated world.
 
-Grows with each issue; today it brings up the five services, registers the demo world's
-geo experiment, reads the calendar around Black Friday and prints what the mesh holds.
+Grows with each issue; today it simulates the ``demo`` world, brings up the five services,
+registers the world's geo experiment and the org's external series (macro index,
+competitor activity, its own promotions), streams every raw export — Meta, Google Ads,
+Klaviyo, TikTok and the first-party orders CSV — through ``Ingest``, and prints what landed
+in memory: rows by source, rejected rows by reason, the causal quality scores, the
+confounders detected and the experiment's treatment assignment.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import sys
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from mesh.client import LiftOS, dc
+import grpc
+import numpy as np
+import pandas as pd
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
+
+import sim
+from mesh.client import IngestSummary, LiftOS, dc
+from mesh.frames import records_to_frame
+from mesh.ingest_cli import ingest_files
 from mesh.mesh_process import Mesh
-from mesh.runtime.config import PeerConfig
+from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, PeerConfig
+
+Out = Callable[[str], None]
+SCENARIO, SEED = "demo", 1
+PLATFORMS = ("meta", "google_ads", "klaviyo", "tiktok")
+# The simulated world is US states (sim/README.md): geo codes are USPS codes.
+COUNTRY = "US"
+ORDERS_MAPPING = {
+    "date": "date",
+    "geo": "region",
+    "conversions": "orders",
+    "revenue": "revenue",
+    "currency_code": "currency",
+    "channel": "first_party",
+}
+_UNITS = {"geo": "GEO", "campaign": "CAMPAIGN", "account": "ACCOUNT"}
+_TYPES = {"geo_holdout": "HOLDOUT", "budget_increase": "BUDGET_INCREASE"}
 
 
-def run_demo(data_dir: Path | None, base_port: int | None, out: callable = print) -> int:  # type: ignore[valid-type]
-    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="liftos-demo-"))
-    ports = (
-        None
-        if base_port is None
-        else {
-            s: base_port + i
-            for i, s in enumerate(("ingestion", "memory", "causal", "llm", "surfacing"))
-        }
+@dataclass
+class DemoResult:
+    """What the demo ingested and read back (the demo test checks it against the truth)."""
+
+    world: Path
+    org_id: str
+    summaries: dict[str, IngestSummary] = field(default_factory=dict)
+    records: pd.DataFrame | None = None
+
+
+def _date(text: str) -> dc.Date:
+    d = dt.date.fromisoformat(text)
+    return dc.Date(year=d.year, month=d.month, day=d.day)
+
+
+def experiment_from_sim(entry: dict[str, Any]) -> dc.CausalExperiment:
+    """An entry of the simulator's experiments.json as a registry experiment."""
+    return dc.CausalExperiment(
+        experiment_id=entry["experiment_id"],
+        org_id=entry["org_id"],
+        name=entry.get("name", ""),
+        start_date=_date(entry["start_date"]),
+        end_date=_date(entry["end_date"]),
+        treatment_type=dc.TreatmentType[_TYPES.get(entry.get("treatment_type", ""), "HOLDOUT")],
+        randomization_unit=dc.RandomizationUnit[_UNITS[entry.get("randomization_unit", "geo")]],
+        treatment_units=list(entry.get("treatment_units", [])),
+        control_units=list(entry.get("control_units", [])),
+        treatment_config=dc.TreatmentConfig(
+            spend_multiplier=float(entry.get("treatment_config", {}).get("spend_multiplier", 1.0))
+        ),
+        control_config=dc.TreatmentConfig(
+            spend_multiplier=float(entry.get("control_config", {}).get("spend_multiplier", 0.0))
+        ),
+        data_sources=[dc.DataSource[entry["source"].upper()]] if entry.get("source") else [],
+        campaign_ids=list(entry.get("campaign_ids", [])),
+        channel=entry.get("channel", ""),
+        status=dc.ExperimentStatus[entry.get("status", "draft").upper()],
     )
-    mesh = Mesh(data_dir, ports=ports)
-    peers = PeerConfig(**{s: mesh.address(s) for s in mesh.ports})
-    out(f"== starting the mesh (data dir {data_dir})")
-    mesh.start()
+
+
+def simulate_world(world: Path, out: Out) -> None:
+    out(f"== simulating the {SCENARIO!r} world (seed {SEED}) into {world}")
+    result = sim.simulate(SCENARIO, seed=SEED)
+    sim.write(result, world)
+    manifest = json.loads((world / "manifest.json").read_text())
+    rows = ", ".join(f"{s} {n:,}" for s, n in manifest["rows"].items())
+    out(f"  {manifest['days']} days from {manifest['start']}; export lines: {rows}")
+
+
+def register(client: LiftOS, world: Path, org_id: str, out: Out) -> None:
+    out("== experiment registry")
+    for entry in json.loads((world / "experiments.json").read_text()):
+        exp = client.create_experiment(experiment_from_sim(entry))
+        out(
+            f"  {exp.experiment_id}: {exp.name} ({exp.randomization_unit.name.lower()}, "
+            f"{len(exp.treatment_units)} treated / {len(exp.control_units)} control units, "
+            f"{entry['start_date']} → {entry['end_date']})"
+        )
+    # The org's own view of the world outside its ads: a macro index it buys, a competitor
+    # activity index from a share-of-voice tool, and its promotions calendar.
+    truth = json.loads((world / "truth.json").read_text())
+    series = truth["orgs"][org_id]["demand"]["params"]["series"]
+    days = [dt.date.fromisoformat(d) for d in truth["dates"]]
+    out("== external factors")
+    for name, kind, key, unit in (
+        ("consumer_confidence", "macro", "macro_index", "index"),
+        ("competitor_activity", "competitor", "competitor_intensity", "index"),
+        ("promotions", "promotion", "promo", "flag"),
+    ):
+        values = dict(zip(days, map(float, series[key]), strict=True))
+        n = client.register_external_factor(name, kind, values, source="demo org", unit=unit)
+        out(f"  {name:<22} {kind:<11} {n} daily values")
+
+
+def ingest_world(
+    client: LiftOS, world: Path, org_id: str, out: Out, *, progress: bool = True
+) -> dict[str, IngestSummary]:
+    """Every raw export of the world through Ingest, as `liftos ingest` sends it."""
+    accounts = json.loads((world / "accounts.json").read_text())
+    manifest = json.loads((world / "manifest.json").read_text())
+    # The exports were pulled the morning after their last day.
+    last = dt.date.fromisoformat(manifest["start"]) + dt.timedelta(days=manifest["days"])
+    pulled_at = dt.datetime.combine(last, dt.time(9), dt.UTC)
+    out(f"== ingesting the raw exports (pulled {pulled_at:%Y-%m-%d %H:%M}Z)")
+    summaries: dict[str, IngestSummary] = {}
+    for source in PLATFORMS:
+        account = next(a for a in accounts if a["source"] == source and a["org_id"] == org_id)
+        summaries[source], _ = ingest_files(
+            client, source, [world / f"{source}.ndjson"], {**account, "country": COUNTRY},
+            pulled_at=pulled_at, progress=progress, label=source,
+        )  # fmt: skip
+    org = next(a for a in accounts if a["org_id"] == org_id)
+    orders = {"account_id": f"{org_id}-orders", "timezone": org["timezone"], "country": COUNTRY}
+    summaries["orders"], _ = ingest_files(
+        client, "generic", [world / "orders.csv"], {**orders, "currency": "USD"},
+        mapping=ORDERS_MAPPING, pulled_at=pulled_at, progress=progress, label="orders.csv",
+    )  # fmt: skip
+    return summaries
+
+
+def scan_records(memory_target: str, org_id: str) -> pd.DataFrame:
+    """Everything the org now holds in memory, as a frame."""
+    channel = grpc.insecure_channel(
+        memory_target, options=[("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE_BYTES)]
+    )
     try:
-        with LiftOS(peers, org_id="demo") as client:
-            status = mesh.wait_serving(client.health)
-            for service, state in status.items():
-                out(f"  {service:<10} {getattr(peers, service):<18} {state}")
-            if any(v != "SERVING" for v in status.values()):
-                return 1
-            out("== experiment registry")
-            exp = client.create_experiment(
-                dc.CausalExperiment(
-                    experiment_id=f"bf-holdout-{dt.datetime.now():%H%M%S}",
-                    name="Black Friday Meta prospecting geo holdout",
-                    start_date=dc.Date(year=2024, month=11, day=18),
-                    end_date=dc.Date(year=2024, month=12, day=8),
-                    randomization_unit=dc.RandomizationUnit.GEO,
-                    treatment_type=dc.TreatmentType.HOLDOUT,
-                    treatment_share=0.3,
-                    channel="meta_prospecting",
-                )
-            )
-            out(
-                f"  registered {exp.experiment_id} ({exp.status.name}) at {exp.create_time:%Y-%m-%d %H:%M:%S}Z"
-            )
-            out(f"  experiments in org demo: {len(list(client.list_experiments()))}")
+        stub = memory_grpc.MemoryServiceStub(channel)
+        request = memory_pb.ScanRequest(org_id=org_id, batch_size=5000)
+        frames = [records_to_frame(r.records) for r in stub.Scan(request, timeout=120)]
+    finally:
+        channel.close()
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def report(summaries: dict[str, IngestSummary], records: pd.DataFrame, out: Out) -> None:
+    out("== what landed")
+    out(f"  {'source':<12}{'lines':>8}{'written':>9}{'dup':>6}{'superseded':>11}"
+        f"{'restated':>9}{'rejected':>9}{'late':>6}{'quality':>9}")  # fmt: skip
+    for source, s in summaries.items():
+        out(f"  {source:<12}{s.rows:>8,}{s.written:>9,}{s.duplicates:>6,}{s.superseded:>11,}"
+            f"{s.restated:>9,}{s.rejected:>9,}{s.late:>6,}{s.mean_quality:>9.3f}")  # fmt: skip
+    out("== rejected rows by reason")
+    reasons: dict[str, dict[str, int]] = {}
+    for source, s in summaries.items():
+        for reason, n in s.rejected_by_reason.items():
+            reasons.setdefault(reason, {})[source] = n
+    for reason, by_source in sorted(reasons.items(), key=lambda kv: -sum(kv[1].values())):
+        detail = ", ".join(f"{s} {n}" for s, n in by_source.items())
+        out(f"  {reason:<26}{sum(by_source.values()):>6,}   ({detail})")
+    if records.empty:
+        return
+    out(f"== causal quality score of the {len(records):,} records in memory")
+    q = records.groupby("data_source")["data_quality_score"]
+    table = q.describe(percentiles=[0.1, 0.5, 0.9])[["mean", "min", "10%", "50%", "90%", "max"]]
+    out("  " + table.round(3).to_string().replace("\n", "\n  "))
+    edges = np.linspace(0, 1, 11)
+    counts, _ = np.histogram(records["data_quality_score"], bins=edges)
+    peak = max(counts.max(), 1)
+    for lo, n in zip(edges[:-1], counts, strict=True):
+        if n:
+            out(f"  {lo:.1f}-{lo + 0.1:.1f} {'#' * int(40 * n / peak):<40} {n:,}")
+    components = [c for c in records.columns if c.startswith("quality_")]
+    means = records[components].mean().rename(lambda c: c.removeprefix("quality_"))
+    out("  component means: " + ", ".join(f"{k} {v:.2f}" for k, v in means.items()))
+    out("== detected confounders (records carrying each)")
+    for column in sorted(c for c in records.columns if c.startswith("confounder__")):
+        name = column.removeprefix("confounder__")
+        live = records[column].notna()
+        kinds = records.loc[live, f"confounder_type__{name}"].iloc[0] if live.any() else ""
+        by = records.loc[live, "data_source"].value_counts()
+        out(f"  {name:<24}{kinds:<16}{int(live.sum()):>7,}   "
+            + ", ".join(f"{s} {n:,}" for s, n in by.items()))  # fmt: skip
+    out("== treatment assignment")
+    assigned = records[records["experiment_id"] != ""]
+    for (exp, group), n in assigned.groupby(["experiment_id", "treatment_group"]).size().items():
+        geos = assigned[(assigned["experiment_id"] == exp) & (assigned["treatment_group"] == group)]
+        out(f"  {exp} {group:<10} {n:>6,} records in {geos['geo'].nunique()} geos")
+    restated = records[records["meta_is_restatement"]]
+    out(f"== restatements: {len(restated):,} records replaced an earlier version of their day")
+
+
+def run_demo(
+    data_dir: Path | None,
+    base_port: int | None,
+    out: Out = print,
+    *,
+    peers: PeerConfig | None = None,
+    progress: bool | None = None,
+) -> int:
+    """Run the demo; with ``peers`` it uses an already running mesh instead of starting one."""
+    code, _ = demo(data_dir, base_port, out, peers=peers, progress=progress)
+    return code
+
+
+def demo(
+    data_dir: Path | None,
+    base_port: int | None,
+    out: Out = print,
+    *,
+    peers: PeerConfig | None = None,
+    progress: bool | None = None,
+) -> tuple[int, DemoResult | None]:
+    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="liftos-demo-"))
+    world = data_dir / "world"
+    simulate_world(world, out)
+    org_id = json.loads((world / "accounts.json").read_text())[0]["org_id"]
+    progress = sys.stderr.isatty() if progress is None else progress
+    mesh = None
+    if peers is None:
+        ports = (
+            None
+            if base_port is None
+            else {
+                s: base_port + i
+                for i, s in enumerate(("ingestion", "memory", "causal", "llm", "surfacing"))
+            }
+        )
+        mesh = Mesh(data_dir, ports=ports)
+        peers = PeerConfig(**{s: mesh.address(s) for s in mesh.ports})
+        out(f"== starting the mesh (data dir {data_dir})")
+        mesh.start()
+    try:
+        with LiftOS(peers, org_id=org_id) as client:
+            if mesh is not None:
+                status = mesh.wait_serving(client.health)
+                for service, state in status.items():
+                    out(f"  {service:<10} {getattr(peers, service):<18} {state}")
+                if any(v != "SERVING" for v in status.values()):
+                    return 1, None
+            register(client, world, org_id, out)
+            result = DemoResult(world, org_id)
+            result.summaries = ingest_world(client, world, org_id, out, progress=progress)
+            result.records = scan_records(peers.memory, org_id)
+            report(result.summaries, result.records, out)
             out("== calendar around Black Friday (US)")
             cal = client.calendar("US", dt.date(2024, 11, 25), dt.date(2024, 12, 3))
             out(
@@ -61,6 +271,7 @@ def run_demo(data_dir: Path | None, base_port: int | None, out: callable = print
                 ].to_string(index=False)
             )
     finally:
-        mesh.stop()
-        out("== mesh stopped")
-    return 0
+        if mesh is not None:
+            mesh.stop()
+            out("== mesh stopped")
+    return 0, result

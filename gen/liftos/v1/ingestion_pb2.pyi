@@ -53,6 +53,8 @@ class _RejectionReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Rejec
     """An older version of a row already stored (a stale restatement)."""
     REJECTION_REASON_WRONG_ACCOUNT: _RejectionReason.ValueType  # 11
     """The row belongs to a different account/org than the batch."""
+    REJECTION_REASON_UNKNOWN_GEO: _RejectionReason.ValueType  # 12
+    """The row's geo key is not in the account's geo_keys mapping."""
 
 class RejectionReason(_RejectionReason, metaclass=_RejectionReasonEnumTypeWrapper):
     """Why a row was rejected."""
@@ -81,6 +83,8 @@ REJECTION_REASON_STALE_VERSION: RejectionReason.ValueType  # 10
 """An older version of a row already stored (a stale restatement)."""
 REJECTION_REASON_WRONG_ACCOUNT: RejectionReason.ValueType  # 11
 """The row belongs to a different account/org than the batch."""
+REJECTION_REASON_UNKNOWN_GEO: RejectionReason.ValueType  # 12
+"""The row's geo key is not in the account's geo_keys mapping."""
 Global___RejectionReason: _TypeAlias = RejectionReason  # noqa: Y015
 
 @_typing.final
@@ -97,12 +101,19 @@ class IngestRequest(_message.Message):
     ACCOUNT_FIELD_NUMBER: _builtins.int
     PULLED_AT_FIELD_NUMBER: _builtins.int
     MAPPING_FIELD_NUMBER: _builtins.int
+    ROW_OFFSET_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the rows belong to."""
     source: _common_pb2.DataSource.ValueType
     """Source platform; selects the connector."""
     batch_id: _builtins.str
     """Client-chosen batch id, unique per org; re-sending it is idempotent."""
+    row_offset: _builtins.int
+    """Line number of this batch's first row in the export it was read from (0 for a lone
+    batch). A row's version is pulled_at in microseconds + row_offset + its row index, so a
+    later line of one export (a platform re-send) replaces an earlier line of the same key
+    even when the two travel in different batches.
+    """
     @_builtins.property
     def rows(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]:
         """Raw rows as JSON objects in the platform's native shape (use this or json_rows)."""
@@ -136,10 +147,11 @@ class IngestRequest(_message.Message):
         account: Global___AccountInfo | None = ...,
         pulled_at: _timestamp_pb2.Timestamp | None = ...,
         mapping: Global___ColumnMapping | None = ...,
+        row_offset: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "mapping", b"mapping", "pulled_at", b"pulled_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "batch_id", b"batch_id", "json_rows", b"json_rows", "mapping", b"mapping", "org_id", b"org_id", "pulled_at", b"pulled_at", "rows", b"rows", "source", b"source"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "batch_id", b"batch_id", "json_rows", b"json_rows", "mapping", b"mapping", "org_id", b"org_id", "pulled_at", b"pulled_at", "row_offset", b"row_offset", "rows", b"rows", "source", b"source"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -151,10 +163,31 @@ class AccountInfo(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class GeoKeysEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     ACCOUNT_ID_FIELD_NUMBER: _builtins.int
     TIMEZONE_FIELD_NUMBER: _builtins.int
     CURRENCY_CODE_FIELD_NUMBER: _builtins.int
     COUNTRY_CODE_FIELD_NUMBER: _builtins.int
+    GEO_KEYS_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     """Platform account id."""
     timezone: _builtins.str
@@ -162,7 +195,14 @@ class AccountInfo(_message.Message):
     currency_code: _builtins.str
     """ISO 4217 currency of the account."""
     country_code: _builtins.str
-    """ISO 3166-1 country of the account (for the calendar)."""
+    """ISO 3166-1 country of the account (for the calendar, and the prefix of bare geo codes)."""
+    @_builtins.property
+    def geo_keys(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The platform's geo keys → the org's geo codes, e.g. "geoTargetConstants/21137" → "CA",
+        "California" → "CA", a Klaviyo segment id → "CA". Bare codes are prefixed with
+        country_code ("US-CA") on the record. When empty, the platform's key is the geo.
+        """
+
     def __init__(
         self,
         *,
@@ -170,10 +210,11 @@ class AccountInfo(_message.Message):
         timezone: _builtins.str = ...,
         currency_code: _builtins.str = ...,
         country_code: _builtins.str = ...,
+        geo_keys: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "country_code", b"country_code", "currency_code", b"currency_code", "timezone", b"timezone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "country_code", b"country_code", "currency_code", b"currency_code", "geo_keys", b"geo_keys", "timezone", b"timezone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -324,14 +365,20 @@ class IngestResponse(_message.Message):
     MEAN_QUALITY_SCORE_FIELD_NUMBER: _builtins.int
     OUT_OF_ORDER_COUNT_FIELD_NUMBER: _builtins.int
     LATE_COUNT_FIELD_NUMBER: _builtins.int
+    SUPERSEDED_COUNT_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.str
     """The batch acknowledged."""
     accepted_count: _builtins.int
-    """Rows stored (new, or replacing an older version)."""
+    """Rows that passed validation: stored by this batch (new, or replacing an older version),
+    already stored with the same content (duplicate_count), or replaced within the batch
+    (superseded_count).
+    """
     rejected_count: _builtins.int
     """Rows rejected (listed in rejections)."""
     duplicate_count: _builtins.int
-    """Accepted rows already stored with identical version (no new write)."""
+    """Accepted rows already stored with identical content, or repeated in the batch (no new
+    write).
+    """
     restated_count: _builtins.int
     """Accepted rows that replaced an older version of the same natural key."""
     replayed: _builtins.bool
@@ -342,6 +389,12 @@ class IngestResponse(_message.Message):
     """Accepted rows that arrived out of order."""
     late_count: _builtins.int
     """Accepted rows that arrived late."""
+    superseded_count: _builtins.int
+    """Accepted rows replaced inside this batch by a later row of the same natural key (the
+    platform re-sent the day); they are not stored on their own. accepted_count +
+    rejected_count is the batch's row count; accepted_count − duplicate_count −
+    superseded_count rows were written.
+    """
     @_builtins.property
     def rejections(self) -> _containers.RepeatedCompositeFieldContainer[Global___RowRejection]:
         """Rejected rows with reasons."""
@@ -364,10 +417,11 @@ class IngestResponse(_message.Message):
         mean_quality_score: _builtins.float = ...,
         out_of_order_count: _builtins.int = ...,
         late_count: _builtins.int = ...,
+        superseded_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_count", b"accepted_count", "batch_id", b"batch_id", "confounders", b"confounders", "duplicate_count", b"duplicate_count", "late_count", b"late_count", "mean_quality_score", b"mean_quality_score", "out_of_order_count", b"out_of_order_count", "rejected_count", b"rejected_count", "rejections", b"rejections", "replayed", b"replayed", "restated_count", b"restated_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_count", b"accepted_count", "batch_id", b"batch_id", "confounders", b"confounders", "duplicate_count", b"duplicate_count", "late_count", b"late_count", "mean_quality_score", b"mean_quality_score", "out_of_order_count", b"out_of_order_count", "rejected_count", b"rejected_count", "rejections", b"rejections", "replayed", b"replayed", "restated_count", b"restated_count", "superseded_count", b"superseded_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

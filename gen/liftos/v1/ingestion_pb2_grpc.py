@@ -85,9 +85,12 @@ class IngestionServiceServicer:
         after the batch's accepted records are durable in memory. Bad rows are rejected in the
         ack with their reason while the good rows land. A batch_id seen before is answered from
         the ledger without writing again.
-        Errors: INVALID_ARGUMENT (no org_id, unknown source, no batch_id; field named),
-        RESOURCE_EXHAUSTED (batch over the row limit), UNAVAILABLE (memory service down: the
-        batch was not acked and nothing of it was written; retry with the same batch_id).
+        Errors: INVALID_ARGUMENT (no org_id, unknown source, no batch_id, unknown account time
+        zone or currency, generic source without a date column; every field named),
+        RESOURCE_EXHAUSTED (batch over the 10,000-row limit), ALREADY_EXISTS (batch_id acked
+        before for different rows), UNAVAILABLE (memory service down: the batch was not acked
+        and nothing of it was written; retry with the same batch_id). Acks for the batches
+        before a failing one have already been sent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

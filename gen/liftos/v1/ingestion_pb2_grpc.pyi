@@ -41,9 +41,12 @@ class IngestionServiceStub:
     after the batch's accepted records are durable in memory. Bad rows are rejected in the
     ack with their reason while the good rows land. A batch_id seen before is answered from
     the ledger without writing again.
-    Errors: INVALID_ARGUMENT (no org_id, unknown source, no batch_id; field named),
-    RESOURCE_EXHAUSTED (batch over the row limit), UNAVAILABLE (memory service down: the
-    batch was not acked and nothing of it was written; retry with the same batch_id).
+    Errors: INVALID_ARGUMENT (no org_id, unknown source, no batch_id, unknown account time
+    zone or currency, generic source without a date column; every field named),
+    RESOURCE_EXHAUSTED (batch over the 10,000-row limit), ALREADY_EXISTS (batch_id acked
+    before for different rows), UNAVAILABLE (memory service down: the batch was not acked
+    and nothing of it was written; retry with the same batch_id). Acks for the batches
+    before a failing one have already been sent.
     """
     CreateExperiment: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.CreateExperimentRequest, _ingestion_pb2.CreateExperimentResponse]
     """Registers an experiment. Errors: INVALID_ARGUMENT (missing org_id/experiment_id, end
@@ -79,9 +82,12 @@ class IngestionServiceAsyncStub(IngestionServiceStub):
     after the batch's accepted records are durable in memory. Bad rows are rejected in the
     ack with their reason while the good rows land. A batch_id seen before is answered from
     the ledger without writing again.
-    Errors: INVALID_ARGUMENT (no org_id, unknown source, no batch_id; field named),
-    RESOURCE_EXHAUSTED (batch over the row limit), UNAVAILABLE (memory service down: the
-    batch was not acked and nothing of it was written; retry with the same batch_id).
+    Errors: INVALID_ARGUMENT (no org_id, unknown source, no batch_id, unknown account time
+    zone or currency, generic source without a date column; every field named),
+    RESOURCE_EXHAUSTED (batch over the 10,000-row limit), ALREADY_EXISTS (batch_id acked
+    before for different rows), UNAVAILABLE (memory service down: the batch was not acked
+    and nothing of it was written; retry with the same batch_id). Acks for the batches
+    before a failing one have already been sent.
     """
     CreateExperiment: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.CreateExperimentRequest, _ingestion_pb2.CreateExperimentResponse]  # type: ignore[assignment]
     """Registers an experiment. Errors: INVALID_ARGUMENT (missing org_id/experiment_id, end
@@ -120,9 +126,12 @@ class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
         after the batch's accepted records are durable in memory. Bad rows are rejected in the
         ack with their reason while the good rows land. A batch_id seen before is answered from
         the ledger without writing again.
-        Errors: INVALID_ARGUMENT (no org_id, unknown source, no batch_id; field named),
-        RESOURCE_EXHAUSTED (batch over the row limit), UNAVAILABLE (memory service down: the
-        batch was not acked and nothing of it was written; retry with the same batch_id).
+        Errors: INVALID_ARGUMENT (no org_id, unknown source, no batch_id, unknown account time
+        zone or currency, generic source without a date column; every field named),
+        RESOURCE_EXHAUSTED (batch over the 10,000-row limit), ALREADY_EXISTS (batch_id acked
+        before for different rows), UNAVAILABLE (memory service down: the batch was not acked
+        and nothing of it was written; retry with the same batch_id). Acks for the batches
+        before a failing one have already been sent.
         """
 
     @_abc_1.abstractmethod

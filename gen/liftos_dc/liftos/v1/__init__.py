@@ -1869,6 +1869,11 @@ class RejectionReason(betterproto2.Enum):
     The row belongs to a different account/org than the batch.
     """
 
+    UNKNOWN_GEO = 12
+    """
+    The row's geo key is not in the account's geo_keys mapping.
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -1884,6 +1889,7 @@ class RejectionReason(betterproto2.Enum):
             9: "REJECTION_REASON_FUTURE_DATE",
             10: "REJECTION_REASON_STALE_VERSION",
             11: "REJECTION_REASON_WRONG_ACCOUNT",
+            12: "REJECTION_REASON_UNKNOWN_GEO",
         }
 
     @classmethod
@@ -1901,6 +1907,7 @@ class RejectionReason(betterproto2.Enum):
             "REJECTION_REASON_FUTURE_DATE": 9,
             "REJECTION_REASON_STALE_VERSION": 10,
             "REJECTION_REASON_WRONG_ACCOUNT": 11,
+            "REJECTION_REASON_UNKNOWN_GEO": 12,
         }
 
 
@@ -2087,7 +2094,18 @@ class AccountInfo(betterproto2.Message):
 
     country_code: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
     """
-    ISO 3166-1 country of the account (for the calendar).
+    ISO 3166-1 country of the account (for the calendar, and the prefix of bare geo codes).
+    """
+
+    geo_keys: "dict[str, str]" = betterproto2.field(
+        5,
+        betterproto2.TYPE_MAP,
+        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+    )
+    """
+    The platform's geo keys → the org's geo codes, e.g. "geoTargetConstants/21137" → "CA",
+    "California" → "CA", a Klaviyo segment id → "CA". Bare codes are prefixed with
+    country_code ("US-CA") on the record. When empty, the platform's key is the geo.
     """
 
 
@@ -5214,6 +5232,14 @@ class IngestRequest(betterproto2.Message):
     Column mapping for DATA_SOURCE_GENERIC; ignored for platform sources.
     """
 
+    row_offset: "int" = betterproto2.field(9, betterproto2.TYPE_INT64)
+    """
+    Line number of this batch's first row in the export it was read from (0 for a lone
+    batch). A row's version is pulled_at in microseconds + row_offset + its row index, so a
+    later line of one export (a platform re-send) replaces an earlier line of the same key
+    even when the two travel in different batches.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "IngestRequest", IngestRequest)
 
@@ -5231,7 +5257,9 @@ class IngestResponse(betterproto2.Message):
 
     accepted_count: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
     """
-    Rows stored (new, or replacing an older version).
+    Rows that passed validation: stored by this batch (new, or replacing an older version),
+    already stored with the same content (duplicate_count), or replaced within the batch
+    (superseded_count).
     """
 
     rejected_count: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
@@ -5248,7 +5276,8 @@ class IngestResponse(betterproto2.Message):
 
     duplicate_count: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
     """
-    Accepted rows already stored with identical version (no new write).
+    Accepted rows already stored with identical content, or repeated in the batch (no new
+    write).
     """
 
     restated_count: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
@@ -5281,6 +5310,14 @@ class IngestResponse(betterproto2.Message):
     late_count: "int" = betterproto2.field(11, betterproto2.TYPE_INT32)
     """
     Accepted rows that arrived late.
+    """
+
+    superseded_count: "int" = betterproto2.field(12, betterproto2.TYPE_INT32)
+    """
+    Accepted rows replaced inside this batch by a later row of the same natural key (the
+    platform re-sent the day); they are not stored on their own. accepted_count +
+    rejected_count is the batch's row count; accepted_count − duplicate_count −
+    superseded_count rows were written.
     """
 
 
@@ -6882,9 +6919,12 @@ class IngestionServiceStub:
         after the batch's accepted records are durable in memory. Bad rows are rejected in the
         ack with their reason while the good rows land. A batch_id seen before is answered from
         the ledger without writing again.
-        Errors: INVALID_ARGUMENT (no org_id, unknown source, no batch_id; field named),
-        RESOURCE_EXHAUSTED (batch over the row limit), UNAVAILABLE (memory service down: the
-        batch was not acked and nothing of it was written; retry with the same batch_id).
+        Errors: INVALID_ARGUMENT (no org_id, unknown source, no batch_id, unknown account time
+        zone or currency, generic source without a date column; every field named),
+        RESOURCE_EXHAUSTED (batch over the 10,000-row limit), ALREADY_EXISTS (batch_id acked
+        before for different rows), UNAVAILABLE (memory service down: the batch was not acked
+        and nothing of it was written; retry with the same batch_id). Acks for the batches
+        before a failing one have already been sent.
         """
 
         yield from self._channel.stream_stream(

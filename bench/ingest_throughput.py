@@ -1,0 +1,239 @@
+"""Ingestion throughput: raw JSON → durable ack over gRPC, against the same transform in
+process without gRPC or storage, on ~1M simulator rows.
+
+Steps (each timed part runs in its own fresh process, so its peak RSS is its own):
+
+1. generate: ``sim.simulate("large", days=120)`` (~1.02M export lines, dirt included) written
+   as NDJSON exports, as a platform pull would land on disk;
+2. in-process reference: every export read, parsed and transformed batch by batch
+   (``ingestion_svc.pipeline.prepare`` + ``finish``, the stream history kept in memory) —
+   the work Ingest does, minus protos, gRPC and storage;
+3. gRPC path: memory and ingestion started as two server processes (as ``liftos up`` runs
+   them); a client process streams the exports through ``LiftOS.ingest`` (1,000 rows per
+   message) and the clock stops at the last ack, i.e. once every record is durable in
+   memory's SQLite.
+
+Prints rows/s of both, their ratio (target ≥ 0.6), peak RSS of each process, and where the
+gRPC path's time went (memory's own Write time, from its log).
+
+Run: ``OPENBLAS_NUM_THREADS=1 python bench/ingest_throughput.py [--days 120] [--keep DIR]``
+(``--days 28 --campaigns 40`` gives ~55k rows for a quick look).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
+
+SOURCES = ("meta", "google_ads", "klaviyo", "tiktok")
+BATCH = 1000
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def generate(out: Path, days: int, campaigns: int | None, seed: int) -> dict[str, int]:
+    import sim
+
+    result = sim.simulate("large", seed=seed, days=days, n_campaigns=campaigns)
+    sim.write(result, out)
+    return {s: len(result.raw[s]) for s in SOURCES}
+
+
+def _pulled(world: Path) -> dt.datetime:
+    """The exports were pulled the morning after their last day."""
+    manifest = json.loads((world / "manifest.json").read_text())
+    last = dt.date.fromisoformat(manifest["start"]) + dt.timedelta(days=manifest["days"])
+    return dt.datetime.combine(last, dt.time(9), dt.UTC)
+
+
+def _accounts(world: Path) -> dict[str, dict]:  # type: ignore[type-arg]
+    out: dict[str, dict] = {}  # type: ignore[type-arg]
+    for a in json.loads((world / "accounts.json").read_text()):
+        out.setdefault(a["source"], {**a, "country": "US"})
+    return out
+
+
+def _lines(path: Path):  # type: ignore[no-untyped-def]
+    with path.open() as handle:
+        for line in handle:
+            yield line.rstrip("\n")
+
+
+def _chunks(path: Path):  # type: ignore[no-untyped-def]
+    """(row offset, lines) of BATCH lines at a time, read as they are needed."""
+    chunk: list[str] = []
+    offset = 0
+    for line in _lines(path):
+        chunk.append(line)
+        if len(chunk) == BATCH:
+            yield offset, chunk
+            offset, chunk = offset + BATCH, []
+    if chunk:
+        yield offset, chunk
+
+
+def in_process(world: Path) -> dict[str, float]:
+    """The transform alone: parse, connector, pipeline, history — no protos, gRPC, storage."""
+    from ingestion_svc.external_factors import FactorTable
+    from ingestion_svc.history import StreamHistory
+    from ingestion_svc.model import Account, RawBatch
+    from ingestion_svc.parse import parse_json_rows
+    from ingestion_svc.pipeline import finish, prepare
+
+    accounts = _accounts(world)
+    pulled = _pulled(world)
+    rows = written = 0
+    start = time.perf_counter()
+    for source in SOURCES:
+        a = accounts[source]
+        account = Account(a["account_id"], a["timezone"], a["currency"], "US", a["geo_keys"])
+        history = StreamHistory()
+        for offset, chunk in _chunks(world / f"{source}.ndjson"):
+            parsed, raw, rejected = parse_json_rows(chunk)
+            batch = RawBatch("bench", source, f"b{offset}", parsed, raw, account, pulled, offset,
+                             parse_rejections=rejected)  # fmt: skip
+            result = finish(prepare(batch), history, [], FactorTable.empty(), pulled)
+            history.add(result.history_rows)
+            rows += len(chunk)
+            written += len(result.records)
+    seconds = time.perf_counter() - start
+    return {"rows": rows, "written": written, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
+
+
+def client(world: Path, ingestion: str, memory: str) -> dict[str, float]:
+    """Stream every export through Ingest; the clock stops at the last ack."""
+    from mesh.client import LiftOS
+    from mesh.runtime.config import PeerConfig
+
+    accounts = _accounts(world)
+    peers = PeerConfig.from_env().with_overrides(ingestion=ingestion, memory=memory)
+    rows = written = 0
+    start = time.perf_counter()
+    with LiftOS(peers, org_id="bench") as sdk:
+        for source in SOURCES:
+            summary = sdk.ingest(
+                source, _lines(world / f"{source}.ndjson"), account=accounts[source],
+                pulled_at=_pulled(world), batch_size=BATCH,
+            )  # fmt: skip
+            rows += summary.rows
+            written += summary.written
+    seconds = time.perf_counter() - start
+    return {"rows": rows, "written": written, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _hwm_mb(pid: int) -> float:
+    text = Path(f"/proc/{pid}/status").read_text()
+    found = re.search(r"VmHWM:\s+(\d+) kB", text)
+    return int(found.group(1)) / 1024.0 if found else float("nan")
+
+
+def _worker(mode: str, *args: str) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"}
+    out = subprocess.run(
+        [sys.executable, __file__, f"--{mode}", *args],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    if out.returncode:
+        raise SystemExit(f"{mode} failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def grpc_path(world: Path, data: Path) -> tuple[dict[str, float], dict[str, float], float]:
+    from mesh.client import LiftOS
+    from mesh.mesh_process import Mesh
+    from mesh.runtime.config import PeerConfig
+
+    ports = {"ingestion": _free_port(), "memory": _free_port()}
+    mesh = Mesh(data, ports=ports, services=("memory", "ingestion"), log_level="INFO")
+    mesh.start()
+    try:
+        with LiftOS(PeerConfig(**{s: mesh.address(s) for s in mesh.ports})) as probe:
+            status = mesh.wait_serving(probe.health)
+        if any(status.get(s) != "SERVING" for s in mesh.services):
+            raise SystemExit(f"mesh did not come up: {status}")
+        result = _worker("client", str(world), mesh.address("ingestion"), mesh.address("memory"))
+        servers = {s: _hwm_mb(p.pid) for s, p in mesh.procs.items()}
+    finally:
+        mesh.stop()
+    log = (data / "memory.log").read_text()
+    write_ms = sum(float(m) for m in re.findall(r"MemoryService/Write OK ([\d.]+)ms", log))
+    return result, servers, write_ms / 1000.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--campaigns", type=int, default=None, help="default: the scenario's 200")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, default=None, help="reuse/keep exports here")
+    parser.add_argument("--in-process", dest="in_process", metavar="WORLD", default=None)
+    parser.add_argument("--client", nargs=3, metavar=("WORLD", "INGESTION", "MEMORY"))
+    args = parser.parse_args()
+    if args.in_process:
+        print(json.dumps(in_process(Path(args.in_process))))
+        return
+    if args.client:
+        print(json.dumps(client(Path(args.client[0]), args.client[1], args.client[2])))
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="liftos-ingest-bench-"))
+    world = args.keep or scratch / "world"
+    try:
+        if not (world / "manifest.json").exists():
+            t = time.perf_counter()
+            sizes = generate(world, args.days, args.campaigns, args.seed)
+            print(
+                f"generated {sum(sizes.values()):,} export lines ({sizes}) in {time.perf_counter() - t:.0f}s"
+            )
+        lines = sum(json.loads((world / "manifest.json").read_text())["rows"].values())
+        print(f"exports: {lines:,} lines in {world}")
+        ref = _worker("in-process", str(world))
+        print(
+            f"in-process transform : {ref['rows'] / ref['seconds']:>10,.0f} rows/s  "
+            f"({ref['rows']:,} rows, {ref['written']:,} records, {ref['seconds']:.1f}s, "
+            f"peak RSS {ref['peak_rss_mb']:,.0f} MB)"
+        )
+        grpc, servers, memory_write_s = grpc_path(world, scratch / "mesh")
+        print(
+            f"gRPC → durable ack   : {grpc['rows'] / grpc['seconds']:>10,.0f} rows/s  "
+            f"({grpc['rows']:,} rows, {grpc['written']:,} records, {grpc['seconds']:.1f}s; peak RSS "
+            f"client {grpc['peak_rss_mb']:,.0f} MB, ingestion {servers['ingestion']:,.0f} MB, "
+            f"memory {servers['memory']:,.0f} MB)"
+        )
+        ratio = (grpc["rows"] / grpc["seconds"]) / (ref["rows"] / ref["seconds"])
+        print(f"ratio gRPC / in-process = {ratio:.2f}  (target >= 0.6)")
+        print(
+            f"memory service Write handlers: {memory_write_s:.1f}s of the {grpc['seconds']:.1f}s "
+            f"({memory_write_s / grpc['seconds']:.0%}); memory alone stores "
+            f"{grpc['written'] / memory_write_s:,.0f} records/s"
+        )
+    finally:
+        if args.keep is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        else:
+            shutil.rmtree(scratch / "mesh", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

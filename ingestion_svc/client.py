@@ -1,0 +1,165 @@
+"""The ingestion service's client of the memory service (grpc.aio, generated stubs).
+
+Memory being unreachable — connection refused, the server gone mid-call, a deadline passed —
+is ``MemoryUnavailable`` (UNAVAILABLE to our caller, with a retry delay): the batch was not
+acked and may be retried with the same batch id. Any other failure of a call we made is a
+bug on one side of the contract and surfaces as INTERNAL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from google.protobuf import timestamp_pb2
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
+
+from ingestion_svc.errors import MemoryUnavailable
+from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
+
+__all__ = ["MemoryClient", "WriteCounts"]
+
+_LOGGER = logging.getLogger(__name__)
+_UNREACHABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+}
+SCAN_BATCH = 5000
+
+
+class WriteCounts:
+    """Memory's answer to one Write."""
+
+    __slots__ = ("inserted", "replaced", "stale", "unchanged")
+
+    def __init__(self, reply: memory_pb.WriteResponse) -> None:
+        self.inserted = reply.inserted_count
+        self.replaced = reply.replaced_count
+        self.unchanged = reply.unchanged_count
+        self.stale = reply.stale_count
+
+
+class MemoryClient:
+    """A lazily opened channel to the memory service (opened on the server's event loop)."""
+
+    def __init__(self, target: str, *, timeout: float = 120.0) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: Any = None  # the aio stub (the generated .pyi types the sync one)
+
+    def _memory(self) -> Any:
+        if self._stub is None:
+            self._channel = grpc.aio.insecure_channel(
+                self.target,
+                options=[
+                    ("grpc.max_send_message_length", DEFAULT_MAX_MESSAGE_BYTES),
+                    ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE_BYTES),
+                    # Reconnect quickly after memory restarts, so retries find it.
+                    ("grpc.initial_reconnect_backoff_ms", 200),
+                    ("grpc.min_reconnect_backoff_ms", 200),
+                    ("grpc.max_reconnect_backoff_ms", 2000),
+                    ("grpc.lb_policy_name", "round_robin"),
+                ],
+            )
+            self._stub = memory_grpc.MemoryServiceStub(self._channel)
+        return self._stub
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = self._stub = None
+
+    def _unavailable(self, error: grpc.aio.AioRpcError, what: str) -> MemoryUnavailable:
+        return MemoryUnavailable(
+            f"memory service at {self.target} unavailable during {what} "
+            f"({error.code().name}); the batch was not acked — retry it with the same batch_id",
+            dependency="memory",
+            retry_after_s=1.0,
+        )
+
+    async def write(self, org_id: str, records: Sequence[md_pb.CausalMarketingData]) -> WriteCounts:
+        """Store one batch in one WriteRequest (one memory transaction)."""
+        request = memory_pb.WriteRequest(org_id=org_id, records=records)
+        try:
+            reply = await self._memory().Write(iter([request]), timeout=self.timeout)
+        except grpc.aio.AioRpcError as error:
+            if error.code() in _UNREACHABLE:
+                raise self._unavailable(error, "Write") from None
+            _LOGGER.error("memory rejected a write: %s %s", error.code().name, error.details())
+            raise RuntimeError(f"memory Write failed: {error.code().name}") from None
+        return WriteCounts(reply)
+
+    async def scan(
+        self,
+        org_id: str,
+        source: int,
+        start_us: int,
+        end_us: int,
+        campaign_ids: Sequence[str] = (),
+    ) -> list[md_pb.CausalMarketingData]:
+        """An org's records of one source (and campaigns) with timestamps in [start, end).
+
+        Memory refuses a filter naming a campaign it has never stored (INVALID_ARGUMENT
+        with the offending ``campaign_ids[i]``): such campaigns have no history, so they
+        are dropped from the filter and the scan repeated.
+        """
+        wanted = list(campaign_ids)
+        for _ in range(2):
+            request = memory_pb.ScanRequest(
+                org_id=org_id,
+                sources=[common_pb.DataSource.ValueType(source)],
+                campaign_ids=wanted,
+                batch_size=SCAN_BATCH,
+                time_range=common_pb.TimeRange(
+                    start_time=_timestamp(start_us), end_time=_timestamp(end_us)
+                ),
+            )
+            try:
+                out: list[md_pb.CausalMarketingData] = []
+                async for reply in self._memory().Scan(request, timeout=self.timeout):
+                    out.extend(reply.records)
+                return out
+            except grpc.aio.AioRpcError as error:
+                if error.code() == grpc.StatusCode.NOT_FOUND:
+                    return []  # the org has no records yet
+                if error.code() in _UNREACHABLE:
+                    raise self._unavailable(error, "Scan") from None
+                unknown = _unknown_campaigns(error) if wanted else set()
+                if error.code() == grpc.StatusCode.INVALID_ARGUMENT and unknown:
+                    wanted = [c for i, c in enumerate(wanted) if i not in unknown]
+                    if not wanted:
+                        return []
+                    continue
+                _LOGGER.error("memory rejected a scan: %s %s", error.code().name, error.details())
+                raise RuntimeError(f"memory Scan failed: {error.code().name}") from None
+        raise RuntimeError("memory Scan kept refusing the campaign filter")
+
+
+def _unknown_campaigns(error: grpc.aio.AioRpcError) -> set[int]:
+    """Indexes of ``campaign_ids[i]`` named in the error's BadRequest field violations."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    found: set[int] = set()
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            for v in bad.field_violations:
+                match = re.fullmatch(r"campaign_ids\[(\d+)\]", v.field)
+                if match:
+                    found.add(int(match.group(1)))
+    return found
+
+
+def _timestamp(us: int) -> timestamp_pb2.Timestamp:
+    seconds, rest = divmod(us, 1_000_000)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=rest * 1000)

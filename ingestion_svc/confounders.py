@@ -1,0 +1,265 @@
+"""Confounder detectors: what else, besides the marketing, moves a row's outcome — and its
+spend — on that day.
+
+Each detector returns, per row, a value (the measurement), a strength in [0, 1] (how much
+the confounder is in play) and a description; a row carries a confounder when its strength
+is at least :data:`MIN_STRENGTH`. Detectors are platform-specific through
+:data:`PROFILES`: social auctions (Meta, TikTok) heat up from early November as retail
+advertisers pile in, search reacts within days of a holiday and its spend is capped by query
+volume, and retention email/SMS is scheduled weeks ahead around holidays.
+
+Detectors
+---------
+holiday_proximity (HOLIDAY)
+    Signed days to the nearest holiday (negative before); strength ``1 - d / window``.
+retail_peak_season (SEASONALITY)
+    Inside the platform's Q4 retail peak (through 24 December); value = days to Christmas.
+weekly_seasonality (SEASONALITY)
+    The series' conversions on this weekday vs its 28-day mean, from its own history;
+    value = relative difference, reported only when larger than twice its Poisson standard
+    error (Cleveland et al. 1990 frame seasonality the same way: a component that the noise
+    cannot explain).
+budget_response (BUDGET_RESPONSE)
+    Spend today vs its trailing 7-day mean; a jump on a demand-capped platform (search) is
+    demand moving spend, the textbook confounder of spend → sales (Chan & Perry 2017,
+    "Challenges and opportunities in media mix modeling", Google).
+promotional_campaign (PROMOTION)
+    A promotion named in the campaign (sale, offer, BFCM…).
+<factor name> (PROMOTION / MACRO / COMPETITOR / MARKET)
+    The org's registered external series on the row's day and geo, in play when the day is
+    at least half a standard deviation from the series' mean (competitor activity: above
+    it — a quiet competitor confounds nothing); strength ``|z| / 2``. A promotion series is
+    in play where its value is positive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ingestion_svc.calendar import holiday_table
+from ingestion_svc.external_factors import JoinedFactor
+
+__all__ = ["MIN_STRENGTH", "PROFILES", "Detected", "Profile", "detect"]
+
+MIN_STRENGTH = 0.1
+# An external series is in play this many standard deviations from its mean.
+FACTOR_Z = 0.5
+PROMOTION_WORDS = r"(?i)\bsale\b|\bpromo|discount|% ?off|\boffers?\b|\bdeals?\b|\bbfcm\b|black friday|cyber|clearance|coupon"
+_PROMOTION = re.compile(PROMOTION_WORDS)
+_FACTOR_TYPES = {
+    "promotion": "promotion",
+    "macro": "macro",
+    "competitor": "competitor",
+    "demand": "market",
+    "weather": "market",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A platform's detector parameters."""
+
+    holiday_window: float  # days; strength 1 - d / window
+    peak_start: tuple[int, int] | None  # (month, day), or None: a week before Black Friday
+    budget_threshold: float | None  # |spend / mean7 - 1| that flags a budget response
+
+
+PROFILES: dict[str, Profile] = {
+    "meta": Profile(7.0, (11, 1), 0.5),
+    "tiktok": Profile(7.0, (11, 1), 0.5),
+    "google_ads": Profile(3.0, None, 0.25),
+    "klaviyo": Profile(10.0, (11, 1), None),
+    "generic": Profile(7.0, None, None),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Detected:
+    """One confounder on the rows: value NaN where the row does not carry it."""
+
+    name: str
+    type: str
+    detector: str
+    value: np.ndarray
+    strength: np.ndarray
+    description: np.ndarray  # object array of str
+
+
+def _matches(names: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
+    """Regex search per distinct name (a batch repeats few campaign names)."""
+    distinct = {name: pattern.search(name) is not None for name in set(names.tolist()) if name}
+    return np.fromiter((distinct.get(name, False) for name in names.tolist()), bool, len(names))
+
+
+def _keep(value: np.ndarray, strength: np.ndarray) -> np.ndarray:
+    live = np.isfinite(value) & (strength >= MIN_STRENGTH)
+    return np.where(live, value, np.nan)
+
+
+def holiday_proximity(calendar: pd.DataFrame, window: float) -> tuple[np.ndarray, ...]:
+    """(value, strength, description) from the calendar's days to/since holidays."""
+    to_next = calendar["cal_days_to_next_holiday"].to_numpy(np.float64)
+    since = calendar["cal_days_since_last_holiday"].to_numpy(np.float64)
+    to_next[to_next < 0] = np.inf
+    since[since < 0] = np.inf
+    before = to_next <= since
+    distance = np.minimum(to_next, since)
+    value = np.where(before, -to_next, since)
+    strength = np.clip(1.0 - distance / window, 0.0, 1.0)
+    names = np.where(
+        before,
+        calendar["cal_next_holiday_name"].to_numpy(dtype=object),
+        calendar["cal_holiday_name"].to_numpy(dtype=object),
+    )
+    text = [
+        f"{name} today"
+        if d == 0
+        else f"{d:.0f} days {'before' if b else 'after'} a holiday" + (f" ({name})" if b else "")
+        for d, b, name in zip(distance.tolist(), before.tolist(), names.tolist(), strict=True)
+    ]
+    return value, strength, np.array(text, dtype=object)
+
+
+def peak_season(days: np.ndarray, country: str, start: tuple[int, int] | None) -> np.ndarray:
+    """Days to 25 December inside the peak window, NaN outside."""
+    dates = days.astype("datetime64[D]")
+    years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
+    out = np.full(days.size, np.nan)
+    for year in np.unique(years).tolist():
+        if start is None:
+            table = holiday_table(country, None, year, year)
+            friday = next((d for d, n in table.items() if n == "Black Friday"), None)
+            first = (friday or dt.date(year, 11, 22)) - dt.timedelta(days=7)
+        else:
+            first = dt.date(year, *start)
+        christmas = np.datetime64(dt.date(year, 12, 25), "D")
+        inside = (years == year) & (dates >= np.datetime64(first, "D")) & (dates < christmas)
+        out[inside] = (christmas - dates[inside]).astype(np.int64)
+    return out
+
+
+def weekly_seasonality(cube: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(relative weekday effect, strength) from conversions 7/14/21/28 days back vs the mean
+    of the previous 28 days; NaN unless ≥3 same-weekday and ≥14 days are known and the
+    effect exceeds twice its Poisson standard error."""
+    conv = cube[:, 1:, 1]
+    same = conv[:, [6, 13, 20, 27]]
+    n_same = (~np.isnan(same)).sum(axis=1)
+    n_all = (~np.isnan(conv)).sum(axis=1)
+    sum_same = np.nansum(same, axis=1)
+    sum_all = np.nansum(conv, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effect = (sum_same / n_same) / (sum_all / n_all) - 1.0
+        se = np.sqrt(1.0 / sum_same + 1.0 / sum_all) * (1.0 + effect)
+    ok = (n_same >= 3) & (n_all >= 14) & (sum_same > 0) & (np.abs(effect) > 2 * se)
+    effect = np.where(ok, effect, np.nan)
+    return effect, np.clip(np.abs(effect) / 0.5, 0.0, 1.0)
+
+
+def detect(
+    source: str,
+    calendar: pd.DataFrame | None,
+    country: str,
+    days: np.ndarray,
+    cube: np.ndarray,
+    rolling7: np.ndarray,
+    campaign_names: pd.Series,
+    factors: Sequence[JoinedFactor],
+) -> list[Detected]:
+    """Every detector for ``source`` on the rows; see the module docstring."""
+    profile = PROFILES[source]
+    n = days.size
+    out: list[Detected] = []
+
+    def add(name: str, kind: str, detector: str, value, strength, text) -> None:  # type: ignore[no-untyped-def]
+        value = _keep(np.asarray(value, dtype=np.float64), np.asarray(strength, dtype=np.float64))
+        if np.isfinite(value).any():
+            if isinstance(text, str):
+                text = np.full(n, text, dtype=object)
+            out.append(
+                Detected(name, kind, f"{source}.{detector}", value, np.asarray(strength), text)
+            )
+
+    if calendar is not None and n:
+        value, strength, described = holiday_proximity(calendar, profile.holiday_window)
+        add("holiday_proximity", "holiday", "holiday", value, strength, described)
+        peak = peak_season(days, country, profile.peak_start)
+        add(
+            "retail_peak_season",
+            "seasonality",
+            "peak_season",
+            peak,
+            np.where(np.isnan(peak), 0.0, 1.0),
+            "inside the Q4 retail peak, when auctions and demand both run hot",
+        )
+    effect, strength = weekly_seasonality(cube)
+    add(
+        "weekly_seasonality",
+        "seasonality",
+        "weekly",
+        effect,
+        strength,
+        "this weekday's conversions differ from the series' 28-day mean beyond noise",
+    )
+    if profile.budget_threshold is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            change = np.where(rolling7 > 0, cube[:, 0, 0] / rolling7 - 1.0, np.nan)
+        moved = np.abs(change) >= profile.budget_threshold
+        add(
+            "budget_response",
+            "budget_response",
+            "budget",
+            np.where(moved, change, np.nan),
+            np.clip(np.abs(change), 0.0, 1.0),
+            "spend moved sharply against its 7-day mean",
+        )
+    named = _matches(campaign_names.to_numpy(dtype=object), _PROMOTION)
+    add(
+        "promotional_campaign",
+        "promotion",
+        "campaign_name",
+        np.where(named, 1.0, np.nan),
+        np.full(n, 0.6),
+        "the campaign is named for a promotion",
+    )
+    for f in factors:
+        kind = _FACTOR_TYPES.get(f.type)
+        if kind is None:
+            continue
+        if kind == "promotion":
+            live = np.nan_to_num(f.value) > 0
+            strength = np.where(live, np.clip(np.nan_to_num(f.value), 0.0, 1.0), 0.0)
+            text: Any = f"promotion {f.name} running"
+        else:
+            z = np.nan_to_num(f.zscore)
+            live = (z >= FACTOR_Z) if kind == "competitor" else (np.abs(z) >= FACTOR_Z)
+            strength = np.where(live, np.clip(np.abs(z) / 2.0, MIN_STRENGTH, 1.0), 0.0)
+            text = np.array(
+                [
+                    f"{f.name} {v:+.1f} sd from its mean" if np.isfinite(v) else ""
+                    for v in f.zscore.tolist()
+                ],
+                dtype=object,
+            )
+        add(f.name, kind, f"factor.{f.type}", f.value, strength, text)
+    return out
+
+
+def confounder_columns(detected: Sequence[Detected]) -> dict[str, object]:
+    """``mesh.frames`` confounder column families for the detected confounders."""
+    cols: dict[str, object] = {}
+    for d in detected:
+        live = np.isfinite(d.value)
+        cols[f"confounder__{d.name}"] = d.value
+        cols[f"confounder_strength__{d.name}"] = np.where(live, d.strength, np.nan)
+        cols[f"confounder_type__{d.name}"] = np.where(live, d.type, "")
+        cols[f"confounder_detector__{d.name}"] = np.where(live, d.detector, "")
+        cols[f"confounder_description__{d.name}"] = np.where(live, d.description, "")
+    return cols

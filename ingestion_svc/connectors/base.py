@@ -1,0 +1,338 @@
+"""What every connector shares: column extraction from parsed rows, strict number and date
+parsing, per-row rejection bookkeeping, geo and currency checks, and the frame a connector
+hands to the pipeline.
+
+A connector turns a batch's parsed rows (dicts, or None where a line was malformed) into a
+:data:`NORMALISED` frame — one row per surviving raw row, in batch order — plus the rows it
+rejected. Work is per column, never per row: one comprehension pulls a raw field out of
+every row (JSON objects give no faster way in), then whole-column operations validate and
+convert it. A clean column is validated by one regular-expression match over the joined
+column and converted by numpy in C; only a column that fails falls back to element checks
+to find its bad rows. A row's first failing check is its rejection.
+
+String columns are numpy object arrays with ``None`` for missing, which costs a fraction
+of pandas' string arrays at the 1,000-row batches this runs on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ingestion_svc.currencies import ISO_4217
+from ingestion_svc.model import Account, Rejection
+
+__all__ = [
+    "NORMALISED",
+    "Checks",
+    "Normalised",
+    "assemble",
+    "dates",
+    "empty_normalised",
+    "map_geo",
+    "numbers",
+    "pluck",
+    "text",
+]
+
+# The connector → pipeline contract: column name → dtype ("object" columns hold str).
+NORMALISED: dict[str, str] = {
+    "row": "int64",  # index of the raw row in the batch
+    "account_id": "object",
+    "campaign_id": "object",  # "" when missing (the pipeline resolves it or rejects the row)
+    "campaign_key": "object",  # what identifies the campaign when its id is missing
+    "campaign_id_field": "object",  # raw path of the id, for the rejection
+    "campaign_name": "object",
+    "ident": "object",  # campaign id, or Klaviyo's campaign_message_id (natural-key part)
+    "objective": "object",  # CampaignObjective short name
+    "channel": "object",
+    "geo_key": "object",  # the org's geo code the platform key maps to ("CA")
+    "geo": "object",  # ISO 3166-2 where the code is bare and the country known ("US-CA")
+    "local_date": "datetime64[s]",
+    "timezone": "object",
+    "tz_repaired": "bool",  # the platform gave the day in another zone; converted
+    "tz_mismatch": "bool",  # the row's own offset disagrees with the account zone
+    "spend": "float64",
+    "impressions": "int64",
+    "clicks": "int64",
+    "conversions": "float64",
+    "revenue": "float64",
+    "currency": "object",
+    "attribution_window": "object",
+    "modelled": "bool",  # conversions are modelled (fractional), not counted
+    "attribution_ok": "bool",  # the platform's attribution breakdown adds up
+    "outcome_reported": "bool",  # conversions present in the row (not implied zero)
+    "note": "object",  # what the connector repaired on this row, "" when nothing
+}
+
+_DECIMAL = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+# Struct rows carry every number as a double, so 12 arrives as "12.0".
+_INTEGER = r"-?\d+(?:\.0+)?"
+_ONE = {False: re.compile(_DECIMAL), True: re.compile(_INTEGER)}
+_ALL = {k: re.compile(f"(?:{p.pattern}\n)*") for k, p in _ONE.items()}
+
+
+def pluck(rows: Sequence[Any], path: str) -> list[Any]:
+    """The value at dotted ``path`` of every row (None where absent or not an object)."""
+    values = list(rows)
+    for part in path.split("."):
+        values = [v.get(part) if type(v) is dict else None for v in values]
+    return values
+
+
+def _as_text(v: Any) -> str | None:
+    if v is None or v == "":
+        return None
+    return v if type(v) is str else str(v)
+
+
+def text(values: Sequence[Any]) -> np.ndarray:
+    """Values as an object array of str; None / "" → None, numbers → their decimal text."""
+    return np.array([v if type(v) is str and v else _as_text(v) for v in values], dtype=object)
+
+
+def filled(values: np.ndarray, default: str) -> np.ndarray:
+    """``values`` with None replaced by ``default``."""
+    out = values.copy()
+    out[values == None] = default  # noqa: E711 - elementwise
+    return out
+
+
+def missing(values: np.ndarray) -> np.ndarray:
+    return values == None  # noqa: E711 - elementwise
+
+
+def matches(values: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
+    """Elementwise full match of str values (None → False)."""
+    return np.fromiter(
+        (v is not None and pattern.fullmatch(v) is not None for v in values), bool, len(values)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A parsed numeric column: values (NaN where missing/invalid) and the two masks."""
+
+    values: np.ndarray
+    missing: np.ndarray
+    invalid: np.ndarray
+
+
+def numbers(values: list[Any], *, integer: bool = False) -> Parsed:
+    """Strictly parse numbers given as JSON numbers or as the platforms' numeric strings.
+
+    Accepted: ``"12"``, ``"12.50"``, ``-3``, ``2.5e-3``; invalid: ``"$12.34"``, ``"1,234"``,
+    ``"12,34"``, ``" 12"``, ``true``, objects, and fractions where an integer is due. A
+    formatted string is a corrupted export, not a locale to guess (``"12,34"`` is 12.34 in
+    one and 1234 in another), so it is rejected rather than repaired.
+    """
+    n = len(values)
+    kinds = set(map(type, values))
+    none = np.zeros(n, dtype=bool)
+    if type(None) in kinds:  # absent values: parse the present ones the fast way
+        kinds.discard(type(None))
+        gone = np.fromiter((v is None for v in values), bool, n)
+        present = [v for v in values if v is not None]
+    else:
+        gone, present = none, values
+    fast: np.ndarray | None = None
+    if kinds <= {int, float} and present:
+        fast = np.array(present, dtype=np.float64)
+        if integer and (fast != np.round(fast)).any():
+            fast = None
+    elif kinds == {str} and _ALL[integer].fullmatch("\n".join(present) + "\n"):
+        fast = np.array(present, dtype=np.float64)
+    if fast is not None or not present:
+        out = np.full(n, np.nan)
+        out[~gone] = fast if fast is not None else []
+        return Parsed(out, gone, none)
+    # Mixed or dirty column: find the bad elements one by one.
+    strs = text(values)
+    gone = missing(strs)
+    ok = matches(strs, _ONE[integer])
+    out = np.full(n, np.nan)
+    out[ok] = np.array(strs[ok], dtype=np.float64) if ok.any() else []
+    return Parsed(out, gone, ~gone & ~ok)
+
+
+def dates(values: list[Any], pattern: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(datetime64[s] at local midnight, missing, invalid) for ``yyyy-mm-dd``-shaped strings
+    matching ``pattern``; impossible dates (2024-02-30) are invalid."""
+    strs = text(values)
+    gone = missing(strs)
+    shaped = matches(strs, re.compile(pattern))
+    out = np.full(len(strs), np.datetime64("NaT"), dtype="datetime64[s]")
+    good = strs[shaped]
+    try:
+        out[shaped] = np.array([s[:10] for s in good], dtype="datetime64[D]")
+    except ValueError:  # an impossible date somewhere: parse one by one
+        for i in np.flatnonzero(shaped).tolist():
+            with contextlib.suppress(ValueError):
+                out[i] = np.datetime64(strs[i][:10], "D")
+    return out, gone, ~gone & np.isnat(out)
+
+
+class Checks:
+    """Rejections of one batch, first failure per row wins."""
+
+    def __init__(self, rows: Sequence[dict[str, Any] | None]) -> None:
+        self.n = len(rows)
+        # Rows that did not parse were rejected as malformed already.
+        self.bad = np.fromiter((r is None for r in rows), dtype=bool, count=self.n)
+        self.rejections: list[Rejection] = []
+
+    def fail(
+        self,
+        mask: np.ndarray,
+        field: str,
+        reason: str,
+        message: str | Callable[[int], str],
+    ) -> None:
+        """Reject the rows in ``mask`` not already rejected; ``message(i)`` may name values."""
+        new = np.asarray(mask, dtype=bool) & ~self.bad
+        if not new.any():
+            return
+        for i in np.flatnonzero(new).tolist():
+            msg = message(i) if callable(message) else message
+            self.rejections.append(Rejection(i, field, reason, msg))
+        self.bad |= new
+
+    def number(
+        self, parsed: Parsed, field: str, *, required: bool, nonnegative: bool = True
+    ) -> np.ndarray:
+        """Reject missing (when required), invalid and negative values; returns the values
+        with missing optional ones as 0 (the platforms omit zero metrics)."""
+        raw = parsed.values
+        if required:
+            self.fail(parsed.missing, field, "missing_field", f"{field} is missing")
+        self.fail(
+            parsed.invalid,
+            field,
+            "invalid_number",
+            f"{field} is not a number in the platform's format",
+        )
+        if nonnegative:
+            self.fail(
+                np.nan_to_num(raw, nan=0.0) < 0,
+                field,
+                "negative_value",
+                lambda i: f"{field} {raw[i]:g} is negative",
+            )
+        return np.where(np.isnan(raw), 0.0, raw)
+
+    def required(self, values: np.ndarray, field: str) -> None:
+        self.fail(missing(values), field, "missing_field", f"{field} is missing")
+
+    def currency(self, codes: np.ndarray, account: Account, field: str) -> np.ndarray:
+        """ISO 4217 and the account's own currency; an absent code is the account's."""
+        values = filled(codes, account.currency)
+        iso = np.fromiter((v in ISO_4217 for v in values.tolist()), bool, len(values))
+        self.fail(
+            ~iso, field, "unknown_currency", lambda i: f"currency {values[i]!r} is not ISO 4217"
+        )
+        if account.currency:
+            self.fail(
+                values != account.currency,
+                field,
+                "unknown_currency",
+                lambda i: f"currency {values[i]} differs from the account's {account.currency}",
+            )
+        return values
+
+    def clicks_vs_impressions(
+        self, clicks: np.ndarray, impressions: np.ndarray, field: str
+    ) -> None:
+        self.fail(
+            clicks > impressions,
+            field,
+            "clicks_exceed_impressions",
+            lambda i: f"clicks {clicks[i]:.0f} exceed impressions {impressions[i]:.0f}",
+        )
+
+    def account(self, ids: np.ndarray, account: Account, field: str) -> np.ndarray:
+        """Rows of another account than the batch's are rejected (when the batch names one)."""
+        if not account.account_id:
+            self.required(ids, field)
+            return ids
+        self.fail(
+            ~missing(ids) & (ids != account.account_id),
+            field,
+            "wrong_account",
+            lambda i: f"row of account {ids[i]!r} in a batch for account {account.account_id!r}",
+        )
+        return filled(ids, account.account_id)
+
+
+def map_geo(
+    native: np.ndarray, account: Account, checks: Checks, field: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Platform geo keys → (org geo code, record geo).
+
+    Through ``account.geo_keys`` when the account has one (unknown keys are rejected), else
+    the platform's key itself. A bare code (no ``-``) gets the account's country as an ISO
+    3166-2 prefix on the record geo: "CA" → "US-CA".
+    """
+    checks.required(native, field)
+    if account.geo_keys:
+        table: Mapping[str, str] = account.geo_keys
+        code = np.array([table.get(k) if k is not None else "" for k in native], dtype=object)
+        checks.fail(
+            missing(code),
+            field,
+            "unknown_geo",
+            lambda i: f"geo {native[i]!r} is not in the account's geo mapping",
+        )
+        code = filled(code, "")
+    else:
+        code = filled(native, "")
+    if account.country:
+        prefix = account.country + "-"
+        geo = np.array([c if "-" in c or not c else prefix + c for c in code], dtype=object)
+    else:
+        geo = code
+    return code, geo
+
+
+def empty_normalised() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in NORMALISED.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """A connector's output: surviving rows in the :data:`NORMALISED` schema + rejections."""
+
+    frame: pd.DataFrame
+    rejections: list[Rejection]
+
+
+def assemble(checks: Checks, columns: dict[str, Any]) -> Normalised:
+    """Build the :data:`NORMALISED` frame from full-length columns, dropping rejected rows.
+
+    A str column may be given as one str (every row); None in str columns becomes "".
+    Missing optional columns take their neutral value (False, "", 0).
+    """
+    keep = ~checks.bad
+    m = int(keep.sum())
+    data: dict[str, Any] = {}
+    for name, dtype in NORMALISED.items():
+        if name == "row":
+            data[name] = np.flatnonzero(keep).astype(np.int64)
+            continue
+        col = columns.get(name)
+        if dtype == "object":
+            if col is None or isinstance(col, str):
+                values = np.full(m, col or "", dtype=object)
+            else:
+                values = filled(np.asarray(col, dtype=object)[keep], "")
+            data[name] = pd.Series(values, dtype=object, copy=False)
+        elif col is None:
+            data[name] = np.zeros(m, dtype=dtype)
+        else:
+            data[name] = np.asarray(col)[keep].astype(dtype)
+    return Normalised(pd.DataFrame(data), checks.rejections)

@@ -1,0 +1,159 @@
+"""Meta Marketing API insights rows (``level=campaign``, ``time_increment=1``,
+``breakdowns=region``, ``action_attribution_windows=["1d_click","7d_click","1d_view"]``).
+
+Quirks handled: every number is a string; purchases and their value live in the ``actions``
+and ``action_values`` lists under ``offsite_conversion.fb_pixel_purchase``, whose ``value``
+is the default attribution (7-day click + 1-day view) and whose window keys break it down;
+an action with no events is omitted (zero purchases); the geo is the region's *name*;
+``date_start``/``date_stop`` must be the same day (daily rows) in the account's time zone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ingestion_svc.connectors.base import (
+    Checks,
+    Normalised,
+    assemble,
+    dates,
+    filled,
+    map_geo,
+    numbers,
+    pluck,
+    text,
+)
+from ingestion_svc.model import Account
+
+PURCHASE = "offsite_conversion.fb_pixel_purchase"
+ATTRIBUTION_WINDOW = "7d_click_1d_view"
+_DATE = r"\d{4}-\d{2}-\d{2}"
+OBJECTIVES = {
+    "OUTCOME_SALES": "sales",
+    "OUTCOME_AWARENESS": "awareness",
+    "OUTCOME_TRAFFIC": "traffic",
+    "OUTCOME_ENGAGEMENT": "engagement",
+    "OUTCOME_LEADS": "leads",
+    "OUTCOME_APP_PROMOTION": "app_promotion",
+    # Legacy (pre-ODAX) objectives still returned for old campaigns.
+    "CONVERSIONS": "sales",
+    "PRODUCT_CATALOG_SALES": "sales",
+    "BRAND_AWARENESS": "awareness",
+    "REACH": "awareness",
+    "LINK_CLICKS": "traffic",
+    "POST_ENGAGEMENT": "engagement",
+    "VIDEO_VIEWS": "engagement",
+    "MESSAGES": "engagement",
+    "LEAD_GENERATION": "leads",
+    "APP_INSTALLS": "app_promotion",
+}
+# Retargeting campaigns are named for it (dynamic product ads re-reach site visitors).
+RETARGETING = re.compile(r"(?i)retarget|remarket|\bdpa\b|\brt\b")
+
+
+def _action(entries: Any, kind: str) -> dict[str, Any] | None:
+    if type(entries) is not list:
+        return None
+    for entry in entries:
+        if type(entry) is dict and entry.get("action_type") == kind:
+            return entry
+    return None
+
+
+def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normalised:
+    """Meta insights rows → the normalised frame (see :mod:`ingestion_svc.connectors.base`)."""
+    checks = Checks(rows)
+    n = len(rows)
+    account_id = checks.account(text(pluck(rows, "account_id")), account, "account_id")
+    campaign_id = text(pluck(rows, "campaign_id"))
+    name = filled(text(pluck(rows, "campaign_name")), "")
+    start_raw = pluck(rows, "date_start")
+    day, missing_day, bad_day = dates(start_raw, _DATE)
+    checks.fail(missing_day, "date_start", "missing_field", "date_start is missing")
+    actions = pluck(rows, "actions")
+    values = pluck(rows, "action_values")
+    for field, column in (("actions", actions), ("action_values", values)):
+        checks.fail(
+            np.fromiter((v is not None and type(v) is not list for v in column), bool, n),
+            field,
+            "malformed",
+            f"{field} is not a list",
+        )
+    spend = checks.number(numbers(pluck(rows, "spend")), "spend", required=True)
+    impressions = checks.number(
+        numbers(pluck(rows, "impressions"), integer=True), "impressions", required=True
+    )
+    clicks = checks.number(numbers(pluck(rows, "clicks"), integer=True), "clicks", required=True)
+    purchase = [_action(a, PURCHASE) for a in actions]
+    purchase_value = [_action(v, PURCHASE) for v in values]
+    field = f"actions[{PURCHASE}]"
+    conversions = checks.number(
+        numbers(pluck(purchase, "value"), integer=True), f"{field}.value", required=False
+    )
+    click_7d = checks.number(
+        numbers(pluck(purchase, "7d_click"), integer=True), f"{field}.7d_click", required=False
+    )
+    view_1d = checks.number(
+        numbers(pluck(purchase, "1d_view"), integer=True), f"{field}.1d_view", required=False
+    )
+    revenue = checks.number(
+        numbers(pluck(purchase_value, "value")), f"action_values[{PURCHASE}].value", required=False
+    )
+    checks.fail(bad_day, "date_start", "invalid_date", "date_start is not a real yyyy-mm-dd date")
+    start_text = filled(text(start_raw), "")
+    stop_text = filled(text(pluck(rows, "date_stop")), "")
+    checks.fail(
+        (stop_text != "") & (stop_text != start_text),
+        "date_stop",
+        "invalid_date",
+        lambda i: (
+            f"date_stop {stop_text[i]} differs from date_start {start_text[i]}: rows must be daily"
+        ),
+    )
+    geo_key, geo = map_geo(text(pluck(rows, "region")), account, checks, "region")
+    currency = checks.currency(text(pluck(rows, "account_currency")), account, "account_currency")
+    checks.clicks_vs_impressions(clicks, impressions, "clicks")
+    # With action_report_time=impression (the API default) a click-attributed purchase is
+    # booked on the day of its click, so a day-row cannot hold more of them than clicks.
+    checks.fail(
+        click_7d > clicks,
+        f"{field}.7d_click",
+        "conversions_exceed_clicks",
+        lambda i: f"{click_7d[i]:.0f} click-attributed purchases exceed {clicks[i]:.0f} clicks",
+    )
+    objective = [OBJECTIVES.get(o, "unspecified") for o in pluck(rows, "objective")]
+    distinct = {x: RETARGETING.search(x) is not None for x in set(name.tolist())}
+    retargeting = [distinct[x] for x in name.tolist()]
+    has_purchase = np.fromiter((p is not None for p in purchase), bool, n)
+    return assemble(
+        checks,
+        {
+            "account_id": account_id,
+            "campaign_id": campaign_id,
+            "campaign_key": name,
+            "campaign_id_field": "campaign_id",
+            "campaign_name": name,
+            "ident": campaign_id,
+            "objective": objective,
+            "channel": np.where(retargeting, "meta_retargeting", "meta_prospecting"),
+            "geo_key": geo_key,
+            "geo": geo,
+            "local_date": day,
+            "timezone": account.timezone,
+            "spend": spend,
+            "impressions": impressions,
+            "clicks": clicks,
+            "conversions": conversions,
+            "revenue": revenue,
+            "currency": currency,
+            "attribution_window": ATTRIBUTION_WINDOW,
+            # The default attribution is 7-day click + 1-day view; the breakdown must add up.
+            "attribution_ok": ~has_purchase | (conversions == click_7d + view_1d),
+            # Meta omits an action with no events: a row without purchases reports zero.
+            "outcome_reported": np.ones(n, dtype=bool),
+        },
+    )

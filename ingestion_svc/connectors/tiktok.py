@@ -1,0 +1,156 @@
+"""TikTok for Business ``/report/integrated/get/`` rows (``report_type=AUDIENCE``,
+``data_level=AUCTION_CAMPAIGN``, dimensions ``campaign_id``, ``stat_time_day``,
+``province_id``), each with the request's ``advertiser_id``.
+
+Quirks handled: metrics are strings; the day is ``"YYYY-MM-DD 00:00:00"`` in the
+advertiser's time zone — but some exports give the UTC instant of that local midnight
+(``"2024-03-01 06:00:00"`` for America/Chicago), which is converted back to the local day
+when it is exactly a local midnight; purchases are ``complete_payment`` and their value
+``total_complete_payment_rate`` (sic); the geo is a numeric province id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ingestion_svc.connectors.base import (
+    Checks,
+    Normalised,
+    assemble,
+    filled,
+    map_geo,
+    missing,
+    numbers,
+    pluck,
+    text,
+)
+from ingestion_svc.model import Account
+
+OBJECTIVES = {
+    "PRODUCT_SALES": "sales",
+    "CONVERSIONS": "sales",
+    "WEB_CONVERSIONS": "sales",
+    "SHOP_PURCHASES": "sales",
+    "REACH": "awareness",
+    "TRAFFIC": "traffic",
+    "VIDEO_VIEWS": "engagement",
+    "ENGAGEMENT": "engagement",
+    "COMMUNITY_INTERACTION": "engagement",
+    "LEAD_GENERATION": "leads",
+    "APP_PROMOTION": "app_promotion",
+    "APP_INSTALL": "app_promotion",
+}
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+_M = "metrics."
+
+
+def _stamp(value: str | None) -> np.datetime64:
+    if value is None or _STAMP.fullmatch(value) is None:
+        return np.datetime64("NaT", "s")
+    try:
+        return np.datetime64(value, "s")
+    except ValueError:
+        return np.datetime64("NaT", "s")
+
+
+def local_days(stamps: np.ndarray, timezone: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``stat_time_day`` → (local day, repaired, invalid).
+
+    A local midnight is the day itself. Any other time is read as the UTC instant of the
+    advertiser's local midnight and converted; if it is not one, the stamp is invalid.
+    """
+    ts = np.array([_stamp(v) for v in stamps], dtype="datetime64[s]")
+    day = ts.astype("datetime64[D]").astype("datetime64[s]")
+    shifted = ~np.isnat(ts) & (ts != day)
+    out = day.copy()
+    repaired = np.zeros(len(stamps), dtype=bool)
+    if shifted.any() and timezone:
+        local = pd.DatetimeIndex(ts[shifted]).tz_localize(dt.UTC).tz_convert(timezone)
+        ok = np.asarray(local == local.normalize())
+        rows = np.flatnonzero(shifted)
+        days = local.normalize().tz_localize(None).to_numpy("datetime64[s]")
+        out[rows[ok]] = days[ok]
+        repaired[rows[ok]] = True
+        out[rows[~ok]] = np.datetime64("NaT")
+    elif shifted.any():
+        out[shifted] = np.datetime64("NaT")
+    invalid = ~missing(stamps) & np.isnat(out)
+    return out, repaired, invalid
+
+
+def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normalised:
+    """Integrated-report rows → the normalised frame."""
+    checks = Checks(rows)
+    n = len(rows)
+    account_id = checks.account(text(pluck(rows, "advertiser_id")), account, "advertiser_id")
+    campaign_id = text(pluck(rows, "dimensions.campaign_id"))
+    name = filled(text(pluck(rows, _M + "campaign_name")), "")
+    stamps = text(pluck(rows, "dimensions.stat_time_day"))
+    checks.required(stamps, "dimensions.stat_time_day")
+    day, repaired, bad_day = local_days(stamps, account.timezone)
+    spend = checks.number(numbers(pluck(rows, _M + "spend")), _M + "spend", required=True)
+    impressions = checks.number(
+        numbers(pluck(rows, _M + "impressions"), integer=True), _M + "impressions", required=True
+    )
+    clicks = checks.number(
+        numbers(pluck(rows, _M + "clicks"), integer=True), _M + "clicks", required=True
+    )
+    purchases = pluck(rows, _M + "complete_payment")
+    fallback = pluck(rows, _M + "conversion")
+    purchases = [p if p is not None else c for p, c in zip(purchases, fallback, strict=True)]
+    conversions = checks.number(
+        numbers(purchases, integer=True), _M + "complete_payment", required=False
+    )
+    revenue = checks.number(
+        numbers(pluck(rows, _M + "total_complete_payment_rate")),
+        _M + "total_complete_payment_rate",
+        required=False,
+    )
+    checks.fail(
+        bad_day,
+        "dimensions.stat_time_day",
+        "invalid_date",
+        "stat_time_day is neither a local midnight nor the UTC instant of one",
+    )
+    geo_key, geo = map_geo(
+        text(pluck(rows, "dimensions.province_id")), account, checks, "dimensions.province_id"
+    )
+    currency = checks.currency(text(pluck(rows, _M + "currency")), account, _M + "currency")
+    checks.clicks_vs_impressions(clicks, impressions, _M + "clicks")
+    objective = [OBJECTIVES.get(o, "unspecified") for o in pluck(rows, _M + "objective_type")]
+    return assemble(
+        checks,
+        {
+            "account_id": account_id,
+            "campaign_id": campaign_id,
+            "campaign_key": name,
+            "campaign_id_field": "dimensions.campaign_id",
+            "campaign_name": name,
+            "ident": campaign_id,
+            "objective": objective,
+            "channel": "tiktok",
+            "geo_key": geo_key,
+            "geo": geo,
+            "local_date": day,
+            "timezone": account.timezone,
+            "tz_repaired": repaired,
+            "spend": spend,
+            "impressions": impressions,
+            "clicks": clicks,
+            "conversions": conversions,
+            "revenue": revenue,
+            "currency": currency,
+            "attribution_window": "7d_click_1d_view",
+            "attribution_ok": np.ones(n, dtype=bool),
+            "outcome_reported": np.array([p is not None for p in purchases], dtype=bool),
+            "note": np.where(
+                repaired, "stat_time_day was the UTC instant of the local day; converted", ""
+            ),
+        },
+    )

@@ -1,0 +1,252 @@
+"""The external-factor registry (SQLite) and the join of an org's factors onto rows.
+
+An org registers daily series of things outside its marketing that move its outcomes —
+a macro index, competitor activity, its own promotions, category demand, weather. The
+registry keeps each series with its mean and standard deviation (so a day can be read as
+"how unusual"), and a per-org generation number that changes on every registration, so an
+Ingest stream can hold the series it loaded until they change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ingestion_svc.errors import InvalidExternalFactor
+from mesh.errors import FieldViolation
+
+__all__ = ["FACTOR_TYPES", "FactorRegistry", "FactorSeries", "FactorTable", "join_factors"]
+
+FACTOR_TYPES = ("macro", "competitor", "promotion", "demand", "weather", "other")
+_NAME = re.compile(r"^[a-z0-9_]{1,63}$")
+MAX_VALUES = 20_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS factor_series (
+    org_id TEXT NOT NULL, name TEXT NOT NULL, geo TEXT NOT NULL,
+    type TEXT NOT NULL, source TEXT NOT NULL, unit TEXT NOT NULL,
+    mean REAL NOT NULL, std REAL NOT NULL,
+    PRIMARY KEY (org_id, name, geo)
+);
+CREATE TABLE IF NOT EXISTS factor_values (
+    org_id TEXT NOT NULL, name TEXT NOT NULL, geo TEXT NOT NULL,
+    day INTEGER NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (org_id, name, geo, day)
+);
+CREATE TABLE IF NOT EXISTS factor_generation (
+    org_id TEXT PRIMARY KEY, generation INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FactorSeries:
+    """One registered series; ``geo`` empty means every geo."""
+
+    name: str
+    type: str
+    source: str = ""
+    unit: str = ""
+    geo: str = ""
+    values: Sequence[tuple[dt.date, float]] = field(default_factory=tuple)
+
+
+def validate(series: FactorSeries) -> None:
+    """InvalidExternalFactor naming every bad field (``series.name``, ``series.values[3]``)."""
+    bad: list[FieldViolation] = []
+    if not _NAME.match(series.name):
+        bad.append(FieldViolation("series.name", "name must be 1-63 of a-z, 0-9 and '_'"))
+    if series.type not in FACTOR_TYPES:
+        bad.append(FieldViolation("series.type", "type is required"))
+    if not series.values:
+        bad.append(FieldViolation("series.values", "at least one dated value is required"))
+    if len(series.values) > MAX_VALUES:
+        bad.append(FieldViolation("series.values", f"at most {MAX_VALUES} values per series"))
+    seen: set[dt.date] = set()
+    for i, (day, value) in enumerate(series.values):
+        if not math.isfinite(value):
+            bad.append(FieldViolation(f"series.values[{i}].value", "value must be finite"))
+        if day in seen:
+            bad.append(FieldViolation(f"series.values[{i}].date", f"{day} appears twice"))
+        seen.add(day)
+        if len(bad) >= 20:
+            break
+    if bad:
+        raise InvalidExternalFactor(bad[0].description, violations=bad)
+
+
+class FactorRegistry:
+    """SQLite-backed; safe to call from worker threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def register(self, org_id: str, series: FactorSeries) -> int:
+        """Store (or replace) a series; returns the number of values stored."""
+        validate(series)
+        values = np.array([v for _, v in series.values], dtype=np.float64)
+        std = float(values.std(ddof=1)) if values.size > 1 else 0.0
+        key = (org_id, series.name, series.geo)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "DELETE FROM factor_values WHERE org_id = ? AND name = ? AND geo = ?", key
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO factor_series VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*key, series.type, series.source, series.unit, float(values.mean()), std),
+                )
+                self._db.executemany(
+                    "INSERT INTO factor_values VALUES (?, ?, ?, ?, ?)",
+                    [(*key, d.toordinal() - _EPOCH, float(v)) for d, v in series.values],
+                )
+                self._db.execute(
+                    "INSERT INTO factor_generation VALUES (?, 1) ON CONFLICT(org_id) "
+                    "DO UPDATE SET generation = generation + 1",
+                    (org_id,),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return len(series.values)
+
+    def generation(self, org_id: str) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT generation FROM factor_generation WHERE org_id = ?", (org_id,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def list(self, org_id: str, *, include_values: bool = False) -> list[FactorSeries]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name, geo, type, source, unit FROM factor_series WHERE org_id = ? "
+                "ORDER BY name, geo",
+                (org_id,),
+            ).fetchall()
+            values: dict[tuple[str, str], list[tuple[dt.date, float]]] = {}
+            if include_values:
+                for name, geo, day, value in self._db.execute(
+                    "SELECT name, geo, day, value FROM factor_values WHERE org_id = ? "
+                    "ORDER BY name, geo, day",
+                    (org_id,),
+                ):
+                    values.setdefault((name, geo), []).append(
+                        (dt.date.fromordinal(day + _EPOCH), value)
+                    )
+        return [
+            FactorSeries(name, kind, source, unit, geo, tuple(values.get((name, geo), ())))
+            for name, geo, kind, source, unit in rows
+        ]
+
+    def table(self, org_id: str, first_day: int, last_day: int) -> FactorTable:
+        """The org's factor values for day numbers in [first_day, last_day]."""
+        with self._lock:
+            generation = self._db.execute(
+                "SELECT generation FROM factor_generation WHERE org_id = ?", (org_id,)
+            ).fetchone()
+            frame = pd.read_sql_query(
+                "SELECT v.name, v.geo, v.day, v.value, s.type, s.source, s.unit, s.mean, s.std "
+                "FROM factor_values v JOIN factor_series s USING (org_id, name, geo) "
+                "WHERE v.org_id = ? AND v.day BETWEEN ? AND ?",
+                self._db,
+                params=(org_id, first_day, last_day),
+            )
+        return FactorTable(frame, first_day, last_day, int(generation[0]) if generation else 0)
+
+
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+
+
+@dataclass(frozen=True, slots=True)
+class FactorTable:
+    """Loaded factor values: columns name, geo, day, value, type, source, unit, mean, std."""
+
+    frame: pd.DataFrame
+    first_day: int
+    last_day: int
+    generation: int
+
+    def covers(self, first_day: int, last_day: int) -> bool:
+        return self.first_day <= first_day and last_day <= self.last_day
+
+    @classmethod
+    def empty(cls) -> FactorTable:
+        columns = ["name", "geo", "day", "value", "type", "source", "unit", "mean", "std"]
+        return cls(pd.DataFrame(columns=columns), 0, -1, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class JoinedFactor:
+    """One factor's values on the rows (NaN where the factor has no value that day)."""
+
+    name: str
+    type: str
+    source: str
+    unit: str
+    value: np.ndarray
+    zscore: np.ndarray
+
+
+def join_factors(
+    table: FactorTable, days: np.ndarray, geos: pd.Series, geo_keys: pd.Series
+) -> list[JoinedFactor]:
+    """Each factor's value on each row's day and geo.
+
+    A series for the row's geo (as the record carries it, "US-CA", or as the account's geo
+    code, "CA") wins over the all-geo series of the same name.
+    """
+    out: list[JoinedFactor] = []
+    frame = table.frame
+    if frame.empty or days.size == 0:
+        return out
+    for name, group in frame.groupby("name", sort=True):
+        first = group.iloc[0]
+        value = np.full(days.size, np.nan)
+        mean = np.full(days.size, np.nan)
+        std = np.full(days.size, np.nan)
+        # Least specific first, so a geo series overwrites the all-geo one.
+        for geo_of_row in (None, geo_keys, geos):
+            if geo_of_row is None:
+                sub = group[group["geo"] == ""]
+                key = pd.Series(days).astype(str)
+                sub_key = sub["day"].astype(str)
+            else:
+                sub = group[group["geo"] != ""]
+                key = geo_of_row.astype(str).str.cat(pd.Series(days).astype(str), sep="|")
+                sub_key = sub["geo"].astype(str).str.cat(sub["day"].astype(str), sep="|")
+            if sub.empty:
+                continue
+            at = pd.Index(sub_key).get_indexer(key)
+            hit = at >= 0
+            value[hit] = sub["value"].to_numpy(np.float64)[at[hit]]
+            mean[hit] = sub["mean"].to_numpy(np.float64)[at[hit]]
+            std[hit] = sub["std"].to_numpy(np.float64)[at[hit]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(std > 0, (value - mean) / std, 0.0)
+        out.append(
+            JoinedFactor(
+                str(name), str(first["type"]), str(first["source"]), str(first["unit"]), value, z
+            )
+        )
+    return out

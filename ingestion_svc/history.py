@@ -1,0 +1,267 @@
+"""What one Ingest stream knows of an org's stored rows: versions and content hashes per
+natural key, daily spend / conversions / revenue per series, and campaign ids by name.
+
+The memory service is the record of truth; this is the stream's working set of it. The
+servicer loads what a batch needs (:meth:`StreamHistory.plan`) with memory Scans, and every
+batch the stream writes is added, so a stream of consecutive days costs one small Scan
+per batch, and a late row a Scan of its own campaign's month, not a re-read of the account. Nothing here outlives the stream, so
+replicas of the service share no state.
+
+A *series* is one campaign (or Klaviyo message) in one geo of one account:
+``source|account|ident|geo``; a natural key is the series plus the local date. Days are
+integers (days since 1970-01-01), keys ``series code × 2^21 + day + 2^20``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["HISTORY_COLUMNS", "KEEP_DAYS", "StreamHistory", "day_numbers"]
+
+# Lags reach 28 days back; restatements and late rows a little further.
+KEEP_DAYS = 40
+_DAY_BIAS = 1 << 20
+_SHIFT = 1 << 21
+# Columns ``add`` takes (one row per record).
+HISTORY_COLUMNS = (
+    "series",
+    "account_key",
+    "day",
+    "spend",
+    "conversions",
+    "revenue",
+    "version",
+    "sha",
+    "campaign_id",
+    "campaign_key",
+)
+
+
+def day_numbers(values: np.ndarray | pd.Series) -> np.ndarray:
+    """datetime64 (any unit) → int64 days since the epoch."""
+    return np.asarray(values).astype("datetime64[D]").astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """Stored facts for looked-up keys (NaN / -1 / "" where not known)."""
+
+    version: np.ndarray
+    sha: np.ndarray
+    spend: np.ndarray
+    conversions: np.ndarray
+    revenue: np.ndarray
+
+
+class StreamHistory:
+    """The stream's working set; not thread-safe (one stream, one batch at a time).
+
+    Storage is incremental so a batch costs the same on the millionth row as on the first:
+    numpy columns grown by doubling, a dict from key to slot, and per-series latest days in
+    an array indexed by series code. Days more than ``keep_days`` behind their account's
+    latest day are pruned (and their window marked unloaded) once the store has doubled.
+    """
+
+    def __init__(self, keep_days: int = KEEP_DAYS) -> None:
+        self.keep_days = keep_days
+        self._codes: dict[str, int] = {}
+        self._accounts: dict[str, int] = {}
+        self._slots: dict[int, int] = {}
+        self._size = 0
+        self._key = np.zeros(0, dtype=np.int64)
+        self._account = np.zeros(0, dtype=np.int64)
+        self._num = np.zeros((0, 3))
+        self._version = np.zeros(0, dtype=np.int64)
+        self._sha = np.zeros(0, dtype=object)
+        self._series_max = np.zeros(0, dtype=np.int64)
+        self._prune_at = 50_000
+        self._coverage: dict[str, tuple[int, int]] = {}
+        self._campaign_coverage: dict[tuple[str, str], tuple[int, int]] = {}
+        self._frontier: dict[str, int] = {}
+        self._campaigns: dict[tuple[str, str], set[str]] = {}
+
+    def __len__(self) -> int:
+        return self._size
+
+    # ------------------------------------------------------------------ keys and windows
+
+    def codes(self, series: Iterable[str]) -> np.ndarray:
+        """Integer code per series (new series get new codes)."""
+        table = self._codes
+        return np.fromiter((table.setdefault(s, len(table)) for s in series), dtype=np.int64)
+
+    def keys(self, codes: np.ndarray, days: np.ndarray) -> np.ndarray:
+        return codes * _SHIFT + days + _DAY_BIAS
+
+    def plan(
+        self, windows: dict[tuple[str, str], tuple[int, int]]
+    ) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int, list[str]]]]:
+        """What to load for a batch: (account scans, campaign scans).
+
+        Each account has one loaded span that starts with its first batch and grows
+        forward with the stream: a day range scanned for every campaign at once (memory's
+        time index answers it). A campaign that needs days before that span — a late row —
+        gets a scan of its own days only, remembered per campaign, so a row three months
+        late costs its campaign's month, not the account's three months.
+        """
+        spans: dict[str, tuple[int, int]] = {}
+        for (account, _), (lo, hi) in windows.items():
+            have = spans.get(account)
+            spans[account] = (lo, hi) if have is None else (min(lo, have[0]), max(hi, have[1]))
+        accounts: list[tuple[str, int, int]] = []
+        behind: dict[tuple[str, int, int], list[str]] = {}
+        for account, (lo, hi) in spans.items():
+            have = self._coverage.get(account)
+            if have is None:
+                accounts.append((account, lo, hi))
+            elif hi > have[1]:
+                accounts.append((account, have[1] + 1, hi))
+        for (account, campaign), (lo, hi) in windows.items():
+            have = self._coverage.get(account)
+            if have is None or lo >= have[0]:
+                continue
+            own = self._campaign_coverage.get((account, campaign))
+            last = min(hi, have[0] - 1)
+            if own is not None and own[0] <= lo and last <= own[1]:
+                continue
+            behind.setdefault((account, lo, last), []).append(campaign)
+        return accounts, [(a, lo, hi, c) for (a, lo, hi), c in behind.items()]
+
+    def mark_loaded(self, account: str, lo: int, hi: int, campaigns: Sequence[str] = ()) -> None:
+        """Record a scan: of the whole account, or of ``campaigns`` only."""
+        if campaigns:
+            for campaign in campaigns:
+                have = self._campaign_coverage.get((account, campaign))
+                self._campaign_coverage[(account, campaign)] = (
+                    (lo, hi) if have is None else (min(lo, have[0]), max(hi, have[1]))
+                )
+            return
+        have = self._coverage.get(account)
+        self._coverage[account] = (lo, hi) if have is None else (min(lo, have[0]), max(hi, have[1]))
+
+    # ----------------------------------------------------------------------- mutation
+
+    def _grow(self, need: int) -> None:
+        cap = self._key.size
+        if need <= cap:
+            return
+        new = max(need, 2 * cap, 1024)
+        for name in ("_key", "_account", "_version", "_sha"):
+            old = getattr(self, name)
+            grown = (
+                np.zeros(new, dtype=old.dtype)
+                if old.dtype != object
+                else np.full(new, "", dtype=object)
+            )
+            grown[:cap] = old
+            setattr(self, name, grown)
+        num = np.zeros((new, 3))
+        num[:cap] = self._num
+        self._num = num
+
+    def add(self, rows: pd.DataFrame) -> None:
+        """Upsert rows (columns :data:`HISTORY_COLUMNS`); a key keeps its highest version."""
+        if rows.empty:
+            return
+        codes = self.codes(rows["series"].tolist())
+        days = rows["day"].to_numpy(np.int64)
+        keys = self.keys(codes, days)
+        version = rows["version"].to_numpy(np.int64)
+        # One row per key: its highest version (the last of equals).
+        order = np.lexsort((np.arange(keys.size), version, keys))
+        last = np.ones(keys.size, dtype=bool)
+        last[:-1] = keys[order][1:] != keys[order][:-1]
+        take = order[last]
+        keys, version, codes, days = keys[take], version[take], codes[take], days[take]
+        accounts = rows["account_key"].to_numpy(dtype=object)[take]
+        table = self._accounts
+        account_codes = np.fromiter(
+            (table.setdefault(a, len(table)) for a in accounts.tolist()), np.int64, keys.size
+        )
+        slots = self._slots
+        pos = np.fromiter((slots.get(k, -1) for k in keys.tolist()), np.int64, keys.size)
+        fresh = pos < 0
+        start = self._size
+        self._grow(start + int(fresh.sum()))
+        pos[fresh] = np.arange(start, start + int(fresh.sum()))
+        slots.update(zip(keys[fresh].tolist(), pos[fresh].tolist(), strict=True))
+        self._size = start + int(fresh.sum())
+        newer = fresh | (version >= self._version[pos])
+        at = pos[newer]
+        self._key[at] = keys[newer]
+        self._account[at] = account_codes[newer]
+        self._version[at] = version[newer]
+        self._sha[at] = rows["sha"].to_numpy(dtype=object)[take][newer]
+        self._num[at] = rows[["spend", "conversions", "revenue"]].to_numpy(np.float64)[take][newer]
+        if self._series_max.size < len(self._codes):
+            grown = np.full(max(len(self._codes), 2 * self._series_max.size), -(1 << 40), np.int64)
+            grown[: self._series_max.size] = self._series_max
+            self._series_max = grown
+        np.maximum.at(self._series_max, codes, days)
+        for acct, day in pd.Series(days).groupby(accounts).max().items():
+            self._frontier[str(acct)] = max(self._frontier.get(str(acct), int(day)), int(day))
+        self._remember_campaigns(rows)
+        if self._size >= self._prune_at:
+            self._prune()
+
+    def _remember_campaigns(self, rows: pd.DataFrame) -> None:
+        table = self._campaigns
+        for acct, key, cid in set(
+            zip(rows["account_key"], rows["campaign_key"], rows["campaign_id"], strict=True)
+        ):
+            if key and cid:
+                table.setdefault((acct, key), set()).add(cid)
+
+    def _prune(self) -> None:
+        n = self._size
+        frontier = np.full(len(self._accounts), 0, dtype=np.int64)
+        for acct, code in self._accounts.items():
+            frontier[code] = self._frontier.get(acct, 0)
+        days = (self._key[:n] % _SHIFT) - _DAY_BIAS
+        keep = np.flatnonzero(days >= frontier[self._account[:n]] - self.keep_days)
+        for name in ("_key", "_account", "_version", "_sha", "_num"):
+            setattr(self, name, getattr(self, name)[keep].copy())
+        self._size = keep.size
+        self._slots = dict(zip(self._key.tolist(), range(keep.size), strict=True))
+        self._prune_at = max(50_000, 2 * self._size)
+        floors = {a: day - self.keep_days for a, day in self._frontier.items()}
+        for acct, (lo, hi) in list(self._coverage.items()):
+            if acct in floors:
+                self._coverage[acct] = (max(lo, floors[acct]), hi)
+        for (acct, cid), (_lo, hi) in list(self._campaign_coverage.items()):
+            if acct in floors and hi < floors[acct]:
+                del self._campaign_coverage[(acct, cid)]
+
+    # ------------------------------------------------------------------------- lookup
+
+    def lookup(self, keys: np.ndarray) -> Known:
+        """Stored facts for ``keys`` (from :meth:`keys`)."""
+        slots = self._slots
+        at = np.fromiter((slots.get(k, -1) for k in keys.tolist()), np.int64, keys.size)
+        hit = at >= 0
+        num = np.full((keys.size, 3), np.nan)
+        num[hit] = self._num[at[hit]]
+        version = np.full(keys.size, -1, dtype=np.int64)
+        version[hit] = self._version[at[hit]]
+        sha = np.full(keys.size, "", dtype=object)
+        sha[hit] = self._sha[at[hit]]
+        return Known(version, sha, num[:, 0], num[:, 1], num[:, 2])
+
+    def series_max_day(self, codes: np.ndarray) -> np.ndarray:
+        """Latest known day of each series (-2^40 where none)."""
+        out = np.full(codes.size, -(1 << 40), dtype=np.int64)
+        known = codes < self._series_max.size
+        out[known] = self._series_max[codes[known]]
+        return out
+
+    def frontier(self, account_key: str) -> int | None:
+        """Latest day known for the account (stored or written by this stream)."""
+        return self._frontier.get(account_key)
+
+    def campaign_ids(self, account_key: str, campaign_key: str) -> set[str]:
+        """Every campaign id seen under this name / message id (more than one: ambiguous)."""
+        return self._campaigns.get((account_key, campaign_key), set())

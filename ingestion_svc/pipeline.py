@@ -1,0 +1,464 @@
+"""One batch end to end, pure: raw rows → CausalMarketingData columns + per-row rejections.
+
+Two stages, so the servicer can fetch what the second needs in between:
+
+:func:`prepare`
+    connector (parse quirks, validation) → UTC normalisation from the account time zone →
+    future-date rejection. Tells the servicer which days of history the batch needs.
+:func:`finish`
+    campaign-id repair → identity (natural key, id, version, raw hash) → dedupe against the
+    stream's history and within the batch (duplicates, stale and superseded versions,
+    restatements) → arrival order (out of order, late) → lags → calendar → external
+    factors → confounders → treatment assignment → quality → the record columns of
+    ``mesh.frames``.
+
+Versions: a row's version is ``pulled_at`` (µs) + the batch's ``row_offset`` + its row
+index. Exports carry no per-row pull time, so an export's line order stands for its pull
+order: a platform's re-send of a day, written after the preliminary line, wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+
+from ingestion_svc import connectors, lags, quality
+from ingestion_svc.assignment import assign
+from ingestion_svc.calendar import calendar_columns
+from ingestion_svc.confounders import Detected, confounder_columns, detect
+from ingestion_svc.experiments import Experiment
+from ingestion_svc.external_factors import FactorTable, JoinedFactor, join_factors
+from ingestion_svc.history import StreamHistory, day_numbers
+from ingestion_svc.model import RawBatch, Rejection
+from ingestion_svc.versions import arrival, classify, identify, resolve_campaign_ids
+
+__all__ = ["BatchResult", "Prepared", "Settings", "finish", "prepare", "record_id"]
+
+DATE_FIELDS = {
+    "meta": "date_start",
+    "google_ads": "segments.date",
+    "klaviyo": "attributes.timeframe.start",
+    "tiktok": "dimensions.stat_time_day",
+}
+SOURCE_NOTES = {
+    "meta": "conversions and revenue from actions[offsite_conversion.fb_pixel_purchase] (7d_click + 1d_view)",
+    "google_ads": "spend from metrics.costMicros / 1e6; omitted metrics are zero",
+    "klaviyo": "impressions are recipients; geo from the message's audience segment",
+    "tiktok": "conversions from complete_payment, revenue from total_complete_payment_rate",
+    "generic": "columns read through the declared mapping",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Temporal tolerances."""
+
+    # A day may start at most this far after the pull (clock differences).
+    max_clock_skew: dt.timedelta = dt.timedelta(hours=1)
+    # Platforms report a day once it has closed: a row is late beyond this many days.
+    allowed_delay_days: int = 1
+
+
+@dataclass(slots=True)
+class Prepared:
+    """Stage one's output: the surviving rows (normalised + timestamp, day, account_key)."""
+
+    batch: RawBatch
+    rows: pd.DataFrame
+    rejections: list[Rejection]
+
+    def windows(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """Days of history each (account_key, campaign_id) of the batch needs: from
+        ``MAX_LAG`` days before its first day to its last. Rows whose campaign id is
+        missing need none of their own (they are resolved against what is loaded)."""
+        rows = self.rows[self.rows["campaign_id"] != ""]
+        if rows.empty:
+            return {}
+        g = rows.groupby(["account_key", "campaign_id"], sort=True)["day"]
+        lo, hi = g.min(), g.max()
+        return {
+            (str(a), str(c)): (int(first) - lags.MAX_LAG, int(last))
+            for (a, c), first, last in zip(lo.index, lo.to_numpy(), hi.to_numpy(), strict=True)
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one batch produced: records to write, history to remember, the ack's numbers."""
+
+    records: pd.DataFrame
+    history_rows: pd.DataFrame
+    rejections: list[Rejection]
+    accepted: int
+    duplicates: int
+    superseded: int
+    restated: int
+    out_of_order: int
+    late: int
+    confounders: list[tuple[str, str, int]] = field(default_factory=list)
+    mean_quality: float = 0.0
+
+
+def record_id(org_id: str, natural_key: str) -> str:
+    """The contract's stable id: a hash of org_id and natural_key."""
+    return hashlib.sha256(f"{org_id}|{natural_key}".encode()).hexdigest()[:32]
+
+
+class _Rows:
+    """Drops rejected rows from a frame while recording their rejections."""
+
+    def __init__(self, frame: pd.DataFrame, rejections: list[Rejection]) -> None:
+        self.frame = frame.reset_index(drop=True)
+        self.rejections = rejections
+
+    def reject(self, mask: np.ndarray, field, reason: str, message) -> None:  # type: ignore[no-untyped-def]
+        """Drop the rows in ``mask``; ``field`` and ``message`` may be functions of the row."""
+        if not mask.any():
+            return
+        rows = self.frame["row"].to_numpy()
+        for i in np.flatnonzero(mask).tolist():
+            text = message(i) if callable(message) else message
+            name = field(i) if callable(field) else field
+            self.rejections.append(Rejection(int(rows[i]), name, reason, text))
+        self.frame = self.frame[~mask].reset_index(drop=True)
+
+
+def _utc_midnights(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(UTC instant of each local midnight as datetime64[us], ambiguous, unknown zone)."""
+    n = len(frame)
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+    ambiguous = np.zeros(n, dtype=bool)
+    unknown = np.zeros(n, dtype=bool)
+    zones = frame["timezone"].to_numpy(dtype=object)
+    local = frame["local_date"].to_numpy("datetime64[us]")
+    for zone in pd.unique(zones):
+        rows = zones == zone
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            unknown |= rows
+            continue
+        index = pd.DatetimeIndex(local[rows])
+        exact = index.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+        # A DST change at midnight: take the first instant of the local day.
+        fallback = index.tz_localize(
+            zone, ambiguous=np.ones(index.size, dtype=bool), nonexistent="shift_forward"
+        )
+        odd = exact.isna()
+        chosen = fallback.where(odd, exact)
+        out[rows] = chosen.tz_convert(dt.UTC).tz_localize(None).to_numpy("datetime64[us]")
+        ambiguous[rows] = np.asarray(odd)
+    return out, ambiguous, unknown
+
+
+def prepare(batch: RawBatch, settings: Settings = Settings()) -> Prepared:
+    """Stage one: connector, UTC normalisation, future dates."""
+    normalised = connectors.normalise(batch)
+    rows = _Rows(normalised.frame, list(normalised.rejections))
+    date_field = DATE_FIELDS.get(batch.source, batch.mapping.date)
+    zone_field = "customer.timeZone" if batch.source == "google_ads" else "account.timezone"
+    rows.reject(
+        (rows.frame["timezone"] == "").to_numpy(bool),
+        zone_field,
+        "missing_field",
+        "no time zone for the row's account",
+    )
+    stamp, ambiguous, unknown = _utc_midnights(rows.frame)
+    frame = rows.frame
+    frame["timestamp"] = stamp
+    frame["tz_ambiguous"] = ambiguous
+    rows.frame = frame
+    zones = frame["timezone"].to_numpy(dtype=object)
+    rows.reject(unknown, zone_field, "invalid_date", lambda i: f"unknown time zone {zones[i]!r}")
+    limit = np.datetime64(
+        (batch.pulled_at + settings.max_clock_skew).astimezone(dt.UTC).replace(tzinfo=None), "us"
+    )
+    starts = rows.frame["timestamp"].to_numpy("datetime64[us]")
+    local = rows.frame["local_date"].to_numpy("datetime64[D]")
+    rows.reject(
+        starts > limit,
+        date_field,
+        "future_date",
+        lambda i: (
+            f"day {local[i]} starts after the rows were pulled ({batch.pulled_at:%Y-%m-%d %H:%M}Z)"
+        ),
+    )
+    frame = rows.frame
+    frame["day"] = day_numbers(frame["local_date"].to_numpy())
+    prefix = batch.source + "|"
+    frame["account_key"] = pd.Series(
+        [prefix + a for a in frame["account_id"].tolist()], dtype=object, index=frame.index
+    )
+    return Prepared(batch, frame, rows.rejections)
+
+
+def finish(
+    prepared: Prepared,
+    history: StreamHistory,
+    experiments: Sequence[Experiment],
+    factors: FactorTable,
+    now: dt.datetime,
+    settings: Settings = Settings(),
+) -> BatchResult:
+    """Stage two: identity, dedupe, arrival order, features, quality → records."""
+    batch = prepared.batch
+    rows = _Rows(prepared.rows, list(prepared.rejections))
+    ids, unresolved = resolve_campaign_ids(rows.frame, history)
+    fields = rows.frame["campaign_id_field"].to_numpy(dtype=object)
+    frame = rows.frame
+    recovered = (frame["campaign_id"] == "").to_numpy(bool) & ~unresolved
+    how = "campaign_message_id" if batch.source == "klaviyo" else "campaign name"
+    frame["note"] = np.where(
+        recovered,
+        [f"{f} recovered from the {how}" for f in fields],
+        frame["note"].to_numpy(dtype=object),
+    )
+    frame["campaign_id"] = ids
+    frame["ident"] = frame["ident"].where(frame["ident"] != "", frame["campaign_id"])
+    rows.frame = frame
+    rows.reject(
+        unresolved,
+        lambda i: fields[i],
+        "missing_field",
+        lambda i: f"{fields[i]} is missing and no other row names the campaign's id",
+    )
+    version_base = _micros(batch.pulled_at) + batch.row_offset
+    frame = identify(rows.frame, batch.org_id, batch.source, batch.raw, version_base)
+    codes = history.codes(frame["series"].tolist())
+    days = frame["day"].to_numpy(np.int64)
+    keys = history.keys(codes, days)
+    known = history.lookup(keys)
+    cls = classify(
+        keys, frame["version"].to_numpy(np.int64), frame["sha"].to_numpy(dtype=object), known
+    )
+    stored_versions = known.version
+    valid = len(frame)
+    order_oo, late_days = arrival(codes, days, history, settings.allowed_delay_days)
+    new_key = stored_versions < 0
+    frame["out_of_order"] = order_oo & new_key & ~cls.restated
+    frame["late_days"] = np.where(new_key & ~cls.restated, late_days, 0)
+    frame["replaced_version"] = cls.replaced_version
+    frame["is_restatement"] = cls.restated
+    rows.frame = frame
+    rows.reject(
+        cls.stale,
+        "",
+        "stale_version",
+        lambda i: (
+            f"version {frame['version'].iat[i]} is not newer than the stored "
+            f"{stored_versions[i]} and the row differs"
+        ),
+    )
+    winners_mask = cls.winner[~cls.stale]
+    kept = rows.frame
+    won = kept[winners_mask].reset_index(drop=True)
+    won_keys = keys[~cls.stale][winners_mask]
+    records, detected, score = _features(won, won_keys, batch, history, experiments, factors, now)
+    history_rows = pd.DataFrame(
+        {
+            "series": won["series"],
+            "account_key": won["account_key"],
+            "day": won["day"],
+            "spend": won["spend"],
+            "conversions": won["conversions"],
+            "revenue": won["revenue"],
+            "version": won["version"],
+            "sha": won["sha"],
+            "campaign_id": won["campaign_id"],
+            "campaign_key": won["campaign_key"],
+        }
+    )
+    return BatchResult(
+        records=records,
+        history_rows=history_rows,
+        rejections=sorted(rows.rejections, key=lambda r: r.row_index),
+        accepted=valid - int(cls.stale.sum()),
+        duplicates=int(cls.dup_stored.sum() + cls.dup_batch.sum()),
+        superseded=int(cls.superseded.sum()),
+        restated=int(cls.restated.sum()),
+        out_of_order=int(won["out_of_order"].sum()),
+        late=int((won["late_days"] > 0).sum()),
+        confounders=[(d.name, d.type, int(np.isfinite(d.value).sum())) for d in detected],
+        mean_quality=float(score.mean()) if score.size else 0.0,
+    )
+
+
+def _micros(t: dt.datetime) -> int:
+    delta = t.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _features(
+    won: pd.DataFrame,
+    keys: np.ndarray,
+    batch: RawBatch,
+    history: StreamHistory,
+    experiments: Sequence[Experiment],
+    factors: FactorTable,
+    now: dt.datetime,
+) -> tuple[pd.DataFrame, list[Detected], np.ndarray]:
+    """The record columns of the rows to write."""
+    n = len(won)
+    source = batch.source
+    c = {name: won[name].to_numpy() for name in won.columns}
+    own = np.column_stack([c["spend"], c["conversions"], c["revenue"]]).astype(np.float64)
+
+    def known(q: np.ndarray) -> np.ndarray:
+        k = history.lookup(q)
+        return np.column_stack([k.spend, k.conversions, k.revenue])
+
+    cube = lags.history_cube(keys, own, lags.CubeLookup(keys, own, known))
+    lag = lags.lag_features(cube, lags.ADSTOCK_DECAY[source])
+    rolling7 = lag["spend_rolling_mean_7"].to_numpy()
+    history_days = lag["lag_history_days"].to_numpy()
+    days = c["day"].astype(np.int64)
+    country = batch.account.country
+    calendar = calendar_columns(country, days) if country else None
+    joined = join_factors(factors, days, won["geo"], won["geo_key"])
+    names = pd.Series(c["campaign_name"], dtype=object)
+    detected = detect(source, calendar, country, days, cube, rolling7, names, joined)
+    assigned = assign(won, source, experiments)
+    factor_kinds = {f.type: np.isfinite(f.value) for f in joined}
+    no = np.zeros(n, dtype=bool)
+    components = {
+        "temporal_consistency": quality.temporal_consistency(
+            c["out_of_order"].astype(bool),
+            c["late_days"].astype(np.float64),
+            c["tz_repaired"].astype(bool),
+            c["tz_mismatch"].astype(bool),
+            c["tz_ambiguous"].astype(bool),
+        ),
+        "confounder_coverage": quality.confounder_coverage(
+            source,
+            {
+                "calendar": np.full(n, calendar is not None),
+                "weekly": history_days >= 14,
+                "budget": history_days >= 7,
+                **{
+                    k: factor_kinds.get(k, no)
+                    for k in ("macro", "competitor", "promotion", "demand")
+                },
+            },
+        ),
+        "treatment_assignment": quality.treatment_assignment(
+            assigned["treatment_group"].to_numpy() != "not_in_experiment", history_days
+        ),
+        "outcome_measurement": quality.outcome_measurement(
+            c["outcome_reported"].astype(bool),
+            own[:, 1],
+            own[:, 2],
+            c["attribution_ok"].astype(bool),
+            c["modelled"].astype(bool),
+        ),
+        "external_validity": quality.external_validity(
+            calendar["cal_is_holiday"].to_numpy(bool) if calendar is not None else no,
+            np.full(n, calendar is not None),
+            c["impressions"].astype(np.float64),
+            own[:, 1],
+            own[:, 0],
+            rolling7,
+        ),
+    }
+    score = quality.quality_score(components)
+    base_note = SOURCE_NOTES[source]
+    notes = np.empty(n, dtype=object)
+    notes[:] = [(base_note, x) if x else (base_note,) for x in c["note"].tolist()]
+    utc = pd.DatetimeIndex(c["timestamp"].astype("datetime64[us]")).tz_localize(dt.UTC)
+    cols: dict[str, object] = {
+        "id": c["id"],
+        "org_id": _const(batch.org_id, n),
+        "timestamp": utc,
+        "local_date": c["local_date"],
+        "data_source": _const(source, n),
+        "account_id": c["account_id"],
+        "campaign_id": c["campaign_id"],
+        "campaign_name": c["campaign_name"],
+        "campaign_objective": c["objective"],
+        "channel": c["channel"],
+        "geo": c["geo"],
+        "currency_code": c["currency"],
+        **{name: assigned[name].to_numpy() for name in assigned.columns},
+        "spend": own[:, 0],
+        "impressions": c["impressions"],
+        "clicks": c["clicks"],
+        "conversions": own[:, 1],
+        "revenue": own[:, 2],
+        "data_quality_score": score,
+        "natural_key": c["natural_key"],
+        "version": c["version"],
+        **{name: lag[name].to_numpy() for name in lag.columns},
+        "meta_ingested_at": pd.DatetimeIndex(
+            np.full(n, np.datetime64(_micros(now), "us"))
+        ).tz_localize(dt.UTC),
+        "meta_pulled_at": pd.DatetimeIndex(
+            np.full(n, np.datetime64(_micros(batch.pulled_at), "us"))
+        ).tz_localize(dt.UTC),
+        "meta_batch_id": _const(batch.batch_id, n),
+        "meta_account_timezone": c["timezone"],
+        "meta_out_of_order": c["out_of_order"],
+        "meta_late_days": c["late_days"],
+        "meta_is_restatement": c["is_restatement"],
+        "meta_replaced_version": c["replaced_version"],
+        "meta_notes": notes,
+        "meta_attribution_window": c["attribution_window"],
+        "meta_raw_row_sha256": c["sha"],
+        **{f"quality_{k}": v for k, v in components.items()},
+        **confounder_columns(detected),
+        **_factor_columns(joined),
+    }
+    if calendar is not None:
+        cols.update({name: calendar[name].to_numpy() for name in calendar.columns})
+        cols.update(_market_columns(joined, n))
+    frame = pd.DataFrame(
+        {
+            k: pd.Series(v, dtype=object, copy=False)
+            if isinstance(v, np.ndarray) and v.dtype.kind in "OU"
+            else v
+            for k, v in cols.items()
+        },
+        index=pd.RangeIndex(n),
+    )
+    return frame, detected, score
+
+
+def _const(value: str, n: int) -> np.ndarray:
+    return np.full(n, value, dtype=object)
+
+
+def _factor_columns(joined: Sequence[JoinedFactor]) -> dict[str, object]:
+    cols: dict[str, object] = {}
+    for f in joined:
+        live = np.isfinite(f.value)
+        cols[f"external__{f.name}"] = f.value
+        cols[f"external_type__{f.name}"] = np.where(live, f.type, "")
+        cols[f"external_source__{f.name}"] = np.where(live, f.source, "")
+        if f.type == "macro":
+            cols[f"econ__{f.name}"] = f.value
+            cols[f"econ_unit__{f.name}"] = np.where(live, f.unit, "")
+            cols[f"econ_source__{f.name}"] = np.where(live, f.source, "")
+    return cols
+
+
+def _market_columns(joined: Sequence[JoinedFactor], n: int) -> dict[str, object]:
+    """The calendar's market conditions: first demand and competitor series, promotions."""
+    demand = next((f.value for f in joined if f.type == "demand"), np.full(n, np.nan))
+    competitor = next((f.value for f in joined if f.type == "competitor"), np.full(n, np.nan))
+    active = np.zeros(n, dtype=bool)
+    name = np.full(n, "", dtype=object)
+    for f in joined:
+        if f.type == "promotion":
+            on = np.nan_to_num(f.value) > 0
+            name[on & ~active] = f.name
+            active |= on
+    return {
+        "cal_demand_index": demand,
+        "cal_competitor_index": competitor,
+        "cal_promotion_active": active,
+        "cal_promotion_name": name,
+    }

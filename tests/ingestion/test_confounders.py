@@ -1,0 +1,129 @@
+"""Confounder detectors, platform by platform, on days and series built to trigger them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ingestion_svc.calendar import calendar_columns
+from ingestion_svc.confounders import Detected, detect
+from ingestion_svc.external_factors import JoinedFactor
+
+
+def _days(*dates: str) -> np.ndarray:
+    return np.array(dates, dtype="datetime64[D]").astype(np.int64)
+
+
+def _cube(n: int, conv: list[float] | None = None, spend_today: float = 100.0) -> np.ndarray:
+    cube = np.full((n, 29, 3), np.nan)
+    cube[:, :, 0] = 100.0
+    cube[:, 0, 0] = spend_today
+    if conv is not None:
+        cube[:, :, 1] = np.array(conv)[None, :]
+    return cube
+
+
+def _run(
+    source: str, days: np.ndarray, cube: np.ndarray | None = None, **kw
+) -> dict[str, Detected]:  # type: ignore[no-untyped-def]
+    n = days.size
+    cube = _cube(n) if cube is None else cube
+    rolling = np.nanmean(cube[:, 1:8, 0], axis=1)
+    found = detect(
+        source,
+        kw.get("calendar", calendar_columns("US", days)),
+        "US",
+        days,
+        cube,
+        rolling,
+        kw.get("names", pd.Series(["Prospecting"] * n)),
+        kw.get("factors", []),
+    )
+    return {d.name: d for d in found}
+
+
+def test_holiday_proximity_windows_differ_by_platform() -> None:
+    days = _days("2024-11-25", "2024-11-28", "2024-12-01", "2024-10-01")
+    meta = _run("meta", days)["holiday_proximity"]
+    # Thanksgiving is on the 28th; Black Friday the 29th, Cyber Monday 2 December.
+    assert meta.value[:3].tolist() == [-3.0, 0.0, -1.0]
+    assert meta.strength[:3].tolist() == pytest.approx([1 - 3 / 7, 1.0, 1 - 1 / 7])
+    assert np.isnan(meta.value[3])  # 13 days from Columbus Day: outside a week's window
+    google = _run("google_ads", days)["holiday_proximity"]  # search reacts within days
+    assert np.isnan(google.value[0]) and google.value[1] == 0.0
+    # A week before Columbus Day (14 October): out of Meta's window, inside Klaviyo's, whose
+    # sends are planned ahead.
+    week_before = _days("2024-10-07")
+    assert "holiday_proximity" not in _run("meta", week_before)
+    klaviyo = _run("klaviyo", week_before)["holiday_proximity"]
+    assert klaviyo.value[0] == -7.0 and klaviyo.strength[0] == pytest.approx(0.3)
+    assert meta.detector == "meta.holiday" and meta.type == "holiday"
+
+
+def test_retail_peak_starts_earlier_on_social_than_on_search() -> None:
+    days = _days("2024-11-05", "2024-11-23", "2024-12-24", "2024-12-25")
+    meta = _run("meta", days)["retail_peak_season"]
+    google = _run("google_ads", days)["retail_peak_season"]
+    assert meta.value.tolist()[:3] == [50.0, 32.0, 1.0] and np.isnan(meta.value[3])
+    # Black Friday 2024 is 29 November: search's peak starts a week before, on the 22nd.
+    assert np.isnan(google.value[0]) and google.value[1] == 32.0 and google.value[2] == 1.0
+
+
+def test_weekly_seasonality_needs_an_effect_beyond_poisson_noise() -> None:
+    days = _days("2024-10-01", "2024-10-01", "2024-10-01")
+    strong = [0.0] + [50.0 if k % 7 == 0 else 10.0 for k in range(1, 29)]
+    flat = [0.0] + [10.0] * 28
+    tiny = [0.0] + [2.0 if k % 7 == 0 else 1.0 for k in range(1, 29)]
+    cube = np.concatenate([_cube(1, strong), _cube(1, flat), _cube(1, tiny)])
+    found = _run("meta", days, cube)["weekly_seasonality"]
+    assert found.value[0] == pytest.approx(50 / ((4 * 50 + 24 * 10) / 28) - 1)
+    assert found.strength[0] == 1.0
+    assert np.isnan(found.value[1]) and np.isnan(found.value[2])  # flat; within noise
+
+
+def test_budget_response_threshold_is_platform_specific() -> None:
+    days = _days("2024-10-01", "2024-10-01")
+    cube = np.concatenate([_cube(1, spend_today=130.0), _cube(1, spend_today=200.0)])
+    google = _run("google_ads", days, cube)["budget_response"]
+    assert google.value.tolist() == pytest.approx([0.3, 1.0])
+    meta = _run("meta", days, cube)["budget_response"]
+    assert np.isnan(meta.value[0]) and meta.value[1] == pytest.approx(1.0)
+    assert "budget_response" not in _run("klaviyo", days, cube)
+
+
+def test_promotions_from_campaign_names_and_registered_series() -> None:
+    days = _days("2024-10-01", "2024-10-02", "2024-10-03")
+    names = pd.Series(["SMS - Drops & Offers #1", "Prospecting", "BFCM 20% off"])
+    promo = JoinedFactor("summer_sale", "promotion", "crm", "flag", np.array([0.0, 1.0, np.nan]),
+                         np.zeros(3))  # fmt: skip
+    found = _run("klaviyo", days, names=names, factors=[promo])
+    assert found["promotional_campaign"].value.tolist()[0] == 1.0
+    assert np.isnan(found["promotional_campaign"].value[1])
+    assert found["promotional_campaign"].value[2] == 1.0
+    assert np.isnan(found["summer_sale"].value[0]) and found["summer_sale"].value[1] == 1.0
+    assert found["summer_sale"].type == "promotion"
+
+
+def test_factor_confounders_are_in_play_half_a_standard_deviation_out() -> None:
+    days = _days("2024-10-01", "2024-10-02", "2024-10-03", "2024-10-04")
+    z = np.array([0.2, 1.0, -1.0, 3.0])
+    macro = JoinedFactor("consumer_confidence", "macro", "", "index", z * 10, z)
+    rival = JoinedFactor("competitor_sov", "competitor", "", "index", z * 10, z)
+    other = JoinedFactor("notes", "other", "", "", z, z)
+    found = _run("meta", days, factors=[macro, rival, other])
+    assert np.isnan(found["consumer_confidence"].value).tolist() == [True, False, False, False]
+    assert found["consumer_confidence"].strength[1:].tolist() == pytest.approx([0.5, 0.5, 1.0])
+    assert found["consumer_confidence"].type == "macro"
+    # A quiet competitor confounds nothing: only activity above normal is flagged.
+    assert np.isnan(found["competitor_sov"].value).tolist() == [True, False, True, False]
+    assert "notes" not in found
+
+
+def test_no_calendar_means_no_calendar_confounders() -> None:
+    days = _days("2024-11-28")
+    found = detect("meta", None, "", days, _cube(1), np.array([100.0]), pd.Series(["x"]), [])
+    assert not {d.name for d in found} & {"holiday_proximity", "retail_peak_season"}
+    assert dt.date(2024, 11, 28)  # Thanksgiving, but the account's country is unknown
