@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from liftos.v1 import causal_pb2, causal_pb2_grpc
 
 from causal_svc.analyses import AnalysisStore
-from causal_svc.client import MemoryReader
+from causal_svc.client import MemoryReader, RegistryReader
 from causal_svc.service import CausalService
 from mesh.runtime import ServerConfig, ServiceBinding
 
@@ -18,12 +18,14 @@ SERVICE_NAME = causal_pb2.DESCRIPTOR.services_by_name["CausalService"].full_name
 def build(config: ServerConfig) -> tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]:
     analyses = AnalysisStore(config.data_dir / "causal" / "analyses.sqlite")
     memory = MemoryReader(config.peers.memory)
+    registry = RegistryReader(config.peers.ingestion)
 
     async def on_stop() -> None:
         await memory.close()
+        await registry.close()
         await asyncio.to_thread(analyses.close)
 
-    servicer = CausalService(analyses, memory)
+    servicer = CausalService(analyses, memory, registry)
     binding = ServiceBinding(
         SERVICE_NAME, servicer, causal_pb2_grpc.add_CausalServiceServicer_to_server
     )

@@ -1,4 +1,5 @@
-"""The causal service's client of the memory service: Scan records into DataFrames.
+"""The causal service's clients: memory (Scan records into DataFrames) and the experiment
+registry (ingestion's GetExperiment).
 
 Batches are converted as they arrive, so the records never sit in memory twice.
 """
@@ -9,10 +10,14 @@ import datetime as dt
 
 import grpc
 import pandas as pd
+from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from causal_svc.errors import InsufficientData, MemoryUnavailable
+from causal_svc.record_tables import ExperimentDesign
+from mesh.errors import DependencyUnavailable
 from mesh.frames import records_to_frame
 from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
 
@@ -99,3 +104,49 @@ class MemoryReader:
         if end is not None:
             keep &= local <= pd.Timestamp(end)
         return frame.loc[keep].reset_index(drop=True)
+
+
+class RegistryReader:
+    """Reads an experiment's design from the ingestion service's registry."""
+
+    def __init__(self, target: str, *, timeout: float = 30.0) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: ingestion_grpc.IngestionServiceStub | None = None
+
+    def _ingestion(self) -> ingestion_grpc.IngestionServiceStub:
+        if self._stub is None:
+            self._channel = grpc.aio.insecure_channel(
+                self.target, options=[("grpc.lb_policy_name", "round_robin")]
+            )
+            self._stub = ingestion_grpc.IngestionServiceStub(self._channel)
+        return self._stub
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = self._stub = None
+
+    async def design(self, org_id: str, experiment_id: str) -> ExperimentDesign | None:
+        """The registered design, or None when the registry has no such experiment."""
+        request = ingestion_pb.GetExperimentRequest(org_id=org_id, experiment_id=experiment_id)
+        try:
+            reply = await self._ingestion().GetExperiment(request, timeout=self.timeout)
+        except grpc.aio.AioRpcError as error:
+            if error.code() is grpc.StatusCode.NOT_FOUND:
+                return None
+            if error.code() in _UNREACHABLE:
+                raise DependencyUnavailable(
+                    f"ingestion service (experiment registry) at {self.target} unavailable: {error.details()}",
+                    dependency="ingestion",
+                ) from None
+            raise
+        e = reply.experiment
+        return ExperimentDesign(
+            experiment_id=e.experiment_id,
+            start=dt.date(e.start_date.year, e.start_date.month, e.start_date.day),
+            end=dt.date(e.end_date.year, e.end_date.month, e.end_date.day),
+            treatment_units=tuple(e.treatment_units),
+            control_units=tuple(e.control_units),
+        )

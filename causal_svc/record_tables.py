@@ -18,7 +18,9 @@ treated unit-periods that DiD and event studies take).
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,24 @@ from causal_svc.errors import InsufficientData, InvalidSpec
 
 FIRST_PARTY_SOURCE = "generic"
 MEDIA_SUMS = ("spend", "impressions", "clicks")
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentDesign:
+    """The registry's view of an experiment: its window and, when explicit, its arms."""
+
+    experiment_id: str
+    start: dt.date
+    end: dt.date
+    treatment_units: tuple[str, ...] = ()
+    control_units: tuple[str, ...] = ()
+
+
+def _unit_matches(values: pd.Series, units: tuple[str, ...]) -> pd.Series:
+    """A geo matches a unit spelled either fully ("US-TX") or as its subdivision ("TX")."""
+    wanted = set(units)
+    suffix = values.astype(str).str.rsplit("-", n=1).str[-1]
+    return values.isin(wanted) | suffix.isin(wanted)
 
 
 class Aggregation(enum.StrEnum):
@@ -63,6 +83,7 @@ def analysis_table(
     aggregation: Aggregation = Aggregation.GEO_DAY,
     *,
     experiment_id: str = "",
+    design: ExperimentDesign | None = None,
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Aggregate records (a :func:`mesh.frames.records_to_frame` frame); returns (table, warnings).
 
@@ -121,7 +142,12 @@ def analysis_table(
     table["revenue"] = table["kpi_revenue"] if has_kpi else table["platform_revenue"]
     table["day"] = (table["date"] - table["date"].min()).dt.days.astype(np.int64)
     if experiment_id:
-        table = _mark_experiment(frame, table, aggregation, experiment_id)
+        if design is None:
+            warnings.append(
+                f"experiment {experiment_id!r} is not in the registry: its window and arms are "
+                "inferred from the records that carry it"
+            )
+        table = _mark_experiment(frame, table, aggregation, experiment_id, design)
     drop = [
         c
         for c in ("kpi_conversions", "kpi_revenue", "intensity_x_spend", "is_first_party")
@@ -133,16 +159,33 @@ def analysis_table(
 
 
 def _mark_experiment(
-    frame: pd.DataFrame, table: pd.DataFrame, aggregation: Aggregation, experiment_id: str
+    frame: pd.DataFrame,
+    table: pd.DataFrame,
+    aggregation: Aggregation,
+    experiment_id: str,
+    design: ExperimentDesign | None,
 ) -> pd.DataFrame:
     in_exp = frame["experiment_id"].eq(experiment_id)
-    if not in_exp.any():
+    if design is not None:
+        start = pd.Timestamp(design.start, tz="UTC")
+        end = pd.Timestamp(design.end, tz="UTC")
+    elif in_exp.any():
+        window = frame.loc[in_exp, "date"]
+        start, end = window.min(), window.max()
+    else:
         raise InvalidSpec(
-            f"no record carries experiment {experiment_id!r}", field="records.experiment_id"
+            f"no record carries experiment {experiment_id!r} and the registry has no such experiment",
+            field="records.experiment_id",
         )
-    window = frame.loc[in_exp, "date"]
-    start, end = window.min(), window.max()
     table["post"] = ((table["date"] >= start) & (table["date"] <= end)).astype(np.int64)
+    if design is not None and design.treatment_units and aggregation is Aggregation.GEO_DAY:
+        # Explicit arms: control geos that went dark have no platform rows, so the registry,
+        # not the records, says who is in the experiment.
+        arms = design.treatment_units + design.control_units
+        table = table.loc[_unit_matches(table["geo"], arms)].copy()
+        table["treated"] = _unit_matches(table["geo"], design.treatment_units).astype(np.int64)
+        table["treated_post"] = table["treated"] * table["post"]
+        return table
     unit = {Aggregation.GEO_DAY: "geo", Aggregation.CAMPAIGN_DAY: "campaign_id",
             Aggregation.CHANNEL_DAY: "channel", Aggregation.RECORD: "id"}.get(aggregation)  # fmt: skip
     treated_rows = frame.loc[in_exp & frame["treatment_group"].eq("treatment")]

@@ -15,7 +15,7 @@ from liftos.v1 import causal_pb2_grpc as causal_grpc
 
 from causal_svc import convert
 from causal_svc.analyses import AnalysisStore, StoredAnalysis, new_analysis_id
-from causal_svc.client import MemoryReader
+from causal_svc.client import MemoryReader, RegistryReader
 from causal_svc.errors import InvalidSpec
 from causal_svc.graph import analyze_graph
 from causal_svc.pipeline import estimate_effect
@@ -24,9 +24,12 @@ from mesh.runtime.protoconv import require_org
 
 
 class CausalService(causal_grpc.CausalServiceServicer):
-    def __init__(self, analyses: AnalysisStore, memory: MemoryReader) -> None:
+    def __init__(
+        self, analyses: AnalysisStore, memory: MemoryReader, registry: RegistryReader
+    ) -> None:
         self._analyses = analyses
         self._memory = memory
+        self._registry = registry
 
     async def _data(
         self, org: str, request: causal_pb.EstimateEffectRequest
@@ -39,8 +42,15 @@ class CausalService(causal_grpc.CausalServiceServicer):
             org, start=query.start, end=query.end, sources=query.sources,
             campaign_ids=query.campaign_ids, channels=query.channels,
         )  # fmt: skip
+        design = (
+            await self._registry.design(org, query.experiment_id) if query.experiment_id else None
+        )
         return await asyncio.to_thread(
-            analysis_table, records, query.aggregation, experiment_id=query.experiment_id
+            analysis_table,
+            records,
+            query.aggregation,
+            experiment_id=query.experiment_id,
+            design=design,
         )
 
     async def EstimateEffect(

@@ -99,6 +99,43 @@ def _date(value: dt.date) -> dc.Date:
     return dc.Date(year=value.year, month=value.month, day=value.day)
 
 
+@dataclass(frozen=True)
+class Records:
+    """A query over an org's records in memory, aggregated into an analysis table.
+
+    Columns of the table: date, day, geo (or campaign_id / channel), spend, impressions,
+    clicks, conversions, revenue (first-party when the org ingests it), platform_conversions,
+    platform_revenue, spend__<channel>, treatment_intensity, data_quality_score,
+    external__<factor>, and with an experiment: treated, post, treated_post.
+    """
+
+    experiment_id: str = ""
+    start: dt.date | None = None
+    end: dt.date | None = None
+    sources: Sequence[str] = ()
+    campaign_ids: Sequence[str] = ()
+    channels: Sequence[str] = ()
+    aggregation: str = "geo_day"
+
+    def to_proto(self) -> causal_pb.RecordQuery:
+        query = causal_pb.RecordQuery(
+            experiment_id=self.experiment_id,
+            sources=[common_pb.DataSource.Value(f"DATA_SOURCE_{s.upper()}") for s in self.sources],
+            campaign_ids=list(self.campaign_ids),
+            channels=list(self.channels),
+            aggregation=causal_pb.AggregationLevel.Value(
+                f"AGGREGATION_LEVEL_{self.aggregation.upper()}"
+            ),
+        )
+        for value, target in (
+            (self.start, query.date_range.start_date),
+            (self.end, query.date_range.end_date),
+        ):
+            if value is not None:
+                target.year, target.month, target.day = value.year, value.month, value.day
+        return query
+
+
 class LiftOS:
     """A client for the whole mesh. ``org_id`` is the default org for every call."""
 
@@ -209,7 +246,7 @@ class LiftOS:
     # -- causal ---------------------------------------------------------------------------
     def estimate(
         self,
-        data: pd.DataFrame,
+        data: pd.DataFrame | Records,
         *,
         method: str = "auto",
         outcome: str,
@@ -232,7 +269,8 @@ class LiftOS:
         seed: int = 0,
         org_id: str | None = None,
     ) -> dc.EstimateEffectResponse:
-        """One causal estimate on a DataFrame (sent as a columnar Table) with its checks."""
+        """One causal estimate with its checks, on a DataFrame (sent as a columnar Table) or on
+        the org's records in memory (``Records(experiment_id=…, start=…, end=…)``)."""
         roles = causal_pb.EffectRoles(
             outcome=outcome, treatment=treatment, unit=unit, time=time,
             covariates=list(covariates), instruments=list(instruments),
@@ -244,7 +282,6 @@ class LiftOS:
         request = causal_pb.EstimateEffectRequest(
             org_id=self._org(org_id),
             method=causal_pb.EstimationMethod.Value(f"ESTIMATION_METHOD_{method.upper()}"),
-            table=frame_to_table(data),
             roles=roles,
             estimand=causal_pb.Estimand.Value(f"ESTIMAND_{estimand.upper()}") if estimand else 0,
             alpha=alpha,
@@ -255,6 +292,10 @@ class LiftOS:
                 seed=seed,
             ),
         )
+        if isinstance(data, Records):
+            request.records.CopyFrom(data.to_proto())
+        else:
+            request.table.CopyFrom(frame_to_table(data))
         reply = _call(lambda: self._causal.EstimateEffect(request))
         return dc.EstimateEffectResponse.parse(reply.SerializeToString())
 
@@ -386,7 +427,7 @@ class LiftOS:
         return list(_call(lambda: self._ingestion.ListExternalFactors(request)).series)
 
 
-__all__ = ["LiftOS", "RpcFailure", "dc"]
+__all__ = ["LiftOS", "Records", "RpcFailure", "dc"]
 
 
 # -- ingestion helpers -----------------------------------------------------------------------

@@ -5,7 +5,8 @@ registers the world's geo experiment and the org's external series (macro index,
 competitor activity, its own promotions), streams every raw export — Meta, Google Ads,
 Klaviyo, TikTok and the first-party orders CSV — through ``Ingest``, and prints what landed
 in memory: rows by source, rejected rows by reason, the causal quality scores, the
-confounders detected and the experiment's treatment assignment.
+confounders detected and the experiment's treatment assignment; then estimates the geo
+holdout's effect from memory with its checks and sets it beside the simulator's truth.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
-from mesh.client import IngestSummary, LiftOS, dc
+from mesh.client import IngestSummary, LiftOS, Records, dc
 from mesh.frames import records_to_frame
 from mesh.ingest_cli import ingest_files
 from mesh.mesh_process import Mesh
@@ -57,6 +58,7 @@ class DemoResult:
     org_id: str
     summaries: dict[str, IngestSummary] = field(default_factory=dict)
     records: pd.DataFrame | None = None
+    analysis: dc.EstimateEffectResponse | None = None
 
 
 def _date(text: str) -> dc.Date:
@@ -210,6 +212,44 @@ def report(summaries: dict[str, IngestSummary], records: pd.DataFrame, out: Out)
     out(f"== restatements: {len(restated):,} records replaced an earlier version of their day")
 
 
+def analyse_experiment(client: LiftOS, world: Path, out: Out) -> dc.EstimateEffectResponse | None:
+    """Estimate the registered geo holdout from memory (DiD on first-party revenue, geo × day)
+    and set it beside the simulator's truth."""
+    experiments = json.loads((world / "experiments.json").read_text())
+    truth = {
+        e["experiment_id"]: e for e in json.loads((world / "truth.json").read_text())["experiments"]
+    }
+    if not experiments:
+        return None
+    entry = experiments[0]
+    exp_id = entry["experiment_id"]
+    out(f"== causal analysis of {exp_id}, read from memory (geo × day, first-party revenue)")
+    start = dt.date.fromisoformat(entry.get("pre_period_start", entry["start_date"]))
+    reply = client.estimate(
+        Records(experiment_id=exp_id, start=start, end=dt.date.fromisoformat(entry["end_date"])),
+        method="did", outcome="revenue", treatment="treated_post", unit="geo", time="day",
+        cluster="geo", refutation_simulations=10,
+    )  # fmt: skip
+    e = reply.estimate
+    assert e is not None
+    level = round((1 - e.alpha) * 100)
+    out(f"  DiD (TWFE, clustered by geo): {e.point_estimate:,.0f} revenue per treated geo-day "
+        f"({level}% CI {e.ci_lower:,.0f} to {e.ci_upper:,.0f}; n = {e.n:,}; "
+        f"{e.n_treated} treated / {e.n_control} control geos)")  # fmt: skip
+    for check in e.checks:
+        out(f"  {check.outcome.name:<8} {check.name}: {check.interpretation}")
+    for warning in e.warnings:
+        out(f"  warning: {warning}")
+    out(f"  {e.summary}")
+    true = truth.get(exp_id, {}).get("att_revenue_per_geo_day")
+    if true is not None:
+        covered = e.ci_lower <= true <= e.ci_upper
+        out(f"  simulator truth: ATT {true:,.0f} revenue per treated geo-day — "
+            f"{'inside' if covered else 'OUTSIDE'} the interval")  # fmt: skip
+    out(f"  analysis id {reply.analysis_id}")
+    return reply
+
+
 def run_demo(
     data_dir: Path | None,
     base_port: int | None,
@@ -263,6 +303,7 @@ def demo(
             result.summaries = ingest_world(client, world, org_id, out, progress=progress)
             result.records = scan_records(peers.memory, org_id)
             report(result.summaries, result.records, out)
+            result.analysis = analyse_experiment(client, world, out)
             out("== calendar around Black Friday (US)")
             cal = client.calendar("US", dt.date(2024, 11, 25), dt.date(2024, 12, 3))
             out(

@@ -9,7 +9,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass  # mutable and slot-less: raising sets __traceback__ on the instance
 class RpcFailure(Exception):
     """A failed call: the status code, message, ErrorInfo reason and BadRequest violations."""
 

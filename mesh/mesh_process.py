@@ -13,7 +13,7 @@ from pathlib import Path
 from mesh.runtime.config import DEFAULT_PORTS, SERVICES
 
 # Dependency order: a service's peers start before it.
-START_ORDER = ("memory", "causal", "ingestion", "llm", "surfacing")
+START_ORDER = ("memory", "ingestion", "causal", "llm", "surfacing")
 
 
 def _pythonpath() -> str:

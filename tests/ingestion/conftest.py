@@ -85,9 +85,7 @@ def services(tmp_path: Path) -> Iterator[dict[str, RunningService]]:
 
 
 def peers_of(services: dict[str, RunningService]) -> PeerConfig:
-    return PeerConfig.from_env().with_overrides(
-        ingestion=services["ingestion"].address, memory=services["memory"].address
-    )
+    return PeerConfig.from_env().with_overrides(**{name: s.address for name, s in services.items()})
 
 
 def rich_error(err: grpc.RpcError) -> tuple[grpc.StatusCode, str, list[tuple[str, str]], Any]:

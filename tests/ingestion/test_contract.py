@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 import sim
+from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
 from mesh.demo import DemoResult, demo
@@ -42,9 +43,8 @@ def landed(
 ) -> tuple[DemoResult, list[str], dict[str, Any]]:
     data = tmp_path_factory.mktemp("demo")
     printed: list[str] = []
-    with running_services(
-        {"memory": memory_build, "ingestion": ingestion_build}, data / "mesh"
-    ) as s:
+    builds = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build}
+    with running_services(builds, data / "mesh") as s:
         code, result = demo(data, None, printed.append, peers=peers_of(s), progress=False)
     assert code == 0 and result is not None and result.records is not None
     truth = json.loads((result.world / "truth.json").read_text())
@@ -219,3 +219,17 @@ def test_demo_prints_what_landed(landed) -> None:  # type: ignore[no-untyped-def
     recomputed = sum(w * rec[f"quality_{k}"] for k, w in weights.items())
     np.testing.assert_allclose(rec["data_quality_score"], recomputed, atol=1e-12)
     assert Path(result.world).exists()
+
+
+def test_demo_estimates_the_geo_holdout_against_the_truth(landed) -> None:  # type: ignore[no-untyped-def]
+    result, printed, truth = landed
+    text = "\n".join(printed)
+    assert "== causal analysis of" in text
+    e = result.analysis.estimate
+    experiment = truth["experiments"][0]
+    assert (
+        e.n_treated == experiment["n_treated_geos"] and e.n_control == experiment["n_control_geos"]
+    )
+    assert e.ci_lower <= experiment["att_revenue_per_geo_day"] <= e.ci_upper
+    # The summary never claims more than the interval supports.
+    assert e.summary.startswith("No detectable effect") == (e.ci_lower <= 0 <= e.ci_upper)

@@ -9,10 +9,14 @@ import pytest
 from liftos.v1 import causal_pb2 as pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
+from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from causal_svc.app import build as causal_build
+from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
 from mesh.runtime.inprocess import running_services
 from mesh.synthetic_records import synthetic_records
@@ -24,7 +28,8 @@ GEOS, CAMPAIGNS, DAYS = 8, 4, 90  # 2024-09-01 .. 2024-11-29; the experiment sta
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory):
     with running_services(
-        {"memory": memory_build, "causal": causal_build}, tmp_path_factory.mktemp("mesh")
+        {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build},
+        tmp_path_factory.mktemp("mesh"),
     ) as services:
         records = synthetic_records("shop", GEOS * CAMPAIGNS * DAYS, campaigns=CAMPAIGNS, geos=GEOS)
         memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
@@ -59,6 +64,7 @@ def test_geo_experiment_did_from_memory(mesh) -> None:
     assert e.n_treated == GEOS // 2
     assert e.ci_upper < 0  # treated geos went dark on campaigns 0 and 1: spend fell
     assert any("first-party" in w for w in e.warnings)
+    assert any("not in the registry" in w for w in e.warnings)
     stored = stub.GetAnalysis(
         pb.GetAnalysisRequest(org_id="shop", analysis_id=reply.analysis_id)
     ).analysis
@@ -91,10 +97,39 @@ def test_unknown_experiment_and_unknown_org(mesh) -> None:
 
 
 def test_memory_down_is_unavailable(tmp_path) -> None:
-    with running_services({"memory": memory_build, "causal": causal_build}, tmp_path) as services:
+    builds = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build}
+    with running_services(builds, tmp_path) as services:
         services["memory"].stop()
         stub = causal_grpc.CausalServiceStub(grpc.insecure_channel(services["causal"].address))
         with pytest.raises(grpc.RpcError) as info:
             stub.EstimateEffect(_request(experiment_id="exp-bf"), timeout=30)
         assert info.value.code() is grpc.StatusCode.UNAVAILABLE
         assert error_details(info.value)[0] == "MEMORY_UNAVAILABLE"
+
+
+def test_registered_arms_decide_who_is_control(mesh) -> None:
+    """Control geos that went dark have no platform rows in the window: the registry's arms
+    (spelled as subdivisions, "CA" for "US-CA") still put them in the comparison."""
+    geos = sorted(
+        {r.geo for r in synthetic_records("shop", GEOS * CAMPAIGNS, campaigns=CAMPAIGNS, geos=GEOS)}
+    )
+    treated, control = geos[:2], geos[2:6]
+    ingestion = ingestion_grpc.IngestionServiceStub(
+        grpc.insecure_channel(mesh["ingestion"].address)
+    )
+    ingestion.CreateExperiment(
+        ingestion_pb.CreateExperimentRequest(
+            experiment=md_pb.CausalExperiment(
+                org_id="shop", experiment_id="registered", randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO,
+                start_date=common_pb.Date(year=2024, month=11, day=1), end_date=common_pb.Date(year=2024, month=11, day=29),
+                treatment_units=[g.split("-")[-1] for g in treated], control_units=control,
+            )
+        )
+    )  # fmt: skip
+    stub = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+    # The records carry "exp-bf"; the registry's design for "registered" names its own arms and window.
+    request = _request(experiment_id="registered")
+    reply = stub.EstimateEffect(request)
+    e = reply.estimate
+    assert e.n == 6 * DAYS and e.n_treated == 2
+    assert not any("not in the registry" in w for w in e.warnings)
