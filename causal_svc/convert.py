@@ -64,7 +64,7 @@ def method_from_proto(value: int) -> Method:
             "method is required (use ESTIMATION_METHOD_AUTO to let LiftOS choose)", field="method"
         )
     try:
-        return _METHODS[value]
+        return _METHODS[value]  # type: ignore[index]  # enum ValueType is an int at runtime
     except KeyError:
         raise InvalidSpec(f"unknown method {value}", field="method") from None
 
@@ -87,7 +87,7 @@ def spec_from_proto(roles: causal_pb.EffectRoles, estimand: int) -> EffectSpec:
         weights=roles.weights or None,
         effect_modifiers=tuple(roles.effect_modifiers),
         pre_outcome=roles.pre_outcome or None,
-        estimand=_ESTIMANDS.get(estimand, Estimand.ATE),
+        estimand=_ESTIMANDS.get(estimand, Estimand.ATE),  # type: ignore[call-overload]
     )
 
 
@@ -213,16 +213,16 @@ def estimate_to_proto(
         )
     for name, weights in estimate.weights.items():
         out.weights.add(name=name, weights={str(k): float(v) for k, v in weights.items()})
-    for row in estimate.balance:
+    for bal in estimate.balance:
         b = out.balance.add(
-            covariate=row.covariate,
-            smd_before=row.smd_before,
-            smd_after=row.smd_after,
-            mean_treated=row.mean_treated,
-            mean_control=row.mean_control,
+            covariate=bal.covariate,
+            smd_before=bal.smd_before,
+            smd_after=bal.smd_after,
+            mean_treated=bal.mean_treated,
+            mean_control=bal.mean_control,
         )
-        if row.variance_ratio is not None and math.isfinite(row.variance_ratio):
-            b.variance_ratio = row.variance_ratio
+        if bal.variance_ratio is not None and math.isfinite(bal.variance_ratio):
+            b.variance_ratio = bal.variance_ratio
     return out
 
 
@@ -277,7 +277,9 @@ def build_graph_from_request(request: causal_pb.BuildGraphRequest) -> CausalGrap
     """The default DAG (unless excluded) merged with the caller's nodes and edge edits."""
     base = CausalGraph((), ()) if request.exclude_default_graph else default_marketing_graph()
     existing = set(base.names())
-    new_nodes, observed, unobserved = [], [], []
+    new_nodes: list[Node] = []
+    observed: list[str] = []
+    unobserved: list[str] = []
     for i, node in enumerate(request.nodes):
         parsed = _node_from_proto(node, f"nodes[{i}]")
         if parsed.name in existing and node.role == md_pb.NODE_ROLE_UNSPECIFIED and not node.column:

@@ -113,6 +113,18 @@ class CausalService(causal_grpc.CausalServiceServicer):
         analysis = await asyncio.to_thread(analyze_graph, graph, treatment, outcome)
         return convert.build_graph_response(graph, analysis)
 
+    async def AnalyzeAttribution(  # type: ignore[override]
+        self, request: causal_pb.AnalyzeAttributionRequest, context: grpc.aio.ServicerContext
+    ) -> None:
+        """Lands with the attribution issue; the interceptor answers UNIMPLEMENTED."""
+        raise NotImplementedError
+
+    async def Counterfactual(  # type: ignore[override]
+        self, request: causal_pb.CounterfactualRequest, context: grpc.aio.ServicerContext
+    ) -> causal_pb.CounterfactualResponse:
+        """Lands with the attribution issue; the interceptor answers UNIMPLEMENTED."""
+        raise NotImplementedError
+
     async def GetAnalysis(
         self, request: causal_pb.GetAnalysisRequest, context: grpc.aio.ServicerContext
     ) -> causal_pb.GetAnalysisResponse:

@@ -8,6 +8,7 @@ never depends on the wire format and the contract round-trips byte for byte.
 from __future__ import annotations
 
 import base64
+import builtins
 import datetime as dt
 import hashlib
 import json
@@ -200,7 +201,8 @@ class ExperimentRegistry:
         if page_size < 0:
             raise InvalidInput("page_size must not be negative", field="page_size")
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        where, args = ["org_id = ?"], [org_id]
+        where: list[str] = ["org_id = ?"]
+        args: list[object] = [org_id]
         if page_token:
             t, eid = _decode_token(page_token)
             where.append("(create_time_us < ? OR (create_time_us = ? AND experiment_id > ?))")
@@ -221,7 +223,9 @@ class ExperimentRegistry:
             token = _encode_token(last["create_time_us"], last["experiment_id"])
         return page, token
 
-    def all_active(self, org_id: str, day_from: dt.date, day_to: dt.date) -> list[Experiment]:
+    def all_active(
+        self, org_id: str, day_from: dt.date, day_to: dt.date
+    ) -> builtins.list[Experiment]:
         """Every experiment of the org overlapping [day_from, day_to] (for assignment)."""
         with self._lock:
             rows = self._db.execute(

@@ -28,7 +28,8 @@ class RpcFailure(Exception):
     def from_rpc_error(cls, error: grpc.RpcError) -> RpcFailure:
         code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
         message = error.details() if hasattr(error, "details") else str(error)
-        reason, violations = "", []
+        reason = ""
+        violations: list[tuple[str, str]] = []
         status = rpc_status.from_call(error) if isinstance(error, grpc.Call) else None
         for detail in status.details if status else ():
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mesh.runtime.config import DEFAULT_PORTS, SERVICES
@@ -69,7 +69,9 @@ class Mesh:
         """Services whose process has exited, with exit codes."""
         return {s: p.returncode for s, p in self.procs.items() if p.poll() is not None}
 
-    def wait_serving(self, health: callable, timeout: float = 120.0) -> dict[str, str]:  # type: ignore[valid-type]
+    def wait_serving(
+        self, health: Callable[[], dict[str, str]], timeout: float = 120.0
+    ) -> dict[str, str]:
         """Poll ``health()`` until every started service is SERVING or one process died."""
         deadline = time.monotonic() + timeout
         status: dict[str, str] = {}
