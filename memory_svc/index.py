@@ -346,9 +346,9 @@ class IndexManager:
                 idx = self._orgs[org_id] = OrgIndex.exact(dim)
             idx.remove(remove_seqs)
             idx.add(add_seqs, add_vectors)
-            ids = self._ids.setdefault(org_id, RecordIds())
-            ids.remove(remove_seqs.tolist())
-            ids.add(add_seqs.tolist(), add_ids)
+            record_ids = self._ids.setdefault(org_id, RecordIds())
+            record_ids.remove(remove_seqs.tolist())
+            record_ids.add(add_seqs.tolist(), add_ids)
             idx.max_seq = max_seq
             s = self.settings
             grow = idx.kind == "ivf" and idx.size >= s.retrain_growth * idx.trained_size

@@ -24,12 +24,12 @@ def _write(engine: MemoryEngine, records) -> None:  # type: ignore[no-untyped-de
     engine.write(ORG, batch.frame, batch.given_vectors, convert.serialiser(batch.records))
 
 
-def _engine(path: Path, **settings: int) -> MemoryEngine:
+def _engine(path: Path) -> MemoryEngine:
     index = IndexSettings(ivf_threshold=300, nprobe=4, save_min_changes=10**9)
     return MemoryEngine(
         SQLiteRecordStore(path / "m.sqlite"),
         IndexManager(path / "index", index),
-        MemorySettings(index=index, **settings),
+        MemorySettings(index=index),
     )
 
 
