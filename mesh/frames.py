@@ -261,13 +261,20 @@ def _enum_col(enum: str, values: Sequence[int]) -> np.ndarray:
     return names[codes]
 
 
-def _ts_col(stamps: list[Any], present: list[bool]) -> Any:
-    """Timestamp messages → datetime64[us, UTC], NaT where ``present`` is False."""
+_NAT = np.iinfo(np.int64).min  # NaT's int64 representation
+
+
+def _us(parents: Sequence[Any], field: str) -> np.ndarray:
+    """A Timestamp field of ``parents`` → int64 µs since the epoch, NaT's value where unset."""
+    rows, stamps = _set_rows(parents, field)
     s = np.array([t.seconds for t in stamps], dtype=np.int64)
     ns = np.array([t.nanos for t in stamps], dtype=np.int64)
-    us = (s * 1_000_000 + ns // 1000).view("datetime64[us]").copy()
-    us[~np.array(present, dtype=bool)] = np.datetime64("NaT")
-    return pd.Series(us).dt.tz_localize("UTC").array
+    return _spread(rows, len(parents), s * 1_000_000 + ns // 1000, _NAT)
+
+
+def _ts(us: np.ndarray) -> Any:
+    """int64 µs (NaT's value where unset) → a datetime64[us, UTC] array."""
+    return pd.Series(us.view("datetime64[us]")).dt.tz_localize("UTC").array
 
 
 def _date_col(dates: Sequence[common_pb.Date]) -> np.ndarray:
@@ -286,6 +293,36 @@ def _date_col(dates: Sequence[common_pb.Date]) -> np.ndarray:
 
 def _str(values: list[str] | np.ndarray) -> Any:
     return pd.array(values, dtype="str")
+
+
+def _set_rows(parents: Sequence[Any], field: str) -> tuple[np.ndarray | None, list[Any]]:
+    """Rows whose sub-message ``field`` is set, and those sub-messages (rows None: all set).
+
+    An unset sub-message reads as all defaults; skipping it saves building its wrapper.
+    """
+    has = np.fromiter((p.HasField(field) for p in parents), dtype=bool, count=len(parents))
+    if has.all():
+        return None, [getattr(p, field) for p in parents]
+    rows = np.flatnonzero(has)
+    return rows, [getattr(parents[i], field) for i in rows.tolist()]
+
+
+def _spread(rows: np.ndarray | None, n: int, values: Any, fill: Any, dtype: Any = None) -> Any:
+    """Values of the set rows → a column of n, ``fill`` elsewhere (rows None: all rows)."""
+    values = np.asarray(values, dtype=dtype)
+    if rows is None:
+        return values
+    out = np.full(n, fill, dtype=values.dtype)
+    out[rows] = values
+    return out
+
+
+def _spread_str(rows: np.ndarray | None, n: int, values: list[str]) -> Any:
+    if rows is None:
+        return _str(values)
+    out = np.full(n, "", dtype=object)
+    out[rows] = values
+    return _str(out)
 
 
 def _optional(lags: list[Any], name: str) -> np.ndarray:
@@ -392,9 +429,9 @@ def records_to_frame(
                 wide.update(_pivot(n, rows, [e.name for e in items], floats, strs))
             del cal
         if "lags" in wanted:
-            _lag_columns(cols, [r.lag_features for r in recs])
+            _lag_columns(cols, recs)
         if "metadata" in wanted:
-            _metadata_columns(cols, [r.causal_metadata for r in recs], n)
+            _metadata_columns(cols, recs)
         if "confounders" in wanted or "confounder_details" in wanted:
             wide.update(_confounder_columns(recs, n, wanted))
         if "external" in wanted:
@@ -430,9 +467,7 @@ def records_to_frame(
 def _core_columns(cols: dict[str, Any], recs: list[md_pb.CausalMarketingData]) -> None:
     cols["id"] = _str([r.id for r in recs])
     cols["org_id"] = _str([r.org_id for r in recs])
-    cols["timestamp"] = _ts_col(
-        [r.timestamp for r in recs], [r.HasField("timestamp") for r in recs]
-    )
+    cols["timestamp"] = _ts(_us(recs, "timestamp"))
     cols["local_date"] = _date_col([r.local_date for r in recs])
     cols["data_source"] = _str(_enum_col("data_source", [r.data_source for r in recs]))
     cols["account_id"] = _str([r.account_id for r in recs])
@@ -507,12 +542,14 @@ _LAG_OPTIONAL = (
 )
 
 
-def _lag_columns(cols: dict[str, Any], lags: list[md_pb.LagFeatures]) -> None:
+def _lag_columns(cols: dict[str, Any], recs: list[md_pb.CausalMarketingData]) -> None:
+    n = len(recs)
+    rows, lags = _set_rows(recs, "lag_features")
     for name in _LAG_OPTIONAL:
-        cols[name] = _optional(lags, name)
-    cols["adstock_spend"] = np.array([lf.adstock_spend for lf in lags], dtype=np.float64)
-    cols["adstock_decay"] = np.array([lf.adstock_decay for lf in lags], dtype=np.float64)
-    cols["lag_history_days"] = np.array([lf.history_days for lf in lags], dtype=np.int64)
+        cols[name] = _spread(rows, n, _optional(lags, name), np.nan)
+    for name in ("adstock_spend", "adstock_decay"):
+        cols[name] = _spread(rows, n, [getattr(lf, name) for lf in lags], 0.0, np.float64)
+    cols["lag_history_days"] = _spread(rows, n, [lf.history_days for lf in lags], 0, np.int64)
 
 
 _QUALITY = (
@@ -524,25 +561,31 @@ _QUALITY = (
 )
 
 
-def _metadata_columns(cols: dict[str, Any], meta: list[md_pb.CausalMetadata], n: int) -> None:
+def _metadata_columns(cols: dict[str, Any], recs: list[md_pb.CausalMarketingData]) -> None:
+    n = len(recs)
+    rows, meta = _set_rows(recs, "causal_metadata")
     for name in ("ingested_at", "pulled_at"):
-        cols[f"meta_{name}"] = _ts_col(
-            [getattr(m, name) for m in meta], [m.HasField(name) for m in meta]
-        )
-    cols["meta_batch_id"] = _str([m.batch_id for m in meta])
-    cols["meta_account_timezone"] = _str([m.account_timezone for m in meta])
-    cols["meta_out_of_order"] = np.array([m.out_of_order for m in meta], dtype=bool)
-    cols["meta_late_days"] = np.array([m.late_days for m in meta], dtype=np.int64)
-    cols["meta_is_restatement"] = np.array([m.is_restatement for m in meta], dtype=bool)
-    cols["meta_replaced_version"] = np.array([m.replaced_version for m in meta], dtype=np.int64)
+        cols[f"meta_{name}"] = _ts(_spread(rows, n, _us(meta, name), _NAT))
+    cols["meta_batch_id"] = _spread_str(rows, n, [m.batch_id for m in meta])
+    cols["meta_account_timezone"] = _spread_str(rows, n, [m.account_timezone for m in meta])
+    for name in ("out_of_order", "late_days", "is_restatement", "replaced_version"):
+        dtype = bool if name in ("out_of_order", "is_restatement") else np.int64
+        cols[f"meta_{name}"] = _spread(rows, n, [getattr(m, name) for m in meta], 0, dtype)
     notes = np.empty(n, dtype=object)
-    notes[:] = [tuple(m.notes) for m in meta]
+    notes[:] = [()] * n
+    for row, m in zip(range(n) if rows is None else rows.tolist(), meta, strict=True):
+        notes[row] = tuple(m.notes)
     cols["meta_notes"] = notes
-    cols["meta_attribution_window"] = _str([m.attribution_window for m in meta])
-    cols["meta_raw_row_sha256"] = _str([m.raw_row_sha256 for m in meta])
-    quality = [m.quality for m in meta]
+    cols["meta_attribution_window"] = _spread_str(rows, n, [m.attribution_window for m in meta])
+    cols["meta_raw_row_sha256"] = _spread_str(rows, n, [m.raw_row_sha256 for m in meta])
+    q_rows, quality = _set_rows(meta, "quality")
+    if rows is not None and q_rows is not None:
+        q_rows = rows[q_rows]
+    elif rows is not None:
+        q_rows = rows
     for q in _QUALITY:
-        cols[f"quality_{q}"] = np.array([getattr(x, q) for x in quality], dtype=np.float64)
+        values = [getattr(x, q) for x in quality]
+        cols[f"quality_{q}"] = _spread(q_rows, n, values, 0.0, np.float64)
 
 
 # --------------------------------------------------------------------------- frame → records
