@@ -300,7 +300,7 @@ def _set_rows(parents: Sequence[Any], field: str) -> tuple[np.ndarray | None, li
 
     An unset sub-message reads as all defaults; skipping it saves building its wrapper.
     """
-    has = np.fromiter((p.HasField(field) for p in parents), dtype=bool, count=len(parents))
+    has = np.array([p.HasField(field) for p in parents], dtype=bool)
     if has.all():
         return None, [getattr(p, field) for p in parents]
     rows = np.flatnonzero(has)
@@ -314,6 +314,15 @@ def _spread(rows: np.ndarray | None, n: int, values: Any, fill: Any, dtype: Any 
         return values
     out = np.full(n, fill, dtype=values.dtype)
     out[rows] = values
+    return out
+
+
+def _spread_list(rows: np.ndarray | None, n: int, values: list[Any], fill: Any) -> list[Any]:
+    if rows is None:
+        return values
+    out = [fill] * n
+    for row, value in zip(rows.tolist(), values, strict=True):
+        out[row] = value
     return out
 
 
@@ -572,9 +581,7 @@ def _metadata_columns(cols: dict[str, Any], recs: list[md_pb.CausalMarketingData
         dtype = bool if name in ("out_of_order", "is_restatement") else np.int64
         cols[f"meta_{name}"] = _spread(rows, n, [getattr(m, name) for m in meta], 0, dtype)
     notes = np.empty(n, dtype=object)
-    notes[:] = [()] * n
-    for row, m in zip(range(n) if rows is None else rows.tolist(), meta, strict=True):
-        notes[row] = tuple(m.notes)
+    notes[:] = _spread_list(rows, n, [tuple(m.notes) for m in meta], ())
     cols["meta_notes"] = notes
     cols["meta_attribution_window"] = _spread_str(rows, n, [m.attribution_window for m in meta])
     cols["meta_raw_row_sha256"] = _spread_str(rows, n, [m.raw_row_sha256 for m in meta])
