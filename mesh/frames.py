@@ -596,6 +596,33 @@ def _metadata_columns(cols: dict[str, Any], recs: list[md_pb.CausalMarketingData
 
 
 # --------------------------------------------------------------------------- frame → records
+#
+# Each row becomes a dict of exactly the fields the old field-by-field writer set (nested dicts
+# for sub-messages, lists for repeated fields), built column by column; the message is then
+# made in one constructor call, or, over a parsed payload, written field by field.
+
+_STRING_FIELDS = (
+    "id",
+    "org_id",
+    "account_id",
+    "campaign_id",
+    "campaign_name",
+    "channel",
+    "geo",
+    "currency_code",
+    "experiment_id",
+    "natural_key",
+)
+_FLOAT_FIELDS = ("treatment_intensity", "spend", "conversions", "revenue", "data_quality_score")
+_INT_FIELDS = ("impressions", "clicks", "version")
+_ENUM_FIELDS = (
+    ("data_source", "data_source"),
+    ("campaign_objective", "campaign_objective"),
+    ("treatment_group", "treatment_group"),
+    ("randomization_unit", "randomization_unit"),
+)
+# Repeated fields a column replaces on a parsed payload (the other repeated fields append).
+_REPLACED = frozenset({"knowledge_graph_nodes", "conceptual_assignments", "embedding_vector"})
 
 
 def _list(frame: pd.DataFrame, name: str, default: Any, n: int) -> list[Any]:
@@ -611,17 +638,55 @@ def _list(frame: pd.DataFrame, name: str, default: Any, n: int) -> list[Any]:
     return values
 
 
-def _instant_us(frame: pd.DataFrame, name: str, n: int) -> list[int | None]:
-    """Microseconds since the epoch (UTC), or None for NaT / a missing column."""
+def _is_plain_number(col: pd.Series) -> bool:
+    return col.dtype.kind in "fiub"  # numpy dtypes only: nullable ones take the general path
+
+
+def _floats(frame: pd.DataFrame, name: str, n: int) -> list[float]:
+    """``float(v)`` per row, None / NaN / a missing column → 0.0."""
+    if name in frame.columns and _is_plain_number(frame[name]):
+        x = frame[name].to_numpy(dtype=np.float64)
+        return np.where(np.isnan(x), 0.0, x).tolist()
+    return [float(v) for v in _list(frame, name, 0.0, n)]
+
+
+def _ints(frame: pd.DataFrame, name: str, n: int) -> list[int]:
+    """``int(v)`` per row, None / NaN / a missing column → 0."""
+    if name in frame.columns and frame[name].dtype.kind in "ib":
+        return frame[name].to_numpy(dtype=np.int64).tolist()
+    return [int(v) for v in _list(frame, name, 0.0, n)]
+
+
+def _bools(frame: pd.DataFrame, name: str, n: int) -> list[bool]:
+    if name in frame.columns and frame[name].dtype.kind == "b":
+        return frame[name].to_numpy().tolist()
+    return [bool(v) for v in _list(frame, name, False, n)]
+
+
+def _strings(frame: pd.DataFrame, name: str, n: int) -> list[str]:
+    """The strings of a column, "" for anything else (NaN, None) or a missing column."""
+    if name in frame.columns and isinstance(frame[name].dtype, pd.StringDtype):
+        return frame[name].to_numpy(dtype=object, na_value="").tolist()
+    return _list(frame, name, "", n)
+
+
+def _instants(frame: pd.DataFrame, name: str, n: int) -> list[dict[str, int] | None]:
+    """Timestamp field values ({seconds, nanos}) in UTC, None for NaT / a missing column."""
     if name not in frame.columns:
         return [None] * n
     col = pd.to_datetime(frame[name], utc=True)
     us = col.dt.as_unit("us").to_numpy(dtype="datetime64[us]").view(np.int64)
-    missing = col.isna().to_numpy()
-    return [None if m else int(v) for v, m in zip(us.tolist(), missing.tolist(), strict=True)]
+    seconds, micros = np.divmod(us, 1_000_000)
+    return [
+        None if missing else {"seconds": s, "nanos": m * 1000}
+        for missing, s, m in zip(
+            col.isna().to_numpy().tolist(), seconds.tolist(), micros.tolist(), strict=True
+        )
+    ]
 
 
-def _dates(frame: pd.DataFrame, name: str, n: int) -> list[tuple[int, int, int] | None]:
+def _dates(frame: pd.DataFrame, name: str, n: int) -> list[dict[str, int] | None]:
+    """Date field values ({year, month, day}), None for NaT / a missing column."""
     if name not in frame.columns:
         return [None] * n
     col = pd.to_datetime(frame[name])
@@ -631,30 +696,85 @@ def _dates(frame: pd.DataFrame, name: str, n: int) -> list[tuple[int, int, int] 
     y = col.dt.year.fillna(0).astype(np.int64).tolist()
     m = col.dt.month.fillna(0).astype(np.int64).tolist()
     d = col.dt.day.fillna(0).astype(np.int64).tolist()
-    return [None if x else (a, b, c) for x, a, b, c in zip(missing, y, m, d, strict=True)]
+    return [
+        None if x else {"year": a, "month": b, "day": c}
+        for x, a, b, c in zip(missing, y, m, d, strict=True)
+    ]
 
 
 def _enum_values(frame: pd.DataFrame, column: str, enum: str, n: int) -> list[int]:
+    """Enum numbers for short names ("" / NaN → 0); an unknown name raises InvalidInput
+    naming the first row that has it."""
     if column not in frame.columns:
         return [0] * n
     lookup = _ENUMS[enum][1]
-    out: list[int] = []
-    for i, v in enumerate(frame[column].tolist()):
+    values = frame[column].tolist()
+    table: dict[Any, int] = {}
+    try:
+        distinct = list(dict.fromkeys(values))
+    except TypeError:  # unhashable cells (lists…): none of them is a name
+        values = [v if isinstance(v, str) else "" for v in values]
+        distinct = list(dict.fromkeys(values))
+    for v in distinct:
         if not isinstance(v, str) or not v:
-            out.append(0)
             continue
         code = lookup.get(v)
         if code is None:
             raise InvalidInput(
                 f"{v!r} is not a {enum} (one of {', '.join(sorted(lookup))})",
-                field=f"{column}[{i}]",
+                field=f"{column}[{values.index(v)}]",
             )
-        out.append(code)
-    return out
+        table[v] = code
+    return [table.get(v, 0) for v in values]
 
 
 def _families(frame: pd.DataFrame, prefix: str) -> list[str]:
     return sorted(c[len(prefix) :] for c in frame.columns if c.startswith(prefix))
+
+
+def _unused(values: list[Any]) -> bool:
+    """Every value is its proto3 default (0, 0.0, False, ""; -0.0 is not a default)."""
+    if any(values):
+        return False
+    # the converters above give one Python type per column
+    return not (values and isinstance(values[0], float) and np.signbit(values).any())
+
+
+def _rows(n: int, columns: Mapping[str, Any], prune: bool) -> list[dict[str, Any]]:
+    """One dict per row of the columns (leaving out, when ``prune``, those :func:`_unused`)."""
+    keep = {k: v for k, v in columns.items() if not (prune and _unused(v))}
+    if not keep:
+        return [{} for _ in range(n)]
+    keys = list(keep)
+    return [dict(zip(keys, values, strict=True)) for values in zip(*keep.values(), strict=True)]
+
+
+def _put(rows: list[dict[str, Any]], key: str, values: Sequence[Any]) -> None:
+    """Set ``key`` on the rows whose value is not None."""
+    for row, value in zip(rows, values, strict=True):
+        if value is not None:
+            row[key] = value
+
+
+def _sparse(n: int, columns: Mapping[str, tuple[list[Any], np.ndarray]]) -> list[Any]:
+    """Per row, a dict of the fields whose ``mask`` is true there, or None when no field is —
+    for sub-messages written only where they carry something."""
+    out: list[dict[str, Any] | None] = [None] * n
+    for key, (values, mask) in columns.items():
+        for i in np.flatnonzero(mask).tolist():
+            row = out[i]
+            if row is None:
+                row = out[i] = {}
+            row[key] = values[i]
+    return out
+
+
+def _truthy(values: list[Any]) -> np.ndarray:
+    return np.fromiter(map(bool, values), dtype=bool, count=len(values))
+
+
+def _given(values: list[Any]) -> np.ndarray:
+    return np.array([v is not None for v in values], dtype=bool)
 
 
 def frame_to_records(frame: pd.DataFrame) -> list[md_pb.CausalMarketingData]:
@@ -665,267 +785,219 @@ def frame_to_records(frame: pd.DataFrame) -> list[md_pb.CausalMarketingData]:
     ``column[row]``). A ``payload`` column, when present, is parsed first and the other
     columns present are written over it.
     """
+    with _gc_paused():  # millions of small dicts, all alive until the messages are built
+        return _frame_to_records(frame)
+
+
+def _frame_to_records(frame: pd.DataFrame) -> list[md_pb.CausalMarketingData]:
     n = len(frame)
-    out: list[md_pb.CausalMarketingData] = []
-    payloads = _list(frame, "payload", None, n)
-    strings = {
-        name: _list(frame, name, "", n)
-        for name in (
-            "id",
-            "org_id",
-            "account_id",
-            "campaign_id",
-            "campaign_name",
-            "channel",
-            "geo",
-            "currency_code",
-            "experiment_id",
-            "natural_key",
+    scalar: dict[str, list[Any]] = {}
+    for name in _STRING_FIELDS:
+        if name in frame.columns:
+            scalar[name] = _strings(frame, name, n)
+    for name in _FLOAT_FIELDS:
+        if name in frame.columns:
+            scalar[name] = _floats(frame, name, n)
+    for name in _INT_FIELDS:
+        if name in frame.columns:
+            scalar[name] = _ints(frame, name, n)
+    for name, enum in _ENUM_FIELDS:
+        if name in frame.columns:
+            scalar[name] = _enum_values(frame, name, enum, n)
+    # Over a payload every column present is written; on a fresh message a column that holds
+    # only proto3 defaults writes nothing, so it is left out (each field set costs ≈ 0.1 µs).
+    fresh = "payload" not in frame.columns
+    rows = _rows(n, scalar, fresh)
+    _put(rows, "timestamp", _instants(frame, "timestamp", n))
+    _put(rows, "local_date", _dates(frame, "local_date", n))
+    _put(rows, "calendar_features", _calendar_rows(frame, n, fresh))
+    _put(rows, "lag_features", _lag_rows(frame, n))
+    _put(rows, "causal_metadata", _metadata_rows(frame, n))
+    _put(rows, "confounders", _confounder_rows(frame, n))
+    _put(rows, "external_factors", _external_rows(frame, n))
+    _memory_rows(frame, n, rows)
+    if "embedding" in frame.columns:
+        _put(
+            rows,
+            "embedding_vector",
+            [
+                np.asarray(e, dtype=np.float32).tolist() if e is not None and len(e) else None
+                for e in frame["embedding"].tolist()
+            ],
         )
-        if name in frame.columns
-    }
-    numbers = {
-        name: _list(frame, name, 0.0, n)
-        for name in (
-            "treatment_intensity",
-            "spend",
-            "conversions",
-            "revenue",
-            "data_quality_score",
-        )
-        if name in frame.columns
-    }
-    ints = {
-        name: [int(v) for v in _list(frame, name, 0.0, n)]
-        for name in ("impressions", "clicks", "version")
-        if name in frame.columns
-    }
-    enums = {
-        field: _enum_values(frame, field, enum, n)
-        for field, enum in (
-            ("data_source", "data_source"),
-            ("campaign_objective", "campaign_objective"),
-            ("treatment_group", "treatment_group"),
-            ("randomization_unit", "randomization_unit"),
-        )
-        if field in frame.columns
-    }
-    timestamps = _instant_us(frame, "timestamp", n)
-    local_dates = _dates(frame, "local_date", n)
-    calendar = _calendar_setters(frame, n)
-    lags = _lag_setters(frame, n)
-    meta = _metadata_setters(frame, n)
-    confounders = _confounder_rows(frame, n)
-    externals = _external_rows(frame, n)
-    memory = _memory_rows(frame, n)
-    embeddings = _list(frame, "embedding", None, n)
-    for i in range(n):
-        r = md_pb.CausalMarketingData()
-        if payloads[i] is not None:
-            r.ParseFromString(payloads[i])
-        for name, values in strings.items():
-            setattr(r, name, values[i])
-        for name, values in numbers.items():
-            setattr(r, name, float(values[i]))
-        for name, ivalues in ints.items():
-            setattr(r, name, ivalues[i])
-        for name, evalues in enums.items():
-            setattr(r, name, evalues[i])
-        us = timestamps[i]
-        if us is not None:
-            r.timestamp.seconds, rem = divmod(us, 1_000_000)
-            r.timestamp.nanos = rem * 1000
-        day = local_dates[i]
-        if day is not None:
-            r.local_date.year, r.local_date.month, r.local_date.day = day
-        calendar(r, i)
-        lags(r, i)
-        meta(r, i)
-        for c in confounders[i]:
-            r.confounders.add(**c)
-        for f in externals[i]:
-            r.external_factors.add(**f)
-        memory(r, i)
-        if embeddings[i] is not None and len(embeddings[i]):
-            del r.embedding_vector[:]
-            r.embedding_vector.extend(np.asarray(embeddings[i], dtype=np.float32).tolist())
+    message = md_pb.CausalMarketingData
+    if "payload" not in frame.columns:
+        return [message(**row) for row in rows]
+    out = []
+    for payload, row in zip(frame["payload"].tolist(), rows, strict=True):
+        r = message()
+        if payload is not None:
+            r.ParseFromString(payload)
+        _assign(r, row)
         out.append(r)
     return out
 
 
-def _calendar_setters(frame: pd.DataFrame, n: int) -> Any:
+def _assign(msg: Any, fields: Mapping[str, Any]) -> None:
+    """Write ``fields`` over a message field by field (what the constructor does on a fresh
+    one): sub-messages are written into, repeated fields append unless in ``_REPLACED``."""
+    for key, value in fields.items():
+        if isinstance(value, dict):
+            _assign(getattr(msg, key), value)
+        elif isinstance(value, list):
+            target = getattr(msg, key)
+            if key in _REPLACED:
+                del target[:]
+            if value and isinstance(value[0], dict):
+                for item in value:
+                    target.add(**item)
+            else:
+                target.extend(value)
+        else:
+            setattr(msg, key, value)
+
+
+def _calendar_rows(frame: pd.DataFrame, n: int, fresh: bool) -> list[dict[str, Any] | None]:
     if "cal_date" not in frame.columns:
-        return lambda r, i: None
+        return [None] * n
     dates = _dates(frame, "cal_date", n)
-    ints = {
-        f: [int(v) for v in _list(frame, f"cal_{f}", 0.0, n)]
-        for f in (
-            "year",
-            "quarter",
-            "month",
-            "week",
-            "iso_year",
-            "day_of_year",
-            "days_to_next_holiday",
-            "days_since_last_holiday",
-        )
+    fields: dict[str, list[Any]] = {}
+    for f in (
+        "year",
+        "quarter",
+        "month",
+        "week",
+        "iso_year",
+        "day_of_year",
+        "days_to_next_holiday",
+        "days_since_last_holiday",
+    ):
+        fields[f] = _ints(frame, f"cal_{f}", n)
+    for f in ("is_weekend", "is_holiday", "is_month_start", "is_month_end"):
+        fields[f] = _bools(frame, f"cal_{f}", n)
+    for f in ("holiday_name", "country_code", "next_holiday_name"):
+        fields[f] = _strings(frame, f"cal_{f}", n)
+    fields["day_of_week"] = _enum_values(frame, "cal_day_of_week", "day_of_week", n)
+    fields["season"] = _enum_values(frame, "cal_season", "season", n)
+    market = {
+        "demand_index": _floats(frame, "cal_demand_index", n),
+        "competitor_index": _floats(frame, "cal_competitor_index", n),
+        "promotion_active": _bools(frame, "cal_promotion_active", n),
+        "promotion_name": _strings(frame, "cal_promotion_name", n),
     }
-    bools = {
-        f: [bool(v) for v in _list(frame, f"cal_{f}", False, n)]
-        for f in ("is_weekend", "is_holiday", "is_month_start", "is_month_end")
-    }
-    strs = {
-        f: _list(frame, f"cal_{f}", "", n)
-        for f in ("holiday_name", "country_code", "next_holiday_name")
-    }
-    dow = _enum_values(frame, "cal_day_of_week", "day_of_week", n)
-    season = _enum_values(frame, "cal_season", "season", n)
-    demand = _list(frame, "cal_demand_index", 0.0, n)
-    competitor = _list(frame, "cal_competitor_index", 0.0, n)
-    promo = [bool(v) for v in _list(frame, "cal_promotion_active", False, n)]
-    promo_name = _list(frame, "cal_promotion_name", "", n)
-    econ = _econ_rows(frame, n)
-
-    def apply(r: md_pb.CausalMarketingData, i: int) -> None:
-        day = dates[i]
-        if day is None:
-            return
-        c = r.calendar_features
-        c.date.year, c.date.month, c.date.day = day
-        for f, iv in ints.items():
-            setattr(c, f, iv[i])
-        for f, bv in bools.items():
-            setattr(c, f, bv[i])
-        for f, sv in strs.items():
-            setattr(c, f, sv[i])
-        c.day_of_week = dow[i]  # type: ignore[assignment]
-        c.season = season[i]  # type: ignore[assignment]
-        mc = c.market_conditions
-        mc.demand_index = float(demand[i])
-        mc.competitor_index = float(competitor[i])
-        mc.promotion_active = promo[i]
-        mc.promotion_name = promo_name[i]
-        for e in econ[i]:
-            c.economic_indicators.add(**e)
-
-    return apply
+    out: list[dict[str, Any] | None] = []
+    for date, row, conditions, econ in zip(
+        dates, _rows(n, fields, fresh), _rows(n, market, fresh), _econ_rows(frame, n), strict=True
+    ):
+        if date is None:
+            out.append(None)
+            continue
+        row["date"] = date
+        row["market_conditions"] = conditions  # written even when empty, as before
+        if econ:
+            row["economic_indicators"] = econ
+        out.append(row)
+    return out
 
 
-def _lag_setters(frame: pd.DataFrame, n: int) -> Any:
+def _lag_rows(frame: pd.DataFrame, n: int) -> list[dict[str, Any] | None]:
     present = [c for c in _LAG_OPTIONAL if c in frame.columns]
     always = [c for c in ("adstock_spend", "adstock_decay") if c in frame.columns]
     if not present and not always and "lag_history_days" not in frame.columns:
-        return lambda r, i: None
-    opt = {c: _list(frame, c, math.nan, n) for c in present}
-    fixed = {c: _list(frame, c, 0.0, n) for c in always}
-    days = [int(v) for v in _list(frame, "lag_history_days", 0.0, n)]
-
-    def apply(r: md_pb.CausalMarketingData, i: int) -> None:
-        lf = r.lag_features
-        for c, values in opt.items():
-            v = values[i]
-            if v is not None and not math.isnan(v):
-                setattr(lf, c, float(v))
-        for c, values in fixed.items():
-            if values[i]:
-                setattr(lf, c, float(values[i]))
-        if days[i]:
-            lf.history_days = days[i]
-
-    return apply
+        return [None] * n
+    columns: dict[str, tuple[list[Any], np.ndarray]] = {}
+    for c in present:
+        if _is_plain_number(frame[c]):
+            x = frame[c].to_numpy(dtype=np.float64)
+            columns[c] = (x.tolist(), ~np.isnan(x))
+            continue
+        values = _list(frame, c, math.nan, n)
+        given = np.array([v is not None and not math.isnan(v) for v in values], dtype=bool)
+        columns[c] = ([float(v) if ok else 0.0 for v, ok in zip(values, given, strict=True)], given)
+    for c in always:
+        fixed = _floats(frame, c, n)
+        columns[c] = (fixed, _truthy(fixed))
+    days = _ints(frame, "lag_history_days", n)
+    columns["history_days"] = (days, _truthy(days))
+    return _sparse(n, columns)
 
 
-def _metadata_setters(frame: pd.DataFrame, n: int) -> Any:
+def _metadata_rows(frame: pd.DataFrame, n: int) -> list[dict[str, Any] | None]:
     if not any(c.startswith(("meta_", "quality_")) for c in frame.columns):
-        return lambda r, i: None
-    ingested = _instant_us(frame, "meta_ingested_at", n)
-    pulled = _instant_us(frame, "meta_pulled_at", n)
-    strs = {
-        f: _list(frame, f"meta_{f}", "", n)
-        for f in ("batch_id", "account_timezone", "attribution_window", "raw_row_sha256")
-    }
-    bools = {
-        f: [bool(v) for v in _list(frame, f"meta_{f}", False, n)]
-        for f in ("out_of_order", "is_restatement")
-    }
-    ints = {
-        f: [int(v) for v in _list(frame, f"meta_{f}", 0.0, n)]
-        for f in ("late_days", "replaced_version")
-    }
-    notes = _list(frame, "meta_notes", None, n)
-    quality = {q: _list(frame, f"quality_{q}", 0.0, n) for q in _QUALITY}
-
-    def apply(r: md_pb.CausalMarketingData, i: int) -> None:
-        m = r.causal_metadata
-        for field, values in (("ingested_at", ingested), ("pulled_at", pulled)):
-            us = values[i]
-            if us is not None:
-                ts = getattr(m, field)
-                ts.seconds, rem = divmod(us, 1_000_000)
-                ts.nanos = rem * 1000
-        for f, sv in strs.items():
-            if sv[i]:
-                setattr(m, f, sv[i])
-        for f, bv in bools.items():
-            if bv[i]:
-                setattr(m, f, True)
-        for f, iv in ints.items():
-            if iv[i]:
-                setattr(m, f, iv[i])
-        if notes[i] is not None and len(notes[i]):
-            m.notes.extend(list(notes[i]))
-        for q, qv in quality.items():
-            if qv[i]:
-                setattr(m.quality, q, float(qv[i]))
-
-    return apply
+        return [None] * n
+    columns: dict[str, tuple[list[Any], np.ndarray]] = {}
+    for f in ("ingested_at", "pulled_at"):
+        stamps = _instants(frame, f"meta_{f}", n)
+        columns[f] = (stamps, _given(stamps))
+    for f in ("batch_id", "account_timezone", "attribution_window", "raw_row_sha256"):
+        strs = _strings(frame, f"meta_{f}", n)
+        columns[f] = (strs, _truthy(strs))
+    for f in ("out_of_order", "is_restatement"):
+        flags = _bools(frame, f"meta_{f}", n)
+        columns[f] = (flags, _truthy(flags))
+    for f in ("late_days", "replaced_version"):
+        ints = _ints(frame, f"meta_{f}", n)
+        columns[f] = (ints, _truthy(ints))
+    notes = [
+        list(v) if v is not None and len(v) else None for v in _list(frame, "meta_notes", None, n)
+    ]
+    columns["notes"] = (notes, _given(notes))
+    quality: dict[str, tuple[list[Any], np.ndarray]] = {}
+    for q in _QUALITY:
+        scores = _floats(frame, f"quality_{q}", n)
+        quality[q] = (scores, _truthy(scores))
+    per_row = _sparse(n, quality)
+    columns["quality"] = (per_row, _given(per_row))
+    return _sparse(n, columns)
 
 
-def _rows_of(frame: pd.DataFrame, n: int, value_prefix: str) -> list[str]:
-    return _families(frame, value_prefix)
-
-
-def _confounder_rows(frame: pd.DataFrame, n: int) -> list[list[dict[str, Any]]]:
-    rows: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-    for name in _rows_of(frame, n, "confounder__"):
+def _confounder_rows(frame: pd.DataFrame, n: int) -> list[list[dict[str, Any]] | None]:
+    rows: list[list[dict[str, Any]] | None] = [None] * n
+    for name in _families(frame, "confounder__"):
         values = frame[f"confounder__{name}"].to_numpy(dtype=np.float64, na_value=np.nan)
-        strength = _list(frame, f"confounder_strength__{name}", 0.0, n)
+        strength = _floats(frame, f"confounder_strength__{name}", n)
         ctype = _enum_values(frame, f"confounder_type__{name}", "confounder_type", n)
-        detector = _list(frame, f"confounder_detector__{name}", "", n)
-        description = _list(frame, f"confounder_description__{name}", "", n)
+        detector = _strings(frame, f"confounder_detector__{name}", n)
+        description = _strings(frame, f"confounder_description__{name}", n)
         for i in np.flatnonzero(~np.isnan(values)).tolist():
-            rows[i].append(
-                {
-                    "name": name,
-                    "type": ctype[i],
-                    "value": float(values[i]),
-                    "strength": float(strength[i]),
-                    "detector": detector[i],
-                    "description": description[i],
-                }
-            )
+            item = {
+                "name": name,
+                "type": ctype[i],
+                "value": float(values[i]),
+                "strength": float(strength[i]),
+                "detector": detector[i],
+                "description": description[i],
+            }
+            row = rows[i]
+            if row is None:
+                rows[i] = [item]
+            else:
+                row.append(item)
     return rows
 
 
-def _external_rows(frame: pd.DataFrame, n: int) -> list[list[dict[str, Any]]]:
-    rows: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-    for name in _rows_of(frame, n, "external__"):
+def _external_rows(frame: pd.DataFrame, n: int) -> list[list[dict[str, Any]] | None]:
+    rows: list[list[dict[str, Any]] | None] = [None] * n
+    for name in _families(frame, "external__"):
         values = frame[f"external__{name}"].to_numpy(dtype=np.float64, na_value=np.nan)
         ftype = _enum_values(frame, f"external_type__{name}", "external_factor_type", n)
-        source = _list(frame, f"external_source__{name}", "", n)
+        source = _strings(frame, f"external_source__{name}", n)
         for i in np.flatnonzero(~np.isnan(values)).tolist():
-            rows[i].append(
-                {"name": name, "type": ftype[i], "value": float(values[i]), "source": source[i]}
-            )
+            item = {"name": name, "type": ftype[i], "value": float(values[i]), "source": source[i]}
+            row = rows[i]
+            if row is None:
+                rows[i] = [item]
+            else:
+                row.append(item)
     return rows
 
 
 def _econ_rows(frame: pd.DataFrame, n: int) -> list[list[dict[str, Any]]]:
     rows: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-    for name in _rows_of(frame, n, "econ__"):
+    for name in _families(frame, "econ__"):
         values = frame[f"econ__{name}"].to_numpy(dtype=np.float64, na_value=np.nan)
-        unit = _list(frame, f"econ_unit__{name}", "", n)
-        source = _list(frame, f"econ_source__{name}", "", n)
+        unit = _strings(frame, f"econ_unit__{name}", n)
+        source = _strings(frame, f"econ_source__{name}", n)
         for i in np.flatnonzero(~np.isnan(values)).tolist():
             rows[i].append(
                 {"name": name, "value": float(values[i]), "unit": unit[i], "source": source[i]}
@@ -933,25 +1005,25 @@ def _econ_rows(frame: pd.DataFrame, n: int) -> list[list[dict[str, Any]]]:
     return rows
 
 
-def _memory_rows(frame: pd.DataFrame, n: int) -> Any:
-    space = _list(frame, "conceptual_space", "", n) if "conceptual_space" in frame else None
-    nodes = _list(frame, "knowledge_graph_nodes", None, n)
+def _memory_rows(frame: pd.DataFrame, n: int, rows: list[dict[str, Any]]) -> None:
+    if "conceptual_space" in frame.columns:
+        _put(rows, "conceptual_space", [v or None for v in _strings(frame, "conceptual_space", n)])
+    if "knowledge_graph_nodes" in frame.columns:
+        nodes = frame["knowledge_graph_nodes"].tolist()
+        _put(
+            rows,
+            "knowledge_graph_nodes",
+            [list(v) if v is not None and len(v) else None for v in nodes],
+        )
     spaces = _families(frame, "region__")
-    regions = {s: _list(frame, f"region__{s}", "", n) for s in spaces}
-    distances = {s: _list(frame, f"region_distance__{s}", 0.0, n) for s in spaces}
-
-    def apply(r: md_pb.CausalMarketingData, i: int) -> None:
-        if space is not None and space[i]:
-            r.conceptual_space = space[i]
-        if nodes[i] is not None and len(nodes[i]):
-            del r.knowledge_graph_nodes[:]
-            r.knowledge_graph_nodes.extend(list(nodes[i]))
-        if spaces:
-            del r.conceptual_assignments[:]
-            for s in spaces:
-                if regions[s][i]:
-                    r.conceptual_assignments.add(
-                        space=s, region=regions[s][i], distance=float(distances[s][i])
-                    )
-
-    return apply
+    if not spaces:
+        return
+    for row in rows:
+        row["conceptual_assignments"] = []
+    for s in spaces:
+        regions = _strings(frame, f"region__{s}", n)
+        distances = _floats(frame, f"region_distance__{s}", n)
+        for i in np.flatnonzero(_truthy(regions)).tolist():
+            rows[i]["conceptual_assignments"].append(
+                {"space": s, "region": regions[i], "distance": float(distances[i])}
+            )
