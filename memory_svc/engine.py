@@ -175,6 +175,9 @@ class MemoryEngine:
             if state is not None and state.record_count:
                 out.append(self.indexes.recover(state, self.store))
                 self.indexes.set_record_ids(org_id, RecordIds(*self.store.record_ids(org_id)))
+                # built now rather than by the first text query (sklearn import, vectorisers);
+                # a model-backed encoder still loads its weights on first use
+                self.embedder(state.embedder)
         return out
 
     def close(self) -> None:
@@ -508,25 +511,28 @@ class MemoryEngine:
         ``settings.inline_search_cost`` vector components, or the first probe found fewer
         than k hits. Never touches the store; returns what :meth:`search` would.
         """
-        idx = self.indexes.get(org_id)
-        if idx is None or idx.size == 0 or len(vector) != idx.dim:
-            return None
-        nprobe = self.indexes.settings.nprobe
-        if idx.scan_cost(nprobe) > self.settings.inline_search_cost:
-            return None
         query = _unit(vector)
-        if query is None:
+        if query is None or self.indexes.get(org_id) is None:  # no lock for unknown orgs
             return None
         lock = self.indexes.lock(org_id)
         if not lock.acquire(blocking=False):
             return None
         try:
-            idx = self.indexes.get(org_id) or idx
+            idx = self.indexes.get(org_id)
+            record_ids = self.indexes.record_ids(org_id)
+            nprobe = self.indexes.settings.nprobe
+            if (
+                idx is None
+                or record_ids is None
+                or idx.size == 0
+                or len(vector) != idx.dim
+                or idx.scan_cost(nprobe) > self.settings.inline_search_cost
+            ):
+                return None
             scores, seqs = idx.search(query, k, nprobe=nprobe)
             if len(seqs) < min(k, idx.size):
                 return None
-            record_ids = self.indexes.record_ids(org_id)
-            ids = record_ids.get(seqs) if record_ids is not None else [None]
+            ids = record_ids.get(seqs)
             kind, size = idx.kind, idx.size
         finally:
             lock.release()
