@@ -42,6 +42,7 @@ import pandas as pd
 from memory_svc.embedding import CausalEmbedder, make_embedder
 from memory_svc.errors import (
     DimensionMismatch,
+    EmbedderUnavailable,
     InvalidRecord,
     NodeNotFound,
     OrgNotFound,
@@ -177,7 +178,10 @@ class MemoryEngine:
                 self.indexes.set_record_ids(org_id, RecordIds(*self.store.record_ids(org_id)))
                 # built now rather than by the first text query (sklearn import, vectorisers);
                 # a model-backed encoder still loads its weights on first use
-                self.embedder(state.embedder)
+                try:
+                    self.embedder(state.embedder)
+                except EmbedderUnavailable as exc:  # its searches will say so
+                    _LOGGER.warning("org %s: %s", org_id, exc)
         return out
 
     def close(self) -> None:
