@@ -662,28 +662,28 @@ def _list(frame: pd.DataFrame, name: str, default: Any, n: int) -> list[Any]:
     return values
 
 
-def _is_plain_number(col: pd.Series) -> bool:
-    return col.dtype.kind in "fiub"  # numpy dtypes only: nullable ones take the general path
+# Numeric and boolean columns, numpy or nullable (Int64, Float64, boolean): a missing value
+# (NaN, NA) becomes the field's default, as None and NaN do in object columns.
 
 
 def _floats(frame: pd.DataFrame, name: str, n: int) -> list[float]:
-    """``float(v)`` per row, None / NaN / a missing column → 0.0."""
-    if name in frame.columns and _is_plain_number(frame[name]):
-        x = frame[name].to_numpy(dtype=np.float64)
+    """``float(v)`` per row, None / NaN / NA / a missing column → 0.0."""
+    if name in frame.columns and frame[name].dtype.kind in "fiub":
+        x = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
         return np.where(np.isnan(x), 0.0, x).tolist()
     return [float(v) for v in _list(frame, name, 0.0, n)]
 
 
 def _ints(frame: pd.DataFrame, name: str, n: int) -> list[int]:
-    """``int(v)`` per row, None / NaN / a missing column → 0."""
+    """``int(v)`` per row, None / NaN / NA / a missing column → 0."""
     if name in frame.columns and frame[name].dtype.kind in "ib":
-        return frame[name].to_numpy(dtype=np.int64).tolist()
+        return frame[name].fillna(0).to_numpy(dtype=np.int64).tolist()
     return [int(v) for v in _list(frame, name, 0.0, n)]
 
 
 def _bools(frame: pd.DataFrame, name: str, n: int) -> list[bool]:
     if name in frame.columns and frame[name].dtype.kind == "b":
-        return frame[name].to_numpy().tolist()
+        return frame[name].fillna(False).to_numpy(dtype=bool).tolist()
     return [bool(v) for v in _list(frame, name, False, n)]
 
 
@@ -931,8 +931,8 @@ def _lag_rows(frame: pd.DataFrame, n: int) -> list[dict[str, Any] | None]:
         return [None] * n
     columns: dict[str, tuple[list[Any], np.ndarray]] = {}
     for c in present:
-        if _is_plain_number(frame[c]):
-            x = frame[c].to_numpy(dtype=np.float64)
+        if frame[c].dtype.kind in "fiub":
+            x = frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
             columns[c] = (x.tolist(), ~np.isnan(x))
             continue
         values = _list(frame, c, math.nan, n)

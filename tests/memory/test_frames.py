@@ -148,3 +148,20 @@ def test_columns_are_written_over_a_payload() -> None:
     assert list(back.knowledge_graph_nodes) == ["campaign:c0"]
     assert [c.name for c in back.confounders] == [c.name for c in r.confounders] + ["promo"]
     assert back.campaign_name == r.campaign_name  # untouched columns keep the payload's
+
+
+def test_missing_values_in_nullable_columns_become_defaults() -> None:
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "spend": pd.array([1.5, None], dtype="Float64"),
+            "impressions": pd.array([3, None], dtype="Int64"),
+            "cal_date": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+            "cal_is_weekend": pd.array([True, None], dtype="boolean"),
+            "spend_lag_7": pd.array([None, 2.0], dtype="Float64"),
+        }
+    )
+    a, b = frame_to_records(frame)
+    assert (a.spend, a.impressions, a.calendar_features.is_weekend) == (1.5, 3, True)
+    assert (b.spend, b.impressions, b.calendar_features.is_weekend) == (0.0, 0, False)
+    assert not a.lag_features.HasField("spend_lag_7") and b.lag_features.spend_lag_7 == 2.0
