@@ -42,7 +42,6 @@ import pandas as pd
 from memory_svc.embedding import CausalEmbedder, make_embedder
 from memory_svc.errors import (
     DimensionMismatch,
-    EmbedderUnavailable,
     InvalidRecord,
     NodeNotFound,
     OrgNotFound,
@@ -176,12 +175,6 @@ class MemoryEngine:
             if state is not None and state.record_count:
                 out.append(self.indexes.recover(state, self.store))
                 self.indexes.set_record_ids(org_id, RecordIds(*self.store.record_ids(org_id)))
-                # built now rather than by the first text query (sklearn import, vectorisers);
-                # a model-backed encoder still loads its weights on first use
-                try:
-                    self.embedder(state.embedder)
-                except EmbedderUnavailable as exc:  # its searches will say so
-                    _LOGGER.warning("org %s: %s", org_id, exc)
         return out
 
     def close(self) -> None:
