@@ -254,12 +254,16 @@ def enum_value(enum: str, name: str, *, field: str | None = None) -> int:
         ) from None
 
 
+def _enum_codes(enum: str, values: Sequence[int]) -> np.ndarray:
+    """Enum numbers as indexes into the name table, out of range → the "unknown" slot."""
+    codes = np.array(values, dtype=np.int64)
+    top = len(_ENUMS[enum][0]) - 1
+    return np.where((codes >= 0) & (codes < top), codes, top)
+
+
 def _enum_col(enum: str, values: Sequence[int]) -> np.ndarray:
     """Enum numbers → their short names (object array); out of range → "unknown"."""
-    codes = np.array(values, dtype=np.int64)
-    names = _ENUMS[enum][0]
-    codes = np.where((codes >= 0) & (codes < len(names) - 1), codes, len(names) - 1)
-    return names[codes]
+    return _ENUMS[enum][0][_enum_codes(enum, values)]
 
 
 _NAT = np.iinfo(np.int64).min  # NaT's int64 representation
@@ -312,11 +316,8 @@ def _enum_str(enum: str, values: Sequence[int]) -> Any:
     """An enum column as short names, dtype str (one lookup per distinct name with arrow)."""
     if _arrow is None:
         return _str(_enum_col(enum, values))
-    names = _ENUMS[enum][0]
-    codes = np.array(values, dtype=np.int64)
-    codes = np.where((codes >= 0) & (codes < len(names) - 1), codes, len(names) - 1)
-    table = _arrow.array(names.tolist(), type=_arrow.large_string())
-    return pd.array(table.take(_arrow.array(codes)), dtype="str")
+    table = _arrow.array(_ENUMS[enum][0].tolist(), type=_arrow.large_string())
+    return pd.array(table.take(_arrow.array(_enum_codes(enum, values))), dtype="str")
 
 
 def _set_rows(parents: Sequence[Any], field: str) -> tuple[np.ndarray | None, list[Any]]:
