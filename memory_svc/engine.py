@@ -174,7 +174,8 @@ class MemoryEngine:
             state = self.store.org_state(org_id)
             if state is not None and state.record_count:
                 out.append(self.indexes.recover(state, self.store))
-                self.indexes.set_record_ids(org_id, RecordIds(*self.store.record_ids(org_id)))
+                ids = RecordIds.from_pages(self.store.iter_record_ids(org_id, 100_000))
+                self.indexes.set_record_ids(org_id, ids)
         return out
 
     def close(self) -> None:

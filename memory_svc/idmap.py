@@ -27,13 +27,17 @@ class RecordIds:
     """Maps an org's current seqs to record ids; not thread-safe (the index lock guards it)."""
 
     def __init__(
-        self, seqs: np.ndarray | None = None, ids: Sequence[str] = (), *, min_merge: int = 1024
+        self,
+        seqs: np.ndarray | None = None,
+        ids: Sequence[str] | np.ndarray = (),
+        *,
+        min_merge: int = 1024,
     ) -> None:
         seqs = np.zeros(0, np.int64) if seqs is None else np.asarray(seqs, dtype=np.int64)
         if len(seqs) != len(ids):
             raise ValueError(f"{len(seqs)} seqs but {len(ids)} ids")
         self._seqs = seqs
-        self._ids = np.array(ids, dtype=_STR)
+        self._ids = np.asarray(ids, dtype=_STR)
         if np.any(seqs[1:] < seqs[:-1]):
             order = np.argsort(seqs, kind="stable")
             self._seqs, self._ids = seqs[order], self._ids[order]
@@ -41,6 +45,18 @@ class RecordIds:
         self._dead = 0
         self._recent: dict[int, str] = {}
         self._min_merge = min_merge
+
+    @classmethod
+    def from_pages(
+        cls, pages: Iterable[tuple[np.ndarray, Sequence[str]]], *, min_merge: int = 1024
+    ) -> RecordIds:
+        """Build from (seqs, ids) pages, holding one page of Python strings at a time."""
+        seqs: list[np.ndarray] = [np.zeros(0, np.int64)]
+        ids: list[np.ndarray] = [np.zeros(0, _STR)]
+        for page_seqs, page_ids in pages:
+            seqs.append(np.asarray(page_seqs, dtype=np.int64))
+            ids.append(np.asarray(page_ids, dtype=_STR))
+        return cls(np.concatenate(seqs), np.concatenate(ids), min_merge=min_merge)
 
     def __len__(self) -> int:
         return len(self._seqs) - self._dead + len(self._recent)

@@ -77,6 +77,8 @@ def test_ids_follow_restatements_and_restarts(engine: MemoryEngine) -> None:
     assert "restated-under-a-new-id" in by_id and len(by_id) == 940
     ids, idx = engine.indexes.record_ids(ORG), engine.indexes.get(ORG)
     assert ids is not None and idx is not None and len(ids) == idx.size == 940
+    pages = list(engine.store.iter_record_ids(ORG, 97))
+    assert len(pages) == 10 and sorted(i for _, p in pages for i in p) == sorted(by_id)
     for rid in ("restated-under-a-new-id", rows[-1].id):  # restated; written after restart
         q = np.frombuffer(by_id[rid].embedding or b"", np.float32)
         now = engine.search_now(ORG, q, 1)

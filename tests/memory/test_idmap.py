@@ -48,3 +48,11 @@ def test_long_and_non_ascii_ids_survive_a_merge() -> None:
     ids.add([10, 11, 12, 13], names)
     ids.add([14, 15, 16], ["a", "b", "c"])  # merges
     assert ids.get(np.array([13, 10, 11, 12, 99])) == ["short", names[0], names[1], "", None]
+
+
+def test_pages_build_the_same_map() -> None:
+    seqs = np.array([5, 9, 2, 40, 7], dtype=np.int64)
+    ids = ["e", "i", "b", "z", "g"]
+    paged = RecordIds.from_pages([(seqs[:2], ids[:2]), (seqs[2:2], []), (seqs[2:], ids[2:])])
+    probe = np.arange(0, 45, dtype=np.int64)
+    assert paged.get(probe) == RecordIds(seqs, ids).get(probe) and len(paged) == 5
