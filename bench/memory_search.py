@@ -200,6 +200,8 @@ def search_and_rebuild(data: Path, args: argparse.Namespace) -> None:
             stub.Search(
                 memory_pb.SearchRequest(org_id=ORG, vector=memory_pb.Vector(values=q), k=args.k)
             )
+        # the embedder is built by the first text query (vector queries never need it)
+        stub.Search(memory_pb.SearchRequest(org_id=ORG, text="warm up", k=args.k), timeout=30)
         for q in queries:
             request = memory_pb.SearchRequest(
                 org_id=ORG, vector=memory_pb.Vector(values=q), k=args.k

@@ -3,7 +3,9 @@
 Environment: ``LIFTOS_EMBEDDER`` (hashing | minilm; the embedder for orgs written from now
 on — an org keeps the one it was first embedded with), ``LIFTOS_MEMORY_IVF_THRESHOLD``,
 ``LIFTOS_MEMORY_NPROBE``, ``LIFTOS_MEMORY_EXACT_CANDIDATES``, ``LIFTOS_MEMORY_INDEX_SAVE_CHANGES``
-(changes between index saves; the index is caught up from the store after a crash).
+(changes between index saves; the index is caught up from the store after a crash),
+``LIFTOS_MEMORY_INLINE_SEARCH_COST`` (vector components an unfiltered search may scan and
+still run on the event loop; 0 sends every search to a worker thread).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def settings_from_env() -> MemorySettings:
         embedder=os.environ.get("LIFTOS_EMBEDDER", "hashing"),
         index=index,
         exact_candidates=int(os.environ.get("LIFTOS_MEMORY_EXACT_CANDIDATES", 20_000)),
+        inline_search_cost=int(os.environ.get("LIFTOS_MEMORY_INLINE_SEARCH_COST", 8_000_000)),
     )
 
 

@@ -18,6 +18,12 @@ match can never be returned, and k results come back whenever k records match:
 * IVF index, broad filter: over-fetch from the ANN index and keep the hits that match; if
   fewer than k survive, search again restricted to the candidates with growing nprobe up to
   the full list count (exhaustive).
+
+FAISS answers with seqs; each org's seq → record id map (``memory_svc.idmap``) lives beside
+its index and changes under the same lock, so an unfiltered search needs no SQLite at all.
+That search is also offered as :meth:`MemoryEngine.search_now`, which never blocks (it
+declines when a writer holds the index) and runs only when one query's scan is bounded, so
+an event loop can call it directly instead of paying a thread hop.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from memory_svc.graph import (
     node_type,
     roles,
 )
+from memory_svc.idmap import RecordIds
 from memory_svc.index import IndexManager, IndexSettings, Recovery
 from memory_svc.spaces import PRIMARY_SPACE, SPACES, SpaceAssignment, assign_all
 from memory_svc.store import (
@@ -82,6 +89,8 @@ class MemorySettings:
     embedder: str = "hashing"
     index: IndexSettings = field(default_factory=IndexSettings)
     exact_candidates: int = 20_000
+    # ≈ 1 ms of FAISS on this machine (1M × 256-d IVF at nprobe 16 reads ≈ 4.3M).
+    inline_search_cost: int = 8_000_000
 
 
 @dataclass(slots=True)
@@ -165,6 +174,8 @@ class MemoryEngine:
             state = self.store.org_state(org_id)
             if state is not None and state.record_count:
                 out.append(self.indexes.recover(state, self.store))
+                ids = RecordIds.from_pages(self.store.iter_record_ids(org_id, 100_000))
+                self.indexes.set_record_ids(org_id, ids)
         return out
 
     def close(self) -> None:
@@ -229,7 +240,13 @@ class MemoryEngine:
             )
             result = self.store.commit(batch)
             self.indexes.apply(
-                org_id, dim, result.seqs, vectors, result.removed_seqs, result.state.max_seq
+                org_id,
+                dim,
+                result.seqs,
+                vectors,
+                result.removed_seqs,
+                result.state.max_seq,
+                batch.ids,
             )
             outcome.org_record_count = result.state.record_count
             return outcome
@@ -444,13 +461,13 @@ class MemoryEngine:
                     field="vector.values",
                 )
             q = vector.astype(np.float32)
-        norm = float(np.linalg.norm(q))
-        if norm == 0.0:
+        unit = _unit(q)
+        if unit is None:
             raise DimensionMismatch(
                 "the query has no component in the embedding space (empty text or zero vector)",
                 field="text" if text is not None else "vector.values",
             )
-        return (q / norm).astype(np.float32)
+        return unit
 
     def search(
         self,
@@ -467,9 +484,9 @@ class MemoryEngine:
             raise OrgNotFound(org_id)
         nprobe = self.indexes.settings.nprobe
         filtered = 0
-        lock = self.indexes.lock(org_id)
         if flt.is_empty():
-            with lock:
+            with self.indexes.lock(org_id):
+                idx = self.indexes.get(org_id) or idx
                 scores, seqs = idx.search(query, k, nprobe=nprobe)
                 while idx.kind == "ivf" and len(seqs) < min(k, idx.size) and nprobe < idx.nlist:
                     nprobe *= 4
@@ -478,13 +495,73 @@ class MemoryEngine:
         else:
             scores, seqs, filtered = self._filtered(org_id, idx, query, flt, k, nprobe)
             kind, size = idx.kind, idx.size
-        rows = self.store.hits(org_id, seqs.tolist(), include_payloads)
-        hits = [
-            SearchHit(rows[s].id, float(sc), rows[s].payload)
-            for sc, s in zip(scores.tolist(), seqs.tolist(), strict=True)
-            if s in rows
+        return SearchResult(
+            self._hits(org_id, scores, seqs, include_payloads)[:k], kind, size, filtered
+        )
+
+    def search_now(self, org_id: str, vector: np.ndarray, k: int) -> SearchResult | None:
+        """The unfiltered vector search, only if it can run at once at a bounded cost.
+
+        For callers on an event loop, where a hop to a worker thread costs about a fifth of
+        a 1M-record search. None — run :meth:`search` off the loop instead — when the org has
+        no index, the query needs validation errors raised, the index is being changed (its
+        lock is held by a writer), one query would scan more than
+        ``settings.inline_search_cost`` vector components, or the first probe found fewer
+        than k hits. Never touches the store; returns what :meth:`search` would.
+        """
+        query = _unit(vector)
+        if query is None or self.indexes.get(org_id) is None:  # no lock for unknown orgs
+            return None
+        lock = self.indexes.lock(org_id)
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            idx = self.indexes.get(org_id)
+            record_ids = self.indexes.record_ids(org_id)
+            nprobe = self.indexes.settings.nprobe
+            if (
+                idx is None
+                or record_ids is None
+                or idx.size == 0
+                or len(vector) != idx.dim
+                or idx.scan_cost(nprobe) > self.settings.inline_search_cost
+            ):
+                return None
+            scores, seqs = idx.search(query, k, nprobe=nprobe)
+            if len(seqs) < min(k, idx.size):
+                return None
+            ids = record_ids.get(seqs)
+            kind, size = idx.kind, idx.size
+        finally:
+            lock.release()
+        found = [i for i in ids if i is not None]
+        if len(found) != len(seqs):
+            return None
+        hits = [SearchHit(i, sc, None) for i, sc in zip(found, scores.tolist(), strict=True)]
+        return SearchResult(hits, kind, size, 0)
+
+    def _hits(
+        self, org_id: str, scores: np.ndarray, seqs: np.ndarray, include_payloads: bool
+    ) -> list[SearchHit]:
+        """Hits in score order; seqs no longer stored (replaced meanwhile) are dropped."""
+        seq_list = seqs.tolist()
+        found: dict[int, tuple[str, bytes | None]] = {}
+        if not include_payloads:
+            with self.indexes.lock(org_id):
+                record_ids = self.indexes.record_ids(org_id)
+                ids = record_ids.get(seqs) if record_ids else [None] * len(seq_list)
+            found = {s: (i, None) for s, i in zip(seq_list, ids, strict=True) if i is not None}
+        # Payloads, and seqs the map does not hold yet (a filter resolved in the store can
+        # see a commit whose index update is still under way), come from the store.
+        rest = [s for s in seq_list if s not in found]
+        if rest:
+            for s, row in self.store.hits(org_id, rest, include_payloads).items():
+                found[s] = (row.id, row.payload)
+        return [
+            SearchHit(found[s][0], sc, found[s][1])
+            for sc, s in zip(scores.tolist(), seq_list, strict=True)
+            if s in found
         ]
-        return SearchResult(hits[:k], kind, size, filtered)
 
     def _filtered(
         self, org_id: str, idx, query: np.ndarray, flt: RecordFilter, k: int, nprobe: int
@@ -560,6 +637,11 @@ class MemoryEngine:
                 counts[region.name] = graph.nodes[node]["record_count"] if node in graph else 0
             out.append(SpaceSummary(space.name, counts))
         return out
+
+
+def _unit(q: np.ndarray) -> np.ndarray | None:
+    norm = float(np.linalg.norm(q))
+    return (q / norm).astype(np.float32) if norm != 0.0 else None
 
 
 def _top_k(

@@ -13,6 +13,9 @@
   written and versions replaced after its last seq) and verified against the store's
   (count, checksum); a missing, unreadable or mismatching index is rebuilt from the stored
   vectors — never re-embedded.
+* Record ids: the manager also holds each org's seq → record id map (``RecordIds``), built
+  from the store on start and changed in :meth:`IndexManager.apply` under the org's lock,
+  so whoever holds the lock sees the index and the ids agree.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +34,7 @@ from typing import Any, Protocol
 import faiss
 import numpy as np
 
+from memory_svc.idmap import RecordIds
 from memory_svc.store import OrgState, seq_checksum
 
 __all__ = ["IndexManager", "IndexSettings", "OrgIndex", "VectorSource"]
@@ -105,6 +109,14 @@ class OrgIndex:
     @property
     def nlist(self) -> int:
         return int(self.index.nlist) if self.kind == "ivf" else 0
+
+    def scan_cost(self, nprobe: int) -> float:
+        """Vector components one unfiltered query reads: every vector (exact), or the
+        coarse centroids plus ``nprobe`` lists of average length (IVF)."""
+        if self.kind == "exact":
+            return float(self.size * self.dim)
+        nlist = self.nlist
+        return (nlist + min(nprobe, nlist) * self.size / nlist) * self.dim
 
     def ids(self) -> np.ndarray:
         if self.kind == "exact":
@@ -197,6 +209,7 @@ class IndexManager:
         self._orgs: dict[str, OrgIndex] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._unsaved: dict[str, int] = {}
+        self._ids: dict[str, RecordIds] = {}
         self._guard = threading.Lock()
 
     def lock(self, org_id: str) -> threading.Lock:
@@ -205,6 +218,15 @@ class IndexManager:
 
     def get(self, org_id: str) -> OrgIndex | None:
         return self._orgs.get(org_id)
+
+    def set_record_ids(self, org_id: str, ids: RecordIds) -> None:
+        """Install an org's seq → record id map (built from the store on start)."""
+        with self.lock(org_id):
+            self._ids[org_id] = ids
+
+    def record_ids(self, org_id: str) -> RecordIds | None:
+        """The org's seq → record id map; read it under :meth:`lock`."""
+        return self._ids.get(org_id)
 
     # -------------------------------------------------------------- persistence
 
@@ -314,14 +336,19 @@ class IndexManager:
         add_vectors: np.ndarray,
         remove_seqs: np.ndarray,
         max_seq: int,
+        add_ids: Sequence[str],
     ) -> None:
-        """Withdraw replaced versions, add new ones, switch/retrain IVF when it is time."""
+        """Withdraw replaced versions, add new ones (``add_ids`` are their record ids),
+        switch/retrain IVF when it is time."""
         with self.lock(org_id):
             idx = self._orgs.get(org_id)
             if idx is None:
                 idx = self._orgs[org_id] = OrgIndex.exact(dim)
             idx.remove(remove_seqs)
             idx.add(add_seqs, add_vectors)
+            record_ids = self._ids.setdefault(org_id, RecordIds())
+            record_ids.remove(remove_seqs.tolist())
+            record_ids.add(add_seqs.tolist(), add_ids)
             idx.max_seq = max_seq
             s = self.settings
             grow = idx.kind == "ivf" and idx.size >= s.retrain_growth * idx.trained_size

@@ -189,6 +189,7 @@ class RecordStore(Protocol):
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]: ...
     def removed_since(self, org_id: str, seq: int) -> np.ndarray: ...
     def hits(self, org_id: str, seqs: Sequence[int], with_payload: bool) -> dict[int, HitRow]: ...
+    def iter_record_ids(self, org_id: str, page: int) -> Iterator[tuple[np.ndarray, list[str]]]: ...
     def present_nodes(self, org_id: str, node_ids: Sequence[str]) -> set[str]: ...
     def graph(self, org_id: str) -> tuple[list[GraphNodeRow], list[GraphEdgeRow]]: ...
     def close(self) -> None: ...
@@ -466,6 +467,23 @@ class SQLiteRecordStore:
             for row in db.execute(sql, (org_id, *part)):
                 out[row[0]] = HitRow(*row)
         return out
+
+    def iter_record_ids(
+        self, org_id: str, page: int = 100_000
+    ) -> Iterator[tuple[np.ndarray, list[str]]]:
+        """(seqs, ids) of the org's current records, page by page in seq order."""
+        db = self._read()
+        last = -1
+        while True:
+            rows = db.execute(
+                "SELECT seq, id FROM records WHERE org_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (org_id, last, page),
+            ).fetchall()
+            if not rows:
+                return
+            seqs = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            yield seqs, [r[1] for r in rows]
+            last = int(seqs[-1])
 
     def present_nodes(self, org_id: str, node_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()

@@ -104,3 +104,64 @@ def test_enum_helpers() -> None:
     assert enum_value("season", "autumn") == md_pb.SEASON_AUTUMN
     with pytest.raises(InvalidInput):
         enum_value("season", "monsoon")
+
+
+def test_round_trip_is_exact_when_records_differ_in_what_they_carry() -> None:
+    """Sub-messages and repeated items present on some rows only, unknown-free enums, -0.0."""
+    records = synthetic_records("o1", 40, seed=5)
+    records[0].ClearField("causal_metadata")
+    records[1].causal_metadata.ClearField("quality")
+    records[2].lag_features.spend_lag_1 = 0.0  # optional: set to zero is still set
+    records[3].lag_features.history_days = 7
+    records[4].ClearField("calendar_features")
+    records[5].spend = -0.0  # proto3 keeps the sign of zero
+    records[6].external_factors.add(name="cpi", value=2.0)
+    records[7].conceptual_assignments.add(space="scale", region="small", distance=0.5)
+    records[8].ClearField("timestamp")
+    back = frame_to_records(records_to_frame(records))
+    assert back == records
+    assert [r.SerializeToString() for r in back] == [r.SerializeToString() for r in records]
+
+
+def test_a_name_repeated_in_one_record_keeps_its_last_item() -> None:
+    r = synthetic_records("o1", 1)[0]
+    r.confounders.add(name="promo", value=1.0, strength=0.2)
+    r.confounders.add(name="promo", value=3.0, strength=0.4)
+    frame = records_to_frame([r])
+    assert frame.loc[0, "confounder__promo"] == 3.0
+    assert frame.loc[0, "confounder_strength__promo"] == 0.4
+
+
+def test_columns_are_written_over_a_payload() -> None:
+    """Scalars overwrite; confounders append; graph nodes and regions replace."""
+    (r,) = synthetic_records("o1", 1)
+    r.knowledge_graph_nodes.extend(["org:o1"])
+    frame = records_to_frame([r], include_payload=True)[
+        ["payload", "spend", "geo", "knowledge_graph_nodes"]
+    ]
+    frame["spend"] = 0.0
+    frame["geo"] = "US-XX"
+    frame["knowledge_graph_nodes"] = [("campaign:c0",)]
+    frame["confounder__promo"] = 1.5
+    (back,) = frame_to_records(frame)
+    assert back.spend == 0.0 and back.geo == "US-XX"
+    assert list(back.knowledge_graph_nodes) == ["campaign:c0"]
+    assert [c.name for c in back.confounders] == [c.name for c in r.confounders] + ["promo"]
+    assert back.campaign_name == r.campaign_name  # untouched columns keep the payload's
+
+
+def test_missing_values_in_nullable_columns_become_defaults() -> None:
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "spend": pd.array([1.5, None], dtype="Float64"),
+            "impressions": pd.array([3, None], dtype="Int64"),
+            "cal_date": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+            "cal_is_weekend": pd.array([True, None], dtype="boolean"),
+            "spend_lag_7": pd.array([None, 2.0], dtype="Float64"),
+        }
+    )
+    a, b = frame_to_records(frame)
+    assert (a.spend, a.impressions, a.calendar_features.is_weekend) == (1.5, 3, True)
+    assert (b.spend, b.impressions, b.calendar_features.is_weekend) == (0.0, 0, False)
+    assert not a.lag_features.HasField("spend_lag_7") and b.lag_features.spend_lag_7 == 2.0
