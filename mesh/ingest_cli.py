@@ -98,6 +98,12 @@ def load_account(args: argparse.Namespace) -> dict[str, Any]:
     ):
         if value:
             account[key] = value
+    if not account.get("country"):
+        print(
+            "warning: no --country: rows get no holiday calendar features and geos keep the "
+            "platform's spelling (pass e.g. --country US)",
+            file=sys.stderr,
+        )
     return account
 
 
