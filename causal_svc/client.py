@@ -19,7 +19,7 @@ from causal_svc.errors import InsufficientData, MemoryUnavailable
 from causal_svc.record_tables import ExperimentDesign
 from mesh.errors import DependencyUnavailable
 from mesh.frames import records_to_frame
-from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
+from mesh.runtime.channels import aio_channel
 
 SCAN_BATCH = 5000
 _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
@@ -36,13 +36,7 @@ class MemoryReader:
 
     def _memory(self) -> memory_grpc.MemoryServiceStub:
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(
-                self.target,
-                options=[
-                    ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE_BYTES),
-                    ("grpc.lb_policy_name", "round_robin"),
-                ],
-            )
+            self._channel = aio_channel(self.target)
             self._stub = memory_grpc.MemoryServiceStub(self._channel)
         return self._stub
 
@@ -117,9 +111,7 @@ class RegistryReader:
 
     def _ingestion(self) -> ingestion_grpc.IngestionServiceStub:
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(
-                self.target, options=[("grpc.lb_policy_name", "round_robin")]
-            )
+            self._channel = aio_channel(self.target)
             self._stub = ingestion_grpc.IngestionServiceStub(self._channel)
         return self._stub
 

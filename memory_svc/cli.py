@@ -17,6 +17,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from mesh.frames import enum_value
+from mesh.runtime.channels import sync_channel
 
 DEFAULT_ADDR = os.environ.get("LIFTOS_MEMORY_ADDR", "127.0.0.1:50052")
 
@@ -89,7 +90,7 @@ def format_hits(response: memory_pb.SearchResponse, out: TextIO) -> None:
 
 def run_search(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Call Search and print the hits; returns a process exit code."""
-    with grpc.insecure_channel(args.addr) as channel:
+    with sync_channel(args.addr) as channel:
         stub = memory_grpc.MemoryServiceStub(channel)
         try:
             response = stub.Search(search_request(args), timeout=30)

@@ -30,7 +30,8 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 from mesh.errors_wire import RpcFailure
-from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, SERVICES, PeerConfig
+from mesh.runtime.channels import sync_channel
+from mesh.runtime.config import SERVICES, PeerConfig
 from mesh.tables import frame_to_table
 
 T = TypeVar("T")
@@ -44,48 +45,8 @@ SERVICE_NAMES = {
 }
 
 
-class _DefaultTimeout(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
-    """Gives every call a deadline (the betterproto2 stubs take no ``timeout`` argument)."""
-
-    def __init__(self, timeout: float) -> None:
-        self._timeout = timeout
-
-    def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
-        if details.timeout is not None:
-            return details
-        return _CallDetails(
-            details.method, self._timeout, details.metadata, details.credentials,
-            getattr(details, "wait_for_ready", None), getattr(details, "compression", None),
-        )  # fmt: skip
-
-    def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        return continuation(self._details(client_call_details), request)
-
-    def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        return continuation(self._details(client_call_details), request)
-
-
-@dataclass(frozen=True)
-class _CallDetails(grpc.ClientCallDetails):
-    method: str
-    timeout: float | None
-    metadata: Any
-    credentials: Any
-    wait_for_ready: Any
-    compression: Any
-
-
-def _channel(target: str, timeout: float) -> grpc.Channel:
-    channel = grpc.insecure_channel(
-        target,
-        options=[
-            ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", DEFAULT_MAX_MESSAGE_BYTES),
-            # dns:/// targets with several replicas spread calls across them.
-            ("grpc.lb_policy_name", "round_robin"),
-        ],
-    )
-    return grpc.intercept_channel(channel, _DefaultTimeout(timeout))
+def _channel(target: str, timeout: float, api_key: str | None, ca: str | None) -> grpc.Channel:
+    return sync_channel(target, api_key=api_key, ca=ca, timeout=timeout)
 
 
 def _call(fn: Callable[[], T]) -> T:
@@ -145,10 +106,15 @@ class LiftOS:
         *,
         org_id: str = "",
         timeout: float = 60.0,
+        api_key: str | None = None,
+        tls_ca: str | None = None,
     ) -> None:
+        """``api_key`` defaults to ``LIFTOS_API_KEY``; ``tls_ca`` (a PEM file) to ``LIFTOS_TLS_CA``."""
         self.peers = peers or PeerConfig.from_env()
         self.org_id = org_id
-        self._channels = {s: _channel(getattr(self.peers, s), timeout) for s in SERVICES}
+        self._channels = {
+            s: _channel(getattr(self.peers, s), timeout, api_key, tls_ca) for s in SERVICES
+        }
         self._ingestion_dc = dc.IngestionServiceStub(self._channels["ingestion"])
         self._ingestion = ingestion_grpc.IngestionServiceStub(self._channels["ingestion"])
         self._causal = causal_grpc.CausalServiceStub(self._channels["causal"])

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc
 import numpy as np
 import pandas as pd
 from liftos.v1 import memory_pb2 as memory_pb
@@ -31,7 +30,8 @@ from mesh.client import IngestSummary, LiftOS, Records, dc
 from mesh.frames import records_to_frame
 from mesh.ingest_cli import ingest_files
 from mesh.mesh_process import Mesh
-from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, PeerConfig
+from mesh.runtime.channels import sync_channel
+from mesh.runtime.config import PeerConfig
 
 Out = Callable[[str], None]
 SCENARIO, SEED = "demo", 1
@@ -153,9 +153,7 @@ def ingest_world(
 
 def scan_records(memory_target: str, org_id: str) -> pd.DataFrame:
     """Everything the org now holds in memory, as a frame."""
-    channel = grpc.insecure_channel(
-        memory_target, options=[("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE_BYTES)]
-    )
+    channel = sync_channel(memory_target)
     try:
         stub = memory_grpc.MemoryServiceStub(channel)
         request = memory_pb.ScanRequest(org_id=org_id, batch_size=5000)

@@ -7,6 +7,7 @@ to gRPC status codes with rich details (one table, most specific first)::
     ├── InvalidInput                 INVALID_ARGUMENT   + BadRequest field violations
     ├── NotFound                     NOT_FOUND          + ResourceInfo
     ├── AlreadyExists                ALREADY_EXISTS     + ResourceInfo
+    ├── Unauthenticated              UNAUTHENTICATED
     ├── PermissionDenied             PERMISSION_DENIED
     ├── FailedPrecondition           FAILED_PRECONDITION + PreconditionFailure
     │   ├── NotIdentifiable
@@ -88,6 +89,12 @@ class AlreadyExists(LiftosError):
         super().__init__(message, reason=reason)
         self.resource_type = resource_type
         self.resource_name = resource_name
+
+
+class Unauthenticated(LiftosError):
+    """The call carries no credentials, or credentials this server does not know."""
+
+    default_reason = "UNAUTHENTICATED"
 
 
 class PermissionDenied(LiftosError):

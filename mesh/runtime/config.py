@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mesh.runtime.auth import AuthConfig
+
 DEFAULT_PORTS = {
     "ingestion": 50051,
     "memory": 50052,
@@ -49,6 +51,18 @@ class PeerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """A server certificate chain and its private key (PEM bytes)."""
+
+    cert_chain: bytes
+    private_key: bytes
+
+    @classmethod
+    def from_files(cls, cert: str | Path, key: str | Path) -> TlsConfig:
+        return cls(Path(cert).read_bytes(), Path(key).read_bytes())
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     """How one service process runs."""
 
@@ -59,6 +73,8 @@ class ServerConfig:
     peers: PeerConfig
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     grace_seconds: float = 5.0
+    auth: AuthConfig | None = None
+    tls: TlsConfig | None = None
 
     @property
     def address(self) -> str:
@@ -86,12 +102,26 @@ def add_server_arguments(parser: argparse.ArgumentParser, service: str) -> None:
                 help=f"{peer} service target (env LIFTOS_{peer.upper()}_ADDR)",
             )
     parser.add_argument("--log-level", default=os.environ.get("LIFTOS_LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--tls-cert", default=os.environ.get("LIFTOS_TLS_CERT", ""), help="PEM certificate chain"
+    )
+    parser.add_argument(
+        "--tls-key", default=os.environ.get("LIFTOS_TLS_KEY", ""), help="PEM private key"
+    )
 
 
 def server_config_from_args(args: argparse.Namespace, service: str) -> ServerConfig:
     peers = PeerConfig.from_env().with_overrides(
         **{s: getattr(args, f"{s}_addr", None) for s in SERVICES if s != service}
     )
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise SystemExit("--tls-cert and --tls-key go together")
     return ServerConfig(
-        service=service, host=args.host, port=args.port, data_dir=args.data_dir, peers=peers
+        service=service,
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        peers=peers,
+        auth=AuthConfig.from_env(),
+        tls=TlsConfig.from_files(args.tls_cert, args.tls_key) if args.tls_cert else None,
     )

@@ -76,6 +76,7 @@ STATUS_TABLE: tuple[tuple[type[E.LiftosError], int, DetailBuilder], ...] = (
     (E.InvalidInput, code_pb2.INVALID_ARGUMENT, _bad_request),
     (E.NotFound, code_pb2.NOT_FOUND, _resource),
     (E.AlreadyExists, code_pb2.ALREADY_EXISTS, _resource),
+    (E.Unauthenticated, code_pb2.UNAUTHENTICATED, _none),
     (E.PermissionDenied, code_pb2.PERMISSION_DENIED, _none),
     (E.FailedPrecondition, code_pb2.FAILED_PRECONDITION, _precondition),
     (E.ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED, _none),

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mesh.runtime.config import DEFAULT_PORTS, PeerConfig, ServerConfig
+from mesh.runtime.auth import AuthConfig
+from mesh.runtime.config import DEFAULT_PORTS, PeerConfig, ServerConfig, TlsConfig
 from mesh.runtime.main import Build
 from mesh.runtime.server import create_server
 
@@ -46,7 +47,13 @@ class RunningService:
         self.service = service
         bindings, self._on_stop = build(config)
         self._server, self.port, self.health = loop.run(
-            create_server(bindings, config.address, max_message_bytes=config.max_message_bytes)
+            create_server(
+                bindings,
+                config.address,
+                max_message_bytes=config.max_message_bytes,
+                auth=config.auth,
+                tls=config.tls,
+            )
         )
         self.address = f"{config.host}:{self.port}"
         self._stopped = False
@@ -67,6 +74,8 @@ def running_services(
     ports: dict[str, int] | None = None,
     peers: PeerConfig | None = None,
     host: str = "127.0.0.1",
+    auth: AuthConfig | None = None,
+    tls: TlsConfig | None = None,
 ) -> Iterator[dict[str, RunningService]]:
     """Start the named services (in dependency order given) and stop them on exit.
 
@@ -81,8 +90,9 @@ def running_services(
         for service, build in builds.items():
             port = (ports or {}).get(service, 0)
             config = ServerConfig(
-                service=service, host=host, port=port, data_dir=data_dir, peers=current
-            )
+                service=service, host=host, port=port, data_dir=data_dir, peers=current,
+                auth=auth, tls=tls,
+            )  # fmt: skip
             running = RunningService(loop, service, build, config)
             started[service] = running
             current = current.with_overrides(**{service: running.address})

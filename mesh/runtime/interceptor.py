@@ -1,5 +1,6 @@
-"""One server interceptor that logs every call (method, code, duration) and turns domain
-exceptions into rich gRPC statuses, for all four call shapes."""
+"""One server interceptor that authenticates the caller and checks every request's org
+(mesh.runtime.auth), logs every call (method, code, duration) and turns domain exceptions
+into rich gRPC statuses, for all four call shapes."""
 
 from __future__ import annotations
 
@@ -12,11 +13,32 @@ from typing import Any
 import grpc
 from grpc_status import rpc_status
 
+from mesh.errors import Unauthenticated
+from mesh.runtime.auth import EXEMPT_SERVICES, AuthConfig, authorize
 from mesh.runtime.errors import to_rpc_status
 
 _LOGGER = logging.getLogger("liftos.rpc")
 
 Behavior = Callable[..., Any]
+Guard = Callable[[Any], None]  # raises a domain error when the caller may not send this message
+
+
+def _unguarded(message: Any) -> None:
+    return None
+
+
+def _guard_request(request: Any, guard: Guard, streaming: bool) -> Any:
+    """The request, or for a client stream an iterator that checks each message as it comes."""
+    if not streaming:
+        guard(request)
+        return request
+
+    async def checked() -> AsyncIterator[Any]:
+        async for message in request:
+            guard(message)
+            yield message
+
+    return checked()
 
 
 async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: str) -> None:
@@ -44,11 +66,13 @@ def _code_of(exc: BaseException) -> str:
     ).name
 
 
-def _wrap_unary_response(behavior: Behavior, method: str) -> Behavior:
+def _wrap_unary_response(
+    behavior: Behavior, method: str, guard: Guard, streaming: bool
+) -> Behavior:
     async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
         start, code = time.perf_counter(), None
         try:
-            result = behavior(request, context)
+            result = behavior(_guard_request(request, guard, streaming), context)
             if inspect.isawaitable(result):
                 result = await result
             return result
@@ -63,11 +87,13 @@ def _wrap_unary_response(behavior: Behavior, method: str) -> Behavior:
     return handler
 
 
-def _wrap_stream_response(behavior: Behavior, method: str) -> Behavior:
+def _wrap_stream_response(
+    behavior: Behavior, method: str, guard: Guard, streaming: bool
+) -> Behavior:
     async def handler(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         start, code = time.perf_counter(), None
         try:
-            result = behavior(request, context)
+            result = behavior(_guard_request(request, guard, streaming), context)
             if inspect.isawaitable(result):
                 result = await result
             if result is None:
@@ -90,7 +116,24 @@ def _wrap_stream_response(behavior: Behavior, method: str) -> Behavior:
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    """Logging + the domain-exception → status mapping, applied to every handler."""
+    """Auth, logging and the domain-exception → status mapping, applied to every handler."""
+
+    def __init__(self, auth: AuthConfig | None = None) -> None:
+        self._auth = auth
+
+    def _guard(self, details: grpc.HandlerCallDetails) -> Guard:
+        if self._auth is None or details.method.startswith(EXEMPT_SERVICES):
+            return _unguarded
+        try:
+            principal = self._auth.principal(details.invocation_metadata)
+        except Unauthenticated as exc:
+            failure = exc
+
+            def refuse(message: Any) -> None:
+                raise failure
+
+            return refuse
+        return lambda message: authorize(principal, message)
 
     async def intercept_service(
         self,
@@ -101,22 +144,23 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
+        guard = self._guard(handler_call_details)
         kwargs = {
             "request_deserializer": handler.request_deserializer,
             "response_serializer": handler.response_serializer,
         }
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary_response(handler.unary_unary, method), **kwargs
+                _wrap_unary_response(handler.unary_unary, method, guard, False), **kwargs
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream_response(handler.unary_stream, method), **kwargs
+                _wrap_stream_response(handler.unary_stream, method, guard, False), **kwargs
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                _wrap_unary_response(handler.stream_unary, method), **kwargs
+                _wrap_unary_response(handler.stream_unary, method, guard, True), **kwargs
             )
         return grpc.stream_stream_rpc_method_handler(
-            _wrap_stream_response(handler.stream_stream, method), **kwargs
+            _wrap_stream_response(handler.stream_stream, method, guard, True), **kwargs
         )

@@ -14,7 +14,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, ServerConfig
+from mesh.runtime.auth import AuthConfig
+from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, ServerConfig, TlsConfig
 from mesh.runtime.interceptor import ServiceInterceptor
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ async def create_server(
     address: str = "127.0.0.1:0",
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    auth: AuthConfig | None = None,
+    tls: TlsConfig | None = None,
 ) -> tuple[grpc.aio.Server, int, HealthServicer]:
     """Start a server for ``bindings`` on ``address``; returns (server, bound port, health).
 
@@ -43,7 +46,7 @@ async def create_server(
     fails loudly instead of silently sharing it.
     """
     server = grpc.aio.server(
-        interceptors=[ServiceInterceptor()],
+        interceptors=[ServiceInterceptor(auth)],
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
@@ -57,7 +60,11 @@ async def create_server(
     reflection.enable_server_reflection(
         [b.name for b in bindings] + [HEALTH_SERVICE, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(address)
+    if tls is None:
+        port = server.add_insecure_port(address)
+    else:
+        credentials = grpc.ssl_server_credentials([(tls.private_key, tls.cert_chain)])
+        port = server.add_secure_port(address, credentials)
     if port == 0:
         raise OSError(f"could not bind {address}")
     await server.start()
@@ -75,8 +82,16 @@ async def serve(
 ) -> None:
     """Run until SIGTERM/SIGINT, then drain: NOT_SERVING, stop with grace, run ``on_stop``."""
     server, port, health = await create_server(
-        bindings, config.address, max_message_bytes=config.max_message_bytes
+        bindings,
+        config.address,
+        max_message_bytes=config.max_message_bytes,
+        auth=config.auth,
+        tls=config.tls,
     )
+    if config.auth is None:
+        _LOGGER.warning(
+            "no LIFTOS_API_KEYS: %s accepts calls for any org without a key", config.service
+        )
     _LOGGER.info(
         "%s serving %s on %s:%d",
         config.service,

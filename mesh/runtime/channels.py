@@ -1,0 +1,152 @@
+"""Client channels to LiftOS services: TLS when a CA is configured, the API key on every call.
+
+``LIFTOS_API_KEY`` is the key a process sends (a user's key for the SDK and CLI, a service
+principal's key for the services calling each other); ``LIFTOS_TLS_CA`` is the PEM bundle
+that signs the servers' certificates (plaintext when unset).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
+
+Options = Sequence[tuple[str, Any]]
+
+DEFAULT_OPTIONS: Options = (
+    ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", DEFAULT_MAX_MESSAGE_BYTES),
+    # dns:/// targets with several replicas spread calls across them.
+    ("grpc.lb_policy_name", "round_robin"),
+)
+
+
+def api_key_from_env() -> str:
+    return os.environ.get("LIFTOS_API_KEY", "")
+
+
+def _credentials(ca: str | None) -> grpc.ChannelCredentials | None:
+    path = ca if ca is not None else os.environ.get("LIFTOS_TLS_CA", "")
+    return grpc.ssl_channel_credentials(Path(path).read_bytes()) if path else None
+
+
+def auth_metadata(api_key: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {api_key}"),) if api_key else ()
+
+
+class _AioAuthBase:
+    """Adds the API key to every call of an aio channel."""
+
+    def __init__(self, api_key: str) -> None:
+        self._extra = auth_metadata(api_key)
+
+    def _details(self, d: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+        metadata = [*(d.metadata or ()), *self._extra]
+        return grpc.aio.ClientCallDetails(
+            d.method, d.timeout, metadata, d.credentials, d.wait_for_ready
+        )
+
+
+# grpc.aio files an interceptor under the first call shape it implements only, so each shape
+# gets its own class.
+class _AioAuthUU(_AioAuthBase, grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        return await continuation(self._details(client_call_details), request)
+
+
+class _AioAuthUS(_AioAuthBase, grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        return await continuation(self._details(client_call_details), request)
+
+
+class _AioAuthSU(_AioAuthBase, grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
+        return await continuation(self._details(client_call_details), request_iterator)
+
+
+class _AioAuthSS(_AioAuthBase, grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
+        return await continuation(self._details(client_call_details), request_iterator)
+
+
+def aio_channel(
+    target: str, *, options: Options = (), api_key: str | None = None, ca: str | None = None
+) -> grpc.aio.Channel:
+    """A grpc.aio channel for one service calling another."""
+    key = api_key if api_key is not None else api_key_from_env()
+    merged = [*dict([*DEFAULT_OPTIONS, *options]).items()]
+    interceptors = (
+        [c(key) for c in (_AioAuthUU, _AioAuthUS, _AioAuthSU, _AioAuthSS)] if key else None
+    )
+    credentials = _credentials(ca)
+    if credentials is None:
+        return grpc.aio.insecure_channel(target, options=merged, interceptors=interceptors)
+    return grpc.aio.secure_channel(target, credentials, options=merged, interceptors=interceptors)
+
+
+@dataclass(frozen=True)
+class _CallDetails(grpc.ClientCallDetails):
+    method: str
+    timeout: float | None
+    metadata: Any
+    credentials: Any
+    wait_for_ready: Any
+    compression: Any
+
+
+class CallDefaults(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """A deadline for calls that set none (betterproto2 stubs take no ``timeout``) and the
+    API key, on every call of a blocking channel."""
+
+    def __init__(self, timeout: float | None, api_key: str) -> None:
+        self._timeout = timeout
+        self._extra = auth_metadata(api_key)
+
+    def _details(self, d: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        metadata = [*(d.metadata or ()), *self._extra] if self._extra else d.metadata
+        return _CallDetails(
+            d.method, d.timeout if d.timeout is not None else self._timeout, metadata,
+            d.credentials, getattr(d, "wait_for_ready", None), getattr(d, "compression", None),
+        )  # fmt: skip
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._details(client_call_details), request)
+
+    def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._details(client_call_details), request)
+
+    def intercept_stream_unary(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
+        return continuation(self._details(client_call_details), request_iterator)
+
+    def intercept_stream_stream(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
+        return continuation(self._details(client_call_details), request_iterator)
+
+
+def sync_channel(
+    target: str,
+    *,
+    options: Options = (),
+    api_key: str | None = None,
+    ca: str | None = None,
+    timeout: float | None = None,
+) -> grpc.Channel:
+    """A blocking channel (SDK, CLI) that sends the API key and a default deadline."""
+    merged = [*dict([*DEFAULT_OPTIONS, *options]).items()]
+    credentials = _credentials(ca)
+    if credentials is None:
+        channel = grpc.insecure_channel(target, options=merged)
+    else:
+        channel = grpc.secure_channel(target, credentials, options=merged)
+    key = api_key if api_key is not None else api_key_from_env()
+    return grpc.intercept_channel(channel, CallDefaults(timeout, key))
