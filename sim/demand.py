@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import Any
 
 import holidays
 import numpy as np
@@ -50,7 +51,7 @@ class Demand:
     shock: np.ndarray  # (G, T)
     log_index: np.ndarray  # (G, T)
     holiday_lifts: dict[str, tuple[str, float]]  # ISO date -> (name, log lift)
-    params: dict[str, object]  # the scalar parameters, for the truth file
+    params: dict[str, Any]  # the scalar parameters, for the truth file
 
 
 @lru_cache(maxsize=64)

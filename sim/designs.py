@@ -12,6 +12,7 @@ identity holds per geo.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ class Design:
     treated: np.ndarray  # (G, T) bool
     mult_fact: np.ndarray  # (G, T)
     mult_alt: np.ndarray  # (G, T)
-    info: dict[str, object]
+    info: dict[str, Any]
     columns: dict[str, np.ndarray] = field(default_factory=dict)  # (G, T) observed extras
     cpm_index: np.ndarray | None = None  # (G, T) multiplier on the channel's CPM
 

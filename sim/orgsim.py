@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ class OrgSim:
     accounts: list[Account]
     pop: np.ndarray  # (G,)
     demand: Demand
-    media: dict[str, dict[str, object]]
+    media: dict[str, dict[str, Any]]
     aov: float
     inputs: Inputs
     x: np.ndarray  # (7, G, T) channel inputs, factual

@@ -25,6 +25,7 @@ Superposition and thinning of Poisson processes: Kingman (1993), "Poisson Proces
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -64,9 +65,9 @@ def draw_media_params(
     aov: float,
     effect_scale: dict[str, float],
     no_carryover: tuple[str, ...],
-) -> dict[str, dict[str, object]]:
+) -> dict[str, dict[str, Any]]:
     """Per-channel response parameters of one org (JSON-able; the truth file's ``media``)."""
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for name in CHANNEL_NAMES:
         spec = BY_NAME[name]
         typical = spec.typical
@@ -74,7 +75,7 @@ def draw_media_params(
         shape = spec.hill_shape * float(rng.uniform(0.9, 1.1))
         target = spec.target_return * float(rng.uniform(0.7, 1.3))
         if name in no_carryover:
-            ad: dict[str, object] = {"type": "geometric", "decay": 0.0}
+            ad: dict[str, Any] = {"type": "geometric", "decay": 0.0}
         elif spec.adstock == "geometric":
             ad = {
                 "type": "geometric",
@@ -111,7 +112,7 @@ def base_lambda(
 
 
 def channel_lambda(
-    x: np.ndarray, pop: np.ndarray, log_index: np.ndarray, params: dict[str, object]
+    x: np.ndarray, pop: np.ndarray, log_index: np.ndarray, params: dict[str, Any]
 ) -> np.ndarray:
     """Mean incremental orders of one channel (G, T) from its daily input ``x`` (G, T)."""
     hp = params["hill"]

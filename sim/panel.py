@@ -119,8 +119,8 @@ def build_panel(
 
 def build_outcomes(o: OrgSim, geos: tuple[Geo, ...], dates: list[date]) -> pd.DataFrame:
     """First-party orders and revenue per geo x day (org currency), the causal outcome."""
-    g, t = np.meshgrid(np.arange(len(geos)), np.arange(len(dates)), indexing="ij")
-    g, t = g.ravel(), t.ravel()
+    grid_g, grid_t = np.meshgrid(np.arange(len(geos)), np.arange(len(dates)), indexing="ij")
+    g, t = grid_g.ravel(), grid_t.ravel()
     return pd.DataFrame(
         {
             "org_id": pd.Categorical([o.org.org_id] * g.size),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 from .errors import SimError
 
@@ -41,11 +42,11 @@ class Scenario:
     shock_sigma: float = 0.06  # sd of the geo-day demand shock (log scale)
     shock_rho: float = 0.7  # its AR(1) persistence
 
-    def with_overrides(self, **kw: object) -> Scenario:
+    def with_overrides(self, **kw: Any) -> Scenario:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
 
-_STUDY = dict(n_geos=50, n_campaigns=7, dirt_rate=0.0, min_dirt_per_kind=0)
+_STUDY: dict[str, Any] = dict(n_geos=50, n_campaigns=7, dirt_rate=0.0, min_dirt_per_kind=0)
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s

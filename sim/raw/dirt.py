@@ -120,7 +120,7 @@ def inject(
     used = np.zeros(n, dtype=bool)
     keys = np.arange(n, dtype=np.float64)
     items: list[tuple[float, int]] = []  # (key, ref<0) for extras
-    marks: list[tuple[str, int | None, int, dict[str, Any]]] = []  # kind, base, extra, info
+    marks: list[tuple[str, int, int, dict[str, Any]]] = []  # kind, base, extra, info
     cursor = 0
     for kind in KINDS[export.source]:
         want = max(min_per_kind, round(rate * n))
