@@ -17,6 +17,7 @@ lint:
 	npx buf lint
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy mesh sim ingestion_svc memory_svc causal_svc llm_svc surfacing_svc
 
 test:
 	$(PY) -m pytest -q

@@ -32,9 +32,9 @@ class MemoryReader:
         self.target = target
         self.timeout = timeout
         self._channel: grpc.aio.Channel | None = None
-        self._stub: memory_grpc.MemoryServiceStub | None = None
+        self._stub: memory_grpc.MemoryServiceAsyncStub | None = None
 
-    def _memory(self) -> memory_grpc.MemoryServiceStub:
+    def _memory(self) -> memory_grpc.MemoryServiceAsyncStub:
         if self._stub is None:
             self._channel = aio_channel(self.target)
             self._stub = memory_grpc.MemoryServiceStub(self._channel)
@@ -58,7 +58,7 @@ class MemoryReader:
         """Every matching record as one frame (core + external-factor columns)."""
         request = memory_pb.ScanRequest(
             org_id=org_id,
-            sources=sources,
+            sources=sources,  # type: ignore[arg-type]  # enum values as ints
             campaign_ids=campaign_ids,
             channels=channels,
             batch_size=SCAN_BATCH,
@@ -107,9 +107,9 @@ class RegistryReader:
         self.target = target
         self.timeout = timeout
         self._channel: grpc.aio.Channel | None = None
-        self._stub: ingestion_grpc.IngestionServiceStub | None = None
+        self._stub: ingestion_grpc.IngestionServiceAsyncStub | None = None
 
-    def _ingestion(self) -> ingestion_grpc.IngestionServiceStub:
+    def _ingestion(self) -> ingestion_grpc.IngestionServiceAsyncStub:
         if self._stub is None:
             self._channel = aio_channel(self.target)
             self._stub = ingestion_grpc.IngestionServiceStub(self._channel)

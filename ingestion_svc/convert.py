@@ -64,7 +64,7 @@ def calendar_day_to_proto(day: CalendarDay) -> md_pb.CalendarDimension:
         quarter=day.quarter,
         month=day.month,
         week=day.week,
-        day_of_week=day.day_of_week,  # ISO numbering matches the DayOfWeek enum
+        day_of_week=md_pb.DayOfWeek.ValueType(day.day_of_week),  # ISO numbering = the enum's
         is_weekend=day.is_weekend,
         is_holiday=day.is_holiday,
         holiday_name=day.holiday_name,

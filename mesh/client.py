@@ -249,7 +249,7 @@ class LiftOS:
             org_id=self._org(org_id),
             method=causal_pb.EstimationMethod.Value(f"ESTIMATION_METHOD_{method.upper()}"),
             roles=roles,
-            estimand=causal_pb.Estimand.Value(f"ESTIMAND_{estimand.upper()}") if estimand else 0,
+            estimand=causal_pb.Estimand.Value(f"ESTIMAND_{estimand.upper() or 'UNSPECIFIED'}"),
             alpha=alpha,
             randomized=randomized,
             options=causal_pb.EstimationOptions(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2
@@ -31,7 +32,8 @@ class RpcFailure(Exception):
         reason = ""
         violations: list[tuple[str, str]] = []
         status = rpc_status.from_call(error) if isinstance(error, grpc.Call) else None
-        for detail in status.details if status else ():
+        details: list[Any] = list(status.details) if status else []
+        for detail in details:
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
                 info = error_details_pb2.ErrorInfo()
                 detail.Unpack(info)

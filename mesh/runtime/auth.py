@@ -71,8 +71,8 @@ def request_orgs(message: Message) -> set[str]:
     """Every org_id the request names: its own, and that of a resource it carries."""
     orgs: set[str] = set()
     fields = message.DESCRIPTOR.fields_by_name
-    if "org_id" in fields and message.org_id:
-        orgs.add(message.org_id)  # type: ignore[attr-defined]
+    if "org_id" in fields and (own := message.org_id):  # type: ignore[attr-defined]
+        orgs.add(own)
     for field in message.DESCRIPTOR.fields:
         carries_org = (
             field.message_type is not None

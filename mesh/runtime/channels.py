@@ -47,7 +47,7 @@ class _AioAuthBase:
         self._extra = auth_metadata(api_key)
 
     def _details(self, d: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
-        metadata = [*(d.metadata or ()), *self._extra]
+        metadata = grpc.aio.Metadata(*(d.metadata or ()), *self._extra)
         return grpc.aio.ClientCallDetails(
             d.method, d.timeout, metadata, d.credentials, d.wait_for_ready
         )

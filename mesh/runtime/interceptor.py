@@ -135,7 +135,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             return refuse
         return lambda message: authorize(principal, message)
 
-    async def intercept_service(
+    async def intercept_service(  # type: ignore[override]
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
@@ -162,5 +162,6 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 _wrap_unary_response(handler.stream_unary, method, guard, True), **kwargs
             )
         return grpc.stream_stream_rpc_method_handler(
-            _wrap_stream_response(handler.stream_stream, method, guard, True), **kwargs
+            _wrap_stream_response(handler.stream_stream, method, guard, True),  # type: ignore[arg-type]
+            **kwargs,
         )
