@@ -34,6 +34,11 @@ _LOGGER = logging.getLogger(__name__)
 # Batches staged ahead of the one being written.
 PIPELINE_DEPTH = 2
 _DAY_US = 86_400_000_000
+_HOUR_US = 3_600_000_000
+# A record's timestamp is its local date's midnight in UTC: local day D starts between
+# D 00:00 - 14h (UTC+14) and D 00:00 + 12h (UTC-12). An hour of margin each side.
+_EARLIEST_OFFSET_US = 15 * _HOUR_US
+_LATEST_OFFSET_US = 13 * _HOUR_US
 # Factor values are loaded for the batch's days plus this margin, then reused.
 _FACTOR_MARGIN_DAYS = 60
 
@@ -125,12 +130,14 @@ class IngestStream:
         scans: list[tuple[str, int, int, list[str]]] = [(a, lo, hi, []) for a, lo, hi in accounts]
         scans += campaigns
         for account_key, first, last, only in scans:
-            # Record timestamps are local midnights in UTC: widen by a day each side.
+            # Only the instants local midnights of these days can fall on: widening by a
+            # whole day each side re-read the neighbouring days (half of all written
+            # records came back through these scans).
             records = await self.service.memory.scan(
                 org_id,
                 convert.SOURCE_ENUM[source],
-                (first - 1) * _DAY_US,
-                (last + 2) * _DAY_US,
+                first * _DAY_US - _EARLIEST_OFFSET_US,
+                last * _DAY_US + _LATEST_OFFSET_US + 1,
                 only,
             )
             rows = await asyncio.to_thread(convert.history_rows, records, account_key, first, last)

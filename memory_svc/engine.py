@@ -218,7 +218,11 @@ class MemoryEngine:
             if not positions:
                 outcome.org_record_count = state.record_count if state else 0
                 return outcome
-            rows = frame.iloc[positions].reset_index(drop=True)
+            rows = (
+                frame
+                if len(positions) == len(frame)  # positions are ascending
+                else frame.iloc[positions].reset_index(drop=True)
+            )
             profile = causal_profile(rows)
             vectors = embedder.embed(profile)
             self._use_given(vectors, [given_vectors[p] for p in positions], positions, dim)
@@ -338,7 +342,7 @@ class MemoryEngine:
     @staticmethod
     def _roles(org_id: str, rows: pd.DataFrame, assignments: list[SpaceAssignment]) -> Roles:
         columns = {
-            c: rows[c].astype(str).tolist()
+            c: _strings(rows, c)
             for c in (
                 "campaign_id",
                 "channel",
@@ -353,8 +357,10 @@ class MemoryEngine:
             for c in rows.columns
             if c.startswith("confounder_strength__")
         }
-        stamps = pd.to_datetime(rows["timestamp"], utc=True)
-        months = stamps.dt.strftime("%Y-%m").tolist()
+        codes, uniques = pd.factorize(
+            _micros(rows).astype("datetime64[us]").astype("datetime64[M]")
+        )
+        months = np.array([str(m) for m in uniques], dtype=object)[codes].tolist()
         regions = [(a.space, a.region) for a in assignments]
         return roles(org_id, columns, confounders, regions, months)
 
@@ -369,41 +375,41 @@ class MemoryEngine:
         replaces: list[ExistingRecord | None],
         node_roles: Roles,
     ) -> CommitBatch:
-        names = rows["campaign_name"].astype(str).tolist()
-        objectives = rows["campaign_objective"].astype(str).tolist()
-        campaigns = rows["campaign_id"].astype(str).tolist()
-        latest = {
-            f"campaign:{c}": (n, o) for c, n, o in zip(campaigns, names, objectives, strict=True)
-        }
-        distinct = {node for nodes in e.graph_nodes for node in nodes}
-        labels = {node: _label(node, *latest.get(node, ("", ""))) for node in distinct}
-        delta = batch_delta(node_roles, labels)
+        names = _strings(rows, "campaign_name")
+        campaigns = _strings(rows, "campaign_id")
+        objectives = _strings(rows, "campaign_objective")
+        latest = dict(zip(campaigns, zip(names, objectives, strict=True), strict=True))
+        delta = batch_delta(node_roles, {})
+        delta.labels.update(
+            (node, _label(node, *latest.get(node.removeprefix("campaign:"), ("", ""))))
+            for node in delta.nodes
+        )
         for old in replaces:
             if old is not None:
                 delta.add(old.graph_nodes, -1)
-        stamps = pd.to_datetime(rows["timestamp"], utc=True)
-        micros = stamps.dt.as_unit("us").astype("int64").tolist()
-        regions = [
-            tuple(f"{a.space}/{a.region[i]}" for a in e.assignments) for i in range(len(rows))
-        ]
+        per_space = []
+        for a in e.assignments:
+            codes, uniques = pd.factorize(np.asarray(a.region, dtype=object))
+            keys = [f"{a.space}/{u}" for u in uniques.tolist()]
+            per_space.append(np.array(keys, dtype=object)[codes].tolist())
         return CommitBatch(
             org_id=org_id,
             embedder=embedder,
             dim=dim,
-            ids=rows["id"].astype(str).tolist(),
-            natural_keys=rows["natural_key"].astype(str).tolist(),
-            versions=rows["version"].astype(np.int64).tolist(),
-            timestamps_us=micros,
-            sources=rows["data_source"].astype(str).tolist(),
-            campaign_ids=rows["campaign_id"].astype(str).tolist(),
+            ids=_strings(rows, "id"),
+            natural_keys=_strings(rows, "natural_key"),
+            versions=rows["version"].to_numpy(np.int64).tolist(),
+            timestamps_us=_micros(rows).tolist(),
+            sources=_strings(rows, "data_source"),
+            campaign_ids=campaigns,
             campaign_names=names,
-            channels=rows["channel"].astype(str).tolist(),
-            geos=rows["geo"].astype(str).tolist(),
-            experiment_ids=rows["experiment_id"].astype(str).tolist(),
-            treatment_groups=rows["treatment_group"].astype(str).tolist(),
-            qualities=rows["data_quality_score"].astype(float).tolist(),
+            channels=_strings(rows, "channel"),
+            geos=_strings(rows, "geo"),
+            experiment_ids=_strings(rows, "experiment_id"),
+            treatment_groups=_strings(rows, "treatment_group"),
+            qualities=rows["data_quality_score"].to_numpy(np.float64).tolist(),
             primary_regions=e.primary_region,
-            regions=regions,
+            regions=list(zip(*per_space, strict=True)) if per_space else [()] * len(rows),
             graph_nodes=e.graph_nodes,
             payloads=payloads,
             embeddings=e.vectors,
@@ -637,6 +643,16 @@ class MemoryEngine:
                 counts[region.name] = graph.nodes[node]["record_count"] if node in graph else 0
             out.append(SpaceSummary(space.name, counts))
         return out
+
+
+def _strings(rows: pd.DataFrame, column: str) -> list[str]:
+    return rows[column].astype(str).tolist()
+
+
+def _micros(rows: pd.DataFrame) -> np.ndarray:
+    """The timestamp column as int64 µs since the epoch (UTC)."""
+    stamps = pd.to_datetime(rows["timestamp"], utc=True)
+    return stamps.dt.as_unit("us").to_numpy("datetime64[us]").view(np.int64)
 
 
 def _unit(q: np.ndarray) -> np.ndarray | None:

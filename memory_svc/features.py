@@ -67,10 +67,19 @@ def _col(frame: pd.DataFrame, name: str, default: object) -> pd.Series:
 
 
 def _local_dates(frame: pd.DataFrame) -> pd.Series:
-    dates = _col(frame, "local_date", pd.NaT)
+    dates = pd.to_datetime(_col(frame, "local_date", pd.NaT))
+    if not dates.isna().any():
+        return dates
     stamps = _col(frame, "timestamp", pd.NaT)
-    fallback = pd.to_datetime(stamps, utc=True).dt.tz_localize(None)
-    return pd.to_datetime(dates).fillna(fallback)
+    return dates.fillna(pd.to_datetime(stamps, utc=True).dt.tz_localize(None))
+
+
+def _codes(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """1-based position of each value in ``names``, 0 where absent (one lookup per distinct
+    value)."""
+    codes, uniques = pd.factorize(values)
+    table = np.array([names.index(u) + 1 if u in names else 0 for u in uniques] + [0])
+    return table[codes]  # code -1 (missing) reads the trailing 0
 
 
 def causal_profile(frame: pd.DataFrame) -> CausalProfile:
@@ -101,10 +110,10 @@ def causal_profile(frame: pd.DataFrame) -> CausalProfile:
     dates = _local_dates(frame)
     month = dates.dt.month.fillna(1).astype(np.int64).to_numpy()
     season_name = _col(frame, "cal_season", "unspecified").astype(str).to_numpy()
-    season = np.array([_SEASONS.index(s) + 1 if s in _SEASONS else 0 for s in season_name])
+    season = _codes(season_name, _SEASONS)
     season = np.where(season > 0, season, _SEASON_OF_MONTH[month])
     dow_name = _col(frame, "cal_day_of_week", "unspecified").astype(str).to_numpy()
-    weekday = np.array([_WEEKDAYS.index(d) + 1 if d in _WEEKDAYS else 0 for d in dow_name])
+    weekday = _codes(dow_name, _WEEKDAYS)
     weekday = np.where(
         weekday > 0, weekday, dates.dt.dayofweek.fillna(0).astype(np.int64).to_numpy() + 1
     )
@@ -134,6 +143,8 @@ def _words(value: str) -> str:
 def _causal_text(
     frame: pd.DataFrame, group: np.ndarray, season: np.ndarray, weekday: np.ndarray, n: int
 ) -> list[str]:
+    """The causal text of each row, built once per distinct combination of the columns it
+    reads (campaign × day rows repeat it across geos)."""
     names = _col(frame, "campaign_name", "").astype(str).tolist()
     ids = _col(frame, "campaign_id", "").astype(str).tolist()
     objective = _col(frame, "campaign_objective", "unspecified").astype(str).tolist()
@@ -141,34 +152,83 @@ def _causal_text(
     source = _col(frame, "data_source", "unspecified").astype(str).tolist()
     experiment = _col(frame, "experiment_id", "").astype(str).tolist()
     holiday = _col(frame, "cal_holiday_name", "").astype(str).tolist()
-    next_holiday = _col(frame, "cal_next_holiday_name", "").astype(str).tolist()
     days_to = _col(frame, "cal_days_to_next_holiday", -1).to_numpy()
-    in_play: list[list[str]] = [[] for _ in range(n)]
+    soon = (days_to >= 0) & (days_to <= 14)
+    next_holiday = [
+        h if ok else ""
+        for h, ok in zip(
+            _col(frame, "cal_next_holiday_name", "").astype(str).tolist(),
+            soon.tolist(),
+            strict=True,
+        )
+    ]
+    # confounders in play as a bit mask over the frame's confounder columns
+    confounders: list[str] = []
+    in_play = np.zeros(n, dtype=object)
+    in_play[:] = 0
     for column in frame.columns:
         if column.startswith("confounder_strength__"):
-            name = _words(column.removeprefix("confounder_strength__"))
             strength = frame[column].to_numpy(np.float64, na_value=np.nan)
-            for i in np.flatnonzero(strength >= CONFOUNDER_STRENGTH_IN_TEXT).tolist():
-                in_play[i].append(name)
+            bit = 1 << len(confounders)
+            in_play[strength >= CONFOUNDER_STRENGTH_IN_TEXT] += bit
+            confounders.append(_words(column.removeprefix("confounder_strength__")))
+    keys = zip(
+        names,
+        ids,
+        objective,
+        channel,
+        source,
+        group.tolist(),
+        experiment,
+        season.tolist(),
+        weekday.tolist(),
+        holiday,
+        next_holiday,
+        in_play.tolist(),
+        strict=True,
+    )
+    texts: dict[tuple[object, ...], str] = {}
     out = []
-    for i in range(n):
-        parts = [
-            f"campaign {names[i]} {ids[i]}",
-            f"objective {_words(objective[i])}",
-            f"channel {_words(channel[i])}",
-            f"source {_words(source[i])}",
-        ]
-        if group[i] in ("treatment", "control"):
-            parts.append(f"{group[i]} group experiment {experiment[i]}")
-        else:
-            parts.append("observational")
-        parts.append(f"{_SEASONS[int(season[i]) - 1]} {_WEEKDAYS[int(weekday[i]) - 1]}")
-        parts.append("weekend" if weekday[i] >= 6 else "weekday")
-        if holiday[i]:
-            parts.append(f"holiday {holiday[i]}")
-        if next_holiday[i] and 0 <= days_to[i] <= 14:
-            parts.append(f"before {next_holiday[i]}")
-        if in_play[i]:
-            parts.append("confounders " + " ".join(in_play[i]))
-        out.append(" ".join(parts).lower())
+    for key in keys:
+        text = texts.get(key)
+        if text is None:
+            text = texts[key] = _text(*key, confounders)  # type: ignore[misc]
+        out.append(text)
     return out
+
+
+def _text(
+    name: str,
+    campaign_id: str,
+    objective: str,
+    channel: str,
+    source: str,
+    group: str,
+    experiment: str,
+    season: int,
+    weekday: int,
+    holiday: str,
+    next_holiday: str,
+    in_play: int,
+    confounders: list[str],
+) -> str:
+    parts = [
+        f"campaign {name} {campaign_id}",
+        f"objective {_words(objective)}",
+        f"channel {_words(channel)}",
+        f"source {_words(source)}",
+    ]
+    if group in ("treatment", "control"):
+        parts.append(f"{group} group experiment {experiment}")
+    else:
+        parts.append("observational")
+    parts.append(f"{_SEASONS[season - 1]} {_WEEKDAYS[weekday - 1]}")
+    parts.append("weekend" if weekday >= 6 else "weekday")
+    if holiday:
+        parts.append(f"holiday {holiday}")
+    if next_holiday:
+        parts.append(f"before {next_holiday}")
+    named = [c for j, c in enumerate(confounders) if in_play >> j & 1]
+    if named:
+        parts.append("confounders " + " ".join(named))
+    return " ".join(parts).lower()

@@ -10,6 +10,10 @@ Layout (one database for all orgs; every statement is scoped by ``org_id``):
 * ``record_regions`` — (org, "space/region", seq) for conceptual-region filters.
 * ``history`` — every replaced version with its payload (restatements are kept, not lost).
 * ``graph_nodes`` / ``graph_edges`` — knowledge-graph counts, updated in the same transaction.
+* identity — which stored record has a given id or natural key — is answered by per-org
+  in-memory key maps (``memory_svc.keymap``) built from ``records`` on an org's first write
+  after start, not by SQL indexes (each random key costs a WAL page per record written);
+  every candidate they give is confirmed against its row.
 * ``orgs`` — per-org count, XOR checksum of ``splitmix64(seq)`` over current records, last
   seq, and the embedder the org was embedded with. The derived FAISS index is verified
   against (count, checksum) on start.
@@ -31,6 +35,7 @@ from typing import Protocol
 import numpy as np
 
 from memory_svc.graph import GraphDelta, GraphEdgeRow, GraphNodeRow
+from memory_svc.keymap import KeyMap, key_hashes
 
 __all__ = [
     "CommitBatch",
@@ -210,8 +215,10 @@ CREATE TABLE IF NOT EXISTS records (
     treatment_group TEXT NOT NULL, quality REAL NOT NULL, conceptual_space TEXT NOT NULL,
     graph_nodes TEXT NOT NULL, written_us INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS records_id ON records (org_id, id);
-CREATE INDEX IF NOT EXISTS records_nk ON records (org_id, natural_key) WHERE natural_key != '';
+-- Identity (org, id) and (org, natural_key) lookups are memory_svc.keymap maps, not indexes:
+-- random keys cost a WAL page per record each (see keymap's docstring). Dropped if present.
+DROP INDEX IF EXISTS records_id;
+DROP INDEX IF EXISTS records_nk;
 CREATE INDEX IF NOT EXISTS records_time ON records (org_id, timestamp_us, id);
 -- campaign (+ geo) is the most common selective filter: one range probe answers both
 CREATE INDEX IF NOT EXISTS records_campaign_geo ON records (org_id, campaign_id, geo);
@@ -304,6 +311,34 @@ class SQLiteRecordStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        # org → (id map, natural-key map), loaded on the org's first write after start
+        self._keys: dict[str, tuple[KeyMap, KeyMap]] = {}
+
+    def _key_maps(self, org_id: str) -> tuple[KeyMap, KeyMap]:
+        """The org's identity maps (call under the write lock); built from the records the
+        first time, a page at a time."""
+        maps = self._keys.get(org_id)
+        if maps is None:
+            by_id, by_key = KeyMap(), KeyMap()
+            last = -1
+            while True:
+                rows = self._writer.execute(
+                    "SELECT seq, id, natural_key FROM records WHERE org_id = ? AND seq > ? "
+                    "ORDER BY seq LIMIT 100000",
+                    (org_id, last),
+                ).fetchall()
+                if not rows:
+                    break
+                seqs = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+                by_id.add(key_hashes(r[1] for r in rows), seqs)
+                keyed = [(s, r[2]) for s, r in zip(seqs.tolist(), rows, strict=True) if r[2]]
+                by_key.add(
+                    key_hashes(k for _, k in keyed),
+                    np.fromiter((s for s, _ in keyed), np.int64, len(keyed)),
+                )
+                last = int(seqs[-1])
+            maps = self._keys[org_id] = (by_id, by_key)
+        return maps
 
     def _read(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -344,24 +379,25 @@ class SQLiteRecordStore:
     def existing(
         self, org_id: str, ids: Sequence[str], natural_keys: Sequence[str]
     ) -> list[ExistingRecord]:
-        found: dict[int, ExistingRecord] = {}
-        db = self._writer  # called under the engine's write lock: read our own latest state
-        cols = "seq, id, natural_key, version, graph_nodes"
-        for part in _chunks(list(dict.fromkeys(ids))):
-            for row in db.execute(
-                f"SELECT {cols} FROM records WHERE org_id = ? AND id IN ({_marks(len(part))})",
-                (org_id, *part),
-            ):
-                found[row[0]] = _existing(row)
-        keys = [k for k in dict.fromkeys(natural_keys) if k]
-        for part in _chunks(keys):
-            for row in db.execute(
-                f"SELECT {cols} FROM records WHERE org_id = ? AND natural_key != '' "
-                f"AND natural_key IN ({_marks(len(part))})",
-                (org_id, *part),
-            ):
-                found[row[0]] = _existing(row)
-        return list(found.values())
+        """Stored records with one of ``ids`` or (non-empty) ``natural_keys``: candidates from
+        the org's key maps, each confirmed against its row."""
+        want_ids = set(ids)
+        want_keys = {k for k in natural_keys if k}
+        with self._write_lock:
+            by_id, by_key = self._key_maps(org_id)
+            cand = np.union1d(
+                by_id.candidates(key_hashes(want_ids)), by_key.candidates(key_hashes(want_keys))
+            )
+            found: list[ExistingRecord] = []
+            for part in _chunks(cand.tolist()):
+                for row in self._writer.execute(
+                    "SELECT seq, id, natural_key, version, graph_nodes FROM records "
+                    f"WHERE org_id = ? AND seq IN ({_marks(len(part))})",
+                    (org_id, *part),
+                ):
+                    if row[1] in want_ids or (row[2] and row[2] in want_keys):
+                        found.append(_existing(row))
+        return found
 
     def scan_page(
         self,
@@ -535,6 +571,7 @@ class SQLiteRecordStore:
     def commit(self, batch: CommitBatch) -> CommitResult:
         n = len(batch.ids)
         with self._write_lock:
+            by_id, by_key = self._key_maps(batch.org_id)  # loaded before this batch commits
             db = self._writer
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -543,6 +580,11 @@ class SQLiteRecordStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            by_id.withdraw(result.removed_seqs)
+            by_key.withdraw(result.removed_seqs)
+            by_id.add(key_hashes(batch.ids), result.seqs)
+            keyed = [i for i, k in enumerate(batch.natural_keys) if k]
+            by_key.add(key_hashes(batch.natural_keys[i] for i in keyed), result.seqs[keyed])
         return result
 
     def _commit(self, db: sqlite3.Connection, b: CommitBatch, n: int) -> CommitResult:
