@@ -23,7 +23,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from ingestion_svc.errors import MemoryUnavailable
-from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
+from mesh.runtime.channels import aio_channel
 
 __all__ = ["MemoryClient", "WriteCounts"]
 
@@ -59,16 +59,14 @@ class MemoryClient:
 
     def _memory(self) -> Any:
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(
+            # aio_channel: the service principal's API key and the TLS CA, when configured.
+            self._channel = aio_channel(
                 self.target,
                 options=[
-                    ("grpc.max_send_message_length", DEFAULT_MAX_MESSAGE_BYTES),
-                    ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE_BYTES),
                     # Reconnect quickly after memory restarts, so retries find it.
                     ("grpc.initial_reconnect_backoff_ms", 200),
                     ("grpc.min_reconnect_backoff_ms", 200),
                     ("grpc.max_reconnect_backoff_ms", 2000),
-                    ("grpc.lb_policy_name", "round_robin"),
                 ],
             )
             self._stub = memory_grpc.MemoryServiceStub(self._channel)

@@ -192,7 +192,7 @@ def _causal_text(
     for key in keys:
         text = texts.get(key)
         if text is None:
-            text = texts[key] = _text(*key, confounders)  # type: ignore[misc]
+            text = texts[key] = _text(*key, confounders)  # type: ignore[misc, call-arg]
         out.append(text)
     return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
+import sim
 from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
@@ -116,6 +118,25 @@ def test_services_call_each_other_with_their_own_key(secured) -> None:
     with pytest.raises(grpc.RpcError) as info:
         stub.GetAnalysis(causal_pb.GetAnalysisRequest(org_id="org_a", analysis_id="x"))
     assert info.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_ingestion_writes_to_memory_with_its_own_key(secured) -> None:
+    """A user's key reaches ingestion; ingestion's write to memory goes out under the
+    service key (memory would refuse it unauthenticated)."""
+    world = sim.simulate("demo", seed=1)
+    account = {**next(a for a in world.accounts if a["source"] == "meta"), "country": "US"}
+    lines = [json.dumps(world.raw["meta"].base_row(k)) for k in range(40)]
+    memory = _stub(memory_grpc.MemoryServiceStub, secured["memory"].address, "key-a")
+
+    def stored() -> int:
+        return sum(len(p.records) for p in memory.Scan(memory_pb.ScanRequest(org_id="org_a")))
+
+    before = stored()
+    peers = PeerConfig.from_env().with_overrides(ingestion=secured["ingestion"].address)
+    with LiftOS(peers, org_id="org_a", api_key="key-a") as client:
+        summary = client.ingest("meta", lines, account=account, batch_size=20, retries=0)
+    assert (summary.accepted, summary.written, summary.retries) == (40, 40, 0)
+    assert stored() == before + 40
 
 
 def _self_signed(tmp: Path) -> tuple[Path, Path]:
