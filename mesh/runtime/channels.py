@@ -106,22 +106,28 @@ class CallDefaults(
     grpc.StreamUnaryClientInterceptor,
     grpc.StreamStreamClientInterceptor,
 ):
-    """A deadline for calls that set none (betterproto2 stubs take no ``timeout``) and the
-    API key, on every call of a blocking channel."""
+    """The API key on every call of a blocking channel, and a deadline for unary calls that
+    set none (betterproto2 stubs take no ``timeout``).
+
+    Streams get no default deadline: a deadline bounds the whole call, and an ingest or
+    scan of a large export legitimately runs for many minutes.
+    """
 
     def __init__(self, timeout: float | None, api_key: str) -> None:
         self._timeout = timeout
         self._extra = auth_metadata(api_key)
 
-    def _details(self, d: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+    def _details(
+        self, d: grpc.ClientCallDetails, default_timeout: float | None = None
+    ) -> grpc.ClientCallDetails:
         metadata = [*(d.metadata or ()), *self._extra] if self._extra else d.metadata
         return _CallDetails(
-            d.method, d.timeout if d.timeout is not None else self._timeout, metadata,
+            d.method, d.timeout if d.timeout is not None else default_timeout, metadata,
             d.credentials, getattr(d, "wait_for_ready", None), getattr(d, "compression", None),
         )  # fmt: skip
 
     def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        return continuation(self._details(client_call_details), request)
+        return continuation(self._details(client_call_details, self._timeout), request)
 
     def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         return continuation(self._details(client_call_details), request)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -236,3 +237,17 @@ def test_a_new_stream_reads_the_campaigns_stored_history(services, world: sim.Si
                 assert getattr(lf, f"spend_lag_{k}") == back, (day, k)
         assert lf.history_days == sum(d - dt.timedelta(days=k) in spend for k in range(1, 29))
     assert stored[dt.date.fromisoformat(clean[-1][0])].lag_features.history_days >= 28 - 2
+
+
+def test_sdk_timeout_bounds_unary_calls_not_an_ingest_stream(
+    services, world: sim.SimResult
+) -> None:  # type: ignore[no-untyped-def]
+    """The SDK's default deadline is per unary call: an ingest that streams for longer than
+    it (here: a slow consumer of the acks) still completes."""
+    lines = _meta_lines(world, 40, 400)
+    with LiftOS(peers_of(services), org_id="slow", timeout=0.5) as client:
+        summary = client.ingest(
+            "meta", lines, account=_account(world, "meta"), pulled_at=PULLED,
+            batch_size=10, max_in_flight=1, progress=lambda _: time.sleep(0.3),
+        )  # fmt: skip
+    assert (summary.batches, summary.written) == (4, 40)
