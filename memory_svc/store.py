@@ -290,9 +290,16 @@ def _where(org_id: str, flt: RecordFilter) -> tuple[str, list[object]]:
     return " AND ".join(clauses), params
 
 
+# The writer leaves checkpoints to a background thread (below); past this many WAL pages it
+# checkpoints itself, so the WAL stays bounded should that thread fall behind.
+_WAL_BACKSTOP_PAGES = 65_536
+CHECKPOINT_INTERVAL_S = 0.5
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
+    # every commit fsyncs the WAL: an acked write survives a power cut, not only a crash
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA busy_timeout=10000")
     db.execute("PRAGMA cache_size=-65536")
@@ -300,19 +307,43 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 class SQLiteRecordStore:
-    """SQLite implementation of :class:`RecordStore`: one writer, thread-local readers."""
+    """SQLite implementation of :class:`RecordStore`: one writer, thread-local readers, and a
+    checkpointer thread.
+
+    Checkpoints (copying WAL pages into the database file, then fsyncing it) run on their own
+    thread and connection every ``CHECKPOINT_INTERVAL_S``, off the write path: with SQLite's
+    default of a checkpoint inside any commit that takes the WAL past 1,000 pages, nearly every
+    1,000-record Write paid for one (half of all commit time at 400k records); a page changed
+    by several commits between two checkpoints is also copied once.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._writer = _connect(path)
         self._writer.executescript(_SCHEMA)
+        self._writer.execute(f"PRAGMA wal_autocheckpoint={_WAL_BACKSTOP_PAGES}")
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         # org → (id map, natural-key map), loaded on the org's first write after start
         self._keys: dict[str, tuple[KeyMap, KeyMap]] = {}
+        self._closing = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoints, name="sqlite-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoints(self) -> None:
+        db = _connect(self._path)
+        try:
+            while not self._closing.wait(CHECKPOINT_INTERVAL_S):
+                # PASSIVE: never blocks the writer or readers; pages a reader still needs
+                # wait for the next round.
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            db.close()
 
     def _key_maps(self, org_id: str) -> tuple[KeyMap, KeyMap]:
         """The org's identity maps (call under the write lock); built from the records the
@@ -351,6 +382,8 @@ class SQLiteRecordStore:
         return db
 
     def close(self) -> None:
+        self._closing.set()
+        self._checkpointer.join()
         with self._write_lock:
             self._writer.execute("PRAGMA optimize")
             self._writer.close()
