@@ -113,7 +113,8 @@ def in_process(world: Path) -> dict[str, float]:
             rows += len(chunk)
             written += len(result.records)
     seconds = time.perf_counter() - start
-    return {"rows": rows, "written": written, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
+    return {"rows": rows, "written": written, "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+            "cpu_s": _cpu_self()}  # fmt: skip
 
 
 def client(world: Path, ingestion: str, memory: str) -> dict[str, float]:
@@ -134,7 +135,19 @@ def client(world: Path, ingestion: str, memory: str) -> dict[str, float]:
             rows += summary.rows
             written += summary.written
     seconds = time.perf_counter() - start
-    return {"rows": rows, "written": written, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
+    return {"rows": rows, "written": written, "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+            "cpu_s": _cpu_self()}  # fmt: skip
+
+
+def _cpu_self() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds a live process has used (/proc/PID/stat fields 14, 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
@@ -160,7 +173,9 @@ def _worker(mode: str, *args: str) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def grpc_path(world: Path, data: Path) -> tuple[dict[str, float], dict[str, float], float]:
+def grpc_path(
+    world: Path, data: Path
+) -> tuple[dict[str, float], dict[str, float], dict[str, float], float]:
     from mesh.client import LiftOS
     from mesh.mesh_process import Mesh
     from mesh.runtime.config import PeerConfig
@@ -173,13 +188,15 @@ def grpc_path(world: Path, data: Path) -> tuple[dict[str, float], dict[str, floa
             status = mesh.wait_serving(probe.health)
         if any(status.get(s) != "SERVING" for s in mesh.services):
             raise SystemExit(f"mesh did not come up: {status}")
+        idle = {s: _cpu_s(p.pid) for s, p in mesh.procs.items()}
         result = _worker("client", str(world), mesh.address("ingestion"), mesh.address("memory"))
         servers = {s: _hwm_mb(p.pid) for s, p in mesh.procs.items()}
+        cpu = {s: _cpu_s(p.pid) - idle[s] for s, p in mesh.procs.items()}
     finally:
         mesh.stop()
     log = (data / "memory.log").read_text()
     write_ms = sum(float(m) for m in re.findall(r"MemoryService/Write OK ([\d.]+)ms", log))
-    return result, servers, write_ms / 1000.0
+    return result, servers, cpu, write_ms / 1000.0
 
 
 def main() -> None:
@@ -214,7 +231,7 @@ def main() -> None:
             f"({ref['rows']:,} rows, {ref['written']:,} records, {ref['seconds']:.1f}s, "
             f"peak RSS {ref['peak_rss_mb']:,.0f} MB)"
         )
-        grpc, servers, memory_write_s = grpc_path(world, scratch / "mesh")
+        grpc, servers, cpu, memory_write_s = grpc_path(world, scratch / "mesh")
         print(
             f"gRPC → durable ack   : {grpc['rows'] / grpc['seconds']:>10,.0f} rows/s  "
             f"({grpc['rows']:,} rows, {grpc['written']:,} records, {grpc['seconds']:.1f}s; peak RSS "
@@ -227,6 +244,16 @@ def main() -> None:
             f"memory service Write handlers: {memory_write_s:.1f}s of the {grpc['seconds']:.1f}s "
             f"({memory_write_s / grpc['seconds']:.0%}); memory alone stores "
             f"{grpc['written'] / memory_write_s:,.0f} records/s"
+        )
+        # Where the CPU went, per row: on a machine with few cores the gRPC path's rate is
+        # bounded by the sum of its processes' CPU over the cores, not by any one of them.
+        parts = {"client": grpc["cpu_s"], **cpu}
+        total = sum(parts.values())
+        per_row = ", ".join(f"{k} {v / grpc['rows'] * 1e6:,.0f}" for k, v in parts.items())
+        print(
+            f"CPU per row (µs): in-process {ref['cpu_s'] / ref['rows'] * 1e6:,.0f}; gRPC path "
+            f"{total / grpc['rows'] * 1e6:,.0f} = {per_row}; {os.cpu_count()} cores busy "
+            f"{total / grpc['seconds']:.2f} on average"
         )
     finally:
         if args.keep is None:
