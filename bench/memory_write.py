@@ -27,7 +27,6 @@ import json
 import os
 import pstats
 import re
-import resource
 import shutil
 import struct
 import subprocess
@@ -37,15 +36,8 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
-
-SOURCES = ("meta", "google_ads", "klaviyo", "tiktok")
-BATCH = 1000
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+# The exports, their batching and the RSS probe are ingest_throughput's (same folder).
+from ingest_throughput import BATCH, ROOT, SOURCES, peak_rss_mb
 
 
 def build_requests(world: Path, total: int, out: Path) -> None:
