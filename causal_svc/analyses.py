@@ -7,13 +7,12 @@ these ids, so they can move to a distributed engine without changing the contrac
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from causal_svc.errors import AnalysisNotFound
+from mesh.sqlite_db import LockedSQLite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS analyses (
@@ -41,20 +40,11 @@ def new_analysis_id() -> str:
     return f"an-{uuid.uuid4().hex[:20]}"
 
 
-class AnalysisStore:
+class AnalysisStore(LockedSQLite):
     """SQLite-backed analysis store; safe to call from worker threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(path, _SCHEMA)
 
     def put(self, analysis: StoredAnalysis) -> None:
         with self._lock:

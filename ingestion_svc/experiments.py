@@ -13,12 +13,12 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingestion_svc.errors import ExperimentExists, ExperimentNotFound
 from mesh.errors import InvalidInput
+from mesh.sqlite_db import LockedSQLite
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -132,22 +132,12 @@ def _decode_token(token: str) -> tuple[int, str]:
         ) from None
 
 
-class ExperimentRegistry:
+class ExperimentRegistry(LockedSQLite):
     """SQLite-backed registry; safe to call from worker threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        super().__init__(path, _SCHEMA)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a created experiment survives a power cut, not just a process kill.
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
     def create(self, experiment: Experiment) -> Experiment:
         """Store a new experiment; its create_time must be set. Raises ExperimentExists."""

@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import sqlite3
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ import pandas as pd
 
 from ingestion_svc.errors import InvalidExternalFactor
 from mesh.errors import FieldViolation
+from mesh.sqlite_db import LockedSQLite
 
 __all__ = ["FACTOR_TYPES", "FactorRegistry", "FactorSeries", "FactorTable", "join_factors"]
 
@@ -84,20 +83,11 @@ def validate(series: FactorSeries) -> None:
         raise InvalidExternalFactor(bad[0].description, violations=bad)
 
 
-class FactorRegistry:
+class FactorRegistry(LockedSQLite):
     """SQLite-backed; safe to call from worker threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(path, _SCHEMA)
 
     def register(self, org_id: str, series: FactorSeries) -> int:
         """Store (or replace) a series; returns the number of values stored."""

@@ -10,11 +10,11 @@ fingerprint of the request, so reusing a batch id for different rows is caught.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from mesh.sqlite_db import LockedSQLite
 
 __all__ = ["BatchLedger", "LedgerEntry"]
 
@@ -38,20 +38,11 @@ class LedgerEntry:
     ack: bytes
 
 
-class BatchLedger:
+class BatchLedger(LockedSQLite):
     """SQLite-backed (WAL, synchronous=FULL); safe to call from worker threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(path, _SCHEMA)
 
     def get(self, org_id: str, batch_id: str) -> LedgerEntry | None:
         with self._lock:

@@ -36,6 +36,7 @@ import numpy as np
 
 from memory_svc.graph import GraphDelta, GraphEdgeRow, GraphNodeRow
 from memory_svc.keymap import KeyMap, key_hashes
+from mesh.sqlite_db import connect_durable
 
 __all__ = [
     "CommitBatch",
@@ -297,10 +298,7 @@ CHECKPOINT_INTERVAL_S = 0.5
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    # every commit fsyncs the WAL: an acked write survives a power cut, not only a crash
-    db.execute("PRAGMA synchronous=FULL")
+    db = connect_durable(path)
     db.execute("PRAGMA busy_timeout=10000")
     db.execute("PRAGMA cache_size=-65536")
     return db

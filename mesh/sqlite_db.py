@@ -1,0 +1,35 @@
+"""Durable SQLite connections for the services' own small stores.
+
+WAL lets readers run beside the writer; ``synchronous=FULL`` fsyncs every commit, so what a
+service acknowledged survives a power cut, not only a process kill.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+
+def connect_durable(path: Path) -> sqlite3.Connection:
+    """An autocommit connection (explicit BEGIN where a store needs a transaction) usable
+    from any thread, in WAL mode with fsynced commits."""
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    return db
+
+
+class LockedSQLite:
+    """One durable connection, its schema applied, shared by worker threads under a lock
+    (``self._lock`` guards every use of ``self._db``)."""
+
+    def __init__(self, path: Path, schema: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = connect_durable(path)
+        self._db.executescript(schema)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
