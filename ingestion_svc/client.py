@@ -34,6 +34,8 @@ _UNREACHABLE = {
     grpc.StatusCode.CANCELLED,
 }
 SCAN_BATCH = 5000
+_MEMORY = memory_pb.DESCRIPTOR.services_by_name["MemoryService"]
+_WRITE_METHOD = f"/{_MEMORY.full_name}/{_MEMORY.methods_by_name['Write'].name}"
 
 
 class WriteCounts:
@@ -56,6 +58,7 @@ class MemoryClient:
         self.timeout = timeout
         self._channel: grpc.aio.Channel | None = None
         self._stub: Any = None  # the aio stub (the generated .pyi types the sync one)
+        self._write: Any = None  # Write taking a serialised WriteRequest
 
     def _memory(self) -> Any:
         if self._stub is None:
@@ -70,12 +73,17 @@ class MemoryClient:
                 ],
             )
             self._stub = memory_grpc.MemoryServiceStub(self._channel)
+            self._write = self._channel.stream_unary(
+                _WRITE_METHOD,
+                request_serializer=None,  # already bytes
+                response_deserializer=memory_pb.WriteResponse.FromString,
+            )
         return self._stub
 
     async def close(self) -> None:
         if self._channel is not None:
             await self._channel.close()
-            self._channel = self._stub = None
+            self._channel = self._stub = self._write = None
 
     def _unavailable(self, error: grpc.aio.AioRpcError, what: str) -> MemoryUnavailable:
         return MemoryUnavailable(
@@ -85,11 +93,15 @@ class MemoryClient:
             retry_after_s=1.0,
         )
 
-    async def write(self, org_id: str, records: Sequence[md_pb.CausalMarketingData]) -> WriteCounts:
-        """Store one batch in one WriteRequest (one memory transaction)."""
-        request = memory_pb.WriteRequest(org_id=org_id, records=records)
+    async def write(self, request: bytes) -> WriteCounts:
+        """Store one batch: ``request`` is a serialised WriteRequest (one memory transaction).
+
+        The bytes go out as they are (no serializer): ingestion encodes the request column
+        by column (``mesh.wire``) rather than building CausalMarketingData messages.
+        """
+        self._memory()
         try:
-            reply = await self._memory().Write(iter([request]), timeout=self.timeout)
+            reply = await self._write(iter([request]), timeout=self.timeout)
         except grpc.aio.AioRpcError as error:
             if error.code() in _UNREACHABLE:
                 raise self._unavailable(error, "Write") from None

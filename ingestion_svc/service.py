@@ -27,8 +27,8 @@ from ingestion_svc.experiments import ExperimentRegistry
 from ingestion_svc.external_factors import FactorRegistry, FactorTable
 from ingestion_svc.history import StreamHistory
 from ingestion_svc.ledger import BatchLedger
-from mesh.frames import frame_to_records
 from mesh.runtime.protoconv import date_from_proto, require_org
+from mesh.wire import write_request_wire
 
 _LOGGER = logging.getLogger(__name__)
 # Batches staged ahead of the one being written.
@@ -51,7 +51,9 @@ class Staged:
     batch_id: str
     fingerprint: str
     reply: ingestion_pb.IngestResponse
-    records: list[Any]
+    # The MemoryService WriteRequest, already serialised (see mesh.wire), and its size.
+    write_request: bytes
+    record_count: int
 
 
 class IngestStream:
@@ -83,7 +85,7 @@ class IngestStream:
                     resource_type="liftos.v1.IngestRequest",
                     resource_name=f"orgs/{batch.org_id}/batches/{batch.batch_id}",
                 )
-            return Staged(batch.org_id, batch.batch_id, "", convert.replayed(seen.ack), [])
+            return Staged(batch.org_id, batch.batch_id, "", convert.replayed(seen.ack), b"", 0)
         prepared = await asyncio.to_thread(pipeline.prepare, batch, s.settings)
         windows = prepared.windows()
         await self._load_history(batch.org_id, batch.source, windows)
@@ -96,10 +98,14 @@ class IngestStream:
         result = await asyncio.to_thread(
             pipeline.finish, prepared, self.history, experiments, factors, now, s.settings
         )
-        records = await asyncio.to_thread(frame_to_records, result.records)
+        # Encoded column by column, never as messages: building 1,000 records field by
+        # field and serialising them was a quarter of this service's CPU.
+        request_bytes = await asyncio.to_thread(write_request_wire, batch.org_id, result.records)
         self.history.add(result.history_rows)
         reply = convert.ack(batch.batch_id, result)
-        return Staged(batch.org_id, batch.batch_id, fingerprint, reply, records)
+        return Staged(
+            batch.org_id, batch.batch_id, fingerprint, reply, request_bytes, len(result.records)
+        )
 
     async def commit(
         self, staged: Staged, before: asyncio.Task[Any] | None
@@ -110,8 +116,8 @@ class IngestStream:
         if not staged.fingerprint:  # replayed from the ledger
             return staged.reply
         s = self.service
-        if staged.records:
-            await s.memory.write(staged.org_id, staged.records)
+        if staged.record_count:
+            await s.memory.write(staged.write_request)
         await asyncio.to_thread(
             s.ledger.put,
             staged.org_id,

@@ -1,0 +1,90 @@
+"""Encoding ingestion's record batches for MemoryService.Write: column-wise wire bytes
+(``mesh.wire.write_request_wire``) against building the messages with
+``mesh.frames.frame_to_records`` and serialising the WriteRequest (the reference, what the
+ingestion service did before).
+
+Run: ``OPENBLAS_NUM_THREADS=1 python bench/wire_encoding.py [--days 60] [--campaigns 60]``
+
+The batches are the record frames the ingestion pipeline builds from a simulated world's raw
+exports (1,000 rows each, dirt included), built once before timing. Both encodings of every
+batch are checked to parse to the same request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
+
+from ingest_throughput import BATCH, SOURCES, _accounts, _chunks, _pulled, generate  # noqa: E402
+
+
+def frames(world: Path) -> list:  # type: ignore[type-arg]
+    from ingestion_svc.external_factors import FactorTable
+    from ingestion_svc.history import StreamHistory
+    from ingestion_svc.model import Account, RawBatch
+    from ingestion_svc.parse import parse_json_rows
+    from ingestion_svc.pipeline import finish, prepare
+
+    accounts = _accounts(world)
+    pulled = _pulled(world)
+    out = []
+    for source in SOURCES:
+        a = accounts[source]
+        account = Account(a["account_id"], a["timezone"], a["currency"], "US", a["geo_keys"])
+        history = StreamHistory()
+        for offset, chunk in _chunks(world / f"{source}.ndjson"):
+            parsed, raw, rejected = parse_json_rows(chunk)
+            batch = RawBatch("bench", source, f"b{offset}", parsed, raw, account, pulled, offset,
+                             parse_rejections=rejected)  # fmt: skip
+            result = finish(prepare(batch), history, [], FactorTable.empty(), pulled)
+            history.add(result.history_rows)
+            out.append(result.records)
+    return out
+
+
+def main() -> None:
+    from liftos.v1 import memory_pb2 as memory_pb
+
+    from mesh.frames import frame_to_records
+    from mesh.wire import write_request_wire
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--days", type=int, default=60)
+    ap.add_argument("--campaigns", type=int, default=60)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(Path(tmp), args.days, args.campaigns, 0)
+        batches = frames(Path(tmp))
+    rows = sum(len(f) for f in batches)
+    print(f"{len(batches)} batches of ≤ {BATCH} rows, {rows:,} records, {len(batches[0].columns)} columns")
+
+    def reference(f):  # type: ignore[no-untyped-def]
+        request = memory_pb.WriteRequest(org_id="bench", records=frame_to_records(f))
+        return request.SerializeToString()
+
+    timings = {}
+    for name, encode in (("frame_to_records + serialise", reference),
+                         ("write_request_wire", lambda f: write_request_wire("bench", f))):  # fmt: skip
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            for f in batches:
+                encode(f)
+            best = min(best, time.perf_counter() - start)
+        timings[name] = best
+        print(f"{name:30s}: {1e6 * best / rows:6.1f} µs/record  ({rows / best:,.0f} records/s)")
+    for f in batches[:: max(1, len(batches) // 20)]:  # the two agree
+        parse = memory_pb.WriteRequest.FromString
+        assert parse(reference(f)) == parse(write_request_wire("bench", f))
+    ref, wire = timings.values()
+    print(f"ratio write_request_wire / reference time = {wire / ref:.2f} ({ref / wire:.1f}× faster)")
+
+
+if __name__ == "__main__":
+    main()
