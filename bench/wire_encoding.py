@@ -62,7 +62,9 @@ def main() -> None:
         generate(Path(tmp), args.days, args.campaigns, 0)
         batches = frames(Path(tmp))
     rows = sum(len(f) for f in batches)
-    print(f"{len(batches)} batches of ≤ {BATCH} rows, {rows:,} records, {len(batches[0].columns)} columns")
+    print(
+        f"{len(batches)} batches of ≤ {BATCH} rows, {rows:,} records, {len(batches[0].columns)} columns"
+    )
 
     def reference(f):  # type: ignore[no-untyped-def]
         request = memory_pb.WriteRequest(org_id="bench", records=frame_to_records(f))
@@ -83,7 +85,9 @@ def main() -> None:
         parse = memory_pb.WriteRequest.FromString
         assert parse(reference(f)) == parse(write_request_wire("bench", f))
     ref, wire = timings.values()
-    print(f"ratio write_request_wire / reference time = {wire / ref:.2f} ({ref / wire:.1f}× faster)")
+    print(
+        f"ratio write_request_wire / reference time = {wire / ref:.2f} ({ref / wire:.1f}× faster)"
+    )
 
 
 if __name__ == "__main__":
