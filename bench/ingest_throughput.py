@@ -14,7 +14,7 @@ Steps (each timed part runs in its own fresh process, so its peak RSS is its own
    memory's SQLite.
 
 Prints rows/s of both, their ratio (target ≥ 0.6), peak RSS of each process, and where the
-gRPC path's time went (memory's own Write time, from its log).
+gRPC path's CPU went (µs per row in each process, and how many cores were busy).
 
 Run: ``OPENBLAS_NUM_THREADS=1 python bench/ingest_throughput.py [--days 120] [--keep DIR]``
 (``--days 28 --campaigns 40`` gives ~55k rows for a quick look).
@@ -175,7 +175,7 @@ def _worker(mode: str, *args: str) -> dict[str, float]:
 
 def grpc_path(
     world: Path, data: Path
-) -> tuple[dict[str, float], dict[str, float], dict[str, float], float]:
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     from mesh.client import LiftOS
     from mesh.mesh_process import Mesh
     from mesh.runtime.config import PeerConfig
@@ -194,9 +194,7 @@ def grpc_path(
         cpu = {s: _cpu_s(p.pid) - idle[s] for s, p in mesh.procs.items()}
     finally:
         mesh.stop()
-    log = (data / "memory.log").read_text()
-    write_ms = sum(float(m) for m in re.findall(r"MemoryService/Write OK ([\d.]+)ms", log))
-    return result, servers, cpu, write_ms / 1000.0
+    return result, servers, cpu
 
 
 def main() -> None:
@@ -231,7 +229,7 @@ def main() -> None:
             f"({ref['rows']:,} rows, {ref['written']:,} records, {ref['seconds']:.1f}s, "
             f"peak RSS {ref['peak_rss_mb']:,.0f} MB)"
         )
-        grpc, servers, cpu, memory_write_s = grpc_path(world, scratch / "mesh")
+        grpc, servers, cpu = grpc_path(world, scratch / "mesh")
         print(
             f"gRPC → durable ack   : {grpc['rows'] / grpc['seconds']:>10,.0f} rows/s  "
             f"({grpc['rows']:,} rows, {grpc['written']:,} records, {grpc['seconds']:.1f}s; peak RSS "
@@ -240,11 +238,6 @@ def main() -> None:
         )
         ratio = (grpc["rows"] / grpc["seconds"]) / (ref["rows"] / ref["seconds"])
         print(f"ratio gRPC / in-process = {ratio:.2f}  (target >= 0.6)")
-        print(
-            f"memory service Write handlers: {memory_write_s:.1f}s of the {grpc['seconds']:.1f}s "
-            f"({memory_write_s / grpc['seconds']:.0%}); memory alone stores "
-            f"{grpc['written'] / memory_write_s:,.0f} records/s"
-        )
         # Where the CPU went, per row: on a machine with few cores the gRPC path's rate is
         # bounded by the sum of its processes' CPU over the cores, not by any one of them.
         parts = {"client": grpc["cpu_s"], **cpu}

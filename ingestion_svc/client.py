@@ -8,6 +8,7 @@ bug on one side of the contract and surfaces as INTERNAL.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ _UNREACHABLE = {
 }
 SCAN_BATCH = 5000
 _MEMORY = memory_pb.DESCRIPTOR.services_by_name["MemoryService"]
-_WRITE_METHOD = f"/{_MEMORY.full_name}/{_MEMORY.methods_by_name['Write'].name}"
+_WRITE_STREAM_METHOD = f"/{_MEMORY.full_name}/{_MEMORY.methods_by_name['WriteStream'].name}"
 
 
 class WriteCounts:
@@ -43,11 +44,69 @@ class WriteCounts:
 
     __slots__ = ("inserted", "replaced", "stale", "unchanged")
 
-    def __init__(self, reply: memory_pb.WriteResponse) -> None:
+    def __init__(self, reply: memory_pb.WriteStreamResponse) -> None:
         self.inserted = reply.inserted_count
         self.replaced = reply.replaced_count
         self.unchanged = reply.unchanged_count
         self.stale = reply.stale_count
+
+
+class MemoryWriter:
+    """One ``MemoryService.WriteStream``: batches go out as soon as they are ready
+    (:meth:`send`) and their answers are read in the same order (:meth:`ack`), so memory
+    receives batch k+1 while it commits batch k.
+
+    A batch is a serialised WriteStreamRequest (ingestion encodes it column by column with
+    ``mesh.wire``; no serializer runs). Memory unreachable, or an answer not back within the
+    client's timeout, is ``MemoryUnavailable``; any other failure ends the stream as a bug
+    on one side of the contract (RuntimeError → INTERNAL).
+    """
+
+    def __init__(self, client: MemoryClient, call: Any) -> None:
+        self._client = client
+        self._call = call
+
+    def _failure(self, error: grpc.aio.AioRpcError, what: str) -> Exception:
+        if error.code() in _UNREACHABLE:
+            return self._client._unavailable(error, what)
+        _LOGGER.error("memory rejected a write: %s %s", error.code().name, error.details())
+        return RuntimeError(f"memory WriteStream failed: {error.code().name}")
+
+    async def send(self, request: bytes) -> None:
+        try:
+            await self._call.write(request)
+        except grpc.aio.AioRpcError as error:
+            raise self._failure(error, "WriteStream") from None
+
+    async def ack(self) -> WriteCounts:
+        """The answer to the oldest batch sent and not yet acked: it is durable."""
+        try:
+            reply = await asyncio.wait_for(self._call.read(), self._client.timeout)
+        except grpc.aio.AioRpcError as error:
+            raise self._failure(error, "WriteStream") from None
+        except TimeoutError:
+            self._call.cancel()
+            raise MemoryUnavailable(
+                f"memory service at {self._client.target} did not answer a write within "
+                f"{self._client.timeout:.0f} s; the batch was not acked — retry it with the "
+                "same batch_id",
+                dependency="memory",
+                retry_after_s=1.0,
+            ) from None
+        if reply is grpc.aio.EOF:
+            raise RuntimeError("memory ended a WriteStream before answering every batch")
+        return WriteCounts(reply)
+
+    async def close(self, *, failed: bool) -> None:
+        """End the stream: half-close and let memory finish, or cancel after a failure."""
+        if failed:
+            self._call.cancel()
+            return
+        try:
+            await self._call.done_writing()
+            await asyncio.wait_for(self._call.code(), self._client.timeout)
+        except (grpc.aio.AioRpcError, TimeoutError, asyncio.InvalidStateError):
+            self._call.cancel()
 
 
 class MemoryClient:
@@ -58,7 +117,7 @@ class MemoryClient:
         self.timeout = timeout
         self._channel: grpc.aio.Channel | None = None
         self._stub: Any = None  # the aio stub (the generated .pyi types the sync one)
-        self._write: Any = None  # Write taking a serialised WriteRequest
+        self._write_stream: Any = None  # WriteStream taking serialised requests
 
     def _memory(self) -> Any:
         if self._stub is None:
@@ -73,17 +132,17 @@ class MemoryClient:
                 ],
             )
             self._stub = memory_grpc.MemoryServiceStub(self._channel)
-            self._write = self._channel.stream_unary(
-                _WRITE_METHOD,
-                request_serializer=None,  # already bytes
-                response_deserializer=memory_pb.WriteResponse.FromString,
+            self._write_stream = self._channel.stream_stream(
+                _WRITE_STREAM_METHOD,
+                request_serializer=None,  # already bytes (see MemoryWriter)
+                response_deserializer=memory_pb.WriteStreamResponse.FromString,
             )
         return self._stub
 
     async def close(self) -> None:
         if self._channel is not None:
             await self._channel.close()
-            self._channel = self._stub = self._write = None
+            self._channel = self._stub = self._write_stream = None
 
     def _unavailable(self, error: grpc.aio.AioRpcError, what: str) -> MemoryUnavailable:
         return MemoryUnavailable(
@@ -93,21 +152,10 @@ class MemoryClient:
             retry_after_s=1.0,
         )
 
-    async def write(self, request: bytes) -> WriteCounts:
-        """Store one batch: ``request`` is a serialised WriteRequest (one memory transaction).
-
-        The bytes go out as they are (no serializer): ingestion encodes the request column
-        by column (``mesh.wire``) rather than building CausalMarketingData messages.
-        """
+    def writer(self) -> MemoryWriter:
+        """A WriteStream to send batches on (one per Ingest stream)."""
         self._memory()
-        try:
-            reply = await self._write(iter([request]), timeout=self.timeout)
-        except grpc.aio.AioRpcError as error:
-            if error.code() in _UNREACHABLE:
-                raise self._unavailable(error, "Write") from None
-            _LOGGER.error("memory rejected a write: %s %s", error.code().name, error.details())
-            raise RuntimeError(f"memory Write failed: {error.code().name}") from None
-        return WriteCounts(reply)
+        return MemoryWriter(self, self._write_stream(timeout=None))
 
     async def scan(
         self,

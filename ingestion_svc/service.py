@@ -1,9 +1,9 @@
 """IngestionService servicer: thin — convert, call the domain off the event loop, convert.
 
 ``Ingest`` handles one batch at a time as it arrives (nothing buffers the stream) and acks
-it only after ``MemoryService.Write`` has returned, i.e. after memory has made the records
-durable. The stream's working set of stored history lives in an :class:`IngestStream`
-that dies with the stream.
+it only after memory has answered that batch on the stream's ``MemoryService.WriteStream``,
+i.e. after memory has made the records durable. The stream's working set of stored history
+and its WriteStream live in an :class:`IngestStream` that dies with the stream.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 
 from ingestion_svc import convert, pipeline
 from ingestion_svc.calendar import build_calendar
-from ingestion_svc.client import MemoryClient
+from ingestion_svc.client import MemoryClient, MemoryWriter
 from ingestion_svc.errors import BatchIdReused
 from ingestion_svc.experiments import ExperimentRegistry
 from ingestion_svc.external_factors import FactorRegistry, FactorTable
@@ -51,8 +51,7 @@ class Staged:
     batch_id: str
     fingerprint: str
     reply: ingestion_pb.IngestResponse
-    # The MemoryService WriteRequest, already serialised (see mesh.wire), and its size.
-    write_request: bytes
+    # Records sent to memory on the stream's WriteStream (their ack is still to come).
     record_count: int
 
 
@@ -63,9 +62,22 @@ class IngestStream:
         self.service = service
         self.history = StreamHistory()
         self.factors: dict[str, FactorTable] = {}
+        self._writer: MemoryWriter | None = None
+        self._failed = False
+
+    def writer(self) -> MemoryWriter:
+        """The stream's WriteStream to memory, opened on its first batch."""
+        if self._writer is None:
+            self._writer = self.service.memory.writer()
+        return self._writer
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close(failed=self._failed)
 
     async def stage(self, request: ingestion_pb.IngestRequest) -> Staged:
-        """Everything up to the memory write: validate, transform, build the records.
+        """Everything up to the memory ack: validate, transform, encode the records and
+        send them on the WriteStream.
 
         The stream's history takes the batch's rows at once, so the next batch can be
         staged while this one is written; if the write fails the stream ends and its
@@ -85,7 +97,7 @@ class IngestStream:
                     resource_type="liftos.v1.IngestRequest",
                     resource_name=f"orgs/{batch.org_id}/batches/{batch.batch_id}",
                 )
-            return Staged(batch.org_id, batch.batch_id, "", convert.replayed(seen.ack), b"", 0)
+            return Staged(batch.org_id, batch.batch_id, "", convert.replayed(seen.ack), 0)
         prepared = await asyncio.to_thread(pipeline.prepare, batch, s.settings)
         windows = prepared.windows()
         await self._load_history(batch.org_id, batch.source, windows)
@@ -103,21 +115,28 @@ class IngestStream:
         request_bytes = await asyncio.to_thread(write_request_wire, batch.org_id, result.records)
         self.history.add(result.history_rows)
         reply = convert.ack(batch.batch_id, result)
-        return Staged(
-            batch.org_id, batch.batch_id, fingerprint, reply, request_bytes, len(result.records)
-        )
+        if len(result.records):
+            # Sent now, acked in order by commit(): memory takes it in while it commits
+            # the batches before it.
+            await self.writer().send(request_bytes)
+        return Staged(batch.org_id, batch.batch_id, fingerprint, reply, len(result.records))
 
     async def commit(
         self, staged: Staged, before: asyncio.Task[Any] | None
     ) -> ingestion_pb.IngestResponse:
-        """Write the batch to memory (after the batch before it), record the ack, return it."""
-        if before is not None:
-            await before  # in order; a failed predecessor fails this batch too
-        if not staged.fingerprint:  # replayed from the ledger
-            return staged.reply
+        """Wait for memory's answer to the batch (after the batch before it), record the
+        ack, return it."""
+        try:
+            if before is not None:
+                await before  # in order; a failed predecessor fails this batch too
+            if not staged.fingerprint:  # replayed from the ledger
+                return staged.reply
+            if staged.record_count:
+                await self.writer().ack()
+        except BaseException:
+            self._failed = True
+            raise
         s = self.service
-        if staged.record_count:
-            await s.memory.write(staged.write_request)
         await asyncio.to_thread(
             s.ledger.put,
             staged.org_id,
@@ -224,6 +243,7 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
             producer.cancel()
             for task in pending:
                 task.cancel()
+            await stream.close()
 
     async def GetCalendar(
         self, request: ingestion_pb.GetCalendarRequest, context: grpc.aio.ServicerContext

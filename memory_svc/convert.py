@@ -67,7 +67,9 @@ def _violations(frame: pd.DataFrame, org_id: str) -> list[FieldViolation]:
     return [FieldViolation(f"records[{i}].{f}", why) for i, f, why in found[:MAX_VIOLATIONS]]
 
 
-def write_batch(request: memory_pb.WriteRequest, stream_org: str | None) -> WriteBatch:
+def write_batch(
+    request: memory_pb.WriteRequest | memory_pb.WriteStreamRequest, stream_org: str | None
+) -> WriteBatch:
     """Validate one message of a Write stream (every message must name the same org)."""
     org_id = require_org(request.org_id)
     if stream_org is not None and org_id != stream_org:
@@ -189,6 +191,16 @@ class _Enricher:
 
 def write_response(outcome: WriteOutcome) -> memory_pb.WriteResponse:
     return memory_pb.WriteResponse(
+        inserted_count=outcome.inserted,
+        replaced_count=outcome.replaced,
+        unchanged_count=outcome.unchanged,
+        stale_count=outcome.stale,
+        org_record_count=outcome.org_record_count,
+    )
+
+
+def write_stream_response(outcome: WriteOutcome) -> memory_pb.WriteStreamResponse:
+    return memory_pb.WriteStreamResponse(
         inserted_count=outcome.inserted,
         replaced_count=outcome.replaced,
         unchanged_count=outcome.unchanged,

@@ -17,6 +17,9 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 from memory_svc import convert
 from memory_svc.engine import MemoryEngine, WriteOutcome
 
+# WriteStream messages decoded ahead of the one being committed.
+WRITE_STREAM_AHEAD = 2
+
 
 class MemoryService(memory_grpc.MemoryServiceServicer):
     """Record store, similarity search, knowledge graph and conceptual spaces."""
@@ -34,17 +37,57 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
         async for request in request_iterator:
             batch = convert.write_batch(request, org)
             org = batch.org_id
-            if not batch.records:
-                continue
-            outcome = await asyncio.to_thread(
-                self._engine.write,
-                batch.org_id,
-                batch.frame,
-                batch.given_vectors,
-                convert.serialiser(batch.records),
-            )
-            total.add(outcome)
+            if batch.records:
+                total.add(await self._store(batch))
         return convert.write_response(total)
+
+    async def _store(self, batch: convert.WriteBatch) -> WriteOutcome:
+        """One message's transaction, on a worker thread."""
+        return await asyncio.to_thread(
+            self._engine.write,
+            batch.org_id,
+            batch.frame,
+            batch.given_vectors,
+            convert.serialiser(batch.records),
+        )
+
+    async def WriteStream(
+        self,
+        request_iterator: AsyncIterator[memory_pb.WriteStreamRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[memory_pb.WriteStreamResponse]:
+        """One answer per message, in order. Message k+1 is received and decoded on the
+        event loop while message k commits on a worker thread (its SQLite and FAISS work
+        releases the GIL), so the decode costs the stream no time of its own."""
+        decoded: asyncio.Queue[convert.WriteBatch | BaseException | None] = asyncio.Queue(
+            maxsize=WRITE_STREAM_AHEAD
+        )
+
+        async def receive() -> None:
+            org: str | None = None
+            try:
+                async for request in request_iterator:
+                    batch = convert.write_batch(request, org)
+                    org = batch.org_id
+                    await decoded.put(batch)
+            except Exception as exc:  # answered after the messages before it
+                await decoded.put(exc)
+                return
+            await decoded.put(None)
+
+        receiver = asyncio.create_task(receive())
+        try:
+            while (batch := await decoded.get()) is not None:
+                if isinstance(batch, BaseException):
+                    raise batch
+                if batch.records:
+                    outcome = await self._store(batch)
+                else:  # nothing to store: the org's count as it stands
+                    state = self._engine.store.org_state(batch.org_id)
+                    outcome = WriteOutcome(org_record_count=state.record_count if state else 0)
+                yield convert.write_stream_response(outcome)
+        finally:
+            receiver.cancel()
 
     async def Scan(
         self, request: memory_pb.ScanRequest, context: grpc.aio.ServicerContext

@@ -224,6 +224,74 @@ class WriteResponse(_message.Message):
 Global___WriteResponse: _TypeAlias = WriteResponse  # noqa: Y015
 
 @_typing.final
+class WriteStreamRequest(_message.Message):
+    """One batch of a WriteStream: the fields of WriteRequest, number for number (a serialised
+    WriteRequest is a valid WriteStreamRequest).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    RECORDS_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Organisation; every record must carry the same org_id."""
+    @_builtins.property
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[_marketing_data_pb2.CausalMarketingData]:
+        """The records."""
+
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        records: _abc.Iterable[_marketing_data_pb2.CausalMarketingData] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["org_id", b"org_id", "records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WriteStreamRequest: _TypeAlias = WriteStreamRequest  # noqa: Y015
+
+@_typing.final
+class WriteStreamResponse(_message.Message):
+    """The outcome of one WriteStream message (the fields of WriteResponse)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INSERTED_COUNT_FIELD_NUMBER: _builtins.int
+    REPLACED_COUNT_FIELD_NUMBER: _builtins.int
+    UNCHANGED_COUNT_FIELD_NUMBER: _builtins.int
+    STALE_COUNT_FIELD_NUMBER: _builtins.int
+    ORG_RECORD_COUNT_FIELD_NUMBER: _builtins.int
+    inserted_count: _builtins.int
+    """Records newly stored."""
+    replaced_count: _builtins.int
+    """Records that replaced an older version of their natural key."""
+    unchanged_count: _builtins.int
+    """Records already stored with the same version (nothing written)."""
+    stale_count: _builtins.int
+    """Records older than the stored version (ignored)."""
+    org_record_count: _builtins.int
+    """Total records the org now holds."""
+    def __init__(
+        self,
+        *,
+        inserted_count: _builtins.int = ...,
+        replaced_count: _builtins.int = ...,
+        unchanged_count: _builtins.int = ...,
+        stale_count: _builtins.int = ...,
+        org_record_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inserted_count", b"inserted_count", "org_record_count", b"org_record_count", "replaced_count", b"replaced_count", "stale_count", b"stale_count", "unchanged_count", b"unchanged_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WriteStreamResponse: _TypeAlias = WriteStreamResponse  # noqa: Y015
+
+@_typing.final
 class ScanRequest(_message.Message):
     """Request for Scan."""
 

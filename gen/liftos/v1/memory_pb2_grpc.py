@@ -41,6 +41,11 @@ class MemoryServiceStub:
                 request_serializer=liftos_dot_v1_dot_memory__pb2.WriteRequest.SerializeToString,
                 response_deserializer=liftos_dot_v1_dot_memory__pb2.WriteResponse.FromString,
                 _registered_method=True)
+        self.WriteStream = channel.stream_stream(
+                '/liftos.v1.MemoryService/WriteStream',
+                request_serializer=liftos_dot_v1_dot_memory__pb2.WriteStreamRequest.SerializeToString,
+                response_deserializer=liftos_dot_v1_dot_memory__pb2.WriteStreamResponse.FromString,
+                _registered_method=True)
         self.Scan = channel.unary_stream(
                 '/liftos.v1.MemoryService/Scan',
                 request_serializer=liftos_dot_v1_dot_memory__pb2.ScanRequest.SerializeToString,
@@ -79,6 +84,18 @@ class MemoryServiceServicer:
         id; field named with the record index), RESOURCE_EXHAUSTED (more than 10,000 records in
         a message, or message too large), FAILED_PRECONDITION (the org's embedder is not
         installed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WriteStream(self, request_iterator, context):
+        """Write with one answer per message: each WriteResponse counts one message and is sent,
+        in message order, once that message's transaction is durable. Messages are applied in
+        order; the next one is received and checked while the one before commits, so a writer
+        that keeps a few batches in flight (the ingestion service) is not held to one round
+        trip per batch. Same semantics and errors as Write; an error ends the stream, and the
+        messages answered before it stay stored.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -126,6 +143,11 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     servicer.Write,
                     request_deserializer=liftos_dot_v1_dot_memory__pb2.WriteRequest.FromString,
                     response_serializer=liftos_dot_v1_dot_memory__pb2.WriteResponse.SerializeToString,
+            ),
+            'WriteStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.WriteStream,
+                    request_deserializer=liftos_dot_v1_dot_memory__pb2.WriteStreamRequest.FromString,
+                    response_serializer=liftos_dot_v1_dot_memory__pb2.WriteStreamResponse.SerializeToString,
             ),
             'Scan': grpc.unary_stream_rpc_method_handler(
                     servicer.Scan,
@@ -177,6 +199,33 @@ class MemoryService:
             '/liftos.v1.MemoryService/Write',
             liftos_dot_v1_dot_memory__pb2.WriteRequest.SerializeToString,
             liftos_dot_v1_dot_memory__pb2.WriteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/liftos.v1.MemoryService/WriteStream',
+            liftos_dot_v1_dot_memory__pb2.WriteStreamRequest.SerializeToString,
+            liftos_dot_v1_dot_memory__pb2.WriteStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

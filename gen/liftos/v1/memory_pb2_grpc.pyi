@@ -47,6 +47,14 @@ class MemoryServiceStub:
     a message, or message too large), FAILED_PRECONDITION (the org's embedder is not
     installed).
     """
+    WriteStream: _grpc.StreamStreamMultiCallable[_memory_pb2.WriteStreamRequest, _memory_pb2.WriteStreamResponse]
+    """Write with one answer per message: each WriteResponse counts one message and is sent,
+    in message order, once that message's transaction is durable. Messages are applied in
+    order; the next one is received and checked while the one before commits, so a writer
+    that keeps a few batches in flight (the ingestion service) is not held to one round
+    trip per batch. Same semantics and errors as Write; an error ends the stream, and the
+    messages answered before it stay stored.
+    """
     Scan: _grpc.UnaryStreamMultiCallable[_memory_pb2.ScanRequest, _memory_pb2.ScanResponse]
     """Streams an org's records in time order, batch by batch, with bounded memory.
     Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
@@ -85,6 +93,14 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     id; field named with the record index), RESOURCE_EXHAUSTED (more than 10,000 records in
     a message, or message too large), FAILED_PRECONDITION (the org's embedder is not
     installed).
+    """
+    WriteStream: _aio.StreamStreamMultiCallable[_memory_pb2.WriteStreamRequest, _memory_pb2.WriteStreamResponse]  # type: ignore[assignment]
+    """Write with one answer per message: each WriteResponse counts one message and is sent,
+    in message order, once that message's transaction is durable. Messages are applied in
+    order; the next one is received and checked while the one before commits, so a writer
+    that keeps a few batches in flight (the ingestion service) is not held to one round
+    trip per batch. Same semantics and errors as Write; an error ends the stream, and the
+    messages answered before it stay stored.
     """
     Scan: _aio.UnaryStreamMultiCallable[_memory_pb2.ScanRequest, _memory_pb2.ScanResponse]  # type: ignore[assignment]
     """Streams an org's records in time order, batch by batch, with bounded memory.
@@ -127,6 +143,20 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         id; field named with the record index), RESOURCE_EXHAUSTED (more than 10,000 records in
         a message, or message too large), FAILED_PRECONDITION (the org's embedder is not
         installed).
+        """
+
+    @_abc_1.abstractmethod
+    def WriteStream(
+        self,
+        request_iterator: _MaybeAsyncIterator[_memory_pb2.WriteStreamRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_memory_pb2.WriteStreamResponse], _abc.AsyncIterator[_memory_pb2.WriteStreamResponse]]:
+        """Write with one answer per message: each WriteResponse counts one message and is sent,
+        in message order, once that message's transaction is durable. Messages are applied in
+        order; the next one is received and checked while the one before commits, so a writer
+        that keeps a few batches in flight (the ingestion service) is not held to one round
+        trip per batch. Same semantics and errors as Write; an error ends the stream, and the
+        messages answered before it stay stored.
         """
 
     @_abc_1.abstractmethod

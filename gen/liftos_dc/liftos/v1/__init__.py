@@ -161,6 +161,8 @@ __all__ = (
     "WeightSet",
     "WriteRequest",
     "WriteResponse",
+    "WriteStreamRequest",
+    "WriteStreamResponse",
 )
 
 import datetime
@@ -6827,6 +6829,64 @@ class WriteResponse(betterproto2.Message):
 default_message_pool.register_message("liftos.v1", "WriteResponse", WriteResponse)
 
 
+@dataclass(eq=False, repr=False)
+class WriteStreamRequest(betterproto2.Message):
+    """
+    One batch of a WriteStream: the fields of WriteRequest, number for number (a serialised
+    WriteRequest is a valid WriteStreamRequest).
+    """
+
+    org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Organisation; every record must carry the same org_id.
+    """
+
+    records: "list[CausalMarketingData]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The records.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "WriteStreamRequest", WriteStreamRequest)
+
+
+@dataclass(eq=False, repr=False)
+class WriteStreamResponse(betterproto2.Message):
+    """
+    The outcome of one WriteStream message (the fields of WriteResponse).
+    """
+
+    inserted_count: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
+    """
+    Records newly stored.
+    """
+
+    replaced_count: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
+    """
+    Records that replaced an older version of their natural key.
+    """
+
+    unchanged_count: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
+    """
+    Records already stored with the same version (nothing written).
+    """
+
+    stale_count: "int" = betterproto2.field(4, betterproto2.TYPE_INT64)
+    """
+    Records older than the stored version (ignored).
+    """
+
+    org_record_count: "int" = betterproto2.field(5, betterproto2.TYPE_INT64)
+    """
+    Total records the org now holds.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "WriteStreamResponse", WriteStreamResponse)
+
+
 class CausalServiceStub:
     """
     Identification, estimation and validation of causal effects; attribution; counterfactuals.
@@ -7083,6 +7143,24 @@ class MemoryServiceStub:
             "/liftos.v1.MemoryService/Write",
             WriteRequest.SerializeToString,
             WriteResponse.FromString,
+        )(iter(messages))
+
+    def write_stream(
+        self, messages: "Iterable[WriteStreamRequest]"
+    ) -> "Iterator[WriteStreamResponse]":
+        """
+        Write with one answer per message: each WriteResponse counts one message and is sent,
+        in message order, once that message's transaction is durable. Messages are applied in
+        order; the next one is received and checked while the one before commits, so a writer
+        that keeps a few batches in flight (the ingestion service) is not held to one round
+        trip per batch. Same semantics and errors as Write; an error ends the stream, and the
+        messages answered before it stay stored.
+        """
+
+        yield from self._channel.stream_stream(
+            "/liftos.v1.MemoryService/WriteStream",
+            WriteStreamRequest.SerializeToString,
+            WriteStreamResponse.FromString,
         )(iter(messages))
 
     def scan(self, message: "ScanRequest") -> "Iterator[ScanResponse]":
