@@ -26,7 +26,8 @@ MAX_K = 1000
 DEFAULT_SCAN_BATCH = 1000
 MAX_SCAN_BATCH = 10_000
 MAX_VIOLATIONS = 20
-_WRITE_GROUPS = ("core", "calendar", "confounders")
+# What the engine reads: causal profile, text, graph roles, store columns, validation.
+_WRITE_GROUPS = ("core", "holidays", "confounders")
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ __all__ = [
     "ALL_GROUPS",
     "DYNAMIC_COLUMNS",
     "FRAME_SCHEMA",
+    "HOLIDAY_COLUMNS",
     "Column",
     "enum_name",
     "enum_value",
@@ -194,7 +195,18 @@ DYNAMIC_COLUMNS: dict[str, tuple[str, str, str]] = {
     "region_distance__{space}": ("float64", "memory", "conceptual_assignments[].distance"),
 }
 
-# Groups on by default; "embedding" and "payload" are opt-in (they dominate the size).
+# Calendar columns a reader that only names the day needs (memory's causal text): the
+# "holidays" group reads these alone, a fifth of the calendar group's cost.
+HOLIDAY_COLUMNS = (
+    "cal_day_of_week",
+    "cal_season",
+    "cal_holiday_name",
+    "cal_days_to_next_holiday",
+    "cal_next_holiday_name",
+)
+
+# Groups on by default; "embedding" and "payload" are opt-in (they dominate the size), and
+# "holidays" is the subset of "calendar" in HOLIDAY_COLUMNS.
 ALL_GROUPS: frozenset[str] = frozenset(
     {
         "core",
@@ -451,10 +463,12 @@ def records_to_frame(
     with _gc_paused():
         if "core" in wanted:
             _core_columns(cols, recs)
-        if "calendar" in wanted or "economic" in wanted:
+        if wanted & {"calendar", "holidays", "economic"}:
             cal = [r.calendar_features for r in recs]
             if "calendar" in wanted:
                 _calendar_columns(cols, cal)
+            elif "holidays" in wanted:
+                _holiday_columns(cols, cal)
             if "economic" in wanted:
                 items, rows = _flatten([c.economic_indicators for c in cal])
                 floats = {"econ__": [e.value for e in items]}
@@ -568,6 +582,16 @@ def _calendar_columns(cols: dict[str, Any], cal: list[md_pb.CalendarDimension]) 
     cols["cal_competitor_index"] = np.array([m.competitor_index for m in market], dtype=np.float64)
     cols["cal_promotion_active"] = np.array([m.promotion_active for m in market], dtype=bool)
     cols["cal_promotion_name"] = _str([m.promotion_name for m in market])
+
+
+def _holiday_columns(cols: dict[str, Any], cal: list[md_pb.CalendarDimension]) -> None:
+    cols["cal_day_of_week"] = _enum_str("day_of_week", [c.day_of_week for c in cal])
+    cols["cal_season"] = _enum_str("season", [c.season for c in cal])
+    cols["cal_holiday_name"] = _str([c.holiday_name for c in cal])
+    cols["cal_days_to_next_holiday"] = np.array(
+        [c.days_to_next_holiday for c in cal], dtype=np.int64
+    )
+    cols["cal_next_holiday_name"] = _str([c.next_holiday_name for c in cal])
 
 
 _LAG_OPTIONAL = (

@@ -11,6 +11,7 @@ from mesh.errors import InvalidInput
 from mesh.frames import (
     DYNAMIC_COLUMNS,
     FRAME_SCHEMA,
+    HOLIDAY_COLUMNS,
     enum_name,
     enum_value,
     frame_to_records,
@@ -165,3 +166,13 @@ def test_missing_values_in_nullable_columns_become_defaults() -> None:
     assert (a.spend, a.impressions, a.calendar_features.is_weekend) == (1.5, 3, True)
     assert (b.spend, b.impressions, b.calendar_features.is_weekend) == (0.0, 0, False)
     assert not a.lag_features.HasField("spend_lag_7") and b.lag_features.spend_lag_7 == 2.0
+
+
+def test_the_holidays_group_is_the_calendar_groups_day_names() -> None:
+    records = synthetic_records("o1", 30, seed=2, start=pd.Timestamp("2024-11-20").date())
+    records[3].ClearField("calendar_features")
+    brief = records_to_frame(records, groups=("holidays",))
+    full = records_to_frame(records, groups=("calendar",))
+    assert list(brief.columns) == list(HOLIDAY_COLUMNS)
+    pd.testing.assert_frame_equal(brief, full[list(HOLIDAY_COLUMNS)])
+    assert brief["cal_next_holiday_name"].str.len().gt(0).any()  # Thanksgiving is near
