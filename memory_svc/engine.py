@@ -228,7 +228,8 @@ class MemoryEngine:
             self._use_given(vectors, [given_vectors[p] for p in positions], positions, dim)
             assignments = assign_all(profile)
             primary = [f"{PRIMARY_SPACE}/{r}" for r in assignments[0].region]
-            node_roles = self._roles(org_id, rows, assignments)
+            text = _Text(rows)
+            node_roles = self._roles(org_id, rows, text, assignments)
             nodes = node_roles.node_lists()
             enrichment = Enrichment(
                 positions,
@@ -240,7 +241,7 @@ class MemoryEngine:
             )
             payloads = serialise(enrichment)
             batch = self._commit_batch(
-                org_id, name, dim, rows, enrichment, payloads, replaces, node_roles
+                org_id, name, dim, rows, text, enrichment, payloads, replaces, node_roles
             )
             result = self.store.commit(batch)
             self.indexes.apply(
@@ -340,9 +341,11 @@ class MemoryEngine:
             raise DimensionMismatch(violations[0].description, violations=violations)
 
     @staticmethod
-    def _roles(org_id: str, rows: pd.DataFrame, assignments: list[SpaceAssignment]) -> Roles:
+    def _roles(
+        org_id: str, rows: pd.DataFrame, text: _Text, assignments: list[SpaceAssignment]
+    ) -> Roles:
         columns = {
-            c: _strings(rows, c)
+            c: text(c)
             for c in (
                 "campaign_id",
                 "channel",
@@ -370,14 +373,15 @@ class MemoryEngine:
         embedder: str,
         dim: int,
         rows: pd.DataFrame,
+        text: _Text,
         e: Enrichment,
         payloads: list[bytes],
         replaces: list[ExistingRecord | None],
         node_roles: Roles,
     ) -> CommitBatch:
-        names = _strings(rows, "campaign_name")
-        campaigns = _strings(rows, "campaign_id")
-        objectives = _strings(rows, "campaign_objective")
+        names = text("campaign_name")
+        campaigns = text("campaign_id")
+        objectives = text("campaign_objective")
         latest = dict(zip(campaigns, zip(names, objectives, strict=True), strict=True))
         delta = batch_delta(node_roles, {})
         delta.labels.update(
@@ -396,17 +400,17 @@ class MemoryEngine:
             org_id=org_id,
             embedder=embedder,
             dim=dim,
-            ids=_strings(rows, "id"),
-            natural_keys=_strings(rows, "natural_key"),
+            ids=text("id"),
+            natural_keys=text("natural_key"),
             versions=rows["version"].to_numpy(np.int64).tolist(),
             timestamps_us=_micros(rows).tolist(),
-            sources=_strings(rows, "data_source"),
+            sources=text("data_source"),
             campaign_ids=campaigns,
             campaign_names=names,
-            channels=_strings(rows, "channel"),
-            geos=_strings(rows, "geo"),
-            experiment_ids=_strings(rows, "experiment_id"),
-            treatment_groups=_strings(rows, "treatment_group"),
+            channels=text("channel"),
+            geos=text("geo"),
+            experiment_ids=text("experiment_id"),
+            treatment_groups=text("treatment_group"),
             qualities=rows["data_quality_score"].to_numpy(np.float64).tolist(),
             primary_regions=e.primary_region,
             regions=list(zip(*per_space, strict=True)) if per_space else [()] * len(rows),
@@ -645,8 +649,19 @@ class MemoryEngine:
         return out
 
 
-def _strings(rows: pd.DataFrame, column: str) -> list[str]:
-    return rows[column].astype(str).tolist()
+class _Text:
+    """The string columns of a batch as lists, each converted once (the graph roles and the
+    commit both read the same six)."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self.rows = rows
+        self._lists: dict[str, list[str]] = {}
+
+    def __call__(self, column: str) -> list[str]:
+        got = self._lists.get(column)
+        if got is None:
+            got = self._lists[column] = self.rows[column].astype(str).tolist()
+        return got
 
 
 def _micros(rows: pd.DataFrame) -> np.ndarray:
