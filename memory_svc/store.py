@@ -297,6 +297,28 @@ _WAL_BACKSTOP_PAGES = 65_536
 CHECKPOINT_INTERVAL_S = 0.5
 
 
+# Page size of a new database (an existing file keeps its own: in WAL mode it cannot change).
+# Measured on 400k ingest records against 4,096: rows pack tighter (1,024-byte vectors fit 3
+# to a 4 KB page, 7 to 8 KB; payloads likewise), 3,531 → 3,163 B per record on disk, and
+# fewer, larger WAL frames cost less CPU per byte: commit CPU 32.3 → 28.7 µs per record,
+# checkpoints included. 16 KB saved little more and wrote ~25% more WAL at 1.2M records,
+# where a batch touches one leaf per (campaign, geo) of records_campaign_geo whatever its size.
+PAGE_SIZE = 8192
+
+
+def _create(path: Path) -> None:
+    """Give a new database file its page size, which must be set before WAL mode is (the
+    durable connection turns WAL on first thing)."""
+    if path.exists() and path.stat().st_size > 0:
+        return
+    db = sqlite3.connect(path)
+    try:
+        db.execute(f"PRAGMA page_size={PAGE_SIZE}")
+        db.execute("PRAGMA journal_mode=WAL")
+    finally:
+        db.close()
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     db = connect_durable(path)
     db.execute("PRAGMA busy_timeout=10000")
@@ -318,6 +340,7 @@ class SQLiteRecordStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
+        _create(path)
         self._writer = _connect(path)
         self._writer.executescript(_SCHEMA)
         self._writer.execute(f"PRAGMA wal_autocheckpoint={_WAL_BACKSTOP_PAGES}")
