@@ -291,9 +291,9 @@ def _where(org_id: str, flt: RecordFilter) -> tuple[str, list[object]]:
     return " AND ".join(clauses), params
 
 
-# The writer leaves checkpoints to a background thread (below); past this many WAL pages it
+# The writer leaves checkpoints to a background thread (below); past this many WAL bytes it
 # checkpoints itself, so the WAL stays bounded should that thread fall behind.
-_WAL_BACKSTOP_PAGES = 65_536
+_WAL_BACKSTOP_BYTES = 256 << 20
 CHECKPOINT_INTERVAL_S = 0.5
 
 
@@ -343,7 +343,8 @@ class SQLiteRecordStore:
         _create(path)
         self._writer = _connect(path)
         self._writer.executescript(_SCHEMA)
-        self._writer.execute(f"PRAGMA wal_autocheckpoint={_WAL_BACKSTOP_PAGES}")
+        page = self._writer.execute("PRAGMA page_size").fetchone()[0]
+        self._writer.execute(f"PRAGMA wal_autocheckpoint={_WAL_BACKSTOP_BYTES // page}")
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -695,11 +696,9 @@ class SQLiteRecordStore:
             ),
         )
         db.executemany("INSERT INTO payloads VALUES (?, ?)", zip(seq_list, b.payloads, strict=True))
+        # each row of a C-contiguous float32 matrix binds as its 4·dim bytes, without a copy
         emb = np.ascontiguousarray(b.embeddings, dtype=np.float32)
-        db.executemany(
-            "INSERT INTO vectors VALUES (?, ?)",
-            ((s, emb[i].tobytes()) for i, s in enumerate(seq_list)),
-        )
+        db.executemany("INSERT INTO vectors VALUES (?, ?)", zip(seq_list, emb, strict=True))
         db.executemany(
             "INSERT INTO record_regions VALUES (?, ?, ?)",
             (

@@ -122,6 +122,10 @@ def test_a_4k_page_database_works_as_a_new_one(
     assert old.keys() == new.keys()
     for key in new:
         assert old[key] == new[key], key
+    scan = new["scan"]
+    vectors = np.stack([np.frombuffer(row[4], np.float32) for row in scan])  # type: ignore[attr-defined]
+    assert vectors.shape == (600, 256)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     state = new["state"]
     assert state is not None and state.record_count == 600  # type: ignore[attr-defined]
     assert len(new["removed"]) == 86  # type: ignore[arg-type]  # every 7th of 600 replaced
