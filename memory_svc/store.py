@@ -291,10 +291,32 @@ def _where(org_id: str, flt: RecordFilter) -> tuple[str, list[object]]:
     return " AND ".join(clauses), params
 
 
-# The writer leaves checkpoints to a background thread (below); past this many WAL pages it
+# The writer leaves checkpoints to a background thread (below); past this many WAL bytes it
 # checkpoints itself, so the WAL stays bounded should that thread fall behind.
-_WAL_BACKSTOP_PAGES = 65_536
+_WAL_BACKSTOP_BYTES = 256 << 20
 CHECKPOINT_INTERVAL_S = 0.5
+
+
+# Page size of a new database (an existing file keeps its own: in WAL mode it cannot change).
+# Measured on 400k ingest records against 4,096: rows pack tighter (1,024-byte vectors fit 3
+# to a 4 KB page, 7 to 8 KB; payloads likewise), 3,531 → 3,163 B per record on disk, and
+# fewer, larger WAL frames cost less CPU per byte: commit CPU 32.3 → 28.7 µs per record,
+# checkpoints included. 16 KB saved little more and wrote ~25% more WAL at 1.2M records,
+# where a batch touches one leaf per (campaign, geo) of records_campaign_geo whatever its size.
+PAGE_SIZE = 8192
+
+
+def _create(path: Path) -> None:
+    """Give a new database file its page size, which must be set before WAL mode is (the
+    durable connection turns WAL on first thing)."""
+    if path.exists() and path.stat().st_size > 0:
+        return
+    db = sqlite3.connect(path)
+    try:
+        db.execute(f"PRAGMA page_size={PAGE_SIZE}")
+        db.execute("PRAGMA journal_mode=WAL")
+    finally:
+        db.close()
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -318,9 +340,11 @@ class SQLiteRecordStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
+        _create(path)
         self._writer = _connect(path)
         self._writer.executescript(_SCHEMA)
-        self._writer.execute(f"PRAGMA wal_autocheckpoint={_WAL_BACKSTOP_PAGES}")
+        page = self._writer.execute("PRAGMA page_size").fetchone()[0]
+        self._writer.execute(f"PRAGMA wal_autocheckpoint={_WAL_BACKSTOP_BYTES // page}")
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -672,11 +696,9 @@ class SQLiteRecordStore:
             ),
         )
         db.executemany("INSERT INTO payloads VALUES (?, ?)", zip(seq_list, b.payloads, strict=True))
+        # each row of a C-contiguous float32 matrix binds as its 4·dim bytes, without a copy
         emb = np.ascontiguousarray(b.embeddings, dtype=np.float32)
-        db.executemany(
-            "INSERT INTO vectors VALUES (?, ?)",
-            ((s, emb[i].tobytes()) for i, s in enumerate(seq_list)),
-        )
+        db.executemany("INSERT INTO vectors VALUES (?, ?)", zip(seq_list, emb, strict=True))
         db.executemany(
             "INSERT INTO record_regions VALUES (?, ?, ?)",
             (

@@ -26,13 +26,13 @@ def test_wal_is_checkpointed_in_the_background(
         (db,) = tmp_path.rglob("memory.sqlite")
         empty = db.stat().st_size
         stub = memory_grpc.MemoryServiceStub(sync_channel(services["memory"].address))
-        records = synthetic_records("ckpt", 2000, campaigns=4, geos=5)
-        assert write(stub, "ckpt", records).inserted_count == 2000
-        # 2,000 records are ~1,500 WAL pages, past SQLite's default checkpoint in the commit
-        # (1,000 pages): the commits left them in the WAL, the checkpointer moves them later.
+        records = synthetic_records("ckpt", 3000, campaigns=4, geos=5)
+        assert write(stub, "ckpt", records).inserted_count == 3000
+        # 3,000 records are ~1,270 WAL pages of 8 KB, past SQLite's default checkpoint in the
+        # commit (1,000 pages): the commits left them in the WAL, the checkpointer moves them.
         assert db.stat().st_size < empty + 1_000_000
         deadline = time.monotonic() + 15
         while db.stat().st_size <= empty + 1_000_000 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert db.stat().st_size > empty + 1_000_000
-        assert len(scan_all(stub, org_id="ckpt")) == 2000
+        assert len(scan_all(stub, org_id="ckpt")) == 3000
