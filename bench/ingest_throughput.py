@@ -88,8 +88,9 @@ def _chunks(path: Path):  # type: ignore[no-untyped-def]
         yield offset, chunk
 
 
-def in_process(world: Path) -> dict[str, float]:
-    """The transform alone: parse, connector, pipeline, history — no protos, gRPC, storage."""
+def transformed(world: Path):  # type: ignore[no-untyped-def]
+    """(rows read, pipeline result) of every batch of every export: parse, connector,
+    pipeline, history — what Ingest does before protos, gRPC and storage."""
     from ingestion_svc.external_factors import FactorTable
     from ingestion_svc.history import StreamHistory
     from ingestion_svc.model import Account, RawBatch
@@ -98,8 +99,6 @@ def in_process(world: Path) -> dict[str, float]:
 
     accounts = _accounts(world)
     pulled = _pulled(world)
-    rows = written = 0
-    start = time.perf_counter()
     for source in SOURCES:
         a = accounts[source]
         account = Account(a["account_id"], a["timezone"], a["currency"], "US", a["geo_keys"])
@@ -110,8 +109,16 @@ def in_process(world: Path) -> dict[str, float]:
                              parse_rejections=rejected)  # fmt: skip
             result = finish(prepare(batch), history, [], FactorTable.empty(), pulled)
             history.add(result.history_rows)
-            rows += len(chunk)
-            written += len(result.records)
+            yield len(chunk), result
+
+
+def in_process(world: Path) -> dict[str, float]:
+    """The transform alone (:func:`transformed`): no protos, gRPC, storage."""
+    rows = written = 0
+    start = time.perf_counter()
+    for n, result in transformed(world):
+        rows += n
+        written += len(result.records)
     seconds = time.perf_counter() - start
     return {"rows": rows, "written": written, "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
             "cpu_s": _cpu_self()}  # fmt: skip

@@ -21,31 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
-from ingest_throughput import BATCH, SOURCES, _accounts, _chunks, _pulled, generate  # noqa: E402
+from ingest_throughput import BATCH, generate, transformed  # noqa: E402
 
 
 def frames(world: Path) -> list:  # type: ignore[type-arg]
-    from ingestion_svc.external_factors import FactorTable
-    from ingestion_svc.history import StreamHistory
-    from ingestion_svc.model import Account, RawBatch
-    from ingestion_svc.parse import parse_json_rows
-    from ingestion_svc.pipeline import finish, prepare
-
-    accounts = _accounts(world)
-    pulled = _pulled(world)
-    out = []
-    for source in SOURCES:
-        a = accounts[source]
-        account = Account(a["account_id"], a["timezone"], a["currency"], "US", a["geo_keys"])
-        history = StreamHistory()
-        for offset, chunk in _chunks(world / f"{source}.ndjson"):
-            parsed, raw, rejected = parse_json_rows(chunk)
-            batch = RawBatch("bench", source, f"b{offset}", parsed, raw, account, pulled, offset,
-                             parse_rejections=rejected)  # fmt: skip
-            result = finish(prepare(batch), history, [], FactorTable.empty(), pulled)
-            history.add(result.history_rows)
-            out.append(result.records)
-    return out
+    return [result.records for _, result in transformed(world)]
 
 
 def main() -> None:

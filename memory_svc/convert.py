@@ -190,24 +190,22 @@ class _Enricher:
         return b"".join(parts)
 
 
+def _counts(outcome: WriteOutcome) -> dict[str, int]:
+    return {
+        "inserted_count": outcome.inserted,
+        "replaced_count": outcome.replaced,
+        "unchanged_count": outcome.unchanged,
+        "stale_count": outcome.stale,
+        "org_record_count": outcome.org_record_count,
+    }
+
+
 def write_response(outcome: WriteOutcome) -> memory_pb.WriteResponse:
-    return memory_pb.WriteResponse(
-        inserted_count=outcome.inserted,
-        replaced_count=outcome.replaced,
-        unchanged_count=outcome.unchanged,
-        stale_count=outcome.stale,
-        org_record_count=outcome.org_record_count,
-    )
+    return memory_pb.WriteResponse(**_counts(outcome))
 
 
 def write_stream_response(outcome: WriteOutcome) -> memory_pb.WriteStreamResponse:
-    return memory_pb.WriteStreamResponse(
-        inserted_count=outcome.inserted,
-        replaced_count=outcome.replaced,
-        unchanged_count=outcome.unchanged,
-        stale_count=outcome.stale,
-        org_record_count=outcome.org_record_count,
-    )
+    return memory_pb.WriteStreamResponse(**_counts(outcome))
 
 
 # ----------------------------------------------------------------------- filters
