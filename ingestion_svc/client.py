@@ -65,6 +65,7 @@ class MemoryWriter:
     def __init__(self, client: MemoryClient, call: Any) -> None:
         self._client = client
         self._call = call
+        self._unacked = 0
 
     def _failure(self, error: grpc.aio.AioRpcError, what: str) -> Exception:
         if error.code() in _UNREACHABLE:
@@ -75,6 +76,7 @@ class MemoryWriter:
     async def send(self, request: bytes) -> None:
         try:
             await self._call.write(request)
+            self._unacked += 1
         except grpc.aio.AioRpcError as error:
             raise self._failure(error, "WriteStream") from None
 
@@ -95,11 +97,14 @@ class MemoryWriter:
             ) from None
         if reply is grpc.aio.EOF:
             raise RuntimeError("memory ended a WriteStream before answering every batch")
+        self._unacked -= 1
         return WriteCounts(reply)
 
     async def close(self, *, failed: bool) -> None:
-        """End the stream: half-close and let memory finish, or cancel after a failure."""
-        if failed:
+        """End the stream: half-close and let memory finish; cancel it after a failure or
+        with batches still unanswered (the Ingest stream was cancelled: they were not
+        acked, and a retry re-sends them)."""
+        if failed or self._unacked:
             self._call.cancel()
             return
         try:

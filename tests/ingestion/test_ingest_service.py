@@ -251,3 +251,34 @@ def test_sdk_timeout_bounds_unary_calls_not_an_ingest_stream(
             batch_size=10, max_in_flight=1, progress=lambda _: time.sleep(0.3),
         )  # fmt: skip
     assert (summary.batches, summary.written) == (4, 40)
+
+
+def test_a_cancelled_ingest_leaves_no_half_batch_and_a_retry_completes(
+    services, world: sim.SimResult
+) -> None:  # type: ignore[no-untyped-def]
+    """The client hangs up after the first ack while later batches are in flight to memory:
+    ingestion cancels its WriteStream, memory stays up, and re-sending every batch with the
+    same ids stores each row once (acked batches replay from the ledger)."""
+    ingestion, memory = _stubs(services)
+    batches = [
+        _request(world, _meta_lines(world, 40, 40 * i), f"c{i}", row_offset=40 * i)
+        for i in range(6)
+    ]
+    call = ingestion.Ingest(iter(batches), timeout=60)
+    first = next(call)
+    assert first.batch_id == "c0"
+    call.cancel()
+    with pytest.raises(grpc.RpcError) as err:
+        list(call)
+    assert err.value.code() == grpc.StatusCode.CANCELLED  # type: ignore[attr-defined]
+
+    acks = list(ingestion.Ingest(iter(batches), timeout=60))
+    assert [a.batch_id for a in acks] == [f"c{i}" for i in range(6)]
+    assert acks[0].replayed
+    stored = _scan(memory)
+    assert len(stored) == len({r.natural_key for r in stored}) == 240
+    # the service keeps serving new streams
+    more = list(
+        ingestion.Ingest(iter([_request(world, _meta_lines(world, 5, 240), "c6")]), timeout=60)
+    )
+    assert more[0].accepted_count == 5
