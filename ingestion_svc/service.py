@@ -31,8 +31,11 @@ from mesh.runtime.protoconv import date_from_proto, require_org
 from mesh.wire import write_request_wire
 
 _LOGGER = logging.getLogger(__name__)
-# Batches staged ahead of the one being written.
-PIPELINE_DEPTH = 2
+# Batches staged (and sent to memory) ahead of their acks. Memory pauses now and then (an
+# IVF index built or retrained, an index saved: 1-4 s at 50k / 200k / 1M records); with 2
+# batches of slack those pauses stopped the whole stream (12% of a 1M-row ingest), with 16
+# the stream keeps transforming through them and memory catches up (1M rows: 134 → 123 s).
+PIPELINE_DEPTH = 16
 _DAY_US = 86_400_000_000
 _HOUR_US = 3_600_000_000
 # A record's timestamp is its local date's midnight in UTC: local day D starts between

@@ -17,8 +17,9 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 from memory_svc import convert
 from memory_svc.engine import MemoryEngine, WriteOutcome
 
-# WriteStream messages decoded ahead of the one being committed.
-WRITE_STREAM_AHEAD = 2
+# WriteStream messages decoded ahead of the one being committed: as deep as ingestion's
+# pipeline, so a writer's batches wait here, decoded, while the engine is paused.
+WRITE_STREAM_AHEAD = 16
 
 
 class MemoryService(memory_grpc.MemoryServiceServicer):

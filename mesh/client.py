@@ -282,7 +282,7 @@ class LiftOS:
         batch_size: int = 1000,
         progress: Callable[[IngestSummary], None] | None = None,
         retries: int = 5,
-        max_in_flight: int = 8,
+        max_in_flight: int = 32,  # ≥ the service's pipeline depth (16), so it never waits on us
     ) -> IngestSummary:
         """Stream raw platform rows through ``Ingest``: one batch of ``batch_size`` rows per
         message, one ack per batch.
