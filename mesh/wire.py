@@ -49,6 +49,7 @@ __all__ = ["frame_to_wire", "write_request_wire"]
 
 _U8 = np.uint8
 _BIN = pa.binary()
+_NAT = np.iinfo(np.int64).min  # NaT's int64
 _EMPTY = pa.scalar(b"", type=_BIN)
 
 
@@ -323,11 +324,30 @@ def _put_text(m: _Message, number: int, frame: pd.DataFrame, name: str) -> None:
         m.text(number, frame[name])
 
 
+_US_PER = {"s": 1_000_000, "ms": 1_000, "us": 1}
+
+
+def _epoch_us(col: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """µs since the epoch and presence of a datetime column held in s / ms / µs (naive
+    read as UTC), straight from its int64s; None for anything else."""
+    arr = col.array
+    unit = getattr(arr, "unit", None)
+    if col.dtype.kind != "M" or unit not in _US_PER:
+        return None
+    raw = np.asarray(arr.asi8)
+    present = raw != _NAT
+    return np.where(present, raw * _US_PER[unit], 0), present
+
+
 def _timestamps(frame: pd.DataFrame, name: str) -> tuple[pa.BinaryArray, np.ndarray]:
     """Each row's google.protobuf.Timestamp (empty where NaT), and where it is set."""
-    col = pd.to_datetime(frame[name], utc=True)
-    us = col.dt.as_unit("us").to_numpy(dtype="datetime64[us]").view(np.int64)
-    present = ~col.isna().to_numpy()
+    fast = _epoch_us(frame[name])
+    if fast is None:
+        col = pd.to_datetime(frame[name], utc=True)
+        present = ~col.isna().to_numpy()
+        us = col.dt.as_unit("us").to_numpy(dtype="datetime64[us]").view(np.int64)
+    else:
+        us, present = fast
     seconds, micros = np.divmod(np.where(present, us, 0), 1_000_000)
     t = _Message(len(frame))
     _put_varint(t, 1, seconds)
@@ -337,10 +357,14 @@ def _timestamps(frame: pd.DataFrame, name: str) -> tuple[pa.BinaryArray, np.ndar
 
 def _dates(frame: pd.DataFrame, name: str) -> tuple[pa.BinaryArray, np.ndarray]:
     """Each row's Date (year, month, day; empty where NaT), and where it is set."""
-    col = pd.to_datetime(frame[name])
-    if getattr(col.dt, "tz", None) is not None:
-        col = col.dt.tz_localize(None)
-    days = col.to_numpy(dtype="datetime64[D]")
+    col = frame[name]
+    if col.dtype.kind == "M" and not isinstance(col.dtype, pd.DatetimeTZDtype):
+        days = col.to_numpy().astype("datetime64[D]")  # naive: the dates as they are
+    else:
+        col = pd.to_datetime(col)
+        if getattr(col.dt, "tz", None) is not None:
+            col = col.dt.tz_localize(None)
+        days = col.to_numpy(dtype="datetime64[D]")
     present = ~np.isnat(days)
     days = np.where(present, days, np.datetime64(0, "D"))
     years = days.astype("datetime64[Y]")
@@ -452,30 +476,25 @@ def _metadata(r: _Message, frame: pd.DataFrame, n: int) -> None:
 
 def _notes(cells: Sequence[Any], n: int) -> pa.BinaryArray:
     """The repeated ``notes`` field of each row, from tuples / lists (None: none)."""
-    counts = np.zeros(n, np.int64)
-    texts: list[Any] = []
-    for i, cell in enumerate(cells):
-        if cell is None:
-            continue
-        if not isinstance(cell, tuple | list | np.ndarray):
-            raise _Unsupported("meta_notes")
-        counts[i] = len(cell)
-        texts.extend(cell)
-    if not texts:
-        return _join([], n)
-    if not all(isinstance(t, str) for t in texts):
+    if any(isinstance(c, str | bytes) for c in cells):  # arrow would split it into letters
         raise _Unsupported("meta_notes")
+    try:
+        lists = pa.array(cells, type=pa.list_(pa.string()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # NaN, numbers, …
+        raise _Unsupported("meta_notes") from exc
+    texts = lists.flatten()
+    if len(texts) == 0:
+        return _join([], n)
     item = _Message(len(texts))
-    item.text(_META["notes"].number, np.asarray(texts, dtype=object))
+    item.text(_META["notes"].number, texts.to_numpy(zero_copy_only=False))
     # a note is written even when "" (a repeated item is never left out)
     items = item.build()
     empty = _lengths(items) == 0
     if empty.any():
         fixed = _header(_META["notes"].number, np.zeros(len(texts), np.int64), empty)
         items = _join([items, fixed], len(texts))
-    offsets = np.zeros(n + 1, np.int32)
-    np.cumsum(counts, out=offsets[1:])
-    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), items), b"")
+    offsets = np.asarray(lists.offsets, dtype=np.int32)  # a null row: no items
+    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets - offsets[0]), items), b"")
 
 
 # Item fields of the named repeated messages: field → (kind, column prefix); "name" is the
