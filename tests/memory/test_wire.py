@@ -141,3 +141,21 @@ def test_write_request_bytes_parse_to_the_request_of_the_records() -> None:
     assert request == memory_pb.WriteRequest(org_id="o1", records=frame_to_records(frame))
     empty = memory_pb.WriteRequest.FromString(write_request_wire("o1", frame.iloc[:0]))
     assert empty == memory_pb.WriteRequest(org_id="o1")
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_datetime_columns_of_any_unit_and_zone_encode_like_frame_to_records(unit: str) -> None:
+    stamps = pd.Series(
+        pd.to_datetime(["2024-03-10T06:59:59.123456", None, "1969-12-31T23:59:59.5"])
+    ).astype(f"datetime64[{unit}]")
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "timestamp": stamps.dt.tz_localize("America/New_York"),  # not UTC: converted
+            "meta_ingested_at": stamps,  # naive: read as UTC
+            "meta_pulled_at": stamps.dt.tz_localize("UTC"),
+            "local_date": stamps,
+            "cal_date": stamps.dt.tz_localize("Asia/Tokyo"),  # a zone on a date: dropped
+        }
+    )
+    assert _parsed(frame_to_wire(frame)) == frame_to_records(frame)
