@@ -67,25 +67,28 @@ class MemoryWriter:
         self._call = call
         self._unacked = 0
 
-    def _failure(self, error: grpc.aio.AioRpcError, what: str) -> Exception:
-        if error.code() in _UNREACHABLE:
-            return self._client._unavailable(error, what)
-        _LOGGER.error("memory rejected a write: %s %s", error.code().name, error.details())
-        return RuntimeError(f"memory WriteStream failed: {error.code().name}")
+    def _failure(self, code: grpc.StatusCode, details: str | None) -> Exception:
+        if code in _UNREACHABLE:
+            return self._client._unavailable(code, "WriteStream")
+        _LOGGER.error("memory rejected a write: %s %s", code.name, details)
+        return RuntimeError(f"memory WriteStream failed: {code.name}")
 
     async def send(self, request: bytes) -> None:
         try:
             await self._call.write(request)
             self._unacked += 1
         except grpc.aio.AioRpcError as error:
-            raise self._failure(error, "WriteStream") from None
+            raise self._failure(error.code(), error.details()) from None
+        except asyncio.InvalidStateError:  # the call ended before this batch went out
+            code = await self._call.code()
+            raise self._failure(code, await self._call.details()) from None
 
     async def ack(self) -> WriteCounts:
         """The answer to the oldest batch sent and not yet acked: it is durable."""
         try:
             reply = await asyncio.wait_for(self._call.read(), self._client.timeout)
         except grpc.aio.AioRpcError as error:
-            raise self._failure(error, "WriteStream") from None
+            raise self._failure(error.code(), error.details()) from None
         except TimeoutError:
             self._call.cancel()
             raise MemoryUnavailable(
@@ -149,10 +152,10 @@ class MemoryClient:
             await self._channel.close()
             self._channel = self._stub = self._write_stream = None
 
-    def _unavailable(self, error: grpc.aio.AioRpcError, what: str) -> MemoryUnavailable:
+    def _unavailable(self, code: grpc.StatusCode, what: str) -> MemoryUnavailable:
         return MemoryUnavailable(
             f"memory service at {self.target} unavailable during {what} "
-            f"({error.code().name}); the batch was not acked — retry it with the same batch_id",
+            f"({code.name}); the batch was not acked — retry it with the same batch_id",
             dependency="memory",
             retry_after_s=1.0,
         )
@@ -196,7 +199,7 @@ class MemoryClient:
                 if error.code() == grpc.StatusCode.NOT_FOUND:
                     return []  # the org has no records yet
                 if error.code() in _UNREACHABLE:
-                    raise self._unavailable(error, "Scan") from None
+                    raise self._unavailable(error.code(), "Scan") from None
                 unknown = _unknown_campaigns(error) if wanted else set()
                 if error.code() == grpc.StatusCode.INVALID_ARGUMENT and unknown:
                     wanted = [c for i, c in enumerate(wanted) if i not in unknown]
