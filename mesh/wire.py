@@ -289,11 +289,6 @@ def _bools(frame: pd.DataFrame, name: str, n: int) -> np.ndarray:
     return col.fillna(False).to_numpy(dtype=bool)
 
 
-def _set_doubles(x: np.ndarray) -> np.ndarray:
-    """Rows holding a non-default double (-0.0 is not the default: its bits are set)."""
-    return np.flatnonzero(x.view(np.int64) != 0)
-
-
 def _enum(frame: pd.DataFrame, column: str, enum: str, n: int) -> np.ndarray:
     if column not in frame.columns:
         return np.zeros(n, np.int64)
