@@ -221,8 +221,12 @@ CREATE TABLE IF NOT EXISTS records (
 DROP INDEX IF EXISTS records_id;
 DROP INDEX IF EXISTS records_nk;
 CREATE INDEX IF NOT EXISTS records_time ON records (org_id, timestamp_us, id);
--- campaign (+ geo) is the most common selective filter: one range probe answers both
-CREATE INDEX IF NOT EXISTS records_campaign_geo ON records (org_id, campaign_id, geo);
+-- campaign (+ time window: ingestion's history reads) is the most common selective filter.
+-- Not (campaign, geo): a batch adds a row to each of its (campaign, geo) series, one index
+-- leaf written per series; in time order new rows append at the end of their campaign's
+-- range instead (measured: -3 µs CPU per record written). A geo filter reads the rows.
+DROP INDEX IF EXISTS records_campaign_geo;
+CREATE INDEX IF NOT EXISTS records_campaign_time ON records (org_id, campaign_id, timestamp_us);
 CREATE INDEX IF NOT EXISTS records_experiment ON records (org_id, experiment_id, treatment_group)
     WHERE experiment_id != '';
 CREATE INDEX IF NOT EXISTS records_seq ON records (org_id, seq);
@@ -302,7 +306,7 @@ CHECKPOINT_INTERVAL_S = 0.5
 # to a 4 KB page, 7 to 8 KB; payloads likewise), 3,531 → 3,163 B per record on disk, and
 # fewer, larger WAL frames cost less CPU per byte: commit CPU 32.3 → 28.7 µs per record,
 # checkpoints included. 16 KB saved little more and wrote ~25% more WAL at 1.2M records,
-# where a batch touches one leaf per (campaign, geo) of records_campaign_geo whatever its size.
+# where a batch touched one leaf per (campaign, geo) of the index then on (campaign, geo).
 PAGE_SIZE = 8192
 
 
