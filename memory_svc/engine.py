@@ -209,15 +209,36 @@ class MemoryEngine:
         Within a batch, records sharing an id or natural key are applied in version order
         (the highest wins; equal versions after the first are unchanged).
         """
+        return self.write_group(org_id, frame, given_vectors, serialise, [len(frame)])[0]
+
+    def write_group(
+        self,
+        org_id: str,
+        frame: pd.DataFrame,
+        given_vectors: Sequence[np.ndarray | None],
+        serialise: Serialise,
+        parts: Sequence[int],
+    ) -> list[WriteOutcome]:
+        """Store consecutive batches in one transaction (group commit): ``frame`` holds
+        them in order, ``parts[j]`` rows each; one outcome per batch.
+
+        The batches must share no id or natural key (``memory_svc.write_group``): a record
+        restated by a later batch of the group would otherwise be decided as a duplicate
+        within one batch (stale, no history) instead of replaced in order.
+        """
+        if sum(parts) != len(frame):
+            raise ValueError(f"parts {list(parts)} do not add up to {len(frame)} rows")
         with self._write_lock:
             state = self.store.org_state(org_id)
             name = state.embedder if state else self.settings.embedder
             embedder = self.embedder(name)
             dim = state.dim if state else embedder.dim
-            outcome, positions, replaces = self._classify(org_id, frame)
+            status, positions, replaces = self._classify(org_id, frame)
+            outcomes = _outcomes(status, parts)
             if not positions:
-                outcome.org_record_count = state.record_count if state else 0
-                return outcome
+                for outcome in outcomes:
+                    outcome.org_record_count = state.record_count if state else 0
+                return outcomes
             rows = (
                 frame
                 if len(positions) == len(frame)  # positions are ascending
@@ -253,19 +274,22 @@ class MemoryEngine:
                 result.state.max_seq,
                 batch.ids,
             )
-            outcome.org_record_count = result.state.record_count
-            return outcome
+            for outcome in outcomes:
+                outcome.org_record_count = result.state.record_count
+            return outcomes
 
     def _classify(
         self, org_id: str, frame: pd.DataFrame
-    ) -> tuple[WriteOutcome, list[int], list[ExistingRecord | None]]:
+    ) -> tuple[np.ndarray, list[int], list[ExistingRecord | None]]:
+        """Each row's fate (a ``_STATUS`` code), and the rows to store (ascending) with the
+        stored record each replaces (None when new)."""
         ids = frame["id"].astype(str).tolist()
         keys = frame["natural_key"].astype(str).tolist()
         versions = frame["version"].astype(np.int64).tolist()
         stored = self.store.existing(org_id, ids, keys)
         by_id = {e.id: e for e in stored}
         by_key = {e.natural_key: e for e in stored if e.natural_key}
-        outcome = WriteOutcome()
+        status = np.full(len(ids), _INSERTED, dtype=np.int8)
         winners: dict[tuple[str, str], int] = {}
         order = sorted(range(len(ids)), key=lambda i: (-versions[i], i))
         # First pass: the highest version of each identity in the batch; the rest are
@@ -277,10 +301,7 @@ class MemoryEngine:
             if prior is None and keys[i]:
                 prior = claimed_key.get(keys[i])
             if prior is not None:
-                if versions[i] == versions[prior]:
-                    outcome.unchanged += 1
-                else:
-                    outcome.stale += 1
+                status[i] = _UNCHANGED if versions[i] == versions[prior] else _STALE
                 continue
             claimed_id[ids[i]] = i
             if keys[i]:
@@ -297,19 +318,17 @@ class MemoryEngine:
                     field=f"records[{i}].natural_key",
                 )
             match = same_id or same_key
-            if match is None:
-                outcome.inserted += 1
-            elif versions[i] == match.version:
-                outcome.unchanged += 1
-                continue
-            elif versions[i] < match.version:
-                outcome.stale += 1
-                continue
-            else:
-                outcome.replaced += 1
+            if match is not None:
+                if versions[i] == match.version:
+                    status[i] = _UNCHANGED
+                    continue
+                if versions[i] < match.version:
+                    status[i] = _STALE
+                    continue
+                status[i] = _REPLACED
             positions.append(i)
             replaces.append(match)
-        return outcome, positions, replaces
+        return status, positions, replaces
 
     @staticmethod
     def _use_given(
@@ -662,6 +681,19 @@ class _Text:
         if got is None:
             got = self._lists[column] = self.rows[column].astype(str).tolist()
         return got
+
+
+_INSERTED, _REPLACED, _UNCHANGED, _STALE = range(4)
+
+
+def _outcomes(status: np.ndarray, parts: Sequence[int]) -> list[WriteOutcome]:
+    out = []
+    start = 0
+    for size in parts:
+        counts = np.bincount(status[start : start + size], minlength=4).tolist()
+        out.append(WriteOutcome(*counts))
+        start += size
+    return out
 
 
 def _micros(rows: pd.DataFrame) -> np.ndarray:

@@ -16,10 +16,48 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from memory_svc import convert
 from memory_svc.engine import MemoryEngine, WriteOutcome
+from memory_svc.write_group import WriteGroup
+from mesh.errors import InvalidInput
 
 # WriteStream messages decoded ahead of the one being committed: as deep as ingestion's
 # pipeline, so a writer's batches wait here, decoded, while the engine is paused.
 WRITE_STREAM_AHEAD = 16
+# Group commit (memory_svc.write_group): a writer that keeps messages in flight (one was
+# already waiting when its last group was answered) gets up to LINGER_S for GROUP_TARGET
+# messages to gather; a lock-step writer never waits.
+GROUP_TARGET = 4
+LINGER_S = 0.05
+
+
+_Decoded = asyncio.Queue[convert.WriteBatch | BaseException | None]
+
+
+async def _gather(
+    group: WriteGroup[convert.WriteBatch],
+    decoded: _Decoded,
+    carried: list[convert.WriteBatch | BaseException | None],
+    linger: float,
+) -> None:
+    """Add the messages waiting in ``decoded`` to ``group`` while they fit, and for up to
+    ``linger`` seconds those still arriving, until it has GROUP_TARGET; the first that does
+    not fit (or the stream's end or error) goes to ``carried``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + linger
+    while True:
+        if decoded.empty():
+            left = deadline - loop.time()
+            if len(group) >= GROUP_TARGET or left <= 0:
+                return
+            try:
+                waiting = await asyncio.wait_for(decoded.get(), left)
+            except TimeoutError:
+                return
+        else:
+            waiting = decoded.get_nowait()
+        if not isinstance(waiting, convert.WriteBatch) or not group.admits(waiting):
+            carried.append(waiting)
+            return
+        group.add(waiting)
 
 
 class MemoryService(memory_grpc.MemoryServiceServicer):
@@ -57,12 +95,11 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
         request_iterator: AsyncIterator[memory_pb.WriteStreamRequest],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[memory_pb.WriteStreamResponse]:
-        """One answer per message, in order. Message k+1 is received and decoded on the
-        event loop while message k commits on a worker thread (its SQLite and FAISS work
-        releases the GIL), so the decode costs the stream no time of its own."""
-        decoded: asyncio.Queue[convert.WriteBatch | BaseException | None] = asyncio.Queue(
-            maxsize=WRITE_STREAM_AHEAD
-        )
+        """One answer per message, in order, once it is durable. Messages are received and
+        decoded on the event loop while the engine commits on a worker thread (its SQLite
+        and FAISS work releases the GIL); those that queued up meanwhile are committed
+        together (``memory_svc.write_group``)."""
+        decoded: _Decoded = asyncio.Queue(maxsize=WRITE_STREAM_AHEAD)
 
         async def receive() -> None:
             org: str | None = None
@@ -78,17 +115,52 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
 
         receiver = asyncio.create_task(receive())
         try:
-            while (batch := await decoded.get()) is not None:
-                if isinstance(batch, BaseException):
-                    raise batch
-                if batch.records:
-                    outcome = await self._store(batch)
-                else:  # nothing to store: the org's count as it stands
-                    state = self._engine.store.org_state(batch.org_id)
-                    outcome = WriteOutcome(org_record_count=state.record_count if state else 0)
-                yield convert.write_stream_response(outcome)
+            # a message taken from the queue that did not join the last group
+            carried: list[convert.WriteBatch | BaseException | None] = []
+            pipelined = False
+            while True:
+                item = carried.pop() if carried else await decoded.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                assert isinstance(item, convert.WriteBatch)
+                group = WriteGroup(item)
+                await _gather(group, decoded, carried, LINGER_S if pipelined else 0.0)
+                async for outcome in self._store_group(group):
+                    yield convert.write_stream_response(outcome)
+                pipelined = not decoded.empty()
         finally:
             receiver.cancel()
+
+    async def _store_group(
+        self, group: WriteGroup[convert.WriteBatch]
+    ) -> AsyncIterator[WriteOutcome]:
+        """Each message's outcome, in order. A group that fails on bad input is stored a
+        message at a time instead, so the messages before the bad one still land."""
+        if len(group) == 1:
+            batch = group.batches[0]
+            if batch.records:
+                yield await self._store(batch)
+            else:  # nothing to store: the org's count as it stands
+                state = self._engine.store.org_state(batch.org_id)
+                yield WriteOutcome(org_record_count=state.record_count if state else 0)
+            return
+        try:
+            outcomes = await asyncio.to_thread(
+                self._engine.write_group,
+                group.org_id,
+                group.frame(),
+                group.given_vectors(),
+                convert.serialiser(group.records()),
+                group.parts(),
+            )
+        except InvalidInput:  # nothing was committed; find the bad message
+            for batch in group.batches:
+                yield await self._store(batch)
+            return
+        for outcome in outcomes:
+            yield outcome
 
     async def Scan(
         self, request: memory_pb.ScanRequest, context: grpc.aio.ServicerContext
