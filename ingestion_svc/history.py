@@ -98,13 +98,18 @@ class StreamHistory:
         return codes * _SHIFT + days + _DAY_BIAS
 
     def plan(
-        self, windows: dict[tuple[str, str], tuple[int, int]]
+        self,
+        windows: dict[tuple[str, str], tuple[int, int]],
+        ahead_days: int = 0,
+        last_day: int | None = None,
     ) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int, list[str]]]]:
         """What to load for a batch: (account scans, campaign scans).
 
         Each account has one loaded span that starts with its first batch and grows
         forward with the stream: a day range scanned for every campaign at once (memory's
-        time index answers it). A campaign that needs days before that span — a late row —
+        time index answers it), reaching ``ahead_days`` past the batch's last day (but not
+        past ``last_day``) so a stream of consecutive days scans once per ``ahead_days``,
+        not once per batch. A campaign that needs days before that span — a late row —
         gets a scan of its own days only, remembered per campaign, so a row three months
         late costs its campaign's month, not the account's three months.
         """
@@ -115,11 +120,13 @@ class StreamHistory:
         accounts: list[tuple[str, int, int]] = []
         behind: dict[tuple[str, int, int], list[str]] = {}
         for account, (lo, hi) in spans.items():
+            reach = hi + ahead_days
+            until = max(hi, reach if last_day is None else min(reach, last_day))
             have = self._coverage.get(account)
             if have is None:
-                accounts.append((account, lo, hi))
+                accounts.append((account, lo, until))
             elif hi > have[1]:
-                accounts.append((account, have[1] + 1, hi))
+                accounts.append((account, have[1] + 1, until))
         for (account, campaign), (lo, hi) in windows.items():
             have = self._coverage.get(account)
             if have is None or lo >= have[0]:

@@ -44,6 +44,8 @@ _EARLIEST_OFFSET_US = 15 * _HOUR_US
 _LATEST_OFFSET_US = 13 * _HOUR_US
 # Factor values are loaded for the batch's days plus this margin, then reused.
 _FACTOR_MARGIN_DAYS = 60
+# How far an account's history scan reaches past the batch's days (see StreamHistory.plan).
+SCAN_AHEAD_DAYS = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,8 @@ class IngestStream:
     ) -> None:
         """Scan memory for the days the batch's campaigns need that the stream has not seen
         (see :meth:`StreamHistory.plan`)."""
-        accounts, campaigns = self.history.plan(windows)
+        today = (dt.datetime.now(dt.UTC).date() - dt.date(1970, 1, 1)).days
+        accounts, campaigns = self.history.plan(windows, SCAN_AHEAD_DAYS, today + 1)
         scans: list[tuple[str, int, int, list[str]]] = [(a, lo, hi, []) for a, lo, hi in accounts]
         scans += campaigns
         for account_key, first, last, only in scans:

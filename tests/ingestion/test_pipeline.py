@@ -286,3 +286,23 @@ def test_history_plan_scans_the_account_forward_and_late_campaigns_alone() -> No
     h.mark_loaded("meta|1", 10, 38, ["c2"])
     assert h.plan(nxt) == ([], [])
     assert h.plan({("meta|1", "c3"): (20, 30)}) == ([], [("meta|1", 20, 30, ["c3"])])
+
+
+def test_history_plan_reaches_ahead_so_consecutive_days_share_one_scan() -> None:
+    h = StreamHistory()
+    first = {("meta|1", "c1"): (72, 100)}
+    assert h.plan(first, ahead_days=14) == ([("meta|1", 72, 114)], [])
+    h.mark_loaded("meta|1", 72, 114)
+    # days 101..114 were scanned with the first batch: nothing to load for them
+    for day in range(101, 115):
+        assert h.plan({("meta|1", "c1"): (day - 28, day)}, ahead_days=14) == ([], [])
+    assert h.plan({("meta|1", "c1"): (87, 115)}, ahead_days=14) == ([("meta|1", 115, 129)], [])
+    # never past the last day that can have rows (today, in the account's zone)
+    assert h.plan({("meta|1", "c1"): (87, 115)}, ahead_days=14, last_day=118) == (
+        [("meta|1", 115, 118)],
+        [],
+    )
+    assert h.plan({("meta|1", "c1"): (87, 115)}, ahead_days=14, last_day=100) == (
+        [("meta|1", 115, 115)],
+        [],
+    )
