@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import pandas as pd
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 
@@ -46,6 +47,9 @@ _LATEST_OFFSET_US = 13 * _HOUR_US
 _FACTOR_MARGIN_DAYS = 60
 # How far an account's history scan reaches past the batch's days (see StreamHistory.plan).
 SCAN_AHEAD_DAYS = 14
+# History scans of one batch in flight at once: a batch of late rows needs one per window
+# (about 25 at the end of a 250k-row export), each waiting mostly on memory's busy writer.
+CONCURRENT_SCANS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,18 +164,26 @@ class IngestStream:
         accounts, campaigns = self.history.plan(windows, SCAN_AHEAD_DAYS, today + 1)
         scans: list[tuple[str, int, int, list[str]]] = [(a, lo, hi, []) for a, lo, hi in accounts]
         scans += campaigns
-        for account_key, first, last, only in scans:
+        if not scans:
+            return
+        slots = asyncio.Semaphore(CONCURRENT_SCANS)
+
+        async def load(account_key: str, first: int, last: int, only: list[str]) -> pd.DataFrame:
             # Only the instants local midnights of these days can fall on: widening by a
             # whole day each side re-read the neighbouring days (half of all written
             # records came back through these scans).
-            records = await self.service.memory.scan(
-                org_id,
-                convert.SOURCE_ENUM[source],
-                first * _DAY_US - _EARLIEST_OFFSET_US,
-                last * _DAY_US + _LATEST_OFFSET_US + 1,
-                only,
-            )
-            rows = await asyncio.to_thread(convert.history_rows, records, account_key, first, last)
+            async with slots:
+                records = await self.service.memory.scan(
+                    org_id,
+                    convert.SOURCE_ENUM[source],
+                    first * _DAY_US - _EARLIEST_OFFSET_US,
+                    last * _DAY_US + _LATEST_OFFSET_US + 1,
+                    only,
+                )
+            return await asyncio.to_thread(convert.history_rows, records, account_key, first, last)
+
+        loaded = await asyncio.gather(*(load(*scan) for scan in scans))
+        for (account_key, first, last, only), rows in zip(scans, loaded, strict=True):
             self.history.add(rows)
             self.history.mark_loaded(account_key, first, last, only)
 
