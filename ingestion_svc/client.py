@@ -67,8 +67,8 @@ class MemoryWriter:
         self._call = call
         self._unacked = 0
 
-    def _failure(self, code: grpc.StatusCode, details: str | None) -> Exception:
-        if code in _UNREACHABLE:
+    def _failure(self, code: grpc.StatusCode, details: str | None, error: Any = None) -> Exception:
+        if code in _UNREACHABLE or _transport_internal(code, error):
             return self._client._unavailable(code, "WriteStream")
         _LOGGER.error("memory rejected a write: %s %s", code.name, details)
         return RuntimeError(f"memory WriteStream failed: {code.name}")
@@ -78,7 +78,7 @@ class MemoryWriter:
             await self._call.write(request)
             self._unacked += 1
         except grpc.aio.AioRpcError as error:
-            raise self._failure(error.code(), error.details()) from None
+            raise self._failure(error.code(), error.details(), error) from None
         except asyncio.InvalidStateError:  # the call ended before this batch went out
             code = await self._call.code()
             raise self._failure(code, await self._call.details()) from None
@@ -88,7 +88,7 @@ class MemoryWriter:
         try:
             reply = await asyncio.wait_for(self._call.read(), self._client.timeout)
         except grpc.aio.AioRpcError as error:
-            raise self._failure(error.code(), error.details()) from None
+            raise self._failure(error.code(), error.details(), error) from None
         except TimeoutError:
             self._call.cancel()
             raise MemoryUnavailable(
@@ -172,19 +172,22 @@ class MemoryClient:
         start_us: int,
         end_us: int,
         campaign_ids: Sequence[str] = (),
+        geos: Sequence[str] = (),
     ) -> list[md_pb.CausalMarketingData]:
-        """An org's records of one source (and campaigns) with timestamps in [start, end).
+        """An org's records of one source (and campaigns, and geos) with timestamps in
+        [start, end).
 
-        Memory refuses a filter naming a campaign it has never stored (INVALID_ARGUMENT
-        with the offending ``campaign_ids[i]``): such campaigns have no history, so they
-        are dropped from the filter and the scan repeated.
+        Memory refuses a filter naming a campaign or geo it has never stored
+        (INVALID_ARGUMENT with the offending ``campaign_ids[i]`` / ``geos[i]``): those have
+        no history, so they are dropped from the filter and the scan repeated.
         """
-        wanted = list(campaign_ids)
+        wanted = {"campaign_ids": list(campaign_ids), "geos": list(geos)}
         for _ in range(2):
             request = memory_pb.ScanRequest(
                 org_id=org_id,
                 sources=[common_pb.DataSource.ValueType(source)],
-                campaign_ids=wanted,
+                campaign_ids=wanted["campaign_ids"],
+                geos=wanted["geos"],
                 batch_size=SCAN_BATCH,
                 time_range=common_pb.TimeRange(
                     start_time=_timestamp(start_us), end_time=_timestamp(end_us)
@@ -200,29 +203,47 @@ class MemoryClient:
                     return []  # the org has no records yet
                 if error.code() in _UNREACHABLE:
                     raise self._unavailable(error.code(), "Scan") from None
-                unknown = _unknown_campaigns(error) if wanted else set()
-                if error.code() == grpc.StatusCode.INVALID_ARGUMENT and unknown:
-                    wanted = [c for i, c in enumerate(wanted) if i not in unknown]
-                    if not wanted:
-                        return []
+                unknown = _unknown_filter_values(error)
+                if error.code() == grpc.StatusCode.INVALID_ARGUMENT and any(
+                    unknown.get(f) for f in wanted
+                ):
+                    for f, values in wanted.items():
+                        if values:
+                            drop = unknown.get(f, set())
+                            wanted[f] = [v for i, v in enumerate(values) if i not in drop]
+                            if not wanted[f]:
+                                return []  # none of them has history
                     continue
                 _LOGGER.error("memory rejected a scan: %s %s", error.code().name, error.details())
                 raise RuntimeError(f"memory Scan failed: {error.code().name}") from None
         raise RuntimeError("memory Scan kept refusing the campaign filter")
 
 
-def _unknown_campaigns(error: grpc.aio.AioRpcError) -> set[int]:
-    """Indexes of ``campaign_ids[i]`` named in the error's BadRequest field violations."""
+def _transport_internal(code: grpc.StatusCode, error: Any) -> bool:
+    """INTERNAL that memory did not send: memory answers its own INTERNAL errors with a
+    google.rpc.Status (``mesh.runtime.interceptor``); one without it comes from the
+    transport, e.g. when memory is stopped with a message in flight. The batch was not
+    acked, so it is retried like any outage."""
+    return (
+        code == grpc.StatusCode.INTERNAL
+        and error is not None
+        and rpc_status.from_call(error) is None
+    )
+
+
+def _unknown_filter_values(error: grpc.aio.AioRpcError) -> dict[str, set[int]]:
+    """Indexes named in the error's BadRequest field violations, by field:
+    ``{"campaign_ids": {i, ...}, "geos": {j, ...}}``."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    found: set[int] = set()
+    found: dict[str, set[int]] = {}
     for detail in status.details if status else ():
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
             for v in bad.field_violations:
-                match = re.fullmatch(r"campaign_ids\[(\d+)\]", v.field)
+                match = re.fullmatch(r"(campaign_ids|geos)\[(\d+)\]", v.field)
                 if match:
-                    found.add(int(match.group(1)))
+                    found.setdefault(match.group(1), set()).add(int(match.group(2)))
     return found
 
 

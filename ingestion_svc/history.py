@@ -4,7 +4,7 @@ natural key, daily spend / conversions / revenue per series, and campaign ids by
 The memory service is the record of truth; this is the stream's working set of it. The
 servicer loads what a batch needs (:meth:`StreamHistory.plan`) with memory Scans, and every
 batch the stream writes is added, so a stream of consecutive days costs one small Scan
-per batch, and a late row a Scan of its own campaign's month, not a re-read of the account. Nothing here outlives the stream, so
+per batch, and a late row a Scan of its own series' month, not a re-read of the account. Nothing here outlives the stream, so
 replicas of the service share no state.
 
 A *series* is one campaign (or Klaviyo message) in one geo of one account:
@@ -80,7 +80,7 @@ class StreamHistory:
         self._series_max = np.zeros(0, dtype=np.int64)
         self._prune_at = 50_000
         self._coverage: dict[str, tuple[int, int]] = {}
-        self._campaign_coverage: dict[tuple[str, str], tuple[int, int]] = {}
+        self._series_coverage: dict[tuple[str, str, str], tuple[int, int]] = {}
         self._frontier: dict[str, int] = {}
         self._campaigns: dict[tuple[str, str], set[str]] = {}
 
@@ -99,26 +99,28 @@ class StreamHistory:
 
     def plan(
         self,
-        windows: dict[tuple[str, str], tuple[int, int]],
+        windows: dict[tuple[str, str, str], tuple[int, int]],
         ahead_days: int = 0,
         last_day: int | None = None,
-    ) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int, list[str]]]]:
-        """What to load for a batch: (account scans, campaign scans).
+    ) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int, list[tuple[str, str]]]]]:
+        """What to load for a batch: (account scans, series scans).
 
+        ``windows`` are the days each (account, campaign, geo) series of the batch needs.
         Each account has one loaded span that starts with its first batch and grows
         forward with the stream: a day range scanned for every campaign at once (memory's
         time index answers it), reaching ``ahead_days`` past the batch's last day (but not
         past ``last_day``) so a stream of consecutive days scans once per ``ahead_days``,
-        not once per batch. A campaign that needs days before that span — a late row —
-        gets a scan of its own days only, remembered per campaign, so a row three months
-        late costs its campaign's month, not the account's three months.
+        not once per batch. A series that needs days before that span — a late row — gets
+        a scan of its own (campaign, geo) and days only, remembered per series, so a row
+        three months late costs its series' month, not its campaign's (≈60× more at 60
+        geos) nor the account's three months. Series needing the same days share a scan.
         """
         spans: dict[str, tuple[int, int]] = {}
-        for (account, _), (lo, hi) in windows.items():
+        for (account, _, _), (lo, hi) in windows.items():
             have = spans.get(account)
             spans[account] = (lo, hi) if have is None else (min(lo, have[0]), max(hi, have[1]))
         accounts: list[tuple[str, int, int]] = []
-        behind: dict[tuple[str, int, int], list[str]] = {}
+        behind: dict[tuple[str, int, int], list[tuple[str, str]]] = {}
         for account, (lo, hi) in spans.items():
             reach = hi + ahead_days
             until = max(hi, reach if last_day is None else min(reach, last_day))
@@ -127,23 +129,26 @@ class StreamHistory:
                 accounts.append((account, lo, until))
             elif hi > have[1]:
                 accounts.append((account, have[1] + 1, until))
-        for (account, campaign), (lo, hi) in windows.items():
+        for (account, campaign, geo), (lo, hi) in windows.items():
             have = self._coverage.get(account)
             if have is None or lo >= have[0]:
                 continue
-            own = self._campaign_coverage.get((account, campaign))
+            own = self._series_coverage.get((account, campaign, geo))
             last = min(hi, have[0] - 1)
             if own is not None and own[0] <= lo and last <= own[1]:
                 continue
-            behind.setdefault((account, lo, last), []).append(campaign)
-        return accounts, [(a, lo, hi, c) for (a, lo, hi), c in behind.items()]
+            behind.setdefault((account, lo, last), []).append((campaign, geo))
+        return accounts, [(a, lo, hi, s) for (a, lo, hi), s in behind.items()]
 
-    def mark_loaded(self, account: str, lo: int, hi: int, campaigns: Sequence[str] = ()) -> None:
-        """Record a scan: of the whole account, or of ``campaigns`` only."""
-        if campaigns:
-            for campaign in campaigns:
-                have = self._campaign_coverage.get((account, campaign))
-                self._campaign_coverage[(account, campaign)] = (
+    def mark_loaded(
+        self, account: str, lo: int, hi: int, series: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """Record a scan: of the whole account, or of these (campaign, geo) series only."""
+        if series:
+            for campaign, geo in series:
+                key = (account, campaign, geo)
+                have = self._series_coverage.get(key)
+                self._series_coverage[key] = (
                     (lo, hi) if have is None else (min(lo, have[0]), max(hi, have[1]))
                 )
             return
@@ -239,9 +244,9 @@ class StreamHistory:
         for acct, (lo, hi) in list(self._coverage.items()):
             if acct in floors:
                 self._coverage[acct] = (max(lo, floors[acct]), hi)
-        for (acct, cid), (_lo, hi) in list(self._campaign_coverage.items()):
-            if acct in floors and hi < floors[acct]:
-                del self._campaign_coverage[(acct, cid)]
+        for key, (_lo, hi) in list(self._series_coverage.items()):
+            if key[0] in floors and hi < floors[key[0]]:
+                del self._series_coverage[key]
 
     # ------------------------------------------------------------------------- lookup
 

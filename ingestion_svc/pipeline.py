@@ -73,18 +73,18 @@ class Prepared:
     rows: pd.DataFrame
     rejections: list[Rejection]
 
-    def windows(self) -> dict[tuple[str, str], tuple[int, int]]:
-        """Days of history each (account_key, campaign_id) of the batch needs: from
-        ``MAX_LAG`` days before its first day to its last. Rows whose campaign id is
+    def windows(self) -> dict[tuple[str, str, str], tuple[int, int]]:
+        """Days of history each series (account_key, campaign_id, geo) of the batch needs:
+        from ``MAX_LAG`` days before its first day to its last. Rows whose campaign id is
         missing need none of their own (they are resolved against what is loaded)."""
         rows = self.rows[self.rows["campaign_id"] != ""]
         if rows.empty:
             return {}
-        g = rows.groupby(["account_key", "campaign_id"], sort=True)["day"]
+        g = rows.groupby(["account_key", "campaign_id", "geo"], sort=True)["day"]
         lo, hi = g.min(), g.max()
         return {
-            (str(a), str(c)): (int(first) - lags.MAX_LAG, int(last))
-            for (a, c), first, last in zip(lo.index, lo.to_numpy(), hi.to_numpy(), strict=True)
+            (str(a), str(c), str(geo)): (int(first) - lags.MAX_LAG, int(last))
+            for (a, c, geo), first, last in zip(lo.index, lo.to_numpy(), hi.to_numpy(), strict=True)
         }
 
 

@@ -48,7 +48,7 @@ _FACTOR_MARGIN_DAYS = 60
 # How far an account's history scan reaches past the batch's days (see StreamHistory.plan).
 SCAN_AHEAD_DAYS = 14
 # History scans of one batch in flight at once: a batch of late rows needs one per window
-# (about 25 at the end of a 250k-row export), each waiting mostly on memory's busy writer.
+# (dozens at the end of a 250k-row export), each waiting mostly on memory's busy writer.
 CONCURRENT_SCANS = 8
 
 
@@ -156,19 +156,23 @@ class IngestStream:
         return staged.reply
 
     async def _load_history(
-        self, org_id: str, source: str, windows: dict[tuple[str, str], tuple[int, int]]
+        self, org_id: str, source: str, windows: dict[tuple[str, str, str], tuple[int, int]]
     ) -> None:
         """Scan memory for the days the batch's campaigns need that the stream has not seen
         (see :meth:`StreamHistory.plan`)."""
         today = (dt.datetime.now(dt.UTC).date() - dt.date(1970, 1, 1)).days
-        accounts, campaigns = self.history.plan(windows, SCAN_AHEAD_DAYS, today + 1)
-        scans: list[tuple[str, int, int, list[str]]] = [(a, lo, hi, []) for a, lo, hi in accounts]
-        scans += campaigns
+        accounts, late = self.history.plan(windows, SCAN_AHEAD_DAYS, today + 1)
+        scans: list[tuple[str, int, int, list[tuple[str, str]]]] = [
+            (a, lo, hi, []) for a, lo, hi in accounts
+        ]
+        scans += late
         if not scans:
             return
         slots = asyncio.Semaphore(CONCURRENT_SCANS)
 
-        async def load(account_key: str, first: int, last: int, only: list[str]) -> pd.DataFrame:
+        async def load(
+            account_key: str, first: int, last: int, series: list[tuple[str, str]]
+        ) -> pd.DataFrame:
             # Only the instants local midnights of these days can fall on: widening by a
             # whole day each side re-read the neighbouring days (half of all written
             # records came back through these scans).
@@ -178,14 +182,15 @@ class IngestStream:
                     convert.SOURCE_ENUM[source],
                     first * _DAY_US - _EARLIEST_OFFSET_US,
                     last * _DAY_US + _LATEST_OFFSET_US + 1,
-                    only,
+                    sorted({c for c, _ in series}),
+                    sorted({g for _, g in series}),
                 )
             return await asyncio.to_thread(convert.history_rows, records, account_key, first, last)
 
         loaded = await asyncio.gather(*(load(*scan) for scan in scans))
-        for (account_key, first, last, only), rows in zip(scans, loaded, strict=True):
+        for (account_key, first, last, series), rows in zip(scans, loaded, strict=True):
             self.history.add(rows)
-            self.history.mark_loaded(account_key, first, last, only)
+            self.history.mark_loaded(account_key, first, last, series)
 
     async def _factors(self, org_id: str, lo: int, hi: int) -> FactorTable:
         registry = self.service.factors

@@ -282,3 +282,56 @@ def test_a_cancelled_ingest_leaves_no_half_batch_and_a_retry_completes(
         ingestion.Ingest(iter([_request(world, _meta_lines(world, 5, 240), "c6")]), timeout=60)
     )
     assert more[0].accepted_count == 5
+
+
+def test_late_rows_read_their_own_series_history_from_memory(
+    services, world: sim.SimResult
+) -> None:  # type: ignore[no-untyped-def]
+    """A late row's lags come from a Scan of its own (campaign, geo) series; a late row of
+    the same campaign and days in another geo, in a later batch, gets its own."""
+    export = world.raw["tiktok"]
+    by_series: dict[str, dict[str, int]] = {}
+    for i in range(export.n_base):
+        if i not in export.overrides:
+            series, day = export.row_key(i).rsplit("|", 1)
+            by_series.setdefault(series, {})[day] = i
+    days = sorted({d for rows in by_series.values() for d in rows})[:71]
+    whole = [s for s, rows in by_series.items() if all(d in rows for d in days)]
+    campaign = next(c for c in {s.rsplit("|", 1)[0] for s in whole} if sum(
+        s.startswith(c + "|") for s in whole) >= 2)  # fmt: skip
+    s1, s2 = [s for s in whole if s.startswith(campaign + "|")][:2]
+    late, last = days[40], days[70]
+
+    def line(series: str, day: str) -> str:
+        return dumps(export.base_row(by_series[series][day]))
+
+    account = _account(world, "tiktok")
+    with LiftOS(peers_of(services), org_id="late") as client:
+        # one stream writes days 0..69 of both series, except the late day
+        client.ingest(
+            "tiktok",
+            [line(s, d) for d in days[:70] for s in (s1, s2) if d != late],
+            account=account,
+            pulled_at=PULLED,
+        )
+        # a new stream starts at day 70 (its history then covers days 42 on), then gets
+        # the late day of s1, then the same day of s2, one batch each
+        summary = client.ingest(
+            "tiktok",
+            [line(s1, last), line(s2, last), line(s1, late), line(s2, late)],
+            account=account,
+            pulled_at=PULLED + dt.timedelta(hours=1),
+            batch_size=1,
+        )
+    assert summary.accepted == 4
+    _, memory = _stubs(services)
+    stored = {r.natural_key: r for r in _scan(memory, "late")}
+    for series in (s1, s2):
+        record = stored[f"{series}|{late}"]
+        lf = record.lag_features
+        day = dt.date.fromisoformat(late)
+        for k in (1, 7, 14, 28):
+            back = (day - dt.timedelta(days=k)).isoformat()
+            want = float(export.base_row(by_series[series][back])["metrics"]["spend"])
+            assert getattr(lf, f"spend_lag_{k}") == want, (series, k)
+        assert lf.history_days == 28, series

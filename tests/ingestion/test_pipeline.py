@@ -273,36 +273,44 @@ def test_settings_move_the_temporal_tolerances(world: sim.SimResult) -> None:
     assert result.out_of_order == 1 and result.late == 0
 
 
-def test_history_plan_scans_the_account_forward_and_late_campaigns_alone() -> None:
+def test_history_plan_scans_the_account_forward_and_late_series_alone() -> None:
     h = StreamHistory()
-    first = {("meta|1", "c1"): (72, 100), ("meta|1", "c2"): (72, 100)}
+    first = {("meta|1", "c1", "US-CA"): (72, 100), ("meta|1", "c2", "US-CA"): (72, 100)}
     assert h.plan(first) == ([("meta|1", 72, 100)], [])
     h.mark_loaded("meta|1", 72, 100)
-    # The next day extends the account's span; a late row of c2 from long ago is scanned
-    # for c2 alone, once.
-    nxt = {("meta|1", "c1"): (73, 101), ("meta|1", "c2"): (10, 38)}
-    assert h.plan(nxt) == ([("meta|1", 101, 101)], [("meta|1", 10, 38, ["c2"])])
+    # The next day extends the account's span; a late row of c2 in US-TX from long ago is
+    # scanned for that series alone, once.
+    nxt = {("meta|1", "c1", "US-CA"): (73, 101), ("meta|1", "c2", "US-TX"): (10, 38)}
+    assert h.plan(nxt) == ([("meta|1", 101, 101)], [("meta|1", 10, 38, [("c2", "US-TX")])])
     h.mark_loaded("meta|1", 101, 101)
-    h.mark_loaded("meta|1", 10, 38, ["c2"])
+    h.mark_loaded("meta|1", 10, 38, [("c2", "US-TX")])
     assert h.plan(nxt) == ([], [])
-    assert h.plan({("meta|1", "c3"): (20, 30)}) == ([], [("meta|1", 20, 30, ["c3"])])
+    # the same days of the campaign's other geo were not loaded: scanned on their own
+    other_geo = {("meta|1", "c2", "US-CA"): (10, 38)}
+    assert h.plan(other_geo) == ([], [("meta|1", 10, 38, [("c2", "US-CA")])])
+    # series needing the same days share one scan
+    two = {("meta|1", "c3", "US-CA"): (20, 30), ("meta|1", "c4", "US-NY"): (20, 30)}
+    assert h.plan(two) == ([], [("meta|1", 20, 30, [("c3", "US-CA"), ("c4", "US-NY")])])
 
 
 def test_history_plan_reaches_ahead_so_consecutive_days_share_one_scan() -> None:
     h = StreamHistory()
-    first = {("meta|1", "c1"): (72, 100)}
+    first = {("meta|1", "c1", "US-CA"): (72, 100)}
     assert h.plan(first, ahead_days=14) == ([("meta|1", 72, 114)], [])
     h.mark_loaded("meta|1", 72, 114)
     # days 101..114 were scanned with the first batch: nothing to load for them
     for day in range(101, 115):
-        assert h.plan({("meta|1", "c1"): (day - 28, day)}, ahead_days=14) == ([], [])
-    assert h.plan({("meta|1", "c1"): (87, 115)}, ahead_days=14) == ([("meta|1", 115, 129)], [])
+        assert h.plan({("meta|1", "c1", "US-CA"): (day - 28, day)}, ahead_days=14) == ([], [])
+    assert h.plan({("meta|1", "c1", "US-CA"): (87, 115)}, ahead_days=14) == (
+        [("meta|1", 115, 129)],
+        [],
+    )
     # never past the last day that can have rows (today, in the account's zone)
-    assert h.plan({("meta|1", "c1"): (87, 115)}, ahead_days=14, last_day=118) == (
+    assert h.plan({("meta|1", "c1", "US-CA"): (87, 115)}, ahead_days=14, last_day=118) == (
         [("meta|1", 115, 118)],
         [],
     )
-    assert h.plan({("meta|1", "c1"): (87, 115)}, ahead_days=14, last_day=100) == (
+    assert h.plan({("meta|1", "c1", "US-CA"): (87, 115)}, ahead_days=14, last_day=100) == (
         [("meta|1", 115, 115)],
         [],
     )
