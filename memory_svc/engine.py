@@ -287,9 +287,15 @@ class MemoryEngine:
         keys = frame["natural_key"].astype(str).tolist()
         versions = frame["version"].astype(np.int64).tolist()
         stored = self.store.existing(org_id, ids, keys)
+        status = np.full(len(ids), _INSERTED, dtype=np.int8)
+        if not stored and len(set(ids)) == len(ids):
+            keyed = [k for k in keys if k]
+            if len(set(keyed)) == len(keyed):
+                # The usual ingest batch: every record new and named once, so every row is
+                # inserted (the passes below would say so at ~4 µs a row).
+                return status, list(range(len(ids))), [None] * len(ids)
         by_id = {e.id: e for e in stored}
         by_key = {e.natural_key: e for e in stored if e.natural_key}
-        status = np.full(len(ids), _INSERTED, dtype=np.int8)
         winners: dict[tuple[str, str], int] = {}
         order = sorted(range(len(ids)), key=lambda i: (-versions[i], i))
         # First pass: the highest version of each identity in the batch; the rest are
