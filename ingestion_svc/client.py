@@ -216,7 +216,7 @@ class MemoryClient:
                     continue
                 _LOGGER.error("memory rejected a scan: %s %s", error.code().name, error.details())
                 raise RuntimeError(f"memory Scan failed: {error.code().name}") from None
-        raise RuntimeError("memory Scan kept refusing the campaign filter")
+        raise RuntimeError("memory Scan kept refusing the filter")
 
 
 def _transport_internal(code: grpc.StatusCode, error: Any) -> bool:
