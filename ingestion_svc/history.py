@@ -3,9 +3,9 @@ natural key, daily spend / conversions / revenue per series, and campaign ids by
 
 The memory service is the record of truth; this is the stream's working set of it. The
 servicer loads what a batch needs (:meth:`StreamHistory.plan`) with memory Scans, and every
-batch the stream writes is added, so a stream of consecutive days costs one small Scan
-per batch, and a late row a Scan of its own series' month, not a re-read of the account. Nothing here outlives the stream, so
-replicas of the service share no state.
+batch the stream writes is added, so a stream of consecutive days costs one small Scan per
+two weeks of days, and a late row a Scan of its own series' month, not a re-read of the
+account. Nothing here outlives the stream, so replicas of the service share no state.
 
 A *series* is one campaign (or Klaviyo message) in one geo of one account:
 ``source|account|ident|geo``; a natural key is the series plus the local date. Days are

@@ -4,8 +4,9 @@ Each message of a stream is still answered on its own, in order, once it is dura
 changes is that when the engine falls behind a writer, the messages queued meanwhile share
 one SQLite transaction, one fsync and one pass of the per-batch work (FAISS add, graph
 delta, the index leaves a batch touches). Measured on ingest batches: storing 4 messages
-at once costs ≈ 9% less CPU per record than 4 transactions. When the engine keeps up, the
-queue is empty and each message is its own group, so nothing waits to be grouped.
+at once costs ≈ 9% less CPU per record than 4 transactions. A lock-step writer (each
+message waits for its answer) is never grouped and never waits; one that keeps messages in
+flight may wait up to ``memory_svc.service.LINGER_S`` for a group to gather.
 
 Messages are grouped only while they share no record id or natural key: a record restated
 by a later message must be replaced in order, as separate transactions would.
@@ -21,7 +22,7 @@ import pandas as pd
 
 __all__ = ["MAX_GROUP_RECORDS", "Groupable", "WriteGroup"]
 
-# Bounds a group's latency and memory: 8 ingest batches.
+# Bounds a group's size (8 ingest batches): after a pause (an IVF build) more may be waiting.
 MAX_GROUP_RECORDS = 8_000
 
 
