@@ -16,8 +16,11 @@ from grpc_status import rpc_status
 
 import sim
 from ingestion_svc.app import build as ingestion_build
+from ingestion_svc.external_factors import FactorTable
+from ingestion_svc.history import StreamHistory
 from ingestion_svc.model import Account, RawBatch
 from ingestion_svc.parse import parse_json_rows
+from ingestion_svc.pipeline import BatchResult, finish, prepare
 from memory_svc.app import build as memory_build
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import RunningService, running_services
@@ -54,6 +57,24 @@ def raw_batch(
         org, source, batch_id, rows, raw, account, pulled_at, row_offset,
         parse_rejections=rejections, **kw,
     )  # fmt: skip
+
+
+def ingested_batches(
+    world: sim.SimResult, source: str, size: int, pulled_at: dt.datetime = PULLED
+) -> Iterator[BatchResult]:
+    """A world's raw export of ``source``, ``size`` lines a batch, through the pipeline as
+    Ingest runs it (dirt included, the stream's history kept); no gRPC, no storage."""
+    account = account_of(world, source)
+    history = StreamHistory()
+    lines = list(world.raw[source].lines())
+    for start in range(0, len(lines), size):
+        batch = raw_batch(
+            source, lines[start : start + size], account, batch_id=f"b{start}",
+            pulled_at=pulled_at, row_offset=start,
+        )  # fmt: skip
+        result = finish(prepare(batch), history, [], FactorTable.empty(), pulled_at)
+        history.add(result.history_rows)
+        yield result
 
 
 def dumps(row: dict[str, Any]) -> str:

@@ -13,12 +13,9 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 
 import sim
 from ingestion_svc.convert import history_rows
-from ingestion_svc.external_factors import FactorTable
-from ingestion_svc.history import HISTORY_COLUMNS, StreamHistory, day_numbers
-from ingestion_svc.model import Account, RawBatch
-from ingestion_svc.parse import parse_json_rows
-from ingestion_svc.pipeline import finish, prepare
+from ingestion_svc.history import HISTORY_COLUMNS, day_numbers
 from mesh.frames import frame_to_records, records_to_frame
+from tests.ingestion.conftest import account_of, ingested_batches
 
 _PULLED = dt.datetime(2030, 1, 1, 9, tzinfo=dt.UTC)
 
@@ -61,22 +58,12 @@ def written() -> dict[str, tuple[str, list[md_pb.CausalMarketingData], pd.DataFr
     world = sim.simulate("demo", seed=4, days=50)
     out = {}
     for source in ("meta", "google_ads", "klaviyo", "tiktok"):
-        a = next(x for x in world.accounts if x["source"] == source)
-        account = Account(a["account_id"], a["timezone"], a["currency"], "US", a["geo_keys"])
-        history = StreamHistory()
         records, recorded = [], []
-        lines = list(world.raw[source].lines())
-        for start in range(0, len(lines), 800):
-            rows, raw, rejected = parse_json_rows(lines[start : start + 800])
-            batch = RawBatch(
-                "acme", source, f"b{start}", rows, raw, account, _PULLED, start,
-                parse_rejections=rejected,
-            )  # fmt: skip
-            result = finish(prepare(batch), history, [], FactorTable.empty(), _PULLED)
-            history.add(result.history_rows)
+        for result in ingested_batches(world, source, 800, _PULLED):
             records += frame_to_records(result.records)
             recorded.append(result.history_rows)
-        out[source] = (f"{source}|{a['account_id']}", records, pd.concat(recorded))
+        account_key = f"{source}|{account_of(world, source).account_id}"
+        out[source] = (account_key, records, pd.concat(recorded))
     return out
 
 

@@ -11,15 +11,11 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 
 import sim
-from ingestion_svc.external_factors import FactorTable
-from ingestion_svc.history import StreamHistory
-from ingestion_svc.model import Account, RawBatch
-from ingestion_svc.parse import parse_json_rows
-from ingestion_svc.pipeline import finish, prepare
 from mesh.errors import InvalidInput
 from mesh.frames import frame_to_records, records_to_frame
 from mesh.synthetic_records import synthetic_records
 from mesh.wire import frame_to_wire, write_request_wire
+from tests.ingestion.conftest import ingested_batches
 
 _Record = md_pb.CausalMarketingData
 _PULLED = dt.datetime(2030, 1, 1, 9, tzinfo=dt.UTC)
@@ -37,22 +33,11 @@ def _without_memory_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _ingested_frames(world: sim.SimResult) -> list[pd.DataFrame]:
     """The record frames Ingest builds from the world's raw exports, dirt included."""
-    frames = []
-    for source in ("meta", "google_ads", "klaviyo", "tiktok"):
-        a = next(x for x in world.accounts if x["source"] == source)
-        account = Account(a["account_id"], a["timezone"], a["currency"], "US", a["geo_keys"])
-        history = StreamHistory()
-        lines = list(world.raw[source].lines())
-        for start in range(0, len(lines), 700):
-            rows, raw, rejected = parse_json_rows(lines[start : start + 700])
-            batch = RawBatch(
-                "acme", source, f"b{start}", rows, raw, account, _PULLED, start,
-                parse_rejections=rejected,
-            )  # fmt: skip
-            result = finish(prepare(batch), history, [], FactorTable.empty(), _PULLED)
-            history.add(result.history_rows)
-            frames.append(result.records)
-    return frames
+    return [
+        result.records
+        for source in ("meta", "google_ads", "klaviyo", "tiktok")
+        for result in ingested_batches(world, source, 700, _PULLED)
+    ]
 
 
 def test_ingested_batches_encode_to_the_records_frame_to_records_builds() -> None:
