@@ -323,6 +323,11 @@ def _create(path: Path) -> None:
         db.close()
 
 
+# Page cache of each reader thread's connection (the writer's is 64 MiB). Scans read in
+# order and mostly once, and up to one reader per worker thread serves them at once.
+_READER_CACHE_KIB = 16 * 1024
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     db = connect_durable(path)
     db.execute("PRAGMA busy_timeout=10000")
@@ -402,6 +407,7 @@ class SQLiteRecordStore:
         if db is None:
             db = _connect(self._path)
             db.execute("PRAGMA query_only=ON")
+            db.execute(f"PRAGMA cache_size=-{_READER_CACHE_KIB}")
             self._local.db = db
             with self._readers_lock:
                 self._readers.append(db)
