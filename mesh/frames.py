@@ -44,6 +44,7 @@ __all__ = [
     "FRAME_SCHEMA",
     "HOLIDAY_COLUMNS",
     "Column",
+    "date_column",
     "enum_name",
     "enum_value",
     "frame_to_records",
@@ -294,7 +295,8 @@ def _ts(us: np.ndarray) -> Any:
     return pd.Series(us.view("datetime64[us]")).dt.tz_localize("UTC").array
 
 
-def _date_col(dates: Sequence[common_pb.Date]) -> np.ndarray:
+def date_column(dates: Sequence[common_pb.Date]) -> np.ndarray:
+    """Proto dates as naive datetime64[s] midnights (NaT where unset)."""
     y = np.array([d.year for d in dates], dtype=np.int64)
     m = np.array([d.month for d in dates], dtype=np.int64)
     d = np.array([d.day for d in dates], dtype=np.int64)
@@ -516,7 +518,7 @@ def _core_columns(cols: dict[str, Any], recs: list[md_pb.CausalMarketingData]) -
     cols["id"] = _str([r.id for r in recs])
     cols["org_id"] = _str([r.org_id for r in recs])
     cols["timestamp"] = _ts(_us(recs, "timestamp"))
-    cols["local_date"] = _date_col([r.local_date for r in recs])
+    cols["local_date"] = date_column([r.local_date for r in recs])
     cols["data_source"] = _enum_str("data_source", [r.data_source for r in recs])
     cols["account_id"] = _str([r.account_id for r in recs])
     cols["campaign_id"] = _str([r.campaign_id for r in recs])
@@ -560,7 +562,7 @@ def _confounder_columns(
 
 
 def _calendar_columns(cols: dict[str, Any], cal: list[md_pb.CalendarDimension]) -> None:
-    cols["cal_date"] = _date_col([c.date for c in cal])
+    cols["cal_date"] = date_column([c.date for c in cal])
     for name in ("year", "quarter", "month", "week"):
         cols[f"cal_{name}"] = np.array([getattr(c, name) for c in cal], dtype=np.int64)
     cols["cal_day_of_week"] = _enum_str("day_of_week", [c.day_of_week for c in cal])
