@@ -295,6 +295,39 @@ def _where(org_id: str, flt: RecordFilter) -> tuple[str, list[object]]:
     return " AND ".join(clauses), params
 
 
+def scan_sql(
+    org_id: str,
+    flt: RecordFilter,
+    after: tuple[int, str] | None,
+    limit: int,
+    with_embeddings: bool,
+) -> tuple[str, list[object]]:
+    """The query for one page of a scan, in (timestamp, id) order after the cursor ``after``.
+
+    A page's keys are chosen (and sorted) first, then only its own payloads are read: a join
+    before the LIMIT sorted the payload of every remaining match on every page (a paged
+    20-campaign scan of 36k records: 1.45 → 0.41 s on 1M records). A campaign filter reads
+    through the campaign index. Without statistics (a new database) SQLite preferred the time
+    index, whose order saves the sort but which reads every record in the window: a series'
+    77-record history took 0.27 s instead of 2 ms, and ingestion's history scans of a 1M-row
+    ingest cost memory 10 s of CPU.
+    """
+    where, params = _where(org_id, flt)
+    if after is not None:
+        where += " AND (r.timestamp_us, r.id) > (?, ?)"
+        params.extend(after)
+    emb = ", v.embedding" if with_embeddings else ", NULL"
+    join = " JOIN vectors v ON v.seq = r.seq" if with_embeddings else ""
+    use = " INDEXED BY records_campaign_time" if flt.campaign_ids else ""
+    sql = (
+        f"SELECT r.seq, r.timestamp_us, r.id, p.payload{emb} FROM ("
+        f"SELECT r.seq, r.timestamp_us, r.id FROM records r{use} WHERE {where} "
+        "ORDER BY r.timestamp_us, r.id LIMIT ?"
+        f") r JOIN payloads p ON p.seq = r.seq{join} ORDER BY r.timestamp_us, r.id"
+    )
+    return sql, [*params, limit]
+
+
 # The writer leaves checkpoints to a background thread (below); past this many WAL bytes it
 # checkpoints itself, so the WAL stays bounded should that thread fall behind.
 _WAL_BACKSTOP_BYTES = 256 << 20
@@ -472,18 +505,8 @@ class SQLiteRecordStore:
         limit: int,
         with_embeddings: bool,
     ) -> list[ScanRow]:
-        where, params = _where(org_id, flt)
-        if after is not None:
-            where += " AND (r.timestamp_us, r.id) > (?, ?)"
-            params.extend(after)
-        emb = ", v.embedding" if with_embeddings else ", NULL"
-        join = " JOIN vectors v ON v.seq = r.seq" if with_embeddings else ""
-        sql = (
-            f"SELECT r.seq, r.timestamp_us, r.id, p.payload{emb} FROM records r "
-            f"JOIN payloads p ON p.seq = r.seq{join} WHERE {where} "
-            "ORDER BY r.timestamp_us, r.id LIMIT ?"
-        )
-        return [ScanRow(*row) for row in self._read().execute(sql, (*params, limit))]
+        sql, params = scan_sql(org_id, flt, after, limit, with_embeddings)
+        return [ScanRow(*row) for row in self._read().execute(sql, params)]
 
     def candidates(self, org_id: str, flt: RecordFilter, limit: int | None) -> np.ndarray:
         where, params = _where(org_id, flt)
