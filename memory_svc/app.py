@@ -5,7 +5,8 @@ on — an org keeps the one it was first embedded with), ``LIFTOS_MEMORY_IVF_THR
 ``LIFTOS_MEMORY_NPROBE``, ``LIFTOS_MEMORY_EXACT_CANDIDATES``, ``LIFTOS_MEMORY_INDEX_SAVE_CHANGES``
 (changes between index saves; the index is caught up from the store after a crash),
 ``LIFTOS_MEMORY_INLINE_SEARCH_COST`` (vector components an unfiltered search may scan and
-still run on the event loop; 0 sends every search to a worker thread).
+still run on the event loop; 0 sends every search to a worker thread),
+``LIFTOS_MEMORY_FAISS_THREADS`` (OpenMP threads FAISS may use; default 1).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 
+import faiss
 from liftos.v1 import memory_pb2, memory_pb2_grpc
 
 from memory_svc.engine import MemoryEngine, MemorySettings
@@ -44,6 +46,12 @@ def settings_from_env() -> MemorySettings:
 def open_engine(config: ServerConfig, settings: MemorySettings | None = None) -> MemoryEngine:
     """Open the store under ``data_dir/memory`` and bring every org's index up to date."""
     settings = settings or settings_from_env()
+    # FAISS parallelises each add and k-means step with OpenMP. Writes add ~1,000 vectors at a
+    # time and searches are one query each, so a second thread mostly waits: measured on 2
+    # cores, adding 1,000 vectors to a 1,024-list IVF cost 9.0 µs of CPU per vector with 2
+    # threads and 6.6 with 1 (4.4 and 6.6 µs of wall time), and the extra CPU is taken from
+    # the other services on the machine (ingestion, during an ingest).
+    faiss.omp_set_num_threads(int(os.environ.get("LIFTOS_MEMORY_FAISS_THREADS", 1)))
     root = config.data_dir / "memory"
     store = SQLiteRecordStore(root / "memory.sqlite")
     engine = MemoryEngine(store, IndexManager(root / "index", settings.index), settings)
