@@ -39,6 +39,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 from liftos.v1 import memory_pb2 as memory_pb  # noqa: E402
 from liftos.v1 import memory_pb2_grpc as memory_grpc  # noqa: E402
 
+from memory_svc.app import settings_from_env  # noqa: E402
 from memory_svc.index import _file_stem  # noqa: E402
 from mesh.synthetic_records import synthetic_records  # noqa: E402
 
@@ -186,7 +187,7 @@ def search_and_rebuild(data: Path, args: argparse.Namespace) -> None:
     index = faiss.read_index(str(data / "memory" / "index" / f"{_file_stem(ORG)}.faiss"))
     kind = type(index).__name__
     if hasattr(index, "nprobe"):
-        index.nprobe = int(os.environ.get("LIFTOS_MEMORY_NPROBE", 16))
+        index.nprobe = settings_from_env().index.nprobe  # as the server runs it
     faiss_t, faiss_ids = [], []
     for q in queries:
         t = time.perf_counter()

@@ -32,7 +32,7 @@ _LOGGER = logging.getLogger(__name__)
 def settings_from_env() -> MemorySettings:
     index = IndexSettings(
         ivf_threshold=int(os.environ.get("LIFTOS_MEMORY_IVF_THRESHOLD", 50_000)),
-        nprobe=int(os.environ.get("LIFTOS_MEMORY_NPROBE", 16)),
+        nprobe=int(os.environ.get("LIFTOS_MEMORY_NPROBE", IndexSettings().nprobe)),
         save_min_changes=int(os.environ.get("LIFTOS_MEMORY_INDEX_SAVE_CHANGES", 20_000)),
     )
     return MemorySettings(

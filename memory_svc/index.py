@@ -5,12 +5,16 @@
   ``IndexIDMap2``: measured here (faiss 1.15.1), ``IndexIDMap2(IVF).remove_ids`` compacts the
   id map positionally while the IVF lists keep their internal ids, so searches after a
   removal return wrong ids. IVF stores 64-bit ids natively and removes them correctly.
-  ``nlist = clamp(4·√n, 1, 1024)`` (and at most n/39 so k-means has enough points), trained on
-  a sample of at most 39·nlist vectors — FAISS's own minimum per centroid (Jégou, Douze &
-  Schmid 2011, the IVF scheme); the index is retrained when the org has grown 4× since
-  training, so lists stay balanced. Measured on the vectors of a 308k-record ingest, 39
-  instead of 64 per list cut its two trainings from 7.5 to 5.2 s of CPU, at the same
-  recall@10 against exact search (0.997 at nprobe 16).
+  ``nlist = clamp(4·√n, 1, 512)`` (and at most n/39 so k-means has enough points), searched
+  at ``nprobe`` 8, trained on a sample of at most 39·nlist vectors — FAISS's own minimum per
+  centroid (Jégou, Douze & Schmid 2011, the IVF scheme); the index is retrained when the
+  org has grown 4× since training, so lists stay balanced.
+  Every added vector is compared with every centroid, so nlist sets the write cost; the
+  searched fraction (nprobe / nlist) sets recall and search cost. Against 1,024 lists at
+  nprobe 16, measured here: adds 6.6 → 3.8 µs per vector; the two trainings of a 308k-record
+  ingest 5.3 → 2.0 s of CPU (39 instead of 64 per list had cut them from 7.5); recall@10
+  against exact search 0.997 → 0.995 on that ingest's vectors and 1.000 → 1.000 on
+  ``bench/memory_search.py``'s 1M records, where direct FAISS p50 is 0.64 → 0.62 ms.
 * Persistence: ``<org>-<hash>.faiss`` plus a JSON sidecar (kind, dim, count, checksum of
   seqs, last seq applied). On start an index is loaded, caught up from the store (records
   written and versions replaced after its last seq) and verified against the store's
@@ -50,8 +54,8 @@ class IndexSettings:
     """Thresholds and search parameters."""
 
     ivf_threshold: int = 50_000
-    nprobe: int = 16
-    max_nlist: int = 1024
+    nprobe: int = 8
+    max_nlist: int = 512
     retrain_growth: float = 4.0
     save_min_changes: int = 20_000
     save_fraction: float = 0.5
@@ -166,7 +170,7 @@ class OrgIndex:
             self.index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(seqs, np.int64)))
 
     def search(
-        self, query: np.ndarray, k: int, *, allowed: np.ndarray | None = None, nprobe: int = 16
+        self, query: np.ndarray, k: int, *, allowed: np.ndarray | None = None, nprobe: int = 8
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, seqs) best first; ``allowed`` restricts to those seqs (faiss IDSelector)."""
         k = min(k, self.size)
