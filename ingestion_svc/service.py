@@ -28,6 +28,7 @@ from ingestion_svc.experiments import ExperimentRegistry
 from ingestion_svc.external_factors import FactorRegistry, FactorTable
 from ingestion_svc.history import StreamHistory
 from ingestion_svc.ledger import BatchLedger
+from ingestion_svc.model import RawBatch
 from mesh.runtime.protoconv import date_from_proto, require_org
 from mesh.wire import write_request_wire
 
@@ -50,6 +51,8 @@ SCAN_AHEAD_DAYS = 14
 # History scans of one batch in flight at once: a batch of late rows needs one per window
 # (dozens at the end of a 250k-row export), each waiting mostly on memory's busy writer.
 CONCURRENT_SCANS = 8
+# Days of history each (account_key, campaign_id, geo) series of a batch needs.
+Windows = dict[tuple[str, str, str], tuple[int, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,17 +91,36 @@ class IngestStream:
         """Everything up to the memory ack: validate, transform, encode the records and
         send them on the WriteStream.
 
-        The stream's history takes the batch's rows at once, so the next batch can be
-        staged while this one is written; if the write fails the stream ends and its
-        history with it.
+        The work runs in two worker-thread hops, before and after the history scans: each
+        hop hands the GIL back and forth with the event loop, which serves both gRPC
+        streams meanwhile. The stream's history takes the batch's rows at once, so the next
+        batch can be staged while this one is written; if the write fails the stream ends
+        and its history with it.
         """
-        s = self.service
         now = dt.datetime.now(dt.UTC)
-        batch = await asyncio.to_thread(
-            convert.ingest_batch, request, now, s.settings.max_clock_skew
-        )
-        fingerprint = await asyncio.to_thread(convert.fingerprint, request)
-        seen = await asyncio.to_thread(s.ledger.get, batch.org_id, batch.batch_id)
+        front = await asyncio.to_thread(self._prepare, request, now)
+        if isinstance(front, Staged):
+            return front
+        batch, fingerprint, prepared, windows = front
+        await self._load_history(batch.org_id, batch.source, windows)
+        result, request_bytes = await asyncio.to_thread(self._finish, batch, prepared, windows, now)
+        reply = convert.ack(batch.batch_id, result)
+        if len(result.records):
+            # Sent now, acked in order by commit(): memory takes it in while it commits
+            # the batches before it.
+            await self.writer().send(request_bytes)
+        return Staged(batch.org_id, batch.batch_id, fingerprint, reply, len(result.records))
+
+    def _prepare(
+        self, request: ingestion_pb.IngestRequest, now: dt.datetime
+    ) -> Staged | tuple[RawBatch, str, pipeline.Prepared, Windows]:
+        """Validate and parse the batch; a batch id the ledger holds is replayed (or
+        refused, when its rows differ); otherwise the prepared rows and the history
+        windows they need."""
+        s = self.service
+        batch = convert.ingest_batch(request, now, s.settings.max_clock_skew)
+        fingerprint = convert.fingerprint(request)
+        seen = s.ledger.get(batch.org_id, batch.batch_id)
         if seen is not None:
             if seen.fingerprint != fingerprint:
                 raise BatchIdReused(
@@ -107,28 +129,24 @@ class IngestStream:
                     resource_name=f"orgs/{batch.org_id}/batches/{batch.batch_id}",
                 )
             return Staged(batch.org_id, batch.batch_id, "", convert.replayed(seen.ack), 0)
-        prepared = await asyncio.to_thread(pipeline.prepare, batch, s.settings)
-        windows = prepared.windows()
-        await self._load_history(batch.org_id, batch.source, windows)
+        prepared = pipeline.prepare(batch, s.settings)
+        return batch, fingerprint, prepared, prepared.windows()
+
+    def _finish(
+        self, batch: RawBatch, prepared: pipeline.Prepared, windows: Windows, now: dt.datetime
+    ) -> tuple[pipeline.BatchResult, bytes]:
+        """Transform the batch against its loaded history and encode its records."""
+        s = self.service
         lo = min((w[0] for w in windows.values()), default=0)
         hi = max((w[1] for w in windows.values()), default=0)
-        experiments = await asyncio.to_thread(
-            s.registry.all_active, batch.org_id, _date(lo), _date(hi)
-        )
-        factors = await self._factors(batch.org_id, lo, hi)
-        result = await asyncio.to_thread(
-            pipeline.finish, prepared, self.history, experiments, factors, now, s.settings
-        )
+        experiments = s.registry.all_active(batch.org_id, _date(lo), _date(hi))
+        factors = self._factors(batch.org_id, lo, hi)
+        result = pipeline.finish(prepared, self.history, experiments, factors, now, s.settings)
         # Encoded column by column, never as messages: building 1,000 records field by
         # field and serialising them was a quarter of this service's CPU.
-        request_bytes = await asyncio.to_thread(write_request_wire, batch.org_id, result.records)
+        request_bytes = write_request_wire(batch.org_id, result.records)
         self.history.add(result.history_rows)
-        reply = convert.ack(batch.batch_id, result)
-        if len(result.records):
-            # Sent now, acked in order by commit(): memory takes it in while it commits
-            # the batches before it.
-            await self.writer().send(request_bytes)
-        return Staged(batch.org_id, batch.batch_id, fingerprint, reply, len(result.records))
+        return result, request_bytes
 
     async def commit(
         self, staged: Staged, before: asyncio.Task[Any] | None
@@ -155,9 +173,7 @@ class IngestStream:
         )
         return staged.reply
 
-    async def _load_history(
-        self, org_id: str, source: str, windows: dict[tuple[str, str, str], tuple[int, int]]
-    ) -> None:
+    async def _load_history(self, org_id: str, source: str, windows: Windows) -> None:
         """Scan memory for the days the batch's campaigns need that the stream has not seen
         (see :meth:`StreamHistory.plan`)."""
         today = (dt.datetime.now(dt.UTC).date() - dt.date(1970, 1, 1)).days
@@ -192,16 +208,14 @@ class IngestStream:
             self.history.add(rows)
             self.history.mark_loaded(account_key, first, last, series)
 
-    async def _factors(self, org_id: str, lo: int, hi: int) -> FactorTable:
+    def _factors(self, org_id: str, lo: int, hi: int) -> FactorTable:
         registry = self.service.factors
-        generation = await asyncio.to_thread(registry.generation, org_id)
+        generation = registry.generation(org_id)
         cached = self.factors.get(org_id)
         if generation == 0:
             return FactorTable.empty()
         if cached is None or cached.generation != generation or not cached.covers(lo, hi):
-            cached = await asyncio.to_thread(
-                registry.table, org_id, lo - _FACTOR_MARGIN_DAYS, hi + _FACTOR_MARGIN_DAYS
-            )
+            cached = registry.table(org_id, lo - _FACTOR_MARGIN_DAYS, hi + _FACTOR_MARGIN_DAYS)
             self.factors[org_id] = cached
         return cached
 
