@@ -65,6 +65,10 @@ class Settings:
     allowed_delay_days: int = 1
 
 
+# Days of history (first, last) each (account_key, campaign_id, geo) series needs.
+Windows = dict[tuple[str, str, str], tuple[int, int]]
+
+
 @dataclass(slots=True)
 class Prepared:
     """Stage one's output: the surviving rows (normalised + timestamp, day, account_key)."""
@@ -73,7 +77,7 @@ class Prepared:
     rows: pd.DataFrame
     rejections: list[Rejection]
 
-    def windows(self) -> dict[tuple[str, str, str], tuple[int, int]]:
+    def windows(self) -> Windows:
         """Days of history each series (account_key, campaign_id, geo) of the batch needs:
         from ``MAX_LAG`` days before its first day to its last. Rows whose campaign id is
         missing need none of their own (they are resolved against what is loaded)."""

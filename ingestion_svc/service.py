@@ -51,8 +51,6 @@ SCAN_AHEAD_DAYS = 14
 # History scans of one batch in flight at once: a batch of late rows needs one per window
 # (dozens at the end of a 250k-row export), each waiting mostly on memory's busy writer.
 CONCURRENT_SCANS = 8
-# Days of history each (account_key, campaign_id, geo) series of a batch needs.
-Windows = dict[tuple[str, str, str], tuple[int, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +111,7 @@ class IngestStream:
 
     def _prepare(
         self, request: ingestion_pb.IngestRequest, now: dt.datetime
-    ) -> Staged | tuple[RawBatch, str, pipeline.Prepared, Windows]:
+    ) -> Staged | tuple[RawBatch, str, pipeline.Prepared, pipeline.Windows]:
         """Validate and parse the batch; a batch id the ledger holds is replayed (or
         refused, when its rows differ); otherwise the prepared rows and the history
         windows they need."""
@@ -133,7 +131,11 @@ class IngestStream:
         return batch, fingerprint, prepared, prepared.windows()
 
     def _finish(
-        self, batch: RawBatch, prepared: pipeline.Prepared, windows: Windows, now: dt.datetime
+        self,
+        batch: RawBatch,
+        prepared: pipeline.Prepared,
+        windows: pipeline.Windows,
+        now: dt.datetime,
     ) -> tuple[pipeline.BatchResult, bytes]:
         """Transform the batch against its loaded history and encode its records."""
         s = self.service
@@ -173,7 +175,7 @@ class IngestStream:
         )
         return staged.reply
 
-    async def _load_history(self, org_id: str, source: str, windows: Windows) -> None:
+    async def _load_history(self, org_id: str, source: str, windows: pipeline.Windows) -> None:
         """Scan memory for the days the batch's campaigns need that the stream has not seen
         (see :meth:`StreamHistory.plan`)."""
         today = (dt.datetime.now(dt.UTC).date() - dt.date(1970, 1, 1)).days
