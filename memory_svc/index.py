@@ -19,7 +19,8 @@
   seqs, last seq applied). On start an index is loaded, caught up from the store (records
   written and versions replaced after its last seq) and verified against the store's
   (count, checksum); a missing, unreadable or mismatching index is rebuilt from the stored
-  vectors — never re-embedded.
+  vectors — never re-embedded — and so is one with more lists than ``max_nlist`` (saved
+  when the cap was 1,024), since nprobe is sized for the cap.
 * Record ids: the manager also holds each org's seq → record id map (``RecordIds``), built
   from the store on start and changed in :meth:`IndexManager.apply` under the org's lock,
   so whoever holds the lock sees the index and the ids agree.
@@ -302,6 +303,16 @@ class IndexManager:
             if idx is not None and idx.max_seq != state.max_seq:
                 self._catch_up(idx, state, source)
                 how = "caught_up"
+            if idx is not None and idx.nlist > self.settings.max_nlist:
+                # saved under a larger max_nlist (1,024 before): nprobe is sized for at most
+                # max_nlist lists, so searching it would read half the fraction it should
+                _LOGGER.info(
+                    "index for %s has %d lists, more than %d; rebuilding",
+                    state.org_id,
+                    idx.nlist,
+                    self.settings.max_nlist,
+                )
+                idx = None
             if idx is None or idx.size != state.record_count or idx.checksum() != state.checksum:
                 if idx is not None:
                     _LOGGER.warning("index for %s is stale; rebuilding", state.org_id)

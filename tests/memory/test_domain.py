@@ -151,6 +151,27 @@ def test_index_catches_up_after_a_crash_and_rebuilds_when_stale(
     assert again.how == "rebuilt" and again.size == 1200
 
 
+def test_an_ivf_index_with_more_lists_than_allowed_is_rebuilt(tmp_path: Path) -> None:
+    """An index saved under a larger max_nlist (1,024 lists searched at nprobe 16) is not
+    searched at today's nprobe: it is rebuilt with today's list count."""
+    x = _vectors(3000, seed=4)
+    source = _Source(np.arange(1, 3001, dtype=np.int64), x)
+    wide = IndexSettings(ivf_threshold=500, max_nlist=64, save_min_changes=10**9)
+    assert IndexManager(tmp_path, wide).recover(source.state(), source).how == "rebuilt"
+    assert IndexManager(tmp_path, wide).recover(source.state(), source).how == "loaded"
+    saved = IndexManager(tmp_path, wide)
+    saved.recover(source.state(), source)
+    before = saved.get("o")
+    assert before is not None and before.nlist > 16
+    narrow = IndexSettings(ivf_threshold=500, max_nlist=16, save_min_changes=10**9)
+    manager = IndexManager(tmp_path, narrow)
+    assert manager.recover(source.state(), source).how == "rebuilt"
+    after = manager.get("o")
+    assert after is not None and after.kind == "ivf" and after.nlist == 16
+    assert after.checksum() == source.state().checksum
+    assert IndexManager(tmp_path, narrow).recover(source.state(), source).how == "loaded"
+
+
 def test_ivf_removal_keeps_ids_right() -> None:
     """IVF with native ids answers the right record after removals (IDMap2 over IVF does not)."""
     x = _vectors(3000, seed=2)
