@@ -30,16 +30,17 @@ _LOGGER = logging.getLogger(__name__)
 
 
 def settings_from_env() -> MemorySettings:
-    index = IndexSettings(
-        ivf_threshold=int(os.environ.get("LIFTOS_MEMORY_IVF_THRESHOLD", 50_000)),
-        nprobe=int(os.environ.get("LIFTOS_MEMORY_NPROBE", IndexSettings().nprobe)),
-        save_min_changes=int(os.environ.get("LIFTOS_MEMORY_INDEX_SAVE_CHANGES", 20_000)),
-    )
+    index, engine = IndexSettings(), MemorySettings()  # the defaults
+    env = os.environ.get
     return MemorySettings(
-        embedder=os.environ.get("LIFTOS_EMBEDDER", "hashing"),
-        index=index,
-        exact_candidates=int(os.environ.get("LIFTOS_MEMORY_EXACT_CANDIDATES", 20_000)),
-        inline_search_cost=int(os.environ.get("LIFTOS_MEMORY_INLINE_SEARCH_COST", 8_000_000)),
+        embedder=env("LIFTOS_EMBEDDER", engine.embedder),
+        index=IndexSettings(
+            ivf_threshold=int(env("LIFTOS_MEMORY_IVF_THRESHOLD", index.ivf_threshold)),
+            nprobe=int(env("LIFTOS_MEMORY_NPROBE", index.nprobe)),
+            save_min_changes=int(env("LIFTOS_MEMORY_INDEX_SAVE_CHANGES", index.save_min_changes)),
+        ),
+        exact_candidates=int(env("LIFTOS_MEMORY_EXACT_CANDIDATES", engine.exact_candidates)),
+        inline_search_cost=int(env("LIFTOS_MEMORY_INLINE_SEARCH_COST", engine.inline_search_cost)),
     )
 
 

@@ -61,7 +61,7 @@ class IndexSettings:
     save_min_changes: int = 20_000
     save_fraction: float = 0.5
     seed: int = 1234
-    train_per_list: int = 39
+    train_per_list: int = 39  # k-means sample per list, and the fewest vectors per list
 
 
 class VectorSource(Protocol):
@@ -74,7 +74,7 @@ class VectorSource(Protocol):
 
 
 def _nlist(n: int, settings: IndexSettings) -> int:
-    return int(max(1, min(4 * np.sqrt(n), settings.max_nlist, n // 39)))
+    return int(max(1, min(4 * np.sqrt(n), settings.max_nlist, n // settings.train_per_list)))
 
 
 class OrgIndex:
