@@ -12,7 +12,7 @@ to gRPC status codes with rich details (one table, most specific first)::
     ├── FailedPrecondition           FAILED_PRECONDITION + PreconditionFailure
     │   ├── NotIdentifiable
     │   └── InsufficientData
-    ├── ResourceExhausted            RESOURCE_EXHAUSTED
+    ├── ResourceExhausted            RESOURCE_EXHAUSTED + RetryInfo when a retry can succeed
     └── DependencyUnavailable        UNAVAILABLE        + RetryInfo
 """
 
@@ -20,6 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+# How much of a caller's own input an error message may quote back (a 2,000-id list echoed
+# whole made a 149 KB status that clients then saw as RESOURCE_EXHAUSTED).
+ECHO_LIMIT = 200
+
+
+def shown(value: object, limit: int = ECHO_LIMIT) -> str:
+    """``repr(value)`` clipped to ``limit`` characters, for quoting input in an error."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text):,} characters)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +138,19 @@ class InsufficientData(FailedPrecondition):
 
 
 class ResourceExhausted(LiftosError):
-    """A size or rate limit was hit (oversized batch, too many concurrent jobs)."""
+    """A size or rate limit was hit (oversized batch, too many concurrent jobs).
+
+    ``retry_after_s`` is set when the same call can succeed later (overload), and left None
+    when it never will (an oversized batch): only the first gets a ``RetryInfo``.
+    """
 
     default_reason = "RESOURCE_EXHAUSTED"
+
+    def __init__(
+        self, message: str, *, retry_after_s: float | None = None, reason: str | None = None
+    ) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after_s = retry_after_s
 
 
 class DependencyUnavailable(LiftosError):

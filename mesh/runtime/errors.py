@@ -19,18 +19,34 @@ ERROR_DOMAIN = "liftos.v1"
 DetailBuilder = Callable[[E.LiftosError], list[object]]
 
 
+# A status travels in trailing metadata (its details base64-encoded), which grpc-core caps at
+# 8 KiB by default: whatever a handler put in an error, the status stays under 4 KiB.
+MAX_MESSAGE_CHARS = 600
+MAX_FIELD_CHARS = 120
+MAX_DESCRIPTION_CHARS = 250
+MAX_VIOLATIONS = 8
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def _bad_request(exc: E.LiftosError) -> list[object]:
     assert isinstance(exc, E.InvalidInput)
-    return [
-        error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
-                )
-                for v in exc.violations
-            ]
+    violations = [
+        error_details_pb2.BadRequest.FieldViolation(
+            field=_clip(v.field, MAX_FIELD_CHARS),
+            description=_clip(v.description, MAX_DESCRIPTION_CHARS),
         )
+        for v in exc.violations[:MAX_VIOLATIONS]
     ]
+    if len(exc.violations) > MAX_VIOLATIONS:
+        violations.append(
+            error_details_pb2.BadRequest.FieldViolation(
+                field="", description=f"and {len(exc.violations) - MAX_VIOLATIONS:,} more"
+            )
+        )
+    return [error_details_pb2.BadRequest(field_violations=violations)]
 
 
 def _resource(exc: E.LiftosError) -> list[object]:
@@ -38,8 +54,8 @@ def _resource(exc: E.LiftosError) -> list[object]:
     return [
         error_details_pb2.ResourceInfo(
             resource_type=exc.resource_type,
-            resource_name=exc.resource_name,
-            description=exc.message,
+            resource_name=_clip(exc.resource_name, E.ECHO_LIMIT),
+            description=_clip(exc.message, MAX_MESSAGE_CHARS),
         )
     ]
 
@@ -58,7 +74,9 @@ def _precondition(exc: E.LiftosError) -> list[object]:
 
 
 def _retry(exc: E.LiftosError) -> list[object]:
-    assert isinstance(exc, E.DependencyUnavailable)
+    assert isinstance(exc, E.DependencyUnavailable | E.ResourceExhausted)
+    if exc.retry_after_s is None:
+        return []
     seconds = max(exc.retry_after_s, 0.0)
     return [
         error_details_pb2.RetryInfo(
@@ -79,7 +97,7 @@ STATUS_TABLE: tuple[tuple[type[E.LiftosError], int, DetailBuilder], ...] = (
     (E.Unauthenticated, code_pb2.UNAUTHENTICATED, _none),
     (E.PermissionDenied, code_pb2.PERMISSION_DENIED, _none),
     (E.FailedPrecondition, code_pb2.FAILED_PRECONDITION, _precondition),
-    (E.ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED, _none),
+    (E.ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED, _retry),
     (E.DependencyUnavailable, code_pb2.UNAVAILABLE, _retry),
 )
 
@@ -105,7 +123,7 @@ def to_rpc_status(exc: BaseException) -> status_pb2.Status:
                 ),
                 *builder(exc),
             ]
-            return _status(code, exc.message, details)
+            return _status(code, _clip(exc.message, MAX_MESSAGE_CHARS), details)
     return _status(
         code_pb2.INTERNAL,
         "internal error; the server logged the details",
@@ -115,9 +133,12 @@ def to_rpc_status(exc: BaseException) -> status_pb2.Status:
 
 def _metadata(exc: E.LiftosError) -> dict[str, str]:
     if isinstance(exc, E.InvalidInput) and exc.field:
-        return {"field": exc.field}
+        return {"field": _clip(exc.field, MAX_FIELD_CHARS)}
     if isinstance(exc, E.NotFound | E.AlreadyExists):
-        return {"resource_type": exc.resource_type, "resource_name": exc.resource_name}
+        return {
+            "resource_type": exc.resource_type,
+            "resource_name": _clip(exc.resource_name, E.ECHO_LIMIT),
+        }
     if isinstance(exc, E.DependencyUnavailable):
         return {"dependency": exc.dependency}
     return {}

@@ -5,25 +5,88 @@ from __future__ import annotations
 import datetime as dt
 
 from google.protobuf import timestamp_pb2
+from google.protobuf.descriptor import EnumDescriptor
 from liftos.v1 import common_pb2 as common_pb
 
 from mesh.errors import FieldViolation, InvalidInput
 
+# Every date and instant a request may name. Marketing data lives well inside it; outside it
+# day arithmetic reaches datetime's limits (year 1 minus a day, 9999 plus one) and
+# nanosecond timestamps overflow int64 (after 2262).
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2200, 12, 31)
+_MIN_SECONDS = int(dt.datetime(1900, 1, 1, tzinfo=dt.UTC).timestamp())
+_MAX_SECONDS = int(dt.datetime(2201, 1, 1, tzinfo=dt.UTC).timestamp()) - 1
+
 
 def date_from_proto(value: common_pb.Date, field: str, *, required: bool = True) -> dt.date | None:
-    """A real calendar date, or InvalidInput naming ``field`` (unset, or e.g. 2024-02-30)."""
+    """A real calendar date in the supported range, or InvalidInput naming ``field`` (unset,
+    impossible like 2024-02-30, or outside 1900-2200)."""
     if value.year == 0 and value.month == 0 and value.day == 0:
         if required:
             raise InvalidInput(f"{field} is required", field=field)
         return None
     try:
-        return dt.date(value.year, value.month, value.day)
+        day = dt.date(value.year, value.month, value.day)
     except ValueError as exc:
         raise InvalidInput(
             f"{field} {value.year:04d}-{value.month:02d}-{value.day:02d} is not a real date ({exc})",
             field=field,
             reason="INVALID_DATE",
         ) from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise InvalidInput(
+            f"{field} {day.isoformat()} is outside the supported range "
+            f"{MIN_DATE.isoformat()} to {MAX_DATE.isoformat()}",
+            field=field,
+            reason="DATE_OUT_OF_RANGE",
+        )
+    return day
+
+
+def timestamp_from_proto(
+    value: timestamp_pb2.Timestamp, field: str, *, required: bool = False
+) -> dt.datetime | None:
+    """An aware UTC datetime, or None when unset; InvalidInput naming ``field`` when its nanos
+    are not 0-999,999,999 or the instant is outside 1900-2200."""
+    if value.seconds == 0 and value.nanos == 0:
+        if required:
+            raise InvalidInput(f"{field} is required", field=field)
+        return None
+    if not 0 <= value.nanos <= 999_999_999:
+        raise InvalidInput(
+            f"{field}.nanos {value.nanos} must be 0-999,999,999",
+            field=f"{field}.nanos",
+            reason="INVALID_TIMESTAMP",
+        )
+    if not _MIN_SECONDS <= value.seconds <= _MAX_SECONDS:
+        raise InvalidInput(
+            f"{field}.seconds {value.seconds} is outside the supported range "
+            f"{MIN_DATE.isoformat()} to {MAX_DATE.isoformat()}",
+            field=f"{field}.seconds",
+            reason="TIMESTAMP_OUT_OF_RANGE",
+        )
+    return value.ToDatetime(tzinfo=dt.UTC)
+
+
+def enum_from_proto(value: int, enum: EnumDescriptor, field: str) -> int:
+    """``value`` when ``enum`` defines it (proto3 keeps unknown numbers as plain ints)."""
+    if value not in enum.values_by_number:
+        raise InvalidInput(
+            f"{field} {value} is not a {enum.full_name} value", field=field, reason="UNKNOWN_ENUM"
+        )
+    return value
+
+
+def int_in_range(value: int, field: str, low: int, high: int) -> int:
+    """``value`` when ``low <= value <= high``; InvalidInput naming ``field`` otherwise."""
+    if not low <= value <= high:
+        raise InvalidInput(
+            f"{field} {value:,} must be between {low:,} and {high:,}",
+            field=field,
+            reason="OUT_OF_RANGE",
+        )
+    return value
 
 
 def date_to_proto(value: dt.date) -> common_pb.Date:
