@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from google.protobuf import timestamp_pb2
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
@@ -17,14 +18,18 @@ from memory_svc.errors import BatchTooLarge, InvalidQuery, InvalidRecord, Unknow
 from memory_svc.graph import EDGE_TYPES, Neighbourhood
 from memory_svc.spaces import SPACES, region_keys
 from memory_svc.store import RecordFilter, ScanRow
-from mesh.errors import FieldViolation
+from mesh.errors import FieldViolation, shown
 from mesh.frames import enum_name, records_to_frame
-from mesh.runtime.protoconv import require_org
+from mesh.runtime.protoconv import require_org, timestamp_from_proto
 
 MAX_RECORDS_PER_REQUEST = 10_000
 MAX_K = 1000
 DEFAULT_SCAN_BATCH = 1000
 MAX_SCAN_BATCH = 10_000
+# A filter's campaign/geo/channel values are each looked up in the org's graph; ingestion's
+# widest history scan names a batch's campaigns × geos (hundreds).
+MAX_FILTER_VALUES = 10_000
+MAX_ID_CHARS = 256
 MAX_VIOLATIONS = 20
 # What the engine reads: causal profile, text, graph roles, store columns, validation.
 _WRITE_GROUPS = ("core", "holidays", "confounders")
@@ -211,17 +216,47 @@ def write_stream_response(outcome: WriteOutcome) -> memory_pb.WriteStreamRespons
 # ----------------------------------------------------------------------- filters
 
 
-def _us(ts: object) -> int:
-    return int(ts.seconds) * 1_000_000 + int(ts.nanos) // 1000  # type: ignore[attr-defined]
+def _us(ts: timestamp_pb2.Timestamp, field: str) -> int:
+    """Microseconds since the epoch of an instant inside the supported range."""
+    timestamp_from_proto(ts, field, required=True)
+    return int(ts.seconds) * 1_000_000 + int(ts.nanos) // 1000
+
+
+def _filter_values(
+    message: memory_pb.ScanRequest | memory_pb.SearchFilter, prefix: str
+) -> list[FieldViolation]:
+    """Bounds on the filter's lists: each value is looked up in the graph, one by one."""
+    found = []
+    for name in ("campaign_ids", "geos", "channels"):
+        values = getattr(message, name)
+        if len(values) > MAX_FILTER_VALUES:
+            found.append(
+                FieldViolation(
+                    f"{prefix}{name}",
+                    f"{len(values):,} {name}; a filter takes at most {MAX_FILTER_VALUES:,}",
+                )
+            )
+            continue
+        found += [
+            FieldViolation(f"{prefix}{name}[{i}]", f"{name} value is longer than {MAX_ID_CHARS}")
+            for i, v in enumerate(values)
+            if len(v) > MAX_ID_CHARS
+        ]
+    if len(message.experiment_id) > MAX_ID_CHARS:
+        found.append(
+            FieldViolation(f"{prefix}experiment_id", f"experiment_id is longer than {MAX_ID_CHARS}")
+        )
+    return found
 
 
 def _filter(message: memory_pb.ScanRequest | memory_pb.SearchFilter, prefix: str) -> RecordFilter:
-    violations: list[FieldViolation] = []
+    violations = _filter_values(message, prefix)
     start = end = None
     tr = message.time_range
     if message.HasField("time_range"):
-        start = _us(tr.start_time) if tr.HasField("start_time") else None
-        end = _us(tr.end_time) if tr.HasField("end_time") else None
+        where = f"{prefix}time_range."
+        start = _us(tr.start_time, where + "start_time") if tr.HasField("start_time") else None
+        end = _us(tr.end_time, where + "end_time") if tr.HasField("end_time") else None
         if start is not None and end is not None and end <= start:
             violations.append(
                 FieldViolation(
@@ -248,7 +283,7 @@ def _filter(message: memory_pb.ScanRequest | memory_pb.SearchFilter, prefix: str
         region = message.conceptual_region
         if region and region not in region_keys():
             raise UnknownFilterValue(
-                f"conceptual_region {region!r} is not a space/region; known: "
+                f"conceptual_region {shown(region)} is not a space/region; known: "
                 + ", ".join(sorted(region_keys())),
                 field=f"{prefix}conceptual_region",
             )
@@ -382,6 +417,8 @@ def query_graph_request(
     violations = []
     if not request.node_id:
         violations.append(FieldViolation("node_id", "node_id is required, e.g. 'campaign:123'"))
+    elif len(request.node_id) > MAX_ID_CHARS + 32:
+        violations.append(FieldViolation("node_id", f"node_id is longer than {MAX_ID_CHARS + 32}"))
     depth = request.depth or 1
     if not 1 <= depth <= 4:
         violations.append(FieldViolation("depth", "depth must be 1..4 (0 for 1)"))

@@ -67,7 +67,7 @@ from memory_svc.store import (
     RecordStore,
     ScanRow,
 )
-from mesh.errors import FieldViolation
+from mesh.errors import FieldViolation, shown
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -465,7 +465,8 @@ class MemoryEngine:
         present = self.store.present_nodes(org_id, [n for _, n in wanted])
         violations = [
             FieldViolation(
-                f, f"{n.split(':', 1)[0]} {n.split(':', 1)[1]!r} has no records in org {org_id!r}"
+                f,
+                f"{n.split(':', 1)[0]} {shown(n.split(':', 1)[1])} has no records in org {org_id!r}",
             )
             for f, n in wanted
             if n not in present
