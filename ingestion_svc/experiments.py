@@ -7,7 +7,6 @@ never depends on the wire format and the contract round-trips byte for byte.
 
 from __future__ import annotations
 
-import base64
 import builtins
 import datetime as dt
 import hashlib
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from ingestion_svc.errors import ExperimentExists, ExperimentNotFound
 from mesh.errors import InvalidInput
+from mesh.page_tokens import PageTokens
 from mesh.sqlite_db import LockedSQLite
 
 DEFAULT_PAGE_SIZE = 50
@@ -117,14 +117,15 @@ def _from_row(row: sqlite3.Row) -> Experiment:
     )
 
 
-def _encode_token(create_time_us: int, experiment_id: str) -> str:
-    raw = json.dumps([create_time_us, experiment_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode()
+def _encode_token(tokens: PageTokens, org_id: str, create_time_us: int, experiment_id: str) -> str:
+    """An opaque token (mesh.page_tokens) over the last row's sort key."""
+    return tokens.seal(org_id, json.dumps([create_time_us, experiment_id]).encode())
 
 
-def _decode_token(token: str) -> tuple[int, str]:
+def _decode_token(tokens: PageTokens, org_id: str, token: str) -> tuple[int, str]:
+    cursor = tokens.open(org_id, token)  # InvalidInput for a token not issued to this org
     try:
-        t, eid = json.loads(base64.urlsafe_b64decode(token.encode()))
+        t, eid = json.loads(cursor)
         return int(t), str(eid)
     except (ValueError, TypeError):
         raise InvalidInput(
@@ -133,11 +134,13 @@ def _decode_token(token: str) -> tuple[int, str]:
 
 
 class ExperimentRegistry(LockedSQLite):
-    """SQLite-backed registry; safe to call from worker threads."""
+    """SQLite-backed registry; safe to call from worker threads. Page tokens are sealed
+    with the deployment's secret (``tokens``; default: mesh.page_tokens beside the db)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tokens: PageTokens | None = None) -> None:
         super().__init__(path, _SCHEMA)
         self._db.row_factory = sqlite3.Row
+        self._tokens = tokens or PageTokens.for_data_dir(path.parent, "ListExperiments")
 
     def create(self, experiment: Experiment) -> Experiment:
         """Store a new experiment; its create_time must be set. Raises ExperimentExists."""
@@ -194,7 +197,7 @@ class ExperimentRegistry(LockedSQLite):
         where: list[str] = ["org_id = ?"]
         args: list[object] = [org_id]
         if page_token:
-            t, eid = _decode_token(page_token)
+            t, eid = _decode_token(self._tokens, org_id, page_token)
             where.append("(create_time_us < ? OR (create_time_us = ? AND experiment_id > ?))")
             args += [t, t, eid]
         if active_on is not None:
@@ -210,7 +213,9 @@ class ExperimentRegistry(LockedSQLite):
         token = ""
         if len(rows) > size:
             last = rows[size - 1]
-            token = _encode_token(last["create_time_us"], last["experiment_id"])
+            token = _encode_token(
+                self._tokens, org_id, last["create_time_us"], last["experiment_id"]
+            )
         return page, token
 
     def all_active(

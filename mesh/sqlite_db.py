@@ -1,11 +1,14 @@
 """Durable SQLite connections for the services' own small stores.
 
 WAL lets readers run beside the writer; ``synchronous=FULL`` fsyncs every commit, so what a
-service acknowledged survives a power cut, not only a process kill.
+service acknowledged survives a power cut, not only a process kill. A database is created
+0600 in a 0700 directory whatever the umask (SQLite gives its -wal and -shm files the
+database file's mode).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -14,6 +17,7 @@ from pathlib import Path
 def connect_durable(path: Path) -> sqlite3.Connection:
     """An autocommit connection (explicit BEGIN where a store needs a transaction) usable
     from any thread, in WAL mode with fsynced commits."""
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
@@ -25,7 +29,7 @@ class LockedSQLite:
     (``self._lock`` guards every use of ``self._db``)."""
 
     def __init__(self, path: Path, schema: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = connect_durable(path)
         self._db.executescript(schema)

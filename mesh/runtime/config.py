@@ -1,7 +1,16 @@
-"""Ports, data dir and peer addresses, from flags with environment fallbacks.
+"""Ports, data dir, peer addresses and the security settings, from flags with environment
+fallbacks.
 
 Peers are plain gRPC targets (``host:port`` or ``dns:///svc.ns:50052``) so the same code runs
 as five processes on one machine or as replicated pods behind client-side load balancing.
+
+Security settings: ``LIFTOS_API_KEYS`` (mesh.runtime.auth), ``LIFTOS_<SERVICE>_API_KEY`` or
+``LIFTOS_API_KEY`` (the key this service sends to its peers), ``LIFTOS_TLS_CERT/KEY`` (serve
+TLS), ``LIFTOS_TLS_CLIENT_CA`` (require client certificates it signs: mTLS),
+``LIFTOS_TLS_CERT_PRINCIPALS=1`` (a client certificate with CN ``liftos-<service>`` stands
+for that service), ``LIFTOS_REFLECTION`` (open | auth | off; default auth with keys, open
+without), ``LIFTOS_ALLOW_INSECURE=1`` (serve keys without TLS on a non-loopback address),
+``LIFTOS_MAX_INFLIGHT`` (calls in flight per server, health aside).
 """
 
 from __future__ import annotations
@@ -24,6 +33,11 @@ SERVICES = tuple(DEFAULT_PORTS)
 DEFAULT_DATA_DIR = Path(".liftos")
 # 64 MiB: a 1,000-record batch is ~1 MiB; analysts' inline tables can be tens of MiB.
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Calls in flight per server before new ones are answered RESOURCE_EXHAUSTED (+ RetryInfo).
+# An Ingest or WriteStream holds its slot for the whole stream.
+DEFAULT_MAX_INFLIGHT = 256
+REFLECTION_MODES = ("open", "auth", "off")
+_TRUE = ("1", "true", "yes")
 
 
 def _env_addr(service: str) -> str:
@@ -52,14 +66,19 @@ class PeerConfig:
 
 @dataclass(frozen=True, slots=True)
 class TlsConfig:
-    """A server certificate chain and its private key (PEM bytes)."""
+    """A server certificate chain and its private key (PEM bytes); with ``client_ca``, the
+    server requires client certificates signed by it (mTLS)."""
 
     cert_chain: bytes
     private_key: bytes
+    client_ca: bytes | None = None
 
     @classmethod
-    def from_files(cls, cert: str | Path, key: str | Path) -> TlsConfig:
-        return cls(Path(cert).read_bytes(), Path(key).read_bytes())
+    def from_files(
+        cls, cert: str | Path, key: str | Path, client_ca: str | Path | None = None
+    ) -> TlsConfig:
+        ca = Path(client_ca).read_bytes() if client_ca else None
+        return cls(Path(cert).read_bytes(), Path(key).read_bytes(), ca)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +94,10 @@ class ServerConfig:
     grace_seconds: float = 5.0
     auth: AuthConfig | None = None
     tls: TlsConfig | None = None
+    reflection: str | None = None  # open | auth | off; None: auth with keys, open without
+    max_inflight: int = DEFAULT_MAX_INFLIGHT
+    allow_insecure: bool = False
+    api_key: str | None = None  # the key this service sends its peers; None: LIFTOS_API_KEY
 
     @property
     def address(self) -> str:
@@ -108,6 +131,29 @@ def add_server_arguments(parser: argparse.ArgumentParser, service: str) -> None:
     parser.add_argument(
         "--tls-key", default=os.environ.get("LIFTOS_TLS_KEY", ""), help="PEM private key"
     )
+    parser.add_argument(
+        "--tls-client-ca",
+        default=os.environ.get("LIFTOS_TLS_CLIENT_CA", ""),
+        help="PEM CA bundle: require client certificates it signs (mTLS)",
+    )
+    parser.add_argument(
+        "--reflection",
+        choices=REFLECTION_MODES,
+        default=os.environ.get("LIFTOS_REFLECTION") or None,
+        help="server reflection: open, auth (needs a key) or off (default: auth with keys)",
+    )
+    parser.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        default=os.environ.get("LIFTOS_ALLOW_INSECURE", "").lower() in _TRUE,
+        help="serve API keys without TLS on a non-loopback address (keys cross in clear)",
+    )
+    parser.add_argument(
+        "--max-inflight",
+        type=int,
+        default=int(os.environ.get("LIFTOS_MAX_INFLIGHT", DEFAULT_MAX_INFLIGHT)),
+        help="calls in flight before RESOURCE_EXHAUSTED (health aside)",
+    )
 
 
 def server_config_from_args(args: argparse.Namespace, service: str) -> ServerConfig:
@@ -116,12 +162,33 @@ def server_config_from_args(args: argparse.Namespace, service: str) -> ServerCon
     )
     if bool(args.tls_cert) != bool(args.tls_key):
         raise SystemExit("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        raise SystemExit("--tls-client-ca needs --tls-cert and --tls-key (mTLS is TLS)")
+    if args.reflection is not None and args.reflection not in REFLECTION_MODES:
+        raise SystemExit(f"LIFTOS_REFLECTION must be one of {', '.join(REFLECTION_MODES)}")
+    try:
+        auth = AuthConfig.from_env()
+    except ValueError as exc:  # names the entry by position, never its key
+        raise SystemExit(str(exc)) from None
     return ServerConfig(
         service=service,
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
         peers=peers,
-        auth=AuthConfig.from_env(),
-        tls=TlsConfig.from_files(args.tls_cert, args.tls_key) if args.tls_cert else None,
+        auth=auth,
+        tls=TlsConfig.from_files(args.tls_cert, args.tls_key, args.tls_client_ca or None)
+        if args.tls_cert
+        else None,
+        reflection=args.reflection,
+        max_inflight=args.max_inflight,
+        allow_insecure=args.allow_insecure,
+        api_key=service_api_key(service),
+    )
+
+
+def service_api_key(service: str) -> str:
+    """The key ``service`` sends its peers: ``LIFTOS_<SERVICE>_API_KEY``, else ``LIFTOS_API_KEY``."""
+    return os.environ.get(f"LIFTOS_{service.upper()}_API_KEY") or os.environ.get(
+        "LIFTOS_API_KEY", ""
     )

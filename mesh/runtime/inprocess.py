@@ -7,15 +7,23 @@ the event loop thread is shared. Clients use ordinary channels to ``address``.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from mesh.runtime.auth import AuthConfig
-from mesh.runtime.config import DEFAULT_PORTS, PeerConfig, ServerConfig, TlsConfig
-from mesh.runtime.main import Build
-from mesh.runtime.server import create_server
+from mesh.runtime.config import (
+    DEFAULT_PORTS,
+    PeerConfig,
+    ServerConfig,
+    TlsConfig,
+    service_api_key,
+)
+from mesh.runtime.main import PRIVATE_UMASK, Build, private_data_dir
+from mesh.runtime.server import start_server
 
 
 class BackgroundLoop:
@@ -45,16 +53,10 @@ class RunningService:
     ) -> None:
         self._loop = loop
         self.service = service
+        if config.api_key is None:
+            config = replace(config, api_key=service_api_key(service))
         bindings, self._on_stop = build(config)
-        self._server, self.port, self.health = loop.run(
-            create_server(
-                bindings,
-                config.address,
-                max_message_bytes=config.max_message_bytes,
-                auth=config.auth,
-                tls=config.tls,
-            )
-        )
+        self._server, self.port, self.health = loop.run(start_server(config, bindings))
         self.address = f"{config.host}:{self.port}"
         self._stopped = False
 
@@ -64,6 +66,29 @@ class RunningService:
         self._stopped = True
         self._loop.run(self._server.stop(grace))
         self._loop.run(self._on_stop())
+
+
+_umask_lock = threading.Lock()
+_umask_users = 0
+_umask_before = 0
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """The process umask at 0o077 while any in-process mesh runs (the services' files are
+    0600 as in their own processes); the caller's umask comes back after the last one."""
+    global _umask_users, _umask_before
+    with _umask_lock:
+        if _umask_users == 0:
+            _umask_before = os.umask(PRIVATE_UMASK)
+        _umask_users += 1
+    try:
+        yield
+    finally:
+        with _umask_lock:
+            _umask_users -= 1
+            if _umask_users == 0:
+                os.umask(_umask_before)
 
 
 @contextmanager
@@ -76,31 +101,40 @@ def running_services(
     host: str = "127.0.0.1",
     auth: AuthConfig | None = None,
     tls: TlsConfig | None = None,
+    api_keys: Mapping[str, str] | None = None,
+    reflection: str | None = None,
+    max_inflight: int | None = None,
 ) -> Iterator[dict[str, RunningService]]:
     """Start the named services (in dependency order given) and stop them on exit.
 
     Ports default to 0 (free ports); each started service's address is fed to the peers of
     the services started after it, so pass builds in dependency order (memory before
-    ingestion and causal).
+    ingestion and causal). ``api_keys`` maps a service to the key it sends its peers
+    (default ``LIFTOS_<SERVICE>_API_KEY``, else ``LIFTOS_API_KEY``).
     """
     loop = BackgroundLoop()
     started: dict[str, RunningService] = {}
     current = peers or PeerConfig.from_env()
-    try:
-        for service, build in builds.items():
-            port = (ports or {}).get(service, 0)
-            config = ServerConfig(
-                service=service, host=host, port=port, data_dir=data_dir, peers=current,
-                auth=auth, tls=tls,
-            )  # fmt: skip
-            running = RunningService(loop, service, build, config)
-            started[service] = running
-            current = current.with_overrides(**{service: running.address})
-        yield started
-    finally:
-        for running in reversed(list(started.values())):
-            running.stop()
-        loop.close()
+    with private_files():
+        private_data_dir(data_dir)
+        try:
+            for service, build in builds.items():
+                port = (ports or {}).get(service, 0)
+                config = ServerConfig(
+                    service=service, host=host, port=port, data_dir=data_dir, peers=current,
+                    auth=auth, tls=tls, reflection=reflection,
+                    api_key=(api_keys or {}).get(service, service_api_key(service)),
+                )  # fmt: skip
+                if max_inflight is not None:
+                    config = replace(config, max_inflight=max_inflight)
+                running = RunningService(loop, service, build, config)
+                started[service] = running
+                current = current.with_overrides(**{service: running.address})
+            yield started
+        finally:
+            for running in reversed(list(started.values())):
+                running.stop()
+            loop.close()
 
 
 __all__ = ["DEFAULT_PORTS", "BackgroundLoop", "RunningService", "running_services"]

@@ -1,6 +1,14 @@
-"""One server interceptor that authenticates the caller and checks every request's org
-(mesh.runtime.auth), logs every call (method, code, duration) and turns domain exceptions
-into rich gRPC statuses, for all four call shapes."""
+"""One server interceptor for every call, all four call shapes, in this order:
+
+1. admit, from the call's metadata before any message is read: the caller's principal
+   (mesh.runtime.auth; health, and reflection when open, need none), whether its scopes allow
+   the method, and a slot under the server's in-flight limit (health aside);
+2. decode each request message itself (grpc is handed an identity deserializer), so corrupt
+   bytes or bad UTF-8 are INVALID_ARGUMENT, and only for an admitted caller;
+3. check every org_id in each message against the principal's org;
+4. run the handler, with the service's own key in ``OUTGOING_KEY`` for the calls it makes,
+   log the call (method, code, duration) and turn domain exceptions into rich statuses.
+"""
 
 from __future__ import annotations
 
@@ -8,37 +16,58 @@ import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from grpc_status import rpc_status
 
-from mesh.errors import Unauthenticated
-from mesh.runtime.auth import EXEMPT_SERVICES, AuthConfig, authorize
+from mesh.errors import InvalidInput, PermissionDenied, ResourceExhausted
+from mesh.runtime.auth import HEALTH_PREFIX, REFLECTION_PREFIX, AuthConfig, Principal, authorize
+from mesh.runtime.channels import OUTGOING_KEY
+from mesh.runtime.config import DEFAULT_MAX_INFLIGHT
 from mesh.runtime.errors import to_rpc_status
 
 _LOGGER = logging.getLogger("liftos.rpc")
 
 Behavior = Callable[..., Any]
-Guard = Callable[[Any], None]  # raises a domain error when the caller may not send this message
+Decode = Callable[[bytes], Any]
+# How long a caller refused for overload is told to wait before trying again.
+RETRY_AFTER_S = 0.5
 
 
-def _unguarded(message: Any) -> None:
-    return None
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    """What the interceptor does for one method."""
+
+    method: str
+    authenticate: bool  # needs a known key
+    check_scope: bool  # the key's scopes must allow the method (reflection: any key will do)
+    limited: bool  # counts against the in-flight limit
+    decode: Decode | None
 
 
-def _guard_request(request: Any, guard: Guard, streaming: bool) -> Any:
-    """The request, or for a client stream an iterator that checks each message as it comes."""
-    if not streaming:
-        guard(request)
-        return request
+def _type_name(deserializer: Any, method: str) -> str:
+    cls = getattr(deserializer, "__self__", None)
+    descriptor = getattr(cls, "DESCRIPTOR", None)
+    if descriptor is not None:
+        return str(descriptor.full_name)
+    service, _, rpc = method.strip("/").partition("/")
+    return f"{service.rpartition('.')[0]}.{rpc}Request"
 
-    async def checked() -> AsyncIterator[Any]:
-        async for message in request:
-            guard(message)
-            yield message
 
-    return checked()
+def _decoder(deserializer: Any, method: str) -> Decode | None:
+    if deserializer is None:
+        return None
+    message = f"the request is not a valid {_type_name(deserializer, method)}"
+
+    def decode(raw: bytes) -> Any:
+        try:
+            return deserializer(raw)
+        except Exception:  # DecodeError, bad UTF-8, or whatever a custom decoder raises
+            raise InvalidInput(message, reason="MALFORMED_REQUEST") from None
+
+    return decode
 
 
 async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: str) -> None:
@@ -66,74 +95,150 @@ def _code_of(exc: BaseException) -> str:
     ).name
 
 
-def _wrap_unary_response(
-    behavior: Behavior, method: str, guard: Guard, streaming: bool
-) -> Behavior:
-    async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        start, code = time.perf_counter(), None
-        try:
-            result = behavior(_guard_request(request, guard, streaming), context)
-            if inspect.isawaitable(result):
-                result = await result
-            return result
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:
-            code = _code_of(exc)
-            await _abort(context, exc, method)
-        finally:
-            _log(method, context, start, code)
-
-    return handler
-
-
-def _wrap_stream_response(
-    behavior: Behavior, method: str, guard: Guard, streaming: bool
-) -> Behavior:
-    async def handler(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        start, code = time.perf_counter(), None
-        try:
-            result = behavior(_guard_request(request, guard, streaming), context)
-            if inspect.isawaitable(result):
-                result = await result
-            if result is None:
-                return
-            if hasattr(result, "__aiter__"):
-                async for item in result:
-                    yield item
-            else:
-                for item in result:
-                    yield item
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:
-            code = _code_of(exc)
-            await _abort(context, exc, method)
-        finally:
-            _log(method, context, start, code)
-
-    return handler
+def _cert_cn(context: grpc.aio.ServicerContext) -> str | None:
+    """The verified client certificate's common name, if the call came over mTLS."""
+    names = list(context.auth_context().get("x509_common_name") or ())
+    return names[0].decode() if names else None
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    """Auth, logging and the domain-exception → status mapping, applied to every handler."""
+    """Admission, decoding, org checks, logging and the domain-exception → status mapping."""
 
-    def __init__(self, auth: AuthConfig | None = None) -> None:
+    def __init__(
+        self,
+        auth: AuthConfig | None = None,
+        *,
+        reflection_open: bool = True,
+        max_inflight: int = DEFAULT_MAX_INFLIGHT,
+        outgoing_key: str | None = None,
+    ) -> None:
         self._auth = auth
+        self._reflection_open = reflection_open
+        self._max_inflight = max_inflight
+        self._outgoing_key = outgoing_key
+        self._policies: dict[str, _Policy] = {}  # one handler per method per server
+        self.inflight = 0  # calls admitted and not yet finished (one event loop: no lock)
 
-    def _guard(self, details: grpc.HandlerCallDetails) -> Guard:
-        if self._auth is None or details.method.startswith(EXEMPT_SERVICES):
-            return _unguarded
-        try:
-            principal = self._auth.principal(details.invocation_metadata)
-        except Unauthenticated as exc:
-            failure = exc
+    def _policy(self, method: str, handler: grpc.RpcMethodHandler) -> _Policy:
+        found = self._policies.get(method)
+        if found is None:
+            health = method.startswith(HEALTH_PREFIX)
+            reflection = method.startswith(REFLECTION_PREFIX)
+            exempt = health or (reflection and self._reflection_open)
+            found = _Policy(
+                method=method,
+                authenticate=self._auth is not None and not exempt,
+                check_scope=not reflection,
+                limited=not health,
+                decode=_decoder(handler.request_deserializer, method),
+            )
+            self._policies[method] = found
+        return found
 
-            def refuse(message: Any) -> None:
-                raise failure
+    def _admit(self, policy: _Policy, context: grpc.aio.ServicerContext) -> Principal | None:
+        """The caller's principal (None when not needed); raises before any message is read.
+        Takes an in-flight slot when the policy is limited: the caller gives it back."""
+        principal = None
+        if policy.authenticate:
+            assert self._auth is not None
+            cn = _cert_cn(context) if self._auth.cert_principals else None
+            principal = self._auth.principal(context.invocation_metadata(), cn)
+            if policy.check_scope and not principal.allows(policy.method):
+                raise PermissionDenied(
+                    f"this API key ({principal.label}) may not call {policy.method}",
+                    reason="METHOD_NOT_ALLOWED",
+                )
+        if policy.limited:
+            if self.inflight >= self._max_inflight:
+                raise ResourceExhausted(
+                    f"this server has {self._max_inflight} calls in flight; retry shortly",
+                    retry_after_s=RETRY_AFTER_S,
+                    reason="TOO_MANY_CALLS",
+                )
+            self.inflight += 1
+        if self._outgoing_key is not None:
+            # Each RPC runs in its own task: the value stays with this call and what it spawns.
+            OUTGOING_KEY.set(self._outgoing_key)
+        return principal
 
-            return refuse
-        return lambda message: authorize(principal, message)
+    @staticmethod
+    def _request(policy: _Policy, principal: Principal | None, raw: Any) -> Any:
+        request = policy.decode(raw) if policy.decode is not None else raw
+        if principal is not None and not principal.any_org:
+            authorize(principal, request)
+        return request
+
+    @staticmethod
+    async def _requests(
+        policy: _Policy, principal: Principal | None, raw: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        decode = policy.decode
+        check = principal is not None and not principal.any_org
+        async for message in raw:
+            request = decode(message) if decode is not None else message
+            if check:
+                assert principal is not None
+                authorize(principal, request)
+            yield request
+
+    def _unary_response(self, policy: _Policy, behavior: Behavior, streaming: bool) -> Behavior:
+        async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            start, code, admitted = time.perf_counter(), None, False
+            try:
+                principal = self._admit(policy, context)
+                admitted = policy.limited
+                if streaming:
+                    request = self._requests(policy, principal, request)
+                else:
+                    request = self._request(policy, principal, request)
+                result = behavior(request, context)
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                code = _code_of(exc)
+                await _abort(context, exc, policy.method)
+            finally:
+                if admitted:
+                    self.inflight -= 1
+                _log(policy.method, context, start, code)
+
+        return handler
+
+    def _stream_response(self, policy: _Policy, behavior: Behavior, streaming: bool) -> Behavior:
+        async def handler(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            start, code, admitted = time.perf_counter(), None, False
+            try:
+                principal = self._admit(policy, context)
+                admitted = policy.limited
+                if streaming:
+                    request = self._requests(policy, principal, request)
+                else:
+                    request = self._request(policy, principal, request)
+                result = behavior(request, context)
+                if inspect.isawaitable(result):
+                    result = await result
+                if result is None:
+                    return
+                if hasattr(result, "__aiter__"):
+                    async for item in result:
+                        yield item
+                else:
+                    for item in result:
+                        yield item
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                code = _code_of(exc)
+                await _abort(context, exc, policy.method)
+            finally:
+                if admitted:
+                    self.inflight -= 1
+                _log(policy.method, context, start, code)
+
+        return handler
 
     async def intercept_service(  # type: ignore[override]
         self,
@@ -143,25 +248,25 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        method = handler_call_details.method
-        guard = self._guard(handler_call_details)
-        kwargs = {
-            "request_deserializer": handler.request_deserializer,
+        policy = self._policy(handler_call_details.method, handler)
+        # grpc hands over the raw bytes; the wrapped handler decodes them after admission.
+        kwargs: dict[str, Any] = {
+            "request_deserializer": None,
             "response_serializer": handler.response_serializer,
         }
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary_response(handler.unary_unary, method, guard, False), **kwargs
+                self._unary_response(policy, handler.unary_unary, False), **kwargs
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                _wrap_stream_response(handler.unary_stream, method, guard, False), **kwargs
+                self._stream_response(policy, handler.unary_stream, False), **kwargs
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                _wrap_unary_response(handler.stream_unary, method, guard, True), **kwargs
+                self._unary_response(policy, handler.stream_unary, True), **kwargs
             )
         return grpc.stream_stream_rpc_method_handler(
-            _wrap_stream_response(handler.stream_stream, method, guard, True),  # type: ignore[arg-type]
+            self._stream_response(policy, handler.stream_stream, True),  # type: ignore[arg-type]
             **kwargs,
         )

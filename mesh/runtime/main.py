@@ -5,15 +5,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from mesh.runtime.config import ServerConfig, add_server_arguments, server_config_from_args
-from mesh.runtime.server import ServiceBinding, serve
+from mesh.runtime.server import InsecureTransport, ServiceBinding, check_transport, serve
 
 Build = Callable[[ServerConfig], tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]]
 
+# Files a service creates (SQLite dbs and their -wal/-shm, FAISS indexes, ledgers, logs) are
+# its owner's alone: 0600, directories 0700.
+PRIVATE_UMASK = 0o077
+
+
+def private_data_dir(path: Path) -> None:
+    """Create ``path`` (and parents) and make it 0700."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
 
 def run_service(service: str, build: Build, argv: Sequence[str] | None = None) -> None:
+    os.umask(PRIVATE_UMASK)
     parser = argparse.ArgumentParser(
         prog=f"python -m {service}_svc", description=f"LiftOS {service} service"
     )
@@ -24,6 +37,11 @@ def run_service(service: str, build: Build, argv: Sequence[str] | None = None) -
         format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
     )
     config = server_config_from_args(args, service)
+    try:  # before any store is opened
+        check_transport(config.address, config.auth, config.tls, config.allow_insecure, warn=False)
+    except InsecureTransport as exc:
+        raise SystemExit(f"{service}: {exc}") from None
+    private_data_dir(config.data_dir)
 
     async def _main() -> None:
         bindings, on_stop = build(config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -12,15 +13,91 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection as grpc_reflection
 
 from mesh.runtime.auth import AuthConfig
-from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES, ServerConfig, TlsConfig
+from mesh.runtime.config import (
+    DEFAULT_MAX_INFLIGHT,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    REFLECTION_MODES,
+    ServerConfig,
+    TlsConfig,
+)
 from mesh.runtime.interceptor import ServiceInterceptor
 
 _LOGGER = logging.getLogger(__name__)
 
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+
+
+class InsecureTransport(ValueError):
+    """API keys would cross a non-loopback network in clear."""
+
+
+def is_loopback(address: str) -> bool:
+    """Whether ``host:port`` (``[v6]:port`` too) binds only the loopback interface."""
+    host = address.rpartition(":")[0].strip("[]") if ":" in address else address
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a hostname, or "" / 0.0.0.0 / :: (every interface)
+
+
+def check_transport(
+    address: str,
+    auth: AuthConfig | None,
+    tls: TlsConfig | None,
+    allow_insecure: bool,
+    *,
+    warn: bool = True,
+) -> None:
+    """Refuse keys without TLS on a non-loopback address unless allowed; warn on loopback."""
+    if auth is None or tls is not None:
+        return
+    if not warn:
+        if not (is_loopback(address) or allow_insecure):
+            check_transport(address, auth, tls, allow_insecure)
+        return
+    if is_loopback(address):
+        _LOGGER.warning(
+            "API keys are configured without TLS on %s: keys travel in clear (loopback only); "
+            "set --tls-cert/--tls-key before binding any other address",
+            address,
+        )
+        return
+    if not allow_insecure:
+        raise InsecureTransport(
+            f"API keys are configured without TLS on {address}: bearer keys, the services' "
+            "keys included, would cross the network in clear. Serve TLS (--tls-cert/--tls-key) "
+            "or set LIFTOS_ALLOW_INSECURE=1 (--allow-insecure) to accept that"
+        )
+    _LOGGER.warning(
+        "INSECURE: API keys cross the network in clear on %s (LIFTOS_ALLOW_INSECURE is set)",
+        address,
+    )
+
+
+def reflection_mode(mode: str | None, auth: AuthConfig | None) -> str:
+    """open | auth | off; unset means auth when keys are configured, open otherwise."""
+    if mode is None:
+        return "auth" if auth is not None else "open"
+    if mode not in REFLECTION_MODES:
+        raise ValueError(f"reflection must be one of {', '.join(REFLECTION_MODES)}")
+    if mode == "open" and auth is not None:
+        _LOGGER.warning("reflection is open: anyone may list and describe every RPC")
+    return mode
+
+
+def _server_credentials(tls: TlsConfig) -> grpc.ServerCredentials:
+    if tls.client_ca is None:
+        return grpc.ssl_server_credentials([(tls.private_key, tls.cert_chain)])
+    return grpc.ssl_server_credentials(
+        [(tls.private_key, tls.cert_chain)],
+        root_certificates=tls.client_ca,
+        require_client_auth=True,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +116,31 @@ async def create_server(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     auth: AuthConfig | None = None,
     tls: TlsConfig | None = None,
+    reflection: str | None = None,
+    max_inflight: int = DEFAULT_MAX_INFLIGHT,
+    allow_insecure: bool = False,
+    outgoing_key: str | None = None,
 ) -> tuple[grpc.aio.Server, int, HealthServicer]:
     """Start a server for ``bindings`` on ``address``; returns (server, bound port, health).
 
     Port 0 picks a free port (tests). SO_REUSEPORT is off so a second mesh on the same port
-    fails loudly instead of silently sharing it.
+    fails loudly instead of silently sharing it. Raises InsecureTransport for keys without
+    TLS on a non-loopback address (unless ``allow_insecure``). ``outgoing_key`` is the key
+    the services' handlers send their peers (None: ``LIFTOS_API_KEY``).
     """
+    check_transport(address, auth, tls, allow_insecure)
+    mode = reflection_mode(reflection, auth)
+    if auth is not None:
+        for warning in auth.warnings:
+            _LOGGER.warning("%s", warning)
+    interceptor = ServiceInterceptor(
+        auth,
+        reflection_open=mode == "open",
+        max_inflight=max_inflight,
+        outgoing_key=outgoing_key,
+    )
     server = grpc.aio.server(
-        interceptors=[ServiceInterceptor(auth)],
+        interceptors=[interceptor],
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
@@ -57,14 +151,14 @@ async def create_server(
         b.add_to_server(b.servicer, server)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    reflection.enable_server_reflection(
-        [b.name for b in bindings] + [HEALTH_SERVICE, reflection.SERVICE_NAME], server
-    )
+    if mode != "off":
+        grpc_reflection.enable_server_reflection(
+            [b.name for b in bindings] + [HEALTH_SERVICE, grpc_reflection.SERVICE_NAME], server
+        )
     if tls is None:
         port = server.add_insecure_port(address)
     else:
-        credentials = grpc.ssl_server_credentials([(tls.private_key, tls.cert_chain)])
-        port = server.add_secure_port(address, credentials)
+        port = server.add_secure_port(address, _server_credentials(tls))
     if port == 0:
         raise OSError(f"could not bind {address}")
     await server.start()
@@ -74,6 +168,23 @@ async def create_server(
     return server, port, health
 
 
+async def start_server(
+    config: ServerConfig, bindings: Sequence[ServiceBinding]
+) -> tuple[grpc.aio.Server, int, HealthServicer]:
+    """``create_server`` with every setting from ``config``."""
+    return await create_server(
+        bindings,
+        config.address,
+        max_message_bytes=config.max_message_bytes,
+        auth=config.auth,
+        tls=config.tls,
+        reflection=config.reflection,
+        max_inflight=config.max_inflight,
+        allow_insecure=config.allow_insecure,
+        outgoing_key=config.api_key,
+    )
+
+
 async def serve(
     config: ServerConfig,
     bindings: Sequence[ServiceBinding],
@@ -81,13 +192,7 @@ async def serve(
     on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT, then drain: NOT_SERVING, stop with grace, run ``on_stop``."""
-    server, port, health = await create_server(
-        bindings,
-        config.address,
-        max_message_bytes=config.max_message_bytes,
-        auth=config.auth,
-        tls=config.tls,
-    )
+    server, port, health = await start_server(config, bindings)
     if config.auth is None:
         _LOGGER.warning(
             "no LIFTOS_API_KEYS: %s accepts calls for any org without a key", config.service

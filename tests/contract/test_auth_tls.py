@@ -31,17 +31,22 @@ from mesh.runtime.inprocess import running_services
 from mesh.synthetic_records import synthetic_records
 from tests.support import error_details
 
-KEYS = AuthConfig.parse("key-a:org_a,key-b:org_b,svc-key:*")
+KEYS = AuthConfig.parse(
+    "key-a:org_a,key-b:org_b,"
+    "load-a:org_a:public+records.write,load-b:org_b:public+records.write,"
+    "svc-ing:service=ingestion,svc-causal:service=causal"
+)
+# Each service calls its peers with its own principal's key, scoped to what it calls.
+SERVICE_KEYS = {"ingestion": "svc-ing", "causal": "svc-causal"}
 
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LIFTOS_API_KEY", "svc-key")  # the services' own key for calling each other
     builds = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build}
-    with running_services(builds, tmp_path_factory.mktemp("auth"), auth=KEYS) as services:
+    with running_services(
+        builds, tmp_path_factory.mktemp("auth"), auth=KEYS, api_keys=SERVICE_KEYS
+    ) as services:
         yield services
-    mp.undo()
 
 
 def _stub(cls, address: str, key: str | None):  # type: ignore[no-untyped-def]
@@ -67,8 +72,8 @@ def test_missing_or_unknown_key_is_unauthenticated(secured) -> None:
 
 def test_a_key_acts_only_for_its_org(secured) -> None:
     records = synthetic_records("org_a", 400, campaigns=2, geos=4)
-    as_a = _stub(memory_grpc.MemoryServiceStub, secured["memory"].address, "key-a")
-    as_b = _stub(memory_grpc.MemoryServiceStub, secured["memory"].address, "key-b")
+    as_a = _stub(memory_grpc.MemoryServiceStub, secured["memory"].address, "load-a")
+    as_b = _stub(memory_grpc.MemoryServiceStub, secured["memory"].address, "load-b")
     written = as_a.Write(iter([memory_pb.WriteRequest(org_id="org_a", records=records)]))
     assert written.inserted_count == 400
     with pytest.raises(grpc.RpcError) as info:  # reading another org
@@ -88,7 +93,7 @@ def test_a_key_acts_only_for_its_org(secured) -> None:
 
 
 def test_services_call_each_other_with_their_own_key(secured) -> None:
-    memory = _stub(memory_grpc.MemoryServiceStub, secured["memory"].address, "key-a")
+    memory = _stub(memory_grpc.MemoryServiceStub, secured["memory"].address, "load-a")
     memory.Write(
         iter(
             [
@@ -105,7 +110,7 @@ def test_services_call_each_other_with_their_own_key(secured) -> None:
             Records(experiment_id="exp-bf", start=dt.date(2024, 9, 1)), method="did", outcome="spend",
             treatment="treated_post", unit="geo", time="day", skip_refutation=True,
         )  # fmt: skip
-    assert reply.estimate.n > 0  # causal read org_a's records from memory with the service key
+    assert reply.estimate.n > 0  # causal read org_a's records from memory with its own key
     with (
         LiftOS(peers, org_id="org_a", api_key="key-b") as client,
         pytest.raises(RpcFailure) as failure,
@@ -121,8 +126,8 @@ def test_services_call_each_other_with_their_own_key(secured) -> None:
 
 
 def test_ingestion_writes_to_memory_with_its_own_key(secured) -> None:
-    """A user's key reaches ingestion; ingestion's write to memory goes out under the
-    service key (memory would refuse it unauthenticated)."""
+    """A user's key reaches ingestion; ingestion's write to memory goes out under its own
+    service key (memory refuses a user's key there, and an unauthenticated call)."""
     world = sim.simulate("demo", seed=1)
     account = {**next(a for a in world.accounts if a["source"] == "meta"), "country": "US"}
     lines = [json.dumps(world.raw["meta"].base_row(k)) for k in range(40)]

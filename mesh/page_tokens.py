@@ -1,0 +1,88 @@
+"""Opaque, tamper-evident page tokens.
+
+A list's cursor (the last row's sort key) is sealed with AES-GCM under a per-deployment
+secret, the org and the list's name bound in as associated data: the caller sees random
+bytes, and a token edited, forged, or issued for another org or list does not open.
+
+The secret is ``LIFTOS_TOKEN_SECRET`` when set (replicas of a service share it), otherwise
+32 random bytes kept 0600 in the service's data dir and made on first use.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from mesh.errors import InvalidInput
+
+SECRET_ENV = "LIFTOS_TOKEN_SECRET"
+SECRET_FILE = "page_token.key"
+_NONCE = 12
+_INFO = b"liftos page tokens v1"
+
+
+def _derive(secret: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret)
+
+
+def _file_secret(directory: Path) -> bytes:
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_bytes()
+        if len(secret) < 32:
+            raise ValueError(f"{path} is not a page-token secret (under 32 bytes)") from None
+        return secret
+    secret = os.urandom(32)
+    with os.fdopen(fd, "wb") as out:
+        out.write(secret)
+        out.flush()
+        os.fsync(out.fileno())
+    return secret
+
+
+class PageTokens:
+    """Seals cursors into page tokens and opens them again, for one list (``purpose``)."""
+
+    __slots__ = ("_aead", "_purpose")
+
+    def __init__(self, secret: bytes, purpose: str) -> None:
+        self._aead = AESGCM(_derive(secret))
+        self._purpose = purpose.encode()
+
+    @classmethod
+    def for_data_dir(cls, directory: Path, purpose: str) -> PageTokens:
+        """The deployment's secret (``LIFTOS_TOKEN_SECRET``, else the file in ``directory``)."""
+        configured = os.environ.get(SECRET_ENV, "")
+        secret = configured.encode() if configured else _file_secret(directory)
+        return cls(secret, purpose)
+
+    def _aad(self, org_id: str) -> bytes:
+        return self._purpose + b"\0" + org_id.encode()
+
+    def seal(self, org_id: str, cursor: bytes) -> str:
+        nonce = os.urandom(_NONCE)
+        sealed = self._aead.encrypt(nonce, cursor, self._aad(org_id))
+        return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+    def open(self, org_id: str, token: str, *, field: str = "page_token") -> bytes:
+        """The cursor; InvalidInput when the token is not one this deployment issued for
+        this org and list."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            if len(raw) <= _NONCE:
+                raise ValueError("short")
+            return self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], self._aad(org_id))
+        except (ValueError, binascii.Error, InvalidTag, UnicodeEncodeError):
+            raise InvalidInput(
+                "page_token is not a token this server issued", field=field
+            ) from None
