@@ -248,3 +248,15 @@ def test_certificates_map_to_services_only_when_configured() -> None:
         mapped.principal((), "liftos-client")
     with pytest.raises(Unauthenticated):
         mapped.principal((), "ingestion")
+
+
+def test_configs_never_show_secrets() -> None:
+    from mesh.runtime.config import ServerConfig
+
+    config = ServerConfig(
+        "memory", "127.0.0.1", 0, ROOT, PeerConfig.from_env(), auth=KEYS,
+        tls=TlsConfig(b"chain", b"PRIVATE-KEY-BYTES"), api_key="SERVICE-KEY-XYZ",
+    )  # fmt: skip
+    shown = repr(config)
+    assert "PRIVATE-KEY-BYTES" not in shown and "SERVICE-KEY-XYZ" not in shown
+    assert "key-a" not in shown and "svc-ing" not in shown  # nor the deployment's keys
