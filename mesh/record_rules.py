@@ -14,6 +14,9 @@ The bounds are far outside real marketing data and well inside what the numbers'
 * counts (impressions, clicks, conversions) at most 1e15 — a thousand times every ad
   impression served worldwide in a day, and below 2^53, so a count parsed through a double
   (JSON numbers, Struct values) is still exact and converts to int64 without overflow;
+* money and conversions either 0 or at least 1e-6 — a millionth is the finest unit any
+  platform reports (Google's micros); a smaller positive number is a corrupted export, and
+  a ratio over it (ROAS, CPA) overflows a double;
 * ``data_quality_score`` in [0, 1]; ``treatment_intensity`` a finite dose of at most 1e6;
 * instants within the supported date range 1900-2200 (``mesh.runtime.protoconv``), widened
   by a day each side: a record's timestamp is its local day's midnight in UTC.
@@ -33,6 +36,7 @@ __all__ = [
     "MAX_DATE",
     "MAX_MONEY",
     "MIN_DATE",
+    "SMALLEST",
     "breaches",
     "value_violations",
     "violations",
@@ -40,6 +44,7 @@ __all__ = [
 
 MAX_MONEY = 1e12
 MAX_COUNT = 1e15
+SMALLEST = 1e-6
 MAX_INTENSITY = 1e6
 MAX_ID_CHARS = 256
 # The supported range of dates (the same as mesh.runtime.protoconv's; a test keeps them equal).
@@ -48,29 +53,31 @@ MAX_DATE = dt.date(2200, 12, 31)
 _EARLIEST = np.datetime64(MIN_DATE - dt.timedelta(days=1), "us")
 _LATEST = np.datetime64(MAX_DATE + dt.timedelta(days=2), "us")
 
-# Numeric record fields → (upper bound, how the bound reads in a message). Each must also be
-# finite and not negative.
-BOUNDS: dict[str, tuple[float, str]] = {
-    "spend": (MAX_MONEY, "at most 1e12"),
-    "revenue": (MAX_MONEY, "at most 1e12"),
-    "conversions": (MAX_COUNT, "at most 1e15"),
-    "impressions": (MAX_COUNT, "at most 1e15"),
-    "clicks": (MAX_COUNT, "at most 1e15"),
-    "treatment_intensity": (MAX_INTENSITY, "at most 1e6"),
-    "data_quality_score": (1.0, "in [0, 1]"),
-    "version": (float(2**63 - 1), "an int64"),
+# Numeric record fields → (upper bound, how it reads in a message, smallest positive value).
+# Each must also be finite and not negative.
+BOUNDS: dict[str, tuple[float, str, float]] = {
+    "spend": (MAX_MONEY, "at most 1e12", SMALLEST),
+    "revenue": (MAX_MONEY, "at most 1e12", SMALLEST),
+    "conversions": (MAX_COUNT, "at most 1e15", SMALLEST),
+    "impressions": (MAX_COUNT, "at most 1e15", 0.0),
+    "clicks": (MAX_COUNT, "at most 1e15", 0.0),
+    "treatment_intensity": (MAX_INTENSITY, "at most 1e6", 0.0),
+    "data_quality_score": (1.0, "in [0, 1]", 0.0),
+    "version": (float(2**63 - 1), "an int64", 0.0),
 }
 
 
 def breaches(name: str, values: np.ndarray) -> Iterator[tuple[np.ndarray, str]]:
     """(mask, why) for each way ``values`` of the numeric record field ``name`` break its
-    rule, in the order they are checked (a row's first breach is its reason)."""
-    high, phrase = BOUNDS[name]
+    rule — not finite, negative, too large, too small — in that order (a row's first breach
+    is its reason)."""
+    high, phrase, smallest = BOUNDS[name]
     x = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(x)
     yield ~finite, f"{name} must be a finite number"
     yield finite & (x < 0), f"{name} must not be negative"
     yield finite & (x > high), f"{name} must be {phrase}"
+    yield finite & (x > 0) & (x < smallest), f"{name} must be 0 or at least {smallest:g}"
 
 
 def violations(frame: pd.DataFrame, org_id: str, limit: int) -> list[tuple[int, str, str]]:
