@@ -91,8 +91,9 @@ _LAST_DAY = np.datetime64(record_rules.MAX_DATE, "s")
 _DECIMAL = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
 # Struct rows carry every number as a double, so 12 arrives as "12.0".
 _INTEGER = r"-?\d+(?:\.0+)?"
-_ONE = {False: re.compile(_DECIMAL), True: re.compile(_INTEGER)}
-_ALL = {k: re.compile(f"(?:{p.pattern}\n)*") for k, p in _ONE.items()}
+# ASCII: \d would take full-width and other scripts' digits, which numpy reads as numbers.
+_ONE = {False: re.compile(_DECIMAL, re.ASCII), True: re.compile(_INTEGER, re.ASCII)}
+_ALL = {k: re.compile(f"(?:{p.pattern}\n)*", re.ASCII) for k, p in _ONE.items()}
 
 
 def pluck(rows: Sequence[Any], path: str) -> list[Any]:
@@ -186,7 +187,7 @@ def dates(values: list[Any], pattern: str) -> tuple[np.ndarray, np.ndarray, np.n
     matching ``pattern``; impossible dates (2024-02-30) are invalid."""
     strs = text(values)
     gone = missing(strs)
-    shaped = matches(strs, re.compile(pattern))
+    shaped = matches(strs, re.compile(pattern, re.ASCII))
     out = np.full(len(strs), np.datetime64("NaT"), dtype="datetime64[s]")
     good = strs[shaped]
     try:

@@ -50,7 +50,7 @@ OBJECTIVES = {
     "MULTI_CHANNEL": "app_promotion",
     "LOCAL": "traffic",
 }
-_RESOURCE_ID = re.compile(r"customers/\d+/campaigns/(\d+)")
+_RESOURCE_ID = re.compile(r"customers/\d+/campaigns/(\d+)", re.ASCII)
 
 
 def _resource_id(name: Any) -> str | None:

@@ -33,7 +33,7 @@ from ingestion_svc.model import Account
 from mesh.errors import shown
 
 REPORT_TYPE = "campaign-values-report"
-_START = re.compile(r"(\d{4}-\d{2}-\d{2})T00:00:00(?:Z|[+-]\d{2}:\d{2})")
+_START = re.compile(r"(\d{4}-\d{2}-\d{2})T00:00:00(?:Z|[+-]\d{2}:\d{2})", re.ASCII)
 _STAT = "attributes.statistics."
 
 

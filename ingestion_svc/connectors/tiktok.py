@@ -46,7 +46,7 @@ OBJECTIVES = {
     "APP_PROMOTION": "app_promotion",
     "APP_INSTALL": "app_promotion",
 }
-_STAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
 _M = "metrics."
 
 
