@@ -315,3 +315,61 @@ def test_history_scans_get_the_callers_remaining_time() -> None:
     left = IngestStream(None, time.monotonic() + 30)._time_left()  # type: ignore[arg-type]
     assert left is not None and 0 < left <= 30
     assert IngestStream(None, time.monotonic() - 1)._time_left() == 0.001  # type: ignore[arg-type]
+
+
+def test_a_whole_column_step_that_raises_costs_only_its_row(
+    world, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    """The safety net behind the column checks: should a connector raise on some row (a bug),
+    the batch is prepared row by row and only that row is rejected."""
+    from ingestion_svc import connectors, pipeline
+    from ingestion_svc.external_factors import FactorTable
+    from ingestion_svc.history import StreamHistory
+    from tests.ingestion.conftest import PULLED, account_of, dumps, raw_batch
+
+    real = connectors.normalise
+
+    def fragile(batch):  # type: ignore[no-untyped-def]
+        if any(r is not None and r.get("campaign_name") == "boom" for r in batch.rows):
+            raise ZeroDivisionError("a column step broke")
+        return real(batch)
+
+    monkeypatch.setattr(connectors, "normalise", fragile)
+    rows = [world.raw["meta"].base_row(k) for k in range(6)]
+    rows[2]["campaign_name"] = "boom"
+    batch = raw_batch("meta", [dumps(r) for r in rows], account_of(world, "meta"))
+    prepared = pipeline.prepare(batch)
+    result = pipeline.finish(prepared, StreamHistory(), [], FactorTable.empty(), PULLED)
+    assert [(r.row_index, r.field, r.reason) for r in result.rejections] == [(2, "$", "malformed")]
+    assert "ZeroDivisionError" in result.rejections[0].message
+    assert result.accepted == len(result.records) == 5
+    assert "row by row" in caplog.text
+
+
+def test_records_memory_would_refuse_are_rejected_not_sent(world) -> None:  # type: ignore[no-untyped-def]
+    """An experiment stored before its doses were bounded (intensity 1e9) would make records
+    memory refuses, failing the batch there: the rows it touches are rejected instead."""
+    from ingestion_svc import pipeline
+    from ingestion_svc.experiments import Experiment
+    from ingestion_svc.external_factors import FactorTable
+    from ingestion_svc.history import StreamHistory
+    from tests.ingestion.conftest import PULLED, account_of, dumps, raw_batch
+
+    rows = [world.raw["meta"].base_row(k) for k in range(20)]
+    batch = raw_batch("meta", [dumps(r) for r in rows], account_of(world, "meta"))
+    prepared = pipeline.prepare(batch)
+    geo = prepared.rows["geo"].iloc[0]
+    legacy = Experiment(
+        org_id="acme", experiment_id="old", start_date=dt.date(2024, 1, 1),
+        end_date=dt.date(2025, 12, 31), randomization_unit="RANDOMIZATION_UNIT_GEO",
+        treatment_units=(geo,), control_units=("US-ZZ",), treatment_intensity=1e9,
+    )  # fmt: skip
+    result = pipeline.finish(prepared, StreamHistory(), [legacy], FactorTable.empty(), PULLED)
+    treated = set(prepared.rows.loc[prepared.rows["geo"] == geo, "row"].tolist())
+    assert treated and {r.row_index for r in result.rejections} == treated
+    assert {(r.field, r.reason) for r in result.rejections} == {
+        ("treatment_intensity", "invalid_number")
+    }
+    assert result.accepted == len(result.records) == len(history := result.history_rows)
+    assert len(history) == 20 - len(treated)
+    assert not record_rules.violations(result.records, "acme", 5)
