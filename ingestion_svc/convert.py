@@ -359,7 +359,14 @@ def _text_bound(value: str, field: str, violations: list[FieldViolation]) -> boo
 def _check_account(
     account: ingestion_pb.AccountInfo, source: str, violations: list[FieldViolation]
 ) -> None:
-    _text_bound(account.account_id, "account.account_id", violations)
+    if _text_bound(account.account_id, "account.account_id", violations) and not (
+        account.account_id.isprintable()
+    ):
+        violations.append(
+            FieldViolation(
+                "account.account_id", f"{shown(account.account_id)} holds control characters"
+            )
+        )
     zone = _text_bound(account.timezone, "account.timezone", violations)
     if zone and account.timezone:
         try:

@@ -147,8 +147,11 @@ def _utc_midnights(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
     unknown = np.zeros(n, dtype=bool)
     zones = frame["timezone"].to_numpy(dtype=object)
     local = frame["local_date"].to_numpy("datetime64[us]")
-    for zone in pd.unique(zones):
-        rows = zones == zone
+    # Factorised, not `zones == zone`: numpy compares a str scalar as its own string type,
+    # which drops trailing NULs, so "America/New_York\x00" would match every New York row.
+    codes, uniques = pd.factorize(zones)
+    for k, zone in enumerate(uniques.tolist()):
+        rows = codes == k
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):

@@ -188,6 +188,7 @@ def _ingest(**kw: Any) -> ingestion_pb.IngestRequest:
         (_ingest(account={"timezone": "Z" * 100_000}), "account.timezone"),
         (_ingest(account={"timezone": "../../etc/passwd"}), "account.timezone"),
         (_ingest(account={"account_id": "a" * 1000}), "account.account_id"),
+        (_ingest(account={"account_id": "act_1\x00"}), "account.account_id"),
         (_ingest(account={"currency_code": "€" * 300}), "account.currency_code"),
         (_ingest(account={"geo_keys": {"k" * 300: "CA"}}), "account.geo_keys["),
         (_ingest(mapping=ingestion_pb.ColumnMapping(date="d" * 300)), "mapping.date"),
@@ -372,4 +373,26 @@ def test_records_memory_would_refuse_are_rejected_not_sent(world) -> None:  # ty
     }
     assert result.accepted == len(result.records) == len(history := result.history_rows)
     assert len(history) == 20 - len(treated)
+    assert not record_rules.violations(result.records, "acme", 5)
+
+
+def test_a_time_zone_with_a_nul_is_its_rows_rejection_only(world) -> None:  # type: ignore[no-untyped-def]
+    """Found by bench/fuzz_rows.py: numpy compared "America/New_York\\x00" equal to every
+    New York row, rejecting all of them and leaving the NUL row without a timestamp (memory
+    then refused the batch)."""
+    from ingestion_svc import pipeline
+    from ingestion_svc.external_factors import FactorTable
+    from ingestion_svc.history import StreamHistory
+    from tests.ingestion.conftest import PULLED, account_of, dumps, raw_batch
+
+    rows = [world.raw["google_ads"].base_row(k) for k in range(8)]
+    rows[3]["customer"]["timeZone"] += "\x00"
+    batch = raw_batch("google_ads", [dumps(r) for r in rows], account_of(world, "google_ads"))
+    result = pipeline.finish(
+        pipeline.prepare(batch), StreamHistory(), [], FactorTable.empty(), PULLED
+    )
+    assert [(r.row_index, r.field, r.reason) for r in result.rejections] == [
+        (3, "customer.timeZone", "invalid_date")
+    ]
+    assert result.accepted == len(result.records) == 7
     assert not record_rules.violations(result.records, "acme", 5)
