@@ -19,7 +19,7 @@ and returns one export line with one thing wrong with it, or odd but legal:
     right-to-left marks, NUL, an escaped lone surrogate (``"\\ud800"``), emoji, a BOM,
     combining marks, full-width digits, in a field or as a new key;
 ``long_string``
-    a field 2,000 to 200,000 characters long;
+    a field 1,100 to 70,000 characters long;
 ``truncate``
     the line cut short; ``duplicate_key``: a key repeated with another value (JSON parsers
     keep the last); ``missing_key``: a field removed; ``extra_keys``: hundreds of unknown
@@ -217,7 +217,7 @@ def mutate(row: dict[str, Any], rng: random.Random, kind: str | None = None) -> 
         _set(
             out,
             path,
-            str(_get(out, path)) + rng.choice("x9é\u202e") * rng.choice((2000, 70_000, 200_000)),
+            str(_get(out, path)) + rng.choice("x9é\u202e") * rng.choice((1_100, 2_000, 70_000)),
         )
     elif kind == "truncate":
         line = json.dumps(out, separators=(",", ":"), ensure_ascii=False)
