@@ -271,10 +271,11 @@ def _check_experiment_values(
     _check_message(message, prefix, violations)
     for name in ("treatment_units", "control_units", "campaign_ids"):
         for k, unit in enumerate(getattr(message, name)):
-            if len(unit) > MAX_TEXT:
+            if len(unit) > MAX_TEXT or not unit.isprintable():
                 violations.append(
                     FieldViolation(
-                        f"{prefix}{name}[{k}]", f"an id is at most {MAX_TEXT} characters"
+                        f"{prefix}{name}[{k}]",
+                        f"an id is at most {MAX_TEXT} printable characters: {shown(unit, 60)}",
                     )
                 )
                 break

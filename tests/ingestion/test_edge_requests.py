@@ -137,6 +137,7 @@ def _experiment(**kw: Any) -> md_pb.CausalExperiment:
         (_experiment(result=md_pb.ExperimentResult(lift_absolute=math.nan)), "experiment.result.lift_absolute"),
         (_experiment(hypothesis="h" * 20_000), "experiment.hypothesis"),
         (_experiment(campaign_ids=["c" * 300]), "experiment.campaign_ids[0]"),
+        (_experiment(campaign_ids=["c1", "c2\x00"]), "experiment.campaign_ids[1]"),
         (_experiment(treatment_units=[f"u{i}" for i in range(10_001)]), "experiment.treatment_units"),
     ],
 )  # fmt: skip
