@@ -10,7 +10,8 @@ Prints batches by status code, rejected rows by reason and by field, mutants acc
 rejected by mutation kind, clean rows stored in memory (read back with Scan) against sent,
 broken promises (a row neither accepted nor rejected with a field and a reason, a clean row
 rejected), and throughput: rows and MB of JSON per second from the first request to the
-last ack, i.e. to durable in memory.
+last ack, i.e. to durable in memory, and its ratio to the rate of the clean rows alone on
+the same path (measured first, in the same run).
 
 Run: ``OPENBLAS_NUM_THREADS=1 python bench/fuzz_rows.py [--mutants 200000] [--seed 0]``
 """
@@ -56,6 +57,7 @@ class Run:
         self.rows = self.mutants = self.clean = self.bytes = 0
         self.broken: list[str] = []
         self.sent: dict[str, set[str]] = {}  # org -> natural keys of the clean rows sent
+        self.reference_run = (0, 1.0)
 
     def batch(self, c: Any, index: int) -> tuple[str, Any, int]:
         """(org, batch, row offset in its org's stream) of a source's index-th batch."""
@@ -137,6 +139,27 @@ class Run:
             if m is not None:
                 self.kinds[m.kind, "rejected" if row in rejected else "accepted"] += 1
 
+    def reference(self, stub: Any, corpora: dict[str, Any]) -> tuple[int, float]:
+        """(rows, seconds) of every source's clean rows alone, 250 a batch, on the same
+        path: the rate the fuzzed run is compared with."""
+        from tests.ingestion.conftest import dumps
+        from tests.ingestion.fuzzing import request
+
+        size = MUTANTS_PER_BATCH + CLEAN_PER_BATCH
+        rows = 0
+        start = time.perf_counter()
+        for source, c in corpora.items():
+            lines = [dumps(r) for r in c.clean]
+            requests = [
+                request(
+                    c, lines[k : k + size], f"r{k}", org=f"ref-{source}", pulled=PULLED, offset=k
+                )
+                for k in range(0, len(lines), size)
+            ]
+            for ack in stub.Ingest(iter(requests), timeout=3600):
+                rows += ack.accepted_count + ack.rejected_count
+        return rows, time.perf_counter() - start
+
     def report(self, seconds: float, stored: int, sent: int) -> None:
         print(
             f"rows: {self.rows:,} ({self.mutants:,} mutated, {self.clean:,} clean) in "
@@ -160,6 +183,11 @@ class Run:
         print(
             f"throughput: {self.rows / seconds:,.0f} rows/s, {self.bytes / seconds / 2**20:.1f} "
             f"MB/s of JSON ({seconds:.1f}s from the first request to the last durable ack)"
+        )
+        rows, took = self.reference_run
+        print(
+            f"reference, clean rows only on the same path: {rows / took:,.0f} rows/s ({rows:,} "
+            f"rows, {took:.1f}s); ratio fuzzed / clean = {self.rows / seconds / (rows / took):.2f}"
         )
 
 
@@ -203,6 +231,7 @@ def main() -> None:
         stub = ingestion_grpc.IngestionServiceStub(
             grpc.insecure_channel(mesh.address("ingestion"), options=options)
         )
+        run.reference_run = run.reference(stub, corpora)
         batches = -(-args.mutants // (len(SOURCES) * MUTANTS_PER_BATCH))  # per source
         start = time.perf_counter()
         for source in SOURCES:
