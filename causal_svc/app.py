@@ -9,6 +9,8 @@ from liftos.v1 import causal_pb2, causal_pb2_grpc
 
 from causal_svc.analyses import AnalysisStore
 from causal_svc.client import MemoryReader, RegistryReader
+from causal_svc.compute import ComputePool, PoolSettings
+from causal_svc.jobs import PRELOAD
 from causal_svc.service import CausalService
 from mesh.runtime import ServerConfig, ServiceBinding
 
@@ -19,13 +21,18 @@ def build(config: ServerConfig) -> tuple[Sequence[ServiceBinding], Callable[[], 
     analyses = AnalysisStore(config.data_dir / "causal" / "analyses.sqlite")
     memory = MemoryReader(config.peers.memory)
     registry = RegistryReader(config.peers.ingestion)
+    compute = ComputePool(PoolSettings.from_env("LIFTOS_CAUSAL"), preload=PRELOAD, name="causal")
+    compute.start_in_background()  # workers warm while the server starts
 
     async def on_stop() -> None:
+        # In-flight calls were finished or cancelled by the server's grace period; stop the
+        # workers (and anything they still run) so the process can exit.
+        await asyncio.to_thread(compute.close)
         await memory.close()
         await registry.close()
         await asyncio.to_thread(analyses.close)
 
-    servicer = CausalService(analyses, memory, registry)
+    servicer = CausalService(analyses, memory, registry, compute)
     binding = ServiceBinding(
         SERVICE_NAME, servicer, causal_pb2_grpc.add_CausalServiceServicer_to_server
     )

@@ -25,6 +25,11 @@ SCAN_BATCH = 5000
 _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
+def _within(limit: float, remaining: float | None) -> float:
+    """A peer call's timeout: this client's own limit, or the caller's remaining time if less."""
+    return limit if remaining is None else max(0.0, min(limit, remaining))
+
+
 class MemoryReader:
     """A lazily opened aio channel to the memory service."""
 
@@ -54,8 +59,13 @@ class MemoryReader:
         sources: list[int],
         campaign_ids: list[str],
         channels: list[str],
+        timeout: float | None = None,
     ) -> pd.DataFrame:
-        """Every matching record as one frame (core + external-factor columns)."""
+        """Every matching record as one frame (core + external-factor columns).
+
+        ``timeout`` is the caller's remaining time, when it has a deadline: the Scan gets no
+        more than that (nor more than this reader's own limit).
+        """
         request = memory_pb.ScanRequest(
             org_id=org_id,
             sources=sources,  # type: ignore[arg-type]  # enum values as ints
@@ -74,7 +84,7 @@ class MemoryReader:
             )
         parts: list[pd.DataFrame] = []
         try:
-            async for batch in self._memory().Scan(request, timeout=self.timeout):
+            async for batch in self._memory().Scan(request, timeout=_within(self.timeout, timeout)):
                 if batch.records:
                     parts.append(records_to_frame(batch.records, groups=("core", "external")))
         except grpc.aio.AioRpcError as error:
@@ -120,11 +130,16 @@ class RegistryReader:
             await self._channel.close()
             self._channel = self._stub = None
 
-    async def design(self, org_id: str, experiment_id: str) -> ExperimentDesign | None:
-        """The registered design, or None when the registry has no such experiment."""
+    async def design(
+        self, org_id: str, experiment_id: str, *, timeout: float | None = None
+    ) -> ExperimentDesign | None:
+        """The registered design, or None when the registry has no such experiment (``timeout``:
+        the caller's remaining time, as for :meth:`MemoryReader.scan_frame`)."""
         request = ingestion_pb.GetExperimentRequest(org_id=org_id, experiment_id=experiment_id)
         try:
-            reply = await self._ingestion().GetExperiment(request, timeout=self.timeout)
+            reply = await self._ingestion().GetExperiment(
+                request, timeout=_within(self.timeout, timeout)
+            )
         except grpc.aio.AioRpcError as error:
             if error.code() is grpc.StatusCode.NOT_FOUND:
                 return None

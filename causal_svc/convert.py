@@ -9,8 +9,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
+from liftos.v1 import table_pb2 as table_pb
 
+from causal_svc import limits
 from causal_svc.default_graph import default_marketing_graph
 from causal_svc.errors import InvalidGraph, InvalidSpec
 from causal_svc.estimators.registry import EstimationOptions
@@ -24,8 +27,10 @@ from causal_svc.estimators.result import (
 )
 from causal_svc.graph import CausalGraph, GraphAnalysis, Node, NodeRole
 from causal_svc.identification import Strategy
+from causal_svc.jobs import EstimateJob
 from causal_svc.record_tables import Aggregation
-from mesh.runtime.protoconv import date_from_proto
+from mesh.errors import shown
+from mesh.runtime.protoconv import date_from_proto, enum_from_proto, int_in_range, require_org
 from mesh.tables import table_to_frame
 
 _METHODS = {
@@ -58,15 +63,46 @@ CHECK_OUTCOME_TO_PROTO = {
 }
 
 
+# -- requests: every field checked at the edge, before any work -------------------------------
+
+
+def _text(value: str, field: str, limit: int = limits.MAX_NAME_CHARS) -> str:
+    if len(value) > limit:
+        raise InvalidSpec(
+            f"{field} is {len(value):,} characters; at most {limit:,} are allowed "
+            f"(starts {shown(value[:40])})",
+            field=field,
+        )
+    return value
+
+
+def _texts(values: Sequence[str], field: str, most: int) -> tuple[str, ...]:
+    if len(values) > most:
+        raise InvalidSpec(
+            f"{field} has {len(values):,} entries; at most {most:,} are allowed", field=field
+        )
+    return tuple(_text(v, f"{field}[{i}]") for i, v in enumerate(values))
+
+
+def _finite(value: float, field: str) -> float:
+    if not math.isfinite(value):
+        raise InvalidSpec(f"{field} must be a finite number, got {value}", field=field)
+    return float(value)
+
+
 def method_from_proto(value: int) -> Method:
     if value == causal_pb.ESTIMATION_METHOD_UNSPECIFIED:
         raise InvalidSpec(
             "method is required (use ESTIMATION_METHOD_AUTO to let LiftOS choose)", field="method"
         )
-    try:
-        return _METHODS[value]  # type: ignore[index]  # enum ValueType is an int at runtime
-    except KeyError:
-        raise InvalidSpec(f"unknown method {value}", field="method") from None
+    enum_from_proto(value, causal_pb.EstimationMethod.DESCRIPTOR, "method")
+    return _METHODS[value]  # type: ignore[index]  # enum ValueType is an int at runtime
+
+
+def estimand_from_proto(value: int) -> Estimand | None:
+    """The requested estimand, or None for the method's default (ESTIMAND_UNSPECIFIED)."""
+    enum_from_proto(value, causal_pb.Estimand.DESCRIPTOR, "estimand")
+    return _ESTIMANDS.get(value)  # type: ignore[call-overload]
 
 
 def spec_from_proto(roles: causal_pb.EffectRoles, estimand: int) -> EffectSpec:
@@ -74,25 +110,26 @@ def spec_from_proto(roles: causal_pb.EffectRoles, estimand: int) -> EffectSpec:
         raise InvalidSpec("roles.outcome is required", field="roles.outcome")
     if not roles.treatment:
         raise InvalidSpec("roles.treatment is required", field="roles.treatment")
+    for name in ("outcome", "treatment", "unit", "time", "running_variable", "cluster",
+                 "weights", "pre_outcome"):  # fmt: skip
+        _text(getattr(roles, name), f"roles.{name}")
     return EffectSpec(
         outcome=roles.outcome,
         treatment=roles.treatment,
         unit=roles.unit or None,
         time=roles.time or None,
-        covariates=tuple(roles.covariates),
-        instruments=tuple(roles.instruments),
+        covariates=_texts(roles.covariates, "roles.covariates", limits.MAX_COVARIATES),
+        instruments=_texts(roles.instruments, "roles.instruments", limits.MAX_INSTRUMENTS),
         running_variable=roles.running_variable or None,
-        cutoff=roles.cutoff if roles.HasField("cutoff") else None,
+        cutoff=_finite(roles.cutoff, "roles.cutoff") if roles.HasField("cutoff") else None,
         cluster=roles.cluster or None,
         weights=roles.weights or None,
-        effect_modifiers=tuple(roles.effect_modifiers),
+        effect_modifiers=_texts(
+            roles.effect_modifiers, "roles.effect_modifiers", limits.MAX_EFFECT_MODIFIERS
+        ),
         pre_outcome=roles.pre_outcome or None,
-        estimand=_ESTIMANDS.get(estimand, Estimand.ATE),  # type: ignore[call-overload]
+        estimand=estimand_from_proto(estimand) or Estimand.ATE,
     )
-
-
-def estimand_given(estimand: int) -> bool:
-    return estimand != causal_pb.ESTIMAND_UNSPECIFIED
 
 
 def alpha_from_proto(alpha: float) -> float:
@@ -103,9 +140,25 @@ def alpha_from_proto(alpha: float) -> float:
     return alpha
 
 
+def _check_table_shape(table: table_pb.Table, field: str) -> None:
+    """Shapes that cost more than their bytes: a huge declared row count, very many columns."""
+    int_in_range(table.row_count, f"{field}.row_count", 1, limits.MAX_TABLE_ROWS)
+    if len(table.columns) > limits.MAX_TABLE_COLUMNS:
+        raise InvalidSpec(
+            f"{field} has {len(table.columns):,} columns; at most "
+            f"{limits.MAX_TABLE_COLUMNS:,} are allowed",
+            field=f"{field}.columns",
+        )
+    for i, column in enumerate(table.columns):
+        _text(column.name, f"{field}.columns[{i}].name")
+
+
 def frame_from_request(request: causal_pb.EstimateEffectRequest) -> pd.DataFrame:
     """The inline table (``records`` queries are read from memory by the service)."""
     if request.WhichOneof("data") == "table":
+        if request.table.row_count == 0:
+            raise InvalidSpec("table has no rows", field="table.row_count")
+        _check_table_shape(request.table, "table")
         frame = table_to_frame(request.table, field="table")
         if frame.empty:
             raise InvalidSpec("table has no rows", field="table.row_count")
@@ -142,17 +195,66 @@ def record_query_from_proto(query: causal_pb.RecordQuery) -> RecordQuery:
     end = date_from_proto(query.date_range.end_date, where + "end_date", required=False)
     if start and end and end < start:
         raise InvalidSpec(f"end_date {end} is before start_date {start}", field=where + "end_date")
-    if query.aggregation not in _AGGREGATIONS:
-        raise InvalidSpec(f"unknown aggregation {query.aggregation}", field="records.aggregation")
+    enum_from_proto(query.aggregation, causal_pb.AggregationLevel.DESCRIPTOR, "records.aggregation")
+    sources = [int(s) for s in query.sources]
+    known = len(common_pb.DataSource.DESCRIPTOR.values)
+    if len(sources) > known:
+        raise InvalidSpec(
+            f"records.sources has {len(sources):,} entries; there are only {known} sources",
+            field="records.sources",
+        )
+    for i, source in enumerate(sources):
+        enum_from_proto(source, common_pb.DataSource.DESCRIPTOR, f"records.sources[{i}]")
     return RecordQuery(
         start=start,
         end=end,
-        sources=list(query.sources),
-        campaign_ids=list(query.campaign_ids),
-        channels=list(query.channels),
-        experiment_id=query.experiment_id,
+        sources=sources,
+        campaign_ids=list(
+            _texts(query.campaign_ids, "records.campaign_ids", limits.MAX_CAMPAIGN_IDS)
+        ),
+        channels=list(_texts(query.channels, "records.channels", limits.MAX_CHANNELS)),
+        experiment_id=_text(query.experiment_id, "records.experiment_id", limits.MAX_ID_CHARS),
         aggregation=_AGGREGATIONS[query.aggregation],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateQuestion:
+    """An EstimateEffect request, every field checked: the job, and where its data come from."""
+
+    org_id: str
+    job: EstimateJob
+    table: pd.DataFrame | None  # inline data, or None when ``records`` says what to read
+    records: RecordQuery | None
+
+
+def estimate_question(request: causal_pb.EstimateEffectRequest) -> EstimateQuestion:
+    """Validate the whole request (InvalidSpec naming the field) before any data is read."""
+    org = require_org(request.org_id)
+    method = method_from_proto(request.method)
+    spec = spec_from_proto(request.roles, request.estimand)
+    alpha = alpha_from_proto(request.alpha)
+    options = options_from_proto(request, alpha)
+    graph = graph_from_proto(request.graph)
+    o = request.options
+    refutation_simulations = int_in_range(
+        o.refutation_simulations,
+        "options.refutation_simulations",
+        0,
+        limits.MAX_REFUTATION_SIMULATIONS,
+    )
+    job = EstimateJob(
+        spec=spec,
+        method=method,
+        options=options,
+        graph=graph,
+        randomised=request.randomized,
+        refutation_simulations=refutation_simulations,
+        skip_refutation=o.skip_refutation,
+    )
+    if request.WhichOneof("data") == "records":
+        return EstimateQuestion(org, job, None, record_query_from_proto(request.records))
+    return EstimateQuestion(org, job, frame_from_request(request), None)
 
 
 def _opt(value: float | None) -> float | None:
@@ -243,6 +345,10 @@ _ROLE_FROM_PROTO = {
 def _node_from_proto(node: md_pb.CausalNode, field: str) -> Node:
     if not node.id:
         raise InvalidGraph("node id is required", field=f"{field}.id")
+    _text(node.id, f"{field}.id")
+    _text(node.column, f"{field}.column")
+    _text(node.label, f"{field}.label", limits.MAX_LABEL_CHARS)
+    enum_from_proto(node.role, md_pb.NodeRole.DESCRIPTOR, f"{field}.role")
     if node.role == md_pb.NODE_ROLE_COLLIDER:
         role = NodeRole.COVARIATE  # a collider is a property of a question, derived, not declared
     else:
@@ -255,26 +361,55 @@ def _edges(edges: Sequence[md_pb.CausalEdge], field: str) -> list[tuple[str, str
     for i, e in enumerate(edges):
         if not e.source or not e.target:
             raise InvalidGraph("edge needs source and target", field=f"{field}[{i}]")
+        _text(e.source, f"{field}[{i}].source")
+        _text(e.target, f"{field}[{i}].target")
+        _text(e.rationale, f"{field}[{i}].rationale", limits.MAX_LABEL_CHARS)
         out.append((e.source, e.target))
     return out
+
+
+def _check_graph_size(nodes: int, edges: int, field: str, edges_field: str) -> None:
+    if nodes > limits.MAX_GRAPH_NODES:
+        raise InvalidGraph(
+            f"{field} has {nodes:,} nodes; at most {limits.MAX_GRAPH_NODES:,} are allowed",
+            field=field,
+        )
+    if edges > limits.MAX_GRAPH_EDGES:
+        raise InvalidGraph(
+            f"{edges_field} has {edges:,} edges; at most {limits.MAX_GRAPH_EDGES:,} are allowed",
+            field=edges_field,
+        )
 
 
 def graph_from_proto(graph: md_pb.CausalGraph, field: str = "graph") -> CausalGraph | None:
     """A caller-supplied graph, or None when the message is empty."""
     if not graph.nodes and not graph.edges:
         return None
+    _check_graph_size(len(graph.nodes), len(graph.edges), f"{field}.nodes", f"{field}.edges")
     nodes = [_node_from_proto(n, f"{field}.nodes[{i}]") for i, n in enumerate(graph.nodes)]
+    edges = _edges(graph.edges, f"{field}.edges")
     known = {n.name for n in nodes}
-    for a, b in _edges(graph.edges, f"{field}.edges"):
+    for a, b in edges:
         for end in (a, b):
             if end not in known:
                 nodes.append(Node(end))
                 known.add(end)
-    return CausalGraph(tuple(nodes), tuple(_edges(graph.edges, f"{field}.edges")))
+    _check_graph_size(len(nodes), len(edges), f"{field}.nodes", f"{field}.edges")
+    return CausalGraph(tuple(nodes), tuple(edges))
 
 
-def build_graph_from_request(request: causal_pb.BuildGraphRequest) -> CausalGraph:
-    """The default DAG (unless excluded) merged with the caller's nodes and edge edits."""
+def build_graph_from_request(request: causal_pb.BuildGraphRequest) -> tuple[CausalGraph, str, str]:
+    """The default DAG (unless excluded) merged with the caller's nodes and edge edits, and the
+    treatment and outcome nodes the question names."""
+    require_org(request.org_id)
+    if not request.treatment:
+        raise InvalidSpec("treatment node is required", field="treatment")
+    if not request.outcome:
+        raise InvalidSpec("outcome node is required", field="outcome")
+    _text(request.treatment, "treatment")
+    _text(request.outcome, "outcome")
+    _check_graph_size(len(request.nodes), len(request.add_edges), "nodes", "add_edges")
+    _check_graph_size(0, len(request.remove_edges), "nodes", "remove_edges")
     base = CausalGraph((), ()) if request.exclude_default_graph else default_marketing_graph()
     existing = set(base.names())
     new_nodes: list[Node] = []
@@ -294,13 +429,25 @@ def build_graph_from_request(request: causal_pb.BuildGraphRequest) -> CausalGrap
                     parsed.description,
                 )
             new_nodes.append(parsed)
-    return base.with_edits(
+    graph = base.with_edits(
         add_nodes=new_nodes,
         remove_edges=_edges(request.remove_edges, "remove_edges"),
         add_edges=_edges(request.add_edges, "add_edges"),
         observed=observed,
         unobserved=unobserved,
     )
+    _check_graph_size(len(graph.nodes), len(graph.edges), "nodes", "add_edges")
+    treatment = graph.resolve(request.treatment, "treatment")
+    outcome = graph.resolve(request.outcome, "outcome")
+    return graph, treatment, outcome
+
+
+def analysis_id_from_proto(request: causal_pb.GetAnalysisRequest) -> tuple[str, str]:
+    """(org, analysis id) of a GetAnalysis request."""
+    org = require_org(request.org_id)
+    if not request.analysis_id:
+        raise InvalidSpec("analysis_id is required", field="analysis_id")
+    return org, _text(request.analysis_id, "analysis_id", limits.MAX_ID_CHARS)
 
 
 def graph_to_proto(graph: CausalGraph, analysis: GraphAnalysis | None = None) -> md_pb.CausalGraph:
@@ -384,17 +531,28 @@ def strategy_to_proto(strategy: Strategy) -> causal_pb.IdentificationStrategy:
 
 def options_from_proto(request: causal_pb.EstimateEffectRequest, alpha: float) -> EstimationOptions:
     o = request.options
-    if o.refutation_simulations < 0:
+    where = "options."
+    int_in_range(o.event_study_leads, where + "event_study_leads", 0, limits.MAX_EVENT_STUDY_WINDOW)
+    int_in_range(o.event_study_lags, where + "event_study_lags", 0, limits.MAX_EVENT_STUDY_WINDOW)
+    int_in_range(o.seed, where + "seed", 0, limits.MAX_SEED)
+    if o.HasField("caliper") and not 0 < o.caliper <= limits.MAX_CALIPER:
         raise InvalidSpec(
-            "refutation_simulations must not be negative", field="options.refutation_simulations"
+            f"caliper {o.caliper} must be in (0, {limits.MAX_CALIPER:g}] SDs of the logit "
+            "propensity",
+            field=where + "caliper",
         )
-    if o.HasField("caliper") and not o.caliper > 0:
-        raise InvalidSpec("caliper must be positive", field="options.caliper")
-    if o.HasField("bandwidth") and not o.bandwidth > 0:
-        raise InvalidSpec("bandwidth must be positive", field="options.bandwidth")
+    if o.HasField("bandwidth") and not (math.isfinite(o.bandwidth) and o.bandwidth > 0):
+        raise InvalidSpec(
+            f"bandwidth {o.bandwidth} must be a positive finite number", field=where + "bandwidth"
+        )
+    if o.HasField("propensity_trim") and not 0 < o.propensity_trim < 0.5:
+        raise InvalidSpec(
+            f"propensity_trim {o.propensity_trim} must be in (0, 0.5)",
+            field=where + "propensity_trim",
+        )
     return EstimationOptions(
         alpha=alpha,
-        estimand=_ESTIMANDS.get(request.estimand),
+        estimand=estimand_from_proto(request.estimand),
         seed=o.seed,
         event_study_leads=o.event_study_leads or None,
         event_study_lags=o.event_study_lags or None,

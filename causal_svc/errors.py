@@ -9,10 +9,13 @@ from mesh.errors import (
     InvalidInput,
     NotFound,
     NotIdentifiable,
+    ResourceExhausted,
 )
 
 __all__ = [
     "AnalysisNotFound",
+    "ComputeBudgetExceeded",
+    "ComputeOverloaded",
     "InsufficientData",
     "InvalidGraph",
     "InvalidSpec",
@@ -50,3 +53,18 @@ class MemoryUnavailable(DependencyUnavailable):
     """The memory service could not be reached while reading records."""
 
     default_reason = "MEMORY_UNAVAILABLE"
+
+
+class ComputeOverloaded(ResourceExhausted):
+    """Every compute worker is busy and the queue in front of them is full; retry later."""
+
+    default_reason = "COMPUTE_OVERLOADED"
+
+
+class ComputeBudgetExceeded(ResourceExhausted):
+    """The computation ran past the per-request compute budget and was stopped.
+
+    Not retryable as it is (no ``retry_after_s``): the same request would run as long again.
+    """
+
+    default_reason = "COMPUTE_BUDGET_EXCEEDED"

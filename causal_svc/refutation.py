@@ -19,7 +19,7 @@ estimate; the default is small, and every draw is seeded.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -198,14 +198,14 @@ def placebo_check(
         return _fixed_placebo_verdict(
             name, estimate, results, how + _first(errors), len(draws), "fake dates"
         )
-    draws, how = _placebo_frames(frame, spec, estimate, n_simulations, rng)
+    placebos, how, n_draws = _placebo_frames(frame, spec, estimate, n_simulations, rng)
     errors = []
     effects = [
         e.point_estimate
-        for e in (_reestimate(estimator, f, s, errors) for f, s in draws)
+        for e in (_reestimate(estimator, f, s, errors) for f, s in placebos)
         if e is not None
     ]
-    return _placebo_verdict(name, estimate, np.asarray(effects), how + _first(errors), len(draws))
+    return _placebo_verdict(name, estimate, np.asarray(effects), how + _first(errors), n_draws)
 
 
 def placebo_cutoff_check(
@@ -259,51 +259,63 @@ def _placebo_frames(
     estimate: EffectEstimate,
     n: int,
     rng: np.random.Generator,
-) -> tuple[list[tuple[pd.DataFrame, EffectSpec]], str]:
+) -> tuple[Iterator[tuple[pd.DataFrame, EffectSpec]], str, int]:
+    """(placebo frames, how they were made, how many): the frames are built one at a time as
+    they are read, so memory holds one copy of the data however many draws are asked for."""
     t = spec.treatment
     if spec.unit is not None and spec.time is not None:
-        start = frame[frame[t] == 1].groupby(spec.unit)[spec.time].min()
+        unit, time = spec.unit, spec.time
+        start = frame[frame[t] == 1].groupby(unit)[time].min()
         base = frame
+        assignments: Iterable[pd.Series]
         if len(start) == 1:
             # Abadie et al. (2010): the real treated unit leaves the placebo runs, else its real
             # effect sits among the placebo controls and biases every placebo estimate.
-            base = frame[frame[spec.unit] != start.index[0]]
-            donors = pd.unique(base[spec.unit])
+            base = frame[frame[unit] != start.index[0]]
+            donors = pd.unique(base[unit])
             chosen = donors if len(donors) <= n else rng.choice(donors, n, replace=False)
             assignments = [pd.Series({d: start.iloc[0]}) for d in chosen]
+            count = len(chosen)
             how = (
                 "with each untreated unit in turn treated from the real start date (the real "
                 "treated unit left out)"
             )
         else:
-            units = pd.unique(frame[spec.unit])
+            units = pd.unique(frame[unit])
             starts = start.reindex(units).to_numpy()
-            assignments = [pd.Series(rng.permutation(starts), index=units) for _ in range(n)]
+            assignments = (pd.Series(rng.permutation(starts), index=units) for _ in range(n))
+            count = n
             how = "with treatment start dates shuffled across units"
-        draws = []
-        for a in assignments:
-            new_start = base[spec.unit].map(a)
-            mask = new_start.notna()
-            values = np.zeros(len(base))
-            values[mask.to_numpy()] = (base.loc[mask, spec.time] >= new_start[mask]).to_numpy()
-            draws.append((base.assign(**{t: _like(values, base[t])}), spec))
-        return draws, how
+
+        def staggered() -> Iterator[tuple[pd.DataFrame, EffectSpec]]:
+            for a in assignments:
+                new_start = base[unit].map(a)
+                mask = new_start.notna()
+                values = np.zeros(len(base))
+                values[mask.to_numpy()] = (base.loc[mask, time] >= new_start[mask]).to_numpy()
+                yield base.assign(**{t: _like(values, base[t])}), spec
+
+        return staggered(), how, count
     if estimate.method is Method.IV or spec.instruments:
         how = "with the outcome shuffled (IV keeps its first stage; the reduced form is zero)"
-        return [(_shuffled(frame, spec.outcome, rng, None), spec) for _ in range(n)], how
+        return ((_shuffled(frame, spec.outcome, rng, None), spec) for _ in range(n)), how, n
     if spec.time is not None:
+        within = spec.time
         how = "with treatment shuffled within each time period"
-        return [(_shuffled(frame, t, rng, spec.time), spec) for _ in range(n)], how
-    if spec.cluster is not None and bool((frame.groupby(spec.cluster)[t].nunique() <= 1).all()):
-        level = frame.groupby(spec.cluster)[t].first()
+        return ((_shuffled(frame, t, rng, within), spec) for _ in range(n)), how, n
+    cluster = spec.cluster
+    if cluster is not None and bool((frame.groupby(cluster)[t].nunique() <= 1).all()):
+        level = frame.groupby(cluster)[t].first()
         how = "with treatment reassigned across clusters"
-        draws = []
-        for _ in range(n):
-            a = pd.Series(rng.permutation(level.to_numpy()), index=level.index)
-            draws.append((frame.assign(**{t: _like(frame[spec.cluster].map(a), frame[t])}), spec))
-        return draws, how
+
+        def by_cluster() -> Iterator[tuple[pd.DataFrame, EffectSpec]]:
+            for _ in range(n):
+                a = pd.Series(rng.permutation(level.to_numpy()), index=level.index)
+                yield frame.assign(**{t: _like(frame[cluster].map(a), frame[t])}), spec
+
+        return by_cluster(), how, n
     how = "with treatment shuffled across rows"
-    return [(_shuffled(frame, t, rng, None), spec) for _ in range(n)], how
+    return ((_shuffled(frame, t, rng, None), spec) for _ in range(n)), how, n
 
 
 def _backdated(

@@ -1,4 +1,9 @@
-"""CausalService servicer: thin — convert, run the domain off the event loop, convert back.
+"""CausalService servicer: thin — convert (every field checked), run the domain in the compute
+pool's worker processes, convert back.
+
+Cancellation flows from grpc.aio: when the client cancels or its deadline passes, the handler's
+task is cancelled, and the CancelledError reaching :meth:`ComputePool.run` stops the worker.
+Peer calls (memory Scan, registry lookups) get the caller's remaining time as their timeout.
 
 AnalyzeAttribution and Counterfactual answer UNIMPLEMENTED until their issue lands.
 """
@@ -9,72 +14,77 @@ import asyncio
 import datetime as dt
 
 import grpc
-import pandas as pd
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 
 from causal_svc import convert
 from causal_svc.analyses import AnalysisStore, StoredAnalysis, new_analysis_id
 from causal_svc.client import MemoryReader, RegistryReader
-from causal_svc.errors import InvalidSpec
-from causal_svc.graph import analyze_graph
-from causal_svc.pipeline import estimate_effect
-from causal_svc.record_tables import analysis_table
-from mesh.runtime.protoconv import require_org
+from causal_svc.compute import ComputePool
+from causal_svc.jobs import RecordsData, run_estimate, run_graph_analysis
+
+
+def _remaining(context: grpc.aio.ServicerContext) -> float | None:
+    """Seconds left before the caller's deadline (None: no deadline): peer calls get no more."""
+    return context.time_remaining()
+
+
+# A client whose deadline passes cancels its call, and that cancel can reach the server a
+# little before the server's own copy of the deadline does: a cancel this close to the deadline
+# is taken as the deadline.
+_DEADLINE_SLACK_S = 0.5
+
+
+def _note_abandoned(context: grpc.aio.ServicerContext) -> None:
+    """The call was cancelled (client gone, or its deadline passed): say which in the call log."""
+    left = context.time_remaining()
+    expired = left is not None and left <= _DEADLINE_SLACK_S
+    context.set_code(grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED)
 
 
 class CausalService(causal_grpc.CausalServiceServicer):
     def __init__(
-        self, analyses: AnalysisStore, memory: MemoryReader, registry: RegistryReader
+        self,
+        analyses: AnalysisStore,
+        memory: MemoryReader,
+        registry: RegistryReader,
+        compute: ComputePool,
     ) -> None:
         self._analyses = analyses
         self._memory = memory
         self._registry = registry
+        self._compute = compute
 
-    async def _data(
-        self, org: str, request: causal_pb.EstimateEffectRequest
-    ) -> tuple[pd.DataFrame, tuple[str, ...]]:
-        """The analysis table: inline, or memory records aggregated as the query asks."""
-        if request.WhichOneof("data") != "records":
-            return convert.frame_from_request(request), ()
-        query = convert.record_query_from_proto(request.records)
+    async def _records(
+        self, org: str, query: convert.RecordQuery, context: grpc.aio.ServicerContext
+    ) -> RecordsData:
+        """Memory records and the registry's design (read here; aggregated in a worker)."""
         records = await self._memory.scan_frame(
             org, start=query.start, end=query.end, sources=query.sources,
             campaign_ids=query.campaign_ids, channels=query.channels,
+            timeout=_remaining(context),
         )  # fmt: skip
         design = (
-            await self._registry.design(org, query.experiment_id) if query.experiment_id else None
+            await self._registry.design(org, query.experiment_id, timeout=_remaining(context))
+            if query.experiment_id
+            else None
         )
-        return await asyncio.to_thread(
-            analysis_table,
-            records,
-            query.aggregation,
-            experiment_id=query.experiment_id,
-            design=design,
-        )
+        return RecordsData(records, query.aggregation, query.experiment_id, design)
 
     async def EstimateEffect(
         self, request: causal_pb.EstimateEffectRequest, context: grpc.aio.ServicerContext
     ) -> causal_pb.EstimateEffectResponse:
-        org = require_org(request.org_id)
-        method = convert.method_from_proto(request.method)
-        spec = convert.spec_from_proto(request.roles, request.estimand)
-        alpha = convert.alpha_from_proto(request.alpha)
-        options = convert.options_from_proto(request, alpha)
-        graph = convert.graph_from_proto(request.graph)
-        frame, data_warnings = await self._data(org, request)
-        result = await asyncio.to_thread(
-            estimate_effect,
-            frame,
-            spec,
-            method,
-            options=options,
-            graph=graph,
-            randomised=request.randomized,
-            refutation_simulations=request.options.refutation_simulations,
-            skip_refutation=request.options.skip_refutation,
-            data_warnings=data_warnings,
-        )
+        question = convert.estimate_question(request)
+        try:
+            data = question.table
+            if question.records is not None:
+                data = await self._records(question.org_id, question.records, context)
+            assert data is not None
+            result = await self._compute.run(run_estimate, question.job, data)
+        except asyncio.CancelledError:
+            _note_abandoned(context)
+            raise
+        spec = question.job.spec
         estimate = convert.estimate_to_proto(
             result.estimate, outcome=spec.outcome, treatment=spec.treatment, summary=result.summary
         )
@@ -87,7 +97,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
             stored_request.ClearField("table")  # the data stays with the caller; keep the question
         analysis = causal_pb.Analysis(
             analysis_id=analysis_id,
-            org_id=org,
+            org_id=question.org_id,
             kind=causal_pb.ANALYSIS_KIND_EFFECT_ESTIMATE,
             estimate=estimate,
             request=stored_request,
@@ -95,22 +105,21 @@ class CausalService(causal_grpc.CausalServiceServicer):
         analysis.create_time.FromDatetime(now)
         await asyncio.to_thread(
             self._analyses.put,
-            StoredAnalysis(org, analysis_id, "effect_estimate", now, analysis.SerializeToString()),
+            StoredAnalysis(
+                question.org_id, analysis_id, "effect_estimate", now, analysis.SerializeToString()
+            ),
         )
         return causal_pb.EstimateEffectResponse(estimate=estimate, analysis_id=analysis_id)
 
     async def BuildGraph(
         self, request: causal_pb.BuildGraphRequest, context: grpc.aio.ServicerContext
     ) -> causal_pb.BuildGraphResponse:
-        require_org(request.org_id)
-        if not request.treatment:
-            raise InvalidSpec("treatment node is required", field="treatment")
-        if not request.outcome:
-            raise InvalidSpec("outcome node is required", field="outcome")
-        graph = convert.build_graph_from_request(request)
-        treatment = graph.resolve(request.treatment, "treatment")
-        outcome = graph.resolve(request.outcome, "outcome")
-        analysis = await asyncio.to_thread(analyze_graph, graph, treatment, outcome)
+        graph, treatment, outcome = convert.build_graph_from_request(request)
+        try:
+            analysis = await self._compute.run(run_graph_analysis, graph, treatment, outcome)
+        except asyncio.CancelledError:
+            _note_abandoned(context)
+            raise
         return convert.build_graph_response(graph, analysis)
 
     async def AnalyzeAttribution(  # type: ignore[override]
@@ -128,8 +137,6 @@ class CausalService(causal_grpc.CausalServiceServicer):
     async def GetAnalysis(
         self, request: causal_pb.GetAnalysisRequest, context: grpc.aio.ServicerContext
     ) -> causal_pb.GetAnalysisResponse:
-        org = require_org(request.org_id)
-        if not request.analysis_id:
-            raise InvalidSpec("analysis_id is required", field="analysis_id")
-        stored = await asyncio.to_thread(self._analyses.get, org, request.analysis_id)
+        org, analysis_id = convert.analysis_id_from_proto(request)
+        stored = await asyncio.to_thread(self._analyses.get, org, analysis_id)
         return causal_pb.GetAnalysisResponse(analysis=causal_pb.Analysis.FromString(stored.payload))

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ingestion_svc.errors import InvalidCalendarRequest
+from mesh.errors import shown
 
 MAX_CALENDAR_DAYS = 3660
 # Countries wholly or mostly south of the equator: seasons are flipped.
@@ -82,8 +83,12 @@ def holiday_table(
     try:
         public = holidays.country_holidays(country, subdiv=subdivision or None, years=years)
     except NotImplementedError:
+        if subdivision:  # the country is known (build_calendar checked it): its subdivision isn't
+            raise InvalidCalendarRequest(
+                f"subdivision {shown(subdivision)} is not one of {country}'s", field="subdivision"
+            ) from None
         raise InvalidCalendarRequest(
-            f"country {country!r} is not a supported ISO 3166-1 alpha-2 code", field="country"
+            f"country {shown(country)} is not a supported ISO 3166-1 alpha-2 code", field="country"
         ) from None
     except ValueError as exc:
         raise InvalidCalendarRequest(str(exc), field="subdivision") from None

@@ -173,15 +173,18 @@ class MemoryClient:
         end_us: int,
         campaign_ids: Sequence[str] = (),
         geos: Sequence[str] = (),
+        *,
+        timeout: float | None = None,
     ) -> list[md_pb.CausalMarketingData]:
         """An org's records of one source (and campaigns, and geos) with timestamps in
-        [start, end).
+        [start, end), within ``timeout`` seconds when given (else the client's own).
 
         Memory refuses a filter naming a campaign or geo it has never stored
         (INVALID_ARGUMENT with the offending ``campaign_ids[i]`` / ``geos[i]``): those have
         no history, so they are dropped from the filter and the scan repeated.
         """
         wanted = {"campaign_ids": list(campaign_ids), "geos": list(geos)}
+        limit = self.timeout if timeout is None else min(timeout, self.timeout)
         for _ in range(2):
             request = memory_pb.ScanRequest(
                 org_id=org_id,
@@ -195,7 +198,7 @@ class MemoryClient:
             )
             try:
                 out: list[md_pb.CausalMarketingData] = []
-                async for reply in self._memory().Scan(request, timeout=self.timeout):
+                async for reply in self._memory().Scan(request, timeout=limit):
                     out.extend(reply.records)
                 return out
             except grpc.aio.AioRpcError as error:

@@ -155,7 +155,7 @@ def weekly_seasonality(cube: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n_all = (~np.isnan(conv)).sum(axis=1)
     sum_same = np.nansum(same, axis=1)
     sum_all = np.nansum(conv, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         effect = (sum_same / n_same) / (sum_all / n_all) - 1.0
         se = np.sqrt(1.0 / sum_same + 1.0 / sum_all) * (1.0 + effect)
     ok = (n_same >= 3) & (n_all >= 14) & (sum_same > 0) & (np.abs(effect) > 2 * se)
@@ -209,7 +209,7 @@ def detect(
         "this weekday's conversions differ from the series' 28-day mean beyond noise",
     )
     if profile.budget_threshold is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             change = np.where(rolling7 > 0, cube[:, 0, 0] / rolling7 - 1.0, np.nan)
         moved = np.abs(change) >= profile.budget_threshold
         add(

@@ -4,31 +4,54 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
+from google.protobuf.message import Message
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 from ingestion_svc.calendar import CalendarDay, supported_countries
 from ingestion_svc.currencies import ISO_4217
-from ingestion_svc.errors import BatchTooLarge, InvalidIngestRequest
+from ingestion_svc.errors import BatchTooLarge, InvalidCalendarRequest, InvalidIngestRequest
 from ingestion_svc.experiments import Experiment
+from ingestion_svc.external_factors import MAX_VALUES as MAX_FACTOR_VALUES
 from ingestion_svc.external_factors import FactorSeries, FactorTable, join_factors
 from ingestion_svc.history import HISTORY_COLUMNS, day_numbers
-from ingestion_svc.model import MAX_BATCH_ROWS, Account, ColumnMap, RawBatch
-from ingestion_svc.parse import canonical_json, parse_json_rows
+from ingestion_svc.model import MAX_BATCH_ROWS, Account, ColumnMap, RawBatch, Rejection
+from ingestion_svc.parse import (
+    MAX_DEPTH,
+    MAX_ROW_CHARS,
+    ROW,
+    canonical_json,
+    parse_json_rows,
+    row_problem,
+)
 from ingestion_svc.pipeline import BatchResult
-from mesh.errors import FieldViolation, InvalidInput
+from mesh import record_rules
+from mesh.errors import FieldViolation, InvalidInput, shown
 from mesh.frames import date_column, enum_name, enum_value
-from mesh.runtime.protoconv import collect, date_from_proto, date_to_proto, require_org
+from mesh.runtime.protoconv import (
+    collect,
+    date_from_proto,
+    date_to_proto,
+    enum_from_proto,
+    int_in_range,
+    require_org,
+    timestamp_from_proto,
+)
 
 _EXPERIMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+# ISO 3166-2's part after the country (CA, NSW, 75), or one of the holidays package's own
+# subdivision names ("Stadt Zurich", "São Paulo Capital").
+_SUBDIVISION = re.compile(r"^\w[\w .'-]{0,31}$")
 _SEASONS = {
     "winter": md_pb.SEASON_WINTER,
     "spring": md_pb.SEASON_SPRING,
@@ -37,22 +60,69 @@ _SEASONS = {
 }
 
 
+# Tokens this server issues are ~120 characters (ingestion_svc.experiments).
+MAX_PAGE_TOKEN = 512
+
+
+def list_experiments_request(
+    request: ingestion_pb.ListExperimentsRequest,
+) -> tuple[str, int, str, dt.date | None]:
+    """(org, page_size, page_token, active_on) of a ListExperimentsRequest; a page_size above
+    the registry's maximum is lowered to it there (AIP-158), a negative one refused here."""
+    violations: list[FieldViolation] = []
+    for check in (
+        lambda: require_org(request.org_id),
+        lambda: int_in_range(request.page_size, "page_size", 0, 2**31 - 1),
+        lambda: date_from_proto(request.active_on, "active_on", required=False),
+    ):
+        try:
+            check()
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+    if len(request.page_token) > MAX_PAGE_TOKEN:
+        violations.append(
+            FieldViolation("page_token", "page_token is not a token this server issued")
+        )
+    collect(violations)
+    active_on = date_from_proto(request.active_on, "active_on", required=False)
+    return request.org_id, request.page_size, request.page_token, active_on
+
+
 def calendar_request(
     request: ingestion_pb.GetCalendarRequest,
 ) -> tuple[str, dt.date, dt.date, str | None]:
     violations: list[FieldViolation] = []
+    reasons: list[str] = []
     start = end = None
     try:
         start = date_from_proto(request.start_date, "start_date")
     except InvalidInput as exc:  # collect every bad field, not just the first
         violations.extend(exc.violations)
+        reasons.append(exc.reason)
     try:
         end = date_from_proto(request.end_date, "end_date")
     except InvalidInput as exc:
         violations.extend(exc.violations)
+        reasons.append(exc.reason)
     if not request.country:
         violations.insert(0, FieldViolation("country", "country is required (ISO 3166-1 alpha-2)"))
-    collect(violations)
+    elif not _COUNTRY.match(request.country.upper()):
+        violations.insert(
+            0,
+            FieldViolation(
+                "country", f"country {shown(request.country)} is not an ISO 3166-1 alpha-2 code"
+            ),
+        )
+    if request.subdivision and not _SUBDIVISION.match(request.subdivision):
+        violations.append(
+            FieldViolation(
+                "subdivision",
+                f"subdivision {shown(request.subdivision)} is not an ISO 3166-2 subdivision code",
+            )
+        )
+    if violations:  # a date's reason (DATE_OUT_OF_RANGE, INVALID_DATE) when it is the first
+        first = reasons[0] if reasons and len(reasons) == len(violations) else None
+        raise InvalidCalendarRequest(violations[0].description, violations=violations, reason=first)
     assert start is not None and end is not None
     return request.country, start, end, request.subdivision or None
 
@@ -120,6 +190,7 @@ def experiment_from_proto(
         violations.append(
             FieldViolation(prefix + "treatment_share", f"treatment_share {share} must be in (0, 1)")
         )
+    _check_experiment_values(message, violations)
     overlap = set(message.treatment_units) & set(message.control_units)
     if overlap:
         violations.append(
@@ -156,6 +227,85 @@ def experiment_from_proto(
     return experiment, stored
 
 
+# What an experiment may hold: lists of units and campaigns, each id, and free text.
+MAX_EXPERIMENT_LIST = 10_000
+MAX_FREE_TEXT = 10_000
+
+
+def _check_message(message: Message, path: str, violations: list[FieldViolation]) -> None:
+    """Every enum a value its enum defines, every double finite, every string and list
+    within bounds, anywhere in ``message`` (depth is bounded by protobuf's decoder)."""
+    for f, value in message.ListFields():
+        name = f"{path}{f.name}"
+        repeated = f.is_repeated
+        items = list(value) if repeated else [value]
+        if repeated and len(items) > MAX_EXPERIMENT_LIST:
+            violations.append(
+                FieldViolation(name, f"{len(items):,} entries; at most {MAX_EXPERIMENT_LIST:,}")
+            )
+            continue
+        for k, item in enumerate(items):
+            where = f"{name}[{k}]" if repeated else name
+            if f.message_type is not None:
+                _check_message(item, where + ".", violations)
+            elif f.enum_type is not None and item not in f.enum_type.values_by_number:
+                violations.append(
+                    FieldViolation(where, f"{item} is not a {f.enum_type.full_name} value")
+                )
+            elif f.cpp_type == f.CPPTYPE_DOUBLE and not math.isfinite(item):
+                violations.append(FieldViolation(where, f"{item} is not a finite number"))
+            elif f.cpp_type == f.CPPTYPE_STRING and len(item) > MAX_FREE_TEXT:
+                violations.append(
+                    FieldViolation(where, f"{len(item):,} characters; at most {MAX_FREE_TEXT:,}")
+                )
+            if len(violations) >= 20:
+                return
+
+
+def _check_experiment_values(
+    message: md_pb.CausalExperiment, violations: list[FieldViolation]
+) -> None:
+    """Enums, finite numbers and bounded text anywhere; and the numbers assignment reads in
+    range (an arm's dose becomes its records' treatment_intensity: mesh.record_rules)."""
+    prefix = "experiment."
+    _check_message(message, prefix, violations)
+    for name in ("treatment_units", "control_units", "campaign_ids"):
+        for k, unit in enumerate(getattr(message, name)):
+            if len(unit) > MAX_TEXT or not unit.isprintable():
+                violations.append(
+                    FieldViolation(
+                        f"{prefix}{name}[{k}]",
+                        f"an id is at most {MAX_TEXT} printable characters: {shown(unit, 60)}",
+                    )
+                )
+                break
+    for arm in ("treatment_config", "control_config"):
+        config = getattr(message, arm)
+        for name in ("intensity", "spend_multiplier"):
+            x = getattr(config, name)
+            if math.isfinite(x) and not 0.0 <= x <= record_rules.MAX_INTENSITY:
+                violations.append(
+                    FieldViolation(
+                        f"{prefix}{arm}.{name}",
+                        f"{name} {x:g} must be in [0, {record_rules.MAX_INTENSITY:g}]",
+                    )
+                )
+    power = message.statistical_power
+    for name in ("target_power", "alpha", "achieved_power"):
+        x = getattr(power, name)
+        if math.isfinite(x) and not 0.0 <= x <= 1.0:
+            violations.append(
+                FieldViolation(
+                    f"{prefix}statistical_power.{name}", f"{name} {x:g} must be in [0, 1]"
+                )
+            )
+    for name in ("sample_size_units", "duration_days"):
+        if getattr(power, name) < 0:
+            violations.append(
+                FieldViolation(f"{prefix}statistical_power.{name}", f"{name} must not be negative")
+            )
+
+
 _BUDGET_TESTS = (md_pb.TREATMENT_TYPE_BUDGET_INCREASE, md_pb.TREATMENT_TYPE_BUDGET_DECREASE)
 
 
@@ -186,27 +336,56 @@ SOURCES = {
 }
 SOURCE_ENUM = {name: value for value, name in SOURCES.items()}
 MAX_BATCH_ID = 256
+# Bounds on what a request may carry besides its rows (each far above real use).
+MAX_TEXT = 256  # account id, time zone, a mapping's column name, a geo key or code
+MAX_GEO_KEYS = 100_000  # every US zip code is 42k
+# A row's version is pulled_at in µs (≤ 7.3e15 up to 2200) + row_offset + its index: a
+# trillion lines keeps it far inside int64 and orders any real export.
+MAX_ROW_OFFSET = 10**12
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+# The key of the placeholder Struct that stands for a row protobuf could not decode (see
+# ingestion_svc.app.decode_ingest_request), and the batch id of a request it could not.
+UNDECODABLE = "\x00liftos.undecodable"
+
+
+def _text_bound(value: str, field: str, violations: list[FieldViolation]) -> bool:
+    if len(value) > MAX_TEXT:
+        violations.append(
+            FieldViolation(field, f"{field} is {len(value):,} characters; at most {MAX_TEXT}")
+        )
+        return False
+    return True
 
 
 def _check_account(
     account: ingestion_pb.AccountInfo, source: str, violations: list[FieldViolation]
 ) -> None:
-    if account.timezone:
+    if _text_bound(account.account_id, "account.account_id", violations) and not (
+        account.account_id.isprintable()
+    ):
+        violations.append(
+            FieldViolation(
+                "account.account_id", f"{shown(account.account_id)} holds control characters"
+            )
+        )
+    zone = _text_bound(account.timezone, "account.timezone", violations)
+    if zone and account.timezone:
         try:
             ZoneInfo(account.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             violations.append(
-                FieldViolation("account.timezone", f"{account.timezone!r} is not an IANA time zone")
+                FieldViolation(
+                    "account.timezone", f"{shown(account.timezone)} is not an IANA time zone"
+                )
             )
-    elif source != "google_ads":  # Google rows carry the customer's zone themselves
+    elif zone and source != "google_ads":  # Google rows carry the customer's zone themselves
         violations.append(
             FieldViolation("account.timezone", "the account's IANA time zone is required")
         )
     if account.currency_code and account.currency_code not in ISO_4217:
         violations.append(
             FieldViolation(
-                "account.currency_code", f"{account.currency_code!r} is not an ISO 4217 code"
+                "account.currency_code", f"{shown(account.currency_code)} is not an ISO 4217 code"
             )
         )
     if source == "klaviyo" and not account.currency_code:
@@ -224,22 +403,43 @@ def _check_account(
         violations.append(
             FieldViolation(
                 "account.country_code",
-                f"{account.country_code!r} is not a supported ISO 3166-1 alpha-2 code",
+                f"{shown(account.country_code)} is not a supported ISO 3166-1 alpha-2 code",
+            )
+        )
+    keys = account.geo_keys
+    if len(keys) > MAX_GEO_KEYS:
+        violations.append(
+            FieldViolation("account.geo_keys", f"{len(keys):,} geo keys; at most {MAX_GEO_KEYS:,}")
+        )
+    elif keys and max(map(len, [*keys, *keys.values()])) > MAX_TEXT:
+        long = next(k for k, v in keys.items() if max(len(k), len(v)) > MAX_TEXT)
+        violations.append(
+            FieldViolation(
+                f"account.geo_keys[{shown(long, 60)}]",
+                f"a geo key and its code are at most {MAX_TEXT} characters each",
             )
         )
 
 
-def ingest_batch(
+def _check_request(
     request: ingestion_pb.IngestRequest, now: dt.datetime, skew: dt.timedelta
-) -> RawBatch:
-    """Validate an IngestRequest and parse its rows (bad rows become rejections, a bad
-    request InvalidIngestRequest naming every field, too many rows BatchTooLarge)."""
+) -> tuple[str | None, dt.datetime, list[FieldViolation]]:
+    """(source, pulled_at, violations) of an IngestRequest's fields other than its rows."""
     violations: list[FieldViolation] = []
+
+    def check(fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+
+    check(lambda: require_org(request.org_id))
+    source = None
     try:
-        require_org(request.org_id)
-    except InvalidInput as exc:
-        violations.extend(exc.violations)
-    source = SOURCES.get(request.source)
+        enum_from_proto(request.source, common_pb.DataSource.DESCRIPTOR, "source")
+        source = SOURCES.get(request.source)
+    except InvalidInput:
+        pass
     if source is None:
         violations.append(
             FieldViolation(
@@ -253,21 +453,78 @@ def ingest_batch(
         violations.append(
             FieldViolation("batch_id", f"batch_id is longer than {MAX_BATCH_ID} characters")
         )
+    elif not request.batch_id.isprintable():
+        violations.append(
+            FieldViolation(
+                "batch_id", f"batch_id {shown(request.batch_id)} holds control characters"
+            )
+        )
     if source is not None:
         _check_account(request.account, source, violations)
-    if source == "generic" and not request.mapping.date:
+    m = request.mapping
+    for f in ingestion_pb.ColumnMapping.DESCRIPTOR.fields:
+        _text_bound(getattr(m, f.name), f"mapping.{f.name}", violations)
+    if source == "generic" and not m.date:
         violations.append(FieldViolation("mapping.date", "a generic source needs a date column"))
     pulled_at = now
-    if request.HasField("pulled_at"):
-        pulled_at = request.pulled_at.ToDatetime(tzinfo=dt.UTC)
-        if pulled_at > now + skew:
-            violations.append(
-                FieldViolation(
-                    "pulled_at", f"pulled_at {pulled_at:%Y-%m-%dT%H:%M:%SZ} is in the future"
+    try:
+        stamp = timestamp_from_proto(request.pulled_at, "pulled_at")
+    except InvalidInput as exc:
+        violations.extend(exc.violations)
+    else:
+        if stamp is not None:
+            pulled_at = stamp
+            if pulled_at > now + skew:
+                violations.append(
+                    FieldViolation(
+                        "pulled_at", f"pulled_at {pulled_at:%Y-%m-%dT%H:%M:%SZ} is in the future"
+                    )
                 )
-            )
-    if request.row_offset < 0:
-        violations.append(FieldViolation("row_offset", "row_offset must not be negative"))
+    check(lambda: int_in_range(request.row_offset, "row_offset", 0, MAX_ROW_OFFSET))
+    return source, pulled_at, violations
+
+
+def struct_rows(
+    rows: Sequence[struct_pb2.Struct],
+) -> tuple[list[dict[str, Any] | None], list[bytes], list[Rejection]]:
+    """Struct rows → (rows, the bytes each is hashed as, rejections), like
+    :func:`ingestion_svc.parse.parse_json_rows`: a row too large or too deep, one protobuf
+    could not decode, or one holding a NaN or infinite number (not JSON) is rejected."""
+    out: list[dict[str, Any] | None] = []
+    raw: list[bytes] = []
+    rejections: list[Rejection] = []
+    for i, r in enumerate(rows):
+        why = None
+        value: dict[str, Any] | None = None
+        if UNDECODABLE in r.fields:
+            why = f"row is nested too deep for protobuf to decode; at most {MAX_DEPTH} levels"
+        elif (size := r.ByteSize()) > MAX_ROW_CHARS:
+            why = f"row is {size:,} bytes; at most {MAX_ROW_CHARS:,}"
+        else:
+            try:
+                value = json_format.MessageToDict(r)
+            except ValueError:  # a NaN or infinite number_value has no JSON form
+                why = "a number in the row is NaN or infinite (not JSON)"
+            else:
+                why = row_problem(value, 0)
+        if why is None and value is not None:
+            out.append(value)
+            raw.append(canonical_json([value])[0])
+        else:
+            out.append(None)
+            raw.append(r.SerializeToString(deterministic=True))
+            rejections.append(Rejection(i, ROW, "malformed", why or "row is not a JSON object"))
+    return out, raw, rejections
+
+
+def ingest_batch(
+    request: ingestion_pb.IngestRequest, now: dt.datetime, skew: dt.timedelta
+) -> RawBatch:
+    """Validate an IngestRequest and parse its rows (bad rows become rejections, a bad
+    request InvalidIngestRequest naming every field, too many rows BatchTooLarge)."""
+    if request.batch_id == UNDECODABLE:
+        raise InvalidIngestRequest("the message is not an IngestRequest protobuf can decode")
+    source, pulled_at, violations = _check_request(request, now, skew)
     if violations:
         raise InvalidIngestRequest(violations[0].description, violations=violations)
     n = len(request.rows) + len(request.json_rows)
@@ -276,7 +533,7 @@ def ingest_batch(
             f"{n} rows in batch {request.batch_id!r}; at most {MAX_BATCH_ROWS} per batch — "
             "split it into several batches of the same stream"
         )
-    structured = [json_format.MessageToDict(r) for r in request.rows]
+    structured, structured_raw, struct_rejections = struct_rows(request.rows)
     parsed, raw, rejections = parse_json_rows(request.json_rows, first_index=len(structured))
     account = request.account
     m = request.mapping
@@ -286,7 +543,7 @@ def ingest_batch(
         source=source,
         batch_id=request.batch_id,
         rows=[*structured, *parsed],
-        raw=[*canonical_json(structured), *raw],
+        raw=[*structured_raw, *raw],
         account=Account(
             account_id=account.account_id,
             timezone=account.timezone,
@@ -309,7 +566,7 @@ def ingest_batch(
             currency_code=m.currency_code,
             channel=m.channel,
         ),
-        parse_rejections=rejections,
+        parse_rejections=[*struct_rejections, *rejections],
     )
 
 
@@ -406,8 +663,25 @@ def factor_series_from_proto(
     except InvalidInput as exc:
         violations.extend(exc.violations)
     s = request.series
+    try:
+        enum_from_proto(s.type, md_pb.ExternalFactorType.DESCRIPTOR, "series.type")
+    except InvalidInput as exc:
+        violations.extend(exc.violations)
+    for name in ("source", "unit", "geo"):
+        _text_bound(getattr(s, name), f"series.{name}", violations)
+    if len(s.values) > MAX_FACTOR_VALUES:  # before reading them one by one
+        violations.append(
+            FieldViolation(
+                "series.values", f"{len(s.values):,} values; at most {MAX_FACTOR_VALUES:,}"
+            )
+        )
+        collect(violations)
     values: list[tuple[dt.date, float]] = []
     for i, v in enumerate(s.values):
+        if not math.isfinite(v.value):
+            violations.append(
+                FieldViolation(f"series.values[{i}].value", f"value {v.value} is not finite")
+            )
         try:
             day = date_from_proto(v.date, f"series.values[{i}].date")
         except InvalidInput as exc:

@@ -232,7 +232,7 @@ def join_factors(
             value[hit] = sub["value"].to_numpy(np.float64)[at[hit]]
             mean[hit] = sub["mean"].to_numpy(np.float64)[at[hit]]
             std[hit] = sub["std"].to_numpy(np.float64)[at[hit]]
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             z = np.where(std > 0, (value - mean) / std, 0.0)
         out.append(
             JoinedFactor(

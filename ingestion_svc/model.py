@@ -74,7 +74,9 @@ class ColumnMap:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """One rejected row: its index in the batch, the raw field at fault and why."""
+    """One rejected row: its index in the batch, the raw field at fault (a dotted path in the
+    row; ``$`` when the row as a whole is: not JSON, too large or deep, a stale version) and
+    why."""
 
     row_index: int
     field: str

@@ -19,8 +19,10 @@ order: a platform's re-send of a day, written after the preliminary line, wins.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,9 +38,13 @@ from ingestion_svc.experiments import Experiment
 from ingestion_svc.external_factors import FactorTable, JoinedFactor, join_factors
 from ingestion_svc.history import StreamHistory, day_numbers
 from ingestion_svc.model import RawBatch, Rejection
+from ingestion_svc.parse import ROW
 from ingestion_svc.versions import arrival, classify, identify, resolve_campaign_ids
+from mesh import record_rules
 
 __all__ = ["BatchResult", "Prepared", "Settings", "finish", "prepare", "record_id"]
+
+_LOGGER = logging.getLogger(__name__)
 
 DATE_FIELDS = {
     "meta": "date_start",
@@ -141,8 +147,11 @@ def _utc_midnights(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
     unknown = np.zeros(n, dtype=bool)
     zones = frame["timezone"].to_numpy(dtype=object)
     local = frame["local_date"].to_numpy("datetime64[us]")
-    for zone in pd.unique(zones):
-        rows = zones == zone
+    # Factorised, not `zones == zone`: numpy compares a str scalar as its own string type,
+    # which drops trailing NULs, so "America/New_York\x00" would match every New York row.
+    codes, uniques = pd.factorize(zones)
+    for k, zone in enumerate(uniques.tolist()):
+        rows = codes == k
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -162,7 +171,43 @@ def _utc_midnights(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def prepare(batch: RawBatch, settings: Settings = Settings()) -> Prepared:
-    """Stage one: connector, UTC normalisation, future dates."""
+    """Stage one: connector, UTC normalisation, future dates.
+
+    Every step works on whole columns. Should one raise on some row all the same (a bug:
+    every value a row can hold is meant to be checked), the batch is prepared again row by
+    row, and a row that still raises is rejected alone: a row never fails its batch.
+    """
+    try:
+        return _prepare(batch, settings)
+    except Exception:
+        _LOGGER.exception("batch %r: preparing it row by row after an error", batch.batch_id)
+    return _prepare_rows(batch, settings)
+
+
+def _prepare_rows(batch: RawBatch, settings: Settings) -> Prepared:
+    frames = [
+        _prepare(dataclasses.replace(batch, rows=[], raw=[], parse_rejections=()), settings).rows
+    ]
+    rejections = list(batch.parse_rejections)
+    for i, row in enumerate(batch.rows):
+        if row is None:  # rejected by the parser already
+            continue
+        one = dataclasses.replace(batch, rows=[row], raw=[batch.raw[i]], parse_rejections=())
+        try:
+            part = _prepare(one, settings)
+        except Exception as exc:
+            rejections.append(
+                Rejection(i, ROW, "malformed", f"row could not be read ({type(exc).__name__})")
+            )
+            continue
+        part.rows["row"] += i
+        frames.append(part.rows)
+        rejections += [dataclasses.replace(r, row_index=r.row_index + i) for r in part.rejections]
+    rows = pd.concat(frames, ignore_index=True)
+    return Prepared(batch, rows, rejections)
+
+
+def _prepare(batch: RawBatch, settings: Settings) -> Prepared:
     normalised = connectors.normalise(batch)
     rows = _Rows(normalised.frame, list(normalised.rejections))
     date_field = DATE_FIELDS.get(batch.source, batch.mapping.date)
@@ -252,7 +297,7 @@ def finish(
     rows.frame = frame
     rows.reject(
         cls.stale,
-        "",
+        ROW,
         "stale_version",
         lambda i: (
             f"version {frame['version'].iat[i]} is not newer than the stored "
@@ -264,6 +309,11 @@ def finish(
     won = kept[winners_mask].reset_index(drop=True)
     won_keys = keys[~cls.stale][winners_mask]
     records, detected, score = _features(won, won_keys, batch, history, experiments, factors, now)
+    refused = _refused(records, won["row"].to_numpy(np.int64), rows.rejections)
+    if refused.any():
+        records = records[~refused].reset_index(drop=True)
+        won = won[~refused].reset_index(drop=True)
+        score = score[~refused]
     history_rows = pd.DataFrame(
         {
             "series": won["series"],
@@ -282,7 +332,7 @@ def finish(
         records=records,
         history_rows=history_rows,
         rejections=sorted(rows.rejections, key=lambda r: r.row_index),
-        accepted=valid - int(cls.stale.sum()),
+        accepted=valid - int(cls.stale.sum()) - int(refused.sum()),
         duplicates=int(cls.dup_stored.sum() + cls.dup_batch.sum()),
         superseded=int(cls.superseded.sum()),
         restated=int(cls.restated.sum()),
@@ -291,6 +341,23 @@ def finish(
         confounders=[(d.name, d.type, int(np.isfinite(d.value).sum())) for d in detected],
         mean_quality=float(score.mean()) if score.size else 0.0,
     )
+
+
+def _refused(records: pd.DataFrame, rows: np.ndarray, rejections: list[Rejection]) -> np.ndarray:
+    """Records memory would refuse (:func:`mesh.record_rules.value_violations`), each
+    rejected. The connectors check every raw number against the same rules, so this finds
+    only what ingestion itself computed wrong: logged as the bug it is, and the row is
+    rejected rather than failing its batch at memory."""
+    refused = np.zeros(len(records), dtype=bool)
+    for i, name, why in record_rules.value_violations(records, len(records)):
+        if refused[i]:
+            continue
+        refused[i] = True
+        reason = "invalid_date" if name == "timestamp" else "invalid_number"
+        rejections.append(Rejection(int(rows[i]), name, reason, f"memory would refuse it: {why}"))
+    if refused.any():
+        _LOGGER.error("%d records broke mesh.record_rules and were rejected", int(refused.sum()))
+    return refused
 
 
 def _micros(t: dt.datetime) -> int:

@@ -143,7 +143,7 @@ def external_validity(
     """
     normal_day = np.where(calendar_known, np.where(is_holiday, 0.5, 1.0), 0.75)
     volume = np.minimum(1.0, np.maximum(impressions / 1000.0, conversions / 10.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = spend / spend_mean_7
     known = np.isfinite(ratio) & (spend_mean_7 > 0) & (spend > 0)
     inlier = np.where(known, np.where((ratio >= 1 / 3) & (ratio <= 3), 1.0, 0.5), 0.75)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from ingestion_svc.external_factors import FactorRegistry, FactorTable
 from ingestion_svc.history import StreamHistory
 from ingestion_svc.ledger import BatchLedger
 from ingestion_svc.model import RawBatch
-from mesh.runtime.protoconv import date_from_proto, require_org
+from mesh.runtime.protoconv import require_org
 from mesh.wire import write_request_wire
 
 _LOGGER = logging.getLogger(__name__)
@@ -66,10 +67,14 @@ class Staged:
 
 
 class IngestStream:
-    """One Ingest stream: its history working set and its cached factor table."""
+    """One Ingest stream: its history working set and its cached factor table.
 
-    def __init__(self, service: IngestionService) -> None:
+    ``deadline`` (``time.monotonic()`` seconds) is the caller's, when it set one: history
+    scans to memory do not outlive it."""
+
+    def __init__(self, service: IngestionService, deadline: float | None = None) -> None:
         self.service = service
+        self.deadline = deadline
         self.history = StreamHistory()
         self.factors: dict[str, FactorTable] = {}
         self._writer: MemoryWriter | None = None
@@ -202,6 +207,7 @@ class IngestStream:
                     last * _DAY_US + _LATEST_OFFSET_US + 1,
                     sorted({c for c, _ in series}),
                     sorted({g for _, g in series}),
+                    timeout=self._time_left(),
                 )
             return await asyncio.to_thread(convert.history_rows, records, account_key, first, last)
 
@@ -209,6 +215,11 @@ class IngestStream:
         for (account_key, first, last, series), rows in zip(scans, loaded, strict=True):
             self.history.add(rows)
             self.history.mark_loaded(account_key, first, last, series)
+
+    def _time_left(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return max(self.deadline - time.monotonic(), 0.001)
 
     def _factors(self, org_id: str, lo: int, hi: int) -> FactorTable:
         registry = self.service.factors
@@ -251,7 +262,10 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         """Batches are staged as they arrive and written in order; batch k+1 is transformed
         while batch k is being written, and each ack leaves as soon as its write returns
         (a client that waits for each ack before sending the next batch is served too)."""
-        stream = IngestStream(self)
+        remaining = context.time_remaining()
+        stream = IngestStream(
+            self, None if remaining is None else time.monotonic() + float(remaining)
+        )
         queue: asyncio.Queue[asyncio.Task[Any] | BaseException | None] = asyncio.Queue()
         depth = asyncio.Semaphore(PIPELINE_DEPTH)
 
@@ -337,13 +351,12 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
     async def ListExperiments(
         self, request: ingestion_pb.ListExperimentsRequest, context: grpc.aio.ServicerContext
     ) -> ingestion_pb.ListExperimentsResponse:
-        org = require_org(request.org_id)
-        active_on = date_from_proto(request.active_on, "active_on", required=False)
+        org, page_size, page_token, active_on = convert.list_experiments_request(request)
         page, token = await asyncio.to_thread(
             self.registry.list,
             org,
-            page_size=request.page_size,
-            page_token=request.page_token,
+            page_size=page_size,
+            page_token=page_token,
             active_on=active_on,
         )
         return ingestion_pb.ListExperimentsResponse(

@@ -18,6 +18,7 @@ from memory_svc.errors import BatchTooLarge, InvalidQuery, InvalidRecord, Unknow
 from memory_svc.graph import EDGE_TYPES, Neighbourhood
 from memory_svc.spaces import SPACES, region_keys
 from memory_svc.store import RecordFilter, ScanRow
+from mesh import record_rules
 from mesh.errors import FieldViolation, shown
 from mesh.frames import enum_name, records_to_frame
 from mesh.runtime.protoconv import require_org, timestamp_from_proto
@@ -46,31 +47,10 @@ class WriteBatch:
 
 
 def _violations(frame: pd.DataFrame, org_id: str) -> list[FieldViolation]:
-    found: list[tuple[int, str, str]] = []
-
-    def flag(mask: np.ndarray, field: str, why: str) -> None:
-        for i in np.flatnonzero(mask)[:MAX_VIOLATIONS].tolist():
-            found.append((i, field, why))
-
-    ids = frame["id"].astype(str)
-    flag((ids == "").to_numpy(), "id", "id is required")
-    flag((ids.str.len() > 256).to_numpy(), "id", "id is longer than 256 characters")
-    orgs = frame["org_id"].astype(str).to_numpy()
-    flag(orgs == "", "org_id", "org_id is required")
-    flag((orgs != "") & (orgs != org_id), "org_id", f"org_id differs from the request's {org_id!r}")
-    flag(frame["timestamp"].isna().to_numpy(), "timestamp", "timestamp is required")
-    source = frame["data_source"].astype(str).to_numpy()
-    flag(np.isin(source, ["unspecified", "unknown"]), "data_source", "data_source is required")
-    for name in ("spend", "conversions", "revenue", "treatment_intensity", "data_quality_score"):
-        x = frame[name].to_numpy(np.float64)
-        flag(~np.isfinite(x), name, f"{name} must be a finite number")
-        flag(np.isfinite(x) & (x < 0), name, f"{name} must not be negative")
-    for name in ("impressions", "clicks", "version"):
-        flag(frame[name].to_numpy() < 0, name, f"{name} must not be negative")
-    q = frame["data_quality_score"].to_numpy(np.float64)
-    flag(np.isfinite(q) & (q > 1), "data_quality_score", "data_quality_score must be in [0, 1]")
-    found.sort()
-    return [FieldViolation(f"records[{i}].{f}", why) for i, f, why in found[:MAX_VIOLATIONS]]
+    return [
+        FieldViolation(f"records[{i}].{f}", why)
+        for i, f, why in record_rules.violations(frame, org_id, MAX_VIOLATIONS)
+    ]
 
 
 def write_batch(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import signal
 import sys
 import time
@@ -40,10 +41,13 @@ def _add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    os.umask(0o077)  # the data dir, logs and everything the services write: owner only
     mesh = Mesh(
-        args.data_dir, host=args.host, ports=_ports(args.base_port), log_level=args.log_level
-    )
+        args.data_dir, host=args.host, ports=_ports(args.base_port), log_level=args.log_level,
+        tls_dir=args.tls_dir,
+    )  # fmt: skip
     peers = PeerConfig(**{s: mesh.address(s) for s in DEFAULT_PORTS})
+    d = args.tls_dir
     stopping = False
 
     def _stop(signum: int, frame: object) -> None:
@@ -53,7 +57,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     mesh.start()
-    with LiftOS(peers) as client:
+    with LiftOS(
+        peers,
+        tls_ca=str(d / "ca.pem") if d else None,
+        tls_client_cert=str(d / "client.pem") if d else None,
+        tls_client_key=str(d / "client.key") if d else None,
+    ) as client:
         status = mesh.wait_serving(client.health)
     if any(status.get(s) != "SERVING" for s in mesh.services):
         for service, code in mesh.dead().items():
@@ -94,6 +103,17 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_certs(args: argparse.Namespace) -> int:
+    from mesh.runtime.certs import make_dev_certs
+
+    files = make_dev_certs(args.out, args.host)
+    print(f"wrote {len(files)} files to {args.out.resolve()} (keys 0600):")
+    for path in files:
+        print(f"  {path.name}")
+    print(f"serve mTLS with: liftos up --tls-dir {args.out}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from mesh.demo import run_demo
 
@@ -108,7 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     _add_mesh_arguments(up)
     up.add_argument("--log-level", default="INFO")
+    up.add_argument(
+        "--tls-dir", type=Path, default=None,
+        help="certificates from `liftos certs`: TLS, and mTLS between the services",
+    )  # fmt: skip
     up.set_defaults(func=cmd_up)
+
+    certs = sub.add_parser("certs", help="a dev CA, a server and per-service client certificates")
+    certs.add_argument("--out", type=Path, required=True)
+    certs.add_argument(
+        "--host", action="append", default=[],
+        help="another name or IP the server certificate is valid for (repeatable)",
+    )  # fmt: skip
+    certs.set_defaults(func=cmd_certs)
 
     status = sub.add_parser("status", help="health of every service")
     status.add_argument("--timeout", type=float, default=2.0)

@@ -21,7 +21,9 @@ from typing import Any, TypeVar
 import grpc
 import liftos_dc.liftos.v1 as dc
 import pandas as pd
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import common_pb2 as common_pb
@@ -45,15 +47,38 @@ SERVICE_NAMES = {
 }
 
 
-def _channel(target: str, timeout: float, api_key: str | None, ca: str | None) -> grpc.Channel:
-    return sync_channel(target, api_key=api_key, ca=ca, timeout=timeout)
+# A call refused for overload (RESOURCE_EXHAUSTED with RetryInfo: it was never run) is tried
+# again after the delay the server asks for, at most OVERLOAD_RETRIES times.
+OVERLOAD_RETRIES = 5
+MAX_RETRY_DELAY_S = 10.0
 
 
-def _call(fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except grpc.RpcError as exc:
-        raise RpcFailure.from_rpc_error(exc) from None
+def retry_delay(error: grpc.RpcError) -> float | None:
+    """The delay a RESOURCE_EXHAUSTED error's RetryInfo asks for; None when it carries none
+    (then the same call will not succeed later) or the error is something else."""
+    if not isinstance(error, grpc.Call) or error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return None
+    status = rpc_status.from_call(error)
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+            return min(max(delay, 0.0), MAX_RETRY_DELAY_S)
+    return None
+
+
+def _call(fn: Callable[[], T], retries: int = OVERLOAD_RETRIES) -> T:
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except grpc.RpcError as exc:
+            delay = retry_delay(exc)
+            if delay is None or attempt >= retries:
+                raise RpcFailure.from_rpc_error(exc) from None
+            attempt += 1
+            time.sleep(delay)
 
 
 def _date(value: dt.date) -> dc.Date:
@@ -108,12 +133,24 @@ class LiftOS:
         timeout: float = 60.0,
         api_key: str | None = None,
         tls_ca: str | None = None,
+        tls_client_cert: str | None = None,
+        tls_client_key: str | None = None,
     ) -> None:
-        """``api_key`` defaults to ``LIFTOS_API_KEY``; ``tls_ca`` (a PEM file) to ``LIFTOS_TLS_CA``."""
+        """``api_key`` defaults to ``LIFTOS_API_KEY``; ``tls_ca`` (a PEM file) to
+        ``LIFTOS_TLS_CA``; ``tls_client_cert``/``tls_client_key`` (presented to servers that
+        require client certificates) to ``LIFTOS_TLS_CLIENT_CERT``/``LIFTOS_TLS_CLIENT_KEY``."""
         self.peers = peers or PeerConfig.from_env()
         self.org_id = org_id
         self._channels = {
-            s: _channel(getattr(self.peers, s), timeout, api_key, tls_ca) for s in SERVICES
+            s: sync_channel(
+                getattr(self.peers, s),
+                api_key=api_key,
+                ca=tls_ca,
+                timeout=timeout,
+                cert=tls_client_cert,
+                key=tls_client_key,
+            )
+            for s in SERVICES
         }
         self._ingestion_dc = dc.IngestionServiceStub(self._channels["ingestion"])
         self._ingestion = ingestion_grpc.IngestionServiceStub(self._channels["ingestion"])
@@ -291,8 +328,9 @@ class LiftOS:
         ``timezone``, ``currency`` and optionally ``country`` and ``geo_keys`` (an entry of
         the simulator's ``accounts.json`` works as is). Batch ids hash the batch's content
         and pull time, so ingesting the same export again is answered from the server's
-        ledger; when the service answers UNAVAILABLE (memory down) the un-acked batches are
-        re-sent with the same ids, up to ``retries`` times. At most ``max_in_flight``
+        ledger; when the service answers UNAVAILABLE (memory down), or RESOURCE_EXHAUSTED
+        with a RetryInfo (overload), the un-acked batches are re-sent with the same ids, up
+        to ``retries`` times (after the delay the server asked for, on overload). At most ``max_in_flight``
         batches are sent ahead of their acks. ``progress`` is called after every ack with
         the running summary.
         """
@@ -347,11 +385,14 @@ class LiftOS:
                     call[0] += 1
                     cond.notify_all()
                 failure = RpcFailure.from_rpc_error(exc)
-                if failure.code != grpc.StatusCode.UNAVAILABLE or attempt >= retries:
+                overload = retry_delay(exc)
+                if (
+                    failure.code != grpc.StatusCode.UNAVAILABLE and overload is None
+                ) or attempt >= retries:
                     raise failure from None
                 attempt += 1
                 summary.retries += 1
-                time.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))
+                time.sleep(overload if overload is not None else min(0.5 * 2 ** (attempt - 1), 8.0))
 
     def register_external_factor(
         self,

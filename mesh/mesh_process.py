@@ -38,8 +38,13 @@ class Mesh:
         ports: dict[str, int] | None = None,
         log_level: str = "INFO",
         services: Sequence[str] = START_ORDER,
+        tls_dir: Path | None = None,
     ) -> None:
+        """``tls_dir`` (made by ``liftos certs``): every service serves TLS with
+        server.pem, requires client certificates signed by ca.pem, and presents its own
+        ``<service>.pem`` to its peers."""
         self.data_dir = data_dir
+        self.tls_dir = tls_dir
         self.host = host
         self.ports = {**DEFAULT_PORTS, **(ports or {})}
         self.log_level = log_level
@@ -49,21 +54,41 @@ class Mesh:
     def address(self, service: str) -> str:
         return f"{self.host}:{self.ports[service]}"
 
+    def _tls_env(self, service: str) -> dict[str, str]:
+        if self.tls_dir is None:
+            return {}
+        d = self.tls_dir.resolve()
+        return {
+            "LIFTOS_TLS_CERT": str(d / "server.pem"),
+            "LIFTOS_TLS_KEY": str(d / "server.key"),
+            "LIFTOS_TLS_CLIENT_CA": str(d / "ca.pem"),
+            "LIFTOS_TLS_CA": str(d / "ca.pem"),
+            "LIFTOS_TLS_CLIENT_CERT": str(d / f"{service}.pem"),
+            "LIFTOS_TLS_CLIENT_KEY": str(d / f"{service}.key"),
+        }
+
     def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # The services make their own files 0600 (mesh.runtime.main); the data dir and the
+        # logs opened here are private too.
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)
         env = {**os.environ, "PYTHONPATH": _pythonpath()}
         for service in SERVICES:
             env[f"LIFTOS_{service.upper()}_ADDR"] = self.address(service)
         for service in self.services:
-            log = open(self.data_dir / f"{service}.log", "ab")  # noqa: SIM115 - owned by the child
+            fd = os.open(
+                self.data_dir / f"{service}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+            )
+            log = os.fdopen(fd, "ab")  # owned by the child
             self.procs[service] = subprocess.Popen(
                 [
                     sys.executable, "-m", f"{service}_svc",
                     "--host", self.host, "--port", str(self.ports[service]),
                     "--data-dir", str(self.data_dir), "--log-level", self.log_level,
                 ],
-                env=env, stdout=log, stderr=subprocess.STDOUT,
+                env={**env, **self._tls_env(service)}, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
+            log.close()  # the child holds its own copy
 
     def dead(self) -> dict[str, int]:
         """Services whose process has exited, with exit codes."""

@@ -12,6 +12,13 @@ to find its bad rows. A row's first failing check is its rejection.
 
 String columns are numpy object arrays with ``None`` for missing, which costs a fraction
 of pandas' string arrays at the 1,000-row batches this runs on.
+
+Any JSON value may stand in any field. A text field takes a string or a number (ids often
+come as numbers); an object, array or boolean there is the row's ``malformed`` rejection
+(:meth:`Checks.text`), as is text longer than ``MAX_TEXT_CHARS``. A number field takes a
+number or a numeric string; anything else is ``invalid_number``, and so is a number memory
+would refuse — not finite (a 400-digit integer overflows a double), or outside the bounds of
+:mod:`mesh.record_rules` (:meth:`Checks.number`). Dates must fall in 1900-2200.
 """
 
 from __future__ import annotations
@@ -27,8 +34,10 @@ import pandas as pd
 
 from ingestion_svc.currencies import ISO_4217
 from ingestion_svc.model import Account, Rejection
+from mesh import record_rules
 
 __all__ = [
+    "MAX_TEXT_CHARS",
     "NORMALISED",
     "Checks",
     "Normalised",
@@ -71,11 +80,20 @@ NORMALISED: dict[str, str] = {
     "note": "object",  # what the connector repaired on this row, "" when nothing
 }
 
+# Ids, names, codes and dates are short; a longer value is not one (the whole row is at most
+# ingestion_svc.parse.MAX_ROW_CHARS).
+MAX_TEXT_CHARS = 1_024
+_TEXTUAL = {str, int, float, type(None)}
+_KIND = {dict: "object", list: "array", bool: "boolean"}
+_FIRST_DAY = np.datetime64(record_rules.MIN_DATE, "s")
+_LAST_DAY = np.datetime64(record_rules.MAX_DATE, "s")
+
 _DECIMAL = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
 # Struct rows carry every number as a double, so 12 arrives as "12.0".
 _INTEGER = r"-?\d+(?:\.0+)?"
-_ONE = {False: re.compile(_DECIMAL), True: re.compile(_INTEGER)}
-_ALL = {k: re.compile(f"(?:{p.pattern}\n)*") for k, p in _ONE.items()}
+# ASCII: \d would take full-width and other scripts' digits, which numpy reads as numbers.
+_ONE = {False: re.compile(_DECIMAL, re.ASCII), True: re.compile(_INTEGER, re.ASCII)}
+_ALL = {k: re.compile(f"(?:{p.pattern}\n)*", re.ASCII) for k, p in _ONE.items()}
 
 
 def pluck(rows: Sequence[Any], path: str) -> list[Any]:
@@ -143,8 +161,11 @@ def numbers(values: list[Any], *, integer: bool = False) -> Parsed:
         gone, present = none, values
     fast: np.ndarray | None = None
     if kinds <= {int, float} and present:
-        fast = np.array(present, dtype=np.float64)
-        if integer and (fast != np.round(fast)).any():
+        try:
+            fast = np.array(present, dtype=np.float64)
+        except OverflowError:  # an int beyond a double: the slow path reads it as inf
+            fast = None
+        if fast is not None and integer and (fast != np.round(fast)).any():
             fast = None
     elif kinds == {str} and _ALL[integer].fullmatch("\n".join(present) + "\n"):
         fast = np.array(present, dtype=np.float64)
@@ -166,7 +187,7 @@ def dates(values: list[Any], pattern: str) -> tuple[np.ndarray, np.ndarray, np.n
     matching ``pattern``; impossible dates (2024-02-30) are invalid."""
     strs = text(values)
     gone = missing(strs)
-    shaped = matches(strs, re.compile(pattern))
+    shaped = matches(strs, re.compile(pattern, re.ASCII))
     out = np.full(len(strs), np.datetime64("NaT"), dtype="datetime64[s]")
     good = strs[shaped]
     try:
@@ -175,7 +196,15 @@ def dates(values: list[Any], pattern: str) -> tuple[np.ndarray, np.ndarray, np.n
         for i in np.flatnonzero(shaped).tolist():
             with contextlib.suppress(ValueError):
                 out[i] = np.datetime64(strs[i][:10], "D")
+    out = supported(out)
     return out, gone, ~gone & np.isnat(out)
+
+
+def supported(days: np.ndarray) -> np.ndarray:
+    """``days`` (datetime64[s]) with those outside the supported range 1900-2200 as NaT."""
+    out = days.copy()
+    out[(days < _FIRST_DAY) | (days > _LAST_DAY)] = np.datetime64("NaT")
+    return out
 
 
 class Checks:
@@ -204,10 +233,12 @@ class Checks:
         self.bad |= new
 
     def number(
-        self, parsed: Parsed, field: str, *, required: bool, nonnegative: bool = True
+        self, parsed: Parsed, field: str, *, required: bool, rule: str, scale: float = 1.0
     ) -> np.ndarray:
-        """Reject missing (when required), invalid and negative values; returns the values
-        with missing optional ones as 0 (the platforms omit zero metrics)."""
+        """Reject missing (when required) and invalid values, and values the record field
+        ``rule`` may not hold (:func:`mesh.record_rules.breaches`: not finite, negative,
+        too large) once multiplied by ``scale`` (micros → units); returns the values with
+        missing optional ones as 0 (the platforms omit zero metrics)."""
         raw = parsed.values
         if required:
             self.fail(parsed.missing, field, "missing_field", f"{field} is missing")
@@ -217,14 +248,57 @@ class Checks:
             "invalid_number",
             f"{field} is not a number in the platform's format",
         )
-        if nonnegative:
+        known = ~np.isnan(raw)  # NaN: missing or invalid, dealt with above
+        finite, negative, large, small = record_rules.breaches(
+            rule, np.where(known, raw * scale, 0.0)
+        )
+        self.fail(
+            finite[0],
+            field,
+            "invalid_number",
+            f"{field} is out of range: {finite[1]} (it overflows a double)",
+        )
+        self.fail(negative[0], field, "negative_value", lambda i: f"{field} {raw[i]:g} is negative")
+        self.fail(
+            large[0],
+            field,
+            "invalid_number",
+            lambda i: f"{field} {raw[i]:g} is out of range: {large[1]}",
+        )
+        self.fail(
+            small[0],
+            field,
+            "invalid_number",
+            lambda i: f"{field} {raw[i]:g} is out of range: {small[1]}",
+        )
+        return np.where(known & np.isfinite(raw), raw, 0.0)
+
+    def text(self, values: list[Any], field: str) -> np.ndarray:
+        """:func:`text` of a raw column, rejecting objects, arrays and booleans (a field
+        the platform sends as a string or a number) and text over ``MAX_TEXT_CHARS``; the
+        rejected rows' values come back as None."""
+        if set(map(type, values)) - _TEXTUAL:
+            odd = np.fromiter((type(v) not in _TEXTUAL for v in values), bool, len(values))
             self.fail(
-                np.nan_to_num(raw, nan=0.0) < 0,
+                odd,
                 field,
-                "negative_value",
-                lambda i: f"{field} {raw[i]:g} is negative",
+                "malformed",
+                lambda i: f"{field} is a JSON {_KIND.get(type(values[i]), 'value')}, not text",
             )
-        return np.where(np.isnan(raw), 0.0, raw)
+            values = [None if o else v for v, o in zip(values, odd.tolist(), strict=True)]
+        out = text(values)
+        if max(map(len, filter(None, out.tolist())), default=0) > MAX_TEXT_CHARS:
+            long = np.fromiter(
+                (v is not None and len(v) > MAX_TEXT_CHARS for v in out), bool, len(out)
+            )
+            self.fail(
+                long,
+                field,
+                "malformed",
+                lambda i: f"{field} is {len(out[i]):,} characters; at most {MAX_TEXT_CHARS:,}",
+            )
+            out[long] = None
+        return out
 
     def required(self, values: np.ndarray, field: str) -> None:
         self.fail(missing(values), field, "missing_field", f"{field} is missing")

@@ -37,14 +37,16 @@ def normalise(
     checks = Checks(rows)
     n = len(rows)
     channel = mapping.channel or DEFAULT_CHANNEL
-    day, missing_day, bad_day = dates(pluck(rows, mapping.date), r"\d{4}-\d{2}-\d{2}")
+    day, missing_day, bad_day = dates(
+        checks.text(pluck(rows, mapping.date), mapping.date).tolist(), r"\d{4}-\d{2}-\d{2}"
+    )
     checks.fail(missing_day, mapping.date, "missing_field", f"{mapping.date} is missing")
     campaign_id: np.ndarray | str = channel
     if mapping.campaign_id:
-        campaign_id = text(pluck(rows, mapping.campaign_id))
+        campaign_id = checks.text(pluck(rows, mapping.campaign_id), mapping.campaign_id)
         checks.required(campaign_id, mapping.campaign_id)
     name = (
-        filled(text(pluck(rows, mapping.campaign_name)), "")
+        filled(checks.text(pluck(rows, mapping.campaign_name), mapping.campaign_name), "")
         if mapping.campaign_name
         else campaign_id
     )
@@ -59,19 +61,26 @@ def normalise(
         column = getattr(mapping, metric)
         if column:
             metrics[metric] = checks.number(
-                numbers(pluck(rows, column), integer=integer), column, required=True
+                numbers(pluck(rows, column), integer=integer), column, required=True, rule=metric
             )
         else:
             metrics[metric] = np.zeros(n)
     checks.fail(
-        bad_day, mapping.date, "invalid_date", f"{mapping.date} is not a real yyyy-mm-dd date"
+        bad_day,
+        mapping.date,
+        "invalid_date",
+        f"{mapping.date} is not a real yyyy-mm-dd date in 1900-2200",
     )
     geo_key: np.ndarray | str = account.country
     geo: np.ndarray | str = account.country
     if mapping.geo:
-        geo_key, geo = map_geo(text(pluck(rows, mapping.geo)), account, checks, mapping.geo)
+        geo_key, geo = map_geo(
+            checks.text(pluck(rows, mapping.geo), mapping.geo), account, checks, mapping.geo
+        )
     currency = checks.currency(
-        text(pluck(rows, mapping.currency_code)) if mapping.currency_code else text([None] * n),
+        checks.text(pluck(rows, mapping.currency_code), mapping.currency_code)
+        if mapping.currency_code
+        else text([None] * n),
         account,
         mapping.currency_code or "currency",
     )

@@ -26,7 +26,6 @@ from ingestion_svc.connectors.base import (
     map_geo,
     numbers,
     pluck,
-    text,
 )
 from ingestion_svc.model import Account
 
@@ -51,7 +50,7 @@ OBJECTIVES = {
     "MULTI_CHANNEL": "app_promotion",
     "LOCAL": "traffic",
 }
-_RESOURCE_ID = re.compile(r"customers/\d+/campaigns/(\d+)")
+_RESOURCE_ID = re.compile(r"customers/\d+/campaigns/(\d+)", re.ASCII)
 
 
 def _resource_id(name: Any) -> str | None:
@@ -63,52 +62,76 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     """SearchStream rows → the normalised frame (see :mod:`ingestion_svc.connectors.base`)."""
     checks = Checks(rows)
     n = len(rows)
-    account_id = checks.account(text(pluck(rows, "customer.id")), account, "customer.id")
-    campaign_id = text(pluck(rows, "campaign.id"))
-    gone = campaign_id == None  # noqa: E711 - elementwise
+    account_id = checks.account(
+        checks.text(pluck(rows, "customer.id"), "customer.id"), account, "customer.id"
+    )
+    campaign_id = checks.text(pluck(rows, "campaign.id"), "campaign.id")
+    gone = (campaign_id == None) & ~checks.bad  # noqa: E711 - elementwise
     recovered = np.zeros(n, dtype=bool)
     if gone.any():
         resources = pluck(rows, "campaign.resourceName")
         for i in np.flatnonzero(gone).tolist():
             campaign_id[i] = _resource_id(resources[i])
             recovered[i] = campaign_id[i] is not None
-    name = filled(text(pluck(rows, "campaign.name")), "")
-    day, missing_day, bad_day = dates(pluck(rows, "segments.date"), _DATE)
+    name = filled(checks.text(pluck(rows, "campaign.name"), "campaign.name"), "")
+    day, missing_day, bad_day = dates(
+        checks.text(pluck(rows, "segments.date"), "segments.date").tolist(), _DATE
+    )
     checks.fail(missing_day, "segments.date", "missing_field", "segments.date is missing")
     # Proto3 JSON omits zero-valued fields: an absent metric is zero, not missing.
     micros = checks.number(
         numbers(pluck(rows, "metrics.costMicros"), integer=True),
         "metrics.costMicros",
         required=False,
+        rule="spend",
+        scale=1e-6,
     )
     impressions = checks.number(
         numbers(pluck(rows, "metrics.impressions"), integer=True),
         "metrics.impressions",
         required=False,
+        rule="impressions",
     )
     clicks = checks.number(
-        numbers(pluck(rows, "metrics.clicks"), integer=True), "metrics.clicks", required=False
+        numbers(pluck(rows, "metrics.clicks"), integer=True),
+        "metrics.clicks",
+        required=False,
+        rule="clicks",
     )
     conversions = checks.number(
-        numbers(pluck(rows, "metrics.conversions")), "metrics.conversions", required=False
+        numbers(pluck(rows, "metrics.conversions")),
+        "metrics.conversions",
+        required=False,
+        rule="conversions",
     )
     revenue = checks.number(
         numbers(pluck(rows, "metrics.conversionsValue")),
         "metrics.conversionsValue",
         required=False,
+        rule="revenue",
     )
-    checks.fail(bad_day, "segments.date", "invalid_date", "segments.date is not a real date")
-    geo_key, geo = map_geo(
-        text(pluck(rows, "segments.geoTargetRegion")), account, checks, "segments.geoTargetRegion"
+    checks.fail(
+        bad_day, "segments.date", "invalid_date", "segments.date is not a real date in 1900-2200"
     )
+    region = checks.text(pluck(rows, "segments.geoTargetRegion"), "segments.geoTargetRegion")
+    geo_key, geo = map_geo(region, account, checks, "segments.geoTargetRegion")
     currency = checks.currency(
-        text(pluck(rows, "customer.currencyCode")), account, "customer.currencyCode"
+        checks.text(pluck(rows, "customer.currencyCode"), "customer.currencyCode"),
+        account,
+        "customer.currencyCode",
     )
     checks.clicks_vs_impressions(clicks, impressions, "metrics.clicks")
     # Conversions may exceed clicks: Google counts every conversion, view-through included.
-    channel_type = filled(text(pluck(rows, "campaign.advertisingChannelType")), "UNKNOWN")
+    channel_type = filled(
+        checks.text(
+            pluck(rows, "campaign.advertisingChannelType"), "campaign.advertisingChannelType"
+        ),
+        "UNKNOWN",
+    )
     channel = [CHANNELS.get(t) or "google_" + t.lower() for t in channel_type]
-    timezone = filled(text(pluck(rows, "customer.timeZone")), account.timezone)
+    timezone = filled(
+        checks.text(pluck(rows, "customer.timeZone"), "customer.timeZone"), account.timezone
+    )
     return assemble(
         checks,
         {

@@ -27,12 +27,13 @@ from ingestion_svc.connectors.base import (
     missing,
     numbers,
     pluck,
-    text,
+    supported,
 )
 from ingestion_svc.model import Account
+from mesh.errors import shown
 
 REPORT_TYPE = "campaign-values-report"
-_START = re.compile(r"(\d{4}-\d{2}-\d{2})T00:00:00(?:Z|[+-]\d{2}:\d{2})")
+_START = re.compile(r"(\d{4}-\d{2}-\d{2})T00:00:00(?:Z|[+-]\d{2}:\d{2})", re.ASCII)
 _STAT = "attributes.statistics."
 
 
@@ -57,46 +58,68 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     """Campaign-values-report rows → the normalised frame."""
     checks = Checks(rows)
     n = len(rows)
-    kind = filled(text(pluck(rows, "type")), "")
+    kind = filled(checks.text(pluck(rows, "type"), "type"), "")
     checks.fail(
-        kind != REPORT_TYPE, "type", "malformed", lambda i: f"type {kind[i]!r} is not {REPORT_TYPE}"
+        kind != REPORT_TYPE,
+        "type",
+        "malformed",
+        lambda i: f"type {shown(kind[i])} is not {REPORT_TYPE}",
     )
-    message_id = text(pluck(rows, "attributes.groupings.campaign_message_id"))
-    checks.required(message_id, "attributes.groupings.campaign_message_id")
-    campaign_id = text(pluck(rows, "attributes.groupings.campaign_id"))
-    start = text(pluck(rows, "attributes.timeframe.start"))
+    message_field = "attributes.groupings.campaign_message_id"
+    message_id = checks.text(pluck(rows, message_field), message_field)
+    checks.required(message_id, message_field)
+    campaign_id = checks.text(
+        pluck(rows, "attributes.groupings.campaign_id"), "attributes.groupings.campaign_id"
+    )
+    start = checks.text(pluck(rows, "attributes.timeframe.start"), "attributes.timeframe.start")
     checks.required(start, "attributes.timeframe.start")
-    day = np.array([_day(s) for s in start], dtype="datetime64[s]")
+    day = supported(np.array([_day(s) for s in start], dtype="datetime64[s]"))
     recipients = checks.number(
         numbers(pluck(rows, _STAT + "recipients"), integer=True),
         _STAT + "recipients",
         required=True,
+        rule="impressions",
     )
     clicks = checks.number(
         numbers(pluck(rows, _STAT + "clicks_unique"), integer=True),
         _STAT + "clicks_unique",
         required=True,
+        rule="clicks",
     )
     conversions_raw = pluck(rows, _STAT + "conversions")
-    conversions = checks.number(numbers(conversions_raw), _STAT + "conversions", required=False)
+    conversions = checks.number(
+        numbers(conversions_raw), _STAT + "conversions", required=False, rule="conversions"
+    )
     revenue = checks.number(
-        numbers(pluck(rows, _STAT + "conversion_value")), _STAT + "conversion_value", required=False
+        numbers(pluck(rows, _STAT + "conversion_value")),
+        _STAT + "conversion_value",
+        required=False,
+        rule="revenue",
     )
     spend = checks.number(
         numbers(pluck(rows, _STAT + "text_message_spend")),
         _STAT + "text_message_spend",
         required=False,
+        rule="spend",
     )
     checks.fail(
         ~missing(start) & np.isnat(day),
         "attributes.timeframe.start",
         "invalid_date",
-        "timeframe.start is not a local midnight with an offset (yyyy-mm-ddT00:00:00±hh:mm)",
+        "timeframe.start is not a local midnight in 1900-2200 with an offset (yyyy-mm-ddT00:00:00±hh:mm)",
     )
-    segments = text([_segment(r) for r in pluck(rows, "relationships.segments")])
-    geo_key, geo = map_geo(segments, account, checks, "relationships.segments.data[0].id")
+    segment_field = "relationships.segments.data[0].id"
+    segments = checks.text(
+        [_segment(r) for r in pluck(rows, "relationships.segments")], segment_field
+    )
+    geo_key, geo = map_geo(segments, account, checks, segment_field)
     checks.clicks_vs_impressions(clicks, recipients, _STAT + "clicks_unique")
-    channel = filled(text(pluck(rows, "attributes.groupings.send_channel")), "email")
+    channel = filled(
+        checks.text(
+            pluck(rows, "attributes.groupings.send_channel"), "attributes.groupings.send_channel"
+        ),
+        "email",
+    )
     return assemble(
         checks,
         {

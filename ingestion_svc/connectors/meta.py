@@ -68,10 +68,12 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     """Meta insights rows → the normalised frame (see :mod:`ingestion_svc.connectors.base`)."""
     checks = Checks(rows)
     n = len(rows)
-    account_id = checks.account(text(pluck(rows, "account_id")), account, "account_id")
-    campaign_id = text(pluck(rows, "campaign_id"))
-    name = filled(text(pluck(rows, "campaign_name")), "")
-    start_raw = pluck(rows, "date_start")
+    account_id = checks.account(
+        checks.text(pluck(rows, "account_id"), "account_id"), account, "account_id"
+    )
+    campaign_id = checks.text(pluck(rows, "campaign_id"), "campaign_id")
+    name = filled(checks.text(pluck(rows, "campaign_name"), "campaign_name"), "")
+    start_raw = checks.text(pluck(rows, "date_start"), "date_start").tolist()
     day, missing_day, bad_day = dates(start_raw, _DATE)
     checks.fail(missing_day, "date_start", "missing_field", "date_start is missing")
     actions = pluck(rows, "actions")
@@ -83,29 +85,43 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
             "malformed",
             f"{field} is not a list",
         )
-    spend = checks.number(numbers(pluck(rows, "spend")), "spend", required=True)
+    spend = checks.number(numbers(pluck(rows, "spend")), "spend", required=True, rule="spend")
     impressions = checks.number(
-        numbers(pluck(rows, "impressions"), integer=True), "impressions", required=True
+        numbers(pluck(rows, "impressions"), integer=True),
+        "impressions",
+        required=True,
+        rule="impressions",
     )
-    clicks = checks.number(numbers(pluck(rows, "clicks"), integer=True), "clicks", required=True)
+    clicks = checks.number(
+        numbers(pluck(rows, "clicks"), integer=True), "clicks", required=True, rule="clicks"
+    )
     purchase = [_action(a, PURCHASE) for a in actions]
     purchase_value = [_action(v, PURCHASE) for v in values]
     field = f"actions[{PURCHASE}]"
-    conversions = checks.number(
-        numbers(pluck(purchase, "value"), integer=True), f"{field}.value", required=False
-    )
-    click_7d = checks.number(
-        numbers(pluck(purchase, "7d_click"), integer=True), f"{field}.7d_click", required=False
-    )
-    view_1d = checks.number(
-        numbers(pluck(purchase, "1d_view"), integer=True), f"{field}.1d_view", required=False
+    # The attribution windows break conversions down: they are conversions too.
+    conversions, click_7d, view_1d = (
+        checks.number(
+            numbers(pluck(purchase, key), integer=True),
+            f"{field}.{key}",
+            required=False,
+            rule="conversions",
+        )
+        for key in ("value", "7d_click", "1d_view")
     )
     revenue = checks.number(
-        numbers(pluck(purchase_value, "value")), f"action_values[{PURCHASE}].value", required=False
+        numbers(pluck(purchase_value, "value")),
+        f"action_values[{PURCHASE}].value",
+        required=False,
+        rule="revenue",
     )
-    checks.fail(bad_day, "date_start", "invalid_date", "date_start is not a real yyyy-mm-dd date")
+    checks.fail(
+        bad_day,
+        "date_start",
+        "invalid_date",
+        "date_start is not a real yyyy-mm-dd date in 1900-2200",
+    )
     start_text = filled(text(start_raw), "")
-    stop_text = filled(text(pluck(rows, "date_stop")), "")
+    stop_text = filled(checks.text(pluck(rows, "date_stop"), "date_stop"), "")
     checks.fail(
         (stop_text != "") & (stop_text != start_text),
         "date_stop",
@@ -114,8 +130,12 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
             f"date_stop {stop_text[i]} differs from date_start {start_text[i]}: rows must be daily"
         ),
     )
-    geo_key, geo = map_geo(text(pluck(rows, "region")), account, checks, "region")
-    currency = checks.currency(text(pluck(rows, "account_currency")), account, "account_currency")
+    geo_key, geo = map_geo(checks.text(pluck(rows, "region"), "region"), account, checks, "region")
+    currency = checks.currency(
+        checks.text(pluck(rows, "account_currency"), "account_currency"),
+        account,
+        "account_currency",
+    )
     checks.clicks_vs_impressions(clicks, impressions, "clicks")
     # With action_report_time=impression (the API default) a click-attributed purchase is
     # booked on the day of its click, so a day-row cannot hold more of them than clicks.
@@ -125,7 +145,8 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         "conversions_exceed_clicks",
         lambda i: f"{click_7d[i]:.0f} click-attributed purchases exceed {clicks[i]:.0f} clicks",
     )
-    objective = [OBJECTIVES.get(o, "unspecified") for o in pluck(rows, "objective")]
+    objectives = checks.text(pluck(rows, "objective"), "objective").tolist()
+    objective = [OBJECTIVES.get(o, "unspecified") for o in objectives]
     distinct = {x: RETARGETING.search(x) is not None for x in set(name.tolist())}
     retargeting = [distinct[x] for x in name.tolist()]
     has_purchase = np.fromiter((p is not None for p in purchase), bool, n)

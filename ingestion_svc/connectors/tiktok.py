@@ -28,7 +28,7 @@ from ingestion_svc.connectors.base import (
     missing,
     numbers,
     pluck,
-    text,
+    supported,
 )
 from ingestion_svc.model import Account
 
@@ -46,7 +46,7 @@ OBJECTIVES = {
     "APP_PROMOTION": "app_promotion",
     "APP_INSTALL": "app_promotion",
 }
-_STAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
 _M = "metrics."
 
 
@@ -80,6 +80,7 @@ def local_days(stamps: np.ndarray, timezone: str) -> tuple[np.ndarray, np.ndarra
         out[rows[~ok]] = np.datetime64("NaT")
     elif shifted.any():
         out[shifted] = np.datetime64("NaT")
+    out = supported(out)
     invalid = ~missing(stamps) & np.isnat(out)
     return out, repaired, invalid
 
@@ -88,29 +89,43 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     """Integrated-report rows → the normalised frame."""
     checks = Checks(rows)
     n = len(rows)
-    account_id = checks.account(text(pluck(rows, "advertiser_id")), account, "advertiser_id")
-    campaign_id = text(pluck(rows, "dimensions.campaign_id"))
-    name = filled(text(pluck(rows, _M + "campaign_name")), "")
-    stamps = text(pluck(rows, "dimensions.stat_time_day"))
+    account_id = checks.account(
+        checks.text(pluck(rows, "advertiser_id"), "advertiser_id"), account, "advertiser_id"
+    )
+    campaign_id = checks.text(pluck(rows, "dimensions.campaign_id"), "dimensions.campaign_id")
+    name = filled(checks.text(pluck(rows, _M + "campaign_name"), _M + "campaign_name"), "")
+    stamps = checks.text(pluck(rows, "dimensions.stat_time_day"), "dimensions.stat_time_day")
     checks.required(stamps, "dimensions.stat_time_day")
     day, repaired, bad_day = local_days(stamps, account.timezone)
-    spend = checks.number(numbers(pluck(rows, _M + "spend")), _M + "spend", required=True)
+    spend = checks.number(
+        numbers(pluck(rows, _M + "spend")), _M + "spend", required=True, rule="spend"
+    )
     impressions = checks.number(
-        numbers(pluck(rows, _M + "impressions"), integer=True), _M + "impressions", required=True
+        numbers(pluck(rows, _M + "impressions"), integer=True),
+        _M + "impressions",
+        required=True,
+        rule="impressions",
     )
     clicks = checks.number(
-        numbers(pluck(rows, _M + "clicks"), integer=True), _M + "clicks", required=True
+        numbers(pluck(rows, _M + "clicks"), integer=True),
+        _M + "clicks",
+        required=True,
+        rule="clicks",
     )
     purchases = pluck(rows, _M + "complete_payment")
     fallback = pluck(rows, _M + "conversion")
     purchases = [p if p is not None else c for p, c in zip(purchases, fallback, strict=True)]
     conversions = checks.number(
-        numbers(purchases, integer=True), _M + "complete_payment", required=False
+        numbers(purchases, integer=True),
+        _M + "complete_payment",
+        required=False,
+        rule="conversions",
     )
     revenue = checks.number(
         numbers(pluck(rows, _M + "total_complete_payment_rate")),
         _M + "total_complete_payment_rate",
         required=False,
+        rule="revenue",
     )
     checks.fail(
         bad_day,
@@ -118,12 +133,14 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         "invalid_date",
         "stat_time_day is neither a local midnight nor the UTC instant of one",
     )
-    geo_key, geo = map_geo(
-        text(pluck(rows, "dimensions.province_id")), account, checks, "dimensions.province_id"
+    province = checks.text(pluck(rows, "dimensions.province_id"), "dimensions.province_id")
+    geo_key, geo = map_geo(province, account, checks, "dimensions.province_id")
+    currency = checks.currency(
+        checks.text(pluck(rows, _M + "currency"), _M + "currency"), account, _M + "currency"
     )
-    currency = checks.currency(text(pluck(rows, _M + "currency")), account, _M + "currency")
     checks.clicks_vs_impressions(clicks, impressions, _M + "clicks")
-    objective = [OBJECTIVES.get(o, "unspecified") for o in pluck(rows, _M + "objective_type")]
+    objectives = checks.text(pluck(rows, _M + "objective_type"), _M + "objective_type")
+    objective = [OBJECTIVES.get(o, "unspecified") for o in objectives.tolist()]
     return assemble(
         checks,
         {

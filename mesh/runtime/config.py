@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mesh.runtime.auth import AuthConfig
@@ -70,7 +70,7 @@ class TlsConfig:
     server requires client certificates signed by it (mTLS)."""
 
     cert_chain: bytes
-    private_key: bytes
+    private_key: bytes = field(repr=False)  # never in a log line or traceback
     client_ca: bytes | None = None
 
     @classmethod
@@ -97,7 +97,8 @@ class ServerConfig:
     reflection: str | None = None  # open | auth | off; None: auth with keys, open without
     max_inflight: int = DEFAULT_MAX_INFLIGHT
     allow_insecure: bool = False
-    api_key: str | None = None  # the key this service sends its peers; None: LIFTOS_API_KEY
+    # the key this service sends its peers (None: LIFTOS_API_KEY); never in a repr
+    api_key: str | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str:

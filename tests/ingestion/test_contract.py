@@ -75,7 +75,7 @@ def test_every_dirty_kind_is_handled_as_the_truth_says(landed) -> None:  # type:
         seen_kinds.add(kind)
         where = f"{source} line {line} ({kind})"
         if kind == "malformed_json":
-            assert rejected.get(line) == ("", "malformed"), where
+            assert rejected.get(line) == ("$", "malformed"), where
         elif kind == "future_date":
             assert rejected.get(line) == (entry["field"], "future_date"), where
         elif kind in REJECTED_FIXES:

@@ -77,7 +77,7 @@ def test_acks_replays_and_restatements(services, world: sim.SimResult) -> None: 
     assert (ack.batch_id, ack.accepted_count, ack.rejected_count) == ("b1", 30, 2)
     assert [(r.row_index, r.field, r.reason) for r in ack.rejections] == [
         (30, "spend", ingestion_pb.REJECTION_REASON_NEGATIVE_VALUE),
-        (31, "", ingestion_pb.REJECTION_REASON_MALFORMED),
+        (31, "$", ingestion_pb.REJECTION_REASON_MALFORMED),
     ]
     assert 0 < ack.mean_quality_score <= 1 and not ack.replayed
     stored = _scan(memory)
@@ -187,7 +187,7 @@ def test_sdk_ingest_summary_and_rerun_replays(services, world: sim.SimResult) ->
         assert progress == [100, 200, 251]
         assert (first.batches, first.accepted, first.rejected, first.written) == (3, 250, 1, 250)
         assert first.rejected_by_reason == {"malformed": 1}
-        assert first.rejections[0][:3] == (250, "", "malformed")  # line in the input
+        assert first.rejections[0][:3] == (250, "$", "malformed")  # line in the input
         again = client.ingest(
             "meta", lines, account=_account(world, "meta"), pulled_at=PULLED, batch_size=100
         )

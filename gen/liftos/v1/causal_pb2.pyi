@@ -474,17 +474,17 @@ class EstimationOptions(_message.Message):
     DML_FOREST_FIELD_NUMBER: _builtins.int
     PROPENSITY_TRIM_FIELD_NUMBER: _builtins.int
     refutation_simulations: _builtins.int
-    """Refuter simulations per check (default 20; 0 = default; checks can be skipped below)."""
+    """Refuter simulations per check, 0-1,000 (0 = the default, 10; checks can be skipped below)."""
     skip_refutation: _builtins.bool
     """Skip placebo/refutation checks (method-intrinsic diagnostics still run)."""
     seed: _builtins.int
-    """Random seed for refuters, bootstraps and ML nuisance models."""
+    """Random seed for refuters, bootstraps and ML nuisance models, 0 to 2^32 - 1."""
     event_study_leads: _builtins.int
-    """Event study leads (default 4)."""
+    """Event study leads, 0-366 (0 = every lead the data reach)."""
     event_study_lags: _builtins.int
-    """Event study lags (default 4)."""
+    """Event study lags, 0-366 (0 = every lag the data reach)."""
     caliper: _builtins.float
-    """Matching caliper in SDs of the logit propensity (default 0.2)."""
+    """Matching caliper in SDs of the logit propensity, in (0, 10] (default 0.2)."""
     bandwidth: _builtins.float
     """RDD bandwidth override (default MSE-optimal)."""
     dml_forest: _builtins.bool

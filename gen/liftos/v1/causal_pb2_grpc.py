@@ -70,8 +70,11 @@ class CausalServiceServicer:
         """One causal estimate with a named method (or AUTO) on an inline Table or on records read
         from memory, with its checks. The result is also stored as an analysis.
         Errors: INVALID_ARGUMENT (missing/wrong-typed role column, constant treatment, cutoff
-        outside the running variable's range; field named), FAILED_PRECONDITION (not
-        identifiable, no pre-period, too few clusters, singular design), UNAVAILABLE (memory).
+        outside the running variable's range, an option, enum value, date, name or list out of
+        its range; field named), FAILED_PRECONDITION (not identifiable, no pre-period, too few
+        clusters, singular design), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (every worker busy
+        and the queue full, with RetryInfo; or the estimate ran past the service's compute budget,
+        without RetryInfo: ask for less). A call cancelled or past its deadline stops its work.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -80,8 +83,9 @@ class CausalServiceServicer:
     def BuildGraph(self, request, context):
         """The causal DAG for a question (the default marketing DAG merged with the caller's edits)
         with adjustment sets, confounders, mediators and instruments.
-        Errors: INVALID_ARGUMENT (cycle, named; unknown node), FAILED_PRECONDITION never: a graph
-        that does not identify the effect is answered with identifiable = false and the reason.
+        Errors: INVALID_ARGUMENT (cycle, named; unknown node; more than 200 nodes or 1,000
+        edges), RESOURCE_EXHAUSTED (as EstimateEffect), FAILED_PRECONDITION never: a graph that
+        does not identify the effect is answered with identifiable = false and the reason.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

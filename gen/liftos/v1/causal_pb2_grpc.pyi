@@ -37,14 +37,18 @@ class CausalServiceStub:
     """One causal estimate with a named method (or AUTO) on an inline Table or on records read
     from memory, with its checks. The result is also stored as an analysis.
     Errors: INVALID_ARGUMENT (missing/wrong-typed role column, constant treatment, cutoff
-    outside the running variable's range; field named), FAILED_PRECONDITION (not
-    identifiable, no pre-period, too few clusters, singular design), UNAVAILABLE (memory).
+    outside the running variable's range, an option, enum value, date, name or list out of
+    its range; field named), FAILED_PRECONDITION (not identifiable, no pre-period, too few
+    clusters, singular design), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (every worker busy
+    and the queue full, with RetryInfo; or the estimate ran past the service's compute budget,
+    without RetryInfo: ask for less). A call cancelled or past its deadline stops its work.
     """
     BuildGraph: _grpc.UnaryUnaryMultiCallable[_causal_pb2.BuildGraphRequest, _causal_pb2.BuildGraphResponse]
     """The causal DAG for a question (the default marketing DAG merged with the caller's edits)
     with adjustment sets, confounders, mediators and instruments.
-    Errors: INVALID_ARGUMENT (cycle, named; unknown node), FAILED_PRECONDITION never: a graph
-    that does not identify the effect is answered with identifiable = false and the reason.
+    Errors: INVALID_ARGUMENT (cycle, named; unknown node; more than 200 nodes or 1,000
+    edges), RESOURCE_EXHAUSTED (as EstimateEffect), FAILED_PRECONDITION never: a graph that
+    does not identify the effect is answered with identifiable = false and the reason.
     """
     AnalyzeAttribution: _grpc.UnaryStreamMultiCallable[_causal_pb2.AnalyzeAttributionRequest, _causal_pb2.AnalyzeAttributionResponse]
     """Runs the attribution pipeline over an org's records: progress events, then the result.
@@ -67,14 +71,18 @@ class CausalServiceAsyncStub(CausalServiceStub):
     """One causal estimate with a named method (or AUTO) on an inline Table or on records read
     from memory, with its checks. The result is also stored as an analysis.
     Errors: INVALID_ARGUMENT (missing/wrong-typed role column, constant treatment, cutoff
-    outside the running variable's range; field named), FAILED_PRECONDITION (not
-    identifiable, no pre-period, too few clusters, singular design), UNAVAILABLE (memory).
+    outside the running variable's range, an option, enum value, date, name or list out of
+    its range; field named), FAILED_PRECONDITION (not identifiable, no pre-period, too few
+    clusters, singular design), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (every worker busy
+    and the queue full, with RetryInfo; or the estimate ran past the service's compute budget,
+    without RetryInfo: ask for less). A call cancelled or past its deadline stops its work.
     """
     BuildGraph: _aio.UnaryUnaryMultiCallable[_causal_pb2.BuildGraphRequest, _causal_pb2.BuildGraphResponse]  # type: ignore[assignment]
     """The causal DAG for a question (the default marketing DAG merged with the caller's edits)
     with adjustment sets, confounders, mediators and instruments.
-    Errors: INVALID_ARGUMENT (cycle, named; unknown node), FAILED_PRECONDITION never: a graph
-    that does not identify the effect is answered with identifiable = false and the reason.
+    Errors: INVALID_ARGUMENT (cycle, named; unknown node; more than 200 nodes or 1,000
+    edges), RESOURCE_EXHAUSTED (as EstimateEffect), FAILED_PRECONDITION never: a graph that
+    does not identify the effect is answered with identifiable = false and the reason.
     """
     AnalyzeAttribution: _aio.UnaryStreamMultiCallable[_causal_pb2.AnalyzeAttributionRequest, _causal_pb2.AnalyzeAttributionResponse]  # type: ignore[assignment]
     """Runs the attribution pipeline over an org's records: progress events, then the result.
@@ -100,8 +108,11 @@ class CausalServiceServicer(metaclass=_abc_1.ABCMeta):
         """One causal estimate with a named method (or AUTO) on an inline Table or on records read
         from memory, with its checks. The result is also stored as an analysis.
         Errors: INVALID_ARGUMENT (missing/wrong-typed role column, constant treatment, cutoff
-        outside the running variable's range; field named), FAILED_PRECONDITION (not
-        identifiable, no pre-period, too few clusters, singular design), UNAVAILABLE (memory).
+        outside the running variable's range, an option, enum value, date, name or list out of
+        its range; field named), FAILED_PRECONDITION (not identifiable, no pre-period, too few
+        clusters, singular design), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (every worker busy
+        and the queue full, with RetryInfo; or the estimate ran past the service's compute budget,
+        without RetryInfo: ask for less). A call cancelled or past its deadline stops its work.
         """
 
     @_abc_1.abstractmethod
@@ -112,8 +123,9 @@ class CausalServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_causal_pb2.BuildGraphResponse, _abc.Awaitable[_causal_pb2.BuildGraphResponse]]:
         """The causal DAG for a question (the default marketing DAG merged with the caller's edits)
         with adjustment sets, confounders, mediators and instruments.
-        Errors: INVALID_ARGUMENT (cycle, named; unknown node), FAILED_PRECONDITION never: a graph
-        that does not identify the effect is answered with identifiable = false and the reason.
+        Errors: INVALID_ARGUMENT (cycle, named; unknown node; more than 200 nodes or 1,000
+        edges), RESOURCE_EXHAUSTED (as EstimateEffect), FAILED_PRECONDITION never: a graph that
+        does not identify the effect is answered with identifiable = false and the reason.
         """
 
     @_abc_1.abstractmethod

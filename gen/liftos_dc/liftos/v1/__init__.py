@@ -4563,7 +4563,7 @@ class EstimationOptions(betterproto2.Message):
 
     refutation_simulations: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
     """
-    Refuter simulations per check (default 20; 0 = default; checks can be skipped below).
+    Refuter simulations per check, 0-1,000 (0 = the default, 10; checks can be skipped below).
     """
 
     skip_refutation: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
@@ -4573,22 +4573,22 @@ class EstimationOptions(betterproto2.Message):
 
     seed: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
     """
-    Random seed for refuters, bootstraps and ML nuisance models.
+    Random seed for refuters, bootstraps and ML nuisance models, 0 to 2^32 - 1.
     """
 
     event_study_leads: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
     """
-    Event study leads (default 4).
+    Event study leads, 0-366 (0 = every lead the data reach).
     """
 
     event_study_lags: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
     """
-    Event study lags (default 4).
+    Event study lags, 0-366 (0 = every lag the data reach).
     """
 
     caliper: "float | None" = betterproto2.field(6, betterproto2.TYPE_DOUBLE, optional=True)
     """
-    Matching caliper in SDs of the logit propensity (default 0.2).
+    Matching caliper in SDs of the logit propensity, in (0, 10] (default 0.2).
     """
 
     bandwidth: "float | None" = betterproto2.field(7, betterproto2.TYPE_DOUBLE, optional=True)
@@ -6900,8 +6900,11 @@ class CausalServiceStub:
         One causal estimate with a named method (or AUTO) on an inline Table or on records read
         from memory, with its checks. The result is also stored as an analysis.
         Errors: INVALID_ARGUMENT (missing/wrong-typed role column, constant treatment, cutoff
-        outside the running variable's range; field named), FAILED_PRECONDITION (not
-        identifiable, no pre-period, too few clusters, singular design), UNAVAILABLE (memory).
+        outside the running variable's range, an option, enum value, date, name or list out of
+        its range; field named), FAILED_PRECONDITION (not identifiable, no pre-period, too few
+        clusters, singular design), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (every worker busy
+        and the queue full, with RetryInfo; or the estimate ran past the service's compute budget,
+        without RetryInfo: ask for less). A call cancelled or past its deadline stops its work.
         """
 
         return self._channel.unary_unary(
@@ -6914,8 +6917,9 @@ class CausalServiceStub:
         """
         The causal DAG for a question (the default marketing DAG merged with the caller's edits)
         with adjustment sets, confounders, mediators and instruments.
-        Errors: INVALID_ARGUMENT (cycle, named; unknown node), FAILED_PRECONDITION never: a graph
-        that does not identify the effect is answered with identifiable = false and the reason.
+        Errors: INVALID_ARGUMENT (cycle, named; unknown node; more than 200 nodes or 1,000
+        edges), RESOURCE_EXHAUSTED (as EstimateEffect), FAILED_PRECONDITION never: a graph that
+        does not identify the effect is answered with identifiable = false and the reason.
         """
 
         return self._channel.unary_unary(

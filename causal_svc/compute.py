@@ -1,0 +1,261 @@
+"""A pool of worker processes for CPU-bound work: bounded, cancellable, budgeted.
+
+Plain Python (no gRPC): the servicer awaits :meth:`ComputePool.run`, and when the RPC is
+cancelled or its deadline passes grpc.aio cancels that await, which stops the work.
+
+- **Workers**: ``workers`` processes (``LIFTOS_CAUSAL_WORKERS``, default the CPUs this process
+  may run on), so estimates scale with cores instead of sharing one GIL. Each worker's BLAS and
+  OpenMP pools get ``cpus // workers`` threads, so workers do not oversubscribe the machine.
+- **Admission**: at most ``workers`` tasks run and ``queue`` more wait
+  (``LIFTOS_CAUSAL_QUEUE``, default 4 per worker); beyond that :class:`ComputeOverloaded`
+  (RESOURCE_EXHAUSTED with a retry delay drawn from recent task durations). Waiting costs
+  nothing but a coroutine, and a waiter whose caller gives up simply leaves the queue.
+- **Cancellation**: cancelling :meth:`ComputePool.run` cancels the pebble future, and pebble
+  terminates the worker running it (SIGTERM, SIGKILL 3 s later) within its 0.1 s poll, then
+  starts a replacement.
+- **Budget**: a task running longer than ``max_seconds`` (``LIFTOS_CAUSAL_MAX_SECONDS``,
+  default 300) is terminated the same way and raises :class:`ComputeBudgetExceeded`.
+
+Workers are forked from a ``forkserver`` whose ``preload`` modules (numpy, pandas, statsmodels,
+the estimators) are already imported, so a replacement is ready in tens of milliseconds, and no
+worker is ever forked from the multi-threaded server process (forking a process that runs gRPC
+threads can deadlock the child).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+import pickle
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pebble
+
+from causal_svc.errors import ComputeBudgetExceeded, ComputeOverloaded
+
+_LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_MAX_SECONDS = 300.0
+DEFAULT_QUEUE_PER_WORKER = 4
+# Retry delays suggested to refused callers stay within these bounds (seconds).
+_MIN_RETRY_S, _MAX_RETRY_S = 0.5, 30.0
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _env_number(name: str, default: float, low: float, cast: type) -> Any:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return cast(default)
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if not value >= low:
+        raise ValueError(f"{name}={raw!r} must be at least {low}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """How many workers, how long a queue, how long one task may run."""
+
+    workers: int
+    queue: int
+    max_seconds: float = DEFAULT_MAX_SECONDS
+
+    @classmethod
+    def from_env(cls, prefix: str = "LIFTOS_CAUSAL") -> PoolSettings:
+        """``{prefix}_WORKERS``, ``{prefix}_QUEUE``, ``{prefix}_MAX_SECONDS``."""
+        workers = _env_number(f"{prefix}_WORKERS", available_cpus(), 1, int)
+        queue = _env_number(f"{prefix}_QUEUE", DEFAULT_QUEUE_PER_WORKER * workers, 0, int)
+        max_seconds = _env_number(f"{prefix}_MAX_SECONDS", DEFAULT_MAX_SECONDS, 0.1, float)
+        return cls(workers=workers, queue=queue, max_seconds=max_seconds)
+
+
+def _init_worker(threads: int) -> None:
+    """Runs in each new worker: cap its BLAS/OpenMP threads at its share of the CPUs."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` when it survives pickling, else a RuntimeError saying what it was.
+
+    An exception that pickles but does not unpickle (a required keyword argument) would break
+    the whole pool when the parent reads it, so it is checked here, in the worker.
+    """
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__qualname__}: {exc}")
+    return exc
+
+
+def _call(fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    """The worker-side trampoline: run ``fn`` and make any error safe to send back."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        portable = _portable(exc)
+        if portable is exc:
+            raise
+        raise portable from None
+
+
+class ComputePool:
+    """Worker processes behind an admission queue; see the module docstring."""
+
+    def __init__(
+        self, settings: PoolSettings, *, preload: Sequence[str] = (), name: str = "compute"
+    ) -> None:
+        self.settings = settings
+        self.name = name
+        context = multiprocessing.get_context("forkserver")
+        # One forkserver per process; the first pool to start it decides what it preloads.
+        context.set_forkserver_preload(list(preload))
+        threads = max(1, available_cpus() // settings.workers)
+        self._pool = pebble.ProcessPool(
+            max_workers=settings.workers,
+            initializer=_init_worker,
+            initargs=(threads,),
+            context=context,
+        )
+        self._start_lock = threading.Lock()
+        self._started = False
+        self._closed = False
+        self._slots: asyncio.Semaphore | None = None
+        self._slots_loop: asyncio.AbstractEventLoop | None = None
+        self._running = 0
+        self._waiting = 0
+        self._mean_seconds = 1.0  # recent task duration (EWMA), for retry hints
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the workers now (blocks until the forkserver has preloaded its modules)."""
+        with self._start_lock:
+            if not self._started and not self._closed:
+                if not self._pool.active:  # reading it starts a CREATED pool
+                    raise RuntimeError(f"{self.name} pool failed to start")
+                self._started = True
+
+    def start_in_background(self) -> threading.Thread:
+        """Warm the workers up without blocking the caller (e.g. at service start)."""
+        thread = threading.Thread(target=self._warm, name=f"{self.name}-start", daemon=True)
+        thread.start()
+        return thread
+
+    def _warm(self) -> None:
+        try:
+            self.start()
+        except Exception:  # the first run() will raise it again, to a caller
+            _LOGGER.exception("%s pool failed to start", self.name)
+
+    def close(self) -> None:
+        """Stop every worker now, running tasks included (blocking; at most a few seconds)."""
+        with self._start_lock:
+            self._closed = True
+            self._pool.stop()
+        self._pool.join()
+
+    def worker_pids(self) -> list[int]:
+        """Live worker process ids (for monitoring and tests)."""
+        workers = self._pool._pool_manager.worker_manager.workers  # pebble keeps them by pid
+        return [pid for pid in tuple(workers) if pid]
+
+    # -- work --------------------------------------------------------------------------------
+
+    @property
+    def load(self) -> tuple[int, int]:
+        """(tasks running, tasks waiting)."""
+        return self._running, self._waiting
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, timeout: float | None = None) -> T:
+        """``fn(*args)`` in a worker; ``fn``, ``args`` and the result must pickle.
+
+        Raises
+        ------
+        ComputeOverloaded
+            Every worker is busy and the queue is full.
+        ComputeBudgetExceeded
+            The task ran longer than ``max_seconds`` (or ``timeout``, when shorter) and was
+            stopped.
+        asyncio.CancelledError
+            The caller was cancelled; the worker running the task has been told to stop.
+        """
+        if self._closed:
+            raise RuntimeError(f"{self.name} pool is closed")
+        if not self._started:
+            await asyncio.to_thread(self.start)
+        slots = self._slots_for(asyncio.get_running_loop())
+        if self._running + self._waiting >= self.settings.workers + self.settings.queue:
+            raise ComputeOverloaded(
+                f"all {self.settings.workers} {self.name} workers are busy and "
+                f"{self._waiting} requests are queued; retry later",
+                retry_after_s=self._retry_after(),
+            )
+        self._waiting += 1
+        try:
+            await slots.acquire()
+        finally:
+            self._waiting -= 1
+        self._running += 1
+        try:
+            return await self._run_now(fn, args, timeout)
+        finally:
+            self._running -= 1
+            slots.release()
+
+    def _slots_for(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+        """The semaphore of running tasks; a new one when the pool moves to another (idle) loop,
+        since an asyncio semaphore belongs to the loop it first waited in."""
+        if self._slots is None or (self._slots_loop is not loop and not self._running):
+            self._slots = asyncio.Semaphore(self.settings.workers)
+            self._slots_loop = loop
+        return self._slots
+
+    async def _run_now(
+        self, fn: Callable[..., T], args: tuple[Any, ...], timeout: float | None
+    ) -> T:
+        budget = self.settings.max_seconds
+        if timeout is not None:
+            budget = max(0.01, min(budget, timeout))
+        start = time.monotonic()
+        future = self._pool.schedule(_call, args=(fn, args), timeout=budget)
+        try:
+            result: T = await asyncio.wrap_future(future)  # cancelling this cancels `future`
+        except concurrent.futures.TimeoutError:
+            raise ComputeBudgetExceeded(
+                f"the computation ran past its budget of {budget:g} s and was stopped; ask for "
+                "less (fewer refutation simulations, skip_refutation, less data or a simpler "
+                "method)"
+            ) from None
+        except pebble.ProcessExpired as exc:
+            raise RuntimeError(
+                f"a {self.name} worker died during the task (exit code {exc.exitcode}); "
+                "out of memory is the usual cause"
+            ) from None
+        self._mean_seconds = 0.8 * self._mean_seconds + 0.2 * (time.monotonic() - start)
+        return result
+
+    def _retry_after(self) -> float:
+        """How long a refused caller should wait: the queue ahead of it, drained by the workers."""
+        ahead = (self._waiting + 1) / self.settings.workers
+        return min(_MAX_RETRY_S, max(_MIN_RETRY_S, self._mean_seconds * ahead))

@@ -1,0 +1,200 @@
+"""Bounded, cancellable compute on a real causal service process (issue 13's findings):
+
+- a long estimate whose client deadline passes ends DEADLINE_EXCEEDED at the client, and the
+  service's process tree stops burning CPU within a second or two (it used to compute on, and
+  log the call OK);
+- the same when the client cancels;
+- a saturated pool with a full queue answers RESOURCE_EXHAUSTED with RetryInfo;
+- a runaway estimate is ended by the per-request compute budget (RESOURCE_EXHAUSTED, no retry);
+- SIGTERM during a long estimate: the process exits within its grace period (it used to hang
+  on the thread running the estimate until killed).
+
+CPU is read from /proc for the whole process tree with generous bounds; nothing here asserts
+how fast an estimate is.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pandas as pd
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from liftos.v1 import causal_pb2 as pb
+
+from mesh.tables import frame_to_table
+from tests.causal.contract.service_process import CausalProcess, cpu_burned, tree_cpu
+from tests.support import error_details
+
+# A busy worker burns about 1 CPU-second per second (half that if the machine is shared); an
+# idle tree burns almost nothing. Anything under this over the window means the work stopped.
+IDLE_CPU_S = 0.4
+WINDOW_S = 2.0
+SETTLE_S = 1.0  # time allowed for the stop itself (pebble polls every 0.1 s)
+BUDGET_S = 4
+
+
+def _panel(units: int = 200, periods: int = 100) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    unit = np.repeat(np.arange(units), periods)
+    day = np.tile(np.arange(periods), units)
+    treated = (unit < units // 2) & (day >= periods * 2 // 3)
+    y = rng.normal(size=unit.size) + 0.03 * day + 2.0 * treated
+    return pd.DataFrame({"unit": unit, "day": day, "y": y, "d": treated.astype(np.int64)})
+
+
+LONG_TABLE = frame_to_table(_panel())
+
+
+def _long_request() -> pb.EstimateEffectRequest:
+    """DiD on 20,000 rows with 1,000 draws per refuter: minutes of work, far past every test."""
+    return pb.EstimateEffectRequest(
+        org_id="acme",
+        method=pb.ESTIMATION_METHOD_DID,
+        table=LONG_TABLE,
+        roles=pb.EffectRoles(outcome="y", treatment="d", unit="unit", time="day"),
+        options=pb.EstimationOptions(refutation_simulations=1000, seed=1),
+    )
+
+
+def _quick_request() -> pb.EstimateEffectRequest:
+    frame = _panel(20, 20)
+    return pb.EstimateEffectRequest(
+        org_id="acme",
+        method=pb.ESTIMATION_METHOD_DID,
+        table=frame_to_table(frame),
+        roles=pb.EffectRoles(outcome="y", treatment="d", unit="unit", time="day"),
+        options=pb.EstimationOptions(skip_refutation=True),
+    )
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory):
+    """One worker, one queue place, a 4 s compute budget."""
+    svc = CausalProcess(
+        tmp_path_factory.mktemp("causal-proc"),
+        {"LIFTOS_CAUSAL_WORKERS": "1", "LIFTOS_CAUSAL_QUEUE": "1",
+         "LIFTOS_CAUSAL_MAX_SECONDS": str(BUDGET_S)},
+    )  # fmt: skip
+    try:
+        svc.stub.EstimateEffect(_quick_request(), timeout=120)  # workers warm
+        yield svc
+    finally:
+        svc.stop()
+
+
+def _assert_tree_goes_idle(svc: CausalProcess) -> None:
+    time.sleep(SETTLE_S)
+    burned = cpu_burned(svc.pid, WINDOW_S)
+    assert burned < IDLE_CPU_S, (
+        f"the service burned {burned:.2f} CPU-s over {WINDOW_S} s after the call ended"
+    )
+
+
+def test_deadline_stops_the_estimate(service: CausalProcess) -> None:
+    call = service.stub.EstimateEffect.future(_long_request(), timeout=2.0)
+    busy = cpu_burned(service.pid, 1.0)
+    with pytest.raises(grpc.RpcError) as info:
+        call.result()
+    assert info.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    assert busy > 0.2, f"the estimate never ran ({busy:.2f} CPU-s in its first second)"
+    _assert_tree_goes_idle(service)
+    time.sleep(0.2)
+    assert "EstimateEffect DEADLINE_EXCEEDED" in service.log()
+
+
+def test_client_cancel_stops_the_estimate(service: CausalProcess) -> None:
+    call = service.stub.EstimateEffect.future(_long_request(), timeout=60)
+    busy = cpu_burned(service.pid, 1.0)
+    assert call.cancel()
+    assert busy > 0.2, f"the estimate never ran ({busy:.2f} CPU-s in its first second)"
+    _assert_tree_goes_idle(service)
+    assert "EstimateEffect CANCELLED" in service.log()
+    # the terminated worker was replaced: the next estimate runs
+    assert service.stub.EstimateEffect(_quick_request(), timeout=60).estimate.n > 0
+
+
+def test_overload_is_resource_exhausted_with_retry_info(service: CausalProcess) -> None:
+    running = service.stub.EstimateEffect.future(_long_request(), timeout=30)
+    queued = service.stub.EstimateEffect.future(_long_request(), timeout=30)
+    try:
+        time.sleep(0.5)
+        with pytest.raises(grpc.RpcError) as info:
+            service.stub.EstimateEffect(_quick_request(), timeout=30)
+        assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert error_details(info.value)[0] == "COMPUTE_OVERLOADED"
+        status = rpc_status.from_call(info.value)  # type: ignore[arg-type]
+        assert status is not None
+        delays = []
+        for detail in status.details:
+            if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                retry = error_details_pb2.RetryInfo()
+                detail.Unpack(retry)
+                delays.append(retry.retry_delay.ToTimedelta().total_seconds())
+        assert delays and 0 < delays[0] <= 30
+    finally:
+        running.cancel()
+        queued.cancel()
+    _assert_tree_goes_idle(service)
+
+
+def test_compute_budget_ends_a_runaway_estimate(service: CausalProcess) -> None:
+    start = time.monotonic()
+    with pytest.raises(grpc.RpcError) as info:
+        service.stub.EstimateEffect(_long_request(), timeout=120)
+    took = time.monotonic() - start
+    assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED, info.value.details()
+    assert error_details(info.value)[0] == "COMPUTE_BUDGET_EXCEEDED"
+    assert f"{BUDGET_S} s" in info.value.details()
+    assert took < 60  # stopped by the budget, long before the estimate would finish
+    status = rpc_status.from_call(info.value)  # type: ignore[arg-type]
+    assert status is not None
+    assert not any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in status.details)
+    _assert_tree_goes_idle(service)
+
+
+def _running(pids: set[int]) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            continue
+        if state != "Z":
+            out.append(pid)
+    return out
+
+
+def test_sigterm_during_a_long_estimate_exits_within_grace(tmp_path: Path) -> None:
+    svc = CausalProcess(tmp_path, {"LIFTOS_CAUSAL_WORKERS": "1"})
+    try:
+        svc.stub.EstimateEffect(_quick_request(), timeout=120)
+        call = svc.stub.EstimateEffect.future(_long_request(), timeout=120)
+        time.sleep(1.0)
+        tree = set(tree_cpu(svc.pid))  # server, forkserver, worker
+        start = time.monotonic()
+        svc.proc.send_signal(signal.SIGTERM)
+        try:
+            code = svc.proc.wait(timeout=30)
+        except Exception:
+            svc.proc.kill()
+            raise
+        took = time.monotonic() - start
+        # 5 s grace for in-flight calls, then cancel, stop the workers, exit
+        assert took < 5.0 + 2.5, f"exited {took:.1f} s after SIGTERM"
+        assert code == 0, svc.log()
+        with pytest.raises(grpc.RpcError):
+            call.result(timeout=10)
+        # the forkserver and any worker follow the server out (zombies awaiting reaping burn
+        # nothing and do not count)
+        deadline = time.monotonic() + 5.0
+        while (alive := _running(tree)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive, f"processes of the service outlived it: {alive}"
+    finally:
+        svc.stop()
