@@ -10,14 +10,16 @@ import datetime as dt
 
 import grpc
 import pandas as pd
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from causal_svc.errors import InsufficientData, MemoryUnavailable
+from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable
 from causal_svc.record_tables import ExperimentDesign
-from mesh.errors import DependencyUnavailable
+from mesh.errors import DependencyUnavailable, FieldViolation
 from mesh.frames import records_to_frame
 from mesh.runtime.channels import aio_channel
 
@@ -97,6 +99,8 @@ class MemoryReader:
                 raise InsufficientData(
                     f"org {org_id!r} has no records in memory", subject="records"
                 ) from None
+            if error.code() is grpc.StatusCode.INVALID_ARGUMENT:
+                raise _refused_query(error) from None
             raise
         if not parts:
             raise InsufficientData("no records match the query", subject="records")
@@ -108,6 +112,30 @@ class MemoryReader:
         if end is not None:
             keep &= local <= pd.Timestamp(end)
         return frame.loc[keep].reset_index(drop=True)
+
+
+def _refused_query(error: grpc.aio.AioRpcError) -> InvalidSpec:
+    """Memory's refusal of the scan a RecordQuery became (a campaign or channel the org has
+    no records of, …), as the caller's mistake: its fields are the query's, under
+    ``records.``."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    violations, reason = [], None
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason = info.reason or None
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            violations += [
+                FieldViolation(f"records.{v.field}" if v.field else "records", v.description)
+                for v in bad.field_violations
+            ]
+    message = error.details() or "memory refused the records query"
+    return InvalidSpec(
+        message, violations=violations or [FieldViolation("records", message)], reason=reason
+    )
 
 
 class RegistryReader:

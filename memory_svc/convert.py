@@ -291,7 +291,19 @@ def _filter(message: memory_pb.ScanRequest | memory_pb.SearchFilter, prefix: str
     )
 
 
-def scan_request(request: memory_pb.ScanRequest) -> tuple[str, RecordFilter, int, bool]:
+@dataclass(frozen=True, slots=True)
+class ScanQuery:
+    """A validated ScanRequest."""
+
+    org_id: str
+    filter: RecordFilter
+    batch_size: int
+    with_embeddings: bool
+    # Unknown campaign ids / geos / channels match nothing instead of being refused.
+    allow_unknown: bool
+
+
+def scan_request(request: memory_pb.ScanRequest) -> ScanQuery:
     org_id = require_org(request.org_id)
     size = request.batch_size or DEFAULT_SCAN_BATCH
     if not 1 <= size <= MAX_SCAN_BATCH:
@@ -299,7 +311,13 @@ def scan_request(request: memory_pb.ScanRequest) -> tuple[str, RecordFilter, int
             f"batch_size must be 1..{MAX_SCAN_BATCH} (0 for {DEFAULT_SCAN_BATCH})",
             field="batch_size",
         )
-    return org_id, _filter(request, ""), size, request.include_embeddings
+    return ScanQuery(
+        org_id,
+        _filter(request, ""),
+        size,
+        request.include_embeddings,
+        request.allow_unknown_values,
+    )
 
 
 def scan_response(rows: list[ScanRow]) -> memory_pb.ScanResponse:

@@ -449,8 +449,12 @@ class MemoryEngine:
 
     # --------------------------------------------------------------------- read
 
-    def check_filter(self, org_id: str, flt: RecordFilter, prefix: str) -> None:
-        """OrgNotFound for an unknown org; UnknownFilterValue for values the org never had."""
+    def check_filter(
+        self, org_id: str, flt: RecordFilter, prefix: str, *, allow_unknown: bool = False
+    ) -> None:
+        """OrgNotFound for an unknown org; UnknownFilterValue for values the org never had
+        (campaigns, channels and geos only when not ``allow_unknown``: they then match
+        nothing, as the store's filter has it)."""
         self._org(org_id)
         wanted: list[tuple[str, str]] = []
         for attr, kind in (
@@ -458,6 +462,8 @@ class MemoryEngine:
             ("channels", "channel"),
             ("geos", "geo"),
         ):
+            if allow_unknown:
+                continue
             for i, value in enumerate(getattr(flt, attr)):
                 wanted.append((f"{prefix}{attr}[{i}]", f"{kind}:{value}"))
         if flt.experiment_id:

@@ -16,7 +16,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from memory_svc import convert
 from memory_svc.engine import MemoryEngine, WriteOutcome
-from memory_svc.store import RecordFilter, ScanRow
+from memory_svc.store import ScanRow
 from memory_svc.write_group import WriteGroup
 from mesh.errors import InvalidInput
 
@@ -166,32 +166,24 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
     async def Scan(
         self, request: memory_pb.ScanRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[memory_pb.ScanResponse]:
-        org, flt, size, with_embeddings = convert.scan_request(request)
+        q = convert.scan_request(request)
         after = None
         while True:
             # the filter is checked in the first page's thread hop: a small scan (a late
             # row's series history) then costs one hop, not two
-            rows = await asyncio.to_thread(
-                self._page, org, flt, after, size, with_embeddings, after is None
-            )
+            rows = await asyncio.to_thread(self._page, q, after, after is None)
             if rows:
                 yield convert.scan_response(rows)
-            if len(rows) < size:
+            if len(rows) < q.batch_size:
                 return
             after = (rows[-1].timestamp_us, rows[-1].id)
 
     def _page(
-        self,
-        org: str,
-        flt: RecordFilter,
-        after: tuple[int, str] | None,
-        size: int,
-        with_embeddings: bool,
-        check: bool,
+        self, q: convert.ScanQuery, after: tuple[int, str] | None, check: bool
     ) -> list[ScanRow]:
         if check:
-            self._engine.check_filter(org, flt, "")
-        return self._engine.scan_page(org, flt, after, size, with_embeddings)
+            self._engine.check_filter(q.org_id, q.filter, "", allow_unknown=q.allow_unknown)
+        return self._engine.scan_page(q.org_id, q.filter, after, q.batch_size, q.with_embeddings)
 
     async def Search(
         self, request: memory_pb.SearchRequest, context: grpc.aio.ServicerContext

@@ -74,3 +74,23 @@ def test_filter_lists_and_ids_are_bounded(stub, org_records) -> None:
     with pytest.raises(grpc.RpcError) as err:
         list(stub.Scan(memory_pb.ScanRequest(org_id=ORG, experiment_id="e" * 5_000), timeout=30))
     assert reason_and_fields(err.value)[2][0] == "experiment_id"
+
+
+def test_unknown_filter_values_match_nothing_when_allowed(stub, org_records) -> None:
+    known = org_records[0].campaign_id
+    unknown = [f"new-campaign-{i}" for i in range(50)]
+    with pytest.raises(grpc.RpcError) as err:
+        list(stub.Scan(memory_pb.ScanRequest(org_id=ORG, campaign_ids=[known, *unknown])))
+    assert reason_and_fields(err.value)[0] == INVALID
+    request = memory_pb.ScanRequest(
+        org_id=ORG, campaign_ids=[*unknown, known], geos=["ZZ"], allow_unknown_values=True
+    )
+    assert [r for reply in stub.Scan(request) for r in reply.records] == []
+    request.ClearField("geos")
+    got = [r for reply in stub.Scan(request) for r in reply.records]
+    assert got and {r.campaign_id for r in got} == {known}
+    assert len(got) == sum(r.campaign_id == known for r in org_records)
+    only_unknown = memory_pb.ScanRequest(
+        org_id=ORG, campaign_ids=unknown, allow_unknown_values=True
+    )
+    assert [r for reply in stub.Scan(only_unknown) for r in reply.records] == []

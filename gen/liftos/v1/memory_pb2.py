@@ -26,7 +26,7 @@ from liftos.v1 import common_pb2 as liftos_dot_v1_dot_common__pb2
 from liftos.v1 import marketing_data_pb2 as liftos_dot_v1_dot_marketing__data__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16liftos/v1/memory.proto\x12\tliftos.v1\x1a\x16liftos/v1/common.proto\x1a\x1eliftos/v1/marketing_data.proto\"O\n\x0cWriteRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12/\n\x07records\x18\x02 \x03(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\x87\x01\n\rWriteResponse\x12\x16\n\x0einserted_count\x18\x01 \x01(\x03\x12\x16\n\x0ereplaced_count\x18\x02 \x01(\x03\x12\x17\n\x0funchanged_count\x18\x03 \x01(\x03\x12\x13\n\x0bstale_count\x18\x04 \x01(\x03\x12\x18\n\x10org_record_count\x18\x05 \x01(\x03\"U\n\x12WriteStreamRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12/\n\x07records\x18\x02 \x03(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\x8d\x01\n\x13WriteStreamResponse\x12\x16\n\x0einserted_count\x18\x01 \x01(\x03\x12\x16\n\x0ereplaced_count\x18\x02 \x01(\x03\x12\x17\n\x0funchanged_count\x18\x03 \x01(\x03\x12\x13\n\x0bstale_count\x18\x04 \x01(\x03\x12\x18\n\x10org_record_count\x18\x05 \x01(\x03\"\xa1\x02\n\x0bScanRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12(\n\ntime_range\x18\x02 \x01(\x0b\x32\x14.liftos.v1.TimeRange\x12&\n\x07sources\x18\x03 \x03(\x0e\x32\x15.liftos.v1.DataSource\x12\x14\n\x0c\x63\x61mpaign_ids\x18\x04 \x03(\t\x12\x15\n\rexperiment_id\x18\x05 \x01(\t\x12\x33\n\x10treatment_groups\x18\x06 \x03(\x0e\x32\x19.liftos.v1.TreatmentGroup\x12\x0c\n\x04geos\x18\x07 \x03(\t\x12\x12\n\nbatch_size\x18\x08 \x01(\x05\x12\x1a\n\x12include_embeddings\x18\t \x01(\x08\x12\x10\n\x08\x63hannels\x18\n \x03(\t\"?\n\x0cScanResponse\x12/\n\x07records\x18\x01 \x03(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\xb3\x02\n\x0cSearchFilter\x12&\n\x07sources\x18\x01 \x03(\x0e\x32\x15.liftos.v1.DataSource\x12\x14\n\x0c\x63\x61mpaign_ids\x18\x02 \x03(\t\x12\x15\n\rexperiment_id\x18\x03 \x01(\t\x12\x33\n\x10treatment_groups\x18\x04 \x03(\x0e\x32\x19.liftos.v1.TreatmentGroup\x12(\n\ntime_range\x18\x05 \x01(\x0b\x32\x14.liftos.v1.TimeRange\x12\x19\n\x11\x63onceptual_region\x18\x06 \x01(\t\x12\x1e\n\x11min_quality_score\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x0c\n\x04geos\x18\x08 \x03(\t\x12\x10\n\x08\x63hannels\x18\t \x03(\tB\x14\n\x12_min_quality_score\"\xaa\x01\n\rSearchRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12#\n\x06vector\x18\x03 \x01(\x0b\x32\x11.liftos.v1.VectorH\x00\x12\'\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x17.liftos.v1.SearchFilter\x12\t\n\x01k\x18\x05 \x01(\x05\x12\x17\n\x0finclude_records\x18\x06 \x01(\x08\x42\x07\n\x05query\"\x18\n\x06Vector\x12\x0e\n\x06values\x18\x01 \x03(\x02\"]\n\tSearchHit\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12.\n\x06record\x18\x03 \x01(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\x8a\x01\n\x0eSearchResponse\x12\"\n\x04hits\x18\x01 \x03(\x0b\x32\x14.liftos.v1.SearchHit\x12(\n\nindex_kind\x18\x02 \x01(\x0e\x32\x14.liftos.v1.IndexKind\x12\x12\n\nindex_size\x18\x03 \x01(\x03\x12\x16\n\x0e\x66iltered_count\x18\x04 \x01(\x03\"\xd1\x01\n\tGraphNode\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x04type\x18\x02 \x01(\x0e\x32\x18.liftos.v1.GraphNodeType\x12\r\n\x05label\x18\x03 \x01(\t\x12\x14\n\x0crecord_count\x18\x04 \x01(\x03\x12\x38\n\nproperties\x18\x05 \x03(\x0b\x32$.liftos.v1.GraphNode.PropertiesEntry\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\tGraphEdge\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12&\n\x04type\x18\x03 \x01(\x0e\x32\x18.liftos.v1.GraphEdgeType\x12\x0e\n\x06weight\x18\x04 \x01(\x03\"\x84\x01\n\x11QueryGraphRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12,\n\nedge_types\x18\x04 \x03(\x0e\x32\x18.liftos.v1.GraphEdgeType\x12\x11\n\tmax_nodes\x18\x05 \x01(\x05\"q\n\x12QueryGraphResponse\x12#\n\x05nodes\x18\x01 \x03(\x0b\x32\x14.liftos.v1.GraphNode\x12#\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x14.liftos.v1.GraphEdge\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"5\n\x10QualityDimension\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"^\n\x10\x43onceptualRegion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tprototype\x18\x02 \x03(\x01\x12\x14\n\x0crecord_count\x18\x03 \x01(\x03\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"\x93\x01\n\x0f\x43onceptualSpace\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12/\n\ndimensions\x18\x03 \x03(\x0b\x32\x1b.liftos.v1.QualityDimension\x12,\n\x07regions\x18\x04 \x03(\x0b\x32\x1b.liftos.v1.ConceptualRegion\"-\n\x1bListConceptualSpacesRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\"J\n\x1cListConceptualSpacesResponse\x12*\n\x06spaces\x18\x01 \x03(\x0b\x32\x1a.liftos.v1.ConceptualSpace*Q\n\tIndexKind\x12\x1a\n\x16INDEX_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10INDEX_KIND_EXACT\x10\x01\x12\x12\n\x0eINDEX_KIND_IVF\x10\x02*\xeb\x02\n\rGraphNodeType\x12\x1f\n\x1bGRAPH_NODE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13GRAPH_NODE_TYPE_ORG\x10\x01\x12\x1c\n\x18GRAPH_NODE_TYPE_CAMPAIGN\x10\x02\x12\x1b\n\x17GRAPH_NODE_TYPE_CHANNEL\x10\x03\x12\x1e\n\x1aGRAPH_NODE_TYPE_EXPERIMENT\x10\x04\x12#\n\x1fGRAPH_NODE_TYPE_TREATMENT_GROUP\x10\x05\x12\x1e\n\x1aGRAPH_NODE_TYPE_CONFOUNDER\x10\x06\x12%\n!GRAPH_NODE_TYPE_CONCEPTUAL_REGION\x10\x07\x12\x1f\n\x1bGRAPH_NODE_TYPE_TIME_PERIOD\x10\x08\x12\x1f\n\x1bGRAPH_NODE_TYPE_DATA_SOURCE\x10\t\x12\x17\n\x13GRAPH_NODE_TYPE_GEO\x10\n*\xdf\x02\n\rGraphEdgeType\x12\x1f\n\x1bGRAPH_EDGE_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14GRAPH_EDGE_TYPE_OWNS\x10\x01\x12\x1b\n\x17GRAPH_EDGE_TYPE_RUNS_ON\x10\x02\x12\x1b\n\x17GRAPH_EDGE_TYPE_PART_OF\x10\x03\x12\x1d\n\x19GRAPH_EDGE_TYPE_HAS_GROUP\x10\x04\x12!\n\x1dGRAPH_EDGE_TYPE_CONFOUNDED_BY\x10\x05\x12\x1d\n\x19GRAPH_EDGE_TYPE_IN_REGION\x10\x06\x12\x1d\n\x19GRAPH_EDGE_TYPE_ACTIVE_IN\x10\x07\x12\x1f\n\x1bGRAPH_EDGE_TYPE_FROM_SOURCE\x10\x08\x12\x1b\n\x17GRAPH_EDGE_TYPE_TARGETS\x10\t\x12\x1b\n\x17GRAPH_EDGE_TYPE_ASSIGNS\x10\n2\xcd\x03\n\rMemoryService\x12<\n\x05Write\x12\x17.liftos.v1.WriteRequest\x1a\x18.liftos.v1.WriteResponse(\x01\x12P\n\x0bWriteStream\x12\x1d.liftos.v1.WriteStreamRequest\x1a\x1e.liftos.v1.WriteStreamResponse(\x01\x30\x01\x12\x39\n\x04Scan\x12\x16.liftos.v1.ScanRequest\x1a\x17.liftos.v1.ScanResponse0\x01\x12=\n\x06Search\x12\x18.liftos.v1.SearchRequest\x1a\x19.liftos.v1.SearchResponse\x12I\n\nQueryGraph\x12\x1c.liftos.v1.QueryGraphRequest\x1a\x1d.liftos.v1.QueryGraphResponse\x12g\n\x14ListConceptualSpaces\x12&.liftos.v1.ListConceptualSpacesRequest\x1a\'.liftos.v1.ListConceptualSpacesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16liftos/v1/memory.proto\x12\tliftos.v1\x1a\x16liftos/v1/common.proto\x1a\x1eliftos/v1/marketing_data.proto\"O\n\x0cWriteRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12/\n\x07records\x18\x02 \x03(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\x87\x01\n\rWriteResponse\x12\x16\n\x0einserted_count\x18\x01 \x01(\x03\x12\x16\n\x0ereplaced_count\x18\x02 \x01(\x03\x12\x17\n\x0funchanged_count\x18\x03 \x01(\x03\x12\x13\n\x0bstale_count\x18\x04 \x01(\x03\x12\x18\n\x10org_record_count\x18\x05 \x01(\x03\"U\n\x12WriteStreamRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12/\n\x07records\x18\x02 \x03(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\x8d\x01\n\x13WriteStreamResponse\x12\x16\n\x0einserted_count\x18\x01 \x01(\x03\x12\x16\n\x0ereplaced_count\x18\x02 \x01(\x03\x12\x17\n\x0funchanged_count\x18\x03 \x01(\x03\x12\x13\n\x0bstale_count\x18\x04 \x01(\x03\x12\x18\n\x10org_record_count\x18\x05 \x01(\x03\"\xbf\x02\n\x0bScanRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12(\n\ntime_range\x18\x02 \x01(\x0b\x32\x14.liftos.v1.TimeRange\x12&\n\x07sources\x18\x03 \x03(\x0e\x32\x15.liftos.v1.DataSource\x12\x14\n\x0c\x63\x61mpaign_ids\x18\x04 \x03(\t\x12\x15\n\rexperiment_id\x18\x05 \x01(\t\x12\x33\n\x10treatment_groups\x18\x06 \x03(\x0e\x32\x19.liftos.v1.TreatmentGroup\x12\x0c\n\x04geos\x18\x07 \x03(\t\x12\x12\n\nbatch_size\x18\x08 \x01(\x05\x12\x1a\n\x12include_embeddings\x18\t \x01(\x08\x12\x10\n\x08\x63hannels\x18\n \x03(\t\x12\x1c\n\x14\x61llow_unknown_values\x18\x0b \x01(\x08\"?\n\x0cScanResponse\x12/\n\x07records\x18\x01 \x03(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\xb3\x02\n\x0cSearchFilter\x12&\n\x07sources\x18\x01 \x03(\x0e\x32\x15.liftos.v1.DataSource\x12\x14\n\x0c\x63\x61mpaign_ids\x18\x02 \x03(\t\x12\x15\n\rexperiment_id\x18\x03 \x01(\t\x12\x33\n\x10treatment_groups\x18\x04 \x03(\x0e\x32\x19.liftos.v1.TreatmentGroup\x12(\n\ntime_range\x18\x05 \x01(\x0b\x32\x14.liftos.v1.TimeRange\x12\x19\n\x11\x63onceptual_region\x18\x06 \x01(\t\x12\x1e\n\x11min_quality_score\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x0c\n\x04geos\x18\x08 \x03(\t\x12\x10\n\x08\x63hannels\x18\t \x03(\tB\x14\n\x12_min_quality_score\"\xaa\x01\n\rSearchRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12#\n\x06vector\x18\x03 \x01(\x0b\x32\x11.liftos.v1.VectorH\x00\x12\'\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x17.liftos.v1.SearchFilter\x12\t\n\x01k\x18\x05 \x01(\x05\x12\x17\n\x0finclude_records\x18\x06 \x01(\x08\x42\x07\n\x05query\"\x18\n\x06Vector\x12\x0e\n\x06values\x18\x01 \x03(\x02\"]\n\tSearchHit\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12.\n\x06record\x18\x03 \x01(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\x8a\x01\n\x0eSearchResponse\x12\"\n\x04hits\x18\x01 \x03(\x0b\x32\x14.liftos.v1.SearchHit\x12(\n\nindex_kind\x18\x02 \x01(\x0e\x32\x14.liftos.v1.IndexKind\x12\x12\n\nindex_size\x18\x03 \x01(\x03\x12\x16\n\x0e\x66iltered_count\x18\x04 \x01(\x03\"\xd1\x01\n\tGraphNode\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x04type\x18\x02 \x01(\x0e\x32\x18.liftos.v1.GraphNodeType\x12\r\n\x05label\x18\x03 \x01(\t\x12\x14\n\x0crecord_count\x18\x04 \x01(\x03\x12\x38\n\nproperties\x18\x05 \x03(\x0b\x32$.liftos.v1.GraphNode.PropertiesEntry\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\tGraphEdge\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12&\n\x04type\x18\x03 \x01(\x0e\x32\x18.liftos.v1.GraphEdgeType\x12\x0e\n\x06weight\x18\x04 \x01(\x03\"\x84\x01\n\x11QueryGraphRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12,\n\nedge_types\x18\x04 \x03(\x0e\x32\x18.liftos.v1.GraphEdgeType\x12\x11\n\tmax_nodes\x18\x05 \x01(\x05\"q\n\x12QueryGraphResponse\x12#\n\x05nodes\x18\x01 \x03(\x0b\x32\x14.liftos.v1.GraphNode\x12#\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x14.liftos.v1.GraphEdge\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"5\n\x10QualityDimension\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"^\n\x10\x43onceptualRegion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tprototype\x18\x02 \x03(\x01\x12\x14\n\x0crecord_count\x18\x03 \x01(\x03\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"\x93\x01\n\x0f\x43onceptualSpace\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12/\n\ndimensions\x18\x03 \x03(\x0b\x32\x1b.liftos.v1.QualityDimension\x12,\n\x07regions\x18\x04 \x03(\x0b\x32\x1b.liftos.v1.ConceptualRegion\"-\n\x1bListConceptualSpacesRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\"J\n\x1cListConceptualSpacesResponse\x12*\n\x06spaces\x18\x01 \x03(\x0b\x32\x1a.liftos.v1.ConceptualSpace*Q\n\tIndexKind\x12\x1a\n\x16INDEX_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10INDEX_KIND_EXACT\x10\x01\x12\x12\n\x0eINDEX_KIND_IVF\x10\x02*\xeb\x02\n\rGraphNodeType\x12\x1f\n\x1bGRAPH_NODE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13GRAPH_NODE_TYPE_ORG\x10\x01\x12\x1c\n\x18GRAPH_NODE_TYPE_CAMPAIGN\x10\x02\x12\x1b\n\x17GRAPH_NODE_TYPE_CHANNEL\x10\x03\x12\x1e\n\x1aGRAPH_NODE_TYPE_EXPERIMENT\x10\x04\x12#\n\x1fGRAPH_NODE_TYPE_TREATMENT_GROUP\x10\x05\x12\x1e\n\x1aGRAPH_NODE_TYPE_CONFOUNDER\x10\x06\x12%\n!GRAPH_NODE_TYPE_CONCEPTUAL_REGION\x10\x07\x12\x1f\n\x1bGRAPH_NODE_TYPE_TIME_PERIOD\x10\x08\x12\x1f\n\x1bGRAPH_NODE_TYPE_DATA_SOURCE\x10\t\x12\x17\n\x13GRAPH_NODE_TYPE_GEO\x10\n*\xdf\x02\n\rGraphEdgeType\x12\x1f\n\x1bGRAPH_EDGE_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14GRAPH_EDGE_TYPE_OWNS\x10\x01\x12\x1b\n\x17GRAPH_EDGE_TYPE_RUNS_ON\x10\x02\x12\x1b\n\x17GRAPH_EDGE_TYPE_PART_OF\x10\x03\x12\x1d\n\x19GRAPH_EDGE_TYPE_HAS_GROUP\x10\x04\x12!\n\x1dGRAPH_EDGE_TYPE_CONFOUNDED_BY\x10\x05\x12\x1d\n\x19GRAPH_EDGE_TYPE_IN_REGION\x10\x06\x12\x1d\n\x19GRAPH_EDGE_TYPE_ACTIVE_IN\x10\x07\x12\x1f\n\x1bGRAPH_EDGE_TYPE_FROM_SOURCE\x10\x08\x12\x1b\n\x17GRAPH_EDGE_TYPE_TARGETS\x10\t\x12\x1b\n\x17GRAPH_EDGE_TYPE_ASSIGNS\x10\n2\xcd\x03\n\rMemoryService\x12<\n\x05Write\x12\x17.liftos.v1.WriteRequest\x1a\x18.liftos.v1.WriteResponse(\x01\x12P\n\x0bWriteStream\x12\x1d.liftos.v1.WriteStreamRequest\x1a\x1e.liftos.v1.WriteStreamResponse(\x01\x30\x01\x12\x39\n\x04Scan\x12\x16.liftos.v1.ScanRequest\x1a\x17.liftos.v1.ScanResponse0\x01\x12=\n\x06Search\x12\x18.liftos.v1.SearchRequest\x1a\x19.liftos.v1.SearchResponse\x12I\n\nQueryGraph\x12\x1c.liftos.v1.QueryGraphRequest\x1a\x1d.liftos.v1.QueryGraphResponse\x12g\n\x14ListConceptualSpaces\x12&.liftos.v1.ListConceptualSpacesRequest\x1a\'.liftos.v1.ListConceptualSpacesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,12 +35,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GRAPHNODE_PROPERTIESENTRY']._loaded_options = None
   _globals['_GRAPHNODE_PROPERTIESENTRY']._serialized_options = b'8\001'
-  _globals['_INDEXKIND']._serialized_start=2632
-  _globals['_INDEXKIND']._serialized_end=2713
-  _globals['_GRAPHNODETYPE']._serialized_start=2716
-  _globals['_GRAPHNODETYPE']._serialized_end=3079
-  _globals['_GRAPHEDGETYPE']._serialized_start=3082
-  _globals['_GRAPHEDGETYPE']._serialized_end=3433
+  _globals['_INDEXKIND']._serialized_start=2662
+  _globals['_INDEXKIND']._serialized_end=2743
+  _globals['_GRAPHNODETYPE']._serialized_start=2746
+  _globals['_GRAPHNODETYPE']._serialized_end=3109
+  _globals['_GRAPHEDGETYPE']._serialized_start=3112
+  _globals['_GRAPHEDGETYPE']._serialized_end=3463
   _globals['_WRITEREQUEST']._serialized_start=93
   _globals['_WRITEREQUEST']._serialized_end=172
   _globals['_WRITERESPONSE']._serialized_start=175
@@ -50,39 +50,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WRITESTREAMRESPONSE']._serialized_start=400
   _globals['_WRITESTREAMRESPONSE']._serialized_end=541
   _globals['_SCANREQUEST']._serialized_start=544
-  _globals['_SCANREQUEST']._serialized_end=833
-  _globals['_SCANRESPONSE']._serialized_start=835
-  _globals['_SCANRESPONSE']._serialized_end=898
-  _globals['_SEARCHFILTER']._serialized_start=901
-  _globals['_SEARCHFILTER']._serialized_end=1208
-  _globals['_SEARCHREQUEST']._serialized_start=1211
-  _globals['_SEARCHREQUEST']._serialized_end=1381
-  _globals['_VECTOR']._serialized_start=1383
-  _globals['_VECTOR']._serialized_end=1407
-  _globals['_SEARCHHIT']._serialized_start=1409
-  _globals['_SEARCHHIT']._serialized_end=1502
-  _globals['_SEARCHRESPONSE']._serialized_start=1505
-  _globals['_SEARCHRESPONSE']._serialized_end=1643
-  _globals['_GRAPHNODE']._serialized_start=1646
-  _globals['_GRAPHNODE']._serialized_end=1855
-  _globals['_GRAPHNODE_PROPERTIESENTRY']._serialized_start=1806
-  _globals['_GRAPHNODE_PROPERTIESENTRY']._serialized_end=1855
-  _globals['_GRAPHEDGE']._serialized_start=1857
-  _globals['_GRAPHEDGE']._serialized_end=1956
-  _globals['_QUERYGRAPHREQUEST']._serialized_start=1959
-  _globals['_QUERYGRAPHREQUEST']._serialized_end=2091
-  _globals['_QUERYGRAPHRESPONSE']._serialized_start=2093
-  _globals['_QUERYGRAPHRESPONSE']._serialized_end=2206
-  _globals['_QUALITYDIMENSION']._serialized_start=2208
-  _globals['_QUALITYDIMENSION']._serialized_end=2261
-  _globals['_CONCEPTUALREGION']._serialized_start=2263
-  _globals['_CONCEPTUALREGION']._serialized_end=2357
-  _globals['_CONCEPTUALSPACE']._serialized_start=2360
-  _globals['_CONCEPTUALSPACE']._serialized_end=2507
-  _globals['_LISTCONCEPTUALSPACESREQUEST']._serialized_start=2509
-  _globals['_LISTCONCEPTUALSPACESREQUEST']._serialized_end=2554
-  _globals['_LISTCONCEPTUALSPACESRESPONSE']._serialized_start=2556
-  _globals['_LISTCONCEPTUALSPACESRESPONSE']._serialized_end=2630
-  _globals['_MEMORYSERVICE']._serialized_start=3436
-  _globals['_MEMORYSERVICE']._serialized_end=3897
+  _globals['_SCANREQUEST']._serialized_end=863
+  _globals['_SCANRESPONSE']._serialized_start=865
+  _globals['_SCANRESPONSE']._serialized_end=928
+  _globals['_SEARCHFILTER']._serialized_start=931
+  _globals['_SEARCHFILTER']._serialized_end=1238
+  _globals['_SEARCHREQUEST']._serialized_start=1241
+  _globals['_SEARCHREQUEST']._serialized_end=1411
+  _globals['_VECTOR']._serialized_start=1413
+  _globals['_VECTOR']._serialized_end=1437
+  _globals['_SEARCHHIT']._serialized_start=1439
+  _globals['_SEARCHHIT']._serialized_end=1532
+  _globals['_SEARCHRESPONSE']._serialized_start=1535
+  _globals['_SEARCHRESPONSE']._serialized_end=1673
+  _globals['_GRAPHNODE']._serialized_start=1676
+  _globals['_GRAPHNODE']._serialized_end=1885
+  _globals['_GRAPHNODE_PROPERTIESENTRY']._serialized_start=1836
+  _globals['_GRAPHNODE_PROPERTIESENTRY']._serialized_end=1885
+  _globals['_GRAPHEDGE']._serialized_start=1887
+  _globals['_GRAPHEDGE']._serialized_end=1986
+  _globals['_QUERYGRAPHREQUEST']._serialized_start=1989
+  _globals['_QUERYGRAPHREQUEST']._serialized_end=2121
+  _globals['_QUERYGRAPHRESPONSE']._serialized_start=2123
+  _globals['_QUERYGRAPHRESPONSE']._serialized_end=2236
+  _globals['_QUALITYDIMENSION']._serialized_start=2238
+  _globals['_QUALITYDIMENSION']._serialized_end=2291
+  _globals['_CONCEPTUALREGION']._serialized_start=2293
+  _globals['_CONCEPTUALREGION']._serialized_end=2387
+  _globals['_CONCEPTUALSPACE']._serialized_start=2390
+  _globals['_CONCEPTUALSPACE']._serialized_end=2537
+  _globals['_LISTCONCEPTUALSPACESREQUEST']._serialized_start=2539
+  _globals['_LISTCONCEPTUALSPACESREQUEST']._serialized_end=2584
+  _globals['_LISTCONCEPTUALSPACESRESPONSE']._serialized_start=2586
+  _globals['_LISTCONCEPTUALSPACESRESPONSE']._serialized_end=2660
+  _globals['_MEMORYSERVICE']._serialized_start=3466
+  _globals['_MEMORYSERVICE']._serialized_end=3927
 # @@protoc_insertion_point(module_scope)

@@ -307,6 +307,7 @@ class ScanRequest(_message.Message):
     BATCH_SIZE_FIELD_NUMBER: _builtins.int
     INCLUDE_EMBEDDINGS_FIELD_NUMBER: _builtins.int
     CHANNELS_FIELD_NUMBER: _builtins.int
+    ALLOW_UNKNOWN_VALUES_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation."""
     experiment_id: _builtins.str
@@ -315,6 +316,11 @@ class ScanRequest(_message.Message):
     """Records per response message (default 1000, at most 10000)."""
     include_embeddings: _builtins.bool
     """Include embedding vectors (off by default: they dominate the size)."""
+    allow_unknown_values: _builtins.bool
+    """Campaign ids, geos and channels the org has never stored match nothing instead of
+    failing the call with INVALID_ARGUMENT: for a reader that asks for the history of
+    whatever it is holding, some of which may be new (ingestion's history scans).
+    """
     @_builtins.property
     def time_range(self) -> _common_pb2.TimeRange:
         """Restrict to records whose timestamp is in range."""
@@ -352,10 +358,11 @@ class ScanRequest(_message.Message):
         batch_size: _builtins.int = ...,
         include_embeddings: _builtins.bool = ...,
         channels: _abc.Iterable[_builtins.str] | None = ...,
+        allow_unknown_values: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time_range", b"time_range"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_size", b"batch_size", "campaign_ids", b"campaign_ids", "channels", b"channels", "experiment_id", b"experiment_id", "geos", b"geos", "include_embeddings", b"include_embeddings", "org_id", b"org_id", "sources", b"sources", "time_range", b"time_range", "treatment_groups", b"treatment_groups"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_unknown_values", b"allow_unknown_values", "batch_size", b"batch_size", "campaign_ids", b"campaign_ids", "channels", b"channels", "experiment_id", b"experiment_id", "geos", b"geos", "include_embeddings", b"include_embeddings", "org_id", b"org_id", "sources", b"sources", "time_range", b"time_range", "treatment_groups", b"treatment_groups"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -96,6 +96,20 @@ def test_unknown_experiment_and_unknown_org(mesh) -> None:
     assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
 
 
+def test_a_query_memory_refuses_is_the_callers_mistake(mesh) -> None:
+    """A campaign or channel the org has no records of: INVALID_ARGUMENT naming the query's
+    field (it was INTERNAL: memory's refusal surfaced as an unexpected peer error)."""
+    stub = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+    request = _request(experiment_id="exp-bf")
+    request.records.campaign_ids.extend(["no-such-campaign", ""])
+    with pytest.raises(grpc.RpcError) as info:
+        stub.EstimateEffect(request)
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    reason, fields = error_details(info.value)
+    assert fields == ["records.campaign_ids[0]", "records.campaign_ids[1]"]
+    assert reason == "UNKNOWN_FILTER_VALUE"
+
+
 def test_memory_down_is_unavailable(tmp_path) -> None:
     builds = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build}
     with running_services(builds, tmp_path) as services:

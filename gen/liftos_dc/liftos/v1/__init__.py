@@ -6301,6 +6301,13 @@ class ScanRequest(betterproto2.Message):
     Restrict to these channels (empty = all).
     """
 
+    allow_unknown_values: "bool" = betterproto2.field(11, betterproto2.TYPE_BOOL)
+    """
+    Campaign ids, geos and channels the org has never stored match nothing instead of
+    failing the call with INVALID_ARGUMENT: for a reader that asks for the history of
+    whatever it is holding, some of which may be new (ingestion's history scans).
+    """
+
 
 default_message_pool.register_message("liftos.v1", "ScanRequest", ScanRequest)
 
