@@ -28,6 +28,9 @@ __all__ = ["FACTOR_TYPES", "FactorRegistry", "FactorSeries", "FactorTable", "joi
 FACTOR_TYPES = ("macro", "competitor", "promotion", "demand", "weather", "other")
 _NAME = re.compile(r"^[a-z0-9_]{1,63}$")
 MAX_VALUES = 20_000
+# An index, a rate, a price or a count: far inside ±1e12. Beyond it a series' variance
+# (standardising it for the join) overflows a double.
+MAX_ABS_VALUE = 1e12
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS factor_series (
@@ -74,6 +77,10 @@ def validate(series: FactorSeries) -> None:
     for i, (day, value) in enumerate(series.values):
         if not math.isfinite(value):
             bad.append(FieldViolation(f"series.values[{i}].value", "value must be finite"))
+        elif abs(value) > MAX_ABS_VALUE:
+            bad.append(
+                FieldViolation(f"series.values[{i}].value", f"value {value:g} is beyond ±1e12")
+            )
         if day in seen:
             bad.append(FieldViolation(f"series.values[{i}].date", f"{day} appears twice"))
         seen.add(day)

@@ -93,6 +93,7 @@ def _series(**kw: Any) -> ingestion_pb.ExternalFactorSeries:
         (_series(values=[ingestion_pb.DatedValue(date=_date(9999, 12, 31), value=1)]), "series.values[0].date"),
         (_series(values=[ingestion_pb.DatedValue(date=_date(2024, 1, 1), value=math.nan)]), "series.values[0].value"),
         (_series(values=[ingestion_pb.DatedValue(date=_date(2024, 1, 1), value=-math.inf)]), "series.values[0].value"),
+        (_series(values=[ingestion_pb.DatedValue(date=_date(2024, 1, 1), value=1e300), ingestion_pb.DatedValue(date=_date(2024, 1, 2), value=1)]), "series.values[0].value"),
         (_series(type=99), "series.type"),
         (_series(unit="u" * 1000), "series.unit"),
         (_series(values=[ingestion_pb.DatedValue(date=_date(2024, 1, 1), value=1)] * 20_001), "series.values"),
