@@ -9,6 +9,7 @@ bug on one side of the contract and surfaces as INTERNAL.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from ingestion_svc.errors import MemoryUnavailable
 from mesh.runtime.channels import aio_channel
+from mesh.runtime.protoconv import MAX_DATE, MIN_DATE
 
 __all__ = ["MemoryClient", "WriteCounts"]
 
@@ -35,6 +37,10 @@ _UNREACHABLE = {
     grpc.StatusCode.CANCELLED,
 }
 SCAN_BATCH = 5000
+_FIRST_US = int(dt.datetime.combine(MIN_DATE, dt.time(), dt.UTC).timestamp()) * 1_000_000
+_LAST_US = (
+    int(dt.datetime.combine(MAX_DATE + dt.timedelta(days=1), dt.time(), dt.UTC).timestamp()) - 1
+) * 1_000_000
 _MEMORY = memory_pb.DESCRIPTOR.services_by_name["MemoryService"]
 _WRITE_STREAM_METHOD = f"/{_MEMORY.full_name}/{_MEMORY.methods_by_name['WriteStream'].name}"
 
@@ -183,6 +189,11 @@ class MemoryClient:
         (INVALID_ARGUMENT with the offending ``campaign_ids[i]`` / ``geos[i]``): those have
         no history, so they are dropped from the filter and the scan repeated.
         """
+        # Memory answers for instants in the supported range only; a history window of a
+        # day near its ends (1900-01-01 needs the 28 days before it) is cut to it.
+        start_us, end_us = max(start_us, _FIRST_US), min(end_us, _LAST_US)
+        if start_us >= end_us:
+            return []
         wanted = {"campaign_ids": list(campaign_ids), "geos": list(geos)}
         limit = self.timeout if timeout is None else min(timeout, self.timeout)
         for _ in range(2):

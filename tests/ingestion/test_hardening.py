@@ -297,3 +297,26 @@ def test_calendar_dates_outside_1900_2200_are_invalid_argument(
     code, reason, violations, _ = rich_error(err.value)
     assert (code, reason) == (INVALID, "DATE_OUT_OF_RANGE")
     assert [f for f, _ in violations] == [which]
+
+
+def test_the_first_supported_day_is_stored_and_the_day_before_rejected(
+    services, world: sim.SimResult
+) -> None:  # type: ignore[no-untyped-def]
+    """1900-01-01 is a date memory takes; its history window (the 28 days before) is not,
+    and used to make memory refuse the history scan: INTERNAL (found by the fuzz tests)."""
+    c = _Corpus(world, "meta")
+    lines = c.lines(0, 5)
+    for day in ("1900-01-01", "1899-12-31", "0001-01-01"):
+        row = c.row(6)
+        row["date_start"] = row["date_stop"] = day
+        lines.append(json.dumps(row))
+    channel, memory = _channels(services)
+    stub = ingestion_grpc.IngestionServiceStub(channel)
+    (ack,) = stub.Ingest(iter([c.request(lines, "a", 0)]), timeout=60)
+    assert [(r.row_index, r.field, r.reason) for r in ack.rejections] == [
+        (6, "date_start", ingestion_pb.REJECTION_REASON_INVALID_DATE),
+        (7, "date_start", ingestion_pb.REJECTION_REASON_INVALID_DATE),
+    ]
+    stored = _stored(memory)
+    assert c.keys(0, 5) <= stored
+    assert any(k.endswith("|1900-01-01") for k in stored)
