@@ -194,6 +194,9 @@ class MemoryClient:
         start_us, end_us = max(start_us, _FIRST_US), min(end_us, _LAST_US)
         if start_us >= end_us:
             return []
+        # A Timestamp of 0 s 0 ns reads as unset: the epoch itself is moved out by 1 µs, which
+        # only widens the window (history_rows keeps the days it asked for).
+        start_us, end_us = start_us or -1, end_us or 1
         wanted = {"campaign_ids": list(campaign_ids), "geos": list(geos)}
         limit = self.timeout if timeout is None else min(timeout, self.timeout)
         for _ in range(2):
