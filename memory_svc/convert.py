@@ -21,7 +21,7 @@ from memory_svc.store import RecordFilter, ScanRow
 from mesh import record_rules
 from mesh.errors import FieldViolation, shown
 from mesh.frames import enum_name, records_to_frame
-from mesh.runtime.protoconv import require_org, timestamp_from_proto
+from mesh.runtime.protoconv import instant_from_proto, require_org
 
 MAX_RECORDS_PER_REQUEST = 10_000
 MAX_K = 1000
@@ -198,7 +198,7 @@ def write_stream_response(outcome: WriteOutcome) -> memory_pb.WriteStreamRespons
 
 def _us(ts: timestamp_pb2.Timestamp, field: str) -> int:
     """Microseconds since the epoch of an instant inside the supported range."""
-    timestamp_from_proto(ts, field, required=True)
+    instant_from_proto(ts, field)
     return int(ts.seconds) * 1_000_000 + int(ts.nanos) // 1000
 
 

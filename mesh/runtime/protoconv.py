@@ -53,6 +53,12 @@ def timestamp_from_proto(
         if required:
             raise InvalidInput(f"{field} is required", field=field)
         return None
+    return instant_from_proto(value, field)
+
+
+def instant_from_proto(value: timestamp_pb2.Timestamp, field: str) -> dt.datetime:
+    """:func:`timestamp_from_proto` for a field known to be set (``HasField``), where
+    0 s 0 ns is the epoch, not "unset"."""
     if not 0 <= value.nanos <= 999_999_999:
         raise InvalidInput(
             f"{field}.nanos {value.nanos} must be 0-999,999,999",

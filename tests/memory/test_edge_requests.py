@@ -94,3 +94,8 @@ def test_unknown_filter_values_match_nothing_when_allowed(stub, org_records) -> 
         org_id=ORG, campaign_ids=unknown, allow_unknown_values=True
     )
     assert [r for reply in stub.Scan(only_unknown) for r in reply.records] == []
+
+
+def test_the_epoch_is_an_instant_not_unset(stub, org_records) -> None:
+    request = memory_pb.ScanRequest(org_id=ORG, time_range=_time_range(start=0, end=1))
+    assert list(stub.Scan(request, timeout=30)) == []
