@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import random
 import shutil
 import socket
@@ -37,6 +38,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 MUTANTS_PER_BATCH = 200
 CLEAN_PER_BATCH = 50
 PULLED = dt.datetime(2025, 1, 13, 9, tzinfo=dt.UTC)  # the morning after the demo world
+
+
+def dumps(row: Any) -> str:
+    return json.dumps(row, separators=(",", ":"))
 
 
 def _free_port() -> int:
@@ -62,7 +67,6 @@ class Run:
     def batch(self, c: Any, index: int) -> tuple[str, Any, int]:
         """(org, batch, row offset in its org's stream) of a source's index-th batch."""
         from sim.raw.mutate import Batch, mutate
-        from tests.ingestion.conftest import dumps
 
         per_round = len(c.clean) // CLEAN_PER_BATCH
         rnd, k = divmod(index, per_round)
@@ -142,7 +146,6 @@ class Run:
     def reference(self, stub: Any, corpora: dict[str, Any]) -> tuple[int, float]:
         """(rows, seconds) of every source's clean rows alone, 250 a batch, on the same
         path: the rate the fuzzed run is compared with."""
-        from tests.ingestion.conftest import dumps
         from tests.ingestion.fuzzing import request
 
         size = MUTANTS_PER_BATCH + CLEAN_PER_BATCH
