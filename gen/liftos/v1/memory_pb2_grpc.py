@@ -104,7 +104,8 @@ class MemoryServiceServicer:
     def Scan(self, request, context):
         """Streams an org's records in time order, batch by batch, with bounded memory.
         Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
-        channel / geo / experiment the org has no records of), NOT_FOUND (org has no records).
+        channel / geo / experiment the org has no records of, unless allow_unknown_values),
+        NOT_FOUND (org has no records).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -58,7 +58,8 @@ class MemoryServiceStub:
     Scan: _grpc.UnaryStreamMultiCallable[_memory_pb2.ScanRequest, _memory_pb2.ScanResponse]
     """Streams an org's records in time order, batch by batch, with bounded memory.
     Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
-    channel / geo / experiment the org has no records of), NOT_FOUND (org has no records).
+    channel / geo / experiment the org has no records of, unless allow_unknown_values),
+    NOT_FOUND (org has no records).
     """
     Search: _grpc.UnaryUnaryMultiCallable[_memory_pb2.SearchRequest, _memory_pb2.SearchResponse]
     """Hybrid similarity search over an org's records: text or vector query plus exact metadata
@@ -105,7 +106,8 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     Scan: _aio.UnaryStreamMultiCallable[_memory_pb2.ScanRequest, _memory_pb2.ScanResponse]  # type: ignore[assignment]
     """Streams an org's records in time order, batch by batch, with bounded memory.
     Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
-    channel / geo / experiment the org has no records of), NOT_FOUND (org has no records).
+    channel / geo / experiment the org has no records of, unless allow_unknown_values),
+    NOT_FOUND (org has no records).
     """
     Search: _aio.UnaryUnaryMultiCallable[_memory_pb2.SearchRequest, _memory_pb2.SearchResponse]  # type: ignore[assignment]
     """Hybrid similarity search over an org's records: text or vector query plus exact metadata
@@ -167,7 +169,8 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_memory_pb2.ScanResponse], _abc.AsyncIterator[_memory_pb2.ScanResponse]]:
         """Streams an org's records in time order, batch by batch, with bounded memory.
         Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
-        channel / geo / experiment the org has no records of), NOT_FOUND (org has no records).
+        channel / geo / experiment the org has no records of, unless allow_unknown_values),
+        NOT_FOUND (org has no records).
         """
 
     @_abc_1.abstractmethod
