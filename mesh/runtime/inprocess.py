@@ -7,6 +7,7 @@ the event loop thread is shared. Clients use ordinary channels to ``address``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -40,9 +41,22 @@ class BackgroundLoop:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def close(self) -> None:
+        """Cancel what is still pending (a peer stream's request pump, say), as asyncio.run
+        does, then stop: a task left behind is destroyed after the loop closed, and its
+        clean-up then fails on the closed loop."""
+        with contextlib.suppress(Exception):
+            self.run(_cancel_pending(), timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
         self.loop.close()
+
+
+async def _cancel_pending() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
 
 
 class RunningService:
