@@ -11,13 +11,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import grpc
 from google.protobuf import timestamp_pb2
-from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
@@ -185,55 +183,39 @@ class MemoryClient:
         """An org's records of one source (and campaigns, and geos) with timestamps in
         [start, end), within ``timeout`` seconds when given (else the client's own).
 
-        Memory refuses a filter naming a campaign or geo it has never stored
-        (INVALID_ARGUMENT with the offending ``campaign_ids[i]`` / ``geos[i]``): those have
-        no history, so they are dropped from the filter and the scan repeated.
+        Campaigns and geos memory has never stored (new ones) have no history: the scan
+        asks memory to let them match nothing (``allow_unknown_values``) rather than refuse
+        the filter.
         """
         # Memory answers for instants in the supported range only; a history window of a
         # day near its ends (1900-01-01 needs the 28 days before it) is cut to it.
         start_us, end_us = max(start_us, _FIRST_US), min(end_us, _LAST_US)
         if start_us >= end_us:
             return []
-        # A Timestamp of 0 s 0 ns reads as unset: the epoch itself is moved out by 1 µs, which
-        # only widens the window (history_rows keeps the days it asked for).
-        start_us, end_us = start_us or -1, end_us or 1
-        wanted = {"campaign_ids": list(campaign_ids), "geos": list(geos)}
+        request = memory_pb.ScanRequest(
+            org_id=org_id,
+            sources=[common_pb.DataSource.ValueType(source)],
+            campaign_ids=campaign_ids,
+            geos=geos,
+            batch_size=SCAN_BATCH,
+            time_range=common_pb.TimeRange(
+                start_time=_timestamp(start_us), end_time=_timestamp(end_us)
+            ),
+            allow_unknown_values=True,
+        )
         limit = self.timeout if timeout is None else min(timeout, self.timeout)
-        for _ in range(2):
-            request = memory_pb.ScanRequest(
-                org_id=org_id,
-                sources=[common_pb.DataSource.ValueType(source)],
-                campaign_ids=wanted["campaign_ids"],
-                geos=wanted["geos"],
-                batch_size=SCAN_BATCH,
-                time_range=common_pb.TimeRange(
-                    start_time=_timestamp(start_us), end_time=_timestamp(end_us)
-                ),
-            )
-            try:
-                out: list[md_pb.CausalMarketingData] = []
-                async for reply in self._memory().Scan(request, timeout=limit):
-                    out.extend(reply.records)
-                return out
-            except grpc.aio.AioRpcError as error:
-                if error.code() == grpc.StatusCode.NOT_FOUND:
-                    return []  # the org has no records yet
-                if error.code() in _UNREACHABLE:
-                    raise self._unavailable(error.code(), "Scan") from None
-                unknown = _unknown_filter_values(error)
-                if error.code() == grpc.StatusCode.INVALID_ARGUMENT and any(
-                    unknown.get(f) for f in wanted
-                ):
-                    for f, values in wanted.items():
-                        if values:
-                            drop = unknown.get(f, set())
-                            wanted[f] = [v for i, v in enumerate(values) if i not in drop]
-                            if not wanted[f]:
-                                return []  # none of them has history
-                    continue
-                _LOGGER.error("memory rejected a scan: %s %s", error.code().name, error.details())
-                raise RuntimeError(f"memory Scan failed: {error.code().name}") from None
-        raise RuntimeError("memory Scan kept refusing the filter")
+        try:
+            out: list[md_pb.CausalMarketingData] = []
+            async for reply in self._memory().Scan(request, timeout=limit):
+                out.extend(reply.records)
+            return out
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return []  # the org has no records yet
+            if error.code() in _UNREACHABLE:
+                raise self._unavailable(error.code(), "Scan") from None
+            _LOGGER.error("memory rejected a scan: %s %s", error.code().name, error.details())
+            raise RuntimeError(f"memory Scan failed: {error.code().name}") from None
 
 
 def _transport_internal(code: grpc.StatusCode, error: Any) -> bool:
@@ -246,22 +228,6 @@ def _transport_internal(code: grpc.StatusCode, error: Any) -> bool:
         and error is not None
         and rpc_status.from_call(error) is None
     )
-
-
-def _unknown_filter_values(error: grpc.aio.AioRpcError) -> dict[str, set[int]]:
-    """Indexes named in the error's BadRequest field violations, by field:
-    ``{"campaign_ids": {i, ...}, "geos": {j, ...}}``."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    found: dict[str, set[int]] = {}
-    for detail in status.details if status else ():
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            for v in bad.field_violations:
-                match = re.fullmatch(r"(campaign_ids|geos)\[(\d+)\]", v.field)
-                if match:
-                    found.setdefault(match.group(1), set()).add(int(match.group(2)))
-    return found
 
 
 def _timestamp(us: int) -> timestamp_pb2.Timestamp:
