@@ -73,4 +73,3 @@ def test_many_unknown_campaigns_in_one_scan(memory: str) -> None:
     unknown = [f"c-new-{i}" for i in range(300)]
     got = _scan(memory, [*unknown, "c0"], [])
     assert {c for c, _ in got} == {"c0"} and len(got) == 4
-
