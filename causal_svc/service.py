@@ -29,19 +29,6 @@ def _remaining(context: grpc.aio.ServicerContext) -> float | None:
     return context.time_remaining()
 
 
-# A client whose deadline passes cancels its call, and that cancel can reach the server a
-# little before the server's own copy of the deadline does: a cancel this close to the deadline
-# is taken as the deadline.
-_DEADLINE_SLACK_S = 0.5
-
-
-def _note_abandoned(context: grpc.aio.ServicerContext) -> None:
-    """The call was cancelled (client gone, or its deadline passed): say which in the call log."""
-    left = context.time_remaining()
-    expired = left is not None and left <= _DEADLINE_SLACK_S
-    context.set_code(grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED)
-
-
 class CausalService(causal_grpc.CausalServiceServicer):
     def __init__(
         self,
@@ -75,15 +62,11 @@ class CausalService(causal_grpc.CausalServiceServicer):
         self, request: causal_pb.EstimateEffectRequest, context: grpc.aio.ServicerContext
     ) -> causal_pb.EstimateEffectResponse:
         question = convert.estimate_question(request)
-        try:
-            data = question.table
-            if question.records is not None:
-                data = await self._records(question.org_id, question.records, context)
-            assert data is not None
-            result = await self._compute.run(run_estimate, question.job, data)
-        except asyncio.CancelledError:
-            _note_abandoned(context)
-            raise
+        data = question.table
+        if question.records is not None:
+            data = await self._records(question.org_id, question.records, context)
+        assert data is not None
+        result = await self._compute.run(run_estimate, question.job, data)
         spec = question.job.spec
         estimate = convert.estimate_to_proto(
             result.estimate, outcome=spec.outcome, treatment=spec.treatment, summary=result.summary
@@ -115,11 +98,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
         self, request: causal_pb.BuildGraphRequest, context: grpc.aio.ServicerContext
     ) -> causal_pb.BuildGraphResponse:
         graph, treatment, outcome = convert.build_graph_from_request(request)
-        try:
-            analysis = await self._compute.run(run_graph_analysis, graph, treatment, outcome)
-        except asyncio.CancelledError:
-            _note_abandoned(context)
-            raise
+        analysis = await self._compute.run(run_graph_analysis, graph, treatment, outcome)
         return convert.build_graph_response(graph, analysis)
 
     async def AnalyzeAttribution(  # type: ignore[override]

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -85,6 +86,19 @@ def _log(method: str, context: grpc.aio.ServicerContext, start: float, code: str
         found = context.code()
         code = found.name if isinstance(found, grpc.StatusCode) else "OK"
     _LOGGER.info("%s %s %.1fms", method, code, (time.perf_counter() - start) * 1e3)
+
+
+# A client whose deadline passes cancels its call, and that cancel can reach the server a
+# little before the server's own copy of the deadline does: a cancel this close to the deadline
+# is taken as the deadline.
+_DEADLINE_SLACK_S = 0.5
+
+
+def _abandoned(context: grpc.aio.ServicerContext) -> str:
+    """The code a cancelled handler is logged with: the client went away, or its deadline
+    passed (the handler's task is cancelled either way; the client already has its status)."""
+    left = context.time_remaining()
+    return "DEADLINE_EXCEEDED" if left is not None and left <= _DEADLINE_SLACK_S else "CANCELLED"
 
 
 def _code_of(exc: BaseException) -> str:
@@ -197,6 +211,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 return result
             except grpc.aio.AbortError:
                 raise
+            except asyncio.CancelledError:
+                code = _abandoned(context)
+                raise
             except Exception as exc:
                 code = _code_of(exc)
                 await _abort(context, exc, policy.method)
@@ -229,6 +246,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     for item in result:
                         yield item
             except grpc.aio.AbortError:
+                raise
+            except asyncio.CancelledError:
+                code = _abandoned(context)
                 raise
             except Exception as exc:
                 code = _code_of(exc)
