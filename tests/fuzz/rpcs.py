@@ -4,8 +4,10 @@ for each (the starting points the request fuzzer mutates)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import numpy as np
@@ -62,11 +64,46 @@ def all_rpcs() -> list[Rpc]:
     return [Rpc(s, m) for s, d in SERVICES.items() for m in d.methods]
 
 
+# Ids a seed names that the server keeps once a request with them succeeds: a second request
+# with the same id is refused before its content is read (a batch id acked for other rows,
+# an experiment id taken), so each call gets its own.
+def _fresh_batch(m: Any, n: int) -> None:
+    if m.batch_id == "fuzz-b":
+        m.batch_id = f"fuzz-b-{n}"
+
+
+def _fresh_experiment(m: Any, n: int) -> None:
+    if m.experiment.experiment_id == "fuzz-new":
+        m.experiment.experiment_id = f"fuzz-new-{n}"
+
+
+_FRESH = {
+    "IngestionService.Ingest": _fresh_batch,
+    "IngestionService.CreateExperiment": _fresh_experiment,
+}
+_calls = itertools.count()
+
+
+def fresh_ids(rpc: Rpc, messages: list[Message]) -> list[Message]:
+    """``messages`` with a seed's one-time ids replaced by new ones (copies; the rest kept)."""
+    fresh = _FRESH.get(rpc.name)
+    if fresh is None:
+        return messages
+    out = []
+    for m in messages:
+        copy = type(m)()
+        copy.CopyFrom(m)
+        fresh(copy, next(_calls))
+        out.append(copy)
+    return out
+
+
 def call(
     channel: grpc.Channel, rpc: Rpc, requests: list[Message], timeout: float
 ) -> grpc.StatusCode:
     """Send ``requests`` (one, or each message of a client stream), read every answer, and
     return the status code the call ended with."""
+    requests = fresh_ids(rpc, requests)
     out_type = rpc.method.output_type._concrete_class
     kw = {
         "request_serializer": lambda m: m.SerializeToString(),
