@@ -257,6 +257,15 @@ def estimate_question(request: causal_pb.EstimateEffectRequest) -> EstimateQuest
     return EstimateQuestion(org, job, frame_from_request(request), None)
 
 
+# Check figures: domain attribute → proto field (the proto keeps its own spelling).
+_CHECK_FIGURES = (
+    ("statistic", "statistic"),
+    ("pvalue", "p_value"),
+    ("threshold", "threshold"),
+    ("new_effect", "new_effect"),
+)
+
+
 def _opt(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
@@ -291,10 +300,10 @@ def estimate_to_proto(
             outcome=CHECK_OUTCOME_TO_PROTO[check.outcome],
             interpretation=check.interpretation,
         )
-        for attr in ("statistic", "p_value", "threshold", "new_effect"):
+        for attr, proto_field in _CHECK_FIGURES:
             value = _opt(getattr(check, attr))
             if value is not None:
-                setattr(c, attr, value)
+                setattr(c, proto_field, value)
     for row in estimate.coefficients:
         out.coefficients.add(
             name=row.name,
@@ -302,7 +311,7 @@ def estimate_to_proto(
             std_error=row.stderr,
             ci_lower=row.ci_lower,
             ci_upper=row.ci_upper,
-            p_value=row.p_value,
+            p_value=row.pvalue,
             n=row.nobs or 0,
         )
     for series in estimate.series:

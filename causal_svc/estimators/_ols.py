@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 from scipy import linalg, stats
 
 from causal_svc.errors import InsufficientData, SingularDesign
+
+from ._inference import coefficient, sandwich
+from .result import Coefficient
 
 CovType = Literal["HC1", "HC2", "cluster"]
 
@@ -53,6 +55,15 @@ class OlsFit:
         i = self.index(name)
         return float(np.sqrt(self.cov[i, i]))
 
+    def coefficients(self, names: Sequence[str], alpha: float) -> tuple[Coefficient, ...]:
+        """Coefficient-table rows for ``names``, t inference with ``df_inference``."""
+        return tuple(
+            coefficient(
+                n, self.coef(n), self.stderr(n), alpha, df=self.df_inference, nobs=self.nobs
+            )
+            for n in names
+        )
+
     def linear_combination(self, a: np.ndarray) -> tuple[float, float]:
         """Estimate and standard error of ``a @ params``."""
         return float(a @ self.params), float(np.sqrt(a @ self.cov @ a))
@@ -74,12 +85,6 @@ class OlsFit:
             q = int(np.linalg.matrix_rank(v))
         f = w / q
         return f, float(stats.f.sf(f, q, self.df_inference)), q
-
-
-def codes(values: pd.Series | np.ndarray) -> tuple[np.ndarray, int]:
-    """Integer group codes 0..G-1 and G."""
-    c, uniques = pd.factorize(np.asarray(values), sort=True)
-    return c.astype(np.intp), len(uniques)
 
 
 def is_nested(inner: np.ndarray, outer: np.ndarray) -> bool:
@@ -220,7 +225,7 @@ def fit_ols(
     n_clusters: int | None = None
     if cov_type == "HC1":
         scores = x * resid[:, None]
-        meat = scores.T @ scores * (n / (n - big_k))
+        scale = n / (n - big_k)
         df_inf = n - big_k
     elif cov_type == "HC2":
         if absorbed_df:
@@ -233,7 +238,7 @@ def fit_ols(
                 subject=what,
             )
         scores = x * (resid / np.sqrt(1 - leverage))[:, None]
-        meat = scores.T @ scores
+        scale = 1.0
         df_inf = n - big_k
     else:
         if clusters is None:
@@ -243,12 +248,9 @@ def fit_ols(
         if g < 2:
             raise InsufficientData(f"{what}: one cluster only", subject="clusters")
         scores = x * resid[:, None]
-        summed = np.column_stack(
-            [np.bincount(clusters, weights=scores[:, j], minlength=g) for j in range(k)]
-        )
-        meat = summed.T @ summed * (g / (g - 1) * (n - 1) / (n - big_k))
+        scale = g / (g - 1) * (n - 1) / (n - big_k)
         df_inf = g - 1
-    cov = xtx_inv @ meat @ xtx_inv
+    cov = sandwich(xtx_inv, scores, clusters if cov_type == "cluster" else None, scale=scale)
     cov = (cov + cov.T) / 2
     if weights is not None:
         resid = resid / root_w
@@ -263,13 +265,3 @@ def fit_ols(
         resid=resid,
         cov_type=cov_type,
     )
-
-
-def require_stderr(stderr: float, what: str) -> None:
-    """An estimate without a positive, finite standard error is not an answer: refuse it."""
-    if not (np.isfinite(stderr) and stderr > 0):
-        raise InsufficientData(
-            f"{what}: the standard error is {stderr!r} (the outcome is fitted exactly or does "
-            "not vary), so no interval or test can be given",
-            subject=what,
-        )

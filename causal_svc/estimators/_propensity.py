@@ -15,6 +15,7 @@ import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
+from ._inference import cluster_codes
 from .result import BalanceRow, Check, CheckKind, CheckOutcome, EffectSpec, Estimand
 from .validate import binary_treatment, numeric, require_columns, require_roles, role_field
 
@@ -76,12 +77,7 @@ def read_inputs(
     require_variation(y, method)
     t = binary_treatment(frame, spec)
     x = np.column_stack([numeric(frame, c, "covariates") for c in spec.covariates])
-    cluster = None
-    if spec.cluster:
-        col = frame[spec.cluster]
-        if col.isna().any():
-            raise InvalidSpec("cluster column has missing values", field=role_field("cluster"))
-        cluster = pd.factorize(col, sort=True)[0]
+    cluster = cluster_codes(frame, spec.cluster)[0] if spec.cluster else None
     n1 = int(t.sum())
     if min(n1, len(t) - n1) < 2:
         raise InsufficientData(
@@ -294,14 +290,3 @@ def overlap_check(
         threshold=OVERLAP_FAIL_SHARE,
     )
     return check, share, extreme
-
-
-def cluster_se(influence: np.ndarray, cluster: np.ndarray | None) -> float:
-    """Standard error of a mean-zero influence function, summed within clusters if given."""
-    n = len(influence)
-    if cluster is None:
-        return float(math.sqrt(np.sum(influence**2)) / n)
-    _, groups = np.unique(cluster, return_inverse=True)
-    sums = np.bincount(groups, weights=influence)
-    g = len(sums)
-    return float(math.sqrt(g / (g - 1) * np.sum(sums**2)) / n)

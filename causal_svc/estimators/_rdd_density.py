@@ -33,7 +33,7 @@ class DensityTest:
     f_left: float  # density just below / at-or-above the cutoff
     f_right: float
     t_stat: float
-    p_value: float
+    pvalue: float
 
 
 class DensityTestUnavailable(ValueError):
@@ -74,7 +74,7 @@ def density_test(x: np.ndarray, c: float) -> DensityTest:
         f_left=fit["l_hat"],
         f_right=fit["r_hat"],
         t_stat=float(t),
-        p_value=float(2 * stats.norm.sf(abs(t))),
+        pvalue=float(2 * stats.norm.sf(abs(t))),
     )
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
+from ._inference import cluster_sums
+
 _EPS_PAD = 1.0 + math.sqrt(np.finfo(float).eps)
 # rdrobust's pilot-bandwidth constants C_c per kernel (rdbwselect).
 _PILOT_CONSTANT = {"triangular": 2.576, "epanechnikov": 2.34, "uniform": 1.843}
@@ -133,8 +135,7 @@ def _meat(
         return scores.T @ scores
     codes, g_idx = np.unique(cluster, return_inverse=True)
     g = len(codes)
-    summed = np.zeros((g, rx.shape[1]))
-    np.add.at(summed, g_idx, scores)
+    summed = cluster_sums(scores, g_idx.ravel(), g)
     n = len(cluster)
     scale = ((n - 1) / (n - k_df)) * (g / (g - 1)) if g > 1 else float("nan")
     return scale * (summed.T @ summed)

@@ -18,6 +18,7 @@ from statsmodels.tsa.statespace.structural import UnobservedComponents
 
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
+from ._inference import coefficient, critical_value, effect_estimate
 from ._time_labels import time_labels
 from ._unused_roles import unused_role_warnings
 from .result import (
@@ -30,7 +31,6 @@ from .result import (
     Estimand,
     Method,
     Series,
-    normal_inference,
 )
 from .validate import numeric, require_columns, require_roles, role_field
 
@@ -181,14 +181,13 @@ def estimate_bsts(
     raw_model = UnobservedComponents(y[:n_pre], exog=None if X is None else X[:n_pre], **options)
     loglike = float(raw_model.loglike(variances))
 
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = critical_value(alpha)
     effect = y[n_pre:] - counterfactual
     point_sd = np.sqrt(np.diag(cov))
     cum_effect = np.cumsum(effect)
     cum_sd = np.sqrt(np.diag(np.cumsum(np.cumsum(cov, axis=0), axis=1)))
     average = float(effect.mean())
     stderr = float(math.sqrt(cov.sum()) / n_post)
-    ci_lower, ci_upper, pvalue = normal_inference(average, stderr, alpha)
 
     statistics = {
         "average_effect": average,
@@ -238,16 +237,13 @@ def estimate_bsts(
             _floats(cum_effect + z * cum_sd),
         ),
     )
-    return EffectEstimate(
-        method=Method.BSTS,
-        estimand=Estimand.ATT,
-        point_estimate=average,
-        stderr=stderr,
-        ci_lower=ci_lower,
-        ci_upper=ci_upper,
-        pvalue=pvalue,
-        nobs=int(y.size),
+    return effect_estimate(
+        Method.BSTS,
+        Estimand.ATT,
+        average,
+        stderr,
         alpha=alpha,
+        nobs=int(y.size),
         n_treated=n_post,
         n_control=n_pre,
         assumptions=ASSUMPTIONS,
@@ -393,11 +389,10 @@ def _coefficients(
     k = len(spec.covariates)
     state = fitted.filtered_state[-k:, n_pre - 1] * unscale
     sd = np.sqrt(np.diag(fitted.filtered_state_cov[-k:, -k:, n_pre - 1])) * unscale
-    rows = []
-    for name, est, se in zip(spec.covariates, state, sd, strict=True):
-        lo, hi, p = normal_inference(float(est), float(se), alpha)
-        rows.append(Coefficient(name, float(est), float(se), lo, hi, p, nobs=n_pre))
-    return tuple(rows)
+    return tuple(
+        coefficient(name, float(est), float(se), alpha, nobs=n_pre)
+        for name, est, se in zip(spec.covariates, state, sd, strict=True)
+    )
 
 
 def _convergence_check(converged: bool, fitted: MLEResults, messages: list[str]) -> Check:
@@ -468,7 +463,7 @@ def _residual_check(fitted: MLEResults, n_pre: int) -> tuple[Check, float | None
         outcome=outcome,
         interpretation=text,
         statistic=stat,
-        p_value=p,
+        pvalue=p,
         threshold=_LJUNG_BOX_ALPHA,
     )
     return check, p

@@ -15,18 +15,16 @@ import pandas as pd
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
 from . import _ols
-from .result import (
-    Check,
-    CheckKind,
-    CheckOutcome,
-    Coefficient,
-    EffectEstimate,
-    EffectSpec,
-    Estimand,
-    Method,
-    t_inference,
+from ._inference import column_codes, effect_estimate, group_codes, interval, require_stderr
+from .result import Check, CheckKind, CheckOutcome, EffectEstimate, EffectSpec, Estimand, Method
+from .validate import (
+    binary_treatment,
+    numeric,
+    positive_weights,
+    require_columns,
+    require_roles,
+    role_field,
 )
-from .validate import binary_treatment, numeric, require_columns, require_roles, role_field
 
 __all__ = ["PanelDesign", "estimate_did", "panel_design", "subset_panel"]
 
@@ -131,15 +129,12 @@ def panel_design(
     require_columns(frame, spec)
     y = numeric(frame, spec.outcome, "outcome")
     d = binary_treatment(frame, spec)
-    for role in ("unit", "cluster"):
-        name = getattr(spec, role)
-        if name is not None and frame[name].isna().any():
-            raise InvalidSpec(
-                f"{role} column {name!r} has {int(frame[name].isna().sum())} missing values",
-                field=role_field(role),
-            )
+    assert spec.unit is not None  # require_roles checked it
+    unit, n_units = column_codes(frame, spec.unit, "unit")
+    cluster, n_clusters = (
+        column_codes(frame, spec.cluster, "cluster") if spec.cluster else (unit, n_units)
+    )
     period, periods = _time_codes(frame, spec)
-    unit, n_units = _ols.codes(frame[spec.unit])
     unit_labels = np.asarray(pd.factorize(np.asarray(frame[spec.unit]), sort=True)[1])
     if pd.Series(unit * len(periods) + period).duplicated().any():
         raise InvalidSpec(
@@ -148,14 +143,7 @@ def panel_design(
             field=role_field("time"),
             reason="DUPLICATE_UNIT_PERIOD",
         )
-    cluster, n_clusters = _ols.codes(frame[spec.cluster] if spec.cluster else unit)
-    weights = None
-    if spec.weights:
-        weights = numeric(frame, spec.weights, "weights")
-        if (weights <= 0).any():
-            raise InvalidSpec(
-                f"weights column {spec.weights!r} must be positive", field=role_field("weights")
-            )
+    weights = positive_weights(frame, spec)
     covariates = (
         np.column_stack([numeric(frame, c, "covariates") for c in spec.covariates])
         if spec.covariates
@@ -299,7 +287,7 @@ def _pretrend_check(panel: PanelDesign, alpha: float) -> tuple[Check, dict[str, 
             {},
         )
     slope, se = fit.coef("ever_treated:period"), fit.stderr("ever_treated:period")
-    _, _, p = t_inference(slope, se, alpha, fit.df_inference)
+    _, _, p = interval(slope, se, alpha, fit.df_inference)
     failed = p < alpha
     return (
         Check(
@@ -316,7 +304,7 @@ def _pretrend_check(panel: PanelDesign, alpha: float) -> tuple[Check, dict[str, 
                 )
             ),
             statistic=slope / se,
-            p_value=p,
+            pvalue=p,
             threshold=alpha,
         ),
         {"pretrend_slope": slope, "pretrend_stderr": se, "pretrend_pvalue": p},
@@ -325,9 +313,9 @@ def _pretrend_check(panel: PanelDesign, alpha: float) -> tuple[Check, dict[str, 
 
 def subset_panel(panel: PanelDesign, rows: np.ndarray) -> PanelDesign:
     """The panel restricted to ``rows`` (a boolean mask), with units and clusters re-coded."""
-    unit, _ = _ols.codes(panel.unit[rows])
+    unit, _ = group_codes(panel.unit[rows])
     kept_units = np.unique(panel.unit[rows])
-    cluster, n_clusters = _ols.codes(panel.cluster[rows])
+    cluster, n_clusters = group_codes(panel.cluster[rows])
     return PanelDesign(
         y=panel.y[rows],
         d=panel.d[rows],
@@ -428,8 +416,7 @@ def estimate_did(
         effect_name = "treatment"
 
     point, se = fit.coef(effect_name), fit.stderr(effect_name)
-    _ols.require_stderr(se, "did")
-    lo, hi, p = t_inference(point, se, alpha, fit.df_inference)
+    require_stderr(se, "did")
     check, pre_stats = _pretrend_check(panel, alpha)
     n_treated_clusters, n_control_clusters = panel.cluster_arms()
     statistics = {
@@ -446,16 +433,14 @@ def estimate_did(
         if use_2x2
         else "two-way fixed effects regression (unit and period effects)"
     )
-    return EffectEstimate(
-        method=Method.DID,
-        estimand=Estimand.ATT,
-        point_estimate=point,
-        stderr=se,
-        ci_lower=lo,
-        ci_upper=hi,
-        pvalue=p,
-        nobs=fit.nobs,
+    return effect_estimate(
+        Method.DID,
+        Estimand.ATT,
+        point,
+        se,
         alpha=alpha,
+        df=fit.df_inference,
+        nobs=fit.nobs,
         n_treated=int(ever.sum()),
         n_control=int((~ever).sum()),
         assumptions=(
@@ -475,16 +460,7 @@ def estimate_did(
             ),
         ),
         statistics=statistics,
-        coefficients=_coefficients(fit, alpha, [n for n in names if n != "const"]),
+        coefficients=fit.coefficients([n for n in names if n != "const"], alpha),
         warnings=tuple(warnings),
         checks=(check,),
     )
-
-
-def _coefficients(fit: _ols.OlsFit, alpha: float, names: list[str]) -> tuple[Coefficient, ...]:
-    rows = []
-    for name in names:
-        est, se = fit.coef(name), fit.stderr(name)
-        lo, hi, p = t_inference(est, se, alpha, fit.df_inference)
-        rows.append(Coefficient(name, est, se, lo, hi, p, nobs=fit.nobs))
-    return tuple(rows)

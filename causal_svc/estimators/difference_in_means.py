@@ -9,6 +9,7 @@ import pandas as pd
 from causal_svc.errors import InsufficientData, InvalidSpec
 
 from . import _ols
+from ._inference import cluster_codes, effect_estimate, require_stderr
 from .did import FEW_CLUSTERS
 from .result import (
     BalanceRow,
@@ -19,9 +20,8 @@ from .result import (
     EffectSpec,
     Estimand,
     Method,
-    t_inference,
 )
-from .validate import binary_treatment, numeric, require_columns, role_field
+from .validate import binary_treatment, numeric, positive_weights, require_columns, role_field
 
 __all__ = ["estimate_difference_in_means"]
 
@@ -97,11 +97,7 @@ def estimate_difference_in_means(
             f"difference in means needs at least 2 units per arm; got {n1} treated, {n0} control",
             subject="arms",
         )
-    weights = numeric(frame, spec.weights, "weights") if spec.weights else None
-    if weights is not None and (weights <= 0).any():
-        raise InvalidSpec(
-            f"weights column {spec.weights!r} must be positive", field=role_field("weights")
-        )
+    weights = positive_weights(frame, spec)
     w = np.ones_like(y) if weights is None else weights
     warnings: list[str] = []
     cluster_column = spec.cluster
@@ -114,11 +110,7 @@ def estimate_difference_in_means(
     clusters = None
     if cluster_column:
         role = "cluster" if cluster_column == spec.cluster else "unit"
-        if frame[cluster_column].isna().any():
-            raise InvalidSpec(
-                f"{role} column {cluster_column!r} has missing values", field=role_field(role)
-            )
-        clusters, n_clusters = _ols.codes(frame[cluster_column])
+        clusters, n_clusters = cluster_codes(frame, cluster_column, role)
         treated_cl, control_cl = len(np.unique(clusters[t == 1])), len(np.unique(clusters[t == 0]))
         if min(treated_cl, control_cl) < 2:
             raise InsufficientData(
@@ -158,7 +150,7 @@ def estimate_difference_in_means(
         return res.coef("treatment"), res.stderr("treatment"), float(res.df_inference)
 
     raw_est, raw_se, raw_df = difference(y)
-    _ols.require_stderr(raw_se, "difference in means")
+    require_stderr(raw_se, "difference in means")
     statistics: dict[str, float] = {
         "unadjusted_estimate": raw_est,
         "unadjusted_stderr": raw_se,
@@ -194,8 +186,7 @@ def estimate_difference_in_means(
         design = "difference in means"
     if adjusters:
         statistics["variance_reduction_pct"] = 100 * (1 - se**2 / raw_se**2)
-    _ols.require_stderr(se, "difference in means")
-    lo, hi, p = t_inference(point, se, alpha, df)
+    require_stderr(se, "difference in means")
     mean_treated = float(np.average(y[t == 1], weights=w[t == 1]))
     mean_control = float(np.average(y[t == 0], weights=w[t == 0]))
     statistics |= {"mean_treated": mean_treated, "mean_control": mean_control, "df": float(df)}
@@ -228,16 +219,14 @@ def estimate_difference_in_means(
                 threshold=SMD_THRESHOLD,
             ),
         )
-    return EffectEstimate(
-        method=Method.DIFFERENCE_IN_MEANS,
-        estimand=Estimand.ATE,
-        point_estimate=point,
-        stderr=se,
-        ci_lower=lo,
-        ci_upper=hi,
-        pvalue=p,
-        nobs=len(y),
+    return effect_estimate(
+        Method.DIFFERENCE_IN_MEANS,
+        Estimand.ATE,
+        point,
+        se,
         alpha=alpha,
+        df=df,
+        nobs=len(y),
         n_treated=n1,
         n_control=n0,
         assumptions=(

@@ -30,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
 from ._dml_design import Segment, design_matrix, segments
+from ._inference import coefficient
 from ._unused_roles import unused_role_warnings
 from .result import (
     Check,
@@ -40,9 +41,15 @@ from .result import (
     EffectSpec,
     Estimand,
     Method,
-    normal_inference,
 )
-from .validate import numeric, require_columns, require_roles, require_rows, role_field
+from .validate import (
+    numeric,
+    positive_weights,
+    require_columns,
+    require_roles,
+    require_rows,
+    role_field,
+)
 
 if TYPE_CHECKING:
     from econml.dml import CausalForestDML
@@ -326,12 +333,7 @@ def _prepare(
             frame, list(spec.effect_modifiers), "effect_modifiers", drop_first=False
         )
         groups = segments(frame, list(spec.effect_modifiers), n_bins, max_categories)
-    weights = None
-    if spec.weights:
-        weights = numeric(frame, spec.weights, "weights")
-        if (weights <= 0).any():
-            raise InvalidSpec("weights must be positive", field=role_field("weights"))
-    return _Data(Y, T, W, X, weights, binary, groups)
+    return _Data(Y, T, W, X, positive_weights(frame, spec), binary, groups)
 
 
 def _regressor(name: NuisanceModel, seed: int) -> BaseEstimator:
@@ -442,7 +444,7 @@ def _segment_effects(
                 stderr=float(np.squeeze(inf.stderr_mean)),
                 ci_lower=lo,
                 ci_upper=hi,
-                p_value=float(np.squeeze(inf.pvalue())),
+                pvalue=float(np.squeeze(inf.pvalue())),
                 nobs=int(seg.mask.sum()),
             )
         )
@@ -477,12 +479,12 @@ def _dr_segment_effects(
         se = float(
             math.sqrt(np.sum(w**2 * (values - mean) ** 2) / np.sum(w) ** 2 * n / max(n - 1, 1))
         )
-        lo, hi, p = normal_inference(mean, se, alpha)
-        if not math.isfinite(p):
+        row = coefficient(seg.name, mean, se, alpha, nobs=n)
+        if not math.isfinite(row.pvalue):
             raise InsufficientData(
                 f"segment {seg.name}: too few rows for an interval", subject="effect_modifiers"
             )
-        rows.append(Coefficient(seg.name, mean, se, lo, hi, p, nobs=n))
+        rows.append(row)
     return tuple(rows)
 
 

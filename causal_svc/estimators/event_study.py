@@ -10,19 +10,17 @@ import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 
-from . import _ols
+from ._inference import effect_estimate, require_stderr
 from .did import cluster_warnings, fit_twfe, panel_design, subset_panel
 from .result import (
     Check,
     CheckKind,
     CheckOutcome,
-    Coefficient,
     EffectEstimate,
     EffectSpec,
     Estimand,
     Method,
     Series,
-    t_inference,
 )
 
 __all__ = ["estimate_event_study"]
@@ -137,14 +135,9 @@ def estimate_event_study(
     a = np.zeros(len(fit.names))
     a[[fit.index(n) for n in post_names]] = 1 / len(post_names)
     point, se = fit.linear_combination(a)
-    _ols.require_stderr(se, "event study")
-    lo, hi, p = t_inference(point, se, alpha, fit.df_inference)
+    require_stderr(se, "event study")
 
-    coefficients = []
-    for name in fit.names:
-        est, s = fit.coef(name), fit.stderr(name)
-        c_lo, c_hi, c_p = t_inference(est, s, alpha, fit.df_inference)
-        coefficients.append(Coefficient(name, est, s, c_lo, c_hi, c_p, nobs=fit.nobs))
+    coefficients = fit.coefficients(fit.names, alpha)
     by_time = {c.name: c for c in coefficients}
     series_times = list(range(-leads, lags + 1))
     rows = [by_time.get(event_time_name(e)) for e in series_times]
@@ -190,7 +183,7 @@ def estimate_event_study(
                 )
             ),
             statistic=f,
-            p_value=f_p,
+            pvalue=f_p,
             threshold=alpha,
         )
     else:
@@ -202,16 +195,14 @@ def estimate_event_study(
         )
 
     ever = np.isfinite(panel.first_treated)
-    return EffectEstimate(
-        method=Method.EVENT_STUDY,
-        estimand=Estimand.ATT,
-        point_estimate=point,
-        stderr=se,
-        ci_lower=lo,
-        ci_upper=hi,
-        pvalue=p,
-        nobs=fit.nobs,
+    return effect_estimate(
+        Method.EVENT_STUDY,
+        Estimand.ATT,
+        point,
+        se,
         alpha=alpha,
+        df=fit.df_inference,
+        nobs=fit.nobs,
         n_treated=int(ever.sum()),
         n_control=int((~ever).sum()),
         assumptions=(
@@ -226,7 +217,7 @@ def estimate_event_study(
             "No spillovers between units; errors independent across clusters.",
         ),
         statistics=statistics,
-        coefficients=tuple(coefficients),
+        coefficients=coefficients,
         series=(series,),
         warnings=tuple(warnings),
         checks=(check,),

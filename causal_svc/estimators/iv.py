@@ -14,19 +14,17 @@ from scipy import stats
 
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
-from ._propensity import require_variation
-from .result import (
-    Check,
-    CheckKind,
-    CheckOutcome,
-    Coefficient,
-    EffectEstimate,
-    EffectSpec,
-    Estimand,
-    Method,
-    normal_inference,
+from ._inference import (
+    cluster_codes,
+    cluster_sums,
+    coefficient,
+    effect_estimate,
+    require_stderr,
+    sandwich,
 )
-from .validate import numeric, require_columns, require_roles, role_field
+from ._propensity import require_variation
+from .result import Check, CheckKind, CheckOutcome, EffectEstimate, EffectSpec, Estimand, Method
+from .validate import numeric, positive_weights, require_columns, require_roles, role_field
 
 __all__ = ["WEAK_INSTRUMENT_F", "estimate_iv"]
 
@@ -115,13 +113,9 @@ def estimate_iv(
     w_exog = _matrix(frame, spec.covariates, "covariates")
     z_excl = _matrix(frame, spec.instruments, "instruments")
     n = len(y)
-    sqrt_w = np.ones(n)
-    if spec.weights:
-        wts = numeric(frame, spec.weights, "weights")
-        if (wts <= 0).any():
-            raise InvalidSpec("weights must be positive", field=role_field("weights"))
-        sqrt_w = np.sqrt(wts / wts.mean())
-    groups = _clusters(frame, spec)
+    wts = positive_weights(frame, spec)
+    sqrt_w = np.ones(n) if wts is None else np.sqrt(wts / wts.mean())
+    groups = cluster_codes(frame, spec.cluster)[0] if spec.cluster else None
 
     exog = np.column_stack([w_exog, np.ones(n)])
     exog_names = [*spec.covariates, "const"]
@@ -154,13 +148,7 @@ def estimate_iv(
     eps = y - x @ beta
     cov = _sandwich(x_hat, eps, groups)
     est, se = float(beta[0]), float(np.sqrt(cov[0, 0]))
-    if not (np.isfinite(se) and se > 0):
-        raise InsufficientData(
-            "IV: the standard error is zero or undefined (the outcome is an exact linear "
-            "function of the regressors)",
-            subject=role_field("outcome"),
-        )
-    lo, hi, p = normal_inference(est, se, alpha)
+    require_stderr(se, "IV", subject=role_field("outcome"))
 
     # First-stage strength: Wald test of the excluded instruments, robust and classical.
     fs_cov = _sandwich(z, v, groups)
@@ -229,10 +217,14 @@ def estimate_iv(
         )
 
     coefficients = [
-        _coef(f"second_stage:{name}", float(beta[j]), float(np.sqrt(cov[j, j])), alpha, n)
+        coefficient(
+            f"second_stage:{name}", float(beta[j]), float(np.sqrt(cov[j, j])), alpha, nobs=n
+        )
         for j, name in enumerate([spec.treatment, *exog_names])
     ] + [
-        _coef(f"first_stage:{name}", float(pi[j]), float(np.sqrt(fs_cov[j, j])), alpha, n)
+        coefficient(
+            f"first_stage:{name}", float(pi[j]), float(np.sqrt(fs_cov[j, j])), alpha, nobs=n
+        )
         for j, name in enumerate(spec.instruments)
     ]
 
@@ -245,16 +237,13 @@ def estimate_iv(
             "the 2SLS estimate is biased toward OLS and its Wald interval is unreliable — "
             "read the Anderson–Rubin test instead"
         )
-    return EffectEstimate(
-        method=Method.IV,
-        estimand=Estimand.LATE,
-        point_estimate=est,
-        stderr=se,
-        ci_lower=lo,
-        ci_upper=hi,
-        pvalue=p,
-        nobs=n,
+    return effect_estimate(
+        Method.IV,
+        Estimand.LATE,
+        est,
+        se,
         alpha=alpha,
+        nobs=n,
         n_treated=int(raw_d.sum()) if binary else None,
         n_control=int((1 - raw_d).sum()) if binary else None,
         assumptions=(
@@ -292,20 +281,6 @@ def _matrix(frame: pd.DataFrame, columns: tuple[str, ...], role: str) -> np.ndar
     return np.column_stack([numeric(frame, c, role) for c in columns])
 
 
-def _clusters(frame: pd.DataFrame, spec: EffectSpec) -> np.ndarray | None:
-    if not spec.cluster:
-        return None
-    col = frame[spec.cluster]
-    if col.isna().any():
-        raise InvalidSpec(
-            f"cluster column {spec.cluster!r} has missing values", field=role_field("cluster")
-        )
-    codes = pd.factorize(col, sort=True)[0]
-    if codes.max() + 1 < 2:
-        raise InsufficientData("cluster-robust errors need at least 2 clusters", subject="cluster")
-    return codes
-
-
 def _require_full_rank(a: np.ndarray, role: str, what: str) -> None:
     if a.shape[1] and np.linalg.matrix_rank(a) < a.shape[1]:
         raise SingularDesign(what, subject=role_field(role))
@@ -317,14 +292,8 @@ def _ols(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sandwich(a: np.ndarray, resid: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
-    """(A'A)^-1 S (A'A)^-1 with S the HC0 or cluster sum of scores a_i * e_i."""
-    bread = np.linalg.inv(a.T @ a)
-    scores = a * resid[:, None]
-    if groups is not None:
-        summed = np.zeros((int(groups.max()) + 1, a.shape[1]))
-        np.add.at(summed, groups, scores)
-        scores = summed
-    return bread @ (scores.T @ scores) @ bread
+    """HC0 (or unadjusted clustered) covariance of a least-squares fit on ``a``."""
+    return sandwich(np.linalg.inv(a.T @ a), a * resid[:, None], groups)
 
 
 def _overid(
@@ -336,22 +305,13 @@ def _overid(
     sargan = float(n * (1.0 - (u @ u) / (eps @ eps)))
     ze = z * eps[:, None]
     if groups is not None:
-        summed = np.zeros((int(groups.max()) + 1, z.shape[1]))
-        np.add.at(summed, groups, ze)
-        ze = summed
+        ze = cluster_sums(ze, groups)
     s = ze.T @ ze / n
     weight = np.linalg.pinv(s)
     zx, zy = z.T @ x / n, z.T @ y / n
     beta_gmm = np.linalg.solve(zx.T @ weight @ zx, zx.T @ weight @ zy)
     g_bar = z.T @ (y - x @ beta_gmm) / n
     return sargan, float(n * g_bar @ weight @ g_bar)
-
-
-def _coef(name: str, est: float, se: float, alpha: float, n: int) -> Coefficient:
-    lo, hi, p = normal_inference(est, se, alpha)
-    return Coefficient(
-        name=name, estimate=est, stderr=se, ci_lower=lo, ci_upper=hi, p_value=p, nobs=n
-    )
 
 
 def _weak_instrument_check(f_robust: float, f_classic: float, threshold: float) -> Check:
@@ -402,6 +362,6 @@ def _overid_check(j_stat: float, p: float, dof: int, alpha: float) -> Check:
         outcome=outcome,
         interpretation=text,
         statistic=j_stat,
-        p_value=p,
+        pvalue=p,
         threshold=alpha,
     )

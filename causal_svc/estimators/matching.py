@@ -14,6 +14,7 @@ import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 
+from ._inference import effect_estimate, require_stderr
 from ._propensity import (
     balance_check,
     balance_rows,
@@ -23,7 +24,8 @@ from ._propensity import (
     read_inputs,
     resolve_estimand,
 )
-from .result import EffectEstimate, EffectSpec, Estimand, Method, normal_inference
+from .result import EffectEstimate, EffectSpec, Estimand, Method
+from .validate import role_field
 
 __all__ = ["estimate_matching"]
 
@@ -161,12 +163,7 @@ def estimate_matching(
     n_m = len(matched)
     variance = (np.sum((unit_effect - tau) ** 2) + np.sum(extra * sigma2)) / n_m**2
     se = math.sqrt(variance)
-    if not se > 0:
-        raise InsufficientData(
-            "matching: the standard error is zero (no outcome variation among matched units)",
-            subject="roles.outcome",
-        )
-    lo, hi, p = normal_inference(tau, se, alpha)
+    require_stderr(se, "matching", subject=role_field("outcome"))
 
     # Implied weights of the matched sample: targets count once, matches by their use.
     weights = k_w.copy()
@@ -200,16 +197,13 @@ def estimate_matching(
             "and were dropped: the estimate describes the matched units only"
         )
     in_sample = weights > 0
-    return EffectEstimate(
-        method=Method.MATCHING,
-        estimand=target,
-        point_estimate=tau,
-        stderr=se,
-        ci_lower=lo,
-        ci_upper=hi,
-        pvalue=p,
-        nobs=int(in_sample.sum()),
+    return effect_estimate(
+        Method.MATCHING,
+        target,
+        tau,
+        se,
         alpha=alpha,
+        nobs=int(in_sample.sum()),
         n_treated=int((in_sample & (t == 1)).sum()),
         n_control=int((in_sample & (t == 0)).sum()),
         assumptions=(

@@ -12,8 +12,9 @@ import pandas as pd
 from causal_svc.errors import InvalidSpec
 
 from . import _ols
-from .result import Coefficient, EffectEstimate, EffectSpec, Estimand, Method, t_inference
-from .validate import numeric, require_columns, require_rows, role_field
+from ._inference import cluster_codes, effect_estimate, require_stderr
+from .result import EffectEstimate, EffectSpec, Estimand, Method
+from .validate import numeric, positive_weights, require_columns, require_rows, role_field
 
 __all__ = ["estimate_naive", "estimate_naive_regression"]
 
@@ -53,20 +54,10 @@ def estimate_naive_regression(
             reason="CONSTANT_TREATMENT",
         )
     covariates = [numeric(frame, c, "covariates") for c in spec.covariates]
-    weights = numeric(frame, spec.weights, "weights") if spec.weights else None
-    if weights is not None and (weights <= 0).any():
-        raise InvalidSpec(
-            f"weights column {spec.weights!r} must be positive", field=role_field("weights")
-        )
+    weights = positive_weights(frame, spec)
     names = ["const", "treatment", *spec.covariates]
     x = np.column_stack([np.ones_like(y), t, *covariates])
-    clusters = None
-    if spec.cluster:
-        if frame[spec.cluster].isna().any():
-            raise InvalidSpec(
-                f"cluster column {spec.cluster!r} has missing values", field=role_field("cluster")
-            )
-        clusters, _ = _ols.codes(frame[spec.cluster])
+    clusters = cluster_codes(frame, spec.cluster)[0] if spec.cluster else None
     fit = _ols.fit_ols(
         y,
         x,
@@ -77,8 +68,7 @@ def estimate_naive_regression(
         what="naive regression",
     )
     point, se = fit.coef("treatment"), fit.stderr("treatment")
-    _ols.require_stderr(se, "naive regression")
-    lo, hi, p = t_inference(point, se, alpha, fit.df_inference)
+    require_stderr(se, "naive regression")
 
     w = np.ones_like(y) if weights is None else weights
     y_bar = np.average(y, weights=w)
@@ -91,22 +81,15 @@ def estimate_naive_regression(
         statistics["raw_difference"] = float(
             np.average(y[t == 1], weights=w[t == 1]) - np.average(y[t == 0], weights=w[t == 0])
         )
-    coefficients = []
-    for name in names[1:]:
-        est, s = fit.coef(name), fit.stderr(name)
-        c_lo, c_hi, c_p = t_inference(est, s, alpha, fit.df_inference)
-        coefficients.append(Coefficient(name, est, s, c_lo, c_hi, c_p, nobs=fit.nobs))
     adjusted = f" given {', '.join(spec.covariates)}" if spec.covariates else ""
-    return EffectEstimate(
-        method=Method.NAIVE_REGRESSION,
-        estimand=Estimand.ATE,
-        point_estimate=point,
-        stderr=se,
-        ci_lower=lo,
-        ci_upper=hi,
-        pvalue=p,
-        nobs=fit.nobs,
+    return effect_estimate(
+        Method.NAIVE_REGRESSION,
+        Estimand.ATE,
+        point,
+        se,
         alpha=alpha,
+        df=fit.df_inference,
+        nobs=fit.nobs,
         n_treated=int((t == 1).sum()) if binary else None,
         n_control=int((t == 0).sum()) if binary else None,
         assumptions=(
@@ -118,7 +101,7 @@ def estimate_naive_regression(
             "Covariates are measured before treatment (none is a mediator or collider).",
         ),
         statistics=statistics,
-        coefficients=tuple(coefficients),
+        coefficients=fit.coefficients(names[1:], alpha),
     )
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 
+from ._inference import cluster_codes, interval
 from ._propensity import require_variation
 from ._rdd_density import DensityTestUnavailable, density_test
 from ._rdd_local import Fit, Side, kernel_weights, local_fit, mserd_bandwidths
@@ -29,7 +30,6 @@ from .result import (
     EffectSpec,
     Estimand,
     Method,
-    normal_inference,
 )
 from .validate import numeric, require_columns, require_roles, role_field
 
@@ -151,7 +151,7 @@ def estimate_rdd(
     covariates = {name: numeric(frame, name, "covariates") for name in spec.covariates}
     above = x >= c
     fuzzy, treated_above = _design(t, above, spec)
-    clusters = _clusters(frame, spec)
+    clusters = cluster_codes(frame, spec.cluster)[0] if spec.cluster else None
     fw = None
     if spec.weights:
         fw = numeric(frame, spec.weights, "weights")
@@ -184,8 +184,8 @@ def estimate_rdd(
     fit, (h, b) = _fit(left, right, c, p, kernel, bandwidth, nnmatch)
     sign = 1.0 if (fuzzy or treated_above) else -1.0
     tau_cl, tau_bc = sign * fit.tau_cl, sign * fit.tau_bc
-    conv_lo, conv_hi, conv_p = normal_inference(tau_cl, fit.se_cl, alpha)
-    rob_lo, rob_hi, rob_p = normal_inference(tau_bc, fit.se_rb, alpha)
+    conv_lo, conv_hi, conv_p = interval(tau_cl, fit.se_cl, alpha)
+    rob_lo, rob_hi, rob_p = interval(tau_bc, fit.se_rb, alpha)
     if not all(map(math.isfinite, (tau_cl, fit.se_cl, fit.se_rb, rob_lo))):
         raise InsufficientData(
             "RDD: the local fits are degenerate (no variation inside the bandwidth)",
@@ -310,17 +310,6 @@ def _design(t: np.ndarray, above: np.ndarray, spec: EffectSpec) -> tuple[bool, b
     return True, True
 
 
-def _clusters(frame: pd.DataFrame, spec: EffectSpec) -> np.ndarray | None:
-    if not spec.cluster:
-        return None
-    col = frame[spec.cluster]
-    if col.isna().any():
-        raise InvalidSpec(
-            f"cluster column {spec.cluster!r} has missing values", field="roles.cluster"
-        )
-    return pd.factorize(col, sort=True)[0]
-
-
 def _fit(
     left: Side, right: Side, c: float, p: int, kernel: str, bandwidth: float | None, nnmatch: int
 ) -> tuple[Fit, tuple[float, float]]:
@@ -350,7 +339,7 @@ def _coef(
     name: str, est: float, se: float, lo: float, hi: float, p: float, n_h: tuple[int, int]
 ) -> Coefficient:
     return Coefficient(
-        name=name, estimate=est, stderr=se, ci_lower=lo, ci_upper=hi, p_value=p, nobs=sum(n_h)
+        name=name, estimate=est, stderr=se, ci_lower=lo, ci_upper=hi, pvalue=p, nobs=sum(n_h)
     )
 
 
@@ -359,7 +348,7 @@ def _first_stage(
 ) -> Check:
     jump, se = fit.first_stage or 0.0, fit.first_stage_se or 0.0
     f_stat = (jump / se) ** 2 if se > 0 else float("inf")
-    lo, hi, pv = normal_inference(jump, se, alpha) if se > 0 else (jump, jump, 0.0)
+    lo, hi, pv = interval(jump, se, alpha) if se > 0 else (jump, jump, 0.0)
     statistics |= {"first_stage_jump": jump, "first_stage_stderr": se, "first_stage_f": f_stat}
     coefficients.append(_coef("first_stage", jump, se, lo, hi, pv, fit.n_h))
     weak = f_stat < _FIRST_STAGE_F
@@ -393,7 +382,7 @@ def _density_check(x: np.ndarray, c: float, alpha: float, statistics: dict[str, 
         )
     statistics |= {
         "density_t": test.t_stat,
-        "density_pvalue": test.p_value,
+        "density_pvalue": test.pvalue,
         "density_left": test.f_left,
         "density_right": test.f_right,
         "density_bandwidth_left": test.h_left,
@@ -401,11 +390,11 @@ def _density_check(x: np.ndarray, c: float, alpha: float, statistics: dict[str, 
         "density_n_left": float(test.n_left),
         "density_n_right": float(test.n_right),
     }
-    rejected = test.p_value < alpha
+    rejected = test.pvalue < alpha
     text = (
         f"The density of the running variable is {test.f_left:.4g} just below and "
         f"{test.f_right:.4g} just above the cutoff (CJM robust t = {test.t_stat:.2f}, "
-        f"p = {test.p_value:.3g}). "
+        f"p = {test.pvalue:.3g}). "
     )
     text += (
         "Continuity is rejected: units appear to sort around the cutoff, so those just above "
@@ -419,7 +408,7 @@ def _density_check(x: np.ndarray, c: float, alpha: float, statistics: dict[str, 
         outcome=CheckOutcome.FAILED if rejected else CheckOutcome.PASSED,
         interpretation=text,
         statistic=test.t_stat,
-        p_value=test.p_value,
+        pvalue=test.pvalue,
         threshold=alpha,
     )
 
@@ -445,7 +434,7 @@ def _continuity_check(
         except InsufficientData:
             skipped.append(name)
             continue
-        lo, hi, pv = normal_inference(fit.tau_bc, fit.se_rb, alpha)
+        lo, hi, pv = interval(fit.tau_bc, fit.se_rb, alpha)
         if not math.isfinite(pv):
             skipped.append(name)
             continue
@@ -480,6 +469,6 @@ def _continuity_check(
         outcome=CheckOutcome.FAILED if failed else CheckOutcome.PASSED,
         interpretation=text,
         statistic=worst_p,
-        p_value=worst_p,
+        pvalue=worst_p,
         threshold=level,
     )

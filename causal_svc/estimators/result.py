@@ -1,7 +1,8 @@
 """The one result type every estimator returns, and the role spec every estimator takes.
 
 Vocabulary follows statsmodels' results (``point_estimate``, ``stderr``, ``conf_int``, ``pvalue``,
-``nobs``) so a user moving from statsmodels/linearmodels reads it without a glossary.
+``nobs``) so a user moving from statsmodels/linearmodels reads it without a glossary; estimates,
+checks and coefficient rows all spell it ``pvalue``.
 Method-specific output goes in four typed containers rather than a free dict of anything:
 
 - ``statistics``: named scalars (``bandwidth_left``, ``first_stage_f``, ``pre_rmspe`` …),
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 
 class Method(enum.StrEnum):
@@ -121,7 +121,7 @@ class Check:
     outcome: CheckOutcome
     interpretation: str
     statistic: float | None = None
-    p_value: float | None = None
+    pvalue: float | None = None
     threshold: float | None = None
     new_effect: float | None = None  # refuters: the effect re-estimated under the perturbation
 
@@ -135,7 +135,7 @@ class Coefficient:
     stderr: float
     ci_lower: float
     ci_upper: float
-    p_value: float
+    pvalue: float
     nobs: int | None = None
 
 
@@ -164,7 +164,11 @@ class BalanceRow:
 
 @dataclass(frozen=True, slots=True)
 class EffectEstimate:
-    """One causal estimate. Immutable; ``checks`` are appended with :meth:`with_checks`."""
+    """One causal estimate. Immutable; ``checks`` are appended with :meth:`with_checks`.
+
+    ``df`` names the reference distribution of the estimate's statistic: Student's t with
+    ``df`` degrees of freedom, or the standard normal when None (statsmodels' ``use_t``).
+    """
 
     method: Method
     estimand: Estimand
@@ -175,6 +179,7 @@ class EffectEstimate:
     pvalue: float
     nobs: int
     alpha: float = 0.05
+    df: float | None = None
     n_treated: int | None = None
     n_control: int | None = None
     assumptions: tuple[str, ...] = ()
@@ -196,11 +201,14 @@ class EffectEstimate:
         return tuple(c for c in self.checks if c.outcome is CheckOutcome.FAILED)
 
     def conf_int(self, alpha: float | None = None) -> tuple[float, float]:
-        """Normal-approximation interval at ``alpha`` (the stored one when alpha matches)."""
+        """Interval at ``alpha``: the stored one when alpha matches, else point ± critical value
+        of the estimate's reference distribution (t with ``df``, or normal) × stderr."""
         if alpha is None or np.isclose(alpha, self.alpha):
             return (self.ci_lower, self.ci_upper)
-        z = stats.norm.ppf(1 - alpha / 2)
-        return (self.point_estimate - z * self.stderr, self.point_estimate + z * self.stderr)
+        from ._inference import critical_value  # _inference builds results: import it late
+
+        q = critical_value(alpha, self.df)
+        return (self.point_estimate - q * self.stderr, self.point_estimate + q * self.stderr)
 
     def with_checks(self, checks: Sequence[Check]) -> EffectEstimate:
         return replace(self, checks=(*self.checks, *checks))
@@ -225,21 +233,3 @@ class EffectEstimate:
                 }
             ]
         )
-
-
-def normal_inference(point: float, stderr: float, alpha: float) -> tuple[float, float, float]:
-    """(ci_lower, ci_upper, two-sided p) under a normal approximation."""
-    z = stats.norm.ppf(1 - alpha / 2)
-    if not np.isfinite(stderr) or stderr <= 0:
-        return (float("nan"), float("nan"), float("nan"))
-    p = 2 * stats.norm.sf(abs(point / stderr))
-    return (float(point - z * stderr), float(point + z * stderr), float(p))
-
-
-def t_inference(point: float, stderr: float, alpha: float, df: float) -> tuple[float, float, float]:
-    """(ci_lower, ci_upper, two-sided p) under a t distribution with ``df`` degrees of freedom."""
-    if not np.isfinite(stderr) or stderr <= 0 or df <= 0:
-        return (float("nan"), float("nan"), float("nan"))
-    q = stats.t.ppf(1 - alpha / 2, df)
-    p = 2 * stats.t.sf(abs(point / stderr), df)
-    return (float(point - q * stderr), float(point + q * stderr), float(p))

@@ -13,6 +13,13 @@ from scipy import stats
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
 from . import _ols
+from ._inference import (
+    cluster_sums,
+    effect_estimate,
+    influence_stderr,
+    intervals,
+    require_stderr,
+)
 from .did import FEW_CLUSTERS, PanelDesign, fit_twfe, panel_design, subset_panel
 from .result import (
     Check,
@@ -24,7 +31,6 @@ from .result import (
     Estimand,
     Method,
     Series,
-    normal_inference,
 )
 from .validate import role_field
 
@@ -175,25 +181,13 @@ def _dynamic(cells: _Cells) -> list[tuple[str, float, np.ndarray, int]]:
     return out
 
 
-def _stderr(psi: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
-    """Standard errors of columns of ``psi`` (N, k): sqrt(sum over clusters of summed psi²)/N."""
-    n = psi.shape[0]
-    if cluster is not None:
-        psi = np.column_stack(
-            [np.bincount(cluster, weights=psi[:, j]) for j in range(psi.shape[1])]
-        )
-    return np.sqrt((psi**2).sum(axis=0)) / n
-
-
 def _multiplier_bootstrap(
     psi: np.ndarray, cluster: np.ndarray | None, reps: int, seed: int | None
 ) -> np.ndarray:
     """Draws of the estimates' deviations, (reps, k), from Mammen multipliers per cluster."""
     n = psi.shape[0]
     if cluster is not None:
-        psi = np.column_stack(
-            [np.bincount(cluster, weights=psi[:, j]) for j in range(psi.shape[1])]
-        )
+        psi = cluster_sums(psi, cluster)
     rng = np.random.default_rng(seed)
     v = np.where(rng.random((reps, psi.shape[0])) < _MAMMEN_P_LOW, _MAMMEN_LOW, _MAMMEN_HIGH)
     return (v @ psi) / n
@@ -382,11 +376,9 @@ def estimate_staggered_did(
         crit = float(np.quantile(t_max, 1 - alpha))
         statistics |= {"bootstrap_reps": float(bootstrap), "uniform_critical_value": crit}
     else:
-        ses = _stderr(psi_all, cluster)
-        overall_se = _stderr(overall_psi, cluster)
+        ses = influence_stderr(psi_all, cluster)
+        overall_se = influence_stderr(overall_psi, cluster)
 
-    # One vectorised normal inference for the whole table (scipy per scalar is ~0.2 ms a call).
-    z = stats.norm.ppf(1 - alpha / 2)
     degenerate = ~(ses > 0)
     if degenerate.any():
         # e.g. a one-unit cohort against one not-yet-treated unit: no variance to estimate.
@@ -394,21 +386,11 @@ def estimate_staggered_did(
             f"{int(degenerate.sum())} coefficient(s) compare single units and have no "
             "estimable standard error; their intervals and p-values are NaN"
         )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pvalues = np.where(degenerate, np.nan, 2 * stats.norm.sf(np.abs(estimates / ses)))
-    ses_for_ci = np.where(degenerate, np.nan, ses)
+    lower, upper, pvalues = intervals(estimates, ses, alpha)
     coefficients = [
-        Coefficient(
-            name,
-            float(est),
-            float(se),
-            float(est - z * ci_se),
-            float(est + z * ci_se),
-            float(pv),
-            nobs=int(k),
-        )
-        for name, est, se, ci_se, pv, k in zip(
-            names, estimates, ses, ses_for_ci, pvalues, nobs, strict=True
+        Coefficient(name, float(est), float(se), float(lo), float(hi), float(pv), nobs=int(k))
+        for name, est, se, lo, hi, pv, k in zip(
+            names, estimates, ses, lower, upper, pvalues, nobs, strict=True
         )
     ]
     dyn_rows = coefficients[len(cells.att) + len(group_parts) :]
@@ -425,8 +407,7 @@ def estimate_staggered_did(
         statistics[f"att_{how}_stderr"] = float(overall_se[i])
     chosen = ("simple", "group", "dynamic").index(aggregation)
     point, se = overall[aggregation][0], float(overall_se[chosen])
-    _ols.require_stderr(se, "staggered_did")
-    lo, hi, p = normal_inference(point, se, alpha)
+    require_stderr(se, "staggered_did")
 
     check, pre_stats = _pretrend(cells, cluster, alpha)
     statistics |= pre_stats
@@ -446,16 +427,13 @@ def estimate_staggered_did(
         "simple": "the cohort-size-weighted average of all post-treatment ATT(g,t)",
         "dynamic": "the average over event times 0, 1, … of the event-time effects",
     }[aggregation]
-    return EffectEstimate(
-        method=Method.STAGGERED_DID,
-        estimand=Estimand.ATT,
-        point_estimate=point,
-        stderr=se,
-        ci_lower=lo,
-        ci_upper=hi,
-        pvalue=p,
-        nobs=len(panel.y),
+    return effect_estimate(
+        Method.STAGGERED_DID,
+        Estimand.ATT,
+        point,
+        se,
         alpha=alpha,
+        nobs=len(panel.y),
         n_treated=int((~never).sum()),
         n_control=int(never.sum()),
         assumptions=(
@@ -510,9 +488,7 @@ def _pretrend(
     b = np.array([p[1] for p in parts])
     psi = np.column_stack([p[2] for p in parts])
     if cluster is not None:
-        psi = np.column_stack(
-            [np.bincount(cluster, weights=psi[:, j]) for j in range(psi.shape[1])]
-        )
+        psi = cluster_sums(psi, cluster)
     v = psi.T @ psi / cells.psi.shape[0] ** 2
     if 1 / np.linalg.cond(v) <= 1e-12:
         return skipped("the pre-treatment effects' covariance is singular; no Wald test")
@@ -535,7 +511,7 @@ def _pretrend(
             )
         ),
         statistic=chi2,
-        p_value=p,
+        pvalue=p,
         threshold=alpha,
     )
     return check, {"pretrend_chi2": chi2, "pretrend_df": float(q), "pretrend_pvalue": p}

@@ -420,7 +420,7 @@ def _permutation_check(
         outcome=outcome,
         interpretation=text,
         statistic=ratio if math.isfinite(ratio) else None,
-        p_value=pvalue,
+        pvalue=pvalue,
         threshold=alpha,
     )
 

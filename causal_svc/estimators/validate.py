@@ -88,3 +88,15 @@ def binary_treatment(frame: pd.DataFrame, spec: EffectSpec) -> np.ndarray:
 def require_rows(n: int, minimum: int, what: str) -> None:
     if n < minimum:
         raise InsufficientData(f"{what}: {n} < {minimum} required", subject=what)
+
+
+def positive_weights(frame: pd.DataFrame, spec: EffectSpec) -> np.ndarray | None:
+    """The ``weights`` column as float64 (None when the role is unset); weights must be > 0."""
+    if not spec.weights:
+        return None
+    weights = numeric(frame, spec.weights, "weights")
+    if (weights <= 0).any():
+        raise InvalidSpec(
+            f"weights column {spec.weights!r} must be positive", field=role_field("weights")
+        )
+    return weights

@@ -16,19 +16,20 @@ from sklearn.model_selection import KFold
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 
+from ._inference import effect_estimate, influence_stderr, require_stderr
 from ._propensity import (
     Inputs,
     Propensity,
     balance_check,
     balance_rows,
-    cluster_se,
     crump_threshold,
     fit_propensity,
     overlap_check,
     read_inputs,
     resolve_estimand,
 )
-from .result import EffectEstimate, EffectSpec, Estimand, Method, normal_inference
+from .result import EffectEstimate, EffectSpec, Estimand, Method
+from .validate import role_field
 
 __all__ = ["estimate_aipw", "estimate_ipw"]
 
@@ -124,13 +125,10 @@ def estimate_ipw(
     mu1, if_mu1 = _weighted_mean_if(y, t, w1, dw1 * free, ps)
     mu0, if_mu0 = _weighted_mean_if(y, 1 - t, w0, dw0 * free, ps)
     tau = mu1 - mu0
-    se = cluster_se(if_mu1 - if_mu0, data.cluster)
-    lo, hi, p = normal_inference(tau, se, alpha)
+    se = float(influence_stderr(if_mu1 - if_mu0, data.cluster, small_sample=True))
     unit_w = np.where(t == 1, w1, w0)
     statistics = {"mean_treated": mu1, "mean_control": mu0, **trim_stats}
-    return _result(
-        Method.IPW, target, data, ps, e, unit_w, (tau, se, lo, hi, p), alpha, statistics, trimming
-    )
+    return _result(Method.IPW, target, data, ps, e, unit_w, (tau, se), alpha, statistics, trimming)
 
 
 def estimate_aipw(
@@ -211,8 +209,7 @@ def estimate_aipw(
         mu1 = float(y[t == 1].mean())
         mu0 = mu1 - tau
         regression = float(resid0[t == 1].mean())
-    se = cluster_se(influence, data.cluster)
-    lo, hi, p = normal_inference(tau, se, alpha)
+    se = float(influence_stderr(influence, data.cluster, small_sample=True))
     w1, w0, _, _ = _ipw_weights(e, target)
     statistics = {
         "mean_treated": mu1,
@@ -230,7 +227,7 @@ def estimate_aipw(
         ps,
         e,
         np.where(t == 1, w1, w0),
-        (tau, se, lo, hi, p),
+        (tau, se),
         alpha,
         statistics,
         trimming,
@@ -343,18 +340,14 @@ def _result(
     ps: Propensity,
     e: np.ndarray,
     unit_w: np.ndarray,
-    inference: tuple[float, float, float, float, float],
+    effect: tuple[float, float],
     alpha: float,
     statistics: dict[str, float],
     trimming: str,
     extra_assumption: str | None = None,
 ) -> EffectEstimate:
-    tau, se, lo, hi, p = inference
-    if not (np.isfinite(se) and se > 0):
-        raise InsufficientData(
-            f"{method.value}: the standard error is zero or undefined (no outcome variation)",
-            subject="roles.outcome",
-        )
+    tau, se = effect
+    require_stderr(se, method.value, subject=role_field("outcome"))
     t = data.t
     rows = balance_rows(data.x, data.names, t, unit_w)
     action = {
@@ -393,16 +386,13 @@ def _result(
     )
     if extra_assumption:
         assumptions.append(extra_assumption)
-    return EffectEstimate(
-        method=method,
-        estimand=target,
-        point_estimate=float(tau),
-        stderr=float(se),
-        ci_lower=lo,
-        ci_upper=hi,
-        pvalue=p,
-        nobs=len(t),
+    return effect_estimate(
+        method,
+        target,
+        float(tau),
+        float(se),
         alpha=alpha,
+        nobs=len(t),
         n_treated=int(t.sum()),
         n_control=int((1 - t).sum()),
         assumptions=tuple(assumptions),

@@ -22,8 +22,8 @@ from causal_svc.estimators.result import (
     EffectSpec,
     Estimand,
     Method,
-    normal_inference,
 )
+from causal_svc.estimators._inference import interval
 from causal_svc.refutation import (
     data_subset_check,
     placebo_check,
@@ -35,7 +35,7 @@ from causal_svc.refutation import (
 
 
 def _result(method: Method, point: float, se: float, n: int, **stats_: float) -> EffectEstimate:
-    lo, hi, p = normal_inference(point, se, 0.05)
+    lo, hi, p = interval(point, se, 0.05)
     return EffectEstimate(method, Estimand.ATE, point, se, lo, hi, p, n, statistics=dict(stats_))
 
 
@@ -159,7 +159,7 @@ def test_real_effect_survives_every_check() -> None:
     }
     assert checked.supported
     placebo = checked.checks[0]
-    assert placebo.p_value is not None and placebo.p_value < 0.05
+    assert placebo.pvalue is not None and placebo.pvalue < 0.05
     assert abs(placebo.new_effect or 1) < 3 * estimate.stderr  # placebo effects centred on 0
     assert "A small p-value is good here" in placebo.interpretation
     assert "shuffled across rows" in placebo.interpretation

@@ -174,7 +174,7 @@ def test_invalid_overidentifying_instrument_is_flagged() -> None:
     result = estimate_iv(frame, spec)
     overid = next(c for c in result.checks if c.kind is CheckKind.OVERIDENTIFICATION)
     assert overid.outcome is CheckOutcome.FAILED
-    assert overid.p_value is not None and overid.p_value < 0.01
+    assert overid.pvalue is not None and overid.pvalue < 0.01
 
 
 def test_bad_input_is_named() -> None:

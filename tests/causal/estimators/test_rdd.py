@@ -113,7 +113,7 @@ def test_gov_transfers_treated_below_cutoff_flips_sign() -> None:
     assert jump.stderr == pytest.approx(age.se.iloc[2, 0], rel=SE_RTOL)
     # Age does jump at this cutoff in the published data (robust p ~ 0.02): the check says so.
     balance = _check(result, CheckKind.BALANCE)
-    assert balance.p_value == pytest.approx(age.pv.iloc[2, 0], rel=1e-4)
+    assert balance.pvalue == pytest.approx(age.pv.iloc[2, 0], rel=1e-4)
     assert balance.outcome is CheckOutcome.FAILED
 
 
@@ -210,7 +210,7 @@ def test_simulated_manipulation_fails_density_check() -> None:
     )
     density = _check(result, CheckKind.DENSITY)
     assert density.outcome is CheckOutcome.FAILED
-    assert density.p_value is not None and density.p_value < 0.01
+    assert density.pvalue is not None and density.pvalue < 0.01
 
 
 def test_bad_input_is_named() -> None:
