@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 import sim
-from causal_svc.estimators.registry import EstimationOptions, estimator_for
 from causal_svc.estimators.result import EffectSpec, Estimand, Method
+from causal_svc.methods import EstimationOptions, estimator_for
 
 # (label, scenario, method, replicates cap or None)
 DESIGNS: list[tuple[str, str, Method, int | None]] = [

@@ -16,7 +16,6 @@ from liftos.v1 import table_pb2 as table_pb
 from causal_svc import limits
 from causal_svc.default_graph import default_marketing_graph
 from causal_svc.errors import InvalidGraph, InvalidSpec
-from causal_svc.estimators.registry import EstimationOptions
 from causal_svc.estimators.result import (
     CheckKind,
     CheckOutcome,
@@ -28,28 +27,18 @@ from causal_svc.estimators.result import (
 from causal_svc.graph import CausalGraph, GraphAnalysis, Node, NodeRole
 from causal_svc.identification import Strategy
 from causal_svc.jobs import EstimateJob
+from causal_svc.methods import METHODS, EstimationOptions
 from causal_svc.record_tables import Aggregation
 from mesh.errors import shown
 from mesh.runtime.protoconv import date_from_proto, enum_from_proto, int_in_range, require_org
 from mesh.tables import table_to_frame
 
-_METHODS = {
-    causal_pb.ESTIMATION_METHOD_AUTO: Method.AUTO,
-    causal_pb.ESTIMATION_METHOD_DIFFERENCE_IN_MEANS: Method.DIFFERENCE_IN_MEANS,
-    causal_pb.ESTIMATION_METHOD_DID: Method.DID,
-    causal_pb.ESTIMATION_METHOD_EVENT_STUDY: Method.EVENT_STUDY,
-    causal_pb.ESTIMATION_METHOD_STAGGERED_DID: Method.STAGGERED_DID,
-    causal_pb.ESTIMATION_METHOD_IV: Method.IV,
-    causal_pb.ESTIMATION_METHOD_RDD: Method.RDD,
-    causal_pb.ESTIMATION_METHOD_MATCHING: Method.MATCHING,
-    causal_pb.ESTIMATION_METHOD_IPW: Method.IPW,
-    causal_pb.ESTIMATION_METHOD_AIPW: Method.AIPW,
-    causal_pb.ESTIMATION_METHOD_SYNTHETIC_CONTROL: Method.SYNTHETIC_CONTROL,
-    causal_pb.ESTIMATION_METHOD_DML: Method.DML,
-    causal_pb.ESTIMATION_METHOD_BSTS: Method.BSTS,
-    causal_pb.ESTIMATION_METHOD_NAIVE_REGRESSION: Method.NAIVE_REGRESSION,
+# Domain enums and the wire's share member names (``Method.DID`` ↔ ``ESTIMATION_METHOD_DID``);
+# a test checks that every member has its counterpart.
+METHOD_TO_PROTO = {
+    m: causal_pb.EstimationMethod.Value(f"ESTIMATION_METHOD_{m.name}") for m in Method
 }
-METHOD_TO_PROTO = {v: k for k, v in _METHODS.items()}
+_METHODS = {v: k for k, v in METHOD_TO_PROTO.items()}
 _ESTIMANDS = {
     causal_pb.ESTIMAND_ATE: Estimand.ATE,
     causal_pb.ESTIMAND_ATT: Estimand.ATT,
@@ -133,11 +122,8 @@ def spec_from_proto(roles: causal_pb.EffectRoles, estimand: int) -> EffectSpec:
 
 
 def alpha_from_proto(alpha: float) -> float:
-    if alpha == 0:
-        return 0.05
-    if not 0 < alpha < 1 or math.isnan(alpha):
-        raise InvalidSpec(f"alpha {alpha} must be in (0, 1)", field="alpha")
-    return alpha
+    """0 (unset) is the default 0.05; the range is checked by :class:`EstimationOptions`."""
+    return 0.05 if alpha == 0 else alpha
 
 
 def _check_table_shape(table: table_pb.Table, field: str) -> None:
@@ -511,19 +497,10 @@ def build_graph_response(
 # -- strategy -----------------------------------------------------------------------------------
 
 _KIND = {
-    Method.DIFFERENCE_IN_MEANS: causal_pb.IDENTIFICATION_KIND_RANDOMIZED,
-    Method.DID: causal_pb.IDENTIFICATION_KIND_PARALLEL_TRENDS,
-    Method.EVENT_STUDY: causal_pb.IDENTIFICATION_KIND_PARALLEL_TRENDS,
-    Method.STAGGERED_DID: causal_pb.IDENTIFICATION_KIND_PARALLEL_TRENDS,
-    Method.IV: causal_pb.IDENTIFICATION_KIND_INSTRUMENT,
-    Method.RDD: causal_pb.IDENTIFICATION_KIND_DISCONTINUITY,
-    Method.MATCHING: causal_pb.IDENTIFICATION_KIND_BACKDOOR,
-    Method.IPW: causal_pb.IDENTIFICATION_KIND_BACKDOOR,
-    Method.AIPW: causal_pb.IDENTIFICATION_KIND_BACKDOOR,
-    Method.DML: causal_pb.IDENTIFICATION_KIND_BACKDOOR,
-    Method.SYNTHETIC_CONTROL: causal_pb.IDENTIFICATION_KIND_SYNTHETIC_COUNTERFACTUAL,
-    Method.BSTS: causal_pb.IDENTIFICATION_KIND_SYNTHETIC_COUNTERFACTUAL,
-    Method.NAIVE_REGRESSION: causal_pb.IDENTIFICATION_KIND_NONE,
+    info.method: causal_pb.IdentificationKind.Value(
+        f"IDENTIFICATION_KIND_{info.identification.name}"
+    )
+    for info in METHODS.values()
 }
 
 
@@ -539,26 +516,8 @@ def strategy_to_proto(strategy: Strategy) -> causal_pb.IdentificationStrategy:
 
 
 def options_from_proto(request: causal_pb.EstimateEffectRequest, alpha: float) -> EstimationOptions:
+    """The request's knobs (0 / unset means the method's default); EstimationOptions checks them."""
     o = request.options
-    where = "options."
-    int_in_range(o.event_study_leads, where + "event_study_leads", 0, limits.MAX_EVENT_STUDY_WINDOW)
-    int_in_range(o.event_study_lags, where + "event_study_lags", 0, limits.MAX_EVENT_STUDY_WINDOW)
-    int_in_range(o.seed, where + "seed", 0, limits.MAX_SEED)
-    if o.HasField("caliper") and not 0 < o.caliper <= limits.MAX_CALIPER:
-        raise InvalidSpec(
-            f"caliper {o.caliper} must be in (0, {limits.MAX_CALIPER:g}] SDs of the logit "
-            "propensity",
-            field=where + "caliper",
-        )
-    if o.HasField("bandwidth") and not (math.isfinite(o.bandwidth) and o.bandwidth > 0):
-        raise InvalidSpec(
-            f"bandwidth {o.bandwidth} must be a positive finite number", field=where + "bandwidth"
-        )
-    if o.HasField("propensity_trim") and not 0 < o.propensity_trim < 0.5:
-        raise InvalidSpec(
-            f"propensity_trim {o.propensity_trim} must be in (0, 0.5)",
-            field=where + "propensity_trim",
-        )
     return EstimationOptions(
         alpha=alpha,
         estimand=estimand_from_proto(request.estimand),

@@ -18,9 +18,9 @@ from causal_svc.errors import InvalidSpec, NotIdentifiable
 from causal_svc.estimators.result import EffectSpec, Method
 from causal_svc.estimators.validate import require_columns
 from causal_svc.graph import GraphAnalysis
+from causal_svc.methods import METHODS, method_info
 
 __all__ = [
-    "ASSUMPTIONS",
     "MANY_COVARIATES",
     "MIN_SC_DONORS",
     "MIN_SC_PRE_PERIODS",
@@ -34,72 +34,6 @@ MIN_SC_DONORS = 5
 MIN_SC_PRE_PERIODS = 10
 # Beyond this many adjustment columns, flexible nuisance models (DML) beat a logistic propensity.
 MANY_COVARIATES = 10
-
-_BACKDOOR_METHODS = (
-    Method.AIPW,
-    Method.DML,
-    Method.IPW,
-    Method.MATCHING,
-    Method.NAIVE_REGRESSION,
-)
-_BINARY_ONLY = (Method.AIPW, Method.IPW, Method.MATCHING, Method.DIFFERENCE_IN_MEANS)
-
-ASSUMPTIONS: dict[Method, tuple[str, ...]] = {
-    Method.DIFFERENCE_IN_MEANS: (
-        "treatment was assigned at random (or nothing confounds it), so groups are exchangeable",
-        "no interference between units (SUTVA)",
-    ),
-    Method.DID: (
-        "parallel trends: without treatment, treated and control outcomes would have moved together",
-        "no anticipation of treatment before it starts",
-    ),
-    Method.STAGGERED_DID: (
-        "parallel trends for every adoption cohort against never- or not-yet-treated units",
-        "no anticipation; treatment stays on once started",
-    ),
-    Method.EVENT_STUDY: (
-        "parallel trends, checked by leads close to zero",
-        "no anticipation of treatment before it starts",
-    ),
-    Method.SYNTHETIC_CONTROL: (
-        "a weighted mix of untreated donors reproduces the treated unit's untreated path",
-        "donors are unaffected by the treatment (no spillover)",
-    ),
-    Method.BSTS: (
-        "the control series are unaffected by the treatment",
-        "their pre-period relation to the outcome holds after the intervention",
-    ),
-    Method.IV: (
-        "relevance: the instrument moves the treatment",
-        "exclusion: the instrument affects the outcome only through the treatment",
-        "independence: nothing confounds the instrument and the outcome",
-        "monotonicity (for a LATE reading): no unit does the opposite of its assignment",
-    ),
-    Method.RDD: (
-        "continuity: without treatment, the outcome would be smooth across the cutoff",
-        "no precise manipulation of the running variable around the cutoff",
-    ),
-    Method.AIPW: (
-        "conditional exchangeability: the adjustment set blocks every backdoor path",
-        "overlap: every unit could have been treated or not given its covariates",
-    ),
-    Method.IPW: (
-        "conditional exchangeability: the adjustment set blocks every backdoor path",
-        "overlap and a correctly specified propensity model",
-    ),
-    Method.DML: (
-        "conditional exchangeability: the adjustment set blocks every backdoor path",
-        "overlap; nuisance models learn the outcome and treatment fast enough",
-    ),
-    Method.MATCHING: (
-        "conditional exchangeability: the adjustment set blocks every backdoor path",
-        "overlap: comparable controls exist for treated units",
-    ),
-    Method.NAIVE_REGRESSION: (
-        "conditional exchangeability: the adjustment set blocks every backdoor path",
-        "a linear effect of the treatment",
-    ),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +107,7 @@ def choose_strategy(
     ``MANY_COVARIATES`` adjustment columns or for a continuous treatment (Chernozhukov et al. 2018).
     """
     require_columns(frame, spec)
-    if backdoor is not None and backdoor not in _BACKDOOR_METHODS:
+    if backdoor is not None and not (backdoor in METHODS and METHODS[backdoor].backdoor):
         raise InvalidSpec(f"{backdoor.value} is not a backdoor-adjustment method", field="method")
     binary = _is_binary(frame[spec.treatment])
     covariates = tuple(spec.covariates)
@@ -385,7 +319,7 @@ def _backdoor(
     warnings: tuple[str, ...],
 ) -> Strategy:
     method = _backdoor_method(preferred, binary, adjustment)
-    if method in _BINARY_ONLY and not binary:
+    if METHODS[method].binary_only and not binary:
         raise InvalidSpec(
             f"{method.value} needs a 0/1 treatment; {spec.treatment!r} is not", field="method"
         )
@@ -412,7 +346,7 @@ def _backdoor(
         why = f"double ML handles {len(adjustment)} covariates flexibly"
     alternatives = [m for m in (Method.AIPW, Method.DML, Method.MATCHING) if m is not method]
     if not binary:
-        alternatives = [m for m in alternatives if m not in _BINARY_ONLY]
+        alternatives = [m for m in alternatives if not METHODS[m].binary_only]
     if analysis is not None and analysis.instruments:
         alternatives.append(Method.IV)
     return _strategy(
@@ -446,7 +380,7 @@ def _strategy(
     return Strategy(
         method=method,
         reason=reason[0].upper() + reason[1:] + ("" if reason.endswith(".") else "."),
-        assumptions=ASSUMPTIONS[method],
+        assumptions=method_info(method).assumptions,
         adjustment_set=adjustment,
         alternatives=alternatives,
         instruments=instruments,

@@ -11,27 +11,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from causal_svc.estimators.registry import EstimationOptions
 from causal_svc.estimators.result import EffectSpec, Method
 from causal_svc.graph import CausalGraph, GraphAnalysis, analyze_graph
+from causal_svc.methods import METHODS, EstimationOptions
 from causal_svc.pipeline import EffectAnalysis, estimate_effect
 from causal_svc.record_tables import Aggregation, ExperimentDesign, analysis_table
 
 # Imported once by the forkserver every worker is forked from, so a new worker starts warm.
 PRELOAD = (
     "causal_svc.jobs",
-    "causal_svc.estimators.difference_in_means",
-    "causal_svc.estimators.did",
-    "causal_svc.estimators.event_study",
-    "causal_svc.estimators.staggered_did",
-    "causal_svc.estimators.iv",
-    "causal_svc.estimators.rdd",
-    "causal_svc.estimators.matching",
-    "causal_svc.estimators.weighting",
-    "causal_svc.estimators.synthetic_control",
-    "causal_svc.estimators.dml",
-    "causal_svc.estimators.bsts",
-    "causal_svc.estimators.naive",
+    *dict.fromkeys(f"causal_svc.estimators.{info.module}" for info in METHODS.values()),
     "econml.dml",
     "threadpoolctl",
 )

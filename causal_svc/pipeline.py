@@ -11,10 +11,11 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from causal_svc.default_graph import default_marketing_graph
-from causal_svc.estimators.registry import EstimationOptions, estimator_for
+from causal_svc.errors import InvalidGraph
 from causal_svc.estimators.result import EffectEstimate, EffectSpec, Method
 from causal_svc.graph import CausalGraph, GraphAnalysis, analyze_graph
-from causal_svc.identification import ASSUMPTIONS, Strategy, choose_strategy
+from causal_svc.identification import Strategy, choose_strategy
+from causal_svc.methods import EstimationOptions, method_info
 from causal_svc.refutation import run_checks
 from causal_svc.summary import summarize
 
@@ -42,8 +43,6 @@ def _graph_analysis(
     outcome = spec.outcome if spec.outcome in names else columns.get(spec.outcome)
     if treatment is None or outcome is None:
         if graph is not None:
-            from causal_svc.errors import InvalidGraph
-
             missing = spec.treatment if treatment is None else spec.outcome
             raise InvalidGraph(f"the graph has no node for column {missing!r}", field="graph.nodes")
         return None  # a table whose columns the default DAG does not describe
@@ -71,12 +70,12 @@ def estimate_effect(
         strategy = Strategy(
             method=method,
             reason=f"{method.value} was requested by the caller",
-            assumptions=ASSUMPTIONS.get(method, ()),
+            assumptions=method_info(method).assumptions,
             adjustment_set=spec.covariates,
             alternatives=(),
             instruments=spec.instruments,
         )
-    estimator = estimator_for(strategy.method, options)
+    estimator = method_info(strategy.method).estimator(options)
     estimate = estimator(frame, spec)
     if strategy.warnings or data_warnings:
         estimate = estimate.with_warnings((*data_warnings, *strategy.warnings))

@@ -27,14 +27,8 @@ import pandas as pd
 from scipy import stats
 
 from causal_svc.errors import InvalidSpec
-from causal_svc.estimators.result import (
-    Check,
-    CheckKind,
-    CheckOutcome,
-    EffectEstimate,
-    EffectSpec,
-    Method,
-)
+from causal_svc.estimators.result import Check, CheckKind, CheckOutcome, EffectEstimate, EffectSpec
+from causal_svc.methods import Placebo, method_info
 from causal_svc.sensitivity import DESIGN_METHODS, sensitivity_check, sensitivity_figures
 from mesh.errors import LiftosError
 
@@ -120,7 +114,8 @@ def run_checks(
     for kind in kinds:
         rng = np.random.default_rng([seed, list(CheckKind).index(kind)])
         if kind is CheckKind.PLACEBO_TREATMENT:
-            if spec.running_variable is not None or estimate.method is Method.RDD:
+            placebo = method_info(estimate.method).placebo
+            if spec.running_variable is not None or placebo is Placebo.FAKE_CUTOFFS:
                 checks.append(
                     placebo_cutoff_check(
                         estimator, frame, spec, estimate, n_simulations=n_simulations
@@ -296,7 +291,7 @@ def _placebo_frames(
                 yield base.assign(**{t: _like(values, base[t])}), spec
 
         return staggered(), how, count
-    if estimate.method is Method.IV or spec.instruments:
+    if method_info(estimate.method).placebo is Placebo.SHUFFLE_OUTCOME or spec.instruments:
         how = "with the outcome shuffled (IV keeps its first stage; the reduced form is zero)"
         return ((_shuffled(frame, spec.outcome, rng, None), spec) for _ in range(n)), how, n
     if spec.time is not None:
@@ -422,7 +417,7 @@ def _fixed_placebo_verdict(
         outcome,
         lead + tail,
         statistic=n_sig / n,
-        p_value=p_excess,
+        pvalue=p_excess,
         threshold=EXCESS_LEVEL,
         new_effect=float(effects.mean()),
     )
@@ -491,7 +486,7 @@ def _placebo_verdict(
         outcome,
         lead + tail,
         statistic=share,
-        p_value=p,
+        pvalue=p,
         threshold=real.alpha,
         new_effect=mean,
     )
@@ -518,21 +513,9 @@ def random_common_cause_check(
     """
     name = "Random common cause"
     kind = CheckKind.RANDOM_COMMON_CAUSE
-    if estimate.method is Method.SYNTHETIC_CONTROL:
-        return Check(
-            name,
-            kind,
-            CheckOutcome.SKIPPED,
-            "Synthetic control builds its counterfactual from donor outcomes, not from covariate "
-            "adjustment; a random predictor says nothing about it.",
-        )
-    if estimate.method is Method.DIFFERENCE_IN_MEANS:
-        return Check(
-            name,
-            kind,
-            CheckOutcome.SKIPPED,
-            "A difference in means does not adjust for covariates, so adding one cannot move it.",
-        )
+    not_applicable = method_info(estimate.method).not_applicable.get(kind)
+    if not_applicable is not None:
+        return Check(name, kind, CheckOutcome.SKIPPED, not_applicable)
     if not (np.isfinite(estimate.stderr) and estimate.stderr > 0):
         return Check(name, kind, CheckOutcome.SKIPPED, "The estimate has no finite standard error.")
     column = _fresh_name(frame, "random_common_cause")
@@ -673,7 +656,7 @@ def data_subset_check(
         outcome,
         lead + tail,
         statistic=float(z),
-        p_value=p,
+        pvalue=p,
         threshold=MAX_SUBSET_DISPERSION,
         new_effect=float(arr.mean()),
     )

@@ -24,14 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from causal_svc.estimators.result import (
-    Check,
-    CheckKind,
-    CheckOutcome,
-    EffectEstimate,
-    EffectSpec,
-    Method,
-)
+from causal_svc.estimators.result import Check, CheckKind, CheckOutcome, EffectEstimate, EffectSpec
+from causal_svc.methods import METHODS, method_info
 
 __all__ = [
     "DESIGN_METHODS",
@@ -51,17 +45,8 @@ __all__ = [
 ]
 
 # Designs whose identifying assumption is not "no unmeasured confounding given covariates";
-# each has its own falsification check instead.
-_DESIGN_CHECKS = {
-    Method.DID: "parallel trends (see the pre-trend check)",
-    Method.EVENT_STUDY: "parallel trends (see the pre-trend leads)",
-    Method.STAGGERED_DID: "parallel trends for each cohort (see the pre-trend check)",
-    Method.SYNTHETIC_CONTROL: "the donor fit (see the pre-period fit and permutation checks)",
-    Method.BSTS: "stable control series (see the pre-period fit check)",
-    Method.RDD: "continuity at the cutoff (see the density and placebo-cutoff checks)",
-    Method.IV: "the exclusion restriction (see the weak-instrument and overidentification checks)",
-}
-DESIGN_METHODS = frozenset(_DESIGN_CHECKS)
+# each has its own falsification check instead (the table's ``design_check``).
+DESIGN_METHODS = frozenset(m for m, info in METHODS.items() if info.design_based)
 # VanderWeele & Ding (2017, eq. in §"Continuous outcomes"): RR ≈ exp(0.91 × d), d the
 # standardised mean difference (Hasselblad & Hedges 1995 conversion).
 _SMD_TO_LOG_RR = 0.91
@@ -387,14 +372,15 @@ def sensitivity_check(
     :func:`sensitivity_figures` for the parameters.
     """
     name = "Sensitivity to unmeasured confounding"
-    if estimate.method in _DESIGN_CHECKS:
+    design_check = method_info(estimate.method).design_check
+    if design_check is not None:
         return Check(
             name,
             CheckKind.SENSITIVITY,
             CheckOutcome.SKIPPED,
             f"{estimate.method.value} does not assume 'no unmeasured confounding given covariates', "
             f"so confounder-strength figures do not apply; its key assumption is "
-            f"{_DESIGN_CHECKS[estimate.method]}.",
+            f"{design_check}.",
         )
     if not (np.isfinite(estimate.stderr) and estimate.stderr > 0):
         return Check(

@@ -141,9 +141,9 @@ def _meat(
     return scale * (summed.T @ summed)
 
 
-def _residuals(side: Side, r: np.ndarray, beta: np.ndarray, nnmatch: int) -> np.ndarray:
+def _residuals(side: Side, r: np.ndarray, beta: np.ndarray, variance_neighbors: int) -> np.ndarray:
     if side.cluster is None:
-        return nn_residuals(side.x, side.d, nnmatch)
+        return nn_residuals(side.x, side.d, variance_neighbors)
     return side.d - r @ beta  # rdrobust's hc1 residuals carry no weight when clustered
 
 
@@ -165,13 +165,13 @@ def _bw_constants(
     h_b: float,
     scale: float,
     kernel: str,
-    nnmatch: int,
+    variance_neighbors: int,
     cache: dict[tuple[int, int], tuple[float, float, np.ndarray]],
 ) -> tuple[float, float, float, float]:
     """(V, B, R, rate) of rdrobust_bw: variance, bias and regularisation constants."""
     rate = 1.0 / (2 * o + 3)
     if (o, nu) not in cache:
-        cache[(o, nu)] = _variance_pilot(side, c, o, nu, h_v, kernel, nnmatch)
+        cache[(o, nu)] = _variance_pilot(side, c, o, nu, h_v, kernel, variance_neighbors)
     v_v, b_const, s = cache[(o, nu)]
     if not (np.isfinite(v_v) and np.isfinite(h_b) and h_b > 0):
         return (*_NAN4, rate)
@@ -185,7 +185,7 @@ def _bw_constants(
     beta = inv_g @ ((r * ew[:, None]).T @ sub.d)
     bw_reg = 0.0
     if scale > 0:
-        res = _residuals(sub, r, beta, nnmatch)
+        res = _residuals(sub, r, beta, variance_neighbors)
         meat = _meat(r * ew[:, None], res, s, sub.cluster, o_b + 1)
         bw_reg = 3 * b_const**2 * float((inv_g @ meat @ inv_g)[-1, -1])
     bias = math.sqrt(2 * (o + 1 - nu)) * b_const * float(s @ beta[-1, :])
@@ -194,7 +194,7 @@ def _bw_constants(
 
 
 def _variance_pilot(
-    side: Side, c: float, o: int, nu: int, h_v: float, kernel: str, nnmatch: int
+    side: Side, c: float, o: int, nu: int, h_v: float, kernel: str, variance_neighbors: int
 ) -> tuple[float, float, np.ndarray]:
     w = _weights(side, c, h_v, kernel)
     keep = w > 0
@@ -210,7 +210,7 @@ def _variance_pilot(
         tau_y = math.factorial(nu) * beta[nu, 0]
         tau_t = math.factorial(nu) * beta[nu, 1]
         s = np.array([1 / tau_t, -tau_y / tau_t**2])
-    res = _residuals(sub, r, beta, nnmatch)
+    res = _residuals(sub, r, beta, variance_neighbors)
     v_v = float((inv_g @ _meat(rw, res, s, sub.cluster, o + 1) @ inv_g)[nu, nu])
     v = rw.T @ ((sub.x - c) / h_v) ** (o + 1)
     b_const = float((h_v ** np.arange(o + 1) * (inv_g @ v))[nu])
@@ -218,7 +218,7 @@ def _variance_pilot(
 
 
 def mserd_bandwidths(
-    left: Side, right: Side, c: float, *, p: int, kernel: str, nnmatch: int
+    left: Side, right: Side, c: float, *, p: int, kernel: str, variance_neighbors: int
 ) -> tuple[float, float]:
     """Common MSE-optimal bandwidths (h, b) for the RD effect (rdbwselect ``mserd``).
 
@@ -257,8 +257,12 @@ def mserd_bandwidths(
     cache_r: dict[tuple[int, int], tuple[float, float, np.ndarray]] = {}
 
     def both(o: int, nu: int, o_b: int, h_b_l: float, h_b_r: float, scale: float) -> tuple:
-        cl = _bw_constants(lt, cs, o, nu, o_b, c_bw, h_b_l, scale, kernel, nnmatch, cache_l)
-        cr = _bw_constants(rt, cs, o, nu, o_b, c_bw, h_b_r, scale, kernel, nnmatch, cache_r)
+        cl = _bw_constants(
+            lt, cs, o, nu, o_b, c_bw, h_b_l, scale, kernel, variance_neighbors, cache_l
+        )
+        cr = _bw_constants(
+            rt, cs, o, nu, o_b, c_bw, h_b_r, scale, kernel, variance_neighbors, cache_r
+        )
         return cl, cr
 
     range_l = abs(cs - lt.x.min()) * _EPS_PAD
@@ -284,11 +288,11 @@ def local_fit(
     b: float,
     p: int,
     kernel: str,
-    nnmatch: int,
+    variance_neighbors: int,
 ) -> Fit:
     """Conventional (order p, bandwidth h) and bias-corrected (order q=p+1, bandwidth b) fits."""
     q = p + 1
-    parts = [_side_fit(side, c, h, b, p, kernel, nnmatch) for side in (left, right)]
+    parts = [_side_fit(side, c, h, b, p, kernel, variance_neighbors) for side in (left, right)]
     (beta_p_l, beta_bc_l, *_), (beta_p_r, beta_bc_r, *_) = parts
     beta_p = beta_p_r - beta_p_l
     beta_bc = beta_bc_r - beta_bc_l
@@ -326,7 +330,9 @@ def local_fit(
     )
 
 
-def _side_fit(side: Side, c: float, h: float, b: float, p: int, kernel: str, nnmatch: int) -> tuple:
+def _side_fit(
+    side: Side, c: float, h: float, b: float, p: int, kernel: str, variance_neighbors: int
+) -> tuple:
     q = p + 1
     w_h = _weights(side, c, h, kernel)
     w_b = _weights(side, c, b, kernel)
@@ -346,7 +352,7 @@ def _side_fit(side: Side, c: float, h: float, b: float, p: int, kernel: str, nnm
     beta_q = inv_g_q @ ((r_q * wb[:, None]).T @ sub.d)
     beta_bc = inv_g_p @ (q_q.T @ sub.d)
     if sub.cluster is None:
-        res_h = res_b = nn_residuals(sub.x, sub.d, nnmatch)
+        res_h = res_b = nn_residuals(sub.x, sub.d, variance_neighbors)
     else:
         res_h, res_b = sub.d - r_p @ beta_p, sub.d - r_q @ beta_q
     return beta_p, beta_bc, inv_g_p, rw_p, q_q, res_h, res_b, sub.cluster

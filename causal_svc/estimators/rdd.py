@@ -47,7 +47,7 @@ def estimate_rdd(
     p: int = 1,
     kernel: Kernel = "triangular",
     bandwidth: float | None = None,
-    nnmatch: int = 3,
+    variance_neighbors: int = 3,
     manipulation_test: bool = True,
     min_obs_per_side: int = 10,
 ) -> EffectEstimate:
@@ -72,8 +72,9 @@ def estimate_rdd(
         Kernel of the local fits.
     bandwidth : float, optional
         Manual bandwidth h (then b = h, as rdrobust with ``rho=1``); default MSE-optimal.
-    nnmatch : int
-        Neighbours in the nearest-neighbour variance estimator (rdrobust default 3).
+    variance_neighbors : int
+        Neighbours in the nearest-neighbour variance estimator (rdrobust's ``nnmatch``, default
+        3), as in ``estimate_matching``.
     manipulation_test : bool
         Run the Cattaneo–Jansson–Ma density test at the cutoff (DENSITY check).
     min_obs_per_side : int
@@ -130,7 +131,7 @@ def estimate_rdd(
     ``vce="nn"``, ``masspoints="adjust"``, ``stdvars=True``); Cattaneo, Jansson & Ma (2020),
     JASA, for the density test (``rddensity`` 3.0 defaults).
     """
-    _check_options(p, kernel, bandwidth, nnmatch, alpha)
+    _check_options(p, kernel, bandwidth, variance_neighbors, alpha)
     require_roles(spec, "outcome", "treatment", "running_variable")
     if spec.cutoff is None or not math.isfinite(spec.cutoff):
         raise InvalidSpec("RDD needs a finite cutoff", field=role_field("cutoff"))
@@ -181,7 +182,7 @@ def estimate_rdd(
         )
 
     left, right = sides(cols)
-    fit, (h, b) = _fit(left, right, c, p, kernel, bandwidth, nnmatch)
+    fit, (h, b) = _fit(left, right, c, p, kernel, bandwidth, variance_neighbors)
     sign = 1.0 if (fuzzy or treated_above) else -1.0
     tau_cl, tau_bc = sign * fit.tau_cl, sign * fit.tau_bc
     conv_lo, conv_hi, conv_p = interval(tau_cl, fit.se_cl, alpha)
@@ -231,7 +232,9 @@ def estimate_rdd(
         checks.append(_density_check(x, c, alpha, statistics))
     if spec.covariates:
         checks.append(
-            _continuity_check(covariates, sides, c, p, kernel, nnmatch, alpha, coefficients)
+            _continuity_check(
+                covariates, sides, c, p, kernel, variance_neighbors, alpha, coefficients
+            )
         )
 
     design = "fuzzy" if fuzzy else "sharp"
@@ -281,7 +284,7 @@ def estimate_rdd(
 
 
 def _check_options(
-    p: int, kernel: str, bandwidth: float | None, nnmatch: int, alpha: float
+    p: int, kernel: str, bandwidth: float | None, variance_neighbors: int, alpha: float
 ) -> None:
     if p not in (1, 2, 3, 4):
         raise InvalidSpec(f"polynomial order p must be 1..4, got {p}", field="options.p")
@@ -289,8 +292,10 @@ def _check_options(
         raise InvalidSpec(f"unknown kernel {kernel!r}", field="options.kernel")
     if bandwidth is not None and not (math.isfinite(bandwidth) and bandwidth > 0):
         raise InvalidSpec("bandwidth must be a positive number", field="options.bandwidth")
-    if nnmatch < 1:
-        raise InvalidSpec("nnmatch must be a positive integer", field="options.nnmatch")
+    if variance_neighbors < 1:
+        raise InvalidSpec(
+            "variance_neighbors must be a positive integer", field="options.variance_neighbors"
+        )
     if not 0 < alpha < 1:
         raise InvalidSpec("alpha must be in (0, 1)", field="options.alpha")
 
@@ -311,10 +316,18 @@ def _design(t: np.ndarray, above: np.ndarray, spec: EffectSpec) -> tuple[bool, b
 
 
 def _fit(
-    left: Side, right: Side, c: float, p: int, kernel: str, bandwidth: float | None, nnmatch: int
+    left: Side,
+    right: Side,
+    c: float,
+    p: int,
+    kernel: str,
+    bandwidth: float | None,
+    variance_neighbors: int,
 ) -> tuple[Fit, tuple[float, float]]:
     if bandwidth is None:
-        h, b = mserd_bandwidths(left, right, c, p=p, kernel=kernel, nnmatch=nnmatch)
+        h, b = mserd_bandwidths(
+            left, right, c, p=p, kernel=kernel, variance_neighbors=variance_neighbors
+        )
         if not (math.isfinite(h) and math.isfinite(b) and h > 0 and b > 0):
             raise InsufficientData(
                 "RDD: the MSE-optimal bandwidth is undefined (too few distinct running-variable "
@@ -332,7 +345,9 @@ def _fit(
                 f"bandwidth (h = {h:.4g}, b = {b:.4g})",
                 subject=role_field("running_variable"),
             )
-    return local_fit(left, right, c, h=h, b=b, p=p, kernel=kernel, nnmatch=nnmatch), (h, b)
+    return local_fit(
+        left, right, c, h=h, b=b, p=p, kernel=kernel, variance_neighbors=variance_neighbors
+    ), (h, b)
 
 
 def _coef(
@@ -419,7 +434,7 @@ def _continuity_check(
     c: float,
     p: int,
     kernel: str,
-    nnmatch: int,
+    variance_neighbors: int,
     alpha: float,
     coefficients: list[Coefficient],
 ) -> Check:
@@ -430,7 +445,7 @@ def _continuity_check(
     for name, z in covariates.items():
         left, right = sides(z[:, None])
         try:
-            fit, _ = _fit(left, right, c, p, kernel, None, nnmatch)
+            fit, _ = _fit(left, right, c, p, kernel, None, variance_neighbors)
         except InsufficientData:
             skipped.append(name)
             continue

@@ -182,13 +182,13 @@ def _dynamic(cells: _Cells) -> list[tuple[str, float, np.ndarray, int]]:
 
 
 def _multiplier_bootstrap(
-    psi: np.ndarray, cluster: np.ndarray | None, reps: int, seed: int | None
+    psi: np.ndarray, cluster: np.ndarray | None, reps: int, random_state: int | None
 ) -> np.ndarray:
     """Draws of the estimates' deviations, (reps, k), from Mammen multipliers per cluster."""
     n = psi.shape[0]
     if cluster is not None:
         psi = cluster_sums(psi, cluster)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     v = np.where(rng.random((reps, psi.shape[0])) < _MAMMEN_P_LOW, _MAMMEN_LOW, _MAMMEN_HIGH)
     return (v @ psi) / n
 
@@ -243,7 +243,7 @@ def estimate_staggered_did(
     aggregation: Aggregation = "group",
     base_period: BasePeriod = "varying",
     bootstrap: int = 0,
-    seed: int | None = None,
+    random_state: int | None = None,
 ) -> EffectEstimate:
     """Callaway & Sant'Anna (2021) DiD for staggered adoption, robust to heterogeneous effects.
 
@@ -264,7 +264,7 @@ def estimate_staggered_did(
     bootstrap : 0 for analytic influence-function standard errors; otherwise the number of
         multiplier-bootstrap draws (Mammen weights, clustered), which also gives uniform bands
         for the event-time series
-    seed : seed of the multiplier bootstrap
+    random_state : seed of the multiplier bootstrap
 
     Returns
     -------
@@ -365,7 +365,7 @@ def estimate_staggered_did(
     crit = stats.norm.ppf(1 - alpha / 2)
     if bootstrap:
         draws = _multiplier_bootstrap(
-            np.column_stack([psi_all, overall_psi]), cluster, bootstrap, seed
+            np.column_stack([psi_all, overall_psi]), cluster, bootstrap, random_state
         )
         q75, q25 = np.quantile(draws, [0.75, 0.25], axis=0)
         se_boot = (q75 - q25) / _IQR_TO_SD

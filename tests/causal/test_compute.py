@@ -22,9 +22,9 @@ from causal_svc.errors import (
     InvalidSpec,
     MemoryUnavailable,
 )
-from causal_svc.estimators.registry import EstimationOptions
 from causal_svc.estimators.result import EffectSpec, Method
 from causal_svc.jobs import EstimateJob, RecordsData, run_estimate
+from causal_svc.methods import EstimationOptions
 from causal_svc.record_tables import Aggregation
 from mesh.synthetic_records import synthetic_records
 

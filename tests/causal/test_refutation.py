@@ -15,6 +15,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from causal_svc.errors import InsufficientData, InvalidSpec
+from causal_svc.estimators._inference import interval
 from causal_svc.estimators.result import (
     CheckKind,
     CheckOutcome,
@@ -23,7 +24,6 @@ from causal_svc.estimators.result import (
     Estimand,
     Method,
 )
-from causal_svc.estimators._inference import interval
 from causal_svc.refutation import (
     data_subset_check,
     placebo_check,

@@ -116,11 +116,11 @@ def test_influence_function_se_matches_bootstrap_of_whole_procedure(
         assert res.statistics[f"{key}_stderr"] == pytest.approx(
             np.std(sample, ddof=1), rel=BOOTSTRAP_SE_RTOL
         )
-    multiplier = estimate_staggered_did(castle_data, SPEC, bootstrap=999, seed=7)
+    multiplier = estimate_staggered_did(castle_data, SPEC, bootstrap=999, random_state=7)
     assert multiplier.point_estimate == res.point_estimate
     assert multiplier.stderr == pytest.approx(res.stderr, rel=MULTIPLIER_SE_RTOL)
     assert multiplier.statistics["uniform_critical_value"] > 1.96  # sup-t over event times
-    again = estimate_staggered_did(castle_data, SPEC, bootstrap=999, seed=7)
+    again = estimate_staggered_did(castle_data, SPEC, bootstrap=999, random_state=7)
     assert again.stderr == multiplier.stderr  # seeded
 
 

@@ -1,0 +1,456 @@
+"""Every estimation method in one table: its estimator, what it identifies and under which
+assumptions, which checks say something about it, and the request options it takes.
+
+Identification (:mod:`causal_svc.identification`), the refuters, the sensitivity check, the wire
+conversion and the worker preload all read :data:`METHODS`. Adding a method is its estimator
+(``estimators/<name>.py``), its :class:`~causal_svc.estimators.result.Method` member and one row
+here (with an :class:`Options` subclass when it takes request options); a test fails when a
+method has no row.
+
+Estimators are imported on first use, so econml and statsmodels' state-space code load only when
+a method that needs them is asked for.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import importlib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Self
+
+import pandas as pd
+
+from causal_svc import limits
+from causal_svc.errors import InvalidSpec
+from causal_svc.estimators.result import CheckKind, EffectEstimate, EffectSpec, Estimand, Method
+
+__all__ = [
+    "METHODS",
+    "EstimationOptions",
+    "Estimator",
+    "Identification",
+    "MethodInfo",
+    "Options",
+    "Placebo",
+    "estimator_for",
+    "method_info",
+]
+
+Estimator = Callable[[pd.DataFrame, EffectSpec], EffectEstimate]
+
+
+class Identification(enum.StrEnum):
+    """What licenses reading a method's estimate as causal (the wire's IdentificationKind)."""
+
+    RANDOMIZED = "randomized"
+    PARALLEL_TRENDS = "parallel_trends"
+    INSTRUMENT = "instrument"
+    DISCONTINUITY = "discontinuity"
+    BACKDOOR = "backdoor"
+    SYNTHETIC_COUNTERFACTUAL = "synthetic_counterfactual"
+    NONE = "none"  # an association: nothing in the design rules out confounding
+
+
+class Placebo(enum.StrEnum):
+    """How the placebo-treatment refuter breaks the link between treatment and outcome."""
+
+    REASSIGN_TREATMENT = "reassign_treatment"  # as the design assigned it (dates, clusters, rows)
+    SHUFFLE_OUTCOME = "shuffle_outcome"  # IV: a shuffled treatment leaves 2SLS no first stage
+    FAKE_CUTOFFS = "fake_cutoffs"  # RDD: placebo thresholds inside each side
+
+
+# -- request options ---------------------------------------------------------------------------
+
+
+def _require(ok: bool, message: str, field: str, reason: str | None = None) -> None:
+    if not ok:
+        raise InvalidSpec(message, field=field, reason=reason)
+
+
+def _in_range(value: int | None, field: str, low: int, high: int) -> None:
+    if value is not None:
+        _require(
+            low <= value <= high,
+            f"{field} {value:,} must be between {low:,} and {high:,}",
+            field,
+            "OUT_OF_RANGE",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EstimationOptions:
+    """The request's tuning knobs, every one checked here; None means the method's default.
+
+    Built before any data is read, whatever the method, so an out-of-range knob is refused even
+    when the chosen method would not use it.
+    """
+
+    alpha: float = 0.05
+    estimand: Estimand | None = None
+    seed: int = 0
+    event_study_leads: int | None = None
+    event_study_lags: int | None = None
+    caliper: float | None = None
+    bandwidth: float | None = None
+    dml_forest: bool = False
+    propensity_trim: float | None = None
+
+    def __post_init__(self) -> None:
+        a = self.alpha
+        _require(0 < a < 1 and not math.isnan(a), f"alpha {a} must be in (0, 1)", "alpha")
+        window = limits.MAX_EVENT_STUDY_WINDOW
+        _in_range(self.event_study_leads, "options.event_study_leads", 0, window)
+        _in_range(self.event_study_lags, "options.event_study_lags", 0, window)
+        _in_range(self.seed, "options.seed", 0, limits.MAX_SEED)
+        if self.caliper is not None:
+            _require(
+                0 < self.caliper <= limits.MAX_CALIPER,
+                f"caliper {self.caliper} must be in (0, {limits.MAX_CALIPER:g}] SDs of the "
+                "logit propensity",
+                "options.caliper",
+            )
+        if self.bandwidth is not None:
+            _require(
+                math.isfinite(self.bandwidth) and self.bandwidth > 0,
+                f"bandwidth {self.bandwidth} must be a positive finite number",
+                "options.bandwidth",
+            )
+        if self.propensity_trim is not None:
+            _require(
+                0 < self.propensity_trim < 0.5,
+                f"propensity_trim {self.propensity_trim} must be in (0, 0.5)",
+                "options.propensity_trim",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The keyword arguments one estimator takes from a request, typed.
+
+    Field names are the estimator's parameter names; a field left None keeps the estimator's
+    own default. Subclasses add a method's options and read them in :meth:`from_request`.
+    """
+
+    alpha: float = 0.05
+
+    @classmethod
+    def from_request(cls, request: EstimationOptions) -> Self:
+        return cls(alpha=request.alpha)
+
+    def kwargs(self) -> dict[str, Any]:
+        """The options as estimator keywords, those left at None omitted."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class SeededOptions(Options):
+    random_state: int = 0
+
+    @classmethod
+    def from_request(cls, request: EstimationOptions) -> Self:
+        return cls(alpha=request.alpha, random_state=request.seed)
+
+
+@dataclass(frozen=True, slots=True)
+class EventStudyOptions(Options):
+    leads: int | None = None
+    lags: int | None = None
+
+    @classmethod
+    def from_request(cls, request: EstimationOptions) -> Self:
+        return cls(
+            alpha=request.alpha, leads=request.event_study_leads, lags=request.event_study_lags
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RddOptions(Options):
+    bandwidth: float | None = None
+
+    @classmethod
+    def from_request(cls, request: EstimationOptions) -> Self:
+        return cls(alpha=request.alpha, bandwidth=request.bandwidth)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchingOptions(Options):
+    estimand: Estimand | None = None
+    caliper: float | None = None
+
+    @classmethod
+    def from_request(cls, request: EstimationOptions) -> Self:
+        return cls(alpha=request.alpha, estimand=request.estimand, caliper=request.caliper)
+
+
+def _clipping(request: EstimationOptions) -> dict[str, Any]:
+    """A propensity trim t clips the scores to [t, 1 − t]; none keeps the estimator's rule."""
+    t = request.propensity_trim
+    return {} if t is None else {"trimming": "clip", "clip_bounds": (t, 1 - t)}
+
+
+@dataclass(frozen=True, slots=True)
+class WeightingOptions(Options):
+    estimand: Estimand | None = None
+    trimming: str | None = None
+    clip_bounds: tuple[float, float] | None = None
+
+    @classmethod
+    def from_request(cls, request: EstimationOptions) -> Self:
+        return cls(alpha=request.alpha, estimand=request.estimand, **_clipping(request))
+
+
+@dataclass(frozen=True, slots=True)
+class AipwOptions(WeightingOptions):
+    random_state: int = 0  # the folds of a cross-fitted outcome model
+
+    @classmethod
+    def from_request(cls, request: EstimationOptions) -> Self:
+        return cls(
+            alpha=request.alpha,
+            estimand=request.estimand,
+            random_state=request.seed,
+            **_clipping(request),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DmlOptions(SeededOptions):
+    model_y: str | None = None
+    model_t: str | None = None
+
+    @classmethod
+    def from_request(cls, request: EstimationOptions) -> Self:
+        learner = "forest" if request.dml_forest else None
+        return cls(alpha=request.alpha, random_state=request.seed, model_y=learner, model_t=learner)
+
+
+# -- the table ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MethodInfo:
+    """One method's facts. ``module`` and ``function`` name its estimator under
+    ``causal_svc.estimators``."""
+
+    method: Method
+    module: str
+    function: str
+    estimand: Estimand  # what the estimate answers unless the request names another
+    identification: Identification
+    assumptions: tuple[str, ...]  # the identifying assumptions a strategy states
+    options: type[Options] = Options
+    binary_only: bool = False  # needs a 0/1 treatment
+    backdoor: bool = False  # adjusts for observed confounders: AUTO may choose it for a graph set
+    # A design-based method: its key assumption and the check that probes it. None: it rests on
+    # "no unmeasured confounding given covariates", which the sensitivity figures measure.
+    design_check: str | None = None
+    placebo: Placebo = Placebo.REASSIGN_TREATMENT
+    # Refuters that say nothing about this method, with the reason the check reports.
+    not_applicable: Mapping[CheckKind, str] = field(default_factory=dict)
+
+    @property
+    def design_based(self) -> bool:
+        return self.design_check is not None
+
+    def estimator(self, options: EstimationOptions) -> Estimator:
+        """The estimator with the request's options bound."""
+        module = importlib.import_module(f"causal_svc.estimators.{self.module}")
+        kwargs = self.options.from_request(options).kwargs()
+        return functools.partial(getattr(module, self.function), **kwargs)
+
+
+_BACKDOOR_SET = "conditional exchangeability: the adjustment set blocks every backdoor path"
+
+_ROWS = (
+    MethodInfo(
+        Method.DIFFERENCE_IN_MEANS,
+        "difference_in_means",
+        "estimate_difference_in_means",
+        Estimand.ATE,
+        Identification.RANDOMIZED,
+        (
+            "treatment was assigned at random (or nothing confounds it), so groups are exchangeable",
+            "no interference between units (SUTVA)",
+        ),
+        binary_only=True,
+        not_applicable={
+            CheckKind.RANDOM_COMMON_CAUSE: "A difference in means does not adjust for "
+            "covariates, so adding one cannot move it.",
+        },
+    ),
+    MethodInfo(
+        Method.DID,
+        "did",
+        "estimate_did",
+        Estimand.ATT,
+        Identification.PARALLEL_TRENDS,
+        (
+            "parallel trends: without treatment, treated and control outcomes would have moved together",
+            "no anticipation of treatment before it starts",
+        ),
+        design_check="parallel trends (see the pre-trend check)",
+    ),
+    MethodInfo(
+        Method.EVENT_STUDY,
+        "event_study",
+        "estimate_event_study",
+        Estimand.ATT,
+        Identification.PARALLEL_TRENDS,
+        (
+            "parallel trends, checked by leads close to zero",
+            "no anticipation of treatment before it starts",
+        ),
+        options=EventStudyOptions,
+        design_check="parallel trends (see the pre-trend leads)",
+    ),
+    MethodInfo(
+        Method.STAGGERED_DID,
+        "staggered_did",
+        "estimate_staggered_did",
+        Estimand.ATT,
+        Identification.PARALLEL_TRENDS,
+        (
+            "parallel trends for every adoption cohort against never- or not-yet-treated units",
+            "no anticipation; treatment stays on once started",
+        ),
+        options=SeededOptions,
+        design_check="parallel trends for each cohort (see the pre-trend check)",
+    ),
+    MethodInfo(
+        Method.IV,
+        "iv",
+        "estimate_iv",
+        Estimand.LATE,
+        Identification.INSTRUMENT,
+        (
+            "relevance: the instrument moves the treatment",
+            "exclusion: the instrument affects the outcome only through the treatment",
+            "independence: nothing confounds the instrument and the outcome",
+            "monotonicity (for a LATE reading): no unit does the opposite of its assignment",
+        ),
+        design_check="the exclusion restriction (see the weak-instrument and "
+        "overidentification checks)",
+        placebo=Placebo.SHUFFLE_OUTCOME,
+    ),
+    MethodInfo(
+        Method.RDD,
+        "rdd",
+        "estimate_rdd",
+        Estimand.LATE,
+        Identification.DISCONTINUITY,
+        (
+            "continuity: without treatment, the outcome would be smooth across the cutoff",
+            "no precise manipulation of the running variable around the cutoff",
+        ),
+        options=RddOptions,
+        design_check="continuity at the cutoff (see the density and placebo-cutoff checks)",
+        placebo=Placebo.FAKE_CUTOFFS,
+    ),
+    MethodInfo(
+        Method.MATCHING,
+        "matching",
+        "estimate_matching",
+        Estimand.ATT,
+        Identification.BACKDOOR,
+        (_BACKDOOR_SET, "overlap: comparable controls exist for treated units"),
+        options=MatchingOptions,
+        binary_only=True,
+        backdoor=True,
+    ),
+    MethodInfo(
+        Method.IPW,
+        "weighting",
+        "estimate_ipw",
+        Estimand.ATE,
+        Identification.BACKDOOR,
+        (_BACKDOOR_SET, "overlap and a correctly specified propensity model"),
+        options=WeightingOptions,
+        binary_only=True,
+        backdoor=True,
+    ),
+    MethodInfo(
+        Method.AIPW,
+        "weighting",
+        "estimate_aipw",
+        Estimand.ATE,
+        Identification.BACKDOOR,
+        (
+            _BACKDOOR_SET,
+            "overlap: every unit could have been treated or not given its covariates",
+        ),
+        options=AipwOptions,
+        binary_only=True,
+        backdoor=True,
+    ),
+    MethodInfo(
+        Method.SYNTHETIC_CONTROL,
+        "synthetic_control",
+        "estimate_synthetic_control",
+        Estimand.ATT,
+        Identification.SYNTHETIC_COUNTERFACTUAL,
+        (
+            "a weighted mix of untreated donors reproduces the treated unit's untreated path",
+            "donors are unaffected by the treatment (no spillover)",
+        ),
+        design_check="the donor fit (see the pre-period fit and permutation checks)",
+        not_applicable={
+            CheckKind.RANDOM_COMMON_CAUSE: "Synthetic control builds its counterfactual from "
+            "donor outcomes, not from covariate adjustment; a random predictor says nothing "
+            "about it.",
+        },
+    ),
+    MethodInfo(
+        Method.DML,
+        "dml",
+        "estimate_dml",
+        Estimand.ATE,
+        Identification.BACKDOOR,
+        (
+            _BACKDOOR_SET,
+            "overlap; nuisance models learn the outcome and treatment fast enough",
+        ),
+        options=DmlOptions,
+        backdoor=True,
+    ),
+    MethodInfo(
+        Method.BSTS,
+        "bsts",
+        "estimate_bsts",
+        Estimand.ATT,
+        Identification.SYNTHETIC_COUNTERFACTUAL,
+        (
+            "the control series are unaffected by the treatment",
+            "their pre-period relation to the outcome holds after the intervention",
+        ),
+        design_check="stable control series (see the pre-period fit check)",
+    ),
+    MethodInfo(
+        Method.NAIVE_REGRESSION,
+        "naive",
+        "estimate_naive_regression",
+        Estimand.ATE,
+        Identification.NONE,
+        (_BACKDOOR_SET, "a linear effect of the treatment"),
+        backdoor=True,
+    ),
+)
+
+METHODS: Mapping[Method, MethodInfo] = {row.method: row for row in _ROWS}
+
+
+def method_info(method: Method) -> MethodInfo:
+    """The table row of ``method``; AUTO has none (it is resolved to a method first)."""
+    if method not in METHODS:
+        raise InvalidSpec(
+            f"method {method.value} has no estimator; choose one or use auto", field="method"
+        )
+    return METHODS[method]
+
+
+def estimator_for(method: Method, options: EstimationOptions) -> Estimator:
+    """The estimator for ``method`` with the request's options bound."""
+    return method_info(method).estimator(options)

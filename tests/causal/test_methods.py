@@ -1,0 +1,96 @@
+"""The method table: total, consistent with the estimators it names, and with the wire enums."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+from liftos.v1 import causal_pb2 as causal_pb
+
+from causal_svc import convert
+from causal_svc.errors import InvalidSpec
+from causal_svc.estimators.result import Estimand, Method
+from causal_svc.methods import METHODS, EstimationOptions, Identification, method_info
+
+# Every knob set, so every Options class passes every keyword it can.
+EVERY_KNOB = EstimationOptions(
+    alpha=0.1,
+    estimand=Estimand.ATT,
+    seed=7,
+    event_study_leads=3,
+    event_study_lags=2,
+    caliper=0.5,
+    bandwidth=1.0,
+    dml_forest=True,
+    propensity_trim=0.05,
+)
+
+
+def test_every_method_but_auto_has_a_row() -> None:
+    assert set(METHODS) == set(Method) - {Method.AUTO}
+    assert all(info.method is m for m, info in METHODS.items())
+    with pytest.raises(InvalidSpec) as err:
+        method_info(Method.AUTO)
+    assert err.value.field == "method"
+
+
+@pytest.mark.parametrize("method", list(METHODS), ids=str)
+def test_options_are_keywords_of_the_estimator(method: Method) -> None:
+    info = METHODS[method]
+    module = importlib.import_module(f"causal_svc.estimators.{info.module}")
+    signature = inspect.signature(getattr(module, info.function))
+    for options in (EstimationOptions(), EVERY_KNOB):
+        kwargs = info.options.from_request(options).kwargs()
+        assert kwargs["alpha"] == options.alpha
+        assert set(kwargs) <= set(signature.parameters), sorted(kwargs)
+    assert info.assumptions
+
+
+def test_request_knobs_reach_the_method_that_reads_them() -> None:
+    kwargs = {m: METHODS[m].options.from_request(EVERY_KNOB).kwargs() for m in METHODS}
+    assert kwargs[Method.EVENT_STUDY] | {"alpha": 0} == {"alpha": 0, "leads": 3, "lags": 2}
+    assert kwargs[Method.STAGGERED_DID]["random_state"] == 7
+    assert kwargs[Method.RDD]["bandwidth"] == 1.0
+    assert kwargs[Method.MATCHING]["caliper"] == 0.5
+    assert kwargs[Method.IPW]["clip_bounds"] == (0.05, 0.95)
+    assert "random_state" not in kwargs[Method.IPW]
+    assert kwargs[Method.AIPW]["random_state"] == 7
+    assert kwargs[Method.DML]["model_y"] == kwargs[Method.DML]["model_t"] == "forest"
+    # Unset knobs keep each estimator's own default.
+    assert METHODS[Method.MATCHING].options.from_request(EstimationOptions()).kwargs() == {
+        "alpha": 0.05
+    }
+
+
+@pytest.mark.parametrize(
+    ("knobs", "field"),
+    [
+        ({"alpha": 1.0}, "alpha"),
+        ({"event_study_leads": 367}, "options.event_study_leads"),
+        ({"seed": -1}, "options.seed"),
+        ({"caliper": 0.0}, "options.caliper"),
+        ({"bandwidth": float("nan")}, "options.bandwidth"),
+        ({"propensity_trim": 0.5}, "options.propensity_trim"),
+    ],
+)
+def test_request_knobs_are_checked_where_they_are_built(knobs: dict, field: str) -> None:
+    with pytest.raises(InvalidSpec) as err:
+        EstimationOptions(**knobs)
+    assert err.value.field == field
+
+
+def test_the_wire_enums_match_the_table() -> None:
+    wire_methods = {
+        v.name.removeprefix("ESTIMATION_METHOD_")
+        for v in causal_pb.EstimationMethod.DESCRIPTOR.values
+        if v.number != causal_pb.ESTIMATION_METHOD_UNSPECIFIED
+    }
+    assert wire_methods == {m.name for m in Method}
+    wire_kinds = {
+        v.name.removeprefix("IDENTIFICATION_KIND_")
+        for v in causal_pb.IdentificationKind.DESCRIPTOR.values
+        if v.number != causal_pb.IDENTIFICATION_KIND_UNSPECIFIED
+    }
+    assert wire_kinds == {k.name for k in Identification}
+    assert set(convert.METHOD_TO_PROTO) == set(Method)
