@@ -16,10 +16,8 @@ from causal_svc.estimators.result import EffectEstimate, EffectSpec, Method
 from causal_svc.graph import CausalGraph, GraphAnalysis, analyze_graph
 from causal_svc.identification import Strategy, choose_strategy
 from causal_svc.methods import EstimationOptions, method_info
-from causal_svc.refutation import run_checks
+from causal_svc.refuters import DEFAULT_SIMULATIONS, run_checks
 from causal_svc.summary import summarize
-
-DEFAULT_REFUTATION_SIMULATIONS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +55,7 @@ def estimate_effect(
     options: EstimationOptions,
     graph: CausalGraph | None = None,
     randomised: bool = False,
-    refutation_simulations: int = DEFAULT_REFUTATION_SIMULATIONS,
+    refutation_simulations: int = DEFAULT_SIMULATIONS,
     skip_refutation: bool = False,
     data_warnings: tuple[str, ...] = (),
 ) -> EffectAnalysis:
@@ -87,8 +85,8 @@ def estimate_effect(
             frame,
             spec,
             estimate,
-            n_simulations=refutation_simulations or DEFAULT_REFUTATION_SIMULATIONS,
-            seed=options.seed,
+            n_simulations=refutation_simulations or DEFAULT_SIMULATIONS,
+            random_state=options.seed,
         )
     summary = summarize(estimate, outcome=spec.outcome, treatment=spec.treatment)
     return EffectAnalysis(estimate=estimate, strategy=strategy, spec=spec, summary=summary)

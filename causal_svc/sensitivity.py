@@ -24,11 +24,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from causal_svc.estimators.result import Check, CheckKind, CheckOutcome, EffectEstimate, EffectSpec
-from causal_svc.methods import METHODS, method_info
+from causal_svc.estimators.result import EffectEstimate, EffectSpec
 
 __all__ = [
-    "DESIGN_METHODS",
     "BenchmarkBound",
     "SensitivityFigures",
     "adjusted_estimate",
@@ -39,20 +37,13 @@ __all__ = [
     "partial_r2",
     "partial_r2_bound",
     "robustness_value",
-    "sensitivity_check",
     "sensitivity_figures",
     "smd_to_risk_ratio",
 ]
 
-# Designs whose identifying assumption is not "no unmeasured confounding given covariates";
-# each has its own falsification check instead (the table's ``design_check``).
-DESIGN_METHODS = frozenset(m for m, info in METHODS.items() if info.design_based)
 # VanderWeele & Ding (2017, eq. in §"Continuous outcomes"): RR ≈ exp(0.91 × d), d the
 # standardised mean difference (Hasselblad & Hedges 1995 conversion).
 _SMD_TO_LOG_RR = 0.91
-# Without covariates to benchmark against, an RV_q,α below this is called fragile: a confounder
-# explaining 5% of the residual variance of both treatment and outcome is weak by most standards.
-DEFAULT_RV_THRESHOLD = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +256,7 @@ def _ols_t(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     return beta / np.sqrt(np.diag(xtx_inv) * sigma2)
 
 
-# -- figures and the check ---------------------------------------------------------------------
+# -- figures -----------------------------------------------------------------------------------
 
 
 def sensitivity_figures(
@@ -347,161 +338,6 @@ def sensitivity_figures(
     if frame is not None and spec is not None and dof is not None and dof > 1:
         bounds = benchmark_bounds(frame, spec, estimate, dof, covariates=benchmark, k=k)
     return SensitivityFigures(ev, ev_ci, rr, scale, r2, rv, rv_a, dof, exact, q, alpha, bounds)
-
-
-def sensitivity_check(
-    estimate: EffectEstimate,
-    *,
-    frame: pd.DataFrame | None = None,
-    spec: EffectSpec | None = None,
-    dof: float | None = None,
-    outcome_sd: float | None = None,
-    q: float = 1.0,
-    benchmark: Sequence[str] | None = None,
-    k: float = 1.0,
-    rv_threshold: float = DEFAULT_RV_THRESHOLD,
-) -> Check:
-    """A SENSITIVITY check saying in words how strong a confounder would have to be.
-
-    Outcome: PASSED when no benchmark-sized confounder (``k`` × the strongest observed covariate)
-    would explain the effect away, or, with no benchmark, when RV_q,α ≥ ``rv_threshold``;
-    WARNING (fragile) otherwise; SKIPPED for designs that do not rest on "no unmeasured
-    confounding" and for estimates with nothing significant to explain away. ``statistic`` is
-    RV_q,α, ``threshold`` the strongest benchmark's partial R² with the treatment (or
-    ``rv_threshold``), ``new_effect`` the worst benchmark-adjusted estimate. See
-    :func:`sensitivity_figures` for the parameters.
-    """
-    name = "Sensitivity to unmeasured confounding"
-    design_check = method_info(estimate.method).design_check
-    if design_check is not None:
-        return Check(
-            name,
-            CheckKind.SENSITIVITY,
-            CheckOutcome.SKIPPED,
-            f"{estimate.method.value} does not assume 'no unmeasured confounding given covariates', "
-            f"so confounder-strength figures do not apply; its key assumption is "
-            f"{design_check}.",
-        )
-    if not (np.isfinite(estimate.stderr) and estimate.stderr > 0):
-        return Check(
-            name,
-            CheckKind.SENSITIVITY,
-            CheckOutcome.SKIPPED,
-            "The estimate has no finite standard error, so its sensitivity cannot be measured.",
-        )
-    fig = sensitivity_figures(
-        estimate,
-        frame=frame,
-        spec=spec,
-        dof=dof,
-        outcome_sd=outcome_sd,
-        q=q,
-        benchmark=benchmark,
-        k=k,
-    )
-    return _check_from(fig, estimate, rv_threshold, name)
-
-
-def _check_from(
-    fig: SensitivityFigures, est: EffectEstimate, rv_threshold: float, name: str
-) -> Check:
-    pct = f"{100 * (1 - est.alpha):g}%"
-    words: list[str] = []
-    if fig.robustness_value is not None and fig.robustness_value_alpha is not None:
-        approx = "" if fig.dof_exact else " (degrees of freedom approximated)"
-        words.append(
-            f"To bring the estimate to zero, an unmeasured confounder would have to explain at "
-            f"least {100 * fig.robustness_value:.1f}% of the residual variance of both the "
-            f"treatment and the outcome (robustness value{approx}); to make it statistically "
-            f"insignificant at α={est.alpha:g}, {100 * fig.robustness_value_alpha:.1f}% of both."
-        )
-    if fig.e_value is not None and fig.e_value_ci is not None:
-        scale = (
-            ""
-            if fig.e_value_scale == "risk_ratio"
-            else " (converted from a standardised difference)"
-        )
-        words.append(
-            f"On the risk-ratio scale{scale}, it would need a risk ratio of {fig.e_value:.2f} with "
-            f"both treatment and outcome to explain the estimate away, and {fig.e_value_ci:.2f} to "
-            f"move the {pct} confidence interval to include no effect (E-values)."
-        )
-    words.append("Larger figures are better: only a strong confounder could overturn the result.")
-
-    significant = not (est.ci_lower <= 0 <= est.ci_upper)
-    if not significant:
-        return Check(
-            name,
-            CheckKind.SENSITIVITY,
-            CheckOutcome.SKIPPED,
-            "The estimate is not statistically distinguishable from zero, so there is no "
-            "significant effect for a confounder to explain away (confounding could as well hide "
-            "a real effect, which these figures do not measure).",
-            statistic=fig.robustness_value_alpha,
-        )
-    if fig.robustness_value_alpha is None and fig.e_value is None:
-        return Check(
-            name,
-            CheckKind.SENSITIVITY,
-            CheckOutcome.SKIPPED,
-            "Neither degrees of freedom nor the outcome's spread are known, so no sensitivity "
-            "figure can be computed; pass the data or the residual degrees of freedom.",
-        )
-    if fig.benchmarks:
-        strongest = max(fig.benchmarks, key=lambda b: min(b.r2dz_x, b.r2yz_dx))
-        worst = min(fig.benchmarks, key=lambda b: abs(b.adjusted_t))
-        explained_by = [b.covariate for b in fig.benchmarks if b.explains_away]
-        times = "" if worst.k == 1 else f"{worst.k:g} times "
-        words.append(
-            f"Benchmark: a confounder {times}as strong as {worst.covariate} (explaining "
-            f"{100 * worst.r2dz_x:.1f}% of the treatment's and {100 * worst.r2yz_dx:.1f}% of the "
-            f"outcome's residual variance) would leave an effect of {worst.adjusted_estimate:.4g} "
-            f"({pct} CI {worst.ci_lower:.4g} to {worst.ci_upper:.4g})."
-        )
-        if explained_by:
-            words.insert(
-                0,
-                f"Fragile: an unmeasured confounder no stronger than the observed {', '.join(explained_by)} "
-                "would be enough to explain the effect away.",
-            )
-        else:
-            words.insert(
-                0,
-                "Robust to confounders as strong as any observed covariate: none of them, as an "
-                "unmeasured confounder, would explain the effect away.",
-            )
-        return Check(
-            name,
-            CheckKind.SENSITIVITY,
-            CheckOutcome.WARNING if explained_by else CheckOutcome.PASSED,
-            " ".join(words),
-            statistic=fig.robustness_value_alpha,
-            threshold=strongest.r2dz_x,
-            new_effect=worst.adjusted_estimate,
-        )
-    rv_a = fig.robustness_value_alpha
-    if rv_a is None:
-        # Only the E-value is known; it carries no threshold, so report it without a verdict.
-        return Check(name, CheckKind.SENSITIVITY, CheckOutcome.WARNING, " ".join(words))
-    fragile = rv_a < rv_threshold
-    words.insert(
-        0,
-        (
-            f"Fragile: a weak confounder (below {100 * rv_threshold:g}% of residual variance) would be "
-            "enough to make the effect insignificant."
-            if fragile
-            else f"No covariates to benchmark against; a confounder would need more than "
-            f"{100 * rv_threshold:g}% of residual variance to overturn significance."
-        ),
-    )
-    return Check(
-        name,
-        CheckKind.SENSITIVITY,
-        CheckOutcome.WARNING if fragile else CheckOutcome.PASSED,
-        " ".join(words),
-        statistic=rv_a,
-        threshold=rv_threshold,
-    )
 
 
 def _dof(

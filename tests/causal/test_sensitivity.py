@@ -17,6 +17,7 @@ from causal_svc.estimators.result import (
     Estimand,
     Method,
 )
+from causal_svc.refuters import sensitivity_check
 from causal_svc.sensitivity import (
     adjusted_estimate,
     adjusted_se,
@@ -25,7 +26,6 @@ from causal_svc.sensitivity import (
     partial_r2,
     partial_r2_bound,
     robustness_value,
-    sensitivity_check,
     sensitivity_figures,
     smd_to_risk_ratio,
 )

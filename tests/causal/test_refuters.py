@@ -24,7 +24,7 @@ from causal_svc.estimators.result import (
     Estimand,
     Method,
 )
-from causal_svc.refutation import (
+from causal_svc.refuters import (
     data_subset_check,
     placebo_check,
     random_common_cause_check,
@@ -150,7 +150,7 @@ def by_kind(estimate: EffectEstimate) -> dict[CheckKind, CheckOutcome]:
 def test_real_effect_survives_every_check() -> None:
     frame = observational(1, effect=1.0, hidden=0.0)
     estimate = ols(frame, SPEC)
-    checked = run_checks(ols, frame, SPEC, estimate, n_simulations=10, seed=1)
+    checked = run_checks(ols, frame, SPEC, estimate, n_simulations=10, random_state=1)
     assert by_kind(checked) == {
         CheckKind.PLACEBO_TREATMENT: CheckOutcome.PASSED,
         CheckKind.RANDOM_COMMON_CAUSE: CheckOutcome.PASSED,
@@ -174,7 +174,7 @@ def test_pure_confounding_is_flagged() -> None:
     frame = observational(2, effect=0.0, hidden=0.4)
     estimate = ols(frame, SPEC)
     assert estimate.pvalue < 1e-4 and estimate.point_estimate > 0.2  # looks like a real effect
-    checked = run_checks(ols, frame, SPEC, estimate, n_simulations=10, seed=2)
+    checked = run_checks(ols, frame, SPEC, estimate, n_simulations=10, random_state=2)
     outcomes = by_kind(checked)
     assert outcomes[CheckKind.PLACEBO_TREATMENT] is CheckOutcome.PASSED  # blind to omitted u
     sensitivity = next(c for c in checked.checks if c.kind is CheckKind.SENSITIVITY)
@@ -238,13 +238,13 @@ def test_checks_are_seeded() -> None:
     frame = observational(7, effect=0.5, hidden=0.0)
     estimate = ols(frame, SPEC)
     kinds = (CheckKind.PLACEBO_TREATMENT, CheckKind.DATA_SUBSET)
-    a = run_checks(ols, frame, SPEC, estimate, n_simulations=5, seed=3, kinds=kinds)
-    b = run_checks(ols, frame, SPEC, estimate, n_simulations=5, seed=3, kinds=kinds)
-    c = run_checks(ols, frame, SPEC, estimate, n_simulations=5, seed=4, kinds=kinds)
+    a = run_checks(ols, frame, SPEC, estimate, n_simulations=5, random_state=3, kinds=kinds)
+    b = run_checks(ols, frame, SPEC, estimate, n_simulations=5, random_state=3, kinds=kinds)
+    c = run_checks(ols, frame, SPEC, estimate, n_simulations=5, random_state=4, kinds=kinds)
     assert a.checks == b.checks
     assert a.checks[0].new_effect != c.checks[0].new_effect
     # a check's draws do not depend on which other checks run
-    alone = run_checks(ols, frame, SPEC, estimate, n_simulations=5, seed=3, kinds=kinds[1:])
+    alone = run_checks(ols, frame, SPEC, estimate, n_simulations=5, random_state=3, kinds=kinds[1:])
     assert alone.checks[0] == a.checks[1]
 
 
@@ -298,7 +298,7 @@ def test_panel_placebo_shuffles_start_dates_and_the_effect_survives() -> None:
     starts = {u: (5 if u < 12 else None) for u in range(30)}
     frame = geo_panel(10, starts=starts, periods=10, effect=3.0)
     estimate = twfe(frame, PANEL)
-    checked = run_checks(twfe, frame, PANEL, estimate, n_simulations=10, seed=10)
+    checked = run_checks(twfe, frame, PANEL, estimate, n_simulations=10, random_state=10)
     assert by_kind(checked) == {
         CheckKind.PLACEBO_TREATMENT: CheckOutcome.PASSED,
         CheckKind.RANDOM_COMMON_CAUSE: CheckOutcome.PASSED,
@@ -338,7 +338,7 @@ RDD = EffectSpec("y", "d", running_variable="r", cutoff=0.0)
 def test_rdd_placebo_cutoffs_pass_on_a_clean_discontinuity() -> None:
     frame = rdd_data(12, staircase=False)
     estimate = local_linear(frame, RDD)
-    checked = run_checks(local_linear, frame, RDD, estimate, n_simulations=6, seed=12)
+    checked = run_checks(local_linear, frame, RDD, estimate, n_simulations=6, random_state=12)
     placebo = checked.checks[0]
     assert placebo.name == "Placebo cutoffs"
     assert placebo.outcome is CheckOutcome.PASSED

@@ -1,0 +1,90 @@
+"""Random common cause: add a pure-noise covariate; a sound estimate barely moves."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from causal_svc.estimators.result import Check, CheckKind, CheckOutcome, EffectEstimate, EffectSpec
+from causal_svc.methods import Estimator
+
+from ._reestimate import (
+    DEFAULT_SIMULATIONS,
+    first_error,
+    fresh_name,
+    not_applicable,
+    reestimate,
+)
+
+
+def random_common_cause_check(
+    estimator: Estimator,
+    frame: pd.DataFrame,
+    spec: EffectSpec,
+    estimate: EffectEstimate,
+    *,
+    n_simulations: int = DEFAULT_SIMULATIONS,
+    rng: np.random.Generator,
+    tolerance: float = 0.5,
+) -> Check:
+    """Add a pure-noise covariate; a sound estimate barely moves.
+
+    ``statistic`` is the mean absolute move in standard errors: PASSED up to ``tolerance``,
+    WARNING up to twice that (nearest-neighbour matching, for one, re-matches on the noise),
+    FAILED beyond.
+    """
+    name = "Random common cause"
+    kind = CheckKind.RANDOM_COMMON_CAUSE
+    if (skipped := not_applicable(name, kind, estimate)) is not None:
+        return skipped
+    if not (np.isfinite(estimate.stderr) and estimate.stderr > 0):
+        return Check(name, kind, CheckOutcome.SKIPPED, "The estimate has no finite standard error.")
+    column = fresh_name(frame, "random_common_cause")
+    new_spec = replace(spec, covariates=(*spec.covariates, column))
+    effects = []
+    errors: list[str] = []
+    for _ in range(n_simulations):
+        noisy = frame.assign(**{column: rng.standard_normal(len(frame))})
+        result = reestimate(estimator, noisy, new_spec, errors)
+        if result is not None:
+            effects.append(result.point_estimate)
+    if not effects:
+        return Check(
+            name,
+            kind,
+            CheckOutcome.SKIPPED,
+            f"Every re-estimate with an added covariate failed{first_error(errors)}.",
+        )
+    moves = np.abs(np.asarray(effects) - estimate.point_estimate) / estimate.stderr
+    shift = float(moves.mean())
+    lead = (
+        f"Adding a random covariate (pure noise, so it cannot be a confounder) moved the estimate "
+        f"by {shift:.2f} standard errors on average over {len(effects)} draws "
+        f"(new estimates average {np.mean(effects):.4g} against {estimate.point_estimate:.4g})."
+    )
+    if shift <= tolerance:
+        outcome = CheckOutcome.PASSED
+        tail = f" Small moves are good: within the tolerance of {tolerance:g} SE."
+    elif shift <= 2 * tolerance:
+        outcome = CheckOutcome.WARNING
+        tail = (
+            f" That exceeds the tolerance of {tolerance:g} SE: the estimate is sensitive to which "
+            "covariates are included, even irrelevant ones; read it with that in mind."
+        )
+    else:
+        outcome = CheckOutcome.FAILED
+        tail = (
+            f" That is more than twice the tolerance of {tolerance:g} SE: the estimate depends on "
+            "arbitrary modelling choices, not only on the data."
+        )
+    return Check(
+        name,
+        kind,
+        outcome,
+        lead + tail,
+        statistic=shift,
+        threshold=tolerance,
+        new_effect=float(np.mean(effects)),
+    )
