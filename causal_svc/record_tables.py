@@ -121,7 +121,8 @@ def analysis_table(
         for c in externals:
             table[c] = grouped[c].mean()
         media = frame.loc[~frame["is_first_party"]]
-        if aggregation is not Aggregation.CHANNEL_DAY and not media.empty:
+        # Spend by channel as columns, unless channel is a key already (one column would do).
+        if "channel" not in keys and not media.empty:
             by_channel = media.pivot_table(
                 index=keys, columns="channel", values="spend", aggfunc="sum", fill_value=0.0
             )
