@@ -3,9 +3,6 @@ group-time average treatment effects, aggregated, with influence-function standa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -13,6 +10,16 @@ from scipy import stats
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
 from . import _ols
+from ._group_time import (
+    Aggregation,
+    BasePeriod,
+    Cells,
+    ControlGroup,
+    aggregate,
+    dynamic,
+    group_time_cells,
+    multiplier_bootstrap,
+)
 from ._inference import (
     cluster_sums,
     effect_estimate,
@@ -34,29 +41,9 @@ from .result import (
 )
 from .validate import role_field
 
-__all__ = ["estimate_staggered_did"]
+__all__ = ["BasePeriod", "ControlGroup", "estimate_staggered_did"]
 
-ControlGroup = Literal["never_treated", "not_yet_treated"]
-Aggregation = Literal["simple", "group", "dynamic"]
-BasePeriod = Literal["varying", "universal"]
-
-# Mammen (1993) two-point weights: mean 0, variance 1, third moment 1 (as in the R did package).
-_MAMMEN_LOW = -(np.sqrt(5) - 1) / 2
-_MAMMEN_HIGH = (np.sqrt(5) + 1) / 2
-_MAMMEN_P_LOW = (np.sqrt(5) + 1) / (2 * np.sqrt(5))
 _IQR_TO_SD = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
-
-
-@dataclass(frozen=True, slots=True)
-class _Cells:
-    """Group-time cells: ATT(g,t), their influence functions and the unit cohorts."""
-
-    group: np.ndarray  # (K,) cohort period code g
-    time: np.ndarray  # (K,) period code t
-    att: np.ndarray  # (K,)
-    psi: np.ndarray  # (N, K) influence functions, scaled so Var = sum(psi**2) / N**2
-    nobs: np.ndarray  # (K,) treated + control units in the cell
-    cohort: np.ndarray  # (N,) first treated period code per unit, inf if never
 
 
 def _label(value: object) -> str:
@@ -65,132 +52,6 @@ def _label(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def _group_time_cells(
-    y: np.ndarray, cohort: np.ndarray, control_group: ControlGroup, base_period: BasePeriod
-) -> tuple[_Cells, int]:
-    """Every identified ATT(g,t) as a 2×2 DiD of cohort g against its controls.
-
-    Post cells (t >= g) compare t with g-1; pre cells compare t with t-1 (``varying``) or with
-    g-1 (``universal``), as in the R ``did`` package. Returns the cells and the number of post
-    cells that had no control units (skipped).
-    """
-    n, n_periods = y.shape
-    rows = []
-    skipped_post = 0
-    for g in np.unique(cohort[np.isfinite(cohort)]).astype(int):
-        in_g = cohort == g
-        for t in range(n_periods):
-            if t >= g:
-                base = g - 1
-            elif base_period == "varying":
-                base = t - 1
-            else:
-                base = g - 1
-            if base < 0 or t == base:
-                continue
-            if control_group == "never_treated":
-                control = ~np.isfinite(cohort)
-            else:
-                control = ~np.isfinite(cohort) | ((cohort > max(t, base)) & (cohort != g))
-            if not control.any():
-                skipped_post += t >= g
-                continue
-            change = y[:, t] - y[:, base]
-            n_g, n_c = int(in_g.sum()), int(control.sum())
-            mean_g, mean_c = change[in_g].mean(), change[control].mean()
-            psi = np.where(in_g, (change - mean_g) * n / n_g, 0.0) - np.where(
-                control, (change - mean_c) * n / n_c, 0.0
-            )
-            rows.append((g, t, mean_g - mean_c, psi, n_g + n_c))
-    if not rows:
-        raise InsufficientData(
-            "staggered_did: no cohort has a comparison group in any period", subject="controls"
-        )
-    cells = _Cells(
-        group=np.array([r[0] for r in rows]),
-        time=np.array([r[1] for r in rows]),
-        att=np.array([r[2] for r in rows]),
-        psi=np.column_stack([r[3] for r in rows]),
-        nobs=np.array([r[4] for r in rows]),
-        cohort=cohort,
-    )
-    return cells, skipped_post
-
-
-def _weighted(cells: _Cells, keep: np.ndarray) -> tuple[float, np.ndarray]:
-    """Cohort-size-weighted average of the kept cells and its influence function.
-
-    The weights P(G=g)/sum P(G=g) are estimated, so the influence function adds their own
-    term (Callaway & Sant'Anna 2021, eq. 3.14; the R package's ``wif``).
-    """
-    idx = np.flatnonzero(keep)
-    member = (cells.cohort[:, None] == cells.group[idx][None, :]).astype(float)  # (N, k)
-    pg = member.mean(axis=0)
-    total = pg.sum()
-    w = pg / total
-    wif = (member - pg) / total - ((member - pg).sum(axis=1, keepdims=True) * pg / total**2)
-    psi = cells.psi[:, idx] @ w + wif @ cells.att[idx]
-    return float(w @ cells.att[idx]), psi
-
-
-def _aggregate(
-    cells: _Cells, how: Aggregation
-) -> tuple[float, np.ndarray, list[tuple[str, float, np.ndarray, int]]]:
-    """Overall ATT, its influence function, and the intermediate estimates (name, est, psi, n)."""
-    post = cells.time >= cells.group
-    parts: list[tuple[str, float, np.ndarray, int]] = []
-    if how == "simple":
-        est, psi = _weighted(cells, post)
-        return est, psi, parts
-    if how == "group":
-        groups = np.unique(cells.group[post])
-        for g in groups:
-            sel = post & (cells.group == g)
-            parts.append(
-                (
-                    f"group={g}",
-                    float(cells.att[sel].mean()),
-                    cells.psi[:, sel].mean(axis=1),
-                    int((cells.cohort == g).sum()),
-                )
-            )
-        theta = np.array([p[1] for p in parts])
-        member = (cells.cohort[:, None] == groups[None, :]).astype(float)
-        pg = member.mean(axis=0)
-        total = pg.sum()
-        wif = (member - pg) / total - ((member - pg).sum(axis=1, keepdims=True) * pg / total**2)
-        psi = np.column_stack([p[2] for p in parts]) @ (pg / total) + wif @ theta
-        return float(pg @ theta / total), psi, parts
-    parts = _dynamic(cells)
-    post_parts = [p for p in parts if int(p[0].split("=")[1]) >= 0]
-    est = float(np.mean([p[1] for p in post_parts]))
-    psi = np.mean([p[2] for p in post_parts], axis=0)
-    return est, psi, parts
-
-
-def _dynamic(cells: _Cells) -> list[tuple[str, float, np.ndarray, int]]:
-    """θ(e): cohort-size-weighted ATT(g, g+e) for every event time e."""
-    e = cells.time - cells.group
-    out = []
-    for k in np.unique(e):
-        est, psi = _weighted(cells, e == k)
-        n = int(np.isin(cells.cohort, cells.group[e == k]).sum())
-        out.append((f"event_time={k:+d}", est, psi, n))
-    return out
-
-
-def _multiplier_bootstrap(
-    psi: np.ndarray, cluster: np.ndarray | None, reps: int, random_state: int | None
-) -> np.ndarray:
-    """Draws of the estimates' deviations, (reps, k), from Mammen multipliers per cluster."""
-    n = psi.shape[0]
-    if cluster is not None:
-        psi = cluster_sums(psi, cluster)
-    rng = np.random.default_rng(random_state)
-    v = np.where(rng.random((reps, psi.shape[0])) < _MAMMEN_P_LOW, _MAMMEN_LOW, _MAMMEN_HIGH)
-    return (v @ psi) / n
 
 
 def _balanced(
@@ -319,7 +180,7 @@ def estimate_staggered_did(
     cluster = unit_cluster if spec.cluster else None
     n_clusters = panel.n_clusters if spec.cluster else n
 
-    cells, skipped = _group_time_cells(y, cohort, control_group, base_period)
+    cells, skipped = group_time_cells(y, cohort, control_group, base_period)
     if skipped:
         warnings.append(f"{skipped} post-treatment group-time cell(s) had no controls; skipped")
     if not (cells.time >= cells.group).any():
@@ -343,7 +204,7 @@ def estimate_staggered_did(
     overall: dict[str, tuple[float, np.ndarray]] = {}
     parts: dict[str, list[tuple[str, float, np.ndarray, int]]] = {}
     for how in ("simple", "group", "dynamic"):
-        est, psi, parts[how] = _aggregate(cells, how)  # type: ignore[arg-type]
+        est, psi, parts[how] = aggregate(cells, how)  # type: ignore[arg-type]
         overall[how] = (est, psi)
     group_parts, dynamic_parts = parts["group"], parts["dynamic"]
 
@@ -364,7 +225,7 @@ def estimate_staggered_did(
 
     crit = stats.norm.ppf(1 - alpha / 2)
     if bootstrap:
-        draws = _multiplier_bootstrap(
+        draws = multiplier_bootstrap(
             np.column_stack([psi_all, overall_psi]), cluster, bootstrap, random_state
         )
         q75, q25 = np.quantile(draws, [0.75, 0.25], axis=0)
@@ -455,7 +316,7 @@ def estimate_staggered_did(
 
 
 def _pretrend(
-    cells: _Cells, cluster: np.ndarray | None, alpha: float
+    cells: Cells, cluster: np.ndarray | None, alpha: float
 ) -> tuple[Check, dict[str, float]]:
     """Joint Wald test that the pre-treatment event-time effects θ(e), e < 0, are all zero.
 
@@ -476,7 +337,7 @@ def _pretrend(
 
     if not usable.any():
         return skipped("no pre-treatment cell of a cohort with two or more units to test")
-    pre_cells = _Cells(
+    pre_cells = Cells(
         group=cells.group[usable],
         time=cells.time[usable],
         att=cells.att[usable],
@@ -484,7 +345,7 @@ def _pretrend(
         nobs=cells.nobs[usable],
         cohort=cells.cohort,
     )
-    parts = _dynamic(pre_cells)
+    parts = dynamic(pre_cells)
     b = np.array([p[1] for p in parts])
     psi = np.column_stack([p[2] for p in parts])
     if cluster is not None:
