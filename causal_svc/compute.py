@@ -17,7 +17,7 @@ cancelled or its deadline passes grpc.aio cancels that await, which stops the wo
   default 300) is terminated the same way and raises :class:`ComputeBudgetExceeded`.
 
 Workers are forked from a ``forkserver`` whose ``preload`` modules (numpy, pandas, statsmodels,
-the estimators) are already imported, so a replacement is ready in tens of milliseconds, and no
+the estimators) are already imported, so a replacement starts warm, and no
 worker is ever forked from the multi-threaded server process (forking a process that runs gRPC
 threads can deadlock the child).
 """

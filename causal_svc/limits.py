@@ -45,7 +45,7 @@ MAX_TABLE_ROWS = 10_000_000
 MAX_TABLE_COLUMNS = 2000
 
 # Causal graphs. The default marketing DAG has 13 nodes and 27 edges; a detailed one per channel
-# and market a few dozen. Identification work grows fast with size (a random 100-node,
-# 500-edge DAG took 12 s to analyse here), so 200 nodes and 1,000 edges is the ceiling.
+# and market a few dozen. Identification work grows fast with size (docs/performance.md), so
+# 200 nodes and 1,000 edges is the ceiling.
 MAX_GRAPH_NODES = 200
 MAX_GRAPH_EDGES = 1000
