@@ -7,6 +7,8 @@ Batches are converted as they arrive, so the records never sit in memory twice.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import grpc
 import pandas as pd
@@ -24,6 +26,7 @@ from mesh.frames import records_to_frame
 from mesh.runtime.channels import aio_channel
 
 SCAN_BATCH = 5000
+StubT = TypeVar("StubT")
 _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
@@ -32,25 +35,35 @@ def _within(limit: float, remaining: float | None) -> float:
     return limit if remaining is None else max(0.0, min(limit, remaining))
 
 
-class MemoryReader:
-    """A lazily opened aio channel to the memory service."""
+class _Peer(Generic[StubT]):
+    """A lazily opened aio channel to one peer service, and its stub."""
 
-    def __init__(self, target: str, *, timeout: float = 600.0) -> None:
+    def __init__(
+        self, target: str, make_stub: Callable[[grpc.aio.Channel], StubT], timeout: float
+    ) -> None:
         self.target = target
         self.timeout = timeout
+        self._make_stub = make_stub
         self._channel: grpc.aio.Channel | None = None
-        self._stub: memory_grpc.MemoryServiceAsyncStub | None = None
+        self._stub: StubT | None = None
 
-    def _memory(self) -> memory_grpc.MemoryServiceAsyncStub:
+    def _peer(self) -> StubT:
         if self._stub is None:
             self._channel = aio_channel(self.target)
-            self._stub = memory_grpc.MemoryServiceStub(self._channel)
+            self._stub = self._make_stub(self._channel)
         return self._stub
 
     async def close(self) -> None:
         if self._channel is not None:
             await self._channel.close()
             self._channel = self._stub = None
+
+
+class MemoryReader(_Peer["memory_grpc.MemoryServiceAsyncStub"]):  # quoted: AsyncStub is .pyi-only
+    """Scans the memory service's records into DataFrames."""
+
+    def __init__(self, target: str, *, timeout: float = 600.0) -> None:
+        super().__init__(target, memory_grpc.MemoryServiceStub, timeout)
 
     async def scan_frame(
         self,
@@ -86,7 +99,7 @@ class MemoryReader:
             )
         parts: list[pd.DataFrame] = []
         try:
-            async for batch in self._memory().Scan(request, timeout=_within(self.timeout, timeout)):
+            async for batch in self._peer().Scan(request, timeout=_within(self.timeout, timeout)):
                 if batch.records:
                     parts.append(records_to_frame(batch.records, groups=("core", "external")))
         except grpc.aio.AioRpcError as error:
@@ -118,7 +131,7 @@ def _refused_query(error: grpc.aio.AioRpcError) -> InvalidSpec:
     """Memory's refusal of the scan a RecordQuery became (a campaign or channel the org has
     no records of, …), as the caller's mistake: its fields are the query's, under
     ``records.``."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     violations, reason = [], None
     for detail in status.details if status else ():
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
@@ -138,25 +151,11 @@ def _refused_query(error: grpc.aio.AioRpcError) -> InvalidSpec:
     )
 
 
-class RegistryReader:
+class RegistryReader(_Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
     """Reads an experiment's design from the ingestion service's registry."""
 
     def __init__(self, target: str, *, timeout: float = 30.0) -> None:
-        self.target = target
-        self.timeout = timeout
-        self._channel: grpc.aio.Channel | None = None
-        self._stub: ingestion_grpc.IngestionServiceAsyncStub | None = None
-
-    def _ingestion(self) -> ingestion_grpc.IngestionServiceAsyncStub:
-        if self._stub is None:
-            self._channel = aio_channel(self.target)
-            self._stub = ingestion_grpc.IngestionServiceStub(self._channel)
-        return self._stub
-
-    async def close(self) -> None:
-        if self._channel is not None:
-            await self._channel.close()
-            self._channel = self._stub = None
+        super().__init__(target, ingestion_grpc.IngestionServiceStub, timeout)
 
     async def design(
         self, org_id: str, experiment_id: str, *, timeout: float | None = None
@@ -165,7 +164,7 @@ class RegistryReader:
         the caller's remaining time, as for :meth:`MemoryReader.scan_frame`)."""
         request = ingestion_pb.GetExperimentRequest(org_id=org_id, experiment_id=experiment_id)
         try:
-            reply = await self._ingestion().GetExperiment(
+            reply = await self._peer().GetExperiment(
                 request, timeout=_within(self.timeout, timeout)
             )
         except grpc.aio.AioRpcError as error:

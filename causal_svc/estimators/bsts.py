@@ -215,27 +215,9 @@ def estimate_bsts(
 
     index = time_labels(times[n_pre:])
     series = (
-        Series(
-            "counterfactual",
-            index,
-            _floats(counterfactual),
-            _floats(counterfactual - z * point_sd),
-            _floats(counterfactual + z * point_sd),
-        ),
-        Series(
-            "pointwise_effect",
-            index,
-            _floats(effect),
-            _floats(effect - z * point_sd),
-            _floats(effect + z * point_sd),
-        ),
-        Series(
-            "cumulative_effect",
-            index,
-            _floats(cum_effect),
-            _floats(cum_effect - z * cum_sd),
-            _floats(cum_effect + z * cum_sd),
-        ),
+        _banded("counterfactual", index, counterfactual, point_sd, z),
+        _banded("pointwise_effect", index, effect, point_sd, z),
+        _banded("cumulative_effect", index, cum_effect, cum_sd, z),
     )
     return effect_estimate(
         Method.BSTS,
@@ -419,31 +401,19 @@ def _convergence_check(converged: bool, fitted: MLEResults, messages: list[str])
 
 
 def _residual_check(fitted: MLEResults, n_pre: int) -> tuple[Check, float | None]:
+    def skipped(why: str) -> tuple[Check, None]:
+        name, kind = "residual_autocorrelation", CheckKind.PRE_PERIOD_FIT
+        return Check(name, kind, CheckOutcome.SKIPPED, interpretation=why), None
+
     lags = max(1, min(10, (n_pre - fitted.loglikelihood_burn) // 5))
     if n_pre - fitted.loglikelihood_burn <= lags + 1:
-        return (
-            Check(
-                name="residual_autocorrelation",
-                kind=CheckKind.PRE_PERIOD_FIT,
-                outcome=CheckOutcome.SKIPPED,
-                interpretation="Too few pre-period residuals to test their autocorrelation.",
-            ),
-            None,
-        )
+        return skipped("Too few pre-period residuals to test their autocorrelation.")
     with pywarnings.catch_warnings():
         pywarnings.simplefilter("ignore")
         test = fitted.test_serial_correlation("ljungbox", lags=[lags])
     stat, p = float(test[0, 0, -1]), float(test[0, 1, -1])
     if not math.isfinite(p):
-        return (
-            Check(
-                name="residual_autocorrelation",
-                kind=CheckKind.PRE_PERIOD_FIT,
-                outcome=CheckOutcome.SKIPPED,
-                interpretation="The pre-period residuals are degenerate; no autocorrelation test.",
-            ),
-            None,
-        )
+        return skipped("The pre-period residuals are degenerate; no autocorrelation test.")
     if p < _LJUNG_BOX_ALPHA:
         outcome = CheckOutcome.WARNING
         text = (
@@ -467,6 +437,13 @@ def _residual_check(fitted: MLEResults, n_pre: int) -> tuple[Check, float | None
         threshold=_LJUNG_BOX_ALPHA,
     )
     return check, p
+
+
+def _banded(
+    name: str, index: tuple[str, ...], values: np.ndarray, sd: np.ndarray, z: float
+) -> Series:
+    """A series with its pointwise band ``values ± z·sd``."""
+    return Series(name, index, _floats(values), _floats(values - z * sd), _floats(values + z * sd))
 
 
 def _floats(values: np.ndarray) -> tuple[float, ...]:

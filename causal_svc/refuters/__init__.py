@@ -66,45 +66,28 @@ class Refutation:
     subset_fraction: float
     rcc_tolerance: float
 
+    @property
+    def subject(self) -> tuple[Estimator, pd.DataFrame, EffectSpec, EffectEstimate]:
+        """The leading arguments every refuter takes."""
+        return self.estimator, self.frame, self.spec, self.estimate
+
 
 def _placebo(r: Refutation, rng: np.random.Generator) -> tuple[Check, dict[str, float]]:
     if r.spec.running_variable is not None or (
         method_info(r.estimate.method).placebo is Placebo.FAKE_CUTOFFS
     ):
-        check = placebo_cutoff_check(
-            r.estimator, r.frame, r.spec, r.estimate, n_simulations=r.n_simulations
-        )
-    else:
-        check = placebo_check(
-            r.estimator, r.frame, r.spec, r.estimate, n_simulations=r.n_simulations, rng=rng
-        )
-    return check, {}
+        return placebo_cutoff_check(*r.subject, n_simulations=r.n_simulations), {}
+    return placebo_check(*r.subject, n_simulations=r.n_simulations, rng=rng), {}
 
 
 def _random_common_cause(r: Refutation, rng: np.random.Generator) -> tuple[Check, dict[str, float]]:
-    check = random_common_cause_check(
-        r.estimator,
-        r.frame,
-        r.spec,
-        r.estimate,
-        n_simulations=r.n_simulations,
-        rng=rng,
-        tolerance=r.rcc_tolerance,
-    )
-    return check, {}
+    n, tolerance = r.n_simulations, r.rcc_tolerance
+    return random_common_cause_check(*r.subject, n_simulations=n, rng=rng, tolerance=tolerance), {}
 
 
 def _data_subset(r: Refutation, rng: np.random.Generator) -> tuple[Check, dict[str, float]]:
-    check = data_subset_check(
-        r.estimator,
-        r.frame,
-        r.spec,
-        r.estimate,
-        n_simulations=r.n_simulations,
-        rng=rng,
-        fraction=r.subset_fraction,
-    )
-    return check, {}
+    n, fraction = r.n_simulations, r.subset_fraction
+    return data_subset_check(*r.subject, n_simulations=n, rng=rng, fraction=fraction), {}
 
 
 def _sensitivity(r: Refutation, rng: np.random.Generator) -> tuple[Check, dict[str, float]]:

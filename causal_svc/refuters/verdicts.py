@@ -42,6 +42,15 @@ EXCESS_LEVEL = 0.01
 MIN_DRAWS = 3
 
 
+def _too_few_placebos(name: str, n: int, tried: int, how: str) -> Check:
+    return Check(
+        name,
+        CheckKind.PLACEBO_TREATMENT,
+        CheckOutcome.SKIPPED,
+        f"Only {n} of {tried} placebo re-estimates succeeded {how}: too few to judge.",
+    )
+
+
 def fixed_placebo_verdict(
     name: str,
     real: EffectEstimate,
@@ -59,12 +68,7 @@ def fixed_placebo_verdict(
     """
     n = len(results)
     if n < MIN_DRAWS:
-        return Check(
-            name,
-            CheckKind.PLACEBO_TREATMENT,
-            CheckOutcome.SKIPPED,
-            f"Only {n} of {tried} placebo re-estimates succeeded {how}: too few to judge.",
-        )
+        return _too_few_placebos(name, n, tried, how)
     effects = np.array([e.point_estimate for e in results])
     pvals = np.sort([e.pvalue for e in results])
     n_sig = int((pvals < real.alpha).sum())
@@ -108,15 +112,14 @@ def fixed_placebo_verdict(
 def random_placebo_verdict(
     name: str, real: EffectEstimate, effects: np.ndarray, how: str, tried: int
 ) -> Check:
+    """Verdict for placebos with treatment reassigned at random: a null distribution for the
+    real estimate. FAILED when the placebos are not centred on zero (a biased estimator), or
+    when they reach the real effect although its own test calls it significant (an understated
+    standard error)."""
     n = len(effects)
     failed = tried - n
     if n < MIN_DRAWS:
-        return Check(
-            name,
-            CheckKind.PLACEBO_TREATMENT,
-            CheckOutcome.SKIPPED,
-            f"Only {n} of {tried} placebo re-estimates succeeded {how}: too few to judge.",
-        )
+        return _too_few_placebos(name, n, tried, how)
     theta = real.point_estimate
     mean, sd = float(effects.mean()), float(effects.std(ddof=1))
     share = float(np.mean(np.abs(effects) >= abs(theta)))
