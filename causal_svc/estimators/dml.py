@@ -98,7 +98,7 @@ def estimate_dml(
     alpha: float = 0.05,
     model_y: NuisanceModel = "gbm",
     model_t: NuisanceModel = "gbm",
-    cv: int = 5,
+    n_folds: int = 5,
     discrete_treatment: bool | None = None,
     n_bins: int = 4,
     max_categories: int = 10,
@@ -121,7 +121,7 @@ def estimate_dml(
         learning rate 0.05, subsample 0.8); ``forest``: random forest (100 trees, min leaf 20,
         half the features per split); ``linear``: OLS for the outcome and a continuous
         treatment, L2 logistic regression (C = 1, standardised) for a binary one.
-    cv : int
+    n_folds : int
         Cross-fitting folds (stratified on a binary treatment), shuffled with ``random_state``.
     discrete_treatment : bool, optional
         Treat a 0/1 treatment as discrete (a classifier for ``model_t``). Default: True when
@@ -162,7 +162,7 @@ def estimate_dml(
         Missing roles/columns, wrong types, missing values, constant treatment or outcome,
         clustered errors or instruments requested, bad options.
     InsufficientData
-        Fewer than 20 rows, or a treatment arm smaller than ``cv``.
+        Fewer than 20 rows, or a treatment arm smaller than ``n_folds``.
     SingularDesign
         The covariates predict the treatment (almost) exactly out of fold.
 
@@ -180,17 +180,17 @@ def estimate_dml(
     and SE are the mean and SD / sqrt(n) of its rows' scores (Athey & Wager 2019,
     "Estimating treatment effects with causal forests: an application").
     """
-    _check_options(alpha, cv, n_bins, max_categories, n_trees)
+    _check_options(alpha, n_folds, n_bins, max_categories, n_trees)
     warnings = unused_role_warnings(spec, "dml", {"covariates", "effect_modifiers", "weights"})
-    data = _prepare(frame, spec, discrete_treatment, n_bins, max_categories, cv)
+    data = _prepare(frame, spec, discrete_treatment, n_bins, max_categories, n_folds)
 
     # econml is slow to import: load it on the first DML call, not at service start.
     from econml.dml import CausalForestDML, LinearDML
 
     splitter = (
-        StratifiedKFold(cv, shuffle=True, random_state=random_state)
+        StratifiedKFold(n_folds, shuffle=True, random_state=random_state)
         if data.binary
-        else KFold(cv, shuffle=True, random_state=random_state)
+        else KFold(n_folds, shuffle=True, random_state=random_state)
     )
     t0, t1 = (0.0, 1.0)
     with pywarnings.catch_warnings(record=True) as caught:
@@ -212,7 +212,7 @@ def estimate_dml(
 
         statistics, overlap = _first_stage(data, np.ravel(y_res), np.ravel(t_res), spec)
         statistics["ate"] = point
-        statistics["n_folds"] = float(cv)
+        statistics["n_folds"] = float(n_folds)
         coefficients: tuple[Coefficient, ...] = ()
         if data.X is not None:
             forest = CausalForestDML(
@@ -264,11 +264,13 @@ def estimate_dml(
     )
 
 
-def _check_options(alpha: float, cv: int, n_bins: int, max_categories: int, n_trees: int) -> None:
+def _check_options(
+    alpha: float, n_folds: int, n_bins: int, max_categories: int, n_trees: int
+) -> None:
     if not 0 < alpha < 1:
         raise InvalidSpec(f"alpha must be in (0, 1), got {alpha}", field="alpha")
-    if cv < 2:
-        raise InvalidSpec("cv must be at least 2 folds", field="cv")
+    if n_folds < 2:
+        raise InvalidSpec("n_folds must be at least 2", field="n_folds")
     if n_bins < 2:
         raise InvalidSpec("n_bins must be at least 2", field="n_bins")
     if max_categories < 1:
@@ -283,7 +285,7 @@ def _prepare(
     discrete_treatment: bool | None,
     n_bins: int,
     max_categories: int,
-    cv: int,
+    n_folds: int,
 ) -> _Data:
     require_roles(spec, "covariates")
     require_columns(frame, spec)
@@ -319,9 +321,9 @@ def _prepare(
     binary = is01 if discrete_treatment is None else bool(discrete_treatment)
     if binary:
         smaller = int(min((T == 1).sum(), (T == 0).sum()))
-        if smaller < cv:
+        if smaller < n_folds:
             raise InsufficientData(
-                f"treatment arms: the smaller arm has {smaller} rows < {cv} folds",
+                f"treatment arms: the smaller arm has {smaller} rows < {n_folds} folds",
                 subject="treatment arms",
             )
     W, _ = design_matrix(frame, list(spec.covariates), "covariates", drop_first=True)

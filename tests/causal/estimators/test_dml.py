@@ -44,7 +44,7 @@ def _controls(frame: pd.DataFrame) -> pd.DataFrame:
 def test_linear_first_stages_reproduce_statsmodels_partialling_out(nhefs: pd.DataFrame) -> None:
     spec = EffectSpec(outcome="wt82_71", treatment="qsmk", covariates=NHEFS_COVARIATES)
     est = estimate_dml(
-        nhefs, spec, model_y="linear", model_t="linear", discrete_treatment=False, cv=5
+        nhefs, spec, model_y="linear", model_t="linear", discrete_treatment=False, n_folds=5
     )
     W = _controls(nhefs)
     Y, T = nhefs["wt82_71"].to_numpy(), nhefs["qsmk"].to_numpy()
@@ -226,5 +226,5 @@ def test_too_little_data_is_insufficient() -> None:
     tiny_arm = _small().assign(t=0)
     tiny_arm.loc[:2, "t"] = 1
     with pytest.raises(InsufficientData) as err:
-        estimate_dml(tiny_arm, SMALL_SPEC, cv=5)
+        estimate_dml(tiny_arm, SMALL_SPEC, n_folds=5)
     assert err.value.subject == "treatment arms"
