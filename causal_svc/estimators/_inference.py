@@ -23,6 +23,7 @@ from .result import Coefficient, EffectEstimate, Estimand, Method
 from .validate import role_field
 
 __all__ = [
+    "FEW_CLUSTERS",
     "cluster_codes",
     "cluster_sums",
     "coefficient",
@@ -38,6 +39,9 @@ __all__ = [
 ]
 
 _NAN3 = (float("nan"), float("nan"), float("nan"))
+# Below this many clusters, cluster-robust standard errors are biased downward (Cameron,
+# Gelbach & Miller 2008): estimators warn, but still answer.
+FEW_CLUSTERS = 30
 
 
 # -- reference distributions -------------------------------------------------------------------

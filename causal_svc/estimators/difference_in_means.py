@@ -9,8 +9,7 @@ import pandas as pd
 from causal_svc.errors import InsufficientData, InvalidSpec
 
 from . import _ols
-from ._inference import cluster_codes, effect_estimate, require_stderr
-from .did import FEW_CLUSTERS
+from ._inference import FEW_CLUSTERS, cluster_codes, effect_estimate, require_stderr
 from .result import (
     BalanceRow,
     Check,

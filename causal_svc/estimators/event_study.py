@@ -11,7 +11,7 @@ import pandas as pd
 from causal_svc.errors import InsufficientData, InvalidSpec
 
 from ._inference import effect_estimate, require_stderr
-from .did import cluster_warnings, fit_twfe, panel_design, subset_panel
+from ._panel import cluster_warnings, fit_twfe, panel_design, subset_panel
 from .result import (
     Check,
     CheckKind,

@@ -21,13 +21,14 @@ from ._group_time import (
     multiplier_bootstrap,
 )
 from ._inference import (
+    FEW_CLUSTERS,
     cluster_sums,
     effect_estimate,
     influence_stderr,
     intervals,
     require_stderr,
 )
-from .did import FEW_CLUSTERS, PanelDesign, fit_twfe, panel_design, subset_panel
+from ._panel import PanelDesign, fit_twfe, panel_design, subset_panel
 from .result import (
     Check,
     CheckKind,
