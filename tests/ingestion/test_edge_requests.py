@@ -312,7 +312,7 @@ def test_history_scans_get_the_callers_remaining_time() -> None:
     (MemoryClient.scan's timeout); without one, the client's own timeout applies."""
     import time
 
-    from ingestion_svc.service import IngestStream
+    from ingestion_svc.stream import IngestStream
 
     assert IngestStream(None, None)._time_left() is None  # type: ignore[arg-type]
     left = IngestStream(None, time.monotonic() + 30)._time_left()  # type: ignore[arg-type]

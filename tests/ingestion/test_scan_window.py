@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ingestion_svc.pipeline import _utc_midnights
-from ingestion_svc.service import _DAY_US, _EARLIEST_OFFSET_US, _LATEST_OFFSET_US
+from ingestion_svc.stream import _DAY_US, _EARLIEST_OFFSET_US, _LATEST_OFFSET_US
 
 
 def test_every_zones_local_midnights_fall_inside_the_scan_window() -> None:

@@ -1,0 +1,280 @@
+"""One Ingest stream: ledger replay, the stream's history working set and factor cache, and its
+write stream to memory.
+
+A batch is *staged* — replayed from the ledger, or validated, transformed against the history
+it needs and sent to memory — then *committed* in order: once memory has answered it (the
+records are durable) its ack goes into the ledger. Batch k+1 is staged while batch k is being
+written. Nothing here outlives the stream, so replicas of the service share no state; memory
+is reached through :class:`MemoryPort` (``ingestion_svc.client.MemoryClient``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pandas as pd
+
+from ingestion_svc import pipeline
+from ingestion_svc.errors import BatchIdReused
+from ingestion_svc.experiments import ExperimentRegistry
+from ingestion_svc.external_factors import FactorRegistry, FactorTable
+from ingestion_svc.history import StreamHistory
+from ingestion_svc.ledger import BatchLedger
+from ingestion_svc.model import RawBatch
+
+__all__ = ["PIPELINE_DEPTH", "IngestStream", "MemoryPort", "RecordWriter", "Staged", "StreamDeps"]
+
+# Batches staged (and sent to memory) ahead of their acks: enough slack for the stream to
+# keep transforming through memory's pauses (an IVF index built or saved).
+PIPELINE_DEPTH = 16
+_DAY_US = 86_400_000_000
+_HOUR_US = 3_600_000_000
+# A record's timestamp is its local date's midnight in UTC: local day D starts between
+# D 00:00 - 14h (UTC+14) and D 00:00 + 12h (UTC-12). An hour of margin each side.
+_EARLIEST_OFFSET_US = 15 * _HOUR_US
+_LATEST_OFFSET_US = 13 * _HOUR_US
+# Factor values are loaded for the batch's days plus this margin, then reused.
+_FACTOR_MARGIN_DAYS = 60
+# How far an account's history scan reaches past the batch's days (see StreamHistory.plan).
+SCAN_AHEAD_DAYS = 14
+# A batch of late rows needs one history scan per window, each waiting mostly on memory.
+CONCURRENT_SCANS = 8
+
+
+class RecordWriter(Protocol):
+    """One write stream to memory: messages answered in the order they were sent."""
+
+    async def send(self, message: bytes) -> None: ...
+    async def ack(self) -> object: ...
+    async def close(self, *, failed: bool) -> None: ...
+
+
+class MemoryPort(Protocol):
+    """What a stream needs of the memory service."""
+
+    def writer(self) -> RecordWriter:
+        """A write stream, opened on the event loop."""
+        ...
+
+    def encode(self, org_id: str, records: pd.DataFrame) -> bytes:
+        """The records as one write message (called on a worker thread)."""
+        ...
+
+    async def scan_series(
+        self,
+        org_id: str,
+        source: str,
+        start_us: int,
+        end_us: int,
+        campaign_ids: Sequence[str],
+        geos: Sequence[str],
+        *,
+        timeout: float | None,
+    ) -> Sequence[Any]:
+        """The stored records (opaque here) of a source's campaigns and geos in [start, end)."""
+        ...
+
+    def history_rows(
+        self, stored: Sequence[Any], account_key: str, first_day: int, last_day: int
+    ) -> pd.DataFrame:
+        """Stored records → history rows of one account's days (called on a worker thread)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDeps:
+    """What every Ingest stream of a server shares."""
+
+    registry: ExperimentRegistry
+    factors: FactorRegistry
+    ledger: BatchLedger
+    memory: MemoryPort
+    settings: pipeline.Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """A batch sent to memory and waiting for its answer, or one the ledger replays."""
+
+    org_id: str
+    batch_id: str
+    fingerprint: str  # "" for a replay
+    result: pipeline.BatchResult | None  # None for a replay
+    replayed_ack: bytes  # the ack sent before, for a replay
+    record_count: int  # records sent to memory on the stream's writer
+
+    @property
+    def replayed(self) -> bool:
+        return not self.fingerprint
+
+
+class IngestStream:
+    """One Ingest stream: its history working set, its cached factor table, its writer.
+
+    ``deadline`` (``time.monotonic()`` seconds) is the caller's, when it set one: history
+    scans to memory do not outlive it."""
+
+    def __init__(self, deps: StreamDeps, deadline: float | None = None) -> None:
+        self.deps = deps
+        self.deadline = deadline
+        self.history = StreamHistory()
+        self.factors: dict[str, FactorTable] = {}
+        self._writer: RecordWriter | None = None
+        self._failed = False
+        self._last: asyncio.Task[None] | None = None
+        self._commits: set[asyncio.Task[None]] = set()
+
+    def writer(self) -> RecordWriter:
+        """The stream's write stream to memory, opened on its first batch with records."""
+        if self._writer is None:
+            self._writer = self.deps.memory.writer()
+        return self._writer
+
+    async def close(self) -> None:
+        """Cancel the commits still waiting (their batches were not acked) and end the
+        write stream."""
+        for task in list(self._commits):
+            task.cancel()
+        if self._writer is not None:
+            await self._writer.close(failed=self._failed)
+
+    async def stage(self, batch: RawBatch, fingerprint: str, now: dt.datetime) -> Staged:
+        """Everything up to memory's answer: replay, or transform the batch and send its
+        records on the write stream.
+
+        The work runs in two worker-thread hops, before and after the history scans, so
+        the event loop serves both gRPC streams meanwhile. The history takes the batch's
+        rows at once, so the next batch can be staged while this one is written; if the
+        write fails the stream ends and its history with it.
+        """
+        front = await asyncio.to_thread(self._prepare, batch, fingerprint)
+        if isinstance(front, Staged):
+            return front
+        prepared, windows = front
+        await self._load_history(batch.org_id, batch.source, windows)
+        result, message = await asyncio.to_thread(self._finish, batch, prepared, windows, now)
+        if len(result.records):
+            # sent now, answered in order in commit(): memory takes it in while it commits
+            # the batches before it
+            await self.writer().send(message)
+        return Staged(batch.org_id, batch.batch_id, fingerprint, result, b"", len(result.records))
+
+    def commit(self, staged: Staged, ack: bytes) -> asyncio.Task[None]:
+        """Wait for memory's answer to the batch, after every batch staged before it, then
+        record ``ack`` (the serialised reply) in the ledger. A batch fails when one before
+        it did."""
+        task = asyncio.create_task(self._commit(staged, ack, self._last))
+        self._last = task
+        self._commits.add(task)
+        task.add_done_callback(self._commits.discard)
+        return task
+
+    async def _commit(self, staged: Staged, ack: bytes, before: asyncio.Task[None] | None) -> None:
+        try:
+            if before is not None:
+                await before
+            if staged.replayed:
+                return
+            if staged.record_count:
+                await self.writer().ack()
+        except BaseException:
+            self._failed = True
+            raise
+        ledger = self.deps.ledger
+        await asyncio.to_thread(ledger.put, staged.org_id, staged.batch_id, staged.fingerprint, ack)
+
+    def _prepare(
+        self, batch: RawBatch, fingerprint: str
+    ) -> Staged | tuple[pipeline.Prepared, pipeline.Windows]:
+        """A batch id the ledger holds is replayed (or refused, when its rows differ);
+        otherwise the prepared rows and the history windows they need."""
+        seen = self.deps.ledger.get(batch.org_id, batch.batch_id)
+        if seen is not None:
+            if seen.fingerprint != fingerprint:
+                raise BatchIdReused(
+                    f"batch {batch.batch_id!r} was acked for different rows; use a new batch_id",
+                    resource_type="liftos.v1.IngestRequest",
+                    resource_name=f"orgs/{batch.org_id}/batches/{batch.batch_id}",
+                )
+            return Staged(batch.org_id, batch.batch_id, "", None, seen.ack, 0)
+        prepared = pipeline.prepare(batch, self.deps.settings)
+        return prepared, prepared.windows()
+
+    def _finish(
+        self,
+        batch: RawBatch,
+        prepared: pipeline.Prepared,
+        windows: pipeline.Windows,
+        now: dt.datetime,
+    ) -> tuple[pipeline.BatchResult, bytes]:
+        """Transform the batch against its loaded history and encode its records."""
+        deps = self.deps
+        lo = min((w[0] for w in windows.values()), default=0)
+        hi = max((w[1] for w in windows.values()), default=0)
+        experiments = deps.registry.all_active(batch.org_id, _date(lo), _date(hi))
+        factors = self._factors(batch.org_id, lo, hi)
+        result = pipeline.finish(prepared, self.history, experiments, factors, now, deps.settings)
+        message = deps.memory.encode(batch.org_id, result.records)
+        self.history.add(result.history_rows)
+        return result, message
+
+    async def _load_history(self, org_id: str, source: str, windows: pipeline.Windows) -> None:
+        """Scan memory for the days the batch's campaigns need that the stream has not seen
+        (see :meth:`StreamHistory.plan`)."""
+        today = (dt.datetime.now(dt.UTC).date() - dt.date(1970, 1, 1)).days
+        accounts, late = self.history.plan(windows, SCAN_AHEAD_DAYS, today + 1)
+        scans: list[tuple[str, int, int, list[tuple[str, str]]]] = [
+            (a, lo, hi, []) for a, lo, hi in accounts
+        ]
+        scans += late
+        if not scans:
+            return
+        memory = self.deps.memory
+        slots = asyncio.Semaphore(CONCURRENT_SCANS)
+
+        async def load(
+            account_key: str, first: int, last: int, series: list[tuple[str, str]]
+        ) -> pd.DataFrame:
+            # only the instants local midnights of these days can fall on: a whole day's
+            # margin each side would re-read the neighbouring days
+            async with slots:
+                stored = await memory.scan_series(
+                    org_id,
+                    source,
+                    first * _DAY_US - _EARLIEST_OFFSET_US,
+                    last * _DAY_US + _LATEST_OFFSET_US + 1,
+                    sorted({c for c, _ in series}),
+                    sorted({g for _, g in series}),
+                    timeout=self._time_left(),
+                )
+            return await asyncio.to_thread(memory.history_rows, stored, account_key, first, last)
+
+        loaded = await asyncio.gather(*(load(*scan) for scan in scans))
+        for (account_key, first, last, series), rows in zip(scans, loaded, strict=True):
+            self.history.add(rows)
+            self.history.mark_loaded(account_key, first, last, series)
+
+    def _time_left(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return max(self.deadline - time.monotonic(), 0.001)
+
+    def _factors(self, org_id: str, lo: int, hi: int) -> FactorTable:
+        registry = self.deps.factors
+        generation = registry.generation(org_id)
+        cached = self.factors.get(org_id)
+        if generation == 0:
+            return FactorTable.empty()
+        if cached is None or cached.generation != generation or not cached.covers(lo, hi):
+            cached = registry.table(org_id, lo - _FACTOR_MARGIN_DAYS, hi + _FACTOR_MARGIN_DAYS)
+            self.factors[org_id] = cached
+        return cached
+
+
+def _date(day: int) -> dt.date:
+    return dt.date(1970, 1, 1) + dt.timedelta(days=day)
