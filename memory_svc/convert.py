@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,7 +87,7 @@ def write_batch(
     return WriteBatch(org_id, records, frame, given)
 
 
-def serialiser(records: list[md_pb.CausalMarketingData]) -> Serialise:
+def serialiser(records: Sequence[md_pb.CausalMarketingData]) -> Serialise:
     """Serialises the records with the memory's enrichment (conceptual space and
     assignments, knowledge-graph nodes, restatement flags; no embedding: vectors are stored
     beside the payload and re-attached by Scan on request).

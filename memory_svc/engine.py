@@ -189,6 +189,11 @@ class MemoryEngine:
                 self._embedders[name] = make_embedder(name)
             return self._embedders[name]
 
+    def record_count(self, org_id: str) -> int:
+        """How many records the org has (0 for an org never written)."""
+        state = self.store.org_state(org_id)
+        return state.record_count if state else 0
+
     def _org(self, org_id: str) -> tuple[CausalEmbedder, int]:
         state = self.store.org_state(org_id)
         if state is None or state.record_count == 0:
