@@ -40,7 +40,7 @@ from liftos.v1 import memory_pb2 as memory_pb  # noqa: E402
 from liftos.v1 import memory_pb2_grpc as memory_grpc  # noqa: E402
 
 from memory_svc.app import settings_from_env  # noqa: E402
-from memory_svc.index import _file_stem  # noqa: E402
+from memory_svc.faiss_index import _file_stem  # noqa: E402
 from mesh.synthetic_records import synthetic_records  # noqa: E402
 
 ORG = "bench"

@@ -20,9 +20,9 @@ import faiss
 from liftos.v1 import memory_pb2, memory_pb2_grpc
 
 from memory_svc.engine import MemoryEngine, MemorySettings
-from memory_svc.index import IndexManager, IndexSettings
+from memory_svc.faiss_index import IndexManager, IndexSettings
 from memory_svc.service import MemoryService
-from memory_svc.store import SQLiteRecordStore
+from memory_svc.sqlite_store import SQLiteRecordStore
 from mesh.runtime import ServerConfig, ServiceBinding
 
 SERVICE_NAME = memory_pb2.DESCRIPTOR.services_by_name["MemoryService"].full_name

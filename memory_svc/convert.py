@@ -14,11 +14,13 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 
-from memory_svc.engine import Enrichment, SearchResult, Serialise, SpaceSummary, WriteOutcome
 from memory_svc.errors import BatchTooLarge, InvalidQuery, InvalidRecord, UnknownFilterValue
 from memory_svc.graph import EDGE_TYPES, Neighbourhood
+from memory_svc.org_graphs import SpaceSummary
+from memory_svc.search import SearchResult
 from memory_svc.spaces import SPACES, region_keys
 from memory_svc.store import RecordFilter, ScanRow
+from memory_svc.writer import Enrichment, Serialise, WriteOutcome
 from mesh import record_rules
 from mesh.errors import FieldViolation, shown
 from mesh.frames import enum_name, records_to_frame

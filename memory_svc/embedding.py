@@ -233,3 +233,18 @@ def make_embedder(name: str) -> CausalEmbedder:
     raise EmbedderUnavailable(
         f"unknown embedder {name!r} (one of {', '.join(EMBEDDERS)})", subject=f"embedder:{name}"
     )
+
+
+class Embedders:
+    """One embedder per name, made on first use (an org keeps the one it was embedded with);
+    safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, CausalEmbedder] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> CausalEmbedder:
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = make_embedder(name)
+            return self._made[name]

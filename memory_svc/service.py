@@ -15,9 +15,10 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from memory_svc import convert
-from memory_svc.engine import MemoryEngine, WriteOutcome
+from memory_svc.engine import MemoryEngine
 from memory_svc.store import ScanRow
 from memory_svc.write_group import STREAM_AHEAD, GroupCommit
+from memory_svc.writer import WriteOutcome
 from mesh.runtime.pipeline import Pipeline
 
 

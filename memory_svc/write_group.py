@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import numpy as np
 import pandas as pd
 
-from memory_svc.engine import MemoryEngine, Serialise, WriteOutcome
+from memory_svc.engine import MemoryEngine
+from memory_svc.writer import Serialise, WriteOutcome
 from mesh.errors import InvalidInput
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from memory_svc.app import build
 from memory_svc.engine import MemorySettings
-from memory_svc.index import IndexSettings
+from memory_svc.faiss_index import IndexSettings
 from mesh.runtime.inprocess import running_services
 from mesh.synthetic_records import synthetic_records
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from memory_svc import store
+from memory_svc import sqlite_store as store
 from memory_svc.app import build
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.inprocess import running_services

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from memory_svc.embedding import NUMERIC_DIM, make_embedder
+from memory_svc.faiss_index import IndexManager, IndexSettings, OrgIndex
 from memory_svc.features import causal_profile
-from memory_svc.index import IndexManager, IndexSettings, OrgIndex
 from memory_svc.spaces import SPACES, assign_all
 from memory_svc.store import OrgState, seq_checksum
 from mesh.frames import records_to_frame

@@ -12,8 +12,11 @@ from liftos.v1 import memory_pb2 as memory_pb
 
 from memory_svc import convert
 from memory_svc.engine import MemoryEngine, MemorySettings
-from memory_svc.index import IndexManager, IndexSettings
-from memory_svc.store import RecordFilter, ScanRow, SQLiteRecordStore, _where, scan_sql
+from memory_svc.faiss_index import IndexManager, IndexSettings
+from memory_svc.sqlite_store import SQLiteRecordStore
+from memory_svc.store import RecordFilter, ScanRow
+from memory_svc.store_sql import filter_sql as _where
+from memory_svc.store_sql import scan_sql
 from mesh.synthetic_records import synthetic_records
 
 ORG = "plan"

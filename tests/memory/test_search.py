@@ -197,7 +197,7 @@ def test_filtered_search_is_exact_on_ivf_index(ivf, f, k, text) -> None:
 def test_broad_filter_on_ivf_still_returns_k(ivf, caplog) -> None:
     """nprobe 1 over ~40 lists: the ANN neighbours of an email query are email rows, so a
     TikTok/Meta filter survives no over-fetch and must fall back to the restricted search."""
-    caplog.set_level(logging.DEBUG, logger="memory_svc.engine")
+    caplog.set_level(logging.DEBUG, logger="memory_svc.search")
     stub, stored = ivf
     f = memory_pb.SearchFilter(sources=[common_pb.DATA_SOURCE_TIKTOK, common_pb.DATA_SOURCE_META])
     _check(stub, "big", stored, f, 50, {"text": "klaviyo email winback"})

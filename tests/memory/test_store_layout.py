@@ -12,10 +12,12 @@ import pytest
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 
-from memory_svc import convert, store
+from memory_svc import convert
+from memory_svc import sqlite_store as store
 from memory_svc.engine import MemoryEngine, MemorySettings
-from memory_svc.index import IndexManager, IndexSettings
-from memory_svc.store import RecordFilter, SQLiteRecordStore
+from memory_svc.faiss_index import IndexManager, IndexSettings
+from memory_svc.sqlite_store import SQLiteRecordStore
+from memory_svc.store import RecordFilter
 from mesh.synthetic_records import synthetic_records
 
 ORG = "layout"

@@ -20,11 +20,13 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from memory_svc import convert
 from memory_svc.app import SERVICE_NAME
-from memory_svc.engine import MemoryEngine, MemorySettings, Serialise, WriteOutcome
-from memory_svc.index import IndexManager, IndexSettings
+from memory_svc.engine import MemoryEngine, MemorySettings
+from memory_svc.faiss_index import IndexManager, IndexSettings
 from memory_svc.service import MemoryService
-from memory_svc.store import RecordFilter, SQLiteRecordStore
+from memory_svc.sqlite_store import SQLiteRecordStore
+from memory_svc.store import RecordFilter
 from memory_svc.write_group import MAX_GROUP_RECORDS, WriteGroup
+from memory_svc.writer import Serialise, WriteOutcome
 from mesh.runtime import ServerConfig, ServiceBinding
 from mesh.runtime.inprocess import running_services
 from mesh.synthetic_records import synthetic_records

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memory_svc.idmap import RecordIds
+from memory_svc.record_ids import RecordIds
 
 _ops = st.lists(
     st.one_of(

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memory_svc.keymap import KeyMap
+from memory_svc.key_seqs import KeyMap
 
 _ops = st.lists(
     st.one_of(

@@ -42,7 +42,7 @@ from typing import Any, Protocol
 import faiss
 import numpy as np
 
-from memory_svc.idmap import RecordIds
+from memory_svc.record_ids import RecordIds
 from memory_svc.store import OrgState, seq_checksum
 
 __all__ = ["IndexManager", "IndexSettings", "OrgIndex", "VectorSource"]

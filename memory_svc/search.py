@@ -1,0 +1,280 @@
+"""Search: exact under filters, an unfiltered vector search without the store.
+
+The filter is resolved in SQL, so a record that does not match can never be returned, and k
+results come back whenever k records match:
+
+* exact index (small org): FAISS search restricted to the candidate seqs (IDSelectorBatch);
+* IVF index, selective filter (≤ ``exact_candidates`` matches): brute force over the
+  candidates' stored vectors;
+* IVF index, broad filter: over-fetch from the ANN index and keep the hits that match; if
+  fewer than k survive, search again restricted to the candidates with growing nprobe up to
+  the full list count (exhaustive).
+
+FAISS answers with seqs; each org's seq → record id map (``memory_svc.record_ids``) lives
+beside its index and changes under the same lock, so an unfiltered search needs no SQLite at
+all. That search is also offered as :meth:`Searcher.search_now`, which never blocks (it
+declines when a writer holds the index) and runs only when one query's scan is bounded, so
+an event loop can call it directly instead of paying a thread hop.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from memory_svc.embedding import CausalEmbedder, Embedders
+from memory_svc.errors import DimensionMismatch, OrgNotFound, UnknownFilterValue
+from memory_svc.faiss_index import IndexManager
+from memory_svc.store import RecordFilter, RecordStore
+from mesh.errors import FieldViolation, shown
+
+_LOGGER = logging.getLogger(__name__)
+
+__all__ = ["SearchHit", "SearchResult", "Searcher"]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One hit: record id, cosine score, payload when asked."""
+
+    record_id: str
+    score: float
+    payload: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """Hits best first and how they were found."""
+
+    hits: list[SearchHit]
+    index_kind: str
+    index_size: int
+    filtered_count: int
+
+
+class Searcher:
+    """Filtered similarity search over the store and the FAISS indexes; safe to call from
+    worker threads."""
+
+    def __init__(
+        self,
+        store: RecordStore,
+        indexes: IndexManager,
+        embedders: Embedders,
+        *,
+        exact_candidates: int,
+        inline_search_cost: int,
+    ) -> None:
+        self.store = store
+        self.indexes = indexes
+        self.embedders = embedders
+        self.exact_candidates = exact_candidates
+        self.inline_search_cost = inline_search_cost
+
+    def _org(self, org_id: str) -> tuple[CausalEmbedder, int]:
+        state = self.store.org_state(org_id)
+        if state is None or state.record_count == 0:
+            raise OrgNotFound(org_id)
+        return self.embedders.get(state.embedder), state.dim
+
+    def check_filter(
+        self, org_id: str, flt: RecordFilter, prefix: str, *, allow_unknown: bool = False
+    ) -> None:
+        """OrgNotFound for an unknown org; UnknownFilterValue for values the org never had
+        (campaigns, channels and geos only when not ``allow_unknown``: they then match
+        nothing, as the store's filter has it)."""
+        self._org(org_id)
+        wanted: list[tuple[str, str]] = []
+        for attr, kind in (
+            ("campaign_ids", "campaign"),
+            ("channels", "channel"),
+            ("geos", "geo"),
+        ):
+            if allow_unknown:
+                continue
+            for i, value in enumerate(getattr(flt, attr)):
+                wanted.append((f"{prefix}{attr}[{i}]", f"{kind}:{value}"))
+        if flt.experiment_id:
+            wanted.append((f"{prefix}experiment_id", f"experiment:{flt.experiment_id}"))
+        present = self.store.present_nodes(org_id, [n for _, n in wanted])
+        violations = [
+            FieldViolation(
+                f,
+                f"{n.split(':', 1)[0]} {shown(n.split(':', 1)[1])} has no records in org {org_id!r}",
+            )
+            for f, n in wanted
+            if n not in present
+        ]
+        if violations:
+            raise UnknownFilterValue(violations[0].description, violations=violations)
+
+    def query_vector(self, org_id: str, text: str | None, vector: np.ndarray | None) -> np.ndarray:
+        """The unit query vector for a text or raw vector query, checked against the org."""
+        embedder, dim = self._org(org_id)
+        if text is not None:
+            q = embedder.embed_query(text)
+        else:
+            assert vector is not None
+            if len(vector) != dim:
+                raise DimensionMismatch(
+                    f"vector has {len(vector)} dimensions; org {org_id!r} has {dim}",
+                    field="vector.values",
+                )
+            q = vector.astype(np.float32)
+        unit = _unit(q)
+        if unit is None:
+            raise DimensionMismatch(
+                "the query has no component in the embedding space (empty text or zero vector)",
+                field="text" if text is not None else "vector.values",
+            )
+        return unit
+
+    def search(
+        self,
+        org_id: str,
+        query: np.ndarray,
+        flt: RecordFilter,
+        k: int,
+        *,
+        include_payloads: bool = False,
+    ) -> SearchResult:
+        """Top-k records of the org by cosine similarity among those matching ``flt``."""
+        idx = self.indexes.get(org_id)
+        if idx is None:
+            raise OrgNotFound(org_id)
+        nprobe = self.indexes.settings.nprobe
+        filtered = 0
+        if flt.is_empty():
+            with self.indexes.lock(org_id):
+                idx = self.indexes.get(org_id) or idx
+                scores, seqs = idx.search(query, k, nprobe=nprobe)
+                while idx.kind == "ivf" and len(seqs) < min(k, idx.size) and nprobe < idx.nlist:
+                    nprobe *= 4
+                    scores, seqs = idx.search(query, k, nprobe=nprobe)
+                kind, size = idx.kind, idx.size
+        else:
+            scores, seqs, filtered = self._filtered(org_id, idx, query, flt, k, nprobe)
+            kind, size = idx.kind, idx.size
+        return SearchResult(
+            self._hits(org_id, scores, seqs, include_payloads)[:k], kind, size, filtered
+        )
+
+    def search_now(self, org_id: str, vector: np.ndarray, k: int) -> SearchResult | None:
+        """The unfiltered vector search, only if it can run at once at a bounded cost.
+
+        For callers on an event loop, where a hop to a worker thread costs about a fifth of
+        a 1M-record search. None — run :meth:`search` off the loop instead — when the org has
+        no index, the query needs validation errors raised, the index is being changed (its
+        lock is held by a writer), one query would scan more than
+        ``inline_search_cost`` vector components, or the first probe found fewer
+        than k hits. Never touches the store; returns what :meth:`search` would.
+        """
+        query = _unit(vector)
+        if query is None or self.indexes.get(org_id) is None:  # no lock for unknown orgs
+            return None
+        lock = self.indexes.lock(org_id)
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            idx = self.indexes.get(org_id)
+            record_ids = self.indexes.record_ids(org_id)
+            nprobe = self.indexes.settings.nprobe
+            if (
+                idx is None
+                or record_ids is None
+                or idx.size == 0
+                or len(vector) != idx.dim
+                or idx.scan_cost(nprobe) > self.inline_search_cost
+            ):
+                return None
+            scores, seqs = idx.search(query, k, nprobe=nprobe)
+            if len(seqs) < min(k, idx.size):
+                return None
+            ids = record_ids.get(seqs)
+            kind, size = idx.kind, idx.size
+        finally:
+            lock.release()
+        found = [i for i in ids if i is not None]
+        if len(found) != len(seqs):
+            return None
+        hits = [SearchHit(i, sc, None) for i, sc in zip(found, scores.tolist(), strict=True)]
+        return SearchResult(hits, kind, size, 0)
+
+    def _hits(
+        self, org_id: str, scores: np.ndarray, seqs: np.ndarray, include_payloads: bool
+    ) -> list[SearchHit]:
+        """Hits in score order; seqs no longer stored (replaced meanwhile) are dropped."""
+        seq_list = seqs.tolist()
+        found: dict[int, tuple[str, bytes | None]] = {}
+        if not include_payloads:
+            with self.indexes.lock(org_id):
+                record_ids = self.indexes.record_ids(org_id)
+                ids = record_ids.get(seqs) if record_ids else [None] * len(seq_list)
+            found = {s: (i, None) for s, i in zip(seq_list, ids, strict=True) if i is not None}
+        # Payloads, and seqs the map does not hold yet (a filter resolved in the store can
+        # see a commit whose index update is still under way), come from the store.
+        rest = [s for s in seq_list if s not in found]
+        if rest:
+            for s, row in self.store.hits(org_id, rest, include_payloads).items():
+                found[s] = (row.id, row.payload)
+        return [
+            SearchHit(found[s][0], sc, found[s][1])
+            for sc, s in zip(scores.tolist(), seq_list, strict=True)
+            if s in found
+        ]
+
+    def _filtered(
+        self, org_id: str, idx, query: np.ndarray, flt: RecordFilter, k: int, nprobe: int
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        limit = self.exact_candidates
+        if idx.kind == "exact":
+            cand = self.store.candidates(org_id, flt, None)
+            with self.indexes.lock(org_id):
+                scores, seqs = idx.search(query, k, allowed=cand)
+            _LOGGER.debug("search path=exact-selector candidates=%d", len(cand))
+            return scores, seqs, len(cand)
+        cand = self.store.candidates(org_id, flt, limit + 1)
+        if len(cand) <= limit:
+            got, vectors = self.store.vectors(cand, idx.dim)
+            _LOGGER.debug("search path=brute-force candidates=%d", len(cand))
+            return (*_top_k(query, got, vectors, k), len(cand))
+        # Broad filter: most ANN neighbours match, so over-fetch and keep the matching ones.
+        fetch = 4 * k
+        with self.indexes.lock(org_id):
+            while True:
+                scores, seqs = idx.search(query, fetch, nprobe=nprobe)
+                ok = np.isin(seqs, self.store.matching(org_id, seqs, flt))
+                if ok.sum() >= k or fetch >= idx.size or fetch >= 16 * k:
+                    break
+                fetch *= 4
+        if ok.sum() >= k:
+            _LOGGER.debug("search path=over-fetch fetched=%d", fetch)
+            return scores[ok][:k], seqs[ok][:k], 0
+        cand = self.store.candidates(org_id, flt, None)
+        with self.indexes.lock(org_id):
+            while True:
+                scores, seqs = idx.search(query, k, allowed=cand, nprobe=nprobe)
+                if len(seqs) >= min(k, len(cand)) or nprobe >= idx.nlist:
+                    break
+                nprobe *= 4
+        _LOGGER.debug("search path=restricted candidates=%d nprobe=%d", len(cand), nprobe)
+        return scores, seqs, len(cand)
+
+
+def _unit(q: np.ndarray) -> np.ndarray | None:
+    norm = float(np.linalg.norm(q))
+    return (q / norm).astype(np.float32) if norm != 0.0 else None
+
+
+def _top_k(
+    query: np.ndarray, seqs: np.ndarray, vectors: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if len(seqs) == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    scores = vectors @ query
+    k = min(k, len(seqs))
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return scores[top], seqs[top]

@@ -1,0 +1,152 @@
+"""One commit's statements in the SQLite store: the batch's rows, the versions it replaces
+moved to history, the graph counts and the org's state, in the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+
+from memory_svc.graph import GraphDelta
+from memory_svc.store import CommitBatch, CommitResult, OrgState, seq_checksum
+
+__all__ = ["insert_batch"]
+
+
+def insert_batch(db: sqlite3.Connection, b: CommitBatch, n: int) -> CommitResult:
+    """Store ``b`` (``n`` records) inside the caller's open transaction."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
+    first = row[0] if row else 1
+    seqs = np.arange(first, first + n, dtype=np.int64)
+    seq_list = seqs.tolist()
+    replaced = [(s, old) for s, old in zip(seq_list, b.replaces, strict=True) if old]
+    removed = np.array([old.seq for _, old in replaced], dtype=np.int64)
+    if replaced:
+        db.executemany(
+            "INSERT INTO history SELECT r.org_id, r.id, r.natural_key, r.version, r.seq, "
+            "?, ?, ?, p.payload FROM records r JOIN payloads p ON p.seq = r.seq "
+            "WHERE r.seq = ?",
+            [
+                (s, b.ids[i], b.now_us, old.seq)
+                for i, (s, old) in enumerate(zip(seq_list, b.replaces, strict=True))
+                if old
+            ],
+        )
+        old_seqs = [(int(s),) for s in removed]
+        for table in ("records", "payloads", "vectors"):
+            db.executemany(f"DELETE FROM {table} WHERE seq = ?", old_seqs)
+        db.executemany(
+            "DELETE FROM record_regions WHERE org_id = ? AND region = ? AND seq = ?",
+            [
+                (b.org_id, node.removeprefix("region:"), old.seq)
+                for _, old in replaced
+                for node in old.graph_nodes
+                if node.startswith("region:")
+            ],
+        )
+    db.executemany(
+        "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        zip(
+            seq_list,
+            [b.org_id] * n,
+            b.ids,
+            b.natural_keys,
+            b.versions,
+            b.timestamps_us,
+            b.sources,
+            b.campaign_ids,
+            b.campaign_names,
+            b.channels,
+            b.geos,
+            b.experiment_ids,
+            b.treatment_groups,
+            b.qualities,
+            b.primary_regions,
+            ["\n".join(nodes) for nodes in b.graph_nodes],
+            [b.now_us] * n,
+            strict=True,
+        ),
+    )
+    db.executemany("INSERT INTO payloads VALUES (?, ?)", zip(seq_list, b.payloads, strict=True))
+    # each row of a C-contiguous float32 matrix binds as its 4·dim bytes, without a copy
+    emb = np.ascontiguousarray(b.embeddings, dtype=np.float32)
+    db.executemany("INSERT INTO vectors VALUES (?, ?)", zip(seq_list, emb, strict=True))
+    db.executemany(
+        "INSERT INTO record_regions VALUES (?, ?, ?)",
+        (
+            (b.org_id, region, s)
+            for s, regions in zip(seq_list, b.regions, strict=True)
+            for region in regions
+        ),
+    )
+    _apply_graph(db, b.org_id, b.graph)
+    state = _update_org(db, b, seqs, removed, n - len(replaced))
+    db.execute(
+        "INSERT INTO meta VALUES ('next_seq', ?) ON CONFLICT(key) DO UPDATE SET value = ?",
+        (first + n, first + n),
+    )
+    return CommitResult(seqs, removed, state)
+
+
+def _update_org(
+    db: sqlite3.Connection,
+    b: CommitBatch,
+    seqs: np.ndarray,
+    removed: np.ndarray,
+    added: int,
+) -> OrgState:
+    row = db.execute(
+        "SELECT record_count, checksum FROM orgs WHERE org_id = ?", (b.org_id,)
+    ).fetchone()
+    count, checksum = row if row else (0, 0)
+    checksum = checksum ^ seq_checksum(seqs) ^ seq_checksum(removed)
+    max_seq = int(seqs[-1]) if len(seqs) else 0
+    db.execute(
+        "INSERT INTO orgs VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(org_id) DO UPDATE SET "
+        "record_count = excluded.record_count, checksum = excluded.checksum, "
+        "max_seq = excluded.max_seq, updated_us = excluded.updated_us",
+        (b.org_id, count + added, checksum, max_seq, b.embedder, b.dim, b.now_us, b.now_us),
+    )
+    state = db.execute(
+        "SELECT org_id, record_count, checksum, max_seq, embedder, dim FROM orgs WHERE org_id = ?",
+        (b.org_id,),
+    ).fetchone()
+    return OrgState(*state)
+
+
+def _apply_graph(db: sqlite3.Connection, org_id: str, delta: GraphDelta) -> None:
+    ups, downs = [], []
+    for node, d in delta.nodes.items():
+        if d > 0:
+            kind, label, props = delta.labels[node]
+            ups.append((org_id, node, kind, label, json.dumps(props, sort_keys=True), d))
+        elif d < 0:
+            downs.append((d, org_id, node))
+    db.executemany(
+        "INSERT INTO graph_nodes VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(org_id, node_id) "
+        "DO UPDATE SET record_count = record_count + excluded.record_count, "
+        "label = excluded.label, properties = excluded.properties",
+        ups,
+    )
+    db.executemany(
+        "UPDATE graph_nodes SET record_count = record_count + ? WHERE org_id = ? AND node_id = ?",
+        downs,
+    )
+    if downs:
+        db.executemany(
+            "DELETE FROM graph_nodes WHERE org_id = ? AND node_id = ? AND record_count <= 0",
+            [(org_id, node) for _, _, node in downs],
+        )
+    db.executemany(
+        "INSERT INTO graph_edges VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(org_id, source, target, type) DO UPDATE SET weight = weight + excluded.weight",
+        [(org_id, s, t, k, d) for (s, t, k), d in delta.edges.items() if d != 0],
+    )
+    gone = [(org_id, s, t, k) for (s, t, k), d in delta.edges.items() if d < 0]
+    if gone:
+        db.executemany(
+            "DELETE FROM graph_edges WHERE org_id = ? AND source = ? AND target = ? "
+            "AND type = ? AND weight <= 0",
+            gone,
+        )

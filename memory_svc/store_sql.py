@@ -1,0 +1,156 @@
+"""The SQL of the SQLite store: its schema, and the queries built from a filter.
+
+Layout (one database for all orgs; every statement is scoped by ``org_id``):
+
+* ``records`` — one narrow row per current record: the columns Scan/Search filter on, the
+  record's knowledge-graph node list, and ``seq``, a store-wide sequence number given to
+  every stored version (never reused). ``seq`` is also the record's id in the FAISS index.
+* ``payloads`` / ``vectors`` — the serialised record (opaque bytes, never parsed here) and
+  its float32 embedding, in their own tables so filter scans read narrow rows only.
+* ``record_regions`` — (org, "space/region", seq) for conceptual-region filters.
+* ``history`` — every replaced version with its payload (restatements are kept, not lost).
+* ``graph_nodes`` / ``graph_edges`` — knowledge-graph counts, updated in the same transaction.
+* identity — which stored record has a given id or natural key — is answered by per-org
+  in-memory key maps (``memory_svc.key_seqs``) built from ``records`` on an org's first write
+  after start, not by SQL indexes (each random key costs a WAL page per record written);
+  every candidate they give is confirmed against its row.
+* ``orgs`` — per-org count, XOR checksum of ``splitmix64(seq)`` over current records, last
+  seq, and the embedder the org was embedded with. The derived FAISS index is verified
+  against (count, checksum) on start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from memory_svc.store import RecordFilter
+
+__all__ = ["SCHEMA", "chunks", "filter_sql", "marks", "scan_sql"]
+
+CHUNK = 900  # bound parameters per IN (...) list
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS orgs (
+    org_id TEXT PRIMARY KEY, record_count INTEGER NOT NULL, checksum INTEGER NOT NULL,
+    max_seq INTEGER NOT NULL, embedder TEXT NOT NULL, dim INTEGER NOT NULL,
+    created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY, org_id TEXT NOT NULL, id TEXT NOT NULL,
+    natural_key TEXT NOT NULL, version INTEGER NOT NULL, timestamp_us INTEGER NOT NULL,
+    source TEXT NOT NULL, campaign_id TEXT NOT NULL, campaign_name TEXT NOT NULL,
+    channel TEXT NOT NULL, geo TEXT NOT NULL, experiment_id TEXT NOT NULL,
+    treatment_group TEXT NOT NULL, quality REAL NOT NULL, conceptual_space TEXT NOT NULL,
+    graph_nodes TEXT NOT NULL, written_us INTEGER NOT NULL
+);
+-- Identity (org, id) and (org, natural_key) lookups are memory_svc.key_seqs maps, not indexes:
+-- random keys cost a WAL page per record each (see keymap's docstring). Dropped if present.
+DROP INDEX IF EXISTS records_id;
+DROP INDEX IF EXISTS records_nk;
+CREATE INDEX IF NOT EXISTS records_time ON records (org_id, timestamp_us, id);
+-- campaign (+ time window: ingestion's history reads) is the most common selective filter.
+-- Not (campaign, geo): a batch adds a row to each of its (campaign, geo) series, one index
+-- leaf written per series; in time order new rows append at the end of their campaign's
+-- range instead (measured: -3 µs CPU per record written). A geo filter reads the rows.
+DROP INDEX IF EXISTS records_campaign_geo;
+CREATE INDEX IF NOT EXISTS records_campaign_time ON records (org_id, campaign_id, timestamp_us);
+CREATE INDEX IF NOT EXISTS records_experiment ON records (org_id, experiment_id, treatment_group)
+    WHERE experiment_id != '';
+CREATE INDEX IF NOT EXISTS records_seq ON records (org_id, seq);
+CREATE TABLE IF NOT EXISTS payloads (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors (seq INTEGER PRIMARY KEY, embedding BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS record_regions (
+    org_id TEXT NOT NULL, region TEXT NOT NULL, seq INTEGER NOT NULL,
+    PRIMARY KEY (org_id, region, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+    org_id TEXT NOT NULL, id TEXT NOT NULL, natural_key TEXT NOT NULL, version INTEGER NOT NULL,
+    seq INTEGER NOT NULL, replaced_at_seq INTEGER NOT NULL, replaced_by_id TEXT NOT NULL,
+    replaced_us INTEGER NOT NULL, payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_by_seq ON history (org_id, replaced_at_seq);
+CREATE INDEX IF NOT EXISTS history_by_key ON history (org_id, natural_key, version);
+CREATE TABLE IF NOT EXISTS graph_nodes (
+    org_id TEXT NOT NULL, node_id TEXT NOT NULL, type TEXT NOT NULL, label TEXT NOT NULL,
+    properties TEXT NOT NULL, record_count INTEGER NOT NULL, PRIMARY KEY (org_id, node_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS graph_edges (
+    org_id TEXT NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL, type TEXT NOT NULL,
+    weight INTEGER NOT NULL, PRIMARY KEY (org_id, source, target, type)
+) WITHOUT ROWID;
+"""
+
+
+def chunks(values: Sequence[object], size: int = CHUNK) -> Iterator[Sequence[object]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def filter_sql(org_id: str, flt: RecordFilter) -> tuple[str, list[object]]:
+    """SQL conditions on ``records r`` for an org and filter."""
+    clauses = ["r.org_id = ?"]
+    params: list[object] = [org_id]
+    if flt.start_us is not None:
+        clauses.append("r.timestamp_us >= ?")
+        params.append(flt.start_us)
+    if flt.end_us is not None:
+        clauses.append("r.timestamp_us < ?")
+        params.append(flt.end_us)
+    for column, values in (
+        ("source", flt.sources),
+        ("campaign_id", flt.campaign_ids),
+        ("treatment_group", flt.treatment_groups),
+        ("geo", flt.geos),
+        ("channel", flt.channels),
+    ):
+        if values:
+            clauses.append(f"r.{column} IN ({marks(len(values))})")
+            params.extend(values)
+    if flt.experiment_id:
+        clauses.append("r.experiment_id = ?")
+        params.append(flt.experiment_id)
+    if flt.min_quality is not None:
+        clauses.append("r.quality >= ?")
+        params.append(flt.min_quality)
+    if flt.region:
+        clauses.append("r.seq IN (SELECT seq FROM record_regions WHERE org_id = ? AND region = ?)")
+        params.extend([org_id, flt.region])
+    return " AND ".join(clauses), params
+
+
+def scan_sql(
+    org_id: str,
+    flt: RecordFilter,
+    after: tuple[int, str] | None,
+    limit: int,
+    with_embeddings: bool,
+) -> tuple[str, list[object]]:
+    """The query for one page of a scan, in (timestamp, id) order after the cursor ``after``.
+
+    A page's keys are chosen (and sorted) first, then only its own payloads are read: a join
+    before the LIMIT sorted the payload of every remaining match on every page (a paged
+    20-campaign scan of 36k records: 1.45 → 0.41 s on 1M records). A campaign filter reads
+    through the campaign index. Without statistics (a new database) SQLite preferred the time
+    index, whose order saves the sort but which reads every record in the window: a series'
+    77-record history took 0.27 s instead of 2 ms, and ingestion's history scans of a 1M-row
+    ingest cost memory 10 s of CPU.
+    """
+    where, params = filter_sql(org_id, flt)
+    if after is not None:
+        where += " AND (r.timestamp_us, r.id) > (?, ?)"
+        params.extend(after)
+    emb = ", v.embedding" if with_embeddings else ", NULL"
+    join = " JOIN vectors v ON v.seq = r.seq" if with_embeddings else ""
+    use = " INDEXED BY records_campaign_time" if flt.campaign_ids else ""
+    sql = (
+        f"SELECT r.seq, r.timestamp_us, r.id, p.payload{emb} FROM ("
+        f"SELECT r.seq, r.timestamp_us, r.id FROM records r{use} WHERE {where} "
+        "ORDER BY r.timestamp_us, r.id LIMIT ?"
+        f") r JOIN payloads p ON p.seq = r.seq{join} ORDER BY r.timestamp_us, r.id"
+    )
+    return sql, [*params, limit]
