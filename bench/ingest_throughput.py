@@ -93,9 +93,9 @@ def transformed(world: Path):  # type: ignore[no-untyped-def]
     pipeline, history — what Ingest does before protos, gRPC and storage."""
     from ingestion_svc.external_factors import FactorTable
     from ingestion_svc.history import StreamHistory
-    from ingestion_svc.model import Account, RawBatch
     from ingestion_svc.parse import parse_json_rows
     from ingestion_svc.pipeline import finish, prepare
+    from ingestion_svc.raw_batch import Account, RawBatch
 
     accounts = _accounts(world)
     pulled = _pulled(world)

@@ -48,9 +48,9 @@ def build_requests(world: Path, total: int, out: Path) -> None:
 
     from ingestion_svc.external_factors import FactorTable
     from ingestion_svc.history import StreamHistory
-    from ingestion_svc.model import Account, RawBatch
     from ingestion_svc.parse import parse_json_rows
     from ingestion_svc.pipeline import finish, prepare
+    from ingestion_svc.raw_batch import Account, RawBatch
     from mesh.frames import frame_to_records
 
     manifest = json.loads((world / "manifest.json").read_text())

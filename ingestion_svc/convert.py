@@ -25,7 +25,6 @@ from ingestion_svc.experiments import Experiment
 from ingestion_svc.external_factors import MAX_VALUES as MAX_FACTOR_VALUES
 from ingestion_svc.external_factors import FactorSeries, FactorTable, join_factors
 from ingestion_svc.history import HISTORY_COLUMNS, day_numbers
-from ingestion_svc.model import MAX_BATCH_ROWS, Account, ColumnMap, RawBatch, Rejection
 from ingestion_svc.parse import (
     MAX_DEPTH,
     MAX_ROW_CHARS,
@@ -35,6 +34,7 @@ from ingestion_svc.parse import (
     row_problem,
 )
 from ingestion_svc.pipeline import BatchResult
+from ingestion_svc.raw_batch import MAX_BATCH_ROWS, Account, ColumnMap, RawBatch, Rejection
 from mesh import record_rules
 from mesh.errors import FieldViolation, InvalidInput, shown
 from mesh.frames import date_column, enum_name, enum_value

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ingestion_svc.model import Rejection
+from ingestion_svc.raw_batch import Rejection
 
 __all__ = [
     "MAX_DEPTH",

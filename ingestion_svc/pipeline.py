@@ -37,9 +37,9 @@ from ingestion_svc.confounders import Detected, confounder_columns, detect
 from ingestion_svc.experiments import Experiment
 from ingestion_svc.external_factors import FactorTable, JoinedFactor, join_factors
 from ingestion_svc.history import StreamHistory, day_numbers
-from ingestion_svc.model import RawBatch, Rejection
 from ingestion_svc.parse import ROW
-from ingestion_svc.versions import arrival, classify, identify, resolve_campaign_ids
+from ingestion_svc.raw_batch import RawBatch, Rejection
+from ingestion_svc.row_identity import arrival, classify, identify, resolve_campaign_ids
 from mesh import record_rules
 
 __all__ = ["BatchResult", "Prepared", "Settings", "finish", "prepare", "record_id"]

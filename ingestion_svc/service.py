@@ -22,7 +22,7 @@ from ingestion_svc.client import MemoryClient
 from ingestion_svc.experiments import ExperimentRegistry
 from ingestion_svc.external_factors import FactorRegistry
 from ingestion_svc.ledger import BatchLedger
-from ingestion_svc.model import RawBatch
+from ingestion_svc.raw_batch import RawBatch
 from ingestion_svc.stream import PIPELINE_DEPTH, IngestStream, StreamDeps
 from mesh.runtime.pipeline import Pipeline
 from mesh.runtime.protoconv import require_org

@@ -25,7 +25,7 @@ from ingestion_svc.experiments import ExperimentRegistry
 from ingestion_svc.external_factors import FactorRegistry, FactorTable
 from ingestion_svc.history import StreamHistory
 from ingestion_svc.ledger import BatchLedger
-from ingestion_svc.model import RawBatch
+from ingestion_svc.raw_batch import RawBatch
 
 __all__ = ["PIPELINE_DEPTH", "IngestStream", "MemoryPort", "RecordWriter", "Staged", "StreamDeps"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ingestion_svc.connectors import generic, google_ads, klaviyo, meta, tiktok
 from ingestion_svc.connectors.base import NORMALISED, Normalised
-from ingestion_svc.model import RawBatch
+from ingestion_svc.raw_batch import RawBatch
 
 __all__ = ["NORMALISED", "Normalised", "normalise"]
 

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ingestion_svc.currencies import ISO_4217
-from ingestion_svc.model import Account, Rejection
+from ingestion_svc.raw_batch import Account, Rejection
 from mesh import record_rules
 
 __all__ = [

@@ -25,7 +25,7 @@ from ingestion_svc.connectors.base import (
     pluck,
     text,
 )
-from ingestion_svc.model import Account, ColumnMap
+from ingestion_svc.raw_batch import Account, ColumnMap
 
 DEFAULT_CHANNEL = "first_party"
 

@@ -27,7 +27,7 @@ from ingestion_svc.connectors.base import (
     numbers,
     pluck,
 )
-from ingestion_svc.model import Account
+from ingestion_svc.raw_batch import Account
 
 _DATE = r"\d{4}-\d{2}-\d{2}"
 CHANNELS = {

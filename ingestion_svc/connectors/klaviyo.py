@@ -29,7 +29,7 @@ from ingestion_svc.connectors.base import (
     pluck,
     supported,
 )
-from ingestion_svc.model import Account
+from ingestion_svc.raw_batch import Account
 from mesh.errors import shown
 
 REPORT_TYPE = "campaign-values-report"

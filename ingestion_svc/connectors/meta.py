@@ -27,7 +27,7 @@ from ingestion_svc.connectors.base import (
     pluck,
     text,
 )
-from ingestion_svc.model import Account
+from ingestion_svc.raw_batch import Account
 
 PURCHASE = "offsite_conversion.fb_pixel_purchase"
 ATTRIBUTION_WINDOW = "7d_click_1d_view"

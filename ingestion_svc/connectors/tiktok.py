@@ -30,7 +30,7 @@ from ingestion_svc.connectors.base import (
     pluck,
     supported,
 )
-from ingestion_svc.model import Account
+from ingestion_svc.raw_batch import Account
 
 OBJECTIVES = {
     "PRODUCT_SALES": "sales",

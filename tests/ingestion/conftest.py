@@ -18,9 +18,9 @@ import sim
 from ingestion_svc.app import build as ingestion_build
 from ingestion_svc.external_factors import FactorTable
 from ingestion_svc.history import StreamHistory
-from ingestion_svc.model import Account, RawBatch
 from ingestion_svc.parse import parse_json_rows
 from ingestion_svc.pipeline import BatchResult, finish, prepare
+from ingestion_svc.raw_batch import Account, RawBatch
 from memory_svc.app import build as memory_build
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import RunningService, running_services

@@ -16,7 +16,7 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 
 import sim
-from ingestion_svc.model import REASONS, ColumnMap
+from ingestion_svc.raw_batch import REASONS, ColumnMap
 from sim.raw.mutate import Batch, orders_rows, split
 
 SOURCES = ("meta", "google_ads", "klaviyo", "tiktok", "generic")

@@ -11,7 +11,7 @@ import pytest
 import sim
 from ingestion_svc import connectors
 from ingestion_svc.connectors.base import numbers
-from ingestion_svc.model import Account, ColumnMap
+from ingestion_svc.raw_batch import Account, ColumnMap
 from tests.ingestion.conftest import account_of, clean_line, dumps, raw_batch
 
 

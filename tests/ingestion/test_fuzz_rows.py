@@ -24,8 +24,8 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 import sim
 from ingestion_svc.external_factors import FactorTable
 from ingestion_svc.history import StreamHistory
-from ingestion_svc.model import Account
 from ingestion_svc.pipeline import BatchResult, finish, prepare
+from ingestion_svc.raw_batch import Account
 from mesh import record_rules
 from mesh.wire import write_request_wire
 from sim.raw.mutate import Batch, mixed_batches
