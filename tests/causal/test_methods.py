@@ -5,13 +5,21 @@ from __future__ import annotations
 import importlib
 import inspect
 
+import numpy as np
+import pandas as pd
 import pytest
 from liftos.v1 import causal_pb2 as causal_pb
 
 from causal_svc import convert
 from causal_svc.errors import InvalidSpec
-from causal_svc.estimators.result import Estimand, Method
-from causal_svc.methods import METHODS, EstimationOptions, Identification, method_info
+from causal_svc.estimators.result import EffectSpec, Estimand, Method
+from causal_svc.methods import (
+    METHODS,
+    EstimationOptions,
+    Identification,
+    estimator_for,
+    method_info,
+)
 
 # Every knob set, so every Options class passes every keyword it can.
 EVERY_KNOB = EstimationOptions(
@@ -94,3 +102,59 @@ def test_the_wire_enums_match_the_table() -> None:
     }
     assert wire_kinds == {k.name for k in Identification}
     assert set(convert.METHOD_TO_PROTO) == set(Method)
+
+
+def _frames() -> dict[Method, tuple[pd.DataFrame, EffectSpec]]:
+    """A small data set each method can estimate on."""
+    rng = np.random.default_rng(0)
+    unit, day = np.repeat(np.arange(30), 20), np.tile(np.arange(20), 30)
+    x = rng.normal(size=unit.size)
+    d = ((unit < 15) & (day >= 12)).astype(np.int64)
+    panel = pd.DataFrame({"unit": unit, "day": day, "x": x, "d": d})
+    panel["y"] = rng.normal(size=unit.size) + 0.5 * x + 2.0 * d
+    one = panel.assign(d=((unit == 0) & (day >= 12)).astype(np.int64))
+    one["y"] = panel["y"] - 2.0 * panel["d"] + 2.0 * one["d"] + 0.3 * unit
+    days = np.arange(60)
+    control = np.cumsum(rng.normal(size=60)) + 10
+    series = pd.DataFrame({"day": days, "c": control, "d": (days >= 45).astype(np.int64)})
+    series["y"] = 2 * control + rng.normal(size=60) + 3.0 * series["d"]
+    n = 600
+    z, r, u = rng.normal(size=n), rng.uniform(-1, 1, n), rng.normal(size=n)
+    cross = pd.DataFrame({"z": z, "r": r, "u": u, "d_iv": z + u, "d_rd": (r >= 0).astype(int)})
+    cross["y"] = 1.5 * cross["d_iv"] + 2.0 * cross["d_rd"] + r + u + rng.normal(size=n)
+    panel_spec = EffectSpec(outcome="y", treatment="d", unit="unit", time="day")
+    backdoor = (panel, EffectSpec(outcome="y", treatment="d", covariates=("x",)))
+    return {
+        Method.DIFFERENCE_IN_MEANS: (panel, EffectSpec(outcome="y", treatment="d")),
+        Method.DID: (panel, panel_spec),
+        Method.EVENT_STUDY: (panel, panel_spec),
+        Method.STAGGERED_DID: (panel, panel_spec),
+        Method.IV: (cross, EffectSpec(outcome="y", treatment="d_iv", instruments=("z",))),
+        Method.RDD: (
+            cross,
+            EffectSpec(outcome="y", treatment="d_rd", running_variable="r", cutoff=0.0),
+        ),
+        Method.MATCHING: backdoor,
+        Method.IPW: backdoor,
+        Method.AIPW: backdoor,
+        Method.SYNTHETIC_CONTROL: (one[one.unit < 12], panel_spec),
+        Method.DML: backdoor,
+        Method.BSTS: (
+            series,
+            EffectSpec(outcome="y", treatment="d", time="day", covariates=("c",)),
+        ),
+        Method.NAIVE_REGRESSION: backdoor,
+    }
+
+
+def test_each_estimator_answers_the_estimand_and_reference_its_row_says() -> None:
+    frames = _frames()
+    assert set(frames) == set(METHODS)
+    for method, (frame, spec) in frames.items():
+        estimate = estimator_for(method, EstimationOptions())(frame, spec)
+        assert estimate.method is method
+        assert estimate.estimand is METHODS[method].estimand, method
+        assert estimate.alpha == 0.05
+        # conf_int at the stored level is the stored interval; at another level it follows the
+        # estimate's own reference distribution
+        assert estimate.conf_int() == (estimate.ci_lower, estimate.ci_upper)
