@@ -695,8 +695,8 @@ def history_rows(
     """Stored records → the stream history's rows (one account, local days in range).
 
     Reads the ten fields it needs straight from the messages: a late row's scan brings a
-    campaign's month back (≈1,800 records), and decoding whole frames of them cost 18 µs
-    per record on the stage's critical path, against ≈2 here."""
+    campaign's month back, and decoding whole frames of them is far slower, on the stage's
+    critical path."""
     sources = {v: enum_name("data_source", v) for v in {r.data_source for r in records}}
     keep = [r for r in records if f"{sources[r.data_source]}|{r.account_id}" == account_key]
     days = day_numbers(date_column([r.local_date for r in keep]))  # NaT: far below any day

@@ -47,11 +47,8 @@ def settings_from_env() -> MemorySettings:
 def open_engine(config: ServerConfig, settings: MemorySettings | None = None) -> MemoryEngine:
     """Open the store under ``data_dir/memory`` and bring every org's index up to date."""
     settings = settings or settings_from_env()
-    # FAISS parallelises each add and k-means step with OpenMP. Writes add ~1,000 vectors at a
-    # time and searches are one query each, so a second thread mostly waits: measured on 2
-    # cores, adding 1,000 vectors to a 1,024-list IVF cost 9.0 µs of CPU per vector with 2
-    # threads and 6.6 with 1 (4.4 and 6.6 µs of wall time), and the extra CPU is taken from
-    # the other services on the machine (ingestion, during an ingest).
+    # One OpenMP thread: writes add ~1,000 vectors at a time and searches are one query each,
+    # so a second thread mostly waits, on CPU taken from the other services on the machine.
     faiss.omp_set_num_threads(int(os.environ.get("LIFTOS_MEMORY_FAISS_THREADS", 1)))
     root = config.data_dir / "memory"
     store = SQLiteRecordStore(root / "memory.sqlite")

@@ -97,8 +97,8 @@ def serialiser(records: Sequence[md_pb.CausalMarketingData]) -> Serialise:
     A record that arrives without any of those fields (what ingestion sends) is stored as
     its own bytes followed by the enrichment's bytes: protobuf parses concatenated messages
     as one (scalars: the last wins; repeated fields append; sub-messages merge), so this is
-    the record with the fields set, without rebuilding and re-encoding it field by field
-    (≈ 4× cheaper). Any other record is enriched field by field and serialised."""
+    the record with the fields set, without the cost of rebuilding and re-encoding it field
+    by field. Any other record is enriched field by field and serialised."""
 
     def serialise(e: Enrichment) -> list[bytes]:
         encoder = _Enricher(e)

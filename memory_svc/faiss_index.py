@@ -2,7 +2,7 @@
 
 * Exact: ``IndexIDMap2(IndexFlatIP)`` — brute-force inner product (cosine on unit vectors).
 * ANN: ``IndexIVFFlat`` (inner product) with the store's seqs as its own ids. Not wrapped in
-  ``IndexIDMap2``: measured here (faiss 1.15.1), ``IndexIDMap2(IVF).remove_ids`` compacts the
+  ``IndexIDMap2``: in faiss 1.15.1, ``IndexIDMap2(IVF).remove_ids`` compacts the
   id map positionally while the IVF lists keep their internal ids, so searches after a
   removal return wrong ids. IVF stores 64-bit ids natively and removes them correctly.
   ``nlist = clamp(4·√n, 1, 512)`` (and at most n/39 so k-means has enough points), searched
@@ -10,17 +10,14 @@
   centroid (Jégou, Douze & Schmid 2011, the IVF scheme); the index is retrained when the
   org has grown 4× since training, so lists stay balanced.
   Every added vector is compared with every centroid, so nlist sets the write cost; the
-  searched fraction (nprobe / nlist) sets recall and search cost. Against 1,024 lists at
-  nprobe 16, measured here: adds 6.6 → 3.8 µs per vector; the two trainings of a 308k-record
-  ingest 5.3 → 2.0 s of CPU (39 instead of 64 per list had cut them from 7.5); recall@10
-  against exact search 0.997 → 0.995 on that ingest's vectors and 1.000 → 1.000 on
-  ``bench/memory_search.py``'s 1M records, where direct FAISS p50 is 0.64 → 0.62 ms.
+  searched fraction (nprobe / nlist) sets recall and search cost: 512 lists at nprobe 8
+  write and train for far less CPU than 1,024 at 16, for the same recall and search time.
 * Persistence: ``<org>-<hash>.faiss`` plus a JSON sidecar (kind, dim, count, checksum of
   seqs, last seq applied). On start an index is loaded, caught up from the store (records
   written and versions replaced after its last seq) and verified against the store's
   (count, checksum); a missing, unreadable or mismatching index is rebuilt from the stored
   vectors — never re-embedded — and so is one with more lists than ``max_nlist`` (saved
-  when the cap was 1,024), since nprobe is sized for the cap.
+  under a larger cap), since nprobe is sized for the cap.
 * Record ids: the manager also holds each org's seq → record id map (``RecordIds``), built
   from the store on start and changed in :meth:`IndexManager.apply` under the org's lock,
   so whoever holds the lock sees the index and the ids agree.
@@ -304,7 +301,7 @@ class IndexManager:
                 self._catch_up(idx, state, source)
                 how = "caught_up"
             if idx is not None and idx.nlist > self.settings.max_nlist:
-                # saved under a larger max_nlist (1,024 before): nprobe is sized for at most
+                # saved under a larger max_nlist: nprobe is sized for at most
                 # max_nlist lists, so searching it would read half the fraction it should
                 _LOGGER.info(
                     "index for %s has %d lists, more than %d; rebuilding",

@@ -2,10 +2,9 @@
 
 Why not a SQL index: a batch of ids (random hashes) or natural keys lands on as many
 different B-tree leaves as it has rows, so each indexed key costs a whole page written to the
-WAL per record. Measured on ingest-shaped batches of 1,000 at 200k records, the
-``(org_id, id)`` and ``(org_id, natural_key)`` indexes were half of every commit's WAL bytes
-(≈ 1.1 of 2.2 GB), and they served nothing but the write path's identity check. Here a
-lookup is a binary search over a sorted array, 16 bytes a key (≈ 16 MB per million keys).
+WAL per record: the ``(org_id, id)`` and ``(org_id, natural_key)`` indexes were a large
+share of every commit's WAL bytes, and they served nothing but the write path's identity
+check. Here a lookup is a binary search over a sorted array, 16 bytes a key.
 
 The map only ever gives *candidates*: a hash may collide, and an entry may name a seq that
 has since been replaced. The store checks every candidate against the row it reads by seq

@@ -1,15 +1,14 @@
 """seq → record id for one org's current records, held in memory beside its FAISS index.
 
 A search turns FAISS's seqs into record ids; asking SQLite for them costs a query per search
-(≈ 0.1 ms at 1M records, most of it cache misses after FAISS has streamed its lists), and a
-lookup here costs ≈ 5 µs with no I/O, so the unfiltered search never touches the store.
+(mostly cache misses after FAISS has streamed its lists), and a lookup here does no I/O, so
+the unfiltered search never touches the store.
 
 Layout: a sorted int64 array of seqs, a parallel numpy ``StringDType`` array of ids (16
-bytes a row plus the UTF-8 bytes of ids longer than 15: ≈ 53 MB for 1M 32-character ids,
-against ≈ 170 MB for a ``dict[int, str]``) and a mask of live rows. Writes land in a small
-dict and are merged into the arrays once they reach an eighth of them, so a write costs
-amortised O(1) and a merge O(n) (≈ 30 ms at 1M). A seq's id never changes (a new version
-gets a new seq), so a row is only ever added or withdrawn.
+bytes a row plus the UTF-8 bytes of ids longer than 15: a fraction of a ``dict[int, str]``)
+and a mask of live rows. Writes land in a small dict and are merged into the arrays once
+they reach an eighth of them, so a write costs amortised O(1) and a merge O(n). A seq's id
+never changes (a new version gets a new seq), so a row is only ever added or withdrawn.
 """
 
 from __future__ import annotations

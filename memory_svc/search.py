@@ -164,8 +164,8 @@ class Searcher:
     def search_now(self, org_id: str, vector: np.ndarray, k: int) -> SearchResult | None:
         """The unfiltered vector search, only if it can run at once at a bounded cost.
 
-        For callers on an event loop, where a hop to a worker thread costs about a fifth of
-        a 1M-record search. None — run :meth:`search` off the loop instead — when the org has
+        For callers on an event loop, where a hop to a worker thread is a large share of
+        such a search. None — run :meth:`search` off the loop instead — when the org has
         no index, the query needs validation errors raised, the index is being changed (its
         lock is held by a writer), one query would scan more than
         ``inline_search_cost`` vector components, or the first probe found fewer

@@ -40,12 +40,8 @@ _WAL_BACKSTOP_BYTES = 256 << 20
 CHECKPOINT_INTERVAL_S = 0.5
 
 
-# Page size of a new database (an existing file keeps its own: in WAL mode it cannot change).
-# Measured on 400k ingest records against 4,096: rows pack tighter (1,024-byte vectors fit 3
-# to a 4 KB page, 7 to 8 KB; payloads likewise), 3,531 → 3,163 B per record on disk, and
-# fewer, larger WAL frames cost less CPU per byte: commit CPU 32.3 → 28.7 µs per record,
-# checkpoints included. 16 KB saved little more and wrote ~25% more WAL at 1.2M records,
-# where a batch touched one leaf per (campaign, geo) of the index then on (campaign, geo).
+# Page size of a new database (an existing file keeps its own: in WAL mode it cannot change):
+# rows pack tighter than at 4,096 and fewer, larger WAL frames cost less CPU per byte.
 PAGE_SIZE = 8192
 
 
@@ -81,8 +77,8 @@ class SQLiteRecordStore:
     Checkpoints (copying WAL pages into the database file, then fsyncing it) run on their own
     thread and connection every ``CHECKPOINT_INTERVAL_S``, off the write path: with SQLite's
     default of a checkpoint inside any commit that takes the WAL past 1,000 pages, nearly every
-    1,000-record Write paid for one (half of all commit time at 400k records); a page changed
-    by several commits between two checkpoints is also copied once.
+    1,000-record Write paid for one; a page changed by several commits between two
+    checkpoints is also copied once.
     """
 
     def __init__(self, path: Path) -> None:

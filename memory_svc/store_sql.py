@@ -45,14 +45,14 @@ CREATE TABLE IF NOT EXISTS records (
     graph_nodes TEXT NOT NULL, written_us INTEGER NOT NULL
 );
 -- Identity (org, id) and (org, natural_key) lookups are memory_svc.key_seqs maps, not indexes:
--- random keys cost a WAL page per record each (see keymap's docstring). Dropped if present.
+-- random keys cost a WAL page per record each (see key_seqs' docstring). Dropped if present.
 DROP INDEX IF EXISTS records_id;
 DROP INDEX IF EXISTS records_nk;
 CREATE INDEX IF NOT EXISTS records_time ON records (org_id, timestamp_us, id);
 -- campaign (+ time window: ingestion's history reads) is the most common selective filter.
 -- Not (campaign, geo): a batch adds a row to each of its (campaign, geo) series, one index
 -- leaf written per series; in time order new rows append at the end of their campaign's
--- range instead (measured: -3 µs CPU per record written). A geo filter reads the rows.
+-- range instead, which costs less per record written. A geo filter reads the rows.
 DROP INDEX IF EXISTS records_campaign_geo;
 CREATE INDEX IF NOT EXISTS records_campaign_time ON records (org_id, campaign_id, timestamp_us);
 CREATE INDEX IF NOT EXISTS records_experiment ON records (org_id, experiment_id, treatment_group)
@@ -133,12 +133,10 @@ def scan_sql(
     """The query for one page of a scan, in (timestamp, id) order after the cursor ``after``.
 
     A page's keys are chosen (and sorted) first, then only its own payloads are read: a join
-    before the LIMIT sorted the payload of every remaining match on every page (a paged
-    20-campaign scan of 36k records: 1.45 → 0.41 s on 1M records). A campaign filter reads
-    through the campaign index. Without statistics (a new database) SQLite preferred the time
-    index, whose order saves the sort but which reads every record in the window: a series'
-    77-record history took 0.27 s instead of 2 ms, and ingestion's history scans of a 1M-row
-    ingest cost memory 10 s of CPU.
+    before the LIMIT sorted the payload of every remaining match on every page. A campaign
+    filter reads through the campaign index: without statistics (a new database) SQLite
+    preferred the time index, whose order saves the sort but which reads every record in the
+    window, so a series' short history cost a scan of every campaign's days.
     """
     where, params = filter_sql(org_id, flt)
     if after is not None:

@@ -160,8 +160,8 @@ class RecordWriter:
         if not stored and len(set(ids)) == len(ids):
             keyed = [k for k in keys if k]
             if len(set(keyed)) == len(keyed):
-                # The usual ingest batch: every record new and named once, so every row is
-                # inserted (the passes below would say so at ~4 µs a row).
+                # the usual ingest batch: every record new and named once, so every row is
+                # inserted (what the slower passes below would find)
                 return status, list(range(len(ids))), [None] * len(ids)
         by_id = {e.id: e for e in stored}
         by_key = {e.natural_key: e for e in stored if e.natural_key}
