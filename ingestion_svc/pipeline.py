@@ -10,7 +10,7 @@ Two stages, so the servicer can fetch what the second needs in between:
     stream's history and within the batch (duplicates, stale and superseded versions,
     restatements) → arrival order (out of order, late) → lags → calendar → external
     factors → confounders → treatment assignment → quality → the record columns of
-    ``mesh.frames``.
+    ``mesh.frames`` (the features: ``ingestion_svc.record_columns``).
 
 Versions: a row's version is ``pulled_at`` (µs) + the batch's ``row_offset`` + its row
 index. Exports carry no per-row pull time, so an export's line order stands for its pull
@@ -30,15 +30,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from ingestion_svc import connectors, lags, quality
-from ingestion_svc.assignment import assign
-from ingestion_svc.calendar import calendar_columns
-from ingestion_svc.confounders import Detected, confounder_columns, detect
+from ingestion_svc import connectors, lags
 from ingestion_svc.experiments import Experiment
-from ingestion_svc.external_factors import FactorTable, JoinedFactor, join_factors
+from ingestion_svc.external_factors import FactorTable
 from ingestion_svc.history import StreamHistory, day_numbers
 from ingestion_svc.parse import ROW
 from ingestion_svc.raw_batch import RawBatch, Rejection
+from ingestion_svc.record_columns import epoch_us, record_columns
 from ingestion_svc.row_identity import arrival, classify, identify, resolve_campaign_ids
 from mesh import record_rules
 
@@ -51,13 +49,6 @@ DATE_FIELDS = {
     "google_ads": "segments.date",
     "klaviyo": "attributes.timeframe.start",
     "tiktok": "dimensions.stat_time_day",
-}
-SOURCE_NOTES = {
-    "meta": "conversions and revenue from actions[offsite_conversion.fb_pixel_purchase] (7d_click + 1d_view)",
-    "google_ads": "spend from metrics.costMicros / 1e6; omitted metrics are zero",
-    "klaviyo": "impressions are recipients; geo from the message's audience segment",
-    "tiktok": "conversions from complete_payment, revenue from total_complete_payment_rate",
-    "generic": "columns read through the declared mapping",
 }
 
 
@@ -277,7 +268,7 @@ def finish(
         "missing_field",
         lambda i: f"{fields[i]} is missing and no other row names the campaign's id",
     )
-    version_base = _micros(batch.pulled_at) + batch.row_offset
+    version_base = epoch_us(batch.pulled_at) + batch.row_offset
     frame = identify(rows.frame, batch.org_id, batch.source, batch.raw, version_base)
     codes = history.codes(frame["series"].tolist())
     days = frame["day"].to_numpy(np.int64)
@@ -308,7 +299,9 @@ def finish(
     kept = rows.frame
     won = kept[winners_mask].reset_index(drop=True)
     won_keys = keys[~cls.stale][winners_mask]
-    records, detected, score = _features(won, won_keys, batch, history, experiments, factors, now)
+    records, detected, score = record_columns(
+        won, won_keys, batch, history, experiments, factors, now
+    )
     refused = _refused(records, won["row"].to_numpy(np.int64), rows.rejections)
     if refused.any():
         records = records[~refused].reset_index(drop=True)
@@ -358,178 +351,3 @@ def _refused(records: pd.DataFrame, rows: np.ndarray, rejections: list[Rejection
     if refused.any():
         _LOGGER.error("%d records broke mesh.record_rules and were rejected", int(refused.sum()))
     return refused
-
-
-def _micros(t: dt.datetime) -> int:
-    delta = t.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _features(
-    won: pd.DataFrame,
-    keys: np.ndarray,
-    batch: RawBatch,
-    history: StreamHistory,
-    experiments: Sequence[Experiment],
-    factors: FactorTable,
-    now: dt.datetime,
-) -> tuple[pd.DataFrame, list[Detected], np.ndarray]:
-    """The record columns of the rows to write."""
-    n = len(won)
-    source = batch.source
-    c = {name: won[name].to_numpy() for name in won.columns}
-    own = np.column_stack([c["spend"], c["conversions"], c["revenue"]]).astype(np.float64)
-
-    def known(q: np.ndarray) -> np.ndarray:
-        k = history.lookup(q)
-        return np.column_stack([k.spend, k.conversions, k.revenue])
-
-    cube = lags.history_cube(keys, own, lags.CubeLookup(keys, own, known))
-    lag = lags.lag_features(cube, lags.ADSTOCK_DECAY[source])
-    rolling7 = lag["spend_rolling_mean_7"].to_numpy()
-    history_days = lag["lag_history_days"].to_numpy()
-    days = c["day"].astype(np.int64)
-    country = batch.account.country
-    calendar = calendar_columns(country, days) if country else None
-    joined = join_factors(factors, days, won["geo"], won["geo_key"])
-    names = pd.Series(c["campaign_name"], dtype=object)
-    detected = detect(source, calendar, country, days, cube, rolling7, names, joined)
-    assigned = assign(won, source, experiments)
-    factor_kinds = {f.type: np.isfinite(f.value) for f in joined}
-    no = np.zeros(n, dtype=bool)
-    components = {
-        "temporal_consistency": quality.temporal_consistency(
-            c["out_of_order"].astype(bool),
-            c["late_days"].astype(np.float64),
-            c["tz_repaired"].astype(bool),
-            c["tz_mismatch"].astype(bool),
-            c["tz_ambiguous"].astype(bool),
-        ),
-        "confounder_coverage": quality.confounder_coverage(
-            source,
-            {
-                "calendar": np.full(n, calendar is not None),
-                "weekly": history_days >= 14,
-                "budget": history_days >= 7,
-                **{
-                    k: factor_kinds.get(k, no)
-                    for k in ("macro", "competitor", "promotion", "demand")
-                },
-            },
-        ),
-        "treatment_assignment": quality.treatment_assignment(
-            assigned["treatment_group"].to_numpy() != "not_in_experiment", history_days
-        ),
-        "outcome_measurement": quality.outcome_measurement(
-            c["outcome_reported"].astype(bool),
-            own[:, 1],
-            own[:, 2],
-            c["attribution_ok"].astype(bool),
-            c["modelled"].astype(bool),
-        ),
-        "external_validity": quality.external_validity(
-            calendar["cal_is_holiday"].to_numpy(bool) if calendar is not None else no,
-            np.full(n, calendar is not None),
-            c["impressions"].astype(np.float64),
-            own[:, 1],
-            own[:, 0],
-            rolling7,
-        ),
-    }
-    score = quality.quality_score(components)
-    base_note = SOURCE_NOTES[source]
-    notes = np.empty(n, dtype=object)
-    notes[:] = [(base_note, x) if x else (base_note,) for x in c["note"].tolist()]
-    utc = pd.DatetimeIndex(c["timestamp"].astype("datetime64[us]")).tz_localize(dt.UTC)
-    cols: dict[str, object] = {
-        "id": c["id"],
-        "org_id": _const(batch.org_id, n),
-        "timestamp": utc,
-        "local_date": c["local_date"],
-        "data_source": _const(source, n),
-        "account_id": c["account_id"],
-        "campaign_id": c["campaign_id"],
-        "campaign_name": c["campaign_name"],
-        "campaign_objective": c["objective"],
-        "channel": c["channel"],
-        "geo": c["geo"],
-        "currency_code": c["currency"],
-        **{name: assigned[name].to_numpy() for name in assigned.columns},
-        "spend": own[:, 0],
-        "impressions": c["impressions"],
-        "clicks": c["clicks"],
-        "conversions": own[:, 1],
-        "revenue": own[:, 2],
-        "data_quality_score": score,
-        "natural_key": c["natural_key"],
-        "version": c["version"],
-        **{name: lag[name].to_numpy() for name in lag.columns},
-        "meta_ingested_at": pd.DatetimeIndex(
-            np.full(n, np.datetime64(_micros(now), "us"))
-        ).tz_localize(dt.UTC),
-        "meta_pulled_at": pd.DatetimeIndex(
-            np.full(n, np.datetime64(_micros(batch.pulled_at), "us"))
-        ).tz_localize(dt.UTC),
-        "meta_batch_id": _const(batch.batch_id, n),
-        "meta_account_timezone": c["timezone"],
-        "meta_out_of_order": c["out_of_order"],
-        "meta_late_days": c["late_days"],
-        "meta_is_restatement": c["is_restatement"],
-        "meta_replaced_version": c["replaced_version"],
-        "meta_notes": notes,
-        "meta_attribution_window": c["attribution_window"],
-        "meta_raw_row_sha256": c["sha"],
-        **{f"quality_{k}": v for k, v in components.items()},
-        **confounder_columns(detected),
-        **_factor_columns(joined),
-    }
-    if calendar is not None:
-        cols.update({name: calendar[name].to_numpy() for name in calendar.columns})
-        cols.update(_market_columns(joined, n))
-    frame = pd.DataFrame(
-        {
-            k: pd.Series(v, dtype=object, copy=False)
-            if isinstance(v, np.ndarray) and v.dtype.kind in "OU"
-            else v
-            for k, v in cols.items()
-        },
-        index=pd.RangeIndex(n),
-    )
-    return frame, detected, score
-
-
-def _const(value: str, n: int) -> np.ndarray:
-    return np.full(n, value, dtype=object)
-
-
-def _factor_columns(joined: Sequence[JoinedFactor]) -> dict[str, object]:
-    cols: dict[str, object] = {}
-    for f in joined:
-        live = np.isfinite(f.value)
-        cols[f"external__{f.name}"] = f.value
-        cols[f"external_type__{f.name}"] = np.where(live, f.type, "")
-        cols[f"external_source__{f.name}"] = np.where(live, f.source, "")
-        if f.type == "macro":
-            cols[f"econ__{f.name}"] = f.value
-            cols[f"econ_unit__{f.name}"] = np.where(live, f.unit, "")
-            cols[f"econ_source__{f.name}"] = np.where(live, f.source, "")
-    return cols
-
-
-def _market_columns(joined: Sequence[JoinedFactor], n: int) -> dict[str, object]:
-    """The calendar's market conditions: first demand and competitor series, promotions."""
-    demand = next((f.value for f in joined if f.type == "demand"), np.full(n, np.nan))
-    competitor = next((f.value for f in joined if f.type == "competitor"), np.full(n, np.nan))
-    active = np.zeros(n, dtype=bool)
-    name = np.full(n, "", dtype=object)
-    for f in joined:
-        if f.type == "promotion":
-            on = np.nan_to_num(f.value) > 0
-            name[on & ~active] = f.name
-            active |= on
-    return {
-        "cal_demand_index": demand,
-        "cal_competitor_index": competitor,
-        "cal_promotion_active": active,
-        "cal_promotion_name": name,
-    }
