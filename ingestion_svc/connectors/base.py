@@ -232,6 +232,24 @@ class Checks:
             self.rejections.append(Rejection(i, field, reason, msg))
         self.bad |= new
 
+    def text_field(self, rows: Sequence[dict[str, Any] | None], path: str) -> np.ndarray:
+        """:meth:`text` of the raw field at ``path`` of every row."""
+        return self.text(pluck(rows, path), path)
+
+    def metric(
+        self,
+        rows: Sequence[dict[str, Any] | None],
+        path: str,
+        *,
+        rule: str,
+        required: bool,
+        integer: bool = False,
+        scale: float = 1.0,
+    ) -> np.ndarray:
+        """:meth:`number` of the raw field at ``path`` of every row."""
+        parsed = numbers(pluck(rows, path), integer=integer)
+        return self.number(parsed, path, required=required, rule=rule, scale=scale)
+
     def number(
         self, parsed: Parsed, field: str, *, required: bool, rule: str, scale: float = 1.0
     ) -> np.ndarray:

@@ -21,8 +21,6 @@ from ingestion_svc.connectors.base import (
     dates,
     filled,
     map_geo,
-    numbers,
-    pluck,
     text,
 )
 from ingestion_svc.raw_batch import Account, ColumnMap
@@ -38,15 +36,15 @@ def normalise(
     n = len(rows)
     channel = mapping.channel or DEFAULT_CHANNEL
     day, missing_day, bad_day = dates(
-        checks.text(pluck(rows, mapping.date), mapping.date).tolist(), r"\d{4}-\d{2}-\d{2}"
+        checks.text_field(rows, mapping.date).tolist(), r"\d{4}-\d{2}-\d{2}"
     )
     checks.fail(missing_day, mapping.date, "missing_field", f"{mapping.date} is missing")
     campaign_id: np.ndarray | str = channel
     if mapping.campaign_id:
-        campaign_id = checks.text(pluck(rows, mapping.campaign_id), mapping.campaign_id)
+        campaign_id = checks.text_field(rows, mapping.campaign_id)
         checks.required(campaign_id, mapping.campaign_id)
     name = (
-        filled(checks.text(pluck(rows, mapping.campaign_name), mapping.campaign_name), "")
+        filled(checks.text_field(rows, mapping.campaign_name), "")
         if mapping.campaign_name
         else campaign_id
     )
@@ -60,8 +58,8 @@ def normalise(
     ):
         column = getattr(mapping, metric)
         if column:
-            metrics[metric] = checks.number(
-                numbers(pluck(rows, column), integer=integer), column, required=True, rule=metric
+            metrics[metric] = checks.metric(
+                rows, column, rule=metric, required=True, integer=integer
             )
         else:
             metrics[metric] = np.zeros(n)
@@ -74,11 +72,9 @@ def normalise(
     geo_key: np.ndarray | str = account.country
     geo: np.ndarray | str = account.country
     if mapping.geo:
-        geo_key, geo = map_geo(
-            checks.text(pluck(rows, mapping.geo), mapping.geo), account, checks, mapping.geo
-        )
+        geo_key, geo = map_geo(checks.text_field(rows, mapping.geo), account, checks, mapping.geo)
     currency = checks.currency(
-        checks.text(pluck(rows, mapping.currency_code), mapping.currency_code)
+        checks.text_field(rows, mapping.currency_code)
         if mapping.currency_code
         else text([None] * n),
         account,

@@ -24,7 +24,6 @@ from ingestion_svc.connectors.base import (
     dates,
     filled,
     map_geo,
-    numbers,
     pluck,
 )
 from ingestion_svc.raw_batch import Account
@@ -62,10 +61,8 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     """SearchStream rows → the normalised frame (see :mod:`ingestion_svc.connectors.base`)."""
     checks = Checks(rows)
     n = len(rows)
-    account_id = checks.account(
-        checks.text(pluck(rows, "customer.id"), "customer.id"), account, "customer.id"
-    )
-    campaign_id = checks.text(pluck(rows, "campaign.id"), "campaign.id")
+    account_id = checks.account(checks.text_field(rows, "customer.id"), account, "customer.id")
+    campaign_id = checks.text_field(rows, "campaign.id")
     gone = (campaign_id == None) & ~checks.bad  # noqa: E711 - elementwise
     recovered = np.zeros(n, dtype=bool)
     if gone.any():
@@ -73,65 +70,37 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         for i in np.flatnonzero(gone).tolist():
             campaign_id[i] = _resource_id(resources[i])
             recovered[i] = campaign_id[i] is not None
-    name = filled(checks.text(pluck(rows, "campaign.name"), "campaign.name"), "")
-    day, missing_day, bad_day = dates(
-        checks.text(pluck(rows, "segments.date"), "segments.date").tolist(), _DATE
-    )
+    name = filled(checks.text_field(rows, "campaign.name"), "")
+    day, missing_day, bad_day = dates(checks.text_field(rows, "segments.date").tolist(), _DATE)
     checks.fail(missing_day, "segments.date", "missing_field", "segments.date is missing")
     # Proto3 JSON omits zero-valued fields: an absent metric is zero, not missing.
-    micros = checks.number(
-        numbers(pluck(rows, "metrics.costMicros"), integer=True),
-        "metrics.costMicros",
-        required=False,
-        rule="spend",
-        scale=1e-6,
+    micros = checks.metric(
+        rows, "metrics.costMicros", rule="spend", required=False, integer=True, scale=1e-6
     )
-    impressions = checks.number(
-        numbers(pluck(rows, "metrics.impressions"), integer=True),
-        "metrics.impressions",
-        required=False,
-        rule="impressions",
+    impressions = checks.metric(
+        rows, "metrics.impressions", rule="impressions", required=False, integer=True
     )
-    clicks = checks.number(
-        numbers(pluck(rows, "metrics.clicks"), integer=True),
-        "metrics.clicks",
-        required=False,
-        rule="clicks",
-    )
-    conversions = checks.number(
-        numbers(pluck(rows, "metrics.conversions")),
-        "metrics.conversions",
-        required=False,
-        rule="conversions",
-    )
-    revenue = checks.number(
-        numbers(pluck(rows, "metrics.conversionsValue")),
-        "metrics.conversionsValue",
-        required=False,
-        rule="revenue",
-    )
+    clicks = checks.metric(rows, "metrics.clicks", rule="clicks", required=False, integer=True)
+    conversions = checks.metric(rows, "metrics.conversions", rule="conversions", required=False)
+    revenue = checks.metric(rows, "metrics.conversionsValue", rule="revenue", required=False)
     checks.fail(
         bad_day, "segments.date", "invalid_date", "segments.date is not a real date in 1900-2200"
     )
-    region = checks.text(pluck(rows, "segments.geoTargetRegion"), "segments.geoTargetRegion")
+    region = checks.text_field(rows, "segments.geoTargetRegion")
     geo_key, geo = map_geo(region, account, checks, "segments.geoTargetRegion")
     currency = checks.currency(
-        checks.text(pluck(rows, "customer.currencyCode"), "customer.currencyCode"),
+        checks.text_field(rows, "customer.currencyCode"),
         account,
         "customer.currencyCode",
     )
     checks.clicks_vs_impressions(clicks, impressions, "metrics.clicks")
     # Conversions may exceed clicks: Google counts every conversion, view-through included.
     channel_type = filled(
-        checks.text(
-            pluck(rows, "campaign.advertisingChannelType"), "campaign.advertisingChannelType"
-        ),
+        checks.text_field(rows, "campaign.advertisingChannelType"),
         "UNKNOWN",
     )
     channel = [CHANNELS.get(t) or "google_" + t.lower() for t in channel_type]
-    timezone = filled(
-        checks.text(pluck(rows, "customer.timeZone"), "customer.timeZone"), account.timezone
-    )
+    timezone = filled(checks.text_field(rows, "customer.timeZone"), account.timezone)
     return assemble(
         checks,
         {

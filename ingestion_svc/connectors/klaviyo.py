@@ -58,7 +58,7 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     """Campaign-values-report rows → the normalised frame."""
     checks = Checks(rows)
     n = len(rows)
-    kind = filled(checks.text(pluck(rows, "type"), "type"), "")
+    kind = filled(checks.text_field(rows, "type"), "")
     checks.fail(
         kind != REPORT_TYPE,
         "type",
@@ -66,42 +66,24 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         lambda i: f"type {shown(kind[i])} is not {REPORT_TYPE}",
     )
     message_field = "attributes.groupings.campaign_message_id"
-    message_id = checks.text(pluck(rows, message_field), message_field)
+    message_id = checks.text_field(rows, message_field)
     checks.required(message_id, message_field)
-    campaign_id = checks.text(
-        pluck(rows, "attributes.groupings.campaign_id"), "attributes.groupings.campaign_id"
-    )
-    start = checks.text(pluck(rows, "attributes.timeframe.start"), "attributes.timeframe.start")
+    campaign_id = checks.text_field(rows, "attributes.groupings.campaign_id")
+    start = checks.text_field(rows, "attributes.timeframe.start")
     checks.required(start, "attributes.timeframe.start")
     day = supported(np.array([_day(s) for s in start], dtype="datetime64[s]"))
-    recipients = checks.number(
-        numbers(pluck(rows, _STAT + "recipients"), integer=True),
-        _STAT + "recipients",
-        required=True,
-        rule="impressions",
+    recipients = checks.metric(
+        rows, _STAT + "recipients", rule="impressions", required=True, integer=True
     )
-    clicks = checks.number(
-        numbers(pluck(rows, _STAT + "clicks_unique"), integer=True),
-        _STAT + "clicks_unique",
-        required=True,
-        rule="clicks",
+    clicks = checks.metric(
+        rows, _STAT + "clicks_unique", rule="clicks", required=True, integer=True
     )
     conversions_raw = pluck(rows, _STAT + "conversions")
     conversions = checks.number(
         numbers(conversions_raw), _STAT + "conversions", required=False, rule="conversions"
     )
-    revenue = checks.number(
-        numbers(pluck(rows, _STAT + "conversion_value")),
-        _STAT + "conversion_value",
-        required=False,
-        rule="revenue",
-    )
-    spend = checks.number(
-        numbers(pluck(rows, _STAT + "text_message_spend")),
-        _STAT + "text_message_spend",
-        required=False,
-        rule="spend",
-    )
+    revenue = checks.metric(rows, _STAT + "conversion_value", rule="revenue", required=False)
+    spend = checks.metric(rows, _STAT + "text_message_spend", rule="spend", required=False)
     checks.fail(
         ~missing(start) & np.isnat(day),
         "attributes.timeframe.start",
@@ -115,9 +97,7 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     geo_key, geo = map_geo(segments, account, checks, segment_field)
     checks.clicks_vs_impressions(clicks, recipients, _STAT + "clicks_unique")
     channel = filled(
-        checks.text(
-            pluck(rows, "attributes.groupings.send_channel"), "attributes.groupings.send_channel"
-        ),
+        checks.text_field(rows, "attributes.groupings.send_channel"),
         "email",
     )
     return assemble(

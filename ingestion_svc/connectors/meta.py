@@ -68,12 +68,10 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     """Meta insights rows → the normalised frame (see :mod:`ingestion_svc.connectors.base`)."""
     checks = Checks(rows)
     n = len(rows)
-    account_id = checks.account(
-        checks.text(pluck(rows, "account_id"), "account_id"), account, "account_id"
-    )
-    campaign_id = checks.text(pluck(rows, "campaign_id"), "campaign_id")
-    name = filled(checks.text(pluck(rows, "campaign_name"), "campaign_name"), "")
-    start_raw = checks.text(pluck(rows, "date_start"), "date_start").tolist()
+    account_id = checks.account(checks.text_field(rows, "account_id"), account, "account_id")
+    campaign_id = checks.text_field(rows, "campaign_id")
+    name = filled(checks.text_field(rows, "campaign_name"), "")
+    start_raw = checks.text_field(rows, "date_start").tolist()
     day, missing_day, bad_day = dates(start_raw, _DATE)
     checks.fail(missing_day, "date_start", "missing_field", "date_start is missing")
     actions = pluck(rows, "actions")
@@ -85,16 +83,11 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
             "malformed",
             f"{field} is not a list",
         )
-    spend = checks.number(numbers(pluck(rows, "spend")), "spend", required=True, rule="spend")
-    impressions = checks.number(
-        numbers(pluck(rows, "impressions"), integer=True),
-        "impressions",
-        required=True,
-        rule="impressions",
+    spend = checks.metric(rows, "spend", rule="spend", required=True)
+    impressions = checks.metric(
+        rows, "impressions", rule="impressions", required=True, integer=True
     )
-    clicks = checks.number(
-        numbers(pluck(rows, "clicks"), integer=True), "clicks", required=True, rule="clicks"
-    )
+    clicks = checks.metric(rows, "clicks", rule="clicks", required=True, integer=True)
     purchase = [_action(a, PURCHASE) for a in actions]
     purchase_value = [_action(v, PURCHASE) for v in values]
     field = f"actions[{PURCHASE}]"
@@ -121,7 +114,7 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         "date_start is not a real yyyy-mm-dd date in 1900-2200",
     )
     start_text = filled(text(start_raw), "")
-    stop_text = filled(checks.text(pluck(rows, "date_stop"), "date_stop"), "")
+    stop_text = filled(checks.text_field(rows, "date_stop"), "")
     checks.fail(
         (stop_text != "") & (stop_text != start_text),
         "date_stop",
@@ -130,9 +123,9 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
             f"date_stop {stop_text[i]} differs from date_start {start_text[i]}: rows must be daily"
         ),
     )
-    geo_key, geo = map_geo(checks.text(pluck(rows, "region"), "region"), account, checks, "region")
+    geo_key, geo = map_geo(checks.text_field(rows, "region"), account, checks, "region")
     currency = checks.currency(
-        checks.text(pluck(rows, "account_currency"), "account_currency"),
+        checks.text_field(rows, "account_currency"),
         account,
         "account_currency",
     )
@@ -145,7 +138,7 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         "conversions_exceed_clicks",
         lambda i: f"{click_7d[i]:.0f} click-attributed purchases exceed {clicks[i]:.0f} clicks",
     )
-    objectives = checks.text(pluck(rows, "objective"), "objective").tolist()
+    objectives = checks.text_field(rows, "objective").tolist()
     objective = [OBJECTIVES.get(o, "unspecified") for o in objectives]
     distinct = {x: RETARGETING.search(x) is not None for x in set(name.tolist())}
     retargeting = [distinct[x] for x in name.tolist()]

@@ -89,29 +89,17 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     """Integrated-report rows → the normalised frame."""
     checks = Checks(rows)
     n = len(rows)
-    account_id = checks.account(
-        checks.text(pluck(rows, "advertiser_id"), "advertiser_id"), account, "advertiser_id"
-    )
-    campaign_id = checks.text(pluck(rows, "dimensions.campaign_id"), "dimensions.campaign_id")
-    name = filled(checks.text(pluck(rows, _M + "campaign_name"), _M + "campaign_name"), "")
-    stamps = checks.text(pluck(rows, "dimensions.stat_time_day"), "dimensions.stat_time_day")
+    account_id = checks.account(checks.text_field(rows, "advertiser_id"), account, "advertiser_id")
+    campaign_id = checks.text_field(rows, "dimensions.campaign_id")
+    name = filled(checks.text_field(rows, _M + "campaign_name"), "")
+    stamps = checks.text_field(rows, "dimensions.stat_time_day")
     checks.required(stamps, "dimensions.stat_time_day")
     day, repaired, bad_day = local_days(stamps, account.timezone)
-    spend = checks.number(
-        numbers(pluck(rows, _M + "spend")), _M + "spend", required=True, rule="spend"
+    spend = checks.metric(rows, _M + "spend", rule="spend", required=True)
+    impressions = checks.metric(
+        rows, _M + "impressions", rule="impressions", required=True, integer=True
     )
-    impressions = checks.number(
-        numbers(pluck(rows, _M + "impressions"), integer=True),
-        _M + "impressions",
-        required=True,
-        rule="impressions",
-    )
-    clicks = checks.number(
-        numbers(pluck(rows, _M + "clicks"), integer=True),
-        _M + "clicks",
-        required=True,
-        rule="clicks",
-    )
+    clicks = checks.metric(rows, _M + "clicks", rule="clicks", required=True, integer=True)
     purchases = pluck(rows, _M + "complete_payment")
     fallback = pluck(rows, _M + "conversion")
     purchases = [p if p is not None else c for p, c in zip(purchases, fallback, strict=True)]
@@ -121,11 +109,8 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         required=False,
         rule="conversions",
     )
-    revenue = checks.number(
-        numbers(pluck(rows, _M + "total_complete_payment_rate")),
-        _M + "total_complete_payment_rate",
-        required=False,
-        rule="revenue",
+    revenue = checks.metric(
+        rows, _M + "total_complete_payment_rate", rule="revenue", required=False
     )
     checks.fail(
         bad_day,
@@ -133,13 +118,11 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         "invalid_date",
         "stat_time_day is neither a local midnight nor the UTC instant of one",
     )
-    province = checks.text(pluck(rows, "dimensions.province_id"), "dimensions.province_id")
+    province = checks.text_field(rows, "dimensions.province_id")
     geo_key, geo = map_geo(province, account, checks, "dimensions.province_id")
-    currency = checks.currency(
-        checks.text(pluck(rows, _M + "currency"), _M + "currency"), account, _M + "currency"
-    )
+    currency = checks.currency(checks.text_field(rows, _M + "currency"), account, _M + "currency")
     checks.clicks_vs_impressions(clicks, impressions, _M + "clicks")
-    objectives = checks.text(pluck(rows, _M + "objective_type"), _M + "objective_type")
+    objectives = checks.text_field(rows, _M + "objective_type")
     objective = [OBJECTIVES.get(o, "unspecified") for o in objectives.tolist()]
     return assemble(
         checks,
