@@ -70,9 +70,9 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
             return reply, stream.commit(staged, reply.SerializeToString())
 
         try:
-            async with Pipeline(request_iterator, stage, depth=PIPELINE_DEPTH) as staged:
-                async for reply, committed in staged:
-                    await committed
+            async with Pipeline(request_iterator, stage, depth=PIPELINE_DEPTH) as acks:
+                async for reply, committed in acks:
+                    await committed  # durable in memory, recorded in the ledger
                     yield reply
         finally:
             await stream.close()
