@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import time
 from collections.abc import AsyncIterator
 
@@ -61,8 +62,7 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
             request: ingestion_pb.IngestRequest,
         ) -> tuple[ingestion_pb.IngestResponse, asyncio.Task[None]]:
             now = dt.datetime.now(dt.UTC)
-            batch, fingerprint = await asyncio.to_thread(self._batch, request, now)
-            staged = await stream.stage(batch, fingerprint, now)
+            staged = await stream.stage(functools.partial(self._batch, request, now), now)
             if staged.result is None:
                 reply = convert.replayed(staged.replayed_ack)
             else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -143,19 +143,21 @@ class IngestStream:
         if self._writer is not None:
             await self._writer.close(failed=self._failed)
 
-    async def stage(self, batch: RawBatch, fingerprint: str, now: dt.datetime) -> Staged:
+    async def stage(self, decode: Callable[[], tuple[RawBatch, str]], now: dt.datetime) -> Staged:
         """Everything up to memory's answer: replay, or transform the batch and send its
         records on the write stream.
 
-        The work runs in two worker-thread hops, before and after the history scans, so
-        the event loop serves both gRPC streams meanwhile. The history takes the batch's
-        rows at once, so the next batch can be staged while this one is written; if the
-        write fails the stream ends and its history with it.
+        ``decode`` gives the batch and its fingerprint (the servicer's conversion of the
+        request). The work runs in two worker-thread hops, before and after the history
+        scans — decoding is in the first — so the event loop serves both gRPC streams
+        meanwhile. The history takes the batch's rows at once, so the next batch can be
+        staged while this one is written; if the write fails the stream ends and its
+        history with it.
         """
-        front = await asyncio.to_thread(self._prepare, batch, fingerprint)
+        front = await asyncio.to_thread(self._prepare, decode)
         if isinstance(front, Staged):
             return front
-        prepared, windows = front
+        batch, fingerprint, prepared, windows = front
         await self._load_history(batch.org_id, batch.source, windows)
         result, message = await asyncio.to_thread(self._finish, batch, prepared, windows, now)
         if len(result.records):
@@ -189,10 +191,12 @@ class IngestStream:
         await asyncio.to_thread(ledger.put, staged.org_id, staged.batch_id, staged.fingerprint, ack)
 
     def _prepare(
-        self, batch: RawBatch, fingerprint: str
-    ) -> Staged | tuple[pipeline.Prepared, pipeline.Windows]:
+        self, decode: Callable[[], tuple[RawBatch, str]]
+    ) -> Staged | tuple[RawBatch, str, pipeline.Prepared, pipeline.Windows]:
         """A batch id the ledger holds is replayed (or refused, when its rows differ);
-        otherwise the prepared rows and the history windows they need."""
+        otherwise the batch, its fingerprint, its prepared rows and the history windows
+        they need."""
+        batch, fingerprint = decode()
         seen = self.deps.ledger.get(batch.org_id, batch.batch_id)
         if seen is not None:
             if seen.fingerprint != fingerprint:
@@ -203,7 +207,7 @@ class IngestStream:
                 )
             return Staged(batch.org_id, batch.batch_id, "", None, seen.ack, 0)
         prepared = pipeline.prepare(batch, self.deps.settings)
-        return prepared, prepared.windows()
+        return batch, fingerprint, prepared, prepared.windows()
 
     def _finish(
         self,

@@ -153,8 +153,8 @@ class GroupCommit(Generic[B]):
         async for first in messages:
             group = WriteGroup(first)
             await self._gather(group, messages, LINGER_S if pipelined else 0.0)
-            # a message left waiting because it did not fit: it does not make the writer
-            # one that keeps messages in flight
+            # what the group left waiting (a message that did not fit, or the end) does not
+            # count as the writer keeping messages in flight
             refused = messages.ready()
             async for outcome in self._store_group(group):
                 yield outcome
