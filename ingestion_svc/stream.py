@@ -11,6 +11,7 @@ is reached through :class:`MemoryPort` (``ingestion_svc.client.MemoryClient``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
@@ -170,7 +171,9 @@ class IngestStream:
         """Wait for memory's answer to the batch, after every batch staged before it, then
         record ``ack`` (the serialised reply) in the ledger. A batch fails when one before
         it did."""
-        task = asyncio.create_task(self._commit(staged, ack, self._last))
+        # the commit needs the batch's identity, not its records: those are freed now
+        slim = dataclasses.replace(staged, result=None)
+        task = asyncio.create_task(self._commit(slim, ack, self._last))
         self._last = task
         self._commits.add(task)
         task.add_done_callback(self._commits.discard)
