@@ -82,6 +82,10 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: 
 
 
 def _log(method: str, context: grpc.aio.ServicerContext, start: float, code: str | None) -> None:
+    if code is None and context.cancelled():
+        # A client stream cancelled mid-way can look, to the handler, like one that ended:
+        # the handler returns normally, but nobody got its answer.
+        code = _abandoned(context)
     if code is None:
         found = context.code()
         code = found.name if isinstance(found, grpc.StatusCode) else "OK"
