@@ -3,7 +3,7 @@
     python bench/fuzz_requests.py                    # 8,000 per RPC: 200,000 requests
     python bench/fuzz_requests.py --per-rpc 300      # a quick pass
 
-The five services run as their own processes (``mesh.mesh_process.Mesh``) on free loopback
+The five services run as their own processes (``mesh.cli.processes.Mesh``) on free loopback
 ports; this process generates the requests with the same hypothesis strategies as
 ``tests/fuzz/test_request_fuzz.py`` (valid seeds with fields replaced by edge values, and
 messages drawn from scratch) and sends them. Every answer is counted by status code; an
@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
-from mesh.mesh_process import Mesh  # noqa: E402
+from mesh.cli.processes import Mesh  # noqa: E402
 from tests.fuzz import rpcs  # noqa: E402
 from tests.fuzz.proto_strategies import requests  # noqa: E402
 from tests.fuzz.test_request_fuzz import seed_state  # noqa: E402

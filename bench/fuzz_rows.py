@@ -206,9 +206,9 @@ def main() -> None:
     from liftos.v1 import memory_pb2_grpc as memory_grpc
 
     import sim
-    from mesh.client import LiftOS
-    from mesh.mesh_process import Mesh
+    from mesh.cli.processes import Mesh
     from mesh.runtime.config import PeerConfig
+    from mesh.sdk.client import LiftOS
     from tests.ingestion.fuzzing import SOURCES, corpus
 
     t = time.perf_counter()

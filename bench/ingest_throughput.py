@@ -126,8 +126,8 @@ def in_process(world: Path) -> dict[str, float]:
 
 def client(world: Path, ingestion: str, memory: str) -> dict[str, float]:
     """Stream every export through Ingest; the clock stops at the last ack."""
-    from mesh.client import LiftOS
     from mesh.runtime.config import PeerConfig
+    from mesh.sdk.client import LiftOS
 
     accounts = _accounts(world)
     peers = PeerConfig.from_env().with_overrides(ingestion=ingestion, memory=memory)
@@ -183,9 +183,9 @@ def _worker(mode: str, *args: str) -> dict[str, float]:
 def grpc_path(
     world: Path, data: Path
 ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-    from mesh.client import LiftOS
-    from mesh.mesh_process import Mesh
+    from mesh.cli.processes import Mesh
     from mesh.runtime.config import PeerConfig
+    from mesh.sdk.client import LiftOS
 
     ports = {"ingestion": _free_port(), "memory": _free_port()}
     mesh = Mesh(data, ports=ports, services=("memory", "ingestion"), log_level="INFO")

@@ -53,11 +53,11 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc  # noqa: E402
 from liftos.v1 import memory_pb2 as memory_pb  # noqa: E402
 from liftos.v1 import memory_pb2_grpc as memory_grpc  # noqa: E402
 
-from mesh.client import LiftOS, retry_delay  # noqa: E402
-from mesh.mesh_process import Mesh  # noqa: E402
+from mesh.cli.processes import Mesh  # noqa: E402
 from mesh.runtime.config import PeerConfig  # noqa: E402
-from mesh.synthetic_records import synthetic_records  # noqa: E402
-from mesh.tables import frame_to_table  # noqa: E402
+from mesh.runtime.synthetic_records import synthetic_records  # noqa: E402
+from mesh.runtime.tables import frame_to_table  # noqa: E402
+from mesh.sdk.client import LiftOS, retry_delay  # noqa: E402
 
 SEARCH_ORG = "shop"  # seeded with synthetic records (campaigns 0-1 run geo experiment exp-bf)
 INGEST_BATCH = 500

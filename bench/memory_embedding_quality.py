@@ -34,8 +34,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
 from memory_svc.embedding import NUMERIC_DIM, CausalEmbedder, HashingTextEncoder  # noqa: E402
 from memory_svc.features import causal_profile  # noqa: E402
-from mesh.frames import records_to_frame  # noqa: E402
-from mesh.synthetic_records import synthetic_records  # noqa: E402
+from mesh.runtime.frames import records_to_frame  # noqa: E402
+from mesh.runtime.synthetic_records import synthetic_records  # noqa: E402
 
 TEXT_QUERIES = (
     "retargeting",

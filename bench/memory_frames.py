@@ -1,4 +1,4 @@
-"""mesh.frames throughput: CausalMarketingData ↔ DataFrame at 100k records, both ways.
+"""mesh.runtime.frames throughput: CausalMarketingData ↔ DataFrame at 100k records, both ways.
 
     python bench/memory_frames.py [--records 100000] [--repeats 3]
 
@@ -23,8 +23,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
 from liftos.v1 import marketing_data_pb2 as md_pb  # noqa: E402
 
-from mesh.frames import frame_to_records, records_to_frame  # noqa: E402
-from mesh.synthetic_records import synthetic_records  # noqa: E402
+from mesh.runtime.frames import frame_to_records, records_to_frame  # noqa: E402
+from mesh.runtime.synthetic_records import synthetic_records  # noqa: E402
 
 WRITE_GROUPS = ("core", "calendar", "confounders")  # what the memory service reads on Write
 T = TypeVar("T")

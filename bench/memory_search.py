@@ -5,7 +5,7 @@ times, peak RSS.
     python bench/memory_search.py                 # 1M records (a few minutes on 2 cores)
     python bench/memory_search.py --records 200000 --queries 300
 
-The records are synthetic causal marketing rows (mesh.synthetic_records: campaign × geo × day
+The records are synthetic causal marketing rows (mesh.runtime.synthetic_records: campaign × geo × day
 with campaign-level spend, a geo experiment and holiday confounders) embedded by the service
 itself, so the vectors have the structure real embeddings have rather than random Gaussians.
 The service runs as its own process (``python -m memory_svc``); the bench process is the
@@ -41,7 +41,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc  # noqa: E402
 
 from memory_svc.app import settings_from_env  # noqa: E402
 from memory_svc.faiss_index import _file_stem  # noqa: E402
-from mesh.synthetic_records import synthetic_records  # noqa: E402
+from mesh.runtime.synthetic_records import synthetic_records  # noqa: E402
 
 ORG = "bench"
 CAMPAIGNS, GEOS = 50, 100  # 5,000 records a day

@@ -4,7 +4,7 @@
 
 The records are what ``Ingest`` sends to memory: simulator exports (``--world``, e.g. the
 ``--keep`` folder of ``bench/ingest_throughput.py``; otherwise a small world is generated)
-run through the ingestion pipeline and ``mesh.frames.frame_to_records``, one WriteRequest
+run through the ingestion pipeline and ``mesh.runtime.frames.frame_to_records``, one WriteRequest
 per ingest batch (≤ 1,000 records), cached as bytes beside the world.
 
 Timed, each in a fresh process:
@@ -51,7 +51,7 @@ def build_requests(world: Path, total: int, out: Path) -> None:
     from ingestion_svc.parse import parse_json_rows
     from ingestion_svc.pipeline import finish, prepare
     from ingestion_svc.raw_batch import Account, RawBatch
-    from mesh.frames import frame_to_records
+    from mesh.runtime.frames import frame_to_records
 
     manifest = json.loads((world / "manifest.json").read_text())
     last = dt.date.fromisoformat(manifest["start"]) + dt.timedelta(days=manifest["days"])

@@ -1,6 +1,6 @@
 """Encoding ingestion's record batches for MemoryService.Write: column-wise wire bytes
-(``mesh.wire.write_request_wire``) against building the messages with
-``mesh.frames.frame_to_records`` and serialising the WriteRequest (the reference, what the
+(``mesh.runtime.frames.wire.write_request_wire``) against building the messages with
+``mesh.runtime.frames.frame_to_records`` and serialising the WriteRequest (the reference, what the
 ingestion service did before).
 
 Run: ``OPENBLAS_NUM_THREADS=1 python bench/wire_encoding.py [--days 60] [--campaigns 60]``
@@ -31,8 +31,8 @@ def frames(world: Path) -> list:  # type: ignore[type-arg]
 def main() -> None:
     from liftos.v1 import memory_pb2 as memory_pb
 
-    from mesh.frames import frame_to_records
-    from mesh.wire import write_request_wire
+    from mesh.runtime.frames import frame_to_records
+    from mesh.runtime.frames.wire import write_request_wire
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--days", type=int, default=60)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from causal_svc.errors import AnalysisNotFound
-from mesh.sqlite_db import LockedSQLite
+from mesh.runtime.sqlite_db import LockedSQLite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS analyses (

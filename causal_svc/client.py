@@ -21,9 +21,9 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable
 from causal_svc.record_tables import ExperimentDesign
-from mesh.errors import DependencyUnavailable, FieldViolation
-from mesh.frames import records_to_frame
 from mesh.runtime.channels import aio_channel
+from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation
+from mesh.runtime.frames import records_to_frame
 
 SCAN_BATCH = 5000
 StubT = TypeVar("StubT")

@@ -29,9 +29,9 @@ from causal_svc.identification import Strategy
 from causal_svc.jobs import EstimateJob
 from causal_svc.methods import METHODS, EstimationOptions
 from causal_svc.record_tables import Aggregation
-from mesh.errors import shown
+from mesh.runtime.exceptions import shown
 from mesh.runtime.protoconv import date_from_proto, enum_from_proto, int_in_range, require_org
-from mesh.tables import table_to_frame
+from mesh.runtime.tables import table_to_frame
 
 # Domain enums and the wire's share member names (``Method.DID`` ↔ ``ESTIMATION_METHOD_DID``);
 # a test checks that every member has its counterpart.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mesh.errors import (
+from mesh.runtime.exceptions import (
     DependencyUnavailable,
     FailedPrecondition,
     InsufficientData,

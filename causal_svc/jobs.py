@@ -28,7 +28,7 @@ PRELOAD = (
 
 @dataclass(frozen=True, slots=True)
 class RecordsData:
-    """Memory records (a :func:`mesh.frames.records_to_frame` frame) and how to aggregate them."""
+    """Memory records (a :func:`mesh.runtime.frames.records_to_frame` frame) and how to aggregate them."""
 
     records: pd.DataFrame
     aggregation: Aggregation

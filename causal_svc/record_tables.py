@@ -85,7 +85,7 @@ def analysis_table(
     experiment_id: str = "",
     design: ExperimentDesign | None = None,
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """Aggregate records (a :func:`mesh.frames.records_to_frame` frame); returns (table, warnings).
+    """Aggregate records (a :func:`mesh.runtime.frames.records_to_frame` frame); returns (table, warnings).
 
     Raises
     ------

@@ -38,7 +38,7 @@ _UNIT_COLUMNS = {
 
 def assign(rows: pd.DataFrame, source: str, experiments: Sequence[Experiment]) -> pd.DataFrame:
     """The assignment columns for ``rows`` (needs local_date, campaign_id, account_id, geo,
-    geo_key), in ``mesh.frames`` spelling ("treatment", "not_in_experiment", "geo"…).
+    geo_key), in ``mesh.runtime.frames`` spelling ("treatment", "not_in_experiment", "geo"…).
 
     ``experiments`` must be in creation order (the registry's ``all_active`` order).
     """

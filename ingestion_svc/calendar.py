@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ingestion_svc.errors import InvalidCalendarRequest
-from mesh.errors import shown
+from mesh.runtime.exceptions import shown
 
 MAX_CALENDAR_DAYS = 3660
 # Countries wholly or mostly south of the equator: seasons are flipped.
@@ -180,7 +180,7 @@ CALENDAR_COLUMNS = (
 
 @lru_cache(maxsize=64)
 def year_frame(country: str, year: int) -> pd.DataFrame:
-    """One year of calendar features as ``mesh.frames`` ``cal_*`` columns, indexed by day
+    """One year of calendar features as ``mesh.runtime.frames`` ``cal_*`` columns, indexed by day
     number (days since 1970-01-01); cached per (country, year)."""
     days = build_calendar(country, dt.date(year, 1, 1), dt.date(year, 12, 31))
     frame = pd.DataFrame(

@@ -27,8 +27,8 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 from ingestion_svc import convert
 from ingestion_svc.errors import MemoryUnavailable
 from mesh.runtime.channels import aio_channel
+from mesh.runtime.frames.wire import write_request_wire
 from mesh.runtime.protoconv import MAX_DATE, MIN_DATE
-from mesh.wire import write_request_wire
 
 __all__ = ["MemoryClient", "WriteCounts"]
 
@@ -65,7 +65,7 @@ class MemoryWriter:
     receives batch k+1 while it commits batch k.
 
     A batch is a serialised WriteStreamRequest (ingestion encodes it column by column with
-    ``mesh.wire``; no serializer runs). Memory unreachable, or an answer not back within the
+    ``mesh.runtime.frames.wire``; no serializer runs). Memory unreachable, or an answer not back within the
     client's timeout, is ``MemoryUnavailable``; any other failure ends the stream as a bug
     on one side of the contract (RuntimeError → INTERNAL).
     """
@@ -175,7 +175,7 @@ class MemoryClient:
 
     @staticmethod
     def encode(org_id: str, records: pd.DataFrame) -> bytes:
-        """A serialised WriteStreamRequest, encoded column by column (``mesh.wire``) without
+        """A serialised WriteStreamRequest, encoded column by column (``mesh.runtime.frames.wire``) without
         building the messages: the cheap way to the same bytes."""
         return write_request_wire(org_id, records)
 

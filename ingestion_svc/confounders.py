@@ -253,7 +253,7 @@ def detect(
 
 
 def confounder_columns(detected: Sequence[Detected]) -> dict[str, object]:
-    """``mesh.frames`` confounder column families for the detected confounders."""
+    """``mesh.runtime.frames`` confounder column families for the detected confounders."""
     cols: dict[str, object] = {}
     for d in detected:
         live = np.isfinite(d.value)

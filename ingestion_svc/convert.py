@@ -35,9 +35,9 @@ from ingestion_svc.parse import (
 )
 from ingestion_svc.pipeline import BatchResult
 from ingestion_svc.raw_batch import MAX_BATCH_ROWS, Account, ColumnMap, RawBatch, Rejection
-from mesh import record_rules
-from mesh.errors import FieldViolation, InvalidInput, shown
-from mesh.frames import date_column, enum_name, enum_value
+from mesh.runtime import record_rules
+from mesh.runtime.exceptions import FieldViolation, InvalidInput, shown
+from mesh.runtime.frames import date_column, enum_name, enum_value
 from mesh.runtime.protoconv import (
     collect,
     date_from_proto,
@@ -266,7 +266,7 @@ def _check_experiment_values(
     message: md_pb.CausalExperiment, violations: list[FieldViolation]
 ) -> None:
     """Enums, finite numbers and bounded text anywhere; and the numbers assignment reads in
-    range (an arm's dose becomes its records' treatment_intensity: mesh.record_rules)."""
+    range (an arm's dose becomes its records' treatment_intensity: mesh.runtime.record_rules)."""
     prefix = "experiment."
     _check_message(message, prefix, violations)
     for name in ("treatment_units", "control_units", "campaign_ids"):

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingestion_svc.errors import ExperimentExists, ExperimentNotFound
-from mesh.errors import InvalidInput
-from mesh.page_tokens import PageTokens
-from mesh.sqlite_db import LockedSQLite
+from mesh.runtime.exceptions import InvalidInput
+from mesh.runtime.page_tokens import PageTokens
+from mesh.runtime.sqlite_db import LockedSQLite
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -118,7 +118,7 @@ def _from_row(row: sqlite3.Row) -> Experiment:
 
 
 def _encode_token(tokens: PageTokens, org_id: str, create_time_us: int, experiment_id: str) -> str:
-    """An opaque token (mesh.page_tokens) over the last row's sort key."""
+    """An opaque token (mesh.runtime.page_tokens) over the last row's sort key."""
     return tokens.seal(org_id, json.dumps([create_time_us, experiment_id]).encode())
 
 
@@ -135,7 +135,7 @@ def _decode_token(tokens: PageTokens, org_id: str, token: str) -> tuple[int, str
 
 class ExperimentRegistry(LockedSQLite):
     """SQLite-backed registry; safe to call from worker threads. Page tokens are sealed
-    with the deployment's secret (``tokens``; default: mesh.page_tokens beside the db)."""
+    with the deployment's secret (``tokens``; default: mesh.runtime.page_tokens beside the db)."""
 
     def __init__(self, path: Path, tokens: PageTokens | None = None) -> None:
         super().__init__(path, _SCHEMA)

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ingestion_svc.errors import InvalidExternalFactor
-from mesh.errors import FieldViolation
-from mesh.sqlite_db import LockedSQLite
+from mesh.runtime.exceptions import FieldViolation
+from mesh.runtime.sqlite_db import LockedSQLite
 
 __all__ = ["FACTOR_TYPES", "FactorRegistry", "FactorSeries", "FactorTable", "join_factors"]
 

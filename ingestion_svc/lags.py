@@ -71,7 +71,7 @@ class CubeLookup:
 
 
 def lag_features(cube: np.ndarray, decay: float) -> pd.DataFrame:
-    """The lag columns of ``mesh.frames`` (``spend_lag_1`` … ``lag_history_days``).
+    """The lag columns of ``mesh.runtime.frames`` (``spend_lag_1`` … ``lag_history_days``).
 
     Notes
     -----

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mesh.sqlite_db import LockedSQLite
+from mesh.runtime.sqlite_db import LockedSQLite
 
 __all__ = ["BatchLedger", "LedgerEntry"]
 

@@ -10,7 +10,7 @@ Two stages, so the servicer can fetch what the second needs in between:
     stream's history and within the batch (duplicates, stale and superseded versions,
     restatements) → arrival order (out of order, late) → lags → calendar → external
     factors → confounders → treatment assignment → quality → the record columns of
-    ``mesh.frames`` (the features: ``ingestion_svc.record_columns``).
+    ``mesh.runtime.frames`` (the features: ``ingestion_svc.record_columns``).
 
 Versions: a row's version is ``pulled_at`` (µs) + the batch's ``row_offset`` + its row
 index. Exports carry no per-row pull time, so an export's line order stands for its pull
@@ -38,7 +38,7 @@ from ingestion_svc.parse import ROW
 from ingestion_svc.raw_batch import RawBatch, Rejection
 from ingestion_svc.record_columns import epoch_us, record_columns
 from ingestion_svc.row_identity import arrival, classify, identify, resolve_campaign_ids
-from mesh import record_rules
+from mesh.runtime import record_rules
 
 __all__ = ["BatchResult", "Prepared", "Settings", "finish", "prepare", "record_id"]
 
@@ -337,7 +337,7 @@ def finish(
 
 
 def _refused(records: pd.DataFrame, rows: np.ndarray, rejections: list[Rejection]) -> np.ndarray:
-    """Records memory would refuse (:func:`mesh.record_rules.value_violations`), each
+    """Records memory would refuse (:func:`mesh.runtime.record_rules.value_violations`), each
     rejected. The connectors check every raw number against the same rules, so this finds
     only what ingestion itself computed wrong: logged as the bug it is, and the row is
     rejected rather than failing its batch at memory."""
@@ -349,5 +349,7 @@ def _refused(records: pd.DataFrame, rows: np.ndarray, rejections: list[Rejection
         reason = "invalid_date" if name == "timestamp" else "invalid_number"
         rejections.append(Rejection(int(rows[i]), name, reason, f"memory would refuse it: {why}"))
     if refused.any():
-        _LOGGER.error("%d records broke mesh.record_rules and were rejected", int(refused.sum()))
+        _LOGGER.error(
+            "%d records broke mesh.runtime.record_rules and were rejected", int(refused.sum())
+        )
     return refused

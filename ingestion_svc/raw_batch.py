@@ -1,7 +1,7 @@
 """The ingestion domain's plain types: a raw batch, its account, rejections, limits.
 
 Sources and rejection reasons are short lower-case names (``"meta"``, ``"negative_value"``),
-the same spelling ``mesh.frames`` uses for enums; ``convert.py`` maps them to the wire enums.
+the same spelling ``mesh.runtime.frames`` uses for enums; ``convert.py`` maps them to the wire enums.
 """
 
 from __future__ import annotations

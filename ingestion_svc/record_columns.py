@@ -1,4 +1,4 @@
-"""The record columns of a batch's rows to write (``mesh.frames``' schema): lags from the
+"""The record columns of a batch's rows to write (``mesh.runtime.frames``' schema): lags from the
 stream's history, calendar, external factors, confounders, treatment assignment, quality
 and the ingest metadata."""
 

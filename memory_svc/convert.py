@@ -21,9 +21,9 @@ from memory_svc.search import SearchResult
 from memory_svc.spaces import SPACES, region_keys
 from memory_svc.store import RecordFilter, ScanRow
 from memory_svc.writer import Enrichment, Serialise, WriteOutcome
-from mesh import record_rules
-from mesh.errors import FieldViolation, shown
-from mesh.frames import enum_name, records_to_frame
+from mesh.runtime import record_rules
+from mesh.runtime.exceptions import FieldViolation, shown
+from mesh.runtime.frames import enum_name, records_to_frame
 from mesh.runtime.protoconv import instant_from_proto, require_org
 
 MAX_RECORDS_PER_REQUEST = 10_000

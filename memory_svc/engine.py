@@ -1,6 +1,6 @@
 """The knowledge space engine: one facade over the write path, search, scans and the graph.
 
-Pure domain code (no gRPC, no generated protos): records arrive as a ``mesh.frames`` frame
+Pure domain code (no gRPC, no generated protos): records arrive as a ``mesh.runtime.frames`` frame
 plus a callback that serialises the enriched records, and leave as opaque payload bytes.
 The parts, each safe to call from worker threads:
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mesh.errors import FailedPrecondition, InvalidInput, NotFound, ResourceExhausted
+from mesh.runtime.exceptions import FailedPrecondition, InvalidInput, NotFound, ResourceExhausted
 
 __all__ = [
     "BatchTooLarge",

@@ -1,5 +1,5 @@
 """The causal profile of a record: the text and numbers its embedding and conceptual-space
-coordinates are computed from. Pure pandas/numpy over a ``mesh.frames`` frame.
+coordinates are computed from. Pure pandas/numpy over a ``mesh.runtime.frames`` frame.
 
 Ratios follow the marketing definitions (ROAS = revenue / spend, CPA = spend / conversions,
 CTR = clicks / impressions); where a ratio is undefined the convention is stated on the
@@ -83,7 +83,7 @@ def _codes(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
 
 
 def causal_profile(frame: pd.DataFrame) -> CausalProfile:
-    """Derive the causal profile of every row of a ``mesh.frames`` frame.
+    """Derive the causal profile of every row of a ``mesh.runtime.frames`` frame.
 
     Parameters
     ----------

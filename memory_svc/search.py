@@ -28,7 +28,7 @@ from memory_svc.embedding import CausalEmbedder, Embedders
 from memory_svc.errors import DimensionMismatch, OrgNotFound, UnknownFilterValue
 from memory_svc.faiss_index import IndexManager
 from memory_svc.store import RecordFilter, RecordStore
-from mesh.errors import FieldViolation, shown
+from mesh.runtime.exceptions import FieldViolation, shown
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from memory_svc.store import (
     ScanRow,
 )
 from memory_svc.store_sql import SCHEMA, chunks, filter_sql, marks, scan_sql
-from mesh.sqlite_db import connect_durable
+from mesh.runtime.sqlite_db import connect_durable
 
 __all__ = ["CHECKPOINT_INTERVAL_S", "PAGE_SIZE", "SQLiteRecordStore"]
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from memory_svc.engine import MemoryEngine
 from memory_svc.writer import Serialise, WriteOutcome
-from mesh.errors import InvalidInput
+from mesh.runtime.exceptions import InvalidInput
 
 if TYPE_CHECKING:
     from mesh.runtime.pipeline import Pipeline

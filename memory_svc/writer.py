@@ -1,6 +1,6 @@
 """The write path: store batches of records idempotently, one writer at a time.
 
-Records arrive as a ``mesh.frames`` frame plus a callback that serialises the enriched
+Records arrive as a ``mesh.runtime.frames`` frame plus a callback that serialises the enriched
 records. For each batch (or group of batches): decide insert / replace / unchanged / stale
 against the store; derive the causal profile, embedding, conceptual regions and graph nodes
 of the records to store; have the caller serialise them; commit everything in one SQLite
@@ -25,7 +25,7 @@ from memory_svc.features import causal_profile
 from memory_svc.graph import Roles, batch_delta, node_type, roles
 from memory_svc.spaces import PRIMARY_SPACE, SpaceAssignment, assign_all
 from memory_svc.store import CommitBatch, ExistingRecord, RecordStore
-from mesh.errors import FieldViolation
+from mesh.runtime.exceptions import FieldViolation
 
 __all__ = ["Enrichment", "RecordWriter", "Serialise", "WriteOutcome"]
 

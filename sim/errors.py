@@ -1,5 +1,5 @@
 """The simulator's one exception. ``sim`` imports nothing else of ours, so it cannot use
-``mesh.errors``; callers map :class:`SimError` to ``InvalidInput`` at their boundary (it carries
+``mesh.runtime.exceptions``; callers map :class:`SimError` to ``InvalidInput`` at their boundary (it carries
 the same ``field`` and ``reason``)."""
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mesh import errors as E
-from mesh.runtime.errors import STATUS_TABLE, code_for
+from mesh.runtime import exceptions as E
+from mesh.runtime.status import STATUS_TABLE, code_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_PACKAGES = ("ingestion_svc", "memory_svc", "causal_svc", "llm_svc", "surfacing_svc")

@@ -9,14 +9,14 @@ from google.protobuf import timestamp_pb2
 from google.rpc import code_pb2, error_details_pb2
 from liftos.v1 import causal_pb2, common_pb2
 
-from mesh.errors import FieldViolation, InvalidInput, ResourceExhausted, shown
-from mesh.runtime.errors import to_rpc_status
+from mesh.runtime.exceptions import FieldViolation, InvalidInput, ResourceExhausted, shown
 from mesh.runtime.protoconv import (
     date_from_proto,
     enum_from_proto,
     int_in_range,
     timestamp_from_proto,
 )
+from mesh.runtime.status import to_rpc_status
 
 
 @pytest.mark.parametrize(

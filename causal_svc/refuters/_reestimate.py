@@ -8,7 +8,7 @@ import pandas as pd
 
 from causal_svc.estimators.result import Check, CheckKind, CheckOutcome, EffectEstimate, EffectSpec
 from causal_svc.methods import Estimator, method_info
-from mesh.errors import LiftosError
+from mesh.runtime.exceptions import LiftosError
 
 # Re-estimates per refuter when the caller does not say: each costs one estimator call.
 DEFAULT_SIMULATIONS = 10

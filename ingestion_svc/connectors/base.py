@@ -18,7 +18,7 @@ come as numbers); an object, array or boolean there is the row's ``malformed`` r
 (:meth:`Checks.text`), as is text longer than ``MAX_TEXT_CHARS``. A number field takes a
 number or a numeric string; anything else is ``invalid_number``, and so is a number memory
 would refuse — not finite (a 400-digit integer overflows a double), or outside the bounds of
-:mod:`mesh.record_rules` (:meth:`Checks.number`). Dates must fall in 1900-2200.
+:mod:`mesh.runtime.record_rules` (:meth:`Checks.number`). Dates must fall in 1900-2200.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import pandas as pd
 
 from ingestion_svc.currencies import ISO_4217
 from ingestion_svc.raw_batch import Account, Rejection
-from mesh import record_rules
+from mesh.runtime import record_rules
 
 __all__ = [
     "MAX_TEXT_CHARS",
@@ -254,7 +254,7 @@ class Checks:
         self, parsed: Parsed, field: str, *, required: bool, rule: str, scale: float = 1.0
     ) -> np.ndarray:
         """Reject missing (when required) and invalid values, and values the record field
-        ``rule`` may not hold (:func:`mesh.record_rules.breaches`: not finite, negative,
+        ``rule`` may not hold (:func:`mesh.runtime.record_rules.breaches`: not finite, negative,
         too large) once multiplied by ``scale`` (micros → units); returns the values with
         missing optional ones as 0 (the platforms omit zero metrics)."""
         raw = parsed.values

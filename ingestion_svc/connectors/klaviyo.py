@@ -30,7 +30,7 @@ from ingestion_svc.connectors.base import (
     supported,
 )
 from ingestion_svc.raw_batch import Account
-from mesh.errors import shown
+from mesh.runtime.exceptions import shown
 
 REPORT_TYPE = "campaign-values-report"
 _START = re.compile(r"(\d{4}-\d{2}-\d{2})T00:00:00(?:Z|[+-]\d{2}:\d{2})", re.ASCII)

@@ -29,7 +29,7 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
-from mesh.errors import PermissionDenied, Unauthenticated, shown
+from mesh.runtime.exceptions import PermissionDenied, Unauthenticated, shown
 
 ANY_ORG = "*"
 HEALTH_PREFIX = "/grpc.health.v1.Health/"

@@ -23,11 +23,11 @@ from typing import Any
 import grpc
 from grpc_status import rpc_status
 
-from mesh.errors import InvalidInput, PermissionDenied, ResourceExhausted
 from mesh.runtime.auth import HEALTH_PREFIX, REFLECTION_PREFIX, AuthConfig, Principal, authorize
 from mesh.runtime.channels import OUTGOING_KEY
 from mesh.runtime.config import DEFAULT_MAX_INFLIGHT
-from mesh.runtime.errors import to_rpc_status
+from mesh.runtime.exceptions import InvalidInput, PermissionDenied, ResourceExhausted
+from mesh.runtime.status import to_rpc_status
 
 _LOGGER = logging.getLogger("liftos.rpc")
 

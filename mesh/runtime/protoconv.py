@@ -8,7 +8,7 @@ from google.protobuf import timestamp_pb2
 from google.protobuf.descriptor import EnumDescriptor
 from liftos.v1 import common_pb2 as common_pb
 
-from mesh.errors import FieldViolation, InvalidInput
+from mesh.runtime.exceptions import FieldViolation, InvalidInput
 
 # Every date and instant a request may name. Marketing data lives well inside it; outside it
 # day arithmetic reaches datetime's limits (year 1 minus a day, 9999 plus one) and

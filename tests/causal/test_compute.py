@@ -26,7 +26,7 @@ from causal_svc.estimators.result import EffectSpec, Method
 from causal_svc.jobs import EstimateJob, RecordsData, run_estimate
 from causal_svc.methods import EstimationOptions
 from causal_svc.record_tables import Aggregation
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 
 
 def spin(seconds: float) -> int:
@@ -88,7 +88,7 @@ def test_estimates_survive_the_process_boundary(method: Method, spec: EffectSpec
 
 
 def test_records_are_aggregated_in_the_job() -> None:
-    from mesh.frames import records_to_frame
+    from mesh.runtime.frames import records_to_frame
 
     records = records_to_frame(synthetic_records("shop", 4 * 2 * 30, campaigns=2, geos=4))
     data = RecordsData(records, Aggregation.GEO_DAY)

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from causal_svc.record_tables import Aggregation, analysis_table
-from mesh.frames import records_to_frame
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.frames import records_to_frame
+from mesh.runtime.synthetic_records import synthetic_records
 
 
 @pytest.fixture(scope="module")

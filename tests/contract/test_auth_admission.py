@@ -25,7 +25,7 @@ from memory_svc.app import build as memory_build
 from mesh.runtime.auth import AuthConfig
 from mesh.runtime.channels import auth_metadata
 from mesh.runtime.inprocess import running_services
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 from tests.support import error_details
 
 KEYS = AuthConfig.parse(

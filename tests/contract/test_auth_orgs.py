@@ -9,7 +9,6 @@ from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 
-from mesh.errors import PermissionDenied
 from mesh.runtime.auth import (
     INTERNAL_METHODS,
     SCOPES,
@@ -19,6 +18,7 @@ from mesh.runtime.auth import (
     request_orgs,
 )
 from mesh.runtime.channels import auth_metadata
+from mesh.runtime.exceptions import PermissionDenied
 
 
 def _node_class():  # type: ignore[no-untyped-def]

@@ -23,12 +23,12 @@ import sim
 from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
-from mesh.client import LiftOS, Records, RpcFailure
 from mesh.runtime.auth import AuthConfig
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import PeerConfig, TlsConfig
 from mesh.runtime.inprocess import running_services
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
+from mesh.sdk.client import LiftOS, Records, RpcFailure
 from tests.support import error_details
 
 KEYS = AuthConfig.parse(

@@ -21,12 +21,12 @@ import sim
 from ingestion_svc.app import build as ingestion_build
 from llm_svc.app import build as llm_build
 from memory_svc.app import build as memory_build
-from mesh.client import LiftOS, RpcFailure
 from mesh.runtime.auth import AuthConfig
 from mesh.runtime.channels import auth_metadata
 from mesh.runtime.config import PeerConfig, TlsConfig
 from mesh.runtime.inprocess import running_services
 from mesh.runtime.server import InsecureTransport, create_server
+from mesh.sdk.client import LiftOS, RpcFailure
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = AuthConfig.parse("key-a:org_a,svc-ing:service=ingestion")
@@ -239,7 +239,7 @@ def test_certificates_map_to_services_only_when_configured() -> None:
     plain = AuthConfig.parse("key-a:org_a")
     mapped = AuthConfig.parse("key-a:org_a", cert_principals=True)
     assert plain is not None and mapped is not None
-    from mesh.errors import Unauthenticated
+    from mesh.runtime.exceptions import Unauthenticated
 
     with pytest.raises(Unauthenticated):
         plain.principal((), "liftos-ingestion")

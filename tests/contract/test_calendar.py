@@ -11,8 +11,8 @@ from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
 
-from mesh.client import LiftOS
 from mesh.runtime.config import PeerConfig
+from mesh.sdk.client import LiftOS
 
 
 @pytest.fixture(scope="module")

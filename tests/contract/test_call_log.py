@@ -14,7 +14,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from memory_svc.app import build as memory_build
 from mesh.runtime.inprocess import running_services
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 
 
 def _logged(caplog: pytest.LogCaptureFixture, method: str) -> list[str]:

@@ -15,9 +15,9 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 from ingestion_svc.app import build as ingestion_build
-from mesh.client import LiftOS, RpcFailure, dc
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import running_services
+from mesh.sdk.client import LiftOS, RpcFailure, dc
 
 
 def _client(address: str, org: str = "acme") -> LiftOS:

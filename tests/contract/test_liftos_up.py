@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import sim
-from mesh.client import LiftOS
 from mesh.runtime.config import PeerConfig
+from mesh.sdk.client import LiftOS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -26,9 +26,9 @@ import sim
 from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
-from mesh.client import LiftOS, dc, retry_delay
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import running_services
+from mesh.sdk.client import LiftOS, dc, retry_delay
 from tests.support import error_details
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,8 +15,8 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 from ingestion_svc.app import build as ingestion_build
-from mesh.page_tokens import SECRET_ENV, SECRET_FILE
 from mesh.runtime.inprocess import running_services
+from mesh.runtime.page_tokens import SECRET_ENV, SECRET_FILE
 from tests.support import error_details
 
 IDS = ("secret-launch-alpha", "secret-launch-beta", "secret-launch-gamma")

@@ -24,8 +24,8 @@ from liftos.v1 import (
     surfacing_pb2,
 )
 
-from mesh.synthetic_records import synthetic_records
-from mesh.tables import frame_to_table
+from mesh.runtime.synthetic_records import synthetic_records
+from mesh.runtime.tables import frame_to_table
 
 ORG = "acme"
 EXPERIMENT = "fuzz-exp"

@@ -48,7 +48,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[grpc.Channe
 def seed_state(channels: dict[str, grpc.Channel]) -> dict[str, str]:
     from liftos.v1 import causal_pb2_grpc, ingestion_pb2_grpc, memory_pb2_grpc
 
-    from mesh.synthetic_records import synthetic_records
+    from mesh.runtime.synthetic_records import synthetic_records
 
     ingestion = ingestion_pb2_grpc.IngestionServiceStub(channels["ingestion"])
     experiment = rpcs.seeds("", "", "")["IngestionService.CreateExperiment"][0]

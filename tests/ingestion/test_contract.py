@@ -24,7 +24,7 @@ import sim
 from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
-from mesh.demo import DemoResult, demo
+from mesh.cli.demo import DemoResult, demo
 from mesh.runtime.inprocess import running_services
 from tests.ingestion.conftest import peers_of
 

@@ -22,8 +22,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from ingestion_svc.app import build as ingestion_build
 from ingestion_svc.connectors.base import Checks, numbers
 from ingestion_svc.parse import MAX_DEPTH, MAX_ROW_CHARS, parse_json_rows
-from mesh import record_rules
-from mesh.runtime import protoconv
+from mesh.runtime import protoconv, record_rules
 from mesh.runtime.inprocess import running_services
 from tests.ingestion.conftest import rich_error
 

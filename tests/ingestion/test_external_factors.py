@@ -15,7 +15,7 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 
 from ingestion_svc.errors import InvalidExternalFactor
 from ingestion_svc.external_factors import FactorRegistry, FactorSeries, join_factors
-from mesh.client import LiftOS
+from mesh.sdk.client import LiftOS
 from tests.ingestion.conftest import peers_of, rich_error
 
 D0 = dt.date(2024, 9, 1)

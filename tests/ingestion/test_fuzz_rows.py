@@ -26,8 +26,8 @@ from ingestion_svc.external_factors import FactorTable
 from ingestion_svc.history import StreamHistory
 from ingestion_svc.pipeline import BatchResult, finish, prepare
 from ingestion_svc.raw_batch import Account
-from mesh import record_rules
-from mesh.wire import write_request_wire
+from mesh.runtime import record_rules
+from mesh.runtime.frames.wire import write_request_wire
 from sim.raw.mutate import Batch, mixed_batches
 from tests.ingestion.conftest import PULLED, raw_batch
 from tests.ingestion.fuzzing import SOURCES, Corpus, broken_promises, corpus, request

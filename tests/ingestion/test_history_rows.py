@@ -14,7 +14,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 import sim
 from ingestion_svc.convert import history_rows
 from ingestion_svc.history import HISTORY_COLUMNS, day_numbers
-from mesh.frames import frame_to_records, records_to_frame
+from mesh.runtime.frames import frame_to_records, records_to_frame
 from tests.ingestion.conftest import account_of, ingested_batches
 
 _PULLED = dt.datetime(2030, 1, 1, 9, tzinfo=dt.UTC)

@@ -19,7 +19,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
-from mesh.client import LiftOS
+from mesh.sdk.client import LiftOS
 from tests.ingestion.conftest import PULLED, dumps, peers_of, rich_error
 
 

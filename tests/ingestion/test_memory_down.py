@@ -17,9 +17,9 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 import sim
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
-from mesh.client import LiftOS
 from mesh.runtime.config import PeerConfig, ServerConfig
 from mesh.runtime.inprocess import BackgroundLoop, RunningService
+from mesh.sdk.client import LiftOS
 from tests.ingestion.conftest import PULLED, dumps, rich_error
 
 ROWS, BATCH = 3000, 100  # more batches than the service keeps in flight

@@ -14,7 +14,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 from ingestion_svc.client import MemoryClient
 from memory_svc.app import build
 from mesh.runtime.inprocess import running_services
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 
 ORG = "scan-client"
 

@@ -18,7 +18,7 @@ from memory_svc.app import build
 from memory_svc.engine import MemorySettings
 from memory_svc.faiss_index import IndexSettings
 from mesh.runtime.inprocess import running_services
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 
 ORG = "acme"
 ORG_RECORDS = 1600

@@ -13,7 +13,7 @@ from memory_svc import sqlite_store as store
 from memory_svc.app import build
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.inprocess import running_services
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 
 from .conftest import scan_all, write
 

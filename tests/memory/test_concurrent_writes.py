@@ -18,7 +18,7 @@ from memory_svc.app import build
 from memory_svc.engine import MemoryEngine
 from mesh.runtime.config import ServerConfig
 from mesh.runtime.inprocess import running_services
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 
 from .conftest import scan_all
 

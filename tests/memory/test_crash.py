@@ -19,7 +19,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 
 from .conftest import scan_all
 

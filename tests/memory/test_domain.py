@@ -16,8 +16,8 @@ from memory_svc.faiss_index import IndexManager, IndexSettings, OrgIndex
 from memory_svc.features import causal_profile
 from memory_svc.spaces import SPACES, assign_all
 from memory_svc.store import OrgState, seq_checksum
-from mesh.frames import records_to_frame
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.frames import records_to_frame
+from mesh.runtime.synthetic_records import synthetic_records
 
 
 def _profile(n: int = 200, **kw):  # type: ignore[no-untyped-def]

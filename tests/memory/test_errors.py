@@ -12,9 +12,9 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 
 from memory_svc import errors as memory_errors
-from mesh.errors import LiftosError
-from mesh.runtime.errors import STATUS_TABLE, code_for
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.exceptions import LiftosError
+from mesh.runtime.status import STATUS_TABLE, code_for
+from mesh.runtime.synthetic_records import synthetic_records
 
 from .conftest import ORG, reason_and_fields, rich_error, write
 

@@ -1,4 +1,4 @@
-"""mesh.frames: records ↔ DataFrame, exact round trip, schema, enum names, bad input."""
+"""mesh.runtime.frames: records ↔ DataFrame, exact round trip, schema, enum names, bad input."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from liftos.v1 import marketing_data_pb2 as md_pb
 
-from mesh.errors import InvalidInput
-from mesh.frames import (
+from mesh.runtime.exceptions import InvalidInput
+from mesh.runtime.frames import (
     DYNAMIC_COLUMNS,
     FRAME_SCHEMA,
     HOLIDAY_COLUMNS,
@@ -17,7 +17,7 @@ from mesh.frames import (
     frame_to_records,
     records_to_frame,
 )
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 
 
 def _rich_record() -> md_pb.CausalMarketingData:

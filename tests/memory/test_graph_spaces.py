@@ -7,7 +7,7 @@ from collections import Counter
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 
 from .conftest import ORG, ORG_RECORDS, scan_all, write
 
@@ -114,7 +114,7 @@ def test_cli_search_prints_the_top_hits(server, org_records) -> None:
     import argparse
     import io
 
-    from memory_svc import cli
+    from mesh.cli import search as cli
 
     parser = argparse.ArgumentParser(prog="liftos")
     cli.register(parser.add_subparsers())

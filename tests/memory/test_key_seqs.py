@@ -53,7 +53,7 @@ def test_identity_survives_restart_and_restatement_with_a_new_id(tmp_path: Path)
     from memory_svc import convert
     from memory_svc.app import open_engine
     from mesh.runtime.config import PeerConfig, ServerConfig
-    from mesh.synthetic_records import synthetic_records
+    from mesh.runtime.synthetic_records import synthetic_records
 
     config = ServerConfig("memory", "127.0.0.1", 0, tmp_path, PeerConfig.from_env())
     records = synthetic_records("keys", 30, seed=2)

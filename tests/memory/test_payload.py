@@ -9,7 +9,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from memory_svc import convert
 from memory_svc.spaces import SpaceAssignment
 from memory_svc.writer import Enrichment
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 
 
 def _enrichment(n: int) -> Enrichment:

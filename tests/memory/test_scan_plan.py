@@ -17,7 +17,7 @@ from memory_svc.sqlite_store import SQLiteRecordStore
 from memory_svc.store import RecordFilter, ScanRow
 from memory_svc.store_sql import filter_sql as _where
 from memory_svc.store_sql import scan_sql
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 
 ORG = "plan"
 DAY_US = 86_400 * 10**6

@@ -18,7 +18,7 @@ from memory_svc.engine import MemoryEngine, MemorySettings
 from memory_svc.faiss_index import IndexManager, IndexSettings
 from memory_svc.sqlite_store import SQLiteRecordStore
 from memory_svc.store import RecordFilter
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 
 ORG = "layout"
 

@@ -1,4 +1,4 @@
-"""mesh.wire: a frame's records as wire bytes, column by column, equal to frame_to_records'."""
+"""mesh.runtime.frames.wire: a frame's records as wire bytes, column by column, equal to frame_to_records'."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 
 import sim
-from mesh.errors import InvalidInput
-from mesh.frames import frame_to_records, records_to_frame
-from mesh.synthetic_records import synthetic_records
-from mesh.wire import frame_to_wire, write_request_wire
+from mesh.runtime.exceptions import InvalidInput
+from mesh.runtime.frames import frame_to_records, records_to_frame
+from mesh.runtime.frames.wire import frame_to_wire, write_request_wire
+from mesh.runtime.synthetic_records import synthetic_records
 from tests.ingestion.conftest import ingested_batches
 
 _Record = md_pb.CausalMarketingData

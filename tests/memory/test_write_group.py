@@ -29,7 +29,7 @@ from memory_svc.write_group import MAX_GROUP_RECORDS, WriteGroup
 from memory_svc.writer import Serialise, WriteOutcome
 from mesh.runtime import ServerConfig, ServiceBinding
 from mesh.runtime.inprocess import running_services
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 
 from .conftest import reason_and_fields, scan_all
 

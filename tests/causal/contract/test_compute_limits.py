@@ -27,7 +27,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from liftos.v1 import causal_pb2 as pb
 
-from mesh.tables import frame_to_table
+from mesh.runtime.tables import frame_to_table
 from tests.causal.contract.service_process import CausalProcess, cpu_burned, tree_cpu
 from tests.support import error_details
 

@@ -18,7 +18,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 
 from causal_svc.app import build as causal_build
 from mesh.runtime.inprocess import running_services
-from mesh.tables import frame_to_table
+from mesh.runtime.tables import frame_to_table
 from tests.support import error_details
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -19,7 +19,7 @@ from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
 from mesh.runtime.inprocess import running_services
-from mesh.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import synthetic_records
 from tests.support import error_details
 
 GEOS, CAMPAIGNS, DAYS = 8, 4, 90  # 2024-09-01 .. 2024-11-29; the experiment starts 2024-11-01

@@ -19,7 +19,7 @@ from liftos.v1 import table_pb2 as table_pb
 from causal_svc import limits
 from causal_svc.app import build as causal_build
 from mesh.runtime.inprocess import running_services
-from mesh.tables import frame_to_table
+from mesh.runtime.tables import frame_to_table
 from tests.support import error_details
 
 INT32_MAX = 2**31 - 1

@@ -1,7 +1,7 @@
 """Record frames → CausalMarketingData wire bytes, column by column, without messages.
 
-:func:`frame_to_wire` gives, for a frame of :data:`mesh.frames.FRAME_SCHEMA` columns, the
-bytes of the records :func:`mesh.frames.frame_to_records` would build — parsed, each is equal
+:func:`frame_to_wire` gives, for a frame of :data:`mesh.runtime.frames.FRAME_SCHEMA` columns, the
+bytes of the records :func:`mesh.runtime.frames.frame_to_records` would build — parsed, each is equal
 to that record — but never builds a message: every field is encoded for all rows at once
 with numpy (tags, varints, fixed64 doubles, length-prefixed strings and sub-messages), and
 the rows' pieces are gathered into one buffer (pyarrow's row-wise binary join). On
@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 
-from mesh.frames import (
+from mesh.runtime.frames import (
     _ENUM_FIELDS,
     _ENUMS,
     _FLOAT_FIELDS,
@@ -609,7 +609,7 @@ def _wire(frame: pd.DataFrame) -> pa.BinaryArray:
 
 
 def frame_to_wire(frame: pd.DataFrame) -> list[bytes]:
-    """The serialised records of :func:`mesh.frames.frame_to_records` (one per row)."""
+    """The serialised records of :func:`mesh.runtime.frames.frame_to_records` (one per row)."""
     return _wire(frame).to_pylist()
 
 

@@ -26,12 +26,12 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
-from mesh.client import IngestSummary, LiftOS, Records, dc
-from mesh.frames import records_to_frame
-from mesh.ingest_cli import ingest_files
-from mesh.mesh_process import Mesh
+from mesh.cli.ingest import ingest_files
+from mesh.cli.processes import Mesh
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import PeerConfig
+from mesh.runtime.frames import records_to_frame
+from mesh.sdk.client import IngestSummary, LiftOS, Records, dc
 
 Out = Callable[[str], None]
 SCENARIO, SEED = "demo", 1

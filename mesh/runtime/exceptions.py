@@ -1,6 +1,6 @@
 """Domain exceptions shared by every service. Plain Python: no gRPC here.
 
-Each service subclasses these in its own ``errors.py``; ``mesh.runtime.errors`` maps the bases
+Each service subclasses these in its own ``errors.py``; ``mesh.runtime.status`` maps the bases
 to gRPC status codes with rich details (one table, most specific first)::
 
     LiftosError                      reason (UPPER_SNAKE), message

@@ -31,10 +31,10 @@ from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
 
-from mesh.errors_wire import RpcFailure
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import SERVICES, PeerConfig
-from mesh.tables import frame_to_table
+from mesh.runtime.tables import frame_to_table
+from mesh.sdk.failures import RpcFailure
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from mesh.client import IngestSummary, LiftOS
+from mesh.sdk.client import IngestSummary, LiftOS
 
 SOURCES = ("meta", "google_ads", "klaviyo", "tiktok", "generic")
 MAPPING_FIELDS = (

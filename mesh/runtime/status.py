@@ -1,6 +1,6 @@
 """Domain exceptions → gRPC status with rich details (google.rpc), in one table.
 
-The table is ordered most specific first and is total over ``mesh.errors.LiftosError``
+The table is ordered most specific first and is total over ``mesh.runtime.exceptions.LiftosError``
 (a test walks every subclass). Anything else is INTERNAL with a generic message: the
 traceback is logged by the interceptor, never sent.
 """
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from mesh import errors as E
+from mesh.runtime import exceptions as E
 
 ERROR_DOMAIN = "liftos.v1"
 

@@ -36,7 +36,7 @@ import pandas as pd
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
-from mesh.errors import InvalidInput
+from mesh.runtime.exceptions import InvalidInput
 
 __all__ = [
     "ALL_GROUPS",

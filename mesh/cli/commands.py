@@ -1,4 +1,5 @@
-"""The ``liftos`` command."""
+"""The ``liftos`` command: its parser, ``main``, and the small verbs (up, status, calendar,
+certs, demo); the larger verbs have a module each beside it."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from mesh.client import LiftOS
-from mesh.errors_wire import RpcFailure
-from mesh.mesh_process import Mesh
+from mesh.cli.processes import Mesh
 from mesh.runtime.config import DEFAULT_DATA_DIR, DEFAULT_PORTS, PeerConfig
+from mesh.sdk.client import LiftOS
+from mesh.sdk.failures import RpcFailure
 
 
 def _ports(base_port: int | None) -> dict[str, int]:
@@ -115,7 +116,7 @@ def cmd_certs(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mesh.demo import run_demo
+    from mesh.cli.demo import run_demo
 
     return run_demo(args.data_dir, args.base_port)
 
@@ -152,14 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mesh_arguments(demo)
     demo.set_defaults(func=cmd_demo)
 
-    from memory_svc import cli as memory_cli
-    from mesh import estimate_cli, ingest_cli
+    from mesh.cli import estimate, ingest, search
     from sim import cli as sim_cli
 
-    estimate_cli.add_parser(sub, _add_mesh_arguments)
-    ingest_cli.add_parser(sub, _add_mesh_arguments)
+    estimate.add_parser(sub, _add_mesh_arguments)
+    ingest.add_parser(sub, _add_mesh_arguments)
     sim_cli.register(sub)
-    memory_cli.register(sub)
+    search.register(sub)
 
     cal = sub.add_parser("calendar", help="calendar dimension for a country and date range")
     cal.add_argument("--country", required=True)
@@ -183,7 +183,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `liftos … | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,7 @@
 """``liftos search``: KSE search from the command line, over gRPC with the generated stub.
 
-The lead wires it into ``mesh/cli.py`` with ``memory_svc.cli.register(subparsers)``.
+It talks to the memory service over the wire like every verb (it lived in ``memory_svc``,
+which put a service under the shared floor); ``mesh.cli.commands`` registers it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from mesh.frames import enum_value
 from mesh.runtime.channels import sync_channel
+from mesh.runtime.frames import enum_value
 
 DEFAULT_ADDR = os.environ.get("LIFTOS_MEMORY_ADDR", "127.0.0.1:50052")
 

@@ -82,7 +82,7 @@ def breaches(name: str, values: np.ndarray) -> Iterator[tuple[np.ndarray, str]]:
 
 def violations(frame: pd.DataFrame, org_id: str, limit: int) -> list[tuple[int, str, str]]:
     """(row, field, why) of every broken rule of the records in ``frame`` (the columns of
-    ``mesh.frames``), sorted by row, at most ``limit`` of them."""
+    ``mesh.runtime.frames``), sorted by row, at most ``limit`` of them."""
     found: list[tuple[int, str, str]] = []
 
     def flag(mask: np.ndarray, field: str, why: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from mesh.client import LiftOS, dc
+from mesh.sdk.client import LiftOS, dc
 
 METHODS = (
     "auto", "difference_in_means", "did", "event_study", "staggered_did", "iv", "rdd",

@@ -18,7 +18,7 @@ START_ORDER = ("memory", "ingestion", "causal", "llm", "surfacing")
 
 def _pythonpath() -> str:
     """Project root and gen/ (source checkouts), ahead of whatever the caller had."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     parts = [str(root)]
     if (root / "gen").is_dir():
         parts.append(str(root / "gen"))

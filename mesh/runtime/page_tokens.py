@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from mesh.errors import InvalidInput
+from mesh.runtime.exceptions import InvalidInput
 
 SECRET_ENV = "LIFTOS_TOKEN_SECRET"
 SECRET_FILE = "page_token.key"

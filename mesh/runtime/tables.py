@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from liftos.v1 import table_pb2 as table_pb
 
-from mesh.errors import InvalidInput
+from mesh.runtime.exceptions import InvalidInput
 
 
 def frame_to_table(frame: pd.DataFrame) -> table_pb.Table:
