@@ -32,24 +32,23 @@ import pyarrow.compute as pc
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 
-from mesh.runtime.frames import (
-    _ENUM_FIELDS,
-    _ENUMS,
-    _FLOAT_FIELDS,
-    _INT_FIELDS,
-    _LAG_OPTIONAL,
-    _QUALITY,
-    _STRING_FIELDS,
-    _enum_values,
-    _families,
-    frame_to_records,
+from mesh.runtime.frames.encode import frame_to_records
+from mesh.runtime.frames.enums import ENUMS, enum_numbers
+from mesh.runtime.frames.schema import (
+    ENUM_FIELDS,
+    FLOAT_FIELDS,
+    INT_FIELDS,
+    LAG_OPTIONAL,
+    NAT_US,
+    QUALITY_SCORES,
+    STRING_FIELDS,
+    families,
 )
 
 __all__ = ["frame_to_wire", "write_request_wire"]
 
 _U8 = np.uint8
 _BIN = pa.binary()
-_NAT = np.iinfo(np.int64).min  # NaT's int64
 _EMPTY = pa.scalar(b"", type=_BIN)
 
 
@@ -294,11 +293,11 @@ def _enum(frame: pd.DataFrame, column: str, enum: str, n: int) -> np.ndarray:
         return np.zeros(n, np.int64)
     codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
     names = list(uniques)
-    table = _ENUMS[enum][1]
+    table = ENUMS[enum][1]
     if any(not isinstance(u, str) or (u and u not in table) for u in names):
         # frame_to_records' reading: non-names are 0; an unknown name raises, naming its cell
         original = frame.frame if isinstance(frame, _Columns) else frame
-        return np.asarray(_enum_values(original, column, enum, n), dtype=np.int64)
+        return np.asarray(enum_numbers(original, column, enum, n), dtype=np.int64)
     return np.array([table.get(u, 0) for u in names] + [0], dtype=np.int64)[codes]
 
 
@@ -330,7 +329,7 @@ def _epoch_us(col: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     if col.dtype.kind != "M" or unit not in _US_PER:
         return None
     raw = np.asarray(arr.asi8)
-    present = raw != _NAT
+    present = raw != NAT_US
     return np.where(present, raw * _US_PER[unit], 0), present
 
 
@@ -423,7 +422,7 @@ def _calendar(r: _Message, frame: pd.DataFrame, n: int) -> None:
 
 
 def _lags(r: _Message, frame: pd.DataFrame, n: int) -> None:
-    present = [c for c in _LAG_OPTIONAL if c in frame.columns]
+    present = [c for c in LAG_OPTIONAL if c in frame.columns]
     always = [c for c in ("adstock_spend", "adstock_decay") if c in frame.columns]
     if not present and not always and "lag_history_days" not in frame.columns:
         return
@@ -456,7 +455,7 @@ def _metadata(r: _Message, frame: pd.DataFrame, n: int) -> None:
     replaced = _ints(frame, "meta_replaced_version", n)
     _put_varint(meta, _META["replaced_version"].number, replaced)
     quality = _Message(n)
-    for q in _QUALITY:
+    for q in QUALITY_SCORES:
         x = _floats(frame, f"quality_{q}", n)
         quality.double(_QUAL[q].number, x, x != 0)  # set where truthy
     body = quality.build()
@@ -527,7 +526,7 @@ def _named(
 ) -> None:
     """A repeated message: one item per family (``prefix`` + name) where the family's value
     is not NaN, a row's items in family (sorted name) order."""
-    for name in _families(frame, prefix):
+    for name in families(frame, prefix):
         v = frame[f"{prefix}{name}"].to_numpy(dtype=np.float64, na_value=np.nan)
         present = ~np.isnan(v)
         if not present.any():
@@ -573,15 +572,15 @@ def _encode(data: pd.DataFrame) -> pa.BinaryArray:
     n = len(data)
     frame: Any = _Columns(data)
     r = _Message(n)
-    for name in _STRING_FIELDS:
+    for name in STRING_FIELDS:
         _put_text(r, _F[name].number, frame, name)
-    for name in _FLOAT_FIELDS:
+    for name in FLOAT_FIELDS:
         if name in frame.columns:
             _put_double(r, _F[name].number, _floats(frame, name, n))
-    for name in _INT_FIELDS:
+    for name in INT_FIELDS:
         if name in frame.columns:
             _put_varint(r, _F[name].number, _ints(frame, name, n))
-    for name, enum in _ENUM_FIELDS:
+    for name, enum in ENUM_FIELDS:
         if name in frame.columns:
             _put_varint(r, _F[name].number, _enum(frame, name, enum, n))
     if "timestamp" in frame.columns:
