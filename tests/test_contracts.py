@@ -50,15 +50,140 @@ def test_generated_code_matches_proto(tmp_path: Path) -> None:
     assert not diffs, "gen/ drifted from proto/ — run `make gen`:\n" + "\n".join(diffs)
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(source: str, module: str, *, package: bool = False) -> set[str]:
+    """Every module ``module``'s source imports, anywhere in it (functions too), as dotted
+    names: relative imports resolved, ``from a import b`` as ``a.b`` (b may be a module), and
+    ``importlib.import_module("…")`` / ``__import__("…")`` with a literal name."""
+    base = module if package else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            found |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = ".".join(base.split(".")[: len(base.split(".")) - node.level + 1])
+                origin = ".".join(p for p in (anchor, node.module or "") if p)
+            else:
+                origin = node.module or ""
+            found.add(origin)
+            found |= {f"{origin}.{a.name}" for a in node.names if a.name != "*"}
+        elif (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and (
+                (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
+                or (
+                    isinstance(node.func, ast.Name)
+                    and node.func.id in ("import_module", "__import__")
+                )
+            )
+        ):
+            found.add(node.args[0].value)
     return found
+
+
+def _imports(path: Path) -> set[str]:
+    """The top-level packages a file imports."""
+    module = _module_name(path)
+    modules = _imported_modules(path.read_text(), module, package=path.name == "__init__.py")
+    return {m.split(".")[0] for m in modules}
+
+
+# Import floors (DESIGN.md "Layout"): gen ← mesh.runtime ← *_svc ← mesh.sdk, mesh.cli; sim
+# depends on nothing of ours. A layer is a dotted prefix; each layer lists the layers of ours it
+# may import (itself included). The generated code is one layer; a layer not listed is not ours.
+GENERATED = ("liftos", "liftos_dc")
+LAYERS: dict[str, tuple[str, ...]] = {
+    "mesh.runtime": ("gen", "mesh.runtime"),
+    **{svc: ("gen", "mesh.runtime", svc) for svc in SERVICE_PACKAGES},
+    "mesh.sdk": ("gen", "mesh.runtime", "mesh.sdk"),
+    "mesh.cli": ("gen", "mesh.runtime", "mesh.sdk", "mesh.cli", "sim"),
+    "sim": ("sim",),
+}
+# Test and benchmark data: no layer's own code builds records from it.
+TEST_DATA = "mesh.runtime.synthetic_records"
+
+
+def _layer(module: str) -> str | None:
+    if module.split(".")[0] in GENERATED:
+        return "gen"
+    if module == "mesh":
+        return "mesh"
+    return max(
+        (layer for layer in LAYERS if f"{module}.".startswith(f"{layer}.")), default=None, key=len
+    )
+
+
+def floor_violations(source: str, module: str, *, package: bool = False) -> list[str]:
+    """The imports of ``module`` (its source given) that break the floors."""
+    layer = _layer(module)
+    if layer not in LAYERS:
+        return []
+    allowed = LAYERS[layer]
+    bad = []
+    for imported in sorted(_imported_modules(source, module, package=package)):
+        target = _layer(imported)
+        if target in (None, "mesh"):
+            continue  # not ours, or the bare ``from mesh import x`` (judged as mesh.x)
+        if target not in allowed or (imported == TEST_DATA and module != TEST_DATA):
+            bad.append(f"{module} ({layer}) imports {imported} ({target})")
+    return bad
+
+
+def _layered_modules() -> list[Path]:
+    roots = ("mesh", "sim", *SERVICE_PACKAGES)
+    return sorted(p for root in roots for p in (ROOT / root).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", _layered_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_respect_the_floors(path: Path) -> None:
+    module = _module_name(path)
+    bad = floor_violations(path.read_text(), module, package=path.name == "__init__.py")
+    assert not bad, "import floors broken (DESIGN.md, Layout):\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "broken"),
+    [
+        ("mesh.runtime.x", "import memory_svc.engine", True),
+        ("mesh.runtime.x", "from mesh.sdk import LiftOS", True),
+        ("mesh.runtime.x", "from mesh import cli", True),
+        ("mesh.runtime.x", "def f():\n    from mesh.cli import search", True),
+        ("mesh.runtime.x", "import importlib\nimportlib.import_module('causal_svc.jobs')", True),
+        (
+            "mesh.runtime.x",
+            "from liftos.v1 import memory_pb2\nfrom mesh.runtime import status",
+            False,
+        ),
+        ("memory_svc.x", "from ingestion_svc import convert", True),
+        ("memory_svc.x", "from mesh.sdk.client import LiftOS", True),
+        ("memory_svc.x", "from mesh.cli import search", True),
+        ("memory_svc.x", "import sim", True),
+        ("memory_svc.x", "from mesh.runtime.synthetic_records import synthetic_records", True),
+        ("memory_svc.x", "from . import engine\nfrom .engine import Engine", False),
+        ("memory_svc.sub.x", "from .. import ingestion_svc", False),
+        ("mesh.sdk.x", "from causal_svc import methods", True),
+        ("mesh.sdk.x", "from mesh.cli import main", True),
+        ("mesh.cli.x", "from memory_svc import cli", True),
+        (
+            "mesh.cli.x",
+            "from mesh.sdk import LiftOS\nimport sim\nfrom mesh.runtime import frames",
+            False,
+        ),
+        ("sim.x", "from liftos.v1 import common_pb2", True),
+        ("sim.x", "from mesh.runtime.exceptions import InvalidInput", True),
+        ("sim.x", "import numpy\nfrom sim import core", False),
+    ],
+)
+def test_the_floor_check_catches_what_it_must(module: str, source: str, broken: bool) -> None:
+    assert bool(floor_violations(source, module)) is broken
 
 
 def _domain_modules() -> list[Path]:
@@ -87,7 +212,7 @@ def test_domain_code_knows_nothing_of_grpc(path: Path) -> None:
 
 
 def test_sim_depends_on_nothing_of_ours() -> None:
-    ours = {"mesh", *SERVICE_PACKAGES, "liftos", "liftos_dc"}
+    ours = {"mesh", *SERVICE_PACKAGES, *GENERATED}
     for path in (ROOT / "sim").rglob("*.py"):
         assert not (_imports(path) & ours), path
 
