@@ -61,6 +61,22 @@ def test_describe_shows_the_contract(grpcurl: str, mesh_services) -> None:
     assert "repeated float embedding_vector" in msg.stdout
 
 
+def test_describe_shows_field_behavior(grpcurl: str, mesh_services) -> None:
+    """Reflection serves google/api/field_behavior.proto with the contracts, so grpcurl
+    resolves the annotations (a descriptor missing from the pool fails the describe)."""
+    out = _run(
+        grpcurl, mesh_services["ingestion"].address, "describe", "liftos.v1.GetCalendarRequest"
+    )
+    assert out.returncode == 0, out.stderr
+    assert "string country = 1 [(.google.api.field_behavior) = REQUIRED];" in out.stdout
+    assert "string subdivision = 4 [(.google.api.field_behavior) = OPTIONAL];" in out.stdout
+    experiment = _run(
+        grpcurl, mesh_services["ingestion"].address, "describe", "liftos.v1.CausalExperiment"
+    )
+    assert experiment.returncode == 0, experiment.stderr
+    assert "create_time = 20 [(.google.api.field_behavior) = OUTPUT_ONLY];" in experiment.stdout
+
+
 def test_get_calendar_marks_thanksgiving(grpcurl: str, mesh_services) -> None:
     body = {
         "country": "US",

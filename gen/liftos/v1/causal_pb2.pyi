@@ -350,7 +350,7 @@ class EffectRoles(_message.Message):
     EFFECT_MODIFIERS_FIELD_NUMBER: _builtins.int
     PRE_OUTCOME_FIELD_NUMBER: _builtins.int
     outcome: _builtins.str
-    """Outcome column."""
+    """Outcome column (numeric)."""
     treatment: _builtins.str
     """Treatment column (0/1, or continuous for DML/IV)."""
     unit: _builtins.str
@@ -542,9 +542,9 @@ class EstimateEffectRequest(_message.Message):
     OPTIONS_FIELD_NUMBER: _builtins.int
     RANDOMIZED_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     method: Global___EstimationMethod.ValueType
-    """Method; AUTO chooses."""
+    """Method; ESTIMATION_METHOD_AUTO chooses (UNSPECIFIED is refused)."""
     estimand: Global___Estimand.ValueType
     """Estimand (default: the method's)."""
     alpha: _builtins.float
@@ -561,7 +561,7 @@ class EstimateEffectRequest(_message.Message):
 
     @_builtins.property
     def roles(self) -> Global___EffectRoles:
-        """Column roles."""
+        """Column roles; outcome and treatment are required."""
 
     @_builtins.property
     def graph(self) -> _marketing_data_pb2.CausalGraph:
@@ -1082,11 +1082,11 @@ class BuildGraphRequest(_message.Message):
     NODES_FIELD_NUMBER: _builtins.int
     EXCLUDE_DEFAULT_GRAPH_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     treatment: _builtins.str
-    """Treatment node."""
+    """Treatment node id."""
     outcome: _builtins.str
-    """Outcome node."""
+    """Outcome node id."""
     exclude_default_graph: _builtins.bool
     """Start from an empty graph instead of the default marketing DAG."""
     @_builtins.property
@@ -1229,7 +1229,7 @@ class AnalyzeAttributionRequest(_message.Message):
     HOLDOUT_DAYS_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     outcome: _common_pb2.OutcomeMetric.ValueType
     """Outcome modelled."""
     model_type: _marketing_data_pb2.AttributionModelType.ValueType
@@ -1549,9 +1549,9 @@ class GetAnalysisRequest(_message.Message):
     ORG_ID_FIELD_NUMBER: _builtins.int
     ANALYSIS_ID_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     analysis_id: _builtins.str
-    """Analysis id."""
+    """Analysis id, as returned by EstimateEffect or AnalyzeAttribution."""
     def __init__(
         self,
         *,
@@ -1639,9 +1639,9 @@ class CounterfactualRequest(_message.Message):
     REFERENCE_PERIOD_FIELD_NUMBER: _builtins.int
     ALPHA_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     analysis_id: _builtins.str
-    """Attribution analysis to predict from."""
+    """Attribution analysis to predict from (an AnalyzeAttribution result's analysis_id)."""
     alpha: _builtins.float
     """Significance level (default 0.05)."""
     @_builtins.property

@@ -22,65 +22,110 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from liftos.v1 import common_pb2 as liftos_dot_v1_dot_common__pb2
 from liftos.v1 import marketing_data_pb2 as liftos_dot_v1_dot_marketing__data__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19liftos/v1/ingestion.proto\x12\tliftos.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16liftos/v1/common.proto\x1a\x1eliftos/v1/marketing_data.proto\"\xa9\x02\n\rIngestRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12%\n\x06source\x18\x02 \x01(\x0e\x32\x15.liftos.v1.DataSource\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12%\n\x04rows\x18\x04 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tjson_rows\x18\x05 \x03(\t\x12\'\n\x07\x61\x63\x63ount\x18\x06 \x01(\x0b\x32\x16.liftos.v1.AccountInfo\x12-\n\tpulled_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07mapping\x18\x08 \x01(\x0b\x32\x18.liftos.v1.ColumnMapping\x12\x12\n\nrow_offset\x18\t \x01(\x03\"\xc7\x01\n\x0b\x41\x63\x63ountInfo\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08timezone\x18\x02 \x01(\t\x12\x15\n\rcurrency_code\x18\x03 \x01(\t\x12\x14\n\x0c\x63ountry_code\x18\x04 \x01(\t\x12\x35\n\x08geo_keys\x18\x05 \x03(\x0b\x32#.liftos.v1.AccountInfo.GeoKeysEntry\x1a.\n\x0cGeoKeysEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd8\x01\n\rColumnMapping\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x02 \x01(\t\x12\x15\n\rcampaign_name\x18\x03 \x01(\t\x12\x0b\n\x03geo\x18\x04 \x01(\t\x12\r\n\x05spend\x18\x05 \x01(\t\x12\x13\n\x0bimpressions\x18\x06 \x01(\t\x12\x0e\n\x06\x63licks\x18\x07 \x01(\t\x12\x13\n\x0b\x63onversions\x18\x08 \x01(\t\x12\x0f\n\x07revenue\x18\t \x01(\t\x12\x15\n\rcurrency_code\x18\n \x01(\t\x12\x0f\n\x07\x63hannel\x18\x0b \x01(\t\"m\n\x0cRowRejection\x12\x11\n\trow_index\x18\x01 \x01(\x05\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.liftos.v1.RejectionReason\x12\x0f\n\x07message\x18\x04 \x01(\t\"]\n\x11\x43onfounderSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x04type\x18\x02 \x01(\x0e\x32\x19.liftos.v1.ConfounderType\x12\x11\n\trow_count\x18\x03 \x01(\x05\"\xdb\x02\n\x0eIngestResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x02 \x01(\x05\x12\x16\n\x0erejected_count\x18\x03 \x01(\x05\x12+\n\nrejections\x18\x04 \x03(\x0b\x32\x17.liftos.v1.RowRejection\x12\x17\n\x0f\x64uplicate_count\x18\x05 \x01(\x05\x12\x16\n\x0erestated_count\x18\x06 \x01(\x05\x12\x10\n\x08replayed\x18\x07 \x01(\x08\x12\x31\n\x0b\x63onfounders\x18\x08 \x03(\x0b\x32\x1c.liftos.v1.ConfounderSummary\x12\x1a\n\x12mean_quality_score\x18\t \x01(\x01\x12\x1a\n\x12out_of_order_count\x18\n \x01(\x05\x12\x12\n\nlate_count\x18\x0b \x01(\x05\x12\x18\n\x10superseded_count\x18\x0c \x01(\x05\"J\n\x17\x43reateExperimentRequest\x12/\n\nexperiment\x18\x01 \x01(\x0b\x32\x1b.liftos.v1.CausalExperiment\"K\n\x18\x43reateExperimentResponse\x12/\n\nexperiment\x18\x01 \x01(\x0b\x32\x1b.liftos.v1.CausalExperiment\"=\n\x14GetExperimentRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x15\n\rexperiment_id\x18\x02 \x01(\t\"H\n\x15GetExperimentResponse\x12/\n\nexperiment\x18\x01 \x01(\x0b\x32\x1b.liftos.v1.CausalExperiment\"s\n\x16ListExperimentsRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\"\n\tactive_on\x18\x04 \x01(\x0b\x32\x0f.liftos.v1.Date\"d\n\x17ListExperimentsResponse\x12\x30\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x1b.liftos.v1.CausalExperiment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x92\x01\n\x12GetCalendarRequest\x12\x0f\n\x07\x63ountry\x18\x01 \x01(\t\x12#\n\nstart_date\x18\x02 \x01(\x0b\x32\x0f.liftos.v1.Date\x12!\n\x08\x65nd_date\x18\x03 \x01(\x0b\x32\x0f.liftos.v1.Date\x12\x13\n\x0bsubdivision\x18\x04 \x01(\t\x12\x0e\n\x06org_id\x18\x05 \x01(\t\"A\n\x13GetCalendarResponse\x12*\n\x04\x64\x61ys\x18\x01 \x03(\x0b\x32\x1c.liftos.v1.CalendarDimension\"\xa3\x01\n\x14\x45xternalFactorSeries\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x04type\x18\x02 \x01(\x0e\x32\x1d.liftos.v1.ExternalFactorType\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0c\n\x04unit\x18\x04 \x01(\t\x12\x0b\n\x03geo\x18\x05 \x01(\t\x12%\n\x06values\x18\x06 \x03(\x0b\x32\x15.liftos.v1.DatedValue\":\n\nDatedValue\x12\x1d\n\x04\x64\x61te\x18\x01 \x01(\x0b\x32\x0f.liftos.v1.Date\x12\r\n\x05value\x18\x02 \x01(\x01\"`\n\x1dRegisterExternalFactorRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12/\n\x06series\x18\x02 \x01(\x0b\x32\x1f.liftos.v1.ExternalFactorSeries\"5\n\x1eRegisterExternalFactorResponse\x12\x13\n\x0bvalue_count\x18\x01 \x01(\x05\"D\n\x1aListExternalFactorsRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x16\n\x0einclude_values\x18\x02 \x01(\x08\"N\n\x1bListExternalFactorsResponse\x12/\n\x06series\x18\x01 \x03(\x0b\x32\x1f.liftos.v1.ExternalFactorSeries*\xf7\x03\n\x0fRejectionReason\x12 \n\x1cREJECTION_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1aREJECTION_REASON_MALFORMED\x10\x01\x12\"\n\x1eREJECTION_REASON_MISSING_FIELD\x10\x02\x12#\n\x1fREJECTION_REASON_INVALID_NUMBER\x10\x03\x12#\n\x1fREJECTION_REASON_NEGATIVE_VALUE\x10\x04\x12.\n*REJECTION_REASON_CLICKS_EXCEED_IMPRESSIONS\x10\x05\x12.\n*REJECTION_REASON_CONVERSIONS_EXCEED_CLICKS\x10\x06\x12%\n!REJECTION_REASON_UNKNOWN_CURRENCY\x10\x07\x12!\n\x1dREJECTION_REASON_INVALID_DATE\x10\x08\x12 \n\x1cREJECTION_REASON_FUTURE_DATE\x10\t\x12\"\n\x1eREJECTION_REASON_STALE_VERSION\x10\n\x12\"\n\x1eREJECTION_REASON_WRONG_ACCOUNT\x10\x0b\x12 \n\x1cREJECTION_REASON_UNKNOWN_GEO\x10\x0c\x32\x83\x05\n\x10IngestionService\x12\x41\n\x06Ingest\x12\x18.liftos.v1.IngestRequest\x1a\x19.liftos.v1.IngestResponse(\x01\x30\x01\x12[\n\x10\x43reateExperiment\x12\".liftos.v1.CreateExperimentRequest\x1a#.liftos.v1.CreateExperimentResponse\x12R\n\rGetExperiment\x12\x1f.liftos.v1.GetExperimentRequest\x1a .liftos.v1.GetExperimentResponse\x12X\n\x0fListExperiments\x12!.liftos.v1.ListExperimentsRequest\x1a\".liftos.v1.ListExperimentsResponse\x12L\n\x0bGetCalendar\x12\x1d.liftos.v1.GetCalendarRequest\x1a\x1e.liftos.v1.GetCalendarResponse\x12m\n\x16RegisterExternalFactor\x12(.liftos.v1.RegisterExternalFactorRequest\x1a).liftos.v1.RegisterExternalFactorResponse\x12\x64\n\x13ListExternalFactors\x12%.liftos.v1.ListExternalFactorsRequest\x1a&.liftos.v1.ListExternalFactorsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19liftos/v1/ingestion.proto\x12\tliftos.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16liftos/v1/common.proto\x1a\x1eliftos/v1/marketing_data.proto\"\xbb\x02\n\rIngestRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12+\n\x06source\x18\x02 \x01(\x0e\x32\x15.liftos.v1.DataSourceB\x04\xe2\x41\x01\x02\x12\x16\n\x08\x62\x61tch_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12%\n\x04rows\x18\x04 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tjson_rows\x18\x05 \x03(\t\x12\'\n\x07\x61\x63\x63ount\x18\x06 \x01(\x0b\x32\x16.liftos.v1.AccountInfo\x12-\n\tpulled_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x07mapping\x18\x08 \x01(\x0b\x32\x18.liftos.v1.ColumnMapping\x12\x12\n\nrow_offset\x18\t \x01(\x03\"\xc7\x01\n\x0b\x41\x63\x63ountInfo\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08timezone\x18\x02 \x01(\t\x12\x15\n\rcurrency_code\x18\x03 \x01(\t\x12\x14\n\x0c\x63ountry_code\x18\x04 \x01(\t\x12\x35\n\x08geo_keys\x18\x05 \x03(\x0b\x32#.liftos.v1.AccountInfo.GeoKeysEntry\x1a.\n\x0cGeoKeysEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xde\x01\n\rColumnMapping\x12\x12\n\x04\x64\x61te\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x63\x61mpaign_id\x18\x02 \x01(\t\x12\x15\n\rcampaign_name\x18\x03 \x01(\t\x12\x0b\n\x03geo\x18\x04 \x01(\t\x12\r\n\x05spend\x18\x05 \x01(\t\x12\x13\n\x0bimpressions\x18\x06 \x01(\t\x12\x0e\n\x06\x63licks\x18\x07 \x01(\t\x12\x13\n\x0b\x63onversions\x18\x08 \x01(\t\x12\x0f\n\x07revenue\x18\t \x01(\t\x12\x15\n\rcurrency_code\x18\n \x01(\t\x12\x0f\n\x07\x63hannel\x18\x0b \x01(\t\"m\n\x0cRowRejection\x12\x11\n\trow_index\x18\x01 \x01(\x05\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12*\n\x06reason\x18\x03 \x01(\x0e\x32\x1a.liftos.v1.RejectionReason\x12\x0f\n\x07message\x18\x04 \x01(\t\"]\n\x11\x43onfounderSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x04type\x18\x02 \x01(\x0e\x32\x19.liftos.v1.ConfounderType\x12\x11\n\trow_count\x18\x03 \x01(\x05\"\xdb\x02\n\x0eIngestResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x63\x63\x65pted_count\x18\x02 \x01(\x05\x12\x16\n\x0erejected_count\x18\x03 \x01(\x05\x12+\n\nrejections\x18\x04 \x03(\x0b\x32\x17.liftos.v1.RowRejection\x12\x17\n\x0f\x64uplicate_count\x18\x05 \x01(\x05\x12\x16\n\x0erestated_count\x18\x06 \x01(\x05\x12\x10\n\x08replayed\x18\x07 \x01(\x08\x12\x31\n\x0b\x63onfounders\x18\x08 \x03(\x0b\x32\x1c.liftos.v1.ConfounderSummary\x12\x1a\n\x12mean_quality_score\x18\t \x01(\x01\x12\x1a\n\x12out_of_order_count\x18\n \x01(\x05\x12\x12\n\nlate_count\x18\x0b \x01(\x05\x12\x18\n\x10superseded_count\x18\x0c \x01(\x05\"P\n\x17\x43reateExperimentRequest\x12\x35\n\nexperiment\x18\x01 \x01(\x0b\x32\x1b.liftos.v1.CausalExperimentB\x04\xe2\x41\x01\x02\"K\n\x18\x43reateExperimentResponse\x12/\n\nexperiment\x18\x01 \x01(\x0b\x32\x1b.liftos.v1.CausalExperiment\"I\n\x14GetExperimentRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\rexperiment_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"H\n\x15GetExperimentResponse\x12/\n\nexperiment\x18\x01 \x01(\x0b\x32\x1b.liftos.v1.CausalExperiment\"\x8b\x01\n\x16ListExperimentsRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12(\n\tactive_on\x18\x04 \x01(\x0b\x32\x0f.liftos.v1.DateB\x04\xe2\x41\x01\x01\"d\n\x17ListExperimentsResponse\x12\x30\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x1b.liftos.v1.CausalExperiment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb0\x01\n\x12GetCalendarRequest\x12\x15\n\x07\x63ountry\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12)\n\nstart_date\x18\x02 \x01(\x0b\x32\x0f.liftos.v1.DateB\x04\xe2\x41\x01\x02\x12\'\n\x08\x65nd_date\x18\x03 \x01(\x0b\x32\x0f.liftos.v1.DateB\x04\xe2\x41\x01\x02\x12\x19\n\x0bsubdivision\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06org_id\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"A\n\x13GetCalendarResponse\x12*\n\x04\x64\x61ys\x18\x01 \x03(\x0b\x32\x1c.liftos.v1.CalendarDimension\"\xb5\x01\n\x14\x45xternalFactorSeries\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x31\n\x04type\x18\x02 \x01(\x0e\x32\x1d.liftos.v1.ExternalFactorTypeB\x04\xe2\x41\x01\x02\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0c\n\x04unit\x18\x04 \x01(\t\x12\x0b\n\x03geo\x18\x05 \x01(\t\x12+\n\x06values\x18\x06 \x03(\x0b\x32\x15.liftos.v1.DatedValueB\x04\xe2\x41\x01\x02\":\n\nDatedValue\x12\x1d\n\x04\x64\x61te\x18\x01 \x01(\x0b\x32\x0f.liftos.v1.Date\x12\r\n\x05value\x18\x02 \x01(\x01\"l\n\x1dRegisterExternalFactorRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x35\n\x06series\x18\x02 \x01(\x0b\x32\x1f.liftos.v1.ExternalFactorSeriesB\x04\xe2\x41\x01\x02\"5\n\x1eRegisterExternalFactorResponse\x12\x13\n\x0bvalue_count\x18\x01 \x01(\x05\"J\n\x1aListExternalFactorsRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x0einclude_values\x18\x02 \x01(\x08\"N\n\x1bListExternalFactorsResponse\x12/\n\x06series\x18\x01 \x03(\x0b\x32\x1f.liftos.v1.ExternalFactorSeries*\xf7\x03\n\x0fRejectionReason\x12 \n\x1cREJECTION_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1aREJECTION_REASON_MALFORMED\x10\x01\x12\"\n\x1eREJECTION_REASON_MISSING_FIELD\x10\x02\x12#\n\x1fREJECTION_REASON_INVALID_NUMBER\x10\x03\x12#\n\x1fREJECTION_REASON_NEGATIVE_VALUE\x10\x04\x12.\n*REJECTION_REASON_CLICKS_EXCEED_IMPRESSIONS\x10\x05\x12.\n*REJECTION_REASON_CONVERSIONS_EXCEED_CLICKS\x10\x06\x12%\n!REJECTION_REASON_UNKNOWN_CURRENCY\x10\x07\x12!\n\x1dREJECTION_REASON_INVALID_DATE\x10\x08\x12 \n\x1cREJECTION_REASON_FUTURE_DATE\x10\t\x12\"\n\x1eREJECTION_REASON_STALE_VERSION\x10\n\x12\"\n\x1eREJECTION_REASON_WRONG_ACCOUNT\x10\x0b\x12 \n\x1cREJECTION_REASON_UNKNOWN_GEO\x10\x0c\x32\x83\x05\n\x10IngestionService\x12\x41\n\x06Ingest\x12\x18.liftos.v1.IngestRequest\x1a\x19.liftos.v1.IngestResponse(\x01\x30\x01\x12[\n\x10\x43reateExperiment\x12\".liftos.v1.CreateExperimentRequest\x1a#.liftos.v1.CreateExperimentResponse\x12R\n\rGetExperiment\x12\x1f.liftos.v1.GetExperimentRequest\x1a .liftos.v1.GetExperimentResponse\x12X\n\x0fListExperiments\x12!.liftos.v1.ListExperimentsRequest\x1a\".liftos.v1.ListExperimentsResponse\x12L\n\x0bGetCalendar\x12\x1d.liftos.v1.GetCalendarRequest\x1a\x1e.liftos.v1.GetCalendarResponse\x12m\n\x16RegisterExternalFactor\x12(.liftos.v1.RegisterExternalFactorRequest\x1a).liftos.v1.RegisterExternalFactorResponse\x12\x64\n\x13ListExternalFactors\x12%.liftos.v1.ListExternalFactorsRequest\x1a&.liftos.v1.ListExternalFactorsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'liftos.v1.ingestion_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_INGESTREQUEST'].fields_by_name['org_id']._loaded_options = None
+  _globals['_INGESTREQUEST'].fields_by_name['org_id']._serialized_options = b'\342A\001\002'
+  _globals['_INGESTREQUEST'].fields_by_name['source']._loaded_options = None
+  _globals['_INGESTREQUEST'].fields_by_name['source']._serialized_options = b'\342A\001\002'
+  _globals['_INGESTREQUEST'].fields_by_name['batch_id']._loaded_options = None
+  _globals['_INGESTREQUEST'].fields_by_name['batch_id']._serialized_options = b'\342A\001\002'
   _globals['_ACCOUNTINFO_GEOKEYSENTRY']._loaded_options = None
   _globals['_ACCOUNTINFO_GEOKEYSENTRY']._serialized_options = b'8\001'
-  _globals['_REJECTIONREASON']._serialized_start=2691
-  _globals['_REJECTIONREASON']._serialized_end=3194
-  _globals['_INGESTREQUEST']._serialized_start=160
-  _globals['_INGESTREQUEST']._serialized_end=457
-  _globals['_ACCOUNTINFO']._serialized_start=460
-  _globals['_ACCOUNTINFO']._serialized_end=659
-  _globals['_ACCOUNTINFO_GEOKEYSENTRY']._serialized_start=613
-  _globals['_ACCOUNTINFO_GEOKEYSENTRY']._serialized_end=659
-  _globals['_COLUMNMAPPING']._serialized_start=662
-  _globals['_COLUMNMAPPING']._serialized_end=878
-  _globals['_ROWREJECTION']._serialized_start=880
-  _globals['_ROWREJECTION']._serialized_end=989
-  _globals['_CONFOUNDERSUMMARY']._serialized_start=991
-  _globals['_CONFOUNDERSUMMARY']._serialized_end=1084
-  _globals['_INGESTRESPONSE']._serialized_start=1087
-  _globals['_INGESTRESPONSE']._serialized_end=1434
-  _globals['_CREATEEXPERIMENTREQUEST']._serialized_start=1436
-  _globals['_CREATEEXPERIMENTREQUEST']._serialized_end=1510
-  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_start=1512
-  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_end=1587
-  _globals['_GETEXPERIMENTREQUEST']._serialized_start=1589
-  _globals['_GETEXPERIMENTREQUEST']._serialized_end=1650
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=1652
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=1724
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=1726
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=1841
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=1843
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=1943
-  _globals['_GETCALENDARREQUEST']._serialized_start=1946
-  _globals['_GETCALENDARREQUEST']._serialized_end=2092
-  _globals['_GETCALENDARRESPONSE']._serialized_start=2094
-  _globals['_GETCALENDARRESPONSE']._serialized_end=2159
-  _globals['_EXTERNALFACTORSERIES']._serialized_start=2162
-  _globals['_EXTERNALFACTORSERIES']._serialized_end=2325
-  _globals['_DATEDVALUE']._serialized_start=2327
-  _globals['_DATEDVALUE']._serialized_end=2385
-  _globals['_REGISTEREXTERNALFACTORREQUEST']._serialized_start=2387
-  _globals['_REGISTEREXTERNALFACTORREQUEST']._serialized_end=2483
-  _globals['_REGISTEREXTERNALFACTORRESPONSE']._serialized_start=2485
-  _globals['_REGISTEREXTERNALFACTORRESPONSE']._serialized_end=2538
-  _globals['_LISTEXTERNALFACTORSREQUEST']._serialized_start=2540
-  _globals['_LISTEXTERNALFACTORSREQUEST']._serialized_end=2608
-  _globals['_LISTEXTERNALFACTORSRESPONSE']._serialized_start=2610
-  _globals['_LISTEXTERNALFACTORSRESPONSE']._serialized_end=2688
-  _globals['_INGESTIONSERVICE']._serialized_start=3197
-  _globals['_INGESTIONSERVICE']._serialized_end=3840
+  _globals['_COLUMNMAPPING'].fields_by_name['date']._loaded_options = None
+  _globals['_COLUMNMAPPING'].fields_by_name['date']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEEXPERIMENTREQUEST'].fields_by_name['experiment']._loaded_options = None
+  _globals['_CREATEEXPERIMENTREQUEST'].fields_by_name['experiment']._serialized_options = b'\342A\001\002'
+  _globals['_GETEXPERIMENTREQUEST'].fields_by_name['org_id']._loaded_options = None
+  _globals['_GETEXPERIMENTREQUEST'].fields_by_name['org_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETEXPERIMENTREQUEST'].fields_by_name['experiment_id']._loaded_options = None
+  _globals['_GETEXPERIMENTREQUEST'].fields_by_name['experiment_id']._serialized_options = b'\342A\001\002'
+  _globals['_LISTEXPERIMENTSREQUEST'].fields_by_name['org_id']._loaded_options = None
+  _globals['_LISTEXPERIMENTSREQUEST'].fields_by_name['org_id']._serialized_options = b'\342A\001\002'
+  _globals['_LISTEXPERIMENTSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTEXPERIMENTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTEXPERIMENTSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTEXPERIMENTSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTEXPERIMENTSREQUEST'].fields_by_name['active_on']._loaded_options = None
+  _globals['_LISTEXPERIMENTSREQUEST'].fields_by_name['active_on']._serialized_options = b'\342A\001\001'
+  _globals['_GETCALENDARREQUEST'].fields_by_name['country']._loaded_options = None
+  _globals['_GETCALENDARREQUEST'].fields_by_name['country']._serialized_options = b'\342A\001\002'
+  _globals['_GETCALENDARREQUEST'].fields_by_name['start_date']._loaded_options = None
+  _globals['_GETCALENDARREQUEST'].fields_by_name['start_date']._serialized_options = b'\342A\001\002'
+  _globals['_GETCALENDARREQUEST'].fields_by_name['end_date']._loaded_options = None
+  _globals['_GETCALENDARREQUEST'].fields_by_name['end_date']._serialized_options = b'\342A\001\002'
+  _globals['_GETCALENDARREQUEST'].fields_by_name['subdivision']._loaded_options = None
+  _globals['_GETCALENDARREQUEST'].fields_by_name['subdivision']._serialized_options = b'\342A\001\001'
+  _globals['_GETCALENDARREQUEST'].fields_by_name['org_id']._loaded_options = None
+  _globals['_GETCALENDARREQUEST'].fields_by_name['org_id']._serialized_options = b'\342A\001\001'
+  _globals['_EXTERNALFACTORSERIES'].fields_by_name['name']._loaded_options = None
+  _globals['_EXTERNALFACTORSERIES'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_EXTERNALFACTORSERIES'].fields_by_name['type']._loaded_options = None
+  _globals['_EXTERNALFACTORSERIES'].fields_by_name['type']._serialized_options = b'\342A\001\002'
+  _globals['_EXTERNALFACTORSERIES'].fields_by_name['values']._loaded_options = None
+  _globals['_EXTERNALFACTORSERIES'].fields_by_name['values']._serialized_options = b'\342A\001\002'
+  _globals['_REGISTEREXTERNALFACTORREQUEST'].fields_by_name['org_id']._loaded_options = None
+  _globals['_REGISTEREXTERNALFACTORREQUEST'].fields_by_name['org_id']._serialized_options = b'\342A\001\002'
+  _globals['_REGISTEREXTERNALFACTORREQUEST'].fields_by_name['series']._loaded_options = None
+  _globals['_REGISTEREXTERNALFACTORREQUEST'].fields_by_name['series']._serialized_options = b'\342A\001\002'
+  _globals['_LISTEXTERNALFACTORSREQUEST'].fields_by_name['org_id']._loaded_options = None
+  _globals['_LISTEXTERNALFACTORSREQUEST'].fields_by_name['org_id']._serialized_options = b'\342A\001\002'
+  _globals['_REJECTIONREASON']._serialized_start=2857
+  _globals['_REJECTIONREASON']._serialized_end=3360
+  _globals['_INGESTREQUEST']._serialized_start=193
+  _globals['_INGESTREQUEST']._serialized_end=508
+  _globals['_ACCOUNTINFO']._serialized_start=511
+  _globals['_ACCOUNTINFO']._serialized_end=710
+  _globals['_ACCOUNTINFO_GEOKEYSENTRY']._serialized_start=664
+  _globals['_ACCOUNTINFO_GEOKEYSENTRY']._serialized_end=710
+  _globals['_COLUMNMAPPING']._serialized_start=713
+  _globals['_COLUMNMAPPING']._serialized_end=935
+  _globals['_ROWREJECTION']._serialized_start=937
+  _globals['_ROWREJECTION']._serialized_end=1046
+  _globals['_CONFOUNDERSUMMARY']._serialized_start=1048
+  _globals['_CONFOUNDERSUMMARY']._serialized_end=1141
+  _globals['_INGESTRESPONSE']._serialized_start=1144
+  _globals['_INGESTRESPONSE']._serialized_end=1491
+  _globals['_CREATEEXPERIMENTREQUEST']._serialized_start=1493
+  _globals['_CREATEEXPERIMENTREQUEST']._serialized_end=1573
+  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_start=1575
+  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_end=1650
+  _globals['_GETEXPERIMENTREQUEST']._serialized_start=1652
+  _globals['_GETEXPERIMENTREQUEST']._serialized_end=1725
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=1727
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=1799
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=1802
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=1941
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=1943
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=2043
+  _globals['_GETCALENDARREQUEST']._serialized_start=2046
+  _globals['_GETCALENDARREQUEST']._serialized_end=2222
+  _globals['_GETCALENDARRESPONSE']._serialized_start=2224
+  _globals['_GETCALENDARRESPONSE']._serialized_end=2289
+  _globals['_EXTERNALFACTORSERIES']._serialized_start=2292
+  _globals['_EXTERNALFACTORSERIES']._serialized_end=2473
+  _globals['_DATEDVALUE']._serialized_start=2475
+  _globals['_DATEDVALUE']._serialized_end=2533
+  _globals['_REGISTEREXTERNALFACTORREQUEST']._serialized_start=2535
+  _globals['_REGISTEREXTERNALFACTORREQUEST']._serialized_end=2643
+  _globals['_REGISTEREXTERNALFACTORRESPONSE']._serialized_start=2645
+  _globals['_REGISTEREXTERNALFACTORRESPONSE']._serialized_end=2698
+  _globals['_LISTEXTERNALFACTORSREQUEST']._serialized_start=2700
+  _globals['_LISTEXTERNALFACTORSREQUEST']._serialized_end=2774
+  _globals['_LISTEXTERNALFACTORSRESPONSE']._serialized_start=2776
+  _globals['_LISTEXTERNALFACTORSRESPONSE']._serialized_end=2854
+  _globals['_INGESTIONSERVICE']._serialized_start=3363
+  _globals['_INGESTIONSERVICE']._serialized_end=4006
 # @@protoc_insertion_point(module_scope)

@@ -103,11 +103,13 @@ class IngestRequest(_message.Message):
     MAPPING_FIELD_NUMBER: _builtins.int
     ROW_OFFSET_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation the rows belong to."""
+    """Organisation the rows belong to: 1-128 letters, digits, '-', '_' or '.'."""
     source: _common_pb2.DataSource.ValueType
-    """Source platform; selects the connector."""
+    """Source platform; selects the connector (DATA_SOURCE_UNSPECIFIED is refused)."""
     batch_id: _builtins.str
-    """Client-chosen batch id, unique per org; re-sending it is idempotent."""
+    """Client-chosen batch id, unique per org, at most 256 printable characters; re-sending it is
+    idempotent.
+    """
     row_offset: _builtins.int
     """Line number of this batch's first row in the export it was read from (0 for a lone
     batch). A row's version is pulled_at in microseconds + row_offset + its row index, so a
@@ -240,7 +242,7 @@ class ColumnMapping(_message.Message):
     CURRENCY_CODE_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
     date: _builtins.str
-    """Column with the date (ISO yyyy-mm-dd) — required."""
+    """Column with the date (ISO yyyy-mm-dd)."""
     campaign_id: _builtins.str
     """Campaign id column (defaults to a single "first_party" campaign when empty)."""
     campaign_name: _builtins.str
@@ -436,7 +438,9 @@ class CreateExperimentRequest(_message.Message):
     EXPERIMENT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def experiment(self) -> _marketing_data_pb2.CausalExperiment:
-        """The experiment; experiment_id and org_id are required."""
+        """The experiment; experiment_id, org_id, start_date, end_date and randomization_unit are
+        required, create_time is set by the server.
+        """
 
     def __init__(
         self,
@@ -484,9 +488,9 @@ class GetExperimentRequest(_message.Message):
     ORG_ID_FIELD_NUMBER: _builtins.int
     EXPERIMENT_ID_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     experiment_id: _builtins.str
-    """Experiment id."""
+    """Id of the experiment in the org (an empty or unknown id is NOT_FOUND)."""
     def __init__(
         self,
         *,
@@ -536,7 +540,7 @@ class ListExperimentsRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     ACTIVE_ON_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     page_size: _builtins.int
     """Maximum results per page (default 50, at most 500)."""
     page_token: _builtins.str
@@ -610,11 +614,11 @@ class GetCalendarRequest(_message.Message):
     """
     @_builtins.property
     def start_date(self) -> _common_pb2.Date:
-        """First date."""
+        """First date (inclusive)."""
 
     @_builtins.property
     def end_date(self) -> _common_pb2.Date:
-        """Last date (inclusive)."""
+        """Last date (inclusive), not before start_date; the range covers at most 3,660 days."""
 
     def __init__(
         self,
@@ -672,7 +676,7 @@ class ExternalFactorSeries(_message.Message):
     name: _builtins.str
     """Factor name, unique per org, [a-z0-9_]{1,63}."""
     type: _marketing_data_pb2.ExternalFactorType.ValueType
-    """Kind."""
+    """Kind of factor (EXTERNAL_FACTOR_TYPE_UNSPECIFIED is refused)."""
     source: _builtins.str
     """Where the series comes from."""
     unit: _builtins.str
@@ -681,7 +685,9 @@ class ExternalFactorSeries(_message.Message):
     """Geo the series is for; empty for all geos."""
     @_builtins.property
     def values(self) -> _containers.RepeatedCompositeFieldContainer[Global___DatedValue]:
-        """Daily values."""
+        """Daily values, 1..20,000, one per date, each finite and within ±1e12 (empty on a list without
+        include_values).
+        """
 
     def __init__(
         self,
@@ -738,7 +744,7 @@ class RegisterExternalFactorRequest(_message.Message):
     ORG_ID_FIELD_NUMBER: _builtins.int
     SERIES_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     @_builtins.property
     def series(self) -> Global___ExternalFactorSeries:
         """The series (replaces a series of the same name and geo)."""
@@ -788,7 +794,7 @@ class ListExternalFactorsRequest(_message.Message):
     ORG_ID_FIELD_NUMBER: _builtins.int
     INCLUDE_VALUES_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     include_values: _builtins.bool
     """Include the values (default only the metadata)."""
     def __init__(

@@ -22,43 +22,54 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13liftos/v1/llm.proto\x12\tliftos.v1\"g\n\x07Insight\x12$\n\x04kind\x18\x01 \x01(\x0e\x32\x16.liftos.v1.InsightKind\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x14\n\x0c\x61nalysis_ids\x18\x03 \x03(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x01\".\n\rPromptMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"t\n\x13\x42uildContextRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61nalysis_ids\x18\x02 \x03(\t\x12\x10\n\x08question\x18\x03 \x01(\t\x12%\n\x08\x61udience\x18\x04 \x01(\x0e\x32\x13.liftos.v1.Audience\"x\n\x14\x42uildContextResponse\x12$\n\x08insights\x18\x01 \x03(\x0b\x32\x12.liftos.v1.Insight\x12\x0f\n\x07\x63ontext\x18\x02 \x01(\t\x12)\n\x07prompts\x18\x03 \x03(\x0b\x32\x18.liftos.v1.PromptMessage\"n\n\x0e\x45xplainRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61nalysis_id\x18\x02 \x01(\t\x12\x10\n\x08question\x18\x03 \x01(\t\x12%\n\x08\x61udience\x18\x04 \x01(\x0e\x32\x13.liftos.v1.Audience\"I\n\x08\x43itation\x12\x13\n\x0b\x61nalysis_id\x18\x01 \x01(\t\x12\x0c\n\x04\x66\x61\x63t\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x05\"z\n\x0f\x45xplanationDone\x12\x0c\n\x04text\x18\x01 \x01(\t\x12&\n\tcitations\x18\x02 \x03(\x0b\x32\x13.liftos.v1.Citation\x12\x31\n\x12unsupported_claims\x18\x03 \x03(\x0b\x32\x15.liftos.v1.ClaimCheck\"\\\n\x0f\x45xplainResponse\x12\x14\n\ntext_delta\x18\x01 \x01(\tH\x00\x12*\n\x04\x64one\x18\x02 \x01(\x0b\x32\x1a.liftos.v1.ExplanationDoneH\x00\x42\x07\n\x05\x65vent\"\x87\x01\n\nClaimCheck\x12\r\n\x05\x63laim\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x05\x12(\n\x07verdict\x18\x04 \x01(\x0e\x32\x17.liftos.v1.ClaimVerdict\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x14\n\x0c\x61nalysis_ids\x18\x06 \x03(\t\"H\n\x12\x43heckClaimsRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x14\n\x0c\x61nalysis_ids\x18\x03 \x03(\t\"<\n\x13\x43heckClaimsResponse\x12%\n\x06\x63laims\x18\x01 \x03(\x0b\x32\x15.liftos.v1.ClaimCheck*o\n\x08\x41udience\x12\x18\n\x14\x41UDIENCE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41UDIENCE_EXECUTIVE\x10\x01\x12\x14\n\x10\x41UDIENCE_ANALYST\x10\x02\x12\x1b\n\x17\x41UDIENCE_DATA_SCIENTIST\x10\x03*\xa8\x01\n\x0bInsightKind\x12\x1c\n\x18INSIGHT_KIND_UNSPECIFIED\x10\x00\x12!\n\x1dINSIGHT_KIND_SUPPORTED_EFFECT\x10\x01\x12#\n\x1fINSIGHT_KIND_UNSUPPORTED_EFFECT\x10\x02\x12\x17\n\x13INSIGHT_KIND_CAVEAT\x10\x03\x12\x1a\n\x16INSIGHT_KIND_NEXT_STEP\x10\x04*\x89\x01\n\x0c\x43laimVerdict\x12\x1d\n\x19\x43LAIM_VERDICT_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43LAIM_VERDICT_SUPPORTED\x10\x01\x12\x1e\n\x1a\x43LAIM_VERDICT_CONTRADICTED\x10\x02\x12\x1d\n\x19\x43LAIM_VERDICT_UNSUPPORTED\x10\x03\x32\xef\x01\n\nLlmService\x12O\n\x0c\x42uildContext\x12\x1e.liftos.v1.BuildContextRequest\x1a\x1f.liftos.v1.BuildContextResponse\x12\x42\n\x07\x45xplain\x12\x19.liftos.v1.ExplainRequest\x1a\x1a.liftos.v1.ExplainResponse0\x01\x12L\n\x0b\x43heckClaims\x12\x1d.liftos.v1.CheckClaimsRequest\x1a\x1e.liftos.v1.CheckClaimsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13liftos/v1/llm.proto\x12\tliftos.v1\x1a\x1fgoogle/api/field_behavior.proto\"g\n\x07Insight\x12$\n\x04kind\x18\x01 \x01(\x0e\x32\x16.liftos.v1.InsightKind\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x14\n\x0c\x61nalysis_ids\x18\x03 \x03(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x01\".\n\rPromptMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"z\n\x13\x42uildContextRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x0c\x61nalysis_ids\x18\x02 \x03(\t\x12\x10\n\x08question\x18\x03 \x01(\t\x12%\n\x08\x61udience\x18\x04 \x01(\x0e\x32\x13.liftos.v1.Audience\"x\n\x14\x42uildContextResponse\x12$\n\x08insights\x18\x01 \x03(\x0b\x32\x12.liftos.v1.Insight\x12\x0f\n\x07\x63ontext\x18\x02 \x01(\t\x12)\n\x07prompts\x18\x03 \x03(\x0b\x32\x18.liftos.v1.PromptMessage\"z\n\x0e\x45xplainRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x61nalysis_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x10\n\x08question\x18\x03 \x01(\t\x12%\n\x08\x61udience\x18\x04 \x01(\x0e\x32\x13.liftos.v1.Audience\"I\n\x08\x43itation\x12\x13\n\x0b\x61nalysis_id\x18\x01 \x01(\t\x12\x0c\n\x04\x66\x61\x63t\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x05\"z\n\x0f\x45xplanationDone\x12\x0c\n\x04text\x18\x01 \x01(\t\x12&\n\tcitations\x18\x02 \x03(\x0b\x32\x13.liftos.v1.Citation\x12\x31\n\x12unsupported_claims\x18\x03 \x03(\x0b\x32\x15.liftos.v1.ClaimCheck\"\\\n\x0f\x45xplainResponse\x12\x14\n\ntext_delta\x18\x01 \x01(\tH\x00\x12*\n\x04\x64one\x18\x02 \x01(\x0b\x32\x1a.liftos.v1.ExplanationDoneH\x00\x42\x07\n\x05\x65vent\"\x87\x01\n\nClaimCheck\x12\r\n\x05\x63laim\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x05\x12(\n\x07verdict\x18\x04 \x01(\x0e\x32\x17.liftos.v1.ClaimVerdict\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x14\n\x0c\x61nalysis_ids\x18\x06 \x03(\t\"T\n\x12\x43heckClaimsRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04text\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x0c\x61nalysis_ids\x18\x03 \x03(\t\"<\n\x13\x43heckClaimsResponse\x12%\n\x06\x63laims\x18\x01 \x03(\x0b\x32\x15.liftos.v1.ClaimCheck*o\n\x08\x41udience\x12\x18\n\x14\x41UDIENCE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41UDIENCE_EXECUTIVE\x10\x01\x12\x14\n\x10\x41UDIENCE_ANALYST\x10\x02\x12\x1b\n\x17\x41UDIENCE_DATA_SCIENTIST\x10\x03*\xa8\x01\n\x0bInsightKind\x12\x1c\n\x18INSIGHT_KIND_UNSPECIFIED\x10\x00\x12!\n\x1dINSIGHT_KIND_SUPPORTED_EFFECT\x10\x01\x12#\n\x1fINSIGHT_KIND_UNSUPPORTED_EFFECT\x10\x02\x12\x17\n\x13INSIGHT_KIND_CAVEAT\x10\x03\x12\x1a\n\x16INSIGHT_KIND_NEXT_STEP\x10\x04*\x89\x01\n\x0c\x43laimVerdict\x12\x1d\n\x19\x43LAIM_VERDICT_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43LAIM_VERDICT_SUPPORTED\x10\x01\x12\x1e\n\x1a\x43LAIM_VERDICT_CONTRADICTED\x10\x02\x12\x1d\n\x19\x43LAIM_VERDICT_UNSUPPORTED\x10\x03\x32\xef\x01\n\nLlmService\x12O\n\x0c\x42uildContext\x12\x1e.liftos.v1.BuildContextRequest\x1a\x1f.liftos.v1.BuildContextResponse\x12\x42\n\x07\x45xplain\x12\x19.liftos.v1.ExplainRequest\x1a\x1a.liftos.v1.ExplainResponse0\x01\x12L\n\x0b\x43heckClaims\x12\x1d.liftos.v1.CheckClaimsRequest\x1a\x1e.liftos.v1.CheckClaimsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'liftos.v1.llm_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AUDIENCE']._serialized_start=1106
-  _globals['_AUDIENCE']._serialized_end=1217
-  _globals['_INSIGHTKIND']._serialized_start=1220
-  _globals['_INSIGHTKIND']._serialized_end=1388
-  _globals['_CLAIMVERDICT']._serialized_start=1391
-  _globals['_CLAIMVERDICT']._serialized_end=1528
-  _globals['_INSIGHT']._serialized_start=34
-  _globals['_INSIGHT']._serialized_end=137
-  _globals['_PROMPTMESSAGE']._serialized_start=139
-  _globals['_PROMPTMESSAGE']._serialized_end=185
-  _globals['_BUILDCONTEXTREQUEST']._serialized_start=187
-  _globals['_BUILDCONTEXTREQUEST']._serialized_end=303
-  _globals['_BUILDCONTEXTRESPONSE']._serialized_start=305
-  _globals['_BUILDCONTEXTRESPONSE']._serialized_end=425
-  _globals['_EXPLAINREQUEST']._serialized_start=427
-  _globals['_EXPLAINREQUEST']._serialized_end=537
-  _globals['_CITATION']._serialized_start=539
-  _globals['_CITATION']._serialized_end=612
-  _globals['_EXPLANATIONDONE']._serialized_start=614
-  _globals['_EXPLANATIONDONE']._serialized_end=736
-  _globals['_EXPLAINRESPONSE']._serialized_start=738
-  _globals['_EXPLAINRESPONSE']._serialized_end=830
-  _globals['_CLAIMCHECK']._serialized_start=833
-  _globals['_CLAIMCHECK']._serialized_end=968
-  _globals['_CHECKCLAIMSREQUEST']._serialized_start=970
-  _globals['_CHECKCLAIMSREQUEST']._serialized_end=1042
-  _globals['_CHECKCLAIMSRESPONSE']._serialized_start=1044
-  _globals['_CHECKCLAIMSRESPONSE']._serialized_end=1104
-  _globals['_LLMSERVICE']._serialized_start=1531
-  _globals['_LLMSERVICE']._serialized_end=1770
+  _globals['_BUILDCONTEXTREQUEST'].fields_by_name['org_id']._loaded_options = None
+  _globals['_BUILDCONTEXTREQUEST'].fields_by_name['org_id']._serialized_options = b'\342A\001\002'
+  _globals['_EXPLAINREQUEST'].fields_by_name['org_id']._loaded_options = None
+  _globals['_EXPLAINREQUEST'].fields_by_name['org_id']._serialized_options = b'\342A\001\002'
+  _globals['_EXPLAINREQUEST'].fields_by_name['analysis_id']._loaded_options = None
+  _globals['_EXPLAINREQUEST'].fields_by_name['analysis_id']._serialized_options = b'\342A\001\002'
+  _globals['_CHECKCLAIMSREQUEST'].fields_by_name['org_id']._loaded_options = None
+  _globals['_CHECKCLAIMSREQUEST'].fields_by_name['org_id']._serialized_options = b'\342A\001\002'
+  _globals['_CHECKCLAIMSREQUEST'].fields_by_name['text']._loaded_options = None
+  _globals['_CHECKCLAIMSREQUEST'].fields_by_name['text']._serialized_options = b'\342A\001\002'
+  _globals['_AUDIENCE']._serialized_start=1169
+  _globals['_AUDIENCE']._serialized_end=1280
+  _globals['_INSIGHTKIND']._serialized_start=1283
+  _globals['_INSIGHTKIND']._serialized_end=1451
+  _globals['_CLAIMVERDICT']._serialized_start=1454
+  _globals['_CLAIMVERDICT']._serialized_end=1591
+  _globals['_INSIGHT']._serialized_start=67
+  _globals['_INSIGHT']._serialized_end=170
+  _globals['_PROMPTMESSAGE']._serialized_start=172
+  _globals['_PROMPTMESSAGE']._serialized_end=218
+  _globals['_BUILDCONTEXTREQUEST']._serialized_start=220
+  _globals['_BUILDCONTEXTREQUEST']._serialized_end=342
+  _globals['_BUILDCONTEXTRESPONSE']._serialized_start=344
+  _globals['_BUILDCONTEXTRESPONSE']._serialized_end=464
+  _globals['_EXPLAINREQUEST']._serialized_start=466
+  _globals['_EXPLAINREQUEST']._serialized_end=588
+  _globals['_CITATION']._serialized_start=590
+  _globals['_CITATION']._serialized_end=663
+  _globals['_EXPLANATIONDONE']._serialized_start=665
+  _globals['_EXPLANATIONDONE']._serialized_end=787
+  _globals['_EXPLAINRESPONSE']._serialized_start=789
+  _globals['_EXPLAINRESPONSE']._serialized_end=881
+  _globals['_CLAIMCHECK']._serialized_start=884
+  _globals['_CLAIMCHECK']._serialized_end=1019
+  _globals['_CHECKCLAIMSREQUEST']._serialized_start=1021
+  _globals['_CHECKCLAIMSREQUEST']._serialized_end=1105
+  _globals['_CHECKCLAIMSRESPONSE']._serialized_start=1107
+  _globals['_CHECKCLAIMSRESPONSE']._serialized_end=1167
+  _globals['_LLMSERVICE']._serialized_start=1594
+  _globals['_LLMSERVICE']._serialized_end=1833
 # @@protoc_insertion_point(module_scope)

@@ -180,7 +180,7 @@ class BuildContextRequest(_message.Message):
     QUESTION_FIELD_NUMBER: _builtins.int
     AUDIENCE_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     question: _builtins.str
     """The user's question, if any."""
     audience: Global___Audience.ValueType
@@ -250,7 +250,7 @@ class ExplainRequest(_message.Message):
     QUESTION_FIELD_NUMBER: _builtins.int
     AUDIENCE_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     analysis_id: _builtins.str
     """Analysis to explain."""
     question: _builtins.str
@@ -425,7 +425,7 @@ class CheckClaimsRequest(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     ANALYSIS_IDS_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     text: _builtins.str
     """Text to check."""
     @_builtins.property

@@ -496,9 +496,11 @@ class CausalMarketingData(_message.Message):
     id: _builtins.str
     """Stable record id: a hash of org_id and natural_key (same row, same id)."""
     org_id: _builtins.str
-    """Owning organisation; every read and write is scoped to it."""
+    """Owning organisation, 1-128 letters, digits, '-', '_' or '.'; every read and write is scoped to
+    it.
+    """
     data_source: _common_pb2.DataSource.ValueType
-    """The platform the row came from."""
+    """The platform the row came from (DATA_SOURCE_UNSPECIFIED is refused)."""
     campaign_id: _builtins.str
     """The platform's campaign id."""
     campaign_name: _builtins.str
@@ -567,7 +569,10 @@ class CausalMarketingData(_message.Message):
 
     @_builtins.property
     def embedding_vector(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
-        """The record's causal-aware embedding (set by the memory service on write)."""
+        """The record's causal-aware embedding. Memory computes it on write when absent; a record that
+        carries one (e.g. restored from a Scan) keeps it, and it must have the org's dimension.
+        Returned by Scan only with include_embeddings.
+        """
 
     @_builtins.property
     def knowledge_graph_nodes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -1367,7 +1372,7 @@ class CausalExperiment(_message.Message):
     RESULT_FIELD_NUMBER: _builtins.int
     HYPOTHESIS_FIELD_NUMBER: _builtins.int
     experiment_id: _builtins.str
-    """Id, unique per org; [a-z0-9-_]{1,63}."""
+    """Id, unique per org: 1-63 letters, digits, '-' or '_', starting with a letter or digit."""
     org_id: _builtins.str
     """Owning organisation."""
     name: _builtins.str
@@ -1375,15 +1380,17 @@ class CausalExperiment(_message.Message):
     treatment_type: Global___TreatmentType.ValueType
     """What the treatment does."""
     randomization_unit: _common_pb2.RandomizationUnit.ValueType
-    """The unit randomised."""
+    """The unit randomised (RANDOMIZATION_UNIT_UNSPECIFIED is refused)."""
     treatment_share: _builtins.float
-    """Share of units in treatment for hash assignment, (0, 1)."""
+    """Share of units in treatment for hash assignment, in [0, 1); 0 with both unit lists empty means
+    0.5.
+    """
     channel: _builtins.str
     """Channel tested, e.g. "meta_prospecting"."""
     primary_metric: _common_pb2.OutcomeMetric.ValueType
     """Primary metric."""
     status: Global___ExperimentStatus.ValueType
-    """Lifecycle status."""
+    """Lifecycle status; EXPERIMENT_STATUS_UNSPECIFIED is stored as DRAFT."""
     hypothesis: _builtins.str
     """Free-text hypothesis."""
     @_builtins.property
@@ -1430,7 +1437,7 @@ class CausalExperiment(_message.Message):
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
-        """Server-set creation time."""
+        """When the registry stored the experiment (set by the server, ignored in a request)."""
 
     @_builtins.property
     def result(self) -> Global___ExperimentResult:

@@ -166,7 +166,7 @@ class WriteRequest(_message.Message):
     ORG_ID_FIELD_NUMBER: _builtins.int
     RECORDS_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation; every record must carry the same org_id."""
+    """Organisation; every record must carry the same org_id (and every message of the stream)."""
     @_builtins.property
     def records(self) -> _containers.RepeatedCompositeFieldContainer[_marketing_data_pb2.CausalMarketingData]:
         """The records."""
@@ -234,7 +234,7 @@ class WriteStreamRequest(_message.Message):
     ORG_ID_FIELD_NUMBER: _builtins.int
     RECORDS_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation; every record must carry the same org_id."""
+    """Organisation; every record must carry the same org_id (and every message of the stream)."""
     @_builtins.property
     def records(self) -> _containers.RepeatedCompositeFieldContainer[_marketing_data_pb2.CausalMarketingData]:
         """The records."""
@@ -309,7 +309,7 @@ class ScanRequest(_message.Message):
     CHANNELS_FIELD_NUMBER: _builtins.int
     ALLOW_UNKNOWN_VALUES_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     experiment_id: _builtins.str
     """Restrict to this experiment's records."""
     batch_size: _builtins.int
@@ -473,7 +473,7 @@ class SearchRequest(_message.Message):
     K_FIELD_NUMBER: _builtins.int
     INCLUDE_RECORDS_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     text: _builtins.str
     """Free text, embedded with the org's embedder."""
     k: _builtins.int
@@ -706,9 +706,9 @@ class QueryGraphRequest(_message.Message):
     EDGE_TYPES_FIELD_NUMBER: _builtins.int
     MAX_NODES_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     node_id: _builtins.str
-    """Node to start from."""
+    """Node to start from, "<type>:<key>", e.g. "campaign:123"."""
     depth: _builtins.int
     """Hops to follow, 1..4 (default 1)."""
     max_nodes: _builtins.int
@@ -876,7 +876,7 @@ class ListConceptualSpacesRequest(_message.Message):
 
     ORG_ID_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     def __init__(
         self,
         *,

@@ -22,45 +22,54 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from liftos.v1 import common_pb2 as liftos_dot_v1_dot_common__pb2
 from liftos.v1 import marketing_data_pb2 as liftos_dot_v1_dot_marketing__data__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19liftos/v1/surfacing.proto\x12\tliftos.v1\x1a\x16liftos/v1/common.proto\x1a\x1eliftos/v1/marketing_data.proto\"\xf6\x01\n\x0eRecommendation\x12\x19\n\x11recommendation_id\x18\x01 \x01(\t\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.liftos.v1.RecommendationKind\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x11\n\trationale\x18\x05 \x01(\t\x12,\n\x0f\x65xpected_impact\x18\x06 \x01(\x0b\x32\x13.liftos.v1.Interval\x12\x12\n\nconfidence\x18\x07 \x01(\x01\x12\x14\n\x0c\x61nalysis_ids\x18\x08 \x03(\t\x12\x10\n\x08priority\x18\t \x01(\x05\"z\n\x10RecommendRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61nalysis_ids\x18\x02 \x03(\t\x12+\n\tobjective\x18\x03 \x01(\x0e\x32\x18.liftos.v1.OutcomeMetric\x12\x13\n\x0bmax_results\x18\x04 \x01(\x05\"G\n\x11RecommendResponse\x12\x32\n\x0frecommendations\x18\x01 \x03(\x0b\x32\x19.liftos.v1.Recommendation\"p\n\x11\x43hannelConstraint\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x16\n\tmin_spend\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tmax_spend\x18\x03 \x01(\x01H\x01\x88\x01\x01\x42\x0c\n\n_min_spendB\x0c\n\n_max_spend\"\xda\x01\n\x15OptimizeBudgetRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61nalysis_id\x18\x02 \x01(\t\x12&\n\x0ctotal_budget\x18\x03 \x01(\x0b\x32\x10.liftos.v1.Money\x12\x31\n\x0b\x63onstraints\x18\x04 \x03(\x0b\x32\x1c.liftos.v1.ChannelConstraint\x12\x14\n\x0chorizon_days\x18\x05 \x01(\x05\x12+\n\tobjective\x18\x06 \x01(\x0e\x32\x18.liftos.v1.OutcomeMetric\"\x98\x01\n\x11\x43hannelAllocation\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x15\n\rcurrent_spend\x18\x02 \x01(\x01\x12\x15\n\roptimal_spend\x18\x03 \x01(\x01\x12-\n\x10\x65xpected_outcome\x18\x04 \x01(\x0b\x32\x13.liftos.v1.Interval\x12\x15\n\rmarginal_roas\x18\x05 \x01(\x01\"\xa7\x01\n\x16OptimizeBudgetResponse\x12\x31\n\x0b\x61llocations\x18\x01 \x03(\x0b\x32\x1c.liftos.v1.ChannelAllocation\x12,\n\x0f\x63urrent_outcome\x18\x02 \x01(\x0b\x32\x13.liftos.v1.Interval\x12,\n\x0foptimal_outcome\x18\x03 \x01(\x0b\x32\x13.liftos.v1.Interval\"T\n\rForecastPoint\x12\x1d\n\x04\x64\x61te\x18\x01 \x01(\x0b\x32\x0f.liftos.v1.Date\x12$\n\x07outcome\x18\x02 \x01(\x0b\x32\x13.liftos.v1.Interval\"\x98\x01\n\x19PredictPerformanceRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61nalysis_id\x18\x02 \x01(\t\x12\x31\n\x0b\x64\x61ily_spend\x18\x03 \x03(\x0b\x32\x1c.liftos.v1.ChannelConstraint\x12\x14\n\x0chorizon_days\x18\x04 \x01(\x05\x12\r\n\x05\x61lpha\x18\x05 \x01(\x01\"j\n\x1aPredictPerformanceResponse\x12(\n\x06points\x18\x01 \x03(\x0b\x32\x18.liftos.v1.ForecastPoint\x12\"\n\x05total\x18\x02 \x01(\x0b\x32\x13.liftos.v1.Interval\"\x8d\x02\n\x17\x44\x65signExperimentRequest\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12*\n\x04unit\x18\x03 \x01(\x0e\x32\x1c.liftos.v1.RandomizationUnit\x12(\n\x06metric\x18\x04 \x01(\x0e\x32\x18.liftos.v1.OutcomeMetric\x12\x1f\n\x17minimum_detectable_lift\x18\x05 \x01(\x01\x12\r\n\x05\x61lpha\x18\x06 \x01(\x01\x12\r\n\x05power\x18\x07 \x01(\x01\x12\x15\n\rduration_days\x18\x08 \x03(\x05\x12%\n\x07history\x18\t \x01(\x0b\x32\x14.liftos.v1.DateRange\"S\n\nPowerPoint\x12\x15\n\rduration_days\x18\x01 \x01(\x05\x12\r\n\x05power\x18\x02 \x01(\x01\x12\x1f\n\x17minimum_detectable_lift\x18\x03 \x01(\x01\"w\n\x18\x44\x65signExperimentResponse\x12/\n\nexperiment\x18\x01 \x01(\x0b\x32\x1b.liftos.v1.CausalExperiment\x12*\n\x0bpower_curve\x18\x02 \x03(\x0b\x32\x15.liftos.v1.PowerPoint*\xfc\x01\n\x12RecommendationKind\x12#\n\x1fRECOMMENDATION_KIND_UNSPECIFIED\x10\x00\x12\'\n#RECOMMENDATION_KIND_INCREASE_BUDGET\x10\x01\x12\'\n#RECOMMENDATION_KIND_DECREASE_BUDGET\x10\x02\x12\"\n\x1eRECOMMENDATION_KIND_REALLOCATE\x10\x03\x12&\n\"RECOMMENDATION_KIND_RUN_EXPERIMENT\x10\x04\x12#\n\x1fRECOMMENDATION_KIND_INVESTIGATE\x10\x05\x32\xf1\x02\n\x10SurfacingService\x12\x46\n\tRecommend\x12\x1b.liftos.v1.RecommendRequest\x1a\x1c.liftos.v1.RecommendResponse\x12U\n\x0eOptimizeBudget\x12 .liftos.v1.OptimizeBudgetRequest\x1a!.liftos.v1.OptimizeBudgetResponse\x12\x61\n\x12PredictPerformance\x12$.liftos.v1.PredictPerformanceRequest\x1a%.liftos.v1.PredictPerformanceResponse\x12[\n\x10\x44\x65signExperiment\x12\".liftos.v1.DesignExperimentRequest\x1a#.liftos.v1.DesignExperimentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19liftos/v1/surfacing.proto\x12\tliftos.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x16liftos/v1/common.proto\x1a\x1eliftos/v1/marketing_data.proto\"\xf6\x01\n\x0eRecommendation\x12\x19\n\x11recommendation_id\x18\x01 \x01(\t\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.liftos.v1.RecommendationKind\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x11\n\trationale\x18\x05 \x01(\t\x12,\n\x0f\x65xpected_impact\x18\x06 \x01(\x0b\x32\x13.liftos.v1.Interval\x12\x12\n\nconfidence\x18\x07 \x01(\x01\x12\x14\n\x0c\x61nalysis_ids\x18\x08 \x03(\t\x12\x10\n\x08priority\x18\t \x01(\x05\"\x80\x01\n\x10RecommendRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x0c\x61nalysis_ids\x18\x02 \x03(\t\x12+\n\tobjective\x18\x03 \x01(\x0e\x32\x18.liftos.v1.OutcomeMetric\x12\x13\n\x0bmax_results\x18\x04 \x01(\x05\"G\n\x11RecommendResponse\x12\x32\n\x0frecommendations\x18\x01 \x03(\x0b\x32\x19.liftos.v1.Recommendation\"p\n\x11\x43hannelConstraint\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x16\n\tmin_spend\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tmax_spend\x18\x03 \x01(\x01H\x01\x88\x01\x01\x42\x0c\n\n_min_spendB\x0c\n\n_max_spend\"\xe0\x01\n\x15OptimizeBudgetRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x61nalysis_id\x18\x02 \x01(\t\x12&\n\x0ctotal_budget\x18\x03 \x01(\x0b\x32\x10.liftos.v1.Money\x12\x31\n\x0b\x63onstraints\x18\x04 \x03(\x0b\x32\x1c.liftos.v1.ChannelConstraint\x12\x14\n\x0chorizon_days\x18\x05 \x01(\x05\x12+\n\tobjective\x18\x06 \x01(\x0e\x32\x18.liftos.v1.OutcomeMetric\"\x98\x01\n\x11\x43hannelAllocation\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x15\n\rcurrent_spend\x18\x02 \x01(\x01\x12\x15\n\roptimal_spend\x18\x03 \x01(\x01\x12-\n\x10\x65xpected_outcome\x18\x04 \x01(\x0b\x32\x13.liftos.v1.Interval\x12\x15\n\rmarginal_roas\x18\x05 \x01(\x01\"\xa7\x01\n\x16OptimizeBudgetResponse\x12\x31\n\x0b\x61llocations\x18\x01 \x03(\x0b\x32\x1c.liftos.v1.ChannelAllocation\x12,\n\x0f\x63urrent_outcome\x18\x02 \x01(\x0b\x32\x13.liftos.v1.Interval\x12,\n\x0foptimal_outcome\x18\x03 \x01(\x0b\x32\x13.liftos.v1.Interval\"T\n\rForecastPoint\x12\x1d\n\x04\x64\x61te\x18\x01 \x01(\x0b\x32\x0f.liftos.v1.Date\x12$\n\x07outcome\x18\x02 \x01(\x0b\x32\x13.liftos.v1.Interval\"\x9e\x01\n\x19PredictPerformanceRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x61nalysis_id\x18\x02 \x01(\t\x12\x31\n\x0b\x64\x61ily_spend\x18\x03 \x03(\x0b\x32\x1c.liftos.v1.ChannelConstraint\x12\x14\n\x0chorizon_days\x18\x04 \x01(\x05\x12\r\n\x05\x61lpha\x18\x05 \x01(\x01\"j\n\x1aPredictPerformanceResponse\x12(\n\x06points\x18\x01 \x03(\x0b\x32\x18.liftos.v1.ForecastPoint\x12\"\n\x05total\x18\x02 \x01(\x0b\x32\x13.liftos.v1.Interval\"\x93\x02\n\x17\x44\x65signExperimentRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12*\n\x04unit\x18\x03 \x01(\x0e\x32\x1c.liftos.v1.RandomizationUnit\x12(\n\x06metric\x18\x04 \x01(\x0e\x32\x18.liftos.v1.OutcomeMetric\x12\x1f\n\x17minimum_detectable_lift\x18\x05 \x01(\x01\x12\r\n\x05\x61lpha\x18\x06 \x01(\x01\x12\r\n\x05power\x18\x07 \x01(\x01\x12\x15\n\rduration_days\x18\x08 \x03(\x05\x12%\n\x07history\x18\t \x01(\x0b\x32\x14.liftos.v1.DateRange\"S\n\nPowerPoint\x12\x15\n\rduration_days\x18\x01 \x01(\x05\x12\r\n\x05power\x18\x02 \x01(\x01\x12\x1f\n\x17minimum_detectable_lift\x18\x03 \x01(\x01\"w\n\x18\x44\x65signExperimentResponse\x12/\n\nexperiment\x18\x01 \x01(\x0b\x32\x1b.liftos.v1.CausalExperiment\x12*\n\x0bpower_curve\x18\x02 \x03(\x0b\x32\x15.liftos.v1.PowerPoint*\xfc\x01\n\x12RecommendationKind\x12#\n\x1fRECOMMENDATION_KIND_UNSPECIFIED\x10\x00\x12\'\n#RECOMMENDATION_KIND_INCREASE_BUDGET\x10\x01\x12\'\n#RECOMMENDATION_KIND_DECREASE_BUDGET\x10\x02\x12\"\n\x1eRECOMMENDATION_KIND_REALLOCATE\x10\x03\x12&\n\"RECOMMENDATION_KIND_RUN_EXPERIMENT\x10\x04\x12#\n\x1fRECOMMENDATION_KIND_INVESTIGATE\x10\x05\x32\xf1\x02\n\x10SurfacingService\x12\x46\n\tRecommend\x12\x1b.liftos.v1.RecommendRequest\x1a\x1c.liftos.v1.RecommendResponse\x12U\n\x0eOptimizeBudget\x12 .liftos.v1.OptimizeBudgetRequest\x1a!.liftos.v1.OptimizeBudgetResponse\x12\x61\n\x12PredictPerformance\x12$.liftos.v1.PredictPerformanceRequest\x1a%.liftos.v1.PredictPerformanceResponse\x12[\n\x10\x44\x65signExperiment\x12\".liftos.v1.DesignExperimentRequest\x1a#.liftos.v1.DesignExperimentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'liftos.v1.surfacing_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RECOMMENDATIONKIND']._serialized_start=2030
-  _globals['_RECOMMENDATIONKIND']._serialized_end=2282
-  _globals['_RECOMMENDATION']._serialized_start=97
-  _globals['_RECOMMENDATION']._serialized_end=343
-  _globals['_RECOMMENDREQUEST']._serialized_start=345
-  _globals['_RECOMMENDREQUEST']._serialized_end=467
-  _globals['_RECOMMENDRESPONSE']._serialized_start=469
-  _globals['_RECOMMENDRESPONSE']._serialized_end=540
-  _globals['_CHANNELCONSTRAINT']._serialized_start=542
-  _globals['_CHANNELCONSTRAINT']._serialized_end=654
-  _globals['_OPTIMIZEBUDGETREQUEST']._serialized_start=657
-  _globals['_OPTIMIZEBUDGETREQUEST']._serialized_end=875
-  _globals['_CHANNELALLOCATION']._serialized_start=878
-  _globals['_CHANNELALLOCATION']._serialized_end=1030
-  _globals['_OPTIMIZEBUDGETRESPONSE']._serialized_start=1033
-  _globals['_OPTIMIZEBUDGETRESPONSE']._serialized_end=1200
-  _globals['_FORECASTPOINT']._serialized_start=1202
-  _globals['_FORECASTPOINT']._serialized_end=1286
-  _globals['_PREDICTPERFORMANCEREQUEST']._serialized_start=1289
-  _globals['_PREDICTPERFORMANCEREQUEST']._serialized_end=1441
-  _globals['_PREDICTPERFORMANCERESPONSE']._serialized_start=1443
-  _globals['_PREDICTPERFORMANCERESPONSE']._serialized_end=1549
-  _globals['_DESIGNEXPERIMENTREQUEST']._serialized_start=1552
-  _globals['_DESIGNEXPERIMENTREQUEST']._serialized_end=1821
-  _globals['_POWERPOINT']._serialized_start=1823
-  _globals['_POWERPOINT']._serialized_end=1906
-  _globals['_DESIGNEXPERIMENTRESPONSE']._serialized_start=1908
-  _globals['_DESIGNEXPERIMENTRESPONSE']._serialized_end=2027
-  _globals['_SURFACINGSERVICE']._serialized_start=2285
-  _globals['_SURFACINGSERVICE']._serialized_end=2654
+  _globals['_RECOMMENDREQUEST'].fields_by_name['org_id']._loaded_options = None
+  _globals['_RECOMMENDREQUEST'].fields_by_name['org_id']._serialized_options = b'\342A\001\002'
+  _globals['_OPTIMIZEBUDGETREQUEST'].fields_by_name['org_id']._loaded_options = None
+  _globals['_OPTIMIZEBUDGETREQUEST'].fields_by_name['org_id']._serialized_options = b'\342A\001\002'
+  _globals['_PREDICTPERFORMANCEREQUEST'].fields_by_name['org_id']._loaded_options = None
+  _globals['_PREDICTPERFORMANCEREQUEST'].fields_by_name['org_id']._serialized_options = b'\342A\001\002'
+  _globals['_DESIGNEXPERIMENTREQUEST'].fields_by_name['org_id']._loaded_options = None
+  _globals['_DESIGNEXPERIMENTREQUEST'].fields_by_name['org_id']._serialized_options = b'\342A\001\002'
+  _globals['_RECOMMENDATIONKIND']._serialized_start=2088
+  _globals['_RECOMMENDATIONKIND']._serialized_end=2340
+  _globals['_RECOMMENDATION']._serialized_start=130
+  _globals['_RECOMMENDATION']._serialized_end=376
+  _globals['_RECOMMENDREQUEST']._serialized_start=379
+  _globals['_RECOMMENDREQUEST']._serialized_end=507
+  _globals['_RECOMMENDRESPONSE']._serialized_start=509
+  _globals['_RECOMMENDRESPONSE']._serialized_end=580
+  _globals['_CHANNELCONSTRAINT']._serialized_start=582
+  _globals['_CHANNELCONSTRAINT']._serialized_end=694
+  _globals['_OPTIMIZEBUDGETREQUEST']._serialized_start=697
+  _globals['_OPTIMIZEBUDGETREQUEST']._serialized_end=921
+  _globals['_CHANNELALLOCATION']._serialized_start=924
+  _globals['_CHANNELALLOCATION']._serialized_end=1076
+  _globals['_OPTIMIZEBUDGETRESPONSE']._serialized_start=1079
+  _globals['_OPTIMIZEBUDGETRESPONSE']._serialized_end=1246
+  _globals['_FORECASTPOINT']._serialized_start=1248
+  _globals['_FORECASTPOINT']._serialized_end=1332
+  _globals['_PREDICTPERFORMANCEREQUEST']._serialized_start=1335
+  _globals['_PREDICTPERFORMANCEREQUEST']._serialized_end=1493
+  _globals['_PREDICTPERFORMANCERESPONSE']._serialized_start=1495
+  _globals['_PREDICTPERFORMANCERESPONSE']._serialized_end=1601
+  _globals['_DESIGNEXPERIMENTREQUEST']._serialized_start=1604
+  _globals['_DESIGNEXPERIMENTREQUEST']._serialized_end=1879
+  _globals['_POWERPOINT']._serialized_start=1881
+  _globals['_POWERPOINT']._serialized_end=1964
+  _globals['_DESIGNEXPERIMENTRESPONSE']._serialized_start=1966
+  _globals['_DESIGNEXPERIMENTRESPONSE']._serialized_end=2085
+  _globals['_SURFACINGSERVICE']._serialized_start=2343
+  _globals['_SURFACINGSERVICE']._serialized_end=2712
 # @@protoc_insertion_point(module_scope)

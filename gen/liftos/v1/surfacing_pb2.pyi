@@ -126,7 +126,7 @@ class RecommendRequest(_message.Message):
     OBJECTIVE_FIELD_NUMBER: _builtins.int
     MAX_RESULTS_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     objective: _common_pb2.OutcomeMetric.ValueType
     """Outcome to optimise."""
     max_results: _builtins.int
@@ -225,7 +225,7 @@ class OptimizeBudgetRequest(_message.Message):
     HORIZON_DAYS_FIELD_NUMBER: _builtins.int
     OBJECTIVE_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     analysis_id: _builtins.str
     """Attribution analysis with response curves."""
     horizon_days: _builtins.int
@@ -376,7 +376,7 @@ class PredictPerformanceRequest(_message.Message):
     HORIZON_DAYS_FIELD_NUMBER: _builtins.int
     ALPHA_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     analysis_id: _builtins.str
     """Attribution analysis to predict from."""
     horizon_days: _builtins.int
@@ -450,7 +450,7 @@ class DesignExperimentRequest(_message.Message):
     DURATION_DAYS_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
-    """Organisation."""
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     channel: _builtins.str
     """Channel to test."""
     unit: _common_pb2.RandomizationUnit.ValueType

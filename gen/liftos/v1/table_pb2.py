@@ -22,25 +22,30 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15liftos/v1/table.proto\x12\tliftos.v1\">\n\x05Table\x12\"\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x11.liftos.v1.Column\x12\x11\n\trow_count\x18\x02 \x01(\x03\"\x92\x02\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12*\n\x07\x64oubles\x18\x02 \x01(\x0b\x32\x17.liftos.v1.DoubleValuesH\x00\x12(\n\x06int64s\x18\x03 \x01(\x0b\x32\x16.liftos.v1.Int64ValuesH\x00\x12*\n\x07strings\x18\x04 \x01(\x0b\x32\x17.liftos.v1.StringValuesH\x00\x12&\n\x05\x62ools\x18\x05 \x01(\x0b\x32\x15.liftos.v1.BoolValuesH\x00\x12\x33\n\x11timestamps_micros\x18\x06 \x01(\x0b\x32\x16.liftos.v1.Int64ValuesH\x00\x12\x11\n\tnull_rows\x18\x07 \x03(\x03\x42\x08\n\x06values\"\x1e\n\x0c\x44oubleValues\x12\x0e\n\x06values\x18\x01 \x03(\x01\"\x1d\n\x0bInt64Values\x12\x0e\n\x06values\x18\x01 \x03(\x03\"\x1e\n\x0cStringValues\x12\x0e\n\x06values\x18\x01 \x03(\t\"\x1c\n\nBoolValues\x12\x0e\n\x06values\x18\x01 \x03(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15liftos/v1/table.proto\x12\tliftos.v1\x1a\x1fgoogle/api/field_behavior.proto\"D\n\x05Table\x12\"\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x11.liftos.v1.Column\x12\x17\n\trow_count\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x02\"\x98\x02\n\x06\x43olumn\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12*\n\x07\x64oubles\x18\x02 \x01(\x0b\x32\x17.liftos.v1.DoubleValuesH\x00\x12(\n\x06int64s\x18\x03 \x01(\x0b\x32\x16.liftos.v1.Int64ValuesH\x00\x12*\n\x07strings\x18\x04 \x01(\x0b\x32\x17.liftos.v1.StringValuesH\x00\x12&\n\x05\x62ools\x18\x05 \x01(\x0b\x32\x15.liftos.v1.BoolValuesH\x00\x12\x33\n\x11timestamps_micros\x18\x06 \x01(\x0b\x32\x16.liftos.v1.Int64ValuesH\x00\x12\x11\n\tnull_rows\x18\x07 \x03(\x03\x42\x08\n\x06values\"\x1e\n\x0c\x44oubleValues\x12\x0e\n\x06values\x18\x01 \x03(\x01\"\x1d\n\x0bInt64Values\x12\x0e\n\x06values\x18\x01 \x03(\x03\"\x1e\n\x0cStringValues\x12\x0e\n\x06values\x18\x01 \x03(\t\"\x1c\n\nBoolValues\x12\x0e\n\x06values\x18\x01 \x03(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'liftos.v1.table_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TABLE']._serialized_start=36
-  _globals['_TABLE']._serialized_end=98
-  _globals['_COLUMN']._serialized_start=101
-  _globals['_COLUMN']._serialized_end=375
-  _globals['_DOUBLEVALUES']._serialized_start=377
-  _globals['_DOUBLEVALUES']._serialized_end=407
-  _globals['_INT64VALUES']._serialized_start=409
-  _globals['_INT64VALUES']._serialized_end=438
-  _globals['_STRINGVALUES']._serialized_start=440
-  _globals['_STRINGVALUES']._serialized_end=470
-  _globals['_BOOLVALUES']._serialized_start=472
-  _globals['_BOOLVALUES']._serialized_end=500
+  _globals['_TABLE'].fields_by_name['row_count']._loaded_options = None
+  _globals['_TABLE'].fields_by_name['row_count']._serialized_options = b'\342A\001\002'
+  _globals['_COLUMN'].fields_by_name['name']._loaded_options = None
+  _globals['_COLUMN'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_TABLE']._serialized_start=69
+  _globals['_TABLE']._serialized_end=137
+  _globals['_COLUMN']._serialized_start=140
+  _globals['_COLUMN']._serialized_end=420
+  _globals['_DOUBLEVALUES']._serialized_start=422
+  _globals['_DOUBLEVALUES']._serialized_end=452
+  _globals['_INT64VALUES']._serialized_start=454
+  _globals['_INT64VALUES']._serialized_end=483
+  _globals['_STRINGVALUES']._serialized_start=485
+  _globals['_STRINGVALUES']._serialized_end=515
+  _globals['_BOOLVALUES']._serialized_start=517
+  _globals['_BOOLVALUES']._serialized_end=545
 # @@protoc_insertion_point(module_scope)

@@ -30,7 +30,7 @@ class Table(_message.Message):
     COLUMNS_FIELD_NUMBER: _builtins.int
     ROW_COUNT_FIELD_NUMBER: _builtins.int
     row_count: _builtins.int
-    """Number of rows; every column holds this many values."""
+    """Number of rows, at least 1; every column holds this many values."""
     @_builtins.property
     def columns(self) -> _containers.RepeatedCompositeFieldContainer[Global___Column]:
         """The columns, in order; names are unique."""

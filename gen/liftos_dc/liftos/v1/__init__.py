@@ -2225,7 +2225,7 @@ class AnalyzeAttributionRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     date_range: "DateRange | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
@@ -2531,7 +2531,7 @@ class BuildContextRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     analysis_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
@@ -2588,17 +2588,17 @@ class BuildGraphRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     treatment: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Treatment node.
+    Treatment node id.
     """
 
     outcome: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    Outcome node.
+    Outcome node id.
     """
 
     add_edges: "list[CausalEdge]" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, repeated=True)
@@ -2835,7 +2835,7 @@ class CausalExperiment(betterproto2.Message):
 
     experiment_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Id, unique per org; [a-z0-9-_]{1,63}.
+    Id, unique per org: 1-63 letters, digits, '-' or '_', starting with a letter or digit.
     """
 
     org_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -2883,7 +2883,7 @@ class CausalExperiment(betterproto2.Message):
         9, betterproto2.TYPE_ENUM, default_factory=lambda: RandomizationUnit(0)
     )
     """
-    The unit randomised.
+    The unit randomised (RANDOMIZATION_UNIT_UNSPECIFIED is refused).
     """
 
     statistical_power: "StatisticalPower | None" = betterproto2.field(
@@ -2913,7 +2913,8 @@ class CausalExperiment(betterproto2.Message):
 
     treatment_share: "float" = betterproto2.field(14, betterproto2.TYPE_DOUBLE)
     """
-    Share of units in treatment for hash assignment, (0, 1).
+    Share of units in treatment for hash assignment, in [0, 1); 0 with both unit lists empty means
+    0.5.
     """
 
     data_sources: "list[DataSource]" = betterproto2.field(15, betterproto2.TYPE_ENUM, repeated=True)
@@ -2942,14 +2943,14 @@ class CausalExperiment(betterproto2.Message):
         19, betterproto2.TYPE_ENUM, default_factory=lambda: ExperimentStatus(0)
     )
     """
-    Lifecycle status.
+    Lifecycle status; EXPERIMENT_STATUS_UNSPECIFIED is stored as DRAFT.
     """
 
     create_time: "datetime.datetime | None" = betterproto2.field(
         20, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
     """
-    Server-set creation time.
+    When the registry stored the experiment (set by the server, ignored in a request).
     """
 
     result: "ExperimentResult | None" = betterproto2.field(
@@ -3003,7 +3004,8 @@ class CausalMarketingData(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Owning organisation; every read and write is scoped to it.
+    Owning organisation, 1-128 letters, digits, '-', '_' or '.'; every read and write is scoped to
+    it.
     """
 
     timestamp: "datetime.datetime | None" = betterproto2.field(
@@ -3017,7 +3019,7 @@ class CausalMarketingData(betterproto2.Message):
         4, betterproto2.TYPE_ENUM, default_factory=lambda: DataSource(0)
     )
     """
-    The platform the row came from.
+    The platform the row came from (DATA_SOURCE_UNSPECIFIED is refused).
     """
 
     campaign_id: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
@@ -3129,7 +3131,9 @@ class CausalMarketingData(betterproto2.Message):
 
     embedding_vector: "list[float]" = betterproto2.field(23, betterproto2.TYPE_FLOAT, repeated=True)
     """
-    The record's causal-aware embedding (set by the memory service on write).
+    The record's causal-aware embedding. Memory computes it on write when absent; a record that
+    carries one (e.g. restored from a Scan) keeps it, and it must have the org's dimension.
+    Returned by Scan only with include_embeddings.
     """
 
     conceptual_space: "str" = betterproto2.field(24, betterproto2.TYPE_STRING)
@@ -3510,7 +3514,7 @@ class CheckClaimsRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     text: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -3727,7 +3731,7 @@ class ColumnMapping(betterproto2.Message):
 
     date: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Column with the date (ISO yyyy-mm-dd) — required.
+    Column with the date (ISO yyyy-mm-dd).
     """
 
     campaign_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -3950,12 +3954,12 @@ class CounterfactualRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     analysis_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Attribution analysis to predict from.
+    Attribution analysis to predict from (an AnalyzeAttribution result's analysis_id).
     """
 
     changes: "list[SpendChange]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
@@ -4025,7 +4029,8 @@ class CreateExperimentRequest(betterproto2.Message):
         1, betterproto2.TYPE_MESSAGE, optional=True
     )
     """
-    The experiment; experiment_id and org_id are required.
+    The experiment; experiment_id, org_id, start_date, end_date and randomization_unit are
+    required, create_time is set by the server.
     """
 
 
@@ -4128,7 +4133,7 @@ class DesignExperimentRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     channel: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -4398,7 +4403,7 @@ class EffectRoles(betterproto2.Message):
 
     outcome: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Outcome column.
+    Outcome column (numeric).
     """
 
     treatment: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -4471,14 +4476,14 @@ class EstimateEffectRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     method: "EstimationMethod" = betterproto2.field(
         2, betterproto2.TYPE_ENUM, default_factory=lambda: EstimationMethod(0)
     )
     """
-    Method; AUTO chooses.
+    Method; ESTIMATION_METHOD_AUTO chooses (UNSPECIFIED is refused).
     """
 
     table: "Table | None" = betterproto2.field(
@@ -4497,7 +4502,7 @@ class EstimateEffectRequest(betterproto2.Message):
 
     roles: "EffectRoles | None" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True)
     """
-    Column roles.
+    Column roles; outcome and treatment are required.
     """
 
     estimand: "Estimand" = betterproto2.field(
@@ -4738,7 +4743,7 @@ class ExplainRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     analysis_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -4863,7 +4868,7 @@ class ExternalFactorSeries(betterproto2.Message):
         2, betterproto2.TYPE_ENUM, default_factory=lambda: ExternalFactorType(0)
     )
     """
-    Kind.
+    Kind of factor (EXTERNAL_FACTOR_TYPE_UNSPECIFIED is refused).
     """
 
     source: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
@@ -4883,7 +4888,8 @@ class ExternalFactorSeries(betterproto2.Message):
 
     values: "list[DatedValue]" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, repeated=True)
     """
-    Daily values.
+    Daily values, 1..20,000, one per date, each finite and within ±1e12 (empty on a list without
+    include_values).
     """
 
 
@@ -4943,12 +4949,12 @@ class GetAnalysisRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     analysis_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Analysis id.
+    Analysis id, as returned by EstimateEffect or AnalyzeAttribution.
     """
 
 
@@ -4983,12 +4989,12 @@ class GetCalendarRequest(betterproto2.Message):
 
     start_date: "Date | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
     """
-    First date.
+    First date (inclusive).
     """
 
     end_date: "Date | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
     """
-    Last date (inclusive).
+    Last date (inclusive), not before start_date; the range covers at most 3,660 days.
     """
 
     subdivision: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
@@ -5031,12 +5037,12 @@ class GetExperimentRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     experiment_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Experiment id.
+    Id of the experiment in the org (an empty or unknown id is NOT_FOUND).
     """
 
 
@@ -5187,19 +5193,20 @@ class IngestRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation the rows belong to.
+    Organisation the rows belong to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     source: "DataSource" = betterproto2.field(
         2, betterproto2.TYPE_ENUM, default_factory=lambda: DataSource(0)
     )
     """
-    Source platform; selects the connector.
+    Source platform; selects the connector (DATA_SOURCE_UNSPECIFIED is refused).
     """
 
     batch_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    Client-chosen batch id, unique per org; re-sending it is idempotent.
+    Client-chosen batch id, unique per org, at most 256 printable characters; re-sending it is
+    idempotent.
     """
 
     rows: "list[__google__protobuf__.Struct]" = betterproto2.field(
@@ -5512,7 +5519,7 @@ class ListConceptualSpacesRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
 
@@ -5548,7 +5555,7 @@ class ListExperimentsRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     page_size: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
@@ -5602,7 +5609,7 @@ class ListExternalFactorsRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     include_values: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
@@ -5693,7 +5700,7 @@ class OptimizeBudgetRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     analysis_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -5793,7 +5800,7 @@ class PredictPerformanceRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     analysis_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -5931,12 +5938,12 @@ class QueryGraphRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     node_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Node to start from.
+    Node to start from, "<type>:<key>", e.g. "campaign:123".
     """
 
     depth: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
@@ -6050,7 +6057,7 @@ class RecommendRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     analysis_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
@@ -6143,7 +6150,7 @@ class RegisterExternalFactorRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     series: "ExternalFactorSeries | None" = betterproto2.field(
@@ -6251,7 +6258,7 @@ class ScanRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     time_range: "TimeRange | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
@@ -6426,7 +6433,7 @@ class SearchRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
     text: "str | None" = betterproto2.field(
@@ -6634,7 +6641,7 @@ class Table(betterproto2.Message):
 
     row_count: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
     """
-    Number of rows; every column holds this many values.
+    Number of rows, at least 1; every column holds this many values.
     """
 
 
@@ -6787,7 +6794,7 @@ class WriteRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation; every record must carry the same org_id.
+    Organisation; every record must carry the same org_id (and every message of the stream).
     """
 
     records: "list[CausalMarketingData]" = betterproto2.field(
@@ -6845,7 +6852,7 @@ class WriteStreamRequest(betterproto2.Message):
 
     org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Organisation; every record must carry the same org_id.
+    Organisation; every record must carry the same org_id (and every message of the stream).
     """
 
     records: "list[CausalMarketingData]" = betterproto2.field(
