@@ -79,6 +79,30 @@ INSIGHT_KIND_NEXT_STEP: InsightKind.ValueType  # 4
 """A suggested next step (e.g. run an experiment)."""
 Global___InsightKind: _TypeAlias = InsightKind  # noqa: Y015
 
+class _ExplanationWriter:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ExplanationWriterEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ExplanationWriter.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EXPLANATION_WRITER_UNSPECIFIED: _ExplanationWriter.ValueType  # 0
+    """Not set: the server's default (see ExplainRequest.writer)."""
+    EXPLANATION_WRITER_GROUNDED: _ExplanationWriter.ValueType  # 1
+    """The grounded writer: deterministic, offline, every sentence generated from the analysis."""
+    EXPLANATION_WRITER_LLM: _ExplanationWriter.ValueType  # 2
+    """An OpenAI-compatible chat-completions endpoint, its output checked sentence by sentence."""
+
+class ExplanationWriter(_ExplanationWriter, metaclass=_ExplanationWriterEnumTypeWrapper):
+    """Who writes an explanation."""
+
+EXPLANATION_WRITER_UNSPECIFIED: ExplanationWriter.ValueType  # 0
+"""Not set: the server's default (see ExplainRequest.writer)."""
+EXPLANATION_WRITER_GROUNDED: ExplanationWriter.ValueType  # 1
+"""The grounded writer: deterministic, offline, every sentence generated from the analysis."""
+EXPLANATION_WRITER_LLM: ExplanationWriter.ValueType  # 2
+"""An OpenAI-compatible chat-completions endpoint, its output checked sentence by sentence."""
+Global___ExplanationWriter: _TypeAlias = ExplanationWriter  # noqa: Y015
+
 class _ClaimVerdict:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -88,11 +112,17 @@ class _ClaimVerdictEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClaimVer
     CLAIM_VERDICT_UNSPECIFIED: _ClaimVerdict.ValueType  # 0
     """Not set."""
     CLAIM_VERDICT_SUPPORTED: _ClaimVerdict.ValueType  # 1
-    """The evidence supports the claim."""
+    """An identified estimate that passed its checks agrees: same direction, interval excluding
+    zero, the stated size inside the interval ("no effect" where the interval includes zero).
+    """
     CLAIM_VERDICT_CONTRADICTED: _ClaimVerdict.ValueType  # 2
-    """The evidence contradicts the claim."""
+    """The evidence contradicts the claim: wrong sign, size outside the interval, an effect
+    claimed where the interval spans zero, a claim about an estimate that failed its checks.
+    """
     CLAIM_VERDICT_UNSUPPORTED: _ClaimVerdict.ValueType  # 3
-    """No analysis speaks to the claim, or the analysis is not supported by its checks."""
+    """No analysis speaks to the claim (another cause or outcome; only a correlation; a
+    percentage or return on spend the analysis gives no baseline for).
+    """
 
 class ClaimVerdict(_ClaimVerdict, metaclass=_ClaimVerdictEnumTypeWrapper):
     """Verdict on a claim."""
@@ -100,12 +130,42 @@ class ClaimVerdict(_ClaimVerdict, metaclass=_ClaimVerdictEnumTypeWrapper):
 CLAIM_VERDICT_UNSPECIFIED: ClaimVerdict.ValueType  # 0
 """Not set."""
 CLAIM_VERDICT_SUPPORTED: ClaimVerdict.ValueType  # 1
-"""The evidence supports the claim."""
+"""An identified estimate that passed its checks agrees: same direction, interval excluding
+zero, the stated size inside the interval ("no effect" where the interval includes zero).
+"""
 CLAIM_VERDICT_CONTRADICTED: ClaimVerdict.ValueType  # 2
-"""The evidence contradicts the claim."""
+"""The evidence contradicts the claim: wrong sign, size outside the interval, an effect
+claimed where the interval spans zero, a claim about an estimate that failed its checks.
+"""
 CLAIM_VERDICT_UNSUPPORTED: ClaimVerdict.ValueType  # 3
-"""No analysis speaks to the claim, or the analysis is not supported by its checks."""
+"""No analysis speaks to the claim (another cause or outcome; only a correlation; a
+percentage or return on spend the analysis gives no baseline for).
+"""
 Global___ClaimVerdict: _TypeAlias = ClaimVerdict  # noqa: Y015
+
+class _ClaimResolution:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ClaimResolutionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClaimResolution.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CLAIM_RESOLUTION_UNSPECIFIED: _ClaimResolution.ValueType  # 0
+    """Not set (CheckClaims leaves it unset: it changes nothing)."""
+    CLAIM_RESOLUTION_REMOVED: _ClaimResolution.ValueType  # 1
+    """The sentence was removed: no analysis speaks to it."""
+    CLAIM_RESOLUTION_REWRITTEN: _ClaimResolution.ValueType  # 2
+    """The sentence was replaced by what the analysis does support about that cause."""
+
+class ClaimResolution(_ClaimResolution, metaclass=_ClaimResolutionEnumTypeWrapper):
+    """What the Explain guardrail did with a claim the evidence did not support."""
+
+CLAIM_RESOLUTION_UNSPECIFIED: ClaimResolution.ValueType  # 0
+"""Not set (CheckClaims leaves it unset: it changes nothing)."""
+CLAIM_RESOLUTION_REMOVED: ClaimResolution.ValueType  # 1
+"""The sentence was removed: no analysis speaks to it."""
+CLAIM_RESOLUTION_REWRITTEN: ClaimResolution.ValueType  # 2
+"""The sentence was replaced by what the analysis does support about that cause."""
+Global___ClaimResolution: _TypeAlias = ClaimResolution  # noqa: Y015
 
 @_typing.final
 class Insight(_message.Message):
@@ -117,6 +177,7 @@ class Insight(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     ANALYSIS_IDS_FIELD_NUMBER: _builtins.int
     CONFIDENCE_FIELD_NUMBER: _builtins.int
+    CITATIONS_FIELD_NUMBER: _builtins.int
     kind: Global___InsightKind.ValueType
     """Kind."""
     text: _builtins.str
@@ -127,6 +188,10 @@ class Insight(_message.Message):
     def analysis_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Analyses it rests on."""
 
+    @_builtins.property
+    def citations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Citation]:
+        """The analysis facts behind the figures in `text` (spans into `text`)."""
+
     def __init__(
         self,
         *,
@@ -134,10 +199,11 @@ class Insight(_message.Message):
         text: _builtins.str = ...,
         analysis_ids: _abc.Iterable[_builtins.str] | None = ...,
         confidence: _builtins.float = ...,
+        citations: _abc.Iterable[Global___Citation] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_ids", b"analysis_ids", "confidence", b"confidence", "kind", b"kind", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_ids", b"analysis_ids", "citations", b"citations", "confidence", b"confidence", "kind", b"kind", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -182,12 +248,12 @@ class BuildContextRequest(_message.Message):
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     question: _builtins.str
-    """The user's question, if any."""
+    """The user's question, if any (at most 2,000 characters)."""
     audience: Global___Audience.ValueType
     """Audience."""
     @_builtins.property
     def analysis_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Analyses to build from."""
+        """Analyses to build from (1 to 20)."""
 
     def __init__(
         self,
@@ -249,6 +315,8 @@ class ExplainRequest(_message.Message):
     ANALYSIS_ID_FIELD_NUMBER: _builtins.int
     QUESTION_FIELD_NUMBER: _builtins.int
     AUDIENCE_FIELD_NUMBER: _builtins.int
+    WRITER_FIELD_NUMBER: _builtins.int
+    LLM_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     analysis_id: _builtins.str
@@ -257,6 +325,17 @@ class ExplainRequest(_message.Message):
     """The user's question, if any."""
     audience: Global___Audience.ValueType
     """Audience."""
+    writer: Global___ExplanationWriter.ValueType
+    """Who writes the explanation (default: the LLM when the server has an endpoint configured
+    or `llm` names one, else the grounded writer).
+    """
+    @_builtins.property
+    def llm(self) -> Global___LlmEndpoint:
+        """An OpenAI-compatible endpoint for this call. The server calls only the endpoint it was
+        configured with, endpoints it allows (`--llm-allowed-urls`), and, when it listens on
+        loopback itself, loopback endpoints; any other URL is INVALID_ARGUMENT (`llm.url`).
+        """
+
     def __init__(
         self,
         *,
@@ -264,14 +343,44 @@ class ExplainRequest(_message.Message):
         analysis_id: _builtins.str = ...,
         question: _builtins.str = ...,
         audience: Global___Audience.ValueType = ...,
+        writer: Global___ExplanationWriter.ValueType = ...,
+        llm: Global___LlmEndpoint | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["llm", b"llm"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "audience", b"audience", "org_id", b"org_id", "question", b"question"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "audience", b"audience", "llm", b"llm", "org_id", b"org_id", "question", b"question", "writer", b"writer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExplainRequest: _TypeAlias = ExplainRequest  # noqa: Y015
+
+@_typing.final
+class LlmEndpoint(_message.Message):
+    """An OpenAI-compatible chat-completions endpoint (vLLM, Ollama, llama.cpp's server, hosted
+    APIs). The API key is the server's own (LIFTOS_LLM_API_KEY), never sent in a request.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    URL_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    url: _builtins.str
+    """Base URL, e.g. "http://127.0.0.1:11434/v1" ("/chat/completions" is appended)."""
+    model: _builtins.str
+    """Model name (default: the server's configured model)."""
+    def __init__(
+        self,
+        *,
+        url: _builtins.str = ...,
+        model: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model", b"model", "url", b"url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LlmEndpoint: _TypeAlias = LlmEndpoint  # noqa: Y015
 
 @_typing.final
 class Citation(_message.Message):
@@ -288,7 +397,7 @@ class Citation(_message.Message):
     fact: _builtins.str
     """Which fact, e.g. "point_estimate", "check:pre_trend"."""
     start: _builtins.int
-    """Character span in the full text."""
+    """Character span in the full text (Unicode code points)."""
     end: _builtins.int
     """End of the span (exclusive)."""
     def __init__(
@@ -316,15 +425,24 @@ class ExplanationDone(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     CITATIONS_FIELD_NUMBER: _builtins.int
     UNSUPPORTED_CLAIMS_FIELD_NUMBER: _builtins.int
+    WRITER_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     """The complete text."""
+    writer: Global___ExplanationWriter.ValueType
+    """Who wrote it."""
+    model: _builtins.str
+    """The LLM model that wrote it (empty for the grounded writer)."""
     @_builtins.property
     def citations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Citation]:
         """Citations."""
 
     @_builtins.property
     def unsupported_claims(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClaimCheck]:
-        """Claims in the text that the evidence did not support (removed or flagged)."""
+        """Claims the writer made that the evidence did not support, each removed or rewritten
+        (see ClaimCheck.resolution); `claim` is the original wording, the span where the
+        rewrite stands in `text` (empty where the claim was removed).
+        """
 
     def __init__(
         self,
@@ -332,10 +450,12 @@ class ExplanationDone(_message.Message):
         text: _builtins.str = ...,
         citations: _abc.Iterable[Global___Citation] | None = ...,
         unsupported_claims: _abc.Iterable[Global___ClaimCheck] | None = ...,
+        writer: Global___ExplanationWriter.ValueType = ...,
+        model: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["citations", b"citations", "text", b"text", "unsupported_claims", b"unsupported_claims"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["citations", b"citations", "model", b"model", "text", b"text", "unsupported_claims", b"unsupported_claims", "writer", b"writer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -383,6 +503,7 @@ class ClaimCheck(_message.Message):
     VERDICT_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     ANALYSIS_IDS_FIELD_NUMBER: _builtins.int
+    RESOLUTION_FIELD_NUMBER: _builtins.int
     claim: _builtins.str
     """The claim as written."""
     start: _builtins.int
@@ -393,6 +514,8 @@ class ClaimCheck(_message.Message):
     """Verdict."""
     reason: _builtins.str
     """Why."""
+    resolution: Global___ClaimResolution.ValueType
+    """Explain only: what the guardrail did with it."""
     @_builtins.property
     def analysis_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Analyses consulted."""
@@ -406,10 +529,11 @@ class ClaimCheck(_message.Message):
         verdict: Global___ClaimVerdict.ValueType = ...,
         reason: _builtins.str = ...,
         analysis_ids: _abc.Iterable[_builtins.str] | None = ...,
+        resolution: Global___ClaimResolution.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_ids", b"analysis_ids", "claim", b"claim", "end", b"end", "reason", b"reason", "start", b"start", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_ids", b"analysis_ids", "claim", b"claim", "end", b"end", "reason", b"reason", "resolution", b"resolution", "start", b"start", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -430,7 +554,7 @@ class CheckClaimsRequest(_message.Message):
     """Text to check."""
     @_builtins.property
     def analysis_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Analyses that count as evidence."""
+        """Analyses that count as evidence (at most 20; none: every causal claim is unsupported)."""
 
     def __init__(
         self,

@@ -61,24 +61,36 @@ class LlmServiceServicer:
     """
 
     def BuildContext(self, request, context):
-        """Causal results → insights, context and reasoning prompts for an LLM.
-        Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), UNAVAILABLE (causal service).
+        """Causal results → ranked insights, a context document in which every figure names its
+        analysis and field, and the causal-reasoning prompts an LLM gets, for one audience.
+        Errors: INVALID_ARGUMENT (no analysis id, more than 20, an id or question too long;
+        field named), NOT_FOUND (an analysis this org does not have: another org's analysis is
+        not found either), UNAVAILABLE (causal service, with RetryInfo).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Explain(self, request, context):
-        """A grounded natural-language explanation of an analysis, streamed as it is produced.
-        Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), UNAVAILABLE (causal service or LLM).
+        """A grounded explanation of an analysis, streamed as text deltas, then `done` with the full
+        text, its citations and the claims the guardrail removed or rewrote. Whatever the writer
+        (the grounded writer or an OpenAI-compatible LLM), every sentence passes CheckClaims
+        before it is sent: no unsupported causal claim reaches the caller unmarked.
+        Errors: INVALID_ARGUMENT (analysis_id missing or too long, question too long, an LLM
+        endpoint this server may not call; field named), NOT_FOUND (analysis, as BuildContext),
+        FAILED_PRECONDITION (EXPLANATION_WRITER_LLM with no LLM endpoint configured or given; the
+        endpoint refused the request, e.g. a bad API key or model), UNAVAILABLE (causal service,
+        or the LLM endpoint down or past its timeout after retries; with RetryInfo).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CheckClaims(self, request, context):
-        """Which causal claims in a text the evidence supports.
-        Errors: INVALID_ARGUMENT, NOT_FOUND (analysis).
+        """Which causal claims in a text the analyses support. Associational wording ("correlated
+        with") and hedged wording ("may have") are not claims and are not listed.
+        Errors: INVALID_ARGUMENT (text empty or over 20,000 characters, more than 20 analysis
+        ids; field named), NOT_FOUND (analysis, as BuildContext), UNAVAILABLE (causal service).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -37,16 +37,28 @@ class LlmServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> LlmServiceAsyncStub: ...
     BuildContext: _grpc.UnaryUnaryMultiCallable[_llm_pb2.BuildContextRequest, _llm_pb2.BuildContextResponse]
-    """Causal results → insights, context and reasoning prompts for an LLM.
-    Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), UNAVAILABLE (causal service).
+    """Causal results → ranked insights, a context document in which every figure names its
+    analysis and field, and the causal-reasoning prompts an LLM gets, for one audience.
+    Errors: INVALID_ARGUMENT (no analysis id, more than 20, an id or question too long;
+    field named), NOT_FOUND (an analysis this org does not have: another org's analysis is
+    not found either), UNAVAILABLE (causal service, with RetryInfo).
     """
     Explain: _grpc.UnaryStreamMultiCallable[_llm_pb2.ExplainRequest, _llm_pb2.ExplainResponse]
-    """A grounded natural-language explanation of an analysis, streamed as it is produced.
-    Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), UNAVAILABLE (causal service or LLM).
+    """A grounded explanation of an analysis, streamed as text deltas, then `done` with the full
+    text, its citations and the claims the guardrail removed or rewrote. Whatever the writer
+    (the grounded writer or an OpenAI-compatible LLM), every sentence passes CheckClaims
+    before it is sent: no unsupported causal claim reaches the caller unmarked.
+    Errors: INVALID_ARGUMENT (analysis_id missing or too long, question too long, an LLM
+    endpoint this server may not call; field named), NOT_FOUND (analysis, as BuildContext),
+    FAILED_PRECONDITION (EXPLANATION_WRITER_LLM with no LLM endpoint configured or given; the
+    endpoint refused the request, e.g. a bad API key or model), UNAVAILABLE (causal service,
+    or the LLM endpoint down or past its timeout after retries; with RetryInfo).
     """
     CheckClaims: _grpc.UnaryUnaryMultiCallable[_llm_pb2.CheckClaimsRequest, _llm_pb2.CheckClaimsResponse]
-    """Which causal claims in a text the evidence supports.
-    Errors: INVALID_ARGUMENT, NOT_FOUND (analysis).
+    """Which causal claims in a text the analyses support. Associational wording ("correlated
+    with") and hedged wording ("may have") are not claims and are not listed.
+    Errors: INVALID_ARGUMENT (text empty or over 20,000 characters, more than 20 analysis
+    ids; field named), NOT_FOUND (analysis, as BuildContext), UNAVAILABLE (causal service).
     """
 
 @_typing.type_check_only
@@ -58,16 +70,28 @@ class LlmServiceAsyncStub(LlmServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     BuildContext: _aio.UnaryUnaryMultiCallable[_llm_pb2.BuildContextRequest, _llm_pb2.BuildContextResponse]  # type: ignore[assignment]
-    """Causal results → insights, context and reasoning prompts for an LLM.
-    Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), UNAVAILABLE (causal service).
+    """Causal results → ranked insights, a context document in which every figure names its
+    analysis and field, and the causal-reasoning prompts an LLM gets, for one audience.
+    Errors: INVALID_ARGUMENT (no analysis id, more than 20, an id or question too long;
+    field named), NOT_FOUND (an analysis this org does not have: another org's analysis is
+    not found either), UNAVAILABLE (causal service, with RetryInfo).
     """
     Explain: _aio.UnaryStreamMultiCallable[_llm_pb2.ExplainRequest, _llm_pb2.ExplainResponse]  # type: ignore[assignment]
-    """A grounded natural-language explanation of an analysis, streamed as it is produced.
-    Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), UNAVAILABLE (causal service or LLM).
+    """A grounded explanation of an analysis, streamed as text deltas, then `done` with the full
+    text, its citations and the claims the guardrail removed or rewrote. Whatever the writer
+    (the grounded writer or an OpenAI-compatible LLM), every sentence passes CheckClaims
+    before it is sent: no unsupported causal claim reaches the caller unmarked.
+    Errors: INVALID_ARGUMENT (analysis_id missing or too long, question too long, an LLM
+    endpoint this server may not call; field named), NOT_FOUND (analysis, as BuildContext),
+    FAILED_PRECONDITION (EXPLANATION_WRITER_LLM with no LLM endpoint configured or given; the
+    endpoint refused the request, e.g. a bad API key or model), UNAVAILABLE (causal service,
+    or the LLM endpoint down or past its timeout after retries; with RetryInfo).
     """
     CheckClaims: _aio.UnaryUnaryMultiCallable[_llm_pb2.CheckClaimsRequest, _llm_pb2.CheckClaimsResponse]  # type: ignore[assignment]
-    """Which causal claims in a text the evidence supports.
-    Errors: INVALID_ARGUMENT, NOT_FOUND (analysis).
+    """Which causal claims in a text the analyses support. Associational wording ("correlated
+    with") and hedged wording ("may have") are not claims and are not listed.
+    Errors: INVALID_ARGUMENT (text empty or over 20,000 characters, more than 20 analysis
+    ids; field named), NOT_FOUND (analysis, as BuildContext), UNAVAILABLE (causal service).
     """
 
 class LlmServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -82,8 +106,11 @@ class LlmServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _llm_pb2.BuildContextRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_llm_pb2.BuildContextResponse, _abc.Awaitable[_llm_pb2.BuildContextResponse]]:
-        """Causal results → insights, context and reasoning prompts for an LLM.
-        Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), UNAVAILABLE (causal service).
+        """Causal results → ranked insights, a context document in which every figure names its
+        analysis and field, and the causal-reasoning prompts an LLM gets, for one audience.
+        Errors: INVALID_ARGUMENT (no analysis id, more than 20, an id or question too long;
+        field named), NOT_FOUND (an analysis this org does not have: another org's analysis is
+        not found either), UNAVAILABLE (causal service, with RetryInfo).
         """
 
     @_abc_1.abstractmethod
@@ -92,8 +119,15 @@ class LlmServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _llm_pb2.ExplainRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_llm_pb2.ExplainResponse], _abc.AsyncIterator[_llm_pb2.ExplainResponse]]:
-        """A grounded natural-language explanation of an analysis, streamed as it is produced.
-        Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), UNAVAILABLE (causal service or LLM).
+        """A grounded explanation of an analysis, streamed as text deltas, then `done` with the full
+        text, its citations and the claims the guardrail removed or rewrote. Whatever the writer
+        (the grounded writer or an OpenAI-compatible LLM), every sentence passes CheckClaims
+        before it is sent: no unsupported causal claim reaches the caller unmarked.
+        Errors: INVALID_ARGUMENT (analysis_id missing or too long, question too long, an LLM
+        endpoint this server may not call; field named), NOT_FOUND (analysis, as BuildContext),
+        FAILED_PRECONDITION (EXPLANATION_WRITER_LLM with no LLM endpoint configured or given; the
+        endpoint refused the request, e.g. a bad API key or model), UNAVAILABLE (causal service,
+        or the LLM endpoint down or past its timeout after retries; with RetryInfo).
         """
 
     @_abc_1.abstractmethod
@@ -102,8 +136,10 @@ class LlmServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _llm_pb2.CheckClaimsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_llm_pb2.CheckClaimsResponse, _abc.Awaitable[_llm_pb2.CheckClaimsResponse]]:
-        """Which causal claims in a text the evidence supports.
-        Errors: INVALID_ARGUMENT, NOT_FOUND (analysis).
+        """Which causal claims in a text the analyses support. Associational wording ("correlated
+        with") and hedged wording ("may have") are not claims and are not listed.
+        Errors: INVALID_ARGUMENT (text empty or over 20,000 characters, more than 20 analysis
+        ids; field named), NOT_FOUND (analysis, as BuildContext), UNAVAILABLE (causal service).
         """
 
 def add_LlmServiceServicer_to_server(servicer: LlmServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -45,6 +45,7 @@ __all__ = (
     "CheckOutcome",
     "Citation",
     "ClaimCheck",
+    "ClaimResolution",
     "ClaimVerdict",
     "Coefficient",
     "Column",
@@ -80,6 +81,7 @@ __all__ = (
     "ExplainRequest",
     "ExplainResponse",
     "ExplanationDone",
+    "ExplanationWriter",
     "ExternalFactor",
     "ExternalFactorSeries",
     "ExternalFactorType",
@@ -112,6 +114,7 @@ __all__ = (
     "ListExperimentsResponse",
     "ListExternalFactorsRequest",
     "ListExternalFactorsResponse",
+    "LlmEndpoint",
     "LlmServiceStub",
     "MarketConditions",
     "MemoryServiceStub",
@@ -673,6 +676,43 @@ class CheckOutcome(betterproto2.Enum):
         }
 
 
+class ClaimResolution(betterproto2.Enum):
+    """
+    What the Explain guardrail did with a claim the evidence did not support.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not set (CheckClaims leaves it unset: it changes nothing).
+    """
+
+    REMOVED = 1
+    """
+    The sentence was removed: no analysis speaks to it.
+    """
+
+    REWRITTEN = 2
+    """
+    The sentence was replaced by what the analysis does support about that cause.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "CLAIM_RESOLUTION_UNSPECIFIED",
+            1: "CLAIM_RESOLUTION_REMOVED",
+            2: "CLAIM_RESOLUTION_REWRITTEN",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "CLAIM_RESOLUTION_UNSPECIFIED": 0,
+            "CLAIM_RESOLUTION_REMOVED": 1,
+            "CLAIM_RESOLUTION_REWRITTEN": 2,
+        }
+
+
 class ClaimVerdict(betterproto2.Enum):
     """
     Verdict on a claim.
@@ -685,17 +725,20 @@ class ClaimVerdict(betterproto2.Enum):
 
     SUPPORTED = 1
     """
-    The evidence supports the claim.
+    An identified estimate that passed its checks agrees: same direction, interval excluding
+    zero, the stated size inside the interval ("no effect" where the interval includes zero).
     """
 
     CONTRADICTED = 2
     """
-    The evidence contradicts the claim.
+    The evidence contradicts the claim: wrong sign, size outside the interval, an effect
+    claimed where the interval spans zero, a claim about an estimate that failed its checks.
     """
 
     UNSUPPORTED = 3
     """
-    No analysis speaks to the claim, or the analysis is not supported by its checks.
+    No analysis speaks to the claim (another cause or outcome; only a correlation; a
+    percentage or return on spend the analysis gives no baseline for).
     """
 
     @classmethod
@@ -1139,6 +1182,43 @@ class ExperimentStatus(betterproto2.Enum):
             "EXPERIMENT_STATUS_RUNNING": 2,
             "EXPERIMENT_STATUS_COMPLETED": 3,
             "EXPERIMENT_STATUS_CANCELLED": 4,
+        }
+
+
+class ExplanationWriter(betterproto2.Enum):
+    """
+    Who writes an explanation.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not set: the server's default (see ExplainRequest.writer).
+    """
+
+    GROUNDED = 1
+    """
+    The grounded writer: deterministic, offline, every sentence generated from the analysis.
+    """
+
+    LLM = 2
+    """
+    An OpenAI-compatible chat-completions endpoint, its output checked sentence by sentence.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "EXPLANATION_WRITER_UNSPECIFIED",
+            1: "EXPLANATION_WRITER_GROUNDED",
+            2: "EXPLANATION_WRITER_LLM",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "EXPLANATION_WRITER_UNSPECIFIED": 0,
+            "EXPLANATION_WRITER_GROUNDED": 1,
+            "EXPLANATION_WRITER_LLM": 2,
         }
 
 
@@ -2536,12 +2616,12 @@ class BuildContextRequest(betterproto2.Message):
 
     analysis_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
     """
-    Analyses to build from.
+    Analyses to build from (1 to 20).
     """
 
     question: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    The user's question, if any.
+    The user's question, if any (at most 2,000 characters).
     """
 
     audience: "Audience" = betterproto2.field(
@@ -3524,7 +3604,7 @@ class CheckClaimsRequest(betterproto2.Message):
 
     analysis_ids: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
     """
-    Analyses that count as evidence.
+    Analyses that count as evidence (at most 20; none: every causal claim is unsupported).
     """
 
 
@@ -3564,7 +3644,7 @@ class Citation(betterproto2.Message):
 
     start: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
     """
-    Character span in the full text.
+    Character span in the full text (Unicode code points).
     """
 
     end: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
@@ -3612,6 +3692,13 @@ class ClaimCheck(betterproto2.Message):
     analysis_ids: "list[str]" = betterproto2.field(6, betterproto2.TYPE_STRING, repeated=True)
     """
     Analyses consulted.
+    """
+
+    resolution: "ClaimResolution" = betterproto2.field(
+        7, betterproto2.TYPE_ENUM, default_factory=lambda: ClaimResolution(0)
+    )
+    """
+    Explain only: what the guardrail did with it.
     """
 
 
@@ -4763,6 +4850,21 @@ class ExplainRequest(betterproto2.Message):
     Audience.
     """
 
+    writer: "ExplanationWriter" = betterproto2.field(
+        5, betterproto2.TYPE_ENUM, default_factory=lambda: ExplanationWriter(0)
+    )
+    """
+    Who writes the explanation (default: the LLM when the server has an endpoint configured
+    or `llm` names one, else the grounded writer).
+    """
+
+    llm: "LlmEndpoint | None" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    An OpenAI-compatible endpoint for this call. The server calls only the endpoint it was
+    configured with, endpoints it allows (`--llm-allowed-urls`), and, when it listens on
+    loopback itself, loopback endpoints; any other URL is INVALID_ARGUMENT (`llm.url`).
+    """
+
 
 default_message_pool.register_message("liftos.v1", "ExplainRequest", ExplainRequest)
 
@@ -4814,7 +4916,21 @@ class ExplanationDone(betterproto2.Message):
         3, betterproto2.TYPE_MESSAGE, repeated=True
     )
     """
-    Claims in the text that the evidence did not support (removed or flagged).
+    Claims the writer made that the evidence did not support, each removed or rewritten
+    (see ClaimCheck.resolution); `claim` is the original wording, the span where the
+    rewrite stands in `text` (empty where the claim was removed).
+    """
+
+    writer: "ExplanationWriter" = betterproto2.field(
+        4, betterproto2.TYPE_ENUM, default_factory=lambda: ExplanationWriter(0)
+    )
+    """
+    Who wrote it.
+    """
+
+    model: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    The LLM model that wrote it (empty for the grounded writer).
     """
 
 
@@ -5361,6 +5477,11 @@ class Insight(betterproto2.Message):
     Confidence in [0, 1] derived from the evidence (interval, checks).
     """
 
+    citations: "list[Citation]" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The analysis facts behind the figures in `text` (spans into `text`).
+    """
+
 
 default_message_pool.register_message("liftos.v1", "Insight", Insight)
 
@@ -5640,6 +5761,27 @@ class ListExternalFactorsResponse(betterproto2.Message):
 default_message_pool.register_message(
     "liftos.v1", "ListExternalFactorsResponse", ListExternalFactorsResponse
 )
+
+
+@dataclass(eq=False, repr=False)
+class LlmEndpoint(betterproto2.Message):
+    """
+    An OpenAI-compatible chat-completions endpoint (vLLM, Ollama, llama.cpp's server, hosted
+    APIs). The API key is the server's own (LIFTOS_LLM_API_KEY), never sent in a request.
+    """
+
+    url: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Base URL, e.g. "http://127.0.0.1:11434/v1" ("/chat/completions" is appended).
+    """
+
+    model: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Model name (default: the server's configured model).
+    """
+
+
+default_message_pool.register_message("liftos.v1", "LlmEndpoint", LlmEndpoint)
 
 
 @dataclass(eq=False, repr=False)
@@ -7099,8 +7241,11 @@ class LlmServiceStub:
 
     def build_context(self, message: "BuildContextRequest") -> "BuildContextResponse":
         """
-        Causal results → insights, context and reasoning prompts for an LLM.
-        Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), UNAVAILABLE (causal service).
+        Causal results → ranked insights, a context document in which every figure names its
+        analysis and field, and the causal-reasoning prompts an LLM gets, for one audience.
+        Errors: INVALID_ARGUMENT (no analysis id, more than 20, an id or question too long;
+        field named), NOT_FOUND (an analysis this org does not have: another org's analysis is
+        not found either), UNAVAILABLE (causal service, with RetryInfo).
         """
 
         return self._channel.unary_unary(
@@ -7111,8 +7256,15 @@ class LlmServiceStub:
 
     def explain(self, message: "ExplainRequest") -> "Iterator[ExplainResponse]":
         """
-        A grounded natural-language explanation of an analysis, streamed as it is produced.
-        Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), UNAVAILABLE (causal service or LLM).
+        A grounded explanation of an analysis, streamed as text deltas, then `done` with the full
+        text, its citations and the claims the guardrail removed or rewrote. Whatever the writer
+        (the grounded writer or an OpenAI-compatible LLM), every sentence passes CheckClaims
+        before it is sent: no unsupported causal claim reaches the caller unmarked.
+        Errors: INVALID_ARGUMENT (analysis_id missing or too long, question too long, an LLM
+        endpoint this server may not call; field named), NOT_FOUND (analysis, as BuildContext),
+        FAILED_PRECONDITION (EXPLANATION_WRITER_LLM with no LLM endpoint configured or given; the
+        endpoint refused the request, e.g. a bad API key or model), UNAVAILABLE (causal service,
+        or the LLM endpoint down or past its timeout after retries; with RetryInfo).
         """
 
         yield from self._channel.unary_stream(
@@ -7123,8 +7275,10 @@ class LlmServiceStub:
 
     def check_claims(self, message: "CheckClaimsRequest") -> "CheckClaimsResponse":
         """
-        Which causal claims in a text the evidence supports.
-        Errors: INVALID_ARGUMENT, NOT_FOUND (analysis).
+        Which causal claims in a text the analyses support. Associational wording ("correlated
+        with") and hedged wording ("may have") are not claims and are not listed.
+        Errors: INVALID_ARGUMENT (text empty or over 20,000 characters, more than 20 analysis
+        ids; field named), NOT_FOUND (analysis, as BuildContext), UNAVAILABLE (causal service).
         """
 
         return self._channel.unary_unary(
