@@ -5,7 +5,7 @@ A batch is *staged* — replayed from the ledger, or validated, transformed agai
 it needs and sent to memory — then *committed* in order: once memory has answered it (the
 records are durable) its ack goes into the ledger. Batch k+1 is staged while batch k is being
 written. Nothing here outlives the stream, so replicas of the service share no state; memory
-is reached through :class:`MemoryPort` (``ingestion_svc.client.MemoryClient``).
+is reached through :class:`MemoryPort` (``ingestion_svc.peers.MemoryClient``).
 """
 
 from __future__ import annotations

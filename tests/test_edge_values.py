@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from google.protobuf import timestamp_pb2
-from google.rpc import code_pb2, error_details_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 from liftos.v1 import causal_pb2, common_pb2
 
 from mesh.runtime.exceptions import FieldViolation, InvalidInput, ResourceExhausted, shown
@@ -16,7 +16,7 @@ from mesh.runtime.protoconv import (
     int_in_range,
     timestamp_from_proto,
 )
-from mesh.runtime.status import to_rpc_status
+from mesh.runtime.status import read_status, to_rpc_status
 
 
 @pytest.mark.parametrize(
@@ -81,14 +81,8 @@ def test_shown_clips_long_input() -> None:
     assert len(long) < 240 and "100,002 characters" in long
 
 
-def _unpack(status: object, kind: type) -> list:  # type: ignore[type-arg]
-    out = []
-    for d in status.details:  # type: ignore[attr-defined]
-        if d.Is(kind.DESCRIPTOR):
-            msg = kind()
-            d.Unpack(msg)
-            out.append(msg)
-    return out
+def _unpack(status: status_pb2.Status, kind: type) -> list:  # type: ignore[type-arg]
+    return [d for d in read_status(status).details if isinstance(d, kind)]
 
 
 def test_status_stays_small_whatever_the_handler_put_in_it() -> None:

@@ -27,7 +27,7 @@ from mesh.runtime.auth import HEALTH_PREFIX, REFLECTION_PREFIX, AuthConfig, Prin
 from mesh.runtime.channels import OUTGOING_KEY
 from mesh.runtime.config import DEFAULT_MAX_INFLIGHT
 from mesh.runtime.exceptions import InvalidInput, PermissionDenied, ResourceExhausted
-from mesh.runtime.status import to_rpc_status
+from mesh.runtime.status import grpc_code, to_rpc_status
 
 _LOGGER = logging.getLogger("liftos.rpc")
 
@@ -108,9 +108,7 @@ def _abandoned(context: grpc.aio.ServicerContext) -> str:
 def _code_of(exc: BaseException) -> str:
     if isinstance(exc, NotImplementedError):
         return "UNIMPLEMENTED"
-    return grpc.StatusCode(
-        next(c for c in grpc.StatusCode if c.value[0] == to_rpc_status(exc).code)
-    ).name
+    return grpc_code(to_rpc_status(exc).code).name
 
 
 def _cert_cn(context: grpc.aio.ServicerContext) -> str | None:

@@ -1,16 +1,25 @@
-"""Domain exceptions → gRPC status with rich details (google.rpc), in one table.
+"""Domain exceptions ↔ ``google.rpc.Status`` with rich details: both directions, one module.
 
-The table is ordered most specific first and is total over ``mesh.runtime.exceptions.LiftosError``
-(a test walks every subclass). Anything else is INTERNAL with a generic message: the
-traceback is logged by the interceptor, never sent.
+:func:`to_rpc_status` (a server's error → status) reads one table, ordered most specific
+first and total over ``mesh.runtime.exceptions.LiftosError`` (a test walks every subclass).
+Anything else is INTERNAL with a generic message: the traceback is logged by the
+interceptor, never sent.
+
+:func:`decode_status` (a failed call → :class:`RichStatus`) is the one decoder of the details
+(ErrorInfo, BadRequest, RetryInfo, PreconditionFailure, ResourceInfo) for every caller: the
+SDK, a service calling its peers, the tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
+import grpc
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
 
 from mesh.runtime import exceptions as E
 
@@ -151,3 +160,103 @@ def _status(code: int, message: str, details: list[object]) -> status_pb2.Status
         a.Pack(d)  # type: ignore[arg-type]
         packed.append(a)
     return status_pb2.Status(code=code, message=message, details=packed)
+
+
+# ------------------------------------------------------------------------------ decoding
+
+_DETAIL_TYPES: tuple[type[Message], ...] = (
+    error_details_pb2.ErrorInfo,
+    error_details_pb2.BadRequest,
+    error_details_pb2.RetryInfo,
+    error_details_pb2.PreconditionFailure,
+    error_details_pb2.ResourceInfo,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RichStatus:
+    """A failed call's status and its details, decoded.
+
+    ``carried`` says whether the call came with a ``google.rpc.Status`` at all: every status
+    a LiftOS server sends has one, so a failure without it was made by the transport.
+    ``retry_after_s`` is the RetryInfo delay (None: no RetryInfo, the same call will not
+    succeed later). ``details`` holds every known detail message, decoded, in order.
+    """
+
+    code: grpc.StatusCode
+    message: str
+    carried: bool = False
+    reason: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    field_violations: tuple[tuple[str, str], ...] = ()
+    retry_after_s: float | None = None
+    preconditions: tuple[tuple[str, str, str], ...] = ()
+    details: tuple[Message, ...] = ()
+
+    @property
+    def fields(self) -> list[str]:
+        """The BadRequest violations' field paths."""
+        return [f for f, _ in self.field_violations]
+
+
+def decode_status(error: grpc.RpcError) -> RichStatus:
+    """The rich status of a failed call (sync or aio); an error that is not a call (nor
+    carries trailers) decodes to its code and message alone."""
+    code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
+    message = (error.details() if hasattr(error, "details") else str(error)) or ""
+    status = rpc_status.from_call(error) if hasattr(error, "trailing_metadata") else None  # type: ignore[arg-type]
+    if status is None:
+        return RichStatus(code, message)
+    return read_status(status, code=code, message=message)
+
+
+_GRPC_CODES = {c.value[0]: c for c in grpc.StatusCode}
+
+
+def grpc_code(code: int) -> grpc.StatusCode:
+    """The grpc status code of a ``google.rpc`` code number (UNKNOWN when there is none)."""
+    return _GRPC_CODES.get(code, grpc.StatusCode.UNKNOWN)
+
+
+def read_status(
+    status: status_pb2.Status,
+    *,
+    code: grpc.StatusCode | None = None,
+    message: str | None = None,
+) -> RichStatus:
+    """A ``google.rpc.Status`` decoded (its own code and message unless the call's are given)."""
+    if code is None:
+        code = grpc_code(status.code)
+    details = [d for d in map(_unpack, status.details) if d is not None]
+    reason, metadata, retry_after_s = "", {}, None
+    violations: list[tuple[str, str]] = []
+    preconditions: list[tuple[str, str, str]] = []
+    for detail in details:
+        if isinstance(detail, error_details_pb2.ErrorInfo):
+            reason, metadata = detail.reason, dict(detail.metadata)
+        elif isinstance(detail, error_details_pb2.BadRequest):
+            violations += [(v.field, v.description) for v in detail.field_violations]
+        elif isinstance(detail, error_details_pb2.RetryInfo):
+            retry_after_s = detail.retry_delay.seconds + detail.retry_delay.nanos / 1e9
+        elif isinstance(detail, error_details_pb2.PreconditionFailure):
+            preconditions += [(v.type, v.subject, v.description) for v in detail.violations]
+    return RichStatus(
+        code,
+        status.message if message is None else message,
+        carried=True,
+        reason=reason,
+        metadata=metadata,
+        field_violations=tuple(violations),
+        retry_after_s=retry_after_s,
+        preconditions=tuple(preconditions),
+        details=tuple(details),
+    )
+
+
+def _unpack(detail: any_pb2.Any) -> Message | None:
+    for kind in _DETAIL_TYPES:
+        if detail.TypeName() == kind.DESCRIPTOR.full_name:
+            message = kind()
+            detail.Unpack(message)
+            return message
+    return None

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
@@ -18,6 +16,7 @@ from ingestion_svc.app import build as ingestion_build
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import running_services
 from mesh.sdk.client import LiftOS, RpcFailure, dc
+from tests.support import error_details
 
 
 def _client(address: str, org: str = "acme") -> LiftOS:
@@ -90,22 +89,6 @@ def test_list_pages_and_active_filter(ingestion) -> None:
         assert info.value.code is grpc.StatusCode.NOT_FOUND
 
 
-def _violations(error: grpc.RpcError) -> tuple[str, list[str]]:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    reason, fields = "", []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields = [v.field for v in bad.field_violations]
-    return reason, fields
-
-
 def _pb_experiment(**kw: object) -> md_pb.CausalExperiment:
     base = dict(
         org_id="acme",
@@ -137,7 +120,7 @@ def test_bad_experiments_name_the_field(ingestion, change: dict, field: str) -> 
             ingestion_pb.CreateExperimentRequest(experiment=_pb_experiment(**change))
         )
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-    reason, fields = _violations(info.value)
+    reason, fields = error_details(info.value)
     assert field in fields
     assert reason
 
@@ -153,7 +136,7 @@ def test_duplicate_experiment_is_already_exists(ingestion) -> None:
         )
     assert info.value.code() is grpc.StatusCode.ALREADY_EXISTS
     assert "dup" in info.value.details()
-    assert _violations(info.value)[0] == "EXPERIMENT_EXISTS"
+    assert error_details(info.value)[0] == "EXPERIMENT_EXISTS"
 
 
 def test_missing_org_on_get_and_list(ingestion) -> None:
@@ -165,12 +148,12 @@ def test_missing_org_on_get_and_list(ingestion) -> None:
         with pytest.raises(grpc.RpcError) as info:
             call(request)
         assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-        assert _violations(info.value)[1] == ["org_id"]
+        assert error_details(info.value)[1] == ["org_id"]
     with pytest.raises(grpc.RpcError) as info:
         stub.ListExperiments(
             ingestion_pb.ListExperimentsRequest(org_id="acme", page_token="garbage")
         )
-    assert _violations(info.value)[1] == ["page_token"]
+    assert error_details(info.value)[1] == ["page_token"]
 
 
 def test_restart_keeps_experiments(tmp_path: Path) -> None:

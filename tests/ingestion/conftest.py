@@ -12,7 +12,6 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 import sim
 from ingestion_svc.app import build as ingestion_build
@@ -24,6 +23,7 @@ from ingestion_svc.raw_batch import Account, RawBatch
 from memory_svc.app import build as memory_build
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import RunningService, running_services
+from mesh.runtime.status import decode_status
 
 PULLED = dt.datetime(2025, 1, 13, 9, tzinfo=dt.UTC)
 
@@ -111,19 +111,7 @@ def peers_of(services: dict[str, RunningService]) -> PeerConfig:
 
 def rich_error(err: grpc.RpcError) -> tuple[grpc.StatusCode, str, list[tuple[str, str]], Any]:
     """(code, ErrorInfo reason, field violations, RetryInfo or None) of a failed call."""
-    status = rpc_status.from_call(err)  # type: ignore[arg-type]
-    assert status is not None, "the error carries no google.rpc.Status"
-    reason, fields, retry = "", [], None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields += [(v.field, v.description) for v in bad.field_violations]
-        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            retry = error_details_pb2.RetryInfo()
-            detail.Unpack(retry)
-    return err.code(), reason, fields, retry  # type: ignore[attr-defined]
+    status = decode_status(err)
+    assert status.carried, "the error carries no google.rpc.Status"
+    retry = next((d for d in status.details if isinstance(d, error_details_pb2.RetryInfo)), None)
+    return status.code, status.reason, list(status.field_violations), retry

@@ -11,7 +11,7 @@ import pytest
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from ingestion_svc.client import MemoryClient
+from ingestion_svc.peers import MemoryClient
 from memory_svc.app import build
 from mesh.runtime.inprocess import running_services
 from mesh.runtime.synthetic_records import synthetic_records

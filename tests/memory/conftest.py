@@ -9,7 +9,6 @@ from collections.abc import Iterator, Sequence
 import grpc
 import pytest
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
@@ -18,6 +17,7 @@ from memory_svc.app import build
 from memory_svc.engine import MemorySettings
 from memory_svc.faiss_index import IndexSettings
 from mesh.runtime.inprocess import running_services
+from mesh.runtime.status import decode_status
 from mesh.runtime.synthetic_records import synthetic_records
 
 ORG = "acme"
@@ -45,21 +45,9 @@ def scan_all(
 
 def rich_error(err: grpc.RpcError) -> tuple[grpc.StatusCode, str, list[object]]:
     """Code, details and decoded google.rpc details of a failed call."""
-    status = rpc_status.from_call(err)
-    assert status is not None, "the error carries no google.rpc.Status"
-    decoded: list[object] = []
-    for any_ in status.details:
-        for kind in (
-            error_details_pb2.ErrorInfo,
-            error_details_pb2.BadRequest,
-            error_details_pb2.ResourceInfo,
-            error_details_pb2.PreconditionFailure,
-        ):
-            if any_.Is(kind.DESCRIPTOR):
-                msg = kind()
-                any_.Unpack(msg)
-                decoded.append(msg)
-    return err.code(), err.details(), decoded
+    status = decode_status(err)
+    assert status.carried, "the error carries no google.rpc.Status"
+    return status.code, status.message, list(status.details)
 
 
 def reason_and_fields(err: grpc.RpcError) -> tuple[grpc.StatusCode, str, list[str]]:

@@ -23,10 +23,9 @@ import grpc
 import numpy as np
 import pandas as pd
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from liftos.v1 import causal_pb2 as pb
 
+from mesh.runtime.status import decode_status
 from mesh.runtime.tables import frame_to_table
 from tests.causal.contract.service_process import CausalProcess, cpu_burned, tree_cpu
 from tests.support import error_details
@@ -128,15 +127,8 @@ def test_overload_is_resource_exhausted_with_retry_info(service: CausalProcess) 
             service.stub.EstimateEffect(_quick_request(), timeout=30)
         assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         assert error_details(info.value)[0] == "COMPUTE_OVERLOADED"
-        status = rpc_status.from_call(info.value)  # type: ignore[arg-type]
-        assert status is not None
-        delays = []
-        for detail in status.details:
-            if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-                retry = error_details_pb2.RetryInfo()
-                detail.Unpack(retry)
-                delays.append(retry.retry_delay.ToTimedelta().total_seconds())
-        assert delays and 0 < delays[0] <= 30
+        delay = decode_status(info.value).retry_after_s
+        assert delay is not None and 0 < delay <= 30
     finally:
         running.cancel()
         queued.cancel()
@@ -152,9 +144,8 @@ def test_compute_budget_ends_a_runaway_estimate(service: CausalProcess) -> None:
     assert error_details(info.value)[0] == "COMPUTE_BUDGET_EXCEEDED"
     assert f"{BUDGET_S} s" in info.value.details()
     assert took < 60  # stopped by the budget, long before the estimate would finish
-    status = rpc_status.from_call(info.value)  # type: ignore[arg-type]
-    assert status is not None
-    assert not any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in status.details)
+    status = decode_status(info.value)
+    assert status.carried and status.retry_after_s is None
     _assert_tree_goes_idle(service)
 
 

@@ -1,10 +1,10 @@
-"""The ingestion service's client of the memory service (grpc.aio, generated stubs); it is
-the :class:`ingestion_svc.stream.MemoryPort` an Ingest stream writes and reads through.
+"""The ingestion service's peers: the memory service (grpc.aio, generated stubs), as the
+:class:`ingestion_svc.stream.MemoryPort` an Ingest stream writes and reads through.
 
-Memory being unreachable — connection refused, the server gone mid-call, a deadline passed —
-is ``MemoryUnavailable`` (UNAVAILABLE to our caller, with a retry delay): the batch was not
-acked and may be retried with the same batch id. Any other failure of a call we made is a
-bug on one side of the contract and surfaces as INTERNAL.
+Memory being unreachable (``mesh.runtime.peers.unreachable``: connection refused, the server
+gone mid-call, a deadline passed) is ``MemoryUnavailable`` (UNAVAILABLE to our caller, with a
+retry delay): the batch was not acked and may be retried with the same batch id. Any other
+failure of a call we made is a bug on one side of the contract and surfaces as INTERNAL.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 import grpc
 import pandas as pd
 from google.protobuf import timestamp_pb2
-from grpc_status import rpc_status
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
@@ -26,18 +25,13 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from ingestion_svc import convert
 from ingestion_svc.errors import MemoryUnavailable
-from mesh.runtime.channels import aio_channel
 from mesh.runtime.frames.wire import write_request_wire
+from mesh.runtime.peers import Peer, unavailable, unreachable
 from mesh.runtime.protoconv import MAX_DATE, MIN_DATE
 
 __all__ = ["MemoryClient", "WriteCounts"]
 
 _LOGGER = logging.getLogger(__name__)
-_UNREACHABLE = {
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.CANCELLED,
-}
 SCAN_BATCH = 5000
 _FIRST_US = int(dt.datetime.combine(MIN_DATE, dt.time(), dt.UTC).timestamp()) * 1_000_000
 _LAST_US = (
@@ -76,7 +70,7 @@ class MemoryWriter:
         self._unacked = 0
 
     def _failure(self, code: grpc.StatusCode, details: str | None, error: Any = None) -> Exception:
-        if code in _UNREACHABLE or _transport_internal(code, error):
+        if unreachable(code, error):
             return self._client._unavailable(code, "WriteStream")
         _LOGGER.error("memory rejected a write: %s %s", code.name, details)
         return RuntimeError(f"memory WriteStream failed: {code.name}")
@@ -125,52 +119,37 @@ class MemoryWriter:
             self._call.cancel()
 
 
-class MemoryClient:
-    """A lazily opened channel to the memory service (opened on the server's event loop)."""
+# Reconnect quickly after memory restarts, so retries find it.
+_RECONNECT = (
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
+
+
+class MemoryClient(Peer[Any]):  # Any: the aio stub (the generated .pyi types the sync one)
+    """The memory service, reached on a channel opened on the server's event loop."""
 
     def __init__(self, target: str, *, timeout: float = 120.0) -> None:
-        self.target = target
-        self.timeout = timeout
-        self._channel: grpc.aio.Channel | None = None
-        self._stub: Any = None  # the aio stub (the generated .pyi types the sync one)
+        super().__init__(target, memory_grpc.MemoryServiceStub, timeout=timeout, options=_RECONNECT)
         self._write_stream: Any = None  # WriteStream taking serialised requests
 
-    def _memory(self) -> Any:
-        if self._stub is None:
-            # aio_channel: the service principal's API key and the TLS CA, when configured.
-            self._channel = aio_channel(
-                self.target,
-                options=[
-                    # Reconnect quickly after memory restarts, so retries find it.
-                    ("grpc.initial_reconnect_backoff_ms", 200),
-                    ("grpc.min_reconnect_backoff_ms", 200),
-                    ("grpc.max_reconnect_backoff_ms", 2000),
-                ],
-            )
-            self._stub = memory_grpc.MemoryServiceStub(self._channel)
-            self._write_stream = self._channel.stream_stream(
-                _WRITE_STREAM_METHOD,
-                request_serializer=None,  # already bytes (see MemoryWriter)
-                response_deserializer=memory_pb.WriteStreamResponse.FromString,
-            )
-        return self._stub
-
-    async def close(self) -> None:
-        if self._channel is not None:
-            await self._channel.close()
-            self._channel = self._stub = self._write_stream = None
+    def _opened(self, channel: grpc.aio.Channel) -> None:
+        self._write_stream = channel.stream_stream(
+            _WRITE_STREAM_METHOD,
+            request_serializer=None,  # already bytes (see MemoryWriter)
+            response_deserializer=memory_pb.WriteStreamResponse.FromString,
+        )
 
     def _unavailable(self, code: grpc.StatusCode, what: str) -> MemoryUnavailable:
-        return MemoryUnavailable(
-            f"memory service at {self.target} unavailable during {what} "
-            f"({code.name}); the batch was not acked — retry it with the same batch_id",
-            dependency="memory",
-            retry_after_s=1.0,
-        )
+        return unavailable(
+            MemoryUnavailable, "memory service", self.target, code, what, dependency="memory",
+            then="; the batch was not acked — retry it with the same batch_id",
+        )  # fmt: skip
 
     def writer(self) -> MemoryWriter:
         """A WriteStream to send batches on (one per Ingest stream)."""
-        self._memory()
+        self.stub()
         return MemoryWriter(self, self._write_stream(timeout=None))
 
     @staticmethod
@@ -236,31 +215,18 @@ class MemoryClient:
             ),
             allow_unknown_values=True,
         )
-        limit = self.timeout if timeout is None else min(timeout, self.timeout)
         try:
             out: list[md_pb.CausalMarketingData] = []
-            async for reply in self._memory().Scan(request, timeout=limit):
+            async for reply in self.stub().Scan(request, timeout=self.within(timeout)):
                 out.extend(reply.records)
             return out
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return []  # the org has no records yet
-            if error.code() in _UNREACHABLE:
+            if unreachable(error.code(), error):
                 raise self._unavailable(error.code(), "Scan") from None
             _LOGGER.error("memory rejected a scan: %s %s", error.code().name, error.details())
             raise RuntimeError(f"memory Scan failed: {error.code().name}") from None
-
-
-def _transport_internal(code: grpc.StatusCode, error: Any) -> bool:
-    """INTERNAL that memory did not send: memory answers its own INTERNAL errors with a
-    google.rpc.Status (``mesh.runtime.interceptor``); one without it comes from the
-    transport, e.g. when memory is stopped with a message in flight. The batch was not
-    acked, so it is retried like any outage."""
-    return (
-        code == grpc.StatusCode.INTERNAL
-        and error is not None
-        and rpc_status.from_call(error) is None
-    )
 
 
 def _timestamp(us: int) -> timestamp_pb2.Timestamp:

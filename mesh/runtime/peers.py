@@ -1,0 +1,97 @@
+"""A service's calls to its peers: one lazily opened aio channel per peer, the time a call may
+take, and the one reading of a failed call that every service shares — the peer could not
+answer (:func:`unreachable`), which the caller sees as a retryable UNAVAILABLE
+(:func:`unavailable`). What any other failure means is the calling code's to decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import grpc
+
+from mesh.runtime.channels import Options, aio_channel
+from mesh.runtime.exceptions import DependencyUnavailable
+from mesh.runtime.status import decode_status
+
+__all__ = ["UNREACHABLE", "Peer", "unavailable", "unreachable"]
+
+StubT = TypeVar("StubT")
+UnavailableT = TypeVar("UnavailableT", bound=DependencyUnavailable)
+
+# Down, gone mid-call (its server stopping cancels the call), or too slow.
+UNREACHABLE = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
+)
+
+
+def unreachable(code: grpc.StatusCode, error: grpc.RpcError | None = None) -> bool:
+    """The peer could not answer the call: a code of :data:`UNREACHABLE`, or an INTERNAL the
+    transport made (e.g. the peer stopped with a message in flight). A LiftOS server sends
+    its own INTERNAL errors with a ``google.rpc.Status``; one without it is not the peer's."""
+    if code in UNREACHABLE:
+        return True
+    return (
+        code == grpc.StatusCode.INTERNAL and error is not None and not decode_status(error).carried
+    )
+
+
+def unavailable(
+    kind: type[UnavailableT],
+    peer: str,
+    target: str,
+    code: grpc.StatusCode,
+    during: str,
+    *,
+    dependency: str,
+    then: str = "",
+) -> UnavailableT:
+    """The error our caller gets when ``peer`` (at ``target``) could not answer: UNAVAILABLE
+    with a one-second RetryInfo. ``then`` says what the caller should do about it."""
+    return kind(
+        f"{peer} at {target} unavailable during {during} ({code.name}){then}",
+        dependency=dependency,
+        retry_after_s=1.0,
+    )
+
+
+class Peer(Generic[StubT]):
+    """A lazily opened aio channel to one peer (opened on the caller's event loop, at its first
+    call), its stub, and the longest a call to it may take."""
+
+    def __init__(
+        self,
+        target: str,
+        make_stub: Callable[[grpc.aio.Channel], StubT],
+        *,
+        timeout: float,
+        options: Options = (),
+    ) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._make_stub = make_stub
+        self._options = options
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: StubT | None = None
+
+    def stub(self) -> StubT:
+        """The peer's stub; the first call opens the channel (with the service's API key and
+        the TLS CA, when configured)."""
+        if self._stub is None:
+            self._channel = aio_channel(self.target, options=self._options)
+            self._stub = self._make_stub(self._channel)
+            self._opened(self._channel)
+        return self._stub
+
+    def _opened(self, channel: grpc.aio.Channel) -> None:
+        """Hook: more callables on the channel just opened."""
+
+    def within(self, remaining: float | None) -> float:
+        """A call's timeout: this peer's own limit, or the caller's remaining time if less."""
+        return self.timeout if remaining is None else max(0.0, min(self.timeout, remaining))
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = self._stub = None
