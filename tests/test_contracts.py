@@ -207,7 +207,8 @@ def test_domain_code_knows_nothing_of_grpc(path: Path) -> None:
         "gen",
     }
     assert not forbidden, (
-        f"{path.relative_to(ROOT)} imports {forbidden}: move it to service.py/convert.py"
+        f"{path.relative_to(ROOT)} imports {forbidden}: move it to service.py/convert.py "
+        "(calls to peer services: peers.py)"
     )
 
 
