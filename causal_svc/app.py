@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from liftos.v1 import causal_pb2, causal_pb2_grpc
 
 from causal_svc.analyses import AnalysisStore
-from causal_svc.peers import MemoryReader, RegistryReader
 from causal_svc.compute import ComputePool, PoolSettings
 from causal_svc.jobs import PRELOAD
+from causal_svc.peers import MemoryReader, RegistryReader
 from causal_svc.service import CausalService
 from mesh.runtime import ServerConfig, ServiceBinding
 

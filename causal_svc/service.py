@@ -19,9 +19,9 @@ from liftos.v1 import causal_pb2_grpc as causal_grpc
 
 from causal_svc import convert
 from causal_svc.analyses import AnalysisStore, StoredAnalysis, new_analysis_id
-from causal_svc.peers import MemoryReader, RegistryReader
 from causal_svc.compute import ComputePool
 from causal_svc.jobs import RecordsData, run_estimate, run_graph_analysis
+from causal_svc.peers import MemoryReader, RegistryReader
 
 
 def _remaining(context: grpc.aio.ServicerContext) -> float | None:

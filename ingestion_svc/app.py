@@ -10,11 +10,11 @@ import grpc
 from google.protobuf import message_factory
 from liftos.v1 import ingestion_pb2
 
-from ingestion_svc.peers import MemoryClient
 from ingestion_svc.convert import decode_ingest_request
 from ingestion_svc.experiments import ExperimentRegistry
 from ingestion_svc.external_factors import FactorRegistry
 from ingestion_svc.ledger import BatchLedger
+from ingestion_svc.peers import MemoryClient
 from ingestion_svc.service import IngestionService
 from mesh.runtime import ServerConfig, ServiceBinding
 
