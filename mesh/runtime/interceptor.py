@@ -82,14 +82,22 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: 
 
 
 def _log(method: str, context: grpc.aio.ServicerContext, start: float, code: str | None) -> None:
-    if code is None and context.cancelled():
-        # A client stream cancelled mid-way can look, to the handler, like one that ended:
-        # the handler returns normally, but nobody got its answer.
-        code = _abandoned(context)
-    if code is None:
-        found = context.code()
-        code = found.name if isinstance(found, grpc.StatusCode) else "OK"
-    _LOGGER.info("%s %s %.1fms", method, code, (time.perf_counter() - start) * 1e3)
+    elapsed_ms = (time.perf_counter() - start) * 1e3
+    if code is not None:
+        _LOGGER.info("%s %s %.1fms", method, code, elapsed_ms)
+        return
+
+    # A handler that returned may still not have answered anyone: a client stream cancelled
+    # mid-way can end, to the handler, like a finished one. The call's own end says which.
+    def done(ctx: Any) -> None:
+        if ctx.cancelled():
+            found = _abandoned(ctx)
+        else:
+            status = ctx.code()
+            found = status.name if isinstance(status, grpc.StatusCode) else "OK"
+        _LOGGER.info("%s %s %.1fms", method, found, elapsed_ms)
+
+    context.add_done_callback(done)  # type: ignore[arg-type]  # grpc stubs type it by call shape
 
 
 # A client whose deadline passes cancels its call, and that cancel can reach the server a

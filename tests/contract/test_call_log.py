@@ -1,10 +1,19 @@
-"""The call log says how a call ended, a call abandoned by its client included."""
+"""The call log says how a call ended, a call abandoned by its client included.
+
+The server runs as its own process (``python -m memory_svc``), as in production: grpc.aio
+shares one poller per process, and a server started on a second event loop in a process whose
+first loop served earlier tests does not always see a client's cancel."""
 
 from __future__ import annotations
 
-import logging
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -12,21 +21,48 @@ import pytest
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from memory_svc.app import build as memory_build
-from mesh.runtime.inprocess import running_services
 from mesh.runtime.synthetic_records import synthetic_records
 
+ROOT = Path(__file__).resolve().parents[2]
+WRITE = "/liftos.v1.MemoryService/Write"
 
-def _logged(caplog: pytest.LogCaptureFixture, method: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.getMessage().startswith(method)]
+
+@pytest.fixture
+def memory_process(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    log = tmp_path / "memory.log"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "memory_svc", "--port", "0", "--log-level", "info",
+             "--data-dir", str(tmp_path / "data")],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (found := re.search(r"serving .* on ([\w.]+):(\d+)", log.read_text())):
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        yield f"127.0.0.1:{found.group(2)}", log
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
 
 
-def test_a_cancelled_stream_is_logged_cancelled_not_ok(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="liftos.rpc")
-    with running_services({"memory": memory_build}, tmp_path) as services:
-        channel = grpc.insecure_channel(services["memory"].address)
+def _logged(log: Path, method: str) -> list[str]:
+    return [line for line in log.read_text().splitlines() if f"liftos.rpc: {method} " in line]
+
+
+def _wait_logged(log: Path, method: str) -> list[str]:
+    deadline = time.monotonic() + 10
+    while not _logged(log, method) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _logged(log, method)
+
+
+def test_a_cancelled_stream_is_logged_cancelled_not_ok(memory_process: tuple[str, Path]) -> None:
+    address, log = memory_process
+    with grpc.insecure_channel(address) as channel:
         stub = memory_grpc.MemoryServiceStub(channel)
         records = synthetic_records("acme", 400, campaigns=2, geos=2)
         # A write stream that sends one message and then walks away, mid-stream.
@@ -41,11 +77,19 @@ def test_a_cancelled_stream_is_logged_cancelled_not_ok(
         assert sent.wait(10)
         time.sleep(0.5)  # the server has the message and waits for the next
         call.cancel()
+        lines = _wait_logged(log, WRITE)
+        # Only now may the generator end: ended earlier, the client's half-close could reach
+        # the server before the cancel, and the server would rightly see a finished stream.
         release.set()
-        method = "/liftos.v1.MemoryService/Write"
+        assert len(lines) == 1, lines
+        assert lines[0].split(f"{WRITE} ")[1].split()[0] == "CANCELLED"
+
+        # The same stream finished properly is logged OK: the log tells the two apart.
+        ok = stub.Write(iter([memory_pb.WriteRequest(org_id="acme", records=records[10:20])]))
+        assert ok.inserted_count == 10
+        lines = _wait_logged(log, WRITE)
         deadline = time.monotonic() + 10
-        while not _logged(caplog, method) and time.monotonic() < deadline:
+        while len(lines) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert _logged(caplog, method) == [_logged(caplog, method)[0]]
-        assert _logged(caplog, method)[0].split()[1] == "CANCELLED"
-        channel.close()
+            lines = _logged(log, WRITE)
+        assert [line.split(f"{WRITE} ")[1].split()[0] for line in lines] == ["CANCELLED", "OK"]
