@@ -421,17 +421,10 @@ class LiftOS:
     def list_external_factors(
         self, *, include_values: bool = False, org_id: str | None = None
     ) -> list[ingestion_pb.ExternalFactorSeries]:
-        """Every series of the org, by name then geo, following page tokens."""
-        out: list[ingestion_pb.ExternalFactorSeries] = []
         request = ingestion_pb.ListExternalFactorsRequest(
             org_id=self._org(org_id), include_values=include_values
         )
-        while True:
-            reply = _call(lambda: self._ingestion.ListExternalFactors(request))
-            out.extend(reply.series)
-            if not reply.next_page_token:
-                return out
-            request.page_token = reply.next_page_token
+        return list(_call(lambda: self._ingestion.ListExternalFactors(request)).series)
 
 
 __all__ = ["LiftOS", "Records", "RpcFailure", "dc"]
