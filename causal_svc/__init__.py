@@ -2,8 +2,8 @@
 
 Where things are:
 
-- ``service.py``, ``convert.py``, ``app.py``, ``client.py``: the gRPC edge (servicer, proto ↔
-  domain, wiring, peers); ``jobs.py`` and ``compute.py``: the work sent to worker processes.
+- ``service.py``, ``convert.py``, ``app.py``, ``peers.py``: the gRPC edge (servicer, proto ↔
+  domain, wiring, calls to memory and the registry); ``jobs.py`` and ``compute.py``: the work sent to worker processes.
 - ``pipeline.py``: one estimate end to end; ``summary.py``: its plain-language summary.
 - ``methods.py``: the table of estimation methods and the request options they take.
 - ``graph/``: the causal DAG (``dag.py``) and what it says about a question (``analysis.py``);

@@ -12,5 +12,5 @@ Modules (domain ones import neither grpc nor gen/):
 * ``history``         the stream's working set of stored rows; ``ledger`` acked batch ids
 * ``lags``, ``calendar``, ``external_factors``, ``confounders``, ``assignment``, ``quality``
   the features and the registries (``experiments``, ``external_factors``) behind them
-* ``convert``, ``service``, ``app``   the gRPC face; ``client`` the outbound memory client
+* ``convert``, ``service``, ``app``   the gRPC face; ``peers`` the outbound memory client
 """

@@ -60,7 +60,7 @@ SCOPES: Mapping[str, frozenset[str]] = {
 }
 PUBLIC, ALL = "public", "all"
 
-# What each service's principal may call: the peer RPCs it makes (its client.py), no more.
+# What each service's principal may call: the peer RPCs it makes (its peers.py), no more.
 SERVICE_SCOPES: Mapping[str, tuple[str, ...]] = {
     "ingestion": ("records.write", "memory.scan"),  # WriteStream each batch, Scan history
     "causal": ("memory.read", "experiments.read"),  # Scan records, GetExperiment
