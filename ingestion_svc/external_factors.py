@@ -9,6 +9,7 @@ Ingest stream can hold the series it loaded until they change.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import math
 import re
@@ -20,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from ingestion_svc.errors import InvalidExternalFactor
-from mesh.runtime.exceptions import FieldViolation
+from mesh.runtime.exceptions import FieldViolation, InvalidInput
+from mesh.runtime.page_tokens import PageTokens
+from mesh.runtime.page_tokens import page_size as _page_size
 from mesh.runtime.sqlite_db import LockedSQLite
 
 __all__ = ["FACTOR_TYPES", "FactorRegistry", "FactorSeries", "FactorTable", "join_factors"]
@@ -28,6 +31,11 @@ __all__ = ["FACTOR_TYPES", "FactorRegistry", "FactorSeries", "FactorTable", "joi
 FACTOR_TYPES = ("macro", "competitor", "promotion", "demand", "weather", "other")
 _NAME = re.compile(r"^[a-z0-9_]{1,63}$")
 MAX_VALUES = 20_000
+# ListExternalFactors pages. With values a series carries up to MAX_VALUES dated values
+# (~400 kB on the wire), so such a page holds fewer series: 50 stay far below a 64 MiB message.
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+MAX_PAGE_SIZE_WITH_VALUES = 50
 # An index, a rate, a price or a count: far inside ±1e12. Beyond it a series' variance
 # (standardising it for the join) overflows a double.
 MAX_ABS_VALUE = 1e12
@@ -91,10 +99,12 @@ def validate(series: FactorSeries) -> None:
 
 
 class FactorRegistry(LockedSQLite):
-    """SQLite-backed; safe to call from worker threads."""
+    """SQLite-backed; safe to call from worker threads. Page tokens are sealed with the
+    deployment's secret (``tokens``; default: mesh.runtime.page_tokens beside the db)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tokens: PageTokens | None = None) -> None:
         super().__init__(path, _SCHEMA)
+        self._tokens = tokens or PageTokens.for_data_dir(path.parent, "ListExternalFactors")
 
     def register(self, org_id: str, series: FactorSeries) -> int:
         """Store (or replace) a series; returns the number of values stored."""
@@ -135,26 +145,71 @@ class FactorRegistry(LockedSQLite):
         return int(row[0]) if row else 0
 
     def list(self, org_id: str, *, include_values: bool = False) -> list[FactorSeries]:
+        """Every series of the org, by name then geo."""
+        return self._series(org_id, include_values, None, None)[0]
+
+    def page(
+        self, org_id: str, *, include_values: bool = False, page_size: int = 0, page_token: str = ""
+    ) -> tuple[builtins.list[FactorSeries], str]:
+        """A page of the org's series by name then geo, and the next page's token ("" after
+        the last). A token opens only for the org and the include_values it was issued for."""
+        cap = MAX_PAGE_SIZE_WITH_VALUES if include_values else MAX_PAGE_SIZE
+        size = _page_size(page_size, default=min(DEFAULT_PAGE_SIZE, cap), maximum=cap)
+        after = None
+        if page_token:
+            key = self._tokens.open_key(org_id, page_token)
+            kinds = (bool, str, str)
+            if len(key) != 3 or not all(map(isinstance, key, kinds)):
+                raise InvalidInput(
+                    "page_token is not a token this server issued", field="page_token"
+                )
+            if key[0] != include_values:
+                raise InvalidInput(
+                    f"page_token was issued for include_values={str(key[0]).lower()}: "
+                    "ask for the next page with the same request",
+                    field="page_token",
+                )
+            after = (str(key[1]), str(key[2]))
+        series, more = self._series(org_id, include_values, after, size)
+        if not more:
+            return series, ""
+        last = series[-1]
+        return series, self._tokens.seal_key(org_id, (include_values, last.name, last.geo))
+
+    def _series(
+        self, org_id: str, include_values: bool, after: tuple[str, str] | None, limit: int | None
+    ) -> tuple[builtins.list[FactorSeries], bool]:
+        """Series after ``after`` (name, geo) in (name, geo) order, at most ``limit``, and
+        whether more follow."""
+        where, args = "org_id = ?", [org_id]
+        if after is not None:
+            where += " AND (name, geo) > (?, ?)"
+            args += list(after)
         with self._lock:
             rows = self._db.execute(
-                "SELECT name, geo, type, source, unit FROM factor_series WHERE org_id = ? "
-                "ORDER BY name, geo",
-                (org_id,),
+                f"SELECT name, geo, type, source, unit FROM factor_series WHERE {where} "
+                "ORDER BY name, geo" + ("" if limit is None else f" LIMIT {int(limit) + 1}"),
+                args,
             ).fetchall()
-            values: dict[tuple[str, str], list[tuple[dt.date, float]]] = {}
-            if include_values:
+            more = limit is not None and len(rows) > limit
+            rows = rows[:limit]
+            values: dict[tuple[str, str], builtins.list[tuple[dt.date, float]]] = {}
+            if include_values and rows:
+                # the values of the listed series only: the same range of the (name, geo) key
+                last = rows[-1][:2]
                 for name, geo, day, value in self._db.execute(
-                    "SELECT name, geo, day, value FROM factor_values WHERE org_id = ? "
-                    "ORDER BY name, geo, day",
-                    (org_id,),
+                    f"SELECT name, geo, day, value FROM factor_values WHERE {where} "
+                    "AND (name, geo) <= (?, ?) ORDER BY name, geo, day",
+                    [*args, *last],
                 ):
                     values.setdefault((name, geo), []).append(
                         (dt.date.fromordinal(day + _EPOCH), value)
                     )
-        return [
+        series = [
             FactorSeries(name, kind, source, unit, geo, tuple(values.get((name, geo), ())))
             for name, geo, kind, source, unit in rows
         ]
+        return series, more
 
     def table(self, org_id: str, first_day: int, last_day: int) -> FactorTable:
         """The org's factor values for day numbers in [first_day, last_day]."""

@@ -19,10 +19,10 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 
 from ingestion_svc import convert, pipeline
 from ingestion_svc.calendar import build_calendar
+from ingestion_svc.client import MemoryClient
 from ingestion_svc.experiments import ExperimentRegistry
 from ingestion_svc.external_factors import FactorRegistry
 from ingestion_svc.ledger import BatchLedger
-from ingestion_svc.peers import MemoryClient
 from ingestion_svc.raw_batch import RawBatch
 from ingestion_svc.stream import PIPELINE_DEPTH, IngestStream, StreamDeps
 from mesh.runtime.pipeline import Pipeline
@@ -108,11 +108,15 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         self, request: ingestion_pb.ListExternalFactorsRequest, context: grpc.aio.ServicerContext
     ) -> ingestion_pb.ListExternalFactorsResponse:
         org = require_org(request.org_id)
-        series = await asyncio.to_thread(
-            self.factors.list, org, include_values=request.include_values
+        series, token = await asyncio.to_thread(
+            self.factors.page,
+            org,
+            include_values=request.include_values,
+            page_size=request.page_size,
+            page_token=request.page_token,
         )
         return ingestion_pb.ListExternalFactorsResponse(
-            series=[convert.factor_series_to_proto(s) for s in series]
+            series=[convert.factor_series_to_proto(s) for s in series], next_page_token=token
         )
 
     async def CreateExperiment(

@@ -24,6 +24,7 @@ from memory_svc.faiss_index import IndexManager, IndexSettings
 from memory_svc.service import MemoryService
 from memory_svc.sqlite_store import SQLiteRecordStore
 from mesh.runtime import ServerConfig, ServiceBinding
+from mesh.runtime.page_tokens import PageTokens
 
 SERVICE_NAME = memory_pb2.DESCRIPTOR.services_by_name["MemoryService"].full_name
 _LOGGER = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ def open_engine(config: ServerConfig, settings: MemorySettings | None = None) ->
     faiss.omp_set_num_threads(int(os.environ.get("LIFTOS_MEMORY_FAISS_THREADS", 1)))
     root = config.data_dir / "memory"
     store = SQLiteRecordStore(root / "memory.sqlite")
-    engine = MemoryEngine(store, IndexManager(root / "index", settings.index), settings)
+    tokens = PageTokens.for_data_dir(root, "ListConceptualSpaces")
+    engine = MemoryEngine(store, IndexManager(root / "index", settings.index), settings, tokens)
     for r in engine.recover():
         _LOGGER.info("index %s %s: %d vectors in %.2fs", r.org_id, r.how, r.size, r.seconds)
     return engine

@@ -452,10 +452,14 @@ def query_graph_response(result: Neighbourhood) -> memory_pb.QueryGraphResponse:
     return out
 
 
-def spaces_response(summaries: list[SpaceSummary]) -> memory_pb.ListConceptualSpacesResponse:
-    counts = {s.name: s.counts for s in summaries}
-    out = memory_pb.ListConceptualSpacesResponse()
-    for space in SPACES:
+def spaces_response(
+    summaries: list[SpaceSummary], next_page_token: str = ""
+) -> memory_pb.ListConceptualSpacesResponse:
+    """The spaces of ``summaries``, in their order, with their regions' counts."""
+    specs = {space.name: space for space in SPACES}
+    out = memory_pb.ListConceptualSpacesResponse(next_page_token=next_page_token)
+    for summary in summaries:
+        space = specs[summary.name]
         s = out.spaces.add(name=space.name, description=space.description)
         for d in space.dimensions:
             s.dimensions.add(name=d.name, description=d.description)
@@ -463,7 +467,7 @@ def spaces_response(summaries: list[SpaceSummary]) -> memory_pb.ListConceptualSp
             s.regions.add(
                 name=r.name,
                 prototype=list(r.prototype),
-                record_count=counts.get(space.name, {}).get(r.name, 0),
+                record_count=summary.counts.get(r.name, 0),
                 description=r.description,
             )
     return out

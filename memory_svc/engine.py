@@ -12,6 +12,7 @@ The parts, each safe to call from worker threads:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ from memory_svc.record_ids import RecordIds
 from memory_svc.search import Searcher, SearchResult
 from memory_svc.store import RecordFilter, RecordStore, ScanRow
 from memory_svc.writer import RecordWriter, Serialise, WriteOutcome
+from mesh.runtime.page_tokens import PageTokens
 
 __all__ = ["MemoryEngine", "MemorySettings"]
 
@@ -44,7 +46,15 @@ class MemorySettings:
 class MemoryEngine:
     """Store + embeddings + FAISS + spaces + graph, safe to call from worker threads."""
 
-    def __init__(self, store: RecordStore, indexes: IndexManager, settings: MemorySettings):
+    def __init__(
+        self,
+        store: RecordStore,
+        indexes: IndexManager,
+        settings: MemorySettings,
+        tokens: PageTokens | None = None,
+    ):
+        """``tokens`` seal ListConceptualSpaces page tokens (app.py: the deployment's
+        secret; default: a secret of this process's own)."""
         self.store = store
         self.indexes = indexes
         self.settings = settings
@@ -57,7 +67,9 @@ class MemoryEngine:
             exact_candidates=settings.exact_candidates,
             inline_search_cost=settings.inline_search_cost,
         )
-        self._graphs = OrgGraphs(store)
+        self._graphs = OrgGraphs(
+            store, tokens or PageTokens(os.urandom(32), "ListConceptualSpaces")
+        )
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -156,3 +168,8 @@ class MemoryEngine:
 
     def spaces(self, org_id: str) -> list[SpaceSummary]:
         return self._graphs.spaces(org_id)
+
+    def spaces_page(
+        self, org_id: str, *, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[SpaceSummary], str]:
+        return self._graphs.spaces_page(org_id, page_size=page_size, page_token=page_token)

@@ -3,16 +3,24 @@ write; its neighbourhoods and the record counts of the conceptual spaces' region
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import networkx as nx
 
 from memory_svc.errors import NodeNotFound, OrgNotFound
 from memory_svc.graph import Neighbourhood, build_graph, neighbourhood
-from memory_svc.spaces import SPACES
+from memory_svc.spaces import SPACES, ConceptualSpaceSpec
 from memory_svc.store import RecordStore
+from mesh.runtime.exceptions import InvalidInput
+from mesh.runtime.page_tokens import PageTokens
+from mesh.runtime.page_tokens import page_size as _page_size
 
 __all__ = ["OrgGraphs", "SpaceSummary"]
+
+# ListConceptualSpaces pages: the default holds every space there is.
+DEFAULT_SPACES_PAGE_SIZE = 50
+MAX_SPACES_PAGE_SIZE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +34,9 @@ class SpaceSummary:
 class OrgGraphs:
     """The graph reads of the engine."""
 
-    def __init__(self, store: RecordStore) -> None:
+    def __init__(self, store: RecordStore, tokens: PageTokens) -> None:
         self.store = store
+        self._tokens = tokens
         self._graphs: dict[str, tuple[int, nx.MultiDiGraph]] = {}
 
     def _graph(self, org_id: str) -> nx.MultiDiGraph:
@@ -56,9 +65,31 @@ class OrgGraphs:
         )
 
     def spaces(self, org_id: str) -> list[SpaceSummary]:
+        return self._spaces(org_id, SPACES)
+
+    def spaces_page(
+        self, org_id: str, *, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[SpaceSummary], str]:
+        """A page of the spaces in their fixed order, and the next page's token ("" after the
+        last). A token opens only for the org it was issued to."""
+        size = _page_size(page_size, default=DEFAULT_SPACES_PAGE_SIZE, maximum=MAX_SPACES_PAGE_SIZE)
+        names = [space.name for space in SPACES]
+        start = 0
+        if page_token:
+            key = self._tokens.open_key(org_id, page_token)
+            if len(key) != 1 or key[0] not in names:
+                raise InvalidInput(
+                    "page_token is not a token this server issued", field="page_token"
+                )
+            start = names.index(str(key[0])) + 1
+        page = self._spaces(org_id, SPACES[start : start + size])
+        more = start + size < len(SPACES)
+        return page, self._tokens.seal_key(org_id, (page[-1].name,)) if more and page else ""
+
+    def _spaces(self, org_id: str, spaces: Sequence[ConceptualSpaceSpec]) -> list[SpaceSummary]:
         graph = self._graph(org_id)
         out = []
-        for space in SPACES:
+        for space in spaces:
             counts = {}
             for region in space.regions:
                 node = f"region:{space.name}/{region.name}"

@@ -119,5 +119,10 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
         self, request: memory_pb.ListConceptualSpacesRequest, context: grpc.aio.ServicerContext
     ) -> memory_pb.ListConceptualSpacesResponse:
         org = convert.require_org(request.org_id)
-        summaries = await asyncio.to_thread(self._engine.spaces, org)
-        return convert.spaces_response(summaries)
+        summaries, token = await asyncio.to_thread(
+            self._engine.spaces_page,
+            org,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return convert.spaces_response(summaries, token)

@@ -200,7 +200,8 @@ def seeds(analysis_id: str, campaign_id: str, node_id: str) -> dict[str, list[Me
             ingestion_pb2.RegisterExternalFactorRequest(org_id=ORG, series=factor)
         ],
         "IngestionService.ListExternalFactors": [
-            ingestion_pb2.ListExternalFactorsRequest(org_id=ORG, include_values=True)
+            ingestion_pb2.ListExternalFactorsRequest(org_id=ORG, include_values=True),
+            ingestion_pb2.ListExternalFactorsRequest(org_id=ORG, page_size=1),
         ],
         "MemoryService.Write": [memory_pb2.WriteRequest(org_id=ORG, records=records)],
         "MemoryService.WriteStream": [memory_pb2.WriteStreamRequest(org_id=ORG, records=records)],
@@ -223,7 +224,10 @@ def seeds(analysis_id: str, campaign_id: str, node_id: str) -> dict[str, list[Me
         "MemoryService.QueryGraph": [
             memory_pb2.QueryGraphRequest(org_id=ORG, node_id=node_id, depth=2)
         ],
-        "MemoryService.ListConceptualSpaces": [memory_pb2.ListConceptualSpacesRequest(org_id=ORG)],
+        "MemoryService.ListConceptualSpaces": [
+            memory_pb2.ListConceptualSpacesRequest(org_id=ORG),
+            memory_pb2.ListConceptualSpacesRequest(org_id=ORG, page_size=2),
+        ],
         "CausalService.EstimateEffect": [
             causal_pb2.EstimateEffectRequest(
                 org_id=ORG,

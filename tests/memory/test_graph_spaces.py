@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+import grpc
+import pytest
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 
 from mesh.runtime.synthetic_records import synthetic_records
 
-from .conftest import ORG, ORG_RECORDS, scan_all, write
+from .conftest import ORG, ORG_RECORDS, reason_and_fields, scan_all, write
 
 
 def test_campaign_neighbourhood(stub, org_records) -> None:
@@ -91,6 +93,55 @@ def test_spaces_list_counts_every_record_once_per_space(stub, org_records) -> No
     # go-dark treated geos spend nothing: they are the no_spend efficiency region
     efficiency = {r.name: r.record_count for r in response.spaces[0].regions}
     assert efficiency["no_spend"] == sum(1 for r in org_records if r.spend == 0)
+
+
+def test_spaces_are_paged_and_the_default_page_holds_them_all(stub, org_records) -> None:
+    whole = stub.ListConceptualSpaces(memory_pb.ListConceptualSpacesRequest(org_id=ORG))
+    assert len(whole.spaces) == 4 and whole.next_page_token == ""
+    pages, token = [], ""
+    while True:
+        page = stub.ListConceptualSpaces(
+            memory_pb.ListConceptualSpacesRequest(org_id=ORG, page_size=3, page_token=token)
+        )
+        pages.append([s.name for s in page.spaces])
+        token = page.next_page_token
+        if not token:
+            break
+    assert pages == [["efficiency", "scale", "timing"], ["treatment"]]
+    second = stub.ListConceptualSpaces(
+        memory_pb.ListConceptualSpacesRequest(org_id=ORG, page_size=1)
+    ).next_page_token
+    following = stub.ListConceptualSpaces(
+        memory_pb.ListConceptualSpacesRequest(org_id=ORG, page_size=1, page_token=second)
+    )
+    assert [s.name for s in following.spaces] == ["scale"]
+    assert list(following.spaces[0].regions) == list(whole.spaces[1].regions)  # counts too
+    big = stub.ListConceptualSpaces(
+        memory_pb.ListConceptualSpacesRequest(org_id=ORG, page_size=10_000)
+    )
+    assert len(big.spaces) == 4 and big.next_page_token == ""  # lowered to the maximum
+
+
+def test_a_spaces_token_is_refused_for_another_org_and_a_bad_page_size(stub, org_records) -> None:
+    other = "spaces-other"
+    write(stub, other, synthetic_records(other, 8))
+    token = stub.ListConceptualSpaces(
+        memory_pb.ListConceptualSpacesRequest(org_id=ORG, page_size=1)
+    ).next_page_token
+    assert token
+    for request in (
+        memory_pb.ListConceptualSpacesRequest(org_id=other, page_token=token),
+        memory_pb.ListConceptualSpacesRequest(org_id=ORG, page_token=token[:-2]),
+        memory_pb.ListConceptualSpacesRequest(org_id=ORG, page_token="x" * 600),
+    ):
+        with pytest.raises(grpc.RpcError) as err:
+            stub.ListConceptualSpaces(request)
+        code, _, fields = reason_and_fields(err.value)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and fields == ["page_token"]
+    with pytest.raises(grpc.RpcError) as err:
+        stub.ListConceptualSpaces(memory_pb.ListConceptualSpacesRequest(org_id=ORG, page_size=-1))
+    code, _, fields = reason_and_fields(err.value)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and fields == ["page_size"]
 
 
 def test_restatement_moves_graph_counts(stub) -> None:

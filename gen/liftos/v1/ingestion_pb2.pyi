@@ -793,19 +793,29 @@ class ListExternalFactorsRequest(_message.Message):
 
     ORG_ID_FIELD_NUMBER: _builtins.int
     INCLUDE_VALUES_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     include_values: _builtins.bool
-    """Include the values (default only the metadata)."""
+    """Include each series' dated values (default: only the metadata, values empty)."""
+    page_size: _builtins.int
+    """Maximum series per page: 0 means 50; more than 500 (50 with include_values, as a series
+    may carry 20,000 values) is lowered to that maximum; negative is refused.
+    """
+    page_token: _builtins.str
+    """next_page_token from the previous page; the request's other fields must be unchanged."""
     def __init__(
         self,
         *,
         org_id: _builtins.str = ...,
         include_values: _builtins.bool = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_values", b"include_values", "org_id", b"org_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_values", b"include_values", "org_id", b"org_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -818,18 +828,22 @@ class ListExternalFactorsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SERIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
     @_builtins.property
     def series(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExternalFactorSeries]:
-        """The org's series."""
+        """The org's series, by name then geo."""
 
     def __init__(
         self,
         *,
         series: _abc.Iterable[Global___ExternalFactorSeries] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["series", b"series"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "series", b"series"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -137,7 +137,9 @@ class IngestionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListExternalFactors(self, request, context):
-        """Lists an org's registered external factors. Errors: INVALID_ARGUMENT.
+        """Lists an org's registered external factors by name then geo, paged. Errors:
+        INVALID_ARGUMENT (no org_id, negative page_size, a page_token not issued for this org and
+        include_values).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

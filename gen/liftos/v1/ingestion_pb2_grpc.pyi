@@ -67,7 +67,10 @@ class IngestionServiceStub:
     activity, promotions… The confounder detectors read it. Errors: INVALID_ARGUMENT.
     """
     ListExternalFactors: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.ListExternalFactorsRequest, _ingestion_pb2.ListExternalFactorsResponse]
-    """Lists an org's registered external factors. Errors: INVALID_ARGUMENT."""
+    """Lists an org's registered external factors by name then geo, paged. Errors:
+    INVALID_ARGUMENT (no org_id, negative page_size, a page_token not issued for this org and
+    include_values).
+    """
 
 @_typing.type_check_only
 class IngestionServiceAsyncStub(IngestionServiceStub):
@@ -108,7 +111,10 @@ class IngestionServiceAsyncStub(IngestionServiceStub):
     activity, promotions… The confounder detectors read it. Errors: INVALID_ARGUMENT.
     """
     ListExternalFactors: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.ListExternalFactorsRequest, _ingestion_pb2.ListExternalFactorsResponse]  # type: ignore[assignment]
-    """Lists an org's registered external factors. Errors: INVALID_ARGUMENT."""
+    """Lists an org's registered external factors by name then geo, paged. Errors:
+    INVALID_ARGUMENT (no org_id, negative page_size, a page_token not issued for this org and
+    include_values).
+    """
 
 class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
     """Takes raw platform rows in, turns them into CausalMarketingData and stores them durably in
@@ -188,6 +194,9 @@ class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _ingestion_pb2.ListExternalFactorsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_ingestion_pb2.ListExternalFactorsResponse, _abc.Awaitable[_ingestion_pb2.ListExternalFactorsResponse]]:
-        """Lists an org's registered external factors. Errors: INVALID_ARGUMENT."""
+        """Lists an org's registered external factors by name then geo, paged. Errors:
+        INVALID_ARGUMENT (no org_id, negative page_size, a page_token not issued for this org and
+        include_values).
+        """
 
 def add_IngestionServiceServicer_to_server(servicer: IngestionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

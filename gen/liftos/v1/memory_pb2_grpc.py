@@ -130,8 +130,9 @@ class MemoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListConceptualSpaces(self, request, context):
-        """The conceptual spaces with their dimensions, regions and record counts for an org.
-        Errors: INVALID_ARGUMENT, NOT_FOUND (org has no records).
+        """The conceptual spaces with their dimensions, regions and record counts for an org, in a
+        fixed order, paged. Errors: INVALID_ARGUMENT (no org_id, negative page_size, a page_token
+        not issued for this org), NOT_FOUND (org has no records).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

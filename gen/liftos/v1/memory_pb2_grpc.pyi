@@ -72,8 +72,9 @@ class MemoryServiceStub:
     edge types), NOT_FOUND (org has no records, or no such node).
     """
     ListConceptualSpaces: _grpc.UnaryUnaryMultiCallable[_memory_pb2.ListConceptualSpacesRequest, _memory_pb2.ListConceptualSpacesResponse]
-    """The conceptual spaces with their dimensions, regions and record counts for an org.
-    Errors: INVALID_ARGUMENT, NOT_FOUND (org has no records).
+    """The conceptual spaces with their dimensions, regions and record counts for an org, in a
+    fixed order, paged. Errors: INVALID_ARGUMENT (no org_id, negative page_size, a page_token
+    not issued for this org), NOT_FOUND (org has no records).
     """
 
 @_typing.type_check_only
@@ -120,8 +121,9 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     edge types), NOT_FOUND (org has no records, or no such node).
     """
     ListConceptualSpaces: _aio.UnaryUnaryMultiCallable[_memory_pb2.ListConceptualSpacesRequest, _memory_pb2.ListConceptualSpacesResponse]  # type: ignore[assignment]
-    """The conceptual spaces with their dimensions, regions and record counts for an org.
-    Errors: INVALID_ARGUMENT, NOT_FOUND (org has no records).
+    """The conceptual spaces with their dimensions, regions and record counts for an org, in a
+    fixed order, paged. Errors: INVALID_ARGUMENT (no org_id, negative page_size, a page_token
+    not issued for this org), NOT_FOUND (org has no records).
     """
 
 class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -201,8 +203,9 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _memory_pb2.ListConceptualSpacesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_memory_pb2.ListConceptualSpacesResponse, _abc.Awaitable[_memory_pb2.ListConceptualSpacesResponse]]:
-        """The conceptual spaces with their dimensions, regions and record counts for an org.
-        Errors: INVALID_ARGUMENT, NOT_FOUND (org has no records).
+        """The conceptual spaces with their dimensions, regions and record counts for an org, in a
+        fixed order, paged. Errors: INVALID_ARGUMENT (no org_id, negative page_size, a page_token
+        not issued for this org), NOT_FOUND (org has no records).
         """
 
 def add_MemoryServiceServicer_to_server(servicer: MemoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

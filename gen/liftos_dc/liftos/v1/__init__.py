@@ -5643,6 +5643,17 @@ class ListConceptualSpacesRequest(betterproto2.Message):
     Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
+    page_size: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    Maximum spaces per page: 0 means 50 (every space there is today); more than 500 is
+    lowered to 500; negative is refused.
+    """
+
+    page_token: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    next_page_token from the previous page; the request's other fields must be unchanged.
+    """
+
 
 default_message_pool.register_message(
     "liftos.v1", "ListConceptualSpacesRequest", ListConceptualSpacesRequest
@@ -5660,6 +5671,11 @@ class ListConceptualSpacesResponse(betterproto2.Message):
     )
     """
     Spaces with their regions and counts.
+    """
+
+    next_page_token: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Token for the next page; empty on the last page.
     """
 
 
@@ -5735,7 +5751,18 @@ class ListExternalFactorsRequest(betterproto2.Message):
 
     include_values: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
     """
-    Include the values (default only the metadata).
+    Include each series' dated values (default: only the metadata, values empty).
+    """
+
+    page_size: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Maximum series per page: 0 means 50; more than 500 (50 with include_values, as a series
+    may carry 20,000 values) is lowered to that maximum; negative is refused.
+    """
+
+    page_token: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    next_page_token from the previous page; the request's other fields must be unchanged.
     """
 
 
@@ -5754,7 +5781,12 @@ class ListExternalFactorsResponse(betterproto2.Message):
         1, betterproto2.TYPE_MESSAGE, repeated=True
     )
     """
-    The org's series.
+    The org's series, by name then geo.
+    """
+
+    next_page_token: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Token for the next page; empty on the last page.
     """
 
 
@@ -7219,7 +7251,9 @@ class IngestionServiceStub:
         self, message: "ListExternalFactorsRequest"
     ) -> "ListExternalFactorsResponse":
         """
-        Lists an org's registered external factors. Errors: INVALID_ARGUMENT.
+        Lists an org's registered external factors by name then geo, paged. Errors:
+        INVALID_ARGUMENT (no org_id, negative page_size, a page_token not issued for this org and
+        include_values).
         """
 
         return self._channel.unary_unary(
@@ -7379,8 +7413,9 @@ class MemoryServiceStub:
         self, message: "ListConceptualSpacesRequest"
     ) -> "ListConceptualSpacesResponse":
         """
-        The conceptual spaces with their dimensions, regions and record counts for an org.
-        Errors: INVALID_ARGUMENT, NOT_FOUND (org has no records).
+        The conceptual spaces with their dimensions, regions and record counts for an org, in a
+        fixed order, paged. Errors: INVALID_ARGUMENT (no org_id, negative page_size, a page_token
+        not issued for this org), NOT_FOUND (org has no records).
         """
 
         return self._channel.unary_unary(
