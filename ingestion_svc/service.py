@@ -19,10 +19,10 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 
 from ingestion_svc import convert, pipeline
 from ingestion_svc.calendar import build_calendar
-from ingestion_svc.client import MemoryClient
 from ingestion_svc.experiments import ExperimentRegistry
 from ingestion_svc.external_factors import FactorRegistry
 from ingestion_svc.ledger import BatchLedger
+from ingestion_svc.peers import MemoryClient
 from ingestion_svc.raw_batch import RawBatch
 from ingestion_svc.stream import PIPELINE_DEPTH, IngestStream, StreamDeps
 from mesh.runtime.pipeline import Pipeline

@@ -21,9 +21,7 @@ from typing import Any, TypeVar
 import grpc
 import liftos_dc.liftos.v1 as dc
 import pandas as pd
-from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_status import rpc_status
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import common_pb2 as common_pb
@@ -33,6 +31,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import SERVICES, PeerConfig
+from mesh.runtime.status import decode_status
 from mesh.runtime.tables import frame_to_table
 from mesh.sdk.failures import RpcFailure
 
@@ -58,14 +57,8 @@ def retry_delay(error: grpc.RpcError) -> float | None:
     (then the same call will not succeed later) or the error is something else."""
     if not isinstance(error, grpc.Call) or error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
         return None
-    status = rpc_status.from_call(error)
-    for detail in status.details if status else ():
-        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            info = error_details_pb2.RetryInfo()
-            detail.Unpack(info)
-            delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
-            return min(max(delay, 0.0), MAX_RETRY_DELAY_S)
-    return None
+    delay = decode_status(error).retry_after_s
+    return None if delay is None else min(max(delay, 0.0), MAX_RETRY_DELAY_S)
 
 
 def _call(fn: Callable[[], T], retries: int = OVERLOAD_RETRIES) -> T:
