@@ -358,7 +358,7 @@ class EffectRoles(_message.Message):
     time: _builtins.str
     """Time column (panel / time-series methods)."""
     running_variable: _builtins.str
-    """Running variable (RDD)."""
+    """Running variable column (RDD; with cutoff)."""
     cutoff: _builtins.float
     """Cutoff of the running variable (RDD)."""
     cluster: _builtins.str
@@ -369,15 +369,15 @@ class EffectRoles(_message.Message):
     """Pre-experiment outcome for CUPED."""
     @_builtins.property
     def covariates(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Pre-treatment covariates / controls."""
+        """Pre-treatment covariates / controls, at most 500."""
 
     @_builtins.property
     def instruments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Instruments."""
+        """Excluded instruments (IV), at most 50."""
 
     @_builtins.property
     def effect_modifiers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Effect modifiers for CATE by segment (DML)."""
+        """Effect modifiers for CATE by segment (DML), at most 50."""
 
     def __init__(
         self,
@@ -423,10 +423,10 @@ class RecordQuery(_message.Message):
     experiment_id: _builtins.str
     """Experiment whose assignment defines `treated` and window defines `post`."""
     aggregation: Global___AggregationLevel.ValueType
-    """Aggregation level."""
+    """Aggregation level (unset: geo x day)."""
     @_builtins.property
     def date_range(self) -> _common_pb2.DateRange:
-        """Date range (account-local dates)."""
+        """Date range (account-local dates); an unset bound is open."""
 
     @_builtins.property
     def sources(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.DataSource.ValueType]:
@@ -434,11 +434,11 @@ class RecordQuery(_message.Message):
 
     @_builtins.property
     def campaign_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Campaigns (empty = all)."""
+        """Campaigns (empty = all), at most 10,000."""
 
     @_builtins.property
     def channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Channels (empty = all)."""
+        """Channels (empty = all), at most 100."""
 
     def __init__(
         self,
@@ -486,13 +486,15 @@ class EstimationOptions(_message.Message):
     caliper: _builtins.float
     """Matching caliper in SDs of the logit propensity, in (0, 10] (default 0.2)."""
     bandwidth: _builtins.float
-    """RDD bandwidth override (default MSE-optimal)."""
+    """RDD bandwidth in running-variable units, positive (default: MSE-optimal)."""
     dml_forest: _builtins.bool
     """DML: random forests for the outcome and treatment nuisance models (default gradient
     boosting). CATE by segment comes from a causal forest whenever effect modifiers are given.
     """
     propensity_trim: _builtins.float
-    """Propensity trimming bounds [trim, 1 − trim] (default 0.01)."""
+    """IPW and AIPW: clip propensity scores to [trim, 1 − trim], trim in (0, 0.5). Unset: no trimming
+    (the overlap check warns when a score falls outside [0.01, 0.99]).
+    """
     def __init__(
         self,
         *,
@@ -553,11 +555,11 @@ class EstimateEffectRequest(_message.Message):
     """The data come from a randomised experiment (AUTO then uses difference in means)."""
     @_builtins.property
     def table(self) -> _table_pb2.Table:
-        """Inline columnar data."""
+        """Inline columnar data: 1 to 10,000,000 rows, at most 2,000 columns."""
 
     @_builtins.property
     def records(self) -> Global___RecordQuery:
-        """Records from memory."""
+        """Records read from memory and aggregated into a table."""
 
     @_builtins.property
     def roles(self) -> Global___EffectRoles:
@@ -569,7 +571,7 @@ class EstimateEffectRequest(_message.Message):
 
     @_builtins.property
     def options(self) -> Global___EstimationOptions:
-        """Options."""
+        """Tuning options (unset: every method's defaults)."""
 
     def __init__(
         self,
@@ -728,11 +730,11 @@ class Coefficient(_message.Message):
     std_error: _builtins.float
     """Standard error."""
     ci_lower: _builtins.float
-    """Lower CI bound."""
+    """Lower bound of the 1 − alpha interval."""
     ci_upper: _builtins.float
-    """Upper CI bound."""
+    """Upper bound of the 1 − alpha interval."""
     p_value: _builtins.float
-    """p-value."""
+    """Two-sided p-value."""
     n: _builtins.int
     """Observations behind the row."""
     def __init__(
@@ -952,7 +954,7 @@ class EffectEstimate(_message.Message):
     ci_lower: _builtins.float
     """Lower CI bound at 1 − alpha."""
     ci_upper: _builtins.float
-    """Upper CI bound."""
+    """Upper CI bound at 1 − alpha."""
     alpha: _builtins.float
     """Significance level of the interval."""
     p_value: _builtins.float
@@ -1084,9 +1086,9 @@ class BuildGraphRequest(_message.Message):
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     treatment: _builtins.str
-    """Treatment node id."""
+    """Treatment node id (in the default graph, or added by nodes / add_edges)."""
     outcome: _builtins.str
-    """Outcome node id."""
+    """Outcome node id (in the default graph, or added by nodes / add_edges)."""
     exclude_default_graph: _builtins.bool
     """Start from an empty graph instead of the default marketing DAG."""
     @_builtins.property
@@ -1498,11 +1500,11 @@ class Analysis(_message.Message):
     ATTRIBUTION_FIELD_NUMBER: _builtins.int
     REQUEST_FIELD_NUMBER: _builtins.int
     analysis_id: _builtins.str
-    """Id."""
+    """Id, as EstimateEffect or AnalyzeAttribution returned it."""
     org_id: _builtins.str
-    """Organisation."""
+    """Owning organisation."""
     kind: Global___AnalysisKind.ValueType
-    """Kind."""
+    """Which result the analysis holds."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When it was created."""

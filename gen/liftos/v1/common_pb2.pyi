@@ -199,11 +199,11 @@ class TimeRange(_message.Message):
     END_TIME_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
-        """Inclusive lower bound."""
+        """Inclusive lower bound; unset: no lower bound."""
 
     @_builtins.property
     def end_time(self) -> _timestamp_pb2.Timestamp:
-        """Exclusive upper bound."""
+        """Exclusive upper bound; unset: no upper bound."""
 
     def __init__(
         self,

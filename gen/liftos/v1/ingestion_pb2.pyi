@@ -111,14 +111,16 @@ class IngestRequest(_message.Message):
     idempotent.
     """
     row_offset: _builtins.int
-    """Line number of this batch's first row in the export it was read from (0 for a lone
-    batch). A row's version is pulled_at in microseconds + row_offset + its row index, so a
-    later line of one export (a platform re-send) replaces an earlier line of the same key
-    even when the two travel in different batches.
+    """Line number of this batch's first row in the export it was read from (0 for a lone batch),
+    0..10^12. A row's version is pulled_at in microseconds + row_offset + its row index, so a later
+    line of one export (a platform re-send) replaces an earlier line of the same key even when the
+    two travel in different batches.
     """
     @_builtins.property
     def rows(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]:
-        """Raw rows as JSON objects in the platform's native shape (use this or json_rows)."""
+        """Raw rows as JSON objects in the platform's native shape (use this or json_rows); rows and
+        json_rows together hold at most 10,000 rows.
+        """
 
     @_builtins.property
     def json_rows(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -132,7 +134,9 @@ class IngestRequest(_message.Message):
 
     @_builtins.property
     def pulled_at(self) -> _timestamp_pb2.Timestamp:
-        """When the client pulled these rows from the platform; orders restatements."""
+        """When the client pulled these rows from the platform (unset: when the server received the
+        batch); orders restatements; must not be in the future.
+        """
 
     @_builtins.property
     def mapping(self) -> Global___ColumnMapping:
@@ -191,11 +195,15 @@ class AccountInfo(_message.Message):
     COUNTRY_CODE_FIELD_NUMBER: _builtins.int
     GEO_KEYS_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
-    """Platform account id."""
+    """Platform account id, at most 256 printable characters; required for Klaviyo and generic
+    sources, whose rows carry none.
+    """
     timezone: _builtins.str
-    """IANA time zone of the account's reporting day, e.g. "America/Los_Angeles"."""
+    """IANA time zone of the account's reporting day, e.g. "America/Los_Angeles"; required except for
+    Google Ads, whose rows carry the customer's zone.
+    """
     currency_code: _builtins.str
-    """ISO 4217 currency of the account."""
+    """ISO 4217 currency of the account; required for Klaviyo, whose rows carry none."""
     country_code: _builtins.str
     """ISO 3166-1 country of the account (for the calendar, and the prefix of bare geo codes)."""
     @_builtins.property
@@ -605,7 +613,7 @@ class GetCalendarRequest(_message.Message):
     SUBDIVISION_FIELD_NUMBER: _builtins.int
     ORG_ID_FIELD_NUMBER: _builtins.int
     country: _builtins.str
-    """ISO 3166-1 alpha-2 country code, e.g. "US"."""
+    """ISO 3166-1 alpha-2 country code, e.g. "US", of a country the `holidays` package covers."""
     subdivision: _builtins.str
     """Optional subdivision (state/province) for regional holidays, e.g. "CA"."""
     org_id: _builtins.str
@@ -716,10 +724,10 @@ class DatedValue(_message.Message):
     DATE_FIELD_NUMBER: _builtins.int
     VALUE_FIELD_NUMBER: _builtins.int
     value: _builtins.float
-    """The value."""
+    """The factor's value that day: finite, within ±1e12."""
     @_builtins.property
     def date(self) -> _common_pb2.Date:
-        """The date."""
+        """The day the value is for."""
 
     def __init__(
         self,
@@ -771,7 +779,7 @@ class RegisterExternalFactorResponse(_message.Message):
 
     VALUE_COUNT_FIELD_NUMBER: _builtins.int
     value_count: _builtins.int
-    """Values stored."""
+    """Values stored: the series' length (a replaced series keeps none of its old values)."""
     def __init__(
         self,
         *,

@@ -169,7 +169,7 @@ class WriteRequest(_message.Message):
     """Organisation; every record must carry the same org_id (and every message of the stream)."""
     @_builtins.property
     def records(self) -> _containers.RepeatedCompositeFieldContainer[_marketing_data_pb2.CausalMarketingData]:
-        """The records."""
+        """The records, at most 10,000 per message; each needs id, org_id, timestamp and data_source."""
 
     def __init__(
         self,
@@ -237,7 +237,7 @@ class WriteStreamRequest(_message.Message):
     """Organisation; every record must carry the same org_id (and every message of the stream)."""
     @_builtins.property
     def records(self) -> _containers.RepeatedCompositeFieldContainer[_marketing_data_pb2.CausalMarketingData]:
-        """The records."""
+        """The records, at most 10,000 per message; each needs id, org_id, timestamp and data_source."""
 
     def __init__(
         self,
@@ -311,7 +311,7 @@ class ScanRequest(_message.Message):
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     experiment_id: _builtins.str
-    """Restrict to this experiment's records."""
+    """Restrict to this experiment's records (empty = any)."""
     batch_size: _builtins.int
     """Records per response message (default 1000, at most 10000)."""
     include_embeddings: _builtins.bool
@@ -323,7 +323,7 @@ class ScanRequest(_message.Message):
     """
     @_builtins.property
     def time_range(self) -> _common_pb2.TimeRange:
-        """Restrict to records whose timestamp is in range."""
+        """Restrict to records whose timestamp is in range (unset: all time)."""
 
     @_builtins.property
     def sources(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.DataSource.ValueType]:
@@ -331,7 +331,7 @@ class ScanRequest(_message.Message):
 
     @_builtins.property
     def campaign_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Restrict to these campaigns (empty = all)."""
+        """Restrict to these campaigns (empty = all), at most 10,000."""
 
     @_builtins.property
     def treatment_groups(self) -> _containers.RepeatedScalarFieldContainer[_marketing_data_pb2.TreatmentGroup.ValueType]:
@@ -339,11 +339,11 @@ class ScanRequest(_message.Message):
 
     @_builtins.property
     def geos(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Restrict to these geos (empty = all)."""
+        """Restrict to these geos (empty = all), at most 10,000."""
 
     @_builtins.property
     def channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Restrict to these channels (empty = all)."""
+        """Restrict to these channels (empty = all), at most 10,000."""
 
     def __init__(
         self,
@@ -412,14 +412,14 @@ class SearchFilter(_message.Message):
     conceptual_region: _builtins.str
     """Conceptual region as "space/region" (empty = any)."""
     min_quality_score: _builtins.float
-    """Minimum data_quality_score, when set."""
+    """Minimum data_quality_score (in [0, 1]), when set."""
     @_builtins.property
     def sources(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.DataSource.ValueType]:
         """Sources (empty = all)."""
 
     @_builtins.property
     def campaign_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Campaigns (empty = all)."""
+        """Campaigns (empty = all), at most 10,000."""
 
     @_builtins.property
     def treatment_groups(self) -> _containers.RepeatedScalarFieldContainer[_marketing_data_pb2.TreatmentGroup.ValueType]:
@@ -427,15 +427,15 @@ class SearchFilter(_message.Message):
 
     @_builtins.property
     def time_range(self) -> _common_pb2.TimeRange:
-        """Time range of the record timestamps."""
+        """Time range of the record timestamps (unset: all time)."""
 
     @_builtins.property
     def geos(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Geos (empty = all)."""
+        """Geos (empty = all), at most 10,000."""
 
     @_builtins.property
     def channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Channels (empty = all)."""
+        """Channels (empty = all), at most 10,000."""
 
     def __init__(
         self,
@@ -486,7 +486,7 @@ class SearchRequest(_message.Message):
 
     @_builtins.property
     def filter(self) -> Global___SearchFilter:
-        """Exact filters."""
+        """Exact filters (unset: none)."""
 
     def __init__(
         self,
@@ -517,7 +517,7 @@ class Vector(_message.Message):
     VALUES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
-        """Components."""
+        """Components, as many as the org's embedding dimension, all finite."""
 
     def __init__(
         self,

@@ -70,15 +70,15 @@ class Column(_message.Message):
 
     @_builtins.property
     def int64s(self) -> Global___Int64Values:
-        """64-bit integers."""
+        """64-bit integers; missing values are listed in null_rows."""
 
     @_builtins.property
     def strings(self) -> Global___StringValues:
-        """UTF-8 strings."""
+        """UTF-8 strings; missing values are listed in null_rows."""
 
     @_builtins.property
     def bools(self) -> Global___BoolValues:
-        """Booleans."""
+        """Booleans; missing values are listed in null_rows."""
 
     @_builtins.property
     def timestamps_micros(self) -> Global___Int64Values:
@@ -120,7 +120,7 @@ class DoubleValues(_message.Message):
     VALUES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
-        """The values."""
+        """One value per row, in row order."""
 
     def __init__(
         self,
@@ -144,7 +144,7 @@ class Int64Values(_message.Message):
     VALUES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
-        """The values."""
+        """One value per row, in row order."""
 
     def __init__(
         self,
@@ -168,7 +168,7 @@ class StringValues(_message.Message):
     VALUES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """The values."""
+        """One value per row, in row order."""
 
     def __init__(
         self,
@@ -192,7 +192,7 @@ class BoolValues(_message.Message):
     VALUES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]:
-        """The values."""
+        """One value per row, in row order."""
 
     def __init__(
         self,

@@ -2161,17 +2161,19 @@ class AccountInfo(betterproto2.Message):
 
     account_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Platform account id.
+    Platform account id, at most 256 printable characters; required for Klaviyo and generic
+    sources, whose rows carry none.
     """
 
     timezone: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    IANA time zone of the account's reporting day, e.g. "America/Los_Angeles".
+    IANA time zone of the account's reporting day, e.g. "America/Los_Angeles"; required except for
+    Google Ads, whose rows carry the customer's zone.
     """
 
     currency_code: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    ISO 4217 currency of the account.
+    ISO 4217 currency of the account; required for Klaviyo, whose rows carry none.
     """
 
     country_code: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
@@ -2225,19 +2227,19 @@ class Analysis(betterproto2.Message):
 
     analysis_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Id.
+    Id, as EstimateEffect or AnalyzeAttribution returned it.
     """
 
     org_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Organisation.
+    Owning organisation.
     """
 
     kind: "AnalysisKind" = betterproto2.field(
         3, betterproto2.TYPE_ENUM, default_factory=lambda: AnalysisKind(0)
     )
     """
-    Kind.
+    Which result the analysis holds.
     """
 
     create_time: "datetime.datetime | None" = betterproto2.field(
@@ -2596,7 +2598,7 @@ class BoolValues(betterproto2.Message):
 
     values: "list[bool]" = betterproto2.field(1, betterproto2.TYPE_BOOL, repeated=True)
     """
-    The values.
+    One value per row, in row order.
     """
 
 
@@ -2673,12 +2675,12 @@ class BuildGraphRequest(betterproto2.Message):
 
     treatment: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Treatment node id.
+    Treatment node id (in the default graph, or added by nodes / add_edges).
     """
 
     outcome: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    Outcome node id.
+    Outcome node id (in the default graph, or added by nodes / add_edges).
     """
 
     add_edges: "list[CausalEdge]" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, repeated=True)
@@ -3728,17 +3730,17 @@ class Coefficient(betterproto2.Message):
 
     ci_lower: "float" = betterproto2.field(4, betterproto2.TYPE_DOUBLE)
     """
-    Lower CI bound.
+    Lower bound of the 1 − alpha interval.
     """
 
     ci_upper: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
     """
-    Upper CI bound.
+    Upper bound of the 1 − alpha interval.
     """
 
     p_value: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
     """
-    p-value.
+    Two-sided p-value.
     """
 
     n: "int" = betterproto2.field(7, betterproto2.TYPE_INT64)
@@ -3775,21 +3777,21 @@ class Column(betterproto2.Message):
         3, betterproto2.TYPE_MESSAGE, optional=True, group="values"
     )
     """
-    64-bit integers.
+    64-bit integers; missing values are listed in null_rows.
     """
 
     strings: "StringValues | None" = betterproto2.field(
         4, betterproto2.TYPE_MESSAGE, optional=True, group="values"
     )
     """
-    UTF-8 strings.
+    UTF-8 strings; missing values are listed in null_rows.
     """
 
     bools: "BoolValues | None" = betterproto2.field(
         5, betterproto2.TYPE_MESSAGE, optional=True, group="values"
     )
     """
-    Booleans.
+    Booleans; missing values are listed in null_rows.
     """
 
     timestamps_micros: "Int64Values | None" = betterproto2.field(
@@ -4180,12 +4182,12 @@ class DatedValue(betterproto2.Message):
 
     date: "Date | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
     """
-    The date.
+    The day the value is for.
     """
 
     value: "float" = betterproto2.field(2, betterproto2.TYPE_DOUBLE)
     """
-    The value.
+    The factor's value that day: finite, within ±1e12.
     """
 
 
@@ -4307,7 +4309,7 @@ class DoubleValues(betterproto2.Message):
 
     values: "list[float]" = betterproto2.field(1, betterproto2.TYPE_DOUBLE, repeated=True)
     """
-    The values.
+    One value per row, in row order.
     """
 
 
@@ -4381,7 +4383,7 @@ class EffectEstimate(betterproto2.Message):
 
     ci_upper: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
     """
-    Upper CI bound.
+    Upper CI bound at 1 − alpha.
     """
 
     alpha: "float" = betterproto2.field(7, betterproto2.TYPE_DOUBLE)
@@ -4510,17 +4512,17 @@ class EffectRoles(betterproto2.Message):
 
     covariates: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
     """
-    Pre-treatment covariates / controls.
+    Pre-treatment covariates / controls, at most 500.
     """
 
     instruments: "list[str]" = betterproto2.field(6, betterproto2.TYPE_STRING, repeated=True)
     """
-    Instruments.
+    Excluded instruments (IV), at most 50.
     """
 
     running_variable: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
     """
-    Running variable (RDD).
+    Running variable column (RDD; with cutoff).
     """
 
     cutoff: "float | None" = betterproto2.field(8, betterproto2.TYPE_DOUBLE, optional=True)
@@ -4540,7 +4542,7 @@ class EffectRoles(betterproto2.Message):
 
     effect_modifiers: "list[str]" = betterproto2.field(11, betterproto2.TYPE_STRING, repeated=True)
     """
-    Effect modifiers for CATE by segment (DML).
+    Effect modifiers for CATE by segment (DML), at most 50.
     """
 
     pre_outcome: "str" = betterproto2.field(12, betterproto2.TYPE_STRING)
@@ -4577,14 +4579,14 @@ class EstimateEffectRequest(betterproto2.Message):
         3, betterproto2.TYPE_MESSAGE, optional=True, group="data"
     )
     """
-    Inline columnar data.
+    Inline columnar data: 1 to 10,000,000 rows, at most 2,000 columns.
     """
 
     records: "RecordQuery | None" = betterproto2.field(
         4, betterproto2.TYPE_MESSAGE, optional=True, group="data"
     )
     """
-    Records from memory.
+    Records read from memory and aggregated into a table.
     """
 
     roles: "EffectRoles | None" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True)
@@ -4613,7 +4615,7 @@ class EstimateEffectRequest(betterproto2.Message):
         9, betterproto2.TYPE_MESSAGE, optional=True
     )
     """
-    Options.
+    Tuning options (unset: every method's defaults).
     """
 
     randomized: "bool" = betterproto2.field(10, betterproto2.TYPE_BOOL)
@@ -4685,7 +4687,7 @@ class EstimationOptions(betterproto2.Message):
 
     bandwidth: "float | None" = betterproto2.field(7, betterproto2.TYPE_DOUBLE, optional=True)
     """
-    RDD bandwidth override (default MSE-optimal).
+    RDD bandwidth in running-variable units, positive (default: MSE-optimal).
     """
 
     dml_forest: "bool" = betterproto2.field(8, betterproto2.TYPE_BOOL)
@@ -4696,7 +4698,8 @@ class EstimationOptions(betterproto2.Message):
 
     propensity_trim: "float | None" = betterproto2.field(9, betterproto2.TYPE_DOUBLE, optional=True)
     """
-    Propensity trimming bounds [trim, 1 − trim] (default 0.01).
+    IPW and AIPW: clip propensity scores to [trim, 1 − trim], trim in (0, 0.5). Unset: no trimming
+    (the overlap check warns when a score falls outside [0.01, 0.99]).
     """
 
 
@@ -5100,7 +5103,7 @@ class GetCalendarRequest(betterproto2.Message):
 
     country: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    ISO 3166-1 alpha-2 country code, e.g. "US".
+    ISO 3166-1 alpha-2 country code, e.g. "US", of a country the `holidays` package covers.
     """
 
     start_date: "Date | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
@@ -5329,7 +5332,8 @@ class IngestRequest(betterproto2.Message):
         4, betterproto2.TYPE_MESSAGE, repeated=True
     )
     """
-    Raw rows as JSON objects in the platform's native shape (use this or json_rows).
+    Raw rows as JSON objects in the platform's native shape (use this or json_rows); rows and
+    json_rows together hold at most 10,000 rows.
     """
 
     json_rows: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
@@ -5347,7 +5351,8 @@ class IngestRequest(betterproto2.Message):
         7, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
     """
-    When the client pulled these rows from the platform; orders restatements.
+    When the client pulled these rows from the platform (unset: when the server received the
+    batch); orders restatements; must not be in the future.
     """
 
     mapping: "ColumnMapping | None" = betterproto2.field(
@@ -5359,10 +5364,10 @@ class IngestRequest(betterproto2.Message):
 
     row_offset: "int" = betterproto2.field(9, betterproto2.TYPE_INT64)
     """
-    Line number of this batch's first row in the export it was read from (0 for a lone
-    batch). A row's version is pulled_at in microseconds + row_offset + its row index, so a
-    later line of one export (a platform re-send) replaces an earlier line of the same key
-    even when the two travel in different batches.
+    Line number of this batch's first row in the export it was read from (0 for a lone batch),
+    0..10^12. A row's version is pulled_at in microseconds + row_offset + its row index, so a later
+    line of one export (a platform re-send) replaces an earlier line of the same key even when the
+    two travel in different batches.
     """
 
 
@@ -5494,7 +5499,7 @@ class Int64Values(betterproto2.Message):
 
     values: "list[int]" = betterproto2.field(1, betterproto2.TYPE_INT64, repeated=True)
     """
-    The values.
+    One value per row, in row order.
     """
 
 
@@ -6282,7 +6287,7 @@ class RecordQuery(betterproto2.Message):
 
     date_range: "DateRange | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
     """
-    Date range (account-local dates).
+    Date range (account-local dates); an unset bound is open.
     """
 
     sources: "list[DataSource]" = betterproto2.field(2, betterproto2.TYPE_ENUM, repeated=True)
@@ -6292,7 +6297,7 @@ class RecordQuery(betterproto2.Message):
 
     campaign_ids: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
     """
-    Campaigns (empty = all).
+    Campaigns (empty = all), at most 10,000.
     """
 
     experiment_id: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
@@ -6302,14 +6307,14 @@ class RecordQuery(betterproto2.Message):
 
     channels: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
     """
-    Channels (empty = all).
+    Channels (empty = all), at most 100.
     """
 
     aggregation: "AggregationLevel" = betterproto2.field(
         6, betterproto2.TYPE_ENUM, default_factory=lambda: AggregationLevel(0)
     )
     """
-    Aggregation level.
+    Aggregation level (unset: geo x day).
     """
 
 
@@ -6348,7 +6353,7 @@ class RegisterExternalFactorResponse(betterproto2.Message):
 
     value_count: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
     """
-    Values stored.
+    Values stored: the series' length (a replaced series keeps none of its old values).
     """
 
 
@@ -6437,7 +6442,7 @@ class ScanRequest(betterproto2.Message):
 
     time_range: "TimeRange | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
     """
-    Restrict to records whose timestamp is in range.
+    Restrict to records whose timestamp is in range (unset: all time).
     """
 
     sources: "list[DataSource]" = betterproto2.field(3, betterproto2.TYPE_ENUM, repeated=True)
@@ -6447,12 +6452,12 @@ class ScanRequest(betterproto2.Message):
 
     campaign_ids: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
     """
-    Restrict to these campaigns (empty = all).
+    Restrict to these campaigns (empty = all), at most 10,000.
     """
 
     experiment_id: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
     """
-    Restrict to this experiment's records.
+    Restrict to this experiment's records (empty = any).
     """
 
     treatment_groups: "list[TreatmentGroup]" = betterproto2.field(
@@ -6464,7 +6469,7 @@ class ScanRequest(betterproto2.Message):
 
     geos: "list[str]" = betterproto2.field(7, betterproto2.TYPE_STRING, repeated=True)
     """
-    Restrict to these geos (empty = all).
+    Restrict to these geos (empty = all), at most 10,000.
     """
 
     batch_size: "int" = betterproto2.field(8, betterproto2.TYPE_INT32)
@@ -6479,7 +6484,7 @@ class ScanRequest(betterproto2.Message):
 
     channels: "list[str]" = betterproto2.field(10, betterproto2.TYPE_STRING, repeated=True)
     """
-    Restrict to these channels (empty = all).
+    Restrict to these channels (empty = all), at most 10,000.
     """
 
     allow_unknown_values: "bool" = betterproto2.field(11, betterproto2.TYPE_BOOL)
@@ -6523,7 +6528,7 @@ class SearchFilter(betterproto2.Message):
 
     campaign_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
     """
-    Campaigns (empty = all).
+    Campaigns (empty = all), at most 10,000.
     """
 
     experiment_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
@@ -6540,7 +6545,7 @@ class SearchFilter(betterproto2.Message):
 
     time_range: "TimeRange | None" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True)
     """
-    Time range of the record timestamps.
+    Time range of the record timestamps (unset: all time).
     """
 
     conceptual_region: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
@@ -6552,17 +6557,17 @@ class SearchFilter(betterproto2.Message):
         7, betterproto2.TYPE_DOUBLE, optional=True
     )
     """
-    Minimum data_quality_score, when set.
+    Minimum data_quality_score (in [0, 1]), when set.
     """
 
     geos: "list[str]" = betterproto2.field(8, betterproto2.TYPE_STRING, repeated=True)
     """
-    Geos (empty = all).
+    Geos (empty = all), at most 10,000.
     """
 
     channels: "list[str]" = betterproto2.field(9, betterproto2.TYPE_STRING, repeated=True)
     """
-    Channels (empty = all).
+    Channels (empty = all), at most 10,000.
     """
 
 
@@ -6626,7 +6631,7 @@ class SearchRequest(betterproto2.Message):
 
     filter: "SearchFilter | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
     """
-    Exact filters.
+    Exact filters (unset: none).
     """
 
     k: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
@@ -6793,7 +6798,7 @@ class StringValues(betterproto2.Message):
 
     values: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
     """
-    The values.
+    One value per row, in row order.
     """
 
 
@@ -6832,14 +6837,14 @@ class TimeRange(betterproto2.Message):
         1, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
     """
-    Inclusive lower bound.
+    Inclusive lower bound; unset: no lower bound.
     """
 
     end_time: "datetime.datetime | None" = betterproto2.field(
         2, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
     """
-    Exclusive upper bound.
+    Exclusive upper bound; unset: no upper bound.
     """
 
 
@@ -6929,7 +6934,7 @@ class Vector(betterproto2.Message):
 
     values: "list[float]" = betterproto2.field(1, betterproto2.TYPE_FLOAT, repeated=True)
     """
-    Components.
+    Components, as many as the org's embedding dimension, all finite.
     """
 
 
@@ -6975,7 +6980,7 @@ class WriteRequest(betterproto2.Message):
         2, betterproto2.TYPE_MESSAGE, repeated=True
     )
     """
-    The records.
+    The records, at most 10,000 per message; each needs id, org_id, timestamp and data_source.
     """
 
 
@@ -7033,7 +7038,7 @@ class WriteStreamRequest(betterproto2.Message):
         2, betterproto2.TYPE_MESSAGE, repeated=True
     )
     """
-    The records.
+    The records, at most 10,000 per message; each needs id, org_id, timestamp and data_source.
     """
 
 
