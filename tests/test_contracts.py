@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from google.protobuf.descriptor import FieldDescriptor, FileDescriptor
 
 from mesh.runtime import exceptions as E
 from mesh.runtime.status import STATUS_TABLE, code_for
@@ -24,6 +25,63 @@ def test_buf_lint_is_clean(node_modules: Path) -> None:
     buf = node_modules / ".bin" / "buf"
     out = subprocess.run([str(buf), "lint"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_vendored_google_api_protos_match_the_wheel() -> None:
+    """proto/google/api/ is what buf and protoc compile against (offline, no BSR); the
+    runtime pool gets the same files from googleapis-common-protos, so they must be equal."""
+    import google.api
+
+    wheel = Path(google.api.__path__[0])
+    vendored = sorted((ROOT / "proto" / "google" / "api").glob("*.proto"))
+    assert vendored, "proto/google/api/*.proto missing"
+    for path in vendored:
+        assert path.read_bytes() == (wheel / path.name).read_bytes(), (
+            f"{path.relative_to(ROOT)} differs from googleapis-common-protos' copy: "
+            f"copy {wheel / path.name} over it"
+        )
+
+
+def _contract_files() -> list[FileDescriptor]:
+    from liftos.v1 import causal_pb2, ingestion_pb2, llm_pb2, memory_pb2, surfacing_pb2
+
+    return [m.DESCRIPTOR for m in (causal_pb2, ingestion_pb2, llm_pb2, memory_pb2, surfacing_pb2)]
+
+
+def _behaviors(field: FieldDescriptor) -> set[str]:
+    from google.api import field_behavior_pb2 as fb
+
+    return {fb.FieldBehavior.Name(b) for b in field.GetOptions().Extensions[fb.field_behavior]}
+
+
+def test_list_rpcs_are_paged() -> None:
+    """AIP-158 on every List RPC: page_size and page_token in, next_page_token out."""
+    lists = [
+        m for f in _contract_files() for s in f.services_by_name.values() for m in s.methods
+        if m.name.startswith("List")
+    ]  # fmt: skip
+    assert len(lists) >= 3
+    for method in lists:
+        fields = method.input_type.fields_by_name
+        assert fields["page_size"].type == fields["page_size"].TYPE_INT32, method.full_name
+        assert fields["page_token"].type == fields["page_token"].TYPE_STRING, method.full_name
+        assert {"OPTIONAL"} == _behaviors(fields["page_size"]) == _behaviors(fields["page_token"])
+        assert "next_page_token" in method.output_type.fields_by_name, method.full_name
+
+
+def test_every_request_org_id_is_required() -> None:
+    """Every call is scoped to an org; GetCalendar's is the one optional org_id."""
+    optional = {"liftos.v1.GetCalendarRequest"}
+    seen = 0
+    for f in _contract_files():
+        for service in f.services_by_name.values():
+            for method in service.methods:
+                request = method.input_type
+                if "org_id" in request.fields_by_name:
+                    seen += 1
+                    want = "OPTIONAL" if request.full_name in optional else "REQUIRED"
+                    assert want in _behaviors(request.fields_by_name["org_id"]), request.full_name
+    assert seen >= 20
 
 
 def _tree_diff(a: Path, b: Path) -> list[str]:
