@@ -1,0 +1,273 @@
+"""``design_experiment``: a geo experiment for one channel on an org's history — the geos of
+each arm, the power curve over durations, the MDE, and the duration a target effect needs.
+
+Steps: the test lengths the history can check and the pre-period the analysis regresses on;
+blocks of similar geos (:mod:`.assignment`) and one randomisation within them, plus
+re-randomisations of the same blocks; per cell, the null spread of the TBR lift per duration
+from placebo windows (:mod:`.power`); per duration, power at the target effect, the MDE at the
+target power, the cell's spend change and the smallest iROAS that change would reveal.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.stats import norm
+
+from surfacing_svc.errors import InsufficientData, InvalidRequest
+from surfacing_svc.history import GeoHistory
+
+from .assignment import make_blocks, rerandomise
+from .power import DurationNoise, mde_at, placebo_noise, power_at
+from .spec import CellDesign, CellSpec, DesignSpec, ExperimentDesign, PowerPoint, TreatmentKind
+
+__all__ = ["MIN_PLACEBO_WINDOWS", "MIN_PRE_DAYS", "design_experiment", "plan_windows"]
+
+MIN_PRE_DAYS = 28
+MAX_PRE_DAYS = 91
+# Fewer placebo windows than this say too little about the null spread of a duration.
+MIN_PLACEBO_WINDOWS = 14
+DEFAULT_DURATIONS = (7, 14, 21, 28, 35, 42, 49, 56)
+# Business-as-usual levels are read from the history's last four weeks.
+_BAU_DAYS = 28
+
+
+def plan_windows(n_days: int, spec: DesignSpec) -> tuple[int, tuple[int, ...]]:
+    """The pre-period length and the durations the history can check.
+
+    Raises
+    ------
+    InsufficientData
+        A requested duration, or the shortest default one, needs more history than there is.
+    """
+    wanted = tuple(sorted(set(spec.durations))) or DEFAULT_DURATIONS
+    longest = wanted[-1]
+    pre = spec.pre_period_days or min(
+        MAX_PRE_DAYS, max(MIN_PRE_DAYS, n_days - longest - MIN_PLACEBO_WINDOWS + 1)
+    )
+
+    def fits(d: int) -> bool:
+        return n_days - pre - d + 1 >= MIN_PLACEBO_WINDOWS
+
+    if spec.durations:
+        too_long = [d for d in wanted if not fits(d)]
+        if too_long:
+            d = too_long[0]
+            raise InsufficientData(
+                f"a {d}-day test after a {pre}-day pre-period needs at least "
+                f"{pre + d + MIN_PLACEBO_WINDOWS - 1} days of history to power by placebo "
+                f"windows; the org has {n_days}",
+                subject="history",
+            )
+        return pre, wanted
+    usable = tuple(d for d in wanted if fits(d))
+    if not usable:
+        raise InsufficientData(
+            f"the org has {n_days} days of history; powering even a {wanted[0]}-day test "
+            f"needs at least {pre + wanted[0] + MIN_PLACEBO_WINDOWS - 1}",
+            subject="history",
+        )
+    return pre, usable
+
+
+def _controls_per_block(n_cells: int, share: float) -> int:
+    return max(1, round(n_cells * (1.0 - share) / share))
+
+
+def _multiplier(cell: CellSpec, budget: float | None, daily_spend: float, days: int) -> float:
+    if cell.kind is TreatmentKind.GO_DARK or budget is None:
+        return cell.spend_multiplier
+    affordable = 1.0 + budget / max(daily_spend * days, 1e-300)
+    return min(cell.spend_multiplier, affordable) if cell.spend_multiplier > 0 else affordable
+
+
+def _needed_days(noise: list[DurationNoise], target: float, spec: DesignSpec) -> int | None:
+    """Days at which the noise, extrapolated as ``σ_D ∝ D^-γ``, reaches the level the target
+    effect needs; None when longer tests do not shrink the noise in this history."""
+    durations = np.array([n.duration_days for n in noise], dtype=np.float64)
+    sigma = np.array([n.noise for n in noise])
+    if durations.size < 2 or not np.all(np.isfinite(sigma)) or np.any(sigma <= 0):
+        return None
+    gamma = -float(np.polyfit(np.log(durations), np.log(sigma), 1)[0])
+    if gamma < 0.05:
+        return None
+    z, zp = float(norm.ppf(1 - spec.alpha)), float(norm.ppf(spec.target_power))
+    magnitude = abs(target)
+    wanted = magnitude / (z + zp + (zp * magnitude if target > 0 else -zp * magnitude))
+    if wanted <= 0:
+        return None
+    days = durations[-1] * (sigma[-1] / wanted) ** (1.0 / gamma)
+    return math.ceil(days) if np.isfinite(days) else None
+
+
+def _cell(
+    history: GeoHistory,
+    spec: DesignSpec,
+    index: int,
+    arms: np.ndarray,
+    pre: int,
+    durations: tuple[int, ...],
+) -> CellDesign:
+    cell = spec.cells[index - 1]
+    chosen = arms[0]
+    treated = chosen == index
+    control = chosen == 0
+    bau = slice(max(history.n_days - _BAU_DAYS, 0), history.n_days)
+    daily_outcome = float(history.outcome[treated, bau].sum(axis=0).mean())
+    daily_spend = float(history.spend[spec.channel][treated, bau].sum(axis=0).mean())
+    if daily_spend <= 0:
+        raise InsufficientData(
+            f"channel {spec.channel!r} has no spend in the treatment geos over the last "
+            f"{_BAU_DAYS} days: there is nothing to {'turn off' if cell.kind is TreatmentKind.GO_DARK else 'scale up'}",
+            subject="channel",
+        )
+    noise = placebo_noise(history.outcome, arms, index, pre_days=pre, durations=durations)
+    direction = cell.kind.direction
+    points: list[PowerPoint] = []
+    for n in noise:
+        m = _multiplier(cell, spec.budget, daily_spend, n.duration_days)
+        change = (m - 1.0) * daily_spend
+        expected = cell.roas * change / daily_outcome if cell.roas is not None else math.nan
+        target = direction * spec.lift if spec.lift is not None else expected
+        mde = mde_at(spec.target_power, n.noise, spec.alpha, direction=direction)
+        mde_abs = mde * daily_outcome * n.duration_days
+        points.append(
+            PowerPoint(
+                duration_days=n.duration_days,
+                power=power_at(target, n.noise, spec.alpha) if math.isfinite(target) else math.nan,
+                mde_lift=mde,
+                mde_absolute=mde_abs,
+                spend_change=change * n.duration_days,
+                min_detectable_roas=mde_abs / abs(change * n.duration_days)
+                if change != 0
+                else math.inf,
+                expected_lift=expected,
+                power_at_expected=power_at(expected, n.noise, spec.alpha)
+                if math.isfinite(expected)
+                else math.nan,
+                noise=n.noise,
+                placebo_windows=n.n_windows,
+            )
+        )
+    target = direction * spec.lift if spec.lift is not None else points[0].expected_lift
+    feasible, reason = True, ""
+    if not math.isfinite(target):
+        recommended = points[-1].duration_days  # no target: the most sensitive duration
+    else:
+        good = [p for p in points if p.power >= spec.target_power]
+        if good:
+            recommended = good[0].duration_days
+        else:
+            recommended = points[-1].duration_days
+            feasible = False
+            reason = _why_not(spec, cell, points[-1], target, noise, history.outcome_name)
+    pre_days = slice(history.n_days - pre, history.n_days)
+    t_series = history.outcome[treated, pre_days].sum(axis=0)
+    c_series = history.outcome[control, pre_days].sum(axis=0)
+    corr = float(np.corrcoef(t_series, c_series)[0, 1]) if t_series.std() > 0 else math.nan
+    rec = next(p for p in points if p.duration_days == recommended)
+    return CellDesign(
+        index=index,
+        spec=cell,
+        spend_multiplier=_multiplier(cell, spec.budget, daily_spend, recommended),
+        treatment_geos=tuple(g for g, t in zip(history.geos, treated, strict=True) if t),
+        power_curve=tuple(points),
+        recommended_duration_days=rec.duration_days,
+        feasible=feasible,
+        reason=reason,
+        daily_outcome=daily_outcome,
+        daily_spend=daily_spend,
+        outcome_share=float(history.outcome[treated, bau].sum() / history.outcome[:, bau].sum()),
+        pre_period_correlation=corr,
+    )
+
+
+def _why_not(
+    spec: DesignSpec,
+    cell: CellSpec,
+    longest: PowerPoint,
+    target: float,
+    noise: list[DurationNoise],
+    outcome: str,
+) -> str:
+    """Why no duration reaches the target power, in words."""
+    d = longest.duration_days
+    said = (
+        f"at {spec.target_power:.0%} power the smallest change in {outcome} a {d}-day test "
+        f"detects is {longest.mde_lift:.1%} (power {longest.power:.0%} at the target "
+        f"{abs(target):.1%})"
+    )
+    if spec.lift is None and cell.roas is not None:
+        action = "turning it off" if cell.kind is TreatmentKind.GO_DARK else "the added spend"
+        said = (
+            f"{action} in the treatment geos is expected to move their {outcome} by "
+            f"{target:+.1%} (ROAS {cell.roas:.2f} on a spend change of "
+            f"{longest.spend_change:,.0f} over {d} days); " + said
+        )
+    needed = _needed_days(noise, target, spec)
+    if needed is None:
+        return said + "; longer tests do not shrink the noise in this history"
+    return said + f"; reaching the target would take about {needed} days"
+
+
+def design_experiment(history: GeoHistory, spec: DesignSpec) -> ExperimentDesign:
+    """Design a geo experiment for ``spec.channel`` on ``history``.
+
+    Parameters
+    ----------
+    history : GeoHistory
+        The org's outcome and spend per geo-day; the test would start the day after it ends.
+    spec : DesignSpec
+
+    Returns
+    -------
+    ExperimentDesign
+
+    Raises
+    ------
+    InvalidRequest
+        The channel has no spend in the history.
+    InsufficientData
+        Too few geos for two blocks, too little history for the durations, or no recent
+        spend in a cell's geos.
+    """
+    if spec.channel not in history.spend:
+        known = ", ".join(sorted(history.spend)) or "none"
+        raise InvalidRequest(
+            f"channel {spec.channel!r} has no spend in the history; channels with spend: {known}",
+            field="channel",
+        )
+    pre, durations = plan_windows(history.n_days, spec)
+    n_cells = len(spec.cells)
+    blocks = make_blocks(
+        history.outcome,
+        n_cells=n_cells,
+        controls_per_block=_controls_per_block(n_cells, spec.treatment_share),
+        method=spec.method,
+    )
+    rng = np.random.default_rng(spec.seed)
+    arms = rerandomise(blocks, rng, spec.rerandomisations + 1)
+    cells = tuple(
+        _cell(history, spec, k, arms, pre, durations) for k in range(1, n_cells + 1)
+    )  # fmt: skip
+    warnings = list(history.warnings)
+    if n_cells > 1:
+        warnings.append(
+            f"each of the {n_cells} cells is tested against the shared control at alpha "
+            f"{spec.alpha}; the chance that at least one shows a false positive is up to "
+            f"{1 - (1 - spec.alpha) ** n_cells:.0%}"
+        )
+    return ExperimentDesign(
+        channel=spec.channel,
+        method=spec.method,
+        control_geos=tuple(g for g, a in zip(history.geos, arms[0], strict=True) if a == 0),
+        cells=cells,
+        pre_period_days=pre,
+        alpha=spec.alpha,
+        target_power=spec.target_power,
+        target_lift=spec.lift,
+        history_days=history.n_days,
+        rerandomisations=spec.rerandomisations,
+        warnings=tuple(warnings),
+    )

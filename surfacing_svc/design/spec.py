@@ -1,0 +1,161 @@
+"""What a geo experiment design is asked for, and what it answers."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from .assignment import AssignmentMethod
+
+__all__ = [
+    "CellDesign",
+    "CellSpec",
+    "DesignSpec",
+    "ExperimentDesign",
+    "PowerPoint",
+    "TreatmentKind",
+]
+
+
+class TreatmentKind(enum.StrEnum):
+    """What the treatment geos do with the channel's spend."""
+
+    GO_DARK = "go_dark"  # spend off (a holdout)
+    HEAVY_UP = "heavy_up"  # spend scaled up
+
+    @property
+    def direction(self) -> int:
+        """The sign of the outcome change the test looks for."""
+        return -1 if self is TreatmentKind.GO_DARK else 1
+
+
+@dataclass(frozen=True, slots=True)
+class CellSpec:
+    """One treatment cell.
+
+    Attributes
+    ----------
+    kind : TreatmentKind
+    spend_multiplier : float
+        Multiplier on business-as-usual spend in the cell's geos (0 for go-dark; > 1 for a
+        heavy-up; 0 with a heavy-up and a budget: as much as the budget buys).
+    roas : float or None
+        Expected incremental outcome per unit of spend change (iROAS for a go-dark, marginal
+        ROAS over the added spend for a heavy-up), when known: it gives the expected effect.
+    """
+
+    kind: TreatmentKind = TreatmentKind.GO_DARK
+    spend_multiplier: float = 0.0
+    roas: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesignSpec:
+    """A request for a geo experiment design.
+
+    Attributes
+    ----------
+    channel : str
+        The channel tested.
+    cells : tuple of CellSpec
+        One per treatment cell (more than one: a multi-cell design sharing one control).
+    method : AssignmentMethod
+    treatment_share : float
+        Share of geos in treatment, all cells together, in (0, 1).
+    alpha : float
+        One-sided significance level of the analysis.
+    target_power : float
+    lift : float or None
+        Relative effect (magnitude) the design must detect; None: the expected effect from
+        the cells' ``roas``, or no target (the power curve gives each duration's MDE).
+    budget : float or None
+        Cap on the added spend of a heavy-up cell over the test.
+    durations : tuple of int
+        Candidate test lengths in days (empty: every week the history can check, 1–8 weeks).
+    pre_period_days : int
+        Days of pre-period the analysis regresses on (0: chosen from the history length).
+    rerandomisations : int
+        Re-randomisations of the blocks whose placebo windows join the chosen assignment's.
+    seed : int
+    """
+
+    channel: str
+    cells: tuple[CellSpec, ...] = (CellSpec(),)
+    method: AssignmentMethod = AssignmentMethod.MATCHED_MARKETS
+    treatment_share: float = 0.5
+    alpha: float = 0.05
+    target_power: float = 0.8
+    lift: float | None = None
+    budget: float | None = None
+    durations: tuple[int, ...] = ()
+    pre_period_days: int = 0
+    rerandomisations: int = 100
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PowerPoint:
+    """The design at one duration.
+
+    ``power`` is at the target effect (``nan`` without one); ``mde_lift`` is the smallest
+    relative effect detected with the target power, ``mde_absolute`` the same in outcome
+    units over the test; ``spend_change`` is the cell's change in spend over the test
+    (negative for a go-dark); ``min_detectable_roas`` is ``mde_absolute / |spend_change|``;
+    ``expected_lift`` comes from the cell's ``roas`` (``nan`` without one).
+    """
+
+    duration_days: int
+    power: float
+    mde_lift: float
+    mde_absolute: float
+    spend_change: float
+    min_detectable_roas: float
+    expected_lift: float
+    power_at_expected: float
+    noise: float
+    placebo_windows: int
+
+
+@dataclass(frozen=True, slots=True)
+class CellDesign:
+    """One treatment cell's geos and power."""
+
+    index: int
+    spec: CellSpec
+    spend_multiplier: float  # after the budget cap at the recommended duration
+    treatment_geos: tuple[str, ...]
+    power_curve: tuple[PowerPoint, ...]
+    recommended_duration_days: int
+    feasible: bool
+    reason: str
+    daily_outcome: float  # treatment geos' business-as-usual outcome per day
+    daily_spend: float  # treatment geos' business-as-usual channel spend per day
+    outcome_share: float  # treatment geos' share of the org's outcome
+    pre_period_correlation: float  # treatment vs control daily totals, pre-period
+
+    @property
+    def recommended(self) -> PowerPoint:
+        return next(
+            p for p in self.power_curve if p.duration_days == self.recommended_duration_days
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentDesign:
+    """The design: control geos, the cells, and how their power was measured."""
+
+    channel: str
+    method: AssignmentMethod
+    control_geos: tuple[str, ...]
+    cells: tuple[CellDesign, ...]
+    pre_period_days: int
+    alpha: float
+    target_power: float
+    target_lift: float | None
+    history_days: int
+    rerandomisations: int
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def feasible(self) -> bool:
+        return all(c.feasible for c in self.cells)

@@ -1,0 +1,188 @@
+"""DesignExperiment's domain: assignment, the TBR analysis, placebo power, the plan."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from surfacing_svc.design import (
+    AssignmentMethod,
+    CellSpec,
+    DesignSpec,
+    TreatmentKind,
+    design_experiment,
+    make_blocks,
+    mde_at,
+    power_at,
+    rerandomise,
+    significance,
+    tbr_estimate,
+    tbr_windows,
+)
+from surfacing_svc.errors import InsufficientData, InvalidRequest
+from tests.surfacing.worlds import geo_history
+
+
+def test_tbr_windows_equal_one_window_at_a_time() -> None:
+    rng = np.random.default_rng(1)
+    x = 100 + rng.normal(0, 5, 80)
+    y = 20 + 0.5 * x + rng.normal(0, 2, 80)
+    lifts, cf = tbr_windows(y, x, 30, 10)
+    assert lifts.shape == (80 - 30 - 10 + 1,)
+    for w in (0, 7, 40):
+        one = tbr_estimate(y, x, slice(w, w + 30), slice(w + 30, w + 40))
+        assert lifts[w] == pytest.approx(one.lift, rel=1e-9)
+        assert cf[w] == pytest.approx(one.counterfactual, rel=1e-9)
+
+
+def test_tbr_recovers_a_planted_lift() -> None:
+    rng = np.random.default_rng(2)
+    x = 1000 * np.exp(rng.normal(0, 0.05, 120))
+    y = 0.8 * x * np.exp(rng.normal(0, 0.005, 120))
+    y[90:] *= 1.10
+    est = tbr_estimate(y, x, slice(30, 90), slice(90, 120))
+    assert est.lift == pytest.approx(0.10, abs=0.01)
+    assert est.slope == pytest.approx(0.8, rel=0.05)
+
+
+def test_power_is_alpha_at_no_effect_and_rises_with_the_effect() -> None:
+    assert power_at(0.0, 0.02, 0.05) == pytest.approx(0.05)
+    powers = [power_at(-lift, 0.02, 0.05) for lift in (0.01, 0.02, 0.04, 0.08)]
+    assert powers == sorted(powers) and powers[-1] > 0.99
+    ups = [power_at(lift, 0.02, 0.05) for lift in (0.01, 0.02, 0.04, 0.08)]
+    assert ups == sorted(ups)
+
+
+@pytest.mark.parametrize("direction", [1, -1])
+def test_mde_inverts_power(direction: int) -> None:
+    mde = mde_at(0.8, 0.015, 0.05, direction=direction)
+    assert power_at(direction * mde, 0.015, 0.05) == pytest.approx(0.8, abs=1e-9)
+    assert mde_at(0.8, math.inf, 0.05, direction=direction) == math.inf
+
+
+def test_the_final_test_rejects_in_the_planned_direction_only() -> None:
+    assert significance(-0.05, 0.01, 0.05, direction=-1)[1]
+    assert not significance(0.05, 0.01, 0.05, direction=-1)[1]
+    p, detected = significance(0.0, 0.01, 0.05, direction=1)
+    assert p == pytest.approx(0.5) and not detected
+
+
+@pytest.mark.parametrize("method", list(AssignmentMethod))
+def test_blocks_hold_one_treated_geo_per_cell(method: AssignmentMethod) -> None:
+    h = geo_history(n_geos=21)
+    blocks = make_blocks(h.outcome, n_cells=2, controls_per_block=1, method=method)
+    assert len(blocks.blocks) == 7 and not blocks.leftover
+    arms = rerandomise(blocks, np.random.default_rng(0), 50)
+    for block in blocks.blocks:
+        assert sorted(arms[0, list(block)]) == [0, 1, 2]
+    assert len({tuple(a) for a in arms}) > 40  # real randomisations
+    if method is AssignmentMethod.STRATIFIED:  # consecutive sizes share a block
+        level = h.outcome.mean(axis=1)
+        for block in blocks.blocks:
+            ranks = np.argsort(np.argsort(-level))[list(block)]
+            assert ranks.max() - ranks.min() == 2
+
+
+def test_too_few_geos_say_how_many_are_needed() -> None:
+    with pytest.raises(InsufficientData, match="at least 4 geos"):
+        design_experiment(geo_history(n_geos=3), DesignSpec("meta", lift=0.05))
+
+
+def test_design_power_rises_with_effect_and_duration() -> None:
+    h = geo_history(n_geos=24, n_days=240)
+    powers = []
+    for lift in (0.01, 0.02, 0.04):
+        d = design_experiment(h, DesignSpec("meta", lift=lift, durations=(14, 28, 42)))
+        curve = d.cells[0].power_curve
+        assert [p.power for p in curve] == sorted(p.power for p in curve)
+        assert [p.mde_lift for p in curve] == sorted((p.mde_lift for p in curve), reverse=True)
+        powers.append(curve[1].power)
+    assert powers == sorted(powers)
+    cell = d.cells[0]
+    assert len(cell.treatment_geos) == 12 and len(d.control_geos) == 12
+    assert cell.pre_period_correlation > 0.5
+    assert d.pre_period_days >= 28
+
+
+def test_the_stated_power_matches_detection_on_planted_effects() -> None:
+    """Placebo power on the first part of a history predicts how often the analysis detects
+    an effect planted in the part after it (coarse here; the benchmark measures it)."""
+    rng_seeds = range(40)
+    stated, detected = [], []
+    for seed in rng_seeds:
+        full = geo_history(n_geos=20, n_days=200, seed=seed)
+        h = type(full)(full.geos, full.dates[:172], full.outcome[:, :172],
+                       {"meta": full.spend["meta"][:, :172]})  # fmt: skip
+        d = design_experiment(h, DesignSpec("meta", lift=0.03, durations=(28,), seed=seed))
+        cell = d.cells[0]
+        treated = np.isin(full.geos, cell.treatment_geos)
+        control = np.isin(full.geos, d.control_geos)
+        y = full.outcome[treated].sum(axis=0)
+        y[172:] *= 0.97
+        est = tbr_estimate(y, full.outcome[control].sum(axis=0),
+                           slice(172 - d.pre_period_days, 172), slice(172, 200))  # fmt: skip
+        point = cell.power_curve[0]
+        stated.append(point.power)
+        detected.append(significance(est.lift, point.noise, 0.05, direction=-1)[1])
+    assert abs(np.mean(stated) - np.mean(detected)) < 0.2
+
+
+def test_an_unreachable_target_says_why_and_how_long_it_would_take() -> None:
+    h = geo_history(n_geos=12, n_days=150)
+    d = design_experiment(h, DesignSpec("meta", lift=0.002, durations=(14, 28)))
+    cell = d.cells[0]
+    assert not cell.feasible and not d.feasible
+    assert "smallest change in revenue a 28-day test detects" in cell.reason
+    assert "days" in cell.reason
+    assert cell.recommended_duration_days == 28
+
+
+def test_an_expected_effect_from_roas_picks_the_shortest_sufficient_duration() -> None:
+    h = geo_history(n_geos=24, n_days=240)
+    spec = DesignSpec("meta", cells=(CellSpec(TreatmentKind.GO_DARK, 0.0, roas=3.0),))
+    d = design_experiment(h, spec)
+    cell = d.cells[0]
+    first = cell.power_curve[0]
+    assert first.expected_lift == pytest.approx(-3.0 * cell.daily_spend / cell.daily_outcome)
+    assert first.spend_change == pytest.approx(-cell.daily_spend * first.duration_days)
+    good = [p.duration_days for p in cell.power_curve if p.power >= 0.8]
+    assert cell.feasible == bool(good)
+    if good:
+        assert cell.recommended_duration_days == good[0]
+
+
+def test_a_heavy_up_budget_caps_the_multiplier() -> None:
+    h = geo_history(n_geos=20, n_days=200)
+    spec = DesignSpec(
+        "meta", cells=(CellSpec(TreatmentKind.HEAVY_UP, 3.0, roas=2.0),), budget=1e4,
+        durations=(14, 28),
+    )  # fmt: skip
+    cell = design_experiment(h, spec).cells[0]
+    for p in cell.power_curve:
+        assert p.spend_change == pytest.approx(min(1e4, 2.0 * cell.daily_spend * p.duration_days))
+        assert p.expected_lift > 0
+
+
+def test_multi_cell_designs_share_one_control() -> None:
+    h = geo_history(n_geos=24, n_days=200)
+    spec = DesignSpec(
+        "meta",
+        cells=(CellSpec(TreatmentKind.GO_DARK), CellSpec(TreatmentKind.HEAVY_UP, 2.0)),
+        treatment_share=2 / 3, lift=0.05, durations=(28,),
+    )  # fmt: skip
+    d = design_experiment(h, spec)
+    a, b = (set(c.treatment_geos) for c in d.cells)
+    assert len(a) == len(b) == len(d.control_geos) == 8
+    assert not a & b and not (a | b) & set(d.control_geos)
+    assert any("false positive" in w for w in d.warnings)
+
+
+def test_history_limits_are_named() -> None:
+    h = geo_history(n_geos=10, n_days=60)
+    with pytest.raises(InsufficientData, match="days of history"):
+        design_experiment(h, DesignSpec("meta", lift=0.05, durations=(42,)))
+    with pytest.raises(InvalidRequest) as info:
+        design_experiment(h, DesignSpec("tiktok", lift=0.05))
+    assert info.value.field == "channel"
