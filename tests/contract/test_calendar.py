@@ -74,12 +74,12 @@ def test_subdivision_holidays(stub) -> None:
     ],
 )
 def test_bad_calendar_requests(stub, request_, field: str) -> None:
-    from tests.contract.test_experiments import _violations
+    from tests.support import error_details
 
     with pytest.raises(grpc.RpcError) as info:
         stub.GetCalendar(request_)
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-    assert field in _violations(info.value)[1]
+    assert field in error_details(info.value)[1]
 
 
 def test_sdk_calendar_frame(mesh_services) -> None:
