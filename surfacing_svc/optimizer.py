@@ -1,0 +1,466 @@
+"""Budget allocation on response curves: the spend per channel that maximises the expected
+outcome (revenue, conversions, or profit at a margin) under a total budget and per-channel
+bounds, and the largest budget whose marginal return still meets a target.
+
+The problem, over the channels the optimiser may move (``s`` their spend over the horizon)::
+
+    maximise   Σ_c a · E[f_c(s_c)] − b · Σ_c s_c
+    subject to Σ_c s_c = B_free   (≤ for profit)      lo_c ≤ s_c ≤ hi_c
+
+``a`` is the value of one unit of outcome (the margin for profit, 1 otherwise), ``b`` is 1 for
+profit (spend is a cost) and 0 otherwise, ``E`` is the mean over the model's parameter draws,
+and ``B_free`` is the budget left once held channels keep their current spend. Hill curves
+with a shape above one are S-shaped, so the problem is not convex: it is solved by SLSQP with
+the analytic gradient from several starts (current mix, equal split, greedy marginal
+water-filling) and the best feasible answer kept.
+
+At the optimum every channel strictly inside its bounds has the same marginal value
+``a f'_c − b``: the Lagrange multiplier of the budget, its *shadow price* — what one more unit
+of budget would return. A channel at a bound whose marginal value is below (lower bound) or
+above (upper bound) that price is held there by the bound: the bound *binds*.
+
+Target-efficiency mode drops the budget: each channel spends up to where its marginal return
+falls to the target (``max a f_c(s) − t s``, separable by channel), and the budget is the sum.
+
+Notes
+-----
+Kraft (1988), "A software package for sequential quadratic programming" (SLSQP, as in
+``scipy.optimize``); Nocedal & Wright (2006), *Numerical Optimization*, §12.3 (multipliers as
+shadow prices). Robyn's allocator issues #349, #677 and #1247 are why the answer states which
+bounds bind and why the starts include more than the current mix.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize, minimize_scalar
+
+from surfacing_svc.curves import HillCurve
+from surfacing_svc.errors import InfeasibleConstraints
+from surfacing_svc.intervals import Interval
+
+__all__ = [
+    "BoundStatus",
+    "BudgetPlan",
+    "ChannelBounds",
+    "ChannelPlan",
+    "Objective",
+    "optimize_budget",
+]
+
+_GREEDY_STEPS = 400
+# A channel this close to a bound (share of the budget) sits on it.
+_AT_BOUND = 1e-6
+# Beyond this multiple of current spend a curve is extrapolation; the plan says so.
+EXTRAPOLATION_RATIO = 2.0
+
+
+class Objective(enum.StrEnum):
+    REVENUE = "revenue"
+    CONVERSIONS = "conversions"
+    PROFIT = "profit"
+
+
+class BoundStatus(enum.StrEnum):
+    NONE = "none"  # strictly inside its bounds (or held)
+    LOWER = "lower"  # held at its lower bound, which binds
+    UPPER = "upper"  # held at its upper bound, which binds
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelBounds:
+    """Spend bounds of one channel over the horizon (absolute; None = open), and the request
+    field they came from, for errors."""
+
+    channel: str
+    lower: float | None = None
+    upper: float | None = None
+    field: str = "constraints"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPlan:
+    """One channel's current and recommended spend, and what each returns."""
+
+    channel: str
+    current_spend: float
+    optimal_spend: float
+    lower_bound: float
+    upper_bound: float
+    bound: BoundStatus
+    held: bool
+    note: str
+    current_outcome: Interval
+    optimal_outcome: Interval
+    marginal_current: Interval  # d outcome / d spend at the current spend
+    marginal_optimal: Interval  # … at the recommended spend
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetPlan:
+    """The allocation and its expected outcome (outcome units; objective value for profit)."""
+
+    objective: Objective
+    budget: float
+    channels: tuple[ChannelPlan, ...]
+    current_outcome: Interval
+    optimal_outcome: Interval
+    uplift: Interval  # optimal − current, paired over draws
+    probability_better: float  # share of draws in which the plan beats the current mix
+    shadow_price: float  # objective value of one more unit of budget
+    budget_binds: bool
+    converged: bool
+    message: str
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    curves: tuple[HillCurve, ...]
+    lo: np.ndarray
+    hi: np.ndarray
+    budget: float
+    a: float
+    b: float
+    equality: bool
+
+    def value(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """Objective per unit of budget, and its gradient in the budget shares ``x``."""
+        s = x * self.budget
+        v, g = 0.0, np.empty(x.size)
+        for i, c in enumerate(self.curves):
+            v += self.a * float(c.mean_outcome(s[i])) - self.b * s[i]
+            g[i] = self.a * float(c.mean_marginal(s[i])) - self.b
+        return v / self.budget, g
+
+
+def _project(x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: float) -> np.ndarray:
+    """The point of ``{lo ≤ x ≤ hi, Σ x = total}`` reached by shifting ``x0`` evenly (bisection
+    on the shift)."""
+    left, right = -total - float(np.abs(x0).sum()) - 1.0, total + 1.0
+    for _ in range(200):
+        mid = (left + right) / 2.0
+        if np.clip(x0 + mid, lo, hi).sum() < total:
+            left = mid
+        else:
+            right = mid
+    return np.clip(x0 + right, lo, hi)
+
+
+def _greedy(p: _Problem, total: float) -> np.ndarray:
+    """Water-filling in chunks: each chunk of budget to the channel whose next chunk returns
+    most (chunks, not derivatives, so an S-curve's slow start does not hide its payoff)."""
+    x = p.lo.copy()
+    remaining = total - x.sum()
+    if remaining <= 0:
+        return x
+    step = remaining / _GREEDY_STEPS
+    for _ in range(_GREEDY_STEPS):
+        room = p.hi - x
+        best, gain = -1, -np.inf
+        for i, c in enumerate(p.curves):
+            if room[i] <= 0:
+                continue
+            d = min(step, room[i])
+            s = x[i] * p.budget
+            g = p.a * float(c.mean_outcome(s + d * p.budget) - c.mean_outcome(s)) / d
+            if g > gain:
+                best, gain = i, g
+        if best < 0 or (not p.equality and gain - p.b * p.budget <= 0):
+            break
+        x[best] += min(step, p.hi[best] - x[best])
+    return x
+
+
+def _solve(p: _Problem, starts: Sequence[np.ndarray]) -> tuple[np.ndarray, bool, str]:
+    ones = np.ones(p.lo.size)
+    cons = (
+        {"type": "eq", "fun": lambda x: x.sum() - 1.0, "jac": lambda x: ones}
+        if p.equality
+        else {"type": "ineq", "fun": lambda x: 1.0 - x.sum(), "jac": lambda x: -ones}
+    )
+    best: tuple[float, np.ndarray, bool, str] | None = None
+    for x0 in starts:
+        res = minimize(
+            lambda x: tuple(-v for v in p.value(x)),  # type: ignore[arg-type]
+            x0,
+            jac=True,
+            method="SLSQP",
+            bounds=list(zip(p.lo, p.hi, strict=True)),
+            constraints=[cons],
+            options={"maxiter": 500, "ftol": 1e-12},
+        )
+        x = np.clip(res.x, p.lo, p.hi)
+        x = _project(x, p.lo, p.hi, 1.0) if p.equality else x
+        if not p.equality and x.sum() > 1.0:
+            x = x / x.sum()
+        v = p.value(x)[0]
+        if best is None or v > best[0]:
+            best = (v, x, bool(res.success), str(res.message))
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
+def _check_feasible(
+    bounds: Sequence[ChannelBounds],
+    lo: np.ndarray,
+    hi: np.ndarray,
+    free_budget: float,
+    held_spend: float,
+    budget: float,
+    equality: bool,
+) -> None:
+    if free_budget < 0:
+        raise InfeasibleConstraints(
+            f"the held channels' current spend {held_spend:,.2f} exceeds the total budget "
+            f"{budget:,.2f}",
+            field="total_budget",
+        )
+    for b, low, high in zip(bounds, lo, hi, strict=True):
+        if b.upper is not None and low > high:
+            raise InfeasibleConstraints(
+                f"{b.channel}: minimum spend {low:,.2f} exceeds its maximum {high:,.2f}",
+                field=b.field,
+            )
+    held = f" after {held_spend:,.2f} kept on held channels" if held_spend > 0 else ""
+    if lo.sum() > free_budget * (1 + 1e-9):
+        named = ", ".join(f"{b.channel} ≥ {v:,.0f}" for b, v in zip(bounds, lo, strict=True) if v)
+        raise InfeasibleConstraints(
+            f"the minimum spends sum to {lo.sum():,.2f} ({named}), more than the "
+            f"{free_budget:,.2f} of budget available{held}",
+            field="total_budget",
+        )
+    if equality and hi.sum() < free_budget * (1 - 1e-9):
+        named = ", ".join(f"{b.channel} ≤ {v:,.0f}" for b, v in zip(bounds, hi, strict=True))
+        raise InfeasibleConstraints(
+            f"the maximum spends sum to {hi.sum():,.2f} ({named}), less than the "
+            f"{free_budget:,.2f} of budget to place{held}: raise a maximum or lower the budget",
+            field="total_budget",
+        )
+
+
+def _target_spend(c: HillCurve, lo: float, hi: float, target: float) -> float:
+    """argmax over [lo, hi] of ``E f(s) − target s``: the spend where the marginal return of
+    the outcome falls to the target, on the curve's concave side."""
+    grid = np.linspace(lo, hi, 257)
+    values = c.mean_outcome(grid) - target * grid
+    k = int(np.argmax(values))
+    left, right = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
+    if right <= left:
+        return float(grid[k])
+    res = minimize_scalar(
+        lambda s: -(float(c.mean_outcome(s)) - target * s),
+        bounds=(left, right),
+        method="bounded",
+        options={"xatol": 1e-9 * max(hi, 1.0)},
+    )
+    return float(res.x) if -res.fun >= values[k] else float(grid[k])
+
+
+def optimize_budget(
+    curves: Sequence[HillCurve],
+    *,
+    objective: Objective,
+    budget: float | None,
+    bounds: Sequence[ChannelBounds] = (),
+    margin: float = 1.0,
+    target_roas: float | None = None,
+    level: float = 0.9,
+) -> BudgetPlan:
+    """Allocate a budget across channels on their response curves.
+
+    Parameters
+    ----------
+    curves : sequence of HillCurve
+        One per channel, over the horizon. Unidentified curves are held at current spend.
+    objective : Objective
+        ``PROFIT`` maximises ``margin · outcome − spend`` and may leave budget unspent.
+    budget : float or None
+        Total spend over the horizon (None: target-efficiency mode, requires ``target_roas``).
+    bounds : sequence of ChannelBounds
+        Absolute bounds over the horizon; channels without one are bounded by [0, budget].
+    margin : float
+        Value of one unit of outcome for ``PROFIT``.
+    target_roas : float or None
+        Target-efficiency mode: the largest spend at which each channel's marginal return is
+        at least this; with a budget too, the budget caps the total.
+    level : float
+        Coverage of the intervals.
+
+    Returns
+    -------
+    BudgetPlan
+
+    Raises
+    ------
+    InfeasibleConstraints
+        A channel's minimum above its maximum, minimums above the budget, or (revenue,
+        conversions) maximums below it.
+    """
+    if budget is None and target_roas is None:
+        raise ValueError("give a budget or a target_roas")
+    by_name = {b.channel: b for b in bounds}
+    current = np.array([c.reference_spend for c in curves])
+    held = np.array([not c.identified for c in curves])
+    a = margin if objective is Objective.PROFIT else 1.0
+    b = 1.0 if objective is Objective.PROFIT else 0.0
+    free = np.flatnonzero(~held)
+    free_bounds = [
+        by_name.get(curves[int(i)].channel, ChannelBounds(curves[int(i)].channel)) for i in free
+    ]
+    held_spend = float(current[held].sum())
+    warnings: list[str] = [
+        f"{c.channel} held at its current spend: its effect is not identified"
+        + (f" ({c.note})" if c.note else "")
+        for c in curves
+        if not c.identified
+    ]
+    cap = budget if budget is not None else float("inf")
+    lo = np.array([fb.lower or 0.0 for fb in free_bounds])
+    open_hi = float(cap - held_spend) if np.isfinite(cap) else np.inf
+    hi = np.array([fb.upper if fb.upper is not None else open_hi for fb in free_bounds])
+    if target_roas is not None:
+        hi = np.array(
+            [
+                h if np.isfinite(h) else 10.0 * curves[i].reference_spend
+                for h, i in zip(hi, free.tolist(), strict=True)
+            ]
+        )
+        spend = np.array(
+            [
+                _target_spend(curves[i], lo[k], hi[k], target_roas)
+                for k, i in enumerate(free.tolist())
+            ]
+        )
+        if spend.sum() + held_spend <= cap or not free.size:
+            budget = float(spend.sum() + held_spend)
+            return _plan(
+                curves, current, held, free, spend, lo, hi, objective, budget, a, b, level,
+                warnings, converged=True, message="each channel at its target marginal return",
+                equality=False,
+            )  # fmt: skip
+        warnings.append(
+            f"the target marginal return {target_roas:g} would spend {spend.sum() + held_spend:,.0f}; "
+            f"the budget {cap:,.0f} caps it"
+        )
+    assert budget is not None
+    equality = objective is not Objective.PROFIT
+    free_budget = budget - held_spend
+    _check_feasible(free_bounds, lo, hi, free_budget, held_spend, budget, equality)
+    if not free.size or free_budget <= 0:
+        return _plan(
+            curves, current, held, free, np.zeros(free.size), lo, hi, objective, budget, a, b,
+            level, warnings, converged=True, message="nothing to allocate", equality=equality,
+        )  # fmt: skip
+    p = _Problem(
+        tuple(curves[i] for i in free.tolist()),
+        lo / free_budget,
+        np.minimum(hi, free_budget) / free_budget,
+        free_budget,
+        a,
+        b,
+        equality,
+    )
+    total = 1.0 if equality else min(1.0, float(p.hi.sum()))
+    starts = [
+        _project(current[free] / max(current[free].sum(), 1e-300), p.lo, p.hi, total),
+        _project(np.full(free.size, total / free.size), p.lo, p.hi, total),
+        _greedy(p, total),
+    ]
+    x, converged, message = _solve(p, starts)
+    return _plan(
+        curves, current, held, free, x * free_budget, lo, hi, objective, budget, a, b, level,
+        warnings, converged=converged, message=message, equality=equality,
+    )  # fmt: skip
+
+
+def _plan(
+    curves: Sequence[HillCurve],
+    current: np.ndarray,
+    held: np.ndarray,
+    free: np.ndarray,
+    free_spend: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    objective: Objective,
+    budget: float,
+    a: float,
+    b: float,
+    level: float,
+    warnings: list[str],
+    *,
+    converged: bool,
+    message: str,
+    equality: bool,
+) -> BudgetPlan:
+    spend = current.copy()
+    spend[free] = free_spend
+    lo_all = current.copy()
+    hi_all = current.copy()
+    lo_all[free], hi_all[free] = lo, hi
+    now = np.stack([c.outcome(s) for c, s in zip(curves, current, strict=True)])  # (C, D)
+    new = np.stack([c.outcome(s) for c, s in zip(curves, spend, strict=True)])
+    m_now = np.stack([c.marginal(s) for c, s in zip(curves, current, strict=True)])
+    m_new = np.stack([c.marginal(s) for c, s in zip(curves, spend, strict=True)])
+    value_now = a * now.sum(axis=0) - b * current.sum()
+    value_new = a * new.sum(axis=0) - b * spend.sum()
+    marginal_value = a * m_new.mean(axis=1) - b
+    tol = _AT_BOUND * max(budget, 1.0)
+    inside = [
+        i for i in free if lo_all[i] + tol < spend[i] < hi_all[i] - tol
+    ]  # fmt: skip
+    price = float(np.mean(marginal_value[inside])) if inside else float("nan")
+    budget_binds = bool(abs(spend.sum() - budget) <= tol * len(curves))
+    if not equality and not budget_binds:
+        price = 0.0
+    if not np.isfinite(price):
+        on_bounds = marginal_value[free] if free.size else np.zeros(1)
+        price = float(np.max(on_bounds)) if budget_binds else 0.0
+    plans = []
+    for i, c in enumerate(curves):
+        status = BoundStatus.NONE
+        if not held[i]:
+            if spend[i] <= lo_all[i] + tol and marginal_value[i] < price - 1e-9:
+                status = BoundStatus.LOWER
+            elif spend[i] >= hi_all[i] - tol and marginal_value[i] > price + 1e-9:
+                status = BoundStatus.UPPER
+        if not held[i] and spend[i] > EXTRAPOLATION_RATIO * c.reference_spend:
+            warnings.append(
+                f"{c.channel}: the plan spends {spend[i] / c.reference_spend:.1f}× its current "
+                "level, beyond what the model saw; its curve there is extrapolation"
+            )
+        plans.append(
+            ChannelPlan(
+                channel=c.channel,
+                current_spend=float(current[i]),
+                optimal_spend=float(spend[i]),
+                lower_bound=float(lo_all[i]),
+                upper_bound=float(hi_all[i]),
+                bound=status,
+                held=bool(held[i]),
+                note=c.note,
+                current_outcome=Interval.from_draws(now[i], level),
+                optimal_outcome=Interval.from_draws(new[i], level),
+                marginal_current=Interval.from_draws(m_now[i], level),
+                marginal_optimal=Interval.from_draws(m_new[i], level),
+            )
+        )
+    uplift = value_new - value_now
+    return BudgetPlan(
+        objective=objective,
+        budget=float(budget),
+        channels=tuple(plans),
+        current_outcome=Interval.from_draws(value_now, level),
+        optimal_outcome=Interval.from_draws(value_new, level),
+        uplift=Interval.from_draws(uplift, level),
+        probability_better=float(np.mean(uplift > 0)),
+        shadow_price=price,
+        budget_binds=budget_binds,
+        converged=converged,
+        message=message,
+        warnings=tuple(warnings),
+    )

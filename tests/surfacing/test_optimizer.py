@@ -1,0 +1,164 @@
+"""OptimizeBudget's domain: the optimum against closed forms, bounds, shadow price,
+infeasibility, held channels, profit and target-efficiency modes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from surfacing_svc.curves import HillCurve
+from surfacing_svc.errors import InfeasibleConstraints
+from surfacing_svc.optimizer import BoundStatus, ChannelBounds, Objective, optimize_budget
+from tests.surfacing.curves_fixtures import hill
+
+# f_c(s) = A s / (s + K) with K = κ s_ref: the optimum is s_c = sqrt(A K / λ) − K.
+CURVES = (
+    hill("meta", spend=100.0, scale=900.0, kappa=1.5),
+    hill("google", spend=200.0, scale=700.0, kappa=0.8),
+    hill("tiktok", spend=50.0, scale=300.0, kappa=2.0),
+)
+
+
+def _closed_form(curves: tuple[HillCurve, ...], budget: float) -> tuple[np.ndarray, float]:
+    a = np.array([float(c.scale[0]) for c in curves])
+    k = np.array([float(c.half_saturation[0]) * c.reference_spend for c in curves])
+    root = (budget + k.sum()) / np.sqrt(a * k).sum()
+    return np.sqrt(a * k) * root - k, 1.0 / root**2
+
+
+def test_the_optimum_matches_the_closed_form_and_its_shadow_price() -> None:
+    plan = optimize_budget(CURVES, objective=Objective.REVENUE, budget=600.0)
+    want, price = _closed_form(CURVES, 600.0)
+    got = np.array([c.optimal_spend for c in plan.channels])
+    np.testing.assert_allclose(got, want, rtol=1e-4)
+    assert plan.shadow_price == pytest.approx(price, rel=1e-3)
+    assert plan.budget_binds and all(c.bound is BoundStatus.NONE for c in plan.channels)
+    for c in plan.channels:  # equal marginal returns at the optimum
+        assert c.marginal_optimal.estimate == pytest.approx(price, rel=1e-3)
+    assert plan.uplift.estimate > 0
+    assert sum(c.optimal_spend for c in plan.channels) == pytest.approx(600.0)
+
+
+def test_the_shadow_price_is_the_value_of_more_budget() -> None:
+    value = [
+        optimize_budget(CURVES, objective=Objective.REVENUE, budget=b).optimal_outcome.estimate
+        for b in (599.0, 601.0)
+    ]
+    price = optimize_budget(CURVES, objective=Objective.REVENUE, budget=600.0).shadow_price
+    assert (value[1] - value[0]) / 2.0 == pytest.approx(price, rel=1e-3)
+
+
+def test_a_binding_bound_is_named_and_the_rest_reoptimised() -> None:
+    bounds = [ChannelBounds("meta", upper=150.0, field="constraints[0]")]
+    plan = optimize_budget(CURVES, objective=Objective.REVENUE, budget=600.0, bounds=bounds)
+    meta = plan.channels[0]
+    assert meta.optimal_spend == pytest.approx(150.0)
+    assert meta.bound is BoundStatus.UPPER
+    assert meta.marginal_optimal.estimate > plan.shadow_price
+    rest, price = _closed_form(CURVES[1:], 450.0)
+    np.testing.assert_allclose([c.optimal_spend for c in plan.channels[1:]], rest, rtol=1e-4)
+    assert plan.shadow_price == pytest.approx(price, rel=1e-3)
+
+
+def test_s_curves_are_not_left_at_a_flat_start() -> None:
+    """A steep S-curve (shape 3) whose slope at its current spend is tiny still gets budget
+    when its payoff further up is large: the greedy start finds it."""
+    curves = (
+        hill("a", spend=10.0, scale=5000.0, kappa=10.0, shape=3.0),
+        hill("b", spend=300.0, scale=400.0, kappa=1.0),
+    )
+    plan = optimize_budget(curves, objective=Objective.REVENUE, budget=400.0)
+    assert plan.channels[0].optimal_spend > 90.0
+    grid = np.linspace(0, 400, 4001)
+    best = max(float(curves[0].mean_outcome(s) + curves[1].mean_outcome(400.0 - s)) for s in grid)
+    assert plan.optimal_outcome.estimate >= best - 1e-6 * best
+
+
+def test_infeasible_bounds_name_the_conflict() -> None:
+    with pytest.raises(InfeasibleConstraints) as info:
+        optimize_budget(CURVES, objective=Objective.REVENUE, budget=100.0,
+                        bounds=[ChannelBounds("meta", lower=80.0), ChannelBounds("google", lower=50.0)])  # fmt: skip
+    assert info.value.field == "total_budget"
+    assert "meta ≥ 80" in info.value.message and "google ≥ 50" in info.value.message
+    with pytest.raises(InfeasibleConstraints) as info:
+        optimize_budget(CURVES, objective=Objective.REVENUE, budget=1000.0,
+                        bounds=[ChannelBounds(c.channel, upper=100.0) for c in CURVES])  # fmt: skip
+    assert "less than the 1,000.00 of budget" in info.value.message
+    with pytest.raises(InfeasibleConstraints) as info:
+        optimize_budget(CURVES, objective=Objective.REVENUE, budget=600.0,
+                        bounds=[ChannelBounds("google", lower=5.0, upper=1.0, field="constraints[1]")])  # fmt: skip
+    assert info.value.field == "constraints[1]"
+
+
+def test_unidentified_channels_are_held_and_flagged() -> None:
+    curves = (*CURVES[:2], hill("tiktok", spend=50.0, scale=300.0, kappa=2.0, identified=False))
+    plan = optimize_budget(curves, objective=Objective.REVENUE, budget=600.0)
+    tiktok = plan.channels[2]
+    assert tiktok.held and tiktok.optimal_spend == 50.0
+    assert any("tiktok held" in w for w in plan.warnings)
+    want, _ = _closed_form(curves[:2], 550.0)
+    np.testing.assert_allclose([c.optimal_spend for c in plan.channels[:2]], want, rtol=1e-4)
+    with pytest.raises(InfeasibleConstraints, match="held channels"):
+        optimize_budget(curves, objective=Objective.REVENUE, budget=40.0)
+
+
+def test_profit_leaves_unprofitable_budget_unspent() -> None:
+    plan = optimize_budget(CURVES, objective=Objective.PROFIT, budget=5000.0, margin=0.5)
+    for c in plan.channels:  # margin · f'(s) = 1 at each channel's own optimum
+        assert 0.5 * c.marginal_optimal.estimate == pytest.approx(1.0, rel=1e-3)
+    assert sum(c.optimal_spend for c in plan.channels) < 5000.0
+    assert not plan.budget_binds and plan.shadow_price == 0.0
+
+
+def test_target_efficiency_finds_the_largest_budget_at_the_target() -> None:
+    plan = optimize_budget(CURVES, objective=Objective.REVENUE, budget=None, target_roas=1.5)
+    for c in plan.channels:
+        assert c.marginal_optimal.estimate == pytest.approx(1.5, rel=1e-3)
+    want, price = _closed_form(CURVES, plan.budget)
+    assert price == pytest.approx(1.5, rel=1e-3)
+    np.testing.assert_allclose([c.optimal_spend for c in plan.channels], want, rtol=1e-3)
+    capped = optimize_budget(CURVES, objective=Objective.REVENUE, budget=100.0, target_roas=1.5)
+    assert capped.budget == 100.0 and any("caps it" in w for w in capped.warnings)
+
+
+def test_intervals_propagate_the_draws() -> None:
+    noisy = tuple(
+        hill(
+            c.channel,
+            spend=c.reference_spend,
+            scale=float(c.scale[0]),
+            kappa=float(c.half_saturation[0]),
+            spread=0.3,
+            seed=i,
+        )
+        for i, c in enumerate(CURVES)
+    )
+    plan = optimize_budget(noisy, objective=Objective.REVENUE, budget=600.0, level=0.9)
+    out = plan.optimal_outcome
+    assert out.lower < out.estimate < out.upper and out.level == 0.9
+    # The uplift is paired across draws: narrower than the difference of the two intervals.
+    assert plan.uplift.upper - plan.uplift.lower < out.upper - plan.current_outcome.lower
+    assert 0.0 <= plan.probability_better <= 1.0
+
+
+def test_a_future_period_scales_the_curve() -> None:
+    c = CURVES[0].over(60)
+    assert c.reference_spend == 200.0 and c.period_days == 60
+    assert float(c.mean_outcome(200.0)) == pytest.approx(2 * float(CURVES[0].mean_outcome(100.0)))
+    plan = optimize_budget([x.over(60) for x in CURVES], objective=Objective.REVENUE, budget=1200.0)
+    want, _ = _closed_form(CURVES, 600.0)
+    np.testing.assert_allclose([p.optimal_spend for p in plan.channels], 2 * want, rtol=1e-4)
+
+
+def test_marginal_is_the_derivative_of_the_outcome() -> None:
+    c = HillCurve(
+        "x", reference_spend=100.0, period_days=30, scale=np.array([500.0, 700.0]),
+        half_saturation=np.array([0.7, 1.4]), shape=np.array([1.6, 0.8]),
+        nodes=np.array([0.5, 1.0, 2.0]), node_weights=np.array([0.3, 0.4, 0.3]),
+    )  # fmt: skip
+    s = np.array([20.0, 100.0, 300.0])
+    h = 1e-4
+    numeric = (c.outcome(s + h) - c.outcome(s - h)) / (2 * h)
+    np.testing.assert_allclose(c.marginal(s), numeric, rtol=1e-5)
+    assert c.outcome(0.0).tolist() == [0.0, 0.0]
+    assert c.marginal(0.0)[0] == 0.0 and np.isinf(c.marginal(0.0)[1])
