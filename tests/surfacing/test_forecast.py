@@ -1,0 +1,68 @@
+"""PredictPerformance's domain: intervals that widen with the horizon, cover, and move with
+the spend plan."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from surfacing_svc.errors import InsufficientData
+from surfacing_svc.forecast import media_share, predict_performance
+from tests.surfacing.curves_fixtures import hill
+
+START = np.datetime64("2023-03-01")
+
+
+def _series(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    e = np.zeros(n)
+    for k in range(1, n):
+        e[k] = 0.8 * e[k - 1] + rng.normal(0, 0.03)
+    y = 1e4 * np.exp(0.1 * t / 365 + 0.05 * np.sin(2 * np.pi * t / 7) + e)
+    return START + np.arange(n).astype("timedelta64[D]"), y
+
+
+def test_intervals_widen_with_the_horizon_and_the_total_adds_up() -> None:
+    dates, y = _series(200, 0)
+    f = predict_performance(dates, y, {}, [], {}, horizon=56, level=0.9)
+    width = [(d.upper - d.lower) / d.estimate for d in f.daily]
+    assert width[55] > 1.5 * width[0]
+    assert f.dates[0] == dates[-1] + np.timedelta64(1, "D") and f.dates.size == 56
+    assert f.total.estimate == pytest.approx(sum(d.estimate for d in f.daily), rel=1e-9)
+    assert f.total.lower < f.total.estimate < f.total.upper
+    assert f.media_total.estimate == 0.0
+
+
+def test_intervals_cover_the_realised_outcome() -> None:
+    hits = []
+    for seed in range(12):
+        dates, y = _series(228, seed)
+        f = predict_performance(dates[:200], y[:200], {}, [], {}, horizon=28, level=0.9, seed=seed)
+        lo = np.array([d.lower for d in f.daily])
+        hi = np.array([d.upper for d in f.daily])
+        hits.append(np.mean((y[200:] >= lo) & (y[200:] <= hi)))
+    assert 0.75 <= float(np.mean(hits)) <= 1.0
+
+
+def test_the_spend_plan_moves_the_forecast_by_the_curve() -> None:
+    dates, y = _series(150, 1)
+    curve = hill("meta", spend=3000.0, scale=9000.0, kappa=1.0, days=30)  # 100/day
+    spend = {"meta": np.full(150, 100.0)}
+    baseline = 30 * 1e4
+    as_is = predict_performance(dates, y, spend, [curve], {}, horizon=28,
+                                baseline_total=baseline, seed=3)  # fmt: skip
+    doubled = predict_performance(dates, y, spend, [curve], {"meta": np.full(28, 200.0)},
+                                  horizon=28, baseline_total=baseline, seed=3)  # fmt: skip
+    # β = 9000 / 300000 = 0.03; Hill at 1× = 1/2, at 2× = 2/3: media share 1.5% → 2%.
+    share = media_share(curve, np.full(60, 200.0), baseline)[:, -1]
+    assert float(share.mean()) == pytest.approx(0.03 * 2 / 3)
+    ratio = doubled.total.estimate / as_is.total.estimate
+    assert ratio == pytest.approx(1.02 / 1.015, rel=2e-3)
+    assert doubled.media_total.estimate > as_is.media_total.estimate > 0
+
+
+def test_too_short_a_history_is_refused() -> None:
+    dates, y = _series(40, 0)
+    with pytest.raises(InsufficientData, match="56 days"):
+        predict_performance(dates, y, {}, [], {}, horizon=7)
