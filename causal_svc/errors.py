@@ -16,6 +16,7 @@ __all__ = [
     "AnalysisNotFound",
     "ComputeBudgetExceeded",
     "ComputeOverloaded",
+    "ContradictoryCalibration",
     "InsufficientData",
     "InvalidGraph",
     "InvalidSpec",
@@ -68,3 +69,9 @@ class ComputeBudgetExceeded(ResourceExhausted):
     """
 
     default_reason = "COMPUTE_BUDGET_EXCEEDED"
+
+
+class ContradictoryCalibration(FailedPrecondition):
+    """Lift tests that cannot all be true, or a lift the non-negative media model cannot produce."""
+
+    default_reason = "CONTRADICTORY_CALIBRATION"

@@ -1,0 +1,64 @@
+"""Causal attribution: a calibrated marketing-mix model on the geo × day panel.
+
+Where things are:
+
+- ``panel.py``: the dense geo × day panel (:class:`MediaPanel`) and its builder from long frames;
+  ``geo_size.py``: geo populations; ``calendar.py``: the national design (calendar, external
+  series).
+- ``transforms.py``: adstock (geometric, Weibull) and Hill saturation with derivatives.
+- ``within.py``: the nuisance projections (geo and day effects, geo seasonality, controls).
+- ``spec.py``: the model's configuration and priors; ``features.py``: media terms and their
+  derivatives; ``objective.py``: the penalised least-squares objective; ``fit.py``: the
+  Levenberg–Marquardt fit and its Laplace covariance; ``calibration.py``: lift tests.
+- ``inference.py``: delta-method intervals of effects, plans and curves.
+- ``health.py``: holdout, convergence, baseline, identification, calibration checks → verdict.
+- ``scores.py``: channel and campaign scores, naive regression, response curves;
+  ``counterfactual.py``: spend plans; ``analyze.py``: the stages end to end.
+"""
+
+from __future__ import annotations
+
+from .analyze import MODEL_VERSION, STAGES, AttributionReport, CalibrationRow, ChannelModel, analyze
+from .calibration import LiftTest
+from .counterfactual import ChannelChange, CounterfactualResult, SpendChange, counterfactual
+from .fit import FitState, MMMFit, fit_mmm, restore_fit
+from .health import HealthCheck, HealthReport, Holdout, Verdict
+from .inference import Evaluator, Interval
+from .panel import MediaPanel, panel_from_frames
+from .scores import CampaignScore, ChannelScore, ResponseCurve
+from .spec import Identification, ModelSpec, NormalPrior, Priors
+from .transforms import AdstockKind
+
+__all__ = [
+    "MODEL_VERSION",
+    "STAGES",
+    "AdstockKind",
+    "AttributionReport",
+    "CalibrationRow",
+    "CampaignScore",
+    "ChannelChange",
+    "ChannelModel",
+    "ChannelScore",
+    "CounterfactualResult",
+    "Evaluator",
+    "FitState",
+    "HealthCheck",
+    "HealthReport",
+    "Holdout",
+    "Identification",
+    "Interval",
+    "LiftTest",
+    "MMMFit",
+    "MediaPanel",
+    "ModelSpec",
+    "NormalPrior",
+    "Priors",
+    "ResponseCurve",
+    "SpendChange",
+    "Verdict",
+    "analyze",
+    "counterfactual",
+    "fit_mmm",
+    "panel_from_frames",
+    "restore_fit",
+]

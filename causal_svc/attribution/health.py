@@ -1,0 +1,268 @@
+"""Model health: is this fit fit to report ROIs from? A verdict of pass, review or fail, with
+the reasons, computed before any ROI is shown (Meridian's users' first complaint is a model
+that did not converge and still printed ROIs).
+
+Checks and thresholds (each a named :class:`HealthCheck`):
+
+- **holdout** — the last ``holdout_days`` are refitted out: the model is fitted on the days
+  before and predicts the held-out days' national outcome from their calendar, external
+  factors and spend. R² of the held-out log outcome around its mean (below 0: fail, the
+  model predicts worse than the holdout's own mean; below 0.3: review), MAPE of the outcome
+  (above 20%: review) and NRMSE (RMSE over the range, Robyn's fit metric).
+- **convergence** — the optimiser stopped on a tolerance, not on its iteration limit, and no
+  nonlinear parameter sits on its box (fail / review).
+- **residual autocorrelation** — lag-1 autocorrelation of the residuals above 0.5: review (the
+  intervals allow for it through clustering, but a strongly autocorrelated residual means a
+  missing slow-moving driver).
+- **baseline** — the outcome left after removing every channel is positive in at least 99%
+  of geo-days and is at least 20% of the outcome (fail otherwise: the media would be
+  claiming sales that happen without them).
+- **identification** — per channel: the spend variation the model can use (national spend
+  left after the calendar and external factors, relative to its level) below 2% cannot
+  identify an effect; two channels whose usable spend series correlate above 0.95 cannot be
+  told apart. Either: review, naming the channels.
+- **calibration** — each lift test against the calibrated model's prediction of it: more
+  than 3 standard errors apart means the experiment and the observational data disagree
+  (review).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .calendar import national_design
+from .calibration import LiftTest
+from .fit import MMMFit, fit_mmm, log_outcome
+from .spec import Identification
+
+__all__ = ["HealthCheck", "HealthReport", "Holdout", "Verdict", "assess"]
+
+MIN_HOLDOUT_R2_FAIL = 0.0
+MIN_HOLDOUT_R2_REVIEW = 0.3
+MAX_HOLDOUT_MAPE = 0.20
+MAX_RESIDUAL_AR1 = 0.5
+MIN_BASELINE_SHARE = 0.2
+MIN_POSITIVE_BASELINE = 0.99
+MIN_SPEND_VARIATION = 0.02
+MAX_CHANNEL_CORRELATION = 0.95
+MAX_LIFT_Z = 3.0
+
+
+class Verdict(enum.StrEnum):
+    PASS = "pass"
+    REVIEW = "review"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheck:
+    """One check: its verdict, the number it rests on, and what that means."""
+
+    name: str
+    verdict: Verdict
+    value: float | None
+    threshold: float | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Holdout:
+    """Out-of-sample fit on the last days."""
+
+    days: int
+    r_squared: float
+    mape: float
+    nrmse: float
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    verdict: Verdict
+    checks: tuple[HealthCheck, ...]
+    holdout: Holdout | None
+    in_sample_r_squared: float
+    unidentified: tuple[str, ...]
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(c.message for c in self.checks if c.verdict is not Verdict.PASS)
+
+
+def _worst(checks: Sequence[HealthCheck]) -> Verdict:
+    order = (Verdict.PASS, Verdict.REVIEW, Verdict.FAIL)
+    return max((c.verdict for c in checks), key=order.index, default=Verdict.PASS)
+
+
+def holdout_fit(fit: MMMFit, lift_tests: Sequence[LiftTest]) -> Holdout | None:
+    """Refit without the last ``holdout_days`` and score the prediction of them."""
+    days = fit.spec.holdout_days
+    panel = fit.panel
+    if days <= 0 or panel.n_days - days < max(56, 2 * days):
+        return None
+    stop = panel.n_days - days
+    train = panel.subset_days(stop)
+    keep = [t for t in lift_tests if np.datetime64(t.end, "D") < train.dates[-1]]
+    spec = replace(fit.spec, holdout_days=0)
+    sub = fit_mmm(train, spec, keep, start=fit.theta)
+    # Predict the held-out national log series: the nuisance fitted on the training days,
+    # extended over the holdout (calendar, externals and basis are known there), plus media.
+    proj = fit.objective.projection
+    observed = proj.day_mean(log_outcome(panel.outcome))
+    _, m_full = fit.media(sub.theta)
+    media = proj.day_mean(np.log(m_full))
+    design = _holdout_design(fit, stop)
+    seen = np.abs(design[:stop]).sum(axis=0) > 0
+    coef, *_ = np.linalg.lstsq(design[:stop][:, seen], (observed - media)[:stop], rcond=None)
+    predicted = design[:, seen] @ coef + media
+    # Days whose calendar event never occurred in training cannot be forecast by any model
+    # of that calendar; they are left out of the score.
+    scored = np.arange(stop, panel.n_days)
+    scored = scored[np.abs(design[stop:][:, ~seen]).sum(axis=1) == 0]
+    err = observed[scored] - predicted[scored]
+    # The level of unseen weeks is the baseline's, not the media model's, to forecast: the
+    # check asks whether the model predicts how held-out days move, so the mean error goes.
+    err = err - err.mean()
+    held = observed[scored]
+    sst = float(((held - held.mean()) ** 2).sum())
+    r2 = 1.0 - float((err**2).sum()) / sst if sst > 0 else float("nan")
+    mape = float(np.mean(np.abs(np.expm1(-err))))
+    span = float(held.max() - held.min())
+    nrmse = float(np.sqrt(np.mean(err**2)) / span) if span > 0 else float("nan")
+    return Holdout(days, r2, mape, nrmse)
+
+
+def _holdout_design(fit: MMMFit, stop: int) -> np.ndarray:
+    """The national design for forecasting the holdout: annual terms only when the training
+    days cover a year (fitted to a few months they extrapolate wildly)."""
+    design, _ = national_design(fit.panel.dates, fit.panel.national, fit.spec.country)
+    basis = fit.basis if stop >= 365 else fit.basis[:, :2]
+    return np.column_stack([basis, design])
+
+
+def assess(
+    fit: MMMFit, lift_tests: Sequence[LiftTest] = (), *, holdout: bool = True
+) -> HealthReport:
+    """Every health check on a fit, and the verdict."""
+    checks: list[HealthCheck] = []
+    ho = holdout_fit(fit, lift_tests) if holdout else None
+    if ho is not None:
+        verdict = (
+            Verdict.FAIL
+            if not np.isfinite(ho.r_squared) or ho.r_squared < MIN_HOLDOUT_R2_FAIL
+            else Verdict.REVIEW
+            if ho.r_squared < MIN_HOLDOUT_R2_REVIEW or ho.mape > MAX_HOLDOUT_MAPE
+            else Verdict.PASS
+        )
+        checks.append(HealthCheck(
+            "holdout", verdict, ho.r_squared, MIN_HOLDOUT_R2_REVIEW,
+            f"holdout ({ho.days} days): R² {ho.r_squared:.2f}, MAPE {ho.mape:.1%}, "
+            f"NRMSE {ho.nrmse:.2f}",
+        ))  # fmt: skip
+    conv = fit.convergence
+    if not conv.converged:
+        checks.append(HealthCheck("convergence", Verdict.FAIL, conv.scaled_gradient, None,
+                                  f"the optimiser did not converge ({conv.message})"))  # fmt: skip
+    elif conv.at_bounds:
+        checks.append(HealthCheck(
+            "convergence", Verdict.REVIEW, conv.scaled_gradient, None,
+            "parameters on their bounds (the data push past the plausible range): "
+            + ", ".join(conv.at_bounds),
+        ))  # fmt: skip
+    else:
+        checks.append(HealthCheck("convergence", Verdict.PASS, conv.scaled_gradient, None,
+                                  f"converged in {conv.iterations} iterations"))  # fmt: skip
+    checks.append(HealthCheck(
+        "residual_autocorrelation",
+        Verdict.REVIEW if fit.rho > MAX_RESIDUAL_AR1 else Verdict.PASS,
+        fit.rho, MAX_RESIDUAL_AR1,
+        f"residual lag-1 autocorrelation {fit.rho:.2f}"
+        + (" (a slow-moving driver is missing)" if fit.rho > MAX_RESIDUAL_AR1 else ""),
+    ))  # fmt: skip
+    checks.append(_baseline_check(fit))
+    ident, unidentified = _identification_checks(fit)
+    checks += ident
+    checks += _calibration_checks(fit)
+    return HealthReport(_worst(checks), tuple(checks), ho, _in_sample_r2(fit), unidentified)
+
+
+def _baseline_check(fit: MMMFit) -> HealthCheck:
+    contrib = fit.contributions().sum(axis=0)
+    baseline = fit.panel.outcome - contrib
+    positive = float((baseline > 0).mean())
+    share = float(baseline.sum() / max(float(fit.panel.outcome.sum()), 1e-12))
+    bad = positive < MIN_POSITIVE_BASELINE or share < MIN_BASELINE_SHARE
+    return HealthCheck(
+        "baseline", Verdict.FAIL if bad else Verdict.PASS, share, MIN_BASELINE_SHARE,
+        f"baseline (outcome without any channel) is {share:.0%} of the outcome, positive in "
+        f"{positive:.1%} of geo-days" + (": the media claim sales that happen anyway" if bad else ""),
+    )  # fmt: skip
+
+
+def _usable_spend(fit: MMMFit) -> np.ndarray:
+    """Each channel's spend variation the fit can use, as a (C, rows) array."""
+    x = fit.panel.media / np.maximum(fit.panel.media.mean(axis=(1, 2), keepdims=True), 1e-12)
+    proj = fit.objective.project(x)
+    return proj.reshape(x.shape[0], -1)
+
+
+def _identification_checks(fit: MMMFit) -> tuple[list[HealthCheck], tuple[str, ...]]:
+    usable = _usable_spend(fit)
+    names = fit.panel.channels
+    variation = usable.std(axis=1)
+    weak = [n for n, v in zip(names, variation, strict=True) if v < MIN_SPEND_VARIATION]
+    checks = [HealthCheck(
+        "spend_variation", Verdict.REVIEW if weak else Verdict.PASS,
+        float(variation.min()) if variation.size else None, MIN_SPEND_VARIATION,
+        ("too little usable spend variation to identify: " + ", ".join(weak)) if weak
+        else "every channel's spend varies enough to identify its effect",
+    )]  # fmt: skip
+    corr = np.corrcoef(usable) if usable.shape[0] > 1 else np.ones((1, 1))
+    pairs = [
+        (names[i], names[j], float(corr[i, j]))
+        for i in range(len(names))
+        for j in range(i + 1, len(names))
+        if np.isfinite(corr[i, j]) and abs(corr[i, j]) > MAX_CHANNEL_CORRELATION
+    ]
+    checks.append(HealthCheck(
+        "collinearity", Verdict.REVIEW if pairs else Verdict.PASS,
+        max((abs(p[2]) for p in pairs), default=None), MAX_CHANNEL_CORRELATION,
+        ("channels moving together cannot be told apart: "
+         + ", ".join(f"{a} & {b} (r={r:.2f})" for a, b, r in pairs)) if pairs
+        else "no two channels' spend moves together",
+    ))  # fmt: skip
+    unidentified = tuple(dict.fromkeys([*weak, *(n for p in pairs for n in p[:2])]))
+    return checks, unidentified
+
+
+def _calibration_checks(fit: MMMFit) -> list[HealthCheck]:
+    out = []
+    for p, pred in zip(fit.lifts, fit.lift_predictions, strict=True):
+        z = (pred - p.test.lift) / p.test.stderr
+        out.append(HealthCheck(
+            f"calibration:{p.test.name or p.test.channel}",
+            Verdict.REVIEW if abs(z) > MAX_LIFT_Z else Verdict.PASS, float(z), MAX_LIFT_Z,
+            f"lift test {p.test.name or p.test.channel}: measured {p.test.lift:,.0f} ± "
+            f"{p.test.stderr:,.0f}, model {pred:,.0f} ({z:+.1f} se)",
+        ))  # fmt: skip
+    return out
+
+
+def _in_sample_r2(fit: MMMFit) -> float:
+    """R² of the data rows the model explains beyond the nuisance."""
+    y = fit.objective.y_proj
+    resid = fit.residuals
+    sst = float((y**2).sum())
+    return 1.0 - float((resid**2).sum()) / sst if sst > 0 else float("nan")
+
+
+def identification_text(fit: MMMFit) -> str:
+    if fit.spec.identification is Identification.NATIONAL:
+        return (
+            "national spend movements not explained by the calendar, external factors, trend "
+            "and seasonality identify the channels; local demand shocks average out over geos"
+        )
+    return "cross-geo spend differences within each day identify the channels (day effects)"

@@ -1,0 +1,228 @@
+"""The penalised least-squares objective of the MMM: residuals and Jacobian, cached by θ.
+
+One residual vector (see :mod:`.fit` for why each block is there)::
+
+    r = [ sqrt(w / κ) · (P log y − P log(1 + M))         data rows (geo-days or days)
+          (u − prior mean) / prior sd                     one per nonlinear parameter
+          contribution_c / (roi scale · spend_c)          one per channel: the effect prior
+          (predicted lift − measured lift) / lift stderr ] one per lift test
+
+with ``M = Σ_c β_c · unit · Hill_c`` (:mod:`.features`). ``P`` is the nuisance projection for
+the chosen identification (:mod:`.within`), linear, so the Jacobian of the data rows is ``P``
+applied to the derivatives of ``log(1 + M)``.
+
+A channel's contribution over a set of cells is ``Σ y · β_c unit h_c / (1 + M)`` — the outcome
+minus the outcome without the channel — so the effect prior and a lift test are the same
+computation: a lift test compares the spend as run with a counterfactual spend in some cells,
+the prior compares it with no spend at all in every cell, against a measured lift of zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .calibration import PreparedLift
+from .features import Layout, MediaInputs, hill_terms
+from .panel import MediaPanel
+from .spec import Identification
+from .transforms import lag_stack
+from .within import Projection
+
+__all__ = ["LiftData", "Objective", "lift_data", "prior_lifts"]
+
+
+@dataclass(frozen=True, slots=True)
+class LiftData:
+    """A comparison of the spend as run with a counterfactual one, over some cells.
+
+    ``geos`` over days [a, b); ``y`` the observed outcome there; ``lags_cf`` the counterfactual
+    per-capita lag stack of the channel (L, Gs, b), or None when the counterfactual is no spend
+    at all (the effect prior), whose Hill values are zero.
+    """
+
+    channel: int
+    geos: np.ndarray
+    a: int
+    b: int
+    y: np.ndarray
+    lags_cf: np.ndarray | None
+    lift: float
+    stderr: float
+
+
+def lift_data(panel: MediaPanel, prepared: Sequence[PreparedLift], max_lag: int) -> list[LiftData]:
+    out = []
+    for p in prepared:
+        pop = panel.population[p.geos]
+        x = panel.media[p.channel][p.geos, : p.b] / pop[:, None]
+        x[:, p.a : p.b] *= p.test.counterfactual_multiplier
+        lags = None if not x.any() and p.a == 0 else lag_stack(x, max_lag)
+        out.append(
+            LiftData(p.channel, p.geos, p.a, p.b, panel.outcome[p.geos, p.a : p.b], lags,
+                     p.test.lift, p.test.stderr)
+        )  # fmt: skip
+    return out
+
+
+def prior_lifts(panel: MediaPanel, roi_scale: float, share_scale: float) -> list[LiftData]:
+    """The effect prior of every channel as a lift of zero with the prior's scale as stderr."""
+    total = float(panel.outcome.sum())
+    spend = panel.spend.sum(axis=(1, 2))
+    per_dollar = total / max(float(spend.sum()), 1e-12)
+    out = []
+    for c in range(panel.n_channels):
+        scale = roi_scale * per_dollar * spend[c] if spend[c] > 0 else share_scale * total
+        out.append(
+            LiftData(c, np.arange(panel.n_geos), 0, panel.n_days, panel.outcome, None, 0.0,
+                     max(scale, 1e-12))
+        )  # fmt: skip
+    return out
+
+
+class Objective:
+    """Residuals and Jacobian at θ (computed together; the last evaluation is cached)."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        inputs: MediaInputs,
+        log_y: np.ndarray,
+        projection: Projection,
+        identification: Identification,
+        row_weight: np.ndarray,
+        lifts: Sequence[LiftData],
+        max_lag: int,
+    ) -> None:
+        self.layout = layout
+        self.inputs = inputs
+        self.projection = projection
+        self.national = identification is Identification.NATIONAL
+        self.project = projection.national if self.national else projection.geo
+        self.y_proj = self.project(log_y)
+        # Row weights: (T,) for national rows, (G, 1) for geo rows.
+        self.row_weight = np.asarray(row_weight, dtype=np.float64)
+        self.sw = np.sqrt(self.row_weight) if self.national else np.sqrt(self.row_weight)[:, None]
+        self.lifts = list(lifts)
+        self.max_lag = max_lag
+        idx = [i for i, p in enumerate(layout.priors) if p is not None]
+        self.prior_idx = np.array(idx, dtype=np.int64)
+        self.prior_mean = np.array([layout.priors[i].mean for i in idx])  # type: ignore[union-attr]
+        self.prior_sd = np.array([layout.priors[i].sd for i in idx])  # type: ignore[union-attr]
+        self.n_data = self.y_proj.size
+        self._cache: tuple[bytes, bool, np.ndarray, np.ndarray | None] | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_data + self.prior_idx.size + len(self.lifts)
+
+    def media(
+        self, theta: np.ndarray, *, jacobian: bool
+    ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, np.ndarray]]]:
+        """(unit-scaled Hill values (C, G, T), 1 + M (G, T), derivatives)."""
+        unit = self.inputs.unit(theta, self.layout)
+        h, derivs = hill_terms(
+            self.layout, self.inputs.lags, self.inputs.k0, theta, jacobian=jacobian,
+            max_lag=self.max_lag, unit=unit,
+        )  # fmt: skip
+        m = 1.0 + np.tensordot(theta[: self.layout.n_channels], h, axes=([0], [0]))
+        return h, m, derivs
+
+    def evaluate(
+        self, theta: np.ndarray, *, jacobian: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(residuals, Jacobian or None) at θ."""
+        key = theta.tobytes()
+        if self._cache is not None and self._cache[0] == key and (self._cache[1] or not jacobian):
+            return self._cache[2], self._cache[3] if jacobian else None
+        layout = self.layout
+        n = layout.n_channels
+        h, m, derivs = self.media(theta, jacobian=jacobian)
+        g = np.log(m)
+        jac = None
+        if not jacobian:
+            r_data = (self.sw * (self.y_proj - self.project(g))).ravel()
+        else:
+            media_part = m - 1.0
+            cols = [h[c] / m for c in range(n)] + [theta[c] * d / m for _, c, d in derivs]
+            cols.append(media_part * self.inputs.demand / m)  # d/dε
+            stacked = self.project(np.stack([g, *cols]))
+            r_data = (self.sw * (self.y_proj - stacked[0])).ravel()
+            jac = np.zeros((self.n_rows, layout.size))
+            idx = [*range(n), *(i for i, _, _ in derivs), layout.elasticity]
+            block = stacked[1:] * self.sw[None]
+            jac[: self.n_data, idx] = -block.reshape(len(idx), -1).T
+            jac[self.n_data + np.arange(self.prior_idx.size), self.prior_idx] = 1.0 / self.prior_sd
+        r_prior = (theta[self.prior_idx] - self.prior_mean) / self.prior_sd
+        r_lift = np.zeros(len(self.lifts))
+        base = self.n_data + self.prior_idx.size
+        for k, d in enumerate(self.lifts):
+            pred, grad = self.lift(theta, d, h, m, derivs if jacobian else None)
+            r_lift[k] = (pred - d.lift) / d.stderr
+            if jac is not None:
+                assert grad is not None
+                jac[base + k] = grad / d.stderr
+        r = np.concatenate([r_data, r_prior, r_lift])
+        self._cache = (key, jacobian, r, jac)
+        return r, jac
+
+    def lift(
+        self,
+        theta: np.ndarray,
+        d: LiftData,
+        h: np.ndarray,
+        m: np.ndarray,
+        derivs: list[tuple[int, int, np.ndarray]] | None,
+    ) -> tuple[float, np.ndarray | None]:
+        """Predicted lift ``Σ y β_c (h_c − h_c^cf) / (1 + M)`` over the cells, and its gradient.
+
+        ``h`` and ``derivs`` include the unit scale; the counterfactual's Hill values use the
+        same unit, so the ε-derivative of the numerator is the numerator times the demand
+        index, and that of ``M`` is ``(M − 1)`` times it.
+        """
+        layout = self.layout
+        c = d.channel
+        geos, win = d.geos, slice(d.a, d.b)
+        full = geos.size == h.shape[1] and d.a == 0 and d.b == h.shape[2]
+        hc = h[c] if full else h[c][geos, win]
+        mm = m if full else m[geos, win]
+        demand = self.inputs.demand if full else self.inputs.demand[geos, win]
+        beta = theta[c]
+        want = derivs is not None
+        if d.lags_cf is None:
+            h_cf = np.zeros_like(hc)
+            d_cf: dict[int, np.ndarray] = {}
+        else:
+            unit = self.inputs.unit(theta, layout)[geos, : d.b]
+            stacks = [
+                d.lags_cf if k == c else d.lags_cf[:, :, :0] for k in range(layout.n_channels)
+            ]
+            hh, dd = hill_terms(
+                layout, tuple(stacks), self.inputs.k0, theta, jacobian=want,
+                max_lag=self.max_lag, channels=(c,), unit=unit,
+            )  # fmt: skip
+            h_cf = hh[c][:, win]
+            d_cf = {i: arr[:, win] for i, _, arr in dd}
+        diff = hc - h_cf
+        share = d.y / mm
+        pred = float(beta * (share * diff).sum())
+        if not want:
+            return pred, None
+        assert derivs is not None
+        grad = np.zeros(layout.size)
+        over = d.y * beta * diff / mm**2
+        for k in range(layout.n_channels):
+            grad[k] -= float((over * (h[k] if full else h[k][geos, win])).sum())
+        grad[c] += float((share * diff).sum())
+        for i, k, arr in derivs:
+            cell = arr if full else arr[geos, win]
+            grad[i] -= float((over * theta[k] * cell).sum())
+            if k == c:
+                cf = d_cf.get(i)
+                grad[i] += float((share * beta * (cell - (0.0 if cf is None else cf))).sum())
+        grad[layout.elasticity] = float(
+            (share * beta * diff * demand).sum() - (over * (mm - 1.0) * demand).sum()
+        )
+        return pred, grad

@@ -1,0 +1,350 @@
+"""The geo × day media panel the attribution model reads, and its builder from long frames.
+
+A :class:`MediaPanel` holds dense arrays: the outcome per geo-day, each channel's media input
+and spend per geo-day, the platform-reported outcome per channel, geo-varying controls, and
+campaign spend per day (campaigns are attributed inside their channel, see
+:mod:`causal_svc.attribution.scores`). The model is fitted on this aggregate — never on the
+campaign × geo × day records — because the channel, not the campaign, is where the response
+curve lives and the aggregate is 30× smaller.
+
+The media input of a channel is its spend, or its impressions/sends when it has no spend (an
+email channel's cost is not per send): the response is driven by what reaches people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from causal_svc.errors import InsufficientData, InvalidSpec
+
+from .geo_size import geo_population
+
+__all__ = ["MediaPanel", "panel_from_frames"]
+
+MIN_DAYS = 28
+MIN_GEOS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPanel:
+    """A balanced geo × day panel.
+
+    Attributes
+    ----------
+    geos : tuple of str, length G
+    dates : ndarray, shape (T,), datetime64[D], consecutive days
+    channels : tuple of str, length C
+    outcome : ndarray, shape (G, T)
+        First-party outcome (revenue in org currency, or conversions).
+    media : ndarray, shape (C, G, T)
+        Each channel's response input: spend, or impressions when it has no spend.
+    spend : ndarray, shape (C, G, T)
+    platform_outcome : ndarray, shape (C,)
+        What the platforms claim each channel caused over the panel (over-claims).
+    population : ndarray, shape (G,)
+        Geo size in millions of residents (or a proxy on the same scale); the Hill curve acts on
+        per-capita input so one curve serves a small and a large geo.
+    controls : mapping of name -> ndarray (G, T)
+        Geo-varying controls (confounders, external factors that differ by geo).
+    national : mapping of name -> ndarray (T,)
+        National series (external factors the same in every geo: macro index, competitor
+        activity, promotions).
+    campaigns : tuple of str, length K
+    campaign_channel : ndarray, shape (K,) int, index into ``channels``
+    campaign_spend : ndarray, shape (K, T)
+        National daily spend per campaign.
+    campaign_media : ndarray, shape (K, T)
+        National daily media input per campaign (its channel's kind: spend or impressions).
+    campaign_platform_outcome : ndarray, shape (K,)
+    outcome_name : str
+        ``"revenue"`` or ``"conversions"``.
+    warnings : tuple of str
+        What building the panel had to do (geos dropped for missing days, …).
+    """
+
+    geos: tuple[str, ...]
+    dates: np.ndarray
+    channels: tuple[str, ...]
+    outcome: np.ndarray
+    media: np.ndarray
+    spend: np.ndarray
+    platform_outcome: np.ndarray
+    population: np.ndarray
+    controls: Mapping[str, np.ndarray] = field(default_factory=dict)
+    national: Mapping[str, np.ndarray] = field(default_factory=dict)
+    campaigns: tuple[str, ...] = ()
+    campaign_channel: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    campaign_spend: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    campaign_media: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    campaign_platform_outcome: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    outcome_name: str = "revenue"
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_geos(self) -> int:
+        return len(self.geos)
+
+    @property
+    def n_days(self) -> int:
+        return int(self.dates.size)
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.channels)
+
+    def channel_index(self, name: str, *, field_name: str = "channel") -> int:
+        """Index of a channel, or :class:`InvalidSpec` naming the known ones."""
+        try:
+            return self.channels.index(name)
+        except ValueError:
+            known = ", ".join(self.channels)
+            raise InvalidSpec(
+                f"unknown channel {name!r}; the panel has: {known}", field=field_name
+            ) from None
+
+    def day_index(self, day: np.datetime64) -> int:
+        """Index of a date in the panel (clipped to its ends)."""
+        i = int((day.astype("datetime64[D]") - self.dates[0]).astype(np.int64))
+        return min(max(i, 0), self.n_days)
+
+    def subset_days(self, stop: int) -> MediaPanel:
+        """The first ``stop`` days (the training part of a time holdout)."""
+        frac = self.spend[:, :, :stop].sum(axis=(1, 2)) / np.maximum(
+            self.spend.sum(axis=(1, 2)), 1e-300
+        )
+        return MediaPanel(
+            geos=self.geos,
+            dates=self.dates[:stop],
+            channels=self.channels,
+            outcome=self.outcome[:, :stop],
+            media=self.media[:, :, :stop],
+            spend=self.spend[:, :, :stop],
+            platform_outcome=self.platform_outcome * frac,
+            population=self.population,
+            controls={k: v[:, :stop] for k, v in self.controls.items()},
+            national={k: v[:stop] for k, v in self.national.items()},
+            campaigns=self.campaigns,
+            campaign_channel=self.campaign_channel,
+            campaign_spend=self.campaign_spend[:, :stop],
+            campaign_media=self.campaign_media[:, :stop],
+            campaign_platform_outcome=self.campaign_platform_outcome,
+            outcome_name=self.outcome_name,
+            warnings=self.warnings,
+        )
+
+
+def _grid(
+    frame: pd.DataFrame, geos: pd.Index, dates: pd.DatetimeIndex, key: str, value: str
+) -> np.ndarray:
+    """(K, G, T) array of ``value`` summed per (key, geo, date), zeros where absent."""
+    keys = pd.Index(sorted(frame[key].astype(str).unique()))
+    k = keys.get_indexer(frame[key].astype(str))
+    g = geos.get_indexer(frame["geo"].astype(str))
+    t = dates.get_indexer(pd.to_datetime(frame["date"]))
+    ok = (g >= 0) & (t >= 0)
+    out = np.zeros((len(keys), len(geos), len(dates)))
+    np.add.at(out, (k[ok], g[ok], t[ok]), frame[value].to_numpy(np.float64)[ok])
+    return out
+
+
+def panel_from_frames(
+    outcome: pd.DataFrame,
+    media: pd.DataFrame,
+    *,
+    outcome_name: str = "revenue",
+    campaigns: pd.DataFrame | None = None,
+    controls: pd.DataFrame | None = None,
+    population: Mapping[str, float] | None = None,
+    channels: tuple[str, ...] = (),
+) -> MediaPanel:
+    """Build the dense panel from long frames.
+
+    Parameters
+    ----------
+    outcome : DataFrame
+        Columns ``geo``, ``date``, ``value``: the first-party outcome per geo-day.
+    media : DataFrame
+        Columns ``geo``, ``date``, ``channel``, ``spend``, ``impressions``,
+        ``platform_outcome``: one row per geo × day × channel (sums over campaigns).
+    outcome_name : {"revenue", "conversions"}
+    campaigns : DataFrame, optional
+        Columns ``campaign``, ``channel``, ``date``, ``spend``, ``impressions``,
+        ``platform_outcome`` per campaign × day (national).
+    controls : DataFrame, optional
+        Columns ``geo``, ``date`` and one numeric column per control; a control that is the
+        same in every geo on every day is kept as a national series.
+    population : mapping geo -> millions, optional
+        Geo sizes; geos without one get :func:`geo_population`'s census figure, else a size
+        proxied by their outcome.
+    channels : tuple of str
+        Channels to keep (empty: every channel with spend or impressions).
+
+    Raises
+    ------
+    InsufficientData
+        No outcome, fewer than 28 days or 2 geos, or no media in the window.
+    InvalidSpec
+        A requested channel has no rows.
+    """
+    if outcome.empty:
+        raise InsufficientData(
+            "no first-party outcome rows in the window: attribution needs the business's own "
+            "orders or revenue per geo and day (e.g. ingested with the generic source)",
+            subject="outcome",
+        )
+    if media.empty or float(media["spend"].abs().sum() + media["impressions"].abs().sum()) == 0:
+        raise InsufficientData("no media spend or impressions in the window", subject="spend")
+    warnings: list[str] = []
+    out = outcome.assign(date=pd.to_datetime(outcome["date"]).dt.tz_localize(None).dt.normalize())
+    out["geo"] = out["geo"].astype(str)
+    first, last = out["date"].min(), out["date"].max()
+    dates = pd.date_range(first, last, freq="D")
+    geos_all = pd.Index(sorted(out["geo"].unique()))
+    wide = out.pivot_table(index="geo", columns="date", values="value", aggfunc="sum")
+    wide = wide.reindex(index=geos_all, columns=dates)
+    complete = wide.notna().mean(axis=1)
+    # A geo missing more than 2% of its days cannot sit in a balanced panel without inventing
+    # outcomes; a few missing days are read as zero (a day with no orders has no row).
+    keep = complete >= 0.98
+    dropped = [g for g, k in zip(geos_all, keep, strict=True) if not k]
+    if dropped:
+        warnings.append(
+            f"{len(dropped)} geo(s) dropped for missing outcome days: {', '.join(dropped[:10])}"
+        )
+    geos = pd.Index([g for g, k in zip(geos_all, keep, strict=True) if k])
+    if len(dates) < MIN_DAYS or len(geos) < MIN_GEOS:
+        raise InsufficientData(
+            f"attribution needs at least {MIN_DAYS} days and {MIN_GEOS} geos with outcomes; "
+            f"got {len(dates)} days and {len(geos)} geos",
+            subject="date_range",
+        )
+    y = wide.loc[geos].fillna(0.0).to_numpy(np.float64)
+    med = media.assign(date=pd.to_datetime(media["date"]).dt.tz_localize(None).dt.normalize())
+    med["geo"] = med["geo"].astype(str)
+    med["channel"] = med["channel"].astype(str)
+    spend = _grid(med, geos, dates, "channel", "spend")
+    imps = _grid(med, geos, dates, "channel", "impressions")
+    platform = _grid(med, geos, dates, "channel", "platform_outcome").sum(axis=(1, 2))
+    names = tuple(sorted(med["channel"].unique()))
+    active = [i for i, _ in enumerate(names) if spend[i].sum() > 0 or imps[i].sum() > 0]
+    if channels:
+        missing = [c for c in channels if c not in names]
+        if missing:
+            raise InvalidSpec(
+                f"channel(s) {', '.join(missing)} have no media rows in the window; "
+                f"channels with rows: {', '.join(names)}",
+                field="channels",
+            )
+        active = [names.index(c) for c in channels]
+    if not active:
+        raise InsufficientData("no channel has spend or impressions in the window", subject="spend")
+    names = tuple(names[i] for i in active)
+    spend, imps, platform = spend[active], imps[active], platform[active]
+    # Spend drives the response where there is any; impressions (sends) where there is none.
+    has_spend = spend.sum(axis=(1, 2)) > 0
+    x = np.where(has_spend[:, None, None], spend, imps)
+    pop = _population(list(geos), y, population, warnings)
+    ctrl = _controls(controls, geos, dates)
+    national = {k: v[0] for k, v in ctrl.items() if np.allclose(v, v[:1])}
+    ctrl = {k: v for k, v in ctrl.items() if k not in national}
+    camp_names, camp_channel, camp_spend, camp_x, camp_platform = _campaigns(
+        campaigns, names, has_spend, dates
+    )
+    return MediaPanel(
+        geos=tuple(geos),
+        dates=dates.to_numpy().astype("datetime64[D]"),
+        channels=names,
+        outcome=y,
+        media=x,
+        spend=spend,
+        platform_outcome=platform,
+        population=pop,
+        controls=ctrl,
+        national=national,
+        campaigns=camp_names,
+        campaign_channel=camp_channel,
+        campaign_spend=camp_spend,
+        campaign_media=camp_x,
+        campaign_platform_outcome=camp_platform,
+        outcome_name=outcome_name,
+        warnings=tuple(warnings),
+    )
+
+
+def _population(
+    geos: list[str], y: np.ndarray, given: Mapping[str, float] | None, warnings: list[str]
+) -> np.ndarray:
+    pop = np.array([(given or {}).get(g, geo_population(g) or np.nan) for g in geos])
+    missing = ~np.isfinite(pop) | (pop <= 0)
+    if missing.any():
+        # Outcome per million residents is about constant across the known geos; where no
+        # census figure exists the geo's outcome stands in for its size, on the same scale.
+        scale = y.mean(axis=1)
+        known = ~missing & (scale > 0)
+        per = float(np.median(scale[known] / pop[known])) if known.any() else 1.0
+        pop[missing] = np.maximum(scale[missing] / per, 1e-3)
+        warnings.append(
+            f"{int(missing.sum())} geo(s) without a population figure: their size is read "
+            "from their outcome"
+        )
+    return pop
+
+
+def _controls(
+    controls: pd.DataFrame | None, geos: pd.Index, dates: pd.DatetimeIndex
+) -> dict[str, np.ndarray]:
+    if controls is None or controls.empty:
+        return {}
+    frame = controls.assign(
+        date=pd.to_datetime(controls["date"]).dt.tz_localize(None).dt.normalize(),
+        geo=controls["geo"].astype(str),
+    )
+    out: dict[str, np.ndarray] = {}
+    for name in frame.columns:
+        if name in ("geo", "date") or not pd.api.types.is_numeric_dtype(frame[name]):
+            continue
+        wide = frame.pivot_table(index="geo", columns="date", values=name, aggfunc="mean")
+        grid = wide.reindex(index=geos, columns=dates).to_numpy(np.float64)
+        if np.isfinite(grid).mean() < 0.5:
+            continue
+        out[str(name)] = np.where(np.isfinite(grid), grid, np.nanmean(grid))
+    return out
+
+
+def _campaigns(
+    campaigns: pd.DataFrame | None,
+    channels: tuple[str, ...],
+    has_spend: np.ndarray,
+    dates: pd.DatetimeIndex,
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    empty = np.zeros((0, len(dates)))
+    if campaigns is None or campaigns.empty:
+        return (), np.zeros(0, dtype=np.int64), empty, empty, np.zeros(0)
+    frame = campaigns.assign(
+        date=pd.to_datetime(campaigns["date"]).dt.tz_localize(None).dt.normalize(),
+        campaign=campaigns["campaign"].astype(str),
+        channel=campaigns["channel"].astype(str),
+    )
+    frame = frame.loc[frame["channel"].isin(channels)]
+    owner = frame.groupby("campaign", sort=True)["channel"].first()
+    names = tuple(owner.index)
+    chan = np.array([channels.index(c) for c in owner.to_numpy()], dtype=np.int64)
+    value = np.where(
+        has_spend[chan[pd.Index(names).get_indexer(frame["campaign"])]],
+        frame["spend"].to_numpy(np.float64),
+        frame["impressions"].to_numpy(np.float64),
+    )
+    k = pd.Index(names).get_indexer(frame["campaign"])
+    t = dates.get_indexer(frame["date"])
+    ok = t >= 0
+    x = np.zeros((len(names), len(dates)))
+    np.add.at(x, (k[ok], t[ok]), value[ok])
+    spend = np.zeros((len(names), len(dates)))
+    np.add.at(spend, (k[ok], t[ok]), frame["spend"].to_numpy(np.float64)[ok])
+    platform = np.zeros(len(names))
+    np.add.at(platform, k[ok], frame["platform_outcome"].to_numpy(np.float64)[ok])
+    return names, chan, spend, x, platform

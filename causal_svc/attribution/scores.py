@@ -1,0 +1,182 @@
+"""Attribution scores: per channel and per campaign, the incremental outcome, iROAS, marginal
+ROAS and contribution share with intervals — beside what a user would have believed without
+the model: the platforms' own claims and a naive regression.
+
+Campaigns share their channel's response curve (the curve is a property of the channel's
+audience and auction, and a campaign's spend rarely varies enough on its own to identify one),
+so a campaign is credited with its channel's daily effect in proportion to its share of the
+channel's adstocked input that day. Its interval is the channel's, scaled by that share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .inference import Evaluator, Interval
+from .panel import MediaPanel
+from .transforms import apply_lags, lag_stack
+
+__all__ = ["CampaignScore", "ChannelScore", "ResponseCurve", "campaign_scores", "channel_scores",
+           "naive_roas", "response_curves"]  # fmt: skip
+
+# Marginal ROAS: the curve's slope at the spend as run, by central difference of ±5% spend.
+_MARGINAL_STEP = 0.05
+CURVE_SCALES = np.round(np.linspace(0.0, 2.0, 21), 3)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelScore:
+    """One channel's attribution.
+
+    ``iroas`` and ``marginal_roas`` are per unit of spend (None for a channel without spend,
+    whose input is impressions/sends); ``share`` is the channel's part of all media-caused
+    outcome; ``naive_roas`` the coefficient of a pooled regression of the outcome on same-day
+    spend; ``uncalibrated_iroas`` the estimate without lift tests, when any were used.
+    """
+
+    channel: str
+    spend: float
+    media_input: float
+    incremental: Interval
+    iroas: Interval | None
+    marginal_roas: Interval | None
+    share: float
+    platform_outcome: float
+    platform_roas: float | None
+    naive_roas: float | None
+    uncalibrated_iroas: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignScore:
+    campaign: str
+    channel: str
+    spend: float
+    incremental: Interval
+    iroas: Interval | None
+    platform_outcome: float
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseCurve:
+    """Expected incremental outcome of a channel at spend levels around the spend as run."""
+
+    channel: str
+    spend: np.ndarray
+    outcome: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+def naive_roas(panel: MediaPanel) -> np.ndarray:
+    """Pooled OLS of the geo-day outcome on each channel's same-day input, with an intercept:
+    no adstock, saturation, time effects or confounders — the regression a user runs without
+    a causal model. One coefficient per channel (outcome per unit of input)."""
+    n = panel.n_geos * panel.n_days
+    x = np.column_stack([np.ones(n), *(panel.media[c].ravel() for c in range(panel.n_channels))])
+    coef, *_ = np.linalg.lstsq(x, panel.outcome.ravel(), rcond=None)
+    return coef[1:]
+
+
+def channel_scores(
+    ev: Evaluator, uncalibrated: np.ndarray | None = None
+) -> tuple[list[ChannelScore], Interval]:
+    """Per-channel scores and the baseline outcome (outcome not caused by any channel)."""
+    panel = ev.fit.panel
+    naive = naive_roas(panel)
+    effects = [ev.effect(c) for c in range(panel.n_channels)]
+    total_effect = sum(v for v, _ in effects)
+    grad_total = np.sum([g for _, g in effects], axis=0)
+    outcome = float(panel.outcome.sum())
+    baseline = ev.interval(outcome - total_effect, -grad_total, floor=None)
+    out = []
+    for c, (value, grad) in enumerate(effects):
+        spend = float(panel.spend[c].sum())
+        media = float(panel.media[c].sum())
+        inc = ev.interval(value, grad)
+        paid = spend > 0
+        marg = None
+        if paid:
+            (up, down), g = ev.curve(c, np.array([1 + _MARGINAL_STEP, 1 - _MARGINAL_STEP]))
+            step = 2 * _MARGINAL_STEP * spend
+            marg = ev.interval((up - down) / step, (g[0] - g[1]) / step)
+        out.append(
+            ChannelScore(
+                channel=panel.channels[c],
+                spend=spend,
+                media_input=media,
+                incremental=inc,
+                iroas=inc.scaled(1.0 / spend) if paid else None,
+                marginal_roas=marg,
+                share=value / total_effect if total_effect > 0 else 0.0,
+                platform_outcome=float(panel.platform_outcome[c]),
+                platform_roas=float(panel.platform_outcome[c]) / spend if paid else None,
+                naive_roas=float(naive[c]) if paid else None,
+                uncalibrated_iroas=(
+                    float(uncalibrated[c]) / spend if uncalibrated is not None and paid else None
+                ),
+            )
+        )
+    return out, baseline
+
+
+def response_curves(ev: Evaluator, scales: np.ndarray = CURVE_SCALES) -> list[ResponseCurve]:
+    """Each channel's incremental outcome at ``scale ×`` its spend as run, with bands."""
+    panel = ev.fit.panel
+    out = []
+    for c in range(panel.n_channels):
+        values, grads = ev.curve(c, scales)
+        bands = [ev.interval(v, g) for v, g in zip(values, grads, strict=True)]
+        spend = float(panel.spend[c].sum()) or float(panel.media[c].sum())
+        out.append(
+            ResponseCurve(
+                channel=panel.channels[c],
+                spend=scales * spend,
+                outcome=values,
+                lower=np.array([b.lower for b in bands]),
+                upper=np.array([b.upper for b in bands]),
+            )
+        )
+    return out
+
+
+def campaign_scores(ev: Evaluator, channels: list[ChannelScore]) -> list[CampaignScore]:
+    """Campaigns credited with their channel's daily effect by adstocked input share."""
+    fit = ev.fit
+    panel = fit.panel
+    if not panel.campaigns:
+        return []
+    daily = fit.contributions().sum(axis=1)  # (C, T)
+    out = []
+    for c in range(panel.n_channels):
+        members = np.flatnonzero(panel.campaign_channel == c)
+        if members.size == 0:
+            continue
+        from .features import channel_curve
+
+        w = channel_curve(
+            fit.layout, fit.theta, c, float(fit.inputs.k0[c]), fit.spec.max_lag
+        ).weights
+        adst = apply_lags(lag_stack(panel.campaign_media[members], fit.spec.max_lag), w)
+        total = adst.sum(axis=0)
+        share = np.divide(adst, total, out=np.zeros_like(adst), where=total > 0)
+        credited = (share * daily[c]).sum(axis=1)
+        chan = channels[c]
+        whole = max(chan.incremental.estimate, 1e-300)
+        for k, value in zip(members, credited, strict=True):
+            frac = float(value) / whole if chan.incremental.estimate > 0 else 0.0
+            inc = chan.incremental.scaled(frac)
+            spend = float(panel.campaign_spend[k].sum())
+            out.append(
+                CampaignScore(
+                    campaign=panel.campaigns[k],
+                    channel=panel.channels[c],
+                    spend=spend,
+                    incremental=inc,
+                    iroas=inc.scaled(1.0 / spend) if spend > 0 else None,
+                    platform_outcome=float(panel.campaign_platform_outcome[k]),
+                )
+            )
+    return out

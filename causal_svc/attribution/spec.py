@@ -1,0 +1,105 @@
+"""What the attribution model is asked to fit: adstock shapes, priors, nuisance basis, holdout.
+
+Priors are normal on the fit's unconstrained parameters (logit decay, log Weibull shape and
+scale, log half-saturation relative to the channel's median per-capita input, log Hill shape).
+They are weakly informative by design — saturation is the part of a media model the data
+identify least (a channel's spend moves ±10–30% around its level, so the curve far below that
+level is an extrapolation) — and mirror the defaults of the open tools: Meridian centres the
+half-saturation at the median media level and fixes the Hill slope at 1; PyMC-Marketing puts
+Beta(1, 3) on the geometric decay.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .transforms import DEFAULT_MAX_LAG, AdstockKind
+
+__all__ = ["Identification", "ModelSpec", "NormalPrior", "Priors"]
+
+
+class Identification(enum.StrEnum):
+    """Which variation in spend identifies the channels.
+
+    ``NATIONAL``: movements of the national (geo-averaged) series that the calendar and
+    external factors do not explain; local demand shocks that budgets chase average out.
+    ``GEO``: cross-geo differences within each day, with free day effects (Meridian's geo
+    model); unbiased only if budgets do not chase local demand the analyst cannot see.
+    """
+
+    NATIONAL = "national"
+    GEO = "geo"
+
+
+@dataclass(frozen=True, slots=True)
+class NormalPrior:
+    """Normal prior on a transformed parameter, with the bounds the optimiser keeps it in."""
+
+    mean: float
+    sd: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True, slots=True)
+class Priors:
+    """Priors of the nonlinear parameters, on their unconstrained scales."""
+
+    # logit(decay): centred at decay 0.3, sd 1.2 spans 0.06–0.75 at ±1.3 sd.
+    logit_decay: NormalPrior = NormalPrior(-0.85, 1.2, -5.0, 2.5)
+    # log Weibull shape: centred at 1.5 (a delayed peak), sd 0.5.
+    log_weibull_shape: NormalPrior = NormalPrior(0.405, 0.5, -1.2, 1.8)
+    # log Weibull scale (days): centred at 4 days, sd 0.7.
+    log_weibull_scale: NormalPrior = NormalPrior(1.386, 0.7, -0.7, 3.0)
+    # log(K / median per-capita input): centred at the median, sd 0.7 (a factor of 2 at 1 sd).
+    log_half_saturation: NormalPrior = NormalPrior(0.0, 0.7, -3.5, 3.5)
+    # log Hill shape: centred at 1 (Meridian's default slope), sd 0.35.
+    log_hill_shape: NormalPrior = NormalPrior(0.0, 0.35, -1.2, 1.4)
+    # Half-normal on each paid channel's incremental outcome per unit of spend, with scale this
+    # share of the business's total outcome per unit of total media spend: a channel returning
+    # more than half of all the business sells per media dollar is a priori implausible. Mode
+    # at zero, so a channel with no effect is never pulled up (Meridian's ROI priors serve the
+    # same purpose but put no mass at zero).
+    # Demand elasticity of media effects: 1 = a constant share of demand (the multiplicative
+    # MMM), 0 = independent of demand (the additive MMM); centred between, sd 0.25 spans both.
+    demand_elasticity: NormalPrior = NormalPrior(0.5, 0.25, 0.0, 1.0)
+    roi_scale: float = 0.25
+    # Half-normal on the outcome share of a channel without spend (email): scale 25%.
+    share_scale: float = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """The model's configuration.
+
+    Attributes
+    ----------
+    adstock : AdstockKind or mapping channel -> AdstockKind
+        Carry-over shape, for every channel or per channel (others get the default).
+    max_lag : int
+        Longest carry-over, days.
+    annual_harmonics : int
+        Annual Fourier pairs in each geo's own seasonality (0 = trend only).
+    holdout_days : int
+        Last days held out for the validation fit (0 = none).
+    identification : Identification
+    interval_level : float
+        Coverage of the reported intervals.
+    priors : Priors
+    """
+
+    adstock: AdstockKind | Mapping[str, AdstockKind] = AdstockKind.GEOMETRIC
+    max_lag: int = DEFAULT_MAX_LAG
+    annual_harmonics: int = 2
+    holdout_days: int = 28
+    identification: Identification = Identification.NATIONAL
+    country: str = "US"
+    interval_level: float = 0.90
+    priors: Priors = field(default_factory=Priors)
+
+    def adstock_for(self, channel: str) -> AdstockKind:
+        if isinstance(self.adstock, AdstockKind):
+            return self.adstock
+        return self.adstock.get(channel, AdstockKind.GEOMETRIC)

@@ -1,0 +1,142 @@
+"""The nuisance projection: geo effects, time effects, geo-specific seasonality and trend, and
+controls, partialled out of the log outcome and of every media term at once.
+
+By Frisch–Waugh–Lovell the media parameters of the full regression equal those of the
+regression of projected outcome on projected media terms, so the nonlinear fit never carries
+the hundreds of nuisance columns. Each projection is exact in one pass:
+
+- **Geo rows** (:meth:`Projection.geo`): subtract the geo-weighted cross-geo mean of each day
+  (weights are per geo, so this is the weighted projection on day dummies), then regress each
+  geo's series on the basis ``B`` (intercept, trend, annual Fourier terms) and keep the
+  residual. The space ``{B θ_g : Σ_g w_g θ_g = 0}`` is orthogonal in the w-inner product to the
+  day dummies and day-demeaned series lie in their complement, so the per-geo projection of the
+  demeaned series is the projection on the joint space. Geo-varying controls follow by WLS.
+- **National rows** (:meth:`Projection.national`): the geo-weighted mean over geos of each day,
+  regressed on the national design ``D`` (calendar, external factors, the day-means of
+  geo-varying controls) and ``B``; the residual series is what is left for the media to explain.
+
+Why two: day effects absorb everything national without modelling it, and the cross-geo
+variation left identifies the channels (Meridian's geo model); but where budgets chase *local*
+demand the marketers see and the analyst does not, that cross-geo variation is confounded,
+and the national series — in which independent local shocks average out — is the variation to
+trust, with national demand controlled by the calendar and external factors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = ["Projection", "annual_basis"]
+
+# Harmonics of the annual cycle per geo: two capture a peak and its asymmetry without eating
+# the week-to-week spend variation that identifies the channels.
+ANNUAL_HARMONICS = 2
+
+
+def annual_basis(
+    n_days: int, day_of_year: np.ndarray, harmonics: int = ANNUAL_HARMONICS
+) -> np.ndarray:
+    """Basis (T, 2 + 2·harmonics): intercept, linear trend, annual sine/cosine pairs."""
+    t = np.arange(n_days, dtype=np.float64)
+    cols = [np.ones(n_days), (t - t.mean()) / max(n_days, 1)]
+    angle = 2.0 * np.pi * np.asarray(day_of_year, dtype=np.float64) / 365.25
+    for k in range(1, harmonics + 1):
+        cols += [np.sin(k * angle), np.cos(k * angle)]
+    return np.column_stack(cols)
+
+
+def _orthonormal(cols: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the column space (rank-revealing: collinear columns drop)."""
+    u, sv, _ = np.linalg.svd(cols, full_matrices=False)
+    return u[:, sv > 1e-10 * max(float(sv[0]), 1e-300)] if sv.size else u[:, :0]
+
+
+class Projection:
+    """Residual-makers of the nuisance space for a (G, T) panel with geo weights.
+
+    Parameters
+    ----------
+    geo_weights : ndarray, shape (G,)
+        Inverse noise variance per geo (any positive scale).
+    basis : ndarray, shape (T, K)
+        Time basis each geo gets its own coefficients on; must contain the intercept.
+    controls : mapping name -> ndarray (G, T)
+        Geo-varying controls; those with no variation left are dropped
+        (``dropped_controls`` says which).
+    national : ndarray (T, Kn), optional
+        National design for the national rows (calendar, external factors).
+    """
+
+    def __init__(
+        self,
+        geo_weights: np.ndarray,
+        basis: np.ndarray,
+        controls: Mapping[str, np.ndarray] | None = None,
+        national: np.ndarray | None = None,
+    ) -> None:
+        w = np.asarray(geo_weights, dtype=np.float64)
+        self.geo_weights = w
+        self.share = w / w.sum()
+        self._q = _orthonormal(basis)
+        self.controls: tuple[str, ...] = ()
+        self.dropped_controls: tuple[str, ...] = ()
+        self._z: np.ndarray | None = None
+        self._zinv: np.ndarray | None = None
+        ctrl = {k: np.asarray(v, dtype=np.float64) for k, v in (controls or {}).items()}
+        if ctrl:
+            self._set_controls(ctrl)
+        nat = [basis]
+        if national is not None and national.size:
+            nat.append(national)
+        nat += [self.day_mean(z)[:, None] for z in ctrl.values()]
+        self._qn = _orthonormal(np.column_stack(nat))
+
+    def day_mean(self, x: np.ndarray) -> np.ndarray:
+        """Geo-weighted mean over geos: (..., G, T) → (..., T)."""
+        return np.tensordot(x, self.share, axes=([-2], [0]))
+
+    def _within(self, x: np.ndarray) -> np.ndarray:
+        x = x - self.day_mean(x)[..., None, :]
+        return x - (x @ self._q) @ self._q.T
+
+    def _set_controls(self, controls: Mapping[str, np.ndarray]) -> None:
+        names, cols = [], []
+        sw = self.geo_weights[:, None]
+        for name, z in controls.items():
+            zt = self._within(z)
+            if float((sw * zt**2).sum()) > 1e-18 * (1.0 + float((sw * z**2).sum())):
+                names.append(name)
+                cols.append(zt)
+        self.dropped_controls = tuple(n for n in controls if n not in names)
+        if not cols:
+            return
+        z = np.stack(cols)  # (Kz, G, T)
+        zf = (z * np.sqrt(sw)[None]).reshape(len(cols), -1)
+        # Collinear controls: the pseudo-inverse keeps a maximal independent subset.
+        self._zinv = np.linalg.pinv(zf @ zf.T, rcond=1e-10)
+        self._z = z
+        self.controls = tuple(names)
+
+    def geo(self, x: np.ndarray) -> np.ndarray:
+        """Residual of ``x`` (..., G, T) after day effects, geo × basis and controls."""
+        x = self._within(np.asarray(x, dtype=np.float64))
+        if self._z is None or self._zinv is None:
+            return x
+        lead = x.shape[:-2]
+        k = self._z.shape[0]
+        xf = x.reshape(-1, x.shape[-2] * x.shape[-1])
+        zf = self._z.reshape(k, -1)
+        zw = (self._z * self.geo_weights[:, None]).reshape(k, -1)
+        coef = (xf @ zw.T) @ self._zinv
+        return (xf - coef @ zf).reshape(*lead, *x.shape[-2:])
+
+    def national(self, x: np.ndarray) -> np.ndarray:
+        """Residual of the day-mean series of ``x`` (..., G, T) on the national design: (..., T)."""
+        m = self.day_mean(np.asarray(x, dtype=np.float64))
+        return m - (m @ self._qn) @ self._qn.T
+
+    def national_fitted(self, series: np.ndarray) -> np.ndarray:
+        """The national design's fit of a (T,) series (what the nuisance explains)."""
+        return (series @ self._qn) @ self._qn.T

@@ -1,0 +1,54 @@
+"""The stages end to end: progress, the report, and a failing model that reports no ROIs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from causal_svc.attribution import STAGES, ModelSpec, Verdict, analyze
+
+from .world import World
+
+
+def test_report_has_every_stage_scores_and_curves(demo: World) -> None:
+    seen: list[tuple[str, float]] = []
+    assert demo.experiment is not None
+    rep = analyze(demo.panel, ModelSpec(), [demo.experiment],
+                  progress=lambda s, f, m: seen.append((s, f)))  # fmt: skip
+    assert [s for s, _ in seen] == list(STAGES)
+    fractions = [f for _, f in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert rep.verdict is not Verdict.FAIL
+    assert {c.channel for c in rep.channels} == set(demo.panel.channels)
+    assert len(rep.curves) == demo.panel.n_channels and rep.campaigns
+    paid = [c for c in rep.channels if c.spend > 0]
+    assert all(c.iroas is not None and c.iroas.lower <= c.iroas.estimate <= c.iroas.upper
+               for c in paid)  # fmt: skip
+    assert (
+        sum(c.share for c in rep.channels) == np.float64(1.0)
+        or abs(sum(c.share for c in rep.channels) - 1) < 1e-9
+    )
+    # Campaigns split their channel's effect.
+    for ch in rep.channels:
+        parts = [k.incremental.estimate for k in rep.campaigns if k.channel == ch.channel]
+        if parts:
+            assert sum(parts) == np.float64(ch.incremental.estimate) or abs(
+                sum(parts) - ch.incremental.estimate
+            ) <= 1e-6 * max(1.0, ch.incremental.estimate)
+    assert rep.calibration[0].predicted_uncalibrated is not None
+    assert "demand" in rep.unobserved_confounders
+    assert rep.state is not None
+
+
+def test_a_model_that_fails_its_health_checks_reports_no_rois(demo: World) -> None:
+    # An outcome that is nothing but one channel's spend: the model must give that channel
+    # (nearly) all of it, leaving no baseline — a fit no one should read ROIs from.
+    p = demo.panel
+    c = p.channels.index("google_search")
+    x = p.media[c] / p.population[:, None]
+    fake = dataclasses.replace(p, outcome=1.0 + 50.0 * x * p.population[:, None])
+    rep = analyze(fake, ModelSpec())
+    assert rep.verdict is Verdict.FAIL
+    assert rep.channels == () and rep.curves == () and rep.baseline is None
+    assert any("FAIL" in w for w in rep.warnings)

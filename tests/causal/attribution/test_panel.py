@@ -1,0 +1,53 @@
+"""Building the panel from long frames: shapes, impressions for a channel without spend, the
+campaign split, and refusals that name what is missing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from causal_svc.attribution import panel_from_frames
+from causal_svc.errors import InsufficientData, InvalidSpec
+
+from .world import frames, simulate
+
+
+@pytest.fixture(scope="module")
+def long_frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    return frames(simulate("demo", 0))
+
+
+def test_dense_panel_from_frames(long_frames) -> None:
+    outcome, media, campaigns = long_frames
+    p = panel_from_frames(outcome, media, campaigns=campaigns)
+    assert p.outcome.shape == (20, 120) and p.media.shape == (7, 20, 120)
+    assert p.spend.sum() == pytest.approx(media["spend"].sum())
+    email = p.channels.index("klaviyo_email")
+    assert p.spend[email].sum() == 0 and p.media[email].sum() > 0  # sends drive email
+    assert p.campaign_spend.sum() == pytest.approx(media["spend"].sum())
+    assert p.population[p.geos.index("CA")] == pytest.approx(39.54)
+
+
+def test_controls_split_into_national_and_geo(long_frames) -> None:
+    outcome, media, _ = long_frames
+    ctrl = outcome[["geo", "date"]].copy()
+    ctrl["macro"] = pd.to_datetime(ctrl["date"]).dt.dayofyear.astype(float)
+    ctrl["weather"] = np.arange(len(ctrl), dtype=float) % 7
+    p = panel_from_frames(outcome, media, controls=ctrl)
+    assert set(p.national) == {"macro"} and set(p.controls) == {"weather"}
+
+
+def test_refusals(long_frames) -> None:
+    outcome, media, _ = long_frames
+    with pytest.raises(InsufficientData) as info:
+        panel_from_frames(outcome.iloc[:0], media)
+    assert info.value.subject == "outcome"
+    with pytest.raises(InsufficientData):
+        panel_from_frames(outcome, media.assign(spend=0.0, impressions=0.0))
+    with pytest.raises(InvalidSpec) as bad:
+        panel_from_frames(outcome, media, channels=("myspace",))
+    assert bad.value.field == "channels"
+    short = outcome.loc[pd.to_datetime(outcome["date"]) < pd.Timestamp("2024-09-25")]
+    with pytest.raises(InsufficientData):
+        panel_from_frames(short, media)
