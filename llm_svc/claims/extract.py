@@ -1,0 +1,371 @@
+"""Finding causal claims in text, and reading what each one asserts.
+
+A claim is a clause that says something *caused* a change ("Meta retargeting drove a 12%
+lift", "email caused…", "increasing TikTok spend will raise revenue by…") or caused none ("X
+had no effect"). A clause is not a claim when it only reports an association ("correlated
+with", "associated with", "moved with"), a platform's own figure ("Meta reported…"), or is
+hedged ("may have", "suggests", "we could not detect an effect"): those say nothing the
+evidence would have to back.
+
+Lexicon-based on purpose: the rules are readable, deterministic and fast (the guardrail runs
+on every sentence a backend writes), and the labelled set in ``bench/data`` measures them.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from llm_svc.claims.sentences import Span, clauses, sentences
+from llm_svc.numbers import Quantity, QuantityKind, quantities
+
+__all__ = ["Bound", "Claim", "ClaimKind", "Mode", "classify", "extract_claims"]
+
+
+class Mode(enum.StrEnum):
+    """What a clause does with causality."""
+
+    CAUSAL = "causal"
+    ASSOCIATIONAL = "associational"
+    HEDGED = "hedged"
+    NONE = "none"  # no causal or associational language at all
+
+
+class ClaimKind(enum.StrEnum):
+    EFFECT = "effect"  # caused a change (possibly with a size)
+    NO_EFFECT = "no_effect"  # caused no change
+
+
+class Bound(enum.StrEnum):
+    POINT = "point"  # "by 12%", "about 12%"
+    AT_LEAST = "at_least"  # "more than 10%"
+    AT_MOST = "at_most"  # "up to 20%"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One causal claim: where it is, about what, which way and how much."""
+
+    text: str
+    start: int
+    end: int
+    kind: ClaimKind
+    direction: int | None  # +1 up, -1 down, None not said
+    subject_text: str  # the words naming the cause, as written ("" when implicit)
+    outcome_word: str  # the outcome named ("revenue", "orders"; "" when none)
+    magnitude: Quantity | None
+    interval: Quantity | None  # an interval the claim quotes for itself ("95% CI 4 to 20")
+    bound: Bound = Bound.POINT
+    roas: bool = False  # the size is a return on spend
+
+
+def _words(*items: str) -> str:
+    return r"\b(?:" + "|".join(items) + r")\b"
+
+
+_ASSOCIATION = re.compile(
+    _words(
+        r"correlat\w*", r"associat\w*", r"co-?moved?", r"moved? (?:together )?with",
+        r"moves with", r"coincid\w*", r"tracked", r"tracks", r"went together", r"in tandem",
+        r"relationship between", r"linked (?:to|with)", r"(?:platform[- ])?reported",
+        r"according to (?:the )?(?:platform|meta|google|tiktok|klaviyo)", r"claims?",
+        r"attributed (?:by|in) (?:the )?(?:platform|meta|google|tiktok)", r"in the same (?:weeks|days|period)",
+        r"naive regression", r"not (?:a )?causal", r"no identification",
+    ),
+    re.IGNORECASE,
+)  # fmt: skip
+_HEDGE = re.compile(
+    _words(
+        r"may", r"might", r"could", r"possibly", r"perhaps", r"suggests?", r"suggesting",
+        r"appears?", r"seems?", r"likely", r"unlikely", r"unclear", r"uncertain",
+        r"not (?:be )?clear", r"can(?:no|')t (?:tell|say|rule out|conclude)", r"cannot",
+        r"could not detect", r"couldn't detect", r"(?:did|do|does) not detect", r"no detectable",
+        r"not detectable", r"undetectable", r"inconclusive", r"not (?:statistically )?significant",
+        r"not supported", r"unsupported", r"no (?:clear |reliable |causal |credible )?evidence",
+        r"not evidence", r"not (?:yet )?established", r"indicative", r"whether",
+        r"would need", r"to test", r"hypothes\w+", r"consistent with", r"not (?:be )?read as",
+        r"should not be (?:read|taken|used)", r"tentative\w*", r"too (?:noisy|uncertain)",
+        r"we (?:think|believe|expect)", r"potentially", r"estimate suggests",
+        # recommendations say what to do, not what happened
+        r"next steps?", r"to (?:measure|estimate|test|confirm|detect|learn)", r"recommend\w*",
+        r"should (?:run|test|measure)", r"plan with",
+    ),
+    re.IGNORECASE,
+)  # fmt: skip
+_NO_EFFECT = re.compile(
+    r"\b(?:ha[sd]|have|having|with|shows?|showed) (?:had )?(?:no|zero|nil) (?:\w+ ){0,2}?"
+    r"(?:effect|impact|lift|influence|incremental \w+|difference)"
+    r"|\b(?:did(?:n't| not)|does(?:n't| not)|do(?:n't| not)|has(?:n't| not)|had(?:n't| not)|was(?:n't| not)|were(?:n't| not)|never) "
+    r"(?:\w+ ){0,2}?(?:affect|change|move|drive|impact|increase|raise|lift|boost|cause|contribute|help|improve|reduce|decrease|hurt|add)\w*"
+    r"|\bmade (?:no|zero) difference|\bno (?:measurable |real |significant )?(?:effect|impact|lift|incremental)"
+    r"|\bzero (?:effect|impact|lift)|\bdoes nothing|\bdid nothing|\bnot incremental",
+    re.IGNORECASE,
+)
+_UP = _words(
+    r"increas\w*", r"rais\w*", r"rose", r"boost\w*", r"lift\w*", r"uplift", r"gr[eo]w\w*",
+    r"growth", r"generat\w*", r"added", r"adds?", r"improv\w*", r"higher", r"more",
+    r"deliver\w*", r"produc\w*", r"brought in", r"brings? in", r"drove up", r"pushed up",
+    r"gain\w*", r"incremental", r"return\w*", r"doubl\w*", r"tripl\w*", r"contribut\w*",
+)  # fmt: skip
+_DOWN = _words(
+    r"decreas\w*", r"reduc\w*", r"lower\w*", r"cut", r"cuts", r"hurt\w*", r"declin\w*",
+    r"drop\w*", r"fell", r"fall\w*", r"less", r"cannibali[sz]\w*", r"depress\w*",
+    r"drove down", r"pushed down", r"dampen\w*", r"shrank", r"shrunk", r"loss", r"halved",
+    r"negative",
+)  # fmt: skip
+_CAUSE = re.compile(
+    _words(
+        r"(?<!-)caus(?:e|es|ed|ing)", r"dr[io]ve[ns]?", r"driving", r"led to", r"leads? to", r"resulted in",
+        r"results? in", r"responsible for", r"effect", r"effects", r"impact\w*",
+        r"attributable to", r"due to", r"because of", r"thanks to", r"as a result of",
+        r"incremental", r"lift\w*", r"uplift", r"increas\w*", r"rais\w*", r"boost\w*",
+        r"generat\w*", r"deliver\w*", r"produc\w*", r"brought in", r"brings? in", r"added",
+        r"adds?", r"improv\w*", r"contribut\w*", r"decreas\w*", r"reduc\w*", r"lower(?:ed|s)",
+        r"cut", r"cuts", r"hurt\w*", r"cannibali[sz]\w*", r"depress\w*", r"dampen\w*",
+        r"grew", r"grow", r"grows", r"doubled", r"tripled", r"halved", r"will (?:\w+ )?(?:raise|increase|lift|add|grow|boost|reduce|lower|cut|drive)",
+        r"made \w+ (?:grow|rise|fall)", r"pushed (?:up|down)",
+    ),
+    re.IGNORECASE,
+)  # fmt: skip
+_ROAS = re.compile(
+    r"\bi?roas\b|\breturn on (?:ad )?spend\b|\bper (?:dollar|euro|pound|\$|€|£)(?: spent)?\b"
+    r"|\breturn(?:ed|s)? \$?\d|\bfor every (?:dollar|\$)",
+    re.IGNORECASE,
+)
+_AT_LEAST = re.compile(
+    r"\b(?:more than|over|above|at least|exceed\w*|upwards of|north of|>)\s*$", re.IGNORECASE
+)
+_AT_MOST = re.compile(
+    r"\b(?:up to|less than|under|at most|below|no more than|<)\s*$", re.IGNORECASE
+)
+# Quantities that are not a claim's size: confidence levels, p-values, counts, dates.
+_NOT_SIZE_BEFORE = re.compile(
+    r"(?:\bp\s*[=<>≤]\s*|\bn\s*=\s*|\bR²?\s*=\s*|\bweek\s*|\bday\s*|\bQ|\bstd\.? error\s*(?:of\s*)?)$",
+    re.IGNORECASE,
+)
+_NOT_SIZE_AFTER = re.compile(
+    r"^\s*(?:CI\b|confidence|credible|interval|level|significance|days?\b|weeks?\b|months?\b|"
+    r"years?\b|units?\b|regions?\b|geos?\b|states?\b|observations\b|campaigns\b|channels\b)",
+    re.IGNORECASE,
+)
+_INTERVAL_CUE = re.compile(
+    r"(?:\bCI|interval|confidence|credible|uncertainty|range)\s*(?:of|from|is|was)?\s*:?,?\s*$",
+    re.IGNORECASE,
+)
+_OUTCOMES = {
+    "revenue": ("revenue", "sales", "turnover", "income"),
+    "orders": ("orders", "purchases", "transactions", "conversions"),
+    "conversions": ("conversions", "orders", "purchases"),
+    "clicks": ("clicks",),
+    "signups": ("signups", "sign-ups", "registrations"),
+    "installs": ("installs",),
+    "sessions": ("sessions", "traffic", "visits"),
+    "leads": ("leads",),
+    "profit": ("profit", "margin"),
+}
+_OUTCOME_WORD = re.compile(
+    r"\b(revenue|sales|turnover|income|orders|purchases|transactions|conversions|clicks|"
+    r"sign-?ups|registrations|installs|sessions|traffic|visits|leads|profit|margin)\b",
+    re.IGNORECASE,
+)
+
+
+def outcome_synonyms(outcome: str) -> tuple[str, ...]:
+    """Words that name the same outcome as the column ``outcome`` ("revenue" → "sales"…)."""
+    key = outcome.lower()
+    for name, words in _OUTCOMES.items():
+        if name in key or key in words:
+            return (name, *words)
+    return (key,)
+
+
+# Diagnostics describe the analysis (its checks, assumptions, estimand), not the world.
+_DIAGNOSTIC = re.compile(
+    _words(
+        r"placebo", r"refut\w*", r"re-?estimated", r"pre-?trends?", r"balance", r"overlap",
+        r"sensitivity", r"assum\w*", r"estimand", r"standard error", r"statistic", r"checks?",
+        r"test (?:passed|failed)", r"tests (?:passed|failed)", r"raised a warning", r"SUTVA",
+        r"exchangeab\w*", r"instrument strength", r"first stage", r"bandwidth",
+    ),
+    re.IGNORECASE,
+)  # fmt: skip
+
+
+_STRONG = re.compile(
+    _words(
+        r"caus(?:e|es|ed|ing)",
+        r"drove",
+        r"drives",
+        r"led to",
+        r"resulted in",
+        r"lift(?:ed|s)",
+        r"increased",
+        r"raised",
+        r"boosted",
+        r"generated",
+        r"delivered",
+        r"reduced",
+        r"decreased",
+        r"hurt",
+        r"grew",
+    ),
+    re.IGNORECASE,
+)
+_WARNED = re.compile(r"\braised (?:a )?warnings?\b", re.IGNORECASE)
+
+
+def classify(text: str) -> Mode:
+    """What a clause does with causality: a claim, an association, a hedge, or nothing."""
+    if _DIAGNOSTIC.search(text) and not _STRONG.search(_WARNED.sub(" ", text)):
+        return Mode.NONE
+    has_cause = bool(_CAUSE.search(text)) or bool(_NO_EFFECT.search(text))
+    if _HEDGE.search(text):
+        return Mode.HEDGED
+    if _ASSOCIATION.search(text):
+        strong = re.search(
+            r"\b(?:caus(?:e|es|ed|ing)|drove|led to|resulted in)\b", text, re.IGNORECASE
+        )
+        return Mode.CAUSAL if strong and has_cause else Mode.ASSOCIATIONAL
+    return Mode.CAUSAL if has_cause else Mode.NONE
+
+
+_INTERVENTION = re.compile(
+    r"\b(?P<verb>increas\w*|rais\w*|doubl\w*|boost\w*|scal\w* up|adding|add|more|"
+    r"cut\w*|reduc\w*|lower\w*|paus\w*|stop\w*|turn\w* off|remov\w*|halv\w*|less)\s+"
+    r"(?:\w+\s+){0,3}?(?:spend\w*|budgets?|investment|bids?|campaigns?)\b",
+    re.IGNORECASE,
+)
+_CUT = re.compile(r"^(?:cut|reduc|lower|paus|stop|turn|remov|halv|less)", re.IGNORECASE)
+
+
+def _direction(text: str, size: Quantity | None) -> int | None:
+    """+1 / -1: which way the claim says the outcome moved with the cause (an intervention
+    that cuts spend flips it: "cutting TikTok spend will lower revenue" claims a positive
+    effect of TikTok)."""
+    flip = 1
+    m = _INTERVENTION.search(text)
+    if m:
+        flip = -1 if _CUT.match(m.group("verb")) else 1
+        text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
+    down = [d.start() for d in re.finditer(_DOWN, text, re.IGNORECASE)]
+    up = [u.start() for u in re.finditer(_UP, text, re.IGNORECASE)]
+    if size is not None and size.value < 0:
+        found: int | None = -1
+    elif down and (not up or min(down) < min(up)):
+        found = -1
+    elif up or (size is not None and size.value > 0):
+        found = +1
+    else:
+        found = None
+    return None if found is None else found * flip
+
+
+def _sizes(text: str) -> tuple[Quantity | None, Quantity | None, Bound]:
+    """(size, quoted interval, bound) of a clause; confidence levels, p-values and counts are
+    skipped."""
+    size: Quantity | None = None
+    interval: Quantity | None = None
+    bound = Bound.POINT
+    for q in quantities(text):
+        before, after = text[: q.start], text[q.end :]
+        if _NOT_SIZE_BEFORE.search(before) or _NOT_SIZE_AFTER.match(after):
+            continue
+        if q.is_range and (size is not None or _INTERVAL_CUE.search(before)):
+            if interval is None:
+                interval = q
+            continue
+        if size is None:
+            size = q
+            if _AT_LEAST.search(before):
+                bound = Bound.AT_LEAST
+            elif _AT_MOST.search(before):
+                bound = Bound.AT_MOST
+    return size, interval, bound
+
+
+def _claim(span: Span, subject: str) -> Claim | None:
+    text = span.text
+    if classify(text) is not Mode.CAUSAL:
+        return None
+    size, interval, bound = _sizes(text)
+    outcome = _OUTCOME_WORD.search(text)
+    kind = ClaimKind.NO_EFFECT if _NO_EFFECT.search(text) else ClaimKind.EFFECT
+    direction = None if kind is ClaimKind.NO_EFFECT else _direction(text, size)
+    roas = bool(_ROAS.search(text)) or (
+        size is not None and size.kind is QuantityKind.MULTIPLE and "roas" in text.lower()
+    )
+    if size is not None and size.kind is QuantityKind.MULTIPLE and not roas and size.value >= 1:
+        # "doubled revenue" / "3x the sales": a relative change of (multiple - 1)
+        size = Quantity(size.value - 1, QuantityKind.PERCENT, size.start, size.end, size.tolerance)
+    return Claim(
+        text=text,
+        start=span.start,
+        end=span.end,
+        kind=kind,
+        direction=direction,
+        subject_text=subject,
+        outcome_word=outcome.group(1).lower() if outcome else "",
+        magnitude=size,
+        interval=interval,
+        bound=bound,
+        roas=roas,
+    )
+
+
+def extract_claims(text: str, subjects: Sequence[re.Pattern[str]] = ()) -> list[Claim]:
+    """Every causal claim in ``text``, one per clause that makes one.
+
+    ``subjects`` are patterns for the causes the evidence knows (treatments, channels); the
+    words a clause uses for its cause are recorded so the judge can match them. A clause
+    that names no cause inherits the previous clause's in the same sentence ("Meta drove a
+    lift in revenue, and it raised orders too"), or stands for the evidence's only cause
+    when it says "it" or "the campaign"; a clause with no cause at all ("random reassignment
+    produces effects this large") claims nothing about one.
+    """
+    out: list[Claim] = []
+    for sentence in sentences(text):
+        previous: str | None = None
+        for clause in clauses(sentence):
+            named = _subject(clause.text, subjects)
+            subject = named or previous
+            if subject is None and _IMPLICIT.search(clause.text):
+                subject = ""  # "it", "the campaign": the one cause the evidence has, if one
+            if subject is not None:
+                claim = _claim(clause, subject)
+                if claim is not None:
+                    out.append(claim)
+            previous = subject
+    return out
+
+
+# Words that stand for a cause without naming it: a claim needs a cause, named or implied.
+_IMPLICIT = re.compile(
+    r"\b(?:it|this|that|they|these|those|its)\b(?! (?:is|was) (?:a |the )?(?:correlation|estimate))"
+    r"|\b(?:the|this|that|our|these|those|new) (?:\w+ )?(?:campaigns?|channels?|tests?|treatment|"
+    r"programs?|programmes?|promotions?|ads|advertising|spend|media|initiative|launch|holdout)\b"
+    r"|\b(?:advertising|marketing|treatment)\b",
+    re.IGNORECASE,
+)
+
+
+_CHANNEL_WORDS = re.compile(
+    _words(
+        r"meta", r"facebook", r"fb", r"instagram", r"google(?: ads)?", r"adwords", r"search",
+        r"youtube", r"tiktok", r"email", r"klaviyo", r"sms", r"snapchat", r"pinterest",
+        r"linkedin", r"twitter", r"x ads", r"tv", r"radio", r"display", r"affiliates?",
+        r"retargeting", r"prospecting", r"programmatic", r"podcasts?", r"influencers?", r"ooh",
+        r"direct mail", r"bing", r"amazon(?: ads)?", r"reddit", r"social", r"paid social",
+    ),
+    re.IGNORECASE,
+)  # fmt: skip
+
+
+def _subject(text: str, subjects: Sequence[re.Pattern[str]]) -> str:
+    for pattern in subjects:
+        m = pattern.search(text)
+        if m:
+            return m.group(0)
+    m = _CHANNEL_WORDS.search(text)
+    return m.group(0) if m else ""

@@ -1,0 +1,247 @@
+"""Judging a causal claim against the effects the analyses report.
+
+=============  ===============================================================================
+verdict        when
+=============  ===============================================================================
+SUPPORTED      an identified estimate that passed its checks has the claimed direction, its
+               interval excludes zero, and the claimed size (or range, or bound) is inside
+               the interval; "X had no effect" when the interval includes zero
+CONTRADICTED   wrong sign; size outside the interval; an effect claimed where the interval
+               spans zero; "no effect" where the interval excludes zero; a claim about an
+               estimate that failed its checks; a quoted interval that is not the analysis's
+UNSUPPORTED    no analysis speaks to the cause or the outcome named; the only evidence is a
+               correlation (no identification strategy); a percentage where the analysis gives
+               no baseline, or a return on spend where it gives none; a bound the interval
+               straddles ("more than 10%" with an interval from 4% to 20%)
+=============  ===============================================================================
+
+Sizes are compared with the rounding their writer used: "12%" stands for anything from 11.5%
+to 12.5%. A percentage is converted to outcome units through the baseline the analysis
+reports (its control mean or counterfactual level), and that derivation is named in the
+reason.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from llm_svc.claims.extract import Bound, Claim, ClaimKind, outcome_synonyms
+from llm_svc.evidence import Effect, Metric
+from llm_svc.numbers import Quantity, QuantityKind, fmt, fmt_pct
+
+__all__ = ["Judgement", "Verdict", "judge", "subject_patterns"]
+
+
+class Verdict(enum.StrEnum):
+    SUPPORTED = "supported"
+    CONTRADICTED = "contradicted"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A claim, its verdict and why, and the effect it was judged against (if any)."""
+
+    claim: Claim
+    verdict: Verdict
+    reason: str
+    analysis_ids: tuple[str, ...]
+    effect: Effect | None = None
+
+
+# Other names people use for a platform's channels.
+_SYNONYMS = {
+    "facebook": "meta", "fb": "meta", "instagram": "meta", "ig": "meta",
+    "adwords": "google", "youtube": "google", "email": "klaviyo", "emails": "klaviyo",
+    "newsletter": "klaviyo", "tik": "tiktok",
+}  # fmt: skip
+_GENERIC = {"treatment", "treated", "campaign", "test", "intervention", "channel", "spend", "post"}
+
+
+def _tokens(text: str) -> set[str]:
+    words = re.findall(r"[a-z0-9]+", text.lower().replace("tik tok", "tiktok"))
+    return {_SYNONYMS.get(w, w) for w in words}
+
+
+def _aliases(treatment: str) -> tuple[str, ...]:
+    base = treatment.strip()
+    spaced = re.sub(r"[_\-.]+", " ", base)
+    return tuple(dict.fromkeys([base, spaced, spaced.replace(" ", "-")]))
+
+
+def subject_patterns(effects: Sequence[Effect]) -> list[re.Pattern[str]]:
+    """Patterns that find each effect's cause in text, longest names first."""
+    names: set[str] = set()
+    for e in effects:
+        names.update(a for a in _aliases(e.treatment) if a)
+        tokens = [t for t in re.split(r"[_\-.\s]+", e.treatment.lower()) if t]
+        if tokens and tokens[0] not in _GENERIC:
+            names.add(tokens[0])  # the platform word alone: "Meta" for meta_prospecting
+    for word, target in _SYNONYMS.items():
+        if any(target in _tokens(n) for n in names):
+            names.add(word)
+    ordered = sorted(names, key=len, reverse=True)
+    return [re.compile(rf"\b{re.escape(n)}\b", re.IGNORECASE) for n in ordered]
+
+
+def _matches(subject: str, effects: Sequence[Effect]) -> list[Effect]:
+    """Effects whose cause the claim's subject names (every effect when it names none and
+    there is exactly one cause in the evidence)."""
+    if not subject:
+        causes = {e.treatment for e in effects}
+        return list(effects) if len(causes) == 1 else []
+    said = _tokens(subject)
+    scored: list[tuple[int, Effect]] = []
+    for e in effects:
+        name = _tokens(e.treatment)
+        if name <= said or said <= name:
+            scored.append((len(name & said), e))
+    if not scored:
+        return []
+    best = max(s for s, _ in scored)
+    return [e for s, e in scored if s == best]
+
+
+def _rank(e: Effect) -> int:
+    return 0 if e.causal and e.supported else 1 if e.causal else 2
+
+
+def _in_units(q: Quantity, e: Effect, lower: float, upper: float) -> tuple[float, float] | None:
+    """A quantity's [value, upper] in the effect's units, or None when it cannot be converted."""
+    lo, hi = q.value, q.upper if q.upper is not None else q.value
+    if q.kind is QuantityKind.PERCENT:
+        if e.metric is Metric.ROAS:
+            return None
+        if e.baseline is None or e.baseline <= 0:
+            return None
+        return lo * e.baseline, hi * e.baseline
+    if q.kind is QuantityKind.MULTIPLE and e.metric is not Metric.ROAS:
+        return None
+    return lo, hi
+
+
+def _interval_text(e: Effect, percent: bool) -> str:
+    rel = e.relative()
+    if percent and rel is not None:
+        return f"{e.level}% interval {fmt_pct(rel[1])} to {fmt_pct(rel[2])}"
+    return f"{e.level}% interval {fmt(e.lower)} to {fmt(e.upper)}"
+
+
+def _size_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str] | None:
+    """The verdict on the claim's size, or None when it states none."""
+    q = claim.magnitude
+    if q is None:
+        return None
+    percent = q.kind is QuantityKind.PERCENT
+    if claim.roas and e.metric is not Metric.ROAS:
+        return Verdict.UNSUPPORTED, (
+            f"the analysis estimated the effect on {e.outcome}, not a return on spend"
+        )
+    converted = _in_units(q, e, e.lower, e.upper)
+    if converted is None:
+        return Verdict.UNSUPPORTED, (
+            f"the analysis reports the effect in {e.outcome} units with no baseline to turn "
+            "a percentage into"
+            if percent
+            else f"the analysis gives no figure to compare a {q.kind.value} with"
+        )
+    lo, hi = converted
+    tol = q.tolerance * (e.baseline if percent and e.baseline else 1.0)
+    sign = -1.0 if claim.direction == -1 and lo > 0 else 1.0
+    lo, hi = sorted((sign * lo, sign * hi))
+    where = _interval_text(e, percent)
+    derived = (
+        " (relative to the baseline of " + fmt(e.baseline) + ")" if percent and e.baseline else ""
+    )
+    if claim.bound is Bound.AT_LEAST:
+        if lo - tol <= e.lower:
+            return Verdict.SUPPORTED, f"the {where}{derived} lies above the claimed floor"
+        if lo - tol >= e.upper:
+            return Verdict.CONTRADICTED, f"the {where}{derived} lies below the claimed floor"
+        return Verdict.UNSUPPORTED, f"the {where}{derived} allows values below the claimed floor"
+    if claim.bound is Bound.AT_MOST:
+        if hi + tol >= e.upper:
+            return Verdict.SUPPORTED, f"the {where}{derived} lies below the claimed ceiling"
+        if hi + tol <= e.lower:
+            return Verdict.CONTRADICTED, f"the {where}{derived} lies above the claimed ceiling"
+        return Verdict.UNSUPPORTED, f"the {where}{derived} allows values above the claimed ceiling"
+    mid = (lo + hi) / 2
+    if e.lower - tol <= mid <= e.upper + tol:
+        return Verdict.SUPPORTED, f"the claimed size is inside the {where}{derived}"
+    return Verdict.CONTRADICTED, f"the claimed size is outside the {where}{derived}"
+
+
+def _quoted_interval(claim: Claim, e: Effect) -> str | None:
+    """Why a quoted interval is not the analysis's (None when it is, or none is quoted)."""
+    q = claim.interval
+    if q is None or q.upper is None:
+        return None
+    converted = _in_units(q, e, e.lower, e.upper)
+    if converted is None:
+        return None
+    lo, hi = converted
+    width = max(e.upper - e.lower, 1e-12)
+    tol = max(
+        q.tolerance * (e.baseline if q.kind is QuantityKind.PERCENT and e.baseline else 1.0),
+        0.02 * width,
+    )
+    if abs(lo - e.lower) <= tol and abs(hi - e.upper) <= tol:
+        return None
+    return f"it quotes an interval that is not the analysis's ({_interval_text(e, q.kind is QuantityKind.PERCENT)})"
+
+
+def judge(claim: Claim, effects: Sequence[Effect]) -> Judgement:
+    """The verdict on one claim given every effect the evidence reports."""
+    candidates = sorted(_matches(claim.subject_text, effects), key=_rank)
+    if claim.outcome_word:
+        same = [e for e in candidates if claim.outcome_word in outcome_synonyms(e.outcome)]
+        if candidates and not same:
+            measured = ", ".join(sorted({e.outcome for e in candidates}))
+            return Judgement(
+                claim, Verdict.UNSUPPORTED,
+                f"the analyses measured {measured}, not {claim.outcome_word}",
+                tuple(dict.fromkeys(e.analysis_id for e in candidates)),
+            )  # fmt: skip
+        candidates = same
+    if not candidates:
+        who = f"{claim.subject_text!r}" if claim.subject_text else "the cause it names"
+        return Judgement(claim, Verdict.UNSUPPORTED, f"no analysis speaks to {who}", ())
+    ids = tuple(dict.fromkeys(e.analysis_id for e in candidates))
+    verdict, reason = _against(claim, candidates[0])
+    return Judgement(claim, verdict, reason, ids, candidates[0])
+
+
+def _against(claim: Claim, e: Effect) -> tuple[Verdict, str]:
+    what = f"the effect of {e.treatment} on {e.outcome}"
+    if not e.causal:
+        return Verdict.UNSUPPORTED, (
+            f"the only evidence on {what} is a correlation with no identification strategy"
+        )
+    if not e.supported:
+        failed = ", ".join(e.failed_checks) or "its checks"
+        return (
+            Verdict.CONTRADICTED,
+            f"the estimate of {what} failed {failed}, so it is not supported",
+        )
+    if claim.kind is ClaimKind.NO_EFFECT:
+        if e.spans_zero:
+            return Verdict.SUPPORTED, f"the {_interval_text(e, False)} includes zero"
+        return Verdict.CONTRADICTED, f"the {_interval_text(e, False)} excludes zero"
+    if e.spans_zero:
+        return Verdict.CONTRADICTED, (
+            f"the {_interval_text(e, False)} includes zero: no effect is detectable"
+        )
+    sign = 1 if e.point > 0 else -1
+    if claim.direction is not None and claim.direction != sign:
+        way = "an increase" if sign > 0 else "a decrease"
+        return Verdict.CONTRADICTED, f"the analysis found {way} ({_interval_text(e, False)})"
+    quoted = _quoted_interval(claim, e)
+    if quoted is not None:
+        return Verdict.CONTRADICTED, quoted
+    size = _size_verdict(claim, e)
+    if size is not None:
+        return size
+    return Verdict.SUPPORTED, f"the {_interval_text(e, False)} excludes zero and the checks passed"

@@ -1,0 +1,154 @@
+"""The grounding context an LLM reads, and the causal-reasoning prompts around it.
+
+The context document lists every fact of every analysis with its provenance written beside
+it as ``[analysis_id:fact]``, the state each effect is in (established, not detectable, not
+supported, correlation only), and the ranked insights. The prompts tell the model how to
+reason from it: an estimate is not a correlation, quote intervals, name the identification
+strategy and its assumptions, hedge what is not supported, never go beyond the data window,
+and use no figure that is not in the context. The audience sets length and vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from llm_svc.evidence import Analysis, Audience, CheckOutcome, Effect
+from llm_svc.insights import Insight
+from llm_svc.numbers import fmt, fmt_pct
+from llm_svc.vocabulary import ESTIMAND_SCOPES, IDENTIFICATION_LABELS, label, method_label
+
+__all__ = ["Prompt", "build_context", "build_prompts", "effect_state"]
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """One chat message for an LLM."""
+
+    role: str  # "system" | "user"
+    content: str
+
+
+def effect_state(e: Effect) -> str:
+    """The one-phrase state of an effect that decides how it may be worded."""
+    if not e.causal:
+        return "CORRELATION ONLY: no identification strategy; must not be described as causing anything"
+    if not e.supported:
+        return (
+            "NOT SUPPORTED: failed " + ", ".join(e.failed_checks) + "; must not be read as causal"
+        )
+    if e.spans_zero:
+        return "NO DETECTABLE EFFECT: the interval includes zero; do not claim an effect or its absence"
+    if e.warning_checks:
+        return "INDICATIVE: " + ", ".join(e.warning_checks) + " raised a warning; state it hedged"
+    return "ESTABLISHED: identified, checks passed, interval excludes zero"
+
+
+def _tag(a: Analysis, fact: str) -> str:
+    return f"[{a.analysis_id}:{fact}]"
+
+
+def _effect_lines(a: Analysis, e: Effect) -> list[str]:
+    lines = [
+        f"- effect of {label(e.treatment)} on {label(e.outcome)}"
+        + (f" ({e.metric.value})" if e.metric.value != "outcome" else ""),
+        f"  - estimate {fmt(e.point)} {_tag(a, e.prefix + e.point_fact)}; {e.level}% interval "
+        f"{fmt(e.lower)} {_tag(a, e.prefix + e.lower_fact)} to {fmt(e.upper)} "
+        f"{_tag(a, e.prefix + e.upper_fact)}"
+        + (f"; p = {fmt(e.p_value)} {_tag(a, 'p_value')}" if e.p_value is not None else ""),
+        f"  - state: {effect_state(e)}",
+    ]
+    rel = e.relative()
+    if rel is not None:
+        lines.append(
+            f"  - baseline {fmt(e.baseline or 0.0)} {_tag(a, e.baseline_fact)}; relative effect "
+            f"{fmt_pct(rel[0])} ({fmt_pct(rel[1])} to {fmt_pct(rel[2])}) "
+            f"[derived: estimate and interval / {e.baseline_fact}]"
+        )
+    return lines
+
+
+def _analysis_block(a: Analysis) -> list[str]:
+    lines = [f"## Analysis {a.analysis_id} ({a.kind.replace('_', ' ')})"]
+    lines.append(f"- method: {method_label(a.method)} {_tag(a, 'method')}")
+    lines.append(
+        f"- identification: {IDENTIFICATION_LABELS[a.identification]} {_tag(a, 'strategy.kind')}"
+    )
+    if a.estimand:
+        scope = ESTIMAND_SCOPES.get(a.estimand, "")
+        lines.append(f"- estimand: {a.estimand.upper()}, {scope} {_tag(a, 'estimand')}")
+    if a.strategy_reason:
+        lines.append(f"- why this method: {a.strategy_reason} {_tag(a, 'strategy.reason')}")
+    for i, text in enumerate(a.assumptions):
+        lines.append(f"- assumption: {text} {_tag(a, f'strategy.assumptions[{i}]')}")
+    if a.adjustment_set:
+        lines.append(
+            f"- adjusted for: {', '.join(a.adjustment_set)} {_tag(a, 'strategy.adjustment_set')}"
+        )
+    if a.n:
+        counts = f"- observations: {a.n:,} {_tag(a, 'n')}"
+        if a.n_treated and a.n_control:
+            counts += f" ({a.n_treated:,} treated {_tag(a, 'n_treated')}, {a.n_control:,} control {_tag(a, 'n_control')})"
+        lines.append(counts)
+    if a.window is not None:
+        lines.append(
+            f"- data window: {a.window[0].isoformat()} to {a.window[1].isoformat()} {_tag(a, 'window')}"
+        )
+    for e in a.effects:
+        lines += _effect_lines(a, e)
+    for c in a.checks:
+        if c.outcome is CheckOutcome.SKIPPED:
+            continue
+        stat = f", statistic {fmt(c.statistic)}" if c.statistic is not None else ""
+        p = f", p = {fmt(c.p_value)}" if c.p_value is not None else ""
+        what = f": {c.interpretation}" if c.interpretation else ""
+        lines.append(
+            f"- check {c.label}: {c.outcome.value.upper()}{stat}{p}{what} {_tag(a, c.fact)}"
+        )
+    for i, text in enumerate(a.warnings):
+        lines.append(f"- warning: {text} {_tag(a, f'warnings[{i}]')}")
+    return lines
+
+
+def build_context(analyses: Sequence[Analysis], insights: Sequence[Insight]) -> str:
+    """The context document: every fact with its provenance, then the ranked insights."""
+    lines = [
+        "# Evidence",
+        "Every figure is followed by [analysis_id:fact], the field of the analysis it comes from.",
+        "",
+    ]
+    for a in analyses:
+        lines += _analysis_block(a)
+        lines.append("")
+    lines.append("# Insights, most important first")
+    for i, insight in enumerate(insights, 1):
+        lines.append(
+            f"{i}. ({insight.kind.value.replace('_', ' ')}, confidence {insight.confidence:.2f}) {insight.text}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+_RULES = """You explain marketing measurement results. Reason causally and only from the evidence given.
+Rules:
+1. An estimate with an identification strategy whose checks passed is evidence of a causal effect; a correlation (naive regression, platform-reported conversions or ROAS) is not. Never describe a correlation as something one thing caused in another.
+2. Quote the interval with every effect size, e.g. "3.78 (95% interval 1.04 to 6.52)".
+3. Name the identification strategy and the assumptions the estimate rests on.
+4. Word each effect as its state allows: ESTABLISHED may be stated plainly; INDICATIVE must be hedged ("suggests", "may have"); NO DETECTABLE EFFECT means "we could not detect an effect", never "no effect"; NOT SUPPORTED and CORRELATION ONLY must not be described as effects at all.
+5. Never extrapolate beyond the data window, the units analysed, or the spend levels observed, and never to channels or outcomes the evidence does not cover.
+6. Use only figures that appear in the evidence; do not compute new ones.
+7. Write plain prose without the [analysis:fact] tags."""
+
+_STYLE = {
+    Audience.EXECUTIVE: "Audience: an executive. Three or four short sentences, the decision first, no statistical jargon beyond the interval.",
+    Audience.ANALYST: "Audience: a marketing analyst. One or two paragraphs: the effect, the method and identification, what the checks found, caveats, the next step.",
+    Audience.DATA_SCIENTIST: "Audience: a data scientist. Be precise: estimand, standard error, p-value, each check with its statistic, every assumption, warnings, and the next step.",
+}
+
+
+def build_prompts(context: str, audience: Audience, question: str = "") -> list[Prompt]:
+    """System rules and style for the audience, then the context and the question."""
+    ask = question.strip() or "Explain what these analyses show and what to do next."
+    return [
+        Prompt("system", f"{_RULES}\n{_STYLE[audience]}"),
+        Prompt("user", f"{context}\n# Question\n{ask}"),
+    ]

@@ -1,0 +1,374 @@
+"""Proto ↔ domain for the LLM service. Bad input raises InvalidRequest naming the field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import llm_pb2 as llm_pb
+
+from llm_svc.claims import Judgement, Verdict
+from llm_svc.context import Prompt
+from llm_svc.errors import InvalidRequest
+from llm_svc.evidence import Analysis, Audience, Check, CheckOutcome, Effect, Identification, Metric
+from llm_svc.explain import Done
+from llm_svc.guardrail import Flagged, Resolution
+from llm_svc.insights import Insight, InsightKind
+from llm_svc.writer import Cite
+from mesh.runtime.protoconv import enum_from_proto, require_org
+
+MAX_ANALYSES = 20
+MAX_ID_CHARS = 128
+MAX_QUESTION_CHARS = 2_000
+MAX_TEXT_CHARS = 20_000
+MAX_MODEL_CHARS = 256
+
+# -- requests ----------------------------------------------------------------------------------
+
+_AUDIENCES: dict[int, Audience] = {
+    llm_pb.AUDIENCE_UNSPECIFIED: Audience.ANALYST,
+    llm_pb.AUDIENCE_EXECUTIVE: Audience.EXECUTIVE,
+    llm_pb.AUDIENCE_ANALYST: Audience.ANALYST,
+    llm_pb.AUDIENCE_DATA_SCIENTIST: Audience.DATA_SCIENTIST,
+}
+
+
+def _audience(value: int) -> Audience:
+    return _AUDIENCES[enum_from_proto(value, llm_pb.Audience.DESCRIPTOR, "audience")]
+
+
+def _analysis_id(value: str, field: str) -> str:
+    if not value:
+        raise InvalidRequest(f"{field} is required", field=field)
+    if len(value) > MAX_ID_CHARS:
+        raise InvalidRequest(f"{field} is over {MAX_ID_CHARS} characters", field=field)
+    return value
+
+
+def _analysis_ids(values: Sequence[str], *, required: bool) -> tuple[str, ...]:
+    if required and not values:
+        raise InvalidRequest("analysis_ids needs at least one analysis id", field="analysis_ids")
+    if len(values) > MAX_ANALYSES:
+        raise InvalidRequest(
+            f"analysis_ids has {len(values):,} ids; at most {MAX_ANALYSES}", field="analysis_ids"
+        )
+    ids = [_analysis_id(v, f"analysis_ids[{i}]") for i, v in enumerate(values)]
+    return tuple(dict.fromkeys(ids))
+
+
+def _question(value: str) -> str:
+    if len(value) > MAX_QUESTION_CHARS:
+        raise InvalidRequest(
+            f"question is over {MAX_QUESTION_CHARS:,} characters", field="question"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ContextQuestion:
+    org_id: str
+    analysis_ids: tuple[str, ...]
+    question: str
+    audience: Audience
+
+
+def context_question(request: llm_pb.BuildContextRequest) -> ContextQuestion:
+    return ContextQuestion(
+        require_org(request.org_id),
+        _analysis_ids(request.analysis_ids, required=True),
+        _question(request.question),
+        _audience(request.audience),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainQuestion:
+    org_id: str
+    analysis_id: str
+    question: str
+    audience: Audience
+    writer: str  # "default" | "grounded" | "llm"
+    llm_url: str
+    llm_model: str
+
+
+_WRITERS: dict[int, str] = {
+    llm_pb.EXPLANATION_WRITER_UNSPECIFIED: "default",
+    llm_pb.EXPLANATION_WRITER_GROUNDED: "grounded",
+    llm_pb.EXPLANATION_WRITER_LLM: "llm",
+}
+
+
+def explain_question(request: llm_pb.ExplainRequest) -> ExplainQuestion:
+    writer = _WRITERS[
+        enum_from_proto(request.writer, llm_pb.ExplanationWriter.DESCRIPTOR, "writer")
+    ]
+    if len(request.llm.model) > MAX_MODEL_CHARS:
+        raise InvalidRequest(f"llm.model is over {MAX_MODEL_CHARS} characters", field="llm.model")
+    if writer == "grounded" and request.llm.url:
+        raise InvalidRequest("llm.url names an endpoint but writer is GROUNDED", field="llm.url")
+    return ExplainQuestion(
+        require_org(request.org_id),
+        _analysis_id(request.analysis_id, "analysis_id"),
+        _question(request.question),
+        _audience(request.audience),
+        writer,
+        request.llm.url,
+        request.llm.model,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimsQuestion:
+    org_id: str
+    text: str
+    analysis_ids: tuple[str, ...]
+
+
+def claims_question(request: llm_pb.CheckClaimsRequest) -> ClaimsQuestion:
+    org = require_org(request.org_id)
+    if not request.text.strip():
+        raise InvalidRequest("text is required: the text whose claims to check", field="text")
+    if len(request.text) > MAX_TEXT_CHARS:
+        raise InvalidRequest(f"text is over {MAX_TEXT_CHARS:,} characters", field="text")
+    return ClaimsQuestion(org, request.text, _analysis_ids(request.analysis_ids, required=False))
+
+
+# -- analyses ----------------------------------------------------------------------------------
+
+_IDENTIFICATION = {
+    causal_pb.IdentificationKind.Value(f"IDENTIFICATION_KIND_{k.name}"): k
+    for k in Identification
+    if k is not Identification.UNKNOWN
+}
+_CHECK_OUTCOMES = {
+    causal_pb.CHECK_OUTCOME_PASSED: CheckOutcome.PASSED,
+    causal_pb.CHECK_OUTCOME_FAILED: CheckOutcome.FAILED,
+    causal_pb.CHECK_OUTCOME_WARNING: CheckOutcome.WARNING,
+    causal_pb.CHECK_OUTCOME_SKIPPED: CheckOutcome.SKIPPED,
+}
+_NAIVE = causal_pb.ESTIMATION_METHOD_NAIVE_REGRESSION
+
+
+def _enum_name(descriptor: object, value: int, prefix: str) -> str:
+    try:
+        name = descriptor.values_by_number[value].name  # type: ignore[attr-defined]
+    except KeyError:
+        return ""
+    return name.removeprefix(prefix).lower()
+
+
+def _opt(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _check(c: causal_pb.Check) -> Check:
+    kind = _enum_name(causal_pb.CheckKind.DESCRIPTOR, c.kind, "CHECK_KIND_") or c.name
+    return Check(
+        name=c.name,
+        kind=kind if kind != "unspecified" else c.name.lower().replace(" ", "_"),
+        outcome=_CHECK_OUTCOMES.get(c.outcome, CheckOutcome.SKIPPED),
+        interpretation=c.interpretation,
+        statistic=_opt(c.statistic) if c.HasField("statistic") else None,
+        p_value=_opt(c.p_value) if c.HasField("p_value") else None,
+        threshold=_opt(c.threshold) if c.HasField("threshold") else None,
+    )
+
+
+def _date(d: object) -> dt.date | None:
+    year, month, day = (getattr(d, "year", 0), getattr(d, "month", 0), getattr(d, "day", 0))
+    return dt.date(year, month, day) if year and month and day else None
+
+
+def _window(request: causal_pb.EstimateEffectRequest) -> tuple[dt.date, dt.date] | None:
+    if request.WhichOneof("data") != "records" or not request.records.HasField("date_range"):
+        return None
+    r = request.records.date_range
+    start, end = _date(r.start_date), _date(r.end_date)
+    return (start, end) if start and end else None
+
+
+def _baseline(stats: dict[str, float]) -> tuple[float | None, str]:
+    """The outcome level without the treatment, when the estimator reports one."""
+    for key in ("average_counterfactual", "mean_control"):
+        value = stats.get(key)
+        if value is not None and math.isfinite(value) and value > 0:
+            return value, f"statistics.{key}"
+    return None, ""
+
+
+def _effect_analysis(a: causal_pb.Analysis) -> Analysis:
+    e = a.estimate
+    checks = tuple(_check(c) for c in e.checks)
+    kind = _IDENTIFICATION.get(e.strategy.kind, Identification.UNKNOWN)
+    if e.method == _NAIVE or e.strategy.method == _NAIVE:
+        kind = Identification.NONE
+    stats = {k: float(v) for k, v in e.statistics.items()}
+    baseline, baseline_fact = _baseline(stats)
+    effect = Effect(
+        analysis_id=a.analysis_id,
+        treatment=e.treatment or a.request.roles.treatment or "treatment",
+        outcome=e.outcome or a.request.roles.outcome or "outcome",
+        point=e.point_estimate,
+        lower=e.ci_lower,
+        upper=e.ci_upper,
+        alpha=e.alpha if 0 < e.alpha < 1 else 0.05,
+        p_value=_opt(e.p_value),
+        supported=e.supported,
+        causal=kind is not Identification.NONE,
+        baseline=baseline,
+        baseline_fact=baseline_fact,
+        failed_checks=tuple(c.label for c in checks if c.outcome is CheckOutcome.FAILED),
+        warning_checks=tuple(c.label for c in checks if c.outcome is CheckOutcome.WARNING),
+    )
+    return Analysis(
+        analysis_id=a.analysis_id,
+        kind="effect_estimate",
+        method=_enum_name(causal_pb.EstimationMethod.DESCRIPTOR, e.method, "ESTIMATION_METHOD_"),
+        estimand=_enum_name(causal_pb.Estimand.DESCRIPTOR, e.estimand, "ESTIMAND_").replace(
+            "unspecified", ""
+        ),
+        identification=kind,
+        strategy_reason=e.strategy.reason,
+        assumptions=tuple(e.strategy.assumptions),
+        adjustment_set=tuple(e.strategy.adjustment_set),
+        effects=(effect,),
+        checks=checks,
+        warnings=tuple(e.warnings),
+        statistics=stats,
+        std_error=_opt(e.std_error),
+        n=e.n,
+        n_treated=e.n_treated,
+        n_control=e.n_control,
+        window=_window(a.request),
+        create_time=a.create_time.ToDatetime(tzinfo=dt.UTC) if a.HasField("create_time") else None,
+    )
+
+
+def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
+    """One incremental-outcome and one incremental-ROAS effect per channel."""
+    r = a.attribution
+    effects: list[Effect] = []
+    for ch in r.channels:
+        for name, interval, metric in (
+            ("incremental_outcome", ch.incremental_outcome, Metric.OUTCOME),
+            ("incremental_roas", ch.incremental_roas, Metric.ROAS),
+        ):
+            level = interval.level if 0 < interval.level < 1 else 0.95
+            effects.append(
+                Effect(
+                    analysis_id=a.analysis_id,
+                    treatment=ch.channel,
+                    outcome="outcome",
+                    point=interval.estimate,
+                    lower=interval.lower,
+                    upper=interval.upper,
+                    alpha=1 - level,
+                    metric=metric,
+                    prefix=f"channels[{ch.channel}].{name}.",
+                    point_fact="estimate",
+                    lower_fact="lower",
+                    upper_fact="upper",
+                )
+            )
+    return Analysis(
+        analysis_id=a.analysis_id,
+        kind="attribution",
+        method="causal_mmm",
+        identification=Identification.BACKDOOR,
+        effects=tuple(effects),
+        warnings=tuple(r.warnings),
+        create_time=a.create_time.ToDatetime(tzinfo=dt.UTC) if a.HasField("create_time") else None,
+    )
+
+
+def analysis_from_proto(a: causal_pb.Analysis) -> Analysis:
+    """The causal service's stored analysis as the LLM service reads it."""
+    if a.WhichOneof("result") == "attribution":
+        return _attribution_analysis(a)
+    return _effect_analysis(a)
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+_INSIGHT_KINDS = {
+    InsightKind.SUPPORTED_EFFECT: llm_pb.INSIGHT_KIND_SUPPORTED_EFFECT,
+    InsightKind.UNSUPPORTED_EFFECT: llm_pb.INSIGHT_KIND_UNSUPPORTED_EFFECT,
+    InsightKind.CAVEAT: llm_pb.INSIGHT_KIND_CAVEAT,
+    InsightKind.NEXT_STEP: llm_pb.INSIGHT_KIND_NEXT_STEP,
+}
+_VERDICTS = {
+    Verdict.SUPPORTED: llm_pb.CLAIM_VERDICT_SUPPORTED,
+    Verdict.CONTRADICTED: llm_pb.CLAIM_VERDICT_CONTRADICTED,
+    Verdict.UNSUPPORTED: llm_pb.CLAIM_VERDICT_UNSUPPORTED,
+}
+_RESOLUTIONS = {
+    Resolution.REMOVED: llm_pb.CLAIM_RESOLUTION_REMOVED,
+    Resolution.REWRITTEN: llm_pb.CLAIM_RESOLUTION_REWRITTEN,
+}
+
+
+def _citation(c: Cite) -> llm_pb.Citation:
+    return llm_pb.Citation(analysis_id=c.analysis_id, fact=c.fact, start=c.start, end=c.end)
+
+
+def context_response(
+    insights: Sequence[Insight], context: str, prompts: Sequence[Prompt]
+) -> llm_pb.BuildContextResponse:
+    return llm_pb.BuildContextResponse(
+        insights=[
+            llm_pb.Insight(
+                kind=_INSIGHT_KINDS[i.kind],
+                text=i.text,
+                analysis_ids=list(i.analysis_ids),
+                confidence=i.confidence,
+                citations=[_citation(c) for c in i.cites],
+            )
+            for i in insights
+        ],
+        context=context,
+        prompts=[llm_pb.PromptMessage(role=p.role, content=p.content) for p in prompts],
+    )
+
+
+def claim_check(
+    j: Judgement, *, start: int | None = None, end: int | None = None
+) -> llm_pb.ClaimCheck:
+    return llm_pb.ClaimCheck(
+        claim=j.claim.text,
+        start=j.claim.start if start is None else start,
+        end=j.claim.end if end is None else end,
+        verdict=_VERDICTS[j.verdict],
+        reason=j.reason,
+        analysis_ids=list(j.analysis_ids),
+    )
+
+
+def claims_response(judgements: Sequence[Judgement]) -> llm_pb.CheckClaimsResponse:
+    return llm_pb.CheckClaimsResponse(claims=[claim_check(j) for j in judgements])
+
+
+def _flagged(f: Flagged) -> llm_pb.ClaimCheck:
+    out = claim_check(f.judgement, start=f.start, end=f.end)
+    out.resolution = _RESOLUTIONS[f.resolution]
+    return out
+
+
+def delta_response(text: str) -> llm_pb.ExplainResponse:
+    return llm_pb.ExplainResponse(text_delta=text)
+
+
+def done_response(done: Done) -> llm_pb.ExplainResponse:
+    writer = llm_pb.EXPLANATION_WRITER_LLM if done.model else llm_pb.EXPLANATION_WRITER_GROUNDED
+    return llm_pb.ExplainResponse(
+        done=llm_pb.ExplanationDone(
+            text=done.text,
+            citations=[_citation(c) for c in done.cites],
+            unsupported_claims=[_flagged(f) for f in done.flagged],
+            writer=writer,
+            model=done.model,
+        )
+    )

@@ -1,0 +1,237 @@
+"""What the LLM service knows about an analysis: its effects, checks and strategy, each
+figure addressable by a fact name (its provenance).
+
+Pure domain types; ``llm_svc.convert`` builds them from the causal service's ``Analysis``.
+An effect estimate gives one :class:`Effect`; an attribution result gives one per channel
+(incremental outcome and incremental ROAS), so every consumer below — insights, context,
+writer, claim judge — handles both through the same type.
+
+Fact names follow the contract's field names, so a citation reads back to the analysis:
+``point_estimate``, ``ci_lower``, ``ci_upper``, ``p_value``, ``n``, ``statistics.mean_control``,
+``check:placebo_treatment``, ``strategy.assumptions[0]``, and for attribution
+``channels[meta].incremental_roas.mid``. Figures derived from facts name their derivation
+(``derived:relative_effect = point_estimate / statistics.mean_control``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Analysis",
+    "Audience",
+    "Check",
+    "CheckOutcome",
+    "Effect",
+    "Fact",
+    "Identification",
+    "Metric",
+]
+
+
+class Audience(enum.StrEnum):
+    """Who a text is for."""
+
+    EXECUTIVE = "executive"
+    ANALYST = "analyst"
+    DATA_SCIENTIST = "data_scientist"
+
+
+class CheckOutcome(enum.StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    WARNING = "warning"
+    SKIPPED = "skipped"
+
+
+class Identification(enum.StrEnum):
+    """What licenses reading an estimate as causal (the wire's IdentificationKind)."""
+
+    RANDOMIZED = "randomized"
+    PARALLEL_TRENDS = "parallel_trends"
+    INSTRUMENT = "instrument"
+    DISCONTINUITY = "discontinuity"
+    BACKDOOR = "backdoor"
+    SYNTHETIC_COUNTERFACTUAL = "synthetic_counterfactual"
+    NONE = "none"  # a correlation: nothing rules out confounding
+    UNKNOWN = "unknown"
+
+
+class Metric(enum.StrEnum):
+    """The units an effect is in."""
+
+    OUTCOME = "outcome"  # outcome units (revenue, orders…) per unit of treatment
+    ROAS = "roas"  # outcome per unit of spend (attribution's incremental ROAS)
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One figure or statement of an analysis and where it comes from."""
+
+    analysis_id: str
+    name: str  # e.g. "ci_lower", "check:placebo_treatment"
+    value: float | str
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One diagnostic or refutation of an estimate."""
+
+    name: str  # contract name, e.g. "Placebo treatment"
+    kind: str  # e.g. "placebo_treatment", "pre_trend"
+    outcome: CheckOutcome
+    interpretation: str = ""
+    statistic: float | None = None
+    p_value: float | None = None
+    threshold: float | None = None
+
+    @property
+    def fact(self) -> str:
+        return f"check:{self.kind}"
+
+    @property
+    def label(self) -> str:
+        """Readable name: "placebo treatment", "pre-trend test"."""
+        return _CHECK_LABELS.get(self.kind, self.kind.replace("_", " "))
+
+
+_CHECK_LABELS = {
+    "placebo_treatment": "placebo test",
+    "random_common_cause": "random-common-cause test",
+    "data_subset": "data-subset test",
+    "pre_trend": "pre-trend test",
+    "balance": "covariate balance check",
+    "overlap": "overlap check",
+    "sensitivity": "sensitivity analysis",
+    "weak_instrument": "instrument strength test",
+    "overidentification": "over-identification test",
+    "density": "density test at the cutoff",
+    "pre_period_fit": "pre-period fit check",
+    "permutation": "permutation test",
+    "convergence": "convergence check",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """One effect of ``treatment`` on ``outcome`` an analysis reports, with its interval.
+
+    ``prefix`` is prepended to this effect's fact names (empty for an effect estimate,
+    ``channels[meta].incremental_outcome.`` for an attribution channel). ``baseline`` is the
+    outcome level without the treatment when the analysis gives one (so a percentage claim
+    can be compared), with the fact it comes from.
+    """
+
+    analysis_id: str
+    treatment: str
+    outcome: str
+    point: float
+    lower: float
+    upper: float
+    alpha: float = 0.05
+    p_value: float | None = None
+    metric: Metric = Metric.OUTCOME
+    supported: bool = True  # no check failed
+    causal: bool = True  # identified (False: a correlation)
+    prefix: str = ""
+    point_fact: str = "point_estimate"
+    lower_fact: str = "ci_lower"
+    upper_fact: str = "ci_upper"
+    baseline: float | None = None
+    baseline_fact: str = ""
+    failed_checks: tuple[str, ...] = ()  # check labels
+    warning_checks: tuple[str, ...] = ()
+
+    @property
+    def spans_zero(self) -> bool:
+        return self.lower <= 0.0 <= self.upper
+
+    @property
+    def level(self) -> int:
+        """Confidence level in percent (95 for alpha = 0.05)."""
+        return round(100 * (1 - self.alpha))
+
+    @property
+    def established(self) -> bool:
+        """What may be stated plainly as caused: identified, every check that ran passed,
+        and the interval excludes zero. Anything less is worded as uncertain."""
+        return self.causal and self.supported and not self.warning_checks and not self.spans_zero
+
+    def relative(self) -> tuple[float, float, float] | None:
+        """(point, lower, upper) as fractions of the baseline, when the analysis gives one."""
+        if self.baseline is None or self.baseline <= 0:
+            return None
+        b = self.baseline
+        return self.point / b, self.lower / b, self.upper / b
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """A stored analysis as the LLM service reads it."""
+
+    analysis_id: str
+    kind: str  # "effect_estimate" | "attribution"
+    method: str  # e.g. "difference_in_means"
+    estimand: str = ""  # "ate", "att", "late", "cate" or ""
+    identification: Identification = Identification.UNKNOWN
+    strategy_reason: str = ""
+    assumptions: tuple[str, ...] = ()
+    adjustment_set: tuple[str, ...] = ()
+    effects: tuple[Effect, ...] = ()
+    checks: tuple[Check, ...] = ()
+    warnings: tuple[str, ...] = ()
+    statistics: dict[str, float] = field(default_factory=dict)
+    std_error: float | None = None
+    n: int = 0
+    n_treated: int = 0
+    n_control: int = 0
+    window: tuple[dt.date, dt.date] | None = None  # the data's date range, when known
+    create_time: dt.datetime | None = None
+
+    @property
+    def failed_checks(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.outcome is CheckOutcome.FAILED)
+
+    @property
+    def warning_checks(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.outcome is CheckOutcome.WARNING)
+
+    @property
+    def passed_checks(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.outcome is CheckOutcome.PASSED)
+
+    def facts(self) -> tuple[Fact, ...]:
+        """Every figure this analysis states, by fact name (the context document lists them)."""
+        a = self.analysis_id
+        out: list[Fact] = [Fact(a, "method", self.method)]
+        if self.estimand:
+            out.append(Fact(a, "estimand", self.estimand))
+        out.append(Fact(a, "strategy.kind", self.identification.value))
+        for i, text in enumerate(self.assumptions):
+            out.append(Fact(a, f"strategy.assumptions[{i}]", text))
+        for e in self.effects:
+            out += [
+                Fact(a, e.prefix + e.point_fact, e.point),
+                Fact(a, e.prefix + e.lower_fact, e.lower),
+                Fact(a, e.prefix + e.upper_fact, e.upper),
+            ]
+            if e.p_value is not None:
+                out.append(Fact(a, "p_value", e.p_value))
+            if e.baseline is not None and e.baseline_fact:
+                out.append(Fact(a, e.baseline_fact, e.baseline))
+        if self.std_error is not None:
+            out.append(Fact(a, "std_error", self.std_error))
+        for name, value in (
+            ("n", self.n),
+            ("n_treated", self.n_treated),
+            ("n_control", self.n_control),
+        ):
+            if value:
+                out.append(Fact(a, name, value))
+        for c in self.checks:
+            out.append(Fact(a, c.fact, c.outcome.value))
+        for i, text in enumerate(self.warnings):
+            out.append(Fact(a, f"warnings[{i}]", text))
+        return tuple(out)

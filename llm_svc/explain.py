@@ -1,0 +1,102 @@
+"""Explain: an explanation streamed as text deltas, then ``Done`` with the full text, its
+citations and the claims the guardrail acted on.
+
+Two writers behind one stream: the grounded writer (sentences generated from facts, checked
+by the guardrail as a self-test) and a chat backend (an LLM; its tokens are buffered into
+sentences and each sentence is checked before it is sent, so an unsupported claim never
+reaches the caller unmarked, even mid-stream).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from llm_svc.chat import ChatBackend
+from llm_svc.claims.sentences import split_complete
+from llm_svc.context import build_context, build_prompts
+from llm_svc.evidence import Analysis, Audience
+from llm_svc.guardrail import Flagged, Guardrail, Passed
+from llm_svc.insights import rank_insights
+from llm_svc.writer import Cite, write
+
+__all__ = ["Delta", "Done", "explain_grounded", "explain_with_llm"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    text: str
+    cites: tuple[Cite, ...]
+    flagged: tuple[Flagged, ...]
+    model: str = ""  # empty: the grounded writer
+
+
+@dataclass
+class _Transcript:
+    """The text sent so far, with citations and flags moved to full-text offsets."""
+
+    parts: list[str] = field(default_factory=list)
+    cites: list[Cite] = field(default_factory=list)
+    flagged: list[Flagged] = field(default_factory=list)
+    length: int = 0
+
+    def add(self, passed: Passed) -> str:
+        at = self.length
+        self.cites += [Cite(c.analysis_id, c.fact, c.start + at, c.end + at) for c in passed.cites]
+        self.flagged += [
+            Flagged(f.judgement, f.resolution, f.start + at, f.end + at) for f in passed.flagged
+        ]
+        self.parts.append(passed.text)
+        self.length += len(passed.text)
+        return passed.text
+
+    def done(self, model: str = "") -> Done:
+        text = "".join(self.parts)
+        stripped = text.rstrip()
+        return Done(stripped, tuple(self.cites), tuple(self.flagged), model)
+
+
+async def explain_grounded(
+    analyses: Sequence[Analysis], audience: Audience
+) -> AsyncIterator[Delta | Done]:
+    """The grounded writer's explanation, one sentence per delta (each checked by the
+    guardrail, except the analysis's own words it quotes)."""
+    guard = Guardrail(analyses)
+    transcript = _Transcript()
+    for sentence in write(analyses, audience):
+        text = sentence.text + " "
+        passed = (
+            Passed(text, sentence.cites) if sentence.quotes else guard.check(text, sentence.cites)
+        )
+        guard.note_written(sentence)
+        if transcript.add(passed):
+            yield Delta(passed.text)
+    yield transcript.done()
+
+
+async def explain_with_llm(
+    analyses: Sequence[Analysis], audience: Audience, question: str, backend: ChatBackend
+) -> AsyncIterator[Delta | Done]:
+    """An LLM's explanation from the context and prompts, checked sentence by sentence."""
+    context = build_context(analyses, rank_insights(analyses))
+    prompts = build_prompts(context, audience, question)
+    guard = Guardrail(analyses)
+    transcript = _Transcript()
+    buffer = ""
+    async for chunk in backend.stream(prompts):
+        buffer += chunk
+        complete, buffer = split_complete(buffer)
+        for text in complete:
+            out = transcript.add(guard.check(text))
+            if out.strip():
+                yield Delta(out)
+    if buffer.strip():
+        out = transcript.add(guard.check(buffer))
+        if out.strip():
+            yield Delta(out)
+    yield transcript.done(backend.model)

@@ -1,0 +1,108 @@
+"""The guardrail every explanation passes before it is sent: CheckClaims, sentence by sentence.
+
+A sentence whose causal claims are all supported goes out as written (each claim cited to the
+effect it was judged against). A sentence with any other claim does not: it is *rewritten* as
+the grounded writer's statement of what the analysis supports about that cause (once per
+effect in an explanation), or *removed* when no analysis speaks to its cause. Either way the
+claim, its verdict and the reason are recorded for ``done.unsupported_claims``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from llm_svc.claims import Judgement, Verdict, effects_of
+from llm_svc.claims.extract import extract_claims
+from llm_svc.claims.judge import judge, subject_patterns
+from llm_svc.evidence import Analysis, Effect
+from llm_svc.writer import Cite, Sentence, headline
+
+__all__ = ["Flagged", "Guardrail", "Passed", "Resolution"]
+
+
+class Resolution(enum.StrEnum):
+    REMOVED = "removed"
+    REWRITTEN = "rewritten"
+
+
+@dataclass(frozen=True, slots=True)
+class Flagged:
+    """A claim the guardrail acted on; ``start:end`` is where its replacement stands in the
+    sentence that went out (empty when removed)."""
+
+    judgement: Judgement
+    resolution: Resolution
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Passed:
+    """What goes out for one sentence: its text (maybe empty), citations and flags."""
+
+    text: str
+    cites: tuple[Cite, ...] = ()
+    flagged: tuple[Flagged, ...] = ()
+
+
+@dataclass
+class Guardrail:
+    """Checks sentences against ``analyses``; remembers which effects it has restated."""
+
+    analyses: Sequence[Analysis]
+    _restated: set[tuple[str, str]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._effects = effects_of(self.analyses)
+        self._patterns = subject_patterns(self._effects)
+        self._by_id = {a.analysis_id: a for a in self.analyses}
+
+    def judge(self, text: str) -> list[Judgement]:
+        return [judge(c, self._effects) for c in extract_claims(text, self._patterns)]
+
+    def note_written(self, sentence: Sentence) -> None:
+        """A sentence the grounded writer produced: its effects count as stated."""
+        for c in sentence.cites:
+            self._restated.add((c.analysis_id, c.fact))
+
+    def check(self, text: str, cites: tuple[Cite, ...] = ()) -> Passed:
+        """The sentence as it may go out (``text`` keeps its surrounding whitespace)."""
+        body = text.strip()
+        if not body:
+            return Passed(text, cites)
+        judgements = self.judge(body)
+        bad = [j for j in judgements if j.verdict is not Verdict.SUPPORTED]
+        lead = text[: len(text) - len(text.lstrip())]
+        if not bad:
+            extra = tuple(
+                self._claim_cite(j, len(lead)) for j in judgements if j.effect is not None
+            )
+            return Passed(text, cites + extra)
+        effect = next((j.effect for j in bad if j.effect is not None), None)
+        tail = text[len(text.rstrip()) :] or " "
+        if effect is not None and self._key(effect) not in self._restated:
+            self._restated.add(self._key(effect))
+            analysis = self._by_id[effect.analysis_id]
+            rewrite = headline(analysis, effect)
+            start, end = len(lead), len(lead) + len(rewrite.text)
+            shifted = tuple(
+                Cite(c.analysis_id, c.fact, c.start + start, c.end + start) for c in rewrite.cites
+            )
+            flags = tuple(Flagged(j, Resolution.REWRITTEN, start, end) for j in bad)
+            return Passed(lead + rewrite.text + tail, shifted, flags)
+        flags = tuple(Flagged(j, Resolution.REMOVED, 0, 0) for j in bad)
+        return Passed("", (), flags)
+
+    @staticmethod
+    def _key(e: Effect) -> tuple[str, str]:
+        return (e.analysis_id, e.prefix + e.point_fact)
+
+    @staticmethod
+    def _claim_cite(j: Judgement, offset: int) -> Cite:
+        e = j.effect
+        assert e is not None
+        return Cite(
+            e.analysis_id, e.prefix + e.point_fact, offset + j.claim.start, offset + j.claim.end
+        )

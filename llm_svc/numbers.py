@@ -1,0 +1,191 @@
+"""Numbers in prose: how the writer prints a figure, and how a claim's figures are read back.
+
+One formatter (:func:`fmt`) for every figure the service writes, so that the grounding test can
+re-derive each printed number from the fact it cites; one reader (:func:`quantities`) for the
+numbers in a claim, in the formats people write them: ``12%``, ``12 percent``, ``$1,200``,
+``1.2k``, ``$3.4M``, ``3.1x``, ``-2.5``, ``twelve percent``, ``between 4 and 20``.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from dataclasses import dataclass
+
+__all__ = ["Quantity", "QuantityKind", "fmt", "fmt_pct", "quantities"]
+
+
+def fmt(x: float) -> str:
+    """A figure as the service prints it: thousands separators above 100, two decimals above 1,
+    three significant digits below (``1,234``, ``3.78``, ``0.0289``, ``-2.14``)."""
+    if not math.isfinite(x):
+        return "n/a"
+    ax = abs(x)
+    if ax >= 100:
+        text = f"{x:,.0f}"
+    elif ax >= 1:
+        text = f"{x:,.2f}"
+    elif ax == 0:
+        text = "0"
+    else:
+        text = f"{x:.3g}"
+    return "0" if text in ("-0", "-0.00") else text
+
+
+def fmt_pct(fraction: float) -> str:
+    """A fraction as a percentage with one decimal (``0.039`` → ``3.9%``)."""
+    text = f"{100 * fraction:.1f}%"
+    return "0.0%" if text == "-0.0%" else text
+
+
+class QuantityKind(enum.StrEnum):
+    ABSOLUTE = "absolute"  # outcome units (money, orders, per-unit figures)
+    PERCENT = "percent"  # a relative change, as a fraction (12% → 0.12)
+    MULTIPLE = "multiple"  # a ratio: 3.1x ROAS, "doubled" (as 2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A number found in text, in its kind's units, and how precisely it was written.
+
+    ``tolerance`` is half a unit of the last digit written (``12%`` → 0.005 as a fraction), so
+    a rounded figure is compared with what it may have been rounded from.
+    """
+
+    value: float
+    kind: QuantityKind
+    start: int
+    end: int
+    tolerance: float
+    upper: float | None = None  # set for a range: value is its lower end
+
+    @property
+    def is_range(self) -> bool:
+        return self.upper is not None
+
+
+_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
+}  # fmt: skip
+_SCALES = {
+    "k": 1e3, "thousand": 1e3, "m": 1e6, "mm": 1e6, "million": 1e6, "bn": 1e9, "b": 1e9,
+    "billion": 1e9,
+}  # fmt: skip
+
+_NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
+_WORD = "|".join(sorted(_WORDS, key=len, reverse=True))
+_QUANTITY = re.compile(
+    r"(?P<sign>[-−–+])?\s?(?P<cur>[$€£])?\s?"
+    rf"(?:(?P<num>{_NUM})|\b(?P<word>{_WORD})\b)"
+    r"(?:\s?(?P<scale>k|K|mm|MM|m|M|bn|b|B|thousand|million|billion)\b)?"
+    r"(?:\s?(?P<unit>%|percent\b|per\s?cent\b|percentage points?\b|pp\b|x\b|×|times\b|-fold\b|fold\b))?",
+    re.IGNORECASE,
+)
+_RANGE_GAP = re.compile(r"^\s*(?:to|and|-|–|—|through)\s*$", re.IGNORECASE)
+_BETWEEN = re.compile(r"(?:between|from)\s*$", re.IGNORECASE)
+# Multiples written as words: "doubled revenue" is a 100% increase, i.e. 2x.
+_DATE = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}\b"
+    r"|\b(?:in|since|during|until|through|of|Q[1-4]|H[12]|FY)\s*(?:19|20)\d{2}\b",
+    re.IGNORECASE,
+)
+_MULTIPLE_WORDS = {"doubled": 2.0, "double": 2.0, "tripled": 3.0, "triple": 3.0, "halved": 0.5}
+_MULTIPLE_WORD = re.compile(r"\b(" + "|".join(_MULTIPLE_WORDS) + r")\b", re.IGNORECASE)
+
+
+def _decimals(num: str) -> int:
+    return len(num.split(".")[1]) if "." in num else 0
+
+
+def _parse(m: re.Match[str]) -> Quantity | None:
+    num, word = m.group("num"), m.group("word")
+    if num is None and word is None:
+        return None
+    value = float(num.replace(",", "")) if num is not None else float(_WORDS[word.lower()])
+    step = 10.0 ** -_decimals(num) if num is not None else 1.0
+    scale = m.group("scale")
+    if scale:
+        factor = _SCALES[scale.lower()]
+        value, step = value * factor, step * factor
+    unit = (m.group("unit") or "").lower().replace(" ", "")
+    sign = m.group("sign")
+    if (
+        sign
+        and sign in "-−–"
+        and (m.start("sign") == 0 or not m.string[m.start("sign") - 1].isalnum())
+    ):
+        value = -value
+    if unit == "%" or unit.startswith(("percent", "pp")):
+        kind, value, step = QuantityKind.PERCENT, value / 100, step / 100
+    elif unit:
+        kind = QuantityKind.MULTIPLE
+    else:
+        kind = QuantityKind.ABSOLUTE
+    if word is not None and kind is QuantityKind.ABSOLUTE and not scale:
+        return None  # "one of", "two channels": a bare number word is not a figure
+    start = m.start("sign") if sign else (m.start("cur") if m.group("cur") else m.start())
+    while start < m.end() and m.string[start].isspace():
+        start += 1
+    return Quantity(value, kind, start, m.end(), step / 2)
+
+
+def quantities(text: str) -> list[Quantity]:
+    """Every figure in ``text``, ranges ("between 4 and 20%", "1.0 to 6.5") joined into one.
+
+    A range's unit is the unit written after either end ("4-20%" is a percentage range).
+    Dates and years (``2024-01-31``) are skipped; so are ordinals like "Q3".
+    """
+    found: list[Quantity] = []
+    text = _DATE.sub(lambda d: "D" * len(d.group()), text)  # same length: spans stay valid
+    for m in _QUANTITY.finditer(text):
+        q = _parse(m)
+        if q is None:
+            continue
+        signed = text[q.start] in "-−–+"
+        if (
+            q.start > 0
+            and not signed
+            and (text[q.start - 1].isalnum() or text[q.start - 1] in "_.")
+        ):
+            continue  # part of a word or identifier: "Q3", "h2", "meta_2", "v1.2"
+        found.append(q)
+    for m in _MULTIPLE_WORD.finditer(text):
+        value = _MULTIPLE_WORDS[m.group(1).lower()]
+        found.append(Quantity(value, QuantityKind.MULTIPLE, m.start(), m.end(), 0.0))
+    found.sort(key=lambda q: q.start)
+    return _join_ranges(text, found)
+
+
+def _join_ranges(text: str, found: list[Quantity]) -> list[Quantity]:
+    out: list[Quantity] = []
+    i = 0
+    while i < len(found):
+        q = found[i]
+        if i + 1 < len(found):
+            r = found[i + 1]
+            gap = text[q.end : r.start]
+            dash = gap == "" and text[r.start] in "-–—"  # "4-20": r's sign is the dash
+            if _RANGE_GAP.match(gap) or dash:
+                hi = abs(r.value) if dash else r.value
+                kind, lo = r.kind, q.value
+                if q.kind is QuantityKind.ABSOLUTE and r.kind is QuantityKind.PERCENT:
+                    lo = q.value / 100  # "4 to 20%": the unit is written once
+                elif q.kind is not r.kind and r.kind is QuantityKind.ABSOLUTE:
+                    kind, hi = q.kind, (hi / 100 if q.kind is QuantityKind.PERCENT else hi)
+                if gap.strip().lower() != "and" or _BETWEEN.search(text[: q.start]):
+                    out.append(
+                        Quantity(
+                            min(lo, hi), kind, q.start, r.end, max(q.tolerance, r.tolerance),
+                            upper=max(lo, hi),
+                        )
+                    )  # fmt: skip
+                    i += 2
+                    continue
+        out.append(q)
+        i += 1
+    return out

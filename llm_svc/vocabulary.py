@@ -1,0 +1,64 @@
+"""How methods, strategies, estimands and names read in prose (one place for the wording)."""
+
+from __future__ import annotations
+
+import re
+
+from llm_svc.evidence import Identification
+
+METHOD_LABELS = {
+    "difference_in_means": "a difference in means between the randomised arms",
+    "did": "difference-in-differences",
+    "event_study": "an event study",
+    "staggered_did": "staggered difference-in-differences (Callaway–Sant'Anna)",
+    "iv": "instrumental variables (two-stage least squares)",
+    "rdd": "a regression discontinuity",
+    "matching": "propensity-score matching",
+    "ipw": "inverse probability weighting",
+    "aipw": "doubly robust weighting (AIPW)",
+    "synthetic_control": "a synthetic control",
+    "dml": "double machine learning",
+    "bsts": "a Bayesian structural time-series model",
+    "naive_regression": "a naive regression",
+    "causal_mmm": "a causal marketing-mix model",
+}
+
+IDENTIFICATION_LABELS = {
+    Identification.RANDOMIZED: "randomised assignment",
+    Identification.PARALLEL_TRENDS: "parallel trends between treated and comparison units",
+    Identification.INSTRUMENT: "an instrument that moves the treatment and reaches the outcome only through it",
+    Identification.DISCONTINUITY: "the jump at a threshold of the running variable",
+    Identification.BACKDOOR: "adjustment for the observed confounders",
+    Identification.SYNTHETIC_COUNTERFACTUAL: "a counterfactual built from untreated units",
+    Identification.NONE: "no identification strategy (a correlation)",
+    Identification.UNKNOWN: "an identification strategy the analysis does not name",
+}
+
+# Who an estimand speaks for: the population a reader must not generalise beyond.
+ESTIMAND_SCOPES = {
+    "ate": "on average across all units",
+    "att": "for the treated units",
+    "late": "for the units the design moved (a local effect)",
+    "cate": "on average across segments",
+}
+
+
+def method_label(method: str) -> str:
+    return METHOD_LABELS.get(method, method.replace("_", " "))
+
+
+def label(name: str) -> str:
+    """A column or channel name as prose: ``meta_prospecting`` → ``meta prospecting``."""
+    text = re.sub(r"[_]+", " ", name).strip()
+    return "the treatment" if text.lower() in ("treatment", "treated", "t") else text
+
+
+def capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def listing(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

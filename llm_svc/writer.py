@@ -1,0 +1,367 @@
+"""The grounded writer: an explanation in which every sentence is generated from facts.
+
+Deterministic and offline. Each sentence is built from a template whose every figure is a
+fact of the analysis (or a figure derived from facts, named as such: the relative effect is
+``point_estimate / baseline``, the confidence level is ``1 - alpha``), and each figure carries
+a citation to its fact. No sentence states more than its effect's state allows:
+
+==================  ========================================================================
+effect state        wording
+==================  ========================================================================
+established         "{cause} increased {outcome} by {x} {scope} ({level}% CI {lo} to {hi})"
+checks warned       "The estimate suggests {cause} may have increased …, but the {check}
+                    raised a warning, so treat it as indicative rather than established"
+interval spans 0    "We could not detect an effect of {cause} on {outcome}: …includes zero"
+checks failed       "The estimate … is not supported: it failed the {checks}, so it should not
+                    be read as causal"
+correlation only    "… is a correlation from a naive regression, not a causal estimate"
+==================  ========================================================================
+
+The audience decides which sentences are written and in what order: executives get the
+decision first and no diagnostics, analysts the method and the checks, data scientists the
+estimand, standard error, every check's statistic and every assumption.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from llm_svc.evidence import Analysis, Audience, Check, CheckOutcome, Effect, Identification
+from llm_svc.numbers import fmt, fmt_pct
+from llm_svc.vocabulary import (
+    ESTIMAND_SCOPES,
+    IDENTIFICATION_LABELS,
+    capitalised,
+    label,
+    method_label,
+)
+
+__all__ = ["Cite", "Sentence", "write"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cite:
+    """A citation: ``start:end`` of a sentence's text backs onto ``fact`` of an analysis."""
+
+    analysis_id: str
+    fact: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence of an explanation and the facts behind its figures.
+
+    ``quotes`` is set when the sentence quotes the analysis's own words (a check's
+    interpretation, a warning, an assumption): the guardrail checks what the writer
+    composes, and a quoted fact is the evidence itself.
+    """
+
+    text: str
+    cites: tuple[Cite, ...]
+    quotes: bool = False
+
+
+class _Builder:
+    """Accumulates a sentence's text, recording a citation for each fact-backed piece."""
+
+    def __init__(self, analysis_id: str) -> None:
+        self._id = analysis_id
+        self._parts: list[str] = []
+        self._cites: list[Cite] = []
+        self._len = 0
+
+    def t(self, text: str) -> _Builder:
+        self._parts.append(text)
+        self._len += len(text)
+        return self
+
+    def f(self, fact: str, text: str) -> _Builder:
+        self._cites.append(Cite(self._id, fact, self._len, self._len + len(text)))
+        return self.t(text)
+
+    def build(self, *, quotes: bool = False) -> Sentence:
+        text = "".join(self._parts)
+        return Sentence(capitalised(text), tuple(self._cites), quotes)
+
+
+def _level(b: _Builder, e: Effect) -> _Builder:
+    return b.f("derived:level = 1 - alpha", f"{e.level}%")
+
+
+def _interval(b: _Builder, e: Effect, *, prose: bool = False) -> _Builder:
+    if prose:
+        _level(b.t("its "), e).t(" interval, ")
+        return (
+            b.f(e.prefix + e.lower_fact, fmt(e.lower))
+            .t(" to ")
+            .f(e.prefix + e.upper_fact, fmt(e.upper))
+            .t(",")
+        )
+    _level(b, e).t(" CI ")
+    return (
+        b.f(e.prefix + e.lower_fact, fmt(e.lower))
+        .t(" to ")
+        .f(e.prefix + e.upper_fact, fmt(e.upper))
+    )
+
+
+def _magnitude(b: _Builder, e: Effect) -> _Builder:
+    """``by 3.78`` — the absolute point estimate (its sign is in the verb)."""
+    return b.f(f"derived:abs({e.prefix}{e.point_fact})", fmt(abs(e.point)))
+
+
+def _verb(e: Effect, *, past: bool = True) -> str:
+    up = e.point >= 0
+    if past:
+        return "increased" if up else "reduced"
+    return "increase" if up else "reduce"
+
+
+def _cause(e: Effect) -> str:
+    return label(e.treatment)
+
+
+def _scope(analysis: Analysis) -> str:
+    return ESTIMAND_SCOPES.get(analysis.estimand, "")
+
+
+def headline(analysis: Analysis, e: Effect) -> Sentence:
+    """The one sentence that says what the evidence supports about this effect."""
+    b = _Builder(analysis.analysis_id)
+    cause, outcome = _cause(e), label(e.outcome)
+    if not e.causal:
+        higher = "higher" if e.point >= 0 else "lower"
+        b.t(f"{outcome} was ")
+        _magnitude(b, e).t(f" {higher} where {cause} was on (")
+        _interval(b, e).t("), but this is a correlation from ")
+        b.f("method", method_label(analysis.method)).t(", not a causal estimate.")
+        return b.build()
+    if not e.supported:
+        b.t(f"the estimate of the effect of {cause} on {outcome} (")
+        b.f(e.prefix + e.point_fact, fmt(e.point)).t(", ")
+        _interval(b, e).t(") is not supported: it failed the ")
+        _checks(b, [c for c in analysis.failed_checks])
+        return b.t(", so it should not be read as causal.").build()
+    if e.spans_zero:
+        b.t(f"we could not detect an effect of {cause} on {outcome}: the estimate is ")
+        b.f(e.prefix + e.point_fact, fmt(e.point)).t(" and ")
+        _interval(b, e, prose=True).t(" includes zero.")
+        return b.build()
+    scope = _scope(analysis)
+    if e.warning_checks:
+        b.t(f"the estimate suggests {cause} may have {_verb(e)} {outcome} by ")
+        _magnitude(b, e).t(" (")
+        _interval(b, e).t("), but the ")
+        _checks(b, list(analysis.warning_checks))
+        verb = "raised a warning" if len(analysis.warning_checks) == 1 else "raised warnings"
+        return b.t(f" {verb}, so treat it as indicative rather than established.").build()
+    b.t(f"{cause} {_verb(e)} {outcome} by ")
+    _magnitude(b, e).t(f" {scope} (" if scope else " (")
+    _interval(b, e).t(").")
+    return b.build()
+
+
+def _checks(b: _Builder, checks: Sequence[Check]) -> _Builder:
+    for i, c in enumerate(checks):
+        if i:
+            b.t(" and " if i == len(checks) - 1 else ", ")
+        b.f(c.fact, c.label)
+    return b
+
+
+def relative(analysis: Analysis, e: Effect) -> Sentence | None:
+    """The effect as a percentage of its baseline, for established effects with a baseline."""
+    rel = e.relative()
+    if rel is None or not e.established:
+        return None
+    b = _Builder(analysis.analysis_id)
+    word = "lift" if e.point >= 0 else "drop"
+    b.t(f"for {_cause(e)}, that is a ")
+    b.f(
+        f"derived:relative_effect = {e.prefix}{e.point_fact} / {e.baseline_fact}",
+        fmt_pct(abs(rel[0])),
+    )
+    b.t(f" {word} over the baseline of ").f(e.baseline_fact, fmt(e.baseline or 0.0))
+    b.t(" (").f(f"derived:relative_ci = CI / {e.baseline_fact}", fmt_pct(rel[1]))
+    b.t(" to ").f(f"derived:relative_ci = CI / {e.baseline_fact}", fmt_pct(rel[2])).t(").")
+    return b.build()
+
+
+def method(analysis: Analysis) -> Sentence:
+    """How the estimate was identified and on how much data."""
+    b = _Builder(analysis.analysis_id)
+    b.t("the estimate comes from ").f("method", method_label(analysis.method))
+    b.t(", identified by ").f("strategy.kind", IDENTIFICATION_LABELS[analysis.identification])
+    if analysis.n:
+        b.t(", on ").f("n", f"{analysis.n:,}").t(" observations")
+        if analysis.n_treated and analysis.n_control:
+            b.t(" (").f("n_treated", f"{analysis.n_treated:,}").t(" treated, ")
+            b.f("n_control", f"{analysis.n_control:,}").t(" control)")
+    return b.t(".").build()
+
+
+def assumptions(analysis: Analysis, *, every: bool) -> list[Sentence]:
+    """One sentence per assumption (the first only, unless ``every``)."""
+    chosen = analysis.assumptions if every else analysis.assumptions[:1]
+    out = []
+    for i, text in enumerate(chosen):
+        b = _Builder(analysis.analysis_id)
+        b.t("it rests on this assumption: " if i == 0 else "another assumption: ")
+        out.append(b.f(f"strategy.assumptions[{i}]", _clause(text)).t(".").build(quotes=True))
+    return out
+
+
+def _clause(text: str) -> str:
+    """An assumption quoted mid-sentence: no capital, no final stop."""
+    text = text.strip().rstrip(".")
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def checks_summary(analysis: Analysis, *, detailed: bool) -> list[Sentence]:
+    """What the checks found; a data scientist gets each check's statistic."""
+    ran = [c for c in analysis.checks if c.outcome is not CheckOutcome.SKIPPED]
+    if not ran:
+        return []
+    out: list[Sentence] = []
+    passed = [c for c in ran if c.outcome is CheckOutcome.PASSED]
+    if detailed:
+        for c in ran:
+            b = _Builder(analysis.analysis_id)
+            b.t("the ").f(c.fact, c.label).t(f" {_outcome_words(c.outcome)}")
+            if c.statistic is not None and math.isfinite(c.statistic):
+                b.t(" (statistic ").f(f"{c.fact}.statistic", fmt(c.statistic))
+                if c.p_value is not None and math.isfinite(c.p_value):
+                    b.t(", p = ").f(f"{c.fact}.p_value", fmt(c.p_value))
+                b.t(")")
+            elif c.p_value is not None and math.isfinite(c.p_value):
+                b.t(" (p = ").f(f"{c.fact}.p_value", fmt(c.p_value)).t(")")
+            out.append(b.t(".").build())
+        return out
+    if passed:
+        b = _Builder(analysis.analysis_id)
+        b.t("the ")
+        _checks(b, passed)
+        b.t(" passed.")
+        out.append(b.build())
+    for c in ran:
+        if c.outcome in (CheckOutcome.FAILED, CheckOutcome.WARNING) and c.interpretation:
+            b = _Builder(analysis.analysis_id)
+            b.t("the ").f(c.fact, c.label).t(f" {_outcome_words(c.outcome)}: ")
+            b.f(f"{c.fact}.interpretation", _clause(c.interpretation))
+            out.append(b.t(".").build(quotes=True))
+    return out
+
+
+def _outcome_words(outcome: CheckOutcome) -> str:
+    return {
+        CheckOutcome.PASSED: "passed",
+        CheckOutcome.FAILED: "failed",
+        CheckOutcome.WARNING: "raised a warning",
+        CheckOutcome.SKIPPED: "was skipped",
+    }[outcome]
+
+
+def statistics(analysis: Analysis, e: Effect) -> Sentence | None:
+    """Estimand, standard error and p-value (for data scientists)."""
+    b = _Builder(analysis.analysis_id)
+    b.t("the estimand is the ").f("estimand", analysis.estimand.upper() or "effect")
+    if analysis.std_error is not None and math.isfinite(analysis.std_error):
+        b.t(", with a standard error of ").f("std_error", fmt(analysis.std_error))
+    if e.p_value is not None and math.isfinite(e.p_value):
+        b.t(" and p = ").f("p_value", fmt(e.p_value))
+    return b.t(".").build()
+
+
+def window(analysis: Analysis) -> Sentence | None:
+    if analysis.window is None:
+        return None
+    start, end = analysis.window
+    b = _Builder(analysis.analysis_id)
+    b.t("these figures describe the data from ").f("window.start", start.isoformat())
+    b.t(" to ").f("window.end", end.isoformat()).t(" and say nothing about other periods.")
+    return b.build()
+
+
+def caveats(analysis: Analysis) -> list[Sentence]:
+    out = []
+    for i, text in enumerate(analysis.warnings):
+        b = _Builder(analysis.analysis_id)
+        out.append(b.t("caveat: ").f(f"warnings[{i}]", _clause(text)).t(".").build(quotes=True))
+    return out
+
+
+def next_step(analysis: Analysis, e: Effect) -> Sentence:
+    """What to do with this result."""
+    b = _Builder(analysis.analysis_id)
+    cause = _cause(e)
+    randomised = analysis.identification is Identification.RANDOMIZED
+    if e.established:
+        b.t("next step: plan with the conservative end of the interval, ")
+        bound = e.lower if e.point >= 0 else e.upper
+        b.f(e.prefix + (e.lower_fact if e.point >= 0 else e.upper_fact), fmt(bound))
+        return b.t(", rather than the point estimate.").build()
+    if e.causal and e.supported and e.spans_zero:
+        return b.t(
+            f"next step: a larger or longer test of {cause} would narrow the interval enough "
+            "to tell a small effect from none."
+        ).build()
+    if randomised and e.warning_checks:
+        return b.t(f"next step: repeat the test of {cause} before relying on this figure.").build()
+    return b.t(
+        f"next step: run a randomised geo holdout of {cause} to measure its effect directly."
+    ).build()
+
+
+def _effects_in_order(analysis: Analysis) -> list[Effect]:
+    """Established effects first, then by the size of the effect relative to its interval."""
+
+    def key(e: Effect) -> tuple[int, float]:
+        half = max((e.upper - e.lower) / 2, 1e-12)
+        return (0 if e.established else 1, -abs(e.point) / half)
+
+    return sorted(analysis.effects, key=key)
+
+
+def _sentences(analysis: Analysis, audience: Audience) -> Iterator[Sentence | None]:
+    effects = _effects_in_order(analysis)
+    if audience is Audience.EXECUTIVE:
+        for e in effects:
+            yield headline(analysis, e)
+            yield relative(analysis, e)
+        if effects:
+            yield next_step(analysis, effects[0])
+        yield window(analysis)
+        return
+    detailed = audience is Audience.DATA_SCIENTIST
+    for e in effects:
+        yield headline(analysis, e)
+        yield relative(analysis, e)
+        if detailed:
+            yield statistics(analysis, e)
+    yield method(analysis)
+    if detailed and analysis.strategy_reason:
+        b = _Builder(analysis.analysis_id)
+        yield (
+            b.t("why this method: ")
+            .f("strategy.reason", _clause(analysis.strategy_reason))
+            .t(".")
+            .build()
+        )
+    yield from assumptions(analysis, every=detailed)
+    yield from checks_summary(analysis, detailed=detailed)
+    yield from caveats(analysis)
+    yield window(analysis)
+    if effects:
+        yield next_step(analysis, effects[0])
+
+
+def write(analyses: Sequence[Analysis], audience: Audience) -> list[Sentence]:
+    """The explanation of ``analyses`` for ``audience``, sentence by sentence."""
+    out: list[Sentence] = []
+    for analysis in analyses:
+        out += [s for s in _sentences(analysis, audience) if s is not None]
+    return out
