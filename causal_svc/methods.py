@@ -251,15 +251,21 @@ class MethodInfo:
     placebo: Placebo = Placebo.REASSIGN_TREATMENT
     # Refuters that say nothing about this method, with the reason the check reports.
     not_applicable: Mapping[CheckKind, str] = field(default_factory=dict)
+    # Keywords for the refuters' re-estimates, which read only the point estimate: what the
+    # fit itself needs but a re-estimate does not (a variance's draws) is switched off here.
+    refit: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def design_based(self) -> bool:
         return self.design_check is not None
 
-    def estimator(self, options: EstimationOptions) -> Estimator:
-        """The estimator with the request's options bound."""
+    def estimator(self, options: EstimationOptions, *, refit: bool = False) -> Estimator:
+        """The estimator with the request's options bound; ``refit``: as the refuters'
+        re-estimates call it (the row's ``refit`` keywords on top)."""
         module = importlib.import_module(f"causal_svc.estimators.{self.module}")
         kwargs = self.options.from_request(options).kwargs()
+        if refit:
+            kwargs |= self.refit
         return functools.partial(getattr(module, self.function), **kwargs)
 
 
@@ -402,6 +408,21 @@ _ROWS = (
             "donor outcomes, not from covariate adjustment; a random predictor says nothing "
             "about it.",
         },
+    ),
+    MethodInfo(
+        Method.SDID,
+        "sdid",
+        "estimate_sdid",
+        Estimand.ATT,
+        Identification.PARALLEL_TRENDS,
+        (
+            "weighted parallel trends: without treatment, treated units would have moved with "
+            "the unit-weighted controls",
+            "no anticipation of treatment before it starts; no spillovers to the controls",
+        ),
+        options=SeededOptions,
+        design_check="weighted parallel trends (see the in-time placebo check)",
+        refit={"variance": "none"},
     ),
     MethodInfo(
         Method.DML,

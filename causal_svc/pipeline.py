@@ -73,15 +73,15 @@ def estimate_effect(
             alternatives=(),
             instruments=spec.instruments,
         )
-    estimator = method_info(strategy.method).estimator(options)
-    estimate = estimator(frame, spec)
+    info = method_info(strategy.method)
+    estimate = info.estimator(options)(frame, spec)
     if strategy.warnings or data_warnings:
         estimate = estimate.with_warnings((*data_warnings, *strategy.warnings))
     if not estimate.assumptions:
         estimate = replace(estimate, assumptions=strategy.assumptions)
     if not skip_refutation:
         estimate = run_checks(
-            estimator,
+            info.estimator(options, refit=True),
             frame,
             spec,
             estimate,

@@ -36,6 +36,7 @@ class Method(enum.StrEnum):
     IPW = "ipw"
     AIPW = "aipw"
     SYNTHETIC_CONTROL = "synthetic_control"
+    SDID = "sdid"
     DML = "dml"
     BSTS = "bsts"
     NAIVE_REGRESSION = "naive_regression"

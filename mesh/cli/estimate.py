@@ -15,7 +15,7 @@ from mesh.sdk.client import LiftOS, dc
 
 METHODS = (
     "auto", "difference_in_means", "did", "event_study", "staggered_did", "iv", "rdd",
-    "matching", "ipw", "aipw", "synthetic_control", "dml", "bsts",
+    "matching", "ipw", "aipw", "synthetic_control", "sdid", "dml", "bsts",
 )  # fmt: skip
 
 

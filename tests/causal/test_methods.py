@@ -138,6 +138,7 @@ def _frames() -> dict[Method, tuple[pd.DataFrame, EffectSpec]]:
         Method.IPW: backdoor,
         Method.AIPW: backdoor,
         Method.SYNTHETIC_CONTROL: (one[one.unit < 12], panel_spec),
+        Method.SDID: (panel, panel_spec),
         Method.DML: backdoor,
         Method.BSTS: (
             series,

@@ -59,6 +59,10 @@ class _EstimationMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Esti
     """Bayesian structural time series / interrupted time series."""
     ESTIMATION_METHOD_NAIVE_REGRESSION: _EstimationMethod.ValueType  # 14
     """Naive regression of outcome on treatment: a correlation baseline, never causal by itself."""
+    ESTIMATION_METHOD_SDID: _EstimationMethod.ValueType  # 15
+    """Synthetic difference in differences (Arkhangelsky et al. 2021): unit and time weights,
+    staggered adoption per cohort; for geo experiments and panels with few treated units.
+    """
 
 class EstimationMethod(_EstimationMethod, metaclass=_EstimationMethodEnumTypeWrapper):
     """Estimation methods."""
@@ -93,6 +97,10 @@ ESTIMATION_METHOD_BSTS: EstimationMethod.ValueType  # 13
 """Bayesian structural time series / interrupted time series."""
 ESTIMATION_METHOD_NAIVE_REGRESSION: EstimationMethod.ValueType  # 14
 """Naive regression of outcome on treatment: a correlation baseline, never causal by itself."""
+ESTIMATION_METHOD_SDID: EstimationMethod.ValueType  # 15
+"""Synthetic difference in differences (Arkhangelsky et al. 2021): unit and time weights,
+staggered adoption per cohort; for geo experiments and panels with few treated units.
+"""
 Global___EstimationMethod: _TypeAlias = EstimationMethod  # noqa: Y015
 
 class _Estimand:
@@ -162,6 +170,34 @@ AGGREGATION_LEVEL_DAY: AggregationLevel.ValueType  # 4
 AGGREGATION_LEVEL_RECORD: AggregationLevel.ValueType  # 5
 """One row per record."""
 Global___AggregationLevel: _TypeAlias = AggregationLevel  # noqa: Y015
+
+class _ClusterInference:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ClusterInferenceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClusterInference.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CLUSTER_INFERENCE_UNSPECIFIED: _ClusterInference.ValueType  # 0
+    """Not set: the wild cluster bootstrap below 30 clusters, cluster-robust errors otherwise."""
+    CLUSTER_INFERENCE_CLUSTER_ROBUST: _ClusterInference.ValueType  # 1
+    """Cluster-robust (CR1) standard errors with t(G - 1), whatever the number of clusters."""
+    CLUSTER_INFERENCE_WILD_BOOTSTRAP: _ClusterInference.ValueType  # 2
+    """Wild cluster bootstrap-t with the null imposed (Rademacher weights, Webb's six-point
+    weights below 12 clusters), whatever the number of clusters.
+    """
+
+class ClusterInference(_ClusterInference, metaclass=_ClusterInferenceEnumTypeWrapper):
+    """How clustered estimates get their p-values and intervals."""
+
+CLUSTER_INFERENCE_UNSPECIFIED: ClusterInference.ValueType  # 0
+"""Not set: the wild cluster bootstrap below 30 clusters, cluster-robust errors otherwise."""
+CLUSTER_INFERENCE_CLUSTER_ROBUST: ClusterInference.ValueType  # 1
+"""Cluster-robust (CR1) standard errors with t(G - 1), whatever the number of clusters."""
+CLUSTER_INFERENCE_WILD_BOOTSTRAP: ClusterInference.ValueType  # 2
+"""Wild cluster bootstrap-t with the null imposed (Rademacher weights, Webb's six-point
+weights below 12 clusters), whatever the number of clusters.
+"""
+Global___ClusterInference: _TypeAlias = ClusterInference  # noqa: Y015
 
 class _IdentificationKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -352,7 +388,9 @@ class EffectRoles(_message.Message):
     outcome: _builtins.str
     """Outcome column (numeric)."""
     treatment: _builtins.str
-    """Treatment column (0/1, or continuous for DML/IV)."""
+    """Treatment column (0/1, or continuous for DML/IV). Required, except for a sharp regression
+    discontinuity, where it may be left empty: treatment is then running_variable >= cutoff.
+    """
     unit: _builtins.str
     """Unit id column (panel methods)."""
     time: _builtins.str
@@ -473,6 +511,8 @@ class EstimationOptions(_message.Message):
     BANDWIDTH_FIELD_NUMBER: _builtins.int
     DML_FOREST_FIELD_NUMBER: _builtins.int
     PROPENSITY_TRIM_FIELD_NUMBER: _builtins.int
+    RDD_FUZZY_FIELD_NUMBER: _builtins.int
+    CLUSTER_INFERENCE_FIELD_NUMBER: _builtins.int
     refutation_simulations: _builtins.int
     """Refuter simulations per check, 0-1,000 (0 = the default, 10; checks can be skipped below)."""
     skip_refutation: _builtins.bool
@@ -495,6 +535,13 @@ class EstimationOptions(_message.Message):
     """IPW and AIPW: clip propensity scores to [trim, 1 − trim], trim in (0, 0.5). Unset: no trimming
     (the overlap check warns when a score falls outside [0.01, 0.99]).
     """
+    rdd_fuzzy: _builtins.bool
+    """RDD: the treatment is a take-up or dose that jumps at the cutoff (a fuzzy design). Needed
+    for a treatment that is not 0/1; a 0/1 treatment that does not follow the cutoff exactly
+    is read as fuzzy without it.
+    """
+    cluster_inference: Global___ClusterInference.ValueType
+    """Inference with clustered data (DiD, event study, regression estimators)."""
     def __init__(
         self,
         *,
@@ -507,10 +554,12 @@ class EstimationOptions(_message.Message):
         bandwidth: _builtins.float | None = ...,
         dml_forest: _builtins.bool = ...,
         propensity_trim: _builtins.float | None = ...,
+        rdd_fuzzy: _builtins.bool = ...,
+        cluster_inference: Global___ClusterInference.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_bandwidth", b"_bandwidth", "_caliper", b"_caliper", "_propensity_trim", b"_propensity_trim", "bandwidth", b"bandwidth", "caliper", b"caliper", "propensity_trim", b"propensity_trim"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bandwidth", b"_bandwidth", "_caliper", b"_caliper", "_propensity_trim", b"_propensity_trim", "bandwidth", b"bandwidth", "caliper", b"caliper", "dml_forest", b"dml_forest", "event_study_lags", b"event_study_lags", "event_study_leads", b"event_study_leads", "propensity_trim", b"propensity_trim", "refutation_simulations", b"refutation_simulations", "seed", b"seed", "skip_refutation", b"skip_refutation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bandwidth", b"_bandwidth", "_caliper", b"_caliper", "_propensity_trim", b"_propensity_trim", "bandwidth", b"bandwidth", "caliper", b"caliper", "cluster_inference", b"cluster_inference", "dml_forest", b"dml_forest", "event_study_lags", b"event_study_lags", "event_study_leads", b"event_study_leads", "propensity_trim", b"propensity_trim", "rdd_fuzzy", b"rdd_fuzzy", "refutation_simulations", b"refutation_simulations", "seed", b"seed", "skip_refutation", b"skip_refutation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__bandwidth: _TypeAlias = _typing.Literal["bandwidth"]  # noqa: Y015
     _WhichOneofArgType__bandwidth: _TypeAlias = _typing.Literal["_bandwidth", b"_bandwidth"]  # noqa: Y015

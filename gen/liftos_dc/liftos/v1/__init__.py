@@ -47,6 +47,7 @@ __all__ = (
     "ClaimCheck",
     "ClaimResolution",
     "ClaimVerdict",
+    "ClusterInference",
     "Coefficient",
     "Column",
     "ColumnMapping",
@@ -760,6 +761,44 @@ class ClaimVerdict(betterproto2.Enum):
         }
 
 
+class ClusterInference(betterproto2.Enum):
+    """
+    How clustered estimates get their p-values and intervals.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not set: the wild cluster bootstrap below 30 clusters, cluster-robust errors otherwise.
+    """
+
+    CLUSTER_ROBUST = 1
+    """
+    Cluster-robust (CR1) standard errors with t(G - 1), whatever the number of clusters.
+    """
+
+    WILD_BOOTSTRAP = 2
+    """
+    Wild cluster bootstrap-t with the null imposed (Rademacher weights, Webb's six-point
+    weights below 12 clusters), whatever the number of clusters.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "CLUSTER_INFERENCE_UNSPECIFIED",
+            1: "CLUSTER_INFERENCE_CLUSTER_ROBUST",
+            2: "CLUSTER_INFERENCE_WILD_BOOTSTRAP",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "CLUSTER_INFERENCE_UNSPECIFIED": 0,
+            "CLUSTER_INFERENCE_CLUSTER_ROBUST": 1,
+            "CLUSTER_INFERENCE_WILD_BOOTSTRAP": 2,
+        }
+
+
 class ConfounderType(betterproto2.Enum):
     """
     Kinds of confounders the detectors recognise.
@@ -1093,6 +1132,12 @@ class EstimationMethod(betterproto2.Enum):
     Naive regression of outcome on treatment: a correlation baseline, never causal by itself.
     """
 
+    SDID = 15
+    """
+    Synthetic difference in differences (Arkhangelsky et al. 2021): unit and time weights,
+    staggered adoption per cohort; for geo experiments and panels with few treated units.
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -1111,6 +1156,7 @@ class EstimationMethod(betterproto2.Enum):
             12: "ESTIMATION_METHOD_DML",
             13: "ESTIMATION_METHOD_BSTS",
             14: "ESTIMATION_METHOD_NAIVE_REGRESSION",
+            15: "ESTIMATION_METHOD_SDID",
         }
 
     @classmethod
@@ -1131,6 +1177,7 @@ class EstimationMethod(betterproto2.Enum):
             "ESTIMATION_METHOD_DML": 12,
             "ESTIMATION_METHOD_BSTS": 13,
             "ESTIMATION_METHOD_NAIVE_REGRESSION": 14,
+            "ESTIMATION_METHOD_SDID": 15,
         }
 
 
@@ -4497,7 +4544,8 @@ class EffectRoles(betterproto2.Message):
 
     treatment: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Treatment column (0/1, or continuous for DML/IV).
+    Treatment column (0/1, or continuous for DML/IV). Required, except for a sharp regression
+    discontinuity, where it may be left empty: treatment is then running_variable >= cutoff.
     """
 
     unit: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
@@ -4700,6 +4748,20 @@ class EstimationOptions(betterproto2.Message):
     """
     IPW and AIPW: clip propensity scores to [trim, 1 − trim], trim in (0, 0.5). Unset: no trimming
     (the overlap check warns when a score falls outside [0.01, 0.99]).
+    """
+
+    rdd_fuzzy: "bool" = betterproto2.field(10, betterproto2.TYPE_BOOL)
+    """
+    RDD: the treatment is a take-up or dose that jumps at the cutoff (a fuzzy design). Needed
+    for a treatment that is not 0/1; a 0/1 treatment that does not follow the cutoff exactly
+    is read as fuzzy without it.
+    """
+
+    cluster_inference: "ClusterInference" = betterproto2.field(
+        11, betterproto2.TYPE_ENUM, default_factory=lambda: ClusterInference(0)
+    )
+    """
+    Inference with clustered data (DiD, event study, regression estimators).
     """
 
 
