@@ -1,0 +1,43 @@
+"""Proto ↔ domain for the ingestion service, one module per RPC family. Bad input raises
+InvalidInput naming the field."""
+
+from ingestion_svc.convert.calendar import (
+    add_market_conditions,
+    calendar_day_to_proto,
+    calendar_request,
+)
+from ingestion_svc.convert.experiments import (
+    experiment_from_proto,
+    experiment_to_proto,
+    list_experiments_request,
+)
+from ingestion_svc.convert.factors import factor_series_from_proto, factor_series_to_proto
+from ingestion_svc.convert.history import history_rows
+from ingestion_svc.convert.ingest import (
+    SOURCE_ENUM,
+    SOURCES,
+    ack,
+    decode_ingest_request,
+    fingerprint,
+    ingest_batch,
+    replayed,
+)
+
+__all__ = [
+    "SOURCES",
+    "SOURCE_ENUM",
+    "ack",
+    "add_market_conditions",
+    "calendar_day_to_proto",
+    "calendar_request",
+    "decode_ingest_request",
+    "experiment_from_proto",
+    "experiment_to_proto",
+    "factor_series_from_proto",
+    "factor_series_to_proto",
+    "fingerprint",
+    "history_rows",
+    "ingest_batch",
+    "list_experiments_request",
+    "replayed",
+]

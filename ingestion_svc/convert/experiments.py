@@ -1,0 +1,230 @@
+"""Experiments: CreateExperiment's message ↔ the registry's Experiment, ListExperiments' request."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+
+from google.protobuf.message import Message
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
+
+from ingestion_svc.convert.text import MAX_TEXT
+from ingestion_svc.experiments import Experiment
+from mesh.runtime import record_rules
+from mesh.runtime.exceptions import FieldViolation, InvalidInput, shown
+from mesh.runtime.protoconv import (
+    collect,
+    date_from_proto,
+    int_in_range,
+    require_org,
+)
+
+_EXPERIMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+# Tokens this server issues are ~120 characters (ingestion_svc.experiments).
+MAX_PAGE_TOKEN = 512
+
+
+def list_experiments_request(
+    request: ingestion_pb.ListExperimentsRequest,
+) -> tuple[str, int, str, dt.date | None]:
+    """(org, page_size, page_token, active_on) of a ListExperimentsRequest; a page_size above
+    the registry's maximum is lowered to it there (AIP-158), a negative one refused here."""
+    violations: list[FieldViolation] = []
+    for check in (
+        lambda: require_org(request.org_id),
+        lambda: int_in_range(request.page_size, "page_size", 0, 2**31 - 1),
+        lambda: date_from_proto(request.active_on, "active_on", required=False),
+    ):
+        try:
+            check()
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+    if len(request.page_token) > MAX_PAGE_TOKEN:
+        violations.append(
+            FieldViolation("page_token", "page_token is not a token this server issued")
+        )
+    collect(violations)
+    active_on = date_from_proto(request.active_on, "active_on", required=False)
+    return request.org_id, request.page_size, request.page_token, active_on
+
+
+def experiment_from_proto(
+    message: md_pb.CausalExperiment, now: dt.datetime
+) -> tuple[Experiment, md_pb.CausalExperiment]:
+    """Validate a new experiment; returns the domain view and the stored contract."""
+    violations: list[FieldViolation] = []
+    prefix = "experiment."
+    try:
+        require_org(message.org_id, prefix + "org_id")
+    except InvalidInput as exc:
+        violations.extend(exc.violations)
+    if not message.experiment_id:
+        violations.append(FieldViolation(prefix + "experiment_id", "experiment_id is required"))
+    elif not _EXPERIMENT_ID.match(message.experiment_id):
+        violations.append(
+            FieldViolation(
+                prefix + "experiment_id",
+                "experiment_id must be 1-63 letters, digits, '-' or '_', starting with a letter or digit",
+            )
+        )
+    dates: dict[str, dt.date | None] = {}
+    for name in ("start_date", "end_date"):
+        try:
+            dates[name] = date_from_proto(getattr(message, name), prefix + name)
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+            dates[name] = None
+    start, end = dates["start_date"], dates["end_date"]
+    if start and end and end < start:
+        violations.append(
+            FieldViolation(prefix + "end_date", f"end_date {end} is before start_date {start}")
+        )
+    if message.randomization_unit == common_pb.RANDOMIZATION_UNIT_UNSPECIFIED:
+        violations.append(
+            FieldViolation(prefix + "randomization_unit", "randomization_unit is required")
+        )
+    share = message.treatment_share
+    if not 0.0 <= share < 1.0:
+        violations.append(
+            FieldViolation(prefix + "treatment_share", f"treatment_share {share} must be in (0, 1)")
+        )
+    _check_experiment_values(message, violations)
+    overlap = set(message.treatment_units) & set(message.control_units)
+    if overlap:
+        violations.append(
+            FieldViolation(
+                prefix + "control_units",
+                f"units in both arms: {', '.join(sorted(overlap)[:5])}",
+            )
+        )
+    collect(violations)
+    assert start is not None and end is not None
+    stored = md_pb.CausalExperiment()
+    stored.CopyFrom(message)
+    stored.create_time.FromDatetime(now)
+    if stored.status == md_pb.EXPERIMENT_STATUS_UNSPECIFIED:
+        stored.status = md_pb.EXPERIMENT_STATUS_DRAFT
+    if stored.treatment_share == 0.0 and not (stored.treatment_units or stored.control_units):
+        stored.treatment_share = 0.5
+    experiment = Experiment(
+        org_id=message.org_id,
+        experiment_id=message.experiment_id,
+        start_date=start,
+        end_date=end,
+        randomization_unit=common_pb.RandomizationUnit.Name(message.randomization_unit),
+        treatment_units=tuple(message.treatment_units),
+        control_units=tuple(message.control_units),
+        treatment_share=stored.treatment_share,
+        data_sources=tuple(common_pb.DataSource.Name(s) for s in message.data_sources),
+        campaign_ids=tuple(message.campaign_ids),
+        treatment_intensity=_intensity(message, message.treatment_config, 1.0),
+        control_intensity=_intensity(message, message.control_config, 0.0),
+        create_time=now,
+        payload=stored.SerializeToString(),
+    )
+    return experiment, stored
+
+
+# What an experiment may hold: lists of units and campaigns, each id, and free text.
+MAX_EXPERIMENT_LIST = 10_000
+MAX_FREE_TEXT = 10_000
+
+
+def _check_message(message: Message, path: str, violations: list[FieldViolation]) -> None:
+    """Every enum a value its enum defines, every double finite, every string and list
+    within bounds, anywhere in ``message`` (depth is bounded by protobuf's decoder)."""
+    for f, value in message.ListFields():
+        name = f"{path}{f.name}"
+        repeated = f.is_repeated
+        items = list(value) if repeated else [value]
+        if repeated and len(items) > MAX_EXPERIMENT_LIST:
+            violations.append(
+                FieldViolation(name, f"{len(items):,} entries; at most {MAX_EXPERIMENT_LIST:,}")
+            )
+            continue
+        for k, item in enumerate(items):
+            where = f"{name}[{k}]" if repeated else name
+            if f.message_type is not None:
+                _check_message(item, where + ".", violations)
+            elif f.enum_type is not None and item not in f.enum_type.values_by_number:
+                violations.append(
+                    FieldViolation(where, f"{item} is not a {f.enum_type.full_name} value")
+                )
+            elif f.cpp_type == f.CPPTYPE_DOUBLE and not math.isfinite(item):
+                violations.append(FieldViolation(where, f"{item} is not a finite number"))
+            elif f.cpp_type == f.CPPTYPE_STRING and len(item) > MAX_FREE_TEXT:
+                violations.append(
+                    FieldViolation(where, f"{len(item):,} characters; at most {MAX_FREE_TEXT:,}")
+                )
+            if len(violations) >= 20:
+                return
+
+
+def _check_experiment_values(
+    message: md_pb.CausalExperiment, violations: list[FieldViolation]
+) -> None:
+    """Enums, finite numbers and bounded text anywhere; and the numbers assignment reads in
+    range (an arm's dose becomes its records' treatment_intensity: mesh.runtime.record_rules)."""
+    prefix = "experiment."
+    _check_message(message, prefix, violations)
+    for name in ("treatment_units", "control_units", "campaign_ids"):
+        for k, unit in enumerate(getattr(message, name)):
+            if len(unit) > MAX_TEXT or not unit.isprintable():
+                violations.append(
+                    FieldViolation(
+                        f"{prefix}{name}[{k}]",
+                        f"an id is at most {MAX_TEXT} printable characters: {shown(unit, 60)}",
+                    )
+                )
+                break
+    for arm in ("treatment_config", "control_config"):
+        config = getattr(message, arm)
+        for name in ("intensity", "spend_multiplier"):
+            x = getattr(config, name)
+            if math.isfinite(x) and not 0.0 <= x <= record_rules.MAX_INTENSITY:
+                violations.append(
+                    FieldViolation(
+                        f"{prefix}{arm}.{name}",
+                        f"{name} {x:g} must be in [0, {record_rules.MAX_INTENSITY:g}]",
+                    )
+                )
+    power = message.statistical_power
+    for name in ("target_power", "alpha", "achieved_power"):
+        x = getattr(power, name)
+        if math.isfinite(x) and not 0.0 <= x <= 1.0:
+            violations.append(
+                FieldViolation(
+                    f"{prefix}statistical_power.{name}", f"{name} {x:g} must be in [0, 1]"
+                )
+            )
+    for name in ("sample_size_units", "duration_days"):
+        if getattr(power, name) < 0:
+            violations.append(
+                FieldViolation(f"{prefix}statistical_power.{name}", f"{name} must not be negative")
+            )
+
+
+_BUDGET_TESTS = (md_pb.TREATMENT_TYPE_BUDGET_INCREASE, md_pb.TREATMENT_TYPE_BUDGET_DECREASE)
+
+
+def _intensity(
+    message: md_pb.CausalExperiment, arm: md_pb.TreatmentConfig, default: float
+) -> float:
+    """The dose recorded on an arm's rows: its explicit intensity; for budget tests its spend
+    multiplier (the dose is the budget); otherwise 1 for treatment and 0 for control."""
+    if arm.intensity:
+        return arm.intensity
+    if message.treatment_type in _BUDGET_TESTS and arm.spend_multiplier:
+        return arm.spend_multiplier
+    return default
+
+
+def experiment_to_proto(experiment: Experiment) -> md_pb.CausalExperiment:
+    return md_pb.CausalExperiment.FromString(experiment.payload)
+
+
+# ------------------------------------------------------------------------------- ingest

@@ -1,0 +1,387 @@
+"""Ingest: the request decoded and checked (account, mapping, rows) into a RawBatch, its fingerprint, and the ack."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from google.protobuf import json_format, struct_pb2
+from google.protobuf.message import DecodeError
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
+
+from ingestion_svc.calendar import supported_countries
+from ingestion_svc.convert.text import COUNTRY, MAX_TEXT, text_bound
+from ingestion_svc.currencies import ISO_4217
+from ingestion_svc.errors import BatchTooLarge, InvalidIngestRequest
+from ingestion_svc.parse import (
+    MAX_DEPTH,
+    MAX_ROW_CHARS,
+    ROW,
+    canonical_json,
+    parse_json_rows,
+    row_problem,
+)
+from ingestion_svc.pipeline import BatchResult
+from ingestion_svc.raw_batch import MAX_BATCH_ROWS, Account, ColumnMap, RawBatch, Rejection
+from mesh.runtime.exceptions import FieldViolation, InvalidInput, shown
+from mesh.runtime.frames import enum_value
+from mesh.runtime.protoconv import (
+    enum_from_proto,
+    int_in_range,
+    require_org,
+    timestamp_from_proto,
+)
+
+SOURCES = {
+    common_pb.DATA_SOURCE_META: "meta",
+    common_pb.DATA_SOURCE_GOOGLE_ADS: "google_ads",
+    common_pb.DATA_SOURCE_KLAVIYO: "klaviyo",
+    common_pb.DATA_SOURCE_TIKTOK: "tiktok",
+    common_pb.DATA_SOURCE_GENERIC: "generic",
+}
+SOURCE_ENUM = {name: value for value, name in SOURCES.items()}
+MAX_BATCH_ID = 256
+# Bounds on what a request may carry besides its rows (each far above real use).
+MAX_GEO_KEYS = 100_000  # every US zip code is 42k
+# A row's version is pulled_at in µs (≤ 7.3e15 up to 2200) + row_offset + its index: a
+# trillion lines keeps it far inside int64 and orders any real export.
+MAX_ROW_OFFSET = 10**12
+# The key of the placeholder Struct that stands for a row protobuf could not decode (see
+# decode_ingest_request), and the batch id of a request it could not.
+UNDECODABLE = "\x00liftos.undecodable"
+
+
+# Ingest's request deserializer: ``IngestRequest.FromString``, except that one row protobuf
+# cannot decode (a Struct nested past its depth limit) costs only that row, not the stream.
+_ROWS = ingestion_pb.IngestRequest.DESCRIPTOR.fields_by_name["rows"].number
+
+
+def decode_ingest_request(data: bytes) -> ingestion_pb.IngestRequest:
+    """``IngestRequest.FromString``, except where protobuf refuses the message.
+
+    Protobuf decodes messages nested at most 100 deep, so a Struct row nested deeper than
+    about 32 levels fails the whole message. Then each row is decoded alone and one that
+    fails becomes a placeholder Struct (its one key ``UNDECODABLE``, its value the row's
+    hash, so different rows make different batches) that the batch rejects as malformed;
+    the rest of the batch is kept. A message that is not an IngestRequest even so comes back
+    with ``batch_id = UNDECODABLE``, which the servicer refuses as INVALID_ARGUMENT.
+    """
+    try:
+        return ingestion_pb.IngestRequest.FromString(data)
+    except DecodeError:
+        pass
+    rows: list[struct_pb2.Struct] = []
+    rest = bytearray()
+    try:
+        for number, start, body, end in _fields(data):
+            if number != _ROWS or body < 0:
+                rest += data[start:end]
+                continue
+            try:
+                rows.append(struct_pb2.Struct.FromString(data[body:end]))
+            except DecodeError:
+                digest = hashlib.sha256(data[body:end]).hexdigest()
+                placeholder = struct_pb2.Struct()
+                placeholder.fields[UNDECODABLE].string_value = digest
+                rows.append(placeholder)
+        request = ingestion_pb.IngestRequest.FromString(bytes(rest))
+    except (DecodeError, ValueError):
+        return ingestion_pb.IngestRequest(batch_id=UNDECODABLE)
+    request.rows.extend(rows)
+    return request
+
+
+def _fields(data: bytes) -> Iterator[tuple[int, int, int, int]]:
+    """(field number, start, start of a length-delimited value or -1, end) of each top-level
+    field of a protobuf message; ValueError if it is not one."""
+    pos, size = 0, len(data)
+    while pos < size:
+        start = pos
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        body = -1
+        if wire == 0:
+            _, pos = _varint(data, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            body, pos = pos, pos + length
+        elif wire == 5:
+            pos += 4
+        else:  # groups: never in an IngestRequest
+            raise ValueError(f"wire type {wire}")
+        if pos > size or number == 0:
+            raise ValueError("truncated message")
+        yield number, start, body, pos
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while pos < len(data) and shift < 70:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+    raise ValueError("bad varint")
+
+
+def _check_account(
+    account: ingestion_pb.AccountInfo, source: str, violations: list[FieldViolation]
+) -> None:
+    if text_bound(account.account_id, "account.account_id", violations) and not (
+        account.account_id.isprintable()
+    ):
+        violations.append(
+            FieldViolation(
+                "account.account_id", f"{shown(account.account_id)} holds control characters"
+            )
+        )
+    zone = text_bound(account.timezone, "account.timezone", violations)
+    if zone and account.timezone:
+        try:
+            ZoneInfo(account.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            violations.append(
+                FieldViolation(
+                    "account.timezone", f"{shown(account.timezone)} is not an IANA time zone"
+                )
+            )
+    elif zone and source != "google_ads":  # Google rows carry the customer's zone themselves
+        violations.append(
+            FieldViolation("account.timezone", "the account's IANA time zone is required")
+        )
+    if account.currency_code and account.currency_code not in ISO_4217:
+        violations.append(
+            FieldViolation(
+                "account.currency_code", f"{shown(account.currency_code)} is not an ISO 4217 code"
+            )
+        )
+    if source == "klaviyo" and not account.currency_code:
+        violations.append(
+            FieldViolation("account.currency_code", "Klaviyo rows carry no currency: required")
+        )
+    if source in ("klaviyo", "generic") and not account.account_id:
+        violations.append(
+            FieldViolation("account.account_id", f"{source} rows carry no account: required")
+        )
+    if account.country_code and (
+        not COUNTRY.match(account.country_code) or account.country_code not in supported_countries()
+    ):
+        violations.append(
+            FieldViolation(
+                "account.country_code",
+                f"{shown(account.country_code)} is not a supported ISO 3166-1 alpha-2 code",
+            )
+        )
+    keys = account.geo_keys
+    if len(keys) > MAX_GEO_KEYS:
+        violations.append(
+            FieldViolation("account.geo_keys", f"{len(keys):,} geo keys; at most {MAX_GEO_KEYS:,}")
+        )
+    elif keys and max(map(len, [*keys, *keys.values()])) > MAX_TEXT:
+        long = next(k for k, v in keys.items() if max(len(k), len(v)) > MAX_TEXT)
+        violations.append(
+            FieldViolation(
+                f"account.geo_keys[{shown(long, 60)}]",
+                f"a geo key and its code are at most {MAX_TEXT} characters each",
+            )
+        )
+
+
+def _check_request(
+    request: ingestion_pb.IngestRequest, now: dt.datetime, skew: dt.timedelta
+) -> tuple[str | None, dt.datetime, list[FieldViolation]]:
+    """(source, pulled_at, violations) of an IngestRequest's fields other than its rows."""
+    violations: list[FieldViolation] = []
+
+    def check(fn: Callable[[], object]) -> None:
+        try:
+            fn()
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+
+    check(lambda: require_org(request.org_id))
+    source = None
+    try:
+        enum_from_proto(request.source, common_pb.DataSource.DESCRIPTOR, "source")
+        source = SOURCES.get(request.source)
+    except InvalidInput:
+        pass
+    if source is None:
+        violations.append(
+            FieldViolation(
+                "source",
+                f"source must be one of {', '.join(common_pb.DataSource.Name(s) for s in SOURCES)}",
+            )
+        )
+    if not request.batch_id:
+        violations.append(FieldViolation("batch_id", "batch_id is required"))
+    elif len(request.batch_id) > MAX_BATCH_ID:
+        violations.append(
+            FieldViolation("batch_id", f"batch_id is longer than {MAX_BATCH_ID} characters")
+        )
+    elif not request.batch_id.isprintable():
+        violations.append(
+            FieldViolation(
+                "batch_id", f"batch_id {shown(request.batch_id)} holds control characters"
+            )
+        )
+    if source is not None:
+        _check_account(request.account, source, violations)
+    m = request.mapping
+    for f in ingestion_pb.ColumnMapping.DESCRIPTOR.fields:
+        text_bound(getattr(m, f.name), f"mapping.{f.name}", violations)
+    if source == "generic" and not m.date:
+        violations.append(FieldViolation("mapping.date", "a generic source needs a date column"))
+    pulled_at = now
+    try:
+        stamp = timestamp_from_proto(request.pulled_at, "pulled_at")
+    except InvalidInput as exc:
+        violations.extend(exc.violations)
+    else:
+        if stamp is not None:
+            pulled_at = stamp
+            if pulled_at > now + skew:
+                violations.append(
+                    FieldViolation(
+                        "pulled_at", f"pulled_at {pulled_at:%Y-%m-%dT%H:%M:%SZ} is in the future"
+                    )
+                )
+    check(lambda: int_in_range(request.row_offset, "row_offset", 0, MAX_ROW_OFFSET))
+    return source, pulled_at, violations
+
+
+def struct_rows(
+    rows: Sequence[struct_pb2.Struct],
+) -> tuple[list[dict[str, Any] | None], list[bytes], list[Rejection]]:
+    """Struct rows → (rows, the bytes each is hashed as, rejections), like
+    :func:`ingestion_svc.parse.parse_json_rows`: a row too large or too deep, one protobuf
+    could not decode, or one holding a NaN or infinite number (not JSON) is rejected."""
+    out: list[dict[str, Any] | None] = []
+    raw: list[bytes] = []
+    rejections: list[Rejection] = []
+    for i, r in enumerate(rows):
+        why = None
+        value: dict[str, Any] | None = None
+        if UNDECODABLE in r.fields:
+            why = f"row is nested too deep for protobuf to decode; at most {MAX_DEPTH} levels"
+        elif (size := r.ByteSize()) > MAX_ROW_CHARS:
+            why = f"row is {size:,} bytes; at most {MAX_ROW_CHARS:,}"
+        else:
+            try:
+                value = json_format.MessageToDict(r)
+            except ValueError:  # a NaN or infinite number_value has no JSON form
+                why = "a number in the row is NaN or infinite (not JSON)"
+            else:
+                why = row_problem(value, 0)
+        if why is None and value is not None:
+            out.append(value)
+            raw.append(canonical_json([value])[0])
+        else:
+            out.append(None)
+            raw.append(r.SerializeToString(deterministic=True))
+            rejections.append(Rejection(i, ROW, "malformed", why or "row is not a JSON object"))
+    return out, raw, rejections
+
+
+def ingest_batch(
+    request: ingestion_pb.IngestRequest, now: dt.datetime, skew: dt.timedelta
+) -> RawBatch:
+    """Validate an IngestRequest and parse its rows (bad rows become rejections, a bad
+    request InvalidIngestRequest naming every field, too many rows BatchTooLarge)."""
+    if request.batch_id == UNDECODABLE:
+        raise InvalidIngestRequest("the message is not an IngestRequest protobuf can decode")
+    source, pulled_at, violations = _check_request(request, now, skew)
+    if violations:
+        raise InvalidIngestRequest(violations[0].description, violations=violations)
+    n = len(request.rows) + len(request.json_rows)
+    if n > MAX_BATCH_ROWS:
+        raise BatchTooLarge(
+            f"{n} rows in batch {request.batch_id!r}; at most {MAX_BATCH_ROWS} per batch — "
+            "split it into several batches of the same stream"
+        )
+    structured, structured_raw, struct_rejections = struct_rows(request.rows)
+    parsed, raw, rejections = parse_json_rows(request.json_rows, first_index=len(structured))
+    account = request.account
+    m = request.mapping
+    assert source is not None
+    return RawBatch(
+        org_id=request.org_id,
+        source=source,
+        batch_id=request.batch_id,
+        rows=[*structured, *parsed],
+        raw=[*structured_raw, *raw],
+        account=Account(
+            account_id=account.account_id,
+            timezone=account.timezone,
+            currency=account.currency_code,
+            country=account.country_code,
+            geo_keys=dict(account.geo_keys),
+        ),
+        pulled_at=pulled_at,
+        row_offset=request.row_offset,
+        mapping=ColumnMap(
+            date=m.date,
+            campaign_id=m.campaign_id,
+            campaign_name=m.campaign_name,
+            geo=m.geo,
+            spend=m.spend,
+            impressions=m.impressions,
+            clicks=m.clicks,
+            conversions=m.conversions,
+            revenue=m.revenue,
+            currency_code=m.currency_code,
+            channel=m.channel,
+        ),
+        parse_rejections=[*struct_rejections, *rejections],
+    )
+
+
+def fingerprint(request: ingestion_pb.IngestRequest) -> str:
+    """What makes two requests the same batch (everything they carry)."""
+    return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+
+
+def ack(batch_id: str, result: BatchResult) -> ingestion_pb.IngestResponse:
+    return ingestion_pb.IngestResponse(
+        batch_id=batch_id,
+        accepted_count=result.accepted,
+        rejected_count=len(result.rejections),
+        rejections=[
+            ingestion_pb.RowRejection(
+                row_index=r.row_index,
+                field=r.field,
+                reason=ingestion_pb.RejectionReason.Value("REJECTION_REASON_" + r.reason.upper()),
+                message=r.message,
+            )
+            for r in result.rejections
+        ],
+        duplicate_count=result.duplicates,
+        restated_count=result.restated,
+        superseded_count=result.superseded,
+        confounders=[
+            ingestion_pb.ConfounderSummary(
+                name=name,
+                type=md_pb.ConfounderType.ValueType(enum_value("confounder_type", kind)),
+                row_count=count,
+            )
+            for name, kind, count in result.confounders
+        ],
+        mean_quality_score=result.mean_quality,
+        out_of_order_count=result.out_of_order,
+        late_count=result.late,
+    )
+
+
+def replayed(stored: bytes) -> ingestion_pb.IngestResponse:
+    reply = ingestion_pb.IngestResponse.FromString(stored)
+    reply.replayed = True
+    return reply
