@@ -7,18 +7,25 @@ from collections.abc import Awaitable, Callable, Sequence
 from liftos.v1 import surfacing_pb2, surfacing_pb2_grpc
 
 from mesh.runtime import ServerConfig, ServiceBinding
+from surfacing_svc.peers import AnalysisReader, HistoryReader, RegistryWriter
 from surfacing_svc.service import SurfacingService
 
 SERVICE_NAME = surfacing_pb2.DESCRIPTOR.services_by_name["SurfacingService"].full_name
 
 
 def build(config: ServerConfig) -> tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]:
+    analyses = AnalysisReader(config.peers.causal)
+    history = HistoryReader(config.peers.memory)
+    registry = RegistryWriter(config.peers.ingestion)
+
     async def on_stop() -> None:
-        return None
+        await analyses.close()
+        await history.close()
+        await registry.close()
 
     binding = ServiceBinding(
         SERVICE_NAME,
-        SurfacingService(),  # type: ignore[abstract]  # every RPC answers UNIMPLEMENTED until its issue
+        SurfacingService(analyses, history, registry),
         surfacing_pb2_grpc.add_SurfacingServiceServicer_to_server,
     )
     return [binding], on_stop

@@ -1,9 +1,102 @@
-"""SurfacingService servicer. RPCs whose issue has not landed answer UNIMPLEMENTED."""
+"""SurfacingService servicer: thin — convert the request, fetch the analysis and the history
+from the peers (with the caller's remaining time), run the domain off the event loop
+(``asyncio.to_thread``), convert the answer."""
 
 from __future__ import annotations
 
+import asyncio
+
+import grpc
+from liftos.v1 import surfacing_pb2 as pb
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
+
+from surfacing_svc import convert
+from surfacing_svc.peers import AnalysisReader, HistoryReader, RegistryWriter
+from surfacing_svc.planning import (
+    PlanningModel,
+    answer_design,
+    answer_forecast,
+    answer_optimize,
+    answer_recommend,
+)
 
 
 class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
-    """Every RPC is inherited from the generated base and answers UNIMPLEMENTED for now."""
+    def __init__(
+        self, analyses: AnalysisReader, history: HistoryReader, registry: RegistryWriter
+    ) -> None:
+        self._analyses = analyses
+        self._history = history
+        self._registry = registry
+
+    async def _model(
+        self, org: str, analysis_id: str, context: grpc.aio.ServicerContext, field: str
+    ) -> PlanningModel:
+        analysis = await self._analyses.get(
+            org, analysis_id, field=field, timeout=context.time_remaining()
+        )
+        return await asyncio.to_thread(convert.planning_model, analysis)
+
+    async def DesignExperiment(
+        self, request: pb.DesignExperimentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DesignExperimentResponse:
+        q = convert.design_question(request)
+        model = (
+            await self._model(q.org_id, q.analysis_id, context, "analysis_id")
+            if q.analysis_id
+            else None
+        )
+        frame = await self._history.scan_frame(
+            q.org_id, start=q.history_start, end=q.history_end, timeout=context.time_remaining()
+        )
+        design, history = await asyncio.to_thread(answer_design, frame, q, model)
+        last = history.dates[-1].item()
+        experiments = [convert.cell_experiment(q, design, c, last) for c in design.cells]
+        if q.save:
+            for i, e in enumerate(experiments):
+                experiments[i] = await self._registry.create(
+                    e, field="experiment_id", timeout=context.time_remaining()
+                )
+        return convert.design_to_proto(design, experiments, saved=q.save)
+
+    async def PredictPerformance(
+        self, request: pb.PredictPerformanceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PredictPerformanceResponse:
+        q = convert.forecast_question(request)
+        model = (
+            await self._model(q.org_id, q.analysis_id, context, "analysis_id")
+            if q.analysis_id
+            else None
+        )
+        frame = await self._history.scan_frame(
+            q.org_id, start=None, end=model.end if model else None, timeout=context.time_remaining()
+        )
+        forecast = await asyncio.to_thread(answer_forecast, frame, q, model)
+        return convert.forecast_to_proto(forecast, model.outcome if model else q.metric)
+
+    async def OptimizeBudget(
+        self, request: pb.OptimizeBudgetRequest, context: grpc.aio.ServicerContext
+    ) -> pb.OptimizeBudgetResponse:
+        q = convert.optimize_question(request)
+        model = await self._model(q.org_id, q.analysis_id, context, "analysis_id")
+        plan, days = await asyncio.to_thread(answer_optimize, model, q)
+        return convert.plan_to_proto(plan, horizon_days=days, metric=model.outcome,
+                                     currency=model.currency)  # fmt: skip
+
+    async def Recommend(
+        self, request: pb.RecommendRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecommendResponse:
+        q = convert.recommend_question(request)
+        model = await self._model(q.org_id, q.analysis_ids[0], context, "analysis_ids[0]")
+        history = None
+        if q.design_tests and any(not c.identified for c in model.curves):
+            history = await self._history.scan_frame(
+                q.org_id, start=None, end=model.end, timeout=context.time_remaining()
+            )
+        answer = await asyncio.to_thread(answer_recommend, model, q, history)
+        experiments = {
+            a.channel: convert.proposed_experiment(q.org_id, a.design, model.outcome, model.end)
+            for a in answer.actions
+            if a.design is not None
+        }
+        return convert.recommendations_to_proto(answer, q, experiments)

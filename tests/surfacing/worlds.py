@@ -32,3 +32,39 @@ def geo_history(
         outcome=outcome,
         spend={"meta": spend},
     )
+
+
+def history_records(history: GeoHistory, org_id: str) -> list:  # list[CausalMarketingData]
+    """The history as memory records: one first-party (generic) row per geo-day carrying the
+    outcome, and one platform row per channel × geo-day carrying its spend."""
+    import datetime as dt
+
+    from liftos.v1 import common_pb2 as common_pb
+    from liftos.v1 import marketing_data_pb2 as md_pb
+
+    from mesh.runtime.synthetic_records import record_id
+
+    out = []
+    days = [d.item() for d in history.dates.astype("datetime64[D]")]
+    rows = [("generic", common_pb.DATA_SOURCE_GENERIC, "orders", "first_party", None)]
+    rows += [("meta", common_pb.DATA_SOURCE_META, f"c-{c}", c, s) for c, s in history.spend.items()]
+    for source, enum, campaign, channel, spend in rows:
+        for g, geo in enumerate(history.geos):
+            for t, day in enumerate(days):
+                nk = f"{source}|act-1|{campaign}|{geo}|{day.isoformat()}"
+                r = md_pb.CausalMarketingData(
+                    id=record_id(org_id, nk), org_id=org_id, data_source=enum,
+                    campaign_id=campaign, account_id="act-1", geo=geo, currency_code="USD",
+                    natural_key=nk, version=1, channel=channel,
+                    spend=round(float(spend[g, t]), 2) if spend is not None else 0.0,
+                    revenue=round(float(history.outcome[g, t]), 2) if spend is None else 0.0,
+                    conversions=round(float(history.outcome[g, t]) / 80.0, 2) if spend is None else 0.0,
+                )  # fmt: skip
+                r.timestamp.FromDatetime(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC))
+                r.local_date.year, r.local_date.month, r.local_date.day = (
+                    day.year,
+                    day.month,
+                    day.day,
+                )
+                out.append(r)
+    return out

@@ -39,6 +39,8 @@ class _RecommendationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Re
     """Run an experiment to resolve uncertainty."""
     RECOMMENDATION_KIND_INVESTIGATE: _RecommendationKind.ValueType  # 5
     """Investigate a data or method problem."""
+    RECOMMENDATION_KIND_HOLD: _RecommendationKind.ValueType  # 6
+    """Keep a channel's spend: the evidence does not say which way to move it."""
 
 class RecommendationKind(_RecommendationKind, metaclass=_RecommendationKindEnumTypeWrapper):
     """Kinds of recommendation."""
@@ -55,7 +57,97 @@ RECOMMENDATION_KIND_RUN_EXPERIMENT: RecommendationKind.ValueType  # 4
 """Run an experiment to resolve uncertainty."""
 RECOMMENDATION_KIND_INVESTIGATE: RecommendationKind.ValueType  # 5
 """Investigate a data or method problem."""
+RECOMMENDATION_KIND_HOLD: RecommendationKind.ValueType  # 6
+"""Keep a channel's spend: the evidence does not say which way to move it."""
 Global___RecommendationKind: _TypeAlias = RecommendationKind  # noqa: Y015
+
+class _BoundStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BoundStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BoundStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BOUND_STATUS_UNSPECIFIED: _BoundStatus.ValueType  # 0
+    """Not set."""
+    BOUND_STATUS_INTERIOR: _BoundStatus.ValueType  # 1
+    """Strictly inside its bounds: its marginal return equals the budget's shadow price."""
+    BOUND_STATUS_LOWER: _BoundStatus.ValueType  # 2
+    """At its lower bound, which binds (its marginal return is below the shadow price)."""
+    BOUND_STATUS_UPPER: _BoundStatus.ValueType  # 3
+    """At its upper bound, which binds (its marginal return is above the shadow price)."""
+    BOUND_STATUS_HELD: _BoundStatus.ValueType  # 4
+    """Held at its current spend: its effect is not identified."""
+
+class BoundStatus(_BoundStatus, metaclass=_BoundStatusEnumTypeWrapper):
+    """Whether a bound holds a channel's recommended spend."""
+
+BOUND_STATUS_UNSPECIFIED: BoundStatus.ValueType  # 0
+"""Not set."""
+BOUND_STATUS_INTERIOR: BoundStatus.ValueType  # 1
+"""Strictly inside its bounds: its marginal return equals the budget's shadow price."""
+BOUND_STATUS_LOWER: BoundStatus.ValueType  # 2
+"""At its lower bound, which binds (its marginal return is below the shadow price)."""
+BOUND_STATUS_UPPER: BoundStatus.ValueType  # 3
+"""At its upper bound, which binds (its marginal return is above the shadow price)."""
+BOUND_STATUS_HELD: BoundStatus.ValueType  # 4
+"""Held at its current spend: its effect is not identified."""
+Global___BoundStatus: _TypeAlias = BoundStatus  # noqa: Y015
+
+class _AssignmentMethod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AssignmentMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AssignmentMethod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ASSIGNMENT_METHOD_UNSPECIFIED: _AssignmentMethod.ValueType  # 0
+    """Not set: matched markets."""
+    ASSIGNMENT_METHOD_MATCHED_MARKETS: _AssignmentMethod.ValueType  # 1
+    """Blocks of geos alike in pre-period level and series shape, randomised within."""
+    ASSIGNMENT_METHOD_STRATIFIED: _AssignmentMethod.ValueType  # 2
+    """Blocks of geos of consecutive pre-period outcome rank, randomised within."""
+
+class AssignmentMethod(_AssignmentMethod, metaclass=_AssignmentMethodEnumTypeWrapper):
+    """How treatment and control geos are chosen."""
+
+ASSIGNMENT_METHOD_UNSPECIFIED: AssignmentMethod.ValueType  # 0
+"""Not set: matched markets."""
+ASSIGNMENT_METHOD_MATCHED_MARKETS: AssignmentMethod.ValueType  # 1
+"""Blocks of geos alike in pre-period level and series shape, randomised within."""
+ASSIGNMENT_METHOD_STRATIFIED: AssignmentMethod.ValueType  # 2
+"""Blocks of geos of consecutive pre-period outcome rank, randomised within."""
+Global___AssignmentMethod: _TypeAlias = AssignmentMethod  # noqa: Y015
+
+@_typing.final
+class Fact(_message.Message):
+    """A figure from the analysis a recommendation rests on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Machine name, e.g. "marginal_roas"."""
+    text: _builtins.str
+    """The fact in words."""
+    @_builtins.property
+    def value(self) -> _common_pb2.Interval:
+        """The figure with its interval, when it is a number."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        value: _common_pb2.Interval | None = ...,
+        text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "text", b"text", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Fact: _TypeAlias = Fact  # noqa: Y015
 
 @_typing.final
 class Recommendation(_message.Message):
@@ -72,6 +164,10 @@ class Recommendation(_message.Message):
     CONFIDENCE_FIELD_NUMBER: _builtins.int
     ANALYSIS_IDS_FIELD_NUMBER: _builtins.int
     PRIORITY_FIELD_NUMBER: _builtins.int
+    FACTS_FIELD_NUMBER: _builtins.int
+    CURRENT_SPEND_FIELD_NUMBER: _builtins.int
+    PROPOSED_SPEND_FIELD_NUMBER: _builtins.int
+    PROPOSED_EXPERIMENT_FIELD_NUMBER: _builtins.int
     recommendation_id: _builtins.str
     """Id."""
     kind: Global___RecommendationKind.ValueType
@@ -86,6 +182,10 @@ class Recommendation(_message.Message):
     """Confidence in [0, 1]."""
     priority: _builtins.int
     """Priority rank (1 = first)."""
+    current_spend: _builtins.float
+    """The channel's spend over the horizon now (the total for a reallocation)."""
+    proposed_spend: _builtins.float
+    """The spend the recommendation proposes over the horizon."""
     @_builtins.property
     def expected_impact(self) -> _common_pb2.Interval:
         """Expected impact on the outcome."""
@@ -93,6 +193,14 @@ class Recommendation(_message.Message):
     @_builtins.property
     def analysis_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Analyses it rests on."""
+
+    @_builtins.property
+    def facts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Fact]:
+        """The figures the recommendation rests on."""
+
+    @_builtins.property
+    def proposed_experiment(self) -> _marketing_data_pb2.CausalExperiment:
+        """For RUN_EXPERIMENT: the proposed geo experiment (not registered)."""
 
     def __init__(
         self,
@@ -106,10 +214,14 @@ class Recommendation(_message.Message):
         confidence: _builtins.float = ...,
         analysis_ids: _abc.Iterable[_builtins.str] | None = ...,
         priority: _builtins.int = ...,
+        facts: _abc.Iterable[Global___Fact] | None = ...,
+        current_spend: _builtins.float = ...,
+        proposed_spend: _builtins.float = ...,
+        proposed_experiment: _marketing_data_pb2.CausalExperiment | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["expected_impact", b"expected_impact"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expected_impact", b"expected_impact", "proposed_experiment", b"proposed_experiment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "analysis_ids", b"analysis_ids", "channel", b"channel", "confidence", b"confidence", "expected_impact", b"expected_impact", "kind", b"kind", "priority", b"priority", "rationale", b"rationale", "recommendation_id", b"recommendation_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "analysis_ids", b"analysis_ids", "channel", b"channel", "confidence", b"confidence", "current_spend", b"current_spend", "expected_impact", b"expected_impact", "facts", b"facts", "kind", b"kind", "priority", b"priority", "proposed_experiment", b"proposed_experiment", "proposed_spend", b"proposed_spend", "rationale", b"rationale", "recommendation_id", b"recommendation_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -125,15 +237,34 @@ class RecommendRequest(_message.Message):
     ANALYSIS_IDS_FIELD_NUMBER: _builtins.int
     OBJECTIVE_FIELD_NUMBER: _builtins.int
     MAX_RESULTS_FIELD_NUMBER: _builtins.int
+    VALUE_PER_OUTCOME_FIELD_NUMBER: _builtins.int
+    HORIZON_DAYS_FIELD_NUMBER: _builtins.int
+    ALPHA_FIELD_NUMBER: _builtins.int
+    DESIGN_TESTS_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     objective: _common_pb2.OutcomeMetric.ValueType
-    """Outcome to optimise."""
+    """Outcome to optimise (default: the analysis's outcome)."""
     max_results: _builtins.int
-    """Maximum recommendations (default 10)."""
+    """Maximum recommendations, 1..100 (default 10)."""
+    value_per_outcome: _builtins.float
+    """Value of one unit of outcome against one unit of spend, in (0, 100] (default 1: revenue
+    at face value; a 30% margin is 0.3). A channel is worth more spend when its marginal return
+    times this exceeds one.
+    """
+    horizon_days: _builtins.int
+    """Horizon the actions are sized for, in days, 1..365 (default: the analysis window)."""
+    alpha: _builtins.float
+    """Significance level of the intervals, in (0, 0.5) (default 0.1: 90% intervals)."""
+    design_tests: _builtins.bool
+    """Propose a geo experiment for each channel that needs a test (reads the org's history
+    from memory; default true). Set false for a faster answer without designs.
+    """
     @_builtins.property
     def analysis_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Analyses to use (empty = the org's latest)."""
+        """Attribution analyses to use: the first is the model recommended from (required; the
+        causal service lists no analyses yet).
+        """
 
     def __init__(
         self,
@@ -142,12 +273,18 @@ class RecommendRequest(_message.Message):
         analysis_ids: _abc.Iterable[_builtins.str] | None = ...,
         objective: _common_pb2.OutcomeMetric.ValueType = ...,
         max_results: _builtins.int = ...,
+        value_per_outcome: _builtins.float = ...,
+        horizon_days: _builtins.int = ...,
+        alpha: _builtins.float = ...,
+        design_tests: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_design_tests", b"_design_tests", "design_tests", b"design_tests"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_ids", b"analysis_ids", "max_results", b"max_results", "objective", b"objective", "org_id", b"org_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_design_tests", b"_design_tests", "alpha", b"alpha", "analysis_ids", b"analysis_ids", "design_tests", b"design_tests", "horizon_days", b"horizon_days", "max_results", b"max_results", "objective", b"objective", "org_id", b"org_id", "value_per_outcome", b"value_per_outcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__design_tests: _TypeAlias = _typing.Literal["design_tests"]  # noqa: Y015
+    _WhichOneofArgType__design_tests: _TypeAlias = _typing.Literal["_design_tests", b"_design_tests"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__design_tests) -> _WhichOneofReturnType__design_tests | None: ...
 
 Global___RecommendRequest: _TypeAlias = RecommendRequest  # noqa: Y015
 
@@ -158,18 +295,24 @@ class RecommendResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RECOMMENDATIONS_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def recommendations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Recommendation]:
         """Recommendations by priority."""
+
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What limited the answer (channels held, designs that could not be made)."""
 
     def __init__(
         self,
         *,
         recommendations: _abc.Iterable[Global___Recommendation] | None = ...,
+        warnings: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["recommendations", b"recommendations"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["recommendations", b"recommendations", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -177,36 +320,54 @@ Global___RecommendResponse: _TypeAlias = RecommendResponse  # noqa: Y015
 
 @_typing.final
 class ChannelConstraint(_message.Message):
-    """Spend bounds for a channel."""
+    """Spend bounds for a channel, absolute or relative to its current spend over the horizon
+    (both kinds may be given; the tighter bound wins).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     CHANNEL_FIELD_NUMBER: _builtins.int
     MIN_SPEND_FIELD_NUMBER: _builtins.int
     MAX_SPEND_FIELD_NUMBER: _builtins.int
+    MIN_RATIO_FIELD_NUMBER: _builtins.int
+    MAX_RATIO_FIELD_NUMBER: _builtins.int
     channel: _builtins.str
     """Channel."""
     min_spend: _builtins.float
-    """Minimum spend over the horizon."""
+    """Minimum spend over the horizon (>= 0)."""
     max_spend: _builtins.float
-    """Maximum spend over the horizon."""
+    """Maximum spend over the horizon (>= 0)."""
+    min_ratio: _builtins.float
+    """Minimum spend as a multiple of the current spend (>= 0), e.g. 0.5."""
+    max_ratio: _builtins.float
+    """Maximum spend as a multiple of the current spend (>= 0), e.g. 2."""
     def __init__(
         self,
         *,
         channel: _builtins.str = ...,
         min_spend: _builtins.float | None = ...,
         max_spend: _builtins.float | None = ...,
+        min_ratio: _builtins.float | None = ...,
+        max_ratio: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_spend", b"_max_spend", "_min_spend", b"_min_spend", "max_spend", b"max_spend", "min_spend", b"min_spend"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_ratio", b"_max_ratio", "_max_spend", b"_max_spend", "_min_ratio", b"_min_ratio", "_min_spend", b"_min_spend", "max_ratio", b"max_ratio", "max_spend", b"max_spend", "min_ratio", b"min_ratio", "min_spend", b"min_spend"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_spend", b"_max_spend", "_min_spend", b"_min_spend", "channel", b"channel", "max_spend", b"max_spend", "min_spend", b"min_spend"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_ratio", b"_max_ratio", "_max_spend", b"_max_spend", "_min_ratio", b"_min_ratio", "_min_spend", b"_min_spend", "channel", b"channel", "max_ratio", b"max_ratio", "max_spend", b"max_spend", "min_ratio", b"min_ratio", "min_spend", b"min_spend"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_ratio: _TypeAlias = _typing.Literal["max_ratio"]  # noqa: Y015
+    _WhichOneofArgType__max_ratio: _TypeAlias = _typing.Literal["_max_ratio", b"_max_ratio"]  # noqa: Y015
     _WhichOneofReturnType__max_spend: _TypeAlias = _typing.Literal["max_spend"]  # noqa: Y015
     _WhichOneofArgType__max_spend: _TypeAlias = _typing.Literal["_max_spend", b"_max_spend"]  # noqa: Y015
+    _WhichOneofReturnType__min_ratio: _TypeAlias = _typing.Literal["min_ratio"]  # noqa: Y015
+    _WhichOneofArgType__min_ratio: _TypeAlias = _typing.Literal["_min_ratio", b"_min_ratio"]  # noqa: Y015
     _WhichOneofReturnType__min_spend: _TypeAlias = _typing.Literal["min_spend"]  # noqa: Y015
     _WhichOneofArgType__min_spend: _TypeAlias = _typing.Literal["_min_spend", b"_min_spend"]  # noqa: Y015
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_ratio) -> _WhichOneofReturnType__max_ratio | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_spend) -> _WhichOneofReturnType__max_spend | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__min_ratio) -> _WhichOneofReturnType__min_ratio | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__min_spend) -> _WhichOneofReturnType__min_spend | None: ...
 
@@ -224,21 +385,38 @@ class OptimizeBudgetRequest(_message.Message):
     CONSTRAINTS_FIELD_NUMBER: _builtins.int
     HORIZON_DAYS_FIELD_NUMBER: _builtins.int
     OBJECTIVE_FIELD_NUMBER: _builtins.int
+    PROFIT_MARGIN_FIELD_NUMBER: _builtins.int
+    TARGET_MARGINAL_ROAS_FIELD_NUMBER: _builtins.int
+    ALPHA_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     analysis_id: _builtins.str
     """Attribution analysis with response curves."""
     horizon_days: _builtins.int
-    """Horizon in days."""
+    """The next horizon_days days, 1..365, at the analysis window's spend pattern; 0 replays
+    the analysis window itself.
+    """
     objective: _common_pb2.OutcomeMetric.ValueType
-    """Outcome to maximise."""
+    """Outcome to maximise (default: the analysis's outcome; it must be that outcome)."""
+    profit_margin: _builtins.float
+    """Maximise profit instead, margin × incremental outcome − spend, at this margin in (0, 100];
+    the budget is then a cap and may be left unspent.
+    """
+    target_marginal_roas: _builtins.float
+    """Target-efficiency mode: the largest budget at which every moved channel's marginal return
+    is at least this (> 0).
+    """
+    alpha: _builtins.float
+    """Significance level of the intervals, in (0, 0.5) (default 0.1: 90% intervals)."""
     @_builtins.property
     def total_budget(self) -> _common_pb2.Money:
-        """Total budget over the horizon."""
+        """Total budget over the horizon (> 0). Required unless target_marginal_roas is set; with
+        it, a cap on the budget found.
+        """
 
     @_builtins.property
     def constraints(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelConstraint]:
-        """Per-channel bounds."""
+        """Per-channel bounds (at most one entry per channel)."""
 
     def __init__(
         self,
@@ -249,12 +427,22 @@ class OptimizeBudgetRequest(_message.Message):
         constraints: _abc.Iterable[Global___ChannelConstraint] | None = ...,
         horizon_days: _builtins.int = ...,
         objective: _common_pb2.OutcomeMetric.ValueType = ...,
+        profit_margin: _builtins.float | None = ...,
+        target_marginal_roas: _builtins.float | None = ...,
+        alpha: _builtins.float = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["total_budget", b"total_budget"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_profit_margin", b"_profit_margin", "_target_marginal_roas", b"_target_marginal_roas", "profit_margin", b"profit_margin", "target_marginal_roas", b"target_marginal_roas", "total_budget", b"total_budget"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "constraints", b"constraints", "horizon_days", b"horizon_days", "objective", b"objective", "org_id", b"org_id", "total_budget", b"total_budget"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_profit_margin", b"_profit_margin", "_target_marginal_roas", b"_target_marginal_roas", "alpha", b"alpha", "analysis_id", b"analysis_id", "constraints", b"constraints", "horizon_days", b"horizon_days", "objective", b"objective", "org_id", b"org_id", "profit_margin", b"profit_margin", "target_marginal_roas", b"target_marginal_roas", "total_budget", b"total_budget"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__profit_margin: _TypeAlias = _typing.Literal["profit_margin"]  # noqa: Y015
+    _WhichOneofArgType__profit_margin: _TypeAlias = _typing.Literal["_profit_margin", b"_profit_margin"]  # noqa: Y015
+    _WhichOneofReturnType__target_marginal_roas: _TypeAlias = _typing.Literal["target_marginal_roas"]  # noqa: Y015
+    _WhichOneofArgType__target_marginal_roas: _TypeAlias = _typing.Literal["_target_marginal_roas", b"_target_marginal_roas"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__profit_margin) -> _WhichOneofReturnType__profit_margin | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__target_marginal_roas) -> _WhichOneofReturnType__target_marginal_roas | None: ...
 
 Global___OptimizeBudgetRequest: _TypeAlias = OptimizeBudgetRequest  # noqa: Y015
 
@@ -269,6 +457,13 @@ class ChannelAllocation(_message.Message):
     OPTIMAL_SPEND_FIELD_NUMBER: _builtins.int
     EXPECTED_OUTCOME_FIELD_NUMBER: _builtins.int
     MARGINAL_ROAS_FIELD_NUMBER: _builtins.int
+    CURRENT_OUTCOME_FIELD_NUMBER: _builtins.int
+    MARGINAL_ROAS_CURRENT_FIELD_NUMBER: _builtins.int
+    MARGINAL_ROAS_OPTIMAL_FIELD_NUMBER: _builtins.int
+    BOUND_STATUS_FIELD_NUMBER: _builtins.int
+    MIN_SPEND_FIELD_NUMBER: _builtins.int
+    MAX_SPEND_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
     channel: _builtins.str
     """Channel."""
     current_spend: _builtins.float
@@ -277,9 +472,29 @@ class ChannelAllocation(_message.Message):
     """Recommended spend."""
     marginal_roas: _builtins.float
     """Marginal return at the recommended spend."""
+    bound_status: Global___BoundStatus.ValueType
+    """Whether a bound holds the recommended spend."""
+    min_spend: _builtins.float
+    """The bounds applied over the horizon (after relative bounds are made absolute)."""
+    max_spend: _builtins.float
+    """Upper bound applied."""
+    note: _builtins.str
+    """Why a channel is held, or another caveat from the analysis."""
     @_builtins.property
     def expected_outcome(self) -> _common_pb2.Interval:
         """Expected incremental outcome at the recommended spend."""
+
+    @_builtins.property
+    def current_outcome(self) -> _common_pb2.Interval:
+        """Expected incremental outcome at the current spend."""
+
+    @_builtins.property
+    def marginal_roas_current(self) -> _common_pb2.Interval:
+        """Marginal return at the current spend, with its interval."""
+
+    @_builtins.property
+    def marginal_roas_optimal(self) -> _common_pb2.Interval:
+        """Marginal return at the recommended spend, with its interval."""
 
     def __init__(
         self,
@@ -289,10 +504,17 @@ class ChannelAllocation(_message.Message):
         optimal_spend: _builtins.float = ...,
         expected_outcome: _common_pb2.Interval | None = ...,
         marginal_roas: _builtins.float = ...,
+        current_outcome: _common_pb2.Interval | None = ...,
+        marginal_roas_current: _common_pb2.Interval | None = ...,
+        marginal_roas_optimal: _common_pb2.Interval | None = ...,
+        bound_status: Global___BoundStatus.ValueType = ...,
+        min_spend: _builtins.float = ...,
+        max_spend: _builtins.float = ...,
+        note: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["expected_outcome", b"expected_outcome"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["current_outcome", b"current_outcome", "expected_outcome", b"expected_outcome", "marginal_roas_current", b"marginal_roas_current", "marginal_roas_optimal", b"marginal_roas_optimal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "current_spend", b"current_spend", "expected_outcome", b"expected_outcome", "marginal_roas", b"marginal_roas", "optimal_spend", b"optimal_spend"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bound_status", b"bound_status", "channel", b"channel", "current_outcome", b"current_outcome", "current_spend", b"current_spend", "expected_outcome", b"expected_outcome", "marginal_roas", b"marginal_roas", "marginal_roas_current", b"marginal_roas_current", "marginal_roas_optimal", b"marginal_roas_optimal", "max_spend", b"max_spend", "min_spend", b"min_spend", "note", b"note", "optimal_spend", b"optimal_spend"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -307,17 +529,50 @@ class OptimizeBudgetResponse(_message.Message):
     ALLOCATIONS_FIELD_NUMBER: _builtins.int
     CURRENT_OUTCOME_FIELD_NUMBER: _builtins.int
     OPTIMAL_OUTCOME_FIELD_NUMBER: _builtins.int
+    UPLIFT_FIELD_NUMBER: _builtins.int
+    PROBABILITY_BETTER_FIELD_NUMBER: _builtins.int
+    SHADOW_PRICE_FIELD_NUMBER: _builtins.int
+    BUDGET_BINDS_FIELD_NUMBER: _builtins.int
+    TOTAL_BUDGET_FIELD_NUMBER: _builtins.int
+    HORIZON_DAYS_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
+    CONVERGED_FIELD_NUMBER: _builtins.int
+    probability_better: _builtins.float
+    """Share of the model's draws in which the allocation beats the current one."""
+    shadow_price: _builtins.float
+    """Shadow price of the total budget: the objective value of one more unit of budget."""
+    budget_binds: _builtins.bool
+    """Whether the whole budget is used (a profit objective may leave some unspent)."""
+    horizon_days: _builtins.int
+    """Days the allocation covers."""
+    outcome: _common_pb2.OutcomeMetric.ValueType
+    """The outcome the curves are in."""
+    converged: _builtins.bool
+    """Whether the optimiser reported convergence."""
     @_builtins.property
     def allocations(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelAllocation]:
         """Allocation per channel."""
 
     @_builtins.property
     def current_outcome(self) -> _common_pb2.Interval:
-        """Expected outcome under the current allocation."""
+        """Expected outcome under the current allocation (for profit: margin × outcome − spend)."""
 
     @_builtins.property
     def optimal_outcome(self) -> _common_pb2.Interval:
-        """Expected outcome under the optimal allocation."""
+        """Expected outcome under the optimal allocation (for profit: margin × outcome − spend)."""
+
+    @_builtins.property
+    def uplift(self) -> _common_pb2.Interval:
+        """Optimal − current, paired over the model's draws."""
+
+    @_builtins.property
+    def total_budget(self) -> _common_pb2.Money:
+        """The budget allocated (in target-efficiency mode, the budget found)."""
+
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Held channels, extrapolated curves, an optimiser that did not converge."""
 
     def __init__(
         self,
@@ -325,10 +580,19 @@ class OptimizeBudgetResponse(_message.Message):
         allocations: _abc.Iterable[Global___ChannelAllocation] | None = ...,
         current_outcome: _common_pb2.Interval | None = ...,
         optimal_outcome: _common_pb2.Interval | None = ...,
+        uplift: _common_pb2.Interval | None = ...,
+        probability_better: _builtins.float = ...,
+        shadow_price: _builtins.float = ...,
+        budget_binds: _builtins.bool = ...,
+        total_budget: _common_pb2.Money | None = ...,
+        horizon_days: _builtins.int = ...,
+        outcome: _common_pb2.OutcomeMetric.ValueType = ...,
+        warnings: _abc.Iterable[_builtins.str] | None = ...,
+        converged: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["current_outcome", b"current_outcome", "optimal_outcome", b"optimal_outcome"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["current_outcome", b"current_outcome", "optimal_outcome", b"optimal_outcome", "total_budget", b"total_budget", "uplift", b"uplift"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "current_outcome", b"current_outcome", "optimal_outcome", b"optimal_outcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "budget_binds", b"budget_binds", "converged", b"converged", "current_outcome", b"current_outcome", "horizon_days", b"horizon_days", "optimal_outcome", b"optimal_outcome", "outcome", b"outcome", "probability_better", b"probability_better", "shadow_price", b"shadow_price", "total_budget", b"total_budget", "uplift", b"uplift", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -365,6 +629,49 @@ class ForecastPoint(_message.Message):
 Global___ForecastPoint: _TypeAlias = ForecastPoint  # noqa: Y015
 
 @_typing.final
+class SpendPlan(_message.Message):
+    """One channel's spend over a forecast horizon."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    DAILY_SPEND_FIELD_NUMBER: _builtins.int
+    DAILY_FIELD_NUMBER: _builtins.int
+    MULTIPLIER_FIELD_NUMBER: _builtins.int
+    channel: _builtins.str
+    """Channel."""
+    daily_spend: _builtins.float
+    """The same spend every day (>= 0). Use this, daily, or multiplier."""
+    multiplier: _builtins.float
+    """Recent daily spend (the history's last 28 days) times this (>= 0)."""
+    @_builtins.property
+    def daily(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Spend per day, one value per horizon day (>= 0)."""
+
+    def __init__(
+        self,
+        *,
+        channel: _builtins.str = ...,
+        daily_spend: _builtins.float | None = ...,
+        daily: _abc.Iterable[_builtins.float] | None = ...,
+        multiplier: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_daily_spend", b"_daily_spend", "_multiplier", b"_multiplier", "daily_spend", b"daily_spend", "multiplier", b"multiplier"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_daily_spend", b"_daily_spend", "_multiplier", b"_multiplier", "channel", b"channel", "daily", b"daily", "daily_spend", b"daily_spend", "multiplier", b"multiplier"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__daily_spend: _TypeAlias = _typing.Literal["daily_spend"]  # noqa: Y015
+    _WhichOneofArgType__daily_spend: _TypeAlias = _typing.Literal["_daily_spend", b"_daily_spend"]  # noqa: Y015
+    _WhichOneofReturnType__multiplier: _TypeAlias = _typing.Literal["multiplier"]  # noqa: Y015
+    _WhichOneofArgType__multiplier: _TypeAlias = _typing.Literal["_multiplier", b"_multiplier"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__daily_spend) -> _WhichOneofReturnType__daily_spend | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__multiplier) -> _WhichOneofReturnType__multiplier | None: ...
+
+Global___SpendPlan: _TypeAlias = SpendPlan  # noqa: Y015
+
+@_typing.final
 class PredictPerformanceRequest(_message.Message):
     """Request for PredictPerformance."""
 
@@ -375,17 +682,32 @@ class PredictPerformanceRequest(_message.Message):
     DAILY_SPEND_FIELD_NUMBER: _builtins.int
     HORIZON_DAYS_FIELD_NUMBER: _builtins.int
     ALPHA_FIELD_NUMBER: _builtins.int
+    PLAN_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    COUNTRY_CODE_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     analysis_id: _builtins.str
-    """Attribution analysis to predict from."""
+    """Attribution analysis to predict from. Empty: the outcome is forecast from its own history,
+    with no media model (a plan is then refused).
+    """
     horizon_days: _builtins.int
     """Horizon in days (1..365)."""
     alpha: _builtins.float
-    """Significance level (default 0.05)."""
+    """Significance level, in (0, 0.5) (default 0.05)."""
+    outcome: _common_pb2.OutcomeMetric.ValueType
+    """Outcome forecast (default: the analysis's outcome, else revenue)."""
+    country_code: _builtins.str
+    """ISO 3166 country whose holidays the baseline knows (default "US")."""
     @_builtins.property
     def daily_spend(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelConstraint]:
-        """Spend per channel per day over the horizon (channels not named keep recent spend)."""
+        """Deprecated: use plan. A constraint's max_spend (else min_spend) is read as the channel's
+        daily spend.
+        """
+
+    @_builtins.property
+    def plan(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpendPlan]:
+        """Spend per channel over the horizon (channels not named keep their recent daily spend)."""
 
     def __init__(
         self,
@@ -395,10 +717,13 @@ class PredictPerformanceRequest(_message.Message):
         daily_spend: _abc.Iterable[Global___ChannelConstraint] | None = ...,
         horizon_days: _builtins.int = ...,
         alpha: _builtins.float = ...,
+        plan: _abc.Iterable[Global___SpendPlan] | None = ...,
+        outcome: _common_pb2.OutcomeMetric.ValueType = ...,
+        country_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "analysis_id", b"analysis_id", "daily_spend", b"daily_spend", "horizon_days", b"horizon_days", "org_id", b"org_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "analysis_id", b"analysis_id", "country_code", b"country_code", "daily_spend", b"daily_spend", "horizon_days", b"horizon_days", "org_id", b"org_id", "outcome", b"outcome", "plan", b"plan"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -412,6 +737,12 @@ class PredictPerformanceResponse(_message.Message):
 
     POINTS_FIELD_NUMBER: _builtins.int
     TOTAL_FIELD_NUMBER: _builtins.int
+    BASELINE_TOTAL_FIELD_NUMBER: _builtins.int
+    MEDIA_TOTAL_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    outcome: _common_pb2.OutcomeMetric.ValueType
+    """The outcome forecast."""
     @_builtins.property
     def points(self) -> _containers.RepeatedCompositeFieldContainer[Global___ForecastPoint]:
         """Daily forecast."""
@@ -420,19 +751,63 @@ class PredictPerformanceResponse(_message.Message):
     def total(self) -> _common_pb2.Interval:
         """Total over the horizon."""
 
+    @_builtins.property
+    def baseline_total(self) -> _common_pb2.Interval:
+        """Baseline (non-media) outcome over the horizon."""
+
+    @_builtins.property
+    def media_total(self) -> _common_pb2.Interval:
+        """Media-driven outcome over the horizon under the plan."""
+
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Unseen holidays, too short a history for yearly seasonality, …"""
+
     def __init__(
         self,
         *,
         points: _abc.Iterable[Global___ForecastPoint] | None = ...,
         total: _common_pb2.Interval | None = ...,
+        baseline_total: _common_pb2.Interval | None = ...,
+        media_total: _common_pb2.Interval | None = ...,
+        warnings: _abc.Iterable[_builtins.str] | None = ...,
+        outcome: _common_pb2.OutcomeMetric.ValueType = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["total", b"total"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_total", b"baseline_total", "media_total", b"media_total", "total", b"total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["points", b"points", "total", b"total"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_total", b"baseline_total", "media_total", b"media_total", "outcome", b"outcome", "points", b"points", "total", b"total", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PredictPerformanceResponse: _TypeAlias = PredictPerformanceResponse  # noqa: Y015
+
+@_typing.final
+class DesignCell(_message.Message):
+    """One treatment cell of a multi-cell design."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TREATMENT_TYPE_FIELD_NUMBER: _builtins.int
+    SPEND_MULTIPLIER_FIELD_NUMBER: _builtins.int
+    treatment_type: _marketing_data_pb2.TreatmentType.ValueType
+    """HOLDOUT (go-dark), BUDGET_DECREASE or BUDGET_INCREASE (heavy-up)."""
+    spend_multiplier: _builtins.float
+    """Multiplier on business-as-usual spend: 0 for a holdout, in (0, 1) for a decrease, > 1
+    for a heavy-up (0 with a budget: as much as the budget buys).
+    """
+    def __init__(
+        self,
+        *,
+        treatment_type: _marketing_data_pb2.TreatmentType.ValueType = ...,
+        spend_multiplier: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["spend_multiplier", b"spend_multiplier", "treatment_type", b"treatment_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DesignCell: _TypeAlias = DesignCell  # noqa: Y015
 
 @_typing.final
 class DesignExperimentRequest(_message.Message):
@@ -449,27 +824,84 @@ class DesignExperimentRequest(_message.Message):
     POWER_FIELD_NUMBER: _builtins.int
     DURATION_DAYS_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
+    TREATMENT_TYPE_FIELD_NUMBER: _builtins.int
+    SPEND_MULTIPLIER_FIELD_NUMBER: _builtins.int
+    BUDGET_FIELD_NUMBER: _builtins.int
+    CELLS_FIELD_NUMBER: _builtins.int
+    ASSIGNMENT_FIELD_NUMBER: _builtins.int
+    TREATMENT_SHARE_FIELD_NUMBER: _builtins.int
+    ANALYSIS_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_ROAS_FIELD_NUMBER: _builtins.int
+    PRE_PERIOD_DAYS_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
+    SAVE_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_ID_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     channel: _builtins.str
-    """Channel to test."""
+    """Channel to test (it must have spend in the history)."""
     unit: _common_pb2.RandomizationUnit.ValueType
-    """Unit to randomise (geo by default)."""
+    """Unit to randomise: geo (the default; other units are refused)."""
     metric: _common_pb2.OutcomeMetric.ValueType
-    """Outcome."""
+    """Outcome (default revenue): the first-party outcome the test is measured on."""
     minimum_detectable_lift: _builtins.float
-    """Relative lift to detect, e.g. 0.05."""
+    """Relative effect the design must detect, in (0, 1), e.g. 0.05. Unset: the expected effect
+    from the analysis or expected_roas, or no target (the power curve lists each duration's
+    MDE).
+    """
     alpha: _builtins.float
-    """Significance level (default 0.05)."""
+    """One-sided significance level of the analysis, in (0, 0.5) (default 0.05)."""
     power: _builtins.float
-    """Target power (default 0.8)."""
+    """Target power, in [0.5, 0.99] (default 0.8)."""
+    treatment_type: _marketing_data_pb2.TreatmentType.ValueType
+    """Treatment of a single-cell design (default HOLDOUT)."""
+    spend_multiplier: _builtins.float
+    """Spend multiplier of a single-cell design (see DesignCell)."""
+    assignment: Global___AssignmentMethod.ValueType
+    """How geos are assigned (default matched markets)."""
+    treatment_share: _builtins.float
+    """Share of geos in treatment, all cells together, in (0, 1) (default 0.5; for n cells,
+    n / (n + 1)).
+    """
+    analysis_id: _builtins.str
+    """Attribution analysis whose estimate of the channel gives the expected effect."""
+    expected_roas: _builtins.float
+    """Expected incremental outcome per unit of spend change (used when no analysis is named)."""
+    pre_period_days: _builtins.int
+    """Days of pre-period the analysis regresses on, 28..365 (default: from the history length)."""
+    seed: _builtins.int
+    """Seed of the randomisation."""
+    save: _builtins.bool
+    """Register the design in the experiment registry (IngestionService.CreateExperiment), one
+    experiment per cell.
+    """
+    experiment_id: _builtins.str
+    """Id to register under (default: generated); cells after the first get "-cell<k>"."""
+    name: _builtins.str
+    """Display name of the registered experiment."""
     @_builtins.property
     def duration_days(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
-        """Candidate durations in days (default 14, 28, 42)."""
+        """Candidate durations in days, each 7..182 (default every week from 1 to 8 weeks that the
+        history can check).
+        """
 
     @_builtins.property
     def history(self) -> _common_pb2.DateRange:
-        """History used to estimate variance."""
+        """History used to power the design (default: everything memory holds for the org)."""
+
+    @_builtins.property
+    def budget(self) -> _common_pb2.Money:
+        """Cap on the added spend of a heavy-up over the test."""
+
+    @_builtins.property
+    def cells(self) -> _containers.RepeatedCompositeFieldContainer[Global___DesignCell]:
+        """Cells of a multi-cell design (overrides treatment_type and spend_multiplier)."""
+
+    @_builtins.property
+    def start_date(self) -> _common_pb2.Date:
+        """First day of the test (default: the day after the history ends)."""
 
     def __init__(
         self,
@@ -483,12 +915,28 @@ class DesignExperimentRequest(_message.Message):
         power: _builtins.float = ...,
         duration_days: _abc.Iterable[_builtins.int] | None = ...,
         history: _common_pb2.DateRange | None = ...,
+        treatment_type: _marketing_data_pb2.TreatmentType.ValueType = ...,
+        spend_multiplier: _builtins.float = ...,
+        budget: _common_pb2.Money | None = ...,
+        cells: _abc.Iterable[Global___DesignCell] | None = ...,
+        assignment: Global___AssignmentMethod.ValueType = ...,
+        treatment_share: _builtins.float = ...,
+        analysis_id: _builtins.str = ...,
+        expected_roas: _builtins.float | None = ...,
+        pre_period_days: _builtins.int = ...,
+        seed: _builtins.int = ...,
+        save: _builtins.bool = ...,
+        experiment_id: _builtins.str = ...,
+        start_date: _common_pb2.Date | None = ...,
+        name: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["history", b"history"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_roas", b"_expected_roas", "budget", b"budget", "expected_roas", b"expected_roas", "history", b"history", "start_date", b"start_date"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "channel", b"channel", "duration_days", b"duration_days", "history", b"history", "metric", b"metric", "minimum_detectable_lift", b"minimum_detectable_lift", "org_id", b"org_id", "power", b"power", "unit", b"unit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_roas", b"_expected_roas", "alpha", b"alpha", "analysis_id", b"analysis_id", "assignment", b"assignment", "budget", b"budget", "cells", b"cells", "channel", b"channel", "duration_days", b"duration_days", "expected_roas", b"expected_roas", "experiment_id", b"experiment_id", "history", b"history", "metric", b"metric", "minimum_detectable_lift", b"minimum_detectable_lift", "name", b"name", "org_id", b"org_id", "power", b"power", "pre_period_days", b"pre_period_days", "save", b"save", "seed", b"seed", "spend_multiplier", b"spend_multiplier", "start_date", b"start_date", "treatment_share", b"treatment_share", "treatment_type", b"treatment_type", "unit", b"unit"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__expected_roas: _TypeAlias = _typing.Literal["expected_roas"]  # noqa: Y015
+    _WhichOneofArgType__expected_roas: _TypeAlias = _typing.Literal["_expected_roas", b"_expected_roas"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__expected_roas) -> _WhichOneofReturnType__expected_roas | None: ...
 
 Global___DesignExperimentRequest: _TypeAlias = DesignExperimentRequest  # noqa: Y015
 
@@ -501,26 +949,118 @@ class PowerPoint(_message.Message):
     DURATION_DAYS_FIELD_NUMBER: _builtins.int
     POWER_FIELD_NUMBER: _builtins.int
     MINIMUM_DETECTABLE_LIFT_FIELD_NUMBER: _builtins.int
+    MINIMUM_DETECTABLE_EFFECT_FIELD_NUMBER: _builtins.int
+    SPEND_CHANGE_FIELD_NUMBER: _builtins.int
+    MINIMUM_DETECTABLE_ROAS_FIELD_NUMBER: _builtins.int
+    EXPECTED_LIFT_FIELD_NUMBER: _builtins.int
+    POWER_AT_EXPECTED_FIELD_NUMBER: _builtins.int
+    PLACEBO_WINDOWS_FIELD_NUMBER: _builtins.int
     duration_days: _builtins.int
     """Duration in days."""
     power: _builtins.float
-    """Power at the requested MDE."""
+    """Power at the target effect (NaN without one)."""
     minimum_detectable_lift: _builtins.float
-    """MDE at the target power."""
+    """MDE at the target power, relative to the treatment geos' outcome."""
+    minimum_detectable_effect: _builtins.float
+    """MDE in outcome units over the test."""
+    spend_change: _builtins.float
+    """The cell's change in spend over the test (negative for a holdout)."""
+    minimum_detectable_roas: _builtins.float
+    """The smallest incremental ROAS the spend change reveals with the target power."""
+    expected_lift: _builtins.float
+    """Expected relative effect from the analysis or expected_roas (NaN without either)."""
+    power_at_expected: _builtins.float
+    """Power at the expected effect (NaN without one)."""
+    placebo_windows: _builtins.int
+    """Placebo windows in the org's history the power was simulated on."""
     def __init__(
         self,
         *,
         duration_days: _builtins.int = ...,
         power: _builtins.float = ...,
         minimum_detectable_lift: _builtins.float = ...,
+        minimum_detectable_effect: _builtins.float = ...,
+        spend_change: _builtins.float = ...,
+        minimum_detectable_roas: _builtins.float = ...,
+        expected_lift: _builtins.float = ...,
+        power_at_expected: _builtins.float = ...,
+        placebo_windows: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_days", b"duration_days", "minimum_detectable_lift", b"minimum_detectable_lift", "power", b"power"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_days", b"duration_days", "expected_lift", b"expected_lift", "minimum_detectable_effect", b"minimum_detectable_effect", "minimum_detectable_lift", b"minimum_detectable_lift", "minimum_detectable_roas", b"minimum_detectable_roas", "placebo_windows", b"placebo_windows", "power", b"power", "power_at_expected", b"power_at_expected", "spend_change", b"spend_change"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PowerPoint: _TypeAlias = PowerPoint  # noqa: Y015
+
+@_typing.final
+class CellDesign(_message.Message):
+    """One treatment cell's geos and power."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CELL_FIELD_NUMBER: _builtins.int
+    TREATMENT_TYPE_FIELD_NUMBER: _builtins.int
+    SPEND_MULTIPLIER_FIELD_NUMBER: _builtins.int
+    TREATMENT_UNITS_FIELD_NUMBER: _builtins.int
+    POWER_CURVE_FIELD_NUMBER: _builtins.int
+    RECOMMENDED_DURATION_DAYS_FIELD_NUMBER: _builtins.int
+    FEASIBLE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    PRE_PERIOD_CORRELATION_FIELD_NUMBER: _builtins.int
+    OUTCOME_SHARE_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_FIELD_NUMBER: _builtins.int
+    cell: _builtins.int
+    """Cell number, from 1."""
+    treatment_type: _marketing_data_pb2.TreatmentType.ValueType
+    """Treatment."""
+    spend_multiplier: _builtins.float
+    """Spend multiplier at the recommended duration (after a budget cap)."""
+    recommended_duration_days: _builtins.int
+    """The shortest duration reaching the target power at the target effect (else the longest)."""
+    feasible: _builtins.bool
+    """Whether some duration reaches the target power."""
+    reason: _builtins.str
+    """Why not, when not feasible."""
+    pre_period_correlation: _builtins.float
+    """Correlation of treatment and control daily totals over the pre-period."""
+    outcome_share: _builtins.float
+    """The treatment geos' share of the org's outcome."""
+    @_builtins.property
+    def treatment_units(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Geos treated."""
+
+    @_builtins.property
+    def power_curve(self) -> _containers.RepeatedCompositeFieldContainer[Global___PowerPoint]:
+        """Power by duration."""
+
+    @_builtins.property
+    def experiment(self) -> _marketing_data_pb2.CausalExperiment:
+        """The cell as a registry experiment."""
+
+    def __init__(
+        self,
+        *,
+        cell: _builtins.int = ...,
+        treatment_type: _marketing_data_pb2.TreatmentType.ValueType = ...,
+        spend_multiplier: _builtins.float = ...,
+        treatment_units: _abc.Iterable[_builtins.str] | None = ...,
+        power_curve: _abc.Iterable[Global___PowerPoint] | None = ...,
+        recommended_duration_days: _builtins.int = ...,
+        feasible: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+        pre_period_correlation: _builtins.float = ...,
+        outcome_share: _builtins.float = ...,
+        experiment: _marketing_data_pb2.CausalExperiment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["experiment", b"experiment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cell", b"cell", "experiment", b"experiment", "feasible", b"feasible", "outcome_share", b"outcome_share", "power_curve", b"power_curve", "pre_period_correlation", b"pre_period_correlation", "reason", b"reason", "recommended_duration_days", b"recommended_duration_days", "spend_multiplier", b"spend_multiplier", "treatment_type", b"treatment_type", "treatment_units", b"treatment_units"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CellDesign: _TypeAlias = CellDesign  # noqa: Y015
 
 @_typing.final
 class DesignExperimentResponse(_message.Message):
@@ -530,23 +1070,61 @@ class DesignExperimentResponse(_message.Message):
 
     EXPERIMENT_FIELD_NUMBER: _builtins.int
     POWER_CURVE_FIELD_NUMBER: _builtins.int
+    CELLS_FIELD_NUMBER: _builtins.int
+    CONTROL_UNITS_FIELD_NUMBER: _builtins.int
+    FEASIBLE_FIELD_NUMBER: _builtins.int
+    PRE_PERIOD_DAYS_FIELD_NUMBER: _builtins.int
+    HISTORY_DAYS_FIELD_NUMBER: _builtins.int
+    SAVED_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
+    ANALYSIS_FIELD_NUMBER: _builtins.int
+    feasible: _builtins.bool
+    """Whether every cell reaches the target power at some duration."""
+    pre_period_days: _builtins.int
+    """Days of pre-period the analysis regresses on."""
+    history_days: _builtins.int
+    """Days of history the power was simulated on."""
+    saved: _builtins.bool
+    """Whether the cells were registered."""
+    analysis: _builtins.str
+    """The analysis the power is for, in words."""
     @_builtins.property
     def experiment(self) -> _marketing_data_pb2.CausalExperiment:
-        """The proposed experiment (not yet registered)."""
+        """The proposed experiment (the first cell; registered when save was set)."""
 
     @_builtins.property
     def power_curve(self) -> _containers.RepeatedCompositeFieldContainer[Global___PowerPoint]:
-        """Power by duration."""
+        """Power by duration (the first cell)."""
+
+    @_builtins.property
+    def cells(self) -> _containers.RepeatedCompositeFieldContainer[Global___CellDesign]:
+        """Every cell."""
+
+    @_builtins.property
+    def control_units(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Control geos, shared by the cells."""
+
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Multi-cell false-positive risk, geos left out, …"""
 
     def __init__(
         self,
         *,
         experiment: _marketing_data_pb2.CausalExperiment | None = ...,
         power_curve: _abc.Iterable[Global___PowerPoint] | None = ...,
+        cells: _abc.Iterable[Global___CellDesign] | None = ...,
+        control_units: _abc.Iterable[_builtins.str] | None = ...,
+        feasible: _builtins.bool = ...,
+        pre_period_days: _builtins.int = ...,
+        history_days: _builtins.int = ...,
+        saved: _builtins.bool = ...,
+        warnings: _abc.Iterable[_builtins.str] | None = ...,
+        analysis: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["experiment", b"experiment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["experiment", b"experiment", "power_curve", b"power_curve"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "cells", b"cells", "control_units", b"control_units", "experiment", b"experiment", "feasible", b"feasible", "history_days", b"history_days", "power_curve", b"power_curve", "pre_period_days", b"pre_period_days", "saved", b"saved", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

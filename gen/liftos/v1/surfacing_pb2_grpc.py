@@ -64,32 +64,45 @@ class SurfacingServiceServicer:
     """
 
     def Recommend(self, request, context):
-        """Ranked recommendations from an org's analyses. Errors: INVALID_ARGUMENT, NOT_FOUND,
-        UNAVAILABLE (causal service).
+        """Ranked actions (scale, cut, hold, reallocate, test) from an attribution analysis, each
+        with its expected impact, interval, confidence and the facts it rests on; a channel whose
+        effect is not identified gets a proposed experiment, never a budget move. Errors:
+        INVALID_ARGUMENT (no analysis named, bad margin or max_results), NOT_FOUND (no such
+        analysis in the org), FAILED_PRECONDITION (the analysis is not an attribution model),
+        UNAVAILABLE (the causal or memory service is down; retry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def OptimizeBudget(self, request, context):
-        """Budget reallocation across channels under constraints. Errors: INVALID_ARGUMENT
-        (infeasible constraints named), NOT_FOUND, FAILED_PRECONDITION (no attribution model).
+        """Budget allocation across channels on the analysis's response curves, for the analysis
+        window replayed or the next horizon_days. Errors: INVALID_ARGUMENT (a field out of range,
+        an unknown channel, or bounds no allocation can meet — the message names the conflict),
+        NOT_FOUND (no such analysis), FAILED_PRECONDITION (the analysis is not an attribution
+        model, or has no channel with spend), UNAVAILABLE (the causal service is down; retry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PredictPerformance(self, request, context):
-        """Forecast of outcome under a spend plan, with intervals. Errors: INVALID_ARGUMENT,
-        NOT_FOUND.
+        """Forecast of the next horizon_days of outcome under a spend plan, with intervals that widen
+        with the horizon. Errors: INVALID_ARGUMENT (horizon out of 1..365, bad alpha, a plan without
+        an analysis, an unknown channel), NOT_FOUND (no such analysis), FAILED_PRECONDITION (fewer
+        than 56 days of first-party outcome history), UNAVAILABLE (a peer is down; retry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DesignExperiment(self, request, context):
-        """Power analysis and unit assignment for a geo experiment. Errors: INVALID_ARGUMENT,
-        FAILED_PRECONDITION (too little history).
+        """A geo experiment for one channel: treatment and control geos, power by simulation on the
+        org's own history, MDE per duration and the duration a target effect needs; saved to the
+        experiment registry when asked. Errors: INVALID_ARGUMENT (a field out of range, a channel
+        without spend), FAILED_PRECONDITION (too few geos or too little history — the message says
+        how much is needed), ALREADY_EXISTS (save with an experiment_id the registry holds),
+        UNAVAILABLE (the memory or ingestion service is down; retry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

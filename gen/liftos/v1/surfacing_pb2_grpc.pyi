@@ -36,20 +36,33 @@ class SurfacingServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> SurfacingServiceAsyncStub: ...
     Recommend: _grpc.UnaryUnaryMultiCallable[_surfacing_pb2.RecommendRequest, _surfacing_pb2.RecommendResponse]
-    """Ranked recommendations from an org's analyses. Errors: INVALID_ARGUMENT, NOT_FOUND,
-    UNAVAILABLE (causal service).
+    """Ranked actions (scale, cut, hold, reallocate, test) from an attribution analysis, each
+    with its expected impact, interval, confidence and the facts it rests on; a channel whose
+    effect is not identified gets a proposed experiment, never a budget move. Errors:
+    INVALID_ARGUMENT (no analysis named, bad margin or max_results), NOT_FOUND (no such
+    analysis in the org), FAILED_PRECONDITION (the analysis is not an attribution model),
+    UNAVAILABLE (the causal or memory service is down; retry).
     """
     OptimizeBudget: _grpc.UnaryUnaryMultiCallable[_surfacing_pb2.OptimizeBudgetRequest, _surfacing_pb2.OptimizeBudgetResponse]
-    """Budget reallocation across channels under constraints. Errors: INVALID_ARGUMENT
-    (infeasible constraints named), NOT_FOUND, FAILED_PRECONDITION (no attribution model).
+    """Budget allocation across channels on the analysis's response curves, for the analysis
+    window replayed or the next horizon_days. Errors: INVALID_ARGUMENT (a field out of range,
+    an unknown channel, or bounds no allocation can meet — the message names the conflict),
+    NOT_FOUND (no such analysis), FAILED_PRECONDITION (the analysis is not an attribution
+    model, or has no channel with spend), UNAVAILABLE (the causal service is down; retry).
     """
     PredictPerformance: _grpc.UnaryUnaryMultiCallable[_surfacing_pb2.PredictPerformanceRequest, _surfacing_pb2.PredictPerformanceResponse]
-    """Forecast of outcome under a spend plan, with intervals. Errors: INVALID_ARGUMENT,
-    NOT_FOUND.
+    """Forecast of the next horizon_days of outcome under a spend plan, with intervals that widen
+    with the horizon. Errors: INVALID_ARGUMENT (horizon out of 1..365, bad alpha, a plan without
+    an analysis, an unknown channel), NOT_FOUND (no such analysis), FAILED_PRECONDITION (fewer
+    than 56 days of first-party outcome history), UNAVAILABLE (a peer is down; retry).
     """
     DesignExperiment: _grpc.UnaryUnaryMultiCallable[_surfacing_pb2.DesignExperimentRequest, _surfacing_pb2.DesignExperimentResponse]
-    """Power analysis and unit assignment for a geo experiment. Errors: INVALID_ARGUMENT,
-    FAILED_PRECONDITION (too little history).
+    """A geo experiment for one channel: treatment and control geos, power by simulation on the
+    org's own history, MDE per duration and the duration a target effect needs; saved to the
+    experiment registry when asked. Errors: INVALID_ARGUMENT (a field out of range, a channel
+    without spend), FAILED_PRECONDITION (too few geos or too little history — the message says
+    how much is needed), ALREADY_EXISTS (save with an experiment_id the registry holds),
+    UNAVAILABLE (the memory or ingestion service is down; retry).
     """
 
 @_typing.type_check_only
@@ -60,20 +73,33 @@ class SurfacingServiceAsyncStub(SurfacingServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Recommend: _aio.UnaryUnaryMultiCallable[_surfacing_pb2.RecommendRequest, _surfacing_pb2.RecommendResponse]  # type: ignore[assignment]
-    """Ranked recommendations from an org's analyses. Errors: INVALID_ARGUMENT, NOT_FOUND,
-    UNAVAILABLE (causal service).
+    """Ranked actions (scale, cut, hold, reallocate, test) from an attribution analysis, each
+    with its expected impact, interval, confidence and the facts it rests on; a channel whose
+    effect is not identified gets a proposed experiment, never a budget move. Errors:
+    INVALID_ARGUMENT (no analysis named, bad margin or max_results), NOT_FOUND (no such
+    analysis in the org), FAILED_PRECONDITION (the analysis is not an attribution model),
+    UNAVAILABLE (the causal or memory service is down; retry).
     """
     OptimizeBudget: _aio.UnaryUnaryMultiCallable[_surfacing_pb2.OptimizeBudgetRequest, _surfacing_pb2.OptimizeBudgetResponse]  # type: ignore[assignment]
-    """Budget reallocation across channels under constraints. Errors: INVALID_ARGUMENT
-    (infeasible constraints named), NOT_FOUND, FAILED_PRECONDITION (no attribution model).
+    """Budget allocation across channels on the analysis's response curves, for the analysis
+    window replayed or the next horizon_days. Errors: INVALID_ARGUMENT (a field out of range,
+    an unknown channel, or bounds no allocation can meet — the message names the conflict),
+    NOT_FOUND (no such analysis), FAILED_PRECONDITION (the analysis is not an attribution
+    model, or has no channel with spend), UNAVAILABLE (the causal service is down; retry).
     """
     PredictPerformance: _aio.UnaryUnaryMultiCallable[_surfacing_pb2.PredictPerformanceRequest, _surfacing_pb2.PredictPerformanceResponse]  # type: ignore[assignment]
-    """Forecast of outcome under a spend plan, with intervals. Errors: INVALID_ARGUMENT,
-    NOT_FOUND.
+    """Forecast of the next horizon_days of outcome under a spend plan, with intervals that widen
+    with the horizon. Errors: INVALID_ARGUMENT (horizon out of 1..365, bad alpha, a plan without
+    an analysis, an unknown channel), NOT_FOUND (no such analysis), FAILED_PRECONDITION (fewer
+    than 56 days of first-party outcome history), UNAVAILABLE (a peer is down; retry).
     """
     DesignExperiment: _aio.UnaryUnaryMultiCallable[_surfacing_pb2.DesignExperimentRequest, _surfacing_pb2.DesignExperimentResponse]  # type: ignore[assignment]
-    """Power analysis and unit assignment for a geo experiment. Errors: INVALID_ARGUMENT,
-    FAILED_PRECONDITION (too little history).
+    """A geo experiment for one channel: treatment and control geos, power by simulation on the
+    org's own history, MDE per duration and the duration a target effect needs; saved to the
+    experiment registry when asked. Errors: INVALID_ARGUMENT (a field out of range, a channel
+    without spend), FAILED_PRECONDITION (too few geos or too little history — the message says
+    how much is needed), ALREADY_EXISTS (save with an experiment_id the registry holds),
+    UNAVAILABLE (the memory or ingestion service is down; retry).
     """
 
 class SurfacingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -87,8 +113,12 @@ class SurfacingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _surfacing_pb2.RecommendRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_surfacing_pb2.RecommendResponse, _abc.Awaitable[_surfacing_pb2.RecommendResponse]]:
-        """Ranked recommendations from an org's analyses. Errors: INVALID_ARGUMENT, NOT_FOUND,
-        UNAVAILABLE (causal service).
+        """Ranked actions (scale, cut, hold, reallocate, test) from an attribution analysis, each
+        with its expected impact, interval, confidence and the facts it rests on; a channel whose
+        effect is not identified gets a proposed experiment, never a budget move. Errors:
+        INVALID_ARGUMENT (no analysis named, bad margin or max_results), NOT_FOUND (no such
+        analysis in the org), FAILED_PRECONDITION (the analysis is not an attribution model),
+        UNAVAILABLE (the causal or memory service is down; retry).
         """
 
     @_abc_1.abstractmethod
@@ -97,8 +127,11 @@ class SurfacingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _surfacing_pb2.OptimizeBudgetRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_surfacing_pb2.OptimizeBudgetResponse, _abc.Awaitable[_surfacing_pb2.OptimizeBudgetResponse]]:
-        """Budget reallocation across channels under constraints. Errors: INVALID_ARGUMENT
-        (infeasible constraints named), NOT_FOUND, FAILED_PRECONDITION (no attribution model).
+        """Budget allocation across channels on the analysis's response curves, for the analysis
+        window replayed or the next horizon_days. Errors: INVALID_ARGUMENT (a field out of range,
+        an unknown channel, or bounds no allocation can meet — the message names the conflict),
+        NOT_FOUND (no such analysis), FAILED_PRECONDITION (the analysis is not an attribution
+        model, or has no channel with spend), UNAVAILABLE (the causal service is down; retry).
         """
 
     @_abc_1.abstractmethod
@@ -107,8 +140,10 @@ class SurfacingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _surfacing_pb2.PredictPerformanceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_surfacing_pb2.PredictPerformanceResponse, _abc.Awaitable[_surfacing_pb2.PredictPerformanceResponse]]:
-        """Forecast of outcome under a spend plan, with intervals. Errors: INVALID_ARGUMENT,
-        NOT_FOUND.
+        """Forecast of the next horizon_days of outcome under a spend plan, with intervals that widen
+        with the horizon. Errors: INVALID_ARGUMENT (horizon out of 1..365, bad alpha, a plan without
+        an analysis, an unknown channel), NOT_FOUND (no such analysis), FAILED_PRECONDITION (fewer
+        than 56 days of first-party outcome history), UNAVAILABLE (a peer is down; retry).
         """
 
     @_abc_1.abstractmethod
@@ -117,8 +152,12 @@ class SurfacingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _surfacing_pb2.DesignExperimentRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_surfacing_pb2.DesignExperimentResponse, _abc.Awaitable[_surfacing_pb2.DesignExperimentResponse]]:
-        """Power analysis and unit assignment for a geo experiment. Errors: INVALID_ARGUMENT,
-        FAILED_PRECONDITION (too little history).
+        """A geo experiment for one channel: treatment and control geos, power by simulation on the
+        org's own history, MDE per duration and the duration a target effect needs; saved to the
+        experiment registry when asked. Errors: INVALID_ARGUMENT (a field out of range, a channel
+        without spend), FAILED_PRECONDITION (too few geos or too little history — the message says
+        how much is needed), ALREADY_EXISTS (save with an experiment_id the registry holds),
+        UNAVAILABLE (the memory or ingestion service is down; retry).
         """
 
 def add_SurfacingServiceServicer_to_server(servicer: SurfacingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -13,6 +13,7 @@ __all__ = (
     "AnalysisProgress",
     "AnalyzeAttributionRequest",
     "AnalyzeAttributionResponse",
+    "AssignmentMethod",
     "AttributionModel",
     "AttributionModelConfig",
     "AttributionModelType",
@@ -20,6 +21,7 @@ __all__ = (
     "Audience",
     "BalanceRow",
     "BoolValues",
+    "BoundStatus",
     "BuildContextRequest",
     "BuildContextResponse",
     "BuildGraphRequest",
@@ -34,6 +36,7 @@ __all__ = (
     "CausalMetadata",
     "CausalNode",
     "CausalServiceStub",
+    "CellDesign",
     "ChannelAllocation",
     "ChannelAttribution",
     "ChannelConstraint",
@@ -66,6 +69,7 @@ __all__ = (
     "DateRange",
     "DatedValue",
     "DayOfWeek",
+    "DesignCell",
     "DesignExperimentRequest",
     "DesignExperimentResponse",
     "DoubleValues",
@@ -86,6 +90,7 @@ __all__ = (
     "ExternalFactor",
     "ExternalFactorSeries",
     "ExternalFactorType",
+    "Fact",
     "FeatureImportance",
     "ForecastPoint",
     "GetAnalysisRequest",
@@ -152,6 +157,7 @@ __all__ = (
     "Season",
     "Series",
     "SpendChange",
+    "SpendPlan",
     "StatisticalPower",
     "StringValues",
     "SurfacingServiceStub",
@@ -314,6 +320,43 @@ class AnalysisKind(betterproto2.Enum):
         }
 
 
+class AssignmentMethod(betterproto2.Enum):
+    """
+    How treatment and control geos are chosen.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not set: matched markets.
+    """
+
+    MATCHED_MARKETS = 1
+    """
+    Blocks of geos alike in pre-period level and series shape, randomised within.
+    """
+
+    STRATIFIED = 2
+    """
+    Blocks of geos of consecutive pre-period outcome rank, randomised within.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "ASSIGNMENT_METHOD_UNSPECIFIED",
+            1: "ASSIGNMENT_METHOD_MATCHED_MARKETS",
+            2: "ASSIGNMENT_METHOD_STRATIFIED",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "ASSIGNMENT_METHOD_UNSPECIFIED": 0,
+            "ASSIGNMENT_METHOD_MATCHED_MARKETS": 1,
+            "ASSIGNMENT_METHOD_STRATIFIED": 2,
+        }
+
+
 class AttributionModelType(betterproto2.Enum):
     """
     Kinds of attribution model.
@@ -399,6 +442,57 @@ class Audience(betterproto2.Enum):
             "AUDIENCE_EXECUTIVE": 1,
             "AUDIENCE_ANALYST": 2,
             "AUDIENCE_DATA_SCIENTIST": 3,
+        }
+
+
+class BoundStatus(betterproto2.Enum):
+    """
+    Whether a bound holds a channel's recommended spend.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not set.
+    """
+
+    INTERIOR = 1
+    """
+    Strictly inside its bounds: its marginal return equals the budget's shadow price.
+    """
+
+    LOWER = 2
+    """
+    At its lower bound, which binds (its marginal return is below the shadow price).
+    """
+
+    UPPER = 3
+    """
+    At its upper bound, which binds (its marginal return is above the shadow price).
+    """
+
+    HELD = 4
+    """
+    Held at its current spend: its effect is not identified.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "BOUND_STATUS_UNSPECIFIED",
+            1: "BOUND_STATUS_INTERIOR",
+            2: "BOUND_STATUS_LOWER",
+            3: "BOUND_STATUS_UPPER",
+            4: "BOUND_STATUS_HELD",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "BOUND_STATUS_UNSPECIFIED": 0,
+            "BOUND_STATUS_INTERIOR": 1,
+            "BOUND_STATUS_LOWER": 2,
+            "BOUND_STATUS_UPPER": 3,
+            "BOUND_STATUS_HELD": 4,
         }
 
 
@@ -1910,6 +2004,11 @@ class RecommendationKind(betterproto2.Enum):
     Investigate a data or method problem.
     """
 
+    HOLD = 6
+    """
+    Keep a channel's spend: the evidence does not say which way to move it.
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -1919,6 +2018,7 @@ class RecommendationKind(betterproto2.Enum):
             3: "RECOMMENDATION_KIND_REALLOCATE",
             4: "RECOMMENDATION_KIND_RUN_EXPERIMENT",
             5: "RECOMMENDATION_KIND_INVESTIGATE",
+            6: "RECOMMENDATION_KIND_HOLD",
         }
 
     @classmethod
@@ -1930,6 +2030,7 @@ class RecommendationKind(betterproto2.Enum):
             "RECOMMENDATION_KIND_REALLOCATE": 3,
             "RECOMMENDATION_KIND_RUN_EXPERIMENT": 4,
             "RECOMMENDATION_KIND_INVESTIGATE": 5,
+            "RECOMMENDATION_KIND_HOLD": 6,
         }
 
 
@@ -3437,6 +3538,77 @@ default_message_pool.register_message("liftos.v1", "CausalNode", CausalNode)
 
 
 @dataclass(eq=False, repr=False)
+class CellDesign(betterproto2.Message):
+    """
+    One treatment cell's geos and power.
+    """
+
+    cell: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
+    """
+    Cell number, from 1.
+    """
+
+    treatment_type: "TreatmentType" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: TreatmentType(0)
+    )
+    """
+    Treatment.
+    """
+
+    spend_multiplier: "float" = betterproto2.field(3, betterproto2.TYPE_DOUBLE)
+    """
+    Spend multiplier at the recommended duration (after a budget cap).
+    """
+
+    treatment_units: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Geos treated.
+    """
+
+    power_curve: "list[PowerPoint]" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Power by duration.
+    """
+
+    recommended_duration_days: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
+    """
+    The shortest duration reaching the target power at the target effect (else the longest).
+    """
+
+    feasible: "bool" = betterproto2.field(7, betterproto2.TYPE_BOOL)
+    """
+    Whether some duration reaches the target power.
+    """
+
+    reason: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+    """
+    Why not, when not feasible.
+    """
+
+    pre_period_correlation: "float" = betterproto2.field(9, betterproto2.TYPE_DOUBLE)
+    """
+    Correlation of treatment and control daily totals over the pre-period.
+    """
+
+    outcome_share: "float" = betterproto2.field(10, betterproto2.TYPE_DOUBLE)
+    """
+    The treatment geos' share of the org's outcome.
+    """
+
+    experiment: "CausalExperiment | None" = betterproto2.field(
+        11, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The cell as a registry experiment.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "CellDesign", CellDesign)
+
+
+@dataclass(eq=False, repr=False)
 class ChannelAllocation(betterproto2.Message):
     """
     Optimal allocation for one channel.
@@ -3467,6 +3639,49 @@ class ChannelAllocation(betterproto2.Message):
     marginal_roas: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
     """
     Marginal return at the recommended spend.
+    """
+
+    current_outcome: "Interval | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Expected incremental outcome at the current spend.
+    """
+
+    marginal_roas_current: "Interval | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Marginal return at the current spend, with its interval.
+    """
+
+    marginal_roas_optimal: "Interval | None" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Marginal return at the recommended spend, with its interval.
+    """
+
+    bound_status: "BoundStatus" = betterproto2.field(
+        9, betterproto2.TYPE_ENUM, default_factory=lambda: BoundStatus(0)
+    )
+    """
+    Whether a bound holds the recommended spend.
+    """
+
+    min_spend: "float" = betterproto2.field(10, betterproto2.TYPE_DOUBLE)
+    """
+    The bounds applied over the horizon (after relative bounds are made absolute).
+    """
+
+    max_spend: "float" = betterproto2.field(11, betterproto2.TYPE_DOUBLE)
+    """
+    Upper bound applied.
+    """
+
+    note: "str" = betterproto2.field(12, betterproto2.TYPE_STRING)
+    """
+    Why a channel is held, or another caveat from the analysis.
     """
 
 
@@ -3527,7 +3742,8 @@ default_message_pool.register_message("liftos.v1", "ChannelAttribution", Channel
 @dataclass(eq=False, repr=False)
 class ChannelConstraint(betterproto2.Message):
     """
-    Spend bounds for a channel.
+    Spend bounds for a channel, absolute or relative to its current spend over the horizon
+    (both kinds may be given; the tighter bound wins).
     """
 
     channel: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -3537,12 +3753,22 @@ class ChannelConstraint(betterproto2.Message):
 
     min_spend: "float | None" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, optional=True)
     """
-    Minimum spend over the horizon.
+    Minimum spend over the horizon (>= 0).
     """
 
     max_spend: "float | None" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, optional=True)
     """
-    Maximum spend over the horizon.
+    Maximum spend over the horizon (>= 0).
+    """
+
+    min_ratio: "float | None" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    Minimum spend as a multiple of the current spend (>= 0), e.g. 0.5.
+    """
+
+    max_ratio: "float | None" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    Maximum spend as a multiple of the current spend (>= 0), e.g. 2.
     """
 
 
@@ -4262,6 +4488,29 @@ default_message_pool.register_message("liftos.v1", "DateRange", DateRange)
 
 
 @dataclass(eq=False, repr=False)
+class DesignCell(betterproto2.Message):
+    """
+    One treatment cell of a multi-cell design.
+    """
+
+    treatment_type: "TreatmentType" = betterproto2.field(
+        1, betterproto2.TYPE_ENUM, default_factory=lambda: TreatmentType(0)
+    )
+    """
+    HOLDOUT (go-dark), BUDGET_DECREASE or BUDGET_INCREASE (heavy-up).
+    """
+
+    spend_multiplier: "float" = betterproto2.field(2, betterproto2.TYPE_DOUBLE)
+    """
+    Multiplier on business-as-usual spend: 0 for a holdout, in (0, 1) for a decrease, > 1
+    for a heavy-up (0 with a budget: as much as the budget buys).
+    """
+
+
+default_message_pool.register_message("liftos.v1", "DesignCell", DesignCell)
+
+
+@dataclass(eq=False, repr=False)
 class DesignExperimentRequest(betterproto2.Message):
     """
     Request for DesignExperiment.
@@ -4274,46 +4523,125 @@ class DesignExperimentRequest(betterproto2.Message):
 
     channel: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Channel to test.
+    Channel to test (it must have spend in the history).
     """
 
     unit: "RandomizationUnit" = betterproto2.field(
         3, betterproto2.TYPE_ENUM, default_factory=lambda: RandomizationUnit(0)
     )
     """
-    Unit to randomise (geo by default).
+    Unit to randomise: geo (the default; other units are refused).
     """
 
     metric: "OutcomeMetric" = betterproto2.field(
         4, betterproto2.TYPE_ENUM, default_factory=lambda: OutcomeMetric(0)
     )
     """
-    Outcome.
+    Outcome (default revenue): the first-party outcome the test is measured on.
     """
 
     minimum_detectable_lift: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
     """
-    Relative lift to detect, e.g. 0.05.
+    Relative effect the design must detect, in (0, 1), e.g. 0.05. Unset: the expected effect
+    from the analysis or expected_roas, or no target (the power curve lists each duration's
+    MDE).
     """
 
     alpha: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
     """
-    Significance level (default 0.05).
+    One-sided significance level of the analysis, in (0, 0.5) (default 0.05).
     """
 
     power: "float" = betterproto2.field(7, betterproto2.TYPE_DOUBLE)
     """
-    Target power (default 0.8).
+    Target power, in [0.5, 0.99] (default 0.8).
     """
 
     duration_days: "list[int]" = betterproto2.field(8, betterproto2.TYPE_INT32, repeated=True)
     """
-    Candidate durations in days (default 14, 28, 42).
+    Candidate durations in days, each 7..182 (default every week from 1 to 8 weeks that the
+    history can check).
     """
 
     history: "DateRange | None" = betterproto2.field(9, betterproto2.TYPE_MESSAGE, optional=True)
     """
-    History used to estimate variance.
+    History used to power the design (default: everything memory holds for the org).
+    """
+
+    treatment_type: "TreatmentType" = betterproto2.field(
+        10, betterproto2.TYPE_ENUM, default_factory=lambda: TreatmentType(0)
+    )
+    """
+    Treatment of a single-cell design (default HOLDOUT).
+    """
+
+    spend_multiplier: "float" = betterproto2.field(11, betterproto2.TYPE_DOUBLE)
+    """
+    Spend multiplier of a single-cell design (see DesignCell).
+    """
+
+    budget: "Money | None" = betterproto2.field(12, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Cap on the added spend of a heavy-up over the test.
+    """
+
+    cells: "list[DesignCell]" = betterproto2.field(13, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Cells of a multi-cell design (overrides treatment_type and spend_multiplier).
+    """
+
+    assignment: "AssignmentMethod" = betterproto2.field(
+        14, betterproto2.TYPE_ENUM, default_factory=lambda: AssignmentMethod(0)
+    )
+    """
+    How geos are assigned (default matched markets).
+    """
+
+    treatment_share: "float" = betterproto2.field(15, betterproto2.TYPE_DOUBLE)
+    """
+    Share of geos in treatment, all cells together, in (0, 1) (default 0.5; for n cells,
+    n / (n + 1)).
+    """
+
+    analysis_id: "str" = betterproto2.field(16, betterproto2.TYPE_STRING)
+    """
+    Attribution analysis whose estimate of the channel gives the expected effect.
+    """
+
+    expected_roas: "float | None" = betterproto2.field(17, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    Expected incremental outcome per unit of spend change (used when no analysis is named).
+    """
+
+    pre_period_days: "int" = betterproto2.field(18, betterproto2.TYPE_INT32)
+    """
+    Days of pre-period the analysis regresses on, 28..365 (default: from the history length).
+    """
+
+    seed: "int" = betterproto2.field(19, betterproto2.TYPE_INT64)
+    """
+    Seed of the randomisation.
+    """
+
+    save: "bool" = betterproto2.field(20, betterproto2.TYPE_BOOL)
+    """
+    Register the design in the experiment registry (IngestionService.CreateExperiment), one
+    experiment per cell.
+    """
+
+    experiment_id: "str" = betterproto2.field(21, betterproto2.TYPE_STRING)
+    """
+    Id to register under (default: generated); cells after the first get "-cell<k>".
+    """
+
+    start_date: "Date | None" = betterproto2.field(22, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    First day of the test (default: the day after the history ends).
+    """
+
+    name: "str" = betterproto2.field(23, betterproto2.TYPE_STRING)
+    """
+    Display name of the registered experiment.
     """
 
 
@@ -4332,14 +4660,54 @@ class DesignExperimentResponse(betterproto2.Message):
         1, betterproto2.TYPE_MESSAGE, optional=True
     )
     """
-    The proposed experiment (not yet registered).
+    The proposed experiment (the first cell; registered when save was set).
     """
 
     power_curve: "list[PowerPoint]" = betterproto2.field(
         2, betterproto2.TYPE_MESSAGE, repeated=True
     )
     """
-    Power by duration.
+    Power by duration (the first cell).
+    """
+
+    cells: "list[CellDesign]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Every cell.
+    """
+
+    control_units: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Control geos, shared by the cells.
+    """
+
+    feasible: "bool" = betterproto2.field(5, betterproto2.TYPE_BOOL)
+    """
+    Whether every cell reaches the target power at some duration.
+    """
+
+    pre_period_days: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
+    """
+    Days of pre-period the analysis regresses on.
+    """
+
+    history_days: "int" = betterproto2.field(7, betterproto2.TYPE_INT32)
+    """
+    Days of history the power was simulated on.
+    """
+
+    saved: "bool" = betterproto2.field(8, betterproto2.TYPE_BOOL)
+    """
+    Whether the cells were registered.
+    """
+
+    warnings: "list[str]" = betterproto2.field(9, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Multi-cell false-positive risk, geos left out, …
+    """
+
+    analysis: "str" = betterproto2.field(10, betterproto2.TYPE_STRING)
+    """
+    The analysis the power is for, in words.
     """
 
 
@@ -5075,6 +5443,31 @@ class ExternalFactorSeries(betterproto2.Message):
 
 
 default_message_pool.register_message("liftos.v1", "ExternalFactorSeries", ExternalFactorSeries)
+
+
+@dataclass(eq=False, repr=False)
+class Fact(betterproto2.Message):
+    """
+    A figure from the analysis a recommendation rests on.
+    """
+
+    name: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Machine name, e.g. "marginal_roas".
+    """
+
+    value: "Interval | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The figure with its interval, when it is a number.
+    """
+
+    text: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The fact in words.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "Fact", Fact)
 
 
 @dataclass(eq=False, repr=False)
@@ -5951,26 +6344,47 @@ class OptimizeBudgetRequest(betterproto2.Message):
 
     total_budget: "Money | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
     """
-    Total budget over the horizon.
+    Total budget over the horizon (> 0). Required unless target_marginal_roas is set; with
+    it, a cap on the budget found.
     """
 
     constraints: "list[ChannelConstraint]" = betterproto2.field(
         4, betterproto2.TYPE_MESSAGE, repeated=True
     )
     """
-    Per-channel bounds.
+    Per-channel bounds (at most one entry per channel).
     """
 
     horizon_days: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
     """
-    Horizon in days.
+    The next horizon_days days, 1..365, at the analysis window's spend pattern; 0 replays
+    the analysis window itself.
     """
 
     objective: "OutcomeMetric" = betterproto2.field(
         6, betterproto2.TYPE_ENUM, default_factory=lambda: OutcomeMetric(0)
     )
     """
-    Outcome to maximise.
+    Outcome to maximise (default: the analysis's outcome; it must be that outcome).
+    """
+
+    profit_margin: "float | None" = betterproto2.field(7, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    Maximise profit instead, margin × incremental outcome − spend, at this margin in (0, 100];
+    the budget is then a cap and may be left unspent.
+    """
+
+    target_marginal_roas: "float | None" = betterproto2.field(
+        8, betterproto2.TYPE_DOUBLE, optional=True
+    )
+    """
+    Target-efficiency mode: the largest budget at which every moved channel's marginal return
+    is at least this (> 0).
+    """
+
+    alpha: "float" = betterproto2.field(9, betterproto2.TYPE_DOUBLE)
+    """
+    Significance level of the intervals, in (0, 0.5) (default 0.1: 90% intervals).
     """
 
 
@@ -5994,14 +6408,61 @@ class OptimizeBudgetResponse(betterproto2.Message):
         2, betterproto2.TYPE_MESSAGE, optional=True
     )
     """
-    Expected outcome under the current allocation.
+    Expected outcome under the current allocation (for profit: margin × outcome − spend).
     """
 
     optimal_outcome: "Interval | None" = betterproto2.field(
         3, betterproto2.TYPE_MESSAGE, optional=True
     )
     """
-    Expected outcome under the optimal allocation.
+    Expected outcome under the optimal allocation (for profit: margin × outcome − spend).
+    """
+
+    uplift: "Interval | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Optimal − current, paired over the model's draws.
+    """
+
+    probability_better: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
+    """
+    Share of the model's draws in which the allocation beats the current one.
+    """
+
+    shadow_price: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
+    """
+    Shadow price of the total budget: the objective value of one more unit of budget.
+    """
+
+    budget_binds: "bool" = betterproto2.field(7, betterproto2.TYPE_BOOL)
+    """
+    Whether the whole budget is used (a profit objective may leave some unspent).
+    """
+
+    total_budget: "Money | None" = betterproto2.field(8, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The budget allocated (in target-efficiency mode, the budget found).
+    """
+
+    horizon_days: "int" = betterproto2.field(9, betterproto2.TYPE_INT32)
+    """
+    Days the allocation covers.
+    """
+
+    outcome: "OutcomeMetric" = betterproto2.field(
+        10, betterproto2.TYPE_ENUM, default_factory=lambda: OutcomeMetric(0)
+    )
+    """
+    The outcome the curves are in.
+    """
+
+    warnings: "list[str]" = betterproto2.field(11, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Held channels, extrapolated curves, an optimiser that did not converge.
+    """
+
+    converged: "bool" = betterproto2.field(12, betterproto2.TYPE_BOOL)
+    """
+    Whether the optimiser reported convergence.
     """
 
 
@@ -6021,12 +6482,42 @@ class PowerPoint(betterproto2.Message):
 
     power: "float" = betterproto2.field(2, betterproto2.TYPE_DOUBLE)
     """
-    Power at the requested MDE.
+    Power at the target effect (NaN without one).
     """
 
     minimum_detectable_lift: "float" = betterproto2.field(3, betterproto2.TYPE_DOUBLE)
     """
-    MDE at the target power.
+    MDE at the target power, relative to the treatment geos' outcome.
+    """
+
+    minimum_detectable_effect: "float" = betterproto2.field(4, betterproto2.TYPE_DOUBLE)
+    """
+    MDE in outcome units over the test.
+    """
+
+    spend_change: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
+    """
+    The cell's change in spend over the test (negative for a holdout).
+    """
+
+    minimum_detectable_roas: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
+    """
+    The smallest incremental ROAS the spend change reveals with the target power.
+    """
+
+    expected_lift: "float" = betterproto2.field(7, betterproto2.TYPE_DOUBLE)
+    """
+    Expected relative effect from the analysis or expected_roas (NaN without either).
+    """
+
+    power_at_expected: "float" = betterproto2.field(8, betterproto2.TYPE_DOUBLE)
+    """
+    Power at the expected effect (NaN without one).
+    """
+
+    placebo_windows: "int" = betterproto2.field(9, betterproto2.TYPE_INT32)
+    """
+    Placebo windows in the org's history the power was simulated on.
     """
 
 
@@ -6046,14 +6537,16 @@ class PredictPerformanceRequest(betterproto2.Message):
 
     analysis_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Attribution analysis to predict from.
+    Attribution analysis to predict from. Empty: the outcome is forecast from its own history,
+    with no media model (a plan is then refused).
     """
 
     daily_spend: "list[ChannelConstraint]" = betterproto2.field(
         3, betterproto2.TYPE_MESSAGE, repeated=True
     )
     """
-    Spend per channel per day over the horizon (channels not named keep recent spend).
+    Deprecated: use plan. A constraint's max_spend (else min_spend) is read as the channel's
+    daily spend.
     """
 
     horizon_days: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
@@ -6063,7 +6556,24 @@ class PredictPerformanceRequest(betterproto2.Message):
 
     alpha: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
     """
-    Significance level (default 0.05).
+    Significance level, in (0, 0.5) (default 0.05).
+    """
+
+    plan: "list[SpendPlan]" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Spend per channel over the horizon (channels not named keep their recent daily spend).
+    """
+
+    outcome: "OutcomeMetric" = betterproto2.field(
+        7, betterproto2.TYPE_ENUM, default_factory=lambda: OutcomeMetric(0)
+    )
+    """
+    Outcome forecast (default: the analysis's outcome, else revenue).
+    """
+
+    country_code: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+    """
+    ISO 3166 country whose holidays the baseline knows (default "US").
     """
 
 
@@ -6086,6 +6596,30 @@ class PredictPerformanceResponse(betterproto2.Message):
     total: "Interval | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Total over the horizon.
+    """
+
+    baseline_total: "Interval | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Baseline (non-media) outcome over the horizon.
+    """
+
+    media_total: "Interval | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Media-driven outcome over the horizon under the plan.
+    """
+
+    warnings: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Unseen holidays, too short a history for yearly seasonality, …
+    """
+
+    outcome: "OutcomeMetric" = betterproto2.field(
+        6, betterproto2.TYPE_ENUM, default_factory=lambda: OutcomeMetric(0)
+    )
+    """
+    The outcome forecast.
     """
 
 
@@ -6286,6 +6820,28 @@ class Recommendation(betterproto2.Message):
     Priority rank (1 = first).
     """
 
+    facts: "list[Fact]" = betterproto2.field(10, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The figures the recommendation rests on.
+    """
+
+    current_spend: "float" = betterproto2.field(11, betterproto2.TYPE_DOUBLE)
+    """
+    The channel's spend over the horizon now (the total for a reallocation).
+    """
+
+    proposed_spend: "float" = betterproto2.field(12, betterproto2.TYPE_DOUBLE)
+    """
+    The spend the recommendation proposes over the horizon.
+    """
+
+    proposed_experiment: "CausalExperiment | None" = betterproto2.field(
+        13, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    For RUN_EXPERIMENT: the proposed geo experiment (not registered).
+    """
+
 
 default_message_pool.register_message("liftos.v1", "Recommendation", Recommendation)
 
@@ -6303,19 +6859,43 @@ class RecommendRequest(betterproto2.Message):
 
     analysis_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
     """
-    Analyses to use (empty = the org's latest).
+    Attribution analyses to use: the first is the model recommended from (required; the
+    causal service lists no analyses yet).
     """
 
     objective: "OutcomeMetric" = betterproto2.field(
         3, betterproto2.TYPE_ENUM, default_factory=lambda: OutcomeMetric(0)
     )
     """
-    Outcome to optimise.
+    Outcome to optimise (default: the analysis's outcome).
     """
 
     max_results: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
     """
-    Maximum recommendations (default 10).
+    Maximum recommendations, 1..100 (default 10).
+    """
+
+    value_per_outcome: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
+    """
+    Value of one unit of outcome against one unit of spend, in (0, 100] (default 1: revenue
+    at face value; a 30% margin is 0.3). A channel is worth more spend when its marginal return
+    times this exceeds one.
+    """
+
+    horizon_days: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
+    """
+    Horizon the actions are sized for, in days, 1..365 (default: the analysis window).
+    """
+
+    alpha: "float" = betterproto2.field(7, betterproto2.TYPE_DOUBLE)
+    """
+    Significance level of the intervals, in (0, 0.5) (default 0.1: 90% intervals).
+    """
+
+    design_tests: "bool | None" = betterproto2.field(8, betterproto2.TYPE_BOOL, optional=True)
+    """
+    Propose a geo experiment for each channel that needs a test (reads the org's history
+    from memory; default true). Set false for a faster answer without designs.
     """
 
 
@@ -6333,6 +6913,11 @@ class RecommendResponse(betterproto2.Message):
     )
     """
     Recommendations by priority.
+    """
+
+    warnings: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    """
+    What limited the answer (channels held, designs that could not be made).
     """
 
 
@@ -6800,6 +7385,36 @@ class SpendChange(betterproto2.Message):
 
 
 default_message_pool.register_message("liftos.v1", "SpendChange", SpendChange)
+
+
+@dataclass(eq=False, repr=False)
+class SpendPlan(betterproto2.Message):
+    """
+    One channel's spend over a forecast horizon.
+    """
+
+    channel: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Channel.
+    """
+
+    daily_spend: "float | None" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    The same spend every day (>= 0). Use this, daily, or multiplier.
+    """
+
+    daily: "list[float]" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, repeated=True)
+    """
+    Spend per day, one value per horizon day (>= 0).
+    """
+
+    multiplier: "float | None" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    Recent daily spend (the history's last 28 days) times this (>= 0).
+    """
+
+
+default_message_pool.register_message("liftos.v1", "SpendPlan", SpendPlan)
 
 
 @dataclass(eq=False, repr=False)
@@ -7503,8 +8118,12 @@ class SurfacingServiceStub:
 
     def recommend(self, message: "RecommendRequest") -> "RecommendResponse":
         """
-        Ranked recommendations from an org's analyses. Errors: INVALID_ARGUMENT, NOT_FOUND,
-        UNAVAILABLE (causal service).
+        Ranked actions (scale, cut, hold, reallocate, test) from an attribution analysis, each
+        with its expected impact, interval, confidence and the facts it rests on; a channel whose
+        effect is not identified gets a proposed experiment, never a budget move. Errors:
+        INVALID_ARGUMENT (no analysis named, bad margin or max_results), NOT_FOUND (no such
+        analysis in the org), FAILED_PRECONDITION (the analysis is not an attribution model),
+        UNAVAILABLE (the causal or memory service is down; retry).
         """
 
         return self._channel.unary_unary(
@@ -7515,8 +8134,11 @@ class SurfacingServiceStub:
 
     def optimize_budget(self, message: "OptimizeBudgetRequest") -> "OptimizeBudgetResponse":
         """
-        Budget reallocation across channels under constraints. Errors: INVALID_ARGUMENT
-        (infeasible constraints named), NOT_FOUND, FAILED_PRECONDITION (no attribution model).
+        Budget allocation across channels on the analysis's response curves, for the analysis
+        window replayed or the next horizon_days. Errors: INVALID_ARGUMENT (a field out of range,
+        an unknown channel, or bounds no allocation can meet — the message names the conflict),
+        NOT_FOUND (no such analysis), FAILED_PRECONDITION (the analysis is not an attribution
+        model, or has no channel with spend), UNAVAILABLE (the causal service is down; retry).
         """
 
         return self._channel.unary_unary(
@@ -7529,8 +8151,10 @@ class SurfacingServiceStub:
         self, message: "PredictPerformanceRequest"
     ) -> "PredictPerformanceResponse":
         """
-        Forecast of outcome under a spend plan, with intervals. Errors: INVALID_ARGUMENT,
-        NOT_FOUND.
+        Forecast of the next horizon_days of outcome under a spend plan, with intervals that widen
+        with the horizon. Errors: INVALID_ARGUMENT (horizon out of 1..365, bad alpha, a plan without
+        an analysis, an unknown channel), NOT_FOUND (no such analysis), FAILED_PRECONDITION (fewer
+        than 56 days of first-party outcome history), UNAVAILABLE (a peer is down; retry).
         """
 
         return self._channel.unary_unary(
@@ -7541,8 +8165,12 @@ class SurfacingServiceStub:
 
     def design_experiment(self, message: "DesignExperimentRequest") -> "DesignExperimentResponse":
         """
-        Power analysis and unit assignment for a geo experiment. Errors: INVALID_ARGUMENT,
-        FAILED_PRECONDITION (too little history).
+        A geo experiment for one channel: treatment and control geos, power by simulation on the
+        org's own history, MDE per duration and the duration a target effect needs; saved to the
+        experiment registry when asked. Errors: INVALID_ARGUMENT (a field out of range, a channel
+        without spend), FAILED_PRECONDITION (too few geos or too little history — the message says
+        how much is needed), ALREADY_EXISTS (save with an experiment_id the registry holds),
+        UNAVAILABLE (the memory or ingestion service is down; retry).
         """
 
         return self._channel.unary_unary(

@@ -1,0 +1,186 @@
+"""The surfacing service's peers: the causal service (stored analyses), memory (an org's
+history, scanned into a frame) and ingestion's experiment registry (saving a design).
+
+Each failed call is read once, here: the peer could not answer → UNAVAILABLE with a retry
+hint (:func:`mesh.runtime.peers.unavailable`); the peer refused *this service's* credentials
+→ FAILED_PRECONDITION (not the caller's fault, not retryable as is); anything that is the
+caller's doing (an analysis id of another org, an experiment id taken) → the caller's error,
+naming the caller's field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+import pandas as pd
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
+from liftos.v1 import marketing_data_pb2 as md_pb
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
+
+from mesh.runtime.exceptions import FieldViolation
+from mesh.runtime.frames import records_to_frame
+from mesh.runtime.peers import Peer, unavailable, unreachable
+from mesh.runtime.status import decode_status
+from surfacing_svc.errors import (
+    AnalysisNotFound,
+    CausalUnavailable,
+    ExperimentExists,
+    InsufficientData,
+    InvalidRequest,
+    MemoryUnavailable,
+    PeerRefused,
+    RegistryUnavailable,
+)
+
+__all__ = ["AnalysisReader", "HistoryReader", "RegistryWriter"]
+
+SCAN_BATCH = 5000
+_REFUSED = frozenset({grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED})
+
+
+def _refused(peer: str, call: str, code: grpc.StatusCode) -> PeerRefused:
+    return PeerRefused(
+        f"the {peer} refused the surfacing service's {call} ({code.name}): check the service's "
+        "credentials for its peers",
+        subject=peer,
+    )
+
+
+class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # AsyncStub is .pyi-only
+    """Reads stored analyses from the causal service."""
+
+    def __init__(self, target: str, *, timeout: float = 30.0) -> None:
+        super().__init__(target, causal_grpc.CausalServiceStub, timeout=timeout)
+
+    async def get(
+        self, org_id: str, analysis_id: str, *, field: str = "analysis_id",
+        timeout: float | None = None,
+    ) -> causal_pb.Analysis:  # fmt: skip
+        """One analysis of ``org_id``; NOT_FOUND (another org's id too) → AnalysisNotFound."""
+        request = causal_pb.GetAnalysisRequest(org_id=org_id, analysis_id=analysis_id)
+        try:
+            reply = await self.stub().GetAnalysis(request, timeout=self.within(timeout))
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+            if code is grpc.StatusCode.NOT_FOUND:
+                raise AnalysisNotFound(
+                    f"analysis {analysis_id!r} not found in org {org_id!r}",
+                    resource_type="liftos.v1.Analysis",
+                    resource_name=f"orgs/{org_id}/analyses/{analysis_id}",
+                ) from None
+            if unreachable(code, error):
+                raise unavailable(
+                    CausalUnavailable, "causal service", self.target, code, "GetAnalysis",
+                    dependency="causal", then=f": {error.details()}",
+                ) from None  # fmt: skip
+            if code in _REFUSED:
+                raise _refused("causal service", "GetAnalysis", code) from None
+            if code is grpc.StatusCode.INVALID_ARGUMENT:
+                raise InvalidRequest(
+                    decode_status(error).message or "invalid analysis id", field=field
+                ) from None
+            raise
+        return reply.analysis
+
+
+class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
+    """Scans an org's records from memory into one frame (core columns)."""
+
+    def __init__(self, target: str, *, timeout: float = 300.0) -> None:
+        super().__init__(target, memory_grpc.MemoryServiceStub, timeout=timeout)
+
+    async def scan_frame(
+        self, org_id: str, *, start: dt.date | None, end: dt.date | None,
+        timeout: float | None = None,
+    ) -> pd.DataFrame:  # fmt: skip
+        """Every record of the org whose local date is in [start, end] (open ends: all)."""
+        request = memory_pb.ScanRequest(org_id=org_id, batch_size=SCAN_BATCH)
+        # Timestamps are UTC days; local dates can sit a day either side, filtered exactly below.
+        if start is not None:
+            request.time_range.start_time.FromDatetime(
+                dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+            )
+        if end is not None:
+            request.time_range.end_time.FromDatetime(
+                dt.datetime.combine(end + dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC)
+            )
+        parts: list[pd.DataFrame] = []
+        try:
+            async for batch in self.stub().Scan(request, timeout=self.within(timeout)):
+                if batch.records:
+                    parts.append(records_to_frame(batch.records, groups=("core",)))
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+            if unreachable(code, error):
+                raise unavailable(
+                    MemoryUnavailable, "memory service", self.target, code, "Scan",
+                    dependency="memory", then=f": {error.details()}",
+                ) from None  # fmt: skip
+            if code is grpc.StatusCode.NOT_FOUND:
+                raise InsufficientData(
+                    f"org {org_id!r} has no records in memory", subject="history"
+                ) from None
+            if code in _REFUSED:
+                raise _refused("memory service", "Scan", code) from None
+            raise
+        if not parts:
+            raise InsufficientData(
+                f"org {org_id!r} has no records in the history window", subject="history"
+            )
+        frame = pd.concat(parts, ignore_index=True)
+        local = pd.to_datetime(frame["local_date"])
+        keep = pd.Series(True, index=frame.index)
+        if start is not None:
+            keep &= local >= pd.Timestamp(start)
+        if end is not None:
+            keep &= local <= pd.Timestamp(end)
+        return frame.loc[keep].reset_index(drop=True)
+
+
+class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
+    """Registers designed experiments in ingestion's experiment registry."""
+
+    def __init__(self, target: str, *, timeout: float = 30.0) -> None:
+        super().__init__(target, ingestion_grpc.IngestionServiceStub, timeout=timeout)
+
+    async def create(
+        self, experiment: md_pb.CausalExperiment, *, field: str, timeout: float | None = None
+    ) -> md_pb.CausalExperiment:
+        """The stored experiment; ALREADY_EXISTS → ExperimentExists naming ``field``."""
+        request = ingestion_pb.CreateExperimentRequest(experiment=experiment)
+        try:
+            reply = await self.stub().CreateExperiment(request, timeout=self.within(timeout))
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+            if code is grpc.StatusCode.ALREADY_EXISTS:
+                raise ExperimentExists(
+                    f"the registry already holds experiment {experiment.experiment_id!r} in "
+                    f"org {experiment.org_id!r}: choose another experiment_id",
+                    resource_type="liftos.v1.CausalExperiment",
+                    resource_name=f"orgs/{experiment.org_id}/experiments/{experiment.experiment_id}",
+                ) from None
+            if unreachable(code, error):
+                raise unavailable(
+                    RegistryUnavailable, "ingestion service (experiment registry)", self.target,
+                    code, "CreateExperiment", dependency="ingestion",
+                    then=f": {error.details()}",
+                ) from None  # fmt: skip
+            if code in _REFUSED:
+                raise _refused("ingestion service", "CreateExperiment", code) from None
+            if code is grpc.StatusCode.INVALID_ARGUMENT:
+                status = decode_status(error)
+                violations = [
+                    FieldViolation(field, f"the registry refused {f or 'the experiment'}: {d}")
+                    for f, d in status.field_violations
+                ]
+                raise InvalidRequest(
+                    status.message or "the registry refused the experiment",
+                    violations=violations or [FieldViolation(field, status.message)],
+                ) from None
+            raise
+        return reply.experiment

@@ -1,0 +1,311 @@
+"""What each surfacing RPC asks of the domain, once its request is converted: the questions,
+the attribution model they read (:class:`PlanningModel`), and one function per RPC that puts
+history, curves, optimiser, forecast and design together. Pure: the servicer fetches the
+analysis and the history from its peers and hands them here, off the event loop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from surfacing_svc.curves import HillCurve
+from surfacing_svc.design import CellSpec, DesignSpec, ExperimentDesign, TreatmentKind
+from surfacing_svc.design import design_experiment as _design
+from surfacing_svc.errors import InsufficientData, InvalidRequest, NotAnAttribution
+from surfacing_svc.forecast import MIN_HISTORY_DAYS, Forecast, predict_performance
+from surfacing_svc.history import GeoHistory, history_from_frame
+from surfacing_svc.optimizer import BudgetPlan, ChannelBounds, Objective, optimize_budget
+from surfacing_svc.recommend import Action, recommend
+
+__all__ = [
+    "BoundRequest",
+    "DesignQuestion",
+    "ForecastQuestion",
+    "OptimizeQuestion",
+    "PlanEntry",
+    "PlanningModel",
+    "RecommendQuestion",
+    "answer_design",
+    "answer_forecast",
+    "answer_optimize",
+    "answer_recommend",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanningModel:
+    """An attribution analysis as the planner reads it: one response curve per channel over
+    the analysis window, and the baseline outcome over that window."""
+
+    analysis_id: str
+    outcome: str  # "revenue" or "conversions"
+    start: dt.date
+    end: dt.date
+    curves: tuple[HillCurve, ...]
+    baseline_total: float
+    currency: str = ""
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def period_days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def channel(self, name: str) -> HillCurve | None:
+        return next((c for c in self.curves if c.channel == name), None)
+
+    def horizon(self, days: int) -> tuple[HillCurve, ...]:
+        """The curves over the next ``days`` days (0: the analysis window replayed)."""
+        return self.curves if days == 0 else tuple(c.over(days) for c in self.curves)
+
+
+# -- DesignExperiment ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DesignQuestion:
+    org_id: str
+    spec: DesignSpec
+    metric: str
+    history_start: dt.date | None
+    history_end: dt.date | None
+    analysis_id: str = ""
+    expected_roas: float | None = None
+    save: bool = False
+    experiment_id: str = ""
+    start_date: dt.date | None = None
+    name: str = ""
+
+
+def _expected_roas(curve: HillCurve, cell: CellSpec) -> float:
+    """Incremental outcome per unit of spend change the cell makes, read off the curve: the
+    average return of the spend a go-dark removes, the return on the added spend of a
+    heavy-up (its marginal return when the multiplier is left to the budget)."""
+    s0 = curve.reference_spend
+    m = cell.spend_multiplier
+    if cell.kind is TreatmentKind.HEAVY_UP and m <= 1.0:
+        return float(curve.mean_marginal(s0))
+    return float((curve.mean_outcome(m * s0) - curve.mean_outcome(s0)) / ((m - 1.0) * s0))
+
+
+def answer_design(
+    frame: pd.DataFrame, question: DesignQuestion, model: PlanningModel | None
+) -> tuple[ExperimentDesign, GeoHistory]:
+    """The design for the question on the org's history (and, with a model, the expected
+    effect of each cell from the channel's curve)."""
+    history = history_from_frame(frame, metric=question.metric)
+    cells = question.spec.cells
+    if model is not None:
+        curve = model.channel(question.spec.channel)
+        if curve is None:
+            known = ", ".join(c.channel for c in model.curves)
+            raise InvalidRequest(
+                f"analysis {model.analysis_id!r} has no curve for channel "
+                f"{question.spec.channel!r}; it has: {known}",
+                field="channel",
+            )
+        cells = tuple(replace(c, roas=_expected_roas(curve, c)) for c in cells)
+    elif question.expected_roas is not None:
+        cells = tuple(replace(c, roas=question.expected_roas) for c in cells)
+    return _design(history, replace(question.spec, cells=cells)), history
+
+
+# -- PredictPerformance -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlanEntry:
+    """One channel's spend over the horizon: a constant, a daily series, or a multiplier of
+    recent spend."""
+
+    channel: str
+    field: str
+    daily_spend: float | None = None
+    daily: tuple[float, ...] = ()
+    multiplier: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastQuestion:
+    org_id: str
+    analysis_id: str
+    horizon: int
+    level: float
+    plan: tuple[PlanEntry, ...] = ()
+    metric: str = "revenue"
+    country: str = "US"
+
+
+def answer_forecast(
+    frame: pd.DataFrame, question: ForecastQuestion, model: PlanningModel | None
+) -> Forecast:
+    """The forecast for the question from the org's history and (optionally) its model."""
+    metric = model.outcome if model is not None else question.metric
+    history = history_from_frame(frame, metric=metric, min_days=MIN_HISTORY_DAYS)
+    spend = history.national_spend()
+    curves = model.curves if model is not None else ()
+    known = {c.channel for c in curves}
+    plan: dict[str, np.ndarray] = {}
+    for entry in question.plan:
+        if entry.channel not in known:
+            raise InvalidRequest(
+                f"the analysis has no curve for channel {entry.channel!r}; it has: "
+                + (", ".join(sorted(known)) or "none"),
+                field=f"{entry.field}.channel",
+            )
+        recent = spend.get(entry.channel, np.zeros(history.n_days))[-28:]
+        if entry.daily:
+            if len(entry.daily) != question.horizon:
+                raise InvalidRequest(
+                    f"{len(entry.daily)} daily values for a {question.horizon}-day horizon",
+                    field=f"{entry.field}.daily",
+                )
+            plan[entry.channel] = np.asarray(entry.daily, dtype=np.float64)
+        elif entry.daily_spend is not None:
+            plan[entry.channel] = np.full(question.horizon, entry.daily_spend)
+        else:
+            plan[entry.channel] = np.full(
+                question.horizon, float(recent.mean()) * (entry.multiplier or 0.0)
+            )
+    return predict_performance(
+        history.dates, history.national(), spend, curves, plan, horizon=question.horizon,
+        baseline_total=model.baseline_total if model is not None else None,
+        level=question.level, country=question.country,
+    )  # fmt: skip
+
+
+# -- OptimizeBudget -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BoundRequest:
+    """A channel's bounds as asked: absolute and/or relative to its current spend."""
+
+    channel: str
+    field: str
+    min_spend: float | None = None
+    max_spend: float | None = None
+    min_ratio: float | None = None
+    max_ratio: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizeQuestion:
+    org_id: str
+    analysis_id: str
+    budget: float | None
+    horizon_days: int
+    objective: Objective
+    metric: str | None  # the outcome asked for (None: the model's)
+    margin: float = 1.0
+    target_roas: float | None = None
+    level: float = 0.9
+    bounds: tuple[BoundRequest, ...] = ()
+
+
+def _absolute_bounds(
+    requests: Sequence[BoundRequest], curves: Mapping[str, HillCurve]
+) -> list[ChannelBounds]:
+    out, seen = [], set()
+    for b in requests:
+        if b.channel not in curves:
+            raise InvalidRequest(
+                f"the analysis has no channel {b.channel!r}; it has: {', '.join(curves)}",
+                field=f"{b.field}.channel",
+            )
+        if b.channel in seen:
+            raise InvalidRequest(
+                f"channel {b.channel!r} has more than one constraint", field=f"{b.field}.channel"
+            )
+        seen.add(b.channel)
+        current = curves[b.channel].reference_spend
+        lows = [
+            v
+            for v in (b.min_spend, None if b.min_ratio is None else b.min_ratio * current)
+            if v is not None
+        ]
+        highs = [
+            v
+            for v in (b.max_spend, None if b.max_ratio is None else b.max_ratio * current)
+            if v is not None
+        ]
+        out.append(ChannelBounds(b.channel, max(lows) if lows else None,
+                                 min(highs) if highs else None, field=b.field))  # fmt: skip
+    return out
+
+
+def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[BudgetPlan, int]:
+    """The allocation and the days it covers."""
+    if question.metric is not None and question.metric != model.outcome:
+        raise InvalidRequest(
+            f"the analysis models {model.outcome}; it cannot optimise {question.metric}",
+            field="objective",
+        )
+    if question.objective is Objective.PROFIT and model.outcome != "revenue":
+        raise InvalidRequest(
+            "a profit objective needs an analysis of revenue", field="profit_margin"
+        )
+    curves = model.horizon(question.horizon_days)
+    if not curves:
+        raise NotAnAttribution(
+            f"analysis {model.analysis_id!r} has no channel with spend to allocate",
+            subject="analysis",
+        )
+    bounds = _absolute_bounds(question.bounds, {c.channel: c for c in curves})
+    plan = optimize_budget(
+        curves, objective=question.objective, budget=question.budget, bounds=bounds,
+        margin=question.margin, target_roas=question.target_roas, level=question.level,
+    )  # fmt: skip
+    return plan, question.horizon_days or model.period_days
+
+
+# -- Recommend ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendQuestion:
+    org_id: str
+    analysis_ids: tuple[str, ...]
+    value_per_outcome: float = 1.0
+    horizon_days: int = 0
+    level: float = 0.9
+    max_results: int = 10
+    design_tests: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendations:
+    actions: tuple[Action, ...]
+    horizon_days: int
+    warnings: tuple[str, ...] = field(default=())
+
+
+def answer_recommend(
+    model: PlanningModel, question: RecommendQuestion, history: pd.DataFrame | None
+) -> Recommendations:
+    """Ranked actions; channels that need a test get a go-dark design on the org's history."""
+    curves = model.horizon(question.horizon_days)
+    warnings = list(model.warnings)
+    designs: dict[str, ExperimentDesign] = {}
+    untested = [c.channel for c in curves if not c.identified]
+    if untested and question.design_tests and history is not None:
+        try:
+            geo_history = history_from_frame(history, metric=model.outcome)
+        except InsufficientData as exc:
+            warnings.append(f"no experiment designed: {exc.message}")
+        else:
+            for name in untested:
+                try:
+                    designs[name] = _design(geo_history, DesignSpec(name))
+                except (InsufficientData, InvalidRequest) as exc:
+                    warnings.append(f"no experiment designed for {name}: {exc.message}")
+    actions = recommend(
+        curves, objective=Objective.REVENUE, value_per_outcome=question.value_per_outcome,
+        designs=designs, level=question.level, analysis_ids=question.analysis_ids,
+        max_results=question.max_results,
+    )  # fmt: skip
+    return Recommendations(actions, question.horizon_days or model.period_days, tuple(warnings))

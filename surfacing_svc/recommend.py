@@ -1,0 +1,282 @@
+"""``recommend``: ranked actions from an attribution model — scale, cut, hold, reallocate, or
+test — each with its expected impact and interval, a confidence, and the facts it rests on.
+
+Per identified channel, the model's draws of the marginal return at current spend decide:
+with ``v`` the value of one unit of outcome (1 for revenue; the margin for profit), a channel
+is worth more spend when ``v · f'(s) > 1`` in at least ``CONFIDENT`` of the draws (*scale*),
+worth less when ``v · f'(s) < 1`` in at least that share (*cut*), and otherwise *held*: the
+data cannot tell which way to move it. Scale and cut move the channel to where its marginal
+return meets the hurdle, within ``[0, EXTRAPOLATION_RATIO ×]`` its current spend; their impact
+is the change in ``v · outcome − spend``, per draw. *Reallocate* is the optimiser's move at
+equal total spend, when it beats the current mix in ``CONFIDENT`` of the draws.
+
+A channel whose effect was not identified, or whose estimate failed its checks, is never
+given a budget move: it gets *test it*, with a proposed geo experiment when one was designed.
+Its impact is zero with an interval of ± its spend (the test may show the spend wasted or
+worth scaling; the model cannot say which); it ranks after every move that improves the
+objective.
+
+Actions are ranked by expected impact (objective units over the horizon).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from surfacing_svc.curves import HillCurve
+from surfacing_svc.design import ExperimentDesign
+from surfacing_svc.intervals import Interval
+from surfacing_svc.optimizer import EXTRAPOLATION_RATIO, Objective, optimize_budget
+
+__all__ = ["CONFIDENT", "Action", "ActionKind", "Fact", "recommend"]
+
+# Share of draws that must agree before the model's answer is acted on.
+CONFIDENT = 0.8
+# A reallocation worth less than this share of the current outcome is not worth the churn.
+_MIN_REALLOCATION_GAIN = 0.005
+
+
+class ActionKind(enum.StrEnum):
+    SCALE = "scale"
+    CUT = "cut"
+    HOLD = "hold"
+    REALLOCATE = "reallocate"
+    TEST = "test"
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A figure from the analysis an action rests on."""
+
+    name: str
+    value: Interval | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One recommended action."""
+
+    kind: ActionKind
+    channel: str  # "" for a portfolio-wide reallocation
+    action: str
+    rationale: str
+    impact: Interval  # change in value · outcome − spend over the horizon
+    confidence: float  # share of draws in which the action improves the objective
+    facts: tuple[Fact, ...]
+    current_spend: float
+    proposed_spend: float
+    design: ExperimentDesign | None = None
+
+
+def _best_spend(c: HillCurve, value: float, lo: float, hi: float) -> float:
+    """argmax over [lo, hi] of ``value · E f(s) − s``."""
+    grid = np.linspace(lo, hi, 201)
+    scores = value * c.mean_outcome(grid) - grid
+    k = int(np.argmax(scores))
+    left, right = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
+    if right <= left:
+        return float(grid[k])
+    res = minimize_scalar(
+        lambda s: -(value * float(c.mean_outcome(s)) - s), bounds=(left, right), method="bounded"
+    )
+    return float(res.x) if -res.fun >= scores[k] else float(grid[k])
+
+
+def _channel_facts(c: HillCurve, value: float, level: float) -> tuple[Fact, ...]:
+    m = Interval.from_draws(c.marginal(c.reference_spend) * value, level)
+    out = Interval.from_draws(c.outcome(c.reference_spend), level)
+    avg = out * (1.0 / c.reference_spend)
+    return (
+        Fact(
+            "current_spend",
+            None,
+            f"{c.channel} spends {c.reference_spend:,.0f} over {c.period_days} days",
+        ),
+        Fact(
+            "incremental_outcome",
+            out,
+            f"it adds {out.estimate:,.0f} [{out.lower:,.0f}, {out.upper:,.0f}] of outcome",
+        ),
+        Fact(
+            "incremental_roas",
+            avg,
+            f"incremental return per unit of spend {avg.estimate:.2f} "
+            f"[{avg.lower:.2f}, {avg.upper:.2f}]",
+        ),
+        Fact(
+            "marginal_roas",
+            m,
+            f"the next unit of spend returns {m.estimate:.2f} [{m.lower:.2f}, {m.upper:.2f}] "
+            f"(value per unit of outcome {value:g}; break-even is 1)",
+        ),
+    )
+
+
+def _move(c: HillCurve, value: float, level: float, analysis_ids: tuple[str, ...]) -> Action:
+    s0 = c.reference_spend
+    p_up = float(np.mean(c.marginal(s0) * value > 1.0))
+    facts = _channel_facts(c, value, level)
+    if CONFIDENT > p_up > 1.0 - CONFIDENT:
+        return Action(
+            ActionKind.HOLD, c.channel, f"hold {c.channel} at its current spend",
+            f"the model cannot tell whether more spend on {c.channel} pays: the next unit "
+            f"returns more than it costs in {p_up:.0%} of its draws",
+            Interval.exact(0.0, level), 1.0 - abs(2 * p_up - 1.0), facts, s0, s0,
+        )  # fmt: skip
+    kind = ActionKind.SCALE if p_up >= CONFIDENT else ActionKind.CUT
+    lo, hi = (s0, EXTRAPOLATION_RATIO * s0) if kind is ActionKind.SCALE else (0.0, s0)
+    target = _best_spend(c, value, lo, hi)
+    gain = value * (c.outcome(target) - c.outcome(s0)) - (target - s0)
+    impact = Interval.from_draws(gain, level)
+    change = (target - s0) / s0
+    verb = "raise" if kind is ActionKind.SCALE else "cut"
+    share = p_up if kind is ActionKind.SCALE else 1.0 - p_up
+    why = (
+        f"the next unit of spend on {c.channel} returns "
+        f"{'more' if kind is ActionKind.SCALE else 'less'} than it costs in {share:.0%} of the "
+        f"model's draws; at {target:,.0f} its marginal return meets break-even"
+    )
+    if kind is ActionKind.SCALE and target >= hi * (1 - 1e-6):
+        why += (
+            f" beyond {EXTRAPOLATION_RATIO:g}× the current spend, where the curve is "
+            "extrapolation, so the step stops there"
+        )
+    return Action(
+        kind, c.channel, f"{verb} {c.channel} spend by {abs(change):.0%} to {target:,.0f}",
+        why, impact, float(np.mean(gain > 0)), facts, s0, target,
+    )  # fmt: skip
+
+
+def _test(
+    c: HillCurve,
+    level: float,
+    design: ExperimentDesign | None,
+) -> Action:
+    spend = c.reference_spend
+    facts = [
+        Fact("current_spend", None, f"{c.channel} spends {spend:,.0f} over {c.period_days} days"),
+        Fact("identification", None, f"its effect is not identified: {c.note or 'no reason given'}"),
+    ]  # fmt: skip
+    # What is at stake: the test may show the spend is wasted (a cut saves up to all of it) or
+    # that it pays (worth scaling); the model cannot say which, so no point estimate either way.
+    unknown = Interval(0.0, -spend, spend, level)
+    action = f"test {c.channel} with a geo experiment before moving its budget"
+    confidence = 0.5
+    if design is not None:
+        cell = design.cells[0]
+        point = cell.recommended
+        action = (
+            f"test {c.channel}: {cell.spec.kind.value.replace('_', '-')} in "
+            f"{len(cell.treatment_geos)} geos against {len(design.control_geos)} for "
+            f"{point.duration_days} days"
+        )
+        confidence = point.power if np.isfinite(point.power) else point.power_at_expected
+        confidence = float(confidence) if np.isfinite(confidence) else 0.5
+        facts.append(
+            Fact(
+                "design",
+                None,
+                f"the test detects a {point.mde_lift:.1%} change in outcome with "
+                f"{design.target_power:.0%} power (an iROAS of {point.min_detectable_roas:.2f} "
+                f"or more)" + ("" if cell.feasible else f"; {cell.reason}"),
+            )
+        )
+    return Action(
+        ActionKind.TEST, c.channel, action,
+        f"the analysis could not identify {c.channel}'s effect, so no budget move on it can be "
+        "justified; an experiment measures it directly",
+        unknown, confidence, tuple(facts), spend, spend, design,
+    )  # fmt: skip
+
+
+def _reallocation(
+    curves: Sequence[HillCurve], objective: Objective, value: float, level: float
+) -> Action | None:
+    identified = [c for c in curves if c.identified]
+    if len(identified) < 2:
+        return None
+    total = float(sum(c.reference_spend for c in curves))
+    plan = optimize_budget(
+        curves, objective=Objective.REVENUE if objective is not Objective.PROFIT else objective,
+        budget=total, level=level, margin=value,
+    )  # fmt: skip
+    uplift = plan.uplift * (value if objective is not Objective.PROFIT else 1.0)
+    if plan.probability_better < CONFIDENT or uplift.estimate < _MIN_REALLOCATION_GAIN * abs(
+        plan.current_outcome.estimate
+    ):
+        return None
+    moves = sorted(
+        (p for p in plan.channels if not p.held and abs(p.optimal_spend - p.current_spend) > 0.01 * total),
+        key=lambda p: p.optimal_spend - p.current_spend,
+    )  # fmt: skip
+    if not moves:
+        return None
+    words = ", ".join(f"{p.channel} {p.current_spend:,.0f} → {p.optimal_spend:,.0f}" for p in moves)
+    facts = tuple(
+        Fact(
+            f"marginal_roas[{p.channel}]",
+            p.marginal_current,
+            f"{p.channel}: marginal return {p.marginal_current.estimate:.2f} now, "
+            f"{p.marginal_optimal.estimate:.2f} after",
+        )
+        for p in moves
+    )
+    return Action(
+        ActionKind.REALLOCATE, "", f"reallocate at the same total spend: {words}",
+        f"moving budget to where the next unit returns most raises the outcome by "
+        f"{plan.uplift.estimate:,.0f} [{plan.uplift.lower:,.0f}, {plan.uplift.upper:,.0f}] at "
+        f"equal spend, in {plan.probability_better:.0%} of the model's draws",
+        uplift, plan.probability_better, facts, total, total,
+    )  # fmt: skip
+
+
+def recommend(
+    curves: Sequence[HillCurve],
+    *,
+    objective: Objective = Objective.REVENUE,
+    value_per_outcome: float = 1.0,
+    designs: Mapping[str, ExperimentDesign] | None = None,
+    level: float = 0.9,
+    analysis_ids: tuple[str, ...] = (),
+    max_results: int = 10,
+) -> tuple[Action, ...]:
+    """Ranked actions for the channels of an attribution model.
+
+    Parameters
+    ----------
+    curves : sequence of HillCurve
+        The analysis's curves over the horizon the actions are for.
+    objective : Objective
+    value_per_outcome : float
+        What one unit of outcome is worth against one unit of spend (the margin for profit;
+        1 for revenue).
+    designs : mapping channel -> ExperimentDesign, optional
+        Proposed experiments for the channels that need one.
+    level : float
+    max_results : int
+
+    Returns
+    -------
+    tuple of Action, best first.
+    """
+    designs = designs or {}
+    actions: list[Action] = []
+    for c in curves:
+        if c.identified:
+            actions.append(_move(c, value_per_outcome, level, analysis_ids))
+        else:
+            actions.append(_test(c, level, designs.get(c.channel)))
+    realloc = _reallocation(curves, objective, value_per_outcome, level)
+    if realloc is not None:
+        actions.append(realloc)
+    order = {ActionKind.REALLOCATE: 0, ActionKind.SCALE: 1, ActionKind.CUT: 1,
+             ActionKind.HOLD: 2, ActionKind.TEST: 3}  # fmt: skip
+    actions.sort(key=lambda a: (-a.impact.estimate if a.impact.estimate > 0 else 0.0,
+                                order[a.kind], a.channel))  # fmt: skip
+    return tuple(actions[:max_results])

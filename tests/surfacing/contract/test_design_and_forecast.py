@@ -1,0 +1,255 @@
+"""DesignExperiment and PredictPerformance over real servers: memory holds the org's history,
+the registry stores a saved design, the causal service answers for analyses."""
+
+from __future__ import annotations
+
+import grpc
+import pandas as pd
+import pytest
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
+from liftos.v1 import marketing_data_pb2 as md_pb
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
+from liftos.v1 import surfacing_pb2 as pb
+from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
+
+from causal_svc.app import build as causal_build
+from ingestion_svc.app import build as ingestion_build
+from memory_svc.app import build as memory_build
+from mesh.runtime.inprocess import running_services
+from mesh.runtime.tables import frame_to_table
+from surfacing_svc.app import build as surfacing_build
+from tests.support import error_details
+from tests.surfacing.worlds import geo_history, history_records
+
+BUILDS = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build,
+          "surfacing": surfacing_build}  # fmt: skip
+HISTORY = geo_history(n_geos=12, n_days=150, seed=3)
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory):
+    with running_services(BUILDS, tmp_path_factory.mktemp("mesh")) as services:
+        records = history_records(HISTORY, "shop")
+        memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
+        memory.Write(
+            iter(
+                memory_pb.WriteRequest(org_id="shop", records=records[i : i + 2000])
+                for i in range(0, len(records), 2000)
+            )
+        )
+        yield services
+
+
+def _stub(mesh) -> surfacing_grpc.SurfacingServiceStub:
+    return surfacing_grpc.SurfacingServiceStub(grpc.insecure_channel(mesh["surfacing"].address))
+
+
+def test_a_design_powers_on_the_orgs_history_and_saves_to_the_registry(mesh) -> None:
+    stub = _stub(mesh)
+    reply = stub.DesignExperiment(
+        pb.DesignExperimentRequest(
+            org_id="shop",
+            channel="meta",
+            minimum_detectable_lift=0.05,
+            duration_days=[14, 28],
+            save=True,
+            experiment_id="meta-holdout-1",
+            seed=7,
+        )
+    )
+    assert reply.saved and reply.history_days == 150 and "time-based regression" in reply.analysis
+    (cell,) = reply.cells
+    assert [p.duration_days for p in cell.power_curve] == [14, 28]
+    powers = [p.power for p in cell.power_curve]
+    assert powers == sorted(powers) and all(0 < p < 1 for p in powers)
+    assert all(p.placebo_windows >= 14 for p in cell.power_curve)
+    assert len(cell.treatment_units) == len(reply.control_units) == 6
+    exp = reply.experiment
+    assert exp.experiment_id == "meta-holdout-1" and exp.channel == "meta"
+    assert exp.treatment_type == md_pb.TREATMENT_TYPE_HOLDOUT
+    assert exp.start_date == common_pb.Date(year=2024, month=5, day=30)  # day after the history
+    assert exp.statistical_power.duration_days == cell.recommended_duration_days
+    assert exp.statistical_power.minimum_detectable_lift == pytest.approx(
+        cell.power_curve[[14, 28].index(cell.recommended_duration_days)].minimum_detectable_lift
+    )
+    registry = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(mesh["ingestion"].address))
+    stored = registry.GetExperiment(
+        ingestion_pb.GetExperimentRequest(org_id="shop", experiment_id="meta-holdout-1")
+    ).experiment
+    assert list(stored.treatment_units) == list(cell.treatment_units)
+    assert stored.statistical_power.target_power == pytest.approx(0.8)
+    with pytest.raises(grpc.RpcError) as info:  # saving twice under one id
+        stub.DesignExperiment(pb.DesignExperimentRequest(
+            org_id="shop", channel="meta", duration_days=[14], save=True,
+            experiment_id="meta-holdout-1"))  # fmt: skip
+    assert info.value.code() is grpc.StatusCode.ALREADY_EXISTS
+    assert error_details(info.value)[0] == "EXPERIMENT_EXISTS"
+
+
+def test_an_unreachable_target_is_a_design_that_says_why(mesh) -> None:
+    reply = _stub(mesh).DesignExperiment(
+        pb.DesignExperimentRequest(
+            org_id="shop", channel="meta", minimum_detectable_lift=0.001, duration_days=[14, 28]
+        )
+    )
+    assert not reply.feasible and not reply.saved
+    assert "would take about" in reply.cells[0].reason or "do not shrink" in reply.cells[0].reason
+
+
+def test_multi_cell_heavy_up_with_a_budget(mesh) -> None:
+    reply = _stub(mesh).DesignExperiment(
+        pb.DesignExperimentRequest(
+            org_id="shop",
+            channel="meta",
+            duration_days=[28],
+            expected_roas=2.0,
+            cells=[
+                pb.DesignCell(treatment_type=md_pb.TREATMENT_TYPE_HOLDOUT),
+                pb.DesignCell(treatment_type=md_pb.TREATMENT_TYPE_BUDGET_INCREASE),
+            ],
+            budget=common_pb.Money(amount=5000.0, currency_code="USD"),
+            assignment=pb.ASSIGNMENT_METHOD_STRATIFIED,
+        )
+    )
+    go_dark, heavy_up = reply.cells
+    assert heavy_up.treatment_type == md_pb.TREATMENT_TYPE_BUDGET_INCREASE
+    assert heavy_up.power_curve[0].spend_change == pytest.approx(5000.0)
+    assert heavy_up.power_curve[0].expected_lift > 0 > go_dark.power_curve[0].expected_lift
+    assert not set(go_dark.treatment_units) & set(heavy_up.treatment_units)
+    assert heavy_up.experiment.experiment_id.endswith("-cell2")
+    assert any("false positive" in w for w in reply.warnings)
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "fields"),
+    [
+        ({"channel": ""}, ["channel"]),
+        ({"minimum_detectable_lift": 1.5, "power": 0.2}, ["minimum_detectable_lift", "power"]),
+        ({"duration_days": [3]}, ["duration_days[0]"]),
+        ({"spend_multiplier": 0.5}, ["spend_multiplier"]),
+        ({"unit": common_pb.RANDOMIZATION_UNIT_USER}, ["unit"]),
+        ({"channel": "tiktok"}, ["channel"]),
+    ],
+)
+def test_bad_design_requests_name_their_fields(mesh, request_fields, fields) -> None:
+    request = pb.DesignExperimentRequest(org_id="shop", channel="meta")
+    for k, v in request_fields.items():
+        if isinstance(v, list):
+            getattr(request, k).extend(v)
+        else:
+            setattr(request, k, v)
+    with pytest.raises(grpc.RpcError) as info:
+        _stub(mesh).DesignExperiment(request)
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(info.value)[1] == fields
+
+
+def test_too_much_asked_of_the_history_is_a_failed_precondition(mesh) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        _stub(mesh).DesignExperiment(
+            pb.DesignExperimentRequest(org_id="shop", channel="meta", duration_days=[140])
+        )
+    assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "days of history" in info.value.details()
+    with pytest.raises(grpc.RpcError) as info:
+        _stub(mesh).DesignExperiment(pb.DesignExperimentRequest(org_id="nobody", channel="meta"))
+    assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_a_baseline_forecast_widens_with_the_horizon(mesh) -> None:
+    reply = _stub(mesh).PredictPerformance(
+        pb.PredictPerformanceRequest(org_id="shop", horizon_days=28, alpha=0.1)
+    )
+    assert len(reply.points) == 28
+    assert reply.points[0].date == common_pb.Date(year=2024, month=5, day=30)
+    first, last = reply.points[0].outcome, reply.points[-1].outcome
+    assert first.level == pytest.approx(0.9)
+    assert (last.upper - last.lower) / last.estimate > (first.upper - first.lower) / first.estimate
+    assert reply.total.estimate == pytest.approx(sum(p.outcome.estimate for p in reply.points))
+    assert reply.media_total.estimate == 0.0
+    assert reply.outcome == common_pb.OUTCOME_METRIC_REVENUE
+
+
+def test_a_plan_needs_an_analysis_and_a_horizon(mesh) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        _stub(mesh).PredictPerformance(
+            pb.PredictPerformanceRequest(
+                org_id="shop",
+                horizon_days=0,
+                plan=[pb.SpendPlan(channel="meta", daily_spend=10.0, multiplier=2.0)],
+            )
+        )
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(info.value)[1] == ["horizon_days", "plan[0]", "analysis_id"]
+
+
+def _effect_analysis(mesh) -> str:
+    """An EstimateEffect analysis (not an attribution) stored by the real causal service."""
+    causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+    n = 40
+    table = frame_to_table(pd.DataFrame({"y": [float(i % 7 + (i < 20)) for i in range(n)],
+                                         "t": [float(i < 20) for i in range(n)]}))  # fmt: skip
+    reply = causal.EstimateEffect(causal_pb.EstimateEffectRequest(
+        org_id="shop", method=causal_pb.ESTIMATION_METHOD_DIFFERENCE_IN_MEANS, table=table,
+        roles=causal_pb.EffectRoles(outcome="y", treatment="t"),
+        options=causal_pb.EstimationOptions(refutation_simulations=2)))  # fmt: skip
+    return reply.analysis_id
+
+
+def test_plans_need_an_attribution_analysis(mesh) -> None:
+    stub = _stub(mesh)
+    budget = common_pb.Money(amount=1e4, currency_code="USD")
+    with pytest.raises(grpc.RpcError) as info:
+        stub.OptimizeBudget(pb.OptimizeBudgetRequest(org_id="shop", analysis_id="nope",
+                                                     total_budget=budget))  # fmt: skip
+    assert info.value.code() is grpc.StatusCode.NOT_FOUND
+    assert error_details(info.value)[0] == "ANALYSIS_NOT_FOUND"
+    effect = _effect_analysis(mesh)
+    for call in (
+        lambda: stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+            org_id="shop", analysis_id=effect, total_budget=budget)),
+        lambda: stub.Recommend(pb.RecommendRequest(org_id="shop", analysis_ids=[effect])),
+        lambda: stub.PredictPerformance(pb.PredictPerformanceRequest(
+            org_id="shop", analysis_id=effect, horizon_days=7)),
+    ):  # fmt: skip
+        with pytest.raises(grpc.RpcError) as info:
+            call()
+        assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+        assert error_details(info.value)[0] == "NOT_AN_ATTRIBUTION"
+    with pytest.raises(grpc.RpcError) as info:  # another org cannot read shop's analysis
+        stub.OptimizeBudget(pb.OptimizeBudgetRequest(org_id="other", analysis_id=effect,
+                                                     total_budget=budget))  # fmt: skip
+    assert info.value.code() is grpc.StatusCode.NOT_FOUND
+
+
+def test_bad_optimize_and_recommend_requests_name_their_fields(mesh) -> None:
+    stub = _stub(mesh)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+            org_id="shop", analysis_id="a", horizon_days=-1, alpha=0.7,
+            constraints=[pb.ChannelConstraint(channel="meta", min_ratio=-1.0)]))  # fmt: skip
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(info.value)[1] == [
+        "total_budget", "horizon_days", "alpha", "constraints[0].min_ratio"]  # fmt: skip
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Recommend(pb.RecommendRequest(org_id="shop", max_results=1000))
+    assert error_details(info.value)[1] == ["analysis_ids", "max_results"]
+
+
+def test_memory_down_is_unavailable(tmp_path) -> None:
+    with running_services(BUILDS, tmp_path) as services:
+        services["memory"].stop()
+        stub = surfacing_grpc.SurfacingServiceStub(
+            grpc.insecure_channel(services["surfacing"].address)
+        )
+        with pytest.raises(grpc.RpcError) as info:
+            stub.DesignExperiment(
+                pb.DesignExperimentRequest(org_id="shop", channel="meta"), timeout=30
+            )
+        assert info.value.code() is grpc.StatusCode.UNAVAILABLE
+        assert error_details(info.value)[0] == "MEMORY_UNAVAILABLE"

@@ -1,0 +1,76 @@
+"""Recommend's domain: ranked actions with impact, confidence and facts; untested channels get
+a test, never a budget move."""
+
+from __future__ import annotations
+
+import pytest
+
+from surfacing_svc.design import DesignSpec, design_experiment
+from surfacing_svc.recommend import ActionKind, recommend
+from tests.surfacing.curves_fixtures import hill
+from tests.surfacing.worlds import geo_history
+
+# f(s) = A r / (r + κ), r = s / s_ref: at current spend the marginal return is
+# A κ / ((1 + κ)² s_ref).
+PROFITABLE = hill("meta", spend=100.0, scale=1000.0, kappa=2.0, spread=0.05, seed=1)  # 2.2
+SATURATED = hill("google", spend=100.0, scale=80.0, kappa=0.3, spread=0.05, seed=2)  # 0.14
+UNIDENTIFIED = hill("meta_unknown", spend=100.0, scale=150.0, kappa=1.0, spread=0.05,
+                    identified=False)  # fmt: skip
+
+
+def _channel_actions(actions):
+    return [a for a in actions if a.kind is not ActionKind.REALLOCATE]
+
+
+def test_profitable_saturated_and_unidentified_give_scale_cut_and_test_in_that_order() -> None:
+    actions = recommend([UNIDENTIFIED, SATURATED, PROFITABLE])
+    kinds = [(a.kind, a.channel) for a in _channel_actions(actions)]
+    assert kinds == [
+        (ActionKind.SCALE, "meta"),
+        (ActionKind.CUT, "google"),
+        (ActionKind.TEST, "meta_unknown"),
+    ]
+    scale, cut, test = _channel_actions(actions)
+    assert scale.impact.estimate > cut.impact.estimate > test.impact.estimate == 0.0
+    assert scale.impact.lower > 0 and scale.confidence > 0.95
+    assert scale.proposed_spend == pytest.approx(200.0)  # stops at 2× (extrapolation)
+    assert "extrapolation" in scale.rationale
+    assert 0 < cut.proposed_spend < 100.0 and cut.confidence > 0.95
+    # The cut stops where the marginal return meets break-even: A κ / ((r + κ)² s_ref) = 1.
+    r = cut.proposed_spend / 100.0
+    assert 80.0 * 0.3 / ((r + 0.3) ** 2 * 100.0) == pytest.approx(1.0, rel=1e-3)
+    assert test.proposed_spend == test.current_spend == 100.0
+    assert test.impact.lower < 0 < test.impact.upper
+    names = {f.name for f in scale.facts}
+    assert {"marginal_roas", "incremental_roas", "current_spend"} <= names
+    assert any("not identified" in f.text for f in test.facts)
+    realloc = [a for a in actions if a.kind is ActionKind.REALLOCATE]
+    assert realloc and realloc[0] is actions[0]  # the largest impact: money from google to meta
+    assert "google" in realloc[0].action and "meta" in realloc[0].action
+
+
+def test_an_uncertain_channel_is_held() -> None:
+    unsure = hill("tiktok", spend=100.0, scale=400.0, kappa=1.0, spread=0.8, seed=4)  # ~1.0
+    (action,) = _channel_actions(recommend([unsure]))
+    assert action.kind is ActionKind.HOLD and action.impact.estimate == 0.0
+    assert action.proposed_spend == action.current_spend
+
+
+def test_a_margin_raises_the_hurdle() -> None:
+    (action,) = _channel_actions(recommend([PROFITABLE], value_per_outcome=0.3))
+    assert action.kind is ActionKind.CUT  # 2.2 × 0.3 < 1: each unit of spend loses money
+
+
+def test_a_test_carries_its_design() -> None:
+    h = geo_history(n_geos=20, n_days=200)
+    curve = hill("meta", spend=100.0, scale=150.0, kappa=1.0, identified=False)
+    design = design_experiment(h, DesignSpec("meta"))
+    (action,) = recommend([curve], designs={"meta": design})
+    assert action.kind is ActionKind.TEST and action.design is design
+    assert f"for {design.cells[0].recommended_duration_days} days" in action.action
+    assert any(f.name == "design" for f in action.facts)
+
+
+def test_max_results_keeps_the_best() -> None:
+    actions = recommend([UNIDENTIFIED, SATURATED, PROFITABLE], max_results=2)
+    assert len(actions) == 2 and actions[0].kind is ActionKind.REALLOCATE
