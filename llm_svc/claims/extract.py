@@ -69,10 +69,17 @@ _ASSOCIATION = re.compile(
     _words(
         r"correlat\w*", r"associat\w*", r"co-?moved?", r"moved? (?:together )?with",
         r"moves with", r"coincid\w*", r"tracked", r"tracks", r"went together", r"in tandem",
-        r"relationship between", r"linked (?:to|with)", r"(?:platform[- ])?reported",
-        r"according to (?:the )?(?:platform|meta|google|tiktok|klaviyo)", r"claims?",
-        r"attributed (?:by|in) (?:the )?(?:platform|meta|google|tiktok)", r"in the same (?:weeks|days|period)",
+        r"relationship between", r"linked (?:to|with)", r"in the same (?:weeks|days|period)",
         r"naive regression", r"not (?:a )?causal", r"no identification",
+    ),
+    re.IGNORECASE,
+)  # fmt: skip
+# Someone else's figure, reported as theirs: not a claim this text makes.
+_ATTRIBUTED = re.compile(
+    _words(
+        r"(?:platform[- ])?reported", r"reports", r"according to", r"claims?", r"claimed",
+        r"attributed (?:by|in) (?:the )?\w+", r"per (?:the )?(?:platform|dashboard)",
+        r"(?:in|on) (?:the |its |their )?(?:dashboard|ads manager)",
     ),
     re.IGNORECASE,
 )  # fmt: skip
@@ -124,8 +131,8 @@ _CAUSE = re.compile(
         r"generat\w*", r"deliver\w*", r"produc\w*", r"brought in", r"brings? in", r"added",
         r"adds?", r"improv\w*", r"contribut\w*", r"decreas\w*", r"reduc\w*", r"lower(?:ed|s)",
         r"cut", r"cuts", r"hurt\w*", r"cannibali[sz]\w*", r"depress\w*", r"dampen\w*",
-        r"grew", r"grow", r"grows", r"doubled", r"tripled", r"halved", r"will (?:\w+ )?(?:raise|increase|lift|add|grow|boost|reduce|lower|cut|drive)",
-        r"made \w+ (?:grow|rise|fall)", r"pushed (?:up|down)",
+        r"grew", r"grow", r"grows", r"doubled", r"tripled", r"halved", r"(?:will|would) (?:\w+ )?(?:raise|increase|lift|add|grow|boost|reduce|lower|cut|drive|hurt|decrease)",
+        r"made \w+ (?:grow|rise|fall)", r"pushed (?:up|down)", r"return(?:ed|s)? (?:\$|€|£)?\d",
     ),
     re.IGNORECASE,
 )  # fmt: skip
@@ -223,6 +230,8 @@ def classify(text: str) -> Mode:
     has_cause = bool(_CAUSE.search(text)) or bool(_NO_EFFECT.search(text))
     if _HEDGE.search(text):
         return Mode.HEDGED
+    if _ATTRIBUTED.search(text):
+        return Mode.ASSOCIATIONAL
     if _ASSOCIATION.search(text):
         strong = re.search(
             r"\b(?:caus(?:e|es|ed|ing)|drove|led to|resulted in)\b", text, re.IGNORECASE
@@ -237,7 +246,14 @@ _INTERVENTION = re.compile(
     r"(?:\w+\s+){0,3}?(?:spend\w*|budgets?|investment|bids?|campaigns?)\b",
     re.IGNORECASE,
 )
-_CUT = re.compile(r"^(?:cut|reduc|lower|paus|stop|turn|remov|halv|less)", re.IGNORECASE)
+_CUT = re.compile(
+    r"^(?:cut|reduc|lower|paus|stop|turn|remov|halv|less|switch|drop|halt)", re.IGNORECASE
+)
+# "Pausing Google Search will…": an intervention on the cause itself, no "spend" needed.
+_STOP_CAUSE = re.compile(
+    r"^\s*(?P<verb>paus\w*|stop\w*|turn\w* off|switch\w* off|remov\w*|halt\w*|drop\w*|cutting)\b",
+    re.IGNORECASE,
+)
 
 
 def _direction(text: str, size: Quantity | None) -> int | None:
@@ -245,7 +261,7 @@ def _direction(text: str, size: Quantity | None) -> int | None:
     that cuts spend flips it: "cutting TikTok spend will lower revenue" claims a positive
     effect of TikTok)."""
     flip = 1
-    m = _INTERVENTION.search(text)
+    m = _INTERVENTION.search(text) or _STOP_CAUSE.search(text)
     if m:
         flip = -1 if _CUT.match(m.group("verb")) else 1
         text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
@@ -330,7 +346,7 @@ def extract_claims(text: str, subjects: Sequence[re.Pattern[str]] = ()) -> list[
         for clause in clauses(sentence):
             named = _subject(clause.text, subjects)
             subject = named or previous
-            if subject is None and _IMPLICIT.search(clause.text):
+            if subject is None and _implicit_cause(clause.text):
                 subject = ""  # "it", "the campaign": the one cause the evidence has, if one
             if subject is not None:
                 claim = _claim(clause, subject)
@@ -362,10 +378,27 @@ _CHANNEL_WORDS = re.compile(
 )  # fmt: skip
 
 
+def _implicit_cause(text: str) -> bool:
+    """A word standing for the cause, where a cause stands: before the causal verb ("It drove
+    …") or after "because of" / "thanks to" / "from" ("… thanks to the campaign")."""
+    verb = _CAUSE.search(text)
+    for m in _IMPLICIT.finditer(text):
+        if verb is None or m.start() < verb.start():
+            return True
+        if re.search(
+            r"(?:because of|thanks to|due to|from|of|by)\s+$", text[: m.start()], re.IGNORECASE
+        ):
+            return True
+    return False
+
+
 def _subject(text: str, subjects: Sequence[re.Pattern[str]]) -> str:
-    for pattern in subjects:
-        m = pattern.search(text)
-        if m:
-            return m.group(0)
-    m = _CHANNEL_WORDS.search(text)
-    return m.group(0) if m else ""
+    """Every word in the clause that names a cause, in order ("Facebook … prospecting")."""
+    found: list[tuple[int, str]] = []
+    taken: list[tuple[int, int]] = []
+    for pattern in [*subjects, _CHANNEL_WORDS]:
+        for m in pattern.finditer(text):
+            if not any(a < m.end() and m.start() < b for a, b in taken):
+                taken.append((m.start(), m.end()))
+                found.append((m.start(), m.group(0)))
+    return " ".join(word for _, word in sorted(found))

@@ -78,8 +78,8 @@ def subject_patterns(effects: Sequence[Effect]) -> list[re.Pattern[str]]:
     for e in effects:
         names.update(a for a in _aliases(e.treatment) if a)
         tokens = [t for t in re.split(r"[_\-.\s]+", e.treatment.lower()) if t]
-        if tokens and tokens[0] not in _GENERIC:
-            names.add(tokens[0])  # the platform word alone: "Meta" for meta_prospecting
+        # each word alone: "Meta" or "prospecting" for meta_prospecting, "PMax" for google_pmax
+        names.update(t for t in tokens if t not in _GENERIC and len(t) > 1)
     for word, target in _SYNONYMS.items():
         if any(target in _tokens(n) for n in names):
             names.add(word)
@@ -210,6 +210,20 @@ def judge(claim: Claim, effects: Sequence[Effect]) -> Judgement:
         who = f"{claim.subject_text!r}" if claim.subject_text else "the cause it names"
         return Judgement(claim, Verdict.UNSUPPORTED, f"no analysis speaks to {who}", ())
     ids = tuple(dict.fromkeys(e.analysis_id for e in candidates))
+    causes = list(dict.fromkeys(e.treatment for e in candidates))
+    if len(causes) > 1:
+        # "Meta" with both meta_retargeting and meta_prospecting in evidence: a verdict only
+        # when every reading of the cause gets the same one.
+        verdicts = {
+            _against(claim, next(e for e in candidates if e.treatment == c))[0] for c in causes
+        }
+        if len(verdicts) > 1:
+            named = " or ".join(causes)
+            return Judgement(
+                claim, Verdict.UNSUPPORTED,
+                f"{claim.subject_text!r} could mean {named}, and the evidence differs between them",
+                ids,
+            )  # fmt: skip
     verdict, reason = _against(claim, candidates[0])
     return Judgement(claim, verdict, reason, ids, candidates[0])
 

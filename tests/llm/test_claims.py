@@ -1,0 +1,149 @@
+"""CheckClaims' domain: which clauses are causal claims, and the verdict on each."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_svc.claims import Mode, Verdict, check_claims, classify
+from llm_svc.claims.sentences import sentences, split_complete
+from llm_svc.evidence import Analysis, Check, CheckOutcome, Effect, Identification, Metric
+from tests.llm.support import effect_analysis
+
+EVIDENCE = [
+    effect_analysis("an-rt", "meta_retargeting"),  # +12 (4 to 20) on revenue, baseline 100
+    effect_analysis("an-email", "klaviyo_email", point=1.5, lower=-2.0, upper=5.0),
+    effect_analysis(
+        "an-tt",
+        "tiktok",
+        point=8.0,
+        lower=2.0,
+        upper=14.0,
+        checks=(Check("pre-trend", "pre_trend", CheckOutcome.FAILED),),
+    ),
+    effect_analysis(
+        "an-search", "google_search", point=-3, lower=-5, upper=-1, baseline=50, outcome="orders"
+    ),
+    effect_analysis("an-pr", "meta_prospecting", point=0.4, lower=0.1, upper=0.7, baseline=None),
+    effect_analysis("an-disp", "display", identification=Identification.NONE),
+]
+
+
+def verdicts(text: str, evidence: list[Analysis] = EVIDENCE) -> list[Verdict]:
+    return [j.verdict for j in check_claims(text, evidence)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Meta retargeting drove a 12% lift in revenue.", Verdict.SUPPORTED),
+        ("Facebook retargeting raised sales by around eleven percent.", Verdict.SUPPORTED),
+        ("Meta retargeting added $15 of revenue per region.", Verdict.SUPPORTED),
+        ("Meta retargeting increased revenue by 12 (95% CI 4 to 20).", Verdict.SUPPORTED),
+        ("Meta retargeting lifted revenue by between 5% and 15%.", Verdict.SUPPORTED),
+        ("Meta retargeting drove revenue up by at least 3%.", Verdict.SUPPORTED),
+        ("Cutting Meta retargeting spend would lower revenue by 8%.", Verdict.SUPPORTED),
+        ("Google Search cannibalised about 6% of orders.", Verdict.SUPPORTED),
+        ("Pausing Google Search will increase orders by 5%.", Verdict.SUPPORTED),
+        ("Email had no effect on revenue.", Verdict.SUPPORTED),
+        ("Meta prospecting increased revenue by 0.6 per user.", Verdict.SUPPORTED),
+        # wrong sign, size outside the interval, an effect where the interval spans zero,
+        # a failed-check estimate, a quoted interval that is not the analysis's
+        ("Meta retargeting reduced revenue.", Verdict.CONTRADICTED),
+        ("Meta retargeting drove a 30% lift.", Verdict.CONTRADICTED),
+        ("Meta retargeting lifted revenue by more than 25%.", Verdict.CONTRADICTED),
+        ("Email caused a 5% increase in sales.", Verdict.CONTRADICTED),
+        ("Increasing TikTok spend will raise revenue by 10%.", Verdict.CONTRADICTED),
+        ("TikTok had no effect on revenue.", Verdict.CONTRADICTED),
+        ("Meta retargeting had no impact on revenue.", Verdict.CONTRADICTED),
+        ("Meta retargeting lifted revenue by 12% (95% CI 10% to 30%).", Verdict.CONTRADICTED),
+        # nothing speaks to it
+        ("Snapchat drove 20% more orders.", Verdict.UNSUPPORTED),
+        ("Meta retargeting drove 12% more orders.", Verdict.UNSUPPORTED),
+        ("Meta prospecting lifted revenue by 15%.", Verdict.UNSUPPORTED),
+        ("Display ads drove a 5% lift in revenue.", Verdict.UNSUPPORTED),
+        ("Meta retargeting delivered a 3x ROAS.", Verdict.UNSUPPORTED),
+        ("Meta retargeting increased revenue by over 10%.", Verdict.UNSUPPORTED),
+        ("Meta lifted revenue by 12%.", Verdict.UNSUPPORTED),  # retargeting or prospecting?
+    ],
+)
+def test_verdicts(text: str, expected: Verdict) -> None:
+    assert verdicts(text) == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Revenue is correlated with Meta retargeting spend.",
+        "Weeks with more TikTok spend were associated with 8% higher revenue.",
+        "Meta reported 1,200 purchases from retargeting.",
+        "According to the platform, TikTok drove a 4x ROAS.",
+        "Meta retargeting may have increased revenue by around 12%.",
+        "We could not detect an effect of email on revenue.",
+        "There is no evidence that TikTok drove revenue.",
+        "Next step: run a randomised geo holdout of display to measure its effect directly.",
+        "The placebo test passed (statistic 0.2, p = 0.41).",
+        "Random reassignment produces effects this large.",
+        "Meta retargeting ran in 25 regions during October.",
+    ],
+)
+def test_associational_hedged_and_descriptive_text_makes_no_claim(text: str) -> None:
+    assert verdicts(text) == []
+
+
+def test_classify_modes() -> None:
+    assert classify("Meta drove revenue") is Mode.CAUSAL
+    assert classify("Meta is correlated with revenue") is Mode.ASSOCIATIONAL
+    assert classify("Meta may have driven revenue") is Mode.HEDGED
+    assert classify("Revenue was 1.2M") is Mode.NONE
+
+
+def test_two_claims_in_one_sentence_are_judged_apart_with_their_spans() -> None:
+    text = "Meta retargeting drove a 12% lift in revenue, while email had no effect."
+    found = check_claims(text, EVIDENCE)
+    assert [j.verdict for j in found] == [Verdict.SUPPORTED, Verdict.SUPPORTED]
+    assert [text[j.claim.start : j.claim.end] for j in found] == [
+        "Meta retargeting drove a 12% lift in revenue",
+        "email had no effect.",
+    ]
+    assert found[1].analysis_ids == ("an-email",)
+
+
+def test_an_implicit_cause_is_the_only_cause_in_evidence() -> None:
+    one = [EVIDENCE[0]]
+    assert verdicts("It drove a 12% lift in revenue.", one) == [Verdict.SUPPORTED]
+    assert verdicts("It drove a 12% lift in revenue.", EVIDENCE) == [Verdict.UNSUPPORTED]
+
+
+def test_no_evidence_leaves_every_claim_unsupported() -> None:
+    assert verdicts("Meta retargeting drove a 12% lift.", []) == [Verdict.UNSUPPORTED]
+
+
+def test_roas_claims_against_a_return_on_spend() -> None:
+    roas = Effect("an-pmax", "google_pmax", "revenue", 2.5, 1.8, 3.2, metric=Metric.ROAS)
+    pmax = [Analysis("an-pmax", "attribution", "causal_mmm", effects=(roas,))]
+    assert verdicts("PMax delivered a 2.8x ROAS.", pmax) == [Verdict.SUPPORTED]
+    assert verdicts("Google PMax returned $2.20 for every dollar spent.", pmax) == [
+        Verdict.SUPPORTED
+    ]
+    assert verdicts("PMax delivered a 5x return on ad spend.", pmax) == [Verdict.CONTRADICTED]
+
+
+def test_reasons_name_the_interval_and_the_derivation() -> None:
+    (j,) = check_claims("Meta retargeting drove a 30% lift in revenue.", EVIDENCE)
+    assert "4.0% to 20.0%" in j.reason and "baseline of 100" in j.reason
+    (j,) = check_claims("TikTok lifted revenue by 8.", EVIDENCE)
+    assert "failed" in j.reason and "pre-trend" in j.reason
+
+
+def test_sentences_keep_decimals_and_abbreviations_whole() -> None:
+    text = "Revenue rose 3.78 (e.g. in CA). Next: test it!\n- a bullet"
+    assert [s.text for s in sentences(text)] == [
+        "Revenue rose 3.78 (e.g. in CA).", "Next: test it!", "a bullet",
+    ]  # fmt: skip
+
+
+def test_streamed_text_splits_only_complete_sentences() -> None:
+    done, rest = split_complete("Meta drove 3.")
+    assert done == [] and rest == "Meta drove 3."
+    done, rest = split_complete("Meta drove 3.78 more. Email")
+    assert done == ["Meta drove 3.78 more. "] and rest == "Email"
