@@ -6,19 +6,31 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from liftos.v1 import llm_pb2, llm_pb2_grpc
 
-from llm_svc.service import LlmService
+from llm_svc.peers import AnalysisReader
+from llm_svc.service import BackendFactory, LlmService, openai_backend
+from llm_svc.settings import LlmSettings, is_loopback
 from mesh.runtime import ServerConfig, ServiceBinding
 
 SERVICE_NAME = llm_pb2.DESCRIPTOR.services_by_name["LlmService"].full_name
 
 
-def build(config: ServerConfig) -> tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]:
+def build(
+    config: ServerConfig,
+    *,
+    settings: LlmSettings | None = None,
+    backend_for: BackendFactory = openai_backend,
+) -> tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]:
+    """The servicer over a causal-service reader; LLM settings from the environment unless
+    given (``python -m llm_svc`` passes its flags)."""
+    llm = settings or LlmSettings.from_env(server_on_loopback=is_loopback(config.host))
+    analyses = AnalysisReader(config.peers.causal)
+
     async def on_stop() -> None:
-        return None
+        await analyses.close()
 
     binding = ServiceBinding(
         SERVICE_NAME,
-        LlmService(),  # type: ignore[abstract]  # every RPC answers UNIMPLEMENTED until its issue
+        LlmService(analyses, llm, backend_for),
         llm_pb2_grpc.add_LlmServiceServicer_to_server,
     )
     return [binding], on_stop

@@ -27,11 +27,14 @@ would repeat it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import certifi
 import httpx
 
 from llm_svc.context import Prompt
@@ -56,6 +59,12 @@ TRANSPORT_ERRORS: tuple[type[httpx.HTTPError], ...] = (
 BACKOFF_S = 0.25
 MAX_BACKOFF_S = 4.0
 MAX_ERROR_CHARS = 300
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """Loading the CA bundle takes ~0.5 s: once per process, not once per explanation."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def completions_url(base: str) -> str:
@@ -99,6 +108,7 @@ class OpenAIChat:
         retries: int = DEFAULT_RETRIES,
         temperature: float = 0.0,
         max_tokens: int = 1024,
+        backoff_s: float = BACKOFF_S,
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self._endpoint = endpoint
@@ -106,6 +116,7 @@ class OpenAIChat:
         self._retries = max(0, retries)
         self._temperature = temperature
         self._max_tokens = max_tokens
+        self._backoff_s = backoff_s
         self._client = client
         self._connect_s = connect_timeout_s
 
@@ -131,7 +142,7 @@ class OpenAIChat:
     async def stream(self, prompts: Sequence[Prompt]) -> AsyncIterator[str]:
         """The answer's text pieces, in order."""
         deadline = time.monotonic() + self._timeout_s
-        client = self._client or httpx.AsyncClient()
+        client = self._client or httpx.AsyncClient(verify=_tls_context())
         try:
             attempt = 0
             while True:
@@ -144,7 +155,7 @@ class OpenAIChat:
                 except _Retryable as failure:
                     if started or attempt >= self._retries:
                         raise self._unavailable(str(failure)) from None
-                    delay = min(MAX_BACKOFF_S, failure.retry_after or BACKOFF_S * 2**attempt)
+                    delay = min(MAX_BACKOFF_S, failure.retry_after or self._backoff_s * 2**attempt)
                     if time.monotonic() + delay >= deadline:
                         raise self._unavailable(str(failure)) from None
                     attempt += 1

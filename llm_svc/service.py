@@ -1,9 +1,86 @@
-"""LlmService servicer. RPCs whose issue has not landed answer UNIMPLEMENTED."""
+"""LlmService servicer: convert the request, read the analyses, call the domain, convert."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+from liftos.v1 import llm_pb2 as llm_pb
 from liftos.v1 import llm_pb2_grpc as llm_grpc
+
+from llm_svc import convert
+from llm_svc.chat import ChatBackend
+from llm_svc.claims import check_claims
+from llm_svc.context import build_context, build_prompts
+from llm_svc.explain import Delta, explain_grounded, explain_with_llm
+from llm_svc.insights import rank_insights
+from llm_svc.openai_chat import OpenAIChat
+from llm_svc.peers import AnalysisReader
+from llm_svc.settings import Endpoint, LlmSettings
+
+BackendFactory = Callable[[Endpoint, LlmSettings], ChatBackend]
+
+
+def openai_backend(endpoint: Endpoint, settings: LlmSettings) -> ChatBackend:
+    return OpenAIChat(
+        endpoint,
+        timeout_s=settings.timeout_s,
+        connect_timeout_s=settings.connect_timeout_s,
+        retries=settings.retries,
+    )
 
 
 class LlmService(llm_grpc.LlmServiceServicer):
-    """Every RPC is inherited from the generated base and answers UNIMPLEMENTED for now."""
+    """BuildContext, Explain and CheckClaims over analyses read from the causal service.
+
+    The domain work (ranking, writing, judging claims) is pure Python taking well under a
+    millisecond per sentence, so it runs on the event loop; only the peer calls await.
+    """
+
+    def __init__(
+        self,
+        analyses: AnalysisReader,
+        settings: LlmSettings,
+        backend_for: BackendFactory = openai_backend,
+    ) -> None:
+        self._analyses = analyses
+        self._settings = settings
+        self._backend_for = backend_for
+
+    async def BuildContext(
+        self, request: llm_pb.BuildContextRequest, context: grpc.aio.ServicerContext
+    ) -> llm_pb.BuildContextResponse:
+        q = convert.context_question(request)
+        analyses = await self._analyses.get_many(q.org_id, q.analysis_ids)
+        insights = rank_insights(analyses)
+        document = build_context(analyses, insights)
+        return convert.context_response(
+            insights, document, build_prompts(document, q.audience, q.question)
+        )
+
+    async def Explain(  # type: ignore[override]
+        self, request: llm_pb.ExplainRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[llm_pb.ExplainResponse]:
+        q = convert.explain_question(request)
+        use_llm = q.writer == "llm" or (
+            q.writer == "default" and (q.llm_url or self._settings.configured)
+        )
+        endpoint = self._settings.endpoint(q.llm_url, q.llm_model) if use_llm else None
+        analysis = await self._analyses.get(q.org_id, q.analysis_id)
+        if endpoint is None:
+            events = explain_grounded([analysis], q.audience)
+        else:
+            backend = self._backend_for(endpoint, self._settings)
+            events = explain_with_llm([analysis], q.audience, q.question, backend)
+        async for event in events:
+            if isinstance(event, Delta):
+                yield convert.delta_response(event.text)
+            else:
+                yield convert.done_response(event)
+
+    async def CheckClaims(
+        self, request: llm_pb.CheckClaimsRequest, context: grpc.aio.ServicerContext
+    ) -> llm_pb.CheckClaimsResponse:
+        q = convert.claims_question(request)
+        analyses = await self._analyses.get_many(q.org_id, q.analysis_ids)
+        return convert.claims_response(check_claims(q.text, analyses))

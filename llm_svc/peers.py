@@ -1,0 +1,73 @@
+"""The LLM service's peer: the causal service's GetAnalysis, analyses as domain objects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import grpc
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+
+from llm_svc.convert import analysis_from_proto
+from llm_svc.errors import AnalysisNotFound, CausalRefused, CausalUnavailable, InvalidRequest
+from llm_svc.evidence import Analysis
+from mesh.runtime.peers import Peer, unavailable, unreachable
+
+_REFUSED = {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED}
+
+
+class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # quoted: AsyncStub is .pyi-only
+    """Reads stored analyses from the causal service."""
+
+    def __init__(self, target: str, *, timeout: float = 10.0) -> None:
+        super().__init__(target, causal_grpc.CausalServiceStub, timeout=timeout)
+
+    async def get(
+        self,
+        org_id: str,
+        analysis_id: str,
+        *,
+        field: str = "analysis_id",
+        timeout: float | None = None,
+    ) -> Analysis:
+        """One analysis of ``org_id``. The causal service keys analyses by org, so another
+        org's id is NOT_FOUND here too (AnalysisNotFound), exactly as GetAnalysis answers it."""
+        request = causal_pb.GetAnalysisRequest(org_id=org_id, analysis_id=analysis_id)
+        try:
+            reply = await self.stub().GetAnalysis(request, timeout=self.within(timeout))
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+            if code is grpc.StatusCode.NOT_FOUND:
+                raise AnalysisNotFound(
+                    f"analysis {analysis_id!r} not found in org {org_id!r}",
+                    resource_type="liftos.v1.Analysis",
+                    resource_name=f"orgs/{org_id}/analyses/{analysis_id}",
+                ) from None
+            if unreachable(code, error):
+                raise unavailable(
+                    CausalUnavailable, "causal service", self.target, code, "GetAnalysis",
+                    dependency="causal",
+                ) from None  # fmt: skip
+            if code in _REFUSED:
+                raise CausalRefused(
+                    f"the causal service refused the llm service's GetAnalysis ({code.name})",
+                    subject="causal",
+                ) from None
+            if code is grpc.StatusCode.INVALID_ARGUMENT:
+                raise InvalidRequest(
+                    error.details() or "invalid analysis id", field=field
+                ) from None
+            raise
+        return analysis_from_proto(reply.analysis)
+
+    async def get_many(self, org_id: str, analysis_ids: Sequence[str]) -> list[Analysis]:
+        """Several analyses, fetched concurrently, in the order asked."""
+        return list(
+            await asyncio.gather(
+                *(
+                    self.get(org_id, a, field=f"analysis_ids[{i}]")
+                    for i, a in enumerate(analysis_ids)
+                )
+            )
+        )
