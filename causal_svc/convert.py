@@ -97,8 +97,12 @@ def estimand_from_proto(value: int) -> Estimand | None:
 def spec_from_proto(roles: causal_pb.EffectRoles, estimand: int) -> EffectSpec:
     if not roles.outcome:
         raise InvalidSpec("roles.outcome is required", field="roles.outcome")
-    if not roles.treatment:
-        raise InvalidSpec("roles.treatment is required", field="roles.treatment")
+    if not roles.treatment and not roles.running_variable:
+        raise InvalidSpec(
+            "roles.treatment is required (only a sharp regression discontinuity, named by "
+            "roles.running_variable and roles.cutoff, may leave it empty)",
+            field="roles.treatment",
+        )
     for name in ("outcome", "treatment", "unit", "time", "running_variable", "cluster",
                  "weights", "pre_outcome"):  # fmt: skip
         _text(getattr(roles, name), f"roles.{name}")
@@ -528,4 +532,5 @@ def options_from_proto(request: causal_pb.EstimateEffectRequest, alpha: float) -
         bandwidth=o.bandwidth if o.HasField("bandwidth") else None,
         dml_forest=o.dml_forest,
         propensity_trim=o.propensity_trim if o.HasField("propensity_trim") else None,
+        rdd_fuzzy=o.rdd_fuzzy,
     )

@@ -97,6 +97,7 @@ class EstimationOptions:
     bandwidth: float | None = None
     dml_forest: bool = False
     propensity_trim: float | None = None
+    rdd_fuzzy: bool = False
 
     def __post_init__(self) -> None:
         a = self.alpha
@@ -170,10 +171,13 @@ class EventStudyOptions(Options):
 @dataclass(frozen=True, slots=True)
 class RddOptions(Options):
     bandwidth: float | None = None
+    fuzzy: bool | None = None
 
     @classmethod
     def from_request(cls, request: EstimationOptions) -> Self:
-        return cls(alpha=request.alpha, bandwidth=request.bandwidth)
+        return cls(
+            alpha=request.alpha, bandwidth=request.bandwidth, fuzzy=request.rdd_fuzzy or None
+        )
 
 
 @dataclass(frozen=True, slots=True)

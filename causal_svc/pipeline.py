@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from causal_svc.default_graph import default_marketing_graph
-from causal_svc.errors import InvalidGraph
+from causal_svc.errors import InvalidGraph, InvalidSpec
+from causal_svc.estimators.rdd import with_sharp_treatment
 from causal_svc.estimators.result import EffectEstimate, EffectSpec, Method
 from causal_svc.graph import CausalGraph, GraphAnalysis, analyze_graph
 from causal_svc.identification import Strategy, choose_strategy
@@ -47,6 +48,30 @@ def _graph_analysis(
     return analyze_graph(candidate, treatment, outcome, available_columns=list(frame.columns))
 
 
+def _sharp_rdd_treatment(
+    frame: pd.DataFrame, spec: EffectSpec, method: Method
+) -> tuple[pd.DataFrame, EffectSpec]:
+    """A sharp RDD may name no treatment: it is running variable >= cutoff, added as a column
+    so the refuters reassign it like any other."""
+    if spec.treatment:
+        return frame, spec
+    if (
+        spec.running_variable is None
+        or spec.cutoff is None
+        or method
+        not in (
+            Method.AUTO,
+            Method.RDD,
+        )
+    ):
+        raise InvalidSpec(
+            "roles.treatment is required; only a sharp regression discontinuity (method rdd or "
+            "auto, with roles.running_variable and roles.cutoff) may leave it empty",
+            field="roles.treatment",
+        )
+    return with_sharp_treatment(frame, spec)
+
+
 def estimate_effect(
     frame: pd.DataFrame,
     spec: EffectSpec,
@@ -60,6 +85,7 @@ def estimate_effect(
     data_warnings: tuple[str, ...] = (),
 ) -> EffectAnalysis:
     """Identify (AUTO) or take the named method, estimate, then run the checks."""
+    frame, spec = _sharp_rdd_treatment(frame, spec, method)
     if method is Method.AUTO:
         analysis = _graph_analysis(graph, frame, spec)
         strategy = choose_strategy(frame, spec, analysis, randomised=randomised)

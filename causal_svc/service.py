@@ -67,7 +67,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
             data = await self._records(question.org_id, question.records, context)
         assert data is not None
         result = await self._compute.run(run_estimate, question.job, data)
-        spec = question.job.spec
+        spec = result.spec  # a sharp RDD named no treatment: the one it was given
         estimate = convert.estimate_to_proto(
             result.estimate, outcome=spec.outcome, treatment=spec.treatment, summary=result.summary
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Literal
 
 import numpy as np
@@ -33,7 +34,7 @@ from .result import (
 )
 from .validate import numeric, require_columns, require_roles, role_field
 
-__all__ = ["estimate_rdd"]
+__all__ = ["estimate_rdd", "with_sharp_treatment"]
 
 Kernel = Literal["triangular", "epanechnikov", "uniform"]
 _FIRST_STAGE_F = 10.0
@@ -50,6 +51,7 @@ def estimate_rdd(
     variance_neighbors: int = 3,
     manipulation_test: bool = True,
     min_obs_per_side: int = 10,
+    fuzzy: bool = False,
 ) -> EffectEstimate:
     """Effect of crossing ``spec.cutoff`` of ``spec.running_variable`` on ``spec.outcome``.
 
@@ -58,10 +60,11 @@ def estimate_rdd(
     frame : DataFrame, shape (n, k)
         One row per unit.
     spec : EffectSpec
-        ``outcome``, ``treatment``, ``running_variable`` and ``cutoff`` are required. Units with
-        running variable >= cutoff are "above". The design is sharp when ``treatment`` equals
-        1{above} (or 1{below}: the sign is then flipped so the estimate is treated minus
-        untreated) for every row, fuzzy otherwise. ``cluster`` gives CR1 cluster-robust
+        ``outcome``, ``running_variable`` and ``cutoff`` are required. Units with running
+        variable >= cutoff are "above". Without ``treatment`` the design is sharp with
+        treatment = 1{above} (:func:`with_sharp_treatment`). A 0/1 ``treatment`` gives a sharp
+        design when it equals 1{above} (or 1{below}: the sign is then flipped so the estimate
+        is treated minus untreated) for every row, fuzzy otherwise. ``cluster`` gives CR1 cluster-robust
         variance (rdrobust's ``vce="cr1"``), ``weights`` multiply the kernel weights.
         ``covariates`` are not adjusted for; each is tested for a jump at the cutoff.
     alpha : float
@@ -79,6 +82,9 @@ def estimate_rdd(
         Run the Cattaneo–Jansson–Ma density test at the cutoff (DENSITY check).
     min_obs_per_side : int
         Fewer observations than this on either side raises ``InsufficientData``.
+    fuzzy : bool
+        The treatment is a take-up or dose that jumps at the cutoff: required for a treatment
+        that is not 0/1.
 
     Returns
     -------
@@ -118,7 +124,8 @@ def estimate_rdd(
     ------
     InvalidSpec
         Missing role, non-numeric or missing values, cutoff missing or outside the open range of
-        the running variable, constant treatment, bad option.
+        the running variable, constant treatment, a treatment that is the running variable
+        itself, a non-0/1 treatment without ``fuzzy``, bad option.
     InsufficientData
         Too few observations (or distinct running-variable values) on a side, inside the
         bandwidth, or to select a bandwidth.
@@ -132,9 +139,10 @@ def estimate_rdd(
     JASA, for the density test (``rddensity`` 3.0 defaults).
     """
     _check_options(p, kernel, bandwidth, variance_neighbors, alpha)
-    require_roles(spec, "outcome", "treatment", "running_variable")
+    require_roles(spec, "outcome", "running_variable")
     if spec.cutoff is None or not math.isfinite(spec.cutoff):
         raise InvalidSpec("RDD needs a finite cutoff", field=role_field("cutoff"))
+    frame, spec = with_sharp_treatment(frame, spec)
     require_columns(frame, spec)
     c = float(spec.cutoff)
     running = spec.running_variable
@@ -151,7 +159,7 @@ def estimate_rdd(
         )
     covariates = {name: numeric(frame, name, "covariates") for name in spec.covariates}
     above = x >= c
-    fuzzy, treated_above = _design(t, above, spec)
+    fuzzy, treated_above = _design(t, above, x, spec, fuzzy)
     clusters = cluster_codes(frame, spec.cluster)[0] if spec.cluster else None
     fw = None
     if spec.weights:
@@ -300,13 +308,50 @@ def _check_options(
         raise InvalidSpec("alpha must be in (0, 1)", field="options.alpha")
 
 
-def _design(t: np.ndarray, above: np.ndarray, spec: EffectSpec) -> tuple[bool, bool]:
-    """(fuzzy, treated_above) from how the treatment lines up with the cutoff."""
+def with_sharp_treatment(frame: pd.DataFrame, spec: EffectSpec) -> tuple[pd.DataFrame, EffectSpec]:
+    """A sharp design named by its running variable and cutoff alone: the treatment column
+    ``"<running> >= <cutoff>"`` added (0/1). Unchanged when ``spec`` names a treatment."""
+    if spec.treatment or spec.running_variable is None or spec.cutoff is None:
+        return frame, spec
+    running = spec.running_variable
+    require_columns(frame, replace(spec, treatment=running))
+    name = f"{running} >= {spec.cutoff:g}"
+    x = numeric(frame, running, "running_variable")
+    return frame.assign(**{name: (x >= spec.cutoff).astype(np.int64)}), replace(
+        spec, treatment=name
+    )
+
+
+def _design(
+    t: np.ndarray, above: np.ndarray, x: np.ndarray, spec: EffectSpec, fuzzy: bool
+) -> tuple[bool, bool]:
+    """(fuzzy, treated_above) from how the treatment lines up with the cutoff; refuses the
+    treatments that cannot identify a jump, saying how to fix the request."""
+    running = spec.running_variable
+    if spec.treatment == running or np.array_equal(t, x):
+        raise InvalidSpec(
+            f"treatment column {spec.treatment!r} is the running variable {running!r} itself: it "
+            "does not jump at the cutoff. Leave the treatment empty for a sharp design (treated "
+            f"= {running} >= {spec.cutoff:g}), or name the 0/1 take-up column (with fuzzy) for "
+            "a fuzzy one",
+            field=role_field("treatment"),
+            reason="TREATMENT_IS_RUNNING_VARIABLE",
+        )
     if t.min() == t.max():
         raise InvalidSpec(
             f"treatment column {spec.treatment!r} is constant: nothing changes at the cutoff",
             field=role_field("treatment"),
             reason="CONSTANT_TREATMENT",
+        )
+    binary = bool(np.isin(t, (0.0, 1.0)).all())
+    if not binary and not fuzzy:
+        raise InvalidSpec(
+            f"treatment column {spec.treatment!r} takes {len(np.unique(t)):,} values, not 0/1: a "
+            "sharp design needs a 0/1 treatment (or none: treated = running variable >= "
+            "cutoff); for a take-up or dose that jumps at the cutoff ask for a fuzzy design "
+            "(options.rdd_fuzzy, --fuzzy)",
+            field=role_field("treatment"),
+            reason="NON_BINARY_TREATMENT",
         )
     if np.array_equal(t, above.astype(float)):
         return False, True

@@ -42,16 +42,21 @@ def placebo_cutoff_check(
             CheckOutcome.SKIPPED,
             "No running variable and cutoff.",
         )
-    r = frame[spec.running_variable]
+    running = spec.running_variable
+    r = frame[running]
     per_side = max(1, math.ceil(n_simulations / 2))
     results: list[EffectEstimate] = []
     errors: list[str] = []
     tried = 0
-    for side in (frame[r < spec.cutoff], frame[r >= spec.cutoff]):
-        values = side[spec.running_variable]
-        for c in (
+    ranges: list[str] = []
+    for side, where in ((frame[r < spec.cutoff], "below"), (frame[r >= spec.cutoff], "above")):
+        values = side[running]
+        cutoffs = (
             np.unique(np.quantile(values, np.linspace(0.25, 0.75, per_side))) if len(side) else []
-        ):
+        )
+        if len(cutoffs):
+            ranges.append(f"{cutoffs[0]:.4g} to {cutoffs[-1]:.4g} {where} it")
+        for c in cutoffs:
             tried += 1
             fake = side.assign(
                 **{spec.treatment: (values >= c).astype(frame[spec.treatment].dtype)}
@@ -59,5 +64,8 @@ def placebo_cutoff_check(
             result = reestimate(estimator, fake, replace(spec, cutoff=float(c)), errors)
             if result is not None:
                 results.append(result)
-    how = "at placebo cutoffs inside each side of the real one" + first_error(errors)
+    how = (
+        f"at placebo cutoffs of {running} inside each side of the real cutoff {spec.cutoff:g} "
+        f"({'; '.join(ranges)}), each side's data only" + first_error(errors)
+    )
     return fixed_placebo_verdict(name, estimate, results, how, tried, "fake cutoffs")

@@ -25,7 +25,10 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
     p.add_argument("--method", choices=METHODS, default="auto")
     p.add_argument("--outcome", required=True)
     p.add_argument(
-        "--treatment", required=True, help="0/1 column (synthetic control: treated post rows)"
+        "--treatment",
+        default="",
+        help="0/1 column (panels: treated unit-periods); optional for a sharp RDD, where "
+        "treatment is --running-variable >= --cutoff",
     )
     p.add_argument("--unit", default="")
     p.add_argument("--time", default="")
@@ -33,6 +36,17 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
     p.add_argument("--instruments", default="", help="comma-separated")
     p.add_argument("--running-variable", default="")
     p.add_argument("--cutoff", type=float, default=None)
+    p.add_argument(
+        "--fuzzy",
+        action="store_true",
+        help="RDD: the treatment is a take-up or dose that jumps at the cutoff",
+    )
+    p.add_argument(
+        "--cluster-inference",
+        choices=("auto", "cluster_robust", "wild_bootstrap"),
+        default="auto",
+        help="clustered p-values and intervals (auto: wild cluster bootstrap below 30 clusters)",
+    )
     p.add_argument("--cluster", default="")
     p.add_argument("--weights", default="")
     p.add_argument("--effect-modifiers", default="", help="comma-separated (DML CATE segments)")
@@ -174,6 +188,8 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             refutation_simulations=args.simulations,
             skip_refutation=args.no_checks,
             seed=args.seed,
+            rdd_fuzzy=args.fuzzy,
+            cluster_inference="" if args.cluster_inference == "auto" else args.cluster_inference,
         )
     out = to_json(response)
     print(json.dumps(out, indent=2) if args.json else render_table(out))

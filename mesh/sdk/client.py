@@ -246,7 +246,7 @@ class LiftOS:
         *,
         method: str = "auto",
         outcome: str,
-        treatment: str,
+        treatment: str = "",
         unit: str = "",
         time: str = "",
         covariates: Sequence[str] = (),
@@ -264,9 +264,14 @@ class LiftOS:
         skip_refutation: bool = False,
         seed: int = 0,
         org_id: str | None = None,
+        rdd_fuzzy: bool = False,
+        cluster_inference: str = "",
     ) -> dc.EstimateEffectResponse:
         """One causal estimate with its checks, on a DataFrame (sent as a columnar Table) or on
-        the org's records in memory (``Records(experiment_id=…, start=…, end=…)``)."""
+        the org's records in memory (``Records(experiment_id=…, start=…, end=…)``).
+
+        ``treatment`` may be empty for a sharp RDD; ``cluster_inference`` is ``""`` (auto),
+        ``"cluster_robust"`` or ``"wild_bootstrap"``."""
         roles = causal_pb.EffectRoles(
             outcome=outcome, treatment=treatment, unit=unit, time=time,
             covariates=list(covariates), instruments=list(instruments),
@@ -286,6 +291,10 @@ class LiftOS:
                 refutation_simulations=refutation_simulations,
                 skip_refutation=skip_refutation,
                 seed=seed,
+                rdd_fuzzy=rdd_fuzzy,
+                cluster_inference=causal_pb.ClusterInference.Value(
+                    f"CLUSTER_INFERENCE_{cluster_inference.upper() or 'UNSPECIFIED'}"
+                ),
             ),
         )
         if isinstance(data, Records):

@@ -221,3 +221,30 @@ def test_cli_estimate_json(causal, tmp_path: Path) -> None:
     assert result["method"] == "did" and result["n"] == len(data)
     assert result["details"]["n_clusters"] == 50
     assert any(c["kind"] == "pre_trend" for c in result["checks"])
+
+
+def test_sharp_rdd_without_treatment_and_running_variable_as_treatment(stub) -> None:
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-1, 1, 1500)
+    frame = pd.DataFrame({"score": x, "y": 1 + x + 2.0 * (x >= 0) + rng.normal(size=x.size)})
+    request = _request(frame, pb.ESTIMATION_METHOD_RDD, outcome="y", running_variable="score")
+    request.roles.cutoff = 0.0
+    reply = stub.EstimateEffect(request)
+    e = reply.estimate
+    assert e.method == pb.ESTIMATION_METHOD_RDD and e.treatment == "score >= 0"
+    assert e.ci_lower < 2.0 < e.ci_upper
+    placebo = next(c for c in e.checks if c.kind == pb.CHECK_KIND_PLACEBO_TREATMENT)
+    assert "placebo cutoffs of score" in placebo.interpretation
+    assert "below it" in placebo.interpretation and "above it" in placebo.interpretation
+    request.roles.treatment = "score"
+    with pytest.raises(grpc.RpcError) as info:
+        stub.EstimateEffect(request)
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    reason, fields = error_details(info.value)
+    assert reason == "TREATMENT_IS_RUNNING_VARIABLE" and "roles.treatment" in fields
+    # Without a running variable the treatment is still required.
+    request.roles.treatment = ""
+    request.roles.running_variable = ""
+    with pytest.raises(grpc.RpcError) as missing:
+        stub.EstimateEffect(request)
+    assert missing.value.code() is grpc.StatusCode.INVALID_ARGUMENT

@@ -239,3 +239,48 @@ def test_bad_input_is_named() -> None:
     with pytest.raises(InvalidSpec) as kernel:
         estimate_rdd(frame, EffectSpec(**base, cutoff=0.0), kernel="gaussian")  # type: ignore[arg-type]
     assert kernel.value.field == "options.kernel"
+
+
+def test_sharp_design_needs_no_treatment_column() -> None:
+    frame = _simulate(3000, seed=11)
+    named = estimate_rdd(
+        frame, EffectSpec(outcome="y", treatment="d", running_variable="x", cutoff=0.0)
+    )
+    implied = estimate_rdd(
+        frame.drop(columns="d"),
+        EffectSpec(outcome="y", treatment="", running_variable="x", cutoff=0.0),
+    )
+    assert implied.point_estimate == pytest.approx(named.point_estimate, rel=1e-12)
+    assert implied.statistics["fuzzy"] == 0.0
+
+
+def test_treatments_that_cannot_jump_are_refused_with_the_fix() -> None:
+    frame = _simulate(800, seed=15)
+    # The running variable given as the treatment (issue 19: a fuzzy fit with a zero first
+    # stage printed -2.9e16).
+    with pytest.raises(InvalidSpec) as same:
+        estimate_rdd(
+            frame, EffectSpec(outcome="y", treatment="x", running_variable="x", cutoff=0.0)
+        )
+    assert same.value.field == "roles.treatment"
+    assert same.value.reason == "TREATMENT_IS_RUNNING_VARIABLE"
+    assert "Leave the treatment empty" in same.value.message
+    copy = frame.assign(score=frame["x"])
+    with pytest.raises(InvalidSpec, match="running variable") as equal:
+        estimate_rdd(
+            copy, EffectSpec(outcome="y", treatment="score", running_variable="x", cutoff=0.0)
+        )
+    assert equal.value.reason == "TREATMENT_IS_RUNNING_VARIABLE"
+    dose = frame.assign(dose=np.where(frame["x"] >= 0, 2.0, 0.5) + 0.1 * frame["x"] ** 2)
+    with pytest.raises(InvalidSpec, match="fuzzy") as dosed:
+        estimate_rdd(
+            dose, EffectSpec(outcome="y", treatment="dose", running_variable="x", cutoff=0.0)
+        )
+    assert dosed.value.reason == "NON_BINARY_TREATMENT"
+    assert dosed.value.field == "roles.treatment"
+    fuzzy = estimate_rdd(
+        dose,
+        EffectSpec(outcome="y", treatment="dose", running_variable="x", cutoff=0.0),
+        fuzzy=True,
+    )
+    assert fuzzy.statistics["fuzzy"] == 1.0 and np.isfinite(fuzzy.point_estimate)
