@@ -142,9 +142,9 @@ def estimate_rdd(
     require_roles(spec, "outcome", "running_variable")
     if spec.cutoff is None or not math.isfinite(spec.cutoff):
         raise InvalidSpec("RDD needs a finite cutoff", field=role_field("cutoff"))
+    c = float(spec.cutoff)
     frame, spec = with_sharp_treatment(frame, spec)
     require_columns(frame, spec)
-    c = float(spec.cutoff)
     running = spec.running_variable
     assert running is not None  # require_roles checked it
     x = numeric(frame, running, "running_variable")

@@ -51,8 +51,10 @@ def placebo_cutoff_check(
     ranges: list[str] = []
     for side, where in ((frame[r < spec.cutoff], "below"), (frame[r >= spec.cutoff], "above")):
         values = side[running]
-        cutoffs = (
-            np.unique(np.quantile(values, np.linspace(0.25, 0.75, per_side))) if len(side) else []
+        cutoffs: np.ndarray = (
+            np.unique(np.quantile(values, np.linspace(0.25, 0.75, per_side)))
+            if len(side)
+            else np.empty(0)
         )
         if len(cutoffs):
             ranges.append(f"{cutoffs[0]:.4g} to {cutoffs[-1]:.4g} {where} it")
