@@ -207,44 +207,18 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     def _unary_response(self, policy: _Policy, behavior: Behavior, streaming: bool) -> Behavior:
         async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            start, code, admitted = time.perf_counter(), None, False
-            try:
-                principal = self._admit(policy, context)
-                admitted = policy.limited
-                if streaming:
-                    request = self._requests(policy, principal, request)
-                else:
-                    request = self._request(policy, principal, request)
-                result = behavior(request, context)
+            async with _Call(self, policy, context) as call:
+                result = behavior(call.admit(request, streaming), context)
                 if inspect.isawaitable(result):
                     result = await result
                 return result
-            except grpc.aio.AbortError:
-                raise
-            except asyncio.CancelledError:
-                code = _abandoned(context)
-                raise
-            except Exception as exc:
-                code = _code_of(exc)
-                await _abort(context, exc, policy.method)
-            finally:
-                if admitted:
-                    self.inflight -= 1
-                _log(policy.method, context, start, code)
 
         return handler
 
     def _stream_response(self, policy: _Policy, behavior: Behavior, streaming: bool) -> Behavior:
         async def handler(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            start, code, admitted = time.perf_counter(), None, False
-            try:
-                principal = self._admit(policy, context)
-                admitted = policy.limited
-                if streaming:
-                    request = self._requests(policy, principal, request)
-                else:
-                    request = self._request(policy, principal, request)
-                result = behavior(request, context)
+            async with _Call(self, policy, context) as call:
+                result = behavior(call.admit(request, streaming), context)
                 if inspect.isawaitable(result):
                     result = await result
                 if result is None:
@@ -255,18 +229,6 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 else:
                     for item in result:
                         yield item
-            except grpc.aio.AbortError:
-                raise
-            except asyncio.CancelledError:
-                code = _abandoned(context)
-                raise
-            except Exception as exc:
-                code = _code_of(exc)
-                await _abort(context, exc, policy.method)
-            finally:
-                if admitted:
-                    self.inflight -= 1
-                _log(policy.method, context, start, code)
 
         return handler
 
@@ -300,3 +262,38 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             self._stream_response(policy, handler.stream_stream, True),  # type: ignore[arg-type]
             **kwargs,
         )
+
+
+class _Call:
+    """One call's admission, its in-flight slot, its log line, and its exception → status."""
+
+    def __init__(
+        self, owner: ServiceInterceptor, policy: _Policy, context: grpc.aio.ServicerContext
+    ) -> None:
+        self._owner, self._policy, self._context = owner, policy, context
+        self._start = time.perf_counter()
+        self._admitted = False
+
+    async def __aenter__(self) -> _Call:
+        return self
+
+    def admit(self, request: Any, streaming: bool) -> Any:
+        """The decoded request (or request stream) of an admitted caller."""
+        principal = self._owner._admit(self._policy, self._context)
+        self._admitted = self._policy.limited
+        if streaming:
+            return self._owner._requests(self._policy, principal, request)
+        return self._owner._request(self._policy, principal, request)
+
+    async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        code = None
+        try:
+            if isinstance(exc, asyncio.CancelledError):
+                code = _abandoned(self._context)
+            elif isinstance(exc, Exception) and not isinstance(exc, grpc.aio.AbortError):
+                code = _code_of(exc)
+                await _abort(self._context, exc, self._policy.method)
+        finally:
+            if self._admitted:
+                self._owner.inflight -= 1
+            _log(self._policy.method, self._context, self._start, code)
