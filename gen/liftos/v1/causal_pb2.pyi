@@ -816,6 +816,7 @@ class Series(_message.Message):
     VALUES_FIELD_NUMBER: _builtins.int
     LOWER_FIELD_NUMBER: _builtins.int
     UPPER_FIELD_NUMBER: _builtins.int
+    POSITIONS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Name, e.g. "pointwise_effect"."""
     @_builtins.property
@@ -834,6 +835,13 @@ class Series(_message.Message):
     def upper(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
         """Upper band (empty when none)."""
 
+    @_builtins.property
+    def positions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Numeric position of each point on a continuous axis (a running-variable value, a
+        propensity score), one per value; empty when the index labels the points (dates, event
+        times).
+        """
+
     def __init__(
         self,
         *,
@@ -842,10 +850,11 @@ class Series(_message.Message):
         values: _abc.Iterable[_builtins.float] | None = ...,
         lower: _abc.Iterable[_builtins.float] | None = ...,
         upper: _abc.Iterable[_builtins.float] | None = ...,
+        positions: _abc.Iterable[_builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["index", b"index", "lower", b"lower", "name", b"name", "upper", b"upper", "values", b"values"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["index", b"index", "lower", b"lower", "name", b"name", "positions", b"positions", "upper", b"upper", "values", b"values"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -992,6 +1001,7 @@ class EffectEstimate(_message.Message):
     SUMMARY_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
     TREATMENT_FIELD_NUMBER: _builtins.int
+    NAIVE_ESTIMATE_FIELD_NUMBER: _builtins.int
     method: Global___EstimationMethod.ValueType
     """Method used."""
     estimand: Global___Estimand.ValueType
@@ -1056,6 +1066,14 @@ class EffectEstimate(_message.Message):
     def balance(self) -> _containers.RepeatedCompositeFieldContainer[Global___BalanceRow]:
         """Covariate balance."""
 
+    @_builtins.property
+    def naive_estimate(self) -> Global___Coefficient:
+        """The naive comparison on the same rows, for contrast: the outcome regressed on the
+        treatment alone (for a 0/1 treatment, the unadjusted difference in means), with
+        heteroskedasticity-robust (HC1) inference at the same alpha. What a correlation would
+        have claimed; unset when it could not be computed.
+        """
+
     def __init__(
         self,
         *,
@@ -1082,10 +1100,11 @@ class EffectEstimate(_message.Message):
         summary: _builtins.str = ...,
         outcome: _builtins.str = ...,
         treatment: _builtins.str = ...,
+        naive_estimate: Global___Coefficient | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["strategy", b"strategy"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["naive_estimate", b"naive_estimate", "strategy", b"strategy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "balance", b"balance", "checks", b"checks", "ci_lower", b"ci_lower", "ci_upper", b"ci_upper", "coefficients", b"coefficients", "estimand", b"estimand", "method", b"method", "n", b"n", "n_control", b"n_control", "n_treated", b"n_treated", "outcome", b"outcome", "p_value", b"p_value", "point_estimate", b"point_estimate", "series", b"series", "statistics", b"statistics", "std_error", b"std_error", "strategy", b"strategy", "summary", b"summary", "supported", b"supported", "treatment", b"treatment", "warnings", b"warnings", "weights", b"weights"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "balance", b"balance", "checks", b"checks", "ci_lower", b"ci_lower", "ci_upper", b"ci_upper", "coefficients", b"coefficients", "estimand", b"estimand", "method", b"method", "n", b"n", "n_control", b"n_control", "n_treated", b"n_treated", "naive_estimate", b"naive_estimate", "outcome", b"outcome", "p_value", b"p_value", "point_estimate", b"point_estimate", "series", b"series", "statistics", b"statistics", "std_error", b"std_error", "strategy", b"strategy", "summary", b"summary", "supported", b"supported", "treatment", b"treatment", "warnings", b"warnings", "weights", b"weights"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

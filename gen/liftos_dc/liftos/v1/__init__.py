@@ -4895,6 +4895,16 @@ class EffectEstimate(betterproto2.Message):
     Treatment column the estimate is about.
     """
 
+    naive_estimate: "Coefficient | None" = betterproto2.field(
+        24, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The naive comparison on the same rows, for contrast: the outcome regressed on the
+    treatment alone (for a 0/1 treatment, the unadjusted difference in means), with
+    heteroskedasticity-robust (HC1) inference at the same alpha. What a correlation would
+    have claimed; unset when it could not be computed.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "EffectEstimate", EffectEstimate)
 
@@ -7356,6 +7366,13 @@ class Series(betterproto2.Message):
     upper: "list[float]" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Upper band (empty when none).
+    """
+
+    positions: "list[float]" = betterproto2.field(6, betterproto2.TYPE_DOUBLE, repeated=True)
+    """
+    Numeric position of each point on a continuous axis (a running-variable value, a
+    propensity score), one per value; empty when the index labels the points (dates, event
+    times).
     """
 
 
