@@ -34,6 +34,13 @@ MIN_SC_DONORS = 5
 MIN_SC_PRE_PERIODS = 10
 # Beyond this many adjustment columns, flexible nuisance models (DML) beat a logistic propensity.
 MANY_COVARIATES = 10
+# A panel with fewer units than this, or fewer treated units than FEW_TREATED_UNITS, leaves
+# cluster-robust DiD inference unreliable (Cameron, Gelbach & Miller 2008; MacKinnon & Webb
+# 2017): synthetic DiD, whose weights and unit-level variance do not lean on many clusters,
+# is preferred when there are MIN_SDID_PRE_PERIODS pre-periods to weight.
+FEW_UNITS = 30
+FEW_TREATED_UNITS = 6
+MIN_SDID_PRE_PERIODS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,12 +286,35 @@ def _panel(frame: pd.DataFrame, spec: EffectSpec, randomised: bool, subject: str
         raise NotIdentifiable(
             "every unit is treated at the same time: no untreated comparison group", subject=subject
         )
+    shape = (
+        f"{n_treated} units treated together against {n_never} untreated units, {n_pre} pre-periods"
+    )
+    if randomised and n_never >= 2 and not warnings:
+        return _strategy(
+            Method.DIFFERENCE_IN_MEANS,
+            f"assignment was randomised ({shape}): each unit's mean over the treatment window is "
+            "compared between arms, adjusted by its pre-period mean (CUPED/ANCOVA), which is "
+            "unbiased by design and more precise than differencing when outcomes are only "
+            "partly persistent",
+            covariates,
+            (Method.SDID, Method.DID),
+        )
+    few = n_units < FEW_UNITS or n_treated < FEW_TREATED_UNITS
+    if few and n_never >= 2 and n_pre >= MIN_SDID_PRE_PERIODS:
+        return _strategy(
+            Method.SDID,
+            f"{lead}{shape}: with {n_units} units ({n_treated} treated) cluster-robust DiD "
+            "inference is unreliable; synthetic DiD weights the controls and pre-periods to "
+            "match the treated units and takes its variance from the units themselves",
+            covariates,
+            (Method.DID, Method.EVENT_STUDY),
+            warnings=warnings,
+        )
     return _strategy(
         Method.DID,
-        f"{lead}{n_treated} units treated together against {n_never} untreated units, "
-        f"{n_pre} pre-periods",
+        f"{lead}{shape}",
         covariates,
-        (Method.EVENT_STUDY,) if n_pre >= 2 else (),
+        ((Method.EVENT_STUDY,) if n_pre >= 2 else ()) + ((Method.SDID,) if n_never >= 2 else ()),
         warnings=warnings,
     )
 

@@ -10,6 +10,7 @@ from causal_svc.errors import InsufficientData, InvalidSpec
 
 from . import _ols
 from ._inference import FEW_CLUSTERS, cluster_codes, effect_estimate, require_stderr
+from ._panel import panel_design
 from .result import (
     BalanceRow,
     Check,
@@ -56,6 +57,78 @@ def _balance(name: str, x: np.ndarray, t: np.ndarray, w: np.ndarray) -> BalanceR
     )
 
 
+def unit_means(frame: pd.DataFrame, spec: EffectSpec) -> tuple[pd.DataFrame, EffectSpec, dict]:
+    """A randomised unit × period panel as one row per unit: its mean outcome over the
+    treatment window against its mean over the pre-period (the ANCOVA of McKenzie 2012).
+
+    The treatment marks treated unit-periods and starts in the same period for every treated
+    unit; comparison units are never treated. Covariates become their pre-period means; the
+    pre-period outcome mean is the CUPED covariate unless ``pre_outcome`` names another.
+    Returns the unit frame, its spec and the panel's shape as statistics.
+    """
+    if spec.weights:
+        raise InvalidSpec(
+            "a panel experiment compares unit means; observation weights are not supported "
+            "(aggregate the panel yourself, or drop roles.weights)",
+            field=role_field("weights"),
+        )
+    panel = panel_design(frame, spec, absorbing=True, method="difference_in_means")
+    starts = np.unique(panel.first_treated[np.isfinite(panel.first_treated)])
+    if len(starts) != 1:
+        raise InvalidSpec(
+            f"a panel experiment compares units over one treatment window; treatment starts in "
+            f"{len(starts)} different periods (use staggered_did or sdid)",
+            field=role_field("treatment"),
+            reason="STAGGERED_TIMING",
+        )
+    post = panel.period >= starts[0]
+    n = panel.n_units
+    counts = [np.bincount(panel.unit[m], minlength=n) for m in (~post, post)]
+    if (counts[0] == 0).any() or (counts[1] == 0).any():
+        raise InsufficientData(
+            "a panel experiment needs every unit observed before and during the treatment window",
+            subject="panel",
+        )
+
+    def mean(values: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+        return np.bincount(panel.unit[rows], weights=values[rows], minlength=n) / counts[k]
+
+    treated = np.isfinite(panel.first_treated).astype(np.int64)
+    pre_name = f"{spec.outcome} (pre-period mean)"
+    columns: dict[str, np.ndarray] = {
+        "unit": panel.unit_labels,
+        spec.outcome: mean(panel.y, post, 1),
+        spec.treatment: treated,
+        pre_name: mean(panel.y, ~post, 0),
+    }
+    for j, name in enumerate(panel.covariate_names):
+        columns[name] = mean(panel.covariates[:, j], ~post, 0)
+    if spec.pre_outcome:
+        columns[spec.pre_outcome] = mean(numeric(frame, spec.pre_outcome, "pre_outcome"), ~post, 0)
+    if spec.cluster and not panel.unit_nested_in_cluster:
+        raise InvalidSpec(
+            "a panel experiment is randomised by unit: each unit must sit in one cluster",
+            field=role_field("cluster"),
+        )
+    if spec.cluster:
+        first_row = np.unique(panel.unit, return_index=True)[1]
+        columns[spec.cluster] = frame[spec.cluster].to_numpy()[first_row]
+    unit_spec = EffectSpec(
+        outcome=spec.outcome,
+        treatment=spec.treatment,
+        covariates=spec.covariates,
+        cluster=spec.cluster if spec.cluster != spec.unit else None,
+        pre_outcome=spec.pre_outcome or pre_name,
+        estimand=spec.estimand,
+    )
+    shape = {
+        "n_units": float(n),
+        "n_pre_periods": float(len(np.unique(panel.period[~post]))),
+        "n_post_periods": float(len(np.unique(panel.period[post]))),
+    }
+    return pd.DataFrame(columns), unit_spec, shape
+
+
 def estimate_difference_in_means(
     frame: pd.DataFrame, spec: EffectSpec, *, alpha: float = 0.05
 ) -> EffectEstimate:
@@ -63,10 +136,14 @@ def estimate_difference_in_means(
 
     Parameters
     ----------
-    frame : DataFrame, one row per randomised unit (or per observation, clustered)
+    frame : DataFrame, one row per randomised unit (or per observation, clustered), or a
+        unit × period panel when ``spec`` names both ``unit`` and ``time``
     spec : ``outcome``, ``treatment`` (0/1); optional ``pre_outcome`` (CUPED), ``covariates``
         (Lin adjustment; ``pre_outcome`` then joins them), ``cluster`` (cluster-randomised
         designs), ``weights``. A repeated ``unit`` without ``cluster`` is clustered on the unit.
+        With ``unit`` and ``time`` (a geo experiment's geo × day panel, treatment 1 on treated
+        unit-periods) each unit's mean over the treatment window is compared, adjusted by its
+        pre-period mean (:func:`unit_means`).
     alpha : level of the confidence interval
 
     Returns
@@ -88,6 +165,9 @@ def estimate_difference_in_means(
     the same regressions with CR1 errors and G-1 df (Cameron & Miller 2015).
     """
     require_columns(frame, spec)
+    panel_shape: dict[str, float] = {}
+    if spec.unit and spec.time:
+        frame, spec, panel_shape = unit_means(frame, spec)
     y = numeric(frame, spec.outcome, "outcome")
     t = binary_treatment(frame, spec)
     n1, n0 = int((t == 1).sum()), int((t == 0).sum())
@@ -153,6 +233,7 @@ def estimate_difference_in_means(
     statistics: dict[str, float] = {
         "unadjusted_estimate": raw_est,
         "unadjusted_stderr": raw_se,
+        **panel_shape,
     }
 
     adjusters = [*spec.covariates, *([spec.pre_outcome] if spec.pre_outcome else [])]
@@ -229,7 +310,14 @@ def estimate_difference_in_means(
         n_treated=n1,
         n_control=n0,
         assumptions=(
-            f"Estimator: {design}.",
+            f"Estimator: {design}"
+            + (
+                f", on each unit's mean over the {panel_shape['n_post_periods']:.0f} treated "
+                f"periods against its mean over the {panel_shape['n_pre_periods']:.0f} before "
+                "(ANCOVA, McKenzie 2012)."
+                if panel_shape
+                else "."
+            ),
             "Treatment was randomly assigned (independently of potential outcomes"
             + (", by cluster" if clusters is not None else "")
             + ").",

@@ -6,7 +6,9 @@ competitor activity, its own promotions), streams every raw export — Meta, Goo
 Klaviyo, TikTok and the first-party orders CSV — through ``Ingest``, and prints what landed
 in memory: rows by source, rejected rows by reason, the causal quality scores, the
 confounders detected and the experiment's treatment assignment; then estimates the geo
-holdout's effect from memory with its checks and sets it beside the simulator's truth.
+holdout's effect from memory with its checks (the estimator the causal service picks for a
+randomised geo panel, beside TWFE DiD and synthetic DiD) and sets it beside the simulator's
+truth.
 """
 
 from __future__ import annotations
@@ -211,8 +213,9 @@ def report(summaries: dict[str, IngestSummary], records: pd.DataFrame, out: Out)
 
 
 def analyse_experiment(client: LiftOS, world: Path, out: Out) -> dc.EstimateEffectResponse | None:
-    """Estimate the registered geo holdout from memory (DiD on first-party revenue, geo × day)
-    and set it beside the simulator's truth."""
+    """Estimate the registered geo holdout from memory (first-party revenue, geo × day) as the
+    causal service chooses for a randomised geo panel, print what the other estimators would
+    give and how wide their intervals are, and set it beside the simulator's truth."""
     experiments = json.loads((world / "experiments.json").read_text())
     truth = {
         e["experiment_id"]: e for e in json.loads((world / "truth.json").read_text())["experiments"]
@@ -223,15 +226,20 @@ def analyse_experiment(client: LiftOS, world: Path, out: Out) -> dc.EstimateEffe
     exp_id = entry["experiment_id"]
     out(f"== causal analysis of {exp_id}, read from memory (geo × day, first-party revenue)")
     start = dt.date.fromisoformat(entry.get("pre_period_start", entry["start_date"]))
+    records = Records(
+        experiment_id=exp_id, start=start, end=dt.date.fromisoformat(entry["end_date"])
+    )
+    roles: dict[str, Any] = {
+        "outcome": "revenue", "treatment": "treated_post", "unit": "geo", "time": "day"
+    }  # fmt: skip
     reply = client.estimate(
-        Records(experiment_id=exp_id, start=start, end=dt.date.fromisoformat(entry["end_date"])),
-        method="did", outcome="revenue", treatment="treated_post", unit="geo", time="day",
-        cluster="geo", refutation_simulations=10,
-    )  # fmt: skip
+        records, method="auto", randomized=True, refutation_simulations=10, **roles
+    )
     e = reply.estimate
     assert e is not None
     level = round((1 - e.alpha) * 100)
-    out(f"  DiD (TWFE, clustered by geo): {e.point_estimate:,.0f} revenue per treated geo-day "
+    out(f"  {e.method.name.lower()} ({e.strategy.reason if e.strategy else ''})")
+    out(f"  effect: {e.point_estimate:,.0f} revenue per treated geo-day "
         f"({level}% CI {e.ci_lower:,.0f} to {e.ci_upper:,.0f}; n = {e.n:,}; "
         f"{e.n_treated} treated / {e.n_control} control geos)")  # fmt: skip
     for check in e.checks:
@@ -239,6 +247,18 @@ def analyse_experiment(client: LiftOS, world: Path, out: Out) -> dc.EstimateEffe
     for warning in e.warnings:
         out(f"  warning: {warning}")
     out(f"  {e.summary}")
+    out("  the same data by the other geo-experiment estimators (interval width vs TWFE DiD):")
+    widths = {"chosen": e.ci_upper - e.ci_lower}
+    for method, cluster in (("did", "geo"), ("sdid", "")):
+        other = client.estimate(
+            records, method=method, cluster=cluster, skip_refutation=True, **roles
+        ).estimate
+        assert other is not None
+        widths[method] = other.ci_upper - other.ci_lower
+        out(f"    {method:<6} {other.point_estimate:>10,.0f}  CI {other.ci_lower:>10,.0f} to "
+            f"{other.ci_upper:>10,.0f}")  # fmt: skip
+    for name, width in widths.items():
+        out(f"    {name:<6} interval width {width:>10,.0f}  ({width / widths['did']:.0%} of DiD's)")
     true = truth.get(exp_id, {}).get("att_revenue_per_geo_day")
     if true is not None:
         covered = e.ci_lower <= true <= e.ci_upper

@@ -11,8 +11,11 @@ from causal_svc.errors import InvalidSpec, NotIdentifiable
 from causal_svc.estimators.result import EffectSpec, Method
 from causal_svc.graph import CausalGraph, Node, analyze_graph
 from causal_svc.identification import (
+    FEW_TREATED_UNITS,
+    FEW_UNITS,
     MIN_SC_DONORS,
     MIN_SC_PRE_PERIODS,
+    MIN_SDID_PRE_PERIODS,
     Strategy,
     choose_strategy,
 )
@@ -78,20 +81,35 @@ def test_running_variable_and_cutoff_is_rdd() -> None:
     assert err.value.field == "roles.cutoff"
 
 
-def test_panel_with_treated_group_is_did() -> None:
-    starts = {u: (6 if u < 5 else None) for u in range(12)}
+def test_large_panel_with_treated_group_is_did() -> None:
+    starts = {u: (6 if u < 10 else None) for u in range(FEW_UNITS)}
     s = choose_strategy(panel(starts, 10), PANEL_SPEC)
     assert s.method is Method.DID
-    assert "5 units treated together against 7 untreated units, 6 pre-periods" in s.reason
-    assert s.alternatives == (Method.EVENT_STUDY,)
+    assert f"10 units treated together against {FEW_UNITS - 10} untreated units" in s.reason
+    assert s.alternatives == (Method.EVENT_STUDY, Method.SDID)
     assert_explained(s)
 
 
-def test_randomised_panel_is_did_with_parallel_trends_by_design() -> None:
+def test_few_units_or_few_treated_is_synthetic_did() -> None:
+    starts = {u: (6 if u < 5 else None) for u in range(12)}
+    s = choose_strategy(panel(starts, 10), PANEL_SPEC)
+    assert s.method is Method.SDID
+    assert "5 units treated together against 7 untreated units, 6 pre-periods" in s.reason
+    assert s.alternatives == (Method.DID, Method.EVENT_STUDY)
+    assert_explained(s)
+    few_treated = {u: (6 if u < FEW_TREATED_UNITS - 1 else None) for u in range(2 * FEW_UNITS)}
+    assert choose_strategy(panel(few_treated, 10), PANEL_SPEC).method is Method.SDID
+    # too few pre-periods to weight: DiD
+    short = {u: (MIN_SDID_PRE_PERIODS - 1 if u < 5 else None) for u in range(12)}
+    assert choose_strategy(panel(short, 10), PANEL_SPEC).method is Method.DID
+
+
+def test_randomised_panel_compares_unit_means_adjusted_by_the_pre_period() -> None:
     starts = {u: (6 if u < 5 else None) for u in range(12)}
     s = choose_strategy(panel(starts, 10), PANEL_SPEC, randomised=True)
-    assert s.method is Method.DID
-    assert "parallel trends hold by design" in s.reason
+    assert s.method is Method.DIFFERENCE_IN_MEANS
+    assert "CUPED/ANCOVA" in s.reason
+    assert s.alternatives == (Method.SDID, Method.DID)
 
 
 def test_staggered_adoption_is_staggered_did() -> None:

@@ -178,3 +178,52 @@ def test_repeated_units_are_clustered_with_a_warning(thornton: pd.DataFrame) -> 
     )
     assert res.stderr == pytest.approx(clustered.stderr)
     assert any("clustered on the unit" in w for w in res.warnings)
+
+
+def _panel_experiment(seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    geos, days = 16, 30
+    geo, day = np.repeat(np.arange(geos), days), np.tile(np.arange(days), geos)
+    size = rng.lognormal(0, 0.8, geos)
+    treated = (np.arange(geos) % 2 == 0)[geo]
+    post = day >= 20
+    y = size[geo] * (100 + 5 * np.sin(day / 3)) + rng.normal(0, 5, geo.size)
+    y = y + 8.0 * (treated & post)
+    return pd.DataFrame({"geo": geo, "day": day, "d": (treated & post).astype(int), "y": y})
+
+
+def test_panel_experiment_compares_unit_means_adjusted_by_the_pre_period() -> None:
+    frame = _panel_experiment()
+    spec = EffectSpec(outcome="y", treatment="d", unit="geo", time="day")
+    est = estimate_difference_in_means(frame, spec)
+    # The same by hand: each geo's window mean, CUPED on its pre-period mean.
+    post = frame[frame["day"] >= 20].groupby("geo")["y"].mean()
+    pre = frame[frame["day"] < 20].groupby("geo")["y"].mean()
+    arm = frame.groupby("geo")["d"].max()
+    units = pd.DataFrame({"y": post, "pre": pre, "t": arm})
+    by_hand = estimate_difference_in_means(
+        units, EffectSpec(outcome="y", treatment="t", pre_outcome="pre")
+    )
+    assert est.point_estimate == pytest.approx(by_hand.point_estimate, rel=1e-12)
+    assert est.stderr == pytest.approx(by_hand.stderr, rel=1e-12)
+    assert (est.n_treated, est.n_control, est.nobs) == (8, 8, 16)
+    assert est.statistics["n_pre_periods"] == 20 and est.statistics["n_post_periods"] == 10
+    assert est.ci_lower < 8.0 < est.ci_upper
+    assert "ANCOVA" in est.assumptions[0]
+
+
+def test_panel_experiment_refuses_staggered_starts_and_weights() -> None:
+    frame = _panel_experiment()
+    spec = EffectSpec(outcome="y", treatment="d", unit="geo", time="day")
+    late = frame.assign(d=np.where((frame["geo"] == 0) & (frame["day"] < 25), 0, frame["d"]))
+    with pytest.raises(InvalidSpec) as staggered:
+        estimate_difference_in_means(late, spec)
+    assert staggered.value.reason == "STAGGERED_TIMING"
+    with pytest.raises(InvalidSpec) as weighted:
+        estimate_difference_in_means(
+            frame.assign(w=1.0),
+            EffectSpec(
+                **{"outcome": "y", "treatment": "d", "unit": "geo", "time": "day", "weights": "w"}
+            ),
+        )
+    assert weighted.value.field == "roles.weights"
