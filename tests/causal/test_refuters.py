@@ -342,7 +342,7 @@ def test_rdd_placebo_cutoffs_pass_on_a_clean_discontinuity() -> None:
     placebo = checked.checks[0]
     assert placebo.name == "Placebo cutoffs"
     assert placebo.outcome is CheckOutcome.PASSED
-    assert "placebo cutoffs inside each side" in placebo.interpretation
+    assert "placebo cutoffs of r inside each side of the real cutoff 0" in placebo.interpretation
     assert by_kind(checked)[CheckKind.SENSITIVITY] is CheckOutcome.SKIPPED
 
 
