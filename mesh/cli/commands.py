@@ -43,6 +43,9 @@ def _add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     os.umask(0o077)  # the data dir, logs and everything the services write: owner only
+    for flag, env in ((args.llm_url, "LIFTOS_LLM_URL"), (args.llm_model, "LIFTOS_LLM_MODEL")):
+        if flag:
+            os.environ[env] = flag  # the llm service process inherits it
     mesh = Mesh(
         args.data_dir, host=args.host, ports=_ports(args.base_port), log_level=args.log_level,
         tls_dir=args.tls_dir,
@@ -133,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--tls-dir", type=Path, default=None,
         help="certificates from `liftos certs`: TLS, and mTLS between the services",
     )  # fmt: skip
+    up.add_argument(
+        "--llm-url", default=None,
+        help="OpenAI-compatible endpoint Explain uses (LIFTOS_LLM_URL; key in LIFTOS_LLM_API_KEY)",
+    )  # fmt: skip
+    up.add_argument("--llm-model", default=None, help="its model name (LIFTOS_LLM_MODEL)")
     up.set_defaults(func=cmd_up)
 
     certs = sub.add_parser("certs", help="a dev CA, a server and per-service client certificates")
@@ -153,10 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mesh_arguments(demo)
     demo.set_defaults(func=cmd_demo)
 
-    from mesh.cli import estimate, ingest, search
+    from mesh.cli import estimate, explain, ingest, search
     from sim import cli as sim_cli
 
     estimate.add_parser(sub, _add_mesh_arguments)
+    explain.add_parsers(sub, _add_mesh_arguments)
     ingest.add_parser(sub, _add_mesh_arguments)
     sim_cli.register(sub)
     search.register(sub)
@@ -174,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command in ("estimate", "ingest"):
+        if args.command in ("estimate", "ingest", "explain", "check-claims"):
             return int(args.func(args, _peers(args)))
         return int(args.func(args) or 0)
     except RpcFailure as failure:

@@ -1,0 +1,82 @@
+"""``liftos explain ANALYSIS_ID`` (streams a grounded explanation to the terminal) and
+``liftos check-claims --analysis ID "text"`` (prints each causal claim's verdict)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from mesh.runtime.config import PeerConfig
+from mesh.sdk.client import LiftOS
+
+AUDIENCES = ("executive", "analyst", "data_scientist")
+_VERDICTS = {1: "SUPPORTED", 2: "CONTRADICTED", 3: "UNSUPPORTED"}
+_RESOLUTIONS = {1: "removed", 2: "rewritten"}
+
+
+def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("explain", help="a grounded explanation of an analysis, streamed")
+    p.add_argument("analysis_id")
+    p.add_argument("--org", default="", help="organisation id (or LIFTOS_ORG)")
+    p.add_argument("--audience", choices=AUDIENCES, default="analyst")
+    p.add_argument("--question", default="")
+    p.add_argument("--writer", choices=("grounded", "llm"), default=None)
+    p.add_argument(
+        "--llm-url", default="", help="an OpenAI-compatible endpoint the server may call"
+    )
+    p.add_argument("--llm-model", default="")
+    p.add_argument("--citations", action="store_true", help="list each figure's fact afterwards")
+    common(p)
+    p.set_defaults(func=cmd_explain)
+
+    c = sub.add_parser("check-claims", help="which causal claims in a text the analyses support")
+    c.add_argument("text", help='e.g. "Meta retargeting drove a 12%% lift in revenue"')
+    c.add_argument(
+        "--analysis", action="append", default=[], required=True, help="analysis id (repeat)"
+    )
+    c.add_argument("--org", default="", help="organisation id (or LIFTOS_ORG)")
+    c.add_argument("--strict", action="store_true", help="exit 3 when any claim is not supported")
+    common(c)
+    c.set_defaults(func=cmd_check_claims)
+
+
+def _org(args: argparse.Namespace) -> str:
+    import os
+
+    return args.org or os.environ.get("LIFTOS_ORG", "")
+
+
+def cmd_explain(args: argparse.Namespace, peers: PeerConfig) -> int:
+    def show(delta: str) -> None:
+        sys.stdout.write(delta)
+        sys.stdout.flush()
+
+    with LiftOS(peers, org_id=_org(args)) as client:
+        done = client.explain(
+            args.analysis_id, audience=args.audience, question=args.question,
+            writer=args.writer or "", llm_url=args.llm_url, llm_model=args.llm_model,
+            on_delta=show,
+        )  # fmt: skip
+    print()
+    for claim in done.unsupported_claims:
+        what = _RESOLUTIONS.get(int(claim.resolution), "flagged")
+        verdict = _VERDICTS.get(int(claim.verdict), "?")
+        print(f"[guardrail] {what} ({verdict}): {claim.claim!r} — {claim.reason}", file=sys.stderr)
+    if args.citations:
+        for c in done.citations:
+            print(f"  {done.text[c.start : c.end]!r:<40} {c.analysis_id}:{c.fact}")
+    return 0
+
+
+def cmd_check_claims(args: argparse.Namespace, peers: PeerConfig) -> int:
+    with LiftOS(peers, org_id=_org(args)) as client:
+        claims = client.check_claims(args.text, args.analysis)
+    if not claims:
+        print("no causal claims found (associational or hedged wording is not a claim)")
+    for claim in claims:
+        print(
+            f"{_VERDICTS.get(int(claim.verdict), '?'):<13} {claim.claim}\n{'':<13} {claim.reason}"
+        )
+    bad = any(int(c.verdict) != 1 for c in claims)
+    return 3 if args.strict and bad else 0

@@ -1,0 +1,109 @@
+"""`liftos explain` / `liftos check-claims` and the SDK's explain, check_claims and
+build_context, against real causal and LLM servers on localhost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import numpy as np
+import pandas as pd
+import pytest
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+
+from causal_svc.app import build as causal_build
+from llm_svc.app import build as llm_build
+from mesh.cli import commands as cli
+from mesh.runtime.config import PeerConfig
+from mesh.runtime.inprocess import RunningService, running_services
+from mesh.runtime.tables import frame_to_table
+from mesh.sdk import LiftOS, RpcFailure
+
+ORG = "acme"
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningService]]:
+    builds = {"causal": causal_build, "llm": llm_build}
+    with running_services(builds, tmp_path_factory.mktemp("llm-cli")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def lift(services: dict[str, RunningService]) -> str:
+    rng = np.random.default_rng(3)
+    treated = rng.permutation(np.repeat([0, 1], 150))
+    frame = pd.DataFrame(
+        {"meta_retargeting": treated, "revenue": 50 + 6 * treated + rng.normal(0, 3, 300)}
+    )
+    stub = causal_grpc.CausalServiceStub(grpc.insecure_channel(services["causal"].address))
+    return stub.EstimateEffect(
+        causal_pb.EstimateEffectRequest(
+            org_id=ORG, method=causal_pb.ESTIMATION_METHOD_DIFFERENCE_IN_MEANS, randomized=True,
+            table=frame_to_table(frame),
+            roles=causal_pb.EffectRoles(outcome="revenue", treatment="meta_retargeting"),
+            options=causal_pb.EstimationOptions(refutation_simulations=5, seed=3),
+        )
+    ).analysis_id  # fmt: skip
+
+
+@pytest.fixture
+def peers(services: dict[str, RunningService], monkeypatch: pytest.MonkeyPatch) -> PeerConfig:
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", services["causal"].address)
+    monkeypatch.setenv("LIFTOS_LLM_ADDR", services["llm"].address)
+    return PeerConfig.from_env()
+
+
+def test_sdk(peers: PeerConfig, lift: str) -> None:
+    deltas: list[str] = []
+    with LiftOS(peers, org_id=ORG) as client:
+        done = client.explain(lift, audience="executive", on_delta=deltas.append)
+        claims = client.check_claims("Meta retargeting cut revenue by 6.", [lift])
+        context = client.build_context([lift], audience="data_scientist")
+        with pytest.raises(RpcFailure) as caught:
+            client.explain("an-nope")
+    assert "".join(deltas).rstrip() == done.text and done.text.startswith(
+        "Meta retargeting increased"
+    )
+    assert done.citations and not done.unsupported_claims
+    assert [int(c.verdict) for c in claims] == [2] and "interval" in claims[0].reason
+    assert context.insights and f"[{lift}:point_estimate]" in context.context
+    assert (
+        caught.value.code == grpc.StatusCode.NOT_FOUND
+        and caught.value.reason == "ANALYSIS_NOT_FOUND"
+    )
+
+
+def test_explain_verb_streams_to_the_terminal(peers: PeerConfig, lift: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert cli.main(["explain", lift, "--org", ORG, "--audience", "analyst", "--citations"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Meta retargeting increased revenue by ")
+    assert f"{lift}:ci_lower" in out
+
+
+def test_check_claims_verb(peers: PeerConfig, lift: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    text = "Meta retargeting increased revenue by 6. Revenue is correlated with Meta retargeting."
+    assert cli.main(["check-claims", text, "--analysis", lift, "--org", ORG]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("SUPPORTED") and "correlated" not in out
+    assert (
+        cli.main(
+            [
+                "check-claims",
+                "Meta retargeting cut revenue.",
+                "--analysis",
+                lift,
+                "--org",
+                ORG,
+                "--strict",
+            ]
+        )
+        == 3
+    )
+    assert "CONTRADICTED" in capsys.readouterr().out
+
+
+def test_an_unknown_analysis_is_an_error_not_a_trace(peers: PeerConfig, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert cli.main(["explain", "an-missing", "--org", ORG]) == 2
+    assert "NOT_FOUND" in capsys.readouterr().err
