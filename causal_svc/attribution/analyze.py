@@ -259,8 +259,8 @@ def _calibration_rows(fit: MMMFit, uncalibrated: MMMFit | None) -> tuple[Calibra
         from .objective import lift_data
 
         data = lift_data(fit.panel, list(fit.lifts), fit.spec.max_lag)
-        h, m, _ = probe.objective.media(probe.theta, jacobian=False)
-        other = [probe.objective.lift(probe.theta, d, h, m, None)[0] for d in data]
+        st = probe.objective.media(probe.theta, jacobian=False)
+        other = [probe.objective.lift(probe.theta, d, st, gradient=False)[0] for d in data]
     for i, (p, pred) in enumerate(zip(fit.lifts, fit.lift_predictions, strict=True)):
         rows.append(
             CalibrationRow(

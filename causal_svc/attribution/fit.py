@@ -93,6 +93,14 @@ class MMMFit:
     lift_predictions: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
+    def df(self) -> int:
+        """Degrees of freedom of the intervals: clusters − 1 (Cameron & Miller 2015: with few
+        clusters, cluster-robust Wald intervals need Student's t, not the normal)."""
+        n = self.objective.n_data
+        clusters = int(_clusters(n, self.objective.national, self.panel.n_geos).max()) + 1
+        return max(clusters - 1, 1)
+
+    @property
     def beta(self) -> np.ndarray:
         return self.theta[: self.layout.n_channels]
 
@@ -144,7 +152,7 @@ def _geo_weights(resid: np.ndarray) -> np.ndarray:
 
 def _initial_beta(theta: np.ndarray, obj: Objective, layout: Layout) -> np.ndarray:
     """Non-negative least squares for the β's at the prior's curves (log(1+M) ≈ M)."""
-    h, _, _ = obj.media(theta, jacobian=False)
+    h = obj.media(theta, jacobian=False).h
     hp = obj.project(h) * obj.sw[None]
     beta, _ = nnls(hp.reshape(layout.n_channels, -1).T, (obj.y_proj * obj.sw).ravel(),
                    maxiter=50 * layout.n_channels)  # fmt: skip
@@ -325,7 +333,8 @@ def fit_mmm(
             row_weight = weights / kappa
     assert fitted is not None
     obj, conv = fitted
-    cov = _sandwich(obj, theta, _clusters(obj.n_data, national, panel.n_geos))
+    clusters = _clusters(obj.n_data, national, panel.n_geos)
+    cov = _sandwich(obj, theta, clusters)
     return _finish(s, panel, spec, tuple(lift_tests), obj, theta, cov, rho, conv)
 
 
@@ -348,7 +357,7 @@ def _finish(
     rho: float,
     conv: Convergence,
 ) -> MMMFit:
-    h, m, _ = obj.media(theta, jacobian=False)
+    st = obj.media(theta, jacobian=False)
     lifts = s.rows[s.n_priors :]
     return MMMFit(
         panel=panel,
@@ -368,7 +377,7 @@ def _finish(
         objective=obj,
         lift_tests=lift_tests,
         lifts=tuple(s.prepared),
-        lift_predictions=np.array([obj.lift(theta, d, h, m, None)[0] for d in lifts]),
+        lift_predictions=np.array([obj.lift(theta, d, st, gradient=False)[0] for d in lifts]),
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from .features import adstock_params
 from .fit import MMMFit
@@ -45,11 +45,17 @@ class Interval:
 
 
 def delta_interval(
-    value: float, grad: np.ndarray, cov: np.ndarray, level: float, *, floor: float | None = 0.0
+    value: float,
+    grad: np.ndarray,
+    cov: np.ndarray,
+    level: float,
+    *,
+    df: int,
+    floor: float | None = 0.0,
 ) -> Interval:
-    """Normal interval of ``value`` with stderr ``sqrt(gᵀ Σ g)``, clipped at ``floor``."""
+    """Student-t interval of ``value`` with stderr ``sqrt(gᵀ Σ g)``, clipped at ``floor``."""
     se = float(np.sqrt(max(float(grad @ cov @ grad), 0.0)))
-    z = float(norm.ppf(0.5 + level / 2.0))
+    z = float(student_t.ppf(0.5 + level / 2.0, df))
     lo, hi = value - z * se, value + z * se
     if floor is not None:
         lo, hi = max(lo, floor), max(hi, floor)
@@ -62,11 +68,14 @@ class Evaluator:
     def __init__(self, fit: MMMFit) -> None:
         self.fit = fit
         self.obj = fit.objective
-        self.h, self.m, self.derivs = self.obj.media(fit.theta, jacobian=True)
+        self.state = self.obj.media(fit.theta, jacobian=True)
+        self.m = self.state.m
         self.size = fit.layout.size
+        self.df = fit.df
 
     def interval(self, value: float, grad: np.ndarray, *, floor: float | None = 0.0) -> Interval:
-        return delta_interval(value, grad, self.fit.cov, self.fit.spec.interval_level, floor=floor)
+        return delta_interval(value, grad, self.fit.cov, self.fit.spec.interval_level,
+                              df=self.df, floor=floor)  # fmt: skip
 
     def effect(
         self,
@@ -92,7 +101,7 @@ class Evaluator:
             x[:, a:b] *= multiplier
             lags = lag_stack(x, self.fit.spec.max_lag)
         d = LiftData(channel, geos, a, until, panel.outcome[geos, a:until], lags, 0.0, 1.0)
-        value, grad = self.obj.lift(self.fit.theta, d, self.h, self.m, self.derivs)
+        value, grad = self.obj.lift(self.fit.theta, d, self.state, gradient=True)
         assert grad is not None
         return value, grad
 
@@ -135,9 +144,5 @@ class Evaluator:
             g[layout.elasticity] += float(beta * (share * hu * fit.inputs.demand).sum())
             # The baseline each cell's share multiplies is y / (1 + M): M moves with θ.
             over = share * beta * hu / self.m
-            for k in range(layout.n_channels):
-                g[k] -= float((over * self.h[k]).sum())
-            for j, k, arr in self.derivs:
-                g[j] -= float((over * theta[k] * arr).sum())
-            g[layout.elasticity] -= float((over * (self.m - 1.0) * fit.inputs.demand).sum())
+            g -= np.tensordot(self.state.dm, over, axes=([1, 2], [0, 1]))
         return values, grads

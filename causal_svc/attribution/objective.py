@@ -31,7 +31,7 @@ from .spec import Identification
 from .transforms import lag_stack
 from .within import Projection
 
-__all__ = ["LiftData", "Objective", "lift_data", "prior_lifts"]
+__all__ = ["LiftData", "MediaState", "Objective", "lift_data", "prior_lifts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +82,17 @@ def prior_lifts(panel: MediaPanel, roi_scale: float, share_scale: float) -> list
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class MediaState:
+    """Media terms at one θ: unit-scaled Hill values ``h`` (C, G, T), ``m = 1 + M`` (G, T), the
+    Hill derivatives per nonlinear parameter, and ``dm = dM/dθ`` (P, G, T) when asked for."""
+
+    h: np.ndarray
+    m: np.ndarray
+    derivs: list[tuple[int, int, np.ndarray]]
+    dm: np.ndarray | None
+
+
 class Objective:
     """Residuals and Jacobian at θ (computed together; the last evaluation is cached)."""
 
@@ -118,17 +129,24 @@ class Objective:
     def n_rows(self) -> int:
         return self.n_data + self.prior_idx.size + len(self.lifts)
 
-    def media(
-        self, theta: np.ndarray, *, jacobian: bool
-    ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, np.ndarray]]]:
-        """(unit-scaled Hill values (C, G, T), 1 + M (G, T), derivatives)."""
-        unit = self.inputs.unit(theta, self.layout)
+    def media(self, theta: np.ndarray, *, jacobian: bool) -> MediaState:
+        """The media terms at θ (and, with ``jacobian``, ``dM/dθ`` for every parameter)."""
+        layout = self.layout
+        n = layout.n_channels
+        unit = self.inputs.unit(theta, layout)
         h, derivs = hill_terms(
-            self.layout, self.inputs.lags, self.inputs.k0, theta, jacobian=jacobian,
+            layout, self.inputs.lags, self.inputs.k0, theta, jacobian=jacobian,
             max_lag=self.max_lag, unit=unit,
         )  # fmt: skip
-        m = 1.0 + np.tensordot(theta[: self.layout.n_channels], h, axes=([0], [0]))
-        return h, m, derivs
+        m = 1.0 + np.tensordot(theta[:n], h, axes=([0], [0]))
+        dm = None
+        if jacobian:
+            dm = np.empty((layout.size, *m.shape))
+            dm[:n] = h
+            for i, c, d in derivs:
+                np.multiply(d, theta[c], out=dm[i])
+            np.multiply(m - 1.0, self.inputs.demand, out=dm[layout.elasticity])
+        return MediaState(h, m, derivs, dm)
 
     def evaluate(
         self, theta: np.ndarray, *, jacobian: bool
@@ -138,28 +156,22 @@ class Objective:
         if self._cache is not None and self._cache[0] == key and (self._cache[1] or not jacobian):
             return self._cache[2], self._cache[3] if jacobian else None
         layout = self.layout
-        n = layout.n_channels
-        h, m, derivs = self.media(theta, jacobian=jacobian)
-        g = np.log(m)
+        st = self.media(theta, jacobian=jacobian)
+        g = np.log(st.m)
         jac = None
-        if not jacobian:
+        if st.dm is None:
             r_data = (self.sw * (self.y_proj - self.project(g))).ravel()
         else:
-            media_part = m - 1.0
-            cols = [h[c] / m for c in range(n)] + [theta[c] * d / m for _, c, d in derivs]
-            cols.append(media_part * self.inputs.demand / m)  # d/dε
-            stacked = self.project(np.stack([g, *cols]))
+            stacked = self.project(np.concatenate([g[None], st.dm / st.m]))
             r_data = (self.sw * (self.y_proj - stacked[0])).ravel()
             jac = np.zeros((self.n_rows, layout.size))
-            idx = [*range(n), *(i for i, _, _ in derivs), layout.elasticity]
-            block = stacked[1:] * self.sw[None]
-            jac[: self.n_data, idx] = -block.reshape(len(idx), -1).T
+            jac[: self.n_data] = -(stacked[1:] * self.sw[None]).reshape(layout.size, -1).T
             jac[self.n_data + np.arange(self.prior_idx.size), self.prior_idx] = 1.0 / self.prior_sd
         r_prior = (theta[self.prior_idx] - self.prior_mean) / self.prior_sd
         r_lift = np.zeros(len(self.lifts))
         base = self.n_data + self.prior_idx.size
         for k, d in enumerate(self.lifts):
-            pred, grad = self.lift(theta, d, h, m, derivs if jacobian else None)
+            pred, grad = self.lift(theta, d, st, gradient=jac is not None)
             r_lift[k] = (pred - d.lift) / d.stderr
             if jac is not None:
                 assert grad is not None
@@ -169,60 +181,50 @@ class Objective:
         return r, jac
 
     def lift(
-        self,
-        theta: np.ndarray,
-        d: LiftData,
-        h: np.ndarray,
-        m: np.ndarray,
-        derivs: list[tuple[int, int, np.ndarray]] | None,
+        self, theta: np.ndarray, d: LiftData, st: MediaState, *, gradient: bool
     ) -> tuple[float, np.ndarray | None]:
         """Predicted lift ``Σ y β_c (h_c − h_c^cf) / (1 + M)`` over the cells, and its gradient.
 
-        ``h`` and ``derivs`` include the unit scale; the counterfactual's Hill values use the
-        same unit, so the ε-derivative of the numerator is the numerator times the demand
-        index, and that of ``M`` is ``(M − 1)`` times it.
+        ``st`` holds unit-scaled Hill values; the counterfactual's use the same unit, so the
+        ε-derivative of the numerator is the numerator times the demand index. The gradient
+        is the numerator's (own channel only) minus ``Σ numerator / (1 + M)² · dM/dθ``.
         """
         layout = self.layout
         c = d.channel
-        geos, win = d.geos, slice(d.a, d.b)
-        full = geos.size == h.shape[1] and d.a == 0 and d.b == h.shape[2]
-        hc = h[c] if full else h[c][geos, win]
-        mm = m if full else m[geos, win]
-        demand = self.inputs.demand if full else self.inputs.demand[geos, win]
+        h, m = st.h, st.m
+        full = d.geos.size == h.shape[1] and d.a == 0 and d.b == h.shape[2]
+        cells = (slice(None), slice(None)) if full else np.ix_(d.geos, np.arange(d.a, d.b))
+        hc = h[c][cells]
+        mm = m[cells]
         beta = theta[c]
-        want = derivs is not None
+        d_cf: dict[int, np.ndarray] = {}
         if d.lags_cf is None:
-            h_cf = np.zeros_like(hc)
-            d_cf: dict[int, np.ndarray] = {}
+            h_cf: np.ndarray | float = 0.0
         else:
-            unit = self.inputs.unit(theta, layout)[geos, : d.b]
+            unit = self.inputs.unit(theta, layout)[d.geos, : d.b]
             stacks = [
                 d.lags_cf if k == c else d.lags_cf[:, :, :0] for k in range(layout.n_channels)
             ]
             hh, dd = hill_terms(
-                layout, tuple(stacks), self.inputs.k0, theta, jacobian=want,
+                layout, tuple(stacks), self.inputs.k0, theta, jacobian=gradient,
                 max_lag=self.max_lag, channels=(c,), unit=unit,
             )  # fmt: skip
-            h_cf = hh[c][:, win]
-            d_cf = {i: arr[:, win] for i, _, arr in dd}
+            h_cf = hh[c][:, d.a : d.b]
+            d_cf = {i: arr[:, d.a : d.b] for i, _, arr in dd}
         diff = hc - h_cf
         share = d.y / mm
         pred = float(beta * (share * diff).sum())
-        if not want:
+        if not gradient:
             return pred, None
-        assert derivs is not None
-        grad = np.zeros(layout.size)
-        over = d.y * beta * diff / mm**2
-        for k in range(layout.n_channels):
-            grad[k] -= float((over * (h[k] if full else h[k][geos, win])).sum())
+        assert st.dm is not None
+        over = share * beta * diff / mm
+        dm = st.dm if full else st.dm[(slice(None), *np.ix_(d.geos, np.arange(d.a, d.b)))]
+        grad = -np.tensordot(dm, over, axes=([1, 2], [0, 1]))
         grad[c] += float((share * diff).sum())
-        for i, k, arr in derivs:
-            cell = arr if full else arr[geos, win]
-            grad[i] -= float((over * theta[k] * cell).sum())
+        for i, k, arr in st.derivs:
             if k == c:
                 cf = d_cf.get(i)
-                grad[i] += float((share * beta * (cell - (0.0 if cf is None else cf))).sum())
-        grad[layout.elasticity] = float(
-            (share * beta * diff * demand).sum() - (over * (mm - 1.0) * demand).sum()
-        )
+                cell = arr[cells] - (0.0 if cf is None else cf)
+                grad[i] += float((share * beta * cell).sum())
+        grad[layout.elasticity] += float((share * beta * diff * self.inputs.demand[cells]).sum())
         return pred, grad

@@ -1,0 +1,177 @@
+"""Attribution accuracy against the simulator's truth (issue 15), with the naive regression and
+the platforms' own claims measured on the same worlds.
+
+For each scenario and seed the simulator draws a world; the attribution analysis runs as the
+service runs it (the registry's experiment, where the world has one, as calibration) and its
+channel iROAS are scored against the truth's expected incremental revenue over spend:
+
+- coverage of the 90% intervals over channel-seeds (paid channels);
+- mean absolute error of iROAS, ours / naive regression / platform-reported, and the ratio;
+- bias reduction: 1 − |mean signed error, ours| / |mean signed error, naive|;
+- counterfactual "without channel X" for every channel with ≥ 5% of spend: the predicted total
+  outcome against the simulator's realised total without X (relative error), and the predicted
+  loss against the true loss;
+- calibration: the calibrated channel's |error| with and without the experiment;
+- health verdicts and seconds per analysis.
+
+Run: PYTHONPATH=.:gen python bench/attribution_accuracy.py [--seeds 20] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np
+
+from causal_svc.attribution import (
+    Evaluator,
+    ModelSpec,
+    SpendChange,
+    analyze,
+    counterfactual,
+    restore_fit,
+)
+from causal_svc.attribution.scores import naive_roas
+from tests.causal.attribution.world import world
+
+SCENARIOS = ("demo", "confounded")
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    scenario: str
+    seed: int
+    channel: str
+    truth: float
+    ours: float
+    lower: float
+    upper: float
+    naive: float
+    platform: float
+    uncalibrated: float | None
+    calibrated_channel: bool
+
+
+@dataclass(frozen=True)
+class CounterfactualRow:
+    scenario: str
+    seed: int
+    channel: str
+    total_error: float  # |predicted total without X − true| / true
+    loss_error: float  # |predicted loss − true loss| / true loss
+
+
+@dataclass(frozen=True)
+class Run:
+    channels: list[ChannelRow]
+    counterfactuals: list[CounterfactualRow]
+    verdict: str
+    seconds: float
+
+
+def one(args: tuple[str, int]) -> Run:
+    scenario, seed = args
+    w = world(scenario, seed)
+    tests = [w.experiment] if w.experiment is not None else []
+    t0 = time.perf_counter()
+    rep = analyze(w.panel, ModelSpec(), tests)
+    seconds = time.perf_counter() - t0
+    naive = naive_roas(w.panel)
+    rows = []
+    for c, score in enumerate(rep.channels):
+        if score.iroas is None:
+            continue
+        rows.append(
+            ChannelRow(
+                scenario, seed, score.channel, w.true_iroas[score.channel], score.iroas.estimate,
+                score.iroas.lower, score.iroas.upper, float(naive[c]),
+                float(score.platform_roas or 0.0), score.uncalibrated_iroas,
+                bool(tests) and score.channel == tests[0].channel,
+            )
+        )  # fmt: skip
+    cfs = []
+    if rep.channels and rep.state is not None:
+        ev = Evaluator(restore_fit(rep.state))
+        spend = w.panel.spend.sum(axis=(1, 2))
+        for c, name in enumerate(w.panel.channels):
+            if spend[c] < 0.05 * spend.sum():
+                continue
+            r = counterfactual(ev, [SpendChange(name, multiplier=0.0)])
+            true_total = w.true_without[name]
+            true_loss = w.total_outcome - true_total
+            pred_loss = -r.delta.estimate
+            cfs.append(
+                CounterfactualRow(
+                    scenario, seed, name,
+                    abs(r.counterfactual_outcome.estimate - true_total) / true_total,
+                    abs(pred_loss - true_loss) / true_loss,
+                )
+            )  # fmt: skip
+    return Run(rows, cfs, rep.verdict.value, seconds)
+
+
+def report(scenario: str, runs: list[Run]) -> None:
+    rows = [r for run in runs for r in run.channels]
+    truth = np.array([r.truth for r in rows])
+    ours = np.array([r.ours for r in rows])
+    naive = np.array([r.naive for r in rows])
+    platform = np.array([r.platform for r in rows])
+    covered = np.array([r.lower <= r.truth <= r.upper for r in rows])
+    mae = np.abs(ours - truth).mean()
+    mae_naive = np.abs(naive - truth).mean()
+    mae_platform = np.abs(platform - truth).mean()
+    bias, bias_naive = (ours - truth).mean(), (naive - truth).mean()
+    verdicts = {v: sum(run.verdict == v for run in runs) for v in ("pass", "review", "fail")}
+    print(f"\n== {scenario}: {len(runs)} seeds, {len(rows)} channel-seeds "
+          f"(verdicts {verdicts}; {np.mean([r.seconds for r in runs]):.2f} s per analysis)")  # fmt: skip
+    print(f"  90% interval coverage of true iROAS: {covered.mean():.1%} "
+          f"(target >= 85%); mean width {np.mean([r.upper - r.lower for r in rows]):.2f}")  # fmt: skip
+    print(f"  MAE of iROAS: ours {mae:.3f} | naive regression {mae_naive:.3f} | platform "
+          f"{mae_platform:.3f}; ours / naive = {mae / mae_naive:.1%} (target <= 25%)")  # fmt: skip
+    print(f"  mean signed error: ours {bias:+.3f}, naive {bias_naive:+.3f}: bias reduction "
+          f"{1 - abs(bias) / abs(bias_naive):.1%} (promise: 95%)")  # fmt: skip
+    for name in sorted({r.channel for r in rows}):
+        sel = [r for r in rows if r.channel == name]
+        print(f"    {name:18s} truth {np.mean([r.truth for r in sel]):5.2f}  ours "
+              f"{np.mean([r.ours for r in sel]):5.2f} (MAE {np.mean([abs(r.ours - r.truth) for r in sel]):.2f}, "
+              f"cover {np.mean([r.lower <= r.truth <= r.upper for r in sel]):.0%})  naive "
+              f"{np.mean([r.naive for r in sel]):6.2f}  platform {np.mean([r.platform for r in sel]):5.2f}")  # fmt: skip
+    cfs = [c for run in runs for c in run.counterfactuals]
+    if cfs:
+        tot = np.array([c.total_error for c in cfs])
+        loss = np.array([c.loss_error for c in cfs])
+        print(f"  counterfactual without X (channels with >= 5% of spend, {len(cfs)} cases): "
+              f"total within 10% of truth in {np.mean(tot <= 0.10):.1%} (max error {tot.max():.1%}); "
+              f"the lost outcome itself: median error {np.median(loss):.0%}, within 25% in "
+              f"{np.mean(loss <= 0.25):.0%}")  # fmt: skip
+    cal = [r for r in rows if r.calibrated_channel and r.uncalibrated is not None]
+    if cal:
+        with_exp = np.mean([abs(r.ours - r.truth) for r in cal])
+        without = np.mean([abs(r.uncalibrated - r.truth) for r in cal])  # type: ignore[operator]
+        print(f"  calibration ({cal[0].channel}, {len(cal)} seeds): mean |error| with the "
+              f"experiment {with_exp:.3f}, without {without:.3f} "
+              f"({'helps' if with_exp < without else 'does NOT help'})")  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(args.workers) as pool:
+        for scenario in args.scenarios.split(","):
+            runs = list(pool.map(one, [(scenario, s) for s in range(args.seeds)]))
+            report(scenario, runs)
+    print(f"\n({time.perf_counter() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
