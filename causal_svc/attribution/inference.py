@@ -144,5 +144,6 @@ class Evaluator:
             g[layout.elasticity] += float(beta * (share * hu * fit.inputs.demand).sum())
             # The baseline each cell's share multiplies is y / (1 + M): M moves with θ.
             over = share * beta * hu / self.m
+            assert self.state.dm is not None
             g -= np.tensordot(self.state.dm, over, axes=([1, 2], [0, 1]))
         return values, grads

@@ -218,7 +218,7 @@ class Objective:
             return pred, None
         assert st.dm is not None
         over = share * beta * diff / mm
-        dm = st.dm if full else st.dm[(slice(None), *np.ix_(d.geos, np.arange(d.a, d.b)))]
+        dm = st.dm if full else st.dm[:, d.geos][:, :, d.a : d.b]
         grad = -np.tensordot(dm, over, axes=([1, 2], [0, 1]))
         grad[c] += float((share * diff).sum())
         for i, k, arr in st.derivs:
