@@ -19,6 +19,7 @@ from causal_svc.errors import InvalidGraph, InvalidSpec
 from causal_svc.estimators.result import (
     CheckKind,
     CheckOutcome,
+    Coefficient,
     EffectEstimate,
     EffectSpec,
     Estimand,
@@ -260,8 +261,23 @@ def _opt(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+def _coefficient_to_proto(row: Coefficient, out: causal_pb.Coefficient) -> None:
+    out.name = row.name
+    out.estimate = row.estimate
+    out.std_error = row.stderr
+    out.ci_lower = row.ci_lower
+    out.ci_upper = row.ci_upper
+    out.p_value = row.pvalue
+    out.n = row.nobs or 0
+
+
 def estimate_to_proto(
-    estimate: EffectEstimate, *, outcome: str, treatment: str, summary: str
+    estimate: EffectEstimate,
+    *,
+    outcome: str,
+    treatment: str,
+    summary: str,
+    naive: Coefficient | None = None,
 ) -> causal_pb.EffectEstimate:
     """The domain estimate as the contract; non-finite optional figures are left unset."""
     out = causal_pb.EffectEstimate(
@@ -295,15 +311,9 @@ def estimate_to_proto(
             if value is not None:
                 setattr(c, proto_field, value)
     for row in estimate.coefficients:
-        out.coefficients.add(
-            name=row.name,
-            estimate=row.estimate,
-            std_error=row.stderr,
-            ci_lower=row.ci_lower,
-            ci_upper=row.ci_upper,
-            p_value=row.pvalue,
-            n=row.nobs or 0,
-        )
+        _coefficient_to_proto(row, out.coefficients.add())
+    if naive is not None:
+        _coefficient_to_proto(naive, out.naive_estimate)
     for series in estimate.series:
         out.series.add(
             name=series.name,
@@ -311,6 +321,7 @@ def estimate_to_proto(
             values=list(series.values),
             lower=list(series.lower or ()),
             upper=list(series.upper or ()),
+            positions=list(series.positions or ()),
         )
     for name, weights in estimate.weights.items():
         out.weights.add(name=name, weights={str(k): float(v) for k, v in weights.items()})
@@ -533,4 +544,17 @@ def options_from_proto(request: causal_pb.EstimateEffectRequest, alpha: float) -
         dml_forest=o.dml_forest,
         propensity_trim=o.propensity_trim if o.HasField("propensity_trim") else None,
         rdd_fuzzy=o.rdd_fuzzy,
+        cluster_inference=_cluster_inference(o.cluster_inference),
     )
+
+
+_CLUSTER_INFERENCE = {
+    causal_pb.CLUSTER_INFERENCE_UNSPECIFIED: "auto",
+    causal_pb.CLUSTER_INFERENCE_CLUSTER_ROBUST: "cluster_robust",
+    causal_pb.CLUSTER_INFERENCE_WILD_BOOTSTRAP: "wild_bootstrap",
+}
+
+
+def _cluster_inference(value: int) -> str:
+    enum_from_proto(value, causal_pb.ClusterInference.DESCRIPTOR, "options.cluster_inference")
+    return _CLUSTER_INFERENCE[value]  # type: ignore[index]  # enum ValueType is an int at runtime

@@ -25,6 +25,7 @@ import pandas as pd
 
 from causal_svc import limits
 from causal_svc.errors import InvalidSpec
+from causal_svc.estimators._inference import ClusterInference
 from causal_svc.estimators.result import CheckKind, EffectEstimate, EffectSpec, Estimand, Method
 
 __all__ = [
@@ -98,6 +99,7 @@ class EstimationOptions:
     dml_forest: bool = False
     propensity_trim: float | None = None
     rdd_fuzzy: bool = False
+    cluster_inference: str = "auto"
 
     def __post_init__(self) -> None:
         a = self.alpha
@@ -119,6 +121,12 @@ class EstimationOptions:
                 f"bandwidth {self.bandwidth} must be a positive finite number",
                 "options.bandwidth",
             )
+        _require(
+            self.cluster_inference in {c.value for c in ClusterInference},
+            f"cluster_inference {self.cluster_inference!r} must be one of "
+            + ", ".join(c.value for c in ClusterInference),
+            "options.cluster_inference",
+        )
         if self.propensity_trim is not None:
             _require(
                 0 < self.propensity_trim < 0.5,
@@ -154,6 +162,21 @@ class SeededOptions(Options):
     @classmethod
     def from_request(cls, request: EstimationOptions) -> Self:
         return cls(alpha=request.alpha, random_state=request.seed)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusteredOptions(SeededOptions):
+    """Clustered inference: CR1, or the wild cluster bootstrap (seeded) with few clusters."""
+
+    cluster_inference: str | None = None
+
+    @classmethod
+    def from_request(cls, request: EstimationOptions) -> Self:
+        return cls(
+            alpha=request.alpha,
+            random_state=request.seed,
+            cluster_inference=request.cluster_inference,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +325,10 @@ _ROWS = (
             "parallel trends: without treatment, treated and control outcomes would have moved together",
             "no anticipation of treatment before it starts",
         ),
+        options=ClusteredOptions,
         design_check="parallel trends (see the pre-trend check)",
+        # re-estimates read the point only: no bootstrap draws for them
+        refit={"cluster_inference": "cluster_robust"},
     ),
     MethodInfo(
         Method.EVENT_STUDY,

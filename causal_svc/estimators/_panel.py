@@ -201,8 +201,9 @@ def panel_design(
     )
 
 
-def cluster_warnings(panel: PanelDesign, method: str) -> list[str]:
-    """``InsufficientData`` below 2 clusters per arm; warnings when clusters are few."""
+def cluster_warnings(panel: PanelDesign, method: str, *, wild_bootstrap: bool = False) -> list[str]:
+    """``InsufficientData`` below 2 clusters per arm; warnings when clusters are few
+    (``wild_bootstrap``: the p-value and interval come from the wild cluster bootstrap)."""
     n_treated, n_control = panel.cluster_arms()
     if n_treated < 2 or n_control < 2:
         raise InsufficientData(
@@ -211,13 +212,13 @@ def cluster_warnings(panel: PanelDesign, method: str) -> list[str]:
             subject="clusters",
         )
     out = []
-    if panel.n_clusters < FEW_CLUSTERS:
+    if panel.n_clusters < FEW_CLUSTERS and not wild_bootstrap:
         out.append(
             f"only {panel.n_clusters} clusters: cluster-robust standard errors are biased "
-            f"downward with fewer than ~{FEW_CLUSTERS} (inference uses t with G-1 df; a wild "
-            "cluster bootstrap would be safer)"
+            f"downward with fewer than ~{FEW_CLUSTERS} (inference uses t with G-1 df; the wild "
+            "cluster bootstrap, options.cluster_inference, is safer)"
         )
-    if n_treated < FEW_TREATED_CLUSTERS:
+    if n_treated < FEW_TREATED_CLUSTERS and not wild_bootstrap:
         out.append(
             f"only {n_treated} treated clusters: cluster-robust tests over-reject badly with few "
             "treated clusters (MacKinnon & Webb 2017)"

@@ -3,6 +3,7 @@ errors and a differential pre-trend check (the panel itself: :mod:`._panel`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 import numpy as np
@@ -11,7 +12,15 @@ import pandas as pd
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
 from . import _ols
-from ._inference import effect_estimate, interval, require_stderr
+from ._inference import (
+    ClusterInference,
+    WildBootstrap,
+    effect_estimate,
+    interval,
+    require_stderr,
+    use_wild_bootstrap,
+    wild_cluster_bootstrap,
+)
 from ._panel import PanelDesign, cluster_warnings, fit_twfe, panel_design, subset_panel
 from .result import Check, CheckKind, CheckOutcome, EffectEstimate, EffectSpec, Estimand, Method
 from .validate import role_field
@@ -86,6 +95,8 @@ def estimate_did(
     *,
     alpha: float = 0.05,
     design: Literal["auto", "2x2", "twfe"] = "auto",
+    cluster_inference: ClusterInference | str = ClusterInference.AUTO,
+    random_state: int = 0,
 ) -> EffectEstimate:
     """Difference in differences on a unit × period panel.
 
@@ -99,6 +110,9 @@ def estimate_did(
         (needs one common treatment start); ``"twfe"`` on the treatment with unit and period
         fixed effects; ``"auto"`` picks 2×2 when all treated units start together, else TWFE
         (and warns that staggered timing calls for ``staggered_did``).
+    cluster_inference : ``"auto"`` (the wild cluster bootstrap below 30 clusters),
+        ``"cluster_robust"`` (CR1 with t(G-1)) or ``"wild_bootstrap"``
+    random_state : seed of the bootstrap's weights
 
     Returns
     -------
@@ -107,7 +121,10 @@ def estimate_did(
         ``treatment`` (TWFE), then each covariate. ``statistics``: ``n_units``, ``n_periods``,
         ``n_clusters``, ``n_treated_clusters``, ``n_control_clusters``, ``df`` (t degrees of
         freedom, G-1), ``pretrend_slope``, ``pretrend_stderr``, ``pretrend_pvalue`` (when the
-        pre-trend check runs). ``checks``: PRE_TREND (differential linear pre-trend).
+        pre-trend check runs); with the wild cluster bootstrap ``wild_bootstrap_draws``,
+        ``wild_bootstrap_webb`` (1: Webb weights, 0: Rademacher), ``cr1_ci_lower``,
+        ``cr1_ci_upper``, ``cr1_pvalue``. ``checks``: PRE_TREND (differential linear
+        pre-trend).
 
     Notes
     -----
@@ -115,13 +132,18 @@ def estimate_did(
     counting the regressors and the fixed effects not nested in the clusters — the convention of
     ``xtreg, fe vce(cluster)`` and of linearmodels' ``PanelOLS(debiased=True,
     group_debias=True)``; inference uses t with G-1 degrees of freedom (Bertrand, Duflo &
-    Mullainathan 2004; Cameron & Miller 2015). With staggered adoption and heterogeneous effects
-    TWFE is a weighted average with possibly negative weights (Goodman-Bacon 2021).
+    Mullainathan 2004; Cameron & Miller 2015). With fewer than 30 clusters (by default) the
+    p-value and interval come from the wild cluster restricted bootstrap-t instead
+    (:func:`._inference.wild_cluster_bootstrap`; Cameron, Gelbach & Miller 2008; MacKinnon &
+    Webb 2018): ``stderr`` stays CR1, ``conf_int`` at another level uses it. With staggered
+    adoption and heterogeneous effects TWFE is a weighted average with possibly negative
+    weights (Goodman-Bacon 2021).
     """
     if design not in ("auto", "2x2", "twfe"):
         raise InvalidSpec(f"design must be auto, 2x2 or twfe, got {design!r}", field="design")
     panel = panel_design(frame, spec, absorbing=design == "2x2", method="did")
-    warnings = [*panel.warnings, *cluster_warnings(panel, "did")]
+    wild = use_wild_bootstrap(cluster_inference, panel.n_clusters)
+    warnings = [*panel.warnings, *cluster_warnings(panel, "did", wild_bootstrap=wild)]
     ever = np.isfinite(panel.first_treated)
     starts = np.unique(panel.first_treated[ever])
     ever_row = ever[panel.unit].astype(float)
@@ -164,6 +186,15 @@ def estimate_did(
 
     point, se = fit.coef(effect_name), fit.stderr(effect_name)
     require_stderr(se, "did")
+    bootstrap = None
+    if wild and panel.weights is not None:
+        warnings.append(
+            "the wild cluster bootstrap is not available for weighted regressions: inference "
+            "uses cluster-robust errors with t(G-1)"
+        )
+    elif wild:
+        contrast = np.asarray([n == effect_name for n in names], dtype=float)
+        bootstrap = _bootstrap(panel, x, contrast, use_2x2, alpha, random_state)
     check, pre_stats = _pretrend_check(panel, alpha)
     n_treated_clusters, n_control_clusters = panel.cluster_arms()
     statistics = {
@@ -180,7 +211,15 @@ def estimate_did(
         if use_2x2
         else "two-way fixed effects regression (unit and period effects)"
     )
-    return effect_estimate(
+    inference = (
+        "Errors may correlate within clusters but are independent across clusters."
+        if bootstrap is None
+        else f"Errors may correlate within clusters but are independent across clusters; with "
+        f"{panel.n_clusters} clusters the p-value and interval come from the wild cluster "
+        f"bootstrap-t with the null imposed ({bootstrap.weights} weights, {bootstrap.draws:,} "
+        f"{'enumerated sign vectors' if bootstrap.enumerated else 'draws'})."
+    )
+    estimate = effect_estimate(
         Method.DID,
         Estimand.ATT,
         point,
@@ -196,7 +235,7 @@ def estimate_did(
             "have moved in parallel.",
             "No anticipation: outcomes do not respond before treatment starts.",
             "Stable composition and no spillovers between treated and comparison units (SUTVA).",
-            "Errors may correlate within clusters but are independent across clusters.",
+            inference,
             *(
                 ()
                 if use_2x2
@@ -210,4 +249,43 @@ def estimate_did(
         coefficients=fit.coefficients([n for n in names if n != "const"], alpha),
         warnings=tuple(warnings),
         checks=(check,),
+    )
+    if bootstrap is None:
+        return estimate
+    wild_stats = {
+        "wild_bootstrap_draws": float(bootstrap.draws),
+        "wild_bootstrap_webb": float(bootstrap.weights == "webb"),
+        "cr1_ci_lower": estimate.ci_lower,
+        "cr1_ci_upper": estimate.ci_upper,
+        "cr1_pvalue": estimate.pvalue,
+    }
+    return replace(
+        estimate,
+        ci_lower=bootstrap.ci_lower,
+        ci_upper=bootstrap.ci_upper,
+        pvalue=bootstrap.pvalue,
+        statistics={**estimate.statistics, **wild_stats},
+    )
+
+
+def _bootstrap(
+    panel: PanelDesign,
+    x: np.ndarray,
+    contrast: np.ndarray,
+    two_by_two: bool,
+    alpha: float,
+    random_state: int,
+) -> WildBootstrap:
+    """The wild cluster bootstrap of the effect, on the regression the estimate came from."""
+    rng = np.random.default_rng(random_state)
+    if two_by_two:
+        return wild_cluster_bootstrap(panel.y, x, contrast, panel.cluster, alpha=alpha, rng=rng)
+    groups = [panel.unit, panel.period]
+    swept = _ols.demean(np.column_stack([panel.y, x]), groups)
+
+    def absorb(z: np.ndarray) -> np.ndarray:
+        return _ols.demean(z, groups)
+
+    return wild_cluster_bootstrap(
+        swept[:, 0], swept[:, 1:], contrast, panel.cluster, alpha=alpha, rng=rng, absorb=absorb
     )

@@ -114,6 +114,7 @@ def test_not_identifiable_from_default_graph(stub) -> None:
         ({"roles": pb.EffectRoles(outcome="y", treatment="t"), "method": pb.ESTIMATION_METHOD_IV},
          "roles.instruments"),
         ({"roles": pb.EffectRoles(outcome="label", treatment="t")}, "roles.outcome"),
+        ({"options": pb.EstimationOptions(cluster_inference=9)}, "options.cluster_inference"),  # type: ignore[arg-type]
     ],
 )  # fmt: skip
 def test_bad_requests_name_the_field(stub, request_change: dict, field: str) -> None:
@@ -126,6 +127,8 @@ def test_bad_requests_name_the_field(stub, request_change: dict, field: str) -> 
     for key, value in request_change.items():
         if isinstance(value, pb.EffectRoles):
             request.roles.CopyFrom(value)
+        elif isinstance(value, pb.EstimationOptions):
+            request.options.CopyFrom(value)
         else:
             setattr(request, key, value)
     with pytest.raises(grpc.RpcError) as info:

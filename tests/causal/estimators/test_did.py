@@ -174,8 +174,12 @@ def test_time_invariant_covariate_is_absorbed_by_unit_effects(castle_data: pd.Da
         estimate_did(castle_data, spec, design="twfe")
 
 
-def test_few_clusters_warn() -> None:
+def test_few_clusters_take_the_wild_bootstrap_or_warn() -> None:
     frame = _two_by_two(np.random.default_rng(2), 8, effect=1.0)
-    res = estimate_did(frame, EffectSpec(outcome="sales", treatment="on", unit="geo", time="week"))
+    spec = EffectSpec(outcome="sales", treatment="on", unit="geo", time="week")
+    res = estimate_did(frame, spec, cluster_inference="cluster_robust")
     assert any("only 8 clusters" in w for w in res.warnings)
     assert any("treated clusters" in w for w in res.warnings)
+    wild = estimate_did(frame, spec)  # below 30 clusters: the wild cluster bootstrap
+    assert wild.statistics["wild_bootstrap_draws"] == 9999
+    assert any("wild cluster bootstrap-t" in a for a in wild.assumptions)

@@ -8,15 +8,19 @@ import pytest
 from scipy import stats
 
 from causal_svc.errors import InsufficientData, InvalidSpec
+from causal_svc.estimators import _ols
 from causal_svc.estimators._inference import (
     cluster_codes,
     cluster_sums,
     effect_estimate,
+    group_codes,
     influence_stderr,
     interval,
     intervals,
+    wild_cluster_bootstrap,
 )
-from causal_svc.estimators.result import Estimand, Method
+from causal_svc.estimators.did import estimate_did
+from causal_svc.estimators.result import EffectSpec, Estimand, Method
 
 
 def test_interval_uses_t_with_df_and_the_normal_without() -> None:
@@ -64,3 +68,93 @@ def test_cluster_sums_and_influence_standard_errors() -> None:
     assert plain == pytest.approx(np.sqrt(2.5**2) / 4)
     # G/(G-1) counts the clusters present (2), not the largest code
     assert influence_stderr(psi, groups, small_sample=True) == pytest.approx(plain * np.sqrt(2))
+
+
+# -- the wild cluster bootstrap ----------------------------------------------------------------
+
+
+def _castle_few_states() -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Castle-doctrine homicides (Cheng & Hoekstra 2013), 6 adopting and 7 other states."""
+    from causaldata import castle
+
+    data = castle.load_pandas().data
+    adopters = sorted(data.loc[data["post"] > 0, "sid"].unique())[:6]
+    others = sorted(set(data["sid"]) - set(data.loc[data["post"] > 0, "sid"]))[:7]
+    sub = data[data["sid"].isin(adopters + others)].reset_index(drop=True)
+    groups = [group_codes(sub["sid"])[0], group_codes(sub["year"])[0]]
+    return sub, groups
+
+
+def test_wild_cluster_bootstrap_matches_wildboottest_on_real_data() -> None:
+    import statsmodels.api as sm
+    from wildboottest.wildboottest import wildboottest
+
+    sub, groups = _castle_few_states()
+    y, x = sub["l_homicide"].to_numpy(), sub[["post", "unemployrt"]].to_numpy(float)
+    swept = _ols.demean(np.column_stack([y, x]), groups)
+    ours = wild_cluster_bootstrap(
+        swept[:, 0], swept[:, 1:], np.array([1.0, 0.0]), groups[0], alpha=0.05,
+        rng=np.random.default_rng(0), absorb=lambda z: _ols.demean(z, groups),
+    )  # fmt: skip
+    dummies = pd.get_dummies(sub[["sid", "year"]].astype(str), drop_first=True).astype(float)
+    design = pd.concat([sub[["post", "unemployrt"]].astype(float), dummies], axis=1)
+    design.insert(0, "const", 1.0)
+    with pytest.warns(UserWarning, match="full_enumeration"):
+        ref = wildboottest(
+            sm.OLS(y, design), param="post", cluster=sub["sid"].to_numpy(), B=9999,
+            weights_type="rademacher", seed=1, show=False,
+        )  # fmt: skip
+    # 13 clusters: both enumerate all 2^13 sign vectors; the draws v and -v that reproduce the
+    # sample's own |t| are ties, which float rounding puts on either side.
+    assert ours.enumerated and ours.draws == 2**13 and ours.weights == "rademacher"
+    assert ours.pvalue == pytest.approx(float(ref["p-value"].iloc[0]), abs=2 / 2**13)
+
+
+def test_wild_bootstrap_interval_inverts_its_test() -> None:
+    sub, groups = _castle_few_states()
+    y, x = sub["l_homicide"].to_numpy(), sub[["post"]].to_numpy(float)
+    absorb = lambda z: _ols.demean(z, groups)  # noqa: E731
+
+    def test(shift: float) -> float:
+        swept = _ols.demean(np.column_stack([y - shift * x[:, 0], x]), groups)
+        rng = np.random.default_rng(0)
+        r = np.array([1.0])
+        return wild_cluster_bootstrap(
+            swept[:, 0], swept[:, 1:], r, groups[0], alpha=0.1, rng=rng, absorb=absorb
+        )
+
+    base = test(0.0)
+    assert base.ci_lower < 0 < base.ci_upper or base.pvalue < 0.1
+    width = base.ci_upper - base.ci_lower
+    # H0: β = bound is rejected just outside the interval and not just inside it
+    assert (
+        test(base.ci_upper + 0.01 * width).pvalue <= 0.1 < test(base.ci_upper - 0.01 * width).pvalue
+    )
+    assert (
+        test(base.ci_lower - 0.01 * width).pvalue <= 0.1 < test(base.ci_lower + 0.01 * width).pvalue
+    )
+
+
+def test_did_with_few_clusters_uses_the_wild_bootstrap_unless_told_not_to() -> None:
+    rng = np.random.default_rng(3)
+    unit, t = np.repeat(np.arange(10), 12), np.tile(np.arange(12), 10)
+    frame = pd.DataFrame(
+        {"u": unit, "t": t, "d": ((unit < 5) & (t >= 8)).astype(int),
+         "y": rng.normal(size=unit.size) + 0.3 * unit}
+    )  # fmt: skip
+    spec = EffectSpec(outcome="y", treatment="d", unit="u", time="t")
+    wild = estimate_did(frame, spec)
+    assert wild.statistics["wild_bootstrap_webb"] == 1.0  # 10 clusters: Webb weights
+    assert wild.ci_lower < wild.point_estimate < wild.ci_upper
+    assert (wild.ci_lower, wild.ci_upper) != (
+        wild.statistics["cr1_ci_lower"],
+        wild.statistics["cr1_ci_upper"],
+    )
+    assert not any("wild cluster bootstrap, options" in w for w in wild.warnings)
+    cr1 = estimate_did(frame, spec, cluster_inference="cluster_robust")
+    assert "wild_bootstrap_draws" not in cr1.statistics
+    assert (cr1.ci_lower, cr1.ci_upper) == (
+        wild.statistics["cr1_ci_lower"],
+        wild.statistics["cr1_ci_upper"],
+    )
+    assert any("only 10 clusters" in w for w in cr1.warnings)
