@@ -12,23 +12,27 @@ import pandas as pd
 
 from causal_svc.default_graph import default_marketing_graph
 from causal_svc.errors import InvalidGraph, InvalidSpec
+from causal_svc.estimators.naive import estimate_naive_regression
 from causal_svc.estimators.rdd import with_sharp_treatment
-from causal_svc.estimators.result import EffectEstimate, EffectSpec, Method
+from causal_svc.estimators.result import Coefficient, EffectEstimate, EffectSpec, Method
 from causal_svc.graph import CausalGraph, GraphAnalysis, analyze_graph
 from causal_svc.identification import Strategy, choose_strategy
 from causal_svc.methods import EstimationOptions, method_info
 from causal_svc.refuters import DEFAULT_SIMULATIONS, run_checks
 from causal_svc.summary import summarize
+from mesh.runtime.exceptions import FailedPrecondition, InvalidInput
 
 
 @dataclass(frozen=True, slots=True)
 class EffectAnalysis:
-    """What EstimateEffect answers: the estimate (with checks), the strategy, a summary."""
+    """What EstimateEffect answers: the estimate (with checks), the strategy, a summary, and
+    the naive comparison it is shown beside."""
 
     estimate: EffectEstimate
     strategy: Strategy
     spec: EffectSpec
     summary: str
+    naive: Coefficient | None = None
 
 
 def _graph_analysis(
@@ -70,6 +74,29 @@ def _sharp_rdd_treatment(
             field="roles.treatment",
         )
     return with_sharp_treatment(frame, spec)
+
+
+def naive_comparison(frame: pd.DataFrame, spec: EffectSpec, alpha: float) -> Coefficient | None:
+    """What a correlation would have claimed: the outcome regressed on the treatment alone (for
+    a 0/1 treatment, the unadjusted difference in means) on the same rows, HC1 inference.
+    None when it cannot be computed (e.g. a treatment that is constant in these rows)."""
+    if not spec.treatment:
+        return None
+    try:
+        naive = estimate_naive_regression(
+            frame, EffectSpec(spec.outcome, spec.treatment, weights=spec.weights), alpha=alpha
+        )
+    except (InvalidInput, FailedPrecondition):
+        return None
+    return Coefficient(
+        f"{spec.outcome} on {spec.treatment} alone",
+        naive.point_estimate,
+        naive.stderr,
+        naive.ci_lower,
+        naive.ci_upper,
+        naive.pvalue,
+        nobs=naive.nobs,
+    )
 
 
 def estimate_effect(
@@ -115,4 +142,7 @@ def estimate_effect(
             random_state=options.seed,
         )
     summary = summarize(estimate, outcome=spec.outcome, treatment=spec.treatment)
-    return EffectAnalysis(estimate=estimate, strategy=strategy, spec=spec, summary=summary)
+    naive = naive_comparison(frame, spec, options.alpha)
+    return EffectAnalysis(
+        estimate=estimate, strategy=strategy, spec=spec, summary=summary, naive=naive
+    )

@@ -69,7 +69,11 @@ class CausalService(causal_grpc.CausalServiceServicer):
         result = await self._compute.run(run_estimate, question.job, data)
         spec = result.spec  # a sharp RDD named no treatment: the one it was given
         estimate = convert.estimate_to_proto(
-            result.estimate, outcome=spec.outcome, treatment=spec.treatment, summary=result.summary
+            result.estimate,
+            outcome=spec.outcome,
+            treatment=spec.treatment,
+            summary=result.summary,
+            naive=result.naive,
         )
         estimate.strategy.CopyFrom(convert.strategy_to_proto(result.strategy))
         analysis_id = new_analysis_id()

@@ -16,10 +16,11 @@ import pandas as pd
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
 from ._inference import cluster_codes
-from .result import BalanceRow, Check, CheckKind, CheckOutcome, EffectSpec, Estimand
+from .result import BalanceRow, Check, CheckKind, CheckOutcome, EffectSpec, Estimand, Series
 from .validate import binary_treatment, numeric, require_columns, require_roles, role_field
 
 SMD_THRESHOLD = 0.1  # Austin (2009): |SMD| above 0.1 is a meaningful imbalance
+OVERLAP_BINS = 40  # histogram of the propensity score on [0, 1] by arm (bins 0.025 wide)
 OVERLAP_FAIL_SHARE = 0.10
 _MAX_LOGIT = 30.0  # |logit| beyond this means p within 1e-13 of 0 or 1: separation
 
@@ -244,6 +245,27 @@ def balance_check(rows: tuple[BalanceRow, ...], adjusted_by: str) -> Check:
         statistic=abs(worst.smd_after),
         threshold=SMD_THRESHOLD,
     )
+
+
+def overlap_series(e: np.ndarray, t: np.ndarray) -> tuple[Series, Series]:
+    """The propensity score's distribution in each arm: the share of the arm's units in each of
+    :data:`OVERLAP_BINS` equal bins on [0, 1] (``positions`` are the bin centres). Where one
+    arm has mass and the other none, there is no one to compare with."""
+    edges = np.linspace(0.0, 1.0, OVERLAP_BINS + 1)
+    centres = tuple(float(c) for c in (edges[:-1] + edges[1:]) / 2)
+    out = []
+    for arm, label in ((1, "treated"), (0, "control")):
+        counts = np.histogram(np.clip(e[t == arm], 0.0, 1.0), bins=edges)[0]
+        share = counts / max(int(counts.sum()), 1)
+        out.append(
+            Series(
+                f"propensity:{label}",
+                tuple(f"{c:.4f}" for c in centres),
+                tuple(float(v) for v in share),
+                positions=centres,
+            )
+        )
+    return out[0], out[1]
 
 
 def outside_support(score: np.ndarray, t: np.ndarray, estimand: Estimand) -> np.ndarray:

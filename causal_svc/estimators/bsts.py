@@ -95,7 +95,10 @@ def estimate_bsts(
           ``ljung_box_pvalue``, ``n_pre_periods``, ``n_post_periods`` and one ``sigma2_<name>``
           per fitted variance (``sigma2_irregular``, ``sigma2_level``, …).
         - ``series`` over the post-period: ``counterfactual`` (with prediction interval),
-          ``pointwise_effect`` and ``cumulative_effect`` (with intervals).
+          ``pointwise_effect`` and ``cumulative_effect`` (with intervals); over the whole span
+          ``observed``; over the pre-period ``one_step_prediction`` (the filter's one-step-ahead
+          prediction with its interval: how well the model tracked the series before the
+          intervention; NaN during the diffuse burn-in).
         - ``coefficients``: one row per control series, its regression coefficient at the end
           of the pre-period (filtered state mean and SD).
         - ``checks``: CONVERGENCE (the MLE), PRE_PERIOD_FIT (Ljung–Box on one-step residuals).
@@ -214,10 +217,16 @@ def estimate_bsts(
     warnings.extend(f"statsmodels: {m}" for m in fit_messages)
 
     index = time_labels(times[n_pre:])
+    one_step = y_mean + y_sd * full.forecasts[0, :n_pre]
+    one_step_sd = y_sd * np.sqrt(full.forecasts_error_cov[0, 0, :n_pre])
+    burn = min(int(full.loglikelihood_burn), n_pre)
+    one_step[:burn] = one_step_sd[:burn] = np.nan
     series = (
         _banded("counterfactual", index, counterfactual, point_sd, z),
         _banded("pointwise_effect", index, effect, point_sd, z),
         _banded("cumulative_effect", index, cum_effect, cum_sd, z),
+        Series("observed", time_labels(times), _floats(y)),
+        _banded("one_step_prediction", time_labels(times[:n_pre]), one_step, one_step_sd, z),
     )
     return effect_estimate(
         Method.BSTS,

@@ -21,6 +21,7 @@ from ._propensity import (
     fit_propensity,
     outside_support,
     overlap_check,
+    overlap_series,
     read_inputs,
     resolve_estimand,
 )
@@ -215,6 +216,7 @@ def estimate_matching(
         ),
         statistics=statistics,
         balance=rows,
+        series=overlap_series(ps.score, t),
         warnings=tuple(warnings),
         checks=checks,
     )

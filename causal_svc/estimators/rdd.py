@@ -18,10 +18,11 @@ import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 
-from ._inference import cluster_codes, interval
+from ._inference import cluster_codes, critical_value, interval
 from ._propensity import require_variation
 from ._rdd_density import DensityTestUnavailable, density_test
 from ._rdd_local import Fit, Side, kernel_weights, local_fit, mserd_bandwidths
+from ._rdd_plot import rdd_plot_series
 from .result import (
     Check,
     CheckKind,
@@ -114,6 +115,10 @@ def estimate_rdd(
         ``coefficients``: ``conventional``, ``robust_bias_corrected``, fuzzy
         ``first_stage``, and ``covariate_jump:<column>`` (robust bias-corrected jump of each
         covariate at the cutoff).
+
+        ``series``: ``bins:below`` / ``bins:above`` (binned outcome means, with ``positions``)
+        and ``fit:below`` / ``fit:above`` (the local fits inside h), for the RD plot
+        (:mod:`._rdd_plot`).
 
         ``checks``: DENSITY (FAILED when the density test rejects continuity at ``alpha``),
         BALANCE (covariate continuity: FAILED when any covariate jumps at the
@@ -286,6 +291,7 @@ def estimate_rdd(
         assumptions=(f"Design: {design} regression discontinuity.", *assumptions),
         statistics=statistics,
         coefficients=tuple(coefficients),
+        series=rdd_plot_series(x, y, c, h, p, kernel, z=critical_value(alpha), weights=fw),
         warnings=tuple(warnings),
         checks=tuple(checks),
     )

@@ -142,13 +142,17 @@ class Coefficient:
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """A named series over an index (dates as ISO strings or event times as numbers)."""
+    """A named series over an index (dates as ISO strings or event times as numbers).
+
+    ``positions`` places the points on a continuous axis (running-variable values, propensity
+    scores) when the index only labels them."""
 
     name: str
     index: tuple[str, ...]
     values: tuple[float, ...]
     lower: tuple[float, ...] | None = None
     upper: tuple[float, ...] | None = None
+    positions: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

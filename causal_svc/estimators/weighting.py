@@ -25,6 +25,7 @@ from ._propensity import (
     crump_threshold,
     fit_propensity,
     overlap_check,
+    overlap_series,
     read_inputs,
     resolve_estimand,
 )
@@ -398,6 +399,7 @@ def _result(
         assumptions=tuple(assumptions),
         statistics=statistics,
         balance=rows,
+        series=overlap_series(ps.score, t),
         warnings=tuple(warnings),
         checks=checks,
     )
