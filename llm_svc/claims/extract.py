@@ -106,8 +106,11 @@ _NO_EFFECT = re.compile(
     r"(?:effect|impact|lift|influence|incremental \w+|difference)"
     r"|\b(?:did(?:n't| not)|does(?:n't| not)|do(?:n't| not)|has(?:n't| not)|had(?:n't| not)|was(?:n't| not)|were(?:n't| not)|never) "
     r"(?:\w+ ){0,2}?(?:affect|change|move|drive|impact|increase|raise|lift|boost|cause|contribute|help|improve|reduce|decrease|hurt|add)\w*"
-    r"|\bmade (?:no|zero) difference|\bno (?:measurable |real |significant )?(?:effect|impact|lift|incremental)"
-    r"|\bzero (?:effect|impact|lift)|\bdoes nothing|\bdid nothing|\bnot incremental",
+    r"|\bmade (?:no|zero) difference|\bdoes nothing|\bdid nothing|\bnot incremental"
+    # a bare "no effect" claims one only where it is the statement ("There was no lift"),
+    # not inside another ("…to include no effect")
+    r"|(?:^\W*|\bthere (?:was|is|were) )(?:no|zero) (?:measurable |real |significant )?"
+    r"(?:effect|impact|lift|incremental)",
     re.IGNORECASE,
 )
 _UP = _words(
@@ -194,7 +197,9 @@ _DIAGNOSTIC = re.compile(
         r"placebo", r"refut\w*", r"re-?estimated", r"pre-?trends?", r"balance", r"overlap",
         r"sensitivity", r"assum\w*", r"estimand", r"standard error", r"statistic", r"checks?",
         r"test (?:passed|failed)", r"tests (?:passed|failed)", r"raised a warning", r"SUTVA",
-        r"exchangeab\w*", r"instrument strength", r"first stage", r"bandwidth",
+        r"exchangeab\w*", r"instrument strength", r"first stage", r"bandwidth", r"bias\w*",
+        r"caveat", r"coefficients?", r"confounders?", r"E-values?", r"risk ratio",
+        r"confidence interval", r"robustness value", r"residual variance", r"significan\w*",
     ),
     re.IGNORECASE,
 )  # fmt: skip
