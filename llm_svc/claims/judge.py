@@ -206,6 +206,9 @@ def judge(claim: Claim, effects: Sequence[Effect]) -> Judgement:
                 tuple(dict.fromkeys(e.analysis_id for e in candidates)),
             )  # fmt: skip
         candidates = same
+    # an attribution reports each channel twice: in outcome units and as a return on spend
+    wanted = Metric.ROAS if claim.roas else Metric.OUTCOME
+    candidates = [e for e in candidates if e.metric is wanted] or candidates
     if not candidates:
         who = f"{claim.subject_text!r}" if claim.subject_text else "the cause it names"
         return Judgement(claim, Verdict.UNSUPPORTED, f"no analysis speaks to {who}", ())

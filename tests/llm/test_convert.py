@@ -1,0 +1,74 @@
+"""Reading the causal service's Analysis: effect estimates and attribution results alike."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import common_pb2 as common_pb
+
+from llm_svc.claims import Verdict, check_claims
+from llm_svc.convert import analysis_from_proto
+from llm_svc.evidence import CheckOutcome, Identification, Metric
+from llm_svc.insights import InsightKind, rank_insights
+from tests.llm.support import fixtures
+
+
+def _interval(estimate: float, lower: float, upper: float) -> common_pb.Interval:
+    return common_pb.Interval(estimate=estimate, lower=lower, upper=upper, level=0.9)
+
+
+def attribution() -> causal_pb.Analysis:
+    result = causal_pb.AttributionResult(analysis_id="an-mmm", warnings=["short history"])
+    result.channels.add(
+        channel="google_pmax",
+        incremental_outcome=_interval(52_000, 30_000, 74_000),
+        incremental_roas=_interval(2.5, 1.8, 3.2),
+    )
+    result.channels.add(
+        channel="tiktok",
+        incremental_outcome=_interval(1_000, -4_000, 6_000),
+        incremental_roas=_interval(0.2, -0.5, 0.9),
+    )
+    return causal_pb.Analysis(
+        analysis_id="an-mmm", org_id="acme", kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION,
+        attribution=result,
+    )  # fmt: skip
+
+
+def test_an_attribution_result_is_one_outcome_and_one_roas_effect_per_channel() -> None:
+    a = analysis_from_proto(attribution())
+    assert a.kind == "attribution" and len(a.effects) == 4
+    roas = next(e for e in a.effects if e.metric is Metric.ROAS and e.treatment == "google_pmax")
+    assert (roas.point, roas.lower, roas.upper, roas.level) == (2.5, 1.8, 3.2, 90)
+    assert roas.prefix + roas.point_fact == "channels[google_pmax].incremental_roas.estimate"
+    assert a.warnings == ("short history",)
+
+
+def test_claims_and_insights_read_attribution_like_estimates() -> None:
+    a = analysis_from_proto(attribution())
+    verdicts = [
+        j.verdict for j in check_claims("PMax delivered a 2.8x ROAS. TikTok drove a 3x ROAS.", [a])
+    ]
+    assert verdicts == [Verdict.SUPPORTED, Verdict.CONTRADICTED]
+    kinds = [i.kind for i in rank_insights([a])]
+    assert (
+        kinds.count(InsightKind.SUPPORTED_EFFECT) == 2
+        and kinds.count(InsightKind.UNSUPPORTED_EFFECT) == 2
+    )
+
+
+def test_an_effect_estimate() -> None:
+    by_method = {f.method: f.proto for f in fixtures()}
+    naive = analysis_from_proto(by_method["naive_regression"])
+    assert naive.identification is Identification.NONE and not naive.effects[0].causal
+    dim = analysis_from_proto(by_method["difference_in_means"])
+    e = dim.effects[0]
+    assert dim.identification is Identification.RANDOMIZED and e.causal
+    assert (
+        e.baseline == dim.statistics["mean_control"]
+        and e.baseline_fact == "statistics.mean_control"
+    )
+    assert dim.window == (dt.date(2024, 10, 1), dt.date(2024, 10, 28))
+    assert all(c.outcome is not CheckOutcome.SKIPPED or c.kind for c in dim.checks)
+    assert e.failed_checks == tuple(c.label for c in dim.failed_checks)
