@@ -96,6 +96,13 @@ def _analysis_block(a: Analysis) -> list[str]:
         )
     for e in a.effects:
         lines += _effect_lines(a, e)
+    if a.naive is not None:
+        point, lower, upper = a.naive
+        lines.append(
+            f"- naive comparison (a correlation, not an effect): {fmt(point)} "
+            f"({fmt(lower)} to {fmt(upper)}) {_tag(a, 'naive_estimate')}; the gap to the estimate "
+            "is what the identification strategy removed"
+        )
     for c in a.checks:
         if c.outcome is CheckOutcome.SKIPPED:
             continue

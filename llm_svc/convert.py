@@ -245,7 +245,15 @@ def _effect_analysis(a: causal_pb.Analysis) -> Analysis:
         n_control=e.n_control,
         window=_window(a.request),
         create_time=a.create_time.ToDatetime(tzinfo=dt.UTC) if a.HasField("create_time") else None,
+        naive=_naive(e),
     )
+
+
+def _naive(e: causal_pb.EffectEstimate) -> tuple[float, float, float] | None:
+    if not e.HasField("naive_estimate"):
+        return None
+    n = e.naive_estimate
+    return (n.estimate, n.ci_lower, n.ci_upper)
 
 
 def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:

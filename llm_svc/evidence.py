@@ -188,6 +188,9 @@ class Analysis:
     n_treated: int = 0
     n_control: int = 0
     window: tuple[dt.date, dt.date] | None = None  # the data's date range, when known
+    # what a correlation would have said: the outcome on the treatment alone (point, lower,
+    # upper), for contrast with the estimate; None when the causal service gives none
+    naive: tuple[float, float, float] | None = None
     create_time: dt.datetime | None = None
 
     @property

@@ -63,3 +63,14 @@ def test_prompts_differ_by_audience_and_carry_the_rules() -> None:
         assert user.content.startswith("# Evidence") and user.content.endswith("What should we do?")
         seen.add(system.content)
     assert len(seen) == 3
+
+
+def test_the_naive_comparison_is_in_the_context_as_a_correlation() -> None:
+    from dataclasses import replace
+
+    contrast = replace(STRONG, naive=(20.0, 15.0, 25.0))
+    context = build_context([contrast], [])
+    assert (
+        "naive comparison (a correlation, not an effect): 20.00 (15.00 to 25.00) [an-rt:naive_estimate]"
+        in context
+    )
