@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import faiss
 from liftos.v1 import memory_pb2, memory_pb2_grpc
 
+from memory_svc.convert import payload_measures
 from memory_svc.engine import MemoryEngine, MemorySettings
 from memory_svc.faiss_index import IndexManager, IndexSettings
 from memory_svc.service import MemoryService
@@ -53,6 +54,9 @@ def open_engine(config: ServerConfig, settings: MemorySettings | None = None) ->
     faiss.omp_set_num_threads(int(os.environ.get("LIFTOS_MEMORY_FAISS_THREADS", 1)))
     root = config.data_dir / "memory"
     store = SQLiteRecordStore(root / "memory.sqlite")
+    filled = store.backfill_measures(payload_measures)
+    if filled:
+        _LOGGER.info("measures backfilled for %d records stored before the table existed", filled)
     tokens = PageTokens.for_data_dir(root, "ListConceptualSpaces")
     engine = MemoryEngine(store, IndexManager(root / "index", settings.index), settings, tokens)
     for r in engine.recover():

@@ -20,7 +20,7 @@ from memory_svc.org_graphs import SpaceSummary
 from memory_svc.search import SearchResult
 from memory_svc.spaces import SPACES, region_keys
 from memory_svc.store import RecordFilter, ScanRow
-from memory_svc.writer import Enrichment, Serialise, WriteOutcome
+from memory_svc.writer import MEASURES, Enrichment, Serialise, WriteOutcome, record_days
 from mesh.runtime import record_rules
 from mesh.runtime.exceptions import FieldViolation, shown
 from mesh.runtime.frames import enum_name, records_to_frame
@@ -471,3 +471,13 @@ def spaces_response(
                 description=r.description,
             )
     return out
+
+
+def payload_measures(payloads: list[bytes]) -> list[tuple[int, float, float, float, float]]:
+    """(local day, spend, impressions, conversions, revenue) of stored payloads (the measures
+    table's backfill for records stored before it existed)."""
+    records = [md_pb.CausalMarketingData.FromString(p) for p in payloads]
+    frame = records_to_frame(records, groups=("core",))
+    days = record_days(frame).tolist()
+    values = np.nan_to_num(frame[list(MEASURES)].to_numpy(np.float64)).tolist()
+    return [(d, *v) for d, v in zip(days, values, strict=True)]

@@ -25,7 +25,7 @@ from memory_svc.graph import Neighbourhood
 from memory_svc.org_graphs import OrgGraphs, SpaceSummary
 from memory_svc.record_ids import RecordIds
 from memory_svc.search import Searcher, SearchResult
-from memory_svc.store import RecordFilter, RecordStore, ScanRow
+from memory_svc.store import Aggregate, RecordFilter, RecordStore, ScanRow
 from memory_svc.writer import RecordWriter, Serialise, WriteOutcome
 from mesh.runtime.page_tokens import PageTokens
 
@@ -96,6 +96,12 @@ class MemoryEngine:
         """How many records the org has (0 for an org never written)."""
         state = self.store.org_state(org_id)
         return state.record_count if state else 0
+
+    def aggregate(
+        self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
+    ) -> Aggregate:
+        """Sums of the org's current records per day × geo and per day × campaign."""
+        return self.store.aggregate(org_id, start_day, end_day, sources)
 
     # -------------------------------------------------------------------- write
 

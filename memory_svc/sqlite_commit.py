@@ -34,7 +34,7 @@ def insert_batch(db: sqlite3.Connection, b: CommitBatch, n: int) -> CommitResult
             ],
         )
         old_seqs = [(int(s),) for s in removed]
-        for table in ("records", "payloads", "vectors"):
+        for table in ("records", "payloads", "vectors", "measures"):
             db.executemany(f"DELETE FROM {table} WHERE seq = ?", old_seqs)
         db.executemany(
             "DELETE FROM record_regions WHERE org_id = ? AND region = ? AND seq = ?",
@@ -69,6 +69,16 @@ def insert_batch(db: sqlite3.Connection, b: CommitBatch, n: int) -> CommitResult
         ),
     )
     db.executemany("INSERT INTO payloads VALUES (?, ?)", zip(seq_list, b.payloads, strict=True))
+    m = np.nan_to_num(np.asarray(b.measures, dtype=np.float64)).tolist()
+    db.executemany(
+        "INSERT INTO measures VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            (s, b.org_id, d, g, src, ch, camp, *v)
+            for s, d, g, src, ch, camp, v in zip(
+                seq_list, b.days, b.geos, b.sources, b.channels, b.campaign_ids, m, strict=True
+            )
+        ),
+    )
     # each row of a C-contiguous float32 matrix binds as its 4·dim bytes, without a copy
     emb = np.ascontiguousarray(b.embeddings, dtype=np.float32)
     db.executemany("INSERT INTO vectors VALUES (?, ?)", zip(seq_list, emb, strict=True))

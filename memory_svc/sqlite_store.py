@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from memory_svc.graph import GraphEdgeRow, GraphNodeRow
 from memory_svc.key_seqs import KeyMap, key_hashes
 from memory_svc.sqlite_commit import insert_batch
 from memory_svc.store import (
+    Aggregate,
     CommitBatch,
     CommitResult,
     ExistingRecord,
@@ -28,7 +29,16 @@ from memory_svc.store import (
     RecordFilter,
     ScanRow,
 )
-from memory_svc.store_sql import SCHEMA, chunks, filter_sql, marks, scan_sql
+from memory_svc.store_sql import (
+    AGGREGATE_CAMPAIGN_DAYS,
+    AGGREGATE_GEO_DAYS,
+    SCHEMA,
+    aggregate_filter,
+    chunks,
+    filter_sql,
+    marks,
+    scan_sql,
+)
 from mesh.runtime.sqlite_db import connect_durable
 
 __all__ = ["CHECKPOINT_INTERVAL_S", "PAGE_SIZE", "SQLiteRecordStore"]
@@ -355,6 +365,50 @@ class SQLiteRecordStore:
                 (org_id, natural_key),
             )
         ]
+
+    def aggregate(
+        self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
+    ) -> Aggregate:
+        """Sums of the org's current records per day × geo and per day × campaign."""
+        where, params = aggregate_filter(org_id, start_day, end_day, sources)
+        db = self._read()
+        geo_days = db.execute(AGGREGATE_GEO_DAYS.format(where=where), params).fetchall()
+        campaign_days = db.execute(AGGREGATE_CAMPAIGN_DAYS.format(where=where), params).fetchall()
+        return Aggregate(geo_days, campaign_days)
+
+    def backfill_measures(
+        self, decode: Callable[[list[bytes]], list[tuple[int, float, float, float, float]]]
+    ) -> int:
+        """Fill ``measures`` for records stored before the table existed, once.
+
+        ``decode`` turns payloads into (day, spend, impressions, conversions, revenue) rows;
+        records are read and written in pages inside one transaction per page. Returns how
+        many records were filled.
+        """
+        filled = 0
+        with self._write_lock:
+            db = self._writer
+            while True:
+                rows = db.execute(
+                    "SELECT r.seq, r.org_id, r.geo, r.source, r.channel, r.campaign_id, p.payload "
+                    "FROM records r JOIN payloads p ON p.seq = r.seq "
+                    "WHERE NOT EXISTS (SELECT 1 FROM measures m WHERE m.seq = r.seq) LIMIT 5000"
+                ).fetchall()
+                if not rows:
+                    return filled
+                values = decode([r[6] for r in rows])
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.executemany(
+                        "INSERT INTO measures VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        [(*r[:1], r[1], v[0], *r[2:6], *v[1:])
+                         for r, v in zip(rows, values, strict=True)],
+                    )  # fmt: skip
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                filled += len(rows)
 
     # ------------------------------------------------------------------ write
 

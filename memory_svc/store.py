@@ -14,6 +14,7 @@ import numpy as np
 from memory_svc.graph import GraphDelta, GraphEdgeRow, GraphNodeRow
 
 __all__ = [
+    "Aggregate",
     "CommitBatch",
     "CommitResult",
     "ExistingRecord",
@@ -108,6 +109,8 @@ class CommitBatch:
     graph_nodes: list[list[str]]
     payloads: list[bytes]
     embeddings: np.ndarray  # (n, dim) float32
+    days: list[int]  # local date, days since 1970-01-01
+    measures: np.ndarray  # (n, 4) float64: spend, impressions, conversions, revenue
     replaces: list[ExistingRecord | None]
     graph: GraphDelta
     now_us: int
@@ -120,6 +123,20 @@ class CommitResult:
     seqs: np.ndarray
     removed_seqs: np.ndarray
     state: OrgState
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """Sums of an org's current records: rows of (day, key, source, channel, spend,
+    impressions, conversions, revenue, records) per geo (``geo_days``) and per campaign
+    (``campaign_days``); days are local dates as days since 1970-01-01."""
+
+    geo_days: list[tuple[int, str, str, str, float, float, float, float, int]]
+    campaign_days: list[tuple[int, str, str, str, float, float, float, float, int]]
+
+    @property
+    def record_count(self) -> int:
+        return sum(r[8] for r in self.geo_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,4 +187,7 @@ class RecordStore(Protocol):
     def iter_record_ids(self, org_id: str, page: int) -> Iterator[tuple[np.ndarray, list[str]]]: ...
     def present_nodes(self, org_id: str, node_ids: Sequence[str]) -> set[str]: ...
     def graph(self, org_id: str) -> tuple[list[GraphNodeRow], list[GraphEdgeRow]]: ...
+    def aggregate(
+        self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
+    ) -> Aggregate: ...
     def close(self) -> None: ...

@@ -14,6 +14,10 @@ Layout (one database for all orgs; every statement is scoped by ``org_id``):
   in-memory key maps (``memory_svc.key_seqs``) built from ``records`` on an org's first write
   after start, not by SQL indexes (each random key costs a WAL page per record written);
   every candidate they give is confirmed against its row.
+* ``measures`` — one row per current record: its local day (days since 1970-01-01), geo,
+  source, channel, campaign and the four numbers attribution sums (spend, impressions,
+  conversions, revenue), so a geo × day × channel aggregate is one GROUP BY here instead of
+  half a million payloads parsed in the caller.
 * ``orgs`` — per-org count, XOR checksum of ``splitmix64(seq)`` over current records, last
   seq, and the embedder the org was embedded with. The derived FAISS index is verified
   against (count, checksum) on start.
@@ -25,7 +29,8 @@ from collections.abc import Iterator, Sequence
 
 from memory_svc.store import RecordFilter
 
-__all__ = ["SCHEMA", "chunks", "filter_sql", "marks", "scan_sql"]
+__all__ = ["AGGREGATE_CAMPAIGN_DAYS", "AGGREGATE_GEO_DAYS", "SCHEMA", "aggregate_filter", "chunks",
+           "filter_sql", "marks", "scan_sql"]  # fmt: skip
 
 CHUNK = 900  # bound parameters per IN (...) list
 
@@ -59,6 +64,12 @@ CREATE INDEX IF NOT EXISTS records_experiment ON records (org_id, experiment_id,
     WHERE experiment_id != '';
 CREATE INDEX IF NOT EXISTS records_seq ON records (org_id, seq);
 CREATE TABLE IF NOT EXISTS payloads (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS measures (
+    seq INTEGER PRIMARY KEY, org_id TEXT NOT NULL, day INTEGER NOT NULL, geo TEXT NOT NULL,
+    source TEXT NOT NULL, channel TEXT NOT NULL, campaign_id TEXT NOT NULL, spend REAL NOT NULL,
+    impressions REAL NOT NULL, conversions REAL NOT NULL, revenue REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS measures_day ON measures (org_id, day);
 CREATE TABLE IF NOT EXISTS vectors (seq INTEGER PRIMARY KEY, embedding BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS record_regions (
     org_id TEXT NOT NULL, region TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -152,3 +163,32 @@ def scan_sql(
         f") r JOIN payloads p ON p.seq = r.seq{join} ORDER BY r.timestamp_us, r.id"
     )
     return sql, [*params, limit]
+
+
+_SUMS = "SUM(spend), SUM(impressions), SUM(conversions), SUM(revenue), COUNT(*)"
+AGGREGATE_GEO_DAYS = (
+    f"SELECT day, geo, source, channel, {_SUMS} FROM measures WHERE {{where}} "
+    "GROUP BY day, geo, source, channel ORDER BY day, geo, source, channel"
+)
+AGGREGATE_CAMPAIGN_DAYS = (
+    f"SELECT day, campaign_id, source, channel, {_SUMS} FROM measures WHERE {{where}} "
+    "GROUP BY day, campaign_id, source, channel ORDER BY day, campaign_id, source, channel"
+)
+
+
+def aggregate_filter(
+    org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
+) -> tuple[str, list[object]]:
+    """Conditions on ``measures`` for an org, an inclusive day range and sources."""
+    clauses = ["org_id = ?"]
+    params: list[object] = [org_id]
+    if start_day is not None:
+        clauses.append("day >= ?")
+        params.append(start_day)
+    if end_day is not None:
+        clauses.append("day <= ?")
+        params.append(end_day)
+    if sources:
+        clauses.append(f"source IN ({marks(len(sources))})")
+        params.extend(sources)
+    return " AND ".join(clauses), params

@@ -311,6 +311,8 @@ class RecordWriter:
             graph_nodes=e.graph_nodes,
             payloads=payloads,
             embeddings=e.vectors,
+            days=record_days(rows).tolist(),
+            measures=rows[list(MEASURES)].to_numpy(np.float64),
             replaces=replaces,
             graph=delta,
             now_us=int(time.time() * 1e6),
@@ -343,6 +345,17 @@ def _outcomes(status: np.ndarray, parts: Sequence[int]) -> list[WriteOutcome]:
         out.append(WriteOutcome(*counts))
         start += size
     return out
+
+
+# The numbers the measures table keeps per record (what attribution sums by geo, day, channel).
+MEASURES = ("spend", "impressions", "conversions", "revenue")
+
+
+def record_days(rows: pd.DataFrame) -> np.ndarray:
+    """The local date as days since 1970-01-01 (the timestamp's UTC date where it is unset)."""
+    local = pd.to_datetime(rows["local_date"]).to_numpy("datetime64[D]")
+    utc = _micros(rows).astype("datetime64[us]").astype("datetime64[D]")
+    return np.where(np.isnat(local), utc, local).astype(np.int64)
 
 
 def _micros(rows: pd.DataFrame) -> np.ndarray:
