@@ -11,8 +11,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from causal_svc.errors import AnalysisNotFound
+from causal_svc.errors import AnalysisNotFound, InvalidSpec
+from mesh.runtime.page_tokens import PageTokens, page_size
 from mesh.runtime.sqlite_db import LockedSQLite
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS analyses (
@@ -41,10 +45,12 @@ def new_analysis_id() -> str:
 
 
 class AnalysisStore(LockedSQLite):
-    """SQLite-backed analysis store; safe to call from worker threads."""
+    """SQLite-backed analysis store; safe to call from worker threads. Page tokens are sealed
+    with the deployment's secret (``tokens``; default: mesh.runtime.page_tokens beside the db)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tokens: PageTokens | None = None) -> None:
         super().__init__(path, _SCHEMA)
+        self._tokens = tokens or PageTokens.for_data_dir(path.parent, "ListAnalyses")
 
     def put(self, analysis: StoredAnalysis) -> None:
         with self._lock:
@@ -92,3 +98,42 @@ class AnalysisStore(LockedSQLite):
             )
             for r in rows
         ]
+
+    def page(
+        self, org_id: str, *, kind: str = "", size: int = 0, token: str = ""
+    ) -> tuple[list[StoredAnalysis], str]:
+        """A page of the org's analyses (of ``kind``, or all), newest first, and the token of the
+        next page ("" on the last). The token is bound to the org and the kind."""
+        size = page_size(size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+        where: list[str] = ["org_id = ?"]
+        args: list[object] = [org_id]
+        if kind:
+            where.append("kind = ?")
+            args.append(kind)
+        if token:
+            key = self._tokens.open_key(org_id, token)
+            if len(key) != 3 or key[0] != kind or not isinstance(key[1], int):
+                raise InvalidSpec(
+                    "page_token was issued for another list (kind) or is not one this server "
+                    "issued",
+                    field="page_token",
+                )
+            where.append("(create_time_us < ? OR (create_time_us = ? AND analysis_id > ?))")
+            args += [key[1], key[1], str(key[2])]
+        sql = (
+            "SELECT analysis_id, kind, create_time_us, payload FROM analyses WHERE "
+            f"{' AND '.join(where)} ORDER BY create_time_us DESC, analysis_id LIMIT ?"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, (*args, size + 1)).fetchall()
+        page = [
+            StoredAnalysis(
+                org_id, r[0], r[1], dt.datetime.fromtimestamp(r[2] / 1e6, tz=dt.UTC), bytes(r[3])
+            )
+            for r in rows[:size]
+        ]
+        next_token = ""
+        if len(rows) > size:
+            last = rows[size - 1]
+            next_token = self._tokens.seal_key(org_id, [kind, int(last[2]), str(last[0])])
+        return page, next_token

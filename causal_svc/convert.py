@@ -460,6 +460,42 @@ def analysis_id_from_proto(request: causal_pb.GetAnalysisRequest) -> tuple[str, 
     return org, _text(request.analysis_id, "analysis_id", limits.MAX_ID_CHARS)
 
 
+# Stored kinds (causal_svc.analyses) ↔ the wire's AnalysisKind.
+_ANALYSIS_KINDS = {
+    causal_pb.ANALYSIS_KIND_EFFECT_ESTIMATE: "effect_estimate",
+    causal_pb.ANALYSIS_KIND_ATTRIBUTION: "attribution",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ListAnalysesQuestion:
+    """A ListAnalyses request, checked: org, stored kind ("" = all), page size and token."""
+
+    org_id: str
+    kind: str
+    page_size: int
+    page_token: str
+
+
+def list_analyses_question(request: causal_pb.ListAnalysesRequest) -> ListAnalysesQuestion:
+    org = require_org(request.org_id)
+    enum_from_proto(request.kind, causal_pb.AnalysisKind.DESCRIPTOR, "kind")
+    kind = _ANALYSIS_KINDS.get(request.kind, "")  # type: ignore[call-overload]
+    return ListAnalysesQuestion(org, kind, request.page_size, request.page_token)
+
+
+def analysis_summary(payload: bytes) -> causal_pb.AnalysisSummary:
+    """What a list shows of a stored analysis (its serialised Analysis)."""
+    analysis = causal_pb.Analysis.FromString(payload)
+    out = causal_pb.AnalysisSummary(analysis_id=analysis.analysis_id, kind=analysis.kind)
+    out.create_time.CopyFrom(analysis.create_time)
+    if analysis.WhichOneof("result") == "estimate":
+        e = analysis.estimate
+        out.method, out.outcome, out.treatment = e.method, e.outcome, e.treatment
+        out.supported = e.supported
+    return out
+
+
 def graph_to_proto(graph: CausalGraph, analysis: GraphAnalysis | None = None) -> md_pb.CausalGraph:
     """The graph with each node's role for the question asked (when an analysis is given)."""
     roles: dict[str, int] = {}

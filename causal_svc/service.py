@@ -117,6 +117,22 @@ class CausalService(causal_grpc.CausalServiceServicer):
         """Lands with the attribution issue; the interceptor answers UNIMPLEMENTED."""
         raise NotImplementedError
 
+    async def ListAnalyses(
+        self, request: causal_pb.ListAnalysesRequest, context: grpc.aio.ServicerContext
+    ) -> causal_pb.ListAnalysesResponse:
+        question = convert.list_analyses_question(request)
+        page, token = await asyncio.to_thread(
+            self._analyses.page,
+            question.org_id,
+            kind=question.kind,
+            size=question.page_size,
+            token=question.page_token,
+        )
+        return causal_pb.ListAnalysesResponse(
+            analyses=[convert.analysis_summary(stored.payload) for stored in page],
+            next_page_token=token,
+        )
+
     async def GetAnalysis(
         self, request: causal_pb.GetAnalysisRequest, context: grpc.aio.ServicerContext
     ) -> causal_pb.GetAnalysisResponse:

@@ -311,6 +311,25 @@ class LiftOS:
         request = dc.GetAnalysisRequest(org_id=self._org(org_id), analysis_id=analysis_id)
         return _call(lambda: self._causal_dc.get_analysis(request)).analysis  # type: ignore[return-value]
 
+    def list_analyses(
+        self, *, kind: str = "", org_id: str | None = None, page_size: int = 0
+    ) -> Iterator[dc.AnalysisSummary]:
+        """The org's stored analyses, newest first, following page tokens; ``kind`` is
+        ``"effect_estimate"``, ``"attribution"`` or ``""`` (all)."""
+        token = ""
+        while True:
+            request = dc.ListAnalysesRequest(
+                org_id=self._org(org_id),
+                kind=dc.AnalysisKind[kind.upper() or "UNSPECIFIED"],
+                page_size=page_size,
+                page_token=token,
+            )
+            reply = _call(lambda r=request: self._causal_dc.list_analyses(r))  # type: ignore[misc]
+            yield from reply.analyses
+            token = reply.next_page_token
+            if not token:
+                return
+
     # -- llm: grounded language over analyses -----------------------------------------------
     def build_context(
         self,

@@ -1661,6 +1661,116 @@ class GetAnalysisResponse(_message.Message):
 Global___GetAnalysisResponse: _TypeAlias = GetAnalysisResponse  # noqa: Y015
 
 @_typing.final
+class ListAnalysesRequest(_message.Message):
+    """Request for ListAnalyses."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
+    kind: Global___AnalysisKind.ValueType
+    """Only analyses of this kind (unset: every kind)."""
+    page_size: _builtins.int
+    """Analyses per page: 0 means 20, more than 100 is lowered to 100, negative is refused."""
+    page_token: _builtins.str
+    """A previous response's next_page_token (same org and kind), or empty for the first page."""
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        kind: Global___AnalysisKind.ValueType = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "org_id", b"org_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAnalysesRequest: _TypeAlias = ListAnalysesRequest  # noqa: Y015
+
+@_typing.final
+class AnalysisSummary(_message.Message):
+    """One stored analysis in a list: what it is about, without its result (GetAnalysis has it)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ANALYSIS_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    TREATMENT_FIELD_NUMBER: _builtins.int
+    SUPPORTED_FIELD_NUMBER: _builtins.int
+    analysis_id: _builtins.str
+    """Id, for GetAnalysis."""
+    kind: Global___AnalysisKind.ValueType
+    """Which result the analysis holds."""
+    method: Global___EstimationMethod.ValueType
+    """Effect estimates: the method used (unset for attribution)."""
+    outcome: _builtins.str
+    """Effect estimates: the outcome column or metric."""
+    treatment: _builtins.str
+    """Effect estimates: the treatment column."""
+    supported: _builtins.bool
+    """Effect estimates: whether the estimate passed its checks (EffectEstimate.supported)."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was created."""
+
+    def __init__(
+        self,
+        *,
+        analysis_id: _builtins.str = ...,
+        kind: Global___AnalysisKind.ValueType = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        method: Global___EstimationMethod.ValueType = ...,
+        outcome: _builtins.str = ...,
+        treatment: _builtins.str = ...,
+        supported: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "create_time", b"create_time", "kind", b"kind", "method", b"method", "outcome", b"outcome", "supported", b"supported", "treatment", b"treatment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnalysisSummary: _TypeAlias = AnalysisSummary  # noqa: Y015
+
+@_typing.final
+class ListAnalysesResponse(_message.Message):
+    """Response for ListAnalyses."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ANALYSES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def analyses(self) -> _containers.RepeatedCompositeFieldContainer[Global___AnalysisSummary]:
+        """A page of the org's analyses, newest first."""
+
+    def __init__(
+        self,
+        *,
+        analyses: _abc.Iterable[Global___AnalysisSummary] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analyses", b"analyses", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAnalysesResponse: _TypeAlias = ListAnalysesResponse  # noqa: Y015
+
+@_typing.final
 class SpendChange(_message.Message):
     """A spend change for one channel."""
 

@@ -55,6 +55,11 @@ class CausalServiceStub:
                 request_serializer=liftos_dot_v1_dot_causal__pb2.GetAnalysisRequest.SerializeToString,
                 response_deserializer=liftos_dot_v1_dot_causal__pb2.GetAnalysisResponse.FromString,
                 _registered_method=True)
+        self.ListAnalyses = channel.unary_unary(
+                '/liftos.v1.CausalService/ListAnalyses',
+                request_serializer=liftos_dot_v1_dot_causal__pb2.ListAnalysesRequest.SerializeToString,
+                response_deserializer=liftos_dot_v1_dot_causal__pb2.ListAnalysesResponse.FromString,
+                _registered_method=True)
         self.Counterfactual = channel.unary_unary(
                 '/liftos.v1.CausalService/Counterfactual',
                 request_serializer=liftos_dot_v1_dot_causal__pb2.CounterfactualRequest.SerializeToString,
@@ -106,6 +111,15 @@ class CausalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAnalyses(self, request, context):
+        """The org's stored analyses, newest first, one page at a time (what `liftos report --latest`
+        reads). Errors: INVALID_ARGUMENT (org_id, a negative page_size, an unknown kind, or a
+        page_token this server did not issue for this org and kind; field named).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Counterfactual(self, request, context):
         """Predicted outcome under a changed spend plan, from a stored attribution analysis, with an
         interval. Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), FAILED_PRECONDITION (analysis
@@ -137,6 +151,11 @@ def add_CausalServiceServicer_to_server(servicer, server):
                     servicer.GetAnalysis,
                     request_deserializer=liftos_dot_v1_dot_causal__pb2.GetAnalysisRequest.FromString,
                     response_serializer=liftos_dot_v1_dot_causal__pb2.GetAnalysisResponse.SerializeToString,
+            ),
+            'ListAnalyses': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAnalyses,
+                    request_deserializer=liftos_dot_v1_dot_causal__pb2.ListAnalysesRequest.FromString,
+                    response_serializer=liftos_dot_v1_dot_causal__pb2.ListAnalysesResponse.SerializeToString,
             ),
             'Counterfactual': grpc.unary_unary_rpc_method_handler(
                     servicer.Counterfactual,
@@ -253,6 +272,33 @@ class CausalService:
             '/liftos.v1.CausalService/GetAnalysis',
             liftos_dot_v1_dot_causal__pb2.GetAnalysisRequest.SerializeToString,
             liftos_dot_v1_dot_causal__pb2.GetAnalysisResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAnalyses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/liftos.v1.CausalService/ListAnalyses',
+            liftos_dot_v1_dot_causal__pb2.ListAnalysesRequest.SerializeToString,
+            liftos_dot_v1_dot_causal__pb2.ListAnalysesResponse.FromString,
             options,
             channel_credentials,
             insecure,

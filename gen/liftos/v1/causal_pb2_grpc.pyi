@@ -56,6 +56,11 @@ class CausalServiceStub:
     """
     GetAnalysis: _grpc.UnaryUnaryMultiCallable[_causal_pb2.GetAnalysisRequest, _causal_pb2.GetAnalysisResponse]
     """A stored analysis by id. Errors: INVALID_ARGUMENT, NOT_FOUND."""
+    ListAnalyses: _grpc.UnaryUnaryMultiCallable[_causal_pb2.ListAnalysesRequest, _causal_pb2.ListAnalysesResponse]
+    """The org's stored analyses, newest first, one page at a time (what `liftos report --latest`
+    reads). Errors: INVALID_ARGUMENT (org_id, a negative page_size, an unknown kind, or a
+    page_token this server did not issue for this org and kind; field named).
+    """
     Counterfactual: _grpc.UnaryUnaryMultiCallable[_causal_pb2.CounterfactualRequest, _causal_pb2.CounterfactualResponse]
     """Predicted outcome under a changed spend plan, from a stored attribution analysis, with an
     interval. Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), FAILED_PRECONDITION (analysis
@@ -90,6 +95,11 @@ class CausalServiceAsyncStub(CausalServiceStub):
     """
     GetAnalysis: _aio.UnaryUnaryMultiCallable[_causal_pb2.GetAnalysisRequest, _causal_pb2.GetAnalysisResponse]  # type: ignore[assignment]
     """A stored analysis by id. Errors: INVALID_ARGUMENT, NOT_FOUND."""
+    ListAnalyses: _aio.UnaryUnaryMultiCallable[_causal_pb2.ListAnalysesRequest, _causal_pb2.ListAnalysesResponse]  # type: ignore[assignment]
+    """The org's stored analyses, newest first, one page at a time (what `liftos report --latest`
+    reads). Errors: INVALID_ARGUMENT (org_id, a negative page_size, an unknown kind, or a
+    page_token this server did not issue for this org and kind; field named).
+    """
     Counterfactual: _aio.UnaryUnaryMultiCallable[_causal_pb2.CounterfactualRequest, _causal_pb2.CounterfactualResponse]  # type: ignore[assignment]
     """Predicted outcome under a changed spend plan, from a stored attribution analysis, with an
     interval. Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), FAILED_PRECONDITION (analysis
@@ -145,6 +155,17 @@ class CausalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_causal_pb2.GetAnalysisResponse, _abc.Awaitable[_causal_pb2.GetAnalysisResponse]]:
         """A stored analysis by id. Errors: INVALID_ARGUMENT, NOT_FOUND."""
+
+    @_abc_1.abstractmethod
+    def ListAnalyses(
+        self,
+        request: _causal_pb2.ListAnalysesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_causal_pb2.ListAnalysesResponse, _abc.Awaitable[_causal_pb2.ListAnalysesResponse]]:
+        """The org's stored analyses, newest first, one page at a time (what `liftos report --latest`
+        reads). Errors: INVALID_ARGUMENT (org_id, a negative page_size, an unknown kind, or a
+        page_token this server did not issue for this org and kind; field named).
+        """
 
     @_abc_1.abstractmethod
     def Counterfactual(

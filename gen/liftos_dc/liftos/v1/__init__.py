@@ -11,6 +11,7 @@ __all__ = (
     "Analysis",
     "AnalysisKind",
     "AnalysisProgress",
+    "AnalysisSummary",
     "AnalyzeAttributionRequest",
     "AnalyzeAttributionResponse",
     "AssignmentMethod",
@@ -114,6 +115,8 @@ __all__ = (
     "Int64Values",
     "Interval",
     "LagFeatures",
+    "ListAnalysesRequest",
+    "ListAnalysesResponse",
     "ListConceptualSpacesRequest",
     "ListConceptualSpacesResponse",
     "ListExperimentsRequest",
@@ -2445,6 +2448,57 @@ class AnalysisProgress(betterproto2.Message):
 
 
 default_message_pool.register_message("liftos.v1", "AnalysisProgress", AnalysisProgress)
+
+
+@dataclass(eq=False, repr=False)
+class AnalysisSummary(betterproto2.Message):
+    """
+    One stored analysis in a list: what it is about, without its result (GetAnalysis has it).
+    """
+
+    analysis_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Id, for GetAnalysis.
+    """
+
+    kind: "AnalysisKind" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: AnalysisKind(0)
+    )
+    """
+    Which result the analysis holds.
+    """
+
+    create_time: "datetime.datetime | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When it was created.
+    """
+
+    method: "EstimationMethod" = betterproto2.field(
+        4, betterproto2.TYPE_ENUM, default_factory=lambda: EstimationMethod(0)
+    )
+    """
+    Effect estimates: the method used (unset for attribution).
+    """
+
+    outcome: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    Effect estimates: the outcome column or metric.
+    """
+
+    treatment: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    Effect estimates: the treatment column.
+    """
+
+    supported: "bool" = betterproto2.field(7, betterproto2.TYPE_BOOL)
+    """
+    Effect estimates: whether the estimate passed its checks (EffectEstimate.supported).
+    """
+
+
+default_message_pool.register_message("liftos.v1", "AnalysisSummary", AnalysisSummary)
 
 
 @dataclass(eq=False, repr=False)
@@ -6103,6 +6157,60 @@ default_message_pool.register_message("liftos.v1", "LagFeatures", LagFeatures)
 
 
 @dataclass(eq=False, repr=False)
+class ListAnalysesRequest(betterproto2.Message):
+    """
+    Request for ListAnalyses.
+    """
+
+    org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
+    """
+
+    kind: "AnalysisKind" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: AnalysisKind(0)
+    )
+    """
+    Only analyses of this kind (unset: every kind).
+    """
+
+    page_size: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Analyses per page: 0 means 20, more than 100 is lowered to 100, negative is refused.
+    """
+
+    page_token: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    A previous response's next_page_token (same org and kind), or empty for the first page.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ListAnalysesRequest", ListAnalysesRequest)
+
+
+@dataclass(eq=False, repr=False)
+class ListAnalysesResponse(betterproto2.Message):
+    """
+    Response for ListAnalyses.
+    """
+
+    analyses: "list[AnalysisSummary]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    A page of the org's analyses, newest first.
+    """
+
+    next_page_token: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Token for the next page; empty on the last page.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ListAnalysesResponse", ListAnalysesResponse)
+
+
+@dataclass(eq=False, repr=False)
 class ListConceptualSpacesRequest(betterproto2.Message):
     """
     Request for ListConceptualSpaces.
@@ -7838,6 +7946,19 @@ class CausalServiceStub:
             "/liftos.v1.CausalService/GetAnalysis",
             GetAnalysisRequest.SerializeToString,
             GetAnalysisResponse.FromString,
+        )(message)
+
+    def list_analyses(self, message: "ListAnalysesRequest") -> "ListAnalysesResponse":
+        """
+        The org's stored analyses, newest first, one page at a time (what `liftos report --latest`
+        reads). Errors: INVALID_ARGUMENT (org_id, a negative page_size, an unknown kind, or a
+        page_token this server did not issue for this org and kind; field named).
+        """
+
+        return self._channel.unary_unary(
+            "/liftos.v1.CausalService/ListAnalyses",
+            ListAnalysesRequest.SerializeToString,
+            ListAnalysesResponse.FromString,
         )(message)
 
     def counterfactual(self, message: "CounterfactualRequest") -> "CounterfactualResponse":
