@@ -9,6 +9,7 @@ setup:
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	npm ci --no-audit --no-fund --loglevel=error
+	scripts/install-chromium.sh
 
 gen:
 	PYTHON=$(PY) scripts/gen.sh gen

@@ -164,7 +164,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "mesh.runtime": ("gen", "mesh.runtime"),
     **{svc: ("gen", "mesh.runtime", svc) for svc in SERVICE_PACKAGES},
     "mesh.sdk": ("gen", "mesh.runtime", "mesh.sdk"),
-    "mesh.cli": ("gen", "mesh.runtime", "mesh.sdk", "mesh.cli", "sim"),
+    # The report renders wire messages and nothing else: no runtime, no client, no services.
+    "mesh.report": ("gen", "mesh.report"),
+    "mesh.cli": ("gen", "mesh.runtime", "mesh.sdk", "mesh.report", "mesh.cli", "sim"),
     "sim": ("sim",),
 }
 # Test and benchmark data: no layer's own code builds records from it.
@@ -237,6 +239,11 @@ def test_imports_respect_the_floors(path: Path) -> None:
             "from mesh.sdk import LiftOS\nimport sim\nfrom mesh.runtime import frames",
             False,
         ),
+        ("mesh.report.x", "from mesh.sdk import LiftOS", True),
+        ("mesh.report.x", "from mesh.runtime import frames", True),
+        ("mesh.report.x", "import causal_svc.convert", True),
+        ("mesh.report.x", "from liftos.v1 import causal_pb2\nfrom mesh.report import _svg", False),
+        ("mesh.cli.x", "from mesh.report import render_report", False),
         ("sim.x", "from liftos.v1 import common_pb2", True),
         ("sim.x", "from mesh.runtime.exceptions import InvalidInput", True),
         ("sim.x", "import numpy\nfrom sim import core", False),
@@ -270,6 +277,22 @@ def test_domain_code_knows_nothing_of_grpc(path: Path) -> None:
         f"{path.relative_to(ROOT)} imports {forbidden}: move it to service.py/convert.py "
         "(calls to peer services: peers.py)"
     )
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "mesh" / "report").rglob("*.py")), ids=lambda p: p.name
+)
+def test_the_report_is_pure(path: Path) -> None:
+    """mesh.report renders messages it is given: no gRPC, no stubs, no network, no files."""
+    modules = _imported_modules(
+        path.read_text(), _module_name(path), package=path.name == "__init__.py"
+    )
+    bad = {
+        m for m in modules
+        if m.split(".")[0] in {"grpc", "grpc_status", "grpc_health", "socket", "urllib", "http", "httpx"}
+        or m.endswith("_pb2_grpc")
+    }  # fmt: skip
+    assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
 def test_sim_depends_on_nothing_of_ours() -> None:

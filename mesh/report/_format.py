@@ -1,0 +1,44 @@
+"""Numbers, names and HTML escaping shared by the report's sections."""
+
+from __future__ import annotations
+
+import html
+import math
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def num(x: float | None, *, signed: bool = False) -> str:
+    """A number as a reader wants it: thousands separated, 3 significant digits when small."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    sign = "+" if signed and x > 0 else ""
+    ax = abs(x)
+    if ax >= 100:
+        text = f"{x:,.0f}"
+    elif ax >= 1:
+        text = f"{x:,.2f}"
+    elif ax == 0:
+        text = "0"
+    else:
+        text = f"{x:.3g}"
+    return sign + text.replace("-", "−")
+
+
+def pvalue(p: float | None) -> str:
+    if p is None or math.isnan(p):
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def enum_name(value_name: str, prefix: str) -> str:
+    """``ESTIMATION_METHOD_SYNTHETIC_CONTROL`` → ``synthetic control``."""
+    return value_name.removeprefix(prefix).replace("_", " ").lower()
+
+
+def money(x: float, currency: str) -> str:
+    return f"{num(x)} {currency}".strip()

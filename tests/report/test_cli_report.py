@@ -1,0 +1,74 @@
+"""`liftos report` against a real causal server: by id and --latest, opened in Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pandas as pd
+import pytest
+from liftos.v1 import causal_pb2 as pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+
+from causal_svc.app import build as causal_build
+from mesh.cli.commands import main
+from mesh.runtime.inprocess import running_services
+from mesh.runtime.tables import frame_to_table
+from tests.report.conftest import open_report
+
+
+@pytest.fixture(scope="module")
+def causal(tmp_path_factory: pytest.TempPathFactory):
+    with running_services({"causal": causal_build}, tmp_path_factory.mktemp("causal")) as services:
+        yield services["causal"]
+
+
+@pytest.fixture(scope="module")
+def stub(causal):
+    return causal_grpc.CausalServiceStub(grpc.insecure_channel(causal.address))
+
+
+def _frame(seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, 300)
+    t = rng.binomial(1, 1 / (1 + np.exp(-x)))
+    return pd.DataFrame({"sales": 3 * t + 2 * x + rng.normal(0, 1, 300), "promo": t, "x": x})
+
+
+def _estimate(stub, org: str, seed: int, method: int = pb.ESTIMATION_METHOD_IPW) -> str:
+    request = pb.EstimateEffectRequest(
+        org_id=org, method=method, table=frame_to_table(_frame(seed)),
+        roles=pb.EffectRoles(outcome="sales", treatment="promo", covariates=["x"]),
+        options=pb.EstimationOptions(refutation_simulations=2, seed=1),
+    )  # fmt: skip
+    return stub.EstimateEffect(request).analysis_id
+
+
+def test_cli_writes_the_report_by_id_and_latest(
+    causal, stub, browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", causal.address)
+    older = _estimate(stub, "cli", 1, pb.ESTIMATION_METHOD_MATCHING)
+    newest = _estimate(stub, "cli", 2)
+    by_id = tmp_path / "by-id.html"
+    assert main(["report", older, "--org", "cli", "--out", str(by_id)]) == 0
+    assert f"analysis {older}" in by_id.read_text()
+    latest = tmp_path / "latest.html"
+    assert main(["report", "--latest", "--org", "cli", "--out", str(latest)]) == 0
+    html = latest.read_text()
+    assert f"analysis {newest}" in html and "Naive comparison" in html
+    opened = open_report(browser, html, tmp_path / "opened.html", screenshot=False)
+    assert not opened.errors and {"estimate", "overlap", "love-plot"} <= {
+        f["kind"] for f in opened.figures
+    }
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_cli_says_what_is_wrong(causal, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", causal.address)
+    assert main(["report", "--latest", "--org", "nobody-here"]) == 2
+    assert "no analyses yet" in capsys.readouterr().err
+    assert main(["report", "an-missing", "--org", "cli"]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["report"]) == 2
