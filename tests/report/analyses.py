@@ -208,13 +208,21 @@ CASES: dict[str, Case] = {
 }
 
 
-def effect_analysis(name: str, *, analysis_id: str | None = None) -> causal_pb.Analysis:
-    """The stored Analysis of the named case, as GetAnalysis returns it."""
+def effect_analysis(
+    name: str, *, analysis_id: str | None = None, simulations: int = 3
+) -> causal_pb.Analysis:
+    """The stored Analysis of the named case, as GetAnalysis returns it (``simulations``
+    re-estimates per refuter: few keep the tests fast)."""
     make, spec, method, extra = CASES[name]
     randomised = bool(extra.pop("randomised", False)) if "randomised" in extra else False
     options = EstimationOptions(seed=7, **{k: v for k, v in extra.items() if k != "randomised"})
     result = estimate_effect(
-        make(), spec, method, options=options, randomised=randomised, refutation_simulations=3
+        make(),
+        spec,
+        method,
+        options=options,
+        randomised=randomised,
+        refutation_simulations=simulations,
     )
     estimate = convert.estimate_to_proto(
         result.estimate,
