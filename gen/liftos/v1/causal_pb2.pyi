@@ -343,6 +343,34 @@ CHECK_OUTCOME_SKIPPED: CheckOutcome.ValueType  # 4
 """Could not run here (interpretation says why)."""
 Global___CheckOutcome: _TypeAlias = CheckOutcome  # noqa: Y015
 
+class _HealthVerdict:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HealthVerdictEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HealthVerdict.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HEALTH_VERDICT_UNSPECIFIED: _HealthVerdict.ValueType  # 0
+    """Not set."""
+    HEALTH_VERDICT_PASS: _HealthVerdict.ValueType  # 1
+    """Every check passed."""
+    HEALTH_VERDICT_REVIEW: _HealthVerdict.ValueType  # 2
+    """Usable, with caveats a reader must see (the reasons)."""
+    HEALTH_VERDICT_FAIL: _HealthVerdict.ValueType  # 3
+    """Not usable: no ROIs are reported."""
+
+class HealthVerdict(_HealthVerdict, metaclass=_HealthVerdictEnumTypeWrapper):
+    """Verdict of an attribution model's health checks."""
+
+HEALTH_VERDICT_UNSPECIFIED: HealthVerdict.ValueType  # 0
+"""Not set."""
+HEALTH_VERDICT_PASS: HealthVerdict.ValueType  # 1
+"""Every check passed."""
+HEALTH_VERDICT_REVIEW: HealthVerdict.ValueType  # 2
+"""Usable, with caveats a reader must see (the reasons)."""
+HEALTH_VERDICT_FAIL: HealthVerdict.ValueType  # 3
+"""Not usable: no ROIs are reported."""
+Global___HealthVerdict: _TypeAlias = HealthVerdict  # noqa: Y015
+
 class _AnalysisKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -1383,12 +1411,33 @@ class ChannelAttribution(_message.Message):
     MARGINAL_ROAS_FIELD_NUMBER: _builtins.int
     CONTRIBUTION_SHARE_FIELD_NUMBER: _builtins.int
     PLATFORM_REPORTED_OUTCOME_FIELD_NUMBER: _builtins.int
+    PLATFORM_REPORTED_ROAS_FIELD_NUMBER: _builtins.int
+    NAIVE_REGRESSION_ROAS_FIELD_NUMBER: _builtins.int
+    UNCALIBRATED_ROAS_FIELD_NUMBER: _builtins.int
+    MEDIA_INPUT_FIELD_NUMBER: _builtins.int
+    IDENTIFIED_FIELD_NUMBER: _builtins.int
     channel: _builtins.str
     """Channel."""
     contribution_share: _builtins.float
     """Share of incremental outcome."""
     platform_reported_outcome: _builtins.float
     """Platform-reported outcome for comparison."""
+    platform_reported_roas: _builtins.float
+    """Platform-reported outcome per unit of spend (what the platform's dashboard says)."""
+    naive_regression_roas: _builtins.float
+    """Outcome per unit of spend from a pooled regression of the outcome on same-day spend with
+    no adstock, saturation, time effects or confounders: what a naive analysis concludes.
+    """
+    uncalibrated_roas: _builtins.float
+    """Incremental return on spend of the same model without the lift tests, when any were used."""
+    media_input: _builtins.float
+    """The channel's media input in the period: spend, or impressions (sends) for a channel
+    without spend.
+    """
+    identified: _builtins.bool
+    """False when the data could not identify the channel's effect (its interval is the
+    prior's); ModelHealth says why.
+    """
     @_builtins.property
     def spend(self) -> _common_pb2.Money:
         """Spend in the period."""
@@ -1415,14 +1464,340 @@ class ChannelAttribution(_message.Message):
         marginal_roas: _common_pb2.Interval | None = ...,
         contribution_share: _builtins.float = ...,
         platform_reported_outcome: _builtins.float = ...,
+        platform_reported_roas: _builtins.float = ...,
+        naive_regression_roas: _builtins.float | None = ...,
+        uncalibrated_roas: _builtins.float | None = ...,
+        media_input: _builtins.float = ...,
+        identified: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "marginal_roas", b"marginal_roas", "spend", b"spend"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_naive_regression_roas", b"_naive_regression_roas", "_uncalibrated_roas", b"_uncalibrated_roas", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "marginal_roas", b"marginal_roas", "naive_regression_roas", b"naive_regression_roas", "spend", b"spend", "uncalibrated_roas", b"uncalibrated_roas"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "contribution_share", b"contribution_share", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "marginal_roas", b"marginal_roas", "platform_reported_outcome", b"platform_reported_outcome", "spend", b"spend"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_naive_regression_roas", b"_naive_regression_roas", "_uncalibrated_roas", b"_uncalibrated_roas", "channel", b"channel", "contribution_share", b"contribution_share", "identified", b"identified", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "marginal_roas", b"marginal_roas", "media_input", b"media_input", "naive_regression_roas", b"naive_regression_roas", "platform_reported_outcome", b"platform_reported_outcome", "platform_reported_roas", b"platform_reported_roas", "spend", b"spend", "uncalibrated_roas", b"uncalibrated_roas"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__naive_regression_roas: _TypeAlias = _typing.Literal["naive_regression_roas"]  # noqa: Y015
+    _WhichOneofArgType__naive_regression_roas: _TypeAlias = _typing.Literal["_naive_regression_roas", b"_naive_regression_roas"]  # noqa: Y015
+    _WhichOneofReturnType__uncalibrated_roas: _TypeAlias = _typing.Literal["uncalibrated_roas"]  # noqa: Y015
+    _WhichOneofArgType__uncalibrated_roas: _TypeAlias = _typing.Literal["_uncalibrated_roas", b"_uncalibrated_roas"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__naive_regression_roas) -> _WhichOneofReturnType__naive_regression_roas | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__uncalibrated_roas) -> _WhichOneofReturnType__uncalibrated_roas | None: ...
+
+Global___ChannelAttribution: _TypeAlias = ChannelAttribution  # noqa: Y015
+
+@_typing.final
+class CampaignAttribution(_message.Message):
+    """Attribution for one campaign: its channel's daily effect, credited by the campaign's share
+    of the channel's adstocked input that day (campaigns share their channel's curve).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    SPEND_FIELD_NUMBER: _builtins.int
+    INCREMENTAL_OUTCOME_FIELD_NUMBER: _builtins.int
+    INCREMENTAL_ROAS_FIELD_NUMBER: _builtins.int
+    PLATFORM_REPORTED_OUTCOME_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    """Campaign id."""
+    channel: _builtins.str
+    """The campaign's channel."""
+    platform_reported_outcome: _builtins.float
+    """Platform-reported outcome for comparison."""
+    @_builtins.property
+    def spend(self) -> _common_pb2.Money:
+        """Spend in the period."""
+
+    @_builtins.property
+    def incremental_outcome(self) -> _common_pb2.Interval:
+        """Incremental outcome credited to the campaign."""
+
+    @_builtins.property
+    def incremental_roas(self) -> _common_pb2.Interval:
+        """Incremental return on spend (unset without spend)."""
+
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        spend: _common_pb2.Money | None = ...,
+        incremental_outcome: _common_pb2.Interval | None = ...,
+        incremental_roas: _common_pb2.Interval | None = ...,
+        platform_reported_outcome: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "spend", b"spend"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "channel", b"channel", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "platform_reported_outcome", b"platform_reported_outcome", "spend", b"spend"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ChannelAttribution: _TypeAlias = ChannelAttribution  # noqa: Y015
+Global___CampaignAttribution: _TypeAlias = CampaignAttribution  # noqa: Y015
+
+@_typing.final
+class ChannelResponseModel(_message.Message):
+    """A channel's fitted response for planning (budgets, forecasts, recommendations): over the
+    analysed period, spending s instead of reference_spend adds
+    f(s) = scale · Σ_j node_weights[j] · Hill(nodes[j] · s / reference_spend; κ, S), with
+    Hill(x; κ, S) = x^S / (x^S + κ^S), to the outcome. Parameter uncertainty travels as paired
+    draws of (scale, κ, S) from the model's Laplace posterior.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    REFERENCE_SPEND_FIELD_NUMBER: _builtins.int
+    PERIOD_DAYS_FIELD_NUMBER: _builtins.int
+    SCALE_FIELD_NUMBER: _builtins.int
+    HALF_SATURATION_FIELD_NUMBER: _builtins.int
+    SHAPE_FIELD_NUMBER: _builtins.int
+    NODES_FIELD_NUMBER: _builtins.int
+    NODE_WEIGHTS_FIELD_NUMBER: _builtins.int
+    CARRYOVER_FIELD_NUMBER: _builtins.int
+    IDENTIFIED_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    ADSTOCK_FIELD_NUMBER: _builtins.int
+    ADSTOCK_PARAMS_FIELD_NUMBER: _builtins.int
+    BASELINE_OUTCOME_FIELD_NUMBER: _builtins.int
+    channel: _builtins.str
+    """Channel."""
+    reference_spend: _builtins.float
+    """Spend (or media input, for a channel without spend) over the period as run."""
+    period_days: _builtins.int
+    """Days in the period."""
+    identified: _builtins.bool
+    """False when the data could not identify the channel's effect."""
+    note: _builtins.str
+    """Why not, or another caveat."""
+    adstock: _marketing_data_pb2.AdstockType.ValueType
+    """Adstock shape."""
+    baseline_outcome: _builtins.float
+    """Baseline outcome over the period (the outcome no channel caused), the scale's
+    denominator when a forecast moves the baseline.
+    """
+    @_builtins.property
+    def scale(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Per draw: the outcome at saturation over the period."""
+
+    @_builtins.property
+    def half_saturation(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Per draw: κ, the half-saturation relative to the mean (baseline-weighted) input."""
+
+    @_builtins.property
+    def shape(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Per draw: S, the Hill shape."""
+
+    @_builtins.property
+    def nodes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Relative inputs of the quadrature nodes (the geo-days' inputs grouped; weighted mean 1)."""
+
+    @_builtins.property
+    def node_weights(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Weights of the nodes (sum 1)."""
+
+    @_builtins.property
+    def carryover(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Adstock lag weights, today first (sum 1)."""
+
+    @_builtins.property
+    def adstock_params(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Adstock parameters: (decay) for geometric, (shape, scale in days) for Weibull."""
+
+    def __init__(
+        self,
+        *,
+        channel: _builtins.str = ...,
+        reference_spend: _builtins.float = ...,
+        period_days: _builtins.int = ...,
+        scale: _abc.Iterable[_builtins.float] | None = ...,
+        half_saturation: _abc.Iterable[_builtins.float] | None = ...,
+        shape: _abc.Iterable[_builtins.float] | None = ...,
+        nodes: _abc.Iterable[_builtins.float] | None = ...,
+        node_weights: _abc.Iterable[_builtins.float] | None = ...,
+        carryover: _abc.Iterable[_builtins.float] | None = ...,
+        identified: _builtins.bool = ...,
+        note: _builtins.str = ...,
+        adstock: _marketing_data_pb2.AdstockType.ValueType = ...,
+        adstock_params: _abc.Iterable[_builtins.float] | None = ...,
+        baseline_outcome: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adstock", b"adstock", "adstock_params", b"adstock_params", "baseline_outcome", b"baseline_outcome", "carryover", b"carryover", "channel", b"channel", "half_saturation", b"half_saturation", "identified", b"identified", "node_weights", b"node_weights", "nodes", b"nodes", "note", b"note", "period_days", b"period_days", "reference_spend", b"reference_spend", "scale", b"scale", "shape", b"shape"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChannelResponseModel: _TypeAlias = ChannelResponseModel  # noqa: Y015
+
+@_typing.final
+class HealthCheck(_message.Message):
+    """One health check of an attribution model."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Check name, e.g. "holdout", "convergence", "baseline", "collinearity"."""
+    verdict: Global___HealthVerdict.ValueType
+    """This check's verdict."""
+    value: _builtins.float
+    """The number the verdict rests on, when there is one."""
+    threshold: _builtins.float
+    """The threshold it was compared with."""
+    message: _builtins.str
+    """What it found, in words."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        verdict: Global___HealthVerdict.ValueType = ...,
+        value: _builtins.float | None = ...,
+        threshold: _builtins.float | None = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_threshold", b"_threshold", "_value", b"_value", "threshold", b"threshold", "value", b"value"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_threshold", b"_threshold", "_value", b"_value", "message", b"message", "name", b"name", "threshold", b"threshold", "value", b"value", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__threshold: _TypeAlias = _typing.Literal["threshold"]  # noqa: Y015
+    _WhichOneofArgType__threshold: _TypeAlias = _typing.Literal["_threshold", b"_threshold"]  # noqa: Y015
+    _WhichOneofReturnType__value: _TypeAlias = _typing.Literal["value"]  # noqa: Y015
+    _WhichOneofArgType__value: _TypeAlias = _typing.Literal["_value", b"_value"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__threshold) -> _WhichOneofReturnType__threshold | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__value) -> _WhichOneofReturnType__value | None: ...
+
+Global___HealthCheck: _TypeAlias = HealthCheck  # noqa: Y015
+
+@_typing.final
+class ModelHealth(_message.Message):
+    """An attribution model's health: checks and their verdict, computed before any ROI is shown."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERDICT_FIELD_NUMBER: _builtins.int
+    CHECKS_FIELD_NUMBER: _builtins.int
+    HOLDOUT_DAYS_FIELD_NUMBER: _builtins.int
+    HOLDOUT_R_SQUARED_FIELD_NUMBER: _builtins.int
+    HOLDOUT_MAPE_FIELD_NUMBER: _builtins.int
+    HOLDOUT_NRMSE_FIELD_NUMBER: _builtins.int
+    IN_SAMPLE_R_SQUARED_FIELD_NUMBER: _builtins.int
+    UNIDENTIFIED_CHANNELS_FIELD_NUMBER: _builtins.int
+    verdict: Global___HealthVerdict.ValueType
+    """Worst verdict of the checks."""
+    holdout_days: _builtins.int
+    """Days held out at the end for the validation fit (0: none)."""
+    holdout_r_squared: _builtins.float
+    """Out-of-sample R² of the held-out days' national (log) outcome."""
+    holdout_mape: _builtins.float
+    """Mean absolute percentage error on the held-out days."""
+    holdout_nrmse: _builtins.float
+    """RMSE over the range of the held-out outcome (Robyn's NRMSE)."""
+    in_sample_r_squared: _builtins.float
+    """Share of the outcome's variation beyond the nuisance that the media explain in sample."""
+    @_builtins.property
+    def checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___HealthCheck]:
+        """Every check."""
+
+    @_builtins.property
+    def unidentified_channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Channels whose effect the data could not identify."""
+
+    def __init__(
+        self,
+        *,
+        verdict: Global___HealthVerdict.ValueType = ...,
+        checks: _abc.Iterable[Global___HealthCheck] | None = ...,
+        holdout_days: _builtins.int = ...,
+        holdout_r_squared: _builtins.float = ...,
+        holdout_mape: _builtins.float = ...,
+        holdout_nrmse: _builtins.float = ...,
+        in_sample_r_squared: _builtins.float = ...,
+        unidentified_channels: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "holdout_days", b"holdout_days", "holdout_mape", b"holdout_mape", "holdout_nrmse", b"holdout_nrmse", "holdout_r_squared", b"holdout_r_squared", "in_sample_r_squared", b"in_sample_r_squared", "unidentified_channels", b"unidentified_channels", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelHealth: _TypeAlias = ModelHealth  # noqa: Y015
+
+@_typing.final
+class CalibrationCheck(_message.Message):
+    """A lift test beside the model's prediction of it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPERIMENT_ID_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    MEASURED_LIFT_FIELD_NUMBER: _builtins.int
+    MEASURED_STD_ERROR_FIELD_NUMBER: _builtins.int
+    PREDICTED_LIFT_FIELD_NUMBER: _builtins.int
+    PREDICTED_LIFT_UNCALIBRATED_FIELD_NUMBER: _builtins.int
+    experiment_id: _builtins.str
+    """Experiment id (or the calibration entry's)."""
+    channel: _builtins.str
+    """Channel measured."""
+    measured_lift: _builtins.float
+    """The measured lift (outcome units) and its standard error."""
+    measured_std_error: _builtins.float
+    """Standard error of measured_lift."""
+    predicted_lift: _builtins.float
+    """The calibrated model's lift for the same cells."""
+    predicted_lift_uncalibrated: _builtins.float
+    """The model's lift without any lift test."""
+    def __init__(
+        self,
+        *,
+        experiment_id: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        measured_lift: _builtins.float = ...,
+        measured_std_error: _builtins.float = ...,
+        predicted_lift: _builtins.float = ...,
+        predicted_lift_uncalibrated: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_predicted_lift_uncalibrated", b"_predicted_lift_uncalibrated", "predicted_lift_uncalibrated", b"predicted_lift_uncalibrated"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_predicted_lift_uncalibrated", b"_predicted_lift_uncalibrated", "channel", b"channel", "experiment_id", b"experiment_id", "measured_lift", b"measured_lift", "measured_std_error", b"measured_std_error", "predicted_lift", b"predicted_lift", "predicted_lift_uncalibrated", b"predicted_lift_uncalibrated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__predicted_lift_uncalibrated: _TypeAlias = _typing.Literal["predicted_lift_uncalibrated"]  # noqa: Y015
+    _WhichOneofArgType__predicted_lift_uncalibrated: _TypeAlias = _typing.Literal["_predicted_lift_uncalibrated", b"_predicted_lift_uncalibrated"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__predicted_lift_uncalibrated) -> _WhichOneofReturnType__predicted_lift_uncalibrated | None: ...
+
+Global___CalibrationCheck: _TypeAlias = CalibrationCheck  # noqa: Y015
+
+@_typing.final
+class StageTiming(_message.Message):
+    """Seconds one step of the analysis took."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STAGE_FIELD_NUMBER: _builtins.int
+    SECONDS_FIELD_NUMBER: _builtins.int
+    stage: _builtins.str
+    """Step name."""
+    seconds: _builtins.float
+    """Wall-clock seconds."""
+    def __init__(
+        self,
+        *,
+        stage: _builtins.str = ...,
+        seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["seconds", b"seconds", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StageTiming: _TypeAlias = StageTiming  # noqa: Y015
 
 @_typing.final
 class ResponseCurve(_message.Message):
@@ -1482,8 +1857,42 @@ class AttributionResult(_message.Message):
     RESPONSE_CURVES_FIELD_NUMBER: _builtins.int
     BASELINE_OUTCOME_FIELD_NUMBER: _builtins.int
     WARNINGS_FIELD_NUMBER: _builtins.int
+    HEALTH_FIELD_NUMBER: _builtins.int
+    CAMPAIGNS_FIELD_NUMBER: _builtins.int
+    RESPONSE_MODELS_FIELD_NUMBER: _builtins.int
+    CALIBRATION_FIELD_NUMBER: _builtins.int
+    IDENTIFICATION_FIELD_NUMBER: _builtins.int
+    CONFOUNDERS_FIELD_NUMBER: _builtins.int
+    UNOBSERVED_CONFOUNDERS_FIELD_NUMBER: _builtins.int
+    MEDIATORS_FIELD_NUMBER: _builtins.int
+    CONTROLS_FIELD_NUMBER: _builtins.int
+    DATE_RANGE_FIELD_NUMBER: _builtins.int
+    RECORD_COUNT_FIELD_NUMBER: _builtins.int
+    GEO_COUNT_FIELD_NUMBER: _builtins.int
+    DAY_COUNT_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    CODE_VERSION_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    DEMAND_ELASTICITY_FIELD_NUMBER: _builtins.int
+    STAGE_TIMINGS_FIELD_NUMBER: _builtins.int
     analysis_id: _builtins.str
     """Analysis id."""
+    record_count: _builtins.int
+    """Records the aggregate was built from."""
+    geo_count: _builtins.int
+    """Geos and days in the panel."""
+    day_count: _builtins.int
+    """Days in the panel."""
+    model_version: _builtins.str
+    """Model version (e.g. "liftos-causal-mmm/1") and code version, to reproduce it."""
+    code_version: _builtins.str
+    """Version of the code that ran it."""
+    outcome: _common_pb2.OutcomeMetric.ValueType
+    """Outcome modelled."""
+    demand_elasticity: _builtins.float
+    """Estimated elasticity of media effects to baseline demand (0: independent, 1: in
+    proportion).
+    """
     @_builtins.property
     def model(self) -> _marketing_data_pb2.AttributionModel:
         """The model."""
@@ -1504,6 +1913,50 @@ class AttributionResult(_message.Message):
     def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Warnings."""
 
+    @_builtins.property
+    def health(self) -> Global___ModelHealth:
+        """Model health: its verdict and checks (FAIL: channels, campaigns and curves are empty)."""
+
+    @_builtins.property
+    def campaigns(self) -> _containers.RepeatedCompositeFieldContainer[Global___CampaignAttribution]:
+        """Per-campaign attribution."""
+
+    @_builtins.property
+    def response_models(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelResponseModel]:
+        """Each channel's fitted response, for planning."""
+
+    @_builtins.property
+    def calibration(self) -> _containers.RepeatedCompositeFieldContainer[Global___CalibrationCheck]:
+        """Each lift test used, beside the model's prediction of it."""
+
+    @_builtins.property
+    def identification(self) -> Global___IdentificationStrategy:
+        """How the effects are identified and what the answer assumes."""
+
+    @_builtins.property
+    def confounders(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Confounders adjusted for (nodes of the marketing DAG the data has)."""
+
+    @_builtins.property
+    def unobserved_confounders(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Confounders the data lacks (the identification strategy must get around them)."""
+
+    @_builtins.property
+    def mediators(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Mediators, deliberately not adjusted for (impressions, clicks, platform conversions)."""
+
+    @_builtins.property
+    def controls(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The controls in the model (calendar, external series, geo-varying controls)."""
+
+    @_builtins.property
+    def date_range(self) -> _common_pb2.DateRange:
+        """Data window analysed."""
+
+    @_builtins.property
+    def stage_timings(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageTiming]:
+        """Seconds per step."""
+
     def __init__(
         self,
         *,
@@ -1513,10 +1966,28 @@ class AttributionResult(_message.Message):
         response_curves: _abc.Iterable[Global___ResponseCurve] | None = ...,
         baseline_outcome: _common_pb2.Interval | None = ...,
         warnings: _abc.Iterable[_builtins.str] | None = ...,
+        health: Global___ModelHealth | None = ...,
+        campaigns: _abc.Iterable[Global___CampaignAttribution] | None = ...,
+        response_models: _abc.Iterable[Global___ChannelResponseModel] | None = ...,
+        calibration: _abc.Iterable[Global___CalibrationCheck] | None = ...,
+        identification: Global___IdentificationStrategy | None = ...,
+        confounders: _abc.Iterable[_builtins.str] | None = ...,
+        unobserved_confounders: _abc.Iterable[_builtins.str] | None = ...,
+        mediators: _abc.Iterable[_builtins.str] | None = ...,
+        controls: _abc.Iterable[_builtins.str] | None = ...,
+        date_range: _common_pb2.DateRange | None = ...,
+        record_count: _builtins.int = ...,
+        geo_count: _builtins.int = ...,
+        day_count: _builtins.int = ...,
+        model_version: _builtins.str = ...,
+        code_version: _builtins.str = ...,
+        outcome: _common_pb2.OutcomeMetric.ValueType = ...,
+        demand_elasticity: _builtins.float = ...,
+        stage_timings: _abc.Iterable[Global___StageTiming] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_outcome", b"baseline_outcome", "model", b"model"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_outcome", b"baseline_outcome", "date_range", b"date_range", "health", b"health", "identification", b"identification", "model", b"model"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "baseline_outcome", b"baseline_outcome", "channels", b"channels", "model", b"model", "response_curves", b"response_curves", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "baseline_outcome", b"baseline_outcome", "calibration", b"calibration", "campaigns", b"campaigns", "channels", b"channels", "code_version", b"code_version", "confounders", b"confounders", "controls", b"controls", "date_range", b"date_range", "day_count", b"day_count", "demand_elasticity", b"demand_elasticity", "geo_count", b"geo_count", "health", b"health", "identification", b"identification", "mediators", b"mediators", "model", b"model", "model_version", b"model_version", "outcome", b"outcome", "record_count", b"record_count", "response_curves", b"response_curves", "response_models", b"response_models", "stage_timings", b"stage_timings", "unobserved_confounders", b"unobserved_confounders", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1818,12 +2289,17 @@ class CounterfactualRequest(_message.Message):
     CHANGES_FIELD_NUMBER: _builtins.int
     REFERENCE_PERIOD_FIELD_NUMBER: _builtins.int
     ALPHA_FIELD_NUMBER: _builtins.int
+    FUTURE_DAYS_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     analysis_id: _builtins.str
     """Attribution analysis to predict from (an AnalyzeAttribution result's analysis_id)."""
     alpha: _builtins.float
     """Significance level (default 0.05)."""
+    future_days: _builtins.int
+    """Predict the next future_days days instead (taken to look like the analysis's last
+    future_days days; the changes scale their spend). 0: the reference period.
+    """
     @_builtins.property
     def changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpendChange]:
         """Spend changes (channels not named are unchanged)."""
@@ -1840,10 +2316,11 @@ class CounterfactualRequest(_message.Message):
         changes: _abc.Iterable[Global___SpendChange] | None = ...,
         reference_period: _common_pb2.DateRange | None = ...,
         alpha: _builtins.float = ...,
+        future_days: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["reference_period", b"reference_period"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "analysis_id", b"analysis_id", "changes", b"changes", "org_id", b"org_id", "reference_period", b"reference_period"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "analysis_id", b"analysis_id", "changes", b"changes", "future_days", b"future_days", "org_id", b"org_id", "reference_period", b"reference_period"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1895,6 +2372,7 @@ class CounterfactualResponse(_message.Message):
     COUNTERFACTUAL_OUTCOME_FIELD_NUMBER: _builtins.int
     DELTA_FIELD_NUMBER: _builtins.int
     CHANNELS_FIELD_NUMBER: _builtins.int
+    EVALUATED_PERIOD_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def reference_outcome(self) -> _common_pb2.Interval:
         """Outcome under the reference plan."""
@@ -1911,6 +2389,12 @@ class CounterfactualResponse(_message.Message):
     def channels(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelCounterfactual]:
         """Per channel."""
 
+    @_builtins.property
+    def evaluated_period(self) -> _common_pb2.DateRange:
+        """Days whose outcome was compared: the period plus the carry-over that follows it inside
+        the analysis (future windows: the window itself).
+        """
+
     def __init__(
         self,
         *,
@@ -1918,10 +2402,11 @@ class CounterfactualResponse(_message.Message):
         counterfactual_outcome: _common_pb2.Interval | None = ...,
         delta: _common_pb2.Interval | None = ...,
         channels: _abc.Iterable[Global___ChannelCounterfactual] | None = ...,
+        evaluated_period: _common_pb2.DateRange | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["counterfactual_outcome", b"counterfactual_outcome", "delta", b"delta", "reference_outcome", b"reference_outcome"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["counterfactual_outcome", b"counterfactual_outcome", "delta", b"delta", "evaluated_period", b"evaluated_period", "reference_outcome", b"reference_outcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channels", b"channels", "counterfactual_outcome", b"counterfactual_outcome", "delta", b"delta", "reference_outcome", b"reference_outcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channels", b"channels", "counterfactual_outcome", b"counterfactual_outcome", "delta", b"delta", "evaluated_period", b"evaluated_period", "reference_outcome", b"reference_outcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -97,8 +97,15 @@ class CausalServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AnalyzeAttribution(self, request, context):
-        """Runs the attribution pipeline over an org's records: progress events, then the result.
-        Errors: INVALID_ARGUMENT, FAILED_PRECONDITION (too little data), UNAVAILABLE (memory).
+        """Runs the attribution pipeline over an org's records: one progress event per step
+        (retrieve, causal_graph, confounders, identification, estimation, validation,
+        attribution), then the result, which is also stored (GetAnalysis). A model whose health
+        verdict is FAIL returns its diagnostics and no ROIs.
+        Errors: INVALID_ARGUMENT (org_id, a date range whose end precedes its start, an unknown
+        channel, a calibration entry with no channel, window or positive standard error; field
+        named), FAILED_PRECONDITION (no first-party outcome or no spend in the window, fewer than
+        28 days or 2 geos, contradictory calibration: subject named), UNAVAILABLE (memory),
+        RESOURCE_EXHAUSTED (as EstimateEffect). A call cancelled or past its deadline stops.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -122,8 +129,10 @@ class CausalServiceServicer:
 
     def Counterfactual(self, request, context):
         """Predicted outcome under a changed spend plan, from a stored attribution analysis, with an
-        interval. Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), FAILED_PRECONDITION (analysis
-        is not an attribution model).
+        interval. Errors: INVALID_ARGUMENT (no change, an unknown channel or one named twice, a
+        negative multiplier or spend, both or neither of them, a reference period outside the
+        analysis, future_days out of range; field named), NOT_FOUND (analysis), FAILED_PRECONDITION
+        (analysis is not an attribution model, or its model failed its health checks).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

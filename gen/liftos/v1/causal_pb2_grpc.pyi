@@ -51,8 +51,15 @@ class CausalServiceStub:
     does not identify the effect is answered with identifiable = false and the reason.
     """
     AnalyzeAttribution: _grpc.UnaryStreamMultiCallable[_causal_pb2.AnalyzeAttributionRequest, _causal_pb2.AnalyzeAttributionResponse]
-    """Runs the attribution pipeline over an org's records: progress events, then the result.
-    Errors: INVALID_ARGUMENT, FAILED_PRECONDITION (too little data), UNAVAILABLE (memory).
+    """Runs the attribution pipeline over an org's records: one progress event per step
+    (retrieve, causal_graph, confounders, identification, estimation, validation,
+    attribution), then the result, which is also stored (GetAnalysis). A model whose health
+    verdict is FAIL returns its diagnostics and no ROIs.
+    Errors: INVALID_ARGUMENT (org_id, a date range whose end precedes its start, an unknown
+    channel, a calibration entry with no channel, window or positive standard error; field
+    named), FAILED_PRECONDITION (no first-party outcome or no spend in the window, fewer than
+    28 days or 2 geos, contradictory calibration: subject named), UNAVAILABLE (memory),
+    RESOURCE_EXHAUSTED (as EstimateEffect). A call cancelled or past its deadline stops.
     """
     GetAnalysis: _grpc.UnaryUnaryMultiCallable[_causal_pb2.GetAnalysisRequest, _causal_pb2.GetAnalysisResponse]
     """A stored analysis by id. Errors: INVALID_ARGUMENT, NOT_FOUND."""
@@ -63,8 +70,10 @@ class CausalServiceStub:
     """
     Counterfactual: _grpc.UnaryUnaryMultiCallable[_causal_pb2.CounterfactualRequest, _causal_pb2.CounterfactualResponse]
     """Predicted outcome under a changed spend plan, from a stored attribution analysis, with an
-    interval. Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), FAILED_PRECONDITION (analysis
-    is not an attribution model).
+    interval. Errors: INVALID_ARGUMENT (no change, an unknown channel or one named twice, a
+    negative multiplier or spend, both or neither of them, a reference period outside the
+    analysis, future_days out of range; field named), NOT_FOUND (analysis), FAILED_PRECONDITION
+    (analysis is not an attribution model, or its model failed its health checks).
     """
 
 @_typing.type_check_only
@@ -90,8 +99,15 @@ class CausalServiceAsyncStub(CausalServiceStub):
     does not identify the effect is answered with identifiable = false and the reason.
     """
     AnalyzeAttribution: _aio.UnaryStreamMultiCallable[_causal_pb2.AnalyzeAttributionRequest, _causal_pb2.AnalyzeAttributionResponse]  # type: ignore[assignment]
-    """Runs the attribution pipeline over an org's records: progress events, then the result.
-    Errors: INVALID_ARGUMENT, FAILED_PRECONDITION (too little data), UNAVAILABLE (memory).
+    """Runs the attribution pipeline over an org's records: one progress event per step
+    (retrieve, causal_graph, confounders, identification, estimation, validation,
+    attribution), then the result, which is also stored (GetAnalysis). A model whose health
+    verdict is FAIL returns its diagnostics and no ROIs.
+    Errors: INVALID_ARGUMENT (org_id, a date range whose end precedes its start, an unknown
+    channel, a calibration entry with no channel, window or positive standard error; field
+    named), FAILED_PRECONDITION (no first-party outcome or no spend in the window, fewer than
+    28 days or 2 geos, contradictory calibration: subject named), UNAVAILABLE (memory),
+    RESOURCE_EXHAUSTED (as EstimateEffect). A call cancelled or past its deadline stops.
     """
     GetAnalysis: _aio.UnaryUnaryMultiCallable[_causal_pb2.GetAnalysisRequest, _causal_pb2.GetAnalysisResponse]  # type: ignore[assignment]
     """A stored analysis by id. Errors: INVALID_ARGUMENT, NOT_FOUND."""
@@ -102,8 +118,10 @@ class CausalServiceAsyncStub(CausalServiceStub):
     """
     Counterfactual: _aio.UnaryUnaryMultiCallable[_causal_pb2.CounterfactualRequest, _causal_pb2.CounterfactualResponse]  # type: ignore[assignment]
     """Predicted outcome under a changed spend plan, from a stored attribution analysis, with an
-    interval. Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), FAILED_PRECONDITION (analysis
-    is not an attribution model).
+    interval. Errors: INVALID_ARGUMENT (no change, an unknown channel or one named twice, a
+    negative multiplier or spend, both or neither of them, a reference period outside the
+    analysis, future_days out of range; field named), NOT_FOUND (analysis), FAILED_PRECONDITION
+    (analysis is not an attribution model, or its model failed its health checks).
     """
 
 class CausalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -144,8 +162,15 @@ class CausalServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _causal_pb2.AnalyzeAttributionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_causal_pb2.AnalyzeAttributionResponse], _abc.AsyncIterator[_causal_pb2.AnalyzeAttributionResponse]]:
-        """Runs the attribution pipeline over an org's records: progress events, then the result.
-        Errors: INVALID_ARGUMENT, FAILED_PRECONDITION (too little data), UNAVAILABLE (memory).
+        """Runs the attribution pipeline over an org's records: one progress event per step
+        (retrieve, causal_graph, confounders, identification, estimation, validation,
+        attribution), then the result, which is also stored (GetAnalysis). A model whose health
+        verdict is FAIL returns its diagnostics and no ROIs.
+        Errors: INVALID_ARGUMENT (org_id, a date range whose end precedes its start, an unknown
+        channel, a calibration entry with no channel, window or positive standard error; field
+        named), FAILED_PRECONDITION (no first-party outcome or no spend in the window, fewer than
+        28 days or 2 geos, contradictory calibration: subject named), UNAVAILABLE (memory),
+        RESOURCE_EXHAUSTED (as EstimateEffect). A call cancelled or past its deadline stops.
         """
 
     @_abc_1.abstractmethod
@@ -174,8 +199,10 @@ class CausalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_causal_pb2.CounterfactualResponse, _abc.Awaitable[_causal_pb2.CounterfactualResponse]]:
         """Predicted outcome under a changed spend plan, from a stored attribution analysis, with an
-        interval. Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), FAILED_PRECONDITION (analysis
-        is not an attribution model).
+        interval. Errors: INVALID_ARGUMENT (no change, an unknown channel or one named twice, a
+        negative multiplier or spend, both or neither of them, a reference period outside the
+        analysis, future_days out of range; field named), NOT_FOUND (analysis), FAILED_PRECONDITION
+        (analysis is not an attribution model, or its model failed its health checks).
         """
 
 def add_CausalServiceServicer_to_server(servicer: CausalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

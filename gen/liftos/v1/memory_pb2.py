@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from liftos.v1 import common_pb2 as liftos_dot_v1_dot_common__pb2
 from liftos.v1 import marketing_data_pb2 as liftos_dot_v1_dot_marketing__data__pb2
+from liftos.v1 import table_pb2 as liftos_dot_v1_dot_table__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16liftos/v1/memory.proto\x12\tliftos.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x16liftos/v1/common.proto\x1a\x1eliftos/v1/marketing_data.proto\"U\n\x0cWriteRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x07records\x18\x02 \x03(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\x87\x01\n\rWriteResponse\x12\x16\n\x0einserted_count\x18\x01 \x01(\x03\x12\x16\n\x0ereplaced_count\x18\x02 \x01(\x03\x12\x17\n\x0funchanged_count\x18\x03 \x01(\x03\x12\x13\n\x0bstale_count\x18\x04 \x01(\x03\x12\x18\n\x10org_record_count\x18\x05 \x01(\x03\"[\n\x12WriteStreamRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x07records\x18\x02 \x03(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\x8d\x01\n\x13WriteStreamResponse\x12\x16\n\x0einserted_count\x18\x01 \x01(\x03\x12\x16\n\x0ereplaced_count\x18\x02 \x01(\x03\x12\x17\n\x0funchanged_count\x18\x03 \x01(\x03\x12\x13\n\x0bstale_count\x18\x04 \x01(\x03\x12\x18\n\x10org_record_count\x18\x05 \x01(\x03\"\xc5\x02\n\x0bScanRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12(\n\ntime_range\x18\x02 \x01(\x0b\x32\x14.liftos.v1.TimeRange\x12&\n\x07sources\x18\x03 \x03(\x0e\x32\x15.liftos.v1.DataSource\x12\x14\n\x0c\x63\x61mpaign_ids\x18\x04 \x03(\t\x12\x15\n\rexperiment_id\x18\x05 \x01(\t\x12\x33\n\x10treatment_groups\x18\x06 \x03(\x0e\x32\x19.liftos.v1.TreatmentGroup\x12\x0c\n\x04geos\x18\x07 \x03(\t\x12\x12\n\nbatch_size\x18\x08 \x01(\x05\x12\x1a\n\x12include_embeddings\x18\t \x01(\x08\x12\x10\n\x08\x63hannels\x18\n \x03(\t\x12\x1c\n\x14\x61llow_unknown_values\x18\x0b \x01(\x08\"?\n\x0cScanResponse\x12/\n\x07records\x18\x01 \x03(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\xb3\x02\n\x0cSearchFilter\x12&\n\x07sources\x18\x01 \x03(\x0e\x32\x15.liftos.v1.DataSource\x12\x14\n\x0c\x63\x61mpaign_ids\x18\x02 \x03(\t\x12\x15\n\rexperiment_id\x18\x03 \x01(\t\x12\x33\n\x10treatment_groups\x18\x04 \x03(\x0e\x32\x19.liftos.v1.TreatmentGroup\x12(\n\ntime_range\x18\x05 \x01(\x0b\x32\x14.liftos.v1.TimeRange\x12\x19\n\x11\x63onceptual_region\x18\x06 \x01(\t\x12\x1e\n\x11min_quality_score\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x0c\n\x04geos\x18\x08 \x03(\t\x12\x10\n\x08\x63hannels\x18\t \x03(\tB\x14\n\x12_min_quality_score\"\xb6\x01\n\rSearchRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12#\n\x06vector\x18\x03 \x01(\x0b\x32\x11.liftos.v1.VectorH\x00\x12\'\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x17.liftos.v1.SearchFilter\x12\x0f\n\x01k\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x02\x12\x17\n\x0finclude_records\x18\x06 \x01(\x08\x42\x07\n\x05query\"\x18\n\x06Vector\x12\x0e\n\x06values\x18\x01 \x03(\x02\"]\n\tSearchHit\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12.\n\x06record\x18\x03 \x01(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\x8a\x01\n\x0eSearchResponse\x12\"\n\x04hits\x18\x01 \x03(\x0b\x32\x14.liftos.v1.SearchHit\x12(\n\nindex_kind\x18\x02 \x01(\x0e\x32\x14.liftos.v1.IndexKind\x12\x12\n\nindex_size\x18\x03 \x01(\x03\x12\x16\n\x0e\x66iltered_count\x18\x04 \x01(\x03\"\xd1\x01\n\tGraphNode\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x04type\x18\x02 \x01(\x0e\x32\x18.liftos.v1.GraphNodeType\x12\r\n\x05label\x18\x03 \x01(\t\x12\x14\n\x0crecord_count\x18\x04 \x01(\x03\x12\x38\n\nproperties\x18\x05 \x03(\x0b\x32$.liftos.v1.GraphNode.PropertiesEntry\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\tGraphEdge\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12&\n\x04type\x18\x03 \x01(\x0e\x32\x18.liftos.v1.GraphEdgeType\x12\x0e\n\x06weight\x18\x04 \x01(\x03\"\x90\x01\n\x11QueryGraphRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07node_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12,\n\nedge_types\x18\x04 \x03(\x0e\x32\x18.liftos.v1.GraphEdgeType\x12\x11\n\tmax_nodes\x18\x05 \x01(\x05\"q\n\x12QueryGraphResponse\x12#\n\x05nodes\x18\x01 \x03(\x0b\x32\x14.liftos.v1.GraphNode\x12#\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x14.liftos.v1.GraphEdge\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"5\n\x10QualityDimension\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"^\n\x10\x43onceptualRegion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tprototype\x18\x02 \x03(\x01\x12\x14\n\x0crecord_count\x18\x03 \x01(\x03\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"\x93\x01\n\x0f\x43onceptualSpace\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12/\n\ndimensions\x18\x03 \x03(\x0b\x32\x1b.liftos.v1.QualityDimension\x12,\n\x07regions\x18\x04 \x03(\x0b\x32\x1b.liftos.v1.ConceptualRegion\"f\n\x1bListConceptualSpacesRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"c\n\x1cListConceptualSpacesResponse\x12*\n\x06spaces\x18\x01 \x03(\x0b\x32\x1a.liftos.v1.ConceptualSpace\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*Q\n\tIndexKind\x12\x1a\n\x16INDEX_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10INDEX_KIND_EXACT\x10\x01\x12\x12\n\x0eINDEX_KIND_IVF\x10\x02*\xeb\x02\n\rGraphNodeType\x12\x1f\n\x1bGRAPH_NODE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13GRAPH_NODE_TYPE_ORG\x10\x01\x12\x1c\n\x18GRAPH_NODE_TYPE_CAMPAIGN\x10\x02\x12\x1b\n\x17GRAPH_NODE_TYPE_CHANNEL\x10\x03\x12\x1e\n\x1aGRAPH_NODE_TYPE_EXPERIMENT\x10\x04\x12#\n\x1fGRAPH_NODE_TYPE_TREATMENT_GROUP\x10\x05\x12\x1e\n\x1aGRAPH_NODE_TYPE_CONFOUNDER\x10\x06\x12%\n!GRAPH_NODE_TYPE_CONCEPTUAL_REGION\x10\x07\x12\x1f\n\x1bGRAPH_NODE_TYPE_TIME_PERIOD\x10\x08\x12\x1f\n\x1bGRAPH_NODE_TYPE_DATA_SOURCE\x10\t\x12\x17\n\x13GRAPH_NODE_TYPE_GEO\x10\n*\xdf\x02\n\rGraphEdgeType\x12\x1f\n\x1bGRAPH_EDGE_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14GRAPH_EDGE_TYPE_OWNS\x10\x01\x12\x1b\n\x17GRAPH_EDGE_TYPE_RUNS_ON\x10\x02\x12\x1b\n\x17GRAPH_EDGE_TYPE_PART_OF\x10\x03\x12\x1d\n\x19GRAPH_EDGE_TYPE_HAS_GROUP\x10\x04\x12!\n\x1dGRAPH_EDGE_TYPE_CONFOUNDED_BY\x10\x05\x12\x1d\n\x19GRAPH_EDGE_TYPE_IN_REGION\x10\x06\x12\x1d\n\x19GRAPH_EDGE_TYPE_ACTIVE_IN\x10\x07\x12\x1f\n\x1bGRAPH_EDGE_TYPE_FROM_SOURCE\x10\x08\x12\x1b\n\x17GRAPH_EDGE_TYPE_TARGETS\x10\t\x12\x1b\n\x17GRAPH_EDGE_TYPE_ASSIGNS\x10\n2\xcd\x03\n\rMemoryService\x12<\n\x05Write\x12\x17.liftos.v1.WriteRequest\x1a\x18.liftos.v1.WriteResponse(\x01\x12P\n\x0bWriteStream\x12\x1d.liftos.v1.WriteStreamRequest\x1a\x1e.liftos.v1.WriteStreamResponse(\x01\x30\x01\x12\x39\n\x04Scan\x12\x16.liftos.v1.ScanRequest\x1a\x17.liftos.v1.ScanResponse0\x01\x12=\n\x06Search\x12\x18.liftos.v1.SearchRequest\x1a\x19.liftos.v1.SearchResponse\x12I\n\nQueryGraph\x12\x1c.liftos.v1.QueryGraphRequest\x1a\x1d.liftos.v1.QueryGraphResponse\x12g\n\x14ListConceptualSpaces\x12&.liftos.v1.ListConceptualSpacesRequest\x1a\'.liftos.v1.ListConceptualSpacesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16liftos/v1/memory.proto\x12\tliftos.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x16liftos/v1/common.proto\x1a\x1eliftos/v1/marketing_data.proto\x1a\x15liftos/v1/table.proto\"U\n\x0cWriteRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x07records\x18\x02 \x03(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\x87\x01\n\rWriteResponse\x12\x16\n\x0einserted_count\x18\x01 \x01(\x03\x12\x16\n\x0ereplaced_count\x18\x02 \x01(\x03\x12\x17\n\x0funchanged_count\x18\x03 \x01(\x03\x12\x13\n\x0bstale_count\x18\x04 \x01(\x03\x12\x18\n\x10org_record_count\x18\x05 \x01(\x03\"[\n\x12WriteStreamRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x07records\x18\x02 \x03(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\x8d\x01\n\x13WriteStreamResponse\x12\x16\n\x0einserted_count\x18\x01 \x01(\x03\x12\x16\n\x0ereplaced_count\x18\x02 \x01(\x03\x12\x17\n\x0funchanged_count\x18\x03 \x01(\x03\x12\x13\n\x0bstale_count\x18\x04 \x01(\x03\x12\x18\n\x10org_record_count\x18\x05 \x01(\x03\"\xc5\x02\n\x0bScanRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12(\n\ntime_range\x18\x02 \x01(\x0b\x32\x14.liftos.v1.TimeRange\x12&\n\x07sources\x18\x03 \x03(\x0e\x32\x15.liftos.v1.DataSource\x12\x14\n\x0c\x63\x61mpaign_ids\x18\x04 \x03(\t\x12\x15\n\rexperiment_id\x18\x05 \x01(\t\x12\x33\n\x10treatment_groups\x18\x06 \x03(\x0e\x32\x19.liftos.v1.TreatmentGroup\x12\x0c\n\x04geos\x18\x07 \x03(\t\x12\x12\n\nbatch_size\x18\x08 \x01(\x05\x12\x1a\n\x12include_embeddings\x18\t \x01(\x08\x12\x10\n\x08\x63hannels\x18\n \x03(\t\x12\x1c\n\x14\x61llow_unknown_values\x18\x0b \x01(\x08\"?\n\x0cScanResponse\x12/\n\x07records\x18\x01 \x03(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\xb3\x02\n\x0cSearchFilter\x12&\n\x07sources\x18\x01 \x03(\x0e\x32\x15.liftos.v1.DataSource\x12\x14\n\x0c\x63\x61mpaign_ids\x18\x02 \x03(\t\x12\x15\n\rexperiment_id\x18\x03 \x01(\t\x12\x33\n\x10treatment_groups\x18\x04 \x03(\x0e\x32\x19.liftos.v1.TreatmentGroup\x12(\n\ntime_range\x18\x05 \x01(\x0b\x32\x14.liftos.v1.TimeRange\x12\x19\n\x11\x63onceptual_region\x18\x06 \x01(\t\x12\x1e\n\x11min_quality_score\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x0c\n\x04geos\x18\x08 \x03(\t\x12\x10\n\x08\x63hannels\x18\t \x03(\tB\x14\n\x12_min_quality_score\"\xb6\x01\n\rSearchRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12#\n\x06vector\x18\x03 \x01(\x0b\x32\x11.liftos.v1.VectorH\x00\x12\'\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x17.liftos.v1.SearchFilter\x12\x0f\n\x01k\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x02\x12\x17\n\x0finclude_records\x18\x06 \x01(\x08\x42\x07\n\x05query\"\x18\n\x06Vector\x12\x0e\n\x06values\x18\x01 \x03(\x02\"]\n\tSearchHit\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12.\n\x06record\x18\x03 \x01(\x0b\x32\x1e.liftos.v1.CausalMarketingData\"\x8a\x01\n\x0eSearchResponse\x12\"\n\x04hits\x18\x01 \x03(\x0b\x32\x14.liftos.v1.SearchHit\x12(\n\nindex_kind\x18\x02 \x01(\x0e\x32\x14.liftos.v1.IndexKind\x12\x12\n\nindex_size\x18\x03 \x01(\x03\x12\x16\n\x0e\x66iltered_count\x18\x04 \x01(\x03\"\xd1\x01\n\tGraphNode\x12\n\n\x02id\x18\x01 \x01(\t\x12&\n\x04type\x18\x02 \x01(\x0e\x32\x18.liftos.v1.GraphNodeType\x12\r\n\x05label\x18\x03 \x01(\t\x12\x14\n\x0crecord_count\x18\x04 \x01(\x03\x12\x38\n\nproperties\x18\x05 \x03(\x0b\x32$.liftos.v1.GraphNode.PropertiesEntry\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\tGraphEdge\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12&\n\x04type\x18\x03 \x01(\x0e\x32\x18.liftos.v1.GraphEdgeType\x12\x0e\n\x06weight\x18\x04 \x01(\x03\"\x90\x01\n\x11QueryGraphRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x07node_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\x05\x12,\n\nedge_types\x18\x04 \x03(\x0e\x32\x18.liftos.v1.GraphEdgeType\x12\x11\n\tmax_nodes\x18\x05 \x01(\x05\"q\n\x12QueryGraphResponse\x12#\n\x05nodes\x18\x01 \x03(\x0b\x32\x14.liftos.v1.GraphNode\x12#\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32\x14.liftos.v1.GraphEdge\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"5\n\x10QualityDimension\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"^\n\x10\x43onceptualRegion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tprototype\x18\x02 \x03(\x01\x12\x14\n\x0crecord_count\x18\x03 \x01(\x03\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"\x93\x01\n\x0f\x43onceptualSpace\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12/\n\ndimensions\x18\x03 \x03(\x0b\x32\x1b.liftos.v1.QualityDimension\x12,\n\x07regions\x18\x04 \x03(\x0b\x32\x1b.liftos.v1.ConceptualRegion\"f\n\x1bListConceptualSpacesRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"c\n\x1cListConceptualSpacesResponse\x12*\n\x06spaces\x18\x01 \x03(\x0b\x32\x1a.liftos.v1.ConceptualSpace\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8d\x01\n\x17\x41ggregateRecordsRequest\x12\x14\n\x06org_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12.\n\ndate_range\x18\x02 \x01(\x0b\x32\x14.liftos.v1.DateRangeB\x04\xe2\x41\x01\x01\x12,\n\x07sources\x18\x03 \x03(\x0e\x32\x15.liftos.v1.DataSourceB\x04\xe2\x41\x01\x01\"}\n\x18\x41ggregateRecordsResponse\x12\"\n\x08geo_days\x18\x01 \x01(\x0b\x32\x10.liftos.v1.Table\x12\'\n\rcampaign_days\x18\x02 \x01(\x0b\x32\x10.liftos.v1.Table\x12\x14\n\x0crecord_count\x18\x03 \x01(\x03*Q\n\tIndexKind\x12\x1a\n\x16INDEX_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10INDEX_KIND_EXACT\x10\x01\x12\x12\n\x0eINDEX_KIND_IVF\x10\x02*\xeb\x02\n\rGraphNodeType\x12\x1f\n\x1bGRAPH_NODE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13GRAPH_NODE_TYPE_ORG\x10\x01\x12\x1c\n\x18GRAPH_NODE_TYPE_CAMPAIGN\x10\x02\x12\x1b\n\x17GRAPH_NODE_TYPE_CHANNEL\x10\x03\x12\x1e\n\x1aGRAPH_NODE_TYPE_EXPERIMENT\x10\x04\x12#\n\x1fGRAPH_NODE_TYPE_TREATMENT_GROUP\x10\x05\x12\x1e\n\x1aGRAPH_NODE_TYPE_CONFOUNDER\x10\x06\x12%\n!GRAPH_NODE_TYPE_CONCEPTUAL_REGION\x10\x07\x12\x1f\n\x1bGRAPH_NODE_TYPE_TIME_PERIOD\x10\x08\x12\x1f\n\x1bGRAPH_NODE_TYPE_DATA_SOURCE\x10\t\x12\x17\n\x13GRAPH_NODE_TYPE_GEO\x10\n*\xdf\x02\n\rGraphEdgeType\x12\x1f\n\x1bGRAPH_EDGE_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14GRAPH_EDGE_TYPE_OWNS\x10\x01\x12\x1b\n\x17GRAPH_EDGE_TYPE_RUNS_ON\x10\x02\x12\x1b\n\x17GRAPH_EDGE_TYPE_PART_OF\x10\x03\x12\x1d\n\x19GRAPH_EDGE_TYPE_HAS_GROUP\x10\x04\x12!\n\x1dGRAPH_EDGE_TYPE_CONFOUNDED_BY\x10\x05\x12\x1d\n\x19GRAPH_EDGE_TYPE_IN_REGION\x10\x06\x12\x1d\n\x19GRAPH_EDGE_TYPE_ACTIVE_IN\x10\x07\x12\x1f\n\x1bGRAPH_EDGE_TYPE_FROM_SOURCE\x10\x08\x12\x1b\n\x17GRAPH_EDGE_TYPE_TARGETS\x10\t\x12\x1b\n\x17GRAPH_EDGE_TYPE_ASSIGNS\x10\n2\xaa\x04\n\rMemoryService\x12<\n\x05Write\x12\x17.liftos.v1.WriteRequest\x1a\x18.liftos.v1.WriteResponse(\x01\x12P\n\x0bWriteStream\x12\x1d.liftos.v1.WriteStreamRequest\x1a\x1e.liftos.v1.WriteStreamResponse(\x01\x30\x01\x12\x39\n\x04Scan\x12\x16.liftos.v1.ScanRequest\x1a\x17.liftos.v1.ScanResponse0\x01\x12=\n\x06Search\x12\x18.liftos.v1.SearchRequest\x1a\x19.liftos.v1.SearchResponse\x12I\n\nQueryGraph\x12\x1c.liftos.v1.QueryGraphRequest\x1a\x1d.liftos.v1.QueryGraphResponse\x12g\n\x14ListConceptualSpaces\x12&.liftos.v1.ListConceptualSpacesRequest\x1a\'.liftos.v1.ListConceptualSpacesResponse\x12[\n\x10\x41ggregateRecords\x12\".liftos.v1.AggregateRecordsRequest\x1a#.liftos.v1.AggregateRecordsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,54 +57,64 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTCONCEPTUALSPACESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
   _globals['_LISTCONCEPTUALSPACESREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTCONCEPTUALSPACESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
-  _globals['_INDEXKIND']._serialized_start=2819
-  _globals['_INDEXKIND']._serialized_end=2900
-  _globals['_GRAPHNODETYPE']._serialized_start=2903
-  _globals['_GRAPHNODETYPE']._serialized_end=3266
-  _globals['_GRAPHEDGETYPE']._serialized_start=3269
-  _globals['_GRAPHEDGETYPE']._serialized_end=3620
-  _globals['_WRITEREQUEST']._serialized_start=126
-  _globals['_WRITEREQUEST']._serialized_end=211
-  _globals['_WRITERESPONSE']._serialized_start=214
-  _globals['_WRITERESPONSE']._serialized_end=349
-  _globals['_WRITESTREAMREQUEST']._serialized_start=351
-  _globals['_WRITESTREAMREQUEST']._serialized_end=442
-  _globals['_WRITESTREAMRESPONSE']._serialized_start=445
-  _globals['_WRITESTREAMRESPONSE']._serialized_end=586
-  _globals['_SCANREQUEST']._serialized_start=589
-  _globals['_SCANREQUEST']._serialized_end=914
-  _globals['_SCANRESPONSE']._serialized_start=916
-  _globals['_SCANRESPONSE']._serialized_end=979
-  _globals['_SEARCHFILTER']._serialized_start=982
-  _globals['_SEARCHFILTER']._serialized_end=1289
-  _globals['_SEARCHREQUEST']._serialized_start=1292
-  _globals['_SEARCHREQUEST']._serialized_end=1474
-  _globals['_VECTOR']._serialized_start=1476
-  _globals['_VECTOR']._serialized_end=1500
-  _globals['_SEARCHHIT']._serialized_start=1502
-  _globals['_SEARCHHIT']._serialized_end=1595
-  _globals['_SEARCHRESPONSE']._serialized_start=1598
-  _globals['_SEARCHRESPONSE']._serialized_end=1736
-  _globals['_GRAPHNODE']._serialized_start=1739
-  _globals['_GRAPHNODE']._serialized_end=1948
-  _globals['_GRAPHNODE_PROPERTIESENTRY']._serialized_start=1899
-  _globals['_GRAPHNODE_PROPERTIESENTRY']._serialized_end=1948
-  _globals['_GRAPHEDGE']._serialized_start=1950
-  _globals['_GRAPHEDGE']._serialized_end=2049
-  _globals['_QUERYGRAPHREQUEST']._serialized_start=2052
-  _globals['_QUERYGRAPHREQUEST']._serialized_end=2196
-  _globals['_QUERYGRAPHRESPONSE']._serialized_start=2198
-  _globals['_QUERYGRAPHRESPONSE']._serialized_end=2311
-  _globals['_QUALITYDIMENSION']._serialized_start=2313
-  _globals['_QUALITYDIMENSION']._serialized_end=2366
-  _globals['_CONCEPTUALREGION']._serialized_start=2368
-  _globals['_CONCEPTUALREGION']._serialized_end=2462
-  _globals['_CONCEPTUALSPACE']._serialized_start=2465
-  _globals['_CONCEPTUALSPACE']._serialized_end=2612
-  _globals['_LISTCONCEPTUALSPACESREQUEST']._serialized_start=2614
-  _globals['_LISTCONCEPTUALSPACESREQUEST']._serialized_end=2716
-  _globals['_LISTCONCEPTUALSPACESRESPONSE']._serialized_start=2718
-  _globals['_LISTCONCEPTUALSPACESRESPONSE']._serialized_end=2817
-  _globals['_MEMORYSERVICE']._serialized_start=3623
-  _globals['_MEMORYSERVICE']._serialized_end=4084
+  _globals['_AGGREGATERECORDSREQUEST'].fields_by_name['org_id']._loaded_options = None
+  _globals['_AGGREGATERECORDSREQUEST'].fields_by_name['org_id']._serialized_options = b'\342A\001\002'
+  _globals['_AGGREGATERECORDSREQUEST'].fields_by_name['date_range']._loaded_options = None
+  _globals['_AGGREGATERECORDSREQUEST'].fields_by_name['date_range']._serialized_options = b'\342A\001\001'
+  _globals['_AGGREGATERECORDSREQUEST'].fields_by_name['sources']._loaded_options = None
+  _globals['_AGGREGATERECORDSREQUEST'].fields_by_name['sources']._serialized_options = b'\342A\001\001'
+  _globals['_INDEXKIND']._serialized_start=3113
+  _globals['_INDEXKIND']._serialized_end=3194
+  _globals['_GRAPHNODETYPE']._serialized_start=3197
+  _globals['_GRAPHNODETYPE']._serialized_end=3560
+  _globals['_GRAPHEDGETYPE']._serialized_start=3563
+  _globals['_GRAPHEDGETYPE']._serialized_end=3914
+  _globals['_WRITEREQUEST']._serialized_start=149
+  _globals['_WRITEREQUEST']._serialized_end=234
+  _globals['_WRITERESPONSE']._serialized_start=237
+  _globals['_WRITERESPONSE']._serialized_end=372
+  _globals['_WRITESTREAMREQUEST']._serialized_start=374
+  _globals['_WRITESTREAMREQUEST']._serialized_end=465
+  _globals['_WRITESTREAMRESPONSE']._serialized_start=468
+  _globals['_WRITESTREAMRESPONSE']._serialized_end=609
+  _globals['_SCANREQUEST']._serialized_start=612
+  _globals['_SCANREQUEST']._serialized_end=937
+  _globals['_SCANRESPONSE']._serialized_start=939
+  _globals['_SCANRESPONSE']._serialized_end=1002
+  _globals['_SEARCHFILTER']._serialized_start=1005
+  _globals['_SEARCHFILTER']._serialized_end=1312
+  _globals['_SEARCHREQUEST']._serialized_start=1315
+  _globals['_SEARCHREQUEST']._serialized_end=1497
+  _globals['_VECTOR']._serialized_start=1499
+  _globals['_VECTOR']._serialized_end=1523
+  _globals['_SEARCHHIT']._serialized_start=1525
+  _globals['_SEARCHHIT']._serialized_end=1618
+  _globals['_SEARCHRESPONSE']._serialized_start=1621
+  _globals['_SEARCHRESPONSE']._serialized_end=1759
+  _globals['_GRAPHNODE']._serialized_start=1762
+  _globals['_GRAPHNODE']._serialized_end=1971
+  _globals['_GRAPHNODE_PROPERTIESENTRY']._serialized_start=1922
+  _globals['_GRAPHNODE_PROPERTIESENTRY']._serialized_end=1971
+  _globals['_GRAPHEDGE']._serialized_start=1973
+  _globals['_GRAPHEDGE']._serialized_end=2072
+  _globals['_QUERYGRAPHREQUEST']._serialized_start=2075
+  _globals['_QUERYGRAPHREQUEST']._serialized_end=2219
+  _globals['_QUERYGRAPHRESPONSE']._serialized_start=2221
+  _globals['_QUERYGRAPHRESPONSE']._serialized_end=2334
+  _globals['_QUALITYDIMENSION']._serialized_start=2336
+  _globals['_QUALITYDIMENSION']._serialized_end=2389
+  _globals['_CONCEPTUALREGION']._serialized_start=2391
+  _globals['_CONCEPTUALREGION']._serialized_end=2485
+  _globals['_CONCEPTUALSPACE']._serialized_start=2488
+  _globals['_CONCEPTUALSPACE']._serialized_end=2635
+  _globals['_LISTCONCEPTUALSPACESREQUEST']._serialized_start=2637
+  _globals['_LISTCONCEPTUALSPACESREQUEST']._serialized_end=2739
+  _globals['_LISTCONCEPTUALSPACESRESPONSE']._serialized_start=2741
+  _globals['_LISTCONCEPTUALSPACESRESPONSE']._serialized_end=2840
+  _globals['_AGGREGATERECORDSREQUEST']._serialized_start=2843
+  _globals['_AGGREGATERECORDSREQUEST']._serialized_end=2984
+  _globals['_AGGREGATERECORDSRESPONSE']._serialized_start=2986
+  _globals['_AGGREGATERECORDSRESPONSE']._serialized_end=3111
+  _globals['_MEMORYSERVICE']._serialized_start=3917
+  _globals['_MEMORYSERVICE']._serialized_end=4471
 # @@protoc_insertion_point(module_scope)

@@ -10,6 +10,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from liftos.v1 import common_pb2 as _common_pb2
 from liftos.v1 import marketing_data_pb2 as _marketing_data_pb2
+from liftos.v1 import table_pb2 as _table_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -927,3 +928,76 @@ class ListConceptualSpacesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListConceptualSpacesResponse: _TypeAlias = ListConceptualSpacesResponse  # noqa: Y015
+
+@_typing.final
+class AggregateRecordsRequest(_message.Message):
+    """Request for AggregateRecords."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    DATE_RANGE_FIELD_NUMBER: _builtins.int
+    SOURCES_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
+    @_builtins.property
+    def date_range(self) -> _common_pb2.DateRange:
+        """Local dates to sum over, both inclusive (unset: every date the org has)."""
+
+    @_builtins.property
+    def sources(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.DataSource.ValueType]:
+        """Only records of these sources (empty: all)."""
+
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        date_range: _common_pb2.DateRange | None = ...,
+        sources: _abc.Iterable[_common_pb2.DataSource.ValueType] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range", "org_id", b"org_id", "sources", b"sources"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AggregateRecordsRequest: _TypeAlias = AggregateRecordsRequest  # noqa: Y015
+
+@_typing.final
+class AggregateRecordsResponse(_message.Message):
+    """Response for AggregateRecords. Both tables have the columns date (int64: the local date as
+    days since 1970-01-01), the key (geo or campaign_id; string), source (string: the data
+    source's short name, e.g. "meta", "generic"), channel (string), spend, impressions,
+    conversions, revenue (double: sums) and records (int64: how many records were summed),
+    rows in (date, key, source, channel) order.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GEO_DAYS_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_DAYS_FIELD_NUMBER: _builtins.int
+    RECORD_COUNT_FIELD_NUMBER: _builtins.int
+    record_count: _builtins.int
+    """Records summed (each appears once in each table)."""
+    @_builtins.property
+    def geo_days(self) -> _table_pb2.Table:
+        """Sums per date × geo × source × channel."""
+
+    @_builtins.property
+    def campaign_days(self) -> _table_pb2.Table:
+        """Sums per date × campaign_id × source × channel."""
+
+    def __init__(
+        self,
+        *,
+        geo_days: _table_pb2.Table | None = ...,
+        campaign_days: _table_pb2.Table | None = ...,
+        record_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "geo_days", b"geo_days"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "geo_days", b"geo_days", "record_count", b"record_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AggregateRecordsResponse: _TypeAlias = AggregateRecordsResponse  # noqa: Y015

@@ -7,6 +7,8 @@ __all__ = (
     "AccountInfo",
     "AdjustmentSet",
     "AdstockType",
+    "AggregateRecordsRequest",
+    "AggregateRecordsResponse",
     "AggregationLevel",
     "Analysis",
     "AnalysisKind",
@@ -28,7 +30,9 @@ __all__ = (
     "BuildGraphRequest",
     "BuildGraphResponse",
     "CalendarDimension",
+    "CalibrationCheck",
     "CalibrationScope",
+    "CampaignAttribution",
     "CampaignObjective",
     "CausalEdge",
     "CausalExperiment",
@@ -42,6 +46,7 @@ __all__ = (
     "ChannelAttribution",
     "ChannelConstraint",
     "ChannelCounterfactual",
+    "ChannelResponseModel",
     "Check",
     "CheckClaimsRequest",
     "CheckClaimsResponse",
@@ -104,6 +109,8 @@ __all__ = (
     "GraphEdgeType",
     "GraphNode",
     "GraphNodeType",
+    "HealthCheck",
+    "HealthVerdict",
     "IdentificationKind",
     "IdentificationStrategy",
     "IndexKind",
@@ -127,6 +134,7 @@ __all__ = (
     "LlmServiceStub",
     "MarketConditions",
     "MemoryServiceStub",
+    "ModelHealth",
     "Money",
     "NodeRole",
     "OptimizeBudgetRequest",
@@ -161,6 +169,7 @@ __all__ = (
     "Series",
     "SpendChange",
     "SpendPlan",
+    "StageTiming",
     "StatisticalPower",
     "StringValues",
     "SurfacingServiceStub",
@@ -1617,6 +1626,50 @@ class GraphNodeType(betterproto2.Enum):
         }
 
 
+class HealthVerdict(betterproto2.Enum):
+    """
+    Verdict of an attribution model's health checks.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not set.
+    """
+
+    PASS = 1
+    """
+    Every check passed.
+    """
+
+    REVIEW = 2
+    """
+    Usable, with caveats a reader must see (the reasons).
+    """
+
+    FAIL = 3
+    """
+    Not usable: no ROIs are reported.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "HEALTH_VERDICT_UNSPECIFIED",
+            1: "HEALTH_VERDICT_PASS",
+            2: "HEALTH_VERDICT_REVIEW",
+            3: "HEALTH_VERDICT_FAIL",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "HEALTH_VERDICT_UNSPECIFIED": 0,
+            "HEALTH_VERDICT_PASS": 1,
+            "HEALTH_VERDICT_REVIEW": 2,
+            "HEALTH_VERDICT_FAIL": 3,
+        }
+
+
 class IdentificationKind(betterproto2.Enum):
     """
     Kind of identification strategy.
@@ -2368,6 +2421,64 @@ default_message_pool.register_message("liftos.v1", "AdjustmentSet", AdjustmentSe
 
 
 @dataclass(eq=False, repr=False)
+class AggregateRecordsRequest(betterproto2.Message):
+    """
+    Request for AggregateRecords.
+    """
+
+    org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
+    """
+
+    date_range: "DateRange | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Local dates to sum over, both inclusive (unset: every date the org has).
+    """
+
+    sources: "list[DataSource]" = betterproto2.field(3, betterproto2.TYPE_ENUM, repeated=True)
+    """
+    Only records of these sources (empty: all).
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "AggregateRecordsRequest", AggregateRecordsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class AggregateRecordsResponse(betterproto2.Message):
+    """
+    Response for AggregateRecords. Both tables have the columns date (int64: the local date as
+    days since 1970-01-01), the key (geo or campaign_id; string), source (string: the data
+    source's short name, e.g. "meta", "generic"), channel (string), spend, impressions,
+    conversions, revenue (double: sums) and records (int64: how many records were summed),
+    rows in (date, key, source, channel) order.
+    """
+
+    geo_days: "Table | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Sums per date × geo × source × channel.
+    """
+
+    campaign_days: "Table | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Sums per date × campaign_id × source × channel.
+    """
+
+    record_count: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
+    """
+    Records summed (each appears once in each table).
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "AggregateRecordsResponse", AggregateRecordsResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class Analysis(betterproto2.Message):
     """
     A stored analysis.
@@ -2748,6 +2859,113 @@ class AttributionResult(betterproto2.Message):
     Warnings.
     """
 
+    health: "ModelHealth | None" = betterproto2.field(7, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Model health: its verdict and checks (FAIL: channels, campaigns and curves are empty).
+    """
+
+    campaigns: "list[CampaignAttribution]" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Per-campaign attribution.
+    """
+
+    response_models: "list[ChannelResponseModel]" = betterproto2.field(
+        9, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Each channel's fitted response, for planning.
+    """
+
+    calibration: "list[CalibrationCheck]" = betterproto2.field(
+        10, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Each lift test used, beside the model's prediction of it.
+    """
+
+    identification: "IdentificationStrategy | None" = betterproto2.field(
+        11, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    How the effects are identified and what the answer assumes.
+    """
+
+    confounders: "list[str]" = betterproto2.field(12, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Confounders adjusted for (nodes of the marketing DAG the data has).
+    """
+
+    unobserved_confounders: "list[str]" = betterproto2.field(
+        13, betterproto2.TYPE_STRING, repeated=True
+    )
+    """
+    Confounders the data lacks (the identification strategy must get around them).
+    """
+
+    mediators: "list[str]" = betterproto2.field(14, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Mediators, deliberately not adjusted for (impressions, clicks, platform conversions).
+    """
+
+    controls: "list[str]" = betterproto2.field(15, betterproto2.TYPE_STRING, repeated=True)
+    """
+    The controls in the model (calendar, external series, geo-varying controls).
+    """
+
+    date_range: "DateRange | None" = betterproto2.field(
+        16, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Data window analysed.
+    """
+
+    record_count: "int" = betterproto2.field(17, betterproto2.TYPE_INT64)
+    """
+    Records the aggregate was built from.
+    """
+
+    geo_count: "int" = betterproto2.field(18, betterproto2.TYPE_INT32)
+    """
+    Geos and days in the panel.
+    """
+
+    day_count: "int" = betterproto2.field(19, betterproto2.TYPE_INT32)
+    """
+    Days in the panel.
+    """
+
+    model_version: "str" = betterproto2.field(20, betterproto2.TYPE_STRING)
+    """
+    Model version (e.g. "liftos-causal-mmm/1") and code version, to reproduce it.
+    """
+
+    code_version: "str" = betterproto2.field(21, betterproto2.TYPE_STRING)
+    """
+    Version of the code that ran it.
+    """
+
+    outcome: "OutcomeMetric" = betterproto2.field(
+        22, betterproto2.TYPE_ENUM, default_factory=lambda: OutcomeMetric(0)
+    )
+    """
+    Outcome modelled.
+    """
+
+    demand_elasticity: "float" = betterproto2.field(23, betterproto2.TYPE_DOUBLE)
+    """
+    Estimated elasticity of media effects to baseline demand (0: independent, 1: in
+    proportion).
+    """
+
+    stage_timings: "list[StageTiming]" = betterproto2.field(
+        24, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Seconds per step.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "AttributionResult", AttributionResult)
 
@@ -3084,6 +3302,93 @@ class CalendarDimension(betterproto2.Message):
 
 
 default_message_pool.register_message("liftos.v1", "CalendarDimension", CalendarDimension)
+
+
+@dataclass(eq=False, repr=False)
+class CalibrationCheck(betterproto2.Message):
+    """
+    A lift test beside the model's prediction of it.
+    """
+
+    experiment_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Experiment id (or the calibration entry's).
+    """
+
+    channel: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Channel measured.
+    """
+
+    measured_lift: "float" = betterproto2.field(3, betterproto2.TYPE_DOUBLE)
+    """
+    The measured lift (outcome units) and its standard error.
+    """
+
+    measured_std_error: "float" = betterproto2.field(4, betterproto2.TYPE_DOUBLE)
+    """
+    Standard error of measured_lift.
+    """
+
+    predicted_lift: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
+    """
+    The calibrated model's lift for the same cells.
+    """
+
+    predicted_lift_uncalibrated: "float | None" = betterproto2.field(
+        6, betterproto2.TYPE_DOUBLE, optional=True
+    )
+    """
+    The model's lift without any lift test.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "CalibrationCheck", CalibrationCheck)
+
+
+@dataclass(eq=False, repr=False)
+class CampaignAttribution(betterproto2.Message):
+    """
+    Attribution for one campaign: its channel's daily effect, credited by the campaign's share
+    of the channel's adstocked input that day (campaigns share their channel's curve).
+    """
+
+    campaign_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Campaign id.
+    """
+
+    channel: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The campaign's channel.
+    """
+
+    spend: "Money | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Spend in the period.
+    """
+
+    incremental_outcome: "Interval | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Incremental outcome credited to the campaign.
+    """
+
+    incremental_roas: "Interval | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Incremental return on spend (unset without spend).
+    """
+
+    platform_reported_outcome: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
+    """
+    Platform-reported outcome for comparison.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "CampaignAttribution", CampaignAttribution)
 
 
 @dataclass(eq=False, repr=False)
@@ -3789,6 +4094,38 @@ class ChannelAttribution(betterproto2.Message):
     Platform-reported outcome for comparison.
     """
 
+    platform_reported_roas: "float" = betterproto2.field(8, betterproto2.TYPE_DOUBLE)
+    """
+    Platform-reported outcome per unit of spend (what the platform's dashboard says).
+    """
+
+    naive_regression_roas: "float | None" = betterproto2.field(
+        9, betterproto2.TYPE_DOUBLE, optional=True
+    )
+    """
+    Outcome per unit of spend from a pooled regression of the outcome on same-day spend with
+    no adstock, saturation, time effects or confounders: what a naive analysis concludes.
+    """
+
+    uncalibrated_roas: "float | None" = betterproto2.field(
+        10, betterproto2.TYPE_DOUBLE, optional=True
+    )
+    """
+    Incremental return on spend of the same model without the lift tests, when any were used.
+    """
+
+    media_input: "float" = betterproto2.field(11, betterproto2.TYPE_DOUBLE)
+    """
+    The channel's media input in the period: spend, or impressions (sends) for a channel
+    without spend.
+    """
+
+    identified: "bool" = betterproto2.field(12, betterproto2.TYPE_BOOL)
+    """
+    False when the data could not identify the channel's effect (its interval is the
+    prior's); ModelHealth says why.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "ChannelAttribution", ChannelAttribution)
 
@@ -3859,6 +4196,93 @@ class ChannelCounterfactual(betterproto2.Message):
 
 
 default_message_pool.register_message("liftos.v1", "ChannelCounterfactual", ChannelCounterfactual)
+
+
+@dataclass(eq=False, repr=False)
+class ChannelResponseModel(betterproto2.Message):
+    """
+    A channel's fitted response for planning (budgets, forecasts, recommendations): over the
+    analysed period, spending s instead of reference_spend adds
+    f(s) = scale · Σ_j node_weights[j] · Hill(nodes[j] · s / reference_spend; κ, S), with
+    Hill(x; κ, S) = x^S / (x^S + κ^S), to the outcome. Parameter uncertainty travels as paired
+    draws of (scale, κ, S) from the model's Laplace posterior.
+    """
+
+    channel: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Channel.
+    """
+
+    reference_spend: "float" = betterproto2.field(2, betterproto2.TYPE_DOUBLE)
+    """
+    Spend (or media input, for a channel without spend) over the period as run.
+    """
+
+    period_days: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Days in the period.
+    """
+
+    scale: "list[float]" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, repeated=True)
+    """
+    Per draw: the outcome at saturation over the period.
+    """
+
+    half_saturation: "list[float]" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, repeated=True)
+    """
+    Per draw: κ, the half-saturation relative to the mean (baseline-weighted) input.
+    """
+
+    shape: "list[float]" = betterproto2.field(6, betterproto2.TYPE_DOUBLE, repeated=True)
+    """
+    Per draw: S, the Hill shape.
+    """
+
+    nodes: "list[float]" = betterproto2.field(7, betterproto2.TYPE_DOUBLE, repeated=True)
+    """
+    Relative inputs of the quadrature nodes (the geo-days' inputs grouped; weighted mean 1).
+    """
+
+    node_weights: "list[float]" = betterproto2.field(8, betterproto2.TYPE_DOUBLE, repeated=True)
+    """
+    Weights of the nodes (sum 1).
+    """
+
+    carryover: "list[float]" = betterproto2.field(9, betterproto2.TYPE_DOUBLE, repeated=True)
+    """
+    Adstock lag weights, today first (sum 1).
+    """
+
+    identified: "bool" = betterproto2.field(10, betterproto2.TYPE_BOOL)
+    """
+    False when the data could not identify the channel's effect.
+    """
+
+    note: "str" = betterproto2.field(11, betterproto2.TYPE_STRING)
+    """
+    Why not, or another caveat.
+    """
+
+    adstock: "AdstockType" = betterproto2.field(
+        12, betterproto2.TYPE_ENUM, default_factory=lambda: AdstockType(0)
+    )
+    """
+    Adstock shape.
+    """
+
+    adstock_params: "list[float]" = betterproto2.field(13, betterproto2.TYPE_DOUBLE, repeated=True)
+    """
+    Adstock parameters: (decay) for geometric, (shape, scale in days) for Weibull.
+    """
+
+    baseline_outcome: "float" = betterproto2.field(14, betterproto2.TYPE_DOUBLE)
+    """
+    Baseline outcome over the period (the outcome no channel caused), the scale's
+    denominator when a forecast moves the baseline.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ChannelResponseModel", ChannelResponseModel)
 
 
 @dataclass(eq=False, repr=False)
@@ -4395,6 +4819,12 @@ class CounterfactualRequest(betterproto2.Message):
     Significance level (default 0.05).
     """
 
+    future_days: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
+    """
+    Predict the next future_days days instead (taken to look like the analysis's last
+    future_days days; the changes scale their spend). 0: the reference period.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "CounterfactualRequest", CounterfactualRequest)
 
@@ -4429,6 +4859,14 @@ class CounterfactualResponse(betterproto2.Message):
     )
     """
     Per channel.
+    """
+
+    evaluated_period: "DateRange | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Days whose outcome was compared: the period plus the carry-over that follows it inside
+    the analysis (future windows: the window itself).
     """
 
 
@@ -5778,6 +6216,43 @@ default_message_pool.register_message("liftos.v1", "GraphNode", GraphNode)
 
 
 @dataclass(eq=False, repr=False)
+class HealthCheck(betterproto2.Message):
+    """
+    One health check of an attribution model.
+    """
+
+    name: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Check name, e.g. "holdout", "convergence", "baseline", "collinearity".
+    """
+
+    verdict: "HealthVerdict" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: HealthVerdict(0)
+    )
+    """
+    This check's verdict.
+    """
+
+    value: "float | None" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    The number the verdict rests on, when there is one.
+    """
+
+    threshold: "float | None" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    The threshold it was compared with.
+    """
+
+    message: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    What it found, in words.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "HealthCheck", HealthCheck)
+
+
+@dataclass(eq=False, repr=False)
 class IdentificationStrategy(betterproto2.Message):
     """
     Why the method was chosen and what it assumes.
@@ -6422,6 +6897,60 @@ class MarketConditions(betterproto2.Message):
 
 
 default_message_pool.register_message("liftos.v1", "MarketConditions", MarketConditions)
+
+
+@dataclass(eq=False, repr=False)
+class ModelHealth(betterproto2.Message):
+    """
+    An attribution model's health: checks and their verdict, computed before any ROI is shown.
+    """
+
+    verdict: "HealthVerdict" = betterproto2.field(
+        1, betterproto2.TYPE_ENUM, default_factory=lambda: HealthVerdict(0)
+    )
+    """
+    Worst verdict of the checks.
+    """
+
+    checks: "list[HealthCheck]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    Every check.
+    """
+
+    holdout_days: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Days held out at the end for the validation fit (0: none).
+    """
+
+    holdout_r_squared: "float" = betterproto2.field(4, betterproto2.TYPE_DOUBLE)
+    """
+    Out-of-sample R² of the held-out days' national (log) outcome.
+    """
+
+    holdout_mape: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
+    """
+    Mean absolute percentage error on the held-out days.
+    """
+
+    holdout_nrmse: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
+    """
+    RMSE over the range of the held-out outcome (Robyn's NRMSE).
+    """
+
+    in_sample_r_squared: "float" = betterproto2.field(7, betterproto2.TYPE_DOUBLE)
+    """
+    Share of the outcome's variation beyond the nuisance that the media explain in sample.
+    """
+
+    unidentified_channels: "list[str]" = betterproto2.field(
+        8, betterproto2.TYPE_STRING, repeated=True
+    )
+    """
+    Channels whose effect the data could not identify.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ModelHealth", ModelHealth)
 
 
 @dataclass(eq=False, repr=False)
@@ -7543,6 +8072,26 @@ default_message_pool.register_message("liftos.v1", "SpendPlan", SpendPlan)
 
 
 @dataclass(eq=False, repr=False)
+class StageTiming(betterproto2.Message):
+    """
+    Seconds one step of the analysis took.
+    """
+
+    stage: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Step name.
+    """
+
+    seconds: "float" = betterproto2.field(2, betterproto2.TYPE_DOUBLE)
+    """
+    Wall-clock seconds.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "StageTiming", StageTiming)
+
+
+@dataclass(eq=False, repr=False)
 class StatisticalPower(betterproto2.Message):
     """
     The power analysis behind an experiment.
@@ -7927,8 +8476,15 @@ class CausalServiceStub:
         self, message: "AnalyzeAttributionRequest"
     ) -> "Iterator[AnalyzeAttributionResponse]":
         """
-        Runs the attribution pipeline over an org's records: progress events, then the result.
-        Errors: INVALID_ARGUMENT, FAILED_PRECONDITION (too little data), UNAVAILABLE (memory).
+        Runs the attribution pipeline over an org's records: one progress event per step
+        (retrieve, causal_graph, confounders, identification, estimation, validation,
+        attribution), then the result, which is also stored (GetAnalysis). A model whose health
+        verdict is FAIL returns its diagnostics and no ROIs.
+        Errors: INVALID_ARGUMENT (org_id, a date range whose end precedes its start, an unknown
+        channel, a calibration entry with no channel, window or positive standard error; field
+        named), FAILED_PRECONDITION (no first-party outcome or no spend in the window, fewer than
+        28 days or 2 geos, contradictory calibration: subject named), UNAVAILABLE (memory),
+        RESOURCE_EXHAUSTED (as EstimateEffect). A call cancelled or past its deadline stops.
         """
 
         yield from self._channel.unary_stream(
@@ -7964,8 +8520,10 @@ class CausalServiceStub:
     def counterfactual(self, message: "CounterfactualRequest") -> "CounterfactualResponse":
         """
         Predicted outcome under a changed spend plan, from a stored attribution analysis, with an
-        interval. Errors: INVALID_ARGUMENT, NOT_FOUND (analysis), FAILED_PRECONDITION (analysis
-        is not an attribution model).
+        interval. Errors: INVALID_ARGUMENT (no change, an unknown channel or one named twice, a
+        negative multiplier or spend, both or neither of them, a reference period outside the
+        analysis, future_days out of range; field named), NOT_FOUND (analysis), FAILED_PRECONDITION
+        (analysis is not an attribution model, or its model failed its health checks).
         """
 
         return self._channel.unary_unary(
@@ -8242,6 +8800,21 @@ class MemoryServiceStub:
             "/liftos.v1.MemoryService/ListConceptualSpaces",
             ListConceptualSpacesRequest.SerializeToString,
             ListConceptualSpacesResponse.FromString,
+        )(message)
+
+    def aggregate_records(self, message: "AggregateRecordsRequest") -> "AggregateRecordsResponse":
+        """
+        Sums of an org's current records per local day × geo × source × channel and per local
+        day × campaign × source × channel, computed where the records are stored (what
+        attribution reads: a year of 550k campaign × geo × day records is ~20k rows here).
+        Errors: INVALID_ARGUMENT (no org_id, an end date before the start date, a source out of
+        range; field named), NOT_FOUND (org has no records).
+        """
+
+        return self._channel.unary_unary(
+            "/liftos.v1.MemoryService/AggregateRecords",
+            AggregateRecordsRequest.SerializeToString,
+            AggregateRecordsResponse.FromString,
         )(message)
 
 
