@@ -117,9 +117,25 @@ class HillCurve:
             kappa = np.asarray(self.half_saturation).reshape(-1, *(1,) * (u.ndim - 1))
             s = np.asarray(self.shape).reshape(-1, *(1,) * (u.ndim - 1))
             limit = np.where(s == 1.0, 1.0 / kappa, np.where(s < 1.0, np.inf, 0.0))
-            per_node = np.where(at_zero, limit * self.nodes / self.reference_spend, per_node)
+            moving = self.nodes > 0  # a node with no input never moves, whatever the spend
+            with np.errstate(invalid="ignore"):
+                slope = np.where(moving, limit * self.nodes / self.reference_spend, 0.0)
+            per_node = np.where(at_zero, slope, per_node)
         scale = np.asarray(self.scale).reshape(-1, *(1,) * (u.ndim - 2))
         return scale * (per_node @ self.node_weights)
+
+    def mean_value_and_slope(self, spend: float) -> tuple[float, float]:
+        """Mean outcome and mean marginal return over draws at one ``spend`` > 0, from one
+        evaluation of the Hill terms (the optimiser's inner loop)."""
+        if spend <= 0:
+            return float(self.mean_outcome(0.0)), float(self.mean_marginal(0.0))
+        h, g, u = self._terms(np.asarray(spend))
+        scale = np.asarray(self.scale)
+        value = float(scale @ (h @ self.node_weights)) / scale.size
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_node = np.where(u > 0, g / np.where(u > 0, u, 1.0), 0.0) * self.nodes
+        slope = float(scale @ (per_node @ self.node_weights)) / scale.size / self.reference_spend
+        return value, slope
 
     def mean_outcome(self, spend: float | np.ndarray) -> np.ndarray:
         """The outcome averaged over draws (what the optimiser maximises)."""

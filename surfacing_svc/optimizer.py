@@ -12,7 +12,9 @@ profit (spend is a cost) and 0 otherwise, ``E`` is the mean over the model's par
 and ``B_free`` is the budget left once held channels keep their current spend. Hill curves
 with a shape above one are S-shaped, so the problem is not convex: it is solved by SLSQP with
 the analytic gradient from several starts (current mix, equal split, greedy marginal
-water-filling) and the best feasible answer kept.
+water-filling) and the best feasible answer kept; then, at the answer's shadow price, each channel is checked
+for a jump worth making (an S-curve can be worth a large investment while worth nothing at the
+margin where it stands) and SLSQP restarted from any such jump until none improves.
 
 At the optimum every channel strictly inside its bounds has the same marginal value
 ``a f'_c − b``: the Lagrange multiplier of the budget, its *shadow price* — what one more unit
@@ -131,10 +133,14 @@ class _Problem:
     def value(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective per unit of budget, and its gradient in the budget shares ``x``."""
         s = x * self.budget
+        # The slope at exactly zero is infinite for a Hill shape below one; a hair above zero
+        # it is finite and just as telling.
+        floor = 1e-9 * self.budget
         v, g = 0.0, np.empty(x.size)
         for i, c in enumerate(self.curves):
-            v += self.a * float(c.mean_outcome(s[i])) - self.b * s[i]
-            g[i] = self.a * float(c.mean_marginal(s[i])) - self.b
+            value, slope = c.mean_value_and_slope(max(float(s[i]), floor))
+            v += self.a * value - self.b * s[i]
+            g[i] = self.a * slope - self.b
         return v / self.budget, g
 
 
@@ -153,27 +159,55 @@ def _project(x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: float) -> np
 
 def _greedy(p: _Problem, total: float) -> np.ndarray:
     """Water-filling in chunks: each chunk of budget to the channel whose next chunk returns
-    most (chunks, not derivatives, so an S-curve's slow start does not hide its payoff)."""
+    most (chunks, not derivatives, so an S-curve's slow start does not hide its payoff).
+    Each curve is tabulated once on a grid of chunk multiples."""
     x = p.lo.copy()
     remaining = total - x.sum()
     if remaining <= 0:
         return x
     step = remaining / _GREEDY_STEPS
+    grids = [
+        p.a * c.mean_outcome((p.lo[i] + step * np.arange(_GREEDY_STEPS + 1)) * p.budget)
+        for i, c in enumerate(p.curves)
+    ]
+    taken = np.zeros(x.size, dtype=np.int64)
+    room = np.floor((p.hi - p.lo) / step + 1e-9).astype(np.int64)
     for _ in range(_GREEDY_STEPS):
-        room = p.hi - x
-        best, gain = -1, -np.inf
-        for i, c in enumerate(p.curves):
-            if room[i] <= 0:
-                continue
-            d = min(step, room[i])
-            s = x[i] * p.budget
-            g = p.a * float(c.mean_outcome(s + d * p.budget) - c.mean_outcome(s)) / d
-            if g > gain:
-                best, gain = i, g
-        if best < 0 or (not p.equality and gain - p.b * p.budget <= 0):
+        gains = np.array(
+            [
+                g[k + 1] - g[k] if k < r else -np.inf
+                for g, k, r in zip(grids, taken, room, strict=True)
+            ]
+        )
+        best = int(np.argmax(gains))
+        if not np.isfinite(gains[best]) or (
+            not p.equality and gains[best] / (step * p.budget) <= p.b
+        ):
             break
-        x[best] += min(step, p.hi[best] - x[best])
-    return x
+        taken[best] += 1
+    x = p.lo + taken * step
+    return _project(x, p.lo, p.hi, total) if p.equality else x
+
+
+def _entries(p: _Problem, x: np.ndarray, price: float) -> list[np.ndarray]:
+    """Starts that move one channel to where it beats the current shadow price: for each
+    channel, the spend maximising ``a (f(s) − f(x)) − (b + price)(s − x)`` over its bounds.
+    With S-shaped curves a channel can be worth a large investment while worth nothing at the
+    margin (its payoff needs scale), which no local method sees from where it stands."""
+    out = []
+    for i, c in enumerate(p.curves):
+        grid = np.linspace(p.lo[i], p.hi[i], 161)
+        here = float(c.mean_outcome(x[i] * p.budget))
+        gain = (
+            p.a * (c.mean_outcome(grid * p.budget) - here)
+            - (p.b + price) * (grid - x[i]) * p.budget
+        )
+        k = int(np.argmax(gain))
+        if gain[k] > 1e-9 * max(abs(here), 1.0) and abs(grid[k] - x[i]) > 1e-6:
+            start = x.copy()
+            start[i] = grid[k]
+            out.append(start)
+    return out
 
 
 def _solve(p: _Problem, starts: Sequence[np.ndarray]) -> tuple[np.ndarray, bool, str]:
@@ -183,8 +217,8 @@ def _solve(p: _Problem, starts: Sequence[np.ndarray]) -> tuple[np.ndarray, bool,
         if p.equality
         else {"type": "ineq", "fun": lambda x: 1.0 - x.sum(), "jac": lambda x: -ones}
     )
-    best: tuple[float, np.ndarray, bool, str] | None = None
-    for x0 in starts:
+
+    def run(x0: np.ndarray) -> tuple[float, np.ndarray, bool, str]:
         res = minimize(
             lambda x: tuple(-v for v in p.value(x)),  # type: ignore[arg-type]
             x0,
@@ -198,10 +232,21 @@ def _solve(p: _Problem, starts: Sequence[np.ndarray]) -> tuple[np.ndarray, bool,
         x = _project(x, p.lo, p.hi, 1.0) if p.equality else x
         if not p.equality and x.sum() > 1.0:
             x = x / x.sum()
-        v = p.value(x)[0]
-        if best is None or v > best[0]:
-            best = (v, x, bool(res.success), str(res.message))
-    assert best is not None
+        return p.value(x)[0], x, bool(res.success), str(res.message)
+
+    best = max((run(x0) for x0 in starts), key=lambda r: r[0])
+    # Entry and exit at the shadow price: restart from any channel worth a jump.
+    for _ in range(len(starts) + p.lo.size):
+        _, grad = p.value(best[1])
+        inside = (best[1] > p.lo + 1e-9) & (best[1] < p.hi - 1e-9)
+        price = float(np.mean(grad[inside])) if inside.any() else float(np.max(grad))
+        if not p.equality:
+            price = max(price, 0.0)
+        tried = [run(x0) for x0 in _entries(p, best[1], price)]
+        better = [r for r in tried if r[0] > best[0] * (1 + 1e-12) + 1e-15]
+        if not better:
+            break
+        best = max(better, key=lambda r: r[0])
     return best[1], best[2], best[3]
 
 

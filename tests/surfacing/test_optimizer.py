@@ -162,3 +162,23 @@ def test_marginal_is_the_derivative_of_the_outcome() -> None:
     np.testing.assert_allclose(c.marginal(s), numeric, rtol=1e-5)
     assert c.outcome(0.0).tolist() == [0.0, 0.0]
     assert c.marginal(0.0)[0] == 0.0 and np.isinf(c.marginal(0.0)[1])
+
+
+def test_a_channel_worth_a_jump_is_entered() -> None:
+    """An S-shaped channel (shape 2) worth nothing at the margin from zero but worth a large
+    investment: water-filling in small chunks never starts it; the entry check at the shadow
+    price does. Checked against a brute-force grid over the two free shares."""
+    curves = (
+        hill("a", spend=100.0, scale=400.0, kappa=1.0),
+        hill("b", spend=100.0, scale=300.0, kappa=0.5),
+        hill("s", spend=1.0, scale=120.0, kappa=60.0, shape=2.0),
+    )
+    plan = optimize_budget(curves, objective=Objective.REVENUE, budget=300.0)
+    grid = np.linspace(0.0, 300.0, 301)
+    x, y = np.meshgrid(grid, grid)
+    ok = x + y <= 300.0
+    total = (curves[0].mean_outcome(x[ok]) + curves[1].mean_outcome(y[ok])
+             + curves[2].mean_outcome(300.0 - x[ok] - y[ok]))  # fmt: skip
+    best = float(total.max())
+    assert plan.optimal_outcome.estimate >= best * (1 - 1e-4)
+    assert plan.channels[2].optimal_spend > 30.0
