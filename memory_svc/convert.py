@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
 from collections.abc import Sequence
@@ -13,18 +14,20 @@ from google.protobuf import timestamp_pb2
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import table_pb2 as table_pb
 
 from memory_svc.errors import BatchTooLarge, InvalidQuery, InvalidRecord, UnknownFilterValue
 from memory_svc.graph import EDGE_TYPES, Neighbourhood
 from memory_svc.org_graphs import SpaceSummary
 from memory_svc.search import SearchResult
 from memory_svc.spaces import SPACES, region_keys
-from memory_svc.store import RecordFilter, ScanRow
+from memory_svc.store import Aggregate, RecordFilter, ScanRow
 from memory_svc.writer import MEASURES, Enrichment, Serialise, WriteOutcome, record_days
 from mesh.runtime import record_rules
 from mesh.runtime.exceptions import FieldViolation, shown
 from mesh.runtime.frames import enum_name, records_to_frame
-from mesh.runtime.protoconv import instant_from_proto, require_org
+from mesh.runtime.protoconv import date_from_proto, instant_from_proto, require_org
+from mesh.runtime.tables import frame_to_table
 
 MAX_RECORDS_PER_REQUEST = 10_000
 MAX_K = 1000
@@ -481,3 +484,53 @@ def payload_measures(payloads: list[bytes]) -> list[tuple[int, float, float, flo
     days = record_days(frame).tolist()
     values = np.nan_to_num(frame[list(MEASURES)].to_numpy(np.float64)).tolist()
     return [(d, *v) for d, v in zip(days, values, strict=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateQuery:
+    """An AggregateRecords request: org, inclusive local-day range, source short names."""
+
+    org_id: str
+    start_day: int | None
+    end_day: int | None
+    sources: tuple[str, ...]
+
+
+_EPOCH = dt.date(1970, 1, 1)
+_AGG_COLUMNS = ("spend", "impressions", "conversions", "revenue", "records")
+
+
+def aggregate_request(request: memory_pb.AggregateRecordsRequest) -> AggregateQuery:
+    org_id = require_org(request.org_id)
+    start = end = None
+    if request.HasField("date_range"):
+        first = date_from_proto(request.date_range.start_date, "date_range.start_date",
+                                required=False)  # fmt: skip
+        last = date_from_proto(request.date_range.end_date, "date_range.end_date", required=False)
+        if first is not None and last is not None and last < first:
+            raise InvalidQuery("date_range.end_date precedes start_date", field="date_range")
+        start = None if first is None else (first - _EPOCH).days
+        end = None if last is None else (last - _EPOCH).days
+    sources = []
+    for i, s in enumerate(request.sources):
+        name = enum_name("data_source", s)
+        if s == common_pb.DATA_SOURCE_UNSPECIFIED or name == "unknown":
+            raise InvalidQuery(f"{s} is not a data source", field=f"sources[{i}]")
+        sources.append(name)
+    return AggregateQuery(org_id, start, end, tuple(sources))
+
+
+def _aggregate_table(rows: list[tuple], key: str) -> table_pb.Table:  # type: ignore[type-arg]
+    frame = pd.DataFrame(rows, columns=["date", key, "source", "channel", *_AGG_COLUMNS])
+    frame = frame.astype({"date": np.int64, "records": np.int64})
+    for c in _AGG_COLUMNS[:-1]:
+        frame[c] = frame[c].astype(np.float64)
+    return frame_to_table(frame)
+
+
+def aggregate_response(agg: Aggregate) -> memory_pb.AggregateRecordsResponse:
+    return memory_pb.AggregateRecordsResponse(
+        geo_days=_aggregate_table(agg.geo_days, "geo"),
+        campaign_days=_aggregate_table(agg.campaign_days, "campaign_id"),
+        record_count=agg.record_count,
+    )

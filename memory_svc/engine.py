@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from memory_svc.embedding import CausalEmbedder, Embedders
+from memory_svc.errors import OrgNotFound
 from memory_svc.faiss_index import IndexManager, IndexSettings, Recovery
 from memory_svc.graph import Neighbourhood
 from memory_svc.org_graphs import OrgGraphs, SpaceSummary
@@ -100,7 +101,15 @@ class MemoryEngine:
     def aggregate(
         self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
     ) -> Aggregate:
-        """Sums of the org's current records per day × geo and per day × campaign."""
+        """Sums of the org's current records per day × geo and per day × campaign.
+
+        Raises
+        ------
+        OrgNotFound
+            The org has no records.
+        """
+        if self.record_count(org_id) == 0:
+            raise OrgNotFound(org_id)
         return self.store.aggregate(org_id, start_day, end_day, sources)
 
     # -------------------------------------------------------------------- write

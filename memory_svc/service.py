@@ -115,6 +115,15 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
         )
         return convert.query_graph_response(result)
 
+    async def AggregateRecords(
+        self, request: memory_pb.AggregateRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> memory_pb.AggregateRecordsResponse:
+        q = convert.aggregate_request(request)
+        agg = await asyncio.to_thread(
+            self._engine.aggregate, q.org_id, q.start_day, q.end_day, q.sources
+        )
+        return convert.aggregate_response(agg)
+
     async def ListConceptualSpaces(
         self, request: memory_pb.ListConceptualSpacesRequest, context: grpc.aio.ServicerContext
     ) -> memory_pb.ListConceptualSpacesResponse:

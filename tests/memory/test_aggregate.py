@@ -4,19 +4,29 @@ backfilled from its payloads on open."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+import grpc
 import numpy as np
 import pandas as pd
+import pytest
+from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from memory_svc import convert
 from memory_svc.engine import MemoryEngine, MemorySettings
+from memory_svc.errors import OrgNotFound
 from memory_svc.faiss_index import IndexManager, IndexSettings
 from memory_svc.sqlite_store import SQLiteRecordStore
 from mesh.runtime.frames import records_to_frame
 from mesh.runtime.synthetic_records import synthetic_records
+from mesh.runtime.tables import table_to_frame
+
+from .conftest import ORG as WIRE_ORG
+from .conftest import reason_and_fields
 
 ORG = "agg"
 
@@ -75,7 +85,8 @@ def test_sums_match_the_records_and_follow_restatements(tmp_path: Path) -> None:
     day0 = int(engine.aggregate(ORG, None, None, ()).geo_days[0][0])
     only = engine.aggregate(ORG, day0, day0, ())
     assert {r[0] for r in only.geo_days} == {day0}
-    assert engine.aggregate("nobody", None, None, ()).geo_days == []
+    with pytest.raises(OrgNotFound):
+        engine.aggregate("nobody", None, None, ())
     engine.close()
 
 
@@ -91,3 +102,60 @@ def test_a_database_from_before_the_table_is_backfilled(tmp_path: Path) -> None:
     assert store.backfill_measures(convert.payload_measures) == 0
     store.close()
     _check(_engine(tmp_path), records)
+
+
+# -- over the wire ------------------------------------------------------------------------
+
+
+def _date(d: dt.date) -> common_pb.Date:
+    return common_pb.Date(year=d.year, month=d.month, day=d.day)
+
+
+def test_aggregate_records_over_the_wire(
+    stub: memory_grpc.MemoryServiceStub, org_records: list[md_pb.CausalMarketingData]
+) -> None:
+    resp = stub.AggregateRecords(memory_pb.AggregateRecordsRequest(org_id=WIRE_ORG), timeout=30)
+    geo = table_to_frame(resp.geo_days)
+    assert resp.record_count == len(org_records) == int(geo["records"].sum())
+    want = _expected(org_records, "geo")
+    np.testing.assert_allclose(geo["spend"], want["spend"], rtol=1e-9)
+    assert list(geo["source"].unique()) and set(geo.columns) >= {"date", "geo", "channel"}
+    camp = table_to_frame(resp.campaign_days)
+    np.testing.assert_allclose(camp["revenue"].sum(), geo["revenue"].sum(), rtol=1e-9)
+    first = dt.date(1970, 1, 1) + dt.timedelta(days=int(geo["date"].min()))
+    one_day = stub.AggregateRecords(
+        memory_pb.AggregateRecordsRequest(
+            org_id=WIRE_ORG,
+            date_range=common_pb.DateRange(start_date=_date(first), end_date=_date(first)),
+        ),
+        timeout=30,
+    )
+    assert set(table_to_frame(one_day.geo_days)["date"]) == {int(geo["date"].min())}
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "code", "field"),
+    [
+        ({"org_id": ""}, grpc.StatusCode.INVALID_ARGUMENT, "org_id"),
+        (
+            {"org_id": WIRE_ORG, "date_range": common_pb.DateRange(
+                start_date=_date(dt.date(2024, 12, 1)), end_date=_date(dt.date(2024, 11, 1)))},
+            grpc.StatusCode.INVALID_ARGUMENT, "date_range",
+        ),
+        ({"org_id": WIRE_ORG, "sources": [0]}, grpc.StatusCode.INVALID_ARGUMENT, "sources[0]"),
+        ({"org_id": "nobody-here"}, grpc.StatusCode.NOT_FOUND, None),
+    ],
+)  # fmt: skip
+def test_aggregate_records_refusals(
+    stub: memory_grpc.MemoryServiceStub,
+    org_records: list[md_pb.CausalMarketingData],
+    request_kwargs: dict,
+    code: grpc.StatusCode,
+    field: str | None,
+) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        stub.AggregateRecords(memory_pb.AggregateRecordsRequest(**request_kwargs), timeout=30)
+    got, _, fields = reason_and_fields(info.value)
+    assert got == code
+    if field:
+        assert field in fields
