@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import llm_pb2 as llm_pb
 
 from mesh.report import UnsupportedAnalysis, render_report
 from mesh.sdk.client import LiftOS
+from mesh.sdk.failures import RpcFailure
 
 
 def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
@@ -26,6 +28,11 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
     p.add_argument(
         "--out", type=Path, default=None, help="file to write (default: report-<analysis id>.html)"
     )
+    p.add_argument(
+        "--no-explain",
+        action="store_true",
+        help="leave out the grounded explanation (LlmService.Explain) at the top",
+    )
     common(p)
     p.set_defaults(func=run)
 
@@ -40,6 +47,17 @@ def fetch(client: LiftOS, analysis_id: str, *, latest: bool) -> causal_pb.Analys
     return causal_pb.Analysis.FromString(bytes(client.get_analysis(analysis_id)))
 
 
+def explain(client: LiftOS, analysis_id: str) -> llm_pb.ExplanationDone | None:
+    """The grounded explanation, or None (said on stderr) when the LLM service cannot give one:
+    the report is still worth writing without it."""
+    try:
+        done = client.explain(analysis_id, writer="grounded")
+    except RpcFailure as failure:
+        print(f"note: no explanation in the report ({failure})", file=sys.stderr)
+        return None
+    return llm_pb.ExplanationDone.FromString(bytes(done))
+
+
 def run(args: argparse.Namespace, peers: Any) -> int:
     if bool(args.analysis_id) == bool(args.latest):
         print("error: give an ANALYSIS_ID or --latest (one of them)", file=sys.stderr)
@@ -50,8 +68,9 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         except LookupError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        explanation = None if args.no_explain else explain(client, analysis.analysis_id)
     try:
-        html = render_report(analysis)
+        html = render_report(analysis, explanation=explanation)
     except UnsupportedAnalysis as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,12 +1,14 @@
 """The report a marketing scientist opens: one self-contained HTML page per stored analysis.
 
-``render_report(analysis)`` takes the wire message (``liftos.v1.Analysis``, as GetAnalysis
-returns it) and returns the page as a string: figures are inline SVG drawn by matplotlib, the
-CSS is inline, there is no script and nothing is fetched, so the file opens anywhere, offline,
-and prints as it looks. Pure: no gRPC, no I/O.
+``render_report(analysis, …)`` takes wire messages (``liftos.v1.Analysis`` as GetAnalysis
+returns it; optionally the explanation from LlmService.Explain and the surfacing service's
+answers for the same analysis) and returns the page as a string: figures are inline SVG drawn
+by matplotlib, the CSS is inline, there is no script and nothing is fetched, so the file opens
+anywhere, offline, and prints as it looks. Pure: no gRPC, no I/O.
 
-Modules: ``effect`` (effect-estimate sections), ``_effect_plots`` (their figures), ``_svg``
-(house style, figure → inline SVG), ``_page`` (HTML shell and CSS), ``_format``, ``_data``.
+Modules: ``effect`` (effect-estimate sections) with ``_effect_plots``; ``plan`` (attribution and
+surfacing sections) with ``_plan_plots``; ``explanation``; ``_svg`` (house style, figure →
+inline SVG), ``_page`` (HTML shell and CSS), ``_format``, ``_data``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ from __future__ import annotations
 import datetime as dt
 
 from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import llm_pb2 as llm_pb
+from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.report._page import Section, page
 from mesh.report._svg import house_style
-from mesh.report.effect import Figures, effect_sections, method_name
+from mesh.report.effect import Figures, effect_sections, estimand_name, method_name
+from mesh.report.explanation import explanation_section, fact_anchors
+from mesh.report.plan import attribution_sections, currency, outcome_name, surfacing_sections
 
 __all__ = ["UnsupportedAnalysis", "render_report"]
 
@@ -33,8 +39,16 @@ def _created(analysis: causal_pb.Analysis) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def render_report(analysis: causal_pb.Analysis) -> str:
-    """The HTML page of one stored analysis."""
+def render_report(
+    analysis: causal_pb.Analysis,
+    *,
+    explanation: llm_pb.ExplanationDone | None = None,
+    budget: surfacing_pb.OptimizeBudgetResponse | None = None,
+    forecast: surfacing_pb.PredictPerformanceResponse | None = None,
+    design: surfacing_pb.DesignExperimentResponse | None = None,
+    recommendations: surfacing_pb.RecommendResponse | None = None,
+) -> str:
+    """The HTML page of one stored analysis, with whichever companions are given."""
     which = analysis.WhichOneof("result")
     figs = Figures("fig-")
     with house_style():
@@ -42,11 +56,23 @@ def render_report(analysis: causal_pb.Analysis) -> str:
             e = analysis.estimate
             title = f"Effect of {e.treatment or 'the treatment'} on {e.outcome or 'the outcome'}"
             sections: list[Section] = effect_sections(analysis, figs)
-            meta = [
-                f"{method_name(e)} ({causal_pb.Estimand.Name(e.estimand).removeprefix('ESTIMAND_')})"
-            ]
+            meta = [f"{method_name(e)} ({estimand_name(e)})"]
+            cur, label = "", f"Incremental {e.outcome or 'outcome'}"
+        elif which == "attribution":
+            result = analysis.attribution
+            title = f"What each channel caused: {outcome_name(result)}"
+            sections = attribution_sections(analysis, figs, budget)
+            meta = [f"attribution, {len(result.channels)} channels"]
+            cur = currency(result)
+            label = f"Incremental {outcome_name(result)}" + (f" ({cur})" if cur else "")
         else:
-            raise UnsupportedAnalysis(f"analysis {analysis.analysis_id!r} holds no effect estimate")
+            raise UnsupportedAnalysis(f"analysis {analysis.analysis_id!r} holds no result")
+        sections += surfacing_sections(
+            figs, currency_code=cur, outcome_label=label, budget=budget, forecast=forecast,
+            design=design, recommendations=recommendations,
+        )  # fmt: skip
+    if explanation is not None and explanation.text:
+        sections.insert(0, explanation_section(explanation, fact_anchors(analysis, figs.anchors)))
     meta += [f"analysis {analysis.analysis_id}", f"org {analysis.org_id}", _created(analysis)]
     return page(
         title,

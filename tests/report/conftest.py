@@ -48,7 +48,8 @@ class Opened:
     screenshot: Path | None = None
 
 
-# Every figure's rendered box, and any two text labels inside one SVG whose boxes intersect.
+# Every figure's rendered box; any two text labels inside one SVG whose boxes intersect, and any
+# label running past the figure's edge.
 _INSPECT = """() => {
   const out = {figures: [], overlaps: []};
   for (const f of document.querySelectorAll('figure.fig')) {
@@ -60,6 +61,10 @@ _INSPECT = """() => {
     const boxes = [...svg.querySelectorAll('text')]
       .map(t => [t.textContent.trim(), t.getBoundingClientRect()])
       .filter(([s, b]) => s && b.width > 0);
+    for (const [s, b] of boxes) {
+      if (b.left < r.left - 1 || b.right > r.right + 1 || b.top < r.top - 1 || b.bottom > r.bottom + 1)
+        out.overlaps.push(`${f.id}: "${s}" is cut off at the figure's edge`);
+    }
     for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
       const [a, p] = boxes[i], [b, q] = boxes[j];
       const w = Math.min(p.right, q.right) - Math.max(p.left, q.left);

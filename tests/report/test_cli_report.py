@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import grpc
@@ -12,6 +13,7 @@ from liftos.v1 import causal_pb2 as pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 
 from causal_svc.app import build as causal_build
+from llm_svc.app import build as llm_build
 from mesh.cli.commands import main
 from mesh.runtime.inprocess import running_services
 from mesh.runtime.tables import frame_to_table
@@ -19,9 +21,21 @@ from tests.report.conftest import open_report
 
 
 @pytest.fixture(scope="module")
-def causal(tmp_path_factory: pytest.TempPathFactory):
-    with running_services({"causal": causal_build}, tmp_path_factory.mktemp("causal")) as services:
-        yield services["causal"]
+def services(tmp_path_factory: pytest.TempPathFactory):
+    builds = {"causal": causal_build, "llm": llm_build}
+    with running_services(builds, tmp_path_factory.mktemp("report")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def causal(services):
+    return services["causal"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -46,23 +60,38 @@ def _estimate(stub, org: str, seed: int, method: int = pb.ESTIMATION_METHOD_IPW)
 
 
 def test_cli_writes_the_report_by_id_and_latest(
-    causal, stub, browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+    services, stub, browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", causal.address)
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", services["causal"].address)
+    monkeypatch.setenv("LIFTOS_LLM_ADDR", services["llm"].address)
     older = _estimate(stub, "cli", 1, pb.ESTIMATION_METHOD_MATCHING)
     newest = _estimate(stub, "cli", 2)
     by_id = tmp_path / "by-id.html"
-    assert main(["report", older, "--org", "cli", "--out", str(by_id)]) == 0
+    assert main(["report", older, "--org", "cli", "--out", str(by_id), "--no-explain"]) == 0
     assert f"analysis {older}" in by_id.read_text()
+    assert 'id="explanation"' not in by_id.read_text()
     latest = tmp_path / "latest.html"
     assert main(["report", "--latest", "--org", "cli", "--out", str(latest)]) == 0
     html = latest.read_text()
     assert f"analysis {newest}" in html and "Naive comparison" in html
+    assert 'id="explanation"' in html and 'class="cite"' in html  # Explain's text, linked
     opened = open_report(browser, html, tmp_path / "opened.html", screenshot=False)
     assert not opened.errors and {"estimate", "overlap", "love-plot"} <= {
         f["kind"] for f in opened.figures
     }
     assert "wrote" in capsys.readouterr().out
+
+
+def test_cli_writes_the_report_without_an_llm_service(
+    causal, stub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", causal.address)
+    monkeypatch.setenv("LIFTOS_LLM_ADDR", f"127.0.0.1:{_closed_port()}")
+    analysis_id = _estimate(stub, "no-llm", 3)
+    out = tmp_path / "report.html"
+    assert main(["report", analysis_id, "--org", "no-llm", "--out", str(out)]) == 0
+    assert 'id="explanation"' not in out.read_text()
+    assert "no explanation in the report" in capsys.readouterr().err
 
 
 def test_cli_says_what_is_wrong(causal, monkeypatch: pytest.MonkeyPatch, capsys) -> None:

@@ -1,0 +1,205 @@
+"""Figures of attribution and planning results: channel contributions, response curves, budget
+shift, forecast, power curve. Built for many channels: one row per channel on a category axis
+(labels never collide), small multiples with few ticks, compact money labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import surfacing_pb2 as surfacing_pb
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from mesh.report._effect_plots import _dates, _legend_above
+from mesh.report._svg import (
+    BLUE,
+    GREY,
+    INK,
+    LIGHT_GREY,
+    ORANGE,
+    PAGE_WIDTH_IN,
+    VERMILLION,
+    new_figure,
+)
+
+ROW_IN = 0.24  # height per channel row: 30 channels fit on one A4 page
+
+
+def compact(x: float, _pos: object = None) -> str:
+    """1,234 → 1.2k, 3,400,000 → 3.4M: tick labels short enough for small multiples."""
+    ax = abs(x)
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if ax >= div:
+            return f"{x / div:.3g}{suffix}".replace("-", "−")
+    return f"{x:.3g}".replace("-", "−")
+
+
+def wrap_name(name: str, width: int = 24) -> str:
+    """A long channel name over lines of at most ``width`` characters, broken after '_' or '-'
+    where it can be (small-multiple titles must not run into their neighbours)."""
+    lines, line = [], ""
+    for piece in re.findall(r"[^_\-\s]+[_\-\s]?", name) or [name]:
+        if line and len(line) + len(piece) > width:
+            lines.append(line)
+            line = ""
+        while len(piece) > width:
+            lines.append(piece[:width])
+            piece = piece[width:]
+        line += piece
+    return "\n".join([*lines, line] if line else lines)
+
+
+def _money_axis(ax: Axes, axis: str = "x") -> None:
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_formatter(FuncFormatter(compact))
+
+
+def contributions(channels: Sequence[causal_pb.ChannelAttribution], outcome_label: str) -> Figure:
+    """Causal incremental outcome (bar with interval) beside the platform-reported outcome."""
+    rows = list(channels)
+    fig, (ax,) = new_figure(0.9 + ROW_IN * len(rows))
+    y = np.arange(len(rows))[::-1]
+    causal = [c.incremental_outcome.estimate for c in rows]
+    lo = [c.incremental_outcome.lower for c in rows]
+    hi = [c.incremental_outcome.upper for c in rows]
+    platform = [c.platform_reported_outcome for c in rows]
+    ax.barh(y + 0.18, causal, height=0.36, color=BLUE, label="causal (incremental)")
+    ax.errorbar(causal, y + 0.18, xerr=[np.subtract(causal, lo), np.subtract(hi, causal)],
+                fmt="none", ecolor=INK, elinewidth=0.9, capsize=2)  # fmt: skip
+    ax.barh(y - 0.18, platform, height=0.36, color=ORANGE, hatch="///", edgecolor="white",
+            linewidth=0, label="platform-reported")  # fmt: skip
+    ax.axvline(0, color=GREY, linewidth=0.8)
+    ax.set_yticks(y, [c.channel for c in rows])
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.grid(axis="y", visible=False)
+    _money_axis(ax)
+    ax.set_xlabel(outcome_label)
+    _legend_above(ax)
+    return fig
+
+
+def roas(channels: Sequence[causal_pb.ChannelAttribution], currency: str) -> Figure:
+    """Incremental and marginal return on spend per channel, with intervals; 1 marked."""
+    rows = [c for c in channels if c.HasField("incremental_roas")]
+    fig, (ax,) = new_figure(0.9 + ROW_IN * len(rows))
+    y = np.arange(len(rows))[::-1]
+    for shift, field, color, label, filled in (
+        (0.15, "incremental_roas", BLUE, "incremental ROAS (average)", True),
+        (-0.15, "marginal_roas", VERMILLION, "marginal ROAS (next unit)", False),
+    ):
+        iv = [getattr(c, field) for c in rows]
+        est = [i.estimate for i in iv]
+        ax.errorbar(
+            est, y + shift, xerr=[np.subtract(est, [i.lower for i in iv]), np.subtract([i.upper for i in iv], est)],
+            fmt="o", color=color, markerfacecolor=color if filled else "white", markersize=5,
+            elinewidth=1.2, label=label,
+        )  # fmt: skip
+    ax.axvline(1.0, color=INK, linestyle=(0, (4, 3)), linewidth=0.9)
+    ax.set_yticks(y, [c.channel for c in rows])
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel(f"Return per {currency or 'unit'} of spend (dashed: break-even at 1)")
+    _legend_above(ax)
+    return fig
+
+
+def response_curves(
+    curves: Sequence[causal_pb.ResponseCurve], current: Mapping[str, float],
+    optimal: Mapping[str, float], currency: str, outcome_label: str,
+) -> Figure:  # fmt: skip
+    """Small multiples: each channel's curve with its band, current spend (solid) and the
+    recommended spend (dashed) marked."""
+    n = len(curves)
+    cols = 3 if n <= 9 else 4
+    rows = math.ceil(n / cols)
+    width = 24 if cols == 3 else 20
+    fig, axes = new_figure(0.5 + 1.6 * rows, nrows=rows, ncols=cols, width_in=PAGE_WIDTH_IN)
+    for ax, c in zip(axes, curves, strict=False):
+        ax.fill_between(c.spend, c.lower, c.upper, color=BLUE, alpha=0.18, linewidth=0)  # type: ignore[arg-type]
+        ax.plot(c.spend, c.outcome, color=BLUE, linewidth=1.4)
+        if c.channel in current:
+            ax.axvline(current[c.channel], color=INK, linewidth=1.0)
+        if c.channel in optimal:
+            ax.axvline(optimal[c.channel], color=VERMILLION, linewidth=1.2, linestyle=(0, (3, 2)))
+        ax.set_title(wrap_name(c.channel, width), fontsize=7.5, fontweight="normal")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(MaxNLocator(3))
+            axis.set_major_formatter(FuncFormatter(compact))
+        ax.tick_params(labelsize=6.5)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    fig.supxlabel(
+        f"Spend over the period ({currency}); solid: current, dashed: recommended", fontsize=8
+    )
+    fig.supylabel(outcome_label, fontsize=8)
+    return fig
+
+
+def budget_shift(allocations: Sequence[surfacing_pb.ChannelAllocation], currency: str) -> Figure:
+    """Current → recommended spend per channel; the bounds drawn, a binding one marked."""
+    rows = sorted(allocations, key=lambda a: -a.current_spend)
+    fig, (ax,) = new_figure(0.9 + ROW_IN * len(rows))
+    y = np.arange(len(rows))[::-1]
+    for yi, a in zip(y, rows, strict=True):
+        if a.max_spend > 0:
+            ax.plot(
+                [a.min_spend, a.max_spend],
+                [yi, yi],
+                color=LIGHT_GREY,
+                linewidth=5,
+                solid_capstyle="butt",
+            )
+        color = BLUE if a.optimal_spend >= a.current_spend else VERMILLION
+        ax.annotate("", xy=(a.optimal_spend, yi), xytext=(a.current_spend, yi),
+                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.4, "shrinkA": 0, "shrinkB": 0})  # fmt: skip
+        ax.plot([a.current_spend], [yi], "o", color=INK, markerfacecolor="white", markersize=4.5)
+        if a.bound_status in (surfacing_pb.BOUND_STATUS_LOWER, surfacing_pb.BOUND_STATUS_UPPER):
+            ax.plot(
+                [a.optimal_spend], [yi], marker="|", color=INK, markersize=11, markeredgewidth=2
+            )
+        if a.bound_status == surfacing_pb.BOUND_STATUS_HELD:
+            ax.plot([a.current_spend], [yi], marker="s", color=GREY, markersize=5)
+    ax.set_yticks(y, [a.channel for a in rows])
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.grid(axis="y", visible=False)
+    _money_axis(ax)
+    ax.set_xlabel(f"Spend over the horizon ({currency})")
+    return fig
+
+
+def forecast(points: Sequence[surfacing_pb.ForecastPoint], outcome_label: str) -> Figure:
+    """The daily forecast with its interval."""
+    x = [dt.date(p.date.year, p.date.month, p.date.day) for p in points]
+    fig, (ax,) = new_figure(2.6)
+    ax.fill_between(x, [p.outcome.lower for p in points], [p.outcome.upper for p in points],  # type: ignore[arg-type]
+                    color=BLUE, alpha=0.2, linewidth=0, label="interval")  # fmt: skip
+    ax.plot(x, [p.outcome.estimate for p in points], color=BLUE, label="forecast")  # type: ignore[arg-type]
+    _dates(ax)
+    _money_axis(ax, "y")
+    ax.set_ylabel(outcome_label)
+    ax.set_xlabel("Date")
+    _legend_above(ax)
+    return fig
+
+
+def power_curve(points: Sequence[surfacing_pb.PowerPoint], target_power: float) -> Figure:
+    """Power (and the detectable lift) by test duration."""
+    days = [p.duration_days for p in points]
+    fig, (a, b) = new_figure(3.2, nrows=2, sharex=True)
+    power = [p.power if math.isfinite(p.power) else p.power_at_expected for p in points]
+    a.plot(days, power, "o-", color=BLUE)
+    a.axhline(target_power, color=INK, linestyle=(0, (4, 3)), linewidth=0.9)
+    a.set_ylim(0, 1.02)
+    a.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+    a.set_ylabel("Power")
+    b.plot(days, [p.minimum_detectable_lift for p in points], "s-", color=ORANGE)
+    b.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.1%}"))
+    b.set_ylabel("Detectable lift")
+    b.set_xlabel("Test duration (days); dashed: target power")
+    return fig

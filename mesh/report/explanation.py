@@ -1,0 +1,82 @@
+"""The grounded explanation at the top of the page, each citation a link to what it cites."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import llm_pb2 as llm_pb
+
+from mesh.report._format import esc
+from mesh.report._page import Section
+
+
+def fact_anchors(analysis: causal_pb.Analysis, figures: Mapping[str, str]) -> dict[str, str]:
+    """Where on the page each citable fact is: headline numbers, check rows, channels; the key
+    "" is where a fact with no place of its own goes."""
+    if analysis.WhichOneof("result") != "estimate":
+        return {"": "health"}  # channels[…] facts go to their rows (see _anchor)
+    anchors = {
+        "point_estimate": "fact-point_estimate", "estimate": "fact-point_estimate",
+        "ci_lower": "fact-interval", "ci_upper": "fact-interval", "lower": "fact-interval",
+        "upper": "fact-interval", "alpha": "fact-interval", "level": "fact-interval",
+        "p_value": "fact-p_value", "n": "fact-n", "n_treated": "fact-n", "n_control": "fact-n",
+        "summary": "verdict", "supported": "verdict", "method": "identification",
+        "strategy": "identification", "assumptions": "identification", "": "summary",
+    }  # fmt: skip
+    if "estimate" in figures:
+        anchors["naive_estimate"] = figures["estimate"]
+    for i, c in enumerate(analysis.estimate.checks):
+        kind = causal_pb.CheckKind.Name(c.kind).removeprefix("CHECK_KIND_").lower()
+        anchors.setdefault(f"check:{kind}", f"check-{i}")
+    return anchors
+
+
+_CHANNEL = re.compile(r"channels\[([^\]]+)\]")
+_NAME = re.compile(r"[a-z_]+(?::[a-z_]+)?(?:\.[a-z_]+)*")
+
+
+def _anchor(fact: str, anchors: Mapping[str, str]) -> str:
+    """The element a fact lives in: a channel row, a headline number, a check row, or — for a
+    derived figure ("derived:abs(point_estimate)") — the first named fact it derives from."""
+    if fact in anchors:
+        return anchors[fact]
+    channel = _CHANNEL.search(fact)
+    if channel:
+        return f"channel-{channel.group(1)}"
+    for name in _NAME.findall(fact.removeprefix("derived:")):
+        for key in (name, name.split(".")[0]):
+            if key in anchors:
+                return anchors[key]
+    return anchors[""]
+
+
+def explanation_section(done: llm_pb.ExplanationDone, anchors: Mapping[str, str]) -> Section:
+    """The text with every cited span linked to its figure or number (spans are code points)."""
+    text, cites = done.text, sorted(done.citations, key=lambda c: (c.start, -c.end))
+    parts, at = [], 0
+    for c in cites:
+        if c.start < at or not 0 <= c.start < c.end <= len(text):
+            continue  # overlapping or out-of-range spans stay plain text
+        parts.append(esc(text[at : c.start]))
+        target = _anchor(c.fact, anchors)
+        parts.append(
+            f'<a class="cite" href="#{esc(target)}" title="{esc(c.fact)}">{esc(text[c.start : c.end])}</a>'
+        )
+        at = c.end
+    parts.append(esc(text[at:]))
+    body = "<p>" + "".join(parts).replace("\n\n", "</p><p>") + "</p>"
+    who = (
+        "LiftOS's grounded writer"
+        if done.writer != llm_pb.EXPLANATION_WRITER_LLM
+        else f"an LLM ({esc(done.model)}), checked claim by claim"
+    )
+    notes = ""
+    if done.unsupported_claims:
+        notes = f'<p class="note">{len(done.unsupported_claims)} claim(s) the evidence did not support were removed or rewritten.</p>'
+    return Section(
+        "explanation", "In plain words",
+        f'<div class="explanation">{body}<p class="note">Written by {who}; every linked phrase '
+        f"goes to the number or figure it rests on.</p>{notes}</div>",
+    )  # fmt: skip

@@ -1,0 +1,205 @@
+"""Attribution and planning sections: the model's health first, contributions beside the
+platforms' claims, returns, response curves; then the budget shift, forecast, experiment design
+and recommendations when the surfacing service's answers are given."""
+
+from __future__ import annotations
+
+import functools
+
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import surfacing_pb2 as surfacing_pb
+
+from mesh.report import _plan_plots as plots
+from mesh.report._format import enum_name, esc, num
+from mesh.report._page import Section, table
+from mesh.report.effect import Figures
+
+
+def outcome_name(result: causal_pb.AttributionResult) -> str:
+    metric = result.model.model_config.outcome
+    if metric == common_pb.OUTCOME_METRIC_UNSPECIFIED:
+        return "outcome"
+    return enum_name(common_pb.OutcomeMetric.Name(metric), "OUTCOME_METRIC_")
+
+
+def currency(result: causal_pb.AttributionResult) -> str:
+    return next((c.spend.currency_code for c in result.channels if c.spend.currency_code), "")
+
+
+def _outcome_label(result: causal_pb.AttributionResult) -> str:
+    name, cur = outcome_name(result), currency(result)
+    return f"Incremental {name} ({cur})" if name == "revenue" and cur else f"Incremental {name}"
+
+
+def _interval(i: object) -> str:
+    return f"{num(i.estimate)} ({num(i.lower)} to {num(i.upper)})"  # type: ignore[attr-defined]
+
+
+def attribution_sections(
+    analysis: causal_pb.Analysis, figs: Figures,
+    budget: surfacing_pb.OptimizeBudgetResponse | None = None,
+) -> list[Section]:  # fmt: skip
+    result = analysis.attribution
+    cur = currency(result)
+    label = _outcome_label(result)
+    by_spend = sorted(result.channels, key=lambda c: -c.spend.amount)
+    sections = [Section("health", "Model health", _health(result))]
+    if by_spend:
+        body = figs.add(
+            "contributions",
+            functools.partial(plots.contributions, by_spend, label),
+            "Causal vs platform-reported contribution",
+            "What each channel caused (with its interval) beside what its platform claims, "
+            "channels by spend. A platform bar far past the causal one is credit the platform "
+            "takes for outcomes that would have happened anyway.",
+        )
+        if any(c.HasField("incremental_roas") for c in by_spend):
+            body += figs.add(
+                "roas",
+                functools.partial(plots.roas, by_spend, cur),
+                "Return on spend",
+                "Average incremental return (filled) and the return of the next unit of spend "
+                "(hollow); below the dashed line a unit of spend returns less than it costs.",
+            )
+        body += _channel_table(by_spend, cur)
+        sections.append(Section("channels", "Contribution by channel", body))
+    if result.response_curves:
+        current = {c.channel: c.spend.amount for c in result.channels}
+        optimal = {a.channel: a.optimal_spend for a in budget.allocations} if budget else {}
+        curves = sorted(result.response_curves, key=lambda c: -current.get(c.channel, 0.0))
+        sections.append(Section("curves", "Response curves", figs.add(
+            "response-curves",
+            functools.partial(plots.response_curves, curves, current, optimal, cur, label),
+            "Response curves",
+            "Expected incremental outcome at each spend level with its interval; the solid line "
+            "is the spend as run" + (", the dashed one the recommended spend." if optimal else "."),
+        )))  # fmt: skip
+    if result.HasField("baseline_outcome"):
+        sections[0] = Section(
+            "health", "Model health",
+            sections[0].body + f"<p>Baseline (non-media) {esc(outcome_name(result))}: "
+            f"{esc(_interval(result.baseline_outcome))}.</p>",
+        )  # fmt: skip
+    return sections
+
+
+def _health(result: causal_pb.AttributionResult) -> str:
+    m = result.model.validation_metrics
+    rows = [
+        (name, value)
+        for name, value in (
+            ("Holdout R²", m.holdout_r_squared), ("Holdout MAPE", m.holdout_mape),
+            ("In-sample R²", m.r_squared), ("NRMSE", m.nrmse), ("Decomposition RSSD", m.decomp_rssd),
+            ("Calibration MAPE", m.calibration_mape),
+            ("Lift tests inside the intervals", m.calibration_coverage),
+        )
+        if value
+    ]  # fmt: skip
+    out = ""
+    if result.warnings:
+        out += '<div class="verdict unsupported"><strong>Read before the numbers</strong><ul class="plain">'
+        out += "".join(f"<li>{esc(w)}</li>" for w in result.warnings) + "</ul></div>"
+    else:
+        out += '<div class="verdict supported"><strong>No warnings from the model</strong></div>'
+    if rows:
+        out += table([("Fit figure", False), ("Value", True)], [[esc(k), num(v)] for k, v in rows])
+    else:
+        out += '<p class="note">The analysis carries no fit figures.</p>'
+    return out
+
+
+def _channel_table(channels: list[causal_pb.ChannelAttribution], cur: str) -> str:
+    rows = [
+        [
+            f'<span id="channel-{esc(c.channel)}">{esc(c.channel)}</span>', num(c.spend.amount),
+            _interval(c.incremental_outcome), num(c.platform_reported_outcome),
+            _interval(c.incremental_roas) if c.HasField("incremental_roas") else "–",
+            _interval(c.marginal_roas) if c.HasField("marginal_roas") else "–",
+            f"{c.contribution_share:.1%}",
+        ]
+        for c in channels
+    ]  # fmt: skip
+    return table(
+        [("Channel", False), (f"Spend ({cur})", True), ("Incremental", True), ("Platform", True),
+         ("iROAS", True), ("mROAS", True), ("Share", True)],
+        rows,
+    )  # fmt: skip
+
+
+def surfacing_sections(
+    figs: Figures, *, currency_code: str, outcome_label: str,
+    budget: surfacing_pb.OptimizeBudgetResponse | None = None,
+    forecast: surfacing_pb.PredictPerformanceResponse | None = None,
+    design: surfacing_pb.DesignExperimentResponse | None = None,
+    recommendations: surfacing_pb.RecommendResponse | None = None,
+) -> list[Section]:  # fmt: skip
+    sections = []
+    if recommendations is not None and recommendations.recommendations:
+        sections.append(
+            Section("recommendations", "Recommendations", _recommendations(recommendations))
+        )
+    if budget is not None and budget.allocations:
+        cur = budget.total_budget.currency_code or currency_code
+        head = (
+            f"<p>Budget {num(budget.total_budget.amount)} {esc(cur)} over {budget.horizon_days} days: "
+            f"expected uplift {esc(_interval(budget.uplift))}, better than the current allocation "
+            f"in {budget.probability_better:.0%} of the model's draws; one more unit of budget is "
+            f"worth {num(budget.shadow_price)}.</p>"
+        )
+        warn = "".join(f"<li>{esc(w)}</li>" for w in budget.warnings)
+        sections.append(Section("budget", "Budget shift", head + figs.add(
+            "budget-shift", functools.partial(plots.budget_shift, list(budget.allocations), cur),
+            "Current → recommended spend",
+            "Each channel's move from its current spend (○) to the recommended one (arrow) "
+            "within its allowed range (grey); a bar at the arrow's end is a bound that binds (the "
+            "optimiser wanted to go further), a square a channel held at its current spend.",
+        ) + (f'<ul class="plain">{warn}</ul>' if warn else "")))  # fmt: skip
+    if forecast is not None and forecast.points:
+        sections.append(Section("forecast", "Forecast", figs.add(
+            "forecast", functools.partial(plots.forecast, list(forecast.points), outcome_label.replace("Incremental ", "").capitalize()),
+            "Forecast",
+            f"Daily forecast with its interval; total {esc(_interval(forecast.total))} "
+            f"(baseline {esc(_interval(forecast.baseline_total))}, media {esc(_interval(forecast.media_total))}).",
+        )))  # fmt: skip
+    if design is not None and design.power_curve:
+        cell = design.cells[0] if design.cells else None
+        facts = (
+            f"<p>{esc(design.analysis)} Recommended duration: "
+            f"{cell.recommended_duration_days if cell else '–'} days; "
+            f"{'feasible' if design.feasible else 'not feasible: ' + esc(cell.reason if cell else '')}. "
+            f"{len(design.control_units)} control geos"
+            + (f", {len(cell.treatment_units)} treated" if cell else "")
+            + ".</p>"
+        )
+        sections.append(Section("design", "Experiment design", facts + figs.add(
+            "power-curve", functools.partial(plots.power_curve, list(design.power_curve), 0.8),
+            "Power by test duration",
+            "Power to detect the target lift (top) and the smallest lift the test detects (bottom), "
+            "simulated on placebo windows of the org's own history.",
+        )))  # fmt: skip
+    return sections
+
+
+def _recommendations(response: surfacing_pb.RecommendResponse) -> str:
+    rows = [
+        [
+            str(r.priority),
+            esc(enum_name(surfacing_pb.RecommendationKind.Name(r.kind), "RECOMMENDATION_KIND_")),
+            esc(r.channel), esc(r.action), esc(r.rationale), _interval(r.expected_impact),
+            f"{r.confidence:.0%}",
+        ]
+        for r in sorted(response.recommendations, key=lambda r: r.priority)
+    ]  # fmt: skip
+    out = table(
+        [("#", True), ("Kind", False), ("Channel", False), ("Action", False), ("Why", False),
+         ("Expected impact", True), ("Confidence", True)],
+        rows,
+    )  # fmt: skip
+    if response.warnings:
+        out += (
+            '<ul class="plain">'
+            + "".join(f"<li>{esc(w)}</li>" for w in response.warnings)
+            + "</ul>"
+        )
+    return out
