@@ -13,18 +13,37 @@ Where things are:
 - ``inference.py``: delta-method intervals of effects, plans and curves.
 - ``health.py``: holdout, convergence, baseline, identification, calibration checks → verdict.
 - ``scores.py``: channel and campaign scores, naive regression, response curves;
-  ``counterfactual.py``: spend plans; ``analyze.py``: the stages end to end.
+  ``counterfactual.py``: spend plans; ``planning.py``: each channel's response in the form
+  planners read; ``analyze.py``: the stages, one by one or end to end.
 """
 
 from __future__ import annotations
 
-from .analyze import MODEL_VERSION, STAGES, AttributionReport, CalibrationRow, ChannelModel, analyze
+from .analyze import (
+    MODEL_VERSION,
+    STAGE_FRACTIONS,
+    STAGES,
+    AttributionReport,
+    CalibrationRow,
+    ChannelModel,
+    Prelude,
+    Scores,
+    Uncalibrated,
+    analyze,
+    assemble,
+    describe,
+    estimate,
+    estimate_uncalibrated,
+    score,
+    validate,
+)
 from .calibration import LiftTest
 from .counterfactual import ChannelChange, CounterfactualResult, SpendChange, counterfactual
 from .fit import FitState, MMMFit, fit_mmm, restore_fit
 from .health import HealthCheck, HealthReport, Holdout, Verdict
 from .inference import Evaluator, Interval
-from .panel import MediaPanel, panel_from_frames
+from .panel import MediaPanel, panel_from_aggregates, panel_from_frames
+from .planning import ResponseModel
 from .scores import CampaignScore, ChannelScore, ResponseCurve
 from .spec import Identification, ModelSpec, NormalPrior, Priors
 from .transforms import AdstockKind
@@ -32,6 +51,7 @@ from .transforms import AdstockKind
 __all__ = [
     "MODEL_VERSION",
     "STAGES",
+    "STAGE_FRACTIONS",
     "AdstockKind",
     "AttributionReport",
     "CalibrationRow",
@@ -52,13 +72,24 @@ __all__ = [
     "MediaPanel",
     "ModelSpec",
     "NormalPrior",
+    "Prelude",
     "Priors",
     "ResponseCurve",
+    "ResponseModel",
+    "Scores",
     "SpendChange",
+    "Uncalibrated",
     "Verdict",
     "analyze",
+    "assemble",
     "counterfactual",
+    "describe",
+    "estimate",
+    "estimate_uncalibrated",
     "fit_mmm",
+    "panel_from_aggregates",
     "panel_from_frames",
     "restore_fit",
+    "score",
+    "validate",
 ]

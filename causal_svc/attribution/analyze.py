@@ -19,12 +19,14 @@ import numpy as np
 from causal_svc.default_graph import default_marketing_graph
 from causal_svc.graph import analyze_graph
 
-from .calibration import LiftTest
+from .calibration import LiftTest, check_lift_tests
 from .features import channel_curve
-from .fit import FitState, MMMFit, fit_mmm
+from .fit import FitState, MMMFit, fit_mmm, restore_fit
 from .health import HealthReport, Verdict, assess, identification_text
 from .inference import Evaluator, Interval
+from .objective import lift_data
 from .panel import MediaPanel
+from .planning import ResponseModel, response_models
 from .scores import (
     CampaignScore,
     ChannelScore,
@@ -35,8 +37,9 @@ from .scores import (
 )
 from .spec import ModelSpec
 
-__all__ = ["MODEL_VERSION", "STAGES", "AttributionReport", "CalibrationRow", "ChannelModel",
-           "analyze"]  # fmt: skip
+__all__ = ["MODEL_VERSION", "STAGES", "STAGE_FRACTIONS", "AttributionReport", "CalibrationRow",
+           "ChannelModel", "Prelude", "Scores", "Uncalibrated", "analyze", "assemble", "describe",
+           "estimate", "estimate_uncalibrated", "score", "validate"]  # fmt: skip
 
 MODEL_VERSION = "liftos-causal-mmm/1"
 STAGES = (
@@ -101,6 +104,7 @@ class AttributionReport:
     controls: tuple[str, ...]
     calibration: tuple[CalibrationRow, ...]
     models: tuple[ChannelModel, ...]
+    response_models: tuple[ResponseModel, ...]
     demand_elasticity: float
     warnings: tuple[str, ...]
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -150,6 +154,137 @@ def _models(fit: MMMFit) -> tuple[ChannelModel, ...]:
     return tuple(out)
 
 
+@dataclass(frozen=True, slots=True)
+class Prelude:
+    """What the graph says before any fit: confounders adjusted for, those the data lacks,
+    mediators left alone, the controls, and how the effects are identified."""
+
+    confounders: tuple[str, ...]
+    unobserved: tuple[str, ...]
+    mediators: tuple[str, ...]
+    controls: tuple[str, ...]
+    identification: str
+
+
+@dataclass(frozen=True, slots=True)
+class Uncalibrated:
+    """The model without lift tests: each channel's effect, and its prediction of each test."""
+
+    effects: np.ndarray
+    lift_predictions: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    channels: tuple[ChannelScore, ...]
+    campaigns: tuple[CampaignScore, ...]
+    curves: tuple[ResponseCurve, ...]
+    baseline: Interval | None
+    response_models: tuple[ResponseModel, ...]
+
+
+def describe(panel: MediaPanel, spec: ModelSpec) -> Prelude:
+    """The causal graph's confounders and mediators, the controls, the identification."""
+    confounders, unobserved, mediators = _graph(panel)
+    text = spec.identification.text
+    return Prelude(confounders, unobserved, mediators, (*panel.national, *panel.controls), text)
+
+
+def estimate(panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest]) -> FitState:
+    """The calibrated fit, as a picklable state."""
+    return fit_mmm(panel, spec, lift_tests).state()
+
+
+def estimate_uncalibrated(
+    panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest],
+    start: np.ndarray | None = None,
+) -> Uncalibrated:  # fmt: skip
+    """The same model without the lift tests (to say how much calibration moved each channel)."""
+    fit = fit_mmm(panel, spec, (), start=start)
+    ev = Evaluator(fit)
+    effects = np.array([ev.effect(c)[0] for c in range(panel.n_channels)])
+    prepared = check_lift_tests(panel, lift_tests)
+    st = fit.objective.media(fit.theta, jacobian=False)
+    data = lift_data(panel, prepared, spec.max_lag)
+    preds = np.array([fit.objective.lift(fit.theta, d, st, gradient=False)[0] for d in data])
+    return Uncalibrated(effects, preds)
+
+
+def validate(state: FitState) -> HealthReport:
+    """The health checks (holdout refit included) of a fit."""
+    return assess(restore_fit(state), state.lift_tests)
+
+
+def score(state: FitState, uncalibrated: Uncalibrated | None = None) -> Scores:
+    """Channel and campaign scores, curves and planning models of a fit."""
+    fit = restore_fit(state)
+    ev = Evaluator(fit)
+    channels, baseline = channel_scores(ev, None if uncalibrated is None else uncalibrated.effects)
+    campaigns = campaign_scores(ev, channels)
+    curves = response_curves(ev)
+    return Scores(tuple(channels), tuple(campaigns), tuple(curves), baseline,
+                  tuple(response_models(fit)))  # fmt: skip
+
+
+def assemble(
+    prelude: Prelude,
+    state: FitState,
+    health: HealthReport,
+    scores: Scores,
+    uncalibrated: Uncalibrated | None,
+    seconds: dict[str, float],
+) -> AttributionReport:
+    """The report from its parts; a failed model's scores are dropped."""
+    fit = restore_fit(state)
+    panel = fit.panel
+    warnings = list(panel.warnings)
+    if health.verdict is Verdict.FAIL:
+        warnings.append("model health is FAIL: no ROIs are reported; see the health checks")
+        scores = Scores((), (), (), None, ())
+    elif health.unidentified:
+        warnings.append(
+            "effects not identified by the data (their intervals are the prior's): "
+            + ", ".join(health.unidentified)
+        )
+    if not fit.convergence.converged:
+        warnings.append(f"the optimiser did not converge: {fit.convergence.message}")
+    calibration = tuple(
+        CalibrationRow(p.test.name, p.test.channel, p.test.lift, p.test.stderr, float(pred),
+                       None if uncalibrated is None else float(uncalibrated.lift_predictions[i]))
+        for i, (p, pred) in enumerate(zip(fit.lifts, fit.lift_predictions, strict=True))
+    )  # fmt: skip
+    unidentified = set(health.unidentified)
+    models = tuple(
+        replace(m, identified=m.identified and m.channel not in unidentified)
+        for m in scores.response_models
+    )
+    return AttributionReport(
+        outcome_name=panel.outcome_name,
+        start=dt.date.fromisoformat(str(panel.dates[0])),
+        end=dt.date.fromisoformat(str(panel.dates[-1])),
+        n_geos=panel.n_geos,
+        n_days=panel.n_days,
+        channels=scores.channels,
+        campaigns=scores.campaigns,
+        curves=scores.curves,
+        baseline=scores.baseline,
+        health=health,
+        identification=prelude.identification,
+        assumptions=_assumptions(fit),
+        confounders=prelude.confounders,
+        unobserved_confounders=prelude.unobserved,
+        mediators=prelude.mediators,
+        controls=(*fit.design_names, *fit.projection.controls),
+        calibration=calibration,
+        models=_models(fit),
+        response_models=models,
+        demand_elasticity=float(fit.theta[fit.layout.elasticity]),
+        warnings=tuple(warnings),
+        stage_seconds=seconds,
+        state=state,
+    )
+
+
 def analyze(
     panel: MediaPanel,
     spec: ModelSpec | None = None,
@@ -157,7 +292,8 @@ def analyze(
     *,
     progress: Progress | None = None,
 ) -> AttributionReport:
-    """Run the attribution stages on a panel.
+    """Run the attribution stages on a panel, one after the other (the service runs the same
+    stages, estimation and scoring in parallel worker processes).
 
     Parameters
     ----------
@@ -165,7 +301,7 @@ def analyze(
     spec : ModelSpec, optional
     lift_tests : sequence of LiftTest
     progress : callable(stage, fraction, message), optional
-        Called as each stage starts and ends; fractions are of the whole analysis.
+        Called as each stage ends; fractions are of the whole analysis.
 
     Raises
     ------
@@ -177,99 +313,66 @@ def analyze(
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
-    def done(stage: str, frac: float, message: str) -> None:
+    def done(stage: str, message: str) -> None:
         nonlocal clock
         now = time.perf_counter()
         seconds[stage] = now - clock
         clock = now
-        report(stage, frac, message)
+        report(stage, STAGE_FRACTIONS[stage], message)
 
-    confounders, unobserved, mediators = _graph(panel)
-    done("causal_graph", 0.05, "spend → outcome in the marketing DAG: "
-         f"{len(confounders)} confounders, {len(mediators)} mediators")  # fmt: skip
-    controls = (*panel.national, *panel.controls)
-    done("confounders", 0.10, "adjusting for the calendar, trend, seasonality"
-         + (f" and {', '.join(controls)}" if controls else "")
-         + "; mediators (impressions, clicks, platform conversions) are not adjusted for")  # fmt: skip
-    done("identification", 0.15, f"{spec.identification.value} variation identifies the channels")
-    fit = fit_mmm(panel, spec, lift_tests)
-    uncalibrated: MMMFit | None = None
-    if lift_tests:
-        uncalibrated = fit_mmm(panel, spec, (), start=fit.theta)
-    done("estimation", 0.60, f"fitted in {fit.convergence.iterations} iterations "
-         f"({fit.convergence.message})")  # fmt: skip
-    health = assess(fit, lift_tests)
-    done("validation", 0.85, f"verdict {health.verdict.value}"
-         + (": " + "; ".join(health.reasons) if health.reasons else ""))  # fmt: skip
-    ev = Evaluator(fit)
-    channels: list[ChannelScore] = []
-    campaigns: list[CampaignScore] = []
-    curves: list[ResponseCurve] = []
-    baseline: Interval | None = None
-    unc_effects = None
-    if uncalibrated is not None:
-        unc_ev = Evaluator(uncalibrated)
-        unc_effects = np.array([unc_ev.effect(c)[0] for c in range(panel.n_channels)])
-    calibration = _calibration_rows(fit, uncalibrated)
-    warnings = list(panel.warnings)
-    if health.verdict is Verdict.FAIL:
-        warnings.append("model health is FAIL: no ROIs are reported; see the health checks")
-    else:
-        channels, baseline = channel_scores(ev, unc_effects)
-        campaigns = campaign_scores(ev, channels)
-        curves = response_curves(ev)
-        if health.unidentified:
-            warnings.append(
-                "effects not identified by the data (their intervals are the prior's): "
-                + ", ".join(health.unidentified)
-            )
-    done("attribution", 1.0, f"{len(channels)} channels, {len(campaigns)} campaigns scored")
-    return AttributionReport(
-        outcome_name=panel.outcome_name,
-        start=dt.date.fromisoformat(str(panel.dates[0])),
-        end=dt.date.fromisoformat(str(panel.dates[-1])),
-        n_geos=panel.n_geos,
-        n_days=panel.n_days,
-        channels=tuple(channels),
-        campaigns=tuple(campaigns),
-        curves=tuple(curves),
-        baseline=baseline,
-        health=health,
-        identification=identification_text(fit),
-        assumptions=_assumptions(fit),
-        confounders=confounders,
-        unobserved_confounders=unobserved,
-        mediators=mediators,
-        controls=(*fit.design_names, *fit.projection.controls),
-        calibration=calibration,
-        models=_models(fit),
-        demand_elasticity=float(fit.theta[fit.layout.elasticity]),
-        warnings=tuple(warnings),
-        stage_seconds=seconds,
-        state=fit.state(),
+    prelude = describe(panel, spec)
+    done("causal_graph", graph_message(prelude))
+    done("confounders", confounders_message(prelude))
+    done("identification", prelude.identification)
+    state = estimate(panel, spec, lift_tests)
+    uncalibrated = (
+        estimate_uncalibrated(panel, spec, lift_tests, start=state.theta) if lift_tests else None
+    )
+    done("estimation", estimation_message(state))
+    health = validate(state)
+    done("validation", validation_message(health))
+    scores = score(state, uncalibrated)
+    result = assemble(prelude, state, health, scores, uncalibrated, seconds)
+    done("attribution", attribution_message(result))
+    return replace(result, stage_seconds=dict(seconds))
+
+
+# Fractions of the whole analysis at the end of each stage (retrieve is the service's).
+STAGE_FRACTIONS = {
+    "retrieve": 0.10,
+    "causal_graph": 0.15,
+    "confounders": 0.20,
+    "identification": 0.25,
+    "estimation": 0.65,
+    "validation": 0.90,
+    "attribution": 1.0,
+}
+
+
+def graph_message(p: Prelude) -> str:
+    return (
+        f"spend → outcome in the marketing DAG: {len(p.confounders)} confounders "
+        f"({len(p.unobserved)} unobserved), {len(p.mediators)} mediators"
     )
 
 
-def _calibration_rows(fit: MMMFit, uncalibrated: MMMFit | None) -> tuple[CalibrationRow, ...]:
-    rows = []
-    other = None
-    if uncalibrated is not None and fit.lifts:
-        # The uncalibrated model's prediction of each test, on the calibrated fit's terms.
-        probe = replace(uncalibrated)
-        from .objective import lift_data
+def confounders_message(p: Prelude) -> str:
+    extra = f" and {', '.join(p.controls)}" if p.controls else ""
+    return (
+        f"adjusting for the calendar, trend and seasonality{extra}; mediators "
+        "(impressions, clicks, platform conversions) are not adjusted for"
+    )
 
-        data = lift_data(fit.panel, list(fit.lifts), fit.spec.max_lag)
-        st = probe.objective.media(probe.theta, jacobian=False)
-        other = [probe.objective.lift(probe.theta, d, st, gradient=False)[0] for d in data]
-    for i, (p, pred) in enumerate(zip(fit.lifts, fit.lift_predictions, strict=True)):
-        rows.append(
-            CalibrationRow(
-                p.test.name,
-                p.test.channel,
-                p.test.lift,
-                p.test.stderr,
-                float(pred),
-                None if other is None else float(other[i]),
-            )
-        )
-    return tuple(rows)
+
+def estimation_message(state: FitState) -> str:
+    c = state.convergence
+    return f"fitted in {c.iterations} iterations ({c.message})"
+
+
+def validation_message(health: HealthReport) -> str:
+    reasons = "; ".join(health.reasons)
+    return f"verdict {health.verdict.value}" + (f": {reasons}" if reasons else "")
+
+
+def attribution_message(r: AttributionReport) -> str:
+    return f"{len(r.channels)} channels, {len(r.campaigns)} campaigns scored"

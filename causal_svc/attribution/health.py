@@ -37,7 +37,6 @@ import numpy as np
 from .calendar import national_design
 from .calibration import LiftTest
 from .fit import MMMFit, fit_mmm, log_outcome
-from .spec import Identification
 
 __all__ = ["HealthCheck", "HealthReport", "Holdout", "Verdict", "assess"]
 
@@ -260,9 +259,4 @@ def _in_sample_r2(fit: MMMFit) -> float:
 
 
 def identification_text(fit: MMMFit) -> str:
-    if fit.spec.identification is Identification.NATIONAL:
-        return (
-            "national spend movements not explained by the calendar, external factors, trend "
-            "and seasonality identify the channels; local demand shocks average out over geos"
-        )
-    return "cross-geo spend differences within each day identify the channels (day effects)"
+    return fit.spec.identification.text

@@ -14,7 +14,7 @@ email channel's cost is not per send): the response is driven by what reaches pe
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,10 @@ from causal_svc.errors import InsufficientData, InvalidSpec
 
 from .geo_size import geo_population
 
-__all__ = ["MediaPanel", "panel_from_frames"]
+__all__ = ["FIRST_PARTY_SOURCE", "MediaPanel", "panel_from_aggregates", "panel_from_frames"]
+
+# The source whose rows carry the business's own outcome (orders.csv ingested as generic).
+FIRST_PARTY_SOURCE = "generic"
 
 MIN_DAYS = 28
 MIN_GEOS = 2
@@ -348,3 +351,55 @@ def _campaigns(
     platform = np.zeros(len(names))
     np.add.at(platform, k[ok], frame["platform_outcome"].to_numpy(np.float64)[ok])
     return names, chan, spend, x, platform
+
+
+def panel_from_aggregates(
+    geo_days: pd.DataFrame,
+    campaign_days: pd.DataFrame | None = None,
+    *,
+    outcome_name: str = "revenue",
+    channels: tuple[str, ...] = (),
+    national: Mapping[str, np.ndarray] | None = None,
+) -> MediaPanel:
+    """The panel from memory's sums (``AggregateRecords``): first-party rows give the outcome,
+    platform rows the media and what the platforms claim.
+
+    Parameters
+    ----------
+    geo_days : DataFrame
+        Columns ``date`` (days since 1970-01-01), ``geo``, ``source``, ``channel``,
+        ``spend``, ``impressions``, ``conversions``, ``revenue``.
+    campaign_days : DataFrame, optional
+        The same with ``campaign_id`` for ``geo``.
+    outcome_name : {"revenue", "conversions"}
+    """
+
+    def dated(f: pd.DataFrame) -> pd.DataFrame:
+        days = f["date"].to_numpy(np.int64).astype("datetime64[D]")
+        return f.assign(date=pd.to_datetime(days))
+
+    geo = dated(geo_days)
+    first = geo["source"].astype(str).eq(FIRST_PARTY_SOURCE)
+    fp = geo.loc[first]
+    outcome = pd.DataFrame({"geo": fp["geo"], "date": fp["date"], "value": fp[outcome_name]})
+    plat = geo.loc[~first]
+    media = pd.DataFrame({
+        "geo": plat["geo"], "date": plat["date"], "channel": plat["channel"],
+        "spend": plat["spend"], "impressions": plat["impressions"],
+        "platform_outcome": plat[outcome_name],
+    })  # fmt: skip
+    camps = None
+    if campaign_days is not None and len(campaign_days):
+        cd = dated(campaign_days)
+        cd = cd.loc[~cd["source"].astype(str).eq(FIRST_PARTY_SOURCE)]
+        camps = pd.DataFrame({
+            "campaign": cd["campaign_id"], "channel": cd["channel"], "date": cd["date"],
+            "spend": cd["spend"], "impressions": cd["impressions"],
+            "platform_outcome": cd[outcome_name],
+        })  # fmt: skip
+    panel = panel_from_frames(outcome, media, outcome_name=outcome_name, campaigns=camps,
+                              channels=channels)  # fmt: skip
+    if national:
+        n = panel.n_days
+        panel = replace(panel, national={k: np.asarray(v)[:n] for k, v in national.items()})
+    return panel

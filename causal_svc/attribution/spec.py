@@ -32,6 +32,17 @@ class Identification(enum.StrEnum):
     NATIONAL = "national"
     GEO = "geo"
 
+    @property
+    def text(self) -> str:
+        """What identifies the channels, in words."""
+        if self is Identification.NATIONAL:
+            return (
+                "national spend movements not explained by the calendar, external factors, "
+                "trend and seasonality identify the channels; local demand shocks that budgets "
+                "chase average out over geos"
+            )
+        return "cross-geo spend differences within each day identify the channels (day effects)"
+
 
 @dataclass(frozen=True, slots=True)
 class NormalPrior:

@@ -52,3 +52,21 @@ def test_a_model_that_fails_its_health_checks_reports_no_rois(demo: World) -> No
     assert rep.verdict is Verdict.FAIL
     assert rep.channels == () and rep.curves == () and rep.baseline is None
     assert any("FAIL" in w for w in rep.warnings)
+
+
+def test_planning_models_reproduce_the_channel_effects(demo: World, demo_fit) -> None:
+    """f(reference) at the estimate is the channel's effect up to the quadrature's error; the
+    draws spread around it."""
+    from causal_svc.attribution import Evaluator
+    from causal_svc.attribution.planning import response_models
+
+    ev = Evaluator(demo_fit)
+    for m in response_models(demo_fit):
+        effect = ev.effect(demo.panel.channels.index(m.channel))[0]
+        assert abs(m.node_weights.sum() - 1) < 1e-9 and abs(m.carryover.sum() - 1) < 1e-9
+        assert abs(np.sum(m.nodes * m.node_weights) - 1) < 1e-6
+        at_estimate = m.outcome(m.reference_spend, *m.estimate)
+        assert abs(at_estimate - effect) <= 0.03 * effect + 1e-6 * demo.total_outcome, m.channel
+        draws = [m.outcome(m.reference_spend, *p)
+                 for p in zip(m.scale, m.half_saturation, m.shape, strict=True)]  # fmt: skip
+        assert min(draws) <= at_estimate + 1e-9 and m.scale.shape == (200,)

@@ -51,3 +51,30 @@ def test_refusals(long_frames) -> None:
     short = outcome.loc[pd.to_datetime(outcome["date"]) < pd.Timestamp("2024-09-25")]
     with pytest.raises(InsufficientData):
         panel_from_frames(short, media)
+
+
+def test_panel_from_memory_aggregates_equals_the_frames_panel(long_frames) -> None:
+    """What AggregateRecords returns (first-party rows as source 'generic') builds the same
+    panel as the long frames do."""
+    from causal_svc.attribution import panel_from_aggregates
+
+    outcome, media, campaigns = long_frames
+    day = lambda s: pd.to_datetime(s).to_numpy("datetime64[D]").astype(np.int64)  # noqa: E731
+    fp = pd.DataFrame({"date": day(outcome["date"]), "geo": outcome["geo"], "source": "generic",
+                       "channel": "first_party", "spend": 0.0, "impressions": 0.0,
+                       "conversions": 1.0, "revenue": outcome["value"]})  # fmt: skip
+    plat = pd.DataFrame({"date": day(media["date"]), "geo": media["geo"], "source": "meta",
+                         "channel": media["channel"], "spend": media["spend"],
+                         "impressions": media["impressions"], "conversions": 0.0,
+                         "revenue": media["platform_outcome"]})  # fmt: skip
+    camp = pd.DataFrame({"date": day(campaigns["date"]), "campaign_id": campaigns["campaign"],
+                         "source": "meta", "channel": campaigns["channel"],
+                         "spend": campaigns["spend"], "impressions": campaigns["impressions"],
+                         "conversions": 0.0, "revenue": campaigns["platform_outcome"]})  # fmt: skip
+    a = panel_from_aggregates(pd.concat([fp, plat], ignore_index=True), camp)
+    b = panel_from_frames(outcome, media, campaigns=campaigns)
+    assert a.channels == b.channels and a.geos == b.geos
+    np.testing.assert_allclose(a.outcome, b.outcome)
+    np.testing.assert_allclose(a.media, b.media)
+    np.testing.assert_allclose(a.platform_outcome, b.platform_outcome)
+    np.testing.assert_allclose(a.campaign_spend, b.campaign_spend)
