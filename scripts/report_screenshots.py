@@ -3,7 +3,9 @@
     PYTHONPATH=.:gen .venv/bin/python scripts/report_screenshots.py
 
 The analyses are the report tests' own (tests/report/analyses.py: real estimator outputs on
-simulated marketing data with known effects); the screenshots are what the tests open.
+simulated marketing data with known effects; tests/report/companions.py: the attribution
+domain on a simulated world with its plan), each with the LLM service's grounded explanation
+at the top as `liftos report` writes it; the screenshots are what the tests open.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from mesh.report import render_report  # noqa: E402
+from tests.report import companions  # noqa: E402
 from tests.report.analyses import effect_analysis  # noqa: E402
 
 KINDS = ("event_study", "synthetic_control", "bsts", "rdd", "matching")
@@ -35,9 +38,17 @@ def main() -> int:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe)
         page = browser.new_page(viewport={"width": 900, "height": 1200})
+        pages = {}
         for name in KINDS:
             analysis = effect_analysis(name, analysis_id=f"an-example-{name}", simulations=50)
-            html = render_report(analysis)
+            pages[name] = render_report(analysis, explanation=companions.explanation(analysis))
+        attribution = companions.attribution_analysis(analysis_id="an-example-attribution")
+        pages["attribution"] = render_report(
+            attribution, explanation=companions.explanation(attribution),
+            budget=companions.budget(attribution), forecast=companions.forecast(),
+            design=companions.design(), recommendations=companions.recommendations(attribution),
+        )  # fmt: skip
+        for name, html in pages.items():
             path = OUT / f"{name}.html"
             path.write_text(html, encoding="utf-8")
             page.goto(path.as_uri(), wait_until="load")

@@ -3,6 +3,7 @@ headless Chromium: every figure has a size, no console error, no label overlaps 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -63,8 +64,6 @@ def test_estimate_is_shown_beside_the_naive_comparison(analyses) -> None:
 
 
 def test_the_page_is_self_contained_and_ids_are_unique(analyses) -> None:
-    import re
-
     html = render_report(analyses["synthetic_control"])
     assert "<script" not in html and "<link" not in html and "@import" not in html
     urls = set(re.findall(r'(?:src|href)="(?!#)([^"]+)"', html))
@@ -87,3 +86,25 @@ def test_names_are_escaped() -> None:
 def test_an_analysis_without_a_result_is_refused() -> None:
     with pytest.raises(UnsupportedAnalysis):
         render_report(causal_pb.Analysis(analysis_id="an-empty", org_id="acme"))
+
+
+@pytest.mark.parametrize(("paper", "width_mm"), [("A4", 210), ("Letter", 216)])
+def test_the_page_prints_within_the_paper(
+    paper: str, width_mm: int, analyses, browser, tmp_path: Path
+) -> None:
+    """Print media at the paper's width: every figure fits inside the margins, labels stay
+    apart, and Chromium's print-to-PDF produces the pages."""
+    path = tmp_path / "print.html"
+    path.write_text(render_report(analyses["bsts"]), encoding="utf-8")
+    width_px = round(width_mm / 25.4 * 96)
+    page = browser.new_page(viewport={"width": width_px, "height": 1100})
+    page.emulate_media(media="print")
+    page.goto(path.as_uri(), wait_until="load")
+    widths = page.evaluate(
+        "() => [...document.querySelectorAll('figure.fig svg')].map(s => s.getBoundingClientRect().right)"
+    )
+    assert widths and max(widths) <= width_px
+    pdf = page.pdf(format=paper, print_background=True)
+    page.close()
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert pdf.startswith(b"%PDF") and pages >= 2, pages
