@@ -281,10 +281,27 @@ class MethodInfo:
     # Keywords for the refuters' re-estimates, which read only the point estimate: what the
     # fit itself needs but a re-estimate does not (a variance's draws) is switched off here.
     refit: Mapping[str, Any] = field(default_factory=dict)
+    # A cross-fitted estimator's ``fit_with_reuse`` (in its module): the estimate, and an
+    # estimator for the refuters that answers the perturbations its nuisances survive (a
+    # placebo treatment, a data subset) from the fit instead of refitting.
+    reuse: str | None = None
+    # Re-estimates per check where each must refit everything (a random common cause enters
+    # every nuisance model): capped so the checks cost about what the fit does.
+    check_draws: Mapping[CheckKind, int] = field(default_factory=dict)
 
     @property
     def design_based(self) -> bool:
         return self.design_check is not None
+
+    def fit_with_reuse(
+        self, options: EstimationOptions
+    ) -> Callable[[pd.DataFrame, EffectSpec], tuple[EffectEstimate, Estimator]] | None:
+        """The row's ``reuse`` function with the request's options bound (None without one)."""
+        if self.reuse is None:
+            return None
+        module = importlib.import_module(f"causal_svc.estimators.{self.module}")
+        kwargs = self.options.from_request(options).kwargs()
+        return functools.partial(getattr(module, self.reuse), **kwargs)
 
     def estimator(self, options: EstimationOptions, *, refit: bool = False) -> Estimator:
         """The estimator with the request's options bound; ``refit``: as the refuters'
@@ -421,6 +438,8 @@ _ROWS = (
         options=AipwOptions,
         binary_only=True,
         backdoor=True,
+        reuse="fit_with_reuse",
+        check_draws={CheckKind.RANDOM_COMMON_CAUSE: 1},
     ),
     MethodInfo(
         Method.SYNTHETIC_CONTROL,
@@ -466,6 +485,8 @@ _ROWS = (
         ),
         options=DmlOptions,
         backdoor=True,
+        reuse="fit_with_reuse",
+        check_draws={CheckKind.RANDOM_COMMON_CAUSE: 1},
     ),
     MethodInfo(
         Method.BSTS,

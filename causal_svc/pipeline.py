@@ -127,19 +127,24 @@ def estimate_effect(
             instruments=spec.instruments,
         )
     info = method_info(strategy.method)
-    estimate = info.estimator(options)(frame, spec)
+    with_reuse = None if skip_refutation else info.fit_with_reuse(options)
+    if with_reuse is not None:
+        estimate, refit = with_reuse(frame, spec)
+    else:
+        estimate, refit = info.estimator(options)(frame, spec), info.estimator(options, refit=True)
     if strategy.warnings or data_warnings:
         estimate = estimate.with_warnings((*data_warnings, *strategy.warnings))
     if not estimate.assumptions:
         estimate = replace(estimate, assumptions=strategy.assumptions)
     if not skip_refutation:
         estimate = run_checks(
-            info.estimator(options, refit=True),
+            refit,
             frame,
             spec,
             estimate,
             n_simulations=refutation_simulations or DEFAULT_SIMULATIONS,
             random_state=options.seed,
+            draws=info.check_draws,
         )
     summary = summarize(estimate, outcome=spec.outcome, treatment=spec.treatment)
     naive = naive_comparison(frame, spec, options.alpha)

@@ -8,10 +8,12 @@ Statistics 47(2). Both through EconML.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings as pywarnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -31,6 +33,7 @@ from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
 from ._dml_design import Segment, design_matrix, segments
 from ._inference import coefficient
+from ._reuse import PartiallingOut
 from ._unused_roles import unused_role_warnings
 from .result import (
     Check,
@@ -180,6 +183,44 @@ def estimate_dml(
     and SE are the mean and SD / sqrt(n) of its rows' scores (Athey & Wager 2019,
     "Estimating treatment effects with causal forests: an application").
     """
+    return _fit_dml(
+        frame,
+        spec,
+        alpha=alpha,
+        model_y=model_y,
+        model_t=model_t,
+        n_folds=n_folds,
+        discrete_treatment=discrete_treatment,
+        n_bins=n_bins,
+        max_categories=max_categories,
+        n_trees=n_trees,
+        random_state=random_state,
+    )[0]
+
+
+def fit_with_reuse(
+    frame: pd.DataFrame, spec: EffectSpec, **options: Any
+) -> tuple[EffectEstimate, Callable[[pd.DataFrame, EffectSpec], EffectEstimate]]:
+    """:func:`estimate_dml` and an estimator for the refuters that answers a placebo treatment
+    or a data subset from this fit's out-of-fold residuals (:mod:`._reuse`), and refits for
+    anything else."""
+    return _fit_dml(frame, spec, **options)
+
+
+def _fit_dml(
+    frame: pd.DataFrame,
+    spec: EffectSpec,
+    *,
+    alpha: float = 0.05,
+    model_y: NuisanceModel = "gbm",
+    model_t: NuisanceModel = "gbm",
+    n_folds: int = 5,
+    discrete_treatment: bool | None = None,
+    n_bins: int = 4,
+    max_categories: int = 10,
+    n_trees: int = 200,
+    random_state: int = 0,
+) -> tuple[EffectEstimate, PartiallingOut]:
     _check_options(alpha, n_folds, n_bins, max_categories, n_trees)
     warnings = unused_role_warnings(spec, "dml", {"covariates", "effect_modifiers", "weights"})
     data = _prepare(frame, spec, discrete_treatment, n_bins, max_categories, n_folds)
@@ -244,7 +285,7 @@ def estimate_dml(
             subject=role_field("treatment"),
         )
     n_treated = int((data.T == 1).sum()) if data.binary else None
-    return EffectEstimate(
+    estimate = EffectEstimate(
         method=Method.DML,
         estimand=Estimand.ATE,
         point_estimate=point,
@@ -262,6 +303,26 @@ def estimate_dml(
         warnings=tuple(warnings),
         checks=(overlap,),
     )
+    folds = np.empty(len(data.Y), dtype=np.intp)
+    for k, (_, test) in enumerate(splitter.split(np.zeros(len(data.Y)), data.T)):
+        folds[test] = k
+    reuse = PartiallingOut(
+        frame=frame,
+        spec=spec,
+        y_res=np.ravel(y_res),
+        t_res=np.ravel(t_res),
+        folds=folds,
+        weights=np.ones(len(data.Y)) if data.weights is None else data.weights,
+        estimand=Estimand.ATE,
+        method=Method.DML,
+        alpha=alpha,
+        fallback=functools.partial(
+            estimate_dml, alpha=alpha, model_y=model_y, model_t=model_t, n_folds=n_folds,
+            discrete_treatment=discrete_treatment, n_bins=n_bins,
+            max_categories=max_categories, n_trees=n_trees, random_state=random_state,
+        ),
+    )  # fmt: skip
+    return estimate, reuse
 
 
 def _check_options(

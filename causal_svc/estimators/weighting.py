@@ -7,7 +7,9 @@ OVERLAP / BALANCE checks.
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+import functools
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -29,6 +31,7 @@ from ._propensity import (
     read_inputs,
     resolve_estimand,
 )
+from ._reuse import Augmented, aipw_scores
 from .result import EffectEstimate, EffectSpec, Estimand, Method
 from .validate import role_field
 
@@ -185,6 +188,40 @@ def estimate_aipw(
     the efficient influence functions of ATE and ATT; Chernozhukov et al. (2018) for
     cross-fitting a flexible outcome model.
     """
+    return _fit_aipw(
+        frame,
+        spec,
+        alpha=alpha,
+        estimand=estimand,
+        trimming=trimming,
+        clip_bounds=clip_bounds,
+        outcome_model=outcome_model,
+        n_folds=n_folds,
+        random_state=random_state,
+    )[0]
+
+
+def fit_with_reuse(
+    frame: pd.DataFrame, spec: EffectSpec, **options: Any
+) -> tuple[EffectEstimate, Callable[[pd.DataFrame, EffectSpec], EffectEstimate]]:
+    """:func:`estimate_aipw` and an estimator for the refuters that answers a placebo treatment
+    or a data subset from this fit's scores (:class:`._reuse.Augmented`), refitting for
+    anything else (and always, when Crump trimming dropped rows)."""
+    return _fit_aipw(frame, spec, **options)
+
+
+def _fit_aipw(
+    frame: pd.DataFrame,
+    spec: EffectSpec,
+    *,
+    alpha: float = 0.05,
+    estimand: Estimand | None = None,
+    trimming: Trimming = "none",
+    clip_bounds: tuple[float, float] = (0.01, 0.99),
+    outcome_model: Regressor | None = None,
+    n_folds: int = 5,
+    random_state: int = 0,
+) -> tuple[EffectEstimate, Callable[[pd.DataFrame, EffectSpec], EffectEstimate]]:
     target = resolve_estimand(estimand, spec.estimand, "AIPW")
     if outcome_model is not None and n_folds < 2:
         raise InvalidSpec("cross-fitting needs n_folds >= 2", field="options.n_folds")
@@ -192,24 +229,10 @@ def estimate_aipw(
     data, ps, e, _, trim_stats = _propensity(data, trimming, clip_bounds)
     t, y = data.t, data.y
     m1, m0, r2_1, r2_0 = _outcome_predictions(data, outcome_model, n_folds, random_state)
-    if target is Estimand.ATE:
-        corr1 = t * (y - m1) / e
-        corr0 = (1 - t) * (y - m0) / (1 - e)
-        psi1, psi0 = m1 + corr1, m0 + corr0
-        mu1, mu0 = float(psi1.mean()), float(psi0.mean())
-        tau = mu1 - mu0
-        influence = (psi1 - psi0) - tau
-        regression = float((m1 - m0).mean())
-    else:
-        share = t.mean()
-        odds = e / (1 - e)
-        resid0 = y - m0
-        psi = t * resid0 - (1 - t) * odds * resid0
-        tau = float(psi.sum() / t.sum())
-        influence = (psi - t * tau) / share
-        mu1 = float(y[t == 1].mean())
-        mu0 = mu1 - tau
-        regression = float(resid0[t == 1].mean())
+    tau, influence, mu1, mu0 = aipw_scores(t, y, e, m1, m0, target)
+    regression = (
+        float((m1 - m0).mean()) if target is Estimand.ATE else float((y - m0)[t == 1].mean())
+    )
     se = float(influence_stderr(influence, data.cluster, small_sample=True))
     w1, w0, _, _ = _ipw_weights(e, target)
     statistics = {
@@ -221,7 +244,7 @@ def estimate_aipw(
         "outcome_model_r2_control": r2_0,
         **trim_stats,
     }
-    return _result(
+    estimate = _result(
         Method.AIPW,
         target,
         data,
@@ -237,6 +260,21 @@ def estimate_aipw(
             "is correctly specified."
         ),
     )
+    fallback = functools.partial(
+        estimate_aipw, alpha=alpha, estimand=estimand, trimming=trimming,
+        clip_bounds=clip_bounds, outcome_model=outcome_model, n_folds=n_folds,
+        random_state=random_state,
+    )  # fmt: skip
+    if len(t) != len(frame):  # Crump trimming dropped rows: nothing lines up with the frame
+        return estimate, fallback
+    pooled = np.column_stack([np.ones(len(y)), data.x])
+    beta, *_ = np.linalg.lstsq(pooled, y, rcond=None)
+    reuse = Augmented(
+        frame=frame, spec=spec, y=y, t=t, e=e, m1=m1, m0=m0, m_pooled=pooled @ beta,
+        cluster=data.cluster, estimand=target, method=Method.AIPW, alpha=alpha,
+        fallback=fallback,
+    )  # fmt: skip
+    return estimate, reuse
 
 
 def _propensity(

@@ -93,10 +93,11 @@ def _data_subset(r: Refutation, rng: np.random.Generator) -> tuple[Check, dict[s
 def _sensitivity(r: Refutation, rng: np.random.Generator) -> tuple[Check, dict[str, float]]:
     """The check, and the figures themselves for estimates that rest on no unmeasured
     confounding (they are meaningless for design-based methods)."""
-    check = sensitivity_check(r.estimate, frame=r.frame, spec=r.spec)
     if method_info(r.estimate.method).design_based:
-        return check, {}
-    return check, sensitivity_figures(r.estimate, frame=r.frame, spec=r.spec).as_statistics()
+        return sensitivity_check(r.estimate, frame=r.frame, spec=r.spec), {}
+    figures = sensitivity_figures(r.estimate, frame=r.frame, spec=r.spec)
+    check = sensitivity_check(r.estimate, frame=r.frame, spec=r.spec, figures=figures)
+    return check, figures.as_statistics()
 
 
 # Check kind → refuter: the check, and statistics it adds to the estimate.
@@ -121,6 +122,7 @@ def run_checks(
     kinds: Collection[CheckKind] = DEFAULT_KINDS,
     subset_fraction: float = 0.8,
     rcc_tolerance: float = 0.5,
+    draws: Mapping[CheckKind, int] | None = None,
 ) -> EffectEstimate:
     """``estimate`` with the requested refutation and sensitivity checks appended.
 
@@ -142,6 +144,9 @@ def run_checks(
         Share of rows (units, clusters) kept in each data subset.
     rcc_tolerance : float
         Largest mean move, in standard errors, allowed when a random covariate is added.
+    draws : mapping of CheckKind to int, optional
+        Caps on ``n_simulations`` per check (the method table's ``check_draws``: checks whose
+        every re-estimate refits a cross-fitted model).
 
     Returns
     -------
@@ -161,7 +166,13 @@ def run_checks(
         if kind not in REFUTERS:
             raise InvalidSpec(f"{kind.value} is not a refutation check", field="checks")
         rng = np.random.default_rng([random_state, list(CheckKind).index(kind)])
-        check, added = REFUTERS[kind](refutation, rng)
+        cap = (draws or {}).get(kind)
+        this = (
+            refutation
+            if cap is None
+            else replace(refutation, n_simulations=min(cap, n_simulations))
+        )
+        check, added = REFUTERS[kind](this, rng)
         checks.append(check)
         statistics.update(added)
     return replace(estimate.with_checks(checks), statistics=statistics)

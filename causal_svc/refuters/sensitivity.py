@@ -30,6 +30,7 @@ def sensitivity_check(
     benchmark: Sequence[str] | None = None,
     k: float = 1.0,
     rv_threshold: float = DEFAULT_RV_THRESHOLD,
+    figures: SensitivityFigures | None = None,
 ) -> Check:
     """A SENSITIVITY check saying in words how strong a confounder would have to be.
 
@@ -39,7 +40,8 @@ def sensitivity_check(
     confounding" and for estimates with nothing significant to explain away. ``statistic`` is
     RV_q,α, ``threshold`` the strongest benchmark's partial R² with the treatment (or
     ``rv_threshold``), ``new_effect`` the worst benchmark-adjusted estimate. See
-    :func:`sensitivity_figures` for the parameters.
+    :func:`sensitivity_figures` for the parameters; ``figures`` when they are computed
+    already (the other parameters are then not read).
     """
     name = "Sensitivity to unmeasured confounding"
     design_check = method_info(estimate.method).design_check
@@ -59,16 +61,18 @@ def sensitivity_check(
             CheckOutcome.SKIPPED,
             "The estimate has no finite standard error, so its sensitivity cannot be measured.",
         )
-    fig = sensitivity_figures(
-        estimate,
-        frame=frame,
-        spec=spec,
-        dof=dof,
-        outcome_sd=outcome_sd,
-        q=q,
-        benchmark=benchmark,
-        k=k,
-    )
+    fig = figures
+    if fig is None:
+        fig = sensitivity_figures(
+            estimate,
+            frame=frame,
+            spec=spec,
+            dof=dof,
+            outcome_sd=outcome_sd,
+            q=q,
+            benchmark=benchmark,
+            k=k,
+        )
     return _check_from(fig, estimate, rv_threshold, name)
 
 

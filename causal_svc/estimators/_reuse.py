@@ -1,0 +1,175 @@
+"""Re-estimates that reuse a cross-fitted fit: what the refuters' perturbations leave valid.
+
+A refuter re-runs the estimator on perturbed data. For a cross-fitted estimator most of a
+re-estimate is the nuisance models, and two perturbations leave the fitted nuisances valid:
+
+- **placebo treatment** (treatment permuted across rows, nothing else changed): the outcome
+  nuisance E[Y | W] never saw the treatment, and a permuted treatment is independent of W by
+  construction, so its own nuisance E[T' | W] is the constant mean of T', estimated out of
+  fold on the same folds;
+- **data subsets** (rows dropped, nothing else changed): every kept row's out-of-fold
+  prediction still comes from models that never saw that row.
+
+:class:`Reuse` is an estimator (``(frame, spec) -> EffectEstimate``) that recognises those two
+perturbations of the frame it was fitted on and answers them from the stored residuals; any
+other call (a random common cause adds a covariate, which every nuisance must see) goes to the
+full estimator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._inference import effect_estimate, influence_stderr
+from .result import EffectEstimate, EffectSpec, Estimand, Method
+
+Estimator = Callable[[pd.DataFrame, EffectSpec], EffectEstimate]
+
+__all__ = ["Augmented", "PartiallingOut", "aipw_scores"]
+
+
+def aipw_scores(
+    t: np.ndarray, y: np.ndarray, e: np.ndarray, m1: np.ndarray, m0: np.ndarray, target: Estimand
+) -> tuple[float, np.ndarray, float, float]:
+    """(effect, influence function, treated mean, control mean) of AIPW for ``target``.
+
+    ATE: mean of ``m1 − m0 + T(Y − m1)/e − (1 − T)(Y − m0)/(1 − e)``; ATT: the sum of
+    ``T(Y − m0) − (1 − T) e/(1 − e) (Y − m0)`` over the treated count (Hahn 1998).
+    """
+    if target is Estimand.ATE:
+        psi1 = m1 + t * (y - m1) / e
+        psi0 = m0 + (1 - t) * (y - m0) / (1 - e)
+        mu1, mu0 = float(psi1.mean()), float(psi0.mean())
+        tau = mu1 - mu0
+        return tau, (psi1 - psi0) - tau, mu1, mu0
+    resid0 = y - m0
+    psi = t * resid0 - (1 - t) * e / (1 - e) * resid0
+    tau = float(psi.sum() / t.sum())
+    mu1 = float(y[t == 1].mean())
+    return tau, (psi - t * tau) / t.mean(), mu1, mu1 - tau
+
+
+def _fold_means(values: np.ndarray, folds: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each row's out-of-fold (weighted) mean of ``values``: the constant nuisance."""
+    k = int(folds.max()) + 1
+    total = np.bincount(folds, weights=weights * values, minlength=k)
+    mass = np.bincount(folds, weights=weights, minlength=k)
+    return ((total.sum() - total) / (mass.sum() - mass))[folds]
+
+
+@dataclass(frozen=True, slots=True)
+class _Recognises:
+    """The perturbations a stored fit can answer: ("placebo" | "subset", rows) or None.
+
+    Column by column with numpy: the refuters call this tens of times, and a multi-column
+    pandas read costs about as much as a small re-estimate's arithmetic.
+    """
+
+    frame: pd.DataFrame
+    spec: EffectSpec
+
+    def perturbation(self, frame: pd.DataFrame, spec: EffectSpec) -> tuple[str, np.ndarray] | None:
+        if spec != self.spec or list(frame.columns) != list(self.frame.columns):
+            return None
+        others = [c for c in spec.columns() if c != spec.treatment]
+        if frame.index.equals(self.frame.index):
+            rows = np.arange(len(frame))
+            kind, compared = "placebo", others
+        else:
+            rows = self.frame.index.get_indexer(frame.index)
+            if len(frame) >= len(self.frame) or not frame.index.is_unique or (rows < 0).any():
+                return None
+            kind, compared = "subset", [*others, spec.treatment]
+        for c in compared:
+            if not np.array_equal(frame[c].to_numpy(), self.frame[c].to_numpy()[rows]):
+                return None
+        t = spec.treatment
+        if kind == "placebo" and np.array_equal(frame[t].to_numpy(), self.frame[t].to_numpy()):
+            return None  # nothing moved: not a placebo, refit like any other call
+        return kind, rows
+
+
+@dataclass(frozen=True, slots=True)
+class PartiallingOut(_Recognises):
+    """A partialling-out fit (DML): out-of-fold residuals of Y and T on W, and the folds.
+
+    ``θ = Σ w Ỹ T̃ / Σ w T̃²`` with HC0 errors, as EconML's ``LinearDML`` final stage.
+    """
+
+    frame: pd.DataFrame  # the frame the fit saw
+    spec: EffectSpec
+    y_res: np.ndarray  # (n,)
+    t_res: np.ndarray  # (n,)
+    folds: np.ndarray  # (n,) fold of each row
+    weights: np.ndarray  # (n,) ones when unweighted
+    estimand: Estimand
+    method: Method
+    alpha: float
+    fallback: Estimator  # the full estimator, for every other perturbation
+
+    def __call__(self, frame: pd.DataFrame, spec: EffectSpec) -> EffectEstimate:
+        seen = self.perturbation(frame, spec)
+        if seen is None:
+            return self.fallback(frame, spec)
+        kind, rows = seen
+        if kind == "placebo":
+            t = frame[spec.treatment].to_numpy(dtype=float)
+            t_res = t - _fold_means(t, self.folds, self.weights)
+            return self._final(self.y_res, t_res, self.weights, len(t))
+        return self._final(self.y_res[rows], self.t_res[rows], self.weights[rows], len(rows))
+
+    def _final(self, y_res: np.ndarray, t_res: np.ndarray, w: np.ndarray, n: int) -> EffectEstimate:
+        sxx = float(np.sum(w * t_res**2))
+        theta = float(np.sum(w * y_res * t_res) / sxx) if sxx > 0 else float("nan")
+        u = y_res - theta * t_res
+        se = float(np.sqrt(np.sum((w * t_res * u) ** 2)) / sxx) if sxx > 0 else float("nan")
+        return effect_estimate(self.method, self.estimand, theta, se, alpha=self.alpha, nobs=n)
+
+
+@dataclass(frozen=True, slots=True)
+class Augmented(_Recognises):
+    """An AIPW fit: propensities and outcome predictions per row of the frame it saw.
+
+    A placebo treatment is independent of the covariates by construction: its propensity is
+    its mean, and both arms' outcome models are E[Y | X] (``m_pooled``, OLS on the covariates,
+    which does not depend on the treatment). A subset averages the stored scores over its rows.
+    """
+
+    frame: pd.DataFrame
+    spec: EffectSpec
+    y: np.ndarray
+    t: np.ndarray
+    e: np.ndarray
+    m1: np.ndarray
+    m0: np.ndarray
+    m_pooled: np.ndarray
+    cluster: np.ndarray | None
+    estimand: Estimand
+    method: Method
+    alpha: float
+    fallback: Estimator
+
+    def __call__(self, frame: pd.DataFrame, spec: EffectSpec) -> EffectEstimate:
+        seen = self.perturbation(frame, spec)
+        if seen is None:
+            return self.fallback(frame, spec)
+        kind, rows = seen
+        if kind == "placebo":
+            t = frame[spec.treatment].to_numpy(dtype=float)
+            e = np.full(len(t), t.mean())
+            m = self.m_pooled
+            tau, influence, _, _ = aipw_scores(t, self.y, e, m, m, self.estimand)
+        else:
+            r = rows
+            tau, influence, _, _ = aipw_scores(
+                self.t[r], self.y[r], self.e[r], self.m1[r], self.m0[r], self.estimand
+            )
+        cluster = None if self.cluster is None else self.cluster[rows]
+        se = float(influence_stderr(influence, cluster, small_sample=True))
+        return effect_estimate(
+            self.method, self.estimand, tau, se, alpha=self.alpha, nobs=len(rows)
+        )
