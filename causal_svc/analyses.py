@@ -28,6 +28,13 @@ CREATE TABLE IF NOT EXISTS analyses (
     PRIMARY KEY (org_id, analysis_id)
 );
 CREATE INDEX IF NOT EXISTS analyses_by_time ON analyses (org_id, create_time_us DESC);
+-- An attribution analysis's fitted model (opaque bytes), kept to answer counterfactuals.
+CREATE TABLE IF NOT EXISTS analysis_models (
+    org_id TEXT NOT NULL,
+    analysis_id TEXT NOT NULL,
+    model BLOB NOT NULL,
+    PRIMARY KEY (org_id, analysis_id)
+);
 """
 
 
@@ -64,6 +71,34 @@ class AnalysisStore(LockedSQLite):
                     analysis.payload,
                 ),
             )
+
+    def put_with_model(self, analysis: StoredAnalysis, model: bytes) -> None:
+        """Store an analysis and its fitted model together (one transaction)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO analyses VALUES (?, ?, ?, ?, ?)",
+                    (analysis.org_id, analysis.analysis_id, analysis.kind,
+                     int(analysis.create_time.timestamp() * 1e6), analysis.payload),
+                )  # fmt: skip
+                self._db.execute(
+                    "INSERT OR REPLACE INTO analysis_models VALUES (?, ?, ?)",
+                    (analysis.org_id, analysis.analysis_id, model),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def model(self, org_id: str, analysis_id: str) -> bytes | None:
+        """The fitted model stored with an analysis, or None (an effect estimate has none)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT model FROM analysis_models WHERE org_id = ? AND analysis_id = ?",
+                (org_id, analysis_id),
+            ).fetchone()
+        return None if row is None else bytes(row[0])
 
     def get(self, org_id: str, analysis_id: str) -> StoredAnalysis:
         with self._lock:

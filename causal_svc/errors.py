@@ -21,6 +21,7 @@ __all__ = [
     "InvalidGraph",
     "InvalidSpec",
     "MemoryUnavailable",
+    "NotAnAttribution",
     "NotIdentifiable",
     "SingularDesign",
 ]
@@ -75,3 +76,10 @@ class ContradictoryCalibration(FailedPrecondition):
     """Lift tests that cannot all be true, or a lift the non-negative media model cannot produce."""
 
     default_reason = "CONTRADICTORY_CALIBRATION"
+
+
+class NotAnAttribution(FailedPrecondition):
+    """A counterfactual asked of an analysis that holds no usable attribution model (an
+    effect estimate, or a model that failed its health checks)."""
+
+    default_reason = "NOT_AN_ATTRIBUTION"

@@ -20,6 +20,7 @@ from causal_svc.record_tables import Aggregation, ExperimentDesign, analysis_tab
 # Imported once by the forkserver every worker is forked from, so a new worker starts warm.
 PRELOAD = (
     "causal_svc.jobs",
+    "causal_svc.attribution",
     *dict.fromkeys(f"causal_svc.estimators.{info.module}" for info in METHODS.values()),
     "econml.dml",
     "threadpoolctl",

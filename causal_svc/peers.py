@@ -1,5 +1,5 @@
-"""The causal service's peers: memory (Scan records into DataFrames) and the experiment
-registry (ingestion's GetExperiment).
+"""The causal service's peers: memory (Scan records into DataFrames; AggregateRecords sums
+for attribution) and the experiment registry (ingestion's GetExperiment, ListExperiments).
 
 Batches are converted as they arrive, so the records never sit in memory twice.
 """
@@ -7,11 +7,14 @@ Batches are converted as they arrive, so the records never sit in memory twice.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import grpc
 import pandas as pd
+from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
+from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
@@ -21,6 +24,7 @@ from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation
 from mesh.runtime.frames import records_to_frame
 from mesh.runtime.peers import Peer, unavailable, unreachable
 from mesh.runtime.status import decode_status
+from mesh.runtime.tables import table_to_frame
 
 SCAN_BATCH = 5000
 
@@ -92,6 +96,113 @@ class MemoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):  # quoted: Async
             keep &= local <= pd.Timestamp(end)
         return frame.loc[keep].reset_index(drop=True)
 
+    async def aggregate(
+        self, org_id: str, start: dt.date | None, end: dt.date | None,
+        *, timeout: float | None = None,
+    ) -> Aggregates:  # fmt: skip
+        """The org's records summed where they live (AggregateRecords), as DataFrames."""
+        return await _aggregate(self, org_id, start, end, timeout=timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregates:
+    """Memory's sums for a window: per day × geo and per day × campaign, and how many records."""
+
+    geo_days: pd.DataFrame
+    campaign_days: pd.DataFrame
+    record_count: int
+
+
+async def _aggregate(
+    reader: MemoryReader, org_id: str, start: dt.date | None, end: dt.date | None,
+    *, timeout: float | None = None,
+) -> Aggregates:  # fmt: skip
+    """The org's records summed where they live (AggregateRecords), as DataFrames."""
+    request = memory_pb.AggregateRecordsRequest(org_id=org_id)
+    for field, day in (("start_date", start), ("end_date", end)):
+        if day is not None:
+            getattr(request.date_range, field).CopyFrom(
+                common_pb.Date(year=day.year, month=day.month, day=day.day)
+            )
+    try:
+        reply = await reader.stub().AggregateRecords(request, timeout=reader.within(timeout))
+    except grpc.aio.AioRpcError as error:
+        if unreachable(error.code(), error):
+            raise unavailable(
+                MemoryUnavailable, "memory service", reader.target, error.code(),
+                "AggregateRecords", dependency="memory", then=f": {error.details()}",
+            ) from None  # fmt: skip
+        if error.code() is grpc.StatusCode.NOT_FOUND:
+            raise InsufficientData(
+                f"org {org_id!r} has no records in memory", subject="records"
+            ) from None
+        if error.code() is grpc.StatusCode.INVALID_ARGUMENT:
+            raise _refused_query(error) from None
+        raise
+    return Aggregates(
+        table_to_frame(reply.geo_days), table_to_frame(reply.campaign_days), reply.record_count
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredLift:
+    """An analysed experiment of the registry: its result and treated units."""
+
+    result: md_pb.ExperimentResult
+    treatment_units: tuple[str, ...]
+
+
+async def _registry_lifts(
+    reader: RegistryReader, org_id: str, start: dt.date | None, end: dt.date | None,
+    *, timeout: float | None = None,
+) -> list[RegisteredLift]:  # fmt: skip
+    """The registry's analysed experiments whose test window overlaps [start, end]."""
+    out: list[RegisteredLift] = []
+    token = ""
+    while True:
+        request = ingestion_pb.ListExperimentsRequest(org_id=org_id, page_size=500,
+                                                      page_token=token)  # fmt: skip
+        try:
+            reply = await reader.stub().ListExperiments(request, timeout=reader.within(timeout))
+        except grpc.aio.AioRpcError as error:
+            if error.code() is grpc.StatusCode.NOT_FOUND:
+                return out
+            if unreachable(error.code(), error):
+                raise unavailable(
+                    DependencyUnavailable, "ingestion service (experiment registry)",
+                    reader.target, error.code(), "ListExperiments", dependency="ingestion",
+                    then=f": {error.details()}",
+                ) from None  # fmt: skip
+            raise
+        for e in reply.experiments:
+            r = e.result
+            if not e.HasField("result") or not r.channel or r.lift_std_error <= 0:
+                continue
+            w = r.window if r.HasField("window") else None
+            first = _date(w.start_date) if w else _date(e.start_date)
+            last = _date(w.end_date) if w else _date(e.end_date)
+            if first is None or last is None:
+                continue
+            if (end is not None and first > end) or (start is not None and last < start):
+                continue
+            result = md_pb.ExperimentResult()
+            result.CopyFrom(r)
+            if not result.HasField("window"):
+                result.window.start_date.CopyFrom(e.start_date)
+                result.window.end_date.CopyFrom(e.end_date)
+            result.experiment_id = result.experiment_id or e.experiment_id
+            out.append(RegisteredLift(result, tuple(e.treatment_units)))
+        token = reply.next_page_token
+        if not token:
+            return out
+
+
+def _date(d: common_pb.Date) -> dt.date | None:
+    try:
+        return dt.date(d.year, d.month, d.day)
+    except ValueError:
+        return None
+
 
 def _refused_query(error: grpc.aio.AioRpcError) -> InvalidSpec:
     """Memory's refusal of the scan a RecordQuery became (a campaign or channel the org has
@@ -142,3 +253,10 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
             treatment_units=tuple(e.treatment_units),
             control_units=tuple(e.control_units),
         )
+
+    async def lift_tests(
+        self, org_id: str, start: dt.date | None, end: dt.date | None,
+        *, timeout: float | None = None,
+    ) -> list[RegisteredLift]:  # fmt: skip
+        """The analysed experiments whose test window overlaps [start, end]."""
+        return await _registry_lifts(self, org_id, start, end, timeout=timeout)

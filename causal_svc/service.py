@@ -5,23 +5,39 @@ Cancellation flows from grpc.aio: when the client cancels or its deadline passes
 task is cancelled, and the CancelledError reaching :meth:`ComputePool.run` stops the worker.
 Peer calls (memory Scan, registry lookups) get the caller's remaining time as their timeout.
 
-AnalyzeAttribution and Counterfactual answer UNIMPLEMENTED until their issue lands.
+AnalyzeAttribution reads memory's sums (AggregateRecords) and the registry's analysed
+experiments here, then runs the attribution stages in workers — the calibrated and the
+uncalibrated fit side by side, then validation beside scoring — streaming one progress event
+per stage; the result is stored with its fitted model, which Counterfactual reads back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
+import time
+from collections.abc import AsyncIterator
 
 import grpc
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 
-from causal_svc import convert
+from causal_svc import attribution, convert
 from causal_svc.analyses import AnalysisStore, StoredAnalysis, new_analysis_id
+from causal_svc.attribution import stages
 from causal_svc.compute import ComputePool
 from causal_svc.jobs import RecordsData, run_estimate, run_graph_analysis
 from causal_svc.peers import MemoryReader, RegistryReader
+
+CODE_VERSION = convert.code_version()
+
+
+def _progress(stage: str, message: str) -> causal_pb.AnalyzeAttributionResponse:
+    frac = attribution.STAGE_FRACTIONS[stage]
+    return causal_pb.AnalyzeAttributionResponse(
+        progress=causal_pb.AnalysisProgress(stage=stage, fraction=frac, message=message)
+    )
 
 
 def _remaining(context: grpc.aio.ServicerContext) -> float | None:
@@ -107,15 +123,81 @@ class CausalService(causal_grpc.CausalServiceServicer):
 
     async def AnalyzeAttribution(  # type: ignore[override]
         self, request: causal_pb.AnalyzeAttributionRequest, context: grpc.aio.ServicerContext
-    ) -> None:
-        """Lands with the attribution issue; the interceptor answers UNIMPLEMENTED."""
-        raise NotImplementedError
+    ) -> AsyncIterator[causal_pb.AnalyzeAttributionResponse]:
+        q = convert.attribution_question(request)
+        clock = time.perf_counter()
+        agg = await self._memory.aggregate(q.org_id, q.start, q.end, timeout=_remaining(context))
+        registered = await self._registry.lift_tests(q.org_id, q.start, q.end,
+                                                     timeout=_remaining(context))  # fmt: skip
+        panel = await asyncio.to_thread(
+            attribution.panel_from_aggregates, agg.geo_days, agg.campaign_days,
+            outcome_name=q.outcome, channels=q.channels,
+        )  # fmt: skip
+        from_registry = [
+            convert.lift_test(r.result, f"registry:{r.result.experiment_id}", r.treatment_units)
+            for r in registered
+        ]
+        usable, skipped = attribution.usable_lift_tests(panel, from_registry)
+        tests = (*q.lift_tests, *usable)
+        seconds = {"retrieve": time.perf_counter() - clock}
+        yield _progress("retrieve", f"{agg.record_count:,} records → {panel.n_geos} geos × "
+                        f"{panel.n_days} days × {panel.n_channels} channels"
+                        + (f"; {len(tests)} lift tests" if tests else ""))  # fmt: skip
+        prelude = await asyncio.to_thread(attribution.describe, panel, q.spec)
+        yield _progress("causal_graph", stages.graph_message(prelude))
+        yield _progress("confounders", stages.confounders_message(prelude))
+        yield _progress("identification", prelude.identification)
+        clock = time.perf_counter()
+        calibrated = self._compute.run(attribution.estimate, panel, q.spec, tests)
+        if tests:
+            state, uncalibrated = await asyncio.gather(
+                calibrated,
+                self._compute.run(attribution.estimate_uncalibrated, panel, q.spec, tests),
+            )
+        else:
+            state, uncalibrated = await calibrated, None
+        seconds["estimation"] = time.perf_counter() - clock
+        yield _progress("estimation", stages.estimation_message(state))
+        clock = time.perf_counter()
+        health, scores = await asyncio.gather(
+            self._compute.run(attribution.validate, state),
+            self._compute.run(attribution.score, state, uncalibrated),
+        )
+        seconds["validation+attribution"] = time.perf_counter() - clock
+        yield _progress("validation", stages.validation_message(health))
+        report = await asyncio.to_thread(
+            attribution.assemble, prelude, state, health, scores, uncalibrated, seconds, skipped
+        )
+        analysis_id = new_analysis_id()
+        ctx = convert.ReportContext(analysis_id, q.org_id, agg.record_count,
+                                                CODE_VERSION)  # fmt: skip
+        result = convert.report_to_proto(report, ctx)
+        now = dt.datetime.now(dt.UTC)
+        analysis = causal_pb.Analysis(analysis_id=analysis_id, org_id=q.org_id,
+                                      kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION, attribution=result)  # fmt: skip
+        analysis.create_time.FromDatetime(now)
+        model = await asyncio.to_thread(attribution.state_to_bytes, state)
+        await asyncio.to_thread(
+            self._analyses.put_with_model,
+            StoredAnalysis(q.org_id, analysis_id, "attribution", now, analysis.SerializeToString()),
+            model,
+        )
+        yield _progress("attribution", stages.attribution_message(report))
+        yield causal_pb.AnalyzeAttributionResponse(result=result)
 
-    async def Counterfactual(  # type: ignore[override]
+    async def Counterfactual(
         self, request: causal_pb.CounterfactualRequest, context: grpc.aio.ServicerContext
     ) -> causal_pb.CounterfactualResponse:
-        """Lands with the attribution issue; the interceptor answers UNIMPLEMENTED."""
-        raise NotImplementedError
+        q = convert.counterfactual_question(request)
+        stored = await asyncio.to_thread(self._analyses.get, q.org_id, q.analysis_id)
+        blob = await asyncio.to_thread(self._analyses.model, q.org_id, q.analysis_id)
+        convert.require_usable_model(stored.payload, blob, q.analysis_id)
+        assert blob is not None
+        state = await asyncio.to_thread(attribution.state_from_bytes, blob)
+        job = functools.partial(attribution.plan, start=q.start, end=q.end,
+                                future_days=q.future_days, level=q.level)  # fmt: skip
+        result = await self._compute.run(job, state, q.changes)
+        return convert.counterfactual_response(result)
 
     async def ListAnalyses(
         self, request: causal_pb.ListAnalysesRequest, context: grpc.aio.ServicerContext

@@ -14,12 +14,21 @@ Where things are:
 - ``health.py``: holdout, convergence, baseline, identification, calibration checks → verdict.
 - ``scores.py``: channel and campaign scores, naive regression, response curves;
   ``counterfactual.py``: spend plans; ``planning.py``: each channel's response in the form
-  planners read; ``analyze.py``: the stages, one by one or end to end.
+  planners read; ``stages.py``: the stages, one by one or end to end.
 """
 
 from __future__ import annotations
 
-from .analyze import (
+from .calibration import LiftTest, usable_lift_tests
+from .counterfactual import ChannelChange, CounterfactualResult, SpendChange, counterfactual, plan
+from .fit import FitState, MMMFit, fit_mmm, restore_fit, state_from_bytes, state_to_bytes
+from .health import HealthCheck, HealthReport, Holdout, Verdict
+from .inference import Evaluator, Interval
+from .panel import MediaPanel, panel_from_aggregates, panel_from_frames
+from .planning import ResponseModel
+from .scores import CampaignScore, ChannelScore, ResponseCurve
+from .spec import Identification, ModelSpec, NormalPrior, Priors
+from .stages import (
     MODEL_VERSION,
     STAGE_FRACTIONS,
     STAGES,
@@ -37,15 +46,6 @@ from .analyze import (
     score,
     validate,
 )
-from .calibration import LiftTest
-from .counterfactual import ChannelChange, CounterfactualResult, SpendChange, counterfactual
-from .fit import FitState, MMMFit, fit_mmm, restore_fit
-from .health import HealthCheck, HealthReport, Holdout, Verdict
-from .inference import Evaluator, Interval
-from .panel import MediaPanel, panel_from_aggregates, panel_from_frames
-from .planning import ResponseModel
-from .scores import CampaignScore, ChannelScore, ResponseCurve
-from .spec import Identification, ModelSpec, NormalPrior, Priors
 from .transforms import AdstockKind
 
 __all__ = [
@@ -89,7 +89,11 @@ __all__ = [
     "fit_mmm",
     "panel_from_aggregates",
     "panel_from_frames",
+    "plan",
     "restore_fit",
     "score",
+    "state_from_bytes",
+    "state_to_bytes",
+    "usable_lift_tests",
     "validate",
 ]

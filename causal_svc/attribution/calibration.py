@@ -23,7 +23,7 @@ from causal_svc.errors import ContradictoryCalibration, InvalidSpec
 
 from .panel import MediaPanel
 
-__all__ = ["LiftTest", "PreparedLift", "check_lift_tests"]
+__all__ = ["LiftTest", "PreparedLift", "check_lift_tests", "usable_lift_tests"]
 
 # Two tests of the same channel over overlapping geos and days whose lifts per unit of spend
 # differ by more than this many combined standard errors contradict each other (p < 0.001).
@@ -176,3 +176,20 @@ def _check_agreement(tests: list[PreparedLift]) -> None:
                     f"{abs(d) / se:.1f} standard errors",
                     subject=_field(j, "lift_absolute"),
                 )
+
+
+def usable_lift_tests(
+    panel: MediaPanel, tests: Sequence[LiftTest]
+) -> tuple[list[LiftTest], list[str]]:
+    """The registry's tests this panel can use, and why the others were left out (a
+    registered experiment of a channel or window outside the analysis is not the caller's
+    mistake, so it is skipped with a warning rather than refused)."""
+    kept, warnings = [], []
+    for t in tests:
+        try:
+            check_lift_tests(panel, [t])
+        except (InvalidSpec, ContradictoryCalibration) as exc:
+            warnings.append(f"registry experiment {t.name or t.channel} not used: {exc.message}")
+            continue
+        kept.append(t)
+    return kept, warnings

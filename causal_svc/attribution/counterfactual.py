@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from causal_svc.errors import InvalidSpec
 
+from .fit import FitState, restore_fit
 from .inference import Evaluator, Interval
 
-__all__ = ["ChannelChange", "CounterfactualResult", "SpendChange", "counterfactual"]
+__all__ = ["ChannelChange", "CounterfactualResult", "SpendChange", "counterfactual", "plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,3 +159,19 @@ def counterfactual(
     ref = Interval(reference, 0.0, reference, reference, delta.level)
     day = [dt.date.fromisoformat(str(d)) for d in panel.dates[[a, b - 1]]]
     return CounterfactualResult(day[0], day[1], until - a, ref, cf, delta, tuple(out))
+
+
+def plan(
+    state: FitState,
+    changes: Sequence[SpendChange],
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    future_days: int = 0,
+    level: float | None = None,
+) -> CounterfactualResult:
+    """:func:`counterfactual` on a stored fit (at interval ``level``, default the fit's)."""
+    if level is not None:
+        state = replace(state, spec=replace(state.spec, interval_level=level))
+    return counterfactual(Evaluator(restore_fit(state)), changes, start=start, end=end,
+                          future_days=future_days)  # fmt: skip

@@ -30,6 +30,8 @@ same information. Coverage of the resulting intervals is measured on the simulat
 
 from __future__ import annotations
 
+import pickle
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -44,7 +46,8 @@ from .panel import MediaPanel
 from .spec import Identification, ModelSpec
 from .within import Projection, annual_basis
 
-__all__ = ["Convergence", "FitState", "MMMFit", "fit_mmm", "log_outcome", "restore_fit"]
+__all__ = ["Convergence", "FitState", "MMMFit", "fit_mmm", "log_outcome", "restore_fit",
+           "state_from_bytes", "state_to_bytes"]  # fmt: skip
 
 _MAX_ITER = 100
 _FTOL = 1e-10
@@ -241,6 +244,19 @@ class FitState:
     row_weight: np.ndarray
     rho: float
     convergence: Convergence
+
+
+def state_to_bytes(state: FitState) -> bytes:
+    """A fit state for storage (a stored analysis keeps it to answer counterfactuals)."""
+    return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 3)
+
+
+def state_from_bytes(blob: bytes) -> FitState:
+    """The state :func:`state_to_bytes` stored (the service's own analysis store only)."""
+    state = pickle.loads(zlib.decompress(blob))
+    if not isinstance(state, FitState):
+        raise TypeError("stored model state is not a FitState")
+    return state
 
 
 @dataclass(frozen=True, slots=True)

@@ -233,11 +233,12 @@ def assemble(
     scores: Scores,
     uncalibrated: Uncalibrated | None,
     seconds: dict[str, float],
+    warnings: Sequence[str] = (),
 ) -> AttributionReport:
     """The report from its parts; a failed model's scores are dropped."""
     fit = restore_fit(state)
     panel = fit.panel
-    warnings = list(panel.warnings)
+    warnings = [*panel.warnings, *warnings]
     if health.verdict is Verdict.FAIL:
         warnings.append("model health is FAIL: no ROIs are reported; see the health checks")
         scores = Scores((), (), (), None, ())

@@ -1,0 +1,63 @@
+"""A simulated world as the records memory would hold after ingestion: one CausalMarketingData
+per campaign × geo × day (spend in org currency, Klaviyo sends as impressions, the platform's
+claimed conversions and revenue) and one first-party row per geo × day (source generic,
+channel first_party: the store's orders and revenue). Used to test and time AnalyzeAttribution
+over real servers without the ingestion step."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import numpy as np
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
+
+import sim
+from mesh.runtime.synthetic_records import record_id
+
+_SOURCES = {
+    "meta": common_pb.DATA_SOURCE_META,
+    "google_ads": common_pb.DATA_SOURCE_GOOGLE_ADS,
+    "klaviyo": common_pb.DATA_SOURCE_KLAVIYO,
+    "tiktok": common_pb.DATA_SOURCE_TIKTOK,
+}
+
+
+def _record(org: str, source: int, name: str, campaign: str, channel: str, geo: str,
+            day: dt.date, spend: float, impressions: int, conversions: float,
+            revenue: float) -> md_pb.CausalMarketingData:  # fmt: skip
+    nk = f"{name}|{campaign}|{geo}|{day.isoformat()}"
+    r = md_pb.CausalMarketingData(
+        id=record_id(org, nk), org_id=org, data_source=source,  # type: ignore[arg-type]
+        campaign_id=campaign, campaign_name=campaign, channel=channel, geo=geo,
+        spend=spend, impressions=impressions, conversions=conversions, revenue=revenue,
+        currency_code="USD", natural_key=nk, version=1, account_id="sim", data_quality_score=0.9,
+    )  # fmt: skip
+    r.timestamp.FromDatetime(dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC))
+    r.local_date.year, r.local_date.month, r.local_date.day = day.year, day.month, day.day
+    return r
+
+
+def world_records(r: sim.SimResult, org: str) -> Iterator[md_pb.CausalMarketingData]:
+    """Every record of the world's first org (platform rows, then first-party rows)."""
+    p = r.panel
+    fx = {a["account_id"]: a["fx_to_org_currency"] for a in r.accounts}
+    rate = p["account_id"].astype(str).map(fx).to_numpy(np.float64)
+    klaviyo = p["source"].astype(str).to_numpy() == "klaviyo"
+    imps = np.where(klaviyo, p["sends"], p["impressions"]).astype(np.int64)
+    days = p["date"].dt.date.to_numpy()
+    cols = zip(
+        p["source"].astype(str), p["campaign_id"].astype(str), p["channel"].astype(str),
+        p["region"].astype(str), days, p["spend_org"].to_numpy(np.float64), imps,
+        p["platform_conversions"].to_numpy(np.float64),
+        p["platform_revenue"].to_numpy(np.float64) * rate, strict=True,
+    )  # fmt: skip
+    for src, camp, ch, geo, day, spend, imp, conv, rev in cols:
+        yield _record(org, _SOURCES[src], src, camp, ch, geo, day, round(float(spend), 2),
+                      int(imp), float(conv), round(float(rev), 2))  # fmt: skip
+    o = r.outcomes
+    for geo, day, orders, revenue in zip(o["region"].astype(str), o["date"].dt.date,
+                                         o["orders"], o["revenue"], strict=True):  # fmt: skip
+        yield _record(org, common_pb.DATA_SOURCE_GENERIC, "generic", "first_party", "first_party",
+                      geo, day, 0.0, 0, float(orders), float(revenue))  # fmt: skip

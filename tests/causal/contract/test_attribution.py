@@ -1,0 +1,166 @@
+"""AnalyzeAttribution, GetAnalysis and Counterfactual over real servers on localhost: memory
+holding a simulated world's records, the experiment registry, the causal service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import grpc
+import pytest
+from liftos.v1 import causal_pb2 as pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
+
+import sim
+from causal_svc.app import build as causal_build
+from ingestion_svc.app import build as ingestion_build
+from memory_svc.app import build as memory_build
+from mesh.runtime.inprocess import running_services
+from tests.causal.attribution.records import world_records
+from tests.support import error_details
+
+ORG = "simshop"
+STAGES = ["retrieve", "causal_graph", "confounders", "identification", "estimation",
+          "validation", "attribution"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def world() -> sim.SimResult:
+    return sim.simulate("demo", seed=0, dirt=False, n_geos=10)
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult):
+    with running_services(
+        {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build},
+        tmp_path_factory.mktemp("mesh"),
+    ) as services:
+        memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
+        records = world_records(world, ORG)
+        batches = iter(lambda: list(itertools.islice(records, 2000)), [])
+        memory.Write(memory_pb.WriteRequest(org_id=ORG, records=b) for b in batches)
+        yield services
+
+
+@pytest.fixture(scope="module")
+def stub(mesh) -> causal_grpc.CausalServiceStub:
+    return causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+
+
+def _date(d: dt.date) -> common_pb.Date:
+    return common_pb.Date(year=d.year, month=d.month, day=d.day)
+
+
+def _analyze(stub, **kwargs) -> tuple[list[pb.AnalysisProgress], pb.AttributionResult]:
+    progress, result = [], None
+    for event in stub.AnalyzeAttribution(pb.AnalyzeAttributionRequest(org_id=ORG, **kwargs),
+                                         timeout=120):  # fmt: skip
+        if event.WhichOneof("event") == "progress":
+            progress.append(event.progress)
+        else:
+            result = event.result
+    assert result is not None
+    return progress, result
+
+
+@pytest.fixture(scope="module")
+def analysis(stub, world: sim.SimResult) -> tuple[list[pb.AnalysisProgress], pb.AttributionResult]:
+    e = world.experiments[0]
+    truth = world.truth["experiments"][0]
+    lift = md_pb.ExperimentResult(
+        experiment_id=e["experiment_id"], channel=e["channel"],
+        lift_absolute=truth["incremental_revenue_treated"],
+        lift_std_error=0.3 * truth["incremental_revenue_treated"],
+        spend_baseline=truth["spend_treated"], spend_delta=-truth["spend_treated"],
+    )  # fmt: skip
+    lift.window.start_date.CopyFrom(_date(dt.date.fromisoformat(e["start_date"])))
+    lift.window.end_date.CopyFrom(_date(dt.date.fromisoformat(e["end_date"])))
+    return _analyze(stub, calibration=[lift])
+
+
+def test_streams_every_stage_then_the_result(analysis, world: sim.SimResult) -> None:
+    progress, result = analysis
+    assert [p.stage for p in progress] == STAGES
+    fractions = [p.fraction for p in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert result.health.verdict in (pb.HEALTH_VERDICT_PASS, pb.HEALTH_VERDICT_REVIEW)
+    paid = [c for c in result.channels if c.spend.amount > 0]
+    assert {c.channel for c in result.channels} == set(world.panel["channel"].astype(str))
+    for c in paid:
+        assert c.incremental_roas.lower <= c.incremental_roas.estimate <= c.incremental_roas.upper
+        assert c.HasField("naive_regression_roas") and c.platform_reported_roas > 0
+    assert result.campaigns and result.response_curves and result.response_models
+    assert len(result.response_models[0].scale) == 200
+    assert result.record_count == len(world.panel) + len(world.outcomes)
+    assert result.geo_count == 10 and result.day_count == len(world.dates)
+    assert result.model_version.startswith("liftos-causal-mmm/")
+    assert result.calibration[0].HasField("predicted_lift_uncalibrated")
+    assert [t.stage for t in result.stage_timings]
+    assert "demand" in result.unobserved_confounders
+
+
+def test_stored_and_counterfactual(stub, analysis) -> None:
+    _, result = analysis
+    stored = stub.GetAnalysis(pb.GetAnalysisRequest(org_id=ORG, analysis_id=result.analysis_id))
+    assert stored.analysis.kind == pb.ANALYSIS_KIND_ATTRIBUTION
+    assert stored.analysis.attribution.analysis_id == result.analysis_id
+    cf = stub.Counterfactual(pb.CounterfactualRequest(
+        org_id=ORG, analysis_id=result.analysis_id,
+        changes=[pb.SpendChange(channel="meta_prospecting", multiplier=0.0)],
+    ))  # fmt: skip
+    effect = next(c for c in result.channels if c.channel == "meta_prospecting")
+    assert cf.delta.estimate == pytest.approx(-effect.incremental_outcome.estimate, rel=1e-6)
+    assert cf.delta.lower <= cf.delta.estimate <= cf.delta.upper
+    assert cf.evaluated_period.start_date.year == 2024
+    future = stub.Counterfactual(pb.CounterfactualRequest(
+        org_id=ORG, analysis_id=result.analysis_id, future_days=14,
+        changes=[pb.SpendChange(channel="tiktok", multiplier=1.5)],
+    ))  # fmt: skip
+    assert future.delta.estimate >= 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code", "field"),
+    [
+        ({"org_id": ""}, grpc.StatusCode.INVALID_ARGUMENT, "org_id"),
+        ({"date_range": common_pb.DateRange(start_date=_date(dt.date(2024, 12, 1)),
+                                            end_date=_date(dt.date(2024, 10, 1)))},
+         grpc.StatusCode.INVALID_ARGUMENT, "date_range"),
+        ({"outcome": common_pb.OUTCOME_METRIC_CLICKS}, grpc.StatusCode.INVALID_ARGUMENT,
+         "outcome"),
+        ({"channels": ["myspace"]}, grpc.StatusCode.INVALID_ARGUMENT, "channels"),
+        ({"calibration": [md_pb.ExperimentResult(channel="tiktok", lift_std_error=1.0)]},
+         grpc.StatusCode.INVALID_ARGUMENT, "calibration[0].window"),
+        ({"date_range": common_pb.DateRange(start_date=_date(dt.date(2030, 1, 1)),
+                                            end_date=_date(dt.date(2030, 3, 1)))},
+         grpc.StatusCode.FAILED_PRECONDITION, None),
+    ],
+)  # fmt: skip
+def test_bad_requests_name_the_field(stub, kwargs, code, field) -> None:
+    request = {"org_id": ORG, **kwargs}
+    with pytest.raises(grpc.RpcError) as info:
+        list(stub.AnalyzeAttribution(pb.AnalyzeAttributionRequest(**request), timeout=60))
+    assert info.value.code() == code
+    if field:
+        assert field in error_details(info.value)[1]
+
+
+def test_counterfactual_refusals(stub, analysis) -> None:
+    _, result = analysis
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Counterfactual(pb.CounterfactualRequest(
+            org_id=ORG, analysis_id=result.analysis_id,
+            changes=[pb.SpendChange(channel="myspace", multiplier=0.5)],
+        ))  # fmt: skip
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "changes[0].channel" in error_details(info.value)[1]
+    with pytest.raises(grpc.RpcError) as missing:
+        stub.Counterfactual(pb.CounterfactualRequest(
+            org_id=ORG, analysis_id="an-nope",
+            changes=[pb.SpendChange(channel="tiktok", multiplier=0.5)],
+        ))  # fmt: skip
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
