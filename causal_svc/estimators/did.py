@@ -22,7 +22,17 @@ from ._inference import (
     wild_cluster_bootstrap,
 )
 from ._panel import PanelDesign, cluster_warnings, fit_twfe, panel_design, subset_panel
-from .result import Check, CheckKind, CheckOutcome, EffectEstimate, EffectSpec, Estimand, Method
+from ._time_labels import time_labels
+from .result import (
+    Check,
+    CheckKind,
+    CheckOutcome,
+    EffectEstimate,
+    EffectSpec,
+    Estimand,
+    Method,
+    Series,
+)
 from .validate import role_field
 
 __all__ = ["estimate_did"]
@@ -123,8 +133,10 @@ def estimate_did(
         freedom, G-1), ``pretrend_slope``, ``pretrend_stderr``, ``pretrend_pvalue`` (when the
         pre-trend check runs); with the wild cluster bootstrap ``wild_bootstrap_draws``,
         ``wild_bootstrap_webb`` (1: Webb weights, 0: Rademacher), ``cr1_ci_lower``,
-        ``cr1_ci_upper``, ``cr1_pvalue``. ``checks``: PRE_TREND (differential linear
-        pre-trend).
+        ``cr1_ci_upper``, ``cr1_pvalue``; ``n_pre_periods`` when every treated unit starts
+        in the same period. ``series``: ``mean:treated`` / ``mean:control``, the outcome's
+        mean per period in each group (the report's trends plot). ``checks``: PRE_TREND
+        (differential linear pre-trend).
 
     Notes
     -----
@@ -206,6 +218,8 @@ def estimate_did(
         "df": float(fit.df_inference),
         **pre_stats,
     }
+    if common:
+        statistics["n_pre_periods"] = float(starts[0])  # periods before the common start
     design_words = (
         "2×2 regression of the outcome on treated group, post period and their interaction"
         if use_2x2
@@ -247,6 +261,7 @@ def estimate_did(
         ),
         statistics=statistics,
         coefficients=fit.coefficients([n for n in names if n != "const"], alpha),
+        series=_group_means(panel, ever),
         warnings=tuple(warnings),
         checks=(check,),
     )
@@ -289,3 +304,17 @@ def _bootstrap(
     return wild_cluster_bootstrap(
         swept[:, 0], swept[:, 1:], contrast, panel.cluster, alpha=alpha, rng=rng, absorb=absorb
     )
+
+
+def _group_means(panel: PanelDesign, ever: np.ndarray) -> tuple[Series, Series]:
+    """``mean:treated`` / ``mean:control``: the outcome's mean per period over ever-treated and
+    never-treated units (unweighted): what parallel trends is about, for the report's plot."""
+    index = time_labels(panel.periods)
+    treated_row = ever[panel.unit]
+    out = []
+    for name, rows in (("mean:treated", treated_row), ("mean:control", ~treated_row)):
+        count = np.bincount(panel.period[rows], minlength=panel.n_periods)
+        total = np.bincount(panel.period[rows], weights=panel.y[rows], minlength=panel.n_periods)
+        mean = np.divide(total, count, out=np.full(panel.n_periods, np.nan), where=count > 0)
+        out.append(Series(name, index, tuple(float(v) for v in mean)))
+    return out[0], out[1]

@@ -160,6 +160,28 @@ def trajectories(
     return fig
 
 
+def group_trends(
+    treated: causal_pb.Series, control: causal_pb.Series, start: int | None, outcome: str
+) -> Figure:
+    """Mean outcome per period of the treated and comparison groups: before the start the two
+    lines should move together (parallel trends); after it, the gap is the effect."""
+    x, dated = _x(list(treated.index))
+    fig, (ax,) = new_figure(2.8)
+    ax.plot(
+        x, _data.finite(treated.values), color=BLUE, marker="o", markersize=3, label="treated units"
+    )
+    ax.plot(x, _data.finite(control.values), color=ORANGE, linestyle=(0, (5, 2)), marker="s",
+            markersize=3, label="comparison units")  # fmt: skip
+    if start is not None and 0 <= start < len(x):
+        _start_line(ax, x[start])
+    if dated:
+        _dates(ax)
+    ax.set_xlabel("Date" if dated else "Period")
+    ax.set_ylabel(f"Mean {outcome}")
+    _legend_above(ax)
+    return fig
+
+
 def impact(
     observed: causal_pb.Series, counterfactual: causal_pb.Series, pointwise: causal_pb.Series,
     cumulative: causal_pb.Series, one_step: causal_pb.Series | None, outcome: str,

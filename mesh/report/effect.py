@@ -211,6 +211,19 @@ def _method_figures(analysis: causal_pb.Analysis, figs: Figures) -> str:
             "should sit at zero if treated and comparison units moved in parallel before treatment.",
         ))  # fmt: skip
 
+    mean_treated, mean_control = get("mean:treated"), get("mean:control")
+    if mean_treated is not None and mean_control is not None:
+        parts.append(figs.add(
+            "group-trends",
+            lambda: plots.group_trends(
+                mean_treated, mean_control, int(start) if start is not None else None, outcome
+            ),
+            "Treated and comparison groups over time",
+            "Mean outcome per period. Before treatment starts the lines should move in parallel "
+            "(a level gap is fine, a diverging trend is not); afterwards the change in the gap "
+            "is what the estimate measures.",
+        ))  # fmt: skip
+
     treated, synthetic = get("treated"), get("synthetic")
     if treated is not None and synthetic is not None:
         sc = e.method == causal_pb.ESTIMATION_METHOD_SYNTHETIC_CONTROL

@@ -109,3 +109,25 @@ def test_bsts_sends_the_observed_series_and_pre_period_predictions() -> None:
     assert np.all(np.isfinite(tail))
     # Tracking the pre-period: one-step errors are small next to the series' own spread.
     assert np.std(y[start // 2 : start] - tail) < 0.5 * np.std(y[:start])
+
+
+def test_did_sends_the_group_means_over_time() -> None:
+    from causal_svc.estimators.did import estimate_did
+
+    rng = np.random.default_rng(8)
+    rows = []
+    for g in range(12):
+        for t in range(10):
+            treated = int(g < 6 and t >= 6)
+            rows.append({"geo": g, "week": t, "y": 100 + 5 * g + 2 * t + 30 * treated + rng.normal(0, 1),
+                         "d": treated})  # fmt: skip
+    frame = pd.DataFrame(rows)
+    e = estimate_did(frame, EffectSpec("y", "d", unit="geo", time="week"))
+    series = {s.name: s for s in e.series}
+    treated, control = series["mean:treated"], series["mean:control"]
+    assert treated.index == control.index == tuple(str(t) for t in range(10))
+    expected = frame[frame.geo < 6].groupby("week").y.mean().to_numpy()
+    assert np.allclose(treated.values, expected)
+    assert e.statistics["n_pre_periods"] == 6
+    gap = np.subtract(treated.values, control.values)
+    assert gap[6:].mean() - gap[:6].mean() == pytest.approx(e.point_estimate, rel=1e-6)

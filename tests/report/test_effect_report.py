@@ -16,7 +16,7 @@ from tests.report.conftest import open_report
 # The method-specific figures each report must show.
 EXPECTED = {
     "difference_in_means": {"estimate", "love-plot"},
-    "did": {"estimate", "coefficients"},
+    "did": {"estimate", "group-trends"},
     "event_study": {"estimate", "event-study"},
     "staggered_did": {"estimate", "event-study"},
     "synthetic_control": {"estimate", "synthetic-control", "weights"},
