@@ -4,16 +4,21 @@ spend — on that day.
 Each detector returns, per row, a value (the measurement), a strength in [0, 1] (how much
 the confounder is in play) and a description; a row carries a confounder when its strength
 is at least :data:`MIN_STRENGTH`. Detectors are platform-specific through
-:data:`PROFILES`: social auctions (Meta, TikTok) heat up from early November as retail
-advertisers pile in, search reacts within days of a holiday and its spend is capped by query
-volume, and retention email/SMS is scheduled weeks ahead around holidays.
+:data:`PROFILES`: search spend is capped by query volume, so a jump in it is demand moving the
+budget at a smaller step than on social; retention email/SMS has no auction to respond to.
 
 Detectors
 ---------
 holiday_proximity (HOLIDAY)
-    Signed days to the nearest holiday (negative before); strength ``1 - d / window``.
+    In play on the days a holiday moves demand: the holiday itself, and every day of the
+    Black Friday – Cyber Monday weekend; value = signed days to the nearest holiday (0 on it,
+    days since Black Friday inside the weekend). Days around a holiday are not confounded by
+    it: measured against the simulator's truth, a week's window on each side flagged five
+    rows for each one the holiday moved (bench/confounder_detection.py).
 retail_peak_season (SEASONALITY)
-    Inside the platform's Q4 retail peak (through 24 December); value = days to Christmas.
+    The gift season, 1–21 December (shipping cut-offs end it before Christmas), on every
+    platform; value = days to Christmas. A Q4 window from 1 November flagged two rows for
+    each one in the peak.
 weekly_seasonality (SEASONALITY)
     The series' conversions on this weekday vs its 28-day mean, from its own history;
     value = relative difference, reported only when larger than twice its Poisson standard
@@ -43,7 +48,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ingestion_svc.calendar import holiday_table
 from ingestion_svc.external_factors import JoinedFactor
 
 __all__ = ["MIN_STRENGTH", "PROFILES", "Detected", "Profile", "detect"]
@@ -66,18 +70,18 @@ _FACTOR_TYPES = {
 class Profile:
     """A platform's detector parameters."""
 
-    holiday_window: float  # days; strength 1 - d / window
-    peak_start: tuple[int, int] | None  # (month, day), or None: a week before Black Friday
     budget_threshold: float | None  # |spend / mean7 - 1| that flags a budget response
 
 
 PROFILES: dict[str, Profile] = {
-    "meta": Profile(7.0, (11, 1), 0.5),
-    "tiktok": Profile(7.0, (11, 1), 0.5),
-    "google_ads": Profile(3.0, None, 0.25),
-    "klaviyo": Profile(10.0, (11, 1), None),
-    "generic": Profile(7.0, None, None),
+    "meta": Profile(0.5),
+    "tiktok": Profile(0.5),
+    "google_ads": Profile(0.25),
+    "klaviyo": Profile(None),
+    "generic": Profile(None),
 }
+# The gift season: demand peaks from 1 December until the last shipping days before Christmas.
+PEAK = ((12, 1), (12, 21))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,44 +107,39 @@ def _keep(value: np.ndarray, strength: np.ndarray) -> np.ndarray:
     return np.where(live, value, np.nan)
 
 
-def holiday_proximity(calendar: pd.DataFrame, window: float) -> tuple[np.ndarray, ...]:
-    """(value, strength, description) from the calendar's days to/since holidays."""
+def holiday_proximity(calendar: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """(value, strength, description) on the days a holiday moves demand: the holiday, and the
+    Black Friday – Cyber Monday weekend."""
     to_next = calendar["cal_days_to_next_holiday"].to_numpy(np.float64)
     since = calendar["cal_days_since_last_holiday"].to_numpy(np.float64)
     to_next[to_next < 0] = np.inf
     since[since < 0] = np.inf
-    before = to_next <= since
-    distance = np.minimum(to_next, since)
-    value = np.where(before, -to_next, since)
-    strength = np.clip(1.0 - distance / window, 0.0, 1.0)
-    names = np.where(
-        before,
-        calendar["cal_next_holiday_name"].to_numpy(dtype=object),
-        calendar["cal_holiday_name"].to_numpy(dtype=object),
-    )
+    today = calendar["cal_holiday_name"].to_numpy(dtype=object)
+    upcoming = calendar["cal_next_holiday_name"].to_numpy(dtype=object)
+    on_day = (to_next == 0) | (since == 0)
+    # Saturday and Sunday between Black Friday and Cyber Monday
+    weekend = (upcoming == "Cyber Monday") & (since <= 2) & (to_next <= 2) & ~on_day
+    live = on_day | weekend
+    value = np.where(live, np.where(on_day, 0.0, since), np.nan)
     text = [
-        f"{name} today"
-        if d == 0
-        else f"{d:.0f} days {'before' if b else 'after'} a holiday" + (f" ({name})" if b else "")
-        for d, b, name in zip(distance.tolist(), before.tolist(), names.tolist(), strict=True)
+        ("" if not ok else f"{name} today" if d else f"{s_:.0f} days after Black Friday")
+        for ok, d, s_, name in zip(
+            live.tolist(), on_day.tolist(), since.tolist(), today.tolist(), strict=True
+        )
     ]
-    return value, strength, np.array(text, dtype=object)
+    return value, live.astype(np.float64), np.array(text, dtype=object)
 
 
-def peak_season(days: np.ndarray, country: str, start: tuple[int, int] | None) -> np.ndarray:
-    """Days to 25 December inside the peak window, NaN outside."""
+def peak_season(days: np.ndarray) -> np.ndarray:
+    """Days to 25 December inside the gift season (:data:`PEAK`), NaN outside."""
     dates = days.astype("datetime64[D]")
     years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
     out = np.full(days.size, np.nan)
     for year in np.unique(years).tolist():
-        if start is None:
-            table = holiday_table(country, None, year, year)
-            friday = next((d for d, n in table.items() if n == "Black Friday"), None)
-            first = (friday or dt.date(year, 11, 22)) - dt.timedelta(days=7)
-        else:
-            first = dt.date(year, *start)
+        first = np.datetime64(dt.date(year, *PEAK[0]), "D")
+        last = np.datetime64(dt.date(year, *PEAK[1]), "D")
         christmas = np.datetime64(dt.date(year, 12, 25), "D")
-        inside = (years == year) & (dates >= np.datetime64(first, "D")) & (dates < christmas)
+        inside = (years == year) & (dates >= first) & (dates <= last)
         out[inside] = (christmas - dates[inside]).astype(np.int64)
     return out
 
@@ -188,16 +187,17 @@ def detect(
             )
 
     if calendar is not None and n:
-        value, strength, described = holiday_proximity(calendar, profile.holiday_window)
+        value, strength, described = holiday_proximity(calendar)
         add("holiday_proximity", "holiday", "holiday", value, strength, described)
-        peak = peak_season(days, country, profile.peak_start)
+    if n:
+        peak = peak_season(days)
         add(
             "retail_peak_season",
             "seasonality",
             "peak_season",
             peak,
             np.where(np.isnan(peak), 0.0, 1.0),
-            "inside the Q4 retail peak, when auctions and demand both run hot",
+            "inside the gift season (1-21 December), when demand runs hot",
         )
     effect, strength = weekly_seasonality(cube)
     add(
