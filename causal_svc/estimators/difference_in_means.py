@@ -9,7 +9,15 @@ import pandas as pd
 from causal_svc.errors import InsufficientData, InvalidSpec
 
 from . import _ols
-from ._inference import FEW_CLUSTERS, cluster_codes, effect_estimate, require_stderr
+from ._inference import (
+    FEW_CLUSTERS,
+    RandomizationTest,
+    cluster_codes,
+    effect_estimate,
+    interval,
+    randomization_test,
+    require_stderr,
+)
 from ._panel import panel_design
 from .result import (
     BalanceRow,
@@ -27,6 +35,9 @@ __all__ = ["estimate_difference_in_means"]
 
 # |standardised mean difference| above this is the usual "imbalanced" flag (Stuart 2010).
 SMD_THRESHOLD = 0.1
+# Randomisation inference runs for unit-randomised experiments up to this many units (a geo
+# experiment's states, a panel's units); beyond it the t reference is accurate anyway.
+MAX_RANDOMIZATION_UNITS = 500
 
 
 def _welch_df(y: np.ndarray, t: np.ndarray) -> float:
@@ -130,7 +141,7 @@ def unit_means(frame: pd.DataFrame, spec: EffectSpec) -> tuple[pd.DataFrame, Eff
 
 
 def estimate_difference_in_means(
-    frame: pd.DataFrame, spec: EffectSpec, *, alpha: float = 0.05
+    frame: pd.DataFrame, spec: EffectSpec, *, alpha: float = 0.05, random_state: int = 0
 ) -> EffectEstimate:
     """Average treatment effect in a randomised experiment.
 
@@ -145,6 +156,7 @@ def estimate_difference_in_means(
         unit-periods) each unit's mean over the treatment window is compared, adjusted by its
         pre-period mean (:func:`unit_means`).
     alpha : level of the confidence interval
+    random_state : seed of the randomisation test's assignments (when they are drawn)
 
     Returns
     -------
@@ -153,7 +165,12 @@ def estimate_difference_in_means(
         control mean, when that is not zero), ``unadjusted_estimate``, ``unadjusted_stderr``,
         ``df``; with CUPED ``cuped_theta`` and ``variance_reduction_pct``; with covariates
         ``variance_reduction_pct``; when clustered ``n_clusters``. ``balance``: one row per
-        covariate / pre-outcome. ``checks``: BALANCE (WARNING when a covariate's |SMD| > 0.1).
+        covariate / pre-outcome. ``checks``: BALANCE (WARNING when a covariate's |SMD| > 0.1);
+        PERMUTATION, for unclustered, unweighted experiments of at most 500 units without Lin
+        covariates: Fisher's randomisation test of the (CUPED-adjusted) difference, with
+        ``randomization_pvalue``, ``randomization_ci_lower``, ``randomization_ci_upper`` and
+        ``randomization_draws`` in ``statistics`` (WARNING when it and the t-test disagree on
+        significance at ``alpha``).
 
     Notes
     -----
@@ -236,6 +253,7 @@ def estimate_difference_in_means(
         **panel_shape,
     }
 
+    tested: np.ndarray | None = None  # the outcome randomisation inference tests
     adjusters = [*spec.covariates, *([spec.pre_outcome] if spec.pre_outcome else [])]
     adjusters = list(dict.fromkeys(adjusters))
     columns = {
@@ -259,10 +277,12 @@ def estimate_difference_in_means(
         theta = float(np.cov(y, x, aweights=w)[0, 1] / var_x)
         adjusted = y - theta * (x - np.average(x, weights=w))
         point, se, df = difference(adjusted)
+        tested = adjusted
         statistics["cuped_theta"] = theta
         design = f"CUPED with pre-period outcome {spec.pre_outcome} (theta = {theta:.4g})"
     else:
         point, se, df = raw_est, raw_se, raw_df
+        tested = y
         design = "difference in means"
     if adjusters:
         statistics["variance_reduction_pct"] = 100 * (1 - se**2 / raw_se**2)
@@ -299,6 +319,16 @@ def estimate_difference_in_means(
                 threshold=SMD_THRESHOLD,
             ),
         )
+    if tested is not None and simple_welch and len(y) <= MAX_RANDOMIZATION_UNITS:
+        _, _, p_t = interval(point, se, alpha, df)
+        ri = randomization_test(tested, t, alpha=alpha, rng=np.random.default_rng(random_state))
+        statistics |= {
+            "randomization_pvalue": ri.pvalue,
+            "randomization_ci_lower": ri.ci_lower,
+            "randomization_ci_upper": ri.ci_upper,
+            "randomization_draws": float(ri.draws),
+        }
+        checks = (*checks, _randomization_check(ri, p_t, alpha))
     return effect_estimate(
         Method.DIFFERENCE_IN_MEANS,
         Estimand.ATE,
@@ -332,4 +362,32 @@ def estimate_difference_in_means(
         balance=balance,
         warnings=tuple(warnings),
         checks=checks,
+    )
+
+
+def _randomization_check(ri: RandomizationTest, p_t: float, alpha: float) -> Check:
+    how = (
+        f"all {ri.draws:,} assignments with these arm sizes"
+        if ri.enumerated
+        else f"{ri.draws:,} random assignments with these arm sizes"
+    )
+    agree = (ri.pvalue < alpha) == (p_t < alpha)
+    return Check(
+        name="randomisation inference",
+        kind=CheckKind.PERMUTATION,
+        outcome=CheckOutcome.PASSED if agree else CheckOutcome.WARNING,
+        interpretation=(
+            f"Fisher's randomisation test over {how} gives p = {ri.pvalue:.3g} (the t-test "
+            f"{p_t:.3g}) and a {100 * (1 - alpha):g}% interval of {ri.ci_lower:.4g} to "
+            f"{ri.ci_upper:.4g} for a constant effect: "
+            + (
+                "it agrees with the t-based answer, which needs no large-sample approximation "
+                "to hold here"
+                if agree
+                else "it disagrees with the t-based answer on significance; with this few "
+                "units read the randomisation p-value"
+            )
+        ),
+        pvalue=ri.pvalue,
+        threshold=alpha,
     )

@@ -227,3 +227,38 @@ def test_panel_experiment_refuses_staggered_starts_and_weights() -> None:
             ),
         )
     assert weighted.value.field == "roles.weights"
+
+
+def test_randomisation_inference_on_the_mixtape_example_matches_brute_force() -> None:
+    import itertools
+
+    from causaldata import ri
+
+    data = ri.load_pandas().data[["d", "y"]].astype(float)
+    est = estimate_difference_in_means(data, EffectSpec(outcome="y", treatment="d"))
+    y, n = data["y"].to_numpy(), len(data)
+    observed = y[data["d"] == 1].mean() - y[data["d"] == 0].mean()
+    diffs = []
+    for chosen in itertools.combinations(range(n), 4):
+        on = np.isin(np.arange(n), chosen)
+        diffs.append(y[on].mean() - y[~on].mean())
+    brute = np.mean(np.abs(diffs) >= abs(observed) - 1e-12)
+    stats_ = est.statistics
+    assert stats_["randomization_draws"] == 70 and stats_["randomization_pvalue"] == brute
+    check = next(c for c in est.checks if c.kind is CheckKind.PERMUTATION)
+    assert check.outcome is CheckOutcome.PASSED and check.pvalue == brute
+    # the interval inverts the test: a constant effect at its bounds is just not rejected
+    lo, hi = stats_["randomization_ci_lower"], stats_["randomization_ci_upper"]
+    for theta, rejected in ((lo - 0.01, True), (lo + 0.01, False), (hi + 0.01, True)):
+        shifted = data.assign(y=data["y"] - theta * data["d"])
+        p = estimate_difference_in_means(shifted, EffectSpec(outcome="y", treatment="d"))
+        assert (p.statistics["randomization_pvalue"] <= 0.05) is rejected
+
+
+def test_panel_experiment_carries_randomisation_inference() -> None:
+    est = estimate_difference_in_means(
+        _panel_experiment(), EffectSpec(outcome="y", treatment="d", unit="geo", time="day")
+    )
+    assert est.statistics["randomization_draws"] == 10_000  # C(16, 8) = 12,870 > 10,000
+    lo, hi = est.statistics["randomization_ci_lower"], est.statistics["randomization_ci_upper"]
+    assert lo < 8.0 < hi
