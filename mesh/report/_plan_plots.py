@@ -60,20 +60,35 @@ def _money_axis(ax: Axes, axis: str = "x") -> None:
     target.set_major_formatter(FuncFormatter(compact))
 
 
+def naive_outcome(c: causal_pb.ChannelAttribution) -> float | None:
+    """What the naive regression credits the channel with: its ROAS times the channel's input."""
+    if not c.HasField("naive_regression_roas"):
+        return None
+    return c.naive_regression_roas * (c.media_input or c.spend.amount)
+
+
 def contributions(channels: Sequence[causal_pb.ChannelAttribution], outcome_label: str) -> Figure:
-    """Causal incremental outcome (bar with interval) beside the platform-reported outcome."""
+    """Per channel: the causal incremental outcome (with its interval) beside what a naive
+    regression and the platform itself credit the channel with."""
     rows = list(channels)
-    fig, (ax,) = new_figure(0.9 + ROW_IN * len(rows))
-    y = np.arange(len(rows))[::-1]
+    naive = [naive_outcome(c) for c in rows]
+    with_naive = any(v is not None for v in naive)
+    bars = 3 if with_naive else 2
+    height = 0.8 / bars
+    fig, (ax,) = new_figure(0.9 + (ROW_IN + 0.06 * bars) * len(rows))
+    y = np.arange(len(rows))[::-1].astype(float)
+    offsets = np.linspace(height * (bars - 1) / 2, -height * (bars - 1) / 2, bars)
     causal = [c.incremental_outcome.estimate for c in rows]
     lo = [c.incremental_outcome.lower for c in rows]
     hi = [c.incremental_outcome.upper for c in rows]
-    platform = [c.platform_reported_outcome for c in rows]
-    ax.barh(y + 0.18, causal, height=0.36, color=BLUE, label="causal (incremental)")
-    ax.errorbar(causal, y + 0.18, xerr=[np.subtract(causal, lo), np.subtract(hi, causal)],
+    ax.barh(y + offsets[0], causal, height=height, color=BLUE, label="causal (incremental)")
+    ax.errorbar(causal, y + offsets[0], xerr=[np.subtract(causal, lo), np.subtract(hi, causal)],
                 fmt="none", ecolor=INK, elinewidth=0.9, capsize=2)  # fmt: skip
-    ax.barh(y - 0.18, platform, height=0.36, color=ORANGE, hatch="///", edgecolor="white",
-            linewidth=0, label="platform-reported")  # fmt: skip
+    if with_naive:
+        ax.barh(y + offsets[1], [v or 0.0 for v in naive], height=height, color="white",
+                edgecolor=VERMILLION, linewidth=1.0, label="naive regression")  # fmt: skip
+    ax.barh(y + offsets[-1], [c.platform_reported_outcome for c in rows], height=height,
+            color=ORANGE, hatch="///", edgecolor="white", linewidth=0, label="platform-reported")  # fmt: skip
     ax.axvline(0, color=GREY, linewidth=0.8)
     ax.set_yticks(y, [c.channel for c in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
@@ -81,6 +96,27 @@ def contributions(channels: Sequence[causal_pb.ChannelAttribution], outcome_labe
     _money_axis(ax)
     ax.set_xlabel(outcome_label)
     _legend_above(ax)
+    return fig
+
+
+def adstock(models: Sequence[causal_pb.ChannelResponseModel]) -> Figure:
+    """Each channel's carry-over: the share of a day's effect that lands 0, 1, 2 … days later."""
+    rows = [m for m in models if len(m.carryover)]
+    lags = max(len(m.carryover) for m in rows)
+    grid = np.full((len(rows), lags), np.nan)
+    for i, m in enumerate(rows):
+        grid[i, : len(m.carryover)] = m.carryover
+    fig, (ax,) = new_figure(0.9 + ROW_IN * len(rows))
+    image = ax.imshow(grid, aspect="auto", cmap="Blues", vmin=0.0, vmax=float(np.nanmax(grid)),
+                      interpolation="nearest")  # fmt: skip
+    ax.set_yticks(range(len(rows)), [m.channel for m in rows])
+    ax.set_xticks(range(lags), [str(d) for d in range(lags)])
+    ax.xaxis.set_major_locator(MaxNLocator(12, integer=True))
+    ax.grid(False)
+    ax.set_xlabel("Days after the spend (0 = same day)")
+    bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+    bar.set_label("Share of the effect")
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
     return fig
 
 
@@ -119,7 +155,13 @@ def response_curves(
     cols = 3 if n <= 9 else 4
     rows = math.ceil(n / cols)
     width = 24 if cols == 3 else 20
-    fig, axes = new_figure(0.5 + 1.6 * rows, nrows=rows, ncols=cols, width_in=PAGE_WIDTH_IN)
+    height = 0.7 + 1.6 * rows
+    fig, axes = new_figure(
+        height, nrows=rows, ncols=cols, width_in=PAGE_WIDTH_IN, constrained=False
+    )
+    # A fixed grid: room for two-line titles above each panel and tick labels beside it.
+    fig.subplots_adjust(left=0.09, right=0.985, bottom=0.45 / height, top=1 - 0.38 / height,
+                        wspace=0.42, hspace=0.36 / 1.6 + 0.45)  # fmt: skip
     for ax, c in zip(axes, curves, strict=False):
         ax.fill_between(c.spend, c.lower, c.upper, color=BLUE, alpha=0.18, linewidth=0)  # type: ignore[arg-type]
         ax.plot(c.spend, c.outcome, color=BLUE, linewidth=1.4)
@@ -135,9 +177,10 @@ def response_curves(
     for ax in axes[n:]:
         ax.set_visible(False)
     fig.supxlabel(
-        f"Spend over the period ({currency}); solid: current, dashed: recommended", fontsize=8
-    )
-    fig.supylabel(outcome_label, fontsize=8)
+        f"Spend over the period ({currency}); solid: current, dashed: recommended",
+        fontsize=8, y=0.08 / height,
+    )  # fmt: skip
+    fig.supylabel(outcome_label, fontsize=8, x=0.01)
     return fig
 
 

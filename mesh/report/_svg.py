@@ -86,9 +86,12 @@ def new_figure(
     sharex: bool = False,
     height_ratios: Sequence[float] | None = None,
     width_in: float = PAGE_WIDTH_IN,
+    constrained: bool = True,
 ) -> tuple[Figure, list[Axes]]:
-    """A figure at page width with constrained layout (labels are laid out, never overlapped)."""
-    fig = Figure(figsize=(width_in, height_in), layout="constrained")
+    """A figure at page width with constrained layout (labels are laid out, never overlapped);
+    ``constrained=False`` leaves the layout to the caller (large grids of small multiples, where
+    the solver costs seconds and a fixed grid does as well)."""
+    fig = Figure(figsize=(width_in, height_in), layout="constrained" if constrained else None)
     grid = fig.subplots(
         nrows, ncols, sharex=sharex, squeeze=False,
         gridspec_kw={"height_ratios": height_ratios} if height_ratios else None,

@@ -17,7 +17,7 @@ from mesh.report.effect import Figures
 
 
 def outcome_name(result: causal_pb.AttributionResult) -> str:
-    metric = result.model.model_config.outcome
+    metric = result.outcome or result.model.model_config.outcome
     if metric == common_pb.OUTCOME_METRIC_UNSPECIFIED:
         return "outcome"
     return enum_name(common_pb.OutcomeMetric.Name(metric), "OUTCOME_METRIC_")
@@ -49,10 +49,10 @@ def attribution_sections(
         body = figs.add(
             "contributions",
             functools.partial(plots.contributions, by_spend, label),
-            "Causal vs platform-reported contribution",
-            "What each channel caused (with its interval) beside what its platform claims, "
-            "channels by spend. A platform bar far past the causal one is credit the platform "
-            "takes for outcomes that would have happened anyway.",
+            "Causal vs naive vs platform-reported contribution",
+            "What each channel caused (with its interval) beside what a naive regression of the "
+            "outcome on same-day spend and the platform itself credit it with, channels by "
+            "spend. Credit past the causal bar is for outcomes that would have happened anyway.",
         )
         if any(c.HasField("incremental_roas") for c in by_spend):
             body += figs.add(
@@ -75,37 +75,128 @@ def attribution_sections(
             "Expected incremental outcome at each spend level with its interval; the solid line "
             "is the spend as run" + (", the dashed one the recommended spend." if optimal else "."),
         )))  # fmt: skip
-    if result.HasField("baseline_outcome"):
-        sections[0] = Section(
-            "health", "Model health",
-            sections[0].body + f"<p>Baseline (non-media) {esc(outcome_name(result))}: "
-            f"{esc(_interval(result.baseline_outcome))}.</p>",
-        )  # fmt: skip
+    if any(len(m.carryover) for m in result.response_models):
+        order = {c.channel: i for i, c in enumerate(by_spend)}
+        models = sorted(result.response_models, key=lambda m: order.get(m.channel, len(order)))
+        sections.append(Section("adstock", "Carry-over", figs.add(
+            "adstock", functools.partial(plots.adstock, models),
+            "Adstock decay",
+            "How a day's spend keeps working: each channel's effect spread over the following "
+            "days (darker: more of the effect).",
+        )))  # fmt: skip
+    if result.calibration:
+        sections.append(Section("calibration", "Lift tests", _calibration(result)))
+    if result.HasField("identification") or result.confounders:
+        sections.append(
+            Section("identification", "Identification and data", _identification(result))
+        )
     return sections
 
 
+_VERDICTS = {
+    causal_pb.HEALTH_VERDICT_PASS: ("supported", "passed", "✓ pass", "Healthy: every check passed"),
+    causal_pb.HEALTH_VERDICT_REVIEW: ("null", "warning", "! review", "Review: usable, with caveats to read first"),
+    causal_pb.HEALTH_VERDICT_FAIL: ("unsupported", "failed", "✗ fail", "Failed: the model is not usable, so no ROI is shown"),
+}  # fmt: skip
+
+
 def _health(result: causal_pb.AttributionResult) -> str:
+    h = result.health
+    out = ""
+    if h.verdict in _VERDICTS:
+        cls, _, _, headline = _VERDICTS[h.verdict]
+        out += f'<div class="verdict {cls}" id="verdict"><strong>{esc(headline)}</strong>'
+        if h.unidentified_channels:
+            out += (
+                "<p>Not identified by the data (their intervals are the prior's): "
+                f"{esc(', '.join(h.unidentified_channels))}.</p>"
+            )
+        out += "</div>"
+        if h.checks:
+            out += table(
+                [("Verdict", False), ("Check", False), ("What it found", False), ("Value", True),
+                 ("Threshold", True)],
+                [
+                    [f'<span class="badge {_VERDICTS.get(c.verdict, _VERDICTS[causal_pb.HEALTH_VERDICT_REVIEW])[1]}">'
+                     f"{esc(_VERDICTS.get(c.verdict, _VERDICTS[causal_pb.HEALTH_VERDICT_REVIEW])[2])}</span>",
+                     f'<span id="health-{esc(c.name)}">{esc(c.name)}</span>', esc(c.message),
+                     num(c.value) if c.HasField("value") else "–",
+                     num(c.threshold) if c.HasField("threshold") else "–"]
+                    for c in h.checks
+                ],
+                cls="checks",
+            )  # fmt: skip
     m = result.model.validation_metrics
     rows = [
         (name, value)
         for name, value in (
-            ("Holdout R²", m.holdout_r_squared), ("Holdout MAPE", m.holdout_mape),
-            ("In-sample R²", m.r_squared), ("NRMSE", m.nrmse), ("Decomposition RSSD", m.decomp_rssd),
+            ("Holdout R²", h.holdout_r_squared or m.holdout_r_squared),
+            ("Holdout MAPE", h.holdout_mape or m.holdout_mape),
+            ("Holdout NRMSE", h.holdout_nrmse or m.nrmse),
+            ("In-sample R² (beyond geo and day effects)", h.in_sample_r_squared or m.r_squared),
             ("Calibration MAPE", m.calibration_mape),
             ("Lift tests inside the intervals", m.calibration_coverage),
         )
         if value
     ]  # fmt: skip
-    out = ""
     if result.warnings:
-        out += '<div class="verdict unsupported"><strong>Read before the numbers</strong><ul class="plain">'
-        out += "".join(f"<li>{esc(w)}</li>" for w in result.warnings) + "</ul></div>"
-    else:
+        out += (
+            '<h3>Warnings</h3><ul class="plain">'
+            + "".join(f"<li>{esc(w)}</li>" for w in result.warnings)
+            + "</ul>"
+        )
+    elif h.verdict not in _VERDICTS:
         out += '<div class="verdict supported"><strong>No warnings from the model</strong></div>'
     if rows:
-        out += table([("Fit figure", False), ("Value", True)], [[esc(k), num(v)] for k, v in rows])
-    else:
-        out += '<p class="note">The analysis carries no fit figures.</p>'
+        holdout = f" ({h.holdout_days} days held out)" if h.holdout_days else ""
+        out += f"<h3>Fit{esc(holdout)}</h3>" + table(
+            [("Fit figure", False), ("Value", True)], [[esc(k), num(v)] for k, v in rows]
+        )
+    if result.HasField("baseline_outcome"):
+        out += (
+            f"<p>Baseline (non-media) {esc(outcome_name(result))}: "
+            f"{esc(_interval(result.baseline_outcome))}.</p>"
+        )
+    return out
+
+
+def _calibration(result: causal_pb.AttributionResult) -> str:
+    rows = [
+        [esc(c.experiment_id), esc(c.channel), f"{num(c.measured_lift)} ± {num(c.measured_std_error)}",
+         num(c.predicted_lift),
+         num(c.predicted_lift_uncalibrated) if c.HasField("predicted_lift_uncalibrated") else "–"]
+        for c in result.calibration
+    ]  # fmt: skip
+    return "<p>Each lift test the model was calibrated with, beside what the model predicts for the same cells.</p>" + table(
+        [("Experiment", False), ("Channel", False), ("Measured lift", True),
+         ("Model (calibrated)", True), ("Model without tests", True)],
+        rows,
+    )  # fmt: skip
+
+
+def _identification(result: causal_pb.AttributionResult) -> str:
+    out = ""
+    s = result.identification
+    if result.HasField("identification"):
+        out += f"<p><strong>Strategy:</strong> {esc(s.reason)}</p>"
+        if s.assumptions:
+            out += (
+                '<ul class="plain">'
+                + "".join(f"<li>{esc(a)}</li>" for a in s.assumptions)
+                + "</ul>"
+            )
+    facts = [
+        ("Confounders adjusted for", ", ".join(result.confounders)),
+        ("Confounders the data lacks", ", ".join(result.unobserved_confounders)),
+        ("Mediators (not adjusted for)", ", ".join(result.mediators)),
+        ("Controls", ", ".join(result.controls)),
+        ("Geos × days", f"{result.geo_count} × {result.day_count}" if result.geo_count else ""),
+        ("Records", f"{result.record_count:,}" if result.record_count else ""),
+        ("Model / code version", " / ".join(v for v in (result.model_version, result.code_version) if v)),
+    ]  # fmt: skip
+    rows = [[esc(k), esc(v)] for k, v in facts if v]
+    if rows:
+        out += table([("", False), ("", False)], rows)
     return out
 
 
@@ -115,6 +206,8 @@ def _channel_table(channels: list[causal_pb.ChannelAttribution], cur: str) -> st
             f'<span id="channel-{esc(c.channel)}">{esc(c.channel)}</span>', num(c.spend.amount),
             _interval(c.incremental_outcome), num(c.platform_reported_outcome),
             _interval(c.incremental_roas) if c.HasField("incremental_roas") else "–",
+            num(c.naive_regression_roas) if c.HasField("naive_regression_roas") else "–",
+            num(c.platform_reported_roas) if c.platform_reported_roas else "–",
             _interval(c.marginal_roas) if c.HasField("marginal_roas") else "–",
             f"{c.contribution_share:.1%}",
         ]
@@ -122,7 +215,8 @@ def _channel_table(channels: list[causal_pb.ChannelAttribution], cur: str) -> st
     ]  # fmt: skip
     return table(
         [("Channel", False), (f"Spend ({cur})", True), ("Incremental", True), ("Platform", True),
-         ("iROAS", True), ("mROAS", True), ("Share", True)],
+         ("iROAS", True), ("Naive ROAS", True), ("Platform ROAS", True), ("mROAS", True),
+         ("Share", True)],
         rows,
     )  # fmt: skip
 

@@ -1,13 +1,11 @@
 """Attribution analyses, explanations and surfacing answers for the report tests.
 
 - ``attribution_analysis``: the attribution domain (causal_svc.attribution.analyze) on a
-  simulated world, put in today's AttributionResult contract (channels, response curves,
-  baseline, warnings, fit figures). The attribution service's own conversion lands with its
-  issue; this mapping follows the contract's field comments.
+  simulated world, through the causal service's converter (as AnalyzeAttribution stores it).
 - ``explanation``: the LLM service's grounded writer on the analysis, as Explain's final message.
 - ``budget`` / ``forecast`` / ``design`` / ``recommendations``: surfacing answers shaped from
-  the attribution's own figures (current spend and curves) — synthetic, since SurfacingService
-  reads an attribution's curve parameters that the contract does not carry yet.
+  the attribution's own figures (current spend and curves) — synthetic, so the tests need no
+  running surfacing service.
 - ``big_attribution``: 30 channels over a year, for the size/open-time bench.
 """
 
@@ -34,45 +32,18 @@ def _interval(
 
 
 def attribution_analysis(seed: int = 1, analysis_id: str = "an-attribution") -> causal_pb.Analysis:
+    """The attribution domain on a simulated world, converted by the causal service's own
+    converter (what AnalyzeAttribution stores)."""
+    from causal_svc import convert
     from causal_svc.attribution import analyze
     from tests.causal.attribution.world import world
 
-    report = analyze(world("demo", seed).panel)
-    result = causal_pb.AttributionResult(analysis_id=analysis_id, warnings=list(report.warnings))
-    result.warnings.extend(report.health.reasons)
-    model = result.model
-    model.model_type = md_pb.ATTRIBUTION_MODEL_TYPE_CAUSAL_MMM
-    model.model_config.outcome = common_pb.OUTCOME_METRIC_REVENUE
-    model.model_config.channels.extend(c.channel for c in report.channels)
-    metrics = model.validation_metrics
-    metrics.r_squared = report.health.in_sample_r_squared
-    if report.health.holdout is not None:
-        metrics.holdout_r_squared = report.health.holdout.r_squared
-        metrics.holdout_mape = report.health.holdout.mape
-        metrics.nrmse = report.health.holdout.nrmse
-    for c in report.channels:
-        row = result.channels.add(channel=c.channel, contribution_share=c.share,
-                                  platform_reported_outcome=c.platform_outcome)  # fmt: skip
-        row.spend.amount, row.spend.currency_code = c.spend, "USD"
-        i = c.incremental
-        _interval(row.incremental_outcome, i.estimate, i.lower, i.upper, i.level)
-        for field, value in (("incremental_roas", c.iroas), ("marginal_roas", c.marginal_roas)):
-            if value is not None:
-                _interval(
-                    getattr(row, field), value.estimate, value.lower, value.upper, value.level
-                )
-    for curve in report.curves:
-        result.response_curves.add(
-            channel=curve.channel, spend=list(map(float, curve.spend)),
-            outcome=list(map(float, curve.outcome)), lower=list(map(float, curve.lower)),
-            upper=list(map(float, curve.upper)),
-        )  # fmt: skip
-    if report.baseline is not None:
-        b = report.baseline
-        _interval(result.baseline_outcome, b.estimate, b.lower, b.upper, b.level)
+    w = world("demo", seed)
+    report = analyze(w.panel)
+    context = convert.ReportContext(analysis_id, "acme", 0, "test", currency="USD")
     analysis = causal_pb.Analysis(
         analysis_id=analysis_id, org_id="acme", kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION,
-        attribution=result,
+        attribution=convert.report_to_proto(report, context),
     )  # fmt: skip
     analysis.create_time.FromDatetime(CREATED)
     return analysis
@@ -191,10 +162,16 @@ def recommendations(analysis: causal_pb.Analysis) -> surfacing_pb.RecommendRespo
 def big_attribution(n_channels: int = 30, seed: int = 0) -> causal_pb.Analysis:
     """A year of 30 channels: Hill response curves, intervals, platform over-claiming."""
     rng = np.random.default_rng(seed)
-    result = causal_pb.AttributionResult(analysis_id="an-big")
-    result.model.model_config.outcome = common_pb.OUTCOME_METRIC_REVENUE
-    result.model.validation_metrics.holdout_r_squared = 0.87
-    result.model.validation_metrics.holdout_mape = 0.064
+    result = causal_pb.AttributionResult(
+        analysis_id="an-big", outcome=common_pb.OUTCOME_METRIC_REVENUE
+    )
+    health = result.health
+    health.verdict, health.holdout_days = causal_pb.HEALTH_VERDICT_REVIEW, 28
+    health.holdout_r_squared, health.holdout_mape, health.holdout_nrmse = 0.87, 0.064, 0.08
+    health.checks.add(name="holdout", verdict=causal_pb.HEALTH_VERDICT_PASS, value=0.87,
+                      threshold=0.5, message="the held-out 28 days are predicted with R² 0.87")  # fmt: skip
+    health.checks.add(name="collinearity", verdict=causal_pb.HEALTH_VERDICT_REVIEW, value=0.91,
+                      threshold=0.9, message="two channels' spend moves together (r = 0.91)")  # fmt: skip
     families = ("meta", "google", "tiktok", "klaviyo", "pinterest", "snap")
     for k in range(n_channels):
         name = f"{families[k % len(families)]}_campaign_{k:02d}_prospecting"
@@ -206,8 +183,16 @@ def big_attribution(n_channels: int = 30, seed: int = 0) -> causal_pb.Analysis:
         row = result.channels.add(channel=name, platform_reported_outcome=incremental * rng.uniform(1.2, 3.0),
                                   contribution_share=1.0 / n_channels)  # fmt: skip
         row.spend.amount, row.spend.currency_code = spend, "USD"
+        row.media_input, row.identified = spend, True
         _interval(row.incremental_outcome, incremental, 0.7 * incremental, 1.3 * incremental, 0.9)
         iroas = incremental / spend
+        row.naive_regression_roas = iroas * rng.uniform(1.1, 2.5)
+        row.platform_reported_roas = row.platform_reported_outcome / spend
+        decay = rng.uniform(0.1, 0.7)
+        weights = decay ** np.arange(14)
+        result.response_models.add(channel=name, reference_spend=spend, period_days=365,
+                                   carryover=list(weights / weights.sum()), identified=True,
+                                   adstock=md_pb.ADSTOCK_TYPE_GEOMETRIC, adstock_params=[decay])  # fmt: skip
         _interval(row.incremental_roas, iroas, 0.7 * iroas, 1.3 * iroas, 0.9)
         m = beta * half / (spend + half) ** 2
         _interval(row.marginal_roas, m, 0.6 * m, 1.4 * m, 0.9)

@@ -36,8 +36,16 @@ def test_attribution_with_its_plan_and_explanation(attribution, browser, tmp_pat
     _clean(opened)
     kinds = [f["kind"] for f in opened.figures]
     assert kinds == [
-        "contributions", "roas", "response-curves", "budget-shift", "forecast", "power-curve",
+        "contributions", "roas", "response-curves", "adstock", "budget-shift", "forecast",
+        "power-curve",
     ]  # fmt: skip
+    # The health verdict and its checks come before any ROI.
+    health = attribution.attribution.health
+    assert health.verdict and health.checks
+    assert html.index('id="verdict"') < html.index('data-figure="contributions"')
+    for check in health.checks:
+        assert f'id="health-{check.name}"' in html
+    assert "naive regression" in html and "Naive ROAS" in html
     # The explanation comes first; the model's health before any channel figure.
     order = [m.group(1) for m in re.finditer(r'<section id="([^"]+)"', html)]
     assert order[:3] == ["explanation", "health", "channels"]
@@ -75,3 +83,19 @@ def test_long_names_wrap_at_separators() -> None:
     assert wrap_name("google_campaign_19_prospecting", 20) == "google_campaign_19_\nprospecting"
     assert wrap_name("tiktok", 20) == "tiktok"
     assert all(len(line) <= 20 for line in wrap_name("x" * 50, 20).splitlines())
+
+
+def test_a_failed_model_shows_its_diagnostics_and_no_roi() -> None:
+    from liftos.v1 import causal_pb2 as causal_pb
+
+    analysis = causal_pb.Analysis(analysis_id="an-failed", org_id="acme")
+    result = analysis.attribution
+    result.health.verdict = causal_pb.HEALTH_VERDICT_FAIL
+    result.health.checks.add(
+        name="holdout", verdict=causal_pb.HEALTH_VERDICT_FAIL, value=-0.4, threshold=0.3,
+        message="the held-out days are predicted worse than their mean",
+    )  # fmt: skip
+    html = render_report(analysis)
+    assert "Failed: the model is not usable, so no ROI is shown" in html
+    assert "the held-out days are predicted worse than their mean" in html
+    assert "data-figure" not in html
