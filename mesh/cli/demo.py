@@ -268,6 +268,20 @@ def analyse_experiment(client: LiftOS, world: Path, out: Out) -> dc.EstimateEffe
     return reply
 
 
+def write_report(client: LiftOS, analysis_id: str, data_dir: Path, out: Out) -> Path:
+    """The analysis as `liftos report` writes it, with the grounded explanation on top."""
+    from mesh.cli.report import explain, fetch
+    from mesh.report import render_report
+
+    analysis = fetch(client, analysis_id, latest=False)
+    path = data_dir / f"report-{analysis_id}.html"
+    path.write_text(
+        render_report(analysis, explanation=explain(client, analysis_id)), encoding="utf-8"
+    )
+    out(f"== report: {path} (open it in a browser; `liftos report {analysis_id}` writes it again)")
+    return path
+
+
 def run_demo(
     data_dir: Path | None,
     base_port: int | None,
@@ -322,6 +336,8 @@ def demo(
             result.records = scan_records(peers.memory, org_id)
             report(result.summaries, result.records, out)
             result.analysis = analyse_experiment(client, world, out)
+            if result.analysis is not None:
+                write_report(client, result.analysis.analysis_id, data_dir, out)
             out("== calendar around Black Friday (US)")
             cal = client.calendar("US", dt.date(2024, 11, 25), dt.date(2024, 12, 3))
             out(

@@ -233,3 +233,11 @@ def test_demo_estimates_the_geo_holdout_against_the_truth(landed) -> None:  # ty
     assert e.ci_lower <= experiment["att_revenue_per_geo_day"] <= e.ci_upper
     # The summary never claims more than the interval supports.
     assert e.summary.startswith("No detectable effect") == (e.ci_lower <= 0 <= e.ci_upper)
+
+
+def test_demo_writes_the_analysis_report(landed) -> None:  # type: ignore[no-untyped-def]
+    result, printed, _ = landed
+    line = next(p for p in printed if p.startswith("== report: "))
+    path = Path(line.removeprefix("== report: ").split(" (open it")[0])
+    html = path.read_text()
+    assert result.analysis.analysis_id in html and 'data-figure="estimate"' in html
