@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import http.server
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,13 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
     p.add_argument(
         "--out", type=Path, default=None, help="file to write (default: report-<analysis id>.html)"
     )
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the page on localhost (http://127.0.0.1:PORT/) until Ctrl-C instead of "
+        "writing a file",
+    )
+    p.add_argument("--port", type=int, default=0, help="with --serve (default: a free port)")
     p.add_argument(
         "--no-explain",
         action="store_true",
@@ -58,6 +66,24 @@ def explain(client: LiftOS, analysis_id: str) -> llm_pb.ExplanationDone | None:
     return llm_pb.ExplanationDone.FromString(bytes(done))
 
 
+def page_server(html: str, port: int = 0) -> http.server.ThreadingHTTPServer:
+    """An HTTP server on 127.0.0.1 answering every GET with the page (call serve_forever)."""
+    body = html.encode("utf-8")
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # a quick look needs no access log
+
+    return http.server.ThreadingHTTPServer(("127.0.0.1", port), Page)
+
+
 def run(args: argparse.Namespace, peers: Any) -> int:
     if bool(args.analysis_id) == bool(args.latest):
         print("error: give an ANALYSIS_ID or --latest (one of them)", file=sys.stderr)
@@ -74,6 +100,17 @@ def run(args: argparse.Namespace, peers: Any) -> int:
     except UnsupportedAnalysis as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.serve:
+        server = page_server(html, args.port)
+        print(f"serving analysis {analysis.analysis_id} at http://127.0.0.1:{server.server_port}/ "
+              "(Ctrl-C to stop)", flush=True)  # fmt: skip
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+        return 0
     out = args.out or Path(f"report-{analysis.analysis_id}.html")
     out.write_text(html, encoding="utf-8")
     print(f"wrote {out} ({len(html.encode()) / 1e6:.2f} MB) for analysis {analysis.analysis_id}")

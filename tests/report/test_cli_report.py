@@ -101,3 +101,24 @@ def test_cli_says_what_is_wrong(causal, monkeypatch: pytest.MonkeyPatch, capsys)
     assert main(["report", "an-missing", "--org", "cli"]) == 2
     assert "not found" in capsys.readouterr().err
     assert main(["report"]) == 2
+
+
+def test_the_page_is_served_on_localhost_for_a_quick_look() -> None:
+    import threading
+    import urllib.request
+
+    from mesh.cli.report import page_server
+
+    server = page_server("<!DOCTYPE html><title>r</title><p>report</p>")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+        url = f"http://127.0.0.1:{server.server_port}/"
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            assert reply.headers["Content-Type"].startswith("text/html")
+            assert b"<p>report</p>" in reply.read()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
