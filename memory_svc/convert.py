@@ -529,8 +529,11 @@ def _aggregate_table(rows: list[tuple], key: str) -> table_pb.Table:  # type: ig
 
 
 def aggregate_response(agg: Aggregate) -> memory_pb.AggregateRecordsResponse:
+    names = [f"{s}:{c}:{m}" for s, c, m in agg.geo_columns]
+    wide = pd.DataFrame(agg.geo_days, columns=["date", "geo", *names])
+    wide = wide.astype({"date": np.int64, **dict.fromkeys(names, np.float64)})
     return memory_pb.AggregateRecordsResponse(
-        geo_days=_aggregate_table(agg.geo_days, "geo"),
+        geo_days=frame_to_table(wide),
         campaign_days=_aggregate_table(agg.campaign_days, "campaign_id"),
         record_count=agg.record_count,
     )

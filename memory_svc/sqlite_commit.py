@@ -10,8 +10,44 @@ import numpy as np
 
 from memory_svc.graph import GraphDelta
 from memory_svc.store import CommitBatch, CommitResult, OrgState, seq_checksum
+from memory_svc.store_sql import UPSERT_SUMS, chunks, marks
 
 __all__ = ["insert_batch"]
+
+
+def _add_sums(db: sqlite3.Connection, rows: list[tuple], sign: int) -> None:  # type: ignore[type-arg]
+    """Add (or, ``sign`` -1, take away) measures rows — (org, day, geo, source, channel,
+    campaign, spend, impressions, conversions, revenue) — to both sums tables."""
+    for table, key in (("geo_day_sums", 2), ("campaign_day_sums", 5)):
+        acc: dict[tuple[object, ...], list[float]] = {}
+        for r in rows:
+            k = (r[0], r[1], r[key], r[3], r[4])
+            got = acc.get(k)
+            if got is None:
+                acc[k] = [r[6], r[7], r[8], r[9], 1.0]
+            else:
+                got[0] += r[6]
+                got[1] += r[7]
+                got[2] += r[8]
+                got[3] += r[9]
+                got[4] += 1.0
+        db.executemany(
+            UPSERT_SUMS.format(table=table),
+            [(*k, *(sign * x for x in v[:4]), sign * int(v[4])) for k, v in acc.items()],
+        )
+
+
+def _take_away(db: sqlite3.Connection, seqs: np.ndarray) -> None:
+    """Take the numbers of records about to be replaced out of the sums."""
+    rows: list[tuple] = []  # type: ignore[type-arg]
+    for part in chunks([int(s) for s in seqs]):
+        rows += db.execute(
+            "SELECT org_id, day, geo, source, channel, campaign_id, spend, impressions, "
+            f"conversions, revenue FROM measures WHERE seq IN ({marks(len(part))})",
+            list(part),
+        ).fetchall()
+    if rows:
+        _add_sums(db, rows, -1)
 
 
 def insert_batch(db: sqlite3.Connection, b: CommitBatch, n: int) -> CommitResult:
@@ -34,6 +70,7 @@ def insert_batch(db: sqlite3.Connection, b: CommitBatch, n: int) -> CommitResult
             ],
         )
         old_seqs = [(int(s),) for s in removed]
+        _take_away(db, removed)
         for table in ("records", "payloads", "vectors", "measures"):
             db.executemany(f"DELETE FROM {table} WHERE seq = ?", old_seqs)
         db.executemany(
@@ -69,16 +106,22 @@ def insert_batch(db: sqlite3.Connection, b: CommitBatch, n: int) -> CommitResult
         ),
     )
     db.executemany("INSERT INTO payloads VALUES (?, ?)", zip(seq_list, b.payloads, strict=True))
-    m = np.nan_to_num(np.asarray(b.measures, dtype=np.float64)).tolist()
-    db.executemany(
-        "INSERT INTO measures VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            (s, b.org_id, d, g, src, ch, camp, *v)
-            for s, d, g, src, ch, camp, v in zip(
-                seq_list, b.days, b.geos, b.sources, b.channels, b.campaign_ids, m, strict=True
-            )
-        ),
-    )
+    m = np.nan_to_num(np.asarray(b.measures, dtype=np.float64))
+    rows = [
+        (s, b.org_id, d, g, src, ch, camp, *v)
+        for s, d, g, src, ch, camp, v in zip(
+            seq_list,
+            b.days,
+            b.geos,
+            b.sources,
+            b.channels,
+            b.campaign_ids,
+            m.tolist(),
+            strict=True,
+        )
+    ]
+    db.executemany("INSERT INTO measures VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    _add_sums(db, [r[1:] for r in rows], +1)
     # each row of a C-contiguous float32 matrix binds as its 4·dim bytes, without a copy
     emb = np.ascontiguousarray(b.embeddings, dtype=np.float32)
     db.executemany("INSERT INTO vectors VALUES (?, ?)", zip(seq_list, emb, strict=True))

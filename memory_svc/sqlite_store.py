@@ -31,11 +31,14 @@ from memory_svc.store import (
 )
 from memory_svc.store_sql import (
     AGGREGATE_CAMPAIGN_DAYS,
-    AGGREGATE_GEO_DAYS,
+    AGGREGATE_PAIRS,
+    REBUILD_SUMS,
     SCHEMA,
+    SUM_COLUMNS,
     aggregate_filter,
     chunks,
     filter_sql,
+    geo_days_pivot_sql,
     marks,
     scan_sql,
 )
@@ -372,14 +375,25 @@ class SQLiteRecordStore:
         """Sums of the org's current records per day × geo and per day × campaign."""
         where, params = aggregate_filter(org_id, start_day, end_day, sources)
         db = self._read()
-        geo_days = db.execute(AGGREGATE_GEO_DAYS.format(where=where), params).fetchall()
+        columns: list[tuple[str, str, str]] = []
+        records = 0
+        for source, channel, *nonzero, count in db.execute(
+            AGGREGATE_PAIRS.format(where=where), params
+        ).fetchall():
+            records += int(count)
+            columns += [
+                (source, channel, m) for m, n in zip(SUM_COLUMNS, nonzero, strict=True) if n
+            ]
+        pivot_params = [v for s, c, _ in columns for v in (s, c)]
+        geo_days = db.execute(geo_days_pivot_sql(columns, where), pivot_params + params).fetchall()
         campaign_days = db.execute(AGGREGATE_CAMPAIGN_DAYS.format(where=where), params).fetchall()
-        return Aggregate(geo_days, campaign_days)
+        return Aggregate(columns, geo_days, campaign_days, records)
 
     def backfill_measures(
         self, decode: Callable[[list[bytes]], list[tuple[int, float, float, float, float]]]
     ) -> int:
-        """Fill ``measures`` for records stored before the table existed, once.
+        """Fill ``measures`` for records stored before the table existed, once, and the sums
+        tables from it when they are empty and it is not.
 
         ``decode`` turns payloads into (day, spend, impressions, conversions, revenue) rows;
         records are read and written in pages inside one transaction per page. Returns how
@@ -395,6 +409,7 @@ class SQLiteRecordStore:
                     "WHERE NOT EXISTS (SELECT 1 FROM measures m WHERE m.seq = r.seq) LIMIT 5000"
                 ).fetchall()
                 if not rows:
+                    self._rebuild_sums(force=filled > 0)
                     return filled
                 values = decode([r[6] for r in rows])
                 db.execute("BEGIN IMMEDIATE")
@@ -409,6 +424,23 @@ class SQLiteRecordStore:
                     db.execute("ROLLBACK")
                     raise
                 filled += len(rows)
+
+    def _rebuild_sums(self, *, force: bool) -> None:
+        """Recompute the sums tables from ``measures`` (under the write lock)."""
+        db = self._writer
+        empty = db.execute("SELECT NOT EXISTS (SELECT 1 FROM geo_day_sums)").fetchone()[0]
+        have = db.execute("SELECT EXISTS (SELECT 1 FROM measures)").fetchone()[0]
+        if not (force or (empty and have)):
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in REBUILD_SUMS.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     # ------------------------------------------------------------------ write
 

@@ -127,16 +127,18 @@ class CommitResult:
 
 @dataclass(frozen=True, slots=True)
 class Aggregate:
-    """Sums of an org's current records: rows of (day, key, source, channel, spend,
-    impressions, conversions, revenue, records) per geo (``geo_days``) and per campaign
-    (``campaign_days``); days are local dates as days since 1970-01-01."""
+    """Sums of an org's current records; days are local dates as days since 1970-01-01.
 
-    geo_days: list[tuple[int, str, str, str, float, float, float, float, int]]
+    ``geo_days``: one row per (day, geo): day, geo, then one value per ``geo_columns`` entry
+    (source, channel, sum name) — the sums that are not zero everywhere. ``campaign_days``:
+    rows of (day, campaign_id, source, channel, spend, impressions, conversions, revenue,
+    records).
+    """
+
+    geo_columns: list[tuple[str, str, str]]
+    geo_days: list[tuple[object, ...]]
     campaign_days: list[tuple[int, str, str, str, float, float, float, float, int]]
-
-    @property
-    def record_count(self) -> int:
-        return sum(r[8] for r in self.geo_days)
+    record_count: int
 
 
 @dataclass(frozen=True, slots=True)

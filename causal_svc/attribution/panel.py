@@ -353,6 +353,37 @@ def _campaigns(
     return names, chan, spend, x, platform
 
 
+def geo_days_long(wide: pd.DataFrame) -> pd.DataFrame:
+    """Memory's wide geo_days (date, geo, "source:channel:sum" columns) as long rows of
+    (date, geo, source, channel, spend, impressions, conversions, revenue)."""
+    pairs: dict[tuple[str, str], dict[str, str]] = {}
+    for col in wide.columns:
+        if col.count(":") == 2:
+            src, ch, measure = col.split(":")
+            pairs.setdefault((src, ch), {})[measure] = col
+    n = len(wide)
+    parts = []
+    for (src, ch), cols in pairs.items():
+        part = {"date": wide["date"].to_numpy(), "geo": wide["geo"].to_numpy(),
+                "source": np.full(n, src, dtype=object), "channel": np.full(n, ch, dtype=object)}  # fmt: skip
+        for m in ("spend", "impressions", "conversions", "revenue"):
+            part[m] = wide[cols[m]].to_numpy(np.float64) if m in cols else np.zeros(n)
+        parts.append(pd.DataFrame(part))
+    if not parts:
+        cols = [
+            "date",
+            "geo",
+            "source",
+            "channel",
+            "spend",
+            "impressions",
+            "conversions",
+            "revenue",
+        ]
+        return pd.DataFrame(columns=cols)
+    return pd.concat(parts, ignore_index=True)
+
+
 def panel_from_aggregates(
     geo_days: pd.DataFrame,
     campaign_days: pd.DataFrame | None = None,
@@ -362,17 +393,21 @@ def panel_from_aggregates(
     national: Mapping[str, np.ndarray] | None = None,
 ) -> MediaPanel:
     """The panel from memory's sums (``AggregateRecords``): first-party rows give the outcome,
-    platform rows the media and what the platforms claim.
+    platform rows the media; what the platforms claim comes from the campaign sums when they
+    are given (platform claims per geo-day are not needed).
 
     Parameters
     ----------
     geo_days : DataFrame
-        Columns ``date`` (days since 1970-01-01), ``geo``, ``source``, ``channel``,
-        ``spend``, ``impressions``, ``conversions``, ``revenue``.
+        Long (``date``, ``geo``, ``source``, ``channel``, ``spend``, ``impressions``,
+        ``conversions``, ``revenue``) or memory's wide form (see :func:`geo_days_long`);
+        ``date`` in days since 1970-01-01.
     campaign_days : DataFrame, optional
-        The same with ``campaign_id`` for ``geo``.
+        Long, with ``campaign_id`` for ``geo``.
     outcome_name : {"revenue", "conversions"}
     """
+    if "source" not in geo_days.columns:
+        geo_days = geo_days_long(geo_days)
 
     def dated(f: pd.DataFrame) -> pd.DataFrame:
         days = f["date"].to_numpy(np.int64).astype("datetime64[D]")
@@ -399,6 +434,11 @@ def panel_from_aggregates(
         })  # fmt: skip
     panel = panel_from_frames(outcome, media, outcome_name=outcome_name, campaigns=camps,
                               channels=channels)  # fmt: skip
+    if camps is not None:
+        # Platform claims per channel from the campaign sums (the geo sums may leave them out).
+        claimed = camps.groupby("channel")["platform_outcome"].sum()
+        panel = replace(panel, platform_outcome=np.array(
+            [float(claimed.get(c, 0.0)) for c in panel.channels]))  # fmt: skip
     if national:
         n = panel.n_days
         panel = replace(panel, national={k: np.asarray(v)[:n] for k, v in national.items()})

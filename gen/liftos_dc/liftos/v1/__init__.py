@@ -2450,11 +2450,14 @@ default_message_pool.register_message(
 @dataclass(eq=False, repr=False)
 class AggregateRecordsResponse(betterproto2.Message):
     """
-    Response for AggregateRecords. Both tables have the columns date (int64: the local date as
-    days since 1970-01-01), the key (geo or campaign_id; string), source (string: the data
-    source's short name, e.g. "meta", "generic"), channel (string), spend, impressions,
-    conversions, revenue (double: sums) and records (int64: how many records were summed),
-    rows in (date, key, source, channel) order.
+    Response for AggregateRecords. geo_days has one row per (local date, geo) in that order:
+    date (int64: days since 1970-01-01), geo (string), then one double column per (source,
+    channel, sum) named "source:channel:sum" (source: the data source's short name, e.g. "meta",
+    "generic"; sum: spend, impressions, conversions or revenue; a sum that is zero everywhere is
+    left out) — wide, because a year of 50 geos × 8 source-channels is 146k long rows but 18k
+    wide ones. campaign_days is long: date, campaign_id, source, channel, spend, impressions,
+    conversions, revenue (doubles) and records (int64), rows in (date, campaign_id, source,
+    channel) order.
     """
 
     geo_days: "Table | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
