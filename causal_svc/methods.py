@@ -180,14 +180,18 @@ class ClusteredOptions(SeededOptions):
 
 
 @dataclass(frozen=True, slots=True)
-class EventStudyOptions(Options):
+class EventStudyOptions(ClusteredOptions):
     leads: int | None = None
     lags: int | None = None
 
     @classmethod
     def from_request(cls, request: EstimationOptions) -> Self:
         return cls(
-            alpha=request.alpha, leads=request.event_study_leads, lags=request.event_study_lags
+            alpha=request.alpha,
+            random_state=request.seed,
+            cluster_inference=request.cluster_inference,
+            leads=request.event_study_leads,
+            lags=request.event_study_lags,
         )
 
 
@@ -360,6 +364,7 @@ _ROWS = (
         ),
         options=EventStudyOptions,
         design_check="parallel trends (see the pre-trend leads)",
+        refit={"cluster_inference": "cluster_robust"},
     ),
     MethodInfo(
         Method.STAGGERED_DID,

@@ -12,7 +12,13 @@ import pandas as pd
 from causal_svc.errors import InsufficientData, InvalidSpec
 
 from . import _ols
-from ._inference import FEW_CLUSTERS, column_codes, group_codes
+from ._inference import (
+    FEW_CLUSTERS,
+    WildBootstrap,
+    column_codes,
+    group_codes,
+    wild_cluster_bootstrap,
+)
 from .result import EffectSpec
 from .validate import (
     binary_treatment,
@@ -30,6 +36,7 @@ __all__ = [
     "fit_twfe",
     "panel_design",
     "subset_panel",
+    "wild_bootstrap_twfe",
 ]
 
 # Few treated clusters make cluster-robust tests over-reject badly (MacKinnon & Webb 2017):
@@ -274,3 +281,21 @@ def subset_panel(panel: PanelDesign, rows: np.ndarray) -> PanelDesign:
         unit_labels=panel.unit_labels[kept_units],
         warnings=(),
     )
+
+
+def wild_bootstrap_twfe(
+    panel: PanelDesign, x: np.ndarray, contrast: np.ndarray, alpha: float, random_state: int
+) -> WildBootstrap:
+    """The wild cluster bootstrap of ``contrast @ beta`` in the two-way fixed-effects
+    regression of the outcome on ``x`` (:func:`fit_twfe`'s), the effects swept out again in
+    every draw."""
+    groups = [panel.unit, panel.period]
+    swept = _ols.demean(np.column_stack([panel.y, x]), groups)
+
+    def absorb(z: np.ndarray) -> np.ndarray:
+        return _ols.demean(z, groups)
+
+    return wild_cluster_bootstrap(
+        swept[:, 0], swept[:, 1:], contrast, panel.cluster, alpha=alpha,
+        rng=np.random.default_rng(random_state), absorb=absorb,
+    )  # fmt: skip

@@ -4,14 +4,15 @@ and period fixed effects, cluster-robust errors and a joint pre-trend test."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 
-from ._inference import effect_estimate, require_stderr
-from ._panel import cluster_warnings, fit_twfe, panel_design, subset_panel
+from ._inference import ClusterInference, effect_estimate, require_stderr, use_wild_bootstrap
+from ._panel import cluster_warnings, fit_twfe, panel_design, subset_panel, wild_bootstrap_twfe
 from .result import (
     Check,
     CheckKind,
@@ -40,6 +41,8 @@ def estimate_event_study(
     lags: int | None = None,
     reference: int | Sequence[int] = -1,
     bin_endpoints: bool = True,
+    cluster_inference: ClusterInference | str = ClusterInference.AUTO,
+    random_state: int = 0,
 ) -> EffectEstimate:
     """Dynamic treatment effects relative to the period before treatment.
 
@@ -55,6 +58,10 @@ def estimate_event_study(
         a second reference (e.g. ``(-1, -leads)``) is needed for identification.
     bin_endpoints : when True, event times beyond the window are pooled into the end bins
         (``-leads`` and ``+lags``); when False those treated unit-periods are dropped.
+    cluster_inference : ``"auto"`` (the average effect's p-value and interval from the wild
+        cluster bootstrap below 30 clusters), ``"cluster_robust"`` or ``"wild_bootstrap"``; the
+        lead/lag rows and the pre-trend F test stay CR1
+    random_state : seed of the bootstrap's weights
 
     Returns
     -------
@@ -78,7 +85,8 @@ def estimate_event_study(
     effects (Sun & Abraham 2021): prefer ``staggered_did`` then.
     """
     panel = panel_design(frame, spec, absorbing=True, method="event_study")
-    warnings = [*panel.warnings, *cluster_warnings(panel, "event_study")]
+    wild = use_wild_bootstrap(cluster_inference, panel.n_clusters)
+    warnings = [*panel.warnings, *cluster_warnings(panel, "event_study", wild_bootstrap=wild)]
     refs = sorted({reference} if isinstance(reference, int) else set(reference))
     if not refs:
         raise InvalidSpec("reference must name at least one event time", field="reference")
@@ -136,6 +144,14 @@ def estimate_event_study(
     a[[fit.index(n) for n in post_names]] = 1 / len(post_names)
     point, se = fit.linear_combination(a)
     require_stderr(se, "event study")
+    bootstrap = None
+    if wild and panel.weights is not None:
+        warnings.append(
+            "the wild cluster bootstrap is not available for weighted regressions: inference "
+            "uses cluster-robust errors with t(G-1)"
+        )
+    elif wild:
+        bootstrap = wild_bootstrap_twfe(panel, x, a, alpha, random_state)
 
     coefficients = fit.coefficients(fit.names, alpha)
     by_time = {c.name: c for c in coefficients}
@@ -195,7 +211,7 @@ def estimate_event_study(
         )
 
     ever = np.isfinite(panel.first_treated)
-    return effect_estimate(
+    estimate = effect_estimate(
         Method.EVENT_STUDY,
         Estimand.ATT,
         point,
@@ -214,11 +230,34 @@ def estimate_event_study(
             "Effects depend on event time only, not on the adoption cohort; with staggered "
             "timing and cohort-specific effects the coefficients mix periods (Sun & Abraham "
             "2021).",
-            "No spillovers between units; errors independent across clusters.",
+            "No spillovers between units; errors independent across clusters"
+            + (
+                "."
+                if bootstrap is None
+                else f"; with {panel.n_clusters} clusters the average effect's p-value and "
+                "interval come from the wild cluster bootstrap-t with the null imposed "
+                f"({bootstrap.weights} weights, {bootstrap.draws:,} draws)."
+            ),
         ),
         statistics=statistics,
         coefficients=coefficients,
         series=(series,),
         warnings=tuple(warnings),
         checks=(check,),
+    )
+    if bootstrap is None:
+        return estimate
+    return replace(
+        estimate,
+        ci_lower=bootstrap.ci_lower,
+        ci_upper=bootstrap.ci_upper,
+        pvalue=bootstrap.pvalue,
+        statistics={
+            **estimate.statistics,
+            "wild_bootstrap_draws": float(bootstrap.draws),
+            "wild_bootstrap_webb": float(bootstrap.weights == "webb"),
+            "cr1_ci_lower": estimate.ci_lower,
+            "cr1_ci_upper": estimate.ci_upper,
+            "cr1_pvalue": estimate.pvalue,
+        },
     )

@@ -57,7 +57,10 @@ def test_options_are_keywords_of_the_estimator(method: Method) -> None:
 
 def test_request_knobs_reach_the_method_that_reads_them() -> None:
     kwargs = {m: METHODS[m].options.from_request(EVERY_KNOB).kwargs() for m in METHODS}
-    assert kwargs[Method.EVENT_STUDY] | {"alpha": 0} == {"alpha": 0, "leads": 3, "lags": 2}
+    assert kwargs[Method.EVENT_STUDY] | {"alpha": 0} == {
+        "alpha": 0, "leads": 3, "lags": 2, "random_state": 7, "cluster_inference": "auto"
+    }  # fmt: skip
+    assert kwargs[Method.DID]["random_state"] == 7
     assert kwargs[Method.STAGGERED_DID]["random_state"] == 7
     assert kwargs[Method.RDD]["bandwidth"] == 1.0
     assert kwargs[Method.MATCHING]["caliper"] == 0.5

@@ -160,3 +160,23 @@ def test_window_wider_than_data_is_cut_with_a_warning(castle_data: pd.DataFrame)
     res = estimate_event_study(castle_data, SPEC, leads=20, lags=20)
     assert res.statistics["n_leads"] == 9 and res.statistics["n_lags"] == 5
     assert any("window was cut" in w for w in res.warnings)
+
+
+def test_few_clusters_take_the_average_effect_from_the_wild_bootstrap() -> None:
+    rng = np.random.default_rng(8)
+    unit, t = np.repeat(np.arange(12), 10), np.tile(np.arange(10), 12)
+    frame = pd.DataFrame(
+        {"u": unit, "t": t, "d": ((unit < 6) & (t >= 6)).astype(int),
+         "y": rng.normal(size=unit.size) + 0.2 * t + 1.0 * ((unit < 6) & (t >= 6))}
+    )  # fmt: skip
+    spec = EffectSpec(outcome="y", treatment="d", unit="u", time="t")
+    wild = estimate_event_study(frame, spec)
+    cr1 = estimate_event_study(frame, spec, cluster_inference="cluster_robust")
+    assert wild.point_estimate == cr1.point_estimate and wild.stderr == cr1.stderr
+    assert wild.statistics["wild_bootstrap_draws"] == 4096  # 12 clusters: enumerated
+    assert (cr1.ci_lower, cr1.ci_upper) == (
+        wild.statistics["cr1_ci_lower"],
+        wild.statistics["cr1_ci_upper"],
+    )
+    assert wild.ci_lower < wild.point_estimate < wild.ci_upper
+    assert "wild_bootstrap_draws" not in cr1.statistics
