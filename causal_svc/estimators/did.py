@@ -21,7 +21,14 @@ from ._inference import (
     use_wild_bootstrap,
     wild_cluster_bootstrap,
 )
-from ._panel import PanelDesign, cluster_warnings, fit_twfe, panel_design, subset_panel
+from ._panel import (
+    PanelDesign,
+    cluster_warnings,
+    fit_twfe,
+    panel_design,
+    subset_panel,
+    wild_bootstrap_twfe,
+)
 from ._time_labels import time_labels
 from .result import (
     Check,
@@ -292,18 +299,10 @@ def _bootstrap(
     random_state: int,
 ) -> WildBootstrap:
     """The wild cluster bootstrap of the effect, on the regression the estimate came from."""
-    rng = np.random.default_rng(random_state)
     if two_by_two:
+        rng = np.random.default_rng(random_state)
         return wild_cluster_bootstrap(panel.y, x, contrast, panel.cluster, alpha=alpha, rng=rng)
-    groups = [panel.unit, panel.period]
-    swept = _ols.demean(np.column_stack([panel.y, x]), groups)
-
-    def absorb(z: np.ndarray) -> np.ndarray:
-        return _ols.demean(z, groups)
-
-    return wild_cluster_bootstrap(
-        swept[:, 0], swept[:, 1:], contrast, panel.cluster, alpha=alpha, rng=rng, absorb=absorb
-    )
+    return wild_bootstrap_twfe(panel, x, contrast, alpha, random_state)
 
 
 def _group_means(panel: PanelDesign, ever: np.ndarray) -> tuple[Series, Series]:
