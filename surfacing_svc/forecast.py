@@ -6,23 +6,24 @@ model: ``y_t = B_t (1 + Σ_c m_c(t))``, ``m_c`` the channel's Hill response to i
 spend (from the analysis's curves). The history gives ``B_t = y_t / (1 + Σ_c m_c(t))``; the
 baseline is forecast on the log scale as
 
-    log B_t = intercept + trend · t + weekday + holidays [+ yearly Fourier] + e_t,
-    e_t = ρ e_{t-1} + u_t,
+    log B_t = level + weekday + holidays [+ yearly Fourier] + e_t,
 
 and the forecast samples every source of error the horizon compounds:
 
-- **the baseline's parameters** (level, trend, weekdays, holidays, season): drawn from their
-  feasible-GLS (Prais–Winsten) covariance under the AR(1) errors — autocorrelated days carry
-  less information about the level and trend than as many independent ones, but not less
-  about the weekday contrasts; a trend error grows linearly with the horizon. A trend and
-  yearly terms enter only with a year of history (before that a trend fitted through a
-  season extrapolates the season);
-- **the persistent part of demand**: residual paths taken from the history itself — from
-  random origins, what the residual did over the next ``h`` days beyond its projection
-  from the origin — so promotions, competitor bursts and macro swings arrive as often and as
-  large as they did, and the interval widens with the horizon as far as the history says it
-  should (:func:`_residual_paths`);
-- **the media response**: the curves' parameter draws.
+- **the baseline's parameters** (level, weekdays, holidays, season): drawn from their
+  feasible-GLS (Prais–Winsten) covariance under AR(1) errors — autocorrelated days carry less
+  information about the level and season than as many independent ones, but not less about
+  the weekday contrasts. Yearly terms enter with a year of history; a trend never does (the
+  paths below carry growth);
+- **where demand goes from here**: residual paths taken from the history itself — from random
+  origins, how the residual moved over the next ``h`` days — added to today's residual, so
+  growth, promotions, competitor bursts and macro swings arrive as often and as large as they
+  did, and the interval widens with the horizon as far as the history says it should
+  (:func:`_residual_paths`);
+- **the media response**: the curves' parameter draws, each with the baseline it implies (the
+  history fixes the outcome, so a draw with more media had less baseline): a plan that keeps
+  recent spend is as certain as the baseline, a plan that changes spend adds the media's
+  uncertainty in proportion to the change.
 
 Every sampled path is a whole path, so the total over the horizon has the right (wider than
 independent) interval.
@@ -31,7 +32,7 @@ Notes
 -----
 Harvey (1989), *Forecasting, Structural Time Series Models and the Kalman Filter*
 (trend + season + AR error); Prais & Winsten (1954); Marcellino, Stock & Watson (2006),
-"A comparison of direct and iterated multistep AR methods" (direct ``h``-step projections);
+"A comparison of direct and iterated multistep AR methods" (multistep errors taken directly);
 Künsch (1989), "The jackknife and the bootstrap for general stationary observations";
 Taylor & Letham (2018) for holiday and Fourier terms. Meridian's issue #810 (no future planning) is why the horizon is in the future.
 """
@@ -53,9 +54,11 @@ from surfacing_svc.intervals import Interval
 __all__ = ["Forecast", "media_share", "predict_performance"]
 
 MIN_HISTORY_DAYS = 56
-# Yearly Fourier terms need at least a year and a season to tell them from the trend.
+# Yearly Fourier terms need a full year of history.
 _YEARLY_MIN_DAYS = 364
 _BLOCK_DAYS = 7
+# Days the current level of the residual is averaged over (and each origin's level).
+_LEVEL_DAYS = 7
 # Fewer historical forecast origins than this and the residual paths come from an AR(1).
 _MIN_ORIGINS = 60
 # Retail days around US Thanksgiving, as offsets from it (Black Friday = +1, Cyber Monday = +4).
@@ -91,17 +94,17 @@ def _holidays(country: str, years: tuple[int, ...]) -> dict[dt.date, str]:
     return table
 
 
-def _design(
-    dates: np.ndarray, origin: np.datetime64, names: Sequence[str], country: str, yearly: bool
-) -> np.ndarray:
-    """Regressors for ``dates``: intercept, trend (years since origin), weekdays (Monday as the
-    base), one dummy per holiday name in ``names``, and yearly Fourier pairs."""
-    t = (dates - origin).astype(np.float64) / 365.25
+def _design(dates: np.ndarray, names: Sequence[str], country: str, yearly: bool) -> np.ndarray:
+    """Regressors for ``dates``: intercept, weekdays (Monday as the base), one dummy per
+    holiday name in ``names``, and yearly Fourier pairs.
+
+    No trend term: the residual paths carry the level forward in the steps the history took
+    (:func:`_residual_paths`), growth included; a fitted trend through a year or two of
+    history trades off against the season and extrapolates the trade (measured: with one
+    year, a trend put 56-day coverage at 80%, without it 90%).
+    """
     dow = ((dates.astype("datetime64[D]").astype(np.int64) + 3) % 7).astype(np.int64)  # 0 = Mon
-    # A trend is only told from the season with a year of history; before that, a global
-    # trend fitted through (say) a Q4 peak extrapolates the season's slope, and the level is
-    # left to the residual's persistence instead.
-    cols = [np.ones(dates.size), t] if yearly else [np.ones(dates.size)]
+    cols = [np.ones(dates.size)]
     cols += [(dow == k).astype(np.float64) for k in range(1, 7)]
     days = [d.item() for d in dates.astype("datetime64[D]")]
     table = _holidays(country, tuple(sorted({d.year for d in days})))
@@ -172,7 +175,7 @@ def _prais_winsten(
 
     Returns the coefficients, their covariance, the residuals ``y − x β`` and ``ρ``. The GLS
     covariance is what makes the parameters' share of the forecast error honest: a slow
-    residual makes the trend and the level uncertain, but not the weekday contrasts.
+    residual makes the level and the season uncertain, but not the weekday contrasts.
     """
     coef, *_ = np.linalg.lstsq(x, y, rcond=None)
     resid = y - x @ coef
@@ -194,32 +197,25 @@ def _residual_paths(
     last: np.ndarray,
     horizon: int,
     rng: np.random.Generator,
-    *,
-    mean_reverts: bool,
 ) -> np.ndarray:
     """Future residual paths, (paths, horizon), from each path's last residual ``last``.
 
-    With enough history, the paths are the history's own: from a random origin ``t0``, the
-    residuals ``e_{t0+h}`` minus their direct ``h``-step projection ``φ_h e_{t0}`` (``φ_h``
-    the lag-``h`` regression of the residuals on themselves), added to ``φ_h e_T``. That keeps
-    whatever mix of slow drifts and short bursts the residuals have, which an AR(1) fitted to
-    them would blur (a slow macro swing and a four-day promotion give one ρ between the two).
-    Without a year of history (``mean_reverts`` false) the residuals still hold the season,
-    whose mean is no level to revert to: ``φ_h = 1``, so a path moves from today's level as
-    much as the level moved over ``h`` days in the history (a random walk in empirical steps).
-    With too little history for either, an AR(1) driven by block-resampled innovations.
+    With enough history the steps are the history's own: from a random origin ``t0``, the
+    path moves from today's level as the residual moved from its level at ``t0`` over the
+    next ``h`` days, ``ē_T + (e_{t0+h} − ē_{t0})`` (``ē`` the mean of the last week, at both
+    ends alike). The level carries forward (no reversion to a
+    mean that holds the season and the growth of the past), and growth, promotions,
+    competitor bursts and macro swings arrive as often and as large as they did; an AR(1)
+    fitted to the residuals would blur a slow swing and a four-day promotion into one ρ.
+    With too little history, an AR(1) driven by block-resampled innovations.
     """
     n, paths = resid.size, last.size
     origins = n - horizon
-    if origins >= _MIN_ORIGINS:
+    if origins - _LEVEL_DAYS >= _MIN_ORIGINS:
         lags = np.arange(1, horizon + 1)
-        phi = np.array(
-            [resid[h:] @ resid[:-h] / max(resid[:-h] @ resid[:-h], 1e-300) for h in lags]
-        )
-        phi = np.clip(phi, -1.0, 1.0) if mean_reverts else np.ones(horizon)
-        t0 = rng.integers(0, origins, paths)
-        ahead = resid[t0[:, None] + lags[None, :]]
-        return phi[None, :] * last[:, None] + ahead - phi[None, :] * resid[t0][:, None]
+        t0 = rng.integers(_LEVEL_DAYS - 1, origins, paths)
+        level = np.convolve(resid, np.ones(_LEVEL_DAYS) / _LEVEL_DAYS, mode="full")[t0]
+        return last[:, None] + resid[t0[:, None] + lags[None, :]] - level[:, None]
     u = _block_bootstrap(innov, paths, horizon, rng)
     e = np.empty((paths, horizon))
     for h in range(horizon):
@@ -298,8 +294,8 @@ def predict_performance(
     days = [d.item() for d in np.concatenate([dates, future]).astype("datetime64[D]")]
     table = _holidays(country, tuple(sorted({d.year for d in days})))
     seen = sorted({table[d] for d in days[:n] if d in table})
-    x = _design(dates, dates[0], seen, country, yearly)
-    xf = _design(future, dates[0], seen, country, yearly)
+    x = _design(dates, seen, country, yearly)
+    xf = _design(future, seen, country, yearly)
     keep = x.std(axis=0) > 0
     keep[0] = True
     x, xf = x[:, keep], xf[:, keep]
@@ -310,9 +306,20 @@ def predict_performance(
     # Each path's residual at the end of the history is the data minus *its* parameters, so a
     # parameter draw that misplaces the level is corrected by the residual it leaves behind
     # (near-term forecasts do not pay twice for the level's uncertainty).
-    last = log_b[-1] - coef_draws @ x[-1]
-    e = _residual_paths(resid, rho, innov, last, horizon, rng, mean_reverts=yearly)
+    # The level today is read from the last week, not the last day: a day can sit inside a
+    # promotion or a competitor's burst, which the path would otherwise carry forward.
+    k = min(_LEVEL_DAYS, n)
+    last = (log_b[-k:] - coef_draws @ x[-k:].T).mean(axis=1)
+    e = _residual_paths(resid, rho, innov, last, horizon, rng)
     baseline = np.exp(coef_draws @ xf.T + e)  # (paths, H)
+    # The history pins the outcome, not its split: a draw with more media has had less
+    # baseline. Each path's baseline is the one its own media draw leaves over the history's
+    # last four weeks, so a plan that keeps recent spend keeps the recent total whatever the
+    # split, and only a change of spend carries the media's uncertainty into the forecast.
+    recent = slice(max(n - 28, 0), n)
+    baseline *= ((1.0 + mean_share[recent].mean()) / (1.0 + shares[:, recent].mean(axis=1)))[
+        :, None
+    ]
     media = baseline * shares[:, n:]
     total = baseline + media
     warnings: list[str] = []
@@ -324,8 +331,8 @@ def predict_performance(
         )
     if not yearly and horizon > 28:
         warnings.append(
-            f"{n} days of history cannot separate yearly seasonality from trend; the interval "
-            "carries it as uncertainty"
+            f"{n} days of history hold no full year: yearly seasonality is not modelled and the "
+            "interval carries it as uncertainty"
         )
     return Forecast(
         dates=future,
