@@ -161,10 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mesh_arguments(demo)
     demo.set_defaults(func=cmd_demo)
 
-    from mesh.cli import estimate, explain, ingest, report, search
+    from mesh.cli import attribution, estimate, explain, ingest, report, search
     from sim import cli as sim_cli
 
     estimate.add_parser(sub, _add_mesh_arguments)
+    attribution.add_parsers(sub, _add_mesh_arguments)
     report.add_parser(sub, _add_mesh_arguments)
     explain.add_parsers(sub, _add_mesh_arguments)
     ingest.add_parser(sub, _add_mesh_arguments)
@@ -184,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command in ("estimate", "ingest", "explain", "check-claims", "report"):
+        if args.command in ("estimate", "analyze", "counterfactual", "ingest", "explain",
+                            "check-claims", "report"):  # fmt: skip
             return int(args.func(args, _peers(args)))
         return int(args.func(args) or 0)
     except RpcFailure as failure:

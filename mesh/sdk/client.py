@@ -330,6 +330,90 @@ class LiftOS:
             if not token:
                 return
 
+    # -- attribution ---------------------------------------------------------------------------
+    def analyze_stream(
+        self,
+        *,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        outcome: str = "revenue",
+        channels: Sequence[str] = (),
+        calibration: Sequence[md_pb.ExperimentResult] = (),
+        holdout_days: int = 0,
+        seed: int = 0,
+        org_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[dc.AnalysisProgress | dc.AttributionResult]:
+        """AnalyzeAttribution's events as they stream: one AnalysisProgress per step
+        (retrieve … attribution), then the AttributionResult."""
+        request = causal_pb.AnalyzeAttributionRequest(
+            org_id=self._org(org_id), channels=list(channels), calibration=list(calibration),
+            holdout_days=holdout_days, seed=seed,
+            outcome=common_pb.OutcomeMetric.Value(f"OUTCOME_METRIC_{outcome.upper()}"),
+        )  # fmt: skip
+        for bound, day in (("start_date", start), ("end_date", end)):
+            if day is not None:
+                getattr(request.date_range, bound).CopyFrom(
+                    common_pb.Date(year=day.year, month=day.month, day=day.day)
+                )
+        try:
+            for reply in self._causal.AnalyzeAttribution(request, timeout=timeout):
+                if reply.WhichOneof("event") == "progress":
+                    yield dc.AnalysisProgress.parse(reply.progress.SerializeToString())
+                else:
+                    yield dc.AttributionResult.parse(reply.result.SerializeToString())
+        except grpc.RpcError as exc:
+            raise RpcFailure.from_rpc_error(exc) from None
+
+    def analyze(
+        self,
+        *,
+        on_progress: Callable[[dc.AnalysisProgress], object] | None = None,
+        **kwargs: Any,
+    ) -> dc.AttributionResult:
+        """Attribution of the org's channels and campaigns (see :meth:`analyze_stream` for the
+        arguments): progress events go to ``on_progress`` as they arrive; returns the result
+        (stored: :meth:`get_analysis` and :meth:`counterfactual` take its analysis_id)."""
+        for event in self.analyze_stream(**kwargs):
+            if isinstance(event, dc.AttributionResult):
+                return event
+            if on_progress is not None:
+                on_progress(event)
+        raise RpcFailure(grpc.StatusCode.INTERNAL, "the analysis ended without its result")
+
+    def counterfactual(
+        self,
+        analysis_id: str,
+        *,
+        multipliers: Mapping[str, float] | None = None,
+        spend: Mapping[str, float] | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        future_days: int = 0,
+        alpha: float = 0.05,
+        org_id: str | None = None,
+    ) -> dc.CounterfactualResponse:
+        """The outcome under a changed spend plan, from a stored attribution analysis:
+        ``multipliers`` (channel → × the spend as run; 0 = without the channel) and/or
+        ``spend`` (channel → absolute spend) over the reference period (``start``/``end``,
+        default the analysed one) or the next ``future_days`` days."""
+        changes = [causal_pb.SpendChange(channel=c, multiplier=m)
+                   for c, m in (multipliers or {}).items()]  # fmt: skip
+        changes += [causal_pb.SpendChange(channel=c, spend=v) for c, v in (spend or {}).items()]
+        request = causal_pb.CounterfactualRequest(
+            org_id=self._org(org_id), analysis_id=analysis_id, changes=changes, alpha=alpha,
+            future_days=future_days,
+        )  # fmt: skip
+        if start is not None or end is not None:
+            if start is not None:
+                request.reference_period.start_date.CopyFrom(
+                    common_pb.Date(year=start.year, month=start.month, day=start.day))  # fmt: skip
+            if end is not None:
+                request.reference_period.end_date.CopyFrom(
+                    common_pb.Date(year=end.year, month=end.month, day=end.day))  # fmt: skip
+        reply = _call(lambda: self._causal.Counterfactual(request))
+        return dc.CounterfactualResponse.parse(reply.SerializeToString())
+
     # -- llm: grounded language over analyses -----------------------------------------------
     def build_context(
         self,

@@ -19,7 +19,11 @@ import sim
 from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
+from mesh.cli import commands as cli
+from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import running_services
+from mesh.sdk.client import LiftOS
+from mesh.sdk.failures import RpcFailure
 from tests.causal.attribution.records import world_records
 from tests.support import error_details
 
@@ -164,3 +168,36 @@ def test_counterfactual_refusals(stub, analysis) -> None:
             changes=[pb.SpendChange(channel="tiktok", multiplier=0.5)],
         ))  # fmt: skip
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+# -- the SDK and the CLI -------------------------------------------------------------------
+
+
+@pytest.fixture
+def peers(mesh, monkeypatch: pytest.MonkeyPatch) -> PeerConfig:
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", mesh["causal"].address)
+    return PeerConfig.from_env()
+
+
+def test_sdk_analyze_and_counterfactual(peers: PeerConfig) -> None:
+    seen: list[str] = []
+    with LiftOS(peers, org_id=ORG) as client:
+        result = client.analyze(on_progress=lambda p: seen.append(p.stage), holdout_days=14)
+        cf = client.counterfactual(result.analysis_id, multipliers={"tiktok": 0.0})
+        with pytest.raises(RpcFailure) as caught:
+            client.analyze(channels=["myspace"])
+    assert seen == STAGES and result.analysis_id.startswith("an-")
+    assert cf.delta is not None and cf.delta.estimate <= 0
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_cli_analyze_and_counterfactual(peers: PeerConfig, capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["analyze", "--org", ORG, "--campaigns"]) == 0
+    out = capsys.readouterr()
+    assert "health:" in out.out and "meta_prospecting" in out.out and "iROAS" in out.out
+    assert "[100%] attribution" in out.err
+    analysis_id = out.out.split("analysis ", 1)[1].split(":", 1)[0]
+    assert cli.main(["counterfactual", analysis_id, "--org", ORG, "--set", "tiktok=0",
+                     "--set", "meta_prospecting=1.2"]) == 0  # fmt: skip
+    assert "difference:" in capsys.readouterr().out
+    assert cli.main(["counterfactual", analysis_id, "--org", ORG, "--set", "myspace=0"]) == 2
