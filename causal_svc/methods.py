@@ -330,7 +330,7 @@ _ROWS = (
             "treatment was assigned at random (or nothing confounds it), so groups are exchangeable",
             "no interference between units (SUTVA)",
         ),
-        options=SeededOptions,  # the randomisation test's drawn assignments
+        options=ClusteredOptions,  # the randomisation test's draws; cluster-randomised designs
         binary_only=True,
         not_applicable={
             CheckKind.RANDOM_COMMON_CAUSE: "A difference in means does not adjust for "

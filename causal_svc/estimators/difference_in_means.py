@@ -3,6 +3,8 @@ adjustment, and cluster-robust errors for geo- (cluster-) randomised designs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -11,12 +13,15 @@ from causal_svc.errors import InsufficientData, InvalidSpec
 from . import _ols
 from ._inference import (
     FEW_CLUSTERS,
+    ClusterInference,
     RandomizationTest,
     cluster_codes,
     effect_estimate,
     interval,
     randomization_test,
     require_stderr,
+    use_wild_bootstrap,
+    wild_cluster_bootstrap,
 )
 from ._panel import panel_design
 from .result import (
@@ -141,7 +146,12 @@ def unit_means(frame: pd.DataFrame, spec: EffectSpec) -> tuple[pd.DataFrame, Eff
 
 
 def estimate_difference_in_means(
-    frame: pd.DataFrame, spec: EffectSpec, *, alpha: float = 0.05, random_state: int = 0
+    frame: pd.DataFrame,
+    spec: EffectSpec,
+    *,
+    alpha: float = 0.05,
+    random_state: int = 0,
+    cluster_inference: ClusterInference | str = ClusterInference.AUTO,
 ) -> EffectEstimate:
     """Average treatment effect in a randomised experiment.
 
@@ -156,7 +166,10 @@ def estimate_difference_in_means(
         unit-periods) each unit's mean over the treatment window is compared, adjusted by its
         pre-period mean (:func:`unit_means`).
     alpha : level of the confidence interval
-    random_state : seed of the randomisation test's assignments (when they are drawn)
+    random_state : seed of the randomisation test's assignments (when they are drawn) and of
+        the wild cluster bootstrap's weights
+    cluster_inference : clustered designs: ``"auto"`` (p-value and interval from the wild
+        cluster bootstrap below 30 clusters), ``"cluster_robust"`` or ``"wild_bootstrap"``
 
     Returns
     -------
@@ -214,7 +227,7 @@ def estimate_difference_in_means(
                 f"{treated_cl} treated and {control_cl} control",
                 subject="clusters",
             )
-        if n_clusters < FEW_CLUSTERS:
+        if n_clusters < FEW_CLUSTERS and not use_wild_bootstrap(cluster_inference, n_clusters):
             warnings.append(
                 f"only {n_clusters} clusters: cluster-robust standard errors are biased "
                 f"downward with fewer than ~{FEW_CLUSTERS}"
@@ -254,6 +267,7 @@ def estimate_difference_in_means(
     }
 
     tested: np.ndarray | None = None  # the outcome randomisation inference tests
+    regression: tuple[np.ndarray, list[np.ndarray]]  # the estimate's outcome and extra columns
     adjusters = [*spec.covariates, *([spec.pre_outcome] if spec.pre_outcome else [])]
     adjusters = list(dict.fromkeys(adjusters))
     columns = {
@@ -263,7 +277,8 @@ def estimate_difference_in_means(
     if spec.covariates:
         centred = [columns[c] - np.average(columns[c], weights=w) for c in adjusters]
         names = [*adjusters, *(f"treatment:{c}" for c in adjusters)]
-        lin = fit(y, [*centred, *(t * c for c in centred)], names)
+        regression = (y, [*centred, *(t * c for c in centred)])
+        lin = fit(*regression, names)
         point, se, df = lin.coef("treatment"), lin.stderr("treatment"), float(lin.df_inference)
         design = "Lin (2013) interacted regression adjustment for " + ", ".join(adjusters)
     elif spec.pre_outcome:
@@ -278,11 +293,13 @@ def estimate_difference_in_means(
         adjusted = y - theta * (x - np.average(x, weights=w))
         point, se, df = difference(adjusted)
         tested = adjusted
+        regression = (adjusted, [])
         statistics["cuped_theta"] = theta
         design = f"CUPED with pre-period outcome {spec.pre_outcome} (theta = {theta:.4g})"
     else:
         point, se, df = raw_est, raw_se, raw_df
         tested = y
+        regression = (y, [])
         design = "difference in means"
     if adjusters:
         statistics["variance_reduction_pct"] = 100 * (1 - se**2 / raw_se**2)
@@ -329,7 +346,18 @@ def estimate_difference_in_means(
             "randomization_draws": float(ri.draws),
         }
         checks = (*checks, _randomization_check(ri, p_t, alpha))
-    return effect_estimate(
+    bootstrap = None
+    g = 0 if clusters is None else int(clusters.max()) + 1
+    if clusters is not None and weights is None and use_wild_bootstrap(cluster_inference, g):
+        outcome, extra = regression
+        x = np.column_stack([np.ones_like(outcome), t, *extra])
+        contrast = np.zeros(x.shape[1])
+        contrast[1] = 1.0
+        bootstrap = wild_cluster_bootstrap(
+            outcome, x, contrast, clusters, alpha=alpha,
+            rng=np.random.default_rng(random_state),
+        )  # fmt: skip
+    estimate = effect_estimate(
         Method.DIFFERENCE_IN_MEANS,
         Estimand.ATE,
         point,
@@ -362,6 +390,28 @@ def estimate_difference_in_means(
         balance=balance,
         warnings=tuple(warnings),
         checks=checks,
+    )
+    if bootstrap is None:
+        return estimate
+    return replace(
+        estimate,
+        ci_lower=bootstrap.ci_lower,
+        ci_upper=bootstrap.ci_upper,
+        pvalue=bootstrap.pvalue,
+        statistics={
+            **estimate.statistics,
+            "wild_bootstrap_draws": float(bootstrap.draws),
+            "wild_bootstrap_webb": float(bootstrap.weights == "webb"),
+            "cr1_ci_lower": estimate.ci_lower,
+            "cr1_ci_upper": estimate.ci_upper,
+            "cr1_pvalue": estimate.pvalue,
+        },
+        assumptions=(
+            *estimate.assumptions,
+            f"With {g} clusters the p-value and interval come from the "
+            f"wild cluster bootstrap-t with the null imposed ({bootstrap.weights} weights, "
+            f"{bootstrap.draws:,} draws).",
+        ),
     )
 
 

@@ -262,3 +262,27 @@ def test_panel_experiment_carries_randomisation_inference() -> None:
     assert est.statistics["randomization_draws"] == 10_000  # C(16, 8) = 12,870 > 10,000
     lo, hi = est.statistics["randomization_ci_lower"], est.statistics["randomization_ci_upper"]
     assert lo < 8.0 < hi
+
+
+def test_few_villages_take_the_wild_bootstrap_like_wildboottest(thornton: pd.DataFrame) -> None:
+    import statsmodels.api as sm
+    from wildboottest.wildboottest import wildboottest
+
+    villages = sorted(thornton["villnum"].unique())[:13]
+    sub = thornton[thornton["villnum"].isin(villages)].reset_index(drop=True)
+    spec = EffectSpec(outcome="got", treatment="any", cluster="villnum")
+    est = estimate_difference_in_means(sub, spec)
+    design = sm.add_constant(sub[["any"]].astype(float))
+    with pytest.warns(UserWarning, match="full_enumeration"):
+        ref = wildboottest(
+            sm.OLS(sub["got"].astype(float), design), param="any", B=9999, seed=1,
+            cluster=sub["villnum"].to_numpy(), weights_type="rademacher", show=False,
+        )  # fmt: skip
+    assert est.statistics["wild_bootstrap_draws"] == 2**13
+    assert est.pvalue == pytest.approx(float(ref["p-value"].iloc[0]), abs=2 / 2**13)
+    assert est.ci_lower < est.point_estimate < est.ci_upper
+    cr1 = estimate_difference_in_means(sub, spec, cluster_inference="cluster_robust")
+    assert (cr1.ci_lower, cr1.ci_upper) == (
+        est.statistics["cr1_ci_lower"],
+        est.statistics["cr1_ci_upper"],
+    )
