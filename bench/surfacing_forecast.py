@@ -29,8 +29,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 from scipy.stats import t as student_t
 
-from bench.surfacing_worlds import fitted_curves
-from causal_svc.attribution import ModelSpec, analyze, restore_fit
+from bench.surfacing_worlds import planning_model
+from causal_svc.attribution import ModelSpec, analyze
 from causal_svc.attribution.panel import MediaPanel
 from surfacing_svc.forecast import _design, _holidays, predict_performance
 from tests.causal.attribution.world import world
@@ -83,9 +83,10 @@ def one(args: tuple[int, int, bool]) -> Run:
     past = _cut(panel, history)
     t0 = time.perf_counter()
     rep = analyze(past, ModelSpec())
-    curves, baseline = ((), None)
-    if media and rep.state is not None:
-        curves, baseline = fitted_curves(restore_fit(rep.state), rep.health.unidentified, seed=seed)
+    curves, baseline = (), None
+    if media and rep.verdict.value != "fail":
+        model = planning_model(rep)
+        curves, baseline = model.curves, model.baseline_total
     y = panel.outcome.sum(axis=0)
     spend = {c: panel.spend[i].sum(axis=0) for i, c in enumerate(panel.channels)}
     f = predict_performance(

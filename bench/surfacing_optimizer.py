@@ -3,8 +3,8 @@ the *true* incremental revenue at equal budget, and how close does it land to th
 
 Per seed, one simulated world; its first-party outcome and spend go through the attribution
 model (``causal_svc.attribution.analyze``, as the causal service runs it) and the planner reads
-the fit as curves (``bench.surfacing_worlds.fitted_curves``, the parameters the service's
-AttributionResult carries). ``optimize_budget`` allocates the paid channels' total spend.
+it as the service does (``bench.surfacing_worlds.planning_model``: the stored
+AttributionResult's response models, read by ``surfacing_svc.convert``). ``optimize_budget`` allocates the paid channels' total spend.
 Scored with the DGP's own curves (``true_curves``):
 
 - **end to end**: true incremental revenue of the allocation vs the current mix (gain) and vs
@@ -40,8 +40,8 @@ from scipy.optimize import LinearConstraint, minimize
 from scipy.stats import spearmanr
 
 import sim
-from bench.surfacing_worlds import fitted_curves, true_curves
-from causal_svc.attribution import ModelSpec, analyze, restore_fit
+from bench.surfacing_worlds import planning_model, true_curves
+from causal_svc.attribution import ModelSpec, analyze
 from sim.scenarios import Scenario
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.optimizer import Objective, optimize_budget
@@ -108,13 +108,12 @@ def one(args: tuple[str, int]) -> Row:
     rep = analyze(w.panel, ModelSpec(), tests)
     fit_s = time.perf_counter() - t0
     truth = true_curves(w.result)
-    if rep.state is None:  # a failed model reports no curves: the planner has nothing to move
+    if rep.verdict.value == "fail":  # a failed model reports no curves: nothing to move
         cur = sum(float(c.mean_outcome(c.reference_spend)) for c in truth.values())
         return Row(
             scenario, seed, cur, cur, cur, cur, cur, float("nan"), fit_s, 0.0, rep.verdict.value
         )
-    curves, _ = fitted_curves(restore_fit(rep.state), rep.health.unidentified, seed=seed)
-    paid = [c for c in curves if c.channel in truth]
+    paid = [c for c in planning_model(rep).curves if c.channel in truth]
     tc = [truth[c.channel] for c in paid]
     budget = sum(c.reference_spend for c in paid)
     t0 = time.perf_counter()

@@ -1,12 +1,10 @@
 """Simulated worlds for the surfacing benchmarks: the attribution model's response curves as
 the planner reads them, and the data-generating process's own curves to score them against.
 
-``fitted_curves`` reads a fitted causal MMM (``causal_svc.attribution``) into
-:class:`surfacing_svc.curves.HillCurve`: channel ``c`` adds ``B · β · unit · Hill(a / pop)``
-to each geo-day (``B`` the baseline, ``unit`` the geo and demand modulation, ``a`` the
-adstocked input), so over the window its outcome at ``r`` times its spend is
-``β Σ_{g,t} B·unit · Hill(r a; K, S)`` — a Hill sum, compressed to quadrature nodes of equal
-baseline mass. Parameter uncertainty: draws of θ from the fit's Laplace covariance.
+``planning_model`` reads an attribution report exactly as the services do: the causal
+service's converter makes the stored AttributionResult (with its ``ChannelResponseModel``s,
+``causal_svc.attribution.planning``) and the surfacing service's converter reads it into
+:class:`surfacing_svc.curves.HillCurve` s.
 
 ``true_curves`` is the same object built from the simulator's truth: channel ``c`` adds
 ``aov · β · pop · exp(ε log_index) · Hill(adstock(x) / pop; K, S)`` expected revenue per
@@ -16,80 +14,30 @@ geo-day (``sim.outcomes.channel_lambda``), exactly a Hill sum with one node per 
 from __future__ import annotations
 
 import numpy as np
+from liftos.v1 import causal_pb2 as causal_pb
 
 import sim
-from causal_svc.attribution import MMMFit
-from causal_svc.attribution.features import channel_curve
-from causal_svc.attribution.transforms import apply_lags
+from causal_svc import convert as causal_convert
+from causal_svc.attribution import AttributionReport
 from sim.channels import CHANNEL_NAMES
 from sim.demand import combine_log_index
 from sim.media import adstock, weibull_weights
+from surfacing_svc import convert as surfacing_convert
 from surfacing_svc.curves import HillCurve
-
-N_NODES = 32
-
-
-def _nodes(
-    inputs: np.ndarray, mass: np.ndarray, n_nodes: int
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Inputs relative to their mass-weighted mean, grouped into ``n_nodes`` bins of equal mass:
-    (nodes, node weights summing to 1, the mean)."""
-    a, w = inputs.ravel(), np.maximum(mass.ravel(), 0.0)
-    mean = float((a * w).sum() / w.sum())
-    order = np.argsort(a, kind="stable")
-    a, w = a[order] / mean, w[order]
-    edges = np.searchsorted(np.cumsum(w) / w.sum(), np.linspace(0, 1, n_nodes + 1)[1:-1])
-    nodes, weights = [], []
-    for part_a, part_w in zip(np.split(a, edges), np.split(w, edges), strict=True):
-        if part_w.sum() > 0:
-            nodes.append(float((part_a * part_w).sum() / part_w.sum()))
-            weights.append(float(part_w.sum()))
-    weights_arr = np.array(weights)
-    return np.array(nodes), weights_arr / weights_arr.sum(), mean
+from surfacing_svc.planning import PlanningModel
 
 
-def fitted_curves(
-    fit: MMMFit,
-    unidentified: tuple[str, ...] = (),
-    *,
-    draws: int = 200,
-    seed: int = 0,
-    n_nodes: int = N_NODES,
-) -> tuple[tuple[HillCurve, ...], float]:
-    """The fit's channels with spend as curves over its window, and the baseline over it."""
-    rng = np.random.default_rng(seed)
-    layout, theta = fit.layout, fit.theta
-    _, m = fit.media()
-    baseline = fit.panel.outcome / m
-    unit = fit.inputs.unit(theta, layout)
-    lo, hi = layout.bounds()
-    if draws:
-        sample = np.clip(rng.multivariate_normal(theta, fit.cov, size=draws, method="svd"), lo, hi)
-    else:  # the point estimate alone
-        sample = theta[None, :]
-    out = []
-    for c, name in enumerate(fit.panel.channels):
-        spend = float(fit.panel.spend[c].sum())
-        if spend <= 0:
-            continue
-        k0 = float(fit.inputs.k0[c])
-        point = channel_curve(layout, theta, c, k0, fit.spec.max_lag)
-        a = apply_lags(fit.inputs.lags[c], point.weights)
-        mass = baseline * unit
-        nodes, weights, mean = _nodes(a, mass, n_nodes)
-        per = [channel_curve(layout, s, c, k0, fit.spec.max_lag) for s in sample]
-        out.append(
-            HillCurve(
-                channel=name, reference_spend=spend, period_days=fit.panel.n_days,
-                scale=np.maximum(sample[:, c], 0.0) * float(mass.sum()),
-                half_saturation=np.array([p.half_saturation for p in per]) / mean,
-                shape=np.array([p.shape for p in per]),
-                nodes=nodes, node_weights=weights, carryover=point.weights,
-                identified=name not in unidentified,
-                note="" if name not in unidentified else "the model's identification checks flagged it",
-            )
-        )  # fmt: skip
-    return tuple(out), float(baseline.sum())
+def planning_model(report: AttributionReport, analysis_id: str = "bench") -> PlanningModel:
+    """An attribution report as the surfacing service reads it: through the causal service's
+    converter to the AttributionResult it stores, then the surfacing service's own reader."""
+    result = causal_convert.report_to_proto(
+        report, causal_convert.ReportContext(analysis_id, "bench", 0, "bench", currency="USD")
+    )
+    analysis = causal_pb.Analysis(
+        analysis_id=analysis_id, org_id="bench", kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION,
+        attribution=result,
+    )  # fmt: skip
+    return surfacing_convert.planning_model(analysis)
 
 
 def true_inputs(r: sim.SimResult) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, dict]:

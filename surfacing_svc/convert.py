@@ -7,6 +7,7 @@ import datetime as dt
 import math
 import uuid
 
+import numpy as np
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
@@ -14,6 +15,7 @@ from liftos.v1 import surfacing_pb2 as pb
 
 from mesh.runtime.exceptions import FieldViolation, InvalidInput
 from mesh.runtime.protoconv import collect, date_from_proto, date_to_proto, require_org
+from surfacing_svc.curves import HillCurve
 from surfacing_svc.design import (
     AssignmentMethod,
     CellDesign,
@@ -319,24 +321,79 @@ def proposed_experiment(
     return cell_experiment(question, design, design.cells[0], after)
 
 
+_OUTCOMES = {common_pb.OUTCOME_METRIC_REVENUE: "revenue",
+             common_pb.OUTCOME_METRIC_CONVERSIONS: "conversions"}  # fmt: skip
+
+
 def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
-    """The attribution analysis as the planner reads it.
+    """The attribution analysis as the planner reads it: one curve per channel with spend,
+    from the result's response models (``ChannelResponseModel``).
 
     Raises
     ------
     NotAnAttribution
-        The analysis is an effect estimate, or carries no response-curve parameters.
+        The analysis is an effect estimate, its model failed its health checks (no curves
+        are reported then), or it has no channel with spend.
     """
+    aid = analysis.analysis_id
     if analysis.WhichOneof("result") != "attribution":
         raise NotAnAttribution(
-            f"analysis {analysis.analysis_id!r} is not an attribution model (AnalyzeAttribution "
-            "makes one); budgets, forecasts and recommendations read its response curves",
+            f"analysis {aid!r} is not an attribution model (AnalyzeAttribution makes one); "
+            "budgets, forecasts and recommendations read its response curves",
             subject="analysis",
         )
-    raise NotAnAttribution(
-        f"analysis {analysis.analysis_id!r} carries no response-curve parameters to plan with",
-        subject="analysis",
-    )
+    result = analysis.attribution
+    health = result.health
+    if health.verdict == causal_pb.HEALTH_VERDICT_FAIL:
+        reasons = "; ".join(
+            c.message for c in health.checks if c.verdict == causal_pb.HEALTH_VERDICT_FAIL
+        )
+        raise NotAnAttribution(
+            f"analysis {aid!r} failed its health checks, so it reports no curves to plan with"
+            + (f": {reasons}" if reasons else ""),
+            subject="analysis",
+            reason="MODEL_FAILED_HEALTH_CHECKS",
+        )
+    spend = {c.channel: c for c in result.channels}
+    unidentified = set(health.unidentified_channels)
+    warnings = [f"the model's health verdict is REVIEW: {c.message}" for c in health.checks
+                if c.verdict == causal_pb.HEALTH_VERDICT_REVIEW]  # fmt: skip
+    curves, skipped = [], []
+    for m in result.response_models:
+        row = spend.get(m.channel)
+        if row is None or row.spend.amount <= 0 or m.reference_spend <= 0 or not m.scale:
+            skipped.append(m.channel)
+            continue
+        identified = m.identified and row.identified and m.channel not in unidentified
+        curves.append(HillCurve(
+            channel=m.channel, reference_spend=m.reference_spend, period_days=m.period_days,
+            scale=np.asarray(m.scale), half_saturation=np.asarray(m.half_saturation),
+            shape=np.asarray(m.shape), nodes=np.asarray(m.nodes),
+            node_weights=np.asarray(m.node_weights),
+            carryover=np.asarray(m.carryover) if m.carryover else np.ones(1),
+            identified=identified,
+            note=m.note or ("" if identified else "the model could not identify its effect"),
+        ))  # fmt: skip
+    if skipped:
+        warnings.append(
+            "channels without spend are not planned (their input is impressions or sends): "
+            + ", ".join(skipped)
+        )
+    if not curves:
+        raise NotAnAttribution(
+            f"analysis {aid!r} has no channel with spend and a response model to plan with",
+            subject="analysis",
+        )
+    dr = result.date_range
+    start = dt.date(dr.start_date.year, dr.start_date.month, dr.start_date.day)
+    end = dt.date(dr.end_date.year, dr.end_date.month, dr.end_date.day)
+    baseline = next((m.baseline_outcome for m in result.response_models if m.baseline_outcome), 0.0)
+    currency = next((c.spend.currency_code for c in result.channels if c.spend.currency_code), "")
+    return PlanningModel(
+        analysis_id=aid, outcome=_OUTCOMES.get(result.outcome, "revenue"), start=start, end=end,
+        curves=tuple(curves), baseline_total=baseline or result.baseline_outcome.estimate,
+        currency=currency, warnings=tuple(warnings),
+    )  # fmt: skip
 
 
 ANALYSIS_TEXT = (
@@ -434,7 +491,9 @@ def interval_to_proto(value: Interval) -> common_pb.Interval:
                               level=value.level)  # fmt: skip
 
 
-def forecast_to_proto(forecast: Forecast, metric: str) -> pb.PredictPerformanceResponse:
+def forecast_to_proto(
+    forecast: Forecast, metric: str, warnings: tuple[str, ...] = ()
+) -> pb.PredictPerformanceResponse:
     points = [
         pb.ForecastPoint(date=date_to_proto(d.item()), outcome=interval_to_proto(v))
         for d, v in zip(forecast.dates.astype("datetime64[D]"), forecast.daily, strict=True)
@@ -442,7 +501,8 @@ def forecast_to_proto(forecast: Forecast, metric: str) -> pb.PredictPerformanceR
     return pb.PredictPerformanceResponse(
         points=points, total=interval_to_proto(forecast.total),
         baseline_total=interval_to_proto(forecast.baseline_total),
-        media_total=interval_to_proto(forecast.media_total), warnings=list(forecast.warnings),
+        media_total=interval_to_proto(forecast.media_total),
+        warnings=list(warnings) + list(forecast.warnings),
         outcome=METRIC_TO_PROTO[metric],  # type: ignore[arg-type]
     )  # fmt: skip
 
@@ -499,7 +559,12 @@ def optimize_question(request: pb.OptimizeBudgetRequest) -> OptimizeQuestion:
 
 
 def plan_to_proto(
-    plan: BudgetPlan, *, horizon_days: int, metric: str, currency: str
+    plan: BudgetPlan,
+    *,
+    horizon_days: int,
+    metric: str,
+    currency: str,
+    warnings: tuple[str, ...] = (),
 ) -> pb.OptimizeBudgetResponse:
     allocations = []
     for c in plan.channels:
@@ -521,7 +586,7 @@ def plan_to_proto(
         shadow_price=plan.shadow_price, budget_binds=plan.budget_binds,
         total_budget=common_pb.Money(amount=plan.budget, currency_code=currency),
         horizon_days=horizon_days, outcome=METRIC_TO_PROTO[metric],  # type: ignore[arg-type]
-        warnings=list(plan.warnings) + ([] if plan.converged else
+        warnings=list(warnings) + list(plan.warnings) + ([] if plan.converged else
                                         [f"the optimiser did not report convergence: {plan.message}"]),
         converged=plan.converged,
     )  # fmt: skip
@@ -533,8 +598,6 @@ def plan_to_proto(
 def recommend_question(request: pb.RecommendRequest) -> RecommendQuestion:
     check = _Check()
     check.org(request.org_id)
-    if not request.analysis_ids:
-        check.add("analysis_ids", "name the attribution analysis to recommend from")
     if len(request.analysis_ids) > 20:
         check.add("analysis_ids", "at most 20 analyses")
     for i, a in enumerate(request.analysis_ids[:20]):

@@ -33,6 +33,7 @@ from surfacing_svc.errors import (
     InsufficientData,
     InvalidRequest,
     MemoryUnavailable,
+    NotAnAttribution,
     PeerRefused,
     RegistryUnavailable,
 )
@@ -86,6 +87,32 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # AsyncStub i
                 ) from None
             raise
         return reply.analysis
+
+    async def latest_attribution(self, org_id: str, *, timeout: float | None = None) -> str:
+        """The id of the org's newest attribution analysis."""
+        request = causal_pb.ListAnalysesRequest(
+            org_id=org_id, kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION, page_size=1
+        )
+        try:
+            reply = await self.stub().ListAnalyses(request, timeout=self.within(timeout))
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+            if unreachable(code, error):
+                raise unavailable(
+                    CausalUnavailable, "causal service", self.target, code, "ListAnalyses",
+                    dependency="causal", then=f": {error.details()}",
+                ) from None  # fmt: skip
+            if code in _REFUSED:
+                raise _refused("causal service", "ListAnalyses", code) from None
+            raise
+        if not reply.analyses:
+            raise NotAnAttribution(
+                f"org {org_id!r} has no attribution analysis: run AnalyzeAttribution first, or "
+                "name one in analysis_ids",
+                subject="analysis",
+                reason="NO_ATTRIBUTION_ANALYSIS",
+            )
+        return reply.analyses[0].analysis_id
 
 
 class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):

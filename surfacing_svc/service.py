@@ -5,6 +5,7 @@ from the peers (with the caller's remaining time), run the domain off the event 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import grpc
 from liftos.v1 import surfacing_pb2 as pb
@@ -72,7 +73,9 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             q.org_id, start=None, end=model.end if model else None, timeout=context.time_remaining()
         )
         forecast = await asyncio.to_thread(answer_forecast, frame, q, model)
-        return convert.forecast_to_proto(forecast, model.outcome if model else q.metric)
+        return convert.forecast_to_proto(
+            forecast, model.outcome if model else q.metric, model.warnings if model else ()
+        )
 
     async def OptimizeBudget(
         self, request: pb.OptimizeBudgetRequest, context: grpc.aio.ServicerContext
@@ -81,12 +84,17 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         model = await self._model(q.org_id, q.analysis_id, context, "analysis_id")
         plan, days = await asyncio.to_thread(answer_optimize, model, q)
         return convert.plan_to_proto(plan, horizon_days=days, metric=model.outcome,
-                                     currency=model.currency)  # fmt: skip
+                                     currency=model.currency, warnings=model.warnings)  # fmt: skip
 
     async def Recommend(
         self, request: pb.RecommendRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecommendResponse:
         q = convert.recommend_question(request)
+        if not q.analysis_ids:
+            latest = await self._analyses.latest_attribution(
+                q.org_id, timeout=context.time_remaining()
+            )
+            q = replace(q, analysis_ids=(latest,))
         model = await self._model(q.org_id, q.analysis_ids[0], context, "analysis_ids[0]")
         history = None
         if q.design_tests and any(not c.identified for c in model.curves):

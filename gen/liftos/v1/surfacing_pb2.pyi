@@ -262,8 +262,8 @@ class RecommendRequest(_message.Message):
     """
     @_builtins.property
     def analysis_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Attribution analyses to use: the first is the model recommended from (required; the
-        causal service lists no analyses yet).
+        """Attribution analyses to use: the first is the model recommended from (empty: the org's
+        latest attribution analysis, from CausalService.ListAnalyses).
         """
 
     def __init__(

@@ -67,9 +67,10 @@ class SurfacingServiceServicer:
         """Ranked actions (scale, cut, hold, reallocate, test) from an attribution analysis, each
         with its expected impact, interval, confidence and the facts it rests on; a channel whose
         effect is not identified gets a proposed experiment, never a budget move. Errors:
-        INVALID_ARGUMENT (no analysis named, bad margin or max_results), NOT_FOUND (no such
-        analysis in the org), FAILED_PRECONDITION (the analysis is not an attribution model),
-        UNAVAILABLE (the causal or memory service is down; retry).
+        INVALID_ARGUMENT (bad margin, horizon or max_results), NOT_FOUND (no such analysis in the
+        org), FAILED_PRECONDITION (the analysis is not an attribution model, failed its health
+        checks, or the org has no attribution analysis), UNAVAILABLE (the causal or memory service
+        is down; retry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -39,9 +39,10 @@ class SurfacingServiceStub:
     """Ranked actions (scale, cut, hold, reallocate, test) from an attribution analysis, each
     with its expected impact, interval, confidence and the facts it rests on; a channel whose
     effect is not identified gets a proposed experiment, never a budget move. Errors:
-    INVALID_ARGUMENT (no analysis named, bad margin or max_results), NOT_FOUND (no such
-    analysis in the org), FAILED_PRECONDITION (the analysis is not an attribution model),
-    UNAVAILABLE (the causal or memory service is down; retry).
+    INVALID_ARGUMENT (bad margin, horizon or max_results), NOT_FOUND (no such analysis in the
+    org), FAILED_PRECONDITION (the analysis is not an attribution model, failed its health
+    checks, or the org has no attribution analysis), UNAVAILABLE (the causal or memory service
+    is down; retry).
     """
     OptimizeBudget: _grpc.UnaryUnaryMultiCallable[_surfacing_pb2.OptimizeBudgetRequest, _surfacing_pb2.OptimizeBudgetResponse]
     """Budget allocation across channels on the analysis's response curves, for the analysis
@@ -76,9 +77,10 @@ class SurfacingServiceAsyncStub(SurfacingServiceStub):
     """Ranked actions (scale, cut, hold, reallocate, test) from an attribution analysis, each
     with its expected impact, interval, confidence and the facts it rests on; a channel whose
     effect is not identified gets a proposed experiment, never a budget move. Errors:
-    INVALID_ARGUMENT (no analysis named, bad margin or max_results), NOT_FOUND (no such
-    analysis in the org), FAILED_PRECONDITION (the analysis is not an attribution model),
-    UNAVAILABLE (the causal or memory service is down; retry).
+    INVALID_ARGUMENT (bad margin, horizon or max_results), NOT_FOUND (no such analysis in the
+    org), FAILED_PRECONDITION (the analysis is not an attribution model, failed its health
+    checks, or the org has no attribution analysis), UNAVAILABLE (the causal or memory service
+    is down; retry).
     """
     OptimizeBudget: _aio.UnaryUnaryMultiCallable[_surfacing_pb2.OptimizeBudgetRequest, _surfacing_pb2.OptimizeBudgetResponse]  # type: ignore[assignment]
     """Budget allocation across channels on the analysis's response curves, for the analysis
@@ -116,9 +118,10 @@ class SurfacingServiceServicer(metaclass=_abc_1.ABCMeta):
         """Ranked actions (scale, cut, hold, reallocate, test) from an attribution analysis, each
         with its expected impact, interval, confidence and the facts it rests on; a channel whose
         effect is not identified gets a proposed experiment, never a budget move. Errors:
-        INVALID_ARGUMENT (no analysis named, bad margin or max_results), NOT_FOUND (no such
-        analysis in the org), FAILED_PRECONDITION (the analysis is not an attribution model),
-        UNAVAILABLE (the causal or memory service is down; retry).
+        INVALID_ARGUMENT (bad margin, horizon or max_results), NOT_FOUND (no such analysis in the
+        org), FAILED_PRECONDITION (the analysis is not an attribution model, failed its health
+        checks, or the org has no attribution analysis), UNAVAILABLE (the causal or memory service
+        is down; retry).
         """
 
     @_abc_1.abstractmethod

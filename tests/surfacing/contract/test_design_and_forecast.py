@@ -238,7 +238,11 @@ def test_bad_optimize_and_recommend_requests_name_their_fields(mesh) -> None:
         "total_budget", "horizon_days", "alpha", "constraints[0].min_ratio"]  # fmt: skip
     with pytest.raises(grpc.RpcError) as info:
         stub.Recommend(pb.RecommendRequest(org_id="shop", max_results=1000))
-    assert error_details(info.value)[1] == ["analysis_ids", "max_results"]
+    assert error_details(info.value)[1] == ["max_results"]
+    with pytest.raises(grpc.RpcError) as info:  # no analysis named and none to take
+        stub.Recommend(pb.RecommendRequest(org_id="shop"))
+    assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert error_details(info.value)[0] == "NO_ATTRIBUTION_ANALYSIS"
 
 
 def test_memory_down_is_unavailable(tmp_path) -> None:

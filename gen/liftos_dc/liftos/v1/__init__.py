@@ -7509,8 +7509,8 @@ class RecommendRequest(betterproto2.Message):
 
     analysis_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
     """
-    Attribution analyses to use: the first is the model recommended from (required; the
-    causal service lists no analyses yet).
+    Attribution analyses to use: the first is the model recommended from (empty: the org's
+    latest attribution analysis, from CausalService.ListAnalyses).
     """
 
     objective: "OutcomeMetric" = betterproto2.field(
@@ -8835,9 +8835,10 @@ class SurfacingServiceStub:
         Ranked actions (scale, cut, hold, reallocate, test) from an attribution analysis, each
         with its expected impact, interval, confidence and the facts it rests on; a channel whose
         effect is not identified gets a proposed experiment, never a budget move. Errors:
-        INVALID_ARGUMENT (no analysis named, bad margin or max_results), NOT_FOUND (no such
-        analysis in the org), FAILED_PRECONDITION (the analysis is not an attribution model),
-        UNAVAILABLE (the causal or memory service is down; retry).
+        INVALID_ARGUMENT (bad margin, horizon or max_results), NOT_FOUND (no such analysis in the
+        org), FAILED_PRECONDITION (the analysis is not an attribution model, failed its health
+        checks, or the org has no attribution analysis), UNAVAILABLE (the causal or memory service
+        is down; retry).
         """
 
         return self._channel.unary_unary(

@@ -1,0 +1,157 @@
+"""OptimizeBudget, PredictPerformance, Recommend and DesignExperiment on a real attribution
+analysis: memory holds a simulated world's records, the causal service fits the model
+(AnalyzeAttribution), the surfacing service plans on it."""
+
+from __future__ import annotations
+
+import itertools
+
+import grpc
+import pytest
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
+from liftos.v1 import surfacing_pb2 as pb
+from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
+
+import sim
+from causal_svc.app import build as causal_build
+from ingestion_svc.app import build as ingestion_build
+from memory_svc.app import build as memory_build
+from mesh.runtime.inprocess import running_services
+from surfacing_svc.app import build as surfacing_build
+from tests.causal.attribution.records import world_records
+from tests.support import error_details
+
+ORG = "simshop"
+BUILDS = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build,
+          "surfacing": surfacing_build}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def world() -> sim.SimResult:
+    return sim.simulate("demo", seed=0, dirt=False, n_geos=10)
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult):
+    with running_services(BUILDS, tmp_path_factory.mktemp("mesh")) as services:
+        memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
+        records = world_records(world, ORG)
+        batches = iter(lambda: list(itertools.islice(records, 2000)), [])
+        memory.Write(memory_pb.WriteRequest(org_id=ORG, records=b) for b in batches)
+        yield services
+
+
+@pytest.fixture(scope="module")
+def analysis(mesh) -> causal_pb.AttributionResult:
+    causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+    events = list(causal.AnalyzeAttribution(causal_pb.AnalyzeAttributionRequest(org_id=ORG),
+                                            timeout=120))  # fmt: skip
+    return events[-1].result
+
+
+@pytest.fixture(scope="module")
+def stub(mesh) -> surfacing_grpc.SurfacingServiceStub:
+    return surfacing_grpc.SurfacingServiceStub(grpc.insecure_channel(mesh["surfacing"].address))
+
+
+def _paid(analysis: causal_pb.AttributionResult) -> dict[str, float]:
+    return {c.channel: c.spend.amount for c in analysis.channels if c.spend.amount > 0}
+
+
+def test_the_budget_is_allocated_on_the_analysis_curves(stub, analysis) -> None:
+    paid = _paid(analysis)
+    total = sum(paid.values())
+    reply = stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+        org_id=ORG, analysis_id=analysis.analysis_id,
+        total_budget=common_pb.Money(amount=total, currency_code="USD"),
+        constraints=[pb.ChannelConstraint(channel="meta_prospecting", min_ratio=0.5, max_ratio=1.5)],
+    ))  # fmt: skip
+    assert {a.channel for a in reply.allocations} == set(paid)
+    assert sum(a.optimal_spend for a in reply.allocations) == pytest.approx(total, rel=1e-6)
+    for a in reply.allocations:
+        assert a.current_spend == pytest.approx(paid[a.channel], rel=1e-6)
+        assert a.bound_status != pb.BOUND_STATUS_UNSPECIFIED
+        m = a.marginal_roas_optimal
+        assert m.lower <= m.estimate <= m.upper and m.level == pytest.approx(0.9)
+    meta = next(a for a in reply.allocations if a.channel == "meta_prospecting")
+    assert 0.5 * meta.current_spend - 1e-6 <= meta.optimal_spend <= 1.5 * meta.current_spend + 1e-6
+    assert meta.min_spend == pytest.approx(0.5 * meta.current_spend)
+    assert reply.optimal_outcome.estimate >= reply.current_outcome.estimate
+    assert reply.horizon_days == analysis.day_count and reply.budget_binds
+    assert reply.shadow_price > 0 and reply.outcome == common_pb.OUTCOME_METRIC_REVENUE
+    assert any("without spend" in w for w in reply.warnings)  # klaviyo email: sends only
+
+
+def test_a_future_window_and_target_efficiency(stub, analysis) -> None:
+    paid = _paid(analysis)
+    per_day = sum(paid.values()) / analysis.day_count
+    future = stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+        org_id=ORG, analysis_id=analysis.analysis_id, horizon_days=30,
+        total_budget=common_pb.Money(amount=30 * per_day)))  # fmt: skip
+    assert future.horizon_days == 30
+    assert sum(a.current_spend for a in future.allocations) == pytest.approx(30 * per_day)
+    target = stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+        org_id=ORG, analysis_id=analysis.analysis_id, target_marginal_roas=1.0))  # fmt: skip
+    for a in target.allocations:
+        if a.bound_status == pb.BOUND_STATUS_INTERIOR:
+            assert a.marginal_roas == pytest.approx(1.0, rel=1e-2)
+    assert target.total_budget.amount == pytest.approx(
+        sum(a.optimal_spend for a in target.allocations)
+    )
+
+
+def test_infeasible_and_unknown_constraints_name_their_fields(stub, analysis) -> None:
+    paid = _paid(analysis)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+            org_id=ORG, analysis_id=analysis.analysis_id,
+            total_budget=common_pb.Money(amount=1000.0),
+            constraints=[pb.ChannelConstraint(channel=c, min_ratio=1.0) for c in paid]))  # fmt: skip
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    reason, fields = error_details(info.value)
+    assert reason == "INFEASIBLE_CONSTRAINTS" and fields == ["total_budget"]
+    assert "minimum spends sum to" in info.value.details()
+    with pytest.raises(grpc.RpcError) as info:
+        stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+            org_id=ORG, analysis_id=analysis.analysis_id, total_budget=common_pb.Money(amount=1e6),
+            constraints=[pb.ChannelConstraint(channel="myspace", max_spend=1.0)]))  # fmt: skip
+    assert error_details(info.value)[1] == ["constraints[0].channel"]
+
+
+def test_a_forecast_under_a_plan(stub, analysis) -> None:
+    as_is = stub.PredictPerformance(pb.PredictPerformanceRequest(
+        org_id=ORG, analysis_id=analysis.analysis_id, horizon_days=28, alpha=0.1))  # fmt: skip
+    more = stub.PredictPerformance(pb.PredictPerformanceRequest(
+        org_id=ORG, analysis_id=analysis.analysis_id, horizon_days=28, alpha=0.1,
+        plan=[pb.SpendPlan(channel=c, multiplier=2.0) for c in _paid(analysis)]))  # fmt: skip
+    assert len(as_is.points) == 28 and as_is.media_total.estimate > 0
+    assert more.media_total.estimate > as_is.media_total.estimate
+    widths = [(p.outcome.upper - p.outcome.lower) for p in as_is.points]
+    assert widths[-1] > widths[0]
+
+
+def test_recommendations_from_the_latest_analysis(stub, analysis) -> None:
+    reply = stub.Recommend(pb.RecommendRequest(org_id=ORG, design_tests=False))
+    recs = reply.recommendations
+    assert recs and [r.priority for r in recs] == list(range(1, len(recs) + 1))
+    assert all(r.analysis_ids == [analysis.analysis_id] for r in recs)
+    for r in recs:
+        assert r.kind != pb.RECOMMENDATION_KIND_UNSPECIFIED and r.action and r.rationale
+        assert 0.0 <= r.confidence <= 1.0
+        if r.kind != pb.RECOMMENDATION_KIND_REALLOCATE:
+            assert any(f.name == "marginal_roas" or f.name == "identification" for f in r.facts)
+    impacts = [r.expected_impact.estimate for r in recs if r.expected_impact.estimate > 0]
+    assert impacts == sorted(impacts, reverse=True)
+
+
+def test_a_design_reads_the_expected_effect_from_the_analysis(stub, analysis) -> None:
+    reply = stub.DesignExperiment(pb.DesignExperimentRequest(
+        org_id=ORG, channel="meta_prospecting", analysis_id=analysis.analysis_id,
+        duration_days=[14, 28]))  # fmt: skip
+    cell = reply.cells[0]
+    assert all(p.expected_lift < 0 for p in cell.power_curve)  # a go-dark lowers revenue
+    assert all(0 <= p.power_at_expected <= 1 for p in cell.power_curve)
