@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mesh_arguments(demo)
     demo.set_defaults(func=cmd_demo)
 
-    from mesh.cli import attribution, estimate, explain, ingest, report, search
+    from mesh.cli import attribution, estimate, explain, ingest, report, search, surfacing
     from sim import cli as sim_cli
 
     estimate.add_parser(sub, _add_mesh_arguments)
@@ -169,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_parser(sub, _add_mesh_arguments)
     explain.add_parsers(sub, _add_mesh_arguments)
     ingest.add_parser(sub, _add_mesh_arguments)
+    surfacing.add_parsers(sub, _add_mesh_arguments)
     sim_cli.register(sub)
     search.register(sub)
 
@@ -186,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("estimate", "analyze", "counterfactual", "ingest", "explain",
-                            "check-claims", "report"):  # fmt: skip
+                            "check-claims", "report", "optimize", "predict", "design",
+                            "recommend"):  # fmt: skip
             return int(args.func(args, _peers(args)))
         return int(args.func(args) or 0)
     except RpcFailure as failure:

@@ -20,7 +20,10 @@ import sim
 from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
+from mesh.cli import commands as cli
+from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import running_services
+from mesh.sdk import LiftOS, RpcFailure
 from surfacing_svc.app import build as surfacing_build
 from tests.causal.attribution.records import world_records
 from tests.support import error_details
@@ -155,3 +158,54 @@ def test_a_design_reads_the_expected_effect_from_the_analysis(stub, analysis) ->
     cell = reply.cells[0]
     assert all(p.expected_lift < 0 for p in cell.power_curve)  # a go-dark lowers revenue
     assert all(0 <= p.power_at_expected <= 1 for p in cell.power_curve)
+
+
+@pytest.fixture
+def peers(mesh, monkeypatch: pytest.MonkeyPatch) -> PeerConfig:
+    monkeypatch.setenv("LIFTOS_SURFACING_ADDR", mesh["surfacing"].address)
+    return PeerConfig.from_env()
+
+
+def test_sdk(peers: PeerConfig, analysis) -> None:
+    paid = _paid(analysis)
+    with LiftOS(peers, org_id=ORG) as client:
+        plan = client.optimize_budget(
+            analysis.analysis_id, budget=sum(paid.values()), bounds={"tiktok": (0.8, 1.2)}
+        )
+        tiktok = next(a for a in plan.allocations if a.channel == "tiktok")
+        assert (
+            0.8 * tiktok.current_spend - 1e-6
+            <= tiktok.optimal_spend
+            <= 1.2 * tiktok.current_spend + 1e-6
+        )
+        forecast = client.predict(analysis.analysis_id, days=7, multipliers={"tiktok": 1.5})
+        assert len(forecast.points) == 7
+        design = client.design_experiment("meta_prospecting", duration_days=[21], lift=0.1)
+        assert design.cells[0].power_curve[0].duration_days == 21
+        recs = client.recommend(design_tests=False, max_results=3)
+        assert 1 <= len(recs.recommendations) <= 3
+        with pytest.raises(RpcFailure) as info:
+            client.optimize_budget(analysis.analysis_id, budget=-1.0)
+        assert info.value.code is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) -> None:
+    budget = str(sum(_paid(analysis).values()))
+    assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", budget,
+                     "--bound", "tiktok=0.5:2", "--bound", "meta_prospecting=:1.1"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "shadow price of the budget" in out and "tiktok" in out
+    assert cli.main(["design", "--org", ORG, "--channel", "meta_prospecting", "--weeks", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "recommended: 28 days" in out and "time-based regression" in out
+    assert cli.main(["recommend", "--org", ORG, "--no-design", "--max", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(" 1. [") and "why:" in out
+    assert cli.main(["predict", analysis.analysis_id, "--org", ORG, "--days", "3",
+                     "--set", "tiktok=0"]) == 0  # fmt: skip
+    assert "total:" in capsys.readouterr().out
+    assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", "1",
+                     "--bound", "tiktok=2:1"]) == 2  # fmt: skip
+    assert "INVALID_ARGUMENT" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["optimize", analysis.analysis_id, "--bound", "tiktok=lots"])

@@ -1,0 +1,255 @@
+"""`liftos optimize`, `liftos predict`, `liftos design` and `liftos recommend`: what to do next.
+
+``liftos optimize ANALYSIS_ID --budget 1e6 [--days 30] [--bound meta=0.5:2]`` allocates a
+budget on the analysis's response curves and says which bounds bind; ``liftos predict
+[ANALYSIS_ID] --days 28 [--set meta=1.5]`` forecasts the outcome under a spend plan;
+``liftos design --org ORG --channel meta --weeks 4`` powers a geo experiment on the org's
+history (``--save`` registers it); ``liftos recommend [ANALYSIS_ID]`` ranks the actions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import sys
+from typing import Any
+
+from mesh.sdk.client import LiftOS, dc
+
+COMMANDS = ("optimize", "predict", "design", "recommend")
+_BOUND = {2: "at lower bound", 3: "at upper bound", 4: "held"}
+_KIND = {1: "SCALE", 2: "CUT", 3: "REALLOCATE", 4: "TEST", 5: "INVESTIGATE", 6: "HOLD"}
+
+
+def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
+    o = sub.add_parser("optimize", help="allocate a budget on an analysis's response curves")
+    o.add_argument("analysis_id")
+    o.add_argument("--org", default="default")
+    o.add_argument("--budget", type=float, default=None, help="total over the horizon")
+    o.add_argument("--days", type=int, default=0, help="the next N days (0: the analysis window)")
+    o.add_argument("--bound", action="append", default=[], metavar="CHANNEL=LO:HI",
+                   help="spend between LO and HI × current (either may be empty); repeat")  # fmt: skip
+    o.add_argument("--spend-bound", action="append", default=[], metavar="CHANNEL=LO:HI",
+                   help="spend between LO and HI (amounts); repeat")  # fmt: skip
+    o.add_argument("--profit-margin", type=float, default=None,
+                   help="maximise margin × outcome − spend; the budget becomes a cap")  # fmt: skip
+    o.add_argument("--target-roas", type=float, default=None,
+                   help="the largest budget whose marginal return is at least this")  # fmt: skip
+    o.add_argument("--json", action="store_true")
+    common(o)
+    o.set_defaults(func=run_optimize)
+
+    p = sub.add_parser("predict", help="forecast the outcome under a spend plan")
+    p.add_argument("analysis_id", nargs="?", default="")
+    p.add_argument("--org", default="default")
+    p.add_argument("--days", type=int, required=True)
+    p.add_argument("--set", action="append", default=[], metavar="CHANNEL=MULTIPLIER",
+                   help="recent daily spend × multiplier; repeat")  # fmt: skip
+    p.add_argument("--daily", action="append", default=[], metavar="CHANNEL=AMOUNT",
+                   help="spend per day; repeat")  # fmt: skip
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--json", action="store_true")
+    common(p)
+    p.set_defaults(func=run_predict)
+
+    d = sub.add_parser("design", help="power a geo experiment on the org's history")
+    d.add_argument("--org", default="default")
+    d.add_argument("--channel", required=True)
+    d.add_argument("--weeks", type=int, action="append", default=[],
+                   help="test length in weeks; repeat (default: 1-8 weeks)")  # fmt: skip
+    d.add_argument("--lift", type=float, default=0.0, help="relative effect to detect, e.g. 0.05")
+    d.add_argument("--power", type=float, default=0.0, help="target power (default 0.8)")
+    d.add_argument("--alpha", type=float, default=0.0, help="one-sided (default 0.05)")
+    d.add_argument("--heavy-up", type=float, default=None, metavar="MULTIPLIER",
+                   help="scale spend up instead of a holdout")  # fmt: skip
+    d.add_argument("--budget", type=float, default=None, help="cap on a heavy-up's added spend")
+    d.add_argument("--cell", action="append", default=[], metavar="KIND=MULTIPLIER",
+                   help="a cell (holdout, decrease, heavy_up); repeat for multi-cell")  # fmt: skip
+    d.add_argument("--stratified", action="store_true", help="stratified, not matched markets")
+    d.add_argument("--analysis", default="", help="attribution analysis for the expected effect")
+    d.add_argument("--expected-roas", type=float, default=None)
+    d.add_argument("--save", action="store_true", help="register it in the experiment registry")
+    d.add_argument("--id", default="", help="experiment id to register under")
+    d.add_argument("--start", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--json", action="store_true")
+    common(d)
+    d.set_defaults(func=run_design)
+
+    r = sub.add_parser("recommend", help="ranked actions from an attribution analysis")
+    r.add_argument("analysis_id", nargs="?", default="", help="default: the org's latest")
+    r.add_argument("--org", default="default")
+    r.add_argument("--max", type=int, default=0, help="at most N actions (default 10)")
+    r.add_argument("--value-per-outcome", type=float, default=0.0,
+                   help="what one unit of outcome is worth against spend (a margin; default 1)")  # fmt: skip
+    r.add_argument("--days", type=int, default=0, help="size actions for N days")
+    r.add_argument("--no-design", action="store_true", help="skip the proposed experiments")
+    r.add_argument("--json", action="store_true")
+    common(r)
+    r.set_defaults(func=run_recommend)
+
+
+def _number(text: str, flag: str, item: str) -> float | None:
+    if not text.strip():
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise SystemExit(f"error: {flag} {item!r}: {text!r} is not a number") from None
+
+
+def _ranges(items: list[str], flag: str) -> dict[str, tuple[float | None, float | None]]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        lo, colon, hi = value.partition(":")
+        if not sep or not colon:
+            raise SystemExit(f"error: {flag} takes CHANNEL=LO:HI, got {item!r}")
+        out[name.strip()] = (_number(lo, flag, item), _number(hi, flag, item))
+    return out
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, float]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        number = _number(value, flag, item) if sep else None
+        if number is None:
+            raise SystemExit(f"error: {flag} takes CHANNEL=NUMBER, got {item!r}")
+        out[name.strip()] = number
+    return out
+
+
+def _iv(i: dc.Interval | None, fmt: str = "{:,.0f}") -> str:
+    if i is None:
+        return "—"
+    return f"{fmt.format(i.estimate)} [{fmt.format(i.lower)}, {fmt.format(i.upper)}]"
+
+
+def _json(message: Any) -> None:
+    print(json.dumps(json.loads(message.to_json()), indent=2))
+
+
+def run_optimize(args: argparse.Namespace, peers: Any) -> int:
+    with LiftOS(peers, org_id=args.org) as client:
+        r = client.optimize_budget(
+            args.analysis_id, budget=args.budget, days=args.days,
+            bounds=_ranges(args.bound, "--bound"),
+            spend_bounds=_ranges(args.spend_bound, "--spend-bound"),
+            profit_margin=args.profit_margin, target_marginal_roas=args.target_roas,
+        )  # fmt: skip
+    if args.json:
+        _json(r)
+        return 0
+    budget = r.total_budget.amount if r.total_budget else 0.0
+    print(f"budget {budget:,.0f} over {r.horizon_days} days")
+    print(f"{'channel':18s} {'current':>12s} {'optimal':>12s} {'change':>8s} "
+          f"{'mROAS now':>10s} {'mROAS after':>12s}  bound")  # fmt: skip
+    for a in r.allocations:
+        change = a.optimal_spend / a.current_spend - 1 if a.current_spend else math.nan
+        now = a.marginal_roas_current.estimate if a.marginal_roas_current else math.nan
+        print(f"{a.channel:18s} {a.current_spend:12,.0f} {a.optimal_spend:12,.0f} {change:+8.0%} "
+              f"{now:10.2f} {a.marginal_roas:12.2f}  {_BOUND.get(int(a.bound_status), '')}")  # fmt: skip
+    level = r.uplift.level if r.uplift else 0.9
+    print(f"\noutcome now:      {_iv(r.current_outcome)}")
+    print(f"outcome planned:  {_iv(r.optimal_outcome)}")
+    print(f"uplift:           {_iv(r.uplift, '{:+,.0f}')} ({level:.0%}); better in "
+          f"{r.probability_better:.0%} of the model's draws")  # fmt: skip
+    print(
+        f"shadow price of the budget: {r.shadow_price:.3f} per unit"
+        + ("" if r.budget_binds else " (budget not all spent)")
+    )
+    for w in r.warnings:
+        print(f"warning: {w}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace, peers: Any) -> int:
+    with LiftOS(peers, org_id=args.org) as client:
+        r = client.predict(
+            args.analysis_id, days=args.days, daily_spend=_pairs(args.daily, "--daily"),
+            multipliers=_pairs(args.set, "--set"), alpha=args.alpha,
+        )  # fmt: skip
+    if args.json:
+        _json(r)
+        return 0
+    for p in r.points:
+        d = p.date
+        assert d is not None
+        print(f"{d.year:04d}-{d.month:02d}-{d.day:02d}  {_iv(p.outcome)}")
+    print(f"total: {_iv(r.total)} (media {_iv(r.media_total)})")
+    for w in r.warnings:
+        print(f"warning: {w}")
+    return 0
+
+
+def run_design(args: argparse.Namespace, peers: Any) -> int:
+    cells = []
+    for item in args.cell:
+        kind, _, value = item.partition("=")
+        if kind not in ("holdout", "decrease", "heavy_up"):
+            raise SystemExit(f"error: --cell kind must be holdout, decrease or heavy_up: {item!r}")
+        cells.append((kind, _number(value, "--cell", item) or 0.0))
+    with LiftOS(peers, org_id=args.org) as client:
+        r = client.design_experiment(
+            args.channel, duration_days=[7 * w for w in args.weeks], lift=args.lift,
+            power=args.power, alpha=args.alpha, heavy_up=args.heavy_up, budget=args.budget,
+            cells=cells, stratified=args.stratified, analysis_id=args.analysis,
+            expected_roas=args.expected_roas, save=args.save, experiment_id=args.id,
+            start=args.start, seed=args.seed,
+        )  # fmt: skip
+    if args.json:
+        _json(r)
+        return 0
+    print(f"{args.channel}: {len(r.control_units)} control geos, {r.history_days} days of "
+          f"history, {r.pre_period_days}-day pre-period")  # fmt: skip
+    for c in r.cells:
+        print(f"\ncell {c.cell}: {len(c.treatment_units)} treatment geos "
+              f"({c.outcome_share:.0%} of the outcome), spend × {c.spend_multiplier:g}; "
+              f"pre-period correlation {c.pre_period_correlation:.2f}")  # fmt: skip
+        print(f"  {'days':>5s} {'power':>7s} {'MDE':>7s} {'MDE (abs)':>12s} {'spend change':>13s} "
+              f"{'min iROAS':>10s} {'expected':>9s}")  # fmt: skip
+        for p in c.power_curve:
+            power = "—" if math.isnan(p.power) else f"{p.power:.0%}"
+            expected = "—" if math.isnan(p.expected_lift) else f"{p.expected_lift:+.1%}"
+            print(f"  {p.duration_days:5d} {power:>7s} {p.minimum_detectable_lift:7.1%} "
+                  f"{p.minimum_detectable_effect:12,.0f} {p.spend_change:13,.0f} "
+                  f"{p.minimum_detectable_roas:10.2f} {expected:>9s}")  # fmt: skip
+        print(
+            f"  recommended: {c.recommended_duration_days} days"
+            + ("" if c.feasible else f" — not reachable: {c.reason}")
+        )
+        print(f"  treatment: {', '.join(c.treatment_units)}")
+    print(f"control: {', '.join(r.control_units)}")
+    if r.saved and r.experiment:
+        print(f"registered as {r.experiment.experiment_id}")
+    print(f"analysis: {r.analysis}")
+    for w in r.warnings:
+        print(f"warning: {w}")
+    return 0
+
+
+def run_recommend(args: argparse.Namespace, peers: Any) -> int:
+    with LiftOS(peers, org_id=args.org) as client:
+        r = client.recommend(
+            [args.analysis_id] if args.analysis_id else [], max_results=args.max,
+            value_per_outcome=args.value_per_outcome, days=args.days,
+            design_tests=not args.no_design,
+        )  # fmt: skip
+    if args.json:
+        _json(r)
+        return 0
+    if not r.recommendations:
+        print("no recommendations")
+    for rec in r.recommendations:
+        kind = _KIND.get(int(rec.kind), "?")
+        print(f"{rec.priority:2d}. [{kind}] {rec.action}")
+        print(f"    impact {_iv(rec.expected_impact, '{:+,.0f}')}, confidence {rec.confidence:.0%}")
+        print(f"    why: {rec.rationale}")
+        for f in rec.facts:
+            print(f"    - {f.text}")
+    for w in r.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return 0
