@@ -145,6 +145,16 @@ async def _aggregate(
 
 
 @dataclass(frozen=True, slots=True)
+class ExternalSeries:
+    """A registered external factor: its name, geo ("" for every geo) and daily values."""
+
+    name: str
+    geo: str
+    days: tuple[dt.date, ...]
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RegisteredLift:
     """An analysed experiment of the registry: its result and treated units."""
 
@@ -260,3 +270,38 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
     ) -> list[RegisteredLift]:  # fmt: skip
         """The analysed experiments whose test window overlaps [start, end]."""
         return await _registry_lifts(self, org_id, start, end, timeout=timeout)
+
+    async def external_factors(
+        self, org_id: str, *, timeout: float | None = None
+    ) -> list[ExternalSeries]:
+        """The org's registered external series with their values (macro index, competitor
+        activity, promotions, …): the confounders attribution controls for."""
+        out: list[ExternalSeries] = []
+        token = ""
+        while True:
+            request = ingestion_pb.ListExternalFactorsRequest(
+                org_id=org_id, include_values=True, page_size=50, page_token=token
+            )
+            try:
+                reply = await self.stub().ListExternalFactors(request, timeout=self.within(timeout))
+            except grpc.aio.AioRpcError as error:
+                if error.code() is grpc.StatusCode.NOT_FOUND:
+                    return out
+                if unreachable(error.code(), error):
+                    raise unavailable(
+                        DependencyUnavailable, "ingestion service (external factors)",
+                        self.target, error.code(), "ListExternalFactors",
+                        dependency="ingestion", then=f": {error.details()}",
+                    ) from None  # fmt: skip
+                raise
+            for series in reply.series:
+                days, values = [], []
+                for v in series.values:
+                    day = _date(v.date)
+                    if day is not None:
+                        days.append(day)
+                        values.append(v.value)
+                out.append(ExternalSeries(series.name, series.geo, tuple(days), tuple(values)))
+            token = reply.next_page_token
+            if not token:
+                return out

@@ -127,12 +127,19 @@ class CausalService(causal_grpc.CausalServiceServicer):
         q = convert.attribution_question(request)
         clock = time.perf_counter()
         agg = await self._memory.aggregate(q.org_id, q.start, q.end, timeout=_remaining(context))
-        registered = await self._registry.lift_tests(q.org_id, q.start, q.end,
-                                                     timeout=_remaining(context))  # fmt: skip
+        registered, external = await asyncio.gather(
+            self._registry.lift_tests(q.org_id, q.start, q.end, timeout=_remaining(context)),
+            self._registry.external_factors(q.org_id, timeout=_remaining(context)),
+        )
         panel = await asyncio.to_thread(
             attribution.panel_from_aggregates, agg.geo_days, agg.campaign_days,
             outcome_name=q.outcome, channels=q.channels,
         )  # fmt: skip
+        if external:
+            panel = await asyncio.to_thread(
+                attribution.with_external_series, panel,
+                [(e.name, e.geo, e.days, e.values) for e in external],
+            )  # fmt: skip
         from_registry = [
             convert.lift_test(r.result, f"registry:{r.result.experiment_id}", r.treatment_units)
             for r in registered

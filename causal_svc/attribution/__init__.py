@@ -24,7 +24,7 @@ from .counterfactual import ChannelChange, CounterfactualResult, SpendChange, co
 from .fit import FitState, MMMFit, fit_mmm, restore_fit, state_from_bytes, state_to_bytes
 from .health import HealthCheck, HealthReport, Holdout, Verdict
 from .inference import Evaluator, Interval
-from .panel import MediaPanel, panel_from_aggregates, panel_from_frames
+from .panel import MediaPanel, panel_from_aggregates, panel_from_frames, with_external_series
 from .planning import ResponseModel
 from .scores import CampaignScore, ChannelScore, ResponseCurve
 from .spec import Identification, ModelSpec, NormalPrior, Priors
@@ -96,4 +96,5 @@ __all__ = [
     "state_to_bytes",
     "usable_lift_tests",
     "validate",
+    "with_external_series",
 ]

@@ -13,7 +13,8 @@ email channel's cost is not per send): the response is driven by what reaches pe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -23,7 +24,8 @@ from causal_svc.errors import InsufficientData, InvalidSpec
 
 from .geo_size import geo_population
 
-__all__ = ["FIRST_PARTY_SOURCE", "MediaPanel", "panel_from_aggregates", "panel_from_frames"]
+__all__ = ["FIRST_PARTY_SOURCE", "MediaPanel", "panel_from_aggregates", "panel_from_frames",
+           "with_external_series"]  # fmt: skip
 
 # The source whose rows carry the business's own outcome (orders.csv ingested as generic).
 FIRST_PARTY_SOURCE = "generic"
@@ -370,17 +372,9 @@ def geo_days_long(wide: pd.DataFrame) -> pd.DataFrame:
             part[m] = wide[cols[m]].to_numpy(np.float64) if m in cols else np.zeros(n)
         parts.append(pd.DataFrame(part))
     if not parts:
-        cols = [
-            "date",
-            "geo",
-            "source",
-            "channel",
-            "spend",
-            "impressions",
-            "conversions",
-            "revenue",
-        ]
-        return pd.DataFrame(columns=cols)
+        names = ["date", "geo", "source", "channel", "spend", "impressions", "conversions",
+                 "revenue"]  # fmt: skip
+        return pd.DataFrame(columns=names)
     return pd.concat(parts, ignore_index=True)
 
 
@@ -443,3 +437,37 @@ def panel_from_aggregates(
         n = panel.n_days
         panel = replace(panel, national={k: np.asarray(v)[:n] for k, v in national.items()})
     return panel
+
+
+def with_external_series(
+    panel: MediaPanel, series: Sequence[tuple[str, str, Sequence[dt.date], Sequence[float]]]
+) -> MediaPanel:
+    """The panel with registered external series: (name, geo, days, values); a series for
+    every geo (geo "") is national, one per geo a geo-varying control. Days outside the panel
+    are ignored; missing days stay NaN (the national design fills them with the mean)."""
+    index = {np.datetime64(d, "D"): i for i, d in enumerate(panel.dates)}
+    national = dict(panel.national)
+    per_geo: dict[str, np.ndarray] = {k: v.copy() for k, v in panel.controls.items()}
+    geo_index = {g.upper(): i for i, g in enumerate(panel.geos)}
+    for name, geo, days, values in series:
+        pos = [(index.get(np.datetime64(d, "D")), v) for d, v in zip(days, values, strict=True)]
+        pos = [(i, v) for i, v in pos if i is not None]
+        if not pos:
+            continue
+        if not geo:
+            arr = np.full(panel.n_days, np.nan)
+            for i, v in pos:
+                arr[i] = v
+            national[name] = arr
+            continue
+        g = geo_index.get(geo.upper(), geo_index.get(geo.upper().rsplit("-", 1)[-1]))
+        if g is None:
+            continue
+        grid = per_geo.setdefault(name, np.full((panel.n_geos, panel.n_days), np.nan))
+        for i, v in pos:
+            grid[g, i] = v
+    controls = {
+        k: np.where(np.isfinite(v), v, np.nanmean(v)) for k, v in per_geo.items()
+        if np.isfinite(v).any()
+    }  # fmt: skip
+    return replace(panel, national=national, controls=controls)

@@ -78,3 +78,21 @@ def test_panel_from_memory_aggregates_equals_the_frames_panel(long_frames) -> No
     np.testing.assert_allclose(a.media, b.media)
     np.testing.assert_allclose(a.platform_outcome, b.platform_outcome)
     np.testing.assert_allclose(a.campaign_spend, b.campaign_spend)
+
+
+def test_registered_external_series_join_the_panel(long_frames) -> None:
+    import datetime as dt
+
+    from causal_svc.attribution import with_external_series
+
+    outcome, media, _ = long_frames
+    p = panel_from_frames(outcome, media)
+    days = [dt.date(2024, 9, 15) + dt.timedelta(days=i) for i in range(10)]
+    out = with_external_series(p, [
+        ("macro", "", days, list(range(10))),
+        ("weather", "US-CA", days, [1.0] * 10),
+        ("elsewhere", "ZZ", days, [1.0] * 10),
+    ])  # fmt: skip
+    assert out.national["macro"][:10].tolist() == list(range(10))
+    assert np.isnan(out.national["macro"][10:]).all()
+    assert set(out.controls) == {"weather"} and out.controls["weather"].shape == p.outcome.shape

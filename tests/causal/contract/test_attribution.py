@@ -11,6 +11,8 @@ import pytest
 from liftos.v1 import causal_pb2 as pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
@@ -47,6 +49,20 @@ def mesh(tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult):
         records = world_records(world, ORG)
         batches = iter(lambda: list(itertools.islice(records, 2000)), [])
         memory.Write(memory_pb.WriteRequest(org_id=ORG, records=b) for b in batches)
+        # The org's registered macro index: the national design reads it as a control.
+        org = next(iter(world.truth["orgs"]))
+        macro = world.truth["orgs"][org]["demand"]["params"]["series"]["macro_index"]
+        series = ingestion_pb.ExternalFactorSeries(
+            name="macro_index", type=md_pb.EXTERNAL_FACTOR_TYPE_MACRO, source="sim",
+            values=[ingestion_pb.DatedValue(date=_date(d), value=v)
+                    for d, v in zip(world.dates, macro, strict=True)],
+        )  # fmt: skip
+        ingestion = ingestion_grpc.IngestionServiceStub(
+            grpc.insecure_channel(services["ingestion"].address)
+        )
+        ingestion.RegisterExternalFactor(
+            ingestion_pb.RegisterExternalFactorRequest(org_id=ORG, series=series)
+        )
         yield services
 
 
@@ -105,6 +121,8 @@ def test_streams_every_stage_then_the_result(analysis, world: sim.SimResult) -> 
     assert result.calibration[0].HasField("predicted_lift_uncalibrated")
     assert [t.stage for t in result.stage_timings]
     assert "demand" in result.unobserved_confounders
+    assert "external:macro_index" in result.controls  # the registered series is a control
+    assert "macro_index" in result.confounders
 
 
 def test_stored_and_counterfactual(stub, analysis) -> None:
