@@ -31,7 +31,7 @@ import sim
 from surfacing_svc.design import DesignSpec, design_experiment, significance, tbr_estimate
 from surfacing_svc.history import GeoHistory
 
-LIFTS = (0.0, 0.01, 0.02, 0.03)
+LIFTS = (0.0, 0.01, 0.025, 0.04)
 TEST_DAYS = 28
 HISTORY_DAYS = 337  # the test fills the world's last 28 days of a year
 CHANNEL = "meta_prospecting"
@@ -93,7 +93,7 @@ def main() -> None:
     for k, lift in enumerate(LIFTS):
         s, d = stated[:, k].mean(), detected[:, k].mean()
         se = np.sqrt(max(d * (1 - d), 1e-12) / n)
-        print(f"{lift:>6.0%}{s:>14.3f}{d:>10.3f}{2 * se:>8.3f}{100 * (s - d):>+11.1f}")
+        print(f"{lift:>6.1%}{s:>14.3f}{d:>10.3f}{2 * se:>8.3f}{100 * (s - d):>+11.1f}")
     gaps = [100 * abs(stated[:, k].mean() - detected[:, k].mean()) for k in range(1, len(LIFTS))]
     mono_s = np.all(np.diff(stated[:, 1:].mean(axis=0)) > 0)
     mono_d = np.all(np.diff(detected[:, 1:].mean(axis=0)) > 0)

@@ -30,6 +30,7 @@ from surfacing_svc.forecast import Forecast
 from surfacing_svc.intervals import Interval
 from surfacing_svc.optimizer import BoundStatus, BudgetPlan, Objective
 from surfacing_svc.planning import (
+    DEFAULT_MAX_CHANGE,
     BoundRequest,
     DesignQuestion,
     ForecastQuestion,
@@ -537,6 +538,9 @@ def optimize_question(request: pb.OptimizeBudgetRequest) -> OptimizeQuestion:
         if target is not None:
             check.add("profit_margin", "profit_margin and target_marginal_roas are exclusive")
     level = check.level(request.alpha, "alpha", 0.9)
+    max_change = DEFAULT_MAX_CHANGE
+    if request.HasField("max_change"):
+        max_change = check.number(request.max_change, "max_change", 0.0, 10.0)
     if len(request.constraints) > MAX_LIST:
         check.add("constraints", f"at most {MAX_LIST} constraints")
     bounds = []
@@ -554,7 +558,7 @@ def optimize_question(request: pb.OptimizeBudgetRequest) -> OptimizeQuestion:
     return OptimizeQuestion(
         org_id=request.org_id, analysis_id=request.analysis_id, budget=budget,
         horizon_days=request.horizon_days, objective=objective, metric=metric, margin=margin,
-        target_roas=target, level=level, bounds=tuple(bounds),
+        target_roas=target, level=level, bounds=tuple(bounds), max_change=max_change,
     )  # fmt: skip
 
 

@@ -463,8 +463,10 @@ def _plan(
     if not equality and not budget_binds:
         price = 0.0
     if not np.isfinite(price):
-        on_bounds = marginal_value[free] if free.size else np.zeros(1)
-        price = float(np.max(on_bounds)) if budget_binds else 0.0
+        # Every channel on a bound: one more unit of budget goes to the best channel with room
+        # to grow, so that channel's marginal value is the price of the budget.
+        room = [i for i in free if spend[i] < hi_all[i] - tol]
+        price = float(np.max(marginal_value[room])) if budget_binds and room else 0.0
     plans = []
     for i, c in enumerate(curves):
         status = BoundStatus.NONE

@@ -23,6 +23,7 @@ from surfacing_svc.optimizer import BudgetPlan, ChannelBounds, Objective, optimi
 from surfacing_svc.recommend import Action, recommend
 
 __all__ = [
+    "DEFAULT_MAX_CHANGE",
     "BoundRequest",
     "DesignQuestion",
     "ForecastQuestion",
@@ -181,6 +182,11 @@ def answer_forecast(
 # -- OptimizeBudget -----------------------------------------------------------------------
 
 
+# Meridian's budget optimiser keeps each channel within ±30% of its historical spend unless
+# told otherwise; the attribution curves are extrapolation far from the spend the model saw.
+DEFAULT_MAX_CHANGE = 0.3
+
+
 @dataclass(frozen=True, slots=True)
 class BoundRequest:
     """A channel's bounds as asked: absolute and/or relative to its current spend."""
@@ -205,10 +211,15 @@ class OptimizeQuestion:
     target_roas: float | None = None
     level: float = 0.9
     bounds: tuple[BoundRequest, ...] = ()
+    max_change: float = DEFAULT_MAX_CHANGE
 
 
 def _absolute_bounds(
-    requests: Sequence[BoundRequest], curves: Mapping[str, HillCurve]
+    requests: Sequence[BoundRequest],
+    curves: Mapping[str, HillCurve],
+    *,
+    max_change: float,
+    budget: float | None,
 ) -> list[ChannelBounds]:
     out, seen = [], set()
     for b in requests:
@@ -235,6 +246,16 @@ def _absolute_bounds(
         ]
         out.append(ChannelBounds(b.channel, max(lows) if lows else None,
                                  min(highs) if highs else None, field=b.field))  # fmt: skip
+    if max_change > 0:
+        movable = [c for c in curves.values() if c.identified]
+        current = sum(c.reference_spend for c in movable)
+        held = sum(c.reference_spend for c in curves.values() if not c.identified)
+        scale = (budget - held) / current if budget is not None and current > 0 else 1.0
+        for c in movable:
+            if c.channel not in seen:
+                mid = c.reference_spend * max(scale, 0.0)
+                out.append(ChannelBounds(c.channel, (1.0 - max_change) * mid if max_change < 1
+                                         else 0.0, (1.0 + max_change) * mid, field="max_change"))  # fmt: skip
     return out
 
 
@@ -255,12 +276,28 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
             f"analysis {model.analysis_id!r} has no channel with spend to allocate",
             subject="analysis",
         )
-    bounds = _absolute_bounds(question.bounds, {c.channel: c for c in curves})
+    bounds = _absolute_bounds(
+        question.bounds, {c.channel: c for c in curves}, max_change=question.max_change,
+        budget=question.budget,
+    )  # fmt: skip
     plan = optimize_budget(
         curves, objective=question.objective, budget=question.budget, bounds=bounds,
         margin=question.margin, target_roas=question.target_roas, level=question.level,
     )  # fmt: skip
+    capped = [
+        p.channel for p, b in zip(plan.channels, _by_channel(bounds, plan), strict=True)
+        if b is not None and b.field == "max_change" and p.bound.value != "none"
+    ]  # fmt: skip
+    if capped:
+        plan = replace(plan, warnings=(*plan.warnings, (
+            f"held within ±{question.max_change:.0%} of current spend (scaled to the budget) by "
+            f"the default bound: {', '.join(capped)}; a constraint or max_change widens it")))  # fmt: skip
     return plan, question.horizon_days or model.period_days
+
+
+def _by_channel(bounds: Sequence[ChannelBounds], plan: BudgetPlan) -> list[ChannelBounds | None]:
+    named = {b.channel: b for b in bounds}
+    return [named.get(p.channel) for p in plan.channels]
 
 
 # -- Recommend ----------------------------------------------------------------------------

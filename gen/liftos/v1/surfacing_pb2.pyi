@@ -388,6 +388,7 @@ class OptimizeBudgetRequest(_message.Message):
     PROFIT_MARGIN_FIELD_NUMBER: _builtins.int
     TARGET_MARGINAL_ROAS_FIELD_NUMBER: _builtins.int
     ALPHA_FIELD_NUMBER: _builtins.int
+    MAX_CHANGE_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     analysis_id: _builtins.str
@@ -408,6 +409,13 @@ class OptimizeBudgetRequest(_message.Message):
     """
     alpha: _builtins.float
     """Significance level of the intervals, in (0, 0.5) (default 0.1: 90% intervals)."""
+    max_change: _builtins.float
+    """The bound of a channel without a constraint: its spend stays within (1 ± max_change) ×
+    its current spend scaled to the budget, in [0, 10] (unset: 0.3, the default of Meridian's
+    optimiser; 0: no bound). Response curves far from the spend the model saw are
+    extrapolation; measured on the simulator, the default keeps a plan from losing to the
+    current mix where the model ranks channels poorly (docs/performance.md, Surfacing).
+    """
     @_builtins.property
     def total_budget(self) -> _common_pb2.Money:
         """Total budget over the horizon (> 0). Required unless target_marginal_roas is set; with
@@ -430,15 +438,20 @@ class OptimizeBudgetRequest(_message.Message):
         profit_margin: _builtins.float | None = ...,
         target_marginal_roas: _builtins.float | None = ...,
         alpha: _builtins.float = ...,
+        max_change: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_profit_margin", b"_profit_margin", "_target_marginal_roas", b"_target_marginal_roas", "profit_margin", b"profit_margin", "target_marginal_roas", b"target_marginal_roas", "total_budget", b"total_budget"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_change", b"_max_change", "_profit_margin", b"_profit_margin", "_target_marginal_roas", b"_target_marginal_roas", "max_change", b"max_change", "profit_margin", b"profit_margin", "target_marginal_roas", b"target_marginal_roas", "total_budget", b"total_budget"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_profit_margin", b"_profit_margin", "_target_marginal_roas", b"_target_marginal_roas", "alpha", b"alpha", "analysis_id", b"analysis_id", "constraints", b"constraints", "horizon_days", b"horizon_days", "objective", b"objective", "org_id", b"org_id", "profit_margin", b"profit_margin", "target_marginal_roas", b"target_marginal_roas", "total_budget", b"total_budget"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_change", b"_max_change", "_profit_margin", b"_profit_margin", "_target_marginal_roas", b"_target_marginal_roas", "alpha", b"alpha", "analysis_id", b"analysis_id", "constraints", b"constraints", "horizon_days", b"horizon_days", "max_change", b"max_change", "objective", b"objective", "org_id", b"org_id", "profit_margin", b"profit_margin", "target_marginal_roas", b"target_marginal_roas", "total_budget", b"total_budget"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_change: _TypeAlias = _typing.Literal["max_change"]  # noqa: Y015
+    _WhichOneofArgType__max_change: _TypeAlias = _typing.Literal["_max_change", b"_max_change"]  # noqa: Y015
     _WhichOneofReturnType__profit_margin: _TypeAlias = _typing.Literal["profit_margin"]  # noqa: Y015
     _WhichOneofArgType__profit_margin: _TypeAlias = _typing.Literal["_profit_margin", b"_profit_margin"]  # noqa: Y015
     _WhichOneofReturnType__target_marginal_roas: _TypeAlias = _typing.Literal["target_marginal_roas"]  # noqa: Y015
     _WhichOneofArgType__target_marginal_roas: _TypeAlias = _typing.Literal["_target_marginal_roas", b"_target_marginal_roas"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_change) -> _WhichOneofReturnType__max_change | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__profit_margin) -> _WhichOneofReturnType__profit_margin | None: ...
     @_typing.overload

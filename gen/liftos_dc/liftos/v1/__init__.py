@@ -7037,6 +7037,15 @@ class OptimizeBudgetRequest(betterproto2.Message):
     Significance level of the intervals, in (0, 0.5) (default 0.1: 90% intervals).
     """
 
+    max_change: "float | None" = betterproto2.field(10, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    The bound of a channel without a constraint: its spend stays within (1 ± max_change) ×
+    its current spend scaled to the budget, in [0, 10] (unset: 0.3, the default of Meridian's
+    optimiser; 0: no bound). Response curves far from the spend the model saw are
+    extrapolation; measured on the simulator, the default keeps a plan from losing to the
+    current mix where the model ranks channels poorly (docs/performance.md, Surfacing).
+    """
+
 
 default_message_pool.register_message("liftos.v1", "OptimizeBudgetRequest", OptimizeBudgetRequest)
 
