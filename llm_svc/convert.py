@@ -256,11 +256,39 @@ def _naive(e: causal_pb.EffectEstimate) -> tuple[float, float, float] | None:
     return (n.estimate, n.ci_lower, n.ci_upper)
 
 
+_HEALTH_OUTCOMES = {
+    causal_pb.HEALTH_VERDICT_PASS: CheckOutcome.PASSED,
+    causal_pb.HEALTH_VERDICT_REVIEW: CheckOutcome.WARNING,
+    causal_pb.HEALTH_VERDICT_FAIL: CheckOutcome.FAILED,
+}
+
+
 def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
-    """One incremental-outcome and one incremental-ROAS effect per channel."""
+    """One incremental-outcome and one incremental-ROAS effect per channel. The model's health
+    checks are the analysis's checks: a channel's effect is supported only when the model passed
+    them and the data identified the channel (a REVIEW model's effects carry its warnings)."""
     r = a.attribution
+    checks = tuple(
+        Check(
+            name=c.name,
+            kind=c.name,
+            outcome=_HEALTH_OUTCOMES.get(c.verdict, CheckOutcome.SKIPPED),
+            interpretation=c.message,
+            statistic=c.value if c.HasField("value") else None,
+            threshold=c.threshold if c.HasField("threshold") else None,
+        )
+        for c in r.health.checks
+    )
+    failed = tuple(c.label for c in checks if c.outcome is CheckOutcome.FAILED)
+    warned = tuple(c.label for c in checks if c.outcome is CheckOutcome.WARNING)
+    if r.health.verdict == causal_pb.HEALTH_VERDICT_FAIL and not failed:
+        failed = ("model health",)
+    if r.health.verdict == causal_pb.HEALTH_VERDICT_UNSPECIFIED:
+        warned = (*warned, "model health (not assessed)")
+    unidentified = set(r.health.unidentified_channels)
     effects: list[Effect] = []
     for ch in r.channels:
+        identified = ch.identified and ch.channel not in unidentified
         for name, interval, metric in (
             ("incremental_outcome", ch.incremental_outcome, Metric.OUTCOME),
             ("incremental_roas", ch.incremental_roas, Metric.ROAS),
@@ -280,6 +308,9 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
                     point_fact="estimate",
                     lower_fact="lower",
                     upper_fact="upper",
+                    supported=not failed and identified,
+                    failed_checks=failed if identified else (*failed, "identification"),
+                    warning_checks=warned,
                 )
             )
     return Analysis(
@@ -288,6 +319,7 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
         method="causal_mmm",
         identification=Identification.BACKDOOR,
         effects=tuple(effects),
+        checks=checks,
         warnings=tuple(r.warnings),
         create_time=a.create_time.ToDatetime(tzinfo=dt.UTC) if a.HasField("create_time") else None,
     )

@@ -18,14 +18,22 @@ def _interval(estimate: float, lower: float, upper: float) -> common_pb.Interval
     return common_pb.Interval(estimate=estimate, lower=lower, upper=upper, level=0.9)
 
 
-def attribution() -> causal_pb.Analysis:
+def attribution(
+    verdict: causal_pb.HealthVerdict.ValueType = causal_pb.HEALTH_VERDICT_PASS,
+    unidentified: tuple[str, ...] = (),
+) -> causal_pb.Analysis:
     result = causal_pb.AttributionResult(analysis_id="an-mmm", warnings=["short history"])
+    result.health.verdict = verdict
+    result.health.checks.add(name="holdout", verdict=verdict, message="holdout fit")
+    result.health.unidentified_channels.extend(unidentified)
     result.channels.add(
+        identified=True,
         channel="google_pmax",
         incremental_outcome=_interval(52_000, 30_000, 74_000),
         incremental_roas=_interval(2.5, 1.8, 3.2),
     )
     result.channels.add(
+        identified=True,
         channel="tiktok",
         incremental_outcome=_interval(1_000, -4_000, 6_000),
         incremental_roas=_interval(0.2, -0.5, 0.9),
@@ -56,6 +64,23 @@ def test_claims_and_insights_read_attribution_like_estimates() -> None:
         kinds.count(InsightKind.SUPPORTED_EFFECT) == 2
         and kinds.count(InsightKind.UNSUPPORTED_EFFECT) == 2
     )
+
+
+def test_an_unhealthy_model_or_an_unidentified_channel_supports_no_claim() -> None:
+    claim = "PMax delivered a 2.8x ROAS."
+    failed = analysis_from_proto(attribution(causal_pb.HEALTH_VERDICT_FAIL))
+    assert not any(e.supported for e in failed.effects)
+    assert [j.verdict for j in check_claims(claim, [failed])] != [Verdict.SUPPORTED]
+    assert not any(i.kind is InsightKind.SUPPORTED_EFFECT for i in rank_insights([failed]))
+
+    review = analysis_from_proto(attribution(causal_pb.HEALTH_VERDICT_REVIEW))
+    assert all(e.warning_checks for e in review.effects)
+    assert not any(i.kind is InsightKind.SUPPORTED_EFFECT for i in rank_insights([review]))
+
+    pmax_unidentified = analysis_from_proto(attribution(unidentified=("google_pmax",)))
+    pmax = [e for e in pmax_unidentified.effects if e.treatment == "google_pmax"]
+    assert pmax and not any(e.supported for e in pmax)
+    assert [j.verdict for j in check_claims(claim, [pmax_unidentified])] != [Verdict.SUPPORTED]
 
 
 def test_an_effect_estimate() -> None:
