@@ -37,6 +37,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
                    help="maximise margin × outcome − spend; the budget becomes a cap")  # fmt: skip
     o.add_argument("--target-roas", type=float, default=None,
                    help="the largest budget whose marginal return is at least this")  # fmt: skip
+    o.add_argument("--max-change", type=float, default=None,
+                   help="channels without --bound stay within ± this × current (default 0.3; 0: none)")  # fmt: skip
     o.add_argument("--json", action="store_true")
     common(o)
     o.set_defaults(func=run_optimize)
@@ -139,6 +141,7 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
             bounds=_ranges(args.bound, "--bound"),
             spend_bounds=_ranges(args.spend_bound, "--spend-bound"),
             profit_margin=args.profit_margin, target_marginal_roas=args.target_roas,
+            max_change=args.max_change,
         )  # fmt: skip
     if args.json:
         _json(r)

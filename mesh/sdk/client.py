@@ -432,6 +432,7 @@ class LiftOS:
         spend_bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
         profit_margin: float | None = None,
         target_marginal_roas: float | None = None,
+        max_change: float | None = None,
         alpha: float = 0.0,
         currency: str = "",
         org_id: str | None = None,
@@ -440,7 +441,9 @@ class LiftOS:
         ``budget`` over the analysis window (``days=0``) or the next ``days`` days; ``bounds``
         channel → (min, max) as multiples of current spend, ``spend_bounds`` as amounts (None:
         open); ``profit_margin`` maximises margin × outcome − spend instead;
-        ``target_marginal_roas`` finds the largest budget whose marginal return meets it."""
+        ``target_marginal_roas`` finds the largest budget whose marginal return meets it;
+        ``max_change`` bounds channels without bounds to ±that share of their current spend
+        scaled to the budget (server default 0.3; 0: unbounded)."""
         limits: dict[str, dict[str, float]] = {}
         for name, (lo, hi) in (bounds or {}).items():
             limits.setdefault(name, {}).update(
@@ -458,6 +461,8 @@ class LiftOS:
             request.profit_margin = profit_margin
         if target_marginal_roas is not None:
             request.target_marginal_roas = target_marginal_roas
+        if max_change is not None:
+            request.max_change = max_change
         reply = _call(lambda: self._surfacing.OptimizeBudget(request))
         return dc.OptimizeBudgetResponse.parse(reply.SerializeToString())
 

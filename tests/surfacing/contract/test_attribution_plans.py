@@ -192,7 +192,8 @@ def test_sdk(peers: PeerConfig, analysis) -> None:
 def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) -> None:
     budget = str(sum(_paid(analysis).values()))
     assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", budget,
-                     "--bound", "tiktok=0.5:2", "--bound", "meta_prospecting=:1.1"]) == 0  # fmt: skip
+                     "--bound", "tiktok=0.5:2", "--bound", "meta_prospecting=:1.1",
+                     "--max-change", "0.5"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "shadow price of the budget" in out and "tiktok" in out
     assert cli.main(["design", "--org", ORG, "--channel", "meta_prospecting", "--weeks", "4"]) == 0
