@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import llm_pb2 as llm_pb
 
 from llm_svc.claims import Judgement, Verdict
@@ -286,6 +287,8 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
     if r.health.verdict == causal_pb.HEALTH_VERDICT_UNSPECIFIED:
         warned = (*warned, "model health (not assessed)")
     unidentified = set(r.health.unidentified_channels)
+    outcome = _enum_name(common_pb.OutcomeMetric.DESCRIPTOR, r.outcome, "OUTCOME_METRIC_")
+    outcome = "outcome" if outcome in ("", "unspecified") else outcome
     effects: list[Effect] = []
     for ch in r.channels:
         identified = ch.identified and ch.channel not in unidentified
@@ -298,7 +301,7 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
                 Effect(
                     analysis_id=a.analysis_id,
                     treatment=ch.channel,
-                    outcome="outcome",
+                    outcome=outcome,
                     point=interval.estimate,
                     lower=interval.lower,
                     upper=interval.upper,

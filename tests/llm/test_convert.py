@@ -24,6 +24,7 @@ def attribution(
 ) -> causal_pb.Analysis:
     result = causal_pb.AttributionResult(analysis_id="an-mmm", warnings=["short history"])
     result.health.verdict = verdict
+    result.outcome = common_pb.OUTCOME_METRIC_REVENUE
     result.health.checks.add(name="holdout", verdict=verdict, message="holdout fit")
     result.health.unidentified_channels.extend(unidentified)
     result.channels.add(
@@ -51,6 +52,7 @@ def test_an_attribution_result_is_one_outcome_and_one_roas_effect_per_channel() 
     assert (roas.point, roas.lower, roas.upper, roas.level) == (2.5, 1.8, 3.2, 90)
     assert roas.prefix + roas.point_fact == "channels[google_pmax].incremental_roas.estimate"
     assert a.warnings == ("short history",)
+    assert {e.outcome for e in a.effects} == {"revenue"}
 
 
 def test_claims_and_insights_read_attribution_like_estimates() -> None:
