@@ -7,6 +7,7 @@ import datetime as dt
 import math
 import uuid
 
+import holidays
 import numpy as np
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
@@ -85,6 +86,7 @@ _KINDS = {
     ActionKind.REALLOCATE: pb.RECOMMENDATION_KIND_REALLOCATE,
     ActionKind.TEST: pb.RECOMMENDATION_KIND_RUN_EXPERIMENT,
 }
+_COUNTRIES = frozenset(holidays.list_supported_countries())
 MAX_DURATION_DAYS = 182
 MAX_HORIZON_DAYS = 365
 MAX_CELLS = 5
@@ -229,6 +231,8 @@ def design_question(request: pb.DesignExperimentRequest) -> DesignQuestion:
         or not all(c.isalnum() or c in "-_" for c in request.experiment_id)
     ):
         check.add("experiment_id", "experiment_id must be 1-50 letters, digits, '-' or '_'")
+    if request.seed < 0:
+        check.add("seed", f"seed {request.seed} must be >= 0")
     begin = _date(request.start_date, "start_date", check)
     if len(request.name) > 200:
         check.add("name", "name must be at most 200 characters")
@@ -442,8 +446,9 @@ def forecast_question(request: pb.PredictPerformanceRequest) -> ForecastQuestion
     level = check.level(request.alpha, "alpha", 0.95)
     metric = check.metric(request.outcome, "outcome") or "revenue"
     country = request.country_code or "US"
-    if not (len(country) == 2 and country.isalpha() and country.isupper()):
-        check.add("country_code", "country_code must be an ISO 3166 alpha-2 code, e.g. US")
+    if country not in _COUNTRIES:
+        check.add("country_code",
+                  "country_code must be an ISO 3166 alpha-2 code the holidays package knows, e.g. US")  # fmt: skip
     entries: list[PlanEntry] = []
     if len(request.plan) + len(request.daily_spend) > MAX_LIST:
         check.add("plan", f"at most {MAX_LIST} plan entries")

@@ -101,13 +101,15 @@ def test_grpcurl_error_names_the_field(grpcurl: str, mesh_services) -> None:
     assert "end_date" in out.stderr and "google.rpc.BadRequest" in out.stderr
 
 
-def test_unimplemented_rpcs_say_so(grpcurl: str, mesh_services) -> None:
+def test_surfacing_answers_and_names_the_fields(grpcurl: str, mesh_services) -> None:
+    """Every RPC of the mesh answers now (surfacing was the last to answer UNIMPLEMENTED): an
+    empty DesignExperiment is refused naming its required fields."""
     out = _run(
         grpcurl,
         "-d",
         "{}",
         mesh_services["surfacing"].address,
-        "liftos.v1.SurfacingService/Recommend",
+        "liftos.v1.SurfacingService/DesignExperiment",
     )
-    assert out.returncode == 64 + 12, out.stderr  # UNIMPLEMENTED
-    assert "not implemented yet" in out.stderr
+    assert out.returncode == 64 + 3, out.stderr  # INVALID_ARGUMENT
+    assert "org_id" in out.stderr and "channel" in out.stderr

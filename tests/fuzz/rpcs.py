@@ -258,6 +258,43 @@ def seeds(analysis_id: str, campaign_id: str, node_id: str) -> dict[str, list[Me
         "CausalService.Counterfactual": [
             causal_pb2.CounterfactualRequest(org_id=ORG, analysis_id=analysis_id)
         ],
+        # The fixture holds no first-party outcome and no attribution analysis: these reach
+        # the peers and come back NOT_FOUND (an analysis id the org does not have) or
+        # FAILED_PRECONDITION (an effect estimate is not an attribution; no outcome history).
+        "SurfacingService.DesignExperiment": [
+            surfacing_pb2.DesignExperimentRequest(
+                org_id=ORG,
+                channel="meta_prospecting",
+                analysis_id="fuzz-missing",
+                duration_days=[14],
+            ),
+            surfacing_pb2.DesignExperimentRequest(
+                org_id=ORG, channel="meta_prospecting", minimum_detectable_lift=0.05
+            ),
+        ],
+        "SurfacingService.PredictPerformance": [
+            surfacing_pb2.PredictPerformanceRequest(
+                org_id=ORG, analysis_id="fuzz-missing", horizon_days=14
+            ),
+            surfacing_pb2.PredictPerformanceRequest(org_id=ORG, horizon_days=7),
+        ],
+        "SurfacingService.OptimizeBudget": [
+            surfacing_pb2.OptimizeBudgetRequest(
+                org_id=ORG,
+                analysis_id=analysis_id,
+                total_budget=common_pb2.Money(amount=1e4, currency_code="USD"),
+                constraints=[
+                    surfacing_pb2.ChannelConstraint(channel="meta_prospecting", max_ratio=2.0)
+                ],
+            ),
+            surfacing_pb2.OptimizeBudgetRequest(
+                org_id=ORG, analysis_id="fuzz-missing", target_marginal_roas=1.0
+            ),
+        ],
+        "SurfacingService.Recommend": [
+            surfacing_pb2.RecommendRequest(org_id=ORG, analysis_ids=[analysis_id]),
+            surfacing_pb2.RecommendRequest(org_id=ORG, analysis_ids=["fuzz-missing"]),
+        ],
     }
 
 
