@@ -55,7 +55,9 @@ SCOPES: Mapping[str, frozenset[str]] = {
     "memory.scan": _rpc("MemoryService", "Scan"),
     "memory.read": _rpc("MemoryService", "Scan", "Search", "QueryGraph", "ListConceptualSpaces"),
     "experiments.read": _rpc("IngestionService", "GetExperiment", "ListExperiments"),
+    "experiments.write": _rpc("IngestionService", "CreateExperiment"),
     "analyses.read": _rpc("CausalService", "GetAnalysis"),
+    "analyses.list": _rpc("CausalService", "ListAnalyses"),
     "counterfactual": _rpc("CausalService", "Counterfactual"),
 }
 PUBLIC, ALL = "public", "all"
@@ -65,7 +67,15 @@ SERVICE_SCOPES: Mapping[str, tuple[str, ...]] = {
     "ingestion": ("records.write", "memory.scan"),  # WriteStream each batch, Scan history
     "causal": ("memory.read", "experiments.read"),  # Scan records, GetExperiment
     "llm": ("analyses.read",),  # GetAnalysis to ground an explanation
-    "surfacing": ("analyses.read", "counterfactual"),  # GetAnalysis, Counterfactual
+    # GetAnalysis and ListAnalyses (the org's latest attribution), Counterfactual, Scan (the
+    # history a design is powered on), CreateExperiment (a design saved to the registry)
+    "surfacing": (
+        "analyses.read",
+        "analyses.list",
+        "counterfactual",
+        "memory.scan",
+        "experiments.write",
+    ),
     "memory": (),  # calls no other service
 }
 

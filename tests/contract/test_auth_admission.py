@@ -128,6 +128,9 @@ ALLOWED = [
     ("svc-llm", "causal", "GetAnalysis", "unary_unary"),
     ("svc-surf", "causal", "GetAnalysis", "unary_unary"),
     ("svc-surf", "causal", "Counterfactual", "unary_unary"),
+    ("svc-surf", "causal", "ListAnalyses", "unary_unary"),
+    ("svc-surf", "memory", "Scan", "unary_stream"),
+    ("svc-surf", "ingestion", "CreateExperiment", "unary_unary"),
     ("key-a", "memory", "Search", "unary_unary"),
     ("key-a", "causal", "GetAnalysis", "unary_unary"),
     ("load-b", "memory", "Write", "stream_unary"),
@@ -145,6 +148,8 @@ DENIED = [
     ("svc-llm", "causal", "Counterfactual", "unary_unary"),
     ("svc-llm", "ingestion", "ListExperiments", "unary_unary"),
     ("svc-surf", "memory", "Search", "unary_unary"),
+    ("svc-surf", "memory", "Write", "stream_unary"),
+    ("svc-surf", "ingestion", "ListExperiments", "unary_unary"),
 ]
 PREFIX = {"memory": MEMORY, "ingestion": INGESTION, "causal": CAUSAL}
 
