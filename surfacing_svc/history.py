@@ -17,7 +17,7 @@ import pandas as pd
 
 from surfacing_svc.errors import InsufficientData
 
-__all__ = ["FIRST_PARTY_SOURCE", "GeoHistory", "history_from_frame"]
+__all__ = ["FIRST_PARTY_SOURCE", "GeoHistory", "frame_from_sums", "history_from_frame"]
 
 FIRST_PARTY_SOURCE = "generic"
 # A geo missing more than this share of its days is left out rather than filled with zeros.
@@ -63,6 +63,31 @@ class GeoHistory:
     def national_spend(self) -> dict[str, np.ndarray]:
         """Each channel's spend summed over geos, (T,) per channel."""
         return {c: s.sum(axis=0) for c, s in self.spend.items()}
+
+
+_MEASURES = ("spend", "conversions", "revenue")
+
+
+def frame_from_sums(wide: pd.DataFrame) -> pd.DataFrame:
+    """Memory's per day × geo sums (AggregateRecords' ``geo_days``: ``date`` as days since
+    1970-01-01, ``geo``, and a ``source:channel:measure`` column per non-zero sum) as the long
+    frame :func:`history_from_frame` reads: one row per day × geo × source × channel."""
+    columns: dict[tuple[str, str], dict[str, str]] = {}
+    for col in wide.columns:
+        parts = str(col).split(":")
+        if len(parts) == 3 and parts[2] in _MEASURES:
+            columns.setdefault((parts[0], parts[1]), {})[parts[2]] = str(col)
+    if wide.empty or not columns:
+        return pd.DataFrame(columns=["local_date", "geo", "data_source", "channel", *_MEASURES])
+    day = pd.to_datetime(wide["date"].to_numpy(np.int64), unit="D")
+    geo = wide["geo"].astype(str).to_numpy()
+    parts_out = []
+    for (source, channel), cols in columns.items():
+        part = {"local_date": day, "geo": geo, "data_source": source, "channel": channel}
+        for m in _MEASURES:
+            part[m] = wide[cols[m]].to_numpy(np.float64) if m in cols else np.zeros(len(wide))
+        parts_out.append(pd.DataFrame(part))
+    return pd.concat(parts_out, ignore_index=True)
 
 
 def history_from_frame(

@@ -1,5 +1,5 @@
 """The surfacing service's peers: the causal service (stored analyses), memory (an org's
-history, scanned into a frame) and ingestion's experiment registry (saving a design).
+history, as its sums per day × geo) and ingestion's experiment registry (saving a design).
 
 Each failed call is read once, here: the peer could not answer → UNAVAILABLE with a retry
 hint (:func:`mesh.runtime.peers.unavailable`); the peer refused *this service's* credentials
@@ -23,9 +23,10 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from mesh.runtime.exceptions import FieldViolation
-from mesh.runtime.frames import records_to_frame
 from mesh.runtime.peers import Peer, unavailable, unreachable
+from mesh.runtime.protoconv import date_to_proto
 from mesh.runtime.status import decode_status
+from mesh.runtime.tables import table_to_frame
 from surfacing_svc.errors import (
     AnalysisNotFound,
     CausalUnavailable,
@@ -37,10 +38,10 @@ from surfacing_svc.errors import (
     PeerRefused,
     RegistryUnavailable,
 )
+from surfacing_svc.history import frame_from_sums
 
 __all__ = ["AnalysisReader", "HistoryReader", "RegistryWriter"]
 
-SCAN_BATCH = 5000
 _REFUSED = frozenset({grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED})
 
 
@@ -116,36 +117,29 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # AsyncStub i
 
 
 class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
-    """Scans an org's records from memory into one frame (core columns)."""
+    """Reads an org's history as memory's sums per day × geo × source × channel
+    (AggregateRecords): a year of campaign × geo × day records is a few thousand rows there."""
 
-    def __init__(self, target: str, *, timeout: float = 300.0) -> None:
+    def __init__(self, target: str, *, timeout: float = 120.0) -> None:
         super().__init__(target, memory_grpc.MemoryServiceStub, timeout=timeout)
 
-    async def scan_frame(
+    async def sums_frame(
         self, org_id: str, *, start: dt.date | None, end: dt.date | None,
         timeout: float | None = None,
     ) -> pd.DataFrame:  # fmt: skip
-        """Every record of the org whose local date is in [start, end] (open ends: all)."""
-        request = memory_pb.ScanRequest(org_id=org_id, batch_size=SCAN_BATCH)
-        # Timestamps are UTC days; local dates can sit a day either side, filtered exactly below.
-        if start is not None:
-            request.time_range.start_time.FromDatetime(
-                dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-            )
-        if end is not None:
-            request.time_range.end_time.FromDatetime(
-                dt.datetime.combine(end + dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC)
-            )
-        parts: list[pd.DataFrame] = []
+        """The org's sums for local dates in [start, end] (open ends: all), one row per
+        day × geo × source × channel (:func:`surfacing_svc.history.frame_from_sums`)."""
+        request = memory_pb.AggregateRecordsRequest(org_id=org_id)
+        for name, day in (("start_date", start), ("end_date", end)):
+            if day is not None:
+                getattr(request.date_range, name).CopyFrom(date_to_proto(day))
         try:
-            async for batch in self.stub().Scan(request, timeout=self.within(timeout)):
-                if batch.records:
-                    parts.append(records_to_frame(batch.records, groups=("core",)))
+            reply = await self.stub().AggregateRecords(request, timeout=self.within(timeout))
         except grpc.aio.AioRpcError as error:
             code = error.code()
             if unreachable(code, error):
                 raise unavailable(
-                    MemoryUnavailable, "memory service", self.target, code, "Scan",
+                    MemoryUnavailable, "memory service", self.target, code, "AggregateRecords",
                     dependency="memory", then=f": {error.details()}",
                 ) from None  # fmt: skip
             if code is grpc.StatusCode.NOT_FOUND:
@@ -153,20 +147,14 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
                     f"org {org_id!r} has no records in memory", subject="history"
                 ) from None
             if code in _REFUSED:
-                raise _refused("memory service", "Scan", code) from None
+                raise _refused("memory service", "AggregateRecords", code) from None
             raise
-        if not parts:
+        frame = frame_from_sums(table_to_frame(reply.geo_days))
+        if frame.empty:
             raise InsufficientData(
                 f"org {org_id!r} has no records in the history window", subject="history"
             )
-        frame = pd.concat(parts, ignore_index=True)
-        local = pd.to_datetime(frame["local_date"])
-        keep = pd.Series(True, index=frame.index)
-        if start is not None:
-            keep &= local >= pd.Timestamp(start)
-        if end is not None:
-            keep &= local <= pd.Timestamp(end)
-        return frame.loc[keep].reset_index(drop=True)
+        return frame
 
 
 class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):

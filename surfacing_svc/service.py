@@ -47,7 +47,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             if q.analysis_id
             else None
         )
-        frame = await self._history.scan_frame(
+        frame = await self._history.sums_frame(
             q.org_id, start=q.history_start, end=q.history_end, timeout=context.time_remaining()
         )
         design, history = await asyncio.to_thread(answer_design, frame, q, model)
@@ -69,7 +69,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             if q.analysis_id
             else None
         )
-        frame = await self._history.scan_frame(
+        frame = await self._history.sums_frame(
             q.org_id, start=None, end=model.end if model else None, timeout=context.time_remaining()
         )
         forecast = await asyncio.to_thread(answer_forecast, frame, q, model)
@@ -98,7 +98,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         model = await self._model(q.org_id, q.analysis_ids[0], context, "analysis_ids[0]")
         history = None
         if q.design_tests and any(not c.identified for c in model.curves):
-            history = await self._history.scan_frame(
+            history = await self._history.sums_frame(
                 q.org_id, start=None, end=model.end, timeout=context.time_remaining()
             )
         answer = await asyncio.to_thread(answer_recommend, model, q, history)

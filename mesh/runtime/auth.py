@@ -53,6 +53,7 @@ INTERNAL_METHODS = _rpc("MemoryService", "Write", "WriteStream")
 SCOPES: Mapping[str, frozenset[str]] = {
     "records.write": INTERNAL_METHODS,
     "memory.scan": _rpc("MemoryService", "Scan"),
+    "memory.aggregate": _rpc("MemoryService", "AggregateRecords"),
     "memory.read": _rpc("MemoryService", "Scan", "Search", "QueryGraph", "ListConceptualSpaces"),
     "experiments.read": _rpc("IngestionService", "GetExperiment", "ListExperiments"),
     "experiments.write": _rpc("IngestionService", "CreateExperiment"),
@@ -65,15 +66,17 @@ PUBLIC, ALL = "public", "all"
 # What each service's principal may call: the peer RPCs it makes (its peers.py), no more.
 SERVICE_SCOPES: Mapping[str, tuple[str, ...]] = {
     "ingestion": ("records.write", "memory.scan"),  # WriteStream each batch, Scan history
-    "causal": ("memory.read", "experiments.read"),  # Scan records, GetExperiment
+    # Scan records, AggregateRecords (attribution's panel), GetExperiment
+    "causal": ("memory.read", "memory.aggregate", "experiments.read"),
     "llm": ("analyses.read",),  # GetAnalysis to ground an explanation
-    # GetAnalysis and ListAnalyses (the org's latest attribution), Counterfactual, Scan (the
-    # history a design is powered on), CreateExperiment (a design saved to the registry)
+    # GetAnalysis and ListAnalyses (the org's latest attribution), Counterfactual,
+    # AggregateRecords (the history a design and a forecast read), CreateExperiment (a design
+    # saved to the registry)
     "surfacing": (
         "analyses.read",
         "analyses.list",
         "counterfactual",
-        "memory.scan",
+        "memory.aggregate",
         "experiments.write",
     ),
     "memory": (),  # calls no other service

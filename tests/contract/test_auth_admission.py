@@ -129,7 +129,8 @@ ALLOWED = [
     ("svc-surf", "causal", "GetAnalysis", "unary_unary"),
     ("svc-surf", "causal", "Counterfactual", "unary_unary"),
     ("svc-surf", "causal", "ListAnalyses", "unary_unary"),
-    ("svc-surf", "memory", "Scan", "unary_stream"),
+    ("svc-surf", "memory", "AggregateRecords", "unary_unary"),
+    ("svc-causal", "memory", "AggregateRecords", "unary_unary"),
     ("svc-surf", "ingestion", "CreateExperiment", "unary_unary"),
     ("key-a", "memory", "Search", "unary_unary"),
     ("key-a", "causal", "GetAnalysis", "unary_unary"),
@@ -149,6 +150,7 @@ DENIED = [
     ("svc-llm", "ingestion", "ListExperiments", "unary_unary"),
     ("svc-surf", "memory", "Search", "unary_unary"),
     ("svc-surf", "memory", "Write", "stream_unary"),
+    ("svc-surf", "memory", "Scan", "unary_stream"),
     ("svc-surf", "ingestion", "ListExperiments", "unary_unary"),
 ]
 PREFIX = {"memory": MEMORY, "ingestion": INGESTION, "causal": CAUSAL}

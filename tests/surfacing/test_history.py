@@ -1,0 +1,42 @@
+"""The org's history from memory's sums per day × geo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from surfacing_svc.errors import InsufficientData
+from surfacing_svc.history import frame_from_sums, history_from_frame
+
+
+def _sums(days: int = 40) -> pd.DataFrame:
+    day0 = int(np.datetime64("2024-01-01", "D").astype(np.int64))
+    rows = [(d, g) for d in range(days) for g in ("CA", "NY")]
+    return pd.DataFrame({
+        "date": [day0 + d for d, _ in rows], "geo": [g for _, g in rows],
+        "generic:first_party:revenue": [100.0 + d for d, _ in rows],
+        "generic:first_party:conversions": [1.0] * len(rows),
+        "meta:meta_prospecting:spend": [5.0] * len(rows),
+        "meta:meta_prospecting:impressions": [900.0] * len(rows),
+    })  # fmt: skip
+
+
+def test_sums_become_the_geo_day_history() -> None:
+    h = history_from_frame(frame_from_sums(_sums()))
+    assert h.geos == ("CA", "NY") and h.n_days == 40
+    assert str(h.dates[0]) == "2024-01-01"
+    assert h.outcome[0, :3].tolist() == h.outcome[1, :3].tolist() == [100.0, 101.0, 102.0]
+    assert set(h.spend) == {"meta_prospecting"} and h.spend["meta_prospecting"].sum() == 400.0
+    conversions = history_from_frame(frame_from_sums(_sums()), metric="conversions")
+    assert conversions.outcome.sum() == 80.0
+
+
+def test_no_first_party_rows_or_too_few_days_are_named() -> None:
+    only_media = _sums().drop(columns=["generic:first_party:revenue",
+                                       "generic:first_party:conversions"])  # fmt: skip
+    with pytest.raises(InsufficientData, match="first-party"):
+        history_from_frame(frame_from_sums(only_media))
+    with pytest.raises(InsufficientData, match="28 days"):
+        history_from_frame(frame_from_sums(_sums(days=10)))
+    assert frame_from_sums(pd.DataFrame({"date": [], "geo": []})).empty
