@@ -1,0 +1,72 @@
+"""What the SDK's calls share: overload retries, dates, and the client's stubs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import grpc
+import liftos_dc.liftos.v1 as dc
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
+from liftos.v1 import llm_pb2_grpc as llm_grpc
+from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
+
+from mesh.runtime.status import decode_status
+from mesh.sdk.failures import RpcFailure
+
+T = TypeVar("T")
+
+
+# A call refused for overload (RESOURCE_EXHAUSTED with RetryInfo: it was never run) is tried
+# again after the delay the server asks for, at most OVERLOAD_RETRIES times.
+OVERLOAD_RETRIES = 5
+MAX_RETRY_DELAY_S = 10.0
+
+
+def retry_delay(error: grpc.RpcError) -> float | None:
+    """The delay a RESOURCE_EXHAUSTED error's RetryInfo asks for; None when it carries none
+    (then the same call will not succeed later) or the error is something else."""
+    if not isinstance(error, grpc.Call) or error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return None
+    delay = decode_status(error).retry_after_s
+    return None if delay is None else min(max(delay, 0.0), MAX_RETRY_DELAY_S)
+
+
+def _call(fn: Callable[[], T], retries: int = OVERLOAD_RETRIES) -> T:
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except grpc.RpcError as exc:
+            delay = retry_delay(exc)
+            if delay is None or attempt >= retries:
+                raise RpcFailure.from_rpc_error(exc) from None
+            attempt += 1
+            time.sleep(delay)
+
+
+def _date_pb(value: dt.date) -> common_pb.Date:
+    return common_pb.Date(year=value.year, month=value.month, day=value.day)
+
+
+def _date(value: dt.date) -> dc.Date:
+    return dc.Date(year=value.year, month=value.month, day=value.day)
+
+
+class ClientBase:
+    """What every service's calls share: the default org and the stubs (set by LiftOS)."""
+
+    org_id: str
+    _ingestion: ingestion_grpc.IngestionServiceStub
+    _ingestion_dc: dc.IngestionServiceStub
+    _causal: causal_grpc.CausalServiceStub
+    _causal_dc: dc.CausalServiceStub
+    _llm: llm_grpc.LlmServiceStub
+    _surfacing: surfacing_grpc.SurfacingServiceStub
+
+    def _org(self, org_id: str | None) -> str:
+        return org_id if org_id is not None else self.org_id

@@ -1,0 +1,232 @@
+"""The SDK's causal calls: estimates, analyses, attribution, counterfactuals."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import liftos_dc.liftos.v1 as dc
+import pandas as pd
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
+
+from mesh.runtime.tables import frame_to_table
+from mesh.sdk._base import ClientBase, _call
+from mesh.sdk.failures import RpcFailure
+
+
+@dataclass(frozen=True)
+class Records:
+    """A query over an org's records in memory, aggregated into an analysis table.
+
+    Columns of the table: date, day, geo (or campaign_id / channel), spend, impressions,
+    clicks, conversions, revenue (first-party when the org ingests it), platform_conversions,
+    platform_revenue, spend__<channel>, treatment_intensity, data_quality_score,
+    external__<factor>, and with an experiment: treated, post, treated_post.
+    """
+
+    experiment_id: str = ""
+    start: dt.date | None = None
+    end: dt.date | None = None
+    sources: Sequence[str] = ()
+    campaign_ids: Sequence[str] = ()
+    channels: Sequence[str] = ()
+    aggregation: str = "geo_day"
+
+    def to_proto(self) -> causal_pb.RecordQuery:
+        query = causal_pb.RecordQuery(
+            experiment_id=self.experiment_id,
+            sources=[common_pb.DataSource.Value(f"DATA_SOURCE_{s.upper()}") for s in self.sources],
+            campaign_ids=list(self.campaign_ids),
+            channels=list(self.channels),
+            aggregation=causal_pb.AggregationLevel.Value(
+                f"AGGREGATION_LEVEL_{self.aggregation.upper()}"
+            ),
+        )
+        for value, target in (
+            (self.start, query.date_range.start_date),
+            (self.end, query.date_range.end_date),
+        ):
+            if value is not None:
+                target.year, target.month, target.day = value.year, value.month, value.day
+        return query
+
+
+class CausalCalls(ClientBase):
+    """CausalService, through LiftOS."""
+
+    # -- causal ---------------------------------------------------------------------------
+    def estimate(
+        self,
+        data: pd.DataFrame | Records,
+        *,
+        method: str = "auto",
+        outcome: str,
+        treatment: str = "",
+        unit: str = "",
+        time: str = "",
+        covariates: Sequence[str] = (),
+        instruments: Sequence[str] = (),
+        running_variable: str = "",
+        cutoff: float | None = None,
+        cluster: str = "",
+        weights: str = "",
+        effect_modifiers: Sequence[str] = (),
+        pre_outcome: str = "",
+        estimand: str = "",
+        alpha: float = 0.05,
+        randomized: bool = False,
+        refutation_simulations: int = 0,
+        skip_refutation: bool = False,
+        seed: int = 0,
+        org_id: str | None = None,
+        rdd_fuzzy: bool = False,
+        cluster_inference: str = "",
+    ) -> dc.EstimateEffectResponse:
+        """One causal estimate with its checks, on a DataFrame (sent as a columnar Table) or on
+        the org's records in memory (``Records(experiment_id=…, start=…, end=…)``).
+
+        ``treatment`` may be empty for a sharp RDD; ``cluster_inference`` is ``""`` (auto),
+        ``"cluster_robust"`` or ``"wild_bootstrap"``."""
+        roles = causal_pb.EffectRoles(
+            outcome=outcome, treatment=treatment, unit=unit, time=time,
+            covariates=list(covariates), instruments=list(instruments),
+            running_variable=running_variable, cluster=cluster, weights=weights,
+            effect_modifiers=list(effect_modifiers), pre_outcome=pre_outcome,
+        )  # fmt: skip
+        if cutoff is not None:
+            roles.cutoff = cutoff
+        request = causal_pb.EstimateEffectRequest(
+            org_id=self._org(org_id),
+            method=causal_pb.EstimationMethod.Value(f"ESTIMATION_METHOD_{method.upper()}"),
+            roles=roles,
+            estimand=causal_pb.Estimand.Value(f"ESTIMAND_{estimand.upper() or 'UNSPECIFIED'}"),
+            alpha=alpha,
+            randomized=randomized,
+            options=causal_pb.EstimationOptions(
+                refutation_simulations=refutation_simulations,
+                skip_refutation=skip_refutation,
+                seed=seed,
+                rdd_fuzzy=rdd_fuzzy,
+                cluster_inference=causal_pb.ClusterInference.Value(
+                    f"CLUSTER_INFERENCE_{cluster_inference.upper() or 'UNSPECIFIED'}"
+                ),
+            ),
+        )
+        if isinstance(data, Records):
+            request.records.CopyFrom(data.to_proto())
+        else:
+            request.table.CopyFrom(frame_to_table(data))
+        reply = _call(lambda: self._causal.EstimateEffect(request))
+        return dc.EstimateEffectResponse.parse(reply.SerializeToString())
+
+    def get_analysis(self, analysis_id: str, *, org_id: str | None = None) -> dc.Analysis:
+        request = dc.GetAnalysisRequest(org_id=self._org(org_id), analysis_id=analysis_id)
+        return _call(lambda: self._causal_dc.get_analysis(request)).analysis  # type: ignore[return-value]
+
+    def list_analyses(
+        self, *, kind: str = "", org_id: str | None = None, page_size: int = 0
+    ) -> Iterator[dc.AnalysisSummary]:
+        """The org's stored analyses, newest first, following page tokens; ``kind`` is
+        ``"effect_estimate"``, ``"attribution"`` or ``""`` (all)."""
+        token = ""
+        while True:
+            request = dc.ListAnalysesRequest(
+                org_id=self._org(org_id),
+                kind=dc.AnalysisKind[kind.upper() or "UNSPECIFIED"],
+                page_size=page_size,
+                page_token=token,
+            )
+            reply = _call(lambda r=request: self._causal_dc.list_analyses(r))  # type: ignore[misc]
+            yield from reply.analyses
+            token = reply.next_page_token
+            if not token:
+                return
+
+    # -- attribution ---------------------------------------------------------------------------
+    def analyze_stream(
+        self,
+        *,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        outcome: str = "revenue",
+        channels: Sequence[str] = (),
+        calibration: Sequence[md_pb.ExperimentResult] = (),
+        holdout_days: int = 0,
+        seed: int = 0,
+        org_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[dc.AnalysisProgress | dc.AttributionResult]:
+        """AnalyzeAttribution's events as they stream: one AnalysisProgress per step
+        (retrieve … attribution), then the AttributionResult."""
+        request = causal_pb.AnalyzeAttributionRequest(
+            org_id=self._org(org_id), channels=list(channels), calibration=list(calibration),
+            holdout_days=holdout_days, seed=seed,
+            outcome=common_pb.OutcomeMetric.Value(f"OUTCOME_METRIC_{outcome.upper()}"),
+        )  # fmt: skip
+        for bound, day in (("start_date", start), ("end_date", end)):
+            if day is not None:
+                getattr(request.date_range, bound).CopyFrom(
+                    common_pb.Date(year=day.year, month=day.month, day=day.day)
+                )
+        try:
+            for reply in self._causal.AnalyzeAttribution(request, timeout=timeout):
+                if reply.WhichOneof("event") == "progress":
+                    yield dc.AnalysisProgress.parse(reply.progress.SerializeToString())
+                else:
+                    yield dc.AttributionResult.parse(reply.result.SerializeToString())
+        except grpc.RpcError as exc:
+            raise RpcFailure.from_rpc_error(exc) from None
+
+    def analyze(
+        self,
+        *,
+        on_progress: Callable[[dc.AnalysisProgress], object] | None = None,
+        **kwargs: Any,
+    ) -> dc.AttributionResult:
+        """Attribution of the org's channels and campaigns (see :meth:`analyze_stream` for the
+        arguments): progress events go to ``on_progress`` as they arrive; returns the result
+        (stored: :meth:`get_analysis` and :meth:`counterfactual` take its analysis_id)."""
+        for event in self.analyze_stream(**kwargs):
+            if isinstance(event, dc.AttributionResult):
+                return event
+            if on_progress is not None:
+                on_progress(event)
+        raise RpcFailure(grpc.StatusCode.INTERNAL, "the analysis ended without its result")
+
+    def counterfactual(
+        self,
+        analysis_id: str,
+        *,
+        multipliers: Mapping[str, float] | None = None,
+        spend: Mapping[str, float] | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        future_days: int = 0,
+        alpha: float = 0.05,
+        org_id: str | None = None,
+    ) -> dc.CounterfactualResponse:
+        """The outcome under a changed spend plan, from a stored attribution analysis:
+        ``multipliers`` (channel → × the spend as run; 0 = without the channel) and/or
+        ``spend`` (channel → absolute spend) over the reference period (``start``/``end``,
+        default the analysed one) or the next ``future_days`` days."""
+        changes = [causal_pb.SpendChange(channel=c, multiplier=m)
+                   for c, m in (multipliers or {}).items()]  # fmt: skip
+        changes += [causal_pb.SpendChange(channel=c, spend=v) for c, v in (spend or {}).items()]
+        request = causal_pb.CounterfactualRequest(
+            org_id=self._org(org_id), analysis_id=analysis_id, changes=changes, alpha=alpha,
+            future_days=future_days,
+        )  # fmt: skip
+        if start is not None or end is not None:
+            if start is not None:
+                request.reference_period.start_date.CopyFrom(
+                    common_pb.Date(year=start.year, month=start.month, day=start.day))  # fmt: skip
+            if end is not None:
+                request.reference_period.end_date.CopyFrom(
+                    common_pb.Date(year=end.year, month=end.month, day=end.day))  # fmt: skip
+        reply = _call(lambda: self._causal.Counterfactual(request))
+        return dc.CounterfactualResponse.parse(reply.SerializeToString())

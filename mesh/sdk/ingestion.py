@@ -1,0 +1,329 @@
+"""The SDK's ingestion calls: experiments, calendar, ingest, external factors."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import liftos_dc.liftos.v1 as dc
+import pandas as pd
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
+
+from mesh.sdk._base import ClientBase, _call, _date, retry_delay
+from mesh.sdk.failures import RpcFailure
+
+
+class IngestionCalls(ClientBase):
+    """IngestionService, through LiftOS."""
+
+    # -- experiments (betterproto2 dataclasses) -----------------------------------------
+    def create_experiment(self, experiment: dc.CausalExperiment) -> dc.CausalExperiment:
+        if not experiment.org_id:
+            experiment.org_id = self.org_id
+        request = dc.CreateExperimentRequest(experiment=experiment)
+        return _call(lambda: self._ingestion_dc.create_experiment(request)).experiment  # type: ignore[return-value]
+
+    def get_experiment(
+        self, experiment_id: str, *, org_id: str | None = None
+    ) -> dc.CausalExperiment:
+        request = dc.GetExperimentRequest(org_id=self._org(org_id), experiment_id=experiment_id)
+        return _call(lambda: self._ingestion_dc.get_experiment(request)).experiment  # type: ignore[return-value]
+
+    def list_experiments(
+        self, *, org_id: str | None = None, active_on: dt.date | None = None, page_size: int = 0
+    ) -> Iterator[dc.CausalExperiment]:
+        """Every experiment of the org, newest first, following page tokens."""
+        token = ""
+        while True:
+            request = dc.ListExperimentsRequest(
+                org_id=self._org(org_id),
+                page_size=page_size,
+                page_token=token,
+                active_on=_date(active_on) if active_on else None,
+            )
+            reply = _call(lambda r=request: self._ingestion_dc.list_experiments(r))  # type: ignore[misc]
+            yield from reply.experiments
+            token = reply.next_page_token
+            if not token:
+                return
+
+    # -- calendar (pb2 → DataFrame) -----------------------------------------------------
+    def calendar(
+        self, country: str, start: dt.date, end: dt.date, *, subdivision: str = ""
+    ) -> pd.DataFrame:
+        """The calendar dimension as a DataFrame, one row per date."""
+        request = ingestion_pb.GetCalendarRequest(
+            country=country,
+            start_date=common_pb.Date(year=start.year, month=start.month, day=start.day),
+            end_date=common_pb.Date(year=end.year, month=end.month, day=end.day),
+            subdivision=subdivision,
+        )
+        reply = _call(lambda: self._ingestion.GetCalendar(request))
+        return pd.DataFrame(
+            {
+                "date": [dt.date(d.date.year, d.date.month, d.date.day) for d in reply.days],
+                "year": [d.year for d in reply.days],
+                "quarter": [d.quarter for d in reply.days],
+                "month": [d.month for d in reply.days],
+                "iso_week": [d.week for d in reply.days],
+                "day_of_week": [d.day_of_week for d in reply.days],
+                "is_weekend": [d.is_weekend for d in reply.days],
+                "is_holiday": [d.is_holiday for d in reply.days],
+                "holiday_name": [d.holiday_name for d in reply.days],
+                "season": [
+                    md_pb.Season.Name(d.season).removeprefix("SEASON_").lower() for d in reply.days
+                ],
+                "days_to_next_holiday": [d.days_to_next_holiday for d in reply.days],
+            }
+        )
+
+    # -- ingestion (pb2: bulk rows in, acks out) --------------------------------------------
+    def ingest(
+        self,
+        source: str,
+        rows: Iterable[str | Mapping[str, Any]],
+        *,
+        account: Mapping[str, Any],
+        org_id: str | None = None,
+        pulled_at: dt.datetime | None = None,
+        mapping: Mapping[str, str] | None = None,
+        batch_size: int = 1000,
+        progress: Callable[[IngestSummary], None] | None = None,
+        retries: int = 5,
+        max_in_flight: int = 32,  # ≥ the service's pipeline depth (16), so it never waits on us
+    ) -> IngestSummary:
+        """Stream raw platform rows through ``Ingest``: one batch of ``batch_size`` rows per
+        message, one ack per batch.
+
+        ``rows`` are the export's JSON lines (or dicts); ``account`` has ``account_id``,
+        ``timezone``, ``currency`` and optionally ``country`` and ``geo_keys`` (an entry of
+        the simulator's ``accounts.json`` works as is). Batch ids hash the batch's content
+        and pull time, so ingesting the same export again is answered from the server's
+        ledger; when the service answers UNAVAILABLE (memory down), or RESOURCE_EXHAUSTED
+        with a RetryInfo (overload), the un-acked batches are re-sent with the same ids, up
+        to ``retries`` times (after the delay the server asked for, on overload). At most ``max_in_flight``
+        batches are sent ahead of their acks. ``progress`` is called after every ack with
+        the running summary.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        pulled_at = pulled_at or dt.datetime.now(dt.UTC)
+        template = ingestion_pb.IngestRequest(
+            org_id=self._org(org_id),
+            source=common_pb.DataSource.Value("DATA_SOURCE_" + source.upper()),
+            account=_account_info(account),
+            mapping=ingestion_pb.ColumnMapping(**dict(mapping or {})),
+        )
+        template.pulled_at.FromDatetime(pulled_at.astimezone(dt.UTC).replace(tzinfo=None))
+        summary = IngestSummary()
+        pending: collections.deque[ingestion_pb.IngestRequest] = collections.deque()
+        batches = _batches(template, rows, batch_size)
+        # Sent but not acked: at most `window` batches, so a long export is read as it is
+        # sent instead of piling up in memory; the sender thread of a failed call stops.
+        window = max(1, max_in_flight)
+        cond = threading.Condition()
+        call = [0]
+
+        def requests(
+            resend: list[ingestion_pb.IngestRequest], mine: int
+        ) -> Iterator[ingestion_pb.IngestRequest]:
+            yield from resend
+            while True:
+                with cond:
+                    while len(pending) >= window and call[0] == mine:
+                        cond.wait(0.5)
+                    if call[0] != mine:
+                        return
+                    request = next(batches, None)
+                    if request is None:
+                        return
+                    pending.append(request)
+                yield request
+
+        attempt = 0
+        while True:
+            try:
+                for reply in self._ingestion.Ingest(requests(list(pending), call[0])):
+                    with cond:
+                        sent = pending.popleft()
+                        cond.notify_all()
+                    summary.add(reply, sent.row_offset)
+                    if progress is not None:
+                        progress(summary)
+                return summary
+            except grpc.RpcError as exc:
+                with cond:
+                    call[0] += 1
+                    cond.notify_all()
+                failure = RpcFailure.from_rpc_error(exc)
+                overload = retry_delay(exc)
+                if (
+                    failure.code != grpc.StatusCode.UNAVAILABLE and overload is None
+                ) or attempt >= retries:
+                    raise failure from None
+                attempt += 1
+                summary.retries += 1
+                time.sleep(overload if overload is not None else min(0.5 * 2 ** (attempt - 1), 8.0))
+
+    def register_external_factor(
+        self,
+        name: str,
+        kind: str,
+        values: Mapping[dt.date, float],
+        *,
+        source: str = "",
+        unit: str = "",
+        geo: str = "",
+        org_id: str | None = None,
+    ) -> int:
+        """Register (or replace) a daily external series; ``kind`` is macro, competitor,
+        promotion, demand, weather or other. Returns the number of values stored."""
+        request = ingestion_pb.RegisterExternalFactorRequest(
+            org_id=self._org(org_id),
+            series=ingestion_pb.ExternalFactorSeries(
+                name=name,
+                type=md_pb.ExternalFactorType.Value("EXTERNAL_FACTOR_TYPE_" + kind.upper()),
+                source=source,
+                unit=unit,
+                geo=geo,
+                values=[
+                    ingestion_pb.DatedValue(
+                        date=common_pb.Date(year=d.year, month=d.month, day=d.day), value=v
+                    )
+                    for d, v in values.items()
+                ],
+            ),
+        )
+        return _call(lambda: self._ingestion.RegisterExternalFactor(request)).value_count
+
+    def list_external_factors(
+        self, *, include_values: bool = False, org_id: str | None = None
+    ) -> list[ingestion_pb.ExternalFactorSeries]:
+        """Every series of the org, by name then geo, following page tokens."""
+        out: list[ingestion_pb.ExternalFactorSeries] = []
+        request = ingestion_pb.ListExternalFactorsRequest(
+            org_id=self._org(org_id), include_values=include_values
+        )
+        while True:
+            reply = _call(lambda: self._ingestion.ListExternalFactors(request))
+            out.extend(reply.series)
+            if not reply.next_page_token:
+                return out
+            request.page_token = reply.next_page_token
+
+
+def _account_info(account: Mapping[str, Any]) -> ingestion_pb.AccountInfo:
+    return ingestion_pb.AccountInfo(
+        account_id=str(account.get("account_id", "")),
+        timezone=str(account.get("timezone", "")),
+        currency_code=str(account.get("currency_code", account.get("currency", ""))),
+        country_code=str(account.get("country_code", account.get("country", ""))),
+        geo_keys={str(k): str(v) for k, v in dict(account.get("geo_keys") or {}).items()},
+    )
+
+
+def _batches(
+    template: ingestion_pb.IngestRequest, rows: Iterable[str | Mapping[str, Any]], size: int
+) -> Iterator[ingestion_pb.IngestRequest]:
+    """Requests of ``size`` rows; the batch id hashes the template and the rows."""
+    base = hashlib.sha256(template.SerializeToString(deterministic=True))
+    chunk: list[str] = []
+    offset = 0
+
+    def request() -> ingestion_pb.IngestRequest:
+        digest = base.copy()
+        for line in chunk:
+            digest.update(line.encode())
+            digest.update(b"\n")
+        out = ingestion_pb.IngestRequest()
+        out.CopyFrom(template)
+        out.batch_id = f"b-{digest.hexdigest()[:32]}"
+        out.row_offset = offset
+        out.json_rows.extend(chunk)
+        return out
+
+    for row in rows:
+        chunk.append(row if isinstance(row, str) else json.dumps(row, separators=(",", ":")))
+        if len(chunk) == size:
+            yield request()
+            offset += len(chunk)
+            chunk = []
+    if chunk:
+        yield request()
+
+
+@dataclass
+class IngestSummary:
+    """Running totals of an ingest: rows by outcome, rejections by reason, confounders."""
+
+    batches: int = 0
+    rows: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    restated: int = 0
+    superseded: int = 0
+    out_of_order: int = 0
+    late: int = 0
+    replayed_batches: int = 0
+    retries: int = 0
+    rejected_by_reason: collections.Counter[str] = field(default_factory=collections.Counter)
+    confounders: collections.Counter[str] = field(default_factory=collections.Counter)
+    # (line in the input, field, reason, message) of the first rejections
+    rejections: list[tuple[int, str, str, str]] = field(default_factory=list)
+    _quality_sum: float = 0.0
+    _written: int = 0
+
+    @property
+    def written(self) -> int:
+        """Rows stored by this ingest (accepted minus duplicates and superseded)."""
+        return self._written
+
+    @property
+    def mean_quality(self) -> float:
+        return self._quality_sum / self._written if self._written else 0.0
+
+    def add(self, reply: ingestion_pb.IngestResponse, row_offset: int) -> None:
+        self.batches += 1
+        self.rows += reply.accepted_count + reply.rejected_count
+        self.accepted += reply.accepted_count
+        self.rejected += reply.rejected_count
+        self.duplicates += reply.duplicate_count
+        self.restated += reply.restated_count
+        self.superseded += reply.superseded_count
+        self.out_of_order += reply.out_of_order_count
+        self.late += reply.late_count
+        self.replayed_batches += int(reply.replayed)
+        written = reply.accepted_count - reply.duplicate_count - reply.superseded_count
+        self._written += written
+        self._quality_sum += reply.mean_quality_score * written
+        for r in reply.rejections:
+            reason = ingestion_pb.RejectionReason.Name(r.reason).removeprefix("REJECTION_REASON_")
+            self.rejected_by_reason[reason.lower()] += 1
+            if len(self.rejections) < 1000:
+                self.rejections.append(
+                    (row_offset + r.row_index, r.field, reason.lower(), r.message)
+                )
+        for c in reply.confounders:
+            self.confounders[c.name] += c.row_count
+
+    def merge(self, other: IngestSummary) -> None:
+        """Add another ingest's totals to these."""
+        for name in (
+            "batches", "rows", "accepted", "rejected", "duplicates", "restated", "superseded",
+            "out_of_order", "late", "replayed_batches", "retries", "_quality_sum", "_written",
+        ):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.rejected_by_reason.update(other.rejected_by_reason)
+        self.confounders.update(other.confounders)
+        self.rejections.extend(other.rejections[: max(0, 1000 - len(self.rejections))])

@@ -1,0 +1,165 @@
+"""The SDK's surfacing calls: budget, forecast, experiment design, recommendations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+import liftos_dc.liftos.v1 as dc
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
+from liftos.v1 import surfacing_pb2 as surfacing_pb
+
+from mesh.sdk._base import ClientBase, _call, _date_pb
+
+
+class SurfacingCalls(ClientBase):
+    """SurfacingService, through LiftOS."""
+
+    # -- surfacing: budgets, forecasts, experiments, recommendations ---------------------------
+    def optimize_budget(
+        self,
+        analysis_id: str,
+        *,
+        budget: float | None = None,
+        days: int = 0,
+        bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+        spend_bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+        profit_margin: float | None = None,
+        target_marginal_roas: float | None = None,
+        max_change: float | None = None,
+        alpha: float = 0.0,
+        currency: str = "",
+        org_id: str | None = None,
+    ) -> dc.OptimizeBudgetResponse:
+        """The spend per channel that maximises the outcome of a stored attribution analysis:
+        ``budget`` over the analysis window (``days=0``) or the next ``days`` days; ``bounds``
+        channel → (min, max) as multiples of current spend, ``spend_bounds`` as amounts (None:
+        open); ``profit_margin`` maximises margin × outcome − spend instead;
+        ``target_marginal_roas`` finds the largest budget whose marginal return meets it;
+        ``max_change`` bounds channels without bounds to ±that share of their current spend
+        scaled to the budget (server default 0.3; 0: unbounded)."""
+        limits: dict[str, dict[str, float]] = {}
+        for name, (lo, hi) in (bounds or {}).items():
+            limits.setdefault(name, {}).update(
+                {k: v for k, v in (("min_ratio", lo), ("max_ratio", hi)) if v is not None})  # fmt: skip
+        for name, (lo, hi) in (spend_bounds or {}).items():
+            limits.setdefault(name, {}).update(
+                {k: v for k, v in (("min_spend", lo), ("max_spend", hi)) if v is not None})  # fmt: skip
+        request = surfacing_pb.OptimizeBudgetRequest(
+            org_id=self._org(org_id), analysis_id=analysis_id, horizon_days=days, alpha=alpha,
+            constraints=[surfacing_pb.ChannelConstraint(channel=c, **v) for c, v in limits.items()],
+        )  # fmt: skip
+        if budget is not None:
+            request.total_budget.CopyFrom(common_pb.Money(amount=budget, currency_code=currency))
+        if profit_margin is not None:
+            request.profit_margin = profit_margin
+        if target_marginal_roas is not None:
+            request.target_marginal_roas = target_marginal_roas
+        if max_change is not None:
+            request.max_change = max_change
+        reply = _call(lambda: self._surfacing.OptimizeBudget(request))
+        return dc.OptimizeBudgetResponse.parse(reply.SerializeToString())
+
+    def predict(
+        self,
+        analysis_id: str = "",
+        *,
+        days: int,
+        daily_spend: Mapping[str, float] | None = None,
+        multipliers: Mapping[str, float] | None = None,
+        alpha: float = 0.0,
+        country: str = "",
+        org_id: str | None = None,
+    ) -> dc.PredictPerformanceResponse:
+        """The next ``days`` days of outcome with intervals: under a plan of ``daily_spend``
+        (channel → spend per day) and/or ``multipliers`` (channel → × recent daily spend) read
+        with a stored attribution analysis; without one, the outcome from its own history."""
+        plan = [
+            surfacing_pb.SpendPlan(channel=c, daily_spend=v) for c, v in (daily_spend or {}).items()
+        ]
+        plan += [
+            surfacing_pb.SpendPlan(channel=c, multiplier=v) for c, v in (multipliers or {}).items()
+        ]
+        request = surfacing_pb.PredictPerformanceRequest(
+            org_id=self._org(org_id), analysis_id=analysis_id, horizon_days=days, alpha=alpha,
+            plan=plan, country_code=country,
+        )  # fmt: skip
+        reply = _call(lambda: self._surfacing.PredictPerformance(request))
+        return dc.PredictPerformanceResponse.parse(reply.SerializeToString())
+
+    def design_experiment(
+        self,
+        channel: str,
+        *,
+        duration_days: Sequence[int] = (),
+        lift: float = 0.0,
+        power: float = 0.0,
+        alpha: float = 0.0,
+        heavy_up: float | None = None,
+        budget: float | None = None,
+        cells: Sequence[tuple[str, float]] = (),
+        stratified: bool = False,
+        treatment_share: float = 0.0,
+        analysis_id: str = "",
+        expected_roas: float | None = None,
+        history: tuple[dt.date, dt.date] | None = None,
+        save: bool = False,
+        experiment_id: str = "",
+        start: dt.date | None = None,
+        seed: int = 0,
+        org_id: str | None = None,
+    ) -> dc.DesignExperimentResponse:
+        """A geo experiment for ``channel`` powered on the org's history: a holdout (default),
+        a heavy-up at ``heavy_up`` × spend (or as much as ``budget`` buys), or ``cells`` of
+        ("holdout" | "decrease" | "heavy_up", multiplier); power at ``lift`` (or at the effect
+        ``analysis_id`` / ``expected_roas`` implies) over ``duration_days``; ``save``
+        registers it."""
+        kinds = {"holdout": md_pb.TREATMENT_TYPE_HOLDOUT,
+                 "decrease": md_pb.TREATMENT_TYPE_BUDGET_DECREASE,
+                 "heavy_up": md_pb.TREATMENT_TYPE_BUDGET_INCREASE}  # fmt: skip
+        request = surfacing_pb.DesignExperimentRequest(
+            org_id=self._org(org_id), channel=channel, duration_days=list(duration_days),
+            minimum_detectable_lift=lift, power=power, alpha=alpha,
+            cells=[surfacing_pb.DesignCell(treatment_type=kinds[k], spend_multiplier=m)
+                   for k, m in cells],
+            assignment=surfacing_pb.ASSIGNMENT_METHOD_STRATIFIED if stratified
+            else surfacing_pb.ASSIGNMENT_METHOD_MATCHED_MARKETS,
+            treatment_share=treatment_share, analysis_id=analysis_id, save=save,
+            experiment_id=experiment_id, seed=seed,
+        )  # fmt: skip
+        if heavy_up is not None or (budget is not None and not cells):
+            request.treatment_type = md_pb.TREATMENT_TYPE_BUDGET_INCREASE
+            request.spend_multiplier = heavy_up or 0.0
+        if budget is not None:
+            request.budget.CopyFrom(common_pb.Money(amount=budget))
+        if expected_roas is not None:
+            request.expected_roas = expected_roas
+        if history is not None:
+            request.history.start_date.CopyFrom(_date_pb(history[0]))
+            request.history.end_date.CopyFrom(_date_pb(history[1]))
+        if start is not None:
+            request.start_date.CopyFrom(_date_pb(start))
+        reply = _call(lambda: self._surfacing.DesignExperiment(request))
+        return dc.DesignExperimentResponse.parse(reply.SerializeToString())
+
+    def recommend(
+        self,
+        analysis_ids: Sequence[str] = (),
+        *,
+        max_results: int = 0,
+        value_per_outcome: float = 0.0,
+        days: int = 0,
+        alpha: float = 0.0,
+        design_tests: bool = True,
+        org_id: str | None = None,
+    ) -> dc.RecommendResponse:
+        """Ranked actions (scale, cut, hold, reallocate, test) from an attribution analysis
+        (default: the org's latest), each with its impact, interval, confidence and facts."""
+        request = surfacing_pb.RecommendRequest(
+            org_id=self._org(org_id), analysis_ids=list(analysis_ids), max_results=max_results,
+            value_per_outcome=value_per_outcome, horizon_days=days, alpha=alpha,
+            design_tests=design_tests,
+        )  # fmt: skip
+        reply = _call(lambda: self._surfacing.Recommend(request))
+        return dc.RecommendResponse.parse(reply.SerializeToString())
