@@ -1,0 +1,56 @@
+"""GetAnalysis and ListAnalyses: ids, listing questions and stored analyses' summaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from liftos.v1 import causal_pb2 as causal_pb
+
+from causal_svc import limits
+from causal_svc.convert.fields import text
+from causal_svc.errors import InvalidSpec
+from mesh.runtime.protoconv import enum_from_proto, require_org
+
+
+def analysis_id_from_proto(request: causal_pb.GetAnalysisRequest) -> tuple[str, str]:
+    """(org, analysis id) of a GetAnalysis request."""
+    org = require_org(request.org_id)
+    if not request.analysis_id:
+        raise InvalidSpec("analysis_id is required", field="analysis_id")
+    return org, text(request.analysis_id, "analysis_id", limits.MAX_ID_CHARS)
+
+
+# Stored kinds (causal_svc.analyses) ↔ the wire's AnalysisKind.
+_ANALYSIS_KINDS = {
+    causal_pb.ANALYSIS_KIND_EFFECT_ESTIMATE: "effect_estimate",
+    causal_pb.ANALYSIS_KIND_ATTRIBUTION: "attribution",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ListAnalysesQuestion:
+    """A ListAnalyses request, checked: org, stored kind ("" = all), page size and token."""
+
+    org_id: str
+    kind: str
+    page_size: int
+    page_token: str
+
+
+def list_analyses_question(request: causal_pb.ListAnalysesRequest) -> ListAnalysesQuestion:
+    org = require_org(request.org_id)
+    enum_from_proto(request.kind, causal_pb.AnalysisKind.DESCRIPTOR, "kind")
+    kind = _ANALYSIS_KINDS.get(request.kind, "")  # type: ignore[call-overload]
+    return ListAnalysesQuestion(org, kind, request.page_size, request.page_token)
+
+
+def analysis_summary(payload: bytes) -> causal_pb.AnalysisSummary:
+    """What a list shows of a stored analysis (its serialised Analysis)."""
+    analysis = causal_pb.Analysis.FromString(payload)
+    out = causal_pb.AnalysisSummary(analysis_id=analysis.analysis_id, kind=analysis.kind)
+    out.create_time.CopyFrom(analysis.create_time)
+    if analysis.WhichOneof("result") == "estimate":
+        e = analysis.estimate
+        out.method, out.outcome, out.treatment = e.method, e.outcome, e.treatment
+        out.supported = e.supported
+    return out

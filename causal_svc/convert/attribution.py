@@ -1,0 +1,369 @@
+"""AnalyzeAttribution and Counterfactual: the questions checked at the edge, the AttributionResult, the counterfactual answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
+
+from causal_svc.attribution import (
+    AttributionReport,
+    CounterfactualResult,
+    Interval,
+    LiftTest,
+    ModelSpec,
+    SpendChange,
+    Verdict,
+)
+from causal_svc.attribution.planning import ResponseModel
+from causal_svc.errors import InvalidSpec, NotAnAttribution
+from mesh.runtime.protoconv import date_from_proto, require_org
+
+# ---------------------------------------------------------------- attribution, counterfactual
+#
+# Lift tests from ``ExperimentResult``: the test compared the channel's spend as it ran in the
+# treated cell with that spend changed by ``spend_delta`` (``spend_baseline`` the business-as-
+# usual level): the counterfactual multiplier is ``1 + spend_delta / spend_baseline`` (0 for a
+# go-dark test, and 0 when the two are unset). ``lift_absolute`` is read as spend-as-run minus
+# counterfactual; a negative lift with a negative ``spend_delta`` is PyMC-Marketing's
+# ``delta_y`` convention (outcome after minus before a cut) and is turned around.
+
+DEFAULT_HOLDOUT_DAYS = 28
+MAX_HOLDOUT_DAYS = 180
+MAX_CHANNELS = 100
+MAX_CALIBRATION = 200
+MAX_FUTURE_DAYS = 3660
+_OUTCOMES = {
+    common_pb.OUTCOME_METRIC_UNSPECIFIED: "revenue",
+    common_pb.OUTCOME_METRIC_REVENUE: "revenue",
+    common_pb.OUTCOME_METRIC_CONVERSIONS: "conversions",
+}
+_VERDICTS = {
+    Verdict.PASS: causal_pb.HEALTH_VERDICT_PASS,
+    Verdict.REVIEW: causal_pb.HEALTH_VERDICT_REVIEW,
+    Verdict.FAIL: causal_pb.HEALTH_VERDICT_FAIL,
+}
+_ADSTOCK = {"geometric": md_pb.ADSTOCK_TYPE_GEOMETRIC, "weibull": md_pb.ADSTOCK_TYPE_WEIBULL}
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionQuestion:
+    """A checked AnalyzeAttribution request."""
+
+    org_id: str
+    start: dt.date | None
+    end: dt.date | None
+    outcome: str
+    channels: tuple[str, ...]
+    spec: ModelSpec
+    lift_tests: tuple[LiftTest, ...]
+    seed: int = 0
+
+
+def _date_range(rng: common_pb.DateRange, name: str) -> tuple[dt.date | None, dt.date | None]:
+    start = date_from_proto(rng.start_date, f"{name}.start_date", required=False)
+    end = date_from_proto(rng.end_date, f"{name}.end_date", required=False)
+    if start is not None and end is not None and end < start:
+        raise InvalidSpec(f"{name}: end_date {end} precedes start_date {start}", field=name)
+    return start, end
+
+
+def lift_test(r: md_pb.ExperimentResult, where: str, geos: tuple[str, ...] = ()) -> LiftTest:
+    """A lift test from an experiment's measured result (see the module docstring)."""
+    if not r.channel:
+        raise InvalidSpec("a lift test names the channel it measured", field=f"{where}.channel")
+    if not r.HasField("window"):
+        raise InvalidSpec("a lift test needs its test window", field=f"{where}.window")
+    start, end = _date_range(r.window, f"{where}.window")
+    if start is None or end is None:
+        raise InvalidSpec("the test window needs both dates", field=f"{where}.window")
+    multiplier = 0.0
+    if r.spend_baseline > 0:
+        multiplier = max(0.0, 1.0 + r.spend_delta / r.spend_baseline)
+    lift = r.lift_absolute
+    if r.spend_delta < 0 and lift < 0:
+        lift = -lift
+    return LiftTest(
+        channel=r.channel, start=start, end=end, lift=lift, stderr=r.lift_std_error, geos=geos,
+        counterfactual_multiplier=multiplier, name=r.experiment_id or where,
+    )  # fmt: skip
+
+
+def attribution_question(request: causal_pb.AnalyzeAttributionRequest) -> AttributionQuestion:
+    org = require_org(request.org_id)
+    start, end = _date_range(request.date_range, "date_range")
+    outcome = _OUTCOMES.get(request.outcome)
+    if outcome is None:
+        raise InvalidSpec(
+            "attribution models revenue or conversions (the first-party outcome)",
+            field="outcome",
+        )
+    if request.model_type not in (
+        md_pb.ATTRIBUTION_MODEL_TYPE_UNSPECIFIED,
+        md_pb.ATTRIBUTION_MODEL_TYPE_CAUSAL_MMM,
+    ):
+        raise InvalidSpec("only ATTRIBUTION_MODEL_TYPE_CAUSAL_MMM is served", field="model_type")
+    if len(request.channels) > MAX_CHANNELS:
+        raise InvalidSpec(f"at most {MAX_CHANNELS} channels", field="channels")
+    for i, c in enumerate(request.channels):
+        if not c.strip():
+            raise InvalidSpec("a channel name is empty", field=f"channels[{i}]")
+    if not 0 <= request.holdout_days <= MAX_HOLDOUT_DAYS:
+        raise InvalidSpec(f"holdout_days must be 0..{MAX_HOLDOUT_DAYS} (0 for the default "
+                          f"{DEFAULT_HOLDOUT_DAYS})", field="holdout_days")  # fmt: skip
+    if len(request.calibration) > MAX_CALIBRATION:
+        raise InvalidSpec(f"at most {MAX_CALIBRATION} lift tests", field="calibration")
+    tests = []
+    for i, r in enumerate(request.calibration):
+        where = f"calibration[{i}]"
+        if r.metric not in (common_pb.OUTCOME_METRIC_UNSPECIFIED, request.outcome or
+                            common_pb.OUTCOME_METRIC_REVENUE):  # fmt: skip
+            raise InvalidSpec("the lift test measured another outcome than the one modelled",
+                              field=f"{where}.metric")  # fmt: skip
+        tests.append(lift_test(r, where))
+    spec = ModelSpec(holdout_days=request.holdout_days or DEFAULT_HOLDOUT_DAYS)
+    return AttributionQuestion(org, start, end, outcome, tuple(request.channels), spec,
+                               tuple(tests), int(request.seed))  # fmt: skip
+
+
+def _attr_interval(i: Interval) -> common_pb.Interval:
+    return common_pb.Interval(estimate=i.estimate, lower=i.lower, upper=i.upper, level=i.level)
+
+
+def _proto_date(d: dt.date) -> common_pb.Date:
+    return common_pb.Date(year=d.year, month=d.month, day=d.day)
+
+
+def _response_model(m: ResponseModel, identified: bool) -> causal_pb.ChannelResponseModel:
+    return causal_pb.ChannelResponseModel(
+        channel=m.channel, reference_spend=m.reference_spend, period_days=m.period_days,
+        scale=m.scale.tolist(), half_saturation=m.half_saturation.tolist(),
+        shape=m.shape.tolist(), nodes=m.nodes.tolist(), node_weights=m.node_weights.tolist(),
+        carryover=m.carryover.tolist(), identified=identified, note=m.note,
+        adstock=_ADSTOCK.get(m.adstock, md_pb.ADSTOCK_TYPE_UNSPECIFIED),  # type: ignore[arg-type]
+        adstock_params=list(m.adstock_params), baseline_outcome=m.baseline_outcome,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ReportContext:
+    """What the report does not know about itself: ids, org, data size, versions."""
+
+    analysis_id: str
+    org_id: str
+    record_count: int
+    code_version: str
+    currency: str = ""
+    extra_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.AttributionResult:
+    """The domain report as the contract's AttributionResult."""
+    unidentified = set(r.health.unidentified)
+    out = causal_pb.AttributionResult(
+        analysis_id=ctx.analysis_id,
+        warnings=list(r.warnings),
+        confounders=list(r.confounders),
+        unobserved_confounders=list(r.unobserved_confounders),
+        mediators=list(r.mediators),
+        controls=list(r.controls),
+        record_count=ctx.record_count,
+        geo_count=r.n_geos,
+        day_count=r.n_days,
+        model_version=r.model_version,
+        code_version=ctx.code_version,
+        outcome=(
+            common_pb.OUTCOME_METRIC_CONVERSIONS
+            if r.outcome_name == "conversions"
+            else common_pb.OUTCOME_METRIC_REVENUE
+        ),
+        demand_elasticity=r.demand_elasticity,
+    )
+    out.date_range.start_date.CopyFrom(_proto_date(r.start))
+    out.date_range.end_date.CopyFrom(_proto_date(r.end))
+    if r.baseline is not None:
+        out.baseline_outcome.CopyFrom(_attr_interval(r.baseline))
+    for c in r.channels:
+        ch = out.channels.add(
+            channel=c.channel, contribution_share=c.share, platform_reported_outcome=c.platform_outcome,
+            platform_reported_roas=c.platform_roas or 0.0, media_input=c.media_input,
+            identified=c.channel not in unidentified,
+        )  # fmt: skip
+        ch.spend.CopyFrom(common_pb.Money(amount=c.spend, currency_code=ctx.currency))
+        ch.incremental_outcome.CopyFrom(_attr_interval(c.incremental))
+        if c.iroas is not None:
+            ch.incremental_roas.CopyFrom(_attr_interval(c.iroas))
+        if c.marginal_roas is not None:
+            ch.marginal_roas.CopyFrom(_attr_interval(c.marginal_roas))
+        if c.naive_roas is not None:
+            ch.naive_regression_roas = c.naive_roas
+        if c.uncalibrated_iroas is not None:
+            ch.uncalibrated_roas = c.uncalibrated_iroas
+    for k in r.campaigns:
+        cp = out.campaigns.add(campaign_id=k.campaign, channel=k.channel,
+                               platform_reported_outcome=k.platform_outcome)  # fmt: skip
+        cp.spend.CopyFrom(common_pb.Money(amount=k.spend, currency_code=ctx.currency))
+        cp.incremental_outcome.CopyFrom(_attr_interval(k.incremental))
+        if k.iroas is not None:
+            cp.incremental_roas.CopyFrom(_attr_interval(k.iroas))
+    for curve in r.curves:
+        out.response_curves.add(
+            channel=curve.channel, spend=curve.spend.tolist(), outcome=curve.outcome.tolist(),
+            lower=curve.lower.tolist(), upper=curve.upper.tolist(),
+        )  # fmt: skip
+    for m in r.response_models:
+        out.response_models.append(
+            _response_model(m, m.identified and m.channel not in unidentified)
+        )
+    h = r.health
+    health = out.health
+    health.verdict = _VERDICTS[h.verdict]  # type: ignore[assignment]
+    health.in_sample_r_squared = _finite_or_zero(h.in_sample_r_squared)
+    health.unidentified_channels.extend(h.unidentified)
+    if h.holdout is not None:
+        health.holdout_days = h.holdout.days
+        health.holdout_r_squared = _finite_or_zero(h.holdout.r_squared)
+        health.holdout_mape = _finite_or_zero(h.holdout.mape)
+        health.holdout_nrmse = _finite_or_zero(h.holdout.nrmse)
+    for check in h.checks:
+        hc = health.checks.add(name=check.name, verdict=_VERDICTS[check.verdict],  # type: ignore[arg-type]
+                               message=check.message)  # fmt: skip
+        if check.value is not None and np.isfinite(check.value):
+            hc.value = float(check.value)
+        if check.threshold is not None:
+            hc.threshold = float(check.threshold)
+    for row in r.calibration:
+        cal = out.calibration.add(
+            experiment_id=row.name, channel=row.channel, measured_lift=row.measured,
+            measured_std_error=row.stderr, predicted_lift=row.predicted,
+        )  # fmt: skip
+        if row.predicted_uncalibrated is not None:
+            cal.predicted_lift_uncalibrated = row.predicted_uncalibrated
+    ident = out.identification
+    ident.kind = causal_pb.IDENTIFICATION_KIND_BACKDOOR  # type: ignore[assignment]
+    ident.reason = r.identification
+    ident.assumptions.extend(r.assumptions)
+    ident.adjustment_set.extend(r.controls)
+    model = out.model
+    model.model_id = ctx.analysis_id
+    model.org_id = ctx.org_id
+    model.model_type = md_pb.ATTRIBUTION_MODEL_TYPE_CAUSAL_MMM  # type: ignore[assignment]
+    model.model_config.outcome = out.outcome
+    model.model_config.channels.extend(m.channel for m in r.models)
+    model.model_config.controls.extend(r.controls)
+    model.model_config.max_lag_days = (
+        len(r.response_models[0].carryover) if r.response_models else 0
+    )
+    model.model_config.holdout_days = h.holdout.days if h.holdout else 0
+    model.model_accuracy = _finite_or_zero(h.holdout.r_squared) if h.holdout else 0.0
+    vm = model.validation_metrics
+    vm.r_squared = _finite_or_zero(h.in_sample_r_squared)
+    if h.holdout is not None:
+        vm.holdout_r_squared = _finite_or_zero(h.holdout.r_squared)
+        vm.holdout_mape = _finite_or_zero(h.holdout.mape)
+        vm.nrmse = _finite_or_zero(h.holdout.nrmse)
+    for c in r.channels:
+        model.feature_importance.add(feature=c.channel, importance=c.share)
+    for stage, seconds in {**ctx.extra_seconds, **r.stage_seconds}.items():
+        out.stage_timings.add(stage=stage, seconds=seconds)
+    return out
+
+
+def _finite_or_zero(x: float) -> float:
+    return float(x) if np.isfinite(x) else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CounterfactualQuestion:
+    org_id: str
+    analysis_id: str
+    changes: tuple[SpendChange, ...]
+    start: dt.date | None
+    end: dt.date | None
+    future_days: int
+    level: float
+
+
+def counterfactual_question(request: causal_pb.CounterfactualRequest) -> CounterfactualQuestion:
+    org = require_org(request.org_id)
+    if not request.analysis_id:
+        raise InvalidSpec("analysis_id is required", field="analysis_id")
+    if not request.changes:
+        raise InvalidSpec("a counterfactual needs at least one spend change", field="changes")
+    changes = []
+    for i, c in enumerate(request.changes):
+        if not c.channel:
+            raise InvalidSpec("the change names no channel", field=f"changes[{i}].channel")
+        changes.append(SpendChange(
+            c.channel,
+            c.multiplier if c.HasField("multiplier") else None,
+            c.spend if c.HasField("spend") else None,
+        ))  # fmt: skip
+    start = end = None
+    if request.HasField("reference_period"):
+        start, end = _date_range(request.reference_period, "reference_period")
+    if not 0 <= request.future_days <= MAX_FUTURE_DAYS:
+        raise InvalidSpec(f"future_days must be 0..{MAX_FUTURE_DAYS}", field="future_days")
+    if request.future_days and request.HasField("reference_period"):
+        raise InvalidSpec("give a reference_period or future_days, not both", field="future_days")
+    alpha = request.alpha or 0.05
+    if not 0 < alpha < 1:
+        raise InvalidSpec("alpha must be in (0, 1)", field="alpha")
+    return CounterfactualQuestion(org, request.analysis_id, tuple(changes), start, end,
+                                  int(request.future_days), 1.0 - alpha)  # fmt: skip
+
+
+def counterfactual_response(r: CounterfactualResult) -> causal_pb.CounterfactualResponse:
+    out = causal_pb.CounterfactualResponse(
+        reference_outcome=_attr_interval(r.reference_outcome),
+        counterfactual_outcome=_attr_interval(r.counterfactual_outcome),
+        delta=_attr_interval(r.delta),
+    )
+    for c in r.channels:
+        out.channels.add(channel=c.channel, reference_spend=c.reference_spend,
+                         counterfactual_spend=c.counterfactual_spend,
+                         outcome_delta=_attr_interval(c.delta))  # fmt: skip
+    out.evaluated_period.start_date.CopyFrom(_proto_date(r.start))
+    out.evaluated_period.end_date.CopyFrom(
+        _proto_date(r.start + dt.timedelta(days=r.evaluated_days - 1))
+    )
+    return out
+
+
+def require_usable_model(payload: bytes, model: bytes | None, analysis_id: str) -> None:
+    """A counterfactual needs an attribution analysis whose model passed its health checks.
+
+    Raises
+    ------
+    NotAnAttribution
+        An effect estimate, an attribution stored without its model, or a failed model.
+    """
+    analysis = causal_pb.Analysis.FromString(payload)
+    if analysis.WhichOneof("result") != "attribution" or model is None:
+        raise NotAnAttribution(
+            f"analysis {analysis_id!r} is not an attribution model (AnalyzeAttribution makes "
+            "one); counterfactuals read its response curves",
+            subject="analysis_id",
+        )
+    if analysis.attribution.health.verdict == causal_pb.HEALTH_VERDICT_FAIL:
+        raise NotAnAttribution(
+            f"analysis {analysis_id!r} failed its health checks; its model gives no answers",
+            subject="analysis_id",
+            reason="ATTRIBUTION_MODEL_FAILED",
+        )
+
+
+def code_version() -> str:
+    """The installed liftos version (and the commit, when LIFTOS_CODE_VERSION names one)."""
+    try:
+        version = importlib.metadata.version("liftos")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    commit = os.environ.get("LIFTOS_CODE_VERSION", "")
+    return f"liftos {version}" + (f" ({commit})" if commit else "")
