@@ -1,0 +1,27 @@
+"""Proto ↔ domain for the surfacing service, one module per RPC (and the attribution model
+plans read). Bad input raises InvalidInput naming every field at fault."""
+
+from surfacing_svc.convert.design import (
+    cell_experiment,
+    design_question,
+    design_to_proto,
+    proposed_experiment,
+)
+from surfacing_svc.convert.forecast import forecast_question, forecast_to_proto
+from surfacing_svc.convert.models import planning_model
+from surfacing_svc.convert.optimize import optimize_question, plan_to_proto
+from surfacing_svc.convert.recommend import recommend_question, recommendations_to_proto
+
+__all__ = [
+    "cell_experiment",
+    "design_question",
+    "design_to_proto",
+    "forecast_question",
+    "forecast_to_proto",
+    "optimize_question",
+    "plan_to_proto",
+    "planning_model",
+    "proposed_experiment",
+    "recommend_question",
+    "recommendations_to_proto",
+]

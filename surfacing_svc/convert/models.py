@@ -1,0 +1,89 @@
+"""The attribution analysis a plan reads (the causal service's AttributionResult) as a PlanningModel."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import common_pb2 as common_pb
+
+from surfacing_svc.curves import HillCurve
+from surfacing_svc.errors import NotAnAttribution
+from surfacing_svc.planning import (
+    PlanningModel,
+)
+
+_OUTCOMES = {common_pb.OUTCOME_METRIC_REVENUE: "revenue",
+             common_pb.OUTCOME_METRIC_CONVERSIONS: "conversions"}  # fmt: skip
+
+
+def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
+    """The attribution analysis as the planner reads it: one curve per channel with spend,
+    from the result's response models (``ChannelResponseModel``).
+
+    Raises
+    ------
+    NotAnAttribution
+        The analysis is an effect estimate, its model failed its health checks (no curves
+        are reported then), or it has no channel with spend.
+    """
+    aid = analysis.analysis_id
+    if analysis.WhichOneof("result") != "attribution":
+        raise NotAnAttribution(
+            f"analysis {aid!r} is not an attribution model (AnalyzeAttribution makes one); "
+            "budgets, forecasts and recommendations read its response curves",
+            subject="analysis",
+        )
+    result = analysis.attribution
+    health = result.health
+    if health.verdict == causal_pb.HEALTH_VERDICT_FAIL:
+        reasons = "; ".join(
+            c.message for c in health.checks if c.verdict == causal_pb.HEALTH_VERDICT_FAIL
+        )
+        raise NotAnAttribution(
+            f"analysis {aid!r} failed its health checks, so it reports no curves to plan with"
+            + (f": {reasons}" if reasons else ""),
+            subject="analysis",
+            reason="MODEL_FAILED_HEALTH_CHECKS",
+        )
+    spend = {c.channel: c for c in result.channels}
+    unidentified = set(health.unidentified_channels)
+    warnings = [f"the model's health verdict is REVIEW: {c.message}" for c in health.checks
+                if c.verdict == causal_pb.HEALTH_VERDICT_REVIEW]  # fmt: skip
+    curves, skipped = [], []
+    for m in result.response_models:
+        row = spend.get(m.channel)
+        if row is None or row.spend.amount <= 0 or m.reference_spend <= 0 or not m.scale:
+            skipped.append(m.channel)
+            continue
+        identified = m.identified and row.identified and m.channel not in unidentified
+        curves.append(HillCurve(
+            channel=m.channel, reference_spend=m.reference_spend, period_days=m.period_days,
+            scale=np.asarray(m.scale), half_saturation=np.asarray(m.half_saturation),
+            shape=np.asarray(m.shape), nodes=np.asarray(m.nodes),
+            node_weights=np.asarray(m.node_weights),
+            carryover=np.asarray(m.carryover) if m.carryover else np.ones(1),
+            identified=identified,
+            note=m.note or ("" if identified else "the model could not identify its effect"),
+        ))  # fmt: skip
+    if skipped:
+        warnings.append(
+            "channels without spend are not planned (their input is impressions or sends): "
+            + ", ".join(skipped)
+        )
+    if not curves:
+        raise NotAnAttribution(
+            f"analysis {aid!r} has no channel with spend and a response model to plan with",
+            subject="analysis",
+        )
+    dr = result.date_range
+    start = dt.date(dr.start_date.year, dr.start_date.month, dr.start_date.day)
+    end = dt.date(dr.end_date.year, dr.end_date.month, dr.end_date.day)
+    baseline = next((m.baseline_outcome for m in result.response_models if m.baseline_outcome), 0.0)
+    currency = next((c.spend.currency_code for c in result.channels if c.spend.currency_code), "")
+    return PlanningModel(
+        analysis_id=aid, outcome=_OUTCOMES.get(result.outcome, "revenue"), start=start, end=end,
+        curves=tuple(curves), baseline_total=baseline or result.baseline_outcome.estimate,
+        currency=currency, warnings=tuple(warnings),
+    )  # fmt: skip

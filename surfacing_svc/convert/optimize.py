@@ -1,0 +1,109 @@
+"""OptimizeBudget: the question and the plan."""
+
+from __future__ import annotations
+
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import surfacing_pb2 as pb
+
+from surfacing_svc.convert.fields import (
+    BOUND_STATUS,
+    MAX_HORIZON_DAYS,
+    MAX_LIST,
+    MAX_MONEY,
+    METRIC_TO_PROTO,
+    FieldChecks,
+)
+from surfacing_svc.convert.forecast import interval_to_proto
+from surfacing_svc.optimizer import BudgetPlan, Objective
+from surfacing_svc.planning import (
+    DEFAULT_MAX_CHANGE,
+    BoundRequest,
+    OptimizeQuestion,
+)
+
+# -- OptimizeBudget -----------------------------------------------------------------------
+
+
+def optimize_question(request: pb.OptimizeBudgetRequest) -> OptimizeQuestion:
+    check = FieldChecks()
+    check.org(request.org_id)
+    if not request.analysis_id:
+        check.add("analysis_id", "analysis_id is required")
+    target = None
+    if request.HasField("target_marginal_roas"):
+        target = check.number(request.target_marginal_roas, "target_marginal_roas", 0.0, 1e6,
+                              open_low=True)  # fmt: skip
+    budget = None
+    if request.HasField("total_budget"):
+        budget = check.number(request.total_budget.amount, "total_budget.amount", 0.0, MAX_MONEY,
+                              open_low=True)  # fmt: skip
+    elif target is None:
+        check.add("total_budget", "total_budget is required (or set target_marginal_roas)")
+    if not 0 <= request.horizon_days <= MAX_HORIZON_DAYS:
+        check.add(
+            "horizon_days", f"horizon_days {request.horizon_days} must be 0..{MAX_HORIZON_DAYS}"
+        )
+    metric = check.metric(request.objective, "objective")
+    margin, objective = 1.0, Objective.REVENUE if metric != "conversions" else Objective.CONVERSIONS
+    if request.HasField("profit_margin"):
+        margin = check.number(request.profit_margin, "profit_margin", 0.0, 100.0, open_low=True)
+        objective = Objective.PROFIT
+        if target is not None:
+            check.add("profit_margin", "profit_margin and target_marginal_roas are exclusive")
+    level = check.level(request.alpha, "alpha", 0.9)
+    max_change = DEFAULT_MAX_CHANGE
+    if request.HasField("max_change"):
+        max_change = check.number(request.max_change, "max_change", 0.0, 10.0)
+    if len(request.constraints) > MAX_LIST:
+        check.add("constraints", f"at most {MAX_LIST} constraints")
+    bounds = []
+    for i, c in enumerate(request.constraints[:MAX_LIST]):
+        at = f"constraints[{i}]"
+        if not c.channel:
+            check.add(f"{at}.channel", "channel is required")
+        values = {}
+        for name in ("min_spend", "max_spend", "min_ratio", "max_ratio"):
+            if c.HasField(name):
+                values[name] = check.number(getattr(c, name), f"{at}.{name}", 0.0,
+                                            MAX_MONEY if "spend" in name else 1e3)  # fmt: skip
+        bounds.append(BoundRequest(c.channel, at, **values))
+    check.done()
+    return OptimizeQuestion(
+        org_id=request.org_id, analysis_id=request.analysis_id, budget=budget,
+        horizon_days=request.horizon_days, objective=objective, metric=metric, margin=margin,
+        target_roas=target, level=level, bounds=tuple(bounds), max_change=max_change,
+    )  # fmt: skip
+
+
+def plan_to_proto(
+    plan: BudgetPlan,
+    *,
+    horizon_days: int,
+    metric: str,
+    currency: str,
+    warnings: tuple[str, ...] = (),
+) -> pb.OptimizeBudgetResponse:
+    allocations = []
+    for c in plan.channels:
+        status = pb.BOUND_STATUS_HELD if c.held else BOUND_STATUS[c.bound]
+        allocations.append(pb.ChannelAllocation(
+            channel=c.channel, current_spend=c.current_spend, optimal_spend=c.optimal_spend,
+            expected_outcome=interval_to_proto(c.optimal_outcome),
+            marginal_roas=c.marginal_optimal.estimate,
+            current_outcome=interval_to_proto(c.current_outcome),
+            marginal_roas_current=interval_to_proto(c.marginal_current),
+            marginal_roas_optimal=interval_to_proto(c.marginal_optimal),
+            bound_status=status,  # type: ignore[arg-type]
+            min_spend=c.lower_bound, max_spend=c.upper_bound, note=c.note,
+        ))  # fmt: skip
+    return pb.OptimizeBudgetResponse(
+        allocations=allocations, current_outcome=interval_to_proto(plan.current_outcome),
+        optimal_outcome=interval_to_proto(plan.optimal_outcome),
+        uplift=interval_to_proto(plan.uplift), probability_better=plan.probability_better,
+        shadow_price=plan.shadow_price, budget_binds=plan.budget_binds,
+        total_budget=common_pb.Money(amount=plan.budget, currency_code=currency),
+        horizon_days=horizon_days, outcome=METRIC_TO_PROTO[metric],  # type: ignore[arg-type]
+        warnings=list(warnings) + list(plan.warnings) + ([] if plan.converged else
+                                        [f"the optimiser did not report convergence: {plan.message}"]),
+        converged=plan.converged,
+    )  # fmt: skip

@@ -1,0 +1,64 @@
+"""Recommend: the question and the ranked actions."""
+
+from __future__ import annotations
+
+from liftos.v1 import marketing_data_pb2 as md_pb
+from liftos.v1 import surfacing_pb2 as pb
+
+from surfacing_svc.convert.fields import ACTION_KINDS, MAX_HORIZON_DAYS, FieldChecks
+from surfacing_svc.convert.forecast import interval_to_proto
+from surfacing_svc.planning import (
+    Recommendations,
+    RecommendQuestion,
+)
+from surfacing_svc.recommend import ActionKind
+
+# -- Recommend ----------------------------------------------------------------------------
+
+
+def recommend_question(request: pb.RecommendRequest) -> RecommendQuestion:
+    check = FieldChecks()
+    check.org(request.org_id)
+    if len(request.analysis_ids) > 20:
+        check.add("analysis_ids", "at most 20 analyses")
+    for i, a in enumerate(request.analysis_ids[:20]):
+        if not a:
+            check.add(f"analysis_ids[{i}]", "analysis id is empty")
+    max_results = request.max_results or 10
+    if not 1 <= max_results <= 100:
+        check.add("max_results", f"max_results {request.max_results} must be 1..100")
+    value = request.value_per_outcome or 1.0
+    check.number(value, "value_per_outcome", 0.0, 100.0, open_low=True)
+    if not 0 <= request.horizon_days <= MAX_HORIZON_DAYS:
+        check.add(
+            "horizon_days", f"horizon_days {request.horizon_days} must be 0..{MAX_HORIZON_DAYS}"
+        )
+    level = check.level(request.alpha, "alpha", 0.9)
+    check.metric(request.objective, "objective")
+    check.done()
+    design = request.design_tests if request.HasField("design_tests") else True
+    return RecommendQuestion(request.org_id, tuple(request.analysis_ids), value,
+                             request.horizon_days, level, max_results, design)  # fmt: skip
+
+
+def recommendations_to_proto(
+    answer: Recommendations,
+    question: RecommendQuestion,
+    experiments: dict[str, md_pb.CausalExperiment],
+) -> pb.RecommendResponse:
+    out = []
+    for rank, a in enumerate(answer.actions, start=1):
+        rec = pb.Recommendation(
+            recommendation_id=f"{question.analysis_ids[0]}-{rank}", kind=ACTION_KINDS[a.kind],  # type: ignore[arg-type]
+            channel=a.channel, action=a.action, rationale=a.rationale,
+            expected_impact=interval_to_proto(a.impact), confidence=a.confidence,
+            analysis_ids=list(question.analysis_ids), priority=rank,
+            facts=[pb.Fact(name=f.name, text=f.text,
+                           value=interval_to_proto(f.value) if f.value is not None else None)
+                   for f in a.facts],
+            current_spend=a.current_spend, proposed_spend=a.proposed_spend,
+        )  # fmt: skip
+        if a.channel in experiments and a.kind is ActionKind.TEST:
+            rec.proposed_experiment.CopyFrom(experiments[a.channel])
+        out.append(rec)
+    return pb.RecommendResponse(recommendations=out, warnings=list(answer.warnings))
