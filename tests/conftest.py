@@ -26,8 +26,8 @@ def all_builds() -> dict:
 
     return {
         "memory": memory,
+        "ingestion": ingestion,  # causal reads its registry and external factors
         "causal": causal,
-        "ingestion": ingestion,
         "llm": llm,
         "surfacing": surfacing,
     }

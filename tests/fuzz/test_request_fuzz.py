@@ -104,4 +104,8 @@ def test_no_generated_request_ends_internal_or_unknown(mesh, rpc: Rpc) -> None:
     print(rpc.name, dict(codes))
     assert sum(codes.values()) >= EXAMPLES, codes
     # The seeds are valid: some calls must get through, or the fuzzer only tested the door.
-    assert codes["OK"] or codes["UNIMPLEMENTED"] or codes["NOT_FOUND"], codes
+    # FAILED_PRECONDITION is past the door too: the request was valid, the state refused it
+    # (the fixture's records hold no first-party outcome to attribute; its analysis is an
+    # effect estimate, which no counterfactual can replay).
+    through = ("OK", "UNIMPLEMENTED", "NOT_FOUND", "FAILED_PRECONDITION")
+    assert any(codes[c] for c in through), codes
