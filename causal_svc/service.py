@@ -155,19 +155,24 @@ class CausalService(causal_grpc.CausalServiceServicer):
         yield _progress("confounders", stages.confounders_message(prelude))
         yield _progress("identification", prelude.identification)
         clock = time.perf_counter()
-        calibrated = self._compute.run(attribution.estimate, panel, q.spec, tests)
-        if tests:
-            state, uncalibrated = await asyncio.gather(
-                calibrated,
-                self._compute.run(attribution.estimate_uncalibrated, panel, q.spec, tests),
-            )
-        else:
-            state, uncalibrated = await calibrated, None
+
+        # The full fit, the holdout fit (validation's) and the fit without lift tests are
+        # independent: they run side by side in the workers.
+        async def without_tests() -> attribution.Uncalibrated | None:
+            if not tests:
+                return None
+            return await self._compute.run(attribution.estimate_uncalibrated, panel, q.spec, tests)
+
+        state, holdout, uncalibrated = await asyncio.gather(
+            self._compute.run(attribution.estimate, panel, q.spec, tests),
+            self._compute.run(attribution.estimate_holdout, panel, q.spec, tests),
+            without_tests(),
+        )
         seconds["estimation"] = time.perf_counter() - clock
         yield _progress("estimation", stages.estimation_message(state))
         clock = time.perf_counter()
         health, scores = await asyncio.gather(
-            self._compute.run(attribution.validate, state),
+            self._compute.run(attribution.validate, state, holdout),
             self._compute.run(attribution.score, state, uncalibrated),
         )
         seconds["validation+attribution"] = time.perf_counter() - clock

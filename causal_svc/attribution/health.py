@@ -37,6 +37,8 @@ import numpy as np
 from .calendar import national_design
 from .calibration import LiftTest
 from .fit import MMMFit, fit_mmm, log_outcome
+from .panel import MediaPanel
+from .spec import ModelSpec
 
 __all__ = ["HealthCheck", "HealthReport", "Holdout", "Verdict", "assess"]
 
@@ -96,22 +98,38 @@ def _worst(checks: Sequence[HealthCheck]) -> Verdict:
     return max((c.verdict for c in checks), key=order.index, default=Verdict.PASS)
 
 
-def holdout_fit(fit: MMMFit, lift_tests: Sequence[LiftTest]) -> Holdout | None:
-    """Refit without the last ``holdout_days`` and score the prediction of them."""
-    days = fit.spec.holdout_days
-    panel = fit.panel
+def holdout_theta(
+    panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest],
+    start: np.ndarray | None = None,
+) -> np.ndarray | None:  # fmt: skip
+    """The parameters fitted without the last ``holdout_days`` (None: too short to hold out).
+    Independent of the full fit, so the service runs it beside that fit."""
+    days = spec.holdout_days
     if days <= 0 or panel.n_days - days < max(56, 2 * days):
         return None
-    stop = panel.n_days - days
-    train = panel.subset_days(stop)
+    train = panel.subset_days(panel.n_days - days)
     keep = [t for t in lift_tests if np.datetime64(t.end, "D") < train.dates[-1]]
-    spec = replace(fit.spec, holdout_days=0)
-    sub = fit_mmm(train, spec, keep, start=fit.theta)
+    return fit_mmm(train, replace(spec, holdout_days=0), keep, start=start).theta
+
+
+def holdout_fit(
+    fit: MMMFit, lift_tests: Sequence[LiftTest], theta: np.ndarray | None = None
+) -> Holdout | None:
+    """Score the prediction of the last ``holdout_days`` by the model fitted without them
+    (``theta``: that fit's parameters, when already fitted; else it is fitted here)."""
+    days = fit.spec.holdout_days
+    panel = fit.panel
+    if theta is None:
+        theta = holdout_theta(panel, fit.spec, lift_tests, start=fit.theta)
+    if theta is None:
+        return None
+    stop = panel.n_days - days
+    sub_theta = theta
     # Predict the held-out national log series: the nuisance fitted on the training days,
     # extended over the holdout (calendar, externals and basis are known there), plus media.
     proj = fit.objective.projection
     observed = proj.day_mean(log_outcome(panel.outcome))
-    _, m_full = fit.media(sub.theta)
+    _, m_full = fit.media(sub_theta)
     media = proj.day_mean(np.log(m_full))
     design = _holdout_design(fit, stop)
     seen = np.abs(design[:stop]).sum(axis=0) > 0
@@ -143,11 +161,16 @@ def _holdout_design(fit: MMMFit, stop: int) -> np.ndarray:
 
 
 def assess(
-    fit: MMMFit, lift_tests: Sequence[LiftTest] = (), *, holdout: bool = True
+    fit: MMMFit,
+    lift_tests: Sequence[LiftTest] = (),
+    *,
+    holdout: bool = True,
+    holdout_theta: np.ndarray | None = None,
 ) -> HealthReport:
-    """Every health check on a fit, and the verdict."""
+    """Every health check on a fit, and the verdict (``holdout_theta``: the holdout fit's
+    parameters when fitted already)."""
     checks: list[HealthCheck] = []
-    ho = holdout_fit(fit, lift_tests) if holdout else None
+    ho = holdout_fit(fit, lift_tests, holdout_theta) if holdout else None
     if ho is not None:
         verdict = (
             Verdict.FAIL

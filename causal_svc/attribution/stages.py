@@ -22,7 +22,7 @@ from causal_svc.graph import analyze_graph
 from .calibration import LiftTest, check_lift_tests
 from .features import channel_curve
 from .fit import FitState, MMMFit, fit_mmm, restore_fit
-from .health import HealthReport, Verdict, assess, identification_text
+from .health import HealthReport, Verdict, assess, holdout_theta, identification_text
 from .inference import Evaluator, Interval
 from .objective import lift_data
 from .panel import MediaPanel
@@ -39,7 +39,7 @@ from .spec import ModelSpec
 
 __all__ = ["MODEL_VERSION", "STAGES", "STAGE_FRACTIONS", "AttributionReport", "CalibrationRow",
            "ChannelModel", "Prelude", "Scores", "Uncalibrated", "analyze", "assemble", "describe",
-           "estimate", "estimate_uncalibrated", "score", "validate"]  # fmt: skip
+           "estimate", "estimate_holdout", "estimate_uncalibrated", "score", "validate"]  # fmt: skip
 
 MODEL_VERSION = "liftos-causal-mmm/1"
 STAGES = (
@@ -210,9 +210,20 @@ def estimate_uncalibrated(
     return Uncalibrated(effects, preds)
 
 
-def validate(state: FitState) -> HealthReport:
-    """The health checks (holdout refit included) of a fit."""
-    return assess(restore_fit(state), state.lift_tests)
+def estimate_holdout(
+    panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest]
+) -> np.ndarray | None:
+    """The holdout fit's parameters (the model without the last ``holdout_days``)."""
+    return holdout_theta(panel, spec, lift_tests)
+
+
+def validate(state: FitState, holdout: np.ndarray | None = None) -> HealthReport:
+    """The health checks of a fit (``holdout``: :func:`estimate_holdout`'s parameters; without
+    them the holdout model is fitted here)."""
+    fit = restore_fit(state)
+    if holdout is None:
+        return assess(fit, state.lift_tests)
+    return assess(fit, state.lift_tests, holdout_theta=holdout)
 
 
 def score(state: FitState, uncalibrated: Uncalibrated | None = None) -> Scores:
@@ -330,7 +341,7 @@ def analyze(
         estimate_uncalibrated(panel, spec, lift_tests, start=state.theta) if lift_tests else None
     )
     done("estimation", estimation_message(state))
-    health = validate(state)
+    health = validate(state)  # the holdout fit, warm-started from the full one
     done("validation", validation_message(health))
     scores = score(state, uncalibrated)
     result = assemble(prelude, state, health, scores, uncalibrated, seconds)
