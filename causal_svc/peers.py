@@ -73,18 +73,7 @@ class MemoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):  # quoted: Async
                 if batch.records:
                     parts.append(records_to_frame(batch.records, groups=("core", "external")))
         except grpc.aio.AioRpcError as error:
-            if unreachable(error.code(), error):
-                raise unavailable(
-                    MemoryUnavailable, "memory service", self.target, error.code(), "Scan",
-                    dependency="memory", then=f": {error.details()}",
-                ) from None  # fmt: skip
-            if error.code() is grpc.StatusCode.NOT_FOUND:
-                raise InsufficientData(
-                    f"org {org_id!r} has no records in memory", subject="records"
-                ) from None
-            if error.code() is grpc.StatusCode.INVALID_ARGUMENT:
-                raise _refused_query(error) from None
-            raise
+            raise _memory_failure(error, self.target, "Scan", org_id) from None
         if not parts:
             raise InsufficientData("no records match the query", subject="records")
         frame = pd.concat(parts, ignore_index=True)
@@ -127,18 +116,7 @@ async def _aggregate(
     try:
         reply = await reader.stub().AggregateRecords(request, timeout=reader.within(timeout))
     except grpc.aio.AioRpcError as error:
-        if unreachable(error.code(), error):
-            raise unavailable(
-                MemoryUnavailable, "memory service", reader.target, error.code(),
-                "AggregateRecords", dependency="memory", then=f": {error.details()}",
-            ) from None  # fmt: skip
-        if error.code() is grpc.StatusCode.NOT_FOUND:
-            raise InsufficientData(
-                f"org {org_id!r} has no records in memory", subject="records"
-            ) from None
-        if error.code() is grpc.StatusCode.INVALID_ARGUMENT:
-            raise _refused_query(error) from None
-        raise
+        raise _memory_failure(error, reader.target, "AggregateRecords", org_id) from None
     return Aggregates(
         table_to_frame(reply.geo_days), table_to_frame(reply.campaign_days), reply.record_count
     )
@@ -212,6 +190,22 @@ def _date(d: common_pb.Date) -> dt.date | None:
         return dt.date(d.year, d.month, d.day)
     except ValueError:
         return None
+
+
+def _memory_failure(error: grpc.aio.AioRpcError, target: str, rpc: str, org_id: str) -> Exception:
+    """What a failed read of memory means here: memory away, no records, a refused query,
+    or (anything else) the call's own error."""
+    code = error.code()
+    if unreachable(code, error):
+        return unavailable(
+            MemoryUnavailable, "memory service", target, code, rpc,
+            dependency="memory", then=f": {error.details()}",
+        )  # fmt: skip
+    if code is grpc.StatusCode.NOT_FOUND:
+        return InsufficientData(f"org {org_id!r} has no records in memory", subject="records")
+    if code is grpc.StatusCode.INVALID_ARGUMENT:
+        return _refused_query(error)
+    return error
 
 
 def _refused_query(error: grpc.aio.AioRpcError) -> InvalidSpec:
