@@ -24,6 +24,7 @@ from memory_svc.spaces import SPACES, region_keys
 from memory_svc.store import Aggregate, RecordFilter, ScanRow
 from memory_svc.writer import MEASURES, Enrichment, Serialise, WriteOutcome, record_days
 from mesh.runtime import record_rules
+from mesh.runtime.aggregates import sum_column
 from mesh.runtime.exceptions import FieldViolation, shown
 from mesh.runtime.frames import enum_name, records_to_frame
 from mesh.runtime.protoconv import date_from_proto, instant_from_proto, require_org
@@ -529,7 +530,7 @@ def _aggregate_table(rows: list[tuple], key: str) -> table_pb.Table:  # type: ig
 
 
 def aggregate_response(agg: Aggregate) -> memory_pb.AggregateRecordsResponse:
-    names = [f"{s}:{c}:{m}" for s, c, m in agg.geo_columns]
+    names = [sum_column(s, c, m) for s, c, m in agg.geo_columns]
     wide = pd.DataFrame(agg.geo_days, columns=["date", "geo", *names])
     wide = wide.astype({"date": np.int64, **dict.fromkeys(names, np.float64)})
     return memory_pb.AggregateRecordsResponse(

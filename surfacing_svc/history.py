@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from mesh.runtime.aggregates import melt_geo_days
 from surfacing_svc.errors import InsufficientData
 
 __all__ = ["FIRST_PARTY_SOURCE", "GeoHistory", "frame_from_sums", "history_from_frame"]
@@ -69,25 +70,11 @@ _MEASURES = ("spend", "conversions", "revenue")
 
 
 def frame_from_sums(wide: pd.DataFrame) -> pd.DataFrame:
-    """Memory's per day × geo sums (AggregateRecords' ``geo_days``: ``date`` as days since
-    1970-01-01, ``geo``, and a ``source:channel:measure`` column per non-zero sum) as the long
-    frame :func:`history_from_frame` reads: one row per day × geo × source × channel."""
-    columns: dict[tuple[str, str], dict[str, str]] = {}
-    for col in wide.columns:
-        parts = str(col).split(":")
-        if len(parts) == 3 and parts[2] in _MEASURES:
-            columns.setdefault((parts[0], parts[1]), {})[parts[2]] = str(col)
-    if wide.empty or not columns:
-        return pd.DataFrame(columns=["local_date", "geo", "data_source", "channel", *_MEASURES])
-    day = pd.to_datetime(wide["date"].to_numpy(np.int64), unit="D")
-    geo = wide["geo"].astype(str).to_numpy()
-    parts_out = []
-    for (source, channel), cols in columns.items():
-        part = {"local_date": day, "geo": geo, "data_source": source, "channel": channel}
-        for m in _MEASURES:
-            part[m] = wide[cols[m]].to_numpy(np.float64) if m in cols else np.zeros(len(wide))
-        parts_out.append(pd.DataFrame(part))
-    return pd.concat(parts_out, ignore_index=True)
+    """Memory's per day × geo sums (AggregateRecords' ``geo_days``) as the long frame
+    :func:`history_from_frame` reads: one row per day × geo × source × channel."""
+    long = melt_geo_days(wide, _MEASURES).rename(columns={"source": "data_source"})
+    long.insert(0, "local_date", pd.to_datetime(long.pop("date").to_numpy(np.int64), unit="D"))
+    return long
 
 
 def history_from_frame(

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
+from mesh.runtime.aggregates import melt_geo_days
 
 from .geo_size import geo_population
 
@@ -355,29 +356,6 @@ def _campaigns(
     return names, chan, spend, x, platform
 
 
-def geo_days_long(wide: pd.DataFrame) -> pd.DataFrame:
-    """Memory's wide geo_days (date, geo, "source:channel:sum" columns) as long rows of
-    (date, geo, source, channel, spend, impressions, conversions, revenue)."""
-    pairs: dict[tuple[str, str], dict[str, str]] = {}
-    for col in wide.columns:
-        if col.count(":") == 2:
-            src, ch, measure = col.split(":")
-            pairs.setdefault((src, ch), {})[measure] = col
-    n = len(wide)
-    parts = []
-    for (src, ch), cols in pairs.items():
-        part = {"date": wide["date"].to_numpy(), "geo": wide["geo"].to_numpy(),
-                "source": np.full(n, src, dtype=object), "channel": np.full(n, ch, dtype=object)}  # fmt: skip
-        for m in ("spend", "impressions", "conversions", "revenue"):
-            part[m] = wide[cols[m]].to_numpy(np.float64) if m in cols else np.zeros(n)
-        parts.append(pd.DataFrame(part))
-    if not parts:
-        names = ["date", "geo", "source", "channel", "spend", "impressions", "conversions",
-                 "revenue"]  # fmt: skip
-        return pd.DataFrame(columns=names)
-    return pd.concat(parts, ignore_index=True)
-
-
 def panel_from_aggregates(
     geo_days: pd.DataFrame,
     campaign_days: pd.DataFrame | None = None,
@@ -394,14 +372,14 @@ def panel_from_aggregates(
     ----------
     geo_days : DataFrame
         Long (``date``, ``geo``, ``source``, ``channel``, ``spend``, ``impressions``,
-        ``conversions``, ``revenue``) or memory's wide form (see :func:`geo_days_long`);
+        ``conversions``, ``revenue``) or memory's wide form (see :func:`mesh.runtime.aggregates.melt_geo_days`);
         ``date`` in days since 1970-01-01.
     campaign_days : DataFrame, optional
         Long, with ``campaign_id`` for ``geo``.
     outcome_name : {"revenue", "conversions"}
     """
     if "source" not in geo_days.columns:
-        geo_days = geo_days_long(geo_days)
+        geo_days = melt_geo_days(geo_days)
 
     def dated(f: pd.DataFrame) -> pd.DataFrame:
         days = f["date"].to_numpy(np.int64).astype("datetime64[D]")
