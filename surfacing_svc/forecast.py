@@ -81,6 +81,12 @@ class Forecast:
     media_total: Interval
     level: float
     warnings: tuple[str, ...] = field(default=())
+    # One interval per fan level, in the order asked (empty: no fan): per day, and the totals.
+    fan_levels: tuple[float, ...] = field(default=())
+    daily_fan: tuple[tuple[Interval, ...], ...] = field(default=())
+    total_fan: tuple[Interval, ...] = field(default=())
+    baseline_total_fan: tuple[Interval, ...] = field(default=())
+    media_total_fan: tuple[Interval, ...] = field(default=())
 
 
 @lru_cache(maxsize=32)
@@ -234,6 +240,7 @@ def predict_performance(
     horizon: int,
     baseline_total: float | None = None,
     level: float = 0.95,
+    fan_levels: Sequence[float] = (),
     country: str = "US",
     paths: int = 2000,
     seed: int = 0,
@@ -258,6 +265,9 @@ def predict_performance(
         with curves.
     level : float
         Coverage of the intervals.
+    fan_levels : sequence of float
+        Further coverages, each in (0, 1), for a fan: intervals of the same sampled paths, so
+        the bands nest.
     paths : int
         Sampled paths.
 
@@ -334,12 +344,22 @@ def predict_performance(
             f"{n} days of history hold no full year: yearly seasonality is not modelled and the "
             "interval carries it as uncertainty"
         )
+    sums = total.sum(axis=1), baseline.sum(axis=1), media.sum(axis=1)
     return Forecast(
         dates=future,
         daily=tuple(Interval.from_draws(total[:, h], level) for h in range(horizon)),
-        total=Interval.from_draws(total.sum(axis=1), level),
-        baseline_total=Interval.from_draws(baseline.sum(axis=1), level),
-        media_total=Interval.from_draws(media.sum(axis=1), level),
+        total=Interval.from_draws(sums[0], level),
+        baseline_total=Interval.from_draws(sums[1], level),
+        media_total=Interval.from_draws(sums[2], level),
         level=level,
         warnings=tuple(warnings),
+        fan_levels=tuple(fan_levels),
+        daily_fan=tuple(
+            tuple(Interval.from_draws(total[:, h], q) for q in fan_levels) for h in range(horizon)
+        )
+        if fan_levels
+        else (),
+        total_fan=tuple(Interval.from_draws(sums[0], q) for q in fan_levels),
+        baseline_total_fan=tuple(Interval.from_draws(sums[1], q) for q in fan_levels),
+        media_total_fan=tuple(Interval.from_draws(sums[2], q) for q in fan_levels),
     )

@@ -139,6 +139,7 @@ class ForecastQuestion:
     plan: tuple[PlanEntry, ...] = ()
     metric: str = "revenue"
     country: str = "US"
+    fan_levels: tuple[float, ...] = ()
 
 
 def answer_forecast(
@@ -175,7 +176,7 @@ def answer_forecast(
     return predict_performance(
         history.dates, history.national(), spend, curves, plan, horizon=question.horizon,
         baseline_total=model.baseline_total if model is not None else None,
-        level=question.level, country=question.country,
+        level=question.level, fan_levels=question.fan_levels, country=question.country,
     )  # fmt: skip
 
 

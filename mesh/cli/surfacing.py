@@ -52,6 +52,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     p.add_argument("--daily", action="append", default=[], metavar="CHANNEL=AMOUNT",
                    help="spend per day; repeat")  # fmt: skip
     p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--fan", default="", metavar="LEVELS",
+                   help="comma-separated interval levels of a fan, e.g. 0.5,0.8,0.95")  # fmt: skip
     p.add_argument("--json", action="store_true")
     common(p)
     p.set_defaults(func=run_predict)
@@ -174,6 +176,7 @@ def run_predict(args: argparse.Namespace, peers: Any) -> int:
         r = client.predict(
             args.analysis_id, days=args.days, daily_spend=_pairs(args.daily, "--daily"),
             multipliers=_pairs(args.set, "--set"), alpha=args.alpha,
+            fan_levels=[_number(v, "--fan", args.fan) or 0.0 for v in args.fan.split(",") if v],
         )  # fmt: skip
     if args.json:
         _json(r)
@@ -181,8 +184,11 @@ def run_predict(args: argparse.Namespace, peers: Any) -> int:
     for p in r.points:
         d = p.date
         assert d is not None
-        print(f"{d.year:04d}-{d.month:02d}-{d.day:02d}  {_iv(p.outcome)}")
+        print(f"{d.year:04d}-{d.month:02d}-{d.day:02d}  {_iv(p.outcome)}"
+              + "".join(f"  {_iv(b)}" for b in p.fan))  # fmt: skip
     print(f"total: {_iv(r.total)} (media {_iv(r.media_total)})")
+    for b in r.total_fan:
+        print(f"total at {b.level:.0%}: {_iv(b)}")
     for w in r.warnings:
         print(f"warning: {w}")
     return 0

@@ -70,11 +70,14 @@ class SurfacingCalls(ClientBase):
         multipliers: Mapping[str, float] | None = None,
         alpha: float = 0.0,
         country: str = "",
+        fan_levels: Sequence[float] = (),
         org_id: str | None = None,
     ) -> dc.PredictPerformanceResponse:
         """The next ``days`` days of outcome with intervals: under a plan of ``daily_spend``
         (channel → spend per day) and/or ``multipliers`` (channel → × recent daily spend) read
-        with a stored attribution analysis; without one, the outcome from its own history."""
+        with a stored attribution analysis; without one, the outcome from its own history.
+        ``fan_levels`` (e.g. 0.5, 0.8, 0.95) adds one interval per level to every point and
+        total (``fan``, ``total_fan``), for a fan chart."""
         plan = [
             surfacing_pb.SpendPlan(channel=c, daily_spend=v) for c, v in (daily_spend or {}).items()
         ]
@@ -83,7 +86,7 @@ class SurfacingCalls(ClientBase):
         ]
         request = surfacing_pb.PredictPerformanceRequest(
             org_id=self._org(org_id), analysis_id=analysis_id, horizon_days=days, alpha=alpha,
-            plan=plan, country_code=country,
+            plan=plan, country_code=country, fan_levels=list(fan_levels),
         )  # fmt: skip
         reply = _call(lambda: self._surfacing.PredictPerformance(request))
         return dc.PredictPerformanceResponse.parse(reply.SerializeToString())

@@ -21,6 +21,8 @@ from surfacing_svc.planning import (
     PlanEntry,
 )
 
+MAX_FAN_LEVELS = 10
+
 # -- PredictPerformance -------------------------------------------------------------------
 
 
@@ -73,11 +75,18 @@ def forecast_question(request: pb.PredictPerformanceRequest) -> ForecastQuestion
     for i, name in enumerate(channels):
         if name and channels.index(name) != i:
             check.add(f"{entries[i].field}.channel", f"channel {name!r} is planned twice")
+    fan = tuple(request.fan_levels)
+    if len(fan) > MAX_FAN_LEVELS:
+        check.add("fan_levels", f"at most {MAX_FAN_LEVELS} fan_levels")
+    for i, q in enumerate(fan[: MAX_FAN_LEVELS + 1]):
+        check.number(q, f"fan_levels[{i}]", 0.0, 1.0, open_low=True, open_high=True)
+        if q in fan[:i]:
+            check.add(f"fan_levels[{i}]", f"fan_levels[{i}] {q!r} is asked twice")
     if entries and not request.analysis_id:
         check.add("analysis_id", "a spend plan needs an attribution analysis to read it with")
     check.done()
     return ForecastQuestion(request.org_id, request.analysis_id, request.horizon_days, level,
-                            tuple(entries), metric, country)  # fmt: skip
+                            tuple(entries), metric, country, fan)  # fmt: skip
 
 
 def interval_to_proto(value: Interval) -> common_pb.Interval:
@@ -88,9 +97,15 @@ def interval_to_proto(value: Interval) -> common_pb.Interval:
 def forecast_to_proto(
     forecast: Forecast, metric: str, warnings: tuple[str, ...] = ()
 ) -> pb.PredictPerformanceResponse:
+    fans = forecast.daily_fan or ((),) * len(forecast.daily)
+    days = forecast.dates.astype("datetime64[D]")
     points = [
-        pb.ForecastPoint(date=date_to_proto(d.item()), outcome=interval_to_proto(v))
-        for d, v in zip(forecast.dates.astype("datetime64[D]"), forecast.daily, strict=True)
+        pb.ForecastPoint(
+            date=date_to_proto(d.item()),
+            outcome=interval_to_proto(v),
+            fan=[interval_to_proto(b) for b in fan],
+        )
+        for d, v, fan in zip(days, forecast.daily, fans, strict=True)
     ]
     return pb.PredictPerformanceResponse(
         points=points, total=interval_to_proto(forecast.total),
@@ -98,4 +113,7 @@ def forecast_to_proto(
         media_total=interval_to_proto(forecast.media_total),
         warnings=list(warnings) + list(forecast.warnings),
         outcome=METRIC_TO_PROTO[metric],  # type: ignore[arg-type]
+        total_fan=[interval_to_proto(b) for b in forecast.total_fan],
+        baseline_total_fan=[interval_to_proto(b) for b in forecast.baseline_total_fan],
+        media_total_fan=[interval_to_proto(b) for b in forecast.media_total_fan],
     )  # fmt: skip

@@ -66,3 +66,15 @@ def test_too_short_a_history_is_refused() -> None:
     dates, y = _series(40, 0)
     with pytest.raises(InsufficientData, match="56 days"):
         predict_performance(dates, y, {}, [], {}, horizon=7)
+
+
+def test_a_fan_nests_and_its_level_of_the_main_interval_matches_it() -> None:
+    dates, y = _series(200, 2)
+    f = predict_performance(dates, y, {}, [], {}, horizon=21, level=0.9,
+                            fan_levels=(0.5, 0.9, 0.99), seed=4)  # fmt: skip
+    assert f.fan_levels == (0.5, 0.9, 0.99) and len(f.daily_fan) == 21
+    for main, (half, same, wide) in zip(f.daily, f.daily_fan, strict=True):
+        assert (same.lower, same.upper) == (main.lower, main.upper)  # one set of paths
+        assert wide.lower < same.lower < half.lower < half.upper < same.upper < wide.upper
+    assert (f.total_fan[1].lower, f.total_fan[1].upper) == (f.total.lower, f.total.upper)
+    assert not predict_performance(dates, y, {}, [], {}, horizon=7).daily_fan

@@ -619,6 +619,7 @@ class ForecastPoint(_message.Message):
 
     DATE_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
+    FAN_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def date(self) -> _common_pb2.Date:
         """Date."""
@@ -627,15 +628,22 @@ class ForecastPoint(_message.Message):
     def outcome(self) -> _common_pb2.Interval:
         """Forecast with interval."""
 
+    @_builtins.property
+    def fan(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Interval]:
+        """The forecast's intervals at each of the request's fan_levels, in that order (empty when
+        none was asked): nested bands of one set of sampled paths, for a fan chart.
+        """
+
     def __init__(
         self,
         *,
         date: _common_pb2.Date | None = ...,
         outcome: _common_pb2.Interval | None = ...,
+        fan: _abc.Iterable[_common_pb2.Interval] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "outcome", b"outcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "outcome", b"outcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date", b"date", "fan", b"fan", "outcome", b"outcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -698,6 +706,7 @@ class PredictPerformanceRequest(_message.Message):
     PLAN_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
     COUNTRY_CODE_FIELD_NUMBER: _builtins.int
+    FAN_LEVELS_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     analysis_id: _builtins.str
@@ -722,6 +731,13 @@ class PredictPerformanceRequest(_message.Message):
     def plan(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpendPlan]:
         """Spend per channel over the horizon (channels not named keep their recent daily spend)."""
 
+    @_builtins.property
+    def fan_levels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Coverage levels of a forecast fan, each in (0, 1), distinct, at most 10, e.g. 0.5, 0.8,
+        0.95: every point and the totals carry one interval per level, in this order (empty: only
+        the alpha interval).
+        """
+
     def __init__(
         self,
         *,
@@ -733,10 +749,11 @@ class PredictPerformanceRequest(_message.Message):
         plan: _abc.Iterable[Global___SpendPlan] | None = ...,
         outcome: _common_pb2.OutcomeMetric.ValueType = ...,
         country_code: _builtins.str = ...,
+        fan_levels: _abc.Iterable[_builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "analysis_id", b"analysis_id", "country_code", b"country_code", "daily_spend", b"daily_spend", "horizon_days", b"horizon_days", "org_id", b"org_id", "outcome", b"outcome", "plan", b"plan"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "analysis_id", b"analysis_id", "country_code", b"country_code", "daily_spend", b"daily_spend", "fan_levels", b"fan_levels", "horizon_days", b"horizon_days", "org_id", b"org_id", "outcome", b"outcome", "plan", b"plan"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -754,6 +771,9 @@ class PredictPerformanceResponse(_message.Message):
     MEDIA_TOTAL_FIELD_NUMBER: _builtins.int
     WARNINGS_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
+    TOTAL_FAN_FIELD_NUMBER: _builtins.int
+    BASELINE_TOTAL_FAN_FIELD_NUMBER: _builtins.int
+    MEDIA_TOTAL_FAN_FIELD_NUMBER: _builtins.int
     outcome: _common_pb2.OutcomeMetric.ValueType
     """The outcome forecast."""
     @_builtins.property
@@ -776,6 +796,18 @@ class PredictPerformanceResponse(_message.Message):
     def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Unseen holidays, too short a history for yearly seasonality, …"""
 
+    @_builtins.property
+    def total_fan(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Interval]:
+        """The total's intervals at each of the request's fan_levels, in that order."""
+
+    @_builtins.property
+    def baseline_total_fan(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Interval]:
+        """The baseline total's intervals at each of the request's fan_levels, in that order."""
+
+    @_builtins.property
+    def media_total_fan(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Interval]:
+        """The media total's intervals at each of the request's fan_levels, in that order."""
+
     def __init__(
         self,
         *,
@@ -785,10 +817,13 @@ class PredictPerformanceResponse(_message.Message):
         media_total: _common_pb2.Interval | None = ...,
         warnings: _abc.Iterable[_builtins.str] | None = ...,
         outcome: _common_pb2.OutcomeMetric.ValueType = ...,
+        total_fan: _abc.Iterable[_common_pb2.Interval] | None = ...,
+        baseline_total_fan: _abc.Iterable[_common_pb2.Interval] | None = ...,
+        media_total_fan: _abc.Iterable[_common_pb2.Interval] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_total", b"baseline_total", "media_total", b"media_total", "total", b"total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_total", b"baseline_total", "media_total", b"media_total", "outcome", b"outcome", "points", b"points", "total", b"total", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_total", b"baseline_total", "baseline_total_fan", b"baseline_total_fan", "media_total", b"media_total", "media_total_fan", b"media_total_fan", "outcome", b"outcome", "points", b"points", "total", b"total", "total_fan", b"total_fan", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

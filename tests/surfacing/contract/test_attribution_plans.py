@@ -178,8 +178,11 @@ def test_sdk(peers: PeerConfig, analysis) -> None:
             <= tiktok.optimal_spend
             <= 1.2 * tiktok.current_spend + 1e-6
         )
-        forecast = client.predict(analysis.analysis_id, days=7, multipliers={"tiktok": 1.5})
+        forecast = client.predict(analysis.analysis_id, days=7, multipliers={"tiktok": 1.5},
+                                  fan_levels=[0.5, 0.8])  # fmt: skip
         assert len(forecast.points) == 7
+        assert [b.level for b in forecast.total_fan] == pytest.approx([0.5, 0.8])
+        assert all(len(p.fan) == 2 for p in forecast.points)
         design = client.design_experiment("meta_prospecting", duration_days=[21], lift=0.1)
         assert design.cells[0].power_curve[0].duration_days == 21
         recs = client.recommend(design_tests=False, max_results=3)
@@ -203,8 +206,9 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert out.startswith(" 1. [") and "why:" in out
     assert cli.main(["predict", analysis.analysis_id, "--org", ORG, "--days", "3",
-                     "--set", "tiktok=0"]) == 0  # fmt: skip
-    assert "total:" in capsys.readouterr().out
+                     "--set", "tiktok=0", "--fan", "0.5,0.8"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "total:" in out and "total at 50%:" in out and "total at 80%:" in out
     assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", "1",
                      "--bound", "tiktok=2:1"]) == 2  # fmt: skip
     assert "INVALID_ARGUMENT" in capsys.readouterr().err

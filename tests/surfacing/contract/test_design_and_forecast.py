@@ -165,6 +165,7 @@ def test_a_baseline_forecast_widens_with_the_horizon(mesh) -> None:
     reply = _stub(mesh).PredictPerformance(
         pb.PredictPerformanceRequest(org_id="shop", horizon_days=28, alpha=0.1)
     )
+    assert not reply.total_fan and not any(p.fan for p in reply.points)  # none asked
     assert len(reply.points) == 28
     assert reply.points[0].date == common_pb.Date(year=2024, month=5, day=30)
     first, last = reply.points[0].outcome, reply.points[-1].outcome
@@ -173,6 +174,25 @@ def test_a_baseline_forecast_widens_with_the_horizon(mesh) -> None:
     assert reply.total.estimate == pytest.approx(sum(p.outcome.estimate for p in reply.points))
     assert reply.media_total.estimate == 0.0
     assert reply.outcome == common_pb.OUTCOME_METRIC_REVENUE
+
+
+def test_a_fan_has_one_nested_band_per_level_asked(mesh) -> None:
+    levels = [0.5, 0.95, 0.8]
+    reply = _stub(mesh).PredictPerformance(pb.PredictPerformanceRequest(
+        org_id="shop", horizon_days=14, alpha=0.1, fan_levels=levels))  # fmt: skip
+    for fans in [p.fan for p in reply.points] + [reply.total_fan, reply.baseline_total_fan]:
+        assert [b.level for b in fans] == pytest.approx(levels)  # in the order asked
+        half, wide, mid = fans
+        assert wide.lower < mid.lower < half.lower < half.upper < mid.upper < wide.upper
+    assert [len(reply.media_total_fan)] == [3]
+    for p in reply.points:  # the 90% band sits between the 80% and the 95% ones
+        assert p.fan[2].lower >= p.outcome.lower >= p.fan[1].lower
+        assert p.fan[0].estimate == pytest.approx(p.outcome.estimate)
+    with pytest.raises(grpc.RpcError) as info:
+        _stub(mesh).PredictPerformance(pb.PredictPerformanceRequest(
+            org_id="shop", horizon_days=7, fan_levels=[0.5, 1.0, 0.5]))  # fmt: skip
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(info.value)[1] == ["fan_levels[1]", "fan_levels[2]"]
 
 
 def test_a_plan_needs_an_analysis_and_a_horizon(mesh) -> None:
