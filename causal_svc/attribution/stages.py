@@ -35,6 +35,7 @@ from .scores import (
     channel_scores,
     response_curves,
 )
+from .series import DailySeries, daily_series
 from .spec import ModelSpec
 
 __all__ = ["MODEL_VERSION", "STAGES", "STAGE_FRACTIONS", "AttributionReport", "CalibrationRow",
@@ -109,6 +110,8 @@ class AttributionReport:
     warnings: tuple[str, ...]
     stage_seconds: dict[str, float] = field(default_factory=dict)
     model_version: str = MODEL_VERSION
+    # The daily national fit and decomposition (the report's fit and decomposition plots).
+    series: DailySeries | None = field(default=None, compare=False, repr=False)
     state: FitState | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -293,6 +296,7 @@ def assemble(
         demand_elasticity=float(fit.theta[fit.layout.elasticity]),
         warnings=tuple(warnings),
         stage_seconds=seconds,
+        series=daily_series(fit, health, decompose=health.verdict is not Verdict.FAIL),
         state=state,
     )
 

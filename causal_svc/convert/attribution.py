@@ -22,6 +22,7 @@ from causal_svc.attribution import (
     Verdict,
 )
 from causal_svc.attribution.planning import ResponseModel
+from causal_svc.attribution.series import DECOMPOSITION, DailySeries
 from causal_svc.errors import InvalidSpec, NotAnAttribution
 from mesh.runtime.protoconv import date_from_proto, require_org
 
@@ -272,6 +273,22 @@ def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.Attri
         model.feature_importance.add(feature=c.channel, importance=c.share)
     for stage, seconds in {**ctx.extra_seconds, **r.stage_seconds}.items():
         out.stage_timings.add(stage=stage, seconds=seconds)
+    if r.series is not None:
+        out.daily.CopyFrom(_daily(r.series))
+    return out
+
+
+def _daily(s: DailySeries) -> causal_pb.DailyDecomposition:
+    out = causal_pb.DailyDecomposition(
+        dates=[_proto_date(d) for d in s.dates.astype(dt.date)],
+        actual_outcome=s.actual.tolist(), predicted_outcome=s.predicted.tolist(),
+        holdout=s.holdout.tolist(),
+    )  # fmt: skip
+    if s.baseline is not None:
+        out.baseline_outcome.extend(s.baseline.tolist())
+        out.decomposition = DECOMPOSITION
+        for name, values in zip(s.channels, s.contributions, strict=True):
+            out.channels.add(channel=name, contribution=values.tolist())
     return out
 
 

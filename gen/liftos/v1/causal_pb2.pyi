@@ -1875,6 +1875,7 @@ class AttributionResult(_message.Message):
     OUTCOME_FIELD_NUMBER: _builtins.int
     DEMAND_ELASTICITY_FIELD_NUMBER: _builtins.int
     STAGE_TIMINGS_FIELD_NUMBER: _builtins.int
+    DAILY_FIELD_NUMBER: _builtins.int
     analysis_id: _builtins.str
     """Analysis id."""
     record_count: _builtins.int
@@ -1957,6 +1958,10 @@ class AttributionResult(_message.Message):
     def stage_timings(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageTiming]:
         """Seconds per step."""
 
+    @_builtins.property
+    def daily(self) -> Global___DailyDecomposition:
+        """The model's daily national fit and its split into baseline and channels."""
+
     def __init__(
         self,
         *,
@@ -1984,14 +1989,106 @@ class AttributionResult(_message.Message):
         outcome: _common_pb2.OutcomeMetric.ValueType = ...,
         demand_elasticity: _builtins.float = ...,
         stage_timings: _abc.Iterable[Global___StageTiming] | None = ...,
+        daily: Global___DailyDecomposition | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_outcome", b"baseline_outcome", "date_range", b"date_range", "health", b"health", "identification", b"identification", "model", b"model"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_outcome", b"baseline_outcome", "daily", b"daily", "date_range", b"date_range", "health", b"health", "identification", b"identification", "model", b"model"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "baseline_outcome", b"baseline_outcome", "calibration", b"calibration", "campaigns", b"campaigns", "channels", b"channels", "code_version", b"code_version", "confounders", b"confounders", "controls", b"controls", "date_range", b"date_range", "day_count", b"day_count", "demand_elasticity", b"demand_elasticity", "geo_count", b"geo_count", "health", b"health", "identification", b"identification", "mediators", b"mediators", "model", b"model", "model_version", b"model_version", "outcome", b"outcome", "record_count", b"record_count", "response_curves", b"response_curves", "response_models", b"response_models", "stage_timings", b"stage_timings", "unobserved_confounders", b"unobserved_confounders", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "baseline_outcome", b"baseline_outcome", "calibration", b"calibration", "campaigns", b"campaigns", "channels", b"channels", "code_version", b"code_version", "confounders", b"confounders", "controls", b"controls", "daily", b"daily", "date_range", b"date_range", "day_count", b"day_count", "demand_elasticity", b"demand_elasticity", "geo_count", b"geo_count", "health", b"health", "identification", b"identification", "mediators", b"mediators", "model", b"model", "model_version", b"model_version", "outcome", b"outcome", "record_count", b"record_count", "response_curves", b"response_curves", "response_models", b"response_models", "stage_timings", b"stage_timings", "unobserved_confounders", b"unobserved_confounders", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AttributionResult: _TypeAlias = AttributionResult  # noqa: Y015
+
+@_typing.final
+class ChannelDailyContribution(_message.Message):
+    """One channel's contribution to the outcome on each day of a DailyDecomposition."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CONTRIBUTION_FIELD_NUMBER: _builtins.int
+    channel: _builtins.str
+    """Channel."""
+    @_builtins.property
+    def contribution(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Outcome the channel contributed per day, in the outcome's units, one per date."""
+
+    def __init__(
+        self,
+        *,
+        channel: _builtins.str = ...,
+        contribution: _abc.Iterable[_builtins.float] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "contribution", b"contribution"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChannelDailyContribution: _TypeAlias = ChannelDailyContribution  # noqa: Y015
+
+@_typing.final
+class DailyDecomposition(_message.Message):
+    """The attribution model's daily national series (sums over geos, in the outcome's units): its
+    fit to the outcome, and the prediction split into the baseline (every channel off) and each
+    channel's contribution, so that baseline + Σ contributions = predicted on each day.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATES_FIELD_NUMBER: _builtins.int
+    ACTUAL_OUTCOME_FIELD_NUMBER: _builtins.int
+    PREDICTED_OUTCOME_FIELD_NUMBER: _builtins.int
+    BASELINE_OUTCOME_FIELD_NUMBER: _builtins.int
+    CHANNELS_FIELD_NUMBER: _builtins.int
+    HOLDOUT_FIELD_NUMBER: _builtins.int
+    DECOMPOSITION_FIELD_NUMBER: _builtins.int
+    decomposition: _builtins.str
+    """How the model's log-scale prediction is split into baseline and channels, in words."""
+    @_builtins.property
+    def dates(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Date]:
+        """The days, in order."""
+
+    @_builtins.property
+    def actual_outcome(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Observed outcome, one per date."""
+
+    @_builtins.property
+    def predicted_outcome(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The model's in-sample prediction of the outcome, one per date."""
+
+    @_builtins.property
+    def baseline_outcome(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The prediction with every channel off, one per date; empty when the model failed its
+        health checks (a failed model attributes nothing).
+        """
+
+    @_builtins.property
+    def channels(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelDailyContribution]:
+        """Each channel's contribution; empty when the model failed its health checks."""
+
+    @_builtins.property
+    def holdout(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]:
+        """Whether each date was held out by the health check's holdout fit, one per date."""
+
+    def __init__(
+        self,
+        *,
+        dates: _abc.Iterable[_common_pb2.Date] | None = ...,
+        actual_outcome: _abc.Iterable[_builtins.float] | None = ...,
+        predicted_outcome: _abc.Iterable[_builtins.float] | None = ...,
+        baseline_outcome: _abc.Iterable[_builtins.float] | None = ...,
+        channels: _abc.Iterable[Global___ChannelDailyContribution] | None = ...,
+        holdout: _abc.Iterable[_builtins.bool] | None = ...,
+        decomposition: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_outcome", b"actual_outcome", "baseline_outcome", b"baseline_outcome", "channels", b"channels", "dates", b"dates", "decomposition", b"decomposition", "holdout", b"holdout", "predicted_outcome", b"predicted_outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DailyDecomposition: _TypeAlias = DailyDecomposition  # noqa: Y015
 
 @_typing.final
 class AnalyzeAttributionResponse(_message.Message):

@@ -46,6 +46,7 @@ __all__ = (
     "ChannelAttribution",
     "ChannelConstraint",
     "ChannelCounterfactual",
+    "ChannelDailyContribution",
     "ChannelResponseModel",
     "Check",
     "CheckClaimsRequest",
@@ -70,6 +71,7 @@ __all__ = (
     "CounterfactualResponse",
     "CreateExperimentRequest",
     "CreateExperimentResponse",
+    "DailyDecomposition",
     "DataSource",
     "Date",
     "DateRange",
@@ -2388,7 +2390,9 @@ class AccountInfo(betterproto2.Message):
     geo_keys: "dict[str, str]" = betterproto2.field(
         5,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
+        ),
     )
     """
     The platform's geo keys → the org's geo codes, e.g. "geoTargetConstants/21137" → "CA",
@@ -2406,7 +2410,9 @@ class AdjustmentSet(betterproto2.Message):
     An adjustment set.
     """
 
-    variables: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    variables: "list[str]" = betterproto2.field(
+        1, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Variables to adjust for.
     """
@@ -2431,12 +2437,16 @@ class AggregateRecordsRequest(betterproto2.Message):
     Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
-    date_range: "DateRange | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    date_range: "DateRange | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Local dates to sum over, both inclusive (unset: every date the org has).
     """
 
-    sources: "list[DataSource]" = betterproto2.field(3, betterproto2.TYPE_ENUM, repeated=True)
+    sources: "list[DataSource]" = betterproto2.field(
+        3, betterproto2.TYPE_ENUM, repeated=True
+    )
     """
     Only records of these sources (empty: all).
     """
@@ -2460,12 +2470,16 @@ class AggregateRecordsResponse(betterproto2.Message):
     channel) order.
     """
 
-    geo_days: "Table | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    geo_days: "Table | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Sums per date × geo × source × channel.
     """
 
-    campaign_days: "Table | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    campaign_days: "Table | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Sums per date × campaign_id × source × channel.
     """
@@ -2508,7 +2522,10 @@ class Analysis(betterproto2.Message):
     """
 
     create_time: "datetime.datetime | None" = betterproto2.field(
-        4, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+        4,
+        betterproto2.TYPE_MESSAGE,
+        unwrap=lambda: __google__protobuf__.Timestamp,
+        optional=True,
     )
     """
     When it was created.
@@ -2583,7 +2600,10 @@ class AnalysisSummary(betterproto2.Message):
     """
 
     create_time: "datetime.datetime | None" = betterproto2.field(
-        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+        3,
+        betterproto2.TYPE_MESSAGE,
+        unwrap=lambda: __google__protobuf__.Timestamp,
+        optional=True,
     )
     """
     When it was created.
@@ -2626,7 +2646,9 @@ class AnalyzeAttributionRequest(betterproto2.Message):
     Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
-    date_range: "DateRange | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    date_range: "DateRange | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Period modelled.
     """
@@ -2638,7 +2660,9 @@ class AnalyzeAttributionRequest(betterproto2.Message):
     Outcome modelled.
     """
 
-    channels: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    channels: "list[str]" = betterproto2.field(
+        4, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Channels to attribute (empty = every channel with spend).
     """
@@ -2752,7 +2776,10 @@ class AttributionModel(betterproto2.Message):
     """
 
     trained_at: "datetime.datetime | None" = betterproto2.field(
-        8, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+        8,
+        betterproto2.TYPE_MESSAGE,
+        unwrap=lambda: __google__protobuf__.Timestamp,
+        optional=True,
     )
     """
     When the model was trained.
@@ -2775,12 +2802,16 @@ class AttributionModelConfig(betterproto2.Message):
     Outcome modelled.
     """
 
-    channels: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    channels: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Channels included.
     """
 
-    controls: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
+    controls: "list[str]" = betterproto2.field(
+        3, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Control variables included.
     """
@@ -2815,7 +2846,9 @@ class AttributionModelConfig(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "AttributionModelConfig", AttributionModelConfig)
+default_message_pool.register_message(
+    "liftos.v1", "AttributionModelConfig", AttributionModelConfig
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2857,12 +2890,16 @@ class AttributionResult(betterproto2.Message):
     Baseline (non-media) outcome in the period.
     """
 
-    warnings: "list[str]" = betterproto2.field(6, betterproto2.TYPE_STRING, repeated=True)
+    warnings: "list[str]" = betterproto2.field(
+        6, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Warnings.
     """
 
-    health: "ModelHealth | None" = betterproto2.field(7, betterproto2.TYPE_MESSAGE, optional=True)
+    health: "ModelHealth | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Model health: its verdict and checks (FAIL: channels, campaigns and curves are empty).
     """
@@ -2895,7 +2932,9 @@ class AttributionResult(betterproto2.Message):
     How the effects are identified and what the answer assumes.
     """
 
-    confounders: "list[str]" = betterproto2.field(12, betterproto2.TYPE_STRING, repeated=True)
+    confounders: "list[str]" = betterproto2.field(
+        12, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Confounders adjusted for (nodes of the marketing DAG the data has).
     """
@@ -2907,12 +2946,16 @@ class AttributionResult(betterproto2.Message):
     Confounders the data lacks (the identification strategy must get around them).
     """
 
-    mediators: "list[str]" = betterproto2.field(14, betterproto2.TYPE_STRING, repeated=True)
+    mediators: "list[str]" = betterproto2.field(
+        14, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Mediators, deliberately not adjusted for (impressions, clicks, platform conversions).
     """
 
-    controls: "list[str]" = betterproto2.field(15, betterproto2.TYPE_STRING, repeated=True)
+    controls: "list[str]" = betterproto2.field(
+        15, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     The controls in the model (calendar, external series, geo-varying controls).
     """
@@ -2969,8 +3012,17 @@ class AttributionResult(betterproto2.Message):
     Seconds per step.
     """
 
+    daily: "DailyDecomposition | None" = betterproto2.field(
+        25, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The model's daily national fit and its split into baseline and channels.
+    """
 
-default_message_pool.register_message("liftos.v1", "AttributionResult", AttributionResult)
+
+default_message_pool.register_message(
+    "liftos.v1", "AttributionResult", AttributionResult
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3004,7 +3056,9 @@ class BalanceRow(betterproto2.Message):
     Control mean.
     """
 
-    variance_ratio: "float | None" = betterproto2.field(6, betterproto2.TYPE_DOUBLE, optional=True)
+    variance_ratio: "float | None" = betterproto2.field(
+        6, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Variance ratio treated/control.
     """
@@ -3039,7 +3093,9 @@ class BuildContextRequest(betterproto2.Message):
     Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
-    analysis_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    analysis_ids: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Analyses to build from (1 to 20).
     """
@@ -3057,7 +3113,9 @@ class BuildContextRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "BuildContextRequest", BuildContextRequest)
+default_message_pool.register_message(
+    "liftos.v1", "BuildContextRequest", BuildContextRequest
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3066,7 +3124,9 @@ class BuildContextResponse(betterproto2.Message):
     Response for BuildContext.
     """
 
-    insights: "list[Insight]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    insights: "list[Insight]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Insights.
     """
@@ -3076,13 +3136,17 @@ class BuildContextResponse(betterproto2.Message):
     The grounding context (facts with their provenance).
     """
 
-    prompts: "list[PromptMessage]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
+    prompts: "list[PromptMessage]" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Ready-to-send reasoning prompts.
     """
 
 
-default_message_pool.register_message("liftos.v1", "BuildContextResponse", BuildContextResponse)
+default_message_pool.register_message(
+    "liftos.v1", "BuildContextResponse", BuildContextResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3106,7 +3170,9 @@ class BuildGraphRequest(betterproto2.Message):
     Outcome node id (in the default graph, or added by nodes / add_edges).
     """
 
-    add_edges: "list[CausalEdge]" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, repeated=True)
+    add_edges: "list[CausalEdge]" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Edges to add to the default graph.
     """
@@ -3118,7 +3184,9 @@ class BuildGraphRequest(betterproto2.Message):
     Edges to remove from the default graph.
     """
 
-    nodes: "list[CausalNode]" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, repeated=True)
+    nodes: "list[CausalNode]" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Nodes to add or override (e.g. mark "demand" observed).
     """
@@ -3129,7 +3197,9 @@ class BuildGraphRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "BuildGraphRequest", BuildGraphRequest)
+default_message_pool.register_message(
+    "liftos.v1", "BuildGraphRequest", BuildGraphRequest
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3138,7 +3208,9 @@ class BuildGraphResponse(betterproto2.Message):
     Response for BuildGraph.
     """
 
-    graph: "CausalGraph | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    graph: "CausalGraph | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     The merged graph with roles filled in.
     """
@@ -3150,17 +3222,23 @@ class BuildGraphResponse(betterproto2.Message):
     Valid backdoor adjustment sets of observed variables.
     """
 
-    confounders: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
+    confounders: "list[str]" = betterproto2.field(
+        3, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Confounders (common causes of treatment and outcome).
     """
 
-    mediators: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    mediators: "list[str]" = betterproto2.field(
+        4, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Mediators on treatment → outcome paths.
     """
 
-    instruments: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
+    instruments: "list[str]" = betterproto2.field(
+        5, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Candidate instruments.
     """
@@ -3180,13 +3258,17 @@ class BuildGraphResponse(betterproto2.Message):
     Whether front-door identification is available.
     """
 
-    frontdoor_set: "list[str]" = betterproto2.field(9, betterproto2.TYPE_STRING, repeated=True)
+    frontdoor_set: "list[str]" = betterproto2.field(
+        9, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Front-door mediators, when available.
     """
 
 
-default_message_pool.register_message("liftos.v1", "BuildGraphResponse", BuildGraphResponse)
+default_message_pool.register_message(
+    "liftos.v1", "BuildGraphResponse", BuildGraphResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3195,7 +3277,9 @@ class CalendarDimension(betterproto2.Message):
     The calendar dimension: one row per date and country.
     """
 
-    date: "Date | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    date: "Date | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     The date.
     """
@@ -3304,7 +3388,9 @@ class CalendarDimension(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "CalendarDimension", CalendarDimension)
+default_message_pool.register_message(
+    "liftos.v1", "CalendarDimension", CalendarDimension
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3366,7 +3452,9 @@ class CampaignAttribution(betterproto2.Message):
     The campaign's channel.
     """
 
-    spend: "Money | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    spend: "Money | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Spend in the period.
     """
@@ -3391,7 +3479,9 @@ class CampaignAttribution(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "CampaignAttribution", CampaignAttribution)
+default_message_pool.register_message(
+    "liftos.v1", "CampaignAttribution", CampaignAttribution
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3440,12 +3530,16 @@ class CausalExperiment(betterproto2.Message):
     Display name.
     """
 
-    start_date: "Date | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    start_date: "Date | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     First day of treatment (account-local date).
     """
 
-    end_date: "Date | None" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True)
+    end_date: "Date | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Last day of treatment (inclusive); must not precede start_date.
     """
@@ -3492,13 +3586,17 @@ class CausalExperiment(betterproto2.Message):
     The causal graph the experiment assumes.
     """
 
-    treatment_units: "list[str]" = betterproto2.field(12, betterproto2.TYPE_STRING, repeated=True)
+    treatment_units: "list[str]" = betterproto2.field(
+        12, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Units explicitly in treatment (e.g. geo codes). When both unit lists are empty, units are
     assigned deterministically by hashing (experiment_id, unit) against treatment_share.
     """
 
-    control_units: "list[str]" = betterproto2.field(13, betterproto2.TYPE_STRING, repeated=True)
+    control_units: "list[str]" = betterproto2.field(
+        13, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Units explicitly in control.
     """
@@ -3509,12 +3607,16 @@ class CausalExperiment(betterproto2.Message):
     0.5.
     """
 
-    data_sources: "list[DataSource]" = betterproto2.field(15, betterproto2.TYPE_ENUM, repeated=True)
+    data_sources: "list[DataSource]" = betterproto2.field(
+        15, betterproto2.TYPE_ENUM, repeated=True
+    )
     """
     Sources the experiment applies to (empty = all).
     """
 
-    campaign_ids: "list[str]" = betterproto2.field(16, betterproto2.TYPE_STRING, repeated=True)
+    campaign_ids: "list[str]" = betterproto2.field(
+        16, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Campaigns the experiment applies to (empty = all in the sources).
     """
@@ -3539,7 +3641,10 @@ class CausalExperiment(betterproto2.Message):
     """
 
     create_time: "datetime.datetime | None" = betterproto2.field(
-        20, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+        20,
+        betterproto2.TYPE_MESSAGE,
+        unwrap=lambda: __google__protobuf__.Timestamp,
+        optional=True,
     )
     """
     When the registry stored the experiment (set by the server, ignored in a request).
@@ -3567,12 +3672,16 @@ class CausalGraph(betterproto2.Message):
     A causal DAG.
     """
 
-    nodes: "list[CausalNode]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    nodes: "list[CausalNode]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Nodes.
     """
 
-    edges: "list[CausalEdge]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    edges: "list[CausalEdge]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Directed edges; the graph must be acyclic.
     """
@@ -3601,7 +3710,10 @@ class CausalMarketingData(betterproto2.Message):
     """
 
     timestamp: "datetime.datetime | None" = betterproto2.field(
-        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+        3,
+        betterproto2.TYPE_MESSAGE,
+        unwrap=lambda: __google__protobuf__.Timestamp,
+        optional=True,
     )
     """
     Start of the record's day in UTC (the account-local date normalised by account timezone).
@@ -3721,7 +3833,9 @@ class CausalMarketingData(betterproto2.Message):
     causal_metadata.quality.
     """
 
-    embedding_vector: "list[float]" = betterproto2.field(23, betterproto2.TYPE_FLOAT, repeated=True)
+    embedding_vector: "list[float]" = betterproto2.field(
+        23, betterproto2.TYPE_FLOAT, repeated=True
+    )
     """
     The record's causal-aware embedding. Memory computes it on write when absent; a record that
     carries one (e.g. restored from a Scan) keeps it, and it must have the org's dimension.
@@ -3765,7 +3879,9 @@ class CausalMarketingData(betterproto2.Message):
     Restatement version: the pull time in microseconds; a higher version replaces a lower one.
     """
 
-    local_date: "Date | None" = betterproto2.field(31, betterproto2.TYPE_MESSAGE, optional=True)
+    local_date: "Date | None" = betterproto2.field(
+        31, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     The account-local calendar date the platform reported.
     """
@@ -3783,7 +3899,9 @@ class CausalMarketingData(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "CausalMarketingData", CausalMarketingData)
+default_message_pool.register_message(
+    "liftos.v1", "CausalMarketingData", CausalMarketingData
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3793,14 +3911,20 @@ class CausalMetadata(betterproto2.Message):
     """
 
     ingested_at: "datetime.datetime | None" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+        1,
+        betterproto2.TYPE_MESSAGE,
+        unwrap=lambda: __google__protobuf__.Timestamp,
+        optional=True,
     )
     """
     When LiftOS ingested the row.
     """
 
     pulled_at: "datetime.datetime | None" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+        2,
+        betterproto2.TYPE_MESSAGE,
+        unwrap=lambda: __google__protobuf__.Timestamp,
+        optional=True,
     )
     """
     When the platform data was pulled (defines the restatement version).
@@ -3922,7 +4046,9 @@ class CellDesign(betterproto2.Message):
     Spend multiplier at the recommended duration (after a budget cap).
     """
 
-    treatment_units: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    treatment_units: "list[str]" = betterproto2.field(
+        4, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Geos treated.
     """
@@ -4047,7 +4173,9 @@ class ChannelAllocation(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "ChannelAllocation", ChannelAllocation)
+default_message_pool.register_message(
+    "liftos.v1", "ChannelAllocation", ChannelAllocation
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4061,7 +4189,9 @@ class ChannelAttribution(betterproto2.Message):
     Channel.
     """
 
-    spend: "Money | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    spend: "Money | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Spend in the period.
     """
@@ -4130,7 +4260,9 @@ class ChannelAttribution(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "ChannelAttribution", ChannelAttribution)
+default_message_pool.register_message(
+    "liftos.v1", "ChannelAttribution", ChannelAttribution
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4145,28 +4277,38 @@ class ChannelConstraint(betterproto2.Message):
     Channel.
     """
 
-    min_spend: "float | None" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, optional=True)
+    min_spend: "float | None" = betterproto2.field(
+        2, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Minimum spend over the horizon (>= 0).
     """
 
-    max_spend: "float | None" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, optional=True)
+    max_spend: "float | None" = betterproto2.field(
+        3, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Maximum spend over the horizon (>= 0).
     """
 
-    min_ratio: "float | None" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, optional=True)
+    min_ratio: "float | None" = betterproto2.field(
+        4, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Minimum spend as a multiple of the current spend (>= 0), e.g. 0.5.
     """
 
-    max_ratio: "float | None" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, optional=True)
+    max_ratio: "float | None" = betterproto2.field(
+        5, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Maximum spend as a multiple of the current spend (>= 0), e.g. 2.
     """
 
 
-default_message_pool.register_message("liftos.v1", "ChannelConstraint", ChannelConstraint)
+default_message_pool.register_message(
+    "liftos.v1", "ChannelConstraint", ChannelConstraint
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4198,7 +4340,33 @@ class ChannelCounterfactual(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "ChannelCounterfactual", ChannelCounterfactual)
+default_message_pool.register_message(
+    "liftos.v1", "ChannelCounterfactual", ChannelCounterfactual
+)
+
+
+@dataclass(eq=False, repr=False)
+class ChannelDailyContribution(betterproto2.Message):
+    """
+    One channel's contribution to the outcome on each day of a DailyDecomposition.
+    """
+
+    channel: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Channel.
+    """
+
+    contribution: "list[float]" = betterproto2.field(
+        2, betterproto2.TYPE_DOUBLE, repeated=True
+    )
+    """
+    Outcome the channel contributed per day, in the outcome's units, one per date.
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "ChannelDailyContribution", ChannelDailyContribution
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4226,32 +4394,44 @@ class ChannelResponseModel(betterproto2.Message):
     Days in the period.
     """
 
-    scale: "list[float]" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, repeated=True)
+    scale: "list[float]" = betterproto2.field(
+        4, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Per draw: the outcome at saturation over the period.
     """
 
-    half_saturation: "list[float]" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, repeated=True)
+    half_saturation: "list[float]" = betterproto2.field(
+        5, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Per draw: κ, the half-saturation relative to the mean (baseline-weighted) input.
     """
 
-    shape: "list[float]" = betterproto2.field(6, betterproto2.TYPE_DOUBLE, repeated=True)
+    shape: "list[float]" = betterproto2.field(
+        6, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Per draw: S, the Hill shape.
     """
 
-    nodes: "list[float]" = betterproto2.field(7, betterproto2.TYPE_DOUBLE, repeated=True)
+    nodes: "list[float]" = betterproto2.field(
+        7, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Relative inputs of the quadrature nodes (the geo-days' inputs grouped; weighted mean 1).
     """
 
-    node_weights: "list[float]" = betterproto2.field(8, betterproto2.TYPE_DOUBLE, repeated=True)
+    node_weights: "list[float]" = betterproto2.field(
+        8, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Weights of the nodes (sum 1).
     """
 
-    carryover: "list[float]" = betterproto2.field(9, betterproto2.TYPE_DOUBLE, repeated=True)
+    carryover: "list[float]" = betterproto2.field(
+        9, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Adstock lag weights, today first (sum 1).
     """
@@ -4273,7 +4453,9 @@ class ChannelResponseModel(betterproto2.Message):
     Adstock shape.
     """
 
-    adstock_params: "list[float]" = betterproto2.field(13, betterproto2.TYPE_DOUBLE, repeated=True)
+    adstock_params: "list[float]" = betterproto2.field(
+        13, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Adstock parameters: (decay) for geometric, (shape, scale in days) for Weibull.
     """
@@ -4285,7 +4467,9 @@ class ChannelResponseModel(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "ChannelResponseModel", ChannelResponseModel)
+default_message_pool.register_message(
+    "liftos.v1", "ChannelResponseModel", ChannelResponseModel
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4318,22 +4502,30 @@ class Check(betterproto2.Message):
     What the result means, in words.
     """
 
-    statistic: "float | None" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, optional=True)
+    statistic: "float | None" = betterproto2.field(
+        5, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Test statistic, when there is one.
     """
 
-    p_value: "float | None" = betterproto2.field(6, betterproto2.TYPE_DOUBLE, optional=True)
+    p_value: "float | None" = betterproto2.field(
+        6, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     p-value, when there is one.
     """
 
-    threshold: "float | None" = betterproto2.field(7, betterproto2.TYPE_DOUBLE, optional=True)
+    threshold: "float | None" = betterproto2.field(
+        7, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Threshold the check compares against.
     """
 
-    new_effect: "float | None" = betterproto2.field(8, betterproto2.TYPE_DOUBLE, optional=True)
+    new_effect: "float | None" = betterproto2.field(
+        8, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Refuters: the effect re-estimated under the perturbation.
     """
@@ -4358,13 +4550,17 @@ class CheckClaimsRequest(betterproto2.Message):
     Text to check.
     """
 
-    analysis_ids: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
+    analysis_ids: "list[str]" = betterproto2.field(
+        3, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Analyses that count as evidence (at most 20; none: every causal claim is unsupported).
     """
 
 
-default_message_pool.register_message("liftos.v1", "CheckClaimsRequest", CheckClaimsRequest)
+default_message_pool.register_message(
+    "liftos.v1", "CheckClaimsRequest", CheckClaimsRequest
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4373,13 +4569,17 @@ class CheckClaimsResponse(betterproto2.Message):
     Response for CheckClaims.
     """
 
-    claims: "list[ClaimCheck]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    claims: "list[ClaimCheck]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     One entry per causal claim found.
     """
 
 
-default_message_pool.register_message("liftos.v1", "CheckClaimsResponse", CheckClaimsResponse)
+default_message_pool.register_message(
+    "liftos.v1", "CheckClaimsResponse", CheckClaimsResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4445,7 +4645,9 @@ class ClaimCheck(betterproto2.Message):
     Why.
     """
 
-    analysis_ids: "list[str]" = betterproto2.field(6, betterproto2.TYPE_STRING, repeated=True)
+    analysis_ids: "list[str]" = betterproto2.field(
+        6, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Analyses consulted.
     """
@@ -4555,7 +4757,9 @@ class Column(betterproto2.Message):
     Instants as microseconds since the Unix epoch (UTC).
     """
 
-    null_rows: "list[int]" = betterproto2.field(7, betterproto2.TYPE_INT64, repeated=True)
+    null_rows: "list[int]" = betterproto2.field(
+        7, betterproto2.TYPE_INT64, repeated=True
+    )
     """
     Row indexes whose value is missing, for types with no NaN (ints, strings, bools,
     timestamps). Empty means no missing values.
@@ -4653,7 +4857,9 @@ class ConceptualAssignment(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "ConceptualAssignment", ConceptualAssignment)
+default_message_pool.register_message(
+    "liftos.v1", "ConceptualAssignment", ConceptualAssignment
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4667,7 +4873,9 @@ class ConceptualRegion(betterproto2.Message):
     Name, e.g. "high_roas".
     """
 
-    prototype: "list[float]" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, repeated=True)
+    prototype: "list[float]" = betterproto2.field(
+        2, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Prototype coordinates, one per dimension.
     """
@@ -4744,7 +4952,9 @@ class ConfounderSummary(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "ConfounderSummary", ConfounderSummary)
+default_message_pool.register_message(
+    "liftos.v1", "ConfounderSummary", ConfounderSummary
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4786,7 +4996,9 @@ class ConfounderVariable(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "ConfounderVariable", ConfounderVariable)
+default_message_pool.register_message(
+    "liftos.v1", "ConfounderVariable", ConfounderVariable
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4805,7 +5017,9 @@ class CounterfactualRequest(betterproto2.Message):
     Attribution analysis to predict from (an AnalyzeAttribution result's analysis_id).
     """
 
-    changes: "list[SpendChange]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
+    changes: "list[SpendChange]" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Spend changes (channels not named are unchanged).
     """
@@ -4829,7 +5043,9 @@ class CounterfactualRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "CounterfactualRequest", CounterfactualRequest)
+default_message_pool.register_message(
+    "liftos.v1", "CounterfactualRequest", CounterfactualRequest
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4852,7 +5068,9 @@ class CounterfactualResponse(betterproto2.Message):
     Outcome under the changed plan.
     """
 
-    delta: "Interval | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    delta: "Interval | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Difference counterfactual − reference.
     """
@@ -4873,7 +5091,9 @@ class CounterfactualResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "CounterfactualResponse", CounterfactualResponse)
+default_message_pool.register_message(
+    "liftos.v1", "CounterfactualResponse", CounterfactualResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4916,6 +5136,66 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class DailyDecomposition(betterproto2.Message):
+    """
+    The attribution model's daily national series (sums over geos, in the outcome's units): its
+    fit to the outcome, and the prediction split into the baseline (every channel off) and each
+    channel's contribution, so that baseline + Σ contributions = predicted on each day.
+    """
+
+    dates: "list[Date]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The days, in order.
+    """
+
+    actual_outcome: "list[float]" = betterproto2.field(
+        2, betterproto2.TYPE_DOUBLE, repeated=True
+    )
+    """
+    Observed outcome, one per date.
+    """
+
+    predicted_outcome: "list[float]" = betterproto2.field(
+        3, betterproto2.TYPE_DOUBLE, repeated=True
+    )
+    """
+    The model's in-sample prediction of the outcome, one per date.
+    """
+
+    baseline_outcome: "list[float]" = betterproto2.field(
+        4, betterproto2.TYPE_DOUBLE, repeated=True
+    )
+    """
+    The prediction with every channel off, one per date; empty when the model failed its
+    health checks (a failed model attributes nothing).
+    """
+
+    channels: "list[ChannelDailyContribution]" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Each channel's contribution; empty when the model failed its health checks.
+    """
+
+    holdout: "list[bool]" = betterproto2.field(6, betterproto2.TYPE_BOOL, repeated=True)
+    """
+    Whether each date was held out by the health check's holdout fit, one per date.
+    """
+
+    decomposition: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
+    """
+    How the model's log-scale prediction is split into baseline and channels, in words.
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "DailyDecomposition", DailyDecomposition
+)
+
+
+@dataclass(eq=False, repr=False)
 class Date(betterproto2.Message):
     """
     A calendar date with no time zone, in the style of google.type.Date (defined here so the
@@ -4948,7 +5228,9 @@ class DatedValue(betterproto2.Message):
     One dated value.
     """
 
-    date: "Date | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    date: "Date | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     The day the value is for.
     """
@@ -4968,12 +5250,16 @@ class DateRange(betterproto2.Message):
     An inclusive range of calendar dates.
     """
 
-    start_date: "Date | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    start_date: "Date | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     First day in the range.
     """
 
-    end_date: "Date | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    end_date: "Date | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Last day in the range (inclusive); must not precede start_date.
     """
@@ -5052,13 +5338,17 @@ class DesignExperimentRequest(betterproto2.Message):
     Target power, in [0.5, 0.99] (default 0.8).
     """
 
-    duration_days: "list[int]" = betterproto2.field(8, betterproto2.TYPE_INT32, repeated=True)
+    duration_days: "list[int]" = betterproto2.field(
+        8, betterproto2.TYPE_INT32, repeated=True
+    )
     """
     Candidate durations in days, each 7..182 (default every week from 1 to 8 weeks that the
     history can check).
     """
 
-    history: "DateRange | None" = betterproto2.field(9, betterproto2.TYPE_MESSAGE, optional=True)
+    history: "DateRange | None" = betterproto2.field(
+        9, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     History used to power the design (default: everything memory holds for the org).
     """
@@ -5075,12 +5365,16 @@ class DesignExperimentRequest(betterproto2.Message):
     Spend multiplier of a single-cell design (see DesignCell).
     """
 
-    budget: "Money | None" = betterproto2.field(12, betterproto2.TYPE_MESSAGE, optional=True)
+    budget: "Money | None" = betterproto2.field(
+        12, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Cap on the added spend of a heavy-up over the test.
     """
 
-    cells: "list[DesignCell]" = betterproto2.field(13, betterproto2.TYPE_MESSAGE, repeated=True)
+    cells: "list[DesignCell]" = betterproto2.field(
+        13, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Cells of a multi-cell design (overrides treatment_type and spend_multiplier).
     """
@@ -5103,7 +5397,9 @@ class DesignExperimentRequest(betterproto2.Message):
     Attribution analysis whose estimate of the channel gives the expected effect.
     """
 
-    expected_roas: "float | None" = betterproto2.field(17, betterproto2.TYPE_DOUBLE, optional=True)
+    expected_roas: "float | None" = betterproto2.field(
+        17, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Expected incremental outcome per unit of spend change (used when no analysis is named).
     """
@@ -5129,7 +5425,9 @@ class DesignExperimentRequest(betterproto2.Message):
     Id to register under (default: generated); cells after the first get "-cell<k>".
     """
 
-    start_date: "Date | None" = betterproto2.field(22, betterproto2.TYPE_MESSAGE, optional=True)
+    start_date: "Date | None" = betterproto2.field(
+        22, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     First day of the test (default: the day after the history ends).
     """
@@ -5165,12 +5463,16 @@ class DesignExperimentResponse(betterproto2.Message):
     Power by duration (the first cell).
     """
 
-    cells: "list[CellDesign]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
+    cells: "list[CellDesign]" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Every cell.
     """
 
-    control_units: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    control_units: "list[str]" = betterproto2.field(
+        4, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Control geos, shared by the cells.
     """
@@ -5195,7 +5497,9 @@ class DesignExperimentResponse(betterproto2.Message):
     Whether the cells were registered.
     """
 
-    warnings: "list[str]" = betterproto2.field(9, betterproto2.TYPE_STRING, repeated=True)
+    warnings: "list[str]" = betterproto2.field(
+        9, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Multi-cell false-positive risk, geos left out, …
     """
@@ -5217,7 +5521,9 @@ class DoubleValues(betterproto2.Message):
     Packed doubles.
     """
 
-    values: "list[float]" = betterproto2.field(1, betterproto2.TYPE_DOUBLE, repeated=True)
+    values: "list[float]" = betterproto2.field(
+        1, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     One value per row, in row order.
     """
@@ -5253,7 +5559,9 @@ class EconomicIndicator(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "EconomicIndicator", EconomicIndicator)
+default_message_pool.register_message(
+    "liftos.v1", "EconomicIndicator", EconomicIndicator
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -5333,12 +5641,16 @@ class EffectEstimate(betterproto2.Message):
     Identification strategy.
     """
 
-    checks: "list[Check]" = betterproto2.field(14, betterproto2.TYPE_MESSAGE, repeated=True)
+    checks: "list[Check]" = betterproto2.field(
+        14, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Checks.
     """
 
-    warnings: "list[str]" = betterproto2.field(15, betterproto2.TYPE_STRING, repeated=True)
+    warnings: "list[str]" = betterproto2.field(
+        15, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Warnings about statistical trouble.
     """
@@ -5346,7 +5658,9 @@ class EffectEstimate(betterproto2.Message):
     statistics: "dict[str, float]" = betterproto2.field(
         16,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_DOUBLE),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_DOUBLE
+        ),
     )
     """
     Method-specific scalar diagnostics, e.g. "bandwidth_left", "first_stage_f",
@@ -5360,17 +5674,23 @@ class EffectEstimate(betterproto2.Message):
     Coefficient tables.
     """
 
-    series: "list[Series]" = betterproto2.field(18, betterproto2.TYPE_MESSAGE, repeated=True)
+    series: "list[Series]" = betterproto2.field(
+        18, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Series (pointwise effects, gaps).
     """
 
-    weights: "list[WeightSet]" = betterproto2.field(19, betterproto2.TYPE_MESSAGE, repeated=True)
+    weights: "list[WeightSet]" = betterproto2.field(
+        19, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Weight vectors.
     """
 
-    balance: "list[BalanceRow]" = betterproto2.field(20, betterproto2.TYPE_MESSAGE, repeated=True)
+    balance: "list[BalanceRow]" = betterproto2.field(
+        20, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Covariate balance.
     """
@@ -5431,12 +5751,16 @@ class EffectRoles(betterproto2.Message):
     Time column (panel / time-series methods).
     """
 
-    covariates: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
+    covariates: "list[str]" = betterproto2.field(
+        5, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Pre-treatment covariates / controls, at most 500.
     """
 
-    instruments: "list[str]" = betterproto2.field(6, betterproto2.TYPE_STRING, repeated=True)
+    instruments: "list[str]" = betterproto2.field(
+        6, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Excluded instruments (IV), at most 50.
     """
@@ -5446,7 +5770,9 @@ class EffectRoles(betterproto2.Message):
     Running variable column (RDD; with cutoff).
     """
 
-    cutoff: "float | None" = betterproto2.field(8, betterproto2.TYPE_DOUBLE, optional=True)
+    cutoff: "float | None" = betterproto2.field(
+        8, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Cutoff of the running variable (RDD).
     """
@@ -5461,7 +5787,9 @@ class EffectRoles(betterproto2.Message):
     Observation weights column.
     """
 
-    effect_modifiers: "list[str]" = betterproto2.field(11, betterproto2.TYPE_STRING, repeated=True)
+    effect_modifiers: "list[str]" = betterproto2.field(
+        11, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Effect modifiers for CATE by segment (DML), at most 50.
     """
@@ -5510,7 +5838,9 @@ class EstimateEffectRequest(betterproto2.Message):
     Records read from memory and aggregated into a table.
     """
 
-    roles: "EffectRoles | None" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True)
+    roles: "EffectRoles | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Column roles; outcome and treatment are required.
     """
@@ -5527,7 +5857,9 @@ class EstimateEffectRequest(betterproto2.Message):
     Significance level in (0, 1), default 0.05.
     """
 
-    graph: "CausalGraph | None" = betterproto2.field(8, betterproto2.TYPE_MESSAGE, optional=True)
+    graph: "CausalGraph | None" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Causal graph to identify from (default: the marketing DAG).
     """
@@ -5545,7 +5877,9 @@ class EstimateEffectRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "EstimateEffectRequest", EstimateEffectRequest)
+default_message_pool.register_message(
+    "liftos.v1", "EstimateEffectRequest", EstimateEffectRequest
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -5567,7 +5901,9 @@ class EstimateEffectResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "EstimateEffectResponse", EstimateEffectResponse)
+default_message_pool.register_message(
+    "liftos.v1", "EstimateEffectResponse", EstimateEffectResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -5601,12 +5937,16 @@ class EstimationOptions(betterproto2.Message):
     Event study lags, 0-366 (0 = every lag the data reach).
     """
 
-    caliper: "float | None" = betterproto2.field(6, betterproto2.TYPE_DOUBLE, optional=True)
+    caliper: "float | None" = betterproto2.field(
+        6, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Matching caliper in SDs of the logit propensity, in (0, 10] (default 0.2).
     """
 
-    bandwidth: "float | None" = betterproto2.field(7, betterproto2.TYPE_DOUBLE, optional=True)
+    bandwidth: "float | None" = betterproto2.field(
+        7, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     RDD bandwidth in running-variable units, positive (default: MSE-optimal).
     """
@@ -5617,7 +5957,9 @@ class EstimationOptions(betterproto2.Message):
     boosting). CATE by segment comes from a causal forest whenever effect modifiers are given.
     """
 
-    propensity_trim: "float | None" = betterproto2.field(9, betterproto2.TYPE_DOUBLE, optional=True)
+    propensity_trim: "float | None" = betterproto2.field(
+        9, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     IPW and AIPW: clip propensity scores to [trim, 1 − trim], trim in (0, 0.5). Unset: no trimming
     (the overlap check warns when a score falls outside [0.01, 0.99]).
@@ -5638,7 +5980,9 @@ class EstimationOptions(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "EstimationOptions", EstimationOptions)
+default_message_pool.register_message(
+    "liftos.v1", "EstimationOptions", EstimationOptions
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -5665,7 +6009,9 @@ class ExperimentResult(betterproto2.Message):
     Channel the lift applies to.
     """
 
-    window: "DateRange | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    window: "DateRange | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Test window (Robyn liftStartDate / liftEndDate).
     """
@@ -5700,7 +6046,9 @@ class ExperimentResult(betterproto2.Message):
     Lift relative to the counterfactual outcome, e.g. 0.12 for +12%.
     """
 
-    spend: "Money | None" = betterproto2.field(10, betterproto2.TYPE_MESSAGE, optional=True)
+    spend: "Money | None" = betterproto2.field(
+        10, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Spend in the treated cell during the window (Robyn spend).
     """
@@ -5796,7 +6144,9 @@ class ExplainRequest(betterproto2.Message):
     or `llm` names one, else the grounded writer).
     """
 
-    llm: "LlmEndpoint | None" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, optional=True)
+    llm: "LlmEndpoint | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     An OpenAI-compatible endpoint for this call. The server calls only the endpoint it was
     configured with, endpoints it allows (`--llm-allowed-urls`), and, when it listens on
@@ -5845,7 +6195,9 @@ class ExplanationDone(betterproto2.Message):
     The complete text.
     """
 
-    citations: "list[Citation]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    citations: "list[Citation]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Citations.
     """
@@ -5940,14 +6292,18 @@ class ExternalFactorSeries(betterproto2.Message):
     Geo the series is for; empty for all geos.
     """
 
-    values: "list[DatedValue]" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, repeated=True)
+    values: "list[DatedValue]" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Daily values, 1..20,000, one per date, each finite and within ±1e12 (empty on a list without
     include_values).
     """
 
 
-default_message_pool.register_message("liftos.v1", "ExternalFactorSeries", ExternalFactorSeries)
+default_message_pool.register_message(
+    "liftos.v1", "ExternalFactorSeries", ExternalFactorSeries
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -5961,7 +6317,9 @@ class Fact(betterproto2.Message):
     Machine name, e.g. "marginal_roas".
     """
 
-    value: "Interval | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    value: "Interval | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     The figure with its interval, when it is a number.
     """
@@ -5997,7 +6355,9 @@ class FeatureImportance(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "FeatureImportance", FeatureImportance)
+default_message_pool.register_message(
+    "liftos.v1", "FeatureImportance", FeatureImportance
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6006,20 +6366,18 @@ class ForecastPoint(betterproto2.Message):
     A forecast point.
     """
 
-    date: "Date | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    date: "Date | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Date.
     """
 
-    outcome: "Interval | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    outcome: "Interval | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Forecast with interval.
-    """
-
-    fan: "list[Interval]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
-    """
-    The forecast's intervals at each of the request's fan_levels, in that order (empty when
-    none was asked): nested bands of one set of sampled paths, for a fan chart.
     """
 
 
@@ -6043,7 +6401,9 @@ class GetAnalysisRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "GetAnalysisRequest", GetAnalysisRequest)
+default_message_pool.register_message(
+    "liftos.v1", "GetAnalysisRequest", GetAnalysisRequest
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6052,13 +6412,17 @@ class GetAnalysisResponse(betterproto2.Message):
     Response for GetAnalysis.
     """
 
-    analysis: "Analysis | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    analysis: "Analysis | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     The analysis.
     """
 
 
-default_message_pool.register_message("liftos.v1", "GetAnalysisResponse", GetAnalysisResponse)
+default_message_pool.register_message(
+    "liftos.v1", "GetAnalysisResponse", GetAnalysisResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6072,12 +6436,16 @@ class GetCalendarRequest(betterproto2.Message):
     ISO 3166-1 alpha-2 country code, e.g. "US", of a country the `holidays` package covers.
     """
 
-    start_date: "Date | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    start_date: "Date | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     First date (inclusive).
     """
 
-    end_date: "Date | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    end_date: "Date | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Last date (inclusive), not before start_date; the range covers at most 3,660 days.
     """
@@ -6094,7 +6462,9 @@ class GetCalendarRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "GetCalendarRequest", GetCalendarRequest)
+default_message_pool.register_message(
+    "liftos.v1", "GetCalendarRequest", GetCalendarRequest
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6111,7 +6481,9 @@ class GetCalendarResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "GetCalendarResponse", GetCalendarResponse)
+default_message_pool.register_message(
+    "liftos.v1", "GetCalendarResponse", GetCalendarResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6131,7 +6503,9 @@ class GetExperimentRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "GetExperimentRequest", GetExperimentRequest)
+default_message_pool.register_message(
+    "liftos.v1", "GetExperimentRequest", GetExperimentRequest
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6148,7 +6522,9 @@ class GetExperimentResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "GetExperimentResponse", GetExperimentResponse)
+default_message_pool.register_message(
+    "liftos.v1", "GetExperimentResponse", GetExperimentResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6214,7 +6590,9 @@ class GraphNode(betterproto2.Message):
     properties: "dict[str, str]" = betterproto2.field(
         5,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
+        ),
     )
     """
     Type-specific properties (they differ per node type, hence a map).
@@ -6242,12 +6620,16 @@ class HealthCheck(betterproto2.Message):
     This check's verdict.
     """
 
-    value: "float | None" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, optional=True)
+    value: "float | None" = betterproto2.field(
+        3, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     The number the verdict rests on, when there is one.
     """
 
-    threshold: "float | None" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, optional=True)
+    threshold: "float | None" = betterproto2.field(
+        4, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     The threshold it was compared with.
     """
@@ -6286,12 +6668,16 @@ class IdentificationStrategy(betterproto2.Message):
     Why this method, in words.
     """
 
-    assumptions: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    assumptions: "list[str]" = betterproto2.field(
+        4, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Assumptions the estimate rests on, in words.
     """
 
-    adjustment_set: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
+    adjustment_set: "list[str]" = betterproto2.field(
+        5, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Variables adjusted for.
     """
@@ -6304,7 +6690,9 @@ class IdentificationStrategy(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "IdentificationStrategy", IdentificationStrategy)
+default_message_pool.register_message(
+    "liftos.v1", "IdentificationStrategy", IdentificationStrategy
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6339,19 +6727,26 @@ class IngestRequest(betterproto2.Message):
     json_rows together hold at most 10,000 rows.
     """
 
-    json_rows: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
+    json_rows: "list[str]" = betterproto2.field(
+        5, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Raw rows as the export's JSON lines, one object per entry; preferred for bulk because the
     server parses them directly. Row indexes count rows first, then json_rows.
     """
 
-    account: "AccountInfo | None" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, optional=True)
+    account: "AccountInfo | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Account metadata the platform sends out of band (time zone, currency).
     """
 
     pulled_at: "datetime.datetime | None" = betterproto2.field(
-        7, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+        7,
+        betterproto2.TYPE_MESSAGE,
+        unwrap=lambda: __google__protobuf__.Timestamp,
+        optional=True,
     )
     """
     When the client pulled these rows from the platform (unset: when the server received the
@@ -6475,7 +6870,9 @@ class Insight(betterproto2.Message):
     The insight in words.
     """
 
-    analysis_ids: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
+    analysis_ids: "list[str]" = betterproto2.field(
+        3, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Analyses it rests on.
     """
@@ -6485,7 +6882,9 @@ class Insight(betterproto2.Message):
     Confidence in [0, 1] derived from the evidence (interval, checks).
     """
 
-    citations: "list[Citation]" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, repeated=True)
+    citations: "list[Citation]" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     The analysis facts behind the figures in `text` (spans into `text`).
     """
@@ -6546,22 +6945,30 @@ class LagFeatures(betterproto2.Message):
     needed was not available (too early in the series).
     """
 
-    spend_lag_1: "float | None" = betterproto2.field(1, betterproto2.TYPE_DOUBLE, optional=True)
+    spend_lag_1: "float | None" = betterproto2.field(
+        1, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Spend 1 day earlier.
     """
 
-    spend_lag_7: "float | None" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, optional=True)
+    spend_lag_7: "float | None" = betterproto2.field(
+        2, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Spend 7 days earlier.
     """
 
-    spend_lag_14: "float | None" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, optional=True)
+    spend_lag_14: "float | None" = betterproto2.field(
+        3, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Spend 14 days earlier.
     """
 
-    spend_lag_28: "float | None" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, optional=True)
+    spend_lag_28: "float | None" = betterproto2.field(
+        4, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Spend 28 days earlier.
     """
@@ -6594,22 +7001,30 @@ class LagFeatures(betterproto2.Message):
     Conversions 28 days earlier.
     """
 
-    revenue_lag_1: "float | None" = betterproto2.field(9, betterproto2.TYPE_DOUBLE, optional=True)
+    revenue_lag_1: "float | None" = betterproto2.field(
+        9, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Revenue 1 day earlier.
     """
 
-    revenue_lag_7: "float | None" = betterproto2.field(10, betterproto2.TYPE_DOUBLE, optional=True)
+    revenue_lag_7: "float | None" = betterproto2.field(
+        10, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Revenue 7 days earlier.
     """
 
-    revenue_lag_14: "float | None" = betterproto2.field(11, betterproto2.TYPE_DOUBLE, optional=True)
+    revenue_lag_14: "float | None" = betterproto2.field(
+        11, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Revenue 14 days earlier.
     """
 
-    revenue_lag_28: "float | None" = betterproto2.field(12, betterproto2.TYPE_DOUBLE, optional=True)
+    revenue_lag_28: "float | None" = betterproto2.field(
+        12, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Revenue 28 days earlier.
     """
@@ -6669,7 +7084,9 @@ class ListAnalysesRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "ListAnalysesRequest", ListAnalysesRequest)
+default_message_pool.register_message(
+    "liftos.v1", "ListAnalysesRequest", ListAnalysesRequest
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6691,7 +7108,9 @@ class ListAnalysesResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "ListAnalysesResponse", ListAnalysesResponse)
+default_message_pool.register_message(
+    "liftos.v1", "ListAnalysesResponse", ListAnalysesResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6767,13 +7186,17 @@ class ListExperimentsRequest(betterproto2.Message):
     Token from a previous response's next_page_token.
     """
 
-    active_on: "Date | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    active_on: "Date | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Only experiments whose window contains this date, when set.
     """
 
 
-default_message_pool.register_message("liftos.v1", "ListExperimentsRequest", ListExperimentsRequest)
+default_message_pool.register_message(
+    "liftos.v1", "ListExperimentsRequest", ListExperimentsRequest
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6921,7 +7344,9 @@ class ModelHealth(betterproto2.Message):
     Worst verdict of the checks.
     """
 
-    checks: "list[HealthCheck]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    checks: "list[HealthCheck]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Every check.
     """
@@ -6998,7 +7423,9 @@ class OptimizeBudgetRequest(betterproto2.Message):
     Attribution analysis with response curves.
     """
 
-    total_budget: "Money | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    total_budget: "Money | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Total budget over the horizon (> 0). Required unless target_marginal_roas is set; with
     it, a cap on the budget found.
@@ -7024,7 +7451,9 @@ class OptimizeBudgetRequest(betterproto2.Message):
     Outcome to maximise (default: the analysis's outcome; it must be that outcome).
     """
 
-    profit_margin: "float | None" = betterproto2.field(7, betterproto2.TYPE_DOUBLE, optional=True)
+    profit_margin: "float | None" = betterproto2.field(
+        7, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Maximise profit instead, margin × incremental outcome − spend, at this margin in (0, 100];
     the budget is then a cap and may be left unspent.
@@ -7043,7 +7472,9 @@ class OptimizeBudgetRequest(betterproto2.Message):
     Significance level of the intervals, in (0, 0.5) (default 0.1: 90% intervals).
     """
 
-    max_change: "float | None" = betterproto2.field(10, betterproto2.TYPE_DOUBLE, optional=True)
+    max_change: "float | None" = betterproto2.field(
+        10, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     The bound of a channel without a constraint: its spend stays within (1 ± max_change) ×
     its current spend scaled to the budget, in [0, 10] (unset: 0.3, the default of Meridian's
@@ -7053,7 +7484,9 @@ class OptimizeBudgetRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "OptimizeBudgetRequest", OptimizeBudgetRequest)
+default_message_pool.register_message(
+    "liftos.v1", "OptimizeBudgetRequest", OptimizeBudgetRequest
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -7083,7 +7516,9 @@ class OptimizeBudgetResponse(betterproto2.Message):
     Expected outcome under the optimal allocation (for profit: margin × outcome − spend).
     """
 
-    uplift: "Interval | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    uplift: "Interval | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Optimal − current, paired over the model's draws.
     """
@@ -7103,7 +7538,9 @@ class OptimizeBudgetResponse(betterproto2.Message):
     Whether the whole budget is used (a profit objective may leave some unspent).
     """
 
-    total_budget: "Money | None" = betterproto2.field(8, betterproto2.TYPE_MESSAGE, optional=True)
+    total_budget: "Money | None" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     The budget allocated (in target-efficiency mode, the budget found).
     """
@@ -7120,7 +7557,9 @@ class OptimizeBudgetResponse(betterproto2.Message):
     The outcome the curves are in.
     """
 
-    warnings: "list[str]" = betterproto2.field(11, betterproto2.TYPE_STRING, repeated=True)
+    warnings: "list[str]" = betterproto2.field(
+        11, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Held channels, extrapolated curves, an optimiser that did not converge.
     """
@@ -7131,7 +7570,9 @@ class OptimizeBudgetResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "OptimizeBudgetResponse", OptimizeBudgetResponse)
+default_message_pool.register_message(
+    "liftos.v1", "OptimizeBudgetResponse", OptimizeBudgetResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -7224,7 +7665,9 @@ class PredictPerformanceRequest(betterproto2.Message):
     Significance level, in (0, 0.5) (default 0.05).
     """
 
-    plan: "list[SpendPlan]" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, repeated=True)
+    plan: "list[SpendPlan]" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Spend per channel over the horizon (channels not named keep their recent daily spend).
     """
@@ -7241,13 +7684,6 @@ class PredictPerformanceRequest(betterproto2.Message):
     ISO 3166 country whose holidays the baseline knows (default "US").
     """
 
-    fan_levels: "list[float]" = betterproto2.field(9, betterproto2.TYPE_DOUBLE, repeated=True)
-    """
-    Coverage levels of a forecast fan, each in (0, 1), distinct, at most 10, e.g. 0.5, 0.8,
-    0.95: every point and the totals carry one interval per level, in this order (empty: only
-    the alpha interval).
-    """
-
 
 default_message_pool.register_message(
     "liftos.v1", "PredictPerformanceRequest", PredictPerformanceRequest
@@ -7260,12 +7696,16 @@ class PredictPerformanceResponse(betterproto2.Message):
     Response for PredictPerformance.
     """
 
-    points: "list[ForecastPoint]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    points: "list[ForecastPoint]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Daily forecast.
     """
 
-    total: "Interval | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    total: "Interval | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Total over the horizon.
     """
@@ -7277,12 +7717,16 @@ class PredictPerformanceResponse(betterproto2.Message):
     Baseline (non-media) outcome over the horizon.
     """
 
-    media_total: "Interval | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    media_total: "Interval | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Media-driven outcome over the horizon under the plan.
     """
 
-    warnings: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
+    warnings: "list[str]" = betterproto2.field(
+        5, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Unseen holidays, too short a history for yearly seasonality, …
     """
@@ -7292,25 +7736,6 @@ class PredictPerformanceResponse(betterproto2.Message):
     )
     """
     The outcome forecast.
-    """
-
-    total_fan: "list[Interval]" = betterproto2.field(7, betterproto2.TYPE_MESSAGE, repeated=True)
-    """
-    The total's intervals at each of the request's fan_levels, in that order.
-    """
-
-    baseline_total_fan: "list[Interval]" = betterproto2.field(
-        8, betterproto2.TYPE_MESSAGE, repeated=True
-    )
-    """
-    The baseline total's intervals at each of the request's fan_levels, in that order.
-    """
-
-    media_total_fan: "list[Interval]" = betterproto2.field(
-        9, betterproto2.TYPE_MESSAGE, repeated=True
-    )
-    """
-    The media total's intervals at each of the request's fan_levels, in that order.
     """
 
 
@@ -7373,7 +7798,9 @@ class QualityComponents(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "QualityComponents", QualityComponents)
+default_message_pool.register_message(
+    "liftos.v1", "QualityComponents", QualityComponents
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -7417,7 +7844,9 @@ class QueryGraphRequest(betterproto2.Message):
     Hops to follow, 1..4 (default 1).
     """
 
-    edge_types: "list[GraphEdgeType]" = betterproto2.field(4, betterproto2.TYPE_ENUM, repeated=True)
+    edge_types: "list[GraphEdgeType]" = betterproto2.field(
+        4, betterproto2.TYPE_ENUM, repeated=True
+    )
     """
     Only follow these edge types (empty = all).
     """
@@ -7428,7 +7857,9 @@ class QueryGraphRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "QueryGraphRequest", QueryGraphRequest)
+default_message_pool.register_message(
+    "liftos.v1", "QueryGraphRequest", QueryGraphRequest
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -7437,12 +7868,16 @@ class QueryGraphResponse(betterproto2.Message):
     Response for QueryGraph.
     """
 
-    nodes: "list[GraphNode]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    nodes: "list[GraphNode]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Nodes, the start node first.
     """
 
-    edges: "list[GraphEdge]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    edges: "list[GraphEdge]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Edges among the returned nodes.
     """
@@ -7453,7 +7888,9 @@ class QueryGraphResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "QueryGraphResponse", QueryGraphResponse)
+default_message_pool.register_message(
+    "liftos.v1", "QueryGraphResponse", QueryGraphResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -7501,7 +7938,9 @@ class Recommendation(betterproto2.Message):
     Confidence in [0, 1].
     """
 
-    analysis_ids: "list[str]" = betterproto2.field(8, betterproto2.TYPE_STRING, repeated=True)
+    analysis_ids: "list[str]" = betterproto2.field(
+        8, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Analyses it rests on.
     """
@@ -7511,7 +7950,9 @@ class Recommendation(betterproto2.Message):
     Priority rank (1 = first).
     """
 
-    facts: "list[Fact]" = betterproto2.field(10, betterproto2.TYPE_MESSAGE, repeated=True)
+    facts: "list[Fact]" = betterproto2.field(
+        10, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     The figures the recommendation rests on.
     """
@@ -7548,7 +7989,9 @@ class RecommendRequest(betterproto2.Message):
     Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
-    analysis_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    analysis_ids: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Attribution analyses to use: the first is the model recommended from (empty: the org's
     latest attribution analysis, from CausalService.ListAnalyses).
@@ -7583,7 +8026,9 @@ class RecommendRequest(betterproto2.Message):
     Significance level of the intervals, in (0, 0.5) (default 0.1: 90% intervals).
     """
 
-    design_tests: "bool | None" = betterproto2.field(8, betterproto2.TYPE_BOOL, optional=True)
+    design_tests: "bool | None" = betterproto2.field(
+        8, betterproto2.TYPE_BOOL, optional=True
+    )
     """
     Propose a geo experiment for each channel that needs a test (reads the org's history
     from memory; default true). Set false for a faster answer without designs.
@@ -7606,13 +8051,17 @@ class RecommendResponse(betterproto2.Message):
     Recommendations by priority.
     """
 
-    warnings: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    warnings: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     What limited the answer (channels held, designs that could not be made).
     """
 
 
-default_message_pool.register_message("liftos.v1", "RecommendResponse", RecommendResponse)
+default_message_pool.register_message(
+    "liftos.v1", "RecommendResponse", RecommendResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -7623,17 +8072,23 @@ class RecordQuery(betterproto2.Message):
     channel, date, treatment_intensity, data_quality_score, and one column per external factor).
     """
 
-    date_range: "DateRange | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    date_range: "DateRange | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Date range (account-local dates); an unset bound is open.
     """
 
-    sources: "list[DataSource]" = betterproto2.field(2, betterproto2.TYPE_ENUM, repeated=True)
+    sources: "list[DataSource]" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, repeated=True
+    )
     """
     Sources (empty = all).
     """
 
-    campaign_ids: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
+    campaign_ids: "list[str]" = betterproto2.field(
+        3, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Campaigns (empty = all), at most 10,000.
     """
@@ -7643,7 +8098,9 @@ class RecordQuery(betterproto2.Message):
     Experiment whose assignment defines `treated` and window defines `post`.
     """
 
-    channels: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
+    channels: "list[str]" = betterproto2.field(
+        5, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Channels (empty = all), at most 100.
     """
@@ -7711,22 +8168,30 @@ class ResponseCurve(betterproto2.Message):
     Channel.
     """
 
-    spend: "list[float]" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, repeated=True)
+    spend: "list[float]" = betterproto2.field(
+        2, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Spend levels.
     """
 
-    outcome: "list[float]" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, repeated=True)
+    outcome: "list[float]" = betterproto2.field(
+        3, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Expected incremental outcome at each level.
     """
 
-    lower: "list[float]" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, repeated=True)
+    lower: "list[float]" = betterproto2.field(
+        4, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Lower band.
     """
 
-    upper: "list[float]" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, repeated=True)
+    upper: "list[float]" = betterproto2.field(
+        5, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Upper band.
     """
@@ -7778,17 +8243,23 @@ class ScanRequest(betterproto2.Message):
     Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
-    time_range: "TimeRange | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    time_range: "TimeRange | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Restrict to records whose timestamp is in range (unset: all time).
     """
 
-    sources: "list[DataSource]" = betterproto2.field(3, betterproto2.TYPE_ENUM, repeated=True)
+    sources: "list[DataSource]" = betterproto2.field(
+        3, betterproto2.TYPE_ENUM, repeated=True
+    )
     """
     Restrict to these sources (empty = all).
     """
 
-    campaign_ids: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    campaign_ids: "list[str]" = betterproto2.field(
+        4, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Restrict to these campaigns (empty = all), at most 10,000.
     """
@@ -7820,7 +8291,9 @@ class ScanRequest(betterproto2.Message):
     Include embedding vectors (off by default: they dominate the size).
     """
 
-    channels: "list[str]" = betterproto2.field(10, betterproto2.TYPE_STRING, repeated=True)
+    channels: "list[str]" = betterproto2.field(
+        10, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Restrict to these channels (empty = all), at most 10,000.
     """
@@ -7859,12 +8332,16 @@ class SearchFilter(betterproto2.Message):
     Exact metadata filters applied to a search: a record that does not match is never returned.
     """
 
-    sources: "list[DataSource]" = betterproto2.field(1, betterproto2.TYPE_ENUM, repeated=True)
+    sources: "list[DataSource]" = betterproto2.field(
+        1, betterproto2.TYPE_ENUM, repeated=True
+    )
     """
     Sources (empty = all).
     """
 
-    campaign_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    campaign_ids: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Campaigns (empty = all), at most 10,000.
     """
@@ -7881,7 +8358,9 @@ class SearchFilter(betterproto2.Message):
     Treatment groups (empty = all).
     """
 
-    time_range: "TimeRange | None" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True)
+    time_range: "TimeRange | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Time range of the record timestamps (unset: all time).
     """
@@ -7903,7 +8382,9 @@ class SearchFilter(betterproto2.Message):
     Geos (empty = all), at most 10,000.
     """
 
-    channels: "list[str]" = betterproto2.field(9, betterproto2.TYPE_STRING, repeated=True)
+    channels: "list[str]" = betterproto2.field(
+        9, betterproto2.TYPE_STRING, repeated=True
+    )
     """
     Channels (empty = all), at most 10,000.
     """
@@ -7967,7 +8448,9 @@ class SearchRequest(betterproto2.Message):
     A raw vector of the index's dimension.
     """
 
-    filter: "SearchFilter | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    filter: "SearchFilter | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Exact filters (unset: none).
     """
@@ -7992,7 +8475,9 @@ class SearchResponse(betterproto2.Message):
     Response for Search.
     """
 
-    hits: "list[SearchHit]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    hits: "list[SearchHit]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     Hits, best first.
     """
@@ -8034,22 +8519,30 @@ class Series(betterproto2.Message):
     Index labels (ISO dates or event times).
     """
 
-    values: "list[float]" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, repeated=True)
+    values: "list[float]" = betterproto2.field(
+        3, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Values.
     """
 
-    lower: "list[float]" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, repeated=True)
+    lower: "list[float]" = betterproto2.field(
+        4, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Lower band (empty when none).
     """
 
-    upper: "list[float]" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, repeated=True)
+    upper: "list[float]" = betterproto2.field(
+        5, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Upper band (empty when none).
     """
 
-    positions: "list[float]" = betterproto2.field(6, betterproto2.TYPE_DOUBLE, repeated=True)
+    positions: "list[float]" = betterproto2.field(
+        6, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Numeric position of each point on a continuous axis (a running-variable value, a
     propensity score), one per value; empty when the index labels the points (dates, event
@@ -8071,12 +8564,16 @@ class SpendChange(betterproto2.Message):
     Channel.
     """
 
-    multiplier: "float | None" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, optional=True)
+    multiplier: "float | None" = betterproto2.field(
+        2, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     New spend as a multiple of the reference spend (1 = unchanged). Use this or spend.
     """
 
-    spend: "float | None" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, optional=True)
+    spend: "float | None" = betterproto2.field(
+        3, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     New absolute spend over the horizon.
     """
@@ -8096,17 +8593,23 @@ class SpendPlan(betterproto2.Message):
     Channel.
     """
 
-    daily_spend: "float | None" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, optional=True)
+    daily_spend: "float | None" = betterproto2.field(
+        2, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     The same spend every day (>= 0). Use this, daily, or multiplier.
     """
 
-    daily: "list[float]" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, repeated=True)
+    daily: "list[float]" = betterproto2.field(
+        3, betterproto2.TYPE_DOUBLE, repeated=True
+    )
     """
     Spend per day, one value per horizon day (>= 0).
     """
 
-    multiplier: "float | None" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, optional=True)
+    multiplier: "float | None" = betterproto2.field(
+        4, betterproto2.TYPE_DOUBLE, optional=True
+    )
     """
     Recent daily spend (the history's last 28 days) times this (>= 0).
     """
@@ -8208,7 +8711,9 @@ class Table(betterproto2.Message):
     as a few contiguous arrays rather than 100k messages.
     """
 
-    columns: "list[Column]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    columns: "list[Column]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
     """
     The columns, in order; names are unique.
     """
@@ -8229,14 +8734,20 @@ class TimeRange(betterproto2.Message):
     """
 
     start_time: "datetime.datetime | None" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+        1,
+        betterproto2.TYPE_MESSAGE,
+        unwrap=lambda: __google__protobuf__.Timestamp,
+        optional=True,
     )
     """
     Inclusive lower bound; unset: no lower bound.
     """
 
     end_time: "datetime.datetime | None" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+        2,
+        betterproto2.TYPE_MESSAGE,
+        unwrap=lambda: __google__protobuf__.Timestamp,
+        optional=True,
     )
     """
     Exclusive upper bound; unset: no upper bound.
@@ -8262,7 +8773,9 @@ class TreatmentConfig(betterproto2.Message):
     Treatment intensity recorded on the arm's records.
     """
 
-    daily_budget: "Money | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    daily_budget: "Money | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
     """
     Daily budget per unit, when the arm fixes one.
     """
@@ -8318,7 +8831,9 @@ class ValidationMetrics(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "ValidationMetrics", ValidationMetrics)
+default_message_pool.register_message(
+    "liftos.v1", "ValidationMetrics", ValidationMetrics
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -8327,7 +8842,9 @@ class Vector(betterproto2.Message):
     A dense vector.
     """
 
-    values: "list[float]" = betterproto2.field(1, betterproto2.TYPE_FLOAT, repeated=True)
+    values: "list[float]" = betterproto2.field(
+        1, betterproto2.TYPE_FLOAT, repeated=True
+    )
     """
     Components, as many as the org's embedding dimension, all finite.
     """
@@ -8350,7 +8867,9 @@ class WeightSet(betterproto2.Message):
     weights: "dict[str, float]" = betterproto2.field(
         2,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_DOUBLE),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_DOUBLE
+        ),
     )
     """
     Weights by label.
@@ -8437,7 +8956,9 @@ class WriteStreamRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "WriteStreamRequest", WriteStreamRequest)
+default_message_pool.register_message(
+    "liftos.v1", "WriteStreamRequest", WriteStreamRequest
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -8472,7 +8993,9 @@ class WriteStreamResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message("liftos.v1", "WriteStreamResponse", WriteStreamResponse)
+default_message_pool.register_message(
+    "liftos.v1", "WriteStreamResponse", WriteStreamResponse
+)
 
 
 class CausalServiceStub:
@@ -8483,7 +9006,9 @@ class CausalServiceStub:
     def __init__(self, channel: grpc.Channel):
         self._channel = channel
 
-    def estimate_effect(self, message: "EstimateEffectRequest") -> "EstimateEffectResponse":
+    def estimate_effect(
+        self, message: "EstimateEffectRequest"
+    ) -> "EstimateEffectResponse":
         """
         One causal estimate with a named method (or AUTO) on an inline Table or on records read
         from memory, with its checks. The result is also stored as an analysis.
@@ -8561,7 +9086,9 @@ class CausalServiceStub:
             ListAnalysesResponse.FromString,
         )(message)
 
-    def counterfactual(self, message: "CounterfactualRequest") -> "CounterfactualResponse":
+    def counterfactual(
+        self, message: "CounterfactualRequest"
+    ) -> "CounterfactualResponse":
         """
         Predicted outcome under a changed spend plan, from a stored attribution analysis, with an
         interval. Errors: INVALID_ARGUMENT (no change, an unknown channel or one named twice, a
@@ -8607,7 +9134,9 @@ class IngestionServiceStub:
             IngestResponse.FromString,
         )(iter(messages))
 
-    def create_experiment(self, message: "CreateExperimentRequest") -> "CreateExperimentResponse":
+    def create_experiment(
+        self, message: "CreateExperimentRequest"
+    ) -> "CreateExperimentResponse":
         """
         Registers an experiment. Errors: INVALID_ARGUMENT (missing org_id/experiment_id, end
         before start, bad share), ALREADY_EXISTS (experiment_id taken in the org).
@@ -8619,7 +9148,9 @@ class IngestionServiceStub:
             CreateExperimentResponse.FromString,
         )(message)
 
-    def get_experiment(self, message: "GetExperimentRequest") -> "GetExperimentResponse":
+    def get_experiment(
+        self, message: "GetExperimentRequest"
+    ) -> "GetExperimentResponse":
         """
         Reads one experiment. Errors: INVALID_ARGUMENT, NOT_FOUND.
         """
@@ -8630,7 +9161,9 @@ class IngestionServiceStub:
             GetExperimentResponse.FromString,
         )(message)
 
-    def list_experiments(self, message: "ListExperimentsRequest") -> "ListExperimentsResponse":
+    def list_experiments(
+        self, message: "ListExperimentsRequest"
+    ) -> "ListExperimentsResponse":
         """
         Lists an org's experiments, newest first, paged. Errors: INVALID_ARGUMENT (bad token).
         """
@@ -8846,7 +9379,9 @@ class MemoryServiceStub:
             ListConceptualSpacesResponse.FromString,
         )(message)
 
-    def aggregate_records(self, message: "AggregateRecordsRequest") -> "AggregateRecordsResponse":
+    def aggregate_records(
+        self, message: "AggregateRecordsRequest"
+    ) -> "AggregateRecordsResponse":
         """
         Sums of an org's current records per local day × geo × source × channel and per local
         day × campaign × source × channel, computed where the records are stored (what
@@ -8888,7 +9423,9 @@ class SurfacingServiceStub:
             RecommendResponse.FromString,
         )(message)
 
-    def optimize_budget(self, message: "OptimizeBudgetRequest") -> "OptimizeBudgetResponse":
+    def optimize_budget(
+        self, message: "OptimizeBudgetRequest"
+    ) -> "OptimizeBudgetResponse":
         """
         Budget allocation across channels on the analysis's response curves, for the analysis
         window replayed or the next horizon_days. Errors: INVALID_ARGUMENT (a field out of range,
@@ -8919,7 +9456,9 @@ class SurfacingServiceStub:
             PredictPerformanceResponse.FromString,
         )(message)
 
-    def design_experiment(self, message: "DesignExperimentRequest") -> "DesignExperimentResponse":
+    def design_experiment(
+        self, message: "DesignExperimentRequest"
+    ) -> "DesignExperimentResponse":
         """
         A geo experiment for one channel: treatment and control geos, power by simulation on the
         org's own history, MDE per duration and the duration a target effect needs; saved to the
