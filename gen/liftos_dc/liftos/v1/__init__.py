@@ -2390,9 +2390,7 @@ class AccountInfo(betterproto2.Message):
     geo_keys: "dict[str, str]" = betterproto2.field(
         5,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(
-            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
-        ),
+        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
     )
     """
     The platform's geo keys → the org's geo codes, e.g. "geoTargetConstants/21137" → "CA",
@@ -2410,9 +2408,7 @@ class AdjustmentSet(betterproto2.Message):
     An adjustment set.
     """
 
-    variables: "list[str]" = betterproto2.field(
-        1, betterproto2.TYPE_STRING, repeated=True
-    )
+    variables: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
     """
     Variables to adjust for.
     """
@@ -2437,16 +2433,12 @@ class AggregateRecordsRequest(betterproto2.Message):
     Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
-    date_range: "DateRange | None" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    date_range: "DateRange | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Local dates to sum over, both inclusive (unset: every date the org has).
     """
 
-    sources: "list[DataSource]" = betterproto2.field(
-        3, betterproto2.TYPE_ENUM, repeated=True
-    )
+    sources: "list[DataSource]" = betterproto2.field(3, betterproto2.TYPE_ENUM, repeated=True)
     """
     Only records of these sources (empty: all).
     """
@@ -2470,16 +2462,12 @@ class AggregateRecordsResponse(betterproto2.Message):
     channel) order.
     """
 
-    geo_days: "Table | None" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    geo_days: "Table | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Sums per date × geo × source × channel.
     """
 
-    campaign_days: "Table | None" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    campaign_days: "Table | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Sums per date × campaign_id × source × channel.
     """
@@ -2522,10 +2510,7 @@ class Analysis(betterproto2.Message):
     """
 
     create_time: "datetime.datetime | None" = betterproto2.field(
-        4,
-        betterproto2.TYPE_MESSAGE,
-        unwrap=lambda: __google__protobuf__.Timestamp,
-        optional=True,
+        4, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
     """
     When it was created.
@@ -2600,10 +2585,7 @@ class AnalysisSummary(betterproto2.Message):
     """
 
     create_time: "datetime.datetime | None" = betterproto2.field(
-        3,
-        betterproto2.TYPE_MESSAGE,
-        unwrap=lambda: __google__protobuf__.Timestamp,
-        optional=True,
+        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
     """
     When it was created.
@@ -2646,9 +2628,7 @@ class AnalyzeAttributionRequest(betterproto2.Message):
     Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
-    date_range: "DateRange | None" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    date_range: "DateRange | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Period modelled.
     """
@@ -2660,9 +2640,7 @@ class AnalyzeAttributionRequest(betterproto2.Message):
     Outcome modelled.
     """
 
-    channels: "list[str]" = betterproto2.field(
-        4, betterproto2.TYPE_STRING, repeated=True
-    )
+    channels: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
     """
     Channels to attribute (empty = every channel with spend).
     """
@@ -2776,10 +2754,7 @@ class AttributionModel(betterproto2.Message):
     """
 
     trained_at: "datetime.datetime | None" = betterproto2.field(
-        8,
-        betterproto2.TYPE_MESSAGE,
-        unwrap=lambda: __google__protobuf__.Timestamp,
-        optional=True,
+        8, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
     """
     When the model was trained.
@@ -2802,16 +2777,12 @@ class AttributionModelConfig(betterproto2.Message):
     Outcome modelled.
     """
 
-    channels: "list[str]" = betterproto2.field(
-        2, betterproto2.TYPE_STRING, repeated=True
-    )
+    channels: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
     """
     Channels included.
     """
 
-    controls: "list[str]" = betterproto2.field(
-        3, betterproto2.TYPE_STRING, repeated=True
-    )
+    controls: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
     """
     Control variables included.
     """
@@ -2846,9 +2817,7 @@ class AttributionModelConfig(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "AttributionModelConfig", AttributionModelConfig
-)
+default_message_pool.register_message("liftos.v1", "AttributionModelConfig", AttributionModelConfig)
 
 
 @dataclass(eq=False, repr=False)
@@ -2890,16 +2859,12 @@ class AttributionResult(betterproto2.Message):
     Baseline (non-media) outcome in the period.
     """
 
-    warnings: "list[str]" = betterproto2.field(
-        6, betterproto2.TYPE_STRING, repeated=True
-    )
+    warnings: "list[str]" = betterproto2.field(6, betterproto2.TYPE_STRING, repeated=True)
     """
     Warnings.
     """
 
-    health: "ModelHealth | None" = betterproto2.field(
-        7, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    health: "ModelHealth | None" = betterproto2.field(7, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Model health: its verdict and checks (FAIL: channels, campaigns and curves are empty).
     """
@@ -2932,9 +2897,7 @@ class AttributionResult(betterproto2.Message):
     How the effects are identified and what the answer assumes.
     """
 
-    confounders: "list[str]" = betterproto2.field(
-        12, betterproto2.TYPE_STRING, repeated=True
-    )
+    confounders: "list[str]" = betterproto2.field(12, betterproto2.TYPE_STRING, repeated=True)
     """
     Confounders adjusted for (nodes of the marketing DAG the data has).
     """
@@ -2946,16 +2909,12 @@ class AttributionResult(betterproto2.Message):
     Confounders the data lacks (the identification strategy must get around them).
     """
 
-    mediators: "list[str]" = betterproto2.field(
-        14, betterproto2.TYPE_STRING, repeated=True
-    )
+    mediators: "list[str]" = betterproto2.field(14, betterproto2.TYPE_STRING, repeated=True)
     """
     Mediators, deliberately not adjusted for (impressions, clicks, platform conversions).
     """
 
-    controls: "list[str]" = betterproto2.field(
-        15, betterproto2.TYPE_STRING, repeated=True
-    )
+    controls: "list[str]" = betterproto2.field(15, betterproto2.TYPE_STRING, repeated=True)
     """
     The controls in the model (calendar, external series, geo-varying controls).
     """
@@ -3020,9 +2979,7 @@ class AttributionResult(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "AttributionResult", AttributionResult
-)
+default_message_pool.register_message("liftos.v1", "AttributionResult", AttributionResult)
 
 
 @dataclass(eq=False, repr=False)
@@ -3056,9 +3013,7 @@ class BalanceRow(betterproto2.Message):
     Control mean.
     """
 
-    variance_ratio: "float | None" = betterproto2.field(
-        6, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    variance_ratio: "float | None" = betterproto2.field(6, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Variance ratio treated/control.
     """
@@ -3093,9 +3048,7 @@ class BuildContextRequest(betterproto2.Message):
     Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
-    analysis_ids: "list[str]" = betterproto2.field(
-        2, betterproto2.TYPE_STRING, repeated=True
-    )
+    analysis_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
     """
     Analyses to build from (1 to 20).
     """
@@ -3113,9 +3066,7 @@ class BuildContextRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "BuildContextRequest", BuildContextRequest
-)
+default_message_pool.register_message("liftos.v1", "BuildContextRequest", BuildContextRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -3124,9 +3075,7 @@ class BuildContextResponse(betterproto2.Message):
     Response for BuildContext.
     """
 
-    insights: "list[Insight]" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    insights: "list[Insight]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Insights.
     """
@@ -3136,17 +3085,13 @@ class BuildContextResponse(betterproto2.Message):
     The grounding context (facts with their provenance).
     """
 
-    prompts: "list[PromptMessage]" = betterproto2.field(
-        3, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    prompts: "list[PromptMessage]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Ready-to-send reasoning prompts.
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "BuildContextResponse", BuildContextResponse
-)
+default_message_pool.register_message("liftos.v1", "BuildContextResponse", BuildContextResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -3170,9 +3115,7 @@ class BuildGraphRequest(betterproto2.Message):
     Outcome node id (in the default graph, or added by nodes / add_edges).
     """
 
-    add_edges: "list[CausalEdge]" = betterproto2.field(
-        4, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    add_edges: "list[CausalEdge]" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Edges to add to the default graph.
     """
@@ -3184,9 +3127,7 @@ class BuildGraphRequest(betterproto2.Message):
     Edges to remove from the default graph.
     """
 
-    nodes: "list[CausalNode]" = betterproto2.field(
-        6, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    nodes: "list[CausalNode]" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Nodes to add or override (e.g. mark "demand" observed).
     """
@@ -3197,9 +3138,7 @@ class BuildGraphRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "BuildGraphRequest", BuildGraphRequest
-)
+default_message_pool.register_message("liftos.v1", "BuildGraphRequest", BuildGraphRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -3208,9 +3147,7 @@ class BuildGraphResponse(betterproto2.Message):
     Response for BuildGraph.
     """
 
-    graph: "CausalGraph | None" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    graph: "CausalGraph | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
     """
     The merged graph with roles filled in.
     """
@@ -3222,23 +3159,17 @@ class BuildGraphResponse(betterproto2.Message):
     Valid backdoor adjustment sets of observed variables.
     """
 
-    confounders: "list[str]" = betterproto2.field(
-        3, betterproto2.TYPE_STRING, repeated=True
-    )
+    confounders: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
     """
     Confounders (common causes of treatment and outcome).
     """
 
-    mediators: "list[str]" = betterproto2.field(
-        4, betterproto2.TYPE_STRING, repeated=True
-    )
+    mediators: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
     """
     Mediators on treatment → outcome paths.
     """
 
-    instruments: "list[str]" = betterproto2.field(
-        5, betterproto2.TYPE_STRING, repeated=True
-    )
+    instruments: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
     """
     Candidate instruments.
     """
@@ -3258,17 +3189,13 @@ class BuildGraphResponse(betterproto2.Message):
     Whether front-door identification is available.
     """
 
-    frontdoor_set: "list[str]" = betterproto2.field(
-        9, betterproto2.TYPE_STRING, repeated=True
-    )
+    frontdoor_set: "list[str]" = betterproto2.field(9, betterproto2.TYPE_STRING, repeated=True)
     """
     Front-door mediators, when available.
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "BuildGraphResponse", BuildGraphResponse
-)
+default_message_pool.register_message("liftos.v1", "BuildGraphResponse", BuildGraphResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -3277,9 +3204,7 @@ class CalendarDimension(betterproto2.Message):
     The calendar dimension: one row per date and country.
     """
 
-    date: "Date | None" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    date: "Date | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
     """
     The date.
     """
@@ -3388,9 +3313,7 @@ class CalendarDimension(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "CalendarDimension", CalendarDimension
-)
+default_message_pool.register_message("liftos.v1", "CalendarDimension", CalendarDimension)
 
 
 @dataclass(eq=False, repr=False)
@@ -3452,9 +3375,7 @@ class CampaignAttribution(betterproto2.Message):
     The campaign's channel.
     """
 
-    spend: "Money | None" = betterproto2.field(
-        3, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    spend: "Money | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Spend in the period.
     """
@@ -3479,9 +3400,7 @@ class CampaignAttribution(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "CampaignAttribution", CampaignAttribution
-)
+default_message_pool.register_message("liftos.v1", "CampaignAttribution", CampaignAttribution)
 
 
 @dataclass(eq=False, repr=False)
@@ -3530,16 +3449,12 @@ class CausalExperiment(betterproto2.Message):
     Display name.
     """
 
-    start_date: "Date | None" = betterproto2.field(
-        4, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    start_date: "Date | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
     """
     First day of treatment (account-local date).
     """
 
-    end_date: "Date | None" = betterproto2.field(
-        5, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    end_date: "Date | None" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Last day of treatment (inclusive); must not precede start_date.
     """
@@ -3586,17 +3501,13 @@ class CausalExperiment(betterproto2.Message):
     The causal graph the experiment assumes.
     """
 
-    treatment_units: "list[str]" = betterproto2.field(
-        12, betterproto2.TYPE_STRING, repeated=True
-    )
+    treatment_units: "list[str]" = betterproto2.field(12, betterproto2.TYPE_STRING, repeated=True)
     """
     Units explicitly in treatment (e.g. geo codes). When both unit lists are empty, units are
     assigned deterministically by hashing (experiment_id, unit) against treatment_share.
     """
 
-    control_units: "list[str]" = betterproto2.field(
-        13, betterproto2.TYPE_STRING, repeated=True
-    )
+    control_units: "list[str]" = betterproto2.field(13, betterproto2.TYPE_STRING, repeated=True)
     """
     Units explicitly in control.
     """
@@ -3607,16 +3518,12 @@ class CausalExperiment(betterproto2.Message):
     0.5.
     """
 
-    data_sources: "list[DataSource]" = betterproto2.field(
-        15, betterproto2.TYPE_ENUM, repeated=True
-    )
+    data_sources: "list[DataSource]" = betterproto2.field(15, betterproto2.TYPE_ENUM, repeated=True)
     """
     Sources the experiment applies to (empty = all).
     """
 
-    campaign_ids: "list[str]" = betterproto2.field(
-        16, betterproto2.TYPE_STRING, repeated=True
-    )
+    campaign_ids: "list[str]" = betterproto2.field(16, betterproto2.TYPE_STRING, repeated=True)
     """
     Campaigns the experiment applies to (empty = all in the sources).
     """
@@ -3641,10 +3548,7 @@ class CausalExperiment(betterproto2.Message):
     """
 
     create_time: "datetime.datetime | None" = betterproto2.field(
-        20,
-        betterproto2.TYPE_MESSAGE,
-        unwrap=lambda: __google__protobuf__.Timestamp,
-        optional=True,
+        20, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
     """
     When the registry stored the experiment (set by the server, ignored in a request).
@@ -3672,16 +3576,12 @@ class CausalGraph(betterproto2.Message):
     A causal DAG.
     """
 
-    nodes: "list[CausalNode]" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    nodes: "list[CausalNode]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Nodes.
     """
 
-    edges: "list[CausalEdge]" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    edges: "list[CausalEdge]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Directed edges; the graph must be acyclic.
     """
@@ -3710,10 +3610,7 @@ class CausalMarketingData(betterproto2.Message):
     """
 
     timestamp: "datetime.datetime | None" = betterproto2.field(
-        3,
-        betterproto2.TYPE_MESSAGE,
-        unwrap=lambda: __google__protobuf__.Timestamp,
-        optional=True,
+        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
     """
     Start of the record's day in UTC (the account-local date normalised by account timezone).
@@ -3833,9 +3730,7 @@ class CausalMarketingData(betterproto2.Message):
     causal_metadata.quality.
     """
 
-    embedding_vector: "list[float]" = betterproto2.field(
-        23, betterproto2.TYPE_FLOAT, repeated=True
-    )
+    embedding_vector: "list[float]" = betterproto2.field(23, betterproto2.TYPE_FLOAT, repeated=True)
     """
     The record's causal-aware embedding. Memory computes it on write when absent; a record that
     carries one (e.g. restored from a Scan) keeps it, and it must have the org's dimension.
@@ -3879,9 +3774,7 @@ class CausalMarketingData(betterproto2.Message):
     Restatement version: the pull time in microseconds; a higher version replaces a lower one.
     """
 
-    local_date: "Date | None" = betterproto2.field(
-        31, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    local_date: "Date | None" = betterproto2.field(31, betterproto2.TYPE_MESSAGE, optional=True)
     """
     The account-local calendar date the platform reported.
     """
@@ -3899,9 +3792,7 @@ class CausalMarketingData(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "CausalMarketingData", CausalMarketingData
-)
+default_message_pool.register_message("liftos.v1", "CausalMarketingData", CausalMarketingData)
 
 
 @dataclass(eq=False, repr=False)
@@ -3911,20 +3802,14 @@ class CausalMetadata(betterproto2.Message):
     """
 
     ingested_at: "datetime.datetime | None" = betterproto2.field(
-        1,
-        betterproto2.TYPE_MESSAGE,
-        unwrap=lambda: __google__protobuf__.Timestamp,
-        optional=True,
+        1, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
     """
     When LiftOS ingested the row.
     """
 
     pulled_at: "datetime.datetime | None" = betterproto2.field(
-        2,
-        betterproto2.TYPE_MESSAGE,
-        unwrap=lambda: __google__protobuf__.Timestamp,
-        optional=True,
+        2, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
     """
     When the platform data was pulled (defines the restatement version).
@@ -4046,9 +3931,7 @@ class CellDesign(betterproto2.Message):
     Spend multiplier at the recommended duration (after a budget cap).
     """
 
-    treatment_units: "list[str]" = betterproto2.field(
-        4, betterproto2.TYPE_STRING, repeated=True
-    )
+    treatment_units: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
     """
     Geos treated.
     """
@@ -4173,9 +4056,7 @@ class ChannelAllocation(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "ChannelAllocation", ChannelAllocation
-)
+default_message_pool.register_message("liftos.v1", "ChannelAllocation", ChannelAllocation)
 
 
 @dataclass(eq=False, repr=False)
@@ -4189,9 +4070,7 @@ class ChannelAttribution(betterproto2.Message):
     Channel.
     """
 
-    spend: "Money | None" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    spend: "Money | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Spend in the period.
     """
@@ -4260,9 +4139,7 @@ class ChannelAttribution(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "ChannelAttribution", ChannelAttribution
-)
+default_message_pool.register_message("liftos.v1", "ChannelAttribution", ChannelAttribution)
 
 
 @dataclass(eq=False, repr=False)
@@ -4277,38 +4154,28 @@ class ChannelConstraint(betterproto2.Message):
     Channel.
     """
 
-    min_spend: "float | None" = betterproto2.field(
-        2, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    min_spend: "float | None" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Minimum spend over the horizon (>= 0).
     """
 
-    max_spend: "float | None" = betterproto2.field(
-        3, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    max_spend: "float | None" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Maximum spend over the horizon (>= 0).
     """
 
-    min_ratio: "float | None" = betterproto2.field(
-        4, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    min_ratio: "float | None" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Minimum spend as a multiple of the current spend (>= 0), e.g. 0.5.
     """
 
-    max_ratio: "float | None" = betterproto2.field(
-        5, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    max_ratio: "float | None" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Maximum spend as a multiple of the current spend (>= 0), e.g. 2.
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "ChannelConstraint", ChannelConstraint
-)
+default_message_pool.register_message("liftos.v1", "ChannelConstraint", ChannelConstraint)
 
 
 @dataclass(eq=False, repr=False)
@@ -4340,9 +4207,7 @@ class ChannelCounterfactual(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "ChannelCounterfactual", ChannelCounterfactual
-)
+default_message_pool.register_message("liftos.v1", "ChannelCounterfactual", ChannelCounterfactual)
 
 
 @dataclass(eq=False, repr=False)
@@ -4356,9 +4221,7 @@ class ChannelDailyContribution(betterproto2.Message):
     Channel.
     """
 
-    contribution: "list[float]" = betterproto2.field(
-        2, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    contribution: "list[float]" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Outcome the channel contributed per day, in the outcome's units, one per date.
     """
@@ -4394,44 +4257,32 @@ class ChannelResponseModel(betterproto2.Message):
     Days in the period.
     """
 
-    scale: "list[float]" = betterproto2.field(
-        4, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    scale: "list[float]" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Per draw: the outcome at saturation over the period.
     """
 
-    half_saturation: "list[float]" = betterproto2.field(
-        5, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    half_saturation: "list[float]" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Per draw: κ, the half-saturation relative to the mean (baseline-weighted) input.
     """
 
-    shape: "list[float]" = betterproto2.field(
-        6, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    shape: "list[float]" = betterproto2.field(6, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Per draw: S, the Hill shape.
     """
 
-    nodes: "list[float]" = betterproto2.field(
-        7, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    nodes: "list[float]" = betterproto2.field(7, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Relative inputs of the quadrature nodes (the geo-days' inputs grouped; weighted mean 1).
     """
 
-    node_weights: "list[float]" = betterproto2.field(
-        8, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    node_weights: "list[float]" = betterproto2.field(8, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Weights of the nodes (sum 1).
     """
 
-    carryover: "list[float]" = betterproto2.field(
-        9, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    carryover: "list[float]" = betterproto2.field(9, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Adstock lag weights, today first (sum 1).
     """
@@ -4453,9 +4304,7 @@ class ChannelResponseModel(betterproto2.Message):
     Adstock shape.
     """
 
-    adstock_params: "list[float]" = betterproto2.field(
-        13, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    adstock_params: "list[float]" = betterproto2.field(13, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Adstock parameters: (decay) for geometric, (shape, scale in days) for Weibull.
     """
@@ -4467,9 +4316,7 @@ class ChannelResponseModel(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "ChannelResponseModel", ChannelResponseModel
-)
+default_message_pool.register_message("liftos.v1", "ChannelResponseModel", ChannelResponseModel)
 
 
 @dataclass(eq=False, repr=False)
@@ -4502,30 +4349,22 @@ class Check(betterproto2.Message):
     What the result means, in words.
     """
 
-    statistic: "float | None" = betterproto2.field(
-        5, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    statistic: "float | None" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Test statistic, when there is one.
     """
 
-    p_value: "float | None" = betterproto2.field(
-        6, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    p_value: "float | None" = betterproto2.field(6, betterproto2.TYPE_DOUBLE, optional=True)
     """
     p-value, when there is one.
     """
 
-    threshold: "float | None" = betterproto2.field(
-        7, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    threshold: "float | None" = betterproto2.field(7, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Threshold the check compares against.
     """
 
-    new_effect: "float | None" = betterproto2.field(
-        8, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    new_effect: "float | None" = betterproto2.field(8, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Refuters: the effect re-estimated under the perturbation.
     """
@@ -4550,17 +4389,13 @@ class CheckClaimsRequest(betterproto2.Message):
     Text to check.
     """
 
-    analysis_ids: "list[str]" = betterproto2.field(
-        3, betterproto2.TYPE_STRING, repeated=True
-    )
+    analysis_ids: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
     """
     Analyses that count as evidence (at most 20; none: every causal claim is unsupported).
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "CheckClaimsRequest", CheckClaimsRequest
-)
+default_message_pool.register_message("liftos.v1", "CheckClaimsRequest", CheckClaimsRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -4569,17 +4404,13 @@ class CheckClaimsResponse(betterproto2.Message):
     Response for CheckClaims.
     """
 
-    claims: "list[ClaimCheck]" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    claims: "list[ClaimCheck]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     One entry per causal claim found.
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "CheckClaimsResponse", CheckClaimsResponse
-)
+default_message_pool.register_message("liftos.v1", "CheckClaimsResponse", CheckClaimsResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -4645,9 +4476,7 @@ class ClaimCheck(betterproto2.Message):
     Why.
     """
 
-    analysis_ids: "list[str]" = betterproto2.field(
-        6, betterproto2.TYPE_STRING, repeated=True
-    )
+    analysis_ids: "list[str]" = betterproto2.field(6, betterproto2.TYPE_STRING, repeated=True)
     """
     Analyses consulted.
     """
@@ -4757,9 +4586,7 @@ class Column(betterproto2.Message):
     Instants as microseconds since the Unix epoch (UTC).
     """
 
-    null_rows: "list[int]" = betterproto2.field(
-        7, betterproto2.TYPE_INT64, repeated=True
-    )
+    null_rows: "list[int]" = betterproto2.field(7, betterproto2.TYPE_INT64, repeated=True)
     """
     Row indexes whose value is missing, for types with no NaN (ints, strings, bools,
     timestamps). Empty means no missing values.
@@ -4857,9 +4684,7 @@ class ConceptualAssignment(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "ConceptualAssignment", ConceptualAssignment
-)
+default_message_pool.register_message("liftos.v1", "ConceptualAssignment", ConceptualAssignment)
 
 
 @dataclass(eq=False, repr=False)
@@ -4873,9 +4698,7 @@ class ConceptualRegion(betterproto2.Message):
     Name, e.g. "high_roas".
     """
 
-    prototype: "list[float]" = betterproto2.field(
-        2, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    prototype: "list[float]" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Prototype coordinates, one per dimension.
     """
@@ -4952,9 +4775,7 @@ class ConfounderSummary(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "ConfounderSummary", ConfounderSummary
-)
+default_message_pool.register_message("liftos.v1", "ConfounderSummary", ConfounderSummary)
 
 
 @dataclass(eq=False, repr=False)
@@ -4996,9 +4817,7 @@ class ConfounderVariable(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "ConfounderVariable", ConfounderVariable
-)
+default_message_pool.register_message("liftos.v1", "ConfounderVariable", ConfounderVariable)
 
 
 @dataclass(eq=False, repr=False)
@@ -5017,9 +4836,7 @@ class CounterfactualRequest(betterproto2.Message):
     Attribution analysis to predict from (an AnalyzeAttribution result's analysis_id).
     """
 
-    changes: "list[SpendChange]" = betterproto2.field(
-        3, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    changes: "list[SpendChange]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Spend changes (channels not named are unchanged).
     """
@@ -5043,9 +4860,7 @@ class CounterfactualRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "CounterfactualRequest", CounterfactualRequest
-)
+default_message_pool.register_message("liftos.v1", "CounterfactualRequest", CounterfactualRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -5068,9 +4883,7 @@ class CounterfactualResponse(betterproto2.Message):
     Outcome under the changed plan.
     """
 
-    delta: "Interval | None" = betterproto2.field(
-        3, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    delta: "Interval | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Difference counterfactual − reference.
     """
@@ -5091,9 +4904,7 @@ class CounterfactualResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "CounterfactualResponse", CounterfactualResponse
-)
+default_message_pool.register_message("liftos.v1", "CounterfactualResponse", CounterfactualResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -5143,16 +4954,12 @@ class DailyDecomposition(betterproto2.Message):
     channel's contribution, so that baseline + Σ contributions = predicted on each day.
     """
 
-    dates: "list[Date]" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    dates: "list[Date]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     The days, in order.
     """
 
-    actual_outcome: "list[float]" = betterproto2.field(
-        2, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    actual_outcome: "list[float]" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Observed outcome, one per date.
     """
@@ -5164,9 +4971,7 @@ class DailyDecomposition(betterproto2.Message):
     The model's in-sample prediction of the outcome, one per date.
     """
 
-    baseline_outcome: "list[float]" = betterproto2.field(
-        4, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    baseline_outcome: "list[float]" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     The prediction with every channel off, one per date; empty when the model failed its
     health checks (a failed model attributes nothing).
@@ -5190,9 +4995,7 @@ class DailyDecomposition(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "DailyDecomposition", DailyDecomposition
-)
+default_message_pool.register_message("liftos.v1", "DailyDecomposition", DailyDecomposition)
 
 
 @dataclass(eq=False, repr=False)
@@ -5228,9 +5031,7 @@ class DatedValue(betterproto2.Message):
     One dated value.
     """
 
-    date: "Date | None" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    date: "Date | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
     """
     The day the value is for.
     """
@@ -5250,16 +5051,12 @@ class DateRange(betterproto2.Message):
     An inclusive range of calendar dates.
     """
 
-    start_date: "Date | None" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    start_date: "Date | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
     """
     First day in the range.
     """
 
-    end_date: "Date | None" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    end_date: "Date | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Last day in the range (inclusive); must not precede start_date.
     """
@@ -5338,17 +5135,13 @@ class DesignExperimentRequest(betterproto2.Message):
     Target power, in [0.5, 0.99] (default 0.8).
     """
 
-    duration_days: "list[int]" = betterproto2.field(
-        8, betterproto2.TYPE_INT32, repeated=True
-    )
+    duration_days: "list[int]" = betterproto2.field(8, betterproto2.TYPE_INT32, repeated=True)
     """
     Candidate durations in days, each 7..182 (default every week from 1 to 8 weeks that the
     history can check).
     """
 
-    history: "DateRange | None" = betterproto2.field(
-        9, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    history: "DateRange | None" = betterproto2.field(9, betterproto2.TYPE_MESSAGE, optional=True)
     """
     History used to power the design (default: everything memory holds for the org).
     """
@@ -5365,16 +5158,12 @@ class DesignExperimentRequest(betterproto2.Message):
     Spend multiplier of a single-cell design (see DesignCell).
     """
 
-    budget: "Money | None" = betterproto2.field(
-        12, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    budget: "Money | None" = betterproto2.field(12, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Cap on the added spend of a heavy-up over the test.
     """
 
-    cells: "list[DesignCell]" = betterproto2.field(
-        13, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    cells: "list[DesignCell]" = betterproto2.field(13, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Cells of a multi-cell design (overrides treatment_type and spend_multiplier).
     """
@@ -5397,9 +5186,7 @@ class DesignExperimentRequest(betterproto2.Message):
     Attribution analysis whose estimate of the channel gives the expected effect.
     """
 
-    expected_roas: "float | None" = betterproto2.field(
-        17, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    expected_roas: "float | None" = betterproto2.field(17, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Expected incremental outcome per unit of spend change (used when no analysis is named).
     """
@@ -5425,9 +5212,7 @@ class DesignExperimentRequest(betterproto2.Message):
     Id to register under (default: generated); cells after the first get "-cell<k>".
     """
 
-    start_date: "Date | None" = betterproto2.field(
-        22, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    start_date: "Date | None" = betterproto2.field(22, betterproto2.TYPE_MESSAGE, optional=True)
     """
     First day of the test (default: the day after the history ends).
     """
@@ -5463,16 +5248,12 @@ class DesignExperimentResponse(betterproto2.Message):
     Power by duration (the first cell).
     """
 
-    cells: "list[CellDesign]" = betterproto2.field(
-        3, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    cells: "list[CellDesign]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Every cell.
     """
 
-    control_units: "list[str]" = betterproto2.field(
-        4, betterproto2.TYPE_STRING, repeated=True
-    )
+    control_units: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
     """
     Control geos, shared by the cells.
     """
@@ -5497,9 +5278,7 @@ class DesignExperimentResponse(betterproto2.Message):
     Whether the cells were registered.
     """
 
-    warnings: "list[str]" = betterproto2.field(
-        9, betterproto2.TYPE_STRING, repeated=True
-    )
+    warnings: "list[str]" = betterproto2.field(9, betterproto2.TYPE_STRING, repeated=True)
     """
     Multi-cell false-positive risk, geos left out, …
     """
@@ -5521,9 +5300,7 @@ class DoubleValues(betterproto2.Message):
     Packed doubles.
     """
 
-    values: "list[float]" = betterproto2.field(
-        1, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    values: "list[float]" = betterproto2.field(1, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     One value per row, in row order.
     """
@@ -5559,9 +5336,7 @@ class EconomicIndicator(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "EconomicIndicator", EconomicIndicator
-)
+default_message_pool.register_message("liftos.v1", "EconomicIndicator", EconomicIndicator)
 
 
 @dataclass(eq=False, repr=False)
@@ -5641,16 +5416,12 @@ class EffectEstimate(betterproto2.Message):
     Identification strategy.
     """
 
-    checks: "list[Check]" = betterproto2.field(
-        14, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    checks: "list[Check]" = betterproto2.field(14, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Checks.
     """
 
-    warnings: "list[str]" = betterproto2.field(
-        15, betterproto2.TYPE_STRING, repeated=True
-    )
+    warnings: "list[str]" = betterproto2.field(15, betterproto2.TYPE_STRING, repeated=True)
     """
     Warnings about statistical trouble.
     """
@@ -5658,9 +5429,7 @@ class EffectEstimate(betterproto2.Message):
     statistics: "dict[str, float]" = betterproto2.field(
         16,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(
-            betterproto2.TYPE_STRING, betterproto2.TYPE_DOUBLE
-        ),
+        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_DOUBLE),
     )
     """
     Method-specific scalar diagnostics, e.g. "bandwidth_left", "first_stage_f",
@@ -5674,23 +5443,17 @@ class EffectEstimate(betterproto2.Message):
     Coefficient tables.
     """
 
-    series: "list[Series]" = betterproto2.field(
-        18, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    series: "list[Series]" = betterproto2.field(18, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Series (pointwise effects, gaps).
     """
 
-    weights: "list[WeightSet]" = betterproto2.field(
-        19, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    weights: "list[WeightSet]" = betterproto2.field(19, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Weight vectors.
     """
 
-    balance: "list[BalanceRow]" = betterproto2.field(
-        20, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    balance: "list[BalanceRow]" = betterproto2.field(20, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Covariate balance.
     """
@@ -5751,16 +5514,12 @@ class EffectRoles(betterproto2.Message):
     Time column (panel / time-series methods).
     """
 
-    covariates: "list[str]" = betterproto2.field(
-        5, betterproto2.TYPE_STRING, repeated=True
-    )
+    covariates: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
     """
     Pre-treatment covariates / controls, at most 500.
     """
 
-    instruments: "list[str]" = betterproto2.field(
-        6, betterproto2.TYPE_STRING, repeated=True
-    )
+    instruments: "list[str]" = betterproto2.field(6, betterproto2.TYPE_STRING, repeated=True)
     """
     Excluded instruments (IV), at most 50.
     """
@@ -5770,9 +5529,7 @@ class EffectRoles(betterproto2.Message):
     Running variable column (RDD; with cutoff).
     """
 
-    cutoff: "float | None" = betterproto2.field(
-        8, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    cutoff: "float | None" = betterproto2.field(8, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Cutoff of the running variable (RDD).
     """
@@ -5787,9 +5544,7 @@ class EffectRoles(betterproto2.Message):
     Observation weights column.
     """
 
-    effect_modifiers: "list[str]" = betterproto2.field(
-        11, betterproto2.TYPE_STRING, repeated=True
-    )
+    effect_modifiers: "list[str]" = betterproto2.field(11, betterproto2.TYPE_STRING, repeated=True)
     """
     Effect modifiers for CATE by segment (DML), at most 50.
     """
@@ -5838,9 +5593,7 @@ class EstimateEffectRequest(betterproto2.Message):
     Records read from memory and aggregated into a table.
     """
 
-    roles: "EffectRoles | None" = betterproto2.field(
-        5, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    roles: "EffectRoles | None" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Column roles; outcome and treatment are required.
     """
@@ -5857,9 +5610,7 @@ class EstimateEffectRequest(betterproto2.Message):
     Significance level in (0, 1), default 0.05.
     """
 
-    graph: "CausalGraph | None" = betterproto2.field(
-        8, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    graph: "CausalGraph | None" = betterproto2.field(8, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Causal graph to identify from (default: the marketing DAG).
     """
@@ -5877,9 +5628,7 @@ class EstimateEffectRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "EstimateEffectRequest", EstimateEffectRequest
-)
+default_message_pool.register_message("liftos.v1", "EstimateEffectRequest", EstimateEffectRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -5901,9 +5650,7 @@ class EstimateEffectResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "EstimateEffectResponse", EstimateEffectResponse
-)
+default_message_pool.register_message("liftos.v1", "EstimateEffectResponse", EstimateEffectResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -5937,16 +5684,12 @@ class EstimationOptions(betterproto2.Message):
     Event study lags, 0-366 (0 = every lag the data reach).
     """
 
-    caliper: "float | None" = betterproto2.field(
-        6, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    caliper: "float | None" = betterproto2.field(6, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Matching caliper in SDs of the logit propensity, in (0, 10] (default 0.2).
     """
 
-    bandwidth: "float | None" = betterproto2.field(
-        7, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    bandwidth: "float | None" = betterproto2.field(7, betterproto2.TYPE_DOUBLE, optional=True)
     """
     RDD bandwidth in running-variable units, positive (default: MSE-optimal).
     """
@@ -5957,9 +5700,7 @@ class EstimationOptions(betterproto2.Message):
     boosting). CATE by segment comes from a causal forest whenever effect modifiers are given.
     """
 
-    propensity_trim: "float | None" = betterproto2.field(
-        9, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    propensity_trim: "float | None" = betterproto2.field(9, betterproto2.TYPE_DOUBLE, optional=True)
     """
     IPW and AIPW: clip propensity scores to [trim, 1 − trim], trim in (0, 0.5). Unset: no trimming
     (the overlap check warns when a score falls outside [0.01, 0.99]).
@@ -5980,9 +5721,7 @@ class EstimationOptions(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "EstimationOptions", EstimationOptions
-)
+default_message_pool.register_message("liftos.v1", "EstimationOptions", EstimationOptions)
 
 
 @dataclass(eq=False, repr=False)
@@ -6009,9 +5748,7 @@ class ExperimentResult(betterproto2.Message):
     Channel the lift applies to.
     """
 
-    window: "DateRange | None" = betterproto2.field(
-        4, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    window: "DateRange | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Test window (Robyn liftStartDate / liftEndDate).
     """
@@ -6046,9 +5783,7 @@ class ExperimentResult(betterproto2.Message):
     Lift relative to the counterfactual outcome, e.g. 0.12 for +12%.
     """
 
-    spend: "Money | None" = betterproto2.field(
-        10, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    spend: "Money | None" = betterproto2.field(10, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Spend in the treated cell during the window (Robyn spend).
     """
@@ -6144,9 +5879,7 @@ class ExplainRequest(betterproto2.Message):
     or `llm` names one, else the grounded writer).
     """
 
-    llm: "LlmEndpoint | None" = betterproto2.field(
-        6, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    llm: "LlmEndpoint | None" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, optional=True)
     """
     An OpenAI-compatible endpoint for this call. The server calls only the endpoint it was
     configured with, endpoints it allows (`--llm-allowed-urls`), and, when it listens on
@@ -6195,9 +5928,7 @@ class ExplanationDone(betterproto2.Message):
     The complete text.
     """
 
-    citations: "list[Citation]" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    citations: "list[Citation]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Citations.
     """
@@ -6292,18 +6023,14 @@ class ExternalFactorSeries(betterproto2.Message):
     Geo the series is for; empty for all geos.
     """
 
-    values: "list[DatedValue]" = betterproto2.field(
-        6, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    values: "list[DatedValue]" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Daily values, 1..20,000, one per date, each finite and within ±1e12 (empty on a list without
     include_values).
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "ExternalFactorSeries", ExternalFactorSeries
-)
+default_message_pool.register_message("liftos.v1", "ExternalFactorSeries", ExternalFactorSeries)
 
 
 @dataclass(eq=False, repr=False)
@@ -6317,9 +6044,7 @@ class Fact(betterproto2.Message):
     Machine name, e.g. "marginal_roas".
     """
 
-    value: "Interval | None" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    value: "Interval | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
     """
     The figure with its interval, when it is a number.
     """
@@ -6355,9 +6080,7 @@ class FeatureImportance(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "FeatureImportance", FeatureImportance
-)
+default_message_pool.register_message("liftos.v1", "FeatureImportance", FeatureImportance)
 
 
 @dataclass(eq=False, repr=False)
@@ -6366,16 +6089,12 @@ class ForecastPoint(betterproto2.Message):
     A forecast point.
     """
 
-    date: "Date | None" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    date: "Date | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Date.
     """
 
-    outcome: "Interval | None" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    outcome: "Interval | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Forecast with interval.
     """
@@ -6401,9 +6120,7 @@ class GetAnalysisRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "GetAnalysisRequest", GetAnalysisRequest
-)
+default_message_pool.register_message("liftos.v1", "GetAnalysisRequest", GetAnalysisRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -6412,17 +6129,13 @@ class GetAnalysisResponse(betterproto2.Message):
     Response for GetAnalysis.
     """
 
-    analysis: "Analysis | None" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    analysis: "Analysis | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
     """
     The analysis.
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "GetAnalysisResponse", GetAnalysisResponse
-)
+default_message_pool.register_message("liftos.v1", "GetAnalysisResponse", GetAnalysisResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -6436,16 +6149,12 @@ class GetCalendarRequest(betterproto2.Message):
     ISO 3166-1 alpha-2 country code, e.g. "US", of a country the `holidays` package covers.
     """
 
-    start_date: "Date | None" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    start_date: "Date | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
     """
     First date (inclusive).
     """
 
-    end_date: "Date | None" = betterproto2.field(
-        3, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    end_date: "Date | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Last date (inclusive), not before start_date; the range covers at most 3,660 days.
     """
@@ -6462,9 +6171,7 @@ class GetCalendarRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "GetCalendarRequest", GetCalendarRequest
-)
+default_message_pool.register_message("liftos.v1", "GetCalendarRequest", GetCalendarRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -6481,9 +6188,7 @@ class GetCalendarResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "GetCalendarResponse", GetCalendarResponse
-)
+default_message_pool.register_message("liftos.v1", "GetCalendarResponse", GetCalendarResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -6503,9 +6208,7 @@ class GetExperimentRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "GetExperimentRequest", GetExperimentRequest
-)
+default_message_pool.register_message("liftos.v1", "GetExperimentRequest", GetExperimentRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -6522,9 +6225,7 @@ class GetExperimentResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "GetExperimentResponse", GetExperimentResponse
-)
+default_message_pool.register_message("liftos.v1", "GetExperimentResponse", GetExperimentResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -6590,9 +6291,7 @@ class GraphNode(betterproto2.Message):
     properties: "dict[str, str]" = betterproto2.field(
         5,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(
-            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
-        ),
+        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
     )
     """
     Type-specific properties (they differ per node type, hence a map).
@@ -6620,16 +6319,12 @@ class HealthCheck(betterproto2.Message):
     This check's verdict.
     """
 
-    value: "float | None" = betterproto2.field(
-        3, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    value: "float | None" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, optional=True)
     """
     The number the verdict rests on, when there is one.
     """
 
-    threshold: "float | None" = betterproto2.field(
-        4, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    threshold: "float | None" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, optional=True)
     """
     The threshold it was compared with.
     """
@@ -6668,16 +6363,12 @@ class IdentificationStrategy(betterproto2.Message):
     Why this method, in words.
     """
 
-    assumptions: "list[str]" = betterproto2.field(
-        4, betterproto2.TYPE_STRING, repeated=True
-    )
+    assumptions: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
     """
     Assumptions the estimate rests on, in words.
     """
 
-    adjustment_set: "list[str]" = betterproto2.field(
-        5, betterproto2.TYPE_STRING, repeated=True
-    )
+    adjustment_set: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
     """
     Variables adjusted for.
     """
@@ -6690,9 +6381,7 @@ class IdentificationStrategy(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "IdentificationStrategy", IdentificationStrategy
-)
+default_message_pool.register_message("liftos.v1", "IdentificationStrategy", IdentificationStrategy)
 
 
 @dataclass(eq=False, repr=False)
@@ -6727,26 +6416,19 @@ class IngestRequest(betterproto2.Message):
     json_rows together hold at most 10,000 rows.
     """
 
-    json_rows: "list[str]" = betterproto2.field(
-        5, betterproto2.TYPE_STRING, repeated=True
-    )
+    json_rows: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
     """
     Raw rows as the export's JSON lines, one object per entry; preferred for bulk because the
     server parses them directly. Row indexes count rows first, then json_rows.
     """
 
-    account: "AccountInfo | None" = betterproto2.field(
-        6, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    account: "AccountInfo | None" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Account metadata the platform sends out of band (time zone, currency).
     """
 
     pulled_at: "datetime.datetime | None" = betterproto2.field(
-        7,
-        betterproto2.TYPE_MESSAGE,
-        unwrap=lambda: __google__protobuf__.Timestamp,
-        optional=True,
+        7, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
     """
     When the client pulled these rows from the platform (unset: when the server received the
@@ -6870,9 +6552,7 @@ class Insight(betterproto2.Message):
     The insight in words.
     """
 
-    analysis_ids: "list[str]" = betterproto2.field(
-        3, betterproto2.TYPE_STRING, repeated=True
-    )
+    analysis_ids: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
     """
     Analyses it rests on.
     """
@@ -6882,9 +6562,7 @@ class Insight(betterproto2.Message):
     Confidence in [0, 1] derived from the evidence (interval, checks).
     """
 
-    citations: "list[Citation]" = betterproto2.field(
-        5, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    citations: "list[Citation]" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     The analysis facts behind the figures in `text` (spans into `text`).
     """
@@ -6945,30 +6623,22 @@ class LagFeatures(betterproto2.Message):
     needed was not available (too early in the series).
     """
 
-    spend_lag_1: "float | None" = betterproto2.field(
-        1, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    spend_lag_1: "float | None" = betterproto2.field(1, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Spend 1 day earlier.
     """
 
-    spend_lag_7: "float | None" = betterproto2.field(
-        2, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    spend_lag_7: "float | None" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Spend 7 days earlier.
     """
 
-    spend_lag_14: "float | None" = betterproto2.field(
-        3, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    spend_lag_14: "float | None" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Spend 14 days earlier.
     """
 
-    spend_lag_28: "float | None" = betterproto2.field(
-        4, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    spend_lag_28: "float | None" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Spend 28 days earlier.
     """
@@ -7001,30 +6671,22 @@ class LagFeatures(betterproto2.Message):
     Conversions 28 days earlier.
     """
 
-    revenue_lag_1: "float | None" = betterproto2.field(
-        9, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    revenue_lag_1: "float | None" = betterproto2.field(9, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Revenue 1 day earlier.
     """
 
-    revenue_lag_7: "float | None" = betterproto2.field(
-        10, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    revenue_lag_7: "float | None" = betterproto2.field(10, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Revenue 7 days earlier.
     """
 
-    revenue_lag_14: "float | None" = betterproto2.field(
-        11, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    revenue_lag_14: "float | None" = betterproto2.field(11, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Revenue 14 days earlier.
     """
 
-    revenue_lag_28: "float | None" = betterproto2.field(
-        12, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    revenue_lag_28: "float | None" = betterproto2.field(12, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Revenue 28 days earlier.
     """
@@ -7084,9 +6746,7 @@ class ListAnalysesRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "ListAnalysesRequest", ListAnalysesRequest
-)
+default_message_pool.register_message("liftos.v1", "ListAnalysesRequest", ListAnalysesRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -7108,9 +6768,7 @@ class ListAnalysesResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "ListAnalysesResponse", ListAnalysesResponse
-)
+default_message_pool.register_message("liftos.v1", "ListAnalysesResponse", ListAnalysesResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -7186,17 +6844,13 @@ class ListExperimentsRequest(betterproto2.Message):
     Token from a previous response's next_page_token.
     """
 
-    active_on: "Date | None" = betterproto2.field(
-        4, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    active_on: "Date | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Only experiments whose window contains this date, when set.
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "ListExperimentsRequest", ListExperimentsRequest
-)
+default_message_pool.register_message("liftos.v1", "ListExperimentsRequest", ListExperimentsRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -7344,9 +6998,7 @@ class ModelHealth(betterproto2.Message):
     Worst verdict of the checks.
     """
 
-    checks: "list[HealthCheck]" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    checks: "list[HealthCheck]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Every check.
     """
@@ -7423,9 +7075,7 @@ class OptimizeBudgetRequest(betterproto2.Message):
     Attribution analysis with response curves.
     """
 
-    total_budget: "Money | None" = betterproto2.field(
-        3, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    total_budget: "Money | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Total budget over the horizon (> 0). Required unless target_marginal_roas is set; with
     it, a cap on the budget found.
@@ -7451,9 +7101,7 @@ class OptimizeBudgetRequest(betterproto2.Message):
     Outcome to maximise (default: the analysis's outcome; it must be that outcome).
     """
 
-    profit_margin: "float | None" = betterproto2.field(
-        7, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    profit_margin: "float | None" = betterproto2.field(7, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Maximise profit instead, margin × incremental outcome − spend, at this margin in (0, 100];
     the budget is then a cap and may be left unspent.
@@ -7472,9 +7120,7 @@ class OptimizeBudgetRequest(betterproto2.Message):
     Significance level of the intervals, in (0, 0.5) (default 0.1: 90% intervals).
     """
 
-    max_change: "float | None" = betterproto2.field(
-        10, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    max_change: "float | None" = betterproto2.field(10, betterproto2.TYPE_DOUBLE, optional=True)
     """
     The bound of a channel without a constraint: its spend stays within (1 ± max_change) ×
     its current spend scaled to the budget, in [0, 10] (unset: 0.3, the default of Meridian's
@@ -7484,9 +7130,7 @@ class OptimizeBudgetRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "OptimizeBudgetRequest", OptimizeBudgetRequest
-)
+default_message_pool.register_message("liftos.v1", "OptimizeBudgetRequest", OptimizeBudgetRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -7516,9 +7160,7 @@ class OptimizeBudgetResponse(betterproto2.Message):
     Expected outcome under the optimal allocation (for profit: margin × outcome − spend).
     """
 
-    uplift: "Interval | None" = betterproto2.field(
-        4, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    uplift: "Interval | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Optimal − current, paired over the model's draws.
     """
@@ -7538,9 +7180,7 @@ class OptimizeBudgetResponse(betterproto2.Message):
     Whether the whole budget is used (a profit objective may leave some unspent).
     """
 
-    total_budget: "Money | None" = betterproto2.field(
-        8, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    total_budget: "Money | None" = betterproto2.field(8, betterproto2.TYPE_MESSAGE, optional=True)
     """
     The budget allocated (in target-efficiency mode, the budget found).
     """
@@ -7557,9 +7197,7 @@ class OptimizeBudgetResponse(betterproto2.Message):
     The outcome the curves are in.
     """
 
-    warnings: "list[str]" = betterproto2.field(
-        11, betterproto2.TYPE_STRING, repeated=True
-    )
+    warnings: "list[str]" = betterproto2.field(11, betterproto2.TYPE_STRING, repeated=True)
     """
     Held channels, extrapolated curves, an optimiser that did not converge.
     """
@@ -7570,9 +7208,7 @@ class OptimizeBudgetResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "OptimizeBudgetResponse", OptimizeBudgetResponse
-)
+default_message_pool.register_message("liftos.v1", "OptimizeBudgetResponse", OptimizeBudgetResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -7665,9 +7301,7 @@ class PredictPerformanceRequest(betterproto2.Message):
     Significance level, in (0, 0.5) (default 0.05).
     """
 
-    plan: "list[SpendPlan]" = betterproto2.field(
-        6, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    plan: "list[SpendPlan]" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Spend per channel over the horizon (channels not named keep their recent daily spend).
     """
@@ -7696,16 +7330,12 @@ class PredictPerformanceResponse(betterproto2.Message):
     Response for PredictPerformance.
     """
 
-    points: "list[ForecastPoint]" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    points: "list[ForecastPoint]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Daily forecast.
     """
 
-    total: "Interval | None" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    total: "Interval | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Total over the horizon.
     """
@@ -7717,16 +7347,12 @@ class PredictPerformanceResponse(betterproto2.Message):
     Baseline (non-media) outcome over the horizon.
     """
 
-    media_total: "Interval | None" = betterproto2.field(
-        4, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    media_total: "Interval | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Media-driven outcome over the horizon under the plan.
     """
 
-    warnings: "list[str]" = betterproto2.field(
-        5, betterproto2.TYPE_STRING, repeated=True
-    )
+    warnings: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
     """
     Unseen holidays, too short a history for yearly seasonality, …
     """
@@ -7798,9 +7424,7 @@ class QualityComponents(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "QualityComponents", QualityComponents
-)
+default_message_pool.register_message("liftos.v1", "QualityComponents", QualityComponents)
 
 
 @dataclass(eq=False, repr=False)
@@ -7844,9 +7468,7 @@ class QueryGraphRequest(betterproto2.Message):
     Hops to follow, 1..4 (default 1).
     """
 
-    edge_types: "list[GraphEdgeType]" = betterproto2.field(
-        4, betterproto2.TYPE_ENUM, repeated=True
-    )
+    edge_types: "list[GraphEdgeType]" = betterproto2.field(4, betterproto2.TYPE_ENUM, repeated=True)
     """
     Only follow these edge types (empty = all).
     """
@@ -7857,9 +7479,7 @@ class QueryGraphRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "QueryGraphRequest", QueryGraphRequest
-)
+default_message_pool.register_message("liftos.v1", "QueryGraphRequest", QueryGraphRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -7868,16 +7488,12 @@ class QueryGraphResponse(betterproto2.Message):
     Response for QueryGraph.
     """
 
-    nodes: "list[GraphNode]" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    nodes: "list[GraphNode]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Nodes, the start node first.
     """
 
-    edges: "list[GraphEdge]" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    edges: "list[GraphEdge]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Edges among the returned nodes.
     """
@@ -7888,9 +7504,7 @@ class QueryGraphResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "QueryGraphResponse", QueryGraphResponse
-)
+default_message_pool.register_message("liftos.v1", "QueryGraphResponse", QueryGraphResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -7938,9 +7552,7 @@ class Recommendation(betterproto2.Message):
     Confidence in [0, 1].
     """
 
-    analysis_ids: "list[str]" = betterproto2.field(
-        8, betterproto2.TYPE_STRING, repeated=True
-    )
+    analysis_ids: "list[str]" = betterproto2.field(8, betterproto2.TYPE_STRING, repeated=True)
     """
     Analyses it rests on.
     """
@@ -7950,9 +7562,7 @@ class Recommendation(betterproto2.Message):
     Priority rank (1 = first).
     """
 
-    facts: "list[Fact]" = betterproto2.field(
-        10, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    facts: "list[Fact]" = betterproto2.field(10, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     The figures the recommendation rests on.
     """
@@ -7989,9 +7599,7 @@ class RecommendRequest(betterproto2.Message):
     Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
-    analysis_ids: "list[str]" = betterproto2.field(
-        2, betterproto2.TYPE_STRING, repeated=True
-    )
+    analysis_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
     """
     Attribution analyses to use: the first is the model recommended from (empty: the org's
     latest attribution analysis, from CausalService.ListAnalyses).
@@ -8026,9 +7634,7 @@ class RecommendRequest(betterproto2.Message):
     Significance level of the intervals, in (0, 0.5) (default 0.1: 90% intervals).
     """
 
-    design_tests: "bool | None" = betterproto2.field(
-        8, betterproto2.TYPE_BOOL, optional=True
-    )
+    design_tests: "bool | None" = betterproto2.field(8, betterproto2.TYPE_BOOL, optional=True)
     """
     Propose a geo experiment for each channel that needs a test (reads the org's history
     from memory; default true). Set false for a faster answer without designs.
@@ -8051,17 +7657,13 @@ class RecommendResponse(betterproto2.Message):
     Recommendations by priority.
     """
 
-    warnings: "list[str]" = betterproto2.field(
-        2, betterproto2.TYPE_STRING, repeated=True
-    )
+    warnings: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
     """
     What limited the answer (channels held, designs that could not be made).
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "RecommendResponse", RecommendResponse
-)
+default_message_pool.register_message("liftos.v1", "RecommendResponse", RecommendResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -8072,23 +7674,17 @@ class RecordQuery(betterproto2.Message):
     channel, date, treatment_intensity, data_quality_score, and one column per external factor).
     """
 
-    date_range: "DateRange | None" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    date_range: "DateRange | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Date range (account-local dates); an unset bound is open.
     """
 
-    sources: "list[DataSource]" = betterproto2.field(
-        2, betterproto2.TYPE_ENUM, repeated=True
-    )
+    sources: "list[DataSource]" = betterproto2.field(2, betterproto2.TYPE_ENUM, repeated=True)
     """
     Sources (empty = all).
     """
 
-    campaign_ids: "list[str]" = betterproto2.field(
-        3, betterproto2.TYPE_STRING, repeated=True
-    )
+    campaign_ids: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
     """
     Campaigns (empty = all), at most 10,000.
     """
@@ -8098,9 +7694,7 @@ class RecordQuery(betterproto2.Message):
     Experiment whose assignment defines `treated` and window defines `post`.
     """
 
-    channels: "list[str]" = betterproto2.field(
-        5, betterproto2.TYPE_STRING, repeated=True
-    )
+    channels: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
     """
     Channels (empty = all), at most 100.
     """
@@ -8168,30 +7762,22 @@ class ResponseCurve(betterproto2.Message):
     Channel.
     """
 
-    spend: "list[float]" = betterproto2.field(
-        2, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    spend: "list[float]" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Spend levels.
     """
 
-    outcome: "list[float]" = betterproto2.field(
-        3, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    outcome: "list[float]" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Expected incremental outcome at each level.
     """
 
-    lower: "list[float]" = betterproto2.field(
-        4, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    lower: "list[float]" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Lower band.
     """
 
-    upper: "list[float]" = betterproto2.field(
-        5, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    upper: "list[float]" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Upper band.
     """
@@ -8243,23 +7829,17 @@ class ScanRequest(betterproto2.Message):
     Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
     """
 
-    time_range: "TimeRange | None" = betterproto2.field(
-        2, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    time_range: "TimeRange | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Restrict to records whose timestamp is in range (unset: all time).
     """
 
-    sources: "list[DataSource]" = betterproto2.field(
-        3, betterproto2.TYPE_ENUM, repeated=True
-    )
+    sources: "list[DataSource]" = betterproto2.field(3, betterproto2.TYPE_ENUM, repeated=True)
     """
     Restrict to these sources (empty = all).
     """
 
-    campaign_ids: "list[str]" = betterproto2.field(
-        4, betterproto2.TYPE_STRING, repeated=True
-    )
+    campaign_ids: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
     """
     Restrict to these campaigns (empty = all), at most 10,000.
     """
@@ -8291,9 +7871,7 @@ class ScanRequest(betterproto2.Message):
     Include embedding vectors (off by default: they dominate the size).
     """
 
-    channels: "list[str]" = betterproto2.field(
-        10, betterproto2.TYPE_STRING, repeated=True
-    )
+    channels: "list[str]" = betterproto2.field(10, betterproto2.TYPE_STRING, repeated=True)
     """
     Restrict to these channels (empty = all), at most 10,000.
     """
@@ -8332,16 +7910,12 @@ class SearchFilter(betterproto2.Message):
     Exact metadata filters applied to a search: a record that does not match is never returned.
     """
 
-    sources: "list[DataSource]" = betterproto2.field(
-        1, betterproto2.TYPE_ENUM, repeated=True
-    )
+    sources: "list[DataSource]" = betterproto2.field(1, betterproto2.TYPE_ENUM, repeated=True)
     """
     Sources (empty = all).
     """
 
-    campaign_ids: "list[str]" = betterproto2.field(
-        2, betterproto2.TYPE_STRING, repeated=True
-    )
+    campaign_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
     """
     Campaigns (empty = all), at most 10,000.
     """
@@ -8358,9 +7932,7 @@ class SearchFilter(betterproto2.Message):
     Treatment groups (empty = all).
     """
 
-    time_range: "TimeRange | None" = betterproto2.field(
-        5, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    time_range: "TimeRange | None" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Time range of the record timestamps (unset: all time).
     """
@@ -8382,9 +7954,7 @@ class SearchFilter(betterproto2.Message):
     Geos (empty = all), at most 10,000.
     """
 
-    channels: "list[str]" = betterproto2.field(
-        9, betterproto2.TYPE_STRING, repeated=True
-    )
+    channels: "list[str]" = betterproto2.field(9, betterproto2.TYPE_STRING, repeated=True)
     """
     Channels (empty = all), at most 10,000.
     """
@@ -8448,9 +8018,7 @@ class SearchRequest(betterproto2.Message):
     A raw vector of the index's dimension.
     """
 
-    filter: "SearchFilter | None" = betterproto2.field(
-        4, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    filter: "SearchFilter | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Exact filters (unset: none).
     """
@@ -8475,9 +8043,7 @@ class SearchResponse(betterproto2.Message):
     Response for Search.
     """
 
-    hits: "list[SearchHit]" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    hits: "list[SearchHit]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     Hits, best first.
     """
@@ -8519,30 +8085,22 @@ class Series(betterproto2.Message):
     Index labels (ISO dates or event times).
     """
 
-    values: "list[float]" = betterproto2.field(
-        3, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    values: "list[float]" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Values.
     """
 
-    lower: "list[float]" = betterproto2.field(
-        4, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    lower: "list[float]" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Lower band (empty when none).
     """
 
-    upper: "list[float]" = betterproto2.field(
-        5, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    upper: "list[float]" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Upper band (empty when none).
     """
 
-    positions: "list[float]" = betterproto2.field(
-        6, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    positions: "list[float]" = betterproto2.field(6, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Numeric position of each point on a continuous axis (a running-variable value, a
     propensity score), one per value; empty when the index labels the points (dates, event
@@ -8564,16 +8122,12 @@ class SpendChange(betterproto2.Message):
     Channel.
     """
 
-    multiplier: "float | None" = betterproto2.field(
-        2, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    multiplier: "float | None" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, optional=True)
     """
     New spend as a multiple of the reference spend (1 = unchanged). Use this or spend.
     """
 
-    spend: "float | None" = betterproto2.field(
-        3, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    spend: "float | None" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, optional=True)
     """
     New absolute spend over the horizon.
     """
@@ -8593,23 +8147,17 @@ class SpendPlan(betterproto2.Message):
     Channel.
     """
 
-    daily_spend: "float | None" = betterproto2.field(
-        2, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    daily_spend: "float | None" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, optional=True)
     """
     The same spend every day (>= 0). Use this, daily, or multiplier.
     """
 
-    daily: "list[float]" = betterproto2.field(
-        3, betterproto2.TYPE_DOUBLE, repeated=True
-    )
+    daily: "list[float]" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, repeated=True)
     """
     Spend per day, one value per horizon day (>= 0).
     """
 
-    multiplier: "float | None" = betterproto2.field(
-        4, betterproto2.TYPE_DOUBLE, optional=True
-    )
+    multiplier: "float | None" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Recent daily spend (the history's last 28 days) times this (>= 0).
     """
@@ -8711,9 +8259,7 @@ class Table(betterproto2.Message):
     as a few contiguous arrays rather than 100k messages.
     """
 
-    columns: "list[Column]" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, repeated=True
-    )
+    columns: "list[Column]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     The columns, in order; names are unique.
     """
@@ -8734,20 +8280,14 @@ class TimeRange(betterproto2.Message):
     """
 
     start_time: "datetime.datetime | None" = betterproto2.field(
-        1,
-        betterproto2.TYPE_MESSAGE,
-        unwrap=lambda: __google__protobuf__.Timestamp,
-        optional=True,
+        1, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
     """
     Inclusive lower bound; unset: no lower bound.
     """
 
     end_time: "datetime.datetime | None" = betterproto2.field(
-        2,
-        betterproto2.TYPE_MESSAGE,
-        unwrap=lambda: __google__protobuf__.Timestamp,
-        optional=True,
+        2, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
     )
     """
     Exclusive upper bound; unset: no upper bound.
@@ -8773,9 +8313,7 @@ class TreatmentConfig(betterproto2.Message):
     Treatment intensity recorded on the arm's records.
     """
 
-    daily_budget: "Money | None" = betterproto2.field(
-        3, betterproto2.TYPE_MESSAGE, optional=True
-    )
+    daily_budget: "Money | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Daily budget per unit, when the arm fixes one.
     """
@@ -8831,9 +8369,7 @@ class ValidationMetrics(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "ValidationMetrics", ValidationMetrics
-)
+default_message_pool.register_message("liftos.v1", "ValidationMetrics", ValidationMetrics)
 
 
 @dataclass(eq=False, repr=False)
@@ -8842,9 +8378,7 @@ class Vector(betterproto2.Message):
     A dense vector.
     """
 
-    values: "list[float]" = betterproto2.field(
-        1, betterproto2.TYPE_FLOAT, repeated=True
-    )
+    values: "list[float]" = betterproto2.field(1, betterproto2.TYPE_FLOAT, repeated=True)
     """
     Components, as many as the org's embedding dimension, all finite.
     """
@@ -8867,9 +8401,7 @@ class WeightSet(betterproto2.Message):
     weights: "dict[str, float]" = betterproto2.field(
         2,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(
-            betterproto2.TYPE_STRING, betterproto2.TYPE_DOUBLE
-        ),
+        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_DOUBLE),
     )
     """
     Weights by label.
@@ -8956,9 +8488,7 @@ class WriteStreamRequest(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "WriteStreamRequest", WriteStreamRequest
-)
+default_message_pool.register_message("liftos.v1", "WriteStreamRequest", WriteStreamRequest)
 
 
 @dataclass(eq=False, repr=False)
@@ -8993,9 +8523,7 @@ class WriteStreamResponse(betterproto2.Message):
     """
 
 
-default_message_pool.register_message(
-    "liftos.v1", "WriteStreamResponse", WriteStreamResponse
-)
+default_message_pool.register_message("liftos.v1", "WriteStreamResponse", WriteStreamResponse)
 
 
 class CausalServiceStub:
@@ -9006,9 +8534,7 @@ class CausalServiceStub:
     def __init__(self, channel: grpc.Channel):
         self._channel = channel
 
-    def estimate_effect(
-        self, message: "EstimateEffectRequest"
-    ) -> "EstimateEffectResponse":
+    def estimate_effect(self, message: "EstimateEffectRequest") -> "EstimateEffectResponse":
         """
         One causal estimate with a named method (or AUTO) on an inline Table or on records read
         from memory, with its checks. The result is also stored as an analysis.
@@ -9086,9 +8612,7 @@ class CausalServiceStub:
             ListAnalysesResponse.FromString,
         )(message)
 
-    def counterfactual(
-        self, message: "CounterfactualRequest"
-    ) -> "CounterfactualResponse":
+    def counterfactual(self, message: "CounterfactualRequest") -> "CounterfactualResponse":
         """
         Predicted outcome under a changed spend plan, from a stored attribution analysis, with an
         interval. Errors: INVALID_ARGUMENT (no change, an unknown channel or one named twice, a
@@ -9134,9 +8658,7 @@ class IngestionServiceStub:
             IngestResponse.FromString,
         )(iter(messages))
 
-    def create_experiment(
-        self, message: "CreateExperimentRequest"
-    ) -> "CreateExperimentResponse":
+    def create_experiment(self, message: "CreateExperimentRequest") -> "CreateExperimentResponse":
         """
         Registers an experiment. Errors: INVALID_ARGUMENT (missing org_id/experiment_id, end
         before start, bad share), ALREADY_EXISTS (experiment_id taken in the org).
@@ -9148,9 +8670,7 @@ class IngestionServiceStub:
             CreateExperimentResponse.FromString,
         )(message)
 
-    def get_experiment(
-        self, message: "GetExperimentRequest"
-    ) -> "GetExperimentResponse":
+    def get_experiment(self, message: "GetExperimentRequest") -> "GetExperimentResponse":
         """
         Reads one experiment. Errors: INVALID_ARGUMENT, NOT_FOUND.
         """
@@ -9161,9 +8681,7 @@ class IngestionServiceStub:
             GetExperimentResponse.FromString,
         )(message)
 
-    def list_experiments(
-        self, message: "ListExperimentsRequest"
-    ) -> "ListExperimentsResponse":
+    def list_experiments(self, message: "ListExperimentsRequest") -> "ListExperimentsResponse":
         """
         Lists an org's experiments, newest first, paged. Errors: INVALID_ARGUMENT (bad token).
         """
@@ -9379,9 +8897,7 @@ class MemoryServiceStub:
             ListConceptualSpacesResponse.FromString,
         )(message)
 
-    def aggregate_records(
-        self, message: "AggregateRecordsRequest"
-    ) -> "AggregateRecordsResponse":
+    def aggregate_records(self, message: "AggregateRecordsRequest") -> "AggregateRecordsResponse":
         """
         Sums of an org's current records per local day × geo × source × channel and per local
         day × campaign × source × channel, computed where the records are stored (what
@@ -9423,9 +8939,7 @@ class SurfacingServiceStub:
             RecommendResponse.FromString,
         )(message)
 
-    def optimize_budget(
-        self, message: "OptimizeBudgetRequest"
-    ) -> "OptimizeBudgetResponse":
+    def optimize_budget(self, message: "OptimizeBudgetRequest") -> "OptimizeBudgetResponse":
         """
         Budget allocation across channels on the analysis's response curves, for the analysis
         window replayed or the next horizon_days. Errors: INVALID_ARGUMENT (a field out of range,
@@ -9456,9 +8970,7 @@ class SurfacingServiceStub:
             PredictPerformanceResponse.FromString,
         )(message)
 
-    def design_experiment(
-        self, message: "DesignExperimentRequest"
-    ) -> "DesignExperimentResponse":
+    def design_experiment(self, message: "DesignExperimentRequest") -> "DesignExperimentResponse":
         """
         A geo experiment for one channel: treatment and control geos, power by simulation on the
         org's own history, MDE per duration and the duration a target effect needs; saved to the
