@@ -6099,6 +6099,12 @@ class ForecastPoint(betterproto2.Message):
     Forecast with interval.
     """
 
+    fan: "list[Interval]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The forecast's intervals at each of the request's fan_levels, in that order (empty when
+    none was asked): nested bands of one set of sampled paths, for a fan chart.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "ForecastPoint", ForecastPoint)
 
@@ -7318,6 +7324,13 @@ class PredictPerformanceRequest(betterproto2.Message):
     ISO 3166 country whose holidays the baseline knows (default "US").
     """
 
+    fan_levels: "list[float]" = betterproto2.field(9, betterproto2.TYPE_DOUBLE, repeated=True)
+    """
+    Coverage levels of a forecast fan, each in (0, 1), distinct, at most 10, e.g. 0.5, 0.8,
+    0.95: every point and the totals carry one interval per level, in this order (empty: only
+    the alpha interval).
+    """
+
 
 default_message_pool.register_message(
     "liftos.v1", "PredictPerformanceRequest", PredictPerformanceRequest
@@ -7362,6 +7375,25 @@ class PredictPerformanceResponse(betterproto2.Message):
     )
     """
     The outcome forecast.
+    """
+
+    total_fan: "list[Interval]" = betterproto2.field(7, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    The total's intervals at each of the request's fan_levels, in that order.
+    """
+
+    baseline_total_fan: "list[Interval]" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The baseline total's intervals at each of the request's fan_levels, in that order.
+    """
+
+    media_total_fan: "list[Interval]" = betterproto2.field(
+        9, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The media total's intervals at each of the request's fan_levels, in that order.
     """
 
 
