@@ -291,6 +291,8 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
     outcome = "outcome" if outcome in ("", "unspecified") else outcome
     effects: list[Effect] = []
     for ch in r.channels:
+        if ch.spend.amount <= 0:
+            continue  # no spend in the window: nothing was caused, nothing to say
         identified = ch.identified and ch.channel not in unidentified
         for name, interval, metric in (
             ("incremental_outcome", ch.incremental_outcome, Metric.OUTCOME),

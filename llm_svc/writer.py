@@ -28,7 +28,15 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from llm_svc.evidence import Analysis, Audience, Check, CheckOutcome, Effect, Identification
+from llm_svc.evidence import (
+    Analysis,
+    Audience,
+    Check,
+    CheckOutcome,
+    Effect,
+    Identification,
+    Metric,
+)
 from llm_svc.numbers import fmt, fmt_pct
 from llm_svc.vocabulary import (
     ESTIMAND_SCOPES,
@@ -129,8 +137,32 @@ def _scope(analysis: Analysis) -> str:
     return ESTIMAND_SCOPES.get(analysis.estimand, "")
 
 
+def roas(analysis: Analysis, e: Effect) -> Sentence | None:
+    """An attribution channel's established incremental ROAS, written after its headline in
+    outcome units: a return per unit of spend is not an amount of the outcome, so it is never
+    worded as one. Nothing for an ROAS its evidence does not establish: the headline in
+    outcome units already says what the evidence supports about the channel."""
+    if e.metric is not Metric.ROAS or not e.established:
+        return None
+    b = _Builder(analysis.analysis_id)
+    b.t(f"{_cause(e)}'s incremental ROAS is ").f(e.prefix + e.point_fact, fmt(e.point)).t(" (")
+    _interval(b, e).t(f") of {label(e.outcome)} per unit of spend.")
+    return b.build()
+
+
+def _roas_of(analysis: Analysis, e: Effect) -> Sentence | None:
+    """The ROAS sentence that follows an attribution channel's headline, if established."""
+    for other in analysis.effects:
+        if other.metric is Metric.ROAS and other.treatment == e.treatment:
+            return roas(analysis, other)
+    return None
+
+
 def headline(analysis: Analysis, e: Effect) -> Sentence:
     """The one sentence that says what the evidence supports about this effect."""
+    sentence = roas(analysis, e)
+    if sentence is not None:
+        return sentence
     b = _Builder(analysis.analysis_id)
     cause, outcome = _cause(e), label(e.outcome)
     if not e.causal:
@@ -317,13 +349,14 @@ def next_step(analysis: Analysis, e: Effect) -> Sentence:
 
 
 def _effects_in_order(analysis: Analysis) -> list[Effect]:
-    """Established effects first, then by the size of the effect relative to its interval."""
+    """Established effects first, then by the size of the effect relative to its interval;
+    an attribution channel's ROAS follows its headline instead (:func:`_roas_of`)."""
 
     def key(e: Effect) -> tuple[int, float]:
         half = max((e.upper - e.lower) / 2, 1e-12)
         return (0 if e.established else 1, -abs(e.point) / half)
 
-    return sorted(analysis.effects, key=key)
+    return sorted((e for e in analysis.effects if e.metric is not Metric.ROAS), key=key)
 
 
 def _sentences(analysis: Analysis, audience: Audience) -> Iterator[Sentence | None]:
@@ -331,6 +364,7 @@ def _sentences(analysis: Analysis, audience: Audience) -> Iterator[Sentence | No
     if audience is Audience.EXECUTIVE:
         for e in effects:
             yield headline(analysis, e)
+            yield _roas_of(analysis, e)
             yield relative(analysis, e)
         if effects:
             yield next_step(analysis, effects[0])
@@ -339,6 +373,7 @@ def _sentences(analysis: Analysis, audience: Audience) -> Iterator[Sentence | No
     detailed = audience is Audience.DATA_SCIENTIST
     for e in effects:
         yield headline(analysis, e)
+        yield _roas_of(analysis, e)
         yield relative(analysis, e)
         if detailed:
             yield statistics(analysis, e)

@@ -9,8 +9,10 @@ from liftos.v1 import common_pb2 as common_pb
 
 from llm_svc.claims import Verdict, check_claims
 from llm_svc.convert import analysis_from_proto
-from llm_svc.evidence import CheckOutcome, Identification, Metric
+from llm_svc.evidence import Audience, CheckOutcome, Identification, Metric
+from llm_svc.guardrail import Guardrail
 from llm_svc.insights import InsightKind, rank_insights
+from llm_svc.writer import write
 from tests.llm.support import fixtures
 
 
@@ -30,15 +32,19 @@ def attribution(
     result.channels.add(
         identified=True,
         channel="google_pmax",
+        spend=common_pb.Money(amount=20_800, currency_code="USD"),
         incremental_outcome=_interval(52_000, 30_000, 74_000),
         incremental_roas=_interval(2.5, 1.8, 3.2),
     )
     result.channels.add(
         identified=True,
         channel="tiktok",
+        spend=common_pb.Money(amount=5_000, currency_code="USD"),
         incremental_outcome=_interval(1_000, -4_000, 6_000),
         incremental_roas=_interval(0.2, -0.5, 0.9),
     )
+    # A channel the org did not spend on in the window: the model scores it at zero.
+    result.channels.add(identified=True, channel="klaviyo_email")
     return causal_pb.Analysis(
         analysis_id="an-mmm", org_id="acme", kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION,
         attribution=result,
@@ -53,6 +59,30 @@ def test_an_attribution_result_is_one_outcome_and_one_roas_effect_per_channel() 
     assert roas.prefix + roas.point_fact == "channels[google_pmax].incremental_roas.estimate"
     assert a.warnings == ("short history",)
     assert {e.outcome for e in a.effects} == {"revenue"}
+
+
+def test_a_channel_without_spend_is_no_effect_to_explain() -> None:
+    a = analysis_from_proto(attribution())
+    assert "klaviyo_email" not in {e.treatment for e in a.effects}
+
+
+def test_the_grounded_explanation_words_roas_as_a_return_not_an_amount() -> None:
+    a = analysis_from_proto(attribution())
+    guard = Guardrail([a])
+    sent = []
+    for sentence in write([a], Audience.ANALYST):
+        passed = guard.check(sentence.text, sentence.cites)
+        assert not passed.flagged, passed.flagged  # every sentence the writer says is supported
+        sent.append(passed.text)
+    text = " ".join(sent)
+    assert "Google pmax increased revenue by 52,000 (90% CI 30,000 to 74,000)." in text
+    assert (
+        "Google pmax's incremental ROAS is 2.50 (90% CI 1.80 to 3.20) of revenue per unit" in text
+    )
+    assert "increased revenue by 2.50" not in text
+    # Each channel's headline once; tiktok's ROAS interval includes zero, so no ROAS sentence.
+    assert text.count("Google pmax increased revenue") == 1
+    assert "Tiktok's incremental ROAS" not in text and text.count("tiktok on revenue") == 1
 
 
 def test_claims_and_insights_read_attribution_like_estimates() -> None:
