@@ -10,6 +10,7 @@ setup:
 	$(PY) -m pip install -q -e '.[dev]'
 	npm ci --no-audit --no-fund --loglevel=error
 	scripts/install-chromium.sh
+	scripts/install-postgres.sh
 
 gen:
 	PYTHON=$(PY) scripts/gen.sh gen

@@ -1,7 +1,7 @@
-"""python -m memory_svc --port … --data-dir … (peer addresses from flags or LIFTOS_*_ADDR)"""
+"""python -m memory_svc --port … --data-dir … [--store postgresql://…] (peer addresses from
+flags or LIFTOS_*_ADDR)"""
 
-from memory_svc.app import build
-from mesh.runtime.main import run_service
+from memory_svc.app import main
 
 if __name__ == "__main__":
-    run_service("memory", build)
+    main()

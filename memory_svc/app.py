@@ -6,15 +6,21 @@ on — an org keeps the one it was first embedded with), ``LIFTOS_MEMORY_IVF_THR
 (changes between index saves; the index is caught up from the store after a crash),
 ``LIFTOS_MEMORY_INLINE_SEARCH_COST`` (vector components an unfiltered search may scan and
 still run on the event loop; 0 sends every search to a worker thread),
-``LIFTOS_MEMORY_FAISS_THREADS`` (OpenMP threads FAISS may use; default 1).
+``LIFTOS_MEMORY_FAISS_THREADS`` (OpenMP threads FAISS may use; default 1),
+``LIFTOS_MEMORY_STORE`` (the record store, also ``--store``: empty for the embedded SQLite
+file under the data dir, ``sqlite:///path/to/file`` for another file, or a libpq URL
+``postgresql://user@host:port/db`` for PostgreSQL; see ``memory_svc.postgres``).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import functools
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
 
 import faiss
 from liftos.v1 import memory_pb2, memory_pb2_grpc
@@ -22,9 +28,13 @@ from liftos.v1 import memory_pb2, memory_pb2_grpc
 from memory_svc.convert import payload_measures
 from memory_svc.engine import MemoryEngine, MemorySettings
 from memory_svc.faiss_index import IndexManager, IndexSettings
+from memory_svc.postgres import PostgresRecordStore, is_postgres_url
 from memory_svc.service import MemoryService
 from memory_svc.sqlite_store import SQLiteRecordStore
+from memory_svc.store import RecordStore
 from mesh.runtime import ServerConfig, ServiceBinding
+from mesh.runtime.main import run_service
+from mesh.runtime.metrics import MetricsHooks, OrgSize
 from mesh.runtime.page_tokens import PageTokens
 
 SERVICE_NAME = memory_pb2.DESCRIPTOR.services_by_name["MemoryService"].full_name
@@ -46,33 +56,73 @@ def settings_from_env() -> MemorySettings:
     )
 
 
-def open_engine(config: ServerConfig, settings: MemorySettings | None = None) -> MemoryEngine:
-    """Open the store under ``data_dir/memory`` and bring every org's index up to date."""
+def open_store(url: str, root: Path) -> RecordStore:
+    """The record store a ``--store`` URL names (empty: ``root/memory.sqlite``)."""
+    if is_postgres_url(url):
+        return PostgresRecordStore(url)
+    if url and not url.startswith("sqlite:///"):
+        scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+        raise ValueError(
+            f"--store / LIFTOS_MEMORY_STORE: unknown store {scheme!r}; use postgresql://…, "
+            "sqlite:///path or leave it empty for the SQLite file under the data dir"
+        )
+    store = SQLiteRecordStore(
+        Path(url.removeprefix("sqlite://")) if url else root / "memory.sqlite"
+    )
+    filled = store.backfill_measures(payload_measures)
+    if filled:
+        _LOGGER.info("measures backfilled for %d records stored before the table existed", filled)
+    return store
+
+
+def open_engine(
+    config: ServerConfig, settings: MemorySettings | None = None, *, store: str | None = None
+) -> MemoryEngine:
+    """Open the record store (``store``, else ``LIFTOS_MEMORY_STORE``, else the SQLite file
+    under ``data_dir/memory``) and bring every org's index up to date; FAISS indexes live
+    under ``data_dir/memory/index`` whichever the store."""
     settings = settings or settings_from_env()
     # One OpenMP thread: writes add ~1,000 vectors at a time and searches are one query each,
     # so a second thread mostly waits, on CPU taken from the other services on the machine.
     faiss.omp_set_num_threads(int(os.environ.get("LIFTOS_MEMORY_FAISS_THREADS", 1)))
     root = config.data_dir / "memory"
-    store = SQLiteRecordStore(root / "memory.sqlite")
-    filled = store.backfill_measures(payload_measures)
-    if filled:
-        _LOGGER.info("measures backfilled for %d records stored before the table existed", filled)
+    url = os.environ.get("LIFTOS_MEMORY_STORE", "") if store is None else store
+    store_ = open_store(url, root)
     tokens = PageTokens.for_data_dir(root, "ListConceptualSpaces")
-    engine = MemoryEngine(store, IndexManager(root / "index", settings.index), settings, tokens)
+    engine = MemoryEngine(store_, IndexManager(root / "index", settings.index), settings, tokens)
     for r in engine.recover():
         _LOGGER.info("index %s %s: %d vectors in %.2fs", r.org_id, r.how, r.size, r.seconds)
     return engine
 
 
+def org_sizes(engine: MemoryEngine) -> Iterator[OrgSize]:
+    """Each org's records (the store) and vectors in its index (0 when not loaded), read at
+    metrics scrape time from the exporter's thread (the engine is thread-safe)."""
+    for org_id in engine.store.orgs():
+        index = engine.indexes.get(org_id)
+        yield OrgSize(org_id, engine.record_count(org_id), index.size if index else 0)
+
+
 def build(
-    config: ServerConfig, settings: MemorySettings | None = None
+    config: ServerConfig, settings: MemorySettings | None = None, *, store: str | None = None
 ) -> tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]:
-    engine = open_engine(config, settings)
+    engine = open_engine(config, settings, store=store)
 
     async def on_stop() -> None:
         await asyncio.to_thread(engine.close)
 
     binding = ServiceBinding(
-        SERVICE_NAME, MemoryService(engine), memory_pb2_grpc.add_MemoryServiceServicer_to_server
+        SERVICE_NAME,
+        MemoryService(engine),
+        memory_pb2_grpc.add_MemoryServiceServicer_to_server,
+        MetricsHooks(org_sizes=lambda: org_sizes(engine)),
     )
     return [binding], on_stop
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m memory_svc``: the flags every service takes, plus ``--store``."""
+    own = argparse.ArgumentParser(add_help=False)
+    own.add_argument("--store", default=None, help="record store URL (env LIFTOS_MEMORY_STORE)")
+    args, rest = own.parse_known_args(argv)
+    run_service("memory", functools.partial(build, store=args.store), rest)

@@ -1,9 +1,11 @@
-"""Fixtures: a real memory server on a free port, a stub, and a written synthetic org."""
+"""Fixtures: a real memory server on a free port, a stub, a written synthetic org, and a
+throwaway PostgreSQL cluster (one per session) with a fresh database per test."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import uuid
 from collections.abc import Iterator, Sequence
 
 import grpc
@@ -16,6 +18,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 from memory_svc.app import build
 from memory_svc.engine import MemorySettings
 from memory_svc.faiss_index import IndexSettings
+from memory_svc.postgres.cluster import PostgresNotInstalled, ThrowawayCluster
 from mesh.runtime.inprocess import running_services
 from mesh.runtime.status import decode_status
 from mesh.runtime.synthetic_records import synthetic_records
@@ -95,3 +98,29 @@ def org_records(stub: memory_grpc.MemoryServiceStub) -> list[md_pb.CausalMarketi
     response = write(stub, ORG, records)
     assert response.inserted_count == ORG_RECORDS
     return records
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[ThrowawayCluster]:
+    """initdb in a temp folder, pg_ctl on a free port, unix socket only; skipped (with the
+    reason) where PostgreSQL's server is not installed — CI installs it
+    (scripts/install-postgres.sh)."""
+    try:
+        cluster = ThrowawayCluster().start()
+    except PostgresNotInstalled as exc:
+        pytest.skip(str(exc))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: ThrowawayCluster) -> Iterator[str]:
+    """The URL of a new empty database, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = postgres_cluster.create_database(name)
+    try:
+        yield url
+    finally:
+        postgres_cluster.drop_database(name)

@@ -1,0 +1,361 @@
+"""The record of truth on PostgreSQL: :class:`PostgresRecordStore`.
+
+Connections: one writer (a transaction per commit, under a lock: one commit at a time per
+process, as with SQLite), a reader per worker thread in autocommit (each read is one
+statement over one snapshot), and a connection of its own for each long read — recovery's
+vector and id streams — which streams through a server-side cursor instead of holding the
+org's rows in memory.
+
+Durability: a commit returns once PostgreSQL has flushed its WAL (``synchronous_commit``
+is set ``on`` for the writer, whatever the server's default), so an acknowledged write
+survives a kill of either process. The schema is migrated on open
+(``memory_svc.migrations``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import ParamSpec, TypeVar
+
+import numpy as np
+import psycopg
+
+from memory_svc.graph import GraphEdgeRow, GraphNodeRow
+from memory_svc.migrations import migrate
+from memory_svc.postgres.commit import insert_batch
+from memory_svc.postgres.sql import (
+    AGGREGATE_CAMPAIGN_DAYS,
+    AGGREGATE_PAIRS,
+    SUM_COLUMNS,
+    aggregate_filter,
+    filter_sql,
+    geo_days_pivot_sql,
+    scan_sql,
+)
+from memory_svc.store import (
+    Aggregate,
+    CommitBatch,
+    CommitResult,
+    ExistingRecord,
+    HitRow,
+    OrgState,
+    RecordFilter,
+    ScanRow,
+)
+from mesh.runtime.exceptions import DependencyUnavailable
+
+__all__ = ["PostgresRecordStore", "is_postgres_url"]
+
+_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(_SCHEMES)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _unavailable(exc: psycopg.OperationalError) -> DependencyUnavailable:
+    # libpq's message names host and port, never the password
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DependencyUnavailable(
+        f"the PostgreSQL record store is unreachable: {first}", dependency="postgresql"
+    )
+
+
+def _reachable(method: Callable[P, R]) -> Callable[P, R]:
+    """A lost or refused connection is UNAVAILABLE (retry later), not an internal error."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except psycopg.OperationalError as exc:
+            raise _unavailable(exc) from exc
+
+    return call
+
+
+class PostgresRecordStore:
+    """PostgreSQL implementation of :class:`memory_svc.store.RecordStore`."""
+
+    def __init__(self, url: str) -> None:
+        if not is_postgres_url(url):
+            raise ValueError(f"not a PostgreSQL URL (postgresql://…): {url.split('@')[-1]!r}")
+        self._url = url
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn)
+        self._writer = psycopg.connect(url)
+        self._writer.execute("SET synchronous_commit = on")
+        self._writer.commit()
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[psycopg.Connection] = []
+        self._readers_lock = threading.Lock()
+
+    def _read(self) -> psycopg.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.broken or conn.closed:
+            conn = psycopg.connect(self._url, autocommit=True)
+            conn.execute("SET default_transaction_read_only = on")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def _stream(self, sql: str, params: Sequence[object], page: int) -> Iterator[list[tuple]]:  # type: ignore[type-arg]
+        """Rows of ``sql`` ``page`` at a time through a server-side cursor, on a connection
+        of its own (its transaction stays open until the stream ends or is dropped)."""
+        try:
+            with psycopg.connect(self._url) as conn:
+                conn.read_only = True
+                with conn.cursor(name="stream") as cur:
+                    cur.itersize = page
+                    cur.execute(sql, params)
+                    while rows := cur.fetchmany(page):
+                        yield rows
+        except psycopg.OperationalError as exc:
+            raise _unavailable(exc) from exc
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._writer.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    # ------------------------------------------------------------------ reads
+
+    @_reachable
+    def org_state(self, org_id: str) -> OrgState | None:
+        row = (
+            self._read()
+            .execute(
+                "SELECT org_id, record_count, checksum, max_seq, embedder, dim FROM orgs "
+                "WHERE org_id = %s",
+                (org_id,),
+            )
+            .fetchone()
+        )
+        return OrgState(*row) if row else None
+
+    @_reachable
+    def orgs(self) -> list[str]:
+        return [r[0] for r in self._read().execute("SELECT org_id FROM orgs ORDER BY org_id")]
+
+    @_reachable
+    def existing(
+        self, org_id: str, ids: Sequence[str], natural_keys: Sequence[str]
+    ) -> list[ExistingRecord]:
+        """Stored records with one of ``ids`` or (non-empty) ``natural_keys`` (indexed)."""
+        keys = sorted({k for k in natural_keys if k})
+        rows = (
+            self._read()
+            .execute(
+                "SELECT seq, id, natural_key, version, graph_nodes FROM records "
+                "WHERE org_id = %s AND id = ANY(%s) UNION "
+                "SELECT seq, id, natural_key, version, graph_nodes FROM records "
+                "WHERE org_id = %s AND natural_key = ANY(%s) AND natural_key <> ''",
+                (org_id, sorted(set(ids)), org_id, keys),
+            )
+            .fetchall()
+        )
+        return [_existing(r) for r in rows]
+
+    @_reachable
+    def scan_page(
+        self,
+        org_id: str,
+        flt: RecordFilter,
+        after: tuple[int, str] | None,
+        limit: int,
+        with_embeddings: bool,
+    ) -> list[ScanRow]:
+        sql, params = scan_sql(org_id, flt, after, limit, with_embeddings)
+        return [ScanRow(*row) for row in self._read().execute(sql, params)]
+
+    @_reachable
+    def candidates(self, org_id: str, flt: RecordFilter, limit: int | None) -> np.ndarray:
+        where, params = filter_sql(org_id, flt)
+        sql = f"SELECT r.seq FROM records r WHERE {where}"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        rows = self._read().execute(sql, params).fetchall()
+        return np.fromiter((r[0] for r in rows), np.int64, len(rows))
+
+    @_reachable
+    def matching(self, org_id: str, seqs: np.ndarray, flt: RecordFilter) -> np.ndarray:
+        where, params = filter_sql(org_id, flt)
+        rows = (
+            self._read()
+            .execute(
+                f"SELECT r.seq FROM records r WHERE {where} AND r.seq = ANY(%s)",
+                (*params, np.asarray(seqs, dtype=np.int64).tolist()),
+            )
+            .fetchall()
+        )
+        return np.fromiter((r[0] for r in rows), np.int64, len(rows))
+
+    @_reachable
+    def vectors(self, seqs: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = (
+            self._read()
+            .execute(
+                "SELECT seq, embedding FROM vectors WHERE seq = ANY(%s)",
+                (np.asarray(seqs, dtype=np.int64).tolist(),),
+            )
+            .fetchall()
+        )
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim)
+        return np.fromiter((r[0] for r in rows), np.int64, len(rows)), matrix
+
+    def iter_vectors(
+        self, org_id: str, dim: int, after_seq: int, page: int = 50_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for rows in self._stream(
+            "SELECT r.seq, v.embedding FROM records r JOIN vectors v ON v.seq = r.seq "
+            "WHERE r.org_id = %s AND r.seq > %s ORDER BY r.seq",
+            (org_id, after_seq),
+            page,
+        ):
+            seqs = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4")
+            yield seqs, matrix.reshape(len(rows), dim)
+
+    @_reachable
+    def removed_since(self, org_id: str, seq: int) -> np.ndarray:
+        rows = (
+            self._read()
+            .execute(
+                "SELECT seq FROM history WHERE org_id = %s AND replaced_at_seq > %s",
+                (org_id, seq),
+            )
+            .fetchall()
+        )
+        return np.fromiter((r[0] for r in rows), np.int64, len(rows))
+
+    @_reachable
+    def hits(self, org_id: str, seqs: Sequence[int], with_payload: bool) -> dict[int, HitRow]:
+        if not seqs:
+            return {}
+        if with_payload:
+            sql = (
+                "SELECT r.seq, r.id, p.payload FROM records r JOIN payloads p ON p.seq = r.seq "
+                "WHERE r.org_id = %s AND r.seq = ANY(%s)"
+            )
+        else:
+            sql = "SELECT seq, id, NULL::bytea FROM records WHERE org_id = %s AND seq = ANY(%s)"
+        rows = self._read().execute(sql, (org_id, [int(s) for s in seqs]))
+        return {row[0]: HitRow(*row) for row in rows}
+
+    def iter_record_ids(
+        self, org_id: str, page: int = 100_000
+    ) -> Iterator[tuple[np.ndarray, list[str]]]:
+        """(seqs, ids) of the org's current records, page by page in seq order."""
+        for rows in self._stream(
+            "SELECT seq, id FROM records WHERE org_id = %s ORDER BY seq", (org_id,), page
+        ):
+            yield np.fromiter((r[0] for r in rows), np.int64, len(rows)), [r[1] for r in rows]
+
+    @_reachable
+    def present_nodes(self, org_id: str, node_ids: Sequence[str]) -> set[str]:
+        rows = self._read().execute(
+            "SELECT node_id FROM graph_nodes WHERE org_id = %s AND record_count > 0 "
+            "AND node_id = ANY(%s)",
+            (org_id, list(node_ids)),
+        )
+        return {r[0] for r in rows}
+
+    @_reachable
+    def graph(self, org_id: str) -> tuple[list[GraphNodeRow], list[GraphEdgeRow]]:
+        db = self._read()
+        nodes = [
+            GraphNodeRow(n, t, label, count, json.loads(props))
+            for n, t, label, props, count in db.execute(
+                "SELECT node_id, type, label, properties, record_count FROM graph_nodes "
+                "WHERE org_id = %s AND record_count > 0",
+                (org_id,),
+            )
+        ]
+        edges = [
+            GraphEdgeRow(*row)
+            for row in db.execute(
+                "SELECT source, target, type, weight FROM graph_edges "
+                "WHERE org_id = %s AND weight > 0",
+                (org_id,),
+            )
+        ]
+        return nodes, edges
+
+    @_reachable
+    def history(self, org_id: str, natural_key: str) -> list[tuple[str, int, int]]:
+        """(id, version, replaced_at_seq) of the replaced versions of a natural key."""
+        return [
+            tuple(r)
+            for r in self._read().execute(
+                "SELECT id, version, replaced_at_seq FROM history "
+                "WHERE org_id = %s AND natural_key = %s ORDER BY version",
+                (org_id, natural_key),
+            )
+        ]
+
+    @_reachable
+    def aggregate(
+        self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
+    ) -> Aggregate:
+        """Sums of the org's current records per day × geo and per day × campaign, read
+        from the sums tables every commit keeps current, in one snapshot."""
+        where, params = aggregate_filter(org_id, start_day, end_day, sources)
+        db = self._read()
+        with db.transaction():  # the three reads agree with each other
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            columns: list[tuple[str, str, str]] = []
+            records = 0
+            for source, channel, *nonzero, count in db.execute(
+                AGGREGATE_PAIRS.format(where=where), params
+            ).fetchall():
+                records += int(count)
+                columns += [
+                    (source, channel, m) for m, n in zip(SUM_COLUMNS, nonzero, strict=True) if n
+                ]
+            pivot = [v for s, c, _ in columns for v in (s, c)]
+            geo_days = db.execute(geo_days_pivot_sql(columns, where), pivot + params).fetchall()
+            campaign_days = db.execute(
+                AGGREGATE_CAMPAIGN_DAYS.format(where=where), params
+            ).fetchall()
+        return Aggregate(columns, geo_days, campaign_days, records)
+
+    # ------------------------------------------------------------------ write
+
+    @_reachable
+    def commit(self, batch: CommitBatch) -> CommitResult:
+        """Store a batch in one transaction; returns once it is durable."""
+        with self._write_lock:
+            try:
+                with self._writer.transaction():
+                    return insert_batch(self._writer, batch, len(batch.ids))
+            except psycopg.OperationalError:
+                # a broken connection (server restarted): the next commit opens a new one;
+                # this one's outcome is unknown to the caller, who sees the error
+                self._reconnect()
+                raise
+
+    def _reconnect(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            self._writer = psycopg.connect(self._url)
+            self._writer.execute("SET synchronous_commit = on")
+            self._writer.commit()
+
+
+def _existing(row: tuple[int, str, str, int, str]) -> ExistingRecord:
+    seq, rid, nk, version, nodes = row
+    return ExistingRecord(seq, rid, nk, version, tuple(nodes.split("\n")) if nodes else ())
