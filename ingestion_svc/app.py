@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -17,9 +18,25 @@ from ingestion_svc.ledger import BatchLedger
 from ingestion_svc.peers import MemoryClient
 from ingestion_svc.service import IngestionService
 from mesh.runtime import ServerConfig, ServiceBinding
+from mesh.runtime.metrics import MetricsHooks, ServiceMetrics
 
 _SERVICE = ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"]
 SERVICE_NAME = _SERVICE.full_name
+INGEST_METHOD = f"/{SERVICE_NAME}/Ingest"
+
+
+def count_ack(metrics: ServiceMetrics, ack: ingestion_pb2.IngestResponse) -> None:
+    """The metrics of one Ingest ack: its rows accepted, and rejected by reason (a replayed
+    ack's rows were counted when first acked)."""
+    if ack.replayed:
+        metrics.ingest_batches.labels("replayed").inc()
+        return
+    metrics.ingest_batches.labels("processed").inc()
+    metrics.count_rows("accepted", "", ack.accepted_count)
+    reasons = Counter(r.reason for r in ack.rejections)
+    for reason, n in reasons.items():
+        metrics.count_rows("rejected", ingestion_pb2.RejectionReason.Name(reason), n)
+    metrics.count_rows("rejected", "UNLISTED", ack.rejected_count - sum(reasons.values()))
 
 
 def build(config: ServerConfig) -> tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]:
@@ -35,7 +52,8 @@ def build(config: ServerConfig) -> tuple[Sequence[ServiceBinding], Callable[[], 
         for store in (registry, factors, ledger):
             await asyncio.to_thread(store.close)
 
-    return [ServiceBinding(SERVICE_NAME, servicer, add_to_server)], on_stop
+    hooks = MetricsHooks(responses={INGEST_METHOD: count_ack})
+    return [ServiceBinding(SERVICE_NAME, servicer, add_to_server, hooks)], on_stop
 
 
 def add_to_server(servicer: IngestionService, server: grpc.aio.Server) -> None:

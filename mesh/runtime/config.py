@@ -11,6 +11,14 @@ TLS), ``LIFTOS_TLS_CLIENT_CA`` (require client certificates it signs: mTLS),
 for that service), ``LIFTOS_REFLECTION`` (open | auth | off; default auth with keys, open
 without), ``LIFTOS_ALLOW_INSECURE=1`` (serve keys without TLS on a non-loopback address),
 ``LIFTOS_MAX_INFLIGHT`` (calls in flight per server, health aside).
+
+Observability: ``LIFTOS_METRICS_PORT`` / ``--metrics-port`` (Prometheus metrics on
+http://HOST:PORT/metrics; off unless set), ``LIFTOS_METRICS_MAX_ORGS`` (orgs with their own
+label), and the standard ``OTEL_*`` variables for traces (mesh.runtime.tracing).
+
+A peer target may name several replicas: ``ipv4:10.0.0.5:50053,10.0.0.6:50053`` or a
+``dns:///causal.liftos:50053`` name with several addresses; the channels spread calls over
+them round robin and retry idempotent calls on UNAVAILABLE (mesh.runtime.channels).
 """
 
 from __future__ import annotations
@@ -99,6 +107,7 @@ class ServerConfig:
     allow_insecure: bool = False
     # the key this service sends its peers (None: LIFTOS_API_KEY); never in a repr
     api_key: str | None = field(default=None, repr=False)
+    metrics_port: int | None = None  # Prometheus endpoint (0: a free port); None: off
 
     @property
     def address(self) -> str:
@@ -123,7 +132,8 @@ def add_server_arguments(parser: argparse.ArgumentParser, service: str) -> None:
             parser.add_argument(
                 f"--{peer}-addr",
                 default=None,
-                help=f"{peer} service target (env LIFTOS_{peer.upper()}_ADDR)",
+                help=f"{peer} service target (env LIFTOS_{peer.upper()}_ADDR): host:port, or "
+                "replicas as ipv4:HOST:PORT,HOST:PORT or dns:///NAME:PORT",
             )
     parser.add_argument("--log-level", default=os.environ.get("LIFTOS_LOG_LEVEL", "INFO"))
     parser.add_argument(
@@ -148,6 +158,14 @@ def add_server_arguments(parser: argparse.ArgumentParser, service: str) -> None:
         action="store_true",
         default=os.environ.get("LIFTOS_ALLOW_INSECURE", "").lower() in _TRUE,
         help="serve API keys without TLS on a non-loopback address (keys cross in clear)",
+    )
+    metrics_port = os.environ.get("LIFTOS_METRICS_PORT", "")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=metrics_port or None,  # argparse reads a string default with type=int
+        help="serve Prometheus metrics on http://HOST:PORT/metrics (env LIFTOS_METRICS_PORT; "
+        "default off)",
     )
     parser.add_argument(
         "--max-inflight",
@@ -185,6 +203,7 @@ def server_config_from_args(args: argparse.Namespace, service: str) -> ServerCon
         max_inflight=args.max_inflight,
         allow_insecure=args.allow_insecure,
         api_key=service_api_key(service),
+        metrics_port=args.metrics_port,
     )
 
 

@@ -8,6 +8,10 @@
 3. check every org_id in each message against the principal's org;
 4. run the handler, with the service's own key in ``OUTGOING_KEY`` for the calls it makes,
    log the call (method, code, duration) and turn domain exceptions into rich statuses.
+
+The same call records its metrics (mesh.runtime.metrics, when the server has them: count and
+duration by code, calls in flight, a service's response observers) and its SERVER span
+(mesh.runtime.tracing, when tracing is on), ending both when grpc says how the call ended.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from typing import Any
 import grpc
 from grpc_status import rpc_status
 
+from mesh.runtime import tracing
 from mesh.runtime.auth import HEALTH_PREFIX, REFLECTION_PREFIX, AuthConfig, Principal, authorize
 from mesh.runtime.channels import OUTGOING_KEY
 from mesh.runtime.config import DEFAULT_MAX_INFLIGHT
 from mesh.runtime.exceptions import InvalidInput, PermissionDenied, ResourceExhausted
+from mesh.runtime.metrics import ResponseObserver, ServiceMetrics
 from mesh.runtime.status import grpc_code, to_rpc_status
 
 _LOGGER = logging.getLogger("liftos.rpc")
@@ -46,6 +52,8 @@ class _Policy:
     check_scope: bool  # the key's scopes must allow the method (reflection: any key will do)
     limited: bool  # counts against the in-flight limit
     decode: Decode | None
+    kind: str  # unary | client_stream | server_stream | bidi_stream (the metrics' type label)
+    observe: ResponseObserver | None  # the service's metrics hook for each response
 
 
 def _type_name(deserializer: Any, method: str) -> str:
@@ -79,25 +87,6 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: 
         _LOGGER.exception("unhandled error in %s", method, exc_info=exc)
     s = rpc_status.to_status(status)
     await context.abort(s.code, s.details, s.trailing_metadata)
-
-
-def _log(method: str, context: grpc.aio.ServicerContext, start: float, code: str | None) -> None:
-    elapsed_ms = (time.perf_counter() - start) * 1e3
-    if code is not None:
-        _LOGGER.info("%s %s %.1fms", method, code, elapsed_ms)
-        return
-
-    # A handler that returned may still not have answered anyone: a client stream cancelled
-    # mid-way can end, to the handler, like a finished one. The call's own end says which.
-    def done(ctx: Any) -> None:
-        if ctx.cancelled():
-            found = _abandoned(ctx)
-        else:
-            status = ctx.code()
-            found = status.name if isinstance(status, grpc.StatusCode) else "OK"
-        _LOGGER.info("%s %s %.1fms", method, found, elapsed_ms)
-
-    context.add_done_callback(done)  # type: ignore[arg-type]  # grpc stubs type it by call shape
 
 
 # A client whose deadline passes cancels its call, and that cancel can reach the server a
@@ -135,15 +124,17 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         reflection_open: bool = True,
         max_inflight: int = DEFAULT_MAX_INFLIGHT,
         outgoing_key: str | None = None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self._auth = auth
+        self._metrics = metrics
         self._reflection_open = reflection_open
         self._max_inflight = max_inflight
         self._outgoing_key = outgoing_key
         self._policies: dict[str, _Policy] = {}  # one handler per method per server
         self.inflight = 0  # calls admitted and not yet finished (one event loop: no lock)
 
-    def _policy(self, method: str, handler: grpc.RpcMethodHandler) -> _Policy:
+    def _policy(self, method: str, handler: grpc.RpcMethodHandler, kind: str) -> _Policy:
         found = self._policies.get(method)
         if found is None:
             health = method.startswith(HEALTH_PREFIX)
@@ -155,6 +146,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 check_scope=not reflection,
                 limited=not health,
                 decode=_decoder(handler.request_deserializer, method),
+                kind=kind,
+                observe=self._metrics.responses.get(method) if self._metrics else None,
             )
             self._policies[method] = found
         return found
@@ -211,6 +204,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 result = behavior(call.admit(request, streaming), context)
                 if inspect.isawaitable(result):
                     result = await result
+                if policy.observe is not None:
+                    call.observe(result)
                 return result
 
         return handler
@@ -225,9 +220,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     return
                 if hasattr(result, "__aiter__"):
                     async for item in result:
+                        if policy.observe is not None:
+                            call.observe(item)
                         yield item
                 else:
                     for item in result:
+                        if policy.observe is not None:
+                            call.observe(item)
                         yield item
 
         return handler
@@ -240,7 +239,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        policy = self._policy(handler_call_details.method, handler)
+        policy = self._policy(handler_call_details.method, handler, _kind(handler))
         # grpc hands over the raw bytes; the wrapped handler decodes them after admission.
         kwargs: dict[str, Any] = {
             "request_deserializer": None,
@@ -264,8 +263,15 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         )
 
 
+def _kind(handler: grpc.RpcMethodHandler) -> str:
+    if handler.request_streaming:
+        return "bidi_stream" if handler.response_streaming else "client_stream"
+    return "server_stream" if handler.response_streaming else "unary"
+
+
 class _Call:
-    """One call's admission, its in-flight slot, its log line, and its exception → status."""
+    """One call's admission, its in-flight slot, its log line, metrics and span, and its
+    exception → status."""
 
     def __init__(
         self, owner: ServiceInterceptor, policy: _Policy, context: grpc.aio.ServicerContext
@@ -273,6 +279,22 @@ class _Call:
         self._owner, self._policy, self._context = owner, policy, context
         self._start = time.perf_counter()
         self._admitted = False
+        metrics = owner._metrics
+        self._gauge = metrics.call_started(policy.method, policy.kind) if metrics else None
+        self._span: Any = None
+        self._token: object | None = None
+        if tracing.enabled():
+            self._span, self._token = tracing.server_span(
+                policy.method, context.invocation_metadata()
+            )
+
+    def observe(self, response: Any) -> None:
+        """Hand a response to the service's metrics hook (never fails the call)."""
+        assert self._owner._metrics is not None and self._policy.observe is not None
+        try:
+            self._policy.observe(self._owner._metrics, response)
+        except Exception:
+            _LOGGER.exception("metrics hook of %s failed", self._policy.method)
 
     async def __aenter__(self) -> _Call:
         return self
@@ -296,4 +318,35 @@ class _Call:
         finally:
             if self._admitted:
                 self._owner.inflight -= 1
-            _log(self._policy.method, self._context, self._start, code)
+            if self._gauge is not None:
+                self._gauge.dec()
+            if self._token is not None:
+                tracing.detach(self._token)
+            self._finish(code)
+
+    def _finish(self, code: str | None) -> None:
+        """Log, count and end the span of the call with ``code``; None: the code grpc ends
+        the call with. A handler that returned may still not have answered anyone: a client
+        stream cancelled mid-way can end, to the handler, like a finished one."""
+        elapsed = time.perf_counter() - self._start
+        if code is not None:
+            self._report(code, elapsed)
+            return
+
+        def done(ctx: Any) -> None:
+            if ctx.cancelled():
+                found = _abandoned(ctx)
+            else:
+                status = ctx.code()
+                found = status.name if isinstance(status, grpc.StatusCode) else "OK"
+            self._report(found, elapsed)
+
+        self._context.add_done_callback(done)  # type: ignore[arg-type]  # typed by call shape
+
+    def _report(self, code: str, elapsed: float) -> None:
+        method = self._policy.method
+        _LOGGER.info("%s %s %.1fms", method, code, elapsed * 1e3)
+        if self._owner._metrics is not None:
+            self._owner._metrics.call_finished(method, code, elapsed)
+        if self._span is not None:
+            tracing.finish(self._span, code)

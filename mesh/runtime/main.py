@@ -9,6 +9,7 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from mesh.runtime import tracing
 from mesh.runtime.config import ServerConfig, add_server_arguments, server_config_from_args
 from mesh.runtime.server import InsecureTransport, ServiceBinding, check_transport, serve
 
@@ -42,9 +43,16 @@ def run_service(service: str, build: Build, argv: Sequence[str] | None = None) -
     except InsecureTransport as exc:
         raise SystemExit(f"{service}: {exc}") from None
     private_data_dir(config.data_dir)
+    try:  # traces only when OTEL_TRACES_EXPORTER names an exporter
+        tracing.configure_from_env(service)
+    except ValueError as exc:
+        raise SystemExit(f"{service}: {exc}") from None
 
     async def _main() -> None:
         bindings, on_stop = build(config)
         await serve(config, bindings, on_stop=on_stop)
 
-    asyncio.run(_main())
+    try:
+        asyncio.run(_main())
+    finally:
+        tracing.shutdown()  # flush the spans still batched

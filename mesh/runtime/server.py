@@ -24,6 +24,7 @@ from mesh.runtime.config import (
     TlsConfig,
 )
 from mesh.runtime.interceptor import ServiceInterceptor
+from mesh.runtime.metrics import MetricsHooks, ServiceMetrics, serve_metrics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -102,11 +103,13 @@ def _server_credentials(tls: TlsConfig) -> grpc.ServerCredentials:
 
 @dataclass(frozen=True, slots=True)
 class ServiceBinding:
-    """A servicer, its full service name and the generated ``add_*_to_server`` function."""
+    """A servicer, its full service name, the generated ``add_*_to_server`` function, and
+    what the service reports to the metrics beyond its calls (mesh.runtime.metrics)."""
 
     name: str
     servicer: Any
     add_to_server: Callable[[Any, grpc.aio.Server], None]
+    metrics: MetricsHooks | None = None
 
 
 async def create_server(
@@ -120,13 +123,15 @@ async def create_server(
     max_inflight: int = DEFAULT_MAX_INFLIGHT,
     allow_insecure: bool = False,
     outgoing_key: str | None = None,
+    metrics: ServiceMetrics | None = None,
 ) -> tuple[grpc.aio.Server, int, HealthServicer]:
     """Start a server for ``bindings`` on ``address``; returns (server, bound port, health).
 
     Port 0 picks a free port (tests). SO_REUSEPORT is off so a second mesh on the same port
     fails loudly instead of silently sharing it. Raises InsecureTransport for keys without
     TLS on a non-loopback address (unless ``allow_insecure``). ``outgoing_key`` is the key
-    the services' handlers send their peers (None: ``LIFTOS_API_KEY``).
+    the services' handlers send their peers (None: ``LIFTOS_API_KEY``). ``metrics``: record
+    every call there (serving them over HTTP is :func:`start_server`'s).
     """
     check_transport(address, auth, tls, allow_insecure)
     mode = reflection_mode(reflection, auth)
@@ -138,6 +143,7 @@ async def create_server(
         reflection_open=mode == "open",
         max_inflight=max_inflight,
         outgoing_key=outgoing_key,
+        metrics=metrics,
     )
     server = grpc.aio.server(
         interceptors=[interceptor],
@@ -171,8 +177,13 @@ async def create_server(
 async def start_server(
     config: ServerConfig, bindings: Sequence[ServiceBinding]
 ) -> tuple[grpc.aio.Server, int, HealthServicer]:
-    """``create_server`` with every setting from ``config``."""
-    return await create_server(
+    """``create_server`` with every setting from ``config``, and its metrics served on
+    ``config.metrics_port`` (same host) until the server stops, when a port is set."""
+    metrics = None
+    if config.metrics_port is not None:
+        hooks = [b.metrics for b in bindings if b.metrics is not None]
+        metrics = ServiceMetrics(config.service, hooks=hooks)
+    server, port, health = await create_server(
         bindings,
         config.address,
         max_message_bytes=config.max_message_bytes,
@@ -182,7 +193,19 @@ async def start_server(
         max_inflight=config.max_inflight,
         allow_insecure=config.allow_insecure,
         outgoing_key=config.api_key,
+        metrics=metrics,
     )
+    if metrics is not None:
+        assert config.metrics_port is not None
+        try:
+            bound = await serve_metrics(
+                metrics, config.host, config.metrics_port, server.wait_for_termination
+            )
+        except OSError:
+            await server.stop(None)
+            raise
+        _LOGGER.info("%s metrics on http://%s:%d/metrics", config.service, config.host, bound)
+    return server, port, health
 
 
 async def serve(
