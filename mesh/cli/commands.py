@@ -121,7 +121,7 @@ def cmd_certs(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from mesh.cli.demo import run_demo
 
-    return run_demo(args.data_dir, args.base_port)
+    return run_demo(args.data_dir, args.base_port, keep_running=args.keep_running)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the whole mesh, end to end, on the simulated world")
     demo.add_argument("--data-dir", type=Path, default=None, help="default: a fresh temp dir")
     _add_mesh_arguments(demo)
+    demo.add_argument(
+        "--keep-running", action="store_true",
+        help="leave the mesh up after the demo (Ctrl-C stops it) to poke it with grpcurl",
+    )  # fmt: skip
     demo.set_defaults(func=cmd_demo)
 
     from mesh.cli import attribution, estimate, explain, ingest, report, search, surfacing

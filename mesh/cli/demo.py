@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
+from mesh.cli.demo_plan import Plan, run_plan
 from mesh.cli.ingest import ingest_files
 from mesh.cli.processes import Mesh
 from mesh.runtime.channels import sync_channel
@@ -61,6 +63,7 @@ class DemoResult:
     summaries: dict[str, IngestSummary] = field(default_factory=dict)
     records: pd.DataFrame | None = None
     analysis: dc.EstimateEffectResponse | None = None
+    plan: Plan | None = None
 
 
 def _date(text: str) -> dc.Date:
@@ -289,9 +292,12 @@ def run_demo(
     *,
     peers: PeerConfig | None = None,
     progress: bool | None = None,
+    keep_running: bool = False,
 ) -> int:
     """Run the demo; with ``peers`` it uses an already running mesh instead of starting one."""
-    code, _ = demo(data_dir, base_port, out, peers=peers, progress=progress)
+    code, _ = demo(
+        data_dir, base_port, out, peers=peers, progress=progress, keep_running=keep_running
+    )
     return code
 
 
@@ -302,6 +308,7 @@ def demo(
     *,
     peers: PeerConfig | None = None,
     progress: bool | None = None,
+    keep_running: bool = False,
 ) -> tuple[int, DemoResult | None]:
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="liftos-demo-"))
     world = data_dir / "world"
@@ -345,8 +352,44 @@ def demo(
                     ["date", "day_of_week", "is_holiday", "holiday_name", "days_to_next_holiday"]
                 ].to_string(index=False)
             )
+            result.plan = run_plan(client, world, org_id, data_dir, out)
+            keep = keep_running and mesh is not None
+            poke(peers, org_id, base_port, result, out, keep_running=keep)
+            while keep and mesh is not None and not mesh.dead():
+                time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
     finally:
         if mesh is not None:
             mesh.stop()
             out("== mesh stopped")
     return 0, result
+
+
+def poke(
+    peers: PeerConfig,
+    org_id: str,
+    base_port: int | None,
+    result: DemoResult,
+    out: Out,
+    *,
+    keep_running: bool,
+) -> None:
+    """How to keep the mesh up and ask it things by hand."""
+    plan = result.plan
+    aid = plan.attribution.analysis_id if plan and plan.attribution else "ANALYSIS_ID"
+    body = json.dumps({"org_id": org_id, "analysis_id": aid})
+    out("== poke it yourself")
+    if keep_running:
+        out("  the mesh stays up (Ctrl-C stops it); in another terminal:")
+    else:
+        out("  keep the mesh up with `liftos demo --keep-running` (or `liftos up`), then:")
+    out(f"  .venv/bin/grpcurl -plaintext {peers.causal} list liftos.v1.CausalService")
+    out(
+        f"  .venv/bin/grpcurl -plaintext -d '{body}' {peers.causal} liftos.v1.CausalService/GetAnalysis"
+    )
+    ports = "" if base_port is None else f" --base-port {base_port}"
+    out(f"  .venv/bin/liftos report {aid} --org {org_id}{ports} --out report.html")
+    channels = plan.attribution.channels if plan and plan.attribution else []
+    first = channels[0].channel if channels else "CHANNEL"
+    out(f"  .venv/bin/liftos counterfactual {aid} --org {org_id}{ports} --set {first}=0")

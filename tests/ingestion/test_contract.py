@@ -21,11 +21,9 @@ import pandas as pd
 import pytest
 
 import sim
-from causal_svc.app import build as causal_build
-from ingestion_svc.app import build as ingestion_build
-from memory_svc.app import build as memory_build
 from mesh.cli.demo import DemoResult, demo
 from mesh.runtime.inprocess import running_services
+from tests.conftest import all_builds
 from tests.ingestion.conftest import peers_of
 
 PLATFORMS = ("meta", "google_ads", "klaviyo", "tiktok")
@@ -43,8 +41,7 @@ def landed(
 ) -> tuple[DemoResult, list[str], dict[str, Any]]:
     data = tmp_path_factory.mktemp("demo")
     printed: list[str] = []
-    builds = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build}
-    with running_services(builds, data / "mesh") as s:
+    with running_services(all_builds(), data / "mesh") as s:
         code, result = demo(data, None, printed.append, peers=peers_of(s), progress=False)
     assert code == 0 and result is not None and result.records is not None
     truth = json.loads((result.world / "truth.json").read_text())
@@ -241,3 +238,42 @@ def test_demo_writes_the_analysis_report(landed) -> None:  # type: ignore[no-unt
     path = Path(line.removeprefix("== report: ").split(" (open it")[0])
     html = path.read_text()
     assert result.analysis.analysis_id in html and 'data-figure="estimate"' in html
+
+
+def test_demo_attributes_explains_and_plans_over_the_mesh(landed) -> None:  # type: ignore[no-untyped-def]
+    result, printed, _ = landed
+    text = "\n".join(printed)
+    plan = result.plan
+    assert plan is not None and not plan.failures, plan.failures if plan else None
+    r = plan.attribution
+    assert r is not None and r.channels and r.analysis_id in text
+    # Live progress: every step of the pipeline, in order, ending at 100%.
+    stages = [p.split("]")[1].split()[0] for p in printed if p.startswith("  [") and "%]" in p]
+    assert stages[0] == "retrieve" and stages[-1] == "attribution" and "[100%]" in text
+    # The table sets each paid channel's interval beside the simulator's truth, and the causal
+    # model is nearer the truth than the naive regression the table also shows.
+    paid = [c for c in r.channels if c.spend and c.spend.amount > 0 and c.incremental_roas]
+    assert paid and set(plan.truth_iroas) >= {c.channel for c in paid}
+    inside = [c.incremental_roas.lower <= plan.truth_iroas[c.channel] <= c.incremental_roas.upper
+              for c in paid]  # fmt: skip
+    assert sum(inside) >= len(paid) - 1
+    err = line = next(p for p in printed if "mean |iROAS error| vs truth" in p)
+    causal, naive = (
+        float(err.split("causal ")[1].split(",")[0]),
+        float(line.split("naive regression ")[1]),
+    )
+    assert causal < naive
+    # The explanation streamed, every figure cited; then the plan's three answers.
+    assert plan.explanation is not None and plan.explanation.citations
+    assert plan.explanation.text.split(".")[0] in text
+    assert plan.recommendations is not None and plan.recommendations.recommendations
+    b = plan.budget
+    assert b is not None and b.allocations
+    total = sum(c.spend.amount for c in r.channels if c.spend)
+    assert sum(a.optimal_spend for a in b.allocations) == pytest.approx(total, rel=1e-6)
+    assert plan.design is not None and plan.design.cells and plan.design.cells[0].power_curve
+    # The attribution report holds the analysis and the planning answers.
+    assert plan.report is not None
+    html = plan.report.read_text()
+    assert r.analysis_id in html and "Budget" in html
+    assert "grpcurl -plaintext" in text and "--keep-running" in text
