@@ -25,9 +25,10 @@ weekly_seasonality (SEASONALITY)
     error (Cleveland et al. 1990 frame seasonality the same way: a component that the noise
     cannot explain).
 budget_response (BUDGET_RESPONSE)
-    Spend today vs its trailing 7-day mean; a jump on a demand-capped platform (search) is
-    demand moving spend, the textbook confounder of spend → sales (Chan & Perry 2017,
-    "Challenges and opportunities in media mix modeling", Google).
+    The day's budgets moving together: the mean, over the batch's series of that day, of
+    log spend against each series' previous 28 days, in play when at least a quarter of a
+    day's budget (``ingestion_svc.confounder_budget``); value = that common log move. One
+    campaign's own jump is its pacing, not demand.
 promotional_campaign (PROMOTION)
     A promotion named in the campaign (sale, offer, BFCM…).
 <factor name> (PROMOTION / MACRO / COMPETITOR / MARKET)
@@ -48,6 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ingestion_svc.confounder_budget import MATERIAL_LOG_MOVE, common_move
 from ingestion_svc.external_factors import JoinedFactor
 
 __all__ = ["MIN_STRENGTH", "PROFILES", "Detected", "Profile", "detect"]
@@ -70,13 +72,14 @@ _FACTOR_TYPES = {
 class Profile:
     """A platform's detector parameters."""
 
-    budget_threshold: float | None  # |spend / mean7 - 1| that flags a budget response
+    budget_threshold: float | None  # |common log move of the day's spend| that flags it
 
 
+# Paid platforms' budgets can chase demand; email and SMS follow a send calendar.
 PROFILES: dict[str, Profile] = {
-    "meta": Profile(0.5),
-    "tiktok": Profile(0.5),
-    "google_ads": Profile(0.25),
+    "meta": Profile(MATERIAL_LOG_MOVE),
+    "tiktok": Profile(MATERIAL_LOG_MOVE),
+    "google_ads": Profile(MATERIAL_LOG_MOVE),
     "klaviyo": Profile(None),
     "generic": Profile(None),
 }
@@ -209,16 +212,26 @@ def detect(
         "this weekday's conversions differ from the series' 28-day mean beyond noise",
     )
     if profile.budget_threshold is not None:
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            change = np.where(rolling7 > 0, cube[:, 0, 0] / rolling7 - 1.0, np.nan)
-        moved = np.abs(change) >= profile.budget_threshold
+        move, series = common_move(days, cube)
+        moved = np.abs(np.nan_to_num(move)) >= profile.budget_threshold
         add(
             "budget_response",
             "budget_response",
             "budget",
-            np.where(moved, change, np.nan),
-            np.clip(np.abs(change), 0.0, 1.0),
-            "spend moved sharply against its 7-day mean",
+            np.where(moved, move, np.nan),
+            np.clip(np.abs(np.nan_to_num(move)), 0.0, 1.0),
+            np.array(
+                [
+                    f"the day's budgets moved {m:+.0%} together over {k} series" if ok else ""
+                    for ok, m, k in zip(
+                        moved.tolist(),
+                        np.expm1(np.nan_to_num(move)).tolist(),
+                        series.tolist(),
+                        strict=True,
+                    )
+                ],
+                dtype=object,
+            ),
         )
     named = _matches(campaign_names.to_numpy(dtype=object), _PROMOTION)
     add(

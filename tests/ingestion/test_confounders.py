@@ -79,14 +79,29 @@ def test_weekly_seasonality_needs_an_effect_beyond_poisson_noise() -> None:
     assert np.isnan(found.value[1]) and np.isnan(found.value[2])  # flat; within noise
 
 
-def test_budget_response_threshold_is_platform_specific() -> None:
-    days = _days("2024-10-01", "2024-10-01")
-    cube = np.concatenate([_cube(1, spend_today=130.0), _cube(1, spend_today=200.0)])
-    google = _run("google_ads", days, cube)["budget_response"]
-    assert google.value.tolist() == pytest.approx([0.3, 1.0])
-    meta = _run("meta", days, cube)["budget_response"]
-    assert np.isnan(meta.value[0]) and meta.value[1] == pytest.approx(1.0)
+def test_budget_response_is_the_days_budgets_moving_together() -> None:
+    # Six series on 1 October all 40% above their 28-day spend; on 2 October one series
+    # doubles and five hold (its own pacing, not demand); 3 October: too few series.
+    days = _days(*(["2024-10-01"] * 6 + ["2024-10-02"] * 6 + ["2024-10-03"] * 4))
+    together = [_cube(1, spend_today=140.0) for _ in range(6)]
+    alone = [_cube(1, spend_today=200.0)] + [_cube(1) for _ in range(5)]
+    few = [_cube(1, spend_today=200.0) for _ in range(4)]
+    cube = np.concatenate(together + alone + few)
+    for source in ("google_ads", "meta", "tiktok"):
+        found = _run(source, days, cube)["budget_response"]
+        assert found.value[:6] == pytest.approx([np.log(1.4)] * 6)
+        assert "+40% together over 6 series" in found.description[0]
+        assert np.isnan(found.value[6:]).all()
     assert "budget_response" not in _run("klaviyo", days, cube)
+
+
+def test_budget_response_needs_a_weeks_spend_history() -> None:
+    days = _days(*(["2024-10-01"] * 6))
+    cube = np.concatenate([_cube(1, spend_today=200.0) for _ in range(6)])
+    cube[:, 7:, 0] = np.nan  # six days of history
+    assert "budget_response" not in _run("meta", days, cube)
+    cube[:, 7, 0] = 100.0  # seven
+    assert _run("meta", days, cube)["budget_response"].value == pytest.approx([np.log(2)] * 6)
 
 
 def test_promotions_from_campaign_names_and_registered_series() -> None:
