@@ -217,17 +217,29 @@ def budget_shift(allocations: Sequence[surfacing_pb.ChannelAllocation], currency
 
 
 def forecast(points: Sequence[surfacing_pb.ForecastPoint], outcome_label: str) -> Figure:
-    """The daily forecast with its interval."""
+    """The daily forecast as a fan when the answer has one (nested bands, the widest palest),
+    else with its one interval."""
     x = [dt.date(p.date.year, p.date.month, p.date.day) for p in points]
     fig, (ax,) = new_figure(2.6)
-    ax.fill_between(x, [p.outcome.lower for p in points], [p.outcome.upper for p in points],  # type: ignore[arg-type]
-                    color=BLUE, alpha=0.2, linewidth=0, label="interval")  # fmt: skip
-    ax.plot(x, [p.outcome.estimate for p in points], color=BLUE, label="forecast")  # type: ignore[arg-type]
+    levels = len(points[0].fan) if all(len(p.fan) == len(points[0].fan) for p in points) else 0
+    if levels:
+        order = sorted(range(levels), key=lambda i: -points[0].fan[i].level)  # widest first
+        for rank, i in enumerate(order):
+            ax.fill_between(x, [p.fan[i].lower for p in points], [p.fan[i].upper for p in points],  # type: ignore[arg-type]
+                            color=BLUE, alpha=0.14 + 0.5 * rank / max(levels, 2), linewidth=0,
+                            label=f"{points[0].fan[i].level:.0%}")  # fmt: skip
+    else:
+        ax.fill_between(x, [p.outcome.lower for p in points], [p.outcome.upper for p in points],  # type: ignore[arg-type]
+                        color=BLUE, alpha=0.2, linewidth=0,
+                        label=f"{points[0].outcome.level:.0%} interval" if points[0].outcome.level
+                        else "interval")  # fmt: skip
+    ax.plot(x, [p.outcome.estimate for p in points], color=INK if levels else BLUE,  # type: ignore[arg-type]
+            label="forecast")  # fmt: skip
     _dates(ax)
     _money_axis(ax, "y")
     ax.set_ylabel(outcome_label)
     ax.set_xlabel("Date")
-    _legend_above(ax)
+    _legend_above(ax, ncols=levels + 1 if levels else 3)
     return fig
 
 

@@ -11,6 +11,7 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.report import _plan_plots as plots
+from mesh.report import _series_plots as series_plots
 from mesh.report._format import enum_name, esc, num
 from mesh.report._page import Section, table
 from mesh.report.effect import Figures
@@ -32,6 +33,33 @@ def _outcome_label(result: causal_pb.AttributionResult) -> str:
     return f"Incremental {name} ({cur})" if name == "revenue" and cur else f"Incremental {name}"
 
 
+def _level_label(result: causal_pb.AttributionResult) -> str:
+    """The outcome's own axis label: "Revenue (USD)", "Conversions"."""
+    name, cur = outcome_name(result), currency(result)
+    return f"{name.capitalize()} ({cur})" if name == "revenue" and cur else name.capitalize()
+
+
+def _holdout_caption(result: causal_pb.AttributionResult) -> str:
+    h = result.health
+    days = sum(result.daily.holdout)
+    if not days:
+        return ""
+    text = (
+        f" Shaded: the last {days} days, which the health check held out. The line there is "
+        "still the model fitted on every day; the holdout fit, refitted without those days, "
+        "predicted them"
+    )
+    if h.holdout_r_squared or h.holdout_mape:
+        text += f" with R² {num(h.holdout_r_squared)} and MAPE {h.holdout_mape:.1%}"
+    return esc(text + ".")
+
+
+def _decomposition_note(daily: causal_pb.DailyDecomposition) -> str:
+    if not daily.decomposition:
+        return ""
+    return f"How: {daily.decomposition}."
+
+
 def _interval(i: object) -> str:
     return f"{num(i.estimate)} ({num(i.lower)} to {num(i.upper)})"  # type: ignore[attr-defined]
 
@@ -44,7 +72,16 @@ def attribution_sections(
     cur = currency(result)
     label = _outcome_label(result)
     by_spend = sorted(result.channels, key=lambda c: -c.spend.amount)
-    sections = [Section("health", "Model health", _health(result))]
+    daily = result.daily if len(result.daily.dates) else None
+    health = _health(result)
+    if daily is not None and len(daily.predicted_outcome) == len(daily.dates):
+        health += figs.add(
+            "model-fit", functools.partial(series_plots.model_fit, daily, _level_label(result)),
+            "Model fit over time",
+            "The observed outcome per day beside the model's in-sample prediction, and the "
+            "error as a share of the observed (bottom)." + _holdout_caption(result),
+        )  # fmt: skip
+    sections = [Section("health", "Model health", health)]
     if by_spend:
         body = figs.add(
             "contributions",
@@ -64,6 +101,16 @@ def attribution_sections(
             )
         body += _channel_table(by_spend, cur)
         sections.append(Section("channels", "Contribution by channel", body))
+    if daily is not None and daily.channels and len(daily.baseline_outcome) == len(daily.dates):
+        sections.append(Section("decomposition", "Baseline and media over time", figs.add(
+            "decomposition",
+            functools.partial(series_plots.decomposition, daily, _level_label(result)),
+            "Baseline vs media over time",
+            "The model's prediction split into the baseline (every channel off) and what each "
+            f"channel added, stacked; the line is the observed outcome. The "
+            f"{series_plots.NAMED_LAYERS} channels that added most are named, the rest stacked "
+            "as one layer. " + esc(_decomposition_note(daily)),
+        )))  # fmt: skip
     if result.response_curves:
         current = {c.channel: c.spend.amount for c in result.channels}
         optimal = {a.channel: a.optimal_spend for a in budget.allocations} if budget else {}
@@ -253,7 +300,9 @@ def surfacing_sections(
         sections.append(Section("forecast", "Forecast", figs.add(
             "forecast", functools.partial(plots.forecast, list(forecast.points), outcome_label.replace("Incremental ", "").capitalize()),
             "Forecast",
-            f"Daily forecast with its interval; total {esc(_interval(forecast.total))} "
+            ("Daily forecast as a fan of nested intervals (darker: the narrower, likelier band)"
+             if forecast.points[0].fan else "Daily forecast with its interval")
+            + f"; total {esc(_interval(forecast.total))} "
             f"(baseline {esc(_interval(forecast.baseline_total))}, media {esc(_interval(forecast.media_total))}).",
         )))  # fmt: skip
     if design is not None and design.power_curve:

@@ -98,8 +98,11 @@ def budget(
 
 
 def forecast(
-    days: int = 90, level: float = 50_000.0, seed: int = 0
+    days: int = 90, level: float = 50_000.0, seed: int = 0, fan: tuple[float, ...] = ()
 ) -> surfacing_pb.PredictPerformanceResponse:
+    """A PredictPerformance answer; ``fan`` adds nested intervals at those levels."""
+    from scipy.stats import norm
+
     rng = np.random.default_rng(seed)
     out = surfacing_pb.PredictPerformanceResponse(outcome=common_pb.OUTCOME_METRIC_REVENUE)
     start = dt.date(2026, 7, 1)
@@ -110,6 +113,9 @@ def forecast(
         p = out.points.add()
         p.date.year, p.date.month, p.date.day = day.year, day.month, day.day
         _interval(p.outcome, mean, mean - half, mean + half, 0.9)
+        for lv in fan:  # the same spread, at each level's normal quantile
+            w = half * norm.ppf(0.5 + lv / 2) / norm.ppf(0.95)
+            _interval(p.fan.add(), mean, mean - w, mean + w, lv)
     total = sum(p.outcome.estimate for p in out.points)
     _interval(out.total, total, 0.93 * total, 1.07 * total, 0.9)
     _interval(out.baseline_total, 0.7 * total, 0.66 * total, 0.74 * total, 0.9)
@@ -198,7 +204,34 @@ def big_attribution(n_channels: int = 30, seed: int = 0) -> causal_pb.Analysis:
         _interval(row.marginal_roas, m, 0.6 * m, 1.4 * m, 0.9)
         result.response_curves.add(channel=name, spend=list(grid), outcome=list(curve),
                                    lower=list(0.7 * curve), upper=list(1.3 * curve))  # fmt: skip
+    _daily(result, rng, days=365)
     analysis = causal_pb.Analysis(analysis_id="an-big", org_id="acme",
                                   kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION, attribution=result)  # fmt: skip
     analysis.create_time.FromDatetime(CREATED)
     return analysis
+
+
+def _daily(result: causal_pb.AttributionResult, rng: np.random.Generator, days: int) -> None:
+    """A year of daily series for the channels of ``result``: weekly and annual cycles in the
+    baseline, each channel's total spread over its days, the model a little off the observed."""
+    start = dt.date(2025, 7, 1)
+    t = np.arange(days)
+    season = 1 + 0.08 * np.sin(2 * np.pi * t / 7) + 0.2 * np.sin(2 * np.pi * (t - 300) / 365)
+    baseline = 60_000.0 * season
+    daily = result.daily
+    media = np.zeros(days)
+    for c in result.channels:
+        weights = rng.gamma(4.0, 1.0, days) * season
+        values = c.incremental_outcome.estimate * weights / weights.sum()
+        daily.channels.add(channel=c.channel, contribution=list(values))
+        media += values
+    predicted = baseline + media
+    actual = predicted * np.exp(rng.normal(0, 0.04, days))
+    for d in range(days):
+        day = start + dt.timedelta(days=d)
+        daily.dates.add(year=day.year, month=day.month, day=day.day)
+    daily.baseline_outcome.extend(baseline.tolist())
+    daily.predicted_outcome.extend(predicted.tolist())
+    daily.actual_outcome.extend(actual.tolist())
+    daily.holdout.extend([d >= days - result.health.holdout_days for d in range(days)])
+    daily.decomposition = "synthetic: baseline + channels = predicted"

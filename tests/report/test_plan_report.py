@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mesh.report import render_report
@@ -36,19 +37,20 @@ def test_attribution_with_its_plan_and_explanation(attribution, browser, tmp_pat
     _clean(opened)
     kinds = [f["kind"] for f in opened.figures]
     assert kinds == [
-        "contributions", "roas", "response-curves", "adstock", "budget-shift", "forecast",
-        "power-curve",
+        "model-fit", "contributions", "roas", "decomposition", "response-curves", "adstock",
+        "budget-shift", "forecast", "power-curve",
     ]  # fmt: skip
     # The health verdict and its checks come before any ROI.
     health = attribution.attribution.health
     assert health.verdict and health.checks
-    assert html.index('id="verdict"') < html.index('data-figure="contributions"')
+    assert html.index('id="verdict"') < html.index('data-figure="model-fit"')
+    assert html.index('data-figure="model-fit"') < html.index('data-figure="contributions"')
     for check in health.checks:
         assert f'id="health-{check.name}"' in html
     assert "naive regression" in html and "Naive ROAS" in html
     # The explanation comes first; the model's health before any channel figure.
     order = [m.group(1) for m in re.finditer(r'<section id="([^"]+)"', html)]
-    assert order[:3] == ["explanation", "health", "channels"]
+    assert order[:4] == ["explanation", "health", "channels", "decomposition"]
     for channel in attribution.attribution.channels:
         assert f'id="channel-{channel.channel}"' in html
     assert "Recommendations" in opened.text and "Raise spend by 25%" in opened.text
@@ -76,7 +78,81 @@ def test_thirty_channels_stay_readable(browser, tmp_path: Path) -> None:
     )  # fmt: skip
     opened = open_report(browser, html, tmp_path / "big.html", screenshot=False)
     _clean(opened)
+    assert {"model-fit", "decomposition"} <= {f["kind"] for f in opened.figures}
+    # Six channels named, the other 24 stacked as one layer the legend says.
+    assert "other 24 channels" in _figure(html, "decomposition")
     assert len(html.encode()) < 5_000_000
+
+
+def _figure(html: str, kind: str) -> str:
+    start = html.index(f'data-figure="{kind}"')
+    return html[start : html.index("</figure>", start)]
+
+
+def test_decomposition_and_fit_read_the_daily_series(attribution) -> None:
+    from mesh.report._series_plots import layers
+
+    daily = attribution.attribution.daily
+    assert len(daily.dates) == attribution.attribution.day_count
+    parts = layers(daily)
+    assert parts[0][0] == "baseline (no media)"
+    # The stack is the model's prediction: the layers add up to it on every day.
+    np.testing.assert_allclose(np.sum([v for _, v in parts], axis=0), daily.predicted_outcome,
+                               rtol=1e-9)  # fmt: skip
+    html = render_report(attribution)
+    fit = _figure(html, "model-fit")
+    holdout = sum(daily.holdout)
+    assert holdout == attribution.attribution.health.holdout_days > 0
+    assert f"holdout ({holdout} days)" in fit and f"the last {holdout} days" in fit
+    assert "Revenue (USD)" in fit and "Revenue (USD)" in _figure(html, "decomposition")
+    # Dates on the time axes: the month names of the window.
+    assert re.search(r">(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)<", fit)
+
+
+def test_an_attribution_without_daily_series_still_renders(attribution) -> None:
+    from liftos.v1 import causal_pb2 as causal_pb
+
+    older = causal_pb.Analysis()
+    older.CopyFrom(attribution)
+    older.attribution.ClearField("daily")
+    html = render_report(older)
+    assert 'data-figure="contributions"' in html
+    assert 'data-figure="model-fit"' not in html and 'data-figure="decomposition"' not in html
+
+
+def test_the_forecast_is_a_fan_when_the_answer_has_bands(browser, tmp_path: Path) -> None:
+    big = companions.big_attribution(8)
+    fan = render_report(big, forecast=companions.forecast(56, fan=(0.5, 0.8, 0.95)))
+    plain = render_report(big, forecast=companions.forecast(56))
+    fan_fig, plain_fig = _figure(fan, "forecast"), _figure(plain, "forecast")
+    for level in ("50%", "80%", "95%"):
+        assert f">{level}<" in fan_fig
+    assert "fan of nested intervals" in fan_fig and "90% interval" in plain_fig
+    # Three bands drawn where one was.
+    assert fan_fig.count("<path") >= plain_fig.count("<path") + 2
+    _clean(open_report(browser, fan, tmp_path / "fan.html", screenshot=False))
+
+
+@pytest.mark.parametrize(("paper", "width_mm"), [("A4", 210), ("Letter", 216)])
+def test_the_attribution_page_prints_within_the_paper(
+    paper: str, width_mm: int, browser, tmp_path: Path
+) -> None:
+    big = companions.big_attribution(30)
+    path = tmp_path / "print.html"
+    path.write_text(render_report(big, forecast=companions.forecast(56, fan=(0.5, 0.9))),
+                    encoding="utf-8")  # fmt: skip
+    width_px = round(width_mm / 25.4 * 96)
+    page = browser.new_page(viewport={"width": width_px, "height": 1100})
+    page.emulate_media(media="print")
+    page.goto(path.as_uri(), wait_until="load")
+    rights = page.evaluate(
+        "() => [...document.querySelectorAll('figure.fig svg')].map(s => s.getBoundingClientRect().right)"
+    )
+    assert len(rights) >= 6 and max(rights) <= width_px
+    pdf = page.pdf(format=paper, print_background=True)
+    page.close()
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert pdf.startswith(b"%PDF") and pages >= 3, pages
 
 
 def test_long_names_wrap_at_separators() -> None:
