@@ -11,28 +11,107 @@ interceptor puts that key in ``OUTGOING_KEY`` for each call it handles (each RPC
 own task, so the value never leaks into another call), and the aio channels below read it
 per call. So five services in one process (tests, the demo) each send their own key, as
 five processes do.
+
+Replicas: a target may list several addresses (``ipv4:10.0.0.5:50053,10.0.0.6:50053``) or be
+a DNS name with several (``dns:///causal.liftos:50053``). Every channel balances over them
+round robin and carries a service config that retries the calls marked idempotent in
+:data:`IDEMPOTENT` on UNAVAILABLE (a replica gone or going), on another replica. A call that
+is not marked is never sent twice by the channel: the caller decides.
+
+Traces (mesh.runtime.tracing, when on): the aio channels open a CLIENT span per call and send
+its context in the metadata; the blocking channels send the caller's current context.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 
+from mesh.runtime import tracing
 from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
 
 Options = Sequence[tuple[str, Any]]
 
+# The RPCs a channel may send again after UNAVAILABLE: reads, pure computations and
+# replace-by-key writes, which leave the same state however often they run. Every RPC of
+# every service is in one of the two tables (a test keeps it so): a new RPC must be decided.
+IDEMPOTENT: Mapping[str, tuple[str, ...]] = {
+    "liftos.v1.IngestionService": (
+        "GetExperiment", "ListExperiments", "GetCalendar", "ListExternalFactors",
+        "RegisterExternalFactor",  # registers or replaces the series under its key
+    ),
+    "liftos.v1.MemoryService": (
+        "Scan", "Search", "QueryGraph", "ListConceptualSpaces", "AggregateRecords",
+    ),
+    "liftos.v1.CausalService": ("BuildGraph", "GetAnalysis", "ListAnalyses", "Counterfactual"),
+    "liftos.v1.LlmService": ("BuildContext", "Explain", "CheckClaims"),
+    "liftos.v1.SurfacingService": ("Recommend", "OptimizeBudget", "PredictPerformance"),
+    "grpc.health.v1.Health": ("Check",),
+}  # fmt: skip
+# ...and why each other one is not retried by the channel.
+NOT_IDEMPOTENT: Mapping[str, Mapping[str, str]] = {
+    "liftos.v1.IngestionService": {
+        "Ingest": "a stream; the client re-sends a batch under its batch_id (the ledger)",
+        "CreateExperiment": "a second try after a lost reply answers ALREADY_EXISTS",
+    },
+    "liftos.v1.MemoryService": {
+        "Write": "a stream; ingestion re-sends a batch that was not acked",
+        "WriteStream": "a stream; ingestion re-sends a batch that was not acked",
+    },
+    "liftos.v1.CausalService": {
+        "EstimateEffect": "stores a new analysis per call",
+        "AnalyzeAttribution": "stores a new analysis per call",
+    },
+    "liftos.v1.SurfacingService": {
+        "DesignExperiment": "with save, registers the experiment (ALREADY_EXISTS on a retry)",
+    },
+}
+# Up to 4 tries, ~0.1 s, 0.2 s, 0.4 s apart (gRPC jitters them); a retry goes to the next
+# replica round robin. Throttling: each failure takes a token of 100 and each success gives
+# back 0.1; below 50 the channel stops retrying, so a mesh that is down is not hammered.
+RETRY_POLICY = {
+    "maxAttempts": 4,
+    "initialBackoff": "0.1s",
+    "maxBackoff": "1s",
+    "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE"],
+}
+
+
+def service_config() -> str:
+    """The gRPC service config every LiftOS channel carries: round robin, and retries of
+    the idempotent RPCs on UNAVAILABLE."""
+    names = [
+        {"service": service, "method": method}
+        for service, methods in IDEMPOTENT.items()
+        for method in methods
+    ]
+    return json.dumps(
+        {
+            "loadBalancingConfig": [{"round_robin": {}}],
+            "methodConfig": [{"name": names, "retryPolicy": RETRY_POLICY}],
+            "retryThrottling": {"maxTokens": 100, "tokenRatio": 0.1},
+        }
+    )
+
+
 DEFAULT_OPTIONS: Options = (
     ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", DEFAULT_MAX_MESSAGE_BYTES),
-    # dns:/// targets with several replicas spread calls across them.
+    # Several replicas behind one target: calls spread across them, idempotent ones retried.
     ("grpc.lb_policy_name", "round_robin"),
+    ("grpc.service_config", service_config()),
+    ("grpc.enable_retries", 1),
+    # The config above is ours; a DNS TXT record must not replace it.
+    ("grpc.service_config_disable_resolution", 1),
 )
 
 # The key of the service handling the current call (None outside a server's handlers).
@@ -81,37 +160,71 @@ class _AioAuthBase:
         self._key = api_key
         self._fallback = fallback
 
-    def _details(self, d: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+    def _details(
+        self, d: grpc.aio.ClientCallDetails, trace: Sequence[tuple[str, str]] = ()
+    ) -> grpc.aio.ClientCallDetails:
         key = self._key
         if key is None:
             current = OUTGOING_KEY.get()
             key = current if current is not None else self._fallback
-        metadata = grpc.aio.Metadata(*(d.metadata or ()), *auth_metadata(key))
+        metadata = grpc.aio.Metadata(*(d.metadata or ()), *auth_metadata(key), *trace)
         return grpc.aio.ClientCallDetails(
             d.method, d.timeout, metadata, d.credentials, d.wait_for_ready
         )
+
+    async def _call(self, continuation: Any, d: grpc.aio.ClientCallDetails, request: Any) -> Any:
+        if not tracing.enabled():
+            return await continuation(self._details(d), request)
+        method = d.method.decode() if isinstance(d.method, bytes) else str(d.method)
+        span, trace = tracing.client_span(method)
+        try:
+            call = await continuation(self._details(d, trace), request)
+        except BaseException:
+            tracing.finish(span, "UNKNOWN")
+            raise
+        call.add_done_callback(lambda done: _end_span_later(span, done))
+        return call
+
+
+_SPAN_ENDS: set[asyncio.Task[None]] = set()  # strong references until each has run
+
+
+def _end_span_later(span: Any, call: Any) -> None:
+    """End a CLIENT span with its call's code (an aio call reads its code with an await)."""
+
+    async def end() -> None:
+        try:
+            code = await call.code()
+            name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+        except BaseException:  # cancelled before it had a code
+            name = "CANCELLED"
+        tracing.finish(span, name)
+
+    task = asyncio.get_running_loop().create_task(end())
+    _SPAN_ENDS.add(task)
+    task.add_done_callback(_SPAN_ENDS.discard)
 
 
 # grpc.aio files an interceptor under the first call shape it implements only, so each shape
 # gets its own class.
 class _AioAuthUU(_AioAuthBase, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        return await continuation(self._details(client_call_details), request)
+        return await self._call(continuation, client_call_details, request)
 
 
 class _AioAuthUS(_AioAuthBase, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        return await continuation(self._details(client_call_details), request)
+        return await self._call(continuation, client_call_details, request)
 
 
 class _AioAuthSU(_AioAuthBase, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
-        return await continuation(self._details(client_call_details), request_iterator)
+        return await self._call(continuation, client_call_details, request_iterator)
 
 
 class _AioAuthSS(_AioAuthBase, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
-        return await continuation(self._details(client_call_details), request_iterator)
+        return await self._call(continuation, client_call_details, request_iterator)
 
 
 def aio_channel(
@@ -157,7 +270,8 @@ class CallDefaults(
     def _details(
         self, d: grpc.ClientCallDetails, default_timeout: float | None = None
     ) -> grpc.ClientCallDetails:
-        metadata = [*(d.metadata or ()), *self._extra] if self._extra else d.metadata
+        extra = [*self._extra, *tracing.inject_metadata()] if tracing.enabled() else self._extra
+        metadata = [*(d.metadata or ()), *extra] if extra else d.metadata
         return _CallDetails(
             d.method, d.timeout if d.timeout is not None else default_timeout, metadata,
             d.credentials, getattr(d, "wait_for_ready", None), getattr(d, "compression", None),
