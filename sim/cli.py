@@ -42,6 +42,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--confounding", type=float, default=None, help="elasticity of budgets to demand (0 = none)"
     )
     p.add_argument("--no-dirt", action="store_true", help="clean exports only")
+    p.add_argument(
+        "--products",
+        type=int,
+        default=None,
+        help="product categories of the product layer (0 = off; scenario 'products' has 5)",
+    )
     p.add_argument("--list", action="store_true", help="list scenarios and exit")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
@@ -78,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
             n_geos=args.n_geos,
             n_campaigns=args.n_campaigns,
             n_orgs=args.n_orgs,
+            products=getattr(args, "products", None),
         )
         report = _progress(args.quiet)
         result = simulate(
@@ -90,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
             confounding=args.confounding,
             dirt=not args.no_dirt,
             progress=report,
+            products=getattr(args, "products", None),
         )
         sizes = write(result, args.out, progress=report)
     except SimError as exc:

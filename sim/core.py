@@ -17,6 +17,7 @@ from .errors import SimError
 from .geo import MAX_GEOS, select_geos
 from .orgsim import OrgSim, simulate_org
 from .panel import active_mask, build_counterfactuals, build_outcomes, build_panel
+from .products import ProductWorld, simulate_products
 from .raw.dirt import inject
 from .raw.export import NUMERIC, CampaignTable, RawExport
 from .scenarios import Scenario, get_scenario
@@ -65,6 +66,7 @@ class SimResult:
     accounts: list[dict[str, Any]]
     counterfactuals: pd.DataFrame
     study: StudyTable | None
+    products: ProductWorld | None = None  # the product layer, when the scenario enables it
 
 
 def _check(name: str, value: int | None, lo: int, hi: int) -> None:
@@ -79,6 +81,7 @@ def resolve(scenario: str, **overrides: Any) -> Scenario:
     _check("n_geos", overrides.get("n_geos"), 2, MAX_GEOS)
     _check("n_campaigns", overrides.get("n_campaigns"), 7, 5000)
     _check("n_orgs", overrides.get("n_orgs"), 1, 50)
+    _check("products", overrides.get("products"), 0, 6)
     return sc.with_overrides(**overrides)
 
 
@@ -94,6 +97,8 @@ def simulate(
     confounding: float | None = None,
     dirt: bool = True,
     progress: Progress | None = None,
+    products: int | None = None,
+    product_orders_per_day: float | None = None,
 ) -> SimResult:
     """Simulate a marketing world with known causal truth.
 
@@ -107,6 +112,11 @@ def simulate(
         Override the scenario's size and confounding strength.
     dirt : bool
         Inject dirty rows into the raw exports (listed in ``truth["dirty_rows"]``).
+    products : int, optional
+        Product categories of the product layer (:mod:`sim.products`); overrides the
+        scenario's, 0 turns it off.
+    product_orders_per_day : float, optional
+        The store's orders per day at demand index 0 (sizes the orders export).
     progress : callable(stage, fraction), optional
         Called as generation advances.
 
@@ -124,6 +134,8 @@ def simulate(
         n_geos=n_geos,
         n_campaigns=n_campaigns,
         confounding=confounding,
+        products=products,
+        product_orders_per_day=product_orders_per_day,
     )
     report = progress or (lambda stage, frac: None)
     dates = [sc.start + timedelta(days=i) for i in range(sc.days)]
@@ -198,6 +210,21 @@ def simulate(
         },
         "dirty_rows": dirty,
     }
+    pw = None
+    if sc.products:
+        pw = simulate_products(
+            seed,
+            sims,
+            [g.code for g in geos],
+            dates,
+            n_categories=sc.products,
+            orders_per_day=sc.product_orders_per_day,
+            confounding=sc.confounding,
+            dirt=dirt,
+        )
+        truth["config"]["products"] = sc.products
+        truth["config"]["product_orders_per_day"] = sc.product_orders_per_day
+        truth["products"] = pw.truth
     report("truth", 1.0)
     return SimResult(
         sc.name,
@@ -211,6 +238,7 @@ def simulate(
         _accounts(world),
         counterfactuals,
         study,
+        pw,
     )
 
 

@@ -9,6 +9,8 @@ Files::
         org_id, date (YYYY-MM-DD, org time zone), region (USPS state code),
         orders (integer), revenue (decimal, org currency), currency (ISO 4217)
     truth.json, experiments.json, accounts.json, manifest.json
+    shopify_orders.ndjson, google_ads_shopping.ndjson, meta_products.ndjson, products.json
+        the product layer, only when enabled (see sim.products)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from .channels import SOURCES
 from .core import SimResult
+from .products.io import write_products
 
 ORDERS_COLUMNS = ("org_id", "date", "region", "orders", "revenue", "currency")
 
@@ -94,6 +97,9 @@ def write(
             "currency": "ISO 4217",
         },
     }
+    if result.products is not None:
+        sizes.update(write_products(result.products, out))
+        manifest["files"] = {k: {"bytes": v} for k, v in sorted(sizes.items())}
     (out / "manifest.json").write_text(_json(manifest, 2) + "\n", encoding="utf-8")
     sizes["manifest.json"] = (out / "manifest.json").stat().st_size
     return sizes

@@ -41,6 +41,8 @@ class Scenario:
     min_dirt_per_kind: int = 0
     shock_sigma: float = 0.06  # sd of the geo-day demand shock (log scale)
     shock_rho: float = 0.7  # its AR(1) persistence
+    products: int = 0  # product categories of the product layer (sim.products); 0 = off
+    product_orders_per_day: float = 600.0  # store orders per day at demand index 0
 
     def with_overrides(self, **kw: Any) -> Scenario:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
@@ -82,6 +84,17 @@ SCENARIOS: dict[str, Scenario] = {
             n_campaigns=200,
             dirt_rate=0.0002,
             min_dirt_per_kind=1,
+        ),
+        Scenario(
+            "products",
+            "a year of a store's products: catalogue campaigns with planted halo and "
+            "cannibalisation, Shopify orders with refunds, product-level platform reports",
+            days=365,
+            start=date(2023, 7, 1),
+            n_geos=20,
+            n_campaigns=14,
+            dirt_rate=0.0005,
+            products=5,
         ),
         Scenario(
             "geo_experiment",
