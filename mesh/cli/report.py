@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import http.server
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import llm_pb2 as llm_pb
+from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.report import UnsupportedAnalysis, render_report
 from mesh.sdk.client import LiftOS
@@ -36,6 +39,12 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
         "writing a file",
     )
     p.add_argument("--port", type=int, default=0, help="with --serve (default: a free port)")
+    p.add_argument(
+        "--no-plan",
+        action="store_true",
+        help="leave out the planning sections of an attribution (SurfacingService's budget "
+        "shift, forecast, experiment design and recommendations)",
+    )
     p.add_argument(
         "--no-explain",
         action="store_true",
@@ -64,6 +73,84 @@ def explain(client: LiftOS, analysis_id: str) -> llm_pb.ExplanationDone | None:
         print(f"note: no explanation in the report ({failure})", file=sys.stderr)
         return None
     return llm_pb.ExplanationDone.FromString(bytes(done))
+
+
+# The plan a report shows beside an attribution: the forecast over the next eight weeks, as a fan.
+FORECAST_DAYS = 56
+FAN_LEVELS = (0.5, 0.8, 0.95)
+M = TypeVar("M")
+
+
+@dataclass
+class Planning:
+    """SurfacingService's answers for an attribution, and a note for each it could not give."""
+
+    budget: surfacing_pb.OptimizeBudgetResponse | None = None
+    forecast: surfacing_pb.PredictPerformanceResponse | None = None
+    design: surfacing_pb.DesignExperimentResponse | None = None
+    recommendations: surfacing_pb.RecommendResponse | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _test_channel(
+    result: causal_pb.AttributionResult, recommendations: surfacing_pb.RecommendResponse | None
+) -> str:
+    """The channel Recommend says to test, else the paid channel whose iROAS interval is widest
+    (where an experiment would teach the most)."""
+    for r in recommendations.recommendations if recommendations else ():
+        if r.kind == surfacing_pb.RECOMMENDATION_KIND_RUN_EXPERIMENT and r.channel:
+            return r.channel
+    paid = [c for c in result.channels if c.spend.amount > 0 and c.HasField("incremental_roas")]
+    widest = max(paid, default=None,
+                 key=lambda c: c.incremental_roas.upper - c.incremental_roas.lower)  # fmt: skip
+    return widest.channel if widest else ""
+
+
+def plan(client: LiftOS, analysis: causal_pb.Analysis) -> Planning:
+    """Recommend, OptimizeBudget, PredictPerformance and DesignExperiment on an attribution.
+    A call that fails leaves its section out and a note in its place (said on stderr too):
+    the report is still worth writing without the plan."""
+    out = Planning()
+    result = analysis.attribution
+    if result.health.verdict == causal_pb.HEALTH_VERDICT_FAIL:
+        out.notes.append("No plan: the model failed its health checks, so there is nothing to "
+                         "plan on.")  # fmt: skip
+        return out
+
+    def ask(what: str, call: Callable[[], Any], kind: Callable[[bytes], M]) -> M | None:
+        try:
+            return kind(bytes(call()))
+        except RpcFailure as failure:
+            note = f"No {what} in this report: SurfacingService answered {failure}"
+            print(f"note: {note}", file=sys.stderr)
+            out.notes.append(note)
+            return None
+
+    analysis_id = analysis.analysis_id
+    out.recommendations = ask(
+        "recommendations", lambda: client.recommend([analysis_id]),
+        surfacing_pb.RecommendResponse.FromString,
+    )  # fmt: skip
+    # The same total as spent, moved to where it earns most.
+    current = sum(c.spend.amount for c in result.channels)
+    cur = next((c.spend.currency_code for c in result.channels if c.spend.currency_code), "")
+    out.budget = ask(
+        "budget shift", lambda: client.optimize_budget(analysis_id, budget=current, currency=cur),
+        surfacing_pb.OptimizeBudgetResponse.FromString,
+    )  # fmt: skip
+    out.forecast = ask(
+        "forecast",
+        lambda: client.predict(analysis_id, days=FORECAST_DAYS, fan_levels=FAN_LEVELS),
+        surfacing_pb.PredictPerformanceResponse.FromString,
+    )  # fmt: skip
+    channel = _test_channel(result, out.recommendations)
+    if channel:
+        out.design = ask(
+            f"experiment design for {channel}",
+            lambda: client.design_experiment(channel, analysis_id=analysis_id),
+            surfacing_pb.DesignExperimentResponse.FromString,
+        )  # fmt: skip
+    return out
 
 
 def page_server(html: str, port: int = 0) -> http.server.ThreadingHTTPServer:
@@ -95,8 +182,17 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         explanation = None if args.no_explain else explain(client, analysis.analysis_id)
+        planning = (
+            plan(client, analysis)
+            if analysis.WhichOneof("result") == "attribution" and not args.no_plan
+            else Planning()
+        )
     try:
-        html = render_report(analysis, explanation=explanation)
+        html = render_report(
+            analysis, explanation=explanation, budget=planning.budget,
+            forecast=planning.forecast, design=planning.design,
+            recommendations=planning.recommendations, notes=planning.notes,
+        )  # fmt: skip
     except UnsupportedAnalysis as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -14,11 +14,13 @@ inline SVG), ``_page`` (HTML shell and CSS), ``_format``, ``_data``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import llm_pb2 as llm_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
+from mesh.report._format import esc
 from mesh.report._page import Section, page
 from mesh.report._svg import house_style
 from mesh.report.effect import Figures, effect_sections, estimand_name, method_name
@@ -47,8 +49,10 @@ def render_report(
     forecast: surfacing_pb.PredictPerformanceResponse | None = None,
     design: surfacing_pb.DesignExperimentResponse | None = None,
     recommendations: surfacing_pb.RecommendResponse | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
-    """The HTML page of one stored analysis, with whichever companions are given."""
+    """The HTML page of one stored analysis, with whichever companions are given; ``notes``
+    say what could not be added (e.g. a planning answer the surfacing service did not give)."""
     which = analysis.WhichOneof("result")
     figs = Figures("fig-")
     with house_style():
@@ -71,6 +75,11 @@ def render_report(
             figs, currency_code=cur, outcome_label=label, budget=budget, forecast=forecast,
             design=design, recommendations=recommendations,
         )  # fmt: skip
+    if notes:
+        items = "".join(f"<li>{esc(n)}</li>" for n in notes)
+        sections.append(
+            Section("notes", "Not in this report", f'<ul class="plain note">{items}</ul>')
+        )
     if explanation is not None and explanation.text:
         sections.insert(0, explanation_section(explanation, fact_anchors(analysis, figs.anchors)))
     meta += [f"analysis {analysis.analysis_id}", f"org {analysis.org_id}", _created(analysis)]
