@@ -46,11 +46,11 @@ import numpy as np
 import pandas as pd
 
 import sim
+from ingestion_svc.confounders import FACTOR_Z
 from mesh.cli.demo import ingest_world, register, scan_records
 from mesh.cli.processes import Mesh
 from mesh.runtime.config import PeerConfig
 from mesh.sdk.client import LiftOS
-from ingestion_svc.confounders import FACTOR_Z
 from sim.confounders import KINDS, MACRO_LOG_MOVE, confounder_truth
 
 DETECTORS = {
