@@ -7,6 +7,7 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from liftos.v1 import table_pb2 as table_pb
 from memory_svc.errors import BatchTooLarge, InvalidQuery, InvalidRecord, UnknownFilterValue
 from memory_svc.graph import EDGE_TYPES, Neighbourhood
 from memory_svc.org_graphs import SpaceSummary
+from memory_svc.org_sums import ColumnRows
 from memory_svc.search import SearchResult
 from memory_svc.spaces import SPACES, region_keys
 from memory_svc.store import Aggregate, RecordFilter, ScanRow
@@ -28,7 +30,6 @@ from mesh.runtime.aggregates import sum_column
 from mesh.runtime.exceptions import FieldViolation, shown
 from mesh.runtime.frames import enum_name, records_to_frame
 from mesh.runtime.protoconv import date_from_proto, instant_from_proto, require_org
-from mesh.runtime.tables import frame_to_table
 
 MAX_RECORDS_PER_REQUEST = 10_000
 MAX_K = 1000
@@ -489,12 +490,14 @@ def payload_measures(payloads: list[bytes]) -> list[tuple[int, float, float, flo
 
 @dataclass(frozen=True, slots=True)
 class AggregateQuery:
-    """An AggregateRecords request: org, inclusive local-day range, source short names."""
+    """An AggregateRecords request: org, inclusive local-day range, source short names and the
+    sums geo_days carries (all four when the request names none)."""
 
     org_id: str
     start_day: int | None
     end_day: int | None
     sources: tuple[str, ...]
+    measures: tuple[str, ...] = MEASURES
 
 
 _EPOCH = dt.date(1970, 1, 1)
@@ -518,23 +521,57 @@ def aggregate_request(request: memory_pb.AggregateRecordsRequest) -> AggregateQu
         if s == common_pb.DATA_SOURCE_UNSPECIFIED or name == "unknown":
             raise InvalidQuery(f"{s} is not a data source", field=f"sources[{i}]")
         sources.append(name)
-    return AggregateQuery(org_id, start, end, tuple(sources))
+    for i, m in enumerate(request.measures):
+        if m not in MEASURES:
+            raise InvalidQuery(f"{shown(m)} is not a sum; one of {', '.join(MEASURES)}",
+                               field=f"measures[{i}]")  # fmt: skip
+    wanted = set(request.measures)
+    measures = tuple(m for m in MEASURES if m in wanted) if wanted else MEASURES
+    return AggregateQuery(org_id, start, end, tuple(sources), measures)
 
 
-def _aggregate_table(rows: list[tuple], key: str) -> table_pb.Table:  # type: ignore[type-arg]
-    frame = pd.DataFrame(rows, columns=["date", key, "source", "channel", *_AGG_COLUMNS])
-    frame = frame.astype({"date": np.int64, "records": np.int64})
-    for c in _AGG_COLUMNS[:-1]:
-        frame[c] = frame[c].astype(np.float64)
-    return frame_to_table(frame)
+def _column(table: table_pb.Table, name: str, values: np.ndarray | list[str]) -> None:
+    """One column of ``values`` — an int64/float64 array or a list of str — without NaNs or
+    missing values (sums never have them), packed as pandas-free as it is sent."""
+    column = table.columns.add(name=name)
+    if isinstance(values, np.ndarray):
+        typed = column.int64s if values.dtype.kind in "iu" else column.doubles
+        typed.SetInParent()  # an empty table's columns still say their type
+        typed.values.extend(values.tolist())
+    else:
+        column.strings.SetInParent()
+        column.strings.values.extend(values)
 
 
-def aggregate_response(agg: Aggregate) -> memory_pb.AggregateRecordsResponse:
-    names = [sum_column(s, c, m) for s, c, m in agg.geo_columns]
-    wide = pd.DataFrame(agg.geo_days, columns=["date", "geo", *names])
-    wide = wide.astype({"date": np.int64, **dict.fromkeys(names, np.float64)})
-    return memory_pb.AggregateRecordsResponse(
-        geo_days=frame_to_table(wide),
-        campaign_days=_aggregate_table(agg.campaign_days, "campaign_id"),
-        record_count=agg.record_count,
-    )
+def _columns(rows: Sequence[tuple], n: int) -> list[Any]:  # type: ignore[type-arg]
+    """A row sequence's columns: a ColumnRows' own, else unzipped (a list from another store)."""
+    if isinstance(rows, ColumnRows):
+        return list(rows.columns)
+    unzipped = list(zip(*rows, strict=True)) or [()] * n
+    return [list(c) if c and isinstance(c[0], str) else np.asarray(c) for c in unzipped]
+
+
+def _typed(values: Any, dtype: type) -> np.ndarray:
+    return np.asarray(values, dtype=dtype)
+
+
+def aggregate_response(
+    agg: Aggregate, measures: Sequence[str] = MEASURES
+) -> memory_pb.AggregateRecordsResponse:
+    """The sums as two Tables; geo_days keeps the columns of ``measures`` only."""
+    response = memory_pb.AggregateRecordsResponse(record_count=agg.record_count)
+    geo, campaign = response.geo_days, response.campaign_days
+    geo.row_count = len(agg.geo_days)
+    cols = _columns(agg.geo_days, 2 + len(agg.geo_columns))
+    _column(geo, "date", _typed(cols[0], np.int64))
+    _column(geo, "geo", list(map(str, cols[1])))
+    for i, (source, channel, measure) in enumerate(agg.geo_columns):
+        if measure in measures:
+            _column(geo, sum_column(source, channel, measure), _typed(cols[2 + i], np.float64))
+    campaign.row_count = len(agg.campaign_days)
+    cols = _columns(agg.campaign_days, 4 + len(_AGG_COLUMNS))
+    types = (np.int64, str, str, str, np.float64, np.float64, np.float64, np.float64, np.int64)
+    for name, values, dtype in zip(("date", "campaign_id", "source", "channel", *_AGG_COLUMNS),
+                                   cols, types, strict=True):  # fmt: skip
+        _column(campaign, name, list(map(str, values)) if dtype is str else _typed(values, dtype))
+    return response

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from memory_svc.graph import GraphEdgeRow, GraphNodeRow
 from memory_svc.key_seqs import KeyMap, key_hashes
+from memory_svc.org_sums import SumsTable, aggregate_from
 from memory_svc.sqlite_commit import insert_batch
 from memory_svc.store import (
     Aggregate,
@@ -30,15 +32,12 @@ from memory_svc.store import (
     ScanRow,
 )
 from memory_svc.store_sql import (
-    AGGREGATE_CAMPAIGN_DAYS,
-    AGGREGATE_PAIRS,
+    CAMPAIGN_DAY_ROWS,
+    GEO_DAY_ROWS,
     REBUILD_SUMS,
     SCHEMA,
-    SUM_COLUMNS,
-    aggregate_filter,
     chunks,
     filter_sql,
-    geo_days_pivot_sql,
     marks,
     scan_sql,
 )
@@ -70,6 +69,13 @@ def _create(path: Path) -> None:
     finally:
         db.close()
 
+
+# Sums rows (memory_svc.org_sums) kept across orgs, least recently read evicted first; the last
+# org read is always kept. A row is ~64 bytes of arrays: a year of 50 geos is ~135k rows.
+SUMS_CACHE_ROWS = 1_000_000
+
+# (record_count, checksum, max_seq): changes with every commit that changes the org's records
+DataVersion = tuple[int, int, int]
 
 # Page cache of each reader thread's connection (the writer's is 64 MiB). Scans read in
 # order and mostly once, and up to one reader per worker thread serves them at once.
@@ -108,6 +114,9 @@ class SQLiteRecordStore:
         self._readers_lock = threading.Lock()
         # org → (id map, natural-key map), loaded on the org's first write after start
         self._keys: dict[str, tuple[KeyMap, KeyMap]] = {}
+        # org → (data version, geo-day sums, campaign-day sums), see aggregate()
+        self._sums: OrderedDict[str, tuple[DataVersion, SumsTable, SumsTable]] = OrderedDict()
+        self._sums_lock = threading.Lock()
         self._closing = threading.Event()
         self._checkpointer = threading.Thread(
             target=self._checkpoints, name="sqlite-checkpoint", daemon=True
@@ -372,22 +381,49 @@ class SQLiteRecordStore:
     def aggregate(
         self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
     ) -> Aggregate:
-        """Sums of the org's current records per day × geo and per day × campaign."""
-        where, params = aggregate_filter(org_id, start_day, end_day, sources)
+        """Sums of the org's current records per day × geo and per day × campaign, from the
+        org's sums rows as arrays (read once per data version; see ``memory_svc.org_sums``)."""
+        geo, campaign = self._org_sums(org_id)
+        return aggregate_from(geo, campaign, start_day, end_day, sources)
+
+    def _org_sums(self, org_id: str) -> tuple[SumsTable, SumsTable]:
+        """The org's sums tables as arrays: cached ones if the org's data version is the one
+        they were read at, else read now — version and rows in one read transaction, so no
+        commit can land between them."""
         db = self._read()
-        columns: list[tuple[str, str, str]] = []
-        records = 0
-        for source, channel, *nonzero, count in db.execute(
-            AGGREGATE_PAIRS.format(where=where), params
-        ).fetchall():
-            records += int(count)
-            columns += [
-                (source, channel, m) for m, n in zip(SUM_COLUMNS, nonzero, strict=True) if n
-            ]
-        pivot_params = [v for s, c, _ in columns for v in (s, c)]
-        geo_days = db.execute(geo_days_pivot_sql(columns, where), pivot_params + params).fetchall()
-        campaign_days = db.execute(AGGREGATE_CAMPAIGN_DAYS.format(where=where), params).fetchall()
-        return Aggregate(columns, geo_days, campaign_days, records)
+        db.execute("BEGIN")
+        try:
+            row = db.execute(
+                "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = ?", (org_id,)
+            ).fetchone()
+            version: DataVersion | None = tuple(row) if row else None  # type: ignore[assignment]
+            with self._sums_lock:
+                hit = self._sums.get(org_id)
+                if hit is not None and hit[0] == version:
+                    self._sums.move_to_end(org_id)
+                    return hit[1], hit[2]
+            geo_rows = db.execute(GEO_DAY_ROWS, (org_id,)).fetchall()
+            campaign_rows = db.execute(CAMPAIGN_DAY_ROWS, (org_id,)).fetchall()
+        finally:
+            db.execute("COMMIT")
+        geo, campaign = SumsTable.from_rows(geo_rows), SumsTable.from_rows(campaign_rows)
+        if version is not None:
+            self._keep_sums(org_id, version, geo, campaign)
+        return geo, campaign
+
+    def _keep_sums(
+        self, org_id: str, version: DataVersion, geo: SumsTable, campaign: SumsTable
+    ) -> None:
+        with self._sums_lock:
+            held = self._sums.get(org_id)
+            if held is not None and held[0][2] > version[2]:
+                return  # a reader of a later version got here first
+            self._sums[org_id] = (version, geo, campaign)
+            self._sums.move_to_end(org_id)
+            rows = sum(g.n_rows + c.n_rows for _, g, c in self._sums.values())
+            while rows > SUMS_CACHE_ROWS and len(self._sums) > 1:
+                _, (_, g, c) = self._sums.popitem(last=False)
+                rows -= g.n_rows + c.n_rows
 
     def backfill_measures(
         self, decode: Callable[[list[bytes]], list[tuple[int, float, float, float, float]]]

@@ -133,11 +133,16 @@ class Aggregate:
     (source, channel, sum name) — the sums that are not zero everywhere. ``campaign_days``:
     rows of (day, campaign_id, source, channel, spend, impressions, conversions, revenue,
     records).
+
+    The row fields are sequences of tuples: a list, or (SQLite store) a
+    ``memory_svc.org_sums.ColumnRows`` that holds the rows as columns and compares equal to
+    the list of the same tuples; AggregateRecords' encoder reads its columns without building
+    tuples. A store may return either.
     """
 
     geo_columns: list[tuple[str, str, str]]
-    geo_days: list[tuple[object, ...]]
-    campaign_days: list[tuple[int, str, str, str, float, float, float, float, int]]
+    geo_days: Sequence[tuple[object, ...]]
+    campaign_days: Sequence[tuple[int, str, str, str, float, float, float, float, int]]
     record_count: int
 
 

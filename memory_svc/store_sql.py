@@ -20,8 +20,10 @@ Layout (one database for all orgs; every statement is scoped by ``org_id``):
 * ``geo_day_sums`` / ``campaign_day_sums`` — those numbers summed per (day, geo | campaign,
   source, channel), kept current by every commit (a record adds its numbers, the version it
   replaces takes its own away): what AggregateRecords reads. Summing 550k measures rows at
-  read time cost seconds (an index walk plus a sort per query); reading the sums is a range
-  scan of ~20k rows in key order.
+  read time cost seconds (an index walk plus a sort per query); the SQLite store reads an
+  org's sums rows once per data version in key order (``GEO_DAY_ROWS``, ``CAMPAIGN_DAY_ROWS``)
+  and pivots them with numpy (``memory_svc.org_sums``). ``AGGREGATE_PAIRS`` and
+  ``geo_days_pivot_sql`` pivot in SQL (the PostgreSQL store's reads).
 * ``orgs`` — per-org count, XOR checksum of ``splitmix64(seq)`` over current records, last
   seq, and the embedder the org was embedded with. The derived FAISS index is verified
   against (count, checksum) on start.
@@ -36,6 +38,8 @@ from memory_svc.store import RecordFilter
 __all__ = [
     "AGGREGATE_CAMPAIGN_DAYS",
     "AGGREGATE_PAIRS",
+    "CAMPAIGN_DAY_ROWS",
+    "GEO_DAY_ROWS",
     "REBUILD_SUMS",
     "SCHEMA",
     "SUM_COLUMNS",
@@ -219,6 +223,15 @@ def geo_days_pivot_sql(columns: Sequence[tuple[str, str, str]], where: str) -> s
 AGGREGATE_CAMPAIGN_DAYS = (
     f"SELECT day, campaign_id, source, channel, {_SUMS} FROM campaign_day_sums WHERE {{where}} "
     "AND records > 0 ORDER BY day, campaign_id, source, channel"
+)
+# An org's sums rows in key order (no sort), as memory_svc.org_sums reads them.
+GEO_DAY_ROWS = (
+    f"SELECT day, geo, source, channel, {_SUMS} FROM geo_day_sums WHERE org_id = ? "
+    "AND records > 0 ORDER BY day, geo, source, channel"
+)
+CAMPAIGN_DAY_ROWS = (
+    f"SELECT day, campaign_id, source, channel, {_SUMS} FROM campaign_day_sums "
+    "WHERE org_id = ? AND records > 0 ORDER BY day, campaign_id, source, channel"
 )
 # Add (sign +1) or take away (-1) a batch's numbers: parameters (org, day, key, source,
 # channel, spend, impressions, conversions, revenue, records).

@@ -1,6 +1,7 @@
 """The measures table: sums per day × geo and per day × campaign equal the records' own sums,
 restatements replace their old numbers, and a database written before the table existed is
-backfilled from its payloads on open."""
+backfilled from its payloads on open. The SQLite store answers from the org's sums held as
+arrays per data version: the same rows as the SQL pivot, and a write makes it read again."""
 
 from __future__ import annotations
 
@@ -20,7 +21,16 @@ from memory_svc import convert
 from memory_svc.engine import MemoryEngine, MemorySettings
 from memory_svc.errors import OrgNotFound
 from memory_svc.faiss_index import IndexManager, IndexSettings
+from memory_svc.org_sums import ColumnRows
 from memory_svc.sqlite_store import SQLiteRecordStore
+from memory_svc.store import Aggregate
+from memory_svc.store_sql import (
+    AGGREGATE_CAMPAIGN_DAYS,
+    AGGREGATE_PAIRS,
+    SUM_COLUMNS,
+    aggregate_filter,
+    geo_days_pivot_sql,
+)
 from mesh.runtime.frames import records_to_frame
 from mesh.runtime.synthetic_records import synthetic_records
 from mesh.runtime.tables import table_to_frame
@@ -106,6 +116,75 @@ def test_sums_match_the_records_and_follow_restatements(tmp_path: Path) -> None:
     engine.close()
 
 
+def _sql_pivot(store: SQLiteRecordStore, start: int | None, end: int | None,
+               sources: tuple[str, ...]) -> Aggregate:  # fmt: skip
+    """The SQL pivot the store used to answer with (and the PostgreSQL store still does)."""
+    where, params = aggregate_filter(ORG, start, end, sources)
+    db = store._read()
+    columns: list[tuple[str, str, str]] = []
+    records = 0
+    for source, channel, *nonzero, count in db.execute(AGGREGATE_PAIRS.format(where=where), params):
+        records += int(count)
+        columns += [(source, channel, m) for m, n in zip(SUM_COLUMNS, nonzero, strict=True) if n]
+    pivot = [v for s, c, _ in columns for v in (s, c)]
+    geo = db.execute(geo_days_pivot_sql(columns, where), pivot + params).fetchall()
+    camp = db.execute(AGGREGATE_CAMPAIGN_DAYS.format(where=where), params).fetchall()
+    return Aggregate(columns, geo, camp, records)
+
+
+def test_array_sums_equal_the_sql_pivot_and_follow_writes(tmp_path: Path) -> None:
+    records = synthetic_records(ORG, 800, seed=5)
+    engine = _engine(tmp_path)
+    _write(engine, records[:500])
+    store = engine.store
+    assert isinstance(store, SQLiteRecordStore)
+    days = sorted({row[0] for row in store.aggregate(ORG, None, None, ()).campaign_days})
+    sources = sorted({row[2] for row in store.aggregate(ORG, None, None, ()).campaign_days})
+    windows = [
+        (None, None, ()),
+        (days[2], days[6], ()),
+        (days[1], None, tuple(sources[:2])),
+        (None, days[0], (sources[-1],)),
+        (days[-1] + 1, None, ()),
+        (None, None, ("x",)),
+    ]
+    for start, end, srcs in windows:
+        got = store.aggregate(ORG, start, end, srcs)
+        assert got == _sql_pivot(store, start, end, srcs), (start, end, srcs)
+        assert isinstance(got.geo_days, ColumnRows)
+        assert list(got.geo_days) == _sql_pivot(store, start, end, srcs).geo_days
+    # Unchanged data: the arrays are read once; a write changes the data version.
+    held = store._org_sums(ORG)
+    assert store._org_sums(ORG)[0] is held[0]
+    _write(engine, records[500:])
+    assert store._org_sums(ORG)[0] is not held[0]
+    assert store.aggregate(ORG, None, None, ()) == _sql_pivot(store, None, None, ())
+    _check(engine, records)
+    restated = []
+    for r in records[::7]:
+        new = md_pb.CausalMarketingData()
+        new.CopyFrom(r)
+        new.version = r.version + 1
+        new.revenue = r.revenue * 3 + 2
+        restated.append(new)
+    _write(engine, restated)  # a restatement keeps the count, changes the version
+    current = {r.id: r for r in records} | {r.id: r for r in restated}
+    _check(engine, list(current.values()))
+    assert store.aggregate(ORG, days[1], days[3], ()) == _sql_pivot(store, days[1], days[3], ())
+    engine.close()
+
+
+def test_column_rows_read_as_the_tuples_they_hold() -> None:
+    rows = ColumnRows([np.array([3, 4, 5]), ["a", "b", "c"], np.array([0.5, 0.0, 2.0])], 3)
+    want = [(3, "a", 0.5), (4, "b", 0.0), (5, "c", 2.0)]
+    assert list(rows) == want and rows == want and len(rows) == 3
+    assert rows[1] == (4, "b", 0.0) and rows[-1] == (5, "c", 2.0) and rows[1:] == want[1:]
+    assert all(type(v) in (int, str, float) for v in rows[0])
+    assert rows != want[:2] and rows != [(3, "a", 0.5), (4, "b", 1.0), (5, "c", 2.0)]
+    with pytest.raises(IndexError):
+        rows[3]
+
+
 def test_a_database_from_before_the_table_is_backfilled(tmp_path: Path) -> None:
     records = synthetic_records(ORG, 300, seed=4)
     engine = _engine(tmp_path)
@@ -151,6 +230,14 @@ def test_aggregate_records_over_the_wire(
         timeout=30,
     )
     assert set(table_to_frame(one_day.geo_days)["date"]) == {int(geo["date"].min())}
+    # Only the sums asked for: the same values in fewer columns.
+    spend_only = stub.AggregateRecords(
+        memory_pb.AggregateRecordsRequest(org_id=WIRE_ORG, measures=["spend"]), timeout=30
+    )
+    narrow = table_to_frame(spend_only.geo_days)
+    assert narrow.columns.tolist() == ["date", "geo", *spend_cols]
+    pd.testing.assert_frame_equal(narrow, geo[["date", "geo", *spend_cols]])
+    pd.testing.assert_frame_equal(table_to_frame(spend_only.campaign_days), camp)
 
 
 @pytest.mark.parametrize(
@@ -163,6 +250,8 @@ def test_aggregate_records_over_the_wire(
             grpc.StatusCode.INVALID_ARGUMENT, "date_range",
         ),
         ({"org_id": WIRE_ORG, "sources": [0]}, grpc.StatusCode.INVALID_ARGUMENT, "sources[0]"),
+        ({"org_id": WIRE_ORG, "measures": ["spend", "clicks"]}, grpc.StatusCode.INVALID_ARGUMENT,
+         "measures[1]"),
         ({"org_id": "nobody-here"}, grpc.StatusCode.NOT_FOUND, None),
     ],
 )  # fmt: skip

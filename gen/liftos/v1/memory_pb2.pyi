@@ -938,6 +938,7 @@ class AggregateRecordsRequest(_message.Message):
     ORG_ID_FIELD_NUMBER: _builtins.int
     DATE_RANGE_FIELD_NUMBER: _builtins.int
     SOURCES_FIELD_NUMBER: _builtins.int
+    MEASURES_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     @_builtins.property
@@ -948,16 +949,24 @@ class AggregateRecordsRequest(_message.Message):
     def sources(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.DataSource.ValueType]:
         """Only records of these sources (empty: all)."""
 
+    @_builtins.property
+    def measures(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The sums geo_days carries per (source, channel): "spend", "impressions", "conversions",
+        "revenue" (empty: all four). A caller that reads two of them gets half the columns.
+        campaign_days always has all four.
+        """
+
     def __init__(
         self,
         *,
         org_id: _builtins.str = ...,
         date_range: _common_pb2.DateRange | None = ...,
         sources: _abc.Iterable[_common_pb2.DataSource.ValueType] | None = ...,
+        measures: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range", "org_id", b"org_id", "sources", b"sources"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range", "measures", b"measures", "org_id", b"org_id", "sources", b"sources"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -2443,6 +2443,13 @@ class AggregateRecordsRequest(betterproto2.Message):
     Only records of these sources (empty: all).
     """
 
+    measures: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    """
+    The sums geo_days carries per (source, channel): "spend", "impressions", "conversions",
+    "revenue" (empty: all four). A caller that reads two of them gets half the columns.
+    campaign_days always has all four.
+    """
+
 
 default_message_pool.register_message(
     "liftos.v1", "AggregateRecordsRequest", AggregateRecordsRequest
