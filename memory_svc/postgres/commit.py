@@ -6,6 +6,13 @@ org's state.
 Seqs come from ``meta.next_seq`` under its row lock, held to the end of the transaction:
 commits are serialised on it (as SQLite's single writer is), so seqs are given in commit
 order across every process writing the database.
+
+The writer decided insert / replace before the transaction, from what it read then; one
+process decides and commits under one lock, but another memory process on the same database
+may have committed the same ids meanwhile. Under the row lock the batch's identities are
+checked again — the current records with its ids or natural keys must be exactly those it
+replaces — and a batch decided on a stale view is refused (nothing written) with a
+retryable error; a retry decides again against the new rows.
 """
 
 from __future__ import annotations
@@ -18,8 +25,17 @@ import psycopg
 
 from memory_svc.graph import GraphDelta
 from memory_svc.store import CommitBatch, CommitResult, OrgState, seq_checksum
+from mesh.runtime.exceptions import DependencyUnavailable
 
-__all__ = ["insert_batch"]
+__all__ = ["WriteConflict", "insert_batch"]
+
+
+class WriteConflict(DependencyUnavailable):
+    """Another process wrote records of this batch after it was decided: retry (UNAVAILABLE;
+    writes are idempotent)."""
+
+    default_reason = "WRITE_CONFLICT"
+
 
 _RECORD_COLUMNS = (
     "seq, org_id, id, natural_key, version, timestamp_us, source, campaign_id, campaign_name, "
@@ -84,6 +100,7 @@ def insert_batch(conn: psycopg.Connection, b: CommitBatch, n: int) -> CommitResu
     ).fetchone()
     assert row is not None, "meta.next_seq is missing (the first migration inserts it)"
     first = int(row[0])
+    _check_identities(cur, b)
     seqs = np.arange(first, first + n, dtype=np.int64)
     seq_list = seqs.tolist()
     replaced = [(i, s, old) for i, (s, old) in enumerate(zip(seq_list, b.replaces, strict=True))
@@ -99,14 +116,14 @@ def insert_batch(conn: psycopg.Connection, b: CommitBatch, n: int) -> CommitResu
             (b.now_us, old_seqs, [s for _, s, _ in replaced], [b.ids[i] for i, _, _ in replaced]),
         )
         gone = cur.execute(
-            "DELETE FROM measures WHERE seq = ANY(%s) RETURNING org_id, day, geo, source, "
+            "DELETE FROM measures WHERE seq = ANY(%s::int8[]) RETURNING org_id, day, geo, source, "
             "channel, campaign_id, spend, impressions, conversions, revenue",
             (old_seqs,),
         ).fetchall()
         if gone:
             _add_sums(cur, gone, -1)
         for table in ("records", "payloads", "vectors"):
-            cur.execute(f"DELETE FROM {table} WHERE seq = ANY(%s)", (old_seqs,))
+            cur.execute(f"DELETE FROM {table} WHERE seq = ANY(%s::int8[])", (old_seqs,))
         regions = [(node.removeprefix("region:"), old.seq) for _, _, old in replaced
                    for node in old.graph_nodes if node.startswith("region:")]  # fmt: skip
         if regions:
@@ -157,6 +174,24 @@ def insert_batch(conn: psycopg.Connection, b: CommitBatch, n: int) -> CommitResu
     return CommitResult(seqs, removed, state)
 
 
+def _check_identities(cur: psycopg.Cursor, b: CommitBatch) -> None:  # type: ignore[type-arg]
+    keys = sorted({k for k in b.natural_keys if k})
+    now = cur.execute(
+        "SELECT seq FROM records WHERE org_id = %s AND id = ANY(%s::text[]) UNION "
+        "SELECT seq FROM records WHERE org_id = %s AND natural_key = ANY(%s::text[]) "
+        "AND natural_key <> ''",
+        (b.org_id, sorted(set(b.ids)), b.org_id, keys),
+    ).fetchall()
+    decided = {old.seq for old in b.replaces if old is not None}
+    if {r[0] for r in now} != decided:
+        raise WriteConflict(
+            f"records of this batch for org {b.org_id!r} were written by another memory "
+            "process after it was decided; nothing was stored, retry",
+            dependency="postgresql",
+            retry_after_s=0.05,
+        )
+
+
 def _update_org(
     cur: psycopg.Cursor, b: CommitBatch, seqs: np.ndarray, removed: np.ndarray, added: int
 ) -> OrgState:  # type: ignore[type-arg]
@@ -204,7 +239,7 @@ def _apply_graph(cur: psycopg.Cursor, org_id: str, delta: GraphDelta) -> None:  
             (nodes, deltas, org_id),
         )
         cur.execute(
-            "DELETE FROM graph_nodes WHERE org_id = %s AND node_id = ANY(%s) AND record_count <= 0",
+            "DELETE FROM graph_nodes WHERE org_id = %s AND node_id = ANY(%s::text[]) AND record_count <= 0",
             (org_id, nodes),
         )
     edges = [(s, t, k, d) for (s, t, k), d in delta.edges.items() if d != 0]

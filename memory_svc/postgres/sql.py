@@ -42,7 +42,7 @@ def filter_sql(org_id: str, flt: RecordFilter) -> tuple[str, list[object]]:
         ("channel", flt.channels),
     ):
         if values:
-            clauses.append(f"r.{column} = ANY(%s)")
+            clauses.append(f"r.{column} = ANY(%s::text[])")
             params.append(list(values))
     if flt.experiment_id:
         clauses.append("r.experiment_id = %s")
@@ -95,7 +95,7 @@ def aggregate_filter(
         clauses.append("day <= %s")
         params.append(end_day)
     if sources:
-        clauses.append("source = ANY(%s)")
+        clauses.append("source = ANY(%s::text[])")
         params.append(list(sources))
     return " AND ".join(clauses), params
 

@@ -114,7 +114,7 @@ class PostgresRecordStore:
         try:
             with psycopg.connect(self._url) as conn:
                 conn.read_only = True
-                with conn.cursor(name="stream") as cur:
+                with conn.cursor(name="stream", binary=True) as cur:
                     cur.itersize = page
                     cur.execute(sql, params)
                     while rows := cur.fetchmany(page):
@@ -159,9 +159,9 @@ class PostgresRecordStore:
             self._read()
             .execute(
                 "SELECT seq, id, natural_key, version, graph_nodes FROM records "
-                "WHERE org_id = %s AND id = ANY(%s) UNION "
+                "WHERE org_id = %s AND id = ANY(%s::text[]) UNION "
                 "SELECT seq, id, natural_key, version, graph_nodes FROM records "
-                "WHERE org_id = %s AND natural_key = ANY(%s) AND natural_key <> ''",
+                "WHERE org_id = %s AND natural_key = ANY(%s::text[]) AND natural_key <> ''",
                 (org_id, sorted(set(ids)), org_id, keys),
             )
             .fetchall()
@@ -178,7 +178,7 @@ class PostgresRecordStore:
         with_embeddings: bool,
     ) -> list[ScanRow]:
         sql, params = scan_sql(org_id, flt, after, limit, with_embeddings)
-        return [ScanRow(*row) for row in self._read().execute(sql, params)]
+        return [ScanRow(*row) for row in self._read().execute(sql, params, binary=True)]
 
     @_reachable
     def candidates(self, org_id: str, flt: RecordFilter, limit: int | None) -> np.ndarray:
@@ -196,7 +196,7 @@ class PostgresRecordStore:
         rows = (
             self._read()
             .execute(
-                f"SELECT r.seq FROM records r WHERE {where} AND r.seq = ANY(%s)",
+                f"SELECT r.seq FROM records r WHERE {where} AND r.seq = ANY(%s::int8[])",
                 (*params, np.asarray(seqs, dtype=np.int64).tolist()),
             )
             .fetchall()
@@ -208,8 +208,9 @@ class PostgresRecordStore:
         rows = (
             self._read()
             .execute(
-                "SELECT seq, embedding FROM vectors WHERE seq = ANY(%s)",
+                "SELECT seq, embedding FROM vectors WHERE seq = ANY(%s::int8[])",
                 (np.asarray(seqs, dtype=np.int64).tolist(),),
+                binary=True,
             )
             .fetchall()
         )
@@ -248,11 +249,14 @@ class PostgresRecordStore:
         if with_payload:
             sql = (
                 "SELECT r.seq, r.id, p.payload FROM records r JOIN payloads p ON p.seq = r.seq "
-                "WHERE r.org_id = %s AND r.seq = ANY(%s)"
+                "WHERE r.org_id = %s AND r.seq = ANY(%s::int8[])"
             )
         else:
-            sql = "SELECT seq, id, NULL::bytea FROM records WHERE org_id = %s AND seq = ANY(%s)"
-        rows = self._read().execute(sql, (org_id, [int(s) for s in seqs]))
+            sql = (
+                "SELECT seq, id, NULL::bytea FROM records WHERE org_id = %s "
+                "AND seq = ANY(%s::int8[])"
+            )
+        rows = self._read().execute(sql, (org_id, [int(s) for s in seqs]), binary=True)
         return {row[0]: HitRow(*row) for row in rows}
 
     def iter_record_ids(
@@ -268,7 +272,7 @@ class PostgresRecordStore:
     def present_nodes(self, org_id: str, node_ids: Sequence[str]) -> set[str]:
         rows = self._read().execute(
             "SELECT node_id FROM graph_nodes WHERE org_id = %s AND record_count > 0 "
-            "AND node_id = ANY(%s)",
+            "AND node_id = ANY(%s::text[])",
             (org_id, list(node_ids)),
         )
         return {r[0] for r in rows}

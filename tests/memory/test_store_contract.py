@@ -27,6 +27,7 @@ from memory_svc.engine import MemoryEngine, MemorySettings
 from memory_svc.faiss_index import IndexManager, IndexSettings
 from memory_svc.migrations import MIGRATIONS, applied, migrate
 from memory_svc.postgres import PostgresRecordStore
+from memory_svc.postgres.commit import WriteConflict
 from memory_svc.sqlite_store import SQLiteRecordStore
 from memory_svc.store import RecordFilter, RecordStore, seq_checksum
 from memory_svc.writer import WriteOutcome
@@ -35,6 +36,7 @@ from mesh.runtime.frames import records_to_frame
 from mesh.runtime.inprocess import running_services
 from mesh.runtime.synthetic_records import synthetic_records
 
+from . import test_crash
 from .conftest import scan_all, write
 
 ORG = "contract"
@@ -322,6 +324,7 @@ def test_migrations_are_versioned_and_applied_once(postgres_url: str) -> None:
 def test_an_unreachable_server_is_unavailable(postgres_url: str) -> None:
     store = PostgresRecordStore(postgres_url)
     try:
+        assert store.org_state(ORG) is None  # this thread's reader is connected
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -351,10 +354,45 @@ def test_a_memory_server_on_postgresql(tmp_path: Path, postgres_url: str) -> Non
         assert write(stub, "pgorg", records).unchanged_count == 300
         assert {r.id for r in scan_all(stub, org_id="pgorg")} == {r.id for r in records}
         found = stub.Search(
-            memory_pb.SearchRequest(org_id="pgorg", query_text="search campaign", k=5),
+            memory_pb.SearchRequest(org_id="pgorg", text="search campaign", k=5),
             timeout=30,
         )
-        assert len(found.results) == 5
+        assert len(found.hits) == 5 and found.index_size == 300
     with psycopg.connect(postgres_url) as conn:
         assert conn.execute("SELECT count(*) FROM records").fetchone() == (300,)
+    assert not (tmp_path / "memory" / "memory.sqlite").exists()
+
+
+def test_a_batch_decided_on_a_stale_view_is_refused(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two memory processes on one database: a batch one of them decided before the other
+    committed the same records is refused whole (retryable), and its retry is a no-op."""
+    first = _engine(PostgresRecordStore(postgres_url), tmp_path / "a")
+    second = _engine(PostgresRecordStore(postgres_url), tmp_path / "b")
+    try:
+        records = synthetic_records(ORG, 50, seed=12)
+        with monkeypatch.context() as m:
+            m.setattr(second.store, "existing", lambda *_: [])  # read before `first` wrote
+            assert _write(first, records).inserted == 50
+            with pytest.raises(WriteConflict) as err:
+                _write(second, records)
+        assert err.value.reason == "WRITE_CONFLICT" and err.value.retry_after_s > 0
+        state = second.store.org_state(ORG)
+        assert state is not None and state.record_count == 50
+        assert _write(second, records).unchanged == 50
+    finally:
+        second.close()
+        first.close()
+
+
+def test_kill_during_write_on_postgresql_loses_no_acked_row(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """test_crash's kill -9 story, with the service's store on PostgreSQL (the server
+    process takes LIFTOS_MEMORY_STORE from this environment)."""
+    monkeypatch.setenv("LIFTOS_MEMORY_STORE", postgres_url)
+    test_crash.test_kill_during_write_keeps_every_acked_record_once(tmp_path)
+    with psycopg.connect(postgres_url) as conn:  # the records are there, not in a SQLite file
+        assert conn.execute("SELECT record_count FROM orgs").fetchone()[0] >= 1500  # type: ignore[index]
     assert not (tmp_path / "memory" / "memory.sqlite").exists()
