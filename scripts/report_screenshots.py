@@ -45,7 +45,7 @@ def main() -> int:
         attribution = companions.attribution_analysis(analysis_id="an-example-attribution")
         pages["attribution"] = render_report(
             attribution, explanation=companions.explanation(attribution),
-            budget=companions.budget(attribution), forecast=companions.forecast(),
+            budget=companions.budget(attribution), forecast=companions.forecast(fan=(0.5, 0.8, 0.95)),
             design=companions.design(), recommendations=companions.recommendations(attribution),
         )  # fmt: skip
         for name, html in pages.items():
