@@ -270,6 +270,21 @@ class StreamHistory:
         out[known] = self._series_max[codes[known]]
         return out
 
+    def series_max_day_before(self, codes: np.ndarray, version: int) -> np.ndarray:
+        """Latest known day of each series among stored rows with a version below
+        ``version`` (-2^40 where none). A version starts at its pull's µs, so with a
+        pull's first version these are the days earlier pulls delivered."""
+        n = self._size
+        out = np.full(codes.size, -(1 << 40), dtype=np.int64)
+        earlier = self._version[:n] < version
+        if codes.size == 0 or not earlier.any():
+            return out
+        keys = self._key[:n][earlier]
+        stored = keys // _SHIFT
+        latest = np.full(max(int(stored.max()), int(codes.max())) + 1, -(1 << 40), np.int64)
+        np.maximum.at(latest, stored, keys % _SHIFT - _DAY_BIAS)
+        return latest[codes]
+
     def frontier(self, account_key: str) -> int | None:
         """Latest day known for the account (stored or written by this stream)."""
         return self._frontier.get(account_key)

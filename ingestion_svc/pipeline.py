@@ -283,6 +283,15 @@ def finish(
     new_key = stored_versions < 0
     frame["out_of_order"] = order_oo & new_key & ~cls.restated
     frame["late_days"] = np.where(new_key & ~cls.restated, late_days, 0)
+    # The quality score's order and lateness are against earlier pulls: one pull's lines
+    # were taken together, so their order in the export says nothing about the record.
+    earlier = history.series_max_day_before(codes, epoch_us(batch.pulled_at)).astype(np.float64)
+    behind = np.where(earlier < -(1 << 39), -np.inf, earlier) - days
+    fresh = new_key & ~cls.restated
+    frame["pull_out_of_order"] = fresh & (behind > 0)
+    frame["pull_late_days"] = np.where(
+        fresh, np.maximum(behind - settings.allowed_delay_days, 0).astype(np.int64), 0
+    )
     frame["replaced_version"] = cls.replaced_version
     frame["is_restatement"] = cls.restated
     rows.frame = frame

@@ -51,23 +51,28 @@ EXPECTED_CONFOUNDER_INPUTS: dict[str, tuple[str, ...]] = {
 def temporal_consistency(
     out_of_order: np.ndarray,
     late_days: np.ndarray,
-    tz_repaired: np.ndarray,
     tz_mismatch: np.ndarray,
     tz_ambiguous: np.ndarray,
 ) -> np.ndarray:
-    """Dates valid, in order, on time and unambiguous in time zone.
+    """The record's day is certain and was delivered in order and on time.
 
-    Starts at 1 and loses 0.3 for arriving after a later day of its series (out of order),
-    0.05 per day late beyond the platform's normal delay (at most 0.4), 0.2 when the day
-    had to be converted from another zone, 0.2 when the row's own offset disagrees with the
-    account zone, and 0.2 when local midnight is ambiguous or skipped by a DST change.
-    Floored at 0.
+    Starts at 1 and loses 0.3 for arriving after a later day of its series had come in an
+    earlier pull (out of order), 0.05 per day that series had moved past it beyond the
+    platform's normal delay (late; at most 0.4), 0.2 when the row's own offset disagrees
+    with the account zone, and 0.2 when local midnight is ambiguous or skipped by a DST
+    change. Floored at 0.
+
+    Order and lateness are against earlier pulls: the lines of one export were pulled
+    together, so a line placed after later days (the export's order) was not late, and its
+    record is the same as in order (``meta_out_of_order`` / ``meta_late_days`` keep the
+    line order). A day given as the UTC instant of the local midnight costs nothing: the
+    connector accepts only that instant or the local midnight itself, so the conversion is
+    exact (the record's note says it was converted).
     """
     score = (
         1.0
         - 0.3 * out_of_order
         - np.minimum(0.05 * late_days, 0.4)
-        - 0.2 * tz_repaired
         - 0.2 * tz_mismatch
         - 0.2 * tz_ambiguous
     )

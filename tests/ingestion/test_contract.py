@@ -93,7 +93,11 @@ def test_every_dirty_kind_is_handled_as_the_truth_says(landed) -> None:  # type:
                 assert any("recovered" in n for n in record["meta_notes"]), where
             if kind == "timezone_shift":
                 assert any("UTC instant" in n for n in record["meta_notes"]), where
-                assert record["quality_temporal_consistency"] <= 0.8, where
+                # the UTC instant of a local midnight converts exactly: the day is certain
+                assert record["quality_temporal_consistency"] == 1.0, where
+            if kind in ("out_of_order", "late"):  # out of place in one pull, not late
+                assert record["meta_out_of_order"], where
+                assert record["quality_temporal_consistency"] == 1.0, where
     assert seen_kinds == {
         "duplicate", "superseded", "restated", "out_of_order", "late", "missing_id",
         "negative_spend", "clicks_exceed_impressions", "bad_number", "malformed_json",

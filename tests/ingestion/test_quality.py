@@ -1,11 +1,24 @@
-"""The causal quality score: the seed's weights and each component as documented."""
+"""The causal quality score: the seed's weights and each component as documented, and
+temporal consistency through the pipeline (order and lateness against earlier pulls)."""
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
+from typing import Any
+
 import numpy as np
+import pandas as pd
 import pytest
 
+import sim
 from ingestion_svc import quality as q
+from ingestion_svc.external_factors import FactorTable
+from ingestion_svc.history import StreamHistory
+from ingestion_svc.pipeline import finish, prepare
+from tests.ingestion.conftest import PULLED, account_of, clean_line, dumps, raw_batch
+
+NOW = dt.datetime(2025, 2, 1, tzinfo=dt.UTC)
 
 
 def a(*values: object) -> np.ndarray:
@@ -35,8 +48,7 @@ def test_temporal_consistency_penalties() -> None:
     score = q.temporal_consistency(
         out_of_order=a(f, t, f, f, f, t),
         late_days=a(0, 0, 3, 20, 0, 20),
-        tz_repaired=a(f, f, f, f, t, t),
-        tz_mismatch=a(f, f, f, f, f, t),
+        tz_mismatch=a(f, f, f, f, t, t),
         tz_ambiguous=a(f, f, f, f, t, t),
     )
     assert score.tolist() == pytest.approx([1.0, 0.7, 0.85, 0.6, 0.6, 0.0])
@@ -90,3 +102,58 @@ def test_external_validity_checks() -> None:
     assert score.tolist() == pytest.approx(
         [1.0, (0.5 + 1 + 1) / 3, (0.75 + 1 + 0.75) / 3, (1 + 0.2 + 1) / 3, (1 + 1 + 0.5) / 3]
     )
+
+
+# ------------------------------------------------ temporal consistency through the pipeline
+
+
+def _tiktok_row(world: sim.SimResult, stamp: str) -> dict[str, Any]:
+    row = copy.deepcopy(clean_line(world, "tiktok"))
+    row["dimensions"]["stat_time_day"] = stamp
+    return row
+
+
+def _ingest(
+    world: sim.SimResult, stamps: list[str], history: StreamHistory, **kw: Any
+) -> pd.DataFrame:
+    acct = account_of(world, "tiktok", timezone="America/Los_Angeles")
+    lines = [dumps(_tiktok_row(world, s)) for s in stamps]
+    result = finish(
+        prepare(raw_batch("tiktok", lines, acct, **kw)), history, [], FactorTable.empty(), NOW
+    )
+    history.add(result.history_rows)
+    return result.records.set_index(result.records["local_date"].dt.strftime("%m-%d"))
+
+
+def test_lines_of_one_pull_are_consistent_in_any_order(world: sim.SimResult) -> None:
+    h = StreamHistory()
+    days = ["2024-09-10", "2024-09-14", "2024-09-11", "2024-09-15", "2024-09-02"]
+    first = _ingest(world, [f"{d} 00:00:00" for d in days[:3]], h, batch_id="a")
+    # The same pull's next batch: a line far behind its series is still not late.
+    second = _ingest(world, [f"{d} 00:00:00" for d in days[3:]], h, batch_id="b", row_offset=3)
+    rec = pd.concat([first, second])
+    assert rec["meta_out_of_order"].to_dict() == {
+        "09-10": False, "09-14": False, "09-11": True, "09-15": False, "09-02": True,
+    }  # fmt: skip
+    assert rec.loc["09-02", "meta_late_days"] == 12  # the export's order, as delivered
+    assert (rec["quality_temporal_consistency"] == 1.0).all()
+
+
+def test_a_day_arriving_in_a_later_pull_after_its_series_moved_on_is_late(
+    world: sim.SimResult,
+) -> None:
+    h = StreamHistory()
+    _ingest(world, ["2024-09-10 00:00:00", "2024-09-20 00:00:00"], h)
+    later = PULLED + dt.timedelta(days=1)
+    rec = _ingest(world, ["2024-09-12 00:00:00", "2024-09-21 00:00:00"], h, pulled_at=later)
+    # 8 days behind the earlier pull's 09-20, 7 beyond the one-day delay: 1 - 0.3 - 0.35
+    assert rec.loc["09-12", "quality_temporal_consistency"] == pytest.approx(0.35)
+    assert rec.loc["09-21", "quality_temporal_consistency"] == 1.0
+
+
+def test_a_day_given_as_the_utc_instant_of_local_midnight_is_exact(world: sim.SimResult) -> None:
+    # 2024-09-15 00:00 in Los Angeles (PDT) is 07:00 UTC: the day is certain, the note says so.
+    rec = _ingest(world, ["2024-09-15 07:00:00"], StreamHistory()).iloc[0]
+    assert rec["local_date"] == pd.Timestamp("2024-09-15")
+    assert any("UTC instant" in n for n in rec["meta_notes"])
+    assert rec["quality_temporal_consistency"] == 1.0
