@@ -48,7 +48,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             os.environ[env] = flag  # the llm service process inherits it
     mesh = Mesh(
         args.data_dir, host=args.host, ports=_ports(args.base_port), log_level=args.log_level,
-        tls_dir=args.tls_dir,
+        tls_dir=args.tls_dir, replicas=args.replicas, metrics_port=args.metrics_port,
     )  # fmt: skip
     peers = PeerConfig(**{s: mesh.address(s) for s in DEFAULT_PORTS})
     d = args.tls_dir
@@ -141,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="OpenAI-compatible endpoint Explain uses (LIFTOS_LLM_URL; key in LIFTOS_LLM_API_KEY)",
     )  # fmt: skip
     up.add_argument("--llm-model", default=None, help="its model name (LIFTOS_LLM_MODEL)")
+    up.add_argument(
+        "--replicas", type=int, default=1,
+        help="processes per stateless service (ingestion, causal, llm, surfacing), replica k "
+        "on its port + 100k, balanced round robin by every client",
+    )  # fmt: skip
+    up.add_argument(
+        "--metrics-port", type=int, default=None,
+        help="Prometheus metrics: the i-th process (in start order) on this port + i",
+    )  # fmt: skip
     up.set_defaults(func=cmd_up)
 
     certs = sub.add_parser("certs", help="a dev CA, a server and per-service client certificates")

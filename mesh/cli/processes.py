@@ -1,4 +1,13 @@
-"""Start the five services as child processes and supervise them (``liftos up``)."""
+"""Start the five services as child processes and supervise them (``liftos up``).
+
+With ``replicas`` > 1 the stateless services (ingestion, causal, llm, surfacing) run that many
+processes each, replica k on its service's port + k × 100, sharing the data dir (their small
+SQLite stores are WAL files several processes may open); every peer target then lists all
+of a service's replicas (``ipv4:127.0.0.1:50053,127.0.0.1:50153``), which the channels
+balance round robin, retrying idempotent calls on UNAVAILABLE. Memory stays one process.
+With ``metrics_port``, instance i (in start order) serves its Prometheus metrics on
+``metrics_port + i``.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +16,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from mesh.runtime.config import DEFAULT_PORTS, SERVICES
+from mesh.runtime.channels import sync_channel
+from mesh.runtime.config import DEFAULT_PORTS, SERVICES, replicas_target
 
 # Dependency order: a service's peers start before it.
 START_ORDER = ("memory", "ingestion", "causal", "llm", "surfacing")
+# Services that keep no state of their own in memory: any replica can answer any call.
+STATELESS = ("ingestion", "causal", "llm", "surfacing")
+REPLICA_PORT_STEP = 100
+
+
+def instance_name(service: str, replica: int) -> str:
+    """``causal`` for the first replica (its log stays causal.log), ``causal.1`` after."""
+    return service if replica == 0 else f"{service}.{replica}"
 
 
 def _pythonpath() -> str:
@@ -39,20 +57,56 @@ class Mesh:
         log_level: str = "INFO",
         services: Sequence[str] = START_ORDER,
         tls_dir: Path | None = None,
+        replicas: int = 1,
+        metrics_port: int | None = None,
+        extra_args: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         """``tls_dir`` (made by ``liftos certs``): every service serves TLS with
         server.pem, requires client certificates signed by ca.pem, and presents its own
-        ``<service>.pem`` to its peers."""
+        ``<service>.pem`` to its peers. ``replicas``: processes per stateless service;
+        ``metrics_port``: the first instance's Prometheus port (None: no metrics);
+        ``extra_args``: more flags for a service's processes (memory's ``--store``, say)."""
+        if replicas < 1:
+            raise ValueError("replicas must be at least 1")
         self.data_dir = data_dir
         self.tls_dir = tls_dir
         self.host = host
         self.ports = {**DEFAULT_PORTS, **(ports or {})}
         self.log_level = log_level
         self.services = [s for s in START_ORDER if s in services]
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.replicas = replicas
+        self.metrics_port = metrics_port
+        self.extra_args = {s: list(a) for s, a in (extra_args or {}).items()}
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}  # by instance name
+
+    def instances(self) -> list[tuple[str, str, int]]:
+        """(instance name, service, port) of every process, in start order."""
+        out = []
+        for service in self.services:
+            count = self.replicas if service in STATELESS else 1
+            for k in range(count):
+                out.append(
+                    (
+                        instance_name(service, k),
+                        service,
+                        self.ports[service] + k * REPLICA_PORT_STEP,
+                    )
+                )
+        return out
+
+    def replica_ports(self, service: str) -> list[int]:
+        count = self.replicas if service in STATELESS else 1
+        return [self.ports[service] + k * REPLICA_PORT_STEP for k in range(count)]
 
     def address(self, service: str) -> str:
-        return f"{self.host}:{self.ports[service]}"
+        """The service's target: host:port, or every replica's address (round robin)."""
+        return replicas_target(self.host, self.replica_ports(service))
+
+    def metrics_ports(self) -> dict[str, int]:
+        """Each instance's metrics port (empty without ``metrics_port``)."""
+        if self.metrics_port is None:
+            return {}
+        return {name: self.metrics_port + i for i, (name, _, _) in enumerate(self.instances())}
 
     def _tls_env(self, service: str) -> dict[str, str]:
         if self.tls_dir is None:
@@ -75,20 +129,59 @@ class Mesh:
         env = {**os.environ, "PYTHONPATH": _pythonpath()}
         for service in SERVICES:
             env[f"LIFTOS_{service.upper()}_ADDR"] = self.address(service)
-        for service in self.services:
-            fd = os.open(
-                self.data_dir / f"{service}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
-            )
-            log = os.fdopen(fd, "ab")  # owned by the child
-            self.procs[service] = subprocess.Popen(
-                [
-                    sys.executable, "-m", f"{service}_svc",
-                    "--host", self.host, "--port", str(self.ports[service]),
-                    "--data-dir", str(self.data_dir), "--log-level", self.log_level,
-                ],
-                env={**env, **self._tls_env(service)}, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-            log.close()  # the child holds its own copy
+        metrics = self.metrics_ports()
+        for name, service, port in self.instances():
+            self.start_instance(name, service, port, env, metrics.get(name))
+
+    def start_instance(
+        self, name: str, service: str, port: int, env: dict[str, str], metrics_port: int | None
+    ) -> None:
+        fd = os.open(self.data_dir / f"{name}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        log = os.fdopen(fd, "ab")  # owned by the child
+        argv = [
+            sys.executable, "-m", f"{service}_svc",
+            "--host", self.host, "--port", str(port),
+            "--data-dir", str(self.data_dir), "--log-level", self.log_level,
+        ]  # fmt: skip
+        if metrics_port is not None:
+            argv += ["--metrics-port", str(metrics_port)]
+        argv += self.extra_args.get(service, [])
+        self.procs[name] = subprocess.Popen(
+            argv, env={**env, **self._tls_env(service)}, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()  # the child holds its own copy
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one instance (a replica lost mid-load) and reap it."""
+        proc = self.procs[name]
+        proc.kill()
+        proc.wait()
+
+    def instance_health(self, timeout: float = 2.0) -> dict[str, str]:
+        """Each instance's own gRPC health (not through the balanced target)."""
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        d = self.tls_dir
+        tls = {}
+        if d is not None:
+            tls = {
+                "ca": str(d / "ca.pem"),
+                "cert": str(d / "client.pem"),
+                "key": str(d / "client.key"),
+            }
+        out = {}
+        for name, _, port in self.instances():
+            channel = sync_channel(f"{self.host}:{port}", **tls)
+            try:
+                reply = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=timeout
+                )
+                out[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+            except Exception:  # down, starting, refused: not serving
+                out[name] = "UNAVAILABLE"
+            finally:
+                channel.close()
+        return out
 
     def dead(self) -> dict[str, int]:
         """Services whose process has exited, with exit codes."""
@@ -102,7 +195,9 @@ class Mesh:
         status: dict[str, str] = {}
         while time.monotonic() < deadline:
             status = health()
-            if all(status.get(s) == "SERVING" for s in self.services):
+            if self.replicas > 1 and all(status.get(s) == "SERVING" for s in self.services):
+                status = {**status, **self.instance_health()}
+            if all(status.get(s) == "SERVING" for s in [*self.services, *self.procs]):
                 return status
             if self.dead():
                 return status

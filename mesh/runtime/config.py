@@ -24,7 +24,10 @@ them round robin and retry idempotent calls on UNAVAILABLE (mesh.runtime.channel
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
+import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +53,21 @@ _TRUE = ("1", "true", "yes")
 
 def _env_addr(service: str) -> str:
     return os.environ.get(f"LIFTOS_{service.upper()}_ADDR", f"127.0.0.1:{DEFAULT_PORTS[service]}")
+
+
+def replicas_target(host: str, ports: Sequence[int]) -> str:
+    """One gRPC target for replicas of a service on ``host`` at ``ports``: ``host:port`` for
+    one, else an ``ipv4:``/``ipv6:`` address list (a host name is resolved once, here) that
+    the channels balance round robin."""
+    if len(ports) == 1:
+        return f"{host}:{ports[0]}"
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        ip = ipaddress.ip_address(socket.gethostbyname(host))
+    if ip.version == 6:
+        return "ipv6:" + ",".join(f"[{ip}]:{p}" for p in ports)
+    return "ipv4:" + ",".join(f"{ip}:{p}" for p in ports)
 
 
 @dataclass(frozen=True, slots=True)
