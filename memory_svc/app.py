@@ -2,7 +2,8 @@
 
 Environment: ``LIFTOS_EMBEDDER`` (hashing | minilm; the embedder for orgs written from now
 on — an org keeps the one it was first embedded with), ``LIFTOS_MEMORY_IVF_THRESHOLD``,
-``LIFTOS_MEMORY_NPROBE``, ``LIFTOS_MEMORY_EXACT_CANDIDATES``, ``LIFTOS_MEMORY_INDEX_SAVE_CHANGES``
+``LIFTOS_MEMORY_NPROBE``, ``LIFTOS_MEMORY_COMPRESS_THRESHOLD`` (vectors above which an org's
+IVF keeps 8-bit codes and re-ranks from the store), ``LIFTOS_MEMORY_EXACT_CANDIDATES``, ``LIFTOS_MEMORY_INDEX_SAVE_CHANGES``
 (changes between index saves; the index is caught up from the store after a crash),
 ``LIFTOS_MEMORY_INLINE_SEARCH_COST`` (vector components an unfiltered search may scan and
 still run on the event loop; 0 sends every search to a worker thread),
@@ -50,6 +51,9 @@ def settings_from_env() -> MemorySettings:
             ivf_threshold=int(env("LIFTOS_MEMORY_IVF_THRESHOLD", index.ivf_threshold)),
             nprobe=int(env("LIFTOS_MEMORY_NPROBE", index.nprobe)),
             save_min_changes=int(env("LIFTOS_MEMORY_INDEX_SAVE_CHANGES", index.save_min_changes)),
+            compress_threshold=int(
+                env("LIFTOS_MEMORY_COMPRESS_THRESHOLD", index.compress_threshold)
+            ),
         ),
         exact_candidates=int(env("LIFTOS_MEMORY_EXACT_CANDIDATES", engine.exact_candidates)),
         inline_search_cost=int(env("LIFTOS_MEMORY_INLINE_SEARCH_COST", engine.inline_search_cost)),
@@ -89,7 +93,9 @@ def open_engine(
     url = os.environ.get("LIFTOS_MEMORY_STORE", "") if store is None else store
     store_ = open_store(url, root)
     tokens = PageTokens.for_data_dir(root, "ListConceptualSpaces")
-    engine = MemoryEngine(store_, IndexManager(root / "index", settings.index), settings, tokens)
+    engine = MemoryEngine(
+        store_, IndexManager(root / "index", settings.index, store_), settings, tokens
+    )
     for r in engine.recover():
         _LOGGER.info("index %s %s: %d vectors in %.2fs", r.org_id, r.how, r.size, r.seconds)
     return engine

@@ -12,6 +12,13 @@
   Every added vector is compared with every centroid, so nlist sets the write cost; the
   searched fraction (nprobe / nlist) sets recall and search cost: 512 lists at nprobe 8
   write and train for far less CPU than 1,024 at 16, for the same recall and search time.
+* Compressed IVF, above ``compress_threshold`` vectors (when the manager has the store to
+  re-rank from): ``IndexIVFScalarQuantizer`` with 8-bit codes — a quarter of IVFFlat's
+  memory — whose top ``rerank × k`` shortlist is re-scored exactly from the float vectors
+  the store keeps, so what is returned is ranked by true cosine (the codes only choose the
+  shortlist). It is built streaming from the store (a sample to train, then pages), never
+  holding every float vector in memory. Such a search reads the store, so it is never run
+  inline on the event loop (``scan_cost`` is infinite).
 * Persistence: ``<org>-<hash>.faiss`` plus a JSON sidecar (kind, dim, count, checksum of
   seqs, last seq applied). On start an index is loaded, caught up from the store (records
   written and versions replaced after its last seq) and verified against the store's
@@ -28,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -59,6 +67,11 @@ class IndexSettings:
     save_fraction: float = 0.5
     seed: int = 1234
     train_per_list: int = 39  # k-means sample per list, and the fewest vectors per list
+    # IVF with 8-bit scalar-quantised codes above this many vectors, its shortlist of
+    # rerank × k (at least rerank_min) re-scored exactly from the store's vectors
+    compress_threshold: int = 2_000_000
+    rerank: int = 4
+    rerank_min: int = 40
 
 
 class VectorSource(Protocol):
@@ -70,6 +83,12 @@ class VectorSource(Protocol):
     def removed_since(self, org_id: str, seq: int) -> np.ndarray: ...
 
 
+class StoredVectors(VectorSource, Protocol):
+    """The store's vectors by seq too: what a compressed index re-ranks with."""
+
+    def vectors(self, seqs: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 def _nlist(n: int, settings: IndexSettings) -> int:
     return int(max(1, min(4 * np.sqrt(n), settings.max_nlist, n // settings.train_per_list)))
 
@@ -79,12 +98,26 @@ class OrgIndex:
 
     # faiss objects are SWIG proxies whose concrete class (IndexIDMap2 / IndexIVFFlat) the
     # stubs cannot follow, hence Any.
-    def __init__(self, index: Any, kind: str, dim: int, max_seq: int, trained: int):
+    def __init__(
+        self,
+        index: Any,
+        kind: str,
+        dim: int,
+        max_seq: int,
+        trained: int,
+        *,
+        compressed: bool = False,
+    ):
         self.index = index
         self.kind = kind  # "exact" | "ivf"
         self.dim = dim
         self.max_seq = max_seq
         self.trained_size = trained
+        self.compressed = compressed  # IVF with scalar-quantised codes
+        # seqs → (seqs found, their float vectors): set by the manager for a compressed index
+        self.stored: StoredVectors | None = None
+        self.rerank = 4
+        self.rerank_min = 40
 
     @classmethod
     def exact(cls, dim: int) -> OrgIndex:
@@ -108,6 +141,38 @@ class OrgIndex:
         index.nprobe = settings.nprobe
         return cls(index, "ivf", dim, max_seq, n)
 
+    @classmethod
+    def compressed_from(
+        cls,
+        pages: Iterator[tuple[np.ndarray, np.ndarray]],
+        train: np.ndarray,
+        n: int,
+        settings: IndexSettings,
+        max_seq: int,
+    ) -> OrgIndex:
+        """A compressed IVF trained on ``train`` (a sample of the ``n`` vectors), filled
+        from ``pages`` one at a time."""
+        dim = train.shape[1]
+        nlist = _nlist(n, settings)
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        index.train(np.ascontiguousarray(train, dtype=np.float32))
+        for seqs, vectors in pages:
+            index.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32),
+                np.ascontiguousarray(seqs, dtype=np.int64),
+            )
+        index.nprobe = settings.nprobe
+        return cls(index, "ivf", dim, max_seq, n, compressed=True)
+
+    def bytes_held(self) -> int:
+        """About what the index holds in memory: codes (or floats) and 8-byte ids."""
+        per = (self.dim if self.compressed else 4 * self.dim) + 8
+        centroids = 4 * self.dim * self.nlist
+        return self.size * per + centroids
+
     @property
     def size(self) -> int:
         return int(self.index.ntotal)
@@ -121,6 +186,8 @@ class OrgIndex:
         coarse centroids plus ``nprobe`` lists of average length (IVF)."""
         if self.kind == "exact":
             return float(self.size * self.dim)
+        if self.compressed:
+            return math.inf  # the shortlist is re-ranked from the store: I/O
         nlist = self.nlist
         return (nlist + min(nprobe, nlist) * self.size / nlist) * self.dim
 
@@ -137,6 +204,8 @@ class OrgIndex:
 
     def export(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) currently held, for re-indexing without touching the store."""
+        if self.compressed:
+            raise ValueError("a compressed index holds codes, not vectors: rebuild from the store")
         if self.kind == "exact":
             flat: Any = faiss.downcast_index(self.index.index)
             vectors = faiss.rev_swig_ptr(flat.get_xb(), self.size * self.dim).copy()
@@ -185,9 +254,26 @@ class OrgIndex:
             params = faiss.SearchParametersIVF(sel=selector, nprobe=min(nprobe, self.nlist))  # type: ignore[call-arg]
         elif selector is not None:
             params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+        if self.compressed and self.stored is not None:
+            wide = min(self.size, max(self.rerank * k, self.rerank_min))
+            _, ids = self.index.search(q, wide, params=params)
+            return self._rerank(q[0], ids[0][ids[0] >= 0], k)
         scores, ids = self.index.search(q, k, params=params)
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
+
+    def _rerank(
+        self, q: np.ndarray, shortlist: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The shortlist's top k by exact inner product with the stored float vectors; seqs
+        the store no longer has (replaced meanwhile) drop out."""
+        assert self.stored is not None
+        seqs, vectors = self.stored.vectors(shortlist, self.dim)
+        if len(seqs) == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        scores = vectors @ q
+        top = np.argsort(-scores, kind="stable")[:k]
+        return scores[top].astype(np.float32), seqs[top]
 
 
 def _file_stem(org_id: str) -> str:
@@ -208,9 +294,14 @@ class Recovery:
 class IndexManager:
     """Holds every org's index, applies changes, persists and recovers them."""
 
-    def __init__(self, root: Path, settings: IndexSettings) -> None:
+    def __init__(
+        self, root: Path, settings: IndexSettings, stored: StoredVectors | None = None
+    ) -> None:
+        """``stored``: the store, for compressed indexes (built from and re-ranked with its
+        vectors); without it every IVF keeps float vectors."""
         self.root = root
         self.settings = settings
+        self.stored = stored
         root.mkdir(parents=True, exist_ok=True)
         self._orgs: dict[str, OrgIndex] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -260,6 +351,7 @@ class IndexManager:
             "checksum": idx.checksum(),
             "max_seq": idx.max_seq,
             "trained_size": idx.trained_size,
+            "compressed": idx.compressed,
         }
         tmp_meta = sidecar.with_suffix(".json.tmp")
         tmp_meta.write_text(json.dumps(meta))
@@ -287,7 +379,24 @@ class IndexManager:
             # read_index already returns the concrete class and owns it; a downcast_index
             # wrapper would not own it and dangle once this one is collected.
             index.nprobe = self.settings.nprobe
-        return OrgIndex(index, meta["kind"], dim, int(meta["max_seq"]), int(meta["trained_size"]))
+        compressed = bool(meta.get("compressed", False))
+        if compressed and self.stored is None:
+            return None  # cannot re-rank without the store: rebuild uncompressed
+        idx = OrgIndex(
+            index,
+            meta["kind"],
+            dim,
+            int(meta["max_seq"]),
+            int(meta["trained_size"]),
+            compressed=compressed,
+        )
+        return self._attach(idx)
+
+    def _attach(self, idx: OrgIndex) -> OrgIndex:
+        if idx.compressed:
+            idx.stored = self.stored
+            idx.rerank, idx.rerank_min = self.settings.rerank, self.settings.rerank_min
+        return idx
 
     # ----------------------------------------------------------------- recovery
 
@@ -328,7 +437,31 @@ class IndexManager:
             idx.add(seqs, vectors)
         idx.max_seq = state.max_seq
 
+    def _compress(self, n: int) -> bool:
+        return self.stored is not None and n >= self.settings.compress_threshold
+
+    def _rebuild_compressed(self, org_id: str, dim: int, n: int, max_seq: int) -> OrgIndex:
+        """Two streaming passes over the store: a uniform sample to train on, then every
+        page added as codes — one page of float vectors in memory at a time."""
+        assert self.stored is not None
+        s = self.settings
+        nlist = _nlist(n, s)
+        rng = np.random.default_rng(s.seed)
+        want = np.sort(rng.choice(n, size=min(n, s.train_per_list * nlist), replace=False))
+        sample, seen = [], 0
+        for _, vectors in self.stored.iter_vectors(org_id, dim, 0, 100_000):
+            lo, hi = np.searchsorted(want, [seen, seen + len(vectors)])
+            sample.append(vectors[want[lo:hi] - seen])
+            seen += len(vectors)
+        train = np.vstack(sample) if sample else np.zeros((0, dim), np.float32)
+        pages = self.stored.iter_vectors(org_id, dim, 0, 100_000)
+        return self._attach(OrgIndex.compressed_from(pages, train, n, s, max_seq))
+
     def _rebuild(self, state: OrgState, source: VectorSource) -> OrgIndex:
+        if self._compress(state.record_count):
+            return self._rebuild_compressed(
+                state.org_id, state.dim, state.record_count, state.max_seq
+            )
         pages = list(source.iter_vectors(state.org_id, state.dim, 0, 100_000))
         ids = np.concatenate([p[0] for p in pages]) if pages else np.zeros(0, np.int64)
         vectors = (
@@ -368,11 +501,16 @@ class IndexManager:
             idx.max_seq = max_seq
             s = self.settings
             grow = idx.kind == "ivf" and idx.size >= s.retrain_growth * idx.trained_size
-            if (idx.kind == "exact" and idx.size >= s.ivf_threshold) or (
+            switch = (idx.kind == "exact" and idx.size >= s.ivf_threshold) or (
                 grow and _nlist(idx.size, s) > idx.nlist
-            ):
-                ids, vectors = idx.export()
-                idx = self._orgs[org_id] = OrgIndex.ivf(ids, vectors, s, max_seq)
+            )
+            if switch or (not idx.compressed and idx.kind == "ivf" and self._compress(idx.size)):
+                if self._compress(idx.size):  # from the store (committed before apply)
+                    idx = self._rebuild_compressed(org_id, dim, idx.size, max_seq)
+                else:
+                    ids, vectors = idx.export()
+                    idx = OrgIndex.ivf(ids, vectors, s, max_seq)
+                self._orgs[org_id] = idx
                 self._unsaved[org_id] = idx.size  # force a save of the new structure
             else:
                 self._unsaved[org_id] = (
