@@ -158,6 +158,8 @@ class ServiceMetrics:
         if process:
             ProcessCollector(registry=r)
         self.responses: dict[str, ResponseObserver] = {}
+        self._gauges: dict[tuple[str, str], Any] = {}
+        self._finished: dict[tuple[str, str], tuple[Any, Any]] = {}
         for h in hooks:
             self.responses.update(h.responses)
             if h.org_sizes is not None:
@@ -165,15 +167,23 @@ class ServiceMetrics:
 
     def call_started(self, method: str, kind: str) -> Any:
         """The in-flight gauge of this call, raised; the caller lowers it when it ends."""
-        service, name = split_method(method)
-        gauge = self.in_flight.labels(service, name, kind)
+        gauge = self._gauges.get((method, kind))
+        if gauge is None:  # once per method: labels() is a locked lookup, the call path not
+            service, name = split_method(method)
+            gauge = self._gauges[(method, kind)] = self.in_flight.labels(service, name, kind)
         gauge.inc()
         return gauge
 
     def call_finished(self, method: str, code: str, seconds: float) -> None:
-        service, name = split_method(method)
-        self.handled.labels(service, name, code).inc()
-        self.duration.labels(service, name, code).observe(seconds)
+        children = self._finished.get((method, code))
+        if children is None:  # once per (method, code): both sets are small and fixed
+            service, name = split_method(method)
+            children = self._finished[(method, code)] = (
+                self.handled.labels(service, name, code),
+                self.duration.labels(service, name, code),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def count_rows(self, outcome: str, reason: str, n: int) -> None:
         """``n`` ingested rows with ``outcome`` (accepted | rejected) and ``reason``."""
