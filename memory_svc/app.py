@@ -8,7 +8,9 @@ IVF keeps 8-bit codes and re-ranks from the store), ``LIFTOS_MEMORY_EXACT_CANDID
 ``LIFTOS_MEMORY_INLINE_SEARCH_COST`` (vector components an unfiltered search may scan and
 still run on the event loop; 0 sends every search to a worker thread),
 ``LIFTOS_MEMORY_FAISS_THREADS`` (OpenMP threads FAISS may use; default 1),
-``LIFTOS_MEMORY_STORE`` (the record store, also ``--store``: empty for the embedded SQLite
+``LIFTOS_MEMORY_BUDGET`` (also ``--memory-budget``: bytes of indexes and id maps kept
+loaded, e.g. ``4GiB``; past it the least recently used org's is dropped and loaded again on
+use), ``LIFTOS_MEMORY_STORE`` (the record store, also ``--store``: empty for the embedded SQLite
 file under the data dir, ``sqlite:///path/to/file`` for another file, or a libpq URL
 ``postgresql://user@host:port/db`` for PostgreSQL; see ``memory_svc.postgres``).
 """
@@ -20,6 +22,7 @@ import asyncio
 import functools
 import logging
 import os
+import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -42,6 +45,17 @@ SERVICE_NAME = memory_pb2.DESCRIPTOR.services_by_name["MemoryService"].full_name
 _LOGGER = logging.getLogger(__name__)
 
 
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_bytes(text: str, name: str) -> int:
+    """``4GiB``, ``512M``, ``1.5g`` or plain bytes (binary units) → bytes."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text.lower())
+    if not m:
+        raise ValueError(f"{name}: {text!r} is not a size (e.g. 4GiB, 512MiB, 1000000)")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
 def settings_from_env() -> MemorySettings:
     index, engine = IndexSettings(), MemorySettings()  # the defaults
     env = os.environ.get
@@ -54,6 +68,7 @@ def settings_from_env() -> MemorySettings:
             compress_threshold=int(
                 env("LIFTOS_MEMORY_COMPRESS_THRESHOLD", index.compress_threshold)
             ),
+            memory_budget=parse_bytes(env("LIFTOS_MEMORY_BUDGET", "0"), "LIFTOS_MEMORY_BUDGET"),
         ),
         exact_candidates=int(env("LIFTOS_MEMORY_EXACT_CANDIDATES", engine.exact_candidates)),
         inline_search_cost=int(env("LIFTOS_MEMORY_INLINE_SEARCH_COST", engine.inline_search_cost)),
@@ -130,5 +145,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     """``python -m memory_svc``: the flags every service takes, plus ``--store``."""
     own = argparse.ArgumentParser(add_help=False)
     own.add_argument("--store", default=None, help="record store URL (env LIFTOS_MEMORY_STORE)")
+    own.add_argument(
+        "--memory-budget",
+        default=None,
+        help="bytes of FAISS indexes and id maps kept loaded, e.g. 4GiB (env LIFTOS_MEMORY_BUDGET)",
+    )
     args, rest = own.parse_known_args(argv)
+    try:  # refused before anything starts
+        if args.memory_budget is not None:
+            parse_bytes(args.memory_budget, "--memory-budget")
+            os.environ["LIFTOS_MEMORY_BUDGET"] = args.memory_budget  # read by settings_from_env
+        settings_from_env()
+    except ValueError as exc:
+        raise SystemExit(f"memory: {exc}") from None
     run_service("memory", functools.partial(build, store=args.store), rest)

@@ -19,6 +19,12 @@
   shortlist). It is built streaming from the store (a sample to train, then pages), never
   holding every float vector in memory. Such a search reads the store, so it is never run
   inline on the event loop (``scan_cost`` is infinite).
+* Memory budget (``memory_budget`` bytes, 0: none): orgs' indexes and id maps are kept
+  while they fit; past the budget the least recently used org's is saved and dropped, and
+  loaded again (from its file, caught up and verified against the store) on its next use —
+  never on an event loop thread, where :meth:`IndexManager.get` answers None instead so
+  the caller moves the search to a worker thread. Start loads every org once to verify it,
+  keeping the most recent that fit.
 * Persistence: ``<org>-<hash>.faiss`` plus a JSON sidecar (kind, dim, count, checksum of
   seqs, last seq applied). On start an index is loaded, caught up from the store (records
   written and versions replaced after its last seq) and verified against the store's
@@ -32,6 +38,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -39,6 +46,7 @@ import math
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +80,7 @@ class IndexSettings:
     compress_threshold: int = 2_000_000
     rerank: int = 4
     rerank_min: int = 40
+    memory_budget: int = 0  # bytes of indexes and id maps kept loaded; 0 = unbounded
 
 
 class VectorSource(Protocol):
@@ -87,6 +96,20 @@ class StoredVectors(VectorSource, Protocol):
     """The store's vectors by seq too: what a compressed index re-ranks with."""
 
     def vectors(self, seqs: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def org_state(self, org_id: str) -> OrgState | None: ...
+    def iter_record_ids(self, org_id: str, page: int) -> Iterator[tuple[np.ndarray, list[str]]]: ...
+
+
+# what an id map costs per record, about: 8-byte seq, 16-byte string slot, a 32-char id's bytes
+_ID_BYTES = 56
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _nlist(n: int, settings: IndexSettings) -> int:
@@ -308,13 +331,76 @@ class IndexManager:
         self._unsaved: dict[str, int] = {}
         self._ids: dict[str, RecordIds] = {}
         self._guard = threading.Lock()
+        self._recency: OrderedDict[str, None] = OrderedDict()  # least recently used first
+        self._evicted: set[str] = set()  # saved and dropped under the budget; loaded on use
 
     def lock(self, org_id: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(org_id, threading.Lock())
 
     def get(self, org_id: str) -> OrgIndex | None:
+        """The org's index, loaded again if the budget evicted it (None on an event loop
+        thread then: loading is I/O; call again from a worker thread)."""
+        idx = self._orgs.get(org_id)
+        if idx is None and org_id in self._evicted and not _on_event_loop():
+            idx = self._reload(org_id)
+        if idx is not None:
+            self._touch(org_id)
+        return idx
+
+    def loaded(self) -> list[str]:
+        """Orgs whose index is in memory, least recently used first."""
+        with self._guard:
+            return [o for o in self._recency if o in self._orgs]
+
+    def bytes_held(self, org_id: str) -> int:
+        idx = self._orgs.get(org_id)
+        ids = self._ids.get(org_id)
+        return (idx.bytes_held() if idx else 0) + (len(ids) * _ID_BYTES if ids else 0)
+
+    def _touch(self, org_id: str) -> None:
+        with self._guard:
+            self._recency[org_id] = None
+            self._recency.move_to_end(org_id)
+
+    def _reload(self, org_id: str) -> OrgIndex | None:
+        """Load an evicted org's index (file + catch-up + verify) and id map from the store."""
+        assert self.stored is not None
+        state = self.stored.org_state(org_id)
+        if state is None:
+            return None
+        self.recover(state, self.stored)
+        ids = RecordIds.from_pages(self.stored.iter_record_ids(org_id, 100_000))
+        self.set_record_ids(org_id, ids)
+        _LOGGER.info("index %s loaded on use: %d vectors", org_id, state.record_count)
+        self._enforce_budget(keep=org_id)
         return self._orgs.get(org_id)
+
+    def _enforce_budget(self, keep: str) -> None:
+        """Save and drop the least recently used orgs' indexes while over the budget (never
+        ``keep``'s, nor one whose lock is held: a search or write is using it)."""
+        budget = self.settings.memory_budget
+        if budget <= 0 or self.stored is None:
+            return
+        for org_id in self.loaded():
+            if sum(self.bytes_held(o) for o in self.loaded()) <= budget:
+                return
+            if org_id == keep:
+                continue
+            lock = self.lock(org_id)
+            if not lock.acquire(blocking=False):
+                continue
+            try:
+                if self._unsaved.get(org_id, 0):
+                    self._save_locked(org_id)
+                with self._guard:
+                    self._orgs.pop(org_id, None)
+                    self._ids.pop(org_id, None)
+                    self._recency.pop(org_id, None)
+                    self._evicted.add(org_id)
+                _LOGGER.info("index %s evicted under the memory budget", org_id)
+            finally:
+                lock.release()
 
     def set_record_ids(self, org_id: str, ids: RecordIds) -> None:
         """Install an org's seq → record id map (built from the store on start)."""
@@ -425,8 +511,11 @@ class IndexManager:
                 idx = self._rebuild(state, source)
                 how = "rebuilt"
             self._orgs[state.org_id] = idx
+            self._evicted.discard(state.org_id)
             if how != "loaded":
                 self._save_locked(state.org_id)
+        self._touch(state.org_id)
+        self._enforce_budget(keep=state.org_id)
         return Recovery(state.org_id, how, idx.size, time.perf_counter() - start)
 
     def _catch_up(self, idx: OrgIndex, state: OrgState, source: VectorSource) -> None:
@@ -489,6 +578,10 @@ class IndexManager:
     ) -> None:
         """Withdraw replaced versions, add new ones (``add_ids`` are their record ids),
         switch/retrain IVF when it is time."""
+        if org_id in self._evicted:
+            reloaded = self._reload(org_id)
+            if reloaded is not None and reloaded.max_seq >= max_seq:
+                return  # the catch-up read this commit from the store, id map included
         with self.lock(org_id):
             idx = self._orgs.get(org_id)
             if idx is None:
@@ -518,3 +611,5 @@ class IndexManager:
                 )
             if self._unsaved[org_id] >= max(s.save_min_changes, s.save_fraction * idx.size):
                 self._save_locked(org_id)
+        self._touch(org_id)
+        self._enforce_budget(keep=org_id)

@@ -119,3 +119,40 @@ def test_compressed_holds_a_fraction_of_the_floats(tmp_path: Path) -> None:
     assert packed.bytes_held() < 0.3 * flat.bytes_held()
     with pytest.raises(ValueError, match="rebuild from the store"):
         packed.export()
+
+
+def test_a_memory_budget_keeps_the_recent_orgs_and_loads_the_others_on_use(
+    tmp_path: Path,
+) -> None:
+    settings = IndexSettings(ivf_threshold=10**6, save_min_changes=10**9, memory_budget=400_000)
+    store = SQLiteRecordStore(tmp_path / "m.sqlite")
+    manager = IndexManager(tmp_path / "index", settings, store)
+    engine = MemoryEngine(store, manager, MemorySettings(index=settings))
+    orgs = ["a", "b", "c"]
+    try:
+        for org in orgs:  # 300 × (1 KiB + ids) ≈ 0.3 MB each: two do not fit in 0.4 MB
+            records = synthetic_records(org, 300, seed=len(org))
+            batch = convert.write_batch(memory_pb.WriteRequest(org_id=org, records=records), None)
+            engine.write(org, batch.frame, batch.given_vectors, convert.serialiser(batch.records))
+        assert manager.loaded() == ["c"]  # a and b saved and dropped, least recent first
+        assert sum(manager.bytes_held(o) for o in orgs) <= settings.memory_budget
+        q = np.ones(256, np.float32) / 16
+        found = engine.search("a", q, RecordFilter(), 5)  # loaded again on use
+        assert len(found.hits) == 5 and found.index_size == 300
+        assert manager.loaded() == ["a"]
+        # a write to an evicted org loads it first, then applies the batch once
+        more = synthetic_records("b", 400, seed=1)[300:]
+        batch = convert.write_batch(memory_pb.WriteRequest(org_id="b", records=more), None)
+        engine.write("b", batch.frame, batch.given_vectors, convert.serialiser(batch.records))
+        idx = manager.get("b")
+        state = store.org_state("b")
+        assert idx is not None and state is not None
+        assert (
+            (idx.size, idx.checksum())
+            == (state.record_count, state.checksum)
+            == (400, idx.checksum())
+        )
+        record_ids = manager.record_ids("b")
+        assert record_ids is not None and len(record_ids) == 400
+    finally:
+        engine.close()
