@@ -117,11 +117,11 @@ def open_engine(
 
 
 def org_sizes(engine: MemoryEngine) -> Iterator[OrgSize]:
-    """Each org's records (the store) and vectors in its index (0 when not loaded), read at
-    metrics scrape time from the exporter's thread (the engine is thread-safe)."""
+    """Each org's records (the store) and the bytes its index holds now, read at metrics
+    scrape time from the exporter's thread: never loads an evicted index nor touches the
+    budget's recency."""
     for org_id in engine.store.orgs():
-        index = engine.indexes.get(org_id)
-        yield OrgSize(org_id, engine.record_count(org_id), index.size if index else 0)
+        yield OrgSize(org_id, engine.record_count(org_id), engine.indexes.bytes_held(org_id))
 
 
 def build(

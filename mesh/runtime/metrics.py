@@ -5,7 +5,7 @@ The server's interceptor records every call (``liftos_rpc_handled_total`` and th
 ``liftos_rpc_in_flight`` by method and call type, streams included); a service reports what
 only it knows through :class:`MetricsHooks` on its binding: an observer of a method's
 responses (ingestion counts the rows of each Ingest ack by outcome and reason) and sizes per
-org read at scrape time (memory's records and index vectors).
+org read at scrape time (memory's records, and the bytes each org's index holds in memory).
 
 Label sets stay bounded: methods and codes are fixed sets, and orgs are capped
 (``LIFTOS_METRICS_MAX_ORGS``, default 20): the largest orgs keep their own label and the rest
@@ -54,7 +54,7 @@ class OrgSize:
 
     org_id: str
     records: int
-    index_vectors: int
+    index_bytes: int  # what its search index holds in memory now (0: not loaded)
 
 
 ResponseObserver = Callable[["ServiceMetrics", Any], None]
@@ -80,7 +80,7 @@ def split_method(method: str) -> tuple[str, str]:
 
 
 class _OrgSizes:
-    """A collector: records and index vectors per org, the largest ``max_orgs`` by records
+    """A collector: records and index bytes per org, the largest ``max_orgs`` by records
     under their own label and the rest summed as ``other``."""
 
     def __init__(self, read: Callable[[], Iterable[OrgSize]], max_orgs: int) -> None:
@@ -97,24 +97,24 @@ class _OrgSizes:
             "liftos_memory_records", "Records stored per org (largest orgs; rest as other)",
             labels=["org"],
         )  # fmt: skip
-        vectors = GaugeMetricFamily(
-            "liftos_memory_index_vectors", "Vectors in the org's search index, where loaded",
+        index_bytes = GaugeMetricFamily(
+            "liftos_memory_index_bytes", "Bytes the org's search index holds in memory (0: not loaded)",
             labels=["org"],
         )  # fmt: skip
         orgs = GaugeMetricFamily("liftos_memory_orgs", "Orgs with records")
         orgs.add_metric([], len(sizes))
-        rest_records = rest_vectors = 0
+        rest_records = rest_bytes = 0
         for i, size in enumerate(sizes):
             if i < self._max_orgs:
                 records.add_metric([size.org_id], size.records)
-                vectors.add_metric([size.org_id], size.index_vectors)
+                index_bytes.add_metric([size.org_id], size.index_bytes)
             else:
                 rest_records += size.records
-                rest_vectors += size.index_vectors
+                rest_bytes += size.index_bytes
         if len(sizes) > self._max_orgs:
             records.add_metric([OTHER_ORGS], rest_records)
-            vectors.add_metric([OTHER_ORGS], rest_vectors)
-        yield from (records, vectors, orgs)
+            index_bytes.add_metric([OTHER_ORGS], rest_bytes)
+        yield from (records, index_bytes, orgs)
 
     def describe(self) -> Iterable[GaugeMetricFamily]:
         return ()  # collected only at scrape time (never when registered)

@@ -142,7 +142,7 @@ def test_calls_rows_and_org_sizes_on_the_endpoints(mesh: Mesh) -> None:
     mem = scrape(mesh.ports["memory"])
     assert value(mem, "liftos_memory_records", org="acme") == 12
     assert value(mem, "liftos_memory_records", org="beta") == 5
-    assert value(mem, "liftos_memory_index_vectors", org="acme") == 12
+    assert value(mem, "liftos_memory_index_bytes", org="acme") >= 12 * 4 * 8  # loaded: floats
     assert value(mem, "liftos_memory_orgs") == 2
     writes = value(
         mem, "liftos_rpc_handled_total", service="liftos.v1.MemoryService", method="WriteStream",
@@ -182,7 +182,7 @@ def test_a_stream_is_in_flight_until_it_ends(mesh: Mesh) -> None:
 
 
 def test_orgs_beyond_the_cap_are_summed_as_other() -> None:
-    sizes = [OrgSize(f"org{i}", records=10 * (i + 1), index_vectors=i) for i in range(5)]
+    sizes = [OrgSize(f"org{i}", records=10 * (i + 1), index_bytes=i) for i in range(5)]
     metrics = ServiceMetrics(
         "memory", hooks=[MetricsHooks(org_sizes=lambda: iter(sizes))], max_orgs=2, process=False
     )
@@ -193,10 +193,8 @@ def test_orgs_beyond_the_cap_are_summed_as_other() -> None:
     }
     records = {dict(k[1])["org"]: v for k, v in samples.items() if k[0] == "liftos_memory_records"}
     assert records == {"org4": 50, "org3": 40, "other": 10 + 20 + 30}
-    vectors = {
-        dict(k[1])["org"]: v for k, v in samples.items() if k[0] == "liftos_memory_index_vectors"
-    }
-    assert vectors == {"org4": 4, "org3": 3, "other": 0 + 1 + 2}
+    held = {dict(k[1])["org"]: v for k, v in samples.items() if k[0] == "liftos_memory_index_bytes"}
+    assert held == {"org4": 4, "org3": 3, "other": 0 + 1 + 2}
     assert samples[("liftos_memory_orgs", ())] == 5
 
 
