@@ -1,0 +1,250 @@
+"""One category's equation: revenue on each channel's per-product adstocked, saturated spend,
+the transform profiled, and inference that includes the transform's own uncertainty.
+
+The model (see :mod:`causal_svc.products.estimate` for why)::
+
+    y[t] = W[t] gamma + sum_c sum_p b[c, p] z[c, p, t](decay_c, m_c) + e[t]
+    z[c, p, t] = Z[c, t] a[c, p, t] / A[c, t],   Z = K hill(A / K),  K = m_c x mean(A > 0)
+
+Each product keeps its own coefficient ``b[c, p]``: the category's net return on promoting
+that product (its lift plus the halo it spreads, less what it takes from its substitute).
+One pooled coefficient per channel would weight products by how much their spend happens to
+vary, not by how much was spent on them. ``(decay_c, log m_c)`` are chosen on a grid and then
+refined by bounded quasi-Newton on the profiled sum of squares; the covariance is the
+nonlinear least-squares sandwich — the Jacobian includes the derivatives in the decay and
+the saturation, so the interval of ``sum_p b[c, p] sum_t z[c, p, t]`` carries the
+transform's uncertainty — with a Newey–West meat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+from causal_svc.products.design import DECAYS, SATURATIONS, adstock
+
+__all__ = [
+    "CategoryFit",
+    "CategoryProblem",
+    "fit_category",
+    "newey_west",
+    "per_product",
+    "pool_decays",
+]
+
+MAX_DECAY = 0.9
+LOG_M = (np.log(0.25), np.log(50.0))  # 50 x mean adstock: as good as linear
+
+
+def per_product(
+    spend: np.ndarray, decay: float, log_m: float
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(z (P, T), Z (T,), K)`` of one channel's spend (P, T) under one transform."""
+    ad = adstock(spend, decay)
+    total = ad.sum(axis=0)
+    positive = total[total > 0]
+    if positive.size == 0:
+        return np.zeros_like(ad), total, np.inf
+    k = float(np.exp(log_m) * positive.mean())
+    z_total = total / (1.0 + total / k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total > 0, ad / total, 0.0)
+    return z_total[None, :] * share, z_total, k
+
+
+def newey_west(scores: np.ndarray, lags: int) -> np.ndarray:
+    """Bartlett-kernel long-run covariance of the rows of ``scores`` (T, K)."""
+    s = scores - 0.0
+    out = s.T @ s
+    for lag in range(1, lags + 1):
+        w = 1.0 - lag / (lags + 1.0)
+        g = s[lag:].T @ s[:-lag]
+        out += w * (g + g.T)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryFit:
+    decay: tuple[float, ...]  # per active channel
+    log_m: tuple[float, ...]
+    half_saturation: tuple[float, ...]
+    z: tuple[np.ndarray, ...]  # per active channel (P, T)
+    z_total: tuple[np.ndarray, ...]  # per active channel (T,)
+    coef: tuple[np.ndarray, ...]  # per active channel (P,) b[c, p] (0 where not identified)
+    incremental: np.ndarray  # (C,) sum_p b sum_t z
+    stderr: np.ndarray  # (C,)
+    residual_sd: float
+
+
+def _columns(
+    spend: list[np.ndarray], theta: np.ndarray
+) -> tuple[list[np.ndarray], list[np.ndarray], list[float]]:
+    zs, totals, ks = [], [], []
+    for c, s in enumerate(spend):
+        z, zt, k = per_product(s, float(theta[2 * c]), float(theta[2 * c + 1]))
+        zs.append(z)
+        totals.append(zt)
+        ks.append(k)
+    return zs, totals, ks
+
+
+class CategoryProblem:
+    """One category's data and its profiled sum of squares in the transform parameters
+    ``theta = [decay_0, log m_0, decay_1, log m_1, ...]`` (one pair per active channel)."""
+
+    def __init__(self, y: np.ndarray, w: np.ndarray, spend: list[np.ndarray]) -> None:
+        self.y, self.w, self.spend = y, w, spend
+        q, r = np.linalg.qr(w)
+        diag = np.abs(np.diag(r))
+        self.basis = q[:, diag > 1e-9 * max(1.0, float(diag.max()))]
+        self.y_res = self.res(y)
+        self.live = [s.sum(axis=1) > 0 for s in spend]  # products each channel spent on
+
+    def res(self, v: np.ndarray) -> np.ndarray:
+        return v - self.basis @ (self.basis.T @ v)
+
+    def sse(self, theta: np.ndarray) -> float:
+        zs, _, _ = _columns(self.spend, theta)
+        cols = self.res(np.column_stack([z[m].T for z, m in zip(zs, self.live, strict=True)]))
+        coef, *_ = np.linalg.lstsq(cols, self.y_res, rcond=None)
+        e = self.y_res - cols @ coef
+        return float(e @ e)
+
+    def grid(
+        self, theta: np.ndarray, c: int, decays: tuple[float, ...]
+    ) -> tuple[float, np.ndarray]:
+        """The best (SSE, theta) over channel ``c``'s grid, the others held."""
+        best = (np.inf, theta)
+        for d in decays:
+            for m in SATURATIONS:
+                trial = theta.copy()
+                trial[2 * c] = d
+                trial[2 * c + 1] = np.log(m) if np.isfinite(m) else LOG_M[1]
+                val = self.sse(trial)
+                if val < best[0]:
+                    best = (val, trial)
+        return best
+
+
+def pool_decays(
+    problems: list[CategoryProblem], channels: list[list[int]], n_channels: int
+) -> tuple[list[np.ndarray], list[float]]:
+    """One decay per channel shared by every category (carryover is the channel's: how long a
+    catalogue ad or a shopping click keeps selling, not the category's), chosen on the grid by
+    the summed profiled SSE; each category keeps its own saturation.
+
+    ``channels[k]`` lists the channel index of each active channel of category ``k``.
+    Returns each category's starting theta and the decay per channel.
+    """
+    thetas = [np.array([v for _ in ch for v in (0.3, LOG_M[1])]) for ch in channels]
+    decay = [0.3] * n_channels
+    for _ in range(2):
+        for c in range(n_channels):
+            best = (np.inf, decay[c], thetas)
+            for d in DECAYS:
+                total, trial = 0.0, []
+                for pr, ch, th in zip(problems, channels, thetas, strict=True):
+                    if c in ch:
+                        val, t2 = pr.grid(th, ch.index(c), (d,))
+                        total += val
+                        trial.append(t2)
+                    else:
+                        trial.append(th)
+                if total < best[0]:
+                    best = (total, d, trial)
+            decay[c], thetas = best[1], best[2]
+    return thetas, decay
+
+
+def fit_category(
+    problem: CategoryProblem, theta: np.ndarray, *, hac_lags: int, refine_decay: bool = False
+) -> CategoryFit:
+    """Refine the saturations (and the decays when ``refine_decay``) from ``theta``, then fit
+    and draw inference; the decays stay free in the Jacobian either way, so the interval
+    carries their uncertainty."""
+    y, w, spend, live = problem.y, problem.w, problem.spend, problem.live
+    y_res = problem.res(y)
+    sse = problem.sse
+    bounds = []
+    for c in range(len(spend)):
+        d = float(theta[2 * c])
+        bounds += [(0.0, MAX_DECAY) if refine_decay else (d, d), LOG_M]
+    scale = np.array([v for _ in spend for v in (1.0, 0.2)])
+    opt = minimize(
+        lambda u: sse(u * scale) / max(float(y_res @ y_res), 1e-12),
+        theta / scale,
+        method="L-BFGS-B",
+        bounds=[(lo / s, hi / s) for (lo, hi), s in zip(bounds, scale, strict=True)],
+    )
+    if opt.fun * float(y_res @ y_res) <= sse(theta):
+        theta = np.asarray(opt.x) * scale
+    jac_bounds = [b for _ in spend for b in ((0.0, MAX_DECAY), LOG_M)]
+    zs, totals, ks = _columns(spend, theta)
+    blocks = [z[m].T for z, m in zip(zs, live, strict=True)]
+    x_lin = np.column_stack([w, *blocks])
+    params, *_ = np.linalg.lstsq(x_lin, y, rcond=None)
+    fitted = x_lin @ params
+    e = y - fitted
+    n_w = w.shape[1]
+    sizes = [b.shape[1] for b in blocks]
+    offs = np.cumsum([n_w, *sizes])
+    coefs = [params[offs[c] : offs[c] + sizes[c]] for c in range(len(spend))]
+
+    def quantity(th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(fitted values, per-channel incremental) at the linear coefficients above."""
+        z2, _, _ = _columns(spend, th)
+        f = w @ params[:n_w]
+        inc = np.zeros(len(spend))
+        for c, (z, m) in enumerate(zip(z2, live, strict=True)):
+            contrib = coefs[c] @ z[m]
+            f = f + contrib
+            inc[c] = float(contrib.sum())
+        return f, inc
+
+    # Jacobian of the fit and gradient of each channel's incremental in the nonlinear
+    # parameters, by central differences; a parameter on its bound is held fixed.
+    free, j_cols, g_rows = [], [], []
+    for i, (lo, hi) in enumerate(jac_bounds):
+        h = 1e-3 if i % 2 == 0 else 1e-2
+        if theta[i] - h < lo or theta[i] + h > hi:
+            continue
+        up, dn = theta.copy(), theta.copy()
+        up[i] += h
+        dn[i] -= h
+        f_up, q_up = quantity(up)
+        f_dn, q_dn = quantity(dn)
+        free.append(i)
+        j_cols.append((f_up - f_dn) / (2 * h))
+        g_rows.append((q_up - q_dn) / (2 * h))
+    jac = np.column_stack([x_lin, *j_cols]) if j_cols else x_lin
+    bread = np.linalg.pinv(jac.T @ jac)
+    n, k = jac.shape
+    meat = newey_west(jac * e[:, None], hac_lags)
+    cov = bread @ meat @ bread * n / max(n - np.linalg.matrix_rank(jac), 1)
+    inc = np.zeros(len(spend))
+    se = np.zeros(len(spend))
+    for c in range(len(spend)):
+        g = np.zeros(k)
+        g[offs[c] : offs[c] + sizes[c]] = zs[c][live[c]].sum(axis=1)
+        for j, _ in enumerate(free):
+            g[x_lin.shape[1] + j] = g_rows[j][c]
+        inc[c] = float(coefs[c] @ zs[c][live[c]].sum(axis=1))
+        se[c] = float(np.sqrt(max(g @ cov @ g, 0.0)))
+    full_coefs = []
+    for c in range(len(spend)):
+        b = np.zeros(spend[c].shape[0])
+        b[live[c]] = coefs[c]
+        full_coefs.append(b)
+    return CategoryFit(
+        tuple(float(theta[2 * c]) for c in range(len(spend))),
+        tuple(float(theta[2 * c + 1]) for c in range(len(spend))),
+        tuple(ks),
+        tuple(zs),
+        tuple(totals),
+        tuple(full_coefs),
+        inc,
+        se,
+        float(np.sqrt(e @ e / max(n - k, 1))),
+    )
