@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from liftos.v1 import causal_pb2 as causal_pb
 
 from mesh.report import render_report
 from mesh.report._plan_plots import wrap_name
@@ -110,7 +111,6 @@ def test_decomposition_and_fit_read_the_daily_series(attribution) -> None:
 
 
 def test_an_attribution_without_daily_series_still_renders(attribution) -> None:
-    from liftos.v1 import causal_pb2 as causal_pb
 
     older = causal_pb.Analysis()
     older.CopyFrom(attribution)
@@ -162,7 +162,6 @@ def test_long_names_wrap_at_separators() -> None:
 
 
 def test_a_failed_model_shows_its_diagnostics_and_no_roi() -> None:
-    from liftos.v1 import causal_pb2 as causal_pb
 
     analysis = causal_pb.Analysis(analysis_id="an-failed", org_id="acme")
     result = analysis.attribution
@@ -175,3 +174,18 @@ def test_a_failed_model_shows_its_diagnostics_and_no_roi() -> None:
     assert "Failed: the model is not usable, so no ROI is shown" in html
     assert "the held-out days are predicted worse than their mean" in html
     assert "data-figure" not in html
+
+
+def test_a_failed_model_shows_its_fit_but_no_decomposition() -> None:
+    """A FAIL model's daily series carry the fit (a diagnostic) and no split into channels."""
+    big = companions.big_attribution(6)
+    result = big.attribution
+    result.health.verdict = causal_pb.HEALTH_VERDICT_FAIL
+    for name in ("channels", "response_curves", "response_models"):
+        result.ClearField(name)
+    result.daily.ClearField("channels")
+    result.daily.ClearField("baseline_outcome")
+    html = render_report(big)
+    assert "Failed: the model is not usable, so no ROI is shown" in html
+    assert 'data-figure="model-fit"' in html
+    assert 'data-figure="decomposition"' not in html and 'data-figure="contributions"' not in html
