@@ -21,6 +21,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,9 @@ def split_method(method: str) -> tuple[str, str]:
     return service, name
 
 
+_READ_TIMEOUT_S = 10.0
+
+
 class _OrgSizes:
     """A collector: records and index bytes per org, the largest ``max_orgs`` by records
     under their own label and the rest summed as ``other``."""
@@ -86,10 +90,14 @@ class _OrgSizes:
     def __init__(self, read: Callable[[], Iterable[OrgSize]], max_orgs: int) -> None:
         self._read = read
         self._max_orgs = max_orgs
+        # Every scrape is served on a new thread, and a store keeps a reader connection per
+        # thread it is read from: one reading thread keeps that to one connection.
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="liftos-metrics")
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         try:
-            sizes = sorted(self._read(), key=lambda s: (-s.records, s.org_id))
+            read = self._reader.submit(lambda: list(self._read())).result(_READ_TIMEOUT_S)
+            sizes = sorted(read, key=lambda s: (-s.records, s.org_id))
         except Exception:  # a scrape must not fail on a store being closed or busy
             _LOGGER.exception("reading org sizes for metrics failed")
             return

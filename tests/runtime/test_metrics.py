@@ -183,9 +183,21 @@ def test_a_stream_is_in_flight_until_it_ends(mesh: Mesh) -> None:
 
 def test_orgs_beyond_the_cap_are_summed_as_other() -> None:
     sizes = [OrgSize(f"org{i}", records=10 * (i + 1), index_bytes=i) for i in range(5)]
+    readers: set[int] = set()
+
+    def read() -> Iterator[OrgSize]:
+        readers.add(threading.get_ident())
+        return iter(sizes)
+
     metrics = ServiceMetrics(
-        "memory", hooks=[MetricsHooks(org_sizes=lambda: iter(sizes))], max_orgs=2, process=False
+        "memory", hooks=[MetricsHooks(org_sizes=read)], max_orgs=2, process=False
     )
+    scrapes = [threading.Thread(target=generate_latest, args=(metrics.registry,)) for _ in range(3)]
+    for t in scrapes:
+        t.start()
+        t.join()
+    # each scrape on its own thread, the store read on one (a store keeps a reader per thread)
+    assert len(readers) == 1 and threading.get_ident() not in readers
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
