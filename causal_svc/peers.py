@@ -7,6 +7,7 @@ Batches are converted as they arrive, so the records never sit in memory twice.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -87,10 +88,11 @@ class MemoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):  # quoted: Async
 
     async def aggregate(
         self, org_id: str, start: dt.date | None, end: dt.date | None,
-        *, timeout: float | None = None,
+        *, measures: Sequence[str] = (), timeout: float | None = None,
     ) -> Aggregates:  # fmt: skip
-        """The org's records summed where they live (AggregateRecords), as DataFrames."""
-        return await _aggregate(self, org_id, start, end, timeout=timeout)
+        """The org's records summed where they live (AggregateRecords), as DataFrames; the
+        geo-day table has the columns of ``measures`` only (empty: all four sums)."""
+        return await _aggregate(self, org_id, start, end, measures=measures, timeout=timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +106,10 @@ class Aggregates:
 
 async def _aggregate(
     reader: MemoryReader, org_id: str, start: dt.date | None, end: dt.date | None,
-    *, timeout: float | None = None,
+    *, measures: Sequence[str] = (), timeout: float | None = None,
 ) -> Aggregates:  # fmt: skip
     """The org's records summed where they live (AggregateRecords), as DataFrames."""
-    request = memory_pb.AggregateRecordsRequest(org_id=org_id)
+    request = memory_pb.AggregateRecordsRequest(org_id=org_id, measures=list(measures))
     for field, day in (("start_date", start), ("end_date", end)):
         if day is not None:
             getattr(request.date_range, field).CopyFrom(

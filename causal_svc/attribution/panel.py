@@ -14,14 +14,14 @@ email channel's cost is not per send): the response is driven by what reaches pe
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
-from mesh.runtime.aggregates import melt_geo_days
+from mesh.runtime.aggregates import MEASURES
 
 from .geo_size import geo_population
 
@@ -232,10 +232,49 @@ def panel_from_frames(
     med = media.assign(date=pd.to_datetime(media["date"]).dt.tz_localize(None).dt.normalize())
     med["geo"] = med["geo"].astype(str)
     med["channel"] = med["channel"].astype(str)
-    spend = _grid(med, geos, dates, "channel", "spend")
-    imps = _grid(med, geos, dates, "channel", "impressions")
-    platform = _grid(med, geos, dates, "channel", "platform_outcome").sum(axis=(1, 2))
-    names = tuple(sorted(med["channel"].unique()))
+    grids = _Grids(
+        names=tuple(sorted(med["channel"].unique())),
+        spend=_grid(med, geos, dates, "channel", "spend"),
+        impressions=_grid(med, geos, dates, "channel", "impressions"),
+        platform=_grid(med, geos, dates, "channel", "platform_outcome").sum(axis=(1, 2)),
+    )
+    ctrl = _controls(controls, geos, dates)
+    return _assemble(
+        tuple(geos), dates.to_numpy().astype("datetime64[D]"), y, grids, warnings,
+        channels=channels, population=population, controls=ctrl, outcome_name=outcome_name,
+        campaigns=lambda names, has_spend: _campaigns(campaigns, names, has_spend, dates),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _Grids:
+    """Every media channel's sums on the panel's geo × day grid (kept geos only)."""
+
+    names: tuple[str, ...]  # sorted
+    spend: np.ndarray  # (C, G, T)
+    impressions: np.ndarray  # (C, G, T)
+    platform: np.ndarray  # (C,) platform-claimed outcome over the grid
+
+
+_CampaignArrays = tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _assemble(
+    geos: tuple[str, ...],
+    dates: np.ndarray,
+    y: np.ndarray,
+    grids: _Grids,
+    warnings: list[str],
+    *,
+    channels: tuple[str, ...],
+    population: Mapping[str, float] | None,
+    controls: dict[str, np.ndarray],
+    outcome_name: str,
+    campaigns: Callable[[tuple[str, ...], np.ndarray], _CampaignArrays],
+) -> MediaPanel:
+    """The panel from dense grids: channel choice, media input, sizes, controls, campaigns —
+    one code path for the long-frame and the wide-aggregate builders."""
+    names, spend, imps, platform = grids.names, grids.spend, grids.impressions, grids.platform
     active = [i for i, _ in enumerate(names) if spend[i].sum() > 0 or imps[i].sum() > 0]
     if channels:
         missing = [c for c in channels if c not in names]
@@ -254,15 +293,12 @@ def panel_from_frames(
     has_spend = spend.sum(axis=(1, 2)) > 0
     x = np.where(has_spend[:, None, None], spend, imps)
     pop = _population(list(geos), y, population, warnings)
-    ctrl = _controls(controls, geos, dates)
-    national = {k: v[0] for k, v in ctrl.items() if np.allclose(v, v[:1])}
-    ctrl = {k: v for k, v in ctrl.items() if k not in national}
-    camp_names, camp_channel, camp_spend, camp_x, camp_platform = _campaigns(
-        campaigns, names, has_spend, dates
-    )
+    national = {k: v[0] for k, v in controls.items() if np.allclose(v, v[:1])}
+    ctrl = {k: v for k, v in controls.items() if k not in national}
+    camp_names, camp_channel, camp_spend, camp_x, camp_platform = campaigns(names, has_spend)
     return MediaPanel(
-        geos=tuple(geos),
-        dates=dates.to_numpy().astype("datetime64[D]"),
+        geos=geos,
+        dates=dates,
         channels=names,
         outcome=y,
         media=x,
@@ -371,16 +407,43 @@ def panel_from_aggregates(
     Parameters
     ----------
     geo_days : DataFrame
-        Long (``date``, ``geo``, ``source``, ``channel``, ``spend``, ``impressions``,
-        ``conversions``, ``revenue``) or memory's wide form (see :func:`mesh.runtime.aggregates.melt_geo_days`);
-        ``date`` in days since 1970-01-01.
+        Memory's wide form (``date``, ``geo``, one ``source:channel:sum`` column per sum; see
+        :mod:`mesh.runtime.aggregates`), or long (``date``, ``geo``, ``source``, ``channel``,
+        ``spend``, ``impressions``, ``conversions``, ``revenue``); ``date`` in days since
+        1970-01-01. The wide form is built with numpy alone (~30 ms for a year of 50 geos, where
+        melting it and pivoting in pandas took ~1 s); both give the same panel.
     campaign_days : DataFrame, optional
         Long, with ``campaign_id`` for ``geo``.
     outcome_name : {"revenue", "conversions"}
     """
-    if "source" not in geo_days.columns:
-        geo_days = melt_geo_days(geo_days)
+    if "source" in geo_days.columns:
+        panel = _panel_from_long(geo_days, campaign_days, outcome_name, channels)
+    else:
+        panel = _panel_from_wide(geo_days, campaign_days, outcome_name, channels)
+    if national:
+        n = panel.n_days
+        panel = replace(panel, national={k: np.asarray(v)[:n] for k, v in national.items()})
+    return panel
 
+
+def _platform_campaigns(campaign_days: pd.DataFrame | None) -> pd.DataFrame | None:
+    if campaign_days is None or not len(campaign_days):
+        return None
+    return campaign_days.loc[~campaign_days["source"].astype(str).eq(FIRST_PARTY_SOURCE)]
+
+
+def _claimed(panel: MediaPanel, channel: np.ndarray, platform_outcome: np.ndarray) -> MediaPanel:
+    """Platform claims per channel from the campaign sums (the geo sums may leave them out)."""
+    claimed = {c: float(platform_outcome[channel == c].sum()) for c in panel.channels}
+    return replace(panel, platform_outcome=np.array([claimed[c] for c in panel.channels]))
+
+
+def _panel_from_long(
+    geo_days: pd.DataFrame,
+    campaign_days: pd.DataFrame | None,
+    outcome_name: str,
+    channels: tuple[str, ...],
+) -> MediaPanel:
     def dated(f: pd.DataFrame) -> pd.DataFrame:
         days = f["date"].to_numpy(np.int64).astype("datetime64[D]")
         return f.assign(date=pd.to_datetime(days))
@@ -395,10 +458,10 @@ def panel_from_aggregates(
         "spend": plat["spend"], "impressions": plat["impressions"],
         "platform_outcome": plat[outcome_name],
     })  # fmt: skip
+    cd = _platform_campaigns(campaign_days)
     camps = None
-    if campaign_days is not None and len(campaign_days):
-        cd = dated(campaign_days)
-        cd = cd.loc[~cd["source"].astype(str).eq(FIRST_PARTY_SOURCE)]
+    if cd is not None:
+        cd = dated(cd)
         camps = pd.DataFrame({
             "campaign": cd["campaign_id"], "channel": cd["channel"], "date": cd["date"],
             "spend": cd["spend"], "impressions": cd["impressions"],
@@ -406,15 +469,141 @@ def panel_from_aggregates(
         })  # fmt: skip
     panel = panel_from_frames(outcome, media, outcome_name=outcome_name, campaigns=camps,
                               channels=channels)  # fmt: skip
-    if camps is not None:
-        # Platform claims per channel from the campaign sums (the geo sums may leave them out).
-        claimed = camps.groupby("channel")["platform_outcome"].sum()
-        panel = replace(panel, platform_outcome=np.array(
-            [float(claimed.get(c, 0.0)) for c in panel.channels]))  # fmt: skip
-    if national:
-        n = panel.n_days
-        panel = replace(panel, national={k: np.asarray(v)[:n] for k, v in national.items()})
-    return panel
+    if camps is None:
+        return panel
+    return _claimed(panel, camps["channel"].astype(str).to_numpy(object),
+                    camps["platform_outcome"].to_numpy(np.float64))  # fmt: skip
+
+
+def _wide_pairs(wide: pd.DataFrame) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+    """(source, channel) → sum name → the wide table's column, in column order."""
+    pairs: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    for col in wide.columns:
+        parts = str(col).split(":")
+        if len(parts) == 3 and parts[2] in MEASURES:
+            pairs.setdefault((parts[0], parts[1]), {})[parts[2]] = wide[col].to_numpy(np.float64)
+    return pairs
+
+
+def _panel_from_wide(
+    wide: pd.DataFrame,
+    campaign_days: pd.DataFrame | None,
+    outcome_name: str,
+    channels: tuple[str, ...],
+) -> MediaPanel:
+    """:func:`panel_from_frames` on memory's wide sums, with the same checks in the same order
+    and the same panel, in numpy: every (day, geo) row stands for a first-party and a platform
+    row of each (source, channel), as melting it would give."""
+    pairs = _wide_pairs(wide) if len(wide) else {}
+    first_party = [cols for (src, _), cols in pairs.items() if src == FIRST_PARTY_SOURCE]
+    platform = [(ch, cols) for (src, ch), cols in pairs.items() if src != FIRST_PARTY_SOURCE]
+    if not first_party:
+        raise InsufficientData(
+            "no first-party outcome rows in the window: attribution needs the business's own "
+            "orders or revenue per geo and day (e.g. ingested with the generic source)",
+            subject="outcome",
+        )
+    zero = np.zeros(len(wide))
+    if not platform or sum(
+        float(np.abs(c.get("spend", zero)).sum() + np.abs(c.get("impressions", zero)).sum())
+        for _, c in platform
+    ) == 0:  # fmt: skip
+        raise InsufficientData("no media spend or impressions in the window", subject="spend")
+    warnings: list[str] = []
+    day = wide["date"].to_numpy(np.int64)
+    geo_names = [str(g) for g in wide["geo"].to_numpy(object)]
+    geos_all = sorted(set(geo_names))
+    code = {g: i for i, g in enumerate(geos_all)}
+    g_all = np.fromiter(map(code.__getitem__, geo_names), np.int64, len(geo_names))
+    first_day = int(day.min())
+    t = day - first_day
+    n_days = int(t.max()) + 1
+    present = np.zeros((len(geos_all), n_days), dtype=bool)
+    present[g_all, t] = True
+    # A geo missing more than 2% of its days cannot sit in a balanced panel without inventing
+    # outcomes; a few missing days are read as zero (a day with no orders has no row).
+    keep = present.mean(axis=1) >= 0.98
+    dropped = [g for g, k in zip(geos_all, keep, strict=True) if not k]
+    if dropped:
+        warnings.append(
+            f"{len(dropped)} geo(s) dropped for missing outcome days: {', '.join(dropped[:10])}"
+        )
+    geos = tuple(g for g, k in zip(geos_all, keep, strict=True) if k)
+    if n_days < MIN_DAYS or len(geos) < MIN_GEOS:
+        raise InsufficientData(
+            f"attribution needs at least {MIN_DAYS} days and {MIN_GEOS} geos with outcomes; "
+            f"got {n_days} days and {len(geos)} geos",
+            subject="date_range",
+        )
+    kept = np.cumsum(keep) - 1  # geo code → row of the kept geos
+    rows = keep[g_all]
+    g, t = kept[g_all[rows]], t[rows]
+    shape = (len(geos), n_days)
+
+    def grid(values: list[np.ndarray]) -> np.ndarray:
+        out = np.zeros(shape)
+        for v in values:  # column order, as the long rows' sum adds them
+            np.add.at(out, (g, t), v[rows])
+        return out
+
+    y = grid([c[outcome_name] for c in first_party if outcome_name in c])
+    names = tuple(sorted({ch for ch, _ in platform}))
+
+    def by_channel(measure: str) -> np.ndarray:
+        return np.stack([grid([c[measure] for ch, c in platform if ch == name and measure in c])
+                         for name in names])  # fmt: skip
+
+    grids = _Grids(names, by_channel("spend"), by_channel("impressions"),
+                   by_channel(outcome_name).sum(axis=(1, 2)))  # fmt: skip
+    dates = (first_day + np.arange(n_days)).astype("datetime64[D]")
+    camps = _platform_campaigns(campaign_days)
+    panel = _assemble(
+        geos, dates, y, grids, warnings, channels=channels, population=None, controls={},
+        outcome_name=outcome_name,
+        campaigns=lambda chosen, has_spend: _campaign_arrays(
+            camps, chosen, has_spend, first_day, n_days, outcome_name),
+    )  # fmt: skip
+    if camps is None:
+        return panel
+    return _claimed(panel, camps["channel"].astype(str).to_numpy(object),
+                    camps[outcome_name].to_numpy(np.float64))  # fmt: skip
+
+
+def _campaign_arrays(
+    camps: pd.DataFrame | None,
+    channels: tuple[str, ...],
+    has_spend: np.ndarray,
+    first_day: int,
+    n_days: int,
+    outcome_name: str,
+) -> _CampaignArrays:
+    """:func:`_campaigns` on memory's campaign sums (days since 1970-01-01), in numpy."""
+    empty = np.zeros((0, n_days))
+    if camps is None:
+        return (), np.zeros(0, dtype=np.int64), empty, empty, np.zeros(0)
+    channel_of = {c: i for i, c in enumerate(channels)}
+    row_channel = np.array([channel_of.get(c, -1) for c in camps["channel"].astype(str)])
+    on = row_channel >= 0
+    campaign = camps["campaign_id"].astype(str).to_numpy(object)[on]
+    row_channel = row_channel[on]
+    names = tuple(sorted(set(campaign.tolist())))
+    k = np.fromiter(map({n: i for i, n in enumerate(names)}.__getitem__, campaign), np.int64,
+                    campaign.size)  # fmt: skip
+    # a campaign belongs to the channel of its first row
+    first = np.full(len(names), campaign.size, dtype=np.int64)
+    np.minimum.at(first, k, np.arange(campaign.size))
+    chan = row_channel[first]
+    spend = camps["spend"].to_numpy(np.float64)[on]
+    value = np.where(has_spend[chan[k]], spend, camps["impressions"].to_numpy(np.float64)[on])
+    t = camps["date"].to_numpy(np.int64)[on] - first_day
+    ok = (t >= 0) & (t < n_days)
+    x = np.zeros((len(names), n_days))
+    np.add.at(x, (k[ok], t[ok]), value[ok])
+    spend_grid = np.zeros((len(names), n_days))
+    np.add.at(spend_grid, (k[ok], t[ok]), spend[ok])
+    platform = np.zeros(len(names))
+    np.add.at(platform, k[ok], camps[outcome_name].to_numpy(np.float64)[on][ok])
+    return names, chan.astype(np.int64), spend_grid, x, platform
 
 
 def with_external_series(
