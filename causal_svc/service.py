@@ -126,7 +126,8 @@ class CausalService(causal_grpc.CausalServiceServicer):
     ) -> AsyncIterator[causal_pb.AnalyzeAttributionResponse]:
         q = convert.attribution_question(request)
         clock = time.perf_counter()
-        agg = await self._memory.aggregate(q.org_id, q.start, q.end, timeout=_remaining(context))
+        agg = await self._memory.aggregate(q.org_id, q.start, q.end, timeout=_remaining(context),
+                                           measures=("spend", "impressions", q.outcome))  # fmt: skip
         registered, external = await asyncio.gather(
             self._registry.lift_tests(q.org_id, q.start, q.end, timeout=_remaining(context)),
             self._registry.external_factors(q.org_id, timeout=_remaining(context)),
