@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import grpc
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import llm_pb2 as llm_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
@@ -117,10 +118,16 @@ def plan(client: LiftOS, analysis: causal_pb.Analysis) -> Planning:
                          "plan on.")  # fmt: skip
         return out
 
+    down: list[RpcFailure] = []  # a service that cannot be reached is not asked again
+
     def ask(what: str, call: Callable[[], Any], kind: Callable[[bytes], M]) -> M | None:
         try:
+            if down:
+                raise down[0]
             return kind(bytes(call()))
         except RpcFailure as failure:
+            if failure.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                down[:1] = [failure]
             note = f"No {what} in this report: SurfacingService answered {failure}"
             print(f"note: {note}", file=sys.stderr)
             out.notes.append(note)
