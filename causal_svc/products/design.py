@@ -73,7 +73,7 @@ def baseline_controls(
     """
     n = dates.shape[0]
     t = np.arange(n, dtype=np.float64) / 365.25
-    doy = pd.DatetimeIndex(dates).dayofyear.to_numpy(np.float64)
+    doy = pd.DatetimeIndex(dates).day_of_year.to_numpy(np.float64)
     cols = [np.ones(n), t, t**2]
     names = ["intercept", "trend", "trend2"]
     for h in (1, 2, 3):

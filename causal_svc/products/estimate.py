@@ -188,8 +188,19 @@ def _arrays(panel: pd.DataFrame, channels: tuple[str, ...]) -> _Arrays:
 
 
 def _hac(y: np.ndarray, x: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray]:
-    fit = sm.OLS(y, x).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True})
-    return np.asarray(fit.params), np.asarray(fit.bse)
+    """OLS with Newey–West errors; a column that adds nothing to the ones before it (a
+    launch step that coincides with a holiday, a product no channel spent on) is left out and
+    comes back as NaN."""
+    _, r = np.linalg.qr(x / np.maximum(np.abs(x).max(axis=0), 1e-12))
+    keep = np.abs(np.diag(r)) > 1e-8
+    fit = sm.OLS(y, x[:, keep]).fit(
+        cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}
+    )
+    params = np.full(x.shape[1], np.nan)
+    bse = np.full(x.shape[1], np.nan)
+    params[keep] = fit.params
+    bse[keep] = fit.bse
+    return params, bse
 
 
 def estimate_products(
@@ -347,7 +358,7 @@ def _pairs(
     y = a.revenue[m].sum(axis=0)
     # A pooled return per channel scales each product's regressors into its predicted lift.
     pooled, _ = _hac(y, np.column_stack([x_cat, *fit.z_total]), hac_lags)
-    beta = pooled[x_cat.shape[1] :]
+    beta = np.nan_to_num(pooled[x_cat.shape[1] :])
     n_c = len(fit.z)
     zeta = [sum(beta[i] * fit.z[i][r] for i in range(n_c)) for r in range(len(m))]
     lifts = np.zeros(len(m))
@@ -375,11 +386,13 @@ def _pairs(
             a.revenue[q], np.column_stack([xq, *own, *[cross[s] for s in sibs]]), hac_lags
         )
         n0 = xq.shape[1]
-        lifts[r] = float(sum(p_q[n0 + i] * own[i].sum() for i in range(len(own))))
+        lifts[r] = float(np.nansum([p_q[n0 + i] * own[i].sum() for i in range(len(own))]))
         fits[r] = (p_q[n0 + len(own) :], se_q[n0 + len(own) :], sibs, on_sale)
     out = []
     for r, (phi, phi_se, sibs, on_sale) in fits.items():
         for k, s in enumerate(sibs):
+            if not np.isfinite(phi[k]):
+                continue  # not identified apart from the other regressors
             scale = float(np.sum(zeta[s] * on_sale))
             eff, se = float(phi[k] * scale), float(abs(phi_se[k] * scale))
             claim_lo, claim_hi = eff - z_claim * se, eff + z_claim * se
