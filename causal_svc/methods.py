@@ -376,8 +376,9 @@ _ROWS = (
             "parallel trends for every adoption cohort against never- or not-yet-treated units",
             "no anticipation; treatment stays on once started",
         ),
-        options=SeededOptions,
+        options=ClusteredOptions,
         design_check="parallel trends for each cohort (see the pre-trend check)",
+        refit={"cluster_inference": "cluster_robust"},
     ),
     MethodInfo(
         Method.IV,
@@ -513,7 +514,9 @@ _ROWS = (
         Estimand.ATE,
         Identification.NONE,
         (_BACKDOOR_SET, "a linear effect of the treatment"),
+        options=ClusteredOptions,
         backdoor=True,
+        refit={"cluster_inference": "cluster_robust"},
     ),
 )
 

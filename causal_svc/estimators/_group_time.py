@@ -1,6 +1,7 @@
 """Callaway & Sant'Anna (2021) group-time cells for :mod:`.staggered_did`: every ATT(g,t) as a
-2×2 DiD with its influence function, their cohort-size-weighted aggregations, and the
-multiplier bootstrap over those influence functions."""
+2×2 DiD with its influence function, their cohort-size-weighted aggregations, the multiplier
+bootstrap over those influence functions, and the aggregate as a contrast of a cohort × period
+regression (for the wild cluster bootstrap)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import numpy as np
 
 from causal_svc.errors import InsufficientData
 
-from ._inference import cluster_sums
+from . import _ols
+from ._inference import WildBootstrap, cluster_sums, wild_cluster_bootstrap
+from ._panel import PanelDesign
 
 ControlGroup = Literal["never_treated", "not_yet_treated"]
 Aggregation = Literal["simple", "group", "dynamic"]
@@ -34,6 +37,10 @@ class Cells:
     psi: np.ndarray  # (N, K) influence functions, scaled so Var = sum(psi**2) / N**2
     nobs: np.ndarray  # (K,) treated + control units in the cell
     cohort: np.ndarray  # (N,) first treated period code per unit, inf if never
+    # ATT_k = sum_i unit_weight[i, k] * (y[i, time_k] - y[i, base_k]): 1/n_g on the cohort,
+    # -1/n_c on its controls
+    base: np.ndarray | None = None  # (K,) base period code
+    unit_weight: np.ndarray | None = None  # (N, K)
 
 
 def group_time_cells(
@@ -72,7 +79,8 @@ def group_time_cells(
             psi = np.where(in_g, (change - mean_g) * n / n_g, 0.0) - np.where(
                 control, (change - mean_c) * n / n_c, 0.0
             )
-            rows.append((g, t, mean_g - mean_c, psi, n_g + n_c))
+            weight = np.where(in_g, 1.0 / n_g, 0.0) - np.where(control, 1.0 / n_c, 0.0)
+            rows.append((g, t, mean_g - mean_c, psi, n_g + n_c, base, weight))
     if not rows:
         raise InsufficientData(
             "staggered_did: no cohort has a comparison group in any period", subject="controls"
@@ -84,6 +92,8 @@ def group_time_cells(
         psi=np.column_stack([r[3] for r in rows]),
         nobs=np.array([r[4] for r in rows]),
         cohort=cohort,
+        base=np.array([r[5] for r in rows]),
+        unit_weight=np.column_stack([r[6] for r in rows]),
     )
     return cells, skipped_post
 
@@ -163,3 +173,74 @@ def multiplier_bootstrap(
     rng = np.random.default_rng(random_state)
     v = np.where(rng.random((reps, psi.shape[0])) < _MAMMEN_P_LOW, _MAMMEN_LOW, _MAMMEN_HIGH)
     return (v @ psi) / n
+
+
+def aggregate_weights(cells: Cells, how: Aggregation) -> np.ndarray:
+    """(K,) ω with ``aggregate(cells, how)[0] == ω @ cells.att``: the aggregations are linear
+    in the ATT(g,t) given the cohorts (their cohort-share weights depend on no outcome)."""
+    post = cells.time >= cells.group
+    share = np.array([(cells.cohort == g).mean() for g in cells.group])
+    omega = np.zeros(len(cells.att))
+    if how == "simple":
+        omega[post] = share[post] / share[post].sum()
+    elif how == "group":
+        groups = np.unique(cells.group[post])
+        total = sum((cells.cohort == g).mean() for g in groups)
+        for g in groups:
+            sel = post & (cells.group == g)
+            omega[sel] = (cells.cohort == g).mean() / total / sel.sum()
+    else:
+        e = cells.time - cells.group
+        later = np.unique(e[e >= 0])
+        for k in later:
+            sel = e == k
+            omega[sel] = share[sel] / share[sel].sum() / len(later)
+    return omega
+
+
+def cohort_period_contrast(
+    cells: Cells, omega: np.ndarray, n_periods: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The aggregate ``ω @ att`` as a contrast of the regression of the outcome on unit effects
+    and cohort × period effects: (cohort code per unit (N,), contrast (Q, n_periods)).
+
+    Each ATT(g,t) weighs every unit of a cohort alike, so the aggregate is
+    ``sum_i sum_t c[i, t] y[i, t]`` with ``c`` constant within a cohort and summing to zero
+    over each unit's periods: the unit effects cancel and the aggregate is
+    ``sum_q sum_t R[q, t] λ[q, t]``, ``R`` the within-cohort sum of ``c`` and λ the cohort ×
+    period means. Any normalisation of λ (one period per cohort dropped) leaves it unchanged.
+    """
+    if cells.unit_weight is None or cells.base is None:
+        raise ValueError("cells without unit weights (built by group_time_cells) have no contrast")
+    n = cells.unit_weight.shape[0]
+    c = np.zeros((n, n_periods))
+    for k in np.flatnonzero(omega):
+        w = omega[k] * cells.unit_weight[:, k]
+        c[:, cells.time[k]] += w
+        c[:, cells.base[k]] -= w
+    codes = np.unique(cells.cohort, return_inverse=True)[1].ravel()
+    contrast = np.zeros((int(codes.max()) + 1, n_periods))
+    np.add.at(contrast, codes, c)
+    return codes, contrast
+
+
+def wild_bootstrap_aggregate(
+    panel: PanelDesign, cells: Cells, how: Aggregation, alpha: float, random_state: int | None
+) -> WildBootstrap:
+    """The wild cluster restricted bootstrap-t of the aggregate ATT, on the regression of the
+    outcome on unit effects and cohort × period effects whose contrast it is
+    (:func:`cohort_period_contrast`). The unit effects are nested in the clusters, so they are
+    swept out once (Roodman et al. 2019)."""
+    omega = aggregate_weights(cells, how)
+    codes, contrast = cohort_period_contrast(cells, omega, panel.n_periods)
+    row_cohort = codes[panel.unit]
+    # one column per cohort × period, period 0 dropped (λ[q, 0] = 0)
+    column = row_cohort * (panel.n_periods - 1) + panel.period - 1
+    x = np.zeros((len(panel.y), contrast.shape[0] * (panel.n_periods - 1)))
+    on = panel.period > 0
+    x[np.flatnonzero(on), column[on]] = 1.0
+    swept = _ols.demean(np.column_stack([panel.y, x]), [panel.unit])
+    return wild_cluster_bootstrap(
+        swept[:, 0], swept[:, 1:], contrast[:, 1:].ravel(), panel.cluster, alpha=alpha,
+        rng=np.random.default_rng(random_state),
+    )  # fmt: skip

@@ -10,6 +10,7 @@ reference on the result, so ``EffectEstimate.conf_int(alpha)`` at another level 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import itertools
 import math
@@ -48,6 +49,7 @@ __all__ = [
     "sandwich",
     "use_wild_bootstrap",
     "wild_cluster_bootstrap",
+    "with_wild_bootstrap",
 ]
 
 _NAN3 = (float("nan"), float("nan"), float("nan"))
@@ -371,6 +373,32 @@ def wild_cluster_bootstrap(
         weights=kind,
         enumerated=enumerated,
         t_statistic=estimate / s_hat if s_hat > 0 else math.nan,
+    )
+
+
+def with_wild_bootstrap(estimate: EffectEstimate, bootstrap: WildBootstrap) -> EffectEstimate:
+    """``estimate`` with the bootstrap's interval and p-value; the cluster-robust ones it
+    replaces stay in ``statistics`` (``cr1_*``), beside the draws and the weights, and an
+    assumption says where the interval came from. ``stderr`` is unchanged."""
+    return dataclasses.replace(
+        estimate,
+        ci_lower=bootstrap.ci_lower,
+        ci_upper=bootstrap.ci_upper,
+        pvalue=bootstrap.pvalue,
+        statistics={
+            **estimate.statistics,
+            "wild_bootstrap_draws": float(bootstrap.draws),
+            "wild_bootstrap_webb": float(bootstrap.weights == "webb"),
+            "cr1_ci_lower": estimate.ci_lower,
+            "cr1_ci_upper": estimate.ci_upper,
+            "cr1_pvalue": estimate.pvalue,
+        },
+        assumptions=(
+            *estimate.assumptions,
+            "With few clusters the p-value and interval come from the wild cluster bootstrap-t "
+            f"with the null imposed ({bootstrap.weights} weights, {bootstrap.draws:,} "
+            f"{'enumerated sign vectors' if bootstrap.enumerated else 'draws'}).",
+        ),
     )
 
 

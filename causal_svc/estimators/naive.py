@@ -12,7 +12,16 @@ import pandas as pd
 from causal_svc.errors import InvalidSpec
 
 from . import _ols
-from ._inference import cluster_codes, effect_estimate, require_stderr
+from ._inference import (
+    FEW_CLUSTERS,
+    ClusterInference,
+    cluster_codes,
+    effect_estimate,
+    require_stderr,
+    use_wild_bootstrap,
+    wild_cluster_bootstrap,
+    with_wild_bootstrap,
+)
 from .result import EffectEstimate, EffectSpec, Estimand, Method
 from .validate import numeric, positive_weights, require_columns, require_rows, role_field
 
@@ -20,7 +29,12 @@ __all__ = ["estimate_naive", "estimate_naive_regression"]
 
 
 def estimate_naive_regression(
-    frame: pd.DataFrame, spec: EffectSpec, *, alpha: float = 0.05
+    frame: pd.DataFrame,
+    spec: EffectSpec,
+    *,
+    alpha: float = 0.05,
+    cluster_inference: ClusterInference | str = ClusterInference.AUTO,
+    random_state: int = 0,
 ) -> EffectEstimate:
     """OLS of the outcome on the treatment (0/1 or continuous) plus optional covariates.
 
@@ -29,6 +43,9 @@ def estimate_naive_regression(
     frame : DataFrame, one row per observation
     spec : ``outcome``, ``treatment``; optional ``covariates``, ``weights`` (WLS), ``cluster``
     alpha : level of the confidence interval
+    cluster_inference : clustered fits: ``"auto"`` (p-value and interval from the wild cluster
+        bootstrap below 30 clusters), ``"cluster_robust"`` (CR1, t(G-1)) or ``"wild_bootstrap"``
+    random_state : seed of the wild bootstrap's draws
 
     Returns
     -------
@@ -36,12 +53,18 @@ def estimate_naive_regression(
         The treatment coefficient, labelled ATE but causal only under the assumptions listed.
         ``coefficients``: ``treatment`` and each covariate (the intercept is left out).
         ``statistics``: ``r_squared``, ``df``, ``n_clusters`` (when clustered),
-        ``raw_difference`` (treated minus control mean, binary treatment only).
+        ``raw_difference`` (treated minus control mean, binary treatment only); with the wild
+        cluster bootstrap ``wild_bootstrap_draws``, ``wild_bootstrap_webb``, ``cr1_ci_lower``,
+        ``cr1_ci_upper``, ``cr1_pvalue``.
 
     Notes
     -----
     Heteroskedasticity-robust HC1 standard errors (MacKinnon & White 1985), or CR1 clustered
     ones when ``spec.cluster`` is set; inference uses t with n-k (or G-1) degrees of freedom.
+    With fewer than 30 clusters (by default) the p-value and interval come from the wild
+    cluster restricted bootstrap-t (:func:`._inference.wild_cluster_bootstrap`; Cameron,
+    Gelbach & Miller 2008), CR1 standard errors being biased downward there; ``stderr`` stays
+    CR1. Weighted fits keep CR1.
     """
     require_columns(frame, spec)
     y = numeric(frame, spec.outcome, "outcome")
@@ -81,8 +104,22 @@ def estimate_naive_regression(
         statistics["raw_difference"] = float(
             np.average(y[t == 1], weights=w[t == 1]) - np.average(y[t == 0], weights=w[t == 0])
         )
+    warnings: list[str] = []
+    wild = clusters is not None and use_wild_bootstrap(cluster_inference, fit.n_clusters or 0)
+    if wild and weights is not None:
+        wild = False
+        warnings.append(
+            "the wild cluster bootstrap is not available for weighted regressions: inference "
+            "uses cluster-robust errors with t(G-1)"
+        )
+    elif clusters is not None and not wild and (fit.n_clusters or 0) < FEW_CLUSTERS:
+        warnings.append(
+            f"only {fit.n_clusters} clusters: cluster-robust standard errors are biased "
+            f"downward with fewer than ~{FEW_CLUSTERS} (the wild cluster bootstrap, "
+            "options.cluster_inference, is safer)"
+        )
     adjusted = f" given {', '.join(spec.covariates)}" if spec.covariates else ""
-    return effect_estimate(
+    estimate = effect_estimate(
         Method.NAIVE_REGRESSION,
         Estimand.ATE,
         point,
@@ -102,6 +139,14 @@ def estimate_naive_regression(
         ),
         statistics=statistics,
         coefficients=fit.coefficients(names[1:], alpha),
+        warnings=tuple(warnings),
+    )
+    if not wild or clusters is None:
+        return estimate
+    contrast = np.asarray([n == "treatment" for n in names], dtype=float)
+    rng = np.random.default_rng(random_state)
+    return with_wild_bootstrap(
+        estimate, wild_cluster_bootstrap(y, x, contrast, clusters, alpha=alpha, rng=rng)
     )
 
 

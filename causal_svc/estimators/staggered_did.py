@@ -19,14 +19,18 @@ from ._group_time import (
     dynamic,
     group_time_cells,
     multiplier_bootstrap,
+    wild_bootstrap_aggregate,
 )
 from ._inference import (
     FEW_CLUSTERS,
+    ClusterInference,
     cluster_sums,
     effect_estimate,
     influence_stderr,
     intervals,
     require_stderr,
+    use_wild_bootstrap,
+    with_wild_bootstrap,
 )
 from ._panel import PanelDesign, fit_twfe, panel_design, subset_panel
 from .result import (
@@ -106,6 +110,7 @@ def estimate_staggered_did(
     base_period: BasePeriod = "varying",
     bootstrap: int = 0,
     random_state: int | None = None,
+    cluster_inference: ClusterInference | str = ClusterInference.AUTO,
 ) -> EffectEstimate:
     """Callaway & Sant'Anna (2021) DiD for staggered adoption, robust to heterogeneous effects.
 
@@ -126,7 +131,10 @@ def estimate_staggered_did(
     bootstrap : 0 for analytic influence-function standard errors; otherwise the number of
         multiplier-bootstrap draws (Mammen weights, clustered), which also gives uniform bands
         for the event-time series
-    random_state : seed of the multiplier bootstrap
+    random_state : seed of the multiplier and wild bootstraps
+    cluster_inference : ``"auto"`` (the overall ATT's p-value and interval from the wild
+        cluster bootstrap below 30 clusters), ``"cluster_robust"`` (normal, influence-function
+        standard error) or ``"wild_bootstrap"``
 
     Returns
     -------
@@ -141,14 +149,19 @@ def estimate_staggered_did(
         θ(e), cohorts of one unit left out), ``n_units``, ``n_cohorts``,
         ``n_never_treated``, ``n_periods``, ``n_cells``, ``n_clusters``,
         ``n_units_dropped_unbalanced``, ``n_units_dropped_always_treated``, ``bootstrap_reps``,
-        ``uniform_critical_value`` (bootstrap only). ``checks``: PRE_TREND, FAILED when the
+        ``uniform_critical_value`` (bootstrap only); with the wild cluster bootstrap
+        ``wild_bootstrap_draws``, ``wild_bootstrap_webb``, ``cr1_ci_lower``, ``cr1_ci_upper``,
+        ``cr1_pvalue`` (the influence-function interval it replaced). ``checks``: PRE_TREND, FAILED when the
         joint Wald test that every pre-treatment event-time effect is zero rejects at ``alpha``.
 
     Notes
     -----
     Each ATT(g,t) is the 2×2 DiD of cohort g against its controls between t and the base
     period. Standard errors come from the influence function (CS 2021, Theorem 2), including the
-    estimation of the cohort-share weights in the aggregations; inference is normal. Unit
+    estimation of the cohort-share weights in the aggregations; inference is normal. With few
+    clusters the overall ATT's p-value and interval come from the wild cluster restricted
+    bootstrap-t instead, on the cohort × period regression the aggregate is a contrast of
+    (:func:`._group_time.wild_bootstrap_aggregate`; ``stderr`` stays the influence function's). Unit
     weights, covariates (the doubly robust version) and anticipation are not implemented. The
     naive TWFE coefficient is reported beside it: under heterogeneous effects it is a weighted
     average of 2×2 comparisons, some using already-treated units as controls (Goodman-Bacon
@@ -196,7 +209,8 @@ def estimate_staggered_did(
             f"cohort(s) {labels} have a single unit: their ATT(g,t) standard errors omit the "
             "treated unit's own noise"
         )
-    if n_clusters < FEW_CLUSTERS:
+    wild = use_wild_bootstrap(cluster_inference, n_clusters)
+    if n_clusters < FEW_CLUSTERS and not wild:
         warnings.append(
             f"only {n_clusters} clusters: influence-function standard errors are unreliable "
             "with few independent units"
@@ -289,7 +303,7 @@ def estimate_staggered_did(
         "simple": "the cohort-size-weighted average of all post-treatment ATT(g,t)",
         "dynamic": "the average over event times 0, 1, … of the event-time effects",
     }[aggregation]
-    return effect_estimate(
+    estimate = effect_estimate(
         Method.STAGGERED_DID,
         Estimand.ATT,
         point,
@@ -313,6 +327,11 @@ def estimate_staggered_did(
         series=(series,),
         warnings=tuple(warnings),
         checks=(check,),
+    )
+    if not wild:
+        return estimate
+    return with_wild_bootstrap(
+        estimate, wild_bootstrap_aggregate(panel, cells, aggregation, alpha, random_state)
     )
 
 

@@ -97,3 +97,44 @@ def test_bad_input(smokers: pd.DataFrame) -> None:
             smokers.assign(age_again=smokers.age),
             EffectSpec(outcome="wt82_71", treatment="qsmk", covariates=("age", "age_again")),
         )
+
+
+def test_few_clusters_take_the_wild_bootstrap_as_wildboottest_does() -> None:
+    import statsmodels.api as sm
+    from wildboottest.wildboottest import wildboottest
+
+    from tests.causal.estimators.test_inference import _castle_few_states
+
+    sub, _ = _castle_few_states()  # 13 states
+    spec = EffectSpec(
+        outcome="l_homicide", treatment="post", covariates=("unemployrt",), cluster="sid"
+    )
+    res = estimate_naive_regression(sub, spec)
+    cr1 = estimate_naive_regression(sub, spec, cluster_inference="cluster_robust")
+    design = sm.add_constant(sub[["post", "unemployrt"]].astype(float))
+    with pytest.warns(UserWarning, match="full_enumeration"):
+        ref = wildboottest(
+            sm.OLS(sub["l_homicide"].to_numpy(), design), param="post",
+            cluster=sub["sid"].to_numpy(), B=9999, weights_type="rademacher", seed=1, show=False,
+        )  # fmt: skip
+    # Both enumerate all 2^13 sign vectors; v and -v reproducing the sample's |t| are ties.
+    assert res.statistics["wild_bootstrap_draws"] == 2**13
+    assert res.pvalue == pytest.approx(float(ref["p-value"].iloc[0]), abs=2 / 2**13)
+    # The point and CR1 standard error are the regression's; the interval and p-value are not.
+    assert (res.point_estimate, res.stderr) == (cr1.point_estimate, cr1.stderr)
+    assert (res.statistics["cr1_ci_lower"], res.statistics["cr1_pvalue"]) == (
+        cr1.ci_lower,
+        cr1.pvalue,
+    )
+    assert res.ci_lower < res.point_estimate < res.ci_upper
+    assert res.ci_lower != cr1.ci_lower
+    assert any("only 13 clusters" in w for w in cr1.warnings)
+    assert "wild_bootstrap_draws" not in cr1.statistics
+    assert any("wild cluster bootstrap-t" in a for a in res.assumptions)
+    # Weighted fits keep CR1 and say so.
+    weighted = estimate_naive_regression(
+        sub.assign(w=1.0), EffectSpec(outcome="l_homicide", treatment="post", cluster="sid",
+                                      weights="w")
+    )  # fmt: skip
+    assert "wild_bootstrap_draws" not in weighted.statistics
+    assert any("not available for weighted" in w for w in weighted.warnings)
