@@ -1,27 +1,14 @@
 """The queries of the PostgreSQL store that depend on a filter, with ``%s`` placeholders.
 
 They return what their SQLite twins in ``memory_svc.store_sql`` return, row for row: text
-columns are ``COLLATE "C"`` (byte order, as SQLite's), sums of ``bigint`` are cast back from
-``numeric`` and SQLite's ``TOTAL`` (0.0 over no rows) is ``COALESCE(SUM(…), 0)``.
+columns are ``COLLATE "C"``, byte order as SQLite's, so keys sort and page alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from memory_svc.store import RecordFilter
 
-__all__ = [
-    "AGGREGATE_CAMPAIGN_DAYS",
-    "AGGREGATE_PAIRS",
-    "SUM_COLUMNS",
-    "aggregate_filter",
-    "filter_sql",
-    "geo_days_pivot_sql",
-    "scan_sql",
-]
-
-SUM_COLUMNS = ("spend", "impressions", "conversions", "revenue")
+__all__ = ["CAMPAIGN_DAY_ROWS", "GEO_DAY_ROWS", "filter_sql", "scan_sql"]
 
 
 def filter_sql(org_id: str, flt: RecordFilter) -> tuple[str, list[object]]:
@@ -82,47 +69,14 @@ def scan_sql(
     return sql, [*params, limit]
 
 
-def aggregate_filter(
-    org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
-) -> tuple[str, list[object]]:
-    """Conditions on a sums table for an org, an inclusive day range and sources."""
-    clauses = ["org_id = %s"]
-    params: list[object] = [org_id]
-    if start_day is not None:
-        clauses.append("day >= %s")
-        params.append(start_day)
-    if end_day is not None:
-        clauses.append("day <= %s")
-        params.append(end_day)
-    if sources:
-        clauses.append("source = ANY(%s::text[])")
-        params.append(list(sources))
-    return " AND ".join(clauses), params
-
-
-AGGREGATE_PAIRS = (
-    "SELECT source, channel, SUM((spend <> 0)::int), SUM((impressions <> 0)::int), "
-    "SUM((conversions <> 0)::int), SUM((revenue <> 0)::int), SUM(records)::bigint "
-    "FROM geo_day_sums WHERE {where} AND records > 0 GROUP BY source, channel "
-    "ORDER BY source, channel"
+# An org's sums rows in key order, as memory_svc.org_sums reads them (``records`` is bigint:
+# no cast needed; SUM over it would be numeric).
+_SUMS = "spend, impressions, conversions, revenue, records"
+GEO_DAY_ROWS = (
+    f"SELECT day, geo, source, channel, {_SUMS} FROM geo_day_sums WHERE org_id = %s "
+    "AND records > 0 ORDER BY day, geo, source, channel"
 )
-
-
-def geo_days_pivot_sql(columns: Sequence[tuple[str, str, str]], where: str) -> str:
-    """One row per (day, geo), one column per (source, channel, sum); parameters: a
-    (source, channel) pair per column, then ``where``'s."""
-    parts = [
-        f"COALESCE(SUM(CASE WHEN source = %s AND channel = %s THEN {measure} END), 0)"
-        for _, _, measure in columns
-    ]
-    return (
-        f"SELECT day, geo, {', '.join(parts) or '0'} FROM geo_day_sums WHERE {where} "
-        "AND records > 0 GROUP BY day, geo ORDER BY day, geo"
-    )
-
-
-AGGREGATE_CAMPAIGN_DAYS = (
-    "SELECT day, campaign_id, source, channel, spend, impressions, conversions, revenue, "
-    "records FROM campaign_day_sums WHERE {where} AND records > 0 "
-    "ORDER BY day, campaign_id, source, channel"
+CAMPAIGN_DAY_ROWS = (
+    f"SELECT day, campaign_id, source, channel, {_SUMS} FROM campaign_day_sums "
+    "WHERE org_id = %s AND records > 0 ORDER BY day, campaign_id, source, channel"
 )

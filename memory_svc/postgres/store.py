@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from typing import ParamSpec, TypeVar
 
@@ -25,16 +26,10 @@ import psycopg
 
 from memory_svc.graph import GraphEdgeRow, GraphNodeRow
 from memory_svc.migrations import migrate
+from memory_svc.org_sums import SumsTable, aggregate_from
 from memory_svc.postgres.commit import insert_batch
-from memory_svc.postgres.sql import (
-    AGGREGATE_CAMPAIGN_DAYS,
-    AGGREGATE_PAIRS,
-    SUM_COLUMNS,
-    aggregate_filter,
-    filter_sql,
-    geo_days_pivot_sql,
-    scan_sql,
-)
+from memory_svc.postgres.sql import CAMPAIGN_DAY_ROWS, GEO_DAY_ROWS, filter_sql, scan_sql
+from memory_svc.sqlite_store import SUMS_CACHE_ROWS
 from memory_svc.store import (
     Aggregate,
     CommitBatch,
@@ -97,12 +92,21 @@ class PostgresRecordStore:
         self._local = threading.local()
         self._readers: list[psycopg.Connection] = []
         self._readers_lock = threading.Lock()
+        # org → (data version, geo-day sums, campaign-day sums), as the SQLite store keeps
+        self._sums: OrderedDict[str, tuple[tuple[int, int, int], SumsTable, SumsTable]] = (
+            OrderedDict()
+        )
+        self._sums_lock = threading.Lock()
 
     def _read(self) -> psycopg.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.broken or conn.closed:
             conn = psycopg.connect(self._url, autocommit=True)
             conn.execute("SET default_transaction_read_only = on")
+            # Filters differ in selectivity by orders of magnitude (one campaign × two geos
+            # against a quality floor): plan each with its values, never a generic plan
+            # cached for the statement after its fifth run.
+            conn.execute("SET plan_cache_mode = force_custom_plan")
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)
@@ -314,27 +318,39 @@ class PostgresRecordStore:
     def aggregate(
         self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
     ) -> Aggregate:
-        """Sums of the org's current records per day × geo and per day × campaign, read
-        from the sums tables every commit keeps current, in one snapshot."""
-        where, params = aggregate_filter(org_id, start_day, end_day, sources)
+        """Sums of the org's current records per day × geo and per day × campaign, from the
+        org's sums rows as arrays (``memory_svc.org_sums``), read once per data version —
+        which every commit of any process changes, so a cached read is never stale."""
+        geo, campaign = self._org_sums(org_id)
+        return aggregate_from(geo, campaign, start_day, end_day, sources)
+
+    def _org_sums(self, org_id: str) -> tuple[SumsTable, SumsTable]:
         db = self._read()
-        with db.transaction():  # the three reads agree with each other
+        with db.transaction():  # version and rows from one snapshot
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            columns: list[tuple[str, str, str]] = []
-            records = 0
-            for source, channel, *nonzero, count in db.execute(
-                AGGREGATE_PAIRS.format(where=where), params
-            ).fetchall():
-                records += int(count)
-                columns += [
-                    (source, channel, m) for m, n in zip(SUM_COLUMNS, nonzero, strict=True) if n
-                ]
-            pivot = [v for s, c, _ in columns for v in (s, c)]
-            geo_days = db.execute(geo_days_pivot_sql(columns, where), pivot + params).fetchall()
-            campaign_days = db.execute(
-                AGGREGATE_CAMPAIGN_DAYS.format(where=where), params
-            ).fetchall()
-        return Aggregate(columns, geo_days, campaign_days, records)
+            row = db.execute(
+                "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = %s", (org_id,)
+            ).fetchone()
+            version = (int(row[0]), int(row[1]), int(row[2])) if row else None
+            with self._sums_lock:
+                hit = self._sums.get(org_id)
+                if hit is not None and hit[0] == version:
+                    self._sums.move_to_end(org_id)
+                    return hit[1], hit[2]
+            geo_rows = db.execute(GEO_DAY_ROWS, (org_id,)).fetchall()
+            campaign_rows = db.execute(CAMPAIGN_DAY_ROWS, (org_id,)).fetchall()
+        geo, campaign = SumsTable.from_rows(geo_rows), SumsTable.from_rows(campaign_rows)
+        if version is not None:
+            with self._sums_lock:
+                held = self._sums.get(org_id)
+                if held is None or held[0][2] <= version[2]:
+                    self._sums[org_id] = (version, geo, campaign)
+                    self._sums.move_to_end(org_id)
+                rows = sum(g.n_rows + c.n_rows for _, g, c in self._sums.values())
+                while rows > SUMS_CACHE_ROWS and len(self._sums) > 1:
+                    _, (_, g, c) = self._sums.popitem(last=False)
+                    rows -= g.n_rows + c.n_rows
+        return geo, campaign
 
     # ------------------------------------------------------------------ write
 
