@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from mesh.report._effect_plots import _dates, _legend_above
-from mesh.report._plan_plots import compact
+from mesh.report._plan_plots import compact, wrap_name
 from mesh.report._svg import (
     BLUE,
     GREEN,
@@ -95,10 +95,11 @@ def decomposition(daily: causal_pb.DailyDecomposition, outcome_label: str) -> Fi
     colours = [_BASELINE, *_LAYER_COLOURS[: len(parts) - 1]]
     if len(parts) - 1 > len(_LAYER_COLOURS):
         colours.append(GREY)
-    ncols = _legend_columns([p for p, _ in parts])
+    labels = [wrap_name(p, 56) for p, _ in parts]  # a very long name goes over two lines
+    ncols = _legend_columns([line for label in labels for line in label.splitlines()])
     legend_rows = -(-(len(parts) + 1) // ncols)
     fig, (ax,) = new_figure(2.7 + 0.19 * legend_rows)
-    ax.stackplot(xs, stack, colors=colours, labels=[p for p, _ in parts], linewidth=0)  # type: ignore[arg-type]
+    ax.stackplot(xs, stack, colors=colours, labels=labels, linewidth=0)  # type: ignore[arg-type]
     ax.plot(xs, actual, color=INK, linewidth=1.0, label="observed")  # type: ignore[arg-type]
     ax.set_ylim(0, float(max(stack.sum(axis=0).max(), actual.max())) * 1.04)
     _dates(ax)

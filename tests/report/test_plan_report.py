@@ -189,3 +189,11 @@ def test_a_failed_model_shows_its_fit_but_no_decomposition() -> None:
     assert "Failed: the model is not usable, so no ROI is shown" in html
     assert 'data-figure="model-fit"' in html
     assert 'data-figure="decomposition"' not in html and 'data-figure="contributions"' not in html
+
+
+def test_very_long_channel_names_stay_inside_the_decomposition(browser, tmp_path: Path) -> None:
+    big = companions.big_attribution(8)
+    for i, c in enumerate(big.attribution.daily.channels):
+        c.channel = f"{i}_" + "very_long_channel_name_from_an_ad_platform_export_" * 2
+    opened = open_report(browser, render_report(big), tmp_path / "long.html", screenshot=False)
+    _clean(opened)
