@@ -493,6 +493,7 @@ class CausalMarketingData(_message.Message):
     LOCAL_DATE_FIELD_NUMBER: _builtins.int
     CHANNEL_FIELD_NUMBER: _builtins.int
     CONCEPTUAL_ASSIGNMENTS_FIELD_NUMBER: _builtins.int
+    PRODUCT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Stable record id: a hash of org_id and natural_key (same row, same id)."""
     org_id: _builtins.str
@@ -586,6 +587,13 @@ class CausalMarketingData(_message.Message):
     def conceptual_assignments(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConceptualAssignment]:
         """Every conceptual-space assignment, one per space."""
 
+    @_builtins.property
+    def product(self) -> Global___ProductDimension:
+        """The product the row is about: an order line item (first-party orders) or one product of a
+        platform's product-level report (Google shopping_performance_view, Meta's product_id
+        breakdown). Unset on campaign-level rows.
+        """
+
     def __init__(
         self,
         *,
@@ -622,14 +630,85 @@ class CausalMarketingData(_message.Message):
         local_date: _common_pb2.Date | None = ...,
         channel: _builtins.str = ...,
         conceptual_assignments: _abc.Iterable[Global___ConceptualAssignment] | None = ...,
+        product: Global___ProductDimension | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["calendar_features", b"calendar_features", "causal_metadata", b"causal_metadata", "lag_features", b"lag_features", "local_date", b"local_date", "timestamp", b"timestamp"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calendar_features", b"calendar_features", "causal_metadata", b"causal_metadata", "lag_features", b"lag_features", "local_date", b"local_date", "product", b"product", "timestamp", b"timestamp"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "calendar_features", b"calendar_features", "campaign_id", b"campaign_id", "campaign_name", b"campaign_name", "campaign_objective", b"campaign_objective", "causal_metadata", b"causal_metadata", "channel", b"channel", "clicks", b"clicks", "conceptual_assignments", b"conceptual_assignments", "conceptual_space", b"conceptual_space", "confounders", b"confounders", "conversions", b"conversions", "currency_code", b"currency_code", "data_quality_score", b"data_quality_score", "data_source", b"data_source", "embedding_vector", b"embedding_vector", "experiment_id", b"experiment_id", "external_factors", b"external_factors", "geo", b"geo", "id", b"id", "impressions", b"impressions", "knowledge_graph_nodes", b"knowledge_graph_nodes", "lag_features", b"lag_features", "local_date", b"local_date", "natural_key", b"natural_key", "org_id", b"org_id", "randomization_unit", b"randomization_unit", "revenue", b"revenue", "spend", b"spend", "timestamp", b"timestamp", "treatment_group", b"treatment_group", "treatment_intensity", b"treatment_intensity", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "calendar_features", b"calendar_features", "campaign_id", b"campaign_id", "campaign_name", b"campaign_name", "campaign_objective", b"campaign_objective", "causal_metadata", b"causal_metadata", "channel", b"channel", "clicks", b"clicks", "conceptual_assignments", b"conceptual_assignments", "conceptual_space", b"conceptual_space", "confounders", b"confounders", "conversions", b"conversions", "currency_code", b"currency_code", "data_quality_score", b"data_quality_score", "data_source", b"data_source", "embedding_vector", b"embedding_vector", "experiment_id", b"experiment_id", "external_factors", b"external_factors", "geo", b"geo", "id", b"id", "impressions", b"impressions", "knowledge_graph_nodes", b"knowledge_graph_nodes", "lag_features", b"lag_features", "local_date", b"local_date", "natural_key", b"natural_key", "org_id", b"org_id", "product", b"product", "randomization_unit", b"randomization_unit", "revenue", b"revenue", "spend", b"spend", "timestamp", b"timestamp", "treatment_group", b"treatment_group", "treatment_intensity", b"treatment_intensity", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CausalMarketingData: _TypeAlias = CausalMarketingData  # noqa: Y015
+
+@_typing.final
+class ProductDimension(_message.Message):
+    """The product dimension of a record: which product, and for an order line item how many units
+    sold, at what list price, with what discount, and what was refunded.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    VARIANT_ID_FIELD_NUMBER: _builtins.int
+    SKU_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    LINE_ITEM_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    LIST_PRICE_FIELD_NUMBER: _builtins.int
+    DISCOUNT_AMOUNT_FIELD_NUMBER: _builtins.int
+    REFUNDED_QUANTITY_FIELD_NUMBER: _builtins.int
+    REFUND_AMOUNT_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """The merchant's product id (Shopify product id)."""
+    variant_id: _builtins.str
+    """The merchant's variant id (Shopify variant id); empty when products have no variants."""
+    sku: _builtins.str
+    """The merchant's stock-keeping unit."""
+    category: _builtins.str
+    """The product's category (Shopify product_type; Google product_type level 1)."""
+    item_id: _builtins.str
+    """The id the ad platforms' catalogues carry for the variant (Merchant Center offer id,
+    Meta catalogue retailer id), e.g. "shopify_US_<product_id>_<variant_id>".
+    """
+    order_id: _builtins.str
+    """The order the line item belongs to; empty on platform report rows."""
+    line_item_id: _builtins.str
+    """The order line item's id; empty on platform report rows."""
+    quantity: _builtins.int
+    """Units sold on the line item (before refunds)."""
+    list_price: _builtins.float
+    """List price per unit, in currency_code."""
+    discount_amount: _builtins.float
+    """Discount on the whole line item, in currency_code."""
+    refunded_quantity: _builtins.int
+    """Units refunded so far."""
+    refund_amount: _builtins.float
+    """Money refunded so far for the line item, in currency_code."""
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        variant_id: _builtins.str = ...,
+        sku: _builtins.str = ...,
+        category: _builtins.str = ...,
+        item_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        line_item_id: _builtins.str = ...,
+        quantity: _builtins.int = ...,
+        list_price: _builtins.float = ...,
+        discount_amount: _builtins.float = ...,
+        refunded_quantity: _builtins.int = ...,
+        refund_amount: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "discount_amount", b"discount_amount", "item_id", b"item_id", "line_item_id", b"line_item_id", "list_price", b"list_price", "order_id", b"order_id", "product_id", b"product_id", "quantity", b"quantity", "refund_amount", b"refund_amount", "refunded_quantity", b"refunded_quantity", "sku", b"sku", "variant_id", b"variant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProductDimension: _TypeAlias = ProductDimension  # noqa: Y015
 
 @_typing.final
 class ConfounderVariable(_message.Message):

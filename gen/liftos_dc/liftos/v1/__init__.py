@@ -145,6 +145,7 @@ __all__ = (
     "PowerPoint",
     "PredictPerformanceRequest",
     "PredictPerformanceResponse",
+    "ProductDimension",
     "PromptMessage",
     "QualityComponents",
     "QualityDimension",
@@ -3798,6 +3799,15 @@ class CausalMarketingData(betterproto2.Message):
     Every conceptual-space assignment, one per space.
     """
 
+    product: "ProductDimension | None" = betterproto2.field(
+        34, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The product the row is about: an order line item (first-party orders) or one product of a
+    platform's product-level report (Google shopping_performance_view, Meta's product_id
+    breakdown). Unset on campaign-level rows.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "CausalMarketingData", CausalMarketingData)
 
@@ -7407,6 +7417,78 @@ class PredictPerformanceResponse(betterproto2.Message):
 default_message_pool.register_message(
     "liftos.v1", "PredictPerformanceResponse", PredictPerformanceResponse
 )
+
+
+@dataclass(eq=False, repr=False)
+class ProductDimension(betterproto2.Message):
+    """
+    The product dimension of a record: which product, and for an order line item how many units
+    sold, at what list price, with what discount, and what was refunded.
+    """
+
+    product_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The merchant's product id (Shopify product id).
+    """
+
+    variant_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The merchant's variant id (Shopify variant id); empty when products have no variants.
+    """
+
+    sku: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The merchant's stock-keeping unit.
+    """
+
+    category: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    The product's category (Shopify product_type; Google product_type level 1).
+    """
+
+    item_id: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    The id the ad platforms' catalogues carry for the variant (Merchant Center offer id,
+    Meta catalogue retailer id), e.g. "shopify_US_<product_id>_<variant_id>".
+    """
+
+    order_id: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    The order the line item belongs to; empty on platform report rows.
+    """
+
+    line_item_id: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
+    """
+    The order line item's id; empty on platform report rows.
+    """
+
+    quantity: "int" = betterproto2.field(8, betterproto2.TYPE_INT64)
+    """
+    Units sold on the line item (before refunds).
+    """
+
+    list_price: "float" = betterproto2.field(9, betterproto2.TYPE_DOUBLE)
+    """
+    List price per unit, in currency_code.
+    """
+
+    discount_amount: "float" = betterproto2.field(10, betterproto2.TYPE_DOUBLE)
+    """
+    Discount on the whole line item, in currency_code.
+    """
+
+    refunded_quantity: "int" = betterproto2.field(11, betterproto2.TYPE_INT64)
+    """
+    Units refunded so far.
+    """
+
+    refund_amount: "float" = betterproto2.field(12, betterproto2.TYPE_DOUBLE)
+    """
+    Money refunded so far for the line item, in currency_code.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ProductDimension", ProductDimension)
 
 
 @dataclass(eq=False, repr=False)
