@@ -6,11 +6,31 @@ quirks (numbers as strings, micros, attribution windows, time zones, geo keys).
 
 from __future__ import annotations
 
-from ingestion_svc.connectors import generic, google_ads, klaviyo, meta, tiktok
+from collections.abc import Callable
+from typing import Any
+
+from ingestion_svc.connectors import (
+    generic,
+    google_ads,
+    klaviyo,
+    meta,
+    product_reports,
+    shopify_orders,
+    tiktok,
+)
 from ingestion_svc.connectors.base import NORMALISED, Normalised
 from ingestion_svc.raw_batch import RawBatch
 
-__all__ = ["NORMALISED", "Normalised", "normalise"]
+__all__ = ["NORMALISED", "PRODUCT_CONNECTORS", "Normalised", "normalise"]
+
+# Product-level shapes (issue 20): each gives its own frame (shopify_orders.LINES,
+# product_reports.REPORT), not the campaign x geo x day NORMALISED one; the Ingest RPC does
+# not route to them yet.
+PRODUCT_CONNECTORS: dict[str, Callable[..., Any]] = {
+    "shopify_orders": shopify_orders.normalise,
+    "google_ads_shopping": product_reports.normalise_google_shopping,
+    "meta_products": product_reports.normalise_meta_products,
+}
 
 _PLATFORMS = {
     "meta": meta.normalise,

@@ -1,0 +1,232 @@
+"""The platforms' product-level reports → one row per campaign x product x day.
+
+google_ads (``GoogleAdsService.SearchStream`` over ``shopping_performance_view``)
+    As the geographic view (proto3 JSON: int64 as strings, money in micros, zero fields
+    omitted) with ``segments.productItemId`` instead of a geo: the Merchant Center offer id,
+    which the API lower-cases (``shopify_us_<product_id>_<variant_id>`` for a Shopify feed).
+meta (Marketing API ``/insights`` with ``breakdowns=product_id``)
+    As the region breakdown (numbers as strings, purchases in ``actions`` /
+    ``action_values``) with ``product_id``: the catalogue item's retailer id.
+
+The rows carry no geo (neither breakdown can be cut by region). A catalogue id in Shopify's
+feed format is split into the merchant's product and variant ids, so spend meets the orders'
+line items; any other id is kept as the product id. Identity is
+``<source>|<account>|<campaign>|<item id>|<date>``; :func:`latest` keeps the last pull of
+each key (a restated day replaces the earlier one, a repeated pull changes nothing). Bad rows
+are rejected one by one with the checks every connector shares
+(:mod:`ingestion_svc.connectors.base`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ingestion_svc.connectors.base import Checks, dates, filled, numbers, pluck
+from ingestion_svc.connectors.meta import PURCHASE
+from ingestion_svc.raw_batch import Account, Rejection
+
+__all__ = [
+    "REPORT",
+    "ProductReport",
+    "latest",
+    "normalise_google_shopping",
+    "normalise_meta_products",
+]
+
+REPORT: dict[str, str] = {
+    "row": "int64",
+    "account_id": "object",
+    "campaign_id": "object",
+    "campaign_name": "object",
+    "channel": "object",
+    "item_id": "object",
+    "product_id": "object",
+    "variant_id": "object",
+    "category": "object",
+    "local_date": "datetime64[s]",
+    "spend": "float64",
+    "impressions": "int64",
+    "clicks": "int64",
+    "conversions": "float64",
+    "revenue": "float64",
+    "currency": "object",
+    "version": "int64",  # arrival order: batch base + row
+    "natural_key": "object",
+}
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_SHOPIFY_ITEM = re.compile(r"shopify_[a-z]{2}_(\d+)_(\d+)", re.ASCII | re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductReport:
+    frame: pd.DataFrame
+    rejections: list[Rejection]
+
+
+def _split_items(items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pid = np.empty(len(items), dtype=object)
+    vid = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items.tolist()):
+        found = _SHOPIFY_ITEM.fullmatch(item) if item else None
+        pid[i], vid[i] = (found.group(1), found.group(2)) if found else (item or "", "")
+    return pid, vid
+
+
+def _assemble(
+    checks: Checks, source: str, cols: dict[str, Any], version_base: int
+) -> ProductReport:
+    keep = ~checks.bad
+    n = int(keep.sum())
+    data: dict[str, Any] = {"row": np.flatnonzero(keep).astype(np.int64)}
+    for name, dtype in REPORT.items():
+        if name in ("row", "version", "natural_key"):
+            continue
+        col = cols[name]
+        if isinstance(col, str):
+            data[name] = np.full(n, col, dtype=object)
+        else:
+            data[name] = np.asarray(col)[keep].astype(dtype)
+    data["version"] = version_base + data["row"]
+    frame = pd.DataFrame(data)
+    frame["natural_key"] = (
+        f"{source}|"
+        + frame["account_id"]
+        + "|"
+        + frame["campaign_id"]
+        + "|"
+        + frame["item_id"]
+        + "|"
+        + frame["local_date"].dt.strftime("%Y-%m-%d")
+    )
+    return ProductReport(frame.astype(REPORT), checks.rejections)
+
+
+def normalise_google_shopping(
+    rows: Sequence[dict[str, Any] | None], account: Account, *, version_base: int = 0
+) -> ProductReport:
+    """``shopping_performance_view`` rows → the product report frame."""
+    checks = Checks(rows)
+    account_id = checks.account(checks.text_field(rows, "customer.id"), account, "customer.id")
+    campaign_id = checks.text_field(rows, "campaign.id")
+    checks.required(campaign_id, "campaign.id")
+    item = checks.text_field(rows, "segments.productItemId")
+    checks.required(item, "segments.productItemId")
+    day, gone, bad = dates(checks.text_field(rows, "segments.date").tolist(), _DATE)
+    checks.fail(gone, "segments.date", "missing_field", "segments.date is missing")
+    checks.fail(bad, "segments.date", "invalid_date", "segments.date is not a real date")
+    micros = checks.metric(
+        rows, "metrics.costMicros", rule="spend", required=False, integer=True, scale=1e-6
+    )
+    impressions = checks.metric(
+        rows, "metrics.impressions", rule="impressions", required=False, integer=True
+    )
+    clicks = checks.metric(rows, "metrics.clicks", rule="clicks", required=False, integer=True)
+    conversions = checks.metric(rows, "metrics.conversions", rule="conversions", required=False)
+    revenue = checks.metric(rows, "metrics.conversionsValue", rule="revenue", required=False)
+    currency = checks.currency(
+        checks.text_field(rows, "customer.currencyCode"), account, "customer.currencyCode"
+    )
+    checks.clicks_vs_impressions(clicks, impressions, "metrics.clicks")
+    pid, vid = _split_items(filled(item, ""))
+    return _assemble(
+        checks,
+        "google_ads",
+        {
+            "account_id": account_id,
+            "campaign_id": filled(campaign_id, ""),
+            "campaign_name": filled(checks.text_field(rows, "campaign.name"), ""),
+            "channel": "google_shopping",
+            "item_id": filled(item, ""),
+            "product_id": pid,
+            "variant_id": vid,
+            "category": filled(checks.text_field(rows, "segments.productTypeL1"), ""),
+            "local_date": day,
+            "spend": micros / 1e6,
+            "impressions": impressions,
+            "clicks": clicks,
+            "conversions": conversions,
+            "revenue": revenue,
+            "currency": currency,
+        },
+        version_base,
+    )
+
+
+def _purchases(rows: Sequence[dict[str, Any] | None], key: str) -> list[Any]:
+    out: list[Any] = []
+    for entries in pluck(rows, key):
+        value = None
+        if type(entries) is list:
+            for e in entries:
+                if type(e) is dict and e.get("action_type") == PURCHASE:
+                    value = e.get("value")
+        out.append(value)
+    return out
+
+
+def normalise_meta_products(
+    rows: Sequence[dict[str, Any] | None], account: Account, *, version_base: int = 0
+) -> ProductReport:
+    """Insights rows broken down by ``product_id`` → the product report frame."""
+    checks = Checks(rows)
+    account_id = checks.account(checks.text_field(rows, "account_id"), account, "account_id")
+    campaign_id = checks.text_field(rows, "campaign_id")
+    checks.required(campaign_id, "campaign_id")
+    item = checks.text_field(rows, "product_id")
+    checks.required(item, "product_id")
+    day, gone, bad = dates(checks.text_field(rows, "date_start").tolist(), _DATE)
+    checks.fail(gone, "date_start", "missing_field", "date_start is missing")
+    checks.fail(bad, "date_start", "invalid_date", "date_start is not a real date")
+    spend = checks.metric(rows, "spend", rule="spend", required=True)
+    impressions = checks.metric(
+        rows, "impressions", rule="impressions", required=False, integer=True
+    )
+    clicks = checks.metric(rows, "clicks", rule="clicks", required=False, integer=True)
+    conversions = checks.number(
+        numbers(_purchases(rows, "actions")), "actions", required=False, rule="conversions"
+    )
+    revenue = checks.number(
+        numbers(_purchases(rows, "action_values")), "action_values", required=False, rule="revenue"
+    )
+    currency = checks.currency(
+        checks.text_field(rows, "account_currency"), account, "account_currency"
+    )
+    checks.clicks_vs_impressions(clicks, impressions, "clicks")
+    pid, vid = _split_items(filled(item, ""))
+    return _assemble(
+        checks,
+        "meta",
+        {
+            "account_id": account_id,
+            "campaign_id": filled(campaign_id, ""),
+            "campaign_name": filled(checks.text_field(rows, "campaign_name"), ""),
+            "channel": "meta_catalogue",
+            "item_id": filled(item, ""),
+            "product_id": pid,
+            "variant_id": vid,
+            "category": "",
+            "local_date": day,
+            "spend": spend,
+            "impressions": impressions,
+            "clicks": clicks,
+            "conversions": conversions,
+            "revenue": revenue,
+            "currency": currency,
+        },
+        version_base,
+    )
+
+
+def latest(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """One row per natural key, the last pulled (highest version) winning."""
+    if not frames:
+        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in REPORT.items()})
+    both = pd.concat(frames, ignore_index=True)
+    both = both.sort_values("version", kind="stable")
+    return both.drop_duplicates("natural_key", keep="last").reset_index(drop=True)

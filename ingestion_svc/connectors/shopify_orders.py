@@ -1,0 +1,333 @@
+"""Shopify Admin API orders (``GET /admin/api/<version>/orders.json``, one ``orders[]`` element
+per row) → one row per order line item, with what has been refunded of it.
+
+Quirks handled: money as decimal strings in the shop currency (``price`` per unit,
+``total_discount`` per line), ids as JSON numbers, ``currency`` per order (a multi-currency
+store's orders keep their own), ``created_at`` with the shop's UTC offset (its date is the
+shop-local day), refunds nested in ``refunds[].refund_line_items[]`` pointing at their line
+by ``line_item_id`` (a partial refund returns some units of some lines), and no shipping
+address for digital goods (no geo).
+
+Identity: ``natural_key = shopify|<shop>|<order id>|<line item id>``; ``version`` is the
+order's ``updated_at`` in µs since the epoch — Shopify's own clock for restatements: a
+refund, an edit or a cancellation bumps it, and the export re-sends the whole order.
+:class:`OrderBook` keeps the latest version of each order across batches: a higher version
+replaces every line of the order (lines an edit removed go with it), an equal one is a
+duplicate pull, a lower one is a stale re-send (rejected ``stale_version``).
+
+Bad input costs only itself: an order whose id, date or currency is unusable is rejected
+whole; a line item with a missing product id or a bad number is rejected alone
+(``line_items[<j>].<field>``) and its order's other lines stay; a refund line that points at
+no line of its order, or refunds more units than the line sold, is rejected alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ingestion_svc.currencies import ISO_4217
+from ingestion_svc.raw_batch import Account, Rejection
+
+__all__ = ["LINES", "OrderBook", "OrderLines", "normalise"]
+
+SOURCE = "shopify"
+# The connector's contract: column -> dtype, one row per surviving line item.
+LINES: dict[str, str] = {
+    "row": "int64",  # raw row (order) index in the batch
+    "account_id": "object",  # the shop
+    "order_id": "object",
+    "line_item_id": "object",
+    "product_id": "object",
+    "variant_id": "object",
+    "sku": "object",
+    "category": "object",  # product_type
+    "quantity": "int64",
+    "price": "float64",  # list price per unit
+    "gross": "float64",  # price x quantity
+    "discount": "float64",
+    "revenue": "float64",  # gross - discount
+    "refunded_quantity": "int64",
+    "refund_amount": "float64",
+    "net_revenue": "float64",  # revenue - refund_amount
+    "currency": "object",
+    "geo": "object",  # ISO 3166-2 of the shipping address, "" without one
+    "local_date": "datetime64[s]",
+    "version": "int64",  # updated_at, µs since the epoch
+    "natural_key": "object",
+}
+_DECIMAL = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
+_ID = re.compile(r"\d{1,20}", re.ASCII)
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})", re.ASCII)
+
+
+class _Bad(Exception):
+    def __init__(self, field: str, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.reason, self.message = field, reason, message
+
+
+def _ident(v: Any, path: str) -> str:
+    if type(v) is int and v >= 0:
+        return str(v)
+    if type(v) is str and _ID.fullmatch(v):
+        return v
+    if v is None or v == "":
+        raise _Bad(path, "missing_field", f"{path} is missing")
+    raise _Bad(path, "malformed", f"{path} is not a Shopify id")
+
+
+def _money(v: Any, path: str, *, required: bool = True) -> float:
+    if v is None:
+        if required:
+            raise _Bad(path, "missing_field", f"{path} is missing")
+        return 0.0
+    number = type(v) in (int, float) and np.isfinite(v)
+    if number or (type(v) is str and _DECIMAL.fullmatch(v)):
+        x = float(v)
+    else:
+        raise _Bad(path, "invalid_number", f"{path} is not a decimal amount")
+    if x < 0:
+        raise _Bad(path, "negative_value", f"{path} {x:g} is negative")
+    if x > 1e9:
+        raise _Bad(path, "invalid_number", f"{path} {x:g} is out of range")
+    return x
+
+
+def _count(v: Any, path: str) -> int:
+    if type(v) is int and 0 <= v <= 1_000_000:
+        return v
+    if v is None:
+        raise _Bad(path, "missing_field", f"{path} is missing")
+    raise _Bad(path, "invalid_number", f"{path} is not a count of units")
+
+
+def _stamp(v: Any, path: str) -> tuple[np.datetime64, int]:
+    """(shop-local day, µs since the epoch) of an ISO 8601 time with offset."""
+    if v is None:
+        raise _Bad(path, "missing_field", f"{path} is missing")
+    if type(v) is not str or not _STAMP.fullmatch(v):
+        raise _Bad(path, "invalid_date", f"{path} is not an ISO 8601 time with offset")
+    try:
+        t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        raise _Bad(path, "invalid_date", f"{path} is not a real time") from None
+    if not 1900 <= t.year <= 2200:
+        raise _Bad(path, "invalid_date", f"{path} is outside 1900-2200")
+    return np.datetime64(v[:10], "s"), int(t.timestamp() * 1_000_000)
+
+
+def _text(v: Any) -> str:
+    return v if type(v) is str else str(v) if type(v) in (int, float) else ""
+
+
+def _order(
+    i: int, row: dict[str, Any], account: Account, out: list[dict[str, Any]], rej: list[Rejection]
+) -> None:
+    """Append the order's line items to ``out``; its rejections to ``rej``."""
+    order_id = _ident(row.get("id"), "id")
+    day, created = _stamp(row.get("created_at"), "created_at")
+    updated = row.get("updated_at")
+    version = _stamp(updated, "updated_at")[1] if updated is not None else created
+    currency = row.get("currency") or account.currency
+    if type(currency) is not str or currency not in ISO_4217:
+        raise _Bad("currency", "unknown_currency", f"currency {currency!r} is not ISO 4217")
+    items = row.get("line_items")
+    if type(items) is not list:
+        raise _Bad("line_items", "missing_field", "line_items is missing or not a list")
+    ship = row.get("shipping_address")
+    geo = ""
+    if type(ship) is dict and ship.get("province_code"):
+        country = _text(ship.get("country_code")) or account.country
+        code = _text(ship.get("province_code"))
+        geo = f"{country}-{code}" if country else code
+    # Refunded units and money per line item, over every refund of the order.
+    refunded: dict[str, tuple[int, float]] = {}
+    refund_paths: dict[str, list[str]] = {}
+    refunds = row.get("refunds") or []
+    if type(refunds) is not list:
+        raise _Bad("refunds", "malformed", "refunds is not a list")
+    for k, refund in enumerate(refunds):
+        lines = refund.get("refund_line_items") if type(refund) is dict else None
+        for j, rl in enumerate(lines if type(lines) is list else []):
+            path = f"refunds[{k}].refund_line_items[{j}]"
+            try:
+                if type(rl) is not dict:
+                    raise _Bad(path, "malformed", f"{path} is not an object")
+                lid = _ident(rl.get("line_item_id"), f"{path}.line_item_id")
+                q = _count(rl.get("quantity"), f"{path}.quantity")
+                amount = _money(rl.get("subtotal"), f"{path}.subtotal")
+            except _Bad as bad:
+                rej.append(Rejection(i, bad.field, bad.reason, bad.message))
+                continue
+            q0, a0 = refunded.get(lid, (0, 0.0))
+            refunded[lid] = (q0 + q, a0 + amount)
+            refund_paths.setdefault(lid, []).append(path)
+    account_id = account.account_id or _text(row.get("shop_id")) or ""
+    for j, li in enumerate(items):
+        path = f"line_items[{j}]"
+        try:
+            if type(li) is not dict:
+                raise _Bad(path, "malformed", f"{path} is not an object")
+            lid = _ident(li.get("id"), f"{path}.id")
+            pid = _ident(li.get("product_id"), f"{path}.product_id")
+            vid = (
+                ""
+                if li.get("variant_id") is None
+                else _ident(li["variant_id"], f"{path}.variant_id")
+            )
+            qty = _count(li.get("quantity"), f"{path}.quantity")
+            price = _money(li.get("price"), f"{path}.price")
+            disc = _money(li.get("total_discount"), f"{path}.total_discount", required=False)
+            gross = round(price * qty, 2)
+            if disc > gross + 0.005:
+                raise _Bad(
+                    f"{path}.total_discount", "invalid_number", "discount exceeds the line's price"
+                )
+            rq, ra = refunded.get(lid, (0, 0.0))
+            if rq > qty or ra > gross - disc + 0.005:
+                bad_path = refund_paths[lid][-1]
+                rej.append(
+                    Rejection(
+                        i, bad_path, "invalid_number", f"refunds of line {lid} exceed what it sold"
+                    )
+                )
+                rq, ra = 0, 0.0
+        except _Bad as bad:
+            rej.append(Rejection(i, bad.field, bad.reason, bad.message))
+            continue
+        out.append(
+            {
+                "row": i,
+                "account_id": account_id,
+                "order_id": order_id,
+                "line_item_id": lid,
+                "product_id": pid,
+                "variant_id": vid,
+                "sku": _text(li.get("sku")),
+                "category": _text(li.get("product_type")),
+                "quantity": qty,
+                "price": price,
+                "gross": gross,
+                "discount": disc,
+                "revenue": round(gross - disc, 2),
+                "refunded_quantity": rq,
+                "refund_amount": round(ra, 2),
+                "net_revenue": round(gross - disc - ra, 2),
+                "currency": currency,
+                "geo": geo,
+                "local_date": day,
+                "version": version,
+                "natural_key": f"{SOURCE}|{account_id}|{order_id}|{lid}",
+            }
+        )
+    # A refund of a line the order does not have (whatever became of that line's own checks).
+    ids = {_text(li.get("id")) for li in items if type(li) is dict}
+    for lid, paths in refund_paths.items():
+        if lid not in ids:
+            rej.append(
+                Rejection(
+                    i,
+                    f"{paths[0]}.line_item_id",
+                    "missing_field",
+                    f"refund of line {lid}, which the order does not have",
+                )
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLines:
+    """A batch's surviving line items (:data:`LINES`) and its rejections."""
+
+    frame: pd.DataFrame
+    rejections: list[Rejection]
+
+
+def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    if not records:
+        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in LINES.items()})
+    frame = pd.DataFrame.from_records(records, columns=list(LINES))
+    return frame.astype(LINES)
+
+
+def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> OrderLines:
+    """Parsed order rows (None where a line was malformed, already rejected) → line items."""
+    out: list[dict[str, Any]] = []
+    rej: list[Rejection] = []
+    for i, row in enumerate(rows):
+        if row is None:
+            continue
+        try:
+            _order(i, row, account, out, rej)
+        except _Bad as bad:
+            rej.append(Rejection(i, bad.field, bad.reason, bad.message))
+    return OrderLines(_frame(out), rej)
+
+
+@dataclass(slots=True)
+class OrderBook:
+    """The latest version of every order seen, across batches (see the module docstring)."""
+
+    versions: dict[str, int] = field(default_factory=dict)
+    lines: dict[str, pd.DataFrame] = field(default_factory=dict)
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"new": 0, "restated": 0, "duplicate": 0, "stale": 0}
+    )
+
+    def apply(self, batch: OrderLines) -> list[Rejection]:
+        """Take a batch's lines; returns the stale re-sends it rejects."""
+        stale: list[Rejection] = []
+        frame = batch.frame
+        if frame.empty:
+            return stale
+        # One raw row is one version of one order; rows are taken in batch order.
+        for _, part in frame.groupby("row", sort=True):
+            k = f"{part['account_id'].iloc[0]}|{part['order_id'].iloc[0]}"
+            version = int(part["version"].iloc[0])
+            known = self.versions.get(k)
+            if known is None:
+                self.counts["new"] += 1
+            elif version == known:
+                self.counts["duplicate"] += 1
+                continue
+            elif version < known:
+                self.counts["stale"] += 1
+                stale.append(
+                    Rejection(
+                        int(part["row"].iloc[0]),
+                        "updated_at",
+                        "stale_version",
+                        f"order {part['order_id'].iloc[0]} version is older than one already taken",
+                    )
+                )
+                continue
+            else:
+                self.counts["restated"] += 1
+            self.versions[k] = int(version)
+            self.lines[k] = part
+        return stale
+
+    def frame(self) -> pd.DataFrame:
+        """Every line item of the latest version of every order."""
+        if not self.lines:
+            return _frame([])
+        return pd.concat(self.lines.values(), ignore_index=True)
+
+    def product_totals(self) -> pd.DataFrame:
+        """Per currency and product: units, gross, discounts, revenue, refunds, net revenue."""
+        f = self.frame()
+        return f.groupby(["currency", "product_id"]).agg(
+            units=("quantity", "sum"),
+            gross=("gross", "sum"),
+            discounts=("discount", "sum"),
+            revenue=("revenue", "sum"),
+            refunded_units=("refunded_quantity", "sum"),
+            refunds=("refund_amount", "sum"),
+            net_revenue=("net_revenue", "sum"),
+        )
