@@ -36,10 +36,15 @@ def server_bin() -> Path:
     on_path = shutil.which("initdb")
     if on_path:
         candidates.append(Path(on_path).resolve().parent)
-    debian = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2] or 0)
-    )
-    candidates += [Path(p) for p in reversed(debian)]
+
+    def version(folder: str) -> float:  # /usr/lib/postgresql/15/bin → 15.0
+        try:
+            return float(folder.split("/")[-2])
+        except ValueError:
+            return 0.0
+
+    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version, reverse=True)
+    candidates += [Path(p) for p in debian]
     for folder in candidates:
         if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file():
             return folder
