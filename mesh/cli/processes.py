@@ -162,16 +162,14 @@ class Mesh:
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 
         d = self.tls_dir
-        tls = {}
-        if d is not None:
-            tls = {
-                "ca": str(d / "ca.pem"),
-                "cert": str(d / "client.pem"),
-                "key": str(d / "client.key"),
-            }
         out = {}
         for name, _, port in self.instances():
-            channel = sync_channel(f"{self.host}:{port}", **tls)
+            channel = sync_channel(
+                f"{self.host}:{port}",
+                ca=str(d / "ca.pem") if d else None,
+                cert=str(d / "client.pem") if d else None,
+                key=str(d / "client.key") if d else None,
+            )
             try:
                 reply = health_pb2_grpc.HealthStub(channel).Check(
                     health_pb2.HealthCheckRequest(), timeout=timeout

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -126,7 +126,7 @@ def _rpc_attributes(method: str) -> dict[str, str]:
     return {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
 
 
-def server_span(method: str, metadata: Sequence[tuple[str, Any]] | None) -> tuple[Span, object]:
+def server_span(method: str, metadata: Iterable[tuple[str, Any]] | None) -> tuple[Span, object]:
     """A SERVER span for ``method``, child of the caller's context in ``metadata``, made
     current; returns it and the token :func:`finish` detaches."""
     assert _tracer is not None
