@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 MAX_DECAY = 0.9
-LOG_M = (np.log(0.25), np.log(50.0))  # 50 x mean adstock: as good as linear
+LOG_M = (np.log(0.25), np.log(10.0))  # 10 x mean adstock: all but linear over the data
 
 
 def per_product(
@@ -162,8 +162,8 @@ def fit_category(
     problem: CategoryProblem, theta: np.ndarray, *, hac_lags: int, refine_decay: bool = False
 ) -> CategoryFit:
     """Refine the saturations (and the decays when ``refine_decay``) from ``theta``, then fit
-    and draw inference; the decays stay free in the Jacobian either way, so the interval
-    carries their uncertainty."""
+    and draw inference; every transform parameter is free in the Jacobian (the decays too,
+    and one on its bound), so the interval carries their uncertainty."""
     y, w, spend, live = problem.y, problem.w, problem.spend, problem.live
     y_res = problem.res(y)
     sse = problem.sse
@@ -207,17 +207,19 @@ def fit_category(
     # parameters, by central differences; a parameter on its bound is held fixed.
     free, j_cols, g_rows = [], [], []
     for i, (lo, hi) in enumerate(jac_bounds):
-        h = 1e-3 if i % 2 == 0 else 1e-2
-        if theta[i] - h < lo or theta[i] + h > hi:
-            continue
+        # A parameter on its bound keeps its uncertainty (one-sided difference): holding it
+        # fixed there would claim the data pinned it, when they only ran out of grid.
+        h = 1e-2 if i % 2 == 0 else 5e-2
         up, dn = theta.copy(), theta.copy()
-        up[i] += h
-        dn[i] -= h
+        up[i] = min(theta[i] + h, hi)
+        dn[i] = max(theta[i] - h, lo)
+        if up[i] - dn[i] <= 0:
+            continue
         f_up, q_up = quantity(up)
         f_dn, q_dn = quantity(dn)
         free.append(i)
-        j_cols.append((f_up - f_dn) / (2 * h))
-        g_rows.append((q_up - q_dn) / (2 * h))
+        j_cols.append((f_up - f_dn) / (up[i] - dn[i]))
+        g_rows.append((q_up - q_dn) / (up[i] - dn[i]))
     jac = np.column_stack([x_lin, *j_cols]) if j_cols else x_lin
     bread = np.linalg.pinv(jac.T @ jac)
     n, k = jac.shape

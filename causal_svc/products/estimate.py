@@ -56,6 +56,7 @@ from scipy import stats
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 from causal_svc.products.category import (
+    LOG_M,
     CategoryFit,
     CategoryProblem,
     fit_category,
@@ -119,10 +120,18 @@ class ProductEffects:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def cells_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([c.__dict__ if hasattr(c, "__dict__") else _row(c) for c in self.cells])
+        return pd.DataFrame([_row(c) for c in self.cells])
 
     def pairs_frame(self) -> pd.DataFrame:
         return pd.DataFrame([_row(p) for p in self.pairs])
+
+
+def _no_spend(channel: str, category: str) -> CellEffect:
+    """A channel that spent nothing in the category: nothing to estimate."""
+    zero = 0.0
+    return CellEffect(
+        channel, category, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, np.inf
+    )
 
 
 def _row(obj: object) -> dict[str, object]:
@@ -271,7 +280,7 @@ def estimate_products(
     else:
         starts = []
         for k in with_spend:
-            th = np.array([v for _ in actives[k] for v in (0.3, np.log(50.0))])
+            th = np.array([v for _ in actives[k] for v in (0.3, LOG_M[1])])
             for _ in range(2):
                 for c in range(len(actives[k])):
                     th = problems[k].grid(th, c, DECAYS)[1]
@@ -282,7 +291,7 @@ def estimate_products(
         y = problems[k].y
         if not active:
             for c in range(len(channels)):
-                cells.append(CellEffect(channels[c], category, 0.0, *([0.0] * 10), np.inf))
+                cells.append(_no_spend(channels[c], category))
             continue
         fit = fit_category(problems[k], start_of[k], hac_lags=hac_lags, refine_decay=not pool_decay)
         sold = float(y.sum())
@@ -290,7 +299,7 @@ def estimate_products(
         margin_rate = 1.0 - cost / sold if sold > 0 else 0.0
         for c in range(len(channels)):
             if c not in active:
-                cells.append(CellEffect(channels[c], category, 0.0, *([0.0] * 10), np.inf))
+                cells.append(_no_spend(channels[c], category))
                 continue
             i = active.index(c)
             inc, se = float(fit.incremental[i]), float(fit.stderr[i])

@@ -266,7 +266,9 @@ def simulate_products(
     dirt: bool,
 ) -> ProductWorld:
     """The product layer over the orgs of a world (``sims``: ``sim.orgsim.OrgSim`` per org)."""
-    orgs, stores, panels = [], [], []
+    orgs: list[OrgProducts] = []
+    stores: list[dict[str, Any]] = []
+    panels: list[pd.DataFrame] = []
     e_store: list[np.ndarray] = []
     e_order: list[np.ndarray] = []
     e_version: list[np.ndarray] = []
