@@ -2,9 +2,10 @@
 
 Every step is one RPC as an external client sends it: ``AnalyzeAttribution`` with its live
 progress, the attribution table set beside the simulator's truth, ``Explain`` streamed line by
-line, ``Recommend``, ``OptimizeBudget`` and ``DesignExperiment``, then the attribution report
-with those answers in it. A planning step that fails is reported and the demo goes on: the
-attribution is still worth showing without it.
+line, then the plan `liftos report` asks for (``Recommend``, ``OptimizeBudget``,
+``PredictPerformance``, ``DesignExperiment``: :func:`mesh.cli.report.plan`) and the report with
+all of it. A planning call that fails is said and the demo goes on: the attribution is still
+worth showing without it.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import llm_pb2 as llm_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
+from mesh.cli.report import Planning
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
 
@@ -34,11 +36,9 @@ class Plan:
     attribution: dc.AttributionResult | None = None
     truth_iroas: dict[str, float] = field(default_factory=dict)
     explanation: dc.ExplanationDone | None = None
-    recommendations: dc.RecommendResponse | None = None
-    budget: dc.OptimizeBudgetResponse | None = None
-    design: dc.DesignExperimentResponse | None = None
+    planning: Planning | None = None  # SurfacingService's answers, as `liftos report` asks
     report: Path | None = None
-    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what could not be given, and why
 
 
 def true_iroas(world: Path, org_id: str) -> dict[str, float]:
@@ -48,7 +48,7 @@ def true_iroas(world: Path, org_id: str) -> dict[str, float]:
     return {c: w[0]["iroas"] for c, w in channels.items() if w[0].get("iroas") is not None}
 
 
-def _iv(i: dc.Interval | None, fmt: str = "{:.2f}") -> str:
+def _iv(i: dc.Interval | common_pb.Interval | None, fmt: str = "{:.2f}") -> str:
     if i is None:
         return "—"
     return f"{fmt.format(i.estimate)} [{fmt.format(i.lower)}, {fmt.format(i.upper)}]"
@@ -122,10 +122,8 @@ def explanation(client: LiftOS, analysis_id: str, out: Out, plan: Plan) -> None:
         out(f"  ({len(plan.explanation.citations)} citations back every figure above)")
 
 
-def recommendations(client: LiftOS, analysis_id: str, out: Out, plan: Plan) -> None:
+def recommendations(r: surfacing_pb.RecommendResponse, out: Out) -> None:
     out("== recommendations (SurfacingService.Recommend)")
-    r = client.recommend([analysis_id], max_results=5)
-    plan.recommendations = r
     if not r.recommendations:
         out("  none")
     for rec in r.recommendations:
@@ -135,49 +133,32 @@ def recommendations(client: LiftOS, analysis_id: str, out: Out, plan: Plan) -> N
             f"confidence {rec.confidence:.0%}: {rec.rationale}")  # fmt: skip
 
 
-def budget(client: LiftOS, analysis_id: str, out: Out, plan: Plan) -> None:
+def budget(r: surfacing_pb.OptimizeBudgetResponse, out: Out) -> None:
     out("== budget: the same total, spent where it earns most (SurfacingService.OptimizeBudget)")
-    assert plan.attribution is not None
-    current = sum(c.spend.amount for c in plan.attribution.channels if c.spend)
-    r = client.optimize_budget(analysis_id, budget=current)
-    plan.budget = r
-    total = r.total_budget.amount if r.total_budget else 0.0
-    out(f"  budget {total:,.0f} over {r.horizon_days} days; each channel within ±30% of its "
-        "current spend unless bounded")  # fmt: skip
+    out(f"  budget {r.total_budget.amount:,.0f} over {r.horizon_days} days; a channel without "
+        "a bound stays within ±30% of its current spend")  # fmt: skip
     out(f"  {'channel':<18}{'current':>12}{'proposed':>12}{'change':>8}{'mROAS now':>11}"
         f"{'after':>7}")  # fmt: skip
     for a in r.allocations:
         change = a.optimal_spend / a.current_spend - 1 if a.current_spend else math.nan
-        now = a.marginal_roas_current.estimate if a.marginal_roas_current else math.nan
         out(f"  {a.channel:<18}{a.current_spend:>12,.0f}{a.optimal_spend:>12,.0f}{change:>+8.0%}"
-            f"{now:>11.2f}{a.marginal_roas:>7.2f}")  # fmt: skip
+            f"{a.marginal_roas_current.estimate:>11.2f}{a.marginal_roas:>7.2f}")  # fmt: skip
     out(f"  expected uplift {_iv(r.uplift, '{:+,.0f}')}; better in {r.probability_better:.0%} "
         "of the model's draws")  # fmt: skip
     for w in r.warnings:
         out(f"  warning: {w}")
 
 
-def _channel_to_test(plan: Plan) -> str:
-    """The channel the recommendations say to test, else the one whose iROAS interval is
-    widest relative to its estimate (where an experiment would teach the most)."""
-    if plan.recommendations:
-        for rec in plan.recommendations.recommendations:
-            if int(rec.kind) == 4 and rec.channel:
-                return rec.channel
-    assert plan.attribution is not None
-    paid = [c for c in plan.attribution.channels
-            if c.incremental_roas and c.spend and c.spend.amount > 0]  # fmt: skip
-    width = {c.channel: c.incremental_roas.upper - c.incremental_roas.lower for c in paid}  # type: ignore[union-attr]
-    return max(width, key=lambda k: width[k]) if width else ""
+def forecast(r: surfacing_pb.PredictPerformanceResponse, out: Out) -> None:
+    out(f"== forecast: the next {len(r.points)} days at today's spend "
+        "(SurfacingService.PredictPerformance)")  # fmt: skip
+    out(f"  total {_iv(r.total, '{:,.0f}')}, of which media {_iv(r.media_total, '{:,.0f}')}")
+    for band in r.total_fan:
+        out(f"    {band.level:.0%} band {band.lower:,.0f} to {band.upper:,.0f}")
 
 
-def design(client: LiftOS, analysis_id: str, out: Out, plan: Plan) -> None:
-    channel = _channel_to_test(plan)
-    if not channel:
-        return
+def design(r: surfacing_pb.DesignExperimentResponse, channel: str, out: Out) -> None:
     out(f"== next experiment: a geo holdout for {channel} (SurfacingService.DesignExperiment)")
-    r = client.design_experiment(channel, duration_days=[14, 28, 42], analysis_id=analysis_id)
-    plan.design = r
     for c in r.cells:
         out(f"  {len(c.treatment_units)} treatment geos ({c.outcome_share:.0%} of the outcome), "
             f"{len(r.control_units)} control; pre-period correlation "
@@ -190,48 +171,47 @@ def design(client: LiftOS, analysis_id: str, out: Out, plan: Plan) -> None:
             + ("" if c.feasible else f" (not reachable: {c.reason})"))  # fmt: skip
 
 
-def write_attribution_report(
-    client: LiftOS, analysis_id: str, data_dir: Path, out: Out, plan: Plan
-) -> None:
-    from mesh.cli.report import fetch
+def run_plan(client: LiftOS, world: Path, org_id: str, data_dir: Path, out: Out) -> Plan:
+    """Attribution and its explanation, then the plan `liftos report` asks SurfacingService
+    for (a call that fails is said and left out), then the report with all of it."""
+    from mesh.cli.report import channel_to_test, fetch
+    from mesh.cli.report import plan as surfacing_plan
     from mesh.report import render_report
 
-    def wire(message: Any, kind: Any) -> Any:
-        return None if message is None else kind.FromString(bytes(message))
-
-    analysis = fetch(client, analysis_id, latest=False)
+    result = Plan()
+    attribution(client, world, org_id, out, result)
+    r = result.attribution
+    if r is None or not r.channels:
+        return result
+    try:
+        explanation(client, r.analysis_id, out, result)
+    except RpcFailure as exc:
+        result.notes.append(f"Explain: {exc}")
+        out(f"  no explanation ({exc}); the demo goes on without it")
+    analysis = fetch(client, r.analysis_id, latest=False)
+    planning = surfacing_plan(client, analysis)
+    result.planning = planning
+    for note in planning.notes:
+        out(f"  {note}")
+    result.notes += planning.notes
+    if planning.recommendations is not None:
+        recommendations(planning.recommendations, out)
+    if planning.budget is not None:
+        budget(planning.budget, out)
+    if planning.forecast is not None:
+        forecast(planning.forecast, out)
+    if planning.design is not None:
+        design(
+            planning.design, channel_to_test(analysis.attribution, planning.recommendations), out
+        )
+    wire = None if result.explanation is None else bytes(result.explanation)
     html = render_report(
         analysis,
-        explanation=wire(plan.explanation, llm_pb.ExplanationDone),
-        budget=wire(plan.budget, surfacing_pb.OptimizeBudgetResponse),
-        design=wire(plan.design, surfacing_pb.DesignExperimentResponse),
-        recommendations=wire(plan.recommendations, surfacing_pb.RecommendResponse),
-    )
-    path = data_dir / f"report-{analysis_id}.html"
-    path.write_text(html, encoding="utf-8")
-    plan.report = path
-    out(f"== attribution report: {path}")
-
-
-def run_plan(client: LiftOS, world: Path, org_id: str, data_dir: Path, out: Out) -> Plan:
-    """Attribution, then each planning step; a failed planning step is said and skipped."""
-    plan = Plan()
-    attribution(client, world, org_id, out, plan)
-    r = plan.attribution
-    if r is None or not r.channels:
-        return plan
-    aid = r.analysis_id
-    steps: list[tuple[str, Callable[[], None]]] = [
-        ("Explain", lambda: explanation(client, aid, out, plan)),
-        ("Recommend", lambda: recommendations(client, aid, out, plan)),
-        ("OptimizeBudget", lambda: budget(client, aid, out, plan)),
-        ("DesignExperiment", lambda: design(client, aid, out, plan)),
-        ("report", lambda: write_attribution_report(client, aid, data_dir, out, plan)),
-    ]
-    for name, step in steps:
-        try:
-            step()
-        except RpcFailure as exc:
-            plan.failures.append(f"{name}: {exc}")
-            out(f"  {name} failed ({exc}); the demo goes on without it")
-    return plan
+        explanation=None if wire is None else llm_pb.ExplanationDone.FromString(wire),
+        budget=planning.budget, forecast=planning.forecast, design=planning.design,
+        recommendations=planning.recommendations, notes=planning.notes,
+    )  # fmt: skip
+    result.report = data_dir / f"report-{r.analysis_id}.html"
+    result.report.write_text(html, encoding="utf-8")
+    out(f"== attribution report: {result.report}")
+    return result

@@ -93,7 +93,7 @@ class Planning:
     notes: list[str] = field(default_factory=list)
 
 
-def _test_channel(
+def channel_to_test(
     result: causal_pb.AttributionResult, recommendations: surfacing_pb.RecommendResponse | None
 ) -> str:
     """The channel Recommend says to test, else the paid channel whose iROAS interval is widest
@@ -150,7 +150,7 @@ def plan(client: LiftOS, analysis: causal_pb.Analysis) -> Planning:
         lambda: client.predict(analysis_id, days=FORECAST_DAYS, fan_levels=FAN_LEVELS),
         surfacing_pb.PredictPerformanceResponse.FromString,
     )  # fmt: skip
-    channel = _test_channel(result, out.recommendations)
+    channel = channel_to_test(result, out.recommendations)
     if channel:
         out.design = ask(
             f"experiment design for {channel}",

@@ -248,7 +248,7 @@ def test_demo_attributes_explains_and_plans_over_the_mesh(landed) -> None:  # ty
     result, printed, _ = landed
     text = "\n".join(printed)
     plan = result.plan
-    assert plan is not None and not plan.failures, plan.failures if plan else None
+    assert plan is not None and not plan.notes, plan.notes if plan else None
     r = plan.attribution
     assert r is not None and r.channels and r.analysis_id in text
     # Live progress: every step of the pipeline, in order, ending at 100%.
@@ -270,12 +270,16 @@ def test_demo_attributes_explains_and_plans_over_the_mesh(landed) -> None:  # ty
     # The explanation streamed, every figure cited; then the plan's three answers.
     assert plan.explanation is not None and plan.explanation.citations
     assert plan.explanation.text.split(".")[0] in text
-    assert plan.recommendations is not None and plan.recommendations.recommendations
-    b = plan.budget
+    p = plan.planning
+    assert p is not None and p.recommendations is not None and p.recommendations.recommendations
+    b = p.budget
     assert b is not None and b.allocations
     total = sum(c.spend.amount for c in r.channels if c.spend)
     assert sum(a.optimal_spend for a in b.allocations) == pytest.approx(total, rel=1e-6)
-    assert plan.design is not None and plan.design.cells and plan.design.cells[0].power_curve
+    assert p.forecast is not None and len(p.forecast.points) == 56 and p.forecast.total_fan
+    assert p.design is not None and p.design.cells and p.design.cells[0].power_curve
+    for heading in ("== recommendations", "== budget", "== forecast", "== next experiment"):
+        assert heading in text
     # The attribution report holds the analysis and the planning answers.
     assert plan.report is not None
     html = plan.report.read_text()
