@@ -38,6 +38,7 @@ from tests.causal.attribution.world import world
 HORIZON = 56
 LEVEL = 0.9
 CHECKS = (7, 28, 56)
+FAN = (0.5, 0.8, 0.95)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Run:
     inside: np.ndarray  # (56,) bool
     naive_inside: np.ndarray
     total_inside: bool
+    total_fan_inside: tuple[bool, ...]  # at FAN
     width: np.ndarray  # relative width at days 7, 28, 56
     seconds: float
     verdict: str
@@ -92,7 +94,7 @@ def one(args: tuple[int, int, bool]) -> Run:
     f = predict_performance(
         panel.dates[:history], y[:history], {c: s[:history] for c, s in spend.items()}, curves,
         {c: s[history:] for c, s in spend.items()}, horizon=HORIZON, baseline_total=baseline,
-        level=LEVEL, seed=seed,
+        level=LEVEL, fan_levels=FAN, seed=seed,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     real = y[history:]
@@ -104,6 +106,7 @@ def one(args: tuple[int, int, bool]) -> Run:
         inside=(real >= lo) & (real <= hi),
         naive_inside=(real >= nlo) & (real <= nhi),
         total_inside=bool(f.total.lower <= real.sum() <= f.total.upper),
+        total_fan_inside=tuple(bool(b.lower <= real.sum() <= b.upper) for b in f.total_fan),
         width=((hi - lo) / est)[[c - 1 for c in CHECKS]],
         seconds=seconds,
         verdict=rep.verdict.value,
@@ -130,7 +133,10 @@ def main() -> None:
     for k, h in enumerate(CHECKS):
         width = np.mean([r.width[k] for r in runs])
         print(f"{h:>8}{inside[:, :h].mean():>10.3f}{naive[:, :h].mean():>14.3f}{width:>21.3f}")
-    print(f"56-day total covered in {np.mean([r.total_inside for r in runs]):.0%} of worlds")
+    print(f"56-day total covered in {np.mean([r.total_inside for r in runs]):.0%} of worlds "
+          f"by its {LEVEL:.0%} interval; fan: "
+          + ", ".join(f"{q:.0%} interval {np.mean([r.total_fan_inside[k] for r in runs]):.0%}"
+                      for k, q in enumerate(FAN)))  # fmt: skip
     verdicts = {v: sum(r.verdict == v for r in runs) for v in ("pass", "review", "fail")}
     print(
         f"attribution verdicts: {verdicts}; seconds per world (fit + forecast): "
