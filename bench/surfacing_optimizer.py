@@ -41,6 +41,7 @@ from scipy.optimize import LinearConstraint, minimize
 from scipy.stats import spearmanr
 
 import sim
+from bench._figures import figure
 from bench.surfacing_worlds import planning_model, true_curves
 from causal_svc.attribution import ModelSpec, analyze
 from sim.scenarios import Scenario
@@ -186,6 +187,14 @@ def report(rows: list[Row]) -> None:
             f"  seconds: attribution fit {np.mean([r.seconds_fit for r in sel]):.1f}, "
             f"optimiser {np.mean([r.seconds_opt for r in sel]):.3f}"
         )
+        ours = np.array([r.ours for r in sel])
+        figure(f"OptimizeBudget plan time ({scenario})", np.mean([r.seconds_opt for r in sel]),
+               "s", reference="the attribution fit it plans on",
+               reference_value=np.mean([r.seconds_fit for r in sel]))  # fmt: skip
+        figure(f"plans within 5% of the true optimum ({scenario}, end to end)",
+               np.mean(ours / optimum >= 0.95), "share of seeds",
+               reference="the optimiser on the true curves vs a 16-start trust-constr",
+               reference_value=opt_ref.mean(), target="≥ 0.95 of the optimum")  # fmt: skip
 
 
 def main() -> None:
