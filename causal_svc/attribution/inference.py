@@ -7,6 +7,11 @@ of a function of θ whose gradient the fit already computes (the Jacobian's colu
 interval costs one gradient; draws would re-run the adstock and Hill transforms of the whole
 panel per draw. Effects are non-negative, so intervals are clipped at zero — the model cannot
 say a channel's effect is negative, and a null channel's interval then starts at zero.
+
+Each interval is Student-t with the degrees of freedom of its own variance estimate
+(:meth:`.fit.SmallSample.df`, Satterthwaite on the CR2 meat): an effect measured by a few
+weeks of spend movement gets a wider multiplier than one the whole panel or a lift test pins
+down.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 from scipy.stats import t as student_t
 
 from .features import adstock_params
-from .fit import MMMFit
+from .fit import MMMFit, SmallSample
 from .objective import LiftData
 from .transforms import adstock_weights, apply_lags, hill_derivatives, lag_stack
 
@@ -50,7 +55,7 @@ def delta_interval(
     cov: np.ndarray,
     level: float,
     *,
-    df: int,
+    df: float,
     floor: float | None = 0.0,
 ) -> Interval:
     """Student-t interval of ``value`` with stderr ``sqrt(gᵀ Σ g)``, clipped at ``floor``."""
@@ -71,11 +76,22 @@ class Evaluator:
         self.state = self.obj.media(fit.theta, jacobian=True)
         self.m = self.state.m
         self.size = fit.layout.size
-        self.df = fit.df
+        self._small: SmallSample | None = None
 
-    def interval(self, value: float, grad: np.ndarray, *, floor: float | None = 0.0) -> Interval:
+    def df(self, grad: np.ndarray) -> float:
+        """Degrees of freedom of the interval of the quantity with gradient ``grad``."""
+        if self._small is None:
+            self._small = self.fit.small_sample()
+        return self._small.df(grad)
+
+    def interval(
+        self, value: float, grad: np.ndarray, *, floor: float | None = 0.0,
+        df: float | None = None,
+    ) -> Interval:  # fmt: skip
+        """``df``: the degrees of freedom when the caller has them (a curve's points share
+        their channel's); default those of ``grad``'s own variance."""
         return delta_interval(value, grad, self.fit.cov, self.fit.spec.interval_level,
-                              df=self.df, floor=floor)  # fmt: skip
+                              df=self.df(grad) if df is None else df, floor=floor)  # fmt: skip
 
     def effect(
         self,

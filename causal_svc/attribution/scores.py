@@ -128,7 +128,10 @@ def response_curves(ev: Evaluator, scales: np.ndarray = CURVE_SCALES) -> list[Re
     out = []
     for c in range(panel.n_channels):
         values, grads = ev.curve(c, scales)
-        bands = [ev.interval(v, g) for v, g in zip(values, grads, strict=True)]
+        # One df per curve (its points' variances come from the same weeks of spend): the
+        # channel's own effect's.
+        df = ev.df(ev.effect(c)[1])
+        bands = [ev.interval(v, g, df=df) for v, g in zip(values, grads, strict=True)]
         spend = float(panel.spend[c].sum()) or float(panel.media[c].sum())
         out.append(
             ResponseCurve(

@@ -27,6 +27,18 @@ class Identification(enum.StrEnum):
     external factors do not explain; local demand shocks that budgets chase average out.
     ``GEO``: cross-geo differences within each day, with free day effects (Meridian's geo
     model); unbiased only if budgets do not chase local demand the analyst cannot see.
+
+    What ``NATIONAL`` leaves: local shocks average out only in proportion to the number of
+    geos. Their geo-weighted mean is a day-level demand movement that budgets chasing each
+    geo's demand follow too, and at the national level it cannot be told from a budget's own
+    pacing. That residual confounding, not the interval arithmetic, is what makes a channel
+    with no effect look significant in a few percent more runs than the nominal 5% on the
+    simulator's ``null`` world (measured: controlling for the true shock removes 5 of the 6
+    false positives) and what the effect prior's pull towards zero partly offsets elsewhere.
+    The remedy is variation the shock cannot reach — an experiment (lift tests) — not a wider
+    interval. (Geo rows whose spend is instrumented by the other geos' spend, i.e. by the
+    common pacing, are the natural candidate; a first control-function version was still
+    biased upward on the simulator, so it is not offered.)
     """
 
     NATIONAL = "national"

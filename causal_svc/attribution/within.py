@@ -137,6 +137,11 @@ class Projection:
         m = self.day_mean(np.asarray(x, dtype=np.float64))
         return m - (m @ self._qn) @ self._qn.T
 
+    @property
+    def national_basis(self) -> np.ndarray:
+        """Orthonormal basis (T, K) of the national nuisance space."""
+        return self._qn
+
     def national_fitted(self, series: np.ndarray) -> np.ndarray:
         """The national design's fit of a (T,) series (what the nuisance explains)."""
         return (series @ self._qn) @ self._qn.T
