@@ -161,3 +161,18 @@ def test_write_adds_product_files_only_when_enabled(world: sim.SimResult, tmp_pa
     base = sim.write(_small(products=0), tmp_path / "b")
     assert "shopify_orders.ndjson" not in base
     assert np.isfinite(world.products.panel["revenue"]).all()  # type: ignore[union-attr]
+
+
+def test_cli_products_flag_writes_the_product_files(tmp_path: Path) -> None:
+    from sim.cli import main
+
+    out = tmp_path / "cli"
+    code = main(
+        ["simulate", "--scenario", "demo", "--days", "30", "--geos", "3", "--products", "2",
+         "--no-dirt", "--quiet", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    truth = json.loads((out / "truth.json").read_text())
+    assert len({p["category"] for p in truth["products"]["orgs"]["org_001"]["catalogue"]}) == 2
+    assert (out / "google_ads_shopping.ndjson").stat().st_size > 0
+    assert main(["simulate", "--scenario", "demo", "--products", "9", "--out", str(out)]) == 2
