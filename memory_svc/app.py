@@ -10,7 +10,9 @@ still run on the event loop; 0 sends every search to a worker thread),
 ``LIFTOS_MEMORY_FAISS_THREADS`` (OpenMP threads FAISS may use; default 1),
 ``LIFTOS_MEMORY_BUDGET`` (also ``--memory-budget``: bytes of indexes and id maps kept
 loaded, e.g. ``4GiB``; past it the least recently used org's is dropped and loaded again on
-use), ``LIFTOS_MEMORY_STORE`` (the record store, also ``--store``: empty for the embedded SQLite
+use), ``LIFTOS_MEMORY_FOLLOW_S`` (several memory processes on one PostgreSQL database: every
+so many seconds each org's index follows the others' commits; 0, the default, for one
+process), ``LIFTOS_MEMORY_STORE`` (the record store, also ``--store``: empty for the embedded SQLite
 file under the data dir, ``sqlite:///path/to/file`` for another file, or a libpq URL
 ``postgresql://user@host:port/db`` for PostgreSQL; see ``memory_svc.postgres``).
 """
@@ -23,6 +25,7 @@ import functools
 import logging
 import os
 import re
+import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -69,6 +72,7 @@ def settings_from_env() -> MemorySettings:
                 env("LIFTOS_MEMORY_COMPRESS_THRESHOLD", index.compress_threshold)
             ),
             memory_budget=parse_bytes(env("LIFTOS_MEMORY_BUDGET", "0"), "LIFTOS_MEMORY_BUDGET"),
+            follow_s=float(env("LIFTOS_MEMORY_FOLLOW_S", index.follow_s)),
         ),
         exact_candidates=int(env("LIFTOS_MEMORY_EXACT_CANDIDATES", engine.exact_candidates)),
         inline_search_cost=int(env("LIFTOS_MEMORY_INLINE_SEARCH_COST", engine.inline_search_cost)),
@@ -124,12 +128,40 @@ def org_sizes(engine: MemoryEngine) -> Iterator[OrgSize]:
         yield OrgSize(org_id, engine.record_count(org_id), engine.indexes.bytes_held(org_id))
 
 
+class Follower:
+    """Every ``interval`` seconds, each org's index follows the store's commits by other
+    memory processes (``IndexManager.follow``), on a thread of its own."""
+
+    def __init__(self, engine: MemoryEngine, interval: float) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memory-follow", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                for org_id in self._engine.store.orgs():
+                    self._engine.indexes.follow(org_id)
+            except Exception:  # the store unreachable for a while: the next round retries
+                _LOGGER.warning("following the store failed; retrying", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def build(
     config: ServerConfig, settings: MemorySettings | None = None, *, store: str | None = None
 ) -> tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]:
     engine = open_engine(config, settings, store=store)
+    follow_s = engine.settings.index.follow_s
+    follower = Follower(engine, follow_s) if follow_s > 0 else None
 
     async def on_stop() -> None:
+        if follower is not None:
+            await asyncio.to_thread(follower.stop)
         await asyncio.to_thread(engine.close)
 
     binding = ServiceBinding(

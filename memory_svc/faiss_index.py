@@ -25,6 +25,14 @@
   never on an event loop thread, where :meth:`IndexManager.get` answers None instead so
   the caller moves the search to a worker thread. Start loads every org once to verify it,
   keeping the most recent that fit.
+* Following the store (``follow_s`` > 0: several memory processes on one PostgreSQL
+  database): :meth:`IndexManager.follow` brings an org's index and id map up to the store —
+  versions replaced and records written by other processes since the index's last seq, read
+  as recovery's catch-up reads them — and a local write first catches up what other
+  processes committed before it (seqs follow commit order across processes, so "after the
+  index's last seq" misses nothing). ``memory_svc.app`` runs it every ``follow_s`` seconds
+  for every org, so a write through one process is searchable through the others within
+  about that interval.
 * Persistence: ``<org>-<hash>.faiss`` plus a JSON sidecar (kind, dim, count, checksum of
   seqs, last seq applied). On start an index is loaded, caught up from the store (records
   written and versions replaced after its last seq) and verified against the store's
@@ -81,6 +89,7 @@ class IndexSettings:
     rerank: int = 4
     rerank_min: int = 40
     memory_budget: int = 0  # bytes of indexes and id maps kept loaded; 0 = unbounded
+    follow_s: float = 0.0  # follow the store's commits by other processes every so often
 
 
 class VectorSource(Protocol):
@@ -97,6 +106,7 @@ class StoredVectors(VectorSource, Protocol):
 
     def vectors(self, seqs: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]: ...
     def org_state(self, org_id: str) -> OrgState | None: ...
+    def hits(self, org_id: str, seqs: Sequence[int], with_payload: bool) -> dict[int, Any]: ...
     def iter_record_ids(self, org_id: str, page: int) -> Iterator[tuple[np.ndarray, list[str]]]: ...
 
 
@@ -518,6 +528,54 @@ class IndexManager:
         self._enforce_budget(keep=state.org_id)
         return Recovery(state.org_id, how, idx.size, time.perf_counter() - start)
 
+    def follow(self, org_id: str) -> int:
+        """Bring the org's index and id map up to the store (commits of other processes);
+        an org new to this process is recovered from the store, one the budget dropped is
+        left to its next use. Returns the vectors added or withdrawn."""
+        if self.stored is None:
+            return 0
+        state = self.stored.org_state(org_id)
+        if state is None or not state.record_count or org_id in self._evicted:
+            return 0
+        if self._orgs.get(org_id) is None:
+            self.recover(state, self.stored)
+            self.set_record_ids(
+                org_id, RecordIds.from_pages(self.stored.iter_record_ids(org_id, 100_000))
+            )
+            return state.record_count
+        with self.lock(org_id):
+            idx = self._orgs.get(org_id)
+            if idx is None or idx.max_seq >= state.max_seq:
+                return 0
+            changed = self._catch_up_live(org_id, idx, None)
+            idx.max_seq = max(idx.max_seq, state.max_seq)
+            self._unsaved[org_id] = self._unsaved.get(org_id, 0) + changed
+        return changed
+
+    def _catch_up_live(self, org_id: str, idx: OrgIndex, before: int | None) -> int:
+        """Apply what the store holds after ``idx.max_seq`` (and before ``before``) to the
+        index and the id map, under the org's lock; idempotent like recovery's catch-up."""
+        assert self.stored is not None
+        record_ids = self._ids.setdefault(org_id, RecordIds())
+        removed = self.stored.removed_since(org_id, idx.max_seq)
+        idx.remove(removed)
+        record_ids.remove(removed.tolist())
+        changed = len(removed)
+        for seqs, vectors in self.stored.iter_vectors(org_id, idx.dim, idx.max_seq, 50_000):
+            if before is not None:
+                keep = seqs < before
+                seqs, vectors = seqs[keep], vectors[keep]
+            if not len(seqs):
+                continue
+            rows = self.stored.hits(org_id, seqs.tolist(), False)
+            found = [s for s in seqs.tolist() if s in rows]
+            idx.remove(seqs)
+            idx.add(seqs, vectors)
+            record_ids.remove(found)
+            record_ids.add(found, [rows[s].id for s in found])
+            changed += len(seqs)
+        return changed
+
     def _catch_up(self, idx: OrgIndex, state: OrgState, source: VectorSource) -> None:
         # Idempotent: everything after the saved seq is removed before it is re-added.
         idx.remove(source.removed_since(state.org_id, idx.max_seq))
@@ -586,6 +644,10 @@ class IndexManager:
             idx = self._orgs.get(org_id)
             if idx is None:
                 idx = self._orgs[org_id] = OrgIndex.exact(dim)
+            if self.settings.follow_s > 0 and self.stored is not None and len(add_seqs):
+                # other processes' commits before this one, which the index has not seen
+                # yet: applied first, so this commit's max_seq does not skip them
+                self._catch_up_live(org_id, idx, before=int(add_seqs.min()))
             idx.remove(remove_seqs)
             idx.add(add_seqs, add_vectors)
             record_ids = self._ids.setdefault(org_id, RecordIds())

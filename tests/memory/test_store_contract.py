@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -396,3 +397,86 @@ def test_kill_during_write_on_postgresql_loses_no_acked_row(
     with psycopg.connect(postgres_url) as conn:  # the records are there, not in a SQLite file
         assert conn.execute("SELECT record_count FROM orgs").fetchone()[0] >= 1500  # type: ignore[index]
     assert not (tmp_path / "memory" / "memory.sqlite").exists()
+
+
+# ------------------------------------------- several memory processes on one database
+
+
+def _following(url: str, path: Path) -> MemoryEngine:
+    index = IndexSettings(ivf_threshold=10**6, save_min_changes=10**9, follow_s=1.0)
+    store = PostgresRecordStore(url)
+    return MemoryEngine(store, IndexManager(path, index, store), MemorySettings(index=index))
+
+
+def _in_step(engine: MemoryEngine, org: str) -> None:
+    idx = engine.indexes.get(org)
+    state = engine.store.org_state(org)
+    assert idx is not None and state is not None
+    assert (idx.size, idx.checksum(), idx.max_seq) == (
+        state.record_count, state.checksum, state.max_seq
+    )  # fmt: skip
+    ids = engine.indexes.record_ids(org)
+    assert ids is not None and len(ids) == state.record_count
+
+
+def test_indexes_follow_the_commits_of_another_process(postgres_url: str, tmp_path: Path) -> None:
+    a = _following(postgres_url, tmp_path / "a")
+    b = _following(postgres_url, tmp_path / "b")
+    try:
+        records = synthetic_records(ORG, 400, seed=13)
+        _write(a, records[:200])
+        assert b.indexes.follow(ORG) == 200  # an org new to b: recovered from the store
+        _in_step(b, ORG)
+        _write(a, records[200:300])
+        # b writes before it has followed a's last commit: that commit is applied first
+        _write(b, records[300:])
+        _in_step(b, ORG)
+        restated = _restated(records[:300], every=10)  # written by a, replaced through b
+        assert _write(b, restated).replaced == 30
+        assert a.indexes.follow(ORG) > 0
+        _in_step(a, ORG)
+        _in_step(b, ORG)
+        q = a.query_vector(ORG, "google search", None)
+        got_a = [h.record_id for h in a.search(ORG, q, RecordFilter(), 10).hits]
+        assert got_a == [h.record_id for h in b.search(ORG, q, RecordFilter(), 10).hits]
+        moved = {r.id for r in restated}
+        assert not {r.id.removesuffix("-moved") for r in restated if r.id.endswith("-moved")} & {
+            h.record_id for h in a.search(ORG, q, RecordFilter(), 400).hits
+        }
+        assert moved <= {h.record_id for h in a.search(ORG, q, RecordFilter(), 400).hits}
+    finally:
+        b.close()
+        a.close()
+
+
+def test_two_memory_servers_on_one_database_see_each_others_writes(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two memory processes (their own data dirs, one PostgreSQL), following every 0.2 s:
+    a write through either is searchable through the other within the follow interval plus
+    a catch-up (asserted with room for a loaded machine: 5 s, 25 intervals)."""
+    monkeypatch.setenv("LIFTOS_MEMORY_FOLLOW_S", "0.2")
+    memory = functools.partial(build, store=postgres_url)
+    records = synthetic_records("both", 200, seed=14)
+    with (
+        running_services({"memory": memory}, tmp_path / "a") as one,
+        running_services({"memory": memory}, tmp_path / "b") as two,
+        grpc.insecure_channel(one["memory"].address) as ca,
+        grpc.insecure_channel(two["memory"].address) as cb,
+    ):
+        first, second = memory_grpc.MemoryServiceStub(ca), memory_grpc.MemoryServiceStub(cb)
+        for writer, reader, part, total in ((first, second, records[:120], 120),
+                                            (second, first, records[120:], 200)):  # fmt: skip
+            write(writer, "both", part)
+            start = time.monotonic()
+            while True:
+                try:
+                    found = reader.Search(
+                        memory_pb.SearchRequest(org_id="both", text="campaign", k=3), timeout=10
+                    )
+                    if found.index_size == total:
+                        break
+                except grpc.RpcError as err:
+                    assert err.code() == grpc.StatusCode.NOT_FOUND  # the org not followed yet
+                assert time.monotonic() - start < 5.0, "not visible through the other within 5 s"
+                time.sleep(0.02)
