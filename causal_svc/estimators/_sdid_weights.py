@@ -77,31 +77,50 @@ def _frank_wolfe(
     """Minimise ``zeta² |x|² + |A x − b|² / n`` over the simplex (n = rows of A).
 
     ``eta = n · zeta²``. Stops after ``max_iter`` steps or when a step lowers the objective by
-    no more than ``min_decrease²`` (R ``sc.weight.fw``). Compiled: the lightly regularised time
-    weights take the full 10,000 iterations, ~30 µs each as interpreted numpy.
+    no more than ``min_decrease²`` (R ``sc.weight.fw``). The iterates are the reference's;
+    the bookkeeping is in the Gram matrix ``G = A'A`` (k × k, formed once): a step to vertex
+    ``e_i`` moves ``G x`` to ``(1 − s) G x + s G[:, i]``, so an iteration costs O(k) with no
+    allocation instead of two n × k products — the lightly regularised time weights take the
+    full 10,000 iterations, every bootstrap and placebo refit. The objective's fall along the
+    step is its exact quadratic ``−(2 s g·d + s² (|A d|² + eta |d|²)) / n``, not the
+    difference of two evaluated objectives.
     """
-    n = A.shape[0]
+    n, k = A.shape
     x = x.copy()
-    ax = A @ x
-    previous = np.inf
+    G = A.T @ A
+    ab = A.T @ b
+    gx = G @ x
     threshold = min_decrease**2
     for t in range(max_iter):
-        half_grad = (ax - b) @ A + eta * x
-        i = int(np.argmin(half_grad))
+        if t % 1024 == 1023:
+            gx = G @ x  # the O(k) updates' rounding, reset
+        i = 0
+        lowest = np.inf
+        hgx = 0.0  # half-gradient · x
+        xgx = 0.0  # x'Gx = |A x|²
+        xx = 0.0
+        for j in range(k):
+            g = gx[j] - ab[j] + eta * x[j]
+            if g < lowest:
+                lowest = g
+                i = j
+            hgx += g * x[j]
+            xgx += x[j] * gx[j]
+            xx += x[j] * x[j]
+        fall = 0.0
         if x[i] < 1.0:  # else x is the vertex e_i already: no direction to move in
-            d_x = -x
-            d_x[i] += 1.0
-            d_err = A[:, i] - ax
-            denominator = d_err @ d_err + eta * (d_x @ d_x)
+            hg_d = lowest - hgx  # half-gradient · (e_i − x)
+            denominator = (G[i, i] - 2.0 * gx[i] + xgx) + eta * (1.0 - 2.0 * x[i] + xx)
             if denominator > 0:
-                step = min(1.0, max(0.0, -(half_grad @ d_x) / denominator))
-                x = x + step * d_x
-                ax = ax + step * d_err
-        err = ax - b
-        value = zeta2 * (x @ x) + (err @ err) / n
-        if t >= 1 and previous - value <= threshold:
+                step = min(1.0, max(0.0, -hg_d / denominator))
+                keep = 1.0 - step
+                for j in range(k):
+                    x[j] *= keep
+                    gx[j] = keep * gx[j] + step * G[j, i]
+                x[i] += step
+                fall = -(2.0 * step * hg_d + step * step * denominator) / n
+        if t >= 1 and fall <= threshold:
             break
-        previous = value
     return x
 
 

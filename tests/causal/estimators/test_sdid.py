@@ -151,3 +151,49 @@ def test_refusals_name_the_field() -> None:
         estimate_sdid(frame, SIM, variance="sandwich")  # type: ignore[arg-type]
     with pytest.raises(InsufficientData):
         estimate_sdid(frame.assign(d=((frame["unit"] < 6) & (frame["t"] >= 1)).astype(int)), SIM)
+
+
+def _reference_frank_wolfe(
+    A: np.ndarray, b: np.ndarray, x: np.ndarray, eta: float, zeta2: float, min_decrease: float,
+    max_iter: int,
+) -> tuple[np.ndarray, int]:  # fmt: skip
+    """R synthdid's ``sc.weight.fw`` loop as written there: both products every iteration,
+    the objective evaluated and differenced."""
+    n = A.shape[0]
+    x = x.copy()
+    values = [np.inf]
+    for t in range(max_iter):
+        ax = A @ x
+        half_grad = (ax - b) @ A + eta * x
+        i = int(np.argmin(half_grad))
+        d_x = -x.copy()
+        d_x[i] += 1.0
+        if np.any(d_x != 0):
+            d_err = A[:, i] - ax
+            step = -(half_grad @ d_x) / (d_err @ d_err + eta * (d_x @ d_x))
+            x = x + min(1.0, max(0.0, step)) * d_x
+        err = A @ x - b
+        values.append(zeta2 * (x @ x) + (err @ err) / n)
+        if t >= 1 and values[-2] - values[-1] <= min_decrease**2:
+            return x, t + 1
+    return x, max_iter
+
+
+@pytest.mark.parametrize("shape", [(25, 56), (56, 25), (8, 200)])
+def test_the_gram_solver_takes_the_reference_iterates(shape: tuple[int, int]) -> None:
+    from causal_svc.estimators._sdid_weights import _frank_wolfe
+
+    rng = np.random.default_rng(sum(shape))
+    A = rng.normal(size=shape) + rng.normal(size=shape[1])[None, :]
+    b = A @ rng.dirichlet(np.ones(shape[1])) + rng.normal(0, 0.1, shape[0])
+    x0 = np.full(shape[1], 1.0 / shape[1])
+    for zeta in (1e-6, 0.5):
+        eta = shape[0] * zeta**2
+        for iterations in (7, 300):
+            ours = _frank_wolfe(A, b, x0, eta, zeta**2, 1e-5, iterations)
+            ref, _ = _reference_frank_wolfe(A, b, x0, eta, zeta**2, 1e-5, iterations)
+            assert ours == pytest.approx(ref, abs=1e-12)
+    # run to its own stopping rule: the same number of steps, the same weights
+    ours = _frank_wolfe(A, b, x0, eta, zeta**2, 1e-3, 10_000)
+    ref, steps = _reference_frank_wolfe(A, b, x0, eta, zeta**2, 1e-3, 10_000)
+    assert steps < 10_000 and ours == pytest.approx(ref, abs=1e-10)
