@@ -43,9 +43,10 @@ def _add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     os.umask(0o077)  # the data dir, logs and everything the services write: owner only
-    for flag, env in ((args.llm_url, "LIFTOS_LLM_URL"), (args.llm_model, "LIFTOS_LLM_MODEL")):
+    for flag, env in ((args.llm_url, "LIFTOS_LLM_URL"), (args.llm_model, "LIFTOS_LLM_MODEL"),
+                      (args.store, "LIFTOS_MEMORY_STORE")):  # fmt: skip
         if flag:
-            os.environ[env] = flag  # the llm service process inherits it
+            os.environ[env] = flag  # the service processes inherit them
     mesh = Mesh(
         args.data_dir, host=args.host, ports=_ports(args.base_port), log_level=args.log_level,
         tls_dir=args.tls_dir, replicas=args.replicas, metrics_port=args.metrics_port,
@@ -141,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="OpenAI-compatible endpoint Explain uses (LIFTOS_LLM_URL; key in LIFTOS_LLM_API_KEY)",
     )  # fmt: skip
     up.add_argument("--llm-model", default=None, help="its model name (LIFTOS_LLM_MODEL)")
+    up.add_argument(
+        "--store", default=None,
+        help="memory's record store: postgresql://… (LIFTOS_MEMORY_STORE; default SQLite)",
+    )  # fmt: skip
     up.add_argument(
         "--replicas", type=int, default=1,
         help="processes per stateless service (ingestion, causal, llm, surfacing), replica k "
