@@ -215,7 +215,10 @@ async def serve_metrics(
 ) -> int:
     """Serve ``metrics`` on http://host:port/metrics (port 0: a free one) from a daemon thread,
     until the awaitable ``until()`` returns (the gRPC server's termination); the bound port."""
-    httpd, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    try:
+        httpd, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    except OSError as exc:
+        raise OSError(exc.errno, f"--metrics-port {port} on {host}: {exc.strerror}") from None
     bound = int(httpd.server_port)
 
     async def close_after() -> None:
