@@ -1,6 +1,7 @@
 """Memory on PostgreSQL beside SQLite, in one run: Write throughput and Search p50/p99 over
 gRPC on each store, then a kill -9 of memory during a WriteStream on PostgreSQL and a check
-that no acknowledged row was lost.
+that no acknowledged row was lost, then two memory processes on one database: the delay
+from a write acked by one to the record being searchable through the other.
 
     python bench/memory_postgres.py                      # 100k records: a few minutes on 2 cores
     python bench/memory_postgres.py --records 1000000    # the issue's size (much longer here)
@@ -168,6 +169,48 @@ def kill_during_ingest(cluster: ThrowawayCluster, data: Path, payloads: list[byt
     )
 
 
+def replicas_follow(cluster: ThrowawayCluster, root: Path, payloads: list[bytes]) -> None:
+    """Two memory processes on one database (LIFTOS_MEMORY_FOLLOW_S=0.2), writes alternating
+    between them: how long until a write acked by one is searchable through the other."""
+    url = cluster.create_database("replicas")
+    os.environ["LIFTOS_MEMORY_FOLLOW_S"] = "0.2"
+    try:
+        servers = [Server(root / "a", url), Server(root / "b", url)]
+    finally:
+        del os.environ["LIFTOS_MEMORY_FOLLOW_S"]
+    delays, total = [], 0
+    try:
+        channels = [_channel(s.address) for s in servers]
+        stubs = [memory_grpc.MemoryServiceStub(c) for c in channels]
+        for i, payload in enumerate(payloads):
+            writer, reader = stubs[i % 2], stubs[1 - i % 2]
+            write = writer.Write.with_call  # one message per call, as ingestion sends
+            request = memory_pb.WriteRequest.FromString(payload)
+            reply, _ = write(iter([request]), timeout=600)
+            total = reply.org_record_count
+            t0 = time.perf_counter()
+            while True:
+                try:
+                    got = reader.Search(
+                        memory_pb.SearchRequest(org_id=ORG, text="x", k=1), timeout=60
+                    ).index_size
+                except grpc.RpcError:
+                    got = 0  # the org is not followed yet
+                if got >= total:
+                    break
+                time.sleep(0.005)
+            delays.append(time.perf_counter() - t0)
+        for c in channels:
+            c.close()
+    finally:
+        for s in servers:
+            s.stop()
+    print(f"two memory processes on one PostgreSQL (follow every 0.2 s), {len(payloads)} "
+          f"writes alternating: acked through one → searchable through the other p50 "
+          f"{pct(delays, 50):.0f} ms, p99 {pct(delays, 99):.0f} ms, max {max(delays) * 1e3:.0f} ms "
+          f"({total:,} records)")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=100_000)
@@ -206,7 +249,8 @@ def main() -> None:
         print(f"PostgreSQL / SQLite: Write rate {pg[0] / lite[0]:.2f}×; Search p50 "
               + ", ".join(f"{kind} {pct(pg[1][kind], 50) / pct(lite[1][kind], 50):.2f}×"
                           for kind in lite[1]))  # fmt: skip
-        kill_during_ingest(cluster, Path(tmp) / "killed", payloads[: max(30, len(payloads) // 4)])
+        kill_during_ingest(cluster, Path(tmp) / "killed", payloads[:60])
+        replicas_follow(cluster, Path(tmp) / "replicas", payloads[:40])
 
 
 if __name__ == "__main__":
