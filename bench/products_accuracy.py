@@ -86,6 +86,14 @@ def score(est: ProductEffects, truth: dict[str, Any]) -> dict[str, Any]:
         covered.append(c.conf_low <= t <= c.conf_high)
         err.append((c.incremental_revenue - t) / t)
         width.append((c.conf_high - c.conf_low) / t)
+    p_cov, p_err = [], []
+    for pc in est.products:
+        cell = inc[pc.channel]["products"][pc.product_id]
+        if cell["share_of_revenue"] < MIN_SHARE or pc.spend == 0:
+            continue
+        t = cell["incremental_revenue"]
+        p_cov.append(pc.conf_low <= t <= pc.conf_high)
+        p_err.append((pc.incremental_revenue - t) / t)
     pairs = {(p.promoted, p.affected): p for p in est.pairs}
     cann_hit, cann_sign, null_ok, halo_hit = [], [], [], []
     for pr in truth["pairs"]:
@@ -107,6 +115,8 @@ def score(est: ProductEffects, truth: dict[str, Any]) -> dict[str, Any]:
         "cann_sign": cann_sign,
         "null_ok": null_ok,
         "halo_hit": halo_hit,
+        "p_cov": p_cov,
+        "p_err": p_err,
     }
 
 
@@ -172,6 +182,10 @@ def main() -> None:
         f"                 platform claims {100 * np.median(nv['claim']):5.1f}%"
     )
     print(f"   median interval width / truth       {100 * np.median(agg['width']):5.1f}%")
+    print(
+        f"   channel x product cells (>= 5%)     {pct(agg['p_cov']):>22}"
+        f"   median |error| {100 * np.median(np.abs(agg['p_err'])):5.1f}%"
+    )
     print(
         f"2. planted cannibalisation >=10% found {pct(agg['cann_hit']):>22}   {pct(nv['cann']):>22}"
     )

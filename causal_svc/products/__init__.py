@@ -3,6 +3,18 @@ halo / cannibalisation between products (see :mod:`causal_svc.products.estimate`
 
 from __future__ import annotations
 
-from causal_svc.products.estimate import CellEffect, PairEffect, ProductEffects, estimate_products
+from causal_svc.products.estimate import (
+    CellEffect,
+    PairEffect,
+    ProductCellEffect,
+    ProductEffects,
+    estimate_products,
+)
 
-__all__ = ["CellEffect", "PairEffect", "ProductEffects", "estimate_products"]
+__all__ = [
+    "CellEffect",
+    "PairEffect",
+    "ProductCellEffect",
+    "ProductEffects",
+    "estimate_products",
+]

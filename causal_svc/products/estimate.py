@@ -64,7 +64,13 @@ from causal_svc.products.category import (
 )
 from causal_svc.products.design import DECAYS, baseline_controls
 
-__all__ = ["CellEffect", "PairEffect", "ProductEffects", "estimate_products"]
+__all__ = [
+    "CellEffect",
+    "PairEffect",
+    "ProductCellEffect",
+    "ProductEffects",
+    "estimate_products",
+]
 
 REQUIRED = ("date", "product_id", "category", "revenue", "gross", "discounts", "units", "cost")
 MIN_DAYS = 90
@@ -93,6 +99,21 @@ class CellEffect:
 
 
 @dataclass(frozen=True, slots=True)
+class ProductCellEffect:
+    """One channel's incremental revenue of one product: its own lift, plus the halo less the
+    cannibalisation the channel's spend on the product's siblings moved to it."""
+
+    channel: str
+    category: str
+    product_id: str
+    spend: float
+    incremental_revenue: float
+    stderr: float
+    conf_low: float
+    conf_high: float
+
+
+@dataclass(frozen=True, slots=True)
 class PairEffect:
     """The revenue change of ``affected`` caused by promoting ``promoted`` (same category)."""
 
@@ -116,6 +137,7 @@ class ProductEffects:
     alpha: float
     claim_alpha: float
     nobs: int
+    products: tuple[ProductCellEffect, ...] = ()
     method: str = "category panel regression, adstock x saturation profiled, HAC intervals"
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
@@ -124,6 +146,9 @@ class ProductEffects:
 
     def pairs_frame(self) -> pd.DataFrame:
         return pd.DataFrame([_row(p) for p in self.pairs])
+
+    def products_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([_row(p) for p in self.products])
 
 
 def _no_spend(channel: str, category: str) -> CellEffect:
@@ -196,7 +221,7 @@ def _arrays(panel: pd.DataFrame, channels: tuple[str, ...]) -> _Arrays:
     )
 
 
-def _hac(y: np.ndarray, x: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray]:
+def _hac(y: np.ndarray, x: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """OLS with Newey–West errors; a column that adds nothing to the ones before it (a
     launch step that coincides with a holiday, a product no channel spent on) is left out and
     comes back as NaN."""
@@ -207,9 +232,11 @@ def _hac(y: np.ndarray, x: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarra
     )
     params = np.full(x.shape[1], np.nan)
     bse = np.full(x.shape[1], np.nan)
+    cov = np.zeros((x.shape[1], x.shape[1]))
     params[keep] = fit.params
     bse[keep] = fit.bse
-    return params, bse
+    cov[np.ix_(keep, keep)] = fit.cov_params()
+    return params, bse, cov
 
 
 def estimate_products(
@@ -254,6 +281,7 @@ def estimate_products(
     z_claim = stats.norm.ppf(1 - claim_alpha / 2)
     cells: list[CellEffect] = []
     pairs: list[PairEffect] = []
+    product_cells: list[ProductCellEffect] = []
     warnings: list[str] = []
     categories = sorted(set(a.category))
     members, controls, problems, actives = [], [], [], []
@@ -336,9 +364,18 @@ def estimate_products(
                 z_rep,
                 z_claim,
                 store_control,
+                active,
+                channels,
+                product_cells,
             )
     return ProductEffects(
-        tuple(cells), tuple(pairs), alpha, claim_alpha, len(a.dates), warnings=tuple(warnings)
+        tuple(cells),
+        tuple(pairs),
+        alpha,
+        claim_alpha,
+        len(a.dates),
+        products=tuple(product_cells),
+        warnings=tuple(warnings),
     )
 
 
@@ -362,11 +399,15 @@ def _pairs(
     z_rep: float,
     z_claim: float,
     store_control: bool,
+    channel_of: list[int],
+    channels: tuple[str, ...],
+    products: list[ProductCellEffect],
 ) -> list[PairEffect]:
-    """Cross-effects between the category's products (see the module docstring)."""
+    """Cross-effects between the category's products (see the module docstring); appends
+    each product's channel cells to ``products``."""
     y = a.revenue[m].sum(axis=0)
     # A pooled return per channel scales each product's regressors into its predicted lift.
-    pooled, _ = _hac(y, np.column_stack([x_cat, *fit.z_total]), hac_lags)
+    pooled, _, _ = _hac(y, np.column_stack([x_cat, *fit.z_total]), hac_lags)
     beta = np.nan_to_num(pooled[x_cat.shape[1] :])
     n_c = len(fit.z)
     zeta = [sum(beta[i] * fit.z[i][r] for i in range(n_c)) for r in range(len(m))]
@@ -386,15 +427,38 @@ def _pairs(
         )
         if store_control:
             xq = np.column_stack([xq, _others(a, m)])
-        own = [fit.z[i][r] for i in range(n_c) if fit.z[i][r].std() > 0]
+        own_idx = [i for i in range(n_c) if fit.z[i][r].std() > 0]
+        own = [fit.z[i][r] for i in own_idx]
         # A product cannot lose or gain sales before it is on sale.
         on_sale = np.arange(len(y)) >= a.first_sale[q]
         cross = [zeta[s] * on_sale for s in range(len(m))]
         sibs = [s for s in range(len(m)) if s != r and np.std(cross[s]) > 0]
-        p_q, se_q = _hac(
+        p_q, se_q, cov_q = _hac(
             a.revenue[q], np.column_stack([xq, *own, *[cross[s] for s in sibs]]), hac_lags
         )
         n0 = xq.shape[1]
+        # Channel i's incremental revenue of q: its own lift plus what its spend on the
+        # siblings moved to q (through each sibling's predicted lift, channel i's part).
+        for i, c in enumerate(channel_of):
+            g = np.zeros(len(p_q))
+            if i in own_idx:
+                g[n0 + own_idx.index(i)] = own[own_idx.index(i)].sum()
+            for k, s in enumerate(sibs):
+                g[n0 + len(own) + k] = float(np.sum(beta[i] * fit.z[i][s] * on_sale))
+            inc = float(np.nan_to_num(p_q) @ g)
+            se = float(np.sqrt(max(g @ cov_q @ g, 0.0)))
+            products.append(
+                ProductCellEffect(
+                    channels[c],
+                    category,
+                    a.products[q],
+                    float(a.spend[c, q].sum()),
+                    inc,
+                    se,
+                    inc - z_rep * se,
+                    inc + z_rep * se,
+                )
+            )
         lifts[r] = float(np.nansum([p_q[n0 + i] * own[i].sum() for i in range(len(own))]))
         fits[r] = (p_q[n0 + len(own) :], se_q[n0 + len(own) :], sibs, on_sale)
     out = []
