@@ -79,16 +79,21 @@ def settings_from_env() -> MemorySettings:
     )
 
 
-def open_store(url: str, root: Path) -> RecordStore:
-    """The record store a ``--store`` URL names (empty: ``root/memory.sqlite``)."""
-    if is_postgres_url(url):
-        return PostgresRecordStore(url)
-    if url and not url.startswith("sqlite:///"):
+def check_store_url(url: str) -> None:
+    """Refuse a ``--store`` URL of no known kind (naming its scheme, never the rest)."""
+    if url and not is_postgres_url(url) and not url.startswith("sqlite:///"):
         scheme = url.split("://", 1)[0] if "://" in url else url[:20]
         raise ValueError(
             f"--store / LIFTOS_MEMORY_STORE: unknown store {scheme!r}; use postgresql://…, "
             "sqlite:///path or leave it empty for the SQLite file under the data dir"
         )
+
+
+def open_store(url: str, root: Path) -> RecordStore:
+    """The record store a ``--store`` URL names (empty: ``root/memory.sqlite``)."""
+    check_store_url(url)
+    if is_postgres_url(url):
+        return PostgresRecordStore(url)
     store = SQLiteRecordStore(
         Path(url.removeprefix("sqlite://")) if url else root / "memory.sqlite"
     )
@@ -188,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             parse_bytes(args.memory_budget, "--memory-budget")
             os.environ["LIFTOS_MEMORY_BUDGET"] = args.memory_budget  # read by settings_from_env
         settings_from_env()
+        check_store_url(
+            os.environ.get("LIFTOS_MEMORY_STORE", "") if args.store is None else args.store
+        )
     except ValueError as exc:
         raise SystemExit(f"memory: {exc}") from None
     run_service("memory", functools.partial(build, store=args.store), rest)

@@ -22,8 +22,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from memory_svc import convert
-from memory_svc.app import build
+from memory_svc import app, convert
 from memory_svc.engine import MemoryEngine, MemorySettings
 from memory_svc.faiss_index import IndexManager, IndexSettings
 from memory_svc.migrations import MIGRATIONS, applied, migrate
@@ -345,7 +344,7 @@ def test_an_unreachable_server_is_unavailable(postgres_url: str) -> None:
 def test_a_memory_server_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     """The service over gRPC with ``store=`` a PostgreSQL URL (what --store passes)."""
     records = synthetic_records("pgorg", 300, seed=9)
-    memory = functools.partial(build, store=postgres_url)
+    memory = functools.partial(app.build, store=postgres_url)
     with (
         running_services({"memory": memory}, tmp_path) as services,
         grpc.insecure_channel(services["memory"].address) as channel,
@@ -456,7 +455,7 @@ def test_two_memory_servers_on_one_database_see_each_others_writes(
     a write through either is searchable through the other within the follow interval plus
     a catch-up (asserted with room for a loaded machine: 5 s, 25 intervals)."""
     monkeypatch.setenv("LIFTOS_MEMORY_FOLLOW_S", "0.2")
-    memory = functools.partial(build, store=postgres_url)
+    memory = functools.partial(app.build, store=postgres_url)
     records = synthetic_records("both", 200, seed=14)
     with (
         running_services({"memory": memory}, tmp_path / "a") as one,
@@ -480,3 +479,16 @@ def test_two_memory_servers_on_one_database_see_each_others_writes(
                     assert err.code() == grpc.StatusCode.NOT_FOUND  # the org not followed yet
                 assert time.monotonic() - start < 5.0, "not visible through the other within 5 s"
                 time.sleep(0.02)
+
+
+def test_a_store_url_of_no_known_kind_is_refused_before_start(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"--store / LIFTOS_MEMORY_STORE: unknown store 'mysql'"):
+        app.open_store("mysql://root:secret@db/x", tmp_path)
+    with pytest.raises(SystemExit, match="unknown store 'mysql'") as stop:
+        app.main(["--store", "mysql://root:secret@db/x", "--port", "0"])
+    assert "secret" not in str(stop.value)
+    with pytest.raises(SystemExit, match="--memory-budget: 'lots' is not a size"):
+        app.main(["--memory-budget", "lots"])
+    lite = app.open_store(f"sqlite://{tmp_path / 'other.sqlite'}", tmp_path)  # sqlite:///abs/path
+    lite.close()
+    assert (tmp_path / "other.sqlite").exists()
