@@ -37,6 +37,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
@@ -118,6 +119,8 @@ class BudgetPlan:
     converged: bool
     message: str
     warnings: tuple[str, ...] = ()
+    # Per-campaign splits of the channels whose campaigns the request bounds (planning's).
+    campaigns: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

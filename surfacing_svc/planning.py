@@ -13,10 +13,17 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from mesh.runtime.exceptions import FieldViolation
+from surfacing_svc.campaigns import CampaignSpend, campaign_plans
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.design import CellSpec, DesignSpec, ExperimentDesign, TreatmentKind
 from surfacing_svc.design import design_experiment as _design
-from surfacing_svc.errors import InsufficientData, InvalidRequest, NotAnAttribution
+from surfacing_svc.errors import (
+    InfeasibleConstraints,
+    InsufficientData,
+    InvalidRequest,
+    NotAnAttribution,
+)
 from surfacing_svc.forecast import MIN_HISTORY_DAYS, Forecast, predict_performance
 from surfacing_svc.history import GeoHistory, history_from_frame
 from surfacing_svc.optimizer import BudgetPlan, ChannelBounds, Objective, optimize_budget
@@ -51,10 +58,23 @@ class PlanningModel:
     baseline_total: float
     currency: str = ""
     warnings: tuple[str, ...] = ()
+    # Campaigns the analysis reports, with their spend over the window.
+    campaigns: tuple[CampaignSpend, ...] = ()
+    # Channels seen without spend (input: impressions or sends), curves in input units.
+    unpriced: tuple[HillCurve, ...] = ()
 
     @property
     def period_days(self) -> int:
         return (self.end - self.start).days + 1
+
+    def notes(self, priced: Sequence[str] = ()) -> tuple[str, ...]:
+        """The model's warnings, and which channels without spend a plan leaves out."""
+        left = [c.channel for c in self.unpriced if c.channel not in priced]
+        if not left:
+            return self.warnings
+        return (*self.warnings, "channels without spend are not planned (their input is "
+                "impressions or sends; constraints[].cost_per_input prices one): "
+                + ", ".join(left))  # fmt: skip
 
     def channel(self, name: str) -> HillCurve | None:
         return next((c for c in self.curves if c.channel == name), None)
@@ -198,6 +218,31 @@ class BoundRequest:
     max_spend: float | None = None
     min_ratio: float | None = None
     max_ratio: float | None = None
+    cost_per_input: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignBoundRequest:
+    """A campaign's bounds as asked (campaign_constraints[i])."""
+
+    campaign_id: str
+    field: str
+    min_spend: float | None = None
+    max_spend: float | None = None
+    min_ratio: float | None = None
+    max_ratio: float | None = None
+
+
+def _tighter(
+    current: float, min_spend: float | None, max_spend: float | None,
+    min_ratio: float | None, max_ratio: float | None,
+) -> tuple[float | None, float | None]:  # fmt: skip
+    """Absolute and relative bounds as one absolute pair (the tighter of each side)."""
+    lows = [v for v in (min_spend, None if min_ratio is None else min_ratio * current)
+            if v is not None]  # fmt: skip
+    highs = [v for v in (max_spend, None if max_ratio is None else max_ratio * current)
+             if v is not None]  # fmt: skip
+    return (max(lows) if lows else None), (min(highs) if highs else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +258,7 @@ class OptimizeQuestion:
     level: float = 0.9
     bounds: tuple[BoundRequest, ...] = ()
     max_change: float = DEFAULT_MAX_CHANGE
+    campaign_bounds: tuple[CampaignBoundRequest, ...] = ()
 
 
 def _absolute_bounds(
@@ -234,26 +280,18 @@ def _absolute_bounds(
                 f"channel {b.channel!r} has more than one constraint", field=f"{b.field}.channel"
             )
         seen.add(b.channel)
-        current = curves[b.channel].reference_spend
-        lows = [
-            v
-            for v in (b.min_spend, None if b.min_ratio is None else b.min_ratio * current)
-            if v is not None
-        ]
-        highs = [
-            v
-            for v in (b.max_spend, None if b.max_ratio is None else b.max_ratio * current)
-            if v is not None
-        ]
-        out.append(ChannelBounds(b.channel, max(lows) if lows else None,
-                                 min(highs) if highs else None, field=b.field))  # fmt: skip
+        lo, hi = _tighter(curves[b.channel].reference_spend, b.min_spend, b.max_spend,
+                          b.min_ratio, b.max_ratio)  # fmt: skip
+        if lo is None and hi is None and b.cost_per_input is not None:
+            continue  # a price only: the channel keeps the default bound
+        out.append(ChannelBounds(b.channel, lo, hi, field=b.field))
     if max_change > 0:
         movable = [c for c in curves.values() if c.identified]
         current = sum(c.reference_spend for c in movable)
         held = sum(c.reference_spend for c in curves.values() if not c.identified)
         scale = (budget - held) / current if budget is not None and current > 0 else 1.0
         for c in movable:
-            if c.channel not in seen:
+            if c.channel not in {b.channel for b in out}:
                 mid = c.reference_spend * max(scale, 0.0)
                 out.append(ChannelBounds(c.channel, (1.0 - max_change) * mid if max_change < 1
                                          else 0.0, (1.0 + max_change) * mid, field="max_change"))  # fmt: skip
@@ -271,7 +309,7 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
         raise InvalidRequest(
             "a profit objective needs an analysis of revenue", field="profit_margin"
         )
-    curves = model.horizon(question.horizon_days)
+    curves = model.horizon(question.horizon_days) + _priced(model, question)
     if not curves:
         raise NotAnAttribution(
             f"analysis {model.analysis_id!r} has no channel with spend to allocate",
@@ -281,6 +319,8 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
         question.bounds, {c.channel: c for c in curves}, max_change=question.max_change,
         budget=question.budget,
     )  # fmt: skip
+    scale = question.horizon_days / model.period_days if question.horizon_days else 1.0
+    bounds, per_campaign = _campaign_bounds(question.campaign_bounds, model, curves, bounds, scale)
     plan = optimize_budget(
         curves, objective=question.objective, budget=question.budget, bounds=bounds,
         margin=question.margin, target_roas=question.target_roas, level=question.level,
@@ -293,7 +333,117 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
         plan = replace(plan, warnings=(*plan.warnings, (
             f"held within ±{question.max_change:.0%} of current spend (scaled to the budget) by "
             f"the default bound: {', '.join(capped)}; a constraint or max_change widens it")))  # fmt: skip
+    if per_campaign:
+        spend = {p.channel: p.optimal_spend for p in plan.channels}
+        plan = replace(plan, campaigns=tuple(
+            c for name, rows in per_campaign.items()
+            for c in campaign_plans(name, spend[name], rows)))  # fmt: skip
     return plan, question.horizon_days or model.period_days
+
+
+def _priced(model: PlanningModel, question: OptimizeQuestion) -> tuple[HillCurve, ...]:
+    """Channels seen without spend that the request prices (cost_per_input): their curve
+    read in spend — spend = input × cost, so only the reference moves."""
+    out = []
+    for b in question.bounds:
+        if b.cost_per_input is None:
+            continue
+        curve = next((c for c in model.unpriced if c.channel == b.channel), None)
+        if curve is None:
+            why = ("has spend: its curve is in spend already" if model.channel(b.channel)
+                   else "is not in the analysis")  # fmt: skip
+            raise InvalidRequest(
+                f"cost_per_input is for a channel the analysis saw without spend; "
+                f"{b.channel!r} {why}",
+                field=f"{b.field}.cost_per_input",
+            )
+        curve = replace(curve, reference_spend=curve.reference_spend * b.cost_per_input)
+        out.append(curve.over(question.horizon_days) if question.horizon_days else curve)
+    return tuple(out)
+
+
+def _campaign_bounds(
+    requests: Sequence[CampaignBoundRequest],
+    model: PlanningModel,
+    curves: Sequence[HillCurve],
+    bounds: list[ChannelBounds],
+    scale: float,
+) -> tuple[
+    list[ChannelBounds], dict[str, list[tuple[CampaignSpend, float, float | None, float | None]]]
+]:
+    """Campaign bounds folded into their channels' bounds (the campaigns' minimums sum to a
+    floor; their maximums, when every campaign of the channel has one, to a ceiling), and per
+    constrained channel its campaigns with their current spend and bounds over the horizon.
+
+    Raises InfeasibleConstraints naming every field of a conflict: a campaign's minimum above
+    its maximum, or campaigns that need more (less) than the channel's own bound allows.
+    """
+    if not requests:
+        return bounds, {}
+    by_id = {c.campaign_id: c for c in model.campaigns}
+    planned = {c.channel: c for c in curves}
+    asked: dict[str, tuple[CampaignBoundRequest, float | None, float | None]] = {}
+    for r in requests:
+        c = by_id.get(r.campaign_id)
+        if c is None:
+            raise InvalidRequest(
+                f"the analysis reports no campaign {r.campaign_id!r} with spend",
+                field=f"{r.field}.campaign_id",
+            )
+        if r.campaign_id in asked:
+            raise InvalidRequest(f"campaign {r.campaign_id!r} has more than one constraint",
+                                 field=f"{r.field}.campaign_id")  # fmt: skip
+        if c.channel not in planned:
+            raise InvalidRequest(
+                f"campaign {r.campaign_id!r} belongs to {c.channel!r}, which is not planned "
+                "(no spend; constraints[].cost_per_input prices it)",
+                field=f"{r.field}.campaign_id",
+            )
+        lo, hi = _tighter(c.spend * scale, r.min_spend, r.max_spend, r.min_ratio, r.max_ratio)
+        if lo is not None and hi is not None and lo > hi:
+            raise InfeasibleConstraints(
+                f"campaign {r.campaign_id!r}: minimum spend {lo:,.2f} exceeds its maximum "
+                f"{hi:,.2f}",
+                field=r.field,
+            )
+        asked[r.campaign_id] = (r, lo, hi)
+    channels = {by_id[k].channel for k in asked}
+    named = {b.channel: b for b in bounds}
+    per_campaign: dict[str, list[tuple[CampaignSpend, float, float | None, float | None]]] = {}
+    out = [b for b in bounds if b.channel not in channels]
+    for name in sorted(channels):
+        rows: list[tuple[CampaignSpend, float, float | None, float | None]] = []
+        for c in model.campaigns:
+            if c.channel == name:
+                _, c_lo, c_hi = asked.get(c.campaign_id, (None, None, None))
+                rows.append((c, c.spend * scale, c_lo, c_hi))
+        fields = [asked[c.campaign_id][0].field for c, *_ in rows if c.campaign_id in asked]
+        floor = sum(r[2] or 0.0 for r in rows)
+        highs = [r[3] for r in rows]
+        ceiling = sum(h for h in highs if h is not None) if None not in highs else None
+        own = named.get(name, ChannelBounds(name))
+        curve = planned[name]
+        if not curve.identified:  # held at its current spend, whatever the bounds
+            own = ChannelBounds(name, curve.reference_spend, curve.reference_spend,
+                                field=f"the held channel {name!r}")  # fmt: skip
+        lo = max(v for v in (own.lower, floor) if v is not None)
+        his = [v for v in (own.upper, ceiling) if v is not None]
+        hi = min(his) if his else None
+        if hi is not None and lo > hi * (1 + 1e-12):
+            conflict = [*fields] + ([own.field] if own.field.startswith(("constraints", "max"))
+                                    else [])  # fmt: skip
+            raise InfeasibleConstraints(
+                f"{name}: its campaigns' bounds need {floor:,.2f}"
+                + (f" to {ceiling:,.2f}" if ceiling is not None else " or more")
+                + f", but {own.field} allows {own.lower or 0.0:,.2f} to "
+                + (f"{own.upper:,.2f}" if own.upper is not None else "any amount"),
+                violations=[FieldViolation(f, "conflicting bounds") for f in conflict],
+            )
+        if curve.identified:
+            out.append(ChannelBounds(name, lo, hi,
+                                     field=own.field if name in named else fields[0]))  # fmt: skip
+        per_campaign[name] = rows
+    return out, per_campaign
 
 
 def _by_channel(bounds: Sequence[ChannelBounds], plan: BudgetPlan) -> list[ChannelBounds | None]:
@@ -327,7 +477,7 @@ def answer_recommend(
 ) -> Recommendations:
     """Ranked actions; channels that need a test get a go-dark design on the org's history."""
     curves = model.horizon(question.horizon_days)
-    warnings = list(model.warnings)
+    warnings = list(model.notes())
     designs: dict[str, ExperimentDesign] = {}
     untested = [c.channel for c in curves if not c.identified]
     if untested and question.design_tests and history is not None:

@@ -74,7 +74,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         )
         forecast = await asyncio.to_thread(answer_forecast, frame, q, model)
         return convert.forecast_to_proto(
-            forecast, model.outcome if model else q.metric, model.warnings if model else ()
+            forecast, model.outcome if model else q.metric, model.notes() if model else ()
         )
 
     async def OptimizeBudget(
@@ -84,7 +84,9 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         model = await self._model(q.org_id, q.analysis_id, context, "analysis_id")
         plan, days = await asyncio.to_thread(answer_optimize, model, q)
         return convert.plan_to_proto(plan, horizon_days=days, metric=model.outcome,
-                                     currency=model.currency, warnings=model.warnings)  # fmt: skip
+                                     currency=model.currency,
+                                     warnings=model.notes([b.channel for b in q.bounds
+                                                           if b.cost_per_input is not None]))  # fmt: skip
 
     async def Recommend(
         self, request: pb.RecommendRequest, context: grpc.aio.ServicerContext

@@ -8,6 +8,7 @@ import numpy as np
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
 
+from surfacing_svc.campaigns import CampaignSpend
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.errors import NotAnAttribution
 from surfacing_svc.planning import (
@@ -51,14 +52,19 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
     unidentified = set(health.unidentified_channels)
     warnings = [f"the model's health verdict is REVIEW: {c.message}" for c in health.checks
                 if c.verdict == causal_pb.HEALTH_VERDICT_REVIEW]  # fmt: skip
-    curves, skipped = [], []
+    curves: list[HillCurve] = []
+    unpriced: list[HillCurve] = []
     for m in result.response_models:
         row = spend.get(m.channel)
-        if row is None or row.spend.amount <= 0 or m.reference_spend <= 0 or not m.scale:
-            skipped.append(m.channel)
+        if m.reference_spend <= 0 or not m.scale:
             continue
-        identified = m.identified and row.identified and m.channel not in unidentified
-        curves.append(HillCurve(
+        identified = (
+            m.identified and (row is None or row.identified) and m.channel not in unidentified
+        )
+        # A channel seen without spend: its curve is in input units (impressions, sends), to
+        # be planned once the request prices the input.
+        into = unpriced if row is None or row.spend.amount <= 0 else curves
+        into.append(HillCurve(
             channel=m.channel, reference_spend=m.reference_spend, period_days=m.period_days,
             scale=np.asarray(m.scale), half_saturation=np.asarray(m.half_saturation),
             shape=np.asarray(m.shape), nodes=np.asarray(m.nodes),
@@ -67,11 +73,6 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
             identified=identified,
             note=m.note or ("" if identified else "the model could not identify its effect"),
         ))  # fmt: skip
-    if skipped:
-        warnings.append(
-            "channels without spend are not planned (their input is impressions or sends): "
-            + ", ".join(skipped)
-        )
     if not curves:
         raise NotAnAttribution(
             f"analysis {aid!r} has no channel with spend and a response model to plan with",
@@ -85,5 +86,7 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
     return PlanningModel(
         analysis_id=aid, outcome=_OUTCOMES.get(result.outcome, "revenue"), start=start, end=end,
         curves=tuple(curves), baseline_total=baseline or result.baseline_outcome.estimate,
-        currency=currency, warnings=tuple(warnings),
+        currency=currency, warnings=tuple(warnings), unpriced=tuple(unpriced),
+        campaigns=tuple(CampaignSpend(c.campaign_id, c.channel, c.spend.amount)
+                        for c in result.campaigns if c.spend.amount > 0),
     )  # fmt: skip

@@ -18,6 +18,7 @@ from surfacing_svc.optimizer import BudgetPlan, Objective
 from surfacing_svc.planning import (
     DEFAULT_MAX_CHANGE,
     BoundRequest,
+    CampaignBoundRequest,
     OptimizeQuestion,
 )
 
@@ -61,18 +62,39 @@ def optimize_question(request: pb.OptimizeBudgetRequest) -> OptimizeQuestion:
         at = f"constraints[{i}]"
         if not c.channel:
             check.add(f"{at}.channel", "channel is required")
-        values = {}
-        for name in ("min_spend", "max_spend", "min_ratio", "max_ratio"):
-            if c.HasField(name):
-                values[name] = check.number(getattr(c, name), f"{at}.{name}", 0.0,
-                                            MAX_MONEY if "spend" in name else 1e3)  # fmt: skip
+        values = _bound_values(c, at, check)
+        if c.HasField("cost_per_input"):
+            values["cost_per_input"] = check.number(c.cost_per_input, f"{at}.cost_per_input",
+                                                    0.0, MAX_MONEY, open_low=True)  # fmt: skip
         bounds.append(BoundRequest(c.channel, at, **values))
+    if len(request.campaign_constraints) > MAX_LIST:
+        check.add("campaign_constraints", f"at most {MAX_LIST} campaign_constraints")
+    campaign_bounds = []
+    for i, k in enumerate(request.campaign_constraints[:MAX_LIST]):
+        at = f"campaign_constraints[{i}]"
+        if not k.campaign_id:
+            check.add(f"{at}.campaign_id", "campaign_id is required")
+        campaign_bounds.append(
+            CampaignBoundRequest(k.campaign_id, at, **_bound_values(k, at, check))
+        )
     check.done()
     return OptimizeQuestion(
         org_id=request.org_id, analysis_id=request.analysis_id, budget=budget,
         horizon_days=request.horizon_days, objective=objective, metric=metric, margin=margin,
         target_roas=target, level=level, bounds=tuple(bounds), max_change=max_change,
+        campaign_bounds=tuple(campaign_bounds),
     )  # fmt: skip
+
+
+def _bound_values(
+    c: pb.ChannelConstraint | pb.CampaignConstraint, at: str, check: FieldChecks
+) -> dict[str, float]:
+    values = {}
+    for name in ("min_spend", "max_spend", "min_ratio", "max_ratio"):
+        if c.HasField(name):
+            values[name] = check.number(getattr(c, name), f"{at}.{name}", 0.0,
+                                        MAX_MONEY if "spend" in name else 1e3)  # fmt: skip
+    return values
 
 
 def plan_to_proto(
@@ -86,6 +108,15 @@ def plan_to_proto(
     allocations = []
     for c in plan.channels:
         status = pb.BOUND_STATUS_HELD if c.held else BOUND_STATUS[c.bound]
+        campaigns = [
+            pb.CampaignAllocation(
+                campaign_id=k.campaign_id, current_spend=k.current_spend,
+                optimal_spend=k.optimal_spend, min_spend=k.lower_bound, max_spend=k.upper_bound,
+                bound_status=BOUND_STATUS[k.bound],  # type: ignore[arg-type]
+            )
+            for k in plan.campaigns
+            if k.channel == c.channel
+        ]  # fmt: skip
         allocations.append(pb.ChannelAllocation(
             channel=c.channel, current_spend=c.current_spend, optimal_spend=c.optimal_spend,
             expected_outcome=interval_to_proto(c.optimal_outcome),
@@ -94,7 +125,7 @@ def plan_to_proto(
             marginal_roas_current=interval_to_proto(c.marginal_current),
             marginal_roas_optimal=interval_to_proto(c.marginal_optimal),
             bound_status=status,  # type: ignore[arg-type]
-            min_spend=c.lower_bound, max_spend=c.upper_bound, note=c.note,
+            min_spend=c.lower_bound, max_spend=c.upper_bound, note=c.note, campaigns=campaigns,
         ))  # fmt: skip
     return pb.OptimizeBudgetResponse(
         allocations=allocations, current_outcome=interval_to_proto(plan.current_outcome),

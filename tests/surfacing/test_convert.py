@@ -49,7 +49,7 @@ def test_an_attribution_reads_into_curves() -> None:
     )
     assert model.period_days == 90 and model.baseline_total == 5000.0 and model.currency == "EUR"
     assert model.outcome == "revenue"
-    assert any("without spend" in w and "email" in w for w in model.warnings)
+    assert any("without spend" in w and "email" in w for w in model.notes())
     assert any("REVIEW" in w and "move together" in w for w in model.warnings)
 
 

@@ -6,9 +6,16 @@ import datetime as dt
 
 import pytest
 
-from surfacing_svc.errors import InvalidRequest
+from surfacing_svc.campaigns import CampaignSpend
+from surfacing_svc.errors import InfeasibleConstraints, InvalidRequest
 from surfacing_svc.optimizer import BoundStatus, Objective
-from surfacing_svc.planning import BoundRequest, OptimizeQuestion, PlanningModel, answer_optimize
+from surfacing_svc.planning import (
+    BoundRequest,
+    CampaignBoundRequest,
+    OptimizeQuestion,
+    PlanningModel,
+    answer_optimize,
+)
 from tests.surfacing.curves_fixtures import hill
 
 MODEL = PlanningModel(
@@ -56,3 +63,70 @@ def test_an_objective_the_model_does_not_measure_is_refused() -> None:
         answer_optimize(MODEL, _q(bounds=(BoundRequest("meta", "constraints[0]"),
                                           BoundRequest("meta", "constraints[1]"))))  # fmt: skip
     assert info.value.field == "constraints[1].channel"
+
+
+CAMPAIGNS = PlanningModel(
+    analysis_id="a", outcome="revenue", start=dt.date(2024, 1, 1), end=dt.date(2024, 1, 30),
+    curves=MODEL.curves, baseline_total=1e4,
+    campaigns=(CampaignSpend("m1", "meta", 60.0), CampaignSpend("m2", "meta", 40.0),
+               CampaignSpend("g1", "google", 100.0)),
+    unpriced=(hill("email", spend=5000.0, scale=300.0, kappa=1.0),),  # 5000 sends
+)  # fmt: skip
+
+
+def test_campaign_bounds_bound_the_channel_and_split_it_in_current_proportions() -> None:
+    free, _ = answer_optimize(CAMPAIGNS, _q(max_change=0.0))
+    assert free.channels[0].optimal_spend > 150.0 and not free.campaigns  # meta wants more
+    plan, _ = answer_optimize(CAMPAIGNS, _q(max_change=0.0, campaign_bounds=(
+        CampaignBoundRequest("m1", "campaign_constraints[0]", max_spend=66.0),
+        CampaignBoundRequest("m2", "campaign_constraints[1]", max_ratio=1.5))))  # fmt: skip
+    meta = plan.channels[0]
+    assert meta.optimal_spend == pytest.approx(126.0, rel=1e-6)  # 66 + 1.5 × 40: the ceiling
+    assert meta.bound is BoundStatus.UPPER and meta.upper_bound == pytest.approx(126.0)
+    m1, m2 = plan.campaigns  # google's campaigns are not asked about, so not split
+    assert (m1.optimal_spend, m2.optimal_spend) == pytest.approx((66.0, 60.0))
+    # m1's share (60% of 126) is above its maximum, which holds it; m2 takes the rest.
+    assert m1.bound is BoundStatus.UPPER and m2.bound is BoundStatus.NONE
+    # One campaign bounded, the other open: the channel is free, the open one takes the rest.
+    plan, _ = answer_optimize(CAMPAIGNS, _q(max_change=0.0, campaign_bounds=(
+        CampaignBoundRequest("m1", "campaign_constraints[0]", max_spend=70.0),)))  # fmt: skip
+    m1, m2 = plan.campaigns
+    assert plan.channels[0].optimal_spend == pytest.approx(free.channels[0].optimal_spend)
+    assert m1.optimal_spend == pytest.approx(70.0) and m1.bound is BoundStatus.UPPER
+    assert m1.optimal_spend + m2.optimal_spend == pytest.approx(plan.channels[0].optimal_spend)
+
+
+def test_conflicting_campaign_bounds_name_every_field() -> None:
+    with pytest.raises(InfeasibleConstraints) as info:
+        answer_optimize(CAMPAIGNS, _q(
+            bounds=(BoundRequest("meta", "constraints[0]", max_spend=80.0),),
+            campaign_bounds=(CampaignBoundRequest("m1", "campaign_constraints[0]", min_spend=50.0),
+                             CampaignBoundRequest("m2", "campaign_constraints[1]", min_ratio=1.0))))  # fmt: skip
+    assert [v.field for v in info.value.violations] == [
+        "campaign_constraints[0]", "campaign_constraints[1]", "constraints[0]"]  # fmt: skip
+    assert "need 90.00" in info.value.message and "allows 0.00 to 80.00" in info.value.message
+    with pytest.raises(InfeasibleConstraints) as info:
+        answer_optimize(CAMPAIGNS, _q(campaign_bounds=(CampaignBoundRequest(
+            "g1", "campaign_constraints[0]", min_spend=50.0, max_ratio=0.4),)))  # fmt: skip
+    assert info.value.field == "campaign_constraints[0]"
+    with pytest.raises(InvalidRequest) as bad:
+        answer_optimize(CAMPAIGNS, _q(campaign_bounds=(
+            CampaignBoundRequest("nope", "campaign_constraints[0]", max_spend=1.0),)))  # fmt: skip
+    assert bad.value.field == "campaign_constraints[0].campaign_id"
+
+
+def test_a_channel_without_spend_is_planned_once_its_input_is_priced() -> None:
+    plan, _ = answer_optimize(CAMPAIGNS, _q())
+    assert [c.channel for c in plan.channels] == ["meta", "google"]
+    assert any("email" in w for w in CAMPAIGNS.notes()) and not CAMPAIGNS.notes(["email"])
+    priced, _ = answer_optimize(CAMPAIGNS, _q(budget=250.0, bounds=(
+        BoundRequest("email", "constraints[0]", cost_per_input=0.01),)))  # fmt: skip
+    email = priced.channels[2]
+    assert email.channel == "email" and email.current_spend == pytest.approx(50.0)
+    # Its curve read in spend: 300 · s/(s + 50) at 0.01 per send; the default bound holds it.
+    assert email.optimal_outcome.estimate == pytest.approx(
+        300.0 * email.optimal_spend / (email.optimal_spend + 50.0), rel=1e-6)  # fmt: skip
+    with pytest.raises(InvalidRequest) as bad:
+        answer_optimize(CAMPAIGNS, _q(bounds=(
+            BoundRequest("meta", "constraints[0]", cost_per_input=0.01),)))  # fmt: skip
+    assert bad.value.field == "constraints[0].cost_per_input"

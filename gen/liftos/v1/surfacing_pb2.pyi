@@ -331,6 +331,7 @@ class ChannelConstraint(_message.Message):
     MAX_SPEND_FIELD_NUMBER: _builtins.int
     MIN_RATIO_FIELD_NUMBER: _builtins.int
     MAX_RATIO_FIELD_NUMBER: _builtins.int
+    COST_PER_INPUT_FIELD_NUMBER: _builtins.int
     channel: _builtins.str
     """Channel."""
     min_spend: _builtins.float
@@ -341,6 +342,12 @@ class ChannelConstraint(_message.Message):
     """Minimum spend as a multiple of the current spend (>= 0), e.g. 0.5."""
     max_ratio: _builtins.float
     """Maximum spend as a multiple of the current spend (>= 0), e.g. 2."""
+    cost_per_input: _builtins.float
+    """For a channel the analysis saw without spend (its input is impressions or sends): the
+    spend one unit of that input costs (> 0). The channel is then planned on its curve read
+    in spend, its current spend being its input times this; without it such a channel is not
+    planned and the answer says so.
+    """
     def __init__(
         self,
         *,
@@ -349,10 +356,74 @@ class ChannelConstraint(_message.Message):
         max_spend: _builtins.float | None = ...,
         min_ratio: _builtins.float | None = ...,
         max_ratio: _builtins.float | None = ...,
+        cost_per_input: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_cost_per_input", b"_cost_per_input", "_max_ratio", b"_max_ratio", "_max_spend", b"_max_spend", "_min_ratio", b"_min_ratio", "_min_spend", b"_min_spend", "cost_per_input", b"cost_per_input", "max_ratio", b"max_ratio", "max_spend", b"max_spend", "min_ratio", b"min_ratio", "min_spend", b"min_spend"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_cost_per_input", b"_cost_per_input", "_max_ratio", b"_max_ratio", "_max_spend", b"_max_spend", "_min_ratio", b"_min_ratio", "_min_spend", b"_min_spend", "channel", b"channel", "cost_per_input", b"cost_per_input", "max_ratio", b"max_ratio", "max_spend", b"max_spend", "min_ratio", b"min_ratio", "min_spend", b"min_spend"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__cost_per_input: _TypeAlias = _typing.Literal["cost_per_input"]  # noqa: Y015
+    _WhichOneofArgType__cost_per_input: _TypeAlias = _typing.Literal["_cost_per_input", b"_cost_per_input"]  # noqa: Y015
+    _WhichOneofReturnType__max_ratio: _TypeAlias = _typing.Literal["max_ratio"]  # noqa: Y015
+    _WhichOneofArgType__max_ratio: _TypeAlias = _typing.Literal["_max_ratio", b"_max_ratio"]  # noqa: Y015
+    _WhichOneofReturnType__max_spend: _TypeAlias = _typing.Literal["max_spend"]  # noqa: Y015
+    _WhichOneofArgType__max_spend: _TypeAlias = _typing.Literal["_max_spend", b"_max_spend"]  # noqa: Y015
+    _WhichOneofReturnType__min_ratio: _TypeAlias = _typing.Literal["min_ratio"]  # noqa: Y015
+    _WhichOneofArgType__min_ratio: _TypeAlias = _typing.Literal["_min_ratio", b"_min_ratio"]  # noqa: Y015
+    _WhichOneofReturnType__min_spend: _TypeAlias = _typing.Literal["min_spend"]  # noqa: Y015
+    _WhichOneofArgType__min_spend: _TypeAlias = _typing.Literal["_min_spend", b"_min_spend"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__cost_per_input) -> _WhichOneofReturnType__cost_per_input | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_ratio) -> _WhichOneofReturnType__max_ratio | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_spend) -> _WhichOneofReturnType__max_spend | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__min_ratio) -> _WhichOneofReturnType__min_ratio | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__min_spend) -> _WhichOneofReturnType__min_spend | None: ...
+
+Global___ChannelConstraint: _TypeAlias = ChannelConstraint  # noqa: Y015
+
+@_typing.final
+class CampaignConstraint(_message.Message):
+    """Spend bounds for one campaign over the horizon, absolute or relative to its current spend
+    (both kinds may be given; the tighter bound wins). A campaign shares its channel's
+    response curve (the model cannot tell one channel's campaigns apart), so its bounds bound
+    the channel — the campaigns' minimums sum to the channel's floor and, when every campaign
+    of the channel has a maximum, their maximums to its ceiling — and the channel's spend is
+    split over its campaigns in their current proportions as far as the bounds allow.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    MIN_SPEND_FIELD_NUMBER: _builtins.int
+    MAX_SPEND_FIELD_NUMBER: _builtins.int
+    MIN_RATIO_FIELD_NUMBER: _builtins.int
+    MAX_RATIO_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    """Campaign id, as the analysis reports it (AttributionResult.campaigns)."""
+    min_spend: _builtins.float
+    """Minimum spend over the horizon (>= 0)."""
+    max_spend: _builtins.float
+    """Maximum spend over the horizon (>= 0)."""
+    min_ratio: _builtins.float
+    """Minimum spend as a multiple of the campaign's current spend (>= 0)."""
+    max_ratio: _builtins.float
+    """Maximum spend as a multiple of the campaign's current spend (>= 0)."""
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        min_spend: _builtins.float | None = ...,
+        max_spend: _builtins.float | None = ...,
+        min_ratio: _builtins.float | None = ...,
+        max_ratio: _builtins.float | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_max_ratio", b"_max_ratio", "_max_spend", b"_max_spend", "_min_ratio", b"_min_ratio", "_min_spend", b"_min_spend", "max_ratio", b"max_ratio", "max_spend", b"max_spend", "min_ratio", b"min_ratio", "min_spend", b"min_spend"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_ratio", b"_max_ratio", "_max_spend", b"_max_spend", "_min_ratio", b"_min_ratio", "_min_spend", b"_min_spend", "channel", b"channel", "max_ratio", b"max_ratio", "max_spend", b"max_spend", "min_ratio", b"min_ratio", "min_spend", b"min_spend"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_ratio", b"_max_ratio", "_max_spend", b"_max_spend", "_min_ratio", b"_min_ratio", "_min_spend", b"_min_spend", "campaign_id", b"campaign_id", "max_ratio", b"max_ratio", "max_spend", b"max_spend", "min_ratio", b"min_ratio", "min_spend", b"min_spend"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_ratio: _TypeAlias = _typing.Literal["max_ratio"]  # noqa: Y015
     _WhichOneofArgType__max_ratio: _TypeAlias = _typing.Literal["_max_ratio", b"_max_ratio"]  # noqa: Y015
@@ -371,7 +442,7 @@ class ChannelConstraint(_message.Message):
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__min_spend) -> _WhichOneofReturnType__min_spend | None: ...
 
-Global___ChannelConstraint: _TypeAlias = ChannelConstraint  # noqa: Y015
+Global___CampaignConstraint: _TypeAlias = CampaignConstraint  # noqa: Y015
 
 @_typing.final
 class OptimizeBudgetRequest(_message.Message):
@@ -389,6 +460,7 @@ class OptimizeBudgetRequest(_message.Message):
     TARGET_MARGINAL_ROAS_FIELD_NUMBER: _builtins.int
     ALPHA_FIELD_NUMBER: _builtins.int
     MAX_CHANGE_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_CONSTRAINTS_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     analysis_id: _builtins.str
@@ -426,6 +498,10 @@ class OptimizeBudgetRequest(_message.Message):
     def constraints(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelConstraint]:
         """Per-channel bounds (at most one entry per channel)."""
 
+    @_builtins.property
+    def campaign_constraints(self) -> _containers.RepeatedCompositeFieldContainer[Global___CampaignConstraint]:
+        """Per-campaign bounds (at most one entry per campaign); see CampaignConstraint."""
+
     def __init__(
         self,
         *,
@@ -439,10 +515,11 @@ class OptimizeBudgetRequest(_message.Message):
         target_marginal_roas: _builtins.float | None = ...,
         alpha: _builtins.float = ...,
         max_change: _builtins.float | None = ...,
+        campaign_constraints: _abc.Iterable[Global___CampaignConstraint] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_max_change", b"_max_change", "_profit_margin", b"_profit_margin", "_target_marginal_roas", b"_target_marginal_roas", "max_change", b"max_change", "profit_margin", b"profit_margin", "target_marginal_roas", b"target_marginal_roas", "total_budget", b"total_budget"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_change", b"_max_change", "_profit_margin", b"_profit_margin", "_target_marginal_roas", b"_target_marginal_roas", "alpha", b"alpha", "analysis_id", b"analysis_id", "constraints", b"constraints", "horizon_days", b"horizon_days", "max_change", b"max_change", "objective", b"objective", "org_id", b"org_id", "profit_margin", b"profit_margin", "target_marginal_roas", b"target_marginal_roas", "total_budget", b"total_budget"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_change", b"_max_change", "_profit_margin", b"_profit_margin", "_target_marginal_roas", b"_target_marginal_roas", "alpha", b"alpha", "analysis_id", b"analysis_id", "campaign_constraints", b"campaign_constraints", "constraints", b"constraints", "horizon_days", b"horizon_days", "max_change", b"max_change", "objective", b"objective", "org_id", b"org_id", "profit_margin", b"profit_margin", "target_marginal_roas", b"target_marginal_roas", "total_budget", b"total_budget"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_change: _TypeAlias = _typing.Literal["max_change"]  # noqa: Y015
     _WhichOneofArgType__max_change: _TypeAlias = _typing.Literal["_max_change", b"_max_change"]  # noqa: Y015
@@ -458,6 +535,48 @@ class OptimizeBudgetRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__target_marginal_roas) -> _WhichOneofReturnType__target_marginal_roas | None: ...
 
 Global___OptimizeBudgetRequest: _TypeAlias = OptimizeBudgetRequest  # noqa: Y015
+
+@_typing.final
+class CampaignAllocation(_message.Message):
+    """One campaign's share of its channel's recommended spend."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    CURRENT_SPEND_FIELD_NUMBER: _builtins.int
+    OPTIMAL_SPEND_FIELD_NUMBER: _builtins.int
+    MIN_SPEND_FIELD_NUMBER: _builtins.int
+    MAX_SPEND_FIELD_NUMBER: _builtins.int
+    BOUND_STATUS_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    """Campaign id."""
+    current_spend: _builtins.float
+    """Current spend over the horizon."""
+    optimal_spend: _builtins.float
+    """Recommended spend: the channel's, split in current proportions as the bounds allow."""
+    min_spend: _builtins.float
+    """Lower bound applied (0 without one)."""
+    max_spend: _builtins.float
+    """Upper bound applied (the channel's recommended spend without one)."""
+    bound_status: Global___BoundStatus.ValueType
+    """LOWER or UPPER when the campaign's own bound holds it off its proportional share."""
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        current_spend: _builtins.float = ...,
+        optimal_spend: _builtins.float = ...,
+        min_spend: _builtins.float = ...,
+        max_spend: _builtins.float = ...,
+        bound_status: Global___BoundStatus.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bound_status", b"bound_status", "campaign_id", b"campaign_id", "current_spend", b"current_spend", "max_spend", b"max_spend", "min_spend", b"min_spend", "optimal_spend", b"optimal_spend"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignAllocation: _TypeAlias = CampaignAllocation  # noqa: Y015
 
 @_typing.final
 class ChannelAllocation(_message.Message):
@@ -477,6 +596,7 @@ class ChannelAllocation(_message.Message):
     MIN_SPEND_FIELD_NUMBER: _builtins.int
     MAX_SPEND_FIELD_NUMBER: _builtins.int
     NOTE_FIELD_NUMBER: _builtins.int
+    CAMPAIGNS_FIELD_NUMBER: _builtins.int
     channel: _builtins.str
     """Channel."""
     current_spend: _builtins.float
@@ -509,6 +629,12 @@ class ChannelAllocation(_message.Message):
     def marginal_roas_optimal(self) -> _common_pb2.Interval:
         """Marginal return at the recommended spend, with its interval."""
 
+    @_builtins.property
+    def campaigns(self) -> _containers.RepeatedCompositeFieldContainer[Global___CampaignAllocation]:
+        """The channel's campaigns (those the analysis reports with spend), when the request
+        constrains any campaign.
+        """
+
     def __init__(
         self,
         *,
@@ -524,10 +650,11 @@ class ChannelAllocation(_message.Message):
         min_spend: _builtins.float = ...,
         max_spend: _builtins.float = ...,
         note: _builtins.str = ...,
+        campaigns: _abc.Iterable[Global___CampaignAllocation] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["current_outcome", b"current_outcome", "expected_outcome", b"expected_outcome", "marginal_roas_current", b"marginal_roas_current", "marginal_roas_optimal", b"marginal_roas_optimal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bound_status", b"bound_status", "channel", b"channel", "current_outcome", b"current_outcome", "current_spend", b"current_spend", "expected_outcome", b"expected_outcome", "marginal_roas", b"marginal_roas", "marginal_roas_current", b"marginal_roas_current", "marginal_roas_optimal", b"marginal_roas_optimal", "max_spend", b"max_spend", "min_spend", b"min_spend", "note", b"note", "optimal_spend", b"optimal_spend"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bound_status", b"bound_status", "campaigns", b"campaigns", "channel", b"channel", "current_outcome", b"current_outcome", "current_spend", b"current_spend", "expected_outcome", b"expected_outcome", "marginal_roas", b"marginal_roas", "marginal_roas_current", b"marginal_roas_current", "marginal_roas_optimal", b"marginal_roas_optimal", "max_spend", b"max_spend", "min_spend", b"min_spend", "note", b"note", "optimal_spend", b"optimal_spend"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

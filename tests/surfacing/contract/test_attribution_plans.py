@@ -125,6 +125,45 @@ def test_infeasible_and_unknown_constraints_name_their_fields(stub, analysis) ->
     assert error_details(info.value)[1] == ["constraints[0].channel"]
 
 
+def test_campaign_bounds_and_a_priced_channel_without_spend(stub, analysis) -> None:
+    paid = _paid(analysis)
+    meta = [c for c in analysis.campaigns if c.channel == "meta_prospecting" and c.spend.amount > 0]
+    first, rest = meta[0], meta[1:]
+    reply = stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+        org_id=ORG, analysis_id=analysis.analysis_id,
+        total_budget=common_pb.Money(amount=sum(paid.values()) + 1000.0),
+        constraints=[pb.ChannelConstraint(channel="klaviyo_email", cost_per_input=0.001)],
+        campaign_constraints=[pb.CampaignConstraint(campaign_id=first.campaign_id,
+                                                    max_ratio=0.5)]))  # fmt: skip
+    email = next(a for a in reply.allocations if a.channel == "klaviyo_email")
+    assert email.current_spend > 0 and not any("without spend" in w for w in reply.warnings)
+    alloc = next(a for a in reply.allocations if a.channel == "meta_prospecting")
+    by_id = {k.campaign_id: k for k in alloc.campaigns}
+    assert set(by_id) == {c.campaign_id for c in meta}
+    assert sum(k.optimal_spend for k in alloc.campaigns) == pytest.approx(alloc.optimal_spend)
+    capped = by_id[first.campaign_id]
+    assert capped.optimal_spend <= 0.5 * capped.current_spend * (1 + 1e-9)
+    assert capped.max_spend == pytest.approx(0.5 * first.spend.amount)
+    if rest:  # the others share the rest in their current proportions
+        ratios = {round(by_id[c.campaign_id].optimal_spend / c.spend.amount, 6) for c in rest}
+        assert len(ratios) == 1
+    with pytest.raises(grpc.RpcError) as info:
+        stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+            org_id=ORG, analysis_id=analysis.analysis_id,
+            total_budget=common_pb.Money(amount=sum(paid.values())),
+            constraints=[pb.ChannelConstraint(channel="meta_prospecting", max_ratio=1.0)],
+            campaign_constraints=[pb.CampaignConstraint(campaign_id=first.campaign_id,
+                                                        min_ratio=1.0, min_spend=1e9)]))  # fmt: skip
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(info.value) == ("INFEASIBLE_CONSTRAINTS",
+                                         ["campaign_constraints[0]", "constraints[0]"])  # fmt: skip
+    with pytest.raises(grpc.RpcError) as info:
+        stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+            org_id=ORG, analysis_id=analysis.analysis_id, total_budget=common_pb.Money(amount=1.0),
+            campaign_constraints=[pb.CampaignConstraint(campaign_id="nope", max_spend=-1.0)]))  # fmt: skip
+    assert error_details(info.value)[1] == ["campaign_constraints[0].max_spend"]
+
+
 def test_a_forecast_under_a_plan(stub, analysis) -> None:
     as_is = stub.PredictPerformance(pb.PredictPerformanceRequest(
         org_id=ORG, analysis_id=analysis.analysis_id, horizon_days=28, alpha=0.1))  # fmt: skip

@@ -32,7 +32,9 @@ __all__ = (
     "CalendarDimension",
     "CalibrationCheck",
     "CalibrationScope",
+    "CampaignAllocation",
     "CampaignAttribution",
+    "CampaignConstraint",
     "CampaignObjective",
     "CausalEdge",
     "CausalExperiment",
@@ -3367,6 +3369,48 @@ default_message_pool.register_message("liftos.v1", "CalibrationCheck", Calibrati
 
 
 @dataclass(eq=False, repr=False)
+class CampaignAllocation(betterproto2.Message):
+    """
+    One campaign's share of its channel's recommended spend.
+    """
+
+    campaign_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Campaign id.
+    """
+
+    current_spend: "float" = betterproto2.field(2, betterproto2.TYPE_DOUBLE)
+    """
+    Current spend over the horizon.
+    """
+
+    optimal_spend: "float" = betterproto2.field(3, betterproto2.TYPE_DOUBLE)
+    """
+    Recommended spend: the channel's, split in current proportions as the bounds allow.
+    """
+
+    min_spend: "float" = betterproto2.field(4, betterproto2.TYPE_DOUBLE)
+    """
+    Lower bound applied (0 without one).
+    """
+
+    max_spend: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
+    """
+    Upper bound applied (the channel's recommended spend without one).
+    """
+
+    bound_status: "BoundStatus" = betterproto2.field(
+        6, betterproto2.TYPE_ENUM, default_factory=lambda: BoundStatus(0)
+    )
+    """
+    LOWER or UPPER when the campaign's own bound holds it off its proportional share.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "CampaignAllocation", CampaignAllocation)
+
+
+@dataclass(eq=False, repr=False)
 class CampaignAttribution(betterproto2.Message):
     """
     Attribution for one campaign: its channel's daily effect, credited by the campaign's share
@@ -3409,6 +3453,46 @@ class CampaignAttribution(betterproto2.Message):
 
 
 default_message_pool.register_message("liftos.v1", "CampaignAttribution", CampaignAttribution)
+
+
+@dataclass(eq=False, repr=False)
+class CampaignConstraint(betterproto2.Message):
+    """
+    Spend bounds for one campaign over the horizon, absolute or relative to its current spend
+    (both kinds may be given; the tighter bound wins). A campaign shares its channel's
+    response curve (the model cannot tell one channel's campaigns apart), so its bounds bound
+    the channel — the campaigns' minimums sum to the channel's floor and, when every campaign
+    of the channel has a maximum, their maximums to its ceiling — and the channel's spend is
+    split over its campaigns in their current proportions as far as the bounds allow.
+    """
+
+    campaign_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Campaign id, as the analysis reports it (AttributionResult.campaigns).
+    """
+
+    min_spend: "float | None" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    Minimum spend over the horizon (>= 0).
+    """
+
+    max_spend: "float | None" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    Maximum spend over the horizon (>= 0).
+    """
+
+    min_ratio: "float | None" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    Minimum spend as a multiple of the campaign's current spend (>= 0).
+    """
+
+    max_ratio: "float | None" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    Maximum spend as a multiple of the campaign's current spend (>= 0).
+    """
+
+
+default_message_pool.register_message("liftos.v1", "CampaignConstraint", CampaignConstraint)
 
 
 @dataclass(eq=False, repr=False)
@@ -4072,6 +4156,14 @@ class ChannelAllocation(betterproto2.Message):
     Why a channel is held, or another caveat from the analysis.
     """
 
+    campaigns: "list[CampaignAllocation]" = betterproto2.field(
+        13, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The channel's campaigns (those the analysis reports with spend), when the request
+    constrains any campaign.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "ChannelAllocation", ChannelAllocation)
 
@@ -4189,6 +4281,14 @@ class ChannelConstraint(betterproto2.Message):
     max_ratio: "float | None" = betterproto2.field(5, betterproto2.TYPE_DOUBLE, optional=True)
     """
     Maximum spend as a multiple of the current spend (>= 0), e.g. 2.
+    """
+
+    cost_per_input: "float | None" = betterproto2.field(6, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    For a channel the analysis saw without spend (its input is impressions or sends): the
+    spend one unit of that input costs (> 0). The channel is then planned on its curve read
+    in spend, its current spend being its input times this; without it such a channel is not
+    planned and the answer says so.
     """
 
 
@@ -7150,6 +7250,13 @@ class OptimizeBudgetRequest(betterproto2.Message):
     optimiser; 0: no bound). Response curves far from the spend the model saw are
     extrapolation; measured on the simulator, the default keeps a plan from losing to the
     current mix where the model ranks channels poorly (docs/performance.md, Surfacing).
+    """
+
+    campaign_constraints: "list[CampaignConstraint]" = betterproto2.field(
+        11, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Per-campaign bounds (at most one entry per campaign); see CampaignConstraint.
     """
 
 
