@@ -121,6 +121,34 @@ class SumsTable:
             records=np.fromiter(cols[8], np.int64, n),
         )
 
+    def updated(self, rows: Sequence[Row]) -> SumsTable:
+        """This table with rows replaced or added by ``rows`` — keys' sums as stored after
+        commits, in commit order (a key's last row wins); keys left with no records go."""
+        if not rows:
+            return self
+        new = SumsTable.from_rows(rows)
+        keys = tuple(sorted(set(self.keys) | set(new.keys)))
+        pairs = tuple(sorted(set(self.pairs) | set(new.pairs)))
+
+        def cells(t: SumsTable) -> np.ndarray:
+            key = np.searchsorted(keys, t.keys)[t.key] if t.keys else t.key
+            pair = _pair_codes(pairs, t.pairs)[t.pair]
+            return (t.day * len(keys) + key) * len(pairs) + pair
+
+        old_cells, new_cells = cells(self), cells(new)
+        _, back = np.unique(new_cells[::-1], return_index=True)
+        last = new_cells.size - 1 - back  # each key's last row
+        stay = ~np.isin(old_cells, new_cells)
+        cell = np.concatenate([old_cells[stay], new_cells[last]])
+        values = np.concatenate([self.values[stay], new.values[last]])
+        records = np.concatenate([self.records[stay], new.records[last]])
+        order = np.argsort(cell, kind="stable")
+        order = order[records[order] > 0]
+        cell = cell[order]
+        n_keys, n_pairs = len(keys), len(pairs)
+        return SumsTable(cell // (n_keys * n_pairs), cell // n_pairs % n_keys, keys,
+                         cell % n_pairs, pairs, values[order], records[order])  # fmt: skip
+
     def select(
         self, start_day: int | None, end_day: int | None, sources: Sequence[str]
     ) -> np.ndarray:
@@ -135,6 +163,14 @@ class SumsTable:
             wanted = set(sources)
             keep &= np.array([s in wanted for s, _ in self.pairs], dtype=bool)[self.pair]
         return np.flatnonzero(keep)
+
+
+def _pair_codes(
+    pairs: tuple[tuple[str, str], ...], some: tuple[tuple[str, str], ...]
+) -> np.ndarray:
+    """Codes in ``pairs`` (sorted) of the pairs ``some``."""
+    code = {p: i for i, p in enumerate(pairs)}
+    return np.array([code[p] for p in some], dtype=np.int64)
 
 
 def aggregate_from(

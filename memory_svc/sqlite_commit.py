@@ -10,48 +10,57 @@ import numpy as np
 
 from memory_svc.graph import GraphDelta
 from memory_svc.store import CommitBatch, CommitResult, OrgState, seq_checksum
-from memory_svc.store_sql import UPSERT_SUMS, chunks, marks
+from memory_svc.store_sql import SUMS_FROM_MEASURES, SUMS_RETURNING, chunks, marks
 
-__all__ = ["insert_batch"]
-
-
-def _add_sums(db: sqlite3.Connection, rows: list[tuple], sign: int) -> None:  # type: ignore[type-arg]
-    """Add (or, ``sign`` -1, take away) measures rows — (org, day, geo, source, channel,
-    campaign, spend, impressions, conversions, revenue) — to both sums tables."""
-    for table, key in (("geo_day_sums", 2), ("campaign_day_sums", 5)):
-        acc: dict[tuple[object, ...], list[float]] = {}
-        for r in rows:
-            k = (r[0], r[1], r[key], r[3], r[4])
-            got = acc.get(k)
-            if got is None:
-                acc[k] = [r[6], r[7], r[8], r[9], 1.0]
-            else:
-                got[0] += r[6]
-                got[1] += r[7]
-                got[2] += r[8]
-                got[3] += r[9]
-                got[4] += 1.0
-        db.executemany(
-            UPSERT_SUMS.format(table=table),
-            [(*k, *(sign * x for x in v[:4]), sign * int(v[4])) for k, v in acc.items()],
-        )
+__all__ = ["SumsLog", "insert_batch"]
 
 
-def _take_away(db: sqlite3.Connection, seqs: np.ndarray) -> None:
+# The sums tables and the column each keys on.
+_SUMS_TABLES = (("geo_day_sums", "geo"), ("campaign_day_sums", "campaign_id"))
+
+# What a commit did to the sums, when asked: per table, each touched key's sums as stored
+# after it — (day, key, source, channel, spend, impressions, conversions, revenue, records).
+SumsLog = dict[str, list[tuple]]  # type: ignore[type-arg]
+
+
+def _add_sums(
+    db: sqlite3.Connection, where: str, params: list[int], sign: str, log: SumsLog | None
+) -> None:
+    """Add (``sign`` "") or take away ("-") the measures rows chosen by ``where`` in both sums
+    tables, logging the keys' new sums when ``log`` is given."""
+    for table, key in _SUMS_TABLES:
+        sql = SUMS_FROM_MEASURES.format(table=table, key=key, sign=sign, where=where)
+        if log is None:
+            db.execute(sql, params)
+        else:
+            log.setdefault(table, []).extend(
+                db.execute(sql + SUMS_RETURNING.format(key=key), params).fetchall()
+            )
+
+
+def _take_away(db: sqlite3.Connection, seqs: np.ndarray, log: SumsLog | None) -> None:
     """Take the numbers of records about to be replaced out of the sums."""
-    rows: list[tuple] = []  # type: ignore[type-arg]
     for part in chunks([int(s) for s in seqs]):
-        rows += db.execute(
-            "SELECT org_id, day, geo, source, channel, campaign_id, spend, impressions, "
-            f"conversions, revenue FROM measures WHERE seq IN ({marks(len(part))})",
-            list(part),
-        ).fetchall()
-    if rows:
-        _add_sums(db, rows, -1)
+        _add_sums(db, f"seq IN ({marks(len(part))})", list(part), "-", log)
 
 
-def insert_batch(db: sqlite3.Connection, b: CommitBatch, n: int) -> CommitResult:
-    """Store ``b`` (``n`` records) inside the caller's open transaction."""
+def _add_measures(
+    db: sqlite3.Connection, b: CommitBatch, seqs: list[int], log: SumsLog | None
+) -> None:
+    """The batch's measures rows, and their numbers added to the sums tables."""
+    m = np.nan_to_num(np.asarray(b.measures, dtype=np.float64))
+    rows = zip(seqs, [b.org_id] * len(seqs), b.days, b.geos, b.sources, b.channels,
+               b.campaign_ids, *m.T.tolist(), strict=True)  # fmt: skip
+    db.executemany("INSERT INTO measures VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    if seqs:
+        _add_sums(db, "seq BETWEEN ? AND ?", [seqs[0], seqs[-1]], "", log)
+
+
+def insert_batch(
+    db: sqlite3.Connection, b: CommitBatch, n: int, sums_log: SumsLog | None = None
+) -> CommitResult:
+    """Store ``b`` (``n`` records) inside the caller's open transaction; ``sums_log`` (when
+    given) receives the sums rows the commit changed, as stored after it."""
     row = db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
     first = row[0] if row else 1
     seqs = np.arange(first, first + n, dtype=np.int64)
@@ -70,7 +79,7 @@ def insert_batch(db: sqlite3.Connection, b: CommitBatch, n: int) -> CommitResult
             ],
         )
         old_seqs = [(int(s),) for s in removed]
-        _take_away(db, removed)
+        _take_away(db, removed, sums_log)
         for table in ("records", "payloads", "vectors", "measures"):
             db.executemany(f"DELETE FROM {table} WHERE seq = ?", old_seqs)
         db.executemany(
@@ -106,22 +115,7 @@ def insert_batch(db: sqlite3.Connection, b: CommitBatch, n: int) -> CommitResult
         ),
     )
     db.executemany("INSERT INTO payloads VALUES (?, ?)", zip(seq_list, b.payloads, strict=True))
-    m = np.nan_to_num(np.asarray(b.measures, dtype=np.float64))
-    rows = [
-        (s, b.org_id, d, g, src, ch, camp, *v)
-        for s, d, g, src, ch, camp, v in zip(
-            seq_list,
-            b.days,
-            b.geos,
-            b.sources,
-            b.channels,
-            b.campaign_ids,
-            m.tolist(),
-            strict=True,
-        )
-    ]
-    db.executemany("INSERT INTO measures VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-    _add_sums(db, [r[1:] for r in rows], +1)
+    _add_measures(db, b, seq_list, sums_log)
     # each row of a C-contiguous float32 matrix binds as its 4·dim bytes, without a copy
     emb = np.ascontiguousarray(b.embeddings, dtype=np.float32)
     db.executemany("INSERT INTO vectors VALUES (?, ?)", zip(seq_list, emb, strict=True))

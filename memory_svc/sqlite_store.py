@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from memory_svc.graph import GraphEdgeRow, GraphNodeRow
 from memory_svc.key_seqs import KeyMap, key_hashes
 from memory_svc.org_sums import SumsTable, aggregate_from
-from memory_svc.sqlite_commit import insert_batch
+from memory_svc.sqlite_commit import SumsLog, insert_batch
 from memory_svc.store import (
     Aggregate,
     CommitBatch,
@@ -74,8 +75,28 @@ def _create(path: Path) -> None:
 # org read is always kept. A row is ~64 bytes of arrays: a year of 50 geos is ~135k rows.
 SUMS_CACHE_ROWS = 1_000_000
 
+# Changed sums rows a held org may collect before it is dropped instead (beyond its own size).
+_PENDING_ROWS = 200_000
+
 # (record_count, checksum, max_seq): changes with every commit that changes the org's records
 DataVersion = tuple[int, int, int]
+_VERSION = "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = ?"
+
+
+@dataclass(slots=True)
+class _HeldSums:
+    """An org's sums as arrays at ``version``, and the sums rows commits changed since, per
+    table, to apply at the next read (mutated under the store's sums lock)."""
+
+    version: DataVersion
+    geo: SumsTable
+    campaign: SumsTable
+    pending: SumsLog = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        return self.geo.n_rows + self.campaign.n_rows
+
 
 # Page cache of each reader thread's connection (the writer's is 64 MiB). Scans read in
 # order and mostly once, and up to one reader per worker thread serves them at once.
@@ -114,8 +135,8 @@ class SQLiteRecordStore:
         self._readers_lock = threading.Lock()
         # org → (id map, natural-key map), loaded on the org's first write after start
         self._keys: dict[str, tuple[KeyMap, KeyMap]] = {}
-        # org → (data version, geo-day sums, campaign-day sums), see aggregate()
-        self._sums: OrderedDict[str, tuple[DataVersion, SumsTable, SumsTable]] = OrderedDict()
+        # org → its sums as arrays (see _org_sums), least recently read first
+        self._sums: OrderedDict[str, _HeldSums] = OrderedDict()
         self._sums_lock = threading.Lock()
         self._closing = threading.Event()
         self._checkpointer = threading.Thread(
@@ -382,48 +403,72 @@ class SQLiteRecordStore:
         self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
     ) -> Aggregate:
         """Sums of the org's current records per day × geo and per day × campaign, from the
-        org's sums rows as arrays (read once per data version; see ``memory_svc.org_sums``)."""
+        org's sums rows as arrays (see ``memory_svc.org_sums``)."""
         geo, campaign = self._org_sums(org_id)
         return aggregate_from(geo, campaign, start_day, end_day, sources)
 
     def _org_sums(self, org_id: str) -> tuple[SumsTable, SumsTable]:
-        """The org's sums tables as arrays: cached ones if the org's data version is the one
-        they were read at, else read now — version and rows in one read transaction, so no
-        commit can land between them."""
+        """The org's sums tables as arrays at its current data version: held ones (with the
+        sums rows commits changed since applied), else read now — version and rows in one
+        read transaction, so no commit lands between them."""
         db = self._read()
         db.execute("BEGIN")
         try:
-            row = db.execute(
-                "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = ?", (org_id,)
-            ).fetchone()
+            row = db.execute(_VERSION, (org_id,)).fetchone()
             version: DataVersion | None = tuple(row) if row else None  # type: ignore[assignment]
             with self._sums_lock:
-                hit = self._sums.get(org_id)
-                if hit is not None and hit[0] == version:
+                held = self._sums.get(org_id)
+                if held is not None and held.version == version:
                     self._sums.move_to_end(org_id)
-                    return hit[1], hit[2]
+                    pending, held.pending = held.pending, {}
+                    if not pending:
+                        return held.geo, held.campaign
+                    # Applied under the lock: a commit may add to pending meanwhile.
+                    held.geo = held.geo.updated(pending.get("geo_day_sums", []))
+                    held.campaign = held.campaign.updated(pending.get("campaign_day_sums", []))
+                    return held.geo, held.campaign
             geo_rows = db.execute(GEO_DAY_ROWS, (org_id,)).fetchall()
             campaign_rows = db.execute(CAMPAIGN_DAY_ROWS, (org_id,)).fetchall()
         finally:
             db.execute("COMMIT")
         geo, campaign = SumsTable.from_rows(geo_rows), SumsTable.from_rows(campaign_rows)
         if version is not None:
-            self._keep_sums(org_id, version, geo, campaign)
+            self._hold_sums(org_id, _HeldSums(version, geo, campaign))
         return geo, campaign
 
-    def _keep_sums(
-        self, org_id: str, version: DataVersion, geo: SumsTable, campaign: SumsTable
+    def _hold_sums(self, org_id: str, held: _HeldSums) -> None:
+        with self._sums_lock:
+            now = self._sums.get(org_id)
+            if now is not None and now.version[2] > held.version[2]:
+                return  # a commit or a reader of a later version got here first
+            self._sums[org_id] = held
+            self._sums.move_to_end(org_id)
+            self._evict_sums()
+
+    def _evict_sums(self) -> None:
+        """Least recently read orgs go past ``SUMS_CACHE_ROWS`` rows (under the sums lock)."""
+        rows = sum(h.n_rows for h in self._sums.values())
+        while rows > SUMS_CACHE_ROWS and len(self._sums) > 1:
+            _, gone = self._sums.popitem(last=False)
+            rows -= gone.n_rows
+
+    def _note_sums(
+        self, org_id: str, before: DataVersion | None, after: DataVersion, log: SumsLog | None
     ) -> None:
+        """After a commit: the org's held sums follow it (the rows it changed, applied at
+        the next read) if they were at the version it started from; else they go."""
         with self._sums_lock:
             held = self._sums.get(org_id)
-            if held is not None and held[0][2] > version[2]:
-                return  # a reader of a later version got here first
-            self._sums[org_id] = (version, geo, campaign)
-            self._sums.move_to_end(org_id)
-            rows = sum(g.n_rows + c.n_rows for _, g, c in self._sums.values())
-            while rows > SUMS_CACHE_ROWS and len(self._sums) > 1:
-                _, (_, g, c) = self._sums.popitem(last=False)
-                rows -= g.n_rows + c.n_rows
+            if held is None:
+                return
+            if log is None or held.version != before:
+                del self._sums[org_id]
+                return
+            held.version = after
+            for table, rows in log.items():
+                held.pending.setdefault(table, []).extend(rows)
+            if sum(len(r) for r in held.pending.values()) > held.n_rows + _PENDING_ROWS:
+                del self._sums[org_id]  # reading again costs less than applying them
 
     def backfill_measures(
         self, decode: Callable[[list[bytes]], list[tuple[int, float, float, float, float]]]
@@ -468,6 +513,8 @@ class SQLiteRecordStore:
         have = db.execute("SELECT EXISTS (SELECT 1 FROM measures)").fetchone()[0]
         if not (force or (empty and have)):
             return
+        with self._sums_lock:
+            self._sums.clear()
         db.execute("BEGIN IMMEDIATE")
         try:
             for statement in REBUILD_SUMS.split(";"):
@@ -485,13 +532,21 @@ class SQLiteRecordStore:
         with self._write_lock:
             by_id, by_key = self._key_maps(batch.org_id)  # loaded before this batch commits
             db = self._writer
+            # Held sums follow the commit when the org's are held (the changed sums rows
+            # cost a fetch; an org nobody aggregates does not pay it).
+            with self._sums_lock:
+                log: SumsLog | None = {} if batch.org_id in self._sums else None
             db.execute("BEGIN IMMEDIATE")
             try:
-                result = insert_batch(db, batch, n)
+                row = db.execute(_VERSION, (batch.org_id,)).fetchone()
+                result = insert_batch(db, batch, n, log)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            state = result.state
+            self._note_sums(batch.org_id, tuple(row) if row else None,  # type: ignore[arg-type]
+                            (state.record_count, state.checksum, state.max_seq), log)  # fmt: skip
             by_id.withdraw(result.removed_seqs)
             by_key.withdraw(result.removed_seqs)
             by_id.add(key_hashes(batch.ids), result.seqs)

@@ -42,6 +42,8 @@ __all__ = [
     "GEO_DAY_ROWS",
     "REBUILD_SUMS",
     "SCHEMA",
+    "SUMS_FROM_MEASURES",
+    "SUMS_RETURNING",
     "SUM_COLUMNS",
     "UPSERT_SUMS",
     "aggregate_filter",
@@ -89,7 +91,9 @@ CREATE TABLE IF NOT EXISTS measures (
     source TEXT NOT NULL, channel TEXT NOT NULL, campaign_id TEXT NOT NULL, spend REAL NOT NULL,
     impressions REAL NOT NULL, conversions REAL NOT NULL, revenue REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS measures_day ON measures (org_id, day);
+-- measures are read by seq only (take-away, backfill) or whole (rebuild): no day index, which
+-- cost a b-tree insert per record written. Dropped if present.
+DROP INDEX IF EXISTS measures_day;
 CREATE TABLE IF NOT EXISTS geo_day_sums (
     org_id TEXT NOT NULL, day INTEGER NOT NULL, geo TEXT NOT NULL, source TEXT NOT NULL,
     channel TEXT NOT NULL, spend REAL NOT NULL, impressions REAL NOT NULL,
@@ -233,6 +237,20 @@ CAMPAIGN_DAY_ROWS = (
     f"SELECT day, campaign_id, source, channel, {_SUMS} FROM campaign_day_sums "
     "WHERE org_id = ? AND records > 0 ORDER BY day, campaign_id, source, channel"
 )
+# Add ({sign} "") or take away ("-") the numbers of the measures rows chosen by {where} to a sums
+# table ({key}: geo or campaign_id), summed per key by SQLite: no Python loop over the batch's
+# rows. RETURNING gives each touched key's sums as stored after the change (the SQLite store
+# patches an org's cached sums with them, memory_svc.org_sums).
+SUMS_FROM_MEASURES = (
+    "INSERT INTO {table} SELECT org_id, day, {key}, source, channel, {sign}SUM(spend), "
+    "{sign}SUM(impressions), {sign}SUM(conversions), {sign}SUM(revenue), {sign}COUNT(*) "
+    "FROM measures WHERE {where} GROUP BY org_id, day, {key}, source, channel "
+    "ON CONFLICT DO UPDATE SET spend = spend + excluded.spend, "
+    "impressions = impressions + excluded.impressions, "
+    "conversions = conversions + excluded.conversions, revenue = revenue + excluded.revenue, "
+    "records = records + excluded.records"
+)
+SUMS_RETURNING = f" RETURNING day, {{key}}, source, channel, {_SUMS}"
 # Add (sign +1) or take away (-1) a batch's numbers: parameters (org, day, key, source,
 # channel, spend, impressions, conversions, revenue, records).
 UPSERT_SUMS = (

@@ -174,6 +174,45 @@ def test_array_sums_equal_the_sql_pivot_and_follow_writes(tmp_path: Path) -> Non
     engine.close()
 
 
+def test_held_sums_follow_commits_without_reading_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits to a held org patch its arrays with the sums rows they changed (as stored):
+    equal to the SQL after new keys, restatements, and a record moved off a key that it
+    alone held (the key goes), with no second read of the tables."""
+    records = synthetic_records(ORG, 900, seed=6)
+    engine = _engine(tmp_path)
+    store = engine.store
+    assert isinstance(store, SQLiteRecordStore)
+    _write(engine, records[:300])
+    store.aggregate(ORG, None, None, ())
+    reads: list[str] = []
+    hold = store._hold_sums
+    monkeypatch.setattr(store, "_hold_sums", lambda org, held: (reads.append(org), hold(org, held)))
+    _write(engine, records[300:600])
+    _write(engine, records[600:])
+    geos = sorted({r.geo for r in records})
+    moved = []
+    for i, r in enumerate(records[::9]):
+        new = md_pb.CausalMarketingData()
+        new.CopyFrom(r)
+        new.version = r.version + 1
+        new.spend = r.spend + 0.1 * i
+        if i % 3 == 0:
+            new.geo = "ZZ-" + geos[0]  # off its key: a key only it held is left empty
+        moved.append(new)
+    _write(engine, moved)
+    emptied = "SELECT count(*) FROM geo_day_sums WHERE org_id = ? AND records = 0"
+    assert store._read().execute(emptied, (ORG,)).fetchone()[0] > 0
+    days = sorted({row[0] for row in _sql_pivot(store, None, None, ()).geo_days})
+    for start, end, srcs in ((None, None, ()), (days[1], days[4], ()), (None, None, ("meta",))):
+        assert store.aggregate(ORG, start, end, srcs) == _sql_pivot(store, start, end, srcs)
+    assert reads == []  # patched, never read again
+    current = {r.id: r for r in records} | {r.id: r for r in moved}
+    _check(engine, list(current.values()))
+    engine.close()
+
+
 def test_column_rows_read_as_the_tuples_they_hold() -> None:
     rows = ColumnRows([np.array([3, 4, 5]), ["a", "b", "c"], np.array([0.5, 0.0, 2.0])], 3)
     want = [(3, "a", 0.5), (4, "b", 0.0), (5, "c", 2.0)]
