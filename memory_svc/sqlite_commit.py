@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -24,7 +25,7 @@ SumsLog = dict[str, list[tuple]]  # type: ignore[type-arg]
 
 
 def _add_sums(
-    db: sqlite3.Connection, where: str, params: list[int], sign: str, log: SumsLog | None
+    db: sqlite3.Connection, where: str, params: Sequence[object], sign: str, log: SumsLog | None
 ) -> None:
     """Add (``sign`` "") or take away ("-") the measures rows chosen by ``where`` in both sums
     tables, logging the keys' new sums when ``log`` is given."""
@@ -41,7 +42,7 @@ def _add_sums(
 def _take_away(db: sqlite3.Connection, seqs: np.ndarray, log: SumsLog | None) -> None:
     """Take the numbers of records about to be replaced out of the sums."""
     for part in chunks([int(s) for s in seqs]):
-        _add_sums(db, f"seq IN ({marks(len(part))})", list(part), "-", log)
+        _add_sums(db, f"seq IN ({marks(len(part))})", part, "-", log)
 
 
 def _add_measures(
