@@ -29,6 +29,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 import pandas as pd
 
+from bench._figures import figure
 from causal_svc.attribution import MediaPanel, ModelSpec, analyze
 from causal_svc.attribution.calendar import national_design
 from tests.causal.attribution.world import World, world
@@ -140,6 +141,13 @@ def main() -> None:
           f"(national) {e_nat:.3f}, PyMC-Marketing {e_pymc:.3f}")  # fmt: skip
     print(f"speed: PyMC-Marketing / ours (geo) = {t_pymc / t_geo:.0f}x; / ours (national) = "
           f"{t_pymc / t_nat:.0f}x (target >= 50x at equal or better accuracy)")  # fmt: skip
+    sampler = f"{args.chains} chains × {args.draws} draws after {args.tune} tuning"
+    figure("attribution wall time, ours on the geo panel", t_geo, "s",
+           reference=f"PyMC-Marketing, national series ({sampler})", reference_value=t_pymc,
+           target="≥ 50× faster at equal or better accuracy",
+           met=t_pymc / t_geo >= 50 and e_geo <= e_pymc)  # fmt: skip
+    figure("channel iROAS MAE, ours on the geo panel", e_geo, "iROAS",
+           reference="PyMC-Marketing on the same world", reference_value=e_pymc)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import pandas as pd
 from sklearn.ensemble import GradientBoostingRegressor
 
 import sim
+from bench._figures import figure
 from causal_svc.estimators import weighting
 from causal_svc.estimators.result import EffectSpec, Method
 from causal_svc.methods import EstimationOptions, method_info
@@ -74,6 +75,8 @@ def _row(name: str, fit_with_reuse: Any, full: Any, caps: Any, frame: pd.DataFra
     t_before = _seconds(before, 1)
     print(f"  {name:<34}{t_fit:>8.2f}{t_checks:>10.2f}{t_checks / t_fit:>7.2f}   "
           f"{t_before:>9.2f}{t_before / t_fit:>7.1f}   {t_before / t_checks:>6.1f}x")  # fmt: skip
+    figure(f"checks, {name}", t_checks, "s", reference="the fit alone", reference_value=t_fit,
+           note=f"before reuse: checks took {t_before:.2f} s")  # fmt: skip
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ from linearmodels import PanelOLS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._figures import figure
 from causal_svc.estimators.did import estimate_did
 from causal_svc.estimators.difference_in_means import (
     estimate_difference_in_means,
@@ -51,6 +52,7 @@ def median_ms(fn: Callable[[], object], repeats: int) -> float:
 def report(label: str, ours: Callable[[], object], ref: Callable[[], object], repeats: int) -> None:
     a, b = median_ms(ours, repeats), median_ms(ref, repeats)
     print(f"{label:<58} ours {a:9.2f} ms   ref {b:9.2f} ms   ratio {a / b:6.2f}")
+    figure(label, a, "ms", reference="reference library, same data", reference_value=b)
 
 
 def experiment(n: int, seed: int = 0) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from linearmodels.iv import IV2SLS
 from sklearn.neighbors import NearestNeighbors
 from statsmodels.treatment.treatment_effects import TreatmentEffect
 
+from bench._figures import figure
 from causal_svc.estimators.iv import estimate_iv
 from causal_svc.estimators.matching import estimate_matching
 from causal_svc.estimators.rdd import estimate_rdd
@@ -56,6 +57,7 @@ def row(
 ) -> None:
     a, b = timed(ours, n), timed(ref, n)
     print(f"{name:<28} {a:9.2f} {b:9.2f} {b / a:7.2f}x  {what}")
+    figure(name, a, "ms", reference=what, reference_value=b)
 
 
 def card() -> tuple[pd.DataFrame, EffectSpec, Callable[[], object]]:

@@ -30,6 +30,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._figures import figure
 from causal_svc.estimators._dml_design import design_matrix
 from causal_svc.estimators._synth_weights import fit_synth
 from causal_svc.estimators.bsts import estimate_bsts
@@ -57,6 +58,7 @@ def line(label: str, ours_ms: float, ref_ms: float, extra: str = "") -> None:
         f"  {label:<44} ours {ours_ms:9.1f} ms  ref {ref_ms:9.1f} ms  "
         f"ratio {ours_ms / ref_ms:6.2f}  {extra}"
     )
+    figure(label, ours_ms, "ms", reference="reference library, same data", reference_value=ref_ms)
 
 
 # --- synthetic control -------------------------------------------------------------------

@@ -39,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
+from bench._figures import figure  # noqa: E402
+
 SOURCES = ("meta", "google_ads", "klaviyo", "tiktok")
 BATCH = 1000
 
@@ -245,6 +247,12 @@ def main() -> None:
         )
         ratio = (grpc["rows"] / grpc["seconds"]) / (ref["rows"] / ref["seconds"])
         print(f"ratio gRPC / in-process = {ratio:.2f}  (target >= 0.6)")
+        figure(f"Ingest over gRPC to durable ack, {grpc['rows']:,} rows",
+               grpc["rows"] / grpc["seconds"], "rows/s",
+               reference="the same transform in process", reference_value=ref["rows"] / ref["seconds"],
+               target="ratio ≥ 0.6", met=ratio >= 0.6,
+               note=f"peak RSS ingestion {servers['ingestion']:,.0f} MB, memory "
+               f"{servers['memory']:,.0f} MB")  # fmt: skip
         # Where the CPU went, per row: on a machine with few cores the gRPC path's rate is
         # bounded by the sum of its processes' CPU over the cores, not by any one of them.
         parts = {"client": grpc["cpu_s"], **cpu}

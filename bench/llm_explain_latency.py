@@ -32,6 +32,7 @@ from liftos.v1 import causal_pb2_grpc as causal_grpc  # noqa: E402
 from liftos.v1 import llm_pb2 as pb  # noqa: E402
 from liftos.v1 import llm_pb2_grpc as llm_grpc  # noqa: E402
 
+from bench._figures import figure  # noqa: E402
 from causal_svc.app import build as causal_build  # noqa: E402
 from llm_svc.app import build as llm_build  # noqa: E402
 from llm_svc.settings import LlmSettings  # noqa: E402
@@ -111,6 +112,9 @@ def main() -> None:
                 f"Explain {name:<15} first delta  {ms(first)}   ({statistics.median(first) / statistics.median(ref):.1f}× GetAnalysis)"
             )
             print(f"Explain {name:<15} total        {ms(total)}")
+            figure(f"Explain time to first token, {name}", statistics.median(first) * 1e3, "ms",
+                   reference="causal GetAnalysis", reference_value=statistics.median(ref) * 1e3,
+                   target="≤ 100 ms", met=statistics.median(first) <= 0.1)  # fmt: skip
         request = pb.BuildContextRequest(org_id=ORG, analysis_ids=ids)
         times = []
         for _ in range(args.calls):

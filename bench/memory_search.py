@@ -39,6 +39,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 from liftos.v1 import memory_pb2 as memory_pb  # noqa: E402
 from liftos.v1 import memory_pb2_grpc as memory_grpc  # noqa: E402
 
+from bench._figures import figure  # noqa: E402
 from memory_svc.app import settings_from_env  # noqa: E402
 from memory_svc.faiss_index import _file_stem  # noqa: E402
 from mesh.runtime.synthetic_records import synthetic_records  # noqa: E402
@@ -305,6 +306,14 @@ def search_and_rebuild(data: Path, args: argparse.Namespace) -> None:
         f"broad filter (quality >= 0.6, ANN over-fetch): p50 {pct(broad_t, 50):.2f} ms p99 {pct(broad_t, 99):.2f} ms"
     )
     print(f"server peak RSS after searches: {server_rss:,.0f} MiB")
+    figure(f"Search p50 over gRPC, {n:,} records, k={args.k}", pct(grpc_t, 50), "ms",
+           reference="direct FAISS in process", reference_value=pct(faiss_t, 50),
+           note=f"p99 {pct(grpc_t, 99):.2f} ms")  # fmt: skip
+    figure("Search p50 over gRPC vs the gRPC floor", pct(grpc_t, 50), "ms",
+           reference="Health.Check round trip, same channel", reference_value=pct(floor_t, 50))  # fmt: skip
+    figure(f"Search recall@{args.k} over gRPC", float(recall_grpc), "",
+           reference="exact search", reference_value=1.0, target="≥ 0.95",
+           met=bool(recall_grpc >= 0.95))  # fmt: skip
 
     # ---------------------------------------------------------------- rebuild
     if args.skip_rebuild:

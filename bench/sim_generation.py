@@ -28,6 +28,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sim
+from bench._figures import figure
 
 
 def peak_rss_mb() -> float:
@@ -113,6 +114,12 @@ def main() -> None:
         f"{written / ref_json_s:10,.0f} lines/s; ratio {write_s / ref_json_s:5.1f}x"
     )
     print(f"truth.json encode: {truth_s:.2f} s; final peak RSS {peak_rss_mb():,.0f} MB")
+    size = f"{args.days} days × {args.campaigns} campaigns × {args.geos} geos"
+    figure(f"simulator generation, {size}", gen_s, "s",
+           reference="numpy random → DataFrame, same rows", reference_value=ref_s,
+           note=f"{rows / gen_s:,.0f} panel rows/s; peak RSS {rss_gen:,.0f} MB")  # fmt: skip
+    figure(f"export writing, {written:,} NDJSON lines", write_s, "s",
+           reference="json.dumps of flat dicts", reference_value=ref_json_s)  # fmt: skip
 
 
 if __name__ == "__main__":

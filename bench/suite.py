@@ -1,0 +1,364 @@
+"""`make bench`: every benchmark in bench/, one table of figures beside their references.
+
+Each bench runs as its own process (so its timings and peak RSS are its own) with
+``LIFTOS_BENCH_FIGURES`` pointing at a file it appends its figures to (``bench/_figures.py``);
+the suite then writes ``bench/results.json`` and ``bench/results.md``: per bench its status
+and wall time, per figure the value, the reference measured in the same run, the ratio and
+the target, plus the machine (cores, BLAS threads, library versions) the numbers came from.
+A bench that fails, times out or records no figure is a row that says so — never a blank.
+
+``--quick`` runs each bench at a smoke size (minutes in all, for CI and a first look: its
+figures are not the ones to quote); the default is the full size the docs quote.
+``--readme`` rewrites README.md's performance table from results.json.
+
+Run: ``make bench`` (or ``make bench QUICK=1``), or
+``PYTHONPATH=.:gen .venv/bin/python bench/suite.py [--quick] [--only NAME,…]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_JSON = ROOT / "bench" / "results.json"
+RESULTS_MD = ROOT / "bench" / "results.md"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+LIBRARIES = ("numpy", "scipy", "pandas", "statsmodels", "econml", "grpcio", "protobuf",
+             "faiss-cpu", "scikit-learn", "matplotlib")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Bench:
+    """One benchmark: its script, the arguments of each size and how long it may take."""
+
+    name: str
+    what: str
+    full: tuple[str, ...] = ()
+    quick: tuple[str, ...] = ()
+    timeout_s: float = 600.0
+    extra: str = ""  # an optional install the bench needs ([bench-pymc]); skipped without it
+
+
+# The issue-22 set first; the order is the table's. Full sizes are those docs/performance.md
+# quotes, cut where the whole suite would not fit 30 minutes on 2 cores (said in `what`).
+BENCHES: tuple[Bench, ...] = (
+    Bench(
+        "ingest_throughput",
+        "Ingest over gRPC vs the same transform in process",
+        ("--days", "60"),
+        ("--days", "28", "--campaigns", "40"),
+        900,
+    ),
+    Bench(
+        "ingest_rss",
+        "peak RSS of a 10M-row ingest, streaming",
+        ("--rows", "10000000"),
+        ("--rows", "100000"),
+        1200,
+    ),
+    Bench(
+        "memory_search",
+        "Search over gRPC vs direct FAISS vs the gRPC floor, with recall",
+        ("--records", "200000", "--queries", "500"),
+        ("--records", "20000", "--queries", "100"),
+        900,
+    ),
+    Bench("estimators_a_speed", "estimators vs their reference libraries (a)", (), (), 600),
+    Bench("estimators_b_speed", "estimators vs their reference libraries (b)", (), (), 600),
+    Bench("estimators_c_speed", "estimators vs their reference libraries (c)", (), (), 600),
+    Bench(
+        "causal_check_cost",
+        "checks vs fit time (3,000 rows)",
+        ("--repeats", "1"),
+        ("--rows", "800", "--repeats", "1"),
+        600,
+    ),
+    Bench(
+        "attribution_speed",
+        "AnalyzeAttribution end to end over gRPC vs 2 s",
+        ("--runs", "3"),
+        ("--runs", "1", "--geos", "10", "--campaigns", "8", "--days", "120"),
+        900,
+    ),
+    # PyMC-Marketing's defaults (4 × 1,000 after 1,000) take most of an hour here: one chain
+    # of 100 draws is a lower bound on its time that fits the suite (fewer draws than anyone
+    # would trust); docs/performance.md has the longer runs.
+    Bench(
+        "attribution_pymc",
+        "ours vs PyMC-Marketing on the same world (its lower bound: 1 chain × 100 draws)",
+        ("--chains", "1", "--draws", "100", "--tune", "100"),
+        ("--chains", "1", "--draws", "20", "--tune", "20"),
+        1200,
+        extra="pymc_marketing",
+    ),
+    Bench(
+        "llm_explain_latency",
+        "Explain time to first token",
+        ("--calls", "100"),
+        ("--calls", "10"),
+        600,
+    ),
+    Bench(
+        "surfacing_optimizer",
+        "OptimizeBudget time and distance to the true optimum",
+        ("--seeds", "10"),
+        ("--seeds", "2"),
+        900,
+    ),
+    Bench(
+        "sim_generation",
+        "simulator generation",
+        (),
+        ("--days", "60", "--campaigns", "20", "--geos", "10", "--write-rows", "20000"),
+        600,
+    ),
+)
+
+
+def machine() -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        # What the benches ran with: the suite sets 1 where the caller did not.
+        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", "1"),
+    }
+    try:
+        import numpy  # noqa: F401  (threadpoolctl reports only the BLAS already loaded)
+        from threadpoolctl import threadpool_info
+
+        facts["blas"] = [
+            {k: i.get(k) for k in ("internal_api", "num_threads", "version")}
+            for i in threadpool_info()
+        ]
+    except ImportError:
+        facts["blas"] = []
+    versions = {}
+    for lib in LIBRARIES:
+        try:
+            versions[lib] = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:
+            versions[lib] = None
+    facts["libraries"] = versions
+    try:
+        facts["commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+            check=False,
+        ).stdout.strip()  # fmt: skip
+    except OSError:
+        facts["commit"] = ""
+    return facts
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def run_one(bench: Bench, quick: bool, log_dir: Path) -> dict[str, Any]:
+    """Run one bench in its own process; its figures, status and wall time."""
+    row: dict[str, Any] = {"bench": bench.name, "what": bench.what, "figures": []}
+    python = sys.executable
+    if bench.extra and not _has(bench.extra):
+        # `make bench` keeps the peer in its own venv: its pins (numba, pytensor) are not ours.
+        python = str(ROOT / ".venv-bench" / "bin" / "python")
+        if not Path(python).exists():
+            reason = f"needs {bench.extra}: `make bench` installs it in .venv-bench"
+            row.update(status="skipped", seconds=0.0, reason=reason)
+            return row
+    args = bench.quick if quick else bench.full
+    with tempfile.NamedTemporaryFile("r", suffix=".jsonl", delete=False) as fh:
+        figures_path = Path(fh.name)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "gen")]),
+        "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1"),
+        "LIFTOS_BENCH_FIGURES": str(figures_path),
+    }
+    log = log_dir / f"{bench.name}.log"
+    cmd = [python, str(ROOT / "bench" / f"{bench.name}.py"), *args]
+    row["command"] = " ".join(["python", f"bench/{bench.name}.py", *args])
+    t0 = time.perf_counter()
+    try:
+        with log.open("w") as out:
+            proc = subprocess.run(
+                cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                timeout=bench.timeout_s, check=False,
+            )  # fmt: skip
+        status = "ok" if proc.returncode == 0 else f"failed (exit {proc.returncode})"
+    except subprocess.TimeoutExpired:
+        status = f"timed out after {bench.timeout_s:.0f} s"
+    row["seconds"] = time.perf_counter() - t0
+    row["figures"] = [
+        json.loads(line) for line in figures_path.read_text().splitlines() if line.strip()
+    ]
+    figures_path.unlink(missing_ok=True)
+    if status == "ok" and not row["figures"]:
+        status = "no figures recorded"
+    row["status"] = status
+    row["log"] = str(log)
+    if status != "ok":
+        row["tail"] = log.read_text(errors="replace").splitlines()[-15:]
+    return row
+
+
+def _num(x: float | None, unit: str = "") -> str:
+    if x is None:
+        return "—"
+    if abs(x) >= 1000:
+        text = f"{x:,.0f}"
+    elif abs(x) >= 10:
+        text = f"{x:.1f}"
+    else:
+        text = f"{x:.3g}"
+    return f"{text} {unit}".strip()
+
+
+def table(results: dict[str, Any]) -> list[str]:
+    """The figures as one markdown table (README's section and results.md share it)."""
+    lines = [
+        "| bench | figure | value | reference (same run) | ratio | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for b in results["benches"]:
+        if not b["figures"]:
+            lines.append(f"| {b['bench']} | {b['what']} | **{b['status']}** | | | |")
+            continue
+        for f in b["figures"]:
+            ref = (
+                f"{f['reference']}: {_num(f['reference_value'], f['unit'])}"
+                if f["reference"]
+                else ""
+            )
+            ratio = "" if f["ratio"] is None else f"{f['ratio']:.3g}×"
+            target = f["target"] + ("" if f["met"] is None else (" ✓" if f["met"] else " ✗ missed"))
+            lines.append(f"| {b['bench']} | {f['name']} | {_num(f['value'], f['unit'])} | "
+                         f"{ref} | {ratio} | {target} |")  # fmt: skip
+    return lines
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    size = "quick (smoke sizes: not the figures to quote)" if results["quick"] else "full"
+    blas = ", ".join(f"{b['internal_api']} {b['num_threads']} threads" for b in m["blas"])
+    libs = ", ".join(f"{k} {v}" for k, v in m["libraries"].items() if v)
+    out = [
+        "# Benchmark results",
+        "",
+        f"Written by `bench/suite.py` ({size}) on {results['started']} at commit "
+        f"`{m['commit']}`, in {results['seconds'] / 60:.1f} minutes.",
+        "",
+        f"Machine: {m['cores']} cores ({m['cores_usable']} usable), Python {m['python']}, "
+        f"{m['platform']}; BLAS: {blas or 'unknown'}; OPENBLAS_NUM_THREADS="
+        f"{m['openblas_num_threads'] or 'unset'}.",
+        "",
+        f"Libraries: {libs}.",
+        "",
+        *table(results),
+        "",
+        "| bench | status | wall s | command |",
+        "|---|---|---|---|",
+    ]
+    for b in results["benches"]:
+        out.append(f"| {b['bench']} | {b['status']} | {b['seconds']:.0f} | "
+                   f"`{b.get('command', '')}` |")  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
+def readme_section(results: dict[str, Any]) -> str:
+    size = "quick sizes" if results["quick"] else "full sizes"
+    return "\n".join([
+        BEGIN,
+        f"Generated by `bench/suite.py --readme` from `bench/results.json` ({size}, commit "
+        f"`{results['machine']['commit']}`, {results['machine']['cores']} cores); "
+        "details in `bench/results.md` and `docs/performance.md`.",
+        "",
+        *table(results),
+        END,
+    ])  # fmt: skip
+
+
+def write_readme(results: dict[str, Any], readme: Path = README) -> None:
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{readme} has no {BEGIN} … {END} section to fill")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(head + readme_section(results) + tail)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="smoke sizes (not figures to quote)")
+    p.add_argument("--only", default="", help="comma list of bench names")
+    p.add_argument("--out", type=Path, default=None, help="results dir (default bench/)")
+    p.add_argument("--readme", action="store_true", help="only rewrite README's table")
+    p.add_argument(
+        "--merge", action="store_true",
+        help="keep the other benches' rows of the existing results (same size only)",
+    )  # fmt: skip
+    args = p.parse_args()
+    json_path = (args.out / "results.json") if args.out else RESULTS_JSON
+    md_path = (args.out / "results.md") if args.out else RESULTS_MD
+    if args.readme:
+        write_readme(json.loads(json_path.read_text()))
+        return 0
+    only = {n for n in args.only.split(",") if n}
+    unknown = only - {b.name for b in BENCHES}
+    if unknown:
+        raise SystemExit(f"unknown bench: {', '.join(sorted(unknown))}")
+    chosen = [b for b in BENCHES if not only or b.name in only]
+    log_dir = Path(tempfile.mkdtemp(prefix="liftos-bench-"))
+    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    t0 = time.perf_counter()
+    rows = []
+    for bench in chosen:
+        print(f"== {bench.name}: {bench.what}", flush=True)
+        row = run_one(bench, args.quick, log_dir)
+        rows.append(row)
+        print(f"   {row['status']} in {row['seconds']:.0f} s, {len(row['figures'])} figures "
+              f"(log {row.get('log', '')})", flush=True)  # fmt: skip
+        for line in row.get("tail", []):
+            print(f"   | {line}")
+    seconds = time.perf_counter() - t0
+    if args.merge and json_path.exists():
+        old = json.loads(json_path.read_text())
+        if old["quick"] != args.quick:
+            raise SystemExit("--merge: the existing results are of the other size")
+        ran = {r["bench"] for r in rows}
+        kept = {r["bench"]: r for r in old["benches"] if r["bench"] not in ran}
+        rows = [kept.get(b.name) or next(r for r in rows if r["bench"] == b.name)
+                for b in BENCHES if b.name in kept or b.name in ran]  # fmt: skip
+        seconds += sum(r["seconds"] for r in kept.values())
+        started = f"{old['started']} (merged: {', '.join(sorted(ran))} rerun {started})"
+    results = {
+        "started": started,
+        "quick": args.quick,
+        "seconds": seconds,
+        "machine": machine(),
+        "benches": rows,
+    }
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    md_path.write_text(markdown(results))
+    print(f"wrote {json_path} and {md_path} ({results['seconds'] / 60:.1f} min)")
+    return 0 if all(r["status"] in ("ok", "skipped") for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
