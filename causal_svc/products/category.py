@@ -28,6 +28,7 @@ from causal_svc.products.design import DECAYS, SATURATIONS, adstock
 __all__ = [
     "CategoryFit",
     "CategoryProblem",
+    "average_saturation",
     "fit_category",
     "newey_west",
     "per_product",
@@ -76,6 +77,8 @@ class CategoryFit:
     incremental: np.ndarray  # (C,) sum_p b sum_t z
     stderr: np.ndarray  # (C,)
     residual_sd: float
+    sse: float
+    theta: np.ndarray
 
 
 def _columns(
@@ -159,7 +162,12 @@ def pool_decays(
 
 
 def fit_category(
-    problem: CategoryProblem, theta: np.ndarray, *, hac_lags: int, refine_decay: bool = False
+    problem: CategoryProblem,
+    theta: np.ndarray,
+    *,
+    hac_lags: int,
+    refine_decay: bool = False,
+    refine: bool = True,
 ) -> CategoryFit:
     """Refine the saturations (and the decays when ``refine_decay``) from ``theta``, then fit
     and draw inference; every transform parameter is free in the Jacobian (the decays too,
@@ -172,14 +180,15 @@ def fit_category(
         d = float(theta[2 * c])
         bounds += [(0.0, MAX_DECAY) if refine_decay else (d, d), LOG_M]
     scale = np.array([v for _ in spend for v in (1.0, 0.2)])
-    opt = minimize(
-        lambda u: sse(u * scale) / max(float(y_res @ y_res), 1e-12),
-        theta / scale,
-        method="L-BFGS-B",
-        bounds=[(lo / s, hi / s) for (lo, hi), s in zip(bounds, scale, strict=True)],
-    )
-    if opt.fun * float(y_res @ y_res) <= sse(theta):
-        theta = np.asarray(opt.x) * scale
+    if refine:
+        opt = minimize(
+            lambda u: sse(u * scale) / max(float(y_res @ y_res), 1e-12),
+            theta / scale,
+            method="L-BFGS-B",
+            bounds=[(lo / s, hi / s) for (lo, hi), s in zip(bounds, scale, strict=True)],
+        )
+        if opt.fun * float(y_res @ y_res) <= sse(theta):
+            theta = np.asarray(opt.x) * scale
     jac_bounds = [b for _ in spend for b in ((0.0, MAX_DECAY), LOG_M)]
     zs, totals, ks = _columns(spend, theta)
     blocks = [z[m].T for z, m in zip(zs, live, strict=True)]
@@ -249,4 +258,40 @@ def fit_category(
         inc,
         se,
         float(np.sqrt(e @ e / max(n - k, 1))),
+        float(e @ e),
+        theta,
     )
+
+
+def average_saturation(
+    problem: CategoryProblem, best: CategoryFit, *, hac_lags: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each channel's incremental revenue and standard error averaged over its saturation
+    grid (the other channels at their best), weighted by profile likelihood.
+
+    The saturation is often weakly identified — the profile is flat between "mildly concave"
+    and "linear" — and the total it implies is not: picking one point and reporting its
+    interval understates the uncertainty. The averaged variance adds the spread between
+    candidates (smoothed-AIC model averaging; Buckland, Burnham & Augustin 1997, Biometrics
+    53(2)).
+    """
+    n = problem.y.shape[0]
+    inc = best.incremental.copy()
+    se = best.stderr.copy()
+    for c in range(len(problem.spend)):
+        cands = [(best.sse, best.incremental[c], best.stderr[c])]
+        for m in SATURATIONS:
+            th = best.theta.copy()
+            th[2 * c + 1] = np.log(m) if np.isfinite(m) else LOG_M[1]
+            if abs(th[2 * c + 1] - best.theta[2 * c + 1]) < 1e-6:
+                continue
+            f = fit_category(problem, th, hac_lags=hac_lags, refine=False)
+            cands.append((f.sse, f.incremental[c], f.stderr[c]))
+        sse = np.array([x[0] for x in cands])
+        w = np.exp(-0.5 * n * np.log(sse / sse.min()))
+        w /= w.sum()
+        est = np.array([x[1] for x in cands])
+        var = np.array([x[2] for x in cands]) ** 2
+        inc[c] = float(w @ est)
+        se[c] = float(np.sqrt(w @ (var + (est - inc[c]) ** 2)))
+    return inc, se

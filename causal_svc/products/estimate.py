@@ -59,6 +59,7 @@ from causal_svc.products.category import (
     LOG_M,
     CategoryFit,
     CategoryProblem,
+    average_saturation,
     fit_category,
     pool_decays,
 )
@@ -250,6 +251,7 @@ def estimate_products(
     smooth_days: int | None = SMOOTH_DAYS,
     store_control: bool = True,
     pool_decay: bool = True,
+    average: bool = True,
 ) -> ProductEffects:
     """Channel x category incremental revenue and margin, and product-pair cross-effects.
 
@@ -322,6 +324,11 @@ def estimate_products(
                 cells.append(_no_spend(channels[c], category))
             continue
         fit = fit_category(problems[k], start_of[k], hac_lags=hac_lags, refine_decay=not pool_decay)
+        averaged = (
+            average_saturation(problems[k], fit, hac_lags=hac_lags)
+            if average
+            else (fit.incremental, fit.stderr)
+        )
         sold = float(y.sum())
         cost = float((a.cost[m][:, None] * a.units[m]).sum())
         margin_rate = 1.0 - cost / sold if sold > 0 else 0.0
@@ -330,7 +337,7 @@ def estimate_products(
                 cells.append(_no_spend(channels[c], category))
                 continue
             i = active.index(c)
-            inc, se = float(fit.incremental[i]), float(fit.stderr[i])
+            inc, se = float(averaged[0][i]), float(averaged[1][i])
             lo, hi = inc - z_rep * se, inc + z_rep * se
             spent = float(a.spend[c, m].sum())
             cells.append(
