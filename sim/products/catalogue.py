@@ -99,13 +99,15 @@ def build_catalogue(rng: np.random.Generator, n_days: int, n_categories: int) ->
             launch = 0
             if j > 0 and rng.random() < 0.17:
                 launch = int(rng.integers(n_days // 5, max(n_days // 5 + 1, 3 * n_days // 5)))
+            # A substitute sells at least 0.7x as much, so what it loses stays a share of
+            # its sales rather than all of them (the cap in sim.products.response rarely binds).
+            peers = [first + i for i in range(n) if i != j and within[i] >= 0.7 * within[j]]
             sub: int | None = None
             cann = 0.0
-            if rng.random() < 0.5:
-                sub = int(rng.choice([i for i in idx if i != first + j]))
-                cann = float(
-                    rng.uniform(0.03, 0.08) if rng.random() < 0.2 else rng.uniform(0.15, 0.6)
-                )
+            if rng.random() < 0.5 and peers:
+                sub = int(rng.choice(peers))
+                small = rng.random() < 0.2
+                cann = float(rng.uniform(0.03, 0.08) if small else rng.uniform(0.15, 0.6))
             halo = float(rng.uniform(0.10, 0.45)) if rng.random() < 0.35 else 0.0
             noun = _NOUNS[int(rng.integers(0, len(_NOUNS)))]
             products.append(

@@ -7,8 +7,8 @@ Expected revenue (org currency, net of discount) of product ``q`` on day ``t``::
                   * qbar * price[q] * (1 - disc[q, t]) * launched[q, t]
     D[c, q, t]  = roas[c, k] * K[c, k] * hill(A[c, k, t] / K[c, k]) * a[c, q, t] / A[c, k, t]
     halo[p -> q] = halo[p] * D[c, p, t] * w[q]   (siblings of p other than its substitute)
-    cann[p -> s] = min(cann[p] * D[c, p, t], 0.9 * base[s, t] / n)   (s = p's substitute,
-                                                          n = its cannibalisers x channels)
+    cann[p -> s] = cann[p] * D[c, p, t] * f[s, t]   (s = p's substitute; f <= 1 shrinks all
+                   of s's losses where together they would pass 90% of its baseline)
 
 ``a[c, q, t]`` is the geometric adstock (decay per channel) of channel ``c``'s spend on ``q``,
 ``A[c, k, t]`` its sum over category ``k``; ``hill(u) = u / (1 + u)``. So a channel's direct
@@ -72,11 +72,6 @@ def respond(
     cross = np.zeros((len(PRODUCT_CHANNELS), n_p, n_p, n_t))
     params: dict[str, dict[str, dict[str, float]]] = {}
     launched = plan.launched.astype(np.float64)
-    # A substitute never loses more than 90% of its baseline to all its cannibalisers together.
-    n_cann = np.zeros(n_p)
-    for p in catalogue.products:
-        if p.substitute is not None and p.cannibalisation > 0:
-            n_cann[p.substitute] += len(PRODUCT_CHANNELS)
     for c, name in enumerate(PRODUCT_CHANNELS):
         decay = float(rng.uniform(0.3, 0.6) if name == "meta_catalogue" else rng.uniform(0.1, 0.4))
         spend = plan.spend[chan == c].sum(axis=0) if (chan == c).any() else np.zeros((n_p, n_t))
@@ -110,7 +105,11 @@ def respond(
                     for q, wq in zip(sibs, w, strict=True):
                         cross[c, p.index, q.index] += p.halo * lift * wq
             if p.substitute is not None and p.cannibalisation > 0:
-                s = p.substitute
-                cap = 0.9 * base[s] / n_cann[s]
-                cross[c, p.index, s] -= np.minimum(p.cannibalisation * lift, cap)
+                cross[c, p.index, p.substitute] -= p.cannibalisation * lift
+    # A substitute never loses more than 90% of its baseline to all its cannibalisers and
+    # channels together: where the sum would exceed that, every loss shrinks by one factor.
+    loss = -np.clip(cross, None, 0.0).sum(axis=(0, 1))  # (P, T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(loss > 0.9 * base, 0.9 * base / loss, 1.0)
+    cross = np.where(cross < 0, cross * factor[None, None], cross)
     return Response(base, direct, cross, params)
