@@ -42,6 +42,8 @@ from surfacing_svc.history import frame_from_sums
 
 __all__ = ["AnalysisReader", "HistoryReader", "RegistryWriter"]
 
+# Failed effect estimates Recommend reads at most (newest first).
+MAX_EVIDENCE = 20
 _REFUSED = frozenset({grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED})
 
 
@@ -88,6 +90,29 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # AsyncStub i
                 ) from None
             raise
         return reply.analysis
+
+    async def failed_effects(
+        self, org_id: str, *, timeout: float | None = None
+    ) -> list[causal_pb.Analysis]:
+        """The org's effect estimates that failed their checks (newest first, at most
+        :data:`MAX_EVIDENCE`), read whole: their request says which channel they were about."""
+        request = causal_pb.ListAnalysesRequest(
+            org_id=org_id, kind=causal_pb.ANALYSIS_KIND_EFFECT_ESTIMATE, page_size=100
+        )
+        try:
+            reply = await self.stub().ListAnalyses(request, timeout=self.within(timeout))
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+            if unreachable(code, error):
+                raise unavailable(
+                    CausalUnavailable, "causal service", self.target, code, "ListAnalyses",
+                    dependency="causal", then=f": {error.details()}",
+                ) from None  # fmt: skip
+            if code in _REFUSED:
+                raise _refused("causal service", "ListAnalyses", code) from None
+            raise
+        failed = [a.analysis_id for a in reply.analyses if not a.supported][:MAX_EVIDENCE]
+        return [await self.get(org_id, a, timeout=timeout) for a in failed]
 
     async def latest_attribution(self, org_id: str, *, timeout: float | None = None) -> str:
         """The id of the org's newest attribution analysis."""

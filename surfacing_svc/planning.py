@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_MAX_CHANGE",
     "BoundRequest",
     "DesignQuestion",
+    "EffectEvidence",
     "ForecastQuestion",
     "OptimizeQuestion",
     "PlanEntry",
@@ -42,6 +43,7 @@ __all__ = [
     "answer_forecast",
     "answer_optimize",
     "answer_recommend",
+    "effect_channel",
 ]
 
 
@@ -472,11 +474,44 @@ class Recommendations:
     warnings: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True, slots=True)
+class EffectEvidence:
+    """An effect estimate of one channel (EstimateEffect), as Recommend weighs it."""
+
+    analysis_id: str
+    channel: str
+    supported: bool
+    summary: str = ""
+
+
+def effect_channel(records_channels: Sequence[str], treatment: str,
+                   channels: Sequence[str]) -> str | None:  # fmt: skip
+    """The channel an effect estimate is about: the one channel its records were read for,
+    else the channel its treatment column names (``meta`` or ``meta_spend``); None when it
+    is about no single planned channel."""
+    if len(records_channels) == 1 and records_channels[0] in channels:
+        return records_channels[0]
+    named = [c for c in channels if treatment == c or treatment.startswith(f"{c}_")]
+    return max(named, key=len) if named else None
+
+
 def answer_recommend(
-    model: PlanningModel, question: RecommendQuestion, history: pd.DataFrame | None
+    model: PlanningModel,
+    question: RecommendQuestion,
+    history: pd.DataFrame | None,
+    evidence: Sequence[EffectEvidence] = (),
 ) -> Recommendations:
-    """Ranked actions; channels that need a test get a go-dark design on the org's history."""
-    curves = model.horizon(question.horizon_days)
+    """Ranked actions; channels that need a test get a go-dark design on the org's history.
+    A channel whose effect estimate failed its checks is tested, never moved, whatever the
+    attribution model says of it."""
+    failed = {e.channel: e for e in evidence if not e.supported}
+    curves = tuple(
+        replace(c, identified=False, note=f"its effect estimate {failed[c.channel].analysis_id!r} "
+                f"failed its checks" + (f": {failed[c.channel].summary}"
+                                        if failed[c.channel].summary else ""))
+        if c.channel in failed and c.identified else c
+        for c in model.horizon(question.horizon_days)
+    )  # fmt: skip
     warnings = list(model.notes())
     designs: dict[str, ExperimentDesign] = {}
     untested = [c.channel for c in curves if not c.identified]

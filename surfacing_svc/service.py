@@ -98,12 +98,26 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             )
             q = replace(q, analysis_ids=(latest,))
         model = await self._model(q.org_id, q.analysis_ids[0], context, "analysis_ids[0]")
+        # The other analyses named, or else the org's failed effect estimates: a channel
+        # whose estimate failed its checks is tested, not moved.
+        if len(q.analysis_ids) > 1:
+            others = [
+                await self._analyses.get(q.org_id, a, field=f"analysis_ids[{i}]",
+                                         timeout=context.time_remaining())
+                for i, a in enumerate(q.analysis_ids[1:], start=1)
+            ]  # fmt: skip
+        else:
+            others = await self._analyses.failed_effects(q.org_id, timeout=context.time_remaining())
+        evidence = convert.effect_evidence(others, model)
+        used = tuple(dict.fromkeys((*q.analysis_ids, *(e.analysis_id for e in evidence))))
+        q = replace(q, analysis_ids=used)
         history = None
-        if q.design_tests and any(not c.identified for c in model.curves):
+        failed = {e.channel for e in evidence if not e.supported}
+        if q.design_tests and any(not c.identified or c.channel in failed for c in model.curves):
             history = await self._history.sums_frame(
                 q.org_id, start=None, end=model.end, timeout=context.time_remaining()
             )
-        answer = await asyncio.to_thread(answer_recommend, model, q, history)
+        answer = await asyncio.to_thread(answer_recommend, model, q, history, evidence)
         experiments = {
             a.channel: convert.proposed_experiment(q.org_id, a.design, model.outcome, model.end)
             for a in answer.actions

@@ -10,12 +10,17 @@ from surfacing_svc.convert.design import (
 from surfacing_svc.convert.forecast import forecast_question, forecast_to_proto
 from surfacing_svc.convert.models import planning_model
 from surfacing_svc.convert.optimize import optimize_question, plan_to_proto
-from surfacing_svc.convert.recommend import recommend_question, recommendations_to_proto
+from surfacing_svc.convert.recommend import (
+    effect_evidence,
+    recommend_question,
+    recommendations_to_proto,
+)
 
 __all__ = [
     "cell_experiment",
     "design_question",
     "design_to_proto",
+    "effect_evidence",
     "forecast_question",
     "forecast_to_proto",
     "optimize_question",

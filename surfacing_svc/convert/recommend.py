@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import surfacing_pb2 as pb
 
 from surfacing_svc.convert.fields import ACTION_KINDS, MAX_HORIZON_DAYS, FieldChecks
 from surfacing_svc.convert.forecast import interval_to_proto
 from surfacing_svc.planning import (
+    EffectEvidence,
+    PlanningModel,
     Recommendations,
     RecommendQuestion,
+    effect_channel,
 )
 from surfacing_svc.recommend import ActionKind
 
@@ -62,3 +66,23 @@ def recommendations_to_proto(
             rec.proposed_experiment.CopyFrom(experiments[a.channel])
         out.append(rec)
     return pb.RecommendResponse(recommendations=out, warnings=list(answer.warnings))
+
+
+def effect_evidence(
+    analyses: list[causal_pb.Analysis], model: PlanningModel
+) -> tuple[EffectEvidence, ...]:
+    """The effect estimates among ``analyses`` that are about one of the model's channels
+    (other attribution analyses and estimates of no single channel are left out)."""
+    channels = [c.channel for c in model.curves]
+    out = []
+    for a in analyses:
+        if a.WhichOneof("result") != "estimate" or a.analysis_id == model.analysis_id:
+            continue
+        est = a.estimate
+        name = effect_channel(list(a.request.records.channels),
+                              est.treatment or a.request.roles.treatment, channels)  # fmt: skip
+        if name is not None:
+            out.append(EffectEvidence(a.analysis_id, name, est.supported,
+                                      "; ".join(f"{c.name}: {c.interpretation}" for c in est.checks
+                                                if c.outcome == causal_pb.CHECK_OUTCOME_FAILED)))  # fmt: skip
+    return tuple(out)

@@ -12,10 +12,15 @@ from surfacing_svc.optimizer import BoundStatus, Objective
 from surfacing_svc.planning import (
     BoundRequest,
     CampaignBoundRequest,
+    EffectEvidence,
     OptimizeQuestion,
     PlanningModel,
+    RecommendQuestion,
     answer_optimize,
+    answer_recommend,
+    effect_channel,
 )
+from surfacing_svc.recommend import ActionKind
 from tests.surfacing.curves_fixtures import hill
 
 MODEL = PlanningModel(
@@ -130,3 +135,26 @@ def test_a_channel_without_spend_is_planned_once_its_input_is_priced() -> None:
         answer_optimize(CAMPAIGNS, _q(bounds=(
             BoundRequest("meta", "constraints[0]", cost_per_input=0.01),)))  # fmt: skip
     assert bad.value.field == "constraints[0].cost_per_input"
+
+
+def test_a_failed_effect_estimate_makes_its_channel_a_test() -> None:
+    q = RecommendQuestion("o", ("a",), design_tests=False)
+    before = {a.channel: a.kind for a in answer_recommend(MODEL, q, None).actions if a.channel}
+    assert before["meta"] is ActionKind.SCALE
+    evidence = (EffectEvidence("e1", "meta", False, "placebo_treatment: the placebo moved"),
+                EffectEvidence("e2", "google", True))  # fmt: skip
+    after = answer_recommend(MODEL, q, None, evidence).actions
+    meta = next(a for a in after if a.channel == "meta")
+    assert meta.kind is ActionKind.TEST and meta.proposed_spend == meta.current_spend
+    assert any("'e1' failed its checks: placebo_treatment" in f.text for f in meta.facts)
+    google = next(a for a in after if a.channel == "google")
+    assert google.kind is before["google"]  # a supported estimate moves nothing by itself
+
+
+def test_an_effect_estimate_names_its_channel() -> None:
+    channels = ["meta", "meta_retargeting", "google"]
+    assert effect_channel(["google"], "treated", channels) == "google"
+    assert effect_channel([], "meta_retargeting_spend", channels) == "meta_retargeting"
+    assert effect_channel([], "meta", channels) == "meta"
+    assert effect_channel([], "treated", channels) is None
+    assert effect_channel(["google", "meta"], "treated", channels) is None

@@ -253,3 +253,33 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
     assert "INVALID_ARGUMENT" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["optimize", analysis.analysis_id, "--bound", "tiktok=lots"])
+
+
+def test_recommend_weighs_an_effect_estimate_of_a_channel(mesh, stub, analysis) -> None:
+    import pandas as pd
+
+    from mesh.runtime.tables import frame_to_table
+
+    causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+    n = 60
+    frame = pd.DataFrame({"revenue": [float((i * 7) % 11) for i in range(n)],
+                          "tiktok_spend": [float(i % 2) for i in range(n)]})  # fmt: skip
+    effect = causal.EstimateEffect(causal_pb.EstimateEffectRequest(
+        org_id=ORG, method=causal_pb.ESTIMATION_METHOD_DIFFERENCE_IN_MEANS,
+        table=frame_to_table(frame),
+        roles=causal_pb.EffectRoles(outcome="revenue", treatment="tiktok_spend"),
+        options=causal_pb.EstimationOptions(refutation_simulations=2)))  # fmt: skip
+    reply = stub.Recommend(pb.RecommendRequest(
+        org_id=ORG, analysis_ids=[analysis.analysis_id, effect.analysis_id], design_tests=False,
+        max_results=100))  # fmt: skip
+    tiktok = next(r for r in reply.recommendations if r.channel == "tiktok")
+    assert list(tiktok.analysis_ids) == [analysis.analysis_id, effect.analysis_id]
+    tested = tiktok.kind == pb.RECOMMENDATION_KIND_RUN_EXPERIMENT
+    assert tested == (not effect.estimate.supported) or not any(
+        c.channel == "tiktok" and c.identified for c in analysis.channels
+    )
+    if not effect.estimate.supported:
+        assert any(effect.analysis_id in f.text for f in tiktok.facts)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Recommend(pb.RecommendRequest(org_id=ORG, analysis_ids=[analysis.analysis_id, "nope"]))
+    assert info.value.code() is grpc.StatusCode.NOT_FOUND
