@@ -57,38 +57,24 @@ def _copy(
             copy.write_row(row)
 
 
-def _add_sums(cur: psycopg.Cursor, rows: list[tuple], sign: int) -> None:  # type: ignore[type-arg]
-    """Add (or, ``sign`` -1, take away) measures rows — (org, day, geo, source, channel,
-    campaign, spend, impressions, conversions, revenue) — to both sums tables."""
-    for table, key, name in (("geo_day_sums", 2, "geo"), ("campaign_day_sums", 5, "campaign_id")):
-        acc: dict[tuple[object, ...], list[float]] = {}
-        for r in rows:
-            k = (r[0], r[1], r[key], r[3], r[4])
-            got = acc.get(k)
-            if got is None:
-                acc[k] = [r[6], r[7], r[8], r[9], 1.0]
-            else:
-                got[0] += r[6]
-                got[1] += r[7]
-                got[2] += r[8]
-                got[3] += r[9]
-                got[4] += 1.0
-        if not acc:
-            continue
-        keys = list(zip(*acc, strict=True))
-        values = list(zip(*acc.values(), strict=True))
+_SUMS_FROM_MEASURES = (
+    "INSERT INTO {table} AS t SELECT org_id, day, {key}, source, channel, {sign}SUM(spend), "
+    "{sign}SUM(impressions), {sign}SUM(conversions), {sign}SUM(revenue), {sign}COUNT(*) "
+    "FROM measures WHERE {where} GROUP BY org_id, day, {key}, source, channel "
+    "ON CONFLICT (org_id, day, {key}, source, channel) DO UPDATE SET "
+    "spend = t.spend + excluded.spend, impressions = t.impressions + excluded.impressions, "
+    "conversions = t.conversions + excluded.conversions, "
+    "revenue = t.revenue + excluded.revenue, records = t.records + excluded.records"
+)
+
+
+def _add_sums(cur: psycopg.Cursor, where: str, params: Sequence[object], sign: str) -> None:  # type: ignore[type-arg]
+    """Add (``sign`` "") or take away ("-") the numbers of the measures rows ``where``
+    chooses to both sums tables, summed per key by PostgreSQL (no Python loop over the
+    batch; as the SQLite store does since 783a371)."""
+    for table, key in (("geo_day_sums", "geo"), ("campaign_day_sums", "campaign_id")):
         cur.execute(
-            f"INSERT INTO {table} AS t SELECT * FROM unnest(%s::text[], %s::int8[], %s::text[], "
-            "%s::text[], %s::text[], %s::float8[], %s::float8[], %s::float8[], %s::float8[], "
-            f"%s::int8[]) ON CONFLICT (org_id, day, {name}, source, channel) DO UPDATE SET "
-            "spend = t.spend + excluded.spend, impressions = t.impressions + excluded.impressions, "
-            "conversions = t.conversions + excluded.conversions, "
-            "revenue = t.revenue + excluded.revenue, records = t.records + excluded.records",
-            [
-                *(list(k) for k in keys),
-                *([sign * x for x in v] for v in values[:4]),
-                [sign * int(x) for x in values[4]],
-            ],
+            _SUMS_FROM_MEASURES.format(table=table, key=key, sign=sign, where=where), params
         )
 
 
@@ -115,14 +101,8 @@ def insert_batch(conn: psycopg.Connection, b: CommitBatch, n: int) -> CommitResu
             "JOIN records r ON r.seq = u.old_seq JOIN payloads p ON p.seq = r.seq",
             (b.now_us, old_seqs, [s for _, s, _ in replaced], [b.ids[i] for i, _, _ in replaced]),
         )
-        gone = cur.execute(
-            "DELETE FROM measures WHERE seq = ANY(%s::int8[]) RETURNING org_id, day, geo, source, "
-            "channel, campaign_id, spend, impressions, conversions, revenue",
-            (old_seqs,),
-        ).fetchall()
-        if gone:
-            _add_sums(cur, gone, -1)
-        for table in ("records", "payloads", "vectors"):
+        _add_sums(cur, "seq = ANY(%s::int8[])", (old_seqs,), "-")
+        for table in ("measures", "records", "payloads", "vectors"):
             cur.execute(f"DELETE FROM {table} WHERE seq = ANY(%s::int8[])", (old_seqs,))
         regions = [(node.removeprefix("region:"), old.seq) for _, _, old in replaced
                    for node in old.graph_nodes if node.startswith("region:")]  # fmt: skip
@@ -157,7 +137,7 @@ def insert_batch(conn: psycopg.Connection, b: CommitBatch, n: int) -> CommitResu
     ]  # fmt: skip
     _copy(cur, "measures", "seq, org_id, day, geo, source, channel, campaign_id, spend, "
           "impressions, conversions, revenue", _MEASURE_TYPES, rows)  # fmt: skip
-    _add_sums(cur, [r[1:] for r in rows], +1)
+    _add_sums(cur, "seq >= %s AND seq < %s", (first, first + n), "")
     emb = np.ascontiguousarray(b.embeddings, dtype="<f4")
     _copy(cur, "vectors", "seq, embedding", ["int8", "bytea"],
           ((s, emb[i].tobytes()) for i, s in enumerate(seq_list)))  # fmt: skip
