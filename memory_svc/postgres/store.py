@@ -101,6 +101,10 @@ class PostgresRecordStore:
     def _read(self) -> psycopg.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.broken or conn.closed:
+            if conn is not None:  # lost (server restarted): replaced, not kept
+                with self._readers_lock:
+                    self._readers.remove(conn)
+                conn.close()
             conn = psycopg.connect(self._url, autocommit=True)
             conn.execute("SET default_transaction_read_only = on")
             # Filters differ in selectivity by orders of magnitude (one campaign × two geos
