@@ -83,6 +83,8 @@ class StreamHistory:
         self._series_coverage: dict[tuple[str, str, str], tuple[int, int]] = {}
         self._frontier: dict[str, int] = {}
         self._campaigns: dict[tuple[str, str], set[str]] = {}
+        # (version, latest day per series code among rows below it): series_max_day_before's
+        self._before: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return self._size
@@ -214,6 +216,16 @@ class StreamHistory:
             grown[: self._series_max.size] = self._series_max
             self._series_max = grown
         np.maximum.at(self._series_max, codes, days)
+        if self._before is not None:
+            bound, latest = self._before
+            below = version < bound
+            if below.any():
+                if latest.size < len(self._codes):
+                    latest = np.concatenate(
+                        [latest, np.full(len(self._codes) - latest.size, -(1 << 40), np.int64)]
+                    )
+                np.maximum.at(latest, codes[below], days[below])
+                self._before = (bound, latest)
         for acct, day in pd.Series(days).groupby(accounts).max().items():
             self._frontier[str(acct)] = max(self._frontier.get(str(acct), int(day)), int(day))
         self._remember_campaigns(rows)
@@ -273,17 +285,22 @@ class StreamHistory:
     def series_max_day_before(self, codes: np.ndarray, version: int) -> np.ndarray:
         """Latest known day of each series among stored rows with a version below
         ``version`` (-2^40 where none). A version starts at its pull's µs, so with a
-        pull's first version these are the days earlier pulls delivered."""
-        n = self._size
+        pull's first version these are the days earlier pulls delivered.
+
+        Computed over the store once per ``version`` (a stream's batches share their pull's),
+        then kept up to date by :meth:`add`, so a batch costs its own rows."""
+        if self._before is None or self._before[0] != version:
+            n = self._size
+            earlier = self._version[:n] < version
+            keys = self._key[:n][earlier]
+            latest = np.full(len(self._codes), -(1 << 40), dtype=np.int64)
+            np.maximum.at(latest, keys // _SHIFT, keys % _SHIFT - _DAY_BIAS)
+            self._before = (version, latest)
+        latest = self._before[1]
         out = np.full(codes.size, -(1 << 40), dtype=np.int64)
-        earlier = self._version[:n] < version
-        if codes.size == 0 or not earlier.any():
-            return out
-        keys = self._key[:n][earlier]
-        stored = keys // _SHIFT
-        latest = np.full(max(int(stored.max()), int(codes.max())) + 1, -(1 << 40), np.int64)
-        np.maximum.at(latest, stored, keys % _SHIFT - _DAY_BIAS)
-        return latest[codes]
+        known = codes < latest.size
+        out[known] = latest[codes[known]]
+        return out
 
     def frontier(self, account_key: str) -> int | None:
         """Latest day known for the account (stored or written by this stream)."""

@@ -157,3 +157,25 @@ def test_a_day_given_as_the_utc_instant_of_local_midnight_is_exact(world: sim.Si
     assert rec["local_date"] == pd.Timestamp("2024-09-15")
     assert any("UTC instant" in n for n in rec["meta_notes"])
     assert rec["quality_temporal_consistency"] == 1.0
+
+
+def test_days_of_earlier_pulls_follow_the_history_as_it_grows() -> None:
+    def rows(series: str, day: int, version: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"series": [series], "account_key": ["a"], "day": [day], "spend": [1.0],
+             "conversions": [1.0], "revenue": [1.0], "version": [version], "sha": ["x"],
+             "campaign_id": ["c"], "campaign_key": ["k"]}
+        )  # fmt: skip
+
+    h = StreamHistory()
+    h.add(rows("s1", 10, version=100))
+    s1, s2 = h.codes(["s1", "s2"])
+    codes = np.array([s1, s2])
+    assert h.series_max_day_before(codes, 1_000).tolist() == [10, -(1 << 40)]
+    h.add(rows("s1", 20, version=200))  # loaded later, from an earlier pull
+    h.add(rows("s2", 5, version=300))
+    h.add(rows("s1", 30, version=2_000))  # this pull's own
+    assert h.series_max_day_before(codes, 1_000).tolist() == [20, 5]
+    assert h.series_max_day_before(codes, 3_000).tolist() == [30, 5]
+    h.add(rows("s3", 7, version=50))  # a series first seen after the cache was built
+    assert h.series_max_day_before(h.codes(["s3"]), 3_000).tolist() == [7]
