@@ -37,6 +37,10 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
                    help="maximise margin × outcome − spend; the budget becomes a cap")  # fmt: skip
     o.add_argument("--target-roas", type=float, default=None,
                    help="the largest budget whose marginal return is at least this")  # fmt: skip
+    o.add_argument("--campaign-bound", action="append", default=[], metavar="CAMPAIGN=LO:HI",
+                   help="a campaign's spend between LO and HI × its current; repeat")  # fmt: skip
+    o.add_argument("--cost", action="append", default=[], metavar="CHANNEL=AMOUNT",
+                   help="spend per unit of input of a channel without spend (sends, impressions)")  # fmt: skip
     o.add_argument("--max-change", type=float, default=None,
                    help="channels without --bound stay within ± this × current (default 0.3; 0: none)")  # fmt: skip
     o.add_argument("--json", action="store_true")
@@ -144,6 +148,8 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
             spend_bounds=_ranges(args.spend_bound, "--spend-bound"),
             profit_margin=args.profit_margin, target_marginal_roas=args.target_roas,
             max_change=args.max_change,
+            campaign_bounds=_ranges(args.campaign_bound, "--campaign-bound"),
+            input_costs=_pairs(args.cost, "--cost"),
         )  # fmt: skip
     if args.json:
         _json(r)
@@ -157,6 +163,9 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
         now = a.marginal_roas_current.estimate if a.marginal_roas_current else math.nan
         print(f"{a.channel:18s} {a.current_spend:12,.0f} {a.optimal_spend:12,.0f} {change:+8.0%} "
               f"{now:10.2f} {a.marginal_roas:12.2f}  {_BOUND.get(int(a.bound_status), '')}")  # fmt: skip
+        for k in a.campaigns:
+            print(f"  {k.campaign_id:16s} {k.current_spend:12,.0f} {k.optimal_spend:12,.0f}"
+                  f"{'':32s}{_BOUND.get(int(k.bound_status), '')}")  # fmt: skip
     level = r.uplift.level if r.uplift else 0.9
     print(f"\noutcome now:      {_iv(r.current_outcome)}")
     print(f"outcome planned:  {_iv(r.optimal_outcome)}")

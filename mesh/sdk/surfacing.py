@@ -28,6 +28,8 @@ class SurfacingCalls(ClientBase):
         profit_margin: float | None = None,
         target_marginal_roas: float | None = None,
         max_change: float | None = None,
+        campaign_bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+        input_costs: Mapping[str, float] | None = None,
         alpha: float = 0.0,
         currency: str = "",
         org_id: str | None = None,
@@ -38,7 +40,10 @@ class SurfacingCalls(ClientBase):
         open); ``profit_margin`` maximises margin × outcome − spend instead;
         ``target_marginal_roas`` finds the largest budget whose marginal return meets it;
         ``max_change`` bounds channels without bounds to ±that share of their current spend
-        scaled to the budget (server default 0.3; 0: unbounded)."""
+        scaled to the budget (server default 0.3; 0: unbounded); ``campaign_bounds``
+        campaign → (min, max) as multiples of its current spend (the channel's spend is split
+        over its campaigns in current proportions as they allow); ``input_costs`` channel →
+        spend per unit of input, for a channel the analysis saw without spend."""
         limits: dict[str, dict[str, float]] = {}
         for name, (lo, hi) in (bounds or {}).items():
             limits.setdefault(name, {}).update(
@@ -46,9 +51,17 @@ class SurfacingCalls(ClientBase):
         for name, (lo, hi) in (spend_bounds or {}).items():
             limits.setdefault(name, {}).update(
                 {k: v for k, v in (("min_spend", lo), ("max_spend", hi)) if v is not None})  # fmt: skip
+        for name, cost in (input_costs or {}).items():
+            limits.setdefault(name, {})["cost_per_input"] = cost
+        campaigns = [
+            surfacing_pb.CampaignConstraint(campaign_id=k, **{n: v for n, v in
+                                            (("min_ratio", lo), ("max_ratio", hi)) if v is not None})
+            for k, (lo, hi) in (campaign_bounds or {}).items()
+        ]  # fmt: skip
         request = surfacing_pb.OptimizeBudgetRequest(
             org_id=self._org(org_id), analysis_id=analysis_id, horizon_days=days, alpha=alpha,
             constraints=[surfacing_pb.ChannelConstraint(channel=c, **v) for c, v in limits.items()],
+            campaign_constraints=campaigns,
         )  # fmt: skip
         if budget is not None:
             request.total_budget.CopyFrom(common_pb.Money(amount=budget, currency_code=currency))

@@ -262,8 +262,11 @@ class RecommendRequest(_message.Message):
     """
     @_builtins.property
     def analysis_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Attribution analyses to use: the first is the model recommended from (empty: the org's
-        latest attribution analysis, from CausalService.ListAnalyses).
+        """Analyses to use: the first is the attribution model recommended from; the rest are
+        weighed too — an effect estimate of a planned channel (its records read for that channel,
+        or its treatment column named for it) that failed its checks makes the channel a test,
+        never a budget move. Empty: the org's latest attribution analysis and its effect
+        estimates that failed their checks (the newest 20), from CausalService.ListAnalyses.
         """
 
     def __init__(

@@ -212,6 +212,15 @@ def test_sdk(peers: PeerConfig, analysis) -> None:
             analysis.analysis_id, budget=sum(paid.values()), bounds={"tiktok": (0.8, 1.2)}
         )
         tiktok = next(a for a in plan.allocations if a.channel == "tiktok")
+        campaign = next(c for c in analysis.campaigns if c.channel == "tiktok" and c.spend.amount)
+        capped = client.optimize_budget(
+            analysis.analysis_id, budget=sum(paid.values()), input_costs={"klaviyo_email": 0.001},
+            campaign_bounds={campaign.campaign_id: (None, 0.5)})  # fmt: skip
+        assert "klaviyo_email" in {a.channel for a in capped.allocations}
+        split = next(a for a in capped.allocations if a.channel == "tiktok").campaigns
+        assert next(k for k in split if k.campaign_id == campaign.campaign_id).optimal_spend <= (
+            0.5 * campaign.spend.amount * (1 + 1e-9)
+        )
         assert (
             0.8 * tiktok.current_spend - 1e-6
             <= tiktok.optimal_spend
@@ -238,6 +247,12 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
                      "--max-change", "0.5"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "shadow price of the budget" in out and "tiktok" in out
+    campaign = next(c for c in analysis.campaigns if c.channel == "tiktok" and c.spend.amount)
+    assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", budget,
+                     "--campaign-bound", f"{campaign.campaign_id}=:0.5",
+                     "--cost", "klaviyo_email=0.001"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert campaign.campaign_id in out and "klaviyo_email" in out
     assert cli.main(["design", "--org", ORG, "--channel", "meta_prospecting", "--weeks", "4"]) == 0
     out = capsys.readouterr().out
     assert "recommended: 28 days" in out and "time-based regression" in out

@@ -7829,8 +7829,11 @@ class RecommendRequest(betterproto2.Message):
 
     analysis_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
     """
-    Attribution analyses to use: the first is the model recommended from (empty: the org's
-    latest attribution analysis, from CausalService.ListAnalyses).
+    Analyses to use: the first is the attribution model recommended from; the rest are
+    weighed too — an effect estimate of a planned channel (its records read for that channel,
+    or its treatment column named for it) that failed its checks makes the channel a test,
+    never a budget move. Empty: the org's latest attribution analysis and its effect
+    estimates that failed their checks (the newest 20), from CausalService.ListAnalyses.
     """
 
     objective: "OutcomeMetric" = betterproto2.field(
