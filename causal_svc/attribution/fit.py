@@ -41,7 +41,7 @@ own CR2 variance (Imbens & Kolesár 2016), counting the priors' and lift tests' 
 variances as known. Geo rows keep the CR1 meat and ``G − 1``: their hat matrix is geo-days
 squared. On the simulator's ``null`` world this lifts the null channel's standard error by
 5–15%. It does not remove the false positives that remain: refitting those seeds with the
-simulator's own geo-day demand shock as a control removes 5 of 6 of them, so they are
+simulator's own geo-day demand shock as a control removes 5 of 7 of them, so they are
 confounding, not variance — budgets chase that shock in every geo, and its average over geos
 moves the national series with the spend (see :class:`.spec.Identification`).
 """

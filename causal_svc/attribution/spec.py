@@ -33,7 +33,7 @@ class Identification(enum.StrEnum):
     geo's demand follow too, and at the national level it cannot be told from a budget's own
     pacing. That residual confounding, not the interval arithmetic, is what makes a channel
     with no effect look significant in a few percent more runs than the nominal 5% on the
-    simulator's ``null`` world (measured: controlling for the true shock removes 5 of the 6
+    simulator's ``null`` world (measured: controlling for the true shock removes 5 of the 7
     false positives) and what the effect prior's pull towards zero partly offsets elsewhere.
     The remedy is variation the shock cannot reach — an experiment (lift tests) — not a wider
     interval. (Geo rows whose spend is instrumented by the other geos' spend, i.e. by the
