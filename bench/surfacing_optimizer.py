@@ -22,13 +22,18 @@ budgets say, retargeting and SMS far less — a mix worth moving) and ``confound
 chase demand, elasticity 2; its mix is near-optimal already, so a model error shows as a
 loss).
 
+A third plan is scored beside them: a trust region scaled to each channel's marginal-ROAS
+interval (``trust_bounds``), the model's own uncertainty deciding how far each channel moves.
+
 Run: PYTHONPATH=.:gen python bench/surfacing_optimizer.py [--seeds 10] [--workers 2]
+[--cache DIR] (keeps each world's fit in DIR, so a rerun rescoring the planner is fast)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -47,7 +52,7 @@ from causal_svc.attribution import ModelSpec, analyze
 from sim.scenarios import Scenario
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.optimizer import BudgetPlan, Objective, optimize_budget
-from surfacing_svc.planning import OptimizeQuestion, answer_optimize
+from surfacing_svc.planning import BoundRequest, OptimizeQuestion, PlanningModel, answer_optimize
 from tests.causal.attribution.world import world
 
 MISALLOCATED = Scenario(
@@ -76,6 +81,7 @@ class Row:
     seconds_fit: float
     seconds_opt: float
     verdict: str
+    trust: float  # bounds scaled to each channel's marginal-ROAS interval (trust_bounds)
 
 
 def _reference(curves: list[HillCurve], budget: float, seed: int) -> float:
@@ -104,19 +110,52 @@ def _reference(curves: list[HillCurve], budget: float, seed: int) -> float:
     return best
 
 
-def one(args: tuple[str, int]) -> Row:
-    scenario, seed = args
+def _fit(scenario: str, seed: int, cache: str) -> tuple[str, PlanningModel | None, dict, float]:
+    """The world's attribution (verdict, planning model or None when it failed), its true
+    curves and the fit's seconds; kept in ``cache`` (a folder) when given, so the planner's
+    variants can be rescored without refitting."""
+    path = os.path.join(cache, f"{scenario}-{seed}.pkl") if cache else ""
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            return pickle.load(f)  # type: ignore[no-any-return]
     w = world(scenario, seed)
     tests = [w.experiment] if w.experiment is not None else []
     t0 = time.perf_counter()
     rep = analyze(w.panel, ModelSpec(), tests)
     fit_s = time.perf_counter() - t0
-    truth = true_curves(w.result)
-    if rep.verdict.value == "fail":  # a failed model reports no curves: nothing to move
+    model = planning_model(rep) if rep.verdict.value != "fail" else None
+    out = (rep.verdict.value, model, true_curves(w.result), fit_s)
+    if path:
+        os.makedirs(cache, exist_ok=True)
+        with open(path, "wb") as f:
+            pickle.dump(out, f)
+    return out
+
+
+def trust_bounds(model: PlanningModel, budget: float) -> tuple[BoundRequest, ...]:
+    """A trust region scaled to each channel's marginal-ROAS interval at current spend:
+    ±(0.3 × 0.5 / relative half-width), clipped to [0.1, 0.9] — a precisely measured channel
+    may move up to ±90%, one whose marginal return is unsure ±10% (the variant scored beside the
+    service's flat ±30%)."""
+    scale = budget / sum(c.reference_spend for c in model.curves)
+    out = []
+    for i, c in enumerate(model.curves):
+        m = c.marginal(c.reference_spend)
+        lo, hi = np.quantile(m, [0.05, 0.95])
+        rel = (hi - lo) / 2 / max(abs(float(m.mean())), 1e-12)
+        width = float(np.clip(0.3 * 0.5 / max(rel, 1e-12), 0.1, 0.9))
+        out.append(BoundRequest(c.channel, f"constraints[{i}]", min_ratio=scale * (1 - width),
+                                max_ratio=scale * (1 + width)))  # fmt: skip
+    return tuple(out)
+
+
+def one(args: tuple[str, int, str]) -> Row:
+    scenario, seed, cache = args
+    verdict, model, truth, fit_s = _fit(scenario, seed, cache)
+    if model is None:  # a failed model reports no curves: nothing to move
         cur = sum(float(c.mean_outcome(c.reference_spend)) for c in truth.values())
         return Row(scenario, seed, cur, cur, cur, cur, cur, cur, float("nan"), fit_s, 0.0,
-                   rep.verdict.value)  # fmt: skip
-    model = planning_model(rep)
+                   verdict, cur)  # fmt: skip
     paid = [c for c in model.curves if c.channel in truth]
     model = replace(model, curves=tuple(paid))
     tc = [truth[c.channel] for c in paid]
@@ -126,6 +165,7 @@ def one(args: tuple[str, int]) -> Row:
     plan, _ = answer_optimize(model, question)
     opt_s = time.perf_counter() - t0
     free, _ = answer_optimize(model, replace(question, max_change=0.0))
+    trusted, _ = answer_optimize(model, replace(question, bounds=trust_bounds(model, budget)))
 
     def true_value(p: BudgetPlan) -> float:
         return sum(
@@ -142,7 +182,7 @@ def one(args: tuple[str, int]) -> Row:
     rho = float(spearmanr(model_m, true_m).statistic)
     return Row(scenario, seed, current, ours, unbounded, optimum,
                on_truth.optimal_outcome.estimate, reference, rho, fit_s, opt_s,
-               rep.verdict.value)  # fmt: skip
+               verdict, true_value(trusted))  # fmt: skip
 
 
 def _summary(label: str, values: np.ndarray, current: np.ndarray, optimum: np.ndarray) -> None:
@@ -175,6 +215,7 @@ def report(rows: list[Row]) -> None:
               f"{np.mean(optimum / current - 1):+.1%} over the current mix")  # fmt: skip
         _summary("default (±30%)", np.array([r.ours for r in sel]), current, optimum)
         _summary("unbounded     ", np.array([r.unbounded for r in sel]), current, optimum)
+        _summary("trust region  ", np.array([r.trust for r in sel]), current, optimum)
         print(
             f"  optimiser alone on the true curves / reference solver: mean {opt_ref.mean():.6f}, "
             f"min {opt_ref.min():.6f}"
@@ -202,8 +243,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scenario", choices=SCENARIOS, action="append")
+    parser.add_argument("--cache", default="", help="folder keeping each world's fit")
     args = parser.parse_args()
-    jobs = [(s, k) for s in (args.scenario or SCENARIOS) for k in range(args.seeds)]
+    jobs = [(s, k, args.cache) for s in (args.scenario or SCENARIOS) for k in range(args.seeds)]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(one, jobs))
