@@ -15,6 +15,7 @@ channel iROAS are scored against the truth's expected incremental revenue over s
 - health verdicts and seconds per analysis.
 
 Run: PYTHONPATH=.:gen python bench/attribution_accuracy.py [--seeds 20] [--workers 2]
+     [--identification national|geo|pacing]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import numpy as np
 
 from causal_svc.attribution import (
     Evaluator,
+    Identification,
     ModelSpec,
     SpendChange,
     analyze,
@@ -75,12 +77,15 @@ class Run:
     seconds: float
 
 
+IDENTIFICATION = Identification.NATIONAL
+
+
 def one(args: tuple[str, int]) -> Run:
     scenario, seed = args
     w = world(scenario, seed)
     tests = [w.experiment] if w.experiment is not None else []
     t0 = time.perf_counter()
-    rep = analyze(w.panel, ModelSpec(), tests)
+    rep = analyze(w.panel, ModelSpec(identification=IDENTIFICATION), tests)
     seconds = time.perf_counter() - t0
     naive = naive_roas(w.panel)
     rows = []
@@ -164,7 +169,13 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument(
+        "--identification", default="national", choices=[i.value for i in Identification]
+    )
     args = ap.parse_args()
+    global IDENTIFICATION
+    IDENTIFICATION = Identification(args.identification)
+    print(f"identification {IDENTIFICATION.value}")
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         for scenario in args.scenarios.split(","):

@@ -8,6 +8,7 @@ holdout as calibration, and again without it. The platform's own claim and the n
 regression are printed beside it.
 
 Run: PYTHONPATH=.:gen python bench/attribution_null.py [--seeds 100] [--workers 2]
+     [--identification national|geo|pacing]
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from causal_svc.attribution import ModelSpec, analyze
+from causal_svc.attribution import Identification, ModelSpec, analyze
 from causal_svc.attribution.scores import naive_roas
 from tests.causal.attribution.world import world
 
 CHANNEL = "meta_prospecting"
+
+
+IDENTIFICATION = Identification.NATIONAL
 
 
 def one(seed: int) -> tuple[float, float, float, float, float, float, str]:
@@ -34,7 +38,7 @@ def one(seed: int) -> tuple[float, float, float, float, float, float, str]:
     c = w.panel.channels.index(CHANNEL)
     out = []
     for tests in ([w.experiment], []):
-        rep = analyze(w.panel, ModelSpec(), tests)
+        rep = analyze(w.panel, ModelSpec(identification=IDENTIFICATION), tests)
         score = next((s for s in rep.channels if s.channel == CHANNEL), None)
         if score is None or score.iroas is None:  # a failed model reports nothing: no claim
             out += [0.0, 0.0]
@@ -49,12 +53,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=100)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--identification", default="national", choices=[i.value for i in Identification]
+    )
     args = ap.parse_args()
+    global IDENTIFICATION
+    IDENTIFICATION = Identification(args.identification)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(one, range(args.seeds)))
     est, low, est_u, low_u, platform, naive = (np.array([r[i] for r in rows]) for i in range(6))
-    print(f"null scenario, {CHANNEL} (true iROAS 0), {args.seeds} seeds")
+    print(f"null scenario, {CHANNEL} (true iROAS 0), {args.seeds} seeds, "
+          f"identification {IDENTIFICATION.value}")  # fmt: skip
     print(f"  calibrated by the registry's geo holdout: significant positive iROAS in "
           f"{np.mean(low > 0):.1%} of runs (target <= 5%); mean estimate {est.mean():.3f}")  # fmt: skip
     print(f"  without calibration:                       significant positive iROAS in "

@@ -62,7 +62,7 @@ from .features import Layout, MediaInputs, hill_terms
 from .objective import LiftData, Objective, lift_data, prior_lifts
 from .panel import MediaPanel
 from .spec import Identification, ModelSpec
-from .within import Projection, annual_basis
+from .within import Projection, annual_basis, pacing_controls
 
 __all__ = ["Convergence", "FitState", "MMMFit", "SmallSample", "fit_mmm", "log_outcome", "restore_fit",
            "state_from_bytes", "state_to_bytes"]  # fmt: skip
@@ -118,7 +118,7 @@ class MMMFit:
         """Degrees of freedom of the intervals: clusters − 1 (Cameron & Miller 2015: with few
         clusters, cluster-robust Wald intervals need Student's t, not the normal)."""
         n = self.objective.n_data
-        clusters = int(_clusters(n, self.objective.national, self.panel.n_geos).max()) + 1
+        clusters = int(_clusters(n, self.spec.identification, self.panel.n_geos).max()) + 1
         return max(clusters - 1, 1)
 
     @property
@@ -128,7 +128,7 @@ class MMMFit:
     def small_sample(self) -> SmallSample:
         """The covariance's small-sample terms at the estimate (for per-quantity df)."""
         n = self.objective.n_data
-        clusters = _clusters(n, self.objective.national, self.panel.n_geos)
+        clusters = _clusters(n, self.spec.identification, self.panel.n_geos)
         return SmallSample.build(self.objective, self.theta, clusters)
 
     def stderr(self) -> np.ndarray:
@@ -247,10 +247,14 @@ def _levenberg_marquardt(
     return theta, Convergence(converged, iterations, message, scaled, at_bounds)
 
 
-def _clusters(n_rows: int, national: bool, n_geos: int) -> np.ndarray:
-    """Cluster id of each data row: its geo (geo rows), or its week (national rows)."""
-    if national:
+def _clusters(n_rows: int, identification: Identification, n_geos: int) -> np.ndarray:
+    """Cluster id of each data row: its week (national rows; geo rows without day effects,
+    whose shock common to a day's geos is left in them), or its geo (geo rows with day
+    effects)."""
+    if identification is Identification.NATIONAL:
         return np.arange(n_rows) // 7
+    if identification is Identification.PACING:
+        return (np.arange(n_rows) % (n_rows // n_geos)) // 7
     return np.repeat(np.arange(n_geos), n_rows // n_geos)
 
 
@@ -295,6 +299,8 @@ class _Setup:
     prepared: list[PreparedLift]
     rows: list[LiftData]  # effect priors, then lift tests
     n_priors: int
+    controls: dict[str, np.ndarray]
+    day_effects: bool
 
 
 def _setup(panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest]) -> _Setup:
@@ -307,7 +313,11 @@ def _setup(panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest]) -
     # Geo weights from the outcome's own variation after the nuisance (media explain a small
     # share of it); the fit refines them from its residuals.
     weights = _geo_weights(Projection(np.ones(panel.n_geos), basis).geo(log_y))
-    first = Projection(weights, basis, panel.controls, design)
+    controls = dict(panel.controls)
+    if spec.identification is Identification.PACING:
+        controls.update(pacing_controls(panel.media, panel.spend, panel.channels))
+    day_effects = spec.identification.day_effects or spec.identification is Identification.NATIONAL
+    first = Projection(weights, basis, controls, design, day_effects=day_effects)
     # The demand index: what day effects, geo seasonality and controls explain of log y.
     demand = log_y - first.geo(log_y)
     demand -= demand.mean(axis=1, keepdims=True)
@@ -315,13 +325,14 @@ def _setup(panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest]) -
     priors = prior_lifts(panel, spec.priors.roi_scale, spec.priors.share_scale)
     lifts = lift_data(panel, prepared, spec.max_lag)
     return _Setup(layout, log_y, basis, design, design_names, weights, inputs, prepared,
-                  [*priors, *lifts], len(priors))  # fmt: skip
+                  [*priors, *lifts], len(priors), controls, day_effects)  # fmt: skip
 
 
 def _objective(
     s: _Setup, panel: MediaPanel, spec: ModelSpec, geo_weights: np.ndarray, row_weight: np.ndarray
 ) -> Objective:
-    projection = Projection(geo_weights, s.basis, panel.controls, s.design)
+    projection = Projection(geo_weights, s.basis, s.controls, s.design,
+                            day_effects=s.day_effects)  # fmt: skip
     return Objective(s.layout, s.inputs, s.log_y, projection, spec.identification, row_weight,
                      s.rows, spec.max_lag)  # fmt: skip
 
@@ -373,7 +384,7 @@ def fit_mmm(
             row_weight = weights / kappa
     assert fitted is not None
     obj, conv = fitted
-    clusters = _clusters(obj.n_data, national, panel.n_geos)
+    clusters = _clusters(obj.n_data, spec.identification, panel.n_geos)
     cov = _sandwich(obj, theta, clusters)
     return _finish(s, panel, spec, tuple(lift_tests), obj, theta, cov, rho, conv)
 

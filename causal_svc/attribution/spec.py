@@ -35,14 +35,30 @@ class Identification(enum.StrEnum):
     with no effect look significant in a few percent more runs than the nominal 5% on the
     simulator's ``null`` world (measured: controlling for the true shock removes 5 of the 7
     false positives) and what the effect prior's pull towards zero partly offsets elsewhere.
-    The remedy is variation the shock cannot reach — an experiment (lift tests) — not a wider
-    interval. (Geo rows whose spend is instrumented by the other geos' spend, i.e. by the
-    common pacing, are the natural candidate; a first control-function version was still
-    biased upward on the simulator, so it is not offered.)
+    The remedy is variation the shock cannot reach — an experiment (lift tests), or the
+    budgets' common pacing — not a wider interval.
+
+    ``PACING`` (opt-in, measured on the simulator but not yet the default): geo-day rows
+    without day effects, net of the national design, each geo's basis, and a control function
+    for local demand (Rivers & Vuong 1988; the instrument is Hausman's "the same series in the
+    other markets"): per paid channel, each geo's log spend (centred per geo) less the mean of
+    the other geos' that day, at lags 0–3 (the shock persists and the adstock reaches back).
+    A budget's pacing is common to every geo, so the other geos' spend carries it and none of
+    this geo's shock; what is left of this geo's spend is its chase of local demand plus noise,
+    and controlling for it leaves the pacing to identify the channel. Cells without spend
+    (a go-dark test's treated geos) get no control: a designed holdout is exogenous variation
+    to keep, not demand to control for. Weeks are the clusters (the national shock is common
+    to all geos of a day).
     """
 
     NATIONAL = "national"
     GEO = "geo"
+    PACING = "pacing"
+
+    @property
+    def day_effects(self) -> bool:
+        """Whether the nuisance has a free effect per day (geo rows of ``GEO``)."""
+        return self is Identification.GEO
 
     @property
     def text(self) -> str:
@@ -52,6 +68,13 @@ class Identification(enum.StrEnum):
                 "national spend movements not explained by the calendar, external factors, "
                 "trend and seasonality identify the channels; local demand shocks that budgets "
                 "chase average out over geos"
+            )
+        if self is Identification.PACING:
+            return (
+                "budgets' common pacing identifies the channels: geo-day rows net of the "
+                "calendar, external factors, each geo's trend and seasonality, and a control "
+                "function for local demand (each geo's spend against the other geos' spend "
+                "that day, lags 0-3)"
             )
         return "cross-geo spend differences within each day identify the channels (day effects)"
 

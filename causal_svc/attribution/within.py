@@ -24,11 +24,15 @@ trust, with national demand controlled by the calendar and external factors.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Projection", "annual_basis"]
+__all__ = ["Projection", "annual_basis", "pacing_controls"]
+
+# Lags of the local-demand control function: the demand shock persists for days and the
+# adstock reaches back, so today's outcome shock is related to the last few days' chase.
+PACING_LAGS = 4
 
 # Harmonics of the annual cycle per geo: two capture a peak and its asymmetry without eating
 # the week-to-week spend variation that identifies the channels.
@@ -75,11 +79,18 @@ class Projection:
         basis: np.ndarray,
         controls: Mapping[str, np.ndarray] | None = None,
         national: np.ndarray | None = None,
+        *,
+        day_effects: bool = True,
     ) -> None:
         w = np.asarray(geo_weights, dtype=np.float64)
         self.geo_weights = w
         self.share = w / w.sum()
+        self.day_effects = day_effects
         self._q = _orthonormal(basis)
+        # Geo rows without day effects: each geo's series less its projection on the basis
+        # and the national design (per-geo coefficients).
+        has_nat = national is not None and national.size > 0
+        self._qg = _orthonormal(np.column_stack([basis, national]) if has_nat else basis)
         self.controls: tuple[str, ...] = ()
         self.dropped_controls: tuple[str, ...] = ()
         self._z: np.ndarray | None = None
@@ -98,6 +109,8 @@ class Projection:
         return np.tensordot(x, self.share, axes=([-2], [0]))
 
     def _within(self, x: np.ndarray) -> np.ndarray:
+        if not self.day_effects:
+            return x - (x @ self._qg) @ self._qg.T
         x = x - self.day_mean(x)[..., None, :]
         return x - (x @ self._q) @ self._q.T
 
@@ -120,7 +133,8 @@ class Projection:
         self.controls = tuple(names)
 
     def geo(self, x: np.ndarray) -> np.ndarray:
-        """Residual of ``x`` (..., G, T) after day effects, geo × basis and controls."""
+        """Residual of ``x`` (..., G, T) after day effects (or, without them, geo × national
+        design), geo × basis and controls."""
         x = self._within(np.asarray(x, dtype=np.float64))
         if self._z is None or self._zinv is None:
             return x
@@ -145,3 +159,39 @@ class Projection:
     def national_fitted(self, series: np.ndarray) -> np.ndarray:
         """The national design's fit of a (T,) series (what the nuisance explains)."""
         return (series @ self._qn) @ self._qn.T
+
+
+def pacing_controls(
+    media: np.ndarray, spend: np.ndarray, channels: Sequence[str], lags: int = PACING_LAGS
+) -> dict[str, np.ndarray]:
+    """The control function of ``Identification.PACING`` (see :class:`.spec.Identification`):
+    per paid channel and lag, each geo's log spend (centred per geo) less the mean of the
+    other geos' that day, on cells with spend (0 elsewhere: a go-dark cell is a designed
+    change, not demand).
+
+    Parameters
+    ----------
+    media, spend : ndarray (C, G, T)
+    channels : sequence of str
+    lags : int
+
+    Returns
+    -------
+    dict name -> ndarray (G, T)
+    """
+    out: dict[str, np.ndarray] = {}
+    for c, name in enumerate(channels):
+        if spend[c].sum() <= 0 or media.shape[1] < 3:
+            continue
+        x = media[c]
+        on = x > 0
+        lx = np.where(on, np.log(np.where(on, x, 1.0)), 0.0)
+        count = np.maximum(on.sum(axis=1, keepdims=True), 1)
+        lx = np.where(on, lx - lx.sum(axis=1, keepdims=True) / count, 0.0)
+        others = (lx.sum(axis=0, keepdims=True) - lx) / np.maximum(on.sum(axis=0) - on, 1)
+        v = np.where(on, lx - others, 0.0)
+        for lag in range(lags):
+            shifted = np.zeros_like(v)
+            shifted[:, lag:] = v[:, : v.shape[1] - lag]
+            out[f"pacing_control:{name}:lag{lag}"] = shifted
+    return out
