@@ -52,6 +52,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         )
         design, history = await asyncio.to_thread(answer_design, frame, q, model)
         last = history.dates[-1].item()
+        q = replace(q, experiment_id=q.experiment_id or convert.design_id())
         experiments = [convert.cell_experiment(q, design, c, last) for c in design.cells]
         if q.save:
             for i, e in enumerate(experiments):

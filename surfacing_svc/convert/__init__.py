@@ -3,6 +3,7 @@ plans read). Bad input raises InvalidInput naming every field at fault."""
 
 from surfacing_svc.convert.design import (
     cell_experiment,
+    design_id,
     design_question,
     design_to_proto,
     proposed_experiment,
@@ -18,6 +19,7 @@ from surfacing_svc.convert.recommend import (
 
 __all__ = [
     "cell_experiment",
+    "design_id",
     "design_question",
     "design_to_proto",
     "effect_evidence",

@@ -155,12 +155,19 @@ def _treatment_type(cell: CellDesign) -> int:
     )
 
 
+def design_id() -> str:
+    """A fresh id for a design saved without an experiment_id."""
+    return f"design-{uuid.uuid4().hex[:12]}"
+
+
 def cell_experiment(
     question: DesignQuestion, design: ExperimentDesign, cell: CellDesign, history_end: dt.date
 ) -> md_pb.CausalExperiment:
     """One cell as a registry experiment (status DRAFT), starting after the history."""
-    base = question.experiment_id or f"design-{uuid.uuid4().hex[:12]}"
-    eid = base if cell.index == 1 else f"{base}-cell{cell.index}"
+    # The caller names the design once (design_id) so every cell shares its base id.
+    base = question.experiment_id or design_id()
+    ids = [base if c.index == 1 else f"{base}-cell{c.index}" for c in design.cells]
+    eid = ids[[c.index for c in design.cells].index(cell.index)]
     start = question.start_date or history_end + dt.timedelta(days=1)
     point = cell.recommended
     end = start + dt.timedelta(days=point.duration_days - 1)
@@ -176,7 +183,12 @@ def cell_experiment(
             spend_multiplier=cell.spend_multiplier, intensity=1.0,
             description=f"{design.channel} spend × {cell.spend_multiplier:g} in treatment geos"),
         control_config=md_pb.TreatmentConfig(
-            spend_multiplier=1.0, intensity=0.0, description="business as usual"),
+            spend_multiplier=1.0, intensity=0.0, description="business as usual" + (
+                # One row carries one experiment id: ingestion labels the shared control's rows
+                # with the first cell (created first), so the other cells say where they are.
+                f"; the control geos are shared by the design's {len(design.cells)} cells "
+                f"({', '.join(ids)}) and their records carry experiment {ids[0]!r}"
+                if len(design.cells) > 1 else "")),
         randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO,
         statistical_power=md_pb.StatisticalPower(
             target_power=design.target_power, alpha=design.alpha,

@@ -3,7 +3,10 @@ the registry stores a saved design, the causal service answers for analyses."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import grpc
+import numpy as np
 import pandas as pd
 import pytest
 from liftos.v1 import causal_pb2 as causal_pb
@@ -19,6 +22,8 @@ from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
+from ingestion_svc.assignment import assign
+from ingestion_svc.convert import experiment_from_proto
 from memory_svc.app import build as memory_build
 from mesh.runtime.inprocess import running_services
 from mesh.runtime.tables import frame_to_table
@@ -121,7 +126,33 @@ def test_multi_cell_heavy_up_with_a_budget(mesh) -> None:
     assert heavy_up.power_curve[0].spend_change == pytest.approx(5000.0)
     assert heavy_up.power_curve[0].expected_lift > 0 > go_dark.power_curve[0].expected_lift
     assert not set(go_dark.treatment_units) & set(heavy_up.treatment_units)
-    assert heavy_up.experiment.experiment_id.endswith("-cell2")
+    assert heavy_up.experiment.experiment_id == go_dark.experiment.experiment_id + "-cell2"
+    for cell in reply.cells:  # each cell says whose label the shared control's records carry
+        assert (f"records carry experiment {go_dark.experiment.experiment_id!r}"
+                in cell.experiment.control_config.description)  # fmt: skip
+        assert list(cell.experiment.control_units) == list(reply.control_units)
+    # What ingestion does with the registered cells: each cell's treated geos carry its own id,
+    # the shared control's rows the first cell's, as the description says.
+    now = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+    registry = [experiment_from_proto(c.experiment, now)[0] for c in reply.cells]
+    start = go_dark.experiment.start_date
+    day = dt.date(start.year, start.month, start.day) + dt.timedelta(days=3)
+    geos = list(HISTORY.geos)
+    rows = pd.DataFrame({"local_date": np.full(len(geos), np.datetime64(day, "s")),
+                         "campaign_id": "c-meta", "account_id": "act-1", "geo": geos,
+                         "geo_key": geos})  # fmt: skip
+    labels = assign(rows, "meta", registry).set_index(rows["geo"])
+    for cell in reply.cells:
+        for g in cell.treatment_units:
+            assert tuple(labels.loc[g, ["treatment_group", "experiment_id"]]) == (
+                "treatment",
+                cell.experiment.experiment_id,
+            )
+    for g in reply.control_units:
+        assert tuple(labels.loc[g, ["treatment_group", "experiment_id"]]) == (
+            "control",
+            go_dark.experiment.experiment_id,
+        )
     assert any("false positive" in w for w in reply.warnings)
 
 
