@@ -10,7 +10,10 @@ timings, and two references measured in the same run — the same analysis in-pr
 already in memory (no gRPC, no read), and a full Scan of the records (what the read would cost
 if the records crossed the wire one by one).
 
-Run: PYTHONPATH=.:gen python bench/attribution_speed.py [--runs 3]
+Run: PYTHONPATH=.:gen python bench/attribution_speed.py [--runs 3] [--keep DIR]
+
+``--keep DIR`` keeps the services' data in DIR and reuses a memory already written there by an
+earlier run with the same world (the write takes minutes; the timed analyses do not read it).
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ def main() -> None:
     ap.add_argument("--geos", type=int, default=50)
     ap.add_argument("--campaigns", type=int, default=30)
     ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--no-scan", action="store_true", help="skip the full-Scan reference")
+    ap.add_argument("--keep", type=Path, help="data dir to keep and reuse (skips the write)")
     args = ap.parse_args()
     world = sim.simulate("confounded", seed=0, dirt=False, n_geos=args.geos,
                          n_campaigns=args.campaigns, days=args.days)  # fmt: skip
@@ -60,36 +65,40 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
         running_services(
             {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build},
-            Path(tmp),
+            args.keep or Path(tmp),
         ) as services,
     ):
+        data_dir = args.keep or Path(tmp)
         memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
-        t0 = time.perf_counter()
-        records = world_records(world, ORG)
-        batches = iter(lambda: list(itertools.islice(records, 2000)), [])
-        memory.Write((memory_pb.WriteRequest(org_id=ORG, records=b) for b in batches), timeout=3600)
-        print(f"written to memory in {time.perf_counter() - t0:.0f} s (setup, not timed)")
+        marker = (
+            (args.keep / f"written-{args.geos}x{args.campaigns}x{args.days}") if args.keep else None
+        )
+        if marker is not None and marker.exists():
+            print(f"memory reused from {args.keep} (written by an earlier run)")
+        else:
+            t0 = time.perf_counter()
+            records = world_records(world, ORG)
+            batches = iter(lambda: list(itertools.islice(records, 2000)), [])
+            memory.Write((memory_pb.WriteRequest(org_id=ORG, records=b) for b in batches),
+                         timeout=3600)  # fmt: skip
+            print(f"written to memory in {time.perf_counter() - t0:.0f} s (setup, not timed)")
+            if marker is not None:
+                marker.touch()
         channel = grpc.insecure_channel(services["causal"].address,
                                         options=[("grpc.max_receive_message_length", 64 << 20)])  # fmt: skip
         stub = causal_grpc.CausalServiceStub(channel)
-        runs = []
-        for i in range(args.runs + 1):
-            start = time.perf_counter()
-            marks: dict[str, float] = {}
-            result = None
-            for event in stub.AnalyzeAttribution(pb.AnalyzeAttributionRequest(org_id=ORG),
-                                                 timeout=600):  # fmt: skip
-                if event.WhichOneof("event") == "progress":
-                    marks[event.progress.stage] = time.perf_counter() - start
-                else:
-                    result = event.result
-            wall = time.perf_counter() - start
-            assert result is not None
-            if i == 0:
-                print(f"warm-up analysis: {wall:.2f} s (workers start, imports)")
-                continue
-            runs.append((wall, marks, {t.stage: t.seconds for t in result.stage_timings},
-                         result.record_count))  # fmt: skip
+        wall, *_ = analysis(stub)
+        print(f"warm-up analysis: {wall:.2f} s (workers start, imports)")
+        runs = [analysis(stub) for _ in range(args.runs)]
+        # After a write lands the org's data version changes: memory reads its sums again.
+        restated = next(iter(world_records(world, ORG)))
+        after_write = []
+        for _ in range(args.runs):
+            restated.version = time.time_ns() // 1000
+            memory.Write(iter([memory_pb.WriteRequest(org_id=ORG, records=[restated])]),
+                         timeout=60)  # fmt: skip
+            after_write.append(analysis(stub))
+        read_cold, read_warm = read_path(data_dir / "memory" / "memory.sqlite")
         # References in the same run.
         outcome, media, campaigns = frames(world)
         from causal_svc.attribution import panel_from_frames
@@ -98,10 +107,12 @@ def main() -> None:
         t0 = time.perf_counter()
         analyze(panel, ModelSpec())
         in_process = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        scanned = sum(len(b.records) for b in memory.Scan(
-            memory_pb.ScanRequest(org_id=ORG, batch_size=5000), timeout=3600))  # fmt: skip
-        scan_s = time.perf_counter() - t0
+        scanned, scan_s = 0, float("nan")
+        if not args.no_scan:
+            t0 = time.perf_counter()
+            scanned = sum(len(b.records) for b in memory.Scan(
+                memory_pb.ScanRequest(org_id=ORG, batch_size=5000), timeout=3600))  # fmt: skip
+            scan_s = time.perf_counter() - t0
     walls = np.array([r[0] for r in runs])
     print(f"\nAnalyzeAttribution over gRPC, warm, {runs[0][3]:,} records: median {np.median(walls):.2f} s "
           f"(runs: {', '.join(f'{w:.2f}' for w in walls)}); budget {BUDGET_S:.1f} s: "
@@ -112,11 +123,73 @@ def main() -> None:
     print("  server stage timings (median):")
     for stage in runs[0][2]:
         print(f"    {stage:24s} {np.median([r[2][stage] for r in runs]):.3f} s")
+    aw = np.array([r[0] for r in after_write])
+    print(f"  right after a write (memory re-reads the org's sums): median {np.median(aw):.2f} s "
+          f"(runs: {', '.join(f'{w:.2f}' for w in aw)}); retrieve "
+          f"{np.median([r[2]['retrieve'] for r in after_write]):.3f} s")  # fmt: skip
+    print("  the read path in process, CPU per call (sums, encode, decode, panel): first "
+          f"{' + '.join(f'{x:.3f}' for x in read_cold)} = {sum(read_cold):.3f} s; held "
+          f"{' + '.join(f'{x:.3f}' for x in read_warm)} = {sum(read_warm):.3f} s (median of 5)")  # fmt: skip
     print(f"  reference, same run: the analysis in-process on a panel already built "
           f"{in_process:.2f} s (gRPC + read + storage add {np.median(walls) - in_process:+.2f} s)")  # fmt: skip
+    if args.no_scan:
+        return
     print(f"  reference, same run: Scan of all {scanned:,} records {scan_s:.1f} s — "
           f"{scan_s / np.median(runs[0][1]['retrieve'] or 1e-9):.0f}x the aggregated read "
           f"({n_records:,} records summed in memory)")  # fmt: skip
+
+
+def read_path(db: Path) -> tuple[list[float], list[float]]:
+    """CPU seconds of AnalyzeAttribution's read, in process on the bench's memory: memory's
+    sums, their Table (the sums attribution asks for) and its bytes, decoding them, the panel
+    — on a store of its own (its first read, then the median of 5 with the sums held)."""
+    from liftos.v1 import memory_pb2
+
+    from causal_svc.attribution import panel_from_aggregates
+    from memory_svc import convert
+    from memory_svc.sqlite_store import SQLiteRecordStore
+    from mesh.runtime.tables import table_to_frame
+
+    store = SQLiteRecordStore(db)
+
+    def once() -> list[float]:
+        t = [time.process_time()]
+        agg = store.aggregate(ORG, None, None, ())
+        t.append(time.process_time())
+        wire = convert.aggregate_response(agg, ("spend", "impressions", "revenue"))
+        data = wire.SerializeToString()
+        t.append(time.process_time())
+        reply = memory_pb2.AggregateRecordsResponse.FromString(data)
+        geo, camp = table_to_frame(reply.geo_days), table_to_frame(reply.campaign_days)
+        t.append(time.process_time())
+        panel_from_aggregates(geo, camp)
+        t.append(time.process_time())
+        return [b - a for a, b in itertools.pairwise(t)]
+
+    try:
+        first = once()
+        held = [once() for _ in range(5)]
+    finally:
+        store.close()
+    return first, [float(np.median([h[i] for h in held])) for i in range(4)]
+
+
+def analysis(
+    stub: causal_grpc.CausalServiceStub,
+) -> tuple[float, dict[str, float], dict[str, float], int]:
+    """One AnalyzeAttribution: client wall time, time to each streamed stage, the server's
+    stage timings and the records read."""
+    start = time.perf_counter()
+    marks: dict[str, float] = {}
+    result = None
+    for event in stub.AnalyzeAttribution(pb.AnalyzeAttributionRequest(org_id=ORG), timeout=600):
+        if event.WhichOneof("event") == "progress":
+            marks[event.progress.stage] = time.perf_counter() - start
+        else:
+            result = event.result
+    wall = time.perf_counter() - start
+    assert result is not None
+    return wall, marks, {t.stage: t.seconds for t in result.stage_timings}, result.record_count
 
 
 if __name__ == "__main__":

@@ -17,6 +17,11 @@ Timed, each in a fresh process:
   so the client costs next to nothing; the clock stops at the last ack.
 
 ``--profile`` prints the engine run's cProfile (top 35 by cumulative time).
+
+``--sums on,none`` times the engine with and without what each commit does for
+AggregateRecords (``on``: a ``measures`` row per record and the two sums tables updated, as
+served; ``measures``: the rows but no sums; ``none``: neither), ``--repeat`` times each,
+interleaved, in fresh processes: the cost of keeping the sums, measured in one run.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import numpy as np
 
 # The exports, their batching and the RSS probe are ingest_throughput's (same folder).
 from ingest_throughput import BATCH, ROOT, SOURCES, peak_rss_mb
@@ -106,10 +113,23 @@ def reference(path: Path) -> dict[str, float]:
     return {"records": n, "seconds": time.perf_counter() - start}
 
 
-def engine(path: Path, profile: bool) -> dict[str, float]:
+def _without_sums(variant: str) -> None:
+    """Switch off (in this process) what commits do for AggregateRecords: ``measures`` keeps
+    the measures rows but not the sums tables, ``none`` drops both."""
+    from memory_svc import sqlite_commit
+
+    if variant in ("measures", "none"):
+        sqlite_commit._add_sums = lambda *a, **k: None  # type: ignore[assignment]
+    if variant == "none":
+        sqlite_commit._add_measures = lambda *a, **k: None  # type: ignore[assignment]
+        sqlite_commit._take_away = lambda *a, **k: None  # type: ignore[assignment]
+
+
+def engine(path: Path, profile: bool, sums: str = "on") -> dict[str, float]:
     """The Write handler's work per request, no gRPC (``MemoryService.write_one``)."""
     from liftos.v1 import memory_pb2 as memory_pb
 
+    _without_sums(sums)
     from memory_svc import convert
     from memory_svc.app import open_engine
     from mesh.runtime.config import PeerConfig, ServerConfig
@@ -121,7 +141,7 @@ def engine(path: Path, profile: bool) -> dict[str, float]:
         eng = open_engine(config)
         prof = cProfile.Profile() if profile else None
         n = 0
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         if prof:
             prof.enable()
         for data in requests:
@@ -133,13 +153,13 @@ def engine(path: Path, profile: bool) -> dict[str, float]:
             n += len(batch.records)
         if prof:
             prof.disable()
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         eng.close()
         if prof:
             stats = pstats.Stats(prof, stream=sys.stderr)
             stats.sort_stats("cumulative").print_stats(35)
             stats.sort_stats("tottime").print_stats(25)
-        return {"records": n, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
+        return {"records": n, "seconds": seconds, "cpu": cpu, "peak_rss_mb": peak_rss_mb()}
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -219,6 +239,10 @@ def main() -> None:
     ap.add_argument("--streams", type=int, default=1, help="concurrent Write streams (gRPC)")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: engine,grpc")
+    ap.add_argument(
+        "--sums", default="on", help="comma list of engine variants: on (as served), measures, none"
+    )
+    ap.add_argument("--repeat", type=int, default=1, help="engine runs per --sums variant")
     ap.add_argument("--part", nargs=2, metavar=("PART", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.part:
@@ -226,7 +250,7 @@ def main() -> None:
         if part == "reference":
             print(json.dumps(reference(file)))
         elif part == "engine":
-            print(json.dumps(engine(file, args.profile)))
+            print(json.dumps(engine(file, args.profile, args.sums)))
         else:
             print(json.dumps(over_grpc(file, args.streams)))
         return
@@ -249,12 +273,28 @@ def main() -> None:
               f"({ref['records']:,} records)")  # fmt: skip
         skip = set(args.skip.split(","))
         flags = ["--profile"] if args.profile else []
-        if "engine" not in skip:
-            eng = _worker("--part", "engine", str(cache), *flags)
-            rate = eng["records"] / eng["seconds"]
-            print(f"engine (no gRPC)                  : {rate:>10,.0f} records/s "
-                  f"({eng['seconds']:.1f}s, peak RSS {eng['peak_rss_mb']:,.0f} MB; "
-                  f"{rate / rate_ref:.3f} of the reference)")  # fmt: skip
+        variants = args.sums.split(",")
+        rates: dict[str, list[float]] = {v: [] for v in variants}
+        cpus: dict[str, list[float]] = {v: [] for v in variants}  # µs of CPU per record
+        for _ in range(args.repeat if "engine" not in skip else 0):
+            for variant in variants:
+                eng = _worker("--part", "engine", str(cache), "--sums", variant, *flags)
+                rate = eng["records"] / eng["seconds"]
+                rates[variant].append(rate)
+                cpus[variant].append(eng["cpu"] / eng["records"] * 1e6)
+                print(f"engine (no gRPC), sums {variant:8s}: {rate:>10,.0f} records/s "
+                      f"({eng['seconds']:.1f}s, CPU {cpus[variant][-1]:.0f} µs/record, "
+                      f"peak RSS {eng['peak_rss_mb']:,.0f} MB; "
+                      f"{rate / rate_ref:.3f} of the reference)")  # fmt: skip
+        if len(variants) > 1 and args.repeat and "engine" not in skip:
+            base = float(np.median(rates[variants[0]]))
+            base_cpu = float(np.median(cpus[variants[0]]))
+            for variant, got in rates.items():
+                med, cpu = float(np.median(got)), float(np.median(cpus[variant]))
+                print(f"  sums {variant:8s} median {med:>10,.0f} records/s "
+                      f"(range {min(got):,.0f}-{max(got):,.0f}; {med / base:.2f}x {variants[0]}); "
+                      f"CPU {cpu:.0f} µs/record (range {min(cpus[variant]):.0f}-"
+                      f"{max(cpus[variant]):.0f}; {cpu / base_cpu:.2f}x)")  # fmt: skip
         if "grpc" not in skip:
             g = _worker("--part", "grpc", str(cache), "--streams", str(args.streams))
             rate = g["records"] / g["seconds"]
