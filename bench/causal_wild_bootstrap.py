@@ -33,6 +33,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 import pandas as pd
 
+from bench._figures import figure
 from causal_svc.estimators.did import estimate_did
 from causal_svc.estimators.naive import estimate_naive_regression
 from causal_svc.estimators.result import EffectSpec
@@ -140,6 +141,12 @@ def main() -> None:
     }[args.design]
     print(f"== {what}, 95% intervals")
     print(table.round(3).to_string())
+    for clusters, r in table.iterrows():
+        geos, treated = clusters  # type: ignore[misc]
+        figure(f"wild bootstrap 95% coverage, {args.design}, {geos} clusters ({treated} treated)",
+               r["wild coverage"],
+               "share", reference="CR1 clustered errors, same replicates",
+               reference_value=r["CR1 coverage"], target="0.95")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 import sim
+from bench._figures import figure
 from ingestion_svc.confounders import FACTOR_Z
 from mesh.cli.demo import ingest_world, register, scan_records
 from mesh.cli.processes import Mesh
@@ -199,6 +200,12 @@ def main() -> None:
     temporal = records["quality_temporal_consistency"]
     print(f"\n== temporal consistency: {float((temporal >= 1.0).mean()):.1%} of "
           f"{len(records):,} records score 1.0 (mean {temporal.mean():.3f})")  # fmt: skip
+    for row in rows:
+        figure(f"confounder detection recall, {row['kind']}", row["recall"], "share of rows",
+               target="≥ 0.95 (the promise)", met=row["recall"] >= 0.95,
+               note=f"precision {row['precision']:.1%}")  # fmt: skip
+    figure("temporal consistency", float((temporal >= 1.0).mean()), "share of records",
+           target="1.0 (the promise)", met=bool((temporal >= 1.0).all()))  # fmt: skip
     print("\n== causal quality score by source")
     q = records.groupby("data_source")["data_quality_score"]
     print(q.describe(percentiles=[0.1, 0.5, 0.9])[["count", "mean", "min", "10%", "50%", "90%", "max"]]

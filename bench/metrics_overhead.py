@@ -29,6 +29,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from liftos.v1 import ingestion_pb2, ingestion_pb2_grpc
 from opentelemetry.sdk.trace import TracerProvider
 
+from bench._figures import figure
 from ingestion_svc.app import build as ingestion_build
 from mesh.runtime import tracing
 from mesh.runtime.channels import sync_channel
@@ -133,6 +134,8 @@ def main() -> None:
                     finally:
                         tracing.uninstall()
             base = statistics.median(times["off"])
+            figure(f"{rpc} with metrics on, best round", min(times["metrics"]), "µs/call",
+                   reference="metrics off, same rounds", reference_value=min(times["off"]))  # fmt: skip
             print(f"\n{rpc}")
             for setting, values in times.items():
                 m, low = statistics.median(values), min(values)

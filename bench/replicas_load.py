@@ -43,6 +43,7 @@ from liftos.v1 import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench._figures import figure
 from mesh.cli.processes import STATELESS, Mesh
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import PeerConfig
@@ -187,6 +188,9 @@ def main() -> int:
             total = sum(codes.values())
             failed = sum(n for (_, code), n in codes.items() if code != "OK")
             print(f"\nclients saw {total} calls ({total / args.seconds:.1f}/s), {failed} failed")
+            figure(f"failed calls, 2 replicas each, one killed mid-load (retries {'on' if retries else 'off'})",
+                   failed, "calls", target="0", met=failed == 0,
+                   note=f"{total} calls in {args.seconds:.0f} s")  # fmt: skip
             if latencies:
                 p50 = latencies[len(latencies) // 2] * 1e3
                 p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3
