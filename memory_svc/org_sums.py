@@ -14,6 +14,9 @@ The data version is (record_count, checksum, max_seq) of the org's current recor
 checksum is the XOR of a 64-bit hash of every current record's seq and seqs are never reused,
 so every commit that adds or replaces a record changes it. The store reads it in the same
 snapshot as the rows, so cached arrays are never newer or older than the version they carry.
+A commit to a held org hands over the sums rows it changed, as stored (``SumsTable.updated``
+applies them at the next read): an analysis right after an ingest does not read the tables
+again.
 """
 
 from __future__ import annotations
