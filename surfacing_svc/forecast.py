@@ -25,6 +25,9 @@ and the forecast samples every source of error the horizon compounds:
   (:func:`_residual_paths`). A year holds few independent h-day moves, so their spread is
   itself uncertain: each path's move is scaled by a Student-t factor on the moves' degrees of
   freedom (:func:`_move_scales`) — what makes the horizon's total honest, not only each day;
+- **holidays the history has not seen**: an unknown effect, not none — each path draws one
+  per holiday, N(0, 0.4²) on the log (measured on 180-day histories: daily coverage
+  81.8/80.4/78.4% → 82.9/82.8/80.0% at 7/28/56 days);
 - **the media response**: the curves' parameter draws, each with the baseline it implies (the
   history fixes the outcome, so a draw with more media had less baseline): a plan that keeps
   recent spend is as certain as the baseline, a plan that changes spend adds the media's
@@ -71,6 +74,9 @@ _MIN_ORIGINS = 60
 # (a floor keeps a short history's t tails finite in the mean), and a path's scale factor is
 # read at quantiles from this one up (exp of a t's far tail would swamp the mean).
 _MIN_MOVE_DOF = 4.0
+# Log-scale sd of an unseen holiday's effect: retail holidays move a day's demand by up to
+# about ±0.9 (Black Friday), federal ones by a few percent.
+_UNSEEN_HOLIDAY_SD = 0.4
 _MOVE_TAIL = 0.005
 # Retail days around US Thanksgiving, as offsets from it (Black Friday = +1, Cyber Monday = +4).
 _RETAIL = {
@@ -383,6 +389,12 @@ def predict_performance(
         ])[rng.permutation(paths)]  # fmt: skip
     else:
         log_paths = _log_paths(x, xf, log_b, horizon, paths, rng)
+    # A holiday the history has not seen has an unknown effect, not none: each path draws one
+    # per holiday name (the same on every day it names), N(0, _UNSEEN_HOLIDAY_SD²) on the log.
+    future_names = np.array([table.get(d, "") for d in days[n:]])
+    for name in sorted(set(future_names) - set(seen) - {""}):
+        on = future_names == name
+        log_paths[:, on] += rng.normal(0.0, _UNSEEN_HOLIDAY_SD, (paths, 1))
     baseline = np.exp(log_paths)  # (paths, H)
     # The history pins the outcome, not its split: a draw with more media has had less
     # baseline. Each path's baseline is the one its own media draw leaves over the history's
@@ -398,7 +410,8 @@ def predict_performance(
     unseen = sorted({table[d] for d in days[n:] if d in table} - set(seen))
     if unseen:
         warnings.append(
-            "holidays in the horizon the history has not seen (no effect assumed): "
+            "holidays in the horizon the history has not seen (their effect is unknown: the "
+            f"interval allows ±{1.645 * _UNSEEN_HOLIDAY_SD:.0%} on those days): "
             + ", ".join(unseen)
         )
     if not yearly and horizon > 28:

@@ -3,6 +3,8 @@ the spend plan."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
@@ -78,3 +80,13 @@ def test_a_fan_nests_and_its_level_of_the_main_interval_matches_it() -> None:
         assert wide.lower < same.lower < half.lower < half.upper < same.upper < wide.upper
     assert (f.total_fan[1].lower, f.total_fan[1].upper) == (f.total.lower, f.total.upper)
     assert not predict_performance(dates, y, {}, [], {}, horizon=7).daily_fan
+
+
+def test_an_unseen_holiday_widens_its_day_not_its_neighbours() -> None:
+    dates, y = _series(200, 5)  # 2023-03-01 .. 2023-09-16: no Thanksgiving seen
+    f = predict_performance(dates, y, {}, [], {}, horizon=90, level=0.9, seed=1)
+    width = {d.item(): (v.upper - v.lower) / v.estimate
+             for d, v in zip(f.dates.astype("datetime64[D]"), f.daily, strict=True)}  # fmt: skip
+    black_friday, before = dt.date(2023, 11, 24), dt.date(2023, 11, 17)
+    assert width[black_friday] > 1.5 * width[before]
+    assert any("Black Friday" in w and "unknown" in w for w in f.warnings)
