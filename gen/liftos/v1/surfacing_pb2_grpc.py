@@ -78,8 +78,9 @@ class SurfacingServiceServicer:
 
     def OptimizeBudget(self, request, context):
         """Budget allocation across channels on the analysis's response curves, for the analysis
-        window replayed or the next horizon_days. Errors: INVALID_ARGUMENT (a field out of range,
-        an unknown channel, or bounds no allocation can meet — the message names the conflict),
+        window replayed or the next horizon_days; per-campaign bounds split a channel's spend
+        over its campaigns. Errors: INVALID_ARGUMENT (a field out of range, an unknown channel or
+        campaign, or bounds no allocation can meet — every field in the conflict is named),
         NOT_FOUND (no such analysis), FAILED_PRECONDITION (the analysis is not an attribution
         model, or has no channel with spend), UNAVAILABLE (the causal service is down; retry).
         """

@@ -46,8 +46,9 @@ class SurfacingServiceStub:
     """
     OptimizeBudget: _grpc.UnaryUnaryMultiCallable[_surfacing_pb2.OptimizeBudgetRequest, _surfacing_pb2.OptimizeBudgetResponse]
     """Budget allocation across channels on the analysis's response curves, for the analysis
-    window replayed or the next horizon_days. Errors: INVALID_ARGUMENT (a field out of range,
-    an unknown channel, or bounds no allocation can meet — the message names the conflict),
+    window replayed or the next horizon_days; per-campaign bounds split a channel's spend
+    over its campaigns. Errors: INVALID_ARGUMENT (a field out of range, an unknown channel or
+    campaign, or bounds no allocation can meet — every field in the conflict is named),
     NOT_FOUND (no such analysis), FAILED_PRECONDITION (the analysis is not an attribution
     model, or has no channel with spend), UNAVAILABLE (the causal service is down; retry).
     """
@@ -84,8 +85,9 @@ class SurfacingServiceAsyncStub(SurfacingServiceStub):
     """
     OptimizeBudget: _aio.UnaryUnaryMultiCallable[_surfacing_pb2.OptimizeBudgetRequest, _surfacing_pb2.OptimizeBudgetResponse]  # type: ignore[assignment]
     """Budget allocation across channels on the analysis's response curves, for the analysis
-    window replayed or the next horizon_days. Errors: INVALID_ARGUMENT (a field out of range,
-    an unknown channel, or bounds no allocation can meet — the message names the conflict),
+    window replayed or the next horizon_days; per-campaign bounds split a channel's spend
+    over its campaigns. Errors: INVALID_ARGUMENT (a field out of range, an unknown channel or
+    campaign, or bounds no allocation can meet — every field in the conflict is named),
     NOT_FOUND (no such analysis), FAILED_PRECONDITION (the analysis is not an attribution
     model, or has no channel with spend), UNAVAILABLE (the causal service is down; retry).
     """
@@ -131,8 +133,9 @@ class SurfacingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_surfacing_pb2.OptimizeBudgetResponse, _abc.Awaitable[_surfacing_pb2.OptimizeBudgetResponse]]:
         """Budget allocation across channels on the analysis's response curves, for the analysis
-        window replayed or the next horizon_days. Errors: INVALID_ARGUMENT (a field out of range,
-        an unknown channel, or bounds no allocation can meet — the message names the conflict),
+        window replayed or the next horizon_days; per-campaign bounds split a channel's spend
+        over its campaigns. Errors: INVALID_ARGUMENT (a field out of range, an unknown channel or
+        campaign, or bounds no allocation can meet — every field in the conflict is named),
         NOT_FOUND (no such analysis), FAILED_PRECONDITION (the analysis is not an attribution
         model, or has no channel with spend), UNAVAILABLE (the causal service is down; retry).
         """
