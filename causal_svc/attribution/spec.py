@@ -54,10 +54,10 @@ class Identification(enum.StrEnum):
     bias is mostly gone (bias reduction 98.0% against national's 94.6%), but the error is not
     (MAE 0.95 against 0.75), coverage is 83.3% (Meta prospecting, the calibrated channel,
     56%), one model of ten fails its health checks, and an analysis takes ~5× as long. On
-    ``null`` (40 seeds) its intervals are far too narrow: 17.5% / 25% significant with / without
-    calibration. So the control function removes the confounding it was built for, and its
-    interval is what is wrong — CR1 on geo rows that absorb a calendar per geo and 24
-    control-function columns is the first suspect (not yet isolated).
+    ``null`` (40 seeds) it is worse than national: 17.5% / 25% significant with / without
+    calibration, the null channel's mean estimate 0.32 without (national 0.27) — the control
+    function does not remove that channel's confounding — and week clusters understate its
+    spread (geo clusters: 11% against 32% on 28 of those seeds).
     """
 
     NATIONAL = "national"
