@@ -110,6 +110,14 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         else:
             others = await self._analyses.failed_effects(q.org_id, timeout=context.time_remaining())
         evidence = convert.effect_evidence(others, model)
+        unused = [
+            a.analysis_id
+            for a in others
+            if a.WhichOneof("result") == "attribution" and a.analysis_id != model.analysis_id
+        ]
+        if unused:  # one model is planned on; say so rather than drop them silently
+            model = replace(model, warnings=(*model.warnings, "only the first attribution "
+                            f"analysis is recommended from; not used: {', '.join(unused)}"))  # fmt: skip
         used = tuple(dict.fromkeys((*q.analysis_ids, *(e.analysis_id for e in evidence))))
         q = replace(q, analysis_ids=used)
         history = None

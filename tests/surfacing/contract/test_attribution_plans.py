@@ -295,6 +295,14 @@ def test_recommend_weighs_an_effect_estimate_of_a_channel(mesh, stub, analysis) 
     )
     if not effect.estimate.supported:
         assert any(effect.analysis_id in f.text for f in tiktok.facts)
+    twice = stub.Recommend(pb.RecommendRequest(
+        org_id=ORG, analysis_ids=[analysis.analysis_id, analysis.analysis_id], design_tests=False))  # fmt: skip
+    assert not any("not used" in w for w in twice.warnings)  # the model itself is not "unused"
+    again = list(causal.AnalyzeAttribution(causal_pb.AnalyzeAttributionRequest(org_id=ORG),
+                                           timeout=120))[-1].result  # fmt: skip
+    both = stub.Recommend(pb.RecommendRequest(
+        org_id=ORG, analysis_ids=[analysis.analysis_id, again.analysis_id], design_tests=False))  # fmt: skip
+    assert any(f"not used: {again.analysis_id}" in w for w in both.warnings)
     with pytest.raises(grpc.RpcError) as info:
         stub.Recommend(pb.RecommendRequest(org_id=ORG, analysis_ids=[analysis.analysis_id, "nope"]))
     assert info.value.code() is grpc.StatusCode.NOT_FOUND
