@@ -79,6 +79,9 @@ class CategoryFit:
     residual_sd: float
     sse: float
     theta: np.ndarray
+    # Sandwich covariance of theta (zero rows/columns for a parameter held fixed): what the
+    # pair equations draw from to carry the transform's uncertainty into their regressors.
+    theta_cov: np.ndarray | None = None
 
 
 def _columns(
@@ -260,7 +263,15 @@ def fit_category(
         float(np.sqrt(e @ e / max(n - k, 1))),
         float(e @ e),
         theta,
+        _theta_cov(cov, free, x_lin.shape[1], theta.shape[0]),
     )
+
+
+def _theta_cov(cov: np.ndarray, free: list[int], offset: int, size: int) -> np.ndarray:
+    out = np.zeros((size, size))
+    idx = [offset + j for j in range(len(free))]
+    out[np.ix_(free, free)] = cov[np.ix_(idx, idx)]
+    return out
 
 
 def average_saturation(

@@ -67,3 +67,18 @@ def test_weighting_changes_the_pairs_and_leaves_the_cells() -> None:
         if pr["kind"] == "cannibalisation" and abs(pr["share_of_promoted_lift"]) >= 0.1
     ]
     assert planted and all(w.loc[k, "revenue"] < 0 for k in planted)
+
+
+def test_transform_draws_widen_pair_intervals_and_keep_the_estimates() -> None:
+    r = sim.simulate("products", seed=5, n_geos=3, dirt=False)
+    assert r.products is not None
+    with threadpool_limits(1):
+        drawn = estimate_products(r.products.panel, channels=PRODUCT_CHANNELS)
+        known = estimate_products(r.products.panel, channels=PRODUCT_CHANNELS, transform_draws=0)
+    d = drawn.pairs_frame().set_index(["promoted", "affected"])
+    k = known.pairs_frame().set_index(["promoted", "affected"])
+    assert d.index.equals(k.index)
+    np.testing.assert_allclose(d["revenue"], k["revenue"])
+    assert (d["stderr"] >= k["stderr"] - 1e-9).all()
+    assert (d["stderr"] > 1.01 * k["stderr"]).mean() > 0.5
+    assert drawn.cells == known.cells
