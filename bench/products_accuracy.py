@@ -23,7 +23,9 @@ spend with an intercept (iid intervals) for cells, and per product pair revenue 
 sibling's same-day spend for cross-effects; and the platforms' claimed value per cell.
 
     .venv/bin/python bench/products_accuracy.py --seeds 40 --first-seed 20
-    .venv/bin/python bench/products_accuracy.py --seeds 40 --first-seed 20 --unweighted-pairs
+    .venv/bin/python bench/products_accuracy.py --seeds 40 --first-seed 20 --transform-draws 0
+    .venv/bin/python bench/products_accuracy.py --seeds 40 --first-seed 20 --transform-draws 0 \
+        --unweighted-pairs
 """
 
 from __future__ import annotations
@@ -165,7 +167,15 @@ def main() -> None:
         help="fit the pair equations by ordinary least squares (the estimator before issue 20's "
         "variance weighting), for comparison",
     )
+    ap.add_argument(
+        "--transform-draws",
+        type=int,
+        default=None,
+        help="draws of the category transform in the pair variance (default: the estimator's; "
+        "0 treats the siblings' predicted lifts as known, as before issue 20's correction)",
+    )
     args = ap.parse_args()
+    extra = {} if args.transform_draws is None else {"transform_draws": args.transform_draws}
     ceiling: list[float] = []
     agg: dict[str, list[Any]] = {}
     seeds_all: list[bool] = []
@@ -179,7 +189,10 @@ def main() -> None:
         truth = r.products.truth["orgs"]["org_001"]
         t1 = time.perf_counter()
         est = estimate_products(
-            r.products.panel, channels=PRODUCT_CHANNELS, weighted=not args.unweighted_pairs
+            r.products.panel,
+            channels=PRODUCT_CHANNELS,
+            weighted=not args.unweighted_pairs,
+            **extra,
         )
         t2 = time.perf_counter()
         t_sim += t1 - t0
@@ -210,7 +223,8 @@ def main() -> None:
     pairs = "OLS" if args.unweighted_pairs else "variance-weighted"
     print(
         f"\n{n} seeds from {args.first_seed}, scenario 'products' ({args.geos}-state base world), "
-        f"{pairs} pair equations, "
+        f"{pairs} pair equations, transform draws "
+        f"{'default' if args.transform_draws is None else args.transform_draws}, "
         f"estimate {t_est / n:.2f}s/seed, simulate {t_sim / n:.2f}s/seed"
     )
     print("                                         ours                 naive (same-day OLS)")
