@@ -376,10 +376,27 @@ def wild_cluster_bootstrap(
     )
 
 
-def with_wild_bootstrap(estimate: EffectEstimate, bootstrap: WildBootstrap) -> EffectEstimate:
+def with_wild_bootstrap(
+    estimate: EffectEstimate,
+    bootstrap: WildBootstrap,
+    *,
+    clusters: int | None = None,
+    explain: bool = True,
+) -> EffectEstimate:
     """``estimate`` with the bootstrap's interval and p-value; the cluster-robust ones it
-    replaces stay in ``statistics`` (``cr1_*``), beside the draws and the weights, and an
-    assumption says where the interval came from. ``stderr`` is unchanged."""
+    replaces stay in ``statistics`` (``cr1_*``), beside the draws and the weights, and (unless
+    the estimator's own assumptions already say it: ``explain=False``) an assumption says where
+    the interval came from. ``stderr`` is unchanged."""
+    how = "enumerated sign vectors" if bootstrap.enumerated else "draws"
+    few = f"{clusters} clusters" if clusters is not None else "few clusters"
+    said = (
+        (
+            f"With {few} the p-value and interval come from the wild cluster bootstrap-t "
+            f"with the null imposed ({bootstrap.weights} weights, {bootstrap.draws:,} {how}).",
+        )
+        if explain
+        else ()
+    )
     return dataclasses.replace(
         estimate,
         ci_lower=bootstrap.ci_lower,
@@ -393,12 +410,7 @@ def with_wild_bootstrap(estimate: EffectEstimate, bootstrap: WildBootstrap) -> E
             "cr1_ci_upper": estimate.ci_upper,
             "cr1_pvalue": estimate.pvalue,
         },
-        assumptions=(
-            *estimate.assumptions,
-            "With few clusters the p-value and interval come from the wild cluster bootstrap-t "
-            f"with the null imposed ({bootstrap.weights} weights, {bootstrap.draws:,} "
-            f"{'enumerated sign vectors' if bootstrap.enumerated else 'draws'}).",
-        ),
+        assumptions=(*estimate.assumptions, *said),
     )
 
 

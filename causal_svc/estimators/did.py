@@ -3,7 +3,6 @@ errors and a differential pre-trend check (the panel itself: :mod:`._panel`)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Literal
 
 import numpy as np
@@ -20,6 +19,7 @@ from ._inference import (
     require_stderr,
     use_wild_bootstrap,
     wild_cluster_bootstrap,
+    with_wild_bootstrap,
 )
 from ._panel import (
     PanelDesign,
@@ -274,20 +274,7 @@ def estimate_did(
     )
     if bootstrap is None:
         return estimate
-    wild_stats = {
-        "wild_bootstrap_draws": float(bootstrap.draws),
-        "wild_bootstrap_webb": float(bootstrap.weights == "webb"),
-        "cr1_ci_lower": estimate.ci_lower,
-        "cr1_ci_upper": estimate.ci_upper,
-        "cr1_pvalue": estimate.pvalue,
-    }
-    return replace(
-        estimate,
-        ci_lower=bootstrap.ci_lower,
-        ci_upper=bootstrap.ci_upper,
-        pvalue=bootstrap.pvalue,
-        statistics={**estimate.statistics, **wild_stats},
-    )
+    return with_wild_bootstrap(estimate, bootstrap, explain=False)  # said in the assumptions
 
 
 def _bootstrap(

@@ -3,8 +3,6 @@ adjustment, and cluster-robust errors for geo- (cluster-) randomised designs."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 
@@ -22,6 +20,7 @@ from ._inference import (
     require_stderr,
     use_wild_bootstrap,
     wild_cluster_bootstrap,
+    with_wild_bootstrap,
 )
 from ._panel import panel_design
 from .result import (
@@ -393,26 +392,7 @@ def estimate_difference_in_means(
     )
     if bootstrap is None:
         return estimate
-    return replace(
-        estimate,
-        ci_lower=bootstrap.ci_lower,
-        ci_upper=bootstrap.ci_upper,
-        pvalue=bootstrap.pvalue,
-        statistics={
-            **estimate.statistics,
-            "wild_bootstrap_draws": float(bootstrap.draws),
-            "wild_bootstrap_webb": float(bootstrap.weights == "webb"),
-            "cr1_ci_lower": estimate.ci_lower,
-            "cr1_ci_upper": estimate.ci_upper,
-            "cr1_pvalue": estimate.pvalue,
-        },
-        assumptions=(
-            *estimate.assumptions,
-            f"With {g} clusters the p-value and interval come from the "
-            f"wild cluster bootstrap-t with the null imposed ({bootstrap.weights} weights, "
-            f"{bootstrap.draws:,} draws).",
-        ),
-    )
+    return with_wild_bootstrap(estimate, bootstrap, clusters=g)
 
 
 def _randomization_check(ri: RandomizationTest, p_t: float, alpha: float) -> Check:

@@ -4,14 +4,19 @@ and period fixed effects, cluster-robust errors and a joint pre-trend test."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 
-from ._inference import ClusterInference, effect_estimate, require_stderr, use_wild_bootstrap
+from ._inference import (
+    ClusterInference,
+    effect_estimate,
+    require_stderr,
+    use_wild_bootstrap,
+    with_wild_bootstrap,
+)
 from ._panel import cluster_warnings, fit_twfe, panel_design, subset_panel, wild_bootstrap_twfe
 from .result import (
     Check,
@@ -247,17 +252,4 @@ def estimate_event_study(
     )
     if bootstrap is None:
         return estimate
-    return replace(
-        estimate,
-        ci_lower=bootstrap.ci_lower,
-        ci_upper=bootstrap.ci_upper,
-        pvalue=bootstrap.pvalue,
-        statistics={
-            **estimate.statistics,
-            "wild_bootstrap_draws": float(bootstrap.draws),
-            "wild_bootstrap_webb": float(bootstrap.weights == "webb"),
-            "cr1_ci_lower": estimate.ci_lower,
-            "cr1_ci_upper": estimate.ci_upper,
-            "cr1_pvalue": estimate.pvalue,
-        },
-    )
+    return with_wild_bootstrap(estimate, bootstrap, explain=False)  # said in the assumptions
