@@ -89,8 +89,12 @@ class Projection:
         self._q = _orthonormal(basis)
         # Geo rows without day effects: each geo's series less its projection on the basis
         # and the national design (per-geo coefficients).
-        has_nat = national is not None and national.size > 0
-        self._qg = _orthonormal(np.column_stack([basis, national]) if has_nat else basis)
+        with_national = (
+            np.column_stack([basis, national])
+            if national is not None and national.size > 0
+            else basis
+        )
+        self._qg = _orthonormal(with_national)
         self.controls: tuple[str, ...] = ()
         self.dropped_controls: tuple[str, ...] = ()
         self._z: np.ndarray | None = None
