@@ -10,6 +10,7 @@ naming the caller's field.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import grpc
@@ -77,13 +78,7 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # AsyncStub i
                     resource_type="liftos.v1.Analysis",
                     resource_name=f"orgs/{org_id}/analyses/{analysis_id}",
                 ) from None
-            if unreachable(code, error):
-                raise unavailable(
-                    CausalUnavailable, "causal service", self.target, code, "GetAnalysis",
-                    dependency="causal", then=f": {error.details()}",
-                ) from None  # fmt: skip
-            if code in _REFUSED:
-                raise _refused("causal service", "GetAnalysis", code) from None
+            self._raise_peer_failure(error, "GetAnalysis")
             if code is grpc.StatusCode.INVALID_ARGUMENT:
                 raise InvalidRequest(
                     decode_status(error).message or "invalid analysis id", field=field
@@ -91,46 +86,42 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # AsyncStub i
             raise
         return reply.analysis
 
+    def _raise_peer_failure(self, error: grpc.aio.AioRpcError, call: str) -> None:
+        """The causal service could not answer (UNAVAILABLE with a retry hint) or refused this
+        service's credentials: raised as such; any other failure is left to the caller."""
+        code = error.code()
+        if unreachable(code, error):
+            raise unavailable(
+                CausalUnavailable, "causal service", self.target, code, call,
+                dependency="causal", then=f": {error.details()}",
+            ) from None  # fmt: skip
+        if code in _REFUSED:
+            raise _refused("causal service", call, code) from None
+
+    async def _list(
+        self, org_id: str, kind: causal_pb.AnalysisKind.ValueType, page_size: int,
+        timeout: float | None,
+    ) -> causal_pb.ListAnalysesResponse:  # fmt: skip
+        request = causal_pb.ListAnalysesRequest(org_id=org_id, kind=kind, page_size=page_size)
+        try:
+            return await self.stub().ListAnalyses(request, timeout=self.within(timeout))
+        except grpc.aio.AioRpcError as error:
+            self._raise_peer_failure(error, "ListAnalyses")
+            raise
+
     async def failed_effects(
         self, org_id: str, *, timeout: float | None = None
     ) -> list[causal_pb.Analysis]:
         """The org's effect estimates that failed their checks (newest first, at most
-        :data:`MAX_EVIDENCE`), read whole: their request says which channel they were about."""
-        request = causal_pb.ListAnalysesRequest(
-            org_id=org_id, kind=causal_pb.ANALYSIS_KIND_EFFECT_ESTIMATE, page_size=100
-        )
-        try:
-            reply = await self.stub().ListAnalyses(request, timeout=self.within(timeout))
-        except grpc.aio.AioRpcError as error:
-            code = error.code()
-            if unreachable(code, error):
-                raise unavailable(
-                    CausalUnavailable, "causal service", self.target, code, "ListAnalyses",
-                    dependency="causal", then=f": {error.details()}",
-                ) from None  # fmt: skip
-            if code in _REFUSED:
-                raise _refused("causal service", "ListAnalyses", code) from None
-            raise
+        :data:`MAX_EVIDENCE`), read whole and side by side: their request says which channel
+        they were about."""
+        reply = await self._list(org_id, causal_pb.ANALYSIS_KIND_EFFECT_ESTIMATE, 100, timeout)
         failed = [a.analysis_id for a in reply.analyses if not a.supported][:MAX_EVIDENCE]
-        return [await self.get(org_id, a, timeout=timeout) for a in failed]
+        return list(await asyncio.gather(*(self.get(org_id, a, timeout=timeout) for a in failed)))
 
     async def latest_attribution(self, org_id: str, *, timeout: float | None = None) -> str:
         """The id of the org's newest attribution analysis."""
-        request = causal_pb.ListAnalysesRequest(
-            org_id=org_id, kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION, page_size=1
-        )
-        try:
-            reply = await self.stub().ListAnalyses(request, timeout=self.within(timeout))
-        except grpc.aio.AioRpcError as error:
-            code = error.code()
-            if unreachable(code, error):
-                raise unavailable(
-                    CausalUnavailable, "causal service", self.target, code, "ListAnalyses",
-                    dependency="causal", then=f": {error.details()}",
-                ) from None  # fmt: skip
-            if code in _REFUSED:
-                raise _refused("causal service", "ListAnalyses", code) from None
-            raise
+        reply = await self._list(org_id, causal_pb.ANALYSIS_KIND_ATTRIBUTION, 1, timeout)
         if not reply.analyses:
             raise NotAnAttribution(
                 f"org {org_id!r} has no attribution analysis: run AnalyzeAttribution first, or "
