@@ -19,35 +19,20 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import socket
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import grpc
-from liftos.v1 import (
-    causal_pb2,
-    causal_pb2_grpc,
-    common_pb2,
-    ingestion_pb2,
-    ingestion_pb2_grpc,
-    llm_pb2,
-    llm_pb2_grpc,
-    surfacing_pb2,
-    surfacing_pb2_grpc,
-)
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench._figures import figure
 from mesh.cli.processes import STATELESS, Mesh
-from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import PeerConfig
 from mesh.sdk import LiftOS
+from tests.runtime.test_replicas import idempotent_calls, replica_ports, scrape
 
 ORG = "acme"
 ACCOUNT = {"account_id": "shop", "timezone": "UTC", "currency": "USD", "country": "US"}
@@ -55,53 +40,10 @@ MAPPING = {"date": "date", "spend": "spend", "conversions": "orders", "revenue":
 SERVICES = ("ingestion", "memory", "causal", "llm", "surfacing")
 
 
-def free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def pick_ports() -> tuple[dict[str, int], int]:
-    for base in range(41051, 50000, 997):
-        ports = {s: base + i for i, s in enumerate(SERVICES)}
-        wanted = [p + k * 100 for p in ports.values() for k in (0, 1)]
-        if all(free(p) for p in [*wanted, *range(base + 500, base + 509)]):
-            return ports, base + 500
-    raise SystemExit("no free ports")
-
-
-def calls(mesh: Mesh, retries: bool) -> dict[str, Callable[[], object]]:
-    options = [] if retries else [("grpc.enable_retries", 0)]
-    ch = {s: sync_channel(mesh.address(s), options=options) for s in STATELESS}
-    ingestion = ingestion_pb2_grpc.IngestionServiceStub(ch["ingestion"])
-    causal = causal_pb2_grpc.CausalServiceStub(ch["causal"])
-    llm = llm_pb2_grpc.LlmServiceStub(ch["llm"])
-    surfacing = surfacing_pb2_grpc.SurfacingServiceStub(ch["surfacing"])
-    calendar = ingestion_pb2.GetCalendarRequest(
-        country="US",
-        start_date=common_pb2.Date(year=2025, month=1, day=1),
-        end_date=common_pb2.Date(year=2025, month=1, day=31),
-    )
-    claims = llm_pb2.CheckClaimsRequest(org_id=ORG, text="Meta ads caused a 20% lift in revenue.")
-    return {
-        "GetCalendar": lambda: ingestion.GetCalendar(calendar, timeout=30),
-        "ListAnalyses": lambda: causal.ListAnalyses(
-            causal_pb2.ListAnalysesRequest(org_id=ORG), timeout=30
-        ),
-        "CheckClaims": lambda: llm.CheckClaims(claims, timeout=30),
-        "PredictPerformance": lambda: surfacing.PredictPerformance(
-            surfacing_pb2.PredictPerformanceRequest(org_id=ORG, horizon_days=14), timeout=60
-        ),
-    }
-
-
 def load(
     mesh: Mesh, seconds: float, kill_at: float, clients: int, retries: bool
 ) -> tuple[Counter[tuple[str, str]], list[float]]:
-    rpc = calls(mesh, retries)
+    rpc = idempotent_calls(mesh, None if retries else [("grpc.enable_retries", 0)])
     codes: Counter[tuple[str, str]] = Counter()
     latencies: list[float] = []
     lock = threading.Lock()
@@ -135,14 +77,12 @@ def load(
     return codes, latencies
 
 
-def scrape(port: int) -> Counter[tuple[str, str]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
-        text = reply.read().decode()
+def handled(port: int) -> Counter[tuple[str, str]]:
+    """liftos_rpc_handled_total of one metrics endpoint, by (method, code)."""
     out: Counter[tuple[str, str]] = Counter()
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == "liftos_rpc_handled_total":
-                out[(s.labels["method"], s.labels["code"])] += int(s.value)
+    for name, labels, value in scrape(port):
+        if name == "liftos_rpc_handled_total":
+            out[(labels["method"], labels["code"])] += int(value)
     return out
 
 
@@ -153,7 +93,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--no-retries", action="store_true")
     args = parser.parse_args()
-    ports, metrics = pick_ports()
+    ports, metrics = replica_ports(first=41051)
     with tempfile.TemporaryDirectory() as tmp:
         mesh = Mesh(
             Path(tmp) / "mesh", ports=ports, replicas=2, metrics_port=metrics,
@@ -202,7 +142,7 @@ def main() -> int:
                 if mesh.procs[name].poll() is not None:
                     print(f"  {name:<12} :{port}  (killed)")
                     continue
-                for (method, code), n in sorted(scrape(port).items()):
+                for (method, code), n in sorted(handled(port).items()):
                     print(f"  {name:<12} :{port}  {method:<24} {code:<10} {n}")
             return 1 if failed else 0
         finally:

@@ -68,9 +68,10 @@ def _free(port: int) -> bool:
     return True
 
 
-def _ports() -> tuple[dict[str, int], int]:
-    """gRPC base ports (replica k at +100k) and a metrics base, all free now."""
-    for base in range(31051, 40000, 997):
+def replica_ports(first: int = 31051) -> tuple[dict[str, int], int]:
+    """gRPC base ports (replica k at +100k) and a metrics base, all free now (bases tried from
+    ``first``; the load bench starts elsewhere so it can run beside the tests)."""
+    for base in range(first, first + 9000, 997):
         ports = {
             s: base + i for i, s in enumerate(("ingestion", "memory", "causal", "llm", "surfacing"))
         }
@@ -83,7 +84,7 @@ def _ports() -> tuple[dict[str, int], int]:
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    ports, metrics = _ports()
+    ports, metrics = replica_ports()
     m = Mesh(
         tmp_path_factory.mktemp("replicas"), ports=ports, replicas=2, metrics_port=metrics,
         log_level="WARNING",
@@ -108,9 +109,12 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
             print(f"--- {name}\n{m.tail_log(name, 5)}")
 
 
-def _calls(mesh: Mesh) -> dict[str, Callable[[], object]]:
-    """One idempotent call per stateless service, each over its balanced target."""
-    ch = {s: sync_channel(mesh.address(s)) for s in STATELESS}
+def idempotent_calls(
+    mesh: Mesh, options: list[tuple[str, object]] | None = None
+) -> dict[str, Callable[[], object]]:
+    """One idempotent call per stateless service, each over its balanced target (``options``
+    for the channels, e.g. retries off)."""
+    ch = {s: sync_channel(mesh.address(s), options=options or []) for s in STATELESS}
     ingestion = ingestion_pb2_grpc.IngestionServiceStub(ch["ingestion"])
     causal = causal_pb2_grpc.CausalServiceStub(ch["causal"])
     llm = llm_pb2_grpc.LlmServiceStub(ch["llm"])
@@ -141,7 +145,7 @@ def run_load(
     """``workers`` threads calling round the four RPCs for ``seconds``; at ``kill_at`` the
     second replica of every stateless service is SIGKILLed. (method, code) counts, and the
     calls started after the kill (and answered OK) by method."""
-    calls = _calls(mesh)
+    calls = idempotent_calls(mesh)
     codes: Counter[tuple[str, str]] = Counter()
     after: Counter[str] = Counter()
     killed = threading.Event()
