@@ -138,15 +138,18 @@ def marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-def filter_sql(org_id: str, flt: RecordFilter) -> tuple[str, list[object]]:
-    """SQL conditions on ``records r`` for an org and filter."""
-    clauses = ["r.org_id = ?"]
+def filter_sql(
+    org_id: str, flt: RecordFilter, *, mark: str = "?", arrays: bool = False
+) -> tuple[str, list[object]]:
+    """SQL conditions on ``records r`` for an org and filter, with ``mark`` placeholders; a
+    list binds as one array (``= ANY(…)``, PostgreSQL) with ``arrays``, else as ``IN (…)``."""
+    clauses = [f"r.org_id = {mark}"]
     params: list[object] = [org_id]
     if flt.start_us is not None:
-        clauses.append("r.timestamp_us >= ?")
+        clauses.append(f"r.timestamp_us >= {mark}")
         params.append(flt.start_us)
     if flt.end_us is not None:
-        clauses.append("r.timestamp_us < ?")
+        clauses.append(f"r.timestamp_us < {mark}")
         params.append(flt.end_us)
     for column, values in (
         ("source", flt.sources),
@@ -155,17 +158,24 @@ def filter_sql(org_id: str, flt: RecordFilter) -> tuple[str, list[object]]:
         ("geo", flt.geos),
         ("channel", flt.channels),
     ):
-        if values:
-            clauses.append(f"r.{column} IN ({marks(len(values))})")
+        if not values:
+            continue
+        if arrays:
+            clauses.append(f"r.{column} = ANY({mark}::text[])")
+            params.append(list(values))
+        else:
+            clauses.append(f"r.{column} IN ({','.join([mark] * len(values))})")
             params.extend(values)
     if flt.experiment_id:
-        clauses.append("r.experiment_id = ?")
+        clauses.append(f"r.experiment_id = {mark}")
         params.append(flt.experiment_id)
     if flt.min_quality is not None:
-        clauses.append("r.quality >= ?")
+        clauses.append(f"r.quality >= {mark}")
         params.append(flt.min_quality)
     if flt.region:
-        clauses.append("r.seq IN (SELECT seq FROM record_regions WHERE org_id = ? AND region = ?)")
+        clauses.append(
+            f"r.seq IN (SELECT seq FROM record_regions WHERE org_id = {mark} AND region = {mark})"
+        )
         params.extend([org_id, flt.region])
     return " AND ".join(clauses), params
 

@@ -6,43 +6,16 @@ columns are ``COLLATE "C"``, byte order as SQLite's, so keys sort and page alike
 
 from __future__ import annotations
 
+from memory_svc import store_sql
 from memory_svc.store import RecordFilter
 
 __all__ = ["CAMPAIGN_DAY_ROWS", "GEO_DAY_ROWS", "filter_sql", "scan_sql"]
 
 
 def filter_sql(org_id: str, flt: RecordFilter) -> tuple[str, list[object]]:
-    """Conditions on ``records r`` for an org and filter (lists bind as arrays)."""
-    clauses = ["r.org_id = %s"]
-    params: list[object] = [org_id]
-    if flt.start_us is not None:
-        clauses.append("r.timestamp_us >= %s")
-        params.append(flt.start_us)
-    if flt.end_us is not None:
-        clauses.append("r.timestamp_us < %s")
-        params.append(flt.end_us)
-    for column, values in (
-        ("source", flt.sources),
-        ("campaign_id", flt.campaign_ids),
-        ("treatment_group", flt.treatment_groups),
-        ("geo", flt.geos),
-        ("channel", flt.channels),
-    ):
-        if values:
-            clauses.append(f"r.{column} = ANY(%s::text[])")
-            params.append(list(values))
-    if flt.experiment_id:
-        clauses.append("r.experiment_id = %s")
-        params.append(flt.experiment_id)
-    if flt.min_quality is not None:
-        clauses.append("r.quality >= %s")
-        params.append(flt.min_quality)
-    if flt.region:
-        clauses.append(
-            "r.seq IN (SELECT seq FROM record_regions WHERE org_id = %s AND region = %s)"
-        )
-        params.extend([org_id, flt.region])
-    return " AND ".join(clauses), params
+    """Conditions on ``records r`` for an org and filter: the SQLite store's, with ``%s``
+    placeholders and lists bound as arrays."""
+    return store_sql.filter_sql(org_id, flt, mark="%s", arrays=True)
 
 
 def scan_sql(
