@@ -15,6 +15,8 @@ import json
 import sys
 from typing import Any
 
+from liftos.v1 import common_pb2 as common_pb
+
 from mesh.sdk.client import LiftOS, dc
 
 
@@ -60,18 +62,19 @@ def _pairs(items: list[str], flag: str) -> dict[str, float]:
     return out
 
 
-def _iv(i: dc.Interval | None, fmt: str = "{:.2f}") -> str:
+def interval_text(i: dc.Interval | common_pb.Interval | None, fmt: str = "{:.2f}") -> str:
+    """``estimate [lower, upper]`` of an interval (SDK dataclass or wire message), or —."""
     if i is None:
         return "—"
     return f"{fmt.format(i.estimate)} [{fmt.format(i.lower)}, {fmt.format(i.upper)}]"
 
 
-_VERDICT = {1: "PASS", 2: "REVIEW", 3: "FAIL"}
+VERDICT = {1: "PASS", 2: "REVIEW", 3: "FAIL"}
 
 
 def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
     health = r.health
-    verdict = _VERDICT.get(int(health.verdict), "?") if health else "?"
+    verdict = VERDICT.get(int(health.verdict), "?") if health else "?"
     window = ""
     if r.date_range and r.date_range.start_date and r.date_range.end_date:
         a, b = r.date_range.start_date, r.date_range.end_date
@@ -94,7 +97,7 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
         for c in r.channels:
             spend = c.spend.amount if c.spend else 0.0
             inc = c.incremental_outcome.estimate if c.incremental_outcome else 0.0
-            roas = _iv(c.incremental_roas) if spend > 0 else "(no spend)"
+            roas = interval_text(c.incremental_roas) if spend > 0 else "(no spend)"
             mroas = f"{c.marginal_roas.estimate:6.2f}" if c.marginal_roas else "     —"
             naive = (
                 f"{c.naive_regression_roas:7.2f}"
@@ -114,7 +117,7 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
             spend = k.spend.amount if k.spend else 0.0
             inc = k.incremental_outcome.estimate if k.incremental_outcome else 0.0
             print(f"{k.campaign_id[:28]:28s} {k.channel:18s} {spend:12,.0f} {inc:14,.0f} "
-                  f"{_iv(k.incremental_roas):>22s}")  # fmt: skip
+                  f"{interval_text(k.incremental_roas):>22s}")  # fmt: skip
     for w in r.warnings:
         print(f"warning: {w}")
 
@@ -153,9 +156,9 @@ def run_counterfactual(args: argparse.Namespace, peers: Any) -> int:
     ref, cf, delta = r.reference_outcome, r.counterfactual_outcome, r.delta
     assert ref is not None and cf is not None and delta is not None
     print(f"outcome as run:    {ref.estimate:16,.0f}")
-    print(f"under the plan:    {_iv(cf, '{:,.0f}')}")
-    print(f"difference:        {_iv(delta, '{:+,.0f}')}  ({delta.level:.0%} interval)")
+    print(f"under the plan:    {interval_text(cf, '{:,.0f}')}")
+    print(f"difference:        {interval_text(delta, '{:+,.0f}')}  ({delta.level:.0%} interval)")
     for c in r.channels:
         print(f"  {c.channel:18s} spend {c.reference_spend:12,.0f} → {c.counterfactual_spend:12,.0f}: "
-              f"{_iv(c.outcome_delta, '{:+,.0f}')}")  # fmt: skip
+              f"{interval_text(c.outcome_delta, '{:+,.0f}')}")  # fmt: skip
     return 0

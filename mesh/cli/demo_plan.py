@@ -16,17 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import llm_pb2 as llm_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
+from mesh.cli.attribution import VERDICT, interval_text
 from mesh.cli.report import Planning
+from mesh.cli.surfacing import RECOMMENDATION_KINDS
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
 
 Out = Callable[[str], None]
-_VERDICT = {1: "PASS", 2: "REVIEW", 3: "FAIL"}
-_KIND = {1: "scale", 2: "cut", 3: "reallocate", 4: "test", 5: "investigate", 6: "hold"}
 
 
 @dataclass
@@ -48,12 +47,6 @@ def true_iroas(world: Path, org_id: str) -> dict[str, float]:
     return {c: w[0]["iroas"] for c, w in channels.items() if w[0].get("iroas") is not None}
 
 
-def _iv(i: dc.Interval | common_pb.Interval | None, fmt: str = "{:.2f}") -> str:
-    if i is None:
-        return "—"
-    return f"{fmt.format(i.estimate)} [{fmt.format(i.lower)}, {fmt.format(i.upper)}]"
-
-
 def attribution(client: LiftOS, world: Path, org_id: str, out: Out, plan: Plan) -> None:
     out("== attribution: what each channel caused (AnalyzeAttribution, live progress)")
 
@@ -63,7 +56,7 @@ def attribution(client: LiftOS, world: Path, org_id: str, out: Out, plan: Plan) 
     r = client.analyze(on_progress=show, holdout_days=28)
     plan.attribution = r
     plan.truth_iroas = truth = true_iroas(world, org_id)
-    verdict = _VERDICT.get(int(r.health.verdict), "?") if r.health else "?"
+    verdict = VERDICT.get(int(r.health.verdict), "?") if r.health else "?"
     out(f"  analysis {r.analysis_id}: {r.record_count:,} records, {r.geo_count} geos × "
         f"{r.day_count} days; model health {verdict}")  # fmt: skip
     if r.health:
@@ -85,7 +78,7 @@ def attribution(client: LiftOS, world: Path, org_id: str, out: Out, plan: Plan) 
         t = truth.get(c.channel)
         inside = "" if t is None or iv is None else ("yes" if iv.lower <= t <= iv.upper else "NO")
         flag = "" if c.identified else "  (not identified)"
-        out(f"  {c.channel:<18}{spend:>12,.0f}  {_iv(iv):<24}{c.platform_reported_roas:>9.2f}"
+        out(f"  {c.channel:<18}{spend:>12,.0f}  {interval_text(iv):<24}{c.platform_reported_roas:>9.2f}"
             f"{'—' if naive is None else f'{naive:.2f}':>8}"
             f"{'—' if t is None else f'{t:.2f}':>8}  {inside}{flag}")  # fmt: skip
     rows = [(c, truth[c.channel]) for c in r.channels
@@ -127,9 +120,9 @@ def recommendations(r: surfacing_pb.RecommendResponse, out: Out) -> None:
     if not r.recommendations:
         out("  none")
     for rec in r.recommendations:
-        kind = _KIND.get(int(rec.kind), "?")
+        kind = RECOMMENDATION_KINDS.get(int(rec.kind), "?").lower()
         out(f"  {rec.priority:2d}. [{kind}] {rec.action}")
-        out(f"      impact {_iv(rec.expected_impact, '{:+,.0f}')}, "
+        out(f"      impact {interval_text(rec.expected_impact, '{:+,.0f}')}, "
             f"confidence {rec.confidence:.0%}: {rec.rationale}")  # fmt: skip
 
 
@@ -143,7 +136,7 @@ def budget(r: surfacing_pb.OptimizeBudgetResponse, out: Out) -> None:
         change = a.optimal_spend / a.current_spend - 1 if a.current_spend else math.nan
         out(f"  {a.channel:<18}{a.current_spend:>12,.0f}{a.optimal_spend:>12,.0f}{change:>+8.0%}"
             f"{a.marginal_roas_current.estimate:>11.2f}{a.marginal_roas:>7.2f}")  # fmt: skip
-    out(f"  expected uplift {_iv(r.uplift, '{:+,.0f}')}; better in {r.probability_better:.0%} "
+    out(f"  expected uplift {interval_text(r.uplift, '{:+,.0f}')}; better in {r.probability_better:.0%} "
         "of the model's draws")  # fmt: skip
     for w in r.warnings:
         out(f"  warning: {w}")
@@ -152,7 +145,9 @@ def budget(r: surfacing_pb.OptimizeBudgetResponse, out: Out) -> None:
 def forecast(r: surfacing_pb.PredictPerformanceResponse, out: Out) -> None:
     out(f"== forecast: the next {len(r.points)} days at today's spend "
         "(SurfacingService.PredictPerformance)")  # fmt: skip
-    out(f"  total {_iv(r.total, '{:,.0f}')}, of which media {_iv(r.media_total, '{:,.0f}')}")
+    out(
+        f"  total {interval_text(r.total, '{:,.0f}')}, of which media {interval_text(r.media_total, '{:,.0f}')}"
+    )
     for band in r.total_fan:
         out(f"    {band.level:.0%} band {band.lower:,.0f} to {band.upper:,.0f}")
 

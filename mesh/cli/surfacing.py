@@ -16,11 +16,19 @@ import math
 import sys
 from typing import Any
 
+from mesh.cli.attribution import interval_text
 from mesh.sdk.client import LiftOS, dc
 
 COMMANDS = ("optimize", "predict", "design", "recommend")
 _BOUND = {2: "at lower bound", 3: "at upper bound", 4: "held"}
-_KIND = {1: "SCALE", 2: "CUT", 3: "REALLOCATE", 4: "TEST", 5: "INVESTIGATE", 6: "HOLD"}
+RECOMMENDATION_KINDS = {
+    1: "SCALE",
+    2: "CUT",
+    3: "REALLOCATE",
+    4: "TEST",
+    5: "INVESTIGATE",
+    6: "HOLD",
+}
 
 
 def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
@@ -131,9 +139,7 @@ def _pairs(items: list[str], flag: str) -> dict[str, float]:
 
 
 def _iv(i: dc.Interval | None, fmt: str = "{:,.0f}") -> str:
-    if i is None:
-        return "—"
-    return f"{fmt.format(i.estimate)} [{fmt.format(i.lower)}, {fmt.format(i.upper)}]"
+    return interval_text(i, fmt)
 
 
 def _json(message: Any) -> None:
@@ -262,7 +268,7 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
     if not r.recommendations:
         print("no recommendations")
     for rec in r.recommendations:
-        kind = _KIND.get(int(rec.kind), "?")
+        kind = RECOMMENDATION_KINDS.get(int(rec.kind), "?")
         print(f"{rec.priority:2d}. [{kind}] {rec.action}")
         print(f"    impact {_iv(rec.expected_impact, '{:+,.0f}')}, confidence {rec.confidence:.0%}")
         print(f"    why: {rec.rationale}")
