@@ -57,6 +57,24 @@ def _resource_id(name: Any) -> str | None:
     return found.group(1) if found else None
 
 
+def metrics(
+    checks: Checks, rows: Sequence[dict[str, Any] | None]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A Google Ads report row's ``metrics``: cost (micros), impressions, clicks,
+    conversions, conversion value. Proto3 JSON omits zero-valued fields: an absent metric is
+    zero, not missing."""
+    micros = checks.metric(
+        rows, "metrics.costMicros", rule="spend", required=False, integer=True, scale=1e-6
+    )
+    impressions = checks.metric(
+        rows, "metrics.impressions", rule="impressions", required=False, integer=True
+    )
+    clicks = checks.metric(rows, "metrics.clicks", rule="clicks", required=False, integer=True)
+    conversions = checks.metric(rows, "metrics.conversions", rule="conversions", required=False)
+    revenue = checks.metric(rows, "metrics.conversionsValue", rule="revenue", required=False)
+    return micros, impressions, clicks, conversions, revenue
+
+
 def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normalised:
     """SearchStream rows → the normalised frame (see :mod:`ingestion_svc.connectors.base`)."""
     checks = Checks(rows)
@@ -73,16 +91,7 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     name = filled(checks.text_field(rows, "campaign.name"), "")
     day, missing_day, bad_day = dates(checks.text_field(rows, "segments.date").tolist(), _DATE)
     checks.fail(missing_day, "segments.date", "missing_field", "segments.date is missing")
-    # Proto3 JSON omits zero-valued fields: an absent metric is zero, not missing.
-    micros = checks.metric(
-        rows, "metrics.costMicros", rule="spend", required=False, integer=True, scale=1e-6
-    )
-    impressions = checks.metric(
-        rows, "metrics.impressions", rule="impressions", required=False, integer=True
-    )
-    clicks = checks.metric(rows, "metrics.clicks", rule="clicks", required=False, integer=True)
-    conversions = checks.metric(rows, "metrics.conversions", rule="conversions", required=False)
-    revenue = checks.metric(rows, "metrics.conversionsValue", rule="revenue", required=False)
+    micros, impressions, clicks, conversions, revenue = metrics(checks, rows)
     checks.fail(
         bad_day, "segments.date", "invalid_date", "segments.date is not a real date in 1900-2200"
     )

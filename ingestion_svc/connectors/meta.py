@@ -55,7 +55,8 @@ OBJECTIVES = {
 RETARGETING = re.compile(r"(?i)retarget|remarket|\bdpa\b|\brt\b")
 
 
-def _action(entries: Any, kind: str) -> dict[str, Any] | None:
+def action(entries: Any, kind: str) -> dict[str, Any] | None:
+    """The first entry of an ``actions``/``action_values`` list of type ``kind``."""
     if type(entries) is not list:
         return None
     for entry in entries:
@@ -88,8 +89,8 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         rows, "impressions", rule="impressions", required=True, integer=True
     )
     clicks = checks.metric(rows, "clicks", rule="clicks", required=True, integer=True)
-    purchase = [_action(a, PURCHASE) for a in actions]
-    purchase_value = [_action(v, PURCHASE) for v in values]
+    purchase = [action(a, PURCHASE) for a in actions]
+    purchase_value = [action(v, PURCHASE) for v in values]
     field = f"actions[{PURCHASE}]"
     # The attribution windows break conversions down: they are conversions too.
     conversions, click_7d, view_1d = (

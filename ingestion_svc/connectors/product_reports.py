@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from ingestion_svc.connectors.base import Checks, dates, filled, numbers, pluck
-from ingestion_svc.connectors.meta import PURCHASE
+from ingestion_svc.connectors.google_ads import metrics as google_metrics
+from ingestion_svc.connectors.meta import PURCHASE, action
 from ingestion_svc.raw_batch import Account, Rejection
 
 __all__ = [
@@ -120,15 +121,7 @@ def normalise_google_shopping(
     day, gone, bad = dates(checks.text_field(rows, "segments.date").tolist(), _DATE)
     checks.fail(gone, "segments.date", "missing_field", "segments.date is missing")
     checks.fail(bad, "segments.date", "invalid_date", "segments.date is not a real date")
-    micros = checks.metric(
-        rows, "metrics.costMicros", rule="spend", required=False, integer=True, scale=1e-6
-    )
-    impressions = checks.metric(
-        rows, "metrics.impressions", rule="impressions", required=False, integer=True
-    )
-    clicks = checks.metric(rows, "metrics.clicks", rule="clicks", required=False, integer=True)
-    conversions = checks.metric(rows, "metrics.conversions", rule="conversions", required=False)
-    revenue = checks.metric(rows, "metrics.conversionsValue", rule="revenue", required=False)
+    micros, impressions, clicks, conversions, revenue = google_metrics(checks, rows)
     currency = checks.currency(
         checks.text_field(rows, "customer.currencyCode"), account, "customer.currencyCode"
     )
@@ -159,15 +152,8 @@ def normalise_google_shopping(
 
 
 def _purchases(rows: Sequence[dict[str, Any] | None], key: str) -> list[Any]:
-    out: list[Any] = []
-    for entries in pluck(rows, key):
-        value = None
-        if type(entries) is list:
-            for e in entries:
-                if type(e) is dict and e.get("action_type") == PURCHASE:
-                    value = e.get("value")
-        out.append(value)
-    return out
+    """Each row's purchase ``value`` in its ``key`` list (``actions``/``action_values``)."""
+    return [(action(entries, PURCHASE) or {}).get("value") for entries in pluck(rows, key)]
 
 
 def normalise_meta_products(
