@@ -14,14 +14,14 @@ is listed in the truth's ``dirty_rows``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, overload
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from ..raw.lazy import LazyLines
 from .catalogue import Catalogue
 
 REFUND_RATE = 0.06
@@ -121,7 +121,7 @@ def _money(cents: int) -> str:
 
 
 @dataclass(slots=True)
-class ShopifyExport(Sequence):  # type: ignore[type-arg]
+class ShopifyExport(LazyLines):
     """``shopify_orders.ndjson`` of one or more orgs, rendered on access.
 
     Line ``i`` is order ``order[i]`` of store ``store[i]`` at ``version[i]`` (0: before its
@@ -138,26 +138,11 @@ class ShopifyExport(Sequence):  # type: ignore[type-arg]
     def __len__(self) -> int:
         return int(self.store.size)
 
-    @overload
-    def __getitem__(self, k: int) -> dict[str, Any] | str: ...
-    @overload
-    def __getitem__(self, k: slice) -> list[dict[str, Any] | str]: ...
-
-    def __getitem__(self, k: int | slice) -> Any:
-        if isinstance(k, slice):
-            return [self[j] for j in range(*k.indices(len(self)))]
-        if k < 0:
-            k += len(self)
-        if not 0 <= k < len(self):
-            raise IndexError(k)
+    def line(self, k: int) -> dict[str, Any] | str:
         st = int(self.store[k])
         if st < 0:
             return self.extras[k]
         return render_order(self.stores[st], int(self.order[k]), int(self.version[k]))
-
-    def __iter__(self) -> Iterator[dict[str, Any] | str]:
-        for k in range(len(self)):
-            yield self[k]
 
 
 def _stamp(store: dict[str, Any], day: int, second: int) -> str:

@@ -9,12 +9,13 @@ shape, or a ``str`` for a deliberately malformed line (written verbatim).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 
+from .lazy import LazyLines
 from .shapes import RENDERERS
 
 # Numeric columns every export carries, one value per base row.
@@ -49,7 +50,7 @@ class CampaignTable:
 
 
 @dataclass(slots=True)
-class RawExport(Sequence):  # type: ignore[type-arg]
+class RawExport(LazyLines):
     """The rows of one source, in export order, dirt included (see :mod:`sim.raw.dirt`)."""
 
     source: str
@@ -120,28 +121,13 @@ class RawExport(Sequence):  # type: ignore[type-arg]
     def __len__(self) -> int:
         return int(self.seq.size)
 
-    @overload
-    def __getitem__(self, k: int) -> dict[str, Any] | str: ...
-    @overload
-    def __getitem__(self, k: slice) -> list[dict[str, Any] | str]: ...
-
-    def __getitem__(self, k: int | slice) -> Any:
-        if isinstance(k, slice):
-            return [self[j] for j in range(*k.indices(len(self)))]
-        if k < 0:
-            k += len(self)
-        if not 0 <= k < len(self):
-            raise IndexError(k)
+    def line(self, k: int) -> dict[str, Any] | str:
         ref = int(self.seq[k])
         if ref < 0:
             return self.extras[-ref - 1]
         if ref in self.overrides:
             return self.overrides[ref]
         return self.base_row(ref)
-
-    def __iter__(self) -> Iterator[dict[str, Any] | str]:
-        for k in range(len(self)):
-            yield self[k]
 
     def base_of(self, k: int) -> int | None:
         """The base row behind export line ``k`` (None for an extra line)."""
