@@ -11,43 +11,38 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any
+from typing import Any, SupportsFloat
 
 ENV = "LIFTOS_BENCH_FIGURES"
 
 
 def figure(
     name: str,
-    value: float,
+    value: SupportsFloat,
     unit: str,
     *,
     reference: str = "",
-    reference_value: float | None = None,
+    reference_value: SupportsFloat | None = None,
     target: str = "",
-    met: bool | None = None,
+    met: object = None,
     note: str = "",
 ) -> dict[str, Any]:
     """Record one figure. ``reference``/``reference_value``: what it is compared against,
     measured in the same run (the ratio is value / reference_value); ``target`` and ``met``:
-    the promise it is held to, where there is one."""
+    the promise it is held to, where there is one (any truthy value: numpy's bools too)."""
     # numpy scalars in, plain JSON numbers out
-    value = float(value)
-    reference_value = None if reference_value is None else float(reference_value)
-    met = None if met is None else bool(met)
-    ratio = (
-        value / reference_value
-        if reference_value not in (None, 0.0) and math.isfinite(value)
-        else None
-    )
+    v = float(value)
+    ref = None if reference_value is None else float(reference_value)
+    ratio = v / ref if ref not in (None, 0.0) and math.isfinite(v) else None
     row = {
         "name": name,
-        "value": value,
+        "value": v,
         "unit": unit,
         "reference": reference,
-        "reference_value": reference_value,
+        "reference_value": ref,
         "ratio": ratio,
         "target": target,
-        "met": met,
+        "met": None if met is None else bool(met),
         "note": note,
     }
     path = os.environ.get(ENV)

@@ -30,6 +30,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
+from bench._figures import figure
 from causal_svc.attribution import (
     Evaluator,
     Identification,
@@ -139,6 +140,12 @@ def report(scenario: str, runs: list[Run]) -> None:
           f"(target >= 85%); mean width {np.mean([r.upper - r.lower for r in rows]):.2f}")  # fmt: skip
     print(f"  MAE of iROAS: ours {mae:.3f} | naive regression {mae_naive:.3f} | platform "
           f"{mae_platform:.3f}; ours / naive = {mae / mae_naive:.1%} (target <= 25%)")  # fmt: skip
+    size = f"{scenario} world, {len(runs)} seeds"
+    figure(f"attribution iROAS 90% interval coverage, {size}", 100 * covered.mean(), "%",
+           target="≥ 85%", met=covered.mean() >= 0.85)  # fmt: skip
+    figure(f"attribution iROAS MAE, {size}", mae, "", reference="naive regression",
+           reference_value=mae_naive, target="≤ 0.25× naive", met=mae <= 0.25 * mae_naive,
+           note=f"platform-reported MAE {mae_platform:.3f}")  # fmt: skip
     print(f"  mean signed error: ours {bias:+.3f}, naive {bias_naive:+.3f}: bias reduction "
           f"{1 - abs(bias) / abs(bias_naive):.1%} (promise: 95%)")  # fmt: skip
     for name in sorted({r.channel for r in rows}):

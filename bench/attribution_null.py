@@ -22,6 +22,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
+from bench._figures import figure
 from causal_svc.attribution import Identification, ModelSpec, analyze
 from causal_svc.attribution.scores import naive_roas
 from tests.causal.attribution.world import world
@@ -72,6 +73,10 @@ def main() -> None:
     print(f"  what a user would have believed: platform ROAS {platform.mean():.2f}, naive "
           f"regression {naive.mean():.2f}")  # fmt: skip
     print(f"({time.perf_counter() - t0:.0f} s)")
+    figure(f"null channel called significantly positive, calibrated, {args.seeds} seeds",
+           100 * np.mean(low > 0), "%", reference="without calibration",
+           reference_value=100 * np.mean(low_u > 0), target="≤ 5%", met=np.mean(low > 0) <= 0.05,
+           note=f"platform ROAS {platform.mean():.2f}, naive {naive.mean():.2f}; truth 0")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 import sim
+from bench._figures import figure
 from surfacing_svc.design import DesignSpec, design_experiment, significance, tbr_estimate
 from surfacing_svc.history import GeoHistory
 
@@ -103,6 +104,9 @@ def main() -> None:
         f"per-world monotone (stated): {np.mean(np.all(np.diff(stated[:, 1:], axis=1) > 0, axis=1)):.0%}"
     )
     print(f"size at no effect: {detected[:, 0].mean():.3f} (alpha {ALPHA})")
+    figure(f"DesignExperiment stated power vs detection, largest gap, {n} worlds", max(gaps),
+           "points", target="≤ 5", met=max(gaps) <= 5,
+           note=f"size at no effect {detected[:, 0].mean():.3f} (alpha {ALPHA})")  # fmt: skip
     print(f"design seconds per call: {np.mean([r[2] for r in runs]):.3f}; total "
           f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
 

@@ -29,6 +29,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 from scipy.stats import t as student_t
 
+from bench._figures import figure
 from bench.surfacing_worlds import planning_model
 from causal_svc.attribution import ModelSpec, analyze
 from causal_svc.attribution.panel import MediaPanel
@@ -142,6 +143,11 @@ def main() -> None:
         f"attribution verdicts: {verdicts}; seconds per world (fit + forecast): "
         f"{np.mean([r.seconds for r in runs]):.1f}; total {time.perf_counter() - t0:.0f} s"
     )
+    cover = inside.mean()
+    figure(f"PredictPerformance 90% interval coverage over 56 days, {len(runs)} worlds",
+           100 * cover, "%", reference="textbook OLS interval",
+           reference_value=100 * naive.mean(), target="88–95%", met=0.88 <= cover <= 0.95,
+           note=f"{args.history}-day history")  # fmt: skip
 
 
 if __name__ == "__main__":
