@@ -383,6 +383,8 @@ class _AnalysisKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Analysis
     """An EstimateEffect result."""
     ANALYSIS_KIND_ATTRIBUTION: _AnalysisKind.ValueType  # 2
     """An AnalyzeAttribution result."""
+    ANALYSIS_KIND_PRODUCTS: _AnalysisKind.ValueType  # 3
+    """An AnalyzeProducts result."""
 
 class AnalysisKind(_AnalysisKind, metaclass=_AnalysisKindEnumTypeWrapper):
     """Kind of analysis."""
@@ -393,7 +395,37 @@ ANALYSIS_KIND_EFFECT_ESTIMATE: AnalysisKind.ValueType  # 1
 """An EstimateEffect result."""
 ANALYSIS_KIND_ATTRIBUTION: AnalysisKind.ValueType  # 2
 """An AnalyzeAttribution result."""
+ANALYSIS_KIND_PRODUCTS: AnalysisKind.ValueType  # 3
+"""An AnalyzeProducts result."""
 Global___AnalysisKind: _TypeAlias = AnalysisKind  # noqa: Y015
+
+class _CrossEffectKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CrossEffectKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CrossEffectKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CROSS_EFFECT_KIND_UNSPECIFIED: _CrossEffectKind.ValueType  # 0
+    """Not set."""
+    CROSS_EFFECT_KIND_NONE: _CrossEffectKind.ValueType  # 1
+    """The interval includes zero: no effect is claimed."""
+    CROSS_EFFECT_KIND_HALO: _CrossEffectKind.ValueType  # 2
+    """Promoting the product raises the other's revenue."""
+    CROSS_EFFECT_KIND_CANNIBALISATION: _CrossEffectKind.ValueType  # 3
+    """Promoting the product takes revenue from the other (a substitute)."""
+
+class CrossEffectKind(_CrossEffectKind, metaclass=_CrossEffectKindEnumTypeWrapper):
+    """What promoting one product does to another of its category."""
+
+CROSS_EFFECT_KIND_UNSPECIFIED: CrossEffectKind.ValueType  # 0
+"""Not set."""
+CROSS_EFFECT_KIND_NONE: CrossEffectKind.ValueType  # 1
+"""The interval includes zero: no effect is claimed."""
+CROSS_EFFECT_KIND_HALO: CrossEffectKind.ValueType  # 2
+"""Promoting the product raises the other's revenue."""
+CROSS_EFFECT_KIND_CANNIBALISATION: CrossEffectKind.ValueType  # 3
+"""Promoting the product takes revenue from the other (a substitute)."""
+Global___CrossEffectKind: _TypeAlias = CrossEffectKind  # noqa: Y015
 
 @_typing.final
 class EffectRoles(_message.Message):
@@ -2134,6 +2166,7 @@ class Analysis(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     ESTIMATE_FIELD_NUMBER: _builtins.int
     ATTRIBUTION_FIELD_NUMBER: _builtins.int
+    PRODUCTS_FIELD_NUMBER: _builtins.int
     REQUEST_FIELD_NUMBER: _builtins.int
     analysis_id: _builtins.str
     """Id, as EstimateEffect or AnalyzeAttribution returned it."""
@@ -2154,6 +2187,10 @@ class Analysis(_message.Message):
         """Attribution."""
 
     @_builtins.property
+    def products(self) -> Global___ProductAnalysisResult:
+        """Product analysis."""
+
+    @_builtins.property
     def request(self) -> Global___EstimateEffectRequest:
         """The request that produced an effect estimate (data omitted when inline)."""
 
@@ -2166,13 +2203,14 @@ class Analysis(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         estimate: Global___EffectEstimate | None = ...,
         attribution: Global___AttributionResult | None = ...,
+        products: Global___ProductAnalysisResult | None = ...,
         request: Global___EstimateEffectRequest | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["attribution", b"attribution", "create_time", b"create_time", "estimate", b"estimate", "request", b"request", "result", b"result"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attribution", b"attribution", "create_time", b"create_time", "estimate", b"estimate", "products", b"products", "request", b"request", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "attribution", b"attribution", "create_time", b"create_time", "estimate", b"estimate", "kind", b"kind", "org_id", b"org_id", "request", b"request", "result", b"result"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "attribution", b"attribution", "create_time", b"create_time", "estimate", b"estimate", "kind", b"kind", "org_id", b"org_id", "products", b"products", "request", b"request", "result", b"result"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["estimate", "attribution"]  # noqa: Y015
+    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["estimate", "attribution", "products"]  # noqa: Y015
     _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_result) -> _WhichOneofReturnType_result | None: ...
 
@@ -2508,3 +2546,458 @@ class CounterfactualResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CounterfactualResponse: _TypeAlias = CounterfactualResponse  # noqa: Y015
+
+@_typing.final
+class AnalyzeProductsRequest(_message.Message):
+    """Request for AnalyzeProducts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    DATE_RANGE_FIELD_NUMBER: _builtins.int
+    CHANNELS_FIELD_NUMBER: _builtins.int
+    ALPHA_FIELD_NUMBER: _builtins.int
+    CLAIM_ALPHA_FIELD_NUMBER: _builtins.int
+    COUNTRY_CODE_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
+    alpha: _builtins.float
+    """Significance level of the reported intervals, in (0, 0.5) (default 0.1: 90% intervals)."""
+    claim_alpha: _builtins.float
+    """A pair is called halo or cannibalisation when its 1 - claim_alpha interval excludes
+    zero, claim_alpha in (0, 0.5) (default 0.05).
+    """
+    country_code: _builtins.str
+    """ISO 3166-1 country whose holidays and retail events the baseline controls (default: US)."""
+    @_builtins.property
+    def date_range(self) -> _common_pb2.DateRange:
+        """Period analysed (unset: every day with order lines); at least 90 days."""
+
+    @_builtins.property
+    def channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Channels to analyse (empty: every channel with product spend), at most 20."""
+
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        date_range: _common_pb2.DateRange | None = ...,
+        channels: _abc.Iterable[_builtins.str] | None = ...,
+        alpha: _builtins.float = ...,
+        claim_alpha: _builtins.float = ...,
+        country_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "channels", b"channels", "claim_alpha", b"claim_alpha", "country_code", b"country_code", "date_range", b"date_range", "org_id", b"org_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnalyzeProductsRequest: _TypeAlias = AnalyzeProductsRequest  # noqa: Y015
+
+@_typing.final
+class AnalyzeProductsResponse(_message.Message):
+    """Response stream for AnalyzeProducts: progress events, then one result."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def progress(self) -> Global___AnalysisProgress:
+        """Progress."""
+
+    @_builtins.property
+    def result(self) -> Global___ProductAnalysisResult:
+        """Final result."""
+
+    def __init__(
+        self,
+        *,
+        progress: Global___AnalysisProgress | None = ...,
+        result: Global___ProductAnalysisResult | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "progress", b"progress", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "progress", b"progress", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["progress", "result"]  # noqa: Y015
+    _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
+
+Global___AnalyzeProductsResponse: _TypeAlias = AnalyzeProductsResponse  # noqa: Y015
+
+@_typing.final
+class ChannelCategoryEffect(_message.Message):
+    """One channel's incremental revenue and margin in one category over the period, net of the
+    halo and cannibalisation inside the category.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    SPEND_FIELD_NUMBER: _builtins.int
+    INCREMENTAL_REVENUE_FIELD_NUMBER: _builtins.int
+    INCREMENTAL_MARGIN_FIELD_NUMBER: _builtins.int
+    INCREMENTAL_ROAS_FIELD_NUMBER: _builtins.int
+    SHARE_OF_REVENUE_FIELD_NUMBER: _builtins.int
+    INITIAL_ROAS_FIELD_NUMBER: _builtins.int
+    DECAY_FIELD_NUMBER: _builtins.int
+    HALF_SATURATION_FIELD_NUMBER: _builtins.int
+    SIGNIFICANT_FIELD_NUMBER: _builtins.int
+    channel: _builtins.str
+    """Channel, e.g. "google_shopping", "meta_catalogue"."""
+    category: _builtins.str
+    """Category (Shopify product_type)."""
+    share_of_revenue: _builtins.float
+    """The cell's incremental revenue over the category's revenue."""
+    initial_roas: _builtins.float
+    """Return per unit of spend at low spend (the saturation curve's slope at zero)."""
+    decay: _builtins.float
+    """Geometric adstock decay per day chosen for the cell."""
+    half_saturation: _builtins.float
+    """Half-saturation spend per day (unset: the response is linear over the range)."""
+    significant: _builtins.bool
+    """True when the 1 - alpha interval excludes zero."""
+    @_builtins.property
+    def spend(self) -> _common_pb2.Money:
+        """The channel's spend on the category's products."""
+
+    @_builtins.property
+    def incremental_revenue(self) -> _common_pb2.Interval:
+        """Incremental revenue (net sales) the spend caused."""
+
+    @_builtins.property
+    def incremental_margin(self) -> _common_pb2.Interval:
+        """Incremental margin: the incremental revenue times the category's margin rate."""
+
+    @_builtins.property
+    def incremental_roas(self) -> _common_pb2.Interval:
+        """Incremental revenue over spend (unset without spend)."""
+
+    def __init__(
+        self,
+        *,
+        channel: _builtins.str = ...,
+        category: _builtins.str = ...,
+        spend: _common_pb2.Money | None = ...,
+        incremental_revenue: _common_pb2.Interval | None = ...,
+        incremental_margin: _common_pb2.Interval | None = ...,
+        incremental_roas: _common_pb2.Interval | None = ...,
+        share_of_revenue: _builtins.float = ...,
+        initial_roas: _builtins.float = ...,
+        decay: _builtins.float = ...,
+        half_saturation: _builtins.float | None = ...,
+        significant: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_half_saturation", b"_half_saturation", "_incremental_roas", b"_incremental_roas", "half_saturation", b"half_saturation", "incremental_margin", b"incremental_margin", "incremental_revenue", b"incremental_revenue", "incremental_roas", b"incremental_roas", "spend", b"spend"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_half_saturation", b"_half_saturation", "_incremental_roas", b"_incremental_roas", "category", b"category", "channel", b"channel", "decay", b"decay", "half_saturation", b"half_saturation", "incremental_margin", b"incremental_margin", "incremental_revenue", b"incremental_revenue", "incremental_roas", b"incremental_roas", "initial_roas", b"initial_roas", "share_of_revenue", b"share_of_revenue", "significant", b"significant", "spend", b"spend"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__half_saturation: _TypeAlias = _typing.Literal["half_saturation"]  # noqa: Y015
+    _WhichOneofArgType__half_saturation: _TypeAlias = _typing.Literal["_half_saturation", b"_half_saturation"]  # noqa: Y015
+    _WhichOneofReturnType__incremental_roas: _TypeAlias = _typing.Literal["incremental_roas"]  # noqa: Y015
+    _WhichOneofArgType__incremental_roas: _TypeAlias = _typing.Literal["_incremental_roas", b"_incremental_roas"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__half_saturation) -> _WhichOneofReturnType__half_saturation | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__incremental_roas) -> _WhichOneofReturnType__incremental_roas | None: ...
+
+Global___ChannelCategoryEffect: _TypeAlias = ChannelCategoryEffect  # noqa: Y015
+
+@_typing.final
+class ChannelProductEffect(_message.Message):
+    """One channel's incremental revenue of one product: its own lift, plus the halo less the
+    cannibalisation the channel's spend on the product's siblings moved to it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    SPEND_FIELD_NUMBER: _builtins.int
+    INCREMENTAL_REVENUE_FIELD_NUMBER: _builtins.int
+    SIGNIFICANT_FIELD_NUMBER: _builtins.int
+    channel: _builtins.str
+    """Channel."""
+    category: _builtins.str
+    """Category of the product."""
+    product_id: _builtins.str
+    """Product id."""
+    significant: _builtins.bool
+    """True when the 1 - alpha interval excludes zero."""
+    @_builtins.property
+    def spend(self) -> _common_pb2.Money:
+        """The channel's spend on the product."""
+
+    @_builtins.property
+    def incremental_revenue(self) -> _common_pb2.Interval:
+        """Incremental revenue."""
+
+    def __init__(
+        self,
+        *,
+        channel: _builtins.str = ...,
+        category: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+        spend: _common_pb2.Money | None = ...,
+        incremental_revenue: _common_pb2.Interval | None = ...,
+        significant: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["incremental_revenue", b"incremental_revenue", "spend", b"spend"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "channel", b"channel", "incremental_revenue", b"incremental_revenue", "product_id", b"product_id", "significant", b"significant", "spend", b"spend"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChannelProductEffect: _TypeAlias = ChannelProductEffect  # noqa: Y015
+
+@_typing.final
+class ProductPairEffect(_message.Message):
+    """The revenue change of one product caused by promoting another of its category."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    PROMOTED_PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    AFFECTED_PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    REVENUE_CHANGE_FIELD_NUMBER: _builtins.int
+    P_VALUE_FIELD_NUMBER: _builtins.int
+    PROMOTED_LIFT_FIELD_NUMBER: _builtins.int
+    SHARE_OF_PROMOTED_LIFT_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    category: _builtins.str
+    """Category of both products."""
+    promoted_product_id: _builtins.str
+    """The promoted product."""
+    affected_product_id: _builtins.str
+    """The product whose revenue changes."""
+    p_value: _builtins.float
+    """Two-sided p-value of no effect."""
+    promoted_lift: _builtins.float
+    """The promoted product's own incremental revenue over the period."""
+    share_of_promoted_lift: _builtins.float
+    """revenue_change over promoted_lift (unset when the promoted lift is not positive)."""
+    kind: Global___CrossEffectKind.ValueType
+    """Halo, cannibalisation or none (judged at 1 - claim_alpha)."""
+    @_builtins.property
+    def revenue_change(self) -> _common_pb2.Interval:
+        """Revenue change of the affected product over the period (1 - alpha interval)."""
+
+    def __init__(
+        self,
+        *,
+        category: _builtins.str = ...,
+        promoted_product_id: _builtins.str = ...,
+        affected_product_id: _builtins.str = ...,
+        revenue_change: _common_pb2.Interval | None = ...,
+        p_value: _builtins.float = ...,
+        promoted_lift: _builtins.float = ...,
+        share_of_promoted_lift: _builtins.float | None = ...,
+        kind: Global___CrossEffectKind.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_share_of_promoted_lift", b"_share_of_promoted_lift", "revenue_change", b"revenue_change", "share_of_promoted_lift", b"share_of_promoted_lift"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_share_of_promoted_lift", b"_share_of_promoted_lift", "affected_product_id", b"affected_product_id", "category", b"category", "kind", b"kind", "p_value", b"p_value", "promoted_lift", b"promoted_lift", "promoted_product_id", b"promoted_product_id", "revenue_change", b"revenue_change", "share_of_promoted_lift", b"share_of_promoted_lift"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__share_of_promoted_lift: _TypeAlias = _typing.Literal["share_of_promoted_lift"]  # noqa: Y015
+    _WhichOneofArgType__share_of_promoted_lift: _TypeAlias = _typing.Literal["_share_of_promoted_lift", b"_share_of_promoted_lift"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__share_of_promoted_lift) -> _WhichOneofReturnType__share_of_promoted_lift | None: ...
+
+Global___ProductPairEffect: _TypeAlias = ProductPairEffect  # noqa: Y015
+
+@_typing.final
+class CategorySummary(_message.Message):
+    """One category's observed totals over the period."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    PRODUCT_COUNT_FIELD_NUMBER: _builtins.int
+    REVENUE_FIELD_NUMBER: _builtins.int
+    MARGIN_RATE_FIELD_NUMBER: _builtins.int
+    REFUNDS_FIELD_NUMBER: _builtins.int
+    category: _builtins.str
+    """Category."""
+    product_count: _builtins.int
+    """Products in the catalogue's category."""
+    revenue: _builtins.float
+    """Net sales (after discounts, before refunds)."""
+    margin_rate: _builtins.float
+    """1 - cost of goods sold / net sales (NaN when costs are unknown)."""
+    refunds: _builtins.float
+    """Refunds of the period's orders."""
+    def __init__(
+        self,
+        *,
+        category: _builtins.str = ...,
+        product_count: _builtins.int = ...,
+        revenue: _builtins.float = ...,
+        margin_rate: _builtins.float = ...,
+        refunds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "margin_rate", b"margin_rate", "product_count", b"product_count", "refunds", b"refunds", "revenue", b"revenue"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CategorySummary: _TypeAlias = CategorySummary  # noqa: Y015
+
+@_typing.final
+class ProductSummary(_message.Message):
+    """One product's observed totals over the period, and what promotion did to it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    UNITS_FIELD_NUMBER: _builtins.int
+    REVENUE_FIELD_NUMBER: _builtins.int
+    SPEND_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """Product id."""
+    category: _builtins.str
+    """Category."""
+    title: _builtins.str
+    """Title from the catalogue."""
+    units: _builtins.int
+    """Units sold."""
+    revenue: _builtins.float
+    """Net sales."""
+    spend: _builtins.float
+    """Spend on the product, all channels."""
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        category: _builtins.str = ...,
+        title: _builtins.str = ...,
+        units: _builtins.int = ...,
+        revenue: _builtins.float = ...,
+        spend: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "product_id", b"product_id", "revenue", b"revenue", "spend", b"spend", "title", b"title", "units", b"units"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProductSummary: _TypeAlias = ProductSummary  # noqa: Y015
+
+@_typing.final
+class ProductAnalysisResult(_message.Message):
+    """Full product analysis result."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ANALYSIS_ID_FIELD_NUMBER: _builtins.int
+    DATE_RANGE_FIELD_NUMBER: _builtins.int
+    CURRENCY_CODE_FIELD_NUMBER: _builtins.int
+    CHANNELS_FIELD_NUMBER: _builtins.int
+    CELLS_FIELD_NUMBER: _builtins.int
+    PRODUCT_CELLS_FIELD_NUMBER: _builtins.int
+    PAIRS_FIELD_NUMBER: _builtins.int
+    CATEGORIES_FIELD_NUMBER: _builtins.int
+    PRODUCTS_FIELD_NUMBER: _builtins.int
+    INTERVAL_LEVEL_FIELD_NUMBER: _builtins.int
+    CLAIM_LEVEL_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    ASSUMPTIONS_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
+    RECORD_COUNT_FIELD_NUMBER: _builtins.int
+    DAY_COUNT_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    CODE_VERSION_FIELD_NUMBER: _builtins.int
+    STAGE_TIMINGS_FIELD_NUMBER: _builtins.int
+    analysis_id: _builtins.str
+    """Analysis id."""
+    currency_code: _builtins.str
+    """Currency of every amount (the org's order currency with the most sales)."""
+    interval_level: _builtins.float
+    """Coverage of the intervals, 1 - alpha."""
+    claim_level: _builtins.float
+    """Level at which a pair is claimed, 1 - claim_alpha."""
+    method: _builtins.str
+    """Estimation method, in words."""
+    record_count: _builtins.int
+    """Records the panel was summed from."""
+    day_count: _builtins.int
+    """Days in the panel."""
+    model_version: _builtins.str
+    """Model version (e.g. "liftos-products/1")."""
+    code_version: _builtins.str
+    """Version of the code that ran it."""
+    @_builtins.property
+    def date_range(self) -> _common_pb2.DateRange:
+        """Period analysed."""
+
+    @_builtins.property
+    def channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Channels analysed."""
+
+    @_builtins.property
+    def cells(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelCategoryEffect]:
+        """Channel x category cells."""
+
+    @_builtins.property
+    def product_cells(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelProductEffect]:
+        """Channel x product cells."""
+
+    @_builtins.property
+    def pairs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProductPairEffect]:
+        """Ordered product pairs within a category."""
+
+    @_builtins.property
+    def categories(self) -> _containers.RepeatedCompositeFieldContainer[Global___CategorySummary]:
+        """Categories' totals."""
+
+    @_builtins.property
+    def products(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProductSummary]:
+        """Products' totals."""
+
+    @_builtins.property
+    def assumptions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What the answer assumes, in words."""
+
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What limited the answer (orders in other currencies left out, channels without spend)."""
+
+    @_builtins.property
+    def stage_timings(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageTiming]:
+        """Seconds per step."""
+
+    def __init__(
+        self,
+        *,
+        analysis_id: _builtins.str = ...,
+        date_range: _common_pb2.DateRange | None = ...,
+        currency_code: _builtins.str = ...,
+        channels: _abc.Iterable[_builtins.str] | None = ...,
+        cells: _abc.Iterable[Global___ChannelCategoryEffect] | None = ...,
+        product_cells: _abc.Iterable[Global___ChannelProductEffect] | None = ...,
+        pairs: _abc.Iterable[Global___ProductPairEffect] | None = ...,
+        categories: _abc.Iterable[Global___CategorySummary] | None = ...,
+        products: _abc.Iterable[Global___ProductSummary] | None = ...,
+        interval_level: _builtins.float = ...,
+        claim_level: _builtins.float = ...,
+        method: _builtins.str = ...,
+        assumptions: _abc.Iterable[_builtins.str] | None = ...,
+        warnings: _abc.Iterable[_builtins.str] | None = ...,
+        record_count: _builtins.int = ...,
+        day_count: _builtins.int = ...,
+        model_version: _builtins.str = ...,
+        code_version: _builtins.str = ...,
+        stage_timings: _abc.Iterable[Global___StageTiming] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "assumptions", b"assumptions", "categories", b"categories", "cells", b"cells", "channels", b"channels", "claim_level", b"claim_level", "code_version", b"code_version", "currency_code", b"currency_code", "date_range", b"date_range", "day_count", b"day_count", "interval_level", b"interval_level", "method", b"method", "model_version", b"model_version", "pairs", b"pairs", "product_cells", b"product_cells", "products", b"products", "record_count", b"record_count", "stage_timings", b"stage_timings", "warnings", b"warnings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProductAnalysisResult: _TypeAlias = ProductAnalysisResult  # noqa: Y015

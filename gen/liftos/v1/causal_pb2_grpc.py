@@ -65,6 +65,11 @@ class CausalServiceStub:
                 request_serializer=liftos_dot_v1_dot_causal__pb2.CounterfactualRequest.SerializeToString,
                 response_deserializer=liftos_dot_v1_dot_causal__pb2.CounterfactualResponse.FromString,
                 _registered_method=True)
+        self.AnalyzeProducts = channel.unary_stream(
+                '/liftos.v1.CausalService/AnalyzeProducts',
+                request_serializer=liftos_dot_v1_dot_causal__pb2.AnalyzeProductsRequest.SerializeToString,
+                response_deserializer=liftos_dot_v1_dot_causal__pb2.AnalyzeProductsResponse.FromString,
+                _registered_method=True)
 
 
 class CausalServiceServicer:
@@ -138,6 +143,23 @@ class CausalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AnalyzeProducts(self, request, context):
+        """Runs the product analysis over an org's product records (order lines, the platforms'
+        product reports, the catalogue; MemoryService.AggregateProducts): one progress event per
+        step (retrieve, panel, categories, pairs, products), then the result, which is also
+        stored (GetAnalysis, kind ANALYSIS_KIND_PRODUCTS): incremental revenue and margin per
+        channel x category and channel x product with intervals, and halo / cannibalisation per
+        product pair.
+        Errors: INVALID_ARGUMENT (org_id, a date range whose end precedes its start, alpha or
+        claim_alpha outside (0, 0.5), an unknown channel; field named), FAILED_PRECONDITION (no
+        order lines, no product spend or no catalogue in the window, fewer than 90 days:
+        subject named), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (as EstimateEffect). A call
+        cancelled or past its deadline stops.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CausalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +192,11 @@ def add_CausalServiceServicer_to_server(servicer, server):
                     servicer.Counterfactual,
                     request_deserializer=liftos_dot_v1_dot_causal__pb2.CounterfactualRequest.FromString,
                     response_serializer=liftos_dot_v1_dot_causal__pb2.CounterfactualResponse.SerializeToString,
+            ),
+            'AnalyzeProducts': grpc.unary_stream_rpc_method_handler(
+                    servicer.AnalyzeProducts,
+                    request_deserializer=liftos_dot_v1_dot_causal__pb2.AnalyzeProductsRequest.FromString,
+                    response_serializer=liftos_dot_v1_dot_causal__pb2.AnalyzeProductsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -335,6 +362,33 @@ class CausalService:
             '/liftos.v1.CausalService/Counterfactual',
             liftos_dot_v1_dot_causal__pb2.CounterfactualRequest.SerializeToString,
             liftos_dot_v1_dot_causal__pb2.CounterfactualResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnalyzeProducts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/liftos.v1.CausalService/AnalyzeProducts',
+            liftos_dot_v1_dot_causal__pb2.AnalyzeProductsRequest.SerializeToString,
+            liftos_dot_v1_dot_causal__pb2.AnalyzeProductsResponse.FromString,
             options,
             channel_credentials,
             insecure,

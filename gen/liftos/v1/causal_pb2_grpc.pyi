@@ -75,6 +75,19 @@ class CausalServiceStub:
     analysis, future_days out of range; field named), NOT_FOUND (analysis), FAILED_PRECONDITION
     (analysis is not an attribution model, or its model failed its health checks).
     """
+    AnalyzeProducts: _grpc.UnaryStreamMultiCallable[_causal_pb2.AnalyzeProductsRequest, _causal_pb2.AnalyzeProductsResponse]
+    """Runs the product analysis over an org's product records (order lines, the platforms'
+    product reports, the catalogue; MemoryService.AggregateProducts): one progress event per
+    step (retrieve, panel, categories, pairs, products), then the result, which is also
+    stored (GetAnalysis, kind ANALYSIS_KIND_PRODUCTS): incremental revenue and margin per
+    channel x category and channel x product with intervals, and halo / cannibalisation per
+    product pair.
+    Errors: INVALID_ARGUMENT (org_id, a date range whose end precedes its start, alpha or
+    claim_alpha outside (0, 0.5), an unknown channel; field named), FAILED_PRECONDITION (no
+    order lines, no product spend or no catalogue in the window, fewer than 90 days:
+    subject named), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (as EstimateEffect). A call
+    cancelled or past its deadline stops.
+    """
 
 @_typing.type_check_only
 class CausalServiceAsyncStub(CausalServiceStub):
@@ -122,6 +135,19 @@ class CausalServiceAsyncStub(CausalServiceStub):
     negative multiplier or spend, both or neither of them, a reference period outside the
     analysis, future_days out of range; field named), NOT_FOUND (analysis), FAILED_PRECONDITION
     (analysis is not an attribution model, or its model failed its health checks).
+    """
+    AnalyzeProducts: _aio.UnaryStreamMultiCallable[_causal_pb2.AnalyzeProductsRequest, _causal_pb2.AnalyzeProductsResponse]  # type: ignore[assignment]
+    """Runs the product analysis over an org's product records (order lines, the platforms'
+    product reports, the catalogue; MemoryService.AggregateProducts): one progress event per
+    step (retrieve, panel, categories, pairs, products), then the result, which is also
+    stored (GetAnalysis, kind ANALYSIS_KIND_PRODUCTS): incremental revenue and margin per
+    channel x category and channel x product with intervals, and halo / cannibalisation per
+    product pair.
+    Errors: INVALID_ARGUMENT (org_id, a date range whose end precedes its start, alpha or
+    claim_alpha outside (0, 0.5), an unknown channel; field named), FAILED_PRECONDITION (no
+    order lines, no product spend or no catalogue in the window, fewer than 90 days:
+    subject named), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (as EstimateEffect). A call
+    cancelled or past its deadline stops.
     """
 
 class CausalServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -203,6 +229,25 @@ class CausalServiceServicer(metaclass=_abc_1.ABCMeta):
         negative multiplier or spend, both or neither of them, a reference period outside the
         analysis, future_days out of range; field named), NOT_FOUND (analysis), FAILED_PRECONDITION
         (analysis is not an attribution model, or its model failed its health checks).
+        """
+
+    @_abc_1.abstractmethod
+    def AnalyzeProducts(
+        self,
+        request: _causal_pb2.AnalyzeProductsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_causal_pb2.AnalyzeProductsResponse], _abc.AsyncIterator[_causal_pb2.AnalyzeProductsResponse]]:
+        """Runs the product analysis over an org's product records (order lines, the platforms'
+        product reports, the catalogue; MemoryService.AggregateProducts): one progress event per
+        step (retrieve, panel, categories, pairs, products), then the result, which is also
+        stored (GetAnalysis, kind ANALYSIS_KIND_PRODUCTS): incremental revenue and margin per
+        channel x category and channel x product with intervals, and halo / cannibalisation per
+        product pair.
+        Errors: INVALID_ARGUMENT (org_id, a date range whose end precedes its start, alpha or
+        claim_alpha outside (0, 0.5), an unknown channel; field named), FAILED_PRECONDITION (no
+        order lines, no product spend or no catalogue in the window, fewer than 90 days:
+        subject named), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (as EstimateEffect). A call
+        cancelled or past its deadline stops.
         """
 
 def add_CausalServiceServicer_to_server(servicer: CausalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -26,7 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16liftos/v1/common.proto\x12\tliftos.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"B\n\x04\x44\x61te\x12\x12\n\x04year\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x02\x12\x13\n\x05month\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x02\x12\x11\n\x03\x64\x61y\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x02\"S\n\tDateRange\x12#\n\nstart_date\x18\x01 \x01(\x0b\x32\x0f.liftos.v1.Date\x12!\n\x08\x65nd_date\x18\x02 \x01(\x0b\x32\x0f.liftos.v1.Date\"i\n\tTimeRange\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\".\n\x05Money\x12\x0e\n\x06\x61mount\x18\x01 \x01(\x01\x12\x15\n\rcurrency_code\x18\x02 \x01(\t\"I\n\x08Interval\x12\x10\n\x08\x65stimate\x18\x01 \x01(\x01\x12\r\n\x05lower\x18\x02 \x01(\x01\x12\r\n\x05upper\x18\x03 \x01(\x01\x12\r\n\x05level\x18\x04 \x01(\x01*\xa5\x01\n\nDataSource\x12\x1b\n\x17\x44\x41TA_SOURCE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44\x41TA_SOURCE_META\x10\x01\x12\x1a\n\x16\x44\x41TA_SOURCE_GOOGLE_ADS\x10\x02\x12\x17\n\x13\x44\x41TA_SOURCE_KLAVIYO\x10\x03\x12\x16\n\x12\x44\x41TA_SOURCE_TIKTOK\x10\x04\x12\x17\n\x13\x44\x41TA_SOURCE_GENERIC\x10\x05*\xa6\x01\n\rOutcomeMetric\x12\x1e\n\x1aOUTCOME_METRIC_UNSPECIFIED\x10\x00\x12\x1e\n\x1aOUTCOME_METRIC_CONVERSIONS\x10\x01\x12\x1a\n\x16OUTCOME_METRIC_REVENUE\x10\x02\x12\x19\n\x15OUTCOME_METRIC_CLICKS\x10\x03\x12\x1e\n\x1aOUTCOME_METRIC_IMPRESSIONS\x10\x04*\xf4\x01\n\x11RandomizationUnit\x12\"\n\x1eRANDOMIZATION_UNIT_UNSPECIFIED\x10\x00\x12\x1a\n\x16RANDOMIZATION_UNIT_GEO\x10\x01\x12\x1f\n\x1bRANDOMIZATION_UNIT_CAMPAIGN\x10\x02\x12\x1b\n\x17RANDOMIZATION_UNIT_USER\x10\x03\x12\x1d\n\x19RANDOMIZATION_UNIT_AD_SET\x10\x04\x12\"\n\x1eRANDOMIZATION_UNIT_TIME_PERIOD\x10\x05\x12\x1e\n\x1aRANDOMIZATION_UNIT_ACCOUNT\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16liftos/v1/common.proto\x12\tliftos.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"B\n\x04\x44\x61te\x12\x12\n\x04year\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x02\x12\x13\n\x05month\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x02\x12\x11\n\x03\x64\x61y\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x02\"S\n\tDateRange\x12#\n\nstart_date\x18\x01 \x01(\x0b\x32\x0f.liftos.v1.Date\x12!\n\x08\x65nd_date\x18\x02 \x01(\x0b\x32\x0f.liftos.v1.Date\"i\n\tTimeRange\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\".\n\x05Money\x12\x0e\n\x06\x61mount\x18\x01 \x01(\x01\x12\x15\n\rcurrency_code\x18\x02 \x01(\t\"I\n\x08Interval\x12\x10\n\x08\x65stimate\x18\x01 \x01(\x01\x12\r\n\x05lower\x18\x02 \x01(\x01\x12\r\n\x05upper\x18\x03 \x01(\x01\x12\r\n\x05level\x18\x04 \x01(\x01*\xab\x02\n\nDataSource\x12\x1b\n\x17\x44\x41TA_SOURCE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44\x41TA_SOURCE_META\x10\x01\x12\x1a\n\x16\x44\x41TA_SOURCE_GOOGLE_ADS\x10\x02\x12\x17\n\x13\x44\x41TA_SOURCE_KLAVIYO\x10\x03\x12\x16\n\x12\x44\x41TA_SOURCE_TIKTOK\x10\x04\x12\x17\n\x13\x44\x41TA_SOURCE_GENERIC\x10\x05\x12\x1e\n\x1a\x44\x41TA_SOURCE_SHOPIFY_ORDERS\x10\x06\x12 \n\x1c\x44\x41TA_SOURCE_SHOPIFY_PRODUCTS\x10\x07\x12#\n\x1f\x44\x41TA_SOURCE_GOOGLE_ADS_SHOPPING\x10\x08\x12\x1d\n\x19\x44\x41TA_SOURCE_META_PRODUCTS\x10\t*\xa6\x01\n\rOutcomeMetric\x12\x1e\n\x1aOUTCOME_METRIC_UNSPECIFIED\x10\x00\x12\x1e\n\x1aOUTCOME_METRIC_CONVERSIONS\x10\x01\x12\x1a\n\x16OUTCOME_METRIC_REVENUE\x10\x02\x12\x19\n\x15OUTCOME_METRIC_CLICKS\x10\x03\x12\x1e\n\x1aOUTCOME_METRIC_IMPRESSIONS\x10\x04*\xf4\x01\n\x11RandomizationUnit\x12\"\n\x1eRANDOMIZATION_UNIT_UNSPECIFIED\x10\x00\x12\x1a\n\x16RANDOMIZATION_UNIT_GEO\x10\x01\x12\x1f\n\x1bRANDOMIZATION_UNIT_CAMPAIGN\x10\x02\x12\x1b\n\x17RANDOMIZATION_UNIT_USER\x10\x03\x12\x1d\n\x19RANDOMIZATION_UNIT_AD_SET\x10\x04\x12\"\n\x1eRANDOMIZATION_UNIT_TIME_PERIOD\x10\x05\x12\x1e\n\x1aRANDOMIZATION_UNIT_ACCOUNT\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,11 +40,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DATE'].fields_by_name['day']._loaded_options = None
   _globals['_DATE'].fields_by_name['day']._serialized_options = b'\342A\001\002'
   _globals['_DATASOURCE']._serialized_start=487
-  _globals['_DATASOURCE']._serialized_end=652
-  _globals['_OUTCOMEMETRIC']._serialized_start=655
-  _globals['_OUTCOMEMETRIC']._serialized_end=821
-  _globals['_RANDOMIZATIONUNIT']._serialized_start=824
-  _globals['_RANDOMIZATIONUNIT']._serialized_end=1068
+  _globals['_DATASOURCE']._serialized_end=786
+  _globals['_OUTCOMEMETRIC']._serialized_start=789
+  _globals['_OUTCOMEMETRIC']._serialized_end=955
+  _globals['_RANDOMIZATIONUNIT']._serialized_start=958
+  _globals['_RANDOMIZATIONUNIT']._serialized_end=1202
   _globals['_DATE']._serialized_start=103
   _globals['_DATE']._serialized_end=169
   _globals['_DATERANGE']._serialized_start=171

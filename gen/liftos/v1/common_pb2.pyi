@@ -36,6 +36,18 @@ class _DataSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DataSource
     """TikTok for Business reporting API."""
     DATA_SOURCE_GENERIC: _DataSource.ValueType  # 5
     """A generic CSV/JSON export driven by a declared column mapping (e.g. first-party orders)."""
+    DATA_SOURCE_SHOPIFY_ORDERS: _DataSource.ValueType  # 6
+    """Shopify Admin API orders (orders.json), one order per row: line items with product,
+    variant, quantity, price and discount, nested refunds; first-party product sales.
+    """
+    DATA_SOURCE_SHOPIFY_PRODUCTS: _DataSource.ValueType  # 7
+    """Shopify Admin API products (products.json), one product per row: its variants with list
+    price and unit cost (inventory_item.cost); the catalogue a product analysis reads.
+    """
+    DATA_SOURCE_GOOGLE_ADS_SHOPPING: _DataSource.ValueType  # 8
+    """Google Ads API shopping_performance_view rows, by segments.product_item_id."""
+    DATA_SOURCE_META_PRODUCTS: _DataSource.ValueType  # 9
+    """Meta Marketing API insights broken down by product_id (catalogue ads)."""
 
 class DataSource(_DataSource, metaclass=_DataSourceEnumTypeWrapper):
     """Advertising and first-party data sources LiftOS ingests."""
@@ -52,6 +64,18 @@ DATA_SOURCE_TIKTOK: DataSource.ValueType  # 4
 """TikTok for Business reporting API."""
 DATA_SOURCE_GENERIC: DataSource.ValueType  # 5
 """A generic CSV/JSON export driven by a declared column mapping (e.g. first-party orders)."""
+DATA_SOURCE_SHOPIFY_ORDERS: DataSource.ValueType  # 6
+"""Shopify Admin API orders (orders.json), one order per row: line items with product,
+variant, quantity, price and discount, nested refunds; first-party product sales.
+"""
+DATA_SOURCE_SHOPIFY_PRODUCTS: DataSource.ValueType  # 7
+"""Shopify Admin API products (products.json), one product per row: its variants with list
+price and unit cost (inventory_item.cost); the catalogue a product analysis reads.
+"""
+DATA_SOURCE_GOOGLE_ADS_SHOPPING: DataSource.ValueType  # 8
+"""Google Ads API shopping_performance_view rows, by segments.product_item_id."""
+DATA_SOURCE_META_PRODUCTS: DataSource.ValueType  # 9
+"""Meta Marketing API insights broken down by product_id (catalogue ads)."""
 Global___DataSource: _TypeAlias = DataSource  # noqa: Y015
 
 class _OutcomeMetric:

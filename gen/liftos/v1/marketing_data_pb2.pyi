@@ -660,6 +660,8 @@ class ProductDimension(_message.Message):
     DISCOUNT_AMOUNT_FIELD_NUMBER: _builtins.int
     REFUNDED_QUANTITY_FIELD_NUMBER: _builtins.int
     REFUND_AMOUNT_FIELD_NUMBER: _builtins.int
+    UNIT_COST_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     """The merchant's product id (Shopify product id)."""
     variant_id: _builtins.str
@@ -686,6 +688,12 @@ class ProductDimension(_message.Message):
     """Units refunded so far."""
     refund_amount: _builtins.float
     """Money refunded so far for the line item, in currency_code."""
+    unit_cost: _builtins.float
+    """Catalogue rows (DATA_SOURCE_SHOPIFY_PRODUCTS): the variant's unit cost in currency_code
+    (Shopify inventory_item.cost); unset when the merchant has not entered one.
+    """
+    title: _builtins.str
+    """The product's title (catalogue rows)."""
     def __init__(
         self,
         *,
@@ -701,12 +709,16 @@ class ProductDimension(_message.Message):
         discount_amount: _builtins.float = ...,
         refunded_quantity: _builtins.int = ...,
         refund_amount: _builtins.float = ...,
+        unit_cost: _builtins.float | None = ...,
+        title: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_unit_cost", b"_unit_cost", "unit_cost", b"unit_cost"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "discount_amount", b"discount_amount", "item_id", b"item_id", "line_item_id", b"line_item_id", "list_price", b"list_price", "order_id", b"order_id", "product_id", b"product_id", "quantity", b"quantity", "refund_amount", b"refund_amount", "refunded_quantity", b"refunded_quantity", "sku", b"sku", "variant_id", b"variant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_unit_cost", b"_unit_cost", "category", b"category", "discount_amount", b"discount_amount", "item_id", b"item_id", "line_item_id", b"line_item_id", "list_price", b"list_price", "order_id", b"order_id", "product_id", b"product_id", "quantity", b"quantity", "refund_amount", b"refund_amount", "refunded_quantity", b"refunded_quantity", "sku", b"sku", "title", b"title", "unit_cost", b"unit_cost", "variant_id", b"variant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__unit_cost: _TypeAlias = _typing.Literal["unit_cost"]  # noqa: Y015
+    _WhichOneofArgType__unit_cost: _TypeAlias = _typing.Literal["_unit_cost", b"_unit_cost"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__unit_cost) -> _WhichOneofReturnType__unit_cost | None: ...
 
 Global___ProductDimension: _TypeAlias = ProductDimension  # noqa: Y015
 

@@ -1013,3 +1013,86 @@ class AggregateRecordsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AggregateRecordsResponse: _TypeAlias = AggregateRecordsResponse  # noqa: Y015
+
+@_typing.final
+class AggregateProductsRequest(_message.Message):
+    """Request for AggregateProducts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    DATE_RANGE_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
+    @_builtins.property
+    def date_range(self) -> _common_pb2.DateRange:
+        """Local dates to sum over, both inclusive (unset: every date the org has). The catalogue
+        is not dated: its latest version is always returned whole.
+        """
+
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        date_range: _common_pb2.DateRange | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range", "org_id", b"org_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AggregateProductsRequest: _TypeAlias = AggregateProductsRequest  # noqa: Y015
+
+@_typing.final
+class AggregateProductsResponse(_message.Message):
+    """Response for AggregateProducts: three long tables of current (latest-version) records.
+    Dates are int64 days since 1970-01-01 (the records' account-local dates).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SALES_FIELD_NUMBER: _builtins.int
+    SPEND_FIELD_NUMBER: _builtins.int
+    CATALOGUE_FIELD_NUMBER: _builtins.int
+    RECORD_COUNT_FIELD_NUMBER: _builtins.int
+    record_count: _builtins.int
+    """Records summed into the three tables."""
+    @_builtins.property
+    def sales(self) -> _table_pb2.Table:
+        """Order line items (DATA_SOURCE_SHOPIFY_ORDERS) per (date, product_id, currency), in that
+        order: date, product_id, category, currency (strings), line_items, units, refunded_units
+        (int64), gross (list price x units), discounts, net_sales (gross - discounts) and refunds
+        (doubles, in currency). Refunds are dated by their order's day.
+        """
+
+    @_builtins.property
+    def spend(self) -> _table_pb2.Table:
+        """Product report rows (DATA_SOURCE_GOOGLE_ADS_SHOPPING, DATA_SOURCE_META_PRODUCTS) per
+        (date, product_id, source, channel, currency), in that order: date, product_id, source
+        (short name, e.g. "google_ads_shopping"), channel, currency (strings), spend, conversions,
+        revenue (doubles, platform-reported), impressions, clicks (int64).
+        """
+
+    @_builtins.property
+    def catalogue(self) -> _table_pb2.Table:
+        """The catalogue (DATA_SOURCE_SHOPIFY_PRODUCTS) per product_id, in that order: product_id,
+        category, title, currency (strings), variants (int64), list_price and unit_cost (doubles:
+        means over the product's variants; unit_cost NaN when no variant has a cost).
+        """
+
+    def __init__(
+        self,
+        *,
+        sales: _table_pb2.Table | None = ...,
+        spend: _table_pb2.Table | None = ...,
+        catalogue: _table_pb2.Table | None = ...,
+        record_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["catalogue", b"catalogue", "sales", b"sales", "spend", b"spend"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["catalogue", b"catalogue", "record_count", b"record_count", "sales", b"sales", "spend", b"spend"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AggregateProductsResponse: _TypeAlias = AggregateProductsResponse  # noqa: Y015

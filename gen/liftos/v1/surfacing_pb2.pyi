@@ -41,6 +41,14 @@ class _RecommendationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Re
     """Investigate a data or method problem."""
     RECOMMENDATION_KIND_HOLD: _RecommendationKind.ValueType  # 6
     """Keep a channel's spend: the evidence does not say which way to move it."""
+    RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND: _RecommendationKind.ValueType  # 7
+    """Move a channel's spend from one product campaign (category or product) to another whose
+    incremental return is higher (from a product analysis).
+    """
+    RECOMMENDATION_KIND_STOP_PROMOTION: _RecommendationKind.ValueType  # 8
+    """Stop (or stop discounting) a product promotion whose lift is taken from its substitutes:
+    it cannibalises more than it adds (from a product analysis).
+    """
 
 class RecommendationKind(_RecommendationKind, metaclass=_RecommendationKindEnumTypeWrapper):
     """Kinds of recommendation."""
@@ -59,6 +67,14 @@ RECOMMENDATION_KIND_INVESTIGATE: RecommendationKind.ValueType  # 5
 """Investigate a data or method problem."""
 RECOMMENDATION_KIND_HOLD: RecommendationKind.ValueType  # 6
 """Keep a channel's spend: the evidence does not say which way to move it."""
+RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND: RecommendationKind.ValueType  # 7
+"""Move a channel's spend from one product campaign (category or product) to another whose
+incremental return is higher (from a product analysis).
+"""
+RECOMMENDATION_KIND_STOP_PROMOTION: RecommendationKind.ValueType  # 8
+"""Stop (or stop discounting) a product promotion whose lift is taken from its substitutes:
+it cannibalises more than it adds (from a product analysis).
+"""
 Global___RecommendationKind: _TypeAlias = RecommendationKind  # noqa: Y015
 
 class _BoundStatus:
@@ -118,6 +134,32 @@ ASSIGNMENT_METHOD_STRATIFIED: AssignmentMethod.ValueType  # 2
 Global___AssignmentMethod: _TypeAlias = AssignmentMethod  # noqa: Y015
 
 @_typing.final
+class ProductScope(_message.Message):
+    """The products a recommendation is about: a whole category, or one product of it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    category: _builtins.str
+    """Category (Shopify product_type)."""
+    product_id: _builtins.str
+    """Product id; empty for the whole category."""
+    def __init__(
+        self,
+        *,
+        category: _builtins.str = ...,
+        product_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "product_id", b"product_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProductScope: _TypeAlias = ProductScope  # noqa: Y015
+
+@_typing.final
 class Fact(_message.Message):
     """A figure from the analysis a recommendation rests on."""
 
@@ -168,6 +210,8 @@ class Recommendation(_message.Message):
     CURRENT_SPEND_FIELD_NUMBER: _builtins.int
     PROPOSED_SPEND_FIELD_NUMBER: _builtins.int
     PROPOSED_EXPERIMENT_FIELD_NUMBER: _builtins.int
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    TARGET_PRODUCT_FIELD_NUMBER: _builtins.int
     recommendation_id: _builtins.str
     """Id."""
     kind: Global___RecommendationKind.ValueType
@@ -202,6 +246,14 @@ class Recommendation(_message.Message):
     def proposed_experiment(self) -> _marketing_data_pb2.CausalExperiment:
         """For RUN_EXPERIMENT: the proposed geo experiment (not registered)."""
 
+    @_builtins.property
+    def product(self) -> Global___ProductScope:
+        """Product recommendations: the products concerned (for a shift, where spend moves from)."""
+
+    @_builtins.property
+    def target_product(self) -> Global___ProductScope:
+        """SHIFT_PRODUCT_SPEND: where the spend moves to."""
+
     def __init__(
         self,
         *,
@@ -218,10 +270,12 @@ class Recommendation(_message.Message):
         current_spend: _builtins.float = ...,
         proposed_spend: _builtins.float = ...,
         proposed_experiment: _marketing_data_pb2.CausalExperiment | None = ...,
+        product: Global___ProductScope | None = ...,
+        target_product: Global___ProductScope | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["expected_impact", b"expected_impact", "proposed_experiment", b"proposed_experiment"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expected_impact", b"expected_impact", "product", b"product", "proposed_experiment", b"proposed_experiment", "target_product", b"target_product"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "analysis_ids", b"analysis_ids", "channel", b"channel", "confidence", b"confidence", "current_spend", b"current_spend", "expected_impact", b"expected_impact", "facts", b"facts", "kind", b"kind", "priority", b"priority", "proposed_experiment", b"proposed_experiment", "proposed_spend", b"proposed_spend", "rationale", b"rationale", "recommendation_id", b"recommendation_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "analysis_ids", b"analysis_ids", "channel", b"channel", "confidence", b"confidence", "current_spend", b"current_spend", "expected_impact", b"expected_impact", "facts", b"facts", "kind", b"kind", "priority", b"priority", "product", b"product", "proposed_experiment", b"proposed_experiment", "proposed_spend", b"proposed_spend", "rationale", b"rationale", "recommendation_id", b"recommendation_id", "target_product", b"target_product"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -266,7 +320,10 @@ class RecommendRequest(_message.Message):
         weighed too — an effect estimate of a planned channel (its records read for that channel,
         or its treatment column named for it) that failed its checks makes the channel a test,
         never a budget move. Empty: the org's latest attribution analysis and its effect
-        estimates that failed their checks (the newest 20), from CausalService.ListAnalyses.
+        estimates that failed their checks (the newest 20), from CausalService.ListAnalyses. A
+        product analysis (AnalyzeProducts) among them adds product actions (shift spend between
+        product campaigns, stop promotions that only cannibalise); empty: the org's latest one,
+        when it has one. A list of product analyses alone gives product actions alone.
         """
 
     def __init__(

@@ -7,6 +7,8 @@ __all__ = (
     "AccountInfo",
     "AdjustmentSet",
     "AdstockType",
+    "AggregateProductsRequest",
+    "AggregateProductsResponse",
     "AggregateRecordsRequest",
     "AggregateRecordsResponse",
     "AggregationLevel",
@@ -16,6 +18,8 @@ __all__ = (
     "AnalysisSummary",
     "AnalyzeAttributionRequest",
     "AnalyzeAttributionResponse",
+    "AnalyzeProductsRequest",
+    "AnalyzeProductsResponse",
     "AssignmentMethod",
     "AttributionModel",
     "AttributionModelConfig",
@@ -36,6 +40,7 @@ __all__ = (
     "CampaignAttribution",
     "CampaignConstraint",
     "CampaignObjective",
+    "CategorySummary",
     "CausalEdge",
     "CausalExperiment",
     "CausalGraph",
@@ -46,9 +51,11 @@ __all__ = (
     "CellDesign",
     "ChannelAllocation",
     "ChannelAttribution",
+    "ChannelCategoryEffect",
     "ChannelConstraint",
     "ChannelCounterfactual",
     "ChannelDailyContribution",
+    "ChannelProductEffect",
     "ChannelResponseModel",
     "Check",
     "CheckClaimsRequest",
@@ -73,6 +80,7 @@ __all__ = (
     "CounterfactualResponse",
     "CreateExperimentRequest",
     "CreateExperimentResponse",
+    "CrossEffectKind",
     "DailyDecomposition",
     "DataSource",
     "Date",
@@ -147,7 +155,11 @@ __all__ = (
     "PowerPoint",
     "PredictPerformanceRequest",
     "PredictPerformanceResponse",
+    "ProductAnalysisResult",
     "ProductDimension",
+    "ProductPairEffect",
+    "ProductScope",
+    "ProductSummary",
     "PromptMessage",
     "QualityComponents",
     "QualityDimension",
@@ -320,12 +332,18 @@ class AnalysisKind(betterproto2.Enum):
     An AnalyzeAttribution result.
     """
 
+    PRODUCTS = 3
+    """
+    An AnalyzeProducts result.
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
             0: "ANALYSIS_KIND_UNSPECIFIED",
             1: "ANALYSIS_KIND_EFFECT_ESTIMATE",
             2: "ANALYSIS_KIND_ATTRIBUTION",
+            3: "ANALYSIS_KIND_PRODUCTS",
         }
 
     @classmethod
@@ -334,6 +352,7 @@ class AnalysisKind(betterproto2.Enum):
             "ANALYSIS_KIND_UNSPECIFIED": 0,
             "ANALYSIS_KIND_EFFECT_ESTIMATE": 1,
             "ANALYSIS_KIND_ATTRIBUTION": 2,
+            "ANALYSIS_KIND_PRODUCTS": 3,
         }
 
 
@@ -982,6 +1001,50 @@ class ConfounderType(betterproto2.Enum):
         }
 
 
+class CrossEffectKind(betterproto2.Enum):
+    """
+    What promoting one product does to another of its category.
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not set.
+    """
+
+    NONE = 1
+    """
+    The interval includes zero: no effect is claimed.
+    """
+
+    HALO = 2
+    """
+    Promoting the product raises the other's revenue.
+    """
+
+    CANNIBALISATION = 3
+    """
+    Promoting the product takes revenue from the other (a substitute).
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "CROSS_EFFECT_KIND_UNSPECIFIED",
+            1: "CROSS_EFFECT_KIND_NONE",
+            2: "CROSS_EFFECT_KIND_HALO",
+            3: "CROSS_EFFECT_KIND_CANNIBALISATION",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "CROSS_EFFECT_KIND_UNSPECIFIED": 0,
+            "CROSS_EFFECT_KIND_NONE": 1,
+            "CROSS_EFFECT_KIND_HALO": 2,
+            "CROSS_EFFECT_KIND_CANNIBALISATION": 3,
+        }
+
+
 class DataSource(betterproto2.Enum):
     """
     Advertising and first-party data sources LiftOS ingests.
@@ -1017,6 +1080,28 @@ class DataSource(betterproto2.Enum):
     A generic CSV/JSON export driven by a declared column mapping (e.g. first-party orders).
     """
 
+    SHOPIFY_ORDERS = 6
+    """
+    Shopify Admin API orders (orders.json), one order per row: line items with product,
+    variant, quantity, price and discount, nested refunds; first-party product sales.
+    """
+
+    SHOPIFY_PRODUCTS = 7
+    """
+    Shopify Admin API products (products.json), one product per row: its variants with list
+    price and unit cost (inventory_item.cost); the catalogue a product analysis reads.
+    """
+
+    GOOGLE_ADS_SHOPPING = 8
+    """
+    Google Ads API shopping_performance_view rows, by segments.product_item_id.
+    """
+
+    META_PRODUCTS = 9
+    """
+    Meta Marketing API insights broken down by product_id (catalogue ads).
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -1026,6 +1111,10 @@ class DataSource(betterproto2.Enum):
             3: "DATA_SOURCE_KLAVIYO",
             4: "DATA_SOURCE_TIKTOK",
             5: "DATA_SOURCE_GENERIC",
+            6: "DATA_SOURCE_SHOPIFY_ORDERS",
+            7: "DATA_SOURCE_SHOPIFY_PRODUCTS",
+            8: "DATA_SOURCE_GOOGLE_ADS_SHOPPING",
+            9: "DATA_SOURCE_META_PRODUCTS",
         }
 
     @classmethod
@@ -1037,6 +1126,10 @@ class DataSource(betterproto2.Enum):
             "DATA_SOURCE_KLAVIYO": 3,
             "DATA_SOURCE_TIKTOK": 4,
             "DATA_SOURCE_GENERIC": 5,
+            "DATA_SOURCE_SHOPIFY_ORDERS": 6,
+            "DATA_SOURCE_SHOPIFY_PRODUCTS": 7,
+            "DATA_SOURCE_GOOGLE_ADS_SHOPPING": 8,
+            "DATA_SOURCE_META_PRODUCTS": 9,
         }
 
 
@@ -2070,6 +2163,18 @@ class RecommendationKind(betterproto2.Enum):
     Keep a channel's spend: the evidence does not say which way to move it.
     """
 
+    SHIFT_PRODUCT_SPEND = 7
+    """
+    Move a channel's spend from one product campaign (category or product) to another whose
+    incremental return is higher (from a product analysis).
+    """
+
+    STOP_PROMOTION = 8
+    """
+    Stop (or stop discounting) a product promotion whose lift is taken from its substitutes:
+    it cannibalises more than it adds (from a product analysis).
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -2080,6 +2185,8 @@ class RecommendationKind(betterproto2.Enum):
             4: "RECOMMENDATION_KIND_RUN_EXPERIMENT",
             5: "RECOMMENDATION_KIND_INVESTIGATE",
             6: "RECOMMENDATION_KIND_HOLD",
+            7: "RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND",
+            8: "RECOMMENDATION_KIND_STOP_PROMOTION",
         }
 
     @classmethod
@@ -2092,6 +2199,8 @@ class RecommendationKind(betterproto2.Enum):
             "RECOMMENDATION_KIND_RUN_EXPERIMENT": 4,
             "RECOMMENDATION_KIND_INVESTIGATE": 5,
             "RECOMMENDATION_KIND_HOLD": 6,
+            "RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND": 7,
+            "RECOMMENDATION_KIND_STOP_PROMOTION": 8,
         }
 
 
@@ -2426,6 +2535,70 @@ default_message_pool.register_message("liftos.v1", "AdjustmentSet", AdjustmentSe
 
 
 @dataclass(eq=False, repr=False)
+class AggregateProductsRequest(betterproto2.Message):
+    """
+    Request for AggregateProducts.
+    """
+
+    org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
+    """
+
+    date_range: "DateRange | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Local dates to sum over, both inclusive (unset: every date the org has). The catalogue
+    is not dated: its latest version is always returned whole.
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "AggregateProductsRequest", AggregateProductsRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class AggregateProductsResponse(betterproto2.Message):
+    """
+    Response for AggregateProducts: three long tables of current (latest-version) records.
+    Dates are int64 days since 1970-01-01 (the records' account-local dates).
+    """
+
+    sales: "Table | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Order line items (DATA_SOURCE_SHOPIFY_ORDERS) per (date, product_id, currency), in that
+    order: date, product_id, category, currency (strings), line_items, units, refunded_units
+    (int64), gross (list price x units), discounts, net_sales (gross - discounts) and refunds
+    (doubles, in currency). Refunds are dated by their order's day.
+    """
+
+    spend: "Table | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Product report rows (DATA_SOURCE_GOOGLE_ADS_SHOPPING, DATA_SOURCE_META_PRODUCTS) per
+    (date, product_id, source, channel, currency), in that order: date, product_id, source
+    (short name, e.g. "google_ads_shopping"), channel, currency (strings), spend, conversions,
+    revenue (doubles, platform-reported), impressions, clicks (int64).
+    """
+
+    catalogue: "Table | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The catalogue (DATA_SOURCE_SHOPIFY_PRODUCTS) per product_id, in that order: product_id,
+    category, title, currency (strings), variants (int64), list_price and unit_cost (doubles:
+    means over the product's variants; unit_cost NaN when no variant has a cost).
+    """
+
+    record_count: "int" = betterproto2.field(4, betterproto2.TYPE_INT64)
+    """
+    Records summed into the three tables.
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "AggregateProductsResponse", AggregateProductsResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class AggregateRecordsRequest(betterproto2.Message):
     """
     Request for AggregateRecords.
@@ -2538,6 +2711,13 @@ class Analysis(betterproto2.Message):
     )
     """
     Attribution.
+    """
+
+    products: "ProductAnalysisResult | None" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, optional=True, group="result"
+    )
+    """
+    Product analysis.
     """
 
     request: "EstimateEffectRequest | None" = betterproto2.field(
@@ -2711,6 +2891,76 @@ class AnalyzeAttributionResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "liftos.v1", "AnalyzeAttributionResponse", AnalyzeAttributionResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class AnalyzeProductsRequest(betterproto2.Message):
+    """
+    Request for AnalyzeProducts.
+    """
+
+    org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
+    """
+
+    date_range: "DateRange | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Period analysed (unset: every day with order lines); at least 90 days.
+    """
+
+    channels: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Channels to analyse (empty: every channel with product spend), at most 20.
+    """
+
+    alpha: "float" = betterproto2.field(4, betterproto2.TYPE_DOUBLE)
+    """
+    Significance level of the reported intervals, in (0, 0.5) (default 0.1: 90% intervals).
+    """
+
+    claim_alpha: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
+    """
+    A pair is called halo or cannibalisation when its 1 - claim_alpha interval excludes
+    zero, claim_alpha in (0, 0.5) (default 0.05).
+    """
+
+    country_code: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    ISO 3166-1 country whose holidays and retail events the baseline controls (default: US).
+    """
+
+
+default_message_pool.register_message("liftos.v1", "AnalyzeProductsRequest", AnalyzeProductsRequest)
+
+
+@dataclass(eq=False, repr=False)
+class AnalyzeProductsResponse(betterproto2.Message):
+    """
+    Response stream for AnalyzeProducts: progress events, then one result.
+
+    Oneofs:
+        - event: The event.
+    """
+
+    progress: "AnalysisProgress | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True, group="event"
+    )
+    """
+    Progress.
+    """
+
+    result: "ProductAnalysisResult | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True, group="event"
+    )
+    """
+    Final result.
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "AnalyzeProductsResponse", AnalyzeProductsResponse
 )
 
 
@@ -3496,6 +3746,41 @@ default_message_pool.register_message("liftos.v1", "CampaignConstraint", Campaig
 
 
 @dataclass(eq=False, repr=False)
+class CategorySummary(betterproto2.Message):
+    """
+    One category's observed totals over the period.
+    """
+
+    category: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Category.
+    """
+
+    product_count: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    Products in the catalogue's category.
+    """
+
+    revenue: "float" = betterproto2.field(3, betterproto2.TYPE_DOUBLE)
+    """
+    Net sales (after discounts, before refunds).
+    """
+
+    margin_rate: "float" = betterproto2.field(4, betterproto2.TYPE_DOUBLE)
+    """
+    1 - cost of goods sold / net sales (NaN when costs are unknown).
+    """
+
+    refunds: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
+    """
+    Refunds of the period's orders.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "CategorySummary", CategorySummary)
+
+
+@dataclass(eq=False, repr=False)
 class CausalEdge(betterproto2.Message):
     """
     A directed edge cause → effect.
@@ -4252,6 +4537,80 @@ default_message_pool.register_message("liftos.v1", "ChannelAttribution", Channel
 
 
 @dataclass(eq=False, repr=False)
+class ChannelCategoryEffect(betterproto2.Message):
+    """
+    One channel's incremental revenue and margin in one category over the period, net of the
+    halo and cannibalisation inside the category.
+    """
+
+    channel: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Channel, e.g. "google_shopping", "meta_catalogue".
+    """
+
+    category: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Category (Shopify product_type).
+    """
+
+    spend: "Money | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The channel's spend on the category's products.
+    """
+
+    incremental_revenue: "Interval | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Incremental revenue (net sales) the spend caused.
+    """
+
+    incremental_margin: "Interval | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Incremental margin: the incremental revenue times the category's margin rate.
+    """
+
+    incremental_roas: "Interval | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Incremental revenue over spend (unset without spend).
+    """
+
+    share_of_revenue: "float" = betterproto2.field(7, betterproto2.TYPE_DOUBLE)
+    """
+    The cell's incremental revenue over the category's revenue.
+    """
+
+    initial_roas: "float" = betterproto2.field(8, betterproto2.TYPE_DOUBLE)
+    """
+    Return per unit of spend at low spend (the saturation curve's slope at zero).
+    """
+
+    decay: "float" = betterproto2.field(9, betterproto2.TYPE_DOUBLE)
+    """
+    Geometric adstock decay per day chosen for the cell.
+    """
+
+    half_saturation: "float | None" = betterproto2.field(
+        10, betterproto2.TYPE_DOUBLE, optional=True
+    )
+    """
+    Half-saturation spend per day (unset: the response is linear over the range).
+    """
+
+    significant: "bool" = betterproto2.field(11, betterproto2.TYPE_BOOL)
+    """
+    True when the 1 - alpha interval excludes zero.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ChannelCategoryEffect", ChannelCategoryEffect)
+
+
+@dataclass(eq=False, repr=False)
 class ChannelConstraint(betterproto2.Message):
     """
     Spend bounds for a channel, absolute or relative to its current spend over the horizon
@@ -4347,6 +4706,49 @@ class ChannelDailyContribution(betterproto2.Message):
 default_message_pool.register_message(
     "liftos.v1", "ChannelDailyContribution", ChannelDailyContribution
 )
+
+
+@dataclass(eq=False, repr=False)
+class ChannelProductEffect(betterproto2.Message):
+    """
+    One channel's incremental revenue of one product: its own lift, plus the halo less the
+    cannibalisation the channel's spend on the product's siblings moved to it.
+    """
+
+    channel: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Channel.
+    """
+
+    category: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Category of the product.
+    """
+
+    product_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Product id.
+    """
+
+    spend: "Money | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The channel's spend on the product.
+    """
+
+    incremental_revenue: "Interval | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Incremental revenue.
+    """
+
+    significant: "bool" = betterproto2.field(6, betterproto2.TYPE_BOOL)
+    """
+    True when the 1 - alpha interval excludes zero.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ChannelProductEffect", ChannelProductEffect)
 
 
 @dataclass(eq=False, repr=False)
@@ -7527,6 +7929,123 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class ProductAnalysisResult(betterproto2.Message):
+    """
+    Full product analysis result.
+    """
+
+    analysis_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Analysis id.
+    """
+
+    date_range: "DateRange | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Period analysed.
+    """
+
+    currency_code: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Currency of every amount (the org's order currency with the most sales).
+    """
+
+    channels: "list[str]" = betterproto2.field(4, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Channels analysed.
+    """
+
+    cells: "list[ChannelCategoryEffect]" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Channel x category cells.
+    """
+
+    product_cells: "list[ChannelProductEffect]" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Channel x product cells.
+    """
+
+    pairs: "list[ProductPairEffect]" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Ordered product pairs within a category.
+    """
+
+    categories: "list[CategorySummary]" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Categories' totals.
+    """
+
+    products: "list[ProductSummary]" = betterproto2.field(
+        9, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Products' totals.
+    """
+
+    interval_level: "float" = betterproto2.field(10, betterproto2.TYPE_DOUBLE)
+    """
+    Coverage of the intervals, 1 - alpha.
+    """
+
+    claim_level: "float" = betterproto2.field(11, betterproto2.TYPE_DOUBLE)
+    """
+    Level at which a pair is claimed, 1 - claim_alpha.
+    """
+
+    method: "str" = betterproto2.field(12, betterproto2.TYPE_STRING)
+    """
+    Estimation method, in words.
+    """
+
+    assumptions: "list[str]" = betterproto2.field(13, betterproto2.TYPE_STRING, repeated=True)
+    """
+    What the answer assumes, in words.
+    """
+
+    warnings: "list[str]" = betterproto2.field(14, betterproto2.TYPE_STRING, repeated=True)
+    """
+    What limited the answer (orders in other currencies left out, channels without spend).
+    """
+
+    record_count: "int" = betterproto2.field(15, betterproto2.TYPE_INT64)
+    """
+    Records the panel was summed from.
+    """
+
+    day_count: "int" = betterproto2.field(16, betterproto2.TYPE_INT32)
+    """
+    Days in the panel.
+    """
+
+    model_version: "str" = betterproto2.field(17, betterproto2.TYPE_STRING)
+    """
+    Model version (e.g. "liftos-products/1").
+    """
+
+    code_version: "str" = betterproto2.field(18, betterproto2.TYPE_STRING)
+    """
+    Version of the code that ran it.
+    """
+
+    stage_timings: "list[StageTiming]" = betterproto2.field(
+        19, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Seconds per step.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ProductAnalysisResult", ProductAnalysisResult)
+
+
+@dataclass(eq=False, repr=False)
 class ProductDimension(betterproto2.Message):
     """
     The product dimension of a record: which product, and for an order line item how many units
@@ -7594,8 +8113,135 @@ class ProductDimension(betterproto2.Message):
     Money refunded so far for the line item, in currency_code.
     """
 
+    unit_cost: "float | None" = betterproto2.field(13, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    Catalogue rows (DATA_SOURCE_SHOPIFY_PRODUCTS): the variant's unit cost in currency_code
+    (Shopify inventory_item.cost); unset when the merchant has not entered one.
+    """
+
+    title: "str" = betterproto2.field(14, betterproto2.TYPE_STRING)
+    """
+    The product's title (catalogue rows).
+    """
+
 
 default_message_pool.register_message("liftos.v1", "ProductDimension", ProductDimension)
+
+
+@dataclass(eq=False, repr=False)
+class ProductPairEffect(betterproto2.Message):
+    """
+    The revenue change of one product caused by promoting another of its category.
+    """
+
+    category: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Category of both products.
+    """
+
+    promoted_product_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The promoted product.
+    """
+
+    affected_product_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    The product whose revenue changes.
+    """
+
+    revenue_change: "Interval | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Revenue change of the affected product over the period (1 - alpha interval).
+    """
+
+    p_value: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
+    """
+    Two-sided p-value of no effect.
+    """
+
+    promoted_lift: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
+    """
+    The promoted product's own incremental revenue over the period.
+    """
+
+    share_of_promoted_lift: "float | None" = betterproto2.field(
+        7, betterproto2.TYPE_DOUBLE, optional=True
+    )
+    """
+    revenue_change over promoted_lift (unset when the promoted lift is not positive).
+    """
+
+    kind: "CrossEffectKind" = betterproto2.field(
+        8, betterproto2.TYPE_ENUM, default_factory=lambda: CrossEffectKind(0)
+    )
+    """
+    Halo, cannibalisation or none (judged at 1 - claim_alpha).
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ProductPairEffect", ProductPairEffect)
+
+
+@dataclass(eq=False, repr=False)
+class ProductScope(betterproto2.Message):
+    """
+    The products a recommendation is about: a whole category, or one product of it.
+    """
+
+    category: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Category (Shopify product_type).
+    """
+
+    product_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Product id; empty for the whole category.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ProductScope", ProductScope)
+
+
+@dataclass(eq=False, repr=False)
+class ProductSummary(betterproto2.Message):
+    """
+    One product's observed totals over the period, and what promotion did to it.
+    """
+
+    product_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Product id.
+    """
+
+    category: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Category.
+    """
+
+    title: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Title from the catalogue.
+    """
+
+    units: "int" = betterproto2.field(4, betterproto2.TYPE_INT64)
+    """
+    Units sold.
+    """
+
+    revenue: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
+    """
+    Net sales.
+    """
+
+    spend: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
+    """
+    Spend on the product, all channels.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ProductSummary", ProductSummary)
 
 
 @dataclass(eq=False, repr=False)
@@ -7812,6 +8458,20 @@ class Recommendation(betterproto2.Message):
     For RUN_EXPERIMENT: the proposed geo experiment (not registered).
     """
 
+    product: "ProductScope | None" = betterproto2.field(
+        14, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Product recommendations: the products concerned (for a shift, where spend moves from).
+    """
+
+    target_product: "ProductScope | None" = betterproto2.field(
+        15, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    SHIFT_PRODUCT_SPEND: where the spend moves to.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "Recommendation", Recommendation)
 
@@ -7833,7 +8493,10 @@ class RecommendRequest(betterproto2.Message):
     weighed too — an effect estimate of a planned channel (its records read for that channel,
     or its treatment column named for it) that failed its checks makes the channel a test,
     never a budget move. Empty: the org's latest attribution analysis and its effect
-    estimates that failed their checks (the newest 20), from CausalService.ListAnalyses.
+    estimates that failed their checks (the newest 20), from CausalService.ListAnalyses. A
+    product analysis (AnalyzeProducts) among them adds product actions (shift spend between
+    product campaigns, stop promotions that only cannibalise); empty: the org's latest one,
+    when it has one. A list of product analyses alone gives product actions alone.
     """
 
     objective: "OutcomeMetric" = betterproto2.field(
@@ -8858,6 +9521,29 @@ class CausalServiceStub:
             CounterfactualResponse.FromString,
         )(message)
 
+    def analyze_products(
+        self, message: "AnalyzeProductsRequest"
+    ) -> "Iterator[AnalyzeProductsResponse]":
+        """
+        Runs the product analysis over an org's product records (order lines, the platforms'
+        product reports, the catalogue; MemoryService.AggregateProducts): one progress event per
+        step (retrieve, panel, categories, pairs, products), then the result, which is also
+        stored (GetAnalysis, kind ANALYSIS_KIND_PRODUCTS): incremental revenue and margin per
+        channel x category and channel x product with intervals, and halo / cannibalisation per
+        product pair.
+        Errors: INVALID_ARGUMENT (org_id, a date range whose end precedes its start, alpha or
+        claim_alpha outside (0, 0.5), an unknown channel; field named), FAILED_PRECONDITION (no
+        order lines, no product spend or no catalogue in the window, fewer than 90 days:
+        subject named), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (as EstimateEffect). A call
+        cancelled or past its deadline stops.
+        """
+
+        yield from self._channel.unary_stream(
+            "/liftos.v1.CausalService/AnalyzeProducts",
+            AnalyzeProductsRequest.SerializeToString,
+            AnalyzeProductsResponse.FromString,
+        )(message)
+
 
 class IngestionServiceStub:
     """
@@ -9141,6 +9827,24 @@ class MemoryServiceStub:
             "/liftos.v1.MemoryService/AggregateRecords",
             AggregateRecordsRequest.SerializeToString,
             AggregateRecordsResponse.FromString,
+        )(message)
+
+    def aggregate_products(
+        self, message: "AggregateProductsRequest"
+    ) -> "AggregateProductsResponse":
+        """
+        An org's product records summed where they are stored, the product x day panel a product
+        analysis reads (a year of 200k order lines and 40k product report rows is ~20k rows
+        here): the order lines' sales per local day x product x currency, the platforms' product
+        spend per local day x product x source x channel x currency, and the latest catalogue.
+        Errors: INVALID_ARGUMENT (no org_id, an end date before the start date; field named),
+        NOT_FOUND (org has no product records).
+        """
+
+        return self._channel.unary_unary(
+            "/liftos.v1.MemoryService/AggregateProducts",
+            AggregateProductsRequest.SerializeToString,
+            AggregateProductsResponse.FromString,
         )(message)
 
 
