@@ -28,6 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "gen"), str(ROOT / "bench")]
 
 from memory_search import requests  # noqa: E402
 
+from bench._figures import figure  # noqa: E402
 from memory_svc import convert  # noqa: E402
 from memory_svc.engine import MemoryEngine, MemorySettings  # noqa: E402
 from memory_svc.faiss_index import IndexManager, IndexSettings, OrgIndex  # noqa: E402
@@ -85,6 +86,7 @@ def main() -> None:
         truth = seqs[truth]
 
         print(f"exact (Flat) holds {vectors.nbytes / 2**20:,.0f} MiB of float vectors")
+        seen: dict[str, tuple[float, float, float]] = {}  # recall, p50 ms, MiB: for figures
         for name, idx, build in (
             ("IVFFlat", flat_ivf, flat_s),
             ("IVF-SQ8 + re-rank", packed, packed_s),
@@ -100,6 +102,13 @@ def main() -> None:
                   f"{np.percentile(ms, 50):.2f} ms p99 {np.percentile(ms, 99):.2f} ms, "
                   f"{idx.bytes_held() / 2**20:,.1f} MiB held, built in {build:.1f}s "
                   f"({idx.nlist} lists, nprobe {settings.nprobe})")  # fmt: skip
+            seen[name] = (float(np.mean(recall)), float(np.percentile(ms, 50)),
+                          idx.bytes_held() / 2**20)  # fmt: skip
+        (flat, sq) = seen.values()
+        for k, (what, unit) in enumerate(((f"recall@{args.k}", ""), ("Search p50 in process", "ms"),
+                                          ("index bytes held", "MiB"))):  # fmt: skip
+            figure(f"IVF-SQ8 + re-rank {what}, {n:,} records", sq[k], unit,
+                   reference="IVFFlat, same vectors", reference_value=flat[k])  # fmt: skip
         print(f"compressed / uncompressed bytes: {packed.bytes_held() / flat_ivf.bytes_held():.2f}")
         engine.close()
 

@@ -32,6 +32,7 @@ from sklearn.utils import murmurhash3_32
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
+from bench._figures import figure  # noqa: E402
 from memory_svc.embedding import NUMERIC_DIM, CausalEmbedder, HashingTextEncoder  # noqa: E402
 from memory_svc.features import causal_profile  # noqa: E402
 from mesh.runtime.frames import records_to_frame  # noqa: E402
@@ -166,6 +167,9 @@ def main() -> None:
             f"{r['text_p@100']:10.3f}  {r['fuzzy_p@100']:11.3f}  {r['campaign_p@50']:13.3f}  "
             f"{r['neighbours_same_campaign']:18.3f}  {r['embed_per_s']:12,.0f}"
         )
+        for key in ("text_p@10", "campaign_p@50") if total != 256 else ():
+            figure(f"hashing embedder {key}, {total}-d, {args.records:,} records", r[key], "",
+                   reference="256-d default", reference_value=base[key])  # fmt: skip
     print(f"distinct hashed n-grams in these texts: {int(base['features']):,}")  # type: ignore[index]
     print("reference row: 256 (the default before this change)")
 

@@ -23,6 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
 from liftos.v1 import marketing_data_pb2 as md_pb  # noqa: E402
 
+from bench._figures import figure  # noqa: E402
 from mesh.runtime.frames import frame_to_records, records_to_frame  # noqa: E402
 from mesh.runtime.synthetic_records import synthetic_records  # noqa: E402
 
@@ -83,6 +84,8 @@ def main() -> None:
     print(f"reference: protobuf serialise+parse {n / proto_s:,.0f} records/s")
     for label, seconds in runs.items():
         print(f"{label}: {n / seconds:,.0f} records/s = {proto_s / seconds:.2f}x the protobuf rate")
+        figure(f"{label}, {n:,} records", n / seconds, "records/s",
+               reference="protobuf serialise+parse", reference_value=n / proto_s)  # fmt: skip
     print("round trip records → frame → records exact")
 
 

@@ -39,6 +39,7 @@ from liftos.v1 import memory_pb2 as memory_pb  # noqa: E402
 from liftos.v1 import memory_pb2_grpc as memory_grpc  # noqa: E402
 from memory_search import ORG, pct, requests  # noqa: E402
 
+from bench._figures import figure  # noqa: E402
 from memory_svc.postgres.cluster import ThrowawayCluster  # noqa: E402
 
 
@@ -167,6 +168,8 @@ def kill_during_ingest(cluster: ThrowawayCluster, data: Path, payloads: list[byt
         f"{len(lost)} acked records lost, duplicates {total - len(stored)}, "
         f"index {index:,} = store {total:,}: {'OK' if not lost and index == total else 'FAIL'}"
     )
+    figure("acked records lost after kill -9 of memory mid-WriteStream (PostgreSQL)", len(lost),
+           "records", target="0", met=not lost, note=f"{len(acked_ids):,} acked")  # fmt: skip
 
 
 def replicas_follow(cluster: ThrowawayCluster, root: Path, payloads: list[bytes]) -> None:
@@ -209,6 +212,8 @@ def replicas_follow(cluster: ThrowawayCluster, root: Path, payloads: list[bytes]
           f"writes alternating: acked through one → searchable through the other p50 "
           f"{pct(delays, 50):.0f} ms, p99 {pct(delays, 99):.0f} ms, max {max(delays) * 1e3:.0f} ms "
           f"({total:,} records)")  # fmt: skip
+    figure("two memory processes on one PostgreSQL: acked → searchable on the other, p50",
+           pct(delays, 50), "ms", note=f"p99 {pct(delays, 99):.0f} ms; follow every 0.2 s")  # fmt: skip
 
 
 def main() -> None:
@@ -249,6 +254,11 @@ def main() -> None:
         print(f"PostgreSQL / SQLite: Write rate {pg[0] / lite[0]:.2f}×; Search p50 "
               + ", ".join(f"{kind} {pct(pg[1][kind], 50) / pct(lite[1][kind], 50):.2f}×"
                           for kind in lite[1]))  # fmt: skip
+        figure(f"PostgreSQL Write over gRPC, {args.records:,} records", pg[0], "records/s",
+               reference="SQLite, same run", reference_value=lite[0])  # fmt: skip
+        for kind in lite[1]:
+            figure(f"PostgreSQL Search p50 ({kind})", pct(pg[1][kind], 50), "ms",
+                   reference="SQLite, same run", reference_value=pct(lite[1][kind], 50))  # fmt: skip
         kill_during_ingest(cluster, Path(tmp) / "killed", payloads[:60])
         replicas_follow(cluster, Path(tmp) / "replicas", payloads[:40])
 

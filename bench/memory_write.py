@@ -46,6 +46,8 @@ import numpy as np
 # The exports, their batching and the RSS probe are ingest_throughput's (same folder).
 from ingest_throughput import BATCH, ROOT, SOURCES, peak_rss_mb
 
+from bench._figures import figure
+
 
 def build_requests(world: Path, total: int, out: Path) -> None:
     """Ingest-shaped WriteRequests for the first ``total`` records, length-prefixed."""
@@ -310,6 +312,10 @@ def main() -> None:
                       f"measures+sums {eng['sums_cpu'] / eng['records'] * 1e6:.1f}, "
                       f"peak RSS {eng['peak_rss_mb']:,.0f} MB; "
                       f"{rate / rate_ref:.3f} of the reference)")  # fmt: skip
+        if rates[variants[0]]:
+            figure(f"memory Write in process (engine, sums {variants[0]}), {ref['records']:,} records",
+                   float(np.median(rates[variants[0]])), "records/s",
+                   reference="protobuf parse+serialise", reference_value=rate_ref)  # fmt: skip
         if len(variants) > 1 and args.repeat and "engine" not in skip:
             base = float(np.median(rates[variants[0]]))
             base_cpu = float(np.median(cpus[variants[0]]))
@@ -325,6 +331,9 @@ def main() -> None:
             print(f"gRPC Write, {args.streams} stream(s) at a time : {rate:>10,.0f} records/s "
                   f"({g['seconds']:.1f}s, server peak RSS {g['peak_rss_mb']:,.0f} MB; "
                   f"{rate / rate_ref:.3f} of the reference)")  # fmt: skip
+            figure(f"memory Write over gRPC, {args.streams} stream(s), {g['records']:,} records",
+                   rate, "records/s", reference="protobuf parse+serialise",
+                   reference_value=rate_ref, note=f"server peak RSS {g['peak_rss_mb']:,.0f} MB")  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
