@@ -47,11 +47,13 @@ from surfacing_svc.errors import InfeasibleConstraints
 from surfacing_svc.intervals import Interval
 
 __all__ = [
+    "DEFAULT_MAX_CHANGE",
     "BoundStatus",
     "BudgetPlan",
     "ChannelBounds",
     "ChannelPlan",
     "Objective",
+    "change_bounds",
     "optimize_budget",
 ]
 
@@ -60,6 +62,10 @@ _GREEDY_STEPS = 400
 _AT_BOUND = 1e-6
 # Beyond this multiple of current spend a curve is extrapolation; the plan says so.
 EXTRAPOLATION_RATIO = 2.0
+# Meridian's budget optimiser keeps each channel within ±30% of its historical spend unless
+# told otherwise; the attribution curves are extrapolation far from the spend the model saw.
+# OptimizeBudget (without a constraint on the channel) and Recommend both bound moves by it.
+DEFAULT_MAX_CHANGE = 0.3
 
 
 class Objective(enum.StrEnum):
@@ -289,6 +295,32 @@ def _check_feasible(
             f"{free_budget:,.2f} of budget to place{held}: raise a maximum or lower the budget",
             field="total_budget",
         )
+
+
+def change_bounds(
+    curves: Sequence[HillCurve],
+    max_change: float,
+    budget: float | None,
+    *,
+    skip: Sequence[str] = (),
+) -> list[ChannelBounds]:
+    """The default bound of each identified channel not in ``skip``: its spend stays within
+    ``(1 ± max_change)`` × its current spend scaled to the budget (the budget left once the
+    held channels keep theirs; unscaled without a budget). ``max_change`` 0: no bound. The one
+    rule both OptimizeBudget and Recommend move budgets under, so they never disagree."""
+    if max_change <= 0:
+        return []
+    movable = [c for c in curves if c.identified]
+    current = sum(c.reference_spend for c in movable)
+    held = sum(c.reference_spend for c in curves if not c.identified)
+    scale = (budget - held) / current if budget is not None and current > 0 else 1.0
+    out = []
+    for c in movable:
+        if c.channel not in skip:
+            mid = c.reference_spend * max(scale, 0.0)
+            low = (1.0 - max_change) * mid if max_change < 1 else 0.0
+            out.append(ChannelBounds(c.channel, low, (1.0 + max_change) * mid, field="max_change"))
+    return out
 
 
 def _target_spend(c: HillCurve, lo: float, hi: float, target: float) -> float:

@@ -26,7 +26,14 @@ from surfacing_svc.errors import (
 )
 from surfacing_svc.forecast import MIN_HISTORY_DAYS, Forecast, predict_performance
 from surfacing_svc.history import GeoHistory, history_from_frame
-from surfacing_svc.optimizer import BudgetPlan, ChannelBounds, Objective, optimize_budget
+from surfacing_svc.optimizer import (
+    DEFAULT_MAX_CHANGE,
+    BudgetPlan,
+    ChannelBounds,
+    Objective,
+    change_bounds,
+    optimize_budget,
+)
 from surfacing_svc.recommend import Action, recommend
 
 __all__ = [
@@ -205,11 +212,6 @@ def answer_forecast(
 # -- OptimizeBudget -----------------------------------------------------------------------
 
 
-# Meridian's budget optimiser keeps each channel within ±30% of its historical spend unless
-# told otherwise; the attribution curves are extrapolation far from the spend the model saw.
-DEFAULT_MAX_CHANGE = 0.3
-
-
 @dataclass(frozen=True, slots=True)
 class BoundRequest:
     """A channel's bounds as asked: absolute and/or relative to its current spend."""
@@ -287,16 +289,8 @@ def _absolute_bounds(
         if lo is None and hi is None and b.cost_per_input is not None:
             continue  # a price only: the channel keeps the default bound
         out.append(ChannelBounds(b.channel, lo, hi, field=b.field))
-    if max_change > 0:
-        movable = [c for c in curves.values() if c.identified]
-        current = sum(c.reference_spend for c in movable)
-        held = sum(c.reference_spend for c in curves.values() if not c.identified)
-        scale = (budget - held) / current if budget is not None and current > 0 else 1.0
-        for c in movable:
-            if c.channel not in {b.channel for b in out}:
-                mid = c.reference_spend * max(scale, 0.0)
-                out.append(ChannelBounds(c.channel, (1.0 - max_change) * mid if max_change < 1
-                                         else 0.0, (1.0 + max_change) * mid, field="max_change"))  # fmt: skip
+    out += change_bounds(tuple(curves.values()), max_change, budget,
+                         skip=[b.channel for b in out])  # fmt: skip
     return out
 
 
@@ -526,9 +520,10 @@ def answer_recommend(
                     designs[name] = _design(geo_history, DesignSpec(name))
                 except (InsufficientData, InvalidRequest) as exc:
                     warnings.append(f"no experiment designed for {name}: {exc.message}")
+    # Budget moves are OptimizeBudget's answers with its default bound (recommend's
+    # equal_budget_plan and break_even_plan), so the two RPCs agree on one analysis.
     actions = recommend(
-        curves, objective=Objective.REVENUE, value_per_outcome=question.value_per_outcome,
-        designs=designs, level=question.level, analysis_ids=question.analysis_ids,
-        max_results=question.max_results,
+        curves, value_per_outcome=question.value_per_outcome, designs=designs,
+        level=question.level, max_results=question.max_results, max_change=DEFAULT_MAX_CHANGE,
     )  # fmt: skip
     return Recommendations(actions, question.horizon_days or model.period_days, tuple(warnings))

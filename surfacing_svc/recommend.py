@@ -5,10 +5,16 @@ Per identified channel, the model's draws of the marginal return at current spen
 with ``v`` the value of one unit of outcome (1 for revenue; the margin for profit), a channel
 is worth more spend when ``v · f'(s) > 1`` in at least ``CONFIDENT`` of the draws (*scale*),
 worth less when ``v · f'(s) < 1`` in at least that share (*cut*), and otherwise *held*: the
-data cannot tell which way to move it. Scale and cut move the channel to where its marginal
-return meets the hurdle, within ``[0, EXTRAPOLATION_RATIO ×]`` its current spend; their impact
-is the change in ``v · outcome − spend``, per draw. *Reallocate* is the optimiser's move at
-equal total spend, when it beats the current mix in ``CONFIDENT`` of the draws.
+data cannot tell which way to move it. *Reallocate* is the optimiser's move at equal total
+spend, when it beats the current mix in ``CONFIDENT`` of the draws.
+
+Every budget move is OptimizeBudget's own answer under its default bound (no channel moves
+more than ``±max_change`` of its current spend, ``optimizer.change_bounds``), so the two RPCs
+never disagree on one analysis: scale and cut move the channel to its spend in the
+optimiser's target-efficiency mode at the break-even return ``1 / v`` (OptimizeBudget with
+``target_marginal_roas = 1 / v``); reallocate is its allocation of the current total
+(OptimizeBudget with ``total_budget`` = the current spend). A move's impact is the change in
+``v · outcome − spend``, per draw.
 
 A channel whose effect was not identified, or whose estimate failed its checks, is never
 given a budget move: it gets *test it*, with a proposed geo experiment when one was designed.
@@ -26,12 +32,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.design import ExperimentDesign
 from surfacing_svc.intervals import Interval
-from surfacing_svc.optimizer import EXTRAPOLATION_RATIO, Objective, optimize_budget
+from surfacing_svc.optimizer import (
+    DEFAULT_MAX_CHANGE,
+    BudgetPlan,
+    ChannelPlan,
+    Objective,
+    change_bounds,
+    optimize_budget,
+)
 
 __all__ = ["CONFIDENT", "Action", "ActionKind", "Fact", "recommend"]
 
@@ -74,20 +86,6 @@ class Action:
     design: ExperimentDesign | None = None
 
 
-def _best_spend(c: HillCurve, value: float, lo: float, hi: float) -> float:
-    """argmax over [lo, hi] of ``value · E f(s) − s``."""
-    grid = np.linspace(lo, hi, 201)
-    scores = value * c.mean_outcome(grid) - grid
-    k = int(np.argmax(scores))
-    left, right = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
-    if right <= left:
-        return float(grid[k])
-    res = minimize_scalar(
-        lambda s: -(value * float(c.mean_outcome(s)) - s), bounds=(left, right), method="bounded"
-    )
-    return float(res.x) if -res.fun >= scores[k] else float(grid[k])
-
-
 def _channel_facts(c: HillCurve, value: float, level: float) -> tuple[Fact, ...]:
     m = Interval.from_draws(c.marginal(c.reference_spend) * value, level)
     out = Interval.from_draws(c.outcome(c.reference_spend), level)
@@ -118,7 +116,29 @@ def _channel_facts(c: HillCurve, value: float, level: float) -> tuple[Fact, ...]
     )
 
 
-def _move(c: HillCurve, value: float, level: float, analysis_ids: tuple[str, ...]) -> Action:
+def break_even_plan(
+    curves: Sequence[HillCurve], value: float, level: float, max_change: float
+) -> BudgetPlan:
+    """The optimiser's target-efficiency answer at the break-even return: each channel at the
+    spend where ``value · f'`` meets one, within its default bound (OptimizeBudget with
+    ``target_marginal_roas = 1 / value``)."""
+    return optimize_budget(
+        curves, objective=Objective.REVENUE, budget=None, target_roas=1.0 / value,
+        bounds=change_bounds(curves, max_change, None), level=level,
+    )  # fmt: skip
+
+
+def equal_budget_plan(curves: Sequence[HillCurve], level: float, max_change: float) -> BudgetPlan:
+    """The optimiser's allocation of the current total under the default bound
+    (OptimizeBudget with ``total_budget`` = the current spend and no constraint)."""
+    total = float(sum(c.reference_spend for c in curves))
+    return optimize_budget(
+        curves, objective=Objective.REVENUE, budget=total,
+        bounds=change_bounds(curves, max_change, total), level=level,
+    )  # fmt: skip
+
+
+def _move(c: HillCurve, planned: ChannelPlan, value: float, level: float) -> Action:
     s0 = c.reference_spend
     p_up = float(np.mean(c.marginal(s0) * value > 1.0))
     facts = _channel_facts(c, value, level)
@@ -130,8 +150,8 @@ def _move(c: HillCurve, value: float, level: float, analysis_ids: tuple[str, ...
             Interval.exact(0.0, level), 1.0 - abs(2 * p_up - 1.0), facts, s0, s0,
         )  # fmt: skip
     kind = ActionKind.SCALE if p_up >= CONFIDENT else ActionKind.CUT
-    lo, hi = (s0, EXTRAPOLATION_RATIO * s0) if kind is ActionKind.SCALE else (0.0, s0)
-    target = _best_spend(c, value, lo, hi)
+    # The optimiser's break-even spend, on the side the draws agree on.
+    target = (max if kind is ActionKind.SCALE else min)(planned.optimal_spend, s0)
     gain = value * (c.outcome(target) - c.outcome(s0)) - (target - s0)
     impact = Interval.from_draws(gain, level)
     change = (target - s0) / s0
@@ -140,13 +160,17 @@ def _move(c: HillCurve, value: float, level: float, analysis_ids: tuple[str, ...
     why = (
         f"the next unit of spend on {c.channel} returns "
         f"{'more' if kind is ActionKind.SCALE else 'less'} than it costs in {share:.0%} of the "
-        f"model's draws; at {target:,.0f} its marginal return meets break-even"
+        f"model's draws"
     )
-    if kind is ActionKind.SCALE and target >= hi * (1 - 1e-6):
+    bound = planned.upper_bound if kind is ActionKind.SCALE else planned.lower_bound
+    if planned.bound.value != "none" and abs(target - bound) <= 1e-6 * max(s0, 1.0):
         why += (
-            f" beyond {EXTRAPOLATION_RATIO:g}× the current spend, where the curve is "
-            "extrapolation, so the step stops there"
+            f"; the step stops at {target:,.0f}, OptimizeBudget's default bound (±"
+            f"{abs(bound / s0 - 1):.0%} of current spend): beyond it the curve is "
+            "extrapolation, and the break-even spend lies further"
         )
+    else:
+        why += f"; at {target:,.0f} its marginal return meets break-even"
     return Action(
         kind, c.channel, f"{verb} {c.channel} spend by {abs(change):.0%} to {target:,.0f}",
         why, impact, float(np.mean(gain > 0)), facts, s0, target,
@@ -195,20 +219,13 @@ def _test(
     )  # fmt: skip
 
 
-def _reallocation(
-    curves: Sequence[HillCurve], objective: Objective, value: float, level: float
-) -> Action | None:
-    identified = [c for c in curves if c.identified]
-    if len(identified) < 2:
+def _reallocation(plan: BudgetPlan, value: float) -> Action | None:
+    if sum(not p.held for p in plan.channels) < 2:
         return None
-    total = float(sum(c.reference_spend for c in curves))
-    plan = optimize_budget(
-        curves, objective=Objective.REVENUE if objective is not Objective.PROFIT else objective,
-        budget=total, level=level, margin=value,
-    )  # fmt: skip
-    uplift = plan.uplift * (value if objective is not Objective.PROFIT else 1.0)
+    total = plan.budget
+    uplift = plan.uplift * value
     if plan.probability_better < CONFIDENT or uplift.estimate < _MIN_REALLOCATION_GAIN * abs(
-        plan.current_outcome.estimate
+        plan.current_outcome.estimate * value
     ):
         return None
     moves = sorted(
@@ -220,6 +237,14 @@ def _reallocation(
     words = ", ".join(f"{p.channel} {p.current_spend:,.0f} → {p.optimal_spend:,.0f}" for p in moves)
     facts = tuple(
         Fact(
+            f"proposed_spend[{p.channel}]",
+            Interval.exact(p.optimal_spend, plan.uplift.level),
+            f"{p.channel}: {p.current_spend:,.0f} → {p.optimal_spend:,.0f}"
+            + (f" (held at its {p.bound.value} bound)" if p.bound.value != "none" else ""),
+        )
+        for p in moves
+    ) + tuple(
+        Fact(
             f"marginal_roas[{p.channel}]",
             p.marginal_current,
             f"{p.channel}: marginal return {p.marginal_current.estimate:.2f} now, "
@@ -227,11 +252,14 @@ def _reallocation(
         )
         for p in moves
     )
+    bound = any(p.bound.value != "none" for p in moves)
     return Action(
         ActionKind.REALLOCATE, "", f"reallocate at the same total spend: {words}",
         f"moving budget to where the next unit returns most raises the outcome by "
         f"{plan.uplift.estimate:,.0f} [{plan.uplift.lower:,.0f}, {plan.uplift.upper:,.0f}] at "
-        f"equal spend, in {plan.probability_better:.0%} of the model's draws",
+        f"equal spend, in {plan.probability_better:.0%} of the model's draws; the same "
+        f"allocation as OptimizeBudget at this total"
+        + (" (channels held at its default bound are named)" if bound else ""),
         uplift, plan.probability_better, facts, total, total,
     )  # fmt: skip
 
@@ -239,12 +267,11 @@ def _reallocation(
 def recommend(
     curves: Sequence[HillCurve],
     *,
-    objective: Objective = Objective.REVENUE,
     value_per_outcome: float = 1.0,
     designs: Mapping[str, ExperimentDesign] | None = None,
     level: float = 0.9,
-    analysis_ids: tuple[str, ...] = (),
     max_results: int = 10,
+    max_change: float = DEFAULT_MAX_CHANGE,
 ) -> tuple[Action, ...]:
     """Ranked actions for the channels of an attribution model.
 
@@ -252,7 +279,6 @@ def recommend(
     ----------
     curves : sequence of HillCurve
         The analysis's curves over the horizon the actions are for.
-    objective : Objective
     value_per_outcome : float
         What one unit of outcome is worth against one unit of spend (the margin for profit;
         1 for revenue).
@@ -260,6 +286,8 @@ def recommend(
         Proposed experiments for the channels that need one.
     level : float
     max_results : int
+    max_change : float
+        The optimiser's default bound (OptimizeBudget's ``max_change``; 0: none).
 
     Returns
     -------
@@ -267,12 +295,13 @@ def recommend(
     """
     designs = designs or {}
     actions: list[Action] = []
-    for c in curves:
+    targets = break_even_plan(curves, value_per_outcome, level, max_change).channels
+    for c, planned in zip(curves, targets, strict=True):
         if c.identified:
-            actions.append(_move(c, value_per_outcome, level, analysis_ids))
+            actions.append(_move(c, planned, value_per_outcome, level))
         else:
             actions.append(_test(c, level, designs.get(c.channel)))
-    realloc = _reallocation(curves, objective, value_per_outcome, level)
+    realloc = _reallocation(equal_budget_plan(curves, level, max_change), value_per_outcome)
     if realloc is not None:
         actions.append(realloc)
     order = {ActionKind.REALLOCATE: 0, ActionKind.SCALE: 1, ActionKind.CUT: 1,

@@ -158,3 +158,44 @@ def test_an_effect_estimate_names_its_channel() -> None:
     assert effect_channel([], "meta", channels) == "meta"
     assert effect_channel([], "treated", channels) is None
     assert effect_channel(["google", "meta"], "treated", channels) is None
+
+
+SPREAD = PlanningModel(
+    analysis_id="b", outcome="revenue", start=dt.date(2024, 1, 1), end=dt.date(2024, 1, 30),
+    curves=(hill("meta", spend=100.0, scale=1000.0, kappa=2.0, spread=0.1, seed=1),
+            hill("google", spend=150.0, scale=80.0, kappa=0.3, spread=0.1, seed=2),
+            hill("tiktok", spend=60.0, scale=300.0, kappa=1.5, shape=1.6, spread=0.3, seed=3),
+            hill("sms", spend=40.0, scale=90.0, kappa=1.0, identified=False)),
+    baseline_total=1e4,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(("value", "days"), [(1.0, 0), (0.5, 14)])
+def test_recommend_moves_budgets_exactly_as_optimize_budget_does(value: float, days: int) -> None:
+    """One code path: Recommend's reallocation is OptimizeBudget's allocation of the current
+    total, and its scale/cut targets are OptimizeBudget's target-efficiency answer at the
+    break-even return, both under the default ±30% bound."""
+    answer = answer_recommend(SPREAD, RecommendQuestion("o", ("b",), value_per_outcome=value,
+                                                        horizon_days=days), None)  # fmt: skip
+    curves = SPREAD.horizon(days)
+    total = sum(c.reference_spend for c in curves)
+    plan, _ = answer_optimize(SPREAD, _q(budget=total, horizon_days=days))
+    target, _ = answer_optimize(SPREAD, _q(budget=None, target_roas=1.0 / value,
+                                           horizon_days=days))  # fmt: skip
+    (realloc,) = [a for a in answer.actions if a.kind is ActionKind.REALLOCATE]
+    proposed = {f.name[len("proposed_spend["):-1]: f.value.estimate for f in realloc.facts
+                if f.name.startswith("proposed_spend[") and f.value is not None}  # fmt: skip
+    assert proposed  # the reallocation moves something
+    for p in plan.channels:
+        if p.channel in proposed:
+            assert proposed[p.channel] == pytest.approx(p.optimal_spend, rel=1e-9)
+        else:  # left out of the action: it moves less than 1% of the total
+            assert abs(p.optimal_spend - p.current_spend) <= 0.01 * total
+        assert p.current_spend * 0.7 - 1e-6 <= p.optimal_spend <= p.current_spend * 1.3 + 1e-6
+    assert realloc.impact.estimate == pytest.approx(plan.uplift.estimate * value)
+    moves = {a.channel: a for a in answer.actions if a.kind in (ActionKind.SCALE, ActionKind.CUT)}
+    assert moves  # scale and cut are there to compare
+    for p in target.channels:
+        if p.channel in moves:
+            assert moves[p.channel].proposed_spend == pytest.approx(p.optimal_spend, rel=1e-9)
+    assert "sms" not in moves and "sms" not in proposed  # unidentified: a test, never a move

@@ -33,12 +33,11 @@ def test_profitable_saturated_and_unidentified_give_scale_cut_and_test_in_that_o
     scale, cut, test = _channel_actions(actions)
     assert scale.impact.estimate > cut.impact.estimate > test.impact.estimate == 0.0
     assert scale.impact.lower > 0 and scale.confidence > 0.95
-    assert scale.proposed_spend == pytest.approx(200.0)  # stops at 2× (extrapolation)
-    assert "extrapolation" in scale.rationale
-    assert 0 < cut.proposed_spend < 100.0 and cut.confidence > 0.95
-    # The cut stops where the marginal return meets break-even: A κ / ((r + κ)² s_ref) = 1.
-    r = cut.proposed_spend / 100.0
-    assert 80.0 * 0.3 / ((r + 0.3) ** 2 * 100.0) == pytest.approx(1.0, rel=1e-3)
+    # Both stop at OptimizeBudget's default bound, ±30% of current spend: meta's break-even
+    # lies far beyond it, google's at 19 (below).
+    assert scale.proposed_spend == pytest.approx(130.0)
+    assert "default bound" in scale.rationale and "extrapolation" in scale.rationale
+    assert cut.proposed_spend == pytest.approx(70.0) and cut.confidence > 0.95
     assert test.proposed_spend == test.current_spend == 100.0
     assert test.impact.lower < 0 < test.impact.upper
     names = {f.name for f in scale.facts}
@@ -74,3 +73,13 @@ def test_a_test_carries_its_design() -> None:
 def test_max_results_keeps_the_best() -> None:
     actions = recommend([UNIDENTIFIED, SATURATED, PROFITABLE], max_results=2)
     assert len(actions) == 2 and actions[0].kind is ActionKind.REALLOCATE
+
+
+def test_without_the_default_bound_a_cut_stops_at_break_even() -> None:
+    cut = next(a for a in recommend([SATURATED, PROFITABLE], max_change=0.0)
+               if a.channel == "google")  # fmt: skip
+    assert cut.kind is ActionKind.CUT and 0 < cut.proposed_spend < 70.0
+    # Where the marginal return meets break-even: A κ / ((r + κ)² s_ref) = 1.
+    r = cut.proposed_spend / 100.0
+    assert 80.0 * 0.3 / ((r + 0.3) ** 2 * 100.0) == pytest.approx(1.0, rel=1e-3)
+    assert "meets break-even" in cut.rationale

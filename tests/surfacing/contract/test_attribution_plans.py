@@ -190,6 +190,35 @@ def test_recommendations_from_the_latest_analysis(stub, analysis) -> None:
     assert impacts == sorted(impacts, reverse=True)
 
 
+def test_recommend_and_optimize_budget_agree_on_one_analysis(stub, analysis) -> None:
+    """Recommend's budget moves are OptimizeBudget's answers under its default bound: its
+    reallocation is the allocation of the current total, its scale/cut targets the
+    target-efficiency spends at break-even (target_marginal_roas = 1 / value_per_outcome)."""
+    value = 0.5
+    reply = stub.Recommend(pb.RecommendRequest(
+        org_id=ORG, analysis_ids=[analysis.analysis_id], design_tests=False, max_results=100,
+        value_per_outcome=value))  # fmt: skip
+    equal = stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+        org_id=ORG, analysis_id=analysis.analysis_id,
+        total_budget=common_pb.Money(amount=sum(_paid(analysis).values()))))  # fmt: skip
+    target = stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+        org_id=ORG, analysis_id=analysis.analysis_id, target_marginal_roas=1.0 / value))  # fmt: skip
+    planned = {a.channel: a.optimal_spend for a in target.allocations}
+    moves = [r for r in reply.recommendations if r.kind in (
+        pb.RECOMMENDATION_KIND_INCREASE_BUDGET, pb.RECOMMENDATION_KIND_DECREASE_BUDGET)]  # fmt: skip
+    realloc = [r for r in reply.recommendations if r.kind == pb.RECOMMENDATION_KIND_REALLOCATE]
+    assert moves or realloc  # something to compare
+    for r in moves:
+        assert r.proposed_spend == pytest.approx(planned[r.channel], rel=1e-9)
+        assert 0.7 * r.current_spend - 1e-6 <= r.proposed_spend <= 1.3 * r.current_spend + 1e-6
+    allocated = {a.channel: a.optimal_spend for a in equal.allocations}
+    for r in realloc:
+        proposed = [f for f in r.facts if f.name.startswith("proposed_spend[")]
+        assert proposed
+        for f in proposed:
+            assert f.value.estimate == pytest.approx(allocated[f.name[15:-1]], rel=1e-9)
+
+
 def test_a_design_reads_the_expected_effect_from_the_analysis(stub, analysis) -> None:
     reply = stub.DesignExperiment(pb.DesignExperimentRequest(
         org_id=ORG, channel="meta_prospecting", analysis_id=analysis.analysis_id,
