@@ -1313,6 +1313,7 @@ class DesignExperimentResponse(_message.Message):
     SAVED_FIELD_NUMBER: _builtins.int
     WARNINGS_FIELD_NUMBER: _builtins.int
     ANALYSIS_FIELD_NUMBER: _builtins.int
+    SHARED_CONTROL_FIELD_NUMBER: _builtins.int
     feasible: _builtins.bool
     """Whether every cell reaches the target power at some duration."""
     pre_period_days: _builtins.int
@@ -1343,6 +1344,13 @@ class DesignExperimentResponse(_message.Message):
     def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Multi-cell false-positive risk, geos left out, …"""
 
+    @_builtins.property
+    def shared_control(self) -> _marketing_data_pb2.CausalExperiment:
+        """A multi-cell design's shared control as a registry experiment: the control geos under the
+        design's own id, registered before the cells when save was set, so ingestion labels the
+        control's records with the design rather than with one cell. Unset for a single cell.
+        """
+
     def __init__(
         self,
         *,
@@ -1356,10 +1364,11 @@ class DesignExperimentResponse(_message.Message):
         saved: _builtins.bool = ...,
         warnings: _abc.Iterable[_builtins.str] | None = ...,
         analysis: _builtins.str = ...,
+        shared_control: _marketing_data_pb2.CausalExperiment | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["experiment", b"experiment"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["experiment", b"experiment", "shared_control", b"shared_control"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "cells", b"cells", "control_units", b"control_units", "experiment", b"experiment", "feasible", b"feasible", "history_days", b"history_days", "power_curve", b"power_curve", "pre_period_days", b"pre_period_days", "saved", b"saved", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis", b"analysis", "cells", b"cells", "control_units", b"control_units", "experiment", b"experiment", "feasible", b"feasible", "history_days", b"history_days", "power_curve", b"power_curve", "pre_period_days", b"pre_period_days", "saved", b"saved", "shared_control", b"shared_control", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -5807,6 +5807,15 @@ class DesignExperimentResponse(betterproto2.Message):
     The analysis the power is for, in words.
     """
 
+    shared_control: "CausalExperiment | None" = betterproto2.field(
+        11, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    A multi-cell design's shared control as a registry experiment: the control geos under the
+    design's own id, registered before the cells when save was set, so ingestion labels the
+    control's records with the design rather than with one cell. Unset for a single cell.
+    """
+
 
 default_message_pool.register_message(
     "liftos.v1", "DesignExperimentResponse", DesignExperimentResponse
