@@ -54,12 +54,18 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         last = history.dates[-1].item()
         q = replace(q, experiment_id=q.experiment_id or convert.design_id())
         experiments = [convert.cell_experiment(q, design, c, last) for c in design.cells]
+        control = convert.shared_control(q, design, last)
         if q.save:
+            # The shared control first: the first-created experiment labels a unit's rows.
+            if control is not None:
+                control = await self._registry.create(
+                    control, field="experiment_id", timeout=context.time_remaining()
+                )
             for i, e in enumerate(experiments):
                 experiments[i] = await self._registry.create(
                     e, field="experiment_id", timeout=context.time_remaining()
                 )
-        return convert.design_to_proto(design, experiments, saved=q.save)
+        return convert.design_to_proto(design, experiments, saved=q.save, control=control)
 
     async def PredictPerformance(
         self, request: pb.PredictPerformanceRequest, context: grpc.aio.ServicerContext

@@ -247,8 +247,14 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
         )
         print(f"  treatment: {', '.join(c.treatment_units)}")
     print(f"control: {', '.join(r.control_units)}")
+    control = r.shared_control  # several cells: the control is the design's own record
+    shared = [control.experiment_id] if control is not None and control.experiment_id else []
+    cell_ids = [c.experiment.experiment_id for c in r.cells if c.experiment is not None]
+    if shared:
+        print(f"control records carry experiment {shared[0]} (shared by cells "
+              f"{', '.join(cell_ids)})")  # fmt: skip
     if r.saved and r.experiment:
-        print(f"registered as {r.experiment.experiment_id}")
+        print("registered as " + ", ".join(shared + cell_ids))
     print(f"analysis: {r.analysis}")
     for w in r.warnings:
         print(f"warning: {w}")

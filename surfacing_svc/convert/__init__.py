@@ -7,6 +7,7 @@ from surfacing_svc.convert.design import (
     design_question,
     design_to_proto,
     proposed_experiment,
+    shared_control,
 )
 from surfacing_svc.convert.forecast import forecast_question, forecast_to_proto
 from surfacing_svc.convert.models import planning_model
@@ -31,4 +32,5 @@ __all__ = [
     "proposed_experiment",
     "recommend_question",
     "recommendations_to_proto",
+    "shared_control",
 ]

@@ -160,17 +160,31 @@ def design_id() -> str:
     return f"design-{uuid.uuid4().hex[:12]}"
 
 
+def _cell_ids(base: str, design: ExperimentDesign) -> list[str]:
+    """One cell: the design's id. Several: ``{base}-cell{i}``, the base id being the shared
+    control's (``shared_control``)."""
+    if len(design.cells) == 1:
+        return [base]
+    return [f"{base}-cell{c.index}" for c in design.cells]
+
+
+def _window(
+    question: DesignQuestion, cell: CellDesign, history_end: dt.date
+) -> tuple[dt.date, dt.date]:
+    start = question.start_date or history_end + dt.timedelta(days=1)
+    return start, start + dt.timedelta(days=cell.recommended.duration_days - 1)
+
+
 def cell_experiment(
     question: DesignQuestion, design: ExperimentDesign, cell: CellDesign, history_end: dt.date
 ) -> md_pb.CausalExperiment:
     """One cell as a registry experiment (status DRAFT), starting after the history."""
     # The caller names the design once (design_id) so every cell shares its base id.
     base = question.experiment_id or design_id()
-    ids = [base if c.index == 1 else f"{base}-cell{c.index}" for c in design.cells]
+    ids = _cell_ids(base, design)
     eid = ids[[c.index for c in design.cells].index(cell.index)]
-    start = question.start_date or history_end + dt.timedelta(days=1)
+    start, end = _window(question, cell, history_end)
     point = cell.recommended
-    end = start + dt.timedelta(days=point.duration_days - 1)
     target = design.target_lift if design.target_lift is not None else abs(point.expected_lift)
     kind = "go-dark" if cell.spec.kind is TreatmentKind.GO_DARK else "heavy-up"
     return md_pb.CausalExperiment(
@@ -184,11 +198,11 @@ def cell_experiment(
             description=f"{design.channel} spend × {cell.spend_multiplier:g} in treatment geos"),
         control_config=md_pb.TreatmentConfig(
             spend_multiplier=1.0, intensity=0.0, description="business as usual" + (
-                # One row carries one experiment id: ingestion labels the shared control's rows
-                # with the first cell (created first), so the other cells say where they are.
+                # One row carries one experiment id: the control's rows carry the design's
+                # (its shared control, registered before the cells), not one cell's.
                 f"; the control geos are shared by the design's {len(design.cells)} cells "
-                f"({', '.join(ids)}) and their records carry experiment {ids[0]!r}"
-                if len(design.cells) > 1 else "")),
+                f"({', '.join(ids)}) and their records carry the design's experiment {base!r}, "
+                "its shared control" if len(design.cells) > 1 else "")),
         randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO,
         statistical_power=md_pb.StatisticalPower(
             target_power=design.target_power, alpha=design.alpha,
@@ -207,6 +221,41 @@ def cell_experiment(
         hypothesis=f"{kind} of {design.channel} changes first-party {question.metric} in the "
         f"treatment geos; powered at {design.target_power:.0%} for a {point.mde_lift:.1%} change "
         f"over {point.duration_days} days (TBR, one-sided alpha {design.alpha:g})",
+    )  # fmt: skip
+
+
+def shared_control(
+    question: DesignQuestion, design: ExperimentDesign, history_end: dt.date
+) -> md_pb.CausalExperiment | None:
+    """A multi-cell design's control geos as their own registry experiment under the design's
+    id, over every cell's window; None for one cell. Registered before the cells, it governs
+    the control's rows (ingestion gives a row to the first-created experiment that names its
+    unit), so they carry the design's id — a control shared by all cells — rather than the
+    first cell's. Each cell still lists the control geos, so its own analysis reads both arms
+    from the registry."""
+    if len(design.cells) < 2:
+        return None
+    base = question.experiment_id or design_id()
+    ids = _cell_ids(base, design)
+    windows = [_window(question, c, history_end) for c in design.cells]
+    start, end = min(w[0] for w in windows), max(w[1] for w in windows)
+    return md_pb.CausalExperiment(
+        experiment_id=base, org_id=question.org_id,
+        name=question.name or f"{design.channel} geo test: shared control of "
+        f"{len(design.cells)} cells",
+        start_date=date_to_proto(start), end_date=date_to_proto(end),
+        treatment_config=md_pb.TreatmentConfig(
+            spend_multiplier=1.0, intensity=0.0,
+            description=f"none: the control shared by cells {', '.join(ids)}"),
+        control_config=md_pb.TreatmentConfig(
+            spend_multiplier=1.0, intensity=0.0,
+            description=f"business as usual; the control of every cell ({', '.join(ids)})"),
+        randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO,
+        control_units=list(design.control_geos), channel=design.channel,
+        primary_metric=METRIC_TO_PROTO.get(question.metric, common_pb.OUTCOME_METRIC_REVENUE),  # type: ignore[arg-type]
+        status=md_pb.EXPERIMENT_STATUS_DRAFT,
+        hypothesis=f"no treatment: the {len(design.control_geos)} control geos of the "
+        f"{design.channel} design's cells {', '.join(ids)}, each cell compared with them",
     )  # fmt: skip
 
 
@@ -234,6 +283,7 @@ def design_to_proto(
     experiments: list[md_pb.CausalExperiment],
     *,
     saved: bool,
+    control: md_pb.CausalExperiment | None = None,
 ) -> pb.DesignExperimentResponse:
     cells = []
     for cell, exp in zip(design.cells, experiments, strict=True):
@@ -249,5 +299,5 @@ def design_to_proto(
         experiment=experiments[0], power_curve=cells[0].power_curve, cells=cells,
         control_units=list(design.control_geos), feasible=design.feasible,
         pre_period_days=design.pre_period_days, history_days=design.history_days, saved=saved,
-        warnings=list(design.warnings), analysis=ANALYSIS_TEXT,
+        warnings=list(design.warnings), analysis=ANALYSIS_TEXT, shared_control=control,
     )  # fmt: skip

@@ -285,6 +285,10 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
     assert cli.main(["design", "--org", ORG, "--channel", "meta_prospecting", "--weeks", "4"]) == 0
     out = capsys.readouterr().out
     assert "recommended: 28 days" in out and "time-based regression" in out
+    assert cli.main(["design", "--org", ORG, "--channel", "meta_prospecting", "--weeks", "2",
+                     "--cell", "holdout=0", "--cell", "decrease=0.5"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "control records carry experiment design-" in out and "-cell2)" in out
     assert cli.main(["recommend", "--org", ORG, "--no-design", "--max", "2"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(" 1. [") and "why:" in out

@@ -126,15 +126,21 @@ def test_multi_cell_heavy_up_with_a_budget(mesh) -> None:
     assert heavy_up.power_curve[0].spend_change == pytest.approx(5000.0)
     assert heavy_up.power_curve[0].expected_lift > 0 > go_dark.power_curve[0].expected_lift
     assert not set(go_dark.treatment_units) & set(heavy_up.treatment_units)
-    assert heavy_up.experiment.experiment_id == go_dark.experiment.experiment_id + "-cell2"
-    for cell in reply.cells:  # each cell says whose label the shared control's records carry
-        assert (f"records carry experiment {go_dark.experiment.experiment_id!r}"
+    control = reply.shared_control
+    base = control.experiment_id
+    assert base.startswith("design-") and not control.treatment_units
+    assert [c.experiment.experiment_id for c in reply.cells] == [f"{base}-cell1", f"{base}-cell2"]
+    assert list(control.control_units) == list(reply.control_units)
+    assert control.start_date == go_dark.experiment.start_date
+    for cell in reply.cells:  # each cell names the shared control its control's records carry
+        assert (f"records carry the design's experiment {base!r}"
                 in cell.experiment.control_config.description)  # fmt: skip
         assert list(cell.experiment.control_units) == list(reply.control_units)
-    # What ingestion does with the registered cells: each cell's treated geos carry its own id,
-    # the shared control's rows the first cell's, as the description says.
+    # What ingestion does with the registered design (the shared control created first): each
+    # cell's treated geos carry the cell's id, the shared control's rows the design's.
     now = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
-    registry = [experiment_from_proto(c.experiment, now)[0] for c in reply.cells]
+    registry = [experiment_from_proto(e, now)[0]
+                for e in (control, *(c.experiment for c in reply.cells))]  # fmt: skip
     start = go_dark.experiment.start_date
     day = dt.date(start.year, start.month, start.day) + dt.timedelta(days=3)
     geos = list(HISTORY.geos)
@@ -149,11 +155,29 @@ def test_multi_cell_heavy_up_with_a_budget(mesh) -> None:
                 cell.experiment.experiment_id,
             )
     for g in reply.control_units:
-        assert tuple(labels.loc[g, ["treatment_group", "experiment_id"]]) == (
-            "control",
-            go_dark.experiment.experiment_id,
-        )
+        assert tuple(labels.loc[g, ["treatment_group", "experiment_id"]]) == ("control", base)
     assert any("false positive" in w for w in reply.warnings)
+
+
+def test_a_saved_multi_cell_design_registers_its_shared_control_first(mesh) -> None:
+    reply = _stub(mesh).DesignExperiment(pb.DesignExperimentRequest(
+        org_id="shop", channel="meta", duration_days=[14], expected_roas=2.0, save=True,
+        experiment_id="meta-2cell", cells=[
+            pb.DesignCell(treatment_type=md_pb.TREATMENT_TYPE_HOLDOUT),
+            pb.DesignCell(treatment_type=md_pb.TREATMENT_TYPE_BUDGET_DECREASE,
+                          spend_multiplier=0.5)]))  # fmt: skip
+    assert reply.saved and reply.shared_control.experiment_id == "meta-2cell"
+    registry = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(mesh["ingestion"].address))
+    listed = registry.ListExperiments(
+        ingestion_pb.ListExperimentsRequest(org_id="shop")
+    ).experiments
+    ours = [e for e in listed if e.experiment_id.startswith("meta-2cell")]
+    # Newest first: the cells after the shared control, so it governs the control's rows.
+    assert [e.experiment_id for e in ours] == ["meta-2cell-cell2", "meta-2cell-cell1", "meta-2cell"]
+    assert list(ours[-1].control_units) == list(reply.control_units)
+    single = _stub(mesh).DesignExperiment(pb.DesignExperimentRequest(
+        org_id="shop", channel="meta", duration_days=[14]))  # fmt: skip
+    assert not single.HasField("shared_control")
 
 
 @pytest.mark.parametrize(
