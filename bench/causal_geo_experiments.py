@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 import sim
+from bench._figures import figure
 from causal_svc.estimators.did import estimate_did
 from causal_svc.estimators.result import EffectEstimate, EffectSpec, Method
 from causal_svc.estimators.sdid import estimate_sdid
@@ -160,6 +161,22 @@ def prop99() -> None:
     )
     print(f"  DiD on the same panel: ours {ours.statistics['did_estimate']:.2f}, published -27.3")
     print(f"  time ratio reference / ours: {t_ref / t_ours:.1f}x")
+    figure("Prop 99 SDID estimate (published −15.6)", ours.point_estimate, "packs/capita",
+           reference="synthdid-py", reference_value=float(ref),
+           note=f"SE {ours.stderr:.2f} vs {ref_se:.2f}")  # fmt: skip
+    figure("Prop 99 SDID with placebo SE (200 draws), time", t_ours, "s",
+           reference="synthdid-py", reference_value=t_ref)  # fmt: skip
+
+
+def _figures(t: pd.DataFrame, option: str, world: str) -> None:
+    """One option's coverage and RMSE beside TWFE DiD's on the same worlds."""
+    twfe, row = t.loc["TWFE DiD (today)"], t.loc[option]
+    size = f"{world}, {int(row['seeds'])} worlds"
+    figure(f"{option}: 95% interval coverage, {size}", 100 * row["coverage"], "%",
+           reference="TWFE DiD", reference_value=100 * twfe["coverage"], target="≈ 95%",
+           note=f"width {row['width vs TWFE DiD (today)']:.2f}× TWFE's")  # fmt: skip
+    figure(f"{option}: RMSE of the ATT, {size}", row["rmse"], "revenue/geo-day",
+           reference="TWFE DiD", reference_value=twfe["rmse"])  # fmt: skip
 
 
 def study(scenario: str, seeds: int, names: tuple[str, ...], workers: int) -> pd.DataFrame:
@@ -181,9 +198,11 @@ def main() -> None:
     print(f"\n== geo_experiment scenario (50 states), {args.seeds} worlds")
     t = study("geo_experiment", args.seeds, ("TWFE DiD (today)", "SDID"), args.workers)
     print(t.round(3).to_string())
+    _figures(t, "SDID", "geo_experiment (50 states)")
     print(f"\n== demo world (20 states), {args.demo_seeds} worlds: every option")
     t = study("demo", args.demo_seeds, tuple(OPTIONS), args.workers)
     print(t.round(3).to_string())
+    _figures(t, "auto (randomised)", "demo (20 states)")
 
 
 if __name__ == "__main__":

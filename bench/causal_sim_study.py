@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 import sim
+from bench._figures import figure
 from causal_svc.estimators.result import EffectSpec, Estimand, Method
 from causal_svc.methods import EstimationOptions, estimator_for
 
@@ -189,6 +190,11 @@ def main() -> None:
             ms = 1e3 * np.mean([r.seconds for r in ok])
             print(f"{label:<42} {len(ok):>4} {len(reps) - len(ok):>4} {truth.mean():>8.4f} {err.mean():>9.4f} "
                   f"{rel:>8.1%} {np.sqrt(np.mean(err**2)):>8.4f} {cover:>7.1%} {naive_bias:>10.4f} {ms:>7.1f}", flush=True)  # fmt: skip
+            figure(f"sim study {label}: |bias|, {len(ok)} worlds", abs(err.mean()), "",
+                   reference="naive OLS on the treatment", reference_value=abs(naive_bias),
+                   note=f"truth {truth.mean():.4g}; {len(reps) - len(ok)} failed")  # fmt: skip
+            figure(f"sim study {label}: 95% interval coverage", 100 * cover, "%",
+                   target="≈ 95%", note=f"RMSE {np.sqrt(np.mean(err**2)):.4g}")  # fmt: skip
         n_null = min(args.replicates, 100)
         claims = list(pool.map(false_claims, [(2000 + s,) for s in range(n_null)], chunksize=4))
     raw = np.mean([c[0] for c in claims])
@@ -197,6 +203,9 @@ def main() -> None:
         f"\nnull effect, {n_null} worlds: interval excludes 0 in {raw:.1%} (nominal 5%); "
         f"claimed as supported after the checks in {checked:.1%}"
     )
+    figure(f"null effect claimed supported after the checks, {n_null} worlds", 100 * checked, "%",
+           reference="interval alone excludes 0", reference_value=100 * raw, target="≤ 5%",
+           met=checked <= 0.05)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
+from bench._figures import figure  # noqa: E402
 from mesh.cli.processes import Mesh  # noqa: E402
 from tests.fuzz import rpcs  # noqa: E402
 from tests.fuzz.proto_strategies import requests  # noqa: E402
@@ -107,6 +108,7 @@ def main() -> int:
             total: Counter[str] = Counter()
             print(f"{'rpc':42} {'requests':>9} {'req/s':>8}  codes")
             all_bad: list[str] = []
+            fuzz_s = 0.0
             for rpc in rpcs.all_rpcs():
                 if args.only and args.only not in rpc.name:
                     continue
@@ -114,6 +116,7 @@ def main() -> int:
                     channels[rpc.service], rpc, seeds, args.per_rpc, args.timeout
                 )
                 total.update(codes)
+                fuzz_s += seconds
                 all_bad += [f"{rpc.name} {b}" for b in bad]
                 n = sum(codes.values())
                 shown = ", ".join(f"{c} {k:,}" for c, k in codes.most_common())
@@ -128,6 +131,14 @@ def main() -> int:
             dead = mesh.dead()
             if dead:
                 print("services that died:", dead)
+            rpcs_run = sum(1 for r in rpcs.all_rpcs() if not args.only or args.only in r.name)
+            figure(f"generated requests over gRPC, {n:,} over {rpcs_run} RPCs", n / fuzz_s,
+                   "requests/s", reference="health-check floor, same channel",
+                   reference_value=floor)  # fmt: skip
+            bugs = sum(total[b] for b in BUGS)
+            figure("generated requests answered INTERNAL/UNKNOWN (or a service died)",
+                   bugs + len(dead), "", target="0", met=not bugs and not dead,
+                   note=", ".join(f"{c} {k:,}" for c, k in total.most_common()))  # fmt: skip
             return 1 if any(total[b] for b in BUGS) or dead else 0
         finally:
             for ch in channels.values():

@@ -35,6 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
+from bench._figures import figure  # noqa: E402
+
 MUTANTS_PER_BATCH = 200
 CLEAN_PER_BATCH = 50
 PULLED = dt.datetime(2025, 1, 13, 9, tzinfo=dt.UTC)  # the morning after the demo world
@@ -192,6 +194,15 @@ class Run:
             f"reference, clean rows only on the same path: {rows / took:,.0f} rows/s ({rows:,} "
             f"rows, {took:.1f}s); ratio fuzzed / clean = {self.rows / seconds / (rows / took):.2f}"
         )
+        figure(f"fuzzed Ingest over gRPC, {self.mutants:,} mutants + {self.clean:,} clean rows",
+               self.rows / seconds, "rows/s", reference="clean rows only, same path",
+               reference_value=rows / took)  # fmt: skip
+        figure("fuzzed Ingest: broken promises (row neither accepted nor rejected with a "
+               "field and reason, clean row rejected, failed batch)", len(self.broken), "",
+               target="0", met=not self.broken)  # fmt: skip
+        figure("fuzzed Ingest: clean rows stored in memory", stored, "rows",
+               reference="clean rows sent", reference_value=sent, target="all",
+               met=stored == sent)  # fmt: skip
 
 
 def main() -> None:

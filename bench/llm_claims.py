@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
+from bench._figures import figure  # noqa: E402
 from llm_svc.claims import check_claims  # noqa: E402
 from llm_svc.evidence import Analysis, Effect, Identification, Metric  # noqa: E402
 
@@ -125,6 +126,11 @@ def main() -> None:
         f"\naccuracy: development {a_dev:.1%}, held out {a_held:.1%}, all {a_all:.1%} "
         f"(target ≥ 95%); reference {r_all:.1%}; {per_claim_ms:.2f} ms per sentence"
     )
+    figure(f"CheckClaims accuracy, all {len(dev) + len(held)} labelled claims", 100 * a_all, "%",
+           reference="trusts causal wording", reference_value=100 * r_all, target="≥ 95%",
+           met=a_all >= 0.95, note=f"{per_claim_ms:.2f} ms per sentence")  # fmt: skip
+    figure(f"CheckClaims accuracy, {len(held)} held-out claims (not used for tuning)",
+           100 * a_held, "%", target="≥ 95%", met=a_held >= 0.95)  # fmt: skip
 
 
 if __name__ == "__main__":

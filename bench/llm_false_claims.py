@@ -41,6 +41,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from liftos.v1 import causal_pb2 as causal_pb  # noqa: E402
 
+from bench._figures import figure  # noqa: E402
 from bench.llm_worlds import Case, build_case_args, plan  # noqa: E402
 from llm_svc.claims.extract import Claim, ClaimKind, extract_claims  # noqa: E402
 from llm_svc.claims.judge import subject_patterns  # noqa: E402
@@ -197,6 +198,13 @@ def main() -> None:
         for aud in ("executive", "data_scientist")
     )
     print(f"other audiences — {others}")
+    figure(f"false causal claims in Explain, {total['cases']} simulator analyses", b, "claims",
+           reference="correlation-based report", reference_value=a, target="≥ 80% fewer",
+           met=a > 0 and reduction >= 0.8,
+           note=f"of {total['b_claims']} claims vs {total['a_claims']}")  # fmt: skip
+    figure(f"false causal claims in Explain on null worlds ({null['cases']} analyses)",
+           null["b_false"], "claims", reference="correlation-based report",
+           reference_value=null["a_false"], target="0", met=null["b_false"] == 0)  # fmt: skip
     print(
         f"true causal claims made: correlation report {total['a_claims'] - a}, "
         f"Explain {total['b_claims'] - b}"

@@ -18,6 +18,7 @@ from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
 
+from bench._figures import figure
 from ingestion_svc.app import build
 from mesh.runtime.inprocess import running_services
 
@@ -64,6 +65,8 @@ def main() -> None:
     dc_rate, pb_rate = _rate(dc_cycle, 2000), _rate(pb_cycle, 20000)
     print(f"build+serialise+parse CausalExperiment: pb2 {pb_rate:,.0f}/s, betterproto2 {dc_rate:,.0f}/s "
           f"(pb2 {pb_rate / dc_rate:.1f}x faster)")  # fmt: skip
+    figure("CausalExperiment build+serialise+parse, betterproto2 (SDK types)", 1e6 / dc_rate, "µs",
+           reference="pb2", reference_value=1e6 / pb_rate)  # fmt: skip
 
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -110,6 +113,10 @@ def main() -> None:
         g_dc, g_pb = statistics.median(single) * 1e3, statistics.median(single_pb) * 1e3
         print(f"GetExperiment over gRPC (median of 200): pb2 {g_pb:.2f} ms, betterproto2 {g_dc:.2f} ms "
               f"(ratio {g_dc / g_pb:.2f}x)")  # fmt: skip
+        figure(f"ListExperiments ×{N_EXPERIMENTS} over gRPC, betterproto2 stub", dc_ms, "ms",
+               reference="pb2 stub", reference_value=pb_ms)  # fmt: skip
+        figure("GetExperiment over gRPC, betterproto2 stub", g_dc, "ms", reference="pb2 stub",
+               reference_value=g_pb)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
 from ingest_throughput import BATCH, generate, transformed  # noqa: E402
 
+from bench._figures import figure  # noqa: E402
+
 
 def frames(world: Path) -> list:  # type: ignore[type-arg]
     return [result.records for _, result in transformed(world)]
@@ -68,6 +70,9 @@ def main() -> None:
     print(
         f"ratio write_request_wire / reference time = {wire / ref:.2f} ({ref / wire:.1f}× faster)"
     )
+    figure(f"encode ingest batches as WriteRequest bytes (write_request_wire), {rows:,} records",
+           1e6 * wire / rows, "µs/record", reference="frame_to_records + SerializeToString",
+           reference_value=1e6 * ref / rows)  # fmt: skip
 
 
 if __name__ == "__main__":
