@@ -260,6 +260,9 @@ def main() -> None:
     figure(f"product cells: 90% interval covers the truth, {size}", 100 * np.mean(agg["covered"]),
            "%", reference="naive same-day OLS", reference_value=100 * np.mean(nv["covered"]),
            target="≥ 85%", met=np.mean(agg["covered"]) >= 0.85)  # fmt: skip
+    figure(f"channel × product cells: 90% interval covers the truth, {size}",
+           100 * np.mean(agg["p_cov"]), "%", reference="channel × category cells",
+           reference_value=100 * np.mean(agg["covered"]))  # fmt: skip
     figure(f"seeds with every planted cannibalisation ≥ 10% negative, {size}",
            100 * np.mean(seeds_sign), "%", reference="oracle ceiling",
            reference_value=100 * np.mean(ceiling), target="≥ 90%",

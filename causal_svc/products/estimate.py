@@ -56,7 +56,10 @@ with the true transform supplied the sd fell to 1.14. The transform is drawn
 ``transform_draws`` times from its NLS sandwich covariance (Krinsky & Robb 1986), the lifts
 rebuilt and every pair equation refitted with the same weights; the spread of each pair's
 effect over the draws is added to its variance, a simulated two-step (Murphy & Topel 1985)
-correction. Point estimates, and so signs, are unchanged.
+correction. Point estimates, and so signs, are unchanged. The channel x product cells are
+rebuilt in the same draws (their own regressors' sums and the siblings' lifts move with the
+transform, not only the coefficients): without it their z-scores had sd 1.30 and 90%
+intervals covered 79.6% of cells on seeds 0-19; with it, 89.1%.
 
 **Margin.** Incremental margin is incremental revenue times the category's observed margin
 rate (``1 - sum cost x units / sum revenue``), interval scaled alike.
@@ -196,6 +199,11 @@ def _row(obj: object) -> dict[str, object]:
     return {k: getattr(obj, k) for k in obj.__slots__}  # type: ignore[attr-defined]
 
 
+# One pair equation as fitted: controls, own channels with a regressor, on-sale mask,
+# siblings, square-root weights, and which columns the point fit kept.
+_Design = tuple[np.ndarray, list[int], np.ndarray, list[int], np.ndarray, np.ndarray]
+
+
 @dataclass(frozen=True, slots=True)
 class _Arrays:
     dates: np.ndarray  # (T,) datetime64[D]
@@ -332,8 +340,8 @@ def estimate_products(
     weighted : bool
         Fit the pair equations by compound-Poisson weighted least squares (else OLS).
     transform_draws : int
-        Draws of the category transform whose spread is added to each pair's variance
-        (0: the pair intervals treat the siblings' predicted lifts as known).
+        Draws of the category transform whose spread is added to the variance of each pair
+        and each channel x product cell (0: they treat the transform as known).
 
     Returns
     -------
@@ -492,8 +500,9 @@ def _pairs(
     n_c = len(fit.z)
     zeta = [sum(beta[i] * fit.z[i][r] for i in range(n_c)) for r in range(len(m))]
     lifts = np.zeros(len(m))
+    cell_parts: list[tuple[int, int, int, int, float, float]] = []
     fits: dict[int, tuple[np.ndarray, np.ndarray, list[int], np.ndarray]] = {}
-    designs: dict[int, tuple[np.ndarray, list[int], np.ndarray, list[int], np.ndarray]] = {}
+    designs: dict[int, _Design] = {}
     weights = a.revenue[m].mean(axis=1)
     for r, q in enumerate(m.tolist()):
         if a.revenue[q].sum() == 0:
@@ -521,33 +530,33 @@ def _pairs(
             else np.ones(len(y))
         )
         p_q, se_q, cov_q = _hac(a.revenue[q] * root, xs * root[:, None], hac_lags)
-        designs[r] = (xq, own_idx, on_sale, sibs, root)
+        designs[r] = (xq, own_idx, on_sale, sibs, root, np.isfinite(p_q))
         n0 = xq.shape[1]
         # Channel i's incremental revenue of q: its own lift plus what its spend on the
         # siblings moved to q (through each sibling's predicted lift, channel i's part).
         for i, c in enumerate(channel_of):
-            g = np.zeros(len(p_q))
-            if i in own_idx:
-                g[n0 + own_idx.index(i)] = own[own_idx.index(i)].sum()
-            for k, s in enumerate(sibs):
-                g[n0 + len(own) + k] = float(np.sum(beta[i] * fit.z[i][s] * on_sale))
+            g = _cell_gradient(i, r, len(p_q), n0, own_idx, sibs, fit.z, beta, on_sale)
             inc = float(np.nan_to_num(p_q) @ g)
-            se = float(np.sqrt(max(g @ cov_q @ g, 0.0)))
-            products.append(
-                ProductCellEffect(
-                    channels[c],
-                    category,
-                    a.products[q],
-                    float(a.spend[c, q].sum()),
-                    inc,
-                    se,
-                    inc - z_rep * se,
-                    inc + z_rep * se,
-                )
-            )
+            cell_parts.append((r, i, c, q, inc, float(max(g @ cov_q @ g, 0.0))))
         lifts[r] = float(np.nansum([p_q[n0 + i] * own[i].sum() for i in range(len(own))]))
         fits[r] = (p_q[n0 + len(own) :], se_q[n0 + len(own) :], sibs, on_sale)
-    spread = _transform_spread(a, m, y, fit, x_cat, channel_of, designs, draws) if draws else {}
+    spread, cell_spread = (
+        _transform_spread(a, m, y, fit, x_cat, channel_of, designs, draws) if draws else ({}, {})
+    )
+    for r, i, c, q, inc, var in cell_parts:
+        se = float(np.sqrt(var + cell_spread.get((r, i), 0.0)))
+        products.append(
+            ProductCellEffect(
+                channels[c],
+                category,
+                a.products[q],
+                float(a.spend[c, q].sum()),
+                inc,
+                se,
+                inc - z_rep * se,
+                inc + z_rep * se,
+            )
+        )
     out = []
     for r, (phi, phi_se, sibs, on_sale) in fits.items():
         for k, s in enumerate(sibs):
@@ -577,6 +586,28 @@ def _pairs(
     return out
 
 
+def _cell_gradient(
+    i: int,
+    r: int,
+    size: int,
+    n0: int,
+    own_idx: list[int],
+    sibs: list[int],
+    z: tuple[np.ndarray, ...],
+    beta: np.ndarray,
+    on_sale: np.ndarray,
+) -> np.ndarray:
+    """The weights that turn product ``r``'s pair-equation coefficients into channel ``i``'s
+    incremental revenue of it: the sum of its own regressor, and of channel ``i``'s part of
+    each sibling's predicted lift while ``r`` is on sale."""
+    g = np.zeros(size)
+    if i in own_idx:
+        g[n0 + own_idx.index(i)] = z[i][r].sum()
+    for k, s in enumerate(sibs):
+        g[n0 + len(own_idx) + k] = float(np.sum(beta[i] * z[i][s] * on_sale))
+    return g
+
+
 def _transform_spread(
     a: _Arrays,
     m: np.ndarray,
@@ -584,24 +615,28 @@ def _transform_spread(
     fit: CategoryFit,
     x_cat: np.ndarray,
     channel_of: list[int],
-    designs: dict[int, tuple[np.ndarray, list[int], np.ndarray, list[int], np.ndarray]],
+    designs: dict[int, _Design],
     draws: int,
-) -> dict[tuple[int, int], float]:
-    """Variance of each pair effect over draws of the category's transform.
+) -> tuple[dict[tuple[int, int], float], dict[tuple[int, int], float]]:
+    """Variance of each pair effect, and of each channel x product cell, over draws of the
+    category's transform: ``({(product, sibling): var}, {(product, channel): var})``.
 
     The siblings' predicted lifts are generated regressors: the category's estimated decay
     and saturation shape them, and the pair equation's own variance treats them as known.
     Drawing the transform from its sandwich covariance (Krinsky & Robb 1986), rebuilding the
     lifts and refitting every pair equation (same weights) gives the spread that estimate
     adds; it is added to the pair's variance, as in a two-step (Murphy–Topel) correction.
+    A channel x product cell is rebuilt in each draw too (its own regressor's sum and the
+    siblings' lifts change with the transform, not only the coefficients).
     """
     if fit.theta_cov is None or not np.any(fit.theta_cov):
-        return {}
+        return {}, {}
     rng = np.random.default_rng(20)
     lo = np.array([v for _ in channel_of for v in (0.0, LOG_M[0])])
     hi = np.array([v for _ in channel_of for v in (MAX_DECAY, LOG_M[1])])
     thetas = rng.multivariate_normal(fit.theta, fit.theta_cov, draws, method="eigh")
     effs: dict[tuple[int, int], list[float]] = {}
+    cells: dict[tuple[int, int], list[float]] = {}
     for th in np.clip(thetas, lo, hi):
         parts = [
             per_product(a.spend[c, m], float(th[2 * i]), float(th[2 * i + 1]))
@@ -609,13 +644,21 @@ def _transform_spread(
         ]
         beta, *_ = np.linalg.lstsq(np.column_stack([x_cat, *[p[1] for p in parts]]), y)
         beta = beta[x_cat.shape[1] :]
-        zeta = [sum(beta[i] * parts[i][0][r] for i in range(len(parts))) for r in range(len(m))]
-        for r, (xq, own_idx, on_sale, sibs, root) in designs.items():
+        z = tuple(p[0] for p in parts)
+        zeta = [sum(beta[i] * z[i][r] for i in range(len(parts))) for r in range(len(m))]
+        for r, (xq, own_idx, on_sale, sibs, root, kept) in designs.items():
             q = m[r]
             cross = [zeta[s] * on_sale for s in sibs]
-            xs = np.column_stack([xq, *[parts[i][0][r] for i in own_idx], *cross])
-            phi, *_ = np.linalg.lstsq(xs * root[:, None], a.revenue[q] * root)
+            xs = np.column_stack([xq, *[z[i][r] for i in own_idx], *cross])
+            phi = np.zeros(xs.shape[1])
+            phi[kept], *_ = np.linalg.lstsq(xs[:, kept] * root[:, None], a.revenue[q] * root)
             n0 = xq.shape[1] + len(own_idx)
             for k, c in enumerate(cross):
                 effs.setdefault((r, k), []).append(float(phi[n0 + k] * c.sum()))
-    return {key: float(np.var(v, ddof=1)) for key, v in effs.items()}
+            for i in range(len(channel_of)):
+                g = _cell_gradient(i, r, len(phi), xq.shape[1], own_idx, sibs, z, beta, on_sale)
+                cells.setdefault((r, i), []).append(float(phi @ g))
+    return (
+        {key: float(np.var(v, ddof=1)) for key, v in effs.items()},
+        {key: float(np.var(v, ddof=1)) for key, v in cells.items()},
+    )

@@ -82,3 +82,10 @@ def test_transform_draws_widen_pair_intervals_and_keep_the_estimates() -> None:
     assert (d["stderr"] >= k["stderr"] - 1e-9).all()
     assert (d["stderr"] > 1.01 * k["stderr"]).mean() > 0.5
     assert drawn.cells == known.cells
+    # The channel x product cells are rebuilt in every draw too: same estimates, wider.
+    dp = drawn.products_frame().set_index(["channel", "product_id"])
+    kp = known.products_frame().set_index(["channel", "product_id"])
+    assert dp.index.equals(kp.index)
+    np.testing.assert_allclose(dp["incremental_revenue"], kp["incremental_revenue"])
+    assert (dp["stderr"] >= kp["stderr"] - 1e-9).all()
+    assert (dp["stderr"] > 1.05 * kp["stderr"]).mean() > 0.5
