@@ -35,14 +35,17 @@ promotional_campaign (PROMOTION)
     The org's registered external series on the row's day and geo, in play when the day is
     at least half a standard deviation from the series' mean (competitor activity: above
     it — a quiet competitor confounds nothing); strength ``|z| / 2``. A promotion series is
-    in play where its value is positive.
+    in play where its value is positive. A macro index is in play instead when it stands
+    at least 2.2 of its own daily steps from its mean (``ingestion_svc.confounder_macro``:
+    its standard deviation over a few months is too unstable a yardstick); value the
+    index, strength ``steps / 4.4``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from ingestion_svc.confounder_budget import MATERIAL_LOG_MOVE, common_move
+from ingestion_svc.confounder_macro import MACRO_STEPS
 from ingestion_svc.external_factors import JoinedFactor
 
 __all__ = ["MIN_STRENGTH", "PROFILES", "Detected", "Profile", "detect"]
@@ -174,8 +178,11 @@ def detect(
     rolling7: np.ndarray,
     campaign_names: pd.Series,
     factors: Sequence[JoinedFactor],
+    macro_step_ratios: Mapping[str, float] | None = None,
 ) -> list[Detected]:
-    """Every detector for ``source`` on the rows; see the module docstring."""
+    """Every detector for ``source`` on the rows; see the module docstring.
+    ``macro_step_ratios``: :func:`ingestion_svc.confounder_macro.step_ratios` of the loaded
+    factors (a macro factor without one is read by its z-score)."""
     profile = PROFILES[source]
     n = days.size
     out: list[Detected] = []
@@ -250,6 +257,19 @@ def detect(
             live = np.nan_to_num(f.value) > 0
             strength = np.where(live, np.clip(np.nan_to_num(f.value), 0.0, 1.0), 0.0)
             text: Any = f"promotion {f.name} running"
+        elif kind == "macro" and f.name in (macro_step_ratios or {}):
+            steps = np.nan_to_num(f.zscore) * (macro_step_ratios or {})[f.name]
+            live = np.abs(steps) >= MACRO_STEPS
+            strength = np.where(
+                live, np.clip(np.abs(steps) / (2.0 * MACRO_STEPS), MIN_STRENGTH, 1.0), 0.0
+            )
+            text = np.array(
+                [
+                    f"{f.name} {v:+.1f} daily steps from its mean" if ok else ""
+                    for ok, v in zip(live.tolist(), steps.tolist(), strict=True)
+                ],
+                dtype=object,
+            )
         else:
             z = np.nan_to_num(f.zscore)
             live = (z >= FACTOR_Z) if kind == "competitor" else (np.abs(z) >= FACTOR_Z)

@@ -13,6 +13,7 @@ import pandas as pd
 from ingestion_svc import lags, quality
 from ingestion_svc.assignment import assign
 from ingestion_svc.calendar import calendar_columns
+from ingestion_svc.confounder_macro import step_ratios
 from ingestion_svc.confounders import Detected, confounder_columns, detect
 from ingestion_svc.experiments import Experiment
 from ingestion_svc.external_factors import FactorTable, JoinedFactor, join_factors
@@ -64,7 +65,8 @@ def record_columns(
     calendar = calendar_columns(country, days) if country else None
     joined = join_factors(factors, days, won["geo"], won["geo_key"])
     names = pd.Series(c["campaign_name"], dtype=object)
-    detected = detect(source, calendar, country, days, cube, rolling7, names, joined)
+    ratios = step_ratios(factors.frame)
+    detected = detect(source, calendar, country, days, cube, rolling7, names, joined, ratios)
     assigned = assign(won, source, experiments)
     factor_kinds = {f.type: np.isfinite(f.value) for f in joined}
     no = np.zeros(n, dtype=bool)

@@ -95,6 +95,16 @@ def test_budget_response_is_the_days_budgets_moving_together() -> None:
     assert "budget_response" not in _run("klaviyo", days, cube)
 
 
+def test_budget_response_reads_the_usual_level_not_a_spike_in_the_window() -> None:
+    # Six series 40% above their usual 100 today; five days of the window were a Black
+    # Friday at 500. A 28-day mean (~133) would read today as +5%; the median reads +40%.
+    days = _days(*(["2024-12-20"] * 6))
+    cube = np.concatenate([_cube(1, spend_today=140.0) for _ in range(6)])
+    cube[:, 20:25, 0] = 500.0
+    found = _run("meta", days, cube)["budget_response"]
+    assert found.value == pytest.approx([np.log(1.4)] * 6)
+
+
 def test_budget_response_needs_a_weeks_spend_history() -> None:
     days = _days(*(["2024-10-01"] * 6))
     cube = np.concatenate([_cube(1, spend_today=200.0) for _ in range(6)])
