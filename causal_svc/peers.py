@@ -96,6 +96,45 @@ class MemoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):  # quoted: Async
 
 
 @dataclass(frozen=True, slots=True)
+class ProductSums:
+    """Memory's product sums (AggregateProducts): sales, spend and catalogue tables."""
+
+    sales: pd.DataFrame
+    spend: pd.DataFrame
+    catalogue: pd.DataFrame
+    record_count: int
+
+
+async def aggregate_products(
+    reader: MemoryReader, org_id: str, start: dt.date | None, end: dt.date | None,
+    *, timeout: float | None = None,
+) -> ProductSums:  # fmt: skip
+    """The org's product records summed where they live (AggregateProducts), as DataFrames."""
+    request = memory_pb.AggregateProductsRequest(org_id=org_id)
+    for field, day in (("start_date", start), ("end_date", end)):
+        if day is not None:
+            getattr(request.date_range, field).CopyFrom(
+                common_pb.Date(year=day.year, month=day.month, day=day.day)
+            )
+    try:
+        reply = await reader.stub().AggregateProducts(request, timeout=reader.within(timeout))
+    except grpc.aio.AioRpcError as error:
+        if error.code() is grpc.StatusCode.NOT_FOUND:
+            raise InsufficientData(
+                f"org {org_id!r} has no product records in memory: ingest its orders, catalogue "
+                "and product reports first",
+                subject="products",
+            ) from None
+        raise _memory_failure(error, reader.target, "AggregateProducts", org_id) from None
+    return ProductSums(
+        table_to_frame(reply.sales),
+        table_to_frame(reply.spend),
+        table_to_frame(reply.catalogue),
+        reply.record_count,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Aggregates:
     """Memory's sums for a window: per day × geo and per day × campaign, and how many records."""
 

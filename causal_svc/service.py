@@ -23,12 +23,13 @@ import grpc
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 
-from causal_svc import attribution, convert
+from causal_svc import attribution, convert, product_analysis
 from causal_svc.analyses import AnalysisStore, StoredAnalysis, new_analysis_id
 from causal_svc.attribution import stages
 from causal_svc.compute import ComputePool
+from causal_svc.convert import products as convert_products
 from causal_svc.jobs import RecordsData, run_estimate, run_graph_analysis
-from causal_svc.peers import MemoryReader, RegistryReader
+from causal_svc.peers import MemoryReader, RegistryReader, aggregate_products
 
 CODE_VERSION = convert.code_version()
 
@@ -36,6 +37,13 @@ CODE_VERSION = convert.code_version()
 def _progress(stage: str, message: str) -> causal_pb.AnalyzeAttributionResponse:
     frac = attribution.STAGE_FRACTIONS[stage]
     return causal_pb.AnalyzeAttributionResponse(
+        progress=causal_pb.AnalysisProgress(stage=stage, fraction=frac, message=message)
+    )
+
+
+def _product_progress(stage: str, message: str) -> causal_pb.AnalyzeProductsResponse:
+    frac = product_analysis.STAGE_FRACTIONS[stage]
+    return causal_pb.AnalyzeProductsResponse(
         progress=causal_pb.AnalysisProgress(stage=stage, fraction=frac, message=message)
     )
 
@@ -197,6 +205,50 @@ class CausalService(causal_grpc.CausalServiceServicer):
         )
         yield _progress("attribution", stages.attribution_message(report))
         yield causal_pb.AnalyzeAttributionResponse(result=result)
+
+    async def AnalyzeProducts(  # type: ignore[override]
+        self, request: causal_pb.AnalyzeProductsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[causal_pb.AnalyzeProductsResponse]:
+        q = convert_products.products_question(request)
+        clock = time.perf_counter()
+        sums = await aggregate_products(
+            self._memory, q.org_id, q.start, q.end, timeout=_remaining(context)
+        )
+        seconds = {"retrieve": time.perf_counter() - clock}
+        yield _product_progress("retrieve", f"{sums.record_count:,} product records → "
+                                f"{len(sums.sales):,} product-days of sales")  # fmt: skip
+        clock = time.perf_counter()
+        panel = await asyncio.to_thread(
+            product_analysis.build_panel, sums.sales, sums.spend, sums.catalogue,
+            start=q.start, end=q.end, channels=q.channels,
+        )  # fmt: skip
+        seconds["panel"] = time.perf_counter() - clock
+        n_products = panel.frame["product_id"].nunique()
+        yield _product_progress("panel", f"{n_products} products × {panel.frame['date'].nunique()} "
+                                f"days × {len(panel.channels)} channels ({panel.currency})")  # fmt: skip
+        clock = time.perf_counter()
+        job = functools.partial(product_analysis.analyse, alpha=q.alpha,
+                                claim_alpha=q.claim_alpha, country=q.country)  # fmt: skip
+        report = await self._compute.run(job, panel)
+        seconds["estimation"] = time.perf_counter() - clock
+        claimed = sum(p.verdict != "none" for p in report.effects.pairs)
+        yield _product_progress("estimation", f"{len(report.effects.cells)} channel × category "
+                                f"cells, {claimed} of {len(report.effects.pairs)} pairs claimed")  # fmt: skip
+        analysis_id = new_analysis_id()
+        result = convert_products.product_report_to_proto(
+            report, analysis_id=analysis_id, record_count=sums.record_count,
+            code_version=CODE_VERSION, stage_seconds=seconds,
+        )  # fmt: skip
+        now = dt.datetime.now(dt.UTC)
+        analysis = causal_pb.Analysis(analysis_id=analysis_id, org_id=q.org_id,
+                                      kind=causal_pb.ANALYSIS_KIND_PRODUCTS, products=result)  # fmt: skip
+        analysis.create_time.FromDatetime(now)
+        await asyncio.to_thread(
+            self._analyses.put,
+            StoredAnalysis(q.org_id, analysis_id, "products", now, analysis.SerializeToString()),
+        )
+        yield _product_progress("products", f"stored as {analysis_id}")
+        yield causal_pb.AnalyzeProductsResponse(result=result)
 
     async def Counterfactual(
         self, request: causal_pb.CounterfactualRequest, context: grpc.aio.ServicerContext

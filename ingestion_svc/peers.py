@@ -24,7 +24,13 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from ingestion_svc import convert
+from ingestion_svc.convert.products import (
+    PRODUCT_SOURCE_ENUM,
+    product_write_request,
+    stored_units,
+)
 from ingestion_svc.errors import MemoryUnavailable
+from ingestion_svc.raw_batch import RawBatch
 from mesh.runtime.frames.wire import write_request_wire
 from mesh.runtime.peers import Peer, unavailable, unreachable
 from mesh.runtime.protoconv import MAX_DATE, MIN_DATE
@@ -174,6 +180,32 @@ class MemoryClient(Peer[Any]):  # Any: the aio stub (the generated .pyi types th
         return await self.scan(
             org_id, source_enum, start_us, end_us, campaign_ids, geos, timeout=timeout
         )
+
+    @staticmethod
+    def encode_products(batch: RawBatch, records: pd.DataFrame, now: dt.datetime) -> bytes:
+        """Product records as one WriteStreamRequest (built message by message: they carry
+        the product dimension, which the column encoder does not)."""
+        return product_write_request(batch, records, now)
+
+    async def scan_products(
+        self,
+        org_id: str,
+        source: str,
+        start_us: int | None,
+        end_us: int | None,
+        *,
+        timeout: float | None,
+    ) -> list[tuple[str, int, str]]:
+        """(natural key, version, raw sha) of a product source's stored records in
+        [start, end) (None: open)."""
+        stored = await self.scan(
+            org_id,
+            PRODUCT_SOURCE_ENUM[source],
+            _FIRST_US if start_us is None else start_us,
+            _LAST_US if end_us is None else end_us,
+            timeout=timeout,
+        )
+        return stored_units(stored)
 
     @staticmethod
     def history_rows(

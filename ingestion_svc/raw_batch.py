@@ -23,7 +23,18 @@ __all__ = [
 
 # One batch is one memory WriteRequest (memory takes at most 10,000 records per message).
 MAX_BATCH_ROWS = 10_000
-SOURCES = ("meta", "google_ads", "klaviyo", "tiktok", "generic")
+SOURCES = (
+    "meta",
+    "google_ads",
+    "klaviyo",
+    "tiktok",
+    "generic",
+    # product sources (issue 20): ingestion_svc.product_batch, not the campaign pipeline
+    "shopify_orders",
+    "shopify_products",
+    "google_ads_shopping",
+    "meta_products",
+)
 REASONS = (
     "malformed",
     "missing_field",

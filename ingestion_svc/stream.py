@@ -18,9 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
-from ingestion_svc import pipeline
+from ingestion_svc import pipeline, product_batch
 from ingestion_svc.errors import BatchIdReused
 from ingestion_svc.experiments import ExperimentRegistry
 from ingestion_svc.external_factors import FactorRegistry, FactorTable
@@ -86,6 +87,23 @@ class MemoryPort(Protocol):
         """Stored records → history rows of one account's days (called on a worker thread)."""
         ...
 
+    async def scan_products(
+        self,
+        org_id: str,
+        source: str,
+        start_us: int | None,
+        end_us: int | None,
+        *,
+        timeout: float | None,
+    ) -> Sequence[tuple[str, int, str]]:
+        """(natural key, version, raw sha) of a product source's stored records in
+        [start, end) (None: open)."""
+        ...
+
+    def encode_products(self, batch: RawBatch, records: pd.DataFrame, now: dt.datetime) -> bytes:
+        """Product records (``ingestion_svc.product_batch``) as one write message."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class StreamDeps:
@@ -124,6 +142,7 @@ class IngestStream:
         self.deps = deps
         self.deadline = deadline
         self.history = StreamHistory()
+        self.products = product_batch.ProductBook()
         self.factors: dict[str, FactorTable] = {}
         self._writer: RecordWriter | None = None
         self._failed = False
@@ -159,6 +178,9 @@ class IngestStream:
         if isinstance(front, Staged):
             return front
         batch, fingerprint, prepared, windows = front
+        if isinstance(prepared, product_batch.ProductPrepared):
+            return await self._stage_products(fingerprint, prepared, now)
+        assert windows is not None
         await self._load_history(batch.org_id, batch.source, windows)
         result, message = await asyncio.to_thread(self._finish, batch, prepared, windows, now)
         if len(result.records):
@@ -166,6 +188,35 @@ class IngestStream:
             # the batches before it
             await self.writer().send(message)
         return Staged(batch.org_id, batch.batch_id, fingerprint, result, b"", len(result.records))
+
+    async def _stage_products(
+        self, fingerprint: str, prepared: product_batch.ProductPrepared, now: dt.datetime
+    ) -> Staged:
+        """A product source's batch (``ingestion_svc.product_batch``): the stored records of
+        its days not loaded yet come from memory, then dedupe, then the write."""
+        batch = prepared.batch
+        memory = self.deps.memory
+        span = prepared.days()
+        if span is not None:
+            whole = batch.source == "shopify_products"  # the catalogue is not dated: all of it
+            days = np.arange(span[0], span[1] + 1) if not whole else np.array([span[0]])
+            missing = self.products.missing_days(batch.source, days)
+            if missing is not None:
+                first, last = (None, None) if whole else missing
+                stored = await memory.scan_products(
+                    batch.org_id,
+                    batch.source,
+                    None if first is None else first * _DAY_US - _EARLIEST_OFFSET_US,
+                    None if last is None else last * _DAY_US + _LATEST_OFFSET_US + 1,
+                    timeout=self._time_left(),
+                )
+                self.products.add_stored(batch.source, stored)
+        result = await asyncio.to_thread(product_batch.finish_products, prepared, self.products)
+        count = len(result.records)
+        if count:
+            message = await asyncio.to_thread(memory.encode_products, batch, result.records, now)
+            await self.writer().send(message)
+        return Staged(batch.org_id, batch.batch_id, fingerprint, result, b"", count)
 
     def commit(self, staged: Staged, ack: bytes) -> asyncio.Task[None]:
         """Wait for memory's answer to the batch, after every batch staged before it, then
@@ -195,7 +246,11 @@ class IngestStream:
 
     def _prepare(
         self, decode: Callable[[], tuple[RawBatch, str]]
-    ) -> Staged | tuple[RawBatch, str, pipeline.Prepared, pipeline.Windows]:
+    ) -> (
+        Staged
+        | tuple[RawBatch, str, pipeline.Prepared, pipeline.Windows]
+        | tuple[RawBatch, str, product_batch.ProductPrepared, None]
+    ):
         """A batch id the ledger holds is replayed (or refused, when its rows differ);
         otherwise the batch, its fingerprint, its prepared rows and the history windows
         they need."""
@@ -209,6 +264,13 @@ class IngestStream:
                     resource_name=f"orgs/{batch.org_id}/batches/{batch.batch_id}",
                 )
             return Staged(batch.org_id, batch.batch_id, "", None, seen.ack, 0)
+        if batch.source in product_batch.SOURCES:
+            return (
+                batch,
+                fingerprint,
+                product_batch.prepare_products(batch, self.deps.settings),
+                None,
+            )
         prepared = pipeline.prepare(batch, self.deps.settings)
         return batch, fingerprint, prepared, prepared.windows()
 

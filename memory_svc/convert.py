@@ -21,6 +21,13 @@ from memory_svc.errors import BatchTooLarge, InvalidQuery, InvalidRecord, Unknow
 from memory_svc.graph import EDGE_TYPES, Neighbourhood
 from memory_svc.org_graphs import SpaceSummary
 from memory_svc.org_sums import ColumnRows
+from memory_svc.product_table import (
+    CATALOGUE_COLUMNS,
+    FRAME_COLUMNS,
+    SALES_COLUMNS,
+    SPEND_COLUMNS,
+    ProductAggregate,
+)
 from memory_svc.search import SearchResult
 from memory_svc.spaces import SPACES, region_keys
 from memory_svc.store import Aggregate, RecordFilter, ScanRow
@@ -77,6 +84,8 @@ def write_batch(
         )
     records = list(request.records)
     frame = records_to_frame(records, groups=_WRITE_GROUPS)
+    if any(r.HasField("product") for r in records):
+        frame = _with_products(frame, records)
     violations = _violations(frame, org_id) if n else []
     given: list[np.ndarray | None] = []
     for i, r in enumerate(records):
@@ -92,6 +101,23 @@ def write_batch(
     if violations:
         raise InvalidRecord(violations[0].description, violations=violations)
     return WriteBatch(org_id, records, frame, given)
+
+
+def _with_products(frame: pd.DataFrame, records: list[md_pb.CausalMarketingData]) -> pd.DataFrame:
+    """The frame with the product dimension's columns (``product_table.FRAME_COLUMNS``), which
+    the product table's rows are read from."""
+    columns: dict[str, list[object]] = {name: [] for name in FRAME_COLUMNS}
+    for r in records:
+        p = r.product
+        for name in FRAME_COLUMNS:
+            if name == "unit_cost":
+                columns[name].append(p.unit_cost if p.HasField("unit_cost") else np.nan)
+            else:
+                columns[name].append(getattr(p, name))
+    extra = pd.DataFrame(
+        {n: np.asarray(v, dtype=FRAME_COLUMNS[n]) for n, v in columns.items()}, index=frame.index
+    )
+    return pd.concat([frame, extra], axis=1)
 
 
 def serialiser(records: Sequence[md_pb.CausalMarketingData]) -> Serialise:
@@ -574,4 +600,46 @@ def aggregate_response(
     for name, values, dtype in zip(("date", "campaign_id", "source", "channel", *_AGG_COLUMNS),
                                    cols, types, strict=True):  # fmt: skip
         _column(campaign, name, list(map(str, values)) if dtype is str else _typed(values, dtype))
+    return response
+
+
+def aggregate_products_request(
+    request: memory_pb.AggregateProductsRequest,
+) -> tuple[str, int | None, int | None]:
+    """(org, first day, last day) of an AggregateProducts request (days since 1970-01-01)."""
+    org_id = require_org(request.org_id)
+    start = end = None
+    if request.HasField("date_range"):
+        first = date_from_proto(request.date_range.start_date, "date_range.start_date",
+                                required=False)  # fmt: skip
+        last = date_from_proto(request.date_range.end_date, "date_range.end_date", required=False)
+        if first is not None and last is not None and last < first:
+            raise InvalidQuery("date_range.end_date precedes start_date", field="date_range")
+        start = None if first is None else (first - _EPOCH).days
+        end = None if last is None else (last - _EPOCH).days
+    return org_id, start, end
+
+
+def _product_table(
+    table: table_pb.Table, rows: Sequence[tuple], columns: Sequence[tuple[str, str]]
+) -> None:  # type: ignore[type-arg]
+    table.row_count = len(rows)
+    cols = list(zip(*rows, strict=True)) or [()] * len(columns)
+    for (name, kind), values in zip(columns, cols, strict=True):
+        if kind == "str":
+            _column(table, name, ["" if v is None else str(v) for v in values])
+        elif kind == "int64":
+            _column(table, name, np.asarray([0 if v is None else v for v in values], np.int64))
+        else:
+            _column(
+                table, name, np.asarray([np.nan if v is None else v for v in values], np.float64)
+            )
+
+
+def aggregate_products_response(agg: ProductAggregate) -> memory_pb.AggregateProductsResponse:
+    """The product sums as three Tables (``memory_svc.product_table``'s columns)."""
+    response = memory_pb.AggregateProductsResponse(record_count=agg.record_count)
+    _product_table(response.sales, agg.sales, SALES_COLUMNS)
+    _product_table(response.spend, agg.spend, SPEND_COLUMNS)
+    _product_table(response.catalogue, agg.catalogue, CATALOGUE_COLUMNS)
     return response

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from memory_svc.embedding import CausalEmbedder, Embedders
-from memory_svc.errors import OrgNotFound
+from memory_svc.errors import NoProductRecords, OrgNotFound
 from memory_svc.faiss_index import IndexManager, IndexSettings, Recovery
 from memory_svc.graph import Neighbourhood
 from memory_svc.org_graphs import OrgGraphs, SpaceSummary
+from memory_svc.product_table import ProductAggregate
 from memory_svc.record_ids import RecordIds
 from memory_svc.search import Searcher, SearchResult
 from memory_svc.store import Aggregate, RecordFilter, RecordStore, ScanRow
@@ -111,6 +112,21 @@ class MemoryEngine:
         if self.record_count(org_id) == 0:
             raise OrgNotFound(org_id)
         return self.store.aggregate(org_id, start_day, end_day, sources)
+
+    def aggregate_products(
+        self, org_id: str, start_day: int | None, end_day: int | None
+    ) -> ProductAggregate:
+        """The org's product sums (``memory_svc.product_table``).
+
+        Raises
+        ------
+        NoProductRecords
+            The org has no product records (in the range: the catalogue is undated).
+        """
+        agg = self.store.aggregate_products(org_id, start_day, end_day)
+        if not (agg.sales or agg.spend or agg.catalogue):
+            raise NoProductRecords(org_id)
+        return agg
 
     # -------------------------------------------------------------------- write
 

@@ -51,6 +51,20 @@ class OrgNotFound(NotFound):
         )
 
 
+class NoProductRecords(NotFound):
+    """The org has no records of a product source (orders, catalogue, product reports)."""
+
+    default_reason = "NO_PRODUCT_RECORDS"
+
+    def __init__(self, org_id: str) -> None:
+        super().__init__(
+            f"org {org_id!r} has no product records in memory (orders, catalogue or product "
+            "reports)",
+            resource_type="org",
+            resource_name=org_id,
+        )
+
+
 class NodeNotFound(NotFound):
     """No knowledge-graph node with this id in the org."""
 

@@ -126,6 +126,18 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
         agg = self._engine.aggregate(q.org_id, q.start_day, q.end_day, q.sources)
         return convert.aggregate_response(agg, q.measures)
 
+    async def AggregateProducts(
+        self, request: memory_pb.AggregateProductsRequest, context: grpc.aio.ServicerContext
+    ) -> memory_pb.AggregateProductsResponse:
+        org, start, end = convert.aggregate_products_request(request)
+        return await asyncio.to_thread(self._aggregate_products, org, start, end)
+
+    def _aggregate_products(
+        self, org: str, start: int | None, end: int | None
+    ) -> memory_pb.AggregateProductsResponse:
+        agg = self._engine.aggregate_products(org, start, end)
+        return convert.aggregate_products_response(agg)
+
     async def ListConceptualSpaces(
         self, request: memory_pb.ListConceptualSpacesRequest, context: grpc.aio.ServicerContext
     ) -> memory_pb.ListConceptualSpacesResponse:

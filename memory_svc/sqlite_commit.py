@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from memory_svc.graph import GraphDelta
+from memory_svc.product_table import PRODUCT_COLUMNS
 from memory_svc.store import CommitBatch, CommitResult, OrgState, seq_checksum
 from memory_svc.store_sql import SUMS_FROM_MEASURES, SUMS_RETURNING, chunks, marks
 
@@ -81,7 +82,7 @@ def insert_batch(
         )
         old_seqs = [(int(s),) for s in removed]
         _take_away(db, removed, sums_log)
-        for table in ("records", "payloads", "vectors", "measures"):
+        for table in ("records", "payloads", "vectors", "measures", "product_records"):
             db.executemany(f"DELETE FROM {table} WHERE seq = ?", old_seqs)
         db.executemany(
             "DELETE FROM record_regions WHERE org_id = ? AND region = ? AND seq = ?",
@@ -117,6 +118,11 @@ def insert_batch(
     )
     db.executemany("INSERT INTO payloads VALUES (?, ?)", zip(seq_list, b.payloads, strict=True))
     _add_measures(db, b, seq_list, sums_log)
+    if b.products:
+        db.executemany(
+            f"INSERT INTO product_records VALUES (?, {marks(len(PRODUCT_COLUMNS))})",
+            [(seq_list[i], *values) for i, values in b.products],
+        )
     # each row of a C-contiguous float32 matrix binds as its 4·dim bytes, without a copy
     emb = np.ascontiguousarray(b.embeddings, dtype=np.float32)
     db.executemany("INSERT INTO vectors VALUES (?, ?)", zip(seq_list, emb, strict=True))

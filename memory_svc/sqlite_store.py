@@ -21,6 +21,8 @@ import numpy as np
 from memory_svc.graph import GraphEdgeRow, GraphNodeRow
 from memory_svc.key_seqs import KeyMap, key_hashes
 from memory_svc.org_sums import SumsTable, aggregate_from
+from memory_svc.product_table import SQLITE_SCHEMA as PRODUCTS_SCHEMA
+from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
 from memory_svc.sqlite_commit import SumsLog, insert_batch
 from memory_svc.store import (
     Aggregate,
@@ -127,6 +129,7 @@ class SQLiteRecordStore:
         _create(path)
         self._writer = _connect(path)
         self._writer.executescript(SCHEMA)
+        self._writer.executescript(PRODUCTS_SCHEMA)
         page = self._writer.execute("PRAGMA page_size").fetchone()[0]
         self._writer.execute(f"PRAGMA wal_autocheckpoint={_WAL_BACKSTOP_BYTES // page}")
         self._write_lock = threading.Lock()
@@ -406,6 +409,23 @@ class SQLiteRecordStore:
         org's sums rows as arrays (see ``memory_svc.org_sums``)."""
         geo, campaign = self._org_sums(org_id)
         return aggregate_from(geo, campaign, start_day, end_day, sources)
+
+    def aggregate_products(
+        self, org_id: str, start_day: int | None, end_day: int | None
+    ) -> ProductAggregate:
+        """The org's product sums (``memory_svc.product_table``), in one read transaction."""
+        db = self._read()
+        db.execute("BEGIN")
+        try:
+            sales, spend, catalogue = (
+                db.execute(sql, params).fetchall()
+                for sql, params in aggregate_sql(org_id, start_day, end_day)
+            )
+            sql, params = record_count_sql(org_id, start_day, end_day)
+            count = db.execute(sql, params).fetchone()[0]
+        finally:
+            db.execute("COMMIT")
+        return ProductAggregate(sales, spend, catalogue, int(count))
 
     def _org_sums(self, org_id: str) -> tuple[SumsTable, SumsTable]:
         """The org's sums tables as arrays at its current data version: held ones (with the

@@ -6,12 +6,13 @@ without touching the engine or the servicer.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
 from memory_svc.graph import GraphDelta, GraphEdgeRow, GraphNodeRow
+from memory_svc.product_table import ProductAggregate
 
 __all__ = [
     "Aggregate",
@@ -114,6 +115,8 @@ class CommitBatch:
     replaces: list[ExistingRecord | None]
     graph: GraphDelta
     now_us: int
+    # rows of the product table (memory_svc.product_table): (index in the batch, values)
+    products: list[tuple[int, tuple[object, ...]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,4 +200,7 @@ class RecordStore(Protocol):
     def aggregate(
         self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
     ) -> Aggregate: ...
+    def aggregate_products(
+        self, org_id: str, start_day: int | None, end_day: int | None
+    ) -> ProductAggregate: ...
     def close(self) -> None: ...

@@ -23,6 +23,7 @@ from memory_svc.errors import DimensionMismatch, InvalidRecord
 from memory_svc.faiss_index import IndexManager
 from memory_svc.features import causal_profile
 from memory_svc.graph import Roles, batch_delta, node_type, roles
+from memory_svc.product_table import product_rows
 from memory_svc.spaces import PRIMARY_SPACE, SpaceAssignment, assign_all
 from memory_svc.store import CommitBatch, ExistingRecord, RecordStore
 from mesh.runtime.exceptions import FieldViolation
@@ -290,6 +291,8 @@ class RecordWriter:
             codes, uniques = pd.factorize(np.asarray(a.region, dtype=object))
             keys = [f"{a.space}/{u}" for u in uniques.tolist()]
             per_space.append(np.array(keys, dtype=object)[codes].tolist())
+        sources = text("data_source")
+        days = record_days(rows).tolist()
         return CommitBatch(
             org_id=org_id,
             embedder=embedder,
@@ -298,7 +301,7 @@ class RecordWriter:
             natural_keys=text("natural_key"),
             versions=rows["version"].to_numpy(np.int64).tolist(),
             timestamps_us=_micros(rows).tolist(),
-            sources=text("data_source"),
+            sources=sources,
             campaign_ids=campaigns,
             campaign_names=names,
             channels=text("channel"),
@@ -311,11 +314,12 @@ class RecordWriter:
             graph_nodes=e.graph_nodes,
             payloads=payloads,
             embeddings=e.vectors,
-            days=record_days(rows).tolist(),
+            days=days,
             measures=rows[list(MEASURES)].to_numpy(np.float64),
             replaces=replaces,
             graph=delta,
             now_us=int(time.time() * 1e6),
+            products=product_rows(rows, days, org_id),
         )
 
 

@@ -24,6 +24,7 @@ def analysis_id_from_proto(request: causal_pb.GetAnalysisRequest) -> tuple[str, 
 _ANALYSIS_KINDS = {
     causal_pb.ANALYSIS_KIND_EFFECT_ESTIMATE: "effect_estimate",
     causal_pb.ANALYSIS_KIND_ATTRIBUTION: "attribution",
+    causal_pb.ANALYSIS_KIND_PRODUCTS: "products",
 }
 
 

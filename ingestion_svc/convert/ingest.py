@@ -43,6 +43,10 @@ SOURCES = {
     common_pb.DATA_SOURCE_KLAVIYO: "klaviyo",
     common_pb.DATA_SOURCE_TIKTOK: "tiktok",
     common_pb.DATA_SOURCE_GENERIC: "generic",
+    common_pb.DATA_SOURCE_SHOPIFY_ORDERS: "shopify_orders",
+    common_pb.DATA_SOURCE_SHOPIFY_PRODUCTS: "shopify_products",
+    common_pb.DATA_SOURCE_GOOGLE_ADS_SHOPPING: "google_ads_shopping",
+    common_pb.DATA_SOURCE_META_PRODUCTS: "meta_products",
 }
 SOURCE_ENUM = {name: value for value, name in SOURCES.items()}
 MAX_BATCH_ID = 256

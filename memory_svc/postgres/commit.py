@@ -24,6 +24,7 @@ import numpy as np
 import psycopg
 
 from memory_svc.graph import GraphDelta
+from memory_svc.product_table import PRODUCT_COLUMNS
 from memory_svc.store import CommitBatch, CommitResult, OrgState, seq_checksum
 from mesh.runtime.exceptions import DependencyUnavailable
 
@@ -46,6 +47,9 @@ _RECORD_TYPES = ["int8", "text", "text", "text", "int8", "int8", "text", "text",
                  "text", "text", "text", "text", "float8", "text", "text", "int8"]  # fmt: skip
 _MEASURE_TYPES = ["int8", "text", "int8", "text", "text", "text", "text",
                   "float8", "float8", "float8", "float8"]  # fmt: skip
+# seq, then memory_svc.product_table.PRODUCT_COLUMNS
+_PRODUCT_TYPES = ["int8", "text", "int8", *["text"] * 7, "int8", "int8", *["float8"] * 5,
+                  "int8", "int8", "float8", "float8", "float8", "float8"]  # fmt: skip
 
 
 def _copy(
@@ -102,7 +106,7 @@ def insert_batch(conn: psycopg.Connection, b: CommitBatch, n: int) -> CommitResu
             (b.now_us, old_seqs, [s for _, s, _ in replaced], [b.ids[i] for i, _, _ in replaced]),
         )
         _add_sums(cur, "seq = ANY(%s::int8[])", (old_seqs,), "-")
-        for table in ("measures", "records", "payloads", "vectors"):
+        for table in ("measures", "records", "payloads", "vectors", "product_records"):
             cur.execute(f"DELETE FROM {table} WHERE seq = ANY(%s::int8[])", (old_seqs,))
         regions = [(node.removeprefix("region:"), old.seq) for _, _, old in replaced
                    for node in old.graph_nodes if node.startswith("region:")]  # fmt: skip
@@ -138,6 +142,9 @@ def insert_batch(conn: psycopg.Connection, b: CommitBatch, n: int) -> CommitResu
     _copy(cur, "measures", "seq, org_id, day, geo, source, channel, campaign_id, spend, "
           "impressions, conversions, revenue", _MEASURE_TYPES, rows)  # fmt: skip
     _add_sums(cur, "seq >= %s AND seq < %s", (first, first + n), "")
+    if b.products:
+        _copy(cur, "product_records", "seq, " + ", ".join(PRODUCT_COLUMNS), _PRODUCT_TYPES,
+              [(seq_list[i], *values) for i, values in b.products])  # fmt: skip
     emb = np.ascontiguousarray(b.embeddings, dtype="<f4")
     _copy(cur, "vectors", "seq, embedding", ["int8", "bytea"],
           ((s, emb[i].tobytes()) for i, s in enumerate(seq_list)))  # fmt: skip

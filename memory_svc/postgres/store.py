@@ -29,6 +29,7 @@ from memory_svc.migrations import migrate
 from memory_svc.org_sums import SumsTable, aggregate_from
 from memory_svc.postgres.commit import insert_batch
 from memory_svc.postgres.sql import CAMPAIGN_DAY_ROWS, GEO_DAY_ROWS, filter_sql, scan_sql
+from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
 from memory_svc.sqlite_store import SUMS_CACHE_ROWS
 from memory_svc.store import (
     Aggregate,
@@ -327,6 +328,22 @@ class PostgresRecordStore:
         which every commit of any process changes, so a cached read is never stale."""
         geo, campaign = self._org_sums(org_id)
         return aggregate_from(geo, campaign, start_day, end_day, sources)
+
+    @_reachable
+    def aggregate_products(
+        self, org_id: str, start_day: int | None, end_day: int | None
+    ) -> ProductAggregate:
+        """The org's product sums (``memory_svc.product_table``) from one snapshot."""
+        db = self._read()
+        with db.transaction():
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            sales, spend, catalogue = [
+                db.execute(sql, params).fetchall()  # type: ignore[arg-type]
+                for sql, params in aggregate_sql(org_id, start_day, end_day, mark="%s")
+            ]
+            sql, params = record_count_sql(org_id, start_day, end_day, mark="%s")
+            row = db.execute(sql, params).fetchone()  # type: ignore[arg-type]
+        return ProductAggregate(sales, spend, catalogue, int(row[0]) if row else 0)
 
     def _org_sums(self, org_id: str) -> tuple[SumsTable, SumsTable]:
         db = self._read()

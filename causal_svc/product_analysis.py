@@ -1,0 +1,241 @@
+"""The product analysis AnalyzeProducts runs: memory's product sums (AggregateProducts) →
+the product x day panel → :func:`causal_svc.products.estimate_products` → one report with
+the observed totals beside the estimates. Pure: DataFrames in, dataclasses out.
+
+The panel is built as :func:`ingestion_svc.connectors.product_panel.product_panel` builds it
+from the connectors' frames (the test suite checks that one against the simulator's), here
+from sums memory computed where the records are: revenue is net sales (after discounts,
+before refunds) on the order's shop-local day; spend per channel is the platforms' product
+reports summed over campaigns; every catalogue product gets every day of the window.
+
+Amounts are in one currency, the one with the most net sales: an order or report row in
+another is left out and said so (the mesh converts no currency). A product the catalogue
+has no unit cost for is costed at its category's cost-to-price ratio (said so), since the
+margin rate needs a cost for every unit sold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from causal_svc.errors import InsufficientData, InvalidSpec
+from causal_svc.products import ProductEffects, estimate_products
+from causal_svc.products.estimate import MIN_DAYS
+
+__all__ = [
+    "ASSUMPTIONS",
+    "MODEL_VERSION",
+    "STAGE_FRACTIONS",
+    "ProductPanel",
+    "ProductReport",
+    "analyse",
+    "build_panel",
+]
+
+MODEL_VERSION = "liftos-products/1"
+STAGE_FRACTIONS = {"retrieve": 0.1, "panel": 0.2, "estimation": 0.9, "products": 1.0}
+ASSUMPTIONS = (
+    "no unmeasured driver moves a product's ad spend and its sales together beyond the "
+    "baseline controls (trend, season, weekday, holidays and retail events, the merchant's "
+    "discounts, launches)",
+    "spend acts through a geometric adstock and a Hill saturation per channel and category",
+    "a promoted product's lift spills only to products of its own category",
+    "the platforms' product reports carry all spend aimed at each product",
+)
+_EPOCH = dt.date(1970, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductPanel:
+    """The product x day panel (``estimate_products``' input) and what it was built from."""
+
+    frame: pd.DataFrame
+    channels: tuple[str, ...]
+    currency: str
+    start: dt.date
+    end: dt.date
+    categories: pd.DataFrame  # category, product_count, revenue, margin_rate, refunds
+    products: pd.DataFrame  # product_id, category, title, units, revenue, spend
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProductReport:
+    panel: ProductPanel
+    effects: ProductEffects
+    assumptions: tuple[str, ...] = ASSUMPTIONS
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _day(d: dt.date | None) -> int | None:
+    return None if d is None else (d - _EPOCH).days
+
+
+def _date(day: int) -> dt.date:
+    return _EPOCH + dt.timedelta(days=int(day))
+
+
+def build_panel(
+    sales: pd.DataFrame,
+    spend: pd.DataFrame,
+    catalogue: pd.DataFrame,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    channels: tuple[str, ...] = (),
+) -> ProductPanel:
+    """The panel from AggregateProducts' three tables (memory_svc.product_table's columns).
+
+    Raises
+    ------
+    InsufficientData
+        No order lines, no catalogue or no product spend in the window; fewer than 90 days.
+    InvalidSpec
+        A requested channel has no product spend (field ``channels[i]``).
+    """
+    warnings: list[str] = []
+    lo, hi = _day(start), _day(end)
+    if lo is not None:
+        sales, spend = sales[sales["date"] >= lo], spend[spend["date"] >= lo]
+    if hi is not None:
+        sales, spend = sales[sales["date"] <= hi], spend[spend["date"] <= hi]
+    if sales.empty:
+        raise InsufficientData("no order lines in the window", subject="orders")
+    if catalogue.empty:
+        raise InsufficientData("no catalogue (ingest the products export)", subject="catalogue")
+    by_currency = sales.groupby("currency")["net_sales"].sum().sort_values(ascending=False)
+    currency = str(by_currency.index[0])
+    if len(by_currency) > 1:
+        others = ", ".join(f"{c} {v:,.0f}" for c, v in by_currency.iloc[1:].items())
+        warnings.append(f"orders in other currencies than {currency} left out ({others})")
+        sales = sales[sales["currency"] == currency]
+    off = spend["currency"] != currency
+    if off.any():
+        warnings.append(
+            f"{int(off.sum())} product report rows not in {currency} left out "
+            f"({spend.loc[off, 'spend'].sum():,.0f} of spend)"
+        )
+        spend = spend[~off]
+    present = tuple(sorted(spend.loc[spend["spend"] > 0, "channel"].unique().tolist()))
+    for i, ch in enumerate(channels):
+        if ch not in present:
+            raise InvalidSpec(
+                f"channel {ch!r} has no product spend in the window; channels with spend: "
+                + (", ".join(present) or "none"),
+                field=f"channels[{i}]",
+            )
+    chosen = tuple(channels) or present
+    if not chosen:
+        raise InsufficientData("no product spend in the window", subject="spend")
+    first = lo if lo is not None else int(sales["date"].min())
+    last = hi if hi is not None else int(sales["date"].max())
+    n_days = last - first + 1
+    if n_days < MIN_DAYS:
+        raise InsufficientData(
+            f"a product analysis needs at least {MIN_DAYS} days; the window has {n_days}",
+            subject="date_range",
+        )
+    cat = catalogue.set_index("product_id")
+    sold_cat = sales.groupby("product_id")["category"].first()
+    products = sorted(set(cat.index) | set(sold_cat.index))
+    category = cat["category"].reindex(products).where(lambda s: s.ne("") & s.notna())
+    category = category.fillna(sold_cat.reindex(products)).fillna("")
+    unknown = sorted(set(sold_cat.index) - set(cat.index))
+    if unknown:
+        warnings.append(f"{len(unknown)} products sold are not in the catalogue")
+    cost = _unit_costs(cat, sales, category, products, warnings)
+    days = np.arange(first, last + 1)
+    grid = pd.MultiIndex.from_product([products, days], names=["product_id", "date"])
+    sold = sales.groupby(["product_id", "date"])[["units", "gross", "discounts", "net_sales",
+                                                   "refunds"]].sum()  # fmt: skip
+    frame = sold.reindex(grid, fill_value=0).reset_index()
+    frame = frame.rename(columns={"net_sales": "revenue"})
+    by_channel = spend.pivot_table(
+        index=["product_id", "date"], columns="channel", values="spend", aggfunc="sum"
+    )
+    for ch in chosen:
+        col = by_channel[ch] if ch in by_channel.columns else pd.Series(dtype=float)
+        frame[f"spend_{ch}"] = col.reindex(grid).fillna(0.0).to_numpy()
+    frame["category"] = category.reindex(frame["product_id"]).to_numpy()
+    frame["cost"] = cost.reindex(frame["product_id"]).to_numpy()
+    frame["date"] = pd.to_datetime(frame["date"], unit="D")
+    spend_cols = [f"spend_{c}" for c in chosen]
+    per_product = frame.groupby("product_id").agg(
+        category=("category", "first"), units=("units", "sum"), revenue=("revenue", "sum")
+    )
+    per_product["spend"] = frame.groupby("product_id")[spend_cols].sum().sum(axis=1)
+    per_product["title"] = cat["title"].reindex(per_product.index).fillna("")
+    cogs = frame["cost"] * frame["units"]
+    per_cat = frame.assign(cogs=cogs).groupby("category").agg(
+        revenue=("revenue", "sum"), refunds=("refunds", "sum"), cogs=("cogs", "sum"),
+        product_count=("product_id", "nunique"),
+    )  # fmt: skip
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_cat["margin_rate"] = np.where(
+            per_cat["revenue"] > 0, 1.0 - per_cat["cogs"] / per_cat["revenue"], np.nan
+        )
+    return ProductPanel(
+        frame=frame,
+        channels=chosen,
+        currency=currency,
+        start=_date(first),
+        end=_date(last),
+        categories=per_cat.drop(columns="cogs").reset_index(),
+        products=per_product.reset_index(),
+        warnings=tuple(warnings),
+    )
+
+
+def _unit_costs(
+    cat: pd.DataFrame,
+    sales: pd.DataFrame,
+    category: pd.Series,
+    products: list[str],
+    warnings: list[str],
+) -> pd.Series:
+    """Each product's unit cost: the catalogue's, else its category's cost-to-price ratio
+    times its average net unit price (said in ``warnings``), else 0 (said too)."""
+    cost = cat["unit_cost"].reindex(products).astype(float)
+    price = cat["list_price"].reindex(products).astype(float)
+    units = sales.groupby("product_id")["units"].sum().reindex(products)
+    sold_price = (sales.groupby("product_id")["net_sales"].sum().reindex(products) / units).where(
+        units > 0
+    )
+    price = price.where(price > 0, sold_price)
+    missing = cost.isna()
+    if not missing.any():
+        return cost
+    ratio = (cost / price).groupby(category).median()
+    fill = category.map(ratio) * price
+    cost = cost.fillna(fill)
+    still = cost.isna()
+    cost = cost.fillna(0.0)
+    n_ratio, n_zero = int(missing.sum() - still.sum()), int(still.sum())
+    if n_ratio:
+        warnings.append(
+            f"{n_ratio} products have no unit cost: costed at their category's cost-to-price ratio"
+        )
+    if n_zero:
+        warnings.append(
+            f"{n_zero} products have no unit cost and no costed sibling: their margin assumes "
+            "zero cost"
+        )
+    return cost
+
+
+def analyse(
+    panel: ProductPanel, *, alpha: float, claim_alpha: float, country: str
+) -> ProductReport:
+    """The estimates on the panel (run in a compute worker)."""
+    effects = estimate_products(
+        panel.frame,
+        channels=panel.channels,
+        alpha=alpha,
+        claim_alpha=claim_alpha,
+        country=country,
+    )
+    return ProductReport(panel, effects, warnings=(*panel.warnings, *effects.warnings))

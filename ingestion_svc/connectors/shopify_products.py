@@ -1,0 +1,122 @@
+"""Shopify Admin API products (``GET /admin/api/<version>/products.json``, one ``products[]``
+element per row) → one row per variant: the catalogue a product analysis reads (category,
+list price and unit cost).
+
+Quirks handled: ids as JSON numbers or digit strings, money as decimal strings, the category
+in ``product_type``, the unit cost in ``variants[].inventory_item.cost`` (absent when the
+merchant never entered one: the cost stays unknown, the variant is kept). The products
+endpoint carries no currency: prices are in the shop's (the account's) currency.
+
+Identity: ``natural_key = shopify|<shop>|product|<product id>|<variant id>``; ``version`` is
+the product's ``updated_at`` in µs when the row has one, else the batch's pull order
+(``version_base`` + row), so a later pull of an unchanged product is a duplicate and an
+edited one a restatement. A product whose id is unusable is rejected whole; a variant with a
+bad id, price or cost is rejected alone (``variants[<j>].<field>``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ingestion_svc.connectors.shopify_orders import _Bad, _ident, _money, _stamp, _text
+from ingestion_svc.raw_batch import Account, Rejection
+
+__all__ = ["VARIANTS", "Catalogue", "normalise"]
+
+VARIANTS: dict[str, str] = {
+    "row": "int64",
+    "account_id": "object",
+    "product_id": "object",
+    "variant_id": "object",
+    "sku": "object",
+    "title": "object",
+    "category": "object",
+    "price": "float64",
+    "cost": "float64",  # NaN: unknown
+    "currency": "object",
+    "version": "int64",
+    "natural_key": "object",
+    "sha": "object",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """A batch's surviving variants (:data:`VARIANTS`) and its rejections."""
+
+    frame: pd.DataFrame
+    rejections: list[Rejection]
+
+
+def _product(
+    i: int, row: dict[str, Any], account: Account, base: int, out: list[dict[str, Any]],
+    rej: list[Rejection],
+) -> None:  # fmt: skip
+    pid = _ident(row.get("id"), "id")
+    updated = row.get("updated_at")
+    version = _stamp(updated, "updated_at")[1] if updated is not None else base + i
+    variants = row.get("variants")
+    if type(variants) is not list or not variants:
+        raise _Bad("variants", "missing_field", "variants is missing or empty")
+    shop = account.account_id or _text(row.get("shop_id"))
+    for j, v in enumerate(variants):
+        path = f"variants[{j}]"
+        try:
+            if type(v) is not dict:
+                raise _Bad(path, "malformed", f"{path} is not an object")
+            vid = _ident(v.get("id"), f"{path}.id")
+            price = _money(v.get("price"), f"{path}.price")
+            item = v.get("inventory_item")
+            raw_cost = item.get("cost") if type(item) is dict else None
+            cost = (
+                float("nan")
+                if raw_cost is None
+                else _money(raw_cost, f"{path}.inventory_item.cost")
+            )
+        except _Bad as bad:
+            rej.append(Rejection(i, bad.field, bad.reason, bad.message))
+            continue
+        body = json.dumps([row.get("title"), row.get("product_type"), v], sort_keys=True)
+        out.append(
+            {
+                "row": i,
+                "account_id": shop,
+                "product_id": pid,
+                "variant_id": vid,
+                "sku": _text(v.get("sku")),
+                "title": _text(row.get("title")),
+                "category": _text(row.get("product_type")),
+                "price": price,
+                "cost": cost,
+                "currency": account.currency,
+                "version": version,
+                "natural_key": f"shopify|{shop}|product|{pid}|{vid}",
+                "sha": hashlib.sha256(body.encode()).hexdigest(),
+            }
+        )
+
+
+def normalise(
+    rows: Sequence[dict[str, Any] | None], account: Account, *, version_base: int = 0
+) -> Catalogue:
+    """Parsed product rows (None where a line was malformed, already rejected) → variants."""
+    out: list[dict[str, Any]] = []
+    rej: list[Rejection] = []
+    for i, row in enumerate(rows):
+        if row is None:
+            continue
+        try:
+            _product(i, row, account, version_base, out, rej)
+        except _Bad as bad:
+            rej.append(Rejection(i, bad.field, bad.reason, bad.message))
+    if not out:
+        frame = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in VARIANTS.items()})
+    else:
+        frame = pd.DataFrame.from_records(out, columns=list(VARIANTS)).astype(VARIANTS)
+    return Catalogue(frame, rej)

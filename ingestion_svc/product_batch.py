@@ -1,0 +1,366 @@
+"""One batch of a product source end to end, pure: raw rows → product records + rejections.
+
+The product sources (issue 20) are not campaign x geo x day rows, so they skip the campaign
+pipeline (:mod:`ingestion_svc.pipeline`: lags, confounders, treatment assignment and the
+quality score are defined for those) and share its rules instead:
+
+shopify_orders
+    :mod:`.connectors.shopify_orders`: one record per order line item (revenue = net sales,
+    the line's price x quantity less its discount; refunds on the product dimension).
+shopify_products
+    :mod:`.connectors.shopify_products`: one record per variant (list price, unit cost).
+google_ads_shopping, meta_products
+    :mod:`.connectors.product_reports`: one record per campaign x product x day with its spend.
+
+Dedupe works on *units*, what one raw row is a version of: an order (all its lines), a
+product (all its variants), a report row's campaign x product x day. A unit already taken
+with the same content is a duplicate (nothing written); with other content and a higher
+version a restatement (its records replace the stored ones); with a version that is not
+higher a stale re-send (rejected ``stale_version``, nothing written). Two versions of one
+unit in a batch: the later wins, the earlier is superseded. What was taken before comes from
+the stream (:class:`ProductBook`) and from memory (the stored records of the batch's days,
+loaded by the servicer through :meth:`ProductPrepared.days`), so a re-sent export is a
+duplicate on a new stream too. Versions: an order's and a product's ``updated_at`` (the
+merchant's own clock for edits and refunds); a report row's pull order (``pulled_at`` µs +
+``row_offset`` + row, as in the campaign pipeline).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ingestion_svc.connectors import product_reports, shopify_orders, shopify_products
+from ingestion_svc.history import day_numbers
+from ingestion_svc.parse import ROW
+from ingestion_svc.pipeline import BatchResult, Settings, _utc_midnights, record_id
+from ingestion_svc.raw_batch import RawBatch, Rejection
+from ingestion_svc.record_columns import epoch_us
+
+__all__ = [
+    "CHANNELS",
+    "RECORD_COLUMNS",
+    "SOURCES",
+    "ProductBook",
+    "ProductPrepared",
+    "finish_products",
+    "prepare_products",
+    "unit_key",
+]
+
+SOURCES = ("shopify_orders", "shopify_products", "google_ads_shopping", "meta_products")
+# The channel every record of a source carries (report rows: the connector's).
+CHANNELS = {"shopify_orders": "first_party", "shopify_products": ""}
+_REPORTS = {
+    "google_ads_shopping": (product_reports.normalise_google_shopping, "segments.date"),
+    "meta_products": (product_reports.normalise_meta_products, "date_start"),
+}
+_NO_SPACE_DAYS = (-(1 << 40), -(1 << 40))
+_DEFAULTS = Settings()
+
+# The record frame's columns (ingestion_svc.convert.products turns it into messages).
+RECORD_COLUMNS = (
+    "row", "unit", "natural_key", "version", "sha", "source", "account_id", "timezone",
+    "local_date", "timestamp", "campaign_id", "campaign_name", "channel", "geo", "currency",
+    "spend", "impressions", "clicks", "conversions", "revenue", "product_id", "variant_id",
+    "sku", "category", "item_id", "order_id", "line_item_id", "quantity", "list_price",
+    "discount_amount", "refunded_quantity", "refund_amount", "unit_cost", "title",
+)  # fmt: skip
+
+
+def unit_key(source: str, natural_key: str) -> str:
+    """The unit a stored record belongs to: its order / product, or itself (report rows)."""
+    if source in ("shopify_orders", "shopify_products"):
+        return natural_key.rsplit("|", 1)[0]
+    return natural_key
+
+
+@dataclass(slots=True)
+class ProductBook:
+    """What one Ingest stream has taken of the product sources: per unit its (version, raw
+    sha), and per source the days whose stored records have been loaded from memory."""
+
+    units: dict[str, tuple[int, str]] = field(default_factory=dict)
+    loaded: dict[str, set[int]] = field(default_factory=dict)
+
+    def add_stored(self, source: str, stored: Iterable[tuple[str, int, str]]) -> None:
+        """Stored records (natural key, version, raw sha) of ``source``: the latest version
+        of each unit is what was taken before."""
+        for key, version, sha in stored:
+            unit = unit_key(source, key)
+            known = self.units.get(unit)
+            if known is None or version > known[0]:
+                self.units[unit] = (version, sha)
+
+    def missing_days(self, source: str, days: np.ndarray) -> tuple[int, int] | None:
+        """The span of ``days`` not loaded yet for ``source`` (None: all are), marked loaded."""
+        seen = self.loaded.setdefault(source, set())
+        new = sorted({int(d) for d in days.tolist()} - seen)
+        if not new:
+            return None
+        seen.update(range(new[0], new[-1] + 1))
+        return new[0], new[-1]
+
+
+@dataclass(slots=True)
+class ProductPrepared:
+    """Stage one's output: the batch's record rows (one per line item / variant / report
+    row) and its rejections so far."""
+
+    batch: RawBatch
+    rows: pd.DataFrame
+    rejections: list[Rejection]
+
+    def days(self) -> tuple[int, int] | None:
+        """Local days (since 1970-01-01) the batch's records fall on; None when the source's
+        stored records are not dated by their content (the catalogue: load it whole)."""
+        if self.batch.source == "shopify_products":
+            return _NO_SPACE_DAYS
+        if self.rows.empty:
+            return None
+        days = day_numbers(self.rows["local_date"].to_numpy())
+        return int(days.min()), int(days.max())
+
+
+def _sha(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _orders(batch: RawBatch) -> tuple[pd.DataFrame, list[Rejection]]:
+    out = shopify_orders.normalise(batch.rows, batch.account)
+    f = out.frame
+    shas = [_sha(batch.raw[i]) for i in f["row"].tolist()]
+    frame = pd.DataFrame(
+        {
+            "row": f["row"],
+            "unit": "shopify|" + f["account_id"] + "|" + f["order_id"],
+            "natural_key": f["natural_key"],
+            "version": f["version"],
+            "sha": shas,
+            "account_id": f["account_id"],
+            "local_date": f["local_date"],
+            "campaign_id": "",
+            "campaign_name": "",
+            "channel": CHANNELS["shopify_orders"],
+            "geo": f["geo"],
+            "currency": f["currency"],
+            "spend": 0.0,
+            "impressions": 0,
+            "clicks": 0,
+            "conversions": 0.0,
+            "revenue": f["revenue"],
+            "product_id": f["product_id"],
+            "variant_id": f["variant_id"],
+            "sku": f["sku"],
+            "category": f["category"],
+            "item_id": "",
+            "order_id": f["order_id"],
+            "line_item_id": f["line_item_id"],
+            "quantity": f["quantity"],
+            "list_price": f["price"],
+            "discount_amount": f["discount"],
+            "refunded_quantity": f["refunded_quantity"],
+            "refund_amount": f["refund_amount"],
+            "unit_cost": np.nan,
+            "title": "",
+        }
+    )
+    return frame, out.rejections
+
+
+def _catalogue(batch: RawBatch, version_base: int) -> tuple[pd.DataFrame, list[Rejection]]:
+    out = shopify_products.normalise(batch.rows, batch.account, version_base=version_base)
+    f = out.frame
+    pulled = np.datetime64(batch.pulled_at.astimezone(dt.UTC).date(), "s")
+    frame = pd.DataFrame(
+        {
+            "row": f["row"],
+            "unit": f["natural_key"].str.rsplit("|", n=1).str[0],
+            "natural_key": f["natural_key"],
+            "version": f["version"],
+            "sha": [_sha(batch.raw[i]) for i in f["row"].tolist()],
+            "account_id": f["account_id"],
+            # a catalogue snapshot is dated by its pull
+            "local_date": np.full(len(f), pulled, dtype="datetime64[s]"),
+            "campaign_id": "",
+            "campaign_name": "",
+            "channel": CHANNELS["shopify_products"],
+            "geo": "",
+            "currency": f["currency"],
+            "spend": 0.0,
+            "impressions": 0,
+            "clicks": 0,
+            "conversions": 0.0,
+            "revenue": 0.0,
+            "product_id": f["product_id"],
+            "variant_id": f["variant_id"],
+            "sku": f["sku"],
+            "category": f["category"],
+            "item_id": "",
+            "order_id": "",
+            "line_item_id": "",
+            "quantity": 0,
+            "list_price": f["price"],
+            "discount_amount": 0.0,
+            "refunded_quantity": 0,
+            "refund_amount": 0.0,
+            "unit_cost": f["cost"],
+            "title": f["title"],
+        }
+    )
+    return frame, out.rejections
+
+
+def _report(batch: RawBatch, version_base: int) -> tuple[pd.DataFrame, list[Rejection]]:
+    normalise, _ = _REPORTS[batch.source]
+    out = normalise(batch.rows, batch.account, version_base=version_base)
+    f = out.frame
+    frame = pd.DataFrame(
+        {
+            "row": f["row"],
+            "unit": f["natural_key"],
+            "natural_key": f["natural_key"],
+            "version": f["version"],
+            "sha": [_sha(batch.raw[i]) for i in f["row"].tolist()],
+            "account_id": f["account_id"],
+            "local_date": f["local_date"],
+            "campaign_id": f["campaign_id"],
+            "campaign_name": f["campaign_name"],
+            "channel": f["channel"],
+            "geo": "",
+            "currency": f["currency"],
+            "spend": f["spend"],
+            "impressions": f["impressions"],
+            "clicks": f["clicks"],
+            "conversions": f["conversions"],
+            "revenue": f["revenue"],
+            "product_id": f["product_id"],
+            "variant_id": f["variant_id"],
+            "sku": "",
+            "category": f["category"],
+            "item_id": f["item_id"],
+            "order_id": "",
+            "line_item_id": "",
+            "quantity": 0,
+            "list_price": 0.0,
+            "discount_amount": 0.0,
+            "refunded_quantity": 0,
+            "refund_amount": 0.0,
+            "unit_cost": np.nan,
+            "title": "",
+        }
+    )
+    return frame, out.rejections
+
+
+def prepare_products(batch: RawBatch, settings: Settings = _DEFAULTS) -> ProductPrepared:
+    """Stage one: the source's connector, local days to UTC instants, future days."""
+    version_base = epoch_us(batch.pulled_at) + batch.row_offset
+    if batch.source == "shopify_orders":
+        frame, rejections = _orders(batch)
+        date_field = "created_at"
+    elif batch.source == "shopify_products":
+        frame, rejections = _catalogue(batch, version_base)
+        date_field = ""
+    else:
+        frame, rejections = _report(batch, version_base)
+        date_field = _REPORTS[batch.source][1]
+    rejections = [*batch.parse_rejections, *rejections]
+    frame["source"] = batch.source
+    frame["timezone"] = batch.account.timezone
+    frame = frame.reset_index(drop=True)
+    stamp, _, unknown = _utc_midnights(frame)
+    frame["timestamp"] = stamp
+    bad = unknown.copy()
+    limit = np.datetime64(
+        (batch.pulled_at + settings.max_clock_skew).astimezone(dt.UTC).replace(tzinfo=None), "us"
+    )
+    future = ~unknown & (stamp > limit) if date_field else np.zeros(len(frame), dtype=bool)
+    rows = frame["row"].to_numpy(np.int64)
+    for i in np.flatnonzero(unknown).tolist():
+        zone = batch.account.timezone
+        rejections.append(
+            Rejection(
+                int(rows[i]), "account.timezone", "invalid_date", f"unknown time zone {zone!r}"
+            )
+        )
+    # a unit with one line in the future is rejected whole: its other lines are the same order
+    late_units = set(frame.loc[future, "unit"].tolist())
+    for i in np.flatnonzero(future).tolist():
+        day = frame["local_date"].iat[i]
+        rejections.append(
+            Rejection(
+                int(rows[i]),
+                date_field,
+                "future_date",
+                f"day {np.datetime64(day, 'D')} starts after the rows were pulled "
+                f"({batch.pulled_at:%Y-%m-%d %H:%M}Z)",
+            )
+        )
+    bad |= frame["unit"].isin(late_units).to_numpy(bool)
+    frame = frame[~bad].reset_index(drop=True)
+    return ProductPrepared(batch, frame[list(RECORD_COLUMNS)], rejections)
+
+
+def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult:
+    """Stage two: dedupe units against the book (stream + memory), ids → the records to
+    write (``BatchResult.records``: :data:`RECORD_COLUMNS` plus ``id``, ``is_restatement``,
+    ``replaced_version``)."""
+    batch = prepared.batch
+    frame = prepared.rows
+    rejections = list(prepared.rejections)
+    stale_field = {"shopify_orders": "updated_at", "shopify_products": "updated_at"}.get(
+        batch.source, ROW
+    )
+    units = frame.drop_duplicates("row")[["row", "unit", "version", "sha"]]
+    keep_rows: dict[int, int] = {}  # row -> replaced version (0: new)
+    winner: dict[str, int] = {}  # unit -> row taken last in this batch
+    accepted = duplicates = restated = superseded = 0
+    for row, unit, version, sha in units.itertuples(index=False):
+        known = book.units.get(unit)
+        if known is not None and known[1] == sha:
+            duplicates += 1
+            accepted += 1
+            continue
+        if known is not None and version <= known[0]:
+            rejections.append(
+                Rejection(
+                    int(row),
+                    stale_field,
+                    "stale_version",
+                    f"version {version} is not newer than the {known[0]} already taken "
+                    "and the row differs",
+                )
+            )
+            continue
+        accepted += 1
+        if unit in winner:  # an earlier row of this batch: superseded
+            superseded += 1
+            keep_rows.pop(winner[unit], None)
+        elif known is not None:
+            restated += 1
+        keep_rows[int(row)] = known[0] if known is not None else 0
+        winner[unit] = int(row)
+        book.units[unit] = (int(version), str(sha))
+    take = frame["row"].isin(list(keep_rows)).to_numpy(bool)
+    records = frame[take].reset_index(drop=True)
+    replaced = records["row"].map(keep_rows).astype(np.int64)
+    records["replaced_version"] = replaced
+    records["is_restatement"] = replaced > 0
+    records["id"] = [record_id(batch.org_id, k) for k in records["natural_key"].tolist()]
+    return BatchResult(
+        records=records,
+        history_rows=pd.DataFrame(),
+        rejections=sorted(rejections, key=lambda r: r.row_index),
+        accepted=accepted,
+        duplicates=duplicates,
+        superseded=superseded,
+        restated=restated,
+        out_of_order=0,
+        late=0,
+    )
