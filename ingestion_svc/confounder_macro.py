@@ -56,15 +56,24 @@ def step_ratios(frame: pd.DataFrame) -> dict[str, float]:
     out: dict[str, float] = {}
     if frame.empty:
         return out
-    macro = frame[frame["type"] == "macro"]
-    for name, group in macro.groupby("name", sort=True):
-        national = group[group["geo"] == ""]
+    # plain arrays: this runs once per batch, and a groupby costs more than the arithmetic
+    macro = frame["type"].to_numpy(dtype=object) == "macro"
+    if not macro.any():
+        return out
+    names = frame["name"].to_numpy(dtype=object)[macro]
+    geos = frame["geo"].to_numpy(dtype=object)[macro]
+    days = frame["day"].to_numpy(np.int64)[macro]
+    values = frame["value"].to_numpy(np.float64)[macro]
+    stds = frame["std"].to_numpy(np.float64)[macro]
+    for name in sorted(set(names.tolist())):
+        mine = names == name
+        national = mine & (geos == "")
+        use = national if national.any() else mine
         ratios = []
-        for _, series in (national if not national.empty else group).groupby("geo"):
-            step = _step_size(
-                series["day"].to_numpy(np.int64), series["value"].to_numpy(np.float64)
-            )
-            std = float(series["std"].iloc[0])
+        for geo in sorted(set(geos[use].tolist())):
+            one = use & (geos == geo)
+            step = _step_size(days[one], values[one])
+            std = float(stds[one][0])
             if np.isfinite(step) and step > 0 and std > 0:
                 ratios.append(std / step)
         if ratios:
