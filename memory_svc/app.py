@@ -3,7 +3,7 @@
 Environment: ``LIFTOS_EMBEDDER`` (hashing | minilm; the embedder for orgs written from now
 on — an org keeps the one it was first embedded with), ``LIFTOS_MEMORY_IVF_THRESHOLD``,
 ``LIFTOS_MEMORY_NPROBE``, ``LIFTOS_MEMORY_COMPRESS_THRESHOLD`` (vectors above which an org's
-IVF keeps 8-bit codes and re-ranks from the store), ``LIFTOS_MEMORY_EXACT_CANDIDATES``, ``LIFTOS_MEMORY_INDEX_SAVE_CHANGES``
+IVF keeps compressed codes and re-ranks from the store), ``LIFTOS_MEMORY_EXACT_CANDIDATES``, ``LIFTOS_MEMORY_INDEX_SAVE_CHANGES``
 (changes between index saves; the index is caught up from the store after a crash),
 ``LIFTOS_MEMORY_INLINE_SEARCH_COST`` (vector components an unfiltered search may scan and
 still run on the event loop; 0 sends every search to a worker thread),

@@ -1,4 +1,4 @@
-"""The compressed index: above its threshold an org's IVF keeps 8-bit codes and re-ranks a
+"""The compressed index: above its threshold an org's IVF keeps PQ codes and re-ranks a
 shortlist from the store's float vectors — hits are scored by exact cosine, recall against
 exact search stays high, it survives a restart and restatements, and it holds a fraction of
 the uncompressed index's bytes."""

@@ -1,0 +1,91 @@
+"""Bulk import: length-delimited WriteRequests stored with the Write RPC's code into a data
+dir, which a memory server then serves; a bad message is refused by number and field while
+the others are stored; a truncated stream is named, not half-read."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from liftos.v1 import memory_pb2 as memory_pb
+
+from memory_svc.app import open_engine
+from memory_svc.bulk_import import delimited, import_requests, main, read_delimited
+from memory_svc.store import RecordFilter
+from mesh.runtime.config import PeerConfig, ServerConfig
+from mesh.runtime.exceptions import InvalidInput
+from mesh.runtime.synthetic_records import synthetic_records
+
+ORG = "bulk"
+
+
+def _config(data: Path) -> ServerConfig:
+    return ServerConfig("memory", "127.0.0.1", 0, data, PeerConfig.from_env())
+
+
+def test_import_file_then_serve(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    records = synthetic_records(ORG, 900, seed=4, campaigns=6, geos=5)
+    bad = memory_pb.WriteRequest(org_id=ORG, records=records[:2])
+    bad.records[1].version = -3  # refused whole, as the Write RPC refuses it
+    messages = [
+        memory_pb.WriteRequest(org_id=ORG, records=records[:400]),
+        bad,
+        memory_pb.WriteRequest(org_id=ORG, records=records[400:]),
+        memory_pb.WriteRequest(org_id=ORG, records=records[:400]),  # re-sent: unchanged
+    ]
+    path = tmp_path / "in.bin"
+    path.write_bytes(b"".join(delimited(m.SerializeToString()) for m in messages))
+    data = tmp_path / "data"
+    assert main([str(path), "--data-dir", str(data)]) == 1  # a message was refused
+    out = capsys.readouterr().out
+    assert "900 inserted" in out and "400 unchanged" in out and "1 refused" in out
+    assert "message 1:" in out and "records[1].version" in out
+
+    engine = open_engine(_config(data))  # what the server opens: loads the saved index
+    try:
+        assert engine.record_count(ORG) == 900
+        idx = engine.indexes.get(ORG)
+        assert idx is not None and idx.size == 900
+        query = engine.query_vector(ORG, "campaign retargeting", None)
+        hits = engine.search(ORG, query, RecordFilter(), 5).hits
+        assert len(hits) == 5 and {h.record_id for h in hits} <= {r.id for r in records}
+    finally:
+        engine.close()
+
+
+def test_import_requests_counts_and_restatements(tmp_path: Path) -> None:
+    records = synthetic_records(ORG, 300, seed=5, campaigns=3, geos=4)
+    restated = synthetic_records(ORG, 100, seed=5, campaigns=3, geos=4, version=2)
+    engine = open_engine(_config(tmp_path))
+    try:
+        seen: list[int] = []
+        report = import_requests(
+            engine,
+            [
+                memory_pb.WriteRequest(org_id=ORG, records=records).SerializeToString(),
+                memory_pb.WriteRequest(org_id=ORG, records=restated),
+                b"\xff\xff\xff",
+            ],
+            progress=lambda r: seen.append(r.messages),
+        )
+        assert (report.inserted, report.replaced, report.messages) == (300, 100, 3)
+        assert report.refused and report.refused[0][0] == 2
+        assert "not a WriteRequest" in report.refused[0][1]
+        assert seen == [1, 2]
+        assert engine.record_count(ORG) == 300
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    ("tail", "words"),
+    [(b"\x05abc", "message at byte 4 is truncated: 3 of 5 bytes"),
+     (b"\x80", "truncated length at byte 4")],
+)  # fmt: skip
+def test_a_truncated_stream_is_named(tail: bytes, words: str) -> None:
+    good = delimited(b"\x0a\x01x")  # 4 bytes: read before the error
+    got: list[bytes] = []
+    with pytest.raises(InvalidInput, match=words) as err:
+        got.extend(read_delimited(io.BytesIO(good + tail)))
+    assert err.value.field == "input"
