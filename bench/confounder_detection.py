@@ -70,7 +70,13 @@ import pandas as pd
 
 import sim
 from bench._figures import figure
-from ingestion_svc.confounder_budget import MATERIAL_LOG_MOVE, MIN_HISTORY, MIN_SERIES, row_moves
+from ingestion_svc.confounder_budget import (
+    FLAG_LOG_MOVE,
+    MATERIAL_LOG_MOVE,
+    MIN_HISTORY,
+    MIN_SERIES,
+    row_moves,
+)
 from ingestion_svc.confounder_macro import MACRO_STEPS, step_ratios
 from ingestion_svc.confounders import FACTOR_Z
 from mesh.cli.demo import ingest_world, register, scan_records
@@ -170,8 +176,8 @@ def _legacy_moves(cube: np.ndarray) -> np.ndarray:
 
 
 def _budget_rules(joined: pd.DataFrame) -> pd.DataFrame:
-    """``budget_rule_before`` / ``budget_rule_now``: the 28-day-mean and the shipped median
-    rules recomputed from the records' own spend, the common move per source and day."""
+    """``budget_rule_before`` / ``budget_rule_now``: the 28-day mean at 0.25 and the shipped
+    median rule recomputed from the records' own spend, the common move per source and day."""
     paid = joined["data_source"].isin(["meta", "google_ads", "tiktok"]).to_numpy()
     before = np.zeros(len(joined), dtype=bool)
     now = np.zeros(len(joined), dtype=bool)
@@ -186,11 +192,14 @@ def _budget_rules(joined: pd.DataFrame) -> pd.DataFrame:
     cube = np.full((len(rows), 29, 3), np.nan)
     cube[:, :, 0] = np.where(back >= 0, spend[code[:, None], np.clip(back, 0, None)], np.nan)
     group = rows["data_source"].astype(str) + "|" + rows["date"].astype(str)
-    for out, moves in ((before, _legacy_moves(cube)), (now, row_moves(cube))):
+    for out, moves, flag in (
+        (before, _legacy_moves(cube), MATERIAL_LOG_MOVE),
+        (now, row_moves(cube), FLAG_LOG_MOVE),
+    ):
         frame = pd.DataFrame({"group": group.to_numpy(), "move": moves})
         common = frame.groupby("group")["move"].transform("mean").to_numpy()
         count = frame.groupby("group")["move"].transform("count").to_numpy()
-        out[paid] = (count >= MIN_SERIES) & (np.abs(np.nan_to_num(common)) >= MATERIAL_LOG_MOVE)
+        out[paid] = (count >= MIN_SERIES) & (np.abs(np.nan_to_num(common)) >= flag)
     return joined.assign(budget_rule_before=before, budget_rule_now=now)
 
 
@@ -211,10 +220,10 @@ def before_and_after(joined: pd.DataFrame) -> pd.DataFrame:
     br = joined["budget_response"].to_numpy(float)
     so_far = joined["budget_response_so_far"].to_numpy(float)
     rows = {
-        ("budget_response", "28-day mean (before), recomputed"): (br, joined["budget_rule_before"]),
-        ("budget_response", "28-day median, recomputed"): (br, joined["budget_rule_now"]),
+        ("budget_response", "28-day mean at 0.25 (before), recomputed"): (br, joined["budget_rule_before"]),
+        ("budget_response", "28-day median at 0.28, recomputed"): (br, joined["budget_rule_now"]),
         ("budget_response", "live detector"): (br, joined["detected_budget_response"]),
-        ("budget_response_so_far", "28-day mean (before), recomputed"): (
+        ("budget_response_so_far", "28-day mean at 0.25 (before), recomputed"): (
             so_far, joined["budget_rule_before"]),
         ("budget_response_so_far", "live detector"): (so_far, joined["detected_budget_response"]),
         ("macro_shock", "|z| >= 0.5 (before)"): (

@@ -26,9 +26,10 @@ weekly_seasonality (SEASONALITY)
     cannot explain).
 budget_response (BUDGET_RESPONSE)
     The day's budgets moving together: the mean, over the batch's series of that day, of
-    log spend against each series' previous 28 days, in play when at least a quarter of a
-    day's budget (``ingestion_svc.confounder_budget``); value = that common log move. One
-    campaign's own jump is its pacing, not demand.
+    log spend against the median of each series' previous 28 days, in play from 0.28 in
+    logs (a quarter of a day's budget plus a margin for the move's measurement error:
+    ``ingestion_svc.confounder_budget``); value = that common log move. One campaign's own
+    jump is its pacing, not demand.
 promotional_campaign (PROMOTION)
     A promotion named in the campaign (sale, offer, BFCM…).
 <factor name> (PROMOTION / MACRO / COMPETITOR / MARKET)
@@ -52,7 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ingestion_svc.confounder_budget import MATERIAL_LOG_MOVE, common_move
+from ingestion_svc.confounder_budget import FLAG_LOG_MOVE, common_move
 from ingestion_svc.confounder_macro import MACRO_STEPS
 from ingestion_svc.external_factors import JoinedFactor
 
@@ -81,9 +82,9 @@ class Profile:
 
 # Paid platforms' budgets can chase demand; email and SMS follow a send calendar.
 PROFILES: dict[str, Profile] = {
-    "meta": Profile(MATERIAL_LOG_MOVE),
-    "tiktok": Profile(MATERIAL_LOG_MOVE),
-    "google_ads": Profile(MATERIAL_LOG_MOVE),
+    "meta": Profile(FLAG_LOG_MOVE),
+    "tiktok": Profile(FLAG_LOG_MOVE),
+    "google_ads": Profile(FLAG_LOG_MOVE),
     "klaviyo": Profile(None),
     "generic": Profile(None),
 }

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from ingestion_svc.calendar import calendar_columns
+from ingestion_svc.confounder_budget import FLAG_LOG_MOVE, MATERIAL_LOG_MOVE
 from ingestion_svc.confounders import Detected, detect
 from ingestion_svc.external_factors import JoinedFactor
 
@@ -103,6 +104,17 @@ def test_budget_response_reads_the_usual_level_not_a_spike_in_the_window() -> No
     cube[:, 20:25, 0] = 500.0
     found = _run("meta", days, cube)["budget_response"]
     assert found.value == pytest.approx([np.log(1.4)] * 6)
+
+
+def test_budget_response_flags_past_materiality_plus_its_measurement_margin() -> None:
+    days = _days(*(["2024-10-01"] * 6 + ["2024-10-02"] * 6))
+    inside = np.exp((MATERIAL_LOG_MOVE + FLAG_LOG_MOVE) / 2)  # material, within the margin
+    beyond = np.exp(FLAG_LOG_MOVE + 0.01)
+    cube = np.concatenate([_cube(1, spend_today=100 * inside) for _ in range(6)]
+                          + [_cube(1, spend_today=100 / beyond) for _ in range(6)])  # fmt: skip
+    found = _run("meta", days, cube)["budget_response"]
+    assert np.isnan(found.value[:6]).all()
+    assert found.value[6:] == pytest.approx([-(FLAG_LOG_MOVE + 0.01)] * 6)
 
 
 def test_budget_response_needs_a_weeks_spend_history() -> None:
