@@ -119,6 +119,15 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # AsyncStub i
         failed = [a.analysis_id for a in reply.analyses if not a.supported][:MAX_EVIDENCE]
         return list(await asyncio.gather(*(self.get(org_id, a, timeout=timeout) for a in failed)))
 
+    async def latest_products(
+        self, org_id: str, *, timeout: float | None = None
+    ) -> causal_pb.Analysis | None:
+        """The org's newest product analysis (AnalyzeProducts), or None."""
+        reply = await self._list(org_id, causal_pb.ANALYSIS_KIND_PRODUCTS, 1, timeout)
+        if not reply.analyses:
+            return None
+        return await self.get(org_id, reply.analyses[0].analysis_id, timeout=timeout)
+
     async def latest_attribution(self, org_id: str, *, timeout: float | None = None) -> str:
         """The id of the org's newest attribution analysis."""
         reply = await self._list(org_id, causal_pb.ANALYSIS_KIND_ATTRIBUTION, 1, timeout)

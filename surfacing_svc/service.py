@@ -8,18 +8,23 @@ import asyncio
 from dataclasses import replace
 
 import grpc
+from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import surfacing_pb2 as pb
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 from surfacing_svc import convert
+from surfacing_svc.convert import products as convert_products
+from surfacing_svc.errors import NotAnAttribution
 from surfacing_svc.peers import AnalysisReader, HistoryReader, RegistryWriter
 from surfacing_svc.planning import (
     PlanningModel,
+    RecommendQuestion,
     answer_design,
     answer_forecast,
     answer_optimize,
     answer_recommend,
 )
+from surfacing_svc.products import product_actions
 
 
 class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
@@ -99,10 +104,19 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         self, request: pb.RecommendRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecommendResponse:
         q = convert.recommend_question(request)
+        named_any = bool(q.analysis_ids)
+        q, products = await self._product_analyses(q, context)
+        if not q.analysis_ids and named_any:  # product analyses alone: their actions alone
+            return _with_products(pb.RecommendResponse(), products, q.max_results)
         if not q.analysis_ids:
-            latest = await self._analyses.latest_attribution(
-                q.org_id, timeout=context.time_remaining()
-            )
+            try:
+                latest = await self._analyses.latest_attribution(
+                    q.org_id, timeout=context.time_remaining()
+                )
+            except NotAnAttribution:
+                if not products:
+                    raise
+                return _with_products(pb.RecommendResponse(), products, q.max_results)
             q = replace(q, analysis_ids=(latest,))
         model = await self._model(q.org_id, q.analysis_ids[0], context, "analysis_ids[0]")
         # The other analyses named, or else the org's failed effect estimates: a channel
@@ -138,4 +152,47 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             for a in answer.actions
             if a.design is not None
         }
-        return convert.recommendations_to_proto(answer, q, experiments)
+        reply = convert.recommendations_to_proto(answer, q, experiments)
+        return _with_products(reply, products, q.max_results)
+
+    async def _product_analyses(
+        self, q: RecommendQuestion, context: grpc.aio.ServicerContext
+    ) -> tuple[RecommendQuestion, list[causal_pb.Analysis]]:
+        """The product analyses among ``analysis_ids`` (taken out of them), or, when none is
+        named, the org's latest one (when it has one): Recommend adds their product actions."""
+        if not q.analysis_ids:
+            latest = await self._analyses.latest_products(
+                q.org_id, timeout=context.time_remaining()
+            )
+            return q, [latest] if latest is not None else []
+        named = await asyncio.gather(*(
+            self._analyses.get(q.org_id, a, field=f"analysis_ids[{i}]",
+                               timeout=context.time_remaining())
+            for i, a in enumerate(q.analysis_ids)
+        ))  # fmt: skip
+        products = [a for a in named if a.WhichOneof("result") == "products"]
+        ids = {a.analysis_id for a in products}
+        return replace(q, analysis_ids=tuple(a for a in q.analysis_ids if a not in ids)), products
+
+
+def _with_products(
+    reply: pb.RecommendResponse, products: list[causal_pb.Analysis], max_results: int
+) -> pb.RecommendResponse:
+    """``reply`` with the product analyses' actions after its own (``surfacing_svc.products``),
+    as many as ``max_results`` leaves room for."""
+    for analysis in products:
+        room = max_results - len(reply.recommendations)
+        evidence = convert_products.product_evidence(analysis)
+        actions = product_actions(evidence)
+        if len(actions) > room:
+            reply.warnings.append(
+                f"{len(actions) - max(room, 0)} product actions of {analysis.analysis_id} "
+                "left out by max_results"
+            )
+        reply.recommendations.extend(
+            convert_products.product_recommendations(
+                actions[: max(room, 0)], analysis.analysis_id,
+                len(reply.recommendations) + 1, evidence.currency,
+            )
+        )  # fmt: skip
+    return reply

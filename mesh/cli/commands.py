@@ -179,7 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     demo.set_defaults(func=cmd_demo)
 
-    from mesh.cli import attribution, estimate, explain, ingest, report, search, surfacing
+    from mesh.cli import (
+        attribution,
+        estimate,
+        explain,
+        ingest,
+        products,
+        report,
+        search,
+        surfacing,
+    )
     from sim import cli as sim_cli
 
     estimate.add_parser(sub, _add_mesh_arguments)
@@ -188,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_parsers(sub, _add_mesh_arguments)
     ingest.add_parser(sub, _add_mesh_arguments)
     surfacing.add_parsers(sub, _add_mesh_arguments)
+    products.add_parsers(sub, _add_mesh_arguments)
     sim_cli.register(sub)
     search.register(sub)
 
@@ -206,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("estimate", "analyze", "counterfactual", "ingest", "explain",
                             "check-claims", "report", "optimize", "predict", "design",
-                            "recommend"):  # fmt: skip
+                            "recommend", "products", "analyze-products"):  # fmt: skip
             return int(args.func(args, _peers(args)))
         return int(args.func(args) or 0)
     except RpcFailure as failure:

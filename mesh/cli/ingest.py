@@ -21,7 +21,11 @@ from typing import Any, TextIO
 
 from mesh.sdk.client import IngestSummary, LiftOS
 
-SOURCES = ("meta", "google_ads", "klaviyo", "tiktok", "generic")
+SOURCES = (
+    "meta", "google_ads", "klaviyo", "tiktok", "generic",
+    # product sources (issue 20): Shopify orders.json / products.json, product reports
+    "shopify_orders", "shopify_products", "google_ads_shopping", "meta_products",
+)  # fmt: skip
 MAPPING_FIELDS = (
     "date", "campaign_id", "campaign_name", "geo", "spend", "impressions", "clicks",
     "conversions", "revenue", "currency_code", "channel",
@@ -114,11 +118,30 @@ def read_rows(path: Path) -> Iterator[str]:
             for row in csv.DictReader(handle):
                 yield json.dumps(row, separators=(",", ":"))
         return
+    if path.suffix.lower() == ".json" and (page := _admin_page(path)) is not None:
+        yield from page
+        return
     with path.open(encoding="utf-8", errors="replace") as handle:
         for line in handle:
             line = line.rstrip("\n")
             if line.strip():
                 yield line
+
+
+def _admin_page(path: Path) -> list[str] | None:
+    """A Shopify Admin API page (``{"products": [...]}`` or ``{"orders": [...]}``, one JSON
+    document, as products.json is) as one row per element; None for anything else."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        if handle.read(1) != "{":
+            return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None  # JSON lines, or broken: read line by line, each line judged alone
+    rows = next((doc[k] for k in ("products", "orders") if isinstance(doc.get(k), list)), None)
+    if rows is None or len(doc) != 1:
+        return None
+    return [json.dumps(r, separators=(",", ":")) for r in rows]
 
 
 def count_rows(path: Path) -> int:

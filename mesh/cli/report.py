@@ -160,6 +160,21 @@ def plan(client: LiftOS, analysis: causal_pb.Analysis) -> Planning:
     return out
 
 
+def plan_products(client: LiftOS, analysis: causal_pb.Analysis) -> Planning:
+    """Recommend's product actions for a product analysis (a note in their place when the
+    surfacing service does not answer)."""
+    out = Planning()
+    try:
+        reply = client.recommend([analysis.analysis_id], design_tests=False)
+    except RpcFailure as failure:
+        note = f"No recommendations in this report: SurfacingService answered {failure}"
+        print(f"note: {note}", file=sys.stderr)
+        out.notes.append(note)
+        return out
+    out.recommendations = surfacing_pb.RecommendResponse.FromString(bytes(reply))
+    return out
+
+
 def page_server(html: str, port: int = 0) -> http.server.ThreadingHTTPServer:
     """An HTTP server on 127.0.0.1 answering every GET with the page (call serve_forever)."""
     body = html.encode("utf-8")
@@ -189,11 +204,13 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         explanation = None if args.no_explain else explain(client, analysis.analysis_id)
-        planning = (
-            plan(client, analysis)
-            if analysis.WhichOneof("result") == "attribution" and not args.no_plan
-            else Planning()
-        )
+        which = analysis.WhichOneof("result")
+        if args.no_plan or which not in ("attribution", "products"):
+            planning = Planning()
+        elif which == "products":
+            planning = plan_products(client, analysis)
+        else:
+            planning = plan(client, analysis)
     try:
         html = render_report(
             analysis, explanation=explanation, budget=planning.budget,

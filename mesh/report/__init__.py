@@ -6,7 +6,8 @@ answers for the same analysis) and returns the page as a string: figures are inl
 by matplotlib, the CSS is inline, there is no script and nothing is fetched, so the file opens
 anywhere, offline, and prints as it looks. Pure: no gRPC, no I/O.
 
-Modules: ``effect`` (effect-estimate sections) with ``_effect_plots``; ``plan`` (attribution and
+Modules: ``effect`` (effect-estimate sections) with ``_effect_plots``; ``products`` (the
+product analysis: heat map, halo / cannibalisation network, the ``liftos products`` view); ``plan`` (attribution and
 surfacing sections) with ``_plan_plots``; ``explanation``; ``_svg`` (house style, figure →
 inline SVG), ``_page`` (HTML shell and CSS), ``_format``, ``_data``.
 """
@@ -26,6 +27,7 @@ from mesh.report._svg import house_style
 from mesh.report.effect import Figures, effect_sections, estimand_name, method_name
 from mesh.report.explanation import explanation_section, fact_anchors
 from mesh.report.plan import attribution_sections, currency, outcome_name, surfacing_sections
+from mesh.report.products import product_sections
 
 __all__ = ["UnsupportedAnalysis", "render_report"]
 
@@ -69,6 +71,14 @@ def render_report(
             meta = [f"attribution, {len(result.channels)} channels"]
             cur = currency(result)
             label = f"Incremental {outcome_name(result)}" + (f" ({cur})" if cur else "")
+        elif which == "products":
+            result_p = analysis.products
+            title = "What each channel sells: products and categories"
+            sections = product_sections(analysis, figs)
+            meta = [f"products, {len(result_p.channels)} channels, {len(result_p.categories)} "
+                    "categories"]  # fmt: skip
+            cur = result_p.currency_code
+            label = f"Incremental margin ({cur})" if cur else "Incremental margin"
         else:
             raise UnsupportedAnalysis(f"analysis {analysis.analysis_id!r} holds no result")
         sections += surfacing_sections(

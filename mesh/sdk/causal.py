@@ -198,6 +198,53 @@ class CausalCalls(ClientBase):
                 on_progress(event)
         raise RpcFailure(grpc.StatusCode.INTERNAL, "the analysis ended without its result")
 
+    # -- products ------------------------------------------------------------------------------
+    def analyze_products_stream(
+        self,
+        *,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        channels: Sequence[str] = (),
+        alpha: float = 0.0,
+        claim_alpha: float = 0.0,
+        country: str = "",
+        org_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[dc.AnalysisProgress | dc.ProductAnalysisResult]:
+        """AnalyzeProducts' events as they stream: one AnalysisProgress per step (retrieve,
+        panel, estimation, products), then the ProductAnalysisResult (stored: get_analysis)."""
+        request = causal_pb.AnalyzeProductsRequest(
+            org_id=self._org(org_id), channels=list(channels), alpha=alpha,
+            claim_alpha=claim_alpha, country_code=country,
+        )  # fmt: skip
+        for bound, day in (("start_date", start), ("end_date", end)):
+            if day is not None:
+                getattr(request.date_range, bound).CopyFrom(
+                    common_pb.Date(year=day.year, month=day.month, day=day.day)
+                )
+        try:
+            for reply in self._causal.AnalyzeProducts(request, timeout=timeout):
+                if reply.WhichOneof("event") == "progress":
+                    yield dc.AnalysisProgress.parse(reply.progress.SerializeToString())
+                else:
+                    yield dc.ProductAnalysisResult.parse(reply.result.SerializeToString())
+        except grpc.RpcError as exc:
+            raise RpcFailure.from_rpc_error(exc) from None
+
+    def analyze_products(
+        self,
+        *,
+        on_progress: Callable[[dc.AnalysisProgress], object] | None = None,
+        **kwargs: Any,
+    ) -> dc.ProductAnalysisResult:
+        """The product analysis of the org (see :meth:`analyze_products_stream`)."""
+        for event in self.analyze_products_stream(**kwargs):
+            if isinstance(event, dc.ProductAnalysisResult):
+                return event
+            if on_progress is not None:
+                on_progress(event)
+        raise RpcFailure(grpc.StatusCode.INTERNAL, "the analysis ended without its result")
+
     def counterfactual(
         self,
         analysis_id: str,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -20,14 +21,19 @@ from liftos.v1 import ingestion_pb2 as ing_pb
 from liftos.v1 import ingestion_pb2_grpc as ing_grpc
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
+from liftos.v1 import surfacing_pb2 as surfacing_pb
+from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 import sim
 from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
+from mesh.cli.commands import main as liftos
+from mesh.report import render_report
 from mesh.runtime.inprocess import RunningService, running_services
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
+from surfacing_svc.app import build as surfacing_build
 
 ORG = "org_001"
 BATCH = 500
@@ -81,7 +87,8 @@ def world() -> sim.SimResult:
 def mesh(
     tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult
 ) -> Iterator[dict[str, Any]]:
-    builds = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build}
+    builds = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build,
+              "surfacing": surfacing_build}  # fmt: skip
     with running_services(builds, tmp_path_factory.mktemp("products")) as services:
         ingestion = ing_grpc.IngestionServiceStub(
             grpc.insecure_channel(services["ingestion"].address)
@@ -230,3 +237,78 @@ def test_refusals_name_what_is_wrong(mesh: dict[str, Any]) -> None:
     with pytest.raises(grpc.RpcError) as err:
         list(causal.AnalyzeProducts(causal_pb.AnalyzeProductsRequest(org_id=ORG, alpha=0.7)))
     assert [f for f, _ in decode_status(err.value).field_violations] == ["alpha"]
+
+
+def _surfacing(services: dict[str, RunningService]) -> surfacing_grpc.SurfacingServiceStub:
+    return surfacing_grpc.SurfacingServiceStub(grpc.insecure_channel(services["surfacing"].address))
+
+
+def test_recommend_gives_product_actions_from_a_product_analysis(mesh: dict[str, Any]) -> None:
+    result = mesh["events"][-1].result
+    surfacing = _surfacing(mesh["services"])
+    named = surfacing.Recommend(surfacing_pb.RecommendRequest(
+        org_id=ORG, analysis_ids=[result.analysis_id], design_tests=False))  # fmt: skip
+    # the org has no attribution analysis: the latest product analysis alone is used
+    latest = surfacing.Recommend(surfacing_pb.RecommendRequest(org_id=ORG, design_tests=False))
+    assert named == latest
+    kinds = {surfacing_pb.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND,
+             surfacing_pb.RECOMMENDATION_KIND_STOP_PROMOTION}  # fmt: skip
+    claimed = {q.promoted_product_id for q in result.pairs
+               if q.kind == causal_pb.CROSS_EFFECT_KIND_CANNIBALISATION}  # fmt: skip
+    categories = {c.category for c in result.categories}
+    for r in named.recommendations:
+        assert r.kind in kinds and list(r.analysis_ids) == [result.analysis_id]
+        assert r.facts and r.expected_impact.lower <= r.expected_impact.estimate
+        if r.kind == surfacing_pb.RECOMMENDATION_KIND_STOP_PROMOTION:
+            assert r.product.product_id in claimed
+        else:
+            assert {r.product.category, r.target_product.category} <= categories
+            assert r.channel in result.channels
+    assert [r.priority for r in named.recommendations] == list(
+        range(1, len(named.recommendations) + 1)
+    )
+
+
+def test_liftos_products_prints_the_view(
+    mesh: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = mesh["events"][-1].result
+    for name, service in mesh["services"].items():
+        monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", service.address)
+    assert liftos(["products", result.analysis_id, "--org", ORG]) == 0
+    out = capsys.readouterr().out
+    assert f"product analysis {result.analysis_id}" in out
+    for c in result.cells:
+        assert c.category in out and c.channel in out
+    for heading in ("What each channel's spend caused", "Which products each channel really "
+                    "sells", "Promotions and their cannibalisation", "Where to move spend"):  # fmt: skip
+        assert heading in out
+    best = max(result.cells, key=lambda c: c.incremental_revenue.estimate)
+    assert f"{best.incremental_revenue.estimate:,.0f}" in out
+    assert liftos(["products", "no-such-id", "--org", ORG]) == 1
+
+
+def test_the_report_has_the_heat_map_the_network_and_the_actions(
+    mesh: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    result = mesh["events"][-1].result
+    for name, service in mesh["services"].items():
+        monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", service.address)
+    out = tmp_path / "report.html"
+    args = ["report", result.analysis_id, "--org", ORG, "--no-explain", "--out", str(out)]
+    assert liftos(args) == 0
+    html = out.read_text()
+    assert 'data-figure="product-heat-map"' in html and 'data-figure="cross-network"' in html
+    for c in result.categories:
+        assert c.category in html
+    recs = _surfacing(mesh["services"]).Recommend(
+        surfacing_pb.RecommendRequest(org_id=ORG, analysis_ids=[result.analysis_id])
+    )
+    for r in recs.recommendations:
+        assert r.action.replace("'", "&#x27;") in html
+    analysis = (
+        mesh["causal"]
+        .GetAnalysis(causal_pb.GetAnalysisRequest(org_id=ORG, analysis_id=result.analysis_id))
+        .analysis
+    )
+    assert 'data-figure="product-heat-map"' in render_report(analysis)

@@ -1,0 +1,168 @@
+"""`liftos products ANALYSIS_ID` and `liftos analyze-products`: the product view.
+
+``liftos analyze-products --org ORG [--start …] [--end …] [--channel …]`` runs AnalyzeProducts
+(progress as it streams) and prints the view; ``liftos products ANALYSIS_ID`` prints a stored
+one: what each channel's spend caused per category (revenue and margin with intervals), which
+products each channel really sells, which promotions only cannibalise, and where to move
+spend between product campaigns (SurfacingService.Recommend's product actions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+from google.protobuf import json_format
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import surfacing_pb2 as surfacing_pb
+
+from mesh.report.products import channel_sells, promotions
+from mesh.sdk.client import LiftOS
+from mesh.sdk.failures import RpcFailure
+
+_PRODUCT_KINDS = (
+    surfacing_pb.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND,
+    surfacing_pb.RECOMMENDATION_KIND_STOP_PROMOTION,
+)
+
+
+def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("products", help="a stored product analysis: what each channel sells")
+    p.add_argument("analysis_id")
+    p.add_argument("--org", default="default")
+    p.add_argument("--top", type=int, default=5, help="products listed per channel")
+    p.add_argument("--no-recommend", action="store_true", help="skip SurfacingService.Recommend")
+    p.add_argument("--json", action="store_true", help="the result as JSON")
+    common(p)
+    p.set_defaults(func=run_products)
+
+    a = sub.add_parser("analyze-products", help="run AnalyzeProducts, then show the product view")
+    a.add_argument("--org", default="default")
+    a.add_argument("--start", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
+    a.add_argument("--end", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
+    a.add_argument("--channel", action="append", default=[], help="repeat; default: all")
+    a.add_argument("--country", default="", help="holiday calendar (default US)")
+    a.add_argument("--top", type=int, default=5)
+    a.add_argument("--no-recommend", action="store_true")
+    a.add_argument("--json", action="store_true")
+    common(a)
+    a.set_defaults(func=run_analyze_products)
+
+
+def _span(i: Any, fmt: str = "{:,.0f}") -> str:
+    return f"{fmt.format(i.estimate)} [{fmt.format(i.lower)}, {fmt.format(i.upper)}]"
+
+
+def render(
+    analysis_id: str,
+    r: causal_pb.ProductAnalysisResult,
+    recommendations: surfacing_pb.RecommendResponse | None,
+    note: str = "",
+    *,
+    top: int = 5,
+) -> str:
+    cur = r.currency_code
+    a, b = r.date_range.start_date, r.date_range.end_date
+    lines = [
+        f"product analysis {analysis_id}: {r.record_count:,} records, {len(r.products)} products, "
+        f"{r.day_count} days {a.year:04d}-{a.month:02d}-{a.day:02d}..{b.year:04d}-{b.month:02d}-"
+        f"{b.day:02d}, {cur}; {r.interval_level:.0%} intervals, pairs claimed at "
+        f"{r.claim_level:.0%}",
+        *(f"  warning: {w}" for w in r.warnings),
+        "",
+        "What each channel's spend caused, by category (net of halo and cannibalisation):",
+        f"  {'channel':18s} {'category':14s} {'spend':>10s} {'incremental revenue':>28s} "
+        f"{'incremental margin':>28s} {'iROAS':>6s}",
+    ]
+    for c in sorted(r.cells, key=lambda c: (c.channel, -c.incremental_revenue.estimate)):
+        roas = f"{c.incremental_roas.estimate:6.2f}" if c.HasField("incremental_roas") else "     –"
+        flag = "" if c.significant or c.spend.amount == 0 else "  (interval includes 0)"
+        lines.append(
+            f"  {c.channel:18s} {c.category[:14]:14s} {c.spend.amount:10,.0f} "
+            f"{_span(c.incremental_revenue):>28s} {_span(c.incremental_margin):>28s} {roas}{flag}"
+        )
+    lines += ["", "Which products each channel really sells (interval above zero):"]
+    sells = channel_sells(r, top)
+    for channel in r.channels:
+        found = sells.get(channel, [])
+        if not found:
+            lines.append(f"  {channel}: no product distinguishable from zero")
+            continue
+        lines.append(f"  {channel}:")
+        lines += [f"    {p.product_id:16s} {p.category[:14]:14s} spend {p.spend.amount:9,.0f}  "
+                  f"incremental {_span(p.incremental_revenue)}" for p in found]  # fmt: skip
+    lines += ["", "Promotions and their cannibalisation (claimed pairs only):"]
+    promo = promotions(r)
+    if not promo:
+        lines.append("  no cannibalisation is claimed")
+    for p in promo:
+        verdict = "ONLY CANNIBALISES" if p.only_cannibalises else "adds net revenue"
+        lines.append(
+            f"  {p.product_id} ({p.category}): lift {p.lift:,.0f} {cur}, {p.cannibalised:,.0f} "
+            f"({p.share:.0%}) taken from {', '.join(p.victims)}: {verdict}"
+        )
+    lines += ["", "Where to move spend between product campaigns (Recommend):"]
+    if recommendations is None:
+        lines.append(f"  {note or 'not asked'}")
+    else:
+        recs = [x for x in recommendations.recommendations if x.kind in _PRODUCT_KINDS]
+        if not recs:
+            lines.append("  no move: no channel's category returns clearly differ, and no "
+                         "promotion only cannibalises")  # fmt: skip
+        for x in recs:
+            i = x.expected_impact
+            lines.append(f"  {x.priority}. {x.action}: margin {i.estimate:+,.0f} "
+                         f"[{i.lower:+,.0f}, {i.upper:+,.0f}] {cur}")  # fmt: skip
+            lines.append(f"     {x.rationale}")
+    return "\n".join(lines)
+
+
+def _recommend(client: LiftOS, analysis_id: str) -> tuple[surfacing_pb.RecommendResponse | None, str]:  # fmt: skip
+    try:
+        reply = client.recommend([analysis_id], design_tests=False)
+    except RpcFailure as failure:
+        return None, f"SurfacingService did not answer: {failure}"
+    return surfacing_pb.RecommendResponse.FromString(bytes(reply)), ""
+
+
+def _show(client: LiftOS, analysis_id: str, args: argparse.Namespace) -> int:
+    analysis = causal_pb.Analysis.FromString(bytes(client.get_analysis(analysis_id)))
+    if analysis.WhichOneof("result") != "products":
+        print(f"error: analysis {analysis_id} is not a product analysis", file=sys.stderr)
+        return 2
+    recs, note = (
+        (None, "skipped (--no-recommend)") if args.no_recommend else _recommend(client, analysis_id)
+    )
+    if args.json:
+        out = {"analysis": json_format.MessageToDict(analysis.products)}
+        if recs is not None:
+            out["recommendations"] = json_format.MessageToDict(recs)
+        print(json.dumps(out, indent=2))
+    else:
+        print(render(analysis_id, analysis.products, recs, note, top=args.top))
+    return 0
+
+
+def run_products(args: argparse.Namespace, peers: Any) -> int:
+    with LiftOS(peers, org_id=args.org) as client:
+        try:
+            return _show(client, args.analysis_id, args)
+        except RpcFailure as failure:
+            print(f"error: {failure}", file=sys.stderr)
+            return 1
+
+
+def run_analyze_products(args: argparse.Namespace, peers: Any) -> int:
+    with LiftOS(peers, org_id=args.org) as client:
+        try:
+            result = client.analyze_products(
+                start=args.start, end=args.end, channels=args.channel, country=args.country,
+                on_progress=lambda e: print(f"[{e.stage}] {e.message}", file=sys.stderr),
+            )  # fmt: skip
+            return _show(client, result.analysis_id, args)
+        except RpcFailure as failure:
+            print(f"error: {failure}", file=sys.stderr)
+            return 1

@@ -1,0 +1,221 @@
+"""The product analysis (AnalyzeProducts) as a report and as the ``liftos products`` view:
+which products each channel really sells, which promotions only cannibalise, and the
+channel × category heat map and halo / cannibalisation network. Pure: wire messages in.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from liftos.v1 import causal_pb2 as causal_pb
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from mesh.report._format import esc, num
+from mesh.report._page import Section, table
+from mesh.report._svg import new_figure
+from mesh.report.effect import Figures
+
+__all__ = [
+    "CANNIBAL_SHARE",
+    "Promotion",
+    "channel_sells",
+    "cross_network",
+    "heat_map",
+    "product_sections",
+    "promotions",
+]
+
+# A promotion "only cannibalises" when its claimed cannibalisation of siblings takes at least
+# this share of its own lift (the rule surfacing_svc.products uses for STOP_PROMOTION).
+CANNIBAL_SHARE = 0.5
+_GREEN, _RED, _GREY = "#2e7d32", "#c62828", "#9e9e9e"
+
+
+def _span(i: object) -> str:
+    return f"{num(i.estimate)} [{num(i.lower)}, {num(i.upper)}]"  # type: ignore[attr-defined]
+
+
+def channel_sells(
+    result: causal_pb.ProductAnalysisResult, top: int = 5
+) -> dict[str, list[causal_pb.ChannelProductEffect]]:
+    """Per channel, the products whose incremental revenue it causes, largest first: the
+    significant ones (interval above zero), at most ``top``."""
+    out: dict[str, list[causal_pb.ChannelProductEffect]] = defaultdict(list)
+    for p in sorted(result.product_cells, key=lambda p: -p.incremental_revenue.estimate):
+        if p.incremental_revenue.lower > 0 and len(out[p.channel]) < top:
+            out[p.channel].append(p)
+    return dict(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    """A promoted product with claimed cannibalisation: its lift, what it took from whom."""
+
+    product_id: str
+    category: str
+    lift: float
+    cannibalised: float
+    halo: float
+    victims: tuple[str, ...]
+
+    @property
+    def share(self) -> float:
+        return self.cannibalised / self.lift if self.lift > 0 else float("inf")
+
+    @property
+    def only_cannibalises(self) -> bool:
+        return self.share >= CANNIBAL_SHARE
+
+
+def promotions(result: causal_pb.ProductAnalysisResult) -> list[Promotion]:
+    """Promoted products with at least one claimed cannibalisation, the worst first."""
+    by: dict[str, list[causal_pb.ProductPairEffect]] = defaultdict(list)
+    for q in result.pairs:
+        by[q.promoted_product_id].append(q)
+    out = []
+    for pid, pairs in by.items():
+        taken = [q for q in pairs if q.kind == causal_pb.CROSS_EFFECT_KIND_CANNIBALISATION]
+        if not taken:
+            continue
+        halo = sum(q.revenue_change.estimate for q in pairs
+                   if q.kind == causal_pb.CROSS_EFFECT_KIND_HALO)  # fmt: skip
+        out.append(Promotion(
+            pid, pairs[0].category, pairs[0].promoted_lift,
+            -sum(q.revenue_change.estimate for q in taken), halo,
+            tuple(q.affected_product_id for q in taken),
+        ))  # fmt: skip
+    return sorted(out, key=lambda p: -p.share)
+
+
+def heat_map(result: causal_pb.ProductAnalysisResult) -> Figure:
+    """Channel × category incremental return on spend; a cell's text is its incremental
+    revenue, hatched where the interval includes zero."""
+    channels = list(result.channels)
+    categories = sorted({c.category for c in result.cells})
+    grid = np.full((len(channels), len(categories)), np.nan)
+    text = [["" for _ in categories] for _ in channels]
+    weak = np.zeros_like(grid, dtype=bool)
+    for c in result.cells:
+        i, j = channels.index(c.channel), categories.index(c.category)
+        if c.spend.amount > 0:
+            grid[i, j] = c.incremental_revenue.estimate / c.spend.amount
+            text[i][j] = f"{num(c.incremental_revenue.estimate)}\niROAS {grid[i, j]:.2f}"
+            weak[i, j] = not c.significant
+        else:
+            text[i][j] = "no spend"
+    fig, (ax,) = new_figure(0.6 + 0.7 * len(channels))
+    finite = grid[np.isfinite(grid)]
+    bound = float(np.abs(finite).max()) if finite.size else 1.0
+    img = ax.imshow(np.ma.masked_invalid(grid), cmap="RdYlGn", vmin=-bound, vmax=bound,
+                    aspect="auto")  # fmt: skip
+    for i in range(len(channels)):
+        for j in range(len(categories)):
+            ax.text(j, i, text[i][j], ha="center", va="center", fontsize=8,
+                    color="#555" if weak[i, j] else "#111")  # fmt: skip
+            if weak[i, j]:
+                ax.add_patch(_hatch(j, i))
+    ax.set_xticks(range(len(categories)), categories)
+    ax.set_yticks(range(len(channels)), channels)
+    ax.grid(False)
+    fig.colorbar(img, ax=ax, label="iROAS", shrink=0.8)
+    return fig
+
+
+def _hatch(x: float, y: float) -> Rectangle:
+    return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, hatch="//", edgecolor="#bbb", lw=0)
+
+
+def cross_network(result: causal_pb.ProductAnalysisResult) -> Figure:
+    """Products as nodes on a circle per category; an arrow from the promoted product to the
+    affected one for each claimed pair: green halo, red cannibalisation, width by its share
+    of the promoted product's lift. Pairs claimed nothing are not drawn."""
+    cats = sorted({p.category for p in result.products})
+    fig, axes = new_figure(3.2, ncols=max(len(cats), 1))
+    for ax, cat in zip(axes, cats, strict=False):
+        nodes = sorted(p.product_id for p in result.products if p.category == cat)
+        angle = np.linspace(0, 2 * np.pi, len(nodes), endpoint=False) + np.pi / 2
+        pos = {n: (np.cos(a), np.sin(a)) for n, a in zip(nodes, angle, strict=True)}
+        for q in result.pairs:
+            if q.category != cat or q.kind in (causal_pb.CROSS_EFFECT_KIND_NONE,
+                                               causal_pb.CROSS_EFFECT_KIND_UNSPECIFIED):  # fmt: skip
+                continue
+            share = abs(q.share_of_promoted_lift) if q.HasField("share_of_promoted_lift") else 0.2
+            colour = _GREEN if q.kind == causal_pb.CROSS_EFFECT_KIND_HALO else _RED
+            (x0, y0), (x1, y1) = pos[q.promoted_product_id], pos[q.affected_product_id]
+            ax.annotate("", xy=(x1 * 0.85, y1 * 0.85), xytext=(x0 * 0.85, y0 * 0.85),
+                        arrowprops={"arrowstyle": "-|>", "color": colour,
+                                    "lw": 0.8 + 4 * min(share, 1.0),
+                                    "connectionstyle": "arc3,rad=0.15"})  # fmt: skip
+        for n, (x, y) in pos.items():
+            ax.scatter([x], [y], s=60, color=_GREY, zorder=3)
+            ax.text(x * 1.18, y * 1.18, n[-6:], ha="center", va="center", fontsize=7)
+        ax.set_title(cat, fontsize=9)
+        ax.set_xlim(-1.5, 1.5)
+        ax.set_ylim(-1.5, 1.5)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    return fig
+
+
+def product_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Section]:
+    r = analysis.products
+    cur = r.currency_code
+    level = f"{r.interval_level:.0%}"
+    head = (
+        f"<p>{len(r.products)} products in {len(r.categories)} categories over {r.day_count} "
+        f"days, {r.record_count:,} records; {esc(level)} intervals, cross-effects claimed at "
+        f"{r.claim_level:.0%}. Method: {esc(r.method)}.</p>"
+    )
+    warn = "".join(f"<li>{esc(w)}</li>" for w in r.warnings)
+    heat = figs.add(
+        "product-heat-map", functools.partial(heat_map, r), "Channel × category heat map",
+        f"What each channel's spend on a category's products caused ({esc(cur)}, net of the "
+        "halo and cannibalisation inside the category); colour is the return per unit of spend, "
+        "hatched where the interval includes zero.",
+    )  # fmt: skip
+    cells = table(
+        [("channel", False), ("category", False), ("spend", True), (f"incremental revenue [{level}]", True),
+         (f"incremental margin [{level}]", True), ("iROAS", True)],
+        [[esc(c.channel), esc(c.category), num(c.spend.amount), _span(c.incremental_revenue),
+          _span(c.incremental_margin),
+          num(c.incremental_roas.estimate) if c.HasField("incremental_roas") else "–"]
+         for c in r.cells],
+    )  # fmt: skip
+    sections = [Section("products", "Products: what each channel sells", head + heat + cells
+                        + (f'<ul class="plain note">{warn}</ul>' if warn else ""))]  # fmt: skip
+    sells = channel_sells(r)
+    rows = [[esc(ch), esc(p.product_id), esc(p.category), num(p.spend.amount),
+             _span(p.incremental_revenue)] for ch, ps in sells.items() for p in ps]  # fmt: skip
+    if rows:
+        sections.append(Section("product-cells", "Products each channel really sells", table(
+            [("channel", False), ("product", False), ("category", False), ("spend", True),
+             (f"incremental revenue [{level}]", True)], rows,
+        )))  # fmt: skip
+    network = figs.add(
+        "cross-network", functools.partial(cross_network, r), "Halo and cannibalisation",
+        "Claimed cross-effects inside each category: an arrow from the promoted product to the "
+        "one whose revenue it moved, green for halo, red for cannibalisation, wider for a "
+        "larger share of the promoted product's lift. Pairs whose interval includes zero are "
+        "not drawn.",
+    )  # fmt: skip
+    promo = promotions(r)
+    promo_rows = [[esc(p.product_id), esc(p.category), num(p.lift), num(p.cannibalised),
+                   f"{p.share:.0%}", esc(", ".join(p.victims)),
+                   "only cannibalises" if p.only_cannibalises else "adds net revenue"]
+                  for p in promo]  # fmt: skip
+    body = network + (table(
+        [("promoted", False), ("category", False), ("own lift", True), ("taken from siblings", True),
+         ("share", True), ("from", False), ("verdict", False)], promo_rows,
+    ) if promo_rows else "<p>No cannibalisation is claimed.</p>")  # fmt: skip
+    sections.append(Section("cross-effects", "Halo and cannibalisation", body))
+    return sections
+
+
+def claimed_pairs(result: causal_pb.ProductAnalysisResult) -> Sequence[causal_pb.ProductPairEffect]:
+    return [q for q in result.pairs if q.kind in (causal_pb.CROSS_EFFECT_KIND_HALO,
+                                                   causal_pb.CROSS_EFFECT_KIND_CANNIBALISATION)]  # fmt: skip

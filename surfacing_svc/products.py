@@ -1,0 +1,231 @@
+"""Recommend's product actions, from a product analysis (AnalyzeProducts): where to move a
+channel's spend between product campaigns, and which promotions only cannibalise. Pure.
+
+**Shift spend between product campaigns.** Within a channel, a category campaign's next unit
+of spend returns its *marginal* margin: the cell's slope at zero (``initial_roas``) through
+the Hill saturation at the cell's mean daily spend, ``beta / (1 + s/K)^2`` (the estimator's
+``K hill(A/K)`` response, adstock at its steady state), times the category's margin rate.
+Its interval scales the cell's revenue interval alike. Spend moves from the cell with the
+lowest marginal margin to the one with the highest only when the intervals say so: the
+receiver's lower bound above the giver's upper bound; a share (``SHIFT_SHARE``) of the
+giver's spend, small enough that the marginal returns stay near where they were measured.
+
+**Stop a promotion that only cannibalises.** A promoted product whose claimed
+cannibalisation of its siblings takes at least ``CANNIBAL_SHARE`` of its own lift adds
+little to its category: stopping it (or its discount) gives up the net category lift and
+saves its spend. Only pairs the analysis claimed (interval excluding zero) count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+__all__ = [
+    "CANNIBAL_SHARE",
+    "SHIFT_SHARE",
+    "CategoryCell",
+    "PairCell",
+    "ProductAction",
+    "ProductCell",
+    "ProductEvidence",
+    "product_actions",
+]
+
+SHIFT_SHARE = 0.2
+CANNIBAL_SHARE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    estimate: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryCell:
+    channel: str
+    category: str
+    spend: float
+    revenue: Span
+    initial_roas: float
+    half_saturation: float  # per day; inf = linear
+    margin_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProductCell:
+    channel: str
+    category: str
+    product_id: str
+    spend: float
+
+
+@dataclass(frozen=True, slots=True)
+class PairCell:
+    category: str
+    promoted: str
+    affected: str
+    change: Span
+    promoted_lift: float
+    kind: str  # halo | cannibalisation | none
+
+
+@dataclass(frozen=True, slots=True)
+class ProductEvidence:
+    """What a product analysis says, as the actions need it."""
+
+    analysis_id: str
+    currency: str
+    days: int
+    level: float
+    claim_level: float
+    cells: tuple[CategoryCell, ...]
+    products: tuple[ProductCell, ...]
+    pairs: tuple[PairCell, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductAction:
+    kind: str  # shift_product_spend | stop_promotion
+    channel: str
+    category: str
+    product_id: str
+    target_category: str
+    target_product_id: str
+    action: str
+    rationale: str
+    impact: Span  # margin over the analysed period
+    confidence: float
+    current_spend: float
+    proposed_spend: float
+    facts: tuple[tuple[str, Span | None, str], ...] = field(default_factory=tuple)
+
+
+def _marginal(c: CategoryCell, days: int) -> Span:
+    """Marginal margin per unit of spend at the cell's mean daily spend, with its interval."""
+    daily = c.spend / max(days, 1)
+    k = c.half_saturation
+    slope = 1.0 / (1.0 + daily / k) ** 2 if math.isfinite(k) and k > 0 else 1.0
+    mroas = c.initial_roas * slope
+    average = c.revenue.estimate / c.spend
+    rate = c.margin_rate if math.isfinite(c.margin_rate) else 1.0
+    if average == 0 or not math.isfinite(mroas):
+        return Span(0.0, c.revenue.lower / c.spend * rate, c.revenue.upper / c.spend * rate)
+    ratio = mroas / average  # the interval of the average return, moved to the margin
+    low, high = sorted((c.revenue.lower / c.spend * ratio, c.revenue.upper / c.spend * ratio))
+    return Span(mroas * rate, low * rate, high * rate)
+
+
+def _shifts(e: ProductEvidence) -> list[ProductAction]:
+    out = []
+    by_channel: dict[str, list[CategoryCell]] = defaultdict(list)
+    for c in e.cells:
+        if c.spend > 0:
+            by_channel[c.channel].append(c)
+    for channel, cells in sorted(by_channel.items()):
+        if len(cells) < 2:
+            continue
+        marg = {c.category: _marginal(c, e.days) for c in cells}
+        best = max(cells, key=lambda c: marg[c.category].estimate)
+        worst = min(cells, key=lambda c: marg[c.category].estimate)
+        hi, lo = marg[best.category], marg[worst.category]
+        if best is worst or hi.lower <= lo.upper:
+            continue  # the intervals overlap: the evidence does not say which way
+        moved = SHIFT_SHARE * worst.spend
+        gain = Span(moved * (hi.estimate - lo.estimate), moved * (hi.lower - lo.upper),
+                    moved * (hi.upper - lo.lower))  # fmt: skip
+        cur = e.currency
+        out.append(
+            ProductAction(
+                "shift_product_spend",
+                channel,
+                worst.category,
+                "",
+                best.category,
+                "",
+                f"move {moved:,.0f} {cur} of {channel} spend from {worst.category} to "
+                f"{best.category} campaigns",
+                f"on {channel}, the next {cur} in {best.category} returns "
+                f"{hi.estimate:.2f} {cur} of margin [{hi.lower:.2f}, {hi.upper:.2f}] against "
+                f"{lo.estimate:.2f} [{lo.lower:.2f}, {lo.upper:.2f}] in {worst.category} "
+                f"({e.level:.0%} intervals, marginal at the period's mean daily spend)",
+                gain,
+                e.level,
+                worst.spend + best.spend,
+                worst.spend + best.spend,
+                (
+                    (f"marginal_margin_{best.category}", hi, f"{best.category} on {channel}"),
+                    (f"marginal_margin_{worst.category}", lo, f"{worst.category} on {channel}"),
+                    ("incremental_revenue_" + best.category, best.revenue, "over the period"),
+                    ("incremental_revenue_" + worst.category, worst.revenue, "over the period"),
+                ),
+            )
+        )
+    return out
+
+
+def _stops(e: ProductEvidence) -> list[ProductAction]:
+    out = []
+    spend: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for p in e.products:
+        spend[p.product_id][p.channel] += p.spend
+    by_promoted: dict[str, list[PairCell]] = defaultdict(list)
+    for q in e.pairs:
+        by_promoted[q.promoted].append(q)
+    rate = {c.category: c.margin_rate for c in e.cells if math.isfinite(c.margin_rate)}
+    for promoted, pairs in sorted(by_promoted.items()):
+        lift = pairs[0].promoted_lift
+        taken = [q for q in pairs if q.kind == "cannibalisation"]
+        if not taken or lift <= 0:
+            continue
+        lost = -sum(q.change.estimate for q in taken)
+        if lost < CANNIBAL_SHARE * lift:
+            continue
+        halo = sum(q.change.estimate for q in pairs if q.kind == "halo")
+        net = lift - lost + halo
+        # the net lift's interval: the claimed pairs' bounds (summed: conservative)
+        net_low = lift + sum(q.change.lower for q in taken) + halo
+        net_high = lift + sum(q.change.upper for q in taken) + halo
+        channels = spend.get(promoted, {})
+        saved = sum(channels.values())
+        category = pairs[0].category
+        m = rate.get(category, 1.0)
+        channel = max(channels, key=lambda c: channels[c]) if channels else ""
+        victims = ", ".join(q.affected for q in taken)
+        cur = e.currency
+        out.append(
+            ProductAction(
+                "stop_promotion",
+                channel,
+                category,
+                promoted,
+                "",
+                "",
+                f"stop promoting {promoted} (or its discount): its lift comes out of {victims}",
+                f"promoting {promoted} lifted it by {lift:,.0f} {cur}, of which {lost:,.0f} "
+                f"({lost / lift:.0%}) was taken from {victims}; the category gained "
+                f"{net:,.0f} {cur} net [{net_low:,.0f}, {net_high:,.0f}] for {saved:,.0f} "
+                f"{cur} of spend",
+                Span(saved - net * m, saved - net_high * m, saved - net_low * m),
+                e.claim_level,
+                saved,
+                0.0,
+                (
+                    *(
+                        (f"cannibalised_{q.affected}", q.change, f"{q.affected}'s revenue change")
+                        for q in taken
+                    ),
+                    ("net_category_lift", Span(net, net_low, net_high), "over the period"),
+                ),
+            )
+        )
+    return out
+
+
+def product_actions(e: ProductEvidence) -> list[ProductAction]:
+    """Every product action the evidence supports, the largest expected margin first."""
+    actions = _shifts(e) + _stops(e)
+    return sorted(actions, key=lambda a: -a.impact.estimate)

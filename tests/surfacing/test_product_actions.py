@@ -1,0 +1,77 @@
+"""Recommend's product actions (surfacing_svc.products) on evidence built by hand: spend moves
+between a channel's category campaigns only when the marginal margins' intervals separate,
+and a promotion is stopped only when its claimed cannibalisation takes half its lift."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from surfacing_svc.products import (
+    CategoryCell,
+    PairCell,
+    ProductCell,
+    ProductEvidence,
+    Span,
+    product_actions,
+)
+
+
+def _evidence(
+    cells: tuple[CategoryCell, ...] = (),
+    pairs: tuple[PairCell, ...] = (),
+    products: tuple[ProductCell, ...] = (),
+) -> ProductEvidence:
+    return ProductEvidence("an-1", "USD", 100, 0.9, 0.95, cells, products, pairs)
+
+
+def _cell(category: str, spend: float, revenue: Span, roas: float, k: float = math.inf,
+          rate: float = 0.5, channel: str = "google_shopping") -> CategoryCell:  # fmt: skip
+    return CategoryCell(channel, category, spend, revenue, roas, k, rate)
+
+
+def test_spend_moves_to_the_category_whose_marginal_margin_is_clearly_higher() -> None:
+    strong = _cell("Bags", 10_000, Span(60_000, 40_000, 80_000), 6.0)  # linear: marginal 6
+    weak = _cell("Tops", 10_000, Span(10_000, 5_000, 15_000), 1.0)
+    (a,) = product_actions(_evidence((strong, weak)))
+    assert (a.kind, a.channel, a.category, a.target_category) == (
+        "shift_product_spend", "google_shopping", "Tops", "Bags",
+    )  # fmt: skip
+    # 20% of Tops' spend at (6 - 1) x 0.5 margin per unit
+    assert a.impact.estimate == pytest.approx(2_000 * (3.0 - 0.5))
+    assert a.impact.lower == pytest.approx(2_000 * (2.0 - 0.75))
+    assert a.impact.lower <= a.impact.estimate <= a.impact.upper
+
+
+def test_saturation_lowers_the_marginal_return_and_overlap_moves_nothing() -> None:
+    # the same average return, but Bags' spend sits far past its half-saturation point
+    saturated = _cell("Bags", 10_000, Span(60_000, 40_000, 80_000), 30.0, k=10.0)
+    weak = _cell("Tops", 10_000, Span(10_000, 5_000, 15_000), 1.0)
+    (a,) = product_actions(_evidence((saturated, weak)))
+    assert (a.category, a.target_category) == ("Bags", "Tops")
+    close = _cell("Bags", 10_000, Span(14_000, 4_000, 24_000), 1.4)
+    assert product_actions(_evidence((close, weak))) == []
+    other = _cell("Tops", 10_000, Span(10_000, 5_000, 15_000), 1.0, channel="meta_catalogue")
+    strong = _cell("Bags", 10_000, Span(60_000, 40_000, 80_000), 6.0)
+    assert product_actions(_evidence((strong, other))) == []  # never across channels
+
+
+def _pair(affected: str, change: Span, kind: str, lift: float = 10_000) -> PairCell:
+    return PairCell("Tops", "p1", affected, change, lift, kind)
+
+
+def test_a_promotion_is_stopped_only_when_it_mostly_cannibalises() -> None:
+    spend = (ProductCell("meta_catalogue", "Tops", "p1", 3_000),)
+    cells = (_cell("Tops", 3_000, Span(4_000, 1_000, 7_000), 1.3, channel="meta_catalogue"),)
+    taking = (_pair("p2", Span(-6_000, -9_000, -3_000), "cannibalisation"),
+              _pair("p3", Span(500, -800, 1_800), "none"))  # fmt: skip
+    (a,) = product_actions(_evidence(cells, taking, spend))
+    assert (a.kind, a.channel, a.product_id) == ("stop_promotion", "meta_catalogue", "p1")
+    # net category lift 10,000 - 6,000 = 4,000 at a 0.5 margin, against 3,000 of spend
+    assert a.impact.estimate == pytest.approx(3_000 - 4_000 * 0.5)
+    assert "p2" in a.action and "p3" not in a.action
+    modest = (_pair("p2", Span(-3_000, -5_000, -1_000), "cannibalisation"),)
+    assert product_actions(_evidence(cells, modest, spend)) == []
+    unclaimed = (_pair("p2", Span(-6_000, -13_000, 1_000), "none"),)
+    assert product_actions(_evidence(cells, unclaimed, spend)) == []
