@@ -8,6 +8,8 @@ IVF keeps compressed codes and re-ranks from the store), ``LIFTOS_MEMORY_EXACT_C
 ``LIFTOS_MEMORY_INLINE_SEARCH_COST`` (vector components an unfiltered search may scan and
 still run on the event loop; 0 sends every search to a worker thread),
 ``LIFTOS_MEMORY_FAISS_THREADS`` (OpenMP threads FAISS may use; default 1),
+``LIFTOS_MEMORY_GRAPH_CACHE`` (bytes of knowledge-graph neighbourhoods kept between
+requests, e.g. ``64MiB``; default 32 MiB, 0 for none: the graph itself is read from the store),
 ``LIFTOS_MEMORY_BUDGET`` (also ``--memory-budget``: bytes of indexes and id maps kept
 loaded, e.g. ``4GiB``; past it the least recently used org's is dropped and loaded again on
 use), ``LIFTOS_MEMORY_FOLLOW_S`` (several memory processes on one PostgreSQL database: every
@@ -76,6 +78,10 @@ def settings_from_env() -> MemorySettings:
         ),
         exact_candidates=int(env("LIFTOS_MEMORY_EXACT_CANDIDATES", engine.exact_candidates)),
         inline_search_cost=int(env("LIFTOS_MEMORY_INLINE_SEARCH_COST", engine.inline_search_cost)),
+        graph_cache_bytes=parse_bytes(
+            env("LIFTOS_MEMORY_GRAPH_CACHE", str(engine.graph_cache_bytes)),
+            "LIFTOS_MEMORY_GRAPH_CACHE",
+        ),
     )
 
 

@@ -23,7 +23,7 @@ from memory_svc.embedding import CausalEmbedder, Embedders
 from memory_svc.errors import NoProductRecords, OrgNotFound
 from memory_svc.faiss_index import IndexManager, IndexSettings, Recovery
 from memory_svc.graph import Neighbourhood
-from memory_svc.org_graphs import OrgGraphs, SpaceSummary
+from memory_svc.org_graphs import DEFAULT_GRAPH_CACHE_BYTES, OrgGraphs, SpaceSummary
 from memory_svc.product_table import ProductAggregate
 from memory_svc.record_ids import RecordIds
 from memory_svc.search import Searcher, SearchResult
@@ -43,6 +43,8 @@ class MemorySettings:
     exact_candidates: int = 20_000
     # vector components one inline search may read: about a millisecond of FAISS
     inline_search_cost: int = 8_000_000
+    # bytes of knowledge-graph neighbourhood answers kept between requests
+    graph_cache_bytes: int = DEFAULT_GRAPH_CACHE_BYTES
 
 
 class MemoryEngine:
@@ -70,7 +72,9 @@ class MemoryEngine:
             inline_search_cost=settings.inline_search_cost,
         )
         self._graphs = OrgGraphs(
-            store, tokens or PageTokens(os.urandom(32), "ListConceptualSpaces")
+            store,
+            tokens or PageTokens(os.urandom(32), "ListConceptualSpaces"),
+            settings.graph_cache_bytes,
         )
 
     # ---------------------------------------------------------------- lifecycle

@@ -1,21 +1,21 @@
-"""The knowledge graph: typed nodes and edges derived from records, queried with networkx.
+"""The knowledge graph: typed nodes and edges derived from records, and its neighbourhoods.
 
 Every record links to a fixed pattern of nodes (its org, campaign, channel, source, geo,
 month, experiment and treatment group, confounders in play, conceptual regions); the edges
 between them follow from the node types alone (campaign RUNS_ON channel, …), so a record's
 node list is all that is needed to add or withdraw its contribution. Counts (node
 record_count, edge weight) are the number of current records supporting them; the store
-keeps them in the same transaction as the records, and this module turns them into a
-networkx MultiDiGraph for neighbourhood queries.
+keeps them in the same transaction as the records, and a neighbourhood is read from its
+tables a level at a time (``neighbourhood``), so no process holds an org's whole graph: its
+size follows the org's campaigns, geos and months, which grow with the data.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -30,7 +30,6 @@ __all__ = [
     "Neighbourhood",
     "Roles",
     "batch_delta",
-    "build_graph",
     "edges_of",
     "neighbourhood",
     "roles",
@@ -285,23 +284,6 @@ def batch_delta(r: Roles, labels: dict[str, tuple[str, str, dict[str, str]]]) ->
     return delta
 
 
-def build_graph(nodes: Iterable[GraphNodeRow], edges: Iterable[GraphEdgeRow]) -> nx.MultiDiGraph:
-    """A MultiDiGraph keyed by edge type, with node and edge counts as attributes."""
-    g = nx.MultiDiGraph()
-    for n in nodes:
-        g.add_node(
-            n.node_id,
-            type=n.type,
-            label=n.label,
-            record_count=n.record_count,
-            properties=n.properties,
-        )
-    for e in edges:
-        if e.source in g and e.target in g:
-            g.add_edge(e.source, e.target, key=e.type, weight=e.weight)
-    return g
-
-
 @dataclass(frozen=True, slots=True)
 class Neighbourhood:
     """Nodes (start first, breadth-first), edges among them, and whether the cap cut it."""
@@ -311,62 +293,87 @@ class Neighbourhood:
     truncated: bool
 
 
+NodeReader = Callable[[Sequence[str]], dict[str, GraphNodeRow]]
+EdgeReader = Callable[[Sequence[str]], list[GraphEdgeRow]]
+
+# Frontier nodes whose edges are read at once: a hub's level is read a slice at a time, so a
+# query cut by max_nodes reads little past the cut.
+_FRONTIER_SLICE = 256
+
+
 def neighbourhood(
-    graph: nx.MultiDiGraph,
-    start: str,
+    nodes_of: NodeReader,
+    edges_of: EdgeReader,
+    start: GraphNodeRow,
     *,
     depth: int,
     edge_types: frozenset[str] = frozenset(),
     max_nodes: int,
 ) -> Neighbourhood:
-    """Breadth-first neighbourhood of ``start`` following edges either way, up to ``depth``.
+    """Breadth-first neighbourhood of ``start`` following edges either way, up to ``depth``,
+    read from the store a level at a time (never the whole graph).
 
-    Only edges of ``edge_types`` are followed and returned (all when empty). Nodes are
-    visited in BFS order with neighbours sorted by id, so the answer is deterministic.
+    ``nodes_of(ids)`` gives the rows of those ids that have records, ``edges_of(ids)`` the
+    weighted edges touching them. Only edges of ``edge_types`` are followed and returned
+    (all when empty), and only between nodes with records. Nodes are visited in BFS order
+    with neighbours sorted by id, so the answer is deterministic.
     """
 
     def allowed(kind: str) -> bool:
         return not edge_types or kind in edge_types
 
-    seen = {start: 0}
-    order = [start]
-    frontier = [start]
+    known: dict[str, GraphNodeRow] = {start.node_id: start}
+    absent: set[str] = set()
+    found: dict[tuple[str, str, str], GraphEdgeRow] = {}
+
+    def around(part: Sequence[str]) -> dict[str, set[str]]:
+        """Neighbours with records of each node in ``part`` over allowed edges; those edges
+        are kept for the answer."""
+        touching = [e for e in edges_of(part) if allowed(e.type)]
+        unknown = {n for e in touching for n in (e.source, e.target)} - known.keys() - absent
+        if unknown:
+            rows = nodes_of(sorted(unknown))
+            known.update(rows)
+            absent.update(unknown - rows.keys())
+        adjacent: dict[str, set[str]] = {}
+        for e in touching:
+            if e.source in known and e.target in known:
+                found[(e.source, e.target, e.type)] = e
+                adjacent.setdefault(e.source, set()).add(e.target)
+                adjacent.setdefault(e.target, set()).add(e.source)
+        return adjacent
+
+    seen = {start.node_id}
+    order = [start.node_id]
+    frontier = [start.node_id]
+    expanded: set[str] = set()
     truncated = False
-    for level in range(1, depth + 1):
+    for _ in range(depth):
         nxt: list[str] = []
-        for u in frontier:
-            around = {v for _, v, k in graph.out_edges(u, keys=True) if allowed(k)} | {
-                v for v, _, k in graph.in_edges(u, keys=True) if allowed(k)
-            }
-            for v in sorted(around):
-                if v in seen:
-                    continue
-                if len(order) >= max_nodes:
-                    truncated = True
+        for i in range(0, len(frontier), _FRONTIER_SLICE):
+            part = frontier[i : i + _FRONTIER_SLICE]
+            adjacent = around(part)
+            expanded.update(part)
+            for u in part:
+                for v in sorted(adjacent.get(u, ())):
+                    if v in seen:
+                        continue
+                    if len(order) >= max_nodes:
+                        truncated = True
+                        break
+                    seen.add(v)
+                    order.append(v)
+                    nxt.append(v)
+                if truncated:
                     break
-                seen[v] = level
-                order.append(v)
-                nxt.append(v)
             if truncated:
                 break
         if truncated or not nxt:
             break
         frontier = nxt
-    keep = set(order)
-    nodes = [
-        GraphNodeRow(
-            n,
-            graph.nodes[n]["type"],
-            graph.nodes[n]["label"],
-            graph.nodes[n]["record_count"],
-            graph.nodes[n]["properties"],
-        )
-        for n in order
-    ]
-    edges = [
-        GraphEdgeRow(u, v, k, d["weight"])
-        for u, v, k, d in graph.edges(keys=True, data=True)
-        if u in keep and v in keep and allowed(k)
-    ]
+    rest = [n for n in order if n not in expanded]
+    for i in range(0, len(rest), _FRONTIER_SLICE):
+        around(rest[i : i + _FRONTIER_SLICE])  # edges among nodes never expanded
+    edges = [e for e in found.values() if e.source in seen and e.target in seen]
     edges.sort(key=lambda e: (e.source, e.target, e.type))
-    return Neighbourhood(nodes, edges, truncated)
+    return Neighbourhood([known[n] for n in order], edges, truncated)

@@ -1,15 +1,16 @@
-"""Each org's knowledge graph as networkx, built from the store and kept until the org's next
-write; its neighbourhoods and the record counts of the conceptual spaces' regions."""
+"""Knowledge-graph neighbourhoods and the record counts of the conceptual spaces' regions,
+read from the store's graph tables; answers are kept in a cache bounded by bytes
+(``graph_cache_bytes``) and keyed by the org's data version, so a write never serves a
+stale one and no org's whole graph is ever held."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import networkx as nx
-
+from memory_svc.byte_lru import ByteLRU
 from memory_svc.errors import NodeNotFound, OrgNotFound
-from memory_svc.graph import Neighbourhood, build_graph, neighbourhood
+from memory_svc.graph import GraphEdgeRow, GraphNodeRow, Neighbourhood, neighbourhood
 from memory_svc.spaces import SPACES, ConceptualSpaceSpec
 from memory_svc.store import RecordStore
 from mesh.runtime.exceptions import InvalidInput
@@ -21,6 +22,8 @@ __all__ = ["OrgGraphs", "SpaceSummary"]
 # ListConceptualSpaces pages: the default holds every space there is.
 DEFAULT_SPACES_PAGE_SIZE = 50
 MAX_SPACES_PAGE_SIZE = 500
+# Neighbourhood answers kept, in bytes (about: see _size); 0 keeps none.
+DEFAULT_GRAPH_CACHE_BYTES = 32 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,38 +34,60 @@ class SpaceSummary:
     counts: dict[str, int]
 
 
+def _size(n: Neighbourhood) -> int:
+    """About what an answer holds: its strings plus ~120 bytes of objects per node or edge."""
+    nodes = sum(
+        120
+        + len(r.node_id)
+        + len(r.label)
+        + sum(len(k) + len(v) + 100 for k, v in r.properties.items())
+        for r in n.nodes
+    )
+    return 64 + nodes + sum(120 + len(e.source) + len(e.target) for e in n.edges)
+
+
 class OrgGraphs:
     """The graph reads of the engine."""
 
-    def __init__(self, store: RecordStore, tokens: PageTokens) -> None:
+    def __init__(
+        self, store: RecordStore, tokens: PageTokens, cache_bytes: int = DEFAULT_GRAPH_CACHE_BYTES
+    ) -> None:
         self.store = store
         self._tokens = tokens
-        self._graphs: dict[str, tuple[int, nx.MultiDiGraph]] = {}
+        self.cache: ByteLRU[Neighbourhood] = ByteLRU(cache_bytes)
 
-    def _graph(self, org_id: str) -> nx.MultiDiGraph:
+    def _version(self, org_id: str) -> int:
         state = self.store.org_state(org_id)
         if state is None or state.record_count == 0:
             raise OrgNotFound(org_id)
-        cached = self._graphs.get(org_id)
-        if cached and cached[0] == state.max_seq:
-            return cached[1]
-        graph = build_graph(*self.store.graph(org_id))
-        self._graphs[org_id] = (state.max_seq, graph)
-        return graph
+        return state.max_seq
 
     def query_graph(
         self, org_id: str, node_id: str, depth: int, edge_types: frozenset[str], max_nodes: int
     ) -> Neighbourhood:
-        graph = self._graph(org_id)
-        if node_id not in graph:
+        key = (org_id, self._version(org_id), node_id, depth, edge_types, max_nodes)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        start = self.store.graph_nodes(org_id, [node_id]).get(node_id)
+        if start is None:
             raise NodeNotFound(
                 f"no node {node_id!r} in org {org_id!r}'s knowledge graph",
                 resource_type="graph_node",
                 resource_name=node_id,
             )
-        return neighbourhood(
-            graph, node_id, depth=depth, edge_types=edge_types, max_nodes=max_nodes
+
+        def nodes_of(ids: Sequence[str]) -> dict[str, GraphNodeRow]:
+            return self.store.graph_nodes(org_id, ids)
+
+        def edges_of(ids: Sequence[str]) -> list[GraphEdgeRow]:
+            return self.store.graph_edges_of(org_id, ids)
+
+        answer = neighbourhood(
+            nodes_of, edges_of, start, depth=depth, edge_types=edge_types, max_nodes=max_nodes
         )
+        self.cache.put(key, answer, _size(answer))
+        return answer
 
     def spaces(self, org_id: str) -> list[SpaceSummary]:
         return self._spaces(org_id, SPACES)
@@ -87,12 +112,14 @@ class OrgGraphs:
         return page, self._tokens.seal_key(org_id, (page[-1].name,)) if more and page else ""
 
     def _spaces(self, org_id: str, spaces: Sequence[ConceptualSpaceSpec]) -> list[SpaceSummary]:
-        graph = self._graph(org_id)
+        self._version(org_id)  # OrgNotFound
+        names = [f"region:{s.name}/{r.name}" for s in spaces for r in s.regions]
+        rows = self.store.graph_nodes(org_id, names)
         out = []
         for space in spaces:
             counts = {}
             for region in space.regions:
-                node = f"region:{space.name}/{region.name}"
-                counts[region.name] = graph.nodes[node]["record_count"] if node in graph else 0
+                row = rows.get(f"region:{space.name}/{region.name}")
+                counts[region.name] = row.record_count if row else 0
             out.append(SpaceSummary(space.name, counts))
         return out

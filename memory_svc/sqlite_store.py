@@ -8,7 +8,6 @@ survive the kill only).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from memory_svc.graph import GraphEdgeRow, GraphNodeRow
+from memory_svc.graph_sql import SQLITE, GraphReads
 from memory_svc.key_seqs import KeyMap, key_hashes
 from memory_svc.org_sums import SumsTable, aggregate_from
 from memory_svc.product_table import SQLITE_SCHEMA as PRODUCTS_SCHEMA
@@ -141,6 +141,7 @@ class SQLiteRecordStore:
         # org → its sums as arrays (see _org_sums), least recently read first
         self._sums: OrderedDict[str, _HeldSums] = OrderedDict()
         self._sums_lock = threading.Lock()
+        self._graph = GraphReads(SQLITE, lambda sql, params: self._read().execute(sql, params))
         self._closing = threading.Event()
         self._checkpointer = threading.Thread(
             target=self._checkpoints, name="sqlite-checkpoint", daemon=True
@@ -358,38 +359,16 @@ class SQLiteRecordStore:
             last = int(seqs[-1])
 
     def present_nodes(self, org_id: str, node_ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        db = self._read()
-        for part in chunks(list(node_ids)):
-            found.update(
-                r[0]
-                for r in db.execute(
-                    "SELECT node_id FROM graph_nodes WHERE org_id = ? AND record_count > 0 "
-                    f"AND node_id IN ({marks(len(part))})",
-                    (org_id, *part),
-                )
-            )
-        return found
+        return self._graph.present(org_id, node_ids)
 
     def graph(self, org_id: str) -> tuple[list[GraphNodeRow], list[GraphEdgeRow]]:
-        db = self._read()
-        nodes = [
-            GraphNodeRow(n, t, label, count, json.loads(props))
-            for n, t, label, props, count in db.execute(
-                "SELECT node_id, type, label, properties, record_count FROM graph_nodes "
-                "WHERE org_id = ? AND record_count > 0",
-                (org_id,),
-            )
-        ]
-        edges = [
-            GraphEdgeRow(*row)
-            for row in db.execute(
-                "SELECT source, target, type, weight FROM graph_edges "
-                "WHERE org_id = ? AND weight > 0",
-                (org_id,),
-            )
-        ]
-        return nodes, edges
+        return self._graph.whole(org_id)
+
+    def graph_nodes(self, org_id: str, node_ids: Sequence[str]) -> dict[str, GraphNodeRow]:
+        return self._graph.nodes(org_id, node_ids)
+
+    def graph_edges_of(self, org_id: str, node_ids: Sequence[str]) -> list[GraphEdgeRow]:
+        return self._graph.edges_of(org_id, node_ids)
 
     def history(self, org_id: str, natural_key: str) -> list[tuple[str, int, int]]:
         """(id, version, replaced_at_seq) of the replaced versions of a natural key."""

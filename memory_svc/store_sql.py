@@ -126,6 +126,8 @@ CREATE TABLE IF NOT EXISTS graph_edges (
     org_id TEXT NOT NULL, source TEXT NOT NULL, target TEXT NOT NULL, type TEXT NOT NULL,
     weight INTEGER NOT NULL, PRIMARY KEY (org_id, source, target, type)
 ) WITHOUT ROWID;
+-- a neighbourhood reads the edges ending at a node too (memory_svc.graph_sql)
+CREATE INDEX IF NOT EXISTS graph_edges_by_target ON graph_edges (org_id, target);
 """
 
 

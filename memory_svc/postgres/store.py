@@ -15,7 +15,6 @@ survives a kill of either process. The schema is migrated on open
 from __future__ import annotations
 
 import functools
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +24,7 @@ import numpy as np
 import psycopg
 
 from memory_svc.graph import GraphEdgeRow, GraphNodeRow
+from memory_svc.graph_sql import POSTGRES, GraphReads
 from memory_svc.migrations import migrate
 from memory_svc.org_sums import SumsTable, aggregate_from
 from memory_svc.postgres.commit import insert_batch
@@ -98,6 +98,7 @@ class PostgresRecordStore:
             OrderedDict()
         )
         self._sums_lock = threading.Lock()
+        self._graph = GraphReads(POSTGRES, lambda sql, params: self._read().execute(sql, params))  # type: ignore[arg-type]
 
     def _read(self) -> psycopg.Connection:
         conn = getattr(self._local, "conn", None)
@@ -279,33 +280,19 @@ class PostgresRecordStore:
 
     @_reachable
     def present_nodes(self, org_id: str, node_ids: Sequence[str]) -> set[str]:
-        rows = self._read().execute(
-            "SELECT node_id FROM graph_nodes WHERE org_id = %s AND record_count > 0 "
-            "AND node_id = ANY(%s::text[])",
-            (org_id, list(node_ids)),
-        )
-        return {r[0] for r in rows}
+        return self._graph.present(org_id, node_ids)
 
     @_reachable
     def graph(self, org_id: str) -> tuple[list[GraphNodeRow], list[GraphEdgeRow]]:
-        db = self._read()
-        nodes = [
-            GraphNodeRow(n, t, label, count, json.loads(props))
-            for n, t, label, props, count in db.execute(
-                "SELECT node_id, type, label, properties, record_count FROM graph_nodes "
-                "WHERE org_id = %s AND record_count > 0",
-                (org_id,),
-            )
-        ]
-        edges = [
-            GraphEdgeRow(*row)
-            for row in db.execute(
-                "SELECT source, target, type, weight FROM graph_edges "
-                "WHERE org_id = %s AND weight > 0",
-                (org_id,),
-            )
-        ]
-        return nodes, edges
+        return self._graph.whole(org_id)
+
+    @_reachable
+    def graph_nodes(self, org_id: str, node_ids: Sequence[str]) -> dict[str, GraphNodeRow]:
+        return self._graph.nodes(org_id, node_ids)
+
+    @_reachable
+    def graph_edges_of(self, org_id: str, node_ids: Sequence[str]) -> list[GraphEdgeRow]:
+        return self._graph.edges_of(org_id, node_ids)
 
     @_reachable
     def history(self, org_id: str, natural_key: str) -> list[tuple[str, int, int]]:
