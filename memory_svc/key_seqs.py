@@ -44,6 +44,12 @@ class KeyMap:
         """Entries held, withdrawn ones included until the next merge."""
         return len(self._base[0]) + len(self._recent[0])
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays held (16 a key)."""
+        arrays = (*self._base, *self._recent, *self._gone)
+        return sum(a.nbytes for a in arrays)
+
     def add(self, hashes: np.ndarray, seqs: np.ndarray) -> None:
         """Record that ``seqs[i]`` is stored under ``hashes[i]``."""
         if len(hashes) == 0:

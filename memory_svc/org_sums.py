@@ -103,6 +103,12 @@ class SumsTable:
     def n_rows(self) -> int:
         return int(self.day.size)
 
+    @property
+    def nbytes(self) -> int:
+        """About what the table holds: its arrays, and ~60 bytes a key or pair string."""
+        arrays = (self.day, self.key, self.pair, self.values, self.records)
+        return sum(a.nbytes for a in arrays) + 60 * (len(self.keys) + 2 * len(self.pairs))
+
     @classmethod
     def from_rows(cls, rows: Sequence[Row]) -> SumsTable:
         n = len(rows)

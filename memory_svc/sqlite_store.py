@@ -73,9 +73,14 @@ def _create(path: Path) -> None:
         db.close()
 
 
-# Sums rows (memory_svc.org_sums) kept across orgs, least recently read evicted first; the last
-# org read is always kept. A row is ~64 bytes of arrays: a year of 50 geos is ~135k rows.
-SUMS_CACHE_ROWS = 1_000_000
+# Bytes of sums (memory_svc.org_sums) kept across orgs, least recently read evicted first; the
+# last org read is always kept. A row is ~64 bytes of arrays: a year of 50 geos is ~135k rows.
+SUMS_CACHE_BYTES = 64 << 20
+
+# Bytes of identity maps (memory_svc.key_seqs: 16 a key, two keys a record) kept across orgs,
+# least recently written evicted first (rebuilt from the records on the org's next write);
+# the org being written always keeps its own.
+KEY_MAPS_BYTES = 512 << 20
 
 # Changed sums rows a held org may collect before it is dropped instead (beyond its own size).
 _PENDING_ROWS = 200_000
@@ -98,6 +103,10 @@ class _HeldSums:
     @property
     def n_rows(self) -> int:
         return self.geo.n_rows + self.campaign.n_rows
+
+    @property
+    def nbytes(self) -> int:
+        return self.geo.nbytes + self.campaign.nbytes
 
 
 # Page cache of each reader thread's connection (the writer's is 64 MiB). Scans read in
@@ -123,8 +132,16 @@ class SQLiteRecordStore:
     checkpoints is also copied once.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        sums_cache_bytes: int = SUMS_CACHE_BYTES,
+        key_maps_bytes: int = KEY_MAPS_BYTES,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.sums_cache_bytes = sums_cache_bytes
+        self.key_maps_bytes = key_maps_bytes
         self._path = path
         _create(path)
         self._writer = _connect(path)
@@ -136,8 +153,9 @@ class SQLiteRecordStore:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        # org → (id map, natural-key map), loaded on the org's first write after start
-        self._keys: dict[str, tuple[KeyMap, KeyMap]] = {}
+        # org → (id map, natural-key map), loaded on the org's first write after start (again
+        # after the budget dropped it), least recently written first
+        self._keys: OrderedDict[str, tuple[KeyMap, KeyMap]] = OrderedDict()
         # org → its sums as arrays (see _org_sums), least recently read first
         self._sums: OrderedDict[str, _HeldSums] = OrderedDict()
         self._sums_lock = threading.Lock()
@@ -182,7 +200,21 @@ class SQLiteRecordStore:
                 )
                 last = int(seqs[-1])
             maps = self._keys[org_id] = (by_id, by_key)
+        self._keys.move_to_end(org_id)
         return maps
+
+    def _bound_key_maps(self) -> None:
+        """Drop the least recently written orgs' maps while over ``key_maps_bytes``, never
+        the most recent one's (under the write lock)."""
+        held = sum(a.nbytes + b.nbytes for a, b in self._keys.values())
+        while held > self.key_maps_bytes and len(self._keys) > 1:
+            _, (a, b) = self._keys.popitem(last=False)
+            held -= a.nbytes + b.nbytes
+
+    def key_maps_held(self) -> dict[str, int]:
+        """Bytes of identity maps held per org."""
+        with self._write_lock:
+            return {org: a.nbytes + b.nbytes for org, (a, b) in self._keys.items()}
 
     def _read(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -445,11 +477,11 @@ class SQLiteRecordStore:
             self._evict_sums()
 
     def _evict_sums(self) -> None:
-        """Least recently read orgs go past ``SUMS_CACHE_ROWS`` rows (under the sums lock)."""
-        rows = sum(h.n_rows for h in self._sums.values())
-        while rows > SUMS_CACHE_ROWS and len(self._sums) > 1:
+        """Least recently read orgs go past ``sums_cache_bytes`` (under the sums lock)."""
+        held = sum(h.nbytes for h in self._sums.values())
+        while held > self.sums_cache_bytes and len(self._sums) > 1:
             _, gone = self._sums.popitem(last=False)
-            rows -= gone.n_rows
+            held -= gone.nbytes
 
     def _note_sums(
         self, org_id: str, before: DataVersion | None, after: DataVersion, log: SumsLog | None
@@ -551,6 +583,7 @@ class SQLiteRecordStore:
             by_id.add(key_hashes(batch.ids), result.seqs)
             keyed = [i for i, k in enumerate(batch.natural_keys) if k]
             by_key.add(key_hashes(batch.natural_keys[i] for i in keyed), result.seqs[keyed])
+            self._bound_key_maps()
         return result
 
 

@@ -30,7 +30,7 @@ from memory_svc.org_sums import SumsTable, aggregate_from
 from memory_svc.postgres.commit import insert_batch
 from memory_svc.postgres.sql import CAMPAIGN_DAY_ROWS, GEO_DAY_ROWS, filter_sql, scan_sql
 from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
-from memory_svc.sqlite_store import SUMS_CACHE_ROWS
+from memory_svc.sqlite_store import SUMS_CACHE_BYTES
 from memory_svc.store import (
     Aggregate,
     CommitBatch,
@@ -354,10 +354,10 @@ class PostgresRecordStore:
                 if held is None or held[0][2] <= version[2]:
                     self._sums[org_id] = (version, geo, campaign)
                     self._sums.move_to_end(org_id)
-                rows = sum(g.n_rows + c.n_rows for _, g, c in self._sums.values())
-                while rows > SUMS_CACHE_ROWS and len(self._sums) > 1:
+                held = sum(g.nbytes + c.nbytes for _, g, c in self._sums.values())
+                while held > SUMS_CACHE_BYTES and len(self._sums) > 1:
                     _, (_, g, c) = self._sums.popitem(last=False)
-                    rows -= g.n_rows + c.n_rows
+                    held -= g.nbytes + c.nbytes
         return geo, campaign
 
     # ------------------------------------------------------------------ write
