@@ -258,6 +258,13 @@ def _report(batch: RawBatch, version_base: int) -> tuple[pd.DataFrame, list[Reje
     return frame, out.rejections
 
 
+def _first_of_each_row(rows: np.ndarray, mask: np.ndarray) -> list[int]:
+    """The first line of each raw row with a line in ``mask`` (one rejection per row)."""
+    picked = np.flatnonzero(mask)
+    _, first = np.unique(rows[picked], return_index=True)
+    return picked[np.sort(first)].tolist()
+
+
 def prepare_products(batch: RawBatch, settings: Settings = _DEFAULTS) -> ProductPrepared:
     """Stage one: the source's connector, local days to UTC instants, future days."""
     version_base = epoch_us(batch.pulled_at) + batch.row_offset
@@ -282,16 +289,16 @@ def prepare_products(batch: RawBatch, settings: Settings = _DEFAULTS) -> Product
     )
     future = ~unknown & (stamp > limit) if date_field else np.zeros(len(frame), dtype=bool)
     rows = frame["row"].to_numpy(np.int64)
-    for i in np.flatnonzero(unknown).tolist():
+    for i in _first_of_each_row(rows, unknown):
         zone = batch.account.timezone
         rejections.append(
             Rejection(
                 int(rows[i]), "account.timezone", "invalid_date", f"unknown time zone {zone!r}"
             )
         )
-    # a unit with one line in the future is rejected whole: its other lines are the same order
-    late_units = set(frame.loc[future, "unit"].tolist())
-    for i in np.flatnonzero(future).tolist():
+    # a row with one line in the future is rejected whole: its other lines are the same order
+    late_rows = set(frame.loc[future, "row"].tolist())
+    for i in _first_of_each_row(rows, future):
         day = frame["local_date"].iat[i]
         rejections.append(
             Rejection(
@@ -302,7 +309,7 @@ def prepare_products(batch: RawBatch, settings: Settings = _DEFAULTS) -> Product
                 f"({batch.pulled_at:%Y-%m-%d %H:%M}Z)",
             )
         )
-    bad |= frame["unit"].isin(late_units).to_numpy(bool)
+    bad |= frame["row"].isin(late_rows).to_numpy(bool)
     frame = frame[~bad].reset_index(drop=True)
     return ProductPrepared(batch, frame[list(RECORD_COLUMNS)], rejections)
 
