@@ -354,10 +354,10 @@ class PostgresRecordStore:
                 if held is None or held[0][2] <= version[2]:
                     self._sums[org_id] = (version, geo, campaign)
                     self._sums.move_to_end(org_id)
-                held = sum(g.nbytes + c.nbytes for _, g, c in self._sums.values())
-                while held > SUMS_CACHE_BYTES and len(self._sums) > 1:
+                total = sum(g.nbytes + c.nbytes for _, g, c in self._sums.values())
+                while total > SUMS_CACHE_BYTES and len(self._sums) > 1:
                     _, (_, g, c) = self._sums.popitem(last=False)
-                    held -= g.nbytes + c.nbytes
+                    total -= g.nbytes + c.nbytes
         return geo, campaign
 
     # ------------------------------------------------------------------ write
