@@ -10,9 +10,10 @@ still run on the event loop; 0 sends every search to a worker thread),
 ``LIFTOS_MEMORY_FAISS_THREADS`` (OpenMP threads FAISS may use; default 1),
 ``LIFTOS_MEMORY_GRAPH_CACHE`` (bytes of knowledge-graph neighbourhoods kept between
 requests, e.g. ``64MiB``; default 32 MiB, 0 for none: the graph itself is read from the store),
-``LIFTOS_MEMORY_BUDGET`` (also ``--memory-budget``: bytes of indexes and id maps kept
-loaded, e.g. ``4GiB``; past it the least recently used org's is dropped and loaded again on
-use), ``LIFTOS_MEMORY_FOLLOW_S`` (several memory processes on one PostgreSQL database: every
+``LIFTOS_MEMORY_BUDGET`` (also ``--memory-budget``: bytes of what memory keeps that grows
+with the data, e.g. ``4GiB``: the caches' shares (see ``settings_from_env``) and indexes with
+their id maps in the rest — past it the least recently used org's index is dropped and loaded
+again on use), ``LIFTOS_MEMORY_FOLLOW_S`` (several memory processes on one PostgreSQL database: every
 so many seconds each org's index follows the others' commits; 0, the default, for one
 process), ``LIFTOS_MEMORY_STORE`` (the record store, also ``--store``: empty for the embedded SQLite
 file under the data dir, ``sqlite:///path/to/file`` for another file, or a libpq URL
@@ -61,9 +62,29 @@ def parse_bytes(text: str, name: str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
+def _share(budget: int, default: int, fraction: int) -> int:
+    return default if budget <= 0 else min(default, budget // fraction)
+
+
 def settings_from_env() -> MemorySettings:
+    """The engine's settings from the environment. ``LIFTOS_MEMORY_BUDGET`` (``--memory-budget``)
+    bounds everything memory keeps that grows with the data: its caches take their default
+    budgets or a share of it, whichever is smaller (identity maps a quarter, sums a
+    sixteenth, graph answers a thirty-second), and indexes with their id maps the rest."""
     index, engine = IndexSettings(), MemorySettings()  # the defaults
     env = os.environ.get
+    budget = parse_bytes(env("LIFTOS_MEMORY_BUDGET", "0"), "LIFTOS_MEMORY_BUDGET")
+    graph = parse_bytes(
+        env("LIFTOS_MEMORY_GRAPH_CACHE", str(_share(budget, engine.graph_cache_bytes, 32))),
+        "LIFTOS_MEMORY_GRAPH_CACHE",
+    )
+    sums = _share(budget, engine.sums_cache_bytes, 16)
+    keys = _share(budget, engine.key_maps_bytes, 4)
+    if budget and budget <= graph + sums + keys:
+        raise ValueError(
+            f"LIFTOS_MEMORY_BUDGET: {budget} bytes leave nothing for indexes after the caches' "
+            f"{graph + sums + keys}"
+        )
     return MemorySettings(
         embedder=env("LIFTOS_EMBEDDER", engine.embedder),
         index=IndexSettings(
@@ -73,15 +94,14 @@ def settings_from_env() -> MemorySettings:
             compress_threshold=int(
                 env("LIFTOS_MEMORY_COMPRESS_THRESHOLD", index.compress_threshold)
             ),
-            memory_budget=parse_bytes(env("LIFTOS_MEMORY_BUDGET", "0"), "LIFTOS_MEMORY_BUDGET"),
+            memory_budget=budget - graph - sums - keys if budget else 0,
             follow_s=float(env("LIFTOS_MEMORY_FOLLOW_S", index.follow_s)),
         ),
         exact_candidates=int(env("LIFTOS_MEMORY_EXACT_CANDIDATES", engine.exact_candidates)),
         inline_search_cost=int(env("LIFTOS_MEMORY_INLINE_SEARCH_COST", engine.inline_search_cost)),
-        graph_cache_bytes=parse_bytes(
-            env("LIFTOS_MEMORY_GRAPH_CACHE", str(engine.graph_cache_bytes)),
-            "LIFTOS_MEMORY_GRAPH_CACHE",
-        ),
+        graph_cache_bytes=graph,
+        sums_cache_bytes=sums,
+        key_maps_bytes=keys,
     )
 
 
@@ -95,13 +115,16 @@ def check_store_url(url: str) -> None:
         )
 
 
-def open_store(url: str, root: Path) -> RecordStore:
+def open_store(url: str, root: Path, settings: MemorySettings | None = None) -> RecordStore:
     """The record store a ``--store`` URL names (empty: ``root/memory.sqlite``)."""
     check_store_url(url)
     if is_postgres_url(url):
         return PostgresRecordStore(url)
+    settings = settings or MemorySettings()
     store = SQLiteRecordStore(
-        Path(url.removeprefix("sqlite://")) if url else root / "memory.sqlite"
+        Path(url.removeprefix("sqlite://")) if url else root / "memory.sqlite",
+        sums_cache_bytes=settings.sums_cache_bytes,
+        key_maps_bytes=settings.key_maps_bytes,
     )
     filled = store.backfill_measures(payload_measures)
     if filled:
@@ -121,7 +144,7 @@ def open_engine(
     faiss.omp_set_num_threads(int(os.environ.get("LIFTOS_MEMORY_FAISS_THREADS", 1)))
     root = config.data_dir / "memory"
     url = os.environ.get("LIFTOS_MEMORY_STORE", "") if store is None else store
-    store_ = open_store(url, root)
+    store_ = open_store(url, root, settings)
     tokens = PageTokens.for_data_dir(root, "ListConceptualSpaces")
     engine = MemoryEngine(
         store_, IndexManager(root / "index", settings.index, store_), settings, tokens

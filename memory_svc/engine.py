@@ -27,6 +27,7 @@ from memory_svc.org_graphs import DEFAULT_GRAPH_CACHE_BYTES, OrgGraphs, SpaceSum
 from memory_svc.product_table import ProductAggregate
 from memory_svc.record_ids import RecordIds
 from memory_svc.search import Searcher, SearchResult
+from memory_svc.sqlite_store import KEY_MAPS_BYTES, SUMS_CACHE_BYTES
 from memory_svc.store import Aggregate, RecordFilter, RecordStore, ScanRow
 from memory_svc.writer import RecordWriter, Serialise, WriteOutcome
 from mesh.runtime.page_tokens import PageTokens
@@ -45,6 +46,9 @@ class MemorySettings:
     inline_search_cost: int = 8_000_000
     # bytes of knowledge-graph neighbourhood answers kept between requests
     graph_cache_bytes: int = DEFAULT_GRAPH_CACHE_BYTES
+    # the SQLite store's caches: orgs' sums (AggregateRecords) and identity maps (Write)
+    sums_cache_bytes: int = SUMS_CACHE_BYTES
+    key_maps_bytes: int = KEY_MAPS_BYTES
 
 
 class MemoryEngine:

@@ -7,7 +7,8 @@ from pathlib import Path
 import faiss
 import pytest
 
-from memory_svc.app import open_engine
+from memory_svc.app import open_engine, settings_from_env
+from memory_svc.sqlite_store import SQLiteRecordStore
 from mesh.runtime.config import PeerConfig, ServerConfig
 
 
@@ -26,3 +27,41 @@ def test_faiss_runs_single_threaded_unless_told(
         assert faiss.omp_get_max_threads() == 2
     finally:
         faiss.omp_set_num_threads(before)
+
+
+def test_the_memory_budget_bounds_caches_and_indexes_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LIFTOS_MEMORY_GRAPH_CACHE", raising=False)
+    monkeypatch.setenv("LIFTOS_MEMORY_BUDGET", "4GiB")
+    s = settings_from_env()
+    caches = s.graph_cache_bytes + s.sums_cache_bytes + s.key_maps_bytes
+    assert (s.graph_cache_bytes, s.sums_cache_bytes, s.key_maps_bytes) == (
+        32 << 20,
+        64 << 20,
+        512 << 20,
+    )  # the defaults fit: kept
+    assert s.index.memory_budget + caches == 4 << 30
+    monkeypatch.setenv("LIFTOS_MEMORY_BUDGET", "256MiB")  # a share of a small budget
+    s = settings_from_env()
+    assert (s.graph_cache_bytes, s.sums_cache_bytes, s.key_maps_bytes) == (
+        8 << 20,
+        16 << 20,
+        64 << 20,
+    )
+    assert s.index.memory_budget == (256 - 88) << 20
+    config = ServerConfig("memory", "127.0.0.1", 0, tmp_path, PeerConfig.from_env())
+    engine = open_engine(config)
+    try:
+        store = engine.store
+        assert isinstance(store, SQLiteRecordStore)
+        assert (store.sums_cache_bytes, store.key_maps_bytes) == (16 << 20, 64 << 20)
+        assert engine.indexes.settings.memory_budget == (256 - 88) << 20
+    finally:
+        engine.close()
+    monkeypatch.setenv("LIFTOS_MEMORY_GRAPH_CACHE", "300MiB")  # more than the budget holds
+    with pytest.raises(ValueError, match="leave nothing for indexes"):
+        settings_from_env()
+    monkeypatch.delenv("LIFTOS_MEMORY_BUDGET")
+    s = settings_from_env()  # no budget: the defaults, indexes unbounded
+    assert s.index.memory_budget == 0 and s.graph_cache_bytes == 300 << 20
