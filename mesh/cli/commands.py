@@ -184,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         estimate,
         explain,
         ingest,
+        memory,
         products,
         report,
         search,
@@ -198,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_parser(sub, _add_mesh_arguments)
     surfacing.add_parsers(sub, _add_mesh_arguments)
     products.add_parsers(sub, _add_mesh_arguments)
+    memory.add_parsers(sub, _add_mesh_arguments)
     sim_cli.register(sub)
     search.register(sub)
 

@@ -89,3 +89,20 @@ def test_a_truncated_stream_is_named(tail: bytes, words: str) -> None:
     with pytest.raises(InvalidInput, match=words) as err:
         got.extend(read_delimited(io.BytesIO(good + tail)))
     assert err.value.field == "input"
+
+
+def test_liftos_memory_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mesh.cli.commands import main as liftos
+
+    records = synthetic_records(ORG, 120, seed=6, campaigns=4, geos=3)
+    path = tmp_path / "in.bin"
+    path.write_bytes(
+        delimited(memory_pb.WriteRequest(org_id=ORG, records=records).SerializeToString())
+    )
+    assert liftos(["memory", "import", str(path), "--data-dir", str(tmp_path / "d")]) == 0
+    assert "120 inserted" in capsys.readouterr().out
+    engine = open_engine(_config(tmp_path / "d"))
+    try:
+        assert engine.record_count(ORG) == 120
+    finally:
+        engine.close()

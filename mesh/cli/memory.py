@@ -1,0 +1,34 @@
+"""`liftos memory import FILE`: store a backfill in memory's data dir without the server.
+
+The input is length-delimited ``WriteRequest`` messages (``memory_svc.bulk_import``; ``-``
+reads stdin), stored with the Write RPC's code a message per transaction — the way to load
+millions of historical records, which the Write RPC takes hours over. Run it while the memory
+service is stopped; the service loads the indexes it saved when it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mesh.runtime.config import DEFAULT_DATA_DIR
+
+
+def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("memory", help="memory's local maintenance (bulk import)")
+    verbs = p.add_subparsers(dest="memory_command", required=True)
+    imp = verbs.add_parser(
+        "import", help="store length-delimited WriteRequests into a data dir, server stopped"
+    )
+    imp.add_argument("input", help="file of length-delimited WriteRequest messages; - for stdin")
+    imp.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+    imp.add_argument("--store", default=None, help="record store URL (LIFTOS_MEMORY_STORE)")
+    imp.add_argument("--every", type=int, default=100, help="progress every N messages")
+    imp.set_defaults(func=cmd_import)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from memory_svc.bulk_import import main  # the memory service's code: loaded on use only
+
+    argv = [args.input, "--data-dir", args.data_dir, "--every", str(args.every)]
+    return main(argv + (["--store", args.store] if args.store else []))
