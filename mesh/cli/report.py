@@ -203,8 +203,11 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         except LookupError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        explanation = None if args.no_explain else explain(client, analysis.analysis_id)
         which = analysis.WhichOneof("result")
+        # LlmService explains effect estimates and attributions; a product analysis has no
+        # grounded writer yet, so its report goes without one rather than with a wrong one
+        explained = not args.no_explain and which != "products"
+        explanation = explain(client, analysis.analysis_id) if explained else None
         if args.no_plan or which not in ("attribution", "products"):
             planning = Planning()
         elif which == "products":

@@ -295,7 +295,7 @@ def test_the_report_has_the_heat_map_the_network_and_the_actions(
     for name, service in mesh["services"].items():
         monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", service.address)
     out = tmp_path / "report.html"
-    args = ["report", result.analysis_id, "--org", ORG, "--no-explain", "--out", str(out)]
+    args = ["report", result.analysis_id, "--org", ORG, "--out", str(out)]
     assert liftos(args) == 0
     html = out.read_text()
     assert 'data-figure="product-heat-map"' in html and 'data-figure="cross-network"' in html
