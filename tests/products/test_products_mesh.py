@@ -286,6 +286,11 @@ def test_liftos_products_prints_the_view(
     best = max(result.cells, key=lambda c: c.incremental_revenue.estimate)
     assert f"{best.incremental_revenue.estimate:,.0f}" in out
     assert liftos(["products", "no-such-id", "--org", ORG]) == 1
+    capsys.readouterr()
+    assert liftos(["analyze-products", "--org", ORG, "--no-recommend", "--json"]) == 0
+    fresh = json.loads(capsys.readouterr().out)["analysis"]
+    assert fresh["analysisId"] != result.analysis_id
+    assert len(fresh["cells"]) == len(result.cells)
 
 
 def test_the_report_has_the_heat_map_the_network_and_the_actions(
