@@ -90,7 +90,9 @@ class MemoryEngine:
             state = self.store.org_state(org_id)
             if state is not None and state.record_count:
                 out.append(self.indexes.recover(state, self.store))
-                ids = RecordIds.from_pages(self.store.iter_record_ids(org_id, 100_000))
+                ids = RecordIds.from_pages(
+                    self.store.iter_record_ids(org_id, 100_000), size=state.record_count
+                )
                 self.indexes.set_record_ids(org_id, ids)
         return out
 

@@ -396,7 +396,9 @@ class IndexManager:
         if state is None:
             return None
         self.recover(state, self.stored)
-        ids = RecordIds.from_pages(self.stored.iter_record_ids(org_id, 100_000))
+        ids = RecordIds.from_pages(
+            self.stored.iter_record_ids(org_id, 100_000), size=state.record_count
+        )
         self.set_record_ids(org_id, ids)
         _LOGGER.info("index %s loaded on use: %d vectors", org_id, state.record_count)
         self._enforce_budget(keep=org_id)
@@ -556,7 +558,10 @@ class IndexManager:
         if self._orgs.get(org_id) is None:
             self.recover(state, self.stored)
             self.set_record_ids(
-                org_id, RecordIds.from_pages(self.stored.iter_record_ids(org_id, 100_000))
+                org_id,
+                RecordIds.from_pages(
+                    self.stored.iter_record_ids(org_id, 100_000), size=state.record_count
+                ),
             )
             return state.record_count
         with self.lock(org_id):

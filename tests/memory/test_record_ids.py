@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -54,5 +55,17 @@ def test_pages_build_the_same_map() -> None:
     seqs = np.array([5, 9, 2, 40, 7], dtype=np.int64)
     ids = ["e", "i", "b", "z", "g"]
     paged = RecordIds.from_pages([(seqs[:2], ids[:2]), (seqs[2:2], []), (seqs[2:], ids[2:])])
+    probe = np.arange(0, 45, dtype=np.int64)
+    assert paged.get(probe) == RecordIds(seqs, ids).get(probe) and len(paged) == 5
+
+
+@pytest.mark.parametrize("size", [0, 3, 5, 9])
+def test_pages_fill_a_buffer_of_the_announced_size_or_not(size: int) -> None:
+    """The org's record count sizes the arrays; records written meanwhile (more) or replaced
+    (fewer) still give the same map."""
+    seqs = np.array([5, 9, 2, 40, 7], dtype=np.int64)
+    ids = ["e", "i" * 40, "b", "z", "g"]
+    pages = [(seqs[:2], ids[:2]), (seqs[2:2], []), (seqs[2:], ids[2:])]
+    paged = RecordIds.from_pages(pages, size=size)
     probe = np.arange(0, 45, dtype=np.int64)
     assert paged.get(probe) == RecordIds(seqs, ids).get(probe) and len(paged) == 5
