@@ -61,7 +61,7 @@ class RecordIds:
         org's load. Rows past ``size`` (written meanwhile) are appended at the end.
         """
         seq_buf = np.empty(size, np.int64)
-        id_buf = np.empty(size, _STR)
+        id_buf: np.ndarray = np.empty(size, _STR)
         at = 0
         extra_seqs: list[np.ndarray] = []
         extra_ids: list[np.ndarray] = []
