@@ -33,6 +33,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
+from bench._figures import figure
 from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
@@ -118,6 +119,8 @@ def main() -> None:
               f"{reply.ByteSize() / 1e6:.2f} MB")  # fmt: skip
         print(f"reference (Scan {lines_scanned:,} order lines + pandas): median {b * 1e3:.0f} ms"
               f" -> {b / a:.1f}x AggregateProducts")  # fmt: skip
+        figure(f"AggregateProducts over gRPC, {reply.record_count:,} product records", a * 1e3,
+               "ms", reference="Scan of every order line + pandas", reference_value=b * 1e3)  # fmt: skip
         assert abs(ref["units"].sum() - sales["units"].sum()) == 0
         truth = world.truth["products"]["orgs"][ORG]["totals"]
         units = sum(t["units"] for t in truth.values())
@@ -143,6 +146,9 @@ def main() -> None:
             for c in result.cells if c.spend.amount > 0
         ]  # fmt: skip
         print(f"cells whose 90% interval holds the truth: {sum(covered)}/{len(covered)}")
+        figure(f"AnalyzeProducts over gRPC, {args.days} days, median of {len(walls)}",
+               statistics.median(walls), "s",
+               note=f"{sum(covered)}/{len(covered)} cells' 90% intervals hold the truth")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -291,6 +291,13 @@ BENCHES: tuple[Bench, ...] = (
         600,
     ),
     Bench("sdk_message_types", "SDK message types: betterproto2 vs pb2", (), (), 300),
+    Bench(
+        "products_mesh",
+        "products over gRPC: Ingest, AggregateProducts vs Scan + pandas, AnalyzeProducts",
+        ("--days", "180", "--runs", "3"),
+        ("--days", "90", "--orders-per-day", "30", "--runs", "1"),
+        900,
+    ),
 )
 
 # Modules in bench/ that are not benchmarks (a test keeps every other script in BENCHES).
