@@ -104,6 +104,7 @@ def _so_far_and_before(result: sim.SimResult, truth: pd.DataFrame) -> pd.DataFra
     g = truth["region"].map({r: i for i, r in enumerate(regions)}).to_numpy(np.int64)
     confounding = float(result.truth["config"]["confounding"])
     so_far = np.full(len(truth), np.nan)
+    true_move = np.full(len(truth), np.nan)
     macro_z = np.zeros(len(truth), dtype=bool)
     for org_id, org in result.truth["orgs"].items():
         rows = (truth["org_id"] == org_id).to_numpy()
@@ -118,10 +119,13 @@ def _so_far_and_before(result: sim.SimResult, truth: pd.DataFrame) -> pd.DataFra
         active = np.where(np.isnan(move), np.nan, (move >= BUDGET_LOG_MOVE).astype(float))
         paid = rows & (truth["source"].astype(str) != "klaviyo").to_numpy()
         so_far[rows] = np.where(paid[rows], active[g[rows], t[rows]], 0.0)
+        true_move[paid] = confounding * index[g[paid], t[paid]]
         macro = np.asarray(demand["params"]["series"]["macro_index"], dtype=float)
         z_rule = np.abs(macro - macro.mean()) / macro.std(ddof=1) >= FACTOR_Z
         macro_z[rows] = z_rule[t[rows]]
-    return truth.assign(budget_response_so_far=so_far, macro_z_rule=macro_z)
+    return truth.assign(
+        budget_response_so_far=so_far, budget_move_true=true_move, macro_z_rule=macro_z
+    )
 
 
 def _world(scenario: str, seed: int, data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -181,6 +185,7 @@ def _budget_rules(joined: pd.DataFrame) -> pd.DataFrame:
     paid = joined["data_source"].isin(["meta", "google_ads", "tiktok"]).to_numpy()
     before = np.zeros(len(joined), dtype=bool)
     now = np.zeros(len(joined), dtype=bool)
+    measured = np.full(len(joined), np.nan)
     rows = joined[paid]
     series = (rows["data_source"].astype(str) + "|" + rows["account_id"].astype(str) + "|"
               + rows["campaign_id"].astype(str) + "|" + rows["geo"].astype(str))  # fmt: skip
@@ -200,7 +205,8 @@ def _budget_rules(joined: pd.DataFrame) -> pd.DataFrame:
         common = frame.groupby("group")["move"].transform("mean").to_numpy()
         count = frame.groupby("group")["move"].transform("count").to_numpy()
         out[paid] = (count >= MIN_SERIES) & (np.abs(np.nan_to_num(common)) >= flag)
-    return joined.assign(budget_rule_before=before, budget_rule_now=now)
+        measured[paid] = np.where(count >= MIN_SERIES, common, np.nan)  # the shipped move last
+    return joined.assign(budget_rule_before=before, budget_rule_now=now, budget_move=measured)
 
 
 def _score(truth: np.ndarray, found: np.ndarray) -> dict[str, object]:
@@ -343,10 +349,20 @@ def budget_ceiling(scenario: str, seeds: list[int], noise: tuple[float, ...]) ->
           f"active rows, {weight[near].sum() / weight[active].sum():.1%} of them within 0.05 "
           f"of the threshold")  # fmt: skip
     for sd in noise:
-        found = np.abs(np.concatenate(moves) + rng.normal(0.0, sd, move.size)) >= BUDGET_LOG_MOVE
-        tp = weight[active & found].sum()
-        print(f"  oracle ± {sd:.2f}: recall {tp / weight[active].sum():.1%}  "
-              f"precision {tp / max(weight[found].sum(), 1):.1%}")  # fmt: skip
+        seen = np.abs(np.concatenate(moves) + rng.normal(0.0, sd, move.size))
+        line = f"  oracle ± {sd:.2f}:"
+        # at the truth's own threshold, and at the one that falls least short of 95 / 90
+        best: tuple[float, float, float, float] = (-1.0, 0.0, 0.0, 0.0)
+        for flag in np.arange(BUDGET_LOG_MOVE, BUDGET_LOG_MOVE + 0.151, 0.01):
+            found = seen >= flag
+            tp = weight[active & found].sum()
+            recall, precision = tp / weight[active].sum(), tp / max(weight[found].sum(), 1)
+            if flag == BUDGET_LOG_MOVE:
+                line += f" at 0.25 recall {recall:.1%} precision {precision:.1%};"
+            shortfall = min(recall / 0.95, precision / 0.9)
+            if shortfall > best[0]:
+                best = (shortfall, float(flag), recall, precision)
+        print(f"{line} best at {best[1]:.2f}: recall {best[2]:.1%} precision {best[3]:.1%}")
 
 
 def main() -> None:
@@ -397,6 +413,10 @@ def main() -> None:
     print("\n== the kinds short of the target: the replaced rules beside the live detectors "
           "(same worlds, same run)")  # fmt: skip
     print(before_and_after(joined).round(3).to_string())
+    error = (joined["budget_move"] - joined["budget_move_true"]).dropna()
+    print(f"budget response: the common move (recomputed) less the truth's own move (against "
+          f"the whole run's mean): sd {error.std():.3f}, median |error| "
+          f"{error.abs().median():.3f} in logs over {len(error):,} paid rows")  # fmt: skip
     temporal = records["quality_temporal_consistency"]
     print(f"\n== temporal consistency: {float((temporal >= 1.0).mean()):.1%} of "
           f"{len(records):,} records score 1.0 (mean {temporal.mean():.3f})")  # fmt: skip
