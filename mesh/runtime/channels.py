@@ -50,6 +50,7 @@ IDEMPOTENT: Mapping[str, tuple[str, ...]] = {
     ),
     "liftos.v1.MemoryService": (
         "Scan", "Search", "QueryGraph", "ListConceptualSpaces", "AggregateRecords",
+        "AggregateProducts",
     ),
     "liftos.v1.CausalService": ("BuildGraph", "GetAnalysis", "ListAnalyses", "Counterfactual"),
     "liftos.v1.LlmService": ("BuildContext", "Explain", "CheckClaims"),
@@ -69,6 +70,7 @@ NOT_IDEMPOTENT: Mapping[str, Mapping[str, str]] = {
     "liftos.v1.CausalService": {
         "EstimateEffect": "stores a new analysis per call",
         "AnalyzeAttribution": "stores a new analysis per call",
+        "AnalyzeProducts": "stores a new analysis per call",
     },
     "liftos.v1.SurfacingService": {
         "DesignExperiment": "with save, registers the experiment (ALREADY_EXISTS on a retry)",
