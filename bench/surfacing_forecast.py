@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import pickle
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -78,8 +79,14 @@ def _naive(dates: np.ndarray, y: np.ndarray, future: np.ndarray) -> tuple[np.nda
     return np.exp(mean - z * se), np.exp(mean + z * se)
 
 
-def one(args: tuple[int, int, bool]) -> Run:
-    seed, history, media = args
+def _fit(seed: int, history: int, media: bool, cache: str) -> tuple:
+    """The world's national series and the attribution fitted on its first ``history`` days
+    (curves, baseline, verdict, seconds); kept in ``cache`` (a folder) when given, so forecast
+    variants can be rescored without refitting."""
+    path = os.path.join(cache, f"{seed}-{history}-{int(media)}.pkl") if cache else ""
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            return pickle.load(f)  # type: ignore[no-any-return]
     start = dt.date(2022, 1, 1) + dt.timedelta(days=41 * seed)
     w = world("confounded", seed, days=history + HORIZON, n_geos=30, n_campaigns=14, start=start)
     panel = w.panel
@@ -92,17 +99,30 @@ def one(args: tuple[int, int, bool]) -> Run:
         curves, baseline = model.curves, model.baseline_total
     y = panel.outcome.sum(axis=0)
     spend = {c: panel.spend[i].sum(axis=0) for i, c in enumerate(panel.channels)}
+    out = (panel.dates, y, spend, curves, baseline, rep.verdict.value,
+           time.perf_counter() - t0)  # fmt: skip
+    if path:
+        os.makedirs(cache, exist_ok=True)
+        with open(path, "wb") as f:
+            pickle.dump(out, f)
+    return out
+
+
+def one(args: tuple[int, int, bool, str]) -> Run:
+    seed, history, media, cache = args
+    dates, y, spend, curves, baseline, verdict, fit_s = _fit(seed, history, media, cache)
+    t0 = time.perf_counter()
     f = predict_performance(
-        panel.dates[:history], y[:history], {c: s[:history] for c, s in spend.items()}, curves,
+        dates[:history], y[:history], {c: s[:history] for c, s in spend.items()}, curves,
         {c: s[history:] for c, s in spend.items()}, horizon=HORIZON, baseline_total=baseline,
         level=LEVEL, fan_levels=FAN, seed=seed,
     )  # fmt: skip
-    seconds = time.perf_counter() - t0
+    seconds = fit_s + time.perf_counter() - t0
     real = y[history:]
     lo = np.array([d.lower for d in f.daily])
     hi = np.array([d.upper for d in f.daily])
     est = np.array([d.estimate for d in f.daily])
-    nlo, nhi = _naive(panel.dates[:history], y[:history], panel.dates[history:])
+    nlo, nhi = _naive(dates[:history], y[:history], dates[history:])
     return Run(
         inside=(real >= lo) & (real <= hi),
         naive_inside=(real >= nlo) & (real <= nhi),
@@ -110,7 +130,7 @@ def one(args: tuple[int, int, bool]) -> Run:
         total_fan_inside=tuple(bool(b.lower <= real.sum() <= b.upper) for b in f.total_fan),
         width=((hi - lo) / est)[[c - 1 for c in CHECKS]],
         seconds=seconds,
-        verdict=rep.verdict.value,
+        verdict=verdict,
     )
 
 
@@ -120,11 +140,24 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=365)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-media", action="store_true", help="forecast without the curves")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds first..first+seeds-1 (develop on one range, report another)",
+    )
+    parser.add_argument("--cache", default="", help="folder keeping each world's fit")
     args = parser.parse_args()
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         runs = list(
-            pool.map(one, [(s, args.history, not args.no_media) for s in range(args.seeds)])
+            pool.map(
+                one,
+                [
+                    (s, args.history, not args.no_media, args.cache)
+                    for s in range(args.first_seed, args.first_seed + args.seeds)
+                ],
+            )
         )
     inside = np.array([r.inside for r in runs])
     naive = np.array([r.naive_inside for r in runs])

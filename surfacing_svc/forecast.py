@@ -25,6 +25,10 @@ and the forecast samples every source of error the horizon compounds:
   (:func:`_residual_paths`). A year holds few independent h-day moves, so their spread is
   itself uncertain: each path's move is scaled by a Student-t factor on the moves' degrees of
   freedom (:func:`_move_scales`) — what makes the horizon's total honest, not only each day;
+- **a season the history cannot identify**: with less than a year, how the yearly season
+  moves from today is drawn per path, as far as the months seen have swung
+  (:func:`_unseen_season`; 180-day histories, held-out worlds: 28/56-day coverage
+  76.6/76.4% → 79.3/85.8%, the 56-day total 65% → 90%);
 - **holidays the history has not seen**: an unknown effect, not none — each path draws one
   per holiday, N(0, 0.4²) on the log (measured on 180-day histories: daily coverage
   81.8/80.4/78.4% → 82.9/82.8/80.0% at 7/28/56 days);
@@ -68,6 +72,8 @@ _YEARLY_MIN_DAYS = 364
 _BLOCK_DAYS = 7
 # Days the current level of the residual is averaged over (and each origin's level).
 _LEVEL_DAYS = 7
+# Days of the monthly level whose range sizes an unidentified season (_unseen_season).
+_SEASON_WINDOW = 28
 # Fewer historical forecast origins than this and the residual paths come from an AR(1).
 _MIN_ORIGINS = 60
 # The spread of the history's h-day moves is known from at least this many degrees of freedom
@@ -266,6 +272,29 @@ def _move_scales(
     return np.sqrt(nu[None, :] / chi2.ppf(u[:, None], nu[None, :]))
 
 
+def _unseen_season(
+    resid: np.ndarray, future: np.ndarray, count: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Per path, how the yearly season moves from today over the horizon when the history
+    holds less than a year (the season is then not identified): ``δ(t) − δ(T)``, ``δ`` yearly
+    Fourier pairs (k = 1, 2) with random coefficients, N(0, τ²) and N(0, (τ/2)²). ``τ`` is
+    half the range of the history's monthly level (its residual's 28-day mean): the season
+    ahead may swing as far as demand has over the months seen, in either direction. Anchored
+    at today, it widens the horizon's far end and leaves the next days alone."""
+    k = min(_SEASON_WINDOW, resid.size)
+    slow = np.convolve(resid, np.ones(k) / k, mode="valid")
+    tau = float(slow.max() - slow.min()) / 2.0
+    today = future[:1] - np.timedelta64(1, "D")
+    t_all = np.concatenate([today, future]).astype("datetime64[D]").astype(np.int64)
+    doy = 2 * np.pi * t_all / 365.25
+    out = np.zeros((count, future.size))
+    for order, scale in ((1, 1.0), (2, 0.5)):
+        a, b = rng.normal(0.0, tau * scale, (2, count, 1))
+        wave = a * np.sin(order * doy)[None, :] + b * np.cos(order * doy)[None, :]
+        out += wave[:, 1:] - wave[:, :1]
+    return out
+
+
 def _log_paths(
     x: np.ndarray,
     xf: np.ndarray,
@@ -389,6 +418,9 @@ def predict_performance(
         ])[rng.permutation(paths)]  # fmt: skip
     else:
         log_paths = _log_paths(x, xf, log_b, horizon, paths, rng)
+        # Less than a year: the season ahead is not identified; its move from today is drawn.
+        resid = log_b - x @ np.linalg.lstsq(x, log_b, rcond=None)[0]
+        log_paths += _unseen_season(resid, future, paths, rng)
     # A holiday the history has not seen has an unknown effect, not none: each path draws one
     # per holiday name (the same on every day it names), N(0, _UNSEEN_HOLIDAY_SD²) on the log.
     future_names = np.array([table.get(d, "") for d in days[n:]])

@@ -90,3 +90,35 @@ def test_an_unseen_holiday_widens_its_day_not_its_neighbours() -> None:
     black_friday, before = dt.date(2023, 11, 24), dt.date(2023, 11, 17)
     assert width[black_friday] > 1.5 * width[before]
     assert any("Black Friday" in w and "unknown" in w for w in f.warnings)
+
+
+def _seasonal(n: int, seed: int, amplitude: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """A series with a yearly season of ``amplitude`` on the log and AR(1) noise."""
+    rng = np.random.default_rng(seed)
+    e = np.zeros(n)
+    for k in range(1, n):
+        e[k] = 0.7 * e[k - 1] + rng.normal(0, 0.02)
+    t = np.arange(n) + 40 * seed  # each world starts at another point of the year
+    y = 1e4 * np.exp(amplitude * np.sin(2 * np.pi * t / 365.25) + e)
+    return START + np.arange(n).astype("timedelta64[D]"), y
+
+
+def test_a_season_half_a_year_cannot_identify_widens_the_far_horizon_and_covers() -> None:
+    """180 days of a yearly season: where it goes next is not identified, so the 56-day
+    total's interval must allow it — and the next days, which it cannot move, stay narrow."""
+    hits, widths = [], []
+    for seed in range(10):
+        dates, y = _seasonal(236, seed)
+        f = predict_performance(dates[:180], y[:180], {}, [], {}, horizon=56, level=0.9,
+                                seed=seed)  # fmt: skip
+        hits.append(f.total.lower <= y[180:].sum() <= f.total.upper)
+        widths.append([(f.daily[h].upper - f.daily[h].lower) / f.daily[h].estimate
+                       for h in (0, 55)])  # fmt: skip
+        _, calm = _seasonal(236, seed, amplitude=0.0)  # the same noise, no season
+        g = predict_performance(dates[:180], calm[:180], {}, [], {}, horizon=56, level=0.9,
+                                seed=seed)  # fmt: skip
+        widths[-1].append((g.daily[55].upper - g.daily[55].lower) / g.daily[55].estimate)
+    assert np.mean(hits) >= 0.6  # 7 of these 10 (20 worlds: 75%, and 35% without the term)
+    first, last, calm_last = np.mean(widths, axis=0)
+    # The swing is sized by the months seen: a history without one is not widened by it.
+    assert last > 2.5 * first and last > 1.5 * calm_last
