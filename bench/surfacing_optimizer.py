@@ -5,8 +5,11 @@ Per seed, one simulated world; its first-party outcome and spend go through the 
 model (``causal_svc.attribution.analyze``, as the causal service runs it) and the planner reads
 it as the service does (``bench.surfacing_worlds.planning_model``: the stored
 AttributionResult's response models, read by ``surfacing_svc.convert``), and the service's own
-``answer_optimize`` allocates the paid channels' total spend — with its default bound (no
-channel without a constraint moves more than ±30%) and without it (``max_change=0``).
+``answer_optimize`` allocates the paid channels' total spend — with its defaults (no channel
+without a constraint moves more than ±30%; the lower confidence bound ``mean − 1 sd`` of the
+gain over the model's draws is maximised, ``risk``), and beside it the same optimiser on the
+posterior mean alone (``risk=0``: the plan before the risk adjustment), without the bound
+(``max_change=0``), and the risk adjustment with a wider bound or none (``VARIANTS``).
 Scored with the DGP's own curves (``true_curves``):
 
 - **end to end**: true incremental revenue of the allocation vs the current mix (gain) and vs
@@ -22,11 +25,12 @@ budgets say, retargeting and SMS far less — a mix worth moving) and ``confound
 chase demand, elasticity 2; its mix is near-optimal already, so a model error shows as a
 loss).
 
-A third plan is scored beside them: a trust region scaled to each channel's marginal-ROAS
-interval (``trust_bounds``), the model's own uncertainty deciding how far each channel moves.
+A trust region scaled to each channel's marginal-ROAS interval (``trust_bounds``, posterior
+mean) is scored too. Develop on one seed range and report on another (``--first-seed``).
 
-Run: PYTHONPATH=.:gen python bench/surfacing_optimizer.py [--seeds 10] [--workers 2]
-[--cache DIR] (keeps each world's fit in DIR, so a rerun rescoring the planner is fast)
+Run: PYTHONPATH=.:gen python bench/surfacing_optimizer.py [--seeds 10] [--first-seed 0]
+[--workers 2] [--cache DIR] (keeps each world's fit in DIR, so a rerun rescoring the planner
+is fast)
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from bench.surfacing_worlds import planning_model, true_curves
 from causal_svc.attribution import ModelSpec, analyze
 from sim.scenarios import Scenario
 from surfacing_svc.curves import HillCurve
-from surfacing_svc.optimizer import BudgetPlan, Objective, optimize_budget
+from surfacing_svc.optimizer import DEFAULT_RISK, BudgetPlan, Objective, optimize_budget
 from surfacing_svc.planning import BoundRequest, OptimizeQuestion, PlanningModel, answer_optimize
 from tests.causal.attribution.world import world
 
@@ -72,8 +76,8 @@ class Row:
     scenario: str
     seed: int
     current: float
-    ours: float  # the service's default: no channel moves more than ±30% (max_change)
-    unbounded: float  # max_change = 0
+    ours: float  # the service's default: risk-adjusted, no channel moves more than ±30%
+    unbounded: float  # max_change = 0, posterior mean (risk 0)
     optimum: float
     optimiser_on_truth: float
     reference_on_truth: float
@@ -82,6 +86,7 @@ class Row:
     seconds_opt: float
     verdict: str
     trust: float  # bounds scaled to each channel's marginal-ROAS interval (trust_bounds)
+    variants: dict[str, float]  # the service's optimiser with other settings (VARIANTS)
 
 
 def _reference(curves: list[HillCurve], budget: float, seed: int) -> float:
@@ -149,13 +154,20 @@ def trust_bounds(model: PlanningModel, budget: float) -> tuple[BoundRequest, ...
     return tuple(out)
 
 
+# Variants of the service's own optimiser scored beside its default: (label, risk z,
+# max_change). The default is risk DEFAULT_RISK (1) within ±30%; "mean ±30%" is the plan
+# before the risk adjustment (the posterior mean alone).
+VARIANTS = (("mean ±30% (before)", 0.0, 0.3), ("risk-adj. ±60%", DEFAULT_RISK, 0.6),
+            ("risk-adj. unbounded", DEFAULT_RISK, 0.0))  # fmt: skip
+
+
 def one(args: tuple[str, int, str]) -> Row:
     scenario, seed, cache = args
     verdict, model, truth, fit_s = _fit(scenario, seed, cache)
     if model is None:  # a failed model reports no curves: nothing to move
         cur = sum(float(c.mean_outcome(c.reference_spend)) for c in truth.values())
         return Row(scenario, seed, cur, cur, cur, cur, cur, cur, float("nan"), fit_s, 0.0,
-                   verdict, cur)  # fmt: skip
+                   verdict, cur, {v[0]: cur for v in VARIANTS})  # fmt: skip
     paid = [c for c in model.curves if c.channel in truth]
     model = replace(model, curves=tuple(paid))
     tc = [truth[c.channel] for c in paid]
@@ -164,8 +176,10 @@ def one(args: tuple[str, int, str]) -> Row:
     t0 = time.perf_counter()
     plan, _ = answer_optimize(model, question)
     opt_s = time.perf_counter() - t0
-    free, _ = answer_optimize(model, replace(question, max_change=0.0))
-    trusted, _ = answer_optimize(model, replace(question, bounds=trust_bounds(model, budget)))
+    free, _ = answer_optimize(model, replace(question, max_change=0.0, risk=0.0))
+    trusted, _ = answer_optimize(
+        model, replace(question, bounds=trust_bounds(model, budget), risk=0.0)
+    )
 
     def true_value(p: BudgetPlan) -> float:
         return sum(
@@ -180,9 +194,13 @@ def one(args: tuple[str, int, str]) -> Row:
     model_m = [float(c.mean_marginal(c.reference_spend)) for c in paid]
     true_m = [float(t.mean_marginal(t.reference_spend)) for t in tc]
     rho = float(spearmanr(model_m, true_m).statistic)
+    variants = {
+        label: true_value(answer_optimize(model, replace(question, risk=z, max_change=m))[0])
+        for label, z, m in VARIANTS
+    }
     return Row(scenario, seed, current, ours, unbounded, optimum,
                on_truth.optimal_outcome.estimate, reference, rho, fit_s, opt_s,
-               verdict, true_value(trusted))  # fmt: skip
+               verdict, true_value(trusted), variants)  # fmt: skip
 
 
 def _summary(label: str, values: np.ndarray, current: np.ndarray, optimum: np.ndarray) -> None:
@@ -190,8 +208,8 @@ def _summary(label: str, values: np.ndarray, current: np.ndarray, optimum: np.nd
     ratio = values / optimum
     print(f"  {label}: true revenue vs current {np.mean(gain):+.1%} (raised in "
           f"{np.mean(gain > 0):.0%} of seeds, worst {gain.min():+.1%}); vs the true optimum: "
-          f"mean ratio {ratio.mean():.3f}, min {ratio.min():.3f}, within 5% in "
-          f"{np.mean(ratio >= 0.95):.0%}")  # fmt: skip
+          f"mean shortfall {1 - ratio.mean():.1%} (ratio {ratio.mean():.3f}, min "
+          f"{ratio.min():.3f}), within 5% in {int(np.sum(ratio >= 0.95))}/{ratio.size}")  # fmt: skip
 
 
 def report(rows: list[Row]) -> None:
@@ -213,9 +231,12 @@ def report(rows: list[Row]) -> None:
         opt_ref = np.array([r.optimiser_on_truth / r.reference_on_truth for r in sel])
         print(f"== {scenario}: {len(sel)} seeds; room at the true optimum "
               f"{np.mean(optimum / current - 1):+.1%} over the current mix")  # fmt: skip
-        _summary("default (±30%)", np.array([r.ours for r in sel]), current, optimum)
-        _summary("unbounded     ", np.array([r.unbounded for r in sel]), current, optimum)
-        _summary("trust region  ", np.array([r.trust for r in sel]), current, optimum)
+        _summary("default (risk-adjusted, ±30%)", np.array([r.ours for r in sel]), current,
+                 optimum)  # fmt: skip
+        _summary("unbounded (mean)", np.array([r.unbounded for r in sel]), current, optimum)
+        _summary("trust region (mean)", np.array([r.trust for r in sel]), current, optimum)
+        for label, _, _ in VARIANTS:
+            _summary(f"{label:<14}", np.array([r.variants[label] for r in sel]), current, optimum)
         print(
             f"  optimiser alone on the true curves / reference solver: mean {opt_ref.mean():.6f}, "
             f"min {opt_ref.min():.6f}"
@@ -241,11 +262,21 @@ def report(rows: list[Row]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds first..first+seeds-1 (develop on one range, report another)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scenario", choices=SCENARIOS, action="append")
     parser.add_argument("--cache", default="", help="folder keeping each world's fit")
     args = parser.parse_args()
-    jobs = [(s, k, args.cache) for s in (args.scenario or SCENARIOS) for k in range(args.seeds)]
+    jobs = [
+        (s, k, args.cache)
+        for s in (args.scenario or SCENARIOS)
+        for k in range(args.first_seed, args.first_seed + args.seeds)
+    ]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(one, jobs))

@@ -137,6 +137,18 @@ class HillCurve:
         slope = float(scale @ (per_node @ self.node_weights)) / scale.size / self.reference_spend
         return value, slope
 
+    def value_and_slope(self, spend: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per draw, the outcome and the marginal return at one ``spend`` > 0, from one
+        evaluation of the Hill terms (the risk-adjusted optimiser's inner loop)."""
+        h, g, u = self._terms(np.asarray(spend))
+        scale = np.asarray(self.scale)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_node = np.where(u > 0, g / np.where(u > 0, u, 1.0), 0.0) * self.nodes
+        return (
+            scale * (h @ self.node_weights),
+            scale * (per_node @ self.node_weights) / self.reference_spend,
+        )
+
     def mean_outcome(self, spend: float | np.ndarray) -> np.ndarray:
         """The outcome averaged over draws (what the optimiser maximises)."""
         return self.outcome(spend).mean(axis=0)

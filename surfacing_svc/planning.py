@@ -28,6 +28,7 @@ from surfacing_svc.forecast import MIN_HISTORY_DAYS, Forecast, predict_performan
 from surfacing_svc.history import GeoHistory, history_from_frame
 from surfacing_svc.optimizer import (
     DEFAULT_MAX_CHANGE,
+    DEFAULT_RISK,
     BudgetPlan,
     ChannelBounds,
     Objective,
@@ -263,6 +264,7 @@ class OptimizeQuestion:
     bounds: tuple[BoundRequest, ...] = ()
     max_change: float = DEFAULT_MAX_CHANGE
     campaign_bounds: tuple[CampaignBoundRequest, ...] = ()
+    risk: float = DEFAULT_RISK
 
 
 def _absolute_bounds(
@@ -320,6 +322,7 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
     plan = optimize_budget(
         curves, objective=question.objective, budget=question.budget, bounds=bounds,
         margin=question.margin, target_roas=question.target_roas, level=question.level,
+        risk=question.risk,
     )  # fmt: skip
     capped = [
         p.channel for p, b in zip(plan.channels, _by_channel(bounds, plan), strict=True)

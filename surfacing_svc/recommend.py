@@ -38,6 +38,7 @@ from surfacing_svc.design import ExperimentDesign
 from surfacing_svc.intervals import Interval
 from surfacing_svc.optimizer import (
     DEFAULT_MAX_CHANGE,
+    DEFAULT_RISK,
     BudgetPlan,
     ChannelPlan,
     Objective,
@@ -128,13 +129,15 @@ def break_even_plan(
     )  # fmt: skip
 
 
-def equal_budget_plan(curves: Sequence[HillCurve], level: float, max_change: float) -> BudgetPlan:
-    """The optimiser's allocation of the current total under the default bound
-    (OptimizeBudget with ``total_budget`` = the current spend and no constraint)."""
+def equal_budget_plan(
+    curves: Sequence[HillCurve], level: float, max_change: float, risk: float = DEFAULT_RISK
+) -> BudgetPlan:
+    """The optimiser's allocation of the current total under the default bound and risk
+    adjustment (OptimizeBudget with ``total_budget`` = the current spend and no constraint)."""
     total = float(sum(c.reference_spend for c in curves))
     return optimize_budget(
         curves, objective=Objective.REVENUE, budget=total,
-        bounds=change_bounds(curves, max_change, total), level=level,
+        bounds=change_bounds(curves, max_change, total), level=level, risk=risk,
     )  # fmt: skip
 
 

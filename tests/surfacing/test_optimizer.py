@@ -8,7 +8,13 @@ import pytest
 
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.errors import InfeasibleConstraints
-from surfacing_svc.optimizer import BoundStatus, ChannelBounds, Objective, optimize_budget
+from surfacing_svc.optimizer import (
+    BoundStatus,
+    BudgetPlan,
+    ChannelBounds,
+    Objective,
+    optimize_budget,
+)
 from tests.surfacing.curves_fixtures import hill
 
 # f_c(s) = A s / (s + K) with K = κ s_ref: the optimum is s_c = sqrt(A K / λ) − K.
@@ -182,3 +188,26 @@ def test_a_channel_worth_a_jump_is_entered() -> None:
     best = float(total.max())
     assert plan.optimal_outcome.estimate >= best * (1 - 1e-4)
     assert plan.channels[2].optimal_spend > 30.0
+
+
+def test_the_risk_adjustment_moves_less_into_a_channel_the_draws_disagree_on() -> None:
+    sure = hill("meta", spend=100.0, scale=600.0, kappa=1.0)
+    unsure = hill("tiktok", spend=100.0, scale=900.0, kappa=1.0, spread=0.3, seed=3)
+    mean = optimize_budget([sure, unsure], objective=Objective.REVENUE, budget=200.0)
+    lcb = optimize_budget([sure, unsure], objective=Objective.REVENUE, budget=200.0, risk=1.0)
+
+    def bound(plan: BudgetPlan) -> float:  # mean − sd of the gain over the current mix
+        gain = sum(c.outcome(p.optimal_spend) - c.outcome(100.0)
+                   for c, p in zip((sure, unsure), plan.channels, strict=True))  # fmt: skip
+        return float(gain.mean() - gain.std())
+
+    # The posterior mean says tiktok returns more; its draws disagree on how much, so the
+    # risk-adjusted plan moves part of the way, and is the better bet by its own criterion.
+    assert 100.0 < lcb.channels[1].optimal_spend < mean.channels[1].optimal_spend - 10.0
+    assert bound(lcb) > bound(mean) and lcb.uplift.lower > mean.uplift.lower
+    assert lcb.optimal_outcome.estimate < mean.optimal_outcome.estimate
+    assert "risk-adjusted" in lcb.message and "risk" not in mean.message
+    # Both channels inside their bounds: the risk-adjusted marginal values are equal there,
+    # and they, not the posterior-mean ones, are the budget's price.
+    assert all(p.bound is BoundStatus.NONE for p in lcb.channels)
+    assert lcb.shadow_price < lcb.channels[1].marginal_optimal.estimate
