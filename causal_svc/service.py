@@ -9,6 +9,9 @@ AnalyzeAttribution reads memory's sums (AggregateRecords) and the registry's ana
 experiments here, then runs the attribution stages in workers — the calibrated and the
 uncalibrated fit side by side, then validation beside scoring — streaming one progress event
 per stage; the result is stored with its fitted model, which Counterfactual reads back.
+AnalyzeProducts reads memory's product sums (AggregateProducts), builds the product x day
+panel here and estimates in a worker (``causal_svc.product_analysis``), streaming one progress
+event per step; the result is stored for GetAnalysis.
 """
 
 from __future__ import annotations

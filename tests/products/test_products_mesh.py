@@ -237,6 +237,17 @@ def test_refusals_name_what_is_wrong(mesh: dict[str, Any]) -> None:
     with pytest.raises(grpc.RpcError) as err:
         list(causal.AnalyzeProducts(causal_pb.AnalyzeProductsRequest(org_id=ORG, alpha=0.7)))
     assert [f for f, _ in decode_status(err.value).field_violations] == ["alpha"]
+    with pytest.raises(grpc.RpcError) as err:
+        list(causal.AnalyzeProducts(causal_pb.AnalyzeProductsRequest(org_id=ORG,
+                                                                     country_code="XX")))  # fmt: skip
+    assert [f for f, _ in decode_status(err.value).field_violations] == ["country_code"]
+    short = causal_pb.AnalyzeProductsRequest(org_id=ORG)
+    short.date_range.start_date.CopyFrom(common_pb.Date(year=2023, month=7, day=1))
+    short.date_range.end_date.CopyFrom(common_pb.Date(year=2023, month=8, day=15))
+    with pytest.raises(grpc.RpcError) as err:
+        list(causal.AnalyzeProducts(short))
+    status = decode_status(err.value)
+    assert status.code == grpc.StatusCode.FAILED_PRECONDITION and "90 days" in status.message
 
 
 def _surfacing(services: dict[str, RunningService]) -> surfacing_grpc.SurfacingServiceStub:
