@@ -265,8 +265,9 @@ BENCHES: tuple[Bench, ...] = (
     Bench(
         "memory_embedding_quality",
         "hashing embedder precision by dimension vs the 256-d default",
-        ("--records", "20000"),
-        ("--records", "10000"),
+        # its queries need October to Christmas: 400 records a day, so ≥ 34,400 records
+        ("--records", "40000"),
+        ("--records", "40000"),
         900,
     ),
     Bench(
