@@ -174,6 +174,12 @@ def report(scenario: str, runs: list[Run]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds first-seed .. first-seed + seeds - 1 (hold-out seed ranges)",
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument(
@@ -182,11 +188,19 @@ def main() -> None:
     args = ap.parse_args()
     global IDENTIFICATION
     IDENTIFICATION = Identification(args.identification)
-    print(f"identification {IDENTIFICATION.value}")
+    print(
+        f"identification {IDENTIFICATION.value}, seeds {args.first_seed}-"
+        f"{args.first_seed + args.seeds - 1}"
+    )
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         for scenario in args.scenarios.split(","):
-            runs = list(pool.map(one, [(scenario, s) for s in range(args.seeds)]))
+            runs = list(
+                pool.map(
+                    one,
+                    [(scenario, s) for s in range(args.first_seed, args.first_seed + args.seeds)],
+                )
+            )
             report(scenario, runs)
     print(f"\n({time.perf_counter() - t0:.0f} s)")
 

@@ -53,6 +53,12 @@ def one(seed: int) -> tuple[float, float, float, float, float, float, str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=100)
+    ap.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds first-seed .. first-seed + seeds - 1 (hold-out seed ranges)",
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument(
         "--identification", default="national", choices=[i.value for i in Identification]
@@ -62,9 +68,10 @@ def main() -> None:
     IDENTIFICATION = Identification(args.identification)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
-        rows = list(pool.map(one, range(args.seeds)))
+        rows = list(pool.map(one, range(args.first_seed, args.first_seed + args.seeds)))
     est, low, est_u, low_u, platform, naive = (np.array([r[i] for r in rows]) for i in range(6))
-    print(f"null scenario, {CHANNEL} (true iROAS 0), {args.seeds} seeds, "
+    print(f"null scenario, {CHANNEL} (true iROAS 0), {args.seeds} seeds "
+          f"({args.first_seed}-{args.first_seed + args.seeds - 1}), "
           f"identification {IDENTIFICATION.value}")  # fmt: skip
     print(f"  calibrated by the registry's geo holdout: significant positive iROAS in "
           f"{np.mean(low > 0):.1%} of runs (target <= 5%); mean estimate {est.mean():.3f}")  # fmt: skip

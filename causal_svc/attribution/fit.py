@@ -62,7 +62,7 @@ from .features import Layout, MediaInputs, hill_terms
 from .objective import LiftData, Objective, lift_data, prior_lifts
 from .panel import MediaPanel
 from .spec import Identification, ModelSpec
-from .within import Projection, annual_basis, pacing_controls
+from .within import Projection, annual_basis, leave_one_out_inputs, pacing_controls
 
 __all__ = ["Convergence", "FitState", "MMMFit", "SmallSample", "fit_mmm", "log_outcome", "restore_fit",
            "state_from_bytes", "state_to_bytes"]  # fmt: skip
@@ -72,6 +72,12 @@ _FTOL = 1e-10
 # Converged when no free parameter's gradient exceeds this share of its own standard error's
 # worth of objective (a scaled gradient: |g_i| / sqrt(H_ii)).
 _GTOL = 1e-4
+# Instrumented fits also stop when a step gains less than this much log posterior: their
+# criterion is a quadratic form in as many moments as parameters, whose weakly identified
+# directions otherwise creep for dozens of steps at no gain (a gain of 1e-4 is a move of
+# ~0.015 standard errors). The first pass only supplies residuals for the weights, so it
+# stops at 1e-2.
+_FTOL_ABS_INSTRUMENTED = (1e-2, 1e-4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +123,7 @@ class MMMFit:
     def df(self) -> int:
         """Degrees of freedom of the intervals: clusters − 1 (Cameron & Miller 2015: with few
         clusters, cluster-robust Wald intervals need Student's t, not the normal)."""
-        n = self.objective.n_data
+        n = self.objective.n_full
         clusters = int(_clusters(n, self.spec.identification, self.panel.n_geos).max()) + 1
         return max(clusters - 1, 1)
 
@@ -127,7 +133,7 @@ class MMMFit:
 
     def small_sample(self) -> SmallSample:
         """The covariance's small-sample terms at the estimate (for per-quantity df)."""
-        n = self.objective.n_data
+        n = self.objective.n_full
         clusters = _clusters(n, self.spec.identification, self.panel.n_geos)
         return SmallSample.build(self.objective, self.theta, clusters)
 
@@ -189,7 +195,7 @@ def _initial_beta(theta: np.ndarray, obj: Objective, layout: Layout) -> np.ndarr
 
 
 def _levenberg_marquardt(
-    obj: Objective, theta0: np.ndarray, layout: Layout
+    obj: Objective, theta0: np.ndarray, layout: Layout, ftol_abs: float = 0.0
 ) -> tuple[np.ndarray, Convergence]:
     lo, hi = layout.bounds()
     theta = np.clip(theta0, lo, hi)
@@ -231,7 +237,7 @@ def _levenberg_marquardt(
         assert jac is not None
         cost = 0.5 * float(r @ r)
         lam = max(lam / 3.0, 1e-9)
-        if decrease <= _FTOL * max(cost, 1.0):
+        if decrease <= max(_FTOL * max(cost, 1.0), ftol_abs):
             message, converged = "objective stopped decreasing", True
             break
     # The demand elasticity's box is its meaning (0: effects ignore demand, 1: they scale with
@@ -301,6 +307,7 @@ class _Setup:
     n_priors: int
     controls: dict[str, np.ndarray]
     day_effects: bool
+    instruments: np.ndarray | None
 
 
 def _setup(panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest]) -> _Setup:
@@ -324,8 +331,31 @@ def _setup(panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest]) -
     inputs = MediaInputs.build(panel.media, panel.population, panel.outcome, demand, spec.max_lag)
     priors = prior_lifts(panel, spec.priors.roi_scale, spec.priors.share_scale)
     lifts = lift_data(panel, prepared, spec.max_lag)
+    instruments = None
+    if spec.identification is Identification.INSTRUMENTED:
+        instruments = _instruments(panel, layout, inputs, spec.max_lag)
     return _Setup(layout, log_y, basis, design, design_names, weights, inputs, prepared,
-                  [*priors, *lifts], len(priors), controls, day_effects)  # fmt: skip
+                  [*priors, *lifts], len(priors), controls, day_effects, instruments)  # fmt: skip
+
+
+def _instruments(
+    panel: MediaPanel, layout: Layout, inputs: MediaInputs, max_lag: int
+) -> np.ndarray:
+    """Instruments of ``Identification.INSTRUMENTED`` (K, G, T): the media terms' derivatives
+    in θ — each channel's Hill values and their derivatives in its curve parameters, and the
+    demand elasticity's — evaluated on the leave-one-out inputs at the prior means with every
+    β at 1 (Amemiya's nonlinear 2SLS with the optimal instruments' form, at a preliminary
+    point; β only scales a channel's columns, so 1 loses nothing)."""
+    loo = MediaInputs.build(leave_one_out_inputs(panel.media), panel.population, panel.outcome,
+                            inputs.demand, max_lag)  # fmt: skip
+    # The real inputs' scale (k0, geo unit), so the curves sit where the model's do.
+    loo = MediaInputs(loo.lags, inputs.k0, inputs.pop, inputs.geo, inputs.demand)
+    theta = layout.initial()
+    theta[: layout.n_channels] = 1.0
+    h, derivs = hill_terms(layout, loo.lags, loo.k0, theta, jacobian=True, max_lag=max_lag,
+                           unit=loo.unit(theta, layout))  # fmt: skip
+    cols = [*h, *(d for _, _, d in derivs), h.sum(axis=0) * inputs.demand]
+    return np.stack([c for c in cols if np.any(c)])
 
 
 def _objective(
@@ -334,7 +364,7 @@ def _objective(
     projection = Projection(geo_weights, s.basis, s.controls, s.design,
                             day_effects=s.day_effects)  # fmt: skip
     return Objective(s.layout, s.inputs, s.log_y, projection, spec.identification, row_weight,
-                     s.rows, spec.max_lag)  # fmt: skip
+                     s.rows, spec.max_lag, s.instruments)  # fmt: skip
 
 
 def fit_mmm(
@@ -372,7 +402,8 @@ def fit_mmm(
         obj = _objective(s, panel, spec, weights, row_weight)
         if pass_no == 0 and start is None:
             theta = _initial_beta(theta, obj, s.layout)
-        theta, conv = _levenberg_marquardt(obj, theta, s.layout)
+        ftol_abs = _FTOL_ABS_INSTRUMENTED[pass_no] if obj.moments is not None else 0.0
+        theta, conv = _levenberg_marquardt(obj, theta, s.layout, ftol_abs)
         fitted = (obj, conv)
         resid = _data_residuals(obj, theta)
         rho = float(np.clip(_ar1(resid if resid.ndim == 2 else resid[None]), 0.0, 0.95))
@@ -384,7 +415,7 @@ def fit_mmm(
             row_weight = weights / kappa
     assert fitted is not None
     obj, conv = fitted
-    clusters = _clusters(obj.n_data, spec.identification, panel.n_geos)
+    clusters = _clusters(obj.n_full, spec.identification, panel.n_geos)
     cov = _sandwich(obj, theta, clusters)
     return _finish(s, panel, spec, tuple(lift_tests), obj, theta, cov, rho, conv)
 
@@ -434,8 +465,8 @@ def _finish(
 
 def _data_residuals(obj: Objective, theta: np.ndarray) -> np.ndarray:
     """Unweighted data residuals: (T,) national rows or (G, T) geo rows."""
-    r, _ = obj.evaluate(theta, jacobian=False)
-    return r[: obj.n_data].reshape(obj.y_proj.shape) / obj.sw
+    r, _ = obj.data_rows(theta, jacobian=False)
+    return r.reshape(obj.y_proj.shape) / obj.sw
 
 
 def _sandwich(obj: Objective, theta: np.ndarray, clusters: np.ndarray) -> np.ndarray:
@@ -474,6 +505,12 @@ class SmallSample:
         rest = jac[n_data:]
         known = rest.T @ rest
         n_clusters = int(clusters.max()) + 1
+        if obj.moments is not None:
+            # Instrumented rows: each row's score is its residual times its fitted
+            # regressors, the Jacobian projected on the instruments (2SLS's X̂ e).
+            rd, jfull = obj.data_rows(theta, jacobian=True)
+            assert jfull is not None
+            jd = obj.moments @ (obj.moments.T @ jfull)
         if not obj.national:
             scores = np.zeros((n_clusters, jac.shape[1]))
             np.add.at(scores, clusters, jd * rd[:, None])

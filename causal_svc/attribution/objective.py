@@ -29,7 +29,7 @@ from .features import Layout, MediaInputs, hill_terms
 from .panel import MediaPanel
 from .spec import Identification
 from .transforms import lag_stack
-from .within import Projection
+from .within import Projection, orthonormal
 
 __all__ = ["LiftData", "MediaState", "Objective", "lift_data", "prior_lifts"]
 
@@ -106,6 +106,7 @@ class Objective:
         row_weight: np.ndarray,
         lifts: Sequence[LiftData],
         max_lag: int,
+        instruments: np.ndarray | None = None,
     ) -> None:
         self.layout = layout
         self.inputs = inputs
@@ -122,7 +123,14 @@ class Objective:
         self.prior_idx = np.array(idx, dtype=np.int64)
         self.prior_mean = np.array([layout.priors[i].mean for i in idx])  # type: ignore[union-attr]
         self.prior_sd = np.array([layout.priors[i].sd for i in idx])  # type: ignore[union-attr]
-        self.n_data = self.y_proj.size
+        # Geo rows' count; the data rows of the fit are these, or (instrumented) their
+        # projections on the instruments.
+        self.n_full = self.y_proj.size
+        self.moments: np.ndarray | None = None
+        if instruments is not None:
+            z = self.project(np.asarray(instruments, dtype=np.float64)) * self.sw[None]
+            self.moments = orthonormal(z.reshape(z.shape[0], -1).T)
+        self.n_data = self.n_full if self.moments is None else self.moments.shape[1]
         self._cache: tuple[bytes, bool, np.ndarray, np.ndarray | None] | None = None
 
     @property
@@ -157,15 +165,14 @@ class Objective:
             return self._cache[2], self._cache[3] if jacobian else None
         layout = self.layout
         st = self.media(theta, jacobian=jacobian)
-        g = np.log(st.m)
+        r_data, jd = self._data_rows(st)
         jac = None
-        if st.dm is None:
-            r_data = (self.sw * (self.y_proj - self.project(g))).ravel()
-        else:
-            stacked = self.project(np.concatenate([g[None], st.dm / st.m]))
-            r_data = (self.sw * (self.y_proj - stacked[0])).ravel()
+        if self.moments is not None:
+            r_data = self.moments.T @ r_data
+            jd = None if jd is None else self.moments.T @ jd
+        if jd is not None:
             jac = np.zeros((self.n_rows, layout.size))
-            jac[: self.n_data] = -(stacked[1:] * self.sw[None]).reshape(layout.size, -1).T
+            jac[: self.n_data] = jd
             jac[self.n_data + np.arange(self.prior_idx.size), self.prior_idx] = 1.0 / self.prior_sd
         r_prior = (theta[self.prior_idx] - self.prior_mean) / self.prior_sd
         r_lift = np.zeros(len(self.lifts))
@@ -179,6 +186,22 @@ class Objective:
         r = np.concatenate([r_data, r_prior, r_lift])
         self._cache = (key, jacobian, r, jac)
         return r, jac
+
+    def _data_rows(self, st: MediaState) -> tuple[np.ndarray, np.ndarray | None]:
+        """Weighted data residuals over every row and their Jacobian (None without ``dm``)."""
+        g = np.log(st.m)
+        if st.dm is None:
+            return (self.sw * (self.y_proj - self.project(g))).ravel(), None
+        stacked = self.project(np.concatenate([g[None], st.dm / st.m]))
+        r = (self.sw * (self.y_proj - stacked[0])).ravel()
+        return r, -(stacked[1:] * self.sw[None]).reshape(self.layout.size, -1).T
+
+    def data_rows(
+        self, theta: np.ndarray, *, jacobian: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Weighted residuals of every data row (geo-days or days, before any projection on
+        instruments) and, with ``jacobian``, their Jacobian."""
+        return self._data_rows(self.media(theta, jacobian=jacobian))
 
     def lift(
         self, theta: np.ndarray, d: LiftData, st: MediaState, *, gradient: bool

@@ -58,11 +58,37 @@ class Identification(enum.StrEnum):
     calibration, the null channel's mean estimate 0.32 without (national 0.27) — the control
     function does not remove that channel's confounding — and week clusters understate its
     spread (geo clusters: 11% against 32% on 28 of those seeds).
+
+    ``INSTRUMENTED`` (opt-in; not the default, see below): the same geo-day rows and
+    nuisance as ``PACING``, without a control function; instead each geo's media are
+    instrumented by the other geos' spend that day (:func:`.within.leave_one_out_inputs`:
+    the geo's own level times the other geos' day; Hausman's "the same series in the other
+    markets"), in nonlinear two-stage least squares (Amemiya 1974): the data rows of the fit
+    are the geo-day residuals projected on the instruments — the media terms' derivatives
+    in θ evaluated on the leave-one-out inputs — so the estimate solves ``Zᵀ e(θ) = 0``
+    next to the priors and lift tests. Why a control function is not enough and an
+    instrument is: a geo's error is its own demand shock; the leave-one-out spend holds
+    every other geo's shock and none of its own, so it is uncorrelated with that error,
+    whereas conditioning on "this geo's spend less the others'" makes the error correlate
+    with the others' (the control function's bias is of the national model's order). Geos
+    are the clusters (shocks are independent across geos; each geo's persist). A week of
+    national rows is not needed: the nuisance has no day effects, so pacing survives.
+
+    Measured (``bench/attribution_accuracy.py --identification instrumented``, seeds
+    0–19; national beside it): bias reduction demo 96.9% (94.6%), confounded 96.8%
+    (94.1%); held-out seeds 100–109 / 100–107: 98.9% (97.4%) and 94.2% (89.2%). It costs
+    precision — MAE 0.85 vs 0.75 (demo), 0.68 vs 0.61 (confounded), coverage 95.6% / 92.5%
+    vs 98.3% / 99.2% — and time: the 2SLS criterion has as many moments as parameters and
+    its weakly identified directions take the optimiser 2–3× the national fit's steps. On
+    ``null`` it does not help: 8% / 9% significant with / without calibration over seeds
+    0–99 (national 7% / 7%), so the false positives there are not the national rows'
+    confounding alone. It stays opt-in; the default stays national.
     """
 
     NATIONAL = "national"
     GEO = "geo"
     PACING = "pacing"
+    INSTRUMENTED = "instrumented"
 
     @property
     def day_effects(self) -> bool:
@@ -84,6 +110,14 @@ class Identification(enum.StrEnum):
                 "calendar, external factors, each geo's trend and seasonality, and a control "
                 "function for local demand (each geo's spend against the other geos' spend "
                 "that day, lags 0-3)"
+            )
+        if self is Identification.INSTRUMENTED:
+            return (
+                "budgets' common pacing identifies the channels: each geo's media are "
+                "instrumented by the other geos' spend that day (nonlinear two-stage least "
+                "squares on geo-day rows net of the calendar, external factors and each geo's "
+                "trend and seasonality), so a geo's own demand shock, which its budget "
+                "chases, cannot move the estimate"
             )
         return "cross-geo spend differences within each day identify the channels (day effects)"
 

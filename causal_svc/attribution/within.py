@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Projection", "annual_basis", "pacing_controls"]
+__all__ = ["Projection", "annual_basis", "leave_one_out_inputs", "orthonormal", "pacing_controls"]
 
 # Lags of the local-demand control function: the demand shock persists for days and the
 # adstock reaches back, so today's outcome shock is related to the last few days' chase.
@@ -51,7 +51,7 @@ def annual_basis(
     return np.column_stack(cols)
 
 
-def _orthonormal(cols: np.ndarray) -> np.ndarray:
+def orthonormal(cols: np.ndarray) -> np.ndarray:
     """An orthonormal basis of the column space (rank-revealing: collinear columns drop)."""
     u, sv, _ = np.linalg.svd(cols, full_matrices=False)
     return u[:, sv > 1e-10 * max(float(sv[0]), 1e-300)] if sv.size else u[:, :0]
@@ -86,7 +86,7 @@ class Projection:
         self.geo_weights = w
         self.share = w / w.sum()
         self.day_effects = day_effects
-        self._q = _orthonormal(basis)
+        self._q = orthonormal(basis)
         # Geo rows without day effects: each geo's series less its projection on the basis
         # and the national design (per-geo coefficients).
         with_national = (
@@ -94,7 +94,7 @@ class Projection:
             if national is not None and national.size > 0
             else basis
         )
-        self._qg = _orthonormal(with_national)
+        self._qg = orthonormal(with_national)
         self.controls: tuple[str, ...] = ()
         self.dropped_controls: tuple[str, ...] = ()
         self._z: np.ndarray | None = None
@@ -106,7 +106,7 @@ class Projection:
         if national is not None and national.size:
             nat.append(national)
         nat += [self.day_mean(z)[:, None] for z in ctrl.values()]
-        self._qn = _orthonormal(np.column_stack(nat))
+        self._qn = orthonormal(np.column_stack(nat))
 
     def day_mean(self, x: np.ndarray) -> np.ndarray:
         """Geo-weighted mean over geos: (..., G, T) → (..., T)."""
@@ -199,3 +199,33 @@ def pacing_controls(
             shifted[:, lag:] = v[:, : v.shape[1] - lag]
             out[f"pacing_control:{name}:lag{lag}"] = shifted
     return out
+
+
+def leave_one_out_inputs(media: np.ndarray) -> np.ndarray:
+    """The instruments' media inputs of ``Identification.INSTRUMENTED``: each geo's input
+    predicted from the other geos' that day (see :class:`.spec.Identification`).
+
+    ``log x̃[c, g, t] = a[c, g] + mean over the other geos g' with input that day of
+    (log x[c, g', t] − a[c, g'])``, ``a[c, g]`` the geo's mean log input over its days with
+    input: the day's common movement (pacing, calendar) at the geo's own level, from data
+    that hold none of this geo's own demand shock. Cells without input stay zero — whether a
+    channel runs in a geo on a day (a flight, a go-dark test) is a plan, kept as it was;
+    how much it spends there is what may chase local demand. A day on which only this geo
+    has input gets the geo's level.
+
+    Parameters
+    ----------
+    media : ndarray (C, G, T)
+
+    Returns
+    -------
+    ndarray (C, G, T)
+    """
+    on = media > 0
+    lx = np.log(np.where(on, media, 1.0))
+    n_on = on.sum(axis=2, keepdims=True)
+    level = np.where(on, lx, 0.0).sum(axis=2, keepdims=True) / np.maximum(n_on, 1)
+    dev = np.where(on, lx - level, 0.0)
+    others = on.sum(axis=1, keepdims=True) - on
+    loo = (dev.sum(axis=1, keepdims=True) - dev) / np.maximum(others, 1)
+    return np.where(on, np.exp(level + loo), 0.0)

@@ -105,6 +105,7 @@ def test_a_failed_model_shows_its_fit_and_no_decomposition(demo: World) -> None:
     assert rep.verdict is Verdict.FAIL
     s = rep.series
     assert s is not None and s.baseline is None and s.contributions.shape == (0, p.n_days)
+    assert rep.health.holdout is not None
     assert s.predicted.shape == (p.n_days,) and s.holdout.sum() == rep.health.holdout.days
     wire = convert.report_to_proto(rep, convert.ReportContext("an-x", "acme", 0, "t")).daily
     assert len(wire.predicted_outcome) == p.n_days and not wire.baseline_outcome
