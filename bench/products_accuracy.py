@@ -24,6 +24,7 @@ sibling's same-day spend for cross-effects; and the platforms' claimed value per
 
     .venv/bin/python bench/products_accuracy.py --seeds 40 --first-seed 20
     .venv/bin/python bench/products_accuracy.py --seeds 40 --first-seed 20 --transform-draws 0
+    .venv/bin/python bench/products_accuracy.py --seeds 40 --first-seed 20 --power
     .venv/bin/python bench/products_accuracy.py --seeds 40 --first-seed 20 --transform-draws 0 \
         --unweighted-pairs
 """
@@ -43,6 +44,8 @@ from threadpoolctl import threadpool_limits
 import sim
 from bench._figures import figure
 from causal_svc.products import ProductEffects, estimate_products
+from causal_svc.products.design import baseline_controls
+from causal_svc.products.estimate import HAC_LAGS, _arrays, _hac, _others, _poisson_root
 from sim.products import PRODUCT_CHANNELS
 
 MIN_SHARE = 0.05
@@ -105,6 +108,95 @@ def oracle_sign_ceiling(products: Any, panel: pd.DataFrame) -> float:
         se = float(noise.std()) / np.sqrt(sxx) if sxx > 0 else np.inf
         prob *= float(stats.norm.cdf(abs(pr["share_of_promoted_lift"]) / se))
     return prob
+
+
+POWER_STEPS = (
+    "ours",
+    "true lifts as regressors",
+    "+ other siblings' cross known",
+    "+ own lift known",
+    "+ baseline known",
+)
+
+
+def power_steps(products: Any, est: ProductEffects) -> list[tuple[float, list[float], float]]:
+    """Where the sign's power goes: per planted cannibalisation >= 10%, ``(|share|, se of the
+    share under each of POWER_STEPS, oracle se)``.
+
+    Each step hands the pair equation more of the simulator's truth: the true lifts in place
+    of the predicted ones, then the other siblings' cross-effects and the affected product's
+    own lift subtracted from its revenue, then its true baseline too (intercept only). The
+    weights and the on-sale days are the estimator's (``_poisson_root``; Newey-West errors).
+    """
+    org = products.orgs[0]
+    ids = [p.product_id for p in org.catalogue.products]
+    resp = org.response
+    lift = resp.direct.sum(axis=0)  # (P, T), simulator order
+    cross = resp.cross.sum(axis=0)  # (P, P, T)
+    a = _arrays(products.panel, PRODUCT_CHANNELS)
+    pairs = {(p.promoted, p.affected): p for p in est.pairs}
+    out = []
+    for pr in org.truth["pairs"]:
+        e = pairs.get((pr["promoted"], pr["affected"]))
+        if e is None or pr["kind"] != "cannibalisation":
+            continue
+        if abs(pr["share_of_promoted_lift"]) < MIN_CANN:
+            continue
+        m = [i for i, c in enumerate(a.category) if c == pr["category"]]
+        q = a.products.index(pr["affected"])
+        sq, sp = ids.index(pr["affected"]), ids.index(pr["promoted"])
+        rows = np.arange(len(a.dates)) >= a.first_sale[q]
+        y = a.revenue[q]
+        weights = a.revenue[m].mean(axis=1)
+        xq, _ = baseline_controls(
+            a.dates, a.discount[[q]], weights[[m.index(q)]], a.first_sale[[q]], "US"
+        )
+        xq = np.column_stack([xq, _others(a, np.array(m))])
+        own = [resp.direct[c, sq] for c in range(len(resp.direct)) if resp.direct[c, sq].std() > 0]
+        sibs = [ids.index(a.products[s]) for s in m if s != q]
+        sibs = [s for s in sibs if lift[s].std() > 0]
+        x1 = np.column_stack([xq, *own, *[lift[s] for s in sibs]])
+        root = _poisson_root(y[rows], x1[rows], a.discount[q][rows], HAC_LAGS)
+
+        def se_of(
+            target: np.ndarray, x: np.ndarray, col: int, rows: np.ndarray = rows, root: Any = root
+        ) -> float:
+            _, se, _ = _hac(target[rows] * root, x[rows] * root[:, None], HAC_LAGS)
+            return float(se[col])
+
+        others = sum((cross[s, sq] for s in sibs if s != sp), np.zeros(len(y)))
+        y2 = y - others
+        y3 = y2 - resp.direct[:, sq].sum(axis=0)
+        x2 = np.column_stack([xq, *own, lift[sp]])
+        x3 = np.column_stack([xq, lift[sp]])
+        x4 = np.column_stack([np.ones(len(y)), lift[sp]])
+        steps = [
+            e.stderr / abs(pr["promoted_lift"]),
+            se_of(y, x1, xq.shape[1] + len(own) + sibs.index(sp)),
+            se_of(y2, x2, x2.shape[1] - 1),
+            se_of(y3, x3, x3.shape[1] - 1),
+            se_of(y3 - resp.base[sq], x4, 1),
+        ]
+        noise = y - resp.expected[sq]
+        sxx = float(((lift[sp] - lift[sp].mean()) ** 2).sum())
+        oracle = float(noise.std()) / np.sqrt(sxx) if sxx > 0 else np.inf
+        out.append((abs(pr["share_of_promoted_lift"]), steps, oracle))
+    return out
+
+
+def print_power(per_seed: list[list[tuple[float, list[float], float]]]) -> None:
+    flat = [x for seed in per_seed for x in seed]
+    print(f"\nwhere the sign's power goes ({len(flat)} planted pairs):")
+    print("   pair equation                      median se / oracle   expected per-seed rate")
+    names = (*POWER_STEPS, "oracle")
+    for k, name in enumerate(names):
+
+        def se(x: tuple[float, list[float], float], k: int = k) -> float:
+            return x[1][k] if k < len(POWER_STEPS) else x[2]
+
+        ratio = np.median([se(x) / x[2] for x in flat])
+        rate = np.mean([np.prod([stats.norm.cdf(x[0] / se(x)) for x in seed]) for seed in per_seed])
+        print(f"   {name:34s} {ratio:18.2f} {rate:24.3f}")
 
 
 def score(est: ProductEffects, truth: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +267,14 @@ def main() -> None:
         help="draws of the category transform in the pair variance (default: the estimator's; "
         "0 treats the siblings' predicted lifts as known, as before issue 20's correction)",
     )
+    ap.add_argument(
+        "--power",
+        action="store_true",
+        help="also print where the sign's power goes: the pair standard error as the pair "
+        "equation is handed more of the truth, against the oracle's",
+    )
     args = ap.parse_args()
+    power: list[list[tuple[float, list[float], float]]] = []
     extra = {} if args.transform_draws is None else {"transform_draws": args.transform_draws}
     ceiling: list[float] = []
     agg: dict[str, list[Any]] = {}
@@ -200,6 +299,8 @@ def main() -> None:
         t_est += t2 - t1
         s = score(est, truth)
         ceiling.append(oracle_sign_ceiling(r.products, r.products.panel))
+        if args.power:
+            power.append(power_steps(r.products, est))
         for k, v in s.items():
             agg.setdefault(k, []).extend(v)
         seeds_all.append(all(s["cann_hit"]))
@@ -256,6 +357,8 @@ def main() -> None:
         "   target >= 95%"
     )
     print(f"   planted halo pairs called halo       {pct(agg['halo_hit']):>22}")
+    if args.power:
+        print_power(power)
     size = f"{n} seeds"
     figure(f"product cells: 90% interval covers the truth, {size}", 100 * np.mean(agg["covered"]),
            "%", reference="naive same-day OLS", reference_value=100 * np.mean(nv["covered"]),
