@@ -25,6 +25,7 @@ import numpy as np
 from bench._figures import figure
 from causal_svc.attribution import Identification, ModelSpec, analyze
 from causal_svc.attribution.scores import naive_roas
+from causal_svc.errors import ContradictoryCalibration
 from tests.causal.attribution.world import world
 
 CHANNEL = "meta_prospecting"
@@ -39,7 +40,13 @@ def one(seed: int) -> tuple[float, float, float, float, float, float, str]:
     c = w.panel.channels.index(CHANNEL)
     out = []
     for tests in ([w.experiment], []):
-        rep = analyze(w.panel, ModelSpec(identification=IDENTIFICATION), tests)
+        try:
+            rep = analyze(w.panel, ModelSpec(identification=IDENTIFICATION), tests)
+        except ContradictoryCalibration:
+            # An experiment significantly below zero is refused (FAILED_PRECONDITION in the
+            # service), so the calibrated analysis makes no claim.
+            out += [0.0, 0.0]
+            continue
         score = next((s for s in rep.channels if s.channel == CHANNEL), None)
         if score is None or score.iroas is None:  # a failed model reports nothing: no claim
             out += [0.0, 0.0]

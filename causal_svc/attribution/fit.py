@@ -44,6 +44,11 @@ squared. On the simulator's ``null`` world this lifts the null channel's standar
 simulator's own geo-day demand shock as a control removes 5 of 7 of them, so they are
 confounding, not variance — budgets chase that shock in every geo, and its average over geos
 moves the national series with the spend (see :class:`.spec.Identification`).
+
+Instrumented rows (``Identification.INSTRUMENTED``, opt-in): the data rows are the weighted
+geo-day residuals projected on an orthonormal basis of the instruments (nonlinear 2SLS), so
+the Gauss–Newton machinery is unchanged; the meat sums each geo's 2SLS scores — residual times
+the Jacobian projected on the instruments — and the intervals take ``G − 1`` degrees of freedom.
 """
 
 from __future__ import annotations

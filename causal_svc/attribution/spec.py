@@ -71,18 +71,18 @@ class Identification(enum.StrEnum):
     every other geo's shock and none of its own, so it is uncorrelated with that error,
     whereas conditioning on "this geo's spend less the others'" makes the error correlate
     with the others' (the control function's bias is of the national model's order). Geos
-    are the clusters (shocks are independent across geos; each geo's persist). A week of
-    national rows is not needed: the nuisance has no day effects, so pacing survives.
+    are the clusters (shocks are independent across geos; each geo's persist). No day
+    effects: they would absorb the pacing that identifies the channels.
 
     Measured (``bench/attribution_accuracy.py --identification instrumented``, seeds
-    0–19; national beside it): bias reduction demo 96.9% (94.6%), confounded 96.8%
+    0–19; national beside it): bias reduction demo 97.0% (94.6%), confounded 96.8%
     (94.1%); held-out seeds 100–109 / 100–107: 98.9% (97.4%) and 94.2% (89.2%). It costs
-    precision — MAE 0.85 vs 0.75 (demo), 0.68 vs 0.61 (confounded), coverage 95.6% / 92.5%
-    vs 98.3% / 99.2% — and time: the 2SLS criterion has as many moments as parameters and
-    its weakly identified directions take the optimiser 2–3× the national fit's steps. On
-    ``null`` it does not help: 8% / 9% significant with / without calibration over seeds
-    0–99 (national 7% / 7%), so the false positives there are not the national rows'
-    confounding alone. It stays opt-in; the default stays national.
+    precision — MAE 0.85 vs 0.75 (demo), 0.68 vs 0.61 (confounded), coverage 95.0% / 91.7%
+    vs 98.3% / 99.2% — and time: 2–3× the national fit (the 2SLS criterion has as many
+    moments as parameters and its weakly identified directions take the optimiser many
+    small steps; :mod:`.fit` stops instrumented fits on a small absolute gain). On ``null``
+    it does not help (see docs/performance.md, issue 15), so the false positives there are
+    not the national rows' confounding alone. It stays opt-in; the default stays national.
     """
 
     NATIONAL = "national"
