@@ -265,6 +265,19 @@ def _first_of_each_row(rows: np.ndarray, mask: np.ndarray) -> list[int]:
     return picked[np.sort(first)].tolist()
 
 
+def _one_per_row(rejections: list[Rejection]) -> list[Rejection]:
+    """Each rejected row's first problem, with how many more it had."""
+    by_row: dict[int, list[Rejection]] = {}
+    for r in rejections:
+        by_row.setdefault(r.row_index, []).append(r)
+    out = []
+    for row, found in by_row.items():
+        first = found[0]
+        more = f" (and {len(found) - 1} more problems in this row)" if len(found) > 1 else ""
+        out.append(Rejection(row, first.field, first.reason, first.message + more))
+    return out
+
+
 def prepare_products(batch: RawBatch, settings: Settings = _DEFAULTS) -> ProductPrepared:
     """Stage one: the source's connector, local days to UTC instants, future days."""
     version_base = epoch_us(batch.pulled_at) + batch.row_offset
@@ -277,7 +290,10 @@ def prepare_products(batch: RawBatch, settings: Settings = _DEFAULTS) -> Product
     else:
         frame, rejections = _report(batch, version_base)
         date_field = _REPORTS[batch.source][1]
-    rejections = [*batch.parse_rejections, *rejections]
+    rejections = _one_per_row([*batch.parse_rejections, *rejections])
+    # a row is one unit (an order, a product): the lines that passed beside a bad one are not
+    # stored, or the order would be stored wrong; the ack counts it rejected, once
+    frame = frame[~frame["row"].isin({r.row_index for r in rejections})]
     frame["source"] = batch.source
     frame["timezone"] = batch.account.timezone
     frame = frame.reset_index(drop=True)

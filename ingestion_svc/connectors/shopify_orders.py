@@ -19,11 +19,15 @@ Bad input costs only itself: an order whose id, date or currency is unusable is 
 whole; a line item with a missing product id or a bad number is rejected alone
 (``line_items[<j>].<field>``) and its order's other lines stay; a refund line that points at
 no line of its order, or refunds more units than the line sold, is rejected alone.
+Ingest is stricter (:mod:`ingestion_svc.product_batch`): its ack counts raw rows, and an order
+stored without one of its lines would be stored wrong, so there an order with any rejected
+line is rejected whole, once, naming its first problem.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -88,11 +92,14 @@ def _money(v: Any, path: str, *, required: bool = True) -> float:
         if required:
             raise _Bad(path, "missing_field", f"{path} is missing")
         return 0.0
-    number = type(v) in (int, float) and np.isfinite(v)
-    if number or (type(v) is str and _DECIMAL.fullmatch(v)):
-        x = float(v)
-    else:
+    if not (type(v) in (int, float) or (type(v) is str and _DECIMAL.fullmatch(v))):
         raise _Bad(path, "invalid_number", f"{path} is not a decimal amount")
+    try:  # an int past float's range overflows; a 400-digit decimal string reads as inf
+        x = float(v)
+    except OverflowError:
+        x = math.inf
+    if not math.isfinite(x):
+        raise _Bad(path, "invalid_number", f"{path} is out of range")
     if x < 0:
         raise _Bad(path, "negative_value", f"{path} {x:g} is negative")
     if x > 1e9:
@@ -141,6 +148,8 @@ def _order(
     items = row.get("line_items")
     if type(items) is not list:
         raise _Bad("line_items", "missing_field", "line_items is missing or not a list")
+    if not items:
+        raise _Bad("line_items", "missing_field", "line_items is empty: an order sells a line")
     ship = row.get("shipping_address")
     geo = ""
     if type(ship) is dict and ship.get("province_code"):
