@@ -87,10 +87,12 @@ class IndexSettings:
     train_per_list: int = 39  # k-means sample per list, and the fewest vectors per list
     # IVF with compressed codes above this many vectors, its shortlist of rerank × k (at
     # least rerank_min) re-scored exactly from the store's vectors: 4-bit PQ estimates need
-    # a wider shortlist than 8-bit codes did (recall@10 0.994 at 40, 1.000 at 80 on 200k)
+    # a wider shortlist than 8-bit codes did, and wider as the org grows (recall@10 at 80:
+    # 1.000 at 200k, 0.984 at 3M, 0.845 at 10M; at 10M 160 gives 0.973 for +0.7 ms a query,
+    # 320 0.997 for +2.6 ms: bench/memory_10m.py, docs/performance.md)
     compress_threshold: int = 2_000_000
-    rerank: int = 8
-    rerank_min: int = 80
+    rerank: int = 16
+    rerank_min: int = 160
     memory_budget: int = 0  # bytes of indexes and id maps kept loaded; 0 = unbounded
     follow_s: float = 0.0  # follow the store's commits by other processes every so often
 
