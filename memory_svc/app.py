@@ -151,6 +151,7 @@ def open_engine(
     )
     for r in engine.recover():
         _LOGGER.info("index %s %s: %d vectors in %.2fs", r.org_id, r.how, r.size, r.seconds)
+    engine.warm()
     return engine
 
 

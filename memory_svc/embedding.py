@@ -30,6 +30,7 @@ record is ``sqrt(text_weight) · cos(text)``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -246,3 +247,16 @@ class Embedders:
             if name not in self._made:
                 self._made[name] = make_embedder(name)
             return self._made[name]
+
+    def warm(self, name: str) -> threading.Thread:
+        """Make ``name``'s embedder on a thread of its own at start, so that the first write
+        does not wait for its imports (scikit-learn for ``hashing``: ~1 s of CPU on the first
+        Ingest's path). A failure is left for the first use to report."""
+
+        def make() -> None:
+            with contextlib.suppress(Exception):
+                self.get(name)
+
+        thread = threading.Thread(target=make, name=f"warm-embedder-{name}", daemon=True)
+        thread.start()
+        return thread

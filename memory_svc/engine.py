@@ -104,6 +104,10 @@ class MemoryEngine:
     def embedder(self, name: str) -> CausalEmbedder:
         return self._embedders.get(name)
 
+    def warm(self) -> None:
+        """Make the default embedder off the request path (see :meth:`Embedders.warm`)."""
+        self._embedders.warm(self.settings.embedder)
+
     def record_count(self, org_id: str) -> int:
         """How many records the org has (0 for an org never written)."""
         state = self.store.org_state(org_id)
