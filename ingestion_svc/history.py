@@ -70,7 +70,9 @@ class StreamHistory:
         self.keep_days = keep_days
         self._codes: dict[str, int] = {}
         self._accounts: dict[str, int] = {}
-        self._slots: dict[int, int] = {}
+        # the stored keys sorted, with their slots, and how many slots that covers: keys are
+        # found by binary search (numpy) rather than one dict lookup per key in Python
+        self._view: tuple[np.ndarray, np.ndarray, int] | None = None
         self._size = 0
         self._key = np.zeros(0, dtype=np.int64)
         self._account = np.zeros(0, dtype=np.int64)
@@ -196,13 +198,11 @@ class StreamHistory:
         account_codes = np.fromiter(
             (table.setdefault(a, len(table)) for a in accounts.tolist()), np.int64, keys.size
         )
-        slots = self._slots
-        pos = np.fromiter((slots.get(k, -1) for k in keys.tolist()), np.int64, keys.size)
+        pos = self._slot_of(keys)
         fresh = pos < 0
         start = self._size
         self._grow(start + int(fresh.sum()))
         pos[fresh] = np.arange(start, start + int(fresh.sum()))
-        slots.update(zip(keys[fresh].tolist(), pos[fresh].tolist(), strict=True))
         self._size = start + int(fresh.sum())
         newer = fresh | (version >= self._version[pos])
         at = pos[newer]
@@ -250,7 +250,7 @@ class StreamHistory:
         for name in ("_key", "_account", "_version", "_sha", "_num"):
             setattr(self, name, getattr(self, name)[keep].copy())
         self._size = keep.size
-        self._slots = dict(zip(self._key.tolist(), range(keep.size), strict=True))
+        self._view = None  # slots were renumbered
         self._prune_at = max(50_000, 2 * self._size)
         floors = {a: day - self.keep_days for a, day in self._frontier.items()}
         for acct, (lo, hi) in list(self._coverage.items()):
@@ -262,10 +262,28 @@ class StreamHistory:
 
     # ------------------------------------------------------------------------- lookup
 
+    def _slot_of(self, keys: np.ndarray) -> np.ndarray:
+        """The slot of each key, -1 where not stored (keys are unique in the store)."""
+        n = self._size
+        view = self._view
+        if view is None:
+            order = np.argsort(self._key[:n], kind="stable")
+            view = (self._key[:n][order], order.astype(np.int64), n)
+        elif view[2] < n:  # merge in the slots added since
+            new = np.arange(view[2], n, dtype=np.int64)
+            new = new[np.argsort(self._key[new], kind="stable")]
+            where = np.searchsorted(view[0], self._key[new])
+            view = (np.insert(view[0], where, self._key[new]), np.insert(view[1], where, new), n)
+        self._view = view
+        if n == 0:
+            return np.full(keys.size, -1, dtype=np.int64)
+        sorted_keys, slots, _ = view
+        i = np.minimum(np.searchsorted(sorted_keys, keys), n - 1)
+        return np.where(sorted_keys[i] == keys, slots[i], -1)
+
     def lookup(self, keys: np.ndarray) -> Known:
         """Stored facts for ``keys`` (from :meth:`keys`)."""
-        slots = self._slots
-        at = np.fromiter((slots.get(k, -1) for k in keys.tolist()), np.int64, keys.size)
+        at = self._slot_of(keys)
         hit = at >= 0
         num = np.full((keys.size, 3), np.nan)
         num[hit] = self._num[at[hit]]
