@@ -380,13 +380,13 @@ def main() -> None:
     ref_row, last = rows[-1]
     ok = (last["rss_peak"] <= 4096, last["p50"] <= 2 * ref_row["p50"], last["recall"] >= 0.95)
     n = f"{int(last['records']):,} records"
-    ref = f"{int(ref_row['records']):,}-record"  # 1M at the default checkpoints
+    ref_name = f"{int(ref_row['records']):,}-record"  # 1M at the default checkpoints
     figure(f"memory server peak RSS, {n}", last["rss_peak"] / 1024, "GiB",
-           reference=f"{ref} reference server", reference_value=ref_row["rss_peak"] / 1024,
+           reference=f"{ref_name} reference server", reference_value=ref_row["rss_peak"] / 1024,
            target="≤ 4 GiB", met=ok[0])  # fmt: skip
     figure(f"Search p50 over gRPC, {n}", last["p50"], "ms",
-           reference=f"{ref} reference, same interleaved round", reference_value=ref_row["p50"],
-           target=f"≤ 2× the {ref} reference", met=ok[1])  # fmt: skip
+           reference=f"{ref_name} reference, same interleaved round", reference_value=ref_row["p50"],
+           target=f"≤ 2× the {ref_name} reference", met=ok[1])  # fmt: skip
     figure(f"Search recall@10 vs exact, {n}", last["recall"], "",
            reference="IVFFlat on the same lists" if last["flat_recall"] >= 0 else "",
            reference_value=last["flat_recall"] if last["flat_recall"] >= 0 else None,
