@@ -309,7 +309,13 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, default=None, help="kept afterwards")
     ap.add_argument("--measure-only", action="store_true",
                     help="no import: measure --data-dir beside its -ref copy again")  # fmt: skip
+    ap.add_argument("--compress-threshold", type=int, default=0,
+                    help="vectors above which an org's index is compressed (servers' "
+                         "LIFTOS_MEMORY_COMPRESS_THRESHOLD; default: memory's 2M), so that a "
+                         "small run still compares the compressed index with the uncompressed")  # fmt: skip
     args = ap.parse_args()
+    if args.compress_threshold:
+        ENV["LIFTOS_MEMORY_COMPRESS_THRESHOLD"] = str(args.compress_threshold)
     if args.produce:
         start, stop, until = args.produce.split(",")
         produce(int(start), int(stop), float(until))
