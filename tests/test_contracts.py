@@ -18,7 +18,8 @@ from mesh.runtime.status import STATUS_TABLE, code_for
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_PACKAGES = ("ingestion_svc", "memory_svc", "causal_svc", "llm_svc", "surfacing_svc")
 # Modules allowed to import grpc / generated code; everything else is domain code.
-WIRE_MODULES = {"service.py", "convert.py", "app.py", "__main__.py", "peers.py"}
+# bulk_import.py reads WriteRequests from a file as the servicer reads them from the wire
+WIRE_MODULES = {"service.py", "convert.py", "app.py", "__main__.py", "peers.py", "bulk_import.py"}
 # A convert.py grown past one module becomes a package of them.
 WIRE_PACKAGES = {"convert"}
 

@@ -9,6 +9,8 @@ service is stopped; the service loads the indexes it saved when it starts.
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from typing import Any
 
 from mesh.runtime.config import DEFAULT_DATA_DIR
@@ -28,7 +30,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from memory_svc.bulk_import import main  # the memory service's code: loaded on use only
-
-    argv = [args.input, "--data-dir", args.data_dir, "--every", str(args.every)]
-    return main(argv + (["--store", args.store] if args.store else []))
+    # memory's own code in its own process, as `liftos up` runs the services: the CLI is a
+    # client and imports no service module (DESIGN.md, Layout); stdin and output pass through
+    argv = [sys.executable, "-m", "memory_svc.bulk_import", args.input]
+    argv += ["--data-dir", args.data_dir, "--every", str(args.every)]
+    return subprocess.run(argv + (["--store", args.store] if args.store else [])).returncode

@@ -91,7 +91,7 @@ def test_a_truncated_stream_is_named(tail: bytes, words: str) -> None:
     assert err.value.field == "input"
 
 
-def test_liftos_memory_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_liftos_memory_import(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     from mesh.cli.commands import main as liftos
 
     records = synthetic_records(ORG, 120, seed=6, campaigns=4, geos=3)
@@ -100,7 +100,7 @@ def test_liftos_memory_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         delimited(memory_pb.WriteRequest(org_id=ORG, records=records).SerializeToString())
     )
     assert liftos(["memory", "import", str(path), "--data-dir", str(tmp_path / "d")]) == 0
-    assert "120 inserted" in capsys.readouterr().out
+    assert "120 inserted" in capfd.readouterr().out  # the import's own process writes it
     engine = open_engine(_config(tmp_path / "d"))
     try:
         assert engine.record_count(ORG) == 120
