@@ -149,7 +149,9 @@ def _move(c: HillCurve, planned: ChannelPlan, value: float, level: float) -> Act
         return Action(
             ActionKind.HOLD, c.channel, f"hold {c.channel} at its current spend",
             f"the model cannot tell whether more spend on {c.channel} pays: the next unit "
-            f"returns more than it costs in {p_up:.0%} of its draws",
+            f"returns more than it costs in {p_up:.0%} of its draws (hold is about break-even: a "
+            "reallocation at the same total compares channels with one another and may still "
+            "move it)",
             Interval.exact(0.0, level), 1.0 - abs(2 * p_up - 1.0), facts, s0, s0,
         )  # fmt: skip
     kind = ActionKind.SCALE if p_up >= CONFIDENT else ActionKind.CUT
