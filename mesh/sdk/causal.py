@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import liftos_dc.liftos.v1 as dc
@@ -168,19 +168,8 @@ class CausalCalls(ClientBase):
             holdout_days=holdout_days, seed=seed,
             outcome=common_pb.OutcomeMetric.Value(f"OUTCOME_METRIC_{outcome.upper()}"),
         )  # fmt: skip
-        for bound, day in (("start_date", start), ("end_date", end)):
-            if day is not None:
-                getattr(request.date_range, bound).CopyFrom(
-                    common_pb.Date(year=day.year, month=day.month, day=day.day)
-                )
-        try:
-            for reply in self._causal.AnalyzeAttribution(request, timeout=timeout):
-                if reply.WhichOneof("event") == "progress":
-                    yield dc.AnalysisProgress.parse(reply.progress.SerializeToString())
-                else:
-                    yield dc.AttributionResult.parse(reply.result.SerializeToString())
-        except grpc.RpcError as exc:
-            raise RpcFailure.from_rpc_error(exc) from None
+        _set_range(request.date_range, start, end)
+        yield from _events(self._causal.AnalyzeAttribution, request, dc.AttributionResult, timeout)
 
     def analyze(
         self,
@@ -191,12 +180,7 @@ class CausalCalls(ClientBase):
         """Attribution of the org's channels and campaigns (see :meth:`analyze_stream` for the
         arguments): progress events go to ``on_progress`` as they arrive; returns the result
         (stored: :meth:`get_analysis` and :meth:`counterfactual` take its analysis_id)."""
-        for event in self.analyze_stream(**kwargs):
-            if isinstance(event, dc.AttributionResult):
-                return event
-            if on_progress is not None:
-                on_progress(event)
-        raise RpcFailure(grpc.StatusCode.INTERNAL, "the analysis ended without its result")
+        return _result(self.analyze_stream(**kwargs), dc.AttributionResult, on_progress)
 
     # -- products ------------------------------------------------------------------------------
     def analyze_products_stream(
@@ -217,19 +201,8 @@ class CausalCalls(ClientBase):
             org_id=self._org(org_id), channels=list(channels), alpha=alpha,
             claim_alpha=claim_alpha, country_code=country,
         )  # fmt: skip
-        for bound, day in (("start_date", start), ("end_date", end)):
-            if day is not None:
-                getattr(request.date_range, bound).CopyFrom(
-                    common_pb.Date(year=day.year, month=day.month, day=day.day)
-                )
-        try:
-            for reply in self._causal.AnalyzeProducts(request, timeout=timeout):
-                if reply.WhichOneof("event") == "progress":
-                    yield dc.AnalysisProgress.parse(reply.progress.SerializeToString())
-                else:
-                    yield dc.ProductAnalysisResult.parse(reply.result.SerializeToString())
-        except grpc.RpcError as exc:
-            raise RpcFailure.from_rpc_error(exc) from None
+        _set_range(request.date_range, start, end)
+        yield from _events(self._causal.AnalyzeProducts, request, dc.ProductAnalysisResult, timeout)
 
     def analyze_products(
         self,
@@ -238,12 +211,9 @@ class CausalCalls(ClientBase):
         **kwargs: Any,
     ) -> dc.ProductAnalysisResult:
         """The product analysis of the org (see :meth:`analyze_products_stream`)."""
-        for event in self.analyze_products_stream(**kwargs):
-            if isinstance(event, dc.ProductAnalysisResult):
-                return event
-            if on_progress is not None:
-                on_progress(event)
-        raise RpcFailure(grpc.StatusCode.INTERNAL, "the analysis ended without its result")
+        return _result(
+            self.analyze_products_stream(**kwargs), dc.ProductAnalysisResult, on_progress
+        )
 
     def counterfactual(
         self,
@@ -277,3 +247,42 @@ class CausalCalls(ClientBase):
                     common_pb.Date(year=end.year, month=end.month, day=end.day))  # fmt: skip
         reply = _call(lambda: self._causal.Counterfactual(request))
         return dc.CounterfactualResponse.parse(reply.SerializeToString())
+
+
+_Result = TypeVar("_Result", dc.AttributionResult, dc.ProductAnalysisResult)
+
+
+def _set_range(date_range: common_pb.DateRange, start: dt.date | None, end: dt.date | None) -> None:
+    for bound, day in (("start_date", start), ("end_date", end)):
+        if day is not None:
+            getattr(date_range, bound).CopyFrom(
+                common_pb.Date(year=day.year, month=day.month, day=day.day)
+            )
+
+
+def _events(
+    call: Any, request: Any, result: type[_Result], timeout: float | None
+) -> Iterator[dc.AnalysisProgress | _Result]:
+    """An analysis RPC's stream: its progress events, then its result."""
+    try:
+        for reply in call(request, timeout=timeout):
+            if reply.WhichOneof("event") == "progress":
+                yield dc.AnalysisProgress.parse(reply.progress.SerializeToString())
+            else:
+                yield result.parse(reply.result.SerializeToString())
+    except grpc.RpcError as exc:
+        raise RpcFailure.from_rpc_error(exc) from None
+
+
+def _result(
+    events: Iterator[dc.AnalysisProgress | _Result],
+    result: type[_Result],
+    on_progress: Callable[[dc.AnalysisProgress], object] | None,
+) -> _Result:
+    """The stream's result, its progress events handed to ``on_progress`` on the way."""
+    for event in events:
+        if isinstance(event, result):
+            return event
+        if on_progress is not None and isinstance(event, dc.AnalysisProgress):
+            on_progress(event)
+    raise RpcFailure(grpc.StatusCode.INTERNAL, "the analysis ended without its result")
