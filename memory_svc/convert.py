@@ -530,17 +530,25 @@ _EPOCH = dt.date(1970, 1, 1)
 _AGG_COLUMNS = ("spend", "impressions", "conversions", "revenue", "records")
 
 
+def _day_span(
+    request: memory_pb.AggregateRecordsRequest | memory_pb.AggregateProductsRequest,
+) -> tuple[int | None, int | None]:
+    """The request's optional date_range as days since 1970-01-01 (None: unbounded)."""
+    if not request.HasField("date_range"):
+        return None, None
+    first = date_from_proto(request.date_range.start_date, "date_range.start_date", required=False)
+    last = date_from_proto(request.date_range.end_date, "date_range.end_date", required=False)
+    if first is not None and last is not None and last < first:
+        raise InvalidQuery("date_range.end_date precedes start_date", field="date_range")
+    return (
+        None if first is None else (first - _EPOCH).days,
+        None if last is None else (last - _EPOCH).days,
+    )
+
+
 def aggregate_request(request: memory_pb.AggregateRecordsRequest) -> AggregateQuery:
     org_id = require_org(request.org_id)
-    start = end = None
-    if request.HasField("date_range"):
-        first = date_from_proto(request.date_range.start_date, "date_range.start_date",
-                                required=False)  # fmt: skip
-        last = date_from_proto(request.date_range.end_date, "date_range.end_date", required=False)
-        if first is not None and last is not None and last < first:
-            raise InvalidQuery("date_range.end_date precedes start_date", field="date_range")
-        start = None if first is None else (first - _EPOCH).days
-        end = None if last is None else (last - _EPOCH).days
+    start, end = _day_span(request)
     sources = []
     for i, s in enumerate(request.sources):
         name = enum_name("data_source", s)
@@ -608,15 +616,7 @@ def aggregate_products_request(
 ) -> tuple[str, int | None, int | None]:
     """(org, first day, last day) of an AggregateProducts request (days since 1970-01-01)."""
     org_id = require_org(request.org_id)
-    start = end = None
-    if request.HasField("date_range"):
-        first = date_from_proto(request.date_range.start_date, "date_range.start_date",
-                                required=False)  # fmt: skip
-        last = date_from_proto(request.date_range.end_date, "date_range.end_date", required=False)
-        if first is not None and last is not None and last < first:
-            raise InvalidQuery("date_range.end_date precedes start_date", field="date_range")
-        start = None if first is None else (first - _EPOCH).days
-        end = None if last is None else (last - _EPOCH).days
+    start, end = _day_span(request)
     return org_id, start, end
 
 
