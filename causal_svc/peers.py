@@ -24,6 +24,7 @@ from causal_svc.record_tables import ExperimentDesign
 from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation
 from mesh.runtime.frames import records_to_frame
 from mesh.runtime.peers import Peer, unavailable, unreachable
+from mesh.runtime.protoconv import set_date_range
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
 
@@ -111,11 +112,7 @@ async def aggregate_products(
 ) -> ProductSums:  # fmt: skip
     """The org's product records summed where they live (AggregateProducts), as DataFrames."""
     request = memory_pb.AggregateProductsRequest(org_id=org_id)
-    for field, day in (("start_date", start), ("end_date", end)):
-        if day is not None:
-            getattr(request.date_range, field).CopyFrom(
-                common_pb.Date(year=day.year, month=day.month, day=day.day)
-            )
+    set_date_range(request.date_range, start, end)
     try:
         reply = await reader.stub().AggregateProducts(request, timeout=reader.within(timeout))
     except grpc.aio.AioRpcError as error:
@@ -149,11 +146,7 @@ async def _aggregate(
 ) -> Aggregates:  # fmt: skip
     """The org's records summed where they live (AggregateRecords), as DataFrames."""
     request = memory_pb.AggregateRecordsRequest(org_id=org_id, measures=list(measures))
-    for field, day in (("start_date", start), ("end_date", end)):
-        if day is not None:
-            getattr(request.date_range, field).CopyFrom(
-                common_pb.Date(year=day.year, month=day.month, day=day.day)
-            )
+    set_date_range(request.date_range, start, end)
     try:
         reply = await reader.stub().AggregateRecords(request, timeout=reader.within(timeout))
     except grpc.aio.AioRpcError as error:

@@ -99,6 +99,16 @@ def date_to_proto(value: dt.date) -> common_pb.Date:
     return common_pb.Date(year=value.year, month=value.month, day=value.day)
 
 
+def set_date_range(
+    date_range: common_pb.DateRange, start: dt.date | None, end: dt.date | None
+) -> None:
+    """Fill a request's DateRange in place, leaving an open end (None) unset."""
+    if start is not None:
+        date_range.start_date.CopyFrom(date_to_proto(start))
+    if end is not None:
+        date_range.end_date.CopyFrom(date_to_proto(end))
+
+
 def timestamp_to_datetime(value: timestamp_pb2.Timestamp) -> dt.datetime:
     return value.ToDatetime(tzinfo=dt.UTC)
 

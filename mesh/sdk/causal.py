@@ -14,6 +14,7 @@ from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
+from mesh.runtime.protoconv import set_date_range
 from mesh.runtime.tables import frame_to_table
 from mesh.sdk._base import ClientBase, _call
 from mesh.sdk.failures import RpcFailure
@@ -168,7 +169,7 @@ class CausalCalls(ClientBase):
             holdout_days=holdout_days, seed=seed,
             outcome=common_pb.OutcomeMetric.Value(f"OUTCOME_METRIC_{outcome.upper()}"),
         )  # fmt: skip
-        _set_range(request.date_range, start, end)
+        set_date_range(request.date_range, start, end)
         yield from _events(self._causal.AnalyzeAttribution, request, dc.AttributionResult, timeout)
 
     def analyze(
@@ -201,7 +202,7 @@ class CausalCalls(ClientBase):
             org_id=self._org(org_id), channels=list(channels), alpha=alpha,
             claim_alpha=claim_alpha, country_code=country,
         )  # fmt: skip
-        _set_range(request.date_range, start, end)
+        set_date_range(request.date_range, start, end)
         yield from _events(self._causal.AnalyzeProducts, request, dc.ProductAnalysisResult, timeout)
 
     def analyze_products(
@@ -250,14 +251,6 @@ class CausalCalls(ClientBase):
 
 
 _Result = TypeVar("_Result", dc.AttributionResult, dc.ProductAnalysisResult)
-
-
-def _set_range(date_range: common_pb.DateRange, start: dt.date | None, end: dt.date | None) -> None:
-    for bound, day in (("start_date", start), ("end_date", end)):
-        if day is not None:
-            getattr(date_range, bound).CopyFrom(
-                common_pb.Date(year=day.year, month=day.month, day=day.day)
-            )
 
 
 def _events(
