@@ -127,14 +127,17 @@ class ProductPrepared:
         return int(days.min()), int(days.max())
 
 
-def _sha(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
+def _shas(batch: RawBatch, rows: pd.Series) -> list[str]:
+    """The raw row's sha256 for each record, each row hashed once (an order's lines share it)."""
+    keys = rows.tolist()
+    digest = {i: hashlib.sha256(batch.raw[i]).hexdigest() for i in set(keys)}
+    return [digest[i] for i in keys]
 
 
 def _orders(batch: RawBatch) -> tuple[pd.DataFrame, list[Rejection]]:
     out = shopify_orders.normalise(batch.rows, batch.account)
     f = out.frame
-    shas = [_sha(batch.raw[i]) for i in f["row"].tolist()]
+    shas = _shas(batch, f["row"])
     frame = pd.DataFrame(
         {
             "row": f["row"],
@@ -183,7 +186,7 @@ def _catalogue(batch: RawBatch, version_base: int) -> tuple[pd.DataFrame, list[R
             "unit": f["natural_key"].str.rsplit("|", n=1).str[0],
             "natural_key": f["natural_key"],
             "version": f["version"],
-            "sha": [_sha(batch.raw[i]) for i in f["row"].tolist()],
+            "sha": _shas(batch, f["row"]),
             "account_id": f["account_id"],
             # a catalogue snapshot is dated by its pull
             "local_date": np.full(len(f), pulled, dtype="datetime64[s]"),
@@ -226,7 +229,7 @@ def _report(batch: RawBatch, version_base: int) -> tuple[pd.DataFrame, list[Reje
             "unit": f["natural_key"],
             "natural_key": f["natural_key"],
             "version": f["version"],
-            "sha": [_sha(batch.raw[i]) for i in f["row"].tolist()],
+            "sha": _shas(batch, f["row"]),
             "account_id": f["account_id"],
             "local_date": f["local_date"],
             "campaign_id": f["campaign_id"],
