@@ -17,7 +17,11 @@ product (all its variants), a report row's campaign x product x day. A unit alre
 with the same content is a duplicate (nothing written); with other content and a higher
 version a restatement (its records replace the stored ones); with a version that is not
 higher a stale re-send (rejected ``stale_version``, nothing written). Two versions of one
-unit in a batch: the later wins, the earlier is superseded. What was taken before comes from
+unit in a batch: the later wins, the earlier is superseded. An order's restatement replaces
+the whole order: a line the stored order had and the new version lacks (an edit removed it)
+is written as a zero version of itself (no units, no money, the order's new version), so it
+is restated like any other changed line — its old version goes to memory's history — and
+memory's product sums (which store no row for a zero line) equal the order as it now is. What was taken before comes from
 the stream (:class:`ProductBook`) and from memory (the stored records of the batch's days,
 loaded by the servicer through :meth:`ProductPrepared.days`), so a re-sent export is a
 duplicate on a new stream too. Versions: an order's and a product's ``updated_at`` (the
@@ -48,6 +52,7 @@ __all__ = [
     "SOURCES",
     "ProductBook",
     "ProductPrepared",
+    "StoredUnit",
     "finish_products",
     "prepare_products",
     "unit_key",
@@ -61,6 +66,10 @@ _REPORTS = {
     "meta_products": (product_reports.normalise_meta_products, "date_start"),
 }
 _NO_SPACE_DAYS = (-(1 << 40), -(1 << 40))
+LineIdentity = tuple[str, str, str, str]  # product_id, variant_id, sku, category
+_NO_IDENTITY: LineIdentity = ("", "", "", "")
+# (natural key, version, raw sha) of a stored record, and an order line's identity when known
+StoredUnit = tuple[str, int, str] | tuple[str, int, str, LineIdentity]
 _DEFAULTS = Settings()
 
 # The record frame's columns (ingestion_svc.convert.products turns it into messages).
@@ -87,15 +96,21 @@ class ProductBook:
 
     units: dict[str, tuple[int, str]] = field(default_factory=dict)
     loaded: dict[str, set[int]] = field(default_factory=dict)
+    # per order unit, its stored lines: natural key -> (product_id, variant_id, sku, category)
+    lines: dict[str, dict[str, LineIdentity]] = field(default_factory=dict)
 
-    def add_stored(self, source: str, stored: Iterable[tuple[str, int, str]]) -> None:
-        """Stored records (natural key, version, raw sha) of ``source``: the latest version
-        of each unit is what was taken before."""
-        for key, version, sha in stored:
+    def add_stored(self, source: str, stored: Iterable[StoredUnit]) -> None:
+        """Stored records (natural key, version, raw sha[, line identity]) of ``source``: the
+        latest version of each unit is what was taken before; an order's stored lines are
+        every current line of it, whatever its version (one an older ingest left behind is
+        still stored, and a restatement must zero it too)."""
+        for key, version, sha, *identity in stored:
             unit = unit_key(source, key)
             known = self.units.get(unit)
             if known is None or version > known[0]:
                 self.units[unit] = (version, sha)
+            if source == "shopify_orders":
+                self.lines.setdefault(unit, {})[key] = identity[0] if identity else _NO_IDENTITY
 
     def missing_days(self, source: str, days: np.ndarray) -> tuple[int, int] | None:
         """The span of ``days`` not loaded yet for ``source`` (None: all are), marked loaded."""
@@ -333,6 +348,55 @@ def prepare_products(batch: RawBatch, settings: Settings = _DEFAULTS) -> Product
     return ProductPrepared(batch, frame[list(RECORD_COLUMNS)], rejections)
 
 
+def _with_removed_lines(
+    records: pd.DataFrame,
+    winner: dict[str, int],
+    book: ProductBook,
+) -> pd.DataFrame:
+    """The orders' records plus a zero version of each line the book holds of an order (its
+    stored lines) that the taken version lacks; the book then holds the lines as written."""
+    zeros: list[pd.DataFrame] = []
+    by_row = dict(tuple(records.groupby("row", sort=False))) if len(records) else {}
+    for unit, row in winner.items():
+        lines = by_row.get(row)
+        if lines is None:
+            continue
+        taken = dict(
+            zip(
+                lines["natural_key"].tolist(),
+                zip(
+                    lines["product_id"].tolist(),
+                    lines["variant_id"].tolist(),
+                    lines["sku"].tolist(),
+                    lines["category"].tolist(),
+                    strict=True,
+                ),
+                strict=True,
+            )
+        )
+        gone = {k: v for k, v in book.lines.get(unit, {}).items() if k not in taken}
+        book.lines[unit] = {**taken, **gone}
+        if not gone:
+            continue
+        # a removed line keeps the order's day, instant, currency and new version
+        zero = lines.iloc[[0] * len(gone)].copy()
+        zero["natural_key"] = list(gone)
+        zero["line_item_id"] = [k.rsplit("|", 1)[1] for k in gone]
+        for column, values in zip(
+            ("product_id", "variant_id", "sku", "category"), zip(*gone.values(), strict=True),
+            strict=True,
+        ):  # fmt: skip
+            zero[column] = list(values)
+        for column in ("quantity", "refunded_quantity"):
+            zero[column] = 0
+        for column in ("revenue", "list_price", "discount_amount", "refund_amount"):
+            zero[column] = 0.0
+        zeros.append(zero)
+    if not zeros:
+        return records
+    return pd.concat([records, *zeros], ignore_index=True)
+
+
 def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult:
     """Stage two: dedupe units against the book (stream + memory), ids → the records to
     write (``BatchResult.records``: :data:`RECORD_COLUMNS` plus ``id``, ``is_restatement``,
@@ -347,6 +411,7 @@ def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult
     keep_rows: dict[int, int] = {}  # row -> replaced version (0: new)
     winner: dict[str, int] = {}  # unit -> row taken last in this batch
     accepted = duplicates = restated = superseded = 0
+    orders = batch.source == "shopify_orders"
     for row, unit, version, sha in units.itertuples(index=False):
         known = book.units.get(unit)
         if known is not None and known[1] == sha:
@@ -375,6 +440,8 @@ def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult
         book.units[unit] = (int(version), str(sha))
     take = frame["row"].isin(list(keep_rows)).to_numpy(bool)
     records = frame[take].reset_index(drop=True)
+    if orders:
+        records = _with_removed_lines(records, winner, book)
     replaced = records["row"].map(keep_rows).astype(np.int64)
     records["replaced_version"] = replaced
     records["is_restatement"] = replaced > 0

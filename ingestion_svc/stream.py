@@ -95,9 +95,9 @@ class MemoryPort(Protocol):
         end_us: int | None,
         *,
         timeout: float | None,
-    ) -> Sequence[tuple[str, int, str]]:
-        """(natural key, version, raw sha) of a product source's stored records in
-        [start, end) (None: open)."""
+    ) -> Sequence[product_batch.StoredUnit]:
+        """(natural key, version, raw sha, line identity) of a product source's stored
+        records in [start, end) (None: open)."""
         ...
 
     def encode_products(self, batch: RawBatch, records: pd.DataFrame, now: dt.datetime) -> bytes:

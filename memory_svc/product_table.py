@@ -7,7 +7,9 @@ A row holds what the product panel needs of the record: its local day, source, c
 currency, product and category, and its numbers (an order line's units, gross, discount, net
 sales and refund; a report row's spend and platform numbers; a catalogue variant's list price
 and unit cost). It is written in the commit that stores the record and deleted with it when a
-higher version replaces it, so the sums are always of current records only. Sums are
+higher version replaces it, so the sums are always of current records only. An order line
+with no units and no money is a line an edit removed (ingestion restates it as a zero version
+so memory's history keeps what it was): it has no row, so it is not counted a line item. Sums are
 computed by the database where the rows are (GROUP BY), never by shipping order lines out.
 """
 
@@ -167,6 +169,8 @@ def product_rows(
     for i, r in zip(picked.tolist(), sub.itertuples(index=False), strict=True):
         src = str(r.data_source)
         orders = src == ORDERS
+        if orders and int(r.quantity) == 0 and float(r.revenue) == 0.0:
+            continue  # a line an order edit removed: stored as a zero version, sells nothing
         cost = float(r.unit_cost)
         out.append(
             (

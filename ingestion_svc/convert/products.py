@@ -97,7 +97,18 @@ def product_write_request(batch: RawBatch, records: pd.DataFrame, now: dt.dateti
     return memory_pb.WriteStreamRequest(org_id=batch.org_id, records=out).SerializeToString()
 
 
-def stored_units(records: Sequence[md_pb.CausalMarketingData]) -> list[tuple[str, int, str]]:
-    """(natural key, version, raw sha) of stored records (the unit is in the natural key,
-    which names the account)."""
-    return [(r.natural_key, r.version, r.causal_metadata.raw_row_sha256) for r in records]
+def stored_units(
+    records: Sequence[md_pb.CausalMarketingData],
+) -> list[tuple[str, int, str, tuple[str, str, str, str]]]:
+    """(natural key, version, raw sha, (product, variant, sku, category)) of stored records
+    (the unit is in the natural key, which names the account; an order's restatement zeroes
+    the stored lines it lacks, so it needs their product identity)."""
+    return [
+        (
+            r.natural_key,
+            r.version,
+            r.causal_metadata.raw_row_sha256,
+            (r.product.product_id, r.product.variant_id, r.product.sku, r.product.category),
+        )
+        for r in records
+    ]
