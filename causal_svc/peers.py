@@ -29,6 +29,19 @@ from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
 
 SCAN_BATCH = 5000
+# AggregateRecords feeds the campaign x geo x day analyses. The product sources are a product
+# breakdown of the same orders and spend (AggregateProducts sums them for AnalyzeProducts):
+# summed in here, an org's orders and shopping spend would count twice, and the catalogue,
+# dated by its pull, would stretch the window to today.
+_PRODUCT_SOURCES = frozenset(
+    (
+        common_pb.DATA_SOURCE_SHOPIFY_ORDERS,
+        common_pb.DATA_SOURCE_SHOPIFY_PRODUCTS,
+        common_pb.DATA_SOURCE_GOOGLE_ADS_SHOPPING,
+        common_pb.DATA_SOURCE_META_PRODUCTS,
+    )
+)
+_CAMPAIGN_SOURCES = [v for v in common_pb.DataSource.values() if v and v not in _PRODUCT_SOURCES]
 
 
 class MemoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):  # quoted: AsyncStub is .pyi-only
@@ -145,7 +158,9 @@ async def _aggregate(
     *, measures: Sequence[str] = (), timeout: float | None = None,
 ) -> Aggregates:  # fmt: skip
     """The org's records summed where they live (AggregateRecords), as DataFrames."""
-    request = memory_pb.AggregateRecordsRequest(org_id=org_id, measures=list(measures))
+    request = memory_pb.AggregateRecordsRequest(
+        org_id=org_id, measures=list(measures), sources=_CAMPAIGN_SOURCES
+    )
     set_date_range(request.date_range, start, end)
     try:
         reply = await reader.stub().AggregateRecords(request, timeout=reader.within(timeout))
