@@ -50,7 +50,8 @@ def _tag(a: Analysis, fact: str) -> str:
 
 def _effect_lines(a: Analysis, e: Effect) -> list[str]:
     lines = [
-        f"- effect of {label(e.treatment)} on {label(e.outcome)}"
+        f"- effect of {e.role.phrase if e.role else label(e.treatment)} on "
+        f"{label(e.role.affected + ' ' + e.outcome if e.role and e.role.affected else e.outcome)}"
         + (f" ({e.metric.value})" if e.metric.value != "outcome" else ""),
         f"  - estimate {fmt(e.point)} {_tag(a, e.prefix + e.point_fact)}; {e.level}% interval "
         f"{fmt(e.lower)} {_tag(a, e.prefix + e.lower_fact)} to {fmt(e.upper)} "

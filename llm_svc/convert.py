@@ -14,7 +14,16 @@ from liftos.v1 import llm_pb2 as llm_pb
 from llm_svc.claims import Judgement, Verdict
 from llm_svc.context import Prompt
 from llm_svc.errors import InvalidRequest
-from llm_svc.evidence import Analysis, Audience, Check, CheckOutcome, Effect, Identification, Metric
+from llm_svc.evidence import (
+    Analysis,
+    Audience,
+    Check,
+    CheckOutcome,
+    Effect,
+    Identification,
+    Metric,
+    ProductRole,
+)
 from llm_svc.explain import Done
 from llm_svc.guardrail import Flagged, Resolution
 from llm_svc.insights import Insight, InsightKind
@@ -330,10 +339,131 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
     )
 
 
+_CROSS = {
+    causal_pb.CROSS_EFFECT_KIND_HALO: "halo",
+    causal_pb.CROSS_EFFECT_KIND_CANNIBALISATION: "cannibalisation",
+}
+
+
+def _interval_effect(
+    a: causal_pb.Analysis,
+    interval: common_pb.Interval,
+    *,
+    treatment: str,
+    outcome: str,
+    prefix: str,
+    role: ProductRole,
+    metric: Metric = Metric.OUTCOME,
+    names: tuple[str, ...] = (),
+) -> Effect:
+    level = interval.level if 0 < interval.level < 1 else 0.9
+    return Effect(
+        analysis_id=a.analysis_id,
+        treatment=treatment,
+        outcome=outcome,
+        point=interval.estimate,
+        lower=interval.lower,
+        upper=interval.upper,
+        alpha=1 - level,
+        metric=metric,
+        prefix=prefix,
+        point_fact="estimate",
+        lower_fact="lower",
+        upper_fact="upper",
+        names=names,
+        role=role,
+    )
+
+
+def _product_analysis(a: causal_pb.Analysis) -> Analysis:
+    """A product analysis as effects: per channel x category cell its incremental revenue,
+    margin and ROAS; per channel x product its incremental revenue; per ordered product pair
+    the revenue change promoting one caused the other. Cells and products without spend are
+    left out (nothing was caused). A treatment names every word a text would use for the
+    cause (channel, category, product titles), so CheckClaims tells the cells apart; product
+    titles are also ``names``, matched whole (they hold digits: "Trail Boot 2")."""
+    r = a.products
+    title = {p.product_id: p.title or f"product {p.product_id}" for p in r.products}
+    category = {p.product_id: p.category for p in r.products}
+
+    def named(pid: str) -> tuple[str, str]:
+        return title.get(pid, f"product {pid}"), f"products[{pid}].title"
+
+    effects: list[Effect] = []
+    for c in r.cells:
+        if c.spend.amount <= 0:
+            continue
+        role = ProductRole("cell", c.channel, c.category)
+        where = f"cells[{c.channel}/{c.category}]."
+        cause = f"{c.channel}.{c.category}"
+        for name, interval, outcome, metric in (
+            ("incremental_revenue", c.incremental_revenue, "revenue", Metric.OUTCOME),
+            ("incremental_margin", c.incremental_margin, "margin", Metric.OUTCOME),
+            ("incremental_roas", c.incremental_roas, "revenue", Metric.ROAS),
+        ):
+            if name == "incremental_roas" and not c.HasField("incremental_roas"):
+                continue
+            effects.append(
+                _interval_effect(
+                    a, interval, treatment=cause, outcome=outcome, prefix=f"{where}{name}.",
+                    role=role, metric=metric,
+                )
+            )  # fmt: skip
+    for pc in r.product_cells:
+        if pc.spend.amount <= 0:
+            continue
+        name, fact = named(pc.product_id)
+        role = ProductRole("product", pc.channel, pc.category, name, fact)
+        effects.append(
+            _interval_effect(
+                a, pc.incremental_revenue, treatment=f"{pc.channel}.{pc.category}.{name}",
+                outcome="revenue", role=role, names=(name,),
+                prefix=f"product_cells[{pc.channel}/{pc.product_id}].incremental_revenue.",
+            )
+        )  # fmt: skip
+    for q in r.pairs:
+        promoted, promoted_fact = named(q.promoted_product_id)
+        affected, affected_fact = named(q.affected_product_id)
+        pair = f"pairs[{q.promoted_product_id}>{q.affected_product_id}]."
+        role = ProductRole(
+            "pair", "", q.category or category.get(q.promoted_product_id, ""), promoted,
+            promoted_fact, affected, affected_fact, _CROSS.get(q.kind, "none"),
+            lift=q.promoted_lift,
+            share=q.share_of_promoted_lift if q.HasField("share_of_promoted_lift") else None,
+            pair_fact=pair,
+        )  # fmt: skip
+        effects.append(
+            _interval_effect(
+                a, q.revenue_change, treatment=f"{promoted} > {affected}", outcome="revenue",
+                prefix=f"{pair}revenue_change.", role=role, names=(promoted, affected),
+            )
+        )  # fmt: skip
+    window = None
+    if r.HasField("date_range"):
+        start, end = _date(r.date_range.start_date), _date(r.date_range.end_date)
+        window = (start, end) if start and end else None
+    return Analysis(
+        analysis_id=a.analysis_id,
+        kind="products",
+        method=r.method or "product_model",
+        # the baseline (trend, seasonality, calendar per category) is the adjustment set
+        identification=Identification.BACKDOOR,
+        assumptions=tuple(r.assumptions),
+        effects=tuple(effects),
+        warnings=tuple(r.warnings),
+        statistics={"interval_level": r.interval_level, "claim_level": r.claim_level},
+        window=window,
+        create_time=a.create_time.ToDatetime(tzinfo=dt.UTC) if a.HasField("create_time") else None,
+    )
+
+
 def analysis_from_proto(a: causal_pb.Analysis) -> Analysis:
     """The causal service's stored analysis as the LLM service reads it."""
-    if a.WhichOneof("result") == "attribution":
+    which = a.WhichOneof("result")
+    if which == "attribution":
         return _attribution_analysis(a)
+    if which == "products":
+        return _product_analysis(a)
     return _effect_analysis(a)
 
 

@@ -8,8 +8,11 @@ writer, claim judge — handles both through the same type.
 
 Fact names follow the contract's field names, so a citation reads back to the analysis:
 ``point_estimate``, ``ci_lower``, ``ci_upper``, ``p_value``, ``n``, ``statistics.mean_control``,
-``check:placebo_treatment``, ``strategy.assumptions[0]``, and for attribution
-``channels[meta].incremental_roas.mid``. Figures derived from facts name their derivation
+``check:placebo_treatment``, ``strategy.assumptions[0]``, for attribution
+``channels[meta].incremental_roas.mid``, and for a product analysis
+``cells[google_shopping/Footwear].incremental_margin.lower``,
+``product_cells[google_shopping/<product id>].incremental_revenue.estimate``,
+``pairs[<promoted id>><affected id>].revenue_change.upper`` and ``products[<id>].title``. Figures derived from facts name their derivation
 (``derived:relative_effect = point_estimate / statistics.mean_control``).
 """
 
@@ -28,6 +31,7 @@ __all__ = [
     "Fact",
     "Identification",
     "Metric",
+    "ProductRole",
 ]
 
 
@@ -115,6 +119,37 @@ _CHECK_LABELS = {
 
 
 @dataclass(frozen=True, slots=True)
+class ProductRole:
+    """What one effect of a product analysis is about, for the product writer's wording.
+
+    ``cell``: a channel's spend on a category; ``product``: a channel's spend on one product
+    (``product`` is its title); ``pair``: promoting ``product`` moved ``affected``'s revenue,
+    ``cross`` being the analysis's own call at its claim level ("halo", "cannibalisation" or
+    "none"). Titles are facts of the analysis (``product_fact``, ``affected_fact``).
+    """
+
+    kind: str  # "cell" | "product" | "pair"
+    channel: str = ""
+    category: str = ""
+    product: str = ""
+    product_fact: str = ""
+    affected: str = ""
+    affected_fact: str = ""
+    cross: str = ""
+    lift: float | None = None  # a pair's promoted product's own lift
+    share: float | None = None  # a pair's revenue change over that lift
+    pair_fact: str = ""  # a pair's prefix (``pairs[a>b].``), for its lift and share facts
+
+    @property
+    def phrase(self) -> str:
+        """The cause in prose: "google shopping's spend on Footwear", "promoting Trail Boot 1"."""
+        if self.kind == "pair":
+            return f"promoting {self.product}"
+        where = self.category if self.kind == "cell" else self.product
+        return f"{self.channel.replace('_', ' ')}'s spend on {where}"
+
+
+@dataclass(frozen=True, slots=True)
 class Effect:
     """One effect of ``treatment`` on ``outcome`` an analysis reports, with its interval.
 
@@ -143,6 +178,10 @@ class Effect:
     baseline_fact: str = ""
     failed_checks: tuple[str, ...] = ()  # check labels
     warning_checks: tuple[str, ...] = ()
+    # phrases that name the cause as written (product titles, which may hold digits), in
+    # causal order: a pair's promoted product, then the one it affects
+    names: tuple[str, ...] = ()
+    role: ProductRole | None = None  # set for a product analysis's effects
 
     @property
     def spans_zero(self) -> bool:
@@ -172,7 +211,7 @@ class Analysis:
     """A stored analysis as the LLM service reads it."""
 
     analysis_id: str
-    kind: str  # "effect_estimate" | "attribution"
+    kind: str  # "effect_estimate" | "attribution" | "products"
     method: str  # e.g. "difference_in_means"
     estimand: str = ""  # "ate", "att", "late", "cate" or ""
     identification: Identification = Identification.UNKNOWN
@@ -224,6 +263,13 @@ class Analysis:
                 out.append(Fact(a, "p_value", e.p_value))
             if e.baseline is not None and e.baseline_fact:
                 out.append(Fact(a, e.baseline_fact, e.baseline))
+            if e.role is not None:
+                for fact, title in (
+                    (e.role.product_fact, e.role.product),
+                    (e.role.affected_fact, e.role.affected),
+                ):
+                    if fact and Fact(a, fact, title) not in out:
+                        out.append(Fact(a, fact, title))
         if self.std_error is not None:
             out.append(Fact(a, "std_error", self.std_error))
         for name, value in (

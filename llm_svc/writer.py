@@ -160,6 +160,10 @@ def _roas_of(analysis: Analysis, e: Effect) -> Sentence | None:
 
 def headline(analysis: Analysis, e: Effect) -> Sentence:
     """The one sentence that says what the evidence supports about this effect."""
+    if e.role is not None:  # a product analysis's cell, product or pair
+        from llm_svc.product_writer import product_headline  # it builds on this module
+
+        return product_headline(analysis, e)
     sentence = roas(analysis, e)
     if sentence is not None:
         return sentence
@@ -328,6 +332,10 @@ def caveats(analysis: Analysis) -> list[Sentence]:
 
 def next_step(analysis: Analysis, e: Effect) -> Sentence:
     """What to do with this result."""
+    if e.role is not None:
+        from llm_svc.product_writer import product_next_step
+
+        return product_next_step(analysis, e)
     b = _Builder(analysis.analysis_id)
     cause = _cause(e)
     randomised = analysis.identification is Identification.RANDOMIZED
@@ -360,6 +368,11 @@ def _effects_in_order(analysis: Analysis) -> list[Effect]:
 
 
 def _sentences(analysis: Analysis, audience: Audience) -> Iterator[Sentence | None]:
+    if analysis.kind == "products":
+        from llm_svc.product_writer import product_sentences
+
+        yield from product_sentences(analysis, audience)
+        return
     effects = _effects_in_order(analysis)
     if audience is Audience.EXECUTIVE:
         for e in effects:

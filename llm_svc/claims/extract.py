@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llm_svc.claims.sentences import Span, clauses, sentences
 from llm_svc.numbers import Quantity, QuantityKind, quantities
@@ -98,6 +98,8 @@ _HEDGE = re.compile(
         # recommendations say what to do, not what happened
         r"next steps?", r"to (?:measure|estimate|test|confirm|detect|learn)", r"recommend\w*",
         r"should (?:run|test|measure)", r"plan with",
+        # a product analysis's word for an interval that includes zero
+        r"(?:not |in)distinguishable from zero",
     ),
     re.IGNORECASE,
 )  # fmt: skip
@@ -354,11 +356,22 @@ def extract_claims(text: str, subjects: Sequence[re.Pattern[str]] = ()) -> list[
             if subject is None and _implicit_cause(clause.text):
                 subject = ""  # "it", "the campaign": the one cause the evidence has, if one
             if subject is not None:
-                claim = _claim(clause, subject)
+                claim = _claim(_without_named_digits(clause, subjects), subject)
                 if claim is not None:
-                    out.append(claim)
+                    out.append(replace(claim, text=clause.text))
             previous = subject
     return out
+
+
+def _without_named_digits(clause: Span, subjects: Sequence[re.Pattern[str]]) -> Span:
+    """The clause with the names of causes that hold digits blanked out ("Trail Boot 2"), so
+    a product's number is not read as the claim's size."""
+    text = clause.text
+    for pattern in subjects:
+        for m in pattern.finditer(text):
+            if any(ch.isdigit() for ch in m.group(0)):
+                text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
+    return Span(text, clause.start, clause.end) if text != clause.text else clause
 
 
 # Words that stand for a cause without naming it: a claim needs a cause, named or implied.

@@ -77,6 +77,7 @@ def subject_patterns(effects: Sequence[Effect]) -> list[re.Pattern[str]]:
     names: set[str] = set()
     for e in effects:
         names.update(a for a in _aliases(e.treatment) if a)
+        names.update(e.names)  # product titles, matched whole
         tokens = [t for t in re.split(r"[_\-.\s]+", e.treatment.lower()) if t]
         # each word alone: "Meta" or "prospecting" for meta_prospecting, "PMax" for google_pmax
         names.update(t for t in tokens if t not in _GENERIC and len(t) > 1)
@@ -102,7 +103,26 @@ def _matches(subject: str, effects: Sequence[Effect]) -> list[Effect]:
     if not scored:
         return []
     best = max(s for s, _ in scored)
-    return [e for s, e in scored if s == best]
+    found = [e for s, e in scored if s == best]
+    # a cause named in full beats the ones whose names only contain it: "google shopping
+    # Footwear" is the channel's category cell, not each of its products in the category
+    exact = [e for e in found if _tokens(e.treatment) == said]
+    return _in_causal_order(subject, exact or found)
+
+
+def _in_causal_order(subject: str, effects: list[Effect]) -> list[Effect]:
+    """Of effects between two named things (a promotion's effect on a sibling), those whose
+    cause the text names before the thing affected: "promoting A cut B's revenue" is A -> B,
+    not B -> A (both name the same two products); B -> A alone is no evidence for it."""
+    text = subject.lower()
+
+    def ordered(e: Effect) -> bool:
+        if len(e.names) < 2:
+            return True
+        cause, target = (text.find(n.lower()) for n in e.names[:2])
+        return cause < 0 or target < 0 or cause < target  # unnamed: the order cannot tell
+
+    return [e for e in effects if ordered(e)]
 
 
 def _rank(e: Effect) -> int:
