@@ -498,11 +498,8 @@ def _pairs(
     """Cross-effects between the category's products (see the module docstring); appends
     each product's channel cells to ``products``."""
     y = a.revenue[m].sum(axis=0)
-    # A pooled return per channel scales each product's regressors into its predicted lift.
-    pooled, _, _ = _hac(y, np.column_stack([x_cat, *fit.z_total]), hac_lags)
-    beta = np.nan_to_num(pooled[x_cat.shape[1] :])
+    beta, zeta = _predicted_lifts(a, m, fit, x_cat, hac_lags)
     n_c = len(fit.z)
-    zeta = [sum(beta[i] * fit.z[i][r] for i in range(n_c)) for r in range(len(m))]
     lifts = np.zeros(len(m))
     cell_parts: list[tuple[int, int, int, int, float, float]] = []
     fits: dict[int, tuple[np.ndarray, np.ndarray, list[int], np.ndarray]] = {}
@@ -594,6 +591,18 @@ def _pairs(
                 )
             )
     return out
+
+
+def _predicted_lifts(
+    a: _Arrays, m: np.ndarray, fit: CategoryFit, x_cat: np.ndarray, hac_lags: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``(beta, zeta)``: a pooled return per channel from the category's revenue, and each
+    product's predicted lift ``zeta[r] = sum_c beta[c] z[c, r]`` (the pair regressors)."""
+    y = a.revenue[m].sum(axis=0)
+    pooled, _, _ = _hac(y, np.column_stack([x_cat, *fit.z_total]), hac_lags)
+    beta = np.nan_to_num(pooled[x_cat.shape[1] :])
+    zeta = [sum(beta[i] * fit.z[i][r] for i in range(len(fit.z))) for r in range(len(m))]
+    return beta, zeta
 
 
 def _cell_gradient(
