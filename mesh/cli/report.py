@@ -204,10 +204,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         which = analysis.WhichOneof("result")
-        # LlmService explains effect estimates and attributions; a product analysis has no
-        # grounded writer yet, so its report goes without one rather than with a wrong one
-        explained = not args.no_explain and which != "products"
-        explanation = explain(client, analysis.analysis_id) if explained else None
+        explanation = None if args.no_explain else explain(client, analysis.analysis_id)
         if args.no_plan or which not in ("attribution", "products"):
             planning = Planning()
         elif which == "products":

@@ -15,7 +15,11 @@ from mesh.report._page import Section
 def fact_anchors(analysis: causal_pb.Analysis, figures: Mapping[str, str]) -> dict[str, str]:
     """Where on the page each citable fact is: headline numbers, check rows, channels; the key
     "" is where a fact with no place of its own goes."""
-    if analysis.WhichOneof("result") != "estimate":
+    which = analysis.WhichOneof("result")
+    if which == "products":  # cells to the heat map, products and pairs to their tables
+        return {"": "products", "cells": "products", "product_cells": "product-cells",
+                "products": "product-cells", "pairs": "cross-effects"}  # fmt: skip
+    if which != "estimate":
         return {"": "health"}  # channels[…] facts go to their rows (see _anchor)
     anchors = {
         "point_estimate": "fact-point_estimate", "estimate": "fact-point_estimate",

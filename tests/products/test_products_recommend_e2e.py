@@ -2,12 +2,16 @@
 a simulated ``products`` world's campaign records go to memory, its product exports (Shopify
 orders and catalogue, Google shopping and Meta product rows) through ingestion; the causal
 service fits AnalyzeAttribution and AnalyzeProducts; one Recommend names both analyses and
-answers with channel actions and product actions, checked against the world's truth.json."""
+answers with channel actions and product actions, checked against the world's truth.json.
+The LLM service explains the product analysis over gRPC (grounded: every figure cited) and
+`liftos report` puts that explanation at the top of the product report."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -15,6 +19,8 @@ import pytest
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import ingestion_pb2_grpc as ing_grpc
+from liftos.v1 import llm_pb2 as llm_pb
+from liftos.v1 import llm_pb2_grpc as llm_grpc
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 from liftos.v1 import surfacing_pb2 as pb
@@ -23,7 +29,10 @@ from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 import sim
 from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
+from llm_svc.app import build as llm_build
+from llm_svc.settings import LlmSettings
 from memory_svc.app import build as memory_build
+from mesh.cli.commands import main as liftos
 from mesh.runtime.inprocess import running_services
 from mesh.runtime.main import Build
 from mesh.runtime.status import decode_status
@@ -34,8 +43,12 @@ from tests.causal.attribution.records import world_records
 
 from .test_products_mesh import ORG, exports, requests
 
-BUILDS: dict[str, Build] = {"memory": memory_build, "ingestion": ingestion_build,
-                            "causal": causal_build, "surfacing": surfacing_build}  # fmt: skip
+BUILDS: dict[str, Build] = {
+    "memory": memory_build, "ingestion": ingestion_build, "causal": causal_build,
+    "surfacing": surfacing_build,
+    # grounded unless asked: no LLM endpoint from the environment
+    "llm": functools.partial(llm_build, settings=LlmSettings()),
+}  # fmt: skip
 PRODUCT_KINDS = {pb.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND, pb.RECOMMENDATION_KIND_STOP_PROMOTION}
 
 
@@ -70,6 +83,8 @@ def mesh(
             "attribution": attribution,
             "products": products,
             "surfacing": surfacing_grpc.SurfacingServiceStub(channel["surfacing"]),
+            "llm": llm_grpc.LlmServiceStub(channel["llm"]),
+            "services": services,
         }
 
 
@@ -188,3 +203,56 @@ def test_refusals_name_their_field(mesh: dict[str, Any]) -> None:
         )
     status = decode_status(err.value)
     assert status.code == grpc.StatusCode.NOT_FOUND and "no-such-analysis" in status.message
+
+
+def test_the_llm_service_explains_the_product_analysis_and_the_report_shows_it(
+    mesh: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    p = mesh["products"]
+    request = llm_pb.ExplainRequest(
+        org_id=ORG, analysis_id=p.analysis_id, audience=llm_pb.AUDIENCE_ANALYST,
+        writer=llm_pb.EXPLANATION_WRITER_GROUNDED,
+    )  # fmt: skip
+    (done,) = [r.done for r in mesh["llm"].Explain(request, timeout=60) if r.HasField("done")]
+    assert done.text and not done.unsupported_claims
+    cited = {c.fact for c in done.citations}
+    for c in p.cells:
+        channel = c.channel.replace("_", " ")
+        if c.incremental_revenue.lower > 0:  # the cells each channel really sells
+            assert f"{channel}'s spend raised {c.category} revenue".lower() in done.text.lower()
+            assert f"cells[{c.channel}/{c.category}].incremental_margin.lower" in cited
+        elif c.incremental_revenue.upper > 0 and c.spend.amount > 0:
+            assert (
+                f"{channel}'s spend on {c.category} is not distinguishable from zero".lower()
+                in (done.text.lower())
+            )
+    # CheckClaims over gRPC on a product claim the analysis contradicts, and one it supports
+    flat = next(
+        c for c in p.cells if c.incremental_revenue.lower <= 0 < c.incremental_revenue.upper
+    )
+    solid = max(p.cells, key=lambda c: c.incremental_revenue.lower)
+    text = (
+        f"{flat.channel.replace('_', ' ')} raised {flat.category} revenue by "
+        f"{max(flat.incremental_revenue.estimate, 1000):,.0f}. "
+        f"{solid.channel.replace('_', ' ')} raised {solid.category} revenue by "
+        f"{solid.incremental_revenue.estimate:,.0f}."
+    )
+    claims = (
+        mesh["llm"]
+        .CheckClaims(llm_pb.CheckClaimsRequest(org_id=ORG, text=text, analysis_ids=[p.analysis_id]))
+        .claims
+    )
+    assert [c.verdict for c in claims] == [
+        llm_pb.CLAIM_VERDICT_CONTRADICTED, llm_pb.CLAIM_VERDICT_SUPPORTED
+    ]  # fmt: skip
+    # the report's explanation: the grounded text at the top, its figures linked to the page
+    for name, service in mesh["services"].items():
+        monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", service.address)
+    out = tmp_path / "report.html"
+    assert liftos(["report", p.analysis_id, "--org", ORG, "--out", str(out)]) == 0
+    html = out.read_text()
+    assert "In plain words" in html and html.index("In plain words") < html.index(
+        "product-heat-map"
+    )
+    assert 'class="cite" href="#products"' in html  # a cell's figure links to the heat map
+    assert 'class="cite" href="#product-cells"' in html  # a product's, to its table
