@@ -5,8 +5,10 @@ Quirks handled: money as decimal strings in the shop currency (``price`` per uni
 ``total_discount`` per line), ids as JSON numbers, ``currency`` per order (a multi-currency
 store's orders keep their own), ``created_at`` with the shop's UTC offset (its date is the
 shop-local day), refunds nested in ``refunds[].refund_line_items[]`` pointing at their line
-by ``line_item_id`` (a partial refund returns some units of some lines), and no shipping
-address for digital goods (no geo).
+by ``line_item_id`` (a partial refund returns some units of some lines), order edits that
+removed units (``current_quantity`` below ``quantity`` beyond what was refunded: the line
+keeps only what is left, 0 when removed whole), and no shipping address for digital goods
+(no geo).
 
 Identity: ``natural_key = shopify|<shop>|<order id>|<line item id>``; ``version`` is the
 order's ``updated_at`` in µs since the epoch — Shopify's own clock for restatements: a
@@ -134,6 +136,28 @@ def _text(v: Any) -> str:
     return v if type(v) is str else str(v) if type(v) in (int, float) else ""
 
 
+def _after_edits(
+    li: dict[str, Any], path: str, qty: int, disc: float, refunded: int
+) -> tuple[int, float]:
+    """A line's units and discount after the order edits that removed some of it.
+
+    An edit leaves the line in ``line_items`` with ``current_quantity`` lowered (Admin API
+    2024-01+; 0 when the edit removed it all). A refund lowers it too, and refunds are
+    counted on their own (net sales are before refunds), so the units an edit took are those
+    the refunds do not explain; the discount goes with them pro rata."""
+    if li.get("current_quantity") is None:
+        return qty, disc
+    current = _count(li["current_quantity"], f"{path}.current_quantity")
+    if current > qty:
+        raise _Bad(
+            f"{path}.current_quantity", "invalid_number", "current_quantity exceeds quantity"
+        )
+    kept = qty - max(0, qty - current - refunded)
+    if kept == qty:
+        return qty, disc
+    return kept, round(disc * kept / qty, 2) if qty else 0.0
+
+
 def _order(
     i: int, row: dict[str, Any], account: Account, out: list[dict[str, Any]], rej: list[Rejection]
 ) -> None:
@@ -194,6 +218,7 @@ def _order(
             qty = _count(li.get("quantity"), f"{path}.quantity")
             price = _money(li.get("price"), f"{path}.price")
             disc = _money(li.get("total_discount"), f"{path}.total_discount", required=False)
+            qty, disc = _after_edits(li, path, qty, disc, refunded.get(lid, (0, 0.0))[0])
             gross = round(price * qty, 2)
             if disc > gross + 0.005:
                 raise _Bad(

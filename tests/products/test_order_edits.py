@@ -184,3 +184,37 @@ def test_a_line_an_edit_dropped_comes_back_when_a_later_edit_restores_it(
     both = _ingest(ingestion, "both", [json.dumps(sooner), json.dumps(later)])
     assert (both.accepted_count, both.superseded_count, both.rejected_count) == (2, 1, 0)
     _assert_sums(_sales(memory), _expected(later))
+
+
+def test_an_edit_in_shopifys_current_quantity_shape_counts_what_is_left(
+    stubs: tuple[ing_grpc.IngestionServiceStub, memory_grpc.MemoryServiceStub],
+) -> None:
+    """Admin API 2024-01+: an edit keeps the line in line_items and lowers current_quantity
+    (0: removed whole); a refund lowers it too, but refunds are counted on their own."""
+    ingestion, memory = stubs
+    _ingest(ingestion, "first", [json.dumps(ORIGINAL)])
+    edited = copy.deepcopy(ORIGINAL)
+    edited["updated_at"] = "2026-03-04T09:00:00-05:00"
+    first, second, third = edited["line_items"]
+    first["current_quantity"] = 1  # one of its 2 units refunded, not edited away
+    edited["refunds"] = [{"id": 9, "refund_line_items": [
+        {"line_item_id": 71, "quantity": 1, "subtotal": "37.50"}]}]  # fmt: skip
+    second["current_quantity"] = 0  # removed by the edit
+    third["current_quantity"] = 1  # 3 -> 1 by the edit
+    third["total_discount"] = "3.00"  # the discount goes with the units, pro rata
+    ack = _ingest(ingestion, "edit", [json.dumps(edited)])
+    assert (ack.accepted_count, ack.restated_count, ack.rejected_count) == (1, 1, 0)
+    reply = memory.AggregateProducts(memory_pb.AggregateProductsRequest(org_id=ORG))
+    got = table_to_frame(reply.sales).groupby("product_id").sum(numeric_only=True)
+    assert set(got.index) == {"101", "303"}
+    assert got.loc["101", ["units", "gross", "net_sales", "refunds"]].tolist() == pytest.approx(
+        [2, 80.0, 75.0, 37.5]
+    )
+    assert got.loc["303", ["units", "gross", "discounts", "net_sales"]].tolist() == pytest.approx(
+        [1, 10.0, 1.0, 9.0]
+    )
+    bad = copy.deepcopy(edited)
+    bad["updated_at"] = "2026-03-05T09:00:00-05:00"
+    bad["line_items"][2]["current_quantity"] = 5
+    (rejection,) = _ingest(ingestion, "bad", [json.dumps(bad)]).rejections
+    assert rejection.field == "line_items[2].current_quantity"
