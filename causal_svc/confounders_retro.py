@@ -55,6 +55,7 @@ __all__ = [
     "MIN_DAYS",
     "MIN_GEOS",
     "BudgetResponse",
+    "budget_response_line",
     "detect_budget_response",
 ]
 
@@ -103,18 +104,16 @@ class BudgetResponse:
             count=len(days),
         )
 
-    def summary(self) -> dict[str, float | int | str]:
-        """Scalar diagnostics for a stored analysis."""
+    def line(self) -> str:
+        """One line for the attribution's confounders step and the stored analysis."""
         frame = self.geo_days
         flagged = frame.loc[frame["budget_response"]]
-        return {
-            "budget_response_geo_days": len(flagged),
-            "budget_response_share": round(self.flagged_share, 4),
-            "budget_elasticity_to_orders": round(self.elasticity, 4),
-            "budget_response_flag_log_move": self.flag,
-            "budget_response_days": int(flagged["date"].nunique()),
-            "budget_response_geos": int(flagged["geo"].nunique()),
-        }
+        return (
+            f"budget response: paid budgets moved with demand by >= {MATERIAL_LOG_MOVE:.0%} "
+            f"(in logs) on {len(flagged):,} of {len(frame):,} geo-days ({self.flagged_share:.1%}; "
+            f"{flagged['date'].nunique()} days, {flagged['geo'].nunique()} geos); campaign spend "
+            f"moves {self.elasticity:.2f} log points per log point of first-party orders"
+        )
 
 
 def _long(geo_days: pd.DataFrame) -> pd.DataFrame:
@@ -450,3 +449,12 @@ def detect_budget_response(
     )
     out["budget_response"] = out["demand_move"].abs().to_numpy() >= flag
     return BudgetResponse(out, c, flag, channels)
+
+
+def budget_response_line(geo_days: pd.DataFrame, campaign_days: pd.DataFrame) -> str:
+    """:meth:`BudgetResponse.line` for a window, or why it could not be assessed (a window
+    too short or without first-party orders is no reason to fail the analysis around it)."""
+    try:
+        return detect_budget_response(geo_days, campaign_days).line()
+    except InsufficientData as error:
+        return f"budget response not assessed: {error}"

@@ -8,7 +8,7 @@ import pytest
 
 import sim
 from bench.confounder_detection import simulated_sums
-from causal_svc.confounders_retro import MIN_DAYS, detect_budget_response
+from causal_svc.confounders_retro import MIN_DAYS, budget_response_line, detect_budget_response
 from causal_svc.errors import InsufficientData
 from sim.confounders import confounder_truth
 
@@ -33,6 +33,15 @@ def test_planted_demand_chasing_is_recovered() -> None:
     assert precision >= 0.85, (recall, precision)
 
 
+def test_the_line_reports_what_was_found() -> None:
+    geo_days, campaign_days = simulated_sums(sim.simulate("demo", seed=13, dirt=False))
+    found = detect_budget_response(geo_days, campaign_days)
+    flagged = int(found.geo_days["budget_response"].sum())
+    assert flagged > 0
+    assert f"on {flagged:,} of {len(found.geo_days):,} geo-days" in found.line()
+    assert budget_response_line(geo_days, campaign_days) == found.line()
+
+
 def test_budgets_that_ignore_demand_are_not_flagged() -> None:
     result = sim.simulate("demo", seed=13, dirt=False, confounding=0.0)
     geo_days, campaign_days = simulated_sums(result)
@@ -48,3 +57,6 @@ def test_a_window_too_short_is_refused() -> None:
     geo_days = geo_days.loc[geo_days["date"] < first + MIN_DAYS - 1]
     with pytest.raises(InsufficientData, match="at least 28 days"):
         detect_budget_response(geo_days, campaign_days)
+    # the attribution around it goes on, saying why
+    line = budget_response_line(geo_days, campaign_days)
+    assert line.startswith("budget response not assessed: ") and "28 days" in line
