@@ -355,6 +355,7 @@ def _interval_effect(
     role: ProductRole,
     metric: Metric = Metric.OUTCOME,
     names: tuple[str, ...] = (),
+    warning_checks: tuple[str, ...] = (),
 ) -> Effect:
     level = interval.level if 0 < interval.level < 1 else 0.9
     return Effect(
@@ -372,6 +373,7 @@ def _interval_effect(
         upper_fact="upper",
         names=names,
         role=role,
+        warning_checks=warning_checks,
     )
 
 
@@ -432,10 +434,15 @@ def _product_analysis(a: causal_pb.Analysis) -> Analysis:
             share=q.share_of_promoted_lift if q.HasField("share_of_promoted_lift") else None,
             pair_fact=pair,
         )  # fmt: skip
+        # excluding zero at the interval's level but not at the claim's: indicative only
+        unclaimed = (
+            role.cross == "none" and not q.revenue_change.lower <= 0 <= q.revenue_change.upper
+        )
         effects.append(
             _interval_effect(
                 a, q.revenue_change, treatment=f"{promoted} > {affected}", outcome="revenue",
                 prefix=f"{pair}revenue_change.", role=role, names=(promoted, affected),
+                warning_checks=("pair claim level",) if unclaimed else (),
             )
         )  # fmt: skip
     window = None

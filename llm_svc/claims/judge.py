@@ -241,7 +241,10 @@ def judge(claim: Claim, effects: Sequence[Effect]) -> Judgement:
             _against(claim, next(e for e in candidates if e.treatment == c))[0] for c in causes
         }
         if len(verdicts) > 1:
-            named = " or ".join(causes)
+            # a product analysis can have a dozen readings of one channel: name a few
+            named = " or ".join(causes[:4]) + (
+                f" ({len(causes) - 4} more)" if len(causes) > 4 else ""
+            )
             return Judgement(
                 claim, Verdict.UNSUPPORTED,
                 f"{claim.subject_text!r} could mean {named}, and the evidence differs between them",

@@ -22,10 +22,12 @@ from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
 
 from llm_svc.claims import Verdict, check_claims
+from llm_svc.context import build_context
 from llm_svc.convert import analysis_from_proto
 from llm_svc.evidence import Analysis, Audience
 from llm_svc.explain import Delta, Done, explain_grounded, explain_with_llm
 from llm_svc.guardrail import Resolution
+from llm_svc.insights import InsightKind, rank_insights
 from llm_svc.numbers import fmt, fmt_pct
 from llm_svc.product_writer import ONLY_CANNIBALISES
 from tests.llm.test_explain import ScriptedChat, run
@@ -251,3 +253,20 @@ def test_an_llm_claim_the_product_analysis_does_not_support_is_rewritten() -> No
     prompt = "\n".join(p.content for p in chat.prompts)
     assert "effect of meta catalogue's spend on Tops on revenue" in prompt
     assert "NO DETECTABLE EFFECT" in prompt
+
+
+def test_insights_rank_claimed_cells_and_pairs_and_hedge_an_unclaimed_pair() -> None:
+    a = analysis_from_proto(stored())
+    insights = rank_insights([a])
+    unclaimed = next(
+        q for q in stored().products.pairs
+        if q.kind == causal_pb.CROSS_EFFECT_KIND_NONE and q.revenue_change.upper < 0
+    )  # fmt: skip
+    title = {p.product_id: p.title for p in stored().products.products}
+    about = [i for i in insights if i.text.startswith(f"Promoting {title[unclaimed.promoted_product_id]} may have cut {title[unclaimed.affected_product_id]}'s")]  # fmt: skip
+    assert [i.kind for i in about] == [InsightKind.UNSUPPORTED_EFFECT]
+    assert "short of the 95% level" in about[0].text
+    supported = [i for i in insights if i.kind is InsightKind.SUPPORTED_EFFECT]
+    assert supported and all("not distinguishable" not in i.text for i in supported)
+    context = build_context([a], insights)
+    assert "INDICATIVE: pair claim level raised a warning" in context
