@@ -354,47 +354,43 @@ def _with_removed_lines(
     book: ProductBook,
 ) -> pd.DataFrame:
     """The orders' records plus a zero version of each line the book holds of an order (its
-    stored lines) that the taken version lacks; the book then holds the lines as written."""
-    zeros: list[pd.DataFrame] = []
-    by_row = dict(tuple(records.groupby("row", sort=False))) if len(records) else {}
+    stored lines) that the taken version lacks; the book then holds the lines as written.
+
+    Plain Python over the columns, one pass: a pandas group per order cost ~0.7 ms each
+    (5.3 s for the 7,400 orders of a 120-day world, against 0.2 s for the whole dedupe)."""
+    columns = ("natural_key", "product_id", "variant_id", "sku", "category")
+    taken: dict[int, dict[str, LineIdentity]] = {}
+    first: dict[int, int] = {}  # row -> its first record's position
+    rows = records["row"].tolist()
+    for at, (row, key, *identity) in enumerate(
+        zip(rows, *(records[c].tolist() for c in columns), strict=True)
+    ):
+        taken.setdefault(row, {})[key] = tuple(identity)
+        first.setdefault(row, at)
+    picks: list[int] = []
+    gone_lines: list[tuple[str, LineIdentity]] = []
     for unit, row in winner.items():
-        lines = by_row.get(row)
+        lines = taken.get(row)
         if lines is None:
             continue
-        taken = dict(
-            zip(
-                lines["natural_key"].tolist(),
-                zip(
-                    lines["product_id"].tolist(),
-                    lines["variant_id"].tolist(),
-                    lines["sku"].tolist(),
-                    lines["category"].tolist(),
-                    strict=True,
-                ),
-                strict=True,
-            )
-        )
-        gone = {k: v for k, v in book.lines.get(unit, {}).items() if k not in taken}
-        book.lines[unit] = {**taken, **gone}
-        if not gone:
-            continue
-        # a removed line keeps the order's day, instant, currency and new version
-        zero = lines.iloc[[0] * len(gone)].copy()
-        zero["natural_key"] = list(gone)
-        zero["line_item_id"] = [k.rsplit("|", 1)[1] for k in gone]
-        for column, values in zip(
-            ("product_id", "variant_id", "sku", "category"), zip(*gone.values(), strict=True),
-            strict=True,
-        ):  # fmt: skip
-            zero[column] = list(values)
-        for column in ("quantity", "refunded_quantity"):
-            zero[column] = 0
-        for column in ("revenue", "list_price", "discount_amount", "refund_amount"):
-            zero[column] = 0.0
-        zeros.append(zero)
-    if not zeros:
+        known = book.lines.get(unit)
+        gone = {k: v for k, v in known.items() if k not in lines} if known else {}
+        book.lines[unit] = {**lines, **gone}
+        picks += [first[row]] * len(gone)
+        gone_lines += gone.items()
+    if not gone_lines:
         return records
-    return pd.concat([records, *zeros], ignore_index=True)
+    # a removed line keeps its order's day, instant, currency and new version
+    zero = records.iloc[picks].copy()
+    zero["natural_key"] = [k for k, _ in gone_lines]
+    zero["line_item_id"] = [k.rsplit("|", 1)[1] for k, _ in gone_lines]
+    for n, column in enumerate(columns[1:]):
+        zero[column] = [identity[n] for _, identity in gone_lines]
+    for column in ("quantity", "refunded_quantity"):
+        zero[column] = 0
+    for column in ("revenue", "list_price", "discount_amount", "refund_amount"):
+        zero[column] = 0.0
+    return pd.concat([records, zero], ignore_index=True)
 
 
 def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult:
