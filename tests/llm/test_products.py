@@ -270,3 +270,25 @@ def test_insights_rank_claimed_cells_and_pairs_and_hedge_an_unclaimed_pair() -> 
     assert supported and all("not distinguishable" not in i.text for i in supported)
     context = build_context([a], insights)
     assert "INDICATIVE: pair claim level raised a warning" in context
+
+
+def test_a_cell_that_lost_revenue_and_a_margin_that_includes_zero_are_worded_so() -> None:
+    proto = stored()
+    lost = next(c for c in proto.products.cells if c.channel == "meta_catalogue"
+                and c.category == "Tops")  # fmt: skip
+    lost.incremental_revenue.CopyFrom(
+        common_pb.Interval(estimate=-30_000.0, lower=-50_000.0, upper=-10_000.0, level=0.9)
+    )
+    lost.incremental_margin.CopyFrom(
+        common_pb.Interval(estimate=-12_000.0, lower=-25_000.0, upper=1_000.0, level=0.9)
+    )
+    text = assert_grounded(proto, Audience.ANALYST).text
+    assert (
+        "Meta catalogue's spend cut Tops revenue by 30,000 (90% CI -50,000 to -10,000); its "
+        "effect on margin is not distinguishable from zero: -12,000, 90% CI -25,000 to 1,000."
+    ) in text
+    a = analysis_from_proto(proto)
+    (j,) = check_claims("Meta catalogue's spend cut Tops revenue by 30,000.", [a])
+    assert j.verdict is Verdict.SUPPORTED
+    (j,) = check_claims("Meta catalogue's spend raised Tops revenue by 30,000.", [a])
+    assert j.verdict is Verdict.CONTRADICTED
