@@ -50,6 +50,12 @@ class LiftTest:
         The counterfactual spend as a multiple of the spend as run (0: go-dark).
     name : str
         Experiment id, for messages.
+    df : float
+        Degrees of freedom of ``stderr``: a geo experiment's standard error is estimated from
+        its geos (a difference in differences over ``n_t`` treated and ``n_c`` control geos
+        has about ``n_t + n_c − 2``), so it is itself uncertain, and an interval resting on
+        the test must widen for it as a t-test would. ``inf`` (default): the standard error
+        is taken as known.
     """
 
     channel: str
@@ -60,6 +66,7 @@ class LiftTest:
     geos: tuple[str, ...] = ()
     counterfactual_multiplier: float = 0.0
     name: str = ""
+    df: float = float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +90,8 @@ def check_lift_tests(panel: MediaPanel, tests: Sequence[LiftTest]) -> list[Prepa
     Raises
     ------
     InvalidSpec
-        Unknown channel or geo, non-positive or non-finite standard error, a window outside
-        the panel or with no spend, a negative multiplier.
+        Unknown channel or geo, non-positive or non-finite standard error, non-positive
+        degrees of freedom, a window outside the panel or with no spend, a negative multiplier.
     ContradictoryCalibration
         Two overlapping tests of one channel disagree beyond ``CONTRADICTION_Z`` standard
         errors, or a test's lift is significantly negative where the spend it removes is
@@ -97,6 +104,12 @@ def check_lift_tests(panel: MediaPanel, tests: Sequence[LiftTest]) -> list[Prepa
             raise InvalidSpec(
                 f"lift test {t.name or i}: stderr must be positive, got {t.stderr}",
                 field=_field(i, "lift_std_error"),
+            )
+        if not (t.df > 0):  # inf is allowed (a known standard error); NaN is not
+            raise InvalidSpec(
+                f"lift test {t.name or i}: degrees of freedom of the standard error must be "
+                f"positive, got {t.df}",
+                field=_field(i, "df"),
             )
         if not np.isfinite(t.lift):
             raise InvalidSpec(f"lift test {t.name or i}: lift is not finite",

@@ -56,7 +56,7 @@ from __future__ import annotations
 import pickle
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 from scipy.optimize import nnls
@@ -295,6 +295,14 @@ def state_from_bytes(blob: bytes) -> FitState:
     state = pickle.loads(zlib.decompress(blob))
     if not isinstance(state, FitState):
         raise TypeError("stored model state is not a FitState")
+    if any(not hasattr(t, "df") for t in state.lift_tests):
+        # Stored before lift tests carried their df: a slots dataclass unpickles the fields
+        # it was stored with, so the newer one is left unset; it defaults (a known stderr).
+        tests = tuple(
+            LiftTest(**{f.name: getattr(t, f.name) for f in fields(LiftTest) if hasattr(t, f.name)})
+            for t in state.lift_tests
+        )
+        state = replace(state, lift_tests=tests)
     return state
 
 
@@ -489,7 +497,10 @@ class SmallSample:
     ``gram`` is ``MᵀM`` for ``M = (I − H) · blockdiag(A_g)`` over the data rows (the CR2
     variance of any quantity is a quadratic form in the errors through it), ``lever``
     ``J̃ H⁻¹`` (rows × parameters), ``known`` the meat of the prior and lift rows (variances
-    stated, not estimated), ``sigma2`` the residual variance of the weighted data rows.
+    stated, not estimated from the panel), ``sigma2`` the residual variance of the weighted
+    data rows. ``tests`` are the Jacobian rows of the lift tests whose standard error was
+    itself estimated, with its degrees of freedom in ``tests_df``: their share of a
+    quantity's variance is uncertain too (see :meth:`df`).
     """
 
     cov: np.ndarray
@@ -499,6 +510,8 @@ class SmallSample:
     lever: np.ndarray | None = None
     known: np.ndarray | None = None
     sigma2: float = 1.0
+    tests: np.ndarray | None = None
+    tests_df: np.ndarray | None = None
 
     @staticmethod
     def build(obj: Objective, theta: np.ndarray, clusters: np.ndarray) -> SmallSample:
@@ -535,13 +548,26 @@ class SmallSample:
             resid_maker[:, idx] = resid_maker[:, idx] @ adjust
         meat = scores.T @ scores + known
         sigma2 = float(rd @ rd) / max(n_data - float(np.trace(hat)), 1.0)
+        # Lift tests with an estimated standard error (finite df): their Jacobian rows.
+        first = n_data + obj.prior_idx.size
+        tests_df = np.array([d.df for d in obj.lifts], dtype=np.float64)
+        est = np.flatnonzero(np.isfinite(tests_df))
         return SmallSample(_sym(bread @ meat @ bread), bread, clusters,
-                           resid_maker.T @ resid_maker, jd @ bread, known, sigma2)  # fmt: skip
+                           resid_maker.T @ resid_maker, jd @ bread, known, sigma2,
+                           jac[first + est], tests_df[est])  # fmt: skip
 
     def df(self, grad: np.ndarray) -> float:
         """Satterthwaite degrees of freedom of ``gradᵀ θ``'s CR2 variance (Bell & McCaffrey
-        2002; Imbens & Kolesár 2016), with the prior and lift rows' stated variance as a
-        known part; clusters − 1 on geo rows."""
+        2002; Imbens & Kolesár 2016), with the prior rows' stated variance as a known part;
+        clusters − 1 on geo rows.
+
+        A lift test's variance share ``v_k`` is known only if its standard error is: one
+        estimated with ``ν_k`` degrees of freedom (a geo experiment's, from its geos) adds
+        ``v_k² / ν_k`` to the spread, Satterthwaite's rule for a sum of independent variance
+        estimates (``(Σ v)² / Σ v² / ν``). Without it an estimate that rests on one
+        experiment got the normal quantile (df in the thousands) where the experiment's own
+        t-test uses ``t_ν``.
+        """
         n_clusters = int(self.clusters.max()) + 1
         if self.gram is None or self.lever is None or self.known is None:
             return float(max(n_clusters - 1, 1))
@@ -554,6 +580,9 @@ class SmallSample:
         b = self.bread @ grad
         data = self.sigma2 * float(np.trace(omega))
         spread = self.sigma2**2 * float((omega * omega).sum())
+        if self.tests is not None and self.tests_df is not None and self.tests.size:
+            share = (self.tests @ b) ** 2  # each estimated test's part of the variance
+            spread += float((share**2 / self.tests_df).sum())
         if spread <= 0.0:
             return float(max(n_clusters - 1, 1))
         total = data + float(b @ self.known @ b)

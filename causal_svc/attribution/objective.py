@@ -40,7 +40,9 @@ class LiftData:
 
     ``geos`` over days [a, b); ``y`` the observed outcome there; ``lags_cf`` the counterfactual
     per-capita lag stack of the channel (L, Gs, b), or None when the counterfactual is no spend
-    at all (the effect prior), whose Hill values are zero.
+    at all (the effect prior), whose Hill values are zero. ``df``: degrees of freedom of
+    ``stderr`` (``inf``: stated, as a prior's scale; finite: a lift test's estimated standard
+    error, see :class:`.calibration.LiftTest`).
     """
 
     channel: int
@@ -51,6 +53,7 @@ class LiftData:
     lags_cf: np.ndarray | None
     lift: float
     stderr: float
+    df: float = float("inf")
 
 
 def lift_data(panel: MediaPanel, prepared: Sequence[PreparedLift], max_lag: int) -> list[LiftData]:
@@ -62,7 +65,7 @@ def lift_data(panel: MediaPanel, prepared: Sequence[PreparedLift], max_lag: int)
         lags = None if not x.any() and p.a == 0 else lag_stack(x, max_lag)
         out.append(
             LiftData(p.channel, p.geos, p.a, p.b, panel.outcome[p.geos, p.a : p.b], lags,
-                     p.test.lift, p.test.stderr)
+                     p.test.lift, p.test.stderr, p.test.df)
         )  # fmt: skip
     return out
 

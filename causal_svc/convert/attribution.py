@@ -90,9 +90,15 @@ def lift_test(r: md_pb.ExperimentResult, where: str, geos: tuple[str, ...] = ())
     lift = r.lift_absolute
     if r.spend_delta < 0 and lift < 0:
         lift = -lift
+    # The standard error of a test over a few units is estimated from them (two-sample df);
+    # without the counts it is taken as known.
+    units = r.treatment_unit_count + r.control_unit_count
+    df = float("inf")
+    if min(r.treatment_unit_count, r.control_unit_count) > 0 and units > 2:
+        df = float(units - 2)
     return LiftTest(
         channel=r.channel, start=start, end=end, lift=lift, stderr=r.lift_std_error, geos=geos,
-        counterfactual_multiplier=multiplier, name=r.experiment_id or where,
+        counterfactual_multiplier=multiplier, name=r.experiment_id or where, df=df,
     )  # fmt: skip
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from liftos.v1 import marketing_data_pb2 as md_pb
 
 from causal_svc.attribution import Evaluator, LiftTest, ModelSpec, fit_mmm
 from causal_svc.attribution.calibration import check_lift_tests
+from causal_svc.convert.attribution import lift_test
 from causal_svc.errors import ContradictoryCalibration, InvalidSpec
 
 from .world import World
@@ -44,6 +46,8 @@ def test_calibration_helps_on_the_registry_experiment(demo: World, demo_fit) -> 
         ({"stderr": 0.0}, "calibration[0].lift_std_error"),
         ({"geos": ("ZZ",)}, "calibration[0].geos"),
         ({"counterfactual_multiplier": -1.0}, "calibration[0].spend_delta"),
+        ({"df": 0.0}, "calibration[0].df"),
+        ({"df": float("nan")}, "calibration[0].df"),
     ],
 )
 def test_bad_lift_tests_name_the_field(demo: World, change: dict, field: str) -> None:
@@ -78,3 +82,17 @@ def test_contradictory_tests_are_refused(demo: World) -> None:
 def test_lift_test_accepts_a_plain_test(demo: World) -> None:
     assert isinstance(demo.experiment, LiftTest)
     assert len(check_lift_tests(demo.panel, [demo.experiment])) == 1
+
+
+@pytest.mark.parametrize(("treated", "control", "df"), [(25, 25, 48.0), (0, 0, float("inf")),
+                                                         (1, 1, float("inf"))])  # fmt: skip
+def test_an_experiment_result_with_its_unit_counts_carries_its_df(
+    treated: int, control: int, df: float
+) -> None:
+    """The wire's unit counts give the lift test its standard error's two-sample df; a result
+    without them is taken as having a known standard error, as before."""
+    r = md_pb.ExperimentResult(channel="tiktok", lift_absolute=10.0, lift_std_error=2.0,
+                               treatment_unit_count=treated, control_unit_count=control)  # fmt: skip
+    r.window.start_date.year, r.window.start_date.month, r.window.start_date.day = 2024, 1, 1
+    r.window.end_date.year, r.window.end_date.month, r.window.end_date.day = 2024, 1, 28
+    assert lift_test(r, "calibration[0]").df == df

@@ -5,11 +5,23 @@ errors."""
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 
 import numpy as np
 
-from causal_svc.attribution import Evaluator, MMMFit
+from causal_svc.attribution import (
+    Evaluator,
+    LiftTest,
+    MMMFit,
+    ModelSpec,
+    fit_mmm,
+    restore_fit,
+    state_from_bytes,
+    state_to_bytes,
+)
+
+from .world import World
 
 
 def _pieces(fit: MMMFit) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -67,3 +79,60 @@ def test_satterthwaite_df_matches_the_spread_of_the_variance_estimator(demo_fit:
     df = data_only.df(grad)
     assert 1.0 <= df <= weeks.max() + 1  # (tr Ω)² / tr Ω² is at most the rank of Ω
     np.testing.assert_allclose(df, 2 * v.mean() ** 2 / v.var(), rtol=0.1)
+
+
+def test_an_experiments_estimated_stderr_lowers_the_df_of_what_rests_on_it(demo: World) -> None:
+    """A lift test whose standard error was estimated from ν degrees of freedom adds its
+    variance share's ``v² / ν`` to the Satterthwaite spread; as ν grows the df returns to
+    that of a known standard error, and the interval widens only through the quantile."""
+    exp = demo.experiment
+    assert exp is not None and np.isfinite(exp.df) and exp.df > 1  # the DiD's Welch df
+    c = demo.panel.channels.index(exp.channel)
+    known = fit_mmm(demo.panel, ModelSpec(), [dataclasses.replace(exp, df=float("inf"))])
+    fit = fit_mmm(demo.panel, ModelSpec(), [exp])
+    np.testing.assert_array_equal(fit.theta, known.theta)  # df touches no estimate
+    np.testing.assert_array_equal(fit.cov, known.cov)
+    _, grad = Evaluator(fit).effect(c)
+    small, small_known = fit.small_sample(), known.small_sample()
+    df, df_known = small.df(grad), small_known.df(grad)
+    # From scratch: the working model's variance of the estimate and the spread of its
+    # data part (Ω over week clusters), then the test's row (the Jacobian's last).
+    _, jac, bread, _, weeks = _pieces(fit)
+    n = fit.objective.n_data
+    a = jac[:n] @ bread @ grad
+    assert small.gram is not None
+    omega = np.array([[float(a[weeks == g] @ small.gram[np.ix_(weeks == g, weeks == h)]
+                             @ a[weeks == h]) for h in range(weeks.max() + 1)]
+                      for g in range(weeks.max() + 1)])  # fmt: skip
+    b = bread @ grad
+    total = small.sigma2 * np.trace(omega) + float(np.sum((jac[n:] @ b) ** 2))
+    spread = small.sigma2**2 * float((omega * omega).sum())
+    share = float((jac[-1] @ b) ** 2)
+    assert 0.0 < share < total
+    np.testing.assert_allclose(df_known, total**2 / spread, rtol=1e-8)
+    np.testing.assert_allclose(df, total**2 / (spread + share**2 / exp.df), rtol=1e-8)
+    assert df < df_known
+    big = fit_mmm(demo.panel, ModelSpec(), [dataclasses.replace(exp, df=1e12)])
+    np.testing.assert_allclose(big.small_sample().df(grad), df_known, rtol=1e-6)
+    wide = Evaluator(fit).interval(*Evaluator(fit).effect(c), floor=None)
+    narrow = Evaluator(known).interval(*Evaluator(known).effect(c), floor=None)
+    assert wide.upper - wide.lower > narrow.upper - narrow.lower
+    assert wide.stderr == narrow.stderr
+
+
+def test_a_state_stored_before_lift_tests_had_df_restores(demo: World) -> None:
+    """Stored analyses pickled a LiftTest without ``df``; restoring one must not fail."""
+    exp = demo.experiment
+    assert exp is not None
+    fit = fit_mmm(demo.panel, ModelSpec(), [exp])
+    old = [f.name for f in dataclasses.fields(LiftTest) if f.name != "df"]
+    copyreg.pickle(LiftTest, lambda t: (object.__new__, (LiftTest,), [getattr(t, n) for n in old]))
+    try:
+        blob = state_to_bytes(fit.state())
+    finally:
+        copyreg.dispatch_table.pop(LiftTest)
+    restored = state_from_bytes(blob)
+    assert restored.lift_tests[0].df == float("inf")
+    assert restored.lift_tests[0].lift == exp.lift
+    again = restore_fit(restored)
+    np.testing.assert_array_equal(again.theta, fit.theta)

@@ -72,7 +72,8 @@ def frames(r: sim.SimResult) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 def experiment_lift(r: sim.SimResult, panel: MediaPanel) -> tuple[LiftTest, float] | None:
     """The registry's geo holdout analysed as an analyst would: difference in differences of
     revenue per resident between treatment and control geos, pre-period vs test window, scaled
-    to the treatment geos' residents and days; with its true lift."""
+    to the treatment geos' residents and days, with Welch's degrees of freedom; with its true
+    lift."""
     if not r.experiments:
         return None
     e = r.experiments[0]
@@ -88,7 +89,10 @@ def experiment_lift(r: sim.SimResult, panel: MediaPanel) -> tuple[LiftTest, floa
     t = diff.loc[diff.index.isin(e["treatment_units"])]
     c = diff.loc[diff.index.isin(e["control_units"])]
     att = float(t.mean() - c.mean())
-    se = float(np.sqrt(t.var(ddof=1) / len(t) + c.var(ddof=1) / len(c)))
+    vt, vc = t.var(ddof=1) / len(t), c.var(ddof=1) / len(c)
+    se = float(np.sqrt(vt + vc))
+    # Welch–Satterthwaite: the standard error is estimated from the geos.
+    df = float((vt + vc) ** 2 / (vt**2 / (len(t) - 1) + vc**2 / (len(c) - 1)))
     days = int(post.groupby(o["region"]).sum().max())
     residents = float(sum(pop[g] for g in t.index))
     lift = LiftTest(
@@ -100,6 +104,7 @@ def experiment_lift(r: sim.SimResult, panel: MediaPanel) -> tuple[LiftTest, floa
         geos=tuple(e["treatment_units"]),
         counterfactual_multiplier=0.0,
         name=e["experiment_id"],
+        df=df,
     )
     return lift, float(truth["incremental_revenue_treated"])
 
