@@ -273,7 +273,8 @@ def _event_study(
             _window_change(discount, w)[ev],
         ]
     )
-    fit = sm.OLS(dy[ev], x).fit(cov_type="HC1")
+    keep = np.r_[True, True, x[:, 2:].std(axis=0) > 0]  # no own lift or discount: no column
+    fit = sm.OLS(dy[ev], x[:, keep]).fit(cov_type="HC1")
     return float(fit.params[1]), float(fit.bse[1])
 
 
