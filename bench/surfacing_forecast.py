@@ -8,11 +8,17 @@ first-party revenue under the spend the world actually ran (the plan), and each 
 revenue is checked against its interval. Coverage is the share of days covered within the
 first 7, 28 and 56 days, pooled over seeds; the total over 56 days is checked too.
 
+The forecast reads the world's promotion calendar over the history (``promotion``: what the org
+registers as an external factor of type PROMOTION), so a history ending inside a sale does not
+carry the sale forward as the level; the same forecast without the calendar is scored beside it
+("no calendar", the method before).
+
 Reference measured in the same run: the textbook interval — the same log-linear baseline by
 OLS with independent Gaussian errors (prediction variance of the regression) — on the same
 days; it shows what ignoring the persistence of demand does to coverage.
 
 Run: PYTHONPATH=.:gen python bench/surfacing_forecast.py [--seeds 24] [--history 365]
+[--first-seed 0] [--workers 2] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -34,8 +40,9 @@ from bench._figures import figure
 from bench.surfacing_worlds import planning_model
 from causal_svc.attribution import ModelSpec, analyze
 from causal_svc.attribution.panel import MediaPanel
-from surfacing_svc.forecast import _design, _holidays, predict_performance
-from tests.causal.attribution.world import world
+from surfacing_svc.curves import HillCurve
+from surfacing_svc.forecast import Forecast, _design, _holidays, predict_performance
+from tests.causal.attribution.world import World, world
 
 HORIZON = 56
 LEVEL = 0.9
@@ -46,6 +53,11 @@ FAN = (0.5, 0.8, 0.95)
 @dataclass(frozen=True)
 class Run:
     inside: np.ndarray  # (56,) bool
+    # The same forecast without the promotion calendar (the reference the calendar is
+    # measured against), and whether the history ends inside a promotion.
+    inside_no_calendar: np.ndarray
+    total_inside_no_calendar: bool
+    ends_in_promotion: bool
     naive_inside: np.ndarray
     total_inside: bool
     total_fan_inside: tuple[bool, ...]  # at FAN
@@ -87,13 +99,12 @@ def _fit(seed: int, history: int, media: bool, cache: str) -> tuple:
     if path and os.path.exists(path):
         with open(path, "rb") as f:
             return pickle.load(f)  # type: ignore[no-any-return]
-    start = dt.date(2022, 1, 1) + dt.timedelta(days=41 * seed)
-    w = world("confounded", seed, days=history + HORIZON, n_geos=30, n_campaigns=14, start=start)
-    panel = w.panel
+    panel = _world(seed, history).panel
     past = _cut(panel, history)
     t0 = time.perf_counter()
     rep = analyze(past, ModelSpec())
-    curves, baseline = (), None
+    curves: tuple[HillCurve, ...] = ()
+    baseline = None
     if media and rep.verdict.value != "fail":
         model = planning_model(rep)
         curves, baseline = model.curves, model.baseline_total
@@ -108,23 +119,59 @@ def _fit(seed: int, history: int, media: bool, cache: str) -> tuple:
     return out
 
 
+def _world(seed: int, history: int) -> World:
+    start = dt.date(2022, 1, 1) + dt.timedelta(days=41 * seed)
+    return world("confounded", seed, days=history + HORIZON, n_geos=30, n_campaigns=14,
+                 start=start)  # fmt: skip
+
+
+def _promotions(seed: int, history: int, cache: str) -> np.ndarray:
+    """The world's own promotion calendar (1 on the days its sale runs: what the org registers
+    as an external factor of type PROMOTION), over history and horizon; cached beside the fit
+    (older caches lack it, so it has its own file)."""
+    path = os.path.join(cache, f"{seed}-{history}-promo.pkl") if cache else ""
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            return pickle.load(f)  # type: ignore[no-any-return]
+    promo = np.asarray(_world(seed, history).panel.national["promo"], dtype=np.float64)
+    if path:
+        os.makedirs(cache, exist_ok=True)
+        with open(path, "wb") as f:
+            pickle.dump(promo, f)
+    return promo
+
+
 def one(args: tuple[int, int, bool, str]) -> Run:
     seed, history, media, cache = args
     dates, y, spend, curves, baseline, verdict, fit_s = _fit(seed, history, media, cache)
+    promo = _promotions(seed, history, cache)
     t0 = time.perf_counter()
-    f = predict_performance(
-        dates[:history], y[:history], {c: s[:history] for c, s in spend.items()}, curves,
-        {c: s[history:] for c, s in spend.items()}, horizon=HORIZON, baseline_total=baseline,
-        level=LEVEL, fan_levels=FAN, seed=seed,
-    )  # fmt: skip
+
+    def forecast(calendar: np.ndarray | None) -> Forecast:
+        return predict_performance(
+            dates[:history], y[:history], {c: s[:history] for c, s in spend.items()}, curves,
+            {c: s[history:] for c, s in spend.items()}, horizon=HORIZON,
+            baseline_total=baseline, level=LEVEL, fan_levels=FAN, seed=seed,
+            promotion=calendar,
+        )  # fmt: skip
+
+    # The service reads the history's promotion calendar (the past only: the paths bring
+    # promotions ahead as often as the history had them).
+    f = forecast(promo[:history])
     seconds = fit_s + time.perf_counter() - t0
+    g = forecast(None)
     real = y[history:]
+    g_lo = np.array([d.lower for d in g.daily])
+    g_hi = np.array([d.upper for d in g.daily])
     lo = np.array([d.lower for d in f.daily])
     hi = np.array([d.upper for d in f.daily])
     est = np.array([d.estimate for d in f.daily])
     nlo, nhi = _naive(dates[:history], y[:history], dates[history:])
     return Run(
         inside=(real >= lo) & (real <= hi),
+        inside_no_calendar=(real >= g_lo) & (real <= g_hi),
+        total_inside_no_calendar=bool(g.total.lower <= real.sum() <= g.total.upper),
+        ends_in_promotion=bool(promo[history - 1] > 0),
         naive_inside=(real >= nlo) & (real <= nhi),
         total_inside=bool(f.total.lower <= real.sum() <= f.total.upper),
         total_fan_inside=tuple(bool(b.lower <= real.sum() <= b.upper) for b in f.total_fan),
@@ -161,12 +208,25 @@ def main() -> None:
         )
     inside = np.array([r.inside for r in runs])
     naive = np.array([r.naive_inside for r in runs])
+    plain = np.array([r.inside_no_calendar for r in runs])
+    ends = np.array([r.ends_in_promotion for r in runs])
     print(f"{len(runs)} worlds (30 states, {args.history}-day history, forecasts starting in "
           f"every season), {LEVEL:.0%} intervals, plan = the spend the world ran")  # fmt: skip
-    print(f"{'horizon':>8}{'coverage':>10}{'textbook OLS':>14}{'rel. width at day h':>21}")
+    print("coverage: with the history's promotion calendar (the service's, when the org "
+          "registers one); no calendar: the same forecast without it")  # fmt: skip
+    print(f"{'horizon':>8}{'coverage':>10}{'no calendar':>13}{'textbook OLS':>14}"
+          f"{'rel. width at day h':>21}")  # fmt: skip
     for k, h in enumerate(CHECKS):
         width = np.mean([r.width[k] for r in runs])
-        print(f"{h:>8}{inside[:, :h].mean():>10.3f}{naive[:, :h].mean():>14.3f}{width:>21.3f}")
+        print(f"{h:>8}{inside[:, :h].mean():>10.3f}{plain[:, :h].mean():>13.3f}"
+              f"{naive[:, :h].mean():>14.3f}{width:>21.3f}")  # fmt: skip
+    if ends.any():
+        print(f"histories ending inside a promotion: {int(ends.sum())} of {ends.size}; their "
+              f"7-day coverage {inside[ends, :7].mean():.3f} (no calendar "
+              f"{plain[ends, :7].mean():.3f}); the others {inside[~ends, :7].mean():.3f} "
+              f"({plain[~ends, :7].mean():.3f})")  # fmt: skip
+    print(f"56-day total without the calendar covered in "
+          f"{np.mean([r.total_inside_no_calendar for r in runs]):.0%} of worlds")  # fmt: skip
     print(f"56-day total covered in {np.mean([r.total_inside for r in runs]):.0%} of worlds "
           f"by its {LEVEL:.0%} interval; fan: "
           + ", ".join(f"{q:.0%} interval {np.mean([r.total_fan_inside[k] for r in runs]):.0%}"

@@ -218,6 +218,18 @@ def _prais_winsten(
     return coef, (cov + cov.T) / 2.0, y - x @ coef, rho
 
 
+def _level(resid: np.ndarray, usual: np.ndarray) -> np.ndarray:
+    """Per day ``t``, the residual's level over the week ending at ``t``: its mean over the
+    week's usual days (``usual``: not inside a promotion), or over the whole week where it
+    has none. A promotion is a few days' excursion, not where demand stands."""
+    week = np.ones(_LEVEL_DAYS)
+    w = usual.astype(np.float64)
+    plain = np.convolve(resid, week / _LEVEL_DAYS, mode="full")[: resid.size]
+    count = np.convolve(w, week, mode="full")[: resid.size]
+    total = np.convolve(resid * w, week, mode="full")[: resid.size]
+    return np.where(count > 0, total / np.maximum(count, 1.0), plain)
+
+
 def _residual_paths(
     resid: np.ndarray,
     rho: float,
@@ -225,13 +237,15 @@ def _residual_paths(
     last: np.ndarray,
     horizon: int,
     rng: np.random.Generator,
+    usual: np.ndarray | None = None,
 ) -> np.ndarray:
     """Future residual paths, (paths, horizon), from each path's last residual ``last``.
 
     With enough history the steps are the history's own: from a random origin ``t0``, the
     path moves from today's level as the residual moved from its level at ``t0`` over the
     next ``h`` days, ``ē_T + (e_{t0+h} − ē_{t0})`` (``ē`` the mean of the last week, at both
-    ends alike). The level carries forward (no reversion to a
+    ends alike, over its days outside promotions where ``usual`` marks them:
+    :func:`_level`). The level carries forward (no reversion to a
     mean that holds the season and the growth of the past), and growth, promotions,
     competitor bursts and macro swings arrive as often and as large as they did; an AR(1)
     fitted to the residuals would blur a slow swing and a four-day promotion into one ρ.
@@ -242,7 +256,7 @@ def _residual_paths(
     if origins - _LEVEL_DAYS >= _MIN_ORIGINS:
         lags = np.arange(1, horizon + 1)
         t0 = rng.integers(_LEVEL_DAYS - 1, origins, paths)
-        level = np.convolve(resid, np.ones(_LEVEL_DAYS) / _LEVEL_DAYS, mode="full")[t0]
+        level = _level(resid, np.ones(n, bool) if usual is None else usual)[t0]
         return last[:, None] + resid[t0[:, None] + lags[None, :]] - level[:, None]
     u = _block_bootstrap(innov, paths, horizon, rng)
     e = np.empty((paths, horizon))
@@ -302,10 +316,12 @@ def _log_paths(
     horizon: int,
     count: int,
     rng: np.random.Generator,
+    usual: np.ndarray | None = None,
 ) -> np.ndarray:
     """``count`` sampled paths of the log baseline over the horizon from one specification
     (regressors ``x`` over the history, ``xf`` over the horizon): parameter draws, today's
-    residual level, and the residual's moves from there (scaled by :func:`_move_scales`)."""
+    residual level, and the residual's moves from there (scaled by :func:`_move_scales`).
+    ``usual`` marks the history's days outside the org's promotions (None: every day)."""
     n = log_b.size
     coef, cov, resid, rho = _prais_winsten(x, log_b)
     innov = resid[1:] - rho * resid[:-1]
@@ -316,9 +332,15 @@ def _log_paths(
     # (near-term forecasts do not pay twice for the level's uncertainty).
     # The level today is read from the last week, not the last day: a day can sit inside a
     # promotion or a competitor's burst, which the path would otherwise carry forward.
-    k = min(_LEVEL_DAYS, n)
-    last = (log_b[-k:] - coef_draws @ x[-k:].T).mean(axis=1)
-    e = _residual_paths(resid, rho, innov, last, horizon, rng)
+    # Inside a promotion, the last week's mean would carry the promotion forward as the level
+    # (a 13–18% overshoot where a history ends in one): today's level is read from the
+    # latest week's days outside promotions (the latest such days within four weeks).
+    days = np.arange(max(n - _LEVEL_DAYS, 0), n)
+    if usual is not None:
+        calm = np.flatnonzero(usual[-28:]) + max(n - 28, 0)
+        days = calm[-_LEVEL_DAYS:] if calm.size else days
+    last = (log_b[days] - coef_draws @ x[days].T).mean(axis=1)
+    e = _residual_paths(resid, rho, innov, last, horizon, rng, usual)
     # Slow regressors: all but the 0/1 weekday and holiday dummies (the intercept is 1).
     dummies = ((x == 0) | (x == 1)).all(axis=0)
     slow = int((~dummies).sum()) + 1
@@ -340,6 +362,7 @@ def predict_performance(
     country: str = "US",
     paths: int = 2000,
     seed: int = 0,
+    promotion: np.ndarray | None = None,
 ) -> Forecast:
     """Forecast the outcome of the ``horizon`` days after the history under a spend plan.
 
@@ -366,6 +389,11 @@ def predict_performance(
         the bands nest.
     paths : int
         Sampled paths.
+    promotion : ndarray, shape (T,), optional
+        Per history day, whether the org ran a promotion (nonzero: yes; the registered
+        promotion calendar). Today's level is read from the days outside them, so a history
+        that ends inside a promotion does not carry it forward; promotions still arrive ahead
+        as often as the history had them (its residual moves hold them).
 
     Raises
     ------
@@ -381,6 +409,12 @@ def predict_performance(
         )
     if curves and baseline_total is None:
         raise ValueError("baseline_total is required with curves")
+    usual = None
+    if promotion is not None:
+        flags = np.asarray(promotion, dtype=np.float64)
+        if flags.shape != (n,):
+            raise ValueError(f"promotion has shape {flags.shape}; the history has {n} days")
+        usual = ~(np.nan_to_num(flags) != 0)
     rng = np.random.default_rng(seed)
     future = dates[-1] + np.arange(1, horizon + 1).astype("timedelta64[D]")
     recent = slice(max(n - 28, 0), n)
@@ -412,12 +446,12 @@ def predict_performance(
         half = paths // 2
         t = np.arange(n + horizon) / 365.25
         log_paths = np.vstack([
-            _log_paths(x, xf, log_b, horizon, half, rng),
+            _log_paths(x, xf, log_b, horizon, half, rng, usual),
             _log_paths(np.column_stack([x, t[:n]]), np.column_stack([xf, t[n:]]), log_b,
-                       horizon, paths - half, rng),
+                       horizon, paths - half, rng, usual),
         ])[rng.permutation(paths)]  # fmt: skip
     else:
-        log_paths = _log_paths(x, xf, log_b, horizon, paths, rng)
+        log_paths = _log_paths(x, xf, log_b, horizon, paths, rng, usual)
         # Less than a year: the season ahead is not identified; its move from today is drawn.
         resid = log_b - x @ np.linalg.lstsq(x, log_b, rcond=None)[0]
         log_paths += _unseen_season(resid, future, paths, rng)

@@ -122,3 +122,26 @@ def test_a_season_half_a_year_cannot_identify_widens_the_far_horizon_and_covers(
     first, last, calm_last = np.mean(widths, axis=0)
     # The swing is sized by the months seen: a history without one is not widened by it.
     assert last > 2.5 * first and last > 1.5 * calm_last
+
+
+def test_a_history_ending_inside_a_promotion_does_not_carry_it_forward() -> None:
+    """The last four days run a +30% sale: with the promotion calendar, the next week is
+    forecast at the usual level (and covers it); without it, the sale is carried forward."""
+    dates, y = _series(200, 7)
+    promo = np.zeros(200)
+    promo[-4:] = 1.0
+    y_sale = y.copy()
+    y_sale[-4:] *= 1.3
+    with_calendar = predict_performance(dates, y_sale, {}, [], {}, horizon=7, level=0.9,
+                                        seed=2, promotion=promo)  # fmt: skip
+    without = predict_performance(dates, y_sale, {}, [], {}, horizon=7, level=0.9, seed=2)
+    usual = predict_performance(dates, y, {}, [], {}, horizon=7, level=0.9, seed=2)
+    week = with_calendar.total.estimate / usual.total.estimate
+    assert week == pytest.approx(1.0, abs=0.03)
+    assert without.total.estimate / usual.total.estimate > 1.1
+    # A calendar without a promotion in the last weeks changes nothing there.
+    none = predict_performance(dates, y, {}, [], {}, horizon=7, level=0.9, seed=2,
+                               promotion=np.zeros(200))  # fmt: skip
+    assert none.total.estimate == pytest.approx(usual.total.estimate, rel=1e-9)
+    with pytest.raises(ValueError, match="promotion"):
+        predict_performance(dates, y, {}, [], {}, horizon=7, promotion=np.zeros(10))
