@@ -40,6 +40,7 @@ from sim.channels import CHANNEL_NAMES
 from sim.reapply import expected_orders
 from surfacing_svc.app import build as surfacing_build
 from tests.causal.attribution.records import world_records
+from tests.llm.fake_openai import Script, fake_openai, words
 
 from .test_products_mesh import ORG, exports, requests
 
@@ -245,6 +246,21 @@ def test_the_llm_service_explains_the_product_analysis_and_the_report_shows_it(
     assert [c.verdict for c in claims] == [
         llm_pb.CLAIM_VERDICT_CONTRADICTED, llm_pb.CLAIM_VERDICT_SUPPORTED
     ]  # fmt: skip
+    # an LLM (a local endpoint speaking the OpenAI wire format) claims the flat cell raised
+    # revenue: the guardrail rewrites that sentence to what the analysis supports
+    with fake_openai(Script(pieces=words(text))) as fake:
+        request = llm_pb.ExplainRequest(
+            org_id=ORG, analysis_id=p.analysis_id, llm=llm_pb.LlmEndpoint(url=fake.url, model="tiny")
+        )  # fmt: skip
+        (llm,) = [r.done for r in mesh["llm"].Explain(request, timeout=60) if r.HasField("done")]
+    assert llm.writer == llm_pb.EXPLANATION_WRITER_LLM
+    (flag,) = llm.unsupported_claims
+    assert flag.verdict == llm_pb.CLAIM_VERDICT_CONTRADICTED
+    assert flag.resolution == llm_pb.CLAIM_RESOLUTION_REWRITTEN
+    assert f"spend on {flat.category} is not distinguishable from zero" in llm.text
+    assert (
+        f"raised {solid.category} revenue by {solid.incremental_revenue.estimate:,.0f}" in llm.text
+    )
     # the report's explanation: the grounded text at the top, its figures linked to the page
     for name, service in mesh["services"].items():
         monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", service.address)
