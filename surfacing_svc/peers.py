@@ -183,7 +183,8 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
 
 
 class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
-    """Registers designed experiments in ingestion's experiment registry."""
+    """Ingestion: registers designed experiments in its experiment registry, and reads the
+    org's registered promotion calendar (PredictPerformance)."""
 
     def __init__(self, target: str, *, timeout: float = 30.0) -> None:
         super().__init__(target, ingestion_grpc.IngestionServiceStub, timeout=timeout)
@@ -224,3 +225,39 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
                 ) from None
             raise
         return reply.experiment
+
+    async def promotions(
+        self, org_id: str, *, timeout: float | None = None
+    ) -> dict[dt.date, float]:
+        """The org's promotion calendar: per day, the largest magnitude of its registered
+        external factors of type PROMOTION (any geo); empty when it registered none."""
+        out: dict[dt.date, float] = {}
+        token = ""
+        while True:
+            request = ingestion_pb.ListExternalFactorsRequest(
+                org_id=org_id, include_values=True, page_size=50, page_token=token
+            )
+            try:
+                reply = await self.stub().ListExternalFactors(request, timeout=self.within(timeout))
+            except grpc.aio.AioRpcError as error:
+                code = error.code()
+                if code is grpc.StatusCode.NOT_FOUND:
+                    return out
+                if unreachable(code, error):
+                    raise unavailable(
+                        RegistryUnavailable, "ingestion service (external factors)",
+                        self.target, code, "ListExternalFactors", dependency="ingestion",
+                        then=f": {error.details()}",
+                    ) from None  # fmt: skip
+                if code in _REFUSED:
+                    raise _refused("ingestion service", "ListExternalFactors", code) from None
+                raise
+            for series in reply.series:
+                if series.type != md_pb.EXTERNAL_FACTOR_TYPE_PROMOTION:
+                    continue
+                for v in series.values:
+                    day = dt.date(v.date.year, v.date.month, v.date.day)
+                    out[day] = max(out.get(day, 0.0), abs(v.value))
+            token = reply.next_page_token
+            if not token:
+                return out

@@ -173,9 +173,14 @@ class ForecastQuestion:
 
 
 def answer_forecast(
-    frame: pd.DataFrame, question: ForecastQuestion, model: PlanningModel | None
+    frame: pd.DataFrame,
+    question: ForecastQuestion,
+    model: PlanningModel | None,
+    promotions: Mapping[dt.date, float] | None = None,
 ) -> Forecast:
-    """The forecast for the question from the org's history and (optionally) its model."""
+    """The forecast for the question from the org's history, (optionally) its model, and its
+    registered promotion calendar (day -> nonzero while a promotion runs; None or empty: no
+    calendar)."""
     metric = model.outcome if model is not None else question.metric
     history = history_from_frame(frame, metric=metric, min_days=MIN_HISTORY_DAYS)
     spend = history.national_spend()
@@ -203,10 +208,15 @@ def answer_forecast(
             plan[entry.channel] = np.full(
                 question.horizon, float(recent.mean()) * (entry.multiplier or 0.0)
             )
+    promotion = None
+    if promotions:
+        days = [d.item() for d in history.dates.astype("datetime64[D]")]
+        promotion = np.array([promotions.get(d, 0.0) for d in days])
     return predict_performance(
         history.dates, history.national(), spend, curves, plan, horizon=question.horizon,
         baseline_total=model.baseline_total if model is not None else None,
         level=question.level, fan_levels=question.fan_levels, country=question.country,
+        promotion=promotion,
     )  # fmt: skip
 
 

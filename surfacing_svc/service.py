@@ -14,7 +14,7 @@ from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 from surfacing_svc import convert
 from surfacing_svc.convert import products as convert_products
-from surfacing_svc.errors import NotAnAttribution
+from surfacing_svc.errors import NotAnAttribution, RegistryUnavailable
 from surfacing_svc.peers import AnalysisReader, HistoryReader, RegistryWriter
 from surfacing_svc.planning import (
     PlanningModel,
@@ -84,10 +84,17 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         frame = await self._history.sums_frame(
             q.org_id, start=None, end=model.end if model else None, timeout=context.time_remaining()
         )
-        forecast = await asyncio.to_thread(answer_forecast, frame, q, model)
-        return convert.forecast_to_proto(
-            forecast, model.outcome if model else q.metric, model.notes() if model else ()
-        )
+        # The registered promotion calendar: a history ending inside a sale is not carried
+        # forward as the level. Without it the forecast still stands, and says so.
+        notes = model.notes() if model else ()
+        try:
+            promotions = await self._registry.promotions(q.org_id, timeout=context.time_remaining())
+        except RegistryUnavailable as error:
+            promotions = {}
+            notes = (*notes, f"the promotion calendar could not be read ({error}); a history "
+                     "ending inside a promotion carries it forward")  # fmt: skip
+        forecast = await asyncio.to_thread(answer_forecast, frame, q, model, promotions)
+        return convert.forecast_to_proto(forecast, model.outcome if model else q.metric, notes)
 
     async def OptimizeBudget(
         self, request: pb.OptimizeBudgetRequest, context: grpc.aio.ServicerContext

@@ -4,6 +4,7 @@ the registry stores a saved design, the causal service answers for analyses."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import grpc
 import numpy as np
@@ -229,6 +230,36 @@ def test_a_baseline_forecast_widens_with_the_horizon(mesh) -> None:
     assert reply.total.estimate == pytest.approx(sum(p.outcome.estimate for p in reply.points))
     assert reply.media_total.estimate == 0.0
     assert reply.outcome == common_pb.OUTCOME_METRIC_REVENUE
+
+
+def test_a_registered_promotion_at_the_end_of_the_history_is_not_carried_forward(mesh) -> None:
+    """Org "sale" has shop's history with a +30% sale on its last four days. Until the sale is
+    registered (ingestion's external factor of type PROMOTION), the next week is forecast at
+    the sale's level; once it is, at shop's."""
+    outcome = HISTORY.outcome.copy()
+    outcome[:, -4:] *= 1.3
+    records = history_records(replace(HISTORY, outcome=outcome), "sale")
+    memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(mesh["memory"].address))
+    memory.Write(iter(memory_pb.WriteRequest(org_id="sale", records=records[i : i + 2000])
+                      for i in range(0, len(records), 2000)))  # fmt: skip
+    stub = _stub(mesh)
+
+    def week(org: str) -> float:
+        reply = stub.PredictPerformance(
+            pb.PredictPerformanceRequest(org_id=org, horizon_days=7, alpha=0.1)
+        )
+        return reply.total.estimate
+
+    shop, carried = week("shop"), week("sale")
+    assert carried / shop > 1.1
+    days = [d.item() for d in HISTORY.dates.astype("datetime64[D]")]
+    registry = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(mesh["ingestion"].address))
+    registry.RegisterExternalFactor(ingestion_pb.RegisterExternalFactorRequest(
+        org_id="sale", series=ingestion_pb.ExternalFactorSeries(
+            name="summer_sale", type=md_pb.EXTERNAL_FACTOR_TYPE_PROMOTION, values=[
+                ingestion_pb.DatedValue(value=float(k >= len(days) - 4), date=common_pb.Date(
+                    year=d.year, month=d.month, day=d.day)) for k, d in enumerate(days)])))  # fmt: skip
+    assert week("sale") / shop == pytest.approx(1.0, abs=0.03)
 
 
 def test_a_fan_has_one_nested_band_per_level_asked(mesh) -> None:
