@@ -24,24 +24,11 @@ from causal_svc.record_tables import ExperimentDesign
 from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation
 from mesh.runtime.frames import records_to_frame
 from mesh.runtime.peers import Peer, unavailable, unreachable
-from mesh.runtime.protoconv import set_date_range
+from mesh.runtime.protoconv import campaign_sources, set_date_range
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
 
 SCAN_BATCH = 5000
-# AggregateRecords feeds the campaign x geo x day analyses. The product sources are a product
-# breakdown of the same orders and spend (AggregateProducts sums them for AnalyzeProducts):
-# summed in here, an org's orders and shopping spend would count twice, and the catalogue,
-# dated by its pull, would stretch the window to today.
-_PRODUCT_SOURCES = frozenset(
-    (
-        common_pb.DATA_SOURCE_SHOPIFY_ORDERS,
-        common_pb.DATA_SOURCE_SHOPIFY_PRODUCTS,
-        common_pb.DATA_SOURCE_GOOGLE_ADS_SHOPPING,
-        common_pb.DATA_SOURCE_META_PRODUCTS,
-    )
-)
-_CAMPAIGN_SOURCES = [v for v in common_pb.DataSource.values() if v and v not in _PRODUCT_SOURCES]
 
 
 class MemoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):  # quoted: AsyncStub is .pyi-only
@@ -68,7 +55,7 @@ class MemoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):  # quoted: Async
         """
         request = memory_pb.ScanRequest(
             org_id=org_id,
-            sources=sources,  # type: ignore[arg-type]  # enum values as ints
+            sources=campaign_sources(sources),  # none named: campaign sources, not product ones
             campaign_ids=campaign_ids,
             channels=channels,
             batch_size=SCAN_BATCH,
@@ -159,7 +146,7 @@ async def _aggregate(
 ) -> Aggregates:  # fmt: skip
     """The org's records summed where they live (AggregateRecords), as DataFrames."""
     request = memory_pb.AggregateRecordsRequest(
-        org_id=org_id, measures=list(measures), sources=_CAMPAIGN_SOURCES
+        org_id=org_id, measures=list(measures), sources=campaign_sources()
     )
     set_date_range(request.date_range, start, end)
     try:

@@ -25,7 +25,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from mesh.runtime.exceptions import FieldViolation
 from mesh.runtime.peers import Peer, unavailable, unreachable
-from mesh.runtime.protoconv import date_to_proto
+from mesh.runtime.protoconv import campaign_sources, set_date_range
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
 from surfacing_svc.errors import (
@@ -154,10 +154,8 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
     ) -> pd.DataFrame:  # fmt: skip
         """The org's sums for local dates in [start, end] (open ends: all), one row per
         day × geo × source × channel (:func:`surfacing_svc.history.frame_from_sums`)."""
-        request = memory_pb.AggregateRecordsRequest(org_id=org_id)
-        for name, day in (("start_date", start), ("end_date", end)):
-            if day is not None:
-                getattr(request.date_range, name).CopyFrom(date_to_proto(day))
+        request = memory_pb.AggregateRecordsRequest(org_id=org_id, sources=campaign_sources())
+        set_date_range(request.date_range, start, end)
         try:
             reply = await self.stub().AggregateRecords(request, timeout=self.within(timeout))
         except grpc.aio.AioRpcError as error:

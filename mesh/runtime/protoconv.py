@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.descriptor import EnumDescriptor
@@ -107,6 +108,32 @@ def set_date_range(
         date_range.start_date.CopyFrom(date_to_proto(start))
     if end is not None:
         date_range.end_date.CopyFrom(date_to_proto(end))
+
+
+# The product sources are a product breakdown of the campaign sources' orders and spend (memory's
+# AggregateProducts sums them for the product analyses). A campaign x geo x day read that names
+# no source means these: with the product sources in, an org's orders and shopping spend count
+# twice, and the catalogue, dated by its pull, stretches the window to the pull's day.
+PRODUCT_SOURCES = frozenset(
+    (
+        common_pb.DATA_SOURCE_SHOPIFY_ORDERS,
+        common_pb.DATA_SOURCE_SHOPIFY_PRODUCTS,
+        common_pb.DATA_SOURCE_GOOGLE_ADS_SHOPPING,
+        common_pb.DATA_SOURCE_META_PRODUCTS,
+    )
+)
+CAMPAIGN_SOURCES: tuple[common_pb.DataSource.ValueType, ...] = tuple(
+    v for v in common_pb.DataSource.values() if v and v not in PRODUCT_SOURCES
+)
+
+
+def campaign_sources(
+    sources: Sequence[int] = (),
+) -> list[common_pb.DataSource.ValueType]:
+    """The sources a campaign read asks memory for: those named, or every campaign source."""
+    if not sources:
+        return list(CAMPAIGN_SOURCES)
+    return [common_pb.DataSource.ValueType(v) for v in sources]
 
 
 def timestamp_to_datetime(value: timestamp_pb2.Timestamp) -> dt.datetime:

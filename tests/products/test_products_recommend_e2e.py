@@ -272,3 +272,35 @@ def test_the_llm_service_explains_the_product_analysis_and_the_report_shows_it(
     )
     assert 'class="cite" href="#products"' in html  # a cell's figure links to the heat map
     assert 'class="cite" href="#product-cells"' in html  # a product's, to its table
+
+
+def test_campaign_reads_leave_the_product_sources_out(
+    mesh: dict[str, Any], world: sim.SimResult
+) -> None:
+    """The org holds campaign records and their product breakdown (the same orders and spend):
+    the causal service's record Scan and surfacing's history read, naming no source, sum the
+    campaign records only — with the product sources in, spend and orders count twice."""
+    import asyncio
+
+    import pandas as pd
+
+    from causal_svc.peers import MemoryReader
+    from surfacing_svc.peers import HistoryReader
+
+    address = mesh["services"]["memory"].address
+    campaign_spend = float(world.panel["spend_org"].sum())
+
+    async def reads() -> tuple[pd.DataFrame, pd.DataFrame]:
+        scan = await MemoryReader(address).scan_frame(
+            ORG, start=None, end=None, sources=[], campaign_ids=[], channels=[]
+        )
+        history = await HistoryReader(address).sums_frame(ORG, start=None, end=None)
+        return scan, history
+
+    scan, history = asyncio.run(reads())
+    product_sources = {"shopify_orders", "shopify_products", "google_ads_shopping", "meta_products"}
+    assert set(scan["data_source"]) and not set(scan["data_source"]) & product_sources
+    assert not set(history["data_source"]) & product_sources
+    assert float(history["spend"].sum()) == pytest.approx(campaign_spend, rel=1e-6)
+    # the product exports are in memory all the same: AggregateProducts sums them
+    assert mesh["products"].record_count > 0
