@@ -125,7 +125,14 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
                     raise
                 return _with_products(pb.RecommendResponse(), products, q.max_results)
             q = replace(q, analysis_ids=(latest,))
-        model = await self._model(q.org_id, q.analysis_ids[0], context, "analysis_ids[0]")
+        try:
+            model = await self._model(q.org_id, q.analysis_ids[0], context, "analysis_ids[0]")
+        except NotAnAttribution as error:
+            if not products:
+                raise
+            # A failed model moves no channel, but the product analyses stand on their own.
+            reply = pb.RecommendResponse(warnings=[f"no channel actions: {error}"])
+            return _with_products(reply, products, q.max_results)
         # The other analyses named, or else the org's failed effect estimates: a channel
         # whose estimate failed its checks is tested, not moved.
         if len(q.analysis_ids) > 1:

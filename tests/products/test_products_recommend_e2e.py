@@ -64,7 +64,8 @@ def world() -> sim.SimResult:
 def mesh(
     tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult
 ) -> Iterator[dict[str, Any]]:
-    with running_services(BUILDS, tmp_path_factory.mktemp("recommend")) as services:
+    data_dir = tmp_path_factory.mktemp("recommend")
+    with running_services(BUILDS, data_dir) as services:
         channel = {name: grpc.insecure_channel(s.address) for name, s in services.items()}
         memory = memory_grpc.MemoryServiceStub(channel["memory"])
         records = world_records(world, ORG)
@@ -86,6 +87,7 @@ def mesh(
             "surfacing": surfacing_grpc.SurfacingServiceStub(channel["surfacing"]),
             "llm": llm_grpc.LlmServiceStub(channel["llm"]),
             "services": services,
+            "data_dir": data_dir,
         }
 
 
@@ -304,3 +306,43 @@ def test_campaign_reads_leave_the_product_sources_out(
     assert float(history["spend"].sum()) == pytest.approx(campaign_spend, rel=1e-6)
     # the product exports are in memory all the same: AggregateProducts sums them
     assert mesh["products"].record_count > 0
+
+
+def test_a_failed_attribution_moves_no_channel_but_the_product_actions_stand(
+    mesh: dict[str, Any],
+) -> None:
+    """An attribution model that failed its health checks reports no curves: Recommend on it
+    and a product analysis gives the product actions and says why no channel moves; on the
+    failed model alone it refuses, naming the analysis."""
+    import datetime as dt
+
+    from causal_svc.analyses import AnalysisStore, StoredAnalysis
+
+    failed = causal_pb.Analysis(
+        analysis_id="an-failed-health", org_id=ORG, kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION
+    )
+    failed.attribution.CopyFrom(mesh["attribution"])
+    failed.attribution.analysis_id = failed.analysis_id
+    failed.attribution.health.verdict = causal_pb.HEALTH_VERDICT_FAIL
+    failed.attribution.health.checks.add(
+        name="holdout_fit", verdict=causal_pb.HEALTH_VERDICT_FAIL, message="holdout R² -0.4"
+    )
+    store = AnalysisStore(mesh["data_dir"] / "causal" / "analyses.sqlite")
+    store.put(StoredAnalysis(ORG, failed.analysis_id, "attribution",
+                             dt.datetime.now(dt.UTC), failed.SerializeToString()))  # fmt: skip
+    ids = [failed.analysis_id, mesh["products"].analysis_id]
+    reply = mesh["surfacing"].Recommend(
+        pb.RecommendRequest(org_id=ORG, analysis_ids=ids, design_tests=False), timeout=120
+    )
+    both = _recommend(mesh)
+    expected = [r.kind for r in both.recommendations if r.kind in PRODUCT_KINDS]
+    assert expected and [r.kind for r in reply.recommendations] == expected
+    (warning,) = [w for w in reply.warnings if w.startswith("no channel actions")]
+    assert "failed its health checks" in warning and "holdout R² -0.4" in warning
+    with pytest.raises(grpc.RpcError) as info:
+        mesh["surfacing"].Recommend(
+            pb.RecommendRequest(org_id=ORG, analysis_ids=ids[:1], design_tests=False),
+            timeout=120,
+        )
+    assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert failed.analysis_id in str(info.value.details())
