@@ -295,6 +295,7 @@ class RecommendRequest(_message.Message):
     HORIZON_DAYS_FIELD_NUMBER: _builtins.int
     ALPHA_FIELD_NUMBER: _builtins.int
     DESIGN_TESTS_FIELD_NUMBER: _builtins.int
+    RISK_AVERSION_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     objective: _common_pb2.OutcomeMetric.ValueType
@@ -313,6 +314,10 @@ class RecommendRequest(_message.Message):
     design_tests: _builtins.bool
     """Propose a geo experiment for each channel that needs a test (reads the org's history
     from memory; default true). Set false for a faster answer without designs.
+    """
+    risk_aversion: _builtins.float
+    """Risk weight of the reallocation, as OptimizeBudgetRequest.risk_aversion, in [0, 10]
+    (unset: 1); the reallocate action's rationale states it.
     """
     @_builtins.property
     def analysis_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -337,14 +342,20 @@ class RecommendRequest(_message.Message):
         horizon_days: _builtins.int = ...,
         alpha: _builtins.float = ...,
         design_tests: _builtins.bool | None = ...,
+        risk_aversion: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_design_tests", b"_design_tests", "design_tests", b"design_tests"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_design_tests", b"_design_tests", "_risk_aversion", b"_risk_aversion", "design_tests", b"design_tests", "risk_aversion", b"risk_aversion"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_design_tests", b"_design_tests", "alpha", b"alpha", "analysis_ids", b"analysis_ids", "design_tests", b"design_tests", "horizon_days", b"horizon_days", "max_results", b"max_results", "objective", b"objective", "org_id", b"org_id", "value_per_outcome", b"value_per_outcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_design_tests", b"_design_tests", "_risk_aversion", b"_risk_aversion", "alpha", b"alpha", "analysis_ids", b"analysis_ids", "design_tests", b"design_tests", "horizon_days", b"horizon_days", "max_results", b"max_results", "objective", b"objective", "org_id", b"org_id", "risk_aversion", b"risk_aversion", "value_per_outcome", b"value_per_outcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__design_tests: _TypeAlias = _typing.Literal["design_tests"]  # noqa: Y015
     _WhichOneofArgType__design_tests: _TypeAlias = _typing.Literal["_design_tests", b"_design_tests"]  # noqa: Y015
+    _WhichOneofReturnType__risk_aversion: _TypeAlias = _typing.Literal["risk_aversion"]  # noqa: Y015
+    _WhichOneofArgType__risk_aversion: _TypeAlias = _typing.Literal["_risk_aversion", b"_risk_aversion"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__design_tests) -> _WhichOneofReturnType__design_tests | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__risk_aversion) -> _WhichOneofReturnType__risk_aversion | None: ...
 
 Global___RecommendRequest: _TypeAlias = RecommendRequest  # noqa: Y015
 
@@ -521,6 +532,7 @@ class OptimizeBudgetRequest(_message.Message):
     ALPHA_FIELD_NUMBER: _builtins.int
     MAX_CHANGE_FIELD_NUMBER: _builtins.int
     CAMPAIGN_CONSTRAINTS_FIELD_NUMBER: _builtins.int
+    RISK_AVERSION_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     analysis_id: _builtins.str
@@ -547,6 +559,12 @@ class OptimizeBudgetRequest(_message.Message):
     optimiser; 0: no bound). Response curves far from the spend the model saw are
     extrapolation; measured on the simulator, the default keeps a plan from losing to the
     current mix where the model ranks channels poorly (docs/performance.md, Surfacing).
+    """
+    risk_aversion: _builtins.float
+    """Risk weight: the plan maximises its expected gain over the current mix minus this many
+    standard deviations of that gain across the model's draws, in [0, 10] (unset: 1; 0: the
+    posterior mean alone). A larger weight moves less where the draws disagree.
+    Target-efficiency mode reads the posterior mean unless the budget caps it.
     """
     @_builtins.property
     def total_budget(self) -> _common_pb2.Money:
@@ -576,21 +594,26 @@ class OptimizeBudgetRequest(_message.Message):
         alpha: _builtins.float = ...,
         max_change: _builtins.float | None = ...,
         campaign_constraints: _abc.Iterable[Global___CampaignConstraint] | None = ...,
+        risk_aversion: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_change", b"_max_change", "_profit_margin", b"_profit_margin", "_target_marginal_roas", b"_target_marginal_roas", "max_change", b"max_change", "profit_margin", b"profit_margin", "target_marginal_roas", b"target_marginal_roas", "total_budget", b"total_budget"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_change", b"_max_change", "_profit_margin", b"_profit_margin", "_risk_aversion", b"_risk_aversion", "_target_marginal_roas", b"_target_marginal_roas", "max_change", b"max_change", "profit_margin", b"profit_margin", "risk_aversion", b"risk_aversion", "target_marginal_roas", b"target_marginal_roas", "total_budget", b"total_budget"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_change", b"_max_change", "_profit_margin", b"_profit_margin", "_target_marginal_roas", b"_target_marginal_roas", "alpha", b"alpha", "analysis_id", b"analysis_id", "campaign_constraints", b"campaign_constraints", "constraints", b"constraints", "horizon_days", b"horizon_days", "max_change", b"max_change", "objective", b"objective", "org_id", b"org_id", "profit_margin", b"profit_margin", "target_marginal_roas", b"target_marginal_roas", "total_budget", b"total_budget"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_change", b"_max_change", "_profit_margin", b"_profit_margin", "_risk_aversion", b"_risk_aversion", "_target_marginal_roas", b"_target_marginal_roas", "alpha", b"alpha", "analysis_id", b"analysis_id", "campaign_constraints", b"campaign_constraints", "constraints", b"constraints", "horizon_days", b"horizon_days", "max_change", b"max_change", "objective", b"objective", "org_id", b"org_id", "profit_margin", b"profit_margin", "risk_aversion", b"risk_aversion", "target_marginal_roas", b"target_marginal_roas", "total_budget", b"total_budget"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_change: _TypeAlias = _typing.Literal["max_change"]  # noqa: Y015
     _WhichOneofArgType__max_change: _TypeAlias = _typing.Literal["_max_change", b"_max_change"]  # noqa: Y015
     _WhichOneofReturnType__profit_margin: _TypeAlias = _typing.Literal["profit_margin"]  # noqa: Y015
     _WhichOneofArgType__profit_margin: _TypeAlias = _typing.Literal["_profit_margin", b"_profit_margin"]  # noqa: Y015
+    _WhichOneofReturnType__risk_aversion: _TypeAlias = _typing.Literal["risk_aversion"]  # noqa: Y015
+    _WhichOneofArgType__risk_aversion: _TypeAlias = _typing.Literal["_risk_aversion", b"_risk_aversion"]  # noqa: Y015
     _WhichOneofReturnType__target_marginal_roas: _TypeAlias = _typing.Literal["target_marginal_roas"]  # noqa: Y015
     _WhichOneofArgType__target_marginal_roas: _TypeAlias = _typing.Literal["_target_marginal_roas", b"_target_marginal_roas"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_change) -> _WhichOneofReturnType__max_change | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__profit_margin) -> _WhichOneofReturnType__profit_margin | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__risk_aversion) -> _WhichOneofReturnType__risk_aversion | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__target_marginal_roas) -> _WhichOneofReturnType__target_marginal_roas | None: ...
 
@@ -738,6 +761,7 @@ class OptimizeBudgetResponse(_message.Message):
     OUTCOME_FIELD_NUMBER: _builtins.int
     WARNINGS_FIELD_NUMBER: _builtins.int
     CONVERGED_FIELD_NUMBER: _builtins.int
+    RISK_AVERSION_FIELD_NUMBER: _builtins.int
     probability_better: _builtins.float
     """Share of the model's draws in which the allocation beats the current one."""
     shadow_price: _builtins.float
@@ -750,6 +774,11 @@ class OptimizeBudgetResponse(_message.Message):
     """The outcome the curves are in."""
     converged: _builtins.bool
     """Whether the optimiser reported convergence."""
+    risk_aversion: _builtins.float
+    """The risk weight the plan was made with (sd of the gain subtracted from its mean): the
+    request's risk_aversion, or 0 where the posterior mean was used (target-efficiency mode
+    below its budget cap, or an analysis without parameter draws).
+    """
     @_builtins.property
     def allocations(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelAllocation]:
         """Allocation per channel."""
@@ -789,10 +818,11 @@ class OptimizeBudgetResponse(_message.Message):
         outcome: _common_pb2.OutcomeMetric.ValueType = ...,
         warnings: _abc.Iterable[_builtins.str] | None = ...,
         converged: _builtins.bool = ...,
+        risk_aversion: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["current_outcome", b"current_outcome", "optimal_outcome", b"optimal_outcome", "total_budget", b"total_budget", "uplift", b"uplift"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "budget_binds", b"budget_binds", "converged", b"converged", "current_outcome", b"current_outcome", "horizon_days", b"horizon_days", "optimal_outcome", b"optimal_outcome", "outcome", b"outcome", "probability_better", b"probability_better", "shadow_price", b"shadow_price", "total_budget", b"total_budget", "uplift", b"uplift", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "budget_binds", b"budget_binds", "converged", b"converged", "current_outcome", b"current_outcome", "horizon_days", b"horizon_days", "optimal_outcome", b"optimal_outcome", "outcome", b"outcome", "probability_better", b"probability_better", "risk_aversion", b"risk_aversion", "shadow_price", b"shadow_price", "total_budget", b"total_budget", "uplift", b"uplift", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -7670,6 +7670,14 @@ class OptimizeBudgetRequest(betterproto2.Message):
     Per-campaign bounds (at most one entry per campaign); see CampaignConstraint.
     """
 
+    risk_aversion: "float | None" = betterproto2.field(12, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    Risk weight: the plan maximises its expected gain over the current mix minus this many
+    standard deviations of that gain across the model's draws, in [0, 10] (unset: 1; 0: the
+    posterior mean alone). A larger weight moves less where the draws disagree.
+    Target-efficiency mode reads the posterior mean unless the budget caps it.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "OptimizeBudgetRequest", OptimizeBudgetRequest)
 
@@ -7746,6 +7754,13 @@ class OptimizeBudgetResponse(betterproto2.Message):
     converged: "bool" = betterproto2.field(12, betterproto2.TYPE_BOOL)
     """
     Whether the optimiser reported convergence.
+    """
+
+    risk_aversion: "float" = betterproto2.field(13, betterproto2.TYPE_DOUBLE)
+    """
+    The risk weight the plan was made with (sd of the gain subtracted from its mean): the
+    request's risk_aversion, or 0 where the posterior mean was used (target-efficiency mode
+    below its budget cap, or an analysis without parameter draws).
     """
 
 
@@ -8541,6 +8556,12 @@ class RecommendRequest(betterproto2.Message):
     """
     Propose a geo experiment for each channel that needs a test (reads the org's history
     from memory; default true). Set false for a faster answer without designs.
+    """
+
+    risk_aversion: "float | None" = betterproto2.field(9, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    Risk weight of the reallocation, as OptimizeBudgetRequest.risk_aversion, in [0, 10]
+    (unset: 1); the reallocate action's rationale states it.
     """
 
 
