@@ -27,6 +27,7 @@ over draws, so a move costs in proportion to how much the draws disagree about i
 model's marginal returns are uncertain and their ranking is what a move bets on; measured on
 the simulator (``bench/surfacing_optimizer.py``), z = 1 raised the true revenue of the plan in
 more worlds and lost less where the model ranks channels poorly than the posterior mean alone.
+z is the requests' ``risk_aversion`` (OptimizeBudget, Recommend; ``DEFAULT_RISK`` unset).
 At such an optimum the *risk-adjusted* marginal values are equal, and they are what the
 shadow price and the binding bounds are read from.
 
@@ -58,6 +59,7 @@ from surfacing_svc.intervals import Interval
 __all__ = [
     "DEFAULT_MAX_CHANGE",
     "DEFAULT_RISK",
+    "MAX_RISK",
     "BoundStatus",
     "BudgetPlan",
     "ChannelBounds",
@@ -74,6 +76,8 @@ _AT_BOUND = 1e-6
 EXTRAPOLATION_RATIO = 2.0
 # The services' risk adjustment (z of the lower confidence bound; 0: the posterior mean).
 DEFAULT_RISK = 1.0
+# The largest risk weight a request may ask for: beyond a few sd the plan is the current mix.
+MAX_RISK = 10.0
 # Meridian's budget optimiser keeps each channel within ±30% of its historical spend unless
 # told otherwise; the attribution curves are extrapolation far from the spend the model saw.
 # OptimizeBudget (without a constraint on the channel) and Recommend both bound moves by it.
@@ -139,6 +143,9 @@ class BudgetPlan:
     warnings: tuple[str, ...] = ()
     # Per-campaign splits of the channels whose campaigns the request bounds (planning's).
     campaigns: tuple[Any, ...] = ()
+    # The risk weight the plan was made with (0: the posterior mean, also where the request's
+    # weight could not apply: target-efficiency mode below its cap, curves without draws).
+    risk: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,6 +426,8 @@ def optimize_budget(
     """
     if budget is None and target_roas is None:
         raise ValueError("give a budget or a target_roas")
+    if not 0.0 <= risk <= MAX_RISK:  # also NaN
+        raise ValueError(f"risk {risk!r} must be in [0, {MAX_RISK:g}]")
     by_name = {b.channel: b for b in bounds}
     current = np.array([c.reference_spend for c in curves])
     held = np.array([not c.identified for c in curves])
@@ -501,10 +510,11 @@ def optimize_budget(
         x, converged, message = _solve(p, [x, starts[0]])
         adjusted = p.value(x)[1]
         message = f"{message}; risk-adjusted (mean − {risk:g} sd of the gain over draws)"
-    return _plan(
+    plan = _plan(
         curves, current, held, free, x * free_budget, lo, hi, objective, budget, a, b, level,
         warnings, converged=converged, message=message, equality=equality, adjusted=adjusted,
     )  # fmt: skip
+    return replace(plan, risk=risk) if adjusted is not None else plan
 
 
 def _plan(

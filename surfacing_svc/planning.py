@@ -472,6 +472,7 @@ class RecommendQuestion:
     level: float = 0.9
     max_results: int = 10
     design_tests: bool = True
+    risk: float = DEFAULT_RISK
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,5 +539,6 @@ def answer_recommend(
     actions = recommend(
         curves, value_per_outcome=question.value_per_outcome, designs=designs,
         level=question.level, max_results=question.max_results, max_change=DEFAULT_MAX_CHANGE,
+        risk=question.risk,
     )  # fmt: skip
     return Recommendations(actions, question.horizon_days or model.period_days, tuple(warnings))

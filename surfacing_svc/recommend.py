@@ -263,10 +263,16 @@ def _reallocation(plan: BudgetPlan, value: float) -> Action | None:
         f"moving budget to where the next unit returns most raises the outcome by "
         f"{plan.uplift.estimate:,.0f} [{plan.uplift.lower:,.0f}, {plan.uplift.upper:,.0f}] at "
         f"equal spend, in {plan.probability_better:.0%} of the model's draws; the same "
-        f"allocation as OptimizeBudget at this total"
+        f"allocation as OptimizeBudget at this total, {_risk_words(plan.risk)}"
         + (" (channels held at its default bound are named)" if bound else ""),
         uplift, plan.probability_better, facts, total, total,
     )  # fmt: skip
+
+
+def _risk_words(risk: float) -> str:
+    if risk > 0:
+        return f"risk weight {risk:g} (its mean gain less {risk:g} sd of the gain over draws)"
+    return "risk weight 0 (the posterior-mean gain)"
 
 
 def recommend(
@@ -277,6 +283,7 @@ def recommend(
     level: float = 0.9,
     max_results: int = 10,
     max_change: float = DEFAULT_MAX_CHANGE,
+    risk: float = DEFAULT_RISK,
 ) -> tuple[Action, ...]:
     """Ranked actions for the channels of an attribution model.
 
@@ -293,6 +300,8 @@ def recommend(
     max_results : int
     max_change : float
         The optimiser's default bound (OptimizeBudget's ``max_change``; 0: none).
+    risk : float
+        The reallocation's risk weight (OptimizeBudget's ``risk_aversion``; 0: posterior mean).
 
     Returns
     -------
@@ -306,7 +315,7 @@ def recommend(
             actions.append(_move(c, planned, value_per_outcome, level))
         else:
             actions.append(_test(c, level, designs.get(c.channel)))
-    realloc = _reallocation(equal_budget_plan(curves, level, max_change), value_per_outcome)
+    realloc = _reallocation(equal_budget_plan(curves, level, max_change, risk), value_per_outcome)
     if realloc is not None:
         actions.append(realloc)
     order = {ActionKind.REALLOCATE: 0, ActionKind.SCALE: 1, ActionKind.CUT: 1,

@@ -1,7 +1,7 @@
 """`liftos optimize`, `liftos predict`, `liftos design` and `liftos recommend`: what to do next.
 
-``liftos optimize ANALYSIS_ID --budget 1e6 [--days 30] [--bound meta=0.5:2]`` allocates a
-budget on the analysis's response curves and says which bounds bind; ``liftos predict
+``liftos optimize ANALYSIS_ID --budget 1e6 [--days 30] [--bound meta=0.5:2] [--risk 0.5]``
+allocates a budget on the analysis's response curves and says which bounds bind; ``liftos predict
 [ANALYSIS_ID] --days 28 [--set meta=1.5]`` forecasts the outcome under a spend plan;
 ``liftos design --org ORG --channel meta --weeks 4`` powers a geo experiment on the org's
 history (``--save`` registers it); ``liftos recommend [ANALYSIS_ID]`` ranks the actions.
@@ -51,6 +51,9 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
                    help="spend per unit of input of a channel without spend (sends, impressions)")  # fmt: skip
     o.add_argument("--max-change", type=float, default=None,
                    help="channels without --bound stay within ± this × current (default 0.3; 0: none)")  # fmt: skip
+    o.add_argument("--risk", type=float, default=None, metavar="Z",
+                   help="maximise the gain less Z sd of it over the model's draws "
+                        "(default 1; 0: the posterior mean)")  # fmt: skip
     o.add_argument("--json", action="store_true")
     common(o)
     o.set_defaults(func=run_optimize)
@@ -102,6 +105,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
                    help="what one unit of outcome is worth against spend (a margin; default 1)")  # fmt: skip
     r.add_argument("--days", type=int, default=0, help="size actions for N days")
     r.add_argument("--no-design", action="store_true", help="skip the proposed experiments")
+    r.add_argument("--risk", type=float, default=None, metavar="Z",
+                   help="the reallocation's risk weight, as optimize --risk (default 1)")  # fmt: skip
     r.add_argument("--json", action="store_true")
     common(r)
     r.set_defaults(func=run_recommend)
@@ -153,7 +158,7 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
             bounds=_ranges(args.bound, "--bound"),
             spend_bounds=_ranges(args.spend_bound, "--spend-bound"),
             profit_margin=args.profit_margin, target_marginal_roas=args.target_roas,
-            max_change=args.max_change,
+            max_change=args.max_change, risk_aversion=args.risk,
             campaign_bounds=_ranges(args.campaign_bound, "--campaign-bound"),
             input_costs=_pairs(args.cost, "--cost"),
         )  # fmt: skip
@@ -161,7 +166,9 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
         _json(r)
         return 0
     budget = r.total_budget.amount if r.total_budget else 0.0
-    print(f"budget {budget:,.0f} over {r.horizon_days} days")
+    print(f"budget {budget:,.0f} over {r.horizon_days} days; "
+          + (f"risk weight {r.risk_aversion:g} (the gain less {r.risk_aversion:g} sd over the "
+             "model's draws)" if r.risk_aversion else "risk weight 0 (the posterior mean)"))  # fmt: skip
     print(f"{'channel':18s} {'current':>12s} {'optimal':>12s} {'change':>8s} "
           f"{'mROAS now':>10s} {'mROAS after':>12s}  bound")  # fmt: skip
     for a in r.allocations:
@@ -266,7 +273,7 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
         r = client.recommend(
             [args.analysis_id] if args.analysis_id else [], max_results=args.max,
             value_per_outcome=args.value_per_outcome, days=args.days,
-            design_tests=not args.no_design,
+            design_tests=not args.no_design, risk_aversion=args.risk,
         )  # fmt: skip
     if args.json:
         _json(r)

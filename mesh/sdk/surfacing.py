@@ -28,6 +28,7 @@ class SurfacingCalls(ClientBase):
         profit_margin: float | None = None,
         target_marginal_roas: float | None = None,
         max_change: float | None = None,
+        risk_aversion: float | None = None,
         campaign_bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
         input_costs: Mapping[str, float] | None = None,
         alpha: float = 0.0,
@@ -40,7 +41,9 @@ class SurfacingCalls(ClientBase):
         open); ``profit_margin`` maximises margin × outcome − spend instead;
         ``target_marginal_roas`` finds the largest budget whose marginal return meets it;
         ``max_change`` bounds channels without bounds to ±that share of their current spend
-        scaled to the budget (server default 0.3; 0: unbounded); ``campaign_bounds``
+        scaled to the budget (server default 0.3; 0: unbounded); ``risk_aversion`` is how many
+        sd of the plan's gain across the model's draws it gives up (server default 1; 0: the
+        posterior mean; the reply's ``risk_aversion`` says which was used); ``campaign_bounds``
         campaign → (min, max) as multiples of its current spend (the channel's spend is split
         over its campaigns in current proportions as they allow); ``input_costs`` channel →
         spend per unit of input, for a channel the analysis saw without spend."""
@@ -71,6 +74,8 @@ class SurfacingCalls(ClientBase):
             request.target_marginal_roas = target_marginal_roas
         if max_change is not None:
             request.max_change = max_change
+        if risk_aversion is not None:
+            request.risk_aversion = risk_aversion
         reply = _call(lambda: self._surfacing.OptimizeBudget(request))
         return dc.OptimizeBudgetResponse.parse(reply.SerializeToString())
 
@@ -168,14 +173,18 @@ class SurfacingCalls(ClientBase):
         days: int = 0,
         alpha: float = 0.0,
         design_tests: bool = True,
+        risk_aversion: float | None = None,
         org_id: str | None = None,
     ) -> dc.RecommendResponse:
         """Ranked actions (scale, cut, hold, reallocate, test) from an attribution analysis
-        (default: the org's latest), each with its impact, interval, confidence and facts."""
+        (default: the org's latest), each with its impact, interval, confidence and facts;
+        ``risk_aversion`` weighs the reallocation as in ``optimize_budget``."""
         request = surfacing_pb.RecommendRequest(
             org_id=self._org(org_id), analysis_ids=list(analysis_ids), max_results=max_results,
             value_per_outcome=value_per_outcome, horizon_days=days, alpha=alpha,
             design_tests=design_tests,
         )  # fmt: skip
+        if risk_aversion is not None:
+            request.risk_aversion = risk_aversion
         reply = _call(lambda: self._surfacing.Recommend(request))
         return dc.RecommendResponse.parse(reply.SerializeToString())

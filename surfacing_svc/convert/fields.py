@@ -16,7 +16,7 @@ from surfacing_svc.design import (
     AssignmentMethod,
     TreatmentKind,
 )
-from surfacing_svc.optimizer import BoundStatus
+from surfacing_svc.optimizer import DEFAULT_RISK, MAX_RISK, BoundStatus
 from surfacing_svc.recommend import ActionKind
 
 _METRICS: dict[int, str | None] = {
@@ -87,6 +87,12 @@ class FieldChecks:
             )
             self.add(field, f"{field} {value!r} must be in {lo}, {hi}")
         return value
+
+    def risk(self, request: pb.OptimizeBudgetRequest | pb.RecommendRequest) -> float:
+        """The request's ``risk_aversion`` (unset: the services' default)."""
+        if not request.HasField("risk_aversion"):
+            return DEFAULT_RISK
+        return self.number(request.risk_aversion, "risk_aversion", 0.0, MAX_RISK)
 
     def level(self, alpha: float, field: str, default: float) -> float:
         if alpha == 0.0:

@@ -55,6 +55,7 @@ def optimize_question(request: pb.OptimizeBudgetRequest) -> OptimizeQuestion:
     max_change = DEFAULT_MAX_CHANGE
     if request.HasField("max_change"):
         max_change = check.number(request.max_change, "max_change", 0.0, 10.0)
+    risk = check.risk(request)
     if len(request.constraints) > MAX_LIST:
         check.add("constraints", f"at most {MAX_LIST} constraints")
     bounds = []
@@ -82,7 +83,7 @@ def optimize_question(request: pb.OptimizeBudgetRequest) -> OptimizeQuestion:
         org_id=request.org_id, analysis_id=request.analysis_id, budget=budget,
         horizon_days=request.horizon_days, objective=objective, metric=metric, margin=margin,
         target_roas=target, level=level, bounds=tuple(bounds), max_change=max_change,
-        campaign_bounds=tuple(campaign_bounds),
+        campaign_bounds=tuple(campaign_bounds), risk=risk,
     )  # fmt: skip
 
 
@@ -136,5 +137,5 @@ def plan_to_proto(
         horizon_days=horizon_days, outcome=METRIC_TO_PROTO[metric],  # type: ignore[arg-type]
         warnings=list(warnings) + list(plan.warnings) + ([] if plan.converged else
                                         [f"the optimiser did not report convergence: {plan.message}"]),
-        converged=plan.converged,
+        converged=plan.converged, risk_aversion=plan.risk,
     )  # fmt: skip

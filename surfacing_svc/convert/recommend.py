@@ -39,10 +39,11 @@ def recommend_question(request: pb.RecommendRequest) -> RecommendQuestion:
         )
     level = check.level(request.alpha, "alpha", 0.9)
     check.metric(request.objective, "objective")
+    risk = check.risk(request)
     check.done()
     design = request.design_tests if request.HasField("design_tests") else True
     return RecommendQuestion(request.org_id, tuple(request.analysis_ids), value,
-                             request.horizon_days, level, max_results, design)  # fmt: skip
+                             request.horizon_days, level, max_results, design, risk)  # fmt: skip
 
 
 def recommendations_to_proto(

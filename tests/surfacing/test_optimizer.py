@@ -3,6 +3,8 @@ infeasibility, held channels, profit and target-efficiency modes."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -211,3 +213,50 @@ def test_the_risk_adjustment_moves_less_into_a_channel_the_draws_disagree_on() -
     # and they, not the posterior-mean ones, are the budget's price.
     assert all(p.bound is BoundStatus.NONE for p in lcb.channels)
     assert lcb.shadow_price < lcb.channels[1].marginal_optimal.estimate
+
+
+# Three channels the draws know unequally well (independent draws per channel).
+_RISKY = (
+    hill("meta", spend=100.0, scale=600.0, kappa=1.0, spread=0.05, seed=5),
+    hill("tiktok", spend=100.0, scale=900.0, kappa=1.0, spread=0.35, seed=6),
+    hill("snap", spend=100.0, scale=800.0, kappa=1.2, spread=0.2, seed=7),
+)
+
+
+def _gain(plan: BudgetPlan) -> np.ndarray:
+    """The plan's gain over the current mix, per draw."""
+    return sum(  # type: ignore[return-value]
+        c.outcome(p.optimal_spend) - c.outcome(c.reference_spend)
+        for c, p in zip(_RISKY, plan.channels, strict=True)
+    )
+
+
+def test_a_larger_risk_weight_never_raises_the_plans_sd_nor_its_mean_gain() -> None:
+    plans = [optimize_budget(_RISKY, objective=Objective.REVENUE, budget=300.0, risk=z)
+             for z in (0.0, 0.5, 1.0, 2.0, 4.0)]  # fmt: skip
+    sd = [float(_gain(p).std()) for p in plans]
+    mean = [float(_gain(p).mean()) for p in plans]
+    # At each weight's optimum, adding the two optimality inequalities of weights z1 < z2
+    # gives sd(z2) ≤ sd(z1), then mean(z2) ≤ mean(z1): the trade the weight sets.
+    tol = 1e-6 * max(sd)
+    assert all(b <= a + tol for a, b in itertools.pairwise(sd)), sd
+    assert all(b <= a + tol for a, b in itertools.pairwise(mean)), mean
+    assert sd[-1] < 0.7 * sd[0] and mean[-1] < mean[0]  # the weight does something
+    assert [p.risk for p in plans] == [0.0, 0.5, 1.0, 2.0, 4.0]
+
+
+def test_risk_weight_zero_is_the_posterior_mean_plan() -> None:
+    mean = optimize_budget(_RISKY, objective=Objective.REVENUE, budget=300.0)
+    zero = optimize_budget(_RISKY, objective=Objective.REVENUE, budget=300.0, risk=0.0)
+    assert [c.optimal_spend for c in zero.channels] == [c.optimal_spend for c in mean.channels]
+    assert zero.risk == mean.risk == 0.0 and "risk-adjusted" not in zero.message
+    # The posterior mean's optimum: equal mean marginal returns inside the bounds.
+    slopes = [float(c.marginal(p.optimal_spend).mean()) for c, p in zip(_RISKY, zero.channels,
+                                                                          strict=True)]  # fmt: skip
+    assert max(slopes) == pytest.approx(min(slopes), rel=1e-3)
+
+
+@pytest.mark.parametrize("risk", [-0.1, float("nan"), float("inf"), 11.0])
+def test_a_risk_weight_out_of_range_is_refused(risk: float) -> None:
+    with pytest.raises(ValueError, match="risk"):
+        optimize_budget(_RISKY, objective=Objective.REVENUE, budget=300.0, risk=risk)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from surfacing_svc.design import DesignSpec, design_experiment
-from surfacing_svc.recommend import ActionKind, recommend
+from surfacing_svc.optimizer import DEFAULT_MAX_CHANGE
+from surfacing_svc.recommend import ActionKind, equal_budget_plan, recommend
 from tests.surfacing.curves_fixtures import hill
 from tests.surfacing.worlds import geo_history
 
@@ -83,3 +84,15 @@ def test_without_the_default_bound_a_cut_stops_at_break_even() -> None:
     r = cut.proposed_spend / 100.0
     assert 80.0 * 0.3 / ((r + 0.3) ** 2 * 100.0) == pytest.approx(1.0, rel=1e-3)
     assert "meets break-even" in cut.rationale
+
+
+def test_the_reallocation_takes_and_states_its_risk_weight() -> None:
+    curves = [UNIDENTIFIED, SATURATED, PROFITABLE]
+    for risk in (0.0, 1.0, 2.5):
+        realloc = next(a for a in recommend(curves, risk=risk) if a.kind is ActionKind.REALLOCATE)
+        plan = equal_budget_plan(curves, 0.9, DEFAULT_MAX_CHANGE, risk)
+        spend = {f.name: f.value.estimate for f in realloc.facts
+                 if f.name.startswith("proposed_spend[") and f.value is not None}  # fmt: skip
+        assert spend == {f"proposed_spend[{p.channel}]": p.optimal_spend
+                         for p in plan.channels if f"proposed_spend[{p.channel}]" in spend}  # fmt: skip
+        assert spend and f"risk weight {risk:g}" in realloc.rationale

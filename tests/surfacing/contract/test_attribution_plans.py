@@ -125,6 +125,31 @@ def test_infeasible_and_unknown_constraints_name_their_fields(stub, analysis) ->
     assert error_details(info.value)[1] == ["constraints[0].channel"]
 
 
+def test_the_risk_weight_is_a_request_field(stub, analysis) -> None:
+    def plan(**risk: float) -> pb.OptimizeBudgetResponse:
+        return stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+            org_id=ORG, analysis_id=analysis.analysis_id, max_change=0.0,
+            total_budget=common_pb.Money(amount=sum(_paid(analysis).values())), **risk))  # fmt: skip
+
+    default, mean, careful = plan(), plan(risk_aversion=0.0), plan(risk_aversion=3.0)
+    assert (default.risk_aversion, mean.risk_aversion, careful.risk_aversion) == (1.0, 0.0, 3.0)
+    # The posterior-mean plan has the highest mean outcome; a heavier weight gives some up.
+    assert mean.optimal_outcome.estimate >= default.optimal_outcome.estimate * (1 - 1e-9)
+    assert default.optimal_outcome.estimate >= careful.optimal_outcome.estimate * (1 - 1e-9)
+    assert mean.optimal_outcome.estimate > careful.optimal_outcome.estimate
+    for bad in (-0.5, float("nan"), float("inf"), 1e6):
+        with pytest.raises(grpc.RpcError) as info:
+            plan(risk_aversion=bad)
+        assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert error_details(info.value)[1] == ["risk_aversion"]
+        assert "risk_aversion" in info.value.details()
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Recommend(pb.RecommendRequest(org_id=ORG, analysis_ids=[analysis.analysis_id],
+                                           design_tests=False, risk_aversion=-1.0))  # fmt: skip
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(info.value)[1] == ["risk_aversion"]
+
+
 def test_campaign_bounds_and_a_priced_channel_without_spend(stub, analysis) -> None:
     paid = _paid(analysis)
     meta = [c for c in analysis.campaigns if c.channel == "meta_prospecting" and c.spend.amount > 0]
@@ -241,6 +266,10 @@ def test_sdk(peers: PeerConfig, analysis) -> None:
             analysis.analysis_id, budget=sum(paid.values()), bounds={"tiktok": (0.8, 1.2)}
         )
         tiktok = next(a for a in plan.allocations if a.channel == "tiktok")
+        assert plan.risk_aversion == 1.0
+        careful = client.optimize_budget(analysis.analysis_id, budget=sum(paid.values()),
+                                         risk_aversion=0.5)  # fmt: skip
+        assert careful.risk_aversion == 0.5
         campaign = next(c for c in analysis.campaigns if c.channel == "tiktok" and c.spend.amount)
         capped = client.optimize_budget(
             analysis.analysis_id, budget=sum(paid.values()), input_costs={"klaviyo_email": 0.001},
@@ -275,7 +304,13 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
                      "--bound", "tiktok=0.5:2", "--bound", "meta_prospecting=:1.1",
                      "--max-change", "0.5"]) == 0  # fmt: skip
     out = capsys.readouterr().out
-    assert "shadow price of the budget" in out and "tiktok" in out
+    assert "shadow price of the budget" in out and "tiktok" in out and "risk weight 1 " in out
+    assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", budget,
+                     "--risk", "0.5"]) == 0  # fmt: skip
+    assert "risk weight 0.5 (the gain less 0.5 sd" in capsys.readouterr().out
+    assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", budget,
+                     "--risk", "-1"]) == 2  # fmt: skip
+    assert "risk_aversion" in capsys.readouterr().err
     campaign = next(c for c in analysis.campaigns if c.channel == "tiktok" and c.spend.amount)
     assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", budget,
                      "--campaign-bound", f"{campaign.campaign_id}=:0.5",
