@@ -145,3 +145,26 @@ def test_a_history_ending_inside_a_promotion_does_not_carry_it_forward() -> None
     assert none.total.estimate == pytest.approx(usual.total.estimate, rel=1e-9)
     with pytest.raises(ValueError, match="promotion"):
         predict_performance(dates, y, {}, [], {}, horizon=7, promotion=np.zeros(10))
+
+
+def test_the_christmas_shopping_weeks_are_not_carried_past_their_end() -> None:
+    """December's shopping weeks stand 15% above the level and the history ends inside them:
+    the days after them are forecast at the usual level (US calendar), not carried forward as
+    a calendar without the season (GB) does; the days still inside keep the lift."""
+    _, y = _series(200, 5)
+    dates = np.datetime64("2023-12-18") - np.arange(200)[::-1].astype("timedelta64[D]")
+    lifted = y.copy()
+    lifted[-18:] *= 1.15  # 1-18 December
+    after = slice(3, 21)  # 22 December to 8 January
+
+    def days(f) -> np.ndarray:
+        return np.array([d.estimate for d in f.daily])
+
+    def run(series: np.ndarray, country: str) -> np.ndarray:
+        return days(predict_performance(dates, series, {}, [], {}, horizon=21, level=0.9,
+                                        seed=4, country=country))  # fmt: skip
+
+    us, usual = run(lifted, "US"), run(y, "US")
+    assert us[after].sum() / usual[after].sum() == pytest.approx(1.0, abs=0.04)
+    assert us[:3].sum() / usual[:3].sum() == pytest.approx(1.15, abs=0.05)
+    assert run(lifted, "GB")[after].sum() / run(y, "GB")[after].sum() > 1.1
