@@ -20,10 +20,15 @@ two parts, each from the signals that carry it best:
   (a knot every :data:`PACING_KNOT_DAYS` days: the pacing) gives ``N = c·m + γ·sends``, the
   orders' move cleaned and scaled by ``c``, the budgets' elasticity to it. ``s`` less its
   spline is a second reading with independent day-to-day errors; its fast part is blended in.
+  ``c`` is read from moves faster than the spline; at the pace of a season the orders move more
+  per unit of demand (the media's adstocked response to budgets that chase it), so ``N``'s slow
+  part (15-day means) is rescaled by the elasticity the geo dimension shows at that pace (no
+  pacing there), noise-corrected and shrunk toward ``c`` by its standard error.
 * **Per geo** ``G[g, t]``. The orders' move less the national one (scaled by ``c``, with its
   Poisson variance ``c² / orders``; less each geo's weekday means when sends pulse weekly) and
   the paid channels' log spend less channel × geo and channel × day effects (each channel
-  weighted by its own noise), inverse-variance weighted, then smoothed as an AR(1) observed
+  weighted by its own noise: its residual variance less the variance the channels share, which
+  is the move itself), inverse-variance weighted, then smoothed as an AR(1) observed
   through that noise (Rauch–Tung–Striebel), the AR(1)'s persistence and innovation read from
   the series' own autocovariances at lags 1 and 2, which white noise leaves alone.
 
@@ -69,6 +74,7 @@ PACING_KNOT_DAYS = 14
 SEND_DECAYS = (0.0, 0.6)  # adstock of the sends' effect on orders: same day, and carried over
 WARMUP_DECAY = 0.6  # the media's adstock at the window's start, from nothing the window shows
 FAST_DAYS = 7  # "day-to-day": what a centred 7-day mean leaves
+SLOW_DAYS = 15  # "slow": a centred 15-day mean (the pacing spline's knots are 14 days apart)
 SPEND_FAST_WEIGHT = 0.3  # the spend reading's weight there (its errors are ~1.5x the orders')
 MIN_DAYS = 28
 MIN_GEOS = 3
@@ -326,6 +332,49 @@ def _national_move(
     return national - national.mean(), float(beta[0])
 
 
+def _slow(x: np.ndarray) -> np.ndarray:
+    """(R, T) centred SLOW_DAYS-day means along the last axis (ends padded with the end values)."""
+    half = SLOW_DAYS // 2
+    cum = np.cumsum(np.pad(x, ((0, 0), (half + 1, half)), mode="edge"), axis=1)
+    return (cum[:, SLOW_DAYS:] - cum[:, :-SLOW_DAYS]) / SLOW_DAYS
+
+
+def _slow_elasticity(
+    from_orders: np.ndarray, from_spend: np.ndarray, orders: np.ndarray, c: float
+) -> float:
+    """The budgets' elasticity to orders at the pace of SLOW_DAYS-day means, from the geo
+    dimension (the campaigns' pacing, national, is not in it): the slope of the geo spend move's
+    slow part on the geo orders move's, the orders' Poisson noise taken out of its variance
+    (errors in variables), shrunk toward ``c`` by its own standard error (positive-part
+    James–Stein), and ``c`` itself where the orders' noise swamps their slow move."""
+    so = _slow(from_orders - from_orders.mean(axis=1, keepdims=True))
+    ss = _slow(from_spend)
+    noise = float((1.0 / np.maximum(orders, 1.0)).mean()) / SLOW_DAYS
+    var = float((so * so).mean())
+    if var <= 0.0 or noise > 0.5 * var:
+        return c
+    slope = float((ss * so).mean()) / (var - noise)
+    blocks = so.size / SLOW_DAYS  # roughly independent slow readings
+    se2 = float(((ss - slope * so) ** 2).mean()) / (blocks * (var - noise))
+    # the media's adstock can only add to the orders' response at a slower pace, never take from
+    # it: a slope above c is noise in the geo dimension (seen on development worlds 200-229)
+    slope = min(slope, c)
+    gap2 = (slope - c) ** 2
+    return c + max(0.0, 1.0 - se2 / gap2) * (slope - c) if gap2 > 0.0 else c
+
+
+def _common_variance(residual: np.ndarray) -> float:
+    """The variance the channels' (K, G, T) residuals share (the geo-day move itself): the mean
+    of their pairwise covariances, which each channel's own noise leaves alone."""
+    covs = []
+    for i in range(residual.shape[0]):
+        for j in range(i + 1, residual.shape[0]):
+            both = np.isfinite(residual[i]) & np.isfinite(residual[j])
+            if both.sum() > 1:
+                covs.append(float((residual[i][both] * residual[j][both]).mean()))
+    return max(float(np.mean(covs)), 0.0) if covs else 0.0
+
+
 def _spend_geo_move(spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(G, T) the paid channels' geo-specific log spend move and its variance: log spend less
     channel × geo and channel × day effects, each channel weighted by its own residual noise."""
@@ -333,6 +382,9 @@ def _spend_geo_move(spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         residual = _two_way_residual(np.log(np.where(spend > 0, spend, np.nan)))
         cells = np.isfinite(residual).sum(axis=(1, 2))
         var_k = np.nansum(residual**2, axis=(1, 2)) / np.maximum(cells - 1, 1)
+    # each channel's residual holds the geo-day move itself besides its noise: only the noise
+    # weighs against it
+    var_k = var_k - _common_variance(residual)
     var_k = np.where(var_k > 0, var_k, np.inf)
     weight = np.where(np.isfinite(residual), 1.0 / var_k[:, None, None], 0.0)
     total = weight.sum(axis=0)
@@ -432,8 +484,14 @@ def detect_budget_response(
         # weekly shape is national
         for d in range(7):
             from_orders[:, weekday == d] -= from_orders[:, weekday == d].mean(axis=1, keepdims=True)
-    var_orders = c * c / np.maximum(orders, 1.0)
     from_spend, var_spend = _spend_geo_move(spend)
+    # c was read from the days' fast moves; slow moves (the season) carry more of the media's
+    # adstocked response to the budgets' own chasing, so the slow part of N is rescaled by the
+    # elasticity the geo dimension measures at that pace
+    c_slow = _slow_elasticity(log_orders - common_orders[None, :], from_spend, orders, c)
+    national = national + (c_slow / c - 1.0) * _slow(national[None, :])[0]
+    national -= national.mean()
+    var_orders = c * c / np.maximum(orders, 1.0)
     w_orders, w_spend = 1.0 / var_orders, 1.0 / var_spend
     geo_part = (w_orders * c * from_orders + w_spend * from_spend) / (w_orders + w_spend)
     geo_part, _ = _ar1_smooth(geo_part, 1.0 / (w_orders + w_spend))

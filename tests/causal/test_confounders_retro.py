@@ -4,11 +4,19 @@ budgets ignore demand is left alone, and a window too short to measure against i
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import sim
 from bench.confounder_detection import simulated_sums
-from causal_svc.confounders_retro import MIN_DAYS, budget_response_line, detect_budget_response
+from causal_svc.confounders_retro import (
+    MIN_DAYS,
+    _common_variance,
+    _slow_elasticity,
+    _spend_geo_move,
+    budget_response_line,
+    detect_budget_response,
+)
 from causal_svc.errors import InsufficientData
 from sim.confounders import confounder_truth
 
@@ -60,3 +68,37 @@ def test_a_window_too_short_is_refused() -> None:
     # the attribution around it goes on, saying why
     line = budget_response_line(geo_days, campaign_days)
     assert line.startswith("budget response not assessed: ") and "28 days" in line
+
+
+def test_spend_noise_is_weighed_without_the_move_it_carries() -> None:
+    # three channels see the same geo-day move (sd 0.3) through their own noise (sd 0.1, 0.2,
+    # 0.4): their shared variance is the move's, and each weight is the noise's alone
+    rng = np.random.default_rng(0)
+    move = rng.normal(0.0, 0.3, (30, 200))
+    move = move - move.mean(axis=0) - move.mean(axis=1, keepdims=True) + move.mean()  # a geo move
+    noise_sd = np.array([0.1, 0.2, 0.4])
+    residual = move[None] + rng.normal(0.0, 1.0, (3, 30, 200)) * noise_sd[:, None, None]
+    assert _common_variance(residual) == pytest.approx(0.09, rel=0.1)
+    spend = np.exp(residual + 5.0)
+    found, variance = _spend_geo_move(spend)
+    combined = 1.0 / (1.0 / noise_sd**2).sum()  # the inverse-variance weighted reading's
+    # (weighing each channel by its whole residual, move included, would err by ~65% more and
+    # state a variance 6x too large)
+    assert float(np.var(found - move)) < 1.15 * combined
+    assert float(np.mean(variance)) == pytest.approx(combined, rel=0.25)
+
+
+def test_slow_elasticity_reads_the_slow_pace_and_keeps_c_when_unsure() -> None:
+    rng = np.random.default_rng(1)
+    geos, days = 40, 365
+    slow_move = np.cumsum(rng.normal(0.0, 0.01, (geos, days)), axis=1)  # demand, geo by geo
+    orders = np.full((geos, days), 2000.0)
+    from_orders = slow_move + rng.normal(0.0, 1.0 / np.sqrt(2000.0), (geos, days))
+    from_spend = 1.8 * slow_move + rng.normal(0.0, 0.05, (geos, days))
+    # budgets move 1.8x the orders at this pace; c read from fast days says 2.0
+    assert _slow_elasticity(from_orders, from_spend, orders, 2.0) == pytest.approx(1.8, abs=0.05)
+    # a slope above c is never taken (adstock only adds to the slow response)
+    assert _slow_elasticity(from_orders, 2.4 * slow_move, orders, 2.0) == 2.0
+    # orders too noisy to show a slow move: c stands
+    flat = rng.normal(0.0, 1.0 / np.sqrt(5.0), (geos, days))
+    assert _slow_elasticity(flat, from_spend, np.full((geos, days), 5.0), 2.0) == 2.0
