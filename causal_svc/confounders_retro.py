@@ -516,3 +516,7 @@ def budget_response_line(geo_days: pd.DataFrame, campaign_days: pd.DataFrame) ->
         return detect_budget_response(geo_days, campaign_days).line()
     except InsufficientData as error:
         return f"budget response not assessed: {error}"
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
+        # Degenerate sums (one geo's orders all zero, a channel constant): the detector's
+        # regressions fail, the attribution around it need not.
+        return f"budget response not assessed: the window's sums are degenerate ({error})"

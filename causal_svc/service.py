@@ -26,7 +26,7 @@ import grpc
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 
-from causal_svc import attribution, convert, product_analysis
+from causal_svc import attribution, confounders_retro, convert, product_analysis
 from causal_svc.analyses import AnalysisStore, StoredAnalysis, new_analysis_id
 from causal_svc.attribution import stages
 from causal_svc.compute import ComputePool
@@ -138,7 +138,9 @@ class CausalService(causal_grpc.CausalServiceServicer):
         q = convert.attribution_question(request)
         clock = time.perf_counter()
         agg = await self._memory.aggregate(q.org_id, q.start, q.end, timeout=_remaining(context),
-                                           measures=("spend", "impressions", q.outcome))  # fmt: skip
+                                           # the budget-response detector reads the orders
+                                           measures=("spend", "impressions", *dict.fromkeys(
+                                               ("conversions", q.outcome))))  # fmt: skip
         registered, external = await asyncio.gather(
             self._registry.lift_tests(q.org_id, q.start, q.end, timeout=_remaining(context)),
             self._registry.external_factors(q.org_id, timeout=_remaining(context)),
@@ -162,9 +164,14 @@ class CausalService(causal_grpc.CausalServiceServicer):
         yield _progress("retrieve", f"{agg.record_count:,} records → {panel.n_geos} geos × "
                         f"{panel.n_days} days × {panel.n_channels} channels"
                         + (f"; {len(tests)} lift tests" if tests else ""))  # fmt: skip
-        prelude = await asyncio.to_thread(attribution.describe, panel, q.spec)
+        prelude, budget = await asyncio.gather(
+            asyncio.to_thread(attribution.describe, panel, q.spec),
+            asyncio.to_thread(
+                confounders_retro.budget_response_line, agg.geo_days, agg.campaign_days
+            ),
+        )
         yield _progress("causal_graph", stages.graph_message(prelude))
-        yield _progress("confounders", stages.confounders_message(prelude))
+        yield _progress("confounders", f"{stages.confounders_message(prelude)}; {budget}")
         yield _progress("identification", prelude.identification)
         clock = time.perf_counter()
 
@@ -196,6 +203,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
         ctx = convert.ReportContext(analysis_id, q.org_id, agg.record_count,
                                                 CODE_VERSION)  # fmt: skip
         result = convert.report_to_proto(report, ctx)
+        result.warnings.append(budget)  # kept with the analysis: what the window's budgets did
         now = dt.datetime.now(dt.UTC)
         analysis = causal_pb.Analysis(analysis_id=analysis_id, org_id=q.org_id,
                                       kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION, attribution=result)  # fmt: skip

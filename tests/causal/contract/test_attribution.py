@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 
 import grpc
 import pytest
@@ -123,6 +124,15 @@ def test_streams_every_stage_then_the_result(analysis, world: sim.SimResult) -> 
     assert "demand" in result.unobserved_confounders
     assert "external:macro_index" in result.controls  # the registered series is a control
     assert "macro_index" in result.confounders
+    # the budgets' chase of demand, found over the whole window, said at the confounders step
+    # and kept with the analysis ('demo' budgets chase demand: some geo-days, never all)
+    (budget,) = [w for w in result.warnings if w.startswith("budget response")]
+    confounders = next(p for p in progress if p.stage == "confounders")
+    assert budget in confounders.message
+    match = re.search(r"on ([\d,]+) of ([\d,]+) geo-days", budget)
+    assert match, budget
+    flagged, total = (int(g.replace(",", "")) for g in match.groups())
+    assert total == result.geo_count * result.day_count and 0 < flagged < total
 
 
 def test_stored_and_counterfactual(stub, analysis) -> None:
