@@ -561,12 +561,14 @@ def main() -> None:
           f"{len(records):,} records score 1.0 (mean {temporal.mean():.3f})")  # fmt: skip
     retro = analysis_time(joined).loc["budget_response"]
     figure("confounder detection recall at analysis time, budget_response",
-           float(retro["analysis time: recall"]), "share of rows", target="≥ 0.95 (the promise)",
+           float(retro["analysis time: recall"]), "share of rows",
+           target="≥ 0.95 recall and ≥ 0.90 precision (the promise)",
            met=bool(retro["analysis time: meets 95/90"]),
            note=f"precision {float(retro['analysis time: precision']):.1%}")  # fmt: skip
     for row in rows:
         figure(f"confounder detection recall, {row['kind']}", row["recall"], "share of rows",
-               target="≥ 0.95 (the promise)", met=row["recall"] >= 0.95,
+               target="≥ 0.95 recall and ≥ 0.90 precision (the promise)",
+               met=row["recall"] >= 0.95 and row["precision"] >= 0.90,
                note=f"precision {row['precision']:.1%}")  # fmt: skip
     figure("temporal consistency", float((temporal >= 1.0).mean()), "share of records",
            target="1.0 (the promise)", met=bool((temporal >= 1.0).all()))  # fmt: skip

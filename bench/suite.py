@@ -215,7 +215,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench(
         "surfacing_forecast",
         "PredictPerformance interval coverage, backtested, vs textbook OLS",
-        ("--seeds", "6"),
+        ("--seeds", "20"),
         ("--seeds", "2", "--history", "180"),
         900,
     ),
