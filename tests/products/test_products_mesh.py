@@ -76,11 +76,16 @@ def requests(
         )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def world() -> sim.SimResult:
+def small_world() -> sim.SimResult:
+    """The products world these mesh tests run on: 120 days, 3 geos, 3 product categories."""
     return sim.simulate(
         "products", seed=3, days=120, n_geos=3, products=3, product_orders_per_day=40.0
     )
+
+
+@pytest.fixture(scope="module")
+def world() -> sim.SimResult:
+    return small_world()
 
 
 @pytest.fixture(scope="module")

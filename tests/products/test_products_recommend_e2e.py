@@ -42,7 +42,7 @@ from surfacing_svc.app import build as surfacing_build
 from tests.causal.attribution.records import world_records
 from tests.llm.fake_openai import Script, fake_openai, words
 
-from .test_products_mesh import ORG, exports, requests
+from .test_products_mesh import ORG, exports, requests, small_world
 
 BUILDS: dict[str, Build] = {
     "memory": memory_build, "ingestion": ingestion_build, "causal": causal_build,
@@ -55,9 +55,7 @@ PRODUCT_KINDS = {pb.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND, pb.RECOMMENDATION_K
 
 @pytest.fixture(scope="module")
 def world() -> sim.SimResult:
-    return sim.simulate(
-        "products", seed=3, days=120, n_geos=3, products=3, product_orders_per_day=40.0
-    )
+    return small_world()
 
 
 @pytest.fixture(scope="module")
