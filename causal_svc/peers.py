@@ -23,7 +23,7 @@ from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable
 from causal_svc.record_tables import ExperimentDesign
 from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation
 from mesh.runtime.frames import records_to_frame
-from mesh.runtime.peers import Peer, unavailable, unreachable
+from mesh.runtime.peers import Peer, external_factor_series, unavailable, unreachable
 from mesh.runtime.protoconv import campaign_sources, set_date_range
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
@@ -307,24 +307,8 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
         """The org's registered external series with their values (macro index, competitor
         activity, promotions, …): the confounders attribution controls for."""
         out: list[ExternalSeries] = []
-        token = ""
-        while True:
-            request = ingestion_pb.ListExternalFactorsRequest(
-                org_id=org_id, include_values=True, page_size=50, page_token=token
-            )
-            try:
-                reply = await self.stub().ListExternalFactors(request, timeout=self.within(timeout))
-            except grpc.aio.AioRpcError as error:
-                if error.code() is grpc.StatusCode.NOT_FOUND:
-                    return out
-                if unreachable(error.code(), error):
-                    raise unavailable(
-                        DependencyUnavailable, "ingestion service (external factors)",
-                        self.target, error.code(), "ListExternalFactors",
-                        dependency="ingestion", then=f": {error.details()}",
-                    ) from None  # fmt: skip
-                raise
-            for series in reply.series:
+        try:
+            async for series in external_factor_series(self, org_id, timeout=timeout):
                 days, values = [], []
                 for v in series.values:
                     day = _date(v.date)
@@ -332,6 +316,14 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
                         days.append(day)
                         values.append(v.value)
                 out.append(ExternalSeries(series.name, series.geo, tuple(days), tuple(values)))
-            token = reply.next_page_token
-            if not token:
+        except grpc.aio.AioRpcError as error:
+            if error.code() is grpc.StatusCode.NOT_FOUND:
                 return out
+            if unreachable(error.code(), error):
+                raise unavailable(
+                    DependencyUnavailable, "ingestion service (external factors)",
+                    self.target, error.code(), "ListExternalFactors",
+                    dependency="ingestion", then=f": {error.details()}",
+                ) from None  # fmt: skip
+            raise
+        return out

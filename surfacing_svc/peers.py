@@ -24,7 +24,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from mesh.runtime.exceptions import FieldViolation
-from mesh.runtime.peers import Peer, unavailable, unreachable
+from mesh.runtime.peers import Peer, external_factor_series, unavailable, unreachable
 from mesh.runtime.protoconv import campaign_sources, set_date_range
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
@@ -230,32 +230,24 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
         """The org's promotion calendar: per day, the largest magnitude of its registered
         external factors of type PROMOTION (any geo); empty when it registered none."""
         out: dict[dt.date, float] = {}
-        token = ""
-        while True:
-            request = ingestion_pb.ListExternalFactorsRequest(
-                org_id=org_id, include_values=True, page_size=50, page_token=token
-            )
-            try:
-                reply = await self.stub().ListExternalFactors(request, timeout=self.within(timeout))
-            except grpc.aio.AioRpcError as error:
-                code = error.code()
-                if code is grpc.StatusCode.NOT_FOUND:
-                    return out
-                if unreachable(code, error):
-                    raise unavailable(
-                        RegistryUnavailable, "ingestion service (external factors)",
-                        self.target, code, "ListExternalFactors", dependency="ingestion",
-                        then=f": {error.details()}",
-                    ) from None  # fmt: skip
-                if code in _REFUSED:
-                    raise _refused("ingestion service", "ListExternalFactors", code) from None
-                raise
-            for series in reply.series:
+        try:
+            async for series in external_factor_series(self, org_id, timeout=timeout):
                 if series.type != md_pb.EXTERNAL_FACTOR_TYPE_PROMOTION:
                     continue
                 for v in series.values:
                     day = dt.date(v.date.year, v.date.month, v.date.day)
                     out[day] = max(out.get(day, 0.0), abs(v.value))
-            token = reply.next_page_token
-            if not token:
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+            if code is grpc.StatusCode.NOT_FOUND:
                 return out
+            if unreachable(code, error):
+                raise unavailable(
+                    RegistryUnavailable, "ingestion service (external factors)",
+                    self.target, code, "ListExternalFactors", dependency="ingestion",
+                    then=f": {error.details()}",
+                ) from None  # fmt: skip
+            if code in _REFUSED:
+                raise _refused("ingestion service", "ListExternalFactors", code) from None
+            raise
+        return out

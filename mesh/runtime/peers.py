@@ -6,16 +6,17 @@ answer (:func:`unreachable`), which the caller sees as a retryable UNAVAILABLE
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Generic, TypeVar
 
 import grpc
+from liftos.v1 import ingestion_pb2 as ingestion_pb
 
 from mesh.runtime.channels import Options, aio_channel
 from mesh.runtime.exceptions import DependencyUnavailable
 from mesh.runtime.status import decode_status
 
-__all__ = ["UNREACHABLE", "Peer", "unavailable", "unreachable"]
+__all__ = ["UNREACHABLE", "Peer", "external_factor_series", "unavailable", "unreachable"]
 
 StubT = TypeVar("StubT")
 UnavailableT = TypeVar("UnavailableT", bound=DependencyUnavailable)
@@ -95,3 +96,22 @@ class Peer(Generic[StubT]):
         if self._channel is not None:
             await self._channel.close()
             self._channel = self._stub = None
+
+
+async def external_factor_series(
+    registry: Peer[Any], org_id: str, *, timeout: float | None = None
+) -> AsyncIterator[ingestion_pb.ExternalFactorSeries]:
+    """Every external series the org registered with ingestion, values included, page by page
+    (``ListExternalFactors``). A failed call raises its ``AioRpcError``: each service maps it
+    to its own errors."""
+    token = ""
+    while True:
+        request = ingestion_pb.ListExternalFactorsRequest(
+            org_id=org_id, include_values=True, page_size=50, page_token=token
+        )
+        reply = await registry.stub().ListExternalFactors(request, timeout=registry.within(timeout))
+        for series in reply.series:
+            yield series
+        token = reply.next_page_token
+        if not token:
+            return
