@@ -307,26 +307,15 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
             ("incremental_outcome", ch.incremental_outcome, Metric.OUTCOME),
             ("incremental_roas", ch.incremental_roas, Metric.ROAS),
         ):
-            level = interval.level if 0 < interval.level < 1 else 0.95
             effects.append(
-                Effect(
-                    analysis_id=a.analysis_id,
-                    treatment=ch.channel,
-                    outcome=outcome,
-                    point=interval.estimate,
-                    lower=interval.lower,
-                    upper=interval.upper,
-                    alpha=1 - level,
-                    metric=metric,
-                    prefix=f"channels[{ch.channel}].{name}.",
-                    point_fact="estimate",
-                    lower_fact="lower",
-                    upper_fact="upper",
+                _interval_effect(
+                    a, interval, treatment=ch.channel, outcome=outcome, metric=metric,
+                    prefix=f"channels[{ch.channel}].{name}.", unset_level=0.95,
                     supported=not failed and identified,
                     failed_checks=failed if identified else (*failed, "identification"),
                     warning_checks=warned,
                 )
-            )
+            )  # fmt: skip
     return Analysis(
         analysis_id=a.analysis_id,
         kind="attribution",
@@ -352,12 +341,17 @@ def _interval_effect(
     treatment: str,
     outcome: str,
     prefix: str,
-    role: ProductRole,
+    role: ProductRole | None = None,
     metric: Metric = Metric.OUTCOME,
     names: tuple[str, ...] = (),
+    supported: bool = True,
+    failed_checks: tuple[str, ...] = (),
     warning_checks: tuple[str, ...] = (),
+    unset_level: float = 0.9,
 ) -> Effect:
-    level = interval.level if 0 < interval.level < 1 else 0.9
+    """One interval of a stored analysis as an effect, its figures cited as ``prefix`` +
+    estimate / lower / upper; an interval without its level is read at ``unset_level``."""
+    level = interval.level if 0 < interval.level < 1 else unset_level
     return Effect(
         analysis_id=a.analysis_id,
         treatment=treatment,
@@ -373,6 +367,8 @@ def _interval_effect(
         upper_fact="upper",
         names=names,
         role=role,
+        supported=supported,
+        failed_checks=failed_checks,
         warning_checks=warning_checks,
     )
 
