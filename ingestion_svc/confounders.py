@@ -70,6 +70,7 @@ _FACTOR_TYPES = {
     "competitor": "competitor",
     "demand": "market",
     "weather": "market",
+    "season": "seasonality",
 }
 
 
@@ -254,10 +255,11 @@ def detect(
         kind = _FACTOR_TYPES.get(f.type)
         if kind is None:
             continue
-        if kind == "promotion":
+        if kind == "promotion" or f.type == "season":
+            # On/off calendars: a z-score would flag every off day once the season is long.
             live = np.nan_to_num(f.value) > 0
             strength = np.where(live, np.clip(np.nan_to_num(f.value), 0.0, 1.0), 0.0)
-            text: Any = f"promotion {f.name} running"
+            text: Any = f"{'promotion' if kind == 'promotion' else 'season'} {f.name} running"
         elif kind == "macro" and f.name in (macro_step_ratios or {}):
             steps = np.nan_to_num(f.zscore) * (macro_step_ratios or {})[f.name]
             live = np.abs(steps) >= MACRO_STEPS

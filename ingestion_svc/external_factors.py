@@ -28,7 +28,7 @@ from mesh.runtime.sqlite_db import LockedSQLite
 
 __all__ = ["FACTOR_TYPES", "FactorRegistry", "FactorSeries", "FactorTable", "join_factors"]
 
-FACTOR_TYPES = ("macro", "competitor", "promotion", "demand", "weather", "other")
+FACTOR_TYPES = ("macro", "competitor", "promotion", "demand", "weather", "other", "season")
 _NAME = re.compile(r"^[a-z0-9_]{1,63}$")
 MAX_VALUES = 20_000
 # ListExternalFactors pages. With values a series carries up to MAX_VALUES dated values

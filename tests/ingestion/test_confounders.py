@@ -159,3 +159,14 @@ def test_no_calendar_means_no_calendar_confounders() -> None:
     found = detect("meta", None, "", days, _cube(1), np.array([100.0]), pd.Series(["x"]), [])
     assert not {d.name for d in found} & {"holiday_proximity", "retail_peak_season"}
     assert dt.date(2024, 11, 28)  # Thanksgiving, but the account's country is unknown
+
+
+def test_a_registered_season_is_in_play_on_its_days_only_however_long_it_is() -> None:
+    days = _days("2024-12-01", "2024-12-02", "2024-12-22", "2024-12-23")
+    on = np.array([1.0, 1.0, 0.0, 0.0])
+    # Half the days inside: a z-score rule would flag the off days too (|z| = 1).
+    season = JoinedFactor("gift_season", "season", "merchandising", "flag", on, on * 2 - 1)
+    found = _run("meta", days, factors=[season])
+    assert found["gift_season"].type == "seasonality"
+    assert np.isnan(found["gift_season"].value).tolist() == [False, False, True, True]
+    assert found["gift_season"].strength.tolist() == [1.0, 1.0, 0.0, 0.0]

@@ -157,6 +157,8 @@ class _ExternalFactorTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Ex
     """Weather."""
     EXTERNAL_FACTOR_TYPE_OTHER: _ExternalFactorType.ValueType  # 6
     """Anything else the org tracks."""
+    EXTERNAL_FACTOR_TYPE_SEASON: _ExternalFactorType.ValueType  # 7
+    """The org's own retail seasons (peak weeks, a gift season): 1 on a day inside, 0 outside."""
 
 class ExternalFactorType(_ExternalFactorType, metaclass=_ExternalFactorTypeEnumTypeWrapper):
     """Kinds of external factors an org can register."""
@@ -175,6 +177,8 @@ EXTERNAL_FACTOR_TYPE_WEATHER: ExternalFactorType.ValueType  # 5
 """Weather."""
 EXTERNAL_FACTOR_TYPE_OTHER: ExternalFactorType.ValueType  # 6
 """Anything else the org tracks."""
+EXTERNAL_FACTOR_TYPE_SEASON: ExternalFactorType.ValueType  # 7
+"""The org's own retail seasons (peak weeks, a gift season): 1 on a day inside, 0 outside."""
 Global___ExternalFactorType: _TypeAlias = ExternalFactorType  # noqa: Y015
 
 class _DayOfWeek:

@@ -1513,6 +1513,11 @@ class ExternalFactorType(betterproto2.Enum):
     Anything else the org tracks.
     """
 
+    SEASON = 7
+    """
+    The org's own retail seasons (peak weeks, a gift season): 1 on a day inside, 0 outside.
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -1523,6 +1528,7 @@ class ExternalFactorType(betterproto2.Enum):
             4: "EXTERNAL_FACTOR_TYPE_DEMAND",
             5: "EXTERNAL_FACTOR_TYPE_WEATHER",
             6: "EXTERNAL_FACTOR_TYPE_OTHER",
+            7: "EXTERNAL_FACTOR_TYPE_SEASON",
         }
 
     @classmethod
@@ -1535,6 +1541,7 @@ class ExternalFactorType(betterproto2.Enum):
             "EXTERNAL_FACTOR_TYPE_DEMAND": 4,
             "EXTERNAL_FACTOR_TYPE_WEATHER": 5,
             "EXTERNAL_FACTOR_TYPE_OTHER": 6,
+            "EXTERNAL_FACTOR_TYPE_SEASON": 7,
         }
 
 
