@@ -652,6 +652,7 @@ class EstimateEffectRequest(_message.Message):
     GRAPH_FIELD_NUMBER: _builtins.int
     OPTIONS_FIELD_NUMBER: _builtins.int
     RANDOMIZED_FIELD_NUMBER: _builtins.int
+    RECORD_EXPERIMENT_RESULT_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     method: Global___EstimationMethod.ValueType
@@ -662,6 +663,15 @@ class EstimateEffectRequest(_message.Message):
     """Significance level in (0, 1), default 0.05."""
     randomized: _builtins.bool
     """The data come from a randomised experiment (AUTO then uses difference in means)."""
+    record_experiment_result: _builtins.bool
+    """Record the estimate as the registered experiment's result (IngestionService.
+    RecordExperimentResult), so that attribution is calibrated by it. Needs records with an
+    experiment_id of the registry at geo x day, the treatment `treated_post` and the outcome
+    revenue or conversions (INVALID_ARGUMENT naming this field otherwise). The per treated
+    geo-day effect becomes the lift over the treated geos' window. An estimate that fails a
+    check, or a registry that cannot be reached, still returns; nothing is recorded and a
+    warning says why.
+    """
     @_builtins.property
     def table(self) -> _table_pb2.Table:
         """Inline columnar data: 1 to 10,000,000 rows, at most 2,000 columns."""
@@ -695,10 +705,11 @@ class EstimateEffectRequest(_message.Message):
         graph: _marketing_data_pb2.CausalGraph | None = ...,
         options: Global___EstimationOptions | None = ...,
         randomized: _builtins.bool = ...,
+        record_experiment_result: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "graph", b"graph", "options", b"options", "records", b"records", "roles", b"roles", "table", b"table"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "data", b"data", "estimand", b"estimand", "graph", b"graph", "method", b"method", "options", b"options", "org_id", b"org_id", "randomized", b"randomized", "records", b"records", "roles", b"roles", "table", b"table"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "data", b"data", "estimand", b"estimand", "graph", b"graph", "method", b"method", "options", b"options", "org_id", b"org_id", "randomized", b"randomized", "record_experiment_result", b"record_experiment_result", "records", b"records", "roles", b"roles", "table", b"table"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_data: _TypeAlias = _typing.Literal["table", "records"]  # noqa: Y015
     _WhichOneofArgType_data: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
@@ -1178,21 +1189,29 @@ class EstimateEffectResponse(_message.Message):
 
     ESTIMATE_FIELD_NUMBER: _builtins.int
     ANALYSIS_ID_FIELD_NUMBER: _builtins.int
+    RECORDED_RESULT_FIELD_NUMBER: _builtins.int
     analysis_id: _builtins.str
     """Id of the stored analysis."""
     @_builtins.property
     def estimate(self) -> Global___EffectEstimate:
         """The estimate."""
 
+    @_builtins.property
+    def recorded_result(self) -> _marketing_data_pb2.ExperimentResult:
+        """The result recorded in the experiment registry (record_experiment_result); unset when
+        nothing was recorded (the estimate's warnings say why).
+        """
+
     def __init__(
         self,
         *,
         estimate: Global___EffectEstimate | None = ...,
         analysis_id: _builtins.str = ...,
+        recorded_result: _marketing_data_pb2.ExperimentResult | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["estimate", b"estimate"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["estimate", b"estimate", "recorded_result", b"recorded_result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "estimate", b"estimate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "estimate", b"estimate", "recorded_result", b"recorded_result"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -602,6 +602,66 @@ class ListExperimentsResponse(_message.Message):
 Global___ListExperimentsResponse: _TypeAlias = ListExperimentsResponse  # noqa: Y015
 
 @_typing.final
+class RecordExperimentResultRequest(_message.Message):
+    """Request for RecordExperimentResult."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    EXPERIMENT_ID_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
+    experiment_id: _builtins.str
+    """Id of the registered experiment the result measures (unknown: NOT_FOUND)."""
+    @_builtins.property
+    def result(self) -> _marketing_data_pb2.ExperimentResult:
+        """The measured result. Its experiment_id and org_id may be empty (they are set from the
+        request) but must match when given; channel empty means the experiment's channel; window
+        unset means the experiment's dates. lift_std_error > 0 and spend_delta != 0 are required
+        (a lift without its spend change cannot calibrate a channel).
+        """
+
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        experiment_id: _builtins.str = ...,
+        result: _marketing_data_pb2.ExperimentResult | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["experiment_id", b"experiment_id", "org_id", b"org_id", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordExperimentResultRequest: _TypeAlias = RecordExperimentResultRequest  # noqa: Y015
+
+@_typing.final
+class RecordExperimentResultResponse(_message.Message):
+    """Response for RecordExperimentResult."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXPERIMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def experiment(self) -> _marketing_data_pb2.CausalExperiment:
+        """The stored experiment with its new result."""
+
+    def __init__(
+        self,
+        *,
+        experiment: _marketing_data_pb2.CausalExperiment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["experiment", b"experiment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["experiment", b"experiment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordExperimentResultResponse: _TypeAlias = RecordExperimentResultResponse  # noqa: Y015
+
+@_typing.final
 class GetCalendarRequest(_message.Message):
     """Request for GetCalendar."""
 

@@ -57,6 +57,11 @@ class IngestionServiceStub:
                 request_serializer=liftos_dot_v1_dot_ingestion__pb2.ListExperimentsRequest.SerializeToString,
                 response_deserializer=liftos_dot_v1_dot_ingestion__pb2.ListExperimentsResponse.FromString,
                 _registered_method=True)
+        self.RecordExperimentResult = channel.unary_unary(
+                '/liftos.v1.IngestionService/RecordExperimentResult',
+                request_serializer=liftos_dot_v1_dot_ingestion__pb2.RecordExperimentResultRequest.SerializeToString,
+                response_deserializer=liftos_dot_v1_dot_ingestion__pb2.RecordExperimentResultResponse.FromString,
+                _registered_method=True)
         self.GetCalendar = channel.unary_unary(
                 '/liftos.v1.IngestionService/GetCalendar',
                 request_serializer=liftos_dot_v1_dot_ingestion__pb2.GetCalendarRequest.SerializeToString,
@@ -118,6 +123,20 @@ class IngestionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordExperimentResult(self, request, context):
+        """Stores an analysed experiment's measured result as its `result`, replacing any earlier
+        one (the registry keeps the latest analysis; the replaced result is not kept). Attribution
+        reads it as a lift test (CausalService.AnalyzeAttribution calibrates by the registry's
+        analysed experiments). Errors: INVALID_ARGUMENT (no org_id; a result whose experiment_id
+        differs from the request's; a number that is not finite; lift_std_error <= 0;
+        spend_delta == 0; a channel other than the experiment's; a window outside the experiment's
+        dates; a negative unit count; every field named under `result.`), NOT_FOUND (no such
+        experiment in the org).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetCalendar(self, request, context):
         """The calendar dimension for a date range and country: holidays from the `holidays`
         package, ISO weeks, season by hemisphere, and the org's registered external factors
@@ -167,6 +186,11 @@ def add_IngestionServiceServicer_to_server(servicer, server):
                     servicer.ListExperiments,
                     request_deserializer=liftos_dot_v1_dot_ingestion__pb2.ListExperimentsRequest.FromString,
                     response_serializer=liftos_dot_v1_dot_ingestion__pb2.ListExperimentsResponse.SerializeToString,
+            ),
+            'RecordExperimentResult': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordExperimentResult,
+                    request_deserializer=liftos_dot_v1_dot_ingestion__pb2.RecordExperimentResultRequest.FromString,
+                    response_serializer=liftos_dot_v1_dot_ingestion__pb2.RecordExperimentResultResponse.SerializeToString,
             ),
             'GetCalendar': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCalendar,
@@ -295,6 +319,33 @@ class IngestionService:
             '/liftos.v1.IngestionService/ListExperiments',
             liftos_dot_v1_dot_ingestion__pb2.ListExperimentsRequest.SerializeToString,
             liftos_dot_v1_dot_ingestion__pb2.ListExperimentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordExperimentResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/liftos.v1.IngestionService/RecordExperimentResult',
+            liftos_dot_v1_dot_ingestion__pb2.RecordExperimentResultRequest.SerializeToString,
+            liftos_dot_v1_dot_ingestion__pb2.RecordExperimentResultResponse.FromString,
             options,
             channel_credentials,
             insecure,

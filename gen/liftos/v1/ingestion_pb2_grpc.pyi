@@ -56,6 +56,16 @@ class IngestionServiceStub:
     """Reads one experiment. Errors: INVALID_ARGUMENT, NOT_FOUND."""
     ListExperiments: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.ListExperimentsRequest, _ingestion_pb2.ListExperimentsResponse]
     """Lists an org's experiments, newest first, paged. Errors: INVALID_ARGUMENT (bad token)."""
+    RecordExperimentResult: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.RecordExperimentResultRequest, _ingestion_pb2.RecordExperimentResultResponse]
+    """Stores an analysed experiment's measured result as its `result`, replacing any earlier
+    one (the registry keeps the latest analysis; the replaced result is not kept). Attribution
+    reads it as a lift test (CausalService.AnalyzeAttribution calibrates by the registry's
+    analysed experiments). Errors: INVALID_ARGUMENT (no org_id; a result whose experiment_id
+    differs from the request's; a number that is not finite; lift_std_error <= 0;
+    spend_delta == 0; a channel other than the experiment's; a window outside the experiment's
+    dates; a negative unit count; every field named under `result.`), NOT_FOUND (no such
+    experiment in the org).
+    """
     GetCalendar: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.GetCalendarRequest, _ingestion_pb2.GetCalendarResponse]
     """The calendar dimension for a date range and country: holidays from the `holidays`
     package, ISO weeks, season by hemisphere, and the org's registered external factors
@@ -100,6 +110,16 @@ class IngestionServiceAsyncStub(IngestionServiceStub):
     """Reads one experiment. Errors: INVALID_ARGUMENT, NOT_FOUND."""
     ListExperiments: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.ListExperimentsRequest, _ingestion_pb2.ListExperimentsResponse]  # type: ignore[assignment]
     """Lists an org's experiments, newest first, paged. Errors: INVALID_ARGUMENT (bad token)."""
+    RecordExperimentResult: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.RecordExperimentResultRequest, _ingestion_pb2.RecordExperimentResultResponse]  # type: ignore[assignment]
+    """Stores an analysed experiment's measured result as its `result`, replacing any earlier
+    one (the registry keeps the latest analysis; the replaced result is not kept). Attribution
+    reads it as a lift test (CausalService.AnalyzeAttribution calibrates by the registry's
+    analysed experiments). Errors: INVALID_ARGUMENT (no org_id; a result whose experiment_id
+    differs from the request's; a number that is not finite; lift_std_error <= 0;
+    spend_delta == 0; a channel other than the experiment's; a window outside the experiment's
+    dates; a negative unit count; every field named under `result.`), NOT_FOUND (no such
+    experiment in the org).
+    """
     GetCalendar: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.GetCalendarRequest, _ingestion_pb2.GetCalendarResponse]  # type: ignore[assignment]
     """The calendar dimension for a date range and country: holidays from the `holidays`
     package, ISO weeks, season by hemisphere, and the org's registered external factors
@@ -165,6 +185,22 @@ class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ingestion_pb2.ListExperimentsResponse, _abc.Awaitable[_ingestion_pb2.ListExperimentsResponse]]:
         """Lists an org's experiments, newest first, paged. Errors: INVALID_ARGUMENT (bad token)."""
+
+    @_abc_1.abstractmethod
+    def RecordExperimentResult(
+        self,
+        request: _ingestion_pb2.RecordExperimentResultRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingestion_pb2.RecordExperimentResultResponse, _abc.Awaitable[_ingestion_pb2.RecordExperimentResultResponse]]:
+        """Stores an analysed experiment's measured result as its `result`, replacing any earlier
+        one (the registry keeps the latest analysis; the replaced result is not kept). Attribution
+        reads it as a lift test (CausalService.AnalyzeAttribution calibrates by the registry's
+        analysed experiments). Errors: INVALID_ARGUMENT (no org_id; a result whose experiment_id
+        differs from the request's; a number that is not finite; lift_std_error <= 0;
+        spend_delta == 0; a channel other than the experiment's; a window outside the experiment's
+        dates; a negative unit count; every field named under `result.`), NOT_FOUND (no such
+        experiment in the org).
+        """
 
     @_abc_1.abstractmethod
     def GetCalendar(

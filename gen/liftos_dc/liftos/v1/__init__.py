@@ -170,6 +170,8 @@ __all__ = (
     "RecommendResponse",
     "Recommendation",
     "RecommendationKind",
+    "RecordExperimentResultRequest",
+    "RecordExperimentResultResponse",
     "RecordQuery",
     "RegisterExternalFactorRequest",
     "RegisterExternalFactorResponse",
@@ -6162,6 +6164,17 @@ class EstimateEffectRequest(betterproto2.Message):
     The data come from a randomised experiment (AUTO then uses difference in means).
     """
 
+    record_experiment_result: "bool" = betterproto2.field(11, betterproto2.TYPE_BOOL)
+    """
+    Record the estimate as the registered experiment's result (IngestionService.
+    RecordExperimentResult), so that attribution is calibrated by it. Needs records with an
+    experiment_id of the registry at geo x day, the treatment `treated_post` and the outcome
+    revenue or conversions (INVALID_ARGUMENT naming this field otherwise). The per treated
+    geo-day effect becomes the lift over the treated geos' window. An estimate that fails a
+    check, or a registry that cannot be reached, still returns; nothing is recorded and a
+    warning says why.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "EstimateEffectRequest", EstimateEffectRequest)
 
@@ -6182,6 +6195,14 @@ class EstimateEffectResponse(betterproto2.Message):
     analysis_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
     Id of the stored analysis.
+    """
+
+    recorded_result: "ExperimentResult | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The result recorded in the experiment registry (record_experiment_result); unset when
+    nothing was recorded (the estimate's warnings say why).
     """
 
 
@@ -8598,6 +8619,57 @@ default_message_pool.register_message("liftos.v1", "RecommendResponse", Recommen
 
 
 @dataclass(eq=False, repr=False)
+class RecordExperimentResultRequest(betterproto2.Message):
+    """
+    Request for RecordExperimentResult.
+    """
+
+    org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
+    """
+
+    experiment_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Id of the registered experiment the result measures (unknown: NOT_FOUND).
+    """
+
+    result: "ExperimentResult | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The measured result. Its experiment_id and org_id may be empty (they are set from the
+    request) but must match when given; channel empty means the experiment's channel; window
+    unset means the experiment's dates. lift_std_error > 0 and spend_delta != 0 are required
+    (a lift without its spend change cannot calibrate a channel).
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "RecordExperimentResultRequest", RecordExperimentResultRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class RecordExperimentResultResponse(betterproto2.Message):
+    """
+    Response for RecordExperimentResult.
+    """
+
+    experiment: "CausalExperiment | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The stored experiment with its new result.
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "RecordExperimentResultResponse", RecordExperimentResultResponse
+)
+
+
+@dataclass(eq=False, repr=False)
 class RecordQuery(betterproto2.Message):
     """
     Records read from memory, aggregated into a table whose columns the roles name
@@ -9644,6 +9716,26 @@ class IngestionServiceStub:
             "/liftos.v1.IngestionService/ListExperiments",
             ListExperimentsRequest.SerializeToString,
             ListExperimentsResponse.FromString,
+        )(message)
+
+    def record_experiment_result(
+        self, message: "RecordExperimentResultRequest"
+    ) -> "RecordExperimentResultResponse":
+        """
+        Stores an analysed experiment's measured result as its `result`, replacing any earlier
+        one (the registry keeps the latest analysis; the replaced result is not kept). Attribution
+        reads it as a lift test (CausalService.AnalyzeAttribution calibrates by the registry's
+        analysed experiments). Errors: INVALID_ARGUMENT (no org_id; a result whose experiment_id
+        differs from the request's; a number that is not finite; lift_std_error <= 0;
+        spend_delta == 0; a channel other than the experiment's; a window outside the experiment's
+        dates; a negative unit count; every field named under `result.`), NOT_FOUND (no such
+        experiment in the org).
+        """
+
+        return self._channel.unary_unary(
+            "/liftos.v1.IngestionService/RecordExperimentResult",
+            RecordExperimentResultRequest.SerializeToString,
+            RecordExperimentResultResponse.FromString,
         )(message)
 
     def get_calendar(self, message: "GetCalendarRequest") -> "GetCalendarResponse":
