@@ -168,6 +168,17 @@ class ExperimentRegistry(LockedSQLite):
                 ) from None
         return experiment
 
+    def replace_payload(self, org_id: str, experiment_id: str, payload: bytes) -> None:
+        """Store a new contract for an existing experiment (its result recorded); the columns
+        assignment reads are unchanged. Raises ExperimentNotFound."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE experiments SET payload = ? WHERE org_id = ? AND experiment_id = ?",
+                (payload, org_id, experiment_id),
+            )
+        if cursor.rowcount == 0:
+            self.get(org_id, experiment_id)  # raises ExperimentNotFound
+
     def get(self, org_id: str, experiment_id: str) -> Experiment:
         with self._lock:
             row = self._db.execute(

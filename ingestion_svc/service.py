@@ -136,6 +136,19 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
             experiment=convert.experiment_to_proto(experiment)
         )
 
+    async def RecordExperimentResult(
+        self,
+        request: ingestion_pb.RecordExperimentResultRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> ingestion_pb.RecordExperimentResultResponse:
+        org, experiment_id = convert.record_result_target(request)
+        experiment = await asyncio.to_thread(self.registry.get, org, experiment_id)
+        updated = convert.experiment_with_result(request, convert.experiment_to_proto(experiment))
+        await asyncio.to_thread(
+            self.registry.replace_payload, org, experiment_id, updated.SerializeToString()
+        )
+        return ingestion_pb.RecordExperimentResultResponse(experiment=updated)
+
     async def ListExperiments(
         self, request: ingestion_pb.ListExperimentsRequest, context: grpc.aio.ServicerContext
     ) -> ingestion_pb.ListExperimentsResponse:

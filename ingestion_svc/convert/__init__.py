@@ -9,7 +9,9 @@ from ingestion_svc.convert.calendar import (
 from ingestion_svc.convert.experiments import (
     experiment_from_proto,
     experiment_to_proto,
+    experiment_with_result,
     list_experiments_request,
+    record_result_target,
 )
 from ingestion_svc.convert.factors import factor_series_from_proto, factor_series_to_proto
 from ingestion_svc.convert.history import history_rows
@@ -33,11 +35,13 @@ __all__ = [
     "decode_ingest_request",
     "experiment_from_proto",
     "experiment_to_proto",
+    "experiment_with_result",
     "factor_series_from_proto",
     "factor_series_to_proto",
     "fingerprint",
     "history_rows",
     "ingest_batch",
     "list_experiments_request",
+    "record_result_target",
     "replayed",
 ]

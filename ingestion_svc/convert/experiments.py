@@ -1,4 +1,5 @@
-"""Experiments: CreateExperiment's message ↔ the registry's Experiment, ListExperiments' request."""
+"""Experiments: CreateExperiment's message ↔ the registry's Experiment, ListExperiments' request,
+RecordExperimentResult's result checked against the stored experiment."""
 
 from __future__ import annotations
 
@@ -225,6 +226,105 @@ def _intensity(
 
 def experiment_to_proto(experiment: Experiment) -> md_pb.CausalExperiment:
     return md_pb.CausalExperiment.FromString(experiment.payload)
+
+
+def record_result_target(request: ingestion_pb.RecordExperimentResultRequest) -> tuple[str, str]:
+    """(org, experiment_id) a RecordExperimentResult names; an empty id is the registry's
+    NOT_FOUND, as for GetExperiment."""
+    return require_org(request.org_id), request.experiment_id
+
+
+def experiment_with_result(
+    request: ingestion_pb.RecordExperimentResultRequest, stored: md_pb.CausalExperiment
+) -> md_pb.CausalExperiment:
+    """The stored experiment with the request's result as its result (replacing an earlier
+    one). The result is checked against the experiment: it must be usable as a lift test
+    (finite, a positive standard error, a spend change), of the experiment's channel, inside
+    its dates. Unset ids, channel and window are the experiment's."""
+    r = request.result
+    prefix = "result."
+    violations: list[FieldViolation] = []
+    if not request.HasField("result"):
+        collect([FieldViolation("result", "result is required")])
+    # Finite numbers, known enums and bounded text anywhere (as CreateExperiment checks).
+    _check_message(r, prefix, violations)
+    if r.experiment_id and r.experiment_id != stored.experiment_id:
+        violations.append(FieldViolation(prefix + "experiment_id",
+                                         f"experiment_id {shown(r.experiment_id, 63)} differs "
+                                         f"from the request's {stored.experiment_id!r}"))  # fmt: skip
+    if r.org_id and r.org_id != stored.org_id:
+        violations.append(FieldViolation(prefix + "org_id", f"org_id {shown(r.org_id, 128)} "
+                                         f"differs from the request's {stored.org_id!r}"))  # fmt: skip
+    if math.isfinite(r.lift_std_error) and r.lift_std_error <= 0:
+        violations.append(FieldViolation(prefix + "lift_std_error",
+                                         f"lift_std_error {r.lift_std_error:g} must be positive"))  # fmt: skip
+    if r.spend_delta == 0:
+        violations.append(FieldViolation(
+            prefix + "spend_delta",
+            "spend_delta (the spend change the test caused) is required: a lift without it "
+            "cannot calibrate a channel",
+        ))  # fmt: skip
+    if math.isfinite(r.spend_baseline) and r.spend_baseline < 0:
+        violations.append(FieldViolation(prefix + "spend_baseline",
+                                         f"spend_baseline {r.spend_baseline:g} must not be negative"))  # fmt: skip
+    if math.isfinite(r.confidence) and not 0.0 <= r.confidence <= 1.0:
+        violations.append(FieldViolation(prefix + "confidence",
+                                         f"confidence {r.confidence:g} must be in [0, 1]"))  # fmt: skip
+    for name in ("treatment_unit_count", "control_unit_count"):
+        if getattr(r, name) < 0:
+            violations.append(FieldViolation(prefix + name, f"{name} must not be negative"))
+    if stored.channel and r.channel and r.channel != stored.channel:
+        violations.append(FieldViolation(prefix + "channel",
+                                         f"channel {shown(r.channel, 60)} is not the experiment's "
+                                         f"channel {stored.channel!r}"))  # fmt: skip
+    first = date_from_proto(stored.start_date, "experiment.start_date")
+    last = date_from_proto(stored.end_date, "experiment.end_date")
+    if r.HasField("window"):
+        _check_window(r.window, first, last, violations)
+    collect(violations)
+    out = md_pb.CausalExperiment()
+    out.CopyFrom(stored)
+    out.result.CopyFrom(r)
+    out.result.experiment_id = stored.experiment_id
+    out.result.org_id = stored.org_id
+    if not out.result.channel:
+        out.result.channel = stored.channel
+    if not r.HasField("window"):
+        out.result.window.start_date.CopyFrom(stored.start_date)
+        out.result.window.end_date.CopyFrom(stored.end_date)
+    return out
+
+
+def _check_window(
+    window: common_pb.DateRange,
+    first: dt.date | None,
+    last: dt.date | None,
+    violations: list[FieldViolation],
+) -> None:
+    """A result's test window: both dates, in order, inside the experiment's dates."""
+    days: dict[str, dt.date | None] = {}
+    for name in ("start_date", "end_date"):
+        where = f"result.window.{name}"
+        try:
+            days[name] = date_from_proto(getattr(window, name), where)
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+            days[name] = None
+    start, end = days["start_date"], days["end_date"]
+    if start and end and end < start:
+        violations.append(
+            FieldViolation("result.window.end_date", f"end_date {end} is before start_date {start}")
+        )
+        return
+    assert first is not None and last is not None
+    if start and not first <= start <= last:
+        violations.append(FieldViolation("result.window.start_date",
+                                         f"start_date {start} is outside the experiment's dates "
+                                         f"{first}..{last}"))  # fmt: skip
+    if end and not first <= end <= last:
+        violations.append(FieldViolation("result.window.end_date",
+                                         f"end_date {end} is outside the experiment's dates "
+                                         f"{first}..{last}"))  # fmt: skip
 
 
 # ------------------------------------------------------------------------------- ingest

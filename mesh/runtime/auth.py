@@ -57,6 +57,7 @@ SCOPES: Mapping[str, frozenset[str]] = {
     "memory.read": _rpc("MemoryService", "Scan", "Search", "QueryGraph", "ListConceptualSpaces"),
     "experiments.read": _rpc("IngestionService", "GetExperiment", "ListExperiments"),
     "experiments.write": _rpc("IngestionService", "CreateExperiment"),
+    "experiments.record": _rpc("IngestionService", "RecordExperimentResult"),
     "analyses.read": _rpc("CausalService", "GetAnalysis"),
     "analyses.list": _rpc("CausalService", "ListAnalyses"),
     "counterfactual": _rpc("CausalService", "Counterfactual"),
@@ -66,8 +67,9 @@ PUBLIC, ALL = "public", "all"
 # What each service's principal may call: the peer RPCs it makes (its peers.py), no more.
 SERVICE_SCOPES: Mapping[str, tuple[str, ...]] = {
     "ingestion": ("records.write", "memory.scan"),  # WriteStream each batch, Scan history
-    # Scan records, AggregateRecords (attribution's panel), GetExperiment
-    "causal": ("memory.read", "memory.aggregate", "experiments.read"),
+    # Scan records, AggregateRecords (attribution's panel), GetExperiment, ListExperiments,
+    # RecordExperimentResult (EstimateEffect's record_experiment_result)
+    "causal": ("memory.read", "memory.aggregate", "experiments.read", "experiments.record"),
     "llm": ("analyses.read",),  # GetAnalysis to ground an explanation
     # GetAnalysis and ListAnalyses (the org's latest attribution), Counterfactual,
     # AggregateRecords (the history a design and a forecast read), CreateExperiment (a design

@@ -47,6 +47,7 @@ IDEMPOTENT: Mapping[str, tuple[str, ...]] = {
     "liftos.v1.IngestionService": (
         "GetExperiment", "ListExperiments", "GetCalendar", "ListExternalFactors",
         "RegisterExternalFactor",  # registers or replaces the series under its key
+        "RecordExperimentResult",  # replaces the experiment's result
     ),
     "liftos.v1.MemoryService": (
         "Scan", "Search", "QueryGraph", "ListConceptualSpaces", "AggregateRecords",

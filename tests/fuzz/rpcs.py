@@ -191,6 +191,20 @@ def seeds(analysis_id: str, campaign_id: str, node_id: str) -> dict[str, list[Me
         "IngestionService.ListExperiments": [
             ingestion_pb2.ListExperimentsRequest(org_id=ORG, page_size=2)
         ],
+        "IngestionService.RecordExperimentResult": [
+            ingestion_pb2.RecordExperimentResultRequest(
+                org_id=ORG,
+                experiment_id=EXPERIMENT,
+                result=marketing_data_pb2.ExperimentResult(
+                    lift_absolute=100.0,
+                    lift_std_error=10.0,
+                    spend_baseline=50.0,
+                    spend_delta=-50.0,
+                    treatment_unit_count=3,
+                    control_unit_count=3,
+                ),
+            )
+        ],
         "IngestionService.GetCalendar": [
             ingestion_pb2.GetCalendarRequest(
                 country="US", start_date=_date(START), end_date=_date(END), org_id=ORG
