@@ -261,17 +261,21 @@ def _refused_query(error: grpc.aio.AioRpcError) -> InvalidSpec:
     )
 
 
+class RegistryRefused(Exception):
+    """The registry answered RecordExperimentResult with an error (not an outage)."""
+
+
 class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
     """Reads an experiment's design from the ingestion service's registry."""
 
     def __init__(self, target: str, *, timeout: float = 30.0) -> None:
         super().__init__(target, ingestion_grpc.IngestionServiceStub, timeout=timeout)
 
-    async def design(
+    async def experiment(
         self, org_id: str, experiment_id: str, *, timeout: float | None = None
-    ) -> ExperimentDesign | None:
-        """The registered design, or None when the registry has no such experiment (``timeout``:
-        the caller's remaining time, as for :meth:`MemoryReader.scan_frame`)."""
+    ) -> md_pb.CausalExperiment | None:
+        """The registered experiment, or None when the registry has no such experiment
+        (``timeout``: the caller's remaining time, as for :meth:`MemoryReader.scan_frame`)."""
         request = ingestion_pb.GetExperimentRequest(org_id=org_id, experiment_id=experiment_id)
         try:
             reply = await self.stub().GetExperiment(request, timeout=self.within(timeout))
@@ -285,14 +289,39 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
                     then=f": {error.details()}",
                 ) from None  # fmt: skip
             raise
-        e = reply.experiment
-        return ExperimentDesign(
-            experiment_id=e.experiment_id,
-            start=dt.date(e.start_date.year, e.start_date.month, e.start_date.day),
-            end=dt.date(e.end_date.year, e.end_date.month, e.end_date.day),
-            treatment_units=tuple(e.treatment_units),
-            control_units=tuple(e.control_units),
+        return reply.experiment
+
+    async def record_result(
+        self, org_id: str, result: md_pb.ExperimentResult, *, timeout: float | None = None
+    ) -> md_pb.CausalExperiment:
+        """Store ``result`` as its experiment's result (RecordExperimentResult). Raises
+        DependencyUnavailable when the registry cannot be reached, RegistryRefused when it
+        refuses the result."""
+        request = ingestion_pb.RecordExperimentResultRequest(
+            org_id=org_id, experiment_id=result.experiment_id, result=result
         )
+        try:
+            reply = await self.stub().RecordExperimentResult(request, timeout=self.within(timeout))
+        except grpc.aio.AioRpcError as error:
+            if unreachable(error.code(), error):
+                raise unavailable(
+                    DependencyUnavailable, "ingestion service (experiment registry)", self.target,
+                    error.code(), "RecordExperimentResult", dependency="ingestion",
+                    then=f": {error.details()}",
+                ) from None  # fmt: skip
+            raise RegistryRefused(
+                f"the registry refused the result ({error.code().name}): {error.details()}"
+            ) from None
+        return reply.experiment
+
+    async def design(
+        self, org_id: str, experiment_id: str, *, timeout: float | None = None
+    ) -> ExperimentDesign | None:
+        """The registered design, or None when the registry has no such experiment."""
+        e = await self.experiment(org_id, experiment_id, timeout=timeout)
+        if e is None:
+            return None
+        return design_of(e)
 
     async def lift_tests(
         self, org_id: str, start: dt.date | None, end: dt.date | None,
@@ -327,3 +356,14 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
                 ) from None  # fmt: skip
             raise
         return out
+
+
+def design_of(e: md_pb.CausalExperiment) -> ExperimentDesign:
+    """A registered experiment's design: its window and explicit arms."""
+    return ExperimentDesign(
+        experiment_id=e.experiment_id,
+        start=dt.date(e.start_date.year, e.start_date.month, e.start_date.day),
+        end=dt.date(e.end_date.year, e.end_date.month, e.end_date.day),
+        treatment_units=tuple(e.treatment_units),
+        control_units=tuple(e.control_units),
+    )

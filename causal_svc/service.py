@@ -23,16 +23,34 @@ import time
 from collections.abc import AsyncIterator
 
 import grpc
+import pandas as pd
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
+from liftos.v1 import marketing_data_pb2 as md_pb
 
-from causal_svc import attribution, confounders_retro, convert, product_analysis
+from causal_svc import (
+    attribution,
+    confounders_retro,
+    convert,
+    experiment_result,
+    product_analysis,
+)
 from causal_svc.analyses import AnalysisStore, StoredAnalysis, new_analysis_id
 from causal_svc.attribution import stages
 from causal_svc.compute import ComputePool
+from causal_svc.convert import experiment_results as convert_results
 from causal_svc.convert import products as convert_products
+from causal_svc.errors import InsufficientData, InvalidSpec
+from causal_svc.experiment_result import GeoExperiment
 from causal_svc.jobs import RecordsData, run_estimate, run_graph_analysis
-from causal_svc.peers import MemoryReader, RegistryReader, aggregate_products
+from causal_svc.peers import (
+    MemoryReader,
+    RegistryReader,
+    RegistryRefused,
+    aggregate_products,
+    design_of,
+)
+from mesh.runtime.exceptions import DependencyUnavailable
 
 CODE_VERSION = convert.code_version()
 
@@ -70,28 +88,73 @@ class CausalService(causal_grpc.CausalServiceServicer):
         self._compute = compute
 
     async def _records(
-        self, org: str, query: convert.RecordQuery, context: grpc.aio.ServicerContext
-    ) -> RecordsData:
-        """Memory records and the registry's design (read here; aggregated in a worker)."""
+        self, org: str, query: convert.RecordQuery, context: grpc.aio.ServicerContext,
+        *, record: bool = False,
+    ) -> tuple[RecordsData, GeoExperiment | None]:  # fmt: skip
+        """Memory records and the registry's design (read here; aggregated in a worker); with
+        ``record``, also the experiment its result is recorded to (refused up front when the
+        registry has none, or one without a channel)."""
         records = await self._memory.scan_frame(
             org, start=query.start, end=query.end, sources=query.sources,
             campaign_ids=query.campaign_ids, channels=query.channels,
             timeout=_remaining(context),
         )  # fmt: skip
-        design = (
-            await self._registry.design(org, query.experiment_id, timeout=_remaining(context))
+        registered = (
+            await self._registry.experiment(org, query.experiment_id, timeout=_remaining(context))
             if query.experiment_id
             else None
         )
-        return RecordsData(records, query.aggregation, query.experiment_id, design)
+        target = None
+        if record:
+            if registered is None:
+                raise InvalidSpec(
+                    f"experiment {query.experiment_id!r} is not in the registry: "
+                    "record_experiment_result needs a registered experiment to record to",
+                    field="records.experiment_id",
+                )
+            target = convert_results.geo_experiment(registered)
+        design = design_of(registered) if registered is not None else None
+        return RecordsData(records, query.aggregation, query.experiment_id, design), target
+
+    async def _record_result(
+        self, org: str, data: RecordsData, target: GeoExperiment,
+        estimate: causal_pb.EffectEstimate, analysis_id: str, context: grpc.aio.ServicerContext,
+    ) -> tuple[md_pb.ExperimentResult | None, str]:  # fmt: skip
+        """Record the estimate as ``target``'s result: (what was recorded, "") or (None, why
+        not). An estimate that failed a check is not recorded; nor is one the registry cannot
+        take (unreachable, or refused): the estimate still returns."""
+        if not estimate.supported:
+            failed = [
+                c.name for c in estimate.checks if c.outcome == causal_pb.CHECK_OUTCOME_FAILED
+            ]
+            return None, ("experiment result not recorded: the estimate failed its checks ("
+                          + ", ".join(failed) + ")")  # fmt: skip
+        try:
+            lift, currency = await asyncio.to_thread(
+                experiment_result.lift_from_records, target, data.records,
+                effect=estimate.point_estimate, stderr=estimate.std_error, alpha=estimate.alpha,
+                p_value=estimate.p_value, outcome=estimate.outcome, analysis_id=analysis_id,
+            )  # fmt: skip
+        except InsufficientData as exc:
+            return None, f"experiment result not recorded: {exc}"
+        result = convert_results.experiment_result(lift, currency)
+        try:
+            stored = await self._registry.record_result(org, result, timeout=_remaining(context))
+        except (DependencyUnavailable, RegistryRefused) as exc:
+            return None, f"experiment result not recorded: {exc}"
+        return stored.result, ""
 
     async def EstimateEffect(
         self, request: causal_pb.EstimateEffectRequest, context: grpc.aio.ServicerContext
     ) -> causal_pb.EstimateEffectResponse:
+        record = convert_results.wants_record(request)  # refused before the data is read
         question = convert.estimate_question(request)
-        data = question.table
+        data: pd.DataFrame | RecordsData | None = question.table
+        target = None
         if question.records is not None:
-            data = await self._records(question.org_id, question.records, context)
+            data, target = await self._records(
+                question.org_id, question.records, context, record=record
+            )
         assert data is not None
         result = await self._compute.run(run_estimate, question.job, data)
         spec = result.spec  # a sharp RDD named no treatment: the one it was given
@@ -104,6 +167,13 @@ class CausalService(causal_grpc.CausalServiceServicer):
         )
         estimate.strategy.CopyFrom(convert.strategy_to_proto(result.strategy))
         analysis_id = new_analysis_id()
+        recorded = None
+        if target is not None and isinstance(data, RecordsData):
+            recorded, why_not = await self._record_result(
+                question.org_id, data, target, estimate, analysis_id, context
+            )
+            if why_not:
+                estimate.warnings.append(why_not)
         now = dt.datetime.now(dt.UTC)
         stored_request = causal_pb.EstimateEffectRequest()
         stored_request.CopyFrom(request)
@@ -123,7 +193,9 @@ class CausalService(causal_grpc.CausalServiceServicer):
                 question.org_id, analysis_id, "effect_estimate", now, analysis.SerializeToString()
             ),
         )
-        return causal_pb.EstimateEffectResponse(estimate=estimate, analysis_id=analysis_id)
+        return causal_pb.EstimateEffectResponse(
+            estimate=estimate, analysis_id=analysis_id, recorded_result=recorded
+        )
 
     async def BuildGraph(
         self, request: causal_pb.BuildGraphRequest, context: grpc.aio.ServicerContext
