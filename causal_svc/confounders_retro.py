@@ -12,7 +12,11 @@ two parts, each from the signals that carry it best:
 * **National** ``N[t]``. The first-party orders' common log move ``m[t]`` (the mean over geos of
   each geo's log orders less its window mean) reads demand day by day, but also carries what
   else moves orders: calendar-planned sends (Klaviyo email and SMS: their weekday pulse and
-  their volume, adstocked), media warming up at the window's start, and channels a geo holdout
+  their volume, adstocked), the media's stock (the campaigns running each day at their own
+  levels, adstocked from nothing at the window's start: the media warming up, and campaigns
+  that start or stop inside the window, which add or take media, and so orders, while no
+  budget moves with demand; with only a warm-up term the orders read 2-3% low through the
+  first month of a year-long ``confounded`` world), and channels a geo holdout
   left dark (their share of a geo's orders is estimated with geo and day fixed effects and put
   back). The campaigns' common log spend move ``s[t]`` (each campaign's national sum with its
   own level, restored for the geos its channel left dark) reads the demand budgets chase plus
@@ -72,7 +76,8 @@ MATERIAL_LOG_MOVE = 0.25  # a demand-driven budget move of ~25% counts (the prom
 FLAG_LOG_MOVE = 0.2425  # chosen on worlds 1-9 and 60-79: least short of 95 / 90 recall / precision
 PACING_KNOT_DAYS = 14
 SEND_DECAYS = (0.0, 0.6)  # adstock of the sends' effect on orders: same day, and carried over
-WARMUP_DECAY = 0.6  # the media's adstock at the window's start, from nothing the window shows
+STOCK_DECAYS = (0.6,)  # the media stock's carry-over (a second, slower one is collinear with
+# the pacing spline: it made the national part worse on development worlds)
 FAST_DAYS = 7  # "day-to-day": what a centred 7-day mean leaves
 SLOW_DAYS = 15  # "slow": a centred 15-day mean (the pacing spline's knots are 14 days apart)
 SPEND_FAST_WEIGHT = 0.3  # the spend reading's weight there (its errors are ~1.5x the orders')
@@ -177,6 +182,17 @@ def _send_regressors(sends: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+def _media_stock(running: np.ndarray) -> list[np.ndarray]:
+    """Log adstock, from nothing at the window's start, of the campaigns running each day (at
+    their own levels), at each of STOCK_DECAYS: the media's warm-up and the campaigns that
+    start or stop inside the window, both of which move orders without moving demand."""
+    out = []
+    for decay in STOCK_DECAYS:
+        stock = _adstock(running, decay)
+        out.append(np.log(np.maximum(stock, 1e-6 * max(float(stock.max()), 1e-12))))
+    return out
+
+
 def _common_move(logs: np.ndarray, sweeps: int = 20) -> np.ndarray:
     """(T,) day effects of (K, T) log series with a level per series (NaN cells skipped), so a
     campaign that starts in the season does not read the season as its own level."""
@@ -272,13 +288,13 @@ def _ar1_smooth(y: np.ndarray, noise_var: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def _campaigns_move(
     campaign_days: pd.DataFrame, days: pd.Index, channels: tuple[str, ...], missing: np.ndarray
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """(T,) the paid campaigns' common log spend move (national sums; a level per campaign),
     each campaign's sum restored for the geos its channel left dark that day."""
     paid = ~campaign_days["source"].astype(str).isin((FIRST_PARTY_SOURCE, *CALENDAR_SOURCES))
     camp = campaign_days.loc[paid & (campaign_days["spend"] > 0)]
     if camp.empty:
-        return np.full(len(days), np.nan)
+        return np.full(len(days), np.nan), np.zeros(len(days))
     keyed = camp.assign(
         geo="all",
         key=camp["source"].astype(str) + ":" + camp["channel"].astype(str),
@@ -293,7 +309,12 @@ def _campaigns_move(
             key = channel_of.get(name)
             if key in channels:
                 logs[i] -= np.log(np.maximum(1.0 - missing[channels.index(key)], 0.05))
-        return _common_move(logs)
+        common = _common_move(logs)
+        # the campaigns running each day, at their own levels: what starts, stops and the mix
+        # add to the media (and so to orders) without any budget moving
+        level = np.nanmean(logs - common[None, :], axis=1, keepdims=True)
+        running = np.where(np.isfinite(logs), np.exp(level - level.max()), 0.0).sum(axis=0)
+    return common, running
 
 
 def _national_move(
@@ -301,12 +322,13 @@ def _national_move(
     common_spend: np.ndarray,
     sends: np.ndarray,
     weekday: np.ndarray | None,
+    running: np.ndarray,
 ) -> tuple[np.ndarray, float]:
     """(T,) the national demand move in budget units, and c (see the module docstring)."""
     n = len(common_orders)
     # the orders' own confounders: sends (their weekday pulse, their volume, adstocked) and the
-    # media's first days (adstock from zero at the window's start)
-    regressors = [*_send_regressors(sends), np.log(1.0 - WARMUP_DECAY ** np.arange(1, n + 1))]
+    # media's stock (its warm-up from zero at the window's start, campaigns starting, stopping)
+    regressors = [*_send_regressors(sends), *_media_stock(running)]
     if weekday is not None:
         regressors += [(weekday == d).astype(float) - (weekday == 6) for d in range(6)]
     pacing = _pacing_basis(n)
@@ -474,8 +496,10 @@ def detect_budget_response(
     weekday = days.dayofweek.to_numpy()
     has_sends = bool(sends.sum() > 0)
 
-    common_spend = _campaigns_move(campaign_days, days, channels, missing_share)
-    national, c = _national_move(common_orders, common_spend, sends, weekday if has_sends else None)
+    common_spend, running = _campaigns_move(campaign_days, days, channels, missing_share)
+    national, c = _national_move(
+        common_orders, common_spend, sends, weekday if has_sends else None, running
+    )
 
     # per geo: orders (Poisson variance of a log count) and spend's two-way residual
     from_orders = log_orders - common_orders[None, :]
