@@ -1,8 +1,11 @@
-"""`liftos estimate DATA.csv --method … --outcome … --treatment …` through the mesh."""
+"""`liftos estimate DATA.csv --method … --outcome … --treatment …` through the mesh; or, with
+``--experiment ID`` and no CSV, on the org's records in memory for that experiment (geo × day,
+treatment ``treated_post``), ``--record`` storing the estimate as the experiment's result."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import math
 import sys
@@ -11,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from mesh.sdk.causal import Records
 from mesh.sdk.client import LiftOS, dc
 
 METHODS = (
@@ -20,8 +24,28 @@ METHODS = (
 
 
 def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("estimate", help="one causal estimate on a CSV file, with its checks")
-    p.add_argument("data", type=Path, help="CSV file with a header row")
+    p = sub.add_parser(
+        "estimate",
+        help="one causal estimate on a CSV file, or on an experiment's records in memory",
+    )
+    p.add_argument(
+        "data", type=Path, nargs="?", default=None,
+        help="CSV file with a header row (omit with --experiment: the org's records in memory)",
+    )  # fmt: skip
+    p.add_argument(
+        "--experiment", default="",
+        help="registered experiment: its records from memory (geo x day; the treatment "
+        "defaults to treated_post, unit geo, time day)",
+    )  # fmt: skip
+    p.add_argument("--start", type=dt.date.fromisoformat, default=None,
+                   help="first date of the records read (YYYY-MM-DD; include the pre-period)")  # fmt: skip
+    p.add_argument("--end", type=dt.date.fromisoformat, default=None,
+                   help="last date of the records read (YYYY-MM-DD)")  # fmt: skip
+    p.add_argument(
+        "--record", action="store_true",
+        help="store the estimate as the experiment's result in the registry (attribution is "
+        "then calibrated by it)",
+    )  # fmt: skip
     p.add_argument("--method", choices=METHODS, default="auto")
     p.add_argument("--outcome", required=True)
     p.add_argument(
@@ -110,6 +134,7 @@ def to_json(response: dc.EstimateEffectResponse) -> dict[str, Any]:
         ],
         "warnings": list(e.warnings),
         "summary": e.summary,
+        "recorded_result": _recorded(response.recorded_result),
         "details": {
             **dict(sorted(e.statistics.items())),
             "coefficients": [
@@ -136,6 +161,37 @@ def to_json(response: dc.EstimateEffectResponse) -> dict[str, Any]:
     }
 
 
+def _recorded(r: dc.ExperimentResult | None) -> dict[str, Any] | None:
+    """The registry result the estimate was recorded as (None: nothing recorded)."""
+    if r is None:
+        return None
+    iroas = r.incremental_roas
+    return {
+        "experiment_id": r.experiment_id,
+        "channel": r.channel,
+        "lift_absolute": r.lift_absolute,
+        "lift_std_error": r.lift_std_error,
+        "spend": r.spend.amount if r.spend else 0.0,
+        "spend_baseline": r.spend_baseline,
+        "spend_delta": r.spend_delta,
+        "incremental_roas": None if iroas is None else [iroas.estimate, iroas.lower, iroas.upper],
+        "treatment_unit_count": r.treatment_unit_count,
+        "control_unit_count": r.control_unit_count,
+        "confidence": r.confidence,
+    }
+
+
+def recorded_line(r: dict[str, Any]) -> str:
+    """One line saying what the registry now holds for the experiment."""
+    line = (f"recorded as experiment {r['experiment_id']}'s result: {r['channel']} lift "
+            f"{r['lift_absolute']:,.0f} ± {r['lift_std_error']:,.0f} over "
+            f"{r['treatment_unit_count']} treated geos, spend change {r['spend_delta']:,.0f}")  # fmt: skip
+    if r["incremental_roas"]:
+        est, lo, hi = r["incremental_roas"]
+        line += f", iROAS {est:.2f} [{lo:.2f}, {hi:.2f}]"
+    return line
+
+
 def _fmt(x: float | None, unbounded: str) -> str:
     return unbounded if x is None else f"{x:.6g}"
 
@@ -157,23 +213,39 @@ def render_table(out: dict[str, Any]) -> str:
     for w in out["warnings"]:
         lines.append(f"warning: {w}")
     lines.append(out["summary"])
+    if out.get("recorded_result"):
+        lines.append(recorded_line(out["recorded_result"]))
     lines.append(f"analysis id {out['analysis_id']}")
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace, peers: Any) -> int:
-    if not args.data.exists():
+    data: pd.DataFrame | Records
+    treatment, unit, time = args.treatment, args.unit, args.time
+    if args.data is None:
+        if not args.experiment:
+            print("error: give a CSV file, or --experiment to read its records from memory",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        data = Records(experiment_id=args.experiment, start=args.start, end=args.end)
+        treatment, unit, time = treatment or "treated_post", unit or "geo", time or "day"
+    elif not args.data.exists():
         print(f"error: {args.data} does not exist", file=sys.stderr)
         return 2
-    frame = pd.read_csv(args.data)
+    else:
+        data = pd.read_csv(args.data)
+    if args.record and not args.experiment:
+        print("error: --record stores the estimate as an experiment's result: name it with "
+              "--experiment", file=sys.stderr)  # fmt: skip
+        return 2
     with LiftOS(peers, org_id=args.org) as client:
         response = client.estimate(
-            frame,
+            data,
             method=args.method,
             outcome=args.outcome,
-            treatment=args.treatment,
-            unit=args.unit,
-            time=args.time,
+            treatment=treatment,
+            unit=unit,
+            time=time,
             covariates=_split(args.covariates),
             instruments=_split(args.instruments),
             running_variable=args.running_variable,
@@ -190,6 +262,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             seed=args.seed,
             rdd_fuzzy=args.fuzzy,
             cluster_inference="" if args.cluster_inference == "auto" else args.cluster_inference,
+            record_experiment_result=args.record,
         )
     out = to_json(response)
     print(json.dumps(out, indent=2) if args.json else render_table(out))

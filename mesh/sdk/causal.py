@@ -87,12 +87,17 @@ class CausalCalls(ClientBase):
         org_id: str | None = None,
         rdd_fuzzy: bool = False,
         cluster_inference: str = "",
+        record_experiment_result: bool = False,
     ) -> dc.EstimateEffectResponse:
         """One causal estimate with its checks, on a DataFrame (sent as a columnar Table) or on
         the org's records in memory (``Records(experiment_id=…, start=…, end=…)``).
 
         ``treatment`` may be empty for a sharp RDD; ``cluster_inference`` is ``""`` (auto),
-        ``"cluster_robust"`` or ``"wild_bootstrap"``."""
+        ``"cluster_robust"`` or ``"wild_bootstrap"``. ``record_experiment_result``: a geo
+        experiment's estimate (records of a registered experiment, treatment
+        ``treated_post``) becomes the registry's result for it, so attribution is calibrated
+        by it; the reply's ``recorded_result`` is what was stored (unset, with a warning, when
+        nothing was)."""
         roles = causal_pb.EffectRoles(
             outcome=outcome, treatment=treatment, unit=unit, time=time,
             covariates=list(covariates), instruments=list(instruments),
@@ -108,6 +113,7 @@ class CausalCalls(ClientBase):
             estimand=causal_pb.Estimand.Value(f"ESTIMAND_{estimand.upper() or 'UNSPECIFIED'}"),
             alpha=alpha,
             randomized=randomized,
+            record_experiment_result=record_experiment_result,
             options=causal_pb.EstimationOptions(
                 refutation_simulations=refutation_simulations,
                 skip_refutation=skip_refutation,

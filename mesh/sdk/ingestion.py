@@ -39,6 +39,18 @@ class IngestionCalls(ClientBase):
         request = dc.GetExperimentRequest(org_id=self._org(org_id), experiment_id=experiment_id)
         return _call(lambda: self._ingestion_dc.get_experiment(request)).experiment  # type: ignore[return-value]
 
+    def record_experiment_result(
+        self, experiment_id: str, result: dc.ExperimentResult, *, org_id: str | None = None
+    ) -> dc.CausalExperiment:
+        """Store ``result`` as the registered experiment's measured result (replacing an
+        earlier one); attribution is then calibrated by it. Unset ids, channel and window are
+        the experiment's. Refused (INVALID_ARGUMENT naming ``result.<field>``) when it cannot
+        be a lift test of the experiment; NOT_FOUND for an unknown experiment."""
+        request = dc.RecordExperimentResultRequest(
+            org_id=self._org(org_id), experiment_id=experiment_id, result=result
+        )
+        return _call(lambda: self._ingestion_dc.record_experiment_result(request)).experiment  # type: ignore[return-value]
+
     def list_experiments(
         self, *, org_id: str | None = None, active_on: dt.date | None = None, page_size: int = 0
     ) -> Iterator[dc.CausalExperiment]:

@@ -26,7 +26,12 @@ import sim
 from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
+from mesh.cli import commands as cli
+from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import running_services
+from mesh.sdk.causal import Records
+from mesh.sdk.client import LiftOS, dc
+from mesh.sdk.failures import RpcFailure
 from tests.causal.attribution.records import world_records
 from tests.support import error_details
 
@@ -335,3 +340,59 @@ def test_registry_unreachable_estimate_still_returns(tmp_path, world: sim.SimRes
             org_id=ORG, experiment_id=world.experiments[0]["experiment_id"]
         )).experiment  # fmt: skip
         assert not got.HasField("result")
+
+
+# -- the SDK and the CLI -------------------------------------------------------------------
+
+
+@pytest.fixture
+def peers(mesh, monkeypatch: pytest.MonkeyPatch) -> PeerConfig:
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", mesh["causal"].address)
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"].address)
+    return PeerConfig.from_env()
+
+
+def test_sdk_records_a_result_and_the_estimate_flag(
+    peers: PeerConfig, registry, world: sim.SimResult
+) -> None:
+    e = world.experiments[0]
+    registry.CreateExperiment(
+        ingestion_pb.CreateExperimentRequest(experiment=_experiment(e, "exp_sdk"))
+    )
+    with LiftOS(peers, org_id=ORG) as client:
+        stored = client.record_experiment_result(
+            "exp_sdk",
+            dc.ExperimentResult(lift_absolute=5000.0, lift_std_error=900.0,
+                                spend_baseline=4000.0, spend_delta=-4000.0),
+        )  # fmt: skip
+        assert stored.result is not None and stored.result.channel == e["channel"]
+        with pytest.raises(RpcFailure) as caught:
+            client.record_experiment_result(
+                "exp_sdk", dc.ExperimentResult(lift_absolute=1.0, lift_std_error=0.0,
+                                               spend_delta=-1.0),
+            )  # fmt: skip
+        assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        records = Records(experiment_id=e["experiment_id"],
+                          start=dt.date.fromisoformat(e["pre_period_start"]),
+                          end=dt.date.fromisoformat(e["end_date"]))  # fmt: skip
+        reply = client.estimate(
+            records, outcome="revenue", treatment="treated_post", unit="geo", time="day",
+            randomized=True, refutation_simulations=10, record_experiment_result=True,
+        )  # fmt: skip
+    assert reply.recorded_result is not None
+    assert reply.recorded_result.analysis_id == reply.analysis_id
+
+
+def test_cli_estimate_experiment_record(
+    peers: PeerConfig, capsys: pytest.CaptureFixture, world: sim.SimResult
+) -> None:
+    e = world.experiments[0]
+    argv = ["estimate", "--experiment", e["experiment_id"], "--org", ORG,
+            "--outcome", "revenue", "--randomized", "--simulations", "10",
+            "--start", e["pre_period_start"], "--end", e["end_date"]]  # fmt: skip
+    assert cli.main([*argv, "--record"]) == 0
+    out = capsys.readouterr().out
+    assert f"recorded as experiment {e['experiment_id']}'s result: {e['channel']} lift" in out
+    assert cli.main([*argv, "--json"]) == 0  # without --record nothing is recorded
+    assert '"recorded_result": null' in capsys.readouterr().out
+    assert cli.main(["estimate", "--org", ORG, "--outcome", "revenue", "--record"]) == 2
