@@ -210,6 +210,9 @@ def simulate_demand(
             "macro_index": macro.tolist(),
             "competitor_intensity": competitor.tolist(),
             "promo": promo.astype(int).tolist(),
+            # The gift season's calendar (1 inside), as the org would register it (ingestion's
+            # external factor of type SEASON); its lift is gift_season_lift.
+            "gift_season": (gift > 0).astype(int).tolist(),
         },
     }
     return Demand(
