@@ -32,7 +32,10 @@ and the forecast samples every source of error the horizon compounds:
 - **retail seasons**: named spans of the calendar (the Christmas shopping weeks, 1–21
   December, US) enter as regressors once the history holds a week of one, so a history that
   ends inside them does not carry their level past their end (180-day histories, 40 worlds:
-  89/90/90% → 92/92/92% at 7/28/56 days; ``_SEASONS``);
+  89/90/90% → 92/92/92% at 7/28/56 days). The org's own registered seasons (external factors
+  of type SEASON, which may run into the horizon) replace a built-in one they overlap; one the
+  history cannot estimate is taken from its dates a year earlier, or else left out of the
+  estimate and drawn as an unknown effect (:mod:`surfacing_svc.seasons`);
 - **holidays the history has not seen**: an unknown effect, not none — each path draws one
   per holiday, N(0, 0.4²) on the log (measured on 180-day histories: daily coverage
   81.8/80.4/78.4% → 82.9/82.8/80.0% at 7/28/56 days);
@@ -67,6 +70,7 @@ from scipy.stats import chi2
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.errors import InsufficientData
 from surfacing_svc.intervals import Interval
+from surfacing_svc.seasons import UNSEEN_SEASON_SD, resolve_seasons
 
 __all__ = ["Forecast", "media_share", "predict_performance"]
 
@@ -95,13 +99,6 @@ _RETAIL = {
     3: "Black Friday Sunday",
     4: "Cyber Monday",
 }
-# Retail seasons: named spans of the calendar ((month, day) first and last), a regressor of
-# the baseline once the history holds a week of one. The Christmas shopping weeks stand above
-# the level the year's smooth season gives and end with the last shipping days before
-# Christmas; a history that ends inside them would otherwise carry their level past their end
-# (180-day histories ending 14–21 December: the next weeks 15% below every path).
-_SEASONS = {"US": {"Christmas shopping season": ((12, 1), (12, 21))}}
-_MIN_SEASON_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,22 +131,16 @@ def _holidays(country: str, years: tuple[int, ...]) -> dict[dt.date, str]:
     return table
 
 
-def _in_season(dates: np.ndarray, country: str) -> dict[str, np.ndarray]:
-    """Per retail season of ``country``, whether each of ``dates`` falls in it."""
-    md = [(d.month, d.day) for d in (x.item() for x in dates.astype("datetime64[D]"))]
-    return {name: np.array([first <= m <= last for m in md], dtype=bool)
-            for name, (first, last) in _SEASONS.get(country, {}).items()}  # fmt: skip
-
-
 def _design(
     dates: np.ndarray,
     names: Sequence[str],
     country: str,
     yearly: bool,
-    seasons: Sequence[str] = (),
+    seasons: np.ndarray | None = None,
 ) -> np.ndarray:
     """Regressors for ``dates``: intercept, weekdays (Monday as the base), one dummy per
-    holiday name in ``names``, one per retail season in ``seasons``, and yearly Fourier pairs.
+    holiday name in ``names``, the retail seasons' 0/1 columns ``seasons`` (one row per date),
+    and yearly Fourier pairs.
 
     No trend term here: the residual paths carry the level forward in the steps the history
     took (:func:`_residual_paths`), growth included; with yearly terms, half the paths add
@@ -162,9 +153,8 @@ def _design(
     table = _holidays(country, tuple(sorted({d.year for d in days})))
     on = np.array([table.get(d, "") for d in days])
     cols += [(on == n).astype(np.float64) for n in names]
-    if seasons:
-        inside = _in_season(dates, country)
-        cols += [inside[n].astype(np.float64) for n in seasons]
+    if seasons is not None:
+        cols += list(np.asarray(seasons, dtype=np.float64).T)
     if yearly:
         doy = np.array([d.timetuple().tm_yday for d in days], dtype=np.float64)
         for k in (1, 2):
@@ -390,6 +380,7 @@ def predict_performance(
     paths: int = 2000,
     seed: int = 0,
     promotion: np.ndarray | None = None,
+    seasons: Mapping[str, Mapping[dt.date, float]] | None = None,
 ) -> Forecast:
     """Forecast the outcome of the ``horizon`` days after the history under a spend plan.
 
@@ -421,6 +412,12 @@ def predict_performance(
         promotion calendar). Today's level is read from the days outside them, so a history
         that ends inside a promotion does not carry it forward; promotions still arrive ahead
         as often as the history had them (its residual moves hold them).
+    seasons : mapping name -> (mapping date -> value), optional
+        The org's registered retail seasons (nonzero on a day inside; over the history and, as
+        far as the org knows them, the horizon). An org's season replaces a built-in one it
+        overlaps; one the history holds a week of is estimated, one it does not is estimated
+        from its dates a year earlier or else drawn as an unknown effect, with a warning
+        (:func:`surfacing_svc.seasons.resolve_seasons`).
 
     Raises
     ------
@@ -461,9 +458,12 @@ def predict_performance(
     days = [d.item() for d in np.concatenate([dates, future]).astype("datetime64[D]")]
     table = _holidays(country, tuple(sorted({d.year for d in days})))
     seen = sorted({table[d] for d in days[:n] if d in table})
-    seasons = [k for k, v in _in_season(dates, country).items() if v.sum() >= _MIN_SEASON_DAYS]
-    x = _design(dates, seen, country, yearly, seasons)
-    xf = _design(future, seen, country, yearly, seasons)
+    calendar = resolve_seasons(np.concatenate([dates, future]), n, country, seasons)
+    if calendar.held_out.any():
+        # Today's level is read without an unseen season's days, as without a promotion's.
+        usual = ~calendar.held_out if usual is None else usual & ~calendar.held_out
+    x = _design(dates, seen, country, yearly, calendar.columns[:n])
+    xf = _design(future, seen, country, yearly, calendar.columns[n:])
     keep = x.std(axis=0) > 0
     keep[0] = True
     x, xf = x[:, keep], xf[:, keep]
@@ -489,6 +489,11 @@ def predict_performance(
     for name in sorted(set(future_names) - set(seen) - {""}):
         on = future_names == name
         log_paths[:, on] += rng.normal(0.0, _UNSEEN_HOLIDAY_SD, (paths, 1))
+    # A registered season the history cannot estimate: an unknown effect per path, the same on
+    # every day of it — left out of the estimate (a factor of mean one), not assumed none.
+    for _, on in calendar.unseen:
+        sd = UNSEEN_SEASON_SD
+        log_paths[:, on] += rng.normal(-(sd**2) / 2.0, sd, (paths, 1))
     baseline = np.exp(log_paths)  # (paths, H)
     # The history pins the outcome, not its split: a draw with more media has had less
     # baseline. Each path's baseline is the one its own media draw leaves over the history's
@@ -500,7 +505,7 @@ def predict_performance(
     ]
     media = baseline * shares[:, n:]
     total = baseline + media
-    warnings: list[str] = []
+    warnings: list[str] = list(calendar.warnings)
     unseen = sorted({table[d] for d in days[n:] if d in table} - set(seen))
     if unseen:
         warnings.append(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import dataclass, field
 
 import grpc
 import pandas as pd
@@ -41,7 +42,7 @@ from surfacing_svc.errors import (
 )
 from surfacing_svc.history import frame_from_sums
 
-__all__ = ["AnalysisReader", "HistoryReader", "RegistryWriter"]
+__all__ = ["AnalysisReader", "HistoryReader", "OrgCalendar", "RegistryWriter"]
 
 # Failed effect estimates Recommend reads at most (newest first).
 MAX_EVIDENCE = 20
@@ -180,9 +181,17 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
         return frame
 
 
+@dataclass(slots=True)
+class OrgCalendar:
+    """What an org registered about its calendar (ingestion's external factors)."""
+
+    promotions: dict[dt.date, float] = field(default_factory=dict)  # day -> magnitude
+    seasons: dict[str, dict[dt.date, float]] = field(default_factory=dict)  # name -> day -> value
+
+
 class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
     """Ingestion: registers designed experiments in its experiment registry, and reads the
-    org's registered promotion calendar (PredictPerformance)."""
+    org's registered calendar — promotions and seasons (PredictPerformance)."""
 
     def __init__(self, target: str, *, timeout: float = 30.0) -> None:
         super().__init__(target, ingestion_grpc.IngestionServiceStub, timeout=timeout)
@@ -224,19 +233,25 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
             raise
         return reply.experiment
 
-    async def promotions(
-        self, org_id: str, *, timeout: float | None = None
-    ) -> dict[dt.date, float]:
-        """The org's promotion calendar: per day, the largest magnitude of its registered
-        external factors of type PROMOTION (any geo); empty when it registered none."""
-        out: dict[dt.date, float] = {}
+    async def calendar(self, org_id: str, *, timeout: float | None = None) -> OrgCalendar:
+        """The org's registered calendar, read in one pass over its external factors: its
+        promotions (type PROMOTION: per day, the largest magnitude over its series, any geo)
+        and its seasons (type SEASON: per series name, per day, the value of largest
+        magnitude over its geos). Empty when it registered none."""
+        out = OrgCalendar()
         try:
             async for series in external_factor_series(self, org_id, timeout=timeout):
-                if series.type != md_pb.EXTERNAL_FACTOR_TYPE_PROMOTION:
+                promotion = series.type == md_pb.EXTERNAL_FACTOR_TYPE_PROMOTION
+                if promotion:
+                    days = out.promotions
+                elif series.type == md_pb.EXTERNAL_FACTOR_TYPE_SEASON:
+                    days = out.seasons.setdefault(series.name, {})
+                else:
                     continue
                 for v in series.values:
                     day = dt.date(v.date.year, v.date.month, v.date.day)
-                    out[day] = max(out.get(day, 0.0), abs(v.value))
+                    if day not in days or abs(v.value) > abs(days[day]):
+                        days[day] = abs(v.value) if promotion else v.value
         except grpc.aio.AioRpcError as error:
             code = error.code()
             if code is grpc.StatusCode.NOT_FOUND:

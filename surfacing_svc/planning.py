@@ -177,10 +177,11 @@ def answer_forecast(
     question: ForecastQuestion,
     model: PlanningModel | None,
     promotions: Mapping[dt.date, float] | None = None,
+    seasons: Mapping[str, Mapping[dt.date, float]] | None = None,
 ) -> Forecast:
     """The forecast for the question from the org's history, (optionally) its model, and its
-    registered promotion calendar (day -> nonzero while a promotion runs; None or empty: no
-    calendar)."""
+    registered calendar: promotions (day -> nonzero while a promotion runs) and seasons (name
+    -> day -> nonzero inside); None or empty: none registered."""
     metric = model.outcome if model is not None else question.metric
     history = history_from_frame(frame, metric=metric, min_days=MIN_HISTORY_DAYS)
     spend = history.national_spend()
@@ -216,7 +217,7 @@ def answer_forecast(
         history.dates, history.national(), spend, curves, plan, horizon=question.horizon,
         baseline_total=model.baseline_total if model is not None else None,
         level=question.level, fan_levels=question.fan_levels, country=question.country,
-        promotion=promotion,
+        promotion=promotion, seasons=seasons,
     )  # fmt: skip
 
 

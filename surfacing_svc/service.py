@@ -15,7 +15,7 @@ from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 from surfacing_svc import convert
 from surfacing_svc.convert import products as convert_products
 from surfacing_svc.errors import NotAnAttribution, RegistryUnavailable
-from surfacing_svc.peers import AnalysisReader, HistoryReader, RegistryWriter
+from surfacing_svc.peers import AnalysisReader, HistoryReader, OrgCalendar, RegistryWriter
 from surfacing_svc.planning import (
     PlanningModel,
     RecommendQuestion,
@@ -84,16 +84,20 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         frame = await self._history.sums_frame(
             q.org_id, start=None, end=model.end if model else None, timeout=context.time_remaining()
         )
-        # The registered promotion calendar: a history ending inside a sale is not carried
-        # forward as the level. Without it the forecast still stands, and says so.
+        # The registered calendar: a history ending inside a sale is not carried forward as
+        # the level, and the org's own seasons stand in for the built-in ones. Without it the
+        # forecast still stands, and says so.
         notes = model.notes() if model else ()
         try:
-            promotions = await self._registry.promotions(q.org_id, timeout=context.time_remaining())
+            calendar = await self._registry.calendar(q.org_id, timeout=context.time_remaining())
         except RegistryUnavailable as error:
-            promotions = {}
-            notes = (*notes, f"the promotion calendar could not be read ({error}); a history "
-                     "ending inside a promotion carries it forward")  # fmt: skip
-        forecast = await asyncio.to_thread(answer_forecast, frame, q, model, promotions)
+            calendar = OrgCalendar()
+            notes = (*notes, f"the org's calendar could not be read ({error}); a history ending "
+                     "inside a promotion carries it forward, and only the built-in retail "
+                     "seasons are modelled, not the org's own")  # fmt: skip
+        forecast = await asyncio.to_thread(
+            answer_forecast, frame, q, model, calendar.promotions, calendar.seasons
+        )
         return convert.forecast_to_proto(forecast, model.outcome if model else q.metric, notes)
 
     async def OptimizeBudget(

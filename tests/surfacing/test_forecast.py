@@ -10,6 +10,7 @@ import pytest
 
 from surfacing_svc.errors import InsufficientData
 from surfacing_svc.forecast import media_share, predict_performance
+from surfacing_svc.seasons import resolve_seasons
 from tests.surfacing.curves_fixtures import hill
 
 START = np.datetime64("2023-03-01")
@@ -168,3 +169,118 @@ def test_the_christmas_shopping_weeks_are_not_carried_past_their_end() -> None:
     assert us[after].sum() / usual[after].sum() == pytest.approx(1.0, abs=0.04)
     assert us[:3].sum() / usual[:3].sum() == pytest.approx(1.15, abs=0.05)
     assert run(lifted, "GB")[after].sum() / run(y, "GB")[after].sum() > 1.1
+
+
+# -- the org's own seasons (external factors of type SEASON) --------------------------------
+
+SEASON = (dt.date(2023, 4, 25), dt.date(2023, 5, 15))  # a garden shop's spring peak, +25%
+
+
+def _spring(n: int, start: str = "2023-03-01") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_series`` from ``start`` for ``n`` days and a 35-day horizon: dates, the outcome with
+    the spring peak lifted by 25% (history and horizon), and the days inside the peak."""
+    _, y = _series(n + 35, 9)
+    dates = np.datetime64(start) + np.arange(n + 35).astype("timedelta64[D]")
+    days = [d.item() for d in dates.astype("datetime64[D]")]
+    inside = np.array([SEASON[0].replace(year=d.year) <= d <= SEASON[1].replace(year=d.year)
+                       for d in days])  # fmt: skip
+    return dates, np.where(inside, 1.25 * y, y), inside
+
+
+def _calendar(dates: np.ndarray, inside: np.ndarray, keep: np.ndarray) -> dict:
+    days = [d.item() for d in dates.astype("datetime64[D]")]
+    return {"spring_peak": {d: float(v) for d, v, k in zip(days, inside, keep, strict=True) if k}}
+
+
+def _estimates(f) -> np.ndarray:
+    return np.array([d.estimate for d in f.daily])
+
+
+def _widths(f) -> np.ndarray:
+    return np.array([(d.upper - d.lower) / d.estimate for d in f.daily])
+
+
+def test_a_registered_season_the_history_holds_lifts_its_days_ahead_as_the_data_say() -> None:
+    """A year and two months of history hold last spring's peak (+25%): registered, the peak
+    ahead is forecast 25% above the days around it; unregistered, the forecast misses it."""
+    n = 420  # 2023-03-01 .. 2024-04-23; the peak ahead runs 2024-04-25 .. 05-15
+    dates, y, inside = _spring(n)
+    ahead = inside[n:]
+    _, plain, _ = _spring(n)
+    plain = np.where(inside, plain / 1.25, plain)  # the same world without the peak
+
+    def run(series: np.ndarray, seasons=None):
+        return predict_performance(dates[:n], series[:n], {}, [], {}, horizon=35, level=0.9,
+                                   seed=3, seasons=seasons)  # fmt: skip
+
+    usual = _estimates(run(plain))
+    registered = run(y, _calendar(dates, inside, np.ones(inside.size, bool)))
+    lift = _estimates(registered)[ahead].sum() / usual[ahead].sum()
+    assert lift == pytest.approx(1.25, abs=0.05)
+    after = _estimates(registered)[~ahead][2:] / usual[~ahead][2:]  # past the peak
+    assert after.mean() == pytest.approx(1.0, abs=0.04)
+    assert not registered.warnings or all("spring_peak" not in w for w in registered.warnings)
+    real = y[n:]
+    covered = [d.lower <= r <= d.upper for d, r in zip(registered.daily, real, strict=True)]
+    assert np.mean(covered) >= 0.8
+    unregistered = _estimates(run(y))[ahead].sum() / usual[ahead].sum()
+    assert unregistered < 1.12  # the yearly terms alone smear the peak
+
+
+def test_a_season_registered_only_ahead_is_estimated_from_its_dates_a_year_earlier() -> None:
+    """The org registers only this year's peak: last year's same dates stand in for it."""
+    n = 420
+    dates, y, inside = _spring(n)
+    ahead_only = np.arange(inside.size) >= n - 60  # values from late February 2024 on
+    f = predict_performance(dates[:n], y[:n], {}, [], {}, horizon=35, level=0.9, seed=3,
+                            seasons=_calendar(dates, inside, ahead_only))  # fmt: skip
+    g = predict_performance(dates[:n], y[:n], {}, [], {}, horizon=35, level=0.9, seed=3,
+                            seasons=_calendar(dates, inside, np.ones(inside.size, bool)))  # fmt: skip
+    assert _estimates(f) == pytest.approx(_estimates(g), rel=0.03)
+    assert any("spring_peak" in w and "a year earlier" in w and "2023-04-25" in w
+               for w in f.warnings)  # fmt: skip
+
+
+def test_a_season_the_history_cannot_estimate_is_left_out_widened_and_said() -> None:
+    """200 days (no spring seen, no year earlier): the peak ahead is an unknown effect — the
+    estimate stays at the level, the interval widens on its days only, covers the peak, and a
+    warning names it; an org's 0/1 season is read as registered (2.0 is read as inside)."""
+    n = 200  # 2023-10-09 .. 2024-04-25: the history's last day is the peak's first
+    dates, y, inside = _spring(n, start="2023-10-09")
+    ahead = inside[n:]
+    plain = np.where(inside, y / 1.25, y)
+    calendar = _calendar(dates, inside, np.ones(inside.size, bool))
+
+    def run(series: np.ndarray, seasons=None):
+        return predict_performance(dates[:n], series[:n], {}, [], {}, horizon=35, level=0.9,
+                                   seed=3, seasons=seasons)  # fmt: skip
+
+    f, g, usual = run(y, calendar), run(y), run(plain)
+    # Today's level is read without the peak's first day (unregistered, it is carried on).
+    level = _estimates(f)[~ahead].mean() / _estimates(usual)[~ahead].mean()
+    assert level == pytest.approx(1.0, abs=0.01)
+    assert _estimates(g)[~ahead].mean() / _estimates(usual)[~ahead].mean() > 1.02
+    # The peak's effect is left out of the estimate (a factor of mean one), and widens its days.
+    assert _estimates(f)[ahead].mean() / _estimates(usual)[ahead].mean() == pytest.approx(
+        1.0, abs=0.04)  # fmt: skip
+    assert _widths(f)[ahead].mean() > 2.0 * _widths(g)[ahead].mean()
+    assert _widths(f)[~ahead][-5:] == pytest.approx(_widths(g)[~ahead][-5:], rel=0.15)
+    real = y[n:]
+    assert all(d.lower <= r <= d.upper
+               for d, r, on in zip(f.daily, real, ahead, strict=True) if on)  # fmt: skip
+    (warning,) = [w for w in f.warnings if "spring_peak" in w]
+    assert "1 days in the history" in warning and "too few" in warning
+    calendar["spring_peak"][dt.date(2024, 5, 1)] = 2.0
+    assert any("other than 0 and 1" in w for w in run(y, calendar).warnings)
+
+
+def test_an_orgs_season_replaces_the_built_in_one_it_overlaps() -> None:
+    days = np.datetime64("2022-11-01") + np.arange(450).astype("timedelta64[D]")
+    builtin = resolve_seasons(days, 400, "US")
+    assert builtin.names == ("Christmas shopping season",)
+    own = {"holidays": {dt.date(2022, 12, 10) + dt.timedelta(k): 1.0 for k in range(20)}}
+    assert resolve_seasons(days, 400, "US", own).names == ("holidays",)
+    summer = {"summer": {dt.date(2023, 7, 1) + dt.timedelta(k): 1.0 for k in range(20)}}
+    assert resolve_seasons(days, 400, "US", summer).names == (
+        "Christmas shopping season", "summer")  # fmt: skip
+    assert resolve_seasons(days, 400, "GB", own).names == ("holidays",)

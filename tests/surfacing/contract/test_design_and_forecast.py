@@ -262,6 +262,99 @@ def test_a_registered_promotion_at_the_end_of_the_history_is_not_carried_forward
     assert week("sale") / shop == pytest.approx(1.0, abs=0.03)
 
 
+def _write(mesh, org: str, history) -> None:
+    records = history_records(history, org)
+    memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(mesh["memory"].address))
+    memory.Write(iter(memory_pb.WriteRequest(org_id=org, records=records[i : i + 2000])
+                      for i in range(0, len(records), 2000)))  # fmt: skip
+
+
+def _season(org: str, name: str, values: dict[dt.date, float]):
+    return ingestion_pb.RegisterExternalFactorRequest(
+        org_id=org, series=ingestion_pb.ExternalFactorSeries(
+            name=name, type=md_pb.EXTERNAL_FACTOR_TYPE_SEASON, values=[
+                ingestion_pb.DatedValue(value=v, date=common_pb.Date(
+                    year=d.year, month=d.month, day=d.day)) for d, v in values.items()]))  # fmt: skip
+
+
+def test_a_registered_season_moves_the_forecast_over_its_days_as_the_data_say(mesh) -> None:
+    """Org "garden" has shop's history with a +25% spring peak on 1-20 March. Registered as a
+    season (ingestion's external factor of type SEASON) that returns on 5-15 June, the next
+    four weeks are forecast 25% above shop's on those days and at shop's on the others; a
+    season with no days in the history is said and widened; a bad series is refused by
+    ingestion naming its field and changes nothing."""
+    days = [d.item() for d in HISTORY.dates.astype("datetime64[D]")]  # 2024-01-01 .. 05-29
+    peak = [dt.date(2024, 3, 1) + dt.timedelta(k) for k in range(20)]
+    outcome = HISTORY.outcome.copy()
+    outcome[:, [days.index(d) for d in peak]] *= 1.25
+    _write(mesh, "garden", replace(HISTORY, outcome=outcome))
+    stub = _stub(mesh)
+    registry = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(mesh["ingestion"].address))
+
+    def forecast(org: str) -> pb.PredictPerformanceResponse:
+        return stub.PredictPerformance(
+            pb.PredictPerformanceRequest(org_id=org, horizon_days=28, alpha=0.1)
+        )
+
+    def ratio(reply: pb.PredictPerformanceResponse, on: list[bool]) -> float:
+        mine = [p.outcome.estimate for p, k in zip(reply.points, on, strict=True) if k]
+        theirs = [p.outcome.estimate for p, k in zip(shop.points, on, strict=True) if k]
+        return sum(mine) / sum(theirs)
+
+    shop, before = forecast("shop"), forecast("garden")
+    ahead = [dt.date(2024, 5, 30) + dt.timedelta(k) for k in range(28)]
+    june = [dt.date(2024, 6, 5) <= d <= dt.date(2024, 6, 15) for d in ahead]
+    others = [not k for k in june]
+    assert ratio(before, june) == pytest.approx(1.0, abs=0.04)  # unregistered: not foreseen
+
+    with pytest.raises(grpc.RpcError) as info:  # a bad series: nothing of it is stored
+        registry.RegisterExternalFactor(_season("garden", "spring_peak", {
+            peak[0]: 1.0, peak[1]: float("nan"), dt.date(2024, 6, 5): float("inf")}))  # fmt: skip
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(info.value)[1] == ["series.values[1].value", "series.values[2].value"]
+    assert ratio(forecast("garden"), june) == pytest.approx(ratio(before, june), rel=1e-9)
+
+    season = {d: float(d in peak) for d in days}
+    season |= {d: float(on) for d, on in zip(ahead, june, strict=True)}
+    registry.RegisterExternalFactor(_season("garden", "spring_peak", season))
+    after = forecast("garden")
+    assert ratio(after, june) == pytest.approx(1.25, abs=0.05)
+    assert ratio(after, others) == pytest.approx(1.0, abs=0.04)
+    assert not any("spring_peak" in w for w in after.warnings)
+
+    # A season the history holds no day of (nor its dates a year earlier): said, and widened.
+    late = [dt.date(2024, 6, 20) <= d for d in ahead]
+    registry.RegisterExternalFactor(_season("garden", "midsummer", {
+        d: float(on) for d, on in zip(ahead, late, strict=True)}))  # fmt: skip
+    unseen = forecast("garden")
+    (warning,) = [w for w in unseen.warnings if "midsummer" in w]
+    assert "2024-06-20 to 2024-06-26" in warning and "too few to estimate" in warning
+
+    def width(reply: pb.PredictPerformanceResponse, on: list[bool]) -> float:
+        return float(np.mean([(p.outcome.upper - p.outcome.lower) / p.outcome.estimate
+                              for p, k in zip(reply.points, on, strict=True) if k]))  # fmt: skip
+
+    assert width(unseen, late) > 2.0 * width(after, late)
+    assert width(unseen, june) == pytest.approx(width(after, june), rel=0.1)
+
+
+def test_ingestion_down_still_forecasts_and_says_so(tmp_path) -> None:
+    """The org's calendar (promotions, seasons) is unreadable: the forecast stands on the
+    history alone and says what it could not read."""
+    with running_services(BUILDS, tmp_path) as services:
+        _write(services, "shop", HISTORY)
+        services["ingestion"].stop()
+        stub = surfacing_grpc.SurfacingServiceStub(
+            grpc.insecure_channel(services["surfacing"].address)
+        )
+        reply = stub.PredictPerformance(
+            pb.PredictPerformanceRequest(org_id="shop", horizon_days=14, alpha=0.1), timeout=60
+        )
+    assert len(reply.points) == 14 and reply.total.estimate > 0
+    (warning,) = [w for w in reply.warnings if "calendar could not be read" in w]
+    assert "ingestion" in warning and "seasons" in warning
+
+
 def test_a_fan_has_one_nested_band_per_level_asked(mesh) -> None:
     levels = [0.5, 0.95, 0.8]
     reply = _stub(mesh).PredictPerformance(pb.PredictPerformanceRequest(

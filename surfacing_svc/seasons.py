@@ -1,0 +1,174 @@
+"""Retail seasons in a forecast: the built-in calendar and the org's own registered seasons.
+
+A season is a span of days on which demand stands apart from the level the rest of the year
+gives (a gift season, the peak weeks of a garden shop). The forecast names one itself — the
+Christmas shopping weeks, 1–21 December, US — and an org registers its own with ingestion as an
+external factor of type SEASON (nonzero on a day inside, 0 outside), which may run into the
+future: a merchant knows next year's peak weeks.
+
+How they combine (:func:`resolve_seasons`):
+
+- **An org's season replaces the built-in one it overlaps**: a built-in season is dropped when
+  any day the org registered as inside one of its seasons (in any year) falls in the built-in
+  span. The org knows its own peak better than a national calendar; a built-in season the
+  org's do not touch stays.
+- **A season the history holds a week of** is a regressor of the baseline: its effect is
+  estimated from those days and applied to its days ahead (the built-in ones only ever this
+  way, as before).
+- **A registered season with fewer days than that in the history** cannot be estimated from
+  its own days. If the history holds *the same dates a year (or more) earlier* — days the org
+  registered no value for, so not known to be outside — the season is estimated from those
+  days instead, and the forecast says so.
+- **Otherwise its effect is unknown**: the forecast leaves it out of the estimate, widens its
+  days by an unknown effect drawn per path (:data:`UNSEEN_SEASON_SD`, as for a holiday the
+  history has not seen), reads today's level without any of its days the history ends on, and
+  says so. A registered season is not assumed to be a peak: an org may register a lull.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["BUILT_IN", "MIN_SEASON_DAYS", "UNSEEN_SEASON_SD", "Seasons", "resolve_seasons"]
+
+# Built-in retail seasons per country: name -> ((month, day) first, (month, day) last). The
+# Christmas shopping weeks stand above the level the year's smooth season gives and end with
+# the last shipping days before Christmas; a history that ends inside them would otherwise
+# carry their level past their end (180-day histories ending 14–21 December: the next weeks
+# 15% below every path).
+BUILT_IN = {"US": {"Christmas shopping season": ((12, 1), (12, 21))}}
+# Days of a season the history must hold for its effect to be estimated.
+MIN_SEASON_DAYS = 7
+# Log-scale sd of a registered season's effect when the history cannot estimate it: seasons
+# move demand by tens of percent (US e-commerce's December about +30% on the autumn, a gift
+# retailer's far more), in the direction the org knows and the forecast does not (a season may
+# be a lull). The same sd as an unseen holiday's; drawn as a factor of mean one, so the
+# estimate leaves the season out: −52% to +78% at 90%.
+UNSEEN_SEASON_SD = 0.4
+_UNSEEN_RANGE = tuple(
+    float(np.expm1(-(UNSEEN_SEASON_SD**2) / 2.0 + z * UNSEEN_SEASON_SD)) for z in (-1.645, 1.645)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Seasons:
+    """How each season enters a forecast of the days after a history of ``n`` days."""
+
+    names: tuple[str, ...]  # the seasons estimated as regressors
+    columns: np.ndarray  # (n + H, len(names)): 1 on a day inside
+    # Seasons whose effect is unknown: name and, per horizon day, whether it is inside.
+    unseen: tuple[tuple[str, np.ndarray], ...]
+    # Per history day, whether an unseen season runs (today's level is read without them).
+    held_out: np.ndarray
+    warnings: tuple[str, ...]
+
+
+def _days(dates: np.ndarray) -> list[dt.date]:
+    return [d.item() for d in np.asarray(dates).astype("datetime64[D]")]
+
+
+def _in_span(day: dt.date, span: tuple[tuple[int, int], tuple[int, int]]) -> bool:
+    first, last = span
+    return first <= (day.month, day.day) <= last
+
+
+def _years_earlier(day: dt.date, years: int) -> dt.date | None:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return None
+
+
+def _span_text(days: list[dt.date]) -> str:
+    return f"{days[0]}" if len(days) == 1 else f"{days[0]} to {days[-1]}"
+
+
+def resolve_seasons(
+    dates: np.ndarray,
+    n: int,
+    country: str,
+    registered: Mapping[str, Mapping[dt.date, float]] | None = None,
+) -> Seasons:
+    """The seasons of a forecast over ``dates`` (the history's ``n`` days, then the horizon's):
+    the built-in ones of ``country`` and the org's ``registered`` ones (name -> day -> value,
+    nonzero inside; a day without a value is not known to be inside). See the module's
+    docstring for how they combine."""
+    days = _days(dates)
+    past, ahead = days[:n], days[n:]
+    first_day, last_day = past[0], past[-1]
+    registered = registered or {}
+    names: list[str] = []
+    columns: list[np.ndarray] = []
+    unseen: list[tuple[str, np.ndarray]] = []
+    held_out = np.zeros(n, dtype=bool)
+    warnings: list[str] = []
+
+    inside_any = [d for values in registered.values() for d, v in values.items() if v != 0]
+    for name, span in BUILT_IN.get(country, {}).items():
+        if any(_in_span(d, span) for d in inside_any):
+            continue  # the org's own season replaces it
+        col = np.array([_in_span(d, span) for d in days], dtype=np.float64)
+        if col[:n].sum() >= MIN_SEASON_DAYS:
+            names.append(name)
+            columns.append(col)
+
+    for name in sorted(registered):
+        values = registered[name]
+        col = np.array([values.get(d, 0.0) != 0 for d in days], dtype=bool)
+        if any(v not in (0.0, 1.0) for v in values.values()):
+            warnings.append(
+                f"season {name!r} holds values other than 0 and 1: a day is read as inside the "
+                "season where its value is nonzero"
+            )
+        held, on_ahead = int(col[:n].sum()), col[n:]
+        if held >= MIN_SEASON_DAYS:
+            names.append(name)
+            columns.append(col.astype(np.float64))
+            continue
+        if not on_ahead.any():
+            held_out |= col[:n]  # a season the history ends in, and none ahead: not the level
+            continue
+        # The same dates a year (or more) earlier, where the org registered nothing for them.
+        proxy = col[:n].copy()
+        index = {d: i for i, d in enumerate(past)}
+        for d in (d for d, on in zip(ahead, on_ahead, strict=True) if on):
+            for years in range(1, (d.year - first_day.year) + 1):
+                earlier = _years_earlier(d, years)
+                if earlier is None or not first_day <= earlier <= last_day:
+                    continue
+                if earlier not in values:
+                    proxy[index[earlier]] = True
+        season_ahead = [d for d, on in zip(ahead, on_ahead, strict=True) if on]
+        if proxy.sum() >= MIN_SEASON_DAYS:
+            names.append(name)
+            columns.append(np.concatenate([proxy, on_ahead]).astype(np.float64))
+            earlier_days = [
+                d for d, on, own in zip(past, proxy, col[:n], strict=True) if on and not own
+            ]
+            warnings.append(
+                f"season {name!r} has {held} registered days in the history; its effect "
+                f"({_span_text(season_ahead)} in the horizon) is estimated from the same dates "
+                f"a year earlier ({_span_text(earlier_days)})"
+            )
+            continue
+        unseen.append((name, on_ahead))
+        held_out |= col[:n]
+        warnings.append(
+            f"season {name!r} ({_span_text(season_ahead)} in the horizon) has {held} days in "
+            f"the history, too few to estimate its effect (at least {MIN_SEASON_DAYS}), and the "
+            "history does not reach its dates a year earlier: the estimate leaves it out and the "
+            f"interval allows {_UNSEEN_RANGE[0]:+.0%} to {_UNSEEN_RANGE[1]:+.0%} on its days"
+        )
+
+    width = n + len(ahead)
+    return Seasons(
+        names=tuple(names),
+        columns=np.column_stack(columns) if columns else np.zeros((width, 0)),
+        unseen=tuple(unseen),
+        held_out=held_out,
+        warnings=tuple(warnings),
+    )
