@@ -13,12 +13,20 @@ registers as an external factor of type PROMOTION), so a history ending inside a
 carry the sale forward as the level; the same forecast without the calendar is scored beside it
 ("no calendar", the method before).
 
+``--season``: the org also registers the world's own gift season (the simulator's
+``gift_season`` series, what the org registers as an external factor of type SEASON) over the
+history and the horizon ("registered"), or only the season that reaches the horizon (all its
+days) and the horizon's other days, as a merchant who registers only what is coming would
+("ahead only": an earlier year's season is then unregistered); both beside the built-in
+calendar ("fixed", 1–21 December), per horizon, over every seed and over ``--focus`` seeds
+(default 3 12 21 30 39: 180-day histories ending before December that forecast into it).
+
 Reference measured in the same run: the textbook interval — the same log-linear baseline by
 OLS with independent Gaussian errors (prediction variance of the regression) — on the same
 days; it shows what ignoring the persistence of demand does to coverage.
 
 Run: PYTHONPATH=.:gen python bench/surfacing_forecast.py [--seeds 24] [--history 365]
-[--first-seed 0] [--workers 2] [--cache DIR]
+[--first-seed 0] [--workers 2] [--cache DIR] [--season [--focus 3 12 21 30 39]]
 """
 
 from __future__ import annotations
@@ -64,6 +72,18 @@ class Run:
     width: np.ndarray  # relative width at days 7, 28, 56
     seconds: float
     verdict: str
+    # --season: the forecast with the world's gift season registered over history and horizon,
+    # and over the horizon only (None without --season); whether the history holds none of it.
+    inside_registered: np.ndarray | None = None
+    inside_ahead_only: np.ndarray | None = None
+    total_inside_registered: bool = False
+    width_registered: np.ndarray | None = None
+    season_ahead_unseen: bool = False
+    # --season: per horizon day, whether it is inside the gift season, and the relative width
+    # of each day's interval with the built-in calendar and with the season registered.
+    season_days: np.ndarray | None = None
+    day_width: np.ndarray | None = None
+    day_width_registered: np.ndarray | None = None
 
 
 def _cut(panel: MediaPanel, stop: int) -> MediaPanel:
@@ -141,18 +161,38 @@ def _promotions(seed: int, history: int, cache: str) -> np.ndarray:
     return promo
 
 
-def one(args: tuple[int, int, bool, str]) -> Run:
-    seed, history, media, cache = args
+def _gift_season(seed: int, history: int, cache: str) -> np.ndarray:
+    """The world's gift season as the simulator exports it (``params.series.gift_season``: 1
+    on a day inside; what the org registers as an external factor of type SEASON), over
+    history and horizon; cached beside the fit."""
+    path = os.path.join(cache, f"{seed}-{history}-season.pkl") if cache else ""
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            return pickle.load(f)  # type: ignore[no-any-return]
+    truth = _world(seed, history).result.truth
+    params = next(iter(truth["orgs"].values()))["demand"]["params"]
+    season = np.asarray(params["series"]["gift_season"], dtype=np.float64)
+    if path:
+        os.makedirs(cache, exist_ok=True)
+        with open(path, "wb") as f:
+            pickle.dump(season, f)
+    return season
+
+
+def one(args: tuple[int, int, bool, str, bool]) -> Run:
+    seed, history, media, cache, with_season = args
     dates, y, spend, curves, baseline, verdict, fit_s = _fit(seed, history, media, cache)
     promo = _promotions(seed, history, cache)
     t0 = time.perf_counter()
 
-    def forecast(calendar: np.ndarray | None) -> Forecast:
+    def forecast(
+        calendar: np.ndarray | None, seasons: dict[str, dict[dt.date, float]] | None = None
+    ) -> Forecast:
         return predict_performance(
             dates[:history], y[:history], {c: s[:history] for c, s in spend.items()}, curves,
             {c: s[history:] for c, s in spend.items()}, horizon=HORIZON,
             baseline_total=baseline, level=LEVEL, fan_levels=FAN, seed=seed,
-            promotion=calendar,
+            promotion=calendar, seasons=seasons,
         )  # fmt: skip
 
     # The service reads the history's promotion calendar (the past only: the paths bring
@@ -167,6 +207,38 @@ def one(args: tuple[int, int, bool, str]) -> Run:
     hi = np.array([d.upper for d in f.daily])
     est = np.array([d.estimate for d in f.daily])
     nlo, nhi = _naive(dates[:history], y[:history], dates[history:])
+    extra: dict = {}
+    if with_season:
+        gift = _gift_season(seed, history, cache)
+        days = [d.item() for d in dates.astype("datetime64[D]")]
+        every = {"gift_season": dict(zip(days, map(float, gift), strict=True))}
+        # Ahead only: the season that reaches the horizon, all its days (those the history
+        # already ran included), and the horizon's other days as outside; no earlier season.
+        on = gift > 0
+        first = int(np.flatnonzero(on[history:])[0]) + history if on[history:].any() else None
+        keep = np.zeros(on.size, dtype=bool)
+        keep[history:] = True
+        if first is not None:
+            k = first
+            while k > 0 and on[k - 1]:
+                k -= 1
+            keep[k:history] = True
+        ahead = {"gift_season": {d: float(g) for d, g, k in zip(days, gift, keep, strict=True)
+                                 if k}}  # fmt: skip
+        r, a = forecast(promo[:history], every), forecast(promo[:history], ahead)
+        r_lo, r_hi, r_est = (np.array([getattr(d, k) for d in r.daily])
+                             for k in ("lower", "upper", "estimate"))  # fmt: skip
+        a_lo, a_hi = (np.array([getattr(d, k) for d in a.daily]) for k in ("lower", "upper"))
+        extra = dict(
+            inside_registered=(real >= r_lo) & (real <= r_hi),
+            inside_ahead_only=(real >= a_lo) & (real <= a_hi),
+            total_inside_registered=bool(r.total.lower <= real.sum() <= r.total.upper),
+            width_registered=((r_hi - r_lo) / r_est)[[c - 1 for c in CHECKS]],
+            season_ahead_unseen=bool(gift[history:].any() and not gift[:history].any()),
+            season_days=on[history:],
+            day_width=(hi - lo) / est,
+            day_width_registered=(r_hi - r_lo) / r_est,
+        )
     return Run(
         inside=(real >= lo) & (real <= hi),
         inside_no_calendar=(real >= g_lo) & (real <= g_hi),
@@ -178,7 +250,41 @@ def one(args: tuple[int, int, bool, str]) -> Run:
         width=((hi - lo) / est)[[c - 1 for c in CHECKS]],
         seconds=seconds,
         verdict=verdict,
+        **extra,
     )
+
+
+def _print_seasons(runs: list[Run], seeds: list[int], focus: list[int]) -> None:
+    """Coverage with the built-in calendar beside the world's gift season registered."""
+    groups = [("every seed", [True] * len(runs))]
+    picked = [s in focus for s in seeds]
+    if any(picked):
+        groups.append((f"seeds {' '.join(str(s) for s in seeds if s in focus)}", picked))
+    for label, keep in groups:
+        sel = [r for r, k in zip(runs, keep, strict=True) if k]
+        fixed = np.array([r.inside for r in sel])
+        reg = np.array([r.inside_registered for r in sel])
+        ahead = np.array([r.inside_ahead_only for r in sel])
+        unseen = sum(r.season_ahead_unseen for r in sel)
+        print(f"the gift season registered as the org's season, {label} ({len(sel)} worlds; "
+              f"{unseen} forecast into the season with none of it in the history)")  # fmt: skip
+        print(f"{'horizon':>8}{'fixed':>9}{'registered':>12}{'ahead only':>12}"
+              f"{'width fixed':>13}{'width reg.':>12}")  # fmt: skip
+        for k, h in enumerate(CHECKS):
+            wf = np.mean([r.width[k] for r in sel])
+            wr = np.mean([r.width_registered[k] for r in sel])  # type: ignore[index]
+            print(f"{h:>8}{fixed[:, :h].mean():>9.3f}{reg[:, :h].mean():>12.3f}"
+                  f"{ahead[:, :h].mean():>12.3f}{wf:>13.3f}{wr:>12.3f}")  # fmt: skip
+        print(f"  56-day total covered: fixed {np.mean([r.total_inside for r in sel]):.0%}, "
+              f"registered {np.mean([r.total_inside_registered for r in sel]):.0%}")  # fmt: skip
+        days = np.array([r.season_days for r in sel])
+        if days.any():
+            wf = np.array([r.day_width for r in sel])[days].mean()
+            wr = np.array([r.day_width_registered for r in sel])[days].mean()
+            print(f"  the {int(days.sum())} horizon days inside the gift season: covered fixed "
+                  f"{fixed[days].mean():.3f}, registered {reg[days].mean():.3f}, ahead only "
+                  f"{ahead[days].mean():.3f}; mean relative width fixed {wf:.3f}, registered "
+                  f"{wr:.3f}")  # fmt: skip
 
 
 def main() -> None:
@@ -194,6 +300,10 @@ def main() -> None:
         help="seeds first..first+seeds-1 (develop on one range, report another)",
     )
     parser.add_argument("--cache", default="", help="folder keeping each world's fit")
+    parser.add_argument("--season", action="store_true",
+                        help="also forecast with the world's gift season registered")  # fmt: skip
+    parser.add_argument("--focus", type=int, nargs="*", default=[3, 12, 21, 30, 39],
+                        help="--season: seeds also shown on their own")  # fmt: skip
     args = parser.parse_args()
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
@@ -201,7 +311,7 @@ def main() -> None:
             pool.map(
                 one,
                 [
-                    (s, args.history, not args.no_media, args.cache)
+                    (s, args.history, not args.no_media, args.cache, args.season)
                     for s in range(args.first_seed, args.first_seed + args.seeds)
                 ],
             )
@@ -231,6 +341,9 @@ def main() -> None:
           f"by its {LEVEL:.0%} interval; fan: "
           + ", ".join(f"{q:.0%} interval {np.mean([r.total_fan_inside[k] for r in runs]):.0%}"
                       for k, q in enumerate(FAN)))  # fmt: skip
+    if args.season:
+        _print_seasons(runs, list(range(args.first_seed, args.first_seed + args.seeds)),
+                       args.focus)  # fmt: skip
     verdicts = {v: sum(r.verdict == v for r in runs) for v in ("pass", "review", "fail")}
     print(
         f"attribution verdicts: {verdicts}; seconds per world (fit + forecast): "
