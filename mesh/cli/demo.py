@@ -30,6 +30,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
 from mesh.cli.demo_plan import Plan, run_plan
+from mesh.cli.estimate import recorded_line, recorded_to_json
 from mesh.cli.ingest import ingest_files
 from mesh.cli.processes import Mesh
 from mesh.runtime.channels import sync_channel
@@ -235,9 +236,12 @@ def analyse_experiment(client: LiftOS, world: Path, out: Out) -> dc.EstimateEffe
     roles: dict[str, Any] = {
         "outcome": "revenue", "treatment": "treated_post", "unit": "geo", "time": "day"
     }  # fmt: skip
+    # record_experiment_result: the estimate becomes the experiment's result in the registry,
+    # which the attribution step below is then calibrated by
     reply = client.estimate(
-        records, method="auto", randomized=True, refutation_simulations=10, **roles
-    )
+        records, method="auto", randomized=True, refutation_simulations=10,
+        record_experiment_result=True, **roles,
+    )  # fmt: skip
     e = reply.estimate
     assert e is not None
     level = round((1 - e.alpha) * 100)
@@ -267,6 +271,14 @@ def analyse_experiment(client: LiftOS, world: Path, out: Out) -> dc.EstimateEffe
         covered = e.ci_lower <= true <= e.ci_upper
         out(f"  simulator truth: ATT {true:,.0f} revenue per treated geo-day — "
             f"{'inside' if covered else 'OUTSIDE'} the interval")  # fmt: skip
+    recorded = reply.recorded_result
+    if recorded is not None:
+        out(
+            f"  {recorded_line(recorded_to_json(recorded) or {})} (the registry's result for {exp_id})"
+        )
+        truth_lift = truth.get(exp_id, {}).get("incremental_revenue_treated")
+        if truth_lift is not None:
+            out(f"  simulator truth: lift {truth_lift:,.0f} over the treated geos' window")
     out(f"  analysis id {reply.analysis_id}")
     return reply
 

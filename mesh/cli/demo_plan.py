@@ -93,8 +93,24 @@ def attribution(client: LiftOS, world: Path, org_id: str, out: Out, plan: Plan) 
             naive_err = sum(abs(n - t) for n, t in naive_rows) / len(naive_rows)
             line += f", naive regression {naive_err:.2f}"
         out(line)
+    calibration_lines(r, out)
     for w in r.warnings:
         out(f"  warning: {w}")
+
+
+def calibration_lines(r: dc.AttributionResult, out: Out) -> None:
+    """Which lift tests calibrated which channel, and how far each channel moved for it."""
+    moved = {c.channel: c for c in r.channels if c.uncalibrated_roas is not None}
+    for check in r.calibration:
+        c = moved.get(check.channel)
+        line = f"  calibrated by registry experiment {check.experiment_id} (measured lift " \
+               f"{check.measured_lift:,.0f} ± {check.measured_std_error:,.0f})"  # fmt: skip
+        if c is not None and c.incremental_roas is not None:
+            line += (f": {check.channel} iROAS {c.uncalibrated_roas:.2f} uncalibrated → "
+                     f"{c.incremental_roas.estimate:.2f} calibrated")  # fmt: skip
+        out(line)
+    if not r.calibration:
+        out("  no lift tests: the model ran uncalibrated")
 
 
 def explanation(client: LiftOS, analysis_id: str, out: Out, plan: Plan) -> None:

@@ -134,7 +134,7 @@ def to_json(response: dc.EstimateEffectResponse) -> dict[str, Any]:
         ],
         "warnings": list(e.warnings),
         "summary": e.summary,
-        "recorded_result": _recorded(response.recorded_result),
+        "recorded_result": recorded_to_json(response.recorded_result),
         "details": {
             **dict(sorted(e.statistics.items())),
             "coefficients": [
@@ -161,7 +161,7 @@ def to_json(response: dc.EstimateEffectResponse) -> dict[str, Any]:
     }
 
 
-def _recorded(r: dc.ExperimentResult | None) -> dict[str, Any] | None:
+def recorded_to_json(r: dc.ExperimentResult | None) -> dict[str, Any] | None:
     """The registry result the estimate was recorded as (None: nothing recorded)."""
     if r is None:
         return None

@@ -285,3 +285,21 @@ def test_demo_attributes_explains_and_plans_over_the_mesh(landed) -> None:  # ty
     html = plan.report.read_text()
     assert r.analysis_id in html and "Budget" in html
     assert "grpcurl -plaintext" in text and "--keep-running" in text
+
+
+def test_demo_records_the_holdout_and_attribution_is_calibrated_by_it(landed) -> None:  # type: ignore[no-untyped-def]
+    """The geo holdout's estimate is recorded as the experiment's result in the registry, and
+    the attribution step is calibrated by it (issue 15)."""
+    result, printed, truth = landed
+    text = "\n".join(printed)
+    experiment = truth["experiments"][0]
+    recorded = result.analysis.recorded_result
+    assert recorded is not None and recorded.experiment_id == experiment["experiment_id"]
+    assert recorded.analysis_id == result.analysis.analysis_id
+    assert recorded.spend_delta < 0 < recorded.lift_absolute
+    assert f"recorded as experiment {experiment['experiment_id']}'s result" in text
+    r = result.plan.attribution
+    assert [c.experiment_id for c in r.calibration] == [experiment["experiment_id"]]
+    assert "1 lift tests" in text
+    line = next(p for p in printed if p.startswith("  calibrated by registry experiment"))
+    assert f"{recorded.channel} iROAS" in line and "uncalibrated →" in line
