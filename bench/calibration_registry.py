@@ -1,0 +1,171 @@
+"""Calibration by the registry's recorded experiment (issue 15): on `demo` worlds, the
+calibrated channel's iROAS error against the simulator's truth without the experiment, with the
+result the mesh records for it (EstimateEffect's record_experiment_result: the estimate the
+demo asks for, converted by ``causal_svc.experiment_result`` and read back from the wire by
+``convert.lift_test``, as AnalyzeAttribution reads the registry), and with the benches'
+analyst's lift test (``tests/causal/attribution/world.py::experiment_lift``) for comparison.
+
+The estimate runs as the demo asks it (AUTO on the randomised geo panel, 10 refutations); one
+that fails a check is not recorded, so that world's "recorded" row is the uncalibrated fit (the
+service's behaviour), marked. The attribution fit is the service's (``analyze`` with the
+default ModelSpec) on the world's panel.
+
+Run: PYTHONPATH=.:gen python bench/calibration_registry.py [--seeds 10] [--first-seed 0]
+     [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np
+import pandas as pd
+from liftos.v1 import causal_pb2 as pb
+
+from causal_svc import convert
+from causal_svc.attribution import ModelSpec, analyze
+from causal_svc.convert.experiment_results import experiment_result
+from causal_svc.errors import InsufficientData
+from causal_svc.experiment_result import GeoExperiment, lift_from_records
+from causal_svc.jobs import RecordsData, run_estimate
+from causal_svc.record_tables import Aggregation, ExperimentDesign
+from mesh.runtime.frames import records_to_frame
+from tests.causal.attribution.records import world_records
+from tests.causal.attribution.world import world
+
+
+@dataclass(frozen=True)
+class Row:
+    seed: int
+    channel: str
+    truth: float
+    uncalibrated: float
+    recorded: float  # calibrated by the mesh's recorded result (uncalibrated if none recorded)
+    analyst: float
+    recorded_ok: bool
+    failed: str  # the checks the estimate failed (why nothing was recorded)
+    lift_ours: float
+    se_ours: float
+    lift_analyst: float
+    se_analyst: float
+    lift_truth: float
+    seconds: float
+
+
+def _estimate(
+    frame: pd.DataFrame, e: GeoExperiment
+) -> tuple[float, float, float, float, bool, str]:
+    request = pb.EstimateEffectRequest(
+        org_id="o", method=pb.ESTIMATION_METHOD_AUTO, randomized=True,
+        records=pb.RecordQuery(experiment_id=e.experiment_id),
+        roles=pb.EffectRoles(outcome="revenue", treatment="treated_post", unit="geo", time="day"),
+        options=pb.EstimationOptions(refutation_simulations=10),
+    )  # fmt: skip
+    job = convert.estimate_question(request).job
+    design = ExperimentDesign(e.experiment_id, e.start, e.end, e.treatment_units,
+                              e.control_units)  # fmt: skip
+    est = run_estimate(job, RecordsData(frame, Aggregation.GEO_DAY, e.experiment_id, design))
+    x = est.estimate
+    failed = ", ".join(c.name for c in x.checks if c.outcome.value == "failed")
+    return x.point_estimate, x.stderr, x.alpha, x.pvalue, x.supported, failed
+
+
+def one(seed: int) -> Row:
+    t0 = time.perf_counter()
+    w = world("demo", seed)
+    r = w.result
+    entry = r.experiments[0]
+    assert w.experiment is not None and w.experiment_truth is not None
+    e = GeoExperiment(
+        entry["experiment_id"], entry["channel"], w.experiment.start, w.experiment.end,
+        tuple(entry["treatment_units"]), tuple(entry["control_units"]),
+    )  # fmt: skip
+    frame = records_to_frame(list(world_records(r, "o")), groups=("core", "external"))
+    day = pd.to_datetime(frame["local_date"])
+    frame = frame.loc[(day >= pd.Timestamp(entry["pre_period_start"]))
+                      & (day <= pd.Timestamp(entry["end_date"]))].reset_index(drop=True)  # fmt: skip
+    effect, se, alpha, p, supported, failed = _estimate(frame, e)
+    ours = None
+    if supported:
+        try:
+            lift, currency = lift_from_records(e, frame, effect=effect, stderr=se, alpha=alpha,
+                                               p_value=p, outcome="revenue", analysis_id="an-b")  # fmt: skip
+            wire = experiment_result(lift, currency)  # what RecordExperimentResult stores
+            ours = convert.lift_test(wire, f"registry:{e.experiment_id}", e.treatment_units)
+        except InsufficientData:
+            ours = None
+    spec = ModelSpec()
+    channel = e.channel
+    rep_analyst = analyze(w.panel, spec, [w.experiment])
+    score_a = next(s for s in rep_analyst.channels if s.channel == channel)
+    assert score_a.iroas is not None and score_a.uncalibrated_iroas is not None
+    uncal = score_a.uncalibrated_iroas
+    recorded = uncal
+    if ours is not None:
+        rep = analyze(w.panel, spec, [ours])
+        score = next(s for s in rep.channels if s.channel == channel)
+        assert score.iroas is not None
+        recorded = score.iroas.estimate
+    return Row(
+        seed, channel, w.true_iroas[channel], uncal, recorded, score_a.iroas.estimate,
+        ours is not None, failed, ours.lift if ours else float("nan"), ours.stderr if ours else float("nan"),
+        w.experiment.lift, w.experiment.stderr, w.experiment_truth, time.perf_counter() - t0,
+    )  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(args.workers) as pool:
+        rows = list(pool.map(one, seeds))
+    print(f"demo, seeds {seeds.start}-{seeds.stop - 1}: the calibrated channel's iROAS against "
+          "the truth (|error|)")  # fmt: skip
+    print(f"{'seed':>4} {'channel':<17}{'truth':>6} {'uncalibrated':>15} {'recorded (mesh)':>17} "
+          f"{'analyst':>14}   lift mesh / analyst / truth (thousands)")  # fmt: skip
+    for r in rows:
+        mark = "" if r.recorded_ok else f" (not recorded: failed {r.failed})"
+        print(f"{r.seed:>4} {r.channel:<17}{r.truth:>6.2f} {r.uncalibrated:>6.2f} "
+              f"({abs(r.uncalibrated - r.truth):.2f}) {r.recorded:>8.2f} "
+              f"({abs(r.recorded - r.truth):.2f}) {r.analyst:>6.2f} ({abs(r.analyst - r.truth):.2f})"
+              f"   {r.lift_ours / 1e3:,.0f}±{r.se_ours / 1e3:,.0f} / "
+              f"{r.lift_analyst / 1e3:,.0f}±{r.se_analyst / 1e3:,.0f} / {r.lift_truth / 1e3:,.0f}"
+              f"{mark}")  # fmt: skip
+    err = {k: np.array([abs(getattr(r, k) - r.truth) for r in rows])
+           for k in ("uncalibrated", "recorded", "analyst")}  # fmt: skip
+    print(f"mean |error|: uncalibrated {err['uncalibrated'].mean():.3f}, with the recorded "
+          f"result {err['recorded'].mean():.3f}, with the analyst's lift test "
+          f"{err['analyst'].mean():.3f}")  # fmt: skip
+    ok_mask = np.array([r.recorded_ok for r in rows])
+    if ok_mask.any():
+        print(f"  on the {int(ok_mask.sum())} seeds with a recorded result: uncalibrated "
+              f"{err['uncalibrated'][ok_mask].mean():.3f}, recorded "
+              f"{err['recorded'][ok_mask].mean():.3f}, analyst {err['analyst'][ok_mask].mean():.3f}")  # fmt: skip
+    better = int((err["recorded"] < err["uncalibrated"]).sum())
+    print(f"the recorded result lowers the error on {better} of {len(rows)} seeds; "
+          f"recorded on {sum(r.recorded_ok for r in rows)} of {len(rows)} (the others failed a "
+          "check: nothing recorded)")  # fmt: skip
+    ok = [r for r in rows if r.recorded_ok]
+    if ok:
+        z = np.array([(r.lift_ours - r.lift_analyst) / r.se_analyst for r in ok])
+        ratio = np.array([r.se_ours / r.se_analyst for r in ok])
+        cover = np.mean([abs(r.lift_ours - r.lift_truth) <= 1.96 * r.se_ours for r in ok])
+        cover_a = np.mean([abs(r.lift_analyst - r.lift_truth) <= 1.96 * r.se_analyst for r in ok])
+        print(f"lift, mesh vs analyst: mean z {z.mean():+.2f} (sd {z.std(ddof=1) if len(z) > 1 else 0:.2f}), "
+              f"standard error ratio {np.median(ratio):.2f} (median); 95% coverage of the true "
+              f"lift: mesh {cover:.0%}, analyst {cover_a:.0%}")  # fmt: skip
+    print(f"({time.perf_counter() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
