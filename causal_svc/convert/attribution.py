@@ -33,7 +33,12 @@ from mesh.runtime.protoconv import date_from_proto, require_org
 # usual level): the counterfactual multiplier is ``1 + spend_delta / spend_baseline`` (0 for a
 # go-dark test, and 0 when the two are unset). ``lift_absolute`` is read as spend-as-run minus
 # counterfactual; a negative lift with a negative ``spend_delta`` is PyMC-Marketing's
-# ``delta_y`` convention (outcome after minus before a cut) and is turned around.
+# ``delta_y`` convention (outcome after minus before a cut) and is turned around — unless the
+# result states the treated cell's spend as run (``spend``) equal to ``spend_baseline``: then
+# the cell ran business as usual and the test took spend away from it in the counterfactual
+# (a holdout whose control arm went dark, as EstimateEffect records it), so the lift is
+# already as run minus counterfactual and a negative one (noise around a null) stays negative
+# evidence instead of becoming a positive effect.
 
 DEFAULT_HOLDOUT_DAYS = 28
 MAX_HOLDOUT_DAYS = 180
@@ -88,7 +93,12 @@ def lift_test(r: md_pb.ExperimentResult, where: str, geos: tuple[str, ...] = ())
     if r.spend_baseline > 0:
         multiplier = max(0.0, 1.0 + r.spend_delta / r.spend_baseline)
     lift = r.lift_absolute
-    if r.spend_delta < 0 and lift < 0:
+    ran_as_baseline = (
+        r.HasField("spend")
+        and r.spend_baseline > 0
+        and abs(r.spend.amount - r.spend_baseline) <= 1e-9 * r.spend_baseline
+    )
+    if r.spend_delta < 0 and lift < 0 and not ran_as_baseline:
         lift = -lift
     # The standard error of a test over a few units is estimated from them (two-sample df);
     # without the counts it is taken as known.

@@ -169,6 +169,21 @@ def test_control_dose_scales_the_counterfactual() -> None:
     assert m.lift_relative == pytest.approx(80.0 / (2 * 5 * 100.0 - 80.0))
 
 
+def test_a_negative_holdout_estimate_stays_negative_evidence() -> None:
+    """The control went dark and the channel-on geos did worse (noise around a null): the
+    recorded lift is read as negative, not turned into a positive effect as PyMC-Marketing's
+    go-dark delta_y (no stated spend as run) still is."""
+    frame = _records(treated_spend=(60.0, 60.0), control_spend=(30.0, 0.0))
+    m, _ = lift_from_records(GEO, frame, effect=-4.0, stderr=5.0, alpha=0.05, p_value=0.4,
+                             outcome="revenue", analysis_id="an-neg")  # fmt: skip
+    wire = experiment_result(m)
+    assert wire.spend.amount == wire.spend_baseline == pytest.approx(600.0)
+    read = convert.lift_test(wire, "x", GEO.treatment_units)
+    assert read.lift == pytest.approx(-40.0) and read.counterfactual_multiplier == 0.0
+    wire.ClearField("spend")  # the same numbers in PyMC-Marketing's convention
+    assert convert.lift_test(wire, "x").lift == pytest.approx(40.0)
+
+
 def test_no_spend_contrast_is_no_lift_test() -> None:
     frame = _records(treated_spend=(50.0, 50.0), control_spend=(40.0, 40.0))
     with pytest.raises(NoSpendContrast, match="did not change the channel's spend"):
