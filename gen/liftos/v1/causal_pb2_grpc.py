@@ -78,10 +78,13 @@ class CausalServiceServicer:
 
     def EstimateEffect(self, request, context):
         """One causal estimate with a named method (or AUTO) on an inline Table or on records read
-        from memory, with its checks. The result is also stored as an analysis.
+        from memory, with its checks. The result is also stored as an analysis; with
+        record_experiment_result also as the registered experiment's result
+        (IngestionService.RecordExperimentResult).
         Errors: INVALID_ARGUMENT (missing/wrong-typed role column, constant treatment, cutoff
         outside the running variable's range, an option, enum value, date, name or list out of
-        its range; field named), FAILED_PRECONDITION (not identifiable, no pre-period, too few
+        its range, record_experiment_result without a registered geo experiment; field named),
+        FAILED_PRECONDITION (not identifiable, no pre-period, too few
         clusters, singular design), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (every worker busy
         and the queue full, with RetryInfo; or the estimate ran past the service's compute budget,
         without RetryInfo: ask for less). A call cancelled or past its deadline stops its work.

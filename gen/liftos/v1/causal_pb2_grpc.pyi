@@ -35,10 +35,13 @@ class CausalServiceStub:
     def __new__(cls, channel: _aio.Channel) -> CausalServiceAsyncStub: ...
     EstimateEffect: _grpc.UnaryUnaryMultiCallable[_causal_pb2.EstimateEffectRequest, _causal_pb2.EstimateEffectResponse]
     """One causal estimate with a named method (or AUTO) on an inline Table or on records read
-    from memory, with its checks. The result is also stored as an analysis.
+    from memory, with its checks. The result is also stored as an analysis; with
+    record_experiment_result also as the registered experiment's result
+    (IngestionService.RecordExperimentResult).
     Errors: INVALID_ARGUMENT (missing/wrong-typed role column, constant treatment, cutoff
     outside the running variable's range, an option, enum value, date, name or list out of
-    its range; field named), FAILED_PRECONDITION (not identifiable, no pre-period, too few
+    its range, record_experiment_result without a registered geo experiment; field named),
+    FAILED_PRECONDITION (not identifiable, no pre-period, too few
     clusters, singular design), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (every worker busy
     and the queue full, with RetryInfo; or the estimate ran past the service's compute budget,
     without RetryInfo: ask for less). A call cancelled or past its deadline stops its work.
@@ -96,10 +99,13 @@ class CausalServiceAsyncStub(CausalServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     EstimateEffect: _aio.UnaryUnaryMultiCallable[_causal_pb2.EstimateEffectRequest, _causal_pb2.EstimateEffectResponse]  # type: ignore[assignment]
     """One causal estimate with a named method (or AUTO) on an inline Table or on records read
-    from memory, with its checks. The result is also stored as an analysis.
+    from memory, with its checks. The result is also stored as an analysis; with
+    record_experiment_result also as the registered experiment's result
+    (IngestionService.RecordExperimentResult).
     Errors: INVALID_ARGUMENT (missing/wrong-typed role column, constant treatment, cutoff
     outside the running variable's range, an option, enum value, date, name or list out of
-    its range; field named), FAILED_PRECONDITION (not identifiable, no pre-period, too few
+    its range, record_experiment_result without a registered geo experiment; field named),
+    FAILED_PRECONDITION (not identifiable, no pre-period, too few
     clusters, singular design), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (every worker busy
     and the queue full, with RetryInfo; or the estimate ran past the service's compute budget,
     without RetryInfo: ask for less). A call cancelled or past its deadline stops its work.
@@ -160,10 +166,13 @@ class CausalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_causal_pb2.EstimateEffectResponse, _abc.Awaitable[_causal_pb2.EstimateEffectResponse]]:
         """One causal estimate with a named method (or AUTO) on an inline Table or on records read
-        from memory, with its checks. The result is also stored as an analysis.
+        from memory, with its checks. The result is also stored as an analysis; with
+        record_experiment_result also as the registered experiment's result
+        (IngestionService.RecordExperimentResult).
         Errors: INVALID_ARGUMENT (missing/wrong-typed role column, constant treatment, cutoff
         outside the running variable's range, an option, enum value, date, name or list out of
-        its range; field named), FAILED_PRECONDITION (not identifiable, no pre-period, too few
+        its range, record_experiment_result without a registered geo experiment; field named),
+        FAILED_PRECONDITION (not identifiable, no pre-period, too few
         clusters, singular design), UNAVAILABLE (memory), RESOURCE_EXHAUSTED (every worker busy
         and the queue full, with RetryInfo; or the estimate ran past the service's compute budget,
         without RetryInfo: ask for less). A call cancelled or past its deadline stops its work.
