@@ -9,28 +9,35 @@ geo-day's demand sits from its mean over the *whole window*, in the units budget
 The geo × day demand move ``D[g, t]`` (the log spend a budget adds by chasing demand) is read in
 two parts, each from the signals that carry it best:
 
-* **National** ``N[t]``. The first-party orders' common log move ``m[t]`` (the mean over geos of
-  each geo's log orders less its window mean) reads demand day by day, but also carries what
-  else moves orders: calendar-planned sends (Klaviyo email and SMS: their weekday pulse and
-  their volume, adstocked), the media's stock (the campaigns running each day at their own
-  levels, adstocked from nothing at the window's start: the media warming up, and campaigns
-  that start or stop inside the window, which add or take media, and so orders, while no
-  budget moves with demand; with only a warm-up term the orders read 2-3% low through the
-  first month of a year-long ``confounded`` world), and channels a geo holdout
-  left dark (their share of a geo's orders is estimated with geo and day fixed effects and put
-  back). The campaigns' common log spend move ``s[t]`` (each campaign's national sum with its
-  own level, restored for the geos its channel left dark) reads the demand budgets chase plus
-  the campaigns' pacing. Regressing ``s`` on ``m``, the sends' terms and a linear spline in time
-  (a knot every :data:`PACING_KNOT_DAYS` days: the pacing) gives ``N = c·m + γ·sends``, the
-  orders' move cleaned and scaled by ``c``, the budgets' elasticity to it. ``s`` less its
-  spline is a second reading with independent day-to-day errors; its fast part is blended in.
-  ``c`` is read from moves faster than the spline; at the pace of a season the orders move more
-  per unit of demand (the media's adstocked response to budgets that chase it), so ``N``'s slow
-  part (15-day means) is rescaled by the elasticity the geo dimension shows at that pace (no
-  pacing there), noise-corrected and shrunk toward ``c`` by its standard error.
+* **National** ``N[t]``. The first-party orders' common log move ``m[t]`` (each geo's log orders
+  less its window mean, averaged over geos weighted by their orders: an equal-weight mean
+  carries the small geos' Poisson noise, ~1.9x the variance on ``confounded``, into every
+  geo-day) reads demand day by day, but also carries what else moves orders: calendar-planned
+  sends (Klaviyo email and SMS: their weekday pulse and their volume, adstocked), the media's
+  stock, and channels a geo holdout left dark (their share of a geo's orders is estimated with
+  geo and day fixed effects and put back). The media's stock is the campaigns running each
+  day at their own levels, adstocked from nothing at the window's start: the media warming
+  up, and campaigns that start or stop inside the window, which add or take media, and so
+  orders, while no budget moves with demand (with a fixed warm-up term alone, the orders read
+  2-3% low through the first month of a year-long ``confounded`` world). The campaigns'
+  common log spend move ``s[t]`` (each campaign's national sum with its own level, restored
+  for the geos its channel left dark) reads the demand budgets chase plus the campaigns'
+  pacing. Regressing ``s`` on ``m``, those terms and a linear spline in time (a knot every
+  :data:`PACING_KNOT_DAYS` days: the pacing) gives ``N = c·m + γ·terms``, the orders' move
+  cleaned and scaled by ``c``, the budgets' elasticity to it. ``s`` less its spline is a
+  second reading with independent day-to-day errors; its fast part is blended in, each day
+  weighted by the two readings' noise: the orders' is Poisson, ``c²`` times the variance of
+  their weighted log mean (so it weighs more where ``c`` is 2 than where it is 0.8, and on
+  days of few orders), the spend reading's is what the two readings' fast difference holds
+  beyond it. ``c`` is read from moves faster than the spline; at the pace of a season the
+  orders move more per unit of demand (the media's adstocked response to budgets that chase
+  it), so ``N``'s slow part (15-day means) is rescaled by the elasticity the geo dimension
+  shows at that pace (no pacing there), noise-corrected and shrunk toward ``c`` by its
+  standard error.
 * **Per geo** ``G[g, t]``. The orders' move less the national one (scaled by ``c``, with its
   Poisson variance ``c² / orders``; less each geo's weekday means when sends pulse weekly) and
-  the paid channels' log spend less channel × geo and channel × day effects (each channel
+  the paid channels' log spend less channel × geo and channel × day effects (against the same
+  orders-weighted mean over geos; each channel
   weighted by its own noise: its residual variance less the variance the channels share, which
   is the move itself), inverse-variance weighted, then smoothed as an AR(1) observed
   through that noise (Rauch–Tung–Striebel), the AR(1)'s persistence and innovation read from
@@ -41,6 +48,21 @@ materiality the promise is stated at (the estimate's error is ~0.03; more geo-da
 below the line than above); it was chosen on simulated worlds 1–9 and 60–79
 (``bench/confounder_detection.py --retro``). Every paid campaign's row in a flagged geo-day is
 flagged; sends planned on a calendar (Klaviyo) never are.
+
+What limits it (development worlds ``demo`` 300-339, ``confounded`` 20-29): the per-geo part
+is at the floor its signals allow. On ``confounded`` (elasticity 2, 40 geos, 18 paid
+campaigns in 5 channels) the spend reading alone is off by ~0.043 per geo-day, about the
+campaigns' own 0.15 noise over channel sums dominated by their large campaigns, and the
+orders' Poisson noise times ``c = 2`` adds little; with the national part exact the detector
+would reach 93.1 / 90.5 there, with the per-geo part exact 97.0 / 92.8. Tried and left out,
+each worse or no better there: each geo's own annual shape and trend fitted before the AR(1)
+smoother; a per geo and channel least-squares mix of the channel's campaigns' national days
+(it absorbs part of the geo's own move); a slower second stock term or a delayed (Weibull)
+one; the media's carry-over of the budgets' earlier moves as a regressor; the media's
+response to pacing, scaled by the stock term's coefficient (that coefficient is too noisy:
+0.02-0.24 across worlds); re-weighting orders against spend; a threshold that grows or
+shrinks with each geo-day's posterior variance. Platform-claimed conversions are another
+Poisson reading of demand, but ~100 per geo-day there: too few to help.
 """
 
 from __future__ import annotations
@@ -73,14 +95,13 @@ FIRST_PARTY_SOURCE = "generic"
 # never flagged.
 CALENDAR_SOURCES = ("klaviyo",)
 MATERIAL_LOG_MOVE = 0.25  # a demand-driven budget move of ~25% counts (the promise's materiality)
-FLAG_LOG_MOVE = 0.2425  # chosen on worlds 1-9 and 60-79: least short of 95 / 90 recall / precision
+FLAG_LOG_MOVE = 0.2425  # least short of 95 / 90 on worlds 1-9, 60-79; re-checked on demo 300-339
 PACING_KNOT_DAYS = 14
 SEND_DECAYS = (0.0, 0.6)  # adstock of the sends' effect on orders: same day, and carried over
 STOCK_DECAYS = (0.6,)  # the media stock's carry-over (a second, slower one is collinear with
 # the pacing spline: it made the national part worse on development worlds)
 FAST_DAYS = 7  # "day-to-day": what a centred 7-day mean leaves
 SLOW_DAYS = 15  # "slow": a centred 15-day mean (the pacing spline's knots are 14 days apart)
-SPEND_FAST_WEIGHT = 0.3  # the spend reading's weight there (its errors are ~1.5x the orders')
 MIN_DAYS = 28
 MIN_GEOS = 3
 
@@ -187,8 +208,7 @@ def _media_stock(running: np.ndarray) -> list[np.ndarray]:
     their own levels), at each of STOCK_DECAYS: the media's warm-up and the campaigns that
     start or stop inside the window, both of which move orders without moving demand."""
     out = []
-    for decay in STOCK_DECAYS:
-        stock = _adstock(running, decay)
+    for stock in (_adstock(running, decay) for decay in STOCK_DECAYS):
         out.append(np.log(np.maximum(stock, 1e-6 * max(float(stock.max()), 1e-12))))
     return out
 
@@ -323,6 +343,7 @@ def _national_move(
     sends: np.ndarray,
     weekday: np.ndarray | None,
     running: np.ndarray,
+    orders_var: np.ndarray,
 ) -> tuple[np.ndarray, float]:
     """(T,) the national demand move in budget units, and c (see the module docstring)."""
     n = len(common_orders)
@@ -350,7 +371,16 @@ def _national_move(
     diff = spend_reading - national
     pad = np.pad(diff, FAST_DAYS // 2, mode="edge")
     slow = np.convolve(pad, np.ones(FAST_DAYS) / FAST_DAYS, mode="valid")
-    national = national + SPEND_FAST_WEIGHT * (diff - slow)
+    fast = diff - slow
+    # each day's weight on the spend reading: the orders' Poisson variance (c^2 times that of
+    # their common move, which a day's total orders set) against the spend reading's own, the
+    # rest of the variance of the two readings' fast difference
+    keep = 1.0 - 1.0 / FAST_DAYS  # the share of white noise's variance a 7-day mean leaves
+    var_o = beta[0] ** 2 * orders_var * keep
+    var_s = max(
+        float(np.mean(fast[seen] ** 2)) - float(var_o[seen].mean()), 0.1 * float(var_o.mean())
+    )
+    national = national + var_o / (var_o + var_s) * fast
     return national - national.mean(), float(beta[0])
 
 
@@ -492,13 +522,21 @@ def detect_budget_response(
     if dark.any():
         log_orders = log_orders - _dark_effect(log_orders, dark)
     log_orders -= log_orders.mean(axis=1, keepdims=True)
-    common_orders = log_orders.mean(axis=0)
+    # the national move is read from the geos weighted by their orders (near the log of the
+    # total): an equal-weight mean would carry the small geos' Poisson noise into every geo-day
+    share = orders.mean(axis=1) / orders.mean(axis=1).sum()
+    common_orders = share @ log_orders
     weekday = days.dayofweek.to_numpy()
     has_sends = bool(sends.sum() > 0)
 
     common_spend, running = _campaigns_move(campaign_days, days, channels, missing_share)
     national, c = _national_move(
-        common_orders, common_spend, sends, weekday if has_sends else None, running
+        common_orders,
+        common_spend,
+        sends,
+        weekday if has_sends else None,
+        running,
+        (share**2) @ (1.0 / np.maximum(orders, 1.0)),
     )
 
     # per geo: orders (Poisson variance of a log count) and spend's two-way residual
@@ -509,6 +547,13 @@ def detect_budget_response(
         for d in range(7):
             from_orders[:, weekday == d] -= from_orders[:, weekday == d].mean(axis=1, keepdims=True)
     from_spend, var_spend = _spend_geo_move(spend)
+    # the spend residual is against the geos' plain mean: put it against the same weighted one
+    seen_spend = np.isfinite(var_spend)
+    with _quiet():
+        ref = (share[:, None] * np.where(seen_spend, from_spend, 0.0)).sum(axis=0) / (
+            share[:, None] * seen_spend
+        ).sum(axis=0)
+    from_spend = from_spend - np.nan_to_num(ref)[None, :]
     # c was read from the days' fast moves; slow moves (the season) carry more of the media's
     # adstocked response to the budgets' own chasing, so the slow part of N is rescaled by the
     # elasticity the geo dimension measures at that pace

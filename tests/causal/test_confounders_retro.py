@@ -11,7 +11,9 @@ import sim
 from bench.confounder_detection import simulated_sums
 from causal_svc.confounders_retro import (
     MIN_DAYS,
+    _adstock,
     _common_variance,
+    _national_move,
     _slow_elasticity,
     _spend_geo_move,
     budget_response_line,
@@ -102,3 +104,50 @@ def test_slow_elasticity_reads_the_slow_pace_and_keeps_c_when_unsure() -> None:
     # orders too noisy to show a slow move: c stands
     flat = rng.normal(0.0, 1.0 / np.sqrt(5.0), (geos, days))
     assert _slow_elasticity(flat, from_spend, np.full((geos, days), 5.0), 2.0) == 2.0
+
+
+def _pacing(rng: np.random.Generator, days: int) -> np.ndarray:
+    """A slow national pacing path (a random walk over ~3-week steps, linearly joined)."""
+    knots = np.cumsum(rng.normal(0.0, 0.05, days // 21 + 2))
+    return np.interp(np.arange(days), np.arange(len(knots)) * 21, knots)
+
+
+def test_campaigns_starting_inside_the_window_do_not_read_as_demand() -> None:
+    # a second campaign of equal size starts on day 60: the media, and so orders, step up
+    # while demand does not; the campaigns' common move (a level per campaign) does not step
+    rng = np.random.default_rng(2)
+    days, c = 180, 0.8
+    t = np.arange(days)
+    demand = 0.15 * np.sin(2 * np.pi * t / 45) + rng.normal(0.0, 0.05, days)
+    running = np.where(t < 60, 1.0, 2.0)
+    orders = demand + 0.12 * np.log(_adstock(running, 0.6)) + rng.normal(0.0, 0.005, days)
+    spend = c * demand + _pacing(rng, days) + rng.normal(0.0, 0.01, days)
+    national, elasticity = _national_move(
+        orders, spend, np.zeros((0, 1, days)), None, running, np.full(days, 0.005**2)
+    )
+    error = national - c * demand
+    error -= error.mean()
+    assert elasticity == pytest.approx(c, abs=0.05)
+    # the orders' step (0.12 x log 2 = 0.083, x c = 0.067) is not in the national move,
+    # nor is the media's warm-up in the first week
+    assert abs(error[65:120].mean() - error[20:55].mean()) < 0.015
+    assert abs(error[:7].mean()) < 0.02
+
+
+def test_the_spend_reading_weighs_more_where_the_orders_are_noisier() -> None:
+    # the same demand read through orders with Poisson noise of sd 0.004 or 0.03: the national
+    # move leans on the spend's day-to-day reading (noise 0.01) when the orders' is larger
+    rng = np.random.default_rng(3)
+    days, c = 240, 1.0
+    demand = np.convolve(rng.normal(0.0, 0.08, days + 6), np.ones(7) / 7, "valid")
+    demand += rng.normal(0.0, 0.05, days)
+    spend = c * demand + _pacing(rng, days) + rng.normal(0.0, 0.01, days)
+    running = np.ones(days)
+    for sd, bound in ((0.004, 0.006), (0.03, 0.018)):
+        orders = demand + rng.normal(0.0, sd, days)
+        national, _ = _national_move(
+            orders, spend, np.zeros((0, 1, days)), None, running, np.full(days, sd**2)
+        )
+        error = national - c * demand
+        # a fixed 0.3 weight on the spend reading would leave ~0.021 at sd 0.03
+        assert float(np.std(error - error.mean())) < bound, sd
