@@ -106,7 +106,7 @@ class MediaInputs:
     ``lags[c]`` is (L, G, T); ``k0[c]`` the channel's median positive per-capita input (the
     half-saturation prior's centre); ``geo`` (G,) the geo unit (:func:`geo_unit`); ``demand``
     (G, T) the log baseline-demand index, centred per geo (what the nuisance explains of the
-    log outcome). A channel's share of demand in a cell is
+    log outcome; :func:`.fit.demand_index`). A channel's share of demand in a cell is
     ``β · geo · exp((ε − 1) · demand) · Hill(…)``: its effect grows with demand with elasticity
     ``ε`` while demand itself grows with elasticity 1.
     """

@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 
 from causal_svc.attribution import Evaluator, Identification, ModelSpec, fit_mmm, restore_fit
+from causal_svc.attribution.calendar import national_design
 from causal_svc.attribution.features import Layout
+from causal_svc.attribution.fit import demand_index, log_outcome
 from causal_svc.attribution.scores import naive_roas
+from causal_svc.attribution.within import Projection, annual_basis
 
 from .world import World, world
 
@@ -72,6 +75,32 @@ def test_confounded_world_is_not_fooled(seed: int) -> None:
             theirs.append(abs(naive[c] - w.true_iroas[name]))
     assert np.mean(ours) < 0.3 * np.mean(theirs)
     assert fit.convergence.converged
+    # The demand elasticity of the effects (the simulator's is 0.5) is read from the calendar's
+    # and seasons' demand, not from the national residual the budgets' chase sits in: with the
+    # day effects in the demand index it rested on its bound 1 in both worlds.
+    assert 0.2 < fit.theta[fit.layout.elasticity] < 0.8
+
+
+def test_national_demand_index_holds_no_national_residual(demo: World) -> None:
+    """On national rows the demand index's day part is what the national design explains (the
+    rows' residual is what the media are fitted to); its cross-geo part is the day-effects
+    index's."""
+    panel = demo.panel
+    log_y = log_outcome(panel.outcome)
+    day_of_year = (panel.dates - panel.dates.astype("datetime64[Y]")).astype(np.int64) + 1
+    basis = annual_basis(panel.n_days, day_of_year)
+    design, _ = national_design(panel.dates, panel.national)
+    first = Projection(np.linspace(1.0, 2.0, panel.n_geos), basis, {}, design)
+    national = demand_index(first, log_y, national_rows=True)
+    geo = demand_index(first, log_y, national_rows=False)
+    day = first.day_mean(national)
+    np.testing.assert_allclose(day - first.national_fitted(day), 0.0, atol=1e-10)
+    # the day effects' index does hold a residual (the demand shock's mean, the media's effect)
+    residual = first.day_mean(geo) - first.national_fitted(first.day_mean(geo))
+    assert float(np.std(residual)) > 1e-3
+    np.testing.assert_allclose(national - first.day_mean(national)[None, :],
+                               geo - first.day_mean(geo)[None, :], atol=1e-10)  # fmt: skip
+    np.testing.assert_allclose(national.mean(axis=1), 0.0, atol=1e-10)
 
 
 def test_restore_rebuilds_the_same_fit(demo_fit) -> None:
