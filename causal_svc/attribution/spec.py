@@ -75,8 +75,9 @@ class Identification(enum.StrEnum):
     effects: they would absorb the pacing that identifies the channels.
 
     Measured (``bench/attribution_accuracy.py --identification instrumented``, seeds
-    0–19; national beside it): bias reduction demo 97.0% (94.6%), confounded 96.8%
-    (94.1%); held-out seeds 100–109 / 100–107: 98.9% (97.4%) and 94.2% (89.2%). It costs
+    0–19; national beside it, before :func:`.fit.demand_index`, after which national reads
+    95.3% / 95.7%): bias reduction demo 97.0% (94.6%), confounded 96.8% (94.1%);
+    held-out seeds 100–109 / 100–107: 98.9% (97.4%) and 94.2% (89.2%). It costs
     precision — MAE 0.85 vs 0.75 (demo), 0.68 vs 0.61 (confounded), coverage 95.0% / 91.7%
     vs 98.3% / 99.2% — and time: 2–3× the national fit (the 2SLS criterion has as many
     moments as parameters and its weakly identified directions take the optimiser many
