@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,32 +13,13 @@ from pathlib import Path
 import sim
 from mesh.runtime.config import PeerConfig
 from mesh.sdk.client import LiftOS
+from tests.ports import free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_base_port() -> int:
-    """A base port whose next five ports are all free right now."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base > 60000:
-            continue
-        ok = True
-        for p in range(base, base + 5):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-        if ok:
-            return base
-    raise RuntimeError("no free port range")
-
-
 def test_up_status_and_clean_stop(tmp_path: Path, grpcurl: str) -> None:
-    base = _free_base_port()
+    base = free_port_block(5)  # the five services' ports
     env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"}
     cmd = [sys.executable, "-m", "mesh.cli"]
     up = subprocess.Popen(
@@ -86,7 +66,7 @@ def test_up_status_and_clean_stop(tmp_path: Path, grpcurl: str) -> None:
 def test_up_with_tls_dir_and_a_key_per_service(tmp_path: Path) -> None:
     """`liftos certs` + `liftos up --tls-dir`: five processes over mTLS, each calling its
     peers with its own scoped key; a user's ingest lands in memory; every file is private."""
-    base = _free_base_port()
+    base = free_port_block(5)  # the five services' ports
     tls = tmp_path / "tls"
     keys = "user:org_a,ing:service=ingestion,cau:service=causal"
     env = {
