@@ -1,8 +1,11 @@
 """The verdict statistics of the refuters: when re-estimates under a perturbation withdraw
 support from the real estimate.
 
-- Random placebos (treatment reassigned at random) are a null distribution for the real
-  estimate: a t predictive interval while the draws are few, their empirical tail beyond 100.
+- Random placebos (treatment reassigned at random, the real effect taken out) are a null
+  distribution for the real estimate: a t predictive interval while the draws are few, their
+  empirical tail beyond 100. They fail an estimate when they are off-centre (bias) or scatter
+  more widely than its standard error says it should (an understated SE), each a test at
+  ``CHECK_LEVEL``; not when the estimate's own test and the placebo comparison merely disagree.
 - Placebos at fixed places (fake dates, fake cutoffs) overlap, so their spread is no null
   distribution; each placebo's own test is used and they are combined by Simes' test.
 - Subset estimates are held to the sampling error an f-share subset should have,
@@ -114,8 +117,22 @@ def random_placebo_verdict(
 ) -> Check:
     """Verdict for placebos with treatment reassigned at random: a null distribution for the
     real estimate. FAILED when the placebos are not centred on zero (a biased estimator), or
-    when they reach the real effect although its own test calls it significant (an understated
-    standard error)."""
+    when they scatter more widely than the estimate's standard error (an understated SE:
+    ``(n−1)s²/SE²`` against χ²(n−1), or s²/SE² against F(n−1, df) when the SE has ``df``
+    degrees of freedom), each at ``CHECK_LEVEL``. PASSED when the real effect stands out from
+    them; WARNING otherwise.
+
+    Why not FAILED when the estimate's own test is significant and the placebo comparison is
+    not (the rule before): those are two tests of the same null, and under a real effect of
+    moderate size they disagree at about the gap in their power, whatever the SE's quality. On
+    the ``demo`` geo holdout (every world has a real effect; ``bench/calibration_registry.py
+    --placebo-study``) that rule failed 11 of 60 worlds (18%; 6 of seeds 0–19) while the
+    estimate's standard error was right (RMS SE 832 against an error sd of 830; 95% coverage
+    55/60); on ``null`` worlds it failed 2 of 60 (20 states) and 0 of 40 (50 states). The
+    dispersion test states the claim the failure makes and holds its level: 0 of 60 demo, 0 of
+    60 + 0 of 40 null worlds fail, and an SE a tenth of the truth still fails
+    (``tests/causal/test_refuters.py``).
+    """
     n = len(effects)
     failed = tried - n
     if n < MIN_DRAWS:
@@ -133,11 +150,14 @@ def random_placebo_verdict(
             p = 2 * stats.t.sf(abs(theta - mean) / (sd * math.sqrt(1 + 1 / n)), n - 1)
         p_centre = 2 * stats.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1)
     p, p_centre = float(p), float(p_centre)
+    ratio, p_spread = _spread_test(effects, real)
     lead = (
         f"Re-estimated {n} times {how}"
         + (f" ({failed} re-estimates failed)" if failed else "")
-        + f": placebo effects average {mean:.4g} (spread {sd:.4g}); {100 * share:.0f}% are at "
-        f"least as large as the real estimate {theta:.4g} (p = {p:.3g})."
+        + f": placebo effects average {mean:.4g} (spread {sd:.4g}, "
+        + (f"{ratio:.2f} times the estimate's standard error" if math.isfinite(ratio) else "")
+        + f"); {100 * share:.0f}% are at least as large as the real estimate {theta:.4g} "
+        f"(p = {p:.3g})."
     )
     if p_centre < CHECK_LEVEL:
         outcome = CheckOutcome.FAILED
@@ -146,6 +166,15 @@ def random_placebo_verdict(
             "finds an effect even where treatment is random, so the real estimate carries a bias "
             "of about that size."
         )
+    elif p_spread < CHECK_LEVEL:
+        outcome = CheckOutcome.FAILED
+        tail = (
+            (" A large p-value is bad here: random reassignment produces effects this large."
+             if p > real.alpha else "")
+            + f" The placebo effects scatter {ratio:.2f} times as widely as the estimate's "
+            f"standard error says they should (p = {p_spread:.3g}; a small p-value is bad here): "
+            "its standard error is likely too small and its test overstates significance."
+        )  # fmt: skip
     elif p <= real.alpha:
         outcome = CheckOutcome.PASSED
         tail = (
@@ -153,11 +182,13 @@ def random_placebo_verdict(
             "assignment produces."
         )
     elif real.pvalue < real.alpha:
-        outcome = CheckOutcome.FAILED
+        outcome = CheckOutcome.WARNING
         tail = (
-            " A large p-value is bad here: random reassignment produces effects this large, "
-            "although the estimate's own test calls it significant, so its standard error is "
-            "likely too small and the effect may be noise."
+            " The estimate's own test calls it significant (p = "
+            f"{real.pvalue:.3g}) and this comparison does not: with {n} placebos the comparison "
+            "has less power, and the placebo spread agrees with the standard error "
+            f"(p = {p_spread:.3g} for a wider spread; a large p-value is good here), so read the "
+            "estimate's own interval."
         )
     else:
         outcome = CheckOutcome.WARNING
@@ -175,6 +206,24 @@ def random_placebo_verdict(
         threshold=real.alpha,
         new_effect=mean,
     )
+
+
+def _spread_test(effects: np.ndarray, real: EffectEstimate) -> tuple[float, float]:
+    """(placebo sd ÷ the estimate's SE, one-sided p-value of a spread that wide). Placebos
+    without the real effect are draws of the estimator under random assignment: their variance
+    is what the SE² estimates. The SE is itself estimated: with ``df`` the ratio of variances is
+    F(n−1, df), without it χ²(n−1)/(n−1)."""
+    n = len(effects)
+    se = real.stderr
+    if not (se > 0 and math.isfinite(se)):
+        return math.nan, 1.0
+    var_ratio = float(effects.var(ddof=1)) / se**2
+    df = real.df
+    if df is not None and math.isfinite(df) and df > 0:
+        p = stats.f.sf(var_ratio, n - 1, df)
+    else:
+        p = stats.chi2.sf((n - 1) * var_ratio, n - 1)
+    return math.sqrt(var_ratio), float(p)
 
 
 def subset_verdict(

@@ -7,6 +7,7 @@ The estimators here are deliberately plain (OLS, two-way demeaning, local linear
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pandas as pd
@@ -317,10 +318,58 @@ def test_single_treated_unit_placebo_treats_each_donor_in_turn() -> None:
     )
     assert "each untreated unit in turn" in check.interpretation
     assert "Re-estimated 11 times" in check.interpretation
-    assert check.outcome is CheckOutcome.PASSED
+    # The effect stands out from every donor's placebo, but a unit-clustered SE with one treated
+    # cluster is far too small (Conley & Taber 2011): the donors scatter 3.8 times as widely.
+    assert check.pvalue is not None and check.pvalue < 0.05
+    assert check.outcome is CheckOutcome.FAILED
+    assert "standard error is likely too small" in check.interpretation
     sc = dataclasses.replace(estimate, method=Method.SYNTHETIC_CONTROL)
     skipped = random_common_cause_check(twfe, frame, PANEL, sc, rng=np.random.default_rng(0))
     assert skipped.outcome is CheckOutcome.SKIPPED
+
+
+GEO = EffectSpec("sales", "on", unit="geo", time="week")
+
+
+def twenty_geos(seed: int, effect: float) -> pd.DataFrame:
+    """A geo test: 20 geos, 10 treated from week 6 of 10 (the demo holdout's shape)."""
+    return geo_panel(seed, starts={u: (6 if u < 10 else None) for u in range(20)}, periods=10,
+                     effect=effect)  # fmt: skip
+
+
+def test_placebo_does_not_fail_a_real_effect_whose_standard_error_is_right() -> None:
+    # A moderate real effect and a right SE: the estimate's own test and the comparison with 10
+    # placebos disagree on significance on 3 of these 20 worlds (seeds 4, 17, 18), as two tests
+    # of unequal power do; the rule before failed all three as "standard error too small".
+    outcomes = {}
+    for seed in range(20):
+        frame = twenty_geos(seed, 1.0)
+        estimate = twfe(frame, GEO)
+        rng = np.random.default_rng(seed)
+        check = placebo_check(twfe, frame, GEO, estimate, n_simulations=10, rng=rng)
+        outcomes[seed] = check
+    assert not [s for s, c in outcomes.items() if c.outcome is CheckOutcome.FAILED]
+    disagree = outcomes[18]  # own p = 0.047, the placebos' p > 0.05
+    assert disagree.outcome is CheckOutcome.WARNING
+    assert "own test calls it significant" in disagree.interpretation
+    assert "read the estimate's own interval" in disagree.interpretation
+
+
+def test_placebo_arms_hold_no_real_effect() -> None:
+    # Half the geos really treated: start dates shuffled put some in each placebo arm. With the
+    # estimated effect taken out first the placebos scatter as the SE says; with it left in they
+    # scattered 7.2 times as widely here and the check failed a sound estimate.
+    frame = twenty_geos(1, 5.0)
+    estimate = twfe(frame, GEO)
+    check = placebo_check(
+        twfe, frame, GEO, estimate, n_simulations=10, rng=np.random.default_rng(1)
+    )
+    assert check.outcome is CheckOutcome.PASSED
+    ratio = re.search(
+        r"spread [^,]+, ([0-9.]+) times the estimate's standard error", check.interpretation
+    )
+    assert ratio is not None and float(ratio.group(1)) < 1.5
+    assert check.new_effect == pytest.approx(0, abs=2 * estimate.stderr)
 
 
 def rdd_data(seed: int, *, staircase: bool) -> pd.DataFrame:
