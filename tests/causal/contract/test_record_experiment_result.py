@@ -50,8 +50,9 @@ def world() -> sim.SimResult:
 
 @pytest.fixture(scope="module")
 def small_world() -> sim.SimResult:
-    """10 geos: the geo holdout's placebo check fails on this one (seed 0, 10 placebos)."""
-    return sim.simulate("demo", seed=0, dirt=False, n_geos=10)
+    """A world whose geo holdout estimate fails a check: seed 14's data-subset check (the
+    placebo check no longer fails sound estimates of a real effect; seed 0 at 10 geos did)."""
+    return sim.simulate("demo", seed=14, dirt=False)
 
 
 def _experiment(
@@ -185,7 +186,7 @@ def test_an_estimate_that_failed_a_check_is_returned_not_recorded(
     reply = causal.EstimateEffect(_estimate_request(e, SMALL), timeout=120)
     assert not reply.estimate.supported and not reply.HasField("recorded_result")
     assert any(
-        w.startswith("experiment result not recorded: the estimate failed its checks (Placebo")
+        w.startswith("experiment result not recorded: the estimate failed its checks (")
         for w in reply.estimate.warnings
     )
     got = registry.GetExperiment(
