@@ -37,7 +37,10 @@ chase demand, elasticity 2; its mix is near-optimal already, so a model error sh
 loss).
 
 A trust region scaled to each channel's marginal-ROAS interval (``trust_bounds``, posterior
-mean) is scored too. Develop on one seed range and report on another (``--first-seed``).
+mean) is scored too. Two diagnostics of where a shortfall comes from: the default plan made on
+the model's curves with each channel's mean marginal ROAS at current spend set to the truth's
+(its draws rescaled: the model's spread and shapes kept), and how often the truth's marginal
+ROAS lies inside the model's 90% interval, per channel. Develop on one seed range and report on another (``--first-seed``).
 
 Run: PYTHONPATH=.:gen python bench/surfacing_optimizer.py [--seeds 10] [--first-seed 0]
 [--workers 2] [--cache DIR] (keeps each world's fit in DIR, so a rerun rescoring the planner
@@ -108,6 +111,13 @@ class Row:
     verdict: str
     trust: float  # bounds scaled to each channel's marginal-ROAS interval (trust_bounds)
     variants: dict[str, float]  # the service's optimiser with other settings (VARIANTS)
+    # Diagnostic: the default plan on the model's curves with each channel's draws rescaled so
+    # that its mean marginal ROAS at current spend is the truth's (the model's spread and
+    # shapes kept): what the planner reaches when the model ranks channels right.
+    oracle_means: float = float("nan")
+    # Per channel, whether the truth's marginal ROAS at current spend lies inside the model's
+    # 90% interval of it (what the risk adjustment relies on).
+    covered: dict[str, bool] | None = None
 
 
 def _reference(
@@ -258,9 +268,16 @@ def one(args: tuple[str, int, str]) -> Row:
         label: true_value(answer_optimize(model, replace(question, risk=z, max_change=m))[0])
         for label, z, m in VARIANTS
     }
+    right = tuple(replace(c, scale=np.asarray(c.scale) * tm / max(mm, 1e-12))
+                  for c, mm, tm in zip(paid, model_m, true_m, strict=True))  # fmt: skip
+    oracle, _ = answer_optimize(replace(model, curves=right), question)
+    covered = {}
+    for c, tm in zip(paid, true_m, strict=True):
+        lo, hi = np.quantile(c.marginal(c.reference_spend), [0.05, 0.95])
+        covered[c.channel] = bool(lo <= tm <= hi)
     return Row(scenario, seed, current, true_value(plan), true_value(free), optimum,
                bounded_optimum, true_value(free_risk), on_truth, reference, rho, fit_s, opt_s,
-               verdict, true_value(trusted), variants)  # fmt: skip
+               verdict, true_value(trusted), variants, true_value(oracle), covered)  # fmt: skip
 
 
 def _summary(label: str, values: np.ndarray, current: np.ndarray, optimum: np.ndarray) -> None:
@@ -315,6 +332,17 @@ def report(rows: list[Row]) -> None:
         for label, _, _ in VARIANTS:
             _summary(f"{label} vs the unbounded true optimum",
                      np.array([r.variants[label] for r in sel]), current, optimum)  # fmt: skip
+        fitted = [r for r in sel if r.covered is not None]
+        if fitted:
+            _summary("[diagnostic] default plan, each channel's mean marginal ROAS set to the "
+                     "truth's, vs the same ±30% optimum",
+                     np.array([r.oracle_means for r in fitted]),
+                     np.array([r.current for r in fitted]),
+                     np.array([r.bounded_optimum for r in fitted]))  # fmt: skip
+            channels = sorted({c for r in fitted for c in r.covered or {}})
+            print("  truth's marginal ROAS at current spend inside the model's 90% interval: "
+                  + ", ".join(f"{c} {np.mean([r.covered[c] for r in fitted if r.covered and c in r.covered]):.0%}"
+                              for c in channels))  # fmt: skip
         print(
             f"  optimiser alone on the true curves / reference solver: mean {opt_ref.mean():.6f}, "
             f"min {opt_ref.min():.6f}"
