@@ -116,7 +116,7 @@ def register(client: LiftOS, world: Path, org_id: str, out: Out) -> None:
             f"{entry['start_date']} → {entry['end_date']})"
         )
     # The org's own view of the world outside its ads: a macro index it buys, a competitor
-    # activity index from a share-of-voice tool, and its promotions calendar.
+    # activity index from a share-of-voice tool, its promotions calendar and its gift season.
     truth = json.loads((world / "truth.json").read_text())
     series = truth["orgs"][org_id]["demand"]["params"]["series"]
     days = [dt.date.fromisoformat(d) for d in truth["dates"]]
@@ -125,6 +125,7 @@ def register(client: LiftOS, world: Path, org_id: str, out: Out) -> None:
         ("consumer_confidence", "macro", "macro_index", "index"),
         ("competitor_activity", "competitor", "competitor_intensity", "index"),
         ("promotions", "promotion", "promo", "flag"),
+        ("gift_season", "season", "gift_season", "flag"),
     ):
         values = dict(zip(days, map(float, series[key]), strict=True))
         n = client.register_external_factor(name, kind, values, source="demo org", unit=unit)
