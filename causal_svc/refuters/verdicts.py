@@ -251,9 +251,17 @@ def subset_verdict(
         )
     arr = np.asarray(effects)
     expected = estimate.stderr * math.sqrt(1 / fraction - 1)
-    z = (arr.mean() - estimate.point_estimate) / (expected / math.sqrt(len(arr)))
-    p = float(2 * stats.norm.sf(abs(z)))
     dispersion = float(arr.std(ddof=1) / expected)
+    # The drift is judged against the subsets' own scatter when that is the wider (t, n−1 df):
+    # against the SE-implied one alone, a scatter inside the dispersion allowance counted twice
+    # (demo geo holdout: 7 of 60 worlds with a right SE failed a 0.001-level drift test, 80%
+    # subsets scattering 1.2–1.9× and averaging 0.5–0.8 SE below CUPED's full estimate).
+    if dispersion > 1:
+        z = (arr.mean() - estimate.point_estimate) / (arr.std(ddof=1) / math.sqrt(len(arr)))
+        p = float(2 * stats.t.sf(abs(z), len(arr) - 1))
+    else:
+        z = (arr.mean() - estimate.point_estimate) / (expected / math.sqrt(len(arr)))
+        p = float(2 * stats.norm.sf(abs(z)))
     lead = (
         f"On {len(arr)} random {100 * fraction:.0f}% subsets"
         + (f" ({failed} failed)" if failed else "")

@@ -31,6 +31,7 @@ from causal_svc.refuters import (
     random_common_cause_check,
     run_checks,
 )
+from causal_svc.refuters.verdicts import subset_verdict
 
 # -- local estimators --------------------------------------------------------------------------
 
@@ -222,6 +223,21 @@ def test_understated_standard_error_fails_placebo_and_subsets() -> None:
     subsets = data_subset_check(overconfident_ols, frame, SPEC, estimate, n_simulations=10, rng=rng)
     assert subsets.outcome is CheckOutcome.FAILED
     assert "scatter is too wide" in subsets.interpretation
+
+
+def test_subset_drift_is_judged_against_the_subsets_own_scatter() -> None:
+    # SE 1, 80% subsets: the SE implies a scatter of 0.5. These scatter 1.5x that (within the
+    # allowance of 2) and average 0.6 below the full estimate: within their own scatter
+    # (t = 2.5, p = 0.03), but 3.8 SE-implied errors away, which failed at 0.001 before.
+    estimate = _result(Method.DIFFERENCE_IN_MEANS, 5.0, 1.0, 20)
+    unit = np.array([-1.5, -1.0, -0.5, -0.2, 0.0, 0.0, 0.2, 0.5, 1.0, 1.5])
+    effects = 5.0 - 0.6 + unit * 0.75 / unit.std(ddof=1)
+    check = subset_verdict("Data subsets", estimate, list(effects), 10, 0.8, "")
+    assert check.outcome is CheckOutcome.PASSED
+    assert "scattered 1.50 times" in check.interpretation
+    drifting = subset_verdict("Data subsets", estimate, list(effects - 2.4), 10, 0.8, "")
+    assert drifting.outcome is CheckOutcome.FAILED  # 3 SE below: drifts, whatever the scatter
+    assert "drift away" in drifting.interpretation
 
 
 def test_an_honest_null_is_a_warning_not_a_failure() -> None:
