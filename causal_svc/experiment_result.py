@@ -38,17 +38,14 @@ spend changed (``causal_svc.attribution.calibration``; read from the wire by
 
 Which estimates to record (issue 19, measured): record every estimate, a failed check carried
 on the response's warnings and in the stored analysis the result names (``analysis_id``), at
-its own standard error (not widened). Withholding on a check selects on something that
-correlates with the estimate: the placebo rule before 14ce4b3 failed only significant
-estimates, the data-subset drift test fails large ones. Over 60 ``demo`` worlds the true ATT
-is missed by −5.4% on average by all estimates, by −12.5% by those the old checks passed
-(15 withheld, +16% on average) and by −10.2% by those today's pass (7 withheld by the
-data-subset check, +31%): the recorded results would understate the channel. Calibration
-(``bench/calibration_registry.py --seeds 20 --also-withhold 2 3 8 9 11 14``, seeds 0–19): mean
-|iROAS error| 0.484 recording all, 0.500 withholding today's failures (1 seed), 0.633
-withholding the old checks' 6, uncalibrated 0.968. The service still withholds a failed
-estimate (``CausalService._record_result``); recording it with the failure as a warning is the
-change these figures support.
+its own standard error (not widened). Withholding on a check selects on the estimate: the
+placebo rule before 14ce4b3 failed only significant estimates. Over 60 ``demo`` worlds all
+estimates miss the true ATT by −5.4% on average, those the old checks passed by −12.5% (15
+withheld, +16%). Calibration (``bench/calibration_registry.py --seeds 20 --also-withhold 2 3 8
+9 11 14``, seeds 0–19): mean |iROAS error| 0.484 recording all (today's checks fail none of
+them), 0.633 withholding the old checks' 6, uncalibrated 0.968. The service still withholds a
+failed estimate (``CausalService._record_result``); recording it with the failure as a warning
+is the change these figures support.
 """
 
 from __future__ import annotations
