@@ -149,7 +149,8 @@ class MMMFit:
         """The picklable state :func:`restore_fit` rebuilds this fit from."""
         obj = self.objective
         return FitState(self.panel, self.spec, self.lift_tests, self.theta, self.cov,
-                        self.geo_weights, obj.row_weight, self.rho, self.convergence)  # fmt: skip
+                        self.geo_weights, obj.row_weight, self.rho, self.convergence,
+                        self.inputs.demand)  # fmt: skip
 
     def media(self, theta: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Unit-scaled Hill values (C, G, T) and ``1 + M`` (G, T) at θ (default the estimate)."""
@@ -283,6 +284,9 @@ class FitState:
     row_weight: np.ndarray
     rho: float
     convergence: Convergence
+    # The demand index the fit used: a stored analysis restores with its own index, not with
+    # whatever the current code would compute (None: stored before the index was kept).
+    demand: np.ndarray | None = None
 
 
 def state_to_bytes(state: FitState) -> bytes:
@@ -323,7 +327,10 @@ class _Setup:
     instruments: np.ndarray | None
 
 
-def _setup(panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest]) -> _Setup:
+def _setup(
+    panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest],
+    demand: np.ndarray | None = None,
+) -> _Setup:  # fmt: skip
     prepared = check_lift_tests(panel, lift_tests)
     layout = Layout.build(panel.channels, spec)
     log_y = log_outcome(panel.outcome)
@@ -339,7 +346,8 @@ def _setup(panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest]) -
     day_effects = spec.identification.day_effects or spec.identification is Identification.NATIONAL
     first = Projection(weights, basis, controls, design, day_effects=day_effects)
     national = spec.identification is Identification.NATIONAL
-    demand = demand_index(first, log_y, national_rows=national)
+    if demand is None:
+        demand = demand_index(first, log_y, national_rows=national)
     inputs = MediaInputs.build(panel.media, panel.population, panel.outcome, demand, spec.max_lag)
     priors = prior_lifts(panel, spec.priors.roi_scale, spec.priors.share_scale)
     lifts = lift_data(panel, prepared, spec.max_lag)
@@ -457,7 +465,7 @@ def fit_mmm(
 
 def restore_fit(state: FitState) -> MMMFit:
     """The fit a :class:`FitState` was taken from, rebuilt without optimising."""
-    s = _setup(state.panel, state.spec, state.lift_tests)
+    s = _setup(state.panel, state.spec, state.lift_tests, getattr(state, "demand", None))
     obj = _objective(s, state.panel, state.spec, state.geo_weights, state.row_weight)
     return _finish(s, state.panel, state.spec, state.lift_tests, obj, state.theta, state.cov,
                    state.rho, state.convergence)  # fmt: skip

@@ -42,7 +42,7 @@ __all__ = ["MODEL_VERSION", "STAGES", "STAGE_FRACTIONS", "AttributionReport", "C
            "ChannelModel", "Prelude", "Scores", "Uncalibrated", "analyze", "assemble", "describe",
            "estimate", "estimate_holdout", "estimate_uncalibrated", "score", "validate"]  # fmt: skip
 
-MODEL_VERSION = "liftos-causal-mmm/1"
+MODEL_VERSION = "liftos-causal-mmm/2"
 STAGES = (
     "causal_graph",
     "confounders",

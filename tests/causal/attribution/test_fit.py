@@ -107,3 +107,18 @@ def test_restore_rebuilds_the_same_fit(demo_fit) -> None:
     again = restore_fit(demo_fit.state())
     np.testing.assert_allclose(again.contributions(), demo_fit.contributions())
     np.testing.assert_allclose(again.cov, demo_fit.cov)
+
+
+def test_a_stored_fit_restores_with_the_demand_index_it_was_fitted_with(demo_fit) -> None:
+    state = demo_fit.state()
+    assert state.demand is not None
+    np.testing.assert_array_equal(state.demand, demo_fit.inputs.demand)
+    # An index the current code would not compute (a later model version) is still the one used.
+    shifted = dataclasses.replace(state, demand=state.demand + 0.05)
+    assert not np.allclose(restore_fit(shifted).contributions(), demo_fit.contributions())
+    np.testing.assert_array_equal(restore_fit(shifted).inputs.demand, state.demand + 0.05)
+    # A state stored before the index was kept recomputes it.
+    np.testing.assert_allclose(
+        restore_fit(dataclasses.replace(state, demand=None)).contributions(),
+        demo_fit.contributions(),
+    )
