@@ -43,9 +43,8 @@ placebo rule before 14ce4b3 failed only significant estimates. Over 60 ``demo`` 
 estimates miss the true ATT by −5.4% on average, those the old checks passed by −12.5% (15
 withheld, +16%). Calibration (``bench/calibration_registry.py --seeds 20 --also-withhold 2 3 8
 9 11 14``, seeds 0–19): mean |iROAS error| 0.484 recording all (today's checks fail none of
-them), 0.633 withholding the old checks' 6, uncalibrated 0.968. The service still withholds a
-failed estimate (``CausalService._record_result``); recording it with the failure as a warning
-is the change these figures support.
+them), 0.633 withholding the old checks' 6, uncalibrated 0.968. So the service records a
+failed estimate too, with the failure as a warning (``CausalService._record_result``).
 """
 
 from __future__ import annotations

@@ -120,15 +120,13 @@ class CausalService(causal_grpc.CausalServiceServicer):
         self, org: str, data: RecordsData, target: GeoExperiment,
         estimate: causal_pb.EffectEstimate, analysis_id: str, context: grpc.aio.ServicerContext,
     ) -> tuple[md_pb.ExperimentResult | None, str]:  # fmt: skip
-        """Record the estimate as ``target``'s result: (what was recorded, "") or (None, why
-        not). An estimate that failed a check is not recorded; nor is one the registry cannot
-        take (unreachable, or refused): the estimate still returns."""
-        if not estimate.supported:
-            failed = [
-                c.name for c in estimate.checks if c.outcome == causal_pb.CHECK_OUTCOME_FAILED
-            ]
-            return None, ("experiment result not recorded: the estimate failed its checks ("
-                          + ", ".join(failed) + ")")  # fmt: skip
+        """Record the estimate as ``target``'s result: (what was recorded, a warning or "") or
+        (None, why not). An estimate that failed a check is recorded at its own standard error
+        with a warning: withholding results selected on checks that track significance biased
+        the calibration (bench/calibration_registry.py --also-withhold; experiment_result's
+        docstring). One the registry cannot take (unreachable, or refused) is not recorded; the
+        estimate still returns."""
+        failed = [c.name for c in estimate.checks if c.outcome == causal_pb.CHECK_OUTCOME_FAILED]
         try:
             lift, currency = await asyncio.to_thread(
                 experiment_result.lift_from_records, target, data.records,
@@ -142,6 +140,11 @@ class CausalService(causal_grpc.CausalServiceServicer):
             stored = await self._registry.record_result(org, result, timeout=_remaining(context))
         except (DependencyUnavailable, RegistryRefused) as exc:
             return None, f"experiment result not recorded: {exc}"
+        if not estimate.supported and failed:
+            return stored.result, (
+                f"experiment result recorded although the estimate failed its checks "
+                f"({', '.join(failed)}); analysis {analysis_id} says why"
+            )
         return stored.result, ""
 
     async def EstimateEffect(

@@ -180,20 +180,27 @@ def test_attribution_is_calibrated_by_the_recorded_result(
     )
 
 
-def test_an_estimate_that_failed_a_check_is_returned_not_recorded(
+def test_an_estimate_that_failed_a_check_is_recorded_with_a_warning(
     causal, registry, small_world: sim.SimResult
 ) -> None:
     e = small_world.experiments[0]
     reply = causal.EstimateEffect(_estimate_request(e, SMALL), timeout=120)
-    assert not reply.estimate.supported and not reply.HasField("recorded_result")
+    assert not reply.estimate.supported and reply.HasField("recorded_result")
+    failed = [c.name for c in reply.estimate.checks if c.outcome == pb.CHECK_OUTCOME_FAILED]
+    assert failed
     assert any(
-        w.startswith("experiment result not recorded: the estimate failed its checks (")
+        w.startswith("experiment result recorded although the estimate failed its checks (")
+        and all(name in w for name in failed)
+        and reply.analysis_id in w
         for w in reply.estimate.warnings
     )
     got = registry.GetExperiment(
         ingestion_pb.GetExperimentRequest(org_id=SMALL, experiment_id=e["experiment_id"])
     ).experiment
-    assert not got.HasField("result")
+    # At its own standard error, not widened for the failed check.
+    assert got.result.analysis_id == reply.analysis_id
+    assert got.result.lift_std_error == pytest.approx(reply.recorded_result.lift_std_error)
+    assert got.result.lift_std_error > 0
 
 
 def _result(world: sim.SimResult, **fields: object) -> md_pb.ExperimentResult:

@@ -6171,7 +6171,8 @@ class EstimateEffectRequest(betterproto2.Message):
     experiment_id of the registry at geo x day, the treatment `treated_post` and the outcome
     revenue or conversions (INVALID_ARGUMENT naming this field otherwise). The per treated
     geo-day effect becomes the lift over the treated geos' window. An estimate that fails a
-    check, or a registry that cannot be reached, still returns; nothing is recorded and a
+    check is recorded at its own standard error with a warning naming the checks; with a
+    registry that cannot be reached the estimate still returns, nothing is recorded and a
     warning says why.
     """
 
