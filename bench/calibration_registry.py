@@ -6,10 +6,10 @@ demo asks for, converted by ``causal_svc.experiment_result`` and read back from 
 analyst's lift test (``tests/causal/attribution/world.py::experiment_lift``) for comparison.
 
 The estimate runs as the demo asks it (AUTO on the randomised geo panel, 10 refutations); one
-that fails a check is not recorded, so that world's "recorded" row is the uncalibrated fit (the
-service's behaviour), marked. Beside it, "all" calibrates by the estimate whatever its checks
-said (the recording policy that does not select on the checks), and ``--also-withhold SEEDS``
-scores a third policy: withholding on those seeds (e.g. the ones an earlier check failed). The
+that fails a check is recorded with a warning (the service's behaviour since 9820feb), marked.
+Beside it, "withhold" scores the earlier policy (nothing recorded when a check failed: that
+world stays uncalibrated), and ``--also-withhold SEEDS`` withholding on those seeds (e.g. the
+ones an earlier check failed). The
 attribution fit is the service's (``analyze`` with the default ModelSpec) on the world's panel.
 
 ``--placebo-study SCENARIO[:GEOS]`` measures the checks instead (no attribution fit): per world
@@ -39,6 +39,7 @@ import pandas as pd
 from liftos.v1 import causal_pb2 as pb
 
 import sim
+from bench._figures import figure
 from causal_svc import convert
 from causal_svc.attribution import ModelSpec, analyze
 from causal_svc.convert.experiment_results import experiment_result
@@ -60,10 +61,11 @@ class Row:
     truth: float
     uncalibrated: float
     recorded: float  # calibrated by the mesh's recorded result (uncalibrated if none recorded)
+    withhold: float  # the policy before 9820feb: nothing recorded when a check failed
     analyst: float
     recorded_ok: bool
     all_policy: float  # calibrated by the mesh's estimate whatever its checks said
-    failed: str  # the checks the estimate failed (why nothing was recorded)
+    failed: str  # the checks the estimate failed (recorded with a warning)
     lift_ours: float
     se_ours: float
     lift_analyst: float
@@ -144,10 +146,11 @@ def one(seed: int) -> Row:
         score = next(s for s in rep.channels if s.channel == channel)
         assert score.iroas is not None
         all_policy = score.iroas.estimate
-    recorded = all_policy if supported else uncal
+    # EstimateEffect records every estimate it can convert, a failed check as a warning.
+    withhold = all_policy if supported else uncal
     return Row(
-        seed, channel, w.true_iroas[channel], uncal, recorded, score_a.iroas.estimate,
-        supported and ours is not None, all_policy, failed,
+        seed, channel, w.true_iroas[channel], uncal, all_policy, withhold,
+        score_a.iroas.estimate, ours is not None, all_policy, failed,
         ours.lift if ours else float("nan"), ours.stderr if ours else float("nan"),
         w.experiment.lift, w.experiment.stderr, w.experiment_truth, time.perf_counter() - t0,
     )  # fmt: skip
@@ -242,7 +245,8 @@ def main() -> None:
     print(f"{'seed':>4} {'channel':<17}{'truth':>6} {'uncalibrated':>15} {'recorded (mesh)':>17} "
           f"{'analyst':>14}   lift mesh / analyst / truth (thousands)")  # fmt: skip
     for r in rows:
-        mark = "" if r.recorded_ok else f" (not recorded: failed {r.failed})"
+        mark = (" (not recorded)" if not r.recorded_ok
+                else f" (recorded with a warning: failed {r.failed})" if r.failed else "")  # fmt: skip
         print(f"{r.seed:>4} {r.channel:<17}{r.truth:>6.2f} {r.uncalibrated:>6.2f} "
               f"({abs(r.uncalibrated - r.truth):.2f}) {r.recorded:>8.2f} "
               f"({abs(r.recorded - r.truth):.2f}) {r.analyst:>6.2f} ({abs(r.analyst - r.truth):.2f})"
@@ -250,7 +254,7 @@ def main() -> None:
               f"{r.lift_analyst / 1e3:,.0f}±{r.se_analyst / 1e3:,.0f} / {r.lift_truth / 1e3:,.0f}"
               f"{mark}")  # fmt: skip
     err = {k: np.array([abs(getattr(r, k) - r.truth) for r in rows])
-           for k in ("uncalibrated", "recorded", "all_policy", "analyst")}  # fmt: skip
+           for k in ("uncalibrated", "recorded", "withhold", "all_policy", "analyst")}  # fmt: skip
     print(f"mean |error|: uncalibrated {err['uncalibrated'].mean():.3f}, with the recorded "
           f"result {err['recorded'].mean():.3f}, with the analyst's lift test "
           f"{err['analyst'].mean():.3f}")  # fmt: skip
@@ -265,9 +269,10 @@ def main() -> None:
           "lift, the winner's curse of selecting on a check):")  # fmt: skip
     print(f"  record every estimate, failures carried as warnings: {err['all_policy'].mean():.3f}; "
           f"lifts {np.mean(lift_err[ok_all]):+.1%} over {int(ok_all.sum())}")  # fmt: skip
-    print(f"  withhold what failed a check (today's checks): {err['recorded'].mean():.3f}; lifts "
-          f"{np.mean(lift_err[ok_mask]) if ok_mask.any() else math.nan:+.1%} over "
-          f"{int(ok_mask.sum())}")  # fmt: skip
+    passed = ok_mask & np.array([not r.failed for r in rows])
+    print(f"  withhold what failed a check (before 9820feb): {err['withhold'].mean():.3f}; lifts "
+          f"{np.mean(lift_err[passed]) if passed.any() else math.nan:+.1%} over "
+          f"{int(passed.sum())}")  # fmt: skip
     if args.also_withhold:
         held = np.array([r.seed in set(args.also_withhold) for r in rows])
         policy = np.where(held, err["uncalibrated"], err["all_policy"])
@@ -276,8 +281,13 @@ def main() -> None:
               f" (withheld lifts {np.mean(lift_err[ok_all & held]):+.1%})")  # fmt: skip
     better = int((err["recorded"] < err["uncalibrated"]).sum())
     print(f"the recorded result lowers the error on {better} of {len(rows)} seeds; "
-          f"recorded on {sum(r.recorded_ok for r in rows)} of {len(rows)} (the others failed a "
-          "check: nothing recorded)")  # fmt: skip
+          f"recorded on {sum(r.recorded_ok for r in rows)} of {len(rows)}, "
+          f"{sum(bool(r.failed) for r in rows)} of them with a failed check")  # fmt: skip
+    figure(f"calibrated channel's mean |iROAS error|, recorded registry result, {len(rows)} seeds",
+           err["recorded"].mean(), "iROAS", reference="uncalibrated",
+           reference_value=err["uncalibrated"].mean(), target="lower than uncalibrated",
+           met=err["recorded"].mean() < err["uncalibrated"].mean(),
+           note=f"analyst's lift test {err['analyst'].mean():.3f}")  # fmt: skip
     ok = [r for r in rows if r.recorded_ok]
     if ok:
         z = np.array([(r.lift_ours - r.lift_analyst) / r.se_analyst for r in ok])

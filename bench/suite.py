@@ -178,6 +178,13 @@ BENCHES: tuple[Bench, ...] = (
         900,
     ),
     Bench(
+        "calibration_registry",
+        "calibration by the registry's recorded experiment (10 demo seeds)",
+        ("--seeds", "10"),
+        ("--seeds", "2"),
+        900,
+    ),
+    Bench(
         "attribution_null",
         "no false attributions: a channel with no effect called significant",
         ("--seeds", "20"),
