@@ -25,12 +25,8 @@ lint:
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy mesh sim ingestion_svc memory_svc causal_svc llm_svc surfacing_svc
 
-# Both of CI's two cores: one worker each, every test file whole in one worker (loadfile), so a
-# module's fixtures (its mesh of servers, its simulated world) are built once. TEST_WORKERS=auto:
-# one per core; TEST_WORKERS=0: serial, in this process (pdb, -x).
-TEST_WORKERS ?= 2
 test:
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q
 
 # README's test command: set up from scratch, lint, run every test.
 check: setup lint test
