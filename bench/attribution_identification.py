@@ -1,0 +1,153 @@
+"""Why the attribution model underestimates one channel in a world: per channel, the model's
+marginal ROAS at current spend against the truth's under model variants, and what the data
+alone say when the model is given the truth's own curves (issue 17's shortfall, traced in the
+attribution model; diagnostic only, nothing here is a default).
+
+Variants (``--variants``, comma-separated; ``default`` is ``ModelSpec()``):
+
+- ``weibull:CH``: channel ``CH`` fitted with a Weibull carry-over (the others geometric) — an
+  oracle: it tells the model which channel's response peaks days after the spend;
+- ``weibull``: every channel Weibull (no oracle);
+- ``roi:S``: the effect prior's scale ``roi_scale`` = S (default 0.25);
+- ``lift:CH:R``: a lift test of channel ``CH`` over the whole window, its lift the truth's
+  expected incremental revenue, standard error R times it (what a test of ``CH`` would add);
+- ``+`` joins variants (``weibull:tiktok+roi:0.5``).
+
+And without the model's priors or curve fits: ordinary least squares of the national rows'
+projected log outcome (as the fit sees them) on the projected *true* media terms (each
+channel's true carry-over and Hill curve times demand^(ε−1)), coefficient over the truth's β
+(a common scale for every channel; a channel measured without bias reads the same ratio as the
+others), with week-cluster standard errors; ``--geometric CH:D,...`` replaces those channels'
+true carry-over by a geometric one with decay D (the model's family at its best decay).
+
+Run: PYTHONPATH=.:gen python bench/attribution_identification.py [--scenario misallocated]
+[--first-seed 300] [--seeds 20] [--variants default,weibull:tiktok,roi:0.5]
+[--geometric tiktok:0.85,meta_prospecting:0.8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np
+
+import bench.surfacing_optimizer  # noqa: F401  (registers the misallocated scenario)
+from bench.surfacing_worlds import planning_model, true_curves, true_inputs
+from causal_svc.attribution import ModelSpec, analyze
+from causal_svc.attribution.calibration import LiftTest
+from causal_svc.attribution.fit import fit_mmm
+from causal_svc.attribution.spec import Priors
+from causal_svc.attribution.transforms import AdstockKind
+from sim.media import adstock
+from tests.causal.attribution.world import World, world
+
+
+def _spec_and_tests(variant: str, w: World) -> tuple[ModelSpec, list[LiftTest]]:
+    tests = [w.experiment] if w.experiment is not None else []
+    adstock_kind: AdstockKind | dict[str, AdstockKind] = AdstockKind.GEOMETRIC
+    priors = Priors()
+    for part in variant.split("+"):
+        name, *args = part.split(":")
+        if name == "default":
+            continue
+        if name == "weibull":
+            adstock_kind = {args[0]: AdstockKind.WEIBULL} if args else AdstockKind.WEIBULL
+        elif name == "roi":
+            priors = dataclasses.replace(priors, roi_scale=float(args[0]))
+        elif name == "lift":
+            curve = true_curves(w.result)[args[0]]
+            lift = float(curve.mean_outcome(curve.reference_spend))
+            d = w.panel.dates
+            tests.append(LiftTest(args[0], d[0].astype(object), d[-1].astype(object), lift,
+                                  float(args[1]) * lift, name="truth"))  # fmt: skip
+        else:
+            raise SystemExit(f"--variants: unknown variant {part!r}")
+    return ModelSpec(adstock=adstock_kind, priors=priors), tests
+
+
+def model_rows(scenario: str, seeds: range, variant: str) -> None:
+    """Per channel: mean model and true marginal ROAS, bias, MAE and 90% coverage."""
+    rows: list[dict[str, tuple[float, float, bool]]] = []
+    for seed in seeds:
+        w = world(scenario, seed)
+        spec, tests = _spec_and_tests(variant, w)
+        model = planning_model(analyze(w.panel, spec, tests))
+        truth = true_curves(w.result)
+        row = {}
+        for c in model.curves:
+            if c.channel not in truth:
+                continue
+            t = truth[c.channel]
+            m = c.marginal(c.reference_spend)
+            lo, hi = np.quantile(m, [0.05, 0.95])
+            tm = float(t.mean_marginal(t.reference_spend))
+            row[c.channel] = (float(m.mean()), tm, bool(lo <= tm <= hi))
+        rows.append(row)
+    for ch in sorted(rows[0]):
+        est = np.array([r[ch][0] for r in rows])
+        tru = np.array([r[ch][1] for r in rows])
+        cov = np.mean([r[ch][2] for r in rows])
+        print(f"{variant:28s} {ch:18s} model {est.mean():.2f} truth {tru.mean():.2f} "
+              f"bias {np.mean(est - tru):+.2f} MAE {np.mean(abs(est - tru)):.2f} "
+              f"90% coverage {cov:.0%}")  # fmt: skip
+
+
+def true_term_ols(scenario: str, seeds: range, geometric: dict[str, float]) -> None:
+    """OLS of the projected national log outcome on the projected true media terms."""
+    ratios, ses, names = [], [], []
+    for seed in seeds:
+        w = world(scenario, seed)
+        fit = fit_mmm(w.panel, ModelSpec(), [w.experiment] if w.experiment is not None else [])
+        x, pop, log_index, t = true_inputs(w.result)
+        names = [c for c in x if x[c].sum() > 0]
+        cols, beta = [], []
+        for ch in names:
+            m = t["media"][ch]
+            kern: dict[str, float | str] = (
+                {"type": "geometric", "decay": geometric[ch]} if ch in geometric else m["adstock"]
+            )
+            u = adstock(x[ch], kern) / pop[:, None]
+            h = m["hill"]
+            hill = 1.0 / (1.0 + (h["half_saturation"] / np.maximum(u, 1e-12)) ** h["shape"])
+            term = hill * np.exp((m["demand_elasticity"] - 1.0) * log_index)
+            cols.append(fit.projection.national(term))
+            beta.append(m["beta"])
+        xm, y = np.array(cols).T, fit.objective.y_proj
+        b, *_ = np.linalg.lstsq(xm, y, rcond=None)
+        e = y - xm @ b
+        inv = np.linalg.inv(xm.T @ xm)
+        week = np.arange(len(y)) // 7
+        scores = [xm[week == k].T @ e[week == k] for k in np.unique(week)]
+        meat = sum(np.outer(s, s) for s in scores)
+        ratios.append(b / np.array(beta))
+        ses.append(np.sqrt(np.diag(inv @ meat @ inv)) / np.array(beta))
+    r, s = np.array(ratios), np.array(ses)
+    label = ", ".join(f"{c} geometric {d}" for c, d in geometric.items()) or "true curves"
+    for i, ch in enumerate(names):
+        print(f"OLS on true terms ({label}) {ch:18s} coef/true β {np.median(r[:, i]):.4f} "
+              f"(mean {r[:, i].mean():.4f}) se {np.median(s[:, i]):.4f}")  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenario", default="misallocated")
+    ap.add_argument("--first-seed", type=int, default=300)
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--variants", default="default,weibull:tiktok,roi:0.5,weibull:tiktok+roi:0.5")
+    ap.add_argument("--geometric", default="tiktok:0.85,meta_prospecting:0.8")
+    a = ap.parse_args()
+    seeds = range(a.first_seed, a.first_seed + a.seeds)
+    for v in a.variants.split(","):
+        model_rows(a.scenario, seeds, v)
+    true_term_ols(a.scenario, seeds, {})
+    if a.geometric:
+        geo = {c: float(d) for c, d in (p.split(":") for p in a.geometric.split(","))}
+        true_term_ols(a.scenario, seeds, geo)
+
+
+if __name__ == "__main__":
+    main()
