@@ -55,6 +55,20 @@ def value(samples: dict, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def settled(port: int, name: str, expected: float, seconds: float = 5.0, **labels: str) -> float:
+    """The sample once it reads ``expected`` (or its last value after ``seconds``). A call is
+    counted after its status reaches the client (the interceptor counts in gRPC's done
+    callback, so that cancelled streams are counted right): a scrape made the moment the client
+    returns can precede it."""
+    got = value(scrape(port), name, **labels)
+    for _ in range(int(seconds / 0.05)):
+        if got == expected:
+            break
+        threading.Event().wait(0.05)
+        got = value(scrape(port), name, **labels)
+    return got
+
+
 class Mesh:
     def __init__(self, tmp: Path) -> None:
         self.loop = BackgroundLoop()
@@ -121,15 +135,16 @@ def test_calls_rows_and_org_sizes_on_the_endpoints(mesh: Mesh) -> None:
     channel.close()
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
-    ing = scrape(mesh.ports["ingestion"])
+    port = mesh.ports["ingestion"]
     service, method = INGEST
-    assert value(ing, "liftos_rpc_handled_total", service=service, method=method, code="OK") == 3
-    assert value(
-        ing, "liftos_rpc_duration_seconds_count", service=service, method=method, code="OK"
-    ) == 3  # fmt: skip
-    assert value(
-        ing, "liftos_rpc_handled_total", service=service, method="GetExperiment", code="NOT_FOUND"
+    calls = {"service": service, "method": method, "code": "OK"}
+    assert settled(port, "liftos_rpc_handled_total", 3, **calls) == 3
+    assert settled(port, "liftos_rpc_duration_seconds_count", 3, **calls) == 3
+    assert settled(
+        port, "liftos_rpc_handled_total", 1, service=service, method="GetExperiment",
+        code="NOT_FOUND",
     ) == 1  # fmt: skip
+    ing = scrape(port)
     assert value(ing, "liftos_ingest_batches_total", result="processed") == 2
     assert value(ing, "liftos_ingest_batches_total", result="replayed") == 1
     assert value(ing, "liftos_ingest_rows_total", outcome="accepted", reason="") == 12 + 5
@@ -139,16 +154,16 @@ def test_calls_rows_and_org_sizes_on_the_endpoints(mesh: Mesh) -> None:
     assert value(ing, "liftos_rpc_in_flight", **in_flight) == 0
     assert value(ing, "process_resident_memory_bytes") > 0
 
+    writes = settled(
+        mesh.ports["memory"], "liftos_rpc_handled_total", 2,
+        service="liftos.v1.MemoryService", method="WriteStream", code="OK",
+    )  # fmt: skip
+    assert writes == 2  # one stream per Ingest that wrote (the replay wrote nothing)
     mem = scrape(mesh.ports["memory"])
     assert value(mem, "liftos_memory_records", org="acme") == 12
     assert value(mem, "liftos_memory_records", org="beta") == 5
     assert value(mem, "liftos_memory_index_bytes", org="acme") >= 12 * 4 * 8  # loaded: floats
     assert value(mem, "liftos_memory_orgs") == 2
-    writes = value(
-        mem, "liftos_rpc_handled_total", service="liftos.v1.MemoryService", method="WriteStream",
-        code="OK",
-    )  # fmt: skip
-    assert writes == 2  # one stream per Ingest that wrote (the replay wrote nothing)
 
 
 def test_a_stream_is_in_flight_until_it_ends(mesh: Mesh) -> None:
@@ -172,10 +187,10 @@ def test_a_stream_is_in_flight_until_it_ends(mesh: Mesh) -> None:
         assert seen == 1
         release.set()
         assert list(call) == []
-        after = scrape(mesh.ports["ingestion"])
-        assert value(after, "liftos_rpc_in_flight", **labels) == 0
+        port = mesh.ports["ingestion"]
+        assert settled(port, "liftos_rpc_in_flight", 0, **labels) == 0
         del labels["type"]
-        assert value(after, "liftos_rpc_handled_total", **labels, code="OK") == 1
+        assert settled(port, "liftos_rpc_handled_total", 1, **labels, code="OK") == 1
     finally:
         release.set()
         channel.close()
