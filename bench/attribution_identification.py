@@ -70,12 +70,18 @@ def _spec_and_tests(variant: str, w: World) -> tuple[ModelSpec, list[LiftTest]]:
 
 
 def model_rows(scenario: str, seeds: range, variant: str) -> None:
-    """Per channel: mean model and true marginal ROAS, bias, MAE and 90% coverage."""
+    """Per channel: mean model and true marginal ROAS, bias, MAE and 90% coverage (over the
+    worlds whose model passes its health checks)."""
     rows: list[dict[str, tuple[float, float, bool]]] = []
+    failed = 0
     for seed in seeds:
         w = world(scenario, seed)
         spec, tests = _spec_and_tests(variant, w)
-        model = planning_model(analyze(w.panel, spec, tests))
+        report = analyze(w.panel, spec, tests)
+        if report.verdict.value == "fail":  # a failed model reports no curves (as the service)
+            failed += 1
+            continue
+        model = planning_model(report)
         truth = true_curves(w.result)
         row = {}
         for c in model.curves:
@@ -94,6 +100,10 @@ def model_rows(scenario: str, seeds: range, variant: str) -> None:
         print(f"{variant:28s} {ch:18s} model {est.mean():.2f} truth {tru.mean():.2f} "
               f"bias {np.mean(est - tru):+.2f} MAE {np.mean(abs(est - tru)):.2f} "
               f"90% coverage {cov:.0%}")  # fmt: skip
+    if failed:
+        print(
+            f"{variant:28s} {failed} of {len(seeds)} models failed their health checks (left out)"
+        )
 
 
 def true_term_ols(scenario: str, seeds: range, geometric: dict[str, float]) -> None:
