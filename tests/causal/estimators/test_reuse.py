@@ -3,6 +3,8 @@ answered from the fit's out-of-fold residuals or scores, everything else refitte
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,3 +68,38 @@ def test_pipeline_checks_of_dml_refit_once_for_the_random_common_cause() -> None
     assert "over 1 draws" in checks[CheckKind.RANDOM_COMMON_CAUSE].interpretation
     assert checks[CheckKind.PLACEBO_TREATMENT].outcome.value == "passed"
     assert checks[CheckKind.DATA_SUBSET].outcome.value == "passed"
+
+
+@pytest.mark.parametrize(
+    "fit",
+    [
+        lambda f: dml.fit_with_reuse(f, SPEC, model_y="linear", model_t="linear"),
+        lambda f: weighting.fit_with_reuse(f, SPEC),
+    ],
+    ids=["dml", "aipw"],
+)
+def test_a_placebo_on_the_outcome_less_the_effect_comes_from_the_fit(fit) -> None:  # type: ignore[no-untyped-def]
+    frame = _frame()
+    estimate, refit = fit(frame)
+    refits: list[int] = []
+
+    def counted(f: pd.DataFrame, s: EffectSpec):  # type: ignore[no-untyped-def]
+        refits.append(1)
+        return refit.fallback(f, s)
+
+    reuse = dataclasses.replace(refit, fallback=counted)
+    theta = estimate.point_estimate
+    untreated = frame.assign(y=frame["y"] - theta * frame["d"])  # what the placebo check runs on
+    rng = np.random.default_rng(3)
+    effects = np.array([
+        reuse(untreated.assign(d=rng.permutation(frame["d"].to_numpy())), SPEC).point_estimate
+        for _ in range(40)
+    ])  # fmt: skip
+    assert not refits
+    # the real effect is out of both placebo arms: centred on zero, spread about the SE
+    assert abs(effects.mean()) < 3 * estimate.stderr / np.sqrt(40)
+    assert 0.6 < effects.std(ddof=1) / estimate.stderr < 1.5
+    # any other change of the outcome is no such placebo: refitted
+    reuse(untreated.assign(y=untreated["y"] + rng.normal(size=len(frame)) * 1e-3,
+                           d=rng.permutation(frame["d"].to_numpy())), SPEC)  # fmt: skip
+    assert refits == [1]
