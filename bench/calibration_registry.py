@@ -283,7 +283,7 @@ def main() -> None:
     print(f"the recorded result lowers the error on {better} of {len(rows)} seeds; "
           f"recorded on {sum(r.recorded_ok for r in rows)} of {len(rows)}, "
           f"{sum(bool(r.failed) for r in rows)} of them with a failed check")  # fmt: skip
-    figure(f"calibrated channel's mean |iROAS error|, recorded registry result, {len(rows)} seeds",
+    figure(f"calibrated channel's mean absolute iROAS error, recorded registry result, {len(rows)} seeds",
            err["recorded"].mean(), "iROAS", reference="uncalibrated",
            reference_value=err["uncalibrated"].mean(), target="lower than uncalibrated",
            met=err["recorded"].mean() < err["uncalibrated"].mean(),
