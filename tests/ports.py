@@ -14,7 +14,7 @@ _LOW, _HIGH = 20000, 31000
 _SLICE = 1000
 
 
-def _free(port: int) -> bool:
+def is_free(port: int) -> bool:
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))
@@ -33,6 +33,6 @@ def free_port_block(count: int) -> int:
     first = os.getpid() % span
     for k in range(0, span, count):
         base = low + (first + k) % span
-        if all(_free(p) for p in range(base, base + count)):
+        if all(is_free(p) for p in range(base, base + count)):
             return base
     raise RuntimeError(f"no {count} free ports in {low}–{low + _SLICE - 1}")

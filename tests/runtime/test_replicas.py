@@ -5,7 +5,6 @@ the survivors' metrics endpoints show the calls by code."""
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import threading
 import time
 import urllib.request
@@ -33,6 +32,7 @@ from mesh.cli.processes import STATELESS, Mesh
 from mesh.runtime.channels import IDEMPOTENT, NOT_IDEMPOTENT, sync_channel
 from mesh.runtime.config import PeerConfig, replicas_target
 from mesh.sdk import LiftOS
+from tests.ports import is_free
 
 ORG = "acme"
 ACCOUNT = {"account_id": "shop", "timezone": "UTC", "currency": "USD", "country": "US"}
@@ -59,15 +59,6 @@ def test_replica_targets() -> None:
     assert replicas_target("localhost", [1, 2]).startswith("ipv4:127.")
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def replica_ports(first: int = 31051) -> tuple[dict[str, int], int]:
     """gRPC base ports (replica k at +100k) and a metrics base, all free now (bases tried from
     ``first``; the load bench starts elsewhere so it can run beside the tests)."""
@@ -77,7 +68,7 @@ def replica_ports(first: int = 31051) -> tuple[dict[str, int], int]:
         }
         grpc_ports = [p + k * 100 for p in ports.values() for k in (0, 1)]
         metrics = base + 500
-        if all(_free(p) for p in [*grpc_ports, *range(metrics, metrics + 9)]):
+        if all(is_free(p) for p in [*grpc_ports, *range(metrics, metrics + 9)]):
             return ports, metrics
     raise RuntimeError("no free ports")
 
