@@ -192,11 +192,7 @@ async def _registry_lifts(
             if error.code() is grpc.StatusCode.NOT_FOUND:
                 return out
             if unreachable(error.code(), error):
-                raise unavailable(
-                    DependencyUnavailable, "ingestion service (experiment registry)",
-                    reader.target, error.code(), "ListExperiments", dependency="ingestion",
-                    then=f": {error.details()}",
-                ) from None  # fmt: skip
+                raise _registry_unavailable(reader.target, error, "ListExperiments") from None
             raise
         for e in reply.experiments:
             r = e.result
@@ -261,6 +257,14 @@ def _refused_query(error: grpc.aio.AioRpcError) -> InvalidSpec:
     )
 
 
+def _registry_unavailable(target: str, error: grpc.aio.AioRpcError, rpc: str) -> Exception:
+    """The registry out of reach, as the caller's dependency error."""
+    return unavailable(
+        DependencyUnavailable, "ingestion service (experiment registry)", target, error.code(),
+        rpc, dependency="ingestion", then=f": {error.details()}",
+    )  # fmt: skip
+
+
 class RegistryRefused(Exception):
     """The registry answered RecordExperimentResult with an error (not an outage)."""
 
@@ -283,11 +287,7 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
             if error.code() is grpc.StatusCode.NOT_FOUND:
                 return None
             if unreachable(error.code(), error):
-                raise unavailable(
-                    DependencyUnavailable, "ingestion service (experiment registry)", self.target,
-                    error.code(), "GetExperiment", dependency="ingestion",
-                    then=f": {error.details()}",
-                ) from None  # fmt: skip
+                raise _registry_unavailable(self.target, error, "GetExperiment") from None
             raise
         return reply.experiment
 
@@ -304,24 +304,11 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
             reply = await self.stub().RecordExperimentResult(request, timeout=self.within(timeout))
         except grpc.aio.AioRpcError as error:
             if unreachable(error.code(), error):
-                raise unavailable(
-                    DependencyUnavailable, "ingestion service (experiment registry)", self.target,
-                    error.code(), "RecordExperimentResult", dependency="ingestion",
-                    then=f": {error.details()}",
-                ) from None  # fmt: skip
+                raise _registry_unavailable(self.target, error, "RecordExperimentResult") from None
             raise RegistryRefused(
                 f"the registry refused the result ({error.code().name}): {error.details()}"
             ) from None
         return reply.experiment
-
-    async def design(
-        self, org_id: str, experiment_id: str, *, timeout: float | None = None
-    ) -> ExperimentDesign | None:
-        """The registered design, or None when the registry has no such experiment."""
-        e = await self.experiment(org_id, experiment_id, timeout=timeout)
-        if e is None:
-            return None
-        return design_of(e)
 
     async def lift_tests(
         self, org_id: str, start: dt.date | None, end: dt.date | None,
