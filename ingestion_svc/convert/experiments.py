@@ -72,18 +72,7 @@ def experiment_from_proto(
                 "experiment_id must be 1-63 letters, digits, '-' or '_', starting with a letter or digit",
             )
         )
-    dates: dict[str, dt.date | None] = {}
-    for name in ("start_date", "end_date"):
-        try:
-            dates[name] = date_from_proto(getattr(message, name), prefix + name)
-        except InvalidInput as exc:
-            violations.extend(exc.violations)
-            dates[name] = None
-    start, end = dates["start_date"], dates["end_date"]
-    if start and end and end < start:
-        violations.append(
-            FieldViolation(prefix + "end_date", f"end_date {end} is before start_date {start}")
-        )
+    start, end = _date_pair(message, prefix, violations)
     if message.randomization_unit == common_pb.RANDOMIZATION_UNIT_UNSPECIFIED:
         violations.append(
             FieldViolation(prefix + "randomization_unit", "randomization_unit is required")
@@ -295,6 +284,28 @@ def experiment_with_result(
     return out
 
 
+def _date_pair(
+    message: md_pb.CausalExperiment | common_pb.DateRange,
+    prefix: str,
+    violations: list[FieldViolation],
+) -> tuple[dt.date | None, dt.date | None]:
+    """``message``'s start_date and end_date (None where invalid), each bad date and an
+    end before the start added to ``violations`` under ``prefix``."""
+    dates: dict[str, dt.date | None] = {}
+    for name in ("start_date", "end_date"):
+        try:
+            dates[name] = date_from_proto(getattr(message, name), prefix + name)
+        except InvalidInput as exc:
+            violations.extend(exc.violations)
+            dates[name] = None
+    start, end = dates["start_date"], dates["end_date"]
+    if start and end and end < start:
+        violations.append(
+            FieldViolation(prefix + "end_date", f"end_date {end} is before start_date {start}")
+        )
+    return start, end
+
+
 def _check_window(
     window: common_pb.DateRange,
     first: dt.date | None,
@@ -302,19 +313,8 @@ def _check_window(
     violations: list[FieldViolation],
 ) -> None:
     """A result's test window: both dates, in order, inside the experiment's dates."""
-    days: dict[str, dt.date | None] = {}
-    for name in ("start_date", "end_date"):
-        where = f"result.window.{name}"
-        try:
-            days[name] = date_from_proto(getattr(window, name), where)
-        except InvalidInput as exc:
-            violations.extend(exc.violations)
-            days[name] = None
-    start, end = days["start_date"], days["end_date"]
+    start, end = _date_pair(window, "result.window.", violations)
     if start and end and end < start:
-        violations.append(
-            FieldViolation("result.window.end_date", f"end_date {end} is before start_date {start}")
-        )
         return
     assert first is not None and last is not None
     if start and not first <= start <= last:
