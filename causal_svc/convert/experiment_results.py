@@ -4,14 +4,13 @@ experiment as the domain's :class:`GeoExperiment`, a :class:`MeasuredLift` as th
 
 from __future__ import annotations
 
-import datetime as dt
-
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 from causal_svc.errors import InvalidSpec
 from causal_svc.experiment_result import GeoExperiment, MeasuredLift
+from mesh.runtime.protoconv import date_from_proto, set_date_range
 
 FIELD = "record_experiment_result"
 # The outcomes a lift test calibrates attribution on (the first-party KPI columns).
@@ -59,14 +58,6 @@ def wants_record(request: causal_pb.EstimateEffectRequest) -> bool:
     return True
 
 
-def _day(d: common_pb.Date) -> dt.date:
-    return dt.date(d.year, d.month, d.day)
-
-
-def _date(d: dt.date) -> common_pb.Date:
-    return common_pb.Date(year=d.year, month=d.month, day=d.day)
-
-
 def geo_experiment(e: md_pb.CausalExperiment) -> GeoExperiment:
     """The registry's experiment as the conversion reads it; one without a channel cannot
     be a lift test of one (INVALID_ARGUMENT naming ``records.experiment_id``)."""
@@ -76,11 +67,14 @@ def geo_experiment(e: md_pb.CausalExperiment) -> GeoExperiment:
             "cannot calibrate one (register the channel it tested)",
             field="records.experiment_id",
         )
+    start = date_from_proto(e.start_date, "experiment.start_date")
+    end = date_from_proto(e.end_date, "experiment.end_date")
+    assert start is not None and end is not None  # required: unset raises
     return GeoExperiment(
         experiment_id=e.experiment_id,
         channel=e.channel,
-        start=_day(e.start_date),
-        end=_day(e.end_date),
+        start=start,
+        end=end,
         treatment_units=tuple(e.treatment_units),
         control_units=tuple(e.control_units),
     )
@@ -111,6 +105,5 @@ def experiment_result(m: MeasuredLift, currency: str = "") -> md_pb.ExperimentRe
         confidence=m.confidence,
         analysis_id=m.analysis_id,
     )
-    r.window.start_date.CopyFrom(_date(m.start))
-    r.window.end_date.CopyFrom(_date(m.end))
+    set_date_range(r.window, m.start, m.end)
     return r
