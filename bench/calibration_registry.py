@@ -114,17 +114,8 @@ def _experiment_frame(r: sim.SimResult) -> tuple[GeoExperiment, pd.DataFrame]:
 def one(seed: int) -> Row:
     t0 = time.perf_counter()
     w = world("demo", seed)
-    r = w.result
-    entry = r.experiments[0]
     assert w.experiment is not None and w.experiment_truth is not None
-    e = GeoExperiment(
-        entry["experiment_id"], entry["channel"], w.experiment.start, w.experiment.end,
-        tuple(entry["treatment_units"]), tuple(entry["control_units"]),
-    )  # fmt: skip
-    frame = records_to_frame(list(world_records(r, "o")), groups=("core", "external"))
-    day = pd.to_datetime(frame["local_date"])
-    frame = frame.loc[(day >= pd.Timestamp(entry["pre_period_start"]))
-                      & (day <= pd.Timestamp(entry["end_date"]))].reset_index(drop=True)  # fmt: skip
+    e, frame = _experiment_frame(w.result)
     effect, se, alpha, p, supported, failed = _estimate(frame, e)
     ours = None  # converted whatever the checks said; the policy decides what is recorded
     try:
