@@ -17,6 +17,17 @@ from causal_svc.pipeline import estimate_effect
 SPEC = EffectSpec(outcome="y", treatment="d", covariates=("x1", "x2"))
 
 
+# The two cross-fitted estimators whose refuters reuse the fit.
+CROSS_FITTED = pytest.mark.parametrize(
+    "fit",
+    [
+        lambda f: dml.fit_with_reuse(f, SPEC, model_y="linear", model_t="linear"),
+        lambda f: weighting.fit_with_reuse(f, SPEC),
+    ],
+    ids=["dml", "aipw"],
+)
+
+
 def _frame(n: int = 800, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     x1, x2 = rng.normal(size=n), rng.normal(size=n)
@@ -25,14 +36,7 @@ def _frame(n: int = 800, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"x1": x1, "x2": x2, "d": d, "y": y}, index=np.arange(n) * 3)
 
 
-@pytest.mark.parametrize(
-    "fit",
-    [
-        lambda f: dml.fit_with_reuse(f, SPEC, model_y="linear", model_t="linear"),
-        lambda f: weighting.fit_with_reuse(f, SPEC),
-    ],
-    ids=["dml", "aipw"],
-)
+@CROSS_FITTED
 def test_placebo_and_subsets_come_from_the_fit_and_the_rest_refits(fit) -> None:  # type: ignore[no-untyped-def]
     frame = _frame()
     estimate, refit = fit(frame)
@@ -70,14 +74,7 @@ def test_pipeline_checks_of_dml_refit_once_for_the_random_common_cause() -> None
     assert checks[CheckKind.DATA_SUBSET].outcome.value == "passed"
 
 
-@pytest.mark.parametrize(
-    "fit",
-    [
-        lambda f: dml.fit_with_reuse(f, SPEC, model_y="linear", model_t="linear"),
-        lambda f: weighting.fit_with_reuse(f, SPEC),
-    ],
-    ids=["dml", "aipw"],
-)
+@CROSS_FITTED
 def test_a_placebo_on_the_outcome_less_the_effect_comes_from_the_fit(fit) -> None:  # type: ignore[no-untyped-def]
     frame = _frame()
     estimate, refit = fit(frame)
