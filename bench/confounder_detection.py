@@ -77,6 +77,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
 from bench._figures import figure
+from causal_svc.confounders_macro import MacroShock, detect_macro_shock
 from causal_svc.confounders_retro import BudgetResponse, detect_budget_response
 from ingestion_svc.confounder_budget import (
     FLAG_LOG_MOVE,
@@ -153,9 +154,9 @@ def memory_sums(memory_target: str, org_id: str) -> tuple[pd.DataFrame, pd.DataF
 
 def _world(
     scenario: str, seed: int, data_dir: Path
-) -> tuple[pd.DataFrame, pd.DataFrame, BudgetResponse]:
+) -> tuple[pd.DataFrame, pd.DataFrame, BudgetResponse, MacroShock]:
     """(records scanned back from memory, the confounder truth, the analysis-time budget
-    response over memory's sums) for one simulated world."""
+    response and macro shock over memory's sums) for one simulated world."""
     result = sim.simulate(scenario, seed=seed)
     world = data_dir / "world"
     sim.write(result, world)
@@ -178,11 +179,21 @@ def _world(
     finally:
         mesh.stop()
     retro = detect_budget_response(geo_days, campaign_days)
-    return records, _so_far_and_before(result, confounder_truth(result)), retro
+    # the registered series (as register() sent them) and memory's first-party orders per day
+    long = melt_geo_days(geo_days, ("conversions",))
+    orders = long.loc[long["source"].astype(str) == "generic"].groupby("date")["conversions"].sum()
+    inputs = macro_inputs(result)
+    inputs["order_days"] = orders.index.to_numpy(np.int64).astype("datetime64[D]")
+    inputs["orders"] = orders.to_numpy(np.float64)
+    macro = detect_macro_shock(**inputs)  # type: ignore[arg-type]
+    return records, _so_far_and_before(result, confounder_truth(result)), retro, macro
 
 
 def _joined(
-    records: pd.DataFrame, truth: pd.DataFrame, retro: BudgetResponse | None = None
+    records: pd.DataFrame,
+    truth: pd.DataFrame,
+    retro: BudgetResponse | None = None,
+    macro: MacroShock | None = None,
 ) -> pd.DataFrame:
     platform = records[records["campaign_id"].astype(str) != ""].copy()
     platform["region"] = platform["geo"].astype(str).str.rsplit("-", n=1).str[-1]
@@ -202,6 +213,8 @@ def _joined(
         paid = ~joined["data_source"].astype(str).isin(["klaviyo", "generic"]).to_numpy()
         flags = retro.flags_for(joined["geo"].astype(str), joined["date"])
         joined["retro_budget_response"] = paid & flags
+    if macro is not None:
+        joined["retro_macro_shock"] = macro.flags_for(joined["date"].to_numpy())
     return _budget_rules(joined)
 
 
@@ -402,13 +415,15 @@ def budget_ceiling(scenario: str, seeds: list[int], noise: tuple[float, ...]) ->
 
 def analysis_time(joined: pd.DataFrame) -> pd.DataFrame:
     """Per kind, the ingest detectors beside the analysis-time ones (same rows, same truth).
-    Budget response has its own analysis-time detector; the national kinds read registered
-    series and the calendar, which ingest already sees whole, so they are the same there."""
+    Budget response and macro shock have their own analysis-time detectors; the other national
+    kinds read registered series and the calendar, which ingest already sees whole, so they
+    are the same there."""
     rows = []
     for kind in KINDS:
         truth = joined[kind].to_numpy(float)
         ingest = _score(truth, joined[f"detected_{kind}"].to_numpy())
-        column = "retro_budget_response" if kind == "budget_response" else f"detected_{kind}"
+        column = (f"retro_{kind}" if kind in ("budget_response", "macro_shock")
+                  and f"retro_{kind}" in joined.columns else f"detected_{kind}")  # fmt: skip
         retro = _score(truth, joined[column].to_numpy())
         rows.append({"kind": kind, "active rows": ingest["active rows"],
                      "ingest: recall": ingest["recall"], "ingest: precision": ingest["precision"],
@@ -441,14 +456,27 @@ def simulated_sums(result: sim.SimResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     return geo_days, campaign_days
 
 
-def retro_worlds(scenario: str, seeds: list[int], group: int = 3) -> None:
+def campaign_geo_sums(result: sim.SimResult) -> pd.DataFrame:
+    """Paid spend per campaign × geo × day (the grain the records hold; memory's
+    AggregateRecords does not answer at it yet), from the world's clean panel."""
+    panel = result.panel.loc[~result.panel["source"].astype(str).isin(["klaviyo"])]
+    day = (pd.to_datetime(panel["date"]) - pd.Timestamp("1970-01-01")).dt.days
+    return (panel.assign(date=day, geo="US-" + panel["region"].astype(str))
+            .groupby(["date", "geo", "campaign_id"], as_index=False)["spend_org"].sum()
+            .rename(columns={"spend_org": "spend"}))  # fmt: skip
+
+
+def retro_worlds(
+    scenario: str, seeds: list[int], group: int = 3, per_campaign: bool = False
+) -> None:
     """Analysis-time budget response on many worlds without a mesh (the simulator's clean
     panel summed as memory sums it; see :func:`simulated_sums`): recall and precision per
     ``group`` consecutive worlds and over the pool, rows weighted as the platforms report."""
     counts: list[tuple[int, float, float, float]] = []
     for seed in seeds:
         result = sim.simulate(scenario, seed=seed)
-        found = detect_budget_response(*simulated_sums(result))
+        extra = campaign_geo_sums(result) if per_campaign else None
+        found = detect_budget_response(*simulated_sums(result), campaign_geo_days=extra)
         truth = confounder_truth(result)
         paid = truth.loc[truth["source"].astype(str) != "klaviyo"]
         flagged = found.flags_for("US-" + paid["region"].astype(str), paid["date"])
@@ -456,7 +484,8 @@ def retro_worlds(scenario: str, seeds: list[int], group: int = 3) -> None:
         counts.append((seed, float((active & flagged).sum()), float(active.sum()),
                        float(flagged.sum())))  # fmt: skip
     print(f"== budget response at analysis time, {scenario} worlds {seeds[0]}..{seeds[-1]} "
-          f"({len(seeds)}), no mesh")  # fmt: skip
+          f"({len(seeds)}), no mesh"
+          + (", spend read per campaign × geo × day" if per_campaign else ""))  # fmt: skip
     table = np.array([c[1:] for c in counts])
     for i in range(0, len(counts), group):
         tp, act, fl = table[i : i + group].sum(axis=0)
@@ -465,6 +494,79 @@ def retro_worlds(scenario: str, seeds: list[int], group: int = 3) -> None:
     tp, act, fl = table.sum(axis=0)
     print(f"  pool: recall {tp / max(act, 1):.1%} precision {tp / max(fl, 1):.1%} "
           f"({act:,.0f} active rows)")  # fmt: skip
+
+
+def macro_inputs(result: sim.SimResult) -> dict[str, object]:
+    """What the analysis-time macro detector reads for a world's org: the registered series
+    (as ``liftos demo`` registers them) and the day's first-party orders over every geo."""
+    demand = next(iter(result.truth["orgs"].values()))["demand"]
+    series = demand["params"]["series"]
+    days = np.asarray(result.truth["dates"], dtype="datetime64[D]")
+    orders = (
+        result.panel.groupby(["region", "date"])["fp_orders"].first().groupby(level="date").sum()
+    )
+    orders.index = pd.to_datetime(orders.index).to_numpy().astype("datetime64[D]")
+    return {
+        "index_days": days,
+        "index_values": np.asarray(series["macro_index"], dtype=float),
+        "order_days": days,
+        "orders": orders.reindex(days).fillna(0.0).to_numpy(float),
+        "controls": {
+            k: np.asarray(series[k], dtype=float) for k in ("competitor_intensity", "promo")
+        },
+    }
+
+
+def macro_retro(scenario: str, seeds: list[int], group: int = 3) -> None:
+    """Analysis-time macro shock (``causal_svc.confounders_macro``) on many worlds without a
+    mesh, per platform row as the suite counts them, beside the ingest step rule on the same
+    rows: recall and precision per ``group`` consecutive worlds and pooled, and the effect the
+    orders read against the simulator's ``macro_coef``."""
+    counts, effects = [], []
+    for seed in seeds:
+        result = sim.simulate(scenario, seed=seed)
+        inputs = macro_inputs(result)
+        found = detect_macro_shock(**inputs)  # type: ignore[arg-type]
+        x = np.asarray(inputs["index_values"], dtype=float)
+        frame = pd.DataFrame({"name": "m", "geo": "", "day": np.arange(x.size), "value": x,
+                              "type": "macro", "std": x.std(ddof=1)})  # fmt: skip
+        step_rule = np.abs(x - x.mean()) / x.std(ddof=1) * step_ratios(frame)["m"] >= MACRO_STEPS
+        truth = confounder_truth(result)
+        dates = pd.to_datetime(truth["date"]).to_numpy().astype("datetime64[D]")
+        days = np.asarray(inputs["index_days"], dtype="datetime64[D]")
+        active = truth["macro_shock"].to_numpy(bool)
+        retro = found.flags_for(dates)
+        ingest = step_rule[np.searchsorted(days, dates)]
+        counts.append((seed, *(float(v) for v in (
+            (active & retro).sum(), retro.sum(), (active & ingest).sum(), ingest.sum(),
+            active.sum()))))  # fmt: skip
+        coef = float(next(iter(result.truth["orgs"].values()))["demand"]["params"]["macro_coef"])
+        effects.append((seed, coef, found.estimate, found.std_error, found.effect))
+    print(f"== macro shock at analysis time, {scenario} worlds {seeds[0]}..{seeds[-1]} "
+          f"({len(seeds)}), no mesh; recall / precision per platform row")  # fmt: skip
+    table = np.array([c[1:] for c in counts])
+
+    def line(rows: np.ndarray) -> str:
+        tp, fl, tp0, fl0, act = rows.sum(axis=0)
+        return (f"analysis time {tp / max(act, 1):.1%} / {tp / max(fl, 1):.1%}   "
+                f"ingest step rule {tp0 / max(act, 1):.1%} / {tp0 / max(fl0, 1):.1%}")  # fmt: skip
+
+    met = [0, 0]
+    for i in range(0, len(counts), group):
+        rows = table[i : i + group]
+        tp, fl, tp0, fl0, act = rows.sum(axis=0)
+        met[0] += bool(tp >= 0.95 * act and tp >= 0.9 * fl)
+        met[1] += bool(tp0 >= 0.95 * act and tp0 >= 0.9 * fl0)
+        print(f"  worlds {counts[i][0]}-{counts[min(i + group, len(counts)) - 1][0]}: {line(rows)}")
+    print(f"  pool: {line(table)} ({table[:, 4].sum():,.0f} active rows)")
+    print(f"  {group}-world groups meeting 95 / 90: analysis time {met[0]}, ingest rule {met[1]} "
+          f"of {-(-len(counts) // group)}")  # fmt: skip
+    e = pd.DataFrame(effects, columns=["seed", "macro_coef", "estimate", "std_error", "effect"])
+    print(f"  effect per index unit: orders' estimate less the truth mean "
+          f"{(e['estimate'] - e['macro_coef']).mean():+.4f} sd "
+          f"{(e['estimate'] - e['macro_coef']).std():.4f} (mean reported se {e['std_error'].mean():.4f}), "
+          f"posterior less the truth sd {(e['effect'] - e['macro_coef']).std():.4f}, "
+          f"prior (the ingest rule) less the truth sd {(MACRO_LOG_MOVE / 0.44 - e['macro_coef']).std():.4f}")  # fmt: skip
 
 
 def retro_speed(runs: int) -> None:
@@ -482,6 +584,18 @@ def retro_speed(runs: int) -> None:
         t0 = time.perf_counter()
         melt_geo_days(geo_days)
         melt.append(time.perf_counter() - t0)
+    per_campaign, macro = [], []
+    geo_sums = campaign_geo_sums(result)
+    inputs = macro_inputs(result)
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        detect_budget_response(geo_days, campaign_days, campaign_geo_days=geo_sums)
+        per_campaign.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        detect_macro_shock(**inputs)  # type: ignore[arg-type]
+        macro.append(time.perf_counter() - t0)
+    print(f"  spend read per campaign × geo × day: median {np.median(per_campaign):.3f} s; "
+          f"detect_macro_shock: median {np.median(macro):.3f} s")  # fmt: skip
     d, m = float(np.median(detect)), float(np.median(melt))
     print(f"== budget response at analysis time, cost: 50 geos x 365 days x 30 campaigns "
           f"({len(geo_days):,} geo-days, {len(campaign_days):,} campaign-days), {runs} runs")  # fmt: skip
@@ -500,14 +614,19 @@ def main() -> None:
     parser.add_argument("--macro-rules", action="store_true")
     parser.add_argument("--budget-ceiling", action="store_true")
     parser.add_argument("--retro", action="store_true")
+    parser.add_argument("--macro-retro", action="store_true")
+    parser.add_argument("--per-campaign", action="store_true")
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     if args.speed:
         retro_speed(args.runs)
         return
+    if args.macro_retro:
+        macro_retro(args.scenario, args.seeds)
+        return
     if args.retro:
-        retro_worlds(args.scenario, args.seeds)
+        retro_worlds(args.scenario, args.seeds, per_campaign=args.per_campaign)
         return
     if args.budget_ceiling:
         budget_ceiling(args.scenario, args.seeds, (0.01, 0.02, 0.03, 0.05, 0.07))
@@ -521,8 +640,8 @@ def main() -> None:
     parts, records_all = [], []
     for seed in args.seeds:
         with tempfile.TemporaryDirectory(prefix="liftos-confounders-") as tmp:
-            records, truth, retro = _world(args.scenario, seed, Path(tmp))
-        joined = _joined(records, truth, retro)
+            records, truth, retro, macro = _world(args.scenario, seed, Path(tmp))
+        joined = _joined(records, truth, retro, macro)
         parts.append(joined.assign(seed=seed))
         records_all.append(records.assign(seed=seed))
         print(f"  world {seed}: {len(records):,} records, {len(joined):,} joined to the truth")
@@ -559,12 +678,13 @@ def main() -> None:
     temporal = records["quality_temporal_consistency"]
     print(f"\n== temporal consistency: {float((temporal >= 1.0).mean()):.1%} of "
           f"{len(records):,} records score 1.0 (mean {temporal.mean():.3f})")  # fmt: skip
-    retro = analysis_time(joined).loc["budget_response"]
-    figure("confounder detection recall at analysis time, budget_response",
-           float(retro["analysis time: recall"]), "share of rows",
-           target="≥ 0.95 recall and ≥ 0.90 precision (the promise)",
-           met=bool(retro["analysis time: meets 95/90"]),
-           note=f"precision {float(retro['analysis time: precision']):.1%}")  # fmt: skip
+    for kind in ("budget_response", "macro_shock"):
+        retro = analysis_time(joined).loc[kind]
+        figure(f"confounder detection recall at analysis time, {kind}",
+               float(retro["analysis time: recall"]), "share of rows",
+               target="≥ 0.95 recall and ≥ 0.90 precision (the promise)",
+               met=bool(retro["analysis time: meets 95/90"]),
+               note=f"precision {float(retro['analysis time: precision']):.1%}")  # fmt: skip
     for row in rows:
         figure(f"confounder detection recall, {row['kind']}", row["recall"], "share of rows",
                target="≥ 0.95 recall and ≥ 0.90 precision (the promise)",

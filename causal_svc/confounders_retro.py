@@ -450,6 +450,7 @@ def detect_budget_response(
     campaign_days: pd.DataFrame,
     *,
     flag: float = FLAG_LOG_MOVE,
+    campaign_geo_days: pd.DataFrame | None = None,
 ) -> BudgetResponse:
     """Label each geo-day of a window with the budget move demand caused (module docstring).
 
@@ -463,6 +464,12 @@ def detect_budget_response(
         Memory's campaign × day sums (``date``, ``campaign_id``, ``source``, ``spend``).
     flag : float
         Flag a geo-day when its estimated demand move is at least this (log points).
+    campaign_geo_days : DataFrame, optional
+        Paid spend per campaign × geo × day (``date``, ``geo``, ``campaign_id``, ``spend``).
+        When given, the per-geo spend reading is taken per campaign instead of per channel
+        sum: each campaign's own N(0, 0.15)-sized noise then averages over every campaign
+        (0.15 / sqrt(campaigns)), where a channel's sum is dominated by its large campaigns.
+        Memory's ``AggregateRecords`` does not answer at that grain yet.
 
     Raises
     ------
@@ -546,7 +553,16 @@ def detect_budget_response(
         # weekly shape is national
         for d in range(7):
             from_orders[:, weekday == d] -= from_orders[:, weekday == d].mean(axis=1, keepdims=True)
-    from_spend, var_spend = _spend_geo_move(spend)
+    if campaign_geo_days is not None and len(campaign_geo_days):
+        per_campaign = _long(campaign_geo_days.assign(source="", channel=""))
+        per_campaign = per_campaign.loc[
+            per_campaign["geo"].astype(str).isin(geos) & (per_campaign["spend"] > 0)
+        ].assign(geo=lambda f: f["geo"].astype(str))
+        from_spend, var_spend = _spend_geo_move(
+            _cube(per_campaign, "campaign_id", "spend", geos, days)[0]
+        )
+    else:
+        from_spend, var_spend = _spend_geo_move(spend)
     # the spend residual is against the geos' plain mean: put it against the same weighted one
     seen_spend = np.isfinite(var_spend)
     with _quiet():
