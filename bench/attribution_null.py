@@ -3,15 +3,21 @@ effect at all (the platform still claims conversions for it), how often does the
 analysis call its iROAS significantly positive — the lower end of its 90% interval above zero,
 a one-sided 5% test?
 
+A lower bound above zero needs both the Wald interval and Hansen's sup-score test of no effect
+(:mod:`causal_svc.attribution.null_test`), which allows for the channel's carry-over and
+saturation shape being unidentified at zero effect; the Wald interval's own rate (before that
+gate) is printed beside it.
+
 Each seed is a fresh world; the analysis runs as the service runs it, with the registry's geo
 holdout as calibration, and again without it. The platform's own claim and the naive
 regression are printed beside it.
 
-``--diagnose`` prints, for every seed where either analysis calls the channel significant,
-what the call rests on: each analysis's estimate, standard error and the t quantile its
-interval used; the experiment's own z and degrees of freedom (Welch, from its geos); and the
-uncalibrated analysis of the same seed's world with budgets that ignore demand
-(``confounding=0``; same draws otherwise), which separates confounding from chance.
+``--diagnose`` prints, for every seed where either analysis's Wald interval calls the channel
+significant, what the call rests on: each analysis's estimate, standard error and the t
+quantile its interval used, and the sup-score test's p-value; the experiment's own z and
+degrees of freedom (Welch, from its geos); and the uncalibrated analysis of the same seed's
+world with budgets that ignore demand (``confounding=0``; same draws otherwise), which
+separates confounding from chance.
 
 Run: PYTHONPATH=.:gen python bench/attribution_null.py [--seeds 100] [--workers 2]
      [--identification national|geo|pacing|instrumented] [--first-seed N] [--diagnose]
@@ -23,6 +29,7 @@ import argparse
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -30,6 +37,7 @@ import numpy as np
 
 from bench._figures import figure
 from causal_svc.attribution import (
+    Evaluator,
     Identification,
     Interval,
     LiftTest,
@@ -48,8 +56,33 @@ IDENTIFICATION = Identification.NATIONAL
 DIAGNOSE = False
 
 
-def _claim(panel: MediaPanel, tests: list[LiftTest]) -> Interval | None:
-    """The channel's iROAS interval, or None where the analysis makes no claim."""
+# What Evaluator.claim saw for each channel, in call order: (channel, Wald lower > 0, kept).
+_CLAIMS: list[tuple[int, bool, bool]] = []
+_claim_as_run = Evaluator.claim
+
+
+def _recording_claim(self: Evaluator, channel: int, interval: Interval):  # type: ignore[no-untyped-def]
+    out = _claim_as_run(self, channel, interval)
+    _CLAIMS.append((channel, interval.lower > 0, out[0].lower > 0))
+    return out
+
+
+Evaluator.claim = _recording_claim  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The channel's iROAS as reported, whether the Wald interval alone (before the
+    sup-score gate) had it significant, and the gate's p-value where it ran."""
+
+    iroas: Interval
+    wald: bool
+    p_value: float | None
+
+
+def _claim(panel: MediaPanel, tests: list[LiftTest]) -> Claim | None:
+    """The channel's claim, or None where the analysis makes no claim."""
+    _CLAIMS.clear()
     try:
         rep = analyze(panel, ModelSpec(identification=IDENTIFICATION), tests)
     except ContradictoryCalibration:
@@ -57,16 +90,23 @@ def _claim(panel: MediaPanel, tests: list[LiftTest]) -> Interval | None:
         # service), so the calibrated analysis makes no claim.
         return None
     score = next((s for s in rep.channels if s.channel == CHANNEL), None)
-    return None if score is None else score.iroas  # a failed model reports nothing
+    if score is None or score.iroas is None:  # a failed model reports nothing
+        return None
+    c = panel.channels.index(CHANNEL)
+    # The channel's first claim is its incremental outcome's (iROAS is that per dollar).
+    wald = next((w for k, w, _ in _CLAIMS if k == c), score.iroas.lower > 0)
+    p = None if score.null_test is None else score.null_test.p_value
+    return Claim(score.iroas, wald, p)
 
 
-def _row(i: Interval | None) -> str:
-    if i is None:
+def _row(c: Claim | None) -> str:
+    if c is None:
         return "no claim"
-    q = (i.estimate - i.lower) / i.stderr if i.lower > 0 and i.stderr > 0 else float("nan")
-    flag = "SIGNIFICANT" if i.lower > 0 else "-"
+    i = c.iroas
     z = i.estimate / max(i.stderr, 1e-12)
-    return f"{i.estimate:5.2f} se {i.stderr:4.2f} (z {z:4.2f}, t quantile {q:4.2f}) {flag}"
+    flag = "SIGNIFICANT" if i.lower > 0 else ("Wald only" if c.wald else "-")
+    p = "" if c.p_value is None else f", sup-score p {c.p_value:.3f}"
+    return f"{i.estimate:5.2f} se {i.stderr:4.2f} (z {z:4.2f}{p}) {flag}"
 
 
 def one(seed: int) -> tuple[float, ...]:
@@ -75,9 +115,9 @@ def one(seed: int) -> tuple[float, ...]:
     c = w.panel.channels.index(CHANNEL)
     claims = [_claim(w.panel, [w.experiment]), _claim(w.panel, [])]
     out = []
-    for i in claims:
-        out += [0.0, 0.0] if i is None else [i.estimate, i.lower]
-    if DIAGNOSE and any(i is not None and i.lower > 0 for i in claims):
+    for k in claims:
+        out += [0.0, 0.0, 0.0] if k is None else [k.iroas.estimate, k.iroas.lower, float(k.wald)]
+    if DIAGNOSE and any(k is not None and k.wald for k in claims):
         e = w.experiment
         calm = world("null", seed, confounding=0.0)
         print(f"seed {seed:4d}: calibrated {_row(claims[0])}\n"
@@ -111,21 +151,27 @@ def main() -> None:
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(one, range(args.first_seed, args.first_seed + args.seeds)))
-    est, low, est_u, low_u, platform, naive = (np.array([r[i] for r in rows]) for i in range(6))
+    est, low, wald, est_u, low_u, wald_u, platform, naive = (
+        np.array([r[i] for r in rows]) for i in range(8)
+    )
     print(f"null scenario, {CHANNEL} (true iROAS 0), {args.seeds} seeds "
           f"({args.first_seed}-{args.first_seed + args.seeds - 1}), "
           f"identification {IDENTIFICATION.value}")  # fmt: skip
     print(f"  calibrated by the registry's geo holdout: significant positive iROAS in "
-          f"{np.mean(low > 0):.1%} of runs (target <= 5%); mean estimate {est.mean():.3f}")  # fmt: skip
+          f"{np.mean(low > 0):.1%} of runs (target <= 5%; Wald interval alone "
+          f"{np.mean(wald > 0):.1%}); mean estimate {est.mean():.3f}")  # fmt: skip
     print(f"  without calibration:                       significant positive iROAS in "
-          f"{np.mean(low_u > 0):.1%} of runs; mean estimate {est_u.mean():.3f}")  # fmt: skip
+          f"{np.mean(low_u > 0):.1%} of runs (Wald interval alone {np.mean(wald_u > 0):.1%}); "
+          f"mean estimate {est_u.mean():.3f}")  # fmt: skip
     print(f"  what a user would have believed: platform ROAS {platform.mean():.2f}, naive "
           f"regression {naive.mean():.2f}")  # fmt: skip
     print(f"({time.perf_counter() - t0:.0f} s)")
     figure(f"null channel called significantly positive, calibrated, {args.seeds} seeds",
            100 * np.mean(low > 0), "%", reference="without calibration",
            reference_value=100 * np.mean(low_u > 0), target="≤ 5%", met=np.mean(low > 0) <= 0.05,
-           note=f"platform ROAS {platform.mean():.2f}, naive {naive.mean():.2f}; truth 0")  # fmt: skip
+           note=f"Wald interval alone {100 * np.mean(wald > 0):.0f}% / {100 * np.mean(wald_u > 0):.0f}% "
+                f"uncalibrated; platform ROAS {platform.mean():.2f}, naive {naive.mean():.2f}; "
+                "truth 0")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -23,10 +23,11 @@ from scipy.stats import t as student_t
 
 from .features import adstock_params
 from .fit import MMMFit, SmallSample
+from .null_test import NullTest, SupScore
 from .objective import LiftData
 from .transforms import adstock_weights, apply_lags, hill_derivatives, lag_stack
 
-__all__ = ["Evaluator", "Interval", "delta_interval"]
+__all__ = ["Evaluator", "Interval", "delta_interval", "unclaimed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,11 @@ class Interval:
 
     def covers(self, value: float) -> bool:
         return self.lower <= value <= self.upper
+
+
+def unclaimed(i: Interval) -> Interval:
+    """The interval with its lower bound at zero (no claim that the effect is positive)."""
+    return Interval(i.estimate, i.stderr, min(i.lower, 0.0), i.upper, i.level)
 
 
 def delta_interval(
@@ -77,6 +83,29 @@ class Evaluator:
         self.m = self.state.m
         self.size = fit.layout.size
         self._small: SmallSample | None = None
+        self._sup: SupScore | None = None
+        self._tests: dict[int, NullTest | None] = {}
+
+    def null_test(self, channel: int) -> NullTest | None:
+        """Hansen's sup-score test of "``channel`` has no effect" (None where unsupported)."""
+        if channel not in self._tests:
+            if self._sup is None:
+                if self._small is None:
+                    self._small = self.fit.small_sample()
+                self._sup = SupScore(self.fit, self._small.clusters, self.state)
+            self._tests[channel] = self._sup.test(channel)
+        return self._tests[channel]
+
+    def claim(self, channel: int, interval: Interval) -> tuple[Interval, NullTest | None]:
+        """``interval`` of a quantity of ``channel``'s effect, its lower bound at zero unless
+        the sup-score test of no effect rejects at the interval's one-sided level; and the
+        test, where one was run (only a lower bound above zero needs it)."""
+        if interval.lower <= 0.0:
+            return interval, None
+        test = self.null_test(channel)
+        if test is None or test.p_value <= (1.0 - interval.level) / 2.0:
+            return interval, test
+        return unclaimed(interval), test
 
     def df(self, grad: np.ndarray) -> float:
         """Degrees of freedom of the interval of the quantity with gradient ``grad``."""

@@ -6,6 +6,10 @@ Campaigns share their channel's response curve (the curve is a property of the c
 audience and auction, and a campaign's spend rarely varies enough on its own to identify one),
 so a campaign is credited with its channel's daily effect in proportion to its share of the
 channel's adstocked input that day. Its interval is the channel's, scaled by that share.
+
+A channel's intervals (incremental outcome, iROAS, marginal ROAS, response-curve bands) have a
+lower bound above zero only where the sup-score test of "no effect" rejects
+(:meth:`.inference.Evaluator.claim`); where it does not, the score's ``note`` says so.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .inference import Evaluator, Interval
+from .null_test import NullTest
 from .panel import MediaPanel
 from .transforms import apply_lags, lag_stack
 
@@ -47,6 +52,10 @@ class ChannelScore:
     platform_roas: float | None
     naive_roas: float | None
     uncalibrated_iroas: float | None = None
+    # Hansen's sup-score test of no effect, where the Wald interval claimed one (see
+    # :mod:`.null_test`), and why a lower bound was set to zero, if it was.
+    null_test: NullTest | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +104,14 @@ def channel_scores(
     for c, (value, grad) in enumerate(effects):
         spend = float(panel.spend[c].sum())
         media = float(panel.media[c].sum())
-        inc = ev.interval(value, grad)
+        inc, test = ev.claim(c, ev.interval(value, grad))
         paid = spend > 0
         marg = None
         if paid:
             (up, down), g = ev.curve(c, np.array([1 + _MARGINAL_STEP, 1 - _MARGINAL_STEP]))
             step = 2 * _MARGINAL_STEP * spend
-            marg = ev.interval((up - down) / step, (g[0] - g[1]) / step)
+            marg, mtest = ev.claim(c, ev.interval((up - down) / step, (g[0] - g[1]) / step))
+            test = test or mtest
         out.append(
             ChannelScore(
                 channel=panel.channels[c],
@@ -117,9 +127,22 @@ def channel_scores(
                 uncalibrated_iroas=(
                     float(uncalibrated[c]) / spend if uncalibrated is not None and paid else None
                 ),
+                null_test=test,
+                note=_note(panel.channels[c], test, inc.level),
             )
         )
     return out, baseline
+
+
+def _note(channel: str, test: NullTest | None, level: float) -> str:
+    if test is None or test.p_value <= (1.0 - level) / 2.0:
+        return ""
+    return (
+        f"{channel}: the {level:.0%} interval's lower bound is set to 0: a test of no effect "
+        f"that allows for the channel's carry-over and saturation shape, which zero effect "
+        f"leaves unidentified, does not reject (p = {test.p_value:.2f}, sup-score over "
+        f"{test.shapes} shapes)"
+    )
 
 
 def response_curves(ev: Evaluator, scales: np.ndarray = CURVE_SCALES) -> list[ResponseCurve]:
@@ -131,7 +154,8 @@ def response_curves(ev: Evaluator, scales: np.ndarray = CURVE_SCALES) -> list[Re
         # One df per curve (its points' variances come from the same weeks of spend): the
         # channel's own effect's.
         df = ev.df(ev.effect(c)[1])
-        bands = [ev.interval(v, g, df=df) for v, g in zip(values, grads, strict=True)]
+        bands = [ev.claim(c, ev.interval(v, g, df=df))[0]
+                 for v, g in zip(values, grads, strict=True)]  # fmt: skip
         spend = float(panel.spend[c].sum()) or float(panel.media[c].sum())
         out.append(
             ResponseCurve(

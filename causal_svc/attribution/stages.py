@@ -261,6 +261,8 @@ def assemble(
             "effects not identified by the data (their intervals are the prior's): "
             + ", ".join(health.unidentified)
         )
+    # Channels whose lower bound the sup-score test of no effect set to zero (scores.py).
+    warnings += [s.note for s in scores.channels if s.note]
     if not fit.convergence.converged:
         warnings.append(f"the optimiser did not converge: {fit.convergence.message}")
     calibration = tuple(
