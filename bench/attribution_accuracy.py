@@ -24,7 +24,7 @@ import argparse
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -41,6 +41,7 @@ from causal_svc.attribution import (
     restore_fit,
 )
 from causal_svc.attribution.scores import naive_roas
+from causal_svc.attribution.transforms import AdstockKind
 from tests.causal.attribution.world import world
 
 SCENARIOS = ("demo", "confounded")
@@ -79,6 +80,18 @@ class Run:
 
 
 IDENTIFICATION = Identification.NATIONAL
+# Model variants to compare against the default in one run (--carryover, --effect-df).
+OVERRIDES: dict[str, str | float] = {}
+
+
+def spec() -> ModelSpec:
+    base = ModelSpec(identification=IDENTIFICATION)
+    if "carryover" in OVERRIDES:
+        chosen = OVERRIDES["carryover"] == "chosen"
+        base = replace(base, adstock=None if chosen else AdstockKind.GEOMETRIC)
+    if "effect_df" in OVERRIDES:
+        base = replace(base, priors=replace(base.priors, effect_df=float(OVERRIDES["effect_df"])))
+    return base
 
 
 def one(args: tuple[str, int]) -> Run:
@@ -86,7 +99,7 @@ def one(args: tuple[str, int]) -> Run:
     w = world(scenario, seed)
     tests = [w.experiment] if w.experiment is not None else []
     t0 = time.perf_counter()
-    rep = analyze(w.panel, ModelSpec(identification=IDENTIFICATION), tests)
+    rep = analyze(w.panel, spec(), tests)
     seconds = time.perf_counter() - t0
     naive = naive_roas(w.panel)
     rows = []
@@ -185,12 +198,24 @@ def main() -> None:
     ap.add_argument(
         "--identification", default="national", choices=[i.value for i in Identification]
     )
+    ap.add_argument("--carryover", choices=["geometric", "chosen"],
+                    help="every channel geometric, or each channel's shape left to the data "
+                    "(default: the model's default)")  # fmt: skip
+    ap.add_argument("--effect-df", type=float,
+                    help="the effect prior's Student-t df (inf: half-normal; default: the model's)")  # fmt: skip
     args = ap.parse_args()
     global IDENTIFICATION
     IDENTIFICATION = Identification(args.identification)
+    if args.carryover:
+        OVERRIDES["carryover"] = args.carryover
+    if args.effect_df is not None:
+        OVERRIDES["effect_df"] = args.effect_df
+    sp = spec()
     print(
         f"identification {IDENTIFICATION.value}, seeds {args.first_seed}-"
-        f"{args.first_seed + args.seeds - 1}"
+        f"{args.first_seed + args.seeds - 1}; carry-over "
+        f"{'chosen per channel' if sp.adstock is None else sp.adstock}, effect prior df "
+        f"{sp.priors.effect_df}"
     )
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:

@@ -5,6 +5,10 @@ attribution model; diagnostic only, nothing here is a default).
 
 Variants (``--variants``, comma-separated; ``default`` is ``ModelSpec()``):
 
+- ``geometric``: every channel's carry-over geometric; ``chosen``: every channel's shape left
+  to the data (``ModelSpec(adstock=None)``: a Weibull family centred on geometric);
+- ``normal``: the half-normal effect prior (``effect_df`` inf); ``t:NU``: a half Student-t
+  with NU degrees of freedom (``geometric+normal`` is the model before either change);
 - ``weibull:CH``: channel ``CH`` fitted with a Weibull carry-over (the others geometric) — an
   oracle: it tells the model which channel's response peaks days after the spend;
 - ``weibull``: every channel Weibull (no oracle);
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+from collections.abc import Mapping
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -40,7 +45,6 @@ from bench.surfacing_worlds import planning_model, true_curves, true_inputs
 from causal_svc.attribution import ModelSpec, analyze
 from causal_svc.attribution.calibration import LiftTest
 from causal_svc.attribution.fit import fit_mmm
-from causal_svc.attribution.spec import Priors
 from causal_svc.attribution.transforms import AdstockKind
 from sim.media import adstock
 from tests.causal.attribution.world import World, world
@@ -48,13 +52,22 @@ from tests.causal.attribution.world import World, world
 
 def _spec_and_tests(variant: str, w: World) -> tuple[ModelSpec, list[LiftTest]]:
     tests = [w.experiment] if w.experiment is not None else []
-    adstock_kind: AdstockKind | dict[str, AdstockKind] = AdstockKind.GEOMETRIC
-    priors = Priors()
+    base = ModelSpec()
+    adstock_kind: AdstockKind | Mapping[str, AdstockKind] | None = base.adstock
+    priors = base.priors
     for part in variant.split("+"):
         name, *args = part.split(":")
         if name == "default":
             continue
-        if name == "weibull":
+        if name == "geometric":
+            adstock_kind = AdstockKind.GEOMETRIC
+        elif name == "chosen":
+            adstock_kind = None
+        elif name == "normal":
+            priors = dataclasses.replace(priors, effect_df=float("inf"))
+        elif name == "t":
+            priors = dataclasses.replace(priors, effect_df=float(args[0]))
+        elif name == "weibull":
             adstock_kind = {args[0]: AdstockKind.WEIBULL} if args else AdstockKind.WEIBULL
         elif name == "roi":
             priors = dataclasses.replace(priors, roi_scale=float(args[0]))

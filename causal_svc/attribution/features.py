@@ -69,7 +69,10 @@ class Layout:
                 priors.append(p.logit_decay)
             else:
                 names += [f"log_weibull_shape[{c}]", f"log_weibull_scale[{c}]"]
-                priors += [p.log_weibull_shape, p.log_weibull_scale]
+                if spec.carryover_chosen(c):
+                    priors += [p.carryover_log_shape, p.carryover_log_scale]
+                else:
+                    priors += [p.log_weibull_shape, p.log_weibull_scale]
             names += [f"log_half_saturation[{c}]", f"log_hill_shape[{c}]"]
             priors += [p.log_half_saturation, p.log_hill_shape]
         names.append("demand_elasticity")

@@ -66,7 +66,7 @@ from .calibration import LiftTest, PreparedLift, check_lift_tests
 from .features import Layout, MediaInputs, hill_terms
 from .objective import LiftData, Objective, lift_data, prior_lifts
 from .panel import MediaPanel
-from .spec import Identification, ModelSpec
+from .spec import Identification, ModelSpec, Priors
 from .within import Projection, annual_basis, leave_one_out_inputs, pacing_controls
 
 __all__ = ["Convergence", "FitState", "MMMFit", "SmallSample", "demand_index", "fit_mmm", "log_outcome", "restore_fit",
@@ -307,6 +307,13 @@ def state_from_bytes(blob: bytes) -> FitState:
             for t in state.lift_tests
         )
         state = replace(state, lift_tests=tests)
+    priors = state.spec.priors
+    if any(not hasattr(priors, f.name) for f in fields(Priors)):
+        # Stored before the carry-over family and the effect prior's tail were priors: the
+        # model it was fitted with had a half-normal effect prior (df inf).
+        kept = {f.name: getattr(priors, f.name) for f in fields(Priors) if hasattr(priors, f.name)}
+        kept.setdefault("effect_df", float("inf"))
+        state = replace(state, spec=replace(state.spec, priors=Priors(**kept)))
     return state
 
 
@@ -349,7 +356,8 @@ def _setup(
     if demand is None:
         demand = demand_index(first, log_y, national_rows=national)
     inputs = MediaInputs.build(panel.media, panel.population, panel.outcome, demand, spec.max_lag)
-    priors = prior_lifts(panel, spec.priors.roi_scale, spec.priors.share_scale)
+    priors = prior_lifts(panel, spec.priors.roi_scale, spec.priors.share_scale,
+                         spec.priors.effect_df)  # fmt: skip
     lifts = lift_data(panel, prepared, spec.max_lag)
     instruments = None
     if spec.identification is Identification.INSTRUMENTED:

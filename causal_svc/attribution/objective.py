@@ -31,7 +31,7 @@ from .spec import Identification
 from .transforms import lag_stack
 from .within import Projection, orthonormal
 
-__all__ = ["LiftData", "MediaState", "Objective", "lift_data", "prior_lifts"]
+__all__ = ["LiftData", "MediaState", "Objective", "lift_data", "prior_lifts", "t_residual"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,8 @@ class LiftData:
     lift: float
     stderr: float
     df: float = float("inf")
+    # The effect prior's Student-t degrees of freedom (inf: normal; see ``Priors.effect_df``).
+    tail: float = float("inf")
 
 
 def lift_data(panel: MediaPanel, prepared: Sequence[PreparedLift], max_lag: int) -> list[LiftData]:
@@ -70,8 +72,11 @@ def lift_data(panel: MediaPanel, prepared: Sequence[PreparedLift], max_lag: int)
     return out
 
 
-def prior_lifts(panel: MediaPanel, roi_scale: float, share_scale: float) -> list[LiftData]:
-    """The effect prior of every channel as a lift of zero with the prior's scale as stderr."""
+def prior_lifts(
+    panel: MediaPanel, roi_scale: float, share_scale: float, tail: float = float("inf")
+) -> list[LiftData]:
+    """The effect prior of every channel as a lift of zero with the prior's scale as stderr
+    (and, with a finite ``tail``, a Student-t's heavier tail: :func:`t_residual`)."""
     total = float(panel.outcome.sum())
     spend = panel.spend.sum(axis=(1, 2))
     per_dollar = total / max(float(spend.sum()), 1e-12)
@@ -80,9 +85,24 @@ def prior_lifts(panel: MediaPanel, roi_scale: float, share_scale: float) -> list
         scale = roi_scale * per_dollar * spend[c] if spend[c] > 0 else share_scale * total
         out.append(
             LiftData(c, np.arange(panel.n_geos), 0, panel.n_days, panel.outcome, None, 0.0,
-                     max(scale, 1e-12))
+                     max(scale, 1e-12), tail=tail)
         )  # fmt: skip
     return out
+
+
+def t_residual(x: float, nu: float) -> tuple[float, float]:
+    """A Student-t prior row as a least-squares residual ``r`` and ``dr/dx``, for ``x`` the
+    standardised effect: ``r²/2 = (ν+1)/2 · log(1 + x²/(ν+1))`` — the t's negative log
+    density with its scale widened by ``sqrt((ν+1)/ν)``, which makes its curvature at 0 the
+    normal's (``r ≈ x`` near 0) while its pull ``x / (1 + x²/(ν+1))`` fades past
+    ``sqrt(ν+1)`` prior scales. ``ν = inf`` is the normal row ``r = x``."""
+    if not np.isfinite(nu):
+        return x, 1.0
+    q = x * x / (nu + 1.0)
+    if q < 1e-12:
+        return x, 1.0
+    r = float(np.sign(x) * np.sqrt((nu + 1.0) * np.log1p(q)))
+    return r, (x / (1.0 + q)) / r
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,10 +202,10 @@ class Objective:
         base = self.n_data + self.prior_idx.size
         for k, d in enumerate(self.lifts):
             pred, grad = self.lift(theta, d, st, gradient=jac is not None)
-            r_lift[k] = (pred - d.lift) / d.stderr
+            r_lift[k], slope = t_residual((pred - d.lift) / d.stderr, d.tail)
             if jac is not None:
                 assert grad is not None
-                jac[base + k] = grad / d.stderr
+                jac[base + k] = grad * (slope / d.stderr)
         r = np.concatenate([r_data, r_prior, r_lift])
         self._cache = (key, jacobian, r, jac)
         return r, jac

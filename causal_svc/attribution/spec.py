@@ -158,6 +158,22 @@ class Priors:
     roi_scale: float = 0.25
     # Half-normal on the outcome share of a channel without spend (email): scale 25%.
     share_scale: float = 0.25
+    # Fields below were added after analyses were stored: a stored Priors unpickles its
+    # fields by position, so new ones go last (:func:`.fit.state_from_bytes`).
+    # The carry-over the data choose (``ModelSpec.adstock`` None): a Weibull whose shape 1 is
+    # the geometric decay exp(−1/scale), so the family holds both shapes and the prior is
+    # centred on geometric. Shape: log 1 = 0, sd 0.5 (a peak 3–5 days out, shape ≈ 2, is
+    # 1.4 sd away: the data must show it). Scale: the geometric decay prior carried over
+    # (decay 0.06–0.75 ↔ scale 0.36–3.5 days), its lower end open to decays near 0 as the
+    # logit's is.
+    carryover_log_shape: NormalPrior = NormalPrior(0.0, 0.5, -1.0, 1.8)
+    carryover_log_scale: NormalPrior = NormalPrior(0.11, 0.88, -2.5, 3.0)
+    # Degrees of freedom of the effect prior: a half Student-t with this many (inf: the
+    # half-normal), scaled to the half-normal's curvature at zero, so a small or null effect
+    # is pulled towards zero exactly as before while an effect the data put many prior scales
+    # out is pulled only logarithmically (Gelman 2006; Carvalho, Polson & Scott 2010: heavy
+    # tails let measured signals escape the shrinkage meant for noise).
+    effect_df: float = float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +182,11 @@ class ModelSpec:
 
     Attributes
     ----------
-    adstock : AdstockKind or mapping channel -> AdstockKind
+    adstock : AdstockKind or mapping channel -> AdstockKind, or None
         Carry-over shape, for every channel or per channel (others get the default).
+        None: chosen per channel by the data — a Weibull family that holds the geometric
+        decay (shape 1) and delayed peaks (shape > 1), its prior centred on geometric
+        (``Priors.carryover_*``).
     max_lag : int
         Longest carry-over, days.
     annual_harmonics : int
@@ -180,7 +199,7 @@ class ModelSpec:
     priors : Priors
     """
 
-    adstock: AdstockKind | Mapping[str, AdstockKind] = AdstockKind.GEOMETRIC
+    adstock: AdstockKind | Mapping[str, AdstockKind] | None = AdstockKind.GEOMETRIC
     max_lag: int = DEFAULT_MAX_LAG
     annual_harmonics: int = 2
     holdout_days: int = 28
@@ -190,6 +209,12 @@ class ModelSpec:
     priors: Priors = field(default_factory=Priors)
 
     def adstock_for(self, channel: str) -> AdstockKind:
+        if self.adstock is None:
+            return AdstockKind.WEIBULL
         if isinstance(self.adstock, AdstockKind):
             return self.adstock
         return self.adstock.get(channel, AdstockKind.GEOMETRIC)
+
+    def carryover_chosen(self, channel: str) -> bool:
+        """Whether the channel's carry-over shape is left to the data (geometric-centred)."""
+        return self.adstock is None

@@ -49,11 +49,14 @@ def _raw_weights(kind: AdstockKind, params: np.ndarray, max_lag: int) -> np.ndar
     lag = np.arange(max_lag, dtype=np.float64)
     if kind is AdstockKind.GEOMETRIC:
         w = np.power(params[0], lag)
-    else:
-        k, lam = params
-        # Density at lag + 1, as Robyn's weibull_pdf: shape > 1 peaks after a delay.
-        z = (lag + 1.0) / lam
-        w = (k / lam) * np.power(z, k - 1.0) * np.exp(-np.power(z, k))
+        return w / w.sum()
+    k, lam = params
+    # Density at lag + 1, as Robyn's weibull_pdf: shape > 1 peaks after a delay; shape 1 is
+    # the geometric decay exp(−1/scale). In logs and shifted by its maximum, so a short
+    # scale (a decay near 0: the density at lag 1 underflows) still normalises.
+    z = (lag + 1.0) / lam
+    log_w = (k - 1.0) * np.log(z) - np.power(z, k)
+    w = np.exp(log_w - log_w.max())
     return w / w.sum()
 
 

@@ -39,6 +39,17 @@ def test_weibull_matches_the_simulator() -> None:
     np.testing.assert_allclose(apply_lags(lag_stack(X, 28), w), weibull_adstock(X, 2.0, 6.0, 28))
 
 
+@pytest.mark.parametrize("scale", [0.3, 1.0, 4.0])
+def test_weibull_of_shape_one_is_the_geometric_decay(scale: float) -> None:
+    """The family the data choose a carry-over from holds geometric exactly (shape 1, decay
+    exp(−1/scale)), down to scales whose density underflows outside logs."""
+    w, _ = adstock_weights(AdstockKind.WEIBULL, np.array([1.0, scale]))
+    g, _ = adstock_weights(AdstockKind.GEOMETRIC, np.array([np.exp(-1.0 / scale)]))
+    np.testing.assert_allclose(w, g, rtol=1e-9, atol=1e-300)
+    w, _ = adstock_weights(AdstockKind.WEIBULL, np.array([3.0, 0.08]))
+    assert np.isfinite(w).all() and w[0] == pytest.approx(1.0)
+
+
 @pytest.mark.parametrize(("kind", "params"), [(AdstockKind.GEOMETRIC, [0.45]),
                                               (AdstockKind.WEIBULL, [1.3, 5.0])])  # fmt: skip
 def test_weight_derivatives(kind: AdstockKind, params: list[float]) -> None:
