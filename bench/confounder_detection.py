@@ -56,6 +56,15 @@ Run: PYTHONPATH=.:gen python bench/confounder_detection.py [--seeds 1 2 3] [--sc
 many worlds without a mesh, per 3-world group and pooled; ``--speed [--runs 5]`` times it on the
 attribution speed bench's world (a year × 50 geos × 30 campaigns).
 
+``--retro --per-campaign`` feeds the same detector spend per campaign × geo × day (the grain
+the records hold; memory's AggregateRecords answers only channel sums) for its per-geo reading.
+
+``--macro-retro --seeds …`` scores the analysis-time macro detector
+(``causal_svc.confounders_macro``: the index's effect on the org's orders, weighed with the
+ingest rule's) per platform row without a mesh, beside the ingest step rule on the same rows,
+per 3-world group and pooled, and prints the effect's error against ``macro_coef``. The mesh
+run's "analysis time" table carries it too, over memory's first-party orders.
+
 ``--budget-ceiling`` asks what any budget detector could reach on that truth: an oracle that
 knows each geo-day's true move against the whole run's mean, blurred by a measurement error
 of a given size (a source's 3-5 campaigns measure a geo-day's move to ~0.07 in logs).

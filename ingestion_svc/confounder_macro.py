@@ -20,8 +20,9 @@ sample standard deviation does. The step rule's threshold was chosen on worlds 1
 What the index cannot tell: how much it moves *this* org's demand. The simulator's truth
 flags a day when ``macro_coef × |index − mean| >= 0.02`` with ``macro_coef`` drawn per world
 from [0.03, 0.06]: in index units a threshold anywhere from 0.33 to 0.67 that no rule on the
-index alone can know. A hindsight regression of orders on the index estimated it at -0.03
-to 0.10 (issue 19's last session), worse than not estimating it.
+index alone can know. At analysis time the org's orders over the window estimate it, and
+``causal_svc.confounders_macro`` weighs that estimate with this rule (its prior); at ingest
+one batch of one source cannot.
 """
 
 from __future__ import annotations
