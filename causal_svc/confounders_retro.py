@@ -445,6 +445,29 @@ def _spend_geo_move(spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return move, np.where(total > 0, 1.0 / safe, np.inf)
 
 
+def _campaign_cube(frame: pd.DataFrame, geos: pd.Index, days: pd.Index) -> np.ndarray:
+    """(C, G, T) paid spend per campaign × geo × day from long rows (``date``: days since
+    1970-01-01 or dates), by integer codes: ~0.5 M rows for a year of 50 geos × 30 campaigns."""
+    date = frame["date"]
+    if pd.api.types.is_integer_dtype(date):
+        day = date.to_numpy(np.int64)
+    else:
+        day = pd.to_datetime(date).dt.tz_localize(None).dt.normalize().to_numpy("datetime64[D]")
+        day = day.astype(np.int64)
+    first = int(days[0].to_datetime64().astype("datetime64[D]").astype(np.int64))
+    t = day - first
+    # factorize first, then look up the few distinct geos (string conversion of 0.5 M rows
+    # costs more than the rest of the cube)
+    g_code, g_names = pd.factorize(frame["geo"])
+    g = np.append(geos.get_indexer(pd.Index(g_names).astype(str)), -1)[g_code]
+    c, _ = pd.factorize(frame["campaign_id"])
+    spend = frame["spend"].to_numpy(np.float64)
+    keep = (g >= 0) & (t >= 0) & (t < len(days)) & (spend > 0)
+    out = np.zeros((int(c.max()) + 1 if c.size else 0, len(geos), len(days)))
+    np.add.at(out, (c[keep], g[keep], t[keep]), spend[keep])
+    return out
+
+
 def detect_budget_response(
     geo_days: pd.DataFrame,
     campaign_days: pd.DataFrame,
@@ -554,13 +577,7 @@ def detect_budget_response(
         for d in range(7):
             from_orders[:, weekday == d] -= from_orders[:, weekday == d].mean(axis=1, keepdims=True)
     if campaign_geo_days is not None and len(campaign_geo_days):
-        per_campaign = _long(campaign_geo_days.assign(source="", channel=""))
-        per_campaign = per_campaign.loc[
-            per_campaign["geo"].astype(str).isin(geos) & (per_campaign["spend"] > 0)
-        ].assign(geo=lambda f: f["geo"].astype(str))
-        from_spend, var_spend = _spend_geo_move(
-            _cube(per_campaign, "campaign_id", "spend", geos, days)[0]
-        )
+        from_spend, var_spend = _spend_geo_move(_campaign_cube(campaign_geo_days, geos, days))
     else:
         from_spend, var_spend = _spend_geo_move(spend)
     # the spend residual is against the geos' plain mean: put it against the same weighted one
