@@ -82,9 +82,16 @@ def _step_size(values: np.ndarray, days: np.ndarray) -> float:
     change = np.diff(values)[np.diff(days).astype(np.int64) == 1]
     if change.size < MIN_STEPS:
         raise InsufficientData(
-            f"the macro index needs {MIN_STEPS} consecutive-day changes, has {change.size}"
+            f"the macro index needs {MIN_STEPS} consecutive-day changes, has {change.size}",
+            subject="index_values",
         )
-    return float(_MAD_TO_SD * np.median(np.abs(change - np.median(change))))
+    step = float(_MAD_TO_SD * np.median(np.abs(change - np.median(change))))
+    if not step > 0:
+        raise InsufficientData(
+            "the macro index needs day-to-day changes to measure its steps; most are zero",
+            subject="index_values",
+        )
+    return step
 
 
 def _fit(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -131,8 +138,11 @@ def detect_macro_shock(
         ISO country of the public-holiday calendar.
     """
     idays = np.asarray(index_days, dtype="datetime64[D]")
-    order = np.argsort(idays, kind="stable")
-    idays, values = idays[order], np.asarray(index_values, dtype=np.float64)[order]
+    values = np.asarray(index_values, dtype=np.float64)
+    # a day registered twice keeps its last value; a missing value is no value
+    idays, last = np.unique(idays[::-1], return_index=True)
+    values = values[::-1][last]
+    idays, values = idays[np.isfinite(values)], values[np.isfinite(values)]
     step = _step_size(values, idays)
     mean = float(values.mean())
     odays = np.asarray(order_days, dtype="datetime64[D]")
@@ -142,7 +152,8 @@ def detect_macro_shock(
     if on.sum() < MIN_DAYS:
         raise InsufficientData(
             f"the macro effect needs {MIN_DAYS} days with orders and an index value, "
-            f"has {int(on.sum())}"
+            f"has {int(on.sum())}",
+            subject="orders",
         )
     days = odays[on]
     t = (days - days[0]).astype(np.float64)

@@ -107,3 +107,26 @@ def test_a_window_too_short_is_refused() -> None:
         detect_macro_shock(DAYS[:120], index, DAYS[: MIN_DAYS - 1], orders[: MIN_DAYS - 1])
     with pytest.raises(InsufficientData, match="consecutive-day changes"):
         detect_macro_shock(DAYS[:120:10], index[::10], DAYS[:120], orders)
+
+
+def test_missing_and_repeated_index_values_are_read_as_registered() -> None:
+    rng = np.random.default_rng(5)
+    index = _index(rng, 120)
+    orders = _orders(rng, index, 0.05, 5000.0)
+    clean = detect_macro_shock(DAYS[:120], index, DAYS[:120], orders)
+    # a NaN on a day that is also registered again with its value, and a day registered twice
+    # whose first value is stale: the last value of each day counts, NaN is no value
+    days = np.concatenate([DAYS[:120], DAYS[[10, 20]]])
+    values = np.concatenate([index, [index[10], index[20]]])
+    values[10], values[20] = np.nan, 99.0
+    found = detect_macro_shock(days, values, DAYS[:120], orders)
+    assert found.estimate == pytest.approx(clean.estimate)
+    assert found.flagged.tolist() == clean.flagged.tolist()
+
+
+def test_an_index_that_does_not_move_is_refused() -> None:
+    rng = np.random.default_rng(2)
+    orders = _orders(rng, np.zeros(120), 0.05, 5000.0)
+    with pytest.raises(InsufficientData, match="day-to-day changes") as err:
+        detect_macro_shock(DAYS[:120], np.ones(120), DAYS[:120], orders)
+    assert err.value.subject == "index_values"
