@@ -37,7 +37,8 @@ model. It makes the test conservative where the prior weighs as much as the data
 measured channel) and changes nothing where the data dominate. Measured on the simulator's
 ``null`` world (seeds 200–299, no calibration): without that row the sup-score test alone
 rejects in 19% of runs — it is a test of the data only, as confounded as the estimate — and
-with it 5%; on demo and ``confounded`` seeds 0–19 no real channel's significance was lost.
+with it 5%. Real channels significant by the Wald interval on demo and ``confounded`` seeds
+0–39: 104, of which the test keeps 102 (docs/performance.md, issue 15).
 
 The grid is a central composite design on the channel's own unconstrained shape parameters,
 whatever its adstock kind (:class:`.features.Layout`): the prior mean, ±1.5 prior sd along each
