@@ -60,7 +60,7 @@ import numpy as np
 
 from .features import channel_curve, hill_terms
 from .fit import MMMFit
-from .objective import LiftData, MediaState
+from .objective import LiftData, MediaState, t_residual
 from .transforms import apply_lags, hill
 from .within import orthonormal
 
@@ -181,9 +181,12 @@ class SupScore:
         r = self.r.copy()
         r[: obj.n_data] = (obj.sw * (obj.y_proj - obj.project(np.log(st0.m)))).ravel()
         base = obj.n_data + obj.prior_idx.size  # prior rows: β_c has none
+        # A Student-t effect prior's row is a transform of the standardised lift; its slope
+        # at θ0 scales that row's Jacobian (1 for a normal row).
+        self._slopes = np.ones(len(obj.lifts))
         for k, d in enumerate(obj.lifts):
             pred, _ = obj.lift(theta0, d, st0, gradient=False)
-            r[base + k] = (pred - d.lift) / d.stderr
+            r[base + k], self._slopes[k] = t_residual((pred - d.lift) / d.stderr, d.tail)
         return r
 
     def _row_df(self, row: int) -> float:
@@ -194,7 +197,8 @@ class SupScore:
     def _beta_columns(
         self, theta0: np.ndarray, st0: MediaState, c: int, grid: np.ndarray
     ) -> np.ndarray:
-        """(N, rows): the Jacobian column of ``β_c`` at ``β_c = 0`` under each grid shape."""
+        """(N, rows): the Jacobian column of ``β_c`` at ``β_c = 0`` under each grid shape
+        (after :meth:`_residuals` at the same ``θ0``, which sets the lift rows' slopes)."""
         obj, layout = self.obj, self.fit.layout
         sl = layout.nonlinear(c)
         m0 = st0.m
@@ -227,12 +231,14 @@ class SupScore:
                         [self._counterfactual(tg, lift, c, unit0) for tg in thetas]
                     )
                 out[:, base + k] = (share[None] * diff).sum(axis=(1, 2)) / lift.stderr
+                out[:, base + k] *= self._slopes[k]
             else:
                 # Another channel's lift depends on β_c through 1 / (1 + M).
                 j = lift.channel
                 h_cf = 0.0 if lift.lags_cf is None else self._counterfactual(theta0, lift, j, unit0)
                 a = share * theta0[j] * (st0.h[j][cells] - h_cf) / m0[cells]
                 out[:, base + k] = -(a[None] * h_cells).sum(axis=(1, 2)) / lift.stderr
+                out[:, base + k] *= self._slopes[k]
         return out
 
     def _counterfactual(

@@ -56,6 +56,13 @@ def test_pieces_match_with_a_lift_test_and_weibull_adstock(demo: World) -> None:
     _check_pieces(fit)
 
 
+def test_pieces_match_with_a_student_t_effect_prior(demo: World) -> None:
+    # A Student-t effect prior's rows are a transform of the standardised effect: their
+    # residuals and slopes must be the objective's, not the normal row's.
+    spec = ModelSpec(priors=dataclasses.replace(ModelSpec().priors, effect_df=3.0))
+    _check_pieces(fit_mmm(demo.panel, spec))
+
+
 def test_grid_is_a_central_composite_design_in_the_prior_box(demo_fit: MMMFit) -> None:
     layout = demo_fit.layout
     grid = shape_grid(demo_fit, 0)
