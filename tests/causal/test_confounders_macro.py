@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import norm
 
 import sim
 from bench.confounder_detection import macro_inputs
 from causal_svc.confounders_macro import (
+    FLAG_PROBABILITY,
     MATERIAL_LOG_MOVE,
     MIN_DAYS,
+    PRIOR_RELATIVE_SD,
     PRIOR_STEPS,
     detect_macro_shock,
 )
@@ -66,7 +69,10 @@ def test_orders_that_say_nothing_leave_the_ingest_rule() -> None:
     index = _index(rng, 120)
     found = detect_macro_shock(DAYS[:120], index, DAYS[:120], _orders(rng, index, 0.06, 20.0))
     assert found.std_error > 0.05
-    assert found.threshold == pytest.approx(PRIOR_STEPS * found.step, rel=0.03)
+    # the prior alone: the effect per step it exceeds with FLAG_PROBABILITY
+    z = float(norm.ppf(1 - FLAG_PROBABILITY))
+    expected = PRIOR_STEPS * found.step / (1 + z * PRIOR_RELATIVE_SD)
+    assert found.threshold == pytest.approx(expected, rel=0.03)
 
 
 def test_a_simulated_world_scores_against_its_truth() -> None:
