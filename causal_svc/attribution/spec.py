@@ -172,7 +172,9 @@ class Priors:
     # half-normal), scaled to the half-normal's curvature at zero, so a small or null effect
     # is pulled towards zero exactly as before while an effect the data put many prior scales
     # out is pulled only logarithmically (Gelman 2006; Carvalho, Polson & Scott 2010: heavy
-    # tails let measured signals escape the shrinkage meant for noise).
+    # tails let measured signals escape the shrinkage meant for noise). Not the default: the
+    # half-normal's pull also offsets budgets' chase of demand, and a heavier tail lets the
+    # confounded channels' estimates escape as well (docs/performance.md, issue 15).
     effect_df: float = float("inf")
 
 
@@ -186,7 +188,7 @@ class ModelSpec:
         Carry-over shape, for every channel or per channel (others get the default).
         None: chosen per channel by the data — a Weibull family that holds the geometric
         decay (shape 1) and delayed peaks (shape > 1), its prior centred on geometric
-        (``Priors.carryover_*``).
+        (``Priors.carryover_*``). Opt-in until measured on ``null`` and the optimiser.
     max_lag : int
         Longest carry-over, days.
     annual_harmonics : int
