@@ -38,15 +38,20 @@ prior is stated in the index's own units whatever its scale.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.stats import norm
 
 from causal_svc.attribution.calendar import national_design
+from causal_svc.confounders_retro import FIRST_PARTY_SOURCE
 from causal_svc.errors import InsufficientData
+from mesh.runtime.aggregates import melt_geo_days
 
-__all__ = ["MacroShock", "detect_macro_shock"]
+__all__ = ["MacroShock", "NamedSeries", "detect_macro_shock", "macro_shock_lines"]
 
 MATERIAL_LOG_MOVE = 0.02  # a 2% move in baseline demand counts (the promise's materiality)
 PRIOR_STEPS = 2.2  # the ingest rule (ingestion_svc.confounder_macro.MACRO_STEPS)
@@ -187,3 +192,51 @@ def detect_macro_shock(
     threshold = MATERIAL_LOG_MOVE * step / likely if likely > 0 else float("inf")
     flagged = np.abs(values - mean) >= threshold
     return MacroShock(step, estimate, se, effect, threshold, mean, idays, flagged)
+
+
+NamedSeries = tuple[str, str, str, Sequence[dt.date], Sequence[float]]
+"""A registered external series: name, geo ("" for national), kind ("macro", "competitor", …),
+days and values."""
+
+
+def macro_shock_lines(geo_days: pd.DataFrame, series: Sequence[NamedSeries]) -> list[str]:
+    """One line per registered national macro index: the effect the window's first-party
+    orders give it and how many of the window's days it moves demand by the materiality, or
+    why it was not assessed (no reason to fail the analysis around it). The org's other
+    national series are its controls."""
+    macro = [s for s in series if s[2] == "macro" and not s[1]]
+    if not macro:
+        return []
+    long = melt_geo_days(geo_days, ("conversions",))
+    first = long.loc[long["source"].astype(str).eq(FIRST_PARTY_SOURCE)]
+    orders = first.groupby("date")["conversions"].sum()
+    order_days = orders.index.to_numpy(np.int64).astype("datetime64[D]")
+    controls = {}
+    for name, geo, kind, days, values in series:
+        if kind != "macro" and not geo:
+            on = pd.Series(np.asarray(values, np.float64), index=np.asarray(days, "datetime64[D]"))
+            on = on[~on.index.duplicated(keep="last")]
+            controls[name] = on.reindex(order_days).to_numpy(np.float64)
+    lines = []
+    for name, _, _, days, values in macro:
+        try:
+            found = detect_macro_shock(
+                np.asarray(days, "datetime64[D]"), np.asarray(values, np.float64),
+                order_days, orders.to_numpy(np.float64), controls,
+            )  # fmt: skip
+        except InsufficientData as error:
+            lines.append(f"macro shock ({name}) not assessed: {error}")
+            continue
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
+            lines.append(f"macro shock ({name}) not assessed: the window is degenerate ({error})")
+            continue
+        s = found.step * 100.0
+        flagged = int(found.flags_for(order_days).sum())
+        lines.append(
+            f"macro shock ({name}): the orders read {found.estimate * s:+.2f}% ± "
+            f"{found.std_error * s:.2f}% of demand per daily step of the index, "
+            f"{found.effect * s:.2f}% weighed with the ingest rule's "
+            f"{MATERIAL_LOG_MOVE / PRIOR_STEPS * 100:.2f}%; it moves demand by "
+            f"≥ {MATERIAL_LOG_MOVE:.0%} on {flagged} of {order_days.size} days"
+        )
+    return lines

@@ -158,14 +158,19 @@ async def _aggregate(
     )
 
 
+_KINDS = frozenset(md_pb.ExternalFactorType.values())
+
+
 @dataclass(frozen=True, slots=True)
 class ExternalSeries:
-    """A registered external factor: its name, geo ("" for every geo) and daily values."""
+    """A registered external factor: its name, geo ("" for every geo), daily values and kind
+    ("macro", "competitor", "promotion", …)."""
 
     name: str
     geo: str
     days: tuple[dt.date, ...]
     values: tuple[float, ...]
+    kind: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +336,9 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
                     if day is not None:
                         days.append(day)
                         values.append(v.value)
-                out.append(ExternalSeries(series.name, series.geo, tuple(days), tuple(values)))
+                kind = md_pb.ExternalFactorType.Name(series.type) if series.type in _KINDS else ""
+                out.append(ExternalSeries(series.name, series.geo, tuple(days), tuple(values),
+                                          kind.removeprefix("EXTERNAL_FACTOR_TYPE_").lower()))  # fmt: skip
         except grpc.aio.AioRpcError as error:
             if error.code() is grpc.StatusCode.NOT_FOUND:
                 return out

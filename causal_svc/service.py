@@ -30,6 +30,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 
 from causal_svc import (
     attribution,
+    confounders_macro,
     confounders_retro,
     convert,
     experiment_result,
@@ -239,14 +240,19 @@ class CausalService(causal_grpc.CausalServiceServicer):
         yield _progress("retrieve", f"{agg.record_count:,} records → {panel.n_geos} geos × "
                         f"{panel.n_days} days × {panel.n_channels} channels"
                         + (f"; {len(tests)} lift tests" if tests else ""))  # fmt: skip
-        prelude, budget = await asyncio.gather(
+        prelude, budget, macro = await asyncio.gather(
             asyncio.to_thread(attribution.describe, panel, q.spec),
             asyncio.to_thread(
                 confounders_retro.budget_response_line, agg.geo_days, agg.campaign_days
             ),
-        )
+            asyncio.to_thread(
+                confounders_macro.macro_shock_lines, agg.geo_days,
+                [(e.name, e.geo, e.kind, e.days, e.values) for e in external],
+            ),
+        )  # fmt: skip
+        found = "; ".join((budget, *macro))
         yield _progress("causal_graph", stages.graph_message(prelude))
-        yield _progress("confounders", f"{stages.confounders_message(prelude)}; {budget}")
+        yield _progress("confounders", f"{stages.confounders_message(prelude)}; {found}")
         yield _progress("identification", prelude.identification)
         clock = time.perf_counter()
 
@@ -278,7 +284,8 @@ class CausalService(causal_grpc.CausalServiceServicer):
         ctx = convert.ReportContext(analysis_id, q.org_id, agg.record_count,
                                                 CODE_VERSION)  # fmt: skip
         result = convert.report_to_proto(report, ctx)
-        result.warnings.append(budget)  # kept with the analysis: what the window's budgets did
+        # kept with the analysis: what the window's budgets and macro index did
+        result.warnings.extend((budget, *macro))
         now = dt.datetime.now(dt.UTC)
         analysis = causal_pb.Analysis(analysis_id=analysis_id, org_id=q.org_id,
                                       kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION, attribution=result)  # fmt: skip

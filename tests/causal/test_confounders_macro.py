@@ -5,6 +5,7 @@ follow this org's effect where the orders measure it, and the ingest rule where 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import norm
 
@@ -17,8 +18,10 @@ from causal_svc.confounders_macro import (
     PRIOR_RELATIVE_SD,
     PRIOR_STEPS,
     detect_macro_shock,
+    macro_shock_lines,
 )
 from causal_svc.errors import InsufficientData
+from mesh.runtime.aggregates import sum_column
 from sim.confounders import confounder_truth
 
 DAYS = np.arange("2024-01-01", "2025-01-01", dtype="datetime64[D]")
@@ -136,3 +139,38 @@ def test_an_index_that_does_not_move_is_refused() -> None:
     with pytest.raises(InsufficientData, match="day-to-day changes") as err:
         detect_macro_shock(DAYS[:120], np.ones(120), DAYS[:120], orders)
     assert err.value.subject == "index_values"
+
+
+def _wide(days: np.ndarray, orders: np.ndarray) -> pd.DataFrame:
+    """Memory's geo × day sums: the orders split over two geos, a paid channel beside them."""
+    epoch = days.astype(np.int64)
+    half = np.floor(orders * 0.4)
+    return pd.DataFrame({
+        "date": np.concatenate([epoch, epoch]),
+        "geo": ["US-CA"] * days.size + ["US-TX"] * days.size,
+        sum_column("generic", "shopify", "conversions"): np.concatenate([half, orders - half]),
+        sum_column("meta", "meta_prospecting", "spend"): np.full(2 * days.size, 100.0),
+    })  # fmt: skip
+
+
+def test_the_analysis_reads_each_national_macro_index_against_the_orders_it_holds() -> None:
+    rng = np.random.default_rng(3)
+    index = _index(rng, DAYS.size)
+    orders = _orders(rng, index, 0.05, 50_000.0)
+    competitor = rng.normal(0.0, 1.0, DAYS.size)
+    series = [
+        ("consumer_confidence", "", "macro", list(DAYS.tolist()), list(index)),
+        ("rival", "", "competitor", list(DAYS.tolist()), list(competitor)),
+        ("regional_index", "US-CA", "macro", list(DAYS.tolist()), list(index)),  # not national
+    ]
+    lines = macro_shock_lines(_wide(DAYS, orders), series)
+    direct = detect_macro_shock(DAYS, index, DAYS, orders, {"rival": competitor})
+    assert len(lines) == 1 and lines[0].startswith("macro shock (consumer_confidence)")
+    assert f"on {int(direct.flagged.sum())} of {DAYS.size} days" in lines[0]
+    assert f"{direct.estimate * direct.step * 100:+.2f}%" in lines[0]
+    # no macro series: nothing to say; too short a window: said why, naming what is short
+    assert macro_shock_lines(_wide(DAYS, orders), series[1:2]) == []
+    short = macro_shock_lines(_wide(DAYS[:30], orders[:30]), series[:1])
+    assert (
+        short[0].startswith("macro shock (consumer_confidence) not assessed") and "56" in short[0]
+    )

@@ -133,6 +133,12 @@ def test_streams_every_stage_then_the_result(analysis, world: sim.SimResult) -> 
     assert match, budget
     flagged, total = (int(g.replace(",", "")) for g in match.groups())
     assert total == result.geo_count * result.day_count and 0 < flagged < total
+    # the registered macro index, weighed by what the window's orders say of its effect
+    (macro,) = [w for w in result.warnings if w.startswith("macro shock (macro_index)")]
+    assert macro in confounders.message
+    match = re.search(r"on (\d+) of (\d+) days", macro)
+    assert match and int(match.group(2)) == result.day_count, macro
+    assert int(match.group(1)) < result.day_count
 
 
 def test_stored_and_counterfactual(stub, analysis) -> None:
