@@ -205,7 +205,8 @@ class Objective:
             r_lift[k], slope = t_residual((pred - d.lift) / d.stderr, d.tail)
             if jac is not None:
                 assert grad is not None
-                jac[base + k] = grad * (slope / d.stderr)
+                # (a normal row's slope is 1: divided as before, so its rounding is too)
+                jac[base + k] = grad / d.stderr if slope == 1.0 else grad * (slope / d.stderr)
         r = np.concatenate([r_data, r_prior, r_lift])
         self._cache = (key, jacobian, r, jac)
         return r, jac
