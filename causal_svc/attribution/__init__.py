@@ -10,7 +10,8 @@ Where things are:
 - ``spec.py``: the model's configuration and priors; ``features.py``: media terms and their
   derivatives; ``objective.py``: the penalised least-squares objective; ``fit.py``: the
   Levenberg–Marquardt fit and its Laplace covariance; ``calibration.py``: lift tests.
-- ``inference.py``: delta-method intervals of effects, plans and curves.
+- ``inference.py``: delta-method intervals of effects, plans and curves; ``null_test.py``:
+  Hansen's sup-score test of no effect, which a lower bound above zero needs.
 - ``health.py``: holdout, convergence, baseline, identification, calibration checks → verdict.
 - ``scores.py``: channel and campaign scores, naive regression, response curves;
   ``counterfactual.py``: spend plans; ``planning.py``: each channel's response in the form
