@@ -188,7 +188,8 @@ class ModelSpec:
         Carry-over shape, for every channel or per channel (others get the default).
         None: chosen per channel by the data — a Weibull family that holds the geometric
         decay (shape 1) and delayed peaks (shape > 1), its prior centred on geometric
-        (``Priors.carryover_*``). Opt-in until measured on ``null`` and the optimiser.
+        (``Priors.carryover_*``). Opt-in: about neutral wherever measured, and it does not
+        find the simulator's delayed TikTok (docs/performance.md, issue 15).
     max_lag : int
         Longest carry-over, days.
     annual_harmonics : int
