@@ -42,24 +42,32 @@ the model's curves with each channel's mean marginal ROAS at current spend set t
 (its draws rescaled: the model's spread and shapes kept), and how often the truth's marginal
 ROAS lies inside the model's 90% interval, per channel. Develop on one seed range and report on another (``--first-seed``).
 
+A world whose attribution fails its health checks gets no plan (the service refuses one): it
+keeps its current mix and is scored as such against its true optimum; the room at the optimum
+is the truth's, whatever the model did, and the number of failed fits is printed beside it.
+
 Run: PYTHONPATH=.:gen python bench/surfacing_optimizer.py [--seeds 10] [--first-seed 0]
 [--workers 2] [--cache DIR] (keeps each world's fit in DIR, so a rerun rescoring the planner
-is fast)
+is fast; a fit is reused only by the code that made it: its file name carries a fingerprint of
+the sources behind the fit and the truth, ``fit_fingerprint``)
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import pickle
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
+from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
+import scipy
 from scipy.optimize import LinearConstraint, minimize
 from scipy.stats import spearmanr
 
@@ -70,10 +78,12 @@ from causal_svc.attribution import ModelSpec, analyze
 from sim.scenarios import Scenario
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.optimizer import (
+    DEFAULT_MAX_CHANGE,
     DEFAULT_RISK,
     BudgetPlan,
     ChannelBounds,
     Objective,
+    change_bounds,
     optimize_budget,
 )
 from surfacing_svc.planning import BoundRequest, OptimizeQuestion, PlanningModel, answer_optimize
@@ -168,11 +178,36 @@ def _into(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.clip(x + right, lo, hi)
 
 
-def _fit(scenario: str, seed: int, cache: str) -> tuple[str, PlanningModel | None, dict, float]:
+ROOT = Path(__file__).resolve().parent.parent
+# What a cached fit depends on: the simulator (the world and its truth), the attribution model,
+# the causal service's converter and the surfacing service's reader of its result (the planning
+# model is built before caching), and the bench's world helpers.
+FIT_SOURCES = ("sim", "causal_svc", "surfacing_svc/convert", "surfacing_svc/curves.py",
+               "surfacing_svc/planning.py", "bench/surfacing_worlds.py",
+               "tests/causal/attribution/world.py")  # fmt: skip
+
+
+def fit_fingerprint() -> str:
+    """A digest of the sources a cached fit depends on (``FIT_SOURCES``), this bench's own
+    scenario, and numpy's and scipy's versions. A cache keyed on the seed alone silently kept
+    fits of an older attribution model: rerun on a newer tree, the same seeds gave other
+    verdicts (a failed fit has no plan) and another summary."""
+    h = hashlib.sha256(f"{np.__version__} {scipy.__version__} {MISALLOCATED!r}".encode())
+    for src in FIT_SOURCES:
+        root = ROOT / src
+        for f in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+            h.update(str(f.relative_to(ROOT)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _fit(
+    scenario: str, seed: int, cache: str, fingerprint: str = ""
+) -> tuple[str, PlanningModel | None, dict, float]:
     """The world's attribution (verdict, planning model or None when it failed), its true
-    curves and the fit's seconds; kept in ``cache`` (a folder) when given, so the planner's
-    variants can be rescored without refitting."""
-    path = os.path.join(cache, f"{scenario}-{seed}.pkl") if cache else ""
+    curves and the fit's seconds; kept in ``cache`` (a folder) when given, under the sources'
+    ``fingerprint``, so the planner's variants can be rescored without refitting."""
+    path = os.path.join(cache, f"{scenario}-{seed}-{fingerprint}.pkl") if cache else ""
     if path and os.path.exists(path):
         with open(path, "rb") as f:
             return pickle.load(f)  # type: ignore[no-any-return]
@@ -214,16 +249,18 @@ VARIANTS = (("mean ±30% (before)", 0.0, 0.3), ("risk-adj. ±60%", DEFAULT_RISK,
 
 
 def _true_optimum(
-    tc: list[HillCurve], budget: float, seed: int, plan: BudgetPlan | None = None
+    tc: list[HillCurve],
+    budget: float,
+    seed: int,
+    plan: BudgetPlan | None = None,
+    bounds: list[ChannelBounds] | None = None,
 ) -> tuple[float, float, float]:
     """The true optimum at ``budget`` (over ``plan``'s own bounds, held channels included,
-    when given): the best of the service's optimiser and the reference on the true curves,
-    and each of the two."""
-    bounds = (
-        [ChannelBounds(c.channel, c.lower_bound, c.upper_bound) for c in plan.channels]
-        if plan is not None
-        else []
-    )
+    or over ``bounds`` (one per channel), when given): the best of the service's optimiser and
+    the reference on the true curves, and each of the two."""
+    if plan is not None:
+        bounds = [ChannelBounds(c.channel, c.lower_bound, c.upper_bound) for c in plan.channels]
+    bounds = bounds or []
     on_truth = optimize_budget(tc, objective=Objective.REVENUE, budget=budget, bounds=bounds)
     lo = np.array([b.lower for b in bounds]) if bounds else None
     hi = np.array([b.upper for b in bounds]) if bounds else None
@@ -232,13 +269,24 @@ def _true_optimum(
     return max(ours, reference), ours, reference
 
 
-def one(args: tuple[str, int, str]) -> Row:
-    scenario, seed, cache = args
-    verdict, model, truth, fit_s = _fit(scenario, seed, cache)
+def _failed(scenario: str, seed: int, verdict: str, truth: dict, fit_s: float) -> Row:
+    """A world whose model failed: the service gives no plan, so every answer is the current
+    mix, scored against the truth's own optima (the room is the world's, not the model's)."""
+    tc = list(truth.values())
+    budget = sum(t.reference_spend for t in tc)
+    cur = sum(float(t.mean_outcome(t.reference_spend)) for t in tc)
+    optimum, on_truth, reference = _true_optimum(tc, budget, seed)
+    held = change_bounds(tc, DEFAULT_MAX_CHANGE, budget)
+    bounded = _true_optimum(tc, budget, seed, bounds=held)[0]
+    return Row(scenario, seed, cur, cur, cur, optimum, bounded, cur, on_truth, reference,
+               float("nan"), fit_s, 0.0, verdict, cur, {v[0]: cur for v in VARIANTS})  # fmt: skip
+
+
+def one(args: tuple[str, int, str, str]) -> Row:
+    scenario, seed, cache, fingerprint = args
+    verdict, model, truth, fit_s = _fit(scenario, seed, cache, fingerprint)
     if model is None:  # a failed model reports no curves: nothing to move
-        cur = sum(float(c.mean_outcome(c.reference_spend)) for c in truth.values())
-        return Row(scenario, seed, cur, cur, cur, cur, cur, cur, cur, cur, float("nan"), fit_s,
-                   0.0, verdict, cur, {v[0]: cur for v in VARIANTS})  # fmt: skip
+        return _failed(scenario, seed, verdict, truth, fit_s)
     paid = [c for c in model.curves if c.channel in truth]
     model = replace(model, curves=tuple(paid))
     tc = [truth[c.channel] for c in paid]
@@ -316,9 +364,11 @@ def report(rows: list[Row]) -> None:
         opt_ref = np.array([r.optimiser_on_truth / r.reference_on_truth for r in sel])
         ours = np.array([r.ours for r in sel])
         free_risk = np.array([r.free_risk for r in sel])
+        failed = sum(r.verdict == "fail" for r in sel)
         print(f"== {scenario}: {len(sel)} seeds; room at the true optimum over the current mix "
               f"{np.mean(optimum / current - 1):+.1%} unbounded, "
-              f"{np.mean(bounded / current - 1):+.1%} within ±30%")  # fmt: skip
+              f"{np.mean(bounded / current - 1):+.1%} within ±30%; {failed} failed fit(s) "
+              "(no plan: the current mix kept)")  # fmt: skip
         _summary("default plan (risk-adj., ±30%) vs the true optimum within the same ±30% "
                  "[like for like]", ours, current, bounded)  # fmt: skip
         _summary("default plan (risk-adj., ±30%) vs the UNBOUNDED true optimum", ours, current,
@@ -381,8 +431,9 @@ def main() -> None:
     parser.add_argument("--scenario", choices=SCENARIOS, action="append")
     parser.add_argument("--cache", default="", help="folder keeping each world's fit")
     args = parser.parse_args()
+    fingerprint = fit_fingerprint() if args.cache else ""
     jobs = [
-        (s, k, args.cache)
+        (s, k, args.cache, fingerprint)
         for s in (args.scenario or SCENARIOS)
         for k in range(args.first_seed, args.first_seed + args.seeds)
     ]
