@@ -490,9 +490,10 @@ def detect_budget_response(
     campaign_geo_days : DataFrame, optional
         Paid spend per campaign × geo × day (``date``, ``geo``, ``campaign_id``, ``spend``).
         When given, the per-geo spend reading is taken per campaign instead of per channel
-        sum: each campaign's own N(0, 0.15)-sized noise then averages over every campaign
-        (0.15 / sqrt(campaigns)), where a channel's sum is dominated by its large campaigns.
-        Memory's ``AggregateRecords`` does not answer at that grain yet.
+        sum: each campaign's own day-to-day noise then averages over every campaign (its sd
+        over sqrt(campaigns)), and campaign × day effects remove each campaign's pacing,
+        where a channel's sum moves by geo whenever one of its campaigns paces. Memory's
+        ``AggregateRecords`` does not answer at that grain yet.
 
     Raises
     ------
