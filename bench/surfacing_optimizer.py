@@ -184,7 +184,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # model is built before caching), and the bench's world helpers.
 FIT_SOURCES = ("sim", "causal_svc", "surfacing_svc/convert", "surfacing_svc/curves.py",
                "surfacing_svc/planning.py", "bench/surfacing_worlds.py",
-               "tests/causal/attribution/world.py")  # fmt: skip
+               "tests/causal/attribution/world.py", "gen/liftos")  # fmt: skip
 
 
 def fit_fingerprint() -> str:
