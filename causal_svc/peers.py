@@ -22,7 +22,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable
 from causal_svc.record_tables import ExperimentDesign
 from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation
-from mesh.runtime.frames import records_to_frame
+from mesh.runtime.frames import enum_name, records_to_frame
 from mesh.runtime.peers import Peer, external_factor_series, unavailable, unreachable
 from mesh.runtime.protoconv import campaign_sources, set_date_range
 from mesh.runtime.status import decode_status
@@ -156,9 +156,6 @@ async def _aggregate(
     return Aggregates(
         table_to_frame(reply.geo_days), table_to_frame(reply.campaign_days), reply.record_count
     )
-
-
-_KINDS = frozenset(md_pb.ExternalFactorType.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,9 +333,10 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
                     if day is not None:
                         days.append(day)
                         values.append(v.value)
-                kind = md_pb.ExternalFactorType.Name(series.type) if series.type in _KINDS else ""
-                out.append(ExternalSeries(series.name, series.geo, tuple(days), tuple(values),
-                                          kind.removeprefix("EXTERNAL_FACTOR_TYPE_").lower()))  # fmt: skip
+                kind = enum_name("external_factor_type", series.type)
+                out.append(
+                    ExternalSeries(series.name, series.geo, tuple(days), tuple(values), kind)
+                )
         except grpc.aio.AioRpcError as error:
             if error.code() is grpc.StatusCode.NOT_FOUND:
                 return out
