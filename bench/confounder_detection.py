@@ -86,7 +86,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
 from bench._figures import figure
-from causal_svc.confounders_macro import MacroShock, detect_macro_shock
+from causal_svc.confounders_macro import MacroShock, detect_macro_shock, first_party_orders
 from causal_svc.confounders_retro import BudgetResponse, detect_budget_response
 from ingestion_svc.confounder_budget import (
     FLAG_LOG_MOVE,
@@ -189,11 +189,8 @@ def _world(
         mesh.stop()
     retro = detect_budget_response(geo_days, campaign_days)
     # the registered series (as register() sent them) and memory's first-party orders per day
-    long = melt_geo_days(geo_days, ("conversions",))
-    orders = long.loc[long["source"].astype(str) == "generic"].groupby("date")["conversions"].sum()
     inputs = macro_inputs(result)
-    inputs["order_days"] = orders.index.to_numpy(np.int64).astype("datetime64[D]")
-    inputs["orders"] = orders.to_numpy(np.float64)
+    inputs["order_days"], inputs["orders"] = first_party_orders(geo_days)
     macro = detect_macro_shock(**inputs)  # type: ignore[arg-type]
     return records, _so_far_and_before(result, confounder_truth(result)), retro, macro
 

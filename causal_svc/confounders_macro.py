@@ -51,7 +51,13 @@ from causal_svc.confounders_retro import FIRST_PARTY_SOURCE
 from causal_svc.errors import InsufficientData
 from mesh.runtime.aggregates import melt_geo_days
 
-__all__ = ["MacroShock", "NamedSeries", "detect_macro_shock", "macro_shock_lines"]
+__all__ = [
+    "MacroShock",
+    "NamedSeries",
+    "detect_macro_shock",
+    "first_party_orders",
+    "macro_shock_lines",
+]
 
 MATERIAL_LOG_MOVE = 0.02  # a 2% move in baseline demand counts (the promise's materiality)
 PRIOR_STEPS = 2.2  # the ingest rule (ingestion_svc.confounder_macro.MACRO_STEPS)
@@ -199,6 +205,15 @@ NamedSeries = tuple[str, str, str, Sequence[dt.date], Sequence[float]]
 days and values."""
 
 
+def first_party_orders(geo_days: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The org's daily first-party orders over every geo from memory's geo × day sums: the
+    days (datetime64[D]) and the orders on each."""
+    long = melt_geo_days(geo_days, ("conversions",))
+    first = long.loc[long["source"].astype(str).eq(FIRST_PARTY_SOURCE)]
+    orders = first.groupby("date")["conversions"].sum()
+    return orders.index.to_numpy(np.int64).astype("datetime64[D]"), orders.to_numpy(np.float64)
+
+
 def macro_shock_lines(geo_days: pd.DataFrame, series: Sequence[NamedSeries]) -> list[str]:
     """One line per registered national macro index: the effect the window's first-party
     orders give it and how many of the window's days it moves demand by the materiality, or
@@ -207,10 +222,7 @@ def macro_shock_lines(geo_days: pd.DataFrame, series: Sequence[NamedSeries]) -> 
     macro = [s for s in series if s[2] == "macro" and not s[1]]
     if not macro:
         return []
-    long = melt_geo_days(geo_days, ("conversions",))
-    first = long.loc[long["source"].astype(str).eq(FIRST_PARTY_SOURCE)]
-    orders = first.groupby("date")["conversions"].sum()
-    order_days = orders.index.to_numpy(np.int64).astype("datetime64[D]")
+    order_days, orders = first_party_orders(geo_days)
     controls = {}
     for name, geo, kind, days, values in series:
         if kind != "macro" and not geo:
@@ -222,7 +234,7 @@ def macro_shock_lines(geo_days: pd.DataFrame, series: Sequence[NamedSeries]) -> 
         try:
             found = detect_macro_shock(
                 np.asarray(days, "datetime64[D]"), np.asarray(values, np.float64),
-                order_days, orders.to_numpy(np.float64), controls,
+                order_days, orders, controls,
             )  # fmt: skip
         except InsufficientData as error:
             lines.append(f"macro shock ({name}) not assessed: {error}")
