@@ -344,6 +344,8 @@ NOT_BENCHES = {
     "surfacing_worlds": "the worlds the surfacing benches share",
     "llm_fixtures": "writes the LLM tests' fixture file (a generator, not a measurement)",
     "llm_claims_set": "writes CheckClaims' development set (a generator, not a measurement)",
+    "confounder_ceilings": "the ceiling and rule studies that confounder_detection prints on "
+    "request (no figure of their own)",
     "products_geo": "the orders' geo oracle that products_accuracy --geo prints (no figure of "
     "its own)",
     "attribution_identification": "per-channel diagnostic of the model's returns under variants "
