@@ -19,7 +19,7 @@ degrees of freedom (Welch, from its geos); and the uncalibrated analysis of the 
 world with budgets that ignore demand (``confounding=0``; same draws otherwise), which
 separates confounding from chance.
 
-Run: PYTHONPATH=.:gen python bench/attribution_null.py [--seeds 100] [--workers 2]
+Run: PYTHONPATH=.:gen python bench/attribution_null.py [--seeds 100] [--workers 2] [--carryover geometric|chosen]
      [--identification national|geo|pacing|instrumented] [--first-seed N] [--diagnose]
 """
 
@@ -29,7 +29,7 @@ import argparse
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -37,6 +37,7 @@ import numpy as np
 
 from bench._figures import figure
 from causal_svc.attribution import (
+    AdstockKind,
     Evaluator,
     Identification,
     Interval,
@@ -54,6 +55,15 @@ CHANNEL = "meta_prospecting"
 
 IDENTIFICATION = Identification.NATIONAL
 DIAGNOSE = False
+# --carryover: every channel geometric, or each channel's shape left to the data ("": default).
+CARRYOVER = ""
+
+
+def spec() -> ModelSpec:
+    base = ModelSpec(identification=IDENTIFICATION)
+    if not CARRYOVER:
+        return base
+    return replace(base, adstock=None if CARRYOVER == "chosen" else AdstockKind.GEOMETRIC)
 
 
 # What Evaluator.claim saw for each channel, in call order: (channel, Wald lower > 0, kept).
@@ -84,7 +94,7 @@ def _claim(panel: MediaPanel, tests: list[LiftTest]) -> Claim | None:
     """The channel's claim, or None where the analysis makes no claim."""
     _CLAIMS.clear()
     try:
-        rep = analyze(panel, ModelSpec(identification=IDENTIFICATION), tests)
+        rep = analyze(panel, spec(), tests)
     except ContradictoryCalibration:
         # An experiment significantly below zero is refused (FAILED_PRECONDITION in the
         # service), so the calibrated analysis makes no claim.
@@ -144,10 +154,14 @@ def main() -> None:
     )
     ap.add_argument("--diagnose", action="store_true",
                     help="print what each significant call rests on (see the docstring)")  # fmt: skip
+    ap.add_argument("--carryover", choices=["geometric", "chosen"], default="",
+                    help="every channel geometric, or each channel's shape left to the data "
+                    "(default: the model's default)")  # fmt: skip
     args = ap.parse_args()
-    global IDENTIFICATION, DIAGNOSE
+    global IDENTIFICATION, DIAGNOSE, CARRYOVER
     IDENTIFICATION = Identification(args.identification)
     DIAGNOSE = args.diagnose
+    CARRYOVER = args.carryover
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(one, range(args.first_seed, args.first_seed + args.seeds)))
@@ -156,7 +170,8 @@ def main() -> None:
     )
     print(f"null scenario, {CHANNEL} (true iROAS 0), {args.seeds} seeds "
           f"({args.first_seed}-{args.first_seed + args.seeds - 1}), "
-          f"identification {IDENTIFICATION.value}")  # fmt: skip
+          f"identification {IDENTIFICATION.value}, carry-over {spec().adstock!r} "
+          "(None: chosen by the data)")  # fmt: skip
     print(f"  calibrated by the registry's geo holdout: significant positive iROAS in "
           f"{np.mean(low > 0):.1%} of runs (target <= 5%; Wald interval alone "
           f"{np.mean(wald > 0):.1%}); mean estimate {est.mean():.3f}")  # fmt: skip

@@ -10,7 +10,11 @@ timings, and two references measured in the same run — the same analysis in-pr
 already in memory (no gRPC, no read), and a full Scan of the records (what the read would cost
 if the records crossed the wire one by one).
 
-Run: PYTHONPATH=.:gen python bench/attribution_speed.py [--runs 3] [--keep DIR]
+Run: PYTHONPATH=.:gen python bench/attribution_speed.py [--runs 3] [--keep DIR] [--carryover-pairs N]
+
+``--carryover-pairs N`` also times the in-process analysis with every channel geometric and
+with each channel's carry-over shape left to the data, alternated N times on the same panel
+(the two models' cost on a shared machine: their ratio, pair by pair).
 
 ``--keep DIR`` keeps the services' data in DIR and reuses a memory already written there by an
 earlier run with the same world (the write takes minutes; the timed analyses do not read it).
@@ -37,7 +41,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 import sim
 from bench._figures import figure
 from causal_svc.app import build as causal_build
-from causal_svc.attribution import ModelSpec, analyze
+from causal_svc.attribution import AdstockKind, ModelSpec, analyze
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
 from mesh.runtime.inprocess import running_services
@@ -56,6 +60,8 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--no-scan", action="store_true", help="skip the full-Scan reference")
     ap.add_argument("--keep", type=Path, help="data dir to keep and reuse (skips the write)")
+    ap.add_argument("--carryover-pairs", type=int, default=0,
+                    help="time the in-process analysis geometric vs chosen carry-over, N pairs")  # fmt: skip
     args = ap.parse_args()
     world = sim.simulate("confounded", seed=0, dirt=False, n_geos=args.geos,
                          n_campaigns=args.campaigns, days=args.days)  # fmt: skip
@@ -108,6 +114,14 @@ def main() -> None:
         t0 = time.perf_counter()
         analyze(panel, ModelSpec())
         in_process = time.perf_counter() - t0
+        pairs = []
+        for _ in range(args.carryover_pairs):  # alternated, so the machine's load hits both
+            pair = []
+            for adstock in (AdstockKind.GEOMETRIC, None):
+                t0 = time.perf_counter()
+                analyze(panel, ModelSpec(adstock=adstock))
+                pair.append(time.perf_counter() - t0)
+            pairs.append(pair)
         scanned, scan_s = 0, float("nan")
         if not args.no_scan:
             t0 = time.perf_counter()
@@ -138,6 +152,11 @@ def main() -> None:
            reference="the same analysis in process on a built panel", reference_value=in_process,
            target=f"≤ {BUDGET_S:.0f} s", met=bool(np.median(walls) <= BUDGET_S),
            note=f"retrieve {np.median([r[2]['retrieve'] for r in runs]):.3f} s")  # fmt: skip
+    if pairs:
+        g, c = np.array(pairs).T
+        print(f"  in process, geometric vs chosen carry-over, {len(pairs)} alternated pairs: "
+              f"median {np.median(g):.2f} s vs {np.median(c):.2f} s; chosen / geometric per "
+              f"pair {', '.join(f'{x:.2f}' for x in c / g)}")  # fmt: skip
     if args.no_scan:
         return
     print(f"  reference, same run: Scan of all {scanned:,} records {scan_s:.1f} s — "

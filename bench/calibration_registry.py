@@ -18,7 +18,7 @@ its standard error, and how often each check fails — on ``demo`` (a real effec
 and on ``null`` (none; ``null:20`` for 20 states), where a check should fail at about its level.
 
 Run: PYTHONPATH=.:gen python bench/calibration_registry.py [--seeds 10] [--first-seed 0]
-     [--workers 2] [--also-withhold 2 3 8] [--placebo-study demo]
+     [--workers 2] [--also-withhold 2 3 8] [--placebo-study demo] [--carryover geometric|chosen]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from liftos.v1 import causal_pb2 as pb
 import sim
 from bench._figures import figure
 from causal_svc import convert
-from causal_svc.attribution import ModelSpec, analyze
+from causal_svc.attribution import AdstockKind, ModelSpec, analyze
 from causal_svc.convert.experiment_results import experiment_result
 from causal_svc.errors import InsufficientData
 from causal_svc.estimators.result import CheckKind, CheckOutcome
@@ -126,6 +126,8 @@ def one(seed: int) -> Row:
     except InsufficientData:
         ours = None
     spec = ModelSpec()
+    if CARRYOVER:  # every channel geometric, or each channel's shape left to the data
+        spec = ModelSpec(adstock=None if CARRYOVER == "chosen" else AdstockKind.GEOMETRIC)
     channel = e.channel
     rep_analyst = analyze(w.panel, spec, [w.experiment])
     score_a = next(s for s in rep_analyst.channels if s.channel == channel)
@@ -205,6 +207,9 @@ def placebo_study(scenario: str, seeds: range, workers: int) -> None:
     print(f"  any check failed: {sum(bool(r.failed) for r in rows)}/{n}")
 
 
+CARRYOVER = ""  # --carryover ("": the model's default)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=10)
@@ -222,7 +227,12 @@ def main() -> None:
         metavar="SCENARIO[:GEOS]",
         help="measure the checks' failure rates and the estimate's coverage instead",
     )
+    ap.add_argument("--carryover", choices=["geometric", "chosen"], default="",
+                    help="every channel geometric, or each channel's shape left to the data "
+                    "(default: the model's default)")  # fmt: skip
     args = ap.parse_args()
+    global CARRYOVER
+    CARRYOVER = args.carryover
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     t0 = time.perf_counter()
     if args.placebo_study:

@@ -47,7 +47,7 @@ keeps its current mix and is scored as such against its true optimum; the room a
 is the truth's, whatever the model did, and the number of failed fits is printed beside it.
 
 Run: PYTHONPATH=.:gen python bench/surfacing_optimizer.py [--seeds 10] [--first-seed 0]
-[--workers 2] [--cache DIR] (keeps each world's fit in DIR, so a rerun rescoring the planner
+[--workers 2] [--carryover geometric|chosen] [--cache DIR] (keeps each world's fit in DIR, so a rerun rescoring the planner
 is fast; a fit is reused only by the code that made it: its file name carries a fingerprint of
 the sources behind the fit and the truth, ``fit_fingerprint``)
 """
@@ -74,7 +74,7 @@ from scipy.stats import spearmanr
 import sim
 from bench._figures import figure
 from bench.surfacing_worlds import planning_model, true_curves
-from causal_svc.attribution import ModelSpec, analyze
+from causal_svc.attribution import AdstockKind, ModelSpec, analyze
 from sim.scenarios import Scenario
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.optimizer import (
@@ -201,20 +201,30 @@ def fit_fingerprint() -> str:
     return h.hexdigest()[:12]
 
 
+def spec(carryover: str = "") -> ModelSpec:
+    """The model's default, or every channel geometric / each channel's carry-over shape left
+    to the data (``carryover``), to compare the two in one tree."""
+    if not carryover:
+        return ModelSpec()
+    return ModelSpec(adstock=None if carryover == "chosen" else AdstockKind.GEOMETRIC)
+
+
 def _fit(
-    scenario: str, seed: int, cache: str, fingerprint: str = ""
+    scenario: str, seed: int, cache: str, fingerprint: str = "", carryover: str = ""
 ) -> tuple[str, PlanningModel | None, dict, float]:
     """The world's attribution (verdict, planning model or None when it failed), its true
     curves and the fit's seconds; kept in ``cache`` (a folder) when given, under the sources'
-    ``fingerprint``, so the planner's variants can be rescored without refitting."""
-    path = os.path.join(cache, f"{scenario}-{seed}-{fingerprint}.pkl") if cache else ""
+    ``fingerprint`` and the ``carryover`` asked for, so the planner's variants can be rescored
+    without refitting."""
+    name = f"{scenario}-{seed}-{fingerprint}" + (f"-{carryover}" if carryover else "")
+    path = os.path.join(cache, f"{name}.pkl") if cache else ""
     if path and os.path.exists(path):
         with open(path, "rb") as f:
             return pickle.load(f)  # type: ignore[no-any-return]
     w = world(scenario, seed)
     tests = [w.experiment] if w.experiment is not None else []
     t0 = time.perf_counter()
-    rep = analyze(w.panel, ModelSpec(), tests)
+    rep = analyze(w.panel, spec(carryover), tests)
     fit_s = time.perf_counter() - t0
     model = planning_model(rep) if rep.verdict.value != "fail" else None
     out = (rep.verdict.value, model, true_curves(w.result), fit_s)
@@ -282,9 +292,9 @@ def _failed(scenario: str, seed: int, verdict: str, truth: dict, fit_s: float) -
                float("nan"), fit_s, 0.0, verdict, cur, {v[0]: cur for v in VARIANTS})  # fmt: skip
 
 
-def one(args: tuple[str, int, str, str]) -> Row:
-    scenario, seed, cache, fingerprint = args
-    verdict, model, truth, fit_s = _fit(scenario, seed, cache, fingerprint)
+def one(args: tuple[str, int, str, str, str]) -> Row:
+    scenario, seed, cache, fingerprint, carryover = args
+    verdict, model, truth, fit_s = _fit(scenario, seed, cache, fingerprint, carryover)
     if model is None:  # a failed model reports no curves: nothing to move
         return _failed(scenario, seed, verdict, truth, fit_s)
     paid = [c for c in model.curves if c.channel in truth]
@@ -430,10 +440,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scenario", choices=SCENARIOS, action="append")
     parser.add_argument("--cache", default="", help="folder keeping each world's fit")
+    parser.add_argument("--carryover", choices=["geometric", "chosen"], default="",
+                        help="every channel geometric, or each channel's shape left to the data "
+                        "(default: the model's default)")  # fmt: skip
     args = parser.parse_args()
     fingerprint = fit_fingerprint() if args.cache else ""
+    print(f"model: {spec(args.carryover).adstock!r} carry-over (None: chosen by the data)")
     jobs = [
-        (s, k, args.cache, fingerprint)
+        (s, k, args.cache, fingerprint, args.carryover)
         for s in (args.scenario or SCENARIOS)
         for k in range(args.first_seed, args.first_seed + args.seeds)
     ]
