@@ -9,13 +9,44 @@ The outcome change is evaluated over the window plus the carry-over that follows
 the data, so cutting spend at the end of a window still loses the sales it would have carried
 into the next days. Changes add over channels (each channel adds its own share of baseline
 demand), so a plan's delta is the sum of the channels' deltas and its interval comes from the
-summed gradient.
+summed gradient — widened where the plan rests on a channel whose effect is not established.
+
+Why, and how. A channel's change is exactly zero when its effect is (``β_c = 0`` makes its
+carry-over and saturation shape irrelevant), so an interval of the change that excludes zero
+claims the channel has an effect: the claim the attribution table lets stand only where
+Hansen's (1996, Econometrica 64(2)) sup-score test of "no effect" rejects
+(:mod:`.null_test`; the delta-method interval treats the fitted shape as known, which at zero
+effect the data do not identify — Davies' problem). The plan uses the same decisions:
+
+- A channel's change whose delta-method interval excludes zero in the direction of the change
+  (a loss for a cut, a gain for a raise; effects are non-negative, so no other sign can be
+  claimed) keeps that only where the test rejects at the interval's one-sided level,
+  ``(1 − level) / 2``. Otherwise the bound nearest zero goes to zero: the interval becomes the
+  delta-method one joined with {0}, whose coverage at zero effect is the test's.
+- The plan's total joins, over every subset ``Z`` of the changed channels whose effect is not
+  established (their own interval includes no change, or the test does not reject), the
+  delta-method interval of the sum over the other channels (:func:`.inference.union_of_sums`).
+  Whichever of those channels truly do nothing, the interval right for that truth is inside.
+  So a plan whose every changed channel is unestablished gets an interval that includes zero
+  (``Z`` = all of them), and one established channel changed keeps the plan's sign.
+- The decisions are per channel at the interval's level, as the table's are, so a plan never
+  claims a change the table does not show. A plan of ``k`` channels that all do nothing is
+  called non-zero only where one of them is, at most ``k`` times one channel's rate
+  (Bonferroni): the multiplicity a reader of ``k`` rows of the table already has.
+- The decisions are the stored analysis's (the tests its table ran, :func:`plan`'s ``tests``);
+  a channel its table did not test (its interval there started at zero, or this plan's level or
+  window differs) is tested here, with the bootstrap's fixed seed, so the decision is the one
+  the analysis would have made.
+- Instrumented fits: the test is not available (:mod:`.null_test`); changes keep the
+  delta-method interval and the warnings say so.
+
+Point estimates are never changed; every widening is named in the result's ``warnings``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -24,6 +55,7 @@ from causal_svc.errors import InvalidSpec
 
 from .fit import FitState, restore_fit
 from .inference import Evaluator, Interval
+from .null_test import NullTest
 
 __all__ = ["ChannelChange", "CounterfactualResult", "SpendChange", "counterfactual", "plan"]
 
@@ -56,6 +88,8 @@ class CounterfactualResult:
     counterfactual_outcome: Interval
     delta: Interval
     channels: tuple[ChannelChange, ...]
+    # Which intervals the test of no effect widened (or could not check), and why.
+    warnings: tuple[str, ...] = ()
 
 
 def _window(
@@ -109,8 +143,11 @@ def counterfactual(
     # Future windows are evaluated on their template days only; past ones keep their tail.
     until = b if future_days else min(panel.n_days, b + ev.fit.spec.max_lag)
     seen: set[str] = set()
-    total = 0.0
-    grad = np.zeros(ev.size)
+    level = ev.fit.spec.interval_level
+    values: list[float] = []
+    grads: list[np.ndarray] = []
+    unestablished: list[bool] = []
+    warnings: list[str] = []
     out = []
     for i, ch in enumerate(changes):
         field = f"changes[{i}]"
@@ -145,20 +182,61 @@ def counterfactual(
             mult = 1.0
         # effect() is outcome(as run) − outcome(multiplied): the plan's delta is its negative.
         value, g = ev.effect(c, a=a, b=b, multiplier=mult, until=until)
-        total -= value
-        grad -= g
-        out.append(
-            ChannelChange(
-                ch.channel, ref_spend, ref_spend * mult, ev.interval(-value, -g, floor=None)
-            )
-        )
+        wald = ev.interval(-value, -g, floor=None)
+        interval, established, note = _gate(ev, c, ch.channel, wald, mult)
+        values.append(-value)
+        grads.append(-g)
+        unestablished.append(mult != 1.0 and not established)
+        if note:
+            warnings.append(note)
+        out.append(ChannelChange(ch.channel, ref_spend, ref_spend * mult, interval))
     reference = float(panel.outcome[:, a:until].sum())
-    delta = ev.interval(total, grad, floor=None)
+    delta, widened = ev.total(np.array(values), np.array(grads), np.array(unestablished))
+    if widened and len(out) > 1:
+        names = ", ".join(o.channel for o, u in zip(out, unestablished, strict=True) if u)
+        warnings.append(
+            f"the plan's {level:.0%} interval is widened to hold the outcome should {names} "
+            "have no effect: none of theirs is established (each one's own interval includes "
+            "no change, or the test of no effect does not reject)"
+        )
     cf = Interval(reference + delta.estimate, delta.stderr, reference + delta.lower,
                   reference + delta.upper, delta.level)  # fmt: skip
     ref = Interval(reference, 0.0, reference, reference, delta.level)
     day = [dt.date.fromisoformat(str(d)) for d in panel.dates[[a, b - 1]]]
-    return CounterfactualResult(day[0], day[1], until - a, ref, cf, delta, tuple(out))
+    return CounterfactualResult(day[0], day[1], until - a, ref, cf, delta, tuple(out),
+                                tuple(warnings))  # fmt: skip
+
+
+def _gate(
+    ev: Evaluator, channel: int, name: str, wald: Interval, mult: float
+) -> tuple[Interval, bool, str]:
+    """A channel's change interval under the test of no effect (see the module docstring):
+    the interval, whether the change is established, and the warning, if any."""
+    claimed = (wald.upper < 0.0) if mult < 1.0 else (wald.lower > 0.0 and mult > 1.0)
+    if not claimed:
+        return wald, False, ""
+    test = ev.null_test(channel)
+    if test is None:
+        note = (
+            f"{name}: the {wald.level:.0%} interval of the change is the delta-method one: the "
+            "test of no effect that allows for the channel's carry-over and saturation shape "
+            "(Hansen's sup-score) is not available for instrumented (two-stage least squares) "
+            "fits, so this interval does not allow for that shape being unidentified at zero "
+            "effect"
+        )
+        return wald, True, note
+    if test.p_value <= (1.0 - wald.level) / 2.0:
+        return wald, True, ""
+    lo, hi = (wald.lower, 0.0) if mult < 1.0 else (0.0, wald.upper)
+    what = "loss" if mult < 1.0 else "gain"
+    note = (
+        f"{name}: the {wald.level:.0%} interval of the change is widened to include no "
+        f"{what}: a test of no effect that allows for the channel's carry-over and saturation "
+        f"shape, which zero effect leaves unidentified, does not reject (p = "
+        f"{test.p_value:.3g}, sup-score over {test.shapes} shapes); the attribution table holds "
+        "this channel's lower bound at 0 for the same reason"
+    )
+    return Interval(wald.estimate, wald.stderr, lo, hi, wald.level), False, note
 
 
 def plan(
@@ -169,9 +247,14 @@ def plan(
     end: dt.date | None = None,
     future_days: int = 0,
     level: float | None = None,
+    tests: Mapping[str, NullTest] | None = None,
 ) -> CounterfactualResult:
-    """:func:`counterfactual` on a stored fit (at interval ``level``, default the fit's)."""
+    """:func:`counterfactual` on a stored fit (at interval ``level``, default the fit's);
+    ``tests``: the sup-score tests of no effect the analysis's scores ran, by channel name
+    (reused, not re-run; channels the fit does not have are ignored)."""
     if level is not None:
         state = replace(state, spec=replace(state.spec, interval_level=level))
-    return counterfactual(Evaluator(restore_fit(state)), changes, start=start, end=end,
+    names = state.panel.channels
+    known = {names.index(n): t for n, t in (tests or {}).items() if n in names}
+    return counterfactual(Evaluator(restore_fit(state), known), changes, start=start, end=end,
                           future_days=future_days)  # fmt: skip

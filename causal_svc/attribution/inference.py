@@ -12,10 +12,16 @@ Each interval is Student-t with the degrees of freedom of its own variance estim
 (:meth:`.fit.SmallSample.df`, Satterthwaite on the CR2 meat): an effect measured by a few
 weeks of spend movement gets a wider multiplier than one the whole panel or a lift test pins
 down.
+
+A sum over channels (a spend plan's total) whose channels' effects are not all established
+gets :meth:`Evaluator.total`: the union of the sums' intervals over every subset of those
+channels set to zero (see :mod:`.counterfactual` for why).
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +33,11 @@ from .null_test import NullTest, SupScore
 from .objective import LiftData
 from .transforms import adstock_weights, apply_lags, hill_derivatives, lag_stack
 
-__all__ = ["Evaluator", "Interval", "delta_interval", "unclaimed"]
+__all__ = ["Evaluator", "Interval", "delta_interval", "unclaimed", "union_of_sums"]
+
+# Subsets enumerated exactly up to this many channels of unestablished effect (2^12 sums);
+# beyond it :func:`union_of_sums` encloses their union (Minkowski's inequality).
+_EXACT_SUBSETS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +83,71 @@ def delta_interval(
     return Interval(float(value), se, float(lo), float(hi), level)
 
 
-class Evaluator:
-    """Quantities of a fitted model and their gradients in θ, at the estimate."""
+def union_of_sums(
+    values: np.ndarray,
+    cov: np.ndarray,
+    dfs: np.ndarray,
+    total_df: float,
+    droppable: np.ndarray,
+    level: float,
+    *,
+    exact: int = _EXACT_SUBSETS,
+) -> tuple[float, float]:
+    """The hull of the Student-t intervals of ``Σ_{k ∉ Z} values[k]`` over every subset ``Z``
+    of the ``droppable`` terms (``Z`` empty: the total itself, at ``total_df``).
 
-    def __init__(self, fit: MMMFit) -> None:
+    ``cov`` is the terms' covariance (k, k), ``dfs`` each term's degrees of freedom. A sum of
+    one term takes that term's df; a sum of several (other than the total), the smallest df
+    of the total and its terms (the widest quantile: their own Satterthwaite df are not
+    computed for each of the 2^m sums). The empty sum is exactly 0. With more than ``exact``
+    droppable terms the hull is enclosed instead: every such sum lies within
+    ``S_R + Σ_{k∈Z'} v_k``, ``R`` the kept terms, and its standard error is at most
+    ``se_R + Σ_{k∈Z'} se_k`` (Minkowski), so the bounds
+    ``S_R + Σ_k min(0, v_k − q se_k) − q se_R`` and the matching upper one, at the smallest
+    df of all, hold every subset's interval.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    drop = np.flatnonzero(droppable)
+    keep = np.setdiff1d(np.arange(v.size), drop)
+    q_total = float(student_t.ppf(0.5 + level / 2.0, total_df))
+    se_total = float(np.sqrt(max(float(cov.sum()), 0.0)))
+    lo, hi = v.sum() - q_total * se_total, v.sum() + q_total * se_total
+    if drop.size == 0:
+        return float(lo), float(hi)
+    if drop.size > exact:
+        q = float(student_t.ppf(0.5 + level / 2.0, min(total_df, float(dfs.min()))))
+        se_r = float(np.sqrt(max(float(cov[np.ix_(keep, keep)].sum()), 0.0)))
+        se = np.sqrt(np.maximum(np.diag(cov)[drop], 0.0))
+        base = float(v[keep].sum())
+        low = base - q * se_r + float(np.minimum(0.0, v[drop] - q * se).sum())
+        high = base + q * se_r + float(np.maximum(0.0, v[drop] + q * se).sum())
+        return min(float(lo), low), max(float(hi), high)
+    # Row i: which terms each subset keeps (every kept term, and the droppable ones whose
+    # bit is 0 in i); row 0 is the total.
+    masks = np.ones((2**drop.size, v.size))
+    for i, bits in enumerate(itertools.product((0.0, 1.0), repeat=drop.size)):
+        masks[i, drop] = 1.0 - np.array(bits)
+    est = masks @ v
+    se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", masks, cov, masks), 0.0))
+    n_kept = masks.sum(axis=1)
+    df = np.minimum(total_df, np.where(masks > 0, dfs[None, :], np.inf).min(axis=1))
+    single = n_kept == 1
+    df[single] = dfs[np.argmax(masks[single], axis=1)]
+    df[0] = total_df
+    q = student_t.ppf(0.5 + level / 2.0, np.where(n_kept > 0, df, 1.0))
+    q[n_kept == 0] = 0.0
+    return float(np.min(est - q * se)), float(np.max(est + q * se))
+
+
+class Evaluator:
+    """Quantities of a fitted model and their gradients in θ, at the estimate.
+
+    ``tests``: Hansen's sup-score tests already run on this fit, by channel index (a stored
+    analysis's, so that a counterfactual reuses the decisions its attribution table shows
+    instead of re-running the bootstrap; None where the test is not available).
+    """
+
+    def __init__(self, fit: MMMFit, tests: Mapping[int, NullTest | None] | None = None) -> None:
         self.fit = fit
         self.obj = fit.objective
         self.state = self.obj.media(fit.theta, jacobian=True)
@@ -84,11 +155,19 @@ class Evaluator:
         self.size = fit.layout.size
         self._small: SmallSample | None = None
         self._sup: SupScore | None = None
-        self._tests: dict[int, NullTest | None] = {}
+        self._tests: dict[int, NullTest | None] = dict(tests or {})
+
+    @property
+    def gate_available(self) -> bool:
+        """Whether the sup-score test of no effect can be run on this fit: not on
+        instrumented rows (see :mod:`.null_test`), whose claims keep the Wald interval."""
+        return self.obj.moments is None
 
     def null_test(self, channel: int) -> NullTest | None:
         """Hansen's sup-score test of "``channel`` has no effect" (None where unsupported)."""
         if channel not in self._tests:
+            if not self.gate_available:
+                return None
             if self._sup is None:
                 if self._small is None:
                     self._small = self.fit.small_sample()
@@ -106,6 +185,27 @@ class Evaluator:
         if test is None or test.p_value <= (1.0 - interval.level) / 2.0:
             return interval, test
         return unclaimed(interval), test
+
+    def total(
+        self, values: np.ndarray, grads: np.ndarray, droppable: np.ndarray
+    ) -> tuple[Interval, bool]:
+        """The interval of ``Σ values`` (gradients ``grads``, (k, P)), widened to hold the
+        sum with any of the ``droppable`` terms at zero (:func:`union_of_sums`); and whether
+        that widened it. Without droppable terms it is the delta-method interval of the sum."""
+        grads = np.atleast_2d(grads)
+        grad = grads.sum(axis=0)
+        plain = self.interval(float(np.sum(values)), grad, floor=None)
+        if not np.any(droppable):
+            return plain, False
+        b = grads @ self.fit.cov @ grads.T
+        dfs = np.array([self.df(g) for g in grads])
+        lo, hi = union_of_sums(np.asarray(values), b, dfs, self.df(grad), np.asarray(droppable),
+                               plain.level)  # fmt: skip
+        lo, hi = min(lo, plain.lower), max(hi, plain.upper)
+        widened = lo < plain.lower - 1e-9 * abs(plain.lower) or hi > plain.upper + 1e-9 * abs(
+            plain.upper
+        )
+        return Interval(plain.estimate, plain.stderr, lo, hi, plain.level), widened
 
     def df(self, grad: np.ndarray) -> float:
         """Degrees of freedom of the interval of the quantity with gradient ``grad``."""

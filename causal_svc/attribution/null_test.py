@@ -46,6 +46,17 @@ axis and the ±1 sd corners, clipped to the prior's box — 15 shapes for geomet
 Hill, 25 for a two-parameter adstock. A finer grid raises observed and bootstrap suprema alike;
 the test's size holds for the grid it uses.
 
+Instrumented fits (``Identification.INSTRUMENTED``) are not tested. Hansen's argument covers
+GMM criteria, so a valid version exists: the score of ``β_c`` is ``x̂(γ)ᵀ e_R``, ``x̂(γ)`` the
+channel's Jacobian column projected on the instruments and ``e_R`` the geo-day residuals of the
+restricted 2SLS fit, bootstrapped with one multiplier per geo (the 2SLS clusters). It is not
+built: the fit's data rows are its instrument moments, which no geo owns, so the row scores the
+bootstrap draws per cluster would have to be rebuilt from the geo-day rows; and the instruments
+hold the channel's derivatives at the prior-mean shape only (:func:`.fit._instruments`), so the
+projected score moves within their span as ``γ`` moves, a size that would have to be measured
+again. There :attr:`.inference.Evaluator.gate_available` is False; a lower bound above zero is
+the Wald interval's, and the scores' notes and the counterfactual's warnings say so.
+
 What it does not fix: confounding. A channel whose budget follows demand the model cannot see
 gets a score with a non-zero mean under "no effect", and no variance formula removes that.
 """
@@ -113,7 +124,7 @@ class SupScore:
         self.obj = obj
         self.clusters = clusters
         # Instrumented rows are moments, not rows a cluster owns: not supported (the Wald
-        # interval stands there).
+        # interval stands there, and the answer's warnings say so; see the module docstring).
         self.supported = obj.moments is None
         r, jac = obj.evaluate(fit.theta, jacobian=True)
         assert jac is not None

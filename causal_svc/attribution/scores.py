@@ -9,7 +9,12 @@ channel's adstocked input that day. Its interval is the channel's, scaled by tha
 
 A channel's intervals (incremental outcome, iROAS, marginal ROAS, response-curve bands) have a
 lower bound above zero only where the sup-score test of "no effect" rejects
-(:meth:`.inference.Evaluator.claim`); where it does not, the score's ``note`` says so.
+(:meth:`.inference.Evaluator.claim`); where it does not, the score's ``note`` says so. One
+decision per channel covers all of them: iROAS is the incremental outcome per unit of spend
+(the same interval scaled), a campaign's interval is its channel's scaled by its share, and the
+contribution share is a point estimate. Instrumented fits cannot run the test
+(:mod:`.null_test`): a lower bound above zero there is the Wald interval's, and the note says
+that instead of passing it off as tested.
 """
 
 from __future__ import annotations
@@ -112,6 +117,10 @@ def channel_scores(
             step = 2 * _MARGINAL_STEP * spend
             marg, mtest = ev.claim(c, ev.interval((up - down) / step, (g[0] - g[1]) / step))
             test = test or mtest
+        # A claim the test could not check (instrumented rows): say so.
+        untested = not ev.gate_available and (
+            inc.lower > 0 or (marg is not None and marg.lower > 0)
+        )
         out.append(
             ChannelScore(
                 channel=panel.channels[c],
@@ -128,13 +137,20 @@ def channel_scores(
                     float(uncalibrated[c]) / spend if uncalibrated is not None and paid else None
                 ),
                 null_test=test,
-                note=_note(panel.channels[c], test, inc.level),
+                note=_note(panel.channels[c], test, inc.level, untested),
             )
         )
     return out, baseline
 
 
-def _note(channel: str, test: NullTest | None, level: float) -> str:
+def _note(channel: str, test: NullTest | None, level: float, untested: bool = False) -> str:
+    if untested:
+        return (
+            f"{channel}: the {level:.0%} interval's lower bound is the Wald interval's: the test "
+            "of no effect that allows for the channel's carry-over and saturation shape "
+            "(Hansen's sup-score) is not available for instrumented (two-stage least squares) "
+            "fits, so that bound does not allow for the shape being unidentified at zero effect"
+        )
     if test is None or test.p_value <= (1.0 - level) / 2.0:
         return ""
     return (
