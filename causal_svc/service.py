@@ -352,8 +352,10 @@ class CausalService(causal_grpc.CausalServiceServicer):
         convert.require_usable_model(stored.payload, blob, q.analysis_id)
         assert blob is not None
         state = await asyncio.to_thread(attribution.state_from_bytes, blob)
+        # The table's tests of no effect: the plan reuses their decisions (issue 15).
         job = functools.partial(attribution.plan, start=q.start, end=q.end,
-                                future_days=q.future_days, level=q.level)  # fmt: skip
+                                future_days=q.future_days, level=q.level,
+                                tests=convert.no_effect_tests(stored.payload))  # fmt: skip
         result = await self._compute.run(job, state, q.changes)
         return convert.counterfactual_response(result)
 

@@ -13,6 +13,7 @@ from causal_svc.convert.attribution import (
     counterfactual_question,
     counterfactual_response,
     lift_test,
+    no_effect_tests,
     report_to_proto,
     require_usable_model,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "estimate_to_proto",
     "lift_test",
     "list_analyses_question",
+    "no_effect_tests",
     "report_to_proto",
     "require_usable_model",
     "strategy_to_proto",

@@ -21,6 +21,7 @@ from causal_svc.attribution import (
     SpendChange,
     Verdict,
 )
+from causal_svc.attribution.null_test import NullTest
 from causal_svc.attribution.planning import ResponseModel
 from causal_svc.attribution.series import DECOMPOSITION, DailySeries
 from causal_svc.errors import InvalidSpec, NotAnAttribution
@@ -222,6 +223,11 @@ def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.Attri
             ch.naive_regression_roas = c.naive_roas
         if c.uncalibrated_iroas is not None:
             ch.uncalibrated_roas = c.uncalibrated_iroas
+        if c.null_test is not None:
+            t = c.null_test
+            ch.no_effect_test.CopyFrom(causal_pb.NoEffectTest(
+                statistic=t.statistic, p_value=t.p_value, shapes=t.shapes, draws=t.draws,
+            ))  # fmt: skip
     for k in r.campaigns:
         cp = out.campaigns.add(campaign_id=k.campaign, channel=k.channel,
                                platform_reported_outcome=k.platform_outcome)  # fmt: skip
@@ -366,7 +372,20 @@ def counterfactual_response(r: CounterfactualResult) -> causal_pb.Counterfactual
     out.evaluated_period.end_date.CopyFrom(
         _proto_date(r.start + dt.timedelta(days=r.evaluated_days - 1))
     )
+    out.warnings.extend(r.warnings)
     return out
+
+
+def no_effect_tests(payload: bytes) -> dict[str, NullTest]:
+    """The tests of no effect a stored attribution's table ran, by channel: a counterfactual
+    reuses their decisions rather than re-running the bootstrap."""
+    analysis = causal_pb.Analysis.FromString(payload)
+    return {
+        c.channel: NullTest(c.no_effect_test.statistic, c.no_effect_test.p_value,
+                            c.no_effect_test.shapes, c.no_effect_test.draws)
+        for c in analysis.attribution.channels
+        if c.HasField("no_effect_test")
+    }  # fmt: skip
 
 
 def require_usable_model(payload: bytes, model: bytes | None, analysis_id: str) -> None:

@@ -1468,6 +1468,7 @@ class ChannelAttribution(_message.Message):
     UNCALIBRATED_ROAS_FIELD_NUMBER: _builtins.int
     MEDIA_INPUT_FIELD_NUMBER: _builtins.int
     IDENTIFIED_FIELD_NUMBER: _builtins.int
+    NO_EFFECT_TEST_FIELD_NUMBER: _builtins.int
     channel: _builtins.str
     """Channel."""
     contribution_share: _builtins.float
@@ -1506,6 +1507,13 @@ class ChannelAttribution(_message.Message):
     def marginal_roas(self) -> _common_pb2.Interval:
         """Marginal return of the next unit of spend."""
 
+    @_builtins.property
+    def no_effect_test(self) -> Global___NoEffectTest:
+        """The test of "this channel has no effect" that a lower bound above zero must pass, where
+        it was run (only where the delta-method interval started above zero). Unset otherwise,
+        and for instrumented fits, which cannot run it (the warnings say so).
+        """
+
     def __init__(
         self,
         *,
@@ -1521,10 +1529,11 @@ class ChannelAttribution(_message.Message):
         uncalibrated_roas: _builtins.float | None = ...,
         media_input: _builtins.float = ...,
         identified: _builtins.bool = ...,
+        no_effect_test: Global___NoEffectTest | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_naive_regression_roas", b"_naive_regression_roas", "_uncalibrated_roas", b"_uncalibrated_roas", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "marginal_roas", b"marginal_roas", "naive_regression_roas", b"naive_regression_roas", "spend", b"spend", "uncalibrated_roas", b"uncalibrated_roas"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_naive_regression_roas", b"_naive_regression_roas", "_uncalibrated_roas", b"_uncalibrated_roas", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "marginal_roas", b"marginal_roas", "naive_regression_roas", b"naive_regression_roas", "no_effect_test", b"no_effect_test", "spend", b"spend", "uncalibrated_roas", b"uncalibrated_roas"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_naive_regression_roas", b"_naive_regression_roas", "_uncalibrated_roas", b"_uncalibrated_roas", "channel", b"channel", "contribution_share", b"contribution_share", "identified", b"identified", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "marginal_roas", b"marginal_roas", "media_input", b"media_input", "naive_regression_roas", b"naive_regression_roas", "platform_reported_outcome", b"platform_reported_outcome", "platform_reported_roas", b"platform_reported_roas", "spend", b"spend", "uncalibrated_roas", b"uncalibrated_roas"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_naive_regression_roas", b"_naive_regression_roas", "_uncalibrated_roas", b"_uncalibrated_roas", "channel", b"channel", "contribution_share", b"contribution_share", "identified", b"identified", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "marginal_roas", b"marginal_roas", "media_input", b"media_input", "naive_regression_roas", b"naive_regression_roas", "no_effect_test", b"no_effect_test", "platform_reported_outcome", b"platform_reported_outcome", "platform_reported_roas", b"platform_reported_roas", "spend", b"spend", "uncalibrated_roas", b"uncalibrated_roas"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__naive_regression_roas: _TypeAlias = _typing.Literal["naive_regression_roas"]  # noqa: Y015
     _WhichOneofArgType__naive_regression_roas: _TypeAlias = _typing.Literal["_naive_regression_roas", b"_naive_regression_roas"]  # noqa: Y015
@@ -1536,6 +1545,44 @@ class ChannelAttribution(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__uncalibrated_roas) -> _WhichOneofReturnType__uncalibrated_roas | None: ...
 
 Global___ChannelAttribution: _TypeAlias = ChannelAttribution  # noqa: Y015
+
+@_typing.final
+class NoEffectTest(_message.Message):
+    """Hansen's (1996) sup-score test of "the channel has no effect" against a positive one, over a
+    grid of the channel's carry-over and saturation shapes (which zero effect leaves
+    unidentified). Intervals of the channel's effect keep a lower bound above zero only where
+    p_value <= (1 - level) / 2; Counterfactual reuses the decision.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATISTIC_FIELD_NUMBER: _builtins.int
+    P_VALUE_FIELD_NUMBER: _builtins.int
+    SHAPES_FIELD_NUMBER: _builtins.int
+    DRAWS_FIELD_NUMBER: _builtins.int
+    statistic: _builtins.float
+    """Supremum over the shapes of the standardised score of the channel's effect."""
+    p_value: _builtins.float
+    """Multiplier-bootstrap p-value (one-sided)."""
+    shapes: _builtins.int
+    """Shapes in the grid."""
+    draws: _builtins.int
+    """Bootstrap draws."""
+    def __init__(
+        self,
+        *,
+        statistic: _builtins.float = ...,
+        p_value: _builtins.float = ...,
+        shapes: _builtins.int = ...,
+        draws: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draws", b"draws", "p_value", b"p_value", "shapes", b"shapes", "statistic", b"statistic"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NoEffectTest: _TypeAlias = NoEffectTest  # noqa: Y015
 
 @_typing.final
 class CampaignAttribution(_message.Message):
@@ -2528,6 +2575,7 @@ class CounterfactualResponse(_message.Message):
     DELTA_FIELD_NUMBER: _builtins.int
     CHANNELS_FIELD_NUMBER: _builtins.int
     EVALUATED_PERIOD_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def reference_outcome(self) -> _common_pb2.Interval:
         """Outcome under the reference plan."""
@@ -2550,6 +2598,12 @@ class CounterfactualResponse(_message.Message):
         the analysis (future windows: the window itself).
         """
 
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Which intervals were widened, or could not be checked, by the test of no effect, and why
+        (a change whose channel's effect is not established is not claimed).
+        """
+
     def __init__(
         self,
         *,
@@ -2558,10 +2612,11 @@ class CounterfactualResponse(_message.Message):
         delta: _common_pb2.Interval | None = ...,
         channels: _abc.Iterable[Global___ChannelCounterfactual] | None = ...,
         evaluated_period: _common_pb2.DateRange | None = ...,
+        warnings: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["counterfactual_outcome", b"counterfactual_outcome", "delta", b"delta", "evaluated_period", b"evaluated_period", "reference_outcome", b"reference_outcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channels", b"channels", "counterfactual_outcome", b"counterfactual_outcome", "delta", b"delta", "evaluated_period", b"evaluated_period", "reference_outcome", b"reference_outcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channels", b"channels", "counterfactual_outcome", b"counterfactual_outcome", "delta", b"delta", "evaluated_period", b"evaluated_period", "reference_outcome", b"reference_outcome", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -148,6 +148,7 @@ __all__ = (
     "MemoryServiceStub",
     "ModelHealth",
     "Money",
+    "NoEffectTest",
     "NodeRole",
     "OptimizeBudgetRequest",
     "OptimizeBudgetResponse",
@@ -4541,6 +4542,15 @@ class ChannelAttribution(betterproto2.Message):
     prior's); ModelHealth says why.
     """
 
+    no_effect_test: "NoEffectTest | None" = betterproto2.field(
+        13, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The test of "this channel has no effect" that a lower bound above zero must pass, where
+    it was run (only where the delta-method interval started above zero). Unset otherwise,
+    and for instrumented fits, which cannot run it (the warnings say so).
+    """
+
 
 default_message_pool.register_message("liftos.v1", "ChannelAttribution", ChannelAttribution)
 
@@ -5429,6 +5439,12 @@ class CounterfactualResponse(betterproto2.Message):
     """
     Days whose outcome was compared: the period plus the carry-over that follows it inside
     the analysis (future windows: the window itself).
+    """
+
+    warnings: "list[str]" = betterproto2.field(6, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Which intervals were widened, or could not be checked, by the test of no effect, and why
+    (a change whose channel's effect is not established is not claimed).
     """
 
 
@@ -7620,6 +7636,39 @@ class Money(betterproto2.Message):
 
 
 default_message_pool.register_message("liftos.v1", "Money", Money)
+
+
+@dataclass(eq=False, repr=False)
+class NoEffectTest(betterproto2.Message):
+    """
+    Hansen's (1996) sup-score test of "the channel has no effect" against a positive one, over a
+    grid of the channel's carry-over and saturation shapes (which zero effect leaves
+    unidentified). Intervals of the channel's effect keep a lower bound above zero only where
+    p_value <= (1 - level) / 2; Counterfactual reuses the decision.
+    """
+
+    statistic: "float" = betterproto2.field(1, betterproto2.TYPE_DOUBLE)
+    """
+    Supremum over the shapes of the standardised score of the channel's effect.
+    """
+
+    p_value: "float" = betterproto2.field(2, betterproto2.TYPE_DOUBLE)
+    """
+    Multiplier-bootstrap p-value (one-sided).
+    """
+
+    shapes: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Shapes in the grid.
+    """
+
+    draws: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
+    """
+    Bootstrap draws.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "NoEffectTest", NoEffectTest)
 
 
 @dataclass(eq=False, repr=False)
