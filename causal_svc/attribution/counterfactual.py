@@ -147,6 +147,7 @@ def counterfactual(
     values: list[float] = []
     grads: list[np.ndarray] = []
     unestablished: list[bool] = []
+    dfs: list[float] = []
     warnings: list[str] = []
     out = []
     for i, ch in enumerate(changes):
@@ -182,7 +183,8 @@ def counterfactual(
             mult = 1.0
         # effect() is outcome(as run) − outcome(multiplied): the plan's delta is its negative.
         value, g = ev.effect(c, a=a, b=b, multiplier=mult, until=until)
-        wald = ev.interval(-value, -g, floor=None)
+        dfs.append(ev.df(g))
+        wald = ev.interval(-value, -g, floor=None, df=dfs[-1])
         interval, established, note = _gate(ev, c, ch.channel, wald, mult)
         values.append(-value)
         grads.append(-g)
@@ -191,7 +193,8 @@ def counterfactual(
             warnings.append(note)
         out.append(ChannelChange(ch.channel, ref_spend, ref_spend * mult, interval))
     reference = float(panel.outcome[:, a:until].sum())
-    delta, widened = ev.total(np.array(values), np.array(grads), np.array(unestablished))
+    delta, widened = ev.total(np.array(values), np.array(grads), np.array(unestablished),
+                              np.array(dfs))  # fmt: skip
     if widened and len(out) > 1:
         names = ", ".join(o.channel for o, u in zip(out, unestablished, strict=True) if u)
         warnings.append(

@@ -187,19 +187,25 @@ class Evaluator:
         return unclaimed(interval), test
 
     def total(
-        self, values: np.ndarray, grads: np.ndarray, droppable: np.ndarray
+        self,
+        values: np.ndarray,
+        grads: np.ndarray,
+        droppable: np.ndarray,
+        dfs: np.ndarray | None = None,
     ) -> tuple[Interval, bool]:
         """The interval of ``Σ values`` (gradients ``grads``, (k, P)), widened to hold the
         sum with any of the ``droppable`` terms at zero (:func:`union_of_sums`); and whether
-        that widened it. Without droppable terms it is the delta-method interval of the sum."""
+        that widened it. Without droppable terms it is the delta-method interval of the sum.
+        ``dfs``: each term's degrees of freedom, where the caller has them."""
         grads = np.atleast_2d(grads)
         grad = grads.sum(axis=0)
-        plain = self.interval(float(np.sum(values)), grad, floor=None)
+        total_df = self.df(grad)
+        plain = self.interval(float(np.sum(values)), grad, floor=None, df=total_df)
         if not np.any(droppable):
             return plain, False
         b = grads @ self.fit.cov @ grads.T
-        dfs = np.array([self.df(g) for g in grads])
-        lo, hi = union_of_sums(np.asarray(values), b, dfs, self.df(grad), np.asarray(droppable),
+        dfs = np.array([self.df(g) for g in grads]) if dfs is None else np.asarray(dfs)
+        lo, hi = union_of_sums(np.asarray(values), b, dfs, total_df, np.asarray(droppable),
                                plain.level)  # fmt: skip
         lo, hi = min(lo, plain.lower), max(hi, plain.upper)
         widened = lo < plain.lower - 1e-9 * abs(plain.lower) or hi > plain.upper + 1e-9 * abs(
