@@ -15,7 +15,8 @@ channel iROAS are scored against the truth's expected incremental revenue over s
 - health verdicts and seconds per analysis.
 
 Run: PYTHONPATH=.:gen python bench/attribution_accuracy.py [--seeds 20] [--workers 2]
-     [--identification national|geo|pacing]
+     [--identification national|geo|pacing|instrumented|geo_demand]
+     [--carryover geometric|chosen|weibull] [--effect-df NU]
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ OVERRIDES: dict[str, str | float] = {}
 def spec() -> ModelSpec:
     base = ModelSpec(identification=IDENTIFICATION)
     if "carryover" in OVERRIDES:
-        chosen = OVERRIDES["carryover"] == "chosen"
-        base = replace(base, adstock=None if chosen else AdstockKind.GEOMETRIC)
+        kinds = {"chosen": None, "geometric": AdstockKind.GEOMETRIC, "weibull": AdstockKind.WEIBULL}
+        base = replace(base, adstock=kinds[str(OVERRIDES["carryover"])])
     if "effect_df" in OVERRIDES:
         base = replace(base, priors=replace(base.priors, effect_df=float(OVERRIDES["effect_df"])))
     return base
@@ -198,9 +199,9 @@ def main() -> None:
     ap.add_argument(
         "--identification", default="national", choices=[i.value for i in Identification]
     )
-    ap.add_argument("--carryover", choices=["geometric", "chosen"],
-                    help="every channel geometric, or each channel's shape left to the data "
-                    "(default: the model's default)")  # fmt: skip
+    ap.add_argument("--carryover", choices=["geometric", "chosen", "weibull"],
+                    help="every channel geometric, each channel's shape left to the data, or "
+                    "every channel Weibull (default: the model's default)")  # fmt: skip
     ap.add_argument("--effect-df", type=float,
                     help="the effect prior's Student-t df (inf: half-normal; default: the model's)")  # fmt: skip
     args = ap.parse_args()

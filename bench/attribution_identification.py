@@ -15,7 +15,16 @@ Variants (``--variants``, comma-separated; ``default`` is ``ModelSpec()``):
 - ``roi:S``: the effect prior's scale ``roi_scale`` = S (default 0.25);
 - ``lift:CH:R``: a lift test of channel ``CH`` over the whole window, its lift the truth's
   expected incremental revenue, standard error R times it (what a test of ``CH`` would add);
-- ``+`` joins variants (``weibull:tiktok+roi:0.5``).
+- ``geo``: geo-day rows with day effects (``Identification.GEO``, Meridian's geo model);
+- ``oracle``: the simulator's true log demand index per geo-day as a control in the panel (an
+  oracle for the local demand budgets chase; with ``geo`` it removes that confounding from the
+  cross-geo variation, see docs/performance.md "Controlling for local demand");
+- ``proxy``: as ``oracle``, the local demand read from the paid channels' common log spend
+  move per geo-day (:func:`causal_svc.attribution.demand_proxy.demand_controls`) as the
+  control instead of the truth;
+- ``geo_demand``: ``Identification.GEO_DEMAND``: geo rows with day effects, each channel
+  instrumented by its input with the other channels' read of the chase taken out;
+- ``+`` joins variants (``weibull:tiktok+roi:0.5``, ``geo+oracle``).
 
 And without the model's priors or curve fits: ordinary least squares of the national rows'
 projected log outcome (as the fit sees them) on the projected *true* media terms (each
@@ -26,7 +35,7 @@ true carry-over by a geometric one with decay D (the model's family at its best 
 
 Run: PYTHONPATH=.:gen python bench/attribution_identification.py [--scenario misallocated]
 [--first-seed 300] [--seeds 20] [--variants default,weibull:tiktok,roi:0.5]
-[--geometric tiktok:0.85,meta_prospecting:0.8]
+[--geometric tiktok:0.85,meta_prospecting:0.8] [--no-ols]
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import time
 from collections.abc import Mapping
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -42,17 +52,28 @@ import numpy as np
 
 import bench.surfacing_optimizer  # noqa: F401  (registers the misallocated scenario)
 from bench.surfacing_worlds import planning_model, true_curves, true_inputs
-from causal_svc.attribution import ModelSpec, analyze
+from causal_svc.attribution import Identification, MediaPanel, ModelSpec, analyze
 from causal_svc.attribution.calibration import LiftTest
+from causal_svc.attribution.demand_proxy import demand_controls
 from causal_svc.attribution.fit import fit_mmm
 from causal_svc.attribution.transforms import AdstockKind
 from sim.media import adstock
 from tests.causal.attribution.world import World, world
 
 
-def _spec_and_tests(variant: str, w: World) -> tuple[ModelSpec, list[LiftTest]]:
+def true_demand(w: World) -> np.ndarray:
+    """(G, T) the simulator's log demand index per geo-day, in the panel's geo order: what
+    the marketers' budgets chase (``sim.spend.plan_inputs``) and what drives baseline sales."""
+    _, _, log_index, _ = true_inputs(w.result)
+    codes = [g["code"] for g in w.result.truth["geos"]]
+    return log_index[[codes.index(g) for g in w.panel.geos]]
+
+
+def _variant(variant: str, w: World) -> tuple[ModelSpec, list[LiftTest], MediaPanel]:
     tests = [w.experiment] if w.experiment is not None else []
+    panel = w.panel
     base = ModelSpec()
+    identification = base.identification
     adstock_kind: AdstockKind | Mapping[str, AdstockKind] | None = base.adstock
     priors = base.priors
     for part in variant.split("+"):
@@ -69,6 +90,16 @@ def _spec_and_tests(variant: str, w: World) -> tuple[ModelSpec, list[LiftTest]]:
             priors = dataclasses.replace(priors, effect_df=float(args[0]))
         elif name == "weibull":
             adstock_kind = {args[0]: AdstockKind.WEIBULL} if args else AdstockKind.WEIBULL
+        elif name == "geo":
+            identification = Identification.GEO
+        elif name == "proxy":
+            controls = {**panel.controls, **demand_controls(panel.spend)}
+            panel = dataclasses.replace(panel, controls=controls)
+        elif name == "geo_demand":
+            identification = Identification.GEO_DEMAND
+        elif name == "oracle":
+            controls = {**panel.controls, "true_log_demand": true_demand(w)}
+            panel = dataclasses.replace(panel, controls=controls)
         elif name == "roi":
             priors = dataclasses.replace(priors, roi_scale=float(args[0]))
         elif name == "lift":
@@ -79,7 +110,8 @@ def _spec_and_tests(variant: str, w: World) -> tuple[ModelSpec, list[LiftTest]]:
                                   float(args[1]) * lift, name="truth"))  # fmt: skip
         else:
             raise SystemExit(f"--variants: unknown variant {part!r}")
-    return ModelSpec(adstock=adstock_kind, priors=priors), tests
+    spec = ModelSpec(adstock=adstock_kind, priors=priors, identification=identification)
+    return spec, tests, panel
 
 
 def model_rows(scenario: str, seeds: range, variant: str) -> None:
@@ -87,10 +119,13 @@ def model_rows(scenario: str, seeds: range, variant: str) -> None:
     worlds whose model passes its health checks)."""
     rows: list[dict[str, tuple[float, float, bool]]] = []
     failed = 0
+    seconds: list[float] = []
     for seed in seeds:
         w = world(scenario, seed)
-        spec, tests = _spec_and_tests(variant, w)
-        report = analyze(w.panel, spec, tests)
+        spec, tests, panel = _variant(variant, w)
+        t0 = time.perf_counter()
+        report = analyze(panel, spec, tests)
+        seconds.append(time.perf_counter() - t0)
         if report.verdict.value == "fail":  # a failed model reports no curves (as the service)
             failed += 1
             continue
@@ -113,6 +148,7 @@ def model_rows(scenario: str, seeds: range, variant: str) -> None:
         print(f"{variant:28s} {ch:18s} model {est.mean():.2f} truth {tru.mean():.2f} "
               f"bias {np.mean(est - tru):+.2f} MAE {np.mean(abs(est - tru)):.2f} "
               f"90% coverage {cov:.0%}")  # fmt: skip
+    print(f"{variant:28s} {np.mean(seconds):.1f} s per analysis")
     if failed:
         print(
             f"{variant:28s} {failed} of {len(seeds)} models failed their health checks (left out)"
@@ -162,10 +198,13 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--variants", default="default,weibull:tiktok,roi:0.5,weibull:tiktok+roi:0.5")
     ap.add_argument("--geometric", default="tiktok:0.85,meta_prospecting:0.8")
+    ap.add_argument("--no-ols", action="store_true", help="skip the OLS on the true terms")
     a = ap.parse_args()
     seeds = range(a.first_seed, a.first_seed + a.seeds)
     for v in a.variants.split(","):
         model_rows(a.scenario, seeds, v)
+    if a.no_ols:
+        return
     true_term_ols(a.scenario, seeds, {})
     if a.geometric:
         geo = {c: float(d) for c, d in (p.split(":") for p in a.geometric.split(","))}

@@ -45,10 +45,11 @@ simulator's own geo-day demand shock as a control removes 5 of 7 of them, so the
 confounding, not variance — budgets chase that shock in every geo, and its average over geos
 moves the national series with the spend (see :class:`.spec.Identification`).
 
-Instrumented rows (``Identification.INSTRUMENTED``, opt-in): the data rows are the weighted
-geo-day residuals projected on an orthonormal basis of the instruments (nonlinear 2SLS), so
-the Gauss–Newton machinery is unchanged; the meat sums each geo's 2SLS scores — residual times
-the Jacobian projected on the instruments — and the intervals take ``G − 1`` degrees of freedom.
+Instrumented rows (``Identification.INSTRUMENTED`` and ``GEO_DEMAND``, opt-in): the data rows
+are the weighted geo-day residuals projected on an orthonormal basis of the instruments
+(nonlinear 2SLS), so the Gauss–Newton machinery is unchanged; the meat sums each geo's 2SLS
+scores — residual times the Jacobian projected on the instruments — and the intervals take
+``G − 1`` degrees of freedom.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from scipy.optimize import nnls
 
 from .calendar import national_design
 from .calibration import LiftTest, PreparedLift, check_lift_tests
+from .demand_proxy import dechased_inputs
 from .features import Layout, MediaInputs, hill_terms
 from .objective import LiftData, Objective, lift_data, prior_lifts
 from .panel import MediaPanel
@@ -367,6 +369,9 @@ def _setup(
     instruments = None
     if spec.identification is Identification.INSTRUMENTED:
         instruments = _instruments(panel, layout, inputs, spec.max_lag)
+    elif spec.identification is Identification.GEO_DEMAND:
+        instruments = _instruments(panel, layout, inputs, spec.max_lag,
+                                   dechased_inputs(panel.media, panel.spend))  # fmt: skip
     return _Setup(layout, log_y, basis, design, design_names, weights, inputs, prepared,
                   [*priors, *lifts], len(priors), controls, day_effects, instruments)  # fmt: skip
 
@@ -395,15 +400,18 @@ def demand_index(first: Projection, log_y: np.ndarray, *, national_rows: bool) -
 
 
 def _instruments(
-    panel: MediaPanel, layout: Layout, inputs: MediaInputs, max_lag: int
-) -> np.ndarray:
+    panel: MediaPanel, layout: Layout, inputs: MediaInputs, max_lag: int,
+    media: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
     """Instruments of ``Identification.INSTRUMENTED`` (K, G, T): the media terms' derivatives
     in θ — each channel's Hill values and their derivatives in its curve parameters, and the
     demand elasticity's — evaluated on the leave-one-out inputs at the prior means with every
     β at 1 (Amemiya's nonlinear 2SLS with the optimal instruments' form, at a preliminary
-    point; β only scales a channel's columns, so 1 loses nothing)."""
-    loo = MediaInputs.build(leave_one_out_inputs(panel.media), panel.population, panel.outcome,
-                            inputs.demand, max_lag)  # fmt: skip
+    point; β only scales a channel's columns, so 1 loses nothing). ``media``: other
+    instrument inputs (``Identification.GEO_DEMAND``'s :func:`.demand_proxy.dechased_inputs`)."""
+    if media is None:
+        media = leave_one_out_inputs(panel.media)
+    loo = MediaInputs.build(media, panel.population, panel.outcome, inputs.demand, max_lag)
     # The real inputs' scale (k0, geo unit), so the curves sit where the model's do.
     loo = MediaInputs(loo.lags, inputs.k0, inputs.pop, inputs.geo, inputs.demand)
     theta = layout.initial()
