@@ -10,7 +10,10 @@ gate) is printed beside it.
 
 Each seed is a fresh world; the analysis runs as the service runs it, with the registry's geo
 holdout as calibration, and again without it. The platform's own claim and the naive
-regression are printed beside it.
+regression are printed beside it. So is the counterfactual "without the null channel" at the
+table's level, as the service answers it from the stored analysis (its tests of no effect
+reused): how often its interval claims a loss, and how often it does so where the table
+does not call the channel significant (which should never happen).
 
 ``--diagnose`` prints, for every seed where either analysis's Wald interval calls the channel
 significant, what the call rests on: each analysis's estimate, standard error and the t
@@ -44,7 +47,9 @@ from causal_svc.attribution import (
     LiftTest,
     MediaPanel,
     ModelSpec,
+    SpendChange,
     analyze,
+    plan,
 )
 from causal_svc.attribution.scores import naive_roas
 from causal_svc.errors import ContradictoryCalibration
@@ -88,6 +93,7 @@ class Claim:
     iroas: Interval
     wald: bool
     p_value: float | None
+    without_loss: bool = False  # "without the channel" claims a loss (interval below zero)
 
 
 def _claim(panel: MediaPanel, tests: list[LiftTest]) -> Claim | None:
@@ -106,7 +112,12 @@ def _claim(panel: MediaPanel, tests: list[LiftTest]) -> Claim | None:
     # The channel's first claim is its incremental outcome's (iROAS is that per dollar).
     wald = next((w for k, w, _ in _CLAIMS if k == c), score.iroas.lower > 0)
     p = None if score.null_test is None else score.null_test.p_value
-    return Claim(score.iroas, wald, p)
+    without = False
+    if rep.state is not None:
+        stored = {s.channel: s.null_test for s in rep.channels if s.null_test is not None}
+        cf = plan(rep.state, [SpendChange(CHANNEL, multiplier=0.0)], tests=stored)
+        without = cf.delta.upper < 0
+    return Claim(score.iroas, wald, p, without)
 
 
 def _row(c: Claim | None) -> str:
@@ -126,7 +137,8 @@ def one(seed: int) -> tuple[float, ...]:
     claims = [_claim(w.panel, [w.experiment]), _claim(w.panel, [])]
     out = []
     for k in claims:
-        out += [0.0, 0.0, 0.0] if k is None else [k.iroas.estimate, k.iroas.lower, float(k.wald)]
+        out += ([0.0, 0.0, 0.0, 0.0] if k is None else
+                [k.iroas.estimate, k.iroas.lower, float(k.wald), float(k.without_loss)])  # fmt: skip
     if DIAGNOSE and any(k is not None and k.wald for k in claims):
         e = w.experiment
         calm = world("null", seed, confounding=0.0)
@@ -165,8 +177,8 @@ def main() -> None:
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(one, range(args.first_seed, args.first_seed + args.seeds)))
-    est, low, wald, est_u, low_u, wald_u, platform, naive = (
-        np.array([r[i] for r in rows]) for i in range(8)
+    est, low, wald, cf, est_u, low_u, wald_u, cf_u, platform, naive = (
+        np.array([r[i] for r in rows]) for i in range(10)
     )
     print(f"null scenario, {CHANNEL} (true iROAS 0), {args.seeds} seeds "
           f"({args.first_seed}-{args.first_seed + args.seeds - 1}), "
@@ -178,6 +190,10 @@ def main() -> None:
     print(f"  without calibration:                       significant positive iROAS in "
           f"{np.mean(low_u > 0):.1%} of runs (Wald interval alone {np.mean(wald_u > 0):.1%}); "
           f"mean estimate {est_u.mean():.3f}")  # fmt: skip
+    print(f"  'without {CHANNEL}' claims a loss (counterfactual interval below zero): "
+          f"{np.mean(cf > 0):.1%} calibrated, {np.mean(cf_u > 0):.1%} without calibration; "
+          f"where the table does not call it significant: "
+          f"{int(np.sum((cf > 0) & (low <= 0)) + np.sum((cf_u > 0) & (low_u <= 0)))} runs")  # fmt: skip
     print(f"  what a user would have believed: platform ROAS {platform.mean():.2f}, naive "
           f"regression {naive.mean():.2f}")  # fmt: skip
     print(f"({time.perf_counter() - t0:.0f} s)")
