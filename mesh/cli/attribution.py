@@ -161,4 +161,7 @@ def run_counterfactual(args: argparse.Namespace, peers: Any) -> int:
     for c in r.channels:
         print(f"  {c.channel:18s} spend {c.reference_spend:12,.0f} → {c.counterfactual_spend:12,.0f}: "
               f"{interval_text(c.outcome_delta, '{:+,.0f}')}")  # fmt: skip
+    # Intervals the test of no effect widened (or could not check), and why.
+    for w in r.warnings:
+        print(f"warning: {w}")
     return 0

@@ -16,6 +16,7 @@ import sim
 from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
+from mesh.cli import commands as cli
 from mesh.runtime.inprocess import running_services
 from tests.causal.attribution.records import world_records
 
@@ -23,7 +24,7 @@ ORG = "gateshop"
 
 
 @pytest.fixture(scope="module")
-def stub(tmp_path_factory: pytest.TempPathFactory):
+def mesh(tmp_path_factory: pytest.TempPathFactory):
     world = sim.simulate("demo", seed=0, dirt=False, n_geos=10)
     with running_services(
         {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build},
@@ -33,7 +34,12 @@ def stub(tmp_path_factory: pytest.TempPathFactory):
         records = world_records(world, ORG)
         batches = iter(lambda: list(itertools.islice(records, 2000)), [])
         memory.Write(memory_pb.WriteRequest(org_id=ORG, records=b) for b in batches)
-        yield causal_grpc.CausalServiceStub(grpc.insecure_channel(services["causal"].address))
+        yield services
+
+
+@pytest.fixture(scope="module")
+def stub(mesh) -> causal_grpc.CausalServiceStub:
+    return causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +96,24 @@ def test_a_level_the_test_does_not_reach_claims_no_loss_and_says_why(stub, resul
         # Where the test rejects, nothing is widened.
         assert not _without(stub, result, c.channel, min(0.5, 2.1 * p)).warnings
     assert widened, "a strongly claimed channel's delta-method interval should outlast its test"
+
+
+def test_the_cli_prints_the_warnings(
+    mesh, stub, result, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", mesh["causal"].address)
+    # A channel whose "without" is widened at alpha = its test's p-value (see above).
+    widened = [
+        (c.channel, c.no_effect_test.p_value, r)
+        for c in result.channels
+        if c.HasField("no_effect_test")
+        for r in [_without(stub, result, c.channel, c.no_effect_test.p_value)]
+        if r.warnings
+    ]
+    assert widened, "a strongly claimed channel's delta-method interval should outlast its test"
+    channel, p, r = widened[0]
+    assert cli.main(["counterfactual", result.analysis_id, "--org", ORG, "--set",
+                     f"{channel}=0", "--alpha", repr(p)]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    warned = [line for line in out.splitlines() if line.startswith("warning: ")]
+    assert warned == [f"warning: {w}" for w in r.warnings]
