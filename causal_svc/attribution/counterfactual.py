@@ -29,10 +29,11 @@ effect the data do not identify — Davies' problem). The plan uses the same dec
   Whichever of those channels truly do nothing, the interval right for that truth is inside.
   So a plan whose every changed channel is unestablished gets an interval that includes zero
   (``Z`` = all of them), and one established channel changed keeps the plan's sign.
-- The decisions are per channel at the interval's level, as the table's are, so a plan never
-  claims a change the table does not show. A plan of ``k`` channels that all do nothing is
-  called non-zero only where one of them is, at most ``k`` times one channel's rate
-  (Bonferroni): the multiplicity a reader of ``k`` rows of the table already has.
+- The decisions are per channel at the interval's level, as the table's are: at the table's
+  level and over its window, "without X" claims a loss exactly where the table calls X
+  significant. A plan of ``k`` channels that all do nothing is called non-zero only where one
+  of them is, at most ``k`` times one channel's rate (Bonferroni): the multiplicity a reader
+  of ``k`` rows of the table already has.
 - The decisions are the stored analysis's (the tests its table ran, :func:`plan`'s ``tests``);
   a channel its table did not test (its interval there started at zero, or this plan's level or
   window differs) is tested here, with the bootstrap's fixed seed, so the decision is the one
