@@ -69,16 +69,16 @@ def true_demand(w: World) -> np.ndarray:
     return log_index[[codes.index(g) for g in w.panel.geos]]
 
 
-def _variant(variant: str, w: World) -> tuple[ModelSpec, list[LiftTest], MediaPanel]:
-    tests = [w.experiment] if w.experiment is not None else []
-    panel = w.panel
+def variant_spec(variant: str) -> ModelSpec:
+    """The model of a variant (its panel and lift-test parts are :func:`variant_panel`'s and
+    :func:`_variant`'s)."""
     base = ModelSpec()
     identification = base.identification
     adstock_kind: AdstockKind | Mapping[str, AdstockKind] | None = base.adstock
     priors = base.priors
     for part in variant.split("+"):
         name, *args = part.split(":")
-        if name == "default":
+        if name in ("default", "oracle", "proxy", "lift"):
             continue
         if name == "geometric":
             adstock_kind = AdstockKind.GEOMETRIC
@@ -92,26 +92,39 @@ def _variant(variant: str, w: World) -> tuple[ModelSpec, list[LiftTest], MediaPa
             adstock_kind = {args[0]: AdstockKind.WEIBULL} if args else AdstockKind.WEIBULL
         elif name == "geo":
             identification = Identification.GEO
-        elif name == "proxy":
-            controls = {**panel.controls, **demand_controls(panel.spend)}
-            panel = dataclasses.replace(panel, controls=controls)
         elif name == "geo_demand":
             identification = Identification.GEO_DEMAND
-        elif name == "oracle":
-            controls = {**panel.controls, "true_log_demand": true_demand(w)}
-            panel = dataclasses.replace(panel, controls=controls)
         elif name == "roi":
             priors = dataclasses.replace(priors, roi_scale=float(args[0]))
-        elif name == "lift":
+        else:
+            raise SystemExit(f"--variants: unknown variant {part!r}")
+    return ModelSpec(adstock=adstock_kind, priors=priors, identification=identification)
+
+
+def variant_panel(variant: str, w: World) -> MediaPanel:
+    """The world's panel with a variant's controls (``oracle``, ``proxy``)."""
+    panel = w.panel
+    for part in variant.split("+"):
+        if part == "proxy":
+            controls = {**panel.controls, **demand_controls(panel.spend)}
+            panel = dataclasses.replace(panel, controls=controls)
+        elif part == "oracle":
+            controls = {**panel.controls, "true_log_demand": true_demand(w)}
+            panel = dataclasses.replace(panel, controls=controls)
+    return panel
+
+
+def _variant(variant: str, w: World) -> tuple[ModelSpec, list[LiftTest], MediaPanel]:
+    tests = [w.experiment] if w.experiment is not None else []
+    for part in variant.split("+"):
+        name, *args = part.split(":")
+        if name == "lift":
             curve = true_curves(w.result)[args[0]]
             lift = float(curve.mean_outcome(curve.reference_spend))
             d = w.panel.dates
             tests.append(LiftTest(args[0], d[0].astype(object), d[-1].astype(object), lift,
                                   float(args[1]) * lift, name="truth"))  # fmt: skip
-        else:
-            raise SystemExit(f"--variants: unknown variant {part!r}")
-    spec = ModelSpec(adstock=adstock_kind, priors=priors, identification=identification)
-    return spec, tests, panel
+    return variant_spec(variant), tests, variant_panel(variant, w)
 
 
 def model_rows(scenario: str, seeds: range, variant: str) -> None:
@@ -141,6 +154,9 @@ def model_rows(scenario: str, seeds: range, variant: str) -> None:
             tm = float(t.mean_marginal(t.reference_spend))
             row[c.channel] = (float(m.mean()), tm, bool(lo <= tm <= hi))
         rows.append(row)
+    if not rows:
+        print(f"{variant:28s} all {len(seeds)} models failed their health checks")
+        return
     for ch in sorted(rows[0]):
         est = np.array([r[ch][0] for r in rows])
         tru = np.array([r[ch][1] for r in rows])

@@ -22,8 +22,13 @@ degrees of freedom (Welch, from its geos); and the uncalibrated analysis of the 
 world with budgets that ignore demand (``confounding=0``; same draws otherwise), which
 separates confounding from chance.
 
+``--variant V`` runs a model variant of ``bench/attribution_identification.py`` instead of
+``--identification`` / ``--carryover`` (e.g. ``geo+oracle+weibull``: geo rows with the
+simulator's true local demand as a control, every channel Weibull; ``geo_demand+weibull``).
+
 Run: PYTHONPATH=.:gen python bench/attribution_null.py [--seeds 100] [--workers 2] [--carryover geometric|chosen]
-     [--identification national|geo|pacing|instrumented] [--first-seed N] [--diagnose]
+     [--identification national|geo|pacing|instrumented|geo_demand] [--first-seed N] [--diagnose]
+     [--variant V]
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 from bench._figures import figure
+from bench.attribution_identification import variant_panel, variant_spec
 from causal_svc.attribution import (
     AdstockKind,
     Evaluator,
@@ -64,7 +70,13 @@ DIAGNOSE = False
 CARRYOVER = ""
 
 
+# --variant: a variant of bench/attribution_identification.py (its model and panel; "": none).
+VARIANT = ""
+
+
 def spec() -> ModelSpec:
+    if VARIANT:
+        return variant_spec(VARIANT)
     base = ModelSpec(identification=IDENTIFICATION)
     if not CARRYOVER:
         return base
@@ -132,6 +144,8 @@ def _row(c: Claim | None) -> str:
 
 def one(seed: int) -> tuple[float, ...]:
     w = world("null", seed)
+    if VARIANT:
+        w = replace(w, panel=variant_panel(VARIANT, w))
     assert w.experiment is not None
     c = w.panel.channels.index(CHANNEL)
     claims = [_claim(w.panel, [w.experiment]), _claim(w.panel, [])]
@@ -169,11 +183,15 @@ def main() -> None:
     ap.add_argument("--carryover", choices=["geometric", "chosen"], default="",
                     help="every channel geometric, or each channel's shape left to the data "
                     "(default: the model's default)")  # fmt: skip
+    ap.add_argument("--variant", default="",
+                    help="a model variant of bench/attribution_identification.py (overrides "
+                    "--identification and --carryover)")  # fmt: skip
     args = ap.parse_args()
-    global IDENTIFICATION, DIAGNOSE, CARRYOVER
+    global IDENTIFICATION, DIAGNOSE, CARRYOVER, VARIANT
     IDENTIFICATION = Identification(args.identification)
     DIAGNOSE = args.diagnose
     CARRYOVER = args.carryover
+    VARIANT = args.variant
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(one, range(args.first_seed, args.first_seed + args.seeds)))
@@ -182,8 +200,8 @@ def main() -> None:
     )
     print(f"null scenario, {CHANNEL} (true iROAS 0), {args.seeds} seeds "
           f"({args.first_seed}-{args.first_seed + args.seeds - 1}), "
-          f"identification {IDENTIFICATION.value}, carry-over {spec().adstock!r} "
-          "(None: chosen by the data)")  # fmt: skip
+          f"identification {spec().identification.value}, carry-over {spec().adstock!r} "
+          f"(None: chosen by the data){f', variant {VARIANT}' if VARIANT else ''}")  # fmt: skip
     print(f"  calibrated by the registry's geo holdout: significant positive iROAS in "
           f"{np.mean(low > 0):.1%} of runs (target <= 5%; Wald interval alone "
           f"{np.mean(wald > 0):.1%}); mean estimate {est.mean():.3f}")  # fmt: skip
