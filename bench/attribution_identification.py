@@ -22,6 +22,9 @@ Variants (``--variants``, comma-separated; ``default`` is ``ModelSpec()``):
 - ``proxy``: as ``oracle``, the local demand read from the paid channels' common log spend
   move per geo-day (:func:`causal_svc.attribution.demand_proxy.demand_controls`) as the
   control instead of the truth;
+- ``retro`` / ``retro_campaign``: the budget-response detector's demand move per geo-day
+  (``causal_svc.confounders_retro``: first-party orders and paid spend; ``retro_campaign``
+  reads the spend per campaign × geo) as the control;
 - ``geo_demand``: ``Identification.GEO_DEMAND``: geo rows with day effects, each channel
   instrumented by its input with the other channels' read of the chase taken out;
 - ``+`` joins variants (``weibull:tiktok+roi:0.5``, ``geo+oracle``).
@@ -78,7 +81,7 @@ def variant_spec(variant: str) -> ModelSpec:
     priors = base.priors
     for part in variant.split("+"):
         name, *args = part.split(":")
-        if name in ("default", "oracle", "proxy", "lift"):
+        if name in ("default", "oracle", "proxy", "retro", "retro_campaign", "lift"):
             continue
         if name == "geometric":
             adstock_kind = AdstockKind.GEOMETRIC
@@ -101,6 +104,21 @@ def variant_spec(variant: str) -> ModelSpec:
     return ModelSpec(adstock=adstock_kind, priors=priors, identification=identification)
 
 
+def retro_demand(w: World, campaign_grain: bool) -> np.ndarray:
+    """(G, T) the budget-response detector's demand move per geo-day
+    (:func:`causal_svc.confounders_retro.detect_budget_response`: the orders' and the paid
+    spend's common moves; per campaign × geo where ``campaign_grain``), in the panel's order."""
+    from bench.confounder_detection import campaign_geo_sums, simulated_sums
+    from causal_svc.confounders_retro import detect_budget_response
+
+    extra = campaign_geo_sums(w.result) if campaign_grain else None
+    found = detect_budget_response(*simulated_sums(w.result), campaign_geo_days=extra)
+    gd = found.geo_days
+    grid = gd.pivot_table(index="geo", columns="date", values="demand_move")
+    grid = grid.reindex(index=[f"US-{g}" for g in w.panel.geos], columns=w.panel.dates)
+    return np.nan_to_num(grid.to_numpy(np.float64))
+
+
 def variant_panel(variant: str, w: World) -> MediaPanel:
     """The world's panel with a variant's controls (``oracle``, ``proxy``)."""
     panel = w.panel
@@ -111,6 +129,9 @@ def variant_panel(variant: str, w: World) -> MediaPanel:
         elif part == "oracle":
             controls = {**panel.controls, "true_log_demand": true_demand(w)}
             panel = dataclasses.replace(panel, controls=controls)
+        elif part in ("retro", "retro_campaign"):
+            move = retro_demand(w, part == "retro_campaign")
+            panel = dataclasses.replace(panel, controls={**panel.controls, part: move})
     return panel
 
 
