@@ -162,5 +162,8 @@ def hill_derivatives(
     safe = np.where(positive, u, 1.0)
     dh_du = np.where(positive, shape * g / safe, 0.0)
     dh_dlogk = -shape * g
-    dh_dlogs = np.where(positive, shape * g * np.log(safe / half_saturation), 0.0)
+    # A tiny positive input (a Weibull tail's adstock) makes u / K underflow to 0, and
+    # 0 × log 0 is NaN where the derivative is ~0; the floor touches only subnormal ratios.
+    ratio = np.maximum(safe / half_saturation, np.finfo(np.float64).tiny)
+    dh_dlogs = np.where(positive, shape * g * np.log(ratio), 0.0)
     return h, dh_du, dh_dlogk, dh_dlogs

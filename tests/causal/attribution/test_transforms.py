@@ -78,3 +78,13 @@ def test_hill_values_and_derivatives() -> None:
     s_up, s_dn = 1.5 * np.exp(eps), 1.5 * np.exp(-eps)
     np.testing.assert_allclose(dh_ds, (hill(u, 2.0, s_up) - hill(u, 2.0, s_dn)) / (2 * eps),
                                rtol=1e-5, atol=1e-12)  # fmt: skip
+
+
+def test_hill_shape_derivative_is_finite_where_the_input_underflows_the_ratio() -> None:
+    # A Weibull tail's adstock can be a denormal: u / K underflows to 0 and log 0 = -inf,
+    # while the Hill value (and so its shape derivative) is 0 there.
+    u = np.array([5e-324, 1e-310, 1e-200, 1.0])
+    h, dh_du, dh_dk, dh_ds = hill_derivatives(u, 1e10, 1.2)
+    for part in (h, dh_du, dh_dk, dh_ds):
+        assert np.all(np.isfinite(part))
+    assert np.all(dh_ds[:2] == 0.0) and np.all(dh_ds[2:] < 0.0)
