@@ -19,7 +19,8 @@ that instead of passing it off as tested.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from .panel import MediaPanel
 from .transforms import apply_lags, lag_stack
 
 __all__ = ["CampaignScore", "ChannelScore", "ResponseCurve", "campaign_scores", "channel_scores",
-           "naive_roas", "response_curves"]  # fmt: skip
+           "gated_baseline", "naive_roas", "response_curves"]  # fmt: skip
 
 # Marginal ROAS: the curve's slope at the spend as run, by central difference of ±5% spend.
 _MARGINAL_STEP = 0.05
@@ -141,6 +142,36 @@ def channel_scores(
             )
         )
     return out, baseline
+
+
+def gated_baseline(
+    ev: Evaluator, channels: Sequence[ChannelScore], baseline: Interval
+) -> tuple[Interval, str]:
+    """The baseline's interval held to the test of no effect, and the note that says so.
+
+    The baseline is the outcome less every channel's effect, so a channel whose effect the
+    table does not establish (its lower bound at zero) could be taking nothing from it: the
+    interval is widened to hold the baseline under every subset of those channels at zero
+    (:meth:`.Evaluator.total`, as a plan's total is in :mod:`.counterfactual`); the estimate
+    is unchanged. A channel whose estimate is zero takes nothing from the baseline either way.
+    """
+    loose = np.array([s.incremental.lower <= 0.0 < s.incremental.estimate for s in channels])
+    if not loose.any():
+        return baseline, ""
+    effects = [ev.effect(c) for c in range(len(channels))]
+    values = np.array([-v for v, _ in effects])
+    grads = np.array([-g for _, g in effects])
+    delta, widened = ev.total(values, grads, loose)
+    if not widened:
+        return baseline, ""
+    shift = baseline.estimate - delta.estimate
+    names = ", ".join(s.channel for s, u in zip(channels, loose, strict=True) if u)
+    note = (
+        f"the baseline's {baseline.level:.0%} interval is widened to hold the outcome no "
+        f"channel caused should {names} have no effect: their lower bounds are at zero"
+    )
+    return replace(baseline, lower=min(baseline.lower, delta.lower + shift),
+                   upper=max(baseline.upper, delta.upper + shift)), note  # fmt: skip
 
 
 def _note(channel: str, test: NullTest | None, level: float, untested: bool = False) -> str:

@@ -33,6 +33,7 @@ from .scores import (
     ResponseCurve,
     campaign_scores,
     channel_scores,
+    gated_baseline,
     response_curves,
 )
 from .series import DailySeries, daily_series
@@ -184,6 +185,8 @@ class Scores:
     curves: tuple[ResponseCurve, ...]
     baseline: Interval | None
     response_models: tuple[ResponseModel, ...]
+    # Why the baseline's interval was widened by the test of no effect, if it was.
+    baseline_note: str = ""
 
 
 def describe(panel: MediaPanel, spec: ModelSpec) -> Prelude:
@@ -234,10 +237,11 @@ def score(state: FitState, uncalibrated: Uncalibrated | None = None) -> Scores:
     fit = restore_fit(state)
     ev = Evaluator(fit)
     channels, baseline = channel_scores(ev, None if uncalibrated is None else uncalibrated.effects)
+    baseline, note = gated_baseline(ev, channels, baseline)
     campaigns = campaign_scores(ev, channels)
     curves = response_curves(ev)
     return Scores(tuple(channels), tuple(campaigns), tuple(curves), baseline,
-                  tuple(response_models(fit)))  # fmt: skip
+                  tuple(response_models(fit)), note)  # fmt: skip
 
 
 def assemble(
@@ -263,6 +267,8 @@ def assemble(
         )
     # Channels whose lower bound the sup-score test of no effect set to zero (scores.py).
     warnings += [s.note for s in scores.channels if s.note]
+    if scores.baseline_note:
+        warnings.append(scores.baseline_note)
     if not fit.convergence.converged:
         warnings.append(f"the optimiser did not converge: {fit.convergence.message}")
     calibration = tuple(
