@@ -16,7 +16,10 @@ channel iROAS are scored against the truth's expected incremental revenue over s
 
 Run: PYTHONPATH=.:gen python bench/attribution_accuracy.py [--seeds 20] [--workers 2]
      [--identification national|geo|pacing|instrumented|geo_demand]
-     [--carryover geometric|chosen|weibull] [--effect-df NU]
+     [--carryover geometric|chosen|weibull] [--effect-df NU] [--variant V]
+
+``--variant V`` runs a model variant of ``bench/attribution_identification.py`` (its model and
+panel, e.g. ``geo+gqv:0.05+weibull``) instead of the model the other options build.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 from bench._figures import figure
+from bench.attribution_identification import variant_panel, variant_spec
 from causal_svc.attribution import (
     Evaluator,
     Identification,
@@ -83,9 +87,13 @@ class Run:
 IDENTIFICATION = Identification.NATIONAL
 # Model variants to compare against the default in one run (--carryover, --effect-df).
 OVERRIDES: dict[str, str | float] = {}
+# --variant: a variant of bench/attribution_identification.py (its model and panel; "": none).
+VARIANT = ""
 
 
 def spec() -> ModelSpec:
+    if VARIANT:
+        return variant_spec(VARIANT)
     base = ModelSpec(identification=IDENTIFICATION)
     if "carryover" in OVERRIDES:
         kinds = {"chosen": None, "geometric": AdstockKind.GEOMETRIC, "weibull": AdstockKind.WEIBULL}
@@ -98,6 +106,8 @@ def spec() -> ModelSpec:
 def one(args: tuple[str, int]) -> Run:
     scenario, seed = args
     w = world(scenario, seed)
+    if VARIANT:
+        w = replace(w, panel=variant_panel(VARIANT, w))
     tests = [w.experiment] if w.experiment is not None else []
     t0 = time.perf_counter()
     rep = analyze(w.panel, spec(), tests)
@@ -204,19 +214,23 @@ def main() -> None:
                     "every channel Weibull (default: the model's default)")  # fmt: skip
     ap.add_argument("--effect-df", type=float,
                     help="the effect prior's Student-t df (inf: half-normal; default: the model's)")  # fmt: skip
+    ap.add_argument("--variant", default="",
+                    help="a model variant of bench/attribution_identification.py (overrides "
+                    "--identification, --carryover and --effect-df)")  # fmt: skip
     args = ap.parse_args()
-    global IDENTIFICATION
+    global IDENTIFICATION, VARIANT
     IDENTIFICATION = Identification(args.identification)
+    VARIANT = args.variant
     if args.carryover:
         OVERRIDES["carryover"] = args.carryover
     if args.effect_df is not None:
         OVERRIDES["effect_df"] = args.effect_df
     sp = spec()
     print(
-        f"identification {IDENTIFICATION.value}, seeds {args.first_seed}-"
+        f"identification {sp.identification.value}, seeds {args.first_seed}-"
         f"{args.first_seed + args.seeds - 1}; carry-over "
         f"{'chosen per channel' if sp.adstock is None else sp.adstock}, effect prior df "
-        f"{sp.priors.effect_df}"
+        f"{sp.priors.effect_df}{f', variant {VARIANT}' if VARIANT else ''}"
     )
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:

@@ -22,6 +22,11 @@ Variants (``--variants``, comma-separated; ``default`` is ``ModelSpec()``):
 - ``proxy``: as ``oracle``, the local demand read from the paid channels' common log spend
   move per geo-day (:func:`causal_svc.attribution.demand_proxy.demand_controls`) as the
   control instead of the truth;
+- ``gqv:S``: as ``oracle``, a noisy reading of it: the true log demand index plus iid
+  N(0, S) noise per geo-day (seeded by the world's seed; one standard normal draw per geo-day,
+  scaled by S, so levels of S share their draws) — what category search volume by region
+  (Meridian's "GQV" controls) would give; ``gqvn:S``: its geo mean per day in every geo (a
+  national-only reading; under day effects it is absorbed, so for the national rows);
 - ``retro`` / ``retro_campaign``: the budget-response detector's demand move per geo-day
   (``causal_svc.confounders_retro``: first-party orders and paid spend; ``retro_campaign``
   reads the spend per campaign × geo) as the control;
@@ -81,7 +86,7 @@ def variant_spec(variant: str) -> ModelSpec:
     priors = base.priors
     for part in variant.split("+"):
         name, *args = part.split(":")
-        if name in ("default", "oracle", "proxy", "retro", "retro_campaign", "lift"):
+        if name in ("default", "oracle", "proxy", "retro", "retro_campaign", "lift", "gqv", "gqvn"):
             continue
         if name == "geometric":
             adstock_kind = AdstockKind.GEOMETRIC
@@ -104,6 +109,32 @@ def variant_spec(variant: str) -> ModelSpec:
     return ModelSpec(adstock=adstock_kind, priors=priors, identification=identification)
 
 
+def noisy_demand(w: World, sd: float, national: bool) -> np.ndarray:
+    """(G, T) the true log demand index plus iid N(0, ``sd``) per geo-day (a search-volume
+    reading); its geo mean per day in every geo where ``national``. Deterministic per world."""
+    truth = true_demand(w)
+    z = np.random.default_rng([w.result.seed, 0x677176]).standard_normal(truth.shape)
+    reading = truth + sd * z
+    return np.broadcast_to(reading.mean(axis=0), truth.shape).copy() if national else reading
+
+
+def demand_scale(scenario: str, seeds: range) -> None:
+    """How much the true log demand index moves, to read ``gqv:S``'s S as a noise-to-signal."""
+    within, national, cross = [], [], []
+    for seed in seeds:
+        d = true_demand(world(scenario, seed))
+        within.append(d.std(axis=1).mean())  # over days within a geo
+        national.append(d.mean(axis=0).std())  # the geo mean's over days
+        # What day effects leave: the geo-day deviation from the day's geo mean, less its geo's
+        # mean (the variation that geo rows with day effects use).
+        r = d - d.mean(axis=0) - d.mean(axis=1, keepdims=True) + d.mean()
+        cross.append(r.std())
+    print(f"log demand index ({scenario}, seeds {seeds.start}-{seeds.stop - 1}): sd over days "
+          f"within a geo {np.mean(within):.3f}; the geo mean's sd over days "
+          f"{np.mean(national):.3f}; two-way residual (geo and day effects out) sd "
+          f"{np.mean(cross):.3f}")  # fmt: skip
+
+
 def retro_demand(w: World, campaign_grain: bool) -> np.ndarray:
     """(G, T) the budget-response detector's demand move per geo-day
     (:func:`causal_svc.confounders_retro.detect_budget_response`: the orders' and the paid
@@ -120,7 +151,7 @@ def retro_demand(w: World, campaign_grain: bool) -> np.ndarray:
 
 
 def variant_panel(variant: str, w: World) -> MediaPanel:
-    """The world's panel with a variant's controls (``oracle``, ``proxy``)."""
+    """The world's panel with a variant's controls (``oracle``, ``gqv``, ``proxy``, ...)."""
     panel = w.panel
     for part in variant.split("+"):
         if part == "proxy":
@@ -129,6 +160,10 @@ def variant_panel(variant: str, w: World) -> MediaPanel:
         elif part == "oracle":
             controls = {**panel.controls, "true_log_demand": true_demand(w)}
             panel = dataclasses.replace(panel, controls=controls)
+        elif part.split(":")[0] in ("gqv", "gqvn"):
+            name, sd = part.split(":")
+            reading = noisy_demand(w, float(sd), national=name == "gqvn")
+            panel = dataclasses.replace(panel, controls={**panel.controls, name: reading})
         elif part in ("retro", "retro_campaign"):
             move = retro_demand(w, part == "retro_campaign")
             panel = dataclasses.replace(panel, controls={**panel.controls, part: move})
@@ -238,6 +273,8 @@ def main() -> None:
     ap.add_argument("--no-ols", action="store_true", help="skip the OLS on the true terms")
     a = ap.parse_args()
     seeds = range(a.first_seed, a.first_seed + a.seeds)
+    if "gqv" in a.variants:
+        demand_scale(a.scenario, seeds)
     for v in a.variants.split(","):
         model_rows(a.scenario, seeds, v)
     if a.no_ols:
