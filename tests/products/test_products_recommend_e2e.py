@@ -9,7 +9,6 @@ The LLM service explains the product analysis over gRPC (grounded: every figure 
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import ingestion_pb2_grpc as ing_grpc
 from liftos.v1 import llm_pb2 as llm_pb
 from liftos.v1 import llm_pb2_grpc as llm_grpc
-from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 from liftos.v1 import surfacing_pb2 as pb
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
@@ -39,7 +37,7 @@ from mesh.runtime.status import decode_status
 from sim.channels import CHANNEL_NAMES
 from sim.reapply import expected_orders
 from surfacing_svc.app import build as surfacing_build
-from tests.causal.attribution.records import world_records
+from tests.causal.attribution.records import write_world
 from tests.llm.fake_openai import Script, fake_openai, words
 
 from .test_products_mesh import ORG, exports, requests, small_world
@@ -66,9 +64,7 @@ def mesh(
     with running_services(BUILDS, data_dir) as services:
         channel = {name: grpc.insecure_channel(s.address) for name, s in services.items()}
         memory = memory_grpc.MemoryServiceStub(channel["memory"])
-        records = world_records(world, ORG)
-        batches = iter(lambda: list(itertools.islice(records, 2000)), [])
-        memory.Write(memory_pb.WriteRequest(org_id=ORG, records=b) for b in batches)
+        write_world(memory, world, ORG)
         ingestion = ing_grpc.IngestionServiceStub(channel["ingestion"])
         for source, lines in exports(world).items():
             list(ingestion.Ingest(requests(world, source, lines, "e2e")))

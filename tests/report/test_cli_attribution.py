@@ -4,7 +4,6 @@ it; the page is opened in Chromium. Then the same report with the surfacing serv
 
 from __future__ import annotations
 
-import itertools
 import socket
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import grpc
 import pytest
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
-from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
@@ -22,7 +20,7 @@ from memory_svc.app import build as memory_build
 from mesh.cli.commands import main
 from mesh.runtime.inprocess import running_services
 from surfacing_svc.app import build as surfacing_build
-from tests.causal.attribution.records import world_records
+from tests.causal.attribution.records import write_world
 from tests.report.conftest import open_report
 
 ORG = "simshop"
@@ -35,9 +33,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory):
     world = sim.simulate("demo", seed=0, dirt=False, n_geos=10)
     with running_services(builds, tmp_path_factory.mktemp("mesh")) as services:
         memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
-        records = world_records(world, ORG)
-        batches = iter(lambda: list(itertools.islice(records, 2000)), [])
-        memory.Write(memory_pb.WriteRequest(org_id=ORG, records=b) for b in batches)
+        write_world(memory, world, ORG)
         yield services
 
 

@@ -7,11 +7,14 @@ over real servers without the ingestion step."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 
 import numpy as np
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
 from mesh.runtime.synthetic_records import record_id
@@ -61,3 +64,10 @@ def world_records(r: sim.SimResult, org: str) -> Iterator[md_pb.CausalMarketingD
                                          o["orders"], o["revenue"], strict=True):  # fmt: skip
         yield _record(org, common_pb.DATA_SOURCE_GENERIC, "generic", "first_party", "first_party",
                       geo, day, 0.0, 0, float(orders), float(revenue))  # fmt: skip
+
+
+def write_world(memory: memory_grpc.MemoryServiceStub, r: sim.SimResult, org: str) -> None:
+    """Write a simulated world's records to a running memory service, in streamed batches."""
+    records = world_records(r, org)
+    batches = iter(lambda: list(itertools.islice(records, 2000)), [])
+    memory.Write(memory_pb.WriteRequest(org_id=org, records=b) for b in batches)

@@ -4,7 +4,6 @@ holding a simulated world's records, the experiment registry, the causal service
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import re
 
 import grpc
@@ -15,7 +14,6 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
-from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
@@ -27,7 +25,7 @@ from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import running_services
 from mesh.sdk.client import LiftOS
 from mesh.sdk.failures import RpcFailure
-from tests.causal.attribution.records import world_records
+from tests.causal.attribution.records import write_world
 from tests.support import error_details
 
 ORG = "simshop"
@@ -47,9 +45,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult):
         tmp_path_factory.mktemp("mesh"),
     ) as services:
         memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
-        records = world_records(world, ORG)
-        batches = iter(lambda: list(itertools.islice(records, 2000)), [])
-        memory.Write(memory_pb.WriteRequest(org_id=ORG, records=b) for b in batches)
+        write_world(memory, world, ORG)
         # The org's registered macro index: the national design reads it as a control.
         org = next(iter(world.truth["orgs"]))
         macro = world.truth["orgs"][org]["demand"]["params"]["series"]["macro_index"]

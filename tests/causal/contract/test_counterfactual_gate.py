@@ -3,13 +3,10 @@ plan's intervals, and a widened interval says why in the response's warnings."""
 
 from __future__ import annotations
 
-import itertools
-
 import grpc
 import pytest
 from liftos.v1 import causal_pb2 as pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
-from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
@@ -18,7 +15,7 @@ from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
 from mesh.cli import commands as cli
 from mesh.runtime.inprocess import running_services
-from tests.causal.attribution.records import world_records
+from tests.causal.attribution.records import write_world
 
 ORG = "gateshop"
 
@@ -31,9 +28,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory):
         tmp_path_factory.mktemp("mesh"),
     ) as services:
         memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
-        records = world_records(world, ORG)
-        batches = iter(lambda: list(itertools.islice(records, 2000)), [])
-        memory.Write(memory_pb.WriteRequest(org_id=ORG, records=b) for b in batches)
+        write_world(memory, world, ORG)
         yield services
 
 

@@ -8,7 +8,6 @@ ListExperiments show it → AnalyzeAttribution over the same org uses it as a li
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
 
 import grpc
@@ -19,7 +18,6 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
-from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
@@ -32,7 +30,7 @@ from mesh.runtime.inprocess import running_services
 from mesh.sdk.causal import Records
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
-from tests.causal.attribution.records import world_records
+from tests.causal.attribution.records import write_world
 from tests.support import error_details
 
 ORG, SMALL = "simshop", "smallshop"
@@ -71,9 +69,7 @@ def _experiment(
 def _load(services: dict, world: sim.SimResult, org: str = ORG) -> None:
     """The world's records into memory, its geo holdout into the registry."""
     memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
-    records = world_records(world, org)
-    batches = iter(lambda: list(itertools.islice(records, 2000)), [])
-    memory.Write(memory_pb.WriteRequest(org_id=org, records=b) for b in batches)
+    write_world(memory, world, org)
     ingestion = ingestion_grpc.IngestionServiceStub(
         grpc.insecure_channel(services["ingestion"].address)
     )

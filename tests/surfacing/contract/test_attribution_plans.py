@@ -4,14 +4,11 @@ analysis: memory holds a simulated world's records, the causal service fits the 
 
 from __future__ import annotations
 
-import itertools
-
 import grpc
 import pytest
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import common_pb2 as common_pb
-from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 from liftos.v1 import surfacing_pb2 as pb
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
@@ -25,7 +22,7 @@ from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import running_services
 from mesh.sdk import LiftOS, RpcFailure
 from surfacing_svc.app import build as surfacing_build
-from tests.causal.attribution.records import world_records
+from tests.causal.attribution.records import write_world
 from tests.support import error_details
 
 ORG = "simshop"
@@ -42,9 +39,7 @@ def world() -> sim.SimResult:
 def mesh(tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult):
     with running_services(BUILDS, tmp_path_factory.mktemp("mesh")) as services:
         memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
-        records = world_records(world, ORG)
-        batches = iter(lambda: list(itertools.islice(records, 2000)), [])
-        memory.Write(memory_pb.WriteRequest(org_id=ORG, records=b) for b in batches)
+        write_world(memory, world, ORG)
         yield services
 
 
