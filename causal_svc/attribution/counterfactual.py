@@ -42,6 +42,13 @@ effect the data do not identify — Davies' problem). The plan uses the same dec
   delta-method interval and the warnings say so.
 
 Point estimates are never changed; every widening is named in the result's ``warnings``.
+
+Intervals also keep to the sign the model allows: a channel's response rises with its spend
+(non-negative effects, increasing adstock and Hill terms), so a cut cannot add outcome nor a
+raise lose it. The delta-method interval, symmetric about the estimate, can cross zero into
+the impossible side; it is cut at zero there (the truth, if the model's shape holds, is never
+on that side, so coverage cannot fall), as the attribution table's intervals are. A plan that
+cuts some channels and raises others has no sign to keep.
 """
 
 from __future__ import annotations
@@ -148,6 +155,7 @@ def counterfactual(
     values: list[float] = []
     grads: list[np.ndarray] = []
     unestablished: list[bool] = []
+    moves: list[float] = []  # each change's direction: multiplier − 1
     dfs: list[float] = []
     warnings: list[str] = []
     out = []
@@ -187,6 +195,8 @@ def counterfactual(
         dfs.append(ev.df(g))
         wald = ev.interval(-value, -g, floor=None, df=dfs[-1])
         interval, established, note = _gate(ev, c, ch.channel, wald, mult)
+        interval = _signed(interval, mult - 1.0)
+        moves.append(mult - 1.0)
         values.append(-value)
         grads.append(-g)
         unestablished.append(mult != 1.0 and not established)
@@ -196,6 +206,7 @@ def counterfactual(
     reference = float(panel.outcome[:, a:until].sum())
     delta, widened = ev.total(np.array(values), np.array(grads), np.array(unestablished),
                               np.array(dfs))  # fmt: skip
+    delta = _signed(delta, 1.0 if min(moves) >= 0 else -1.0 if max(moves) <= 0 else 0.0)
     if widened and len(out) > 1:
         names = ", ".join(o.channel for o, u in zip(out, unestablished, strict=True) if u)
         warnings.append(
@@ -209,6 +220,16 @@ def counterfactual(
     day = [dt.date.fromisoformat(str(d)) for d in panel.dates[[a, b - 1]]]
     return CounterfactualResult(day[0], day[1], until - a, ref, cf, delta, tuple(out),
                                 tuple(warnings))  # fmt: skip
+
+
+def _signed(interval: Interval, direction: float) -> Interval:
+    """``interval`` cut at zero on the side a change in ``direction`` (its sign: a raise,
+    a cut, or 0 for none or both) cannot reach; see the module docstring."""
+    if direction > 0 and interval.lower < 0:
+        return replace(interval, lower=0.0, upper=max(interval.upper, 0.0))
+    if direction < 0 and interval.upper > 0:
+        return replace(interval, upper=0.0, lower=min(interval.lower, 0.0))
+    return interval
 
 
 def _gate(

@@ -201,3 +201,26 @@ def test_instrumented_claims_say_they_were_not_tested(demo: World) -> None:
     assert r.delta.upper < 0
     assert len(r.warnings) == 1 and claimed[0].channel in r.warnings[0]
     assert "not available for instrumented" in r.warnings[0]
+
+
+def test_intervals_keep_to_the_sign_the_model_allows(demo_fit) -> None:
+    # Responses rise with spend, so a cut never adds outcome and a raise never loses it; the
+    # delta-method interval of a weakly measured channel crosses zero and is cut there.
+    names = demo_fit.panel.channels
+    ev = Evaluator(demo_fit)
+    crossed = 0
+    for c, name in enumerate(names):
+        value, grad = ev.effect(c)
+        crossed += delta_interval(-value, -grad, demo_fit.cov, 0.9, df=ev.df(grad),
+                                  floor=None).upper > 0  # fmt: skip
+        cut = counterfactual(ev, [SpendChange(name, multiplier=0.0)])
+        raise_ = counterfactual(ev, [SpendChange(name, multiplier=1.5)])
+        for r, sign in ((cut, -1.0), (raise_, 1.0)):
+            for iv in (r.delta, r.channels[0].delta):
+                assert iv.lower <= iv.estimate <= iv.upper
+                assert (iv.upper <= 0.0) if sign < 0 else (iv.lower >= 0.0)
+    assert crossed, "the demo fit should have a channel whose plain interval crosses zero"
+    # A plan that cuts one channel and raises another keeps its two-sided interval.
+    mixed = counterfactual(ev, [SpendChange(names[0], multiplier=0.0),
+                                SpendChange(names[1], multiplier=2.0)])  # fmt: skip
+    assert mixed.delta.lower < mixed.delta.estimate < mixed.delta.upper
