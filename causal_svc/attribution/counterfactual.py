@@ -28,16 +28,18 @@ effect the data do not identify — Davies' problem). The plan uses the same dec
   delta-method interval of the sum over the other channels (:func:`.inference.union_of_sums`).
   Whichever of those channels truly do nothing, the interval right for that truth is inside.
   So a plan whose every changed channel is unestablished gets an interval that includes zero
-  (``Z`` = all of them), and one established channel changed keeps the plan's sign.
+  (``Z`` = all of them). With an established channel changed, the subset that leaves only it
+  excludes zero; the total itself may still include it (``Z`` empty: the plain interval).
 - The decisions are per channel at the interval's level, as the table's are: at the table's
   level and over its window, "without X" claims a loss exactly where the table calls X
   significant. A plan of ``k`` channels that all do nothing is called non-zero only where one
   of them is, at most ``k`` times one channel's rate (Bonferroni): the multiplicity a reader
   of ``k`` rows of the table already has.
 - The decisions are the stored analysis's (the tests its table ran, :func:`plan`'s ``tests``);
-  a channel its table did not test (its interval there started at zero, or this plan's level or
-  window differs) is tested here, with the bootstrap's fixed seed, so the decision is the one
-  the analysis would have made.
+  a channel its table did not test (no interval of its row claimed an effect) is tested here,
+  with the bootstrap's fixed seed, so the decision is the one the analysis would have made. A
+  stored test is reused at any level and over any window: it tests ``β_c = 0``, which neither
+  changes.
 - Instrumented fits: the test is not available (:mod:`.null_test`); changes keep the
   delta-method interval and the warnings say so.
 
@@ -204,8 +206,11 @@ def counterfactual(
             warnings.append(note)
         out.append(ChannelChange(ch.channel, ref_spend, ref_spend * mult, interval))
     reference = float(panel.outcome[:, a:until].sum())
-    delta, widened = ev.total(np.array(values), np.array(grads), np.array(unestablished),
-                              np.array(dfs))  # fmt: skip
+    # Unchanged channels (multiplier 1, or no input to scale) add exactly nothing; left in,
+    # their degrees of freedom would still narrow the quantile of every sum they join.
+    moved = [i for i, m in enumerate(moves) if m != 0.0] or list(range(len(moves)))
+    delta, widened = ev.total(np.array(values)[moved], np.array(grads)[moved],
+                              np.array(unestablished)[moved], np.array(dfs)[moved])  # fmt: skip
     delta = _signed(delta, 1.0 if min(moves) >= 0 else -1.0 if max(moves) <= 0 else 0.0)
     if widened and len(out) > 1:
         names = ", ".join(o.channel for o, u in zip(out, unestablished, strict=True) if u)

@@ -20,7 +20,6 @@ channels set to zero (see :mod:`.counterfactual` for why).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,9 +34,10 @@ from .transforms import adstock_weights, apply_lags, hill_derivatives, lag_stack
 
 __all__ = ["Evaluator", "Interval", "delta_interval", "unclaimed", "union_of_sums"]
 
-# Subsets enumerated exactly up to this many channels of unestablished effect (2^12 sums);
-# beyond it :func:`union_of_sums` encloses their union (Minkowski's inequality).
-_EXACT_SUBSETS = 12
+# Subsets enumerated exactly up to this many channels of unestablished effect (2^14 sums,
+# ~20 ms); beyond it :func:`union_of_sums` encloses their union (Minkowski's inequality),
+# valid but ~2-3x wider.
+_EXACT_SUBSETS = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +125,8 @@ def union_of_sums(
     # Row i: which terms each subset keeps (every kept term, and the droppable ones whose
     # bit is 0 in i); row 0 is the total.
     masks = np.ones((2**drop.size, v.size))
-    for i, bits in enumerate(itertools.product((0.0, 1.0), repeat=drop.size)):
-        masks[i, drop] = 1.0 - np.array(bits)
+    bits = (np.arange(2**drop.size)[:, None] >> np.arange(drop.size)[None, ::-1]) & 1
+    masks[:, drop] = 1.0 - bits
     est = masks @ v
     se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", masks, cov, masks), 0.0))
     n_kept = masks.sum(axis=1)

@@ -153,9 +153,11 @@ def gated_baseline(
     table does not establish (its lower bound at zero) could be taking nothing from it: the
     interval is widened to hold the baseline under every subset of those channels at zero
     (:meth:`.Evaluator.total`, as a plan's total is in :mod:`.counterfactual`); the estimate
-    is unchanged. A channel whose estimate is zero takes nothing from the baseline either way.
+    is unchanged. The subsets are a "without every channel" plan's (every channel whose lower
+    bound is zero, its estimate zero or not: dropping it still moves the sum's variance), so
+    the two answers agree.
     """
-    loose = np.array([s.incremental.lower <= 0.0 < s.incremental.estimate for s in channels])
+    loose = np.array([s.incremental.lower <= 0.0 for s in channels])
     if not loose.any():
         return baseline, ""
     effects = [ev.effect(c) for c in range(len(channels))]
@@ -164,14 +166,16 @@ def gated_baseline(
     delta, widened = ev.total(values, grads, loose)
     if not widened:
         return baseline, ""
-    shift = baseline.estimate - delta.estimate
+    outcome = baseline.estimate - delta.estimate
     names = ", ".join(s.channel for s, u in zip(channels, loose, strict=True) if u)
     note = (
         f"the baseline's {baseline.level:.0%} interval is widened to hold the outcome no "
         f"channel caused should {names} have no effect: their lower bounds are at zero"
     )
-    return replace(baseline, lower=min(baseline.lower, delta.lower + shift),
-                   upper=max(baseline.upper, delta.upper + shift)), note  # fmt: skip
+    # Effects are non-negative, so the baseline is at most the outcome (as a cut's is).
+    upper = min(max(baseline.upper, delta.upper + outcome), outcome)
+    return replace(baseline, lower=min(baseline.lower, delta.lower + outcome),
+                   upper=upper), note  # fmt: skip
 
 
 def _note(channel: str, test: NullTest | None, level: float, untested: bool = False) -> str:

@@ -111,7 +111,8 @@ def test_a_plan_total_includes_zero_only_where_no_changed_channel_is_established
     assert both.delta.estimate == pytest.approx(plain.delta.estimate, rel=1e-12)
     assert both.delta.upper == 0.0 and both.delta.lower <= plain.delta.lower
     assert any(names[a] in w and names[b] in w and "plan" in w for w in both.warnings)
-    # One established: the plan's loss stands, at least as uncertain as that channel's alone.
+    # One established: on this fit the plan's loss stands (the plain total already excludes
+    # zero here; not a rule), at least as uncertain as that channel's alone.
     one = counterfactual(Evaluator(demo_fit, {a: REJECTS, b: ACCEPTS}), cut)
     alone = counterfactual(Evaluator(demo_fit), cut[:1])
     assert one.delta.upper < 0

@@ -4547,7 +4547,8 @@ class ChannelAttribution(betterproto2.Message):
     )
     """
     The test of "this channel has no effect" that a lower bound above zero must pass, where
-    it was run (only where the delta-method interval started above zero). Unset otherwise,
+    it was run (only where the delta-method interval of the incremental outcome or of the
+    marginal ROAS started above zero). Unset otherwise,
     and for instrumented fits, which cannot run it (the warnings say so).
     """
 
