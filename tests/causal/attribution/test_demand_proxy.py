@@ -4,6 +4,7 @@ that uses it (``Identification.GEO_DEMAND``)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from causal_svc.attribution import Evaluator, Identification, ModelSpec, fit_mmm
 from causal_svc.attribution.demand_proxy import (
@@ -84,8 +85,21 @@ def test_dechased_inputs_hold_no_demand() -> None:
     assert not out[0, :3, 20:40].any()
 
 
-def test_geo_demand_fit_is_instrumented_with_geo_clusters(demo: World) -> None:
+def test_geo_demand_fit_is_instrumented_with_geo_clusters(
+    demo: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its instruments are the dechased inputs, not INSTRUMENTED's leave-one-out ones.
+    from causal_svc.attribution import fit as fit_module
+
+    seen: list[np.ndarray] = []
+
+    def spy(media: np.ndarray, spend: np.ndarray) -> np.ndarray:
+        seen.append(out := dechased_inputs(media, spend))
+        return out
+
+    monkeypatch.setattr(fit_module, "dechased_inputs", spy)
     fit = fit_mmm(demo.panel, ModelSpec(identification=Identification.GEO_DEMAND))
+    assert len(seen) == 1 and seen[0].shape == demo.panel.media.shape
     assert fit.objective.moments is not None  # 2SLS rows
     assert fit.residuals.shape == (demo.panel.n_geos, demo.panel.n_days)
     assert fit.df == demo.panel.n_geos - 1
