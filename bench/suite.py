@@ -350,6 +350,8 @@ NOT_BENCHES = {
     "its own)",
     "attribution_identification": "per-channel diagnostic of the model's returns under variants "
     "(an investigation tool with no figure of its own)",
+    "counterfactual_gate": "the before/after study of counterfactual intervals under the test "
+    "of no effect (attribution_null prints the figure)",
 }
 
 
