@@ -349,13 +349,13 @@ class CausalService(causal_grpc.CausalServiceServicer):
         q = convert.counterfactual_question(request)
         stored = await asyncio.to_thread(self._analyses.get, q.org_id, q.analysis_id)
         blob = await asyncio.to_thread(self._analyses.model, q.org_id, q.analysis_id)
-        convert.require_usable_model(stored.payload, blob, q.analysis_id)
+        analysis = convert.require_usable_model(stored.payload, blob, q.analysis_id)
         assert blob is not None
         state = await asyncio.to_thread(attribution.state_from_bytes, blob)
         # The table's tests of no effect: the plan reuses their decisions (issue 15).
         job = functools.partial(attribution.plan, start=q.start, end=q.end,
                                 future_days=q.future_days, level=q.level,
-                                tests=convert.no_effect_tests(stored.payload))  # fmt: skip
+                                tests=convert.no_effect_tests(analysis))  # fmt: skip
         result = await self._compute.run(job, state, q.changes)
         return convert.counterfactual_response(result)
 

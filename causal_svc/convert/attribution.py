@@ -376,10 +376,9 @@ def counterfactual_response(r: CounterfactualResult) -> causal_pb.Counterfactual
     return out
 
 
-def no_effect_tests(payload: bytes) -> dict[str, NullTest]:
+def no_effect_tests(analysis: causal_pb.Analysis) -> dict[str, NullTest]:
     """The tests of no effect a stored attribution's table ran, by channel: a counterfactual
     reuses their decisions rather than re-running the bootstrap."""
-    analysis = causal_pb.Analysis.FromString(payload)
     return {
         c.channel: NullTest(c.no_effect_test.statistic, c.no_effect_test.p_value,
                             c.no_effect_test.shapes, c.no_effect_test.draws)
@@ -388,8 +387,11 @@ def no_effect_tests(payload: bytes) -> dict[str, NullTest]:
     }  # fmt: skip
 
 
-def require_usable_model(payload: bytes, model: bytes | None, analysis_id: str) -> None:
-    """A counterfactual needs an attribution analysis whose model passed its health checks.
+def require_usable_model(
+    payload: bytes, model: bytes | None, analysis_id: str
+) -> causal_pb.Analysis:
+    """A counterfactual needs an attribution analysis whose model passed its health checks;
+    the stored analysis, parsed.
 
     Raises
     ------
@@ -409,6 +411,7 @@ def require_usable_model(payload: bytes, model: bytes | None, analysis_id: str) 
             subject="analysis_id",
             reason="ATTRIBUTION_MODEL_FAILED",
         )
+    return analysis
 
 
 def code_version() -> str:
