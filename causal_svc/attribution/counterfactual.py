@@ -241,11 +241,15 @@ def _gate(
     ev: Evaluator, channel: int, name: str, wald: Interval, mult: float
 ) -> tuple[Interval, bool, str]:
     """A channel's change interval under the test of no effect (see the module docstring):
-    the interval, whether the change is established, and the warning, if any."""
-    claimed = (wald.upper < 0.0) if mult < 1.0 else (wald.lower > 0.0 and mult > 1.0)
-    if not claimed:
+    the interval, whether the change is established, and the warning, if any. The decision is
+    the table's own (:meth:`.Evaluator.claim`), on the change read in its claimed direction."""
+    if mult == 1.0:
         return wald, False, ""
-    test = ev.null_test(channel)
+    sign = -1.0 if mult < 1.0 else 1.0  # a cut claims a loss, a raise a gain
+    claim = wald.scaled(sign)
+    if claim.lower <= 0.0:
+        return wald, False, ""
+    kept, test = ev.claim(channel, claim)
     if test is None:
         note = (
             f"{name}: the {wald.level:.0%} interval of the change is the delta-method one: the "
@@ -255,9 +259,8 @@ def _gate(
             "effect"
         )
         return wald, True, note
-    if test.p_value <= (1.0 - wald.level) / 2.0:
+    if kept.lower > 0.0:
         return wald, True, ""
-    lo, hi = (wald.lower, 0.0) if mult < 1.0 else (0.0, wald.upper)
     what = "loss" if mult < 1.0 else "gain"
     note = (
         f"{name}: the {wald.level:.0%} interval of the change is widened to include no "
@@ -266,7 +269,7 @@ def _gate(
         f"{test.p_value:.3g}, sup-score over {test.shapes} shapes); the attribution table holds "
         "this channel's lower bound at 0 for the same reason"
     )
-    return Interval(wald.estimate, wald.stderr, lo, hi, wald.level), False, note
+    return kept.scaled(sign), False, note
 
 
 def plan(

@@ -53,7 +53,8 @@ class Interval:
     def scaled(self, factor: float) -> Interval:
         """The same interval in other units (e.g. per unit of spend)."""
         f = float(factor)
-        lo, hi = sorted((self.lower * f, self.upper * f))
+        # (+ 0.0: a bound at zero stays +0, not −0, when the sign flips)
+        lo, hi = sorted((self.lower * f + 0.0, self.upper * f + 0.0))
         return Interval(self.estimate * f, self.stderr * abs(f), lo, hi, self.level)
 
     def covers(self, value: float) -> bool:
