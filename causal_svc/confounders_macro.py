@@ -49,7 +49,6 @@ from scipy.stats import norm
 from causal_svc.attribution.calendar import national_design
 from causal_svc.confounders_retro import FIRST_PARTY_SOURCE
 from causal_svc.errors import InsufficientData
-from mesh.runtime.aggregates import melt_geo_days
 
 __all__ = [
     "MacroShock",
@@ -155,12 +154,9 @@ def detect_macro_shock(
     country : str
         ISO country of the public-holiday calendar.
     """
-    idays = np.asarray(index_days, dtype="datetime64[D]")
-    values = np.asarray(index_values, dtype=np.float64)
-    # a day registered twice keeps its last value; a missing value is no value
-    idays, last = np.unique(idays[::-1], return_index=True)
-    values = values[::-1][last]
-    idays, values = idays[np.isfinite(values)], values[np.isfinite(values)]
+    index = _by_day(index_days, index_values)
+    index = index[np.isfinite(index)]  # a missing value is no value
+    idays, values = index.index.to_numpy("datetime64[D]"), index.to_numpy(np.float64)
     step = _step_size(values, idays)
     mean = float(values.mean())
     odays = np.asarray(order_days, dtype="datetime64[D]")
@@ -205,13 +201,26 @@ NamedSeries = tuple[str, str, str, Sequence[dt.date], Sequence[float]]
 days and values."""
 
 
+def _by_day(
+    days: Sequence[dt.date] | np.ndarray, values: Sequence[float] | np.ndarray
+) -> pd.Series:
+    """A registered series by day, in day order: a day registered twice keeps its last value."""
+    s = pd.Series(np.asarray(values, np.float64), index=np.asarray(days, "datetime64[D]"))
+    return s[~s.index.duplicated(keep="last")].sort_index()
+
+
 def first_party_orders(geo_days: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The org's daily first-party orders over every geo from memory's geo × day sums: the
+    """The org's daily first-party orders over every geo from memory's geo × day sums (the
+    wide ``source:channel:measure`` columns; only the first-party conversions are read): the
     days (datetime64[D]) and the orders on each."""
-    long = melt_geo_days(geo_days, ("conversions",))
-    first = long.loc[long["source"].astype(str).eq(FIRST_PARTY_SOURCE)]
-    orders = first.groupby("date")["conversions"].sum()
-    return orders.index.to_numpy(np.int64).astype("datetime64[D]"), orders.to_numpy(np.float64)
+    parts = [str(c).split(":") for c in geo_days.columns]
+    cols = [c for c, p in zip(geo_days.columns, parts, strict=True)
+            if len(p) == 3 and p[0] == FIRST_PARTY_SOURCE and p[2] == "conversions"]  # fmt: skip
+    if not cols:
+        return np.array([], "datetime64[D]"), np.array([], np.float64)
+    orders = geo_days[cols].sum(axis=1).to_numpy(np.float64)  # NaN as 0, as a sum leaves it
+    by_day = pd.Series(orders).groupby(geo_days["date"].to_numpy()).sum()
+    return by_day.index.to_numpy(np.int64).astype("datetime64[D]"), by_day.to_numpy(np.float64)
 
 
 def macro_shock_lines(geo_days: pd.DataFrame, series: Sequence[NamedSeries]) -> list[str]:
@@ -226,9 +235,7 @@ def macro_shock_lines(geo_days: pd.DataFrame, series: Sequence[NamedSeries]) -> 
     controls = {}
     for name, geo, kind, days, values in series:
         if kind != "macro" and not geo:
-            on = pd.Series(np.asarray(values, np.float64), index=np.asarray(days, "datetime64[D]"))
-            on = on[~on.index.duplicated(keep="last")]
-            controls[name] = on.reindex(order_days).to_numpy(np.float64)
+            controls[name] = _by_day(days, values).reindex(order_days).to_numpy(np.float64)
     lines = []
     for name, _, _, days, values in macro:
         try:
