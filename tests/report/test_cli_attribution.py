@@ -11,16 +11,10 @@ import grpc
 import pytest
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
-from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
-from causal_svc.app import build as causal_build
-from ingestion_svc.app import build as ingestion_build
-from memory_svc.app import build as memory_build
 from mesh.cli.commands import main
-from mesh.runtime.inprocess import running_services
-from surfacing_svc.app import build as surfacing_build
-from tests.causal.attribution.records import write_world
+from tests.causal.attribution.records import world_mesh
 from tests.report.conftest import open_report
 
 ORG = "simshop"
@@ -28,12 +22,8 @@ ORG = "simshop"
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory):
-    builds = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build,
-              "surfacing": surfacing_build}  # fmt: skip
     world = sim.simulate("demo", seed=0, dirt=False, n_geos=10)
-    with running_services(builds, tmp_path_factory.mktemp("mesh")) as services:
-        memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
-        write_world(memory, world, ORG)
+    with world_mesh(tmp_path_factory.mktemp("mesh"), {ORG: world}, surfacing=True) as services:
         yield services
 
 

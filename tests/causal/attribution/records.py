@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 
+import grpc
 import numpy as np
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
@@ -17,7 +20,12 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
+from causal_svc.app import build as causal_build
+from ingestion_svc.app import build as ingestion_build
+from memory_svc.app import build as memory_build
+from mesh.runtime.inprocess import RunningService, running_services
 from mesh.runtime.synthetic_records import record_id
+from surfacing_svc.app import build as surfacing_build
 
 _SOURCES = {
     "meta": common_pb.DATA_SOURCE_META,
@@ -71,3 +79,19 @@ def write_world(memory: memory_grpc.MemoryServiceStub, r: sim.SimResult, org: st
     records = world_records(r, org)
     batches = iter(lambda: list(itertools.islice(records, 2000)), [])
     memory.Write(memory_pb.WriteRequest(org_id=org, records=b) for b in batches)
+
+
+@contextmanager
+def world_mesh(
+    data_dir: Path, worlds: Mapping[str, sim.SimResult], *, surfacing: bool = False
+) -> Iterator[dict[str, RunningService]]:
+    """Memory, ingestion and causal (and surfacing) on free ports, each org's world written
+    to memory, as AnalyzeAttribution's tests start them."""
+    builds = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build}
+    if surfacing:
+        builds["surfacing"] = surfacing_build
+    with running_services(builds, data_dir) as services:
+        memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
+        for org, world in worlds.items():
+            write_world(memory, world, org)
+        yield services

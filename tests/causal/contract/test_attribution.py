@@ -14,18 +14,13 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
-from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
-from causal_svc.app import build as causal_build
-from ingestion_svc.app import build as ingestion_build
-from memory_svc.app import build as memory_build
 from mesh.cli import commands as cli
 from mesh.runtime.config import PeerConfig
-from mesh.runtime.inprocess import running_services
 from mesh.sdk.client import LiftOS
 from mesh.sdk.failures import RpcFailure
-from tests.causal.attribution.records import write_world
+from tests.causal.attribution.records import world_mesh
 from tests.support import error_details
 
 ORG = "simshop"
@@ -40,12 +35,7 @@ def world() -> sim.SimResult:
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult):
-    with running_services(
-        {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build},
-        tmp_path_factory.mktemp("mesh"),
-    ) as services:
-        memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
-        write_world(memory, world, ORG)
+    with world_mesh(tmp_path_factory.mktemp("mesh"), {ORG: world}) as services:
         # The org's registered macro index: the national design reads it as a control.
         org = next(iter(world.truth["orgs"]))
         macro = world.truth["orgs"][org]["demand"]["params"]["series"]["macro_index"]

@@ -7,15 +7,10 @@ import grpc
 import pytest
 from liftos.v1 import causal_pb2 as pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
-from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
-from causal_svc.app import build as causal_build
-from ingestion_svc.app import build as ingestion_build
-from memory_svc.app import build as memory_build
 from mesh.cli import commands as cli
-from mesh.runtime.inprocess import running_services
-from tests.causal.attribution.records import write_world
+from tests.causal.attribution.records import world_mesh
 
 ORG = "gateshop"
 
@@ -23,12 +18,7 @@ ORG = "gateshop"
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory):
     world = sim.simulate("demo", seed=0, dirt=False, n_geos=10)
-    with running_services(
-        {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build},
-        tmp_path_factory.mktemp("mesh"),
-    ) as services:
-        memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
-        write_world(memory, world, ORG)
+    with world_mesh(tmp_path_factory.mktemp("mesh"), {ORG: world}) as services:
         yield services
 
 

@@ -9,25 +9,17 @@ import pytest
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import common_pb2 as common_pb
-from liftos.v1 import memory_pb2_grpc as memory_grpc
 from liftos.v1 import surfacing_pb2 as pb
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 import sim
-from causal_svc.app import build as causal_build
-from ingestion_svc.app import build as ingestion_build
-from memory_svc.app import build as memory_build
 from mesh.cli import commands as cli
 from mesh.runtime.config import PeerConfig
-from mesh.runtime.inprocess import running_services
 from mesh.sdk import LiftOS, RpcFailure
-from surfacing_svc.app import build as surfacing_build
-from tests.causal.attribution.records import write_world
+from tests.causal.attribution.records import world_mesh
 from tests.support import error_details
 
 ORG = "simshop"
-BUILDS = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build,
-          "surfacing": surfacing_build}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +29,7 @@ def world() -> sim.SimResult:
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult):
-    with running_services(BUILDS, tmp_path_factory.mktemp("mesh")) as services:
-        memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
-        write_world(memory, world, ORG)
+    with world_mesh(tmp_path_factory.mktemp("mesh"), {ORG: world}, surfacing=True) as services:
         yield services
 
 
