@@ -3,7 +3,6 @@ stored before either existed."""
 
 from __future__ import annotations
 
-import copyreg
 import dataclasses
 
 import numpy as np
@@ -11,6 +10,7 @@ import numpy as np
 from causal_svc.attribution import ModelSpec, fit_mmm, restore_fit, state_from_bytes, state_to_bytes
 from causal_svc.attribution.spec import Priors
 from causal_svc.attribution.transforms import AdstockKind
+from tests.support import pickled_without
 
 from .world import World, world
 
@@ -22,13 +22,8 @@ def test_a_state_stored_before_the_new_priors_restores_as_it_was_fitted(demo: Wo
     spec = ModelSpec(adstock=AdstockKind.GEOMETRIC,
                      priors=dataclasses.replace(Priors(), effect_df=float("inf")))  # fmt: skip
     fit = fit_mmm(demo.panel, spec)
-    new = ("carryover_log_shape", "carryover_log_scale", "effect_df")
-    old = [f.name for f in dataclasses.fields(Priors) if f.name not in new]
-    copyreg.pickle(Priors, lambda p: (object.__new__, (Priors,), [getattr(p, n) for n in old]))
-    try:
+    with pickled_without(Priors, ("carryover_log_shape", "carryover_log_scale", "effect_df")):
         blob = state_to_bytes(fit.state())
-    finally:
-        copyreg.dispatch_table.pop(Priors)
     restored = state_from_bytes(blob)
     assert restored.spec.priors.effect_df == float("inf")
     assert restored.spec.priors.roi_scale == spec.priors.roi_scale
