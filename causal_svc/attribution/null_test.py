@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -231,7 +230,7 @@ class SupScore:
         out[:, : obj.n_data] = -d.reshape(grid.shape[0], -1)
         base = obj.n_data + obj.prior_idx.size
         for k, lift in enumerate(obj.lifts):
-            cells = _cells(lift, m0.shape)
+            cells = lift.cells(m0.shape)
             share = lift.y / m0[cells]
             h_cells = hs[(slice(None), *cells)]
             if lift.channel == c:
@@ -306,11 +305,3 @@ def sup_score(
         zeta[:, j] = rng.standard_t(df, draws) if np.isfinite(df) else rng.standard_normal(draws)
     sup = ((xi @ s_g + zeta @ x_known.T) / sd[None, :]).max(axis=1)
     return stat, float((1 + np.count_nonzero(sup >= stat)) / (draws + 1))
-
-
-def _cells(lift: LiftData, shape: tuple[int, ...]) -> tuple[Any, Any]:
-    """Index of the lift's cells in a (G, T) array."""
-    if lift.geos.size == shape[0] and lift.a == 0 and lift.b == shape[1]:
-        return slice(None), slice(None)
-    ix = np.ix_(lift.geos, np.arange(lift.a, lift.b))
-    return ix[0], ix[1]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +57,17 @@ class LiftData:
     df: float = float("inf")
     # The effect prior's Student-t degrees of freedom (inf: normal; see ``Priors.effect_df``).
     tail: float = float("inf")
+
+    def covers(self, shape: tuple[int, ...]) -> bool:
+        """Whether the lift's cells are the whole (G, T) array."""
+        return self.geos.size == shape[0] and self.a == 0 and self.b == shape[1]
+
+    def cells(self, shape: tuple[int, ...]) -> tuple[Any, Any]:
+        """Index of the lift's geos × days in a (G, T) array (plain slices when it is all)."""
+        if self.covers(shape):
+            return slice(None), slice(None)
+        ix = np.ix_(self.geos, np.arange(self.a, self.b))
+        return ix[0], ix[1]
 
 
 def lift_data(panel: MediaPanel, prepared: Sequence[PreparedLift], max_lag: int) -> list[LiftData]:
@@ -239,8 +251,8 @@ class Objective:
         layout = self.layout
         c = d.channel
         h, m = st.h, st.m
-        full = d.geos.size == h.shape[1] and d.a == 0 and d.b == h.shape[2]
-        cells = (slice(None), slice(None)) if full else np.ix_(d.geos, np.arange(d.a, d.b))
+        full = d.covers(h.shape[1:])
+        cells = d.cells(h.shape[1:])
         hc = h[c][cells]
         mm = m[cells]
         beta = theta[c]
