@@ -939,8 +939,14 @@ class AggregateRecordsRequest(_message.Message):
     DATE_RANGE_FIELD_NUMBER: _builtins.int
     SOURCES_FIELD_NUMBER: _builtins.int
     MEASURES_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_GEO_SPEND_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
+    campaign_geo_spend: _builtins.bool
+    """Also answer campaign_geo_days, the spend per local day × geo × campaign (the grain the
+    budget-response detector reads each geo's spend at). Off by default: no other reader needs
+    it, and a year of 50 geos × 30 campaigns adds 18k rows × 30 doubles.
+    """
     @_builtins.property
     def date_range(self) -> _common_pb2.DateRange:
         """Local dates to sum over, both inclusive (unset: every date the org has)."""
@@ -963,10 +969,11 @@ class AggregateRecordsRequest(_message.Message):
         date_range: _common_pb2.DateRange | None = ...,
         sources: _abc.Iterable[_common_pb2.DataSource.ValueType] | None = ...,
         measures: _abc.Iterable[_builtins.str] | None = ...,
+        campaign_geo_spend: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range", "measures", b"measures", "org_id", b"org_id", "sources", b"sources"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_geo_spend", b"campaign_geo_spend", "date_range", b"date_range", "measures", b"measures", "org_id", b"org_id", "sources", b"sources"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -981,7 +988,11 @@ class AggregateRecordsResponse(_message.Message):
     left out) — wide, because a year of 50 geos × 8 source-channels is 146k long rows but 18k
     wide ones. campaign_days is long: date, campaign_id, source, channel, spend, impressions,
     conversions, revenue (doubles) and records (int64), rows in (date, campaign_id, source,
-    channel) order.
+    channel) order. campaign_geo_days (only when the request sets campaign_geo_spend) is wide
+    like geo_days: one row per (local date, geo) with spend, in that order: date (int64), geo
+    (string), then one double spend column per campaign named "source:channel:campaign_id"
+    (columns in that order; a campaign whose spend is zero everywhere is left out; 0 where it
+    has no record) — a year of 30 campaigns × 50 geos is 550k long rows but 18k wide ones.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -989,6 +1000,7 @@ class AggregateRecordsResponse(_message.Message):
     GEO_DAYS_FIELD_NUMBER: _builtins.int
     CAMPAIGN_DAYS_FIELD_NUMBER: _builtins.int
     RECORD_COUNT_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_GEO_DAYS_FIELD_NUMBER: _builtins.int
     record_count: _builtins.int
     """Records summed (each appears once in each table)."""
     @_builtins.property
@@ -999,16 +1011,21 @@ class AggregateRecordsResponse(_message.Message):
     def campaign_days(self) -> _table_pb2.Table:
         """Sums per date × campaign_id × source × channel."""
 
+    @_builtins.property
+    def campaign_geo_days(self) -> _table_pb2.Table:
+        """Spend per date × geo × (source, channel, campaign_id); unset unless campaign_geo_spend."""
+
     def __init__(
         self,
         *,
         geo_days: _table_pb2.Table | None = ...,
         campaign_days: _table_pb2.Table | None = ...,
         record_count: _builtins.int = ...,
+        campaign_geo_days: _table_pb2.Table | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "geo_days", b"geo_days"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "campaign_geo_days", b"campaign_geo_days", "geo_days", b"geo_days"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "geo_days", b"geo_days", "record_count", b"record_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "campaign_geo_days", b"campaign_geo_days", "geo_days", b"geo_days", "record_count", b"record_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -151,9 +151,10 @@ class MemoryServiceServicer:
     def AggregateRecords(self, request, context):
         """Sums of an org's current records per local day × geo × source × channel and per local
         day × campaign × source × channel, computed where the records are stored (what
-        attribution reads: a year of 550k campaign × geo × day records is ~20k rows here).
-        Errors: INVALID_ARGUMENT (no org_id, an end date before the start date, a source out of
-        range; field named), NOT_FOUND (org has no records).
+        attribution reads: a year of 550k campaign × geo × day records is ~20k rows here), and
+        when asked the spend per local day × geo × campaign. Errors: INVALID_ARGUMENT (no
+        org_id, an end date before the start date, a source out of range; field named),
+        NOT_FOUND (org has no records).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

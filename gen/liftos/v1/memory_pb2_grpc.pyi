@@ -79,9 +79,10 @@ class MemoryServiceStub:
     AggregateRecords: _grpc.UnaryUnaryMultiCallable[_memory_pb2.AggregateRecordsRequest, _memory_pb2.AggregateRecordsResponse]
     """Sums of an org's current records per local day × geo × source × channel and per local
     day × campaign × source × channel, computed where the records are stored (what
-    attribution reads: a year of 550k campaign × geo × day records is ~20k rows here).
-    Errors: INVALID_ARGUMENT (no org_id, an end date before the start date, a source out of
-    range; field named), NOT_FOUND (org has no records).
+    attribution reads: a year of 550k campaign × geo × day records is ~20k rows here), and
+    when asked the spend per local day × geo × campaign. Errors: INVALID_ARGUMENT (no
+    org_id, an end date before the start date, a source out of range; field named),
+    NOT_FOUND (org has no records).
     """
     AggregateProducts: _grpc.UnaryUnaryMultiCallable[_memory_pb2.AggregateProductsRequest, _memory_pb2.AggregateProductsResponse]
     """An org's product records summed where they are stored, the product x day panel a product
@@ -143,9 +144,10 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     AggregateRecords: _aio.UnaryUnaryMultiCallable[_memory_pb2.AggregateRecordsRequest, _memory_pb2.AggregateRecordsResponse]  # type: ignore[assignment]
     """Sums of an org's current records per local day × geo × source × channel and per local
     day × campaign × source × channel, computed where the records are stored (what
-    attribution reads: a year of 550k campaign × geo × day records is ~20k rows here).
-    Errors: INVALID_ARGUMENT (no org_id, an end date before the start date, a source out of
-    range; field named), NOT_FOUND (org has no records).
+    attribution reads: a year of 550k campaign × geo × day records is ~20k rows here), and
+    when asked the spend per local day × geo × campaign. Errors: INVALID_ARGUMENT (no
+    org_id, an end date before the start date, a source out of range; field named),
+    NOT_FOUND (org has no records).
     """
     AggregateProducts: _aio.UnaryUnaryMultiCallable[_memory_pb2.AggregateProductsRequest, _memory_pb2.AggregateProductsResponse]  # type: ignore[assignment]
     """An org's product records summed where they are stored, the product x day panel a product
@@ -246,9 +248,10 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_memory_pb2.AggregateRecordsResponse, _abc.Awaitable[_memory_pb2.AggregateRecordsResponse]]:
         """Sums of an org's current records per local day × geo × source × channel and per local
         day × campaign × source × channel, computed where the records are stored (what
-        attribution reads: a year of 550k campaign × geo × day records is ~20k rows here).
-        Errors: INVALID_ARGUMENT (no org_id, an end date before the start date, a source out of
-        range; field named), NOT_FOUND (org has no records).
+        attribution reads: a year of 550k campaign × geo × day records is ~20k rows here), and
+        when asked the spend per local day × geo × campaign. Errors: INVALID_ARGUMENT (no
+        org_id, an end date before the start date, a source out of range; field named),
+        NOT_FOUND (org has no records).
         """
 
     @_abc_1.abstractmethod

@@ -2636,6 +2636,13 @@ class AggregateRecordsRequest(betterproto2.Message):
     campaign_days always has all four.
     """
 
+    campaign_geo_spend: "bool" = betterproto2.field(5, betterproto2.TYPE_BOOL)
+    """
+    Also answer campaign_geo_days, the spend per local day × geo × campaign (the grain the
+    budget-response detector reads each geo's spend at). Off by default: no other reader needs
+    it, and a year of 50 geos × 30 campaigns adds 18k rows × 30 doubles.
+    """
+
 
 default_message_pool.register_message(
     "liftos.v1", "AggregateRecordsRequest", AggregateRecordsRequest
@@ -2652,7 +2659,11 @@ class AggregateRecordsResponse(betterproto2.Message):
     left out) — wide, because a year of 50 geos × 8 source-channels is 146k long rows but 18k
     wide ones. campaign_days is long: date, campaign_id, source, channel, spend, impressions,
     conversions, revenue (doubles) and records (int64), rows in (date, campaign_id, source,
-    channel) order.
+    channel) order. campaign_geo_days (only when the request sets campaign_geo_spend) is wide
+    like geo_days: one row per (local date, geo) with spend, in that order: date (int64), geo
+    (string), then one double spend column per campaign named "source:channel:campaign_id"
+    (columns in that order; a campaign whose spend is zero everywhere is left out; 0 where it
+    has no record) — a year of 30 campaigns × 50 geos is 550k long rows but 18k wide ones.
     """
 
     geo_days: "Table | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
@@ -2668,6 +2679,13 @@ class AggregateRecordsResponse(betterproto2.Message):
     record_count: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
     """
     Records summed (each appears once in each table).
+    """
+
+    campaign_geo_days: "Table | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Spend per date × geo × (source, channel, campaign_id); unset unless campaign_geo_spend.
     """
 
 
@@ -10001,9 +10019,10 @@ class MemoryServiceStub:
         """
         Sums of an org's current records per local day × geo × source × channel and per local
         day × campaign × source × channel, computed where the records are stored (what
-        attribution reads: a year of 550k campaign × geo × day records is ~20k rows here).
-        Errors: INVALID_ARGUMENT (no org_id, an end date before the start date, a source out of
-        range; field named), NOT_FOUND (org has no records).
+        attribution reads: a year of 550k campaign × geo × day records is ~20k rows here), and
+        when asked the spend per local day × geo × campaign. Errors: INVALID_ARGUMENT (no
+        org_id, an end date before the start date, a source out of range; field named),
+        NOT_FOUND (org has no records).
         """
 
         return self._channel.unary_unary(
