@@ -30,10 +30,10 @@ from memory_svc.product_table import (
 )
 from memory_svc.search import SearchResult
 from memory_svc.spaces import SPACES, region_keys
-from memory_svc.store import Aggregate, RecordFilter, ScanRow
+from memory_svc.store import Aggregate, CampaignGeoDays, RecordFilter, ScanRow
 from memory_svc.writer import MEASURES, Enrichment, Serialise, WriteOutcome, record_days
 from mesh.runtime import record_rules
-from mesh.runtime.aggregates import sum_column
+from mesh.runtime.aggregates import campaign_column, sum_column
 from mesh.runtime.exceptions import FieldViolation, shown
 from mesh.runtime.frames import enum_name, records_to_frame
 from mesh.runtime.protoconv import date_from_proto, instant_from_proto, require_org
@@ -516,14 +516,16 @@ def payload_measures(payloads: list[bytes]) -> list[tuple[int, float, float, flo
 
 @dataclass(frozen=True, slots=True)
 class AggregateQuery:
-    """An AggregateRecords request: org, inclusive local-day range, source short names and the
-    sums geo_days carries (all four when the request names none)."""
+    """An AggregateRecords request: org, inclusive local-day range, source short names, the
+    sums geo_days carries (all four when the request names none) and whether the spend per
+    day × geo × campaign is wanted too."""
 
     org_id: str
     start_day: int | None
     end_day: int | None
     sources: tuple[str, ...]
     measures: tuple[str, ...] = MEASURES
+    campaign_geo: bool = False
 
 
 _EPOCH = dt.date(1970, 1, 1)
@@ -561,7 +563,8 @@ def aggregate_request(request: memory_pb.AggregateRecordsRequest) -> AggregateQu
                                field=f"measures[{i}]")  # fmt: skip
     wanted = set(request.measures)
     measures = tuple(m for m in MEASURES if m in wanted) if wanted else MEASURES
-    return AggregateQuery(org_id, start, end, tuple(sources), measures)
+    return AggregateQuery(org_id, start, end, tuple(sources), measures,
+                          request.campaign_geo_spend)  # fmt: skip
 
 
 def _column(table: table_pb.Table, name: str, values: np.ndarray | list[str]) -> None:
@@ -608,7 +611,18 @@ def aggregate_response(
     for name, values, dtype in zip(("date", "campaign_id", "source", "channel", *_AGG_COLUMNS),
                                    cols, types, strict=True):  # fmt: skip
         _column(campaign, name, list(map(str, values)) if dtype is str else _typed(values, dtype))
+    if agg.campaign_geo_days is not None:
+        _campaign_geo_table(response.campaign_geo_days, agg.campaign_geo_days)
     return response
+
+
+def _campaign_geo_table(table: table_pb.Table, wide: CampaignGeoDays) -> None:
+    """Spend per day × geo × campaign, wide: date, geo, one spend column per campaign."""
+    table.row_count = len(wide.geo)
+    _column(table, "date", _typed(wide.day, np.int64))
+    _column(table, "geo", wide.geo)
+    for j, (source, channel, campaign_id) in enumerate(wide.columns):
+        _column(table, campaign_column(source, channel, campaign_id), wide.spend[:, j])
 
 
 def aggregate_products_request(

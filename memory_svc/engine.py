@@ -12,6 +12,7 @@ The parts, each safe to call from worker threads:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -114,9 +115,11 @@ class MemoryEngine:
         return state.record_count if state else 0
 
     def aggregate(
-        self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
-    ) -> Aggregate:
-        """Sums of the org's current records per day × geo and per day × campaign.
+        self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str],
+        *, campaign_geo: bool = False,
+    ) -> Aggregate:  # fmt: skip
+        """Sums of the org's current records per day × geo and per day × campaign, and with
+        ``campaign_geo`` their spend per day × geo × campaign.
 
         Raises
         ------
@@ -125,7 +128,13 @@ class MemoryEngine:
         """
         if self.record_count(org_id) == 0:
             raise OrgNotFound(org_id)
-        return self.store.aggregate(org_id, start_day, end_day, sources)
+        agg = self.store.aggregate(org_id, start_day, end_day, sources)
+        if not campaign_geo:
+            return agg
+        # a second read: a commit landing between the two shows in this one only (each read
+        # is of one data version)
+        spend = self.store.campaign_geo_spend(org_id, start_day, end_day, sources)
+        return dataclasses.replace(agg, campaign_geo_days=spend)
 
     def aggregate_products(
         self, org_id: str, start_day: int | None, end_day: int | None

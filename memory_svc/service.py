@@ -123,7 +123,8 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
 
     def _aggregate(self, q: convert.AggregateQuery) -> memory_pb.AggregateRecordsResponse:
         # encoded off the event loop too: a year of geo-days is ~0.5M values
-        agg = self._engine.aggregate(q.org_id, q.start_day, q.end_day, q.sources)
+        agg = self._engine.aggregate(q.org_id, q.start_day, q.end_day, q.sources,
+                                     campaign_geo=q.campaign_geo)  # fmt: skip
         return convert.aggregate_response(agg, q.measures)
 
     async def AggregateProducts(

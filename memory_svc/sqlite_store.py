@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from memory_svc.campaign_geo import SPEND_ROWS, HeldSpend, SpendCells
 from memory_svc.graph import GraphEdgeRow, GraphNodeRow
 from memory_svc.graph_sql import SQLITE, GraphReads
 from memory_svc.key_seqs import KeyMap, key_hashes
@@ -26,6 +27,7 @@ from memory_svc.product_table import ProductAggregate, aggregate_sql, record_cou
 from memory_svc.sqlite_commit import SumsLog, insert_batch
 from memory_svc.store import (
     Aggregate,
+    CampaignGeoDays,
     CommitBatch,
     CommitResult,
     ExistingRecord,
@@ -159,6 +161,8 @@ class SQLiteRecordStore:
         # org → its sums as arrays (see _org_sums), least recently read first
         self._sums: OrderedDict[str, _HeldSums] = OrderedDict()
         self._sums_lock = threading.Lock()
+        # org → its records' spend per day × geo × campaign as arrays (see campaign_geo_spend)
+        self._spend = HeldSpend(sums_cache_bytes)
         self._graph = GraphReads(SQLITE, lambda sql, params: self._read().execute(sql, params))
         self._closing = threading.Event()
         self._checkpointer = threading.Thread(
@@ -421,6 +425,27 @@ class SQLiteRecordStore:
         geo, campaign = self._org_sums(org_id)
         return aggregate_from(geo, campaign, start_day, end_day, sources)
 
+    def campaign_geo_spend(
+        self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
+    ) -> CampaignGeoDays:
+        """Spend of the org's current records per day × geo × campaign, from its spend rows
+        as arrays held per data version (``memory_svc.campaign_geo``) — version and rows
+        read in one transaction."""
+        db = self._read()
+        db.execute("BEGIN")
+        try:
+            row = db.execute(_VERSION, (org_id,)).fetchone()
+            version: DataVersion | None = tuple(row) if row else None  # type: ignore[assignment]
+            cells = self._spend.get(org_id, version)
+            if cells is None:
+                rows = db.execute(SPEND_ROWS.format(mark="?"), (org_id,)).fetchall()
+                cells = SpendCells.from_rows(rows)
+                if version is not None:
+                    self._spend.put(org_id, version, cells)
+        finally:
+            db.execute("COMMIT")
+        return cells.wide(start_day, end_day, sources)
+
     def aggregate_products(
         self, org_id: str, start_day: int | None, end_day: int | None
     ) -> ProductAggregate:
@@ -546,6 +571,7 @@ class SQLiteRecordStore:
             return
         with self._sums_lock:
             self._sums.clear()
+        self._spend.clear()
         db.execute("BEGIN IMMEDIATE")
         try:
             for statement in REBUILD_SUMS.split(";"):

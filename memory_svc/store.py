@@ -16,6 +16,7 @@ from memory_svc.product_table import ProductAggregate
 
 __all__ = [
     "Aggregate",
+    "CampaignGeoDays",
     "CommitBatch",
     "CommitResult",
     "ExistingRecord",
@@ -147,6 +148,21 @@ class Aggregate:
     geo_days: Sequence[tuple[object, ...]]
     campaign_days: Sequence[tuple[int, str, str, str, float, float, float, float, int]]
     record_count: int
+    # spend per day × geo × campaign, only when asked (AggregateRecords' campaign_geo_spend)
+    campaign_geo_days: CampaignGeoDays | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignGeoDays:
+    """Spend of an org's current records per day × geo × campaign, wide: row i is (``day[i]``,
+    ``geo[i]``), in (day, geo) order; column j of ``spend`` is the campaign ``columns[j]``
+    (source, channel, campaign_id), in that order. Rows and columns with no spend are left
+    out; a cell with no record is 0."""
+
+    day: np.ndarray  # (n,) int64, days since 1970-01-01
+    geo: list[str]
+    columns: list[tuple[str, str, str]]
+    spend: np.ndarray  # (n, len(columns)) float64
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +218,9 @@ class RecordStore(Protocol):
     def aggregate(
         self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
     ) -> Aggregate: ...
+    def campaign_geo_spend(
+        self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
+    ) -> CampaignGeoDays: ...
     def aggregate_products(
         self, org_id: str, start_day: int | None, end_day: int | None
     ) -> ProductAggregate: ...

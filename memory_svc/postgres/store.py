@@ -23,6 +23,7 @@ from typing import ParamSpec, TypeVar
 import numpy as np
 import psycopg
 
+from memory_svc.campaign_geo import SPEND_ROWS, HeldSpend, SpendCells
 from memory_svc.graph import GraphEdgeRow, GraphNodeRow
 from memory_svc.graph_sql import POSTGRES, GraphReads
 from memory_svc.migrations import migrate
@@ -33,6 +34,7 @@ from memory_svc.product_table import ProductAggregate, aggregate_sql, record_cou
 from memory_svc.sqlite_store import SUMS_CACHE_BYTES
 from memory_svc.store import (
     Aggregate,
+    CampaignGeoDays,
     CommitBatch,
     CommitResult,
     ExistingRecord,
@@ -98,6 +100,8 @@ class PostgresRecordStore:
             OrderedDict()
         )
         self._sums_lock = threading.Lock()
+        # org → its records' spend per day × geo × campaign as arrays, as the SQLite store keeps
+        self._spend = HeldSpend(SUMS_CACHE_BYTES)
         self._graph = GraphReads(POSTGRES, lambda sql, params: self._read().execute(sql, params))  # type: ignore[arg-type]
 
     def _read(self) -> psycopg.Connection:
@@ -315,6 +319,28 @@ class PostgresRecordStore:
         which every commit of any process changes, so a cached read is never stale."""
         geo, campaign = self._org_sums(org_id)
         return aggregate_from(geo, campaign, start_day, end_day, sources)
+
+    @_reachable
+    def campaign_geo_spend(
+        self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
+    ) -> CampaignGeoDays:
+        """Spend of the org's current records per day × geo × campaign, from its spend rows
+        as arrays held per data version (``memory_svc.campaign_geo``), read from one
+        snapshot."""
+        db = self._read()
+        with db.transaction():  # version and rows from one snapshot
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            row = db.execute(
+                "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = %s", (org_id,)
+            ).fetchone()
+            version = (int(row[0]), int(row[1]), int(row[2])) if row else None
+            cells = self._spend.get(org_id, version)
+            if cells is None:
+                rows = db.execute(SPEND_ROWS.format(mark="%s"), (org_id,)).fetchall()  # type: ignore[arg-type]
+                cells = SpendCells.from_rows(rows)
+                if version is not None:
+                    self._spend.put(org_id, version, cells)
+        return cells.wide(start_day, end_day, sources)
 
     @_reachable
     def aggregate_products(

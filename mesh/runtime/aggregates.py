@@ -17,6 +17,40 @@ def sum_column(source: str, channel: str, measure: str) -> str:
     return f"{source}:{channel}:{measure}"
 
 
+def campaign_column(source: str, channel: str, campaign_id: str) -> str:
+    """The campaign × geo × day table's spend column of one campaign (the campaign id may
+    hold ':' itself: it is the last part)."""
+    return f"{source}:{channel}:{campaign_id}"
+
+
+def melt_campaign_geo_days(wide: pd.DataFrame) -> pd.DataFrame:
+    """AggregateRecords' wide ``campaign_geo_days`` as long rows with spend: ``date`` (as
+    sent), ``geo``, ``source``, ``channel``, ``campaign_id`` (categoricals: a year is ~0.5 M
+    rows of a few hundred distinct strings) and ``spend``; cells without spend are left out."""
+    names = [str(c) for c in wide.columns[2:]]
+    spend = wide[names].to_numpy(np.float64) if names else np.zeros((len(wide), 0))
+    row, col = np.nonzero(spend)  # row-major: (date, geo) order, campaigns in column order
+    parts = [n.split(":", 2) for n in names]
+    if any(len(p) != 3 for p in parts):
+        raise ValueError(f"not source:channel:campaign_id columns: {names}")
+
+    def by_column(i: int) -> pd.Categorical:
+        codes, values = pd.factorize(np.array([p[i] for p in parts], dtype=object))
+        return pd.Categorical.from_codes(codes[col], categories=values)
+
+    geo = pd.Categorical(wide["geo"].to_numpy())
+    return pd.DataFrame(
+        {
+            "date": wide["date"].to_numpy()[row],
+            "geo": pd.Categorical.from_codes(geo.codes[row], dtype=geo.dtype),
+            "source": by_column(0),
+            "channel": by_column(1),
+            "campaign_id": by_column(2),
+            "spend": spend[row, col],
+        }
+    )
+
+
 def melt_geo_days(wide: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.DataFrame:
     """The wide table as long rows: ``date`` (days since 1970-01-01, as sent), ``geo``,
     ``source``, ``channel`` and ``measures`` (0 where the sum was left out)."""
@@ -39,4 +73,4 @@ def melt_geo_days(wide: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.
     return pd.concat(out, ignore_index=True)
 
 
-__all__ = ["MEASURES", "melt_geo_days", "sum_column"]
+__all__ = ["MEASURES", "campaign_column", "melt_campaign_geo_days", "melt_geo_days", "sum_column"]

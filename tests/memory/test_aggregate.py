@@ -31,6 +31,7 @@ from memory_svc.store_sql import (
     aggregate_filter,
     geo_days_pivot_sql,
 )
+from mesh.runtime.aggregates import melt_campaign_geo_days
 from mesh.runtime.frames import records_to_frame
 from mesh.runtime.synthetic_records import synthetic_records
 from mesh.runtime.tables import table_to_frame
@@ -279,6 +280,55 @@ def test_aggregate_records_over_the_wire(
     pd.testing.assert_frame_equal(table_to_frame(spend_only.campaign_days), camp)
 
 
+def test_spend_per_campaign_geo_day_over_the_wire(
+    stub: memory_grpc.MemoryServiceStub, org_records: list[md_pb.CausalMarketingData]
+) -> None:
+    plain = stub.AggregateRecords(memory_pb.AggregateRecordsRequest(org_id=WIRE_ORG), timeout=30)
+    assert not plain.HasField("campaign_geo_days")  # only when asked
+    asked = stub.AggregateRecords(
+        memory_pb.AggregateRecordsRequest(org_id=WIRE_ORG, campaign_geo_spend=True), timeout=30
+    )
+    # the other tables are as without it
+    assert (asked.geo_days, asked.campaign_days) == (plain.geo_days, plain.campaign_days)
+    wide = table_to_frame(asked.campaign_geo_days)
+    assert wide.columns[:2].tolist() == ["date", "geo"] and wide["date"].dtype == np.int64
+    assert all(wide[c].dtype == np.float64 for c in wide.columns[2:])
+    long = melt_campaign_geo_days(wide)
+    f = records_to_frame(org_records, groups=("core",)).rename(columns={"data_source": "source"})
+    f["date"] = pd.to_datetime(f["local_date"]).to_numpy("datetime64[D]").astype(np.int64)
+    keys = ["date", "geo", "source", "channel", "campaign_id"]
+    want = f.groupby(keys, sort=True)["spend"].sum().reset_index()
+    want = want.loc[want["spend"] != 0]
+    got = long.astype({k: str for k in keys[1:]}).sort_values(keys)
+    assert got[keys].to_numpy().tolist() == want[keys].to_numpy().tolist()
+    np.testing.assert_allclose(got["spend"], want["spend"], rtol=1e-12)
+    geo = table_to_frame(plain.geo_days)
+    spend = geo[[c for c in geo.columns if c.endswith(":spend")]].to_numpy().sum()
+    np.testing.assert_allclose(long["spend"].sum(), spend, rtol=1e-9)
+    # window and sources as for the other tables
+    first = dt.date(1970, 1, 1) + dt.timedelta(days=int(wide["date"].min()))
+    one = stub.AggregateRecords(
+        memory_pb.AggregateRecordsRequest(
+            org_id=WIRE_ORG, campaign_geo_spend=True, sources=[common_pb.DATA_SOURCE_META],
+            date_range=common_pb.DateRange(start_date=_date(first), end_date=_date(first)),
+        ),
+        timeout=30,
+    )  # fmt: skip
+    narrow = melt_campaign_geo_days(table_to_frame(one.campaign_geo_days))
+    assert set(narrow["date"]) == {int(wide["date"].min())} and set(narrow["source"]) == {"meta"}
+    # a window with no records: the table says its columns' types and has no rows
+    empty = stub.AggregateRecords(
+        memory_pb.AggregateRecordsRequest(
+            org_id=WIRE_ORG, campaign_geo_spend=True,
+            date_range=common_pb.DateRange(start_date=_date(dt.date(1990, 1, 1)),
+                                           end_date=_date(dt.date(1990, 1, 2))),
+        ),
+        timeout=30,
+    )  # fmt: skip
+    assert empty.campaign_geo_days.row_count == 0
+    assert [c.name for c in empty.campaign_geo_days.columns] == ["date", "geo"]
+
+
 @pytest.mark.parametrize(
     ("request_kwargs", "code", "field"),
     [
@@ -292,6 +342,9 @@ def test_aggregate_records_over_the_wire(
         ({"org_id": WIRE_ORG, "measures": ["spend", "clicks"]}, grpc.StatusCode.INVALID_ARGUMENT,
          "measures[1]"),
         ({"org_id": "nobody-here"}, grpc.StatusCode.NOT_FOUND, None),
+        ({"org_id": "nobody-here", "campaign_geo_spend": True}, grpc.StatusCode.NOT_FOUND, None),
+        ({"org_id": WIRE_ORG, "campaign_geo_spend": True, "sources": [0]},
+         grpc.StatusCode.INVALID_ARGUMENT, "sources[0]"),
     ],
 )  # fmt: skip
 def test_aggregate_records_refusals(

@@ -24,12 +24,13 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from memory_svc import app, convert
 from memory_svc.engine import MemoryEngine, MemorySettings
+from memory_svc.errors import OrgNotFound
 from memory_svc.faiss_index import IndexManager, IndexSettings
 from memory_svc.migrations import MIGRATIONS, applied, migrate
 from memory_svc.postgres import PostgresRecordStore
 from memory_svc.postgres.commit import WriteConflict
 from memory_svc.sqlite_store import SQLiteRecordStore
-from memory_svc.store import Aggregate, RecordFilter, RecordStore, seq_checksum
+from memory_svc.store import Aggregate, CampaignGeoDays, RecordFilter, RecordStore, seq_checksum
 from memory_svc.writer import WriteOutcome
 from mesh.runtime.exceptions import DependencyUnavailable
 from mesh.runtime.frames import records_to_frame
@@ -234,6 +235,78 @@ def test_aggregates_equal_the_records_sums(open_store: Opener, tmp_path: Path) -
         engine.close()
 
 
+def _spend_long(wide: CampaignGeoDays) -> pd.DataFrame:
+    """The wide spend back as long (day, geo, source, channel, campaign_id, spend) rows."""
+    row, col = np.nonzero(wide.spend)
+    keys = np.array(wide.columns, dtype=object).reshape(-1, 3)
+    return pd.DataFrame({"day": wide.day[row], "geo": np.array(wide.geo, dtype=object)[row],
+                         "source": keys[col, 0], "channel": keys[col, 1],
+                         "campaign_id": keys[col, 2], "spend": wide.spend[row, col]})  # fmt: skip
+
+
+def _spend_want(records: list[md_pb.CausalMarketingData], window: tuple[int, int] | None = None,
+                sources: tuple[str, ...] = ()) -> pd.DataFrame:  # fmt: skip
+    frame = records_to_frame(records, groups=("core",)).rename(columns={"data_source": "source"})
+    frame["day"] = pd.to_datetime(frame["local_date"]).to_numpy("datetime64[D]").astype(int)
+    if window is not None:
+        frame = frame.loc[frame["day"].between(*window)]
+    if sources:
+        frame = frame.loc[frame["source"].isin(sources)]
+    keys = ["day", "geo", "source", "channel", "campaign_id"]
+    want = frame.groupby(keys, sort=True)["spend"].sum().reset_index()
+    return want.loc[want["spend"] != 0].reset_index(drop=True)
+
+
+def _same_spend(got: CampaignGeoDays, want: pd.DataFrame) -> None:
+    # rows in (day, geo) order, columns in (source, channel, campaign_id) order, every one
+    # with spend
+    cells = list(zip(got.day.tolist(), got.geo, strict=True))
+    assert cells == sorted(set(cells)) and got.columns == sorted(set(got.columns))
+    assert got.spend.shape == (len(cells), len(got.columns))
+    assert (got.spend != 0).any(axis=1).all() and (got.spend != 0).any(axis=0).all()
+    long = _spend_long(got).sort_values(["day", "geo", "source", "channel", "campaign_id"])
+    keys = ["day", "geo", "source", "channel", "campaign_id"]
+    assert long[keys].to_numpy().tolist() == want[keys].to_numpy().tolist()
+    np.testing.assert_allclose(long["spend"], want["spend"], rtol=1e-12)
+
+
+def test_spend_per_campaign_geo_day_equals_the_records(open_store: Opener, tmp_path: Path) -> None:
+    engine = _engine(open_store(), tmp_path / "index")
+    try:
+        records = synthetic_records(ORG, 480, seed=9, campaigns=6, geos=5)
+        _write(engine, records)
+        got = engine.aggregate(ORG, None, None, (), campaign_geo=True).campaign_geo_days
+        assert got is not None and len(got.columns) == 6  # every campaign spends
+        _same_spend(got, _spend_want(records))
+        assert engine.aggregate(ORG, None, None, ()).campaign_geo_days is None  # not asked
+        # a restatement (a new data version) is read again: the new spend, the old gone
+        restated = _restated(records, every=5)
+        _write(engine, restated)
+        current = list(({r.natural_key: r for r in records}
+                        | {r.natural_key: r for r in restated}).values())  # fmt: skip
+        again = engine.store.campaign_geo_spend(ORG, None, None, ())
+        _same_spend(again, _spend_want(current))
+        assert not np.array_equal(again.spend, got.spend)
+        days = sorted(set(got.day.tolist()))
+        window = engine.store.campaign_geo_spend(ORG, days[2], days[5], ("meta",))
+        _same_spend(window, _spend_want(current, (days[2], days[5]), ("meta",)))
+        assert set(window.day.tolist()) == set(days[2:6]) and 0 < len(window.columns) < 6
+        # a window without records: no rows, no columns
+        none = engine.store.campaign_geo_spend(ORG, days[-1] + 10, days[-1] + 20, ())
+        assert (len(none.geo), none.columns, none.spend.shape) == (0, [], (0, 0))
+        zero = md_pb.CausalMarketingData()
+        zero.CopyFrom(current[0])
+        zero.version += 1
+        zero.spend = 0.0
+        _write(engine, [zero])  # a record without spend adds no cell
+        after = engine.store.campaign_geo_spend(ORG, None, None, ())
+        _same_spend(after, _spend_want([zero, *current[1:]]))
+        with pytest.raises(OrgNotFound):
+            engine.aggregate("nobody", None, None, (), campaign_geo=True)
+    finally:
+        engine.close()
+
+
 # ------------------------------------------------------------- the same story, both stores
 
 
@@ -276,6 +349,13 @@ def _observed(store: RecordStore, keys: list[str]) -> dict[str, object]:
         ),
         "aggregate": store.aggregate(ORG, None, None, ()),
         "aggregate_window": store.aggregate(ORG, days[1], days[5], ("meta", "google_ads")),
+        "campaign_geo": [
+            (w.day.tolist(), w.geo, w.columns, w.spend.tolist())
+            for w in (
+                store.campaign_geo_spend(ORG, None, None, ()),
+                store.campaign_geo_spend(ORG, days[1], days[5], ("meta", "google_ads")),
+            )
+        ],
         "state": store.org_state(ORG),
     }
 
