@@ -447,7 +447,11 @@ def _spend_geo_move(spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _campaign_cube(frame: pd.DataFrame, geos: pd.Index, days: pd.Index) -> np.ndarray:
     """(C, G, T) paid spend per campaign × geo × day from long rows (``date``: days since
-    1970-01-01 or dates), by integer codes: ~0.5 M rows for a year of 50 geos × 30 campaigns."""
+    1970-01-01 or dates), by integer codes: ~0.5 M rows for a year of 50 geos × 30 campaigns.
+    With ``source`` (and ``channel``) a campaign is its (source, channel, campaign_id) —
+    platforms' ids may coincide — and first-party and calendar rows are not paid spend."""
+    if "source" in frame.columns:
+        frame = frame.loc[~frame["source"].isin((FIRST_PARTY_SOURCE, *CALENDAR_SOURCES))]
     date = frame["date"]
     if pd.api.types.is_integer_dtype(date):
         day = date.to_numpy(np.int64)
@@ -460,7 +464,8 @@ def _campaign_cube(frame: pd.DataFrame, geos: pd.Index, days: pd.Index) -> np.nd
     # costs more than the rest of the cube)
     g_code, g_names = pd.factorize(frame["geo"])
     g = np.append(geos.get_indexer(pd.Index(g_names).astype(str)), -1)[g_code]
-    c, _ = pd.factorize(frame["campaign_id"])
+    keys = [k for k in ("source", "channel", "campaign_id") if k in frame.columns]
+    c = frame.groupby(keys, sort=False, observed=True).ngroup().to_numpy(np.int64)
     spend = frame["spend"].to_numpy(np.float64)
     keep = (g >= 0) & (t >= 0) & (t < len(days)) & (spend > 0)
     out = np.zeros((int(c.max()) + 1 if c.size else 0, len(geos), len(days)))
@@ -493,7 +498,8 @@ def detect_budget_response(
         sum: each campaign's own day-to-day noise then averages over every campaign (its sd
         over sqrt(campaigns)), and campaign × day effects remove each campaign's pacing,
         where a channel's sum moves by geo whenever one of its campaigns paces. Memory's
-        ``AggregateRecords`` does not answer at that grain yet.
+        ``AggregateRecords`` answers it when asked (``campaign_geo_spend``); with ``source``
+        and ``channel`` columns a campaign is keyed by all three.
 
     Raises
     ------
@@ -612,11 +618,19 @@ def detect_budget_response(
     return BudgetResponse(out, c, flag, channels)
 
 
-def budget_response_line(geo_days: pd.DataFrame, campaign_days: pd.DataFrame) -> str:
+def budget_response_line(
+    geo_days: pd.DataFrame,
+    campaign_days: pd.DataFrame,
+    campaign_geo_days: pd.DataFrame | None = None,
+) -> str:
     """:meth:`BudgetResponse.line` for a window, or why it could not be assessed (a window
-    too short or without first-party orders is no reason to fail the analysis around it)."""
+    too short or without first-party orders is no reason to fail the analysis around it).
+    ``campaign_geo_days``: the spend per campaign × geo × day, when memory sent it (the
+    per-geo spend is then read per campaign, see :func:`detect_budget_response`)."""
     try:
-        return detect_budget_response(geo_days, campaign_days).line()
+        return detect_budget_response(
+            geo_days, campaign_days, campaign_geo_days=campaign_geo_days
+        ).line()
     except InsufficientData as error:
         return f"budget response not assessed: {error}"
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:

@@ -6,6 +6,7 @@ Batches are converted as they arrive, so the records never sit in memory twice.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
+from causal_svc.convert.aggregates import campaign_geo_frame
 from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable
 from causal_svc.record_tables import ExperimentDesign
 from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation
@@ -89,11 +91,14 @@ class MemoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):  # quoted: Async
 
     async def aggregate(
         self, org_id: str, start: dt.date | None, end: dt.date | None,
-        *, measures: Sequence[str] = (), timeout: float | None = None,
+        *, measures: Sequence[str] = (), campaign_geo: bool = False,
+        timeout: float | None = None,
     ) -> Aggregates:  # fmt: skip
         """The org's records summed where they live (AggregateRecords), as DataFrames; the
-        geo-day table has the columns of ``measures`` only (empty: all four sums)."""
-        return await _aggregate(self, org_id, start, end, measures=measures, timeout=timeout)
+        geo-day table has the columns of ``measures`` only (empty: all four sums), and with
+        ``campaign_geo`` the spend per day × geo × campaign comes too."""
+        return await _aggregate(self, org_id, start, end, measures=measures,
+                                campaign_geo=campaign_geo, timeout=timeout)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,29 +138,35 @@ async def aggregate_products(
 
 @dataclass(frozen=True, slots=True)
 class Aggregates:
-    """Memory's sums for a window: per day × geo and per day × campaign, and how many records."""
+    """Memory's sums for a window: per day × geo and per day × campaign, and how many records;
+    when asked, the spend per day × geo × campaign as long rows (``date``, ``geo``, ``source``,
+    ``channel``, ``campaign_id``, ``spend``: what the budget-response detector reads)."""
 
     geo_days: pd.DataFrame
     campaign_days: pd.DataFrame
     record_count: int
+    campaign_geo_days: pd.DataFrame | None = None
 
 
 async def _aggregate(
     reader: MemoryReader, org_id: str, start: dt.date | None, end: dt.date | None,
-    *, measures: Sequence[str] = (), timeout: float | None = None,
+    *, measures: Sequence[str] = (), campaign_geo: bool = False, timeout: float | None = None,
 ) -> Aggregates:  # fmt: skip
     """The org's records summed where they live (AggregateRecords), as DataFrames."""
     request = memory_pb.AggregateRecordsRequest(
-        org_id=org_id, measures=list(measures), sources=campaign_sources()
-    )
+        org_id=org_id, measures=list(measures), sources=campaign_sources(),
+        campaign_geo_spend=campaign_geo,
+    )  # fmt: skip
     set_date_range(request.date_range, start, end)
     try:
         reply = await reader.stub().AggregateRecords(request, timeout=reader.within(timeout))
     except grpc.aio.AioRpcError as error:
         raise _memory_failure(error, reader.target, "AggregateRecords", org_id) from None
-    return Aggregates(
-        table_to_frame(reply.geo_days), table_to_frame(reply.campaign_days), reply.record_count
-    )
+    per_campaign = None
+    if reply.HasField("campaign_geo_days"):
+        per_campaign = await asyncio.to_thread(campaign_geo_frame, reply.campaign_geo_days)
+    return Aggregates(table_to_frame(reply.geo_days), table_to_frame(reply.campaign_days),
+                      reply.record_count, per_campaign)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -214,9 +214,11 @@ class CausalService(causal_grpc.CausalServiceServicer):
         q = convert.attribution_question(request)
         clock = time.perf_counter()
         agg = await self._memory.aggregate(q.org_id, q.start, q.end, timeout=_remaining(context),
-                                           # the budget-response detector reads the orders
+                                           # the budget-response detector reads the orders,
+                                           # and each geo's spend per campaign
                                            measures=("spend", "impressions", *dict.fromkeys(
-                                               ("conversions", q.outcome))))  # fmt: skip
+                                               ("conversions", q.outcome))),
+                                           campaign_geo=True)  # fmt: skip
         registered, external = await asyncio.gather(
             self._registry.lift_tests(q.org_id, q.start, q.end, timeout=_remaining(context)),
             self._registry.external_factors(q.org_id, timeout=_remaining(context)),
@@ -243,7 +245,8 @@ class CausalService(causal_grpc.CausalServiceServicer):
         prelude, budget, macro = await asyncio.gather(
             asyncio.to_thread(attribution.describe, panel, q.spec),
             asyncio.to_thread(
-                confounders_retro.budget_response_line, agg.geo_days, agg.campaign_days
+                confounders_retro.budget_response_line, agg.geo_days, agg.campaign_days,
+                agg.campaign_geo_days,
             ),
             asyncio.to_thread(
                 confounders_macro.macro_shock_lines, agg.geo_days,

@@ -20,7 +20,10 @@ from causal_svc.confounders_retro import (
     budget_response_line,
     detect_budget_response,
 )
+from causal_svc.convert.aggregates import campaign_geo_frame
 from causal_svc.errors import InsufficientData
+from mesh.runtime.aggregates import campaign_column
+from mesh.runtime.tables import frame_to_table
 from sim.confounders import _demand_chase, confounder_truth
 
 
@@ -175,3 +178,35 @@ def test_spend_read_per_campaign_beats_channel_sums() -> None:
     result = sim.simulate("confounded", seed=31, dirt=False)
     sums, per_campaign = _move_error(result, False), _move_error(result, True)
     assert per_campaign < 0.93 * sums, (per_campaign, sums)
+
+
+def test_memory_s_wide_spend_reads_as_the_per_campaign_rows() -> None:
+    # AggregateRecords' campaign_geo_days (wide: a spend column per source:channel:campaign_id)
+    # through causal's conversion gives the detector what the long rows give it; a calendar
+    # source's spend (Klaviyo's sends cost nothing to the budgets) is not read as paid spend
+    result = sim.simulate("demo", seed=13, dirt=False)
+    geo_days, campaign_days = simulated_sums(result)
+    long = campaign_geo_sums(result)
+    panel = result.panel.drop_duplicates("campaign_id").set_index("campaign_id")
+    wide = long.pivot_table(index=["date", "geo"], columns="campaign_id", values="spend",
+                            aggfunc="sum", fill_value=0.0)  # fmt: skip
+    wide.columns = [campaign_column(str(panel.at[c, "source"]), str(panel.at[c, "channel"]), c)
+                    for c in wide.columns]  # fmt: skip
+    wide["klaviyo:klaviyo_email:news"] = 50.0
+    table = frame_to_table(wide.reset_index())
+    back = campaign_geo_frame(table)
+    assert back.columns.tolist() == ["date", "geo", "source", "channel", "campaign_id", "spend"]
+    paid = back.loc[back["source"] != "klaviyo"].astype({"geo": str, "campaign_id": str})
+    keys = ["date", "geo", "campaign_id"]
+    got = paid.sort_values(keys)[[*keys, "spend"]].reset_index(drop=True)
+    want = long.loc[long["spend"] != 0].astype({"geo": str, "campaign_id": str})
+    want = want.sort_values(keys)[[*keys, "spend"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    from_wire = detect_budget_response(geo_days, campaign_days, campaign_geo_days=back)
+    from_rows = detect_budget_response(geo_days, campaign_days, campaign_geo_days=long)
+    np.testing.assert_allclose(from_wire.geo_days["demand_move"], from_rows.geo_days["demand_move"],
+                               rtol=0, atol=1e-9)  # fmt: skip
+    sums = detect_budget_response(geo_days, campaign_days)
+    assert not np.allclose(from_wire.geo_days["demand_move"], sums.geo_days["demand_move"])
+    line = budget_response_line(geo_days, campaign_days, back)
+    assert line == from_wire.line() != budget_response_line(geo_days, campaign_days)

@@ -14,10 +14,16 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
+from causal_svc.confounders_retro import budget_response_line
+from causal_svc.convert.aggregates import campaign_geo_frame
 from mesh.cli import commands as cli
 from mesh.runtime.config import PeerConfig
+from mesh.runtime.protoconv import campaign_sources
+from mesh.runtime.tables import table_to_frame
 from mesh.sdk.client import LiftOS
 from mesh.sdk.failures import RpcFailure
 from tests.causal.attribution.records import world_mesh
@@ -33,9 +39,15 @@ def world() -> sim.SimResult:
     return sim.simulate("demo", seed=0, dirt=False, n_geos=10)
 
 
+# A second org whose per-campaign spend reading flags other geo-days than its channel sums
+# (on ORG's world the two lines happen to agree): what the confounders step reads shows.
+PACED = "pacedshop"
+
+
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult):
-    with world_mesh(tmp_path_factory.mktemp("mesh"), {ORG: world}) as services:
+    paced = sim.simulate("demo", seed=1, dirt=False, n_geos=10)
+    with world_mesh(tmp_path_factory.mktemp("mesh"), {ORG: world, PACED: paced}) as services:
         # The org's registered macro index: the national design reads it as a control.
         org = next(iter(world.truth["orgs"]))
         macro = world.truth["orgs"][org]["demand"]["params"]["series"]["macro_index"]
@@ -125,6 +137,28 @@ def test_streams_every_stage_then_the_result(analysis, world: sim.SimResult) -> 
     match = re.search(r"on (\d+) of (\d+) days", macro)
     assert match and int(match.group(2)) == result.day_count, macro
     assert int(match.group(1)) < result.day_count
+
+
+def test_budget_response_reads_each_geo_s_spend_per_campaign(stub, mesh) -> None:
+    # the confounders step's budget-response line is the detector's over memory's spend per
+    # campaign × geo × day (AggregateRecords' campaign_geo_days), not over its channel sums
+    progress, result = [], None
+    for event in stub.AnalyzeAttribution(pb.AnalyzeAttributionRequest(org_id=PACED), timeout=120):
+        if event.WhichOneof("event") == "progress":
+            progress.append(event.progress)
+        else:
+            result = event.result
+    assert result is not None
+    (budget,) = [w for w in result.warnings if w.startswith("budget response")]
+    assert budget in next(p for p in progress if p.stage == "confounders").message
+    memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(mesh["memory"].address))
+    reply = memory.AggregateRecords(memory_pb.AggregateRecordsRequest(
+        org_id=PACED, sources=campaign_sources(), campaign_geo_spend=True), timeout=60)  # fmt: skip
+    geo_days, campaign_days = table_to_frame(reply.geo_days), table_to_frame(reply.campaign_days)
+    per_campaign = campaign_geo_frame(reply.campaign_geo_days)
+    assert per_campaign["campaign_id"].nunique() > 5
+    assert budget == budget_response_line(geo_days, campaign_days, per_campaign)
+    assert budget != budget_response_line(geo_days, campaign_days)
 
 
 def test_stored_and_counterfactual(stub, analysis) -> None:
