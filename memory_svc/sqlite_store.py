@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from memory_svc.campaign_geo import SPEND_ROWS, HeldSpend, SpendCells
+from memory_svc.campaign_geo import Row as SpendRow
 from memory_svc.graph import GraphEdgeRow, GraphNodeRow
 from memory_svc.graph_sql import SQLITE, GraphReads
 from memory_svc.key_seqs import KeyMap, key_hashes
@@ -602,8 +603,12 @@ class SQLiteRecordStore:
                 db.execute("ROLLBACK")
                 raise
             state = result.state
-            self._note_sums(batch.org_id, tuple(row) if row else None,  # type: ignore[arg-type]
-                            (state.record_count, state.checksum, state.max_seq), log)  # fmt: skip
+            before = tuple(row) if row else None
+            after = (state.record_count, state.checksum, state.max_seq)
+            self._note_sums(batch.org_id, before, after, log)  # type: ignore[arg-type]
+            if self._spend.holds(batch.org_id):
+                self._spend.note(batch.org_id, before, after, result.removed_seqs,  # type: ignore[arg-type]
+                                 _spend_rows(batch, result.seqs))  # fmt: skip
             by_id.withdraw(result.removed_seqs)
             by_key.withdraw(result.removed_seqs)
             by_id.add(key_hashes(batch.ids), result.seqs)
@@ -611,6 +616,15 @@ class SQLiteRecordStore:
             by_key.add(key_hashes(batch.natural_keys[i] for i in keyed), result.seqs[keyed])
             self._bound_key_maps()
         return result
+
+
+def _spend_rows(b: CommitBatch, seqs: np.ndarray) -> list[SpendRow]:
+    """The batch's records with spend as ``measures`` holds them (NaN spend is 0 there)."""
+    spend = np.nan_to_num(np.asarray(b.measures, dtype=np.float64)[:, 0]).tolist()
+    return [(seq, day, geo, source, channel, campaign, x)
+            for seq, day, geo, source, channel, campaign, x in zip(
+                seqs.tolist(), b.days, b.geos, b.sources, b.channels, b.campaign_ids, spend,
+                strict=True) if x != 0]  # fmt: skip
 
 
 def _existing(row: tuple[int, str, str, int, str]) -> ExistingRecord:

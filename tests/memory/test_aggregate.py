@@ -214,6 +214,55 @@ def test_held_sums_follow_commits_without_reading_again(
     engine.close()
 
 
+def test_held_spend_per_campaign_geo_follows_commits_without_reading_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits to an org whose spend cells are held hand over their records with spend and
+    the seqs they replaced: the answer equals a fresh read of the records after new records,
+    restatements, a record moved to a new geo and campaign, and one whose spend went to 0 —
+    with no second read."""
+    records = synthetic_records(ORG, 900, seed=6)
+    engine = _engine(tmp_path)
+    store = engine.store
+    assert isinstance(store, SQLiteRecordStore)
+    _write(engine, records[:300])
+    store.campaign_geo_spend(ORG, None, None, ())
+    reads: list[str] = []
+    put = store._spend.put
+    monkeypatch.setattr(store._spend, "put", lambda org, *a: (reads.append(org), put(org, *a)))
+    _write(engine, records[300:600])
+    _write(engine, records[600:])
+    moved = []
+    for i, r in enumerate(records[::9]):
+        new = md_pb.CausalMarketingData()
+        new.CopyFrom(r)
+        new.version = r.version + 1
+        new.spend = 0.0 if i % 5 == 0 else r.spend + 0.1 * i
+        if i % 3 == 0:
+            new.geo, new.campaign_id = "ZZ-" + r.geo, r.campaign_id + "-moved"
+        moved.append(new)
+    _write(engine, moved)
+    fresh = SQLiteRecordStore(tmp_path / "m.sqlite")
+    try:
+        days = sorted({r[0] for r in store.aggregate(ORG, None, None, ()).geo_days})
+        for start, end, srcs in ((None, None, ()), (days[1], days[4], ()), (None, None, ("meta",))):
+            got = store.campaign_geo_spend(ORG, start, end, srcs)
+            want = fresh.campaign_geo_spend(ORG, start, end, srcs)
+            assert (got.day.tolist(), got.geo, got.columns) == (
+                want.day.tolist(), want.geo, want.columns)  # fmt: skip
+            assert np.array_equal(got.spend, want.spend)  # same records, same order: same bits
+        assert any(g.startswith("ZZ-") for g in got.geo)
+        assert any(c.endswith("-moved") for _, _, c in got.columns)
+    finally:
+        fresh.close()
+    assert reads == []  # followed, never read again
+    current = {r.natural_key: r for r in records} | {r.natural_key: r for r in moved}
+    whole = store.campaign_geo_spend(ORG, None, None, ())
+    spend = sum(r.spend for r in current.values())
+    assert float(whole.spend.sum()) == pytest.approx(spend, rel=1e-12)
+    engine.close()
+
+
 def test_column_rows_read_as_the_tuples_they_hold() -> None:
     rows = ColumnRows([np.array([3, 4, 5]), ["a", "b", "c"], np.array([0.5, 0.0, 2.0])], 3)
     want = [(3, "a", 0.5), (4, "b", 0.0), (5, "c", 2.0)]
