@@ -57,7 +57,8 @@ many worlds without a mesh, per 3-world group and pooled; ``--speed [--runs 5]``
 attribution speed bench's world (a year × 50 geos × 30 campaigns).
 
 ``--retro --per-campaign`` feeds the same detector spend per campaign × geo × day (the grain
-the records hold; memory's AggregateRecords answers only channel sums) for its per-geo reading.
+the records hold) for its per-geo reading, as the mesh run's analysis-time detector reads it
+from memory (AggregateRecords' ``campaign_geo_days``, through causal's own reader).
 
 ``--macro-retro --seeds …`` scores the analysis-time macro detector
 (``causal_svc.confounders_macro``: the index's effect on the org's orders, weighed with the
@@ -73,6 +74,7 @@ of a given size (a source's 3-5 campaigns measure a geo-day's move to ~0.07 in l
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import json
 import tempfile
@@ -81,14 +83,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from liftos.v1 import memory_pb2 as memory_pb
-from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
 from bench._figures import figure
 from bench.confounder_ceilings import budget_ceiling, macro_ceiling, macro_rules, recall_precision
 from causal_svc.confounders_macro import MacroShock, detect_macro_shock, first_party_orders
 from causal_svc.confounders_retro import BudgetResponse, detect_budget_response
+from causal_svc.peers import Aggregates, MemoryReader
 from ingestion_svc.confounder_budget import (
     FLAG_LOG_MOVE,
     MATERIAL_LOG_MOVE,
@@ -101,11 +102,10 @@ from ingestion_svc.confounders import FACTOR_Z
 from mesh.cli.demo import ingest_world, register, scan_records
 from mesh.cli.processes import Mesh
 from mesh.runtime.aggregates import melt_geo_days, sum_column
-from mesh.runtime.channels import sync_channel
-from mesh.runtime.config import PeerConfig
-from mesh.runtime.tables import table_to_frame
+from mesh.runtime.config import SERVICES, PeerConfig
 from mesh.sdk.client import LiftOS
 from sim.confounders import BUDGET_LOG_MOVE, KINDS, MACRO_LOG_MOVE, _demand_chase, confounder_truth
+from tests.ports import free_port_block
 
 DETECTORS = {
     "holiday": ("holiday_proximity",),
@@ -150,16 +150,19 @@ def _so_far_and_before(result: sim.SimResult, truth: pd.DataFrame) -> pd.DataFra
     )
 
 
-def memory_sums(memory_target: str, org_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Memory's sums over everything the org holds (AggregateRecords, as causal reads them for
-    attribution): the wide geo × day table and the campaign × day table."""
-    channel = sync_channel(memory_target)
-    try:
-        stub = memory_grpc.MemoryServiceStub(channel)
-        reply = stub.AggregateRecords(memory_pb.AggregateRecordsRequest(org_id=org_id), timeout=120)
-    finally:
-        channel.close()
-    return table_to_frame(reply.geo_days), table_to_frame(reply.campaign_days)
+def memory_sums(memory_target: str, org_id: str) -> Aggregates:
+    """Memory's sums over everything the org holds, read as AnalyzeAttribution's confounders
+    step reads them (causal's own reader: campaign sources, and the spend per campaign × geo ×
+    day the budget-response detector takes): geo × day, campaign × day, campaign × geo × day."""
+
+    async def read() -> Aggregates:
+        reader = MemoryReader(memory_target)
+        try:
+            return await reader.aggregate(org_id, None, None, campaign_geo=True, timeout=120)
+        finally:
+            await reader.close()
+
+    return asyncio.run(read())
 
 
 def _world(
@@ -171,7 +174,9 @@ def _world(
     world = data_dir / "world"
     sim.write(result, world)
     org_id = json.loads((world / "accounts.json").read_text())[0]["org_id"]
-    mesh = Mesh(data_dir)
+    # free ports, not the defaults: other meshes (another run, a developer's) may be up
+    base = free_port_block(len(SERVICES))
+    mesh = Mesh(data_dir, ports={s: base + i for i, s in enumerate(SERVICES)})
     peers = PeerConfig(**{s: mesh.address(s) for s in mesh.ports})
     mesh.start()
     quiet = io.StringIO()
@@ -185,10 +190,13 @@ def _world(
             register(client, world, org_id, out)
             ingest_world(client, world, org_id, out, progress=False)
             records = scan_records(peers.memory, org_id)
-            geo_days, campaign_days = memory_sums(peers.memory, org_id)
+            sums = memory_sums(peers.memory, org_id)
     finally:
         mesh.stop()
-    retro = detect_budget_response(geo_days, campaign_days)
+    geo_days = sums.geo_days
+    # what budget_response_line reads in the service (it prints only the line)
+    retro = detect_budget_response(geo_days, sums.campaign_days,
+                                   campaign_geo_days=sums.campaign_geo_days)  # fmt: skip
     # the registered series (as register() sent them) and memory's first-party orders per day
     inputs = macro_inputs(result)
     inputs["order_days"], inputs["orders"] = first_party_orders(geo_days)
@@ -334,7 +342,7 @@ def simulated_sums(result: sim.SimResult) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def campaign_geo_sums(result: sim.SimResult) -> pd.DataFrame:
     """Paid spend per campaign × geo × day (the grain the records hold; memory's
-    AggregateRecords does not answer at it yet), from the world's clean panel."""
+    AggregateRecords answers it with ``campaign_geo_spend``), from the world's clean panel."""
     panel = result.panel.loc[~result.panel["source"].astype(str).isin(["klaviyo"])]
     day = (pd.to_datetime(panel["date"]) - pd.Timestamp("1970-01-01")).dt.days
     return (panel.assign(date=day, geo="US-" + panel["region"].astype(str))
