@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from mesh.cli.processes import Mesh
+from mesh.cli.processes import Mesh, PortsInUse
 from mesh.runtime.config import DEFAULT_DATA_DIR, DEFAULT_PORTS, PeerConfig
 from mesh.sdk.client import LiftOS
 from mesh.sdk.failures import RpcFailure
@@ -210,7 +210,19 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--subdivision", default="")
     _add_mesh_arguments(cal)
     cal.set_defaults(func=cmd_calendar)
+    _org_from_env(sub)
     return parser
+
+
+def _org_from_env(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Every verb's optional ``--org`` defaults to ``LIFTOS_ORG`` where it is set, so one
+    ``export LIFTOS_ORG=…`` serves a session of commands (a required ``--org`` stays required)."""
+    org = os.environ.get("LIFTOS_ORG")
+    if not org:
+        return
+    for verb in sub.choices.values():
+        if any(a.dest == "org" and not a.required for a in verb._actions):
+            verb.set_defaults(org=org)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -224,6 +236,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RpcFailure as failure:
         print(f"error: {failure}", file=sys.stderr)
         return 2
+    except PortsInUse as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # the server sees CANCELLED; the user needs no traceback
+        print("interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `liftos … | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0

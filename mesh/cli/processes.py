@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +28,18 @@ START_ORDER = ("memory", "ingestion", "causal", "llm", "surfacing")
 # Services that keep no state of their own in memory: any replica can answer any call.
 STATELESS = ("ingestion", "causal", "llm", "surfacing")
 REPLICA_PORT_STEP = 100
+
+
+class PortsInUse(RuntimeError):
+    """Ports the mesh needs are taken (by another mesh, or anything else)."""
+
+    def __init__(self, busy: Sequence[tuple[str, int]]) -> None:
+        self.busy = list(busy)
+        listed = ", ".join(f"{port} ({name})" for name, port in self.busy)
+        super().__init__(
+            f"port(s) already in use: {listed}; stop what listens there (another `liftos up`?) "
+            "or choose other ports with --base-port"
+        )
 
 
 def instance_name(service: str, replica: int) -> str:
@@ -121,7 +134,27 @@ class Mesh:
             "LIFTOS_TLS_CLIENT_KEY": str(d / f"{service}.key"),
         }
 
+    def busy_ports(self) -> list[tuple[str, int]]:
+        """(instance or metrics name, port) of every port this mesh needs that something
+        already listens on: another mesh answering health there would pass for this one."""
+        wanted = [(name, port) for name, _, port in self.instances()]
+        wanted += [(f"{name} metrics", port) for name, port in self.metrics_ports().items()]
+        busy = []
+        for name, port in wanted:
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                # As the servers bind: a closed connection's TIME_WAIT is no obstacle, a listener is.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((self.host, port))
+                except OSError:
+                    busy.append((name, port))
+        return busy
+
     def start(self) -> None:
+        """Start every instance; ``PortsInUse`` (nothing started) when a port is taken."""
+        if busy := self.busy_ports():
+            raise PortsInUse(busy)
         # The services make their own files 0600 (mesh.runtime.main); the data dir and the
         # logs opened here are private too.
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

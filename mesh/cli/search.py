@@ -34,6 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--org", required=True, help="organisation id")
     p.add_argument("--k", type=int, default=10, help="hits to return (1..1000)")
     p.add_argument("--addr", default=DEFAULT_ADDR, help="memory service address")
+    p.add_argument(
+        "--base-port", type=int, default=None,
+        help="a local mesh on BASE..BASE+4 (memory at BASE+1), as the other verbs take it",
+    )  # fmt: skip
     p.add_argument("--source", action="append", default=[], help="meta, google_ads, … (repeat)")
     p.add_argument("--campaign", action="append", default=[], help="campaign id (repeat)")
     p.add_argument("--channel", action="append", default=[], help="channel (repeat)")
@@ -91,7 +95,9 @@ def format_hits(response: memory_pb.SearchResponse, out: TextIO) -> None:
 
 def run_search(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Call Search and print the hits; returns a process exit code."""
-    with sync_channel(args.addr) as channel:
+    base = getattr(args, "base_port", None)
+    addr = args.addr if base is None else f"127.0.0.1:{base + 1}"
+    with sync_channel(addr) as channel:
         stub = memory_grpc.MemoryServiceStub(channel)
         try:
             response = stub.Search(search_request(args), timeout=30)

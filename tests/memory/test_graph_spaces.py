@@ -188,3 +188,21 @@ def test_cli_search_prints_the_top_hits(server, org_records) -> None:
     lines = out.getvalue().splitlines()
     assert len(lines) == 5 and lines[-1].startswith("3 hits (exact index")
     assert all("Black Friday Retargeting" in line for line in lines[1:4])
+
+
+def test_cli_search_takes_a_local_mesh_base_port(server, org_records) -> None:
+    """`--base-port B` reaches memory at B+1, as every other verb's flag does."""
+    import argparse
+    import io
+
+    from mesh.cli import search as cli
+
+    parser = argparse.ArgumentParser(prog="liftos")
+    cli.register(parser.add_subparsers())
+    host, port = server.rsplit(":", 1)
+    assert host in ("127.0.0.1", "localhost")
+    argv = ["search", "--org", ORG, "--addr", "127.0.0.1:1"]
+    args = parser.parse_args([*argv, "--base-port", str(int(port) - 1), "black friday retargeting"])
+    out = io.StringIO()
+    assert args.func(args, out) == 0
+    assert out.getvalue().splitlines()[-1].startswith("10 hits")
