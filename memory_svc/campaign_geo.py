@@ -168,6 +168,8 @@ class _Held:
     cells: SpendCells
     removed: list[np.ndarray]
     rows: list[Row]
+    # the last answer and its (start, end, sources): an analysis asks the same window again
+    last: tuple[tuple[object, ...], CampaignGeoDays] | None = None
 
 
 class HeldSpend:
@@ -190,8 +192,33 @@ class HeldSpend:
                 # applied under the lock: a commit may hand over more meanwhile
                 removed = np.concatenate(held.removed) if held.removed else np.zeros(0, np.int64)
                 held.cells = held.cells.updated(removed, held.rows)
-                held.removed, held.rows = [], []
+                held.removed, held.rows, held.last = [], [], None
             return held.cells
+
+    def wide(
+        self,
+        org_id: str,
+        version: DataVersion | None,
+        start_day: int | None,
+        end_day: int | None,
+        sources: Sequence[str],
+    ) -> CampaignGeoDays | None:
+        """``SpendCells.wide`` of the org's held cells at ``version`` (None: not held); the
+        last answer again when the window and sources are the same (~0.06 s a year)."""
+        cells = self.get(org_id, version)
+        if cells is None:
+            return None
+        ask = (start_day, end_day, tuple(sources))
+        with self._lock:
+            held = self._held.get(org_id)
+            if held is not None and held.cells is cells and held.last and held.last[0] == ask:
+                return held.last[1]
+        answer = cells.wide(start_day, end_day, sources)
+        with self._lock:
+            held = self._held.get(org_id)
+            if held is not None and held.cells is cells:
+                held.last = (ask, answer)
+        return answer
 
     def put(self, org_id: str, version: DataVersion, cells: SpendCells) -> None:
         with self._lock:

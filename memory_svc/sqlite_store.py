@@ -437,14 +437,15 @@ class SQLiteRecordStore:
         try:
             row = db.execute(_VERSION, (org_id,)).fetchone()
             version: DataVersion | None = tuple(row) if row else None  # type: ignore[assignment]
-            cells = self._spend.get(org_id, version)
-            if cells is None:
-                rows = db.execute(SPEND_ROWS.format(mark="?"), (org_id,)).fetchall()
-                cells = SpendCells.from_rows(rows)
-                if version is not None:
-                    self._spend.put(org_id, version, cells)
+            answer = self._spend.wide(org_id, version, start_day, end_day, sources)
+            if answer is not None:
+                return answer
+            rows = db.execute(SPEND_ROWS.format(mark="?"), (org_id,)).fetchall()
         finally:
             db.execute("COMMIT")
+        cells = SpendCells.from_rows(rows)
+        if version is not None:
+            self._spend.put(org_id, version, cells)
         return cells.wide(start_day, end_day, sources)
 
     def aggregate_products(

@@ -334,12 +334,13 @@ class PostgresRecordStore:
                 "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = %s", (org_id,)
             ).fetchone()
             version = (int(row[0]), int(row[1]), int(row[2])) if row else None
-            cells = self._spend.get(org_id, version)
-            if cells is None:
-                rows = db.execute(SPEND_ROWS.format(mark="%s"), (org_id,)).fetchall()  # type: ignore[arg-type]
-                cells = SpendCells.from_rows(rows)
-                if version is not None:
-                    self._spend.put(org_id, version, cells)
+            answer = self._spend.wide(org_id, version, start_day, end_day, sources)
+            if answer is not None:
+                return answer
+            rows = db.execute(SPEND_ROWS.format(mark="%s"), (org_id,)).fetchall()  # type: ignore[arg-type]
+        cells = SpendCells.from_rows(rows)
+        if version is not None:
+            self._spend.put(org_id, version, cells)
         return cells.wide(start_day, end_day, sources)
 
     @_reachable
