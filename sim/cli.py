@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from .core import resolve, simulate
@@ -22,7 +23,9 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "simulate",
         help="generate a simulated marketing world with known causal truth",
-        description=__doc__,
+        description="Write a simulated marketing world: each platform's raw export, the "
+        "first-party orders, the experiment registry, the org's external series and the causal "
+        "truth (truth.json). Same seed, same bytes.",
     )
     add_arguments(p)
     p.set_defaults(func=run)
@@ -111,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         f"{len(t['geos'])} geos, {len(t['orgs'])} org(s), {len(result.panel):,} panel rows"
     )
     for name, size in sorted(sizes.items()):
-        print(f"  {args.out}/{name}  {size:,} bytes")
+        print(f"  {Path(args.out) / name}  {size:,} bytes")
     print(f"  dirty rows listed: {len(t['dirty_rows']):,}; experiments: {len(result.experiments)}")
     if t["study"]:
         s = t["study"]

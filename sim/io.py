@@ -8,14 +8,25 @@ Files::
         the business's own daily sales per state (first-party outcome). Columns:
         org_id, date (YYYY-MM-DD, org time zone), region (USPS state code),
         orders (integer), revenue (decimal, org currency), currency (ISO 4217)
+    external_factors.csv
+        each org's own view of the world outside its ads, as it would register it: a macro
+        index it buys, a competitor activity index, its promotions calendar and its gift
+        season. Long: org_id, date, name, kind (macro, competitor, promotion, season), value,
+        unit (``liftos factors register`` reads it)
     truth.json, experiments.json, accounts.json, manifest.json
     shopify_orders.ndjson, google_ads_shopping.ndjson, meta_products.ndjson, products.json
         the product layer, only when enabled (see sim.products)
+
+Every file's modification time is the simulated pull, the morning after the last day (also
+``manifest.json``'s ``pulled_at``): ``liftos ingest`` takes an export's pull time from its
+file, so rows dated after the pull are refused as they would be in a real export.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +36,31 @@ from .core import SimResult
 from .products.io import write_products
 
 ORDERS_COLUMNS = ("org_id", "date", "region", "orders", "revenue", "currency")
+# (name the org registers it under, kind, the demand series it reads, unit)
+EXTERNAL_FACTORS = (
+    ("consumer_confidence", "macro", "macro_index", "index"),
+    ("competitor_activity", "competitor", "competitor_intensity", "index"),
+    ("promotions", "promotion", "promo", "flag"),
+    ("gift_season", "season", "gift_season", "flag"),
+)
+
+
+def external_factors_csv(truth: dict[str, Any]) -> str:
+    """Every org's external series, long (values as Python writes floats: they round-trip)."""
+    lines = ["org_id,date,name,kind,value,unit"]
+    for org, o in truth["orgs"].items():
+        series = o.get("demand", {}).get("params", {}).get("series", {})
+        for name, kind, key, unit in EXTERNAL_FACTORS:
+            if key in series:
+                for day, v in zip(truth["dates"], series[key], strict=True):
+                    lines.append(f"{org},{day},{name},{kind},{float(v)!r},{unit}")
+    return "\n".join(lines) + "\n"
+
+
+def pulled_at(truth: dict[str, Any]) -> dt.datetime:
+    """When the simulated exports were pulled: 09:00 UTC the day after the last day."""
+    last = dt.date.fromisoformat(truth["start"]) + dt.timedelta(days=truth["days"])
+    return dt.datetime.combine(last, dt.time(9), dt.UTC)
 
 
 def _json(obj: Any, indent: int | None) -> str:
@@ -76,6 +112,7 @@ def write(
         "truth.json": _json(result.truth, None) + "\n",
         "experiments.json": _json(result.experiments, 2) + "\n",
         "accounts.json": _json(result.accounts, 2) + "\n",
+        "external_factors.csv": external_factors_csv(result.truth),
     }
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8", newline="\n")
@@ -86,6 +123,7 @@ def write(
         "seed": result.seed,
         "start": result.truth["start"],
         "days": result.truth["days"],
+        "pulled_at": pulled_at(result.truth).isoformat().replace("+00:00", "Z"),
         "files": {k: {"bytes": v} for k, v in sorted(sizes.items())},
         "rows": {s: len(result.raw[s]) for s in SOURCES},
         "orders_csv_columns": {
@@ -102,4 +140,7 @@ def write(
         manifest["files"] = {k: {"bytes": v} for k, v in sorted(sizes.items())}
     (out / "manifest.json").write_text(_json(manifest, 2) + "\n", encoding="utf-8")
     sizes["manifest.json"] = (out / "manifest.json").stat().st_size
+    stamp = pulled_at(result.truth).timestamp()
+    for name in sizes:
+        os.utime(out / name, (stamp, stamp))
     return sizes

@@ -186,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         ingest,
         memory,
         products,
+        registry,
         report,
         search,
         surfacing,
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     surfacing.add_parsers(sub, _add_mesh_arguments)
     products.add_parsers(sub, _add_mesh_arguments)
     memory.add_parsers(sub, _add_mesh_arguments)
+    registry.add_parsers(sub, _add_mesh_arguments)
     sim_cli.register(sub)
     search.register(sub)
 
@@ -230,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("estimate", "analyze", "counterfactual", "ingest", "explain",
                             "check-claims", "report", "optimize", "predict", "design",
-                            "recommend", "products", "analyze-products"):  # fmt: skip
+                            "recommend", "products", "analyze-products", "experiments",
+                            "factors"):  # fmt: skip
             return int(args.func(args, _peers(args)))
         return int(args.func(args) or 0)
     except RpcFailure as failure:

@@ -33,6 +33,12 @@ from mesh.cli.demo_plan import Plan, run_plan
 from mesh.cli.estimate import recorded_line, recorded_to_json
 from mesh.cli.ingest import ingest_files
 from mesh.cli.processes import Mesh
+from mesh.cli.registry import (
+    read_experiments,
+    read_factors,
+    register_experiments,
+    register_factors,
+)
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.frames import records_to_frame
@@ -51,8 +57,6 @@ ORDERS_MAPPING = {
     "currency_code": "currency",
     "channel": "first_party",
 }
-_UNITS = {"geo": "GEO", "campaign": "CAMPAIGN", "account": "ACCOUNT"}
-_TYPES = {"geo_holdout": "HOLDOUT", "budget_increase": "BUDGET_INCREASE"}
 
 
 @dataclass
@@ -67,36 +71,6 @@ class DemoResult:
     plan: Plan | None = None
 
 
-def _date(text: str) -> dc.Date:
-    d = dt.date.fromisoformat(text)
-    return dc.Date(year=d.year, month=d.month, day=d.day)
-
-
-def experiment_from_sim(entry: dict[str, Any]) -> dc.CausalExperiment:
-    """An entry of the simulator's experiments.json as a registry experiment."""
-    return dc.CausalExperiment(
-        experiment_id=entry["experiment_id"],
-        org_id=entry["org_id"],
-        name=entry.get("name", ""),
-        start_date=_date(entry["start_date"]),
-        end_date=_date(entry["end_date"]),
-        treatment_type=dc.TreatmentType[_TYPES.get(entry.get("treatment_type", ""), "HOLDOUT")],
-        randomization_unit=dc.RandomizationUnit[_UNITS[entry.get("randomization_unit", "geo")]],
-        treatment_units=list(entry.get("treatment_units", [])),
-        control_units=list(entry.get("control_units", [])),
-        treatment_config=dc.TreatmentConfig(
-            spend_multiplier=float(entry.get("treatment_config", {}).get("spend_multiplier", 1.0))
-        ),
-        control_config=dc.TreatmentConfig(
-            spend_multiplier=float(entry.get("control_config", {}).get("spend_multiplier", 0.0))
-        ),
-        data_sources=[dc.DataSource[entry["source"].upper()]] if entry.get("source") else [],
-        campaign_ids=list(entry.get("campaign_ids", [])),
-        channel=entry.get("channel", ""),
-        status=dc.ExperimentStatus[entry.get("status", "draft").upper()],
-    )
-
-
 def simulate_world(world: Path, out: Out) -> None:
     out(f"== simulating the {SCENARIO!r} world (seed {SEED}) into {world}")
     result = sim.simulate(SCENARIO, seed=SEED)
@@ -107,29 +81,12 @@ def simulate_world(world: Path, out: Out) -> None:
 
 
 def register(client: LiftOS, world: Path, org_id: str, out: Out) -> None:
+    """The world's experiments and the org's external series, as `liftos experiments create`
+    and `liftos factors register` send them."""
     out("== experiment registry")
-    for entry in json.loads((world / "experiments.json").read_text()):
-        exp = client.create_experiment(experiment_from_sim(entry))
-        out(
-            f"  {exp.experiment_id}: {exp.name} ({exp.randomization_unit.name.lower()}, "
-            f"{len(exp.treatment_units)} treated / {len(exp.control_units)} control units, "
-            f"{entry['start_date']} → {entry['end_date']})"
-        )
-    # The org's own view of the world outside its ads: a macro index it buys, a competitor
-    # activity index from a share-of-voice tool, its promotions calendar and its gift season.
-    truth = json.loads((world / "truth.json").read_text())
-    series = truth["orgs"][org_id]["demand"]["params"]["series"]
-    days = [dt.date.fromisoformat(d) for d in truth["dates"]]
+    register_experiments(client, read_experiments(world / "experiments.json", org_id), out)
     out("== external factors")
-    for name, kind, key, unit in (
-        ("consumer_confidence", "macro", "macro_index", "index"),
-        ("competitor_activity", "competitor", "competitor_intensity", "index"),
-        ("promotions", "promotion", "promo", "flag"),
-        ("gift_season", "season", "gift_season", "flag"),
-    ):
-        values = dict(zip(days, map(float, series[key]), strict=True))
-        n = client.register_external_factor(name, kind, values, source="demo org", unit=unit)
-        out(f"  {name:<22} {kind:<11} {n} daily values")
+    register_factors(client, read_factors(world / "external_factors.csv", org_id), out)
 
 
 def ingest_world(
@@ -138,9 +95,7 @@ def ingest_world(
     """Every raw export of the world through Ingest, as `liftos ingest` sends it."""
     accounts = json.loads((world / "accounts.json").read_text())
     manifest = json.loads((world / "manifest.json").read_text())
-    # The exports were pulled the morning after their last day.
-    last = dt.date.fromisoformat(manifest["start"]) + dt.timedelta(days=manifest["days"])
-    pulled_at = dt.datetime.combine(last, dt.time(9), dt.UTC)
+    pulled_at = dt.datetime.fromisoformat(manifest["pulled_at"])  # the morning after the last day
     out(f"== ingesting the raw exports (pulled {pulled_at:%Y-%m-%d %H:%M}Z)")
     summaries: dict[str, IngestSummary] = {}
     for source in PLATFORMS:

@@ -1,0 +1,299 @@
+"""``liftos experiments`` and ``liftos factors``: the registry's experiments and an org's
+external series from files, so the flow the README shows needs no Python.
+
+Experiments come as a JSON list of entries (the simulator's ``experiments.json`` is one)::
+
+    {"experiment_id": "exp_1", "name": "…", "start_date": "2024-12-09", "end_date": "2025-01-05",
+     "treatment_type": "geo_holdout", "randomization_unit": "geo", "channel": "meta_prospecting",
+     "treatment_units": ["CA", …], "control_units": ["TX", …], "source": "meta",
+     "campaign_ids": [], "status": "running",
+     "treatment_config": {"spend_multiplier": 0.0}, "control_config": {"spend_multiplier": 1.0}}
+
+External series come as a long CSV, one value per row: ``date,name,kind,value`` and optional
+``org_id`` (rows of other orgs are skipped), ``unit``, ``geo`` and ``source`` columns (the
+simulator writes ``external_factors.csv`` in this shape). A bad entry or row is refused with
+its position and field before anything is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from liftos.v1 import marketing_data_pb2 as md_pb
+
+from mesh.runtime.config import PeerConfig
+from mesh.sdk.client import LiftOS, dc
+
+__all__ = [
+    "FACTOR_KINDS",
+    "ExternalSeries",
+    "RegistryFileError",
+    "add_parsers",
+    "experiment_from_entry",
+    "read_experiments",
+    "read_factors",
+]
+
+FACTOR_KINDS = ("macro", "competitor", "promotion", "demand", "weather", "season", "other")
+_UNITS = {"geo": "GEO", "campaign": "CAMPAIGN", "account": "ACCOUNT"}
+_TYPES = {"geo_holdout": "HOLDOUT", "holdout": "HOLDOUT", "budget_increase": "BUDGET_INCREASE"}
+_STATUSES = ("draft", "running", "completed", "cancelled", "analyzed")
+
+
+class RegistryFileError(ValueError):
+    """A registry file's entry or row that cannot be registered, with where and why."""
+
+
+@dataclass
+class ExternalSeries:
+    """One daily series of one org, as RegisterExternalFactor takes it."""
+
+    name: str
+    kind: str
+    geo: str = ""
+    unit: str = ""
+    source: str = ""
+    values: dict[dt.date, float] = field(default_factory=dict)
+
+
+def _date(text: Any, where: str) -> dc.Date:
+    try:
+        d = dt.date.fromisoformat(str(text))
+    except ValueError:
+        raise RegistryFileError(f"{where}: {text!r} is not a date (YYYY-MM-DD)") from None
+    return dc.Date(year=d.year, month=d.month, day=d.day)
+
+
+def _choice(value: Any, table: Mapping[str, str] | Iterable[str], where: str) -> str:
+    key = str(value).lower()
+    if key not in table:
+        raise RegistryFileError(f"{where}: {value!r} is not one of {', '.join(table)}")
+    return table[key] if isinstance(table, Mapping) else key.upper()
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RegistryFileError(f"{where}: must be a list of strings")
+    return list(value)
+
+
+def _multiplier(config: Any, where: str, default: float) -> float:
+    if config is None:
+        return default
+    if not isinstance(config, dict):
+        raise RegistryFileError(f"{where}: must be an object")
+    m = config.get("spend_multiplier", default)
+    if not isinstance(m, int | float) or not math.isfinite(m) or m < 0:
+        raise RegistryFileError(f"{where}.spend_multiplier: {m!r} is not a number ≥ 0")
+    return float(m)
+
+
+def experiment_from_entry(entry: Any, org_id: str, where: str = "entry") -> dc.CausalExperiment:
+    """One file entry as a registry experiment for ``org_id`` (an entry naming another org
+    is refused rather than registered under the wrong one)."""
+    if not isinstance(entry, dict):
+        raise RegistryFileError(f"{where}: must be an object")
+    for key in ("experiment_id", "start_date", "end_date"):
+        if not entry.get(key):
+            raise RegistryFileError(f"{where}.{key}: required")
+    if entry.get("org_id", org_id) != org_id:
+        raise RegistryFileError(f"{where}.org_id: {entry['org_id']!r} is not --org {org_id!r}")
+    treated = _multiplier(entry.get("treatment_config"), f"{where}.treatment_config", 1.0)
+    control = _multiplier(entry.get("control_config"), f"{where}.control_config", 0.0)
+    status = _choice(entry.get("status", "draft"), _STATUSES, f"{where}.status")
+    source = entry.get("source", "")
+    sources = []
+    if source:
+        names = [s.name.lower() for s in dc.DataSource]
+        sources = [dc.DataSource[_choice(source, names, f"{where}.source")]]
+    return dc.CausalExperiment(
+        experiment_id=str(entry["experiment_id"]),
+        org_id=org_id,
+        name=str(entry.get("name", "")),
+        start_date=_date(entry["start_date"], f"{where}.start_date"),
+        end_date=_date(entry["end_date"], f"{where}.end_date"),
+        treatment_type=dc.TreatmentType[
+            _choice(entry.get("treatment_type", "geo_holdout"), _TYPES, f"{where}.treatment_type")
+        ],
+        randomization_unit=dc.RandomizationUnit[
+            _choice(entry.get("randomization_unit", "geo"), _UNITS, f"{where}.randomization_unit")
+        ],
+        treatment_units=_strings(entry.get("treatment_units", []), f"{where}.treatment_units"),
+        control_units=_strings(entry.get("control_units", []), f"{where}.control_units"),
+        treatment_config=dc.TreatmentConfig(spend_multiplier=treated),
+        control_config=dc.TreatmentConfig(spend_multiplier=control),
+        data_sources=sources,
+        campaign_ids=_strings(entry.get("campaign_ids", []), f"{where}.campaign_ids"),
+        channel=str(entry.get("channel", "")),
+        status=dc.ExperimentStatus[status],
+    )
+
+
+def read_experiments(path: Path, org_id: str) -> list[dc.CausalExperiment]:
+    """Every entry of a JSON list file (one object alone is a list of one)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RegistryFileError(f"{path}: {error}") from None
+    entries = data if isinstance(data, list) else [data]
+    return [experiment_from_entry(e, org_id, f"{path.name}[{i}]") for i, e in enumerate(entries)]
+
+
+def read_factors(path: Path, org_id: str) -> list[ExternalSeries]:
+    """The org's series of a long CSV (``date,name,kind,value`` …), by (name, geo)."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise RegistryFileError(f"{path}: {error}") from None
+    columns = set(rows[0]) if rows else set()
+    missing = [c for c in ("date", "name", "kind", "value") if c not in columns]
+    if missing:
+        raise RegistryFileError(f"{path}: column(s) {', '.join(missing)} missing")
+    series: dict[tuple[str, str], ExternalSeries] = {}
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        if row.get("org_id") and row["org_id"] != org_id:
+            continue
+        where = f"{path.name} line {line}"
+        name = (row["name"] or "").strip()
+        if not name:
+            raise RegistryFileError(f"{where}: name is empty")
+        kind = _choice(row["kind"], FACTOR_KINDS, f"{where}: kind").lower()
+        try:
+            value = float(row["value"])
+        except (TypeError, ValueError):
+            raise RegistryFileError(f"{where}: value {row['value']!r} is not a number") from None
+        if not math.isfinite(value):
+            raise RegistryFileError(f"{where}: value {row['value']!r} is not finite")
+        d = _date(row["date"], f"{where}: date")
+        geo = (row.get("geo") or "").strip()
+        s = series.setdefault((name, geo), ExternalSeries(name, kind, geo=geo))
+        if s.kind != kind:
+            raise RegistryFileError(f"{where}: {name!r} is {kind!r} here and {s.kind!r} above")
+        day = dt.date(d.year, d.month, d.day)
+        if day in s.values:
+            raise RegistryFileError(f"{where}: {name!r} has {day} twice")
+        s.values[day] = value
+        s.unit = s.unit or (row.get("unit") or "")
+        s.source = s.source or (row.get("source") or "")
+    if not series:
+        raise RegistryFileError(f"{path}: no rows for org {org_id!r}")
+    return list(series.values())
+
+
+def register_experiments(
+    client: LiftOS, experiments: Iterable[dc.CausalExperiment], out: Callable[[str], None]
+) -> None:
+    for exp in experiments:
+        got = client.create_experiment(exp)
+        out(
+            f"  {got.experiment_id}: {got.name} ({got.randomization_unit.name.lower()}, "
+            f"{len(got.treatment_units)} treated / {len(got.control_units)} control units, "
+            f"{_iso(got.start_date)} → {_iso(got.end_date)})"
+        )
+
+
+def register_factors(
+    client: LiftOS, series: Iterable[ExternalSeries], out: Callable[[str], None]
+) -> None:
+    for s in series:
+        n = client.register_external_factor(
+            s.name, s.kind, s.values, source=s.source, unit=s.unit, geo=s.geo
+        )
+        where = f" ({s.geo})" if s.geo else ""
+        out(f"  {s.name + where:<22} {s.kind:<11} {n} daily values")
+
+
+def _iso(d: dc.Date | None) -> str:
+    if d is None:
+        return "?"
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
+
+
+def _print(line: str) -> None:
+    print(line)
+
+
+def cmd_experiments_create(args: argparse.Namespace, peers: PeerConfig) -> int:
+    try:
+        experiments = read_experiments(args.file, _org(args))
+    except RegistryFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    with LiftOS(peers, org_id=_org(args)) as client:
+        register_experiments(client, experiments, _print)
+    return 0
+
+
+def cmd_experiments_list(args: argparse.Namespace, peers: PeerConfig) -> int:
+    with LiftOS(peers, org_id=_org(args)) as client:
+        for e in client.list_experiments():
+            print(
+                f"{e.experiment_id:<24} {e.status.name.lower():<10} {e.channel or '-':<20} "
+                f"{_iso(e.start_date)} → {_iso(e.end_date)}"
+            )
+    return 0
+
+
+def cmd_factors_register(args: argparse.Namespace, peers: PeerConfig) -> int:
+    try:
+        series = read_factors(args.file, _org(args))
+    except RegistryFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    with LiftOS(peers, org_id=_org(args)) as client:
+        register_factors(client, series, _print)
+    return 0
+
+
+def cmd_factors_list(args: argparse.Namespace, peers: PeerConfig) -> int:
+    with LiftOS(peers, org_id=_org(args)) as client:
+        for s in client.list_external_factors():
+            kind = (
+                md_pb.ExternalFactorType.Name(s.type).removeprefix("EXTERNAL_FACTOR_TYPE_").lower()
+            )
+            print(f"{s.name:<24} {kind:<11} {s.geo or 'national':<10} {s.unit}")
+    return 0
+
+
+def add_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    mesh_arguments: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    exp = sub.add_parser("experiments", help="the experiment registry: create from a file, list")
+    verbs = exp.add_subparsers(dest="action", required=True)
+    c = verbs.add_parser("create", help="register every experiment of a JSON file")
+    c.add_argument("file", type=Path, help="a JSON list of experiments (see `liftos simulate`)")
+    c.set_defaults(func=cmd_experiments_create)
+    ls = verbs.add_parser("list", help="the org's experiments, newest first")
+    ls.set_defaults(func=cmd_experiments_list)
+    fac = sub.add_parser("factors", help="an org's external series: register from a CSV, list")
+    verbs = fac.add_subparsers(dest="action", required=True)
+    r = verbs.add_parser(
+        "register", help="register (or replace) every series of a long CSV: date,name,kind,value"
+    )
+    r.add_argument("file", type=Path)
+    r.set_defaults(func=cmd_factors_register)
+    fl = verbs.add_parser("list", help="the org's series")
+    fl.set_defaults(func=cmd_factors_list)
+    for p in (c, ls, r, fl):
+        p.add_argument("--org", default="", help="organisation id (or LIFTOS_ORG)")
+        mesh_arguments(p)
+
+
+def _org(args: argparse.Namespace) -> str:
+    """--org, else LIFTOS_ORG; registering under a default org by accident is refused."""
+    org = str(args.org or os.environ.get("LIFTOS_ORG", ""))
+    if not org:
+        raise SystemExit("error: --org is required (or set LIFTOS_ORG)")
+    return org
