@@ -110,7 +110,9 @@ class SpendCells:
             return np.array([at[n] for n in names], dtype=np.int32)
 
         seq = np.concatenate([self.seq[stay], new.seq])
-        order = np.argsort(seq, kind="stable")  # commits hand over rising seqs: no move
+        # commits hand over rising seqs, after every held one: no sort then
+        rising = not self.n_rows or not new.n_rows or int(new.seq[0]) > int(self.seq[-1])
+        order = slice(None) if rising and _sorted(new.seq) else np.argsort(seq, kind="stable")
         geo = np.concatenate([codes(self.geos, geos)[self.geo[stay]] if self.geos else self.geo,
                               codes(new.geos, geos)[new.geo] if new.geos else new.geo])  # fmt: skip
         key = np.concatenate([codes(self.keys, keys)[self.key[stay]] if self.keys else self.key,
@@ -158,6 +160,10 @@ class SpendCells:
             columns=[self.keys[k] for k in used[live_cols].tolist()],
             spend=spend,
         )
+
+
+def _sorted(a: np.ndarray) -> bool:
+    return bool(np.all(a[1:] >= a[:-1]))
 
 
 @dataclass(slots=True)
