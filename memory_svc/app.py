@@ -35,6 +35,7 @@ from pathlib import Path
 import faiss
 from liftos.v1 import memory_pb2, memory_pb2_grpc
 
+from memory_svc import data_dir_lock
 from memory_svc.convert import payload_measures
 from memory_svc.engine import MemoryEngine, MemorySettings
 from memory_svc.faiss_index import IndexManager, IndexSettings
@@ -190,7 +191,15 @@ class Follower:
 def build(
     config: ServerConfig, settings: MemorySettings | None = None, *, store: str | None = None
 ) -> tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]:
-    engine = open_engine(config, settings, store=store)
+    try:
+        owner = data_dir_lock.hold(config.data_dir / "memory", exclusive=False)
+    except data_dir_lock.DataDirBusy as exc:
+        raise SystemExit(f"memory: {exc}") from None
+    try:
+        engine = open_engine(config, settings, store=store)
+    except BaseException:
+        os.close(owner)
+        raise
     follow_s = engine.settings.index.follow_s
     follower = Follower(engine, follow_s) if follow_s > 0 else None
 
@@ -198,6 +207,7 @@ def build(
         if follower is not None:
             await asyncio.to_thread(follower.stop)
         await asyncio.to_thread(engine.close)
+        os.close(owner)
 
     binding = ServiceBinding(
         SERVICE_NAME,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -29,7 +30,7 @@ from typing import BinaryIO
 from google.protobuf.message import DecodeError
 from liftos.v1 import memory_pb2 as memory_pb
 
-from memory_svc import convert
+from memory_svc import convert, data_dir_lock
 from memory_svc.engine import MemoryEngine
 from mesh.runtime.exceptions import InvalidInput
 
@@ -158,8 +159,8 @@ def _reason(exc: InvalidInput) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m memory_svc.bulk_import``: import a file (or stdin) into a data dir."""
-    from memory_svc.app import open_engine  # the service's wiring, env settings included
-    from mesh.runtime.config import DEFAULT_DATA_DIR, PeerConfig, ServerConfig
+    from mesh.runtime.config import DEFAULT_DATA_DIR
+    from mesh.runtime.main import PRIVATE_UMASK
 
     ap = argparse.ArgumentParser(
         prog="python -m memory_svc.bulk_import", description=__doc__.split("\n\n")[0]
@@ -170,9 +171,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--every", type=int, default=100, help="print progress every N messages")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    umask = os.umask(PRIVATE_UMASK)  # the indexes it saves are the server's files: owner only
+    try:
+        return _run(args)
+    finally:
+        os.umask(umask)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from memory_svc.app import open_engine  # the service's wiring, env settings included
+    from mesh.runtime.config import PeerConfig, ServerConfig
+
+    if args.input != "-" and not Path(args.input).is_file():
+        print(f"import: {args.input}: no such file", file=sys.stderr)
+        return 2
     config = ServerConfig(
         "memory", "127.0.0.1", 0, args.data_dir.expanduser(), PeerConfig.from_env()
     )
+    try:
+        owner = data_dir_lock.hold(config.data_dir / "memory", exclusive=True)
+    except data_dir_lock.DataDirBusy as exc:
+        print(f"import: {exc}", file=sys.stderr)
+        return 2
     engine = open_engine(config, store=args.store)
 
     def progress(r: ImportReport) -> None:
@@ -186,8 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     except InvalidInput as exc:
         print(f"import: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # unreadable input: named, not a traceback
+        print(f"import: {args.input}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     finally:
         engine.close()  # saves the indexes: the service loads them on start
+        os.close(owner)
     print(f"{report.messages:,} messages: {report.inserted:,} inserted, {report.replaced:,} "
           f"replaced, {report.unchanged:,} unchanged, {report.stale:,} stale in "
           f"{report.seconds:.0f}s ({report.records_per_s:,.0f} records/s); "

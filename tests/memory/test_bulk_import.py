@@ -106,3 +106,27 @@ def test_liftos_memory_import(tmp_path: Path, capfd: pytest.CaptureFixture[str])
         assert engine.record_count(ORG) == 120
     finally:
         engine.close()
+
+
+def test_import_refuses_a_missing_file_and_a_served_data_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing input is one line, not a traceback; a data dir a memory server runs on is
+    refused (the import would save indexes over the server's); the saved files are 0600."""
+    from memory_svc.app import build as memory_build
+    from mesh.runtime.inprocess import running_services
+
+    assert main([str(tmp_path / "none.bin"), "--data-dir", str(tmp_path / "d")]) == 2
+    assert "none.bin: no such file" in capsys.readouterr().err
+    records = synthetic_records(ORG, 50, seed=8, campaigns=2, geos=2)
+    path = tmp_path / "in.bin"
+    path.write_bytes(
+        delimited(memory_pb.WriteRequest(org_id=ORG, records=records).SerializeToString())
+    )
+    with running_services({"memory": memory_build}, tmp_path / "served"):
+        assert main([str(path), "--data-dir", str(tmp_path / "served")]) == 2
+        assert "a memory server runs on" in capsys.readouterr().err
+    # Stopped, the same dir imports; every file the import saved is the owner's alone.
+    assert main([str(path), "--data-dir", str(tmp_path / "served")]) == 0
+    saved = [p for p in (tmp_path / "served" / "memory" / "index").rglob("*") if p.is_file()]
+    assert saved and all(p.stat().st_mode & 0o077 == 0 for p in saved), saved
