@@ -300,13 +300,22 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
     outcome = "outcome" if outcome in ("", "unspecified") else outcome
     effects: list[Effect] = []
     for ch in r.channels:
-        if ch.spend.amount <= 0:
-            continue  # no spend in the window: nothing was caused, nothing to say
+        # A channel without spend can still have caused a lot (email and SMS run on sends):
+        # only a channel the analysis gave no effect is left out, or one where nothing went
+        # in (no spend, no sends) and nothing came out.
+        inc = ch.incremental_outcome
+        idle = ch.spend.amount <= 0 and ch.media_input <= 0
+        if not ch.HasField("incremental_outcome") or (
+            idle and inc.estimate == inc.lower == inc.upper == 0
+        ):
+            continue
         identified = ch.identified and ch.channel not in unidentified
         for name, interval, metric in (
             ("incremental_outcome", ch.incremental_outcome, Metric.OUTCOME),
-            ("incremental_roas", ch.incremental_roas, Metric.ROAS),
-        ):
+            # no return on spend without spend
+            *((("incremental_roas", ch.incremental_roas, Metric.ROAS),)
+              if ch.HasField("incremental_roas") else ()),
+        ):  # fmt: skip
             effects.append(
                 _interval_effect(
                     a, interval, treatment=ch.channel, outcome=outcome, metric=metric,
@@ -316,6 +325,10 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
                     warning_checks=warned,
                 )
             )  # fmt: skip
+    window = None
+    if r.HasField("date_range"):
+        start, end = _date(r.date_range.start_date), _date(r.date_range.end_date)
+        window = (start, end) if start and end else None
     return Analysis(
         analysis_id=a.analysis_id,
         kind="attribution",
@@ -324,6 +337,7 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
         effects=tuple(effects),
         checks=checks,
         warnings=tuple(r.warnings),
+        window=window,
         create_time=a.create_time.ToDatetime(tzinfo=dt.UTC) if a.HasField("create_time") else None,
     )
 

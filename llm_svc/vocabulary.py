@@ -43,6 +43,23 @@ ESTIMAND_SCOPES = {
 }
 
 
+# What a failed model-health check means, for an executive (by check kind; a lift test's
+# check is "calibration:<test>").
+PLAIN_CHECKS = {
+    "holdout": "it could not predict the days held back to test it",
+    "convergence": "the fit did not settle on an answer",
+    "baseline": "it credits the channels with sales that would have happened anyway",
+    "residual_autocorrelation": "a slow-moving driver of the outcome is missing from the data",
+    "spend_variation": "spend varied too little to tell what each channel did",
+    "collinearity": "channels' spend moved together, so their effects cannot be told apart",
+    "calibration": "it disagrees with a lift test",
+}
+
+
+def plain_check(kind: str) -> str:
+    return PLAIN_CHECKS.get(kind.split(":", 1)[0], "")
+
+
 def method_label(method: str) -> str:
     return METHOD_LABELS.get(method, method.replace("_", " "))
 

@@ -44,6 +44,7 @@ from llm_svc.vocabulary import (
     capitalised,
     label,
     method_label,
+    plain_check,
 )
 
 __all__ = ["Cite", "Sentence", "write"]
@@ -356,6 +357,32 @@ def next_step(analysis: Analysis, e: Effect) -> Sentence:
     ).build()
 
 
+def no_effects(analysis: Analysis) -> list[Sentence]:
+    """For an executive, an analysis that reports no effect (a model that failed its health
+    checks reports none): that it gives nothing to act on, why in plain words, and what to do."""
+    failed = list(analysis.failed_checks)
+    b = _Builder(analysis.analysis_id)
+    if not failed:
+        b.t("this analysis reports no effects, so it gives no figure to base a decision on.")
+        return [b.build()]
+    b.t("this analysis gives no figure to base a decision on: the model failed its ")
+    _checks(b, failed)
+    b.t(" check" if len(failed) == 1 else " checks")
+    plain = [p for p in dict.fromkeys(plain_check(c.kind) for c in failed) if p]
+    if plain:
+        b.t(f" ({'; '.join(plain)})")
+    out = [b.t(", so it reports no channel effects.").build()]
+    out.append(
+        _Builder(analysis.analysis_id)
+        .t(
+            "next step: have the data or the analysis window fixed and the analysis rerun "
+            "before using it; the analyst explanation lists every check."
+        )
+        .build()
+    )
+    return out
+
+
 def _effects_in_order(analysis: Analysis) -> list[Effect]:
     """Established effects first, then by the size of the effect relative to its interval;
     an attribution channel's ROAS follows its headline instead (:func:`_roas_of`)."""
@@ -375,6 +402,8 @@ def _sentences(analysis: Analysis, audience: Audience) -> Iterator[Sentence | No
         return
     effects = _effects_in_order(analysis)
     if audience is Audience.EXECUTIVE:
+        if not effects:  # a failed model reports none: say why, not nothing
+            yield from no_effects(analysis)
         for e in effects:
             yield headline(analysis, e)
             yield _roas_of(analysis, e)

@@ -5,15 +5,29 @@ verdict        when
 =============  ===============================================================================
 SUPPORTED      an identified estimate that passed its checks has the claimed direction, its
                interval excludes zero, and the claimed size (or range, or bound) is inside
-               the interval; "X had no effect" when the interval includes zero
-CONTRADICTED   wrong sign; size outside the interval; an effect claimed where the interval
-               spans zero; "no effect" where the interval excludes zero; a claim about an
-               estimate that failed its checks; a quoted interval that is not the analysis's
+               the interval; "X had no effect" only when the whole interval lies within the
+               rounding of "0%" (±0.5% of the baseline): an effect too small to matter
+CONTRADICTED   wrong sign; size outside the interval (also one that includes zero); "no
+               effect" where the interval excludes zero; a claim about an estimate that
+               failed its checks; a quoted interval that is not the analysis's
 UNSUPPORTED    no analysis speaks to the cause or the outcome named; the only evidence is a
                correlation (no identification strategy); a percentage where the analysis gives
                no baseline, or a return on spend where it gives none; a bound the interval
-               straddles ("more than 10%" with an interval from 4% to 20%)
+               straddles ("more than 10%" with an interval from 4% to 20%); *not established*:
+               an effect, or "no effect", claimed where the interval includes zero and also
+               effects that matter (a size inside it is consistent, not shown); a cause named
+               ambiguously ("Klaviyo" with klaviyo_email and klaviyo_sms in evidence) where
+               its readings get different verdicts or the claim states a size (it could also
+               mean their total, which no analysis reports)
 =============  ===============================================================================
+
+An interval that includes zero is absence of evidence, not evidence of absence: it neither
+supports "no effect" nor contradicts an effect of a size it contains. The wire has no verdict
+of its own for "not established"; it is UNSUPPORTED, and the reason says which.
+
+A cause is matched to the most specific channel the words name: "Klaviyo email" is
+klaviyo_email, not klaviyo_sms; a synonym stands for the same thing ("Facebook" for Meta,
+"newsletter" for email), never for a sibling channel.
 
 Sizes are compared with the rounding their writer used: "12%" stands for anything from 11.5%
 to 12.5%. A percentage is converted to outcome units through the baseline the analysis
@@ -52,12 +66,15 @@ class Judgement:
     effect: Effect | None = None
 
 
-# Other names people use for a platform's channels.
+# Other names for the same thing. Not a sub-brand or sibling for its platform: "email" is
+# not "klaviyo" (Klaviyo also sends SMS), "YouTube" is not Google search or PMax.
 _SYNONYMS = {
-    "facebook": "meta", "fb": "meta", "instagram": "meta", "ig": "meta",
-    "adwords": "google", "youtube": "google", "email": "klaviyo", "emails": "klaviyo",
-    "newsletter": "klaviyo", "tik": "tiktok",
+    "facebook": "meta", "fb": "meta", "instagram": "meta", "ig": "meta", "adwords": "google",
+    "emails": "email", "newsletter": "email", "newsletters": "email", "tik": "tiktok",
 }  # fmt: skip
+# "No effect" is supported where the whole interval lies within this share of the baseline:
+# the rounding of a claim of "0%" (sizes are read with their writer's rounding).
+_NEGLIGIBLE = 0.005
 _GENERIC = {"treatment", "treated", "campaign", "test", "intervention", "channel", "spend", "post"}
 
 
@@ -235,21 +252,33 @@ def judge(claim: Claim, effects: Sequence[Effect]) -> Judgement:
     ids = tuple(dict.fromkeys(e.analysis_id for e in candidates))
     causes = list(dict.fromkeys(e.treatment for e in candidates))
     if len(causes) > 1:
-        # "Meta" with both meta_retargeting and meta_prospecting in evidence: a verdict only
-        # when every reading of the cause gets the same one.
-        verdicts = {
-            _against(claim, next(e for e in candidates if e.treatment == c))[0] for c in causes
-        }
-        if len(verdicts) > 1:
-            # a product analysis can have a dozen readings of one channel: name a few
-            named = " or ".join(causes[:4]) + (
-                f" ({len(causes) - 4} more)" if len(causes) > 4 else ""
-            )
+        # "Klaviyo" with both klaviyo_email and klaviyo_sms in evidence: a verdict only when
+        # every reading of the cause gets the same one, and never on a size (the words may
+        # mean the channels' total, which no analysis reports).
+        readings = [
+            _against(claim, next(e for e in candidates if e.treatment == c)) for c in causes
+        ]
+        # a product analysis can have a dozen readings of one channel: name a few
+        named = " or ".join(causes[:4]) + (f" ({len(causes) - 4} more)" if len(causes) > 4 else "")
+        if claim.magnitude is not None or claim.interval is not None:
             return Judgement(
                 claim, Verdict.UNSUPPORTED,
-                f"{claim.subject_text!r} could mean {named}, and the evidence differs between them",
+                f"ambiguous: {claim.subject_text!r} could mean {named} or their total, and no "
+                "analysis reports that total; name the channel",
                 ids,
             )  # fmt: skip
+        if len({v for v, _ in readings}) > 1:
+            return Judgement(
+                claim, Verdict.UNSUPPORTED,
+                f"ambiguous: {claim.subject_text!r} could mean {named}, and the evidence "
+                "differs between them; name the channel",
+                ids,
+            )  # fmt: skip
+        verdict, reason = readings[0]
+        return Judgement(
+            claim, verdict, f"whether {claim.subject_text!r} means {named}: {reason}", ids,
+            candidates[0],
+        )  # fmt: skip
     verdict, reason = _against(claim, candidates[0])
     return Judgement(claim, verdict, reason, ids, candidates[0])
 
@@ -266,13 +295,35 @@ def _against(claim: Claim, e: Effect) -> tuple[Verdict, str]:
             Verdict.CONTRADICTED,
             f"the estimate of {what} failed {failed}, so it is not supported",
         )
+    where = _interval_text(e, False)
     if claim.kind is ClaimKind.NO_EFFECT:
-        if e.spans_zero:
-            return Verdict.SUPPORTED, f"the {_interval_text(e, False)} includes zero"
-        return Verdict.CONTRADICTED, f"the {_interval_text(e, False)} excludes zero"
+        if not e.spans_zero:
+            return Verdict.CONTRADICTED, f"the {where} excludes zero"
+        largest = max(abs(e.lower), abs(e.upper))
+        if e.baseline is not None and e.baseline > 0 and largest <= _NEGLIGIBLE * e.baseline:
+            return Verdict.SUPPORTED, (
+                f"the whole {where} lies within {fmt_pct(_NEGLIGIBLE)} of the baseline of "
+                f"{fmt(e.baseline)}: any effect is too small to matter"
+            )
+        return Verdict.UNSUPPORTED, (
+            f"not established: the {where} includes zero but also effects as large as "
+            f"{fmt(largest)}, so the data cannot tell no effect from one of that size"
+        )
     if e.spans_zero:
-        return Verdict.CONTRADICTED, (
-            f"the {_interval_text(e, False)} includes zero: no effect is detectable"
+        # absence of evidence, not evidence against: only a size outside the interval (or an
+        # interval that is not the analysis's) contradicts the claim
+        quoted = _quoted_interval(claim, e)
+        if quoted is not None:
+            return Verdict.CONTRADICTED, quoted
+        size = _size_verdict(claim, e)
+        if size is not None and size[0] is Verdict.CONTRADICTED:
+            return size
+        if size is not None and size[0] is Verdict.UNSUPPORTED:
+            return Verdict.UNSUPPORTED, f"not established: the {where} includes zero; {size[1]}"
+        consistent = "the claimed size is consistent with it, but " if size is not None else ""
+        return Verdict.UNSUPPORTED, (
+            f"not established: the {where} includes zero; {consistent}the data cannot tell "
+            "this effect from none"
         )
     sign = 1 if e.point > 0 else -1
     if claim.direction is not None and claim.direction != sign:

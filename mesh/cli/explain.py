@@ -59,6 +59,8 @@ def cmd_explain(args: argparse.Namespace, peers: PeerConfig) -> int:
             on_delta=show,
         )  # fmt: skip
     print()
+    if not done.text:  # never a silent success: say there was nothing to say
+        print("the analysis gave nothing to explain", file=sys.stderr)
     for claim in done.unsupported_claims:
         what = _RESOLUTIONS.get(int(claim.resolution), "flagged")
         verdict = _VERDICTS.get(int(claim.verdict), "?")

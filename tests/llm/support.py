@@ -9,6 +9,7 @@ from pathlib import Path
 
 from google.protobuf import json_format
 from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import common_pb2 as common_pb
 
 from llm_svc.convert import analysis_from_proto
 from llm_svc.evidence import Analysis, Check, CheckOutcome, Effect, Identification
@@ -75,4 +76,67 @@ def effect_analysis(
         assumptions=("treatment was assigned at random",), effects=(effect,), checks=checks,
         statistics={"mean_control": baseline} if baseline else {}, std_error=4.0, n=50,
         n_treated=25, n_control=25,
+    )  # fmt: skip
+
+
+def _interval(
+    estimate: float, lower: float, upper: float, level: float = 0.9
+) -> common_pb.Interval:
+    return common_pb.Interval(estimate=estimate, lower=lower, upper=upper, level=level)
+
+
+def audit_attribution(analysis_id: str = "an-audit", org_id: str = "acme") -> causal_pb.Analysis:
+    """An attribution shaped like the new-user audit's (org_001, --end 2025-01-12): email has
+    no spend (its input is sends) and most of the credit; SMS, TikTok and PMax intervals start
+    at zero (the test of no effect held them there)."""
+    r = causal_pb.AttributionResult(analysis_id=analysis_id)
+    r.health.verdict = causal_pb.HEALTH_VERDICT_PASS
+    r.health.checks.add(name="holdout", verdict=causal_pb.HEALTH_VERDICT_PASS, message="fit ok")
+    r.outcome = common_pb.OUTCOME_METRIC_REVENUE
+    r.date_range.start_date.CopyFrom(common_pb.Date(year=2024, month=9, day=15))
+    r.date_range.end_date.CopyFrom(common_pb.Date(year=2025, month=1, day=12))
+    email = r.channels.add(
+        channel="klaviyo_email", identified=True, media_input=2_400_000, contribution_share=0.792,
+        incremental_outcome=_interval(29_597_531, 15_836_244, 43_358_818),
+    )  # fmt: skip
+    email.spend.CopyFrom(common_pb.Money(amount=0, currency_code="USD"))
+    email.no_effect_test.CopyFrom(causal_pb.NoEffectTest(p_value=0.008))
+    for channel, spend, inc, roas in (
+        ("klaviyo_sms", 310_000, (0, 0, 4_548_585), (0, 0, 14.67)),
+        ("tiktok", 450_000, (1_100_000, 0, 8_000_000), (2.44, 0, 17.8)),
+        ("google_pmax", 820_000, (700_000, 0, 5_100_000), (0.85, 0, 6.2)),
+        ("meta_prospecting", 1_200_000, (4_100_000, 2_000_000, 6_200_000), (3.42, 1.67, 5.17)),
+    ):
+        ch = r.channels.add(
+            channel=channel, identified=True, media_input=spend,
+            incremental_outcome=_interval(*inc), incremental_roas=_interval(*roas),
+        )  # fmt: skip
+        ch.spend.CopyFrom(common_pb.Money(amount=spend, currency_code="USD"))
+    # A channel in the data with nothing in it and nothing out: no effect to speak of.
+    r.channels.add(channel="snapchat", identified=True, incremental_outcome=_interval(0, 0, 0))
+    return causal_pb.Analysis(
+        analysis_id=analysis_id, org_id=org_id, kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION,
+        attribution=r,
+    )  # fmt: skip
+
+
+def failed_attribution(analysis_id: str = "an-failed", org_id: str = "acme") -> causal_pb.Analysis:
+    """An attribution whose model failed its health checks: the causal service then reports no
+    channel at all (causal_svc.attribution.stages.assemble drops a failed model's scores)."""
+    r = causal_pb.AttributionResult(
+        analysis_id=analysis_id,
+        warnings=["model health is FAIL: no ROIs are reported; see the health checks"],
+    )
+    r.health.verdict = causal_pb.HEALTH_VERDICT_FAIL
+    r.health.checks.add(
+        name="holdout", verdict=causal_pb.HEALTH_VERDICT_FAIL, value=-0.01, threshold=0.3,
+        message="holdout (28 days): R² -0.01, MAPE 70.1%, NRMSE 0.93",
+    )  # fmt: skip
+    r.health.checks.add(name="convergence", verdict=causal_pb.HEALTH_VERDICT_PASS, message="ok")
+    r.outcome = common_pb.OUTCOME_METRIC_REVENUE
+    r.date_range.start_date.CopyFrom(common_pb.Date(year=2024, month=9, day=15))
+    r.date_range.end_date.CopyFrom(common_pb.Date(year=2025, month=1, day=15))
+    return causal_pb.Analysis(
+        analysis_id=analysis_id, org_id=org_id, kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION,
+        attribution=r,
     )  # fmt: skip

@@ -6,8 +6,9 @@ import pytest
 
 from llm_svc.claims import Mode, Verdict, check_claims, classify
 from llm_svc.claims.sentences import sentences, split_complete
+from llm_svc.convert import analysis_from_proto
 from llm_svc.evidence import Analysis, Check, CheckOutcome, Effect, Identification, Metric
-from tests.llm.support import effect_analysis
+from tests.llm.support import audit_attribution, effect_analysis
 
 EVIDENCE = [
     effect_analysis("an-rt", "meta_retargeting"),  # +12 (4 to 20) on revenue, baseline 100
@@ -44,14 +45,13 @@ def verdicts(text: str, evidence: list[Analysis] = EVIDENCE) -> list[Verdict]:
         ("Cutting Meta retargeting spend would lower revenue by 8%.", Verdict.SUPPORTED),
         ("Google Search cannibalised about 6% of orders.", Verdict.SUPPORTED),
         ("Pausing Google Search will increase orders by 5%.", Verdict.SUPPORTED),
-        ("Email had no effect on revenue.", Verdict.SUPPORTED),
         ("Meta prospecting increased revenue by 0.6 per user.", Verdict.SUPPORTED),
         # wrong sign, size outside the interval, an effect where the interval spans zero,
         # a failed-check estimate, a quoted interval that is not the analysis's
         ("Meta retargeting reduced revenue.", Verdict.CONTRADICTED),
         ("Meta retargeting drove a 30% lift.", Verdict.CONTRADICTED),
         ("Meta retargeting lifted revenue by more than 25%.", Verdict.CONTRADICTED),
-        ("Email caused a 5% increase in sales.", Verdict.CONTRADICTED),
+        ("Email caused a 20% increase in sales.", Verdict.CONTRADICTED),  # outside -2% to 5%
         ("Increasing TikTok spend will raise revenue by 10%.", Verdict.CONTRADICTED),
         ("TikTok had no effect on revenue.", Verdict.CONTRADICTED),
         ("Meta retargeting had no impact on revenue.", Verdict.CONTRADICTED),
@@ -64,6 +64,12 @@ def verdicts(text: str, evidence: list[Analysis] = EVIDENCE) -> list[Verdict]:
         ("Meta retargeting delivered a 3x ROAS.", Verdict.UNSUPPORTED),
         ("Meta retargeting increased revenue by over 10%.", Verdict.UNSUPPORTED),
         ("Meta lifted revenue by 12%.", Verdict.UNSUPPORTED),  # retargeting or prospecting?
+        # not established: an interval that includes zero neither supports "no effect" nor
+        # contradicts an effect of a size inside it (email: -2 to 5 over a baseline of 100)
+        ("Email had no effect on revenue.", Verdict.UNSUPPORTED),
+        ("Email caused a 5% increase in sales.", Verdict.UNSUPPORTED),
+        ("Email drove revenue.", Verdict.UNSUPPORTED),
+        ("Email cut revenue by 1.", Verdict.UNSUPPORTED),
     ],
 )
 def test_verdicts(text: str, expected: Verdict) -> None:
@@ -100,7 +106,7 @@ def test_classify_modes() -> None:
 def test_two_claims_in_one_sentence_are_judged_apart_with_their_spans() -> None:
     text = "Meta retargeting drove a 12% lift in revenue, while email had no effect."
     found = check_claims(text, EVIDENCE)
-    assert [j.verdict for j in found] == [Verdict.SUPPORTED, Verdict.SUPPORTED]
+    assert [j.verdict for j in found] == [Verdict.SUPPORTED, Verdict.UNSUPPORTED]
     assert [text[j.claim.start : j.claim.end] for j in found] == [
         "Meta retargeting drove a 12% lift in revenue",
         "email had no effect.",
@@ -147,3 +153,68 @@ def test_streamed_text_splits_only_complete_sentences() -> None:
     assert done == [] and rest == "Meta drove 3."
     done, rest = split_complete("Meta drove 3.78 more. Email")
     assert done == ["Meta drove 3.78 more. "] and rest == "Email"
+
+
+def test_an_interval_that_includes_zero_is_not_evidence_of_no_effect() -> None:
+    """The audit's claims (M4): an interval from 0 to 8M cannot say TikTok did nothing, and 1M
+    inside SMS's 0 to 4.5M is consistent, not contradicted; a size outside it is."""
+    audit = [analysis_from_proto(audit_attribution())]
+    found = {j.claim.text: j for j in check_claims(
+        "TikTok had no effect on revenue. Klaviyo SMS drove 1 million in revenue. "
+        "Google pmax drove revenue. Klaviyo SMS drove 10 million in revenue.", audit,
+    )}  # fmt: skip
+    verdicts = {text: (j.verdict, j.reason) for text, j in found.items()}
+    tiktok, sms, pmax, sms10 = verdicts.values()
+    assert tiktok[0] is Verdict.UNSUPPORTED and tiktok[1].startswith("not established")
+    assert "0 to 8,000,000" in tiktok[1]
+    assert sms[0] is Verdict.UNSUPPORTED and "consistent" in sms[1]
+    assert pmax[0] is Verdict.UNSUPPORTED and pmax[1].startswith("not established")
+    assert sms10[0] is Verdict.CONTRADICTED and "outside" in sms10[1]
+
+
+def test_no_effect_is_supported_where_the_interval_rules_out_any_that_matters() -> None:
+    tight = [effect_analysis("an-tight", "tiktok", point=0.1, lower=-0.3, upper=0.4)]
+    (j,) = check_claims("TikTok had no effect on revenue.", tight)
+    assert j.verdict is Verdict.SUPPORTED and "0.5% of the baseline of 100" in j.reason
+    wide = [effect_analysis("an-wide", "tiktok", point=0.1, lower=-0.3, upper=0.6)]
+    assert verdicts("TikTok had no effect on revenue.", wide) == [Verdict.UNSUPPORTED]
+    no_baseline = [effect_analysis("an-nb", "tiktok", lower=-0.3, upper=0.4, baseline=None)]
+    assert verdicts("TikTok had no effect on revenue.", no_baseline) == [Verdict.UNSUPPORTED]
+
+
+def test_a_claim_is_judged_against_the_most_specific_channel_it_names() -> None:
+    """The audit's H4: "Klaviyo email" is klaviyo_email, never klaviyo_sms; plain "Klaviyo"
+    with both in evidence is ambiguous, not a pick of one."""
+    audit = [analysis_from_proto(audit_attribution())]
+    for text in (
+        "Klaviyo email drove 29.6 million in revenue.",
+        "Email drove 29.6 million in revenue.",
+        "Our newsletter drove 29.6 million in revenue.",
+        "klaviyo_email drove 29.6 million in revenue.",
+    ):
+        (j,) = check_claims(text, audit)
+        assert j.verdict is Verdict.SUPPORTED, (text, j.reason)
+        assert j.effect is not None and j.effect.treatment == "klaviyo_email"
+        assert "15,836,244 to 43,358,818" in j.reason
+    for text in ("Klaviyo drove 29.6 million in revenue.", "Klaviyo drove revenue."):
+        (j,) = check_claims(text, audit)
+        assert j.verdict is Verdict.UNSUPPORTED and j.reason.startswith("ambiguous"), j.reason
+        assert "klaviyo_email" in j.reason and "klaviyo_sms" in j.reason
+    (j,) = check_claims("SMS drove revenue.", audit)
+    assert j.effect is not None and j.effect.treatment == "klaviyo_sms"
+    # email in evidence only as SMS: no analysis speaks to email
+    sms_only = [effect_analysis("an-sms", "klaviyo_sms")]
+    (j,) = check_claims("Email drove a 12% lift in revenue.", sms_only)
+    assert j.verdict is Verdict.UNSUPPORTED and j.reason.startswith("no analysis speaks")
+
+
+def test_an_ambiguous_cause_gets_a_verdict_only_when_every_reading_agrees_without_a_size() -> None:
+    meta = [
+        effect_analysis("an-rt", "meta_retargeting"),
+        effect_analysis("an-pr", "meta_prospecting", point=9.0, lower=3.0, upper=15.0),
+    ]
+    (j,) = check_claims("Meta drove revenue.", meta)
+    assert j.verdict is Verdict.SUPPORTED and "meta_retargeting or meta_prospecting" in j.reason
+    # each channel's interval holds 10, but "Meta" may mean their total (about 21)
+    (j,) = check_claims("Meta drove a lift of 10 in revenue.", meta)
+    assert j.verdict is Verdict.UNSUPPORTED and "their total" in j.reason

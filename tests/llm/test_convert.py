@@ -13,7 +13,7 @@ from llm_svc.evidence import Audience, CheckOutcome, Identification, Metric
 from llm_svc.guardrail import Guardrail
 from llm_svc.insights import InsightKind, rank_insights
 from llm_svc.writer import write
-from tests.llm.support import fixtures
+from tests.llm.support import audit_attribution, failed_attribution, fixtures
 
 
 def _interval(estimate: float, lower: float, upper: float) -> common_pb.Interval:
@@ -43,7 +43,7 @@ def attribution(
         incremental_outcome=_interval(1_000, -4_000, 6_000),
         incremental_roas=_interval(0.2, -0.5, 0.9),
     )
-    # A channel the org did not spend on in the window: the model scores it at zero.
+    # A channel the analysis gave no effect (no interval): nothing to explain.
     result.channels.add(identified=True, channel="klaviyo_email")
     return causal_pb.Analysis(
         analysis_id="an-mmm", org_id="acme", kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION,
@@ -61,9 +61,46 @@ def test_an_attribution_result_is_one_outcome_and_one_roas_effect_per_channel() 
     assert {e.outcome for e in a.effects} == {"revenue"}
 
 
-def test_a_channel_without_spend_is_no_effect_to_explain() -> None:
+def test_a_channel_the_analysis_gave_no_effect_is_nothing_to_explain() -> None:
     a = analysis_from_proto(attribution())
     assert "klaviyo_email" not in {e.treatment for e in a.effects}
+
+
+def test_a_channel_without_spend_keeps_its_effect() -> None:
+    """The audit's H4: email runs on sends, not spend, and has 79% of the credit; it is an
+    effect like any other (in outcome units: no return on spend without spend). A channel
+    with nothing in and nothing out is still left out."""
+    a = analysis_from_proto(audit_attribution())
+    email = [e for e in a.effects if e.treatment == "klaviyo_email"]
+    assert [(e.metric, e.point, e.lower, e.upper) for e in email] == [
+        (Metric.OUTCOME, 29_597_531, 15_836_244, 43_358_818)
+    ]
+    assert email[0].established and "snapchat" not in {e.treatment for e in a.effects}
+    assert a.window == (dt.date(2024, 9, 15), dt.date(2025, 1, 12))
+    for audience in Audience:
+        text = " ".join(s.text for s in write([a], audience))
+        assert (
+            "Klaviyo email increased revenue by 29,597,531 (90% CI 15,836,244 to 43,358,818)"
+            in text
+        )
+        assert "Klaviyo email's incremental ROAS" not in text
+        assert "from 2024-09-15 to 2025-01-12" in text
+
+
+def test_an_executive_hears_why_a_failed_model_reports_nothing() -> None:
+    """The audit's M5: a failed model reports no channel, and the executive explanation was
+    empty; it says the model failed which check, in plain words, and what to do."""
+    a = analysis_from_proto(failed_attribution())
+    assert not a.effects
+    text = " ".join(s.text for s in write([a], Audience.EXECUTIVE))
+    assert text.startswith(
+        "This analysis gives no figure to base a decision on: the model failed its holdout "
+        "check (it could not predict the days held back to test it), so it reports no channel "
+        "effects."
+    )
+    assert "Next step:" in text and "from 2024-09-15 to 2025-01-15" in text
+    assert "R²" not in text  # the statistics are the analyst's
+    assert "holdout failed" in " ".join(s.text for s in write([a], Audience.ANALYST))
 
 
 def test_the_grounded_explanation_words_roas_as_a_return_not_an_amount() -> None:

@@ -213,8 +213,10 @@ def test_check_claims_judges_product_claims_against_their_cells() -> None:
     cases = {
         "Google Shopping raised Bags revenue by 133,245.": Verdict.SUPPORTED,
         "Google Shopping raised Bags revenue by 300,000.": Verdict.CONTRADICTED,
-        "Meta catalogue drove Tops revenue up.": Verdict.CONTRADICTED,  # spans zero
-        "Meta catalogue had no effect on Bags revenue.": Verdict.SUPPORTED,
+        # spans zero: neither an effect nor its absence is established
+        "Meta catalogue drove Tops revenue up.": Verdict.UNSUPPORTED,
+        "Meta catalogue had no effect on Bags revenue.": Verdict.UNSUPPORTED,
+        "Meta catalogue raised Tops revenue by 90,000.": Verdict.CONTRADICTED,  # outside it
         "Google Shopping raised Footwear margin by 43,687.": Verdict.SUPPORTED,
         "Google Shopping raised Urban Footwear 2's revenue by 43,616.": Verdict.SUPPORTED,
         "Promoting Trail Boot 2 cut Trail Boot 1's revenue by 4,000.": Verdict.SUPPORTED,
@@ -241,7 +243,8 @@ def test_an_llm_claim_the_product_analysis_does_not_support_is_rewritten() -> No
     _, done = run(explain_with_llm([a], Audience.ANALYST, "", chat))
     (flag,) = done.flagged
     assert flag.resolution is Resolution.REWRITTEN
-    assert flag.judgement.verdict is Verdict.CONTRADICTED
+    # 12,000 is inside the cell's interval, which also includes zero: not established
+    assert flag.judgement.verdict is Verdict.UNSUPPORTED
     assert done.text.startswith(
         "Meta catalogue's spend on Tops is not distinguishable from zero in Tops revenue: -11,975"
     )

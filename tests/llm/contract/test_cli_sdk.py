@@ -3,7 +3,9 @@ build_context, against real causal and LLM servers on localhost."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -12,6 +14,7 @@ import pytest
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 
+from causal_svc.analyses import AnalysisStore, StoredAnalysis
 from causal_svc.app import build as causal_build
 from llm_svc.app import build as llm_build
 from mesh.cli import commands as cli
@@ -19,15 +22,34 @@ from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import RunningService, running_services
 from mesh.runtime.tables import frame_to_table
 from mesh.sdk import LiftOS, RpcFailure
+from tests.llm.support import audit_attribution, failed_attribution
 
 ORG = "acme"
 
 
 @pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningService]]:
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("llm-cli")
+
+
+@pytest.fixture(scope="module")
+def services(data_dir: Path) -> Iterator[dict[str, RunningService]]:
     builds = {"causal": causal_build, "llm": llm_build}
-    with running_services(builds, tmp_path_factory.mktemp("llm-cli")) as running:
+    with running_services(builds, data_dir) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def attributions(services: dict[str, RunningService], data_dir: Path) -> tuple[str, str]:
+    """The audit's attribution and a failed one, stored as the causal service stores its own
+    (its SQLite analysis store, read back through GetAnalysis)."""
+    store = AnalysisStore(data_dir / "causal" / "analyses.sqlite")
+    now = dt.datetime.now(dt.UTC)
+    for analysis in (audit_attribution(org_id=ORG), failed_attribution(org_id=ORG)):
+        store.put(StoredAnalysis(ORG, analysis.analysis_id, "attribution", now,
+                                 analysis.SerializeToString()))  # fmt: skip
+    store.close()
+    return "an-audit", "an-failed"
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +129,25 @@ def test_check_claims_verb(peers: PeerConfig, lift: str, capsys) -> None:  # typ
 def test_an_unknown_analysis_is_an_error_not_a_trace(peers: PeerConfig, capsys) -> None:  # type: ignore[no-untyped-def]
     assert cli.main(["explain", "an-missing", "--org", ORG]) == 2
     assert "NOT_FOUND" in capsys.readouterr().err
+
+
+def test_an_executive_explanation_of_a_failed_analysis_is_not_empty(  # type: ignore[no-untyped-def]
+    peers: PeerConfig, attributions: tuple[str, str], capsys
+) -> None:
+    _, failed = attributions
+    assert cli.main(["explain", failed, "--org", ORG, "--audience", "executive"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("This analysis gives no figure to base a decision on: the model failed")
+    assert "holdout" in out and "Next step:" in out
+
+
+def test_check_claims_on_a_channel_without_spend(  # type: ignore[no-untyped-def]
+    peers: PeerConfig, attributions: tuple[str, str], capsys
+) -> None:
+    audit, _ = attributions
+    assert cli.main(["explain", audit, "--org", ORG]) == 0
+    assert "Klaviyo email increased revenue by 29,597,531" in capsys.readouterr().out
+    text = "Klaviyo email drove 29.6 million in revenue. TikTok had no effect on revenue."
+    assert cli.main(["check-claims", text, "--analysis", audit, "--org", ORG]) == 0
+    email, tiktok = capsys.readouterr().out.split("\n")[0:3:2]
+    assert email.startswith("SUPPORTED") and tiktok.startswith("UNSUPPORTED")
