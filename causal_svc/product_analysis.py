@@ -131,8 +131,14 @@ def build_panel(
     chosen = tuple(channels) or present
     if not chosen:
         raise InsufficientData("no product spend in the window", subject="spend")
-    first = lo if lo is not None else int(sales["date"].min())
-    last = hi if hi is not None else int(sales["date"].max())
+    # The panel spans the order lines' days inside the window: days before the first order
+    # line or after the last are not days of zero sales, and a window of centuries would
+    # otherwise fit tens of thousands of empty days.
+    first, last = int(sales["date"].min()), int(sales["date"].max())
+    if (lo is not None and lo < first) or (hi is not None and hi > last):
+        warnings.append(
+            f"the window is cut to the days with order lines, {_date(first)} to {_date(last)}"
+        )
     n_days = last - first + 1
     if n_days < MIN_DAYS:
         raise InsufficientData(
