@@ -31,8 +31,10 @@ merchant's own clock for edits and refunds); a report row's pull order (``pulled
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -45,6 +47,7 @@ from ingestion_svc.parse import ROW
 from ingestion_svc.pipeline import BatchResult, Settings, _utc_midnights, record_id
 from ingestion_svc.raw_batch import RawBatch, Rejection
 from ingestion_svc.record_columns import epoch_us
+from mesh.runtime import record_rules
 
 __all__ = [
     "CHANNELS",
@@ -65,6 +68,7 @@ _REPORTS = {
     "google_ads_shopping": (product_reports.normalise_google_shopping, "segments.date"),
     "meta_products": (product_reports.normalise_meta_products, "date_start"),
 }
+_LOGGER = logging.getLogger(__name__)
 _NO_SPACE_DAYS = (-(1 << 40), -(1 << 40))
 LineIdentity = tuple[str, str, str, str]  # product_id, variant_id, sku, category
 _NO_IDENTITY: LineIdentity = ("", "", "", "")
@@ -297,7 +301,68 @@ def _one_per_row(rejections: list[Rejection]) -> list[Rejection]:
 
 
 def prepare_products(batch: RawBatch, settings: Settings = _DEFAULTS) -> ProductPrepared:
-    """Stage one: the source's connector, local days to UTC instants, future days."""
+    """Stage one: the source's connector, local days to UTC instants, future days, the
+    records' values against memory's rules.
+
+    Should a step raise on some row all the same (a bug: every value a row can hold is meant
+    to be checked), the batch is prepared again row by row, and a row that still raises is
+    rejected alone: a row never fails its batch (as :func:`ingestion_svc.pipeline.prepare`).
+    """
+    try:
+        return _prepare_products(batch, settings)
+    except Exception:
+        _LOGGER.exception("batch %r: preparing it row by row after an error", batch.batch_id)
+    return _prepare_rows(batch, settings)
+
+
+def _prepare_rows(batch: RawBatch, settings: Settings) -> ProductPrepared:
+    alone = dataclasses.replace(batch, rows=[], raw=[], parse_rejections=())
+    frames = [_prepare_products(alone, settings).rows]
+    rejections = list(batch.parse_rejections)
+    for i, row in enumerate(batch.rows):
+        if row is None:  # rejected by the parser already
+            continue
+        # the row keeps its place in the batch's pull order (report rows' version)
+        one = dataclasses.replace(
+            alone, rows=[row], raw=[batch.raw[i]], row_offset=batch.row_offset + i
+        )
+        try:
+            part = _prepare_products(one, settings)
+        except Exception as exc:
+            rejections.append(
+                Rejection(
+                    i, ROW, "malformed", f"row could not be read ({type(exc).__name__}: {exc})"
+                )
+            )
+            continue
+        part.rows["row"] += i
+        frames.append(part.rows)
+        rejections += [dataclasses.replace(r, row_index=r.row_index + i) for r in part.rejections]
+    rows = pd.concat(frames, ignore_index=True)
+    return ProductPrepared(batch, rows, sorted(rejections, key=lambda r: r.row_index))
+
+
+def _refused(frame: pd.DataFrame, rejections: list[Rejection]) -> np.ndarray:
+    """Rows (whole units) with a record memory would refuse
+    (:func:`mesh.runtime.record_rules.value_violations`), each rejected once. The connectors
+    check every raw value against the same rules, so this finds only what they missed: logged
+    as the bug it is, and the row is rejected rather than its batch failing at memory."""
+    values = frame.assign(treatment_intensity=0.0, data_quality_score=0.0)
+    rows = frame["row"].to_numpy(np.int64)
+    refused: dict[int, tuple[str, str]] = {}
+    for i, name, why in record_rules.value_violations(values, len(frame)):
+        refused.setdefault(int(rows[i]), (name, why))
+    for row, (name, why) in sorted(refused.items()):
+        reason = "invalid_date" if name == "timestamp" else "invalid_number"
+        rejections.append(Rejection(row, name, reason, f"memory would refuse it: {why}"))
+    if refused:
+        _LOGGER.error(
+            "%d product rows broke mesh.runtime.record_rules and were rejected", len(refused)
+        )
+    return frame["row"].isin(list(refused)).to_numpy(bool)
+
+
+def _prepare_products(batch: RawBatch, settings: Settings) -> ProductPrepared:
     version_base = epoch_us(batch.pulled_at) + batch.row_offset
     if batch.source == "shopify_orders":
         frame, rejections = _orders(batch)
@@ -345,6 +410,7 @@ def prepare_products(batch: RawBatch, settings: Settings = _DEFAULTS) -> Product
         )
     bad |= frame["row"].isin(late_rows).to_numpy(bool)
     frame = frame[~bad].reset_index(drop=True)
+    frame = frame[~_refused(frame, rejections)].reset_index(drop=True)
     return ProductPrepared(batch, frame[list(RECORD_COLUMNS)], rejections)
 
 
@@ -391,6 +457,30 @@ def _with_removed_lines(
     for column in ("revenue", "list_price", "discount_amount", "refund_amount"):
         zero[column] = 0.0
     return pd.concat([records, zero], ignore_index=True)
+
+
+def message_parts(records: pd.DataFrame, limit: int) -> list[pd.DataFrame]:
+    """``records`` cut into parts of at most ``limit`` records, each holding every record of
+    the rows it holds (a row's records are at most a row's line items and the lines it
+    removed, far under ``limit``; a row with more still goes whole, alone); no parts when
+    there are no records."""
+    if len(records) <= limit:
+        return [records] if len(records) else []
+    rows = records["row"].to_numpy(np.int64)
+    order = np.argsort(rows, kind="stable")
+    sizes = np.bincount(rows)
+    parts: list[pd.DataFrame] = []
+    start = taken = 0
+    at = 0  # records of the rows before the current one, in row order
+    for row in np.flatnonzero(sizes).tolist():
+        n = int(sizes[row])
+        if taken and taken + n > limit:
+            parts.append(records.iloc[order[start:at]])
+            start, taken = at, 0
+        taken += n
+        at += n
+    parts.append(records.iloc[order[start:at]])
+    return parts
 
 
 def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult:

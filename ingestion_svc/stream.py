@@ -27,7 +27,7 @@ from ingestion_svc.experiments import ExperimentRegistry
 from ingestion_svc.external_factors import FactorRegistry, FactorTable
 from ingestion_svc.history import StreamHistory
 from ingestion_svc.ledger import BatchLedger
-from ingestion_svc.raw_batch import RawBatch
+from ingestion_svc.raw_batch import MAX_BATCH_ROWS, RawBatch
 
 __all__ = ["PIPELINE_DEPTH", "IngestStream", "MemoryPort", "RecordWriter", "Staged", "StreamDeps"]
 
@@ -126,6 +126,7 @@ class Staged:
     result: pipeline.BatchResult | None  # None for a replay
     replayed_ack: bytes  # the ack sent before, for a replay
     record_count: int  # records sent to memory on the stream's writer
+    messages: int = 1  # write messages they went in (each answered once), when any
 
     @property
     def replayed(self) -> bool:
@@ -213,10 +214,14 @@ class IngestStream:
                 self.products.add_stored(batch.source, stored)
         result = await asyncio.to_thread(product_batch.finish_products, prepared, self.products)
         count = len(result.records)
-        if count:
-            message = await asyncio.to_thread(memory.encode_products, batch, result.records, now)
+        # a batch of orders holds a record per line item, which may be more than memory takes
+        # in one message: written in several, each holding whole rows (an order is never
+        # stored in part, which the dedupe of a retry would take for the whole order)
+        parts = product_batch.message_parts(result.records, MAX_BATCH_ROWS)
+        for part in parts:
+            message = await asyncio.to_thread(memory.encode_products, batch, part, now)
             await self.writer().send(message)
-        return Staged(batch.org_id, batch.batch_id, fingerprint, result, b"", count)
+        return Staged(batch.org_id, batch.batch_id, fingerprint, result, b"", count, len(parts))
 
     def commit(self, staged: Staged, ack: bytes) -> asyncio.Task[None]:
         """Wait for memory's answer to the batch, after every batch staged before it, then
@@ -237,7 +242,8 @@ class IngestStream:
             if staged.replayed:
                 return
             if staged.record_count:
-                await self.writer().ack()
+                for _ in range(staged.messages):
+                    await self.writer().ack()
         except BaseException:
             self._failed = True
             raise

@@ -18,9 +18,15 @@ replaces every line of the order (lines an edit removed go with it), an equal on
 duplicate pull, a lower one is a stale re-send (rejected ``stale_version``).
 
 Bad input costs only itself: an order whose id, date or currency is unusable is rejected
-whole; a line item with a missing product id or a bad number is rejected alone
-(``line_items[<j>].<field>``) and its order's other lines stay; a refund line that points at
-no line of its order, or refunds more units than the line sold, is rejected alone.
+whole — so is one with a time before 1970 (not a Shopify time; as a version it would be
+negative, which memory refuses), a refund or a shipping address of the wrong shape; a line
+item with a missing product id, a bad number, sales (price x quantity) above
+``record_rules.MAX_MONEY`` or the id of another line of its order (one natural key for two
+lines: one would be lost) is rejected alone (``line_items[<j>].<field>``) and its order's
+other lines stay; a refund line that points at no line of its order, or refunds more units
+than the line sold, is rejected alone. A discount or refund within half a cent over what the
+line sold (rounding) is all of it: net sales are never negative. Should reading an order raise
+all the same (a check this module lacks), that order is rejected as ``malformed`` and logged.
 Ingest is stricter (:mod:`ingestion_svc.product_batch`): its ack counts raw rows, and an order
 stored without one of its lines would be stored wrong, so there an order with any rejected
 line is rejected whole, once, naming its first problem.
@@ -29,6 +35,7 @@ line is rejected whole, once, naming its first problem.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -39,10 +46,13 @@ import numpy as np
 import pandas as pd
 
 from ingestion_svc.currencies import ISO_4217
+from ingestion_svc.parse import ROW
 from ingestion_svc.raw_batch import Account, Rejection
+from mesh.runtime import record_rules
 
 __all__ = ["LINES", "OrderBook", "OrderLines", "normalise"]
 
+_LOGGER = logging.getLogger(__name__)
 SOURCE = "shopify"
 # The connector's contract: column -> dtype, one row per surviving line item.
 LINES: dict[str, str] = {
@@ -129,7 +139,13 @@ def _stamp(v: Any, path: str) -> tuple[np.datetime64, int]:
         raise _Bad(path, "invalid_date", f"{path} is not a real time") from None
     if not 1900 <= t.year <= 2200:
         raise _Bad(path, "invalid_date", f"{path} is outside 1900-2200")
-    return np.datetime64(v[:10], "s"), int(t.timestamp() * 1_000_000)
+    us = int(t.timestamp() * 1_000_000)
+    # Shopify's times are its servers' clock; one before 1970 is a corrupted export, and as
+    # the record's version (µs since the epoch, which memory keeps non-negative) it could
+    # never be restated.
+    if us < 0:
+        raise _Bad(path, "invalid_date", f"{path} {v} is before 1970: not a Shopify time")
+    return np.datetime64(v[:10], "s"), us
 
 
 def _text(v: Any) -> str:
@@ -174,12 +190,7 @@ def _order(
         raise _Bad("line_items", "missing_field", "line_items is missing or not a list")
     if not items:
         raise _Bad("line_items", "missing_field", "line_items is empty: an order sells a line")
-    ship = row.get("shipping_address")
-    geo = ""
-    if type(ship) is dict and ship.get("province_code"):
-        country = _text(ship.get("country_code")) or account.country
-        code = _text(ship.get("province_code"))
-        geo = f"{country}-{code}" if country else code
+    geo = _geo(row.get("shipping_address"), account)
     # Refunded units and money per line item, over every refund of the order.
     refunded: dict[str, tuple[int, float]] = {}
     refund_paths: dict[str, list[str]] = {}
@@ -187,8 +198,16 @@ def _order(
     if type(refunds) is not list:
         raise _Bad("refunds", "malformed", "refunds is not a list")
     for k, refund in enumerate(refunds):
-        lines = refund.get("refund_line_items") if type(refund) is dict else None
-        for j, rl in enumerate(lines if type(lines) is list else []):
+        if type(refund) is not dict:
+            raise _Bad(f"refunds[{k}]", "malformed", f"refunds[{k}] is not an object")
+        lines = refund.get("refund_line_items")
+        if lines is not None and type(lines) is not list:
+            raise _Bad(
+                f"refunds[{k}].refund_line_items",
+                "malformed",
+                f"refunds[{k}].refund_line_items is not a list",
+            )
+        for j, rl in enumerate(lines or []):
             path = f"refunds[{k}].refund_line_items[{j}]"
             try:
                 if type(rl) is not dict:
@@ -203,12 +222,22 @@ def _order(
             refunded[lid] = (q0 + q, a0 + amount)
             refund_paths.setdefault(lid, []).append(path)
     account_id = account.account_id or _text(row.get("shop_id")) or ""
+    first_of: dict[str, int] = {}  # line item id -> the first line carrying it
     for j, li in enumerate(items):
         path = f"line_items[{j}]"
         try:
             if type(li) is not dict:
                 raise _Bad(path, "malformed", f"{path} is not an object")
             lid = _ident(li.get("id"), f"{path}.id")
+            # the id is the record's natural key: a second line with it would replace the
+            # first in memory, and one of them would be lost without a word
+            if first_of.setdefault(lid, j) != j:
+                raise _Bad(
+                    f"{path}.id",
+                    "malformed",
+                    f"line item id {lid} is also line_items[{first_of[lid]}]'s: "
+                    "an order's lines have distinct ids",
+                )
             pid = _ident(li.get("product_id"), f"{path}.product_id")
             vid = (
                 ""
@@ -220,19 +249,33 @@ def _order(
             disc = _money(li.get("total_discount"), f"{path}.total_discount", required=False)
             qty, disc = _after_edits(li, path, qty, disc, refunded.get(lid, (0, 0.0))[0])
             gross = round(price * qty, 2)
+            if gross > record_rules.MAX_MONEY:
+                raise _Bad(
+                    f"{path}.price",
+                    "invalid_number",
+                    f"{path}: price x quantity = {gross:g} is out of range: a line's sales "
+                    f"are at most {record_rules.MAX_MONEY:g}",
+                )
             if disc > gross + 0.005:
                 raise _Bad(
                     f"{path}.total_discount", "invalid_number", "discount exceeds the line's price"
                 )
+            # within half a cent of the price (rounding) the discount is the price: net sales
+            # are never negative, and the refund check below compares with what is left
+            disc = min(disc, gross)
+            net = round(gross - disc, 2)
             rq, ra = refunded.get(lid, (0, 0.0))
-            if rq > qty or ra > gross - disc + 0.005:
-                bad_path = refund_paths[lid][-1]
+            if rq > qty or ra > net + 0.005:
                 rej.append(
                     Rejection(
-                        i, bad_path, "invalid_number", f"refunds of line {lid} exceed what it sold"
+                        i,
+                        refund_paths.get(lid, [f"{path}.id"])[-1],
+                        "invalid_number",
+                        f"refunds of line {lid} exceed what it sold",
                     )
                 )
                 rq, ra = 0, 0.0
+            ra = min(ra, net)
         except _Bad as bad:
             rej.append(Rejection(i, bad.field, bad.reason, bad.message))
             continue
@@ -250,10 +293,10 @@ def _order(
                 "price": price,
                 "gross": gross,
                 "discount": disc,
-                "revenue": round(gross - disc, 2),
+                "revenue": net,
                 "refunded_quantity": rq,
                 "refund_amount": round(ra, 2),
-                "net_revenue": round(gross - disc - ra, 2),
+                "net_revenue": max(round(net - ra, 2), 0.0),
                 "currency": currency,
                 "geo": geo,
                 "local_date": day,
@@ -297,11 +340,42 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> OrderL
     for i, row in enumerate(rows):
         if row is None:
             continue
+        lines = len(out)
         try:
             _order(i, row, account, out, rej)
         except _Bad as bad:
+            del out[lines:]
             rej.append(Rejection(i, bad.field, bad.reason, bad.message))
+        except (
+            Exception
+        ) as exc:  # a check this module lacks: the order's rejection, not the batch's
+            del out[lines:]
+            _LOGGER.exception("shopify order at row %d could not be read", i)
+            rej.append(unreadable(i, "order", exc))
     return OrderLines(_frame(out), rej)
+
+
+def unreadable(i: int, what: str, exc: Exception) -> Rejection:
+    """Row ``i``'s rejection when reading it raised what no check anticipated (a bug, logged):
+    the row is refused alone, with the error's kind as its reason."""
+    return Rejection(
+        i, ROW, "malformed", f"{what} could not be read ({type(exc).__name__}: {str(exc)[:200]})"
+    )
+
+
+def _geo(ship: Any, account: Account) -> str:
+    """ISO 3166-2 of the shipping address (``US-NY``), "" without one (digital goods)."""
+    if type(ship) is not dict or not ship.get("province_code"):
+        return ""
+    for name in ("country_code", "province_code"):
+        v = ship.get(name)
+        if v is not None and (type(v) is not str or len(v) > 8):
+            raise _Bad(
+                f"shipping_address.{name}", "malformed", f"shipping_address.{name} is not a code"
+            )
+    country = ship.get("country_code") or account.country
+    code = ship["province_code"]
+    return f"{country}-{code}" if country else code
 
 
 @dataclass(slots=True)

@@ -18,16 +18,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from ingestion_svc.connectors.shopify_orders import _Bad, _ident, _money, _stamp, _text
+from ingestion_svc.connectors.shopify_orders import (
+    _Bad,
+    _ident,
+    _money,
+    _stamp,
+    _text,
+    unreadable,
+)
 from ingestion_svc.raw_batch import Account, Rejection
 
 __all__ = ["VARIANTS", "Catalogue", "normalise"]
+
+_LOGGER = logging.getLogger(__name__)
 
 VARIANTS: dict[str, str] = {
     "row": "int64",
@@ -65,12 +75,22 @@ def _product(
     if type(variants) is not list or not variants:
         raise _Bad("variants", "missing_field", "variants is missing or empty")
     shop = account.account_id or _text(row.get("shop_id"))
+    first_of: dict[str, int] = {}  # variant id -> the first variant carrying it
     for j, v in enumerate(variants):
         path = f"variants[{j}]"
         try:
             if type(v) is not dict:
                 raise _Bad(path, "malformed", f"{path} is not an object")
             vid = _ident(v.get("id"), f"{path}.id")
+            # the id is the record's natural key: a second variant with it would replace
+            # the first in memory, and one of them would be lost without a word
+            if first_of.setdefault(vid, j) != j:
+                raise _Bad(
+                    f"{path}.id",
+                    "malformed",
+                    f"variant id {vid} is also variants[{first_of[vid]}]'s: "
+                    "a product's variants have distinct ids",
+                )
             price = _money(v.get("price"), f"{path}.price")
             item = v.get("inventory_item")
             raw_cost = item.get("cost") if type(item) is dict else None
@@ -111,10 +131,16 @@ def normalise(
     for i, row in enumerate(rows):
         if row is None:
             continue
+        variants = len(out)
         try:
             _product(i, row, account, version_base, out, rej)
         except _Bad as bad:
+            del out[variants:]
             rej.append(Rejection(i, bad.field, bad.reason, bad.message))
+        except Exception as exc:  # a check this module lacks: the product's rejection only
+            del out[variants:]
+            _LOGGER.exception("shopify product at row %d could not be read", i)
+            rej.append(unreadable(i, "product", exc))
     if not out:
         frame = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in VARIANTS.items()})
     else:
