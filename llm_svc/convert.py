@@ -298,6 +298,10 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
     unidentified = set(r.health.unidentified_channels)
     outcome = _enum_name(common_pb.OutcomeMetric.DESCRIPTOR, r.outcome, "OUTCOME_METRIC_")
     outcome = "outcome" if outcome in ("", "unspecified") else outcome
+    # A channel's percentage lift is over the outcome without that channel: the observed total
+    # less the channel's incremental outcome (baseline_outcome is the outcome without *any*
+    # channel, the wrong denominator for one channel's claim).
+    total = math.fsum(r.daily.actual_outcome) if r.daily.actual_outcome else math.nan
     effects: list[Effect] = []
     for ch in r.channels:
         # A channel without spend can still have caused a lot (email and SMS run on sends):
@@ -310,6 +314,14 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
         ):
             continue
         identified = ch.identified and ch.channel not in unidentified
+        without = total - inc.estimate
+        baseline = without if math.isfinite(without) and without > 0 else None
+        fact = (
+            f"derived:baseline = sum(daily.actual_outcome) - channels[{ch.channel}]"
+            ".incremental_outcome.estimate"
+            if baseline is not None
+            else ""
+        )
         for name, interval, metric in (
             ("incremental_outcome", ch.incremental_outcome, Metric.OUTCOME),
             # no return on spend without spend
@@ -323,6 +335,8 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
                     supported=not failed and identified,
                     failed_checks=failed if identified else (*failed, "identification"),
                     warning_checks=warned,
+                    baseline=baseline if metric is Metric.OUTCOME else None,
+                    baseline_fact=fact if metric is Metric.OUTCOME else "",
                 )
             )  # fmt: skip
     window = None
@@ -362,6 +376,8 @@ def _interval_effect(
     failed_checks: tuple[str, ...] = (),
     warning_checks: tuple[str, ...] = (),
     unset_level: float = 0.9,
+    baseline: float | None = None,
+    baseline_fact: str = "",
 ) -> Effect:
     """One interval of a stored analysis as an effect, its figures cited as ``prefix`` +
     estimate / lower / upper; an interval without its level is read at ``unset_level``."""
@@ -384,6 +400,8 @@ def _interval_effect(
         supported=supported,
         failed_checks=failed_checks,
         warning_checks=warning_checks,
+        baseline=baseline,
+        baseline_fact=baseline_fact,
     )
 
 

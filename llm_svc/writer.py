@@ -213,7 +213,10 @@ def _checks(b: _Builder, checks: Sequence[Check]) -> _Builder:
 def relative(analysis: Analysis, e: Effect) -> Sentence | None:
     """The effect as a percentage of its baseline, for established effects with a baseline."""
     rel = e.relative()
-    if rel is None or not e.established:
+    # an attribution's "baseline" is the outcome without any channel; a channel's percentage
+    # is over the outcome without that channel alone: judged (CheckClaims), not written here,
+    # so the text keeps one meaning of "baseline"
+    if rel is None or not e.established or analysis.kind == "attribution":
         return None
     b = _Builder(analysis.analysis_id)
     word = "lift" if e.point >= 0 else "drop"

@@ -112,6 +112,9 @@ def audit_attribution(analysis_id: str = "an-audit", org_id: str = "acme") -> ca
             incremental_outcome=_interval(*inc), incremental_roas=_interval(*roas),
         )  # fmt: skip
         ch.spend.CopyFrom(common_pb.Money(amount=spend, currency_code="USD"))
+    # the observed outcome per day (its sum is a channel's percentage's denominator, less the
+    # channel's own incremental outcome)
+    r.daily.actual_outcome.extend([30_000_000, 31_000_000, 29_800_000, 32_000_000])
     # A channel in the data with nothing in it and nothing out: no effect to speak of.
     r.channels.add(channel="snapchat", identified=True, incremental_outcome=_interval(0, 0, 0))
     return causal_pb.Analysis(

@@ -218,3 +218,16 @@ def test_an_ambiguous_cause_gets_a_verdict_only_when_every_reading_agrees_withou
     # each channel's interval holds 10, but "Meta" may mean their total (about 21)
     (j,) = check_claims("Meta drove a lift of 10 in revenue.", meta)
     assert j.verdict is Verdict.UNSUPPORTED and "their total" in j.reason
+
+
+def test_a_percentage_claim_about_a_channel_is_over_the_outcome_without_it() -> None:
+    """The audit's "Meta prospecting caused a 50% lift" was UNSUPPORTED for want of a
+    baseline; the attribution gives one: the observed total less the channel's own effect."""
+    audit = analysis_from_proto(audit_attribution())
+    (meta,) = [e for e in audit.effects if e.treatment == "meta_prospecting" and e.baseline]
+    assert meta.baseline == 122_800_000 - 4_100_000
+    (j,) = check_claims("Meta prospecting caused a 50% lift in revenue.", [audit])
+    assert j.verdict is Verdict.CONTRADICTED and "baseline of 118,700,000" in j.reason
+    (j,) = check_claims("Meta prospecting caused a 3.5% lift in revenue.", [audit])
+    assert j.verdict is Verdict.SUPPORTED, j.reason
+    assert not any(e.baseline for e in audit.effects if e.metric is Metric.ROAS)
