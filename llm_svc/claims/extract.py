@@ -13,6 +13,7 @@ on every sentence a backend writes), and the labelled set in ``bench/data`` meas
 
 from __future__ import annotations
 
+import bisect
 import enum
 import re
 from collections.abc import Sequence
@@ -413,10 +414,17 @@ def _implicit_cause(text: str) -> bool:
 def _subject(text: str, subjects: Sequence[re.Pattern[str]]) -> str:
     """Every word in the clause that names a cause, in order ("Facebook … prospecting")."""
     found: list[tuple[int, str]] = []
-    taken: list[tuple[int, int]] = []
+    # the spans taken so far, disjoint and sorted by start: an overlap test is two
+    # neighbours (a scan of every span was quadratic: 7 s on 20,000 characters of "Meta ")
+    starts: list[int] = []
+    ends: list[int] = []
     for pattern in [*subjects, _CHANNEL_WORDS]:
         for m in pattern.finditer(text):
-            if not any(a < m.end() and m.start() < b for a, b in taken):
-                taken.append((m.start(), m.end()))
-                found.append((m.start(), m.group(0)))
+            a, b = m.span()
+            i = bisect.bisect_right(starts, a)
+            if (i and ends[i - 1] > a) or (i < len(starts) and starts[i] < b):
+                continue
+            starts.insert(i, a)
+            ends.insert(i, b)
+            found.append((a, m.group(0)))
     return " ".join(word for _, word in sorted(found))
