@@ -128,7 +128,10 @@ def _graph(panel: MediaPanel) -> tuple[tuple[str, ...], tuple[str, ...], tuple[s
             available.add(node)
     outcome = "revenue" if panel.outcome_name == "revenue" else "conversions"
     g = analyze_graph(default_marketing_graph(), "spend", outcome, available_columns=available)
-    return g.confounders, g.unobserved_confounders, g.mediators
+    # The result's confounders are those adjusted for (its contract); the DAG's others are
+    # the ones the data lacks, listed apart — never both.
+    observed = tuple(c for c in g.confounders if c not in g.unobserved_confounders)
+    return observed, g.unobserved_confounders, g.mediators
 
 
 def _assumptions(fit: MMMFit) -> tuple[str, ...]:
@@ -375,8 +378,8 @@ STAGE_FRACTIONS = {
 
 def graph_message(p: Prelude) -> str:
     return (
-        f"spend → outcome in the marketing DAG: {len(p.confounders)} confounders "
-        f"({len(p.unobserved)} unobserved), {len(p.mediators)} mediators"
+        f"spend → outcome in the marketing DAG: {len(p.confounders) + len(p.unobserved)} "
+        f"confounders ({len(p.unobserved)} unobserved), {len(p.mediators)} mediators"
     )
 
 

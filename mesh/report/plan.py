@@ -260,8 +260,9 @@ def _channel_table(channels: list[causal_pb.ChannelAttribution], cur: str) -> st
         ]
         for c in channels
     ]  # fmt: skip
+    spend = f"Spend ({cur})" if cur else "Spend"  # the result names no currency yet
     return table(
-        [("Channel", False), (f"Spend ({cur})", True), ("Incremental", True), ("Platform", True),
+        [("Channel", False), (spend, True), ("Incremental", True), ("Platform", True),
          ("iROAS", True), ("Naive ROAS", True), ("Platform ROAS", True), ("mROAS", True),
          ("Share", True)],
         rows,

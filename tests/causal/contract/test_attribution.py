@@ -122,6 +122,8 @@ def test_streams_every_stage_then_the_result(analysis, world: sim.SimResult) -> 
     assert "demand" in result.unobserved_confounders
     assert "external:macro_index" in result.controls  # the registered series is a control
     assert "macro_index" in result.confounders
+    # adjusted for, or lacked: never both (the report listed four confounders under each)
+    assert not set(result.confounders) & set(result.unobserved_confounders)
     # the budgets' chase of demand, found over the whole window, said at the confounders step
     # and kept with the analysis ('demo' budgets chase demand: some geo-days, never all)
     (budget,) = [w for w in result.warnings if w.startswith("budget response")]
