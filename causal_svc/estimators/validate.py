@@ -50,8 +50,44 @@ def require_columns(frame: pd.DataFrame, spec: EffectSpec) -> None:
                 )
 
 
+# Largest magnitude a role column may hold. Every estimator forms sums of squares and
+# cross-products (OLS, the sandwich covariance's residual² × regressor², i.e. fourth powers) and
+# the ML learners (DML's scikit-learn trees) cast features to float32 (max ~3.4e38): values past
+# ~1e77 overflow double in the sandwich and past 3.4e38 break the learners, and the overflow
+# surfaced as "the outcome does not vary", a NaN bound or an internal error. 1e30 keeps fourth
+# powers (1e120) and float32 casts far from overflow while admitting any real money, count or
+# time value (epoch nanoseconds are ~1.7e18).
+MAX_MAGNITUDE = 1e30
+# A column whose every nonzero value is below this has squares that underflow to 0 (1e-300² = 0),
+# so its variance and standard errors read 0: the same refusal, mirrored.
+MIN_SCALE = 1e-30
+
+
+def _check_magnitude(values: np.ndarray, column: str, role: str) -> None:
+    """Refuse a column whose scale double-precision estimation cannot carry (see MAX_MAGNITUDE)."""
+    largest = float(np.abs(values).max()) if values.size else 0.0
+    if largest > MAX_MAGNITUDE:
+        raise InvalidSpec(
+            f"column {column!r} (role {role}) holds values up to {largest:.3g} in magnitude; "
+            f"estimation needs |value| <= {MAX_MAGNITUDE:.0e} because sums of squares and "
+            "products of larger values overflow double precision (and the ML learners' 32-bit "
+            "floats): rescale the column (e.g. to thousands or millions of its unit)",
+            field=role_field(role),
+            reason="VALUE_OUT_OF_RANGE",
+        )
+    if 0.0 < largest < MIN_SCALE:
+        raise InvalidSpec(
+            f"column {column!r} (role {role}) holds values no larger than {largest:.3g} in "
+            f"magnitude; estimation needs a scale above {MIN_SCALE:.0e} because squares of "
+            "smaller values underflow to zero in double precision: rescale the column",
+            field=role_field(role),
+            reason="VALUE_OUT_OF_RANGE",
+        )
+
+
 def numeric(frame: pd.DataFrame, column: str, role: str) -> np.ndarray:
-    """The column as float64, rejecting non-numeric and non-finite values."""
+    """The column as float64, rejecting non-numeric and non-finite values and magnitudes
+    outside what double-precision estimation can carry (:data:`MAX_MAGNITUDE`)."""
     series = frame[column]
     if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
         raise InvalidSpec(
@@ -65,6 +101,7 @@ def numeric(frame: pd.DataFrame, column: str, role: str) -> np.ndarray:
             f"column {column!r} (role {role}) has {bad} missing or non-finite values",
             field=role_field(role),
         )
+    _check_magnitude(values, column, role)
     return values
 
 

@@ -219,6 +219,26 @@ def render_table(out: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _parse_dates(frame: pd.DataFrame, column: str | None) -> pd.DataFrame:
+    """The ``--time`` column as datetimes when it holds ISO dates (``2024-09-01``).
+
+    A CSV has no types, so ``read_csv`` leaves dates as strings and the service, which takes a
+    numeric or datetime time column, refused the README's own ``--time day``. Only a column
+    whose every value parses as ISO 8601 is converted; anything else goes as read, and the
+    service names the column and the types it takes.
+    """
+    if column is None or column not in frame.columns:
+        return frame
+    values = frame[column]
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return frame
+    try:
+        parsed = pd.to_datetime(values, format="ISO8601")
+    except (ValueError, TypeError):
+        return frame
+    return frame.assign(**{column: parsed})
+
+
 def run(args: argparse.Namespace, peers: Any) -> int:
     data: pd.DataFrame | Records
     treatment, unit, time = args.treatment, args.unit, args.time
@@ -233,7 +253,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         print(f"error: {args.data} does not exist", file=sys.stderr)
         return 2
     else:
-        data = pd.read_csv(args.data)
+        data = _parse_dates(pd.read_csv(args.data), time)
     if args.record and not args.experiment:
         print("error: --record stores the estimate as an experiment's result: name it with "
               "--experiment", file=sys.stderr)  # fmt: skip

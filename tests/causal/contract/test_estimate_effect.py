@@ -226,6 +226,29 @@ def test_cli_estimate_json(causal, tmp_path: Path) -> None:
     assert any(c["kind"] == "pre_trend" for c in result["checks"])
 
 
+def test_cli_estimate_reads_iso_dates_in_the_time_column(causal, tmp_path: Path) -> None:
+    """README: ``liftos estimate data.csv --method did ... --time day`` with ISO dates in the CSV
+    was refused ("time column 'day' must be numeric or datetime ... got string")."""
+    rng = np.random.default_rng(0)
+    rows = [
+        {"geo": f"g{g:02d}", "day": (pd.Timestamp("2024-09-01") + pd.Timedelta(days=d)).date().isoformat(),
+         "treated_post": int(g < 6 and d >= 20), "y": g + 0.2 * d + 5 * (g < 6 and d >= 20) + rng.normal()}
+        for g in range(12) for d in range(30)
+    ]  # fmt: skip
+    csv = tmp_path / "data.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "mesh.cli", "estimate", str(csv), "--method", "did", "--outcome", "y",
+         "--treatment", "treated_post", "--unit", "geo", "--time", "day", "--no-checks", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={"PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "LIFTOS_CAUSAL_ADDR": causal.address, "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["method"] == "did" and result["n"] == len(rows)
+    assert result["ci_lower"] < 5 < result["ci_upper"]
+
+
 def test_sharp_rdd_without_treatment_and_running_variable_as_treatment(stub) -> None:
     rng = np.random.default_rng(4)
     x = rng.uniform(-1, 1, 1500)
@@ -251,3 +274,44 @@ def test_sharp_rdd_without_treatment_and_running_variable_as_treatment(stub) -> 
     with pytest.raises(grpc.RpcError) as missing:
         stub.EstimateEffect(request)
     assert missing.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _c_panel() -> pd.DataFrame:
+    """The fuzz campaign's table (s8/C repro_estimate.py): 8 geos x 12 days, 4 treated."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for g in range(8):
+        for d in range(12):
+            tr = int(g < 4 and d >= 6)
+            rows.append({"geo": f"g{g}", "day": d, "treated": tr, "x": rng.normal(),
+                         "z": rng.normal(), "r": rng.normal(),
+                         "y": 10 + g + 0.3 * d + 5 * tr + rng.normal()})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(
+    ("method", "change", "roles", "field"),
+    [
+        (pb.ESTIMATION_METHOD_STAGGERED_DID, ("y", "one"),
+         {"outcome": "y", "treatment": "treated", "unit": "geo", "time": "day"}, "roles.outcome"),
+        (pb.ESTIMATION_METHOD_RDD, ("y", "all"),
+         {"outcome": "y", "running_variable": "r", "cutoff": 0.0}, "roles.outcome"),
+        (pb.ESTIMATION_METHOD_DML, ("x", "all"),
+         {"outcome": "y", "treatment": "treated", "covariates": ["x", "z"]}, "roles.covariates"),
+    ],
+)  # fmt: skip
+def test_overflowing_values_are_invalid_argument_not_internal(
+    stub, method: int, change: tuple[str, str], roles: dict, field: str
+) -> None:
+    """Each was INTERNAL (SVD non-convergence, ZeroDivisionError, sklearn's float32 cast)."""
+    frame = _c_panel()
+    column, how = change
+    if how == "one":
+        frame.loc[3, column] = 1e308
+    else:
+        frame[column] = frame[column] * (1e200 if column == "y" else 1e300)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.EstimateEffect(_request(frame, method, **roles))
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    assert f"column {column!r}" in (info.value.details() or "")
+    assert field in error_details(info.value)[1]
