@@ -14,11 +14,24 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _p_text(p: float) -> str:
+    """``p = 0.012``; below 0.001 ``p < 0.001`` (the usual reporting floor): a normal tail
+    underflows to 0 past |z| ~ 38, and the wild bootstrap's smallest p is 1/(B + 1) = 1e-4, so
+    printing either as "p = 0" claimed a certainty no estimate here has."""
+    return "p < 0.001" if p < 1e-3 else f"p = {p:.3g}"
+
+
 def summarize(estimate: EffectEstimate, *, outcome: str, treatment: str) -> str:
     """One paragraph. Never claims an effect the checks or the interval do not support."""
     level = round((1 - estimate.alpha) * 100)
     interval = f"{level}% CI {_fmt(estimate.ci_lower)} to {_fmt(estimate.ci_upper)}"
     what = f"the effect of {treatment} on {outcome} ({estimate.estimand.value.upper()}, {estimate.method.value})"
+    if not estimate.supported and not estimate.failed_checks:  # an unbounded interval
+        return (
+            f"Not supported: {what} was estimated at {_fmt(estimate.point_estimate)}, but its "
+            f"{interval} is unbounded, so the data cannot tell it from zero or any other value"
+            + (f" ({'; '.join(estimate.warnings)})." if estimate.warnings else ".")
+        )
     if not estimate.supported:
         failed = ", ".join(c.name for c in estimate.failed_checks)
         return (
@@ -29,13 +42,13 @@ def summarize(estimate: EffectEstimate, *, outcome: str, treatment: str) -> str:
     if spans_zero:
         return (
             f"No detectable effect: {what} is {_fmt(estimate.point_estimate)} ({interval}, "
-            f"p = {estimate.pvalue:.3g}); the interval includes zero, so the data are consistent "
+            f"{_p_text(estimate.pvalue)}); the interval includes zero, so the data are consistent "
             "with no effect as well as with the effects inside the interval."
         )
     direction = "increased" if estimate.point_estimate > 0 else "decreased"
     warn = f" Caveats: {'; '.join(estimate.warnings)}." if estimate.warnings else ""
     return (
         f"Supported: {treatment} {direction} {outcome} by {_fmt(abs(estimate.point_estimate))} "
-        f"per unit ({interval}, p = {estimate.pvalue:.3g}, n = {estimate.nobs}), under the stated "
+        f"per unit ({interval}, {_p_text(estimate.pvalue)}, n = {estimate.nobs}), under the stated "
         f"assumptions of {estimate.method.value}.{warn}"
     )

@@ -366,7 +366,7 @@ def wild_cluster_bootstrap(
     lower = _invert(pvalue, estimate, -2 * s_hat, alpha)
     upper = _invert(pvalue, estimate, 2 * s_hat, alpha)
     return WildBootstrap(
-        pvalue=pvalue(0.0),
+        pvalue=_bootstrap_pvalue(pvalue(0.0), v.shape[1], enumerated),
         ci_lower=lower,
         ci_upper=upper,
         draws=v.shape[1],
@@ -412,6 +412,20 @@ def with_wild_bootstrap(
         },
         assumptions=(*estimate.assumptions, *said),
     )
+
+
+def _bootstrap_pvalue(share: float, draws: int, enumerated: bool) -> float:
+    """The reported p-value from the share of draws more extreme than the sample.
+
+    A share of 0 is not p = 0: the sample is itself a draw from the bootstrap world, so with B
+    random draws p = (1 + #more extreme)/(B + 1) >= 1/(B + 1) (Davison & Hinkley 1997, §4.2);
+    enumerating all 2^G sign vectors includes the all-ones one, which reproduces the sample
+    statistic, so p >= 1/2^G. With B = 9,999 and alpha·(B + 1) whole, p <= alpha exactly when
+    the share is, so the interval (inverted from the share) and the test still agree.
+    """
+    if enumerated:
+        return max(share, 1.0 / draws)
+    return (round(share * draws) + 1) / (draws + 1)
 
 
 def _invert(pvalue: Callable[[float], float], estimate: float, step: float, alpha: float) -> float:

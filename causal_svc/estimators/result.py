@@ -15,6 +15,7 @@ Method-specific output goes in four typed containers rather than a free dict of 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -198,8 +199,11 @@ class EffectEstimate:
 
     @property
     def supported(self) -> bool:
-        """False when any check failed: the estimate must then be reported as not supported."""
-        return not any(c.outcome is CheckOutcome.FAILED for c in self.checks)
+        """False when any check failed or the interval is unbounded (or undefined): the
+        estimate must then be reported as not supported. An interval like [-inf, inf] bounds
+        nothing, so "supported" beside it read as a claim the data cannot make."""
+        bounded = math.isfinite(self.ci_lower) and math.isfinite(self.ci_upper)
+        return bounded and not any(c.outcome is CheckOutcome.FAILED for c in self.checks)
 
     @property
     def failed_checks(self) -> tuple[Check, ...]:

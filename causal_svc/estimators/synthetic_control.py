@@ -406,8 +406,16 @@ def _permutation_check(
         f"the treated unit's post/pre RMSPE ratio ranks {rank} of {n_donors + 1} (p = {pvalue:.3f})"
     )
     if 1 / (n_donors + 1) > alpha:
-        outcome = CheckOutcome.WARNING
-        text = f"{where}, but with {n_donors} placebo units no p-value can fall below alpha = {alpha}; add donors to test the effect."
+        # FAILED, not WARNING: no p-value can reach alpha, so the interval is unbounded and the
+        # estimate cannot be told from noise; a WARNING left "supported yes" beside [-inf, inf].
+        outcome = CheckOutcome.FAILED
+        text = (
+            f"{where}, but with {n_donors} placebo units no p-value can fall below alpha = "
+            f"{alpha} (the smallest is 1/{n_donors + 1} = {1 / (n_donors + 1):.3f}), so the "
+            "effect cannot be tested and its interval is unbounded; add donors (at least "
+            f"{math.ceil(1 / alpha) - 1} for alpha = {alpha}) or use sdid, whose variance does "
+            "not rest on ranking placebo units."
+        )
     elif pvalue <= alpha:
         outcome = CheckOutcome.PASSED
         text = f"{where}: the gap is larger than almost every placebo unit's, so it is unlikely to be chance."

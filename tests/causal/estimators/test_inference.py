@@ -158,3 +158,27 @@ def test_did_with_few_clusters_uses_the_wild_bootstrap_unless_told_not_to() -> N
         wild.statistics["cr1_ci_upper"],
     )
     assert any("only 10 clusters" in w for w in cr1.warnings)
+
+
+def test_bootstrap_pvalue_is_never_zero_and_the_summary_says_below() -> None:
+    """A huge effect over 20 clusters: no bootstrap draw is as extreme as the sample, which
+    reported p = 0 (and the summary printed "p = 0"); the sample is itself a draw, p >= 1/(B+1)."""
+    from causal_svc.estimators._inference import WILD_DRAWS
+    from causal_svc.estimators.result import EffectSpec, Method
+    from causal_svc.methods import EstimationOptions
+    from causal_svc.pipeline import estimate_effect
+
+    rng = np.random.default_rng(0)
+    geo, day = np.meshgrid(np.arange(20), np.arange(30), indexing="ij")
+    treated = (geo < 10) & (day >= 15)
+    y = geo + 0.1 * day + 20 * treated + rng.normal(size=geo.shape)
+    frame = pd.DataFrame(
+        {"g": geo.ravel(), "d": day.ravel(), "t": treated.ravel().astype(int), "y": y.ravel()}
+    )
+    spec = EffectSpec("y", "t", unit="g", time="d")
+    result = estimate_effect(
+        frame, spec, Method.DID, options=EstimationOptions(), skip_refutation=True
+    )
+    assert result.estimate.statistics.get("wild_bootstrap_draws", WILD_DRAWS) == WILD_DRAWS
+    assert result.estimate.pvalue == pytest.approx(1 / (WILD_DRAWS + 1))
+    assert "p < 0.001" in result.summary and "p = 0" not in result.summary

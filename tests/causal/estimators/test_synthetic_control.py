@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -13,6 +14,7 @@ from pysyncon import Dataprep, Synth
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 from causal_svc.estimators.result import CheckKind, CheckOutcome, EffectSpec, Estimand
 from causal_svc.estimators.synthetic_control import estimate_synthetic_control
+from causal_svc.summary import summarize
 
 PRE = list(range(1985, 1994))
 POST = list(range(1994, 2001))
@@ -198,7 +200,22 @@ def test_few_donors_gives_unbounded_interval_and_says_so() -> None:
     assert math.isfinite(est.stderr) and math.isfinite(est.pvalue)
     assert any("unbounded" in w for w in est.warnings)
     perm = next(c for c in est.checks if c.kind is CheckKind.PERMUTATION)
-    assert perm.outcome is CheckOutcome.WARNING
+    # No p-value can reach alpha (min 1/9): not a WARNING beside "supported" (audit M14).
+    assert perm.outcome is CheckOutcome.FAILED and "sdid" in perm.interpretation
+    assert not est.supported
+    summary = summarize(est, outcome="sales", treatment="treated")
+    assert summary.startswith("Not supported") and "No detectable effect" not in summary
+
+
+def test_an_unbounded_interval_is_never_supported() -> None:
+    """Whatever the checks say, [-inf, inf] bounds nothing: supported is False and the summary
+    says the interval is unbounded rather than listing no failed check."""
+    est = estimate_synthetic_control(_factor_panel(seed=3, effect=5.0), SIM_SPEC)
+    assert est.supported
+    unbounded = dataclasses.replace(est, ci_lower=-math.inf, ci_upper=math.inf)
+    assert not unbounded.supported
+    summary = summarize(unbounded, outcome="sales", treatment="treated")
+    assert summary.startswith("Not supported") and "is unbounded" in summary
 
 
 def test_poor_pre_period_fit_fails_the_check() -> None:
