@@ -130,7 +130,14 @@ def _check_from(
             f"Benchmark: a confounder {times}as strong as {worst.covariate} (explaining "
             f"{100 * worst.r2dz_x:.1f}% of the treatment's and {100 * worst.r2yz_dx:.1f}% of the "
             f"outcome's residual variance) would leave an effect of {worst.adjusted_estimate:.4g} "
-            f"({pct} CI {worst.ci_lower:.4g} to {worst.ci_upper:.4g})."
+            + (
+                f"({pct} CI {worst.ci_lower:.4g} to {worst.ci_upper:.4g})."
+                if worst.adjusted_se > 0
+                # r2yz capped at 1: nothing is left to vary, so the "interval" had zero width
+                # (1.201 to 1.201); say that instead of printing it.
+                else "(no interval: such a confounder would leave the outcome no residual "
+                "variance, so the bound is a worst case, not an estimate with sampling error)."
+            )
         )
         if explained_by:
             words.insert(

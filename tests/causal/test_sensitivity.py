@@ -238,3 +238,17 @@ def test_degrees_of_freedom_come_from_the_estimate_when_it_has_them() -> None:
     approx = sensitivity_figures(clustered, spec=EffectSpec("y", "t", covariates=("a", "b")))
     assert approx.dof == 1276 - 2 - 2 and not approx.dof_exact
     assert "degrees of freedom approximated" in sensitivity_check(clustered).interpretation
+
+
+def test_a_benchmark_that_leaves_no_residual_variance_prints_no_zero_width_interval() -> None:
+    """A covariate explaining nearly all of the outcome: the implied confounder's outcome R² is
+    capped at 1, its adjusted SE is 0, and the text read "(95% CI 1.201 to 1.201)"."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    x = rng.normal(size=n)
+    t = 0.8 * x + rng.normal(size=n)
+    frame = pd.DataFrame({"y": 5.0 * t + 40 * x + 0.05 * rng.normal(size=n), "t": t, "x": x})
+    est = ols(frame)
+    check = sensitivity_check(est, frame=frame, spec=EffectSpec("y", "t", covariates=("x",)))
+    assert "100.0% of the outcome's residual variance" in check.interpretation
+    assert "no interval" in check.interpretation and " CI " not in check.interpretation
