@@ -3,7 +3,7 @@
 ``liftos analyze-products --org ORG [--start …] [--end …] [--channel …]`` runs AnalyzeProducts
 (progress as it streams) and prints the view; ``liftos products ANALYSIS_ID`` prints a stored
 one: what each channel's spend caused per category (revenue and margin with intervals), which
-products each channel really sells, which promotions only cannibalise, and where to move
+products each channel really sells, which promotions mostly cannibalise, and where to move
 spend between product campaigns (SurfacingService.Recommend's product actions).
 """
 
@@ -29,11 +29,18 @@ _PRODUCT_KINDS = (
 )
 
 
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:  # 0 listed nothing and then said no product was distinguishable from zero
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
 def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("products", help="a stored product analysis: what each channel sells")
     p.add_argument("analysis_id")
     p.add_argument("--org", default="default")
-    p.add_argument("--top", type=int, default=5, help="products listed per channel")
+    p.add_argument("--top", type=_positive, default=5, help="products listed per channel (≥ 1)")
     p.add_argument("--no-recommend", action="store_true", help="skip SurfacingService.Recommend")
     p.add_argument("--json", action="store_true", help="the result as JSON")
     common(p)
@@ -45,7 +52,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     a.add_argument("--end", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
     a.add_argument("--channel", action="append", default=[], help="repeat; default: all")
     a.add_argument("--country", default="", help="holiday calendar (default US)")
-    a.add_argument("--top", type=int, default=5)
+    a.add_argument("--top", type=_positive, default=5, help="products listed per channel (≥ 1)")
     a.add_argument("--no-recommend", action="store_true")
     a.add_argument("--json", action="store_true")
     common(a)
@@ -99,10 +106,9 @@ def render(
     if not promo:
         lines.append("  no cannibalisation is claimed")
     for p in promo:
-        verdict = "ONLY CANNIBALISES" if p.only_cannibalises else "adds net revenue"
         lines.append(
             f"  {p.product_id} ({p.category}): lift {p.lift:,.0f} {cur}, {p.cannibalised:,.0f} "
-            f"({p.share:.0%}) taken from {', '.join(p.victims)}: {verdict}"
+            f"({p.share:.0%}) taken from {', '.join(p.victims)}: {p.verdict(cur)}"
         )
     lines += ["", "Where to move spend between product campaigns (Recommend):"]
     if recommendations is None:
@@ -111,7 +117,7 @@ def render(
         recs = [x for x in recommendations.recommendations if x.kind in _PRODUCT_KINDS]
         if not recs:
             lines.append("  no move: no channel's category returns clearly differ, and no "
-                         "promotion only cannibalises")  # fmt: skip
+                         "promotion mostly cannibalises")  # fmt: skip
         for x in recs:
             i = x.expected_impact
             lines.append(f"  {x.priority}. {x.action}: margin {i.estimate:+,.0f} "

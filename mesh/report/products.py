@@ -1,5 +1,5 @@
 """The product analysis (AnalyzeProducts) as a report and as the ``liftos products`` view:
-which products each channel really sells, which promotions only cannibalise, and the
+which products each channel really sells, which promotions mostly cannibalise, and the
 channel × category heat map and halo / cannibalisation network. Pure: wire messages in.
 """
 
@@ -30,8 +30,9 @@ __all__ = [
     "promotions",
 ]
 
-# A promotion "only cannibalises" when its claimed cannibalisation of siblings takes at least
-# this share of its own lift (the rule surfacing_svc.products uses for STOP_PROMOTION).
+# A promotion "mostly cannibalises" when its claimed cannibalisation of siblings takes at least
+# this share of its own lift (the rule surfacing_svc.products uses for STOP_PROMOTION). Not
+# "only": the category may still gain, and the verdict says by how much.
 CANNIBAL_SHARE = 0.5
 _GREEN, _RED, _GREY = "#2e7d32", "#c62828", "#9e9e9e"
 
@@ -68,8 +69,19 @@ class Promotion:
         return self.cannibalised / self.lift if self.lift > 0 else float("inf")
 
     @property
-    def only_cannibalises(self) -> bool:
+    def mostly_cannibalises(self) -> bool:
         return self.share >= CANNIBAL_SHARE
+
+    @property
+    def net(self) -> float:
+        """What the category gained: the promoted lift, less what it took, plus its halo."""
+        return self.lift - self.cannibalised + self.halo
+
+    def verdict(self, currency: str = "") -> str:
+        unit = f" {currency}" if currency else ""
+        if self.mostly_cannibalises:
+            return f"mostly cannibalises (the category gained {self.net:,.0f}{unit} net)"
+        return "adds net revenue"
 
 
 def promotions(result: causal_pb.ProductAnalysisResult) -> list[Promotion]:
@@ -206,7 +218,7 @@ def product_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Sectio
     promo = promotions(r)
     promo_rows = [[esc(p.product_id), esc(p.category), num(p.lift), num(p.cannibalised),
                    f"{p.share:.0%}", esc(", ".join(p.victims)),
-                   "only cannibalises" if p.only_cannibalises else "adds net revenue"]
+                   esc(p.verdict(r.currency_code))]
                   for p in promo]  # fmt: skip
     body = network + (table(
         [("promoted", False), ("category", False), ("own lift", True), ("taken from siblings", True),
