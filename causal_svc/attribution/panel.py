@@ -204,12 +204,22 @@ def panel_from_frames(
         )
     if media.empty or float(media["spend"].abs().sum() + media["impressions"].abs().sum()) == 0:
         raise InsufficientData("no media spend or impressions in the window", subject="spend")
-    warnings: list[str] = []
     out = outcome.assign(date=pd.to_datetime(outcome["date"]).dt.tz_localize(None).dt.normalize())
     out["geo"] = out["geo"].astype(str)
     first, last = out["date"].min(), out["date"].max()
     dates = pd.date_range(first, last, freq="D")
     geos_all = pd.Index(sorted(out["geo"].unique()))
+    med = media.assign(date=pd.to_datetime(media["date"]).dt.tz_localize(None).dt.normalize())
+    med["geo"] = med["geo"].astype(str)
+    med["channel"] = med["channel"].astype(str)
+    active = med["spend"].to_numpy(np.float64) != 0
+    active |= med["impressions"].to_numpy(np.float64) != 0
+    observed = out.loc[out["value"].to_numpy(np.float64) != 0, "date"]
+    warnings = _uncovered(
+        _epoch_days(med["date"])[active], med["geo"].to_numpy(object)[active],
+        _epoch_days(pd.Series([first, last])), set(geos_all),
+        len(dates) - observed.nunique(),
+    )  # fmt: skip
     wide = out.pivot_table(index="geo", columns="date", values="value", aggfunc="sum")
     wide = wide.reindex(index=geos_all, columns=dates)
     complete = wide.notna().mean(axis=1)
@@ -229,9 +239,6 @@ def panel_from_frames(
             subject="date_range",
         )
     y = wide.loc[geos].fillna(0.0).to_numpy(np.float64)
-    med = media.assign(date=pd.to_datetime(media["date"]).dt.tz_localize(None).dt.normalize())
-    med["geo"] = med["geo"].astype(str)
-    med["channel"] = med["channel"].astype(str)
     grids = _Grids(
         names=tuple(sorted(med["channel"].unique())),
         spend=_grid(med, geos, dates, "channel", "spend"),
@@ -254,6 +261,56 @@ class _Grids:
     spend: np.ndarray  # (C, G, T)
     impressions: np.ndarray  # (C, G, T)
     platform: np.ndarray  # (C,) platform-claimed outcome over the grid
+
+
+def _epoch_days(dates: pd.Series) -> np.ndarray:
+    """Dates as days since 1970-01-01 (memory's date column)."""
+    return pd.to_datetime(dates).to_numpy("datetime64[D]").astype(np.int64)
+
+
+def _day_text(day: int | np.integer) -> str:
+    return str(np.datetime64(int(day), "D"))
+
+
+def _uncovered(
+    day: np.ndarray, geo: np.ndarray, span: np.ndarray, geos: set[str], silent_days: int
+) -> list[str]:
+    """What the panel leaves out because the outcome does not cover it, as warnings.
+
+    ``day``/``geo``: the media rows with spend or impressions (days since 1970-01-01);
+    ``span``: the outcome's first and last day; ``geos``: the geos with an outcome;
+    ``silent_days``: days inside the span on which no geo has a non-zero outcome. The panel
+    spans the outcome's days only: ad exports routinely run a few days past the orders export
+    (and may carry stray future-dated rows), and such days read as zero sales would say spend
+    sold nothing.
+    """
+    warnings: list[str] = []
+    lo, hi = int(span[0]), int(span[1])
+    outside = (day < lo) | (day > hi)
+    if outside.any():
+        days = np.unique(day[outside])
+        cells = np.unique(np.stack([day[outside], pd.factorize(geo[outside])[0]]), axis=1)
+        sides = [f"{n} {side} it ({_day_text(d.min())}..{_day_text(d.max())})"
+                 for side, d in (("before", days[days < lo]), ("after", days[days > hi]))
+                 for n in [d.size] if n]  # fmt: skip
+        warnings.append(
+            f"media on {days.size} day(s) outside the first-party outcome's days "
+            f"{_day_text(lo)}..{_day_text(hi)} left out ({' and '.join(sides)}; "
+            f"{cells.shape[1]} geo-day(s) with spend or impressions): the panel spans the days "
+            "the outcome is observed, as a day without outcome rows is not a day without sales"
+        )
+    stray = sorted({str(g) for g in geo[~outside]} - geos)
+    if stray:
+        warnings.append(
+            f"{len(stray)} geo(s) with media but no first-party outcome left out: "
+            f"{', '.join(stray[:10])}"
+        )
+    if silent_days:
+        warnings.append(
+            f"{silent_days} day(s) inside the outcome's days have no first-party outcome in any "
+            "geo and are read as zero: check the outcome export for missing days"
+        )
+    return warnings
 
 
 _CampaignArrays = tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -402,7 +459,9 @@ def panel_from_aggregates(
 ) -> MediaPanel:
     """The panel from memory's sums (``AggregateRecords``): first-party rows give the outcome,
     platform rows the media; what the platforms claim comes from the campaign sums when they
-    are given (platform claims per geo-day are not needed).
+    are given (platform claims per geo-day are not needed). The panel spans the days from the
+    first to the last non-zero outcome and the geos with one; media outside them is left out,
+    with a warning that counts it.
 
     Parameters
     ----------
@@ -432,8 +491,14 @@ def _platform_campaigns(campaign_days: pd.DataFrame | None) -> pd.DataFrame | No
     return campaign_days.loc[~campaign_days["source"].astype(str).eq(FIRST_PARTY_SOURCE)]
 
 
-def _claimed(panel: MediaPanel, channel: np.ndarray, platform_outcome: np.ndarray) -> MediaPanel:
-    """Platform claims per channel from the campaign sums (the geo sums may leave them out)."""
+def _claimed(
+    panel: MediaPanel, channel: np.ndarray, platform_outcome: np.ndarray, day: np.ndarray
+) -> MediaPanel:
+    """Platform claims per channel from the campaign sums (the geo sums may leave them out),
+    over the panel's days (``day``: days since 1970-01-01)."""
+    first = int(panel.dates[0].astype(np.int64))
+    inside = (day >= first) & (day < first + panel.n_days)
+    channel, platform_outcome = channel[inside], platform_outcome[inside]
     claimed = {c: float(platform_outcome[channel == c].sum()) for c in panel.channels}
     return replace(panel, platform_outcome=np.array([claimed[c] for c in panel.channels]))
 
@@ -450,7 +515,7 @@ def _panel_from_long(
 
     geo = dated(geo_days)
     first = geo["source"].astype(str).eq(FIRST_PARTY_SOURCE)
-    fp = geo.loc[first]
+    fp = _observed(geo.loc[first], outcome_name)
     outcome = pd.DataFrame({"geo": fp["geo"], "date": fp["date"], "value": fp[outcome_name]})
     plat = geo.loc[~first]
     media = pd.DataFrame({
@@ -459,8 +524,9 @@ def _panel_from_long(
         "platform_outcome": plat[outcome_name],
     })  # fmt: skip
     cd = _platform_campaigns(campaign_days)
-    camps = None
+    camps, camp_days = None, np.zeros(0, dtype=np.int64)
     if cd is not None:
+        camp_days = cd["date"].to_numpy(np.int64)
         cd = dated(cd)
         camps = pd.DataFrame({
             "campaign": cd["campaign_id"], "channel": cd["channel"], "date": cd["date"],
@@ -472,7 +538,21 @@ def _panel_from_long(
     if camps is None:
         return panel
     return _claimed(panel, camps["channel"].astype(str).to_numpy(object),
-                    camps["platform_outcome"].to_numpy(np.float64))  # fmt: skip
+                    camps["platform_outcome"].to_numpy(np.float64), camp_days)  # fmt: skip
+
+
+def _observed(fp: pd.DataFrame, outcome_name: str) -> pd.DataFrame:
+    """Memory's first-party rows over the days and geos the outcome is observed: from its
+    first to its last non-zero day, in geos with a non-zero outcome. Sums carry no row
+    presence (a (day, geo) another source has reads 0 here), so a zero at the edges is no
+    outcome, not zero sales; inside the span zeros stay (a quiet geo-day)."""
+    seen = fp[outcome_name].to_numpy(np.float64) != 0
+    if not seen.any():
+        return fp.iloc[:0]
+    days = fp["date"].to_numpy()[seen]
+    geos = fp["geo"].astype(str)
+    inside = (fp["date"] >= days.min()) & (fp["date"] <= days.max())
+    return fp.loc[inside & geos.isin(set(geos[seen]))]
 
 
 def _wide_pairs(wide: pd.DataFrame) -> dict[tuple[str, str], dict[str, np.ndarray]]:
@@ -493,7 +573,8 @@ def _panel_from_wide(
 ) -> MediaPanel:
     """:func:`panel_from_frames` on memory's wide sums, with the same checks in the same order
     and the same panel, in numpy: every (day, geo) row stands for a first-party and a platform
-    row of each (source, channel), as melting it would give."""
+    row of each (source, channel), as melting it would give, over the days and geos the
+    outcome is observed (:func:`_observed`)."""
     pairs = _wide_pairs(wide) if len(wide) else {}
     first_party = [cols for (src, _), cols in pairs.items() if src == FIRST_PARTY_SOURCE]
     platform = [(ch, cols) for (src, ch), cols in pairs.items() if src != FIRST_PARTY_SOURCE]
@@ -509,17 +590,36 @@ def _panel_from_wide(
         for _, c in platform
     ) == 0:  # fmt: skip
         raise InsufficientData("no media spend or impressions in the window", subject="spend")
-    warnings: list[str] = []
     day = wide["date"].to_numpy(np.int64)
-    geo_names = [str(g) for g in wide["geo"].to_numpy(object)]
-    geos_all = sorted(set(geo_names))
+    geo_names = np.array([str(g) for g in wide["geo"].to_numpy(object)], dtype=object)
+    y_cols = [c[outcome_name] for c in first_party if outcome_name in c]
+    seen = np.zeros(len(wide), dtype=bool)
+    for v in y_cols:
+        seen |= v != 0
+    if not seen.any():
+        raise InsufficientData(
+            "no first-party outcome rows in the window: attribution needs the business's own "
+            "orders or revenue per geo and day (e.g. ingested with the generic source)",
+            subject="outcome",
+        )
+    # The outcome's days and geos (see _observed); media outside them is left out, and said.
+    first_day, last_day = int(day[seen].min()), int(day[seen].max())
+    outcome_geos = set(geo_names[seen].tolist())
+    active = np.zeros(len(wide), dtype=bool)
+    for _, c in platform:
+        active |= (c.get("spend", zero) != 0) | (c.get("impressions", zero) != 0)
+    n_days = last_day - first_day + 1
+    warnings = _uncovered(
+        day[active], geo_names[active], np.array([first_day, last_day]), outcome_geos,
+        n_days - np.unique(day[seen]).size,
+    )  # fmt: skip
+    inside = (day >= first_day) & (day <= last_day) & np.isin(geo_names, list(outcome_geos))
+    geos_all = sorted(outcome_geos)
     code = {g: i for i, g in enumerate(geos_all)}
-    g_all = np.fromiter(map(code.__getitem__, geo_names), np.int64, len(geo_names))
-    first_day = int(day.min())
+    g_all = np.fromiter((code.get(g, -1) for g in geo_names), np.int64, len(geo_names))
     t = day - first_day
-    n_days = int(t.max()) + 1
     present = np.zeros((len(geos_all), n_days), dtype=bool)
-    present[g_all, t] = True
+    present[g_all[inside], t[inside]] = True
     # A geo missing more than 2% of its days cannot sit in a balanced panel without inventing
     # outcomes; a few missing days are read as zero (a day with no orders has no row).
     keep = present.mean(axis=1) >= 0.98
@@ -536,7 +636,7 @@ def _panel_from_wide(
             subject="date_range",
         )
     kept = np.cumsum(keep) - 1  # geo code → row of the kept geos
-    rows = keep[g_all]
+    rows = inside & keep[np.maximum(g_all, 0)]
     g, t = kept[g_all[rows]], t[rows]
     shape = (len(geos), n_days)
 
@@ -546,7 +646,7 @@ def _panel_from_wide(
             np.add.at(out, (g, t), v[rows])
         return out
 
-    y = grid([c[outcome_name] for c in first_party if outcome_name in c])
+    y = grid(y_cols)
     names = tuple(sorted({ch for ch, _ in platform}))
 
     def by_channel(measure: str) -> np.ndarray:
@@ -566,7 +666,8 @@ def _panel_from_wide(
     if camps is None:
         return panel
     return _claimed(panel, camps["channel"].astype(str).to_numpy(object),
-                    camps[outcome_name].to_numpy(np.float64))  # fmt: skip
+                    camps[outcome_name].to_numpy(np.float64),
+                    camps["date"].to_numpy(np.int64))  # fmt: skip
 
 
 def _campaign_arrays(

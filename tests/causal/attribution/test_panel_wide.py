@@ -104,3 +104,37 @@ def test_refusals_match(sums) -> None:
     with pytest.raises(InvalidSpec) as info:
         panel_from_aggregates(wide, camp, channels=("myspace",))
     assert info.value.field == "channels"
+
+
+def test_media_outside_the_outcome_is_left_out_and_said(sums) -> None:
+    """Ad rows past the last orders day and in a geo without orders (memory's sums carry no
+    row presence: such cells read 0 for the outcome) leave the panel on the outcome's days and
+    geos — the panel without them — and warn; both paths alike."""
+    wide, camp = sums
+    last = int(wide["date"].max())
+    media_cols = [c for c in wide.columns if c.split(":")[0] not in ("generic", "date", "geo")]
+    tail = wide.loc[wide["date"] == last].copy()
+    tail.loc[:, [c for c in wide.columns if c.startswith("generic:")]] = 0.0
+    extra = [tail.assign(date=last + k) for k in (1, 2, 3)]
+    stray = tail.assign(geo="ZZ", date=last - 5)
+    more = pd.concat([wide, *extra, stray], ignore_index=True)
+    more_camp = pd.concat([camp, camp.loc[camp["date"] == last].assign(date=last + 1)])
+    assert (more[media_cols].iloc[len(wide) :] != 0).any(axis=None)
+    p, base = _both(more, more_camp), _both(wide, camp)
+    assert p.geos == base.geos and p.n_days == base.n_days == 120
+    for name in ("outcome", "media", "spend", "platform_outcome", "campaign_spend"):
+        np.testing.assert_array_equal(getattr(p, name), getattr(base, name), err_msg=name)
+    day = lambda d: str(np.datetime64(int(d), "D"))  # noqa: E731
+    assert p.warnings[:2] == (
+        f"media on 3 day(s) outside the first-party outcome's days "
+        f"{day(wide['date'].min())}..{day(last)} left out (3 after it ({day(last + 1)}.."
+        f"{day(last + 3)}); {3 * 20} geo-day(s) with spend or impressions): the panel spans the "
+        "days the outcome is observed, as a day without outcome rows is not a day without sales",
+        "1 geo(s) with media but no first-party outcome left out: ZZ",
+    )
+    # a day inside the span with no outcome anywhere stays (read as zero) and is said
+    hole = more.copy()
+    hole.loc[hole["date"] == last - 7, [c for c in wide.columns if c.startswith("generic:")]] = 0
+    assert "1 day(s) inside the outcome's days have no first-party outcome" in " ".join(
+        _both(hole, camp).warnings
+    )
