@@ -32,7 +32,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-__all__ = ["HillCurve"]
+__all__ = ["EXTRAPOLATION_RATIO", "HillCurve"]
+
+# Beyond this multiple of the spend the model saw, a curve is extrapolation; plans say so.
+EXTRAPOLATION_RATIO = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,16 @@ class HillCurve:
 
     def mean_marginal(self, spend: float | np.ndarray) -> np.ndarray:
         return self.marginal(spend).mean(axis=0)
+
+    def extrapolation(self, spend: float, *, what: str = "the plan") -> str | None:
+        """The warning for ``spend`` over the curve's period beyond ``EXTRAPOLATION_RATIO`` ×
+        the spend the model saw (None within it): the curve there is the fitted shape carried
+        past the data, whatever it says (a saturated curve adds almost nothing)."""
+        ratio = spend / self.reference_spend
+        if not ratio > EXTRAPOLATION_RATIO:
+            return None
+        return (f"{self.channel}: {what} spends {ratio:,.1f}× its current level, beyond what "
+                "the model saw; its curve there is extrapolation")  # fmt: skip
 
     def over(self, days: int, *, level: float = 1.0) -> HillCurve:
         """The same channel over a period of ``days`` at the same daily spend pattern, with the

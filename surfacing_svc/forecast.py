@@ -506,6 +506,10 @@ def predict_performance(
     media = baseline * shares[:, n:]
     total = baseline + media
     warnings: list[str] = list(calendar.warnings)
+    for c in curves:  # OptimizeBudget's warning: a planned spend the model never saw
+        if c.channel in plan:
+            beyond = c.over(horizon).extrapolation(float(np.sum(plan[c.channel])))
+            warnings += [beyond] if beyond is not None else []
     unseen = sorted({table[d] for d in days[n:] if d in table} - set(seen))
     if unseen:
         warnings.append(

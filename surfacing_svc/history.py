@@ -104,7 +104,9 @@ def history_from_frame(
     data = frame.assign(day=pd.to_datetime(frame["local_date"]).dt.normalize())
     data["geo"] = data["geo"].astype(str)
     first_party = data["data_source"].astype(str).eq(FIRST_PARTY_SOURCE)
-    outcome = data.loc[first_party & data["geo"].ne("")]
+    # Only rows that carry the outcome: memory's wide sums give a first-party row a NaN on a
+    # day that has ad rows but no orders, and such a day is not a zero-revenue day.
+    outcome = data.loc[first_party & data["geo"].ne("") & data[metric].notna()]
     if outcome.empty:
         raise InsufficientData(
             "no first-party outcome rows (the business's own orders per geo and day, ingested "
@@ -116,7 +118,8 @@ def history_from_frame(
     wide = wide.reindex(columns=dates)
     complete = wide.notna().mean(axis=1)
     keep = complete >= 1.0 - _MAX_MISSING_SHARE
-    warnings: list[str] = []
+    media = data.loc[~first_party & data["channel"].astype(str).ne("")]
+    warnings: list[str] = _outside(media["day"], dates)
     dropped = sorted(str(g) for g in wide.index[~keep.to_numpy()])
     if dropped:
         warnings.append(
@@ -131,7 +134,6 @@ def history_from_frame(
         )
     geos = pd.Index(sorted(str(g) for g in wide.index))
     y = wide.reindex(index=geos).fillna(0.0).to_numpy(np.float64)
-    media = data.loc[~first_party & data["channel"].astype(str).ne("")]
     spend: dict[str, np.ndarray] = {}
     if not media.empty:
         g = geos.get_indexer(media["geo"])
@@ -152,3 +154,20 @@ def history_from_frame(
         outcome_name=metric,
         warnings=tuple(warnings),
     )
+
+
+def _outside(media_days: pd.Series, dates: pd.DatetimeIndex) -> list[str]:
+    """What the history leaves out: the days with ad rows before the first or after the last
+    day with first-party outcomes (the history spans the outcome's own days)."""
+    out = []
+    days = pd.DatetimeIndex(media_days.unique())
+    for side, sel, edge in (("before the first", days < dates[0], dates[0]),
+                            ("after the last", days > dates[-1], dates[-1])):  # fmt: skip
+        if sel.any():
+            left = days[sel]
+            out.append(
+                f"ad rows on {len(left)} day(s) {side} day with first-party outcomes "
+                f"({edge:%Y-%m-%d}) are left out of the history: {left.min():%Y-%m-%d}.."
+                f"{left.max():%Y-%m-%d}"
+            )
+    return out

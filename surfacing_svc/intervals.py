@@ -31,6 +31,11 @@ class Interval:
         """A figure known without uncertainty."""
         return Interval(value, value, value, level)
 
+    def text(self, fmt: str = "{:+,.0f}") -> str:
+        """``estimate [lower, upper] (level)`` in words."""
+        f = fmt.format
+        return f"{f(self.estimate)} [{f(self.lower)}, {f(self.upper)}] ({self.level:.0%})"
+
     def __mul__(self, factor: float) -> Interval:
         lo, hi = sorted((self.lower * factor, self.upper * factor))
         return Interval(self.estimate * factor, lo, hi, self.level)

@@ -66,14 +66,13 @@ __all__ = [
     "ChannelPlan",
     "Objective",
     "change_bounds",
+    "change_scale",
     "optimize_budget",
 ]
 
 _GREEDY_STEPS = 400
 # A channel this close to a bound (share of the budget) sits on it.
 _AT_BOUND = 1e-6
-# Beyond this multiple of current spend a curve is extrapolation; the plan says so.
-EXTRAPOLATION_RATIO = 2.0
 # The services' risk adjustment (z of the lower confidence bound; 0: the posterior mean).
 DEFAULT_RISK = 1.0
 # The largest risk weight a request may ask for: beyond a few sd the plan is the current mix.
@@ -335,26 +334,38 @@ def _check_feasible(
         )
 
 
+def change_scale(curves: Sequence[HillCurve], budget: float | None, *, cap: bool = False) -> float:
+    """What :func:`change_bounds` centres each channel's bound on, as a multiple of its
+    current spend: the budget left once the held channels keep theirs, over the movable
+    channels' current spend (1 without a budget; at most 1 when the budget is a ``cap``)."""
+    current = sum(c.reference_spend for c in curves if c.identified)
+    held = sum(c.reference_spend for c in curves if not c.identified)
+    scale = (budget - held) / current if budget is not None and current > 0 else 1.0
+    return min(scale, 1.0) if cap else scale
+
+
 def change_bounds(
     curves: Sequence[HillCurve],
     max_change: float,
     budget: float | None,
     *,
     skip: Sequence[str] = (),
+    cap: bool = False,
 ) -> list[ChannelBounds]:
     """The default bound of each identified channel not in ``skip``: its spend stays within
     ``(1 ± max_change)`` × its current spend scaled to the budget (the budget left once the
     held channels keep theirs; unscaled without a budget). ``max_change`` 0: no bound. The one
-    rule both OptimizeBudget and Recommend move budgets under, so they never disagree."""
+    rule both OptimizeBudget and Recommend move budgets under, so they never disagree.
+
+    ``cap``: the budget is a ceiling, not an amount to place (a profit objective, a target
+    return): the bound is scaled down to a budget below current spend, never up to one above
+    it — centred on a large cap, the lower bounds would force the spend up to it."""
     if max_change <= 0:
         return []
-    movable = [c for c in curves if c.identified]
-    current = sum(c.reference_spend for c in movable)
-    held = sum(c.reference_spend for c in curves if not c.identified)
-    scale = (budget - held) / current if budget is not None and current > 0 else 1.0
+    scale = change_scale(curves, budget, cap=cap)
     out = []
-    for c in movable:
-        if c.channel not in skip:
+    for c in curves:
+        if c.identified and c.channel not in skip:
             mid = c.reference_spend * max(scale, 0.0)
             low = (1.0 - max_change) * mid if max_change < 1 else 0.0
             out.append(ChannelBounds(c.channel, low, (1.0 + max_change) * mid, field="max_change"))
@@ -377,6 +388,30 @@ def _target_spend(c: HillCurve, lo: float, hi: float, target: float) -> float:
         options={"xatol": 1e-9 * max(hi, 1.0)},
     )
     return float(res.x) if -res.fun >= values[k] else float(grid[k])
+
+
+def _unreachable(
+    curves: Sequence[HillCurve], spend: np.ndarray, lo: np.ndarray, target: float, tol: float
+) -> str | None:
+    """Where the target marginal return cannot be met: channels at their lowest allowed spend
+    whose marginal return there is still below the target (their next unit returns less than
+    the target however far the bounds let them be cut). None when every channel meets it."""
+    low = [
+        (c.channel, float(c.mean_marginal(s)))
+        for c, s, floor in zip(curves, spend, lo, strict=True)
+        if s <= floor + tol and float(c.mean_marginal(s)) < target
+    ]
+    if not low:
+        return None
+    named = ", ".join(f"{name} {m:.2f}" for name, m in low)
+    if len(low) == len(curves):
+        best = max(m for _, m in low)
+        return (f"the target marginal return {target:g} is unreachable within the bounds: every "
+                f"channel is at its lowest allowed spend and the best marginal return there is "
+                f"{best:.2f} ({named}); lower the target or widen the bounds")  # fmt: skip
+    return (f"the target marginal return {target:g} is not reached by {len(low)} channel(s) "
+            f"at their lowest allowed spend (marginal return there: {named}); widening their "
+            "bounds lets them be cut further")  # fmt: skip
 
 
 def optimize_budget(
@@ -461,12 +496,17 @@ def optimize_budget(
                 for k, i in enumerate(free.tolist())
             ]
         )
+        short = _unreachable(
+            [curves[i] for i in free.tolist()], spend, lo, target_roas, tol=_AT_BOUND * max(cap, 1.0)
+            if np.isfinite(cap) else _AT_BOUND * max(float(hi.sum()), 1.0),
+        )  # fmt: skip
+        warnings += [short] if short else []
         if spend.sum() + held_spend <= cap or not free.size:
             budget = float(spend.sum() + held_spend)
             return _plan(
                 curves, current, held, free, spend, lo, hi, objective, budget, a, b, level,
                 warnings, converged=True, message="each channel at its target marginal return",
-                equality=False,
+                equality=False, target=target_roas,
             )  # fmt: skip
         warnings.append(
             f"the target marginal return {target_roas:g} would spend {spend.sum() + held_spend:,.0f}; "
@@ -536,6 +576,7 @@ def _plan(
     message: str,
     equality: bool,
     adjusted: np.ndarray | None = None,
+    target: float | None = None,
 ) -> BudgetPlan:
     spend = current.copy()
     spend[free] = free_spend
@@ -564,19 +605,20 @@ def _plan(
         # to grow, so that channel's marginal value is the price of the budget.
         room = [i for i in free if spend[i] < hi_all[i] - tol]
         price = float(np.max(marginal_value[room])) if budget_binds and room else 0.0
+    # A bound binds where the channel would move past it: against the budget's price, or in
+    # target-efficiency mode against the target each channel is spent to.
+    bar = price if target is None else target
     plans = []
     for i, c in enumerate(curves):
         status = BoundStatus.NONE
         if not held[i]:
-            if spend[i] <= lo_all[i] + tol and marginal_value[i] < price - 1e-9:
+            if spend[i] <= lo_all[i] + tol and marginal_value[i] < bar - 1e-9:
                 status = BoundStatus.LOWER
-            elif spend[i] >= hi_all[i] - tol and marginal_value[i] > price + 1e-9:
+            elif spend[i] >= hi_all[i] - tol and marginal_value[i] > bar + 1e-9:
                 status = BoundStatus.UPPER
-        if not held[i] and spend[i] > EXTRAPOLATION_RATIO * c.reference_spend:
-            warnings.append(
-                f"{c.channel}: the plan spends {spend[i] / c.reference_spend:.1f}× its current "
-                "level, beyond what the model saw; its curve there is extrapolation"
-            )
+        beyond = None if held[i] else c.extrapolation(float(spend[i]))
+        if beyond is not None:
+            warnings.append(beyond)
         plans.append(
             ChannelPlan(
                 channel=c.channel,
@@ -594,6 +636,20 @@ def _plan(
             )
         )
     uplift = value_new - value_now
+    moved = float(spend.sum() - current.sum())
+    if objective is not Objective.PROFIT and abs(moved) > tol:
+        # The objective is the outcome: a plan that spends more (less) than today is better
+        # (worse) in outcome by construction, so say what the comparison leaves out.
+        more = "more" if moved > 0 else "less"
+        note = (f"the plan spends {abs(moved):,.0f} {more} than the current mix: its uplift "
+                f"and the share of draws in which it is higher ({np.mean(uplift > 0):.0%}) "
+                f"compare the {objective.value} alone, not net of that spend")  # fmt: skip
+        if objective is Objective.REVENUE:
+            net = uplift - moved
+            note += (f"; net of it (revenue − spend) the change is "
+                     f"{Interval.from_draws(net, level).text()}, positive in "
+                     f"{np.mean(net > 0):.0%} of draws")  # fmt: skip
+        warnings.append(note)
     return BudgetPlan(
         objective=objective,
         budget=float(budget),

@@ -33,9 +33,10 @@ from surfacing_svc.optimizer import (
     ChannelBounds,
     Objective,
     change_bounds,
+    change_scale,
     optimize_budget,
 )
-from surfacing_svc.recommend import Action, recommend
+from surfacing_svc.recommend import Action, AnalysisEffect, recommend
 
 __all__ = [
     "DEFAULT_MAX_CHANGE",
@@ -72,6 +73,8 @@ class PlanningModel:
     campaigns: tuple[CampaignSpend, ...] = ()
     # Channels seen without spend (input: impressions or sends), curves in input units.
     unpriced: tuple[HillCurve, ...] = ()
+    # The attribution table's rows (what ``analyze`` shows), which Recommend quotes.
+    effects: tuple[AnalysisEffect, ...] = ()
 
     @property
     def period_days(self) -> int:
@@ -213,12 +216,13 @@ def answer_forecast(
     if promotions:
         days = [d.item() for d in history.dates.astype("datetime64[D]")]
         promotion = np.array([promotions.get(d, 0.0) for d in days])
-    return predict_performance(
+    forecast = predict_performance(
         history.dates, history.national(), spend, curves, plan, horizon=question.horizon,
         baseline_total=model.baseline_total if model is not None else None,
         level=question.level, fan_levels=question.fan_levels, country=question.country,
         promotion=promotion, seasons=seasons,
     )  # fmt: skip
+    return replace(forecast, warnings=(*history.warnings, *forecast.warnings))
 
 
 # -- OptimizeBudget -----------------------------------------------------------------------
@@ -284,6 +288,7 @@ def _absolute_bounds(
     *,
     max_change: float,
     budget: float | None,
+    cap: bool,
 ) -> list[ChannelBounds]:
     out, seen = [], set()
     for b in requests:
@@ -303,7 +308,7 @@ def _absolute_bounds(
             continue  # a price only: the channel keeps the default bound
         out.append(ChannelBounds(b.channel, lo, hi, field=b.field))
     out += change_bounds(tuple(curves.values()), max_change, budget,
-                         skip=[b.channel for b in out])  # fmt: skip
+                         skip=[b.channel for b in out], cap=cap)  # fmt: skip
     return out
 
 
@@ -324,9 +329,12 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
             f"analysis {model.analysis_id!r} has no channel with spend to allocate",
             subject="analysis",
         )
+    # A profit objective or a target return may leave budget unspent: the budget caps the
+    # spend there, and the default bound stays around current spend instead of the cap.
+    cap = question.objective is Objective.PROFIT or question.target_roas is not None
     bounds = _absolute_bounds(
         question.bounds, {c.channel: c for c in curves}, max_change=question.max_change,
-        budget=question.budget,
+        budget=question.budget, cap=cap,
     )  # fmt: skip
     scale = question.horizon_days / model.period_days if question.horizon_days else 1.0
     bounds, per_campaign = _campaign_bounds(question.campaign_bounds, model, curves, bounds, scale)
@@ -340,9 +348,11 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
         if b is not None and b.field == "max_change" and p.bound.value != "none"
     ]  # fmt: skip
     if capped:
+        scale = change_scale(curves, question.budget, cap=cap)
+        scaled = "" if abs(scale - 1.0) < 1e-9 else f" (scaled ×{scale:.3g} to the budget)"
         plan = replace(plan, warnings=(*plan.warnings, (
-            f"held within ±{question.max_change:.0%} of current spend (scaled to the budget) by "
-            f"the default bound: {', '.join(capped)}; a constraint or max_change widens it")))  # fmt: skip
+            f"held within ±{question.max_change:.0%} of current spend{scaled} by the default "
+            f"bound: {', '.join(capped)}; a constraint or max_change widens it")))  # fmt: skip
     if per_campaign:
         spend = {p.channel: p.optimal_spend for p in plan.channels}
         plan = replace(plan, campaigns=tuple(
@@ -540,6 +550,6 @@ def answer_recommend(
     actions = recommend(
         curves, value_per_outcome=question.value_per_outcome, designs=designs,
         level=question.level, max_results=question.max_results, max_change=DEFAULT_MAX_CHANGE,
-        risk=question.risk,
+        risk=question.risk, effects={e.channel: e for e in model.effects},
     )  # fmt: skip
     return Recommendations(actions, question.horizon_days or model.period_days, tuple(warnings))

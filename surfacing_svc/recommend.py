@@ -22,7 +22,16 @@ Its impact is zero with an interval of ± its spend (the test may show the spend
 worth scaling; the model cannot say which); it ranks after every move that improves the
 objective.
 
-Actions are ranked by expected impact (objective units over the horizon).
+A channel the analysis did not establish (its own interval of the incremental outcome
+includes zero: its test of no effect did not reject) is never *scaled*, whatever the draws of
+the curve say: more spend on it would bet on an effect the analysis could not tell from none.
+It is held, and the hold says so. Its facts quote the analysis's own estimate and interval
+(what ``analyze`` shows), and the curve draws' mean separately, labelled as such: the two
+differ where the draws are skewed (a mean of Hill curves over uncertain parameters).
+
+Actions are ranked by expected impact (objective units over the horizon). A move's
+``confidence`` is the share of the model's draws in which it improves the objective (a
+test's: the proposed experiment's power; a hold's: how evenly the draws split).
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ from surfacing_svc.optimizer import (
     optimize_budget,
 )
 
-__all__ = ["CONFIDENT", "Action", "ActionKind", "Fact", "recommend"]
+__all__ = ["CONFIDENT", "Action", "ActionKind", "AnalysisEffect", "Fact", "recommend"]
 
 # Share of draws that must agree before the model's answer is acted on.
 CONFIDENT = 0.8
@@ -60,6 +69,22 @@ class ActionKind(enum.StrEnum):
     HOLD = "hold"
     REALLOCATE = "reallocate"
     TEST = "test"
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisEffect:
+    """A channel's row of the attribution table (what ``analyze`` shows), over the analysed
+    period: its incremental outcome and return with their intervals, the lower bounds at zero
+    where the analysis's test of no effect did not reject."""
+
+    channel: str
+    incremental: Interval
+    roas: Interval | None
+    period_days: int
+
+    @property
+    def established(self) -> bool:
+        return self.incremental.lower > 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,32 +112,57 @@ class Action:
     design: ExperimentDesign | None = None
 
 
-def _channel_facts(c: HillCurve, value: float, level: float) -> tuple[Fact, ...]:
+def _table_facts(effect: AnalysisEffect) -> list[Fact]:
+    """The analysis's own figures of the channel, as ``analyze`` shows them."""
+    over = f"over the analysed {effect.period_days} days"
+    if effect.established:
+        text = f"the analysis estimates it added {effect.incremental.text('{:,.0f}')} of outcome {over}"
+    else:
+        text = (f"the analysis does not establish that it added anything {over}: its estimate "
+                f"is {effect.incremental.text('{:,.0f}')}, an interval that includes zero (its test of no "
+                "effect did not reject)")  # fmt: skip
+    out = [Fact("incremental_outcome", effect.incremental, text)]
+    if effect.roas is not None:
+        out.append(Fact("incremental_roas", effect.roas,
+                        f"the analysis's incremental return per unit of spend: "
+                        f"{effect.roas.text('{:.2f}')}"))  # fmt: skip
+    return out
+
+
+def _channel_facts(
+    c: HillCurve, value: float, level: float, effect: AnalysisEffect | None = None
+) -> tuple[Fact, ...]:
     m = Interval.from_draws(c.marginal(c.reference_spend) * value, level)
     out = Interval.from_draws(c.outcome(c.reference_spend), level)
     avg = out * (1.0 / c.reference_spend)
+    # The curve's figures are means over the model's parameter draws (what the moves are
+    # computed on); the table's point estimate can differ a lot, so each is labelled.
+    draws = "the mean over the model's parameter draws, with their interval"
+    if effect is not None:
+        table = _table_facts(effect)
+        curve = [Fact("incremental_outcome_draws", out,
+                      f"on the response curve the moves are computed on, its outcome at current "
+                      f"spend is {out.text('{:,.0f}')}: {draws}, not the analysis's estimate")]  # fmt: skip
+    else:
+        table = []
+        curve = [
+            Fact("incremental_outcome", out, f"it adds {out.text('{:,.0f}')} of outcome ({draws})"),
+            Fact("incremental_roas", avg, f"incremental return per unit of spend "
+                 f"{avg.text('{:.2f}')} ({draws})"),
+        ]  # fmt: skip
     return (
         Fact(
             "current_spend",
             None,
             f"{c.channel} spends {c.reference_spend:,.0f} over {c.period_days} days",
         ),
-        Fact(
-            "incremental_outcome",
-            out,
-            f"it adds {out.estimate:,.0f} [{out.lower:,.0f}, {out.upper:,.0f}] of outcome",
-        ),
-        Fact(
-            "incremental_roas",
-            avg,
-            f"incremental return per unit of spend {avg.estimate:.2f} "
-            f"[{avg.lower:.2f}, {avg.upper:.2f}]",
-        ),
+        *table,
+        *curve,
         Fact(
             "marginal_roas",
             m,
-            f"the next unit of spend returns {m.estimate:.2f} [{m.lower:.2f}, {m.upper:.2f}] "
-            f"(value per unit of outcome {value:g}; break-even is 1)",
+            f"the next unit of spend returns {m.text('{:.2f}')} ({draws}; value per unit of "
+            f"outcome {value:g}; break-even is 1)",
         ),
     )
 
@@ -141,17 +191,30 @@ def equal_budget_plan(
     )  # fmt: skip
 
 
-def _move(c: HillCurve, planned: ChannelPlan, value: float, level: float) -> Action:
+def _move(
+    c: HillCurve, planned: ChannelPlan, value: float, level: float,
+    effect: AnalysisEffect | None = None,
+) -> Action:  # fmt: skip
     s0 = c.reference_spend
     p_up = float(np.mean(c.marginal(s0) * value > 1.0))
-    facts = _channel_facts(c, value, level)
+    facts = _channel_facts(c, value, level, effect)
+    if p_up >= CONFIDENT and effect is not None and not effect.established:
+        return Action(
+            ActionKind.HOLD, c.channel, f"hold {c.channel} at its current spend",
+            f"the next unit of spend on {c.channel} returns more than it costs in {p_up:.0%} of "
+            "the model's draws, but the analysis did not establish that it has any effect "
+            "(its interval of the incremental outcome includes zero), so more spend on it is "
+            "not recommended; a geo experiment (liftos design) would measure it; the "
+            "confidence is how evenly the draws split",
+            Interval.exact(0.0, level), 1.0 - abs(2 * p_up - 1.0), facts, s0, s0,
+        )  # fmt: skip
     if CONFIDENT > p_up > 1.0 - CONFIDENT:
         return Action(
             ActionKind.HOLD, c.channel, f"hold {c.channel} at its current spend",
             f"the model cannot tell whether more spend on {c.channel} pays: the next unit "
             f"returns more than it costs in {p_up:.0%} of its draws (hold is about break-even: a "
             "reallocation at the same total compares channels with one another and may still "
-            "move it)",
+            "move it); the confidence is how evenly the draws split",
             Interval.exact(0.0, level), 1.0 - abs(2 * p_up - 1.0), facts, s0, s0,
         )  # fmt: skip
     kind = ActionKind.SCALE if p_up >= CONFIDENT else ActionKind.CUT
@@ -176,9 +239,12 @@ def _move(c: HillCurve, planned: ChannelPlan, value: float, level: float) -> Act
         )
     else:
         why += f"; at {target:,.0f} its marginal return meets break-even"
+    confidence = float(np.mean(gain > 0))
+    why += (f"; the move changes the objective by {impact.text('{:+,.0f}')}, the mean over the "
+            f"model's draws, and gains in {confidence:.0%} of them: its confidence")  # fmt: skip
     return Action(
         kind, c.channel, f"{verb} {c.channel} spend by {abs(change):.0%} to {target:,.0f}",
-        why, impact, float(np.mean(gain > 0)), facts, s0, target,
+        why, impact, confidence, facts, s0, target,
     )  # fmt: skip
 
 
@@ -284,6 +350,7 @@ def recommend(
     max_results: int = 10,
     max_change: float = DEFAULT_MAX_CHANGE,
     risk: float = DEFAULT_RISK,
+    effects: Mapping[str, AnalysisEffect] | None = None,
 ) -> tuple[Action, ...]:
     """Ranked actions for the channels of an attribution model.
 
@@ -302,6 +369,9 @@ def recommend(
         The optimiser's default bound (OptimizeBudget's ``max_change``; 0: none).
     risk : float
         The reallocation's risk weight (OptimizeBudget's ``risk_aversion``; 0: posterior mean).
+    effects : mapping channel -> AnalysisEffect, optional
+        The analysis's own table: quoted in the facts, and a channel it did not establish is
+        never scaled.
 
     Returns
     -------
@@ -312,7 +382,8 @@ def recommend(
     targets = break_even_plan(curves, value_per_outcome, level, max_change).channels
     for c, planned in zip(curves, targets, strict=True):
         if c.identified:
-            actions.append(_move(c, planned, value_per_outcome, level))
+            actions.append(_move(c, planned, value_per_outcome, level,
+                                 (effects or {}).get(c.channel)))  # fmt: skip
         else:
             actions.append(_test(c, level, designs.get(c.channel)))
     realloc = _reallocation(equal_budget_plan(curves, level, max_change, risk), value_per_outcome)

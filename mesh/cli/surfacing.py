@@ -20,7 +20,16 @@ from mesh.cli.attribution import interval_text
 from mesh.sdk.client import LiftOS, dc
 
 COMMANDS = ("optimize", "predict", "design", "recommend")
+_METRIC = {1: "conversions", 2: "revenue"}
 _BOUND = {2: "at lower bound", 3: "at upper bound", 4: "held"}
+# What a recommendation's confidence is, by kind (surfacing_svc.recommend).
+_CONFIDENCE = {
+    "SCALE": " (share of the model's draws in which the move gains)",
+    "CUT": " (share of the model's draws in which the move gains)",
+    "REALLOCATE": " (share of the model's draws in which the move gains)",
+    "TEST": " (the proposed test's power; 50% without one)",
+    "HOLD": " (how evenly the model's draws split on more spend)",
+}
 RECOMMENDATION_KINDS = {
     1: "SCALE",
     2: "CUT",
@@ -121,25 +130,36 @@ def _number(text: str, flag: str, item: str) -> float | None:
         raise SystemExit(f"error: {flag} {item!r}: {text!r} is not a number") from None
 
 
+def _once(out: dict[str, Any], name: str, items: list[str], flag: str) -> str:
+    """``name``, refused when ``out`` has it already: a repeated flag for one channel is a
+    contradiction to resolve, not one to settle silently by keeping the last."""
+    if name in out:
+        given = [i for i in items if i.partition("=")[0].strip() == name]
+        raise SystemExit(f"error: {flag} names {name!r} more than once ({', '.join(given)}); "
+                         "give each once")  # fmt: skip
+    return name
+
+
 def _ranges(items: list[str], flag: str) -> dict[str, tuple[float | None, float | None]]:
-    out = {}
+    out: dict[str, tuple[float | None, float | None]] = {}
     for item in items:
         name, sep, value = item.partition("=")
         lo, colon, hi = value.partition(":")
         if not sep or not colon:
             raise SystemExit(f"error: {flag} takes CHANNEL=LO:HI, got {item!r}")
-        out[name.strip()] = (_number(lo, flag, item), _number(hi, flag, item))
+        out[_once(out, name.strip(), items, flag)] = (_number(lo, flag, item),
+                                                      _number(hi, flag, item))  # fmt: skip
     return out
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, float]:
-    out = {}
+    out: dict[str, float] = {}
     for item in items:
         name, sep, value = item.partition("=")
         number = _number(value, flag, item) if sep else None
         if number is None:
             raise SystemExit(f"error: {flag} takes CHANNEL=NUMBER, got {item!r}")
-        out[name.strip()] = number
+        out[_once(out, name.strip(), items, flag)] = number
     return out
 
 
@@ -180,12 +200,20 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
             print(f"  {k.campaign_id:16s} {k.current_spend:12,.0f} {k.optimal_spend:12,.0f}"
                   f"{'':32s}{_BOUND.get(int(k.bound_status), '')}")  # fmt: skip
     level = r.uplift.level if r.uplift else 0.9
-    print(f"\noutcome now:      {_iv(r.current_outcome)}")
-    print(f"outcome planned:  {_iv(r.optimal_outcome)}")
-    print(f"uplift:           {_iv(r.uplift, '{:+,.0f}')} ({level:.0%}); better in "
+    # What the figures compare: profit is net of spend; an outcome is not (the server warns
+    # with the net change when the plan's spend differs from today's).
+    what = ("profit (margin × outcome − spend)" if args.profit_margin is not None
+            else _METRIC.get(int(r.outcome), "the outcome"))  # fmt: skip
+    print(f"\n{what}")
+    print(f"  now:            {_iv(r.current_outcome)}")
+    print(f"  planned:        {_iv(r.optimal_outcome)}")
+    print(f"  uplift:         {_iv(r.uplift, '{:+,.0f}')} ({level:.0%}); higher in "
           f"{r.probability_better:.0%} of the model's draws")  # fmt: skip
+    of = (f"of the risk-adjusted objective (the gain's mean less {r.risk_aversion:g} sd over "
+          "the draws, so it need not match any channel's mean marginal return)"
+          if r.risk_aversion else "of the objective")  # fmt: skip
     print(
-        f"shadow price of the budget: {r.shadow_price:.3f} per unit"
+        f"shadow price of the budget: {r.shadow_price:.3f} per unit, {of}"
         + ("" if r.budget_binds else " (budget not all spent)")
     )
     for w in r.warnings:
@@ -283,7 +311,8 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
     for rec in r.recommendations:
         kind = RECOMMENDATION_KINDS.get(int(rec.kind), "?")
         print(f"{rec.priority:2d}. [{kind}] {rec.action}")
-        print(f"    impact {_iv(rec.expected_impact, '{:+,.0f}')}, confidence {rec.confidence:.0%}")
+        print(f"    impact {_iv(rec.expected_impact, '{:+,.0f}')}, confidence {rec.confidence:.0%}"
+              f"{_CONFIDENCE.get(kind, '')}")  # fmt: skip
         print(f"    why: {rec.rationale}")
         for f in rec.facts:
             print(f"    - {f.text}")

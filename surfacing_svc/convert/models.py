@@ -11,9 +11,11 @@ from liftos.v1 import common_pb2 as common_pb
 from surfacing_svc.campaigns import CampaignSpend
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.errors import NotAnAttribution
+from surfacing_svc.intervals import Interval
 from surfacing_svc.planning import (
     PlanningModel,
 )
+from surfacing_svc.recommend import AnalysisEffect
 
 _OUTCOMES = {common_pb.OUTCOME_METRIC_REVENUE: "revenue",
              common_pb.OUTCOME_METRIC_CONVERSIONS: "conversions"}  # fmt: skip
@@ -81,6 +83,13 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
     dr = result.date_range
     start = dt.date(dr.start_date.year, dr.start_date.month, dr.start_date.day)
     end = dt.date(dr.end_date.year, dr.end_date.month, dr.end_date.day)
+    days = (end - start).days + 1
+    effects = tuple(
+        AnalysisEffect(c.channel, _interval(c.incremental_outcome),
+                       _interval(c.incremental_roas) if c.HasField("incremental_roas") else None,
+                       days)
+        for c in result.channels if c.HasField("incremental_outcome")
+    )  # fmt: skip
     baseline = next((m.baseline_outcome for m in result.response_models if m.baseline_outcome), 0.0)
     currency = next((c.spend.currency_code for c in result.channels if c.spend.currency_code), "")
     return PlanningModel(
@@ -89,4 +98,9 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
         currency=currency, warnings=tuple(warnings), unpriced=tuple(unpriced),
         campaigns=tuple(CampaignSpend(c.campaign_id, c.channel, c.spend.amount)
                         for c in result.campaigns if c.spend.amount > 0),
+        effects=effects,
     )  # fmt: skip
+
+
+def _interval(i: common_pb.Interval) -> Interval:
+    return Interval(i.estimate, i.lower, i.upper, i.level)

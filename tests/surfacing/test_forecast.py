@@ -65,6 +65,19 @@ def test_the_spend_plan_moves_the_forecast_by_the_curve() -> None:
     assert doubled.media_total.estimate > as_is.media_total.estimate > 0
 
 
+def test_a_plan_beyond_the_spend_the_model_saw_is_called_extrapolation() -> None:
+    dates, y = _series(150, 1)
+    curve = hill("meta", spend=3000.0, scale=9000.0, kappa=1.0, days=30)  # 100/day
+    spend = {"meta": np.full(150, 100.0)}
+    f = predict_performance(dates, y, spend, [curve], {"meta": np.full(28, 1e7)}, horizon=28,
+                            baseline_total=30 * 1e4, seed=3)  # fmt: skip
+    assert "meta: the plan spends 100,000.0× its current level, beyond what the model saw; " \
+        "its curve there is extrapolation" in f.warnings  # fmt: skip
+    within = predict_performance(dates, y, spend, [curve], {"meta": np.full(28, 200.0)},
+                                 horizon=28, baseline_total=30 * 1e4, seed=3)  # fmt: skip
+    assert not any("extrapolation" in w for w in within.warnings)
+
+
 def test_too_short_a_history_is_refused() -> None:
     dates, y = _series(40, 0)
     with pytest.raises(InsufficientData, match="56 days"):

@@ -129,6 +129,43 @@ def test_target_efficiency_finds_the_largest_budget_at_the_target() -> None:
     assert capped.budget == 100.0 and any("caps it" in w for w in capped.warnings)
 
 
+def test_a_target_the_bounds_cannot_reach_is_called_unreachable() -> None:
+    bounds = [ChannelBounds(c.channel, 0.7 * c.reference_spend, 1.3 * c.reference_spend)
+              for c in CURVES]  # fmt: skip
+    plan = optimize_budget(CURVES, objective=Objective.REVENUE, budget=None, target_roas=50.0,
+                           bounds=bounds)  # fmt: skip
+    best = max(c.marginal_optimal.estimate for c in plan.channels)
+    assert all(c.bound is BoundStatus.LOWER for c in plan.channels)
+    (note,) = [w for w in plan.warnings if "target marginal return 50" in w]
+    assert "unreachable within the bounds" in note and f"the best marginal return there is " \
+        f"{best:.2f}" in note  # fmt: skip
+    # One channel short of a reachable target is named, the rest are not.
+    part = optimize_budget(CURVES, objective=Objective.REVENUE, budget=None, target_roas=2.0,
+                           bounds=bounds)  # fmt: skip
+    short = [c.channel for c in part.channels if c.bound is BoundStatus.LOWER]
+    assert 0 < len(short) < 3
+    (note,) = [w for w in part.warnings if "target marginal return 2 " in w]
+    assert f"not reached by {len(short)} channel(s)" in note and all(c in note for c in short)
+    reached = optimize_budget(CURVES, objective=Objective.REVENUE, budget=None, target_roas=1.5)
+    assert not any("target marginal return" in w for w in reached.warnings)
+
+
+def test_a_plan_that_changes_the_spend_says_its_outcome_gain_is_not_net_of_it() -> None:
+    total = sum(c.reference_spend for c in CURVES)
+    more = optimize_budget(CURVES, objective=Objective.REVENUE, budget=10 * total, level=0.9)
+    (note,) = [w for w in more.warnings if "not net of that spend" in w]
+    moved = 9 * total
+    net = more.uplift.estimate - moved
+    assert more.probability_better == 1.0 and net < 0
+    assert f"the plan spends {moved:,.0f} more than the current mix" in note
+    assert f"net of it (revenue − spend) the change is {net:+,.0f} [" in note
+    assert note.endswith("positive in 0% of draws")
+    # Same spend, or a profit objective (already net of spend): nothing to add.
+    same = optimize_budget(CURVES, objective=Objective.REVENUE, budget=total)
+    profit = optimize_budget(CURVES, objective=Objective.PROFIT, budget=10 * total, margin=0.5)
+    assert not any("not net" in w for w in (*same.warnings, *profit.warnings))
+
+
 def test_intervals_propagate_the_draws() -> None:
     noisy = tuple(
         hill(

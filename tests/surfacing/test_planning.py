@@ -60,6 +60,24 @@ def test_the_default_bound_follows_the_budget_and_yields_to_a_constraint() -> No
     assert google.lower_bound == 0.0 and google.upper_bound == pytest.approx(500.0)
 
 
+def test_a_budget_that_caps_the_spend_does_not_centre_the_default_bound_on_itself() -> None:
+    # Profit at margin 0.4: meta returns 1.78 a unit at the margin, google 0.06. A cap five
+    # times current spend is room, not an amount to spend: google is cut, meta raised, each
+    # within ±30% of its current spend, and profit rises.
+    plan, _ = answer_optimize(MODEL, _q(budget=1000.0, objective=Objective.PROFIT, margin=0.4))
+    meta, google = plan.channels
+    assert meta.optimal_spend == pytest.approx(130.0) and meta.bound is BoundStatus.UPPER
+    assert google.optimal_spend == pytest.approx(70.0) and google.bound is BoundStatus.LOWER
+    assert not plan.budget_binds and plan.uplift.estimate > 0 and plan.probability_better == 1
+    # A cap below current spend still scales the bound down to it.
+    low, _ = answer_optimize(MODEL, _q(budget=100.0, objective=Objective.PROFIT, margin=0.4))
+    assert [c.upper_bound for c in low.channels] == pytest.approx([65.0, 65.0])
+    assert sum(c.optimal_spend for c in low.channels) <= 100.0 + 1e-6
+    # So with a target return under a budget cap.
+    target, _ = answer_optimize(MODEL, _q(budget=1000.0, target_roas=1.0))
+    assert [c.optimal_spend for c in target.channels] == pytest.approx([130.0, 70.0], rel=1e-4)
+
+
 def test_an_objective_the_model_does_not_measure_is_refused() -> None:
     with pytest.raises(InvalidRequest) as info:
         answer_optimize(MODEL, _q(metric="conversions"))

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from surfacing_svc.design import DesignSpec, design_experiment
+from surfacing_svc.intervals import Interval
 from surfacing_svc.optimizer import DEFAULT_MAX_CHANGE
-from surfacing_svc.recommend import ActionKind, equal_budget_plan, recommend
+from surfacing_svc.recommend import ActionKind, AnalysisEffect, equal_budget_plan, recommend
 from tests.surfacing.curves_fixtures import hill
 from tests.surfacing.worlds import geo_history
 
@@ -54,6 +55,29 @@ def test_an_uncertain_channel_is_held() -> None:
     (action,) = _channel_actions(recommend([unsure]))
     assert action.kind is ActionKind.HOLD and action.impact.estimate == 0.0
     assert action.proposed_spend == action.current_spend
+
+
+def test_the_facts_quote_the_analysis_and_an_unestablished_channel_is_not_scaled() -> None:
+    # The draws' mean outcome of meta at current spend is ~333; the analysis's table says 212
+    # and, in one case, cannot tell it from zero (its lower bound gated to 0).
+    shown = AnalysisEffect("meta", Interval(212.0, 0.0, 900.0, 0.9), Interval(2.12, 0, 9, 0.9), 30)
+    (held,) = _channel_actions(recommend([PROFITABLE], effects={"meta": shown}))
+    assert held.kind is ActionKind.HOLD and held.proposed_spend == held.current_spend
+    assert "did not establish" in held.rationale
+    fact = next(f for f in held.facts if f.name == "incremental_outcome")
+    assert fact.value == shown.incremental and "does not establish" in fact.text
+    assert "212 [0, 900] (90%)" in fact.text
+    draws = next(f for f in held.facts if f.name == "incremental_outcome_draws")
+    assert draws.value is not None and draws.value.estimate == pytest.approx(333.3, rel=0.02)
+    assert "mean over the model's parameter draws" in draws.text
+    sure = AnalysisEffect("meta", Interval(212.0, 50.0, 900.0, 0.9), None, 30)
+    (scale,) = _channel_actions(recommend([PROFITABLE], effects={"meta": sure}))
+    assert scale.kind is ActionKind.SCALE
+    assert "the analysis estimates it added 212 [50, 900] (90%)" in " ".join(
+        f.text for f in scale.facts
+    )
+    # The confidence is named where the draws' share of the next unit is too.
+    assert f"gains in {scale.confidence:.0%} of them: its confidence" in scale.rationale
 
 
 def test_a_margin_raises_the_hurdle() -> None:

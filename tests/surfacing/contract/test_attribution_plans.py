@@ -74,6 +74,21 @@ def test_the_budget_is_allocated_on_the_analysis_curves(stub, analysis) -> None:
     assert any("without spend" in w for w in reply.warnings)  # klaviyo email: sends only
 
 
+def test_a_profit_objective_treats_the_budget_as_a_cap(stub, analysis) -> None:
+    # Three times today's spend, at a 40% margin: the budget is room, not an amount to spend;
+    # the default bound stays around current spend, and the plan does not lose profit.
+    total = sum(_paid(analysis).values())
+    reply = stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+        org_id=ORG, analysis_id=analysis.analysis_id, profit_margin=0.4,
+        total_budget=common_pb.Money(amount=3 * total, currency_code="USD")))  # fmt: skip
+    for a in reply.allocations:
+        if a.bound_status != pb.BOUND_STATUS_HELD:
+            assert a.min_spend == pytest.approx(0.7 * a.current_spend)
+        assert a.optimal_spend <= 1.3 * a.current_spend * (1 + 1e-9)
+    assert sum(a.optimal_spend for a in reply.allocations) <= 1.3 * total
+    assert reply.uplift.estimate >= 0 and not reply.budget_binds
+
+
 def test_a_future_window_and_target_efficiency(stub, analysis) -> None:
     paid = _paid(analysis)
     per_day = sum(paid.values()) / analysis.day_count
@@ -198,6 +213,22 @@ def test_recommendations_from_the_latest_analysis(stub, analysis) -> None:
             assert any(f.name == "marginal_roas" or f.name == "identification" for f in r.facts)
     impacts = [r.expected_impact.estimate for r in recs if r.expected_impact.estimate > 0]
     assert impacts == sorted(impacts, reverse=True)
+    # What a channel added is the analysis's own figure (analyze's table), not the mean of
+    # the curve's draws; a channel the analysis did not establish is never scaled.
+    table = {c.channel: c.incremental_outcome for c in analysis.channels}
+    quoted = 0
+    for r in recs:
+        for f in r.facts:
+            if f.name == "incremental_outcome":
+                t = table[r.channel]
+                assert (f.value.estimate, f.value.lower, f.value.upper) == pytest.approx(
+                    (t.estimate, t.lower, t.upper)
+                )
+                assert ("does not establish" in f.text) == (t.lower <= 0)
+                quoted += 1
+        if r.kind == pb.RECOMMENDATION_KIND_INCREASE_BUDGET:
+            assert table[r.channel].lower > 0
+    assert quoted
 
 
 def test_recommend_and_optimize_budget_agree_on_one_analysis(stub, analysis) -> None:
@@ -290,6 +321,13 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
                      "--max-change", "0.5"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "shadow price of the budget" in out and "tiktok" in out and "risk weight 1 " in out
+    # What the price and the comparison are of: the risk-adjusted objective, the revenue.
+    assert "per unit, of the risk-adjusted objective (the gain's mean less 1 sd" in out
+    assert "\nrevenue\n" in out and "of the model's draws" in out
+    assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", budget,
+                     "--profit-margin", "0.4", "--risk", "0"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "\nprofit (margin × outcome − spend)\n" in out and "of the objective" in out
     assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", budget,
                      "--risk", "0.5"]) == 0  # fmt: skip
     assert "risk weight 0.5 (the gain less 0.5 sd" in capsys.readouterr().out

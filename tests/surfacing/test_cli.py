@@ -1,0 +1,32 @@
+"""The surfacing CLI's own parsing: what it refuses before any call."""
+
+from __future__ import annotations
+
+import pytest
+
+from mesh.cli import commands as cli
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["optimize", "an-1", "--budget", "1e6", "--bound", "meta=0.5:2", "--bound", "meta=1:3"],
+         "--bound"),
+        (["optimize", "an-1", "--budget", "1e6", "--spend-bound", "meta=:10",
+          "--spend-bound", "meta= 5:"], "--spend-bound"),
+        (["optimize", "an-1", "--budget", "1e6", "--cost", "email=1", "--cost", "email=2"],
+         "--cost"),
+        (["optimize", "an-1", "--budget", "1e6", "--campaign-bound", "c1=0:1",
+          "--campaign-bound", "c1=1:2"], "--campaign-bound"),
+        (["predict", "an-1", "--days", "7", "--daily", "tiktok=1", "--daily", "tiktok=1e9"],
+         "--daily"),
+        (["predict", "an-1", "--days", "7", "--set", "meta=0", "--set", " meta=2"], "--set"),
+    ],
+)  # fmt: skip
+def test_a_channel_given_twice_by_one_flag_is_refused(argv: list[str], flag: str) -> None:
+    # Before: the last one won silently (the server's own duplicate check never saw both).
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert str(info.value).startswith(f"error: {flag} names ") and "more than once" in str(
+        info.value
+    )
