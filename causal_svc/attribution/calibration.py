@@ -90,8 +90,9 @@ def check_lift_tests(panel: MediaPanel, tests: Sequence[LiftTest]) -> list[Prepa
     Raises
     ------
     InvalidSpec
-        Unknown channel or geo, non-positive or non-finite standard error, non-positive
-        degrees of freedom, a window outside the panel or with no spend, a negative multiplier.
+        Unknown channel or geo, non-positive or non-finite standard error or one below
+        ``MIN_RELATIVE_STDERR`` of the outcome it measures, non-positive degrees of freedom, a
+        window not wholly inside the panel or with no spend, a negative multiplier.
     ContradictoryCalibration
         Two overlapping tests of one channel disagree beyond ``CONTRADICTION_Z`` standard
         errors, or a test's lift is significantly negative where the spend it removes is
@@ -119,14 +120,7 @@ def check_lift_tests(panel: MediaPanel, tests: Sequence[LiftTest]) -> list[Prepa
                 f"lift test {t.name or i}: counterfactual spend multiplier must be >= 0",
                 field=_field(i, "spend_delta"),
             )
-        a = panel.day_index(np.datetime64(t.start, "D"))
-        b = panel.day_index(np.datetime64(t.end, "D")) + 1
-        if t.end < t.start or b <= a or a >= panel.n_days:
-            raise InvalidSpec(
-                f"lift test {t.name or i}: window {t.start}..{t.end} is outside the analysed "
-                f"period {panel.dates[0]}..{panel.dates[-1]}",
-                field=_field(i, "window"),
-            )
+        a, b = _window(panel, t, i)
         if t.geos:
             unknown = [g for g in t.geos if _geo(panel, g) < 0]
             if unknown:
@@ -143,6 +137,7 @@ def check_lift_tests(panel: MediaPanel, tests: Sequence[LiftTest]) -> list[Prepa
                 "window, so the test cannot inform its effect",
                 field=_field(i, "window"),
             )
+        _check_stderr(panel, t, i, geos, a, b)
         removes = t.counterfactual_multiplier < 1.0
         if (t.lift / t.stderr < -CONTRADICTION_Z) == removes and t.counterfactual_multiplier != 1.0:
             raise ContradictoryCalibration(
@@ -154,6 +149,53 @@ def check_lift_tests(panel: MediaPanel, tests: Sequence[LiftTest]) -> list[Prepa
         out.append(PreparedLift(t, c, geos, a, b))
     _check_agreement(out)
     return out
+
+
+def _window(panel: MediaPanel, t: LiftTest, i: int) -> tuple[int, int]:
+    """The test's days [a, b) in the panel. A window that is not wholly inside the analysed
+    period is refused, not clipped: its lift sums over every day of the window, so the part
+    the panel does not hold would be credited to the days it does."""
+    first, last = panel.dates[0], panel.dates[-1]
+    start, end = np.datetime64(t.start, "D"), np.datetime64(t.end, "D")
+    if end < start:
+        raise InvalidSpec(f"lift test {t.name or i}: window ends {t.end} before it starts "
+                          f"{t.start}", field=_field(i, "window"))  # fmt: skip
+    if end < first or start > last:
+        raise InvalidSpec(
+            f"lift test {t.name or i}: window {t.start}..{t.end} is outside the analysed "
+            f"period {first}..{last}",
+            field=_field(i, "window"),
+        )
+    if start < first or end > last:
+        raise InvalidSpec(
+            f"lift test {t.name or i}: window {t.start}..{t.end} is not inside the analysed "
+            f"period {first}..{last}: its lift sums over days the model does not see",
+            field=_field(i, "window"),
+        )
+    a = int((start - first).astype(np.int64))
+    return a, a + int((end - start).astype(np.int64)) + 1
+
+
+# A lift test's standard error below this share of the outcome summed over its geos and days
+# is refused. No experiment measures a sum of geo-days to a millionth of it (a 1% daily noise
+# over a year of 50 geos leaves ~7e-5 of the sum), so such a value is a units mistake; and the
+# fit weighs the test by 1/stderr², which overflows (INTERNAL) for stderr ~ 1e-150 × the lift.
+MIN_RELATIVE_STDERR = 1e-6
+
+
+def _check_stderr(panel: MediaPanel, t: LiftTest, i: int, geos: np.ndarray, a: int, b: int) -> None:
+    cells = panel.outcome[np.ix_(geos, np.arange(a, b))]
+    # the outcome the test sums over; its geos' typical level if that is all zero
+    scale = max(float(np.abs(cells).sum()), abs(t.lift),
+                float(np.abs(panel.outcome).mean()) * cells.size)  # fmt: skip
+    floor = MIN_RELATIVE_STDERR * scale
+    if t.stderr < floor:
+        raise InvalidSpec(
+            f"lift test {t.name or i}: standard error {t.stderr:.3g} is below "
+            f"{MIN_RELATIVE_STDERR:g} of the outcome over its geos and days ({scale:,.0f}), "
+            f"i.e. {floor:,.3g}; no test is that precise: is it in outcome units?",
+            field=_field(i, "lift_std_error"),
+        )
 
 
 def _geo(panel: MediaPanel, g: str) -> int:

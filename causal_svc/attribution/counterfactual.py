@@ -69,6 +69,13 @@ from .null_test import NullTest
 
 __all__ = ["ChannelChange", "CounterfactualResult", "SpendChange", "counterfactual", "plan"]
 
+# Beyond this multiple of a channel's spend (its input, for a channel without spend) in the
+# window the curve is extrapolation, and the answer says so — as OptimizeBudget's plans do.
+EXTRAPOLATION_RATIO = 2.0
+# The largest multiple a plan may ask for, as PredictPerformance's multipliers: far beyond it a
+# saturating curve's answer is its asymptote, and 1e308 overflows the spend to inf.
+MAX_MULTIPLIER = 100.0
+
 
 @dataclass(frozen=True, slots=True)
 class SpendChange:
@@ -104,7 +111,8 @@ class CounterfactualResult:
 
 def _window(
     ev: Evaluator, start: dt.date | None, end: dt.date | None, future_days: int
-) -> tuple[int, int]:
+) -> tuple[int, int, str]:
+    """The changed days [a, b) and, when the period was clipped to the data, a warning."""
     panel = ev.fit.panel
     if future_days:
         if future_days < 1 or future_days > panel.n_days:
@@ -113,20 +121,30 @@ def _window(
                 f"{future_days}",
                 field="future_days",
             )
-        return panel.n_days - future_days, panel.n_days
-    a = 0 if start is None else panel.day_index(np.datetime64(start, "D"))
-    b = panel.n_days if end is None else panel.day_index(np.datetime64(end, "D")) + 1
+        return panel.n_days - future_days, panel.n_days, ""
     first, last = panel.dates[0], panel.dates[-1]
-    if (
-        (start is not None and np.datetime64(start, "D") > last)
-        or (end is not None and np.datetime64(end, "D") < first)
-        or b <= a
-    ):
+    lo = first if start is None else np.datetime64(start, "D")
+    hi = last if end is None else np.datetime64(end, "D")
+    if lo > last or hi < first or hi < lo:
         raise InvalidSpec(
             f"reference period {start}..{end} is outside the analysed period {first}..{last}",
             field="reference_period",
         )
-    return a, b
+    # Days after the data are the future's, which future_days answers on its own terms (the
+    # last days repeated); clipping them would answer a shorter question than was asked.
+    if hi > last:
+        raise InvalidSpec(
+            f"reference period {start}..{end} ends after the analysed period {first}..{last}: "
+            f"end it by {last}, or ask for the next days with future_days",
+            field="reference_period",
+        )
+    note = ""
+    if lo < first:  # "since January" on data that starts later: the days there are
+        note = (f"the reference period starts {start}, before the analysed period; the plan "
+                f"changes spend from {first}, the first analysed day")  # fmt: skip
+        lo = first
+    a = int((lo - first).astype(np.int64))
+    return a, int((hi - first).astype(np.int64)) + 1, note
 
 
 def counterfactual(
@@ -143,13 +161,14 @@ def counterfactual(
     ------
     InvalidSpec
         No change, an unknown channel, a channel named twice, a negative or non-finite
-        multiplier or spend, both or neither of multiplier and spend, a window outside the
-        analysed period, or an absolute spend for a channel with no spend in the window.
+        multiplier or spend, a change beyond ``MAX_MULTIPLIER`` times the window's spend, both
+        or neither of multiplier and spend, a window outside the analysed period or ending
+        after it, or an absolute spend for a channel with no spend in the window.
     """
     panel = ev.fit.panel
     if not changes:
         raise InvalidSpec("a counterfactual needs at least one spend change", field="changes")
-    a, b = _window(ev, start, end, future_days)
+    a, b, clipped = _window(ev, start, end, future_days)
     # Future windows are evaluated on their template days only; past ones keep their tail.
     until = b if future_days else min(panel.n_days, b + ev.fit.spec.max_lag)
     seen: set[str] = set()
@@ -159,7 +178,7 @@ def counterfactual(
     unestablished: list[bool] = []
     moves: list[float] = []  # each change's direction: multiplier − 1
     dfs: list[float] = []
-    warnings: list[str] = []
+    warnings: list[str] = [clipped] if clipped else []
     out = []
     for i, ch in enumerate(changes):
         field = f"changes[{i}]"
@@ -192,6 +211,19 @@ def counterfactual(
             mult = target / ref_spend
         if ref_input <= 0:
             mult = 1.0
+        if mult > MAX_MULTIPLIER:
+            what = "multiplier" if ch.spend is None else "spend"
+            raise InvalidSpec(
+                f"{ch.channel}: the plan is {mult:.3g}× the channel's "
+                f"{'spend' if ref_spend > 0 else 'input'} in the window; at most "
+                f"{MAX_MULTIPLIER:g}× (its response curve is extrapolation well before that)",
+                field=f"{field}.{what}",
+            )
+        if mult > EXTRAPOLATION_RATIO:
+            warnings.append(
+                f"{ch.channel}: the plan is {mult:.1f}× its {'spend' if ref_spend > 0 else 'input'}"
+                " in the window, beyond what the model saw; its curve there is extrapolation"
+            )
         # effect() is outcome(as run) − outcome(multiplied): the plan's delta is its negative.
         value, g = ev.effect(c, a=a, b=b, multiplier=mult, until=until)
         dfs.append(ev.df(g))

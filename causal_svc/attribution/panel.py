@@ -112,11 +112,6 @@ class MediaPanel:
                 f"unknown channel {name!r}; the panel has: {known}", field=field_name
             ) from None
 
-    def day_index(self, day: np.datetime64) -> int:
-        """Index of a date in the panel (clipped to its ends)."""
-        i = int((day.astype("datetime64[D]") - self.dates[0]).astype(np.int64))
-        return min(max(i, 0), self.n_days)
-
     def subset_days(self, stop: int) -> MediaPanel:
         """The first ``stop`` days (the training part of a time holdout)."""
         frac = self.spend[:, :, :stop].sum(axis=(1, 2)) / np.maximum(

@@ -46,6 +46,8 @@ MAX_HOLDOUT_DAYS = 180
 MAX_CHANNELS = 100
 MAX_CALIBRATION = 200
 MAX_FUTURE_DAYS = 3660
+# Money: finite and far inside what a double holds exactly in cents (the surfacing RPCs' cap).
+MAX_MONEY = 1e13
 _OUTCOMES = {
     common_pb.OUTCOME_METRIC_UNSPECIFIED: "revenue",
     common_pb.OUTCOME_METRIC_REVENUE: "revenue",
@@ -339,6 +341,9 @@ def counterfactual_question(request: causal_pb.CounterfactualRequest) -> Counter
     for i, c in enumerate(request.changes):
         if not c.channel:
             raise InvalidSpec("the change names no channel", field=f"changes[{i}].channel")
+        if c.HasField("spend") and not 0 <= c.spend <= MAX_MONEY:
+            raise InvalidSpec(f"spend must be 0..{MAX_MONEY:g}, got {c.spend:g}",
+                              field=f"changes[{i}].spend")  # fmt: skip
         changes.append(SpendChange(
             c.channel,
             c.multiplier if c.HasField("multiplier") else None,

@@ -50,15 +50,45 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, float]:
-    out = {}
+    """``CHANNEL=NUMBER`` items as a dict; a channel given twice is refused (the server
+    refuses it too, but a dict would keep the last one silently)."""
+    out: dict[str, float] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep:
             raise SystemExit(f"error: {flag} takes CHANNEL=NUMBER, got {item!r}")
+        name = name.strip()
+        if name in out:
+            raise SystemExit(f"error: {flag} names {name!r} twice; give each channel once")
         try:
-            out[name.strip()] = float(value)
+            out[name] = float(value)
         except ValueError:
             raise SystemExit(f"error: {flag} {item!r}: {value!r} is not a number") from None
+    return out
+
+
+def _day(d: dc.Date | None) -> dt.date | None:
+    return dt.date(d.year, d.month, d.day) if d and d.year else None
+
+
+def period_lines(r: dc.CounterfactualResponse, args: argparse.Namespace) -> list[str]:
+    """Which days the plan changes and which the outcome is counted over: the evaluated
+    period runs on past the changed days by the carry-over the model allows (up to the end of
+    the data), so a one-day change is read against many days of outcome."""
+    p = r.evaluated_period
+    first, last = _day(p.start_date if p else None), _day(p.end_date if p else None)
+    if first is None or last is None:
+        return []
+    days = (last - first).days + 1
+    if args.future_days:
+        return [f"period:            the next {args.future_days} days, modelled on the last "
+                f"{args.future_days} analysed days {first}..{last}"]  # fmt: skip
+    changed_end = min(args.end, last) if args.end else last
+    changed = (changed_end - first).days + 1
+    out = [f"spend changed:     {first}..{changed_end} ({changed} day{'s' * (changed != 1)})"]
+    tail = days - changed
+    why = f"; the changed days and {tail} day(s) of carry-over after them" if tail else ""
+    out.append(f"outcome counted:   {first}..{last} ({days} day{'s' * (days != 1)}{why})")
     return out
 
 
@@ -132,7 +162,8 @@ def run_analyze(args: argparse.Namespace, peers: Any) -> int:
             holdout_days=args.holdout_days, on_progress=None if args.json else show,
         )  # fmt: skip
     if args.json:
-        print(result.to_json(indent=2))
+        # Zero-valued fields too (proto3 JSON leaves them out, so a 0 estimate had no key).
+        print(result.to_json(indent=2, include_default_values=True))
     else:
         print_result(result, campaigns=args.campaigns)
     return 0
@@ -141,6 +172,11 @@ def run_analyze(args: argparse.Namespace, peers: Any) -> int:
 def run_counterfactual(args: argparse.Namespace, peers: Any) -> int:
     multipliers = _pairs(args.set, "--set")
     spend = _pairs(args.spend, "--spend")
+    both = sorted(set(multipliers) & set(spend))
+    if both:
+        print(f"error: {', '.join(both)} given with both --set and --spend; give one",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if not multipliers and not spend:
         print("error: give at least one --set CHANNEL=MULTIPLIER or --spend CHANNEL=AMOUNT",
               file=sys.stderr)  # fmt: skip
@@ -151,10 +187,12 @@ def run_counterfactual(args: argparse.Namespace, peers: Any) -> int:
             end=args.end, future_days=args.future_days, alpha=args.alpha,
         )  # fmt: skip
     if args.json:
-        print(json.dumps(json.loads(r.to_json()), indent=2))
+        print(json.dumps(json.loads(r.to_json(include_default_values=True)), indent=2))
         return 0
     ref, cf, delta = r.reference_outcome, r.counterfactual_outcome, r.delta
     assert ref is not None and cf is not None and delta is not None
+    for line in period_lines(r, args):
+        print(line)
     print(f"outcome as run:    {ref.estimate:16,.0f}")
     print(f"under the plan:    {interval_text(cf, '{:,.0f}')}")
     print(f"difference:        {interval_text(delta, '{:+,.0f}')}  ({delta.level:.0%} interval)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -74,19 +74,42 @@ def world_records(r: sim.SimResult, org: str) -> Iterator[md_pb.CausalMarketingD
                       geo, day, 0.0, 0, float(orders), float(revenue))  # fmt: skip
 
 
+def moved(records: Iterable[md_pb.CausalMarketingData],
+          days: Iterable[dt.date]) -> Iterator[md_pb.CausalMarketingData]:  # fmt: skip
+    """Copies of ``records`` dated on each of ``days`` (new natural keys and ids): an ad
+    export that runs past the orders, or stray future-dated rows."""
+    days = list(days)
+    for rec in records:
+        for day in days:
+            c = md_pb.CausalMarketingData()
+            c.CopyFrom(rec)
+            c.natural_key = f"{rec.natural_key.rsplit('|', 1)[0]}|{day.isoformat()}"
+            c.id = record_id(rec.org_id, c.natural_key)
+            c.timestamp.FromDatetime(dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC))
+            c.local_date.year, c.local_date.month, c.local_date.day = day.year, day.month, day.day
+            yield c
+
+
+def write_records(memory: memory_grpc.MemoryServiceStub, org: str,
+                  records: Iterable[md_pb.CausalMarketingData]) -> None:  # fmt: skip
+    """Write records to a running memory service, in streamed batches."""
+    it = iter(records)
+    batches = iter(lambda: list(itertools.islice(it, 2000)), [])
+    memory.Write(memory_pb.WriteRequest(org_id=org, records=b) for b in batches)
+
+
 def write_world(memory: memory_grpc.MemoryServiceStub, r: sim.SimResult, org: str) -> None:
     """Write a simulated world's records to a running memory service, in streamed batches."""
-    records = world_records(r, org)
-    batches = iter(lambda: list(itertools.islice(records, 2000)), [])
-    memory.Write(memory_pb.WriteRequest(org_id=org, records=b) for b in batches)
+    write_records(memory, org, world_records(r, org))
 
 
 @contextmanager
 def world_mesh(
-    data_dir: Path, worlds: Mapping[str, sim.SimResult], *, surfacing: bool = False
-) -> Iterator[dict[str, RunningService]]:
-    """Memory, ingestion and causal (and surfacing) on free ports, each org's world written
-    to memory, as AnalyzeAttribution's tests start them."""
+    data_dir: Path, worlds: Mapping[str, sim.SimResult], *, surfacing: bool = False,
+    extra: Mapping[str, Iterable[md_pb.CausalMarketingData]] | None = None,
+) -> Iterator[dict[str, RunningService]]:  # fmt: skip
+    """Memory, ingestion and causal (and surfacing) on free ports, each org's world (and its
+    ``extra`` records) written to memory, as AnalyzeAttribution's tests start them."""
     builds = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build}
     if surfacing:
         builds["surfacing"] = surfacing_build
@@ -94,4 +117,6 @@ def world_mesh(
         memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
         for org, world in worlds.items():
             write_world(memory, world, org)
+        for org, records in (extra or {}).items():
+            write_records(memory, org, records)
         yield services

@@ -1,0 +1,245 @@
+"""Attribution at the edges of the data, over a real mesh (memory, the ingestion registry,
+causal) and through the CLI: ad rows past the last orders day, analysis windows that end
+inside a registered experiment, lift tests outside the data or absurdly precise, and
+counterfactual periods and plans beyond what the model saw."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import grpc
+import pytest
+from liftos.v1 import causal_pb2 as pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
+from liftos.v1 import marketing_data_pb2 as md_pb
+
+import sim
+from mesh.cli.commands import main
+from tests.support import error_details
+
+from .records import moved, world_mesh, world_records
+
+ORG = "edgeshop"
+# The same business, its ad export three days past the orders and one stray future-dated row.
+LAGGED = "lagshop"
+EXTRA_DAYS = 3
+FUTURE = dt.date(2026, 2, 13)
+
+
+def _date(d: dt.date | str) -> common_pb.Date:
+    d = dt.date.fromisoformat(str(d)[:10])
+    return common_pb.Date(year=d.year, month=d.month, day=d.day)
+
+
+def _range(a: dt.date | str, b: dt.date | str) -> common_pb.DateRange:
+    return common_pb.DateRange(start_date=_date(a), end_date=_date(b))
+
+
+@pytest.fixture(scope="module")
+def world() -> sim.SimResult:
+    return sim.simulate("demo", seed=0, dirt=False, n_geos=10)
+
+
+def _last_day(world: sim.SimResult) -> dt.date:
+    return dt.date.fromisoformat(str(world.dates[-1])[:10])
+
+
+def _register(services: dict, world: sim.SimResult, org: str) -> None:
+    """The world's geo holdout and a measured result in the org's registry."""
+    e = world.experiments[0]
+    registry = ingestion_grpc.IngestionServiceStub(
+        grpc.insecure_channel(services["ingestion"].address)
+    )
+    registry.CreateExperiment(ingestion_pb.CreateExperimentRequest(experiment=md_pb.CausalExperiment(
+        org_id=org, experiment_id=e["experiment_id"], name=e["name"],
+        start_date=_date(e["start_date"]), end_date=_date(e["end_date"]),
+        randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO, channel=e["channel"],
+        treatment_units=e["treatment_units"], control_units=e["control_units"],
+        treatment_type=md_pb.TREATMENT_TYPE_HOLDOUT,
+    )))  # fmt: skip
+    lift = float(world.truth["experiments"][0]["incremental_revenue_treated"])
+    registry.RecordExperimentResult(ingestion_pb.RecordExperimentResultRequest(
+        org_id=org, experiment_id=e["experiment_id"], result=md_pb.ExperimentResult(
+            experiment_id=e["experiment_id"], channel=e["channel"], lift_absolute=lift,
+            lift_std_error=lift / 3, spend_baseline=800.0, spend_delta=-800.0,
+            treatment_unit_count=len(e["treatment_units"]),
+            control_unit_count=len(e["control_units"]),
+        ),
+    ))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult):
+    last = _last_day(world)
+    media_last_day = [
+        r for r in world_records(world, LAGGED)
+        if r.data_source != common_pb.DATA_SOURCE_GENERIC
+        and (r.local_date.year, r.local_date.month, r.local_date.day)
+        == (last.year, last.month, last.day)
+    ]  # fmt: skip
+    after = [last + dt.timedelta(days=k) for k in range(1, EXTRA_DAYS + 1)]
+    extra = {LAGGED: [*moved(media_last_day, after), *moved(media_last_day[:1], [FUTURE])]}
+    data = tmp_path_factory.mktemp("mesh")
+    with world_mesh(data, {ORG: world, LAGGED: world}, extra=extra) as services:
+        for org in (ORG, LAGGED):
+            _register(services, world, org)
+        yield services
+
+
+@pytest.fixture(scope="module")
+def stub(mesh) -> causal_grpc.CausalServiceStub:
+    return causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+
+
+def _analyze(stub, org: str = ORG, **kwargs) -> pb.AttributionResult:
+    request = pb.AnalyzeAttributionRequest(org_id=org, **kwargs)
+    return list(stub.AnalyzeAttribution(request, timeout=300))[-1].result
+
+
+@pytest.fixture(scope="module")
+def plain(stub) -> pb.AttributionResult:
+    return _analyze(stub)
+
+
+@pytest.fixture
+def cli_env(mesh, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", mesh["causal"].address)
+
+
+def test_media_past_the_last_outcome_day_is_left_out_and_said(
+    plain, world: sim.SimResult, cli_env, capsys
+) -> None:
+    """An ad export three days past the orders (and a stray row a year out) leaves the panel
+    on the orders' days: the same model as without those rows, and a warning counting them.
+    Through `liftos analyze --json`, whose zero-valued fields print (proto3 JSON drops them)."""
+    assert main(["analyze", "--org", LAGGED, "--json"]) == 0
+    lagged = json.loads(capsys.readouterr().out)
+    assert lagged["dayCount"] == plain.day_count == len(world.dates)
+    assert lagged["dateRange"]["endDate"] == {"year": plain.date_range.end_date.year,
+                                              "month": plain.date_range.end_date.month,
+                                              "day": plain.date_range.end_date.day}  # fmt: skip
+    last = _last_day(world)
+    note = [w for w in lagged["warnings"] if w.startswith("media on ")]
+    assert len(note) == 1, lagged["warnings"]
+    assert f"media on {EXTRA_DAYS + 1} day(s) outside" in note[0]
+    assert f"after it ({last + dt.timedelta(days=1)}..{FUTURE})" in note[0]
+    # the model is the one fitted without the extra rows
+    for ours, theirs in zip(lagged["channels"], plain.channels, strict=True):
+        assert ours["channel"] == theirs.channel
+        got = ours["incrementalOutcome"]
+        want = theirs.incremental_outcome
+        assert (got["estimate"], got["lower"], got["upper"]) == (
+            want.estimate, want.lower, want.upper)  # fmt: skip
+    # every interval prints all four numbers, zeros included (a lower bound held at 0)
+    intervals = [c["incrementalOutcome"] for c in lagged["channels"]]
+    assert all(set(i) == {"estimate", "lower", "upper", "level"} for i in intervals)
+    assert any(i["lower"] == 0.0 for i in intervals)
+
+
+def test_a_window_ending_inside_a_registered_experiment_skips_it(stub, world) -> None:
+    """The registry's experiment runs to the data's last day; an analysis that ends ten days
+    into it cannot see the rest of the days its lift sums over: skipped, and said."""
+    e = world.experiments[0]
+    end = dt.date.fromisoformat(str(e["start_date"])[:10]) + dt.timedelta(days=10)
+    r = _analyze(stub, date_range=_range(world.dates[0], end))
+    assert r.day_count == (end - dt.date.fromisoformat(str(world.dates[0])[:10])).days + 1
+    skipped = [w for w in r.warnings
+               if w.startswith(f"registry experiment {e['experiment_id']} not used")]  # fmt: skip
+    assert len(skipped) == 1 and "not inside the analysed period" in skipped[0], r.warnings
+    assert not r.calibration
+
+
+@pytest.mark.parametrize(
+    ("window", "stderr", "field"),
+    [
+        (("after", 20), 1e5, "calibration[0].window"),  # ends 8 days after the data
+        (("2020-01-01", "2020-02-01"), 1e5, "calibration[0].window"),  # wholly before it
+        (None, 1e-150, "calibration[0].lift_std_error"),  # 1/stderr² overflows
+    ],
+)
+def test_request_lift_tests_the_data_cannot_hold_are_refused(
+    stub, world, window, stderr: float, field: str
+) -> None:
+    last = _last_day(world)
+    e = world.experiments[0]
+    if window is None:
+        span = _range(e["start_date"], e["end_date"])
+    elif window[0] == "after":
+        span = _range(last - dt.timedelta(days=11), last + dt.timedelta(days=8))
+    else:
+        span = _range(*window)
+    test = md_pb.ExperimentResult(experiment_id="x", channel=e["channel"], window=span,
+                                  lift_absolute=3e5, lift_std_error=stderr)  # fmt: skip
+    with pytest.raises(grpc.RpcError) as info:
+        _analyze(stub, calibration=[test])
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    assert field in error_details(info.value)[1]
+
+
+def _counterfactual(stub, analysis_id: str, *changes: pb.SpendChange,
+                    **kwargs) -> pb.CounterfactualResponse:  # fmt: skip
+    return stub.Counterfactual(
+        pb.CounterfactualRequest(org_id=ORG, analysis_id=analysis_id, changes=changes, **kwargs),
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "period", "field"),
+    [
+        (pb.SpendChange(channel="tiktok", multiplier=2.0), ("2025-01-01", "2025-03-01"),
+         "reference_period"),  # ends after the data
+        (pb.SpendChange(channel="tiktok", multiplier=1e308), None, "changes[0].multiplier"),
+        (pb.SpendChange(channel="tiktok", spend=1e300), None, "changes[0].spend"),
+        (pb.SpendChange(channel="tiktok", spend=1e12), None, "changes[0].spend"),  # > 100×
+    ],
+)  # fmt: skip
+def test_counterfactuals_beyond_the_data_are_refused(
+    stub, plain, change: pb.SpendChange, period, field: str
+) -> None:
+    kwargs = {"reference_period": _range(*period)} if period else {}
+    with pytest.raises(grpc.RpcError) as info:
+        _counterfactual(stub, plain.analysis_id, change, **kwargs)
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    assert field in error_details(info.value)[1]
+
+
+def test_a_clipped_start_and_an_extrapolated_plan_are_said(stub, plain, world) -> None:
+    first = dt.date.fromisoformat(str(world.dates[0])[:10])
+    r = _counterfactual(stub, plain.analysis_id, pb.SpendChange(channel="tiktok", multiplier=3.0),
+                        reference_period=_range("2024-01-01", first + dt.timedelta(days=9)))  # fmt: skip
+    assert (r.evaluated_period.start_date.year, r.evaluated_period.start_date.month,
+            r.evaluated_period.start_date.day) == (first.year, first.month, first.day)  # fmt: skip
+    assert any("starts 2024-01-01, before the analysed period" in w for w in r.warnings)
+    assert any(w.startswith("tiktok: the plan is 3.0×") and "extrapolation" in w
+               for w in r.warnings), r.warnings  # fmt: skip
+
+
+def test_the_cli_prints_the_changed_days_and_the_evaluated_period(
+    plain, world, cli_env, capsys
+) -> None:
+    """A one-day change is read against its carry-over days: the CLI says which days those
+    are, rather than a bare outcome that looks like the day's."""
+    day = dt.date.fromisoformat(str(world.dates[0])[:10]) + dt.timedelta(days=16)
+    rc = main(["counterfactual", plain.analysis_id, "--org", ORG, "--set", "meta_prospecting=0",
+               "--start", str(day), "--end", str(day)])  # fmt: skip
+    assert rc == 0
+    out = capsys.readouterr().out
+    tail = plain.model.model_config.max_lag_days
+    assert f"spend changed:     {day}..{day} (1 day)" in out
+    assert (f"outcome counted:   {day}..{day + dt.timedelta(days=tail)} ({tail + 1} days; the "
+            f"changed days and {tail} day(s) of carry-over after them)") in out  # fmt: skip
+
+
+def test_the_cli_refuses_a_channel_set_twice(plain, cli_env, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["counterfactual", plain.analysis_id, "--org", ORG, "--set", "meta_prospecting=0",
+              "--set", "meta_prospecting=2"])  # fmt: skip
+    assert "--set names 'meta_prospecting' twice" in str(info.value.code)
+    rc = main(["counterfactual", plain.analysis_id, "--org", ORG, "--set", "tiktok=0",
+               "--spend", "tiktok=10"])  # fmt: skip
+    assert rc == 2 and "both --set and --spend" in capsys.readouterr().err
