@@ -24,11 +24,13 @@ would refuse — not finite (a 400-digit integer overflows a double), or outside
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import holidays
 import numpy as np
 import pandas as pd
 
@@ -361,17 +363,79 @@ class Checks:
         return filled(ids, account.account_id)
 
 
+# Countries whose first-level ISO 3166-2 subdivisions the holidays package lists whole (its
+# lists elsewhere hold only the regions with holidays of their own: GB's 4 nations, not its
+# counties), so that a code outside them is known not to be one.
+_COMPLETE_SUBDIVISIONS = ("US", "CA")
+
+
+@functools.cache
+def subdivisions(country: str) -> Mapping[str, str] | None:
+    """The country's first-level subdivisions, code and name (upper case) → code ("NEW
+    YORK" → "NY"); None where no complete list is known (any code goes)."""
+    if country not in _COMPLETE_SUBDIVISIONS:
+        return None
+    calendar = holidays.country_holidays(country)
+    out = {code.upper(): code for code in calendar.subdivisions}
+    for name, code in getattr(calendar, "subdivisions_aliases", {}).items():
+        out[name.upper()] = code
+    return out
+
+
+def _known_subdivisions(
+    code: np.ndarray, account: Account, checks: Checks, field: str
+) -> np.ndarray:
+    """``code`` with each subdivision of the account's country as its ISO 3166-2 code
+    ("California", "ca", "US-CA" → "CA"); one the country does not have is rejected
+    ``unknown_geo``. Unchanged where the country's list is not known."""
+    known = subdivisions(account.country)
+    if known is None:
+        return code
+    prefix = account.country + "-"
+    out = code.copy()
+    bad = np.zeros(len(code), dtype=bool)
+    for i, c in enumerate(code.tolist()):
+        if not c:
+            continue  # missing: rejected as such already
+        if "-" in c and not c.upper().startswith(prefix):
+            continue  # another country's subdivision
+        found = known.get(c.upper().removeprefix(prefix))
+        if found is None:
+            bad[i] = True
+        else:
+            out[i] = found
+    checks.fail(
+        bad,
+        field,
+        "unknown_geo",
+        lambda i: (
+            f"geo {code[i]!r} is not a subdivision of {account.country} "
+            "(a code such as NY, or its name)"
+        ),
+    )
+    return out
+
+
 def map_geo(
-    native: np.ndarray, account: Account, checks: Checks, field: str
+    native: np.ndarray,
+    account: Account,
+    checks: Checks,
+    field: str,
+    *,
+    subdivision: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Platform geo keys → (org geo code, record geo).
 
     Through ``account.geo_keys`` when the account has one (unknown keys are rejected), else
-    the platform's key itself. A bare code (no ``-``) gets the account's country as an ISO
-    3166-2 prefix on the record geo: "CA" → "US-CA".
+    the platform's key itself — with ``subdivision`` (a merchant's own geo column) checked
+    to be one of the account country's subdivisions where their list is known (the US, Canada:
+    "Atlantis" is rejected, "California" is "CA"). A bare code (no ``-``) gets the account's
+    country as an ISO 3166-2 prefix on the record geo: "CA" → "US-CA".
     """
     checks.required(native, field)
-    if account.geo_keys:
+    if not account.geo_keys and subdivision and account.country:
+        code = filled(_known_subdivisions(filled(native, ""), account, checks, field), "")
+    elif account.geo_keys:
         table: Mapping[str, str] = account.geo_keys
         code = np.array([table.get(k) if k is not None else "" for k in native], dtype=object)
         checks.fail(

@@ -1,7 +1,9 @@
 """A generic CSV/JSON source (first-party orders, an unsupported platform) read through a
 declared column mapping.
 
-Every mapped column is required on every row; unmapped metrics are zero. Values may be
+Every mapped column is required on every row; unmapped metrics are zero. The geo column holds
+the merchant's own region codes: for a US or Canadian account each must be one of the
+country's states / provinces (code or name; see ``base.map_geo``). Values may be
 strings (CSV) or JSON numbers; an empty string is a missing value. The date is ISO
 ``yyyy-mm-dd`` in the account's time zone; without a campaign column every row belongs to
 one campaign named after the channel (``first_party`` by default).
@@ -72,7 +74,9 @@ def normalise(
     geo_key: np.ndarray | str = account.country
     geo: np.ndarray | str = account.country
     if mapping.geo:
-        geo_key, geo = map_geo(checks.text_field(rows, mapping.geo), account, checks, mapping.geo)
+        geo_key, geo = map_geo(
+            checks.text_field(rows, mapping.geo), account, checks, mapping.geo, subdivision=True
+        )
     currency = checks.currency(
         checks.text_field(rows, mapping.currency_code)
         if mapping.currency_code

@@ -55,6 +55,7 @@ MAX_GEO_KEYS = 100_000  # every US zip code is 42k
 # A row's version is pulled_at in µs (≤ 7.3e15 up to 2200) + row_offset + its index: a
 # trillion lines keeps it far inside int64 and orders any real export.
 MAX_ROW_OFFSET = 10**12
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # The key of the placeholder Struct that stands for a row protobuf could not decode (see
 # decode_ingest_request), and the batch id of a request it could not.
 UNDECODABLE = "\x00liftos.undecodable"
@@ -257,6 +258,12 @@ def _check_request(
                 violations.append(
                     FieldViolation(
                         "pulled_at", f"pulled_at {pulled_at:%Y-%m-%dT%H:%M:%SZ} is in the future"
+                    )
+                )
+            elif pulled_at < _EPOCH:  # rows' versions count µs from it; memory's are >= 0
+                violations.append(
+                    FieldViolation(
+                        "pulled_at", f"pulled_at {pulled_at:%Y-%m-%dT%H:%M:%SZ} is before 1970"
                     )
                 )
     check(lambda: int_in_range(request.row_offset, "row_offset", 0, MAX_ROW_OFFSET))

@@ -3,8 +3,13 @@
 JSON-lines files (``.ndjson``, ``.jsonl``, ``.json`` with one object per line) go as is; a
 ``.csv`` file is read with its header and each row sent as a JSON object (the generic source
 with ``--mapping``). Prints a progress bar on a terminal and a summary: rows accepted and
-written, rejected rows by reason with the first few line numbers, restatements, duplicates,
-late rows, the mean causal quality score and the confounders detected.
+written, rejected rows by reason with the first few line numbers (the file's own lines: a
+CSV's header is line 1; for a Shopify page document, the element's number), restatements,
+duplicates, late rows, the mean causal quality score (campaign sources: the product sources
+are not scored) and the confounders detected.
+
+A generic ``--mapping`` is checked against the files before anything is sent: a column that no
+row has is a mistyped mapping, not a file of rows each missing it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from mesh.sdk.client import IngestSummary, LiftOS
 
@@ -26,6 +31,10 @@ SOURCES = (
     # product sources (issue 20): Shopify orders.json / products.json, product reports
     "shopify_orders", "shopify_products", "google_ads_shopping", "meta_products",
 )  # fmt: skip
+# Not scored by the causal quality score (it is defined on campaign x geo x day rows).
+PRODUCT_SOURCES = SOURCES[5:]
+# Rows of a JSON-lines file looked at for a mapped column (it may be absent from some rows).
+_MAPPING_SAMPLE = 1_000
 MAPPING_FIELDS = (
     "date", "campaign_id", "campaign_name", "geo", "spend", "impressions", "clicks",
     "conversions", "revenue", "currency_code", "channel",
@@ -113,27 +122,75 @@ def load_account(args: argparse.Namespace) -> dict[str, Any]:
 
 def read_rows(path: Path) -> Iterator[str]:
     """The file's rows as JSON text, one per line (CSV rows become JSON objects)."""
+    return (row for _, row in numbered_rows(path))
+
+
+def numbered_rows(path: Path) -> Iterator[tuple[int, str]]:
+    """(where, JSON text) of the file's rows: ``where`` is the row's line in the file (1-based;
+    a CSV's header is line 1, blank lines are skipped but counted; a CSV record over several
+    lines: its last), or the element's number (1-based) in a Shopify page document."""
     if path.suffix.lower() == ".csv":
         with path.open(newline="") as handle:
-            for row in csv.DictReader(handle):
-                yield json.dumps(row, separators=(",", ":"))
+            reader = csv.DictReader(handle)
+            for row in reader:
+                # the record's last line (a quoted field may span lines; blank ones are skipped)
+                yield reader.line_num, json.dumps(row, separators=(",", ":"))
         return
-    if path.suffix.lower() == ".json" and (page := _admin_page(path)) is not None:
-        yield from page
+    if is_page(path) and (page := _admin_page(path)) is not None:
+        yield from enumerate(page, start=1)
         return
     with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
+        for number, line in enumerate(handle, start=1):
             line = line.rstrip("\n")
             if line.strip():
-                yield line
+                yield number, line
+
+
+def is_page(path: Path) -> bool:
+    """Whether the file may be a Shopify page document (``.json`` starting with ``{``: read
+    whole by :func:`_admin_page`, which tells)."""
+    if path.suffix.lower() != ".json":
+        return False
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return handle.read(1) == "{"
+
+
+def mapping_problem(path: Path, mapping: dict[str, str]) -> str | None:
+    """Why ``mapping`` cannot be meant for the file: a mapped column its CSV header lacks,
+    or that none of its first rows has (JSON lines; ``a.b`` is a nested field); None when
+    every mapped column is there."""
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="") as handle:
+            header = next(csv.reader(handle), [])
+        columns: set[str] = set(header)
+        shown = ", ".join(header)
+    else:
+        columns = set()
+        for _, text in zip(range(_MAPPING_SAMPLE), read_rows(path), strict=False):
+            try:
+                row = json.loads(text)
+            except ValueError:
+                continue  # a broken line is that line's rejection, not the mapping's
+            columns |= {c for c in mapping.values() if _has_path(row, c)}
+        shown = ""
+    absent = [f"{field}={col}" for field, col in mapping.items() if col not in columns]
+    if not absent:
+        return None
+    where = f" (its columns: {shown})" if shown else f" in its first {_MAPPING_SAMPLE:,} rows"
+    return f"--mapping {', '.join(absent)}: {path} has no such column{where}"
+
+
+def _has_path(row: Any, path: str) -> bool:
+    for part in path.split("."):
+        if type(row) is not dict or part not in row:
+            return False
+        row = row[part]
+    return True
 
 
 def _admin_page(path: Path) -> list[str] | None:
     """A Shopify Admin API page (``{"products": [...]}`` or ``{"orders": [...]}``, one JSON
     document, as products.json is) as one row per element; None for anything else."""
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        if handle.read(1) != "{":
-            return None
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except ValueError:
@@ -177,7 +234,15 @@ class ProgressBar:
             self.stream.flush()
 
 
-def summary_json(summary: IngestSummary, seconds: float) -> dict[str, Any]:
+Position = Literal["line", "element"]
+
+
+def summary_json(
+    summary: IngestSummary, seconds: float, *, scored: bool = True, position: Position = "line"
+) -> dict[str, Any]:
+    """The summary as JSON; ``scored``: the source has a quality score (None when not);
+    ``position``: what the rejections' numbers count, from ``ingest_files(file_lines=True)``
+    (see :func:`numbered_rows`)."""
     return {
         "batches": summary.batches,
         "rows": summary.rows,
@@ -192,17 +257,20 @@ def summary_json(summary: IngestSummary, seconds: float) -> dict[str, Any]:
         "late": summary.late,
         "replayed_batches": summary.replayed_batches,
         "retries": summary.retries,
-        "mean_quality_score": round(summary.mean_quality, 4),
+        "mean_quality_score": round(summary.mean_quality, 4) if scored else None,
         "confounders": dict(summary.confounders.most_common()),
         "seconds": round(seconds, 3),
         "first_rejections": [
-            {"line": line + 1, "field": field, "reason": reason, "message": message}
-            for line, field, reason, message in summary.rejections[:20]
+            {position: where, "field": field, "reason": reason, "message": message}
+            for where, field, reason, message in summary.rejections[:20]
         ],
     }
 
 
-def render(summary: IngestSummary, seconds: float) -> str:
+def render(
+    summary: IngestSummary, seconds: float, *, scored: bool = True, position: Position = "line"
+) -> str:
+    """The summary as text (``scored``, ``position``: as in :func:`summary_json`)."""
     lines = [
         f"rows        {summary.rows:,} in {summary.batches:,} batches, {seconds:.1f}s "
         f"({summary.rows / max(seconds, 1e-9):,.0f} rows/s)",
@@ -212,12 +280,15 @@ def render(summary: IngestSummary, seconds: float) -> str:
         f"rejected    {summary.rejected:,}",
     ]
     for reason, count in summary.rejected_by_reason.most_common():
-        first = [str(r[0] + 1) for r in summary.rejections if r[2] == reason][:3]
-        lines.append(f"  {reason:<26} {count:>7,}   e.g. line {', '.join(first)}")
+        first = [str(r[0]) for r in summary.rejections if r[2] == reason][:3]
+        lines.append(f"  {reason:<26} {count:>7,}   e.g. {position} {', '.join(first)}")
     lines.append(f"arrival     out of order {summary.out_of_order:,}, late {summary.late:,}")
     if summary.replayed_batches:
         lines.append(f"replayed    {summary.replayed_batches:,} batches already acked")
-    lines.append(f"quality     mean causal quality score {summary.mean_quality:.3f}")
+    if scored:
+        lines.append(f"quality     mean causal quality score {summary.mean_quality:.3f}")
+    else:
+        lines.append("quality     n/a (the causal quality score is for campaign sources)")
     if summary.confounders:
         lines.append("confounders " + ", ".join(
             f"{name} ({count:,} rows)" for name, count in summary.confounders.most_common()
@@ -237,16 +308,26 @@ def ingest_files(
     progress: bool = True,
     label: str | None = None,
     stream: TextIO | None = None,
+    file_lines: bool = False,
 ) -> tuple[IngestSummary, float]:
-    """Ingest each file in turn (one stream per file); returns the combined summary."""
+    """Ingest each file in turn (one stream per file); returns the combined summary. Its
+    rejections carry the row's index in its file's stream (from 0), or with ``file_lines``
+    its place in the file as :func:`numbered_rows` gives it (what a person opens)."""
     total = IngestSummary()
     start = time.monotonic()
     for path in files:
         when = pulled_at or dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
         bar = ProgressBar(label or path.name, count_rows(path), stream or sys.stderr, progress)
+        where: list[int] = []
+
+        def rows(path: Path = path, where: list[int] = where) -> Iterator[str]:
+            for number, row in numbered_rows(path):
+                where.append(number)
+                yield row
+
         summary = client.ingest(
             source,
-            read_rows(path),
+            rows(),
             account=account,
             pulled_at=when,
             mapping=mapping,
@@ -254,6 +335,11 @@ def ingest_files(
             progress=bar.update,
         )
         bar.close()
+        if file_lines:  # the stream numbers rows from 0 as sent; the reader knows the file
+            summary.rejections = [
+                (where[i] if 0 <= i < len(where) else i + 1, field, reason, message)
+                for i, field, reason, message in summary.rejections
+            ]
         total.merge(summary)
     return total, time.monotonic() - start
 
@@ -265,6 +351,11 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         return 2
     account = load_account(args)
     mapping = parse_mapping(args.mapping) if args.mapping else None
+    if mapping and args.source == "generic":
+        for path in args.files:
+            if (problem := mapping_problem(path, mapping)) is not None:
+                print(f"error: {problem}", file=sys.stderr)
+                return 2
     pulled_at = args.pulled_at
     if pulled_at is not None and pulled_at.tzinfo is None:
         pulled_at = pulled_at.replace(tzinfo=dt.UTC)
@@ -278,9 +369,15 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             pulled_at=pulled_at,
             batch_size=args.batch_size,
             progress=not args.quiet and not args.json,
+            file_lines=True,
         )
+    scored = args.source not in PRODUCT_SOURCES
+    pages = all(is_page(f) and _admin_page(f) is not None for f in args.files)
+    position: Position = "element" if pages else "line"
     if args.json:
-        print(json.dumps(summary_json(summary, seconds), indent=2))
+        print(
+            json.dumps(summary_json(summary, seconds, scored=scored, position=position), indent=2)
+        )
     else:
-        print(render(summary, seconds))
+        print(render(summary, seconds, scored=scored, position=position))
     return 0

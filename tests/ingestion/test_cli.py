@@ -61,3 +61,62 @@ def test_ingest_reports_bad_arguments(env, world_dir: Path, capsys) -> None:  # 
     code = cli.main(["ingest", "--org", "acme", "--source", "meta", str(world_dir / "meta.ndjson")])
     assert code == 2
     assert "account.timezone" in capsys.readouterr().err
+
+
+_MAPPING = "date=date,geo=region,conversions=orders,revenue=revenue,currency_code=currency"
+_GENERIC = ["ingest", "--org", "acme", "--source", "generic", "--account-id", "shop",
+            "--timezone", "America/New_York", "--currency", "USD", "--country", "US",
+            "--pulled-at", "2024-10-01T00:00:00"]  # fmt: skip
+
+
+def test_a_mapping_to_a_column_the_file_lacks_fails_up_front(env, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Every row would be rejected as missing the column and the command would exit 0."""
+    orders = tmp_path / "orders.csv"
+    orders.write_text("date,region,orders,revenue,currency\n2024-09-01,NY,3,120.50,USD\n")
+    jsonl = tmp_path / "orders.ndjson"
+    jsonl.write_text(json.dumps({"date": "2024-09-01", "region": "NY", "orders": 3}) + "\n")
+    for path in (orders, jsonl):
+        mapping = _MAPPING.replace("geo=region", "geo=regionx")
+        assert cli.main([*_GENERIC, "--mapping", mapping, str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "geo=regionx" in err and str(path) in err
+    assert "revenue=revenue" in err  # the ndjson file lacks revenue and currency too
+    assert cli.main([*_GENERIC, "--mapping", _MAPPING, "--json", str(orders)]) == 0
+    assert json.loads(capsys.readouterr().out)["written"] == 1
+
+
+def test_rejections_name_the_file_line(env, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A CSV's header is line 1 and a JSON-lines file's blank lines count: the line printed
+    is the one an editor shows."""
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "date,region,orders,revenue,currency\n"
+        "2024-09-01,NY,3,120.50,USD\n"
+        "15/09/2024,NY,1,10.00,USD\n"
+        "2024-09-02,NY,-1,10.00,USD\n"
+    )
+    assert cli.main([*_GENERIC, "--mapping", _MAPPING, "--json", str(orders)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [(r["line"], r["reason"]) for r in summary["first_rejections"]] == [
+        (3, "invalid_date"), (4, "negative_value"),
+    ]  # fmt: skip
+    rows = [{"date": "2024-09-01", "region": "NY", "orders": 3, "revenue": 1, "currency": "USD"}]
+    jsonl = tmp_path / "orders.ndjson"
+    jsonl.write_text(json.dumps(rows[0]) + "\n\n" + json.dumps({**rows[0], "date": "x"}) + "\n")
+    assert cli.main([*_GENERIC, "--mapping", _MAPPING, str(jsonl)]) == 0
+    assert "invalid_date                     1   e.g. line 3" in capsys.readouterr().out
+
+
+def test_a_product_ingest_says_it_has_no_quality_score(env, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    line = {"id": 1, "product_id": 5, "quantity": 1, "price": "5.00"}
+    order = {"id": 1, "created_at": "2024-09-01T10:00:00-04:00", "line_items": [line]}
+    export = tmp_path / "orders.ndjson"
+    export.write_text(json.dumps(order) + "\n")
+    argv = ["ingest", "--org", "acme", "--source", "shopify_orders", "--timezone",
+            "America/New_York", "--currency", "USD", "--country", "US", "--pulled-at",
+            "2024-10-01T00:00:00", str(export)]  # fmt: skip
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "quality     n/a" in out and "0.000" not in out
+    assert cli.main([*argv[:-1], "--json", str(export)]) == 0
+    assert json.loads(capsys.readouterr().out)["mean_quality_score"] is None

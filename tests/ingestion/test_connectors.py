@@ -231,3 +231,22 @@ def test_generic_mapping_defaults_and_required_columns() -> None:
         (1, "orders", "missing_field"),
         (2, "day", "invalid_date"),
     ]
+
+
+def test_generic_geos_are_the_account_countrys_subdivisions() -> None:
+    """A merchant's own region column: a US account's regions are US states and territories,
+    by code or name in any case ("Atlantis" was stored as US-Atlantis); where the country's
+    list is not known whole, any code goes as before."""
+    mapping = ColumnMap(date="day", geo="state", revenue="rev")
+    states = ["CA", "California", "ny", "US-TX", "Atlantis", "US-ZZ", "DC", "CA-ON"]
+    rows = [{"day": "2024-09-15", "state": s, "rev": "1"} for s in states]
+    out = _one("generic", rows, Account("shop", "America/New_York", "USD", "US"), mapping=mapping)  # type: ignore[arg-type]
+    assert out.frame["geo"].tolist() == ["US-CA", "US-CA", "US-NY", "US-TX", "US-DC", "CA-ON"]
+    assert [(r.row_index, r.field, r.reason) for r in out.rejections] == [
+        (4, "state", "unknown_geo"),
+        (5, "state", "unknown_geo"),
+    ]
+    assert "Atlantis" in out.rejections[0].message
+    gb = Account("shop", "Europe/London", "GBP", "GB")
+    out = _one("generic", rows[:1] + rows[4:5], gb, mapping=mapping)  # type: ignore[arg-type]
+    assert out.frame["geo"].tolist() == ["GB-CA", "GB-Atlantis"] and not out.rejections
