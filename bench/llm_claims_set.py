@@ -147,18 +147,18 @@ def build() -> list[dict]:
             "no effect",
             s=rng.choice(SEARCH),
         )
-    for s in EMAIL:  # interval spans zero
-        add(
-            rng.choice(UP_PCT),
-            "CONTRADICTED",
-            "effect where none",
-            s=s,
-            p=pct(rng.choice([3, 5, 8]), rng),
+    # Email's interval spans zero (-2 to 5 on a baseline of 80): neither an effect nor its
+    # absence is established, so a claim of either is not settled unless its size lies outside
+    # the interval (8% = 6.4: contradicted).
+    for s in EMAIL:
+        t, n = rng.choice(UP_PCT), rng.choice([3, 5, 8])
+        inside = n * 0.8 <= 5.0
+        label, category = (
+            ("UNSUPPORTED", "not established") if inside else ("CONTRADICTED", "magnitude")
         )
-        add(rng.choice(NO_EFFECT), "SUPPORTED", "no effect", s=s)
-    add(
-        "{s} boosted sales by {a}.", "CONTRADICTED", "effect where none", s="email", a=money(2, rng)
-    )
+        add(t, label, category, s=s, p=pct(n, rng))
+        add(rng.choice(NO_EFFECT), "UNSUPPORTED", "not established", s=s)
+    add("{s} boosted sales by {a}.", "UNSUPPORTED", "not established", s="email", a=money(2, rng))
     for s in TIKTOK:  # failed its checks
         add(
             rng.choice(UP_PCT),

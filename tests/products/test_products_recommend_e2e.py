@@ -240,7 +240,7 @@ def test_the_llm_service_explains_the_product_analysis_and_the_report_shows_it(
         .claims
     )
     assert [c.verdict for c in claims] == [
-        llm_pb.CLAIM_VERDICT_CONTRADICTED, llm_pb.CLAIM_VERDICT_SUPPORTED
+        llm_pb.CLAIM_VERDICT_UNSUPPORTED, llm_pb.CLAIM_VERDICT_SUPPORTED
     ]  # fmt: skip
     # an LLM (a local endpoint speaking the OpenAI wire format) claims the flat cell raised
     # revenue: the guardrail rewrites that sentence to what the analysis supports
@@ -251,7 +251,7 @@ def test_the_llm_service_explains_the_product_analysis_and_the_report_shows_it(
         (llm,) = [r.done for r in mesh["llm"].Explain(request, timeout=60) if r.HasField("done")]
     assert llm.writer == llm_pb.EXPLANATION_WRITER_LLM
     (flag,) = llm.unsupported_claims
-    assert flag.verdict == llm_pb.CLAIM_VERDICT_CONTRADICTED
+    assert flag.verdict == llm_pb.CLAIM_VERDICT_UNSUPPORTED
     assert flag.resolution == llm_pb.CLAIM_RESOLUTION_REWRITTEN
     assert f"spend on {flat.category} is not distinguishable from zero" in llm.text
     assert (
