@@ -166,9 +166,16 @@ def effect_estimate(
 def require_stderr(stderr: float, what: str, *, subject: str | None = None) -> None:
     """An estimate without a positive, finite standard error is not an answer: refuse it."""
     if not (np.isfinite(stderr) and stderr > 0):
+        # 0 means an exact fit; nan/inf means the arithmetic overflowed or the design is
+        # degenerate: the old text blamed a constant outcome for both (1e308 read "does not vary").
+        why = (
+            "the outcome is fitted exactly or does not vary"
+            if stderr == 0
+            else "the variance computation overflowed or the design is degenerate"
+        )
         raise InsufficientData(
-            f"{what}: the standard error is {stderr!r} (the outcome is fitted exactly or does "
-            "not vary), so no interval or test can be given",
+            f"{what}: the standard error is {stderr!r} ({why}), so no interval or test can be "
+            "given",
             subject=subject or what,
         )
 

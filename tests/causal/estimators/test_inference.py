@@ -182,3 +182,19 @@ def test_bootstrap_pvalue_is_never_zero_and_the_summary_says_below() -> None:
     assert result.estimate.statistics.get("wild_bootstrap_draws", WILD_DRAWS) == WILD_DRAWS
     assert result.estimate.pvalue == pytest.approx(1 / (WILD_DRAWS + 1))
     assert "p < 0.001" in result.summary and "p = 0" not in result.summary
+
+
+@pytest.mark.parametrize(
+    ("stderr", "says"),
+    [
+        (0.0, "fitted exactly or does not vary"),
+        (float("nan"), "overflowed or the design is degenerate"),
+        (float("inf"), "overflowed or the design is degenerate"),
+    ],
+)
+def test_a_missing_standard_error_names_the_right_cause(stderr: float, says: str) -> None:
+    """A nan from overflow (one 1e308 outcome) read 'the outcome ... does not vary'."""
+    from causal_svc.estimators._inference import require_stderr
+
+    with pytest.raises(InsufficientData, match=says):
+        require_stderr(stderr, "did")
