@@ -25,7 +25,7 @@ from causal_svc.attribution.null_test import NullTest
 from causal_svc.attribution.planning import ResponseModel
 from causal_svc.attribution.series import DECOMPOSITION, DailySeries
 from causal_svc.errors import InvalidSpec, NotAnAttribution
-from mesh.runtime.protoconv import date_from_proto, require_org
+from mesh.runtime.protoconv import date_from_proto, enum_from_proto, require_org
 
 # ---------------------------------------------------------------- attribution, counterfactual
 #
@@ -134,6 +134,11 @@ def attribution_question(request: causal_pb.AnalyzeAttributionRequest) -> Attrib
     for i, c in enumerate(request.channels):
         if not c.strip():
             raise InvalidSpec("a channel name is empty", field=f"channels[{i}]")
+        if c in request.channels[:i]:
+            # Twice in the list would fit the channel twice over (collinear columns).
+            first = list(request.channels).index(c)
+            raise InvalidSpec(f"channel {c!r} is listed twice (channels[{first}] and "
+                              f"channels[{i}])", field=f"channels[{i}]")  # fmt: skip
     if not 0 <= request.holdout_days <= MAX_HOLDOUT_DAYS:
         raise InvalidSpec(f"holdout_days must be 0..{MAX_HOLDOUT_DAYS} (0 for the default "
                           f"{DEFAULT_HOLDOUT_DAYS})", field="holdout_days")  # fmt: skip
@@ -146,6 +151,9 @@ def attribution_question(request: causal_pb.AnalyzeAttributionRequest) -> Attrib
                             common_pb.OUTCOME_METRIC_REVENUE):  # fmt: skip
             raise InvalidSpec("the lift test measured another outcome than the one modelled",
                               field=f"{where}.metric")  # fmt: skip
+        # Unknown numbers survive proto3 parsing as plain ints: refused, not read as unset.
+        enum_from_proto(r.scope, md_pb.CalibrationScope.DESCRIPTOR, f"{where}.scope")
+        enum_from_proto(r.unit, common_pb.RandomizationUnit.DESCRIPTOR, f"{where}.unit")
         tests.append(lift_test(r, where))
     spec = ModelSpec(holdout_days=request.holdout_days or DEFAULT_HOLDOUT_DAYS)
     return AttributionQuestion(org, start, end, outcome, tuple(request.channels), spec,

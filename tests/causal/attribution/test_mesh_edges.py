@@ -243,3 +243,37 @@ def test_the_cli_refuses_a_channel_set_twice(plain, cli_env, capsys) -> None:
     rc = main(["counterfactual", plain.analysis_id, "--org", ORG, "--set", "tiktok=0",
                "--spend", "tiktok=10"])  # fmt: skip
     assert rc == 2 and "both --set and --spend" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "said"),
+    [
+        ({"channels": ["tiktok", "meta_prospecting", "tiktok"]}, "channels[2]", "listed twice"),
+        ({"scope": 77}, "calibration[0].scope", "77 is not a liftos.v1.CalibrationScope value"),
+        ({"unit": 9}, "calibration[0].unit", "9 is not a liftos.v1.RandomizationUnit value"),
+    ],
+)
+def test_a_repeated_channel_or_an_undefined_enum_is_refused(
+    stub, world, kwargs: dict, field: str, said: str
+) -> None:
+    """C's finding 8: a channel listed twice, or a lift test's scope 77 (proto3 keeps an
+    unknown number as a plain int), used to run as if nothing were odd."""
+    e = world.experiments[0]
+    channels = kwargs.pop("channels", [])
+    test = md_pb.ExperimentResult(experiment_id="x", channel=e["channel"],
+                                  window=_range(e["start_date"], e["end_date"]),
+                                  lift_absolute=3e5, lift_std_error=1e5, **kwargs)  # fmt: skip
+    with pytest.raises(grpc.RpcError) as info:
+        _analyze(stub, channels=channels, calibration=[test] if kwargs else [])
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    assert field in error_details(info.value)[1]
+    assert said in str(info.value.details())
+
+
+def test_a_counterfactual_changing_a_channel_twice_is_refused(stub, plain) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        _counterfactual(stub, plain.analysis_id, pb.SpendChange(channel="tiktok", multiplier=2.0),
+                        pb.SpendChange(channel="tiktok", spend=10.0))  # fmt: skip
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    assert "changes[1].channel" in error_details(info.value)[1]
+    assert "changed twice" in str(info.value.details())
