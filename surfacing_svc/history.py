@@ -104,16 +104,19 @@ def history_from_frame(
     data = frame.assign(day=pd.to_datetime(frame["local_date"]).dt.normalize())
     data["geo"] = data["geo"].astype(str)
     first_party = data["data_source"].astype(str).eq(FIRST_PARTY_SOURCE)
-    # Only rows that carry the outcome: memory's wide sums give a first-party row a NaN on a
-    # day that has ad rows but no orders, and such a day is not a zero-revenue day.
     outcome = data.loc[first_party & data["geo"].ne("") & data[metric].notna()]
-    if outcome.empty:
+    # The history spans the days the outcome is observed: first to last day with a non-zero
+    # outcome in some geo. Memory's wide sums give a day with ad rows but no orders a
+    # first-party 0 (or NaN); such a day is not a zero-revenue day.
+    observed = outcome.loc[outcome[metric].ne(0.0), "day"]
+    if observed.empty:
         raise InsufficientData(
             "no first-party outcome rows (the business's own orders per geo and day, ingested "
             "with the generic source) in the history window",
             subject="outcome",
         )
-    dates = pd.date_range(outcome["day"].min(), outcome["day"].max(), freq="D")
+    dates = pd.date_range(observed.min(), observed.max(), freq="D")
+    outcome = outcome.loc[outcome["day"].between(dates[0], dates[-1])]
     wide = outcome.pivot_table(index="geo", columns="day", values=metric, aggfunc="sum")
     wide = wide.reindex(columns=dates)
     complete = wide.notna().mean(axis=1)

@@ -208,7 +208,8 @@ def _move(
             "confidence is how evenly the draws split",
             Interval.exact(0.0, level), 1.0 - abs(2 * p_up - 1.0), facts, s0, s0,
         )  # fmt: skip
-    if CONFIDENT > p_up > 1.0 - CONFIDENT:
+    p_down = float(np.mean(c.marginal(s0) * value < 1.0))
+    if p_up < CONFIDENT and p_down < CONFIDENT:  # (not 1 − p_up: 1 − 0.8 < 0.2 in floats)
         return Action(
             ActionKind.HOLD, c.channel, f"hold {c.channel} at its current spend",
             f"the model cannot tell whether more spend on {c.channel} pays: the next unit "
@@ -224,7 +225,7 @@ def _move(
     impact = Interval.from_draws(gain, level)
     change = (target - s0) / s0
     verb = "raise" if kind is ActionKind.SCALE else "cut"
-    share = p_up if kind is ActionKind.SCALE else 1.0 - p_up
+    share = p_up if kind is ActionKind.SCALE else p_down
     why = (
         f"the next unit of spend on {c.channel} returns "
         f"{'more' if kind is ActionKind.SCALE else 'less'} than it costs in {share:.0%} of the "

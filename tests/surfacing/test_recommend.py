@@ -3,8 +3,12 @@ a test, never a budget move."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
+from surfacing_svc.curves import HillCurve
 from surfacing_svc.design import DesignSpec, design_experiment
 from surfacing_svc.intervals import Interval
 from surfacing_svc.optimizer import DEFAULT_MAX_CHANGE
@@ -78,6 +82,17 @@ def test_the_facts_quote_the_analysis_and_an_unestablished_channel_is_not_scaled
     )
     # The confidence is named where the draws' share of the next unit is too.
     assert f"gains in {scale.confidence:.0%} of them: its confidence" in scale.rationale
+
+
+def test_a_cut_needs_as_many_draws_as_a_raise() -> None:
+    # 160 of 200 draws return less than the spend at the margin (scale 300: 0.75 a unit), 40
+    # more (scale 500: 1.25): exactly CONFIDENT, as a raise at 160 of 200 would be scaled.
+    curve = HillCurve("tiktok", 100.0, 30, np.r_[np.full(160, 300.0), np.full(40, 500.0)],
+                      np.ones(200), np.ones(200))  # fmt: skip
+    (cut,) = _channel_actions(recommend([curve]))
+    assert cut.kind is ActionKind.CUT
+    up = replace(curve, scale=np.r_[np.full(160, 500.0), np.full(40, 300.0)])
+    assert _channel_actions(recommend([up]))[0].kind is ActionKind.SCALE
 
 
 def test_a_margin_raises_the_hurdle() -> None:

@@ -456,3 +456,24 @@ def test_memory_down_is_unavailable(tmp_path) -> None:
             )
         assert info.value.code() is grpc.StatusCode.UNAVAILABLE
         assert error_details(info.value)[0] == "MEMORY_UNAVAILABLE"
+
+
+def test_ad_rows_past_the_orders_are_left_out_of_the_history_and_named(mesh) -> None:
+    # B's H1: the ad export runs 3 days past the orders export and one row is future-dated
+    # (a year on). Those days have no orders; before, they were zero-revenue days, and the
+    # future row made every geo "incomplete": "the history has 551 days and 0 geos".
+    last = HISTORY.dates[-1]
+    days = np.concatenate([last + np.arange(1, 4), [last + 400]]).astype("datetime64[D]")
+    ahead = geo_history(n_geos=12, n_days=4, seed=9)
+    ahead = replace(ahead, dates=days)
+    extra = [r for r in history_records(ahead, "late") if r.channel == "meta"]
+    records = history_records(HISTORY, "late") + extra
+    memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(mesh["memory"].address))
+    memory.Write(iter(memory_pb.WriteRequest(org_id="late", records=records[i : i + 2000])
+                      for i in range(0, len(records), 2000)))  # fmt: skip
+    reply = _stub(mesh).DesignExperiment(pb.DesignExperimentRequest(
+        org_id="late", channel="meta", duration_days=[14], seed=7))  # fmt: skip
+    assert reply.history_days == 150 and len(reply.control_units) == 6
+    (note,) = [w for w in reply.warnings if "left out of the history" in w]
+    assert note.startswith("ad rows on 4 day(s) after the last day with first-party outcomes "
+                           f"({last})")  # fmt: skip
