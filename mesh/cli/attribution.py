@@ -99,6 +99,41 @@ def interval_text(i: dc.Interval | common_pb.Interval | None, fmt: str = "{:.2f}
     return f"{fmt.format(i.estimate)} [{fmt.format(i.lower)}, {fmt.format(i.upper)}]"
 
 
+def short(x: float) -> str:
+    """1,234 → 1.23k, 3,400,000 → 3.4M: an interval's bounds beside a full estimate (the
+    report's tick formatter, ``mesh.report._plan_plots.compact``, without matplotlib)."""
+    ax = abs(x)
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if ax >= div:
+            return f"{x / div:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def outcome_text(i: dc.Interval | None) -> str:
+    """``8,407,792 [2.2M, 14.6M]``: an outcome in full, its interval short (the table's width)."""
+    if i is None:
+        return "—"
+    return f"{i.estimate:,.0f} [{short(i.lower)}, {short(i.upper)}]"
+
+
+def calibration_text(r: dc.AttributionResult) -> list[str]:
+    """One line per lift test: what it measured, what the calibrated model says for the same
+    cells (and said without the tests), and how far the channel's iROAS moved for them."""
+    channels = {c.channel: c for c in r.channels}
+    out = []
+    for check in r.calibration:
+        line = (f"calibrated by {check.experiment_id} ({check.channel}): measured lift "
+                f"{check.measured_lift:,.0f} ± {check.measured_std_error:,.0f}; model "
+                f"{check.predicted_lift:,.0f}")  # fmt: skip
+        if check.predicted_lift_uncalibrated is not None:
+            line += f" (without lift tests {short(check.predicted_lift_uncalibrated)})"
+        c = channels.get(check.channel)
+        if c is not None and c.uncalibrated_roas is not None and c.incremental_roas is not None:
+            line += f"; iROAS {c.uncalibrated_roas:.2f} → {c.incremental_roas.estimate:.2f}"
+        out.append(line)
+    return out
+
+
 VERDICT = {1: "PASS", 2: "REVIEW", 3: "FAIL"}
 
 
@@ -122,11 +157,13 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
         level = (
             r.channels[0].incremental_outcome.level if r.channels[0].incremental_outcome else 0.9
         )
-        print(f"\n{'channel':18s} {'spend':>12s} {'incremental':>14s} {'iROAS ' + f'[{level:.0%}]':>22s} "
-              f"{'mROAS':>6s} {'platform':>9s} {'naive':>7s} {'share':>6s}")  # fmt: skip
+        # ≤ 120 columns: the incremental outcome in full, its interval short.
+        print(f"\n{'channel':18s} {'spend':>12s} {f'incremental [{level:.0%}]':>26s} "
+              f"{'iROAS ' + f'[{level:.0%}]':>22s} {'mROAS':>6s} {'platform':>9s} {'naive':>7s} "
+              f"{'share':>6s}")  # fmt: skip
         for c in r.channels:
             spend = c.spend.amount if c.spend else 0.0
-            inc = c.incremental_outcome.estimate if c.incremental_outcome else 0.0
+            inc = outcome_text(c.incremental_outcome)
             roas = interval_text(c.incremental_roas) if spend > 0 else "(no spend)"
             mroas = f"{c.marginal_roas.estimate:6.2f}" if c.marginal_roas else "     —"
             naive = (
@@ -135,18 +172,19 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
                 else "      —"
             )
             flag = "" if c.identified else "  (not identified)"
-            print(f"{c.channel:18s} {spend:12,.0f} {inc:14,.0f} {roas:>22s} {mroas} "
+            print(f"{c.channel:18s} {spend:12,.0f} {inc:>26s} {roas:>22s} {mroas} "
                   f"{c.platform_reported_roas:9.2f} {naive} {c.contribution_share:6.1%}{flag}")  # fmt: skip
         if r.baseline_outcome:
-            print(f"{'baseline':18s} {'':12s} {r.baseline_outcome.estimate:14,.0f}")
+            print(f"{'baseline':18s} {'':12s} {outcome_text(r.baseline_outcome):>26s}")
+        for line in calibration_text(r):
+            print(line)
     if campaigns and r.campaigns:
-        print(
-            f"\n{'campaign':28s} {'channel':18s} {'spend':>12s} {'incremental':>14s} {'iROAS':>22s}"
-        )
+        print(f"\n{'campaign':28s} {'channel':18s} {'spend':>12s} {'incremental':>26s} "
+              f"{'iROAS':>22s}")  # fmt: skip
         for k in r.campaigns:
             spend = k.spend.amount if k.spend else 0.0
-            inc = k.incremental_outcome.estimate if k.incremental_outcome else 0.0
-            print(f"{k.campaign_id[:28]:28s} {k.channel:18s} {spend:12,.0f} {inc:14,.0f} "
+            print(f"{k.campaign_id[:28]:28s} {k.channel:18s} {spend:12,.0f} "
+                  f"{outcome_text(k.incremental_outcome):>26s} "
                   f"{interval_text(k.incremental_roas):>22s}")  # fmt: skip
     for w in r.warnings:
         print(f"warning: {w}")

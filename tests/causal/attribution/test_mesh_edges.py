@@ -18,6 +18,7 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 import sim
+from mesh.cli.attribution import short
 from mesh.cli.commands import main
 from tests.support import error_details
 
@@ -277,3 +278,32 @@ def test_a_counterfactual_changing_a_channel_twice_is_refused(stub, plain) -> No
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
     assert "changes[1].channel" in error_details(info.value)[1]
     assert "changed twice" in str(info.value.details())
+
+
+def test_the_cli_table_shows_the_intervals_and_the_lift_tests(plain, cli_env, capsys) -> None:
+    """B's polish: `liftos analyze` printed the incremental outcome and the baseline without
+    their intervals (the JSON has them) and never said which lift test calibrated what."""
+    assert main(["analyze", "--org", ORG]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("channel "))
+    table = lines[start : start + len(plain.channels) + 2]
+    assert all(len(line) <= 120 for line in table if "(not identified)" not in line), table
+    assert "incremental [90%]" in table[0]
+    for c, line in zip(plain.channels, table[1:], strict=False):
+        i = c.incremental_outcome
+        assert line.startswith(c.channel)
+        assert f"{i.estimate:,.0f} [{short(i.lower)}, {short(i.upper)}]" in line, line
+    b = plain.baseline_outcome
+    assert table[-1].startswith("baseline") and table[-1].endswith(
+        f"{b.estimate:,.0f} [{short(b.lower)}, {short(b.upper)}]")  # fmt: skip
+    # the registry's holdout calibrated the run: its line, with the channel's iROAS moved
+    (check,) = plain.calibration
+    channel = next(c for c in plain.channels if c.channel == check.channel)
+    assert channel.HasField("uncalibrated_roas")
+    want = (f"calibrated by {check.experiment_id} ({check.channel}): measured lift "
+            f"{check.measured_lift:,.0f} ± {check.measured_std_error:,.0f}; model "
+            f"{check.predicted_lift:,.0f} (without lift tests "
+            f"{short(check.predicted_lift_uncalibrated)}); iROAS "
+            f"{channel.uncalibrated_roas:.2f} → {channel.incremental_roas.estimate:.2f}")  # fmt: skip
+    assert want in lines, [line for line in lines if "calibrated" in line]
