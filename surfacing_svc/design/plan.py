@@ -240,11 +240,21 @@ def design_experiment(history: GeoHistory, spec: DesignSpec) -> ExperimentDesign
         )
     pre, durations = plan_windows(history.n_days, spec)
     n_cells = len(spec.cells)
+    controls = _controls_per_block(n_cells, spec.treatment_share)
+    room = history.n_geos // 2 - n_cells  # the most control geos per block two blocks allow
+    if controls > room >= 1:
+        # The share is what does not fit (too few geos for any share: make_blocks says so):
+        # named by the share asked, not by a block size (1e-300 asked for 300 digits of geos).
+        least = math.ceil(1000 * n_cells / (n_cells + room + 0.5)) / 1000
+        raise InsufficientData(
+            f"treatment_share {spec.treatment_share:g} asks for {controls:,.4g} control geo(s) "
+            f"per block of {n_cells} treatment geo(s), and {history.n_geos} geos with outcomes "
+            f"make two blocks of at most {room} control geo(s) each; with {n_cells} cell(s) "
+            f"the share must be at least {least:.3f}",
+            subject="geos",
+        )
     blocks = make_blocks(
-        history.outcome,
-        n_cells=n_cells,
-        controls_per_block=_controls_per_block(n_cells, spec.treatment_share),
-        method=spec.method,
+        history.outcome, n_cells=n_cells, controls_per_block=controls, method=spec.method
     )
     rng = np.random.default_rng(spec.seed)
     arms = rerandomise(blocks, rng, spec.rerandomisations + 1)

@@ -186,3 +186,15 @@ def test_history_limits_are_named() -> None:
     with pytest.raises(InvalidRequest) as info:
         design_experiment(h, DesignSpec("tiktok", lift=0.05))
     assert info.value.field == "channel"
+
+
+def test_a_treatment_share_too_small_for_the_geos_is_named_with_the_least_that_fits() -> None:
+    # Before: "... and 9999999999999999038030694...(300 digits) control geo(s) per block".
+    h = geo_history(n_geos=20, n_days=200)
+    for share in (1e-300, 0.09):
+        with pytest.raises(InsufficientData) as info:
+            design_experiment(h, DesignSpec("meta", treatment_share=share))
+        text = info.value.message
+        assert text.startswith(f"treatment_share {share:g} asks for ") and len(text) < 300
+        assert text.endswith("with 1 cell(s) the share must be at least 0.096")
+    assert design_experiment(h, DesignSpec("meta", treatment_share=0.096)).cells
