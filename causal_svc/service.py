@@ -242,14 +242,22 @@ class CausalService(causal_grpc.CausalServiceServicer):
         yield _progress("retrieve", f"{agg.record_count:,} records → {panel.n_geos} geos × "
                         f"{panel.n_days} days × {panel.n_channels} channels"
                         + (f"; {len(tests)} lift tests" if tests else ""))  # fmt: skip
+        # The detectors read the panel's days and geos (media past the last orders is not a
+        # run of zero-demand days), as the fit does.
+        geo_days, campaign_days = (
+            panel.rows_within(agg.geo_days),
+            panel.rows_within(agg.campaign_days),
+        )
+        per_campaign = (
+            None if agg.campaign_geo_days is None else panel.rows_within(agg.campaign_geo_days)
+        )
         prelude, budget, macro = await asyncio.gather(
             asyncio.to_thread(attribution.describe, panel, q.spec),
             asyncio.to_thread(
-                confounders_retro.budget_response_line, agg.geo_days, agg.campaign_days,
-                agg.campaign_geo_days,
+                confounders_retro.budget_response_line, geo_days, campaign_days, per_campaign
             ),
             asyncio.to_thread(
-                confounders_macro.macro_shock_lines, agg.geo_days,
+                confounders_macro.macro_shock_lines, geo_days,
                 [(e.name, e.geo, e.kind, e.days, e.values) for e in external],
             ),
         )  # fmt: skip

@@ -112,6 +112,23 @@ class MediaPanel:
                 f"unknown channel {name!r}; the panel has: {known}", field=field_name
             ) from None
 
+    def rows_within(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame``'s rows (memory's sums: ``date`` in days since 1970, ``geo`` where it has
+        one) on the panel's days and geos: what a detector beside the model must read, so that
+        media days without an outcome are no more zero-demand days to it than to the fit."""
+        if frame is None or frame.empty or not self.n_days:
+            return frame
+        first, last = (self.dates[[0, -1]].astype("datetime64[D]").astype(np.int64)).tolist()
+        day = (
+            _epoch_days(frame["date"])
+            if pd.api.types.is_datetime64_any_dtype(frame["date"])
+            else frame["date"].to_numpy(np.int64)
+        )
+        keep = (day >= first) & (day <= last)
+        if "geo" in frame.columns:
+            keep &= frame["geo"].isin(self.geos).to_numpy()
+        return frame if keep.all() else frame.loc[keep].reset_index(drop=True)
+
     def subset_days(self, stop: int) -> MediaPanel:
         """The first ``stop`` days (the training part of a time holdout)."""
         frac = self.spend[:, :, :stop].sum(axis=(1, 2)) / np.maximum(
