@@ -75,6 +75,7 @@ def choose_strategy(
     *,
     randomised: bool = False,
     backdoor: Method | None = None,
+    alpha: float = 0.05,
 ) -> Strategy:
     """Pick the estimation method the design and the graph support.
 
@@ -133,7 +134,7 @@ def choose_strategy(
         )
 
     if spec.unit is not None and spec.time is not None:
-        return _panel(frame, spec, randomised, subject)
+        return _panel(frame, spec, randomised, alpha, subject)
 
     if (
         spec.time is not None
@@ -225,7 +226,9 @@ def choose_strategy(
 # -- designs -----------------------------------------------------------------------------------
 
 
-def _panel(frame: pd.DataFrame, spec: EffectSpec, randomised: bool, subject: str) -> Strategy:
+def _panel(
+    frame: pd.DataFrame, spec: EffectSpec, randomised: bool, alpha: float, subject: str
+) -> Strategy:
     assert spec.unit is not None and spec.time is not None
     d = frame[[spec.unit, spec.time, spec.treatment]]
     treated = d[d[spec.treatment] == 1]
@@ -249,6 +252,21 @@ def _panel(frame: pd.DataFrame, spec: EffectSpec, randomised: bool, subject: str
     warnings = _absorbing_warning(d, spec, adoption)
 
     if n_treated == 1:
+        # Synthetic control's placebo p-value is a rank among n_never + 1 units: below
+        # 1/alpha - 1 donors it can never fall under alpha and its interval is unbounded, so
+        # SDID (variance from placebo re-assignments of the controls) is preferred when it fits.
+        sc_can_reject = 1 / (n_never + 1) <= alpha
+        if not sc_can_reject and n_never >= MIN_SC_DONORS and n_pre >= MIN_SDID_PRE_PERIODS:
+            return _strategy(
+                Method.SDID,
+                f"{lead}one treated unit ({adoption.index[0]}) with {n_never} untreated units: "
+                f"synthetic control's placebo p-value cannot fall below {1 / (n_never + 1):.3f} "
+                f"> alpha = {alpha:g} with so few donors, so synthetic DiD weights the controls "
+                "and pre-periods and takes its variance from placebo re-assignments",
+                covariates,
+                (Method.SYNTHETIC_CONTROL, Method.DID),
+                warnings=warnings,
+            )
         if n_never >= MIN_SC_DONORS and n_pre >= MIN_SC_PRE_PERIODS:
             return _strategy(
                 Method.SYNTHETIC_CONTROL,

@@ -115,7 +115,9 @@ def estimate_effect(
     frame, spec = _sharp_rdd_treatment(frame, spec, method)
     if method is Method.AUTO:
         analysis = _graph_analysis(graph, frame, spec)
-        strategy = choose_strategy(frame, spec, analysis, randomised=randomised)
+        strategy = choose_strategy(
+            frame, spec, analysis, randomised=randomised, alpha=options.alpha
+        )
         spec = strategy.apply(spec)
     else:
         strategy = Strategy(

@@ -123,11 +123,15 @@ def test_staggered_adoption_is_staggered_did() -> None:
 
 
 def test_one_treated_unit_with_donors_is_synthetic_control() -> None:
-    starts = {u: (MIN_SC_PRE_PERIODS if u == 0 else None) for u in range(MIN_SC_DONORS + 3)}
+    # 19 donors: the placebo p-value can reach 1/20 = alpha (fewer: see the SDID test below)
+    starts = {u: (MIN_SC_PRE_PERIODS if u == 0 else None) for u in range(20)}
     s = choose_strategy(panel(starts, MIN_SC_PRE_PERIODS + 5), PANEL_SPEC)
     assert s.method is Method.SYNTHETIC_CONTROL
-    assert f"{MIN_SC_DONORS + 2} untreated donors" in s.reason
+    assert "19 untreated donors" in s.reason
     assert s.alternatives == (Method.DID,)
+    few = {u: (MIN_SC_PRE_PERIODS if u == 0 else None) for u in range(MIN_SC_DONORS + 3)}
+    s = choose_strategy(panel(few, MIN_SC_PRE_PERIODS + 5), PANEL_SPEC)
+    assert s.method is Method.SDID and "cannot fall below 0.125" in s.reason
 
 
 def test_one_treated_unit_with_few_donors_falls_back_to_did_with_a_warning() -> None:
@@ -284,3 +288,17 @@ def test_missing_column_is_invalid_spec() -> None:
     with pytest.raises(InvalidSpec) as err:
         choose_strategy(cross_section(), EffectSpec("revenue", "tv_spend"))
     assert err.value.field == "roles.treatment"
+
+
+def test_auto_prefers_sdid_when_synthetic_controls_placebo_test_cannot_reach_alpha() -> None:
+    """Audit M14: one treated unit, 14 donors: SC's smallest placebo p is 1/15 > 0.05, so its
+    interval is [-inf, inf] whatever the data; SDID can test the effect."""
+    from tests.causal.estimators.test_synthetic_control import _factor_panel
+
+    frame = _factor_panel(seed=3, effect=3.0, n_donors=14)
+    spec = EffectSpec(outcome="sales", treatment="treated", unit="geo", time="week")
+    assert choose_strategy(frame, spec).method is Method.SDID
+    assert choose_strategy(frame, spec, alpha=0.1).method is Method.SYNTHETIC_CONTROL  # 1/15 <= 0.1
+    assert choose_strategy(_factor_panel(seed=3, effect=3.0, n_donors=19), spec).method is (
+        Method.SYNTHETIC_CONTROL
+    )
