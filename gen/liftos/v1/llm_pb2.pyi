@@ -113,15 +113,18 @@ class _ClaimVerdictEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClaimVer
     """Not set."""
     CLAIM_VERDICT_SUPPORTED: _ClaimVerdict.ValueType  # 1
     """An identified estimate that passed its checks agrees: same direction, interval excluding
-    zero, the stated size inside the interval ("no effect" where the interval includes zero).
+    zero, the stated size inside the interval; "no effect" only where the whole interval lies
+    within 0.5% of the baseline.
     """
     CLAIM_VERDICT_CONTRADICTED: _ClaimVerdict.ValueType  # 2
-    """The evidence contradicts the claim: wrong sign, size outside the interval, an effect
-    claimed where the interval spans zero, a claim about an estimate that failed its checks.
+    """The evidence contradicts the claim: wrong sign, a size outside the interval, "no effect"
+    where the interval excludes zero, a claim about an estimate that failed its checks.
     """
     CLAIM_VERDICT_UNSUPPORTED: _ClaimVerdict.ValueType  # 3
     """No analysis speaks to the claim (another cause or outcome; only a correlation; a
-    percentage or return on spend the analysis gives no baseline for).
+    percentage or return on spend the analysis gives no baseline for), or the evidence cannot
+    settle it: the interval includes zero (the reason starts "not established"), or the cause
+    named fits several channels (the reason starts "ambiguous").
     """
 
 class ClaimVerdict(_ClaimVerdict, metaclass=_ClaimVerdictEnumTypeWrapper):
@@ -131,15 +134,18 @@ CLAIM_VERDICT_UNSPECIFIED: ClaimVerdict.ValueType  # 0
 """Not set."""
 CLAIM_VERDICT_SUPPORTED: ClaimVerdict.ValueType  # 1
 """An identified estimate that passed its checks agrees: same direction, interval excluding
-zero, the stated size inside the interval ("no effect" where the interval includes zero).
+zero, the stated size inside the interval; "no effect" only where the whole interval lies
+within 0.5% of the baseline.
 """
 CLAIM_VERDICT_CONTRADICTED: ClaimVerdict.ValueType  # 2
-"""The evidence contradicts the claim: wrong sign, size outside the interval, an effect
-claimed where the interval spans zero, a claim about an estimate that failed its checks.
+"""The evidence contradicts the claim: wrong sign, a size outside the interval, "no effect"
+where the interval excludes zero, a claim about an estimate that failed its checks.
 """
 CLAIM_VERDICT_UNSUPPORTED: ClaimVerdict.ValueType  # 3
 """No analysis speaks to the claim (another cause or outcome; only a correlation; a
-percentage or return on spend the analysis gives no baseline for).
+percentage or return on spend the analysis gives no baseline for), or the evidence cannot
+settle it: the interval includes zero (the reason starts "not established"), or the cause
+named fits several channels (the reason starts "ambiguous").
 """
 Global___ClaimVerdict: _TypeAlias = ClaimVerdict  # noqa: Y015
 

@@ -860,19 +860,22 @@ class ClaimVerdict(betterproto2.Enum):
     SUPPORTED = 1
     """
     An identified estimate that passed its checks agrees: same direction, interval excluding
-    zero, the stated size inside the interval ("no effect" where the interval includes zero).
+    zero, the stated size inside the interval; "no effect" only where the whole interval lies
+    within 0.5% of the baseline.
     """
 
     CONTRADICTED = 2
     """
-    The evidence contradicts the claim: wrong sign, size outside the interval, an effect
-    claimed where the interval spans zero, a claim about an estimate that failed its checks.
+    The evidence contradicts the claim: wrong sign, a size outside the interval, "no effect"
+    where the interval excludes zero, a claim about an estimate that failed its checks.
     """
 
     UNSUPPORTED = 3
     """
     No analysis speaks to the claim (another cause or outcome; only a correlation; a
-    percentage or return on spend the analysis gives no baseline for).
+    percentage or return on spend the analysis gives no baseline for), or the evidence cannot
+    settle it: the interval includes zero (the reason starts "not established"), or the cause
+    named fits several channels (the reason starts "ambiguous").
     """
 
     @classmethod
