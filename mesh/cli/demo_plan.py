@@ -19,7 +19,7 @@ from pathlib import Path
 from liftos.v1 import llm_pb2 as llm_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
-from mesh.cli.attribution import VERDICT, interval_text
+from mesh.cli.attribution import VERDICT, interval_text, short
 from mesh.cli.report import Planning
 from mesh.cli.surfacing import RECOMMENDATION_KINDS
 from mesh.sdk.client import LiftOS, dc
@@ -34,6 +34,7 @@ class Plan:
 
     attribution: dc.AttributionResult | None = None
     truth_iroas: dict[str, float] = field(default_factory=dict)
+    truth_incremental: dict[str, float] = field(default_factory=dict)  # revenue, every channel
     explanation: dc.ExplanationDone | None = None
     planning: Planning | None = None  # SurfacingService's answers, as `liftos report` asks
     report: Path | None = None
@@ -47,6 +48,14 @@ def true_iroas(world: Path, org_id: str) -> dict[str, float]:
     return {c: w[0]["iroas"] for c, w in channels.items() if w[0].get("iroas") is not None}
 
 
+def true_incremental(world: Path, org_id: str) -> dict[str, float]:
+    """The simulator's expected incremental revenue per channel over the whole period, spend
+    or not (an email channel has sends and no spend: no iROAS, but revenue it caused)."""
+    truth = json.loads((world / "truth.json").read_text())
+    channels = truth["orgs"][org_id]["channels"]
+    return {c: w[0]["expected_incremental_revenue"] for c, w in channels.items()}
+
+
 def attribution(client: LiftOS, world: Path, org_id: str, out: Out, plan: Plan) -> None:
     out("== attribution: what each channel caused (AnalyzeAttribution, live progress)")
 
@@ -56,6 +65,7 @@ def attribution(client: LiftOS, world: Path, org_id: str, out: Out, plan: Plan) 
     r = client.analyze(on_progress=show, holdout_days=28)
     plan.attribution = r
     plan.truth_iroas = truth = true_iroas(world, org_id)
+    plan.truth_incremental = truth_outcome = true_incremental(world, org_id)
     verdict = VERDICT.get(int(r.health.verdict), "?") if r.health else "?"
     out(f"  analysis {r.analysis_id}: {r.record_count:,} records, {r.geo_count} geos × "
         f"{r.day_count} days; model health {verdict}")  # fmt: skip
@@ -69,18 +79,36 @@ def attribution(client: LiftOS, world: Path, org_id: str, out: Out, plan: Plan) 
     level = r.channels[0].incremental_roas.level if r.channels[0].incremental_roas else 0.9
     out(f"  {'channel':<18}{'spend':>12}  {f'causal iROAS [{level:.0%}]':<24}{'platform':>9}"
         f"{'naive':>8}{'truth':>8}  truth inside")  # fmt: skip
+    # Every channel the model scored: one without spend (email sends) has no iROAS, so its row
+    # is in outcome units instead — its incremental revenue, the platform's claim and the truth's.
+    unpaid = False
     for c in r.channels:
         spend = c.spend.amount if c.spend else 0.0
+        flag = "" if c.identified else "  (not identified)"
         if spend <= 0:
+            unpaid = True
+            io, t = c.incremental_outcome, truth_outcome.get(c.channel)
+            text = (
+                "—"
+                if io is None
+                else f"{short(io.estimate)} [{short(io.lower)}, {short(io.upper)}] *"
+            )
+            inside = (
+                "" if t is None or io is None else ("yes" if io.lower <= t <= io.upper else "NO")
+            )
+            out(f"  {c.channel:<18}{spend:>12,.0f}  {text:<24}{short(c.platform_reported_outcome):>9}"
+                f"{'—':>8}{'—' if t is None else short(t):>8}  {inside}{flag}")  # fmt: skip
             continue
         iv = c.incremental_roas
         naive = c.naive_regression_roas
         t = truth.get(c.channel)
         inside = "" if t is None or iv is None else ("yes" if iv.lower <= t <= iv.upper else "NO")
-        flag = "" if c.identified else "  (not identified)"
         out(f"  {c.channel:<18}{spend:>12,.0f}  {interval_text(iv):<24}{c.platform_reported_roas:>9.2f}"
             f"{'—' if naive is None else f'{naive:.2f}':>8}"
             f"{'—' if t is None else f'{t:.2f}':>8}  {inside}{flag}")  # fmt: skip
+    if unpaid:
+        out("  * no spend: incremental revenue (not iROAS), beside the platform's claim and the "
+            "truth's")  # fmt: skip
     rows = [(c, truth[c.channel]) for c in r.channels
             if c.incremental_roas and c.channel in truth and c.spend and c.spend.amount > 0]  # fmt: skip
     if rows:

@@ -20,6 +20,10 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 import sim
 from mesh.cli.attribution import short
 from mesh.cli.commands import main
+from mesh.cli.demo_plan import Plan
+from mesh.cli.demo_plan import attribution as demo_attribution
+from mesh.runtime.config import PeerConfig
+from mesh.sdk.client import LiftOS
 from tests.support import error_details
 
 from .records import moved, world_mesh, world_records
@@ -307,3 +311,29 @@ def test_the_cli_table_shows_the_intervals_and_the_lift_tests(plain, cli_env, ca
             f"{short(check.predicted_lift_uncalibrated)}); iROAS "
             f"{channel.uncalibrated_roas:.2f} → {channel.incremental_roas.estimate:.2f}")  # fmt: skip
     assert want in lines, [line for line in lines if "calibrated" in line]
+
+
+def test_the_demo_table_shows_every_channel_the_analysis_scored(
+    mesh, plain, world: sim.SimResult, tmp_path
+) -> None:
+    """B's finding: the demo's table left out klaviyo_email (sends, no spend, the largest
+    share of the credit), so it listed 6 of the 7 channels the analysis line counted. A channel
+    without spend is shown in outcome units beside the truth's incremental revenue."""
+    (tmp_path / "truth.json").write_text(json.dumps(world.truth, default=str))
+    (truth_org,) = world.truth["orgs"]
+    printed: list[str] = []
+    peers = PeerConfig.from_env().with_overrides(causal=mesh["causal"].address)
+    with LiftOS(peers, org_id=ORG) as client:
+        demo_attribution(client, tmp_path, truth_org, printed.append, Plan())
+    header = next(i for i, line in enumerate(printed) if line.startswith("  channel "))
+    rows = printed[header + 1 : header + 1 + len(plain.channels)]
+    assert [row.split()[0] for row in rows] == [c.channel for c in plain.channels]
+    unpaid = [c for c in plain.channels if not c.spend.amount]
+    assert [c.channel for c in unpaid] == ["klaviyo_email"]
+    (c,) = unpaid
+    (row,) = [row for row in rows if row.split()[0] == c.channel]
+    truth = world.truth["orgs"][truth_org]["channels"][c.channel][0]
+    i = c.incremental_outcome
+    assert f"{short(i.estimate)} [{short(i.lower)}, {short(i.upper)}] *" in row, row
+    assert row.split()[-2 if c.identified else -4] == short(truth["expected_incremental_revenue"])
+    assert any(line.startswith("  * no spend: incremental revenue") for line in printed)
