@@ -41,7 +41,8 @@ class SurfacingCalls(ClientBase):
         open); ``profit_margin`` maximises margin × outcome − spend instead;
         ``target_marginal_roas`` finds the largest budget whose marginal return meets it;
         ``max_change`` bounds channels without bounds to ±that share of their current spend
-        scaled to the budget (server default 0.3; 0: unbounded); ``risk_aversion`` is how many
+        (scaled to the budget when it is the total to spend; under a profit or target cap only
+        scaled down, when the cap is below today's total; server default 0.3; 0: unbounded); ``risk_aversion`` is how many
         sd of the plan's gain across the model's draws it gives up (server default 1; 0: the
         posterior mean; the reply's ``risk_aversion`` says which was used); ``campaign_bounds``
         campaign → (min, max) as multiples of its current spend (the channel's spend is split

@@ -223,7 +223,10 @@ class Recommendation(_message.Message):
     rationale: _builtins.str
     """Why, citing the evidence."""
     confidence: _builtins.float
-    """Confidence in [0, 1]."""
+    """Confidence in [0, 1]: for a move (scale, cut, reallocate, a product action), the share of
+    the model's draws in which it improves the objective; for a test, the proposed
+    experiment's power; for a hold, how evenly the draws split (1: half say raise, half cut).
+    """
     priority: _builtins.int
     """Priority rank (1 = first)."""
     current_spend: _builtins.float
@@ -555,7 +558,9 @@ class OptimizeBudgetRequest(_message.Message):
     """Significance level of the intervals, in (0, 0.5) (default 0.1: 90% intervals)."""
     max_change: _builtins.float
     """The bound of a channel without a constraint: its spend stays within (1 ± max_change) ×
-    its current spend scaled to the budget, in [0, 10] (unset: 0.3, the default of Meridian's
+    its current spend, scaled to the budget when the budget is the total to spend (an outcome
+    objective) and scaled down only when a cap (profit or target mode) is below today's total,
+    in [0, 10] (unset: 0.3, the default of Meridian's
     optimiser; 0: no bound). Response curves far from the spend the model saw are
     extrapolation; measured on the simulator, the default keeps a plan from losing to the
     current mix where the model ranks channels poorly (docs/performance.md, Surfacing).
@@ -763,7 +768,10 @@ class OptimizeBudgetResponse(_message.Message):
     CONVERGED_FIELD_NUMBER: _builtins.int
     RISK_AVERSION_FIELD_NUMBER: _builtins.int
     probability_better: _builtins.float
-    """Share of the model's draws in which the allocation beats the current one."""
+    """Share of the model's draws in which the allocation beats the current one on the objective
+    (for revenue or conversions: the outcome, not net of a change in total spend; the warnings
+    give the net change where the totals differ).
+    """
     shadow_price: _builtins.float
     """Shadow price of the total budget: the objective value of one more unit of budget."""
     budget_binds: _builtins.bool

@@ -7757,7 +7757,9 @@ class OptimizeBudgetRequest(betterproto2.Message):
     max_change: "float | None" = betterproto2.field(10, betterproto2.TYPE_DOUBLE, optional=True)
     """
     The bound of a channel without a constraint: its spend stays within (1 ± max_change) ×
-    its current spend scaled to the budget, in [0, 10] (unset: 0.3, the default of Meridian's
+    its current spend, scaled to the budget when the budget is the total to spend (an outcome
+    objective) and scaled down only when a cap (profit or target mode) is below today's total,
+    in [0, 10] (unset: 0.3, the default of Meridian's
     optimiser; 0: no bound). Response curves far from the spend the model saw are
     extrapolation; measured on the simulator, the default keeps a plan from losing to the
     current mix where the model ranks channels poorly (docs/performance.md, Surfacing).
@@ -7816,7 +7818,9 @@ class OptimizeBudgetResponse(betterproto2.Message):
 
     probability_better: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
     """
-    Share of the model's draws in which the allocation beats the current one.
+    Share of the model's draws in which the allocation beats the current one on the objective
+    (for revenue or conversions: the outcome, not net of a change in total spend; the warnings
+    give the net change where the totals differ).
     """
 
     shadow_price: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
@@ -8547,7 +8551,9 @@ class Recommendation(betterproto2.Message):
 
     confidence: "float" = betterproto2.field(7, betterproto2.TYPE_DOUBLE)
     """
-    Confidence in [0, 1].
+    Confidence in [0, 1]: for a move (scale, cut, reallocate, a product action), the share of
+    the model's draws in which it improves the objective; for a test, the proposed
+    experiment's power; for a hold, how evenly the draws split (1: half say raise, half cut).
     """
 
     analysis_ids: "list[str]" = betterproto2.field(8, betterproto2.TYPE_STRING, repeated=True)
