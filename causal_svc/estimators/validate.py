@@ -39,9 +39,19 @@ def require_roles(spec: EffectSpec, *roles: str) -> None:
 
 
 def require_columns(frame: pd.DataFrame, spec: EffectSpec) -> None:
-    """Every column the spec names exists in the frame."""
+    """Every column the spec names exists in the frame.
+
+    An empty single role (``unit=""``) means the role is unset and is skipped; an empty name
+    inside a list role (``covariates=("x", "")``) names no column and is refused with the
+    element's field: skipping it there let the estimators index ``frame[""]`` (KeyError, i.e.
+    INTERNAL over gRPC)."""
     for role in _ROLE_FIELDS:
         value = getattr(spec, role)
+        if isinstance(value, tuple):
+            for i, name in enumerate(value):
+                if not name:
+                    field = f"{role_field(role)}[{i}]"
+                    raise InvalidSpec(f"{field}: empty column name", field=field)
         names = value if isinstance(value, tuple) else (value,)
         for name in names:
             if name and name not in frame.columns:

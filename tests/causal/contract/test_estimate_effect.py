@@ -315,3 +315,29 @@ def test_overflowing_values_are_invalid_argument_not_internal(
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
     assert f"column {column!r}" in (info.value.details() or "")
     assert field in error_details(info.value)[1]
+
+
+_EMPTY_NAME_CASES = [
+    (method, role)
+    for method in ("DML", "AIPW", "MATCHING", "NAIVE_REGRESSION", "IV")
+    for role in ("covariates", "effect_modifiers", "instruments")
+    if (role != "effect_modifiers" or method == "DML") and (role != "instruments" or method == "IV")
+]
+
+
+@pytest.mark.parametrize(("method", "role"), _EMPTY_NAME_CASES)
+def test_empty_name_in_a_role_list_is_invalid_argument(stub, method: str, role: str) -> None:
+    """s8/C finding 4: ``covariates=["x", ""]`` was INTERNAL (KeyError '') because the column
+    check skipped empty names, as it rightly does for an unset single role."""
+    roles: dict = {"outcome": "y", "treatment": "treated", "covariates": ["x"]}
+    if method == "IV":
+        roles["instruments"] = ["z"]
+    roles[role] = [*roles.get(role, ["x"]), ""]
+    request = _request(_c_panel(), getattr(pb, f"ESTIMATION_METHOD_{method}"), **roles)
+    request.options.skip_refutation = True
+    with pytest.raises(grpc.RpcError) as info:
+        stub.EstimateEffect(request)
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    field = f"roles.{role}[{len(roles[role]) - 1}]"
+    assert f"{field}: empty column name" in (info.value.details() or "")
+    assert error_details(info.value)[1] == [field]
