@@ -52,8 +52,15 @@ class Figures:
 def verdict(e: causal_pb.EffectEstimate) -> tuple[str, str]:
     """(css class, headline) of the estimate: supported, not supported, or no detectable effect."""
     if not e.supported:
+        # Not supported means a failed check or an interval that bounds nothing (the service
+        # refuses "supported" beside [-inf, inf]); name whichever applies.
         failed = [c.name for c in e.checks if c.outcome == causal_pb.CHECK_OUTCOME_FAILED]
-        return "unsupported", "Not supported: failed " + ", ".join(failed)
+        why = ["failed " + ", ".join(failed)] if failed else []
+        if math.isinf(e.ci_lower) or math.isinf(e.ci_upper):
+            why.append("the interval is unbounded")
+        elif math.isnan(e.ci_lower) or math.isnan(e.ci_upper):
+            why.append("the interval is undefined")
+        return "unsupported", "Not supported" + (": " + "; ".join(why) if why else "")
     if e.ci_lower <= 0 <= e.ci_upper:
         return "null", "No detectable effect: the interval includes zero"
     return "supported", "Supported by its checks"

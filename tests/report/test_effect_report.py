@@ -3,6 +3,7 @@ headless Chromium: every figure has a size, no console error, no label overlaps 
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from liftos.v1 import causal_pb2 as causal_pb
 
 from mesh.report import UnsupportedAnalysis, render_report
+from mesh.report.effect import verdict
 from tests.report.analyses import CASES
 from tests.report.conftest import open_report
 
@@ -108,3 +110,19 @@ def test_the_page_prints_within_the_paper(
     page.close()
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
     assert pdf.startswith(b"%PDF") and pages >= 2, pages
+
+
+def test_verdict_names_an_unbounded_interval(analyses) -> None:
+    """'supported' is False for [-inf, inf] with no failed check (79a6100); the headline said
+    'Not supported: failed ' with nothing after it."""
+    analysis = causal_pb.Analysis()
+    analysis.CopyFrom(analyses["synthetic_control"])
+    e = analysis.estimate
+    del e.checks[:]
+    e.ci_lower, e.ci_upper, e.supported = -math.inf, math.inf, False
+    assert verdict(e) == ("unsupported", "Not supported: the interval is unbounded")
+    html = render_report(analysis)
+    assert "Not supported: the interval is unbounded" in html and "failed </strong>" not in html
+    assert "−∞ to ∞" in html  # the interval cell shows the bounds, not 0 to 0
+    e.checks.add(name="pre_period_fit", outcome=causal_pb.CHECK_OUTCOME_FAILED)
+    assert verdict(e)[1] == "Not supported: failed pre_period_fit; the interval is unbounded"

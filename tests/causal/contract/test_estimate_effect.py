@@ -341,3 +341,23 @@ def test_empty_name_in_a_role_list_is_invalid_argument(stub, method: str, role: 
     field = f"roles.{role}[{len(roles[role]) - 1}]"
     assert f"{field}: empty column name" in (info.value.details() or "")
     assert error_details(info.value)[1] == [field]
+
+
+def test_an_unbounded_interval_reaches_the_client_as_infinite_bounds(stub) -> None:
+    """Synthetic control with 5 donors: its placebo p can never reach 0.05, the interval is
+    [-inf, inf]. proto3 doubles carry ±inf, so the client must read them, not 0 to 0 (an unset
+    bound), and the estimate is not supported."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        [
+            {"u": u, "t": t, "d": int(u == 0 and t >= 15),
+             "y": u + 0.1 * t + 3 * (u == 0 and t >= 15) + rng.normal()}
+            for u in range(6) for t in range(20)
+        ]
+    )  # fmt: skip
+    request = _request(frame, pb.ESTIMATION_METHOD_SYNTHETIC_CONTROL,
+                       outcome="y", treatment="d", unit="u", time="t")  # fmt: skip
+    request.options.skip_refutation = True
+    e = stub.EstimateEffect(request).estimate
+    assert (e.ci_lower, e.ci_upper) == (-np.inf, np.inf)
+    assert not e.supported and "-inf to inf" in e.summary
