@@ -23,7 +23,7 @@ import sim
 from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
-from mesh.runtime.inprocess import RunningService, running_services
+from mesh.runtime.inprocess import Build, RunningService, running_services
 from mesh.runtime.synthetic_records import record_id
 from surfacing_svc.app import build as surfacing_build
 
@@ -110,7 +110,8 @@ def world_mesh(
 ) -> Iterator[dict[str, RunningService]]:  # fmt: skip
     """Memory, ingestion and causal (and surfacing) on free ports, each org's world (and its
     ``extra`` records) written to memory, as AnalyzeAttribution's tests start them."""
-    builds = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build}
+    builds: dict[str, Build] = {"memory": memory_build, "ingestion": ingestion_build,
+                               "causal": causal_build}  # fmt: skip
     if surfacing:
         builds["surfacing"] = surfacing_build
     with running_services(builds, data_dir) as services:
