@@ -255,22 +255,6 @@ def test_refusals_name_what_is_wrong(mesh: dict[str, Any]) -> None:
     assert status.code == grpc.StatusCode.FAILED_PRECONDITION and "90 days" in status.message
 
 
-def test_a_window_wider_than_the_data_is_cut_to_the_order_days(mesh: dict[str, Any]) -> None:
-    """1900..2200 fitted 110k empty days for 306 s and ran out of compute; the panel now spans
-    the order lines' days in the window, and the answer says so."""
-    wide = causal_pb.AnalyzeProductsRequest(org_id=ORG)
-    wide.date_range.start_date.CopyFrom(common_pb.Date(year=1900, month=1, day=1))
-    wide.date_range.end_date.CopyFrom(common_pb.Date(year=2200, month=12, day=31))
-    result = list(mesh["causal"].AnalyzeProducts(wide, timeout=120))[-1].result
-    plain = mesh["events"][-1].result
-    assert result.day_count == plain.day_count == 120
-    assert [c.incremental_revenue.estimate for c in result.cells] == pytest.approx(
-        [c.incremental_revenue.estimate for c in plain.cells]
-    )
-    assert any("cut to the days with order lines" in w for w in result.warnings)
-    assert not any("cut to the days" in w for w in plain.warnings)
-
-
 def _surfacing(services: dict[str, RunningService]) -> surfacing_grpc.SurfacingServiceStub:
     return surfacing_grpc.SurfacingServiceStub(grpc.insecure_channel(services["surfacing"].address))
 
@@ -349,3 +333,20 @@ def test_the_report_has_the_heat_map_the_network_and_the_actions(
         .analysis
     )
     assert 'data-figure="product-heat-map"' in render_report(analysis)
+
+
+def test_a_window_wider_than_the_data_is_cut_to_the_order_days(mesh: dict[str, Any]) -> None:
+    """1900..2200 fitted 110k empty days for 306 s and ran out of compute; the panel now spans
+    the order lines' days in the window, and the answer says so. (Last in the module: it
+    stores a newer product analysis, which Recommend's "latest" would then pick.)"""
+    wide = causal_pb.AnalyzeProductsRequest(org_id=ORG)
+    wide.date_range.start_date.CopyFrom(common_pb.Date(year=1900, month=1, day=1))
+    wide.date_range.end_date.CopyFrom(common_pb.Date(year=2200, month=12, day=31))
+    result = list(mesh["causal"].AnalyzeProducts(wide, timeout=120))[-1].result
+    plain = mesh["events"][-1].result
+    assert result.day_count == plain.day_count == 120
+    assert [c.incremental_revenue.estimate for c in result.cells] == pytest.approx(
+        [c.incremental_revenue.estimate for c in plain.cells]
+    )
+    assert any("cut to the days with order lines" in w for w in result.warnings)
+    assert not any("cut to the days" in w for w in plain.warnings)
