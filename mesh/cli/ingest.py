@@ -59,7 +59,9 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
     p.add_argument(
         "--mapping",
         default="",
-        help="generic source: FIELD=COLUMN,… with FIELD in " + ", ".join(MAPPING_FIELDS),
+        help="generic source: FIELD=COLUMN,… with FIELD in "
+        + ", ".join(MAPPING_FIELDS)
+        + " (channel=NAME: the channel label every row gets, not a column)",
     )
     p.add_argument(
         "--pulled-at",
@@ -173,7 +175,12 @@ def mapping_problem(path: Path, mapping: dict[str, str]) -> str | None:
                 continue  # a broken line is that line's rejection, not the mapping's
             columns |= {c for c in mapping.values() if _has_path(row, c)}
         shown = ""
-    absent = [f"{field}={col}" for field, col in mapping.items() if col not in columns]
+    # `channel` is the label every row gets (ColumnMapping.channel), not a column to find
+    absent = [
+        f"{field}={col}"
+        for field, col in mapping.items()
+        if field != "channel" and col not in columns
+    ]
     if not absent:
         return None
     where = f" (its columns: {shown})" if shown else f" in its first {_MAPPING_SAMPLE:,} rows"

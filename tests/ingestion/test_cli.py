@@ -81,7 +81,9 @@ def test_a_mapping_to_a_column_the_file_lacks_fails_up_front(env, tmp_path: Path
         err = capsys.readouterr().err
         assert "geo=regionx" in err and str(path) in err
     assert "revenue=revenue" in err  # the ndjson file lacks revenue and currency too
-    assert cli.main([*_GENERIC, "--mapping", _MAPPING, "--json", str(orders)]) == 0
+    # channel=NAME is the label every row gets (the README's orders command), not a column
+    labelled = _MAPPING + ",channel=first_party"
+    assert cli.main([*_GENERIC, "--mapping", labelled, "--json", str(orders)]) == 0
     assert json.loads(capsys.readouterr().out)["written"] == 1
 
 
