@@ -180,8 +180,8 @@ def budget(r: surfacing_pb.OptimizeBudgetResponse, out: Out) -> None:
         change = a.optimal_spend / a.current_spend - 1 if a.current_spend else math.nan
         out(f"  {a.channel:<18}{a.current_spend:>12,.0f}{a.optimal_spend:>12,.0f}{change:>+8.0%}"
             f"{a.marginal_roas_current.estimate:>11.2f}{a.marginal_roas:>7.2f}")  # fmt: skip
-    out(f"  expected uplift {interval_text(r.uplift, '{:+,.0f}')}; better in {r.probability_better:.0%} "
-        "of the model's draws")  # fmt: skip
+    out(f"  expected revenue uplift at the same total {interval_text(r.uplift, '{:+,.0f}')}; "
+        f"revenue higher in {r.probability_better:.0%} of the model's draws")  # fmt: skip
     for w in r.warnings:
         out(f"  warning: {w}")
 
