@@ -1,6 +1,7 @@
 """`liftos estimate DATA.csv --method … --outcome … --treatment …` through the mesh; or, with
 ``--experiment ID`` and no CSV, on the org's records in memory for that experiment (geo × day,
-treatment ``treated_post``), ``--record`` storing the estimate as the experiment's result."""
+treatment ``treated_post``), ``--record`` storing the estimate as the experiment's result (a
+result already recorded is kept, and shown beside the new estimate, unless ``--replace``)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pandas as pd
 
 from mesh.sdk.causal import Records
 from mesh.sdk.client import LiftOS, dc
+from mesh.sdk.failures import RpcFailure
 
 METHODS = (
     "auto", "difference_in_means", "did", "event_study", "staggered_did", "iv", "rdd",
@@ -45,6 +48,11 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
         "--record", action="store_true",
         help="store the estimate as the experiment's result in the registry (attribution is "
         "then calibrated by it)",
+    )  # fmt: skip
+    p.add_argument(
+        "--replace", action="store_true",
+        help="with --record: replace a result the experiment already has (without it, an "
+        "existing result is kept and shown beside the new estimate)",
     )  # fmt: skip
     p.add_argument("--method", choices=METHODS, default="auto")
     p.add_argument("--outcome", required=True)
@@ -192,6 +200,28 @@ def recorded_line(r: dict[str, Any]) -> str:
     return line
 
 
+def result_summary(r: dc.ExperimentResult) -> str:
+    """An experiment's recorded result in a few words: lift ± SE and iROAS with its interval."""
+    text = f"lift {r.lift_absolute:,.0f} ± {r.lift_std_error:,.0f}"
+    iroas = r.incremental_roas
+    if iroas is not None:
+        text += f", iROAS {iroas.estimate:.2f} [{iroas.lower:.2f}, {iroas.upper:.2f}]"
+    if r.analysis_id:
+        text += f" (analysis {r.analysis_id})"
+    return text
+
+
+def _existing_result(client: LiftOS, experiment_id: str) -> dc.ExperimentResult | None:
+    """The result the registry already holds for the experiment; None when it has none (or
+    does not know the experiment: the estimate's own refusal then names it)."""
+    try:
+        return client.get_experiment(experiment_id).result
+    except RpcFailure as failure:
+        if failure.code == grpc.StatusCode.NOT_FOUND:
+            return None
+        raise
+
+
 def _fmt(x: float | None, unbounded: str) -> str:
     return unbounded if x is None else f"{x:.6g}"
 
@@ -259,6 +289,10 @@ def run(args: argparse.Namespace, peers: Any) -> int:
               "--experiment", file=sys.stderr)  # fmt: skip
         return 2
     with LiftOS(peers, org_id=args.org) as client:
+        # RecordExperimentResult replaces (its contract); the CLI keeps a result already
+        # recorded unless told to replace it, since calibration follows whatever is stored.
+        existing = _existing_result(client, args.experiment) if args.record else None
+        kept = existing is not None and not args.replace
         response = client.estimate(
             data,
             method=args.method,
@@ -282,8 +316,26 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             seed=args.seed,
             rdd_fuzzy=args.fuzzy,
             cluster_inference="" if args.cluster_inference == "auto" else args.cluster_inference,
-            record_experiment_result=args.record,
+            record_experiment_result=args.record and not kept,
         )
     out = to_json(response)
     print(json.dumps(out, indent=2) if args.json else render_table(out))
+    if existing is None:
+        return 0
+    if kept:
+        print(f"error: experiment {args.experiment} already has a recorded result "
+              f"({result_summary(existing)}); this estimate ({_estimate_summary(out)}) was not "
+              "recorded: rerun with --replace to replace it (attribution is calibrated by the "
+              "recorded result)", file=sys.stderr)  # fmt: skip
+        return 1
+    if response.recorded_result is not None:
+        print(f"replaced the earlier result: {result_summary(existing)}", file=sys.stderr)
     return 0
+
+
+def _estimate_summary(out: dict[str, Any]) -> str:
+    """The new estimate as the refusal quotes it (its lift and iROAS are computed only when
+    it is recorded)."""
+    level = round((1 - out["alpha"]) * 100)
+    return (f"{out['method']}: {out['point_estimate']:.6g} per treated geo-day, {level}% CI "
+            f"[{_fmt(out['ci_lower'], '-inf')}, {_fmt(out['ci_upper'], 'inf')}]")  # fmt: skip

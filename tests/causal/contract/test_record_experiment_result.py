@@ -389,15 +389,45 @@ def test_sdk_records_a_result_and_the_estimate_flag(
 
 
 def test_cli_estimate_experiment_record(
-    peers: PeerConfig, capsys: pytest.CaptureFixture, world: sim.SimResult
+    peers: PeerConfig, capsys: pytest.CaptureFixture, registry, world: sim.SimResult
 ) -> None:
+    """--record stores the estimate; a second --record keeps the stored result (exit 1, both
+    shown: B's M11, it silently replaced it and calibration followed) unless --replace."""
     e = world.experiments[0]
-    argv = ["estimate", "--experiment", e["experiment_id"], "--org", ORG,
+    registry.CreateExperiment(
+        ingestion_pb.CreateExperimentRequest(experiment=_experiment(e, "exp_cli"))
+    )
+    argv = ["estimate", "--experiment", "exp_cli", "--org", ORG,
             "--outcome", "revenue", "--randomized", "--simulations", "10",
             "--start", e["pre_period_start"], "--end", e["end_date"]]  # fmt: skip
+
+    def stored() -> md_pb.ExperimentResult:
+        return registry.GetExperiment(
+            ingestion_pb.GetExperimentRequest(org_id=ORG, experiment_id="exp_cli")
+        ).experiment.result
+
     assert cli.main([*argv, "--record"]) == 0
     out = capsys.readouterr().out
-    assert f"recorded as experiment {e['experiment_id']}'s result: {e['channel']} lift" in out
+    assert f"recorded as experiment exp_cli's result: {e['channel']} lift" in out
+    first = stored()
+    assert first.analysis_id
+    shown = (f"lift {first.lift_absolute:,.0f} ± {first.lift_std_error:,.0f}, iROAS "
+             f"{first.incremental_roas.estimate:.2f} [{first.incremental_roas.lower:.2f}, "
+             f"{first.incremental_roas.upper:.2f}] (analysis {first.analysis_id})")  # fmt: skip
+
+    assert cli.main([*argv, "--method", "did", "--record"]) == 1
+    captured = capsys.readouterr()
+    assert "recorded as" not in captured.out and "method     did" in captured.out
+    assert f"experiment exp_cli already has a recorded result ({shown})" in captured.err
+    assert "this estimate (did: " in captured.err and "--replace" in captured.err
+    assert stored() == first  # kept
+
+    assert cli.main([*argv, "--method", "did", "--record", "--replace"]) == 0
+    captured = capsys.readouterr()
+    assert "recorded as experiment exp_cli's result" in captured.out
+    assert f"replaced the earlier result: {shown}" in captured.err
+    assert stored().analysis_id not in ("", first.analysis_id)
+
     assert cli.main([*argv, "--json"]) == 0  # without --record nothing is recorded
     assert '"recorded_result": null' in capsys.readouterr().out
     assert cli.main(["estimate", "--org", ORG, "--outcome", "revenue", "--record"]) == 2
