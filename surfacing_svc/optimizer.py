@@ -29,7 +29,11 @@ the simulator (``bench/surfacing_optimizer.py``), z = 1 raised the true revenue 
 more worlds and lost less where the model ranks channels poorly than the posterior mean alone.
 z is the requests' ``risk_aversion`` (OptimizeBudget, Recommend; ``DEFAULT_RISK`` unset).
 At such an optimum the *risk-adjusted* marginal values are equal, and they are what the
-shadow price and the binding bounds are read from.
+binding bounds are read from. The sd has a kink where the gain vanishes in every draw (the
+current mix, where a heavy weight often leaves the plan): there the multiplier is not what more
+budget buys (on the demo world 0.52 against 0.35), so with a risk weight the shadow price is
+re-solved over a budget 1% larger (smaller when the bounds leave no room), per unit, unless the
+multiplier agrees with it.
 
 Target-efficiency mode drops the budget: each channel spends up to where its marginal return
 falls to the target (``max a f_c(s) − t s``, separable by channel), and the budget is the sum.
@@ -81,6 +85,11 @@ MAX_RISK = 10.0
 # told otherwise; the attribution curves are extrapolation far from the spend the model saw.
 # OptimizeBudget (without a constraint on the channel) and Recommend both bound moves by it.
 DEFAULT_MAX_CHANGE = 0.3
+# The budget step a risk-adjusted shadow price is re-solved over (a share of the budget), and
+# how close the multiplier must come to it to be kept (relative: a 1% step moves a curved
+# channel's spend by a few percent, so a smooth price can differ by ~2%; at the kink by ~50%).
+_STEP = 0.01
+_PRICE_AGREES = 0.05
 
 
 class Objective(enum.StrEnum):
@@ -296,6 +305,39 @@ def _solve(p: _Problem, starts: Sequence[np.ndarray]) -> tuple[np.ndarray, bool,
     return best[1], best[2], best[3]
 
 
+def _problem(
+    curves: Sequence[HillCurve], lo: np.ndarray, hi: np.ndarray, free_budget: float, a: float,
+    b: float, equality: bool,
+) -> _Problem:  # fmt: skip
+    """The posterior-mean problem over absolute bounds, in shares of ``free_budget``."""
+    return _Problem(
+        tuple(curves), lo / free_budget, np.minimum(hi, free_budget) / free_budget, free_budget,
+        a, b, equality,
+    )  # fmt: skip
+
+
+def _budget_step(
+    p: _Problem, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, *, open_hi: np.ndarray
+) -> tuple[float, str] | None:
+    """What a ``_STEP`` change of the budget changes the (risk-adjusted) objective by, per
+    unit, re-solved from the plan ``x`` (same bounds; an open one follows the budget): up if
+    the bounds allow more budget, else down; None if neither. Returns (price, side)."""
+    base = p.value(x)[0] * p.budget
+    hi_abs = np.minimum(hi, p.budget)
+    for side, factor in (("up", 1.0 + _STEP), ("down", 1.0 - _STEP)):
+        budget = p.budget * factor
+        top = np.where(open_hi, budget, hi_abs)
+        if lo.sum() > budget or (p.equality and top.sum() < budget):
+            continue
+        q = replace(_problem(p.curves, lo, top, budget, p.a, p.b, p.equality),
+                    z=p.z, origin=p.origin)  # fmt: skip
+        start = x * p.budget / budget
+        start = _project(start, q.lo, q.hi, 1.0) if p.equality else np.clip(start, q.lo, q.hi)
+        y, _, _ = _solve(q, [start])
+        return (q.value(y)[0] * budget - base) / (budget - p.budget), side
+    return None
+
+
 def _check_feasible(
     bounds: Sequence[ChannelBounds],
     lo: np.ndarray,
@@ -482,7 +524,8 @@ def optimize_budget(
     cap = budget if budget is not None else float("inf")
     lo = np.array([fb.lower or 0.0 for fb in free_bounds])
     open_hi = float(cap - held_spend) if np.isfinite(cap) else np.inf
-    hi = np.array([fb.upper if fb.upper is not None else open_hi for fb in free_bounds])
+    hi_requested = np.array([fb.upper if fb.upper is not None else np.inf for fb in free_bounds])
+    hi = np.where(np.isfinite(hi_requested), hi_requested, open_hi)
     if target_roas is not None:
         hi = np.array(
             [
@@ -521,15 +564,7 @@ def optimize_budget(
             curves, current, held, free, np.zeros(free.size), lo, hi, objective, budget, a, b,
             level, warnings, converged=True, message="nothing to allocate", equality=equality,
         )  # fmt: skip
-    p = _Problem(
-        tuple(curves[i] for i in free.tolist()),
-        lo / free_budget,
-        np.minimum(hi, free_budget) / free_budget,
-        free_budget,
-        a,
-        b,
-        equality,
-    )
+    p = _problem([curves[i] for i in free.tolist()], lo, hi, free_budget, a, b, equality)
     total = 1.0 if equality else min(1.0, float(p.hi.sum()))
     starts = [
         _project(current[free] / max(current[free].sum(), 1e-300), p.lo, p.hi, total),
@@ -554,7 +589,29 @@ def optimize_budget(
         curves, current, held, free, x * free_budget, lo, hi, objective, budget, a, b, level,
         warnings, converged=converged, message=message, equality=equality, adjusted=adjusted,
     )  # fmt: skip
-    return replace(plan, risk=risk) if adjusted is not None else plan
+    if adjusted is None:
+        return plan
+    plan = replace(plan, risk=risk)
+    if not plan.budget_binds:
+        return plan
+    # The risk-adjusted objective has a kink where the gain's sd vanishes (the current mix,
+    # where a plan with a high risk weight often stays): there the multiplier read from the
+    # gradient is not what more budget buys. The price is a re-solve's: one more unit.
+    # An open bound is the budget (not in target mode: there it is 10× current spend).
+    open_bound = ~np.isfinite(hi_requested) & (target_roas is None)
+    step = _budget_step(p, x, lo, hi, open_hi=open_bound)
+    if step is None:
+        return plan
+    price, side = step
+    if abs(price - plan.shadow_price) <= _PRICE_AGREES * max(abs(price), 1e-12):
+        return plan  # smooth here: the multiplier is the exact derivative
+    what = (
+        f"a budget {_STEP:.0%} higher adds" if side == "up" else f"a budget {_STEP:.0%} lower loses"
+    )
+    note = (f"shadow price {price:.3g} per unit: re-solved, {what} that much per unit to the "
+            f"risk-adjusted objective, which is not smooth at this plan (the marginal values "
+            f"there read {plan.shadow_price:.3g})")  # fmt: skip
+    return replace(plan, shadow_price=price, warnings=(*plan.warnings, note))
 
 
 def _plan(

@@ -5,6 +5,7 @@ analysis: memory holds a simulated world's records, the causal service fits the 
 from __future__ import annotations
 
 import grpc
+import numpy as np
 import pytest
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
@@ -16,6 +17,7 @@ import sim
 from mesh.cli import commands as cli
 from mesh.runtime.config import PeerConfig
 from mesh.sdk import LiftOS, RpcFailure
+from surfacing_svc.convert.models import planning_model
 from tests.causal.attribution.records import world_mesh
 from tests.support import error_details
 
@@ -148,6 +150,42 @@ def test_the_risk_weight_is_a_request_field(stub, analysis) -> None:
                                            design_tests=False, risk_aversion=-1.0))  # fmt: skip
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert error_details(info.value)[1] == ["risk_aversion"]
+
+
+def test_the_risk_adjusted_shadow_price_is_what_more_budget_buys(mesh, stub, analysis) -> None:
+    """At risk 1 the plan is today's mix, where the gain's sd over draws has a kink: the
+    multiplier read from the gradient there (0.52 on this world) is not what one more unit of
+    budget adds to the risk-adjusted objective (0.34); the reported price is the latter."""
+    causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+    model = planning_model(causal.GetAnalysis(causal_pb.GetAnalysisRequest(
+        org_id=ORG, analysis_id=analysis.analysis_id)).analysis)  # fmt: skip
+    curves = {c.channel: c for c in model.curves}
+    paid = _paid(analysis)
+    total = sum(paid.values())
+
+    def plan(budget: float, risk: float) -> pb.OptimizeBudgetResponse:
+        # Fixed bounds (±30% of current spend, not scaled to the budget) so that the budget
+        # alone moves between the two solves.
+        return stub.OptimizeBudget(pb.OptimizeBudgetRequest(
+            org_id=ORG, analysis_id=analysis.analysis_id, max_change=0.0, risk_aversion=risk,
+            total_budget=common_pb.Money(amount=budget),
+            constraints=[pb.ChannelConstraint(channel=c, min_ratio=0.7, max_ratio=1.3)
+                         for c in paid]))  # fmt: skip
+
+    def objective(reply: pb.OptimizeBudgetResponse, risk: float) -> float:
+        gain = sum(curves[a.channel].outcome(a.optimal_spend)
+                   - curves[a.channel].outcome(a.current_spend) for a in reply.allocations)  # fmt: skip
+        return float(np.mean(gain) - risk * np.std(gain))
+
+    for risk in (0.0, 1.0):
+        here, more = plan(total, risk), plan(1.01 * total, risk)
+        bought = (objective(more, risk) - objective(here, risk)) / (0.01 * total)
+        assert here.budget_binds and here.shadow_price == pytest.approx(bought, rel=0.02)
+    # The kink: the price at risk 1 is well below the channels' mean marginal returns there.
+    careful = plan(total, 1.0)
+    assert careful.shadow_price < 0.8 * min(a.marginal_roas for a in careful.allocations
+                                            if a.bound_status == pb.BOUND_STATUS_INTERIOR)  # fmt: skip
+    assert any("not smooth" in w for w in careful.warnings)
 
 
 def test_campaign_bounds_and_a_priced_channel_without_spend(stub, analysis) -> None:
