@@ -42,6 +42,21 @@ class ExperimentDesign:
     control_units: tuple[str, ...] = ()
 
 
+def experiment_window(
+    design: ExperimentDesign, start: dt.date | None, end: dt.date | None
+) -> tuple[dt.date | None, dt.date | None]:
+    """The records window for an experiment's estimate where the query leaves it open: a
+    pre-period as long as the test (the registry keeps no pre-period start) through the test's
+    last day (a bound the other one leaves no room for stays open). Read unbounded, the days after the test are untreated again, which the panel
+    methods ``auto`` picks refuse ("unit-periods switch it off"); an explicit bound is kept."""
+    length = design.end - design.start + dt.timedelta(days=1)
+    if start is None and (end is None or end >= design.start - length):
+        start = design.start - length
+    if end is None and (start is None or start <= design.end):
+        end = design.end
+    return start, end
+
+
 def _unit_matches(values: pd.Series, units: tuple[str, ...]) -> pd.Series:
     """A geo matches a unit spelled either fully ("US-TX") or as its subdivision ("TX")."""
     wanted = set(units)

@@ -51,6 +51,7 @@ from causal_svc.peers import (
     aggregate_products,
     design_of,
 )
+from causal_svc.record_tables import experiment_window
 from mesh.runtime.exceptions import DependencyUnavailable
 
 CODE_VERSION = convert.code_version()
@@ -91,20 +92,29 @@ class CausalService(causal_grpc.CausalServiceServicer):
     async def _records(
         self, org: str, query: convert.RecordQuery, context: grpc.aio.ServicerContext,
         *, record: bool = False,
-    ) -> tuple[RecordsData, GeoExperiment | None]:  # fmt: skip
+    ) -> tuple[RecordsData, GeoExperiment | None, str]:  # fmt: skip
         """Memory records and the registry's design (read here; aggregated in a worker); with
         ``record``, also the experiment its result is recorded to (refused up front when the
         registry has none, or one without a channel)."""
-        records = await self._memory.scan_frame(
-            org, start=query.start, end=query.end, sources=query.sources,
-            campaign_ids=query.campaign_ids, channels=query.channels,
-            timeout=_remaining(context),
-        )  # fmt: skip
         registered = (
             await self._registry.experiment(org, query.experiment_id, timeout=_remaining(context))
             if query.experiment_id
             else None
         )
+        start, end = query.start, query.end
+        note = ""
+        if registered is not None and (start is None or end is None):
+            start, end = experiment_window(design_of(registered), start, end)
+            note = (
+                f"records read from {start or 'the first record'} to {end or 'the last'}: "
+                f"experiment {query.experiment_id!r}'s test and a pre-period as long as it, "
+                "where the query set no date (set records.date_range to choose)"
+            )
+        records = await self._memory.scan_frame(
+            org, start=start, end=end, sources=query.sources,
+            campaign_ids=query.campaign_ids, channels=query.channels,
+            timeout=_remaining(context),
+        )  # fmt: skip
         target = None
         if record:
             if registered is None:
@@ -115,7 +125,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
                 )
             target = convert_results.geo_experiment(registered)
         design = design_of(registered) if registered is not None else None
-        return RecordsData(records, query.aggregation, query.experiment_id, design), target
+        return RecordsData(records, query.aggregation, query.experiment_id, design), target, note
 
     async def _record_result(
         self, org: str, data: RecordsData, target: GeoExperiment,
@@ -154,9 +164,9 @@ class CausalService(causal_grpc.CausalServiceServicer):
         record = convert_results.wants_record(request)  # refused before the data is read
         question = convert.estimate_question(request)
         data: pd.DataFrame | RecordsData | None = question.table
-        target = None
+        target, window_note = None, ""
         if question.records is not None:
-            data, target = await self._records(
+            data, target, window_note = await self._records(
                 question.org_id, question.records, context, record=record
             )
         assert data is not None
@@ -170,6 +180,8 @@ class CausalService(causal_grpc.CausalServiceServicer):
             naive=result.naive,
         )
         estimate.strategy.CopyFrom(convert.strategy_to_proto(result.strategy))
+        if window_note:
+            estimate.warnings.append(window_note)
         analysis_id = new_analysis_id()
         recorded = None
         if target is not None and isinstance(data, RecordsData):

@@ -41,9 +41,11 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
         "defaults to treated_post, unit geo, time day)",
     )  # fmt: skip
     p.add_argument("--start", type=dt.date.fromisoformat, default=None,
-                   help="first date of the records read (YYYY-MM-DD; include the pre-period)")  # fmt: skip
+                   help="first date of the records read (YYYY-MM-DD; include the pre-period; "
+                   "default with --experiment: a pre-period as long as the test)")  # fmt: skip
     p.add_argument("--end", type=dt.date.fromisoformat, default=None,
-                   help="last date of the records read (YYYY-MM-DD)")  # fmt: skip
+                   help="last date of the records read (YYYY-MM-DD; default with "
+                   "--experiment: the test's last day)")  # fmt: skip
     p.add_argument(
         "--record", action="store_true",
         help="store the estimate as the experiment's result in the registry (attribution is "

@@ -145,5 +145,44 @@ def test_registered_arms_decide_who_is_control(mesh) -> None:
     request = _request(experiment_id="registered")
     reply = stub.EstimateEffect(request)
     e = reply.estimate
-    assert e.n == 6 * DAYS and e.n_treated == 2
+    # No date range: the test's 29 days and a pre-period as long (B's M17: all 90 days were
+    # read, and the days after a test that ends early switch the treatment off).
+    assert e.n == 6 * 58 and e.n_treated == 2
     assert not any("not in the registry" in w for w in e.warnings)
+    assert "records read from 2024-10-03 to 2024-11-29: experiment 'registered'" in " ".join(
+        e.warnings
+    )
+    request.records.date_range.start_date.CopyFrom(common_pb.Date(year=2024, month=9, day=1))
+    e = stub.EstimateEffect(request).estimate  # an explicit start is kept, the end filled
+    assert e.n == 6 * DAYS
+    assert "records read from 2024-09-01 to 2024-11-29" in " ".join(e.warnings)
+    request.records.date_range.end_date.CopyFrom(common_pb.Date(year=2024, month=11, day=29))
+    e = stub.EstimateEffect(request).estimate  # both set: nothing to say
+    assert e.n == 6 * DAYS and not any("records read from" in w for w in e.warnings)
+
+
+def test_an_experiment_that_ended_before_the_records_is_read_to_its_end(mesh) -> None:
+    """B's M17: a test ending before the last record, read with no date range, had untreated
+    days after it, which sdid refuses ("unit-periods switch it off"); now the 14-day test and
+    14 days before it."""
+    geos = sorted(
+        {r.geo for r in synthetic_records("shop", GEOS * CAMPAIGNS, campaigns=CAMPAIGNS, geos=GEOS)}
+    )
+    ingestion = ingestion_grpc.IngestionServiceStub(
+        grpc.insecure_channel(mesh["ingestion"].address)
+    )
+    ingestion.CreateExperiment(
+        ingestion_pb.CreateExperimentRequest(
+            experiment=md_pb.CausalExperiment(
+                org_id="shop", experiment_id="ends-early", randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO,
+                start_date=common_pb.Date(year=2024, month=11, day=1), end_date=common_pb.Date(year=2024, month=11, day=14),
+                treatment_units=geos[:2], control_units=geos[2:],
+            )
+        )
+    )  # fmt: skip
+    stub = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+    request = _request(experiment_id="ends-early")
+    request.method = pb.ESTIMATION_METHOD_SDID
+    e = stub.EstimateEffect(request).estimate
+    assert e.n == GEOS * 28
+    assert "records read from 2024-10-18 to 2024-11-14" in " ".join(e.warnings)

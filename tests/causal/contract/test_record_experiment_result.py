@@ -431,3 +431,19 @@ def test_cli_estimate_experiment_record(
     assert cli.main([*argv, "--json"]) == 0  # without --record nothing is recorded
     assert '"recorded_result": null' in capsys.readouterr().out
     assert cli.main(["estimate", "--org", ORG, "--outcome", "revenue", "--record"]) == 2
+
+
+def test_cli_estimate_experiment_without_dates(
+    peers: PeerConfig, capsys: pytest.CaptureFixture, world: sim.SimResult
+) -> None:
+    """B's M17: with no --start/--end every record was read; auto picked sdid, which refuses
+    the untreated days after the test. The window is now the test and a pre-period as long."""
+    e = world.experiments[0]
+    start, end = dt.date.fromisoformat(e["start_date"]), dt.date.fromisoformat(e["end_date"])
+    pre = start - (end - start + dt.timedelta(days=1))
+    argv = ["estimate", "--experiment", e["experiment_id"], "--org", ORG, "--outcome", "revenue",
+            "--no-checks"]  # fmt: skip
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert f"warning: records read from {pre} to {end}: experiment {e['experiment_id']!r}" in out
+    assert "supported  " in out and "analysis id an-" in out
