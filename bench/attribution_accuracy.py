@@ -12,9 +12,14 @@ channel iROAS are scored against the truth's expected incremental revenue over s
   outcome against the simulator's realised total without X (relative error), and the predicted
   loss against the true loss;
 - calibration: the calibrated channel's |error| with and without the experiment;
+- incremental outcome (revenue) of every scored channel against the truth's expected
+  incremental revenue: coverage of its 90% interval and mean signed error relative to the
+  truth, for channels without spend (email sends: no iROAS, so the lines above never score
+  them) beside the paid channels;
 - health verdicts and seconds per analysis.
 
-Run: PYTHONPATH=.:gen python bench/attribution_accuracy.py [--seeds 20] [--workers 2]
+Run: PYTHONPATH=.:gen python bench/attribution_accuracy.py [--seeds 20] [--workers 2] [--geos N]
+     [--without-national promo,macro_index,competitor_intensity|all]
      [--identification national|geo|pacing|instrumented|geo_demand]
      [--carryover geometric|chosen|weibull] [--effect-df NU] [--variant V]
 
@@ -47,7 +52,7 @@ from causal_svc.attribution import (
 )
 from causal_svc.attribution.scores import naive_roas
 from causal_svc.attribution.transforms import AdstockKind
-from tests.causal.attribution.world import world
+from tests.causal.attribution.world import EXTERNAL, world
 
 SCENARIOS = ("demo", "confounded")
 
@@ -68,6 +73,20 @@ class ChannelRow:
 
 
 @dataclass(frozen=True)
+class OutcomeRow:
+    """A channel's incremental outcome (revenue) against the truth's, paid or not."""
+
+    scenario: str
+    seed: int
+    channel: str
+    paid: bool
+    truth: float
+    ours: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
 class CounterfactualRow:
     scenario: str
     seed: int
@@ -82,6 +101,7 @@ class Run:
     counterfactuals: list[CounterfactualRow]
     verdict: str
     seconds: float
+    outcomes: list[OutcomeRow]
 
 
 IDENTIFICATION = Identification.NATIONAL
@@ -103,9 +123,14 @@ def spec() -> ModelSpec:
     return base
 
 
-def one(args: tuple[str, int]) -> Run:
-    scenario, seed = args
-    w = world(scenario, seed)
+def one(args: tuple[str, int, int | None, tuple[str, ...]]) -> Run:
+    scenario, seed, geos, unregistered = args
+    # (geos and series in the task, not globals: a worker need not inherit main's globals)
+    w = world(scenario, seed) if geos is None else world(scenario, seed, n_geos=geos)
+    if unregistered:
+        # An org that never registered these external series: the model does not see them.
+        national = {k: v for k, v in w.panel.national.items() if k not in unregistered}
+        w = replace(w, panel=replace(w.panel, national=national))
     if VARIANT:
         w = replace(w, panel=variant_panel(VARIANT, w))
     tests = [w.experiment] if w.experiment is not None else []
@@ -113,6 +138,15 @@ def one(args: tuple[str, int]) -> Run:
     rep = analyze(w.panel, spec(), tests)
     seconds = time.perf_counter() - t0
     naive = naive_roas(w.panel)
+    # Every scored channel's incremental revenue: the only score a channel without spend gets.
+    outcomes = [
+        OutcomeRow(
+            scenario, seed, s.channel, s.spend > 0, w.true_incremental[s.channel],
+            s.incremental.estimate, s.incremental.lower, s.incremental.upper,
+        )
+        for s in rep.channels
+        if s.channel in w.true_incremental
+    ]  # fmt: skip
     rows = []
     for c, score in enumerate(rep.channels):
         if score.iroas is None:
@@ -143,7 +177,7 @@ def one(args: tuple[str, int]) -> Run:
                     abs(pred_loss - true_loss) / true_loss,
                 )
             )  # fmt: skip
-    return Run(rows, cfs, rep.verdict.value, seconds)
+    return Run(rows, cfs, rep.verdict.value, seconds, outcomes)
 
 
 def report(scenario: str, runs: list[Run]) -> None:
@@ -193,6 +227,51 @@ def report(scenario: str, runs: list[Run]) -> None:
         print(f"  calibration ({cal[0].channel}, {len(cal)} seeds): mean |error| with the "
               f"experiment {with_exp:.3f}, without {without:.3f} "
               f"({'helps' if with_exp < without else 'does NOT help'})")  # fmt: skip
+    report_outcomes(scenario, runs)
+
+
+def report_outcomes(scenario: str, runs: list[Run]) -> None:
+    """Incremental revenue against the truth's: channels without spend (no iROAS to score)
+    beside the paid ones, whose iROAS lines above are the same score per unit of spend."""
+    rows = [o for run in runs for o in run.outcomes]
+    if not rows:
+        return
+    print("  incremental revenue vs the truth's expected incremental revenue (90% intervals):")
+    for label, sel in (("without spend", [o for o in rows if not o.paid]),
+                       ("paid", [o for o in rows if o.paid])):  # fmt: skip
+        if not sel:
+            print(f"    {label}: no channel")
+            continue
+        covered = np.array([o.lower <= o.truth <= o.upper for o in sel])
+        rel = np.array([(o.ours - o.truth) / o.truth for o in sel if o.truth > 0])
+        below = np.mean([o.upper < o.truth for o in sel])
+        print(f"    {label} ({len(sel)} channel-seeds): coverage {covered.mean():.1%} "
+              f"(interval below the truth {below:.0%}, above it {np.mean([o.lower > o.truth for o in sel]):.0%}); "
+              f"mean signed error / truth {rel.mean():+.1%}, median {np.median(rel):+.1%}, "
+              f"mean |error| / truth {np.abs(rel).mean():.1%}")  # fmt: skip
+    for name in sorted({o.channel for o in rows if not o.paid}):
+        sel = [o for o in rows if o.channel == name]
+        rel = np.array([(o.ours - o.truth) / o.truth for o in sel if o.truth > 0])
+        misses = [f"{o.seed}: {o.ours / 1e6:.2f}M [{o.lower / 1e6:.2f}, {o.upper / 1e6:.2f}] vs "
+                  f"{o.truth / 1e6:.2f}M" for o in sel if not o.lower <= o.truth <= o.upper]  # fmt: skip
+        print(f"      {name} (no spend; scored in {len(sel)} of {len(runs)} seeds): truth {np.mean([o.truth for o in sel]) / 1e6:.2f}M, ours "
+              f"{np.mean([o.ours for o in sel]) / 1e6:.2f}M; cover "
+              f"{np.mean([o.lower <= o.truth <= o.upper for o in sel]):.0%}; signed error / truth "
+              f"{rel.mean():+.1%} (seeds from {rel.min():+.0%} to {rel.max():+.0%}); ratio ours / "
+              f"truth >= 2 in {np.mean(rel >= 1.0):.0%}")  # fmt: skip
+        for m in misses:
+            print(f"        missed, seed {m}")
+    unpaid = [o for o in rows if not o.paid]
+    if unpaid:
+        share = np.mean([o.lower <= o.truth <= o.upper for o in unpaid])
+        paid = [o for o in rows if o.paid]
+        note = f"{len(unpaid)} channel-seeds"
+        if paid:
+            note += (f"; paid channels' incremental revenue: "
+                     f"{np.mean([o.lower <= o.truth <= o.upper for o in paid]):.1%}")  # fmt: skip
+        figure(f"attribution incremental revenue 90% interval coverage, channels without spend "
+               f"(sends), {scenario} world, {len(runs)} seeds", 100 * share, "%",
+               target="≥ 85%", met=share >= 0.85, note=note)  # fmt: skip
 
 
 def main() -> None:
@@ -205,6 +284,12 @@ def main() -> None:
         help="seeds first-seed .. first-seed + seeds - 1 (hold-out seed ranges)",
     )
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--geos", type=int,
+                    help="simulate each world with this many geos (default: the scenario's)")  # fmt: skip
+    ap.add_argument("--without-national", default="",
+                    help="leave these registered national series out of the panel, comma-separated "
+                    f"({', '.join(EXTERNAL)}) or 'all': what an org that never registered them "
+                    "gets")  # fmt: skip
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument(
         "--identification", default="national", choices=[i.value for i in Identification]
@@ -225,12 +310,21 @@ def main() -> None:
         OVERRIDES["carryover"] = args.carryover
     if args.effect_df is not None:
         OVERRIDES["effect_df"] = args.effect_df
+    unregistered = (
+        EXTERNAL
+        if args.without_national == "all"
+        else tuple(n for n in args.without_national.split(",") if n)
+    )
+    if unknown := set(unregistered) - set(EXTERNAL):
+        ap.error(f"--without-national: no such series {sorted(unknown)}; the world has {EXTERNAL}")
     sp = spec()
     print(
         f"identification {sp.identification.value}, seeds {args.first_seed}-"
         f"{args.first_seed + args.seeds - 1}; carry-over "
         f"{'chosen per channel' if sp.adstock is None else sp.adstock}, effect prior df "
         f"{sp.priors.effect_df}{f', variant {VARIANT}' if VARIANT else ''}"
+        f"{f', {args.geos} geos' if args.geos else ''}"
+        f"{'; not registered: ' + ', '.join(unregistered) if unregistered else ''}"
     )
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
@@ -238,7 +332,10 @@ def main() -> None:
             runs = list(
                 pool.map(
                     one,
-                    [(scenario, s) for s in range(args.first_seed, args.first_seed + args.seeds)],
+                    [
+                        (scenario, s, args.geos, unregistered)
+                        for s in range(args.first_seed, args.first_seed + args.seeds)
+                    ],
                 )
             )
             report(scenario, runs)
