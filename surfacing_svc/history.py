@@ -37,6 +37,9 @@ class GeoHistory:
         First-party outcome (revenue or conversions) per geo-day.
     spend : mapping channel -> ndarray, shape (G, T)
         Each channel's spend per geo-day (platform rows, account currency).
+    inputs : mapping channel -> ndarray, shape (G, T)
+        Each channel's impressions (sends, for email) per geo-day: the response input of a
+        channel without spend.
     outcome_name : str
         ``"revenue"`` or ``"conversions"``.
     warnings : tuple of str
@@ -48,6 +51,7 @@ class GeoHistory:
     spend: Mapping[str, np.ndarray] = field(default_factory=dict)
     outcome_name: str = "revenue"
     warnings: tuple[str, ...] = ()
+    inputs: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_geos(self) -> int:
@@ -65,8 +69,12 @@ class GeoHistory:
         """Each channel's spend summed over geos, (T,) per channel."""
         return {c: s.sum(axis=0) for c, s in self.spend.items()}
 
+    def national_input(self) -> dict[str, np.ndarray]:
+        """Each channel's impressions (sends) summed over geos, (T,) per channel."""
+        return {c: s.sum(axis=0) for c, s in self.inputs.items()}
 
-_MEASURES = ("spend", "conversions", "revenue")
+
+_MEASURES = ("spend", "impressions", "conversions", "revenue")
 
 
 def frame_from_sums(wide: pd.DataFrame) -> pd.DataFrame:
@@ -138,17 +146,24 @@ def history_from_frame(
     geos = pd.Index(sorted(str(g) for g in wide.index))
     y = wide.reindex(index=geos).fillna(0.0).to_numpy(np.float64)
     spend: dict[str, np.ndarray] = {}
+    inputs: dict[str, np.ndarray] = {}
     if not media.empty:
         g = geos.get_indexer(media["geo"])
         t = dates.get_indexer(media["day"])
         ok = (g >= 0) & (t >= 0)
         channels = media["channel"].astype(str).to_numpy()
         values = media["spend"].to_numpy(np.float64)
+        # A frame without impressions (an export of spend alone) has no input to plan by.
+        shown = (media["impressions"].to_numpy(np.float64) if "impressions" in media
+                 else np.zeros(len(media)))  # fmt: skip
         for name in sorted(set(channels[ok])):
             sel = ok & (channels == name)
             grid = np.zeros((len(geos), len(dates)))
             np.add.at(grid, (g[sel], t[sel]), values[sel])
             spend[name] = grid
+            grid = np.zeros((len(geos), len(dates)))
+            np.add.at(grid, (g[sel], t[sel]), np.nan_to_num(shown[sel]))
+            inputs[name] = grid
     return GeoHistory(
         geos=tuple(geos),
         dates=dates.to_numpy().astype("datetime64[D]"),
@@ -156,6 +171,7 @@ def history_from_frame(
         spend=spend,
         outcome_name=metric,
         warnings=tuple(warnings),
+        inputs=inputs,
     )
 
 

@@ -189,8 +189,12 @@ def answer_forecast(
     history = history_from_frame(frame, metric=metric, min_days=MIN_HISTORY_DAYS)
     spend = history.national_spend()
     curves = model.curves if model is not None else ()
-    known = {c.channel for c in curves}
+    # Channels without spend (email sends, impressions): a plan scales their input, as
+    # Counterfactual's multiplier does; their curve is in input units, read on the input.
+    unpriced = {c.channel: c for c in model.unpriced} if model is not None else {}
+    known = {c.channel for c in curves} | set(unpriced)
     plan: dict[str, np.ndarray] = {}
+    inputs = history.national_input()
     for entry in question.plan:
         if entry.channel not in known:
             raise InvalidRequest(
@@ -198,6 +202,23 @@ def answer_forecast(
                 + (", ".join(sorted(known)) or "none"),
                 field=f"{entry.field}.channel",
             )
+        if entry.channel in unpriced:
+            if entry.multiplier is None:
+                raise InvalidRequest(
+                    f"{entry.channel} has no spend (its input is impressions or sends): give a "
+                    "multiplier of its recent input",
+                    field=f"{entry.field}.{'daily' if entry.daily else 'daily_spend'}",
+                )
+            curve = unpriced[entry.channel]
+            past = inputs.get(entry.channel, np.zeros(history.n_days))
+            if not past.any():  # no input in the history: the analysis window's average
+                past = np.full(history.n_days, curve.reference_spend / curve.period_days)
+            spend[entry.channel] = past
+            curves = (*curves, curve)
+            # Its recent weeks repeated, scaled: sends come in bursts, and on a concave curve
+            # their daily average would return more than the bursts did.
+            plan[entry.channel] = np.resize(past[-28:], question.horizon) * entry.multiplier
+            continue
         recent = spend.get(entry.channel, np.zeros(history.n_days))[-28:]
         if entry.daily:
             if len(entry.daily) != question.horizon:

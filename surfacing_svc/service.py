@@ -87,7 +87,8 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         # The registered calendar: a history ending inside a sale is not carried forward as
         # the level, and the org's own seasons stand in for the built-in ones. Without it the
         # forecast still stands, and says so.
-        notes = model.notes() if model else ()
+        # A plan that scales a channel without spend (its input) plans it.
+        notes = model.notes([e.channel for e in q.plan]) if model else ()
         try:
             calendar = await self._registry.calendar(q.org_id, timeout=context.time_remaining())
         except RegistryUnavailable as error:

@@ -167,6 +167,11 @@ def _iv(i: dc.Interval | None, fmt: str = "{:,.0f}") -> str:
     return interval_text(i, fmt)
 
 
+def _ivl(i: dc.Interval | None, fmt: str = "{:,.0f}") -> str:
+    """The interval with its level: ``estimate [lower, upper] 90%``."""
+    return interval_text(i, fmt) + (f" {i.level:.0%}" if i is not None and i.level else "")
+
+
 def _json(message: Any) -> None:
     print(json.dumps(json.loads(message.to_json()), indent=2))
 
@@ -234,9 +239,9 @@ def run_predict(args: argparse.Namespace, peers: Any) -> int:
     for p in r.points:
         d = p.date
         assert d is not None
-        print(f"{d.year:04d}-{d.month:02d}-{d.day:02d}  {_iv(p.outcome)}"
-              + "".join(f"  {_iv(b)}" for b in p.fan))  # fmt: skip
-    print(f"total: {_iv(r.total)} (media {_iv(r.media_total)})")
+        print(f"{d.year:04d}-{d.month:02d}-{d.day:02d}  {_ivl(p.outcome)}"
+              + "".join(f"  {_ivl(b)}" for b in p.fan))  # fmt: skip
+    print(f"total: {_ivl(r.total)} (media {_ivl(r.media_total)})")
     for b in r.total_fan:
         print(f"total at {b.level:.0%}: {_iv(b)}")
     for w in r.warnings:

@@ -4,6 +4,8 @@ analysis: memory holds a simulated world's records, the causal service fits the 
 
 from __future__ import annotations
 
+import re
+
 import grpc
 import numpy as np
 import pytest
@@ -239,6 +241,33 @@ def test_a_forecast_under_a_plan(stub, analysis) -> None:
     assert widths[-1] > widths[0]
 
 
+def test_a_forecast_scales_a_channel_without_spend_by_its_input(stub, analysis) -> None:
+    """klaviyo_email's input is sends, not spend: a multiplier plan scales its sends, as
+    Counterfactual's does (it was refused: 'the analysis has no curve')."""
+
+    def forecast(*plan: pb.SpendPlan) -> pb.PredictPerformanceResponse:
+        return stub.PredictPerformance(pb.PredictPerformanceRequest(
+            org_id=ORG, analysis_id=analysis.analysis_id, horizon_days=28, alpha=0.1,
+            plan=list(plan)))  # fmt: skip
+
+    as_is = forecast()
+    kept = forecast(pb.SpendPlan(channel="klaviyo_email", multiplier=1.0))
+    off = forecast(pb.SpendPlan(channel="klaviyo_email", multiplier=0.0))
+    more = forecast(pb.SpendPlan(channel="klaviyo_email", multiplier=1.5))
+    # Keeping the sends keeps the forecast (within a few percent: the email's share is read
+    # from its curve instead of being carried in the baseline); stopping them loses it.
+    assert kept.total.estimate == pytest.approx(as_is.total.estimate, rel=0.05)
+    assert any("klaviyo_email" in w for w in as_is.warnings)  # not planned: named
+    assert not any("klaviyo_email" in w for w in kept.warnings)
+    assert off.total.estimate < kept.total.estimate < more.total.estimate
+    assert off.media_total.estimate < kept.media_total.estimate
+    with pytest.raises(grpc.RpcError) as info:
+        forecast(pb.SpendPlan(channel="klaviyo_email", daily_spend=100.0))
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(info.value)[1] == ["plan[0].daily_spend"]
+    assert "no spend" in info.value.details() and "multiplier" in info.value.details()
+
+
 def test_recommendations_from_the_latest_analysis(stub, analysis) -> None:
     reply = stub.Recommend(pb.RecommendRequest(org_id=ORG, design_tests=False))
     recs = reply.recommendations
@@ -392,6 +421,15 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
                      "--set", "tiktok=0", "--fan", "0.5,0.8"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "total:" in out and "total at 50%:" in out and "total at 80%:" in out
+    # Every interval says its level: the rows' and the total's (the default alpha 0.05), and
+    # each fan band's.
+    rows = [line for line in out.splitlines() if line[:2] == "20"]
+    assert len(rows) == 3 and all(re.search(r"\] 95%  .*\] 50%  .*\] 80%$", r) for r in rows)
+    assert re.search(r"^total: .*\] 95% \(media .*\] 95%\)$", out, re.M)
+    # A channel without spend (email: sends) is scaled by its input, as counterfactual does.
+    assert cli.main(["predict", analysis.analysis_id, "--org", ORG, "--days", "3",
+                     "--set", "klaviyo_email=0"]) == 0  # fmt: skip
+    assert "total:" in capsys.readouterr().out
     assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", "1",
                      "--bound", "tiktok=2:1"]) == 2  # fmt: skip
     assert "INVALID_ARGUMENT" in capsys.readouterr().err
