@@ -432,6 +432,11 @@ def _target_spend(c: HillCurve, lo: float, hi: float, target: float) -> float:
     return float(res.x) if -res.fun >= values[k] else float(grid[k])
 
 
+def _amount(x: float) -> str:
+    """A money amount in whole units, or to three figures below 100 (1.3, not 1)."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
 def _unreachable(
     curves: Sequence[HillCurve], spend: np.ndarray, lo: np.ndarray, target: float, tol: float
 ) -> str | None:
@@ -551,10 +556,16 @@ def optimize_budget(
                 warnings, converged=True, message="each channel at its target marginal return",
                 equality=False, target=target_roas,
             )  # fmt: skip
+        # Say what happened in figures that differ where they do (a budget of 1 against 1.3).
+        full = [k for k in range(free.size) if spend[k] >= hi[k] * (1 - 1e-9)]
+        bounded = (f"; {len(full)} of {free.size} channel(s) are at the most their bounds "
+                   "allow" if full else "")  # fmt: skip
         warnings.append(
-            f"the target marginal return {target_roas:g} would spend {spend.sum() + held_spend:,.0f}; "
-            f"the budget {cap:,.0f} caps it"
-        )
+            f"spending each channel to where its marginal return falls to the target "
+            f"{target_roas:g} would spend {_amount(spend.sum() + held_spend)} in all, more than "
+            f"the budget {_amount(cap)}{bounded}: the plan spends the budget instead, where it "
+            f"returns most, and the marginal returns stay above the target"
+        )  # fmt: skip
     assert budget is not None
     equality = objective is not Objective.PROFIT
     free_budget = budget - held_spend

@@ -73,6 +73,13 @@ def test_a_budget_that_caps_the_spend_does_not_centre_the_default_bound_on_itsel
     low, _ = answer_optimize(MODEL, _q(budget=100.0, objective=Objective.PROFIT, margin=0.4))
     assert [c.upper_bound for c in low.channels] == pytest.approx([65.0, 65.0])
     assert sum(c.optimal_spend for c in low.channels) <= 100.0 + 1e-6
+    # A target return under a tiny cap: the bounds scale down to it, so the target spend is
+    # 1.3 (both channels at +30% of their scaled spend), and the warning says 1.3, not "1".
+    tiny, _ = answer_optimize(MODEL, _q(budget=1.0, target_roas=1.0))
+    assert sum(c.optimal_spend for c in tiny.channels) == pytest.approx(1.0)
+    assert any("would spend 1.3 in all, more than the budget 1; 2 of 2 channel(s) are at the "
+               "most their bounds allow: the plan spends the budget instead" in w
+               for w in tiny.warnings), tiny.warnings  # fmt: skip
     # So with a target return under a budget cap.
     target, _ = answer_optimize(MODEL, _q(budget=1000.0, target_roas=1.0))
     assert [c.optimal_spend for c in target.channels] == pytest.approx([130.0, 70.0], rel=1e-4)
