@@ -103,6 +103,15 @@ def call(
 ) -> grpc.StatusCode:
     """Send ``requests`` (one, or each message of a client stream), read every answer, and
     return the status code the call ended with."""
+    error = call_error(channel, rpc, requests, timeout)
+    return grpc.StatusCode.OK if error is None else error.code()  # type: ignore[no-any-return]
+
+
+def call_error(
+    channel: grpc.Channel, rpc: Rpc, requests: list[Message], timeout: float
+) -> grpc.RpcError | None:
+    """As :func:`call`, but the error the call ended with (None when it answered OK), so a
+    caller can read its rich status (the fields a refusal names)."""
     requests = fresh_ids(rpc, requests)
     out_type = rpc.method.output_type._concrete_class
     kw = {
@@ -121,8 +130,8 @@ def call(
         else:
             channel.unary_unary(rpc.path, **kw)(requests[0], timeout=timeout)
     except grpc.RpcError as err:
-        return err.code()  # type: ignore[no-any-return]
-    return grpc.StatusCode.OK
+        return err
+    return None
 
 
 def _date(d: dt.date) -> common_pb2.Date:
