@@ -264,7 +264,9 @@ class CausalService(causal_grpc.CausalServiceServicer):
             None if agg.campaign_geo_days is None else panel.rows_within(agg.campaign_geo_days)
         )
         prelude, budget, macro = await asyncio.gather(
-            asyncio.to_thread(attribution.describe, panel, q.spec),
+            asyncio.to_thread(
+                attribution.describe, panel, q.spec, {e.name: e.kind for e in external if not e.geo}
+            ),
             asyncio.to_thread(
                 confounders_retro.budget_response_line, geo_days, campaign_days, per_campaign
             ),

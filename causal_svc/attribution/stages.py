@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -54,7 +54,10 @@ STAGES = (
 )
 Progress = Callable[[str, float, str], None]
 
-# Which national series stand for which node of the marketing DAG.
+# Which national series stand for which node of the marketing DAG: by the kind the org
+# registered a series as (``liftos factors register``), else by a word in its name.
+_NODE_OF_KIND = {"macro": "macro_index", "competitor": "competitor_activity",
+                 "promotion": "promotion"}  # fmt: skip
 _NODE_OF_SERIES = (("macro", "macro_index"), ("competitor", "competitor_activity"),
                    ("promo", "promotion"))  # fmt: skip
 
@@ -120,11 +123,16 @@ class AttributionReport:
         return self.health.verdict
 
 
-def _graph(panel: MediaPanel) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def _graph(
+    panel: MediaPanel, kinds: Mapping[str, str]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     available = {"seasonality", "holiday", "spend", "impressions", "clicks", "conversions",
                  "revenue"}  # fmt: skip
+    for name in panel.national:
+        if (node := _NODE_OF_KIND.get(kinds.get(name, ""))) is not None:
+            available.add(node)
     for key, node in _NODE_OF_SERIES:
-        if any(key in name for name in panel.national):
+        if any(key in name for name in panel.national if name not in kinds):
             available.add(node)
     outcome = "revenue" if panel.outcome_name == "revenue" else "conversions"
     g = analyze_graph(default_marketing_graph(), "spend", outcome, available_columns=available)
@@ -192,9 +200,13 @@ class Scores:
     baseline_note: str = ""
 
 
-def describe(panel: MediaPanel, spec: ModelSpec) -> Prelude:
-    """The causal graph's confounders and mediators, the controls, the identification."""
-    confounders, unobserved, mediators = _graph(panel)
+def describe(
+    panel: MediaPanel, spec: ModelSpec, series_kinds: Mapping[str, str] | None = None
+) -> Prelude:
+    """The causal graph's confounders and mediators, the controls, the identification.
+    ``series_kinds``: each registered national series' kind (macro, competitor, promotion…),
+    which says which DAG node it stands for whatever its name."""
+    confounders, unobserved, mediators = _graph(panel, series_kinds or {})
     text = spec.identification.text
     return Prelude(confounders, unobserved, mediators, (*panel.national, *panel.controls), text)
 
