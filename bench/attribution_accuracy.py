@@ -269,9 +269,15 @@ def report_outcomes(scenario: str, runs: list[Run]) -> None:
         if paid:
             note += (f"; paid channels' incremental revenue: "
                      f"{np.mean([o.lower <= o.truth <= o.upper for o in paid]):.1%}")  # fmt: skip
+        # One channel-seed per seed: at the suite's 5 seeds one miss reads 80%, and a channel
+        # with the nominal 90% coverage misses at least once in 41% (1 − 0.9⁵) of such runs:
+        # held to the target from 20 channel-seeds.
+        enough = len(unpaid) >= 20
+        if not enough:
+            note += f"; under 20 channel-seeds: not held to the target (one miss = {1 / len(unpaid):.0%})"
         figure(f"attribution incremental revenue 90% interval coverage, channels without spend "
                f"(sends), {scenario} world, {len(runs)} seeds", 100 * share, "%",
-               target="≥ 85%", met=share >= 0.85, note=note)  # fmt: skip
+               target="≥ 85%", met=share >= 0.85 if enough else None, note=note)  # fmt: skip
 
 
 def main() -> None:
