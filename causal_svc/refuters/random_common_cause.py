@@ -87,7 +87,10 @@ def random_common_cause_check(
     )
     if shift <= tolerance:
         outcome = CheckOutcome.PASSED
-        tail = f" Small moves are good: within the tolerance of {tolerance:g} SE."
+        tail = (
+            f" The move beyond the draws' own scatter, {shift:.2f} SE, is within the tolerance of "
+            f"{tolerance:g} SE: small moves are good."
+        )
     elif shift <= 2 * tolerance:
         outcome = CheckOutcome.WARNING
         tail = (

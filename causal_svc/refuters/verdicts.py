@@ -93,7 +93,8 @@ def fixed_placebo_verdict(
         outcome = CheckOutcome.PASSED
         tail = (
             f" Good: the real estimate is significant while the {where} show no more than chance "
-            f"(combined p = {p_excess:.3g}; a large p-value is good here)."
+            f"(combined p = {p_excess:.3g}; a large p-value is good here, and it fails below "
+            f"{EXCESS_LEVEL:g})."
         )
     else:
         outcome = CheckOutcome.WARNING
@@ -266,8 +267,10 @@ def subset_verdict(
         f"On {len(arr)} random {100 * fraction:.0f}% subsets"
         + (f" ({failed} failed)" if failed else "")
         + f" the estimate averaged {arr.mean():.4g} (full data {estimate.point_estimate:.4g}, "
-        f"p = {p:.3g} for a drift; a large p-value is good here) and scattered {dispersion:.2f} "
-        "times as much as its standard error implies (about 1 is good)."
+        f"p = {p:.3g} for a drift; a large p-value is good here, and it fails below "
+        f"{CHECK_LEVEL:g}) and scattered "
+        f"{dispersion:.2f} times as much as its standard error implies (about 1 is good; it "
+        f"fails above {MAX_SUBSET_DISPERSION:g})."
     )
     if p < CHECK_LEVEL:
         outcome, tail = (
