@@ -70,3 +70,16 @@ def test_planning_models_reproduce_the_channel_effects(demo: World, demo_fit) ->
         draws = [m.outcome(m.reference_spend, *p)
                  for p in zip(m.scale, m.half_saturation, m.shape, strict=True)]  # fmt: skip
         assert min(draws) <= at_estimate + 1e-9 and m.scale.shape == (200,)
+
+
+def test_an_unregistered_promotions_calendar_is_warned_of(demo: World) -> None:
+    """Without the calendar, sales the promotions caused go to the channels that run with them
+    (email: 11-32% coverage instead of 80-95% on the simulator); the analysis says so and how
+    to fix it, and says nothing when the calendar is there."""
+    promo = "promotions calendar is registered"
+    national = {k: v for k, v in demo.panel.national.items() if "promo" not in k}
+    without = analyze(dataclasses.replace(demo.panel, national=national), ModelSpec())
+    assert "promotion" in without.unobserved_confounders
+    assert any(promo in w and "liftos factors register" in w for w in without.warnings)
+    with_calendar = analyze(demo.panel, ModelSpec())
+    assert not any(promo in w for w in with_calendar.warnings)
