@@ -82,6 +82,17 @@ def _pretrend_check(panel: PanelDesign, alpha: float) -> tuple[Check, dict[str, 
             {},
         )
     slope, se = fit.coef("ever_treated:period"), fit.stderr("ever_treated:period")
+    if not (np.isfinite(se) and se > 0):  # the untreated outcome is fitted exactly: no test
+        return (
+            Check(
+                name=name,
+                kind=CheckKind.PRE_TREND,
+                outcome=CheckOutcome.SKIPPED,
+                interpretation="could not be estimated: the untreated outcome is fitted exactly "
+                f"by the unit and period effects (standard error {se:g})",
+            ),
+            {},
+        )
     _, _, p = interval(slope, se, alpha, fit.df_inference)
     failed = p < alpha
     return (

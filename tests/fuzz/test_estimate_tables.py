@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from google.protobuf import text_format
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from liftos.v1 import causal_pb2 as pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
@@ -165,8 +165,6 @@ def test_odd_tables_never_end_internal(stub, method: int) -> None:
     )  # fmt: skip
     @given(st.lists(changes(ROLES[method]), min_size=1, max_size=2))
     def one_call(picked: list[Change]) -> None:
-        # Known, reported, not fixed here: see test_did_constant_outcome_with_a_covariate.
-        assume(not (method == pb.ESTIMATION_METHOD_DID and _constant_outcome(picked)))
         message = request(method, picked)
         try:
             stub.EstimateEffect(message, timeout=120)
@@ -182,17 +180,10 @@ def test_odd_tables_never_end_internal(stub, method: int) -> None:
     assert sum(codes.values()) >= EXAMPLES
 
 
-def _constant_outcome(picked: list[Change]) -> bool:
-    return any(what.startswith("y = ") and what.endswith("everywhere") for what, _ in picked)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="found by this module (helper C2): DID with a constant outcome (1.0) and a "
-    "covariate divides by a zero pre-trend standard error (did._pretrend_check: "
-    "ZeroDivisionError -> INTERNAL); repro /work/notes/s8/C2/repro_did_constant_outcome.py",
-)
 def test_did_constant_outcome_with_a_covariate(stub) -> None:
+    """Found by this module: DID with a constant outcome and a covariate divided by the
+    pre-trend regression's zero standard error (ZeroDivisionError -> INTERNAL)."""
+
     def constant(f: pd.DataFrame, r: dict[str, Any]) -> None:
         f["y"] = 1.0
 
