@@ -773,7 +773,13 @@ class OptimizeBudgetResponse(_message.Message):
     give the net change where the totals differ).
     """
     shadow_price: _builtins.float
-    """Shadow price of the total budget: the objective value of one more unit of budget."""
+    """Shadow price of the total budget: what one more unit of budget adds to the objective.
+    Without a risk weight it is the budget's Lagrange multiplier. With one (risk_aversion > 0)
+    the objective (the gain's mean less risk_aversion sd over the model's draws) has a kink
+    where the gain vanishes (the current mix), so it is re-solved: the change of that
+    objective per unit over a budget 1% larger (1% smaller when the bounds leave no room
+    above), and the multiplier only where it agrees within 5%; a warning says when.
+    """
     budget_binds: _builtins.bool
     """Whether the whole budget is used (a profit objective may leave some unspent)."""
     horizon_days: _builtins.int
@@ -889,7 +895,10 @@ class SpendPlan(_message.Message):
     daily_spend: _builtins.float
     """The same spend every day (>= 0). Use this, daily, or multiplier."""
     multiplier: _builtins.float
-    """Recent daily spend (the history's last 28 days) times this (>= 0)."""
+    """Recent daily spend (the history's last 28 days) times this (>= 0). For a channel the
+    analysis saw without spend (its input is impressions or sends) only a multiplier is
+    accepted: it scales the channel's recent input (its last 28 days repeated).
+    """
     @_builtins.property
     def daily(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
         """Spend per day, one value per horizon day (>= 0)."""

@@ -7825,7 +7825,12 @@ class OptimizeBudgetResponse(betterproto2.Message):
 
     shadow_price: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
     """
-    Shadow price of the total budget: the objective value of one more unit of budget.
+    Shadow price of the total budget: what one more unit of budget adds to the objective.
+    Without a risk weight it is the budget's Lagrange multiplier. With one (risk_aversion > 0)
+    the objective (the gain's mean less risk_aversion sd over the model's draws) has a kink
+    where the gain vanishes (the current mix), so it is re-solved: the change of that
+    objective per unit over a budget 1% larger (1% smaller when the bounds leave no room
+    above), and the multiplier only where it agrees within 5%; a warning says when.
     """
 
     budget_binds: "bool" = betterproto2.field(7, betterproto2.TYPE_BOOL)
@@ -9240,7 +9245,9 @@ class SpendPlan(betterproto2.Message):
 
     multiplier: "float | None" = betterproto2.field(4, betterproto2.TYPE_DOUBLE, optional=True)
     """
-    Recent daily spend (the history's last 28 days) times this (>= 0).
+    Recent daily spend (the history's last 28 days) times this (>= 0). For a channel the
+    analysis saw without spend (its input is impressions or sends) only a multiplier is
+    accepted: it scales the channel's recent input (its last 28 days repeated).
     """
 
 
