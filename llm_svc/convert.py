@@ -339,6 +339,19 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
                     baseline_fact=fact if metric is Metric.OUTCOME else "",
                 )
             )  # fmt: skip
+    # A failed model reports no channel (causal_svc drops its scores) but still names the
+    # channels it modelled: a claim about one is then judged against the failure, not answered
+    # "no analysis speaks to it".
+    reported = {e.treatment for e in effects}
+    withheld = tuple(
+        Effect(
+            analysis_id=a.analysis_id, treatment=channel, outcome=outcome, point=math.nan,
+            lower=math.nan, upper=math.nan, supported=False, failed_checks=failed,
+            reported=False,
+        )
+        for channel in dict.fromkeys(r.model.model_config.channels)
+        if failed and channel and channel not in reported
+    )  # fmt: skip
     window = None
     if r.HasField("date_range"):
         start, end = _date(r.date_range.start_date), _date(r.date_range.end_date)
@@ -349,6 +362,7 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
         method="causal_mmm",
         identification=Identification.BACKDOOR,
         effects=tuple(effects),
+        withheld=withheld,
         checks=checks,
         warnings=tuple(r.warnings),
         window=window,

@@ -97,8 +97,11 @@ class Check:
 
     @property
     def label(self) -> str:
-        """Readable name: "placebo treatment", "pre-trend test"."""
-        return _CHECK_LABELS.get(self.kind, self.kind.replace("_", " "))
+        """Readable name: "placebo treatment", "pre-trend test"; an id after the kind is kept
+        verbatim ("lift-test calibration of exp_org_001_001", not "exp org 001 001")."""
+        kind, sep, which = self.kind.partition(":")
+        name = _CHECK_LABELS.get(kind, kind.replace("_", " "))
+        return f"{name} of {which}" if sep and which else name
 
 
 _CHECK_LABELS = {
@@ -115,6 +118,7 @@ _CHECK_LABELS = {
     "pre_period_fit": "pre-period fit check",
     "permutation": "permutation test",
     "convergence": "convergence check",
+    "calibration": "lift-test calibration",  # an attribution's "calibration:<test id>"
 }
 
 
@@ -182,6 +186,9 @@ class Effect:
     # causal order: a pair's promoted product, then the one it affects
     names: tuple[str, ...] = ()
     role: ProductRole | None = None  # set for a product analysis's effects
+    # False: a cause the analysis modelled but gives no figure for (its model failed its
+    # health checks); its figures are NaN, and it is judged (CheckClaims), never written
+    reported: bool = True
 
     @property
     def spans_zero(self) -> bool:
@@ -231,6 +238,9 @@ class Analysis:
     # upper), for contrast with the estimate; None when the causal service gives none
     naive: tuple[float, float, float] | None = None
     create_time: dt.datetime | None = None
+    # causes the analysis modelled but reports no effect for (``Effect.reported`` False): a
+    # claim about one is judged against the failure, not as if nothing spoke to it
+    withheld: tuple[Effect, ...] = ()
 
     @property
     def failed_checks(self) -> tuple[Check, ...]:

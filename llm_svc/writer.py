@@ -344,10 +344,14 @@ def next_step(analysis: Analysis, e: Effect) -> Sentence:
     cause = _cause(e)
     randomised = analysis.identification is Identification.RANDOMIZED
     if e.established:
-        b.t("next step: plan with the conservative end of the interval, ")
-        bound = e.lower if e.point >= 0 else e.upper
-        b.f(e.prefix + (e.lower_fact if e.point >= 0 else e.upper_fact), fmt(bound))
-        return b.t(", rather than the point estimate.").build()
+        # name the effect the figure bounds: an attribution lists every channel before its one
+        # next step, so "the interval" alone reads as the channel last mentioned
+        up = e.point >= 0
+        b.t(f"next step: plan {cause}'s effect on {label(e.outcome)} at the ")
+        _level(b.t(f"{'lower' if up else 'upper'} bound of its "), e).t(" interval, ")
+        b.f(e.prefix + (e.lower_fact if up else e.upper_fact), fmt(e.lower if up else e.upper))
+        b.t(" (the conservative end), rather than the point estimate, ")
+        return b.f(e.prefix + e.point_fact, fmt(e.point)).t(".").build()
     if e.causal and e.supported and e.spans_zero:
         return b.t(
             f"next step: a larger or longer test of {cause} would narrow the interval enough "

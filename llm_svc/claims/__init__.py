@@ -25,7 +25,9 @@ __all__ = [
 
 
 def effects_of(analyses: Sequence[Analysis]) -> tuple[Effect, ...]:
-    return tuple(e for a in analyses for e in a.effects)
+    """Every effect a claim can be judged against: those reported, and the causes a failed
+    model names without a figure (judged as failed, never restated)."""
+    return tuple(e for a in analyses for e in (*a.effects, *a.withheld))
 
 
 def check_claims(text: str, analyses: Sequence[Analysis]) -> list[Judgement]:

@@ -9,7 +9,9 @@ SUPPORTED      an identified estimate that passed its checks has the claimed dir
                rounding of "0%" (±0.5% of the baseline): an effect too small to matter
 CONTRADICTED   wrong sign; size outside the interval (also one that includes zero); "no
                effect" where the interval excludes zero; a claim about an estimate that
-               failed its checks; a quoted interval that is not the analysis's
+               failed its checks, or about a channel of an attribution model that failed its
+               health checks (it reports no effects); a quoted interval that is not the
+               analysis's
 UNSUPPORTED    no analysis speaks to the cause or the outcome named; the only evidence is a
                correlation (no identification strategy); a percentage where the analysis gives
                no baseline, or a return on spend where it gives none; a bound the interval
@@ -249,7 +251,11 @@ def judge(claim: Claim, effects: Sequence[Effect]) -> Judgement:
     if not candidates:
         who = f"{claim.subject_text!r}" if claim.subject_text else "the cause it names"
         return Judgement(claim, Verdict.UNSUPPORTED, f"no analysis speaks to {who}", ())
+    # a figure another analysis reports beats a failed model's silence
+    candidates = [e for e in candidates if e.reported] or candidates
     ids = tuple(dict.fromkeys(e.analysis_id for e in candidates))
+    if not candidates[0].reported:
+        return Judgement(claim, Verdict.CONTRADICTED, _withheld(candidates), ids)
     causes = list(dict.fromkeys(e.treatment for e in candidates))
     if len(causes) > 1:
         # "Klaviyo" with both klaviyo_email and klaviyo_sms in evidence: a verdict only when
@@ -281,6 +287,17 @@ def judge(claim: Claim, effects: Sequence[Effect]) -> Judgement:
         )  # fmt: skip
     verdict, reason = _against(claim, candidates[0])
     return Judgement(claim, verdict, reason, ids, candidates[0])
+
+
+def _withheld(candidates: Sequence[Effect]) -> str:
+    """Why a claim about a cause a failed model names, but gives no figure for, is not
+    supported: the same rule as an estimate that failed its checks."""
+    causes = " or ".join(dict.fromkeys(e.treatment for e in candidates))
+    failed = ", ".join(dict.fromkeys(c for e in candidates for c in e.failed_checks))
+    return (
+        f"the analysis failed its health checks ({failed or 'model health'}), so it reports "
+        f"no channel effects: nothing it found supports a claim about {causes}"
+    )
 
 
 def _against(claim: Claim, e: Effect) -> tuple[Verdict, str]:

@@ -137,6 +137,8 @@ def failed_attribution(analysis_id: str = "an-failed", org_id: str = "acme") -> 
     )  # fmt: skip
     r.health.checks.add(name="convergence", verdict=causal_pb.HEALTH_VERDICT_PASS, message="ok")
     r.outcome = common_pb.OUTCOME_METRIC_REVENUE
+    # the channels it modelled, as causal_svc.convert.attribution fills them whatever the verdict
+    r.model.model_config.channels.extend(["klaviyo_email", "meta_prospecting", "meta_retargeting"])
     r.date_range.start_date.CopyFrom(common_pb.Date(year=2024, month=9, day=15))
     r.date_range.end_date.CopyFrom(common_pb.Date(year=2025, month=1, day=15))
     return causal_pb.Analysis(

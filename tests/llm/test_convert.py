@@ -13,7 +13,7 @@ from llm_svc.evidence import Audience, CheckOutcome, Identification, Metric
 from llm_svc.guardrail import Guardrail
 from llm_svc.insights import InsightKind, rank_insights
 from llm_svc.writer import write
-from tests.llm.support import audit_attribution, failed_attribution, fixtures
+from tests.llm.support import audit_attribution, effect_analysis, failed_attribution, fixtures
 
 
 def _interval(estimate: float, lower: float, upper: float) -> common_pb.Interval:
@@ -166,3 +166,89 @@ def test_an_effect_estimate() -> None:
     assert dim.window == (dt.date(2024, 10, 1), dt.date(2024, 10, 28))
     assert all(c.outcome is not CheckOutcome.SKIPPED or c.kind for c in dim.checks)
     assert e.failed_checks == tuple(c.label for c in dim.failed_checks)
+
+
+def test_a_claim_about_a_channel_of_a_failed_model_is_judged_against_the_failure() -> None:
+    """The re-audit's N4: a failed model reports no channel, so "Meta prospecting drove 40
+    million" was UNSUPPORTED "no analysis speaks to 'Meta prospecting'" although the model has
+    that channel. It is judged as a claim about an estimate that failed its checks is: the
+    model failed which checks, and it reports no effects."""
+    a = analysis_from_proto(failed_attribution())
+    assert not a.effects
+    for text in (
+        "Meta prospecting drove 40 million in revenue.",
+        "Meta prospecting had no effect on revenue.",
+        "Meta drove a 3x ROAS.",  # both meta channels: the same failure, not "ambiguous"
+        "Our newsletter drove revenue.",
+    ):
+        (j,) = check_claims(text, [a])
+        assert j.verdict is Verdict.CONTRADICTED, (text, j.reason)
+        assert j.reason.startswith("the analysis failed its health checks (holdout)"), j.reason
+        assert "reports no channel effects" in j.reason and j.analysis_ids == ("an-failed",)
+        assert j.effect is None  # no figure to restate
+    assert {e.treatment for e in a.withheld} == {
+        "klaviyo_email", "meta_prospecting", "meta_retargeting",
+    }  # fmt: skip
+    (j,) = check_claims("Meta prospecting drove 40 million in revenue.", [a])
+    assert "meta_prospecting" in j.reason and "convergence" not in j.reason  # it passed
+    # a channel the model did not have: nothing speaks to it
+    (j,) = check_claims("TikTok drove 40 million in revenue.", [a])
+    assert j.verdict is Verdict.UNSUPPORTED and j.reason.startswith("no analysis speaks to")
+    # the analyses measured revenue, whatever the model's health
+    (j,) = check_claims("Meta prospecting drove 40 thousand orders.", [a])
+    assert j.verdict is Verdict.UNSUPPORTED and "not orders" in j.reason
+    # another analysis that reports the channel is the evidence, not the failed one's silence
+    ok = analysis_from_proto(audit_attribution())
+    (j,) = check_claims("Meta prospecting drove 4 million in revenue.", [a, ok])
+    assert j.verdict is Verdict.SUPPORTED and j.analysis_ids == ("an-audit",)
+    # the Explain guardrail removes such a sentence (no figure to rewrite it with)
+    passed = Guardrail([a]).check("Meta prospecting drove 40 million in revenue.")
+    assert passed.text == "" and [f.judgement.verdict for f in passed.flagged] == [
+        Verdict.CONTRADICTED
+    ]
+
+
+def test_the_next_step_names_the_channel_its_figure_bounds() -> None:
+    """The re-audit's N8: "Next step: plan with the conservative end of the interval,
+    15,836,244, ..." followed the last channel's sentence (klaviyo_sms), not the channel whose
+    lower bound it is (klaviyo_email)."""
+    a = analysis_from_proto(audit_attribution())
+    sentences = write([a], Audience.EXECUTIVE)
+    (step,) = [s for s in sentences if s.text.startswith("Next step:")]
+    assert step.text == (
+        "Next step: plan klaviyo email's effect on revenue at the lower bound of its 90% "
+        "interval, 15,836,244 (the conservative end), rather than the point estimate, "
+        "29,597,531."
+    )
+    facts = {step.text[c.start : c.end]: c.fact for c in step.cites}
+    assert facts["15,836,244"] == "channels[klaviyo_email].incremental_outcome.lower"
+    assert facts["29,597,531"] == "channels[klaviyo_email].incremental_outcome.estimate"
+    # every sentence the writer says passes its own guardrail
+    guard = Guardrail([a])
+    assert not guard.check(step.text, step.cites).flagged
+    cut = effect_analysis("an-cut", "google_search", point=-6.0, lower=-9.0, upper=-3.0)
+    assert write([cut], Audience.EXECUTIVE)[-1].text == (
+        "Next step: plan google search's effect on revenue at the upper bound of its 95% "
+        "interval, -3.00 (the conservative end), rather than the point estimate, -6.00."
+    )
+
+
+def test_a_lift_test_check_keeps_its_id_verbatim() -> None:
+    """The re-audit's N5 (wording): "The calibration:exp org 001 001 raised a warning: lift test
+    exp_org_001_001: ..." turned the id's underscores into spaces."""
+    p = audit_attribution()
+    p.attribution.health.verdict = causal_pb.HEALTH_VERDICT_REVIEW
+    p.attribution.health.checks.add(
+        name="calibration:exp_org_001_001", verdict=causal_pb.HEALTH_VERDICT_REVIEW, value=-1228.4,
+        threshold=3.0,
+        message="lift test exp_org_001_001: measured 40,413,390 ± 21,849, model 13,574,340 "
+        "(-1228.4 se)",
+    )  # fmt: skip
+    a = analysis_from_proto(p)
+    for audience in (Audience.ANALYST, Audience.DATA_SCIENTIST):
+        text = " ".join(s.text for s in write([a], audience))
+        assert "exp org 001" not in text, text
+        assert "lift-test calibration of exp_org_001_001 raised a warning" in text
+    assert all("lift-test calibration of exp_org_001_001" in e.warning_checks for e in a.effects)
+    insights = " ".join(i.text for i in rank_insights([a]))
+    assert "exp org 001" not in insights

@@ -151,3 +151,17 @@ def test_check_claims_on_a_channel_without_spend(  # type: ignore[no-untyped-def
     assert cli.main(["check-claims", text, "--analysis", audit, "--org", ORG]) == 0
     email, tiktok = capsys.readouterr().out.split("\n")[0:3:2]
     assert email.startswith("SUPPORTED") and tiktok.startswith("UNSUPPORTED")
+
+
+def test_check_claims_on_a_failed_analysis_names_the_failure(  # type: ignore[no-untyped-def]
+    peers: PeerConfig, attributions: tuple[str, str], capsys
+) -> None:
+    """The re-audit's N4, over real servers: the stored failed attribution names the channels
+    it modelled; a claim about one is CONTRADICTED by the failure, not "no analysis speaks"."""
+    _, failed = attributions
+    text = "Meta prospecting drove 40 million in revenue."
+    assert cli.main(["check-claims", text, "--analysis", failed, "--org", ORG]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("CONTRADICTED"), out
+    assert "the analysis failed its health checks (holdout)" in out
+    assert "reports no channel effects" in out and "no analysis speaks" not in out
