@@ -61,7 +61,10 @@ def _decomposition_note(daily: causal_pb.DailyDecomposition) -> str:
 
 
 def _interval(i: object) -> str:
-    return f"{num(i.estimate)} ({num(i.lower)} to {num(i.upper)})"  # type: ignore[attr-defined]
+    """``estimate (lower to upper, 90%)``: an interval always says its level (unset: omitted)."""
+    level = float(getattr(i, "level", 0.0) or 0.0)
+    at = f", {level:.0%}" if 0 < level < 1 else ""
+    return f"{num(i.estimate)} ({num(i.lower)} to {num(i.upper)}{at})"  # type: ignore[attr-defined]
 
 
 def attribution_sections(
