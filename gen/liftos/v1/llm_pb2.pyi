@@ -118,7 +118,8 @@ class _ClaimVerdictEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ClaimVer
     """
     CLAIM_VERDICT_CONTRADICTED: _ClaimVerdict.ValueType  # 2
     """The evidence contradicts the claim: wrong sign, a size outside the interval, "no effect"
-    where the interval excludes zero, a claim about an estimate that failed its checks.
+    where the interval excludes zero, a claim about an estimate that failed its checks or about
+    a channel of an attribution model that failed its health checks (it reports no effects).
     """
     CLAIM_VERDICT_UNSUPPORTED: _ClaimVerdict.ValueType  # 3
     """No analysis speaks to the claim (another cause or outcome; only a correlation; a
@@ -139,7 +140,8 @@ within 0.5% of the baseline.
 """
 CLAIM_VERDICT_CONTRADICTED: ClaimVerdict.ValueType  # 2
 """The evidence contradicts the claim: wrong sign, a size outside the interval, "no effect"
-where the interval excludes zero, a claim about an estimate that failed its checks.
+where the interval excludes zero, a claim about an estimate that failed its checks or about
+a channel of an attribution model that failed its health checks (it reports no effects).
 """
 CLAIM_VERDICT_UNSUPPORTED: ClaimVerdict.ValueType  # 3
 """No analysis speaks to the claim (another cause or outcome; only a correlation; a

@@ -867,7 +867,8 @@ class ClaimVerdict(betterproto2.Enum):
     CONTRADICTED = 2
     """
     The evidence contradicts the claim: wrong sign, a size outside the interval, "no effect"
-    where the interval excludes zero, a claim about an estimate that failed its checks.
+    where the interval excludes zero, a claim about an estimate that failed its checks or about
+    a channel of an attribution model that failed its health checks (it reports no effects).
     """
 
     UNSUPPORTED = 3
