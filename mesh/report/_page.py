@@ -34,6 +34,8 @@ table { border-collapse: collapse; width: 100%; font-size: 9pt; margin: 4pt 0 10
 th, td { text-align: left; vertical-align: top; padding: 3pt 5pt; border-bottom: 1px solid var(--line); }
 th { font-weight: bold; border-bottom: 1.5px solid #999; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td .ci { display: block; color: var(--muted); font-size: 8pt; }
+.scroll { overflow-x: auto; }
 tr { break-inside: avoid; }
 .badge { display: inline-block; font-weight: bold; font-size: 8.5pt; padding: 1pt 5pt;
          border-radius: 3pt; color: #fff; white-space: nowrap; }
@@ -111,4 +113,8 @@ def table(
         for row in rows
     )
     klass = f' class="{esc(cls)}"' if cls else ""
-    return f"<table{klass}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # a table wider than the page scrolls on its own instead of pushing columns off screen
+    return (
+        f'<div class="scroll"><table{klass}><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )

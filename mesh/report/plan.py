@@ -67,6 +67,14 @@ def _interval(i: object) -> str:
     return f"{num(i.estimate)} ({num(i.lower)} to {num(i.upper)}{at})"  # type: ignore[attr-defined]
 
 
+def _interval_cell(i: object) -> str:
+    """:func:`_interval` for a table cell (HTML): the bounds on a line of their own under the
+    estimate, so a table of nine such columns fits the page's width."""
+    text = _interval(i)
+    head, _, bounds = text.partition(" (")
+    return f'{head}<span class="ci">({esc(bounds)}</span>'
+
+
 def attribution_sections(
     analysis: causal_pb.Analysis, figs: Figures,
     budget: surfacing_pb.OptimizeBudgetResponse | None = None,
@@ -254,11 +262,11 @@ def _channel_table(channels: list[causal_pb.ChannelAttribution], cur: str) -> st
     rows = [
         [
             f'<span id="channel-{esc(c.channel)}">{esc(c.channel)}</span>', num(c.spend.amount),
-            _interval(c.incremental_outcome), num(c.platform_reported_outcome),
-            _interval(c.incremental_roas) if c.HasField("incremental_roas") else "–",
+            _interval_cell(c.incremental_outcome), num(c.platform_reported_outcome),
+            _interval_cell(c.incremental_roas) if c.HasField("incremental_roas") else "–",
             num(c.naive_regression_roas) if c.HasField("naive_regression_roas") else "–",
             num(c.platform_reported_roas) if c.platform_reported_roas else "–",
-            _interval(c.marginal_roas) if c.HasField("marginal_roas") else "–",
+            _interval_cell(c.marginal_roas) if c.HasField("marginal_roas") else "–",
             f"{c.contribution_share:.1%}",
         ]
         for c in channels
@@ -333,7 +341,7 @@ def _recommendations(response: surfacing_pb.RecommendResponse) -> str:
         [
             str(r.priority),
             esc(enum_name(surfacing_pb.RecommendationKind.Name(r.kind), "RECOMMENDATION_KIND_")),
-            esc(r.channel), esc(r.action), esc(r.rationale), _interval(r.expected_impact),
+            esc(r.channel), esc(r.action), esc(r.rationale), _interval_cell(r.expected_impact),
             f"{r.confidence:.0%}",
         ]
         for r in sorted(response.recommendations, key=lambda r: r.priority)
