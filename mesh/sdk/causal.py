@@ -14,6 +14,7 @@ from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
+from mesh.runtime.frames.enums import enum_value
 from mesh.runtime.protoconv import set_date_range
 from mesh.runtime.tables import frame_to_table
 from mesh.sdk._base import ClientBase, _call
@@ -173,7 +174,7 @@ class CausalCalls(ClientBase):
         request = causal_pb.AnalyzeAttributionRequest(
             org_id=self._org(org_id), channels=list(channels), calibration=list(calibration),
             holdout_days=holdout_days, seed=seed,
-            outcome=common_pb.OutcomeMetric.Value(f"OUTCOME_METRIC_{outcome.upper()}"),
+            outcome=enum_value("outcome_metric", outcome.lower(), field="outcome"),  # type: ignore[arg-type]
         )  # fmt: skip
         set_date_range(request.date_range, start, end)
         yield from _events(self._causal.AnalyzeAttribution, request, dc.AttributionResult, timeout)

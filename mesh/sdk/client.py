@@ -8,6 +8,8 @@ parse (see README: "SDK message types").
 
 from __future__ import annotations
 
+import os
+
 import grpc
 import liftos_dc.liftos.v1 as dc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -48,11 +50,11 @@ class LiftOS(IngestionCalls, CausalCalls, SurfacingCalls, LlmCalls):
         tls_client_cert: str | None = None,
         tls_client_key: str | None = None,
     ) -> None:
-        """``api_key`` defaults to ``LIFTOS_API_KEY``; ``tls_ca`` (a PEM file) to
+        """``org_id`` defaults to ``LIFTOS_ORG``; ``api_key`` to ``LIFTOS_API_KEY``; ``tls_ca`` (a PEM file) to
         ``LIFTOS_TLS_CA``; ``tls_client_cert``/``tls_client_key`` (presented to servers that
         require client certificates) to ``LIFTOS_TLS_CLIENT_CERT``/``LIFTOS_TLS_CLIENT_KEY``."""
         self.peers = peers or PeerConfig.from_env()
-        self.org_id = org_id
+        self.org_id = org_id or os.environ.get("LIFTOS_ORG", "")  # as the CLI reads it
         self._channels = {
             s: sync_channel(
                 getattr(self.peers, s),

@@ -34,6 +34,7 @@ ENUMS: dict[str, tuple[np.ndarray, dict[str, int]]] = {
     "season": _enum_table(md_pb.Season, "SEASON_"),
     "confounder_type": _enum_table(md_pb.ConfounderType, "CONFOUNDER_TYPE_"),
     "external_factor_type": _enum_table(md_pb.ExternalFactorType, "EXTERNAL_FACTOR_TYPE_"),
+    "outcome_metric": _enum_table(common_pb.OutcomeMetric, "OUTCOME_METRIC_"),
 }
 
 
