@@ -224,6 +224,11 @@ def _existing_result(client: LiftOS, experiment_id: str) -> dc.ExperimentResult 
         raise
 
 
+def _p(p: float) -> str:
+    """As the summary line gives it: a tail below 0.001 is not printed as 0."""
+    return "p < 0.001" if p < 1e-3 else f"p = {p:.4g}"
+
+
 def _fmt(x: float | None, unbounded: str) -> str:
     return unbounded if x is None else f"{x:.6g}"
 
@@ -236,7 +241,7 @@ def render_table(out: dict[str, Any]) -> str:
         f"estimate   {out['point_estimate']:.6g}   SE {se:.6g}"
         if se is not None
         else f"estimate   {out['point_estimate']:.6g}",
-        f"{level}% CI     [{_fmt(out['ci_lower'], '-inf')}, {_fmt(out['ci_upper'], 'inf')}]   p = {out['p_value']:.4g}   n = {out['n']}",
+        f"{level}% CI     [{_fmt(out['ci_lower'], '-inf')}, {_fmt(out['ci_upper'], 'inf')}]   {_p(out['p_value'])}   n = {out['n']}",
         f"supported  {'yes' if out['supported'] else 'NO'}",
         "checks:",
     ]

@@ -226,6 +226,11 @@ def test_cli_estimate_json(causal, tmp_path: Path) -> None:
     assert any(c["kind"] == "pre_trend" for c in result["checks"])
 
 
+def out_env(causal) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "LIFTOS_CAUSAL_ADDR": causal.address,
+            "PATH": "/usr/bin:/bin"}  # fmt: skip
+
+
 def test_cli_estimate_reads_iso_dates_in_the_time_column(causal, tmp_path: Path) -> None:
     """README: ``liftos estimate data.csv --method did ... --time day`` with ISO dates in the CSV
     was refused ("time column 'day' must be numeric or datetime ... got string")."""
@@ -241,12 +246,18 @@ def test_cli_estimate_reads_iso_dates_in_the_time_column(causal, tmp_path: Path)
         [sys.executable, "-m", "mesh.cli", "estimate", str(csv), "--method", "did", "--outcome", "y",
          "--treatment", "treated_post", "--unit", "geo", "--time", "day", "--no-checks", "--json"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
-        env={"PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", "LIFTOS_CAUSAL_ADDR": causal.address, "PATH": "/usr/bin:/bin"},
+        env=out_env(causal),
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["method"] == "did" and result["n"] == len(rows)
     assert result["ci_lower"] < 5 < result["ci_upper"]
+    # the table's line gives a tail below 0.001 as such, not 'p = 0' (re-audit M13)
+    assert result["p_value"] < 1e-3
+    table = subprocess.run([a for a in out.args if a != "--json"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120, env=out_env(causal))  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    assert "p < 0.001" in table.stdout and "p = 0 " not in table.stdout
 
 
 def test_sharp_rdd_without_treatment_and_running_variable_as_treatment(stub) -> None:
