@@ -4,6 +4,27 @@ processes. It reaches the services over gRPC (``mesh.sdk``), never by importing 
 ``liftos`` is :func:`main` (pyproject's entry point); ``python -m mesh.cli`` runs it too.
 """
 
-from mesh.cli.commands import build_parser, main
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
 
 __all__ = ["build_parser", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``liftos``: the verbs load pandas, gRPC and the SDK (~2 s), so they are imported here,
+    where a Ctrl-C while they load ends as quietly as one during a call."""
+    try:
+        from mesh.cli.commands import main as run
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return run(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mesh.cli.commands import build_parser as build
+
+    return build()

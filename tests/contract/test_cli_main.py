@@ -61,3 +61,24 @@ def test_org_defaults_to_liftos_org(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parser.parse_args(["analyze", "--org", "other"]).org == "other"
     with pytest.raises(SystemExit):  # ingest's --org stays required: an import names its org
         parser.parse_args(["ingest", "--source", "meta", "f.ndjson"])
+
+
+def test_ctrl_c_while_the_verbs_load_is_quiet_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first ~2 s of any `liftos` call import pandas and gRPC; a Ctrl-C then printed a
+    25-line traceback."""
+    import builtins
+
+    import mesh.cli
+
+    real = builtins.__import__
+
+    def interrupted(name: str, *args: object, **kwargs: object) -> object:
+        if name == "mesh.cli.commands":
+            raise KeyboardInterrupt
+        return real(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    assert mesh.cli.main(["status"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
