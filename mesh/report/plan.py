@@ -237,11 +237,11 @@ def _identification(result: causal_pb.AttributionResult) -> str:
     s = result.identification
     if result.HasField("identification"):
         out += f"<p><strong>Strategy:</strong> {esc(s.reason)}</p>"
-        if s.assumptions:
+        # the strategy's own sentence leads the assumptions too: said once
+        assumptions = [a for a in s.assumptions if a != s.reason]
+        if assumptions:
             out += (
-                '<ul class="plain">'
-                + "".join(f"<li>{esc(a)}</li>" for a in s.assumptions)
-                + "</ul>"
+                '<ul class="plain">' + "".join(f"<li>{esc(a)}</li>" for a in assumptions) + "</ul>"
             )
     facts = [
         ("Confounders adjusted for", ", ".join(result.confounders)),

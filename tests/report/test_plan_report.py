@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import escape as html_escape
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,16 @@ def test_attribution_with_its_plan_and_explanation(attribution, browser, tmp_pat
     for channel in attribution.attribution.channels:
         assert f'id="channel-{channel.channel}"' in html
     assert "Recommendations" in opened.text and "Raise spend by 25%" in opened.text
+
+
+def test_the_identification_and_the_intervals_are_said_once_and_fully(attribution) -> None:
+    """Re-audit: the strategy's sentence printed twice (it also leads the assumptions), and
+    intervals printed bare '(a to b)' with no level."""
+    html = render_report(attribution)
+    reason = attribution.attribution.identification.reason
+    assert reason and html.count(html_escape(reason)) == 1
+    assert ", 90%)" in html
+    assert not re.search(r"\([0-9−.,]+ to [0-9−.,]+\)", html)  # every interval has its level
 
 
 def test_every_citation_links_to_an_element_on_the_page(attribution) -> None:
