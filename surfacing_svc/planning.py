@@ -126,6 +126,18 @@ def _expected_roas(curve: HillCurve, cell: CellSpec) -> float:
     return float((curve.mean_outcome(m * s0) - curve.mean_outcome(s0)) / ((m - 1.0) * s0))
 
 
+def _with_roas(curve: HillCurve, cell: CellSpec, effect: AnalysisEffect | None) -> CellSpec:
+    """The cell with its expected return from the curve and, where the analysis reports the
+    channel's incremental effect with an interval, the same return at that interval's lower
+    bound (the analysis's own gated figure: 0 where it did not establish an effect), scaled
+    from the expected one: the design is powered at both."""
+    roas = _expected_roas(curve, cell)
+    if effect is None or not effect.incremental.estimate > 0.0:
+        return replace(cell, roas=roas)
+    share = max(effect.incremental.lower, 0.0) / effect.incremental.estimate
+    return replace(cell, roas=roas, roas_low=roas * share, level=effect.incremental.level)
+
+
 def answer_design(
     frame: pd.DataFrame, question: DesignQuestion, model: PlanningModel | None
 ) -> tuple[ExperimentDesign, GeoHistory]:
@@ -142,7 +154,8 @@ def answer_design(
                 f"{question.spec.channel!r}; it has: {known}",
                 field="channel",
             )
-        cells = tuple(replace(c, roas=_expected_roas(curve, c)) for c in cells)
+        effect = next((e for e in model.effects if e.channel == question.spec.channel), None)
+        cells = tuple(_with_roas(curve, c, effect) for c in cells)
     elif question.expected_roas is not None:
         cells = tuple(replace(c, roas=question.expected_roas) for c in cells)
     return _design(history, replace(question.spec, cells=cells)), history

@@ -208,6 +208,10 @@ def design(r: surfacing_pb.DesignExperimentResponse, channel: str, out: Out) -> 
                 f"minimum detectable lift {p.minimum_detectable_lift:.1%}")  # fmt: skip
         out(f"  recommended: {c.recommended_duration_days} days"
             + ("" if c.feasible else f" (not reachable: {c.reason})"))  # fmt: skip
+    # The power at the interval's lower bound, per duration, and whether the recommendation
+    # holds there (no proto field carries it: the response's warnings do).
+    for w in r.warnings:
+        out(f"  warning: {w}")
 
 
 def run_plan(client: LiftOS, world: Path, org_id: str, data_dir: Path, out: Out) -> Plan:

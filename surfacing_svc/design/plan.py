@@ -129,6 +129,7 @@ def _cell(
         m = _multiplier(cell, spec.budget, daily_spend, n.duration_days)
         change = (m - 1.0) * daily_spend
         expected = cell.roas * change / daily_outcome if cell.roas is not None else math.nan
+        low = cell.roas_low * change / daily_outcome if cell.roas_low is not None else math.nan
         target = direction * spec.lift if spec.lift is not None else expected
         mde = mde_at(spec.target_power, n.noise, spec.alpha, direction=direction)
         mde_abs = mde * daily_outcome * n.duration_days
@@ -148,6 +149,10 @@ def _cell(
                 else math.nan,
                 noise=n.noise,
                 placebo_windows=n.n_windows,
+                conservative_lift=low,
+                power_at_conservative=power_at(low, n.noise, spec.alpha)
+                if math.isfinite(low)
+                else math.nan,
             )
         )
     target = direction * spec.lift if spec.lift is not None else points[0].expected_lift
@@ -162,6 +167,11 @@ def _cell(
             recommended = points[-1].duration_days
             feasible = False
             reason = _why_not(spec, cell, points[-1], target, noise, history.outcome_name)
+    conservative = ""
+    if math.isfinite(points[0].conservative_lift):
+        recommended, conservative = _conservative(
+            spec, cell, points, recommended if feasible else None, history.outcome_name
+        )
     pre_days = slice(history.n_days - pre, history.n_days)
     t_series = history.outcome[treated, pre_days].sum(axis=0)
     c_series = history.outcome[control, pre_days].sum(axis=0)
@@ -180,6 +190,64 @@ def _cell(
         daily_spend=daily_spend,
         outcome_share=float(history.outcome[treated, bau].sum() / history.outcome[:, bau].sum()),
         pre_period_correlation=corr,
+        conservative=conservative,
+    )
+
+
+def _conservative(
+    spec: DesignSpec,
+    cell: CellSpec,
+    points: list[PowerPoint],
+    at_expected: int | None,
+    outcome: str,
+) -> tuple[int, str]:
+    """The recommended duration once the conservative end of the analysis's interval is
+    weighed, and the power there in words. A point estimate whose interval spans several
+    times its lower bound sizes a test that may well come back null, so the duration is
+    recommended only when powered at the lower bound too; when the analysis has not
+    established an effect (lower bound 0) the test is what would establish it, and it is
+    sized by the smallest effect the history can detect rather than by the estimate."""
+    assert cell.roas_low is not None
+    target = spec.target_power
+    longest = points[-1]
+    shortest_expected = (
+        f"; the shortest duration powered at the expected effect is {at_expected} days"
+        if at_expected is not None
+        else ""
+    )
+    level = f"{cell.level:.0%} " if cell.level > 0 else ""
+    if cell.roas_low <= 0.0:
+        if spec.lift is not None:
+            return (at_expected or longest.duration_days), ""
+        return longest.duration_days, (
+            f"the analysis has not established an effect of {spec.channel} (the lower bound "
+            f"of its {level}interval is 0): this test is what would establish it, so it is "
+            f"sized by the smallest effect the history can detect rather than by the "
+            f"estimate: {longest.duration_days} days detect a {longest.mde_lift:.1%} change in "
+            f"{outcome} (ROAS {longest.min_detectable_roas:.2f}) with {target:.0%} power"
+            + shortest_expected
+        )
+    powers = ", ".join(f"{p.power_at_conservative:.0%} at {p.duration_days} days" for p in points)
+    said = (
+        f"{spec.channel} at the lower bound of the analysis's {level}interval (ROAS "
+        f"{cell.roas_low:.2f} against {cell.roas if cell.roas is not None else math.nan:.2f} "
+        f"expected; a {abs(points[0].conservative_lift):.1%} change in {outcome}): power "
+        f"{powers}"
+    )
+    if spec.lift is not None:  # the caller's own effect of interest sizes the test
+        return (at_expected or longest.duration_days), said
+    good = [
+        p
+        for p in points
+        if p.power_at_conservative >= target and not (p.power < target)  # nan: no target
+    ]
+    if good:
+        return good[0].duration_days, (
+            said + f"; {good[0].duration_days} days reach {target:.0%} power there too"
+        )
+    return (at_expected or longest.duration_days), (
+        said + f"; no duration up to {longest.duration_days} days reaches {target:.0%} power "
+        "at the interval's lower bound: the test may come back null" + shortest_expected
     )
 
 
@@ -261,7 +329,13 @@ def design_experiment(history: GeoHistory, spec: DesignSpec) -> ExperimentDesign
     cells = tuple(
         _cell(history, spec, k, arms, pre, durations) for k in range(1, n_cells + 1)
     )  # fmt: skip
-    warnings = list(history.warnings)
+    # First: what the recommendation rests on, before the history's caveats.
+    warnings = [
+        (f"cell {c.index}: " if n_cells > 1 else "") + c.conservative
+        for c in cells
+        if c.conservative
+    ]
+    warnings += history.warnings
     if n_cells > 1:
         warnings.append(
             f"each of the {n_cells} cells is tested against the shared control at alpha "

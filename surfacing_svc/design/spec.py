@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 
 from .assignment import AssignmentMethod
@@ -42,11 +43,19 @@ class CellSpec:
     roas : float or None
         Expected incremental outcome per unit of spend change (iROAS for a go-dark, marginal
         ROAS over the added spend for a heavy-up), when known: it gives the expected effect.
+    roas_low : float or None
+        The same return at the conservative end of the analysis's interval (the lower bound
+        of the channel's incremental effect, 0 where the analysis did not establish one),
+        when the analysis gives one; the design is recommended only when powered there too.
+    level : float
+        The coverage of that interval (for the text).
     """
 
     kind: TreatmentKind = TreatmentKind.GO_DARK
     spend_multiplier: float = 0.0
     roas: float | None = None
+    roas_low: float | None = None
+    level: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +110,8 @@ class PowerPoint:
     relative effect detected with the target power, ``mde_absolute`` the same in outcome
     units over the test; ``spend_change`` is the cell's change in spend over the test
     (negative for a go-dark); ``min_detectable_roas`` is ``mde_absolute / |spend_change|``;
-    ``expected_lift`` comes from the cell's ``roas`` (``nan`` without one).
+    ``expected_lift`` comes from the cell's ``roas`` (``nan`` without one);
+    ``conservative_lift`` and ``power_at_conservative`` the same at the cell's ``roas_low``.
     """
 
     duration_days: int
@@ -114,6 +124,8 @@ class PowerPoint:
     power_at_expected: float
     noise: float
     placebo_windows: int
+    conservative_lift: float = math.nan
+    power_at_conservative: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +144,9 @@ class CellDesign:
     daily_spend: float  # treatment geos' business-as-usual channel spend per day
     outcome_share: float  # treatment geos' share of the org's outcome
     pre_period_correlation: float  # treatment vs control daily totals, pre-period
+    # Power at the conservative end of the analysis's interval, and what it means for the
+    # recommendation, in words ("" without an interval).
+    conservative: str = ""
 
     @property
     def recommended(self) -> PowerPoint:

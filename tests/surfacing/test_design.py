@@ -198,3 +198,94 @@ def test_a_treatment_share_too_small_for_the_geos_is_named_with_the_least_that_f
         assert text.startswith(f"treatment_share {share:g} asks for ") and len(text) < 300
         assert text.endswith("with 1 cell(s) the share must be at least 0.096")
     assert design_experiment(h, DesignSpec("meta", treatment_share=0.096)).cells
+
+
+def _go_dark(roas: float, roas_low: float) -> DesignSpec:
+    return DesignSpec(
+        "meta", cells=(CellSpec(TreatmentKind.GO_DARK, 0.0, roas=roas, roas_low=roas_low,
+                                level=0.9),))  # fmt: skip
+
+
+def test_power_is_stated_at_the_interval_lower_bound_beside_the_expected_effect() -> None:
+    h = geo_history(n_geos=24, n_days=240)
+    cell = design_experiment(h, _go_dark(3.0, 1.0)).cells[0]
+    for p in cell.power_curve:
+        assert p.conservative_lift == pytest.approx(p.expected_lift / 3.0)
+        assert p.power_at_conservative == pytest.approx(
+            power_at(p.conservative_lift, p.noise, 0.05)
+        )
+        assert p.power_at_conservative < p.power_at_expected
+    assert "at the lower bound of the analysis's 90% interval (ROAS 1.00 against 3.00" in (
+        cell.conservative
+    )
+    for p in cell.power_curve:
+        assert f"{p.power_at_conservative:.0%} at {p.duration_days} days" in cell.conservative
+
+
+def _powered_at_expected_only(h) -> tuple[float, float]:
+    """An expected return that the shortest duration powers, and a lower bound no duration
+    does, on this history (read off its noise, not assumed)."""
+    probe = design_experiment(h, _go_dark(1.0, 1.0)).cells[0]
+    unit = abs(probe.power_curve[0].expected_lift)  # the lift per unit of ROAS
+    shortest, longest = probe.power_curve[0], probe.power_curve[-1]
+    roas = 1.5 * shortest.mde_lift / unit
+    low = 0.5 * longest.mde_lift / unit
+    return roas, low
+
+
+def test_a_lower_bound_no_duration_powers_is_said_and_the_test_may_come_back_null() -> None:
+    h = geo_history(n_geos=24, n_days=240)
+    roas, low = _powered_at_expected_only(h)
+    d = design_experiment(h, _go_dark(roas, low))
+    cell = d.cells[0]
+    assert cell.power_curve[0].power_at_expected >= 0.8
+    assert all(p.power_at_conservative < 0.8 for p in cell.power_curve)
+    # The expected effect alone would pick the shortest duration; the text qualifies it.
+    assert cell.recommended_duration_days == cell.power_curve[0].duration_days
+    longest = cell.power_curve[-1].duration_days
+    assert (f"no duration up to {longest} days reaches 80% power at the interval's lower "
+            "bound: the test may come back null; the shortest duration powered at the "
+            f"expected effect is {cell.power_curve[0].duration_days} days") in cell.conservative  # fmt: skip
+    assert d.warnings[0] == cell.conservative
+
+
+def test_the_recommended_duration_is_powered_at_the_lower_bound_too() -> None:
+    h = geo_history(n_geos=24, n_days=240)
+    probe = design_experiment(h, _go_dark(1.0, 1.0)).cells[0]
+    unit = abs(probe.power_curve[0].expected_lift)
+    roas = 1.5 * probe.power_curve[0].mde_lift / unit
+    # A lower bound the longest duration powers but the shortest does not.
+    low = 1.05 * probe.power_curve[-1].mde_lift / unit
+    assert low * unit < probe.power_curve[0].mde_lift
+    cell = design_experiment(h, _go_dark(roas, low)).cells[0]
+    both = [p.duration_days for p in cell.power_curve
+            if p.power_at_conservative >= 0.8 and p.power_at_expected >= 0.8]  # fmt: skip
+    assert both and both[0] > cell.power_curve[0].duration_days
+    assert cell.recommended_duration_days == both[0]
+    assert cell.feasible
+    assert f"{both[0]} days reach 80% power there too" in cell.conservative
+
+
+def test_an_effect_not_established_is_sized_by_what_the_history_can_detect() -> None:
+    h = geo_history(n_geos=24, n_days=240)
+    roas, _ = _powered_at_expected_only(h)
+    cell = design_experiment(h, _go_dark(roas, 0.0)).cells[0]
+    longest = cell.power_curve[-1]
+    assert all(p.power_at_conservative == pytest.approx(0.05) for p in cell.power_curve)
+    assert cell.recommended_duration_days == longest.duration_days
+    assert "has not established an effect of meta" in cell.conservative
+    assert "this test is what would establish it" in cell.conservative
+    assert (f"{longest.duration_days} days detect a {longest.mde_lift:.1%} change in revenue"
+            in cell.conservative)  # fmt: skip
+    assert (f"the shortest duration powered at the expected effect is "
+            f"{cell.power_curve[0].duration_days} days") in cell.conservative  # fmt: skip
+
+
+def test_without_an_interval_the_recommendation_is_the_expected_effects() -> None:
+    h = geo_history(n_geos=24, n_days=240)
+    roas, _ = _powered_at_expected_only(h)
+    spec = DesignSpec("meta", cells=(CellSpec(TreatmentKind.GO_DARK, 0.0, roas=roas),))
+    cell = design_experiment(h, spec).cells[0]
+    assert cell.conservative == ""
+    assert all(math.isnan(p.power_at_conservative) for p in cell.power_curve)
+    assert cell.recommended_duration_days == cell.power_curve[0].duration_days

@@ -336,6 +336,30 @@ def test_a_design_reads_the_expected_effect_from_the_analysis(stub, analysis) ->
     assert all(0 <= p.power_at_expected <= 1 for p in cell.power_curve)
 
 
+def test_a_design_states_its_power_at_the_interval_lower_bound(stub, analysis) -> None:
+    """The expected effect is the curve's point estimate; the analysis's interval can reach
+    far below it, and a test sized on the estimate alone may come back null."""
+    reply = stub.DesignExperiment(pb.DesignExperimentRequest(
+        org_id=ORG, channel="meta_prospecting", analysis_id=analysis.analysis_id,
+        duration_days=[14, 28, 42]))  # fmt: skip
+    effect = next(c for c in analysis.channels if c.channel == "meta_prospecting")
+    inc = effect.incremental_outcome
+    cell = reply.cells[0]
+    said = reply.warnings[0]
+    if inc.lower <= 0:
+        assert "has not established an effect of meta_prospecting" in said
+        assert cell.recommended_duration_days == 42
+        return
+    low = abs(cell.power_curve[0].expected_lift) * inc.lower / inc.estimate
+    assert said.startswith(
+        f"meta_prospecting at the lower bound of the analysis's {inc.level:.0%} interval"
+    )
+    assert f"a {low:.1%} change in revenue" in said
+    assert all(f"at {d} days" in said for d in (14, 28, 42))
+    assert (f"{cell.recommended_duration_days} days reach 80% power there too" in said
+            or "no duration up to 42 days reaches 80% power" in said)  # fmt: skip
+
+
 @pytest.fixture
 def peers(mesh, monkeypatch: pytest.MonkeyPatch) -> PeerConfig:
     monkeypatch.setenv("LIFTOS_SURFACING_ADDR", mesh["surfacing"].address)
@@ -414,6 +438,14 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
                      "--cell", "holdout=0", "--cell", "decrease=0.5"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "control records carry experiment design-" in out and "-cell2)" in out
+    # With an analysis the expected effect is the estimate's; the power at the interval's
+    # lower bound is printed beside it, per duration.
+    assert cli.main(["design", "--org", ORG, "--channel", "meta_prospecting", "--weeks", "2",
+                     "--weeks", "4", "--analysis", analysis.analysis_id]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert re.search(r"warning: meta_prospecting at the lower bound of the analysis's \d+% "
+                     r"interval .* power \d+% at 14 days, \d+% at 28 days", out) or (
+        "warning: the analysis has not established an effect of meta_prospecting" in out)  # fmt: skip
     assert cli.main(["recommend", "--org", ORG, "--no-design", "--max", "2"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(" 1. [") and "why:" in out
