@@ -285,6 +285,11 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
             f"  recommended: {c.recommended_duration_days} days"
             + ("" if c.feasible else f" — not reachable: {c.reason}")
         )
+        # The power at the analysis interval's lower bound qualifies the recommendation, so it
+        # is printed under it (no proto field carries it: the response's warnings do).
+        note = _lower_bound_note(r, args.channel, c.cell)
+        if note:
+            print(f"  {note}")
         print(f"  treatment: {', '.join(c.treatment_units)}")
     print(f"control: {', '.join(r.control_units)}")
     control = r.shared_control  # several cells: the control is the design's own record
@@ -296,9 +301,22 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
     if r.saved and r.experiment:
         print("registered as " + ", ".join(shared + cell_ids))
     print(f"analysis: {r.analysis}")
+    notes = {_lower_bound_note(r, args.channel, c.cell) for c in r.cells}
     for w in r.warnings:
-        print(f"warning: {w}")
+        if w not in notes:
+            print(f"warning: {w}")
     return 0
+
+
+def _lower_bound_note(r: Any, channel: str, cell: int) -> str:
+    """The response's warning on ``cell``'s power at the analysis interval's lower bound
+    ("" without one): DesignExperiment puts it first, prefixed by the cell with several."""
+    prefix = f"cell {cell}: " if len(r.cells) > 1 else ""
+    heads = (
+        f"{channel} at the lower bound",
+        f"the analysis has not established an effect of {channel} ",
+    )
+    return next((w for w in r.warnings if any(w.startswith(prefix + h) for h in heads)), "")
 
 
 def run_recommend(args: argparse.Namespace, peers: Any) -> int:

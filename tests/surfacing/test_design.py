@@ -289,3 +289,19 @@ def test_without_an_interval_the_recommendation_is_the_expected_effects() -> Non
     assert cell.conservative == ""
     assert all(math.isnan(p.power_at_conservative) for p in cell.power_curve)
     assert cell.recommended_duration_days == cell.power_curve[0].duration_days
+
+
+def test_each_cell_of_a_multi_cell_design_states_its_own_lower_bound() -> None:
+    h = geo_history(n_geos=24, n_days=240)
+    cells = (
+        CellSpec(TreatmentKind.GO_DARK, 0.0, roas=3.0, roas_low=1.0, level=0.9),
+        CellSpec(TreatmentKind.HEAVY_UP, 2.0, roas=2.0, roas_low=0.5, level=0.9),
+    )
+    d = design_experiment(h, DesignSpec("meta", cells=cells, treatment_share=0.6))
+    assert d.warnings[0].startswith("cell 1: meta at the lower bound")
+    assert d.warnings[1].startswith("cell 2: meta at the lower bound")
+    assert "ROAS 0.50 against 2.00 expected" in d.warnings[1]
+    up = d.cells[1].power_curve[0]
+    assert (
+        up.conservative_lift == pytest.approx(up.expected_lift / 4.0) and up.conservative_lift > 0
+    )

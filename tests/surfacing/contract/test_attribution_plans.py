@@ -443,9 +443,10 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
     assert cli.main(["design", "--org", ORG, "--channel", "meta_prospecting", "--weeks", "2",
                      "--weeks", "4", "--analysis", analysis.analysis_id]) == 0  # fmt: skip
     out = capsys.readouterr().out
-    assert re.search(r"warning: meta_prospecting at the lower bound of the analysis's \d+% "
+    assert re.search(r"recommended: \d+ days[^\n]*\n  meta_prospecting at the lower bound of the analysis's \d+% "
                      r"interval .* power \d+% at 14 days, \d+% at 28 days", out) or (
-        "warning: the analysis has not established an effect of meta_prospecting" in out)  # fmt: skip
+        "\n  the analysis has not established an effect of meta_prospecting" in out)  # fmt: skip
+    assert "warning: meta_prospecting at the lower bound" not in out  # printed once, in place
     assert cli.main(["recommend", "--org", ORG, "--no-design", "--max", "2"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(" 1. [") and "why:" in out
