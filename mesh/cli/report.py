@@ -89,6 +89,7 @@ class Planning:
     budget: surfacing_pb.OptimizeBudgetResponse | None = None
     forecast: surfacing_pb.PredictPerformanceResponse | None = None
     design: surfacing_pb.DesignExperimentResponse | None = None
+    design_channel: str = ""
     recommendations: surfacing_pb.RecommendResponse | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -152,6 +153,7 @@ def plan(client: LiftOS, analysis: causal_pb.Analysis) -> Planning:
     )  # fmt: skip
     channel = channel_to_test(result, out.recommendations)
     if channel:
+        out.design_channel = channel
         out.design = ask(
             f"experiment design for {channel}",
             lambda: client.design_experiment(channel, analysis_id=analysis_id),
@@ -216,6 +218,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             analysis, explanation=explanation, budget=planning.budget,
             forecast=planning.forecast, design=planning.design,
             recommendations=planning.recommendations, notes=planning.notes,
+            design_channel=planning.design_channel,
         )  # fmt: skip
     except UnsupportedAnalysis as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -52,9 +52,11 @@ def render_report(
     design: surfacing_pb.DesignExperimentResponse | None = None,
     recommendations: surfacing_pb.RecommendResponse | None = None,
     notes: Sequence[str] = (),
+    design_channel: str = "",
 ) -> str:
     """The HTML page of one stored analysis, with whichever companions are given; ``notes``
-    say what could not be added (e.g. a planning answer the surfacing service did not give)."""
+    say what could not be added (e.g. a planning answer the surfacing service did not give);
+    ``design_channel`` the channel ``design`` tests."""
     which = analysis.WhichOneof("result")
     figs = Figures("fig-")
     with house_style():
@@ -83,7 +85,7 @@ def render_report(
             raise UnsupportedAnalysis(f"analysis {analysis.analysis_id!r} holds no result")
         sections += surfacing_sections(
             figs, currency_code=cur, outcome_label=label, budget=budget, forecast=forecast,
-            design=design, recommendations=recommendations,
+            design=design, recommendations=recommendations, design_channel=design_channel,
         )  # fmt: skip
     if notes:
         items = "".join(f"<li>{esc(n)}</li>" for n in notes)

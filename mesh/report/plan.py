@@ -5,9 +5,11 @@ and recommendations when the surfacing service's answers are given."""
 from __future__ import annotations
 
 import functools
+import math
 
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.report import _plan_plots as plots
@@ -286,6 +288,7 @@ def surfacing_sections(
     forecast: surfacing_pb.PredictPerformanceResponse | None = None,
     design: surfacing_pb.DesignExperimentResponse | None = None,
     recommendations: surfacing_pb.RecommendResponse | None = None,
+    design_channel: str = "",
 ) -> list[Section]:  # fmt: skip
     sections = []
     if recommendations is not None and recommendations.recommendations:
@@ -320,13 +323,19 @@ def surfacing_sections(
     if design is not None and design.power_curve:
         cell = design.cells[0] if design.cells else None
         facts = (
-            f"<p>{esc(design.analysis)} Recommended duration: "
-            f"{cell.recommended_duration_days if cell else '–'} days; "
+            f"<p>{_design_subject(design_channel, cell)}{esc(design.analysis)} Recommended "
+            f"duration: {cell.recommended_duration_days if cell else '–'} days"
+            f"{_power_at(cell)}; "
             f"{'feasible' if design.feasible else 'not feasible: ' + esc(cell.reason if cell else '')}. "
             f"{len(design.control_units)} control geos"
-            + (f", {len(cell.treatment_units)} treated" if cell else "")
+            + (f", {len(cell.treatment_units)} treated ({esc(', '.join(cell.treatment_units))})"
+               if cell else "")
             + ".</p>"
-        )
+        )  # fmt: skip
+        if design.warnings:
+            facts += '<ul class="plain">' + "".join(
+                f"<li>{esc(w)}</li>" for w in design.warnings
+            ) + "</ul>"  # fmt: skip
         sections.append(Section("design", "Experiment design", facts + figs.add(
             "power-curve", functools.partial(plots.power_curve, list(design.power_curve), 0.8),
             "Power by test duration",
@@ -334,6 +343,33 @@ def surfacing_sections(
             "simulated on placebo windows of the org's own history.",
         )))  # fmt: skip
     return sections
+
+
+def _design_subject(channel: str, cell: surfacing_pb.CellDesign | None) -> str:
+    if not channel:
+        return ""
+    kinds = {md_pb.TREATMENT_TYPE_HOLDOUT: "go-dark holdout",
+             md_pb.TREATMENT_TYPE_BUDGET_INCREASE: "heavy-up test"}  # fmt: skip
+    kind = kinds.get(cell.treatment_type, "geo test") if cell is not None else "geo test"
+    return f"A {kind} of {esc(channel)}. "
+
+
+def _power_at(cell: surfacing_pb.CellDesign | None) -> str:
+    """What the recommended duration buys: power at the expected effect and the smallest
+    lift it detects (the figures the power curve draws, read at that duration)."""
+    if cell is None:
+        return ""
+    point = next(
+        (p for p in cell.power_curve if p.duration_days == cell.recommended_duration_days), None
+    )
+    if point is None:
+        return ""
+    parts = []
+    if math.isfinite(point.power_at_expected):
+        parts.append(f"power {point.power_at_expected:.0%} at the expected effect")
+    if math.isfinite(point.minimum_detectable_lift):
+        parts.append(f"minimum detectable lift {point.minimum_detectable_lift:.1%}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _recommendations(response: surfacing_pb.RecommendResponse) -> str:

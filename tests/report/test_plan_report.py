@@ -68,6 +68,21 @@ def test_the_identification_and_the_intervals_are_said_once_and_fully(attributio
     assert not re.search(r"\([0-9−.,]+ to [0-9−.,]+\)", html)  # every interval has its level
 
 
+def test_the_design_section_names_its_channel_power_and_caveats(attribution) -> None:
+    """Re-audit N2: the design section never said which channel it tests nor what the
+    recommended duration buys, and left out the design's warnings."""
+    design = companions.design()
+    point = design.cells[0].power_curve[4]  # 35 days, the recommended duration
+    point.power_at_expected, point.expected_lift = 0.91, 0.05
+    design.warnings.append("meta_prospecting at the lower bound of the analysis's 90% interval: "
+                           "no duration up to 56 days reaches 80% power")  # fmt: skip
+    html = render_report(attribution, design=design, design_channel="meta_prospecting")
+    section = html[html.index('id="design"') :]
+    assert "A geo test of meta_prospecting." in section
+    assert "35 days (power 91% at the expected effect, minimum detectable lift 5.4%)" in section
+    assert "geo-10, geo-11" in section and "no duration up to 56 days" in section
+
+
 def test_every_citation_links_to_an_element_on_the_page(attribution) -> None:
     from tests.report.analyses import effect_analysis
 
