@@ -329,11 +329,7 @@ class PostgresRecordStore:
         snapshot."""
         db = self._read()
         with db.transaction():  # version and rows from one snapshot
-            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            row = db.execute(
-                "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = %s", (org_id,)
-            ).fetchone()
-            version = (int(row[0]), int(row[1]), int(row[2])) if row else None
+            version = _snapshot_version(db, org_id)
             answer = self._spend.wide(org_id, version, start_day, end_day, sources)
             if answer is not None:
                 return answer
@@ -362,11 +358,7 @@ class PostgresRecordStore:
     def _org_sums(self, org_id: str) -> tuple[SumsTable, SumsTable]:
         db = self._read()
         with db.transaction():  # version and rows from one snapshot
-            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            row = db.execute(
-                "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = %s", (org_id,)
-            ).fetchone()
-            version = (int(row[0]), int(row[1]), int(row[2])) if row else None
+            version = _snapshot_version(db, org_id)
             with self._sums_lock:
                 hit = self._sums.get(org_id)
                 if hit is not None and hit[0] == version:
@@ -414,3 +406,13 @@ class PostgresRecordStore:
 def _existing(row: tuple[int, str, str, int, str]) -> ExistingRecord:
     seq, rid, nk, version, nodes = row
     return ExistingRecord(seq, rid, nk, version, tuple(nodes.split("\n")) if nodes else ())
+
+
+def _snapshot_version(db: psycopg.Connection, org_id: str) -> tuple[int, int, int] | None:
+    """Start a repeatable-read snapshot (inside the caller's transaction) and read the org's
+    data version in it: (record_count, checksum, max_seq), None for an org with no records."""
+    db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    row = db.execute(
+        "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = %s", (org_id,)
+    ).fetchone()
+    return (int(row[0]), int(row[1]), int(row[2])) if row else None
