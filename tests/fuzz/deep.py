@@ -31,7 +31,7 @@ from liftos.v1 import memory_pb2 as mp
 from liftos.v1 import surfacing_pb2 as s
 
 import sim
-from tests.causal.attribution.records import write_world
+from tests.causal.attribution.records import register_holdout, write_world
 
 ATTR_ORG = "fuzz_attr"
 PROD_ORG = "fuzz_prod"
@@ -102,29 +102,6 @@ class DeepState:
     product_last: dt.date
 
 
-def _register(channel: grpc.Channel, world: sim.SimResult) -> tuple[str, str, float]:
-    """The world's geo holdout and its measured result in the org's registry."""
-    e = world.experiments[0]
-    registry = ingestion_pb2_grpc.IngestionServiceStub(channel)
-    registry.CreateExperiment(ing.CreateExperimentRequest(experiment=md.CausalExperiment(
-        org_id=ATTR_ORG, experiment_id=e["experiment_id"], name=e["name"],
-        start_date=_date(e["start_date"]), end_date=_date(e["end_date"]),
-        randomization_unit=cm.RANDOMIZATION_UNIT_GEO, channel=e["channel"],
-        treatment_units=e["treatment_units"], control_units=e["control_units"],
-        treatment_type=md.TREATMENT_TYPE_HOLDOUT,
-    )))  # fmt: skip
-    lift = float(world.truth["experiments"][0]["incremental_revenue_treated"])
-    registry.RecordExperimentResult(ing.RecordExperimentResultRequest(
-        org_id=ATTR_ORG, experiment_id=e["experiment_id"], result=md.ExperimentResult(
-            experiment_id=e["experiment_id"], channel=e["channel"], lift_absolute=lift,
-            lift_std_error=lift / 3, spend_baseline=800.0, spend_delta=-800.0,
-            treatment_unit_count=len(e["treatment_units"]),
-            control_unit_count=len(e["control_units"]),
-        ),
-    ))  # fmt: skip
-    return e["experiment_id"], e["channel"], lift
-
-
 def ingest_products(channel: grpc.Channel, world: sim.SimResult, org: str) -> None:
     ingestion = ingestion_pb2_grpc.IngestionServiceStub(channel)
     account = product_account(world)
@@ -143,7 +120,9 @@ def deep_state(channels: dict[str, grpc.Channel]) -> DeepState:
     """Write both worlds to the running mesh and store one analysis of each."""
     world = attribution_world()
     write_world(memory_pb2_grpc.MemoryServiceStub(channels["memory"]), world, ATTR_ORG)
-    experiment_id, experiment_channel, lift = _register(channels["ingestion"], world)
+    experiment_id, experiment_channel, lift = register_holdout(
+        channels["ingestion"], world, ATTR_ORG
+    )
     causal = causal_pb2_grpc.CausalServiceStub(channels["causal"])
     events = causal.AnalyzeAttribution(
         c.AnalyzeAttributionRequest(org_id=ATTR_ORG), timeout=TIMEOUT_S

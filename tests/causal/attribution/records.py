@@ -15,6 +15,8 @@ from pathlib import Path
 import grpc
 import numpy as np
 from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
@@ -121,3 +123,34 @@ def world_mesh(
         for org, records in (extra or {}).items():
             write_records(memory, org, records)
         yield services
+
+
+def register_holdout(
+    channel: grpc.Channel, world: sim.SimResult, org: str
+) -> tuple[str, str, float]:
+    """The world's geo holdout and a measured result (the truth's lift, se a third of it) in
+    the org's registry; its experiment id, channel and lift."""
+    e = world.experiments[0]
+
+    def day(text: str) -> common_pb.Date:
+        d = dt.date.fromisoformat(text[:10])
+        return common_pb.Date(year=d.year, month=d.month, day=d.day)
+
+    registry = ingestion_grpc.IngestionServiceStub(channel)
+    registry.CreateExperiment(ingestion_pb.CreateExperimentRequest(experiment=md_pb.CausalExperiment(
+        org_id=org, experiment_id=e["experiment_id"], name=e["name"],
+        start_date=day(e["start_date"]), end_date=day(e["end_date"]),
+        randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO, channel=e["channel"],
+        treatment_units=e["treatment_units"], control_units=e["control_units"],
+        treatment_type=md_pb.TREATMENT_TYPE_HOLDOUT,
+    )))  # fmt: skip
+    lift = float(world.truth["experiments"][0]["incremental_revenue_treated"])
+    registry.RecordExperimentResult(ingestion_pb.RecordExperimentResultRequest(
+        org_id=org, experiment_id=e["experiment_id"], result=md_pb.ExperimentResult(
+            experiment_id=e["experiment_id"], channel=e["channel"], lift_absolute=lift,
+            lift_std_error=lift / 3, spend_baseline=800.0, spend_delta=-800.0,
+            treatment_unit_count=len(e["treatment_units"]),
+            control_unit_count=len(e["control_units"]),
+        ),
+    ))  # fmt: skip
+    return e["experiment_id"], e["channel"], lift
