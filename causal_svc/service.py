@@ -254,45 +254,49 @@ class CausalService(causal_grpc.CausalServiceServicer):
         yield _progress("retrieve", f"{agg.record_count:,} records → {panel.n_geos} geos × "
                         f"{panel.n_days} days × {panel.n_channels} channels"
                         + (f"; {len(tests)} lift tests" if tests else ""))  # fmt: skip
-        # The detectors read the panel's days and geos (media past the last orders is not a
-        # run of zero-demand days), as the fit does.
-        geo_days, campaign_days = (
-            panel.rows_within(agg.geo_days),
-            panel.rows_within(agg.campaign_days),
-        )
-        per_campaign = (
-            None if agg.campaign_geo_days is None else panel.rows_within(agg.campaign_geo_days)
-        )
-        prelude, budget, macro = await asyncio.gather(
-            asyncio.to_thread(
-                attribution.describe, panel, q.spec, {e.name: e.kind for e in external if not e.geo}
-            ),
-            asyncio.to_thread(
-                confounders_retro.budget_response_line, geo_days, campaign_days, per_campaign
-            ),
-            asyncio.to_thread(
-                confounders_macro.macro_shock_lines, geo_days,
-                [(e.name, e.geo, e.kind, e.days, e.values) for e in external],
-            ),
-        )  # fmt: skip
-        found = "; ".join((budget, *macro))
-        yield _progress("causal_graph", stages.graph_message(prelude))
-        yield _progress("confounders", f"{stages.confounders_message(prelude)}; {found}")
-        yield _progress("identification", prelude.identification)
+        # The full fit, the holdout fit (validation's) and the fit without lift tests are
+        # independent of one another and of the confounder detectors: they start now, in the
+        # workers, while the detectors read the window here (their lines are only words).
         clock = time.perf_counter()
 
-        # The full fit, the holdout fit (validation's) and the fit without lift tests are
-        # independent: they run side by side in the workers.
         async def without_tests() -> attribution.Uncalibrated | None:
             if not tests:
                 return None
             return await self._compute.run(attribution.estimate_uncalibrated, panel, q.spec, tests)
 
-        state, holdout, uncalibrated = await asyncio.gather(
+        fits = asyncio.ensure_future(asyncio.gather(
             self._compute.run(attribution.estimate, panel, q.spec, tests),
             self._compute.run(attribution.estimate_holdout, panel, q.spec, tests),
             without_tests(),
-        )
+        ))  # fmt: skip
+        try:
+            # The detectors read the panel's days and geos (media past the last orders is not
+            # a run of zero-demand days), as the fit does.
+            geo_days = panel.rows_within(agg.geo_days)
+            campaign_days = panel.rows_within(agg.campaign_days)
+            per_campaign = (
+                None if agg.campaign_geo_days is None else panel.rows_within(agg.campaign_geo_days)
+            )
+            prelude, budget, macro = await asyncio.gather(
+                asyncio.to_thread(
+                    attribution.describe, panel, q.spec,
+                    {e.name: e.kind for e in external if not e.geo},
+                ),
+                asyncio.to_thread(
+                    confounders_retro.budget_response_line, geo_days, campaign_days, per_campaign
+                ),
+                asyncio.to_thread(
+                    confounders_macro.macro_shock_lines, geo_days,
+                    [(e.name, e.geo, e.kind, e.days, e.values) for e in external],
+                ),
+            )  # fmt: skip
+            found = "; ".join((budget, *macro))
+            yield _progress("causal_graph", stages.graph_message(prelude))
+            yield _progress("confounders", f"{stages.confounders_message(prelude)}; {found}")
+            yield _progress("identification", prelude.identification)
+            state, holdout, uncalibrated = await fits
+        finally:
+            fits.cancel()  # a caller gone, a deadline passed, a detector failed: the workers stop
         seconds["estimation"] = time.perf_counter() - clock
         yield _progress("estimation", stages.estimation_message(state))
         clock = time.perf_counter()

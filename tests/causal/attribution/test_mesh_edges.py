@@ -13,8 +13,6 @@ import pytest
 from liftos.v1 import causal_pb2 as pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import common_pb2 as common_pb
-from liftos.v1 import ingestion_pb2 as ingestion_pb
-from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 import sim
@@ -26,7 +24,7 @@ from mesh.runtime.config import PeerConfig
 from mesh.sdk.client import LiftOS
 from tests.support import error_details
 
-from .records import moved, world_mesh, world_records
+from .records import moved, register_holdout, world_mesh, world_records
 
 ORG = "edgeshop"
 # The same business, its ad export three days past the orders and one stray future-dated row.
@@ -53,30 +51,6 @@ def _last_day(world: sim.SimResult) -> dt.date:
     return dt.date.fromisoformat(str(world.dates[-1])[:10])
 
 
-def _register(services: dict, world: sim.SimResult, org: str) -> None:
-    """The world's geo holdout and a measured result in the org's registry."""
-    e = world.experiments[0]
-    registry = ingestion_grpc.IngestionServiceStub(
-        grpc.insecure_channel(services["ingestion"].address)
-    )
-    registry.CreateExperiment(ingestion_pb.CreateExperimentRequest(experiment=md_pb.CausalExperiment(
-        org_id=org, experiment_id=e["experiment_id"], name=e["name"],
-        start_date=_date(e["start_date"]), end_date=_date(e["end_date"]),
-        randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO, channel=e["channel"],
-        treatment_units=e["treatment_units"], control_units=e["control_units"],
-        treatment_type=md_pb.TREATMENT_TYPE_HOLDOUT,
-    )))  # fmt: skip
-    lift = float(world.truth["experiments"][0]["incremental_revenue_treated"])
-    registry.RecordExperimentResult(ingestion_pb.RecordExperimentResultRequest(
-        org_id=org, experiment_id=e["experiment_id"], result=md_pb.ExperimentResult(
-            experiment_id=e["experiment_id"], channel=e["channel"], lift_absolute=lift,
-            lift_std_error=lift / 3, spend_baseline=800.0, spend_delta=-800.0,
-            treatment_unit_count=len(e["treatment_units"]),
-            control_unit_count=len(e["control_units"]),
-        ),
-    ))  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult):
     last = _last_day(world)
@@ -91,7 +65,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult):
     data = tmp_path_factory.mktemp("mesh")
     with world_mesh(data, {ORG: world, LAGGED: world}, extra=extra) as services:
         for org in (ORG, LAGGED):
-            _register(services, world, org)
+            register_holdout(grpc.insecure_channel(services["ingestion"].address), world, org)
         yield services
 
 
@@ -337,3 +311,21 @@ def test_the_demo_table_shows_every_channel_the_analysis_scored(
     assert f"{short(i.estimate)} [{short(i.lower)}, {short(i.upper)}] *" in row, row
     assert row.split()[-2 if c.identified else -4] == short(truth["expected_incremental_revenue"])
     assert any(line.startswith("  * no spend: incremental revenue") for line in printed)
+
+
+def test_a_deadline_mid_analysis_ends_it_and_frees_the_workers(stub) -> None:
+    """The fits start beside the confounder detectors: a deadline that passes while the fits
+    run ends the call DEADLINE_EXCEEDED, and the next analyses find the workers free."""
+    import time
+
+    started, seen = time.monotonic(), {}
+    for event in stub.AnalyzeAttribution(pb.AnalyzeAttributionRequest(org_id=ORG), timeout=300):
+        if event.WhichOneof("event") == "progress":
+            seen[event.progress.stage] = time.monotonic() - started
+    # a deadline early in the fits, which start right after the retrieve step's message
+    deadline = seen["retrieve"] + 0.3 * (seen["estimation"] - seen["retrieve"])
+    with pytest.raises(grpc.RpcError) as err:
+        list(stub.AnalyzeAttribution(pb.AnalyzeAttributionRequest(org_id=ORG), timeout=deadline))
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    for _ in range(2):  # as many as the workers: a fit left running would hold one
+        assert _analyze(stub).channels
