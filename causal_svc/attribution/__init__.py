@@ -3,6 +3,7 @@
 Where things are:
 
 - ``panel.py``: the dense geo × day panel (:class:`MediaPanel`) and its builder from long frames;
+- ``panel_sums.py``: the same panel from memory's sums (AggregateRecords), as the service reads it;
   ``geo_size.py``: geo populations; ``calendar.py``: the national design (calendar, external
   series).
 - ``transforms.py``: adstock (geometric, Weibull) and Hill saturation with derivatives.
@@ -25,7 +26,8 @@ from .counterfactual import ChannelChange, CounterfactualResult, SpendChange, co
 from .fit import FitState, MMMFit, fit_mmm, restore_fit, state_from_bytes, state_to_bytes
 from .health import HealthCheck, HealthReport, Holdout, Verdict
 from .inference import Evaluator, Interval
-from .panel import MediaPanel, panel_from_aggregates, panel_from_frames, with_external_series
+from .panel import MediaPanel, panel_from_frames, with_external_series
+from .panel_sums import panel_from_aggregates
 from .planning import ResponseModel
 from .scores import CampaignScore, ChannelScore, ResponseCurve
 from .spec import Identification, ModelSpec, NormalPrior, Priors
