@@ -3,8 +3,8 @@
 Where things are:
 
 - ``panel.py``: the dense geo × day panel (:class:`MediaPanel`) and its builder from long frames;
-- ``panel_sums.py``: the same panel from memory's sums (AggregateRecords), as the service reads it;
-  ``geo_size.py``: geo populations; ``calendar.py``: the national design (calendar, external
+  ``panel_sums.py``: the same panel from memory's sums (AggregateRecords), as the service reads
+  it; ``geo_size.py``: geo populations; ``calendar.py``: the national design (calendar, external
   series).
 - ``transforms.py``: adstock (geometric, Weibull) and Hill saturation with derivatives.
 - ``within.py``: the nuisance projections (geo and day effects, geo seasonality, controls).
