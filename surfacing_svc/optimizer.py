@@ -54,11 +54,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
+from scipy.optimize import minimize
 
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.errors import InfeasibleConstraints
 from surfacing_svc.intervals import Interval
+from surfacing_svc.target_mode import amount, target_spend, unreachable
 
 __all__ = [
     "DEFAULT_MAX_CHANGE",
@@ -414,53 +415,6 @@ def change_bounds(
     return out
 
 
-def _target_spend(c: HillCurve, lo: float, hi: float, target: float) -> float:
-    """argmax over [lo, hi] of ``E f(s) − target s``: the spend where the marginal return of
-    the outcome falls to the target, on the curve's concave side."""
-    grid = np.linspace(lo, hi, 257)
-    values = c.mean_outcome(grid) - target * grid
-    k = int(np.argmax(values))
-    left, right = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
-    if right <= left:
-        return float(grid[k])
-    res = minimize_scalar(
-        lambda s: -(float(c.mean_outcome(s)) - target * s),
-        bounds=(left, right),
-        method="bounded",
-        options={"xatol": 1e-9 * max(hi, 1.0)},
-    )
-    return float(res.x) if -res.fun >= values[k] else float(grid[k])
-
-
-def _amount(x: float) -> str:
-    """A money amount in whole units, or to three figures below 100 (1.3, not 1)."""
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
-
-
-def _unreachable(
-    curves: Sequence[HillCurve], spend: np.ndarray, lo: np.ndarray, target: float, tol: float
-) -> str | None:
-    """Where the target marginal return cannot be met: channels at their lowest allowed spend
-    whose marginal return there is still below the target (their next unit returns less than
-    the target however far the bounds let them be cut). None when every channel meets it."""
-    low = [
-        (c.channel, float(c.mean_marginal(s)))
-        for c, s, floor in zip(curves, spend, lo, strict=True)
-        if s <= floor + tol and float(c.mean_marginal(s)) < target
-    ]
-    if not low:
-        return None
-    named = ", ".join(f"{name} {m:.2f}" for name, m in low)
-    if len(low) == len(curves):
-        best = max(m for _, m in low)
-        return (f"the target marginal return {target:g} is unreachable within the bounds: every "
-                f"channel is at its lowest allowed spend and the best marginal return there is "
-                f"{best:.2f} ({named}); lower the target or widen the bounds")  # fmt: skip
-    return (f"the target marginal return {target:g} is not reached by {len(low)} channel(s) "
-            f"at their lowest allowed spend (marginal return there: {named}); widening their "
-            "bounds lets them be cut further")  # fmt: skip
-
-
 def optimize_budget(
     curves: Sequence[HillCurve],
     *,
@@ -540,11 +494,11 @@ def optimize_budget(
         )
         spend = np.array(
             [
-                _target_spend(curves[i], lo[k], hi[k], target_roas)
+                target_spend(curves[i], lo[k], hi[k], target_roas)
                 for k, i in enumerate(free.tolist())
             ]
         )
-        short = _unreachable(
+        short = unreachable(
             [curves[i] for i in free.tolist()], spend, lo, target_roas, tol=_AT_BOUND * max(cap, 1.0)
             if np.isfinite(cap) else _AT_BOUND * max(float(hi.sum()), 1.0),
         )  # fmt: skip
@@ -562,8 +516,8 @@ def optimize_budget(
                    "allow" if full else "")  # fmt: skip
         warnings.append(
             f"spending each channel to where its marginal return falls to the target "
-            f"{target_roas:g} would spend {_amount(spend.sum() + held_spend)} in all, more than "
-            f"the budget {_amount(cap)}{bounded}: the plan spends the budget instead, where it "
+            f"{target_roas:g} would spend {amount(spend.sum() + held_spend)} in all, more than "
+            f"the budget {amount(cap)}{bounded}: the plan spends the budget instead, where it "
             f"returns most, and the marginal returns stay above the target"
         )  # fmt: skip
     assert budget is not None
