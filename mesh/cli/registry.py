@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from liftos.v1 import marketing_data_pb2 as md_pb
 
@@ -43,6 +43,8 @@ __all__ = [
     "read_experiments",
     "read_factors",
 ]
+
+T = TypeVar("T")
 
 FACTOR_KINDS = ("macro", "competitor", "promotion", "demand", "weather", "season", "other")
 _UNITS = {"geo": "GEO", "campaign": "CAMPAIGN", "account": "ACCOUNT"}
@@ -224,15 +226,26 @@ def _print(line: str) -> None:
     print(line)
 
 
-def cmd_experiments_create(args: argparse.Namespace, peers: PeerConfig) -> int:
+def _register_file(
+    args: argparse.Namespace,
+    peers: PeerConfig,
+    read: Callable[[Path, str], list[T]],
+    send: Callable[[LiftOS, list[T], Callable[[str], None]], None],
+) -> int:
+    """Read the whole file first (a bad entry is refused before anything is sent), then send."""
+    org = _org(args)
     try:
-        experiments = read_experiments(args.file, _org(args))
+        entries = read(args.file, org)
     except RegistryFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    with LiftOS(peers, org_id=_org(args)) as client:
-        register_experiments(client, experiments, _print)
+    with LiftOS(peers, org_id=org) as client:
+        send(client, entries, _print)
     return 0
+
+
+def cmd_experiments_create(args: argparse.Namespace, peers: PeerConfig) -> int:
+    return _register_file(args, peers, read_experiments, register_experiments)
 
 
 def cmd_experiments_list(args: argparse.Namespace, peers: PeerConfig) -> int:
@@ -246,14 +259,7 @@ def cmd_experiments_list(args: argparse.Namespace, peers: PeerConfig) -> int:
 
 
 def cmd_factors_register(args: argparse.Namespace, peers: PeerConfig) -> int:
-    try:
-        series = read_factors(args.file, _org(args))
-    except RegistryFileError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    with LiftOS(peers, org_id=_org(args)) as client:
-        register_factors(client, series, _print)
-    return 0
+    return _register_file(args, peers, read_factors, register_factors)
 
 
 def cmd_factors_list(args: argparse.Namespace, peers: PeerConfig) -> int:
