@@ -273,23 +273,31 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
         print(f"\ncell {c.cell}: {len(c.treatment_units)} treatment geos "
               f"({c.outcome_share:.0%} of the outcome), spend × {c.spend_multiplier:g}; "
               f"pre-period correlation {c.pre_period_correlation:.2f}")  # fmt: skip
+        # A design read from an analysis also gives, per duration, the effect at the lower
+        # bound of the analysis's interval and the power there: two more columns.
+        low = c.conservative != "" and any(
+            math.isfinite(p.conservative_lift) for p in c.power_curve
+        )
         print(f"  {'days':>5s} {'power':>7s} {'MDE':>7s} {'MDE (abs)':>12s} {'spend change':>13s} "
-              f"{'min iROAS':>10s} {'expected':>9s}")  # fmt: skip
+              f"{'min iROAS':>10s} {'expected':>9s}"
+              + (f" {'lower':>8s} {'power@lower':>12s}" if low else ""))  # fmt: skip
         for p in c.power_curve:
             power = "—" if math.isnan(p.power) else f"{p.power:.0%}"
             expected = "—" if math.isnan(p.expected_lift) else f"{p.expected_lift:+.1%}"
-            print(f"  {p.duration_days:5d} {power:>7s} {p.minimum_detectable_lift:7.1%} "
-                  f"{p.minimum_detectable_effect:12,.0f} {p.spend_change:13,.0f} "
-                  f"{p.minimum_detectable_roas:10.2f} {expected:>9s}")  # fmt: skip
+            line = (f"  {p.duration_days:5d} {power:>7s} {p.minimum_detectable_lift:7.1%} "
+                    f"{p.minimum_detectable_effect:12,.0f} {p.spend_change:13,.0f} "
+                    f"{p.minimum_detectable_roas:10.2f} {expected:>9s}")  # fmt: skip
+            if low:
+                line += f" {_pct(p.conservative_lift, '+.1%'):>8s} {_pct(p.power_at_conservative, '.0%'):>12s}"
+            print(line)
         print(
             f"  recommended: {c.recommended_duration_days} days"
             + ("" if c.feasible else f" — not reachable: {c.reason}")
         )
-        # The power at the analysis interval's lower bound qualifies the recommendation, so it
-        # is printed under it (no proto field carries it: the response's warnings do).
-        note = _lower_bound_note(r, args.channel, c.cell)
-        if note:
-            print(f"  {note}")
+        # The power at the analysis interval's lower bound qualifies the recommendation, so
+        # what it means for it is printed under it.
+        if c.conservative:
+            print(f"  {c.conservative}")
         print(f"  treatment: {', '.join(c.treatment_units)}")
     print(f"control: {', '.join(r.control_units)}")
     control = r.shared_control  # several cells: the control is the design's own record
@@ -301,22 +309,17 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
     if r.saved and r.experiment:
         print("registered as " + ", ".join(shared + cell_ids))
     print(f"analysis: {r.analysis}")
-    notes = {_lower_bound_note(r, args.channel, c.cell) for c in r.cells}
+    # The warnings repeat each cell's lower-bound note (for callers that predate the field):
+    # printed once, in place, above.
+    notes = {(f"cell {c.cell}: " if len(r.cells) > 1 else "") + c.conservative for c in r.cells}
     for w in r.warnings:
         if w not in notes:
             print(f"warning: {w}")
     return 0
 
 
-def _lower_bound_note(r: Any, channel: str, cell: int) -> str:
-    """The response's warning on ``cell``'s power at the analysis interval's lower bound
-    ("" without one): DesignExperiment puts it first, prefixed by the cell with several."""
-    prefix = f"cell {cell}: " if len(r.cells) > 1 else ""
-    heads = (
-        f"{channel} at the lower bound",
-        f"the analysis has not established an effect of {channel} ",
-    )
-    return next((w for w in r.warnings if any(w.startswith(prefix + h) for h in heads)), "")
+def _pct(value: float, fmt: str) -> str:
+    return "—" if math.isnan(value) else format(value, fmt)
 
 
 def run_recommend(args: argparse.Namespace, peers: Any) -> int:

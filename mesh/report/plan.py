@@ -327,14 +327,20 @@ def surfacing_sections(
             f"duration: {cell.recommended_duration_days if cell else '–'} days"
             f"{_power_at(cell)}; "
             f"{'feasible' if design.feasible else 'not feasible: ' + esc(cell.reason if cell else '')}. "
-            f"{len(design.control_units)} control geos"
+            # What the interval's lower bound means for that duration, next to it.
+            + (f'<span class="conservative">Note: {esc(cell.conservative)}.</span> '
+               if cell is not None and cell.conservative else "")
+            + f"{len(design.control_units)} control geos"
             + (f", {len(cell.treatment_units)} treated ({esc(', '.join(cell.treatment_units))})"
                if cell else "")
             + ".</p>"
         )  # fmt: skip
-        if design.warnings:
+        # The warnings repeat the first cell's note (for callers predating its field): once.
+        shown = {cell.conservative, f"cell {cell.cell}: {cell.conservative}"} if cell else set()
+        warnings = [w for w in design.warnings if w not in shown]
+        if warnings:
             facts += '<ul class="plain">' + "".join(
-                f"<li>{esc(w)}</li>" for w in design.warnings
+                f"<li>{esc(w)}</li>" for w in warnings
             ) + "</ul>"  # fmt: skip
         sections.append(Section("design", "Experiment design", facts + figs.add(
             "power-curve", functools.partial(plots.power_curve, list(design.power_curve), 0.8),
@@ -367,6 +373,8 @@ def _power_at(cell: surfacing_pb.CellDesign | None) -> str:
     parts = []
     if math.isfinite(point.power_at_expected):
         parts.append(f"power {point.power_at_expected:.0%} at the expected effect")
+    if cell.conservative and math.isfinite(point.power_at_conservative):
+        parts.append(f"{point.power_at_conservative:.0%} at the interval's lower bound")
     if math.isfinite(point.minimum_detectable_lift):
         parts.append(f"minimum detectable lift {point.minimum_detectable_lift:.1%}")
     return f" ({', '.join(parts)})" if parts else ""

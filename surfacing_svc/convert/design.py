@@ -141,7 +141,8 @@ def _power_point(p: PowerPoint) -> pb.PowerPoint:
         minimum_detectable_lift=p.mde_lift, minimum_detectable_effect=p.mde_absolute,
         spend_change=p.spend_change, minimum_detectable_roas=p.min_detectable_roas,
         expected_lift=p.expected_lift, power_at_expected=p.power_at_expected,
-        placebo_windows=p.placebo_windows,
+        placebo_windows=p.placebo_windows, conservative_lift=p.conservative_lift,
+        power_at_conservative=p.power_at_conservative,
     )  # fmt: skip
 
 
@@ -293,7 +294,7 @@ def design_to_proto(
             power_curve=[_power_point(p) for p in cell.power_curve],
             recommended_duration_days=cell.recommended_duration_days, feasible=cell.feasible,
             reason=cell.reason, pre_period_correlation=cell.pre_period_correlation,
-            outcome_share=cell.outcome_share, experiment=exp,
+            outcome_share=cell.outcome_share, experiment=exp, conservative=cell.conservative,
         ))  # fmt: skip
     return pb.DesignExperimentResponse(
         experiment=experiments[0], power_curve=cells[0].power_curve, cells=cells,

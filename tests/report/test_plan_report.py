@@ -83,6 +83,34 @@ def test_the_design_section_names_its_channel_power_and_caveats(attribution) -> 
     assert "geo-10, geo-11" in section and "no duration up to 56 days" in section
 
 
+def test_the_design_section_qualifies_its_duration_by_the_interval_lower_bound(
+    attribution,
+) -> None:
+    """E3: the report recommended "7 days" unqualified while the design said the test may
+    come back null at the analysis interval's lower bound; the note and the power there now
+    sit next to the recommended duration, and the warnings do not repeat the note."""
+    design = companions.design()
+    cell = design.cells[0]
+    point = cell.power_curve[4]  # 35 days, the recommended duration
+    point.power_at_expected, point.power_at_conservative = 0.91, 0.28
+    cell.conservative = (
+        "meta_prospecting at the lower bound of the analysis's 90% interval (ROAS 0.94 against "
+        "3.65 expected; a 1.9% change in revenue): power 28% at 35 days; no duration up to 56 "
+        "days reaches 80% power at the interval's lower bound: the test may come back null"
+    )
+    design.warnings.extend([cell.conservative, "3 geos have no outcome"])
+    html = render_report(attribution, design=design, design_channel="meta_prospecting")
+    section = html[html.index('id="design"') :]
+    said = html_escape(cell.conservative)
+    assert (
+        "35 days (power 91% at the expected effect, 28% at the interval's lower bound, "
+        "minimum detectable lift 5.4%)" in section
+    )
+    paragraph = section[: section.index("</p>")]
+    assert paragraph.index("35 days") < paragraph.index(said)  # next to it, in one paragraph
+    assert section.count(said) == 1 and "<li>3 geos have no outcome</li>" in section
+
+
 def test_every_citation_links_to_an_element_on_the_page(attribution) -> None:
     from tests.report.analyses import effect_analysis
 

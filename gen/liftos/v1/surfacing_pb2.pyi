@@ -1237,6 +1237,8 @@ class PowerPoint(_message.Message):
     EXPECTED_LIFT_FIELD_NUMBER: _builtins.int
     POWER_AT_EXPECTED_FIELD_NUMBER: _builtins.int
     PLACEBO_WINDOWS_FIELD_NUMBER: _builtins.int
+    CONSERVATIVE_LIFT_FIELD_NUMBER: _builtins.int
+    POWER_AT_CONSERVATIVE_FIELD_NUMBER: _builtins.int
     duration_days: _builtins.int
     """Duration in days."""
     power: _builtins.float
@@ -1255,6 +1257,15 @@ class PowerPoint(_message.Message):
     """Power at the expected effect (NaN without one)."""
     placebo_windows: _builtins.int
     """Placebo windows in the org's history the power was simulated on."""
+    conservative_lift: _builtins.float
+    """The relative effect at the conservative end of the analysis's interval: the channel's
+    incremental outcome at the interval's lower bound (0 where the analysis did not establish
+    an effect), scaled like expected_lift (NaN without an analysis).
+    """
+    power_at_conservative: _builtins.float
+    """Power at conservative_lift (NaN without one). The recommended duration reaches the target
+    power here too when any duration does; CellDesign.conservative says when none does.
+    """
     def __init__(
         self,
         *,
@@ -1267,10 +1278,12 @@ class PowerPoint(_message.Message):
         expected_lift: _builtins.float = ...,
         power_at_expected: _builtins.float = ...,
         placebo_windows: _builtins.int = ...,
+        conservative_lift: _builtins.float = ...,
+        power_at_conservative: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration_days", b"duration_days", "expected_lift", b"expected_lift", "minimum_detectable_effect", b"minimum_detectable_effect", "minimum_detectable_lift", b"minimum_detectable_lift", "minimum_detectable_roas", b"minimum_detectable_roas", "placebo_windows", b"placebo_windows", "power", b"power", "power_at_expected", b"power_at_expected", "spend_change", b"spend_change"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conservative_lift", b"conservative_lift", "duration_days", b"duration_days", "expected_lift", b"expected_lift", "minimum_detectable_effect", b"minimum_detectable_effect", "minimum_detectable_lift", b"minimum_detectable_lift", "minimum_detectable_roas", b"minimum_detectable_roas", "placebo_windows", b"placebo_windows", "power", b"power", "power_at_conservative", b"power_at_conservative", "power_at_expected", b"power_at_expected", "spend_change", b"spend_change"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1293,6 +1306,7 @@ class CellDesign(_message.Message):
     PRE_PERIOD_CORRELATION_FIELD_NUMBER: _builtins.int
     OUTCOME_SHARE_FIELD_NUMBER: _builtins.int
     EXPERIMENT_FIELD_NUMBER: _builtins.int
+    CONSERVATIVE_FIELD_NUMBER: _builtins.int
     cell: _builtins.int
     """Cell number, from 1."""
     treatment_type: _marketing_data_pb2.TreatmentType.ValueType
@@ -1300,7 +1314,11 @@ class CellDesign(_message.Message):
     spend_multiplier: _builtins.float
     """Spend multiplier at the recommended duration (after a budget cap)."""
     recommended_duration_days: _builtins.int
-    """The shortest duration reaching the target power at the target effect (else the longest)."""
+    """The shortest duration reaching the target power at the target effect and, for a design
+    read from an analysis without a `lift`, at the lower bound of the analysis's interval too
+    (when no duration reaches it there: the shortest at the target effect, and `conservative`
+    says so; when the lower bound is 0: the longest, the most sensitive); else the longest.
+    """
     feasible: _builtins.bool
     """Whether some duration reaches the target power."""
     reason: _builtins.str
@@ -1309,6 +1327,12 @@ class CellDesign(_message.Message):
     """Correlation of treatment and control daily totals over the pre-period."""
     outcome_share: _builtins.float
     """The treatment geos' share of the org's outcome."""
+    conservative: _builtins.str
+    """Power at the lower bound of the analysis's interval and what it means for the
+    recommendation, in words ("" without an analysis). Also the first entry of
+    DesignExperimentResponse.warnings (prefixed "cell N: " with several cells), as before
+    this field existed.
+    """
     @_builtins.property
     def treatment_units(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Geos treated."""
@@ -1335,10 +1359,11 @@ class CellDesign(_message.Message):
         pre_period_correlation: _builtins.float = ...,
         outcome_share: _builtins.float = ...,
         experiment: _marketing_data_pb2.CausalExperiment | None = ...,
+        conservative: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["experiment", b"experiment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cell", b"cell", "experiment", b"experiment", "feasible", b"feasible", "outcome_share", b"outcome_share", "power_curve", b"power_curve", "pre_period_correlation", b"pre_period_correlation", "reason", b"reason", "recommended_duration_days", b"recommended_duration_days", "spend_multiplier", b"spend_multiplier", "treatment_type", b"treatment_type", "treatment_units", b"treatment_units"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cell", b"cell", "conservative", b"conservative", "experiment", b"experiment", "feasible", b"feasible", "outcome_share", b"outcome_share", "power_curve", b"power_curve", "pre_period_correlation", b"pre_period_correlation", "reason", b"reason", "recommended_duration_days", b"recommended_duration_days", "spend_multiplier", b"spend_multiplier", "treatment_type", b"treatment_type", "treatment_units", b"treatment_units"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

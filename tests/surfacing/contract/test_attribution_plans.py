@@ -4,7 +4,9 @@ analysis: memory holds a simulated world's records, the causal service fits the 
 
 from __future__ import annotations
 
+import math
 import re
+from typing import Any
 
 import grpc
 import numpy as np
@@ -346,10 +348,19 @@ def test_a_design_states_its_power_at_the_interval_lower_bound(stub, analysis) -
     inc = effect.incremental_outcome
     cell = reply.cells[0]
     said = reply.warnings[0]
+    # The note travels in its own field too, and the powers per duration in the power curve;
+    # the warning stays as it was for callers that read it there.
+    assert cell.conservative == said
     if inc.lower <= 0:
         assert "has not established an effect of meta_prospecting" in said
         assert cell.recommended_duration_days == 42
+        assert all(p.conservative_lift == 0.0 for p in cell.power_curve)
+        assert all(p.power_at_conservative == pytest.approx(0.05) for p in cell.power_curve)
         return
+    for p in cell.power_curve:
+        assert p.conservative_lift == pytest.approx(p.expected_lift * inc.lower / inc.estimate)
+        assert 0.0 < p.power_at_conservative < p.power_at_expected
+        assert f"{p.power_at_conservative:.0%} at {p.duration_days} days" in said
     low = abs(cell.power_curve[0].expected_lift) * inc.lower / inc.estimate
     assert said.startswith(
         f"meta_prospecting at the lower bound of the analysis's {inc.level:.0%} interval"
@@ -358,6 +369,12 @@ def test_a_design_states_its_power_at_the_interval_lower_bound(stub, analysis) -
     assert all(f"at {d} days" in said for d in (14, 28, 42))
     assert (f"{cell.recommended_duration_days} days reach 80% power there too" in said
             or "no duration up to 42 days reaches 80% power" in said)  # fmt: skip
+
+
+def client_design(peers: PeerConfig, analysis_id: str) -> Any:
+    with LiftOS(peers, org_id=ORG) as client:
+        return client.design_experiment("meta_prospecting", duration_days=[14, 28],
+                                        analysis_id=analysis_id)  # fmt: skip
 
 
 @pytest.fixture
@@ -398,6 +415,16 @@ def test_sdk(peers: PeerConfig, analysis) -> None:
         assert all(len(p.fan) == 2 for p in forecast.points)
         design = client.design_experiment("meta_prospecting", duration_days=[21], lift=0.1)
         assert design.cells[0].power_curve[0].duration_days == 21
+        # Without an analysis there is no interval: no lower bound, no note.
+        assert math.isnan(design.cells[0].power_curve[0].power_at_conservative)
+        assert design.cells[0].conservative == ""
+        # With one, the typed result carries the lower bound's lift, power and note.
+        read = client.design_experiment("meta_prospecting", duration_days=[14, 28],
+                                        analysis_id=analysis.analysis_id)  # fmt: skip
+        (cell,) = read.cells
+        assert cell.conservative and read.warnings[0] == cell.conservative
+        assert all(math.isfinite(p.conservative_lift) and 0 < p.power_at_conservative <= 1
+                   for p in cell.power_curve)  # fmt: skip
         recs = client.recommend(design_tests=False, max_results=3)
         assert 1 <= len(recs.recommendations) <= 3
         with pytest.raises(RpcFailure) as info:
@@ -447,6 +474,14 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
                      r"interval .* power \d+% at 14 days, \d+% at 28 days", out) or (
         "\n  the analysis has not established an effect of meta_prospecting" in out)  # fmt: skip
     assert "warning: meta_prospecting at the lower bound" not in out  # printed once, in place
+    # ... and as a column per duration: the effect at the lower bound and the power there.
+    head = re.search(r"^ +days +power .* expected +lower +power@lower$", out, re.M)
+    assert head, out
+    rows = re.findall(r"^ +(14|28) +\S+ .* ([+-]\d+\.\d%) +(\d+)%$", out, re.M)
+    assert [r[0] for r in rows] == ["14", "28"], out
+    reply = client_design(peers, analysis.analysis_id)
+    assert [f"{p.power_at_conservative:.0%}" for p in reply.cells[0].power_curve] == [
+        f"{r[2]}%" for r in rows]  # fmt: skip
     assert cli.main(["recommend", "--org", ORG, "--no-design", "--max", "2"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(" 1. [") and "why:" in out

@@ -4363,7 +4363,10 @@ class CellDesign(betterproto2.Message):
 
     recommended_duration_days: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
     """
-    The shortest duration reaching the target power at the target effect (else the longest).
+    The shortest duration reaching the target power at the target effect and, for a design
+    read from an analysis without a `lift`, at the lower bound of the analysis's interval too
+    (when no duration reaches it there: the shortest at the target effect, and `conservative`
+    says so; when the lower bound is 0: the longest, the most sensitive); else the longest.
     """
 
     feasible: "bool" = betterproto2.field(7, betterproto2.TYPE_BOOL)
@@ -4391,6 +4394,14 @@ class CellDesign(betterproto2.Message):
     )
     """
     The cell as a registry experiment.
+    """
+
+    conservative: "str" = betterproto2.field(12, betterproto2.TYPE_STRING)
+    """
+    Power at the lower bound of the analysis's interval and what it means for the
+    recommendation, in words ("" without an analysis). Also the first entry of
+    DesignExperimentResponse.warnings (prefixed "cell N: " with several cells), as before
+    this field existed.
     """
 
 
@@ -7926,6 +7937,19 @@ class PowerPoint(betterproto2.Message):
     placebo_windows: "int" = betterproto2.field(9, betterproto2.TYPE_INT32)
     """
     Placebo windows in the org's history the power was simulated on.
+    """
+
+    conservative_lift: "float" = betterproto2.field(10, betterproto2.TYPE_DOUBLE)
+    """
+    The relative effect at the conservative end of the analysis's interval: the channel's
+    incremental outcome at the interval's lower bound (0 where the analysis did not establish
+    an effect), scaled like expected_lift (NaN without an analysis).
+    """
+
+    power_at_conservative: "float" = betterproto2.field(11, betterproto2.TYPE_DOUBLE)
+    """
+    Power at conservative_lift (NaN without one). The recommended duration reaches the target
+    power here too when any duration does; CellDesign.conservative says when none does.
     """
 
 
