@@ -269,6 +269,7 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
         return 0
     print(f"{args.channel}: {len(r.control_units)} control geos, {r.history_days} days of "
           f"history, {r.pre_period_days}-day pre-period")  # fmt: skip
+    hinted = False
     for c in r.cells:
         print(f"\ncell {c.cell}: {len(c.treatment_units)} treatment geos "
               f"({c.outcome_share:.0%} of the outcome), spend × {c.spend_multiplier:g}; "
@@ -290,6 +291,13 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
             if low:
                 line += f" {_pct(p.conservative_lift, '+.1%'):>8s} {_pct(p.power_at_conservative, '.0%'):>12s}"
             print(line)
+        if all(math.isnan(p.power) for p in c.power_curve) and not hinted:
+            # No effect to power against: say why the column is empty and how to fill it.
+            hinted = True
+            print("  power —: no expected effect to power against (no --analysis, --lift or "
+                  "--expected-roas), so the recommendation is the most sensitive duration; "
+                  "pass --analysis ID to read the effect from an attribution analysis, or "
+                  "--lift X (e.g. 0.05) for a relative effect of your own")  # fmt: skip
         print(
             f"  recommended: {c.recommended_duration_days} days"
             + ("" if c.feasible else f" — not reachable: {c.reason}")

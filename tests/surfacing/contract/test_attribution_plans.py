@@ -461,10 +461,16 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
     assert cli.main(["design", "--org", ORG, "--channel", "meta_prospecting", "--weeks", "4"]) == 0
     out = capsys.readouterr().out
     assert "recommended: 28 days" in out and "time-based regression" in out
+    # No effect to power against: the empty power column says why, once, and how to fill it.
+    assert re.search(r"^ +28 +— ", out, re.M), out
+    assert out.count("power —: no expected effect to power against (no --analysis, --lift or "
+                     "--expected-roas)") == 1  # fmt: skip
+    assert "pass --analysis ID" in out and "--lift X (e.g. 0.05)" in out
     assert cli.main(["design", "--org", ORG, "--channel", "meta_prospecting", "--weeks", "2",
                      "--cell", "holdout=0", "--cell", "decrease=0.5"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "control records carry experiment design-" in out and "-cell2)" in out
+    assert out.count("power —: no expected effect") == 1  # two cells, one hint
     # With an analysis the expected effect is the estimate's; the power at the interval's
     # lower bound is printed beside it, per duration.
     assert cli.main(["design", "--org", ORG, "--channel", "meta_prospecting", "--weeks", "2",
@@ -474,6 +480,7 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
                      r"interval .* power \d+% at 14 days, \d+% at 28 days", out) or (
         "\n  the analysis has not established an effect of meta_prospecting" in out)  # fmt: skip
     assert "warning: meta_prospecting at the lower bound" not in out  # printed once, in place
+    assert "power —" not in out  # the analysis gives the effect
     # ... and as a column per duration: the effect at the lower bound and the power there.
     head = re.search(r"^ +days +power .* expected +lower +power@lower$", out, re.M)
     assert head, out
