@@ -993,6 +993,12 @@ class AggregateRecordsResponse(_message.Message):
     (string), then one double spend column per campaign named "source:channel:campaign_id"
     (columns in that order; a campaign whose spend is zero everywhere is left out; 0 where it
     has no record) — a year of 30 campaigns × 50 geos is 550k long rows but 18k wide ones.
+    currencies is long: source, channel, currency (strings), spend, revenue (doubles) and
+    records (int64), one row per (source, channel, currency) with records in the window and
+    sources, in that order — the currencies the other tables' sums are in (they add amounts as
+    stored, in whatever currency each record names: a caller that needs one currency checks
+    here first). currency is the records' currency_code; "" for records that name none
+    (records stored before memory kept currencies and whose payload names none).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -1001,6 +1007,7 @@ class AggregateRecordsResponse(_message.Message):
     CAMPAIGN_DAYS_FIELD_NUMBER: _builtins.int
     RECORD_COUNT_FIELD_NUMBER: _builtins.int
     CAMPAIGN_GEO_DAYS_FIELD_NUMBER: _builtins.int
+    CURRENCIES_FIELD_NUMBER: _builtins.int
     record_count: _builtins.int
     """Records summed (each appears once in each table)."""
     @_builtins.property
@@ -1015,6 +1022,10 @@ class AggregateRecordsResponse(_message.Message):
     def campaign_geo_days(self) -> _table_pb2.Table:
         """Spend per date × geo × (source, channel, campaign_id); unset unless campaign_geo_spend."""
 
+    @_builtins.property
+    def currencies(self) -> _table_pb2.Table:
+        """Spend, revenue and records per (source, channel, currency) over the window and sources."""
+
     def __init__(
         self,
         *,
@@ -1022,10 +1033,11 @@ class AggregateRecordsResponse(_message.Message):
         campaign_days: _table_pb2.Table | None = ...,
         record_count: _builtins.int = ...,
         campaign_geo_days: _table_pb2.Table | None = ...,
+        currencies: _table_pb2.Table | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "campaign_geo_days", b"campaign_geo_days", "geo_days", b"geo_days"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "campaign_geo_days", b"campaign_geo_days", "currencies", b"currencies", "geo_days", b"geo_days"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "campaign_geo_days", b"campaign_geo_days", "geo_days", b"geo_days", "record_count", b"record_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "campaign_geo_days", b"campaign_geo_days", "currencies", b"currencies", "geo_days", b"geo_days", "record_count", b"record_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

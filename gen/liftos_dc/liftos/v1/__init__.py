@@ -2668,6 +2668,12 @@ class AggregateRecordsResponse(betterproto2.Message):
     (string), then one double spend column per campaign named "source:channel:campaign_id"
     (columns in that order; a campaign whose spend is zero everywhere is left out; 0 where it
     has no record) — a year of 30 campaigns × 50 geos is 550k long rows but 18k wide ones.
+    currencies is long: source, channel, currency (strings), spend, revenue (doubles) and
+    records (int64), one row per (source, channel, currency) with records in the window and
+    sources, in that order — the currencies the other tables' sums are in (they add amounts as
+    stored, in whatever currency each record names: a caller that needs one currency checks
+    here first). currency is the records' currency_code; "" for records that name none
+    (records stored before memory kept currencies and whose payload names none).
     """
 
     geo_days: "Table | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
@@ -2690,6 +2696,11 @@ class AggregateRecordsResponse(betterproto2.Message):
     )
     """
     Spend per date × geo × (source, channel, campaign_id); unset unless campaign_geo_spend.
+    """
+
+    currencies: "Table | None" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Spend, revenue and records per (source, channel, currency) over the window and sources.
     """
 
 
