@@ -1,8 +1,10 @@
 """The calendar dimension: holidays, ISO weeks, seasons by hemisphere, retail events.
 
 Holidays come from the ``holidays`` package (public holidays per country and optional
-subdivision). Black Friday and Cyber Monday are added as retail events because they move
-demand and budgets at least as much as public holidays do, which makes them confounders.
+subdivision). Black Friday, its Saturday and Sunday, and Cyber Monday are added as retail
+events because they move demand and budgets at least as much as public holidays do, which
+makes them confounders; they are :mod:`mesh.runtime.retail_calendar`'s, the same days the
+attribution model controls.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 
 from ingestion_svc.errors import InvalidCalendarRequest
 from mesh.runtime.exceptions import shown
+from mesh.runtime.retail_calendar import retail_events
 
 MAX_CALENDAR_DAYS = 3660
 # Countries wholly or mostly south of the equator: seasons are flipped.
@@ -65,15 +68,6 @@ def supported_countries() -> frozenset[str]:
     return frozenset(holidays.list_supported_countries())
 
 
-def _retail_events(year: int, thanksgiving: dt.date | None) -> dict[dt.date, str]:
-    # US Thanksgiving is the 4th Thursday of November; Black Friday follows it everywhere.
-    if thanksgiving is None:
-        nov1 = dt.date(year, 11, 1)
-        thanksgiving = nov1 + dt.timedelta(days=(3 - nov1.weekday()) % 7 + 21)
-    black_friday = thanksgiving + dt.timedelta(days=1)
-    return {black_friday: "Black Friday", black_friday + dt.timedelta(days=3): "Cyber Monday"}
-
-
 @lru_cache(maxsize=256)
 def holiday_table(
     country: str, subdivision: str | None, first_year: int, last_year: int
@@ -94,16 +88,8 @@ def holiday_table(
         raise InvalidCalendarRequest(str(exc), field="subdivision") from None
     table: dict[dt.date, str] = {d: name for d, name in public.items()}
     for year in years:
-        thanksgiving = next(
-            (
-                d
-                for d, n in table.items()
-                if d.year == year and n.startswith("Thanksgiving") and d.month == 11
-            ),
-            None,
-        )
-        for d, name in _retail_events(year, thanksgiving).items():
-            table.setdefault(d, name)
+        for d, name in retail_events(year).items():
+            table.setdefault(d, name)  # a public holiday on the day keeps its own name
     return table
 
 

@@ -10,9 +10,9 @@ budget at a smaller step than on social; retention email/SMS has no auction to r
 Detectors
 ---------
 holiday_proximity (HOLIDAY)
-    In play on the days a holiday moves demand: the holiday itself, and every day of the
-    Black Friday – Cyber Monday weekend; value = signed days to the nearest holiday (0 on it,
-    days since Black Friday inside the weekend). Days around a holiday are not confounded by
+    In play on the days a holiday moves demand: the holiday itself (the calendar lists every
+    day of the Black Friday – Cyber Monday weekend as a retail event); value = 0 on it. Days
+    around a holiday are not confounded by
     it: measured against the simulator's truth, a week's window on each side flagged five
     rows for each one the holiday moved (bench/confounder_detection.py).
 retail_peak_season (SEASONALITY)
@@ -117,24 +117,16 @@ def _keep(value: np.ndarray, strength: np.ndarray) -> np.ndarray:
 
 
 def holiday_proximity(calendar: pd.DataFrame) -> tuple[np.ndarray, ...]:
-    """(value, strength, description) on the days a holiday moves demand: the holiday, and the
-    Black Friday – Cyber Monday weekend."""
+    """(value, strength, description) on the days a holiday moves demand: the holiday (the
+    Black Friday – Cyber Monday weekend's days are retail events of the calendar's own)."""
     to_next = calendar["cal_days_to_next_holiday"].to_numpy(np.float64)
     since = calendar["cal_days_since_last_holiday"].to_numpy(np.float64)
-    to_next[to_next < 0] = np.inf
-    since[since < 0] = np.inf
     today = calendar["cal_holiday_name"].to_numpy(dtype=object)
-    upcoming = calendar["cal_next_holiday_name"].to_numpy(dtype=object)
-    on_day = (to_next == 0) | (since == 0)
-    # Saturday and Sunday between Black Friday and Cyber Monday
-    weekend = (upcoming == "Cyber Monday") & (since <= 2) & (to_next <= 2) & ~on_day
-    live = on_day | weekend
-    value = np.where(live, np.where(on_day, 0.0, since), np.nan)
+    live = (to_next == 0) | (since == 0)
+    value = np.where(live, 0.0, np.nan)
     text = [
-        ("" if not ok else f"{name} today" if d else f"{s_:.0f} days after Black Friday")
-        for ok, d, s_, name in zip(
-            live.tolist(), on_day.tolist(), since.tolist(), today.tolist(), strict=True
-        )
+        f"{name} today" if ok else ""
+        for ok, name in zip(live.tolist(), today.tolist(), strict=True)
     ]
     return value, live.astype(np.float64), np.array(text, dtype=object)
 

@@ -2,8 +2,8 @@
 geo at once, as columns for the national rows of the fit (:mod:`.within`).
 
 Columns: day of week (six dummies), one dummy per public holiday and retail event in the
-window (US calendar from ``holidays``, plus Black Friday, its weekend and Cyber Monday, as the
-ingestion service's calendar adds them), the December gifting weeks (1–21 December, when
+window (US calendar from ``holidays``, plus Black Friday, its weekend and Cyber Monday from
+:mod:`mesh.runtime.retail_calendar`, the days the ingestion service's calendar lists), the December gifting weeks (1–21 December, when
 retail demand runs above its seasonal curve), and each national external series (macro index,
 competitor activity, own promotions: the org's registered factors). Trend and annual
 seasonality are in the geo basis already.
@@ -18,14 +18,9 @@ from functools import lru_cache
 import holidays
 import numpy as np
 
-__all__ = ["national_design"]
+from mesh.runtime.retail_calendar import retail_events
 
-_RETAIL_EVENTS = (
-    (1, "Black Friday"),
-    (2, "Black Friday Saturday"),
-    (3, "Black Friday Sunday"),
-    (4, "Cyber Monday"),
-)
+__all__ = ["national_design"]
 
 
 @lru_cache(maxsize=64)
@@ -34,10 +29,10 @@ def _calendar(country: str, year: int) -> tuple[tuple[dt.date, str], ...]:
         table = dict(holidays.country_holidays(country, years=[year]))
     except NotImplementedError:
         return ()
-    for day, name in list(table.items()):
-        if "Thanksgiving" in name and country == "US":
-            for offset, label in _RETAIL_EVENTS:
-                table[day + dt.timedelta(days=offset)] = label
+    # The retail days follow US Thanksgiving; controlled in the US, the model's country (the
+    # ingestion calendar lists them in every country).
+    if country == "US":
+        table.update(retail_events(year))
     return tuple(sorted(table.items()))
 
 

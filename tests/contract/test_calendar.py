@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import grpc
+import numpy as np
 import pytest
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
 
+from causal_svc.attribution.calendar import national_design
+from mesh.cli import commands as cli
 from mesh.runtime.config import PeerConfig
 from mesh.sdk.client import LiftOS
 
@@ -89,3 +92,35 @@ def test_sdk_calendar_frame(mesh_services) -> None:
     assert list(frame["is_holiday"]) == [False, True, True, False]
     assert frame.loc[1, "holiday_name"] == "Christmas Day"
     assert frame["season"].eq("winter").all()
+
+
+def test_the_calendar_lists_every_retail_day_attribution_controls(
+    stub, mesh_services, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GetCalendar listed Black Friday and Cyber Monday but not the Saturday and Sunday
+    between them, which the attribution model controls as retail events of their own: the
+    calendar a user reads is now the one the model adjusts for, day for day."""
+    days = stub.GetCalendar(_request("US", (2023, 1, 1), (2024, 12, 31))).days
+    listed = {
+        (dt.date(d.date.year, d.date.month, d.date.day), d.holiday_name)
+        for d in days
+        if d.is_holiday
+    }
+    _, names = national_design(np.arange(np.datetime64("2023-01-01"), np.datetime64("2025-01-01")))
+    controlled = {
+        (dt.date.fromisoformat(n.split(":")[1]), n.split(":", 2)[2])
+        for n in names
+        if n.startswith("holiday:")
+    }
+    assert listed == controlled
+    for day, name in (("2024-11-29", "Black Friday"), ("2024-11-30", "Black Friday Saturday"),
+                      ("2024-12-01", "Black Friday Sunday"), ("2024-12-02", "Cyber Monday")):  # fmt: skip
+        assert (dt.date.fromisoformat(day), name) in listed
+    # `liftos calendar` prints them.
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh_services["ingestion"].address)
+    assert cli.main(["calendar", "--country", "US", "--start", "2024-11-29",
+                     "--end", "2024-12-02"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert [r[0] for r in rows] == ["2024-11-29", "2024-11-30", "2024-12-01", "2024-12-02"]
+    assert "Black Friday Saturday" in out and "Black Friday Sunday" in out, out
