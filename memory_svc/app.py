@@ -36,7 +36,7 @@ import faiss
 from liftos.v1 import memory_pb2, memory_pb2_grpc
 
 from memory_svc import data_dir_lock
-from memory_svc.convert import payload_measures
+from memory_svc.convert import payload_currencies, payload_measures
 from memory_svc.engine import MemoryEngine, MemorySettings
 from memory_svc.faiss_index import IndexManager, IndexSettings
 from memory_svc.postgres import PostgresRecordStore, is_postgres_url
@@ -120,7 +120,9 @@ def open_store(url: str, root: Path, settings: MemorySettings | None = None) -> 
     """The record store a ``--store`` URL names (empty: ``root/memory.sqlite``)."""
     check_store_url(url)
     if is_postgres_url(url):
-        return PostgresRecordStore(url)
+        pg = PostgresRecordStore(url)
+        _backfill_currencies(pg)
+        return pg
     settings = settings or MemorySettings()
     store = SQLiteRecordStore(
         Path(url.removeprefix("sqlite://")) if url else root / "memory.sqlite",
@@ -130,7 +132,16 @@ def open_store(url: str, root: Path, settings: MemorySettings | None = None) -> 
     filled = store.backfill_measures(payload_measures)
     if filled:
         _LOGGER.info("measures backfilled for %d records stored before the table existed", filled)
+    _backfill_currencies(store)
     return store
+
+
+def _backfill_currencies(store: SQLiteRecordStore | PostgresRecordStore) -> None:
+    """A store from before ``measures.currency`` gets its records' currencies from their
+    payloads, once (``backfill_currencies``)."""
+    filled = store.backfill_currencies(payload_currencies)
+    if filled:
+        _LOGGER.info("currency filled for %d records stored before the column existed", filled)
 
 
 def open_engine(

@@ -504,14 +504,21 @@ def spaces_response(
     return out
 
 
-def payload_measures(payloads: list[bytes]) -> list[tuple[int, float, float, float, float]]:
-    """(local day, spend, impressions, conversions, revenue) of stored payloads (the measures
-    table's backfill for records stored before it existed)."""
+def payload_measures(
+    payloads: list[bytes],
+) -> list[tuple[int, float, float, float, float, str]]:
+    """(local day, spend, impressions, conversions, revenue, currency) of stored payloads (the
+    measures table's backfill for records stored before it existed)."""
     records = [md_pb.CausalMarketingData.FromString(p) for p in payloads]
     frame = records_to_frame(records, groups=("core",))
     days = record_days(frame).tolist()
     values = np.nan_to_num(frame[list(MEASURES)].to_numpy(np.float64)).tolist()
-    return [(d, *v) for d, v in zip(days, values, strict=True)]
+    return [(d, *v, r.currency_code) for d, v, r in zip(days, values, records, strict=True)]
+
+
+def payload_currencies(payloads: list[bytes]) -> list[str]:
+    """The currency_code of stored payloads (``measures.currency``'s backfill)."""
+    return [md_pb.CausalMarketingData.FromString(p).currency_code for p in payloads]
 
 
 @dataclass(frozen=True, slots=True)
@@ -613,7 +620,22 @@ def aggregate_response(
         _column(campaign, name, list(map(str, values)) if dtype is str else _typed(values, dtype))
     if agg.campaign_geo_days is not None:
         _campaign_geo_table(response.campaign_geo_days, agg.campaign_geo_days)
+    _currencies_table(response.currencies, agg.currencies)
     return response
+
+
+_CURRENCY_COLUMNS = (("source", str), ("channel", str), ("currency", str),
+                     ("spend", np.float64), ("revenue", np.float64), ("records", np.int64))  # fmt: skip
+
+
+def _currencies_table(
+    table: table_pb.Table, rows: Sequence[tuple[str, str, str, float, float, int]]
+) -> None:
+    """Money per (source, channel, currency), long."""
+    table.row_count = len(rows)
+    cols = list(zip(*rows, strict=True)) or [()] * len(_CURRENCY_COLUMNS)
+    for (name, dtype), values in zip(_CURRENCY_COLUMNS, cols, strict=True):
+        _column(table, name, list(values) if dtype is str else _typed(values, dtype))
 
 
 def _campaign_geo_table(table: table_pb.Table, wide: CampaignGeoDays) -> None:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from memory_svc.store import Aggregate
 
-__all__ = ["SUMS", "ColumnRows", "SumsTable", "aggregate_from"]
+__all__ = ["SUMS", "ColumnRows", "SumsTable", "aggregate_from", "currency_rows"]
 
 SUMS = ("spend", "impressions", "conversions", "revenue")
 
@@ -192,9 +192,11 @@ def aggregate_from(
     start_day: int | None,
     end_day: int | None,
     sources: Sequence[str],
+    currency: SumsTable | None = None,
 ) -> Aggregate:
     """The ``Aggregate`` of a window and sources: one row per (day, geo) with a column per
-    (source, channel, sum) that is not zero everywhere in it, and the campaign rows."""
+    (source, channel, sum) that is not zero everywhere in it, the campaign rows, and (from
+    ``currency``, the per day × currency sums) the money per (source, channel, currency)."""
     rows = geo.select(start_day, end_day, sources)
     pair, values = geo.pair[rows], geo.values[rows]
     n_pairs = len(geo.pairs)
@@ -219,8 +221,26 @@ def aggregate_from(
     keys = geo.keys
     geo_days = ColumnRows([cell // n_keys, [keys[k] for k in (cell % n_keys).tolist()],
                            *np.ascontiguousarray(wide.T)], cell.size)  # fmt: skip
+    currencies = [] if currency is None else currency_rows(currency, start_day, end_day, sources)
     return Aggregate(columns, geo_days, _campaign_days(campaign, start_day, end_day, sources),
-                     int(geo.records[rows].sum()))  # fmt: skip
+                     int(geo.records[rows].sum()), currencies=currencies)  # fmt: skip
+
+
+def currency_rows(
+    t: SumsTable, start_day: int | None, end_day: int | None, sources: Sequence[str]
+) -> list[tuple[str, str, str, float, float, int]]:
+    """(source, channel, currency, spend, revenue, records) per (source, channel, currency)
+    with records in the window, in that order — from the per day × currency sums (``t``'s
+    key is the currency)."""
+    rows = t.select(start_day, end_day, sources)
+    n_keys = max(len(t.keys), 1)
+    cell, at = np.unique(t.pair[rows] * n_keys + t.key[rows], return_inverse=True)
+    spend = np.bincount(at, weights=t.values[rows, 0], minlength=cell.size)
+    revenue = np.bincount(at, weights=t.values[rows, 3], minlength=cell.size)
+    records = np.bincount(at, weights=t.records[rows], minlength=cell.size)
+    return [(*t.pairs[c // n_keys], t.keys[c % n_keys], s, r, int(n))
+            for c, s, r, n in zip(cell.tolist(), spend.tolist(), revenue.tolist(),
+                                  records.tolist(), strict=True)]  # fmt: skip
 
 
 def _campaign_days(

@@ -12,13 +12,9 @@ import numpy as np
 from memory_svc.graph import GraphDelta
 from memory_svc.product_table import PRODUCT_COLUMNS
 from memory_svc.store import CommitBatch, CommitResult, OrgState, seq_checksum
-from memory_svc.store_sql import SUMS_FROM_MEASURES, SUMS_RETURNING, chunks, marks
+from memory_svc.store_sql import SUMS_FROM_MEASURES, SUMS_RETURNING, SUMS_TABLES, chunks, marks
 
 __all__ = ["SumsLog", "insert_batch"]
-
-
-# The sums tables and the column each keys on.
-_SUMS_TABLES = (("geo_day_sums", "geo"), ("campaign_day_sums", "campaign_id"))
 
 # What a commit did to the sums, when asked: per table, each touched key's sums as stored
 # after it — (day, key, source, channel, spend, impressions, conversions, revenue, records).
@@ -28,9 +24,9 @@ SumsLog = dict[str, list[tuple]]  # type: ignore[type-arg]
 def _add_sums(
     db: sqlite3.Connection, where: str, params: Sequence[object], sign: str, log: SumsLog | None
 ) -> None:
-    """Add (``sign`` "") or take away ("-") the measures rows chosen by ``where`` in both sums
-    tables, logging the keys' new sums when ``log`` is given."""
-    for table, key in _SUMS_TABLES:
+    """Add (``sign`` "") or take away ("-") the measures rows chosen by ``where`` in every sums
+    table, logging the keys' new sums when ``log`` is given."""
+    for table, key in SUMS_TABLES:
         sql = SUMS_FROM_MEASURES.format(table=table, key=key, sign=sign, where=where)
         if log is None:
             db.execute(sql, params)
@@ -52,8 +48,8 @@ def _add_measures(
     """The batch's measures rows, and their numbers added to the sums tables."""
     m = np.nan_to_num(np.asarray(b.measures, dtype=np.float64))
     rows = zip(seqs, [b.org_id] * len(seqs), b.days, b.geos, b.sources, b.channels,
-               b.campaign_ids, *m.T.tolist(), strict=True)  # fmt: skip
-    db.executemany("INSERT INTO measures VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+               b.campaign_ids, *m.T.tolist(), b.currencies, strict=True)  # fmt: skip
+    db.executemany("INSERT INTO measures VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     if seqs:
         _add_sums(db, "seq BETWEEN ? AND ?", [seqs[0], seqs[-1]], "", log)
 

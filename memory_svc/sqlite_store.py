@@ -8,6 +8,7 @@ survive the kill only).
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -39,9 +40,11 @@ from memory_svc.store import (
 )
 from memory_svc.store_sql import (
     CAMPAIGN_DAY_ROWS,
+    CURRENCY_DAY_ROWS,
     GEO_DAY_ROWS,
     REBUILD_SUMS,
     SCHEMA,
+    SUMS_TABLES,
     chunks,
     filter_sql,
     marks,
@@ -101,15 +104,20 @@ class _HeldSums:
     version: DataVersion
     geo: SumsTable
     campaign: SumsTable
+    currency: SumsTable
     pending: SumsLog = field(default_factory=dict)
 
     @property
+    def tables(self) -> tuple[SumsTable, SumsTable, SumsTable]:
+        return self.geo, self.campaign, self.currency
+
+    @property
     def n_rows(self) -> int:
-        return self.geo.n_rows + self.campaign.n_rows
+        return sum(t.n_rows for t in self.tables)
 
     @property
     def nbytes(self) -> int:
-        return self.geo.nbytes + self.campaign.nbytes
+        return sum(t.nbytes for t in self.tables)
 
 
 # Page cache of each reader thread's connection (the writer's is 64 MiB). Scans read in
@@ -150,6 +158,7 @@ class SQLiteRecordStore:
         self._writer = _connect(path)
         self._writer.executescript(SCHEMA)
         self._writer.executescript(PRODUCTS_SCHEMA)
+        _add_currency_column(self._writer)
         page = self._writer.execute("PRAGMA page_size").fetchone()[0]
         self._writer.execute(f"PRAGMA wal_autocheckpoint={_WAL_BACKSTOP_BYTES // page}")
         self._write_lock = threading.Lock()
@@ -421,10 +430,10 @@ class SQLiteRecordStore:
     def aggregate(
         self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
     ) -> Aggregate:
-        """Sums of the org's current records per day × geo and per day × campaign, from the
-        org's sums rows as arrays (see ``memory_svc.org_sums``)."""
-        geo, campaign = self._org_sums(org_id)
-        return aggregate_from(geo, campaign, start_day, end_day, sources)
+        """Sums of the org's current records per day × geo, per day × campaign and per
+        currency, from the org's sums rows as arrays (see ``memory_svc.org_sums``)."""
+        geo, campaign, currency = self._org_sums(org_id)
+        return aggregate_from(geo, campaign, start_day, end_day, sources, currency)
 
     def campaign_geo_spend(
         self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
@@ -465,7 +474,7 @@ class SQLiteRecordStore:
             db.execute("COMMIT")
         return ProductAggregate(sales, spend, catalogue, int(count))
 
-    def _org_sums(self, org_id: str) -> tuple[SumsTable, SumsTable]:
+    def _org_sums(self, org_id: str) -> tuple[SumsTable, SumsTable, SumsTable]:
         """The org's sums tables as arrays at its current data version: held ones (with the
         sums rows commits changed since applied), else read now — version and rows in one
         read transaction, so no commit lands between them."""
@@ -479,20 +488,20 @@ class SQLiteRecordStore:
                 if held is not None and held.version == version:
                     self._sums.move_to_end(org_id)
                     pending, held.pending = held.pending, {}
-                    if not pending:
-                        return held.geo, held.campaign
-                    # Applied under the lock: a commit may add to pending meanwhile.
-                    held.geo = held.geo.updated(pending.get("geo_day_sums", []))
-                    held.campaign = held.campaign.updated(pending.get("campaign_day_sums", []))
-                    return held.geo, held.campaign
-            geo_rows = db.execute(GEO_DAY_ROWS, (org_id,)).fetchall()
-            campaign_rows = db.execute(CAMPAIGN_DAY_ROWS, (org_id,)).fetchall()
+                    if pending:
+                        # Applied under the lock: a commit may add to pending meanwhile.
+                        held.geo = held.geo.updated(pending.get("geo_day_sums", []))
+                        held.campaign = held.campaign.updated(pending.get("campaign_day_sums", []))
+                        held.currency = held.currency.updated(pending.get("currency_day_sums", []))
+                    return held.geo, held.campaign, held.currency
+            rows = [db.execute(sql, (org_id,)).fetchall()
+                    for sql in (GEO_DAY_ROWS, CAMPAIGN_DAY_ROWS, CURRENCY_DAY_ROWS)]  # fmt: skip
         finally:
             db.execute("COMMIT")
-        geo, campaign = SumsTable.from_rows(geo_rows), SumsTable.from_rows(campaign_rows)
+        geo, campaign, currency = (SumsTable.from_rows(r) for r in rows)
         if version is not None:
-            self._hold_sums(org_id, _HeldSums(version, geo, campaign))
-        return geo, campaign
+            self._hold_sums(org_id, _HeldSums(version, geo, campaign, currency))
+        return geo, campaign, currency
 
     def _hold_sums(self, org_id: str, held: _HeldSums) -> None:
         with self._sums_lock:
@@ -529,12 +538,13 @@ class SQLiteRecordStore:
                 del self._sums[org_id]  # reading again costs less than applying them
 
     def backfill_measures(
-        self, decode: Callable[[list[bytes]], list[tuple[int, float, float, float, float]]]
+        self, decode: Callable[[list[bytes]], list[tuple[int, float, float, float, float, str]]]
     ) -> int:
         """Fill ``measures`` for records stored before the table existed, once, and the sums
         tables from it when they are empty and it is not.
 
-        ``decode`` turns payloads into (day, spend, impressions, conversions, revenue) rows;
+        ``decode`` turns payloads into (day, spend, impressions, conversions, revenue,
+        currency) rows;
         records are read and written in pages inside one transaction per page. Returns how
         many records were filled.
         """
@@ -554,7 +564,7 @@ class SQLiteRecordStore:
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     db.executemany(
-                        "INSERT INTO measures VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        "INSERT INTO measures VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                         [(*r[:1], r[1], v[0], *r[2:6], *v[1:])
                          for r, v in zip(rows, values, strict=True)],
                     )  # fmt: skip
@@ -564,6 +574,46 @@ class SQLiteRecordStore:
                     raise
                 filled += len(rows)
 
+    def backfill_currencies(self, decode: Callable[[list[bytes]], list[str]]) -> int:
+        """Once per database: fill ``measures.currency`` from the stored payloads for rows
+        that have none (a database from before the column: ``_add_currency_column`` gave
+        them ""), then recompute ``currency_day_sums`` from ``measures``; marked done in
+        ``meta`` (``measures_currency``), so a record that names no currency is not decoded
+        again at every start. ``decode`` gives each payload's currency_code. Returns how many
+        rows got a currency."""
+        with self._write_lock:
+            db = self._writer
+            if db.execute("SELECT 1 FROM meta WHERE key = 'measures_currency'").fetchone():
+                return 0
+            filled, last = 0, -1
+            while True:
+                rows = db.execute(
+                    "SELECT m.seq, p.payload FROM measures m JOIN payloads p ON p.seq = m.seq "
+                    "WHERE m.seq > ? AND m.currency = '' ORDER BY m.seq LIMIT 5000",
+                    (last,),
+                ).fetchall()
+                if not rows:
+                    break
+                found = [(c, r[0]) for r, c in zip(rows, decode([r[1] for r in rows]),
+                                                      strict=True) if c]  # fmt: skip
+                _in_transaction(db, functools.partial(
+                    db.executemany, "UPDATE measures SET currency = ? WHERE seq = ?", found))  # fmt: skip
+                filled += len(found)
+                last = rows[-1][0]
+            self._forget_sums()
+
+            def rebuild() -> None:
+                _rebuild(db, "currency_day_sums", "currency")
+                db.execute("INSERT INTO meta VALUES ('measures_currency', 1)")
+
+            _in_transaction(db, rebuild)
+            return filled
+
+    def _forget_sums(self) -> None:
+        with self._sums_lock:
+            self._sums.clear()
+        self._spend.clear()
+
     def _rebuild_sums(self, *, force: bool) -> None:
         """Recompute the sums tables from ``measures`` (under the write lock)."""
         db = self._writer
@@ -571,18 +621,13 @@ class SQLiteRecordStore:
         have = db.execute("SELECT EXISTS (SELECT 1 FROM measures)").fetchone()[0]
         if not (force or (empty and have)):
             return
-        with self._sums_lock:
-            self._sums.clear()
-        self._spend.clear()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in REBUILD_SUMS.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        self._forget_sums()
+
+        def rebuild() -> None:
+            for table, key in SUMS_TABLES:
+                _rebuild(db, table, key)
+
+        _in_transaction(db, rebuild)
 
     # ------------------------------------------------------------------ write
 
@@ -617,6 +662,29 @@ class SQLiteRecordStore:
             by_key.add(key_hashes(batch.natural_keys[i] for i in keyed), result.seqs[keyed])
             self._bound_key_maps()
         return result
+
+
+def _add_currency_column(db: sqlite3.Connection) -> None:
+    """A database from before ``measures.currency``: the column is added ("" = not known
+    yet; ``backfill_currencies`` fills it from the payloads)."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(measures)")}
+    if "currency" not in columns:
+        db.execute("ALTER TABLE measures ADD COLUMN currency TEXT NOT NULL DEFAULT ''")
+
+
+def _rebuild(db: sqlite3.Connection, table: str, key: str) -> None:
+    for statement in REBUILD_SUMS.format(table=table, key=key).split(";"):
+        db.execute(statement)
+
+
+def _in_transaction(db: sqlite3.Connection, work: Callable[[], object]) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        work()
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _spend_rows(b: CommitBatch, seqs: np.ndarray) -> list[SpendRow]:

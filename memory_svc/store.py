@@ -113,6 +113,7 @@ class CommitBatch:
     embeddings: np.ndarray  # (n, dim) float32
     days: list[int]  # local date, days since 1970-01-01
     measures: np.ndarray  # (n, 4) float64: spend, impressions, conversions, revenue
+    currencies: list[str]  # currency_code ("" where the record names none)
     replaces: list[ExistingRecord | None]
     graph: GraphDelta
     now_us: int
@@ -150,6 +151,9 @@ class Aggregate:
     record_count: int
     # spend per day × geo × campaign, only when asked (AggregateRecords' campaign_geo_spend)
     campaign_geo_days: CampaignGeoDays | None = None
+    # (source, channel, currency, spend, revenue, records) per (source, channel, currency)
+    # with records in the window, in that order ("": records that name no currency)
+    currencies: Sequence[tuple[str, str, str, float, float, int]] = ()
 
 
 @dataclass(frozen=True, slots=True)

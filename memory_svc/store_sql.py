@@ -15,10 +15,12 @@ Layout (one database for all orgs; every statement is scoped by ``org_id``):
   after start, not by SQL indexes (each random key costs a WAL page per record written);
   every candidate they give is confirmed against its row.
 * ``measures`` — one row per current record: its local day (days since 1970-01-01), geo,
-  source, channel, campaign and the four numbers attribution sums (spend, impressions,
-  conversions, revenue).
-* ``geo_day_sums`` / ``campaign_day_sums`` — those numbers summed per (day, geo | campaign,
-  source, channel), kept current by every commit (a record adds its numbers, the version it
+  source, channel, campaign, the four numbers attribution sums (spend, impressions,
+  conversions, revenue) and the record's currency_code (added later: a database from before
+  it has the column added and filled from the stored payloads once, ``backfill_currencies``;
+  "" where a record names none).
+* ``geo_day_sums`` / ``campaign_day_sums`` / ``currency_day_sums`` — those numbers summed per
+  (day, geo | campaign | currency, source, channel), kept current by every commit (a record adds its numbers, the version it
   replaces takes its own away): what AggregateRecords reads. Summing 550k measures rows at
   read time cost seconds (an index walk plus a sort per query); the SQLite store reads an
   org's sums rows once per data version in key order (``GEO_DAY_ROWS``, ``CAMPAIGN_DAY_ROWS``)
@@ -39,11 +41,13 @@ __all__ = [
     "AGGREGATE_CAMPAIGN_DAYS",
     "AGGREGATE_PAIRS",
     "CAMPAIGN_DAY_ROWS",
+    "CURRENCY_DAY_ROWS",
     "GEO_DAY_ROWS",
     "REBUILD_SUMS",
     "SCHEMA",
     "SUMS_FROM_MEASURES",
     "SUMS_RETURNING",
+    "SUMS_TABLES",
     "SUM_COLUMNS",
     "UPSERT_SUMS",
     "aggregate_filter",
@@ -89,7 +93,8 @@ CREATE TABLE IF NOT EXISTS payloads (seq INTEGER PRIMARY KEY, payload BLOB NOT N
 CREATE TABLE IF NOT EXISTS measures (
     seq INTEGER PRIMARY KEY, org_id TEXT NOT NULL, day INTEGER NOT NULL, geo TEXT NOT NULL,
     source TEXT NOT NULL, channel TEXT NOT NULL, campaign_id TEXT NOT NULL, spend REAL NOT NULL,
-    impressions REAL NOT NULL, conversions REAL NOT NULL, revenue REAL NOT NULL
+    impressions REAL NOT NULL, conversions REAL NOT NULL, revenue REAL NOT NULL,
+    currency TEXT NOT NULL DEFAULT ''
 );
 -- measures are read by seq only (take-away, backfill) or whole (rebuild): no day index, which
 -- cost a b-tree insert per record written. Dropped if present.
@@ -105,6 +110,14 @@ CREATE TABLE IF NOT EXISTS campaign_day_sums (
     channel TEXT NOT NULL, spend REAL NOT NULL, impressions REAL NOT NULL,
     conversions REAL NOT NULL, revenue REAL NOT NULL, records INTEGER NOT NULL,
     PRIMARY KEY (org_id, day, campaign_id, source, channel)
+) WITHOUT ROWID;
+-- per currency: which currencies an org's money is in (AggregateRecords' currencies table);
+-- a day has a row per (currency, source, channel), ~3k rows a year for 8 source-channels
+CREATE TABLE IF NOT EXISTS currency_day_sums (
+    org_id TEXT NOT NULL, day INTEGER NOT NULL, currency TEXT NOT NULL, source TEXT NOT NULL,
+    channel TEXT NOT NULL, spend REAL NOT NULL, impressions REAL NOT NULL,
+    conversions REAL NOT NULL, revenue REAL NOT NULL, records INTEGER NOT NULL,
+    PRIMARY KEY (org_id, day, currency, source, channel)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS vectors (seq INTEGER PRIMARY KEY, embedding BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS record_regions (
@@ -249,6 +262,16 @@ CAMPAIGN_DAY_ROWS = (
     f"SELECT day, campaign_id, source, channel, {_SUMS} FROM campaign_day_sums "
     "WHERE org_id = ? AND records > 0 ORDER BY day, campaign_id, source, channel"
 )
+CURRENCY_DAY_ROWS = (
+    f"SELECT day, currency, source, channel, {_SUMS} FROM currency_day_sums "
+    "WHERE org_id = ? AND records > 0 ORDER BY day, currency, source, channel"
+)
+# The sums tables and the measures column each keys on (besides day, source and channel).
+SUMS_TABLES = (
+    ("geo_day_sums", "geo"),
+    ("campaign_day_sums", "campaign_id"),
+    ("currency_day_sums", "currency"),
+)
 # Add ({sign} "") or take away ("-") the numbers of the measures rows chosen by {where} to a sums
 # table ({key}: geo or campaign_id), summed per key by SQLite: no Python loop over the batch's
 # rows. RETURNING gives each touched key's sums as stored after the change (the SQLite store
@@ -271,14 +294,12 @@ UPSERT_SUMS = (
     "conversions = conversions + excluded.conversions, revenue = revenue + excluded.revenue, "
     "records = records + excluded.records"
 )
+# Recompute one sums table ({key} as in SUMS_TABLES) from measures: two statements.
 REBUILD_SUMS = (
-    "DELETE FROM geo_day_sums; DELETE FROM campaign_day_sums; "
-    "INSERT INTO geo_day_sums SELECT org_id, day, geo, source, channel, SUM(spend), "
+    "DELETE FROM {table}; "
+    "INSERT INTO {table} SELECT org_id, day, {key}, source, channel, SUM(spend), "
     "SUM(impressions), SUM(conversions), SUM(revenue), COUNT(*) FROM measures "
-    "GROUP BY org_id, day, geo, source, channel; "
-    "INSERT INTO campaign_day_sums SELECT org_id, day, campaign_id, source, channel, SUM(spend), "
-    "SUM(impressions), SUM(conversions), SUM(revenue), COUNT(*) FROM measures "
-    "GROUP BY org_id, day, campaign_id, source, channel;"
+    "GROUP BY org_id, day, {key}, source, channel"
 )
 
 

@@ -316,6 +316,7 @@ class RecordWriter:
             embeddings=e.vectors,
             days=days,
             measures=rows[list(MEASURES)].to_numpy(np.float64),
+            currencies=text("currency_code"),
             replaces=replaces,
             graph=delta,
             now_us=int(time.time() * 1e6),

@@ -26,6 +26,7 @@ import psycopg
 from memory_svc.graph import GraphDelta
 from memory_svc.product_table import PRODUCT_COLUMNS
 from memory_svc.store import CommitBatch, CommitResult, OrgState, seq_checksum
+from memory_svc.store_sql import SUMS_TABLES
 from mesh.runtime.exceptions import DependencyUnavailable
 
 __all__ = ["WriteConflict", "insert_batch"]
@@ -46,7 +47,7 @@ _RECORD_COLUMNS = (
 _RECORD_TYPES = ["int8", "text", "text", "text", "int8", "int8", "text", "text", "text",
                  "text", "text", "text", "text", "float8", "text", "text", "int8"]  # fmt: skip
 _MEASURE_TYPES = ["int8", "text", "int8", "text", "text", "text", "text",
-                  "float8", "float8", "float8", "float8"]  # fmt: skip
+                  "float8", "float8", "float8", "float8", "text"]  # fmt: skip
 # seq, then memory_svc.product_table.PRODUCT_COLUMNS
 _PRODUCT_TYPES = ["int8", "text", "int8", *["text"] * 7, "int8", "int8", *["float8"] * 5,
                   "int8", "int8", "float8", "float8", "float8", "float8"]  # fmt: skip
@@ -74,9 +75,9 @@ _SUMS_FROM_MEASURES = (
 
 def _add_sums(cur: psycopg.Cursor, where: str, params: Sequence[object], sign: str) -> None:  # type: ignore[type-arg]
     """Add (``sign`` "") or take away ("-") the numbers of the measures rows ``where``
-    chooses to both sums tables, summed per key by PostgreSQL (no Python loop over the
+    chooses to every sums table, summed per key by PostgreSQL (no Python loop over the
     batch; as the SQLite store does since 783a371)."""
-    for table, key in (("geo_day_sums", "geo"), ("campaign_day_sums", "campaign_id")):
+    for table, key in SUMS_TABLES:
         cur.execute(
             _SUMS_FROM_MEASURES.format(table=table, key=key, sign=sign, where=where), params
         )
@@ -133,14 +134,14 @@ def insert_batch(conn: psycopg.Connection, b: CommitBatch, n: int) -> CommitResu
           zip(seq_list, b.payloads, strict=True))  # fmt: skip
     m = np.nan_to_num(np.asarray(b.measures, dtype=np.float64))
     rows = [
-        (s, b.org_id, d, g, src, ch, camp, *v)
-        for s, d, g, src, ch, camp, v in zip(
+        (s, b.org_id, d, g, src, ch, camp, *v, cur_)
+        for s, d, g, src, ch, camp, v, cur_ in zip(
             seq_list, b.days, b.geos, b.sources, b.channels, b.campaign_ids, m.tolist(),
-            strict=True,
+            b.currencies, strict=True,
         )
     ]  # fmt: skip
     _copy(cur, "measures", "seq, org_id, day, geo, source, channel, campaign_id, spend, "
-          "impressions, conversions, revenue", _MEASURE_TYPES, rows)  # fmt: skip
+          "impressions, conversions, revenue, currency", _MEASURE_TYPES, rows)  # fmt: skip
     _add_sums(cur, "seq >= %s AND seq < %s", (first, first + n), "")
     if b.products:
         _copy(cur, "product_records", "seq, " + ", ".join(PRODUCT_COLUMNS), _PRODUCT_TYPES,

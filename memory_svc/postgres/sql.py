@@ -9,7 +9,7 @@ from __future__ import annotations
 from memory_svc import store_sql
 from memory_svc.store import RecordFilter
 
-__all__ = ["CAMPAIGN_DAY_ROWS", "GEO_DAY_ROWS", "filter_sql", "scan_sql"]
+__all__ = ["CAMPAIGN_DAY_ROWS", "CURRENCY_DAY_ROWS", "GEO_DAY_ROWS", "filter_sql", "scan_sql"]
 
 
 def filter_sql(org_id: str, flt: RecordFilter) -> tuple[str, list[object]]:
@@ -52,4 +52,8 @@ GEO_DAY_ROWS = (
 CAMPAIGN_DAY_ROWS = (
     f"SELECT day, campaign_id, source, channel, {_SUMS} FROM campaign_day_sums "
     "WHERE org_id = %s AND records > 0 ORDER BY day, campaign_id, source, channel"
+)
+CURRENCY_DAY_ROWS = (
+    f"SELECT day, currency, source, channel, {_SUMS} FROM currency_day_sums "
+    "WHERE org_id = %s AND records > 0 ORDER BY day, currency, source, channel"
 )

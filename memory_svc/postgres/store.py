@@ -29,7 +29,13 @@ from memory_svc.graph_sql import POSTGRES, GraphReads
 from memory_svc.migrations import migrate
 from memory_svc.org_sums import SumsTable, aggregate_from
 from memory_svc.postgres.commit import insert_batch
-from memory_svc.postgres.sql import CAMPAIGN_DAY_ROWS, GEO_DAY_ROWS, filter_sql, scan_sql
+from memory_svc.postgres.sql import (
+    CAMPAIGN_DAY_ROWS,
+    CURRENCY_DAY_ROWS,
+    GEO_DAY_ROWS,
+    filter_sql,
+    scan_sql,
+)
 from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
 from memory_svc.sqlite_store import SUMS_CACHE_BYTES
 from memory_svc.store import (
@@ -95,10 +101,9 @@ class PostgresRecordStore:
         self._local = threading.local()
         self._readers: list[psycopg.Connection] = []
         self._readers_lock = threading.Lock()
-        # org → (data version, geo-day sums, campaign-day sums), as the SQLite store keeps
-        self._sums: OrderedDict[str, tuple[tuple[int, int, int], SumsTable, SumsTable]] = (
-            OrderedDict()
-        )
+        # org → (data version, (geo-day, campaign-day, currency-day sums)), as the SQLite
+        # store keeps
+        self._sums: OrderedDict[str, tuple[tuple[int, int, int], _Sums]] = OrderedDict()
         self._sums_lock = threading.Lock()
         # org → its records' spend per day × geo × campaign as arrays, as the SQLite store keeps
         self._spend = HeldSpend(SUMS_CACHE_BYTES)
@@ -317,8 +322,8 @@ class PostgresRecordStore:
         """Sums of the org's current records per day × geo and per day × campaign, from the
         org's sums rows as arrays (``memory_svc.org_sums``), read once per data version —
         which every commit of any process changes, so a cached read is never stale."""
-        geo, campaign = self._org_sums(org_id)
-        return aggregate_from(geo, campaign, start_day, end_day, sources)
+        geo, campaign, currency = self._org_sums(org_id)
+        return aggregate_from(geo, campaign, start_day, end_day, sources, currency)
 
     @_reachable
     def campaign_geo_spend(
@@ -355,7 +360,7 @@ class PostgresRecordStore:
             row = db.execute(sql, params).fetchone()  # type: ignore[arg-type]
         return ProductAggregate(sales, spend, catalogue, int(row[0]) if row else 0)
 
-    def _org_sums(self, org_id: str) -> tuple[SumsTable, SumsTable]:
+    def _org_sums(self, org_id: str) -> _Sums:
         db = self._read()
         with db.transaction():  # version and rows from one snapshot
             version = _snapshot_version(db, org_id)
@@ -363,21 +368,67 @@ class PostgresRecordStore:
                 hit = self._sums.get(org_id)
                 if hit is not None and hit[0] == version:
                     self._sums.move_to_end(org_id)
-                    return hit[1], hit[2]
-            geo_rows = db.execute(GEO_DAY_ROWS, (org_id,)).fetchall()
-            campaign_rows = db.execute(CAMPAIGN_DAY_ROWS, (org_id,)).fetchall()
-        geo, campaign = SumsTable.from_rows(geo_rows), SumsTable.from_rows(campaign_rows)
+                    return hit[1]
+            rows = [db.execute(sql, (org_id,)).fetchall()
+                    for sql in (GEO_DAY_ROWS, CAMPAIGN_DAY_ROWS, CURRENCY_DAY_ROWS)]  # fmt: skip
+        geo, campaign, currency = (SumsTable.from_rows(r) for r in rows)  # type: ignore[arg-type]
+        sums = (geo, campaign, currency)
         if version is not None:
             with self._sums_lock:
                 held = self._sums.get(org_id)
                 if held is None or held[0][2] <= version[2]:
-                    self._sums[org_id] = (version, geo, campaign)
+                    self._sums[org_id] = (version, sums)
                     self._sums.move_to_end(org_id)
-                total = sum(g.nbytes + c.nbytes for _, g, c in self._sums.values())
+                total = sum(_nbytes(t) for _, t in self._sums.values())
                 while total > SUMS_CACHE_BYTES and len(self._sums) > 1:
-                    _, (_, g, c) = self._sums.popitem(last=False)
-                    total -= g.nbytes + c.nbytes
-        return geo, campaign
+                    _, (_, gone) = self._sums.popitem(last=False)
+                    total -= _nbytes(gone)
+        return sums
+
+    @_reachable
+    def backfill_currencies(self, decode: Callable[[list[bytes]], list[str]]) -> int:
+        """Once per database (``meta.measures_currency`` 0 → 1; migration 5 added the column
+        with "" for the rows before it): fill ``measures.currency`` from the stored payloads
+        where it is "", and recompute ``currency_day_sums`` — in one transaction holding
+        ``meta.next_seq``'s row lock, so no commit of any process lands in between.
+        ``decode`` gives each payload's currency_code. Returns how many rows got one."""
+        with self._write_lock, self._writer.transaction():
+            cur = self._writer.cursor()
+            row = cur.execute(
+                "SELECT value FROM meta WHERE key = 'measures_currency' FOR UPDATE"
+            ).fetchone()
+            if row is None or row[0] != 0:
+                return 0
+            cur.execute("SELECT value FROM meta WHERE key = 'next_seq' FOR UPDATE")
+            filled, last = 0, -1
+            while True:
+                rows = cur.execute(
+                    "SELECT m.seq, p.payload FROM measures m JOIN payloads p ON p.seq = m.seq "
+                    "WHERE m.seq > %s AND m.currency = '' ORDER BY m.seq LIMIT 5000",
+                    (last,),
+                ).fetchall()
+                if not rows:
+                    break
+                found = [(r[0], c) for r, c in zip(rows, decode([bytes(r[1]) for r in rows]),
+                                                      strict=True) if c]  # fmt: skip
+                if found:
+                    cur.execute(
+                        "UPDATE measures m SET currency = u.currency FROM unnest(%s::int8[], "
+                        "%s::text[]) AS u(seq, currency) WHERE m.seq = u.seq",
+                        ([s for s, _ in found], [c for _, c in found]),
+                    )
+                filled += len(found)
+                last = rows[-1][0]
+            cur.execute("DELETE FROM currency_day_sums")
+            cur.execute(
+                "INSERT INTO currency_day_sums SELECT org_id, day, currency, source, channel, "
+                "SUM(spend), SUM(impressions), SUM(conversions), SUM(revenue), COUNT(*) "
+                "FROM measures GROUP BY org_id, day, currency, source, channel"
+            )
+            cur.execute("UPDATE meta SET value = 1 WHERE key = 'measures_currency'")
+        with self._sums_lock:
+            self._sums.clear()
+        return filled
 
     # ------------------------------------------------------------------ write
 
@@ -401,6 +452,13 @@ class PostgresRecordStore:
             self._writer = psycopg.connect(self._url)
             self._writer.execute("SET synchronous_commit = on")
             self._writer.commit()
+
+
+_Sums = tuple[SumsTable, SumsTable, SumsTable]
+
+
+def _nbytes(sums: _Sums) -> int:
+    return sum(t.nbytes for t in sums)
 
 
 def _existing(row: tuple[int, str, str, int, str]) -> ExistingRecord:

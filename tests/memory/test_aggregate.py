@@ -130,7 +130,13 @@ def _sql_pivot(store: SQLiteRecordStore, start: int | None, end: int | None,
     pivot = [v for s, c, _ in columns for v in (s, c)]
     geo = db.execute(geo_days_pivot_sql(columns, where), pivot + params).fetchall()
     camp = db.execute(AGGREGATE_CAMPAIGN_DAYS.format(where=where), params).fetchall()
-    return Aggregate(columns, geo, camp, records)
+    currencies = db.execute(
+        "SELECT source, channel, currency, TOTAL(spend), TOTAL(revenue), SUM(records) "
+        f"FROM currency_day_sums WHERE {where} AND records > 0 "
+        "GROUP BY source, channel, currency ORDER BY source, channel, currency",
+        params,
+    ).fetchall()
+    return Aggregate(columns, geo, camp, records, currencies=currencies)
 
 
 def test_array_sums_equal_the_sql_pivot_and_follow_writes(tmp_path: Path) -> None:
