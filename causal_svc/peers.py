@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 import pandas as pd
@@ -146,6 +146,9 @@ class Aggregates:
     campaign_days: pd.DataFrame
     record_count: int
     campaign_geo_days: pd.DataFrame | None = None
+    # money per (source, channel, currency): the currencies the sums are in (empty from a
+    # memory that does not say)
+    currencies: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 async def _aggregate(
@@ -166,7 +169,8 @@ async def _aggregate(
     if reply.HasField("campaign_geo_days"):
         per_campaign = await asyncio.to_thread(campaign_geo_frame, reply.campaign_geo_days)
     return Aggregates(table_to_frame(reply.geo_days), table_to_frame(reply.campaign_days),
-                      reply.record_count, per_campaign)  # fmt: skip
+                      reply.record_count, per_campaign,
+                      table_to_frame(reply.currencies))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -231,6 +231,9 @@ class CausalService(causal_grpc.CausalServiceServicer):
                                            measures=("spend", "impressions", *dict.fromkeys(
                                                ("conversions", q.outcome))),
                                            campaign_geo=True)  # fmt: skip
+        # one currency or a refusal, before any work: sums in two would be divided by each other
+        currency = attribution.analysis_currency(agg.currencies, outcome=q.outcome,
+                                                 channels=q.channels)  # fmt: skip
         registered, external = await asyncio.gather(
             self._registry.lift_tests(q.org_id, q.start, q.end, timeout=_remaining(context)),
             self._registry.external_factors(q.org_id, timeout=_remaining(context)),
@@ -311,7 +314,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
         )
         analysis_id = new_analysis_id()
         ctx = convert.ReportContext(analysis_id, q.org_id, agg.record_count,
-                                                CODE_VERSION)  # fmt: skip
+                                    CODE_VERSION, currency)  # fmt: skip
         result = convert.report_to_proto(report, ctx)
         # kept with the analysis: what the window's budgets and macro index did
         result.warnings.extend((budget, *macro))

@@ -15,7 +15,8 @@ Where things are:
   Hansen's sup-score test of no effect, which a lower bound above zero needs.
 - ``health.py``: holdout, convergence, baseline, identification, calibration checks → verdict.
 - ``scores.py``: channel and campaign scores, naive regression, response curves;
-  ``counterfactual.py``: spend plans; ``planning.py``: each channel's response in the form
+  ``counterfactual.py``: spend plans; ``currency.py``: the one currency the amounts are in (or
+  a refusal); ``planning.py``: each channel's response in the form
   planners read; ``stages.py``: the stages, one by one or end to end.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from .calibration import LiftTest, usable_lift_tests
 from .counterfactual import ChannelChange, CounterfactualResult, SpendChange, counterfactual, plan
+from .currency import MixedCurrencies, analysis_currency
 from .fit import FitState, MMMFit, fit_mmm, restore_fit, state_from_bytes, state_to_bytes
 from .health import HealthCheck, HealthReport, Holdout, Verdict
 from .inference import Evaluator, Interval
@@ -74,6 +76,7 @@ __all__ = [
     "LiftTest",
     "MMMFit",
     "MediaPanel",
+    "MixedCurrencies",
     "ModelSpec",
     "NormalPrior",
     "Prelude",
@@ -84,6 +87,7 @@ __all__ = [
     "SpendChange",
     "Uncalibrated",
     "Verdict",
+    "analysis_currency",
     "analyze",
     "assemble",
     "counterfactual",

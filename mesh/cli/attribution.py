@@ -137,6 +137,13 @@ def calibration_text(r: dc.AttributionResult) -> list[str]:
 VERDICT = {1: "PASS", 2: "REVIEW", 3: "FAIL"}
 
 
+def result_currency(r: dc.AttributionResult) -> str:
+    """The currency of the result's amounts: its spend's (every Money carries the one
+    currency; "" from an analysis stored before they did)."""
+    monies = [c.spend for c in r.channels] + [k.spend for k in r.campaigns]
+    return next((m.currency_code for m in monies if m is not None and m.currency_code), "")
+
+
 def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
     health = r.health
     verdict = VERDICT.get(int(health.verdict), "?") if health else "?"
@@ -146,6 +153,10 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
         window = f"{a.year:04d}-{a.month:02d}-{a.day:02d}..{b.year:04d}-{b.month:02d}-{b.day:02d}"
     print(f"\nanalysis {r.analysis_id}: {r.record_count:,} records, {r.geo_count} geos × "
           f"{r.day_count} days {window}; model {r.model_version}")  # fmt: skip
+    currency = result_currency(r)
+    if currency:
+        print(f"amounts in {currency}")
+    spend_head = f"spend {currency}".strip()
     print(f"health: {verdict}")
     if health:
         for check in health.checks:
@@ -158,7 +169,7 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
             r.channels[0].incremental_outcome.level if r.channels[0].incremental_outcome else 0.9
         )
         # ≤ 120 columns: the incremental outcome in full, its interval short.
-        print(f"\n{'channel':18s} {'spend':>12s} {f'incremental [{level:.0%}]':>26s} "
+        print(f"\n{'channel':18s} {spend_head:>12s} {f'incremental [{level:.0%}]':>26s} "
               f"{'iROAS ' + f'[{level:.0%}]':>22s} {'mROAS':>6s} {'platform':>9s} {'naive':>7s} "
               f"{'share':>6s}")  # fmt: skip
         for c in r.channels:
@@ -179,7 +190,7 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
         for line in calibration_text(r):
             print(line)
     if campaigns and r.campaigns:
-        print(f"\n{'campaign':28s} {'channel':18s} {'spend':>12s} {'incremental':>26s} "
+        print(f"\n{'campaign':28s} {'channel':18s} {spend_head:>12s} {'incremental':>26s} "
               f"{'iROAS':>22s}")  # fmt: skip
         for k in r.campaigns:
             spend = k.spend.amount if k.spend else 0.0
