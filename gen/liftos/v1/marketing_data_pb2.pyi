@@ -159,6 +159,13 @@ class _ExternalFactorTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Ex
     """Anything else the org tracks."""
     EXTERNAL_FACTOR_TYPE_SEASON: _ExternalFactorType.ValueType  # 7
     """The org's own retail seasons (peak weeks, a gift season): 1 on a day inside, 0 outside."""
+    EXTERNAL_FACTOR_TYPE_FX_RATE: _ExternalFactorType.ValueType  # 8
+    """A daily exchange rate, not a demand driver: attribution converts a channel's money in one
+    currency into the outcome's with it and never controls for it. Named fx_<from>_<to> in
+    lower-case ISO 4217 codes (fx_eur_usd), each value the units of <to> one unit of <from>
+    buys that day (> 0); a day without a value takes the last one before it (up to 7 days),
+    and a series of a single value is a constant rate.
+    """
 
 class ExternalFactorType(_ExternalFactorType, metaclass=_ExternalFactorTypeEnumTypeWrapper):
     """Kinds of external factors an org can register."""
@@ -179,6 +186,13 @@ EXTERNAL_FACTOR_TYPE_OTHER: ExternalFactorType.ValueType  # 6
 """Anything else the org tracks."""
 EXTERNAL_FACTOR_TYPE_SEASON: ExternalFactorType.ValueType  # 7
 """The org's own retail seasons (peak weeks, a gift season): 1 on a day inside, 0 outside."""
+EXTERNAL_FACTOR_TYPE_FX_RATE: ExternalFactorType.ValueType  # 8
+"""A daily exchange rate, not a demand driver: attribution converts a channel's money in one
+currency into the outcome's with it and never controls for it. Named fx_<from>_<to> in
+lower-case ISO 4217 codes (fx_eur_usd), each value the units of <to> one unit of <from>
+buys that day (> 0); a day without a value takes the last one before it (up to 7 days),
+and a series of a single value is a constant rate.
+"""
 Global___ExternalFactorType: _TypeAlias = ExternalFactorType  # noqa: Y015
 
 class _DayOfWeek:

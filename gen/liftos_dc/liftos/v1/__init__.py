@@ -1525,6 +1525,15 @@ class ExternalFactorType(betterproto2.Enum):
     The org's own retail seasons (peak weeks, a gift season): 1 on a day inside, 0 outside.
     """
 
+    FX_RATE = 8
+    """
+    A daily exchange rate, not a demand driver: attribution converts a channel's money in one
+    currency into the outcome's with it and never controls for it. Named fx_<from>_<to> in
+    lower-case ISO 4217 codes (fx_eur_usd), each value the units of <to> one unit of <from>
+    buys that day (> 0); a day without a value takes the last one before it (up to 7 days),
+    and a series of a single value is a constant rate.
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -1536,6 +1545,7 @@ class ExternalFactorType(betterproto2.Enum):
             5: "EXTERNAL_FACTOR_TYPE_WEATHER",
             6: "EXTERNAL_FACTOR_TYPE_OTHER",
             7: "EXTERNAL_FACTOR_TYPE_SEASON",
+            8: "EXTERNAL_FACTOR_TYPE_FX_RATE",
         }
 
     @classmethod
@@ -1549,6 +1559,7 @@ class ExternalFactorType(betterproto2.Enum):
             "EXTERNAL_FACTOR_TYPE_WEATHER": 5,
             "EXTERNAL_FACTOR_TYPE_OTHER": 6,
             "EXTERNAL_FACTOR_TYPE_SEASON": 7,
+            "EXTERNAL_FACTOR_TYPE_FX_RATE": 8,
         }
 
 
