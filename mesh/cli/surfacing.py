@@ -327,7 +327,8 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
 
 
 def _pct(value: float, fmt: str) -> str:
-    return "—" if math.isnan(value) else format(value, fmt)
+    # + 0.0: a lower bound of 0 on a go-dark is -0.0, which would print as "-0.0%"
+    return "—" if math.isnan(value) else format(value + 0.0, fmt)
 
 
 def run_recommend(args: argparse.Namespace, peers: Any) -> int:

@@ -485,6 +485,7 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
     head = re.search(r"^ +days +power .* expected +lower +power@lower$", out, re.M)
     assert head, out
     rows = re.findall(r"^ +(14|28) +\S+ .* ([+-]\d+\.\d%) +(\d+)%$", out, re.M)
+    assert all(r[1] != "-0.0%" for r in rows), out  # a lower bound of 0 has no sign
     assert [r[0] for r in rows] == ["14", "28"], out
     reply = client_design(peers, analysis.analysis_id)
     assert [f"{p.power_at_conservative:.0%}" for p in reply.cells[0].power_curve] == [
