@@ -1,5 +1,6 @@
-"""An org's two sums tables held as arrays at one data version, and the ``Aggregate`` that
-AggregateRecords answers, computed from them with numpy.
+"""An org's sums tables (per day × geo, × campaign and × currency) held as arrays at one
+data version, and the ``Aggregate`` that AggregateRecords answers, computed from them with
+numpy.
 
 Why: summing in SQL cost ~0.8 s of CPU per call for a year of 50 geos × 8 (source, channel)
 pairs — one pass over 125k ``geo_day_sums`` rows to find the non-zero columns, a second
