@@ -221,7 +221,17 @@ def response_curves(ev: Evaluator, scales: np.ndarray = CURVE_SCALES) -> list[Re
 
 
 def campaign_scores(ev: Evaluator, channels: list[ChannelScore]) -> list[CampaignScore]:
-    """Campaigns credited with their channel's daily effect by adstocked input share."""
+    """Campaigns credited with their channel's daily effect by adstocked input share.
+
+    Each campaign's interval is its channel's scaled by its fraction of the channel's
+    estimate. Where that estimate is 0 (the fit's β at its bound) every day's credit is 0, so
+    the fraction is read from what still exists: the campaign's share of the channel's
+    adstocked input over the window, times the part of the channel's input on days its
+    campaigns ran. A channel's campaigns' fractions sum to 1 when they cover its days, and a
+    channel with one such campaign credits it with exactly the channel's interval.
+    """
+    from .features import channel_curve
+
     fit = ev.fit
     panel = fit.panel
     if not panel.campaigns:
@@ -232,19 +242,13 @@ def campaign_scores(ev: Evaluator, channels: list[ChannelScore]) -> list[Campaig
         members = np.flatnonzero(panel.campaign_channel == c)
         if members.size == 0:
             continue
-        from .features import channel_curve
-
         w = channel_curve(
             fit.layout, fit.theta, c, float(fit.inputs.k0[c]), fit.spec.max_lag
         ).weights
         adst = apply_lags(lag_stack(panel.campaign_media[members], fit.spec.max_lag), w)
-        total = adst.sum(axis=0)
-        share = np.divide(adst, total, out=np.zeros_like(adst), where=total > 0)
-        credited = (share * daily[c]).sum(axis=1)
         chan = channels[c]
-        whole = max(chan.incremental.estimate, 1e-300)
-        for k, value in zip(members, credited, strict=True):
-            frac = float(value) / whole if chan.incremental.estimate > 0 else 0.0
+        for k, frac in zip(members, _campaign_fractions(adst, daily[c], panel.media[c].sum(axis=0),
+                                                        chan.incremental.estimate), strict=True):  # fmt: skip
             inc = chan.incremental.scaled(frac)
             spend = float(panel.campaign_spend[k].sum())
             out.append(
@@ -258,3 +262,35 @@ def campaign_scores(ev: Evaluator, channels: list[ChannelScore]) -> list[Campaig
                 )
             )
     return out
+
+
+def _campaign_fractions(
+    adst: np.ndarray, daily: np.ndarray, media: np.ndarray, estimate: float
+) -> np.ndarray:
+    """Each campaign's fraction of its channel: ``adst`` the campaigns' adstocked input (K, T),
+    ``daily`` the channel's effect per day (T,), ``media`` its input per day (T,).
+
+    Days split by the campaigns' adstocked input shares. The fractions are the shares of the
+    part that the campaigns' days cover (the channel's effect, or its input where the effect
+    is 0), times that part's fraction of the whole — 1 (exactly, by ``x / x``) when the
+    campaigns ran on every day the channel had effect or input, so a lone campaign is its
+    channel and campaigns sum to it.
+    """
+    total = adst.sum(axis=0)
+    ran = total > 0
+    share = np.divide(adst, total, out=np.zeros_like(adst), where=ran)
+    if estimate > 0:
+        credited = (share * daily).sum(axis=1)
+        covered, whole = float(credited.sum()), float(estimate)
+    else:
+        # Zero effect credits nothing on any day: the fraction of the interval then follows
+        # the campaigns' input over the window (its upper bound is spread as the input is).
+        credited = adst.sum(axis=1)
+        covered = float(media[ran].sum())
+        whole = float(media.sum())
+    if covered <= 0 or whole <= 0 or float(credited.sum()) <= 0:
+        return np.zeros(adst.shape[0])
+    part = covered / whole
+    if abs(part - 1.0) < 1e-9:  # rounding of the same sum taken two ways
+        part = 1.0
+    return credited / float(credited.sum()) * part
