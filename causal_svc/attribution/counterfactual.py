@@ -50,7 +50,9 @@ Intervals also keep to the sign the model allows: a channel's response rises wit
 raise lose it. The delta-method interval, symmetric about the estimate, can cross zero into
 the impossible side; it is cut at zero there (the truth, if the model's shape holds, is never
 on that side, so coverage cannot fall), as the attribution table's intervals are. A plan that
-cuts some channels and raises others has no sign to keep.
+cuts some channels and raises others has no sign of its own to keep; its total is instead held
+inside the sum of its rows' bounds (:func:`_within_rows`), so it never reaches a value that the
+rows, each cut to its own sign, rule out.
 """
 
 from __future__ import annotations
@@ -244,6 +246,7 @@ def counterfactual(
     delta, widened = ev.total(np.array(values)[moved], np.array(grads)[moved],
                               np.array(unestablished)[moved], np.array(dfs)[moved])  # fmt: skip
     delta = _signed(delta, 1.0 if min(moves) >= 0 else -1.0 if max(moves) <= 0 else 0.0)
+    delta = _within_rows(delta, [o.delta for o in out])
     if widened and len(out) > 1:
         names = ", ".join(o.channel for o, u in zip(out, unestablished, strict=True) if u)
         warnings.append(
@@ -267,6 +270,23 @@ def _signed(interval: Interval, direction: float) -> Interval:
     if direction < 0 and interval.upper > 0:
         return replace(interval, upper=0.0, lower=min(interval.lower, 0.0))
     return interval
+
+
+def _within_rows(total: Interval, rows: Sequence[Interval]) -> Interval:
+    """The plan's total with its bounds held inside ``[Σ rows' lower, Σ rows' upper]``.
+
+    Why the sum of the rows' bounds as the outer limits: whenever every row holds its
+    channel's change, the total lies within their sum, and a row cut at zero by its sign
+    (a raise cannot lose, a cut cannot gain) carries that restriction into the total — which
+    the total's own interval, symmetric about a sum of opposite-signed changes, does not (it
+    could say a plan loses more than its cuts can lose). Elsewhere the limits do not bind: the
+    sum of the rows' half-widths is at least the sum's (Minkowski). The estimate is unchanged.
+    """
+    lo = sum(r.lower for r in rows)
+    hi = sum(r.upper for r in rows)
+    lower = min(max(total.lower, lo), total.estimate)
+    upper = max(min(total.upper, hi), total.estimate)
+    return replace(total, lower=lower, upper=upper)
 
 
 def _gate(
