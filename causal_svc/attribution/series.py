@@ -37,7 +37,10 @@ DECOMPOSITION = (
     "log-scale model log(outcome) = baseline + log(1 + Σ media terms): the baseline is the "
     "prediction with every channel off, prediction / (1 + Σ media terms); each channel gets its "
     "media term's share of prediction − baseline, which is also what removing that channel "
-    "alone takes away, so baseline + Σ channels = prediction exactly (no Shapley averaging)"
+    "alone takes away, so in these daily series baseline + Σ channels = prediction exactly "
+    "(no Shapley averaging); the attribution table applies the same shares to the actual "
+    "outcome, so there baseline + Σ channels = the actual outcome (the two differ by the "
+    "residual's share)"
 )
 
 

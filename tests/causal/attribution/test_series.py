@@ -12,7 +12,7 @@ from causal_svc import convert
 from causal_svc.attribution import ModelSpec, Verdict, analyze, restore_fit
 from causal_svc.attribution.fit import log_outcome
 from causal_svc.attribution.health import assess
-from causal_svc.attribution.series import daily_series
+from causal_svc.attribution.series import DECOMPOSITION, daily_series
 
 from .world import World
 
@@ -68,6 +68,21 @@ def test_the_prediction_fits_and_channel_totals_match_the_scores(report) -> None
     for c in report.channels:
         total = float(s.contributions[s.channels.index(c.channel)].sum())
         assert total == pytest.approx(c.incremental.estimate, rel=0.03, abs=1e-6 * a.sum())
+
+
+def test_the_decomposition_text_states_both_identities(report) -> None:
+    """The text shown with the decomposition names what each total adds up to: the daily series
+    to the prediction, the attribution table (baseline + channels) to the actual outcome."""
+    s = report.series
+    assert report.baseline is not None
+    table = report.baseline.estimate + sum(c.incremental.estimate for c in report.channels)
+    assert table == pytest.approx(float(s.actual.sum()), rel=1e-12)
+    assert table != pytest.approx(float(s.predicted.sum()), rel=1e-6)
+    series = float(s.baseline.sum() + s.contributions.sum())
+    assert series == pytest.approx(float(s.predicted.sum()), rel=1e-10)
+    text = DECOMPOSITION
+    assert "baseline + Σ channels = prediction exactly" in text
+    assert "attribution table" in text and "= the actual outcome" in text
 
 
 def test_holdout_days_are_the_health_checks(report, demo: World) -> None:
