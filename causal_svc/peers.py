@@ -25,7 +25,7 @@ from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable
 from causal_svc.record_tables import ExperimentDesign
 from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation
 from mesh.runtime.frames import enum_name, records_to_frame
-from mesh.runtime.peers import Peer, external_factor_series, unavailable, unreachable
+from mesh.runtime.peers import Peer, external_factor_series, refused, unavailable, unreachable
 from mesh.runtime.protoconv import campaign_sources, set_date_range
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
@@ -208,9 +208,7 @@ async def _registry_lifts(
         except grpc.aio.AioRpcError as error:
             if error.code() is grpc.StatusCode.NOT_FOUND:
                 return out
-            if unreachable(error.code(), error):
-                raise _registry_unavailable(reader.target, error, "ListExperiments") from None
-            raise
+            raise _registry_failure(error, reader.target, "ListExperiments") from None
         for e in reply.experiments:
             r = e.result
             if not e.HasField("result") or not r.channel or r.lift_std_error <= 0:
@@ -254,7 +252,9 @@ def _memory_failure(error: grpc.aio.AioRpcError, target: str, rpc: str, org_id: 
         return InsufficientData(f"org {org_id!r} has no records in memory", subject="records")
     if code is grpc.StatusCode.INVALID_ARGUMENT:
         return _refused_query(error)
-    return error
+    denied = refused(code, error.details(), caller="causal", peer="memory service", call=rpc,
+                     dependency="memory")  # fmt: skip
+    return denied or error
 
 
 def _refused_query(error: grpc.aio.AioRpcError) -> InvalidSpec:
@@ -282,6 +282,16 @@ def _registry_unavailable(target: str, error: grpc.aio.AioRpcError, rpc: str) ->
     )  # fmt: skip
 
 
+def _registry_failure(error: grpc.aio.AioRpcError, target: str, rpc: str) -> Exception:
+    """A failed call to ingestion: out of reach (UNAVAILABLE), our key refused (PEER_REFUSED,
+    naming the call), or (anything else) the call's own error."""
+    if unreachable(error.code(), error):
+        return _registry_unavailable(target, error, rpc)
+    denied = refused(error.code(), error.details(), caller="causal", peer="ingestion service",
+                     call=rpc, dependency="ingestion")  # fmt: skip
+    return denied or error
+
+
 class RegistryRefused(Exception):
     """The registry answered RecordExperimentResult with an error (not an outage)."""
 
@@ -303,9 +313,7 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
         except grpc.aio.AioRpcError as error:
             if error.code() is grpc.StatusCode.NOT_FOUND:
                 return None
-            if unreachable(error.code(), error):
-                raise _registry_unavailable(self.target, error, "GetExperiment") from None
-            raise
+            raise _registry_failure(error, self.target, "GetExperiment") from None
         return reply.experiment
 
     async def record_result(
@@ -361,7 +369,7 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
                     self.target, error.code(), "ListExternalFactors",
                     dependency="ingestion", then=f": {error.details()}",
                 ) from None  # fmt: skip
-            raise
+            raise _registry_failure(error, self.target, "ListExternalFactors") from None
         return out
 
 

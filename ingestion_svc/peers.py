@@ -3,8 +3,10 @@
 
 Memory being unreachable (``mesh.runtime.peers.unreachable``: connection refused, the server
 gone mid-call, a deadline passed) is ``MemoryUnavailable`` (UNAVAILABLE to our caller, with a
-retry delay): the batch was not acked and may be retried with the same batch id. Any other
-failure of a call we made is a bug on one side of the contract and surfaces as INTERNAL.
+retry delay): the batch was not acked and may be retried with the same batch id. Memory
+refusing this service's key (``mesh.runtime.peers.refused``) is FAILED_PRECONDITION
+PEER_REFUSED naming the call. Any other failure of a call we made is a bug on one side of the
+contract and surfaces as INTERNAL.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from ingestion_svc.convert.products import (
 from ingestion_svc.errors import MemoryUnavailable
 from ingestion_svc.raw_batch import RawBatch
 from mesh.runtime.frames.wire import write_request_wire
-from mesh.runtime.peers import Peer, unavailable, unreachable
+from mesh.runtime.peers import Peer, refused, unavailable, unreachable
 from mesh.runtime.protoconv import MAX_DATE, MIN_DATE
 
 __all__ = ["MemoryClient", "WriteCounts"]
@@ -78,6 +80,8 @@ class MemoryWriter:
     def _failure(self, code: grpc.StatusCode, details: str | None, error: Any = None) -> Exception:
         if unreachable(code, error):
             return self._client._unavailable(code, "WriteStream")
+        if denied := self._client._refused(code, details, "WriteStream"):
+            return denied
         _LOGGER.error("memory rejected a write: %s %s", code.name, details)
         return RuntimeError(f"memory WriteStream failed: {code.name}")
 
@@ -152,6 +156,10 @@ class MemoryClient(Peer[Any]):  # Any: the aio stub (the generated .pyi types th
             MemoryUnavailable, "memory service", self.target, code, what, dependency="memory",
             then="; the batch was not acked — retry it with the same batch_id",
         )  # fmt: skip
+
+    def _refused(self, code: grpc.StatusCode, details: str | None, what: str) -> Exception | None:
+        return refused(code, details, caller="ingestion", peer="memory service", call=what,
+                       dependency="memory")  # fmt: skip
 
     def writer(self) -> MemoryWriter:
         """A WriteStream to send batches on (one per Ingest stream)."""
@@ -257,6 +265,8 @@ class MemoryClient(Peer[Any]):  # Any: the aio stub (the generated .pyi types th
                 return []  # the org has no records yet
             if unreachable(error.code(), error):
                 raise self._unavailable(error.code(), "Scan") from None
+            if denied := self._refused(error.code(), error.details(), "Scan"):
+                raise denied from None
             _LOGGER.error("memory rejected a scan: %s %s", error.code().name, error.details())
             raise RuntimeError(f"memory Scan failed: {error.code().name}") from None
 

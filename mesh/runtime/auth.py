@@ -54,10 +54,12 @@ SCOPES: Mapping[str, frozenset[str]] = {
     "records.write": INTERNAL_METHODS,
     "memory.scan": _rpc("MemoryService", "Scan"),
     "memory.aggregate": _rpc("MemoryService", "AggregateRecords"),
+    "memory.products": _rpc("MemoryService", "AggregateProducts"),
     "memory.read": _rpc("MemoryService", "Scan", "Search", "QueryGraph", "ListConceptualSpaces"),
     "experiments.read": _rpc("IngestionService", "GetExperiment", "ListExperiments"),
     "experiments.write": _rpc("IngestionService", "CreateExperiment"),
     "experiments.record": _rpc("IngestionService", "RecordExperimentResult"),
+    "factors.read": _rpc("IngestionService", "ListExternalFactors"),
     "analyses.read": _rpc("CausalService", "GetAnalysis"),
     "analyses.list": _rpc("CausalService", "ListAnalyses"),
     "counterfactual": _rpc("CausalService", "Counterfactual"),
@@ -65,21 +67,31 @@ SCOPES: Mapping[str, frozenset[str]] = {
 PUBLIC, ALL = "public", "all"
 
 # What each service's principal may call: the peer RPCs it makes (its peers.py), no more.
+# tests/contract/test_service_keys.py reads every peers.py and checks this covers its calls.
 SERVICE_SCOPES: Mapping[str, tuple[str, ...]] = {
     "ingestion": ("records.write", "memory.scan"),  # WriteStream each batch, Scan history
-    # Scan records, AggregateRecords (attribution's panel), GetExperiment, ListExperiments,
-    # RecordExperimentResult (EstimateEffect's record_experiment_result)
-    "causal": ("memory.read", "memory.aggregate", "experiments.read", "experiments.record"),
+    # Scan records, AggregateRecords (attribution's panel), AggregateProducts (AnalyzeProducts),
+    # GetExperiment, ListExperiments, RecordExperimentResult (EstimateEffect's
+    # record_experiment_result), ListExternalFactors (the confounders attribution controls for)
+    "causal": (
+        "memory.read",
+        "memory.aggregate",
+        "memory.products",
+        "experiments.read",
+        "experiments.record",
+        "factors.read",
+    ),
     "llm": ("analyses.read",),  # GetAnalysis to ground an explanation
     # GetAnalysis and ListAnalyses (the org's latest attribution), Counterfactual,
     # AggregateRecords (the history a design and a forecast read), CreateExperiment (a design
-    # saved to the registry)
+    # saved to the registry), ListExternalFactors (the promotions and seasons a forecast reads)
     "surfacing": (
         "analyses.read",
         "analyses.list",
         "counterfactual",
         "memory.aggregate",
         "experiments.write",
+        "factors.read",
     ),
     "memory": (),  # calls no other service
 }

@@ -1,7 +1,9 @@
 """A service's calls to its peers: one lazily opened aio channel per peer, the time a call may
-take, and the one reading of a failed call that every service shares — the peer could not
+take, and the readings of a failed call that every service shares — the peer could not
 answer (:func:`unreachable`), which the caller sees as a retryable UNAVAILABLE
-(:func:`unavailable`). What any other failure means is the calling code's to decide.
+(:func:`unavailable`); the peer refused this service's own credentials (:func:`refused`),
+which the caller sees as FAILED_PRECONDITION PEER_REFUSED naming the peer and the call, never
+as INTERNAL. What any other failure means is the calling code's to decide.
 """
 
 from __future__ import annotations
@@ -13,10 +15,19 @@ import grpc
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 
 from mesh.runtime.channels import Options, aio_channel
-from mesh.runtime.exceptions import DependencyUnavailable
+from mesh.runtime.exceptions import DependencyUnavailable, FailedPrecondition
 from mesh.runtime.status import decode_status
 
-__all__ = ["UNREACHABLE", "Peer", "external_factor_series", "unavailable", "unreachable"]
+__all__ = [
+    "REFUSED",
+    "UNREACHABLE",
+    "Peer",
+    "PeerRefused",
+    "external_factor_series",
+    "refused",
+    "unavailable",
+    "unreachable",
+]
 
 StubT = TypeVar("StubT")
 UnavailableT = TypeVar("UnavailableT", bound=DependencyUnavailable)
@@ -35,6 +46,36 @@ def unreachable(code: grpc.StatusCode, error: grpc.RpcError | None = None) -> bo
         return True
     return (
         code == grpc.StatusCode.INTERNAL and error is not None and not decode_status(error).carried
+    )
+
+
+# The peer does not accept this service's key (unknown key, or a principal without the
+# method's scope): the deployment's configuration, not the caller's request.
+REFUSED = frozenset({grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED})
+
+
+class PeerRefused(FailedPrecondition):
+    """A peer refused this service's own call (its credentials): not the caller's fault and
+    not retryable as is; the operator fixes the service's key or the peer's key list."""
+
+    default_reason = "PEER_REFUSED"
+
+
+def refused(
+    code: grpc.StatusCode, details: str | None, *, caller: str, peer: str, call: str,
+    dependency: str,
+) -> PeerRefused | None:  # fmt: skip
+    """A failed call (its ``code`` and ``details``) read as ``peer`` refusing ``caller``'s
+    credentials for ``call``, or None when it is some other failure. The message carries the
+    peer's own words, which name the RPC the key may not call (the missing permission), never
+    the key."""
+    if code not in REFUSED:
+        return None
+    return PeerRefused(
+        f"the {peer} refused the {caller} service's {call} ({code.name}: {details}); "
+        f"give the {caller} service a key the {peer} accepts for {call} "
+        f"(LIFTOS_API_KEYS KEY:service={caller}, LIFTOS_{caller.upper()}_API_KEY)",
+        subject=dependency,
     )
 
 
