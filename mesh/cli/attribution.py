@@ -96,7 +96,18 @@ def interval_text(i: dc.Interval | common_pb.Interval | None, fmt: str = "{:.2f}
     """``estimate [lower, upper]`` of an interval (SDK dataclass or wire message), or —."""
     if i is None:
         return "—"
-    return f"{fmt.format(i.estimate)} [{fmt.format(i.lower)}, {fmt.format(i.upper)}]"
+    return (
+        f"{number_text(i.estimate, fmt)} [{number_text(i.lower, fmt)}, {number_text(i.upper, fmt)}]"
+    )
+
+
+def number_text(x: float, fmt: str = "{:.2f}") -> str:
+    """``x`` in ``fmt``, a value that rounds to zero without a sign: "0", not "+0" or "-0"
+    (a signed format's zero difference is no change, and −0.0 is zero)."""
+    text = fmt.format(x)
+    if text[:1] in "+-" and "0" in text and not any(d in text for d in "123456789"):
+        return text[1:]
+    return text
 
 
 def short(x: float) -> str:
