@@ -1,5 +1,6 @@
 """python -m llm_svc --port … [--llm-url URL --llm-model NAME] (peers from flags or
-LIFTOS_*_ADDR; the LLM API key only from LIFTOS_LLM_API_KEY)."""
+LIFTOS_*_ADDR; the LLM endpoint's API key only from LIFTOS_LLM_PROVIDER_KEY — LIFTOS_LLM_API_KEY
+is the service's mesh key, never sent to the endpoint)."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from liftos.v1 import llm_pb2, llm_pb2_grpc
@@ -11,6 +12,7 @@ from llm_svc.service import BackendFactory, LlmService, openai_backend
 from llm_svc.settings import LlmSettings, is_loopback
 from mesh.runtime import ServerConfig, ServiceBinding
 
+_LOGGER = logging.getLogger(__name__)
 SERVICE_NAME = llm_pb2.DESCRIPTOR.services_by_name["LlmService"].full_name
 
 
@@ -23,6 +25,8 @@ def build(
     """The servicer over a causal-service reader; LLM settings from the environment unless
     given (``python -m llm_svc`` passes its flags)."""
     llm = settings or LlmSettings.from_env(server_on_loopback=is_loopback(config.host))
+    if warning := llm.key_warning():
+        _LOGGER.warning(warning)
     analyses = AnalysisReader(config.peers.causal)
 
     async def on_stop() -> None:

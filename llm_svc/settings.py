@@ -1,8 +1,8 @@
 """Which LLM endpoint the service calls, and which endpoints a request may name.
 
 ``--llm-url`` / ``LIFTOS_LLM_URL`` (base URL of an OpenAI-compatible API, e.g.
-``http://127.0.0.1:11434/v1``), ``--llm-model`` / ``LIFTOS_LLM_MODEL``, ``LIFTOS_LLM_API_KEY``
-(never a flag, never logged), ``--llm-timeout`` / ``LIFTOS_LLM_TIMEOUT`` (seconds for a whole
+``http://127.0.0.1:11434/v1``), ``--llm-model`` / ``LIFTOS_LLM_MODEL``,
+``LIFTOS_LLM_PROVIDER_KEY`` (the endpoint's API key: never a flag, never logged), ``--llm-timeout`` / ``LIFTOS_LLM_TIMEOUT`` (seconds for a whole
 answer), ``--llm-retries`` / ``LIFTOS_LLM_RETRIES``, ``--llm-allowed-urls`` /
 ``LIFTOS_LLM_ALLOWED_URLS`` (comma-separated base URLs a request may name besides the
 configured one).
@@ -12,6 +12,10 @@ allowed only when it is the configured one, one of the allowed ones, or a loopba
 while the server itself listens on loopback (a laptop mesh started by ``liftos up``). The
 API key goes only to the configured and allowed endpoints, and to loopback ones on a
 loopback server.
+
+``LIFTOS_LLM_API_KEY`` is not the endpoint's key: it is the llm service's own mesh key (the
+``LIFTOS_<SERVICE>_API_KEY`` it sends its peers, mesh.runtime.config.service_api_key), and a
+mesh credential never leaves the mesh, so it is never sent to an LLM endpoint.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ DEFAULT_CONNECT_TIMEOUT_S = 5.0
 DEFAULT_RETRIES = 2
 DEFAULT_MODEL = "default"
 MAX_URL_CHARS = 2048
+# The endpoint's key; LIFTOS_LLM_API_KEY is the service's mesh key (see the module docstring).
+PROVIDER_KEY_VAR = "LIFTOS_LLM_PROVIDER_KEY"
+MESH_KEY_VAR = "LIFTOS_LLM_API_KEY"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +84,24 @@ class LlmSettings:
         values: dict[str, object] = {
             "url": _normal(e.get("LIFTOS_LLM_URL", "")),
             "model": e.get("LIFTOS_LLM_MODEL", "") or DEFAULT_MODEL,
-            "api_key": e.get("LIFTOS_LLM_API_KEY", ""),
+            "api_key": e.get(PROVIDER_KEY_VAR, ""),
             "timeout_s": float(e.get("LIFTOS_LLM_TIMEOUT", DEFAULT_TIMEOUT_S)),
             "retries": int(e.get("LIFTOS_LLM_RETRIES", DEFAULT_RETRIES)),
             "allowed_urls": allowed,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+    def key_warning(self, env: Mapping[str, str] | None = None) -> str | None:
+        """What to tell an operator who set only LIFTOS_LLM_API_KEY with an endpoint configured:
+        before LIFTOS_LLM_PROVIDER_KEY it was also the endpoint's key, and it no longer is."""
+        e = os.environ if env is None else env
+        if self.url and e.get(MESH_KEY_VAR) and not self.api_key:
+            return (
+                f"{MESH_KEY_VAR} is the llm service's mesh key and is not sent to the LLM "
+                f"endpoint; set {PROVIDER_KEY_VAR} to the endpoint's API key if it needs one"
+            )
+        return None
 
     @property
     def configured(self) -> bool:

@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     up.add_argument(
         "--llm-url", default=None,
-        help="OpenAI-compatible endpoint Explain uses (LIFTOS_LLM_URL; key in LIFTOS_LLM_API_KEY)",
+        help="OpenAI-compatible endpoint Explain uses (LIFTOS_LLM_URL; its API key in "
+        "LIFTOS_LLM_PROVIDER_KEY, not LIFTOS_LLM_API_KEY: that is the llm service's mesh key)",
     )  # fmt: skip
     up.add_argument("--llm-model", default=None, help="its model name (LIFTOS_LLM_MODEL)")
     up.add_argument(
