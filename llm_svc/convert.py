@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
@@ -302,6 +302,11 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
     # less the channel's incremental outcome (baseline_outcome is the outcome without *any*
     # channel, the wrong denominator for one channel's claim).
     total = math.fsum(r.daily.actual_outcome) if r.daily.actual_outcome else math.nan
+    # contribution_share is a channel's estimate over every channel's estimate summed: that
+    # sum turns a channel's interval into an interval of its share
+    incremental = math.fsum(
+        ch.incremental_outcome.estimate for ch in r.channels if ch.HasField("incremental_outcome")
+    )
     effects: list[Effect] = []
     for ch in r.channels:
         # A channel without spend can still have caused a lot (email and SMS run on sends):
@@ -339,6 +344,11 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
                     baseline_fact=fact if metric is Metric.OUTCOME else "",
                 )
             )  # fmt: skip
+            if metric is Metric.OUTCOME and incremental > 0:
+                effects[-1] = replace(
+                    effects[-1], share=ch.contribution_share, share_total=incremental,
+                    share_fact=f"channels[{ch.channel}].contribution_share",
+                )  # fmt: skip
     # A failed model reports no channel (causal_svc drops its scores) but still names the
     # channels it modelled: a claim about one is then judged against the failure, not answered
     # "no analysis speaks to it".
@@ -510,10 +520,24 @@ def analysis_from_proto(a: causal_pb.Analysis) -> Analysis:
     """The causal service's stored analysis as the LLM service reads it."""
     which = a.WhichOneof("result")
     if which == "attribution":
-        return _attribution_analysis(a)
-    if which == "products":
-        return _product_analysis(a)
-    return _effect_analysis(a)
+        analysis = _attribution_analysis(a)
+        calibrated = len(a.attribution.calibration) > 0
+    elif which == "products":
+        analysis, calibrated = _product_analysis(a), False
+    else:
+        analysis, calibrated = _effect_analysis(a), False
+
+    # each effect carries what tells its analysis apart from another of the same cause
+    def stamped(e: Effect) -> Effect:
+        return replace(
+            e, window=analysis.window, created=analysis.create_time, calibrated=calibrated
+        )
+
+    return replace(
+        analysis,
+        effects=tuple(map(stamped, analysis.effects)),
+        withheld=tuple(map(stamped, analysis.withheld)),
+    )
 
 
 # -- responses ---------------------------------------------------------------------------------

@@ -189,6 +189,16 @@ class Effect:
     # False: a cause the analysis modelled but gives no figure for (its model failed its
     # health checks); its figures are NaN, and it is judged (CheckClaims), never written
     reported: bool = True
+    # an attribution channel's share of the incremental outcome (contribution_share) and the
+    # total it is a share of (every channel's estimate summed), for "x% of the lift" claims
+    share: float | None = None
+    share_total: float | None = None
+    share_fact: str = ""
+    # what tells two analyses of the same cause apart when they disagree (CheckClaims):
+    # the data's window, when the analysis was made, and whether lift tests calibrated it
+    window: tuple[dt.date, dt.date] | None = None
+    created: dt.datetime | None = None
+    calibrated: bool = False
 
     @property
     def spans_zero(self) -> bool:

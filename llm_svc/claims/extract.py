@@ -2,8 +2,11 @@
 
 A claim is a clause that says something *caused* a change ("Meta retargeting drove a 12%
 lift", "email caused…", "increasing TikTok spend will raise revenue by…") or caused none ("X
-had no effect"). A clause is not a claim when it only reports an association ("correlated
-with", "associated with", "moved with"), a platform's own figure ("Meta reported…"), or is
+had no effect", "X did not work"). An (i)ROAS figure ("Meta's iROAS was 3.5") and a
+counterfactual loss ("cutting X would lose 4.3M", "without X, revenue would have been 12%
+lower") are claims too: each says what the channel caused. A clause is not a claim when it
+only reports an association ("correlated with", "associated with", "moved with"), a
+platform's own figure ("Meta reported…"), or is
 hedged ("may have", "suggests", "we could not detect an effect"): those say nothing the
 evidence would have to back.
 
@@ -60,6 +63,8 @@ class Claim:
     interval: Quantity | None  # an interval the claim quotes for itself ("95% CI 4 to 20")
     bound: Bound = Bound.POINT
     roas: bool = False  # the size is a return on spend
+    share: bool = False  # the size is a share of the incremental outcome ("24% of the lift")
+    interval_level: float | None = None  # the level a quoted interval names ("95% CI" → 0.95)
 
 
 def _words(*items: str) -> str:
@@ -109,6 +114,9 @@ _NO_EFFECT = re.compile(
     r"(?:effect|impact|lift|influence|incremental \w+|difference)"
     r"|\b(?:did(?:n't| not)|does(?:n't| not)|do(?:n't| not)|has(?:n't| not)|had(?:n't| not)|was(?:n't| not)|were(?:n't| not)|never) "
     r"(?:\w+ ){0,2}?(?:affect|change|move|drive|impact|increase|raise|lift|boost|cause|contribute|help|improve|reduce|decrease|hurt|add)\w*"
+    # "Klaviyo SMS did not work": the plain words for no effect
+    r"|\b(?:did(?:n't| not)|does(?:n't| not)|do(?:n't| not)|has(?:n't| not)|have(?:n't| not)|never) "
+    r"(?:really |actually )?work(?:ed|s)?\b"
     r"|\bmade (?:no|zero) difference|\bdoes nothing|\bdid nothing|\bnot incremental"
     # a bare "no effect" claims one only where it is the statement ("There was no lift"),
     # not inside another ("…to include no effect")
@@ -121,12 +129,13 @@ _UP = _words(
     r"growth", r"generat\w*", r"added", r"adds?", r"improv\w*", r"higher", r"more",
     r"deliver\w*", r"produc\w*", r"brought in", r"brings? in", r"drove up", r"pushed up",
     r"gain\w*", r"incremental", r"return\w*", r"doubl\w*", r"tripl\w*", r"contribut\w*",
+    r"work(?:ed|s)?",
 )  # fmt: skip
 _DOWN = _words(
     r"decreas\w*", r"reduc\w*", r"lower\w*", r"cut", r"cuts", r"hurt\w*", r"declin\w*",
     r"drop\w*", r"fell", r"fall\w*", r"less", r"cannibali[sz]\w*", r"depress\w*",
     r"drove down", r"pushed down", r"dampen\w*", r"shrank", r"shrunk", r"loss", r"halved",
-    r"negative",
+    r"negative", r"los(?:e|es|ing|t)", r"(?:will|would) cost",
 )  # fmt: skip
 _CAUSE = re.compile(
     _words(
@@ -139,6 +148,12 @@ _CAUSE = re.compile(
         r"cut", r"cuts", r"hurt\w*", r"cannibali[sz]\w*", r"depress\w*", r"dampen\w*",
         r"grew", r"grow", r"grows", r"doubled", r"tripled", r"halved", r"(?:will|would) (?:\w+ )?(?:raise|increase|lift|add|grow|boost|reduce|lower|cut|drive|hurt|decrease)",
         r"made \w+ (?:grow|rise|fall)", r"pushed (?:up|down)", r"return(?:ed|s)? (?:\$|€|£)?\d",
+        # a counterfactual loss: "cutting X would lose 4.3M", "without X, revenue would have
+        # been 12% lower"
+        r"(?:will|would) (?:\w+ )?(?:lose|cost|forgo|sacrifice)",
+        r"would (?:have )?be(?:en)?\b[^.;]*?\b(?:lower|higher|less|more|smaller|larger)",
+        # "it worked", "X did work": an effect in plain words (not "worked with", "worked on")
+        r"(?:did )?work(?:ed|s)?(?= *(?:well\b|[.!]?$))",
     ),
     re.IGNORECASE,
 )  # fmt: skip
@@ -235,7 +250,12 @@ def classify(text: str) -> Mode:
     """What a clause does with causality: a claim, an association, a hedge, or nothing."""
     if _DIAGNOSTIC.search(text) and not _STRONG.search(_WARNED.sub(" ", text)):
         return Mode.NONE
-    has_cause = bool(_CAUSE.search(text)) or bool(_NO_EFFECT.search(text))
+    has_cause = (
+        bool(_CAUSE.search(text))
+        or bool(_NO_EFFECT.search(text))
+        # an (i)ROAS figure is a return the channel caused: "Meta's iROAS was 3.5"
+        or bool(_ROAS.search(text) and re.search(r"\d", text))
+    )
     if _HEDGE.search(text):
         return Mode.HEDGED
     if _ATTRIBUTED.search(text):
@@ -255,11 +275,12 @@ _INTERVENTION = re.compile(
     re.IGNORECASE,
 )
 _CUT = re.compile(
-    r"^(?:cut|reduc|lower|paus|stop|turn|remov|halv|less|switch|drop|halt)", re.IGNORECASE
+    r"^(?:cut|reduc|lower|paus|stop|turn|remov|halv|less|switch|drop|halt|without)", re.IGNORECASE
 )
 # "Pausing Google Search will…": an intervention on the cause itself, no "spend" needed.
 _STOP_CAUSE = re.compile(
-    r"^\s*(?P<verb>paus\w*|stop\w*|turn\w* off|switch\w* off|remov\w*|halt\w*|drop\w*|cutting)\b",
+    r"^\s*(?:if (?:we|you|they) )?(?P<verb>paus\w*|stop\w*|turn\w* off|switch\w* off|remov\w*|"
+    r"halt\w*|drop\w*|cutting|cut|without)\b",
     re.IGNORECASE,
 )
 
@@ -286,14 +307,39 @@ def _direction(text: str, size: Quantity | None) -> int | None:
     return None if found is None else found * flip
 
 
-def _sizes(text: str) -> tuple[Quantity | None, Quantity | None, Bound]:
-    """(size, quoted interval, bound) of a clause; confidence levels, p-values and counts are
-    skipped."""
+@dataclass(frozen=True, slots=True)
+class _Sizes:
+    size: Quantity | None = None
+    interval: Quantity | None = None
+    bound: Bound = Bound.POINT
+    level: float | None = None  # of the quoted interval, where the clause names one
+    share: bool = False  # the size is a share of the incremental outcome
+
+
+_LEVEL_AFTER = re.compile(r"^\s*(?:CI\b|confidence|credible|interval)", re.IGNORECASE)
+# "23.8% of incremental revenue", "a fifth of the lift": a share of what the channels caused
+_SHARE_AFTER = re.compile(
+    r"^\s*of\s+(?:the\s+|all\s+|our\s+|its\s+|their\s+|total\s+|measured\s+)*"
+    r"(?:incremental|lift|uplift|media[- ]driven|attributed|attributable)\b",
+    re.IGNORECASE,
+)
+_SHARE_WORD = re.compile(r"\b(?:share|contribution)\b", re.IGNORECASE)
+
+
+def _sizes(text: str) -> _Sizes:
+    """Size, quoted interval (and its level), bound of a clause, and whether the size is a share
+    of the incremental outcome; confidence levels, p-values and counts are not sizes."""
     size: Quantity | None = None
     interval: Quantity | None = None
     bound = Bound.POINT
+    level: float | None = None
+    share = False
     for q in quantities(text):
         before, after = text[: q.start], text[q.end :]
+        if q.kind is QuantityKind.PERCENT and not q.is_range and _LEVEL_AFTER.match(after):
+            if 0.5 <= q.value < 1 and level is None:
+                level = q.value
+            continue
         if _NOT_SIZE_BEFORE.search(before) or _NOT_SIZE_AFTER.match(after):
             continue
         if q.is_range and (size is not None or _INTERVAL_CUE.search(before)):
@@ -302,18 +348,22 @@ def _sizes(text: str) -> tuple[Quantity | None, Quantity | None, Bound]:
             continue
         if size is None:
             size = q
+            share = q.kind is QuantityKind.PERCENT and (
+                bool(_SHARE_AFTER.match(after)) or bool(_SHARE_WORD.search(text))
+            )
             if _AT_LEAST.search(before):
                 bound = Bound.AT_LEAST
             elif _AT_MOST.search(before):
                 bound = Bound.AT_MOST
-    return size, interval, bound
+    return _Sizes(size, interval, bound, level if interval is not None else None, share)
 
 
 def _claim(span: Span, subject: str) -> Claim | None:
     text = span.text
     if classify(text) is not Mode.CAUSAL:
         return None
-    size, interval, bound = _sizes(text)
+    found = _sizes(text)
+    size, interval, bound = found.size, found.interval, found.bound
     outcome = _OUTCOME_WORD.search(text)
     kind = ClaimKind.NO_EFFECT if _NO_EFFECT.search(text) else ClaimKind.EFFECT
     direction = None if kind is ClaimKind.NO_EFFECT else _direction(text, size)
@@ -335,6 +385,8 @@ def _claim(span: Span, subject: str) -> Claim | None:
         interval=interval,
         bound=bound,
         roas=roas,
+        share=found.share and not roas,
+        interval_level=found.level,
     )
 
 

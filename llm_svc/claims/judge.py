@@ -34,15 +34,33 @@ klaviyo_email, not klaviyo_sms; a synonym stands for the same thing ("Facebook" 
 Sizes are compared with the rounding their writer used: "12%" stands for anything from 11.5%
 to 12.5%. A percentage is converted to outcome units through the baseline the analysis
 reports (its control mean or counterfactual level), and that derivation is named in the
-reason.
+reason. A share of the incremental outcome ("23.8% of incremental revenue", "30% of the
+lift", "a 24% share") is instead compared with the channel's contribution share, its
+interval being the channel's interval over the total incremental outcome (every channel's
+estimate summed; the analysis gives no interval of its own for a share); an analysis with no
+share (an effect estimate) leaves such a claim UNSUPPORTED. A quoted interval at another
+level than the analysis's ("95% CI" against a 90% analysis, as `liftos counterfactual` prints)
+is compared with the analysis's interval carried to that level by the normal approximation
+(each side of the point scaled by the ratio of the two z values; 5% of the width allowed
+either end for the approximation) and the reason says so.
+
+Several analyses of one cause give one verdict whatever order they come in. They are read in
+this order: identified and passing its checks, then calibrated by lift tests, then newest,
+then by id; the first decides. Another analysis that disagrees yields to it when it is a
+worse estimate (a correlation, failed checks) or covers the same window and outcome and is
+uncalibrated where the first is calibrated, or older; the reason names it and what it alone
+would say. Analyses that disagree and cannot be ranked so (other windows, none known) give
+UNSUPPORTED naming each reading.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from llm_svc.claims.extract import Bound, Claim, ClaimKind, outcome_synonyms
 from llm_svc.evidence import Effect, Metric
@@ -213,28 +231,128 @@ def _size_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str] | None:
     return Verdict.CONTRADICTED, f"the claimed size is outside the {where}{derived}"
 
 
-def _quoted_interval(claim: Claim, e: Effect) -> str | None:
-    """Why a quoted interval is not the analysis's (None when it is, or none is quoted)."""
+def _at_level(e: Effect, level: float) -> tuple[float, float]:
+    """The analysis's interval carried to another level by the normal approximation: each side
+    of the point estimate scaled by z(level) / z(the analysis's level)."""
+    z = NormalDist().inv_cdf
+    ratio = z((1 + level) / 2) / z(1 - e.alpha / 2)
+    return e.point - (e.point - e.lower) * ratio, e.point + (e.upper - e.point) * ratio
+
+
+def _quoted_interval(claim: Claim, e: Effect) -> tuple[str | None, str]:
+    """(why a quoted interval is not the analysis's, or None when it is or none is quoted;
+    a note for the reason when it was compared at another level than the analysis's)."""
     q = claim.interval
     if q is None or q.upper is None:
-        return None
+        return None, ""
     converted = _in_units(q, e, e.lower, e.upper)
     if converted is None:
-        return None
+        return None, ""
     lo, hi = converted
-    width = max(e.upper - e.lower, 1e-12)
-    tol = max(
-        q.tolerance * (e.baseline if q.kind is QuantityKind.PERCENT and e.baseline else 1.0),
-        0.02 * width,
-    )
-    if abs(lo - e.lower) <= tol and abs(hi - e.upper) <= tol:
-        return None
-    return f"it quotes an interval that is not the analysis's ({_interval_text(e, q.kind is QuantityKind.PERCENT)})"
+    percent = q.kind is QuantityKind.PERCENT
+    level = claim.interval_level
+    if level is None or round(100 * level) == e.level:
+        lower, upper, share = e.lower, e.upper, 0.02
+        theirs = _interval_text(e, percent)
+        note = ""
+    else:
+        # a 95% interval copied from another verb (counterfactual, predict) against a 90%
+        # analysis: compared with the analysis's own interval at 95%, a looser match because
+        # the normal approximation is one
+        lower, upper = _at_level(e, level)
+        share = 0.05
+        theirs = (
+            f"{_interval_text(e, False)}, which the normal approximation carries to "
+            f"{fmt(lower)} to {fmt(upper)} at {round(100 * level)}%"
+        )
+        note = (
+            f"; the quoted {round(100 * level)}% interval was compared with the analysis's "
+            f"{_interval_text(e, False)} carried to {round(100 * level)}% by the normal "
+            f"approximation ({fmt(lower)} to {fmt(upper)})"
+        )
+    width = max(upper - lower, 1e-12)
+    tol = max(q.tolerance * (e.baseline if percent and e.baseline else 1.0), share * width)
+    if abs(lo - lower) <= tol and abs(hi - upper) <= tol:
+        return None, note
+    return f"it quotes an interval that is not the analysis's ({theirs})", ""
+
+
+def _preference(e: Effect) -> tuple[int, bool, float, str, str]:
+    """The order in which effects of one cause are read, whatever order the analyses came in:
+    identified and passing first, then calibrated by lift tests, then newest, then by id."""
+    created = -e.created.timestamp() if e.created is not None else math.inf
+    return (_rank(e), not e.calibrated, created, e.analysis_id, e.treatment)
+
+
+def _set_aside(chosen: Effect, other: Effect) -> str:
+    """Why ``other`` (another analysis's effect of the same cause) yields to ``chosen``, or ""
+    when nothing does and a disagreement between them must be reported."""
+    if _rank(other) > _rank(chosen):
+        return "its estimate is not identified or failed its checks"
+    same_window = (
+        chosen.window is not None and chosen.window == other.window
+        and chosen.outcome == other.outcome
+    )  # fmt: skip
+    if not same_window:
+        return ""
+    if chosen.calibrated and not other.calibrated:
+        return f"an analysis of the same window without the lift-test calibration {chosen.analysis_id} has"
+    if chosen.created is not None and other.created is not None and chosen.created > other.created:
+        return f"an analysis of the same window older than {chosen.analysis_id}"
+    return ""
+
+
+def _resolve(claim: Claim, candidates: Sequence[Effect]) -> tuple[Verdict, str, Effect]:
+    """The verdict on a claim about one cause that one or more analyses report. One analysis
+    decides: the one :func:`_preference` puts first; another of the same window yields to it
+    when it is calibrated and the other not, or newer (the reason names the one set aside and
+    what it alone would say). Analyses that cannot be ranked (other windows) and disagree give
+    UNSUPPORTED, naming each reading."""
+    ordered = sorted(candidates, key=_preference)
+    chosen = ordered[0]
+    verdict, reason = _against(claim, chosen)
+    notes: list[str] = []
+    disagree: list[tuple[Effect, Verdict, str]] = []
+    seen = {chosen.analysis_id}
+    for other in ordered[1:]:
+        if other.analysis_id in seen:
+            continue
+        seen.add(other.analysis_id)
+        v, r = _against(claim, other)
+        why = _set_aside(chosen, other)
+        if v is verdict:
+            notes.append(f"{other.analysis_id} agrees")
+        elif why:
+            notes.append(
+                f"{other.analysis_id} is set aside as {why} (alone it gives {v.value}: {r})"
+            )
+        else:
+            disagree.append((other, v, r))
+    if disagree:
+        readings = "; ".join(
+            f"{e.analysis_id}{_window_text(e)} gives {v.value}: {r}"
+            for e, v, r in [(chosen, verdict, reason), *disagree]
+        )
+        return (
+            Verdict.UNSUPPORTED,
+            (f"the analyses disagree and none supersedes the other: {readings}"),
+            chosen,
+        )
+    if notes:
+        reason = f"{reason} [read from {chosen.analysis_id}; " + "; ".join(notes) + "]"
+    return verdict, reason, chosen
+
+
+def _window_text(e: Effect) -> str:
+    if e.window is None:
+        return ""
+    return f" ({e.window[0].isoformat()} to {e.window[1].isoformat()})"
 
 
 def judge(claim: Claim, effects: Sequence[Effect]) -> Judgement:
-    """The verdict on one claim given every effect the evidence reports."""
-    candidates = sorted(_matches(claim.subject_text, effects), key=_rank)
+    """The verdict on one claim given every effect the evidence reports; the same whatever
+    order the effects (and their analyses) come in."""
+    candidates = sorted(_matches(claim.subject_text, effects), key=_preference)
     if claim.outcome_word:
         same = [e for e in candidates if claim.outcome_word in outcome_synonyms(e.outcome)]
         if candidates and not same:
@@ -256,14 +374,12 @@ def judge(claim: Claim, effects: Sequence[Effect]) -> Judgement:
     ids = tuple(dict.fromkeys(e.analysis_id for e in candidates))
     if not candidates[0].reported:
         return Judgement(claim, Verdict.CONTRADICTED, _withheld(candidates), ids)
-    causes = list(dict.fromkeys(e.treatment for e in candidates))
+    causes = sorted({e.treatment for e in candidates})  # by name: the order given is no order
     if len(causes) > 1:
         # "Klaviyo" with both klaviyo_email and klaviyo_sms in evidence: a verdict only when
         # every reading of the cause gets the same one, and never on a size (the words may
         # mean the channels' total, which no analysis reports).
-        readings = [
-            _against(claim, next(e for e in candidates if e.treatment == c)) for c in causes
-        ]
+        readings = [_resolve(claim, [e for e in candidates if e.treatment == c]) for c in causes]
         # a product analysis can have a dozen readings of one channel: name a few
         named = " or ".join(causes[:4]) + (f" ({len(causes) - 4} more)" if len(causes) > 4 else "")
         if claim.magnitude is not None or claim.interval is not None:
@@ -273,20 +389,20 @@ def judge(claim: Claim, effects: Sequence[Effect]) -> Judgement:
                 "analysis reports that total; name the channel",
                 ids,
             )  # fmt: skip
-        if len({v for v, _ in readings}) > 1:
+        if len({v for v, _, _ in readings}) > 1:
             return Judgement(
                 claim, Verdict.UNSUPPORTED,
                 f"ambiguous: {claim.subject_text!r} could mean {named}, and the evidence "
                 "differs between them; name the channel",
                 ids,
             )  # fmt: skip
-        verdict, reason = readings[0]
+        verdict, reason, effect = readings[0]
         return Judgement(
             claim, verdict, f"whether {claim.subject_text!r} means {named}: {reason}", ids,
-            candidates[0],
+            effect,
         )  # fmt: skip
-    verdict, reason = _against(claim, candidates[0])
-    return Judgement(claim, verdict, reason, ids, candidates[0])
+    verdict, reason, effect = _resolve(claim, candidates)
+    return Judgement(claim, verdict, reason, ids, effect)
 
 
 def _withheld(candidates: Sequence[Effect]) -> str:
@@ -312,6 +428,8 @@ def _against(claim: Claim, e: Effect) -> tuple[Verdict, str]:
             Verdict.CONTRADICTED,
             f"the estimate of {what} failed {failed}, so it is not supported",
         )
+    if claim.share and claim.kind is ClaimKind.EFFECT:
+        return _share_verdict(claim, e)
     where = _interval_text(e, False)
     if claim.kind is ClaimKind.NO_EFFECT:
         if not e.spans_zero:
@@ -326,10 +444,10 @@ def _against(claim: Claim, e: Effect) -> tuple[Verdict, str]:
             f"not established: the {where} includes zero but also effects as large as "
             f"{fmt(largest)}, so the data cannot tell no effect from one of that size"
         )
+    quoted, note = _quoted_interval(claim, e)
     if e.spans_zero:
         # absence of evidence, not evidence against: only a size outside the interval (or an
         # interval that is not the analysis's) contradicts the claim
-        quoted = _quoted_interval(claim, e)
         if quoted is not None:
             return Verdict.CONTRADICTED, quoted
         size = _size_verdict(claim, e)
@@ -340,16 +458,60 @@ def _against(claim: Claim, e: Effect) -> tuple[Verdict, str]:
         consistent = "the claimed size is consistent with it, but " if size is not None else ""
         return Verdict.UNSUPPORTED, (
             f"not established: the {where} includes zero; {consistent}the data cannot tell "
-            "this effect from none"
+            f"this effect from none{note}"
         )
     sign = 1 if e.point > 0 else -1
     if claim.direction is not None and claim.direction != sign:
         way = "an increase" if sign > 0 else "a decrease"
         return Verdict.CONTRADICTED, f"the analysis found {way} ({_interval_text(e, False)})"
-    quoted = _quoted_interval(claim, e)
     if quoted is not None:
         return Verdict.CONTRADICTED, quoted
     size = _size_verdict(claim, e)
     if size is not None:
-        return size
+        return size[0], size[1] + note
     return Verdict.SUPPORTED, f"the {_interval_text(e, False)} excludes zero and the checks passed"
+
+
+def _share_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str]:
+    """A share of the incremental outcome ("23.8% of incremental revenue") against the
+    channel's contribution share, with the channel's interval over the total incremental
+    outcome (every channel's estimate summed) as the share's interval; the analysis gives no
+    interval of its own for a share."""
+    q = claim.magnitude
+    assert q is not None  # a share claim has a size
+    if e.share is None or not e.share_total or e.share_total <= 0:
+        return Verdict.UNSUPPORTED, (
+            f"the analysis reports no share of the incremental {e.outcome} for {e.treatment} "
+            "(a share needs every channel's contribution, as an attribution gives), so a "
+            "share cannot be compared"
+        )
+    total = e.share_total
+    lower, upper = e.lower / total, e.upper / total
+    lo, hi = q.value, q.upper if q.upper is not None else q.value
+    tol = q.tolerance
+    where = (
+        f"{e.treatment}'s contribution share is {fmt_pct(e.share)}; the {e.level}% interval of "
+        f"{e.treatment}'s incremental {e.outcome}, {fmt(e.lower)} to {fmt(e.upper)}, over the "
+        f"total incremental {e.outcome} of {fmt(total)} (every channel's estimate summed) is "
+        f"a share of {fmt_pct(lower)} to {fmt_pct(upper)}"
+    )
+    if claim.bound is Bound.AT_LEAST:
+        inside, outside = lo - tol <= lower, lo - tol > upper
+    elif claim.bound is Bound.AT_MOST:
+        inside, outside = hi + tol >= upper, hi + tol < lower
+    else:
+        inside = lower - tol <= (lo + hi) / 2 <= upper + tol
+        outside = not inside
+    if outside:
+        return (
+            Verdict.CONTRADICTED,
+            f"the claimed share is outside what the analysis found: {where}",
+        )
+    if e.spans_zero:
+        return Verdict.UNSUPPORTED, (
+            f"not established: {e.treatment}'s effect is not established (its interval "
+            f"includes zero), though the claimed share is consistent with it: {where}"
+        )
+    if inside:
+        return Verdict.SUPPORTED, f"the claimed share agrees with the analysis: {where}"
+    return Verdict.UNSUPPORTED, f"the claimed bound is not shown: {where}"

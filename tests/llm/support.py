@@ -145,3 +145,13 @@ def failed_attribution(analysis_id: str = "an-failed", org_id: str = "acme") -> 
         analysis_id=analysis_id, org_id=org_id, kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION,
         attribution=r,
     )  # fmt: skip
+
+
+def audit_demo(*, calibrated: bool) -> causal_pb.Analysis:
+    """Two attributions the causal service stored in the R2 audit (demo world, seed 1, 10
+    geos, org_001, 2024-09-15..2025-01-12), trimmed to what the LLM service reads: before the
+    lift test was recorded (an-6531…: meta_prospecting 2.78M [0, 8.28M]) and calibrated by it
+    (an-35e8…: 4.27M [2.25M, 6.30M], contribution share 23.8%)."""
+    name = "audit_demo_calibrated" if calibrated else "audit_demo_uncalibrated"
+    row = json.loads((DATA / f"{name}.json").read_text())
+    return json_format.ParseDict(row, causal_pb.Analysis())

@@ -8,7 +8,7 @@ from llm_svc.claims import Mode, Verdict, check_claims, classify, effects_of
 from llm_svc.claims.sentences import sentences, split_complete
 from llm_svc.convert import analysis_from_proto
 from llm_svc.evidence import Analysis, Check, CheckOutcome, Effect, Identification, Metric
-from tests.llm.support import audit_attribution, effect_analysis
+from tests.llm.support import audit_attribution, audit_demo, effect_analysis
 
 EVIDENCE = [
     effect_analysis("an-rt", "meta_retargeting"),  # +12 (4 to 20) on revenue, baseline 100
@@ -214,7 +214,9 @@ def test_an_ambiguous_cause_gets_a_verdict_only_when_every_reading_agrees_withou
         effect_analysis("an-pr", "meta_prospecting", point=9.0, lower=3.0, upper=15.0),
     ]
     (j,) = check_claims("Meta drove revenue.", meta)
-    assert j.verdict is Verdict.SUPPORTED and "meta_retargeting or meta_prospecting" in j.reason
+    # the readings are named in one order, whatever order the analyses came in
+    assert j.verdict is Verdict.SUPPORTED and "meta_prospecting or meta_retargeting" in j.reason
+    assert check_claims("Meta drove revenue.", meta[::-1])[0].reason == j.reason
     # each channel's interval holds 10, but "Meta" may mean their total (about 21)
     (j,) = check_claims("Meta drove a lift of 10 in revenue.", meta)
     assert j.verdict is Verdict.UNSUPPORTED and "their total" in j.reason
@@ -263,3 +265,110 @@ def test_the_words_naming_a_cause_are_the_longest_names_without_overlap() -> Non
         "Klaviyo email Meta prospecting"
     )
     assert re.fullmatch(r"(Meta ){3999}Meta", _subject("Meta " * 4000, patterns))
+
+
+def _audit() -> tuple[Analysis, Analysis]:
+    return (
+        analysis_from_proto(audit_demo(calibrated=True)),
+        analysis_from_proto(audit_demo(calibrated=False)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "why"),
+    [
+        # R2 F6: the analysis's own contribution share (0.238), not a lift over the baseline
+        (
+            "Meta prospecting is responsible for 23.8% of incremental revenue.",
+            Verdict.SUPPORTED,
+            "contribution share is 23.8%",
+        ),
+        (
+            "Meta prospecting drove 60% of the incremental revenue.",
+            Verdict.CONTRADICTED,
+            "12.5% to 35.1%",
+        ),
+        # share 21.7%, but search's interval includes zero: not established, not contradicted
+        (
+            "Google search drove 21.7% of the incremental revenue.",
+            Verdict.UNSUPPORTED,
+            "not established",
+        ),
+        # the 95% interval `liftos counterfactual` prints, against the analysis's 90% one
+        (
+            "Meta prospecting caused revenue to increase by 4.3M (95% CI 1.8M to 6.7M).",
+            Verdict.SUPPORTED,
+            "normal approximation",
+        ),
+        # the analysis's 90% interval mislabelled as 95% is still not the analysis's
+        (
+            "Meta prospecting caused revenue to increase by 4.3M (95% CI 2.2M to 6.3M).",
+            Verdict.CONTRADICTED,
+            "not the analysis's",
+        ),
+        # R2 F7: read, not dropped
+        ("Meta prospecting's iROAS was 3.5.", Verdict.CONTRADICTED, "0.784 to 2.20"),
+        ("Meta prospecting had an iROAS of 3.5.", Verdict.CONTRADICTED, "0.784 to 2.20"),
+        ("Meta prospecting's iROAS was 1.5.", Verdict.SUPPORTED, "0.784 to 2.20"),
+        ("Klaviyo SMS did not work.", Verdict.UNSUPPORTED, "cannot tell no effect"),
+        ("Klaviyo email did not work.", Verdict.CONTRADICTED, "excludes zero"),
+        (
+            "Cutting meta prospecting would lose about 4.3 million in revenue.",
+            Verdict.SUPPORTED,
+            "2,247,897 to 6,296,972",
+        ),
+        (
+            "Cutting meta prospecting would lose about 9 million in revenue.",
+            Verdict.CONTRADICTED,
+            "outside",
+        ),
+    ],
+)
+def test_audit_claims_against_the_calibrated_attribution(
+    text: str, expected: Verdict, why: str
+) -> None:
+    calibrated, _ = _audit()
+    (j,) = check_claims(text, [calibrated])
+    assert j.verdict is expected and why in j.reason, j.reason
+
+
+def test_a_share_needs_an_analysis_that_reports_one() -> None:
+    (j,) = check_claims("Meta retargeting drove 30% of the incremental revenue.", EVIDENCE)
+    assert j.verdict is Verdict.UNSUPPORTED and "no share of the incremental" in j.reason
+
+
+def test_the_verdict_does_not_depend_on_the_order_of_the_analyses() -> None:
+    """R2 F16: the uncalibrated and the calibrated analysis of the same window; the calibrated
+    one is read whichever comes first, and the reason names the one set aside."""
+    calibrated, uncalibrated = _audit()
+    for text, expected in (
+        ("Meta prospecting drove 4.3 million in revenue.", Verdict.SUPPORTED),
+        ("Meta prospecting's iROAS was 1.5.", Verdict.SUPPORTED),
+        ("Klaviyo SMS did not work.", Verdict.UNSUPPORTED),
+    ):
+        a = check_claims(text, [uncalibrated, calibrated])
+        b = check_claims(text, [calibrated, uncalibrated])
+        assert [(j.verdict, j.reason) for j in a] == [(j.verdict, j.reason) for j in b]
+        assert a[0].verdict is expected, a[0].reason
+        assert calibrated.analysis_id in a[0].reason and uncalibrated.analysis_id in a[0].reason
+    (j,) = check_claims(
+        "Meta prospecting drove 4.3 million in revenue.", [uncalibrated, calibrated]
+    )
+    assert "without the lift-test calibration" in j.reason
+
+
+def test_analyses_of_other_windows_that_disagree_are_reported_not_picked() -> None:
+    import dataclasses
+    import datetime as dt
+
+    calibrated, uncalibrated = _audit()
+    later = (dt.date(2025, 1, 13), dt.date(2025, 4, 12))
+    moved = dataclasses.replace(
+        uncalibrated,
+        effects=tuple(dataclasses.replace(e, window=later) for e in uncalibrated.effects),
+    )
+    text = "Meta prospecting drove 4.3 million in revenue."
+    for order in ([moved, calibrated], [calibrated, moved]):
+        (j,) = check_claims(text, order)
+        assert j.verdict is Verdict.UNSUPPORTED and "the analyses disagree" in j.reason
+        assert "2025-01-13 to 2025-04-12" in j.reason and "supported" in j.reason

@@ -22,7 +22,7 @@ from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import RunningService, running_services
 from mesh.runtime.tables import frame_to_table
 from mesh.sdk import LiftOS, RpcFailure
-from tests.llm.support import audit_attribution, failed_attribution
+from tests.llm.support import audit_attribution, audit_demo, failed_attribution
 
 ORG = "acme"
 
@@ -165,3 +165,37 @@ def test_check_claims_on_a_failed_analysis_names_the_failure(  # type: ignore[no
     assert out.startswith("CONTRADICTED"), out
     assert "the analysis failed its health checks (holdout)" in out
     assert "reports no channel effects" in out and "no analysis speaks" not in out
+
+
+@pytest.fixture(scope="module")
+def audit_pair(services: dict[str, RunningService], data_dir: Path) -> tuple[str, str]:
+    """The R2 audit's two stored attributions of one window: (uncalibrated, calibrated)."""
+    store = AnalysisStore(data_dir / "causal" / "analyses.sqlite")
+    ids = []
+    for calibrated in (False, True):
+        analysis = audit_demo(calibrated=calibrated)
+        analysis.org_id = ORG
+        store.put(StoredAnalysis(ORG, analysis.analysis_id, "attribution",
+                                 analysis.create_time.ToDatetime(tzinfo=dt.UTC),
+                                 analysis.SerializeToString()))  # fmt: skip
+        ids.append(analysis.analysis_id)
+    store.close()
+    return ids[0], ids[1]
+
+
+def test_check_claims_gives_one_verdict_whatever_the_order_of_analysis(  # type: ignore[no-untyped-def]
+    peers: PeerConfig, audit_pair: tuple[str, str], capsys
+) -> None:
+    """R2 F16 over real servers: UNSUPPORTED or SUPPORTED depended on which --analysis came
+    first; the calibrated analysis of the same window is read either way, the other named."""
+    uncalibrated, calibrated = audit_pair
+    text = "Meta prospecting drove 4.3 million in revenue. Meta prospecting's iROAS was 3.5."
+    outs = []
+    for first, second in ((uncalibrated, calibrated), (calibrated, uncalibrated)):
+        args = ["check-claims", text, "--analysis", first, "--analysis", second, "--org", ORG]
+        assert cli.main(args) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1]
+    lines = outs[0].splitlines()
+    assert lines[0].startswith("SUPPORTED") and lines[2].startswith("CONTRADICTED"), outs[0]
+    assert f"read from {calibrated}" in lines[1] and f"{uncalibrated} is set aside" in lines[1]
