@@ -193,12 +193,43 @@ class RegisteredLift:
     treatment_units: tuple[str, ...]
 
 
+class RegistryLifts(list[RegisteredLift]):
+    """The registry's lifts an analysis may use, and in ``skipped`` the warnings for the
+    ones it may not (a list, so a caller that only iterates reads the kept ones)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skipped: list[str] = []
+
+
+# The outcome an attribution models → the metric a lift test must have measured to calibrate
+# it (UNSPECIFIED: a result that does not say, taken as the analysis's, as a request's is).
+_OUTCOME_METRICS = {
+    "revenue": common_pb.OUTCOME_METRIC_REVENUE,
+    "conversions": common_pb.OUTCOME_METRIC_CONVERSIONS,
+}
+
+
+def _metric_skip(result: md_pb.ExperimentResult, experiment_id: str, outcome: str | None) -> str:
+    """Why a registry result cannot calibrate an analysis of ``outcome`` ("" when it can): a
+    lift measured in another unit (revenue for a conversions analysis) mixes units."""
+    wanted = _OUTCOME_METRICS.get(outcome or "")
+    if wanted is None or result.metric in (common_pb.OUTCOME_METRIC_UNSPECIFIED, wanted):
+        return ""
+    measured = enum_name("outcome_metric", result.metric)
+    return (
+        f"registry experiment {experiment_id} not used: it measured {measured}, the analysis "
+        f"models {outcome} (a lift in another unit cannot calibrate it)"
+    )
+
+
 async def _registry_lifts(
     reader: RegistryReader, org_id: str, start: dt.date | None, end: dt.date | None,
-    *, timeout: float | None = None,
-) -> list[RegisteredLift]:  # fmt: skip
-    """The registry's analysed experiments whose test window overlaps [start, end]."""
-    out: list[RegisteredLift] = []
+    *, outcome: str | None = None, timeout: float | None = None,
+) -> RegistryLifts:  # fmt: skip
+    """The registry's analysed experiments whose test window overlaps [start, end] and whose
+    metric is ``outcome``'s (when given; the others are skipped with a warning)."""
+    out = RegistryLifts()
     token = ""
     while True:
         request = ingestion_pb.ListExperimentsRequest(org_id=org_id, page_size=500,
@@ -219,6 +250,9 @@ async def _registry_lifts(
             if first is None or last is None:
                 continue
             if (end is not None and first > end) or (start is not None and last < start):
+                continue
+            if skip := _metric_skip(r, r.experiment_id or e.experiment_id, outcome):
+                out.skipped.append(skip)
                 continue
             result = md_pb.ExperimentResult()
             result.CopyFrom(r)
@@ -337,10 +371,12 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
 
     async def lift_tests(
         self, org_id: str, start: dt.date | None, end: dt.date | None,
-        *, timeout: float | None = None,
-    ) -> list[RegisteredLift]:  # fmt: skip
-        """The analysed experiments whose test window overlaps [start, end]."""
-        return await _registry_lifts(self, org_id, start, end, timeout=timeout)
+        *, outcome: str | None = None, timeout: float | None = None,
+    ) -> RegistryLifts:  # fmt: skip
+        """The analysed experiments whose test window overlaps [start, end]; with ``outcome``
+        ("revenue", "conversions"), only those that measured it — the others' warnings are in
+        the answer's ``skipped``."""
+        return await _registry_lifts(self, org_id, start, end, outcome=outcome, timeout=timeout)
 
     async def external_factors(
         self, org_id: str, *, timeout: float | None = None
