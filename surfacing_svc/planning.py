@@ -36,7 +36,13 @@ from surfacing_svc.optimizer import (
     change_scale,
     optimize_budget,
 )
-from surfacing_svc.recommend import Action, AnalysisEffect, recommend
+from surfacing_svc.recommend import (
+    Action,
+    ActionKind,
+    AnalysisEffect,
+    identification_at_risk,
+    recommend,
+)
 
 __all__ = [
     "DEFAULT_MAX_CHANGE",
@@ -75,6 +81,10 @@ class PlanningModel:
     unpriced: tuple[HillCurve, ...] = ()
     # The attribution table's rows (what ``analyze`` shows), which Recommend quotes.
     effects: tuple[AnalysisEffect, ...] = ()
+    # Share of geo-days on which the analysis found paid budgets moving with demand (its
+    # budget-response finding; None: not assessed), and the channels a lift test calibrates.
+    budget_response_share: float | None = None
+    calibrated: tuple[str, ...] = ()
 
     @property
     def period_days(self) -> int:
@@ -88,6 +98,11 @@ class PlanningModel:
         return (*self.warnings, "channels without spend are not planned (their input is "
                 "impressions or sends; constraints[].cost_per_input prices one): "
                 + ", ".join(left))  # fmt: skip
+
+    def at_risk(self) -> dict[str, str]:
+        """Channels whose identification the analysis puts at risk, with why
+        (:func:`surfacing_svc.recommend.identification_at_risk`)."""
+        return identification_at_risk(self.curves, self.budget_response_share, self.calibrated)
 
     def channel(self, name: str) -> HillCurve | None:
         return next((c for c in self.curves if c.channel == name), None)
@@ -566,8 +581,21 @@ def answer_recommend(
         for c in model.horizon(question.horizon_days)
     )  # fmt: skip
     warnings = list(model.notes())
+    at_risk = {k: v for k, v in model.at_risk().items() if k not in failed}
     designs: dict[str, ExperimentDesign] = {}
-    untested = [c.channel for c in curves if not c.identified]
+
+    def ranked() -> tuple[Action, ...]:
+        # Budget moves are OptimizeBudget's answers with its default bound (recommend's
+        # equal_budget_plan and break_even_plan), so the two RPCs agree on one analysis.
+        return recommend(
+            curves, value_per_outcome=question.value_per_outcome, designs=designs,
+            level=question.level, max_results=len(curves) + 1, max_change=DEFAULT_MAX_CHANGE,
+            risk=question.risk, effects={e.channel: e for e in model.effects}, at_risk=at_risk,
+        )  # fmt: skip
+
+    actions = ranked()
+    # Channels tested: the unidentified, and those at risk whose draws asked for more spend.
+    untested = [a.channel for a in actions if a.kind is ActionKind.TEST]
     if untested and question.design_tests and history is not None:
         try:
             geo_history = history_from_frame(history, metric=model.outcome)
@@ -579,11 +607,15 @@ def answer_recommend(
                     designs[name] = _design(geo_history, DesignSpec(name))
                 except (InsufficientData, InvalidRequest) as exc:
                     warnings.append(f"no experiment designed for {name}: {exc.message}")
-    # Budget moves are OptimizeBudget's answers with its default bound (recommend's
-    # equal_budget_plan and break_even_plan), so the two RPCs agree on one analysis.
-    actions = recommend(
-        curves, value_per_outcome=question.value_per_outcome, designs=designs,
-        level=question.level, max_results=question.max_results, max_change=DEFAULT_MAX_CHANGE,
-        risk=question.risk, effects={e.channel: e for e in model.effects},
+            actions = ranked()
+    if at_risk:
+        warnings.append(
+            f"paid budgets moved with demand on {model.budget_response_share:.0%} of the "
+            "analysis's geo-days, which puts its identification at risk: no channel that a lift "
+            f"test does not calibrate is given more spend ({', '.join(at_risk)}); a test, or an "
+            "analysis calibrated by one, can"
+        )
+    return Recommendations(
+        actions[: question.max_results], question.horizon_days or model.period_days,
+        tuple(warnings),
     )  # fmt: skip
-    return Recommendations(actions, question.horizon_days or model.period_days, tuple(warnings))

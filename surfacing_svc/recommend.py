@@ -29,6 +29,30 @@ It is held, and the hold says so. Its facts quote the analysis's own estimate an
 (what ``analyze`` shows), and the curve draws' mean separately, labelled as such: the two
 differ where the draws are skewed (a mean of Hill curves over uncertain parameters).
 
+A channel whose identification the analysis itself puts at risk is never given *more* spend
+on the model's word alone (:func:`identification_at_risk`). The analysis measures, over its
+window, how often paid budgets moved with demand (its budget-response finding: the share of
+geo-days on which demand moved budgets by >= 25%). Where budgets chase demand, the model can
+credit that demand to the media, and its draws then overstate the channel's return (on the
+simulator's ``confounded`` world with 10 geos, 41% of geo-days flagged, Meta prospecting read
+2.5x its true effect and would have been scaled at 96% confidence, a move that truly loses
+money). So when at least :data:`DEMAND_CHASE_SHARE` of the geo-days are flagged, every channel
+with spend that no lift test calibrates in the analysis is *at risk*: where the draws say
+*scale*, it gets *test it* instead (with a proposed experiment, the unidentified channel's
+route), and the reallocation may not raise its spend (OptimizeBudget at the same total with
+``max_ratio = 1`` on it). A *cut* or a *hold* stands: the bias that demand-chasing budgets
+cause inflates the effect, so a cut the inflated draws already support is, if anything,
+understated; the move's facts name the risk. A channel calibrated by a lift test is exempt:
+the experiment, not the budgets' variation, anchors its effect. The threshold sits between the
+simulator's ``demo`` worlds (4-6% over seeds 0-2 and 3-20 geos: a few national holiday days,
+which the model's day effects absorb) and ``confounded`` (31-41% over seeds 3-4 and 10-40
+geos). The finding is read from the analysis's warnings (the
+AttributionResult has no structured field for it; a ``budget_response`` health check with its
+share as value is read first, should the causal service add one). The finding names no
+channel, so channels whose sends follow a calendar (Klaviyo SMS), which it does not flag, are
+held to the rule too. OptimizeBudget is unchanged: it answers the question asked of the
+curves; Recommend is what acts on them.
+
 Actions are ranked by expected impact (objective units over the horizon). A move's
 ``confidence`` is the share of the model's draws in which it improves the objective (a
 test's: the proposed experiment's power; a hold's: how evenly the draws split).
@@ -37,8 +61,9 @@ test's: the proposed experiment's power; a hold's: how evenly the draws split).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -49,16 +74,29 @@ from surfacing_svc.optimizer import (
     DEFAULT_MAX_CHANGE,
     DEFAULT_RISK,
     BudgetPlan,
+    ChannelBounds,
     ChannelPlan,
     Objective,
     change_bounds,
     optimize_budget,
 )
 
-__all__ = ["CONFIDENT", "Action", "ActionKind", "AnalysisEffect", "Fact", "recommend"]
+__all__ = [
+    "CONFIDENT",
+    "DEMAND_CHASE_SHARE",
+    "Action",
+    "ActionKind",
+    "AnalysisEffect",
+    "Fact",
+    "identification_at_risk",
+    "recommend",
+]
 
 # Share of draws that must agree before the model's answer is acted on.
 CONFIDENT = 0.8
+# Share of geo-days on which paid budgets moved with demand from which more spend on a channel
+# needs a lift test behind it (see the module docstring).
+DEMAND_CHASE_SHARE = 0.10
 # A reallocation worth less than this share of the current outcome is not worth the churn.
 _MIN_REALLOCATION_GAIN = 0.005
 
@@ -180,15 +218,51 @@ def break_even_plan(
 
 
 def equal_budget_plan(
-    curves: Sequence[HillCurve], level: float, max_change: float, risk: float = DEFAULT_RISK
-) -> BudgetPlan:
+    curves: Sequence[HillCurve], level: float, max_change: float, risk: float = DEFAULT_RISK,
+    capped: Collection[str] = (),
+) -> BudgetPlan:  # fmt: skip
     """The optimiser's allocation of the current total under the default bound and risk
-    adjustment (OptimizeBudget with ``total_budget`` = the current spend and no constraint)."""
+    adjustment (OptimizeBudget with ``total_budget`` = the current spend and no constraint;
+    the ``capped`` channels, whose identification is at risk, with ``max_ratio = 1``)."""
     total = float(sum(c.reference_spend for c in curves))
+    bounds = [
+        replace(b, upper=min(b.upper or math.inf, _spend(curves, b.channel)),
+                field="identification at risk") if b.channel in capped else b
+        for b in change_bounds(curves, max_change, total)
+    ]  # fmt: skip
+    # Without the default bound (max_change 0), a capped channel still gets its ceiling.
+    named = {b.channel for b in bounds}
+    bounds += [ChannelBounds(c.channel, None, c.reference_spend, field="identification at risk")
+               for c in curves if c.channel in capped and c.channel not in named and c.identified]  # fmt: skip
     return optimize_budget(
-        curves, objective=Objective.REVENUE, budget=total,
-        bounds=change_bounds(curves, max_change, total), level=level, risk=risk,
+        curves, objective=Objective.REVENUE, budget=total, bounds=bounds, level=level, risk=risk,
     )  # fmt: skip
+
+
+def _spend(curves: Sequence[HillCurve], channel: str) -> float:
+    return next(c.reference_spend for c in curves if c.channel == channel)
+
+
+def identification_at_risk(
+    curves: Sequence[HillCurve], flagged_share: float | None, calibrated: Collection[str] = ()
+) -> dict[str, str]:
+    """Channel -> why more spend on it needs an experiment first: every identified channel
+    with spend that no lift test calibrates, once the analysis flagged at least
+    :data:`DEMAND_CHASE_SHARE` of its geo-days for budgets moving with demand (None: the
+    analysis did not assess it). Empty below the threshold."""
+    if flagged_share is None or flagged_share < DEMAND_CHASE_SHARE:
+        return {}
+    return {
+        c.channel: (
+            f"the analysis found paid budgets moving with demand on {flagged_share:.0%} of its "
+            f"geo-days (its budget-response finding; {DEMAND_CHASE_SHARE:.0%} or more puts its "
+            "identification at risk): where budgets chase demand the model can credit that "
+            f"demand to the media, so its draws may overstate {c.channel}'s return, and no lift "
+            f"test calibrates {c.channel} in this analysis"
+        )
+        for c in curves
+        if c.identified and c.channel not in calibrated
+    }
 
 
 def _move(
@@ -253,12 +327,29 @@ def _test(
     c: HillCurve,
     level: float,
     design: ExperimentDesign | None,
+    instead: Action | None = None,
+    risk: str = "",
 ) -> Action:
+    """*Test it*: for a channel the model could not identify, or (``instead`` the scale the
+    draws asked for, ``risk`` why it is not acted on) one whose identification is at risk."""
     spend = c.reference_spend
-    facts = [
-        Fact("current_spend", None, f"{c.channel} spends {spend:,.0f} over {c.period_days} days"),
-        Fact("identification", None, f"its effect is not identified: {c.note or 'no reason given'}"),
-    ]  # fmt: skip
+    if instead is None:
+        facts = [
+            Fact("current_spend", None, f"{c.channel} spends {spend:,.0f} over {c.period_days} days"),
+            Fact("identification", None, f"its effect is not identified: {c.note or 'no reason given'}"),
+        ]  # fmt: skip
+        why = (f"the analysis could not identify {c.channel}'s effect, so no budget move on it "
+               "can be justified; an experiment measures it directly")  # fmt: skip
+    else:
+        facts = [
+            *instead.facts,
+            Fact("identification", None, f"its identification is at risk: {risk}"),
+        ]
+        why = (f"the model's draws ask to {instead.action} (impact "
+               f"{instead.impact.text('{:+,.0f}')}, gaining in {instead.confidence:.0%} of them), "
+               f"but {risk}; so more spend on it is not recommended on the model's word: an "
+               "experiment measures its effect directly (a cut or a hold would stand: the bias "
+               "inflates the effect)")  # fmt: skip
     # What is at stake: the test may show the spend is wasted (a cut saves up to all of it) or
     # that it pays (worth scaling); the model cannot say which, so no point estimate either way.
     unknown = Interval(0.0, -spend, spend, level)
@@ -284,14 +375,12 @@ def _test(
             )
         )
     return Action(
-        ActionKind.TEST, c.channel, action,
-        f"the analysis could not identify {c.channel}'s effect, so no budget move on it can be "
-        "justified; an experiment measures it directly",
-        unknown, confidence, tuple(facts), spend, spend, design,
+        ActionKind.TEST, c.channel, action, why, unknown, confidence, tuple(facts), spend, spend,
+        design,
     )  # fmt: skip
 
 
-def _reallocation(plan: BudgetPlan, value: float) -> Action | None:
+def _reallocation(plan: BudgetPlan, value: float, capped: Sequence[str] = ()) -> Action | None:
     if sum(not p.held for p in plan.channels) < 2:
         return None
     total = plan.budget
@@ -331,7 +420,9 @@ def _reallocation(plan: BudgetPlan, value: float) -> Action | None:
         f"{plan.uplift.estimate:,.0f} [{plan.uplift.lower:,.0f}, {plan.uplift.upper:,.0f}] at "
         f"equal spend, in {plan.probability_better:.0%} of the model's draws; the same "
         f"allocation as OptimizeBudget at this total, {_risk_words(plan.risk)}"
-        + (" (channels held at its default bound are named)" if bound else ""),
+        + (" (channels held at its default bound are named)" if bound else "")
+        + (f"; not raised above current spend, as their identification is at risk (budgets "
+           f"moved with demand): {', '.join(capped)}" if capped else ""),
         uplift, plan.probability_better, facts, total, total,
     )  # fmt: skip
 
@@ -352,6 +443,7 @@ def recommend(
     max_change: float = DEFAULT_MAX_CHANGE,
     risk: float = DEFAULT_RISK,
     effects: Mapping[str, AnalysisEffect] | None = None,
+    at_risk: Mapping[str, str] | None = None,
 ) -> tuple[Action, ...]:
     """Ranked actions for the channels of an attribution model.
 
@@ -373,6 +465,10 @@ def recommend(
     effects : mapping channel -> AnalysisEffect, optional
         The analysis's own table: quoted in the facts, and a channel it did not establish is
         never scaled.
+    at_risk : mapping channel -> reason, optional
+        Channels whose identification the analysis puts at risk
+        (:func:`identification_at_risk`): tested instead of scaled, and not raised by the
+        reallocation.
 
     Returns
     -------
@@ -381,13 +477,22 @@ def recommend(
     designs = designs or {}
     actions: list[Action] = []
     targets = break_even_plan(curves, value_per_outcome, level, max_change).channels
+    at_risk = at_risk or {}
     for c, planned in zip(curves, targets, strict=True):
-        if c.identified:
-            actions.append(_move(c, planned, value_per_outcome, level,
-                                 (effects or {}).get(c.channel)))  # fmt: skip
-        else:
+        if not c.identified:
             actions.append(_test(c, level, designs.get(c.channel)))
-    realloc = _reallocation(equal_budget_plan(curves, level, max_change, risk), value_per_outcome)
+            continue
+        move = _move(c, planned, value_per_outcome, level, (effects or {}).get(c.channel))
+        risk_why = at_risk.get(c.channel)
+        if risk_why is not None and move.kind is ActionKind.SCALE:
+            move = _test(c, level, designs.get(c.channel), move, risk_why)
+        elif risk_why is not None:
+            move = replace(move, facts=(*move.facts, Fact(
+                "identification", None, f"its identification is at risk: {risk_why}; a "
+                f"{move.kind.value} stands, as the bias inflates the effect")))  # fmt: skip
+        actions.append(move)
+    plan = equal_budget_plan(curves, level, max_change, risk, capped=tuple(at_risk))
+    realloc = _reallocation(plan, value_per_outcome, tuple(at_risk))
     if realloc is not None:
         actions.append(realloc)
     order = {ActionKind.REALLOCATE: 0, ActionKind.SCALE: 1, ActionKind.CUT: 1,

@@ -161,7 +161,10 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         q = replace(q, analysis_ids=used)
         history = None
         failed = {e.channel for e in evidence if not e.supported}
-        if q.design_tests and any(not c.identified or c.channel in failed for c in model.curves):
+        at_risk = model.at_risk()  # channels whose draws may ask for a scale that needs a test
+        if q.design_tests and any(
+            not c.identified or c.channel in failed or c.channel in at_risk for c in model.curves
+        ):
             history = await self._history.sums_frame(
                 q.org_id, start=None, end=model.end, timeout=context.time_remaining()
             )

@@ -10,7 +10,7 @@ from surfacing_svc.convert.design import (
     shared_control,
 )
 from surfacing_svc.convert.forecast import forecast_question, forecast_to_proto
-from surfacing_svc.convert.models import planning_model
+from surfacing_svc.convert.models import budget_response_share, planning_model
 from surfacing_svc.convert.optimize import optimize_question, plan_to_proto
 from surfacing_svc.convert.recommend import (
     effect_evidence,
@@ -19,6 +19,7 @@ from surfacing_svc.convert.recommend import (
 )
 
 __all__ = [
+    "budget_response_share",
     "cell_experiment",
     "design_id",
     "design_question",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 from liftos.v1 import causal_pb2 as causal_pb
@@ -98,8 +99,32 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
         currency=currency, warnings=tuple(warnings), unpriced=tuple(unpriced),
         campaigns=tuple(CampaignSpend(c.campaign_id, c.channel, c.spend.amount)
                         for c in result.campaigns if c.spend.amount > 0),
-        effects=effects,
+        effects=effects, budget_response_share=budget_response_share(result),
+        calibrated=tuple(dict.fromkeys(c.channel for c in result.calibration if c.channel)),
     )  # fmt: skip
+
+
+# causal_svc.confounders_retro.BudgetResponse.line(), which the analysis keeps in its warnings:
+# "budget response: paid budgets moved with demand by >= 25% (in logs) on 1,505 of 3,650
+# geo-days (41.2%; …"
+_BUDGET_RESPONSE = re.compile(
+    r"^budget response: paid budgets moved with demand .* on ([\d,]+) of ([\d,]+) geo-days"
+)
+
+
+def budget_response_share(result: causal_pb.AttributionResult) -> float | None:
+    """Share of the analysis's geo-days on which paid budgets moved with demand: a health
+    check named ``budget_response`` with a value, where the causal service reports one, else
+    its budget-response warning's counts; None where neither says (not assessed)."""
+    check = next((c for c in result.health.checks if c.name == "budget_response"), None)
+    if check is not None and check.HasField("value"):
+        return float(check.value)
+    for w in result.warnings:
+        m = _BUDGET_RESPONSE.match(w)
+        if m is not None:
+            flagged, total = (int(g.replace(",", "")) for g in m.groups())
+            return flagged / total if total else None
+    return None
 
 
 def _interval(i: common_pb.Interval) -> Interval:

@@ -95,3 +95,26 @@ def test_bad_requests_name_every_field(request_, fields) -> None:
     with pytest.raises(InvalidInput) as info:
         parse(request_)
     assert [v.field for v in info.value.violations] == fields
+
+
+def test_the_budget_response_share_is_read_from_the_analysis() -> None:
+    # The causal service's own line (confounders_retro.BudgetResponse.line), as it is kept in
+    # the analysis's warnings; a structured health check, where present, comes first.
+    import numpy as np
+    import pandas as pd
+
+    from causal_svc.confounders_retro import BudgetResponse
+
+    days = pd.date_range("2024-01-01", periods=10)
+    flags = pd.DataFrame({"date": np.tile(days, 4), "geo": np.repeat(list("ABCD"), 10),
+                          "budget_response": np.arange(40) % 5 == 0})  # fmt: skip
+    line = BudgetResponse(flags, 2.08, 0.2425, ("meta",)).line()
+    analysis = _analysis()
+    assert convert.budget_response_share(analysis.attribution) is None  # not assessed
+    analysis.attribution.warnings.extend(["something else", line])
+    assert convert.budget_response_share(analysis.attribution) == pytest.approx(0.2)
+    assert convert.planning_model(analysis).budget_response_share == pytest.approx(0.2)
+    analysis.attribution.health.checks.add(name="budget_response", value=0.3)
+    assert convert.budget_response_share(analysis.attribution) == pytest.approx(0.3)
+    analysis.attribution.calibration.add(channel="meta", experiment_id="e1")
+    assert convert.planning_model(analysis).calibrated == ("meta",)

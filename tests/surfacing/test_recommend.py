@@ -12,7 +12,14 @@ from surfacing_svc.curves import HillCurve
 from surfacing_svc.design import DesignSpec, design_experiment
 from surfacing_svc.intervals import Interval
 from surfacing_svc.optimizer import DEFAULT_MAX_CHANGE
-from surfacing_svc.recommend import ActionKind, AnalysisEffect, equal_budget_plan, recommend
+from surfacing_svc.recommend import (
+    DEMAND_CHASE_SHARE,
+    ActionKind,
+    AnalysisEffect,
+    equal_budget_plan,
+    identification_at_risk,
+    recommend,
+)
 from tests.surfacing.curves_fixtures import hill
 from tests.surfacing.worlds import geo_history
 
@@ -135,3 +142,35 @@ def test_the_reallocation_takes_and_states_its_risk_weight() -> None:
         assert spend == {f"proposed_spend[{p.channel}]": p.optimal_spend
                          for p in plan.channels if f"proposed_spend[{p.channel}]" in spend}  # fmt: skip
         assert spend and f"risk weight {risk:g}" in realloc.rationale
+
+
+def test_a_channel_at_risk_is_tested_not_scaled_and_not_raised_by_the_reallocation() -> None:
+    # The analysis flagged 41% of its geo-days for budgets moving with demand (confounded,
+    # 10 geos): meta's draws say scale, but they may carry the demand the budgets chased.
+    curves = [SATURATED, PROFITABLE]
+    assert identification_at_risk(curves, DEMAND_CHASE_SHARE * 0.99) == {}
+    assert identification_at_risk(curves, None) == {}
+    at_risk = identification_at_risk(curves, 0.41)
+    assert set(at_risk) == {"google", "meta"} and "41%" in at_risk["meta"]
+    before = recommend(curves)
+    assert [a.kind for a in before if a.channel == "meta"] == [ActionKind.SCALE]
+    assert any(a.kind is ActionKind.REALLOCATE for a in before)
+    h = geo_history(n_geos=20, n_days=200)
+    design = design_experiment(h, DesignSpec("meta"))
+    after = recommend(curves, at_risk=at_risk, designs={"meta": design})
+    test = next(a for a in after if a.channel == "meta")
+    assert test.kind is ActionKind.TEST and test.design is design
+    assert test.proposed_spend == test.current_spend and test.impact.estimate == 0.0
+    assert "raise meta spend by 30%" in test.rationale and "41%" in test.rationale
+    assert any(f.name == "identification" for f in test.facts)
+    # The cut stands (the bias inflates the effect) and says what is at risk.
+    cut = next(a for a in after if a.channel == "google")
+    assert cut.kind is ActionKind.CUT and cut.proposed_spend == pytest.approx(70.0)
+    assert any(f.name == "identification" and "stands" in f.text for f in cut.facts)
+    # At equal total, nothing may be raised: no reallocation is left to propose.
+    assert not any(a.kind is ActionKind.REALLOCATE for a in after)
+    plan = equal_budget_plan(curves, 0.9, DEFAULT_MAX_CHANGE, capped=["meta"])
+    meta = next(p for p in plan.channels if p.channel == "meta")
+    assert meta.optimal_spend <= meta.current_spend * (1 + 1e-9)
+    # A channel a lift test calibrates is exempt.
+    assert set(identification_at_risk(curves, 0.41, calibrated=["meta"])) == {"google"}
