@@ -17,6 +17,7 @@ event per step; the result is stored for GetAnalysis.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import functools
 import time
@@ -231,13 +232,22 @@ class CausalService(causal_grpc.CausalServiceServicer):
                                            measures=("spend", "impressions", *dict.fromkeys(
                                                ("conversions", q.outcome))),
                                            campaign_geo=True)  # fmt: skip
-        # one currency or a refusal, before any work: sums in two would be divided by each other
-        currency = attribution.analysis_currency(agg.currencies, outcome=q.outcome,
-                                                 channels=q.channels)  # fmt: skip
         registered, external = await asyncio.gather(
             self._registry.lift_tests(q.org_id, q.start, q.end, timeout=_remaining(context)),
             self._registry.external_factors(q.org_id, timeout=_remaining(context)),
         )
+        # One currency (converted with the org's registered rates) or a refusal, before any
+        # fit: sums in two would be divided by each other. Rates are no demand driver.
+        fx = attribution.fx_series(
+            [(e.name, e.geo, e.days, e.values) for e in external if e.kind == "fx_rate"]
+        )
+        external = [e for e in external if e.kind != "fx_rate"]
+        money = await asyncio.to_thread(
+            attribution.in_one_currency, agg.geo_days, agg.campaign_days, agg.campaign_geo_days,
+            agg.currencies, fx, outcome=q.outcome, channels=q.channels,
+        )  # fmt: skip
+        agg = dataclasses.replace(agg, geo_days=money.geo_days, campaign_days=money.campaign_days,
+                                  campaign_geo_days=money.campaign_geo_days)  # fmt: skip
         panel = await asyncio.to_thread(
             attribution.panel_from_aggregates, agg.geo_days, agg.campaign_days,
             outcome_name=q.outcome, channels=q.channels,
@@ -314,10 +324,11 @@ class CausalService(causal_grpc.CausalServiceServicer):
         )
         analysis_id = new_analysis_id()
         ctx = convert.ReportContext(analysis_id, q.org_id, agg.record_count,
-                                    CODE_VERSION, currency)  # fmt: skip
+                                    CODE_VERSION, money.currency)  # fmt: skip
         result = convert.report_to_proto(report, ctx)
-        # kept with the analysis: what the window's budgets and macro index did
-        result.warnings.extend((budget, *macro))
+        # kept with the analysis: what the window's budgets and macro index did, and any
+        # conversion of its money
+        result.warnings.extend((budget, *macro, *money.notes))
         now = dt.datetime.now(dt.UTC)
         analysis = causal_pb.Analysis(analysis_id=analysis_id, org_id=q.org_id,
                                       kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION, attribution=result)  # fmt: skip

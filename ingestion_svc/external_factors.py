@@ -28,7 +28,11 @@ from mesh.runtime.sqlite_db import LockedSQLite
 
 __all__ = ["FACTOR_TYPES", "FactorRegistry", "FactorSeries", "FactorTable", "join_factors"]
 
-FACTOR_TYPES = ("macro", "competitor", "promotion", "demand", "weather", "other", "season")
+FACTOR_TYPES = (
+    "macro", "competitor", "promotion", "demand", "weather", "other", "season", "fx_rate",
+)  # fmt: skip
+# Exchange rates convert an analysis's money; they describe no row's demand.
+NOT_JOINED = frozenset({"fx_rate"})
 _NAME = re.compile(r"^[a-z0-9_]{1,63}$")
 MAX_VALUES = 20_000
 # ListExternalFactors pages. With values a series carries up to MAX_VALUES dated values
@@ -274,6 +278,8 @@ def join_factors(
         return out
     for name, group in frame.groupby("name", sort=True):
         first = group.iloc[0]
+        if str(first["type"]) in NOT_JOINED:
+            continue
         value = np.full(days.size, np.nan)
         mean = np.full(days.size, np.nan)
         std = np.full(days.size, np.nan)

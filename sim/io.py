@@ -11,8 +11,10 @@ Files::
     external_factors.csv
         each org's own view of the world outside its ads, as it would register it: a macro
         index it buys, a competitor activity index, its promotions calendar and its gift
-        season. Long: org_id, date, name, kind (macro, competitor, promotion, season), value,
-        unit (``liftos factors register`` reads it)
+        season; and the exchange rate (kind fx_rate, fx_<from>_<to>) of every account billing in
+        another currency than the org's (the TikTok account bills in EUR). Long: org_id, date,
+        name, kind (macro, competitor, promotion, season, fx_rate), value, unit (``liftos
+        factors register`` reads it)
     truth.json, experiments.json, accounts.json, manifest.json
     shopify_orders.ndjson, google_ads_shopping.ndjson, meta_products.ndjson, products.json
         the product layer, only when enabled (see sim.products)
@@ -27,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +47,9 @@ EXTERNAL_FACTORS = (
 )
 
 
-def external_factors_csv(truth: dict[str, Any]) -> str:
-    """Every org's external series, long (values as Python writes floats: they round-trip)."""
+def external_factors_csv(truth: dict[str, Any], accounts: Sequence[dict[str, Any]] = ()) -> str:
+    """Every org's external series, long (values as Python writes floats: they round-trip),
+    and the exchange rate of each account billing in another currency than the org's."""
     lines = ["org_id,date,name,kind,value,unit"]
     for org, o in truth["orgs"].items():
         series = o.get("demand", {}).get("params", {}).get("series", {})
@@ -54,6 +57,16 @@ def external_factors_csv(truth: dict[str, Any]) -> str:
             if key in series:
                 for day, v in zip(truth["dates"], series[key], strict=True):
                     lines.append(f"{org},{day},{name},{kind},{float(v)!r},{unit}")
+        home = str(o.get("currency", ""))
+        rates = {
+            str(a["currency"]): float(a["fx_to_org_currency"])
+            for a in accounts
+            if a.get("org_id") == org and home and a.get("currency") != home
+        }
+        for foreign, rate in sorted(rates.items()):
+            name = f"fx_{foreign.lower()}_{home.lower()}"
+            for day in truth["dates"]:
+                lines.append(f"{org},{day},{name},fx_rate,{rate!r},{home} per {foreign}")
     return "\n".join(lines) + "\n"
 
 
@@ -112,7 +125,7 @@ def write(
         "truth.json": _json(result.truth, None) + "\n",
         "experiments.json": _json(result.experiments, 2) + "\n",
         "accounts.json": _json(result.accounts, 2) + "\n",
-        "external_factors.csv": external_factors_csv(result.truth),
+        "external_factors.csv": external_factors_csv(result.truth, result.accounts),
     }
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8", newline="\n")

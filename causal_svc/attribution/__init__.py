@@ -24,7 +24,14 @@ from __future__ import annotations
 
 from .calibration import LiftTest, usable_lift_tests
 from .counterfactual import ChannelChange, CounterfactualResult, SpendChange, counterfactual, plan
-from .currency import MixedCurrencies, analysis_currency
+from .currency import (
+    Converted,
+    FxSeries,
+    MixedCurrencies,
+    analysis_currency,
+    fx_series,
+    in_one_currency,
+)
 from .fit import FitState, MMMFit, fit_mmm, restore_fit, state_from_bytes, state_to_bytes
 from .health import HealthCheck, HealthReport, Holdout, Verdict
 from .inference import Evaluator, Interval
@@ -65,9 +72,11 @@ __all__ = [
     "ChannelChange",
     "ChannelModel",
     "ChannelScore",
+    "Converted",
     "CounterfactualResult",
     "Evaluator",
     "FitState",
+    "FxSeries",
     "HealthCheck",
     "HealthReport",
     "Holdout",
@@ -96,6 +105,8 @@ __all__ = [
     "estimate_holdout",
     "estimate_uncalibrated",
     "fit_mmm",
+    "fx_series",
+    "in_one_currency",
     "panel_from_aggregates",
     "panel_from_frames",
     "plan",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 from ingestion_svc.convert.text import text_bound
+from ingestion_svc.currencies import ISO_4217
 from ingestion_svc.external_factors import MAX_VALUES as MAX_FACTOR_VALUES
 from ingestion_svc.external_factors import FactorSeries
 from mesh.runtime.exceptions import FieldViolation, InvalidInput
@@ -59,8 +61,10 @@ def factor_series_from_proto(
         values.append((day, v.value))
         if len(violations) >= 20:
             break
-    collect(violations)
     kind = enum_name("external_factor_type", s.type)
+    if kind == "fx_rate":
+        _check_fx(s.name, values, violations)
+    collect(violations)
     return request.org_id, FactorSeries(
         name=s.name,
         type="" if kind == "unspecified" else kind,
@@ -69,6 +73,34 @@ def factor_series_from_proto(
         geo=s.geo,
         values=tuple(values),
     )
+
+
+_FX_NAME = re.compile(r"fx_([a-z]{3})_([a-z]{3})")
+
+
+def _check_fx(
+    name: str, values: list[tuple[dt.date, float]], violations: list[FieldViolation]
+) -> None:
+    """An exchange rate must say what it converts (fx_<from>_<to>, ISO 4217) and be a price:
+    attribution multiplies a channel's money by it."""
+    m = _FX_NAME.fullmatch(name)
+    if m is None:
+        violations.append(FieldViolation(
+            "series.name", f"an FX_RATE series is named fx_<from>_<to> in lower-case ISO 4217 "
+            f"codes (fx_eur_usd: USD per EUR), not {name[:80]!r}",
+        ))  # fmt: skip
+    else:
+        codes = [c.upper() for c in m.groups()]
+        unknown = [c for c in codes if c not in ISO_4217]
+        if unknown or codes[0] == codes[1]:
+            why = f"{', '.join(unknown)} not ISO 4217" if unknown else "the same currency twice"
+            violations.append(FieldViolation("series.name", f"{name}: {why}"))
+    for i, (_, v) in enumerate(values):
+        if not v > 0:
+            violations.append(FieldViolation(
+                f"series.values[{i}].value", f"an exchange rate is above 0, not {v}"
+            ))  # fmt: skip
+            break
 
 
 def factor_series_to_proto(series: FactorSeries) -> ingestion_pb.ExternalFactorSeries:

@@ -11,8 +11,9 @@ Experiments come as a JSON list of entries (the simulator's ``experiments.json``
 
 External series come as a long CSV, one value per row: ``date,name,kind,value`` and optional
 ``org_id`` (rows of other orgs are skipped), ``unit``, ``geo`` and ``source`` columns (the
-simulator writes ``external_factors.csv`` in this shape). A bad entry or row is refused with
-its position and field before anything is sent.
+simulator writes ``external_factors.csv`` in this shape). Kind ``fx_rate`` is an exchange rate
+named ``fx_<from>_<to>`` (``fx_eur_usd``: USD per EUR), which attribution converts a channel's
+money with. A bad entry or row is refused with its position and field before anything is sent.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-FACTOR_KINDS = ("macro", "competitor", "promotion", "demand", "weather", "season", "other")
+FACTOR_KINDS = (
+    "macro", "competitor", "promotion", "demand", "weather", "season", "other", "fx_rate",
+)  # fmt: skip
 _UNITS = {"geo": "GEO", "campaign": "CAMPAIGN", "account": "ACCOUNT"}
 _TYPES = {"geo_holdout": "HOLDOUT", "holdout": "HOLDOUT", "budget_increase": "BUDGET_INCREASE"}
 _STATUSES = ("draft", "running", "completed", "cancelled", "analyzed")

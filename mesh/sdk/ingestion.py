@@ -199,7 +199,8 @@ class IngestionCalls(ClientBase):
         org_id: str | None = None,
     ) -> int:
         """Register (or replace) a daily external series; ``kind`` is macro, competitor,
-        promotion, demand, weather, season or other. Returns the number of values stored."""
+        promotion, demand, weather, season, other or fx_rate (an exchange rate named
+        fx_<from>_<to>, which attribution converts money with). Returns the number of values stored."""
         request = ingestion_pb.RegisterExternalFactorRequest(
             org_id=self._org(org_id),
             series=ingestion_pb.ExternalFactorSeries(

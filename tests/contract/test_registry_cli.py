@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from liftos.v1 import marketing_data_pb2 as md_pb
 
 import sim
 from ingestion_svc.app import build as ingestion_build
@@ -70,7 +71,13 @@ def test_the_readme_flow_registers_the_worlds_files(
         "competitor_activity",
         "promotions",
         "gift_season",
+        "fx_eur_usd",  # the TikTok account bills in EUR: its rate to the org's USD
     }
+    accounts = json.loads((world_dir / "accounts.json").read_text())
+    (tiktok,) = [a for a in accounts if a["org_id"] == ORG and a["source"] == "tiktok"]
+    fx = listed["fx_eur_usd"]
+    assert (fx.type, fx.unit) == (md_pb.EXTERNAL_FACTOR_TYPE_FX_RATE, "USD per EUR")
+    assert [v.value for v in fx.values] == [tiktok["fx_to_org_currency"]] * len(truth["dates"])
     # The CSV round-trips the simulator's floats exactly.
     assert [v.value for v in listed["consumer_confidence"].values] == series["macro_index"]
     assert [v.value for v in listed["promotions"].values] == [float(x) for x in series["promo"]]

@@ -1,7 +1,7 @@
 """The one currency an attribution's amounts are in, over a real mesh (memory, ingestion's
 registry, causal, surfacing) and the CLI: an org whose Meta account reports in EUR and whose
-orders are in USD is refused with FAILED_PRECONDITION naming both currencies and where each
-is; a one-currency org gets that currency on every Money of the result (and on
+orders are in USD and which registered no exchange rate is refused with FAILED_PRECONDITION
+naming both currencies, where EUR is and the rate to register (test_fx_conversion.py: with one); a one-currency org gets that currency on every Money of the result (and on
 OptimizeBudget's budget, and in `liftos analyze`'s table); records that name no currency go
 with the org's one known currency. The rule itself on memory's currencies table: which money
 counts, unknown currencies, the message."""
@@ -102,11 +102,14 @@ def test_two_currencies_are_refused_naming_both_and_where(stub) -> None:
     assert err.code() is grpc.StatusCode.FAILED_PRECONDITION, err.details()
     message = err.details()
     assert "EUR" in message and "USD" in message
-    eur = message[message.index("EUR:") : message.index("; USD:")]
-    assert "meta/" in eur and "generic" not in eur and "google_ads" not in eur
-    usd = message[message.index("USD:") :]
-    assert "generic/first_party" in usd and "google_ads/" in usd
-    assert "converts no currency" in message and "one reporting currency" in message
+    # converted to the orders' currency, but nothing says at what rate: each EUR pair named
+    problems = message[message.index(" but ") :]
+    assert "converts to USD" in message
+    assert "meta/" in problems and "generic" not in problems and "google_ads" not in problems
+    assert problems.count("is in EUR and no rate to USD is registered") == sum(
+        c.startswith("meta") for c in ("meta_prospecting", "meta_retargeting")
+    )
+    assert "fx_eur_usd" in problems and "liftos factors register" in problems
     status = decode_status(err)
     assert status.reason == "MIXED_CURRENCIES"
     assert [(t, s) for t, s, _ in status.preconditions] == [("MIXED_CURRENCIES", "currency_code")]
