@@ -16,6 +16,7 @@ from causal_svc.convert.attribution import (
     no_effect_tests,
     report_to_proto,
     require_usable_model,
+    window_note,
 )
 from causal_svc.convert.estimates import (
     CHECK_KIND_TO_PROTO,
@@ -55,4 +56,5 @@ __all__ = [
     "report_to_proto",
     "require_usable_model",
     "strategy_to_proto",
+    "window_note",
 ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +16,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 
 from causal_svc.attribution import (
     AttributionReport,
+    CalibrationRow,
     CounterfactualResult,
     Interval,
     LiftTest,
@@ -189,14 +192,17 @@ class ReportContext:
     code_version: str
     currency: str = ""
     extra_seconds: dict[str, float] = field(default_factory=dict)
+    # The request's date_range (None: open), to say when the analysed days are fewer.
+    requested: tuple[dt.date | None, dt.date | None] = (None, None)
 
 
 def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.AttributionResult:
     """The domain report as the contract's AttributionResult."""
     unidentified = set(r.health.unidentified)
+    trimmed = window_note(*ctx.requested, r.start, r.end)
     out = causal_pb.AttributionResult(
         analysis_id=ctx.analysis_id,
-        warnings=list(r.warnings),
+        warnings=[*([trimmed] if trimmed else []), *r.warnings],
         confounders=list(r.confounders),
         unobserved_confounders=list(r.unobserved_confounders),
         mediators=list(r.mediators),
@@ -301,6 +307,7 @@ def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.Attri
         vm.holdout_r_squared = _finite_or_zero(h.holdout.r_squared)
         vm.holdout_mape = _finite_or_zero(h.holdout.mape)
         vm.nrmse = _finite_or_zero(h.holdout.nrmse)
+    vm.calibration_mape, vm.calibration_coverage = calibration_metrics(r.calibration)
     for c in r.channels:
         model.feature_importance.add(feature=c.channel, importance=c.share)
     for stage, seconds in {**ctx.extra_seconds, **r.stage_seconds}.items():
@@ -308,6 +315,44 @@ def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.Attri
     if r.series is not None:
         out.daily.CopyFrom(_daily(r.series))
     return out
+
+
+def window_note(
+    requested_start: dt.date | None,
+    requested_end: dt.date | None,
+    start: dt.date,
+    end: dt.date,
+) -> str:
+    """A warning when the analysed days ``start..end`` (the first-party outcome's days inside
+    the request) are fewer than the requested window's; "" when they are the ones asked for
+    (or the request left that side open)."""
+    sides = []
+    if requested_start is not None and requested_start < start:
+        sides.append(f"{(start - requested_start).days} day(s) before {start}")
+    if requested_end is not None and requested_end > end:
+        sides.append(f"{(requested_end - end).days} day(s) after {end}")
+    if not sides:
+        return ""
+    asked = f"{requested_start or '(open)'}..{requested_end or '(open)'}"
+    return (
+        f"the requested window {asked} was analysed as {start}..{end} "
+        f"({(end - start).days + 1} days): the first-party outcome has no rows on the "
+        f"{' and '.join(sides)}; the model spans the days the outcome is observed"
+    )
+
+
+def calibration_metrics(rows: Sequence[CalibrationRow]) -> tuple[float, float]:
+    """ValidationMetrics' (calibration_mape, calibration_coverage): NaN where there is nothing
+    to compute — no lift tests, where 0 would read as a perfect MAPE and a 0 % coverage. MAPE
+    is the calibrated model's prediction against each test's measured lift (tests measuring
+    0 left out). Coverage needs the interval of each prediction, which the report does not
+    keep: NaN until it does."""
+    measured = np.array([row.measured for row in rows], dtype=np.float64)
+    predicted = np.array([row.predicted for row in rows], dtype=np.float64)
+    ok = measured != 0
+    if not ok.any():
+        return math.nan, math.nan
+    return float(np.mean(np.abs(predicted[ok] - measured[ok]) / np.abs(measured[ok]))), math.nan
 
 
 def _daily(s: DailySeries) -> causal_pb.DailyDecomposition:

@@ -43,6 +43,17 @@ def _created(analysis: causal_pb.Analysis) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def attribution_meta(result: causal_pb.AttributionResult) -> str:
+    """The header's line for an attribution: how many channels it reports — and, for a model
+    that reports none (health FAIL), how many it modelled, not "0 channels"."""
+    if result.channels:
+        return f"attribution, {len(result.channels)} channels"
+    modelled = len(result.model.model_config.channels)
+    failed = result.health.verdict == causal_pb.HEALTH_VERDICT_FAIL
+    why = ": model health FAIL" if failed else ""
+    return f"attribution, {modelled} channels modelled, none reported{why}"
+
+
 def render_report(
     analysis: causal_pb.Analysis,
     *,
@@ -70,7 +81,7 @@ def render_report(
             result = analysis.attribution
             title = f"What each channel caused: {outcome_name(result)}"
             sections = attribution_sections(analysis, figs, budget)
-            meta = [f"attribution, {len(result.channels)} channels"]
+            meta = [attribution_meta(result)]
             cur = currency(result)
             label = f"Incremental {outcome_name(result)}" + (f" ({cur})" if cur else "")
         elif which == "products":

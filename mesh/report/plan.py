@@ -194,11 +194,19 @@ def _health(result: causal_pb.AttributionResult) -> str:
             ("Holdout MAPE", h.holdout_mape or m.holdout_mape),
             ("Holdout NRMSE", h.holdout_nrmse or m.nrmse),
             ("In-sample R² (beyond geo and day effects)", h.in_sample_r_squared or m.r_squared),
-            ("Calibration MAPE", m.calibration_mape),
-            ("Lift tests inside the intervals", m.calibration_coverage),
         )
         if value
     ]  # fmt: skip
+    # Calibration figures exist only with lift tests: NaN (or 0 from an older analysis) without
+    # them means "no lift tests", not a 0 % coverage or a perfect MAPE.
+    calibrated = [
+        (name, value)
+        for name, value in (
+            ("Calibration MAPE", m.calibration_mape),
+            ("Lift tests inside the intervals", m.calibration_coverage),
+        )
+        if result.calibration and math.isfinite(value)
+    ]
     if result.warnings:
         out += (
             '<h3>Warnings</h3><ul class="plain">'
@@ -209,8 +217,11 @@ def _health(result: causal_pb.AttributionResult) -> str:
         out += '<div class="verdict supported"><strong>No warnings from the model</strong></div>'
     if rows:
         holdout = f" ({h.holdout_days} days held out)" if h.holdout_days else ""
+        cells = [[esc(k), num(v)] for k, v in [*rows, *calibrated]]
+        if not result.calibration:
+            cells.append([esc("Calibration"), esc("no lift tests")])
         out += f"<h3>Fit{esc(holdout)}</h3>" + table(
-            [("Fit figure", False), ("Value", True)], [[esc(k), num(v)] for k, v in rows]
+            [("Fit figure", False), ("Value", True)], cells
         )
     if result.HasField("baseline_outcome"):
         out += (

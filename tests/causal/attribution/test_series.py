@@ -4,6 +4,7 @@ series on the wire."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import numpy as np
 import pytest
@@ -145,3 +146,38 @@ def test_the_series_on_the_wire(report, demo: World) -> None:
     total = np.array(back.baseline_outcome) + np.sum([c.contribution for c in back.channels], 0)
     np.testing.assert_allclose(total, back.predicted_outcome, rtol=1e-10)
     assert "baseline" in back.decomposition and "Shapley" in back.decomposition
+
+
+def test_calibration_metrics_are_nan_without_lift_tests(report) -> None:
+    """0 would read as a perfect MAPE and a 0 % coverage: without lift tests they are NaN
+    ("no lift tests"); with them the MAPE is the calibrated predictions' against the tests."""
+    ctx = convert.ReportContext("an-1", "acme", 0, "test")
+    assert report.calibration
+    vm = convert.report_to_proto(report, ctx).model.validation_metrics
+    want = np.mean([abs(c.predicted - c.measured) / abs(c.measured) for c in report.calibration])
+    assert vm.calibration_mape == pytest.approx(want, rel=1e-12) and vm.calibration_mape > 0
+    # Coverage is not computed: the predictions' intervals are not kept.
+    assert np.isnan(vm.calibration_coverage)
+    bare = convert.report_to_proto(dataclasses.replace(report, calibration=()), ctx)
+    vm = bare.model.validation_metrics
+    assert np.isnan(vm.calibration_mape) and np.isnan(vm.calibration_coverage)
+
+
+def test_a_window_wider_than_the_outcome_is_said(report) -> None:
+    """A request for more days than the outcome covers is analysed over the outcome's days;
+    the result says which were asked for and which were used."""
+    start, end = report.start, report.end
+    asked = (start - dt.timedelta(days=14), end + dt.timedelta(days=47))
+    ctx = convert.ReportContext("an-1", "acme", 0, "test", requested=asked)
+    warnings = list(convert.report_to_proto(report, ctx).warnings)
+    note = (f"the requested window {asked[0]}..{asked[1]} was analysed as {start}..{end} "
+            f"({report.n_days} days): the first-party outcome has no rows on the 14 day(s) "
+            f"before {start} and 47 day(s) after {end}")  # fmt: skip
+    assert any(w.startswith(note) for w in warnings), warnings
+    for same in ((start, end), (None, None), (None, end), (start + dt.timedelta(days=3), end)):
+        ctx = convert.ReportContext("an-1", "acme", 0, "test", requested=same)
+        assert not any(
+            "requested window" in w for w in convert.report_to_proto(report, ctx).warnings
+        )
+    open_start = convert.window_note(None, end + dt.timedelta(days=1), start, end)
+    assert open_start.startswith(f"the requested window (open)..{end + dt.timedelta(days=1)}")
