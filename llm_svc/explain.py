@@ -62,13 +62,14 @@ class _Transcript:
 
 
 async def explain_grounded(
-    analyses: Sequence[Analysis], audience: Audience
+    analyses: Sequence[Analysis], audience: Audience, question: str = ""
 ) -> AsyncIterator[Delta | Done]:
     """The grounded writer's explanation, one sentence per delta (each checked by the
-    guardrail, except the analysis's own words it quotes)."""
+    guardrail, except the analysis's own words it quotes). A question is answered from the
+    analysis's figures only: the explanation keeps to the causes it names, and says so."""
     guard = Guardrail(analyses)
     transcript = _Transcript()
-    for sentence in write(analyses, audience):
+    for sentence in write(analyses, audience, question):
         text = sentence.text + " "
         passed = (
             Passed(text, sentence.cites) if sentence.quotes else guard.check(text, sentence.cites)

@@ -68,7 +68,7 @@ class LlmService(llm_grpc.LlmServiceServicer):
         endpoint = self._settings.endpoint(q.llm_url, q.llm_model) if use_llm else None
         analysis = await self._analyses.get(q.org_id, q.analysis_id)
         if endpoint is None:
-            events = explain_grounded([analysis], q.audience)
+            events = explain_grounded([analysis], q.audience, q.question)
         else:
             backend = self._backend_for(endpoint, self._settings)
             events = explain_with_llm([analysis], q.audience, q.question, backend)

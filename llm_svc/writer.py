@@ -19,7 +19,10 @@ correlation only    "… is a correlation from a naive regression, not a causal 
 
 The audience decides which sentences are written and in what order: executives get the
 decision first and no diagnostics, analysts the method and the checks, data scientists the
-estimand, standard error, every check's statistic and every assumption.
+estimand, standard error, every check's statistic and every assumption (an attribution's
+estimand once, for every channel). An analysis that reports no estimate (a failed model)
+starts with that and why. A question is answered from the figures only: the explanation keeps
+to the causes it names and says so, or says it names none (the LLM writer reads it itself).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from llm_svc.claims.judge import causes_named
 from llm_svc.evidence import (
     Analysis,
     Audience,
@@ -43,6 +47,7 @@ from llm_svc.vocabulary import (
     IDENTIFICATION_LABELS,
     capitalised,
     label,
+    listing,
     method_label,
     plain_check,
 )
@@ -231,10 +236,12 @@ def relative(analysis: Analysis, e: Effect) -> Sentence | None:
     return b.build()
 
 
-def method(analysis: Analysis) -> Sentence:
-    """How the estimate was identified and on how much data."""
+def method(analysis: Analysis, *, estimated: bool = True) -> Sentence:
+    """How the estimate was identified and on how much data (how the analysis was meant to
+    identify it, when it reports none)."""
     b = _Builder(analysis.analysis_id)
-    b.t("the estimate comes from ").f("method", method_label(analysis.method))
+    b.t("the estimate comes from " if estimated else "the analysis fitted ")
+    b.f("method", method_label(analysis.method))
     b.t(", identified by ").f("strategy.kind", IDENTIFICATION_LABELS[analysis.identification])
     if analysis.n:
         b.t(", on ").f("n", f"{analysis.n:,}").t(" observations")
@@ -303,6 +310,59 @@ def _outcome_words(outcome: CheckOutcome) -> str:
         CheckOutcome.WARNING: "raised a warning",
         CheckOutcome.SKIPPED: "was skipped",
     }[outcome]
+
+
+def attribution_estimand(analysis: Analysis) -> Sentence:
+    """What every channel's figure of an attribution estimates, said once (a data scientist's
+    "estimand" for each channel would be the same sentence repeated)."""
+    outcome = label(next((e.outcome for e in analysis.effects), "outcome"))
+    return (
+        _Builder(analysis.analysis_id)
+        .t(
+            f"the estimand of each channel is its incremental {outcome} over the window (the "
+            f"{outcome} as run less the model's {outcome} with that channel's input at zero) "
+            "and, for a channel with spend, that amount per unit of spend (its incremental ROAS)."
+        )
+        .build()
+    )
+
+
+def failure_lead(analysis: Analysis) -> list[Sentence]:
+    """For an analyst or data scientist, an analysis that reports no estimate starts with
+    that, and why, before how it was fitted."""
+    failed = list(analysis.failed_checks)
+    b = _Builder(analysis.analysis_id)
+    if not failed:
+        return [b.t("this analysis reports no estimate.").build()]
+    b.t("this analysis reports no estimate: the model failed its ")
+    _checks(b, failed)
+    b.t(" check" if len(failed) == 1 else " checks")
+    return [b.t(", so it reports no channel effects.").build()]
+
+
+def focus(analysis: Analysis, question: str) -> tuple[list[Effect] | None, Sentence | None]:
+    """What the grounded writer does with a question: the effects of the causes it names (None:
+    every effect) and a sentence saying how the question was used. It answers from the
+    analysis's figures only; the LLM writer reads the question itself."""
+    if not question.strip():
+        return None, None
+    b = _Builder(analysis.analysis_id)
+    named = causes_named(question, analysis.effects) if analysis.kind != "products" else []
+    if not named:
+        b.t(
+            "the question names no channel of this analysis, and the grounded writer answers "
+            "only from the analysis's figures, so what follows is the whole explanation (the "
+            "LLM writer reads the question itself)."
+        )
+        return None, b.build()
+    chosen = [e for e in analysis.effects if e.treatment in named]
+    them = "it" if len(named) == 1 else "them"
+    b.t(
+        f"the question names {listing([label(n) for n in named])}: what the analysis found "
+        f"about {them} follows, from its figures only (the LLM writer answers the question "
+        "itself)."
+    )
+    return chosen, b.build()
 
 
 def statistics(analysis: Analysis, e: Effect) -> Sentence | None:
@@ -401,13 +461,19 @@ def _effects_in_order(analysis: Analysis) -> list[Effect]:
     return sorted((e for e in analysis.effects if e.metric is not Metric.ROAS), key=key)
 
 
-def _sentences(analysis: Analysis, audience: Audience) -> Iterator[Sentence | None]:
+def _sentences(
+    analysis: Analysis, audience: Audience, question: str = ""
+) -> Iterator[Sentence | None]:
+    chosen, lead = focus(analysis, question)
+    yield lead
     if analysis.kind == "products":
         from llm_svc.product_writer import product_sentences
 
         yield from product_sentences(analysis, audience)
         return
     effects = _effects_in_order(analysis)
+    if chosen is not None:
+        effects = [e for e in effects if e in chosen]
     if audience is Audience.EXECUTIVE:
         if not effects:  # a failed model reports none: say why, not nothing
             yield from no_effects(analysis)
@@ -420,13 +486,18 @@ def _sentences(analysis: Analysis, audience: Audience) -> Iterator[Sentence | No
         yield window(analysis)
         return
     detailed = audience is Audience.DATA_SCIENTIST
+    if not analysis.effects:  # a failed model: the failure first, not how it was fitted
+        yield from failure_lead(analysis)
+    attribution = analysis.kind == "attribution"
     for e in effects:
         yield headline(analysis, e)
         yield _roas_of(analysis, e)
         yield relative(analysis, e)
-        if detailed:
+        if detailed and not attribution:
             yield statistics(analysis, e)
-    yield method(analysis)
+    if detailed and attribution and effects:
+        yield attribution_estimand(analysis)
+    yield method(analysis, estimated=bool(analysis.effects))
     if detailed and analysis.strategy_reason:
         b = _Builder(analysis.analysis_id)
         yield (
@@ -441,11 +512,18 @@ def _sentences(analysis: Analysis, audience: Audience) -> Iterator[Sentence | No
     yield window(analysis)
     if effects:
         yield next_step(analysis, effects[0])
+    elif not analysis.effects and analysis.failed_checks:
+        yield (
+            _Builder(analysis.analysis_id)
+            .t("next step: have the data or the analysis window fixed and the analysis rerun.")
+            .build()
+        )
 
 
-def write(analyses: Sequence[Analysis], audience: Audience) -> list[Sentence]:
-    """The explanation of ``analyses`` for ``audience``, sentence by sentence."""
+def write(analyses: Sequence[Analysis], audience: Audience, question: str = "") -> list[Sentence]:
+    """The explanation of ``analyses`` for ``audience``, sentence by sentence; a ``question``
+    that names causes of an analysis keeps its explanation to them (:func:`focus`)."""
     out: list[Sentence] = []
     for analysis in analyses:
-        out += [s for s in _sentences(analysis, audience) if s is not None]
+        out += [s for s in _sentences(analysis, audience, question) if s is not None]
     return out

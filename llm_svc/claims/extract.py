@@ -463,6 +463,11 @@ def _implicit_cause(text: str) -> bool:
     return False
 
 
+def subject_words(text: str, subjects: Sequence[re.Pattern[str]]) -> str:
+    """The words of ``text`` that name causes (a question's, for the grounded writer)."""
+    return _subject(text, subjects)
+
+
 def _subject(text: str, subjects: Sequence[re.Pattern[str]]) -> str:
     """Every word in the clause that names a cause, in order ("Facebook … prospecting")."""
     found: list[tuple[int, str]] = []

@@ -62,11 +62,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from llm_svc.claims.extract import Bound, Claim, ClaimKind, outcome_synonyms
+from llm_svc.claims.extract import Bound, Claim, ClaimKind, outcome_synonyms, subject_words
 from llm_svc.evidence import Effect, Metric
 from llm_svc.numbers import Quantity, QuantityKind, fmt, fmt_pct
 
-__all__ = ["Judgement", "Verdict", "judge", "subject_patterns"]
+__all__ = ["Judgement", "Verdict", "causes_named", "judge", "subject_patterns"]
 
 
 class Verdict(enum.StrEnum):
@@ -145,6 +145,15 @@ def _matches(subject: str, effects: Sequence[Effect]) -> list[Effect]:
     # Footwear" is the channel's category cell, not each of its products in the category
     exact = [e for e in found if _tokens(e.treatment) == said]
     return _in_causal_order(subject, exact or found)
+
+
+def causes_named(text: str, effects: Sequence[Effect]) -> list[str]:
+    """The causes of ``effects`` that ``text`` names, as a claim's subject is matched ("TikTok"
+    → tiktok, "Meta" → both Meta channels); none when it names none."""
+    subject = subject_words(text, subject_patterns(effects))
+    if not subject:
+        return []
+    return sorted({e.treatment for e in _matches(subject, effects)})
 
 
 def _in_causal_order(subject: str, effects: list[Effect]) -> list[Effect]:

@@ -20,7 +20,12 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     p.add_argument("analysis_id")
     p.add_argument("--org", default="", help="organisation id (or LIFTOS_ORG)")
     p.add_argument("--audience", choices=AUDIENCES, default="analyst")
-    p.add_argument("--question", default="")
+    p.add_argument(
+        "--question",
+        default="",
+        help="the LLM writer answers it; the grounded writer answers only from the analysis's "
+        "figures: it keeps to the channels the question names, and says so",
+    )
     p.add_argument("--writer", choices=("grounded", "llm"), default=None)
     p.add_argument(
         "--llm-url", default="", help="an OpenAI-compatible endpoint the server may call"

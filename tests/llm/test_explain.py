@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from llm_svc.claims import Verdict
 from llm_svc.context import Prompt
+from llm_svc.convert import analysis_from_proto
 from llm_svc.evidence import Analysis, Audience
 from llm_svc.explain import Delta, Done, explain_grounded, explain_with_llm
 from llm_svc.guardrail import Resolution
 from llm_svc.openai_chat import OpenAIChat
 from llm_svc.settings import Endpoint
 from tests.llm.fake_openai import Script, fake_openai, words
-from tests.llm.support import effect_analysis
+from tests.llm.support import audit_demo, effect_analysis, failed_attribution
 
 META = effect_analysis("an-rt", "meta_retargeting")  # +12 (4 to 20) on revenue
 
@@ -117,3 +118,48 @@ def test_the_grounded_writer_streams_sentence_by_sentence() -> None:
     deltas, done = run(explain_grounded([META], Audience.EXECUTIVE))
     assert len(deltas) >= 3 and deltas[0].startswith("Meta retargeting increased revenue by 12")
     assert not done.flagged and done.model == ""
+
+
+def _grounded(analysis: Analysis, audience: Audience, question: str = "") -> str:
+    _, done = run(explain_grounded([analysis], audience, question))
+    assert isinstance(done, Done) and not done.flagged, done.flagged
+    return done.text
+
+
+def test_a_data_scientist_reads_an_attributions_estimand_once() -> None:
+    """R2 F12: "The estimand is the effect." followed every channel (7x) and said nothing."""
+    audit = analysis_from_proto(audit_demo(calibrated=True))
+    text = _grounded(audit, Audience.DATA_SCIENTIST)
+    assert "The estimand is the effect" not in text
+    assert text.count("estimand") == 1
+    assert "The estimand of each channel is its incremental revenue over the window" in text
+
+
+def test_an_analysis_that_reports_no_estimate_starts_with_why() -> None:
+    """R2 F12: a FAIL analysis began "The estimate comes from a causal marketing-mix model"."""
+    failed = analysis_from_proto(failed_attribution())
+    for audience in (Audience.ANALYST, Audience.DATA_SCIENTIST):
+        text = _grounded(failed, audience)
+        assert text.startswith(
+            "This analysis reports no estimate: the model failed its holdout check"
+        ), text
+        assert "The estimate comes from" not in text and "The analysis fitted a causal" in text
+        assert text.endswith("the analysis rerun.")
+
+
+def test_the_grounded_writer_keeps_to_the_channels_a_question_names() -> None:
+    """R2 F12: --question was ignored by the grounded writer (byte-for-byte the same text)."""
+    audit = analysis_from_proto(audit_demo(calibrated=True))
+    plain = _grounded(audit, Audience.ANALYST)
+    asked = _grounded(audit, Audience.ANALYST, "Should I increase TikTok spend?")
+    assert asked != plain and asked.startswith("The question names tiktok:")
+    assert "We could not detect an effect of tiktok on revenue" in asked
+    assert "Klaviyo email" not in asked and "Meta prospecting increased" not in asked
+    assert "Next step: a larger or longer test of tiktok" in asked
+    meta = _grounded(audit, Audience.EXECUTIVE, "What about Meta?")
+    assert meta.startswith("The question names meta prospecting and meta retargeting")
+    assert "tiktok" not in meta
+    # a question the figures cannot narrow: the whole explanation, and it says why
+    vague = _grounded(audit, Audience.ANALYST, "Which channel is best?")
+    assert vague.startswith("The question names no channel of this analysis")
+    assert vague.endswith(plain)

@@ -199,3 +199,17 @@ def test_check_claims_gives_one_verdict_whatever_the_order_of_analysis(  # type:
     lines = outs[0].splitlines()
     assert lines[0].startswith("SUPPORTED") and lines[2].startswith("CONTRADICTED"), outs[0]
     assert f"read from {calibrated}" in lines[1] and f"{uncalibrated} is set aside" in lines[1]
+
+
+def test_explain_question_focuses_the_grounded_writer(  # type: ignore[no-untyped-def]
+    peers: PeerConfig, attributions: tuple[str, str], capsys
+) -> None:
+    """R2 F12 over real servers: `liftos explain --question` gave the same text as without."""
+    audit, _ = attributions
+    assert cli.main(["explain", audit, "--org", ORG]) == 0
+    plain = capsys.readouterr().out
+    question = "Should I increase TikTok spend?"
+    assert cli.main(["explain", audit, "--org", ORG, "--question", question]) == 0
+    asked = capsys.readouterr().out
+    assert asked != plain and asked.startswith("The question names tiktok:")
+    assert "Klaviyo email" not in asked and "effect of tiktok on revenue" in asked
