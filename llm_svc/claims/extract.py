@@ -151,7 +151,7 @@ _CAUSE = re.compile(
         # a counterfactual loss: "cutting X would lose 4.3M", "without X, revenue would have
         # been 12% lower"
         r"(?:will|would) (?:\w+ )?(?:lose|cost|forgo|sacrifice)",
-        r"would (?:have )?be(?:en)?\b[^.;]*?\b(?:lower|higher|less|more|smaller|larger)",
+        r"would (?:have )?be(?:en)?\b.{0,40}?\b(?:lower|higher|less|more|smaller|larger)",
         # "it worked", "X did work": an effect in plain words (not "worked with", "worked on")
         r"(?:did )?work(?:ed|s)?(?= *(?:well\b|[.!]?$))",
     ),
