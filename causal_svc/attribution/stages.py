@@ -72,6 +72,9 @@ class CalibrationRow:
     stderr: float
     predicted: float
     predicted_uncalibrated: float | None
+    # The calibrated model's interval of its prediction, as the table's are (held to the test
+    # of no effect); None for a failed model, whose scores are dropped.
+    predicted_interval: Interval | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +201,8 @@ class Scores:
     response_models: tuple[ResponseModel, ...]
     # Why the baseline's interval was widened by the test of no effect, if it was.
     baseline_note: str = ""
+    # The model's interval of each lift test's lift (the fit's lifts, in order).
+    lift_intervals: tuple[Interval, ...] = ()
 
 
 def describe(
@@ -255,8 +260,13 @@ def score(state: FitState, uncalibrated: Uncalibrated | None = None) -> Scores:
     baseline, note = gated_baseline(ev, channels, baseline)
     campaigns = campaign_scores(ev, channels)
     curves = response_curves(ev)
+    lifts = tuple(
+        ev.claim(p.channel, ev.interval(*ev.effect(p.channel, geos=p.geos, a=p.a, b=p.b,
+                 multiplier=p.test.counterfactual_multiplier)))[0]
+        for p in fit.lifts
+    )  # fmt: skip
     return Scores(tuple(channels), tuple(campaigns), tuple(curves), baseline,
-                  tuple(response_models(fit)), note)  # fmt: skip
+                  tuple(response_models(fit)), note, lifts)  # fmt: skip
 
 
 def assemble(
@@ -296,7 +306,8 @@ def assemble(
         )
     calibration = tuple(
         CalibrationRow(p.test.name, p.test.channel, p.test.lift, p.test.stderr, float(pred),
-                       None if uncalibrated is None else float(uncalibrated.lift_predictions[i]))
+                       None if uncalibrated is None else float(uncalibrated.lift_predictions[i]),
+                       scores.lift_intervals[i] if len(scores.lift_intervals) > i else None)
         for i, (p, pred) in enumerate(zip(fit.lifts, fit.lift_predictions, strict=True))
     )  # fmt: skip
     unidentified = set(health.unidentified)

@@ -345,14 +345,19 @@ def calibration_metrics(rows: Sequence[CalibrationRow]) -> tuple[float, float]:
     """ValidationMetrics' (calibration_mape, calibration_coverage): NaN where there is nothing
     to compute — no lift tests, where 0 would read as a perfect MAPE and a 0 % coverage. MAPE
     is the calibrated model's prediction against each test's measured lift (tests measuring
-    0 left out). Coverage needs the interval of each prediction, which the report does not
-    keep: NaN until it does."""
+    0 left out); coverage the share of tests whose measured lift lies inside the model's
+    interval of it (NaN for a failed model, which keeps no intervals)."""
     measured = np.array([row.measured for row in rows], dtype=np.float64)
     predicted = np.array([row.predicted for row in rows], dtype=np.float64)
     ok = measured != 0
-    if not ok.any():
-        return math.nan, math.nan
-    return float(np.mean(np.abs(predicted[ok] - measured[ok]) / np.abs(measured[ok]))), math.nan
+    mape = (
+        float(np.mean(np.abs(predicted[ok] - measured[ok]) / np.abs(measured[ok])))
+        if ok.any()
+        else math.nan
+    )
+    held = [row.predicted_interval.covers(row.measured) for row in rows
+            if row.predicted_interval is not None]  # fmt: skip
+    return mape, (float(np.mean(held)) if held else math.nan)
 
 
 def _daily(s: DailySeries) -> causal_pb.DailyDecomposition:

@@ -52,7 +52,10 @@ def test_a_calibrated_analysis_shows_its_mape() -> None:
     analysis.attribution.calibration.add(experiment_id="geo-1", channel="tiktok",
                                          measured_lift=100.0, predicted_lift=80.0)  # fmt: skip
     vm = analysis.attribution.model.validation_metrics
-    vm.calibration_mape, vm.calibration_coverage = 0.2, math.nan
+    vm.calibration_mape, vm.calibration_coverage = 0.2, 1.0
     html = render_report(analysis)
-    assert "Calibration MAPE" in html and "no lift tests" not in html
-    assert "Lift tests inside the intervals" not in html  # NaN: not computed
+    assert "Calibration MAPE" in html and "Lift tests inside the intervals" in html
+    assert "no lift tests" not in html
+    vm.calibration_coverage = math.nan  # a failed model keeps no intervals: not computed
+    html = render_report(analysis)
+    assert "Calibration MAPE" in html and "Lift tests inside the intervals" not in html

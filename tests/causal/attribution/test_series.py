@@ -150,14 +150,19 @@ def test_the_series_on_the_wire(report, demo: World) -> None:
 
 def test_calibration_metrics_are_nan_without_lift_tests(report) -> None:
     """0 would read as a perfect MAPE and a 0 % coverage: without lift tests they are NaN
-    ("no lift tests"); with them the MAPE is the calibrated predictions' against the tests."""
+    ("no lift tests"); with them the MAPE is the calibrated predictions' against the tests and
+    the coverage the share of tests inside the model's intervals."""
     ctx = convert.ReportContext("an-1", "acme", 0, "test")
     assert report.calibration
     vm = convert.report_to_proto(report, ctx).model.validation_metrics
     want = np.mean([abs(c.predicted - c.measured) / abs(c.measured) for c in report.calibration])
     assert vm.calibration_mape == pytest.approx(want, rel=1e-12) and vm.calibration_mape > 0
-    # Coverage is not computed: the predictions' intervals are not kept.
-    assert np.isnan(vm.calibration_coverage)
+    # Coverage: the lift tests whose measured lift lies inside the model's interval of it.
+    rows = report.calibration
+    assert all(c.predicted_interval is not None for c in rows)
+    inside = [c.predicted_interval.lower <= c.measured <= c.predicted_interval.upper for c in rows]
+    assert vm.calibration_coverage == pytest.approx(np.mean(inside))
+    assert all(c.predicted_interval.estimate == pytest.approx(c.predicted) for c in rows)
     bare = convert.report_to_proto(dataclasses.replace(report, calibration=()), ctx)
     vm = bare.model.validation_metrics
     assert np.isnan(vm.calibration_mape) and np.isnan(vm.calibration_coverage)
