@@ -119,6 +119,8 @@ class AnalysisEffect:
     incremental: Interval
     roas: Interval | None
     period_days: int
+    # The table's mROAS: the point fit's next-unit return, which the plans are not computed on.
+    marginal: Interval | None = None
 
     @property
     def established(self) -> bool:
@@ -199,8 +201,14 @@ def _channel_facts(
         Fact(
             "marginal_roas",
             m,
-            f"the next unit of spend returns {m.text('{:.2f}')} ({draws}; value per unit of "
-            f"outcome {value:g}; break-even is 1)",
+            f"the next unit of spend returns {m.text('{:.2f}')} ({draws}, the planning curve; "
+            f"value per unit of outcome {value:g}; break-even is 1)"
+            + (
+                f"; the analysis's table shows mROAS {(effect.marginal * value).text('{:.2f}')}, "
+                "its point fit, which the plans are not computed on"
+                if effect is not None and effect.marginal is not None
+                else ""
+            ),
         ),
     )
 
@@ -265,6 +273,19 @@ def identification_at_risk(
     }
 
 
+def _mroas_words(c: HillCurve, value: float, effect: AnalysisEffect | None) -> str:
+    """The two next-unit returns side by side: the planning curve's mean over the draws (what
+    the move is decided on) and, where given, the analysis table's point-fit mROAS (what
+    ``analyze`` shows); they differ where the draws are skewed, even across break-even."""
+    mean = float(np.mean(c.marginal(c.reference_spend) * value))
+    out = f"planning curve mean mROAS {mean:.2f}"
+    if effect is not None and effect.marginal is not None:
+        table = effect.marginal * value
+        out += (f", the analysis table's point-fit mROAS {table.estimate:.2f}, which the plans "
+                "are not computed on")  # fmt: skip
+    return out
+
+
 def _move(
     c: HillCurve, planned: ChannelPlan, value: float, level: float,
     effect: AnalysisEffect | None = None,
@@ -276,7 +297,7 @@ def _move(
         return Action(
             ActionKind.HOLD, c.channel, f"hold {c.channel} at its current spend",
             f"the next unit of spend on {c.channel} returns more than it costs in {p_up:.0%} of "
-            "the model's draws, but the analysis did not establish that it has any effect "
+            f"the model's draws ({_mroas_words(c, value, effect)}), but the analysis did not establish that it has any effect "
             "(its interval of the incremental outcome includes zero), so more spend on it is "
             "not recommended; a geo experiment (liftos design) would measure it; the "
             "confidence is how evenly the draws split",
@@ -287,7 +308,8 @@ def _move(
         return Action(
             ActionKind.HOLD, c.channel, f"hold {c.channel} at its current spend",
             f"the model cannot tell whether more spend on {c.channel} pays: the next unit "
-            f"returns more than it costs in {p_up:.0%} of its draws (hold is about break-even: a "
+            f"returns more than it costs in {p_up:.0%} of its draws "
+            f"({_mroas_words(c, value, effect)}; hold is about break-even: a "
             "reallocation at the same total compares channels with one another and may still "
             "move it); the confidence is how evenly the draws split",
             Interval.exact(0.0, level), 1.0 - abs(2 * p_up - 1.0), facts, s0, s0,
@@ -303,7 +325,7 @@ def _move(
     why = (
         f"the next unit of spend on {c.channel} returns "
         f"{'more' if kind is ActionKind.SCALE else 'less'} than it costs in {share:.0%} of the "
-        f"model's draws"
+        f"model's draws ({_mroas_words(c, value, effect)})"
     )
     bound = planned.upper_bound if kind is ActionKind.SCALE else planned.lower_bound
     if planned.bound.value != "none" and abs(target - bound) <= 1e-6 * max(s0, 1.0):

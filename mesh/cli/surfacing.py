@@ -16,8 +16,11 @@ import math
 import sys
 from typing import Any
 
+from liftos.v1 import causal_pb2 as causal_pb
+
 from mesh.cli.attribution import interval_text
 from mesh.sdk.client import LiftOS, dc
+from mesh.sdk.failures import RpcFailure
 
 COMMANDS = ("optimize", "predict", "design", "recommend")
 _METRIC = {1: "conversions", 2: "revenue"}
@@ -187,29 +190,39 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
             campaign_bounds=_ranges(args.campaign_bound, "--campaign-bound"),
             input_costs=_pairs(args.cost, "--cost"),
         )  # fmt: skip
-    if args.json:
-        _json(r)
-        return 0
+        if args.json:
+            _json(r)
+            return 0
+        table = _table_mroas(client, args.analysis_id)
     budget = r.total_budget.amount if r.total_budget else 0.0
     print(f"budget {budget:,.0f} over {r.horizon_days} days; "
           + (f"risk weight {r.risk_aversion:g} (the gain less {r.risk_aversion:g} sd over the "
              "model's draws)" if r.risk_aversion else "risk weight 0 (the posterior mean)"))  # fmt: skip
+    # Two next-unit returns per channel: the planning curve's mean over the model's draws (what
+    # the plan is computed on) and the analysis table's point fit (what `analyze` prints); they
+    # can sit on opposite sides of break-even, so both are shown, each named (R2-F4).
     print(f"{'channel':18s} {'current':>12s} {'optimal':>12s} {'change':>8s} "
-          f"{'mROAS now':>10s} {'mROAS after':>12s}  bound")  # fmt: skip
+          f"{'mROAS now':>10s} {'after':>7s} {'analysis':>9s}  bound")  # fmt: skip
     for a in r.allocations:
         change = a.optimal_spend / a.current_spend - 1 if a.current_spend else math.nan
         now = a.marginal_roas_current.estimate if a.marginal_roas_current else math.nan
+        shown = table.get(a.channel)
+        fit = "—" if shown is None else f"{shown:.2f}"
         print(f"{a.channel:18s} {a.current_spend:12,.0f} {a.optimal_spend:12,.0f} {change:+8.0%} "
-              f"{now:10.2f} {a.marginal_roas:12.2f}  {_BOUND.get(int(a.bound_status), '')}")  # fmt: skip
+              f"{now:10.2f} {a.marginal_roas:7.2f} {fit:>9s}  {_BOUND.get(int(a.bound_status), '')}")  # fmt: skip
         for k in a.campaigns:
             print(f"  {k.campaign_id:16s} {k.current_spend:12,.0f} {k.optimal_spend:12,.0f}"
                   f"{'':32s}{_BOUND.get(int(k.bound_status), '')}")  # fmt: skip
+    print("mROAS now, after: the planning curve's mean over the model's parameter draws, what "
+          "the plan is computed on; analysis: the attribution table's mROAS (its point fit, as "
+          "`liftos analyze` prints it)")  # fmt: skip
     level = r.uplift.level if r.uplift else 0.9
     # What the figures compare: profit is net of spend; an outcome is not (the server warns
-    # with the net change when the plan's spend differs from today's).
+    # with the net change when the plan's spend differs from today's). Either is the planned
+    # channels' incremental part on the planning curve, not the org's total.
     what = ("profit (margin × outcome − spend)" if args.profit_margin is not None
-            else _METRIC.get(int(r.outcome), "the outcome"))  # fmt: skip
-    print(f"\n{what}")
+            else f"incremental {_METRIC.get(int(r.outcome), 'outcome')}")  # fmt: skip
+    print(f"\n{what} of the planned channels (planning curve mean)")
     print(f"  now:            {_iv(r.current_outcome)}")
     print(f"  planned:        {_iv(r.optimal_outcome)}")
     print(f"  uplift:         {_iv(r.uplift, '{:+,.0f}')} ({level:.0%}); higher in "
@@ -224,6 +237,17 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
     for w in r.warnings:
         print(f"warning: {w}")
     return 0
+
+
+def _table_mroas(client: LiftOS, analysis_id: str) -> dict[str, float]:
+    """The attribution table's mROAS per channel (its point fit); empty where the analysis
+    cannot be read (the plan is printed without the column's figures)."""
+    try:
+        analysis = causal_pb.Analysis.FromString(bytes(client.get_analysis(analysis_id)))
+    except RpcFailure:
+        return {}
+    return {c.channel: c.marginal_roas.estimate for c in analysis.attribution.channels
+            if c.HasField("marginal_roas")}  # fmt: skip
 
 
 def run_predict(args: argparse.Namespace, peers: Any) -> int:

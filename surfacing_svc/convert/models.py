@@ -88,7 +88,7 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
     effects = tuple(
         AnalysisEffect(c.channel, _interval(c.incremental_outcome),
                        _interval(c.incremental_roas) if c.HasField("incremental_roas") else None,
-                       days)
+                       days, _interval(c.marginal_roas) if c.HasField("marginal_roas") else None)
         for c in result.channels if c.HasField("incremental_outcome")
     )  # fmt: skip
     baseline = next((m.baseline_outcome for m in result.response_models if m.baseline_outcome), 0.0)

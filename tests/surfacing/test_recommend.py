@@ -174,3 +174,22 @@ def test_a_channel_at_risk_is_tested_not_scaled_and_not_raised_by_the_reallocati
     assert meta.optimal_spend <= meta.current_spend * (1 + 1e-9)
     # A channel a lift test calibrates is exempt.
     assert set(identification_at_risk(curves, 0.41, calibrated=["meta"])) == {"google"}
+
+
+def test_a_move_names_both_next_unit_returns() -> None:
+    # The draws' mean next-unit return (what the move is decided on) and the analysis table's
+    # point fit can sit on opposite sides of break-even (R2-F4: 0.94 vs 1.12); both are named.
+    unsure = hill("tiktok", spend=100.0, scale=400.0, kappa=1.0, spread=0.8, seed=4)
+    mean = float(np.mean(unsure.marginal(100.0)))
+    table = AnalysisEffect("tiktok", Interval(300.0, 100.0, 500.0, 0.9), None, 30,
+                           marginal=Interval(1.12, 0.26, 1.98, 0.9))  # fmt: skip
+    (held,) = _channel_actions(recommend([unsure], effects={"tiktok": table}))
+    assert held.kind is ActionKind.HOLD
+    assert f"planning curve mean mROAS {mean:.2f}" in held.rationale
+    assert "the analysis table's point-fit mROAS 1.12, which the plans are not computed on" in (
+        held.rationale
+    )
+    fact = next(f for f in held.facts if f.name == "marginal_roas")
+    assert "the analysis's table shows mROAS 1.12 [0.26, 1.98] (90%), its point fit" in fact.text
+    (cut,) = _channel_actions(recommend([SATURATED], value_per_outcome=1.0))
+    assert "planning curve mean mROAS" in cut.rationale  # no table given: the curve's alone

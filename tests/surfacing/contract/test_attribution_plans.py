@@ -380,6 +380,7 @@ def client_design(peers: PeerConfig, analysis_id: str) -> Any:
 @pytest.fixture
 def peers(mesh, monkeypatch: pytest.MonkeyPatch) -> PeerConfig:
     monkeypatch.setenv("LIFTOS_SURFACING_ADDR", mesh["surfacing"].address)
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", mesh["causal"].address)  # optimize reads the table
     return PeerConfig.from_env()
 
 
@@ -441,11 +442,21 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
     assert "shadow price of the budget" in out and "tiktok" in out and "risk weight 1 " in out
     # What the price and the comparison are of: the risk-adjusted objective, the revenue.
     assert "per unit, of the risk-adjusted objective (the gain's mean less 1 sd" in out
-    assert "\nrevenue\n" in out and "of the model's draws" in out
+    assert "\nincremental revenue of the planned channels (planning curve mean)\n" in out
+    assert "of the model's draws" in out
+    # Both next-unit returns, each named: the planning curve's mean and the analysis's table
+    # (R2-F4: they can sit on opposite sides of break-even).
+    assert re.search(r"^channel .* mROAS now +after +analysis +bound$", out, re.M), out
+    for c in analysis.channels:
+        if c.spend.amount > 0:
+            row = re.search(rf"^{c.channel} .* (\S+)  ", out, re.M)
+            assert row and row.group(1) == f"{c.marginal_roas.estimate:.2f}", out
+    assert "mROAS now, after: the planning curve's mean over the model's parameter draws" in out
     assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", budget,
                      "--profit-margin", "0.4", "--risk", "0"]) == 0  # fmt: skip
     out = capsys.readouterr().out
-    assert "\nprofit (margin × outcome − spend)\n" in out and "of the objective" in out
+    assert "\nprofit (margin × outcome − spend) of the planned channels" in out
+    assert "of the objective" in out
     assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", budget,
                      "--risk", "0.5"]) == 0  # fmt: skip
     assert "risk weight 0.5 (the gain less 0.5 sd" in capsys.readouterr().out
