@@ -73,8 +73,9 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
             # the filter is checked in the first page's thread hop: a small scan (a late
             # row's series history) then costs one hop, not two
             rows = await asyncio.to_thread(self._page, q, after, after is None)
-            if rows:
-                yield convert.scan_response(rows)
+            # a page of batch_size records is cut by bytes too (any client can receive it)
+            for chunk in convert.scan_chunks(rows):
+                yield convert.scan_response(chunk)
             if len(rows) < q.batch_size:
                 return
             after = (rows[-1].timestamp_us, rows[-1].id)
