@@ -233,7 +233,10 @@ class CausalService(causal_grpc.CausalServiceServicer):
                                                ("conversions", q.outcome))),
                                            campaign_geo=True)  # fmt: skip
         registered, external = await asyncio.gather(
-            self._registry.lift_tests(q.org_id, q.start, q.end, timeout=_remaining(context)),
+            # only lift tests of this outcome: a revenue lift cannot calibrate conversions
+            self._registry.lift_tests(
+                q.org_id, q.start, q.end, outcome=q.outcome, timeout=_remaining(context)
+            ),  # fmt: skip
             self._registry.external_factors(q.org_id, timeout=_remaining(context)),
         )
         # One currency (converted with the org's registered rates) or a refusal, before any
@@ -262,6 +265,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
             for r in registered
         ]
         usable, skipped = attribution.usable_lift_tests(panel, from_registry)
+        skipped = [*registered.skipped, *skipped]
         tests = (*q.lift_tests, *usable)
         seconds = {"retrieve": time.perf_counter() - clock}
         yield _progress("retrieve", f"{agg.record_count:,} records → {panel.n_geos} geos × "
@@ -324,7 +328,8 @@ class CausalService(causal_grpc.CausalServiceServicer):
         )
         analysis_id = new_analysis_id()
         ctx = convert.ReportContext(analysis_id, q.org_id, agg.record_count,
-                                    CODE_VERSION, money.currency)  # fmt: skip
+                                    CODE_VERSION, money.currency,
+                                    requested=(q.start, q.end))  # fmt: skip
         result = convert.report_to_proto(report, ctx)
         # kept with the analysis: what the window's budgets and macro index did, and any
         # conversion of its money

@@ -329,3 +329,13 @@ def test_a_deadline_mid_analysis_ends_it_and_frees_the_workers(stub) -> None:
     assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     for _ in range(2):  # as many as the workers: a fit left running would hold one
         assert _analyze(stub).channels
+
+
+def test_a_window_wider_than_the_data_is_said(stub, world) -> None:
+    first = dt.date.fromisoformat(str(world.dates[0])[:10])
+    last = dt.date.fromisoformat(str(world.dates[-1])[:10])
+    r = _analyze(stub, date_range=_range(first - dt.timedelta(days=14),
+                                         last + dt.timedelta(days=47)))  # fmt: skip
+    (said,) = [w for w in r.warnings if w.startswith("the requested window")]
+    assert "14 day(s) before" in said and "47 day(s) after" in said
+    assert not [w for w in _analyze(stub).warnings if w.startswith("the requested window")]
