@@ -236,7 +236,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
             # only lift tests of this outcome: a revenue lift cannot calibrate conversions
             self._registry.lift_tests(
                 q.org_id, q.start, q.end, outcome=q.outcome, timeout=_remaining(context)
-            ),  # fmt: skip
+            ),
             self._registry.external_factors(q.org_id, timeout=_remaining(context)),
         )
         # One currency (converted with the org's registered rates) or a refusal, before any
