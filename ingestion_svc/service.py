@@ -130,8 +130,8 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
     async def GetExperiment(
         self, request: ingestion_pb.GetExperimentRequest, context: grpc.aio.ServicerContext
     ) -> ingestion_pb.GetExperimentResponse:
-        org = require_org(request.org_id)
-        experiment = await asyncio.to_thread(self.registry.get, org, request.experiment_id)
+        org, experiment_id = convert.experiment_target(request.org_id, request.experiment_id)
+        experiment = await asyncio.to_thread(self.registry.get, org, experiment_id)
         return ingestion_pb.GetExperimentResponse(
             experiment=convert.experiment_to_proto(experiment)
         )

@@ -8,6 +8,7 @@ from ingestion_svc.convert.calendar import (
 )
 from ingestion_svc.convert.experiments import (
     experiment_from_proto,
+    experiment_target,
     experiment_to_proto,
     experiment_with_result,
     list_experiments_request,
@@ -34,6 +35,7 @@ __all__ = [
     "calendar_request",
     "decode_ingest_request",
     "experiment_from_proto",
+    "experiment_target",
     "experiment_to_proto",
     "experiment_with_result",
     "factor_series_from_proto",

@@ -217,10 +217,19 @@ def experiment_to_proto(experiment: Experiment) -> md_pb.CausalExperiment:
     return md_pb.CausalExperiment.FromString(experiment.payload)
 
 
+def experiment_target(org_id: str, experiment_id: str) -> tuple[str, str]:
+    """(org, experiment_id) a GetExperiment or RecordExperimentResult names: an empty id is
+    the caller's missing field (INVALID_ARGUMENT naming it, as every RPC names its missing
+    id), not an experiment the registry lacks."""
+    org = require_org(org_id)
+    if not experiment_id:
+        raise InvalidInput("experiment_id is required", field="experiment_id")
+    return org, experiment_id
+
+
 def record_result_target(request: ingestion_pb.RecordExperimentResultRequest) -> tuple[str, str]:
-    """(org, experiment_id) a RecordExperimentResult names; an empty id is the registry's
-    NOT_FOUND, as for GetExperiment."""
-    return require_org(request.org_id), request.experiment_id
+    """(org, experiment_id) a RecordExperimentResult names (see :func:`experiment_target`)."""
+    return experiment_target(request.org_id, request.experiment_id)
 
 
 def experiment_with_result(

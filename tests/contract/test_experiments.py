@@ -156,6 +156,23 @@ def test_missing_org_on_get_and_list(ingestion) -> None:
     assert error_details(info.value)[1] == ["page_token"]
 
 
+def test_an_empty_experiment_id_is_a_missing_field_not_an_unknown_experiment(ingestion) -> None:
+    """GetExperiment and RecordExperimentResult without an experiment_id: INVALID_ARGUMENT
+    naming the field (R1-F8), as every RPC names its missing id, not NOT_FOUND "experiment ''"."""
+    stub = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(ingestion.address))
+    result = md_pb.ExperimentResult(channel="meta", lift_absolute=1.0, lift_std_error=0.5)
+    for call, request in (
+        (stub.GetExperiment, ingestion_pb.GetExperimentRequest(org_id="acme")),
+        (stub.RecordExperimentResult,
+         ingestion_pb.RecordExperimentResultRequest(org_id="acme", result=result)),
+    ):  # fmt: skip
+        with pytest.raises(grpc.RpcError) as info:
+            call(request)
+        assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+        assert error_details(info.value)[1] == ["experiment_id"]
+        assert "experiment_id is required" in (info.value.details() or "")
+
+
 def test_restart_keeps_experiments(tmp_path: Path) -> None:
     with (
         running_services({"ingestion": ingestion_build}, tmp_path) as services,
