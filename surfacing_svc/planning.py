@@ -145,12 +145,14 @@ def _with_roas(curve: HillCurve, cell: CellSpec, effect: AnalysisEffect | None) 
     """The cell with its expected return from the curve and, where the analysis reports the
     channel's incremental effect with an interval, the same return at that interval's lower
     bound (the analysis's own gated figure: 0 where it did not establish an effect), scaled
-    from the expected one: the design is powered at both."""
+    from the expected one: the design is powered at both. Both are the planning curve's
+    returns (a mean over the draws), not the analysis table's iROAS, and the text says so."""
     roas = _expected_roas(curve, cell)
     if effect is None or not effect.incremental.estimate > 0.0:
-        return replace(cell, roas=roas)
+        return replace(cell, roas=roas, roas_from="planning curve")
     share = max(effect.incremental.lower, 0.0) / effect.incremental.estimate
-    return replace(cell, roas=roas, roas_low=roas * share, level=effect.incremental.level)
+    return replace(cell, roas=roas, roas_low=roas * share, level=effect.incremental.level,
+                   roas_from="planning curve")  # fmt: skip
 
 
 def answer_design(

@@ -228,12 +228,20 @@ def _conservative(
             + shortest_expected
         )
     powers = ", ".join(f"{p.power_at_conservative:.0%} at {p.duration_days} days" for p in points)
+    expected = cell.roas if cell.roas is not None else math.nan
+    # The returns are the planning curve's (a mean over the model's draws), scaled by where
+    # the analysis's interval of the incremental outcome sits: named so, as the analysis's
+    # own iROAS interval holds different figures (R2-F5).
+    share = cell.roas_low / expected if expected > 0 else math.nan
+    curve = f"{cell.roas_from} " if cell.roas_from else ""
     said = (
-        f"{spec.channel} at the lower bound of the analysis's {level}interval (ROAS "
-        f"{cell.roas_low:.2f} against {cell.roas if cell.roas is not None else math.nan:.2f} "
-        f"expected; a {abs(points[0].conservative_lift):.1%} change in {outcome}): power "
-        f"{powers}"
-    )
+        f"{spec.channel} at the lower bound of the analysis's {level}interval of its "
+        f"incremental {outcome} ({share:.0%} of the estimate; {curve}ROAS {cell.roas_low:.2f} "
+        f"against {expected:.2f} expected"
+        + (", the curve's mean over the model's draws scaled to that bound, not the analysis "
+           "table's iROAS" if cell.roas_from else "")
+        + f"; a {abs(points[0].conservative_lift):.1%} change in {outcome}): power {powers}"
+    )  # fmt: skip
     if spec.lift is not None:  # the caller's own effect of interest sizes the test
         return (at_expected or longest.duration_days), said
     good = [
@@ -270,7 +278,8 @@ def _why_not(
         action = "turning it off" if cell.kind is TreatmentKind.GO_DARK else "the added spend"
         said = (
             f"{action} in the treatment geos is expected to move their {outcome} by "
-            f"{target:+.1%} (ROAS {cell.roas:.2f} on a spend change of "
+            f"{target:+.1%} ({cell.roas_from + ' ' if cell.roas_from else ''}ROAS "
+            f"{cell.roas:.2f} on a spend change of "
             f"{longest.spend_change:,.0f} over {d} days); " + said
         )
     needed = _needed_days(noise, target, spec)

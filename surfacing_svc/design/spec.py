@@ -49,6 +49,10 @@ class CellSpec:
         when the analysis gives one; the design is recommended only when powered there too.
     level : float
         The coverage of that interval (for the text).
+    roas_from : str
+        Where ``roas`` comes from, for the text: "planning curve" when read off an analysis's
+        response curve (the mean over its draws, not the analysis table's iROAS); "" when the
+        caller gave it.
     """
 
     kind: TreatmentKind = TreatmentKind.GO_DARK
@@ -56,6 +60,7 @@ class CellSpec:
     roas: float | None = None
     roas_low: float | None = None
     level: float = 0.0
+    roas_from: str = ""
 
 
 @dataclass(frozen=True, slots=True)

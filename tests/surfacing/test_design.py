@@ -215,9 +215,11 @@ def test_power_is_stated_at_the_interval_lower_bound_beside_the_expected_effect(
             power_at(p.conservative_lift, p.noise, 0.05)
         )
         assert p.power_at_conservative < p.power_at_expected
-    assert "at the lower bound of the analysis's 90% interval (ROAS 1.00 against 3.00" in (
+    assert "at the lower bound of the analysis's 90% interval of its incremental" in (
         cell.conservative
     )
+    # The caller's returns (no curve named): the figures, with the bound's share of the estimate.
+    assert "(33% of the estimate; ROAS 1.00 against 3.00 expected; a " in cell.conservative
     for p in cell.power_curve:
         assert f"{p.power_at_conservative:.0%} at {p.duration_days} days" in cell.conservative
 

@@ -102,3 +102,21 @@ def test_a_world_whose_budgets_barely_chase_demand_is_recommended_on_its_draws(
     assert {a.channel for a in alone if a.kind is ActionKind.CUT} >= {"google_pmax",
                                                                       "meta_retargeting"}  # fmt: skip
     assert not any("budgets moved with demand" in w for w in reply.warnings)
+
+
+def test_a_design_names_the_planning_curve_returns_it_quotes(stub, analyses) -> None:
+    # R2-F5: the returns at the interval's lower bound are the planning curve's (its mean over
+    # the draws, scaled by the bound's share of the estimate), not the analysis's iROAS.
+    result = analyses["conf"]
+    inc = next(c for c in result.channels if c.channel == "meta_prospecting").incremental_outcome
+    assert inc.lower > 0  # established: the note quotes the bound
+    reply = stub.DesignExperiment(pb.DesignExperimentRequest(
+        org_id="conf", channel="meta_prospecting", analysis_id=result.analysis_id,
+        duration_days=[14, 28]), timeout=300)  # fmt: skip
+    said = reply.cells[0].conservative
+    assert said.startswith("meta_prospecting at the lower bound of the analysis's 90% interval "
+                           "of its incremental revenue")  # fmt: skip
+    assert f"({inc.lower / inc.estimate:.0%} of the estimate; planning curve ROAS " in said, said
+    assert "the curve's mean over the model's draws scaled to that bound, not the analysis " in (
+        said
+    )
