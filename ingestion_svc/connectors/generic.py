@@ -7,6 +7,12 @@ country's states / provinces (code or name; see ``base.map_geo``). Values may be
 strings (CSV) or JSON numbers; an empty string is a missing value. The date is ISO
 ``yyyy-mm-dd`` in the account's time zone; without a campaign column every row belongs to
 one campaign named after the channel (``first_party`` by default).
+
+A row with an ``org_id`` column (a file that holds several orgs' rows, as ``liftos simulate
+--orgs N`` writes ``orders.csv``) belongs to that org: a row naming another org than the
+batch's is rejected (``wrong_account``, field ``org_id``) while the batch's own rows land; a
+row without one (or with it empty) is the batch's. The column needs no mapping: it is read
+whenever present, so another org's rows can never land in this one.
 """
 
 from __future__ import annotations
@@ -23,19 +29,29 @@ from ingestion_svc.connectors.base import (
     dates,
     filled,
     map_geo,
+    missing,
     text,
 )
 from ingestion_svc.raw_batch import Account, ColumnMap
 
 DEFAULT_CHANNEL = "first_party"
+ORG_COLUMN = "org_id"
 
 
 def normalise(
-    rows: Sequence[dict[str, Any] | None], account: Account, mapping: ColumnMap
+    rows: Sequence[dict[str, Any] | None], account: Account, mapping: ColumnMap, org_id: str = ""
 ) -> Normalised:
-    """Rows of a mapped source → the normalised frame."""
+    """Rows of a mapped source (a batch for ``org_id``) → the normalised frame."""
     checks = Checks(rows)
     n = len(rows)
+    if org_id:
+        orgs = checks.text_field(rows, ORG_COLUMN)
+        checks.fail(
+            ~missing(orgs) & (orgs != org_id),
+            ORG_COLUMN,
+            "wrong_account",  # the wire's WRONG_ACCOUNT: "a different account/org than the batch"
+            lambda i: f"row of org {orgs[i]!r} in a batch for org {org_id!r}",
+        )
     channel = mapping.channel or DEFAULT_CHANNEL
     day, missing_day, bad_day = dates(
         checks.text_field(rows, mapping.date).tolist(), r"\d{4}-\d{2}-\d{2}"

@@ -44,7 +44,8 @@ def test_ingest_a_platform_export_prints_a_summary(
 
 
 def test_ingest_a_mapped_csv(env, world_dir: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    argv = ["ingest", "--org", "acme", "--source", "generic", "--account-id", "shop",
+    # the world's org: orders.csv names it in its org_id column (another org's rows are refused)
+    argv = ["ingest", "--org", "org_001", "--source", "generic", "--account-id", "shop",
             "--timezone", "America/New_York", "--currency", "USD", "--country", "US",
             "--mapping", "date=date,geo=region,conversions=orders,revenue=revenue,currency_code=currency",
             "--json", str(world_dir / "orders.csv")]  # fmt: skip
