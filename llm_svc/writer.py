@@ -182,6 +182,13 @@ def headline(analysis: Analysis, e: Effect) -> Sentence:
         _interval(b, e).t("), but this is a correlation from ")
         b.f("method", method_label(analysis.method)).t(", not a causal estimate.")
         return b.build()
+    if not e.supported and not analysis.failed_checks and "identification" in e.failed_checks:
+        b.t(f"the data could not identify the effect of {cause} on {outcome}: its estimate (")
+        b.f(e.prefix + e.point_fact, fmt(e.point)).t(", ")
+        _interval(b, e).t(
+            ") is the model's prior, not evidence, so it should not be read as causal."
+        )
+        return b.build()
     if not e.supported:
         b.t(f"the estimate of the effect of {cause} on {outcome} (")
         b.f(e.prefix + e.point_fact, fmt(e.point)).t(", ")

@@ -20,7 +20,8 @@ UNSUPPORTED    no analysis speaks to the cause or the outcome named; the only ev
                effects that matter (a size inside it is consistent, not shown); a cause named
                ambiguously ("Klaviyo" with klaviyo_email and klaviyo_sms in evidence) where
                its readings get different verdicts or the claim states a size (it could also
-               mean their total, which no analysis reports)
+               mean their total, which no analysis reports); an attribution channel the data
+               could not identify in a model that passed (its interval is the prior's)
 =============  ===============================================================================
 
 An interval that includes zero is absence of evidence, not evidence of absence: it neither
@@ -430,6 +431,13 @@ def _against(claim: Claim, e: Effect) -> tuple[Verdict, str]:
     if not e.causal:
         return Verdict.UNSUPPORTED, (
             f"the only evidence on {what} is a correlation with no identification strategy"
+        )
+    if not e.supported and set(e.failed_checks) == {"identification"}:
+        # the model passed; the data could not identify this channel: its interval is the
+        # prior's, evidence neither for nor against any claim about it
+        return Verdict.UNSUPPORTED, (
+            f"not established: the data could not identify {what} (its interval is the "
+            "model's prior), so the analysis neither supports nor contradicts the claim"
         )
     if not e.supported:
         failed = ", ".join(e.failed_checks) or "its checks"

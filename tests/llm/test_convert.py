@@ -252,3 +252,20 @@ def test_a_lift_test_check_keeps_its_id_verbatim() -> None:
     assert all("lift-test calibration of exp_org_001_001" in e.warning_checks for e in a.effects)
     insights = " ".join(i.text for i in rank_insights([a]))
     assert "exp org 001" not in insights
+
+
+def test_an_unidentified_channel_is_not_established_rather_than_contradicted() -> None:
+    """A channel the data could not identify (the model passed): its interval is the prior's,
+    so a claim about it is "not established", and the writer says why (it said "it failed the ,
+    so it should not be read as causal", naming no check)."""
+    a = analysis_from_proto(attribution(unidentified=("google_pmax",)))
+    for claim in (
+        "PMax delivered a 2.8x ROAS.",
+        "Google PMax had no effect on revenue.",
+        "Google PMax drove revenue.",
+    ):
+        (j,) = check_claims(claim, [a])
+        assert j.verdict is Verdict.UNSUPPORTED and "could not identify" in j.reason, j.reason
+    (pmax,) = [s.text for s in write([a], Audience.ANALYST) if "google pmax on" in s.text]
+    assert pmax.startswith("The data could not identify the effect of google pmax on revenue")
+    assert "failed the ," not in pmax and "model's prior" in pmax
