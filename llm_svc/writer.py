@@ -354,7 +354,13 @@ def focus(analysis: Analysis, question: str) -> tuple[list[Effect] | None, Sente
     if not question.strip():
         return None, None
     b = _Builder(analysis.analysis_id)
-    named = causes_named(question, analysis.effects) if analysis.kind != "products" else []
+    if analysis.kind == "products":  # its cells and pairs are not narrowed by a name
+        b.t(
+            "the grounded writer explains a product analysis whole and does not answer the "
+            "question (the LLM writer reads the question itself)."
+        )
+        return None, b.build()
+    named = causes_named(question, analysis.effects)
     if not named:
         b.t(
             "the question names no channel of this analysis, and the grounded writer answers "

@@ -295,3 +295,23 @@ def test_a_cell_that_lost_revenue_and_a_margin_that_includes_zero_are_worded_so(
     assert j.verdict is Verdict.SUPPORTED
     (j,) = check_claims("Meta catalogue's spend raised Tops revenue by 30,000.", [a])
     assert j.verdict is Verdict.CONTRADICTED
+
+
+def test_a_question_to_the_grounded_writer_about_a_product_analysis_is_said_unanswered() -> None:
+    """The grounded writer does not narrow a product analysis by a question: it says so rather
+    than claiming the question named no channel."""
+
+    async def go(question: str) -> Done:
+        done = None
+        async for event in explain_grounded(
+            [analysis_from_proto(stored())], Audience.ANALYST, question
+        ):
+            if isinstance(event, Done):
+                done = event
+        assert done is not None
+        return done
+
+    plain = asyncio.run(go("")).text
+    asked = asyncio.run(go("Should I move google shopping spend to Footwear?")).text
+    assert asked.startswith("The grounded writer explains a product analysis whole")
+    assert asked.endswith(plain)
