@@ -10,10 +10,21 @@ lowest marginal margin to the one with the highest only when the intervals say s
 receiver's lower bound above the giver's upper bound; a share (``SHIFT_SHARE``) of the
 giver's spend, small enough that the marginal returns stay near where they were measured.
 
-**Stop a promotion that only cannibalises.** A promoted product whose claimed
-cannibalisation of its siblings takes at least ``CANNIBAL_SHARE`` of its own lift adds
-little to its category: stopping it (or its discount) gives up the net category lift and
-saves its spend. Only pairs the analysis claimed (interval excluding zero) count.
+**Stop a promotion that mostly cannibalises.** A promoted product whose category keeps less
+than ``1 - CANNIBAL_SHARE`` of its lift — the lift less the claimed cannibalisation of its
+siblings, plus its halo on them — adds little to its category: stopping it (or its discount)
+gives up that net category lift and saves its spend. Only pairs the analysis claimed
+(interval excluding zero) count, and at least one must be a cannibalisation. (The share
+taken alone is not the rule: a promotion that takes 51% of its lift from one sibling while
+its halo lifts two others can leave the category 80% of the lift, which is not "mostly
+cannibalises".)
+
+**Intervals and confidence.** An action's impact interval is at the analysis's interval
+level (its tables' level: the category cells' and the pairs' intervals are at it; the pairs'
+claim level only decides which pairs count). Its confidence is the probability that the
+impact is above zero under a normal with that interval — the interval's level or more only
+when the interval excludes zero, below one half when its estimate is negative — so a
+confidence never claims more than the interval next to it.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 __all__ = [
     "CANNIBAL_SHARE",
@@ -98,10 +110,20 @@ class ProductAction:
     action: str
     rationale: str
     impact: Span  # margin over the analysed period
-    confidence: float
+    confidence: float  # P(impact > 0) under a normal with the impact's interval
+    level: float  # the impact interval's level
     current_spend: float
     proposed_spend: float
     facts: tuple[tuple[str, Span | None, str], ...] = field(default_factory=tuple)
+
+
+def _confidence(impact: Span, level: float) -> float:
+    """P(impact > 0) under a normal whose ``level`` interval is the impact's."""
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    sd = (impact.upper - impact.lower) / (2.0 * z)
+    if not sd > 0:
+        return 1.0 if impact.estimate > 0 else 0.0
+    return NormalDist().cdf(impact.estimate / sd)
 
 
 def _marginal(c: CategoryCell, days: int) -> Span:
@@ -153,6 +175,7 @@ def _shifts(e: ProductEvidence) -> list[ProductAction]:
                 f"{lo.estimate:.2f} [{lo.lower:.2f}, {lo.upper:.2f}] in {worst.category} "
                 f"({e.level:.0%} intervals, marginal at the period's mean daily spend)",
                 gain,
+                _confidence(gain, e.level),
                 e.level,
                 worst.spend + best.spend,
                 worst.spend + best.spend,
@@ -182,10 +205,10 @@ def _stops(e: ProductEvidence) -> list[ProductAction]:
         if not taken or lift <= 0:
             continue
         lost = -sum(q.change.estimate for q in taken)
-        if lost < CANNIBAL_SHARE * lift:
-            continue
         halo = sum(q.change.estimate for q in pairs if q.kind == "halo")
         net = lift - lost + halo
+        if net > (1.0 - CANNIBAL_SHARE) * lift:
+            continue  # the category keeps most of the lift: not "mostly cannibalises"
         # the net lift's interval: the claimed pairs' bounds (summed: conservative)
         net_low = lift + sum(q.change.lower for q in taken) + halo
         net_high = lift + sum(q.change.upper for q in taken) + halo
@@ -195,6 +218,7 @@ def _stops(e: ProductEvidence) -> list[ProductAction]:
         m = rate.get(category, 1.0)
         channel = max(channels, key=lambda c: channels[c]) if channels else ""
         victims = ", ".join(q.affected for q in taken)
+        impact = Span(saved - net * m, saved - net_high * m, saved - net_low * m)
         cur = e.currency
         out.append(
             ProductAction(
@@ -204,13 +228,17 @@ def _stops(e: ProductEvidence) -> list[ProductAction]:
                 promoted,
                 "",
                 "",
-                f"stop promoting {promoted} (or its discount): its lift comes out of {victims}",
+                f"stop promoting {promoted} (or its discount): its lift mostly comes out of "
+                f"{victims}",
                 f"promoting {promoted} lifted it by {lift:,.0f} {cur}, of which {lost:,.0f} "
-                f"({lost / lift:.0%}) was taken from {victims}; the category gained "
-                f"{net:,.0f} {cur} net [{net_low:,.0f}, {net_high:,.0f}] for {saved:,.0f} "
-                f"{cur} of spend",
-                Span(saved - net * m, saved - net_high * m, saved - net_low * m),
-                e.claim_level,
+                f"({lost / lift:.0%}) was taken from {victims}"
+                + (f" and {halo:+,.0f} came back as halo" if halo else "")
+                + f"; the category kept {net:,.0f} {cur} net ({net / lift:.0%} of the lift) "
+                f"[{net_low:,.0f}, {net_high:,.0f}] ({e.level:.0%}) for {saved:,.0f} {cur} of "
+                "spend",
+                impact,
+                _confidence(impact, e.level),
+                e.level,
                 saved,
                 0.0,
                 (

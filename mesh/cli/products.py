@@ -120,8 +120,11 @@ def render(
                          "promotion mostly cannibalises")  # fmt: skip
         for x in recs:
             i = x.expected_impact
+            # The impact's interval level is the tables' (R2-F14); the confidence is the
+            # chance the margin gain is above zero, which agrees with that interval.
             lines.append(f"  {x.priority}. {x.action}: margin {i.estimate:+,.0f} "
-                         f"[{i.lower:+,.0f}, {i.upper:+,.0f}] {cur}")  # fmt: skip
+                         f"[{i.lower:+,.0f}, {i.upper:+,.0f}] {cur} ({i.level:.0%}), "
+                         f"confidence {x.confidence:.0%}")  # fmt: skip
             lines.append(f"     {x.rationale}")
     return "\n".join(lines)
 

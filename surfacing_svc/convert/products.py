@@ -80,7 +80,7 @@ def product_recommendations(
             kind=_ACTIONS[a.kind],  # type: ignore[arg-type]
             channel=a.channel, action=a.action, rationale=a.rationale,
             expected_impact=common_pb.Interval(estimate=a.impact.estimate, lower=a.impact.lower,
-                                               upper=a.impact.upper, level=a.confidence),
+                                               upper=a.impact.upper, level=a.level),
             confidence=a.confidence, analysis_ids=[analysis_id], priority=rank,
             current_spend=a.current_spend, proposed_spend=a.proposed_spend,
             product=pb.ProductScope(category=a.category, product_id=a.product_id),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -301,6 +302,9 @@ def test_liftos_products_prints_the_view(
         assert heading in out
     best = max(result.cells, key=lambda c: c.incremental_revenue.estimate)
     assert f"{best.incremental_revenue.estimate:,.0f}" in out
+    # Each action's margin interval says its level (the tables') and the confidence beside it.
+    actions = re.findall(r"^  \d+\. .*: margin .* \((\d+)%\), confidence \d+%$", out, re.M)
+    assert actions and set(actions) == {f"{result.interval_level:.0%}"[:-1]}, out
     assert liftos(["products", "no-such-id", "--org", ORG]) == 1
     capsys.readouterr()
     assert liftos(["analyze-products", "--org", ORG, "--no-recommend", "--json"]) == 0

@@ -1,10 +1,11 @@
 """Recommend's product actions (surfacing_svc.products) on evidence built by hand: spend moves
 between a channel's category campaigns only when the marginal margins' intervals separate,
-and a promotion is stopped only when its claimed cannibalisation takes half its lift."""
+and a promotion is stopped only when its category keeps less than half its lift."""
 
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import pytest
 
@@ -75,3 +76,42 @@ def test_a_promotion_is_stopped_only_when_it_mostly_cannibalises() -> None:
     assert product_actions(_evidence(cells, modest, spend)) == []
     unclaimed = (_pair("p2", Span(-6_000, -13_000, 1_000), "none"),)
     assert product_actions(_evidence(cells, unclaimed, spend)) == []
+
+
+def test_a_promotion_whose_category_keeps_most_of_its_lift_is_not_mostly_cannibalising() -> None:
+    # R2-F14: 51% of the lift taken from one sibling, but halos on two others leave the
+    # category 80% of it; "mostly cannibalises" and "its lift comes out of p2" were false.
+    spend = (ProductCell("meta_catalogue", "Tops", "p1", 3_000),)
+    cells = (_cell("Tops", 3_000, Span(4_000, 1_000, 7_000), 1.3, channel="meta_catalogue"),)
+    pairs = (_pair("p2", Span(-5_100, -7_000, -3_200), "cannibalisation"),
+             _pair("p3", Span(1_200, 400, 2_000), "halo"),
+             _pair("p4", Span(1_900, 900, 2_900), "halo"))  # fmt: skip
+    assert product_actions(_evidence(cells, pairs, spend)) == []
+    # Without the halos the category keeps 49%: the stop stands, and says what it kept.
+    (a,) = product_actions(_evidence(cells, pairs[:1], spend))
+    assert a.kind == "stop_promotion" and "mostly comes out of p2" in a.action
+    assert "the category kept 4,900 USD net (49% of the lift)" in a.rationale
+
+
+def test_an_action_s_confidence_agrees_with_its_interval() -> None:
+    # R2-F14: a stop whose impact interval includes zero read "confidence 0.95" (the claim
+    # level) beside an interval labelled 95% that was built from the pairs' 90% bounds.
+    spend = (ProductCell("meta_catalogue", "Tops", "p1", 3_000),)
+    cells = (_cell("Tops", 3_000, Span(4_000, 1_000, 7_000), 1.3, channel="meta_catalogue"),)
+    pairs = (_pair("p2", Span(-6_000, -9_000, -3_000), "cannibalisation"),)
+    (a,) = product_actions(_evidence(cells, pairs, spend))
+    assert a.impact.lower < 0 < a.impact.estimate  # 1,000 [-500, 2,500]
+    assert a.level == 0.9  # the tables' level, not the claim level (0.95)
+    sd = (a.impact.upper - a.impact.lower) / (2 * 1.6448536)
+    assert a.confidence == pytest.approx(NormalDist().cdf(a.impact.estimate / sd), rel=1e-6)
+    assert 0.5 < a.confidence < a.level
+    strong = _cell("Bags", 10_000, Span(60_000, 40_000, 80_000), 6.0)
+    weak = _cell("Tops", 10_000, Span(10_000, 5_000, 15_000), 1.0)
+    (shift,) = product_actions(_evidence((strong, weak)))
+    assert shift.impact.lower > 0 and shift.confidence > (1 + shift.level) / 2
+    # On the wire: the interval carries its own level, the confidence beside it.
+    from surfacing_svc.convert.products import product_recommendations
+
+    (rec,) = product_recommendations([a], "an-1", 1, "USD")
+    assert rec.expected_impact.level == pytest.approx(0.9)
+    assert rec.confidence == pytest.approx(a.confidence)
