@@ -9,7 +9,10 @@ cancelled or its deadline passes grpc.aio cancels that await, which stops the wo
 - **Admission**: at most ``workers`` tasks run and ``queue`` more wait
   (``LIFTOS_CAUSAL_QUEUE``, default 4 per worker); beyond that :class:`ComputeOverloaded`
   (RESOURCE_EXHAUSTED with a retry delay drawn from recent task durations). Waiting costs
-  nothing but a coroutine, and a waiter whose caller gives up simply leaves the queue.
+  nothing but a coroutine, and a waiter whose caller gives up simply leaves the queue. A
+  caller that will run several tasks (a streamed analysis) holds room for them up front with
+  :meth:`ComputePool.reserve`, so it is refused before its first event, not halfway through;
+  its tasks then enter through that room.
 - **Cancellation**: cancelling :meth:`ComputePool.run` cancels the pebble future, and pebble
   terminates the worker running it (SIGTERM, SIGKILL 3 s later) within its 0.1 s poll, then
   starts a replacement.
@@ -26,13 +29,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import contextvars
 import logging
 import multiprocessing
 import os
 import pickle
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -119,6 +124,13 @@ def _call(fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         raise portable from None
 
 
+# The pools whose room the running task (and the tasks it spawns: they copy the context)
+# holds; see ComputePool.reserve.
+_HOLDING: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar(
+    "liftos_compute_holding", default=()
+)
+
+
 class ComputePool:
     """Worker processes behind an admission queue; see the module docstring."""
 
@@ -144,6 +156,7 @@ class ComputePool:
         self._slots_loop: asyncio.AbstractEventLoop | None = None
         self._running = 0
         self._waiting = 0
+        self._reserved = 0  # room held by reserve() and not in use by its tasks
         self._mean_seconds = 1.0  # recent task duration (EWMA), for retry hints
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -205,23 +218,53 @@ class ComputePool:
         if not self._started:
             await asyncio.to_thread(self.start)
         slots = self._slots_for(asyncio.get_running_loop())
-        if self._running + self._waiting >= self.settings.workers + self.settings.queue:
-            raise ComputeOverloaded(
-                f"all {self.settings.workers} {self.name} workers are busy and "
-                f"{self._waiting} requests are queued; retry later",
-                retry_after_s=self._retry_after(),
-            )
+        held = id(self) in _HOLDING.get() and self._reserved > 0
+        if not held:
+            self._admit(1)
+        else:
+            self._reserved -= 1  # this task now counts as waiting/running instead
         self._waiting += 1
         try:
-            await slots.acquire()
+            try:
+                await slots.acquire()
+            finally:
+                self._waiting -= 1
+            self._running += 1
+            try:
+                return await self._run_now(fn, args, timeout)
+            finally:
+                self._running -= 1
+                slots.release()
         finally:
-            self._waiting -= 1
-        self._running += 1
+            if held:
+                self._reserved += 1
+
+    def _admit(self, n: int) -> None:
+        if self._running + self._waiting + self._reserved + n > (
+            self.settings.workers + self.settings.queue
+        ):
+            raise ComputeOverloaded(
+                f"all {self.settings.workers} {self.name} workers are busy and "
+                f"{self._waiting + self._reserved} requests are queued or held; retry later",
+                retry_after_s=self._retry_after(),
+            )
+
+    @contextlib.contextmanager
+    def reserve(self, n: int) -> Iterator[None]:
+        """Hold room for ``n`` tasks at once for the block (and the tasks it spawns), or raise
+        :class:`ComputeOverloaded` now. Inside, :meth:`run` enters through the held room; a
+        caller whose work peaks at n concurrent tasks is then never refused midway."""
+        n = min(n, self.settings.workers + self.settings.queue)  # beyond, its tasks wait anyway
+        self._admit(n)
+        self._reserved += n
+        # set back rather than reset: an async generator may be closed from another context
+        before = _HOLDING.get()
+        _HOLDING.set((*before, id(self)))
         try:
-            return await self._run_now(fn, args, timeout)
+            yield
         finally:
-            self._running -= 1
-            slots.release()
+            _HOLDING.set(before)
+            self._reserved -= n
 
     def _slots_for(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
         """The semaphore of running tasks; a new one when the pool moves to another (idle) loop,

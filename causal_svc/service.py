@@ -77,6 +77,10 @@ def _remaining(context: grpc.aio.ServicerContext) -> float | None:
     return context.time_remaining()
 
 
+# AnalyzeAttribution's peak of concurrent compute tasks (the full, holdout and uncalibrated fits).
+ATTRIBUTION_TASKS_AT_ONCE = 3
+
+
 class CausalService(causal_grpc.CausalServiceServicer):
     def __init__(
         self,
@@ -222,6 +226,15 @@ class CausalService(causal_grpc.CausalServiceServicer):
         return convert.build_graph_response(graph, analysis)
 
     async def AnalyzeAttribution(  # type: ignore[override]
+        self, request: causal_pb.AnalyzeAttributionRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[causal_pb.AnalyzeAttributionResponse]:
+        # Room for the three fits that run at once, held from the start: an overloaded service
+        # refuses before the first event rather than after streaming half the steps.
+        with self._compute.reserve(ATTRIBUTION_TASKS_AT_ONCE):
+            async for event in self._analyze_attribution(request, context):
+                yield event
+
+    async def _analyze_attribution(
         self, request: causal_pb.AnalyzeAttributionRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[causal_pb.AnalyzeAttributionResponse]:
         q = convert.attribution_question(request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from mesh.runtime.frames.enums import enum_value
 from mesh.runtime.protoconv import set_date_range
 from mesh.runtime.tables import frame_to_table
-from mesh.sdk._base import ClientBase, _call
+from mesh.sdk._base import OVERLOAD_RETRIES, ClientBase, _call, retry_delay
 from mesh.sdk.failures import RpcFailure
 
 
@@ -263,15 +264,26 @@ _Result = TypeVar("_Result", dc.AttributionResult, dc.ProductAnalysisResult)
 def _events(
     call: Any, request: Any, result: type[_Result], timeout: float | None
 ) -> Iterator[dc.AnalysisProgress | _Result]:
-    """An analysis RPC's stream: its progress events, then its result."""
-    try:
-        for reply in call(request, timeout=timeout):
-            if reply.WhichOneof("event") == "progress":
-                yield dc.AnalysisProgress.parse(reply.progress.SerializeToString())
-            else:
-                yield result.parse(reply.result.SerializeToString())
-    except grpc.RpcError as exc:
-        raise RpcFailure.from_rpc_error(exc) from None
+    """An analysis RPC's stream: its progress events, then its result. A stream refused for
+    overload before its first event (the service holds room for a whole analysis up front, so
+    that is when it refuses) is tried again like a unary call; once events flowed it is not."""
+    attempt = 0
+    while True:
+        started = False
+        try:
+            for reply in call(request, timeout=timeout):
+                started = True
+                if reply.WhichOneof("event") == "progress":
+                    yield dc.AnalysisProgress.parse(reply.progress.SerializeToString())
+                else:
+                    yield result.parse(reply.result.SerializeToString())
+            return
+        except grpc.RpcError as exc:
+            delay = None if started else retry_delay(exc)
+            if delay is None or attempt >= OVERLOAD_RETRIES:
+                raise RpcFailure.from_rpc_error(exc) from None
+            attempt += 1
+            time.sleep(delay)
 
 
 def _result(

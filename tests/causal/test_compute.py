@@ -4,6 +4,7 @@ admission, settings."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import os
 import pickle
@@ -172,6 +173,40 @@ def test_full_queue_is_refused_with_a_retry_hint(pool) -> None:
     refused = _run(overload())
     assert refused.retry_after_s is not None and 0.5 <= refused.retry_after_s <= 30
     assert pool.load == (0, 0)
+
+
+def test_held_room_lets_the_holder_in_and_refuses_others_up_front(pool) -> None:
+    """pool: 1 worker + 1 queued = room for 2. A caller holding both runs two tasks at once
+    while any other caller is refused before it starts; a second holder is refused at once."""
+
+    async def held() -> None:
+        with pool.reserve(2):
+            with pytest.raises(ComputeOverloaded), pool.reserve(1):  # no room for another
+                pass
+            # tasks spawned inside the block enter through the held room
+            mine = asyncio.ensure_future(asyncio.gather(pool.run(spin, 0.5), pool.run(spin, 0.01)))
+            await asyncio.sleep(0.1)
+            assert pool.load == (1, 1)
+
+            async def outsider() -> None:
+                await pool.run(spin, 0.01)
+
+            def another_call() -> asyncio.Task[None]:  # a task not spawned by the holder
+                loop = asyncio.get_running_loop()
+                return loop.create_task(outsider(), context=contextvars.Context())
+
+            with pytest.raises(ComputeOverloaded):
+                await another_call()
+            await mine
+            # the room is still held between the holder's tasks
+            with pytest.raises(ComputeOverloaded):
+                await another_call()
+        # released: anyone may run again
+        await pool.run(spin, 0.01)
+
+    _run(held())
+    assert pool.load == (0, 0)
+    assert pool._reserved == 0
 
 
 def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,8 +25,11 @@ import pandas as pd
 import pytest
 from liftos.v1 import causal_pb2 as pb
 
+from mesh.runtime.config import PeerConfig
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import frame_to_table
+from mesh.sdk.client import LiftOS
+from mesh.sdk.failures import RpcFailure
 from tests.causal.contract.service_process import CausalProcess, cpu_burned, tree_cpu
 from tests.support import error_details
 
@@ -132,6 +135,53 @@ def test_overload_is_resource_exhausted_with_retry_info(service: CausalProcess) 
     finally:
         running.cancel()
         queued.cancel()
+    _assert_tree_goes_idle(service)
+
+
+def test_an_analysis_without_room_is_refused_before_its_first_event(
+    service: CausalProcess,
+) -> None:
+    """AnalyzeAttribution holds room for its concurrent fits from the start: with the one
+    worker busy it is refused at once — no progress events, memory never read — instead of
+    after streaming its first steps (the service has no memory peer at all here)."""
+    running = service.stub.EstimateEffect.future(_long_request(), timeout=30)
+    try:
+        time.sleep(0.5)
+        events: list[pb.AnalyzeAttributionResponse] = []
+        with pytest.raises(grpc.RpcError) as info:
+            for event in service.stub.AnalyzeAttribution(
+                pb.AnalyzeAttributionRequest(org_id="acme"), timeout=30
+            ):
+                events.append(event)
+        assert info.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED, info.value.details()
+        assert error_details(info.value)[0] == "COMPUTE_OVERLOADED"
+        assert events == []
+    finally:
+        running.cancel()
+    _assert_tree_goes_idle(service)
+    # with room, the same call gets past admission to its first peer (absent here)
+    with pytest.raises(grpc.RpcError) as info:
+        list(service.stub.AnalyzeAttribution(pb.AnalyzeAttributionRequest(org_id="acme"),
+                                             timeout=30))  # fmt: skip
+    assert info.value.code() is not grpc.StatusCode.RESOURCE_EXHAUSTED, info.value.details()
+
+
+def test_the_sdk_retries_an_analysis_refused_before_its_first_event(
+    service: CausalProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal above carries RetryInfo and came before any event, so the SDK waits and
+    asks again; once the worker is free the call gets past admission (and here fails on the
+    absent memory peer, which is not retried)."""
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", f"127.0.0.1:{service.port}")
+    busy = service.stub.EstimateEffect.future(_long_request(), timeout=2.0)
+    time.sleep(0.5)
+    with LiftOS(PeerConfig.from_env(), org_id="acme") as client, pytest.raises(RpcFailure) as info:
+        client.analyze(timeout=30)
+    assert info.value.code is not grpc.StatusCode.RESOURCE_EXHAUSTED, info.value
+    with pytest.raises(grpc.RpcError):
+        busy.result()
+    calls = service.log().count("AnalyzeAttribution RESOURCE_EXHAUSTED")
+    assert calls >= 1, service.log()[-2000:]
     _assert_tree_goes_idle(service)
 
 
