@@ -72,6 +72,11 @@ def _product_progress(stage: str, message: str) -> causal_pb.AnalyzeProductsResp
     )
 
 
+def _retrieved(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def _remaining(context: grpc.aio.ServicerContext) -> float | None:
     """Seconds left before the caller's deadline (None: no deadline): peer calls get no more."""
     return context.time_remaining()
@@ -327,6 +332,8 @@ class CausalService(causal_grpc.CausalServiceServicer):
             state, holdout, uncalibrated = await fits
         finally:
             fits.cancel()  # a caller gone, a deadline passed, a detector failed: the workers stop
+            # whatever the fits end with is read here, not logged as "never retrieved"
+            fits.add_done_callback(_retrieved)
         seconds["estimation"] = time.perf_counter() - clock
         yield _progress("estimation", stages.estimation_message(state))
         clock = time.perf_counter()
