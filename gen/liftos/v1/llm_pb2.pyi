@@ -365,7 +365,8 @@ Global___ExplainRequest: _TypeAlias = ExplainRequest  # noqa: Y015
 @_typing.final
 class LlmEndpoint(_message.Message):
     """An OpenAI-compatible chat-completions endpoint (vLLM, Ollama, llama.cpp's server, hosted
-    APIs). The API key is the server's own (LIFTOS_LLM_API_KEY), never sent in a request.
+    APIs). The endpoint's API key is the server's own (LIFTOS_LLM_PROVIDER_KEY), never sent in
+    a request; LIFTOS_LLM_API_KEY is the llm service's mesh key and never reaches the endpoint.
     """
 
     DESCRIPTOR: _descriptor.Descriptor

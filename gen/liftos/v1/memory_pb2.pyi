@@ -314,7 +314,10 @@ class ScanRequest(_message.Message):
     experiment_id: _builtins.str
     """Restrict to this experiment's records (empty = any)."""
     batch_size: _builtins.int
-    """Records per response message (default 1000, at most 10000)."""
+    """Records per response message (default 1000, at most 10000). A message is also cut at
+    3.5 MB, so a client with gRPC's default 4 MiB receive limit reads any scan: read the
+    stream to its end, not to a short message.
+    """
     include_embeddings: _builtins.bool
     """Include embedding vectors (off by default: they dominate the size)."""
     allow_unknown_values: _builtins.bool
@@ -378,7 +381,9 @@ class ScanResponse(_message.Message):
     RECORDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def records(self) -> _containers.RepeatedCompositeFieldContainer[_marketing_data_pb2.CausalMarketingData]:
-        """Records in (timestamp, id) order, continuing across messages."""
+        """Records in (timestamp, id) order, continuing across messages: at most batch_size records
+        and at most 3.5 MB a message.
+        """
 
     def __init__(
         self,
@@ -999,6 +1004,9 @@ class AggregateRecordsResponse(_message.Message):
     stored, in whatever currency each record names: a caller that needs one currency checks
     here first). currency is the records' currency_code; "" for records that name none
     (records stored before memory kept currencies and whose payload names none).
+    The reply grows with days × geos (about 5 MB for a year of 50 geos, 7 MB with
+    campaign_geo_spend): an outside client sets its receive limit to 64 MB
+    (grpcurl -max-msg-sz 67108864), as the mesh's own channels do.
     """
 
     DESCRIPTOR: _descriptor.Descriptor

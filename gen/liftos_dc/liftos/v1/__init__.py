@@ -2685,6 +2685,9 @@ class AggregateRecordsResponse(betterproto2.Message):
     stored, in whatever currency each record names: a caller that needs one currency checks
     here first). currency is the records' currency_code; "" for records that name none
     (records stored before memory kept currencies and whose payload names none).
+    The reply grows with days × geos (about 5 MB for a year of 50 geos, 7 MB with
+    campaign_geo_spend): an outside client sets its receive limit to 64 MB
+    (grpcurl -max-msg-sz 67108864), as the mesh's own channels do.
     """
 
     geo_days: "Table | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
@@ -7573,7 +7576,8 @@ default_message_pool.register_message(
 class LlmEndpoint(betterproto2.Message):
     """
     An OpenAI-compatible chat-completions endpoint (vLLM, Ollama, llama.cpp's server, hosted
-    APIs). The API key is the server's own (LIFTOS_LLM_API_KEY), never sent in a request.
+    APIs). The endpoint's API key is the server's own (LIFTOS_LLM_PROVIDER_KEY), never sent in
+    a request; LIFTOS_LLM_API_KEY is the llm service's mesh key and never reaches the endpoint.
     """
 
     url: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -8996,7 +9000,9 @@ class ScanRequest(betterproto2.Message):
 
     batch_size: "int" = betterproto2.field(8, betterproto2.TYPE_INT32)
     """
-    Records per response message (default 1000, at most 10000).
+    Records per response message (default 1000, at most 10000). A message is also cut at
+    3.5 MB, so a client with gRPC's default 4 MiB receive limit reads any scan: read the
+    stream to its end, not to a short message.
     """
 
     include_embeddings: "bool" = betterproto2.field(9, betterproto2.TYPE_BOOL)
@@ -9030,7 +9036,8 @@ class ScanResponse(betterproto2.Message):
         1, betterproto2.TYPE_MESSAGE, repeated=True
     )
     """
-    Records in (timestamp, id) order, continuing across messages.
+    Records in (timestamp, id) order, continuing across messages: at most batch_size records
+    and at most 3.5 MB a message.
     """
 
 
