@@ -112,7 +112,7 @@ def attribution_sections(
                 "Average incremental return (filled) and the return of the next unit of spend "
                 "(hollow); below the dashed line a unit of spend returns less than it costs.",
             )
-        body += _channel_table(by_spend, cur)
+        body += _channel_table(by_spend, cur) + _MROAS_NOTE
         sections.append(Section("channels", "Contribution by channel", body))
     if daily is not None and daily.channels and len(daily.baseline_outcome) == len(daily.dates):
         sections.append(Section("decomposition", "Baseline and media over time", figs.add(
@@ -269,6 +269,15 @@ def _identification(result: causal_pb.AttributionResult) -> str:
     if rows:
         out += table([("", False), ("", False)], rows)
     return out
+
+
+# The table's mROAS and the plans' can differ, even across break-even (R2-F4): said under it.
+_MROAS_NOTE = (
+    '<p class="note">mROAS: the return of the next unit of spend at the model\'s point fit. '
+    "Budget shifts and recommendations are computed on the planning curve, the mean over the "
+    "model's parameter draws, whose next-unit return can differ from it (even across "
+    "break-even); each recommendation quotes both.</p>"
+)
 
 
 def _channel_table(channels: list[causal_pb.ChannelAttribution], cur: str) -> str:

@@ -56,6 +56,11 @@ def test_attribution_with_its_plan_and_explanation(attribution, browser, tmp_pat
     for channel in attribution.attribution.channels:
         assert f'id="channel-{channel.channel}"' in html
     assert "Recommendations" in opened.text and "Raise spend by 25%" in opened.text
+    # The table's mROAS is the point fit's; the plans' is the planning curve's (R2-F4).
+    assert "mROAS: the return of the next unit of spend at the model's point fit" in opened.text
+    assert "computed on the planning curve, the mean over the model's parameter draws" in (
+        opened.text
+    )
 
 
 def test_the_identification_and_the_intervals_are_said_once_and_fully(attribution) -> None:
