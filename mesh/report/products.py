@@ -30,9 +30,10 @@ __all__ = [
     "promotions",
 ]
 
-# A promotion "mostly cannibalises" when its claimed cannibalisation of siblings takes at least
-# this share of its own lift (the rule surfacing_svc.products uses for STOP_PROMOTION). Not
-# "only": the category may still gain, and the verdict says by how much.
+# A promotion "mostly cannibalises" when its category keeps less than this share of its lift
+# (the lift less what it took from siblings, plus its halo: the rule surfacing_svc.products
+# uses for STOP_PROMOTION). Not "only": the category may still gain, and the verdict says how
+# much.
 CANNIBAL_SHARE = 0.5
 _GREEN, _RED, _GREY = "#2e7d32", "#c62828", "#9e9e9e"
 
@@ -70,7 +71,7 @@ class Promotion:
 
     @property
     def mostly_cannibalises(self) -> bool:
-        return self.share >= CANNIBAL_SHARE
+        return self.net < (1.0 - CANNIBAL_SHARE) * self.lift
 
     @property
     def net(self) -> float:
@@ -80,7 +81,8 @@ class Promotion:
     def verdict(self, currency: str = "") -> str:
         unit = f" {currency}" if currency else ""
         if self.mostly_cannibalises:
-            return f"mostly cannibalises (the category gained {self.net:,.0f}{unit} net)"
+            kept = f", {self.net / self.lift:.0%} of the lift" if self.lift > 0 else ""
+            return f"mostly cannibalises (the category gained {self.net:,.0f}{unit} net{kept})"
         return "adds net revenue"
 
 
