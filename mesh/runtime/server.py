@@ -13,7 +13,6 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection as grpc_reflection
 
 from mesh.runtime.auth import AuthConfig
 from mesh.runtime.config import (
@@ -25,6 +24,7 @@ from mesh.runtime.config import (
 )
 from mesh.runtime.interceptor import ServiceInterceptor
 from mesh.runtime.metrics import MetricsHooks, ServiceMetrics, serve_metrics
+from mesh.runtime.reflection import enable_server_reflection
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -158,9 +158,8 @@ async def create_server(
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     if mode != "off":
-        grpc_reflection.enable_server_reflection(
-            [b.name for b in bindings] + [HEALTH_SERVICE, grpc_reflection.SERVICE_NAME], server
-        )
+        # v1 and v1alpha, with the proto comments (mesh.runtime.reflection)
+        enable_server_reflection([b.name for b in bindings] + [HEALTH_SERVICE], server)
     if tls is None:
         port = server.add_insecure_port(address)
     else:
