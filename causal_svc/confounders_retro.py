@@ -641,13 +641,21 @@ def budget_response_line(
     too short or without first-party orders is no reason to fail the analysis around it).
     ``campaign_geo_days``: the spend per campaign × geo × day, when memory sent it (the
     per-geo spend is then read per campaign, see :func:`detect_budget_response`)."""
+    return budget_response_finding(geo_days, campaign_days, campaign_geo_days)[0]
+
+
+def budget_response_finding(
+    geo_days: pd.DataFrame,
+    campaign_days: pd.DataFrame,
+    campaign_geo_days: pd.DataFrame | None = None,
+) -> tuple[str, float | None]:
+    """:func:`budget_response_line` and the share of geo-days flagged (None: not assessed)."""
     try:
-        return detect_budget_response(
-            geo_days, campaign_days, campaign_geo_days=campaign_geo_days
-        ).line()
+        found = detect_budget_response(geo_days, campaign_days, campaign_geo_days=campaign_geo_days)
     except InsufficientData as error:
-        return f"budget response not assessed: {error}"
+        return f"budget response not assessed: {error}", None
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
         # Degenerate sums (one geo's orders all zero, a channel constant): the detector's
         # regressions fail, the attribution around it need not.
-        return f"budget response not assessed: the window's sums are degenerate ({error})"
+        return f"budget response not assessed: the window's sums are degenerate ({error})", None
+    return found.line(), found.flagged_share

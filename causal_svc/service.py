@@ -312,13 +312,14 @@ class CausalService(causal_grpc.CausalServiceServicer):
             per_campaign = (
                 None if agg.campaign_geo_days is None else panel.rows_within(agg.campaign_geo_days)
             )
-            prelude, budget, macro = await asyncio.gather(
+            prelude, (budget, chased), macro = await asyncio.gather(
                 asyncio.to_thread(
                     attribution.describe, panel, q.spec,
                     {e.name: e.kind for e in external if not e.geo},
                 ),
                 asyncio.to_thread(
-                    confounders_retro.budget_response_line, geo_days, campaign_days, per_campaign
+                    confounders_retro.budget_response_finding, geo_days, campaign_days,
+                    per_campaign,
                 ),
                 asyncio.to_thread(
                     confounders_macro.macro_shock_lines, geo_days,
@@ -341,6 +342,8 @@ class CausalService(causal_grpc.CausalServiceServicer):
             self._compute.run(attribution.validate, state, holdout),
             self._compute.run(attribution.score, state, uncalibrated),
         )
+        # budgets chasing demand on many geo-days put the identification at risk: REVIEW
+        health = attribution.with_budget_response(health, chased)
         seconds["validation+attribution"] = time.perf_counter() - clock
         yield _progress("validation", stages.validation_message(health))
         report = await asyncio.to_thread(

@@ -33,7 +33,7 @@ from .currency import (
     in_one_currency,
 )
 from .fit import FitState, MMMFit, fit_mmm, restore_fit, state_from_bytes, state_to_bytes
-from .health import HealthCheck, HealthReport, Holdout, Verdict
+from .health import HealthCheck, HealthReport, Holdout, Verdict, with_budget_response
 from .inference import Evaluator, Interval
 from .panel import MediaPanel, panel_from_frames, with_external_series
 from .panel_sums import panel_from_aggregates
@@ -116,5 +116,6 @@ __all__ = [
     "state_to_bytes",
     "usable_lift_tests",
     "validate",
+    "with_budget_response",
     "with_external_series",
 ]

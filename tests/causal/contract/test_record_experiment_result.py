@@ -248,12 +248,16 @@ def test_record_refuses_bad_results_naming_the_field(
 
 
 def test_record_unknown_experiment_is_not_found(registry, world: sim.SimResult) -> None:
-    for experiment_id in ("exp_nope", ""):
+    # an unknown id is NOT_FOUND; no id at all is a bad request naming the field
+    for experiment_id, code in (("exp_nope", grpc.StatusCode.NOT_FOUND),
+                                ("", grpc.StatusCode.INVALID_ARGUMENT)):  # fmt: skip
         with pytest.raises(grpc.RpcError) as info:
             registry.RecordExperimentResult(ingestion_pb.RecordExperimentResultRequest(
                 org_id=ORG, experiment_id=experiment_id, result=_result(world, experiment_id="")
             ))  # fmt: skip
-        assert info.value.code() is grpc.StatusCode.NOT_FOUND
+        assert info.value.code() is code
+        if not experiment_id:
+            assert "experiment_id" in info.value.details()
 
 
 def test_record_replaces_and_fills_from_the_experiment(registry, world: sim.SimResult) -> None:
