@@ -342,8 +342,13 @@ class CausalService(causal_grpc.CausalServiceServicer):
             self._compute.run(attribution.validate, state, holdout),
             self._compute.run(attribution.score, state, uncalibrated),
         )
-        # budgets chasing demand on many geo-days put the identification at risk: REVIEW
+        # budgets chasing demand on many geo-days put the identification at risk, and so do
+        # channels with spend a request left out of the model: REVIEW
         health = attribution.with_budget_response(health, chased)
+        panel_days = panel.dates.astype("datetime64[D]").astype("int64")
+        health = attribution.with_omitted_channels(
+            health, attribution.spend_outside(agg.geo_days, q.channels, panel_days)
+        )
         seconds["validation+attribution"] = time.perf_counter() - clock
         yield _progress("validation", stages.validation_message(health))
         report = await asyncio.to_thread(

@@ -33,10 +33,17 @@ from .currency import (
     in_one_currency,
 )
 from .fit import FitState, MMMFit, fit_mmm, restore_fit, state_from_bytes, state_to_bytes
-from .health import HealthCheck, HealthReport, Holdout, Verdict, with_budget_response
+from .health import (
+    HealthCheck,
+    HealthReport,
+    Holdout,
+    Verdict,
+    with_budget_response,
+    with_omitted_channels,
+)
 from .inference import Evaluator, Interval
 from .panel import MediaPanel, panel_from_frames, with_external_series
-from .panel_sums import panel_from_aggregates
+from .panel_sums import panel_from_aggregates, spend_outside
 from .planning import ResponseModel
 from .scores import CampaignScore, ChannelScore, ResponseCurve
 from .spec import Identification, ModelSpec, NormalPrior, Priors
@@ -112,10 +119,12 @@ __all__ = [
     "plan",
     "restore_fit",
     "score",
+    "spend_outside",
     "state_from_bytes",
     "state_to_bytes",
     "usable_lift_tests",
     "validate",
     "with_budget_response",
     "with_external_series",
+    "with_omitted_channels",
 ]

@@ -6,14 +6,14 @@ and the campaigns' arrays. The long-frame builder and the shared assembly live i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from causal_svc.errors import InsufficientData
-from mesh.runtime.aggregates import MEASURES
+from mesh.runtime.aggregates import MEASURES, melt_geo_days
 
 from .panel import (
     FIRST_PARTY_SOURCE,
@@ -27,7 +27,7 @@ from .panel import (
     panel_from_frames,
 )
 
-__all__ = ["panel_from_aggregates"]
+__all__ = ["panel_from_aggregates", "spend_outside"]
 
 
 def panel_from_aggregates(
@@ -286,3 +286,21 @@ def _campaign_arrays(
     platform = np.zeros(len(names))
     np.add.at(platform, k[ok], camps[outcome_name].to_numpy(np.float64)[on][ok])
     return names, chan.astype(np.int64), spend_grid, x, platform
+
+
+def spend_outside(
+    geo_days: pd.DataFrame, channels: Sequence[str], days: np.ndarray
+) -> dict[str, float]:
+    """Spend per channel, over ``days`` (int64 days since 1970-01-01), of the channels with an
+    input (spend, or impressions / sends for a channel without spend: 0.0) that are not in
+    ``channels`` (empty ``channels``: none is left out). Memory's wide form
+    (``source:channel:sum`` columns) or long (``source``, ``channel``, ``spend``, ...)."""
+    if not channels or not len(geo_days):
+        return {}
+    long = geo_days if "source" in geo_days.columns else melt_geo_days(geo_days)
+    inside = np.isin(long["date"].to_numpy(np.int64), days)
+    rows = long.loc[inside & ~long["channel"].astype(str).isin(channels)
+                    & ~long["source"].astype(str).eq(FIRST_PARTY_SOURCE)]  # fmt: skip
+    sums = rows.groupby(rows["channel"].astype(str))[["spend", "impressions"]].sum()
+    return {str(ch): float(r["spend"]) for ch, r in sums.iterrows()
+            if r["spend"] > 0 or r["impressions"] > 0}  # fmt: skip

@@ -12,7 +12,13 @@ from liftos.v1 import causal_pb2 as pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 
 import sim
-from causal_svc.attribution import HealthCheck, HealthReport, Verdict, with_budget_response
+from causal_svc.attribution import (
+    HealthCheck,
+    HealthReport,
+    Verdict,
+    with_budget_response,
+    with_omitted_channels,
+)
 
 from .records import world_mesh
 
@@ -29,8 +35,8 @@ def stub(tmp_path_factory: pytest.TempPathFactory):
         yield causal_grpc.CausalServiceStub(grpc.insecure_channel(services["causal"].address))
 
 
-def _health(stub, org: str) -> pb.ModelHealth:
-    request = pb.AnalyzeAttributionRequest(org_id=org)
+def _health(stub, org: str, channels: tuple[str, ...] = ()) -> pb.ModelHealth:
+    request = pb.AnalyzeAttributionRequest(org_id=org, channels=channels)
     return list(stub.AnalyzeAttribution(request, timeout=300))[-1].result.health
 
 
@@ -49,6 +55,19 @@ def test_a_world_whose_budgets_barely_chase_passes_the_check(stub) -> None:
     assert check.verdict == pb.HEALTH_VERDICT_PASS and check.value < 0.10, check
 
 
+def test_channels_left_out_of_the_model_make_the_verdict_review(stub) -> None:
+    """A request naming two channels fits a model without the others' spend, which can credit
+    their effect to the two (the audit's demo: Google search at 4.9x its truth, PASS)."""
+    health = _health(stub, CALM, ("meta_prospecting", "google_search"))
+    (check,) = [c for c in health.checks if c.name == "omitted_channels"]
+    assert check.verdict == pb.HEALTH_VERDICT_REVIEW and health.verdict != pb.HEALTH_VERDICT_PASS
+    for left_out in ("tiktok", "google_pmax", "meta_retargeting"):
+        assert left_out in check.message
+    assert "klaviyo_email (no spend)" in check.message  # sends are an input too
+    assert "meta_prospecting" not in check.message and "generic" not in check.message
+    assert not [c for c in _health(stub, CALM).checks if c.name == "omitted_channels"]
+
+
 def test_the_rule_on_the_report() -> None:
     ok = HealthCheck("holdout", Verdict.PASS, 0.8, 0.3, "fine")
     report = HealthReport(Verdict.PASS, (ok,), None, 0.9, ())
@@ -59,3 +78,7 @@ def test_the_rule_on_the_report() -> None:
     assert chased.verdict is Verdict.REVIEW and chased.checks[-1].value == pytest.approx(0.41)
     failed = HealthReport(Verdict.FAIL, (ok,), None, 0.9, ())
     assert with_budget_response(failed, 0.41).verdict is Verdict.FAIL  # never softens a FAIL
+    assert with_omitted_channels(report, {}) is report
+    omitted = with_omitted_channels(report, {"tiktok": 10.0, "pmax": 30.0})
+    assert omitted.verdict is Verdict.REVIEW
+    assert omitted.checks[-1].message.index("pmax") < omitted.checks[-1].message.index("tiktok")
