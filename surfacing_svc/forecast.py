@@ -67,6 +67,7 @@ import holidays
 import numpy as np
 from scipy.stats import chi2
 
+from surfacing_svc.cancellation import checkpoint
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.errors import InsufficientData
 from surfacing_svc.intervals import Interval
@@ -196,6 +197,7 @@ def _shares(
     """Σ_c m_c per sampled draw and day, (draws, n_days); channels without spend add 0."""
     total = np.zeros((draws, n_days))
     for c in curves:
+        checkpoint()
         if c.channel not in spend:
             continue
         share = media_share(c, spend[c.channel], baseline)
@@ -339,6 +341,7 @@ def _log_paths(
     (regressors ``x`` over the history, ``xf`` over the horizon): parameter draws, today's
     residual level, and the residual's moves from there (scaled by :func:`_move_scales`).
     ``usual`` marks the history's days outside the org's promotions (None: every day)."""
+    checkpoint()
     n = log_b.size
     coef, cov, resid, rho = _prais_winsten(x, log_b)
     innov = resid[1:] - rho * resid[:-1]
@@ -494,6 +497,7 @@ def predict_performance(
     for _, on in calendar.unseen:
         sd = UNSEEN_SEASON_SD
         log_paths[:, on] += rng.normal(-(sd**2) / 2.0, sd, (paths, 1))
+    checkpoint()
     baseline = np.exp(log_paths)  # (paths, H)
     # The history pins the outcome, not its split: a draw with more media has had less
     # baseline. Each path's baseline is the one its own media draw leaves over the history's

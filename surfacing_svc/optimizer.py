@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
+from surfacing_svc.cancellation import checkpoint
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.errors import InfeasibleConstraints
 from surfacing_svc.intervals import Interval
@@ -172,6 +173,9 @@ class _Problem:
 
     def value(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective per unit of budget, and its gradient in the budget shares ``x``."""
+        # Every SLSQP step of every start comes here (~0.5 ms apart): where an abandoned
+        # call's work stops.
+        checkpoint()
         s = x * self.budget
         # The slope at exactly zero is infinite for a Hill shape below one; a hair above zero
         # it is finite and just as telling.
@@ -252,6 +256,7 @@ def _entries(p: _Problem, x: np.ndarray, price: float) -> list[np.ndarray]:
     margin (its payoff needs scale), which no local method sees from where it stands."""
     out = []
     for i, c in enumerate(p.curves):
+        checkpoint()
         grid = np.linspace(p.lo[i], p.hi[i], 161)
         here = float(c.mean_outcome(x[i] * p.budget))
         gain = (

@@ -1,11 +1,18 @@
 """SurfacingService servicer: thin — convert the request, fetch the analysis and the history
 from the peers (with the caller's remaining time), run the domain off the event loop
-(``asyncio.to_thread``), convert the answer."""
+(``asyncio.to_thread``), convert the answer.
+
+The domain's work in a thread stops when the call is abandoned (:func:`_compute`): the
+thread cannot be stopped from outside, so it carries a cancellation token that the servicer
+sets when the client cancels or its deadline passes, and the domain's hot loops check it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
+from typing import ParamSpec, TypeVar
 
 import grpc
 from liftos.v1 import causal_pb2 as causal_pb
@@ -13,6 +20,7 @@ from liftos.v1 import surfacing_pb2 as pb
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 from surfacing_svc import convert
+from surfacing_svc.cancellation import Cancelled, CancelToken, run_with
 from surfacing_svc.convert import products as convert_products
 from surfacing_svc.errors import NotAnAttribution, RegistryUnavailable
 from surfacing_svc.peers import AnalysisReader, HistoryReader, OrgCalendar, RegistryWriter
@@ -25,6 +33,31 @@ from surfacing_svc.planning import (
     answer_recommend,
 )
 from surfacing_svc.products import product_actions
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def _compute(
+    context: grpc.aio.ServicerContext, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """``fn(*args, **kwargs)`` in a worker thread that stops at its next checkpoint
+    (:mod:`surfacing_svc.cancellation`) once the call is cancelled or its deadline passes.
+
+    grpc.aio cancels the handler's task when the client leaves; the thread would run on, so
+    the cancellation (and the call's end, whatever it is) is passed to the token, and the
+    token also holds the call's deadline, for work that outlives it before grpc says so."""
+    token = CancelToken.within(context.time_remaining())
+    context.add_done_callback(lambda _: token.cancel())  # type: ignore[arg-type]  # any call shape
+    try:
+        return await asyncio.to_thread(run_with, token, fn, *args, **kwargs)
+    except asyncio.CancelledError:
+        token.cancel()
+        raise
+    except Cancelled as stopped:  # the thread saw the deadline before grpc ended the call
+        code = grpc.StatusCode.DEADLINE_EXCEEDED if stopped.deadline else grpc.StatusCode.CANCELLED
+        await context.abort(code, f"{stopped}; the work was stopped")
+        raise  # unreachable: abort raises
 
 
 class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
@@ -41,7 +74,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         analysis = await self._analyses.get(
             org, analysis_id, field=field, timeout=context.time_remaining()
         )
-        return await asyncio.to_thread(convert.planning_model, analysis)
+        return await _compute(context, convert.planning_model, analysis)
 
     async def DesignExperiment(
         self, request: pb.DesignExperimentRequest, context: grpc.aio.ServicerContext
@@ -55,7 +88,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         frame = await self._history.sums_frame(
             q.org_id, start=q.history_start, end=q.history_end, timeout=context.time_remaining()
         )
-        design, history = await asyncio.to_thread(answer_design, frame, q, model)
+        design, history = await _compute(context, answer_design, frame, q, model)
         last = history.dates[-1].item()
         q = replace(q, experiment_id=q.experiment_id or convert.design_id())
         experiments = [convert.cell_experiment(q, design, c, last) for c in design.cells]
@@ -96,8 +129,8 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             notes = (*notes, f"the org's calendar could not be read ({error}); a history ending "
                      "inside a promotion carries it forward, and only the built-in retail "
                      "seasons are modelled, not the org's own")  # fmt: skip
-        forecast = await asyncio.to_thread(
-            answer_forecast, frame, q, model, calendar.promotions, calendar.seasons
+        forecast = await _compute(
+            context, answer_forecast, frame, q, model, calendar.promotions, calendar.seasons
         )
         return convert.forecast_to_proto(forecast, model.outcome if model else q.metric, notes)
 
@@ -106,7 +139,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
     ) -> pb.OptimizeBudgetResponse:
         q = convert.optimize_question(request)
         model = await self._model(q.org_id, q.analysis_id, context, "analysis_id")
-        plan, days = await asyncio.to_thread(answer_optimize, model, q)
+        plan, days = await _compute(context, answer_optimize, model, q)
         return convert.plan_to_proto(plan, horizon_days=days, metric=model.outcome,
                                      currency=model.currency,
                                      warnings=model.notes([b.channel for b in q.bounds
@@ -168,7 +201,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             history = await self._history.sums_frame(
                 q.org_id, start=None, end=model.end, timeout=context.time_remaining()
             )
-        answer = await asyncio.to_thread(answer_recommend, model, q, history, evidence)
+        answer = await _compute(context, answer_recommend, model, q, history, evidence)
         experiments = {
             a.channel: convert.proposed_experiment(q.org_id, a.design, model.outcome, model.end)
             for a in answer.actions

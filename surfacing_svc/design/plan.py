@@ -15,6 +15,7 @@ import math
 import numpy as np
 from scipy.stats import norm
 
+from surfacing_svc.cancellation import checkpoint
 from surfacing_svc.errors import InsufficientData, InvalidRequest
 from surfacing_svc.history import GeoHistory
 
@@ -109,6 +110,7 @@ def _cell(
     pre: int,
     durations: tuple[int, ...],
 ) -> CellDesign:
+    checkpoint()
     cell = spec.cells[index - 1]
     chosen = arms[0]
     treated = chosen == index

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
+from surfacing_svc.cancellation import checkpoint
+
 from .tbr import tbr_windows
 
 __all__ = ["DurationNoise", "mde_at", "placebo_noise", "power_at", "significance"]
@@ -93,6 +95,7 @@ def placebo_noise(
     control = (arms == 0).astype(np.float64) @ outcome
     raw, bias, counts = [], [], []
     for d in durations:
+        checkpoint()  # each duration's windows over every re-randomisation
         lift, _ = tbr_windows(treat, control, pre_days, d)
         ok = np.isfinite(lift)
         values = lift[ok]
