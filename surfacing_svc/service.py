@@ -139,6 +139,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
     ) -> pb.OptimizeBudgetResponse:
         q = convert.optimize_question(request)
         model = await self._model(q.org_id, q.analysis_id, context, "analysis_id")
+        convert.check_budget_currency(request, model.currency)
         plan, days = await _compute(context, answer_optimize, model, q)
         return convert.plan_to_proto(plan, horizon_days=days, metric=model.outcome,
                                      currency=model.currency,

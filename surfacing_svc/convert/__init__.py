@@ -11,7 +11,7 @@ from surfacing_svc.convert.design import (
 )
 from surfacing_svc.convert.forecast import forecast_question, forecast_to_proto
 from surfacing_svc.convert.models import budget_response_share, planning_model
-from surfacing_svc.convert.optimize import optimize_question, plan_to_proto
+from surfacing_svc.convert.optimize import check_budget_currency, optimize_question, plan_to_proto
 from surfacing_svc.convert.recommend import (
     effect_evidence,
     recommend_question,
@@ -21,6 +21,7 @@ from surfacing_svc.convert.recommend import (
 __all__ = [
     "budget_response_share",
     "cell_experiment",
+    "check_budget_currency",
     "design_id",
     "design_question",
     "design_to_proto",

@@ -14,6 +14,7 @@ from surfacing_svc.convert.fields import (
     FieldChecks,
 )
 from surfacing_svc.convert.forecast import interval_to_proto
+from surfacing_svc.errors import InvalidRequest
 from surfacing_svc.optimizer import BudgetPlan, Objective
 from surfacing_svc.planning import (
     DEFAULT_MAX_CHANGE,
@@ -23,6 +24,19 @@ from surfacing_svc.planning import (
 )
 
 # -- OptimizeBudget -----------------------------------------------------------------------
+
+
+def check_budget_currency(request: pb.OptimizeBudgetRequest, currency: str) -> None:
+    """A budget in another currency than the analysis's amounts would be planned as if it were
+    theirs: refused, naming both (no currency given: the analysis's is meant)."""
+    given = request.total_budget.currency_code if request.HasField("total_budget") else ""
+    if given and currency and given.upper() != currency.upper():
+        raise InvalidRequest(
+            f"total_budget is in {given} and the analysis's amounts are in {currency}: give the "
+            f"budget in {currency} (LiftOS converts a channel's spend with the org's registered "
+            "rates, not a request's budget)",
+            field="total_budget.currency_code",
+        )
 
 
 def optimize_question(request: pb.OptimizeBudgetRequest) -> OptimizeQuestion:

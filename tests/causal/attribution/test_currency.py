@@ -132,6 +132,15 @@ def test_optimize_budget_carries_the_analysis_currency(mesh, dollars) -> None:
     ), timeout=120)  # fmt: skip
     assert reply.total_budget.currency_code == "USD"
     assert {m.currency_code for _, m in _monies(reply)} == {"USD"}
+    # a budget in another currency would be planned as if it were dollars: refused
+    with pytest.raises(grpc.RpcError) as info:
+        surfacing.OptimizeBudget(surfacing_pb.OptimizeBudgetRequest(
+            org_id=USD, analysis_id=dollars.analysis_id,
+            total_budget=common_pb.Money(amount=total, currency_code="EUR"),
+        ), timeout=120)  # fmt: skip
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert decode_status(info.value).fields == ["total_budget.currency_code"]
+    assert "EUR" in info.value.details() and "USD" in info.value.details()
 
 
 def test_liftos_analyze_prints_the_currency(mesh, monkeypatch, capsys) -> None:
