@@ -223,6 +223,13 @@ BENCHES: tuple[Bench, ...] = (
         900,
     ),
     Bench(
+        "surfacing_cancel",
+        "abandoned surfacing calls stop computing: the next call, checkpoint cost, stop latency",
+        ("10",),
+        ("3",),
+        900,
+    ),
+    Bench(
         "surfacing_forecast",
         "PredictPerformance interval coverage, backtested, vs textbook OLS",
         ("--seeds", "20"),

@@ -20,6 +20,7 @@ from liftos.v1 import surfacing_pb2 as pb
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 import sim
+from bench._figures import figure
 from tests.causal.attribution.records import world_mesh
 
 ORG = "simshop"
@@ -59,6 +60,11 @@ def grpc_part(n_geos: int, tmp: Path) -> bytes:
                 f"next 1 s {cpu:.2f} s; next Recommend {after:.2f} s (ratio {after / idle:.2f})",
                 flush=True,
             )
+            if rep == 1:
+                figure("Recommend after six abandoned at a 0.5 s deadline", after, "s",
+                       reference="the same Recommend on an idle server", reference_value=idle,
+                       target="ratio ≤ 1.5", met=after / idle <= 1.5,
+                       note=f"CPU burned in the second after: {cpu:.2f} s")  # fmt: skip
             time.sleep(8)  # let any leftover work drain before the next rep
         return full.SerializeToString()
 
@@ -113,6 +119,10 @@ def domain_part(blob: bytes) -> None:
             (on if mode == "on" else off).append(time.perf_counter() - t)
     for m in (optimizer, design.plan, design.power, forecast):
         m.checkpoint = real
+    figure("Recommend with its cancellation checkpoints", statistics.median(on), "s",
+           reference="checkpoints a no-op, alternated", reference_value=statistics.median(off),
+           target="ratio ≤ 1.05", met=statistics.median(on) <= 1.05 * statistics.median(off),
+           note=f"{count[0]} checkpoints, {per * 1e9:.0f} ns each")  # fmt: skip
     print(
         f"overhead: median with checks {statistics.median(on):.3f} s, without {statistics.median(off):.3f} s, "
         f"ratio {statistics.median(on) / statistics.median(off):.3f} (6 each, alternated)",
@@ -140,6 +150,9 @@ def domain_part(blob: bytes) -> None:
         th.join()
         lat.append((time.perf_counter() - t, box["r"]))
     stopped = [x for x, r in lat if r == "cancelled"]
+    figure("a cancelled Recommend's thread returns after, median", statistics.median(stopped) * 1e3,
+           "ms", target="≤ 500 ms", met=statistics.median(stopped) <= 0.5,
+           note=f"max {max(stopped) * 1e3:.1f} ms over {len(stopped)} cancelled runs")  # fmt: skip
     print(
         f"stop latency over {len(stopped)} cancelled runs: median {statistics.median(stopped) * 1e3:.1f} ms, "
         f"max {max(stopped) * 1e3:.1f} ms",
