@@ -16,6 +16,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from memory_svc import convert
 from memory_svc.engine import MemoryEngine
+from memory_svc.scan_replies import scan_chunks
 from memory_svc.store import ScanRow
 from memory_svc.write_group import STREAM_AHEAD, GroupCommit
 from memory_svc.writer import WriteOutcome
@@ -74,7 +75,7 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
             # row's series history) then costs one hop, not two
             rows = await asyncio.to_thread(self._page, q, after, after is None)
             # a page of batch_size records is cut by bytes too (any client can receive it)
-            for chunk in convert.scan_chunks(rows):
+            for chunk in scan_chunks(rows):
                 yield convert.scan_response(chunk)
             if len(rows) < q.batch_size:
                 return

@@ -27,6 +27,7 @@ from memory_svc.org_sums import SumsTable, aggregate_from
 from memory_svc.product_table import SQLITE_SCHEMA as PRODUCTS_SCHEMA
 from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
 from memory_svc.sqlite_commit import SumsLog, insert_batch
+from memory_svc.sqlite_upgrade import add_currency_column, in_transaction, rebuild_sums
 from memory_svc.store import (
     Aggregate,
     CampaignGeoDays,
@@ -42,7 +43,6 @@ from memory_svc.store_sql import (
     CAMPAIGN_DAY_ROWS,
     CURRENCY_DAY_ROWS,
     GEO_DAY_ROWS,
-    REBUILD_SUMS,
     SCHEMA,
     SUMS_TABLES,
     chunks,
@@ -158,7 +158,7 @@ class SQLiteRecordStore:
         self._writer = _connect(path)
         self._writer.executescript(SCHEMA)
         self._writer.executescript(PRODUCTS_SCHEMA)
-        _add_currency_column(self._writer)
+        add_currency_column(self._writer)
         page = self._writer.execute("PRAGMA page_size").fetchone()[0]
         self._writer.execute(f"PRAGMA wal_autocheckpoint={_WAL_BACKSTOP_BYTES // page}")
         self._write_lock = threading.Lock()
@@ -596,17 +596,17 @@ class SQLiteRecordStore:
                     break
                 found = [(c, r[0]) for r, c in zip(rows, decode([r[1] for r in rows]),
                                                       strict=True) if c]  # fmt: skip
-                _in_transaction(db, functools.partial(
+                in_transaction(db, functools.partial(
                     db.executemany, "UPDATE measures SET currency = ? WHERE seq = ?", found))  # fmt: skip
                 filled += len(found)
                 last = rows[-1][0]
             self._forget_sums()
 
             def rebuild() -> None:
-                _rebuild(db, "currency_day_sums", "currency")
+                rebuild_sums(db, "currency_day_sums", "currency")
                 db.execute("INSERT INTO meta VALUES ('measures_currency', 1)")
 
-            _in_transaction(db, rebuild)
+            in_transaction(db, rebuild)
             return filled
 
     def _forget_sums(self) -> None:
@@ -625,9 +625,9 @@ class SQLiteRecordStore:
 
         def rebuild() -> None:
             for table, key in SUMS_TABLES:
-                _rebuild(db, table, key)
+                rebuild_sums(db, table, key)
 
-        _in_transaction(db, rebuild)
+        in_transaction(db, rebuild)
 
     # ------------------------------------------------------------------ write
 
@@ -662,29 +662,6 @@ class SQLiteRecordStore:
             by_key.add(key_hashes(batch.natural_keys[i] for i in keyed), result.seqs[keyed])
             self._bound_key_maps()
         return result
-
-
-def _add_currency_column(db: sqlite3.Connection) -> None:
-    """A database from before ``measures.currency``: the column is added ("" = not known
-    yet; ``backfill_currencies`` fills it from the payloads)."""
-    columns = {r[1] for r in db.execute("PRAGMA table_info(measures)")}
-    if "currency" not in columns:
-        db.execute("ALTER TABLE measures ADD COLUMN currency TEXT NOT NULL DEFAULT ''")
-
-
-def _rebuild(db: sqlite3.Connection, table: str, key: str) -> None:
-    for statement in REBUILD_SUMS.format(table=table, key=key).split(";"):
-        db.execute(statement)
-
-
-def _in_transaction(db: sqlite3.Connection, work: Callable[[], object]) -> None:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        work()
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
 
 
 def _spend_rows(b: CommitBatch, seqs: np.ndarray) -> list[SpendRow]:

@@ -12,7 +12,7 @@ import pytest
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from memory_svc.convert import MAX_SCAN_REPLY_BYTES, scan_chunks
+from memory_svc.scan_replies import MAX_SCAN_REPLY_BYTES, scan_chunks
 from memory_svc.store import ScanRow
 from mesh.runtime.synthetic_records import synthetic_records
 
