@@ -126,7 +126,7 @@ def world_mesh(
 
 
 def register_holdout(
-    channel: grpc.Channel, world: sim.SimResult, org: str
+    channel: grpc.Channel, world: sim.SimResult, org: str, metric: int = 0
 ) -> tuple[str, str, float]:
     """The world's geo holdout and a measured result (the truth's lift, se a third of it) in
     the org's registry; its experiment id, channel and lift."""
@@ -151,6 +151,7 @@ def register_holdout(
             lift_std_error=lift / 3, spend_baseline=800.0, spend_delta=-800.0,
             treatment_unit_count=len(e["treatment_units"]),
             control_unit_count=len(e["control_units"]),
+            metric=metric,  # type: ignore[arg-type]
         ),
     ))  # fmt: skip
     return e["experiment_id"], e["channel"], lift
