@@ -124,9 +124,7 @@ def test_the_registry_refuses_a_rate_it_cannot_use(mesh) -> None:
     for name, field in (("eur_usd", "series.name"), ("fx_eur_xyz", "series.name"),
                         ("fx_usd_usd", "series.name")):  # fmt: skip
         assert decode_status(register(name, 1.1)).fields == [field], name
-    assert decode_status(register("fx_eur_usd", 0.0)).fields == [
-        "series.values[0].value"
-    ]
+    assert decode_status(register("fx_eur_usd", 0.0)).fields == ["series.values[0].value"]
 
 
 # ----------------------------------------------------------------- the rule, on the tables
