@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -25,6 +26,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from mesh.runtime.exceptions import FieldViolation
+from mesh.runtime.money import FxSeries, fx_series, in_one_currency
 from mesh.runtime.peers import Peer, external_factor_series, unavailable, unreachable
 from mesh.runtime.protoconv import campaign_sources, set_date_range
 from mesh.runtime.status import decode_status
@@ -151,10 +153,13 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
 
     async def sums_frame(
         self, org_id: str, *, start: dt.date | None, end: dt.date | None,
-        timeout: float | None = None,
+        fx: Sequence[FxSeries] = (), timeout: float | None = None,
     ) -> pd.DataFrame:  # fmt: skip
         """The org's sums for local dates in [start, end] (open ends: all), one row per
-        day × geo × source × channel (:func:`surfacing_svc.history.frame_from_sums`)."""
+        day × geo × source × channel (:func:`surfacing_svc.history.frame_from_sums`), every
+        amount in the orders' currency: a channel in another one converted with the org's
+        registered rates ``fx``, as attribution converts it (:mod:`mesh.runtime.money`;
+        MixedCurrencies when it cannot be)."""
         request = memory_pb.AggregateRecordsRequest(org_id=org_id, sources=campaign_sources())
         set_date_range(request.date_range, start, end)
         try:
@@ -173,7 +178,9 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
             if code in _REFUSED:
                 raise _refused("memory service", "AggregateRecords", code) from None
             raise
-        frame = frame_from_sums(table_to_frame(reply.geo_days))
+        money = in_one_currency(table_to_frame(reply.geo_days), pd.DataFrame(), None,
+                                table_to_frame(reply.currencies), fx)  # fmt: skip
+        frame = frame_from_sums(money.geo_days)
         if frame.empty:
             raise InsufficientData(
                 f"org {org_id!r} has no records in the history window", subject="history"
@@ -187,6 +194,7 @@ class OrgCalendar:
 
     promotions: dict[dt.date, float] = field(default_factory=dict)  # day -> magnitude
     seasons: dict[str, dict[dt.date, float]] = field(default_factory=dict)  # name -> day -> value
+    fx: list[FxSeries] = field(default_factory=list)  # exchange rates (type FX_RATE)
 
 
 class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
@@ -237,11 +245,19 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
         """The org's registered calendar, read in one pass over its external factors: its
         promotions (type PROMOTION: per day, the largest magnitude over its series, any geo)
         and its seasons (type SEASON: per series name, per day, the value of largest
-        magnitude over its geos). Empty when it registered none."""
+        magnitude over its geos), and its exchange rates (type FX_RATE), which convert the
+        history's money. Empty when it registered none."""
         out = OrgCalendar()
         try:
             async for series in external_factor_series(self, org_id, timeout=timeout):
                 promotion = series.type == md_pb.EXTERNAL_FACTOR_TYPE_PROMOTION
+                if series.type == md_pb.EXTERNAL_FACTOR_TYPE_FX_RATE:
+                    out.fx.extend(fx_series([(
+                        series.name, series.geo,
+                        [dt.date(v.date.year, v.date.month, v.date.day) for v in series.values],
+                        [v.value for v in series.values],
+                    )]))  # fmt: skip
+                    continue
                 if promotion:
                     days = out.promotions
                 elif series.type == md_pb.EXTERNAL_FACTOR_TYPE_SEASON:

@@ -19,6 +19,7 @@ from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import surfacing_pb2 as pb
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
+from mesh.runtime.money import FxSeries
 from surfacing_svc import convert
 from surfacing_svc.cancellation import Cancelled, CancelToken, run_with
 from surfacing_svc.convert import products as convert_products
@@ -86,8 +87,9 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             else None
         )
         frame = await self._history.sums_frame(
-            q.org_id, start=q.history_start, end=q.history_end, timeout=context.time_remaining()
-        )
+            q.org_id, start=q.history_start, end=q.history_end,
+            fx=await self._rates(q.org_id, context), timeout=context.time_remaining(),
+        )  # fmt: skip
         design, history = await _compute(context, answer_design, frame, q, model)
         last = history.dates[-1].item()
         q = replace(q, experiment_id=q.experiment_id or convert.design_id())
@@ -114,12 +116,9 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             if q.analysis_id
             else None
         )
-        frame = await self._history.sums_frame(
-            q.org_id, start=None, end=model.end if model else None, timeout=context.time_remaining()
-        )
         # The registered calendar: a history ending inside a sale is not carried forward as
-        # the level, and the org's own seasons stand in for the built-in ones. Without it the
-        # forecast still stands, and says so.
+        # the level, and the org's own seasons stand in for the built-in ones; its exchange
+        # rates convert the history's money. Without it the forecast still stands, and says so.
         # A plan that scales a channel without spend (its input) plans it.
         notes = model.notes([e.channel for e in q.plan]) if model else ()
         try:
@@ -129,6 +128,10 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             notes = (*notes, f"the org's calendar could not be read ({error}); a history ending "
                      "inside a promotion carries it forward, and only the built-in retail "
                      "seasons are modelled, not the org's own")  # fmt: skip
+        frame = await self._history.sums_frame(
+            q.org_id, start=None, end=model.end if model else None, fx=calendar.fx,
+            timeout=context.time_remaining(),
+        )  # fmt: skip
         forecast = await _compute(
             context, answer_forecast, frame, q, model, calendar.promotions, calendar.seasons
         )
@@ -200,8 +203,9 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             not c.identified or c.channel in failed or c.channel in at_risk for c in model.curves
         ):
             history = await self._history.sums_frame(
-                q.org_id, start=None, end=model.end, timeout=context.time_remaining()
-            )
+                q.org_id, start=None, end=model.end, fx=await self._rates(q.org_id, context),
+                timeout=context.time_remaining(),
+            )  # fmt: skip
         answer = await _compute(context, answer_recommend, model, q, history, evidence)
         experiments = {
             a.channel: convert.proposed_experiment(q.org_id, a.design, model.outcome, model.end)
@@ -210,6 +214,16 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         }
         reply = convert.recommendations_to_proto(answer, q, experiments)
         return _with_products(reply, products, q.max_results)
+
+    async def _rates(
+        self, org_id: str, context: grpc.aio.ServicerContext
+    ) -> list[FxSeries]:  # fmt: skip
+        """The org's registered exchange rates (none when the registry cannot be read: a
+        history in one currency needs none, one in two is then refused naming the rate)."""
+        try:
+            return (await self._registry.calendar(org_id, timeout=context.time_remaining())).fx
+        except RegistryUnavailable:
+            return []
 
     async def _product_analyses(
         self, q: RecommendQuestion, context: grpc.aio.ServicerContext

@@ -22,6 +22,8 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
+from liftos.v1 import surfacing_pb2 as surfacing_pb
+from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 import sim
 from causal_svc.attribution import FxSeries, MixedCurrencies, in_one_currency
@@ -70,7 +72,8 @@ def _register_rate(channel: grpc.Channel, org: str, world: sim.SimResult) -> Non
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory, world: sim.SimResult):
     extra = {RATED: _meta_in_eur(world, RATED), UNRATED: _meta_in_eur(world, UNRATED)}
-    with world_mesh(tmp_path_factory.mktemp("mesh"), {USD: world}, extra=extra) as services:
+    with world_mesh(tmp_path_factory.mktemp("mesh"), {USD: world}, extra=extra,
+                    surfacing=True) as services:  # fmt: skip
         _register_rate(grpc.insecure_channel(services["ingestion"].address), RATED, world)
         yield services
 
@@ -104,6 +107,27 @@ def test_without_a_rate_the_refusal_names_the_series_to_register(mesh) -> None:
     assert err.code() is grpc.StatusCode.FAILED_PRECONDITION
     assert "fx_eur_usd" in err.details() and "liftos factors register" in err.details()
     assert decode_status(err).reason == "MIXED_CURRENCIES"
+
+
+def test_surfacing_plans_with_the_history_in_the_same_currency(mesh) -> None:
+    """DesignExperiment reads the history from memory's sums, as attribution does: the EUR
+    org with its rate designs the USD org's test (the go-dark's spend in dollars); without
+    the rate it is refused naming it, rather than adding euros to dollars."""
+    stub = surfacing_grpc.SurfacingServiceStub(grpc.insecure_channel(mesh["surfacing"].address))
+
+    def design(org: str) -> surfacing_pb.DesignExperimentResponse:
+        return stub.DesignExperiment(surfacing_pb.DesignExperimentRequest(
+            org_id=org, channel="meta_prospecting", duration_days=[28],
+        ), timeout=120)  # fmt: skip
+
+    dollars, rated = design(USD), design(RATED)
+    spend = [p.spend_change for p in dollars.power_curve]
+    assert spend and spend[0] != 0
+    assert [p.spend_change for p in rated.power_curve] == pytest.approx(spend, rel=1e-9)
+    with pytest.raises(grpc.RpcError) as info:
+        design(UNRATED)
+    assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "fx_eur_usd" in info.value.details()
 
 
 def test_the_registry_refuses_a_rate_it_cannot_use(mesh) -> None:
