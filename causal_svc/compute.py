@@ -7,7 +7,7 @@ cancelled or its deadline passes grpc.aio cancels that await, which stops the wo
   may run on), so estimates scale with cores instead of sharing one GIL. Each worker's BLAS and
   OpenMP pools get ``cpus // workers`` threads, so workers do not oversubscribe the machine.
 - **Admission**: at most ``workers`` tasks run and ``queue`` more wait
-  (``LIFTOS_CAUSAL_QUEUE``, default 4 per worker); beyond that :class:`ComputeOverloaded`
+  (``LIFTOS_CAUSAL_QUEUE``, default 8 per worker); beyond that :class:`ComputeOverloaded`
   (RESOURCE_EXHAUSTED with a retry delay drawn from recent task durations). Waiting costs
   nothing but a coroutine, and a waiter whose caller gives up simply leaves the queue. A
   caller that will run several tasks (a streamed analysis) holds room for them up front with
@@ -50,7 +50,9 @@ _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_MAX_SECONDS = 300.0
-DEFAULT_QUEUE_PER_WORKER = 4
+# 8 a worker: an analysis holds room for its 3 concurrent fits (ComputePool.reserve), so 2
+# workers admit 6 analyses at once; 4 a worker admitted 3 (a 4th of 4 concurrent was refused)
+DEFAULT_QUEUE_PER_WORKER = 8
 # Retry delays suggested to refused callers stay within these bounds (seconds).
 _MIN_RETRY_S, _MAX_RETRY_S = 0.5, 30.0
 

@@ -214,10 +214,10 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(f"LIFTOS_CAUSAL_{name}", raising=False)
     default = PoolSettings.from_env()
     assert default.workers == len(os.sched_getaffinity(0))
-    assert default.queue == 4 * default.workers and default.max_seconds == 300
+    assert default.queue == 8 * default.workers and default.max_seconds == 300
     monkeypatch.setenv("LIFTOS_CAUSAL_WORKERS", "3")
     monkeypatch.setenv("LIFTOS_CAUSAL_MAX_SECONDS", "2.5")
-    assert PoolSettings.from_env() == PoolSettings(workers=3, queue=12, max_seconds=2.5)
+    assert PoolSettings.from_env() == PoolSettings(workers=3, queue=24, max_seconds=2.5)
     monkeypatch.setenv("LIFTOS_CAUSAL_WORKERS", "0")
     with pytest.raises(ValueError, match="LIFTOS_CAUSAL_WORKERS"):
         PoolSettings.from_env()
