@@ -8,6 +8,7 @@ database file's mode).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -17,7 +18,12 @@ from pathlib import Path
 def connect_durable(path: Path) -> sqlite3.Connection:
     """An autocommit connection (explicit BEGIN where a store needs a transaction) usable
     from any thread, in WAL mode with fsynced commits."""
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    # Created 0600 before SQLite opens it, and only when it does not exist: closing any
+    # descriptor of an open database file drops every POSIX lock this process holds on it
+    # (fcntl semantics), so reopening it here would let another process checkpoint and
+    # delete the WAL under this process's connections.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
