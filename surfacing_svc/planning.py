@@ -85,6 +85,8 @@ class PlanningModel:
     # budget-response finding; None: not assessed), and the channels a lift test calibrates.
     budget_response_share: float | None = None
     calibrated: tuple[str, ...] = ()
+    # The analysis's omitted_channels check, in its words ("" when it modelled every channel).
+    omitted: str = ""
 
     @property
     def period_days(self) -> int:
@@ -102,7 +104,9 @@ class PlanningModel:
     def at_risk(self) -> dict[str, str]:
         """Channels whose identification the analysis puts at risk, with why
         (:func:`surfacing_svc.recommend.identification_at_risk`)."""
-        return identification_at_risk(self.curves, self.budget_response_share, self.calibrated)
+        return identification_at_risk(
+            self.curves, self.budget_response_share, self.calibrated, self.omitted
+        )
 
     def channel(self, name: str) -> HillCurve | None:
         return next((c for c in self.curves if c.channel == name), None)

@@ -252,12 +252,25 @@ def _spend(curves: Sequence[HillCurve], channel: str) -> float:
 
 
 def identification_at_risk(
-    curves: Sequence[HillCurve], flagged_share: float | None, calibrated: Collection[str] = ()
-) -> dict[str, str]:
+    curves: Sequence[HillCurve], flagged_share: float | None, calibrated: Collection[str] = (),
+    omitted: str = "",
+) -> dict[str, str]:  # fmt: skip
     """Channel -> why more spend on it needs an experiment first: every identified channel
     with spend that no lift test calibrates, once the analysis flagged at least
     :data:`DEMAND_CHASE_SHARE` of its geo-days for budgets moving with demand (None: the
-    analysis did not assess it). Empty below the threshold."""
+    analysis did not assess it), or when it left channels with spend out of its model
+    (``omitted``: its omitted_channels check's words; their effect can be credited to the
+    channels modelled). Empty otherwise."""
+    if omitted:
+        return {
+            c.channel: (
+                f"the analysis left channels out of its model ({omitted}), so its draws may "
+                f"credit their effect to {c.channel}, and no lift test calibrates {c.channel} "
+                "in this analysis"
+            )
+            for c in curves
+            if c.identified and c.channel not in calibrated
+        }
     if flagged_share is None or flagged_share < DEMAND_CHASE_SHARE:
         return {}
     return {

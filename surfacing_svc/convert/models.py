@@ -100,6 +100,8 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
         campaigns=tuple(CampaignSpend(c.campaign_id, c.channel, c.spend.amount)
                         for c in result.campaigns if c.spend.amount > 0),
         effects=effects, budget_response_share=budget_response_share(result),
+        omitted=next((c.message for c in result.health.checks
+                      if c.name == "omitted_channels"), ""),
         calibrated=tuple(dict.fromkeys(c.channel for c in result.calibration if c.channel)),
     )  # fmt: skip
 

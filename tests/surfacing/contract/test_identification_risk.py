@@ -120,3 +120,25 @@ def test_a_design_names_the_planning_curve_returns_it_quotes(stub, analyses) -> 
     assert "the curve's mean over the model's draws scaled to that bound, not the analysis " in (
         said
     )
+
+
+def test_an_analysis_that_left_channels_out_scales_none_it_modelled(mesh, stub) -> None:
+    """R3-N1: a request naming two channels fits a model without the others' inputs, which can
+    credit their effect to the two (the re-audit: Google search at 11.8M against a true 2.29M,
+    Recommend 'SCALE +30%, 88%'). Its omitted_channels check puts both at risk: tested, not
+    scaled, and no reallocation raises them."""
+    causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+    named = ["meta_prospecting", "google_search"]
+    result = list(causal.AnalyzeAttribution(
+        causal_pb.AnalyzeAttributionRequest(org_id="demo", channels=named), timeout=300
+    ))[-1].result  # fmt: skip
+    model = _model(result, "demo")
+    assert "left out of the model" in model.omitted
+    assert set(model.at_risk()) == {c.channel for c in model.curves if c.identified}
+    reply = stub.Recommend(pb.RecommendRequest(org_id="demo", analysis_ids=[result.analysis_id]),
+                           timeout=300)  # fmt: skip
+    raised = {r.channel for r in reply.recommendations
+              if r.kind in (pb.RECOMMENDATION_KIND_INCREASE_BUDGET,
+                            pb.RECOMMENDATION_KIND_REALLOCATE)
+              and r.proposed_spend > r.current_spend + 1e-6}  # fmt: skip
+    assert not raised & set(named), reply.recommendations
