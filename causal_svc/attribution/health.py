@@ -332,7 +332,9 @@ def with_omitted_channels(report: HealthReport, omitted: Mapping[str, float]) ->
     channel with spend the model left out to that spend; unchanged when there is none."""
     if not omitted:
         return report
-    named = ", ".join(f"{c} ({f'spend {v:,.0f}' if v > 0 else 'no spend'})"
+    # channels by their spend, unlabelled: a channel out of the model is out of its currency
+    # conversion too
+    named = ", ".join(c if v > 0 else f"{c} (sends or impressions, no spend)"
                       for c, v in sorted(omitted.items(), key=lambda x: -x[1]))  # fmt: skip
     check = HealthCheck(
         "omitted_channels", Verdict.REVIEW, float(len(omitted)), 0.0,

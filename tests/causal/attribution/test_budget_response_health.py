@@ -63,7 +63,7 @@ def test_channels_left_out_of_the_model_make_the_verdict_review(stub) -> None:
     assert check.verdict == pb.HEALTH_VERDICT_REVIEW and health.verdict != pb.HEALTH_VERDICT_PASS
     for left_out in ("tiktok", "google_pmax", "meta_retargeting"):
         assert left_out in check.message
-    assert "klaviyo_email (no spend)" in check.message  # sends are an input too
+    assert "klaviyo_email (sends or impressions, no spend)" in check.message  # an input too
     assert "meta_prospecting" not in check.message and "generic" not in check.message
     assert not [c for c in _health(stub, CALM).checks if c.name == "omitted_channels"]
 
