@@ -18,6 +18,7 @@ import argparse
 import csv
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -185,6 +186,24 @@ def mapping_problem(path: Path, mapping: dict[str, str]) -> str | None:
         return None
     where = f" (its columns: {shown})" if shown else f" in its first {_MAPPING_SAMPLE:,} rows"
     return f"--mapping {', '.join(absent)}: {path} has no such column{where}"
+
+
+def org_column_problem(path: Path, org: str) -> str | None:
+    """Why a generic CSV cannot be meant for ``org``: it has an ``org_id`` column (ingestion
+    rejects each row naming another org) and no row names ``org``. None otherwise."""
+    if path.suffix.lower() != ".csv" or not org:
+        return None
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        if "org_id" not in (reader.fieldnames or ()):
+            return None
+        named = {(row.get("org_id") or "").strip() for row in reader} - {""}
+    if not named or org in named:
+        return None
+    shown = ", ".join(sorted(named)[:5]) + (" …" if len(named) > 5 else "")
+    return (f"every row of {path} names org_id {shown}, not {org!r}: each would be rejected "
+            f"(wrong_account). Ingest it with --org {sorted(named)[0]}, or drop its org_id "
+            f"column to load its rows into {org!r}")  # fmt: skip
 
 
 def _has_path(row: Any, path: str) -> bool:
@@ -361,6 +380,12 @@ def run(args: argparse.Namespace, peers: Any) -> int:
     if mapping and args.source == "generic":
         for path in args.files:
             if (problem := mapping_problem(path, mapping)) is not None:
+                print(f"error: {problem}", file=sys.stderr)
+                return 2
+    if args.source == "generic":
+        org = args.org or os.environ.get("LIFTOS_ORG", "")
+        for path in args.files:
+            if (problem := org_column_problem(path, org)) is not None:
                 print(f"error: {problem}", file=sys.stderr)
                 return 2
     pulled_at = args.pulled_at

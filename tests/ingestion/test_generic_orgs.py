@@ -85,3 +85,21 @@ def test_rows_without_an_org_column_are_the_batchs(
     summary = json.loads(capsys.readouterr().out)
     assert summary["written"] == 2 and summary["rejected_by_reason"] == {"wrong_account": 1}
     assert [(r["line"], r["field"]) for r in summary["first_rejections"]] == [(4, "org_id")]
+
+
+def test_a_file_naming_only_other_orgs_is_refused_before_sending(
+    services, two_orgs: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """Re-audit R3-N3: a world simulated as org_001 and ingested as `--org acme` lost every
+    order row (wrong_account) with exit status 0, while its platform files landed. The CLI
+    now refuses the file up front and says the two ways out."""
+    peers = peers_of(services)
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", peers.ingestion)
+    argv = ["ingest", "--org", "acme", "--source", "generic", "--account-id", "orders",
+            "--timezone", "America/New_York", "--currency", "USD", "--country", "US",
+            "--mapping", MAPPING, str(two_orgs / "orders.csv")]  # fmt: skip
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "names org_id org_001, org_002, not 'acme'" in err
+    assert "--org org_001" in err and "drop its org_id column" in err
+    assert _generic_rows(peers.memory, "acme").empty  # nothing was sent
