@@ -266,6 +266,8 @@ def _naive(e: causal_pb.EffectEstimate) -> tuple[float, float, float] | None:
     return (n.estimate, n.ci_lower, n.ci_upper)
 
 
+_IDENTIFICATION_RISKS = frozenset({"budget_response", "omitted_channels"})
+
 _HEALTH_OUTCOMES = {
     causal_pb.HEALTH_VERDICT_PASS: CheckOutcome.PASSED,
     causal_pb.HEALTH_VERDICT_REVIEW: CheckOutcome.WARNING,
@@ -296,6 +298,12 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
     if r.health.verdict == causal_pb.HEALTH_VERDICT_UNSPECIFIED:
         warned = (*warned, "model health (not assessed)")
     unidentified = set(r.health.unidentified_channels)
+    # budgets chasing demand, or channels left out of the model, can inflate an uncalibrated
+    # channel's effect: the analysis says so in these checks (causal_svc.attribution.health)
+    risk = "; ".join(c.message for c in r.health.checks
+                     if c.name in _IDENTIFICATION_RISKS
+                     and c.verdict == causal_pb.HEALTH_VERDICT_REVIEW)  # fmt: skip
+    calibrated = {c.channel for c in r.calibration}
     outcome = _enum_name(common_pb.OutcomeMetric.DESCRIPTOR, r.outcome, "OUTCOME_METRIC_")
     outcome = "outcome" if outcome in ("", "unspecified") else outcome
     # A channel's percentage lift is over the outcome without that channel: the observed total
@@ -344,6 +352,8 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
                     baseline_fact=fact if metric is Metric.OUTCOME else "",
                 )
             )  # fmt: skip
+            if risk and ch.channel not in calibrated:
+                effects[-1] = replace(effects[-1], at_risk=risk)
             if metric is Metric.OUTCOME and incremental > 0:
                 effects[-1] = replace(
                     effects[-1], share=ch.contribution_share, share_total=incremental,

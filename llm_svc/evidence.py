@@ -199,6 +199,9 @@ class Effect:
     window: tuple[dt.date, dt.date] | None = None
     created: dt.datetime | None = None
     calibrated: bool = False
+    # why the analysis puts this cause's identification at risk (its budget_response or
+    # omitted_channels check, for a channel no lift test calibrates); "" when it does not
+    at_risk: str = ""
 
     @property
     def spans_zero(self) -> bool:

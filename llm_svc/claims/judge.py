@@ -445,6 +445,13 @@ def _against(claim: Claim, e: Effect) -> tuple[Verdict, str]:
             Verdict.CONTRADICTED,
             f"the estimate of {what} failed {failed}, so it is not supported",
         )
+    if e.at_risk:
+        # the model's own review: its figure for this uncalibrated channel may be inflated,
+        # so it neither supports nor contradicts a claim (a lift test would)
+        return Verdict.UNSUPPORTED, (
+            f"not established: the analysis puts its identification of {what} at risk "
+            f"({e.at_risk}), and no lift test calibrates it"
+        )
     if claim.share and claim.kind is ClaimKind.EFFECT:
         return _share_verdict(claim, e)
     where = _interval_text(e, False)

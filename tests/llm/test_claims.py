@@ -388,3 +388,32 @@ def test_analyses_of_other_windows_that_disagree_are_reported_not_picked() -> No
         (j,) = check_claims(text, order)
         assert j.verdict is Verdict.UNSUPPORTED and "the analyses disagree" in j.reason
         assert "2025-01-13 to 2025-04-12" in j.reason and "supported" in j.reason
+
+
+def test_a_channel_whose_identification_the_analysis_puts_at_risk_is_not_established() -> None:
+    """Re-audit R3-N2: on a REVIEW analysis whose budgets chased demand (its budget_response
+    check) CheckClaims called the model's inflated figure SUPPORTED and the truth CONTRADICTED,
+    while Explain called it indicative. An uncalibrated channel's figure is now 'not
+    established'; the channel a lift test calibrates keeps its verdicts."""
+    import liftos.v1.causal_pb2 as causal_pb
+
+    proto = audit_demo(calibrated=True)
+    check = proto.attribution.health.checks.add(
+        name="budget_response", verdict=causal_pb.HEALTH_VERDICT_REVIEW, value=0.41,
+        threshold=0.10, message="paid budgets moved with demand on 41.0% of geo-days",
+    )  # fmt: skip
+    assert check.name == "budget_response"
+    proto.attribution.health.verdict = causal_pb.HEALTH_VERDICT_REVIEW
+    at_risk = analysis_from_proto(proto)
+    calibrated, _ = _audit()
+    # Klaviyo email (8.4M [2.76M, 14.1M], uncalibrated): SUPPORTED before, at risk now
+    claim = "Klaviyo email drove 12 million in revenue."
+    (before,) = check_claims(claim, [calibrated])
+    assert before.verdict is Verdict.SUPPORTED
+    (j,) = check_claims(claim, [at_risk])
+    assert j.verdict is Verdict.UNSUPPORTED and "41.0% of geo-days" in j.reason, j.reason
+    assert "identification" in j.reason and "no lift test" in j.reason
+    # meta_prospecting is calibrated by the lift test: judged as before
+    meta = "Meta prospecting drove 4.3 million in revenue."
+    assert check_claims(meta, [at_risk])[0].verdict is check_claims(meta, [calibrated])[0].verdict
+    assert check_claims(meta, [at_risk])[0].verdict is Verdict.SUPPORTED
