@@ -40,6 +40,8 @@ RECOMMENDATION_KINDS = {
     4: "TEST",
     5: "INVESTIGATE",
     6: "HOLD",
+    7: "SHIFT PRODUCT SPEND",
+    8: "STOP PROMOTION",
 }
 
 

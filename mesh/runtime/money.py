@@ -206,8 +206,8 @@ def in_one_currency(
                             f"{MAX_STALE_DAYS} days old)")  # fmt: skip
     if problems:
         raise MixedCurrencies(
-            f"the window's money is in {', '.join(known)}; attribution converts to {target} "
-            "(the orders' currency) with the org's registered exchange rates, but "
+            f"the window's money is in {', '.join(known)}; LiftOS converts to {target} "
+            f"({_whose(currencies, target)}) with the org's registered exchange rates, but "
             + "; ".join(problems)
         )
     notes = []
@@ -236,6 +236,14 @@ def fx_series(
         if s is not None:
             out.append(s)
     return out
+
+
+def _whose(currencies: pd.DataFrame, target: str) -> str:
+    """Why ``target`` is the currency converted to, in words."""
+    first = currencies["source"].astype(str).eq(FIRST_PARTY_SOURCE)
+    if (currencies.loc[first, "currency"].astype(str) == target).any():
+        return "the orders' currency"
+    return "the currency with the most spend; the window has no first-party orders"
 
 
 def _rates(fx: Sequence[FxSeries]) -> Mapping[tuple[str, str], FxSeries]:

@@ -234,6 +234,15 @@ def test_days_without_a_recent_rate_are_refused_naming_the_series() -> None:
         in_one_currency(*_tables(days=3)[:2], None, _currencies(ORDERS, META_EUR, GOOGLE), late)
 
 
+def test_without_orders_the_target_is_the_currency_with_the_most_spend() -> None:
+    geo, camp, _ = _tables()
+    no_orders = _currencies(META_EUR, GOOGLE)  # 60 EUR of spend against 42 USD
+    with pytest.raises(MixedCurrencies) as info:
+        in_one_currency(geo, camp, None, no_orders, [])
+    assert "converts to EUR (the currency with the most spend" in str(info.value)
+    assert "fx_usd_eur" in str(info.value)
+
+
 def test_what_cannot_be_converted_is_refused() -> None:
     geo, camp, _ = _tables()
     fx = [_rate("fx_eur_usd", {D0: 1.1, D0 + 1: 1.1, D0 + 2: 1.1})]
