@@ -122,16 +122,53 @@ def test_a_design_names_the_planning_curve_returns_it_quotes(stub, analyses) -> 
     )
 
 
-def test_an_analysis_that_left_channels_out_scales_none_it_modelled(mesh, stub) -> None:
+NAMED = ["meta_prospecting", "google_search"]
+
+
+@pytest.fixture(scope="module")
+def two_channels(mesh) -> causal_pb.AttributionResult:
+    """demo analysed with only two channels named (the others' spend left out of the model)."""
+    causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+    return list(causal.AnalyzeAttribution(
+        causal_pb.AnalyzeAttributionRequest(org_id="demo", channels=NAMED), timeout=300
+    ))[-1].result  # fmt: skip
+
+
+def _check(result: causal_pb.AttributionResult, name: str) -> causal_pb.HealthCheck:
+    (check,) = [c for c in result.health.checks if c.name == name]
+    return check
+
+
+def test_the_health_verdict_says_when_budgets_chase_demand(analyses) -> None:
+    """causal's budget_response check (a 10-geo confounded analysis read Meta prospecting at
+    2.5x its truth with a PASS verdict): REVIEW from 10% of geo-days, PASS on demo (~5%)."""
+    chased = _check(analyses["conf"], "budget_response")
+    assert chased.verdict == causal_pb.HEALTH_VERDICT_REVIEW and chased.value >= 0.25, chased
+    assert chased.threshold == pytest.approx(0.10) and "may be inflated" in chased.message
+    assert analyses["conf"].health.verdict != causal_pb.HEALTH_VERDICT_PASS
+    calm = _check(analyses["demo"], "budget_response")
+    assert calm.verdict == causal_pb.HEALTH_VERDICT_PASS and calm.value < 0.10, calm
+
+
+def test_the_health_verdict_names_channels_left_out_of_the_model(analyses, two_channels) -> None:
+    """A request naming two channels fits a model without the others' inputs (R2: Google
+    search at 4.9x its truth, PASS): REVIEW, naming every channel left out."""
+    check = _check(two_channels, "omitted_channels")
+    assert check.verdict == causal_pb.HEALTH_VERDICT_REVIEW
+    assert two_channels.health.verdict != causal_pb.HEALTH_VERDICT_PASS
+    for left_out in ("tiktok", "google_pmax", "meta_retargeting"):
+        assert left_out in check.message
+    assert "klaviyo_email (sends or impressions, no spend)" in check.message  # an input too
+    assert "meta_prospecting" not in check.message and "generic" not in check.message
+    assert not [c for c in analyses["demo"].health.checks if c.name == "omitted_channels"]
+
+
+def test_an_analysis_that_left_channels_out_scales_none_it_modelled(stub, two_channels) -> None:
     """R3-N1: a request naming two channels fits a model without the others' inputs, which can
     credit their effect to the two (the re-audit: Google search at 11.8M against a true 2.29M,
     Recommend 'SCALE +30%, 88%'). Its omitted_channels check puts both at risk: tested, not
     scaled, and no reallocation raises them."""
-    causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
-    named = ["meta_prospecting", "google_search"]
-    result = list(causal.AnalyzeAttribution(
-        causal_pb.AnalyzeAttributionRequest(org_id="demo", channels=named), timeout=300
-    ))[-1].result  # fmt: skip
+    result, named = two_channels, NAMED
     model = _model(result, "demo")
     assert "left out of the model" in model.omitted
     assert set(model.at_risk()) == {c.channel for c in model.curves if c.identified}
