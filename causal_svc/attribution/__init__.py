@@ -15,16 +15,14 @@ Where things are:
   Hansen's sup-score test of no effect, which a lower bound above zero needs.
 - ``health.py``: holdout, convergence, baseline, identification, calibration checks → verdict.
 - ``scores.py``: channel and campaign scores, naive regression, response curves;
-  ``counterfactual.py``: spend plans; ``currency.py``: the one currency the amounts are in (or
-  a refusal); ``planning.py``: each channel's response in the form
+  ``counterfactual.py``: spend plans (the one currency the amounts are in, or a refusal:
+  :mod:`mesh.runtime.money`); ``planning.py``: each channel's response in the form
   planners read; ``stages.py``: the stages, one by one or end to end.
 """
 
 from __future__ import annotations
 
-from .calibration import LiftTest, usable_lift_tests
-from .counterfactual import ChannelChange, CounterfactualResult, SpendChange, counterfactual, plan
-from .currency import (
+from mesh.runtime.money import (
     Converted,
     FxSeries,
     MixedCurrencies,
@@ -32,6 +30,9 @@ from .currency import (
     fx_series,
     in_one_currency,
 )
+
+from .calibration import LiftTest, usable_lift_tests
+from .counterfactual import ChannelChange, CounterfactualResult, SpendChange, counterfactual, plan
 from .fit import FitState, MMMFit, fit_mmm, restore_fit, state_from_bytes, state_to_bytes
 from .health import (
     HealthCheck,
