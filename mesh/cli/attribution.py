@@ -140,7 +140,9 @@ def calibration_text(r: dc.AttributionResult) -> list[str]:
             line += f" (without lift tests {short(check.predicted_lift_uncalibrated)})"
         c = channels.get(check.channel)
         if c is not None and c.uncalibrated_roas is not None and c.incremental_roas is not None:
-            line += f"; iROAS {c.uncalibrated_roas:.2f} → {c.incremental_roas.estimate:.2f}"
+            ratio, _, fmt = ratio_format(r)
+            line += (f"; {ratio} {fmt.format(c.uncalibrated_roas)} → "
+                     f"{fmt.format(c.incremental_roas.estimate)}")  # fmt: skip
         out.append(line)
     return out
 
@@ -153,6 +155,15 @@ def result_currency(r: dc.AttributionResult) -> str:
     currency; "" from an analysis stored before they did)."""
     monies = [c.spend for c in r.channels] + [k.spend for k in r.campaigns]
     return next((m.currency_code for m in monies if m is not None and m.currency_code), "")
+
+
+def ratio_format(r: dc.AttributionResult) -> tuple[str, str, str]:
+    """(column, marginal column, format) of the table's per-spend ratios: a revenue
+    analysis's iROAS and mROAS to two decimals; a conversions analysis's conversions per
+    unit of spend (0.00496, not 0.00) to three significant digits."""
+    if int(r.outcome) == 1:  # OUTCOME_METRIC_CONVERSIONS
+        return "conv/spend", "marg.", "{:.3g}"
+    return "iROAS", "mROAS", "{:.2f}"
 
 
 def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
@@ -179,15 +190,17 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
         level = (
             r.channels[0].incremental_outcome.level if r.channels[0].incremental_outcome else 0.9
         )
+        ratio, marginal, fmt = ratio_format(r)
         # ≤ 120 columns: the incremental outcome in full, its interval short.
         print(f"\n{'channel':18s} {spend_head:>12s} {f'incremental [{level:.0%}]':>26s} "
-              f"{'iROAS ' + f'[{level:.0%}]':>22s} {'mROAS':>6s} {'platform':>9s} {'naive':>7s} "
+              f"{ratio + f' [{level:.0%}]':>22s} {marginal:>6s} {'platform':>9s} {'naive':>7s} "
               f"{'share':>6s}")  # fmt: skip
         for c in r.channels:
             spend = c.spend.amount if c.spend else 0.0
             inc = outcome_text(c.incremental_outcome)
-            roas = interval_text(c.incremental_roas) if spend > 0 else "(no spend)"
-            mroas = f"{c.marginal_roas.estimate:6.2f}" if c.marginal_roas else "     —"
+            roas = interval_text(c.incremental_roas, fmt) if spend > 0 else "(no spend)"
+            mroas = (f"{number_text(c.marginal_roas.estimate, fmt):>6s}" if c.marginal_roas
+                     else "     —")  # fmt: skip
             naive = (
                 f"{c.naive_regression_roas:7.2f}"
                 if c.naive_regression_roas is not None
@@ -202,12 +215,12 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
             print(line)
     if campaigns and r.campaigns:
         print(f"\n{'campaign':28s} {'channel':18s} {spend_head:>12s} {'incremental':>26s} "
-              f"{'iROAS':>22s}")  # fmt: skip
+              f"{ratio_format(r)[0]:>22s}")  # fmt: skip
         for k in r.campaigns:
             spend = k.spend.amount if k.spend else 0.0
             print(f"{k.campaign_id[:28]:28s} {k.channel:18s} {spend:12,.0f} "
                   f"{outcome_text(k.incremental_outcome):>26s} "
-                  f"{interval_text(k.incremental_roas):>22s}")  # fmt: skip
+                  f"{interval_text(k.incremental_roas, ratio_format(r)[2]):>22s}")  # fmt: skip
     for w in r.warnings:
         print(f"warning: {w}")
 
