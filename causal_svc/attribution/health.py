@@ -111,9 +111,17 @@ class HealthReport:
         return tuple(c.message for c in self.checks if c.verdict is not Verdict.PASS)
 
 
+_ORDER = (Verdict.PASS, Verdict.REVIEW, Verdict.FAIL)
+
+
 def _worst(checks: Sequence[HealthCheck]) -> Verdict:
-    order = (Verdict.PASS, Verdict.REVIEW, Verdict.FAIL)
-    return max((c.verdict for c in checks), key=order.index, default=Verdict.PASS)
+    return max((c.verdict for c in checks), key=_ORDER.index, default=Verdict.PASS)
+
+
+def _with_check(report: HealthReport, check: HealthCheck) -> HealthReport:
+    """``report`` with one more check; its verdict the worse of the two (never softened)."""
+    verdict = max(report.verdict, check.verdict, key=_ORDER.index)
+    return replace(report, checks=(*report.checks, check), verdict=verdict)
 
 
 def holdout_theta(
@@ -318,13 +326,10 @@ def with_budget_response(report: HealthReport, share: float | None) -> HealthRep
         else f"paid budgets moved with demand on {share:.1%} of geo-days (below "
         f"{MAX_BUDGET_RESPONSE_SHARE:.0%})"
     )
-    check = HealthCheck(
+    return _with_check(report, HealthCheck(
         "budget_response", Verdict.REVIEW if at_risk else Verdict.PASS, float(share),
         MAX_BUDGET_RESPONSE_SHARE, message,
-    )  # fmt: skip
-    order = (Verdict.PASS, Verdict.REVIEW, Verdict.FAIL)
-    verdict = max(report.verdict, check.verdict, key=order.index)
-    return replace(report, checks=(*report.checks, check), verdict=verdict)
+    ))  # fmt: skip
 
 
 def with_omitted_channels(report: HealthReport, omitted: Mapping[str, float]) -> HealthReport:
@@ -336,11 +341,8 @@ def with_omitted_channels(report: HealthReport, omitted: Mapping[str, float]) ->
     # conversion too
     named = ", ".join(c if v > 0 else f"{c} (sends or impressions, no spend)"
                       for c, v in sorted(omitted.items(), key=lambda x: -x[1]))  # fmt: skip
-    check = HealthCheck(
+    return _with_check(report, HealthCheck(
         "omitted_channels", Verdict.REVIEW, float(len(omitted)), 0.0,
         f"channels with spend in the window were left out of the model: {named}; their effect "
         "can be credited to the channels modelled (leave channels empty to model every channel)",
-    )  # fmt: skip
-    order = (Verdict.PASS, Verdict.REVIEW, Verdict.FAIL)
-    verdict = max(report.verdict, check.verdict, key=order.index)
-    return replace(report, checks=(*report.checks, check), verdict=verdict)
+    ))  # fmt: skip
