@@ -54,6 +54,7 @@ from causal_svc.peers import (
 )
 from causal_svc.record_tables import experiment_window
 from mesh.runtime.exceptions import DependencyUnavailable
+from mesh.runtime.money import FX_KIND
 
 CODE_VERSION = convert.code_version()
 
@@ -260,9 +261,9 @@ class CausalService(causal_grpc.CausalServiceServicer):
         # One currency (converted with the org's registered rates) or a refusal, before any
         # fit: sums in two would be divided by each other. Rates are no demand driver.
         fx = attribution.fx_series(
-            [(e.name, e.geo, e.days, e.values) for e in external if e.kind == "fx_rate"]
+            [(e.name, e.geo, e.days, e.values) for e in external if e.kind == FX_KIND]
         )
-        external = [e for e in external if e.kind != "fx_rate"]
+        external = [e for e in external if e.kind != FX_KIND]
         money = await asyncio.to_thread(
             attribution.in_one_currency, agg.geo_days, agg.campaign_days, agg.campaign_geo_days,
             agg.currencies, fx, outcome=q.outcome, channels=q.channels,

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ingestion_svc.errors import InvalidExternalFactor
 from mesh.runtime.exceptions import FieldViolation, InvalidInput
+from mesh.runtime.money import FX_KIND
 from mesh.runtime.page_tokens import PageTokens
 from mesh.runtime.page_tokens import page_size as _page_size
 from mesh.runtime.sqlite_db import LockedSQLite
@@ -32,7 +33,7 @@ FACTOR_TYPES = (
     "macro", "competitor", "promotion", "demand", "weather", "other", "season", "fx_rate",
 )  # fmt: skip
 # Exchange rates convert an analysis's money; they describe no row's demand.
-NOT_JOINED = frozenset({"fx_rate"})
+NOT_JOINED = frozenset({FX_KIND})
 _NAME = re.compile(r"^[a-z0-9_]{1,63}$")
 MAX_VALUES = 20_000
 # ListExternalFactors pages. With values a series carries up to MAX_VALUES dated values

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
@@ -15,6 +14,7 @@ from ingestion_svc.external_factors import MAX_VALUES as MAX_FACTOR_VALUES
 from ingestion_svc.external_factors import FactorSeries
 from mesh.runtime.exceptions import FieldViolation, InvalidInput
 from mesh.runtime.frames import enum_name, enum_value
+from mesh.runtime.money import FX_KIND, FX_NAME
 from mesh.runtime.protoconv import (
     collect,
     date_from_proto,
@@ -62,7 +62,7 @@ def factor_series_from_proto(
         if len(violations) >= 20:
             break
     kind = enum_name("external_factor_type", s.type)
-    if kind == "fx_rate":
+    if kind == FX_KIND:
         _check_fx(s.name, values, violations)
     collect(violations)
     return request.org_id, FactorSeries(
@@ -75,15 +75,12 @@ def factor_series_from_proto(
     )
 
 
-_FX_NAME = re.compile(r"fx_([a-z]{3})_([a-z]{3})")
-
-
 def _check_fx(
     name: str, values: list[tuple[dt.date, float]], violations: list[FieldViolation]
 ) -> None:
     """An exchange rate must say what it converts (fx_<from>_<to>, ISO 4217) and be a price:
     attribution multiplies a channel's money by it."""
-    m = _FX_NAME.fullmatch(name)
+    m = FX_NAME.fullmatch(name)
     if m is None:
         violations.append(FieldViolation(
             "series.name", f"an FX_RATE series is named fx_<from>_<to> in lower-case ISO 4217 "

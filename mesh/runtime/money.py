@@ -43,12 +43,22 @@ from mesh.runtime.exceptions import FailedPrecondition
 # the first-party orders' source as memory names it in its sums (DataSource GENERIC)
 FIRST_PARTY_SOURCE = "generic"
 
-__all__ = ["Converted", "FxSeries", "MixedCurrencies", "analysis_currency", "in_one_currency"]
+__all__ = [
+    "FX_KIND",
+    "FX_NAME",
+    "Converted",
+    "FxSeries",
+    "MixedCurrencies",
+    "analysis_currency",
+    "fx_series",
+    "in_one_currency",
+]
 
 UNKNOWN = ""
 FX_KIND = "fx_rate"
 MAX_STALE_DAYS = 7
-_FX_NAME = re.compile(r"fx_([a-z]{3})_([a-z]{3})")
+# fx_<from>_<to> in lower-case ISO 4217 codes (the registry checks the codes exist)
+FX_NAME = re.compile(r"fx_([a-z]{3})_([a-z]{3})")
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -112,7 +122,7 @@ class FxSeries:
 
     @staticmethod
     def parse(name: str, days: Sequence[dt.date], values: Sequence[float]) -> FxSeries | None:
-        m = _FX_NAME.fullmatch(name)
+        m = FX_NAME.fullmatch(name)
         if m is None or not len(days):
             return None
         d = np.array([(x - _EPOCH).days for x in days], dtype=np.int64)
