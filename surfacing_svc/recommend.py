@@ -262,25 +262,23 @@ def identification_at_risk(
     (``omitted``: its omitted_channels check's words; their effect can be credited to the
     channels modelled). Empty otherwise."""
     if omitted:
-        return {
-            c.channel: (
-                f"the analysis left channels out of its model ({omitted}), so its draws may "
-                f"credit their effect to {c.channel}, and no lift test calibrates {c.channel} "
-                "in this analysis"
+
+        def why(ch: str) -> str:
+            return (f"the analysis left channels out of its model ({omitted}), so its draws "
+                    f"may credit their effect to {ch}")  # fmt: skip
+    elif flagged_share is not None and flagged_share >= DEMAND_CHASE_SHARE:
+
+        def why(ch: str) -> str:
+            return (
+                f"the analysis found paid budgets moving with demand on {flagged_share:.0%} of "
+                f"its geo-days (its budget-response finding; {DEMAND_CHASE_SHARE:.0%} or more "
+                "puts its identification at risk): where budgets chase demand the model can "
+                f"credit that demand to the media, so its draws may overstate {ch}'s return"
             )
-            for c in curves
-            if c.identified and c.channel not in calibrated
-        }
-    if flagged_share is None or flagged_share < DEMAND_CHASE_SHARE:
+    else:
         return {}
     return {
-        c.channel: (
-            f"the analysis found paid budgets moving with demand on {flagged_share:.0%} of its "
-            f"geo-days (its budget-response finding; {DEMAND_CHASE_SHARE:.0%} or more puts its "
-            "identification at risk): where budgets chase demand the model can credit that "
-            f"demand to the media, so its draws may overstate {c.channel}'s return, and no lift "
-            f"test calibrates {c.channel} in this analysis"
-        )
+        c.channel: f"{why(c.channel)}, and no lift test calibrates {c.channel} in this analysis"
         for c in curves
         if c.identified and c.channel not in calibrated
     }
