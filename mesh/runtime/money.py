@@ -82,11 +82,23 @@ def analysis_currency(
     if not len(currencies):
         return UNKNOWN
     held = _held(currencies, outcome, channels)
+    one = _single(held)
+    if one is None:
+        raise MixedCurrencies(_message(held, sorted(set(held["currency"].astype(str)))))
+    return one
+
+
+def _single(held: pd.DataFrame) -> str | None:
+    """The one currency ``held`` money is in ("" when none is known; records naming none go
+    with a single known one); None when it is in several known ones. Records naming none
+    among several are refused: nothing says which they are in."""
     found = sorted(set(held["currency"].astype(str)))
     known = [c for c in found if c != UNKNOWN]
     if len(known) <= 1:
         return known[0] if known else UNKNOWN
-    raise MixedCurrencies(_message(held, found))
+    if UNKNOWN in found:
+        raise MixedCurrencies(_message(held, found))
+    return None
 
 
 def _message(held: pd.DataFrame, found: list[str]) -> str:
@@ -179,12 +191,10 @@ def in_one_currency(
     if not len(currencies):
         return Converted(geo_days, campaign_days, campaign_geo_days, UNKNOWN)
     held = _held(currencies, outcome, channels)
-    found = sorted(set(held["currency"].astype(str)))
-    known = [c for c in found if c != UNKNOWN]
-    if len(known) <= 1:
-        return Converted(geo_days, campaign_days, campaign_geo_days, known[0] if known else UNKNOWN)
-    if UNKNOWN in found:  # records without a currency among several: nothing says which
-        raise MixedCurrencies(_message(held, found))
+    one = _single(held)
+    if one is not None:
+        return Converted(geo_days, campaign_days, campaign_geo_days, one)
+    known = sorted(set(held["currency"].astype(str)))
     target = _target(currencies, held)
     rates = _rates(fx)
     problems: list[str] = []
