@@ -36,17 +36,23 @@ def retry_delay(error: grpc.RpcError) -> float | None:
     return None if delay is None else min(max(delay, 0.0), MAX_RETRY_DELAY_S)
 
 
+def backoff(exc: grpc.RpcError, attempt: int, retries: int = OVERLOAD_RETRIES) -> None:
+    """Wait the delay an overloaded call's refusal asks for before try ``attempt + 1``, or
+    raise the error as :class:`RpcFailure` (not an overload, or out of tries)."""
+    delay = retry_delay(exc)
+    if delay is None or attempt >= retries:
+        raise RpcFailure.from_rpc_error(exc) from None
+    time.sleep(delay)
+
+
 def _call(fn: Callable[[], T], retries: int = OVERLOAD_RETRIES) -> T:
     attempt = 0
     while True:
         try:
             return fn()
         except grpc.RpcError as exc:
-            delay = retry_delay(exc)
-            if delay is None or attempt >= retries:
-                raise RpcFailure.from_rpc_error(exc) from None
+            backoff(exc, attempt, retries)
             attempt += 1
-            time.sleep(delay)
 
 
 def _date_pb(value: dt.date) -> common_pb.Date:

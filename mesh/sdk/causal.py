@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,7 +17,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from mesh.runtime.frames.enums import enum_value
 from mesh.runtime.protoconv import set_date_range
 from mesh.runtime.tables import frame_to_table
-from mesh.sdk._base import OVERLOAD_RETRIES, ClientBase, _call, retry_delay
+from mesh.sdk._base import ClientBase, _call, backoff
 from mesh.sdk.failures import RpcFailure
 
 
@@ -279,11 +278,10 @@ def _events(
                     yield result.parse(reply.result.SerializeToString())
             return
         except grpc.RpcError as exc:
-            delay = None if started else retry_delay(exc)
-            if delay is None or attempt >= OVERLOAD_RETRIES:
+            if started:  # events flowed: the analysis ran, and is not tried again
                 raise RpcFailure.from_rpc_error(exc) from None
+            backoff(exc, attempt)
             attempt += 1
-            time.sleep(delay)
 
 
 def _result(
