@@ -55,7 +55,9 @@ curves; Recommend is what acts on them.
 
 Actions are ranked by expected impact (objective units over the horizon). A move's
 ``confidence`` is the share of the model's draws in which it improves the objective (a
-test's: the proposed experiment's power; a hold's: how evenly the draws split).
+test's: the proposed experiment's power against a channel that just pays for itself, the
+effect the test exists to tell from zero, NaN where no experiment was designed; a hold's: how
+evenly the draws split).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ import numpy as np
 
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.design import ExperimentDesign
+from surfacing_svc.design.power import power_at
 from surfacing_svc.intervals import Interval
 from surfacing_svc.optimizer import (
     DEFAULT_MAX_CHANGE,
@@ -362,6 +365,7 @@ def _test(
     design: ExperimentDesign | None,
     instead: Action | None = None,
     risk: str = "",
+    value_per_outcome: float = 1.0,
 ) -> Action:
     """*Test it*: for a channel the model could not identify, or (``instead`` the scale the
     draws asked for, ``risk`` why it is not acted on) one whose identification is at risk."""
@@ -387,7 +391,7 @@ def _test(
     # that it pays (worth scaling); the model cannot say which, so no point estimate either way.
     unknown = Interval(0.0, -spend, spend, level)
     action = f"test {c.channel} with a geo experiment before moving its budget"
-    confidence = 0.5
+    confidence = math.nan  # no design, no power: unknown rather than a coin's 50%
     if design is not None:
         cell = design.cells[0]
         point = cell.recommended
@@ -396,15 +400,20 @@ def _test(
             f"{len(cell.treatment_geos)} geos against {len(design.control_geos)} for "
             f"{point.duration_days} days"
         )
-        confidence = point.power if np.isfinite(point.power) else point.power_at_expected
-        confidence = float(confidence) if np.isfinite(confidence) else 0.5
+        # The test's question is whether the spend pays for itself: its power at the
+        # break-even return (outcome worth the spend) is how likely it is to answer it.
+        break_even = 1.0 / value_per_outcome
+        lift = break_even * point.spend_change / (cell.daily_outcome * point.duration_days)
+        confidence = power_at(lift, point.noise, design.alpha)
         facts.append(
             Fact(
                 "design",
                 None,
                 f"the test detects a {point.mde_lift:.1%} change in outcome with "
                 f"{design.target_power:.0%} power (an iROAS of {point.min_detectable_roas:.2f} "
-                f"or more)" + ("" if cell.feasible else f"; {cell.reason}"),
+                f"or more), and has {confidence:.0%} power against a channel that just pays for "
+                f"itself (iROAS {break_even:.2f}): the confidence"
+                + ("" if cell.feasible else f"; {cell.reason}"),
             )
         )
     return Action(
@@ -513,12 +522,14 @@ def recommend(
     at_risk = at_risk or {}
     for c, planned in zip(curves, targets, strict=True):
         if not c.identified:
-            actions.append(_test(c, level, designs.get(c.channel)))
+            actions.append(
+                _test(c, level, designs.get(c.channel), value_per_outcome=value_per_outcome)
+            )
             continue
         move = _move(c, planned, value_per_outcome, level, (effects or {}).get(c.channel))
         risk_why = at_risk.get(c.channel)
         if risk_why is not None and move.kind is ActionKind.SCALE:
-            move = _test(c, level, designs.get(c.channel), move, risk_why)
+            move = _test(c, level, designs.get(c.channel), move, risk_why, value_per_outcome)
         elif risk_why is not None:
             move = replace(move, facts=(*move.facts, Fact(
                 "identification", None, f"its identification is at risk: {risk_why}; a "

@@ -21,7 +21,7 @@ from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.cli.attribution import VERDICT, interval_text, short
 from mesh.cli.report import Planning
-from mesh.cli.surfacing import RECOMMENDATION_KINDS
+from mesh.cli.surfacing import RECOMMENDATION_KINDS, confidence_text
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
 
@@ -164,10 +164,10 @@ def recommendations(r: surfacing_pb.RecommendResponse, out: Out) -> None:
     if not r.recommendations:
         out("  none")
     for rec in r.recommendations:
-        kind = RECOMMENDATION_KINDS.get(int(rec.kind), "?").lower()
-        out(f"  {rec.priority:2d}. [{kind}] {rec.action}")
+        kind = RECOMMENDATION_KINDS.get(int(rec.kind), "?")
+        out(f"  {rec.priority:2d}. [{kind.lower()}] {rec.action}")
         out(f"      impact {interval_text(rec.expected_impact, '{:+,.0f}')}, "
-            f"confidence {rec.confidence:.0%}: {rec.rationale}")  # fmt: skip
+            f"{confidence_text(rec.confidence, kind)}: {rec.rationale}")  # fmt: skip
 
 
 def budget(r: surfacing_pb.OptimizeBudgetResponse, out: Out) -> None:

@@ -30,9 +30,18 @@ _CONFIDENCE = {
     "SCALE": " (share of the model's draws in which the move gains)",
     "CUT": " (share of the model's draws in which the move gains)",
     "REALLOCATE": " (share of the model's draws in which the move gains)",
-    "TEST": " (the proposed test's power; 50% without one)",
+    "TEST": " (the proposed test's power against a channel that just pays for itself)",
     "HOLD": " (how evenly the model's draws split on more spend)",
 }
+
+
+def confidence_text(confidence: float, kind: str) -> str:
+    """A recommendation's confidence in words; a test with no designed experiment has none."""
+    if math.isnan(confidence):
+        return "confidence unknown (no experiment could be designed; the warnings say why)"
+    return f"confidence {confidence:.0%}{_CONFIDENCE.get(kind, '')}"
+
+
 RECOMMENDATION_KINDS = {
     1: "SCALE",
     2: "CUT",
@@ -372,8 +381,8 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
     for rec in r.recommendations:
         kind = RECOMMENDATION_KINDS.get(int(rec.kind), "?")
         print(f"{rec.priority:2d}. [{kind}] {rec.action}")
-        print(f"    impact {_iv(rec.expected_impact, '{:+,.0f}')}, confidence {rec.confidence:.0%}"
-              f"{_CONFIDENCE.get(kind, '')}")  # fmt: skip
+        print(f"    impact {_iv(rec.expected_impact, '{:+,.0f}')}, "
+              f"{confidence_text(rec.confidence, kind)}")  # fmt: skip
         print(f"    why: {rec.rationale}")
         for f in rec.facts:
             print(f"    - {f.text}")

@@ -406,7 +406,7 @@ def _recommendations(response: surfacing_pb.RecommendResponse) -> str:
             str(r.priority),
             esc(enum_name(surfacing_pb.RecommendationKind.Name(r.kind), "RECOMMENDATION_KIND_")),
             esc(r.channel), esc(r.action), esc(r.rationale), _interval_cell(r.expected_impact),
-            f"{r.confidence:.0%}",
+            "—" if math.isnan(r.confidence) else f"{r.confidence:.0%}",
         ]
         for r in sorted(response.recommendations, key=lambda r: r.priority)
     ]  # fmt: skip

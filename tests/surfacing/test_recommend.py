@@ -10,6 +10,7 @@ import pytest
 
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.design import DesignSpec, design_experiment
+from surfacing_svc.design.power import power_at
 from surfacing_svc.intervals import Interval
 from surfacing_svc.optimizer import DEFAULT_MAX_CHANGE
 from surfacing_svc.recommend import (
@@ -115,6 +116,25 @@ def test_a_test_carries_its_design() -> None:
     assert action.kind is ActionKind.TEST and action.design is design
     assert f"for {design.cells[0].recommended_duration_days} days" in action.action
     assert any(f.name == "design" for f in action.facts)
+    # Its confidence is the design's power at the break-even return: the power curve's own
+    # power at the same lift, between the test's size and 1, and lower at a higher hurdle.
+    cell = design.cells[0]
+    point = cell.recommended
+    lift = point.spend_change / (cell.daily_outcome * point.duration_days)
+    assert action.confidence == pytest.approx(power_at(lift, point.noise, design.alpha))
+    assert design.alpha < action.confidence < 1
+    (dearer,) = recommend([curve], designs={"meta": design}, value_per_outcome=0.5)
+    assert dearer.confidence > action.confidence  # a return of 2 is easier to detect than 1
+    assert "just pays for itself (iROAS 1.00)" in next(f.text for f in action.facts
+                                                       if f.name == "design")  # fmt: skip
+
+
+def test_a_test_without_a_design_claims_no_confidence() -> None:
+    # R3: a test with no experiment designed read "confidence 50%", a number nothing measured.
+    curve = hill("meta", spend=100.0, scale=150.0, kappa=1.0, identified=False)
+    (action,) = recommend([curve])
+    assert action.kind is ActionKind.TEST and action.design is None
+    assert np.isnan(action.confidence)
 
 
 def test_max_results_keeps_the_best() -> None:
