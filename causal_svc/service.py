@@ -54,7 +54,7 @@ from causal_svc.peers import (
 )
 from causal_svc.record_tables import experiment_window
 from mesh.runtime.exceptions import DependencyUnavailable
-from mesh.runtime.money import FX_KIND
+from mesh.runtime.money import FX_KIND, MixedCurrencies, spend_in_outcome_currency
 
 CODE_VERSION = convert.code_version()
 
@@ -150,13 +150,16 @@ class CausalService(causal_grpc.CausalServiceServicer):
         estimate still returns."""
         failed = [c.name for c in estimate.checks if c.outcome == causal_pb.CHECK_OUTCOME_FAILED]
         try:
+            records, converted = await self._spend_in_outcome_currency(org, data, target, context)
             lift, currency = await asyncio.to_thread(
-                experiment_result.lift_from_records, target, data.records,
+                experiment_result.lift_from_records, target, records,
                 effect=estimate.point_estimate, stderr=estimate.std_error, alpha=estimate.alpha,
                 p_value=estimate.p_value, outcome=estimate.outcome, analysis_id=analysis_id,
             )  # fmt: skip
-        except InsufficientData as exc:
+        except (InsufficientData, MixedCurrencies, DependencyUnavailable) as exc:
             return None, f"experiment result not recorded: {exc}"
+        if converted:
+            estimate.warnings.append(f"experiment result: {converted}")
         result = convert_results.experiment_result(lift, currency)
         try:
             stored = await self._registry.record_result(org, result, timeout=_remaining(context))
@@ -168,6 +171,22 @@ class CausalService(causal_grpc.CausalServiceServicer):
                 f"({', '.join(failed)}); analysis {analysis_id} says why"
             )
         return stored.result, ""
+
+    async def _spend_in_outcome_currency(
+        self, org: str, data: RecordsData, target: GeoExperiment,
+        context: grpc.aio.ServicerContext,
+    ) -> tuple[pd.DataFrame, str]:  # fmt: skip
+        """The records with the test channel's spend in the orders' currency (the recorded
+        iROAS divides the two), the org's rates read only when they differ."""
+        convert_spend = functools.partial(spend_in_outcome_currency, data.records, target.channel)
+        try:
+            return await asyncio.to_thread(convert_spend, ())
+        except MixedCurrencies:
+            external = await self._registry.external_factors(org, timeout=_remaining(context))
+        fx = attribution.fx_series(
+            [(e.name, e.geo, e.days, e.values) for e in external if e.kind == FX_KIND]
+        )
+        return await asyncio.to_thread(convert_spend, fx)
 
     async def EstimateEffect(
         self, request: causal_pb.EstimateEffectRequest, context: grpc.aio.ServicerContext

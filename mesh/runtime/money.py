@@ -52,6 +52,7 @@ __all__ = [
     "analysis_currency",
     "fx_series",
     "in_one_currency",
+    "spend_in_outcome_currency",
 ]
 
 UNKNOWN = ""
@@ -243,6 +244,58 @@ def in_one_currency(
                      f"({'1 / ' if inverse else ''}rate {float(np.mean(used)):.4g} on average "
                      f"over its values)")  # fmt: skip
     return Converted(geo_days, campaign_days, campaign_geo_days, target, tuple(notes))
+
+
+def spend_in_outcome_currency(
+    records: pd.DataFrame, channel: str, fx: Sequence[FxSeries]
+) -> tuple[pd.DataFrame, str]:
+    """``records`` (a memory records frame) with ``channel``'s media spend in the first-party
+    orders' currency, converted record by record with the org's rates as the module docstring
+    says, and a note of what was converted ("" when nothing was); :class:`MixedCurrencies`
+    when a currency has no rate or a day none. A lift test's iROAS divides the orders' outcome
+    by this spend, so the two must be in one currency. Without orders naming a currency there
+    is nothing to convert to."""
+    if "currency_code" not in records or not len(records):
+        return records, ""
+    code = records["currency_code"].astype(str)
+    first = records["data_source"].astype(str).eq(FIRST_PARTY_SOURCE)
+    targets = sorted(set(code[first]) - {UNKNOWN})
+    media = (~first & records["channel"].astype(str).eq(channel)).to_numpy(bool)
+    media = media & (records["spend"].to_numpy(np.float64) != 0)
+    foreign = sorted(set(code[media]) - {UNKNOWN} - set(targets))
+    if len(targets) != 1 or not foreign:
+        return records, ""
+    target, rates = targets[0], _rates(fx)
+    days = (pd.to_datetime(records["local_date"]).dt.normalize()
+            - pd.Timestamp(_EPOCH)).dt.days.to_numpy(np.int64)  # fmt: skip
+    spend = records["spend"].to_numpy(np.float64).copy()
+    problems, notes = [], []
+    for frm in foreign:
+        rows = media & code.eq(frm).to_numpy(bool)
+        series, inverse = rates.get((frm, target)), False
+        if series is None:
+            series, inverse = rates.get((target, frm)), True
+        if series is None:
+            problems.append(f"{channel} is in {frm} and no rate to {target} is registered "
+                            f"(register fx_{frm.lower()}_{target.lower()}, kind fx_rate, with "
+                            "liftos factors register)")  # fmt: skip
+            continue
+        rate, ok = series.at(days[rows])
+        if not ok.all():
+            problems.append(f"{channel} has {frm} spend on days {series.name} does not cover "
+                            f"(e.g. {_day(days[rows][~ok][0])})")  # fmt: skip
+            continue
+        spend[rows] *= 1.0 / rate if inverse else rate
+        notes.append(f"{channel}'s {frm} spend converted to {target} with {series.name}")
+    if problems:
+        raise MixedCurrencies(
+            f"the test's outcome is in {target} and its spend in {', '.join(foreign)}; "
+            + "; ".join(problems)
+        )
+    out = records.copy()
+    out["spend"] = spend
+    out.loc[media, "currency_code"] = target
+    return out, "; ".join(notes)
 
 
 def fx_series(

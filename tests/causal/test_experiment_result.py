@@ -25,6 +25,7 @@ from causal_svc.experiment_result import (
 from causal_svc.jobs import RecordsData, run_estimate
 from causal_svc.record_tables import Aggregation, ExperimentDesign
 from mesh.runtime.frames import records_to_frame
+from mesh.runtime.money import FxSeries, MixedCurrencies, spend_in_outcome_currency
 from tests.causal.attribution import world as analyst
 from tests.causal.attribution.records import world_records
 
@@ -196,3 +197,40 @@ def test_no_pre_period_is_refused() -> None:
     frame = frame.loc[pd.to_datetime(frame["local_date"]) >= pd.Timestamp(GEO.start)]
     with pytest.raises(InsufficientData, match="pre-period"):
         arm_spend(frame, GEO, "revenue")
+
+
+def test_spend_in_another_currency_is_converted_before_the_iroas() -> None:
+    """Meta bills in EUR, the orders are in USD: the recorded iROAS divides USD by USD spend
+    converted day by day with the org's rate, or the result is refused naming the rate."""
+    usd = _records(treated_spend=(50.0, 0.0), control_spend=(40.0, 40.0))
+    usd["currency_code"] = "USD"
+    eur = usd.copy()
+    media = eur["data_source"].eq("meta")
+    eur.loc[media, "currency_code"] = "EUR"
+    eur.loc[media, "spend"] = eur.loc[media, "spend"] / 1.25
+    args = {"effect": -20.0, "stderr": 5.0, "alpha": 0.05, "p_value": 0.01,
+            "outcome": "revenue", "analysis_id": "an-fx"}  # fmt: skip
+    want, currency = lift_from_records(GEO, usd, **args)
+    assert currency == "USD"
+    with pytest.raises(MixedCurrencies, match="register fx_eur_usd"):
+        spend_in_outcome_currency(eur, "meta", ())
+    days = sorted(set(pd.to_datetime(eur["local_date"]).dt.date))
+    for fx in (
+        [FxSeries.parse("fx_eur_usd", days, [1.25] * len(days))],
+        [FxSeries.parse("fx_usd_eur", [days[0]], [0.8])],
+    ):  # reverse rate, a constant
+        converted, note = spend_in_outcome_currency(eur, "meta", fx)
+        assert "EUR spend converted to USD" in note
+        got, currency = lift_from_records(GEO, converted, **args)
+        assert currency == "USD"
+        assert got.iroas == pytest.approx(want.iroas) and got.spend_delta == pytest.approx(
+            want.spend_delta
+        )
+    # Before the conversion the same test's iROAS read 25% high (USD over EUR).
+    mixed, _ = lift_from_records(GEO, eur, **args)
+    assert mixed.iroas == pytest.approx(want.iroas * 1.25)
+    # A rate that stops a week before the test's last days is refused, naming a day.
+    with pytest.raises(MixedCurrencies, match="does not cover"):
+        spend_in_outcome_currency(eur, "meta", [FxSeries.parse("fx_eur_usd", days[:3], [1.25] * 3)])
+    # One currency already: returned as is.
+    assert spend_in_outcome_currency(usd, "meta", ())[1] == ""
