@@ -83,6 +83,10 @@ def _multiplier(cell: CellSpec, budget: float | None, daily_spend: float, days: 
     return min(cell.spend_multiplier, affordable) if cell.spend_multiplier > 0 else affordable
 
 
+# Beyond this many days the extrapolated duration a target needs is no test anyone would run.
+_PRACTICAL_DAYS = 2 * 365
+
+
 def _needed_days(noise: list[DurationNoise], target: float, spec: DesignSpec) -> int | None:
     """Days at which the noise, extrapolated as ``σ_D ∝ D^-γ``, reaches the level the target
     effect needs; None when longer tests do not shrink the noise in this history."""
@@ -287,6 +291,13 @@ def _why_not(
     needed = _needed_days(noise, target, spec)
     if needed is None:
         return said + "; longer tests do not shrink the noise in this history"
+    if needed > _PRACTICAL_DAYS:
+        # The extrapolated duration grows as a power of the noise ratio: past a couple of years
+        # its figure (it reached 10^11 days on an audit's history) says only "never".
+        return said + (
+            f"; no practical test reaches the target: longer tests shrink the noise in this "
+            f"history too slowly to get there within {_PRACTICAL_DAYS} days ({_PRACTICAL_DAYS // 365} years)"
+        )
     return said + f"; reaching the target would take about {needed} days"
 
 
