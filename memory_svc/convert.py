@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ from mesh.runtime import record_rules
 from mesh.runtime.aggregates import campaign_column, sum_column
 from mesh.runtime.exceptions import FieldViolation, shown
 from mesh.runtime.frames import enum_name, records_to_frame
+from mesh.runtime.frames.gc_pause import gc_paused
 from mesh.runtime.protoconv import date_from_proto, instant_from_proto, require_org
 
 MAX_RECORDS_PER_REQUEST = 10_000
@@ -82,11 +83,22 @@ def write_batch(
         raise BatchTooLarge(
             f"{n} records in one WriteRequest; at most {MAX_RECORDS_PER_REQUEST} are accepted"
         )
-    records = list(request.records)
-    frame = records_to_frame(records, groups=_WRITE_GROUPS)
-    if any(r.HasField("product") for r in records):
-        frame = _with_products(frame, records)
-    violations = _violations(frame, org_id) if n else []
+    with gc_paused():  # a GC-tracked upb wrapper per record, alive until the batch is stored
+        records = list(request.records)
+        frame = records_to_frame(records, groups=_WRITE_GROUPS)
+        if any(r.HasField("product") for r in records):
+            frame = _with_products(frame, records)
+        violations = _violations(frame, org_id) if n else []
+        given = _given_vectors(records, violations)
+    if violations:
+        raise InvalidRecord(violations[0].description, violations=violations)
+    return WriteBatch(org_id, records, frame, given)
+
+
+def _given_vectors(
+    records: list[md_pb.CausalMarketingData], violations: list[FieldViolation]
+) -> list[np.ndarray | None]:
+    """Each record's embedding when it carries one (a NaN or inf is a violation)."""
     given: list[np.ndarray | None] = []
     for i, r in enumerate(records):
         if len(r.embedding_vector):
@@ -98,9 +110,7 @@ def write_batch(
             given.append(vec)
         else:
             given.append(None)
-    if violations:
-        raise InvalidRecord(violations[0].description, violations=violations)
-    return WriteBatch(org_id, records, frame, given)
+    return given
 
 
 def _with_products(frame: pd.DataFrame, records: list[md_pb.CausalMarketingData]) -> pd.DataFrame:
@@ -183,30 +193,47 @@ def _assignment_head(space: str, region: str) -> bytes:
     return _Record(conceptual_assignments=[item]).SerializeToString()[:-8]
 
 
+class _Cached(dict[str, bytes]):
+    """A field's bytes per value, encoded once per batch (the lru_cached encoders behind
+    cost a call each; a dict lookup costs less, and a batch names few distinct values)."""
+
+    def __init__(self, encode: Callable[[str], bytes]) -> None:
+        super().__init__()
+        self._encode = encode
+
+    def __missing__(self, value: str) -> bytes:
+        got = self[value] = self._encode(value)
+        return got
+
+
 class _Enricher:
     """The enrichment of each row of a batch as CausalMarketingData wire bytes."""
 
     def __init__(self, e: Enrichment) -> None:
         self.e = e
-        self.heads = [[_assignment_head(a.space, str(g)) for g in a.region] for a in e.assignments]
-        self.distances = [
-            np.ascontiguousarray(a.distance, dtype="<f8").tobytes() for a in e.assignments
-        ]
+        space = _Cached(_space_field)
+        node = _Cached(_node_field)
+        # the row's fields in their order: conceptual space, each space's assignment (its
+        # head, then the distance's 8 bytes), the graph nodes, the restatement flags
+        columns: list[list[bytes]] = [[space[r] for r in e.primary_region]]
+        for a in e.assignments:
+            head = _Cached(functools.partial(_assignment_head, a.space))
+            distances = np.ascontiguousarray(a.distance, dtype="<f8").tobytes()
+            columns.append(
+                [
+                    head[str(g)] + distances[at : at + 8]
+                    for g, at in zip(a.region.tolist(), range(0, len(distances), 8), strict=True)
+                ]
+            )
+        columns.append([b"".join([node[x] for x in nodes]) for nodes in e.graph_nodes])
+        self.rows = [b"".join(parts) for parts in zip(*columns, strict=True)]
+        for row, version in enumerate(e.replaced_versions):
+            if version:
+                meta = md_pb.CausalMetadata(is_restatement=True, replaced_version=version)
+                self.rows[row] += _Record(causal_metadata=meta).SerializeToString()
 
     def bytes(self, row: int) -> bytes:
-        e = self.e
-        parts = [_space_field(e.primary_region[row])]
-        at = 8 * row
-        for heads, distances in zip(self.heads, self.distances, strict=True):
-            parts.append(heads[row])
-            parts.append(distances[at : at + 8])
-        parts.extend(_node_field(n) for n in e.graph_nodes[row])
-        if e.replaced_versions[row]:
-            meta = md_pb.CausalMetadata(
-                is_restatement=True, replaced_version=e.replaced_versions[row]
-            )
-            parts.append(_Record(causal_metadata=meta).SerializeToString())
-        return b"".join(parts)
+        return self.rows[row]
 
 
 def _counts(outcome: WriteOutcome) -> dict[str, int]:

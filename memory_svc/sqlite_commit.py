@@ -3,11 +3,13 @@ moved to history, the graph counts and the org's state, in the caller's transact
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
+import pandas as pd
 
 from memory_svc.graph import GraphDelta
 from memory_svc.product_table import PRODUCT_COLUMNS
@@ -122,14 +124,7 @@ def insert_batch(
     # each row of a C-contiguous float32 matrix binds as its 4·dim bytes, without a copy
     emb = np.ascontiguousarray(b.embeddings, dtype=np.float32)
     db.executemany("INSERT INTO vectors VALUES (?, ?)", zip(seq_list, emb, strict=True))
-    db.executemany(
-        "INSERT INTO record_regions VALUES (?, ?, ?)",
-        (
-            (b.org_id, region, s)
-            for s, regions in zip(seq_list, b.regions, strict=True)
-            for region in regions
-        ),
-    )
+    db.executemany("INSERT INTO record_regions VALUES (?, ?, ?)", _region_rows(b, seq_list))
     _apply_graph(db, b.org_id, b.graph)
     state = _update_org(db, b, seqs, removed, n - len(replaced))
     db.execute(
@@ -137,6 +132,22 @@ def insert_batch(
         (first + n, first + n),
     )
     return CommitResult(seqs, removed, state)
+
+
+def _region_rows(b: CommitBatch, seqs: list[int]) -> Iterator[tuple[str, str, int]]:
+    """The batch's (org, region, seq) rows in the table's key order: each region's rows go
+    into its own run of leaf pages one after the other, instead of every record switching
+    among its spaces' leaves (a b-tree descent and page switch per row)."""
+    counts = [len(r) for r in b.regions]
+    regions = np.array([region for r in b.regions for region in r], dtype=object)
+    if not len(regions):
+        return iter(())
+    row_seqs = np.repeat(np.asarray(seqs, dtype=np.int64), counts)
+    codes, _ = pd.factorize(regions, sort=True)
+    order = np.lexsort((row_seqs, codes))
+    return zip(
+        itertools.repeat(b.org_id), regions[order].tolist(), row_seqs[order].tolist(), strict=False
+    )
 
 
 def _update_org(

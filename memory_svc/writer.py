@@ -27,6 +27,7 @@ from memory_svc.product_table import product_rows
 from memory_svc.spaces import PRIMARY_SPACE, SpaceAssignment, assign_all
 from memory_svc.store import CommitBatch, ExistingRecord, RecordStore
 from mesh.runtime.exceptions import FieldViolation
+from mesh.runtime.frames.gc_pause import gc_paused
 
 __all__ = ["Enrichment", "RecordWriter", "Serialise", "WriteOutcome"]
 
@@ -98,7 +99,11 @@ class RecordWriter:
         """
         if sum(parts) != len(frame):
             raise ValueError(f"parts {list(parts)} do not add up to {len(frame)} rows")
-        with self.lock:
+        # A group holds thousands of GC-tracked objects alive at once (the records' upb
+        # wrappers, per-record lists and rows); with the collector running, allocations
+        # trigger collections that rescan them all, about 8% of memory's CPU on an ingest.
+        # Reference counting frees them when the group is done.
+        with self.lock, gc_paused():
             state = self.store.org_state(org_id)
             name = state.embedder if state else self.default_embedder
             embedder = self.embedders.get(name)

@@ -3,7 +3,8 @@ streams a simulated world's exports to durable acks (``bench/ingest_throughput.p
 path), then the top frames of each process by self and by inclusive time.
 
     PYTHONPATH=.:gen .venv/bin/python bench/profiles/profile_ingest.py \
-        [--days 28 --campaigns 40] [--out bench/profiles/ingest] [--label before]
+        [--days 28 --campaigns 40] [--out bench/profiles/ingest] [--label before] \
+        [--world DIR] [--raw]
 
 Writes, per server process, ``<label>-<service>.speedscope.json`` (open in speedscope.app) and
 ``<label>-<service>.txt`` (the summary this prints). py-spy samples from outside the process
@@ -73,6 +74,9 @@ def main() -> None:
     ap.add_argument("--campaigns", type=int, default=40)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "profiles" / "ingest")
     ap.add_argument("--label", default="profile")
+    ap.add_argument("--world", type=Path, default=None,
+                    help="reuse the exports here (generated there when missing)")  # fmt: skip
+    ap.add_argument("--raw", action="store_true", help="keep py-spy's collapsed stacks too")
     args = ap.parse_args()
     from mesh.cli.processes import Mesh
     from mesh.runtime.config import PeerConfig
@@ -81,9 +85,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="liftos-profile-ingest-"))
     try:
-        world = scratch / "world"
-        sizes = generate(world, args.days, args.campaigns, 0)
-        print(f"world: {sum(sizes.values()):,} export lines {sizes}")
+        world = args.world or scratch / "world"
+        if not (world / "manifest.json").exists():
+            sizes = generate(world, args.days, args.campaigns, 0)
+            print(f"world: {sum(sizes.values()):,} export lines {sizes}")
         ports = {"ingestion": _free_port(), "memory": _free_port()}
         mesh = Mesh(scratch / "mesh", ports=ports, services=("memory", "ingestion"),
                     log_level="WARNING")  # fmt: skip
@@ -113,6 +118,8 @@ def main() -> None:
         summary = {"rows": result["rows"], "seconds": result["seconds"]}
         for service, (_, raw, speedscope) in spies.items():
             text = summarise(raw)
+            if args.raw:
+                shutil.copy(raw, args.out / f"{args.label}-{service}.collapsed.txt")
             _speedscope(raw, speedscope, f"{args.label}: {service} during Ingest")
             (args.out / f"{args.label}-{service}.txt").write_text(
                 f"{service} server during Ingest over gRPC of {result['rows']:,} rows "
