@@ -25,7 +25,8 @@ objective.
 A channel the analysis did not establish (its own interval of the incremental outcome
 includes zero: its test of no effect did not reject) is never *scaled*, whatever the draws of
 the curve say: more spend on it would bet on an effect the analysis could not tell from none.
-It is held, and the hold says so. Its facts quote the analysis's own estimate and interval
+It is held, and the hold says so; nor does the reallocation raise it (OptimizeBudget at the
+same total with ``max_ratio = 1`` on it; a cut stands), and its facts say why. Its facts quote the analysis's own estimate and interval
 (what ``analyze`` shows), and the curve draws' mean separately, labelled as such: the two
 differ where the draws are skewed (a mean of Hill curves over uncertain parameters).
 
@@ -102,6 +103,12 @@ CONFIDENT = 0.8
 DEMAND_CHASE_SHARE = 0.10
 # A reallocation worth less than this share of the current outcome is not worth the churn.
 _MIN_REALLOCATION_GAIN = 0.005
+# Why the reallocation holds a channel the analysis did not establish at its current spend.
+_UNPROVEN = (
+    "the analysis did not establish its effect (its interval of the incremental outcome "
+    "includes zero): more spend on it would bet on an effect the analysis could not tell from "
+    "none; a geo experiment (liftos design) would measure it"
+)
 
 
 class ActionKind(enum.StrEnum):
@@ -234,16 +241,18 @@ def equal_budget_plan(
 ) -> BudgetPlan:  # fmt: skip
     """The optimiser's allocation of the current total under the default bound and risk
     adjustment (OptimizeBudget with ``total_budget`` = the current spend and no constraint;
-    the ``capped`` channels, whose identification is at risk, with ``max_ratio = 1``)."""
+    the ``capped`` channels, whose identification is at risk or whose effect the analysis did
+    not establish, with ``max_ratio = 1``)."""
     total = float(sum(c.reference_spend for c in curves))
+    field = "not raised by Recommend"
     bounds = [
-        replace(b, upper=min(b.upper or math.inf, _spend(curves, b.channel)),
-                field="identification at risk") if b.channel in capped else b
+        replace(b, upper=min(b.upper or math.inf, _spend(curves, b.channel)), field=field)
+        if b.channel in capped else b
         for b in change_bounds(curves, max_change, total)
     ]  # fmt: skip
     # Without the default bound (max_change 0), a capped channel still gets its ceiling.
     named = {b.channel for b in bounds}
-    bounds += [ChannelBounds(c.channel, None, c.reference_spend, field="identification at risk")
+    bounds += [ChannelBounds(c.channel, None, c.reference_spend, field=field)
                for c in curves if c.channel in capped and c.channel not in named and c.identified]  # fmt: skip
     return optimize_budget(
         curves, objective=Objective.REVENUE, budget=total, bounds=bounds, level=level, risk=risk,
@@ -422,7 +431,9 @@ def _test(
     )  # fmt: skip
 
 
-def _reallocation(plan: BudgetPlan, value: float, capped: Sequence[str] = ()) -> Action | None:
+def _reallocation(
+    plan: BudgetPlan, value: float, at_risk: Sequence[str] = (), unproven: Sequence[str] = ()
+) -> Action | None:
     if sum(not p.held for p in plan.channels) < 2:
         return None
     total = plan.budget
@@ -455,6 +466,17 @@ def _reallocation(plan: BudgetPlan, value: float, capped: Sequence[str] = ()) ->
         )
         for p in moves
     )
+    # Channels the reallocation may not raise, and why: their facts say so where they are
+    # held at current spend (a cut of one stands; it is named among the moves).
+    reasons = {ch: "its identification is at risk (budgets moved with demand)" for ch in at_risk}
+    reasons.update({ch: _UNPROVEN for ch in unproven if ch not in reasons})
+    facts += tuple(
+        Fact(f"held[{p.channel}]", Interval.exact(p.optimal_spend, plan.uplift.level),
+             f"{p.channel}: not raised above its current spend {p.current_spend:,.0f}, as "
+             f"{reasons[p.channel]}" + (f"; the reallocation cuts it to {p.optimal_spend:,.0f}"
+                                       if p.optimal_spend < p.current_spend * 0.99 else ""))
+        for p in plan.channels if p.channel in reasons and not p.held
+    )  # fmt: skip
     bound = any(p.bound.value != "none" for p in moves)
     return Action(
         ActionKind.REALLOCATE, "", f"reallocate at the same total spend: {words}",
@@ -464,7 +486,10 @@ def _reallocation(plan: BudgetPlan, value: float, capped: Sequence[str] = ()) ->
         f"allocation as OptimizeBudget at this total, {_risk_words(plan.risk)}"
         + (" (channels held at its default bound are named)" if bound else "")
         + (f"; not raised above current spend, as their identification is at risk (budgets "
-           f"moved with demand): {', '.join(capped)}" if capped else ""),
+           f"moved with demand): {', '.join(at_risk)}" if at_risk else "")
+        + (f"; not raised above current spend, as the analysis did not establish their effect "
+           f"(its interval of the incremental outcome includes zero): {', '.join(unproven)}"
+           if unproven else ""),
         uplift, plan.probability_better, facts, total, total,
     )  # fmt: skip
 
@@ -535,8 +560,16 @@ def recommend(
                 "identification", None, f"its identification is at risk: {risk_why}; a "
                 f"{move.kind.value} stands, as the bias inflates the effect")))  # fmt: skip
         actions.append(move)
-    plan = equal_budget_plan(curves, level, max_change, risk, capped=tuple(at_risk))
-    realloc = _reallocation(plan, value_per_outcome, tuple(at_risk))
+    # Neither a channel at risk nor one the analysis did not establish is raised by the
+    # reallocation (README: never more spend on an effect the analysis did not establish);
+    # the draws' mean of such a channel is the prior's tail, not evidence (R4-F5).
+    unproven = tuple(
+        c.channel for c in curves
+        if c.identified and c.channel not in at_risk
+        and (e := (effects or {}).get(c.channel)) is not None and not e.established
+    )  # fmt: skip
+    plan = equal_budget_plan(curves, level, max_change, risk, capped=(*at_risk, *unproven))
+    realloc = _reallocation(plan, value_per_outcome, tuple(at_risk), unproven)
     if realloc is not None:
         actions.append(realloc)
     order = {ActionKind.REALLOCATE: 0, ActionKind.SCALE: 1, ActionKind.CUT: 1,
