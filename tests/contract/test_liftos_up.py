@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import sim
@@ -16,6 +15,16 @@ from mesh.sdk.client import LiftOS
 from tests.ports import free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for_up(up: subprocess.Popen[str]) -> None:
+    """Until `up` prints its "Ctrl-C to stop" line (every service SERVING); it failing first
+    (it exits, closing stdout) is an error with its output."""
+    assert up.stdout is not None
+    for line in up.stdout:
+        if "Ctrl-C" in line:
+            return
+    raise AssertionError(up.communicate())
 
 
 def test_up_status_and_clean_stop(tmp_path: Path, grpcurl: str) -> None:
@@ -27,21 +36,17 @@ def test_up_status_and_clean_stop(tmp_path: Path, grpcurl: str) -> None:
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        status = None
-        while time.monotonic() < deadline:
-            status = subprocess.run(
-                [*cmd, "status", "--base-port", str(base)],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            if status.returncode == 0:
-                break
-            assert up.poll() is None, up.communicate()
-            time.sleep(0.5)
-        assert status is not None and status.returncode == 0, status.stdout + status.stderr
+        # Wait for up's own "all SERVING" line, then run `status` once: polling `status` every
+        # 0.5 s started a Python process each time, on the cores the five services start on.
+        wait_for_up(up)
+        status = subprocess.run(
+            [*cmd, "status", "--base-port", str(base)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert status.returncode == 0, status.stdout + status.stderr
         assert status.stdout.count("SERVING") == 5
         listed = subprocess.run(
             [grpcurl, "-plaintext", f"127.0.0.1:{base + 2}", "list"], capture_output=True, text=True
@@ -83,12 +88,7 @@ def test_up_with_tls_dir_and_a_key_per_service(tmp_path: Path) -> None:
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        assert up.stdout is not None
-        for line in up.stdout:
-            if "Ctrl-C" in line:
-                break
-        else:
-            raise AssertionError(up.communicate())
+        wait_for_up(up)
         world = sim.simulate("demo", seed=1)
         account = {**next(a for a in world.accounts if a["source"] == "meta"), "country": "US"}
         lines = [json.dumps(world.raw["meta"].base_row(k)) for k in range(20)]
