@@ -410,7 +410,9 @@ def _known_subdivisions(
         "unknown_geo",
         lambda i: (
             f"geo {code[i]!r} is not a subdivision of {account.country} "
-            "(a code such as NY, or its name)"
+            "(a code such as NY, or its name); to keep other geo codes (DMAs, metros), "
+            "ingest without a country (the holiday calendar is then unknown) or map them "
+            "to subdivisions"
         ),
     )
     return out

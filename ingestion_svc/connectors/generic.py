@@ -5,8 +5,11 @@ Every mapped column is required on every row; unmapped metrics are zero. The geo
 the merchant's own region codes: for a US or Canadian account each must be one of the
 country's states / provinces (code or name; see ``base.map_geo``). Values may be
 strings (CSV) or JSON numbers; an empty string is a missing value. The date is ISO
-``yyyy-mm-dd`` in the account's time zone; without a campaign column every row belongs to
-one campaign named after the channel (``first_party`` by default).
+``yyyy-mm-dd`` in the account's time zone, or a local date-time without a zone as spreadsheets
+and pandas write it (``yyyy-mm-dd hh:mm:ss``, ``T`` or a space between): its day is the
+date; a time with a zone or offset is not a local day and is rejected. Without a campaign
+column every row belongs to one campaign named after the channel (``first_party`` by
+default).
 
 A row with an ``org_id`` column (a file that holds several orgs' rows, as ``liftos simulate
 --orgs N`` writes ``orders.csv``) belongs to that org: a row naming another org than the
@@ -36,6 +39,8 @@ from ingestion_svc.raw_batch import Account, ColumnMap
 
 DEFAULT_CHANNEL = "first_party"
 ORG_COLUMN = "org_id"
+# yyyy-mm-dd, or a local date-time as spreadsheets write it (no zone: the day is the date)
+_LOCAL_DAY = r"\d{4}-\d{2}-\d{2}(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?)?"
 
 
 def normalise(
@@ -53,9 +58,7 @@ def normalise(
             lambda i: f"row of org {orgs[i]!r} in a batch for org {org_id!r}",
         )
     channel = mapping.channel or DEFAULT_CHANNEL
-    day, missing_day, bad_day = dates(
-        checks.text_field(rows, mapping.date).tolist(), r"\d{4}-\d{2}-\d{2}"
-    )
+    day, missing_day, bad_day = dates(checks.text_field(rows, mapping.date).tolist(), _LOCAL_DAY)
     checks.fail(missing_day, mapping.date, "missing_field", f"{mapping.date} is missing")
     campaign_id: np.ndarray | str = channel
     if mapping.campaign_id:
@@ -85,7 +88,8 @@ def normalise(
         bad_day,
         mapping.date,
         "invalid_date",
-        f"{mapping.date} is not a real yyyy-mm-dd date in 1900-2200",
+        f"{mapping.date} is not a real yyyy-mm-dd date in 1900-2200 (or a local "
+        "yyyy-mm-dd hh:mm:ss without a zone)",
     )
     geo_key: np.ndarray | str = account.country
     geo: np.ndarray | str = account.country

@@ -9,7 +9,9 @@ duplicates, late rows, the mean causal quality score (campaign sources: the prod
 are not scored) and the confounders detected.
 
 A generic ``--mapping`` is checked against the files before anything is sent: a column that no
-row has is a mistyped mapping, not a file of rows each missing it.
+row has is a mistyped mapping, not a file of rows each missing it; and so is a file whose rows
+share a date × geo × campaign and differ (an order-level export, which ``--sum-rows`` adds up:
+``mesh.cli.generic_rows``). The command fails (status 1) when rows were sent and none landed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from mesh.cli import generic_rows
 from mesh.sdk.client import IngestSummary, LiftOS
 
 SOURCES = (
@@ -63,6 +66,13 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
         help="generic source: FIELD=COLUMN,… with FIELD in "
         + ", ".join(MAPPING_FIELDS)
         + " (channel=NAME: the channel label every row gets, not a column)",
+    )
+    p.add_argument(
+        "--sum-rows",
+        action="store_true",
+        help="generic source: add the rows of each date × geo × campaign into one (an order- "
+        "or transaction-level export; without it such a file is refused, as all but one row "
+        "of each key would be replaced)",
     )
     p.add_argument(
         "--pulled-at",
@@ -306,8 +316,10 @@ def render(
         f"rejected    {summary.rejected:,}",
     ]
     for reason, count in summary.rejected_by_reason.most_common():
-        first = [str(r[0]) for r in summary.rejections if r[2] == reason][:3]
-        lines.append(f"  {reason:<26} {count:>7,}   e.g. {position} {', '.join(first)}")
+        rows = [r for r in summary.rejections if r[2] == reason]
+        first = ", ".join(str(r[0]) for r in rows[:3])
+        said = f": {rows[0][3]}" if rows and rows[0][3] else ""
+        lines.append(f"  {reason:<26} {count:>7,}   e.g. {position} {first}{said}")
     lines.append(f"arrival     out of order {summary.out_of_order:,}, late {summary.late:,}")
     if summary.replayed_batches:
         lines.append(f"replayed    {summary.replayed_batches:,} batches already acked")
@@ -335,10 +347,12 @@ def ingest_files(
     label: str | None = None,
     stream: TextIO | None = None,
     file_lines: bool = False,
+    sum_rows: bool = False,
 ) -> tuple[IngestSummary, float]:
     """Ingest each file in turn (one stream per file); returns the combined summary. Its
     rejections carry the row's index in its file's stream (from 0), or with ``file_lines``
-    its place in the file as :func:`numbered_rows` gives it (what a person opens)."""
+    its place in the file as :func:`numbered_rows` gives it (what a person opens).
+    ``sum_rows``: each date × geo × campaign's rows go as one (generic, with ``mapping``)."""
     total = IngestSummary()
     start = time.monotonic()
     for path in files:
@@ -347,7 +361,10 @@ def ingest_files(
         where: list[int] = []
 
         def rows(path: Path = path, where: list[int] = where) -> Iterator[str]:
-            for number, row in numbered_rows(path):
+            numbered = numbered_rows(path)
+            if sum_rows and mapping:
+                numbered = generic_rows.summed(numbered, mapping)
+            for number, row in numbered:
                 where.append(number)
                 yield row
 
@@ -382,6 +399,18 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             if (problem := mapping_problem(path, mapping)) is not None:
                 print(f"error: {problem}", file=sys.stderr)
                 return 2
+    if args.sum_rows and (args.source != "generic" or not mapping):
+        print("error: --sum-rows is for the generic source with a --mapping", file=sys.stderr)
+        return 2
+    if args.sum_rows and mapping and any("." in c for f, c in mapping.items() if f != "channel"):
+        print("error: --sum-rows adds top-level columns (a CSV's, or flat JSON rows'), not "
+              "nested fields", file=sys.stderr)  # fmt: skip
+        return 2
+    if mapping and args.source == "generic" and not args.sum_rows:
+        for path in args.files:
+            if (clash := generic_rows.conflict(numbered_rows(path), mapping)) is not None:
+                print(f"error: {clash.text(path)}", file=sys.stderr)
+                return 2
     if args.source == "generic":
         org = args.org or os.environ.get("LIFTOS_ORG", "")
         for path in args.files:
@@ -402,6 +431,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             batch_size=args.batch_size,
             progress=not args.quiet and not args.json,
             file_lines=True,
+            sum_rows=args.sum_rows,
         )
     scored = args.source not in PRODUCT_SOURCES
     pages = all(is_page(f) and _admin_page(f) is not None for f in args.files)
@@ -412,4 +442,8 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         )
     else:
         print(render(summary, seconds, scored=scored, position=position))
+    if summary.rows and not summary.accepted:
+        print(f"error: every one of the {summary.rows:,} rows was rejected; nothing landed",
+              file=sys.stderr)  # fmt: skip
+        return 1
     return 0

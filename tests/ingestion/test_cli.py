@@ -106,7 +106,8 @@ def test_rejections_name_the_file_line(env, tmp_path: Path, capsys) -> None:  # 
     rows = [{"date": "2024-09-01", "region": "NY", "orders": 3, "revenue": 1, "currency": "USD"}]
     jsonl = tmp_path / "orders.ndjson"
     jsonl.write_text(json.dumps(rows[0]) + "\n\n" + json.dumps({**rows[0], "date": "x"}) + "\n")
-    assert cli.main([*_GENERIC, "--mapping", _MAPPING, str(jsonl)]) == 0
+    # both rows rejected (the first restates the CSV's row at the same pull time): status 1
+    assert cli.main([*_GENERIC, "--mapping", _MAPPING, str(jsonl)]) == 1
     assert "invalid_date                     1   e.g. line 3" in capsys.readouterr().out
 
 
