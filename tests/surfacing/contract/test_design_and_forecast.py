@@ -104,7 +104,8 @@ def test_an_unreachable_target_is_a_design_that_says_why(mesh) -> None:
         )
     )
     assert not reply.feasible and not reply.saved
-    assert "would take about" in reply.cells[0].reason or "do not shrink" in reply.cells[0].reason
+    reason = reply.cells[0].reason
+    assert any(w in reason for w in ("would take about", "do not shrink", "no practical test"))
 
 
 def test_multi_cell_heavy_up_with_a_budget(mesh) -> None:
