@@ -46,6 +46,7 @@ from surfacing_svc.recommend import (
 
 __all__ = [
     "DEFAULT_MAX_CHANGE",
+    "MAX_REVENUE_VALUE",
     "BoundRequest",
     "DesignQuestion",
     "EffectEvidence",
@@ -59,6 +60,7 @@ __all__ = [
     "answer_optimize",
     "answer_recommend",
     "effect_channel",
+    "outcome_value",
 ]
 
 
@@ -408,6 +410,15 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
         plan = replace(plan, warnings=(*plan.warnings, (
             f"held within ±{question.max_change:.0%} of current spend{scaled} by the default "
             f"bound: {', '.join(capped)}; a constraint or max_change widens it")))  # fmt: skip
+    if question.target_roas is not None and model.outcome != "revenue":
+        # The target is in the outcome's units per unit of spend: on conversions a "ROAS" of 1
+        # is one conversion per unit of currency, a marginal cost per conversion of 1 (R4-F12).
+        per = 1.0 / question.target_roas
+        plan = replace(plan, warnings=(*plan.warnings, (
+            f"the analysis models {model.outcome}: target_marginal_roas "
+            f"{question.target_roas:g} is read as {model.outcome} per unit of spend, i.e. each "
+            f"channel is spent until one more conversion costs {per:,.4g} "
+            f"{model.currency or 'units of the spend currency'}, not as a return in money")))  # fmt: skip
     if per_campaign:
         spend = {p.channel: p.optimal_spend for p in plan.channels}
         plan = replace(plan, campaigns=tuple(
@@ -533,7 +544,8 @@ def _by_channel(bounds: Sequence[ChannelBounds], plan: BudgetPlan) -> list[Chann
 class RecommendQuestion:
     org_id: str
     analysis_ids: tuple[str, ...]
-    value_per_outcome: float = 1.0
+    # None: not given (revenue is worth itself; a conversions analysis is refused without it).
+    value_per_outcome: float | None = None
     horizon_days: int = 0
     level: float = 0.9
     max_results: int = 10
@@ -569,6 +581,38 @@ def effect_channel(records_channels: Sequence[str], treatment: str,
     return max(named, key=len) if named else None
 
 
+# The most one unit of revenue may be valued at (a margin, or a multiplier of revenue).
+MAX_REVENUE_VALUE = 100.0
+
+
+def outcome_value(model: PlanningModel, question: RecommendQuestion) -> float:
+    """What one unit of the model's outcome is worth against one unit of spend: the question's
+    ``value_per_outcome``, or 1 for revenue at face value. A conversions analysis without it is
+    refused: valued at 1 (one conversion worth one unit of currency), break-even would sit at
+    one conversion per unit of spend, and every channel read as losing money with certainty
+    (R4-F12: 'cut every channel, confidence 100%' at a 10 USD cost per conversion)."""
+    value = question.value_per_outcome
+    if model.outcome == "revenue":
+        if value is not None and value > MAX_REVENUE_VALUE:
+            raise InvalidRequest(
+                f"value_per_outcome {value:g} must be in (0, {MAX_REVENUE_VALUE:g}] for a revenue "
+                "analysis (the value of one unit of revenue: 1 at face value, a 30% margin 0.3)",
+                field="value_per_outcome",
+            )
+        return 1.0 if value is None else value
+    if value is None:
+        currency = model.currency or "the spend's currency"
+        raise InvalidRequest(
+            f"analysis {model.analysis_id!r} models {model.outcome}, not money: give "
+            f"value_per_outcome, what one conversion is worth in {currency} (an order's average "
+            "value or margin; `liftos recommend --value-per-outcome 80`), so that a channel's "
+            "conversions per unit of spend can be weighed against its cost; budget moves are "
+            "not recommended without it",
+            field="value_per_outcome",
+        )
+    return value
+
+
 def answer_recommend(
     model: PlanningModel,
     question: RecommendQuestion,
@@ -578,6 +622,7 @@ def answer_recommend(
     """Ranked actions; channels that need a test get a go-dark design on the org's history.
     A channel whose effect estimate failed its checks is tested, never moved, whatever the
     attribution model says of it."""
+    value = outcome_value(model, question)
     failed = {e.channel: e for e in evidence if not e.supported}
     curves = tuple(
         replace(c, identified=False, note=f"its effect estimate {failed[c.channel].analysis_id!r} "
@@ -594,7 +639,7 @@ def answer_recommend(
         # Budget moves are OptimizeBudget's answers with its default bound (recommend's
         # equal_budget_plan and break_even_plan), so the two RPCs agree on one analysis.
         return recommend(
-            curves, value_per_outcome=question.value_per_outcome, designs=designs,
+            curves, value_per_outcome=value, designs=designs,
             level=question.level, max_results=len(curves) + 1, max_change=DEFAULT_MAX_CHANGE,
             risk=question.risk, effects={e.channel: e for e in model.effects}, at_risk=at_risk,
         )  # fmt: skip

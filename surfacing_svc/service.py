@@ -23,7 +23,7 @@ from mesh.runtime.money import FxSeries
 from surfacing_svc import convert
 from surfacing_svc.cancellation import Cancelled, CancelToken, run_with
 from surfacing_svc.convert import products as convert_products
-from surfacing_svc.errors import NotAnAttribution, RegistryUnavailable
+from surfacing_svc.errors import InvalidRequest, NotAnAttribution, RegistryUnavailable
 from surfacing_svc.peers import AnalysisReader, HistoryReader, OrgCalendar, RegistryWriter
 from surfacing_svc.planning import (
     PlanningModel,
@@ -32,6 +32,7 @@ from surfacing_svc.planning import (
     answer_forecast,
     answer_optimize,
     answer_recommend,
+    outcome_value,
 )
 from surfacing_svc.products import product_actions
 
@@ -174,6 +175,13 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
                 raise
             # A failed model moves no channel, but the product analyses stand on their own.
             reply = pb.RecommendResponse(warnings=[f"no channel actions: {error}"])
+            return _with_products(reply, products, q.max_results)
+        try:  # a conversions analysis without a value per conversion: refused before any work
+            outcome_value(model, q)
+        except InvalidRequest as error:
+            if not products:
+                raise
+            reply = pb.RecommendResponse(warnings=[f"no channel actions: {error.message}"])
             return _with_products(reply, products, q.max_results)
         # The other analyses named, or else the org's failed effect estimates: a channel
         # whose estimate failed its checks is tested, not moved.

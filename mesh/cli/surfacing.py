@@ -124,8 +124,10 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     r.add_argument("analysis_id", nargs="?", default="", help="default: the org's latest")
     r.add_argument("--org", default="default")
     r.add_argument("--max", type=int, default=0, help="at most N actions (default 10)")
-    r.add_argument("--value-per-outcome", type=float, default=0.0,
-                   help="what one unit of outcome is worth against spend (a margin; default 1)")  # fmt: skip
+    r.add_argument("--value-per-outcome", type=float, default=0.0, metavar="VALUE",
+                   help="what one unit of outcome is worth against spend: on revenue a margin "
+                        "(default 1); on conversions what one conversion is worth in the "
+                        "spend's currency (required there)")  # fmt: skip
     r.add_argument("--days", type=int, default=0, help="size actions for N days")
     r.add_argument("--no-design", action="store_true", help="skip the proposed experiments")
     r.add_argument("--risk", type=float, default=None, metavar="Z",

@@ -6,7 +6,7 @@ from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import surfacing_pb2 as pb
 
-from surfacing_svc.convert.fields import ACTION_KINDS, MAX_HORIZON_DAYS, FieldChecks
+from surfacing_svc.convert.fields import ACTION_KINDS, MAX_HORIZON_DAYS, MAX_MONEY, FieldChecks
 from surfacing_svc.convert.forecast import interval_to_proto
 from surfacing_svc.planning import (
     EffectEvidence,
@@ -31,8 +31,12 @@ def recommend_question(request: pb.RecommendRequest) -> RecommendQuestion:
     max_results = request.max_results or 10
     if not 1 <= max_results <= 100:
         check.add("max_results", f"max_results {request.max_results} must be 1..100")
-    value = request.value_per_outcome or 1.0
-    check.number(value, "value_per_outcome", 0.0, 100.0, open_low=True)
+    # Unset (0) stays None: revenue is worth itself, a conversion's worth only the caller knows
+    # (planning.outcome_value, which also bounds a revenue multiplier by 100: a conversion can
+    # be worth hundreds).
+    value = request.value_per_outcome or None
+    if value is not None:
+        check.number(value, "value_per_outcome", 0.0, MAX_MONEY, open_low=True)
     if not 0 <= request.horizon_days <= MAX_HORIZON_DAYS:
         check.add(
             "horizon_days", f"horizon_days {request.horizon_days} must be 0..{MAX_HORIZON_DAYS}"
