@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -56,6 +56,15 @@ class LiftTest:
         has about ``n_t + n_c − 2``), so it is itself uncertain, and an interval resting on
         the test must widen for it as a t-test would. ``inf`` (default): the standard error
         is taken as known.
+    spend_change : float
+        The size of the spend change the result states (``|spend_delta|``), for a test that
+        names no geos: such a test (Robyn's lift table: channel, dates, liftAbs, spend) is
+        read as that much of the channel's spend over its window moved, spread over the
+        panel's geos as the channel ran there, and ``counterfactual_multiplier`` follows from
+        the panel's spend (:func:`check_lift_tests`). 0: the multiplier is taken as given.
+    treatment_units : int
+        Treated units the result reports (0: not said), to warn when a test of some geos
+        names none of them.
     """
 
     channel: str
@@ -67,17 +76,24 @@ class LiftTest:
     counterfactual_multiplier: float = 0.0
     name: str = ""
     df: float = float("inf")
+    spend_change: float = 0.0
+    treatment_units: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class PreparedLift:
-    """A lift test located in the panel: channel index, geo indices, day window [a, b)."""
+    """A lift test located in the panel: channel index, geo indices, day window [a, b), and
+    how it was read where that is not what it says of itself (a warning for the report)."""
 
     test: LiftTest
     channel: int
     geos: np.ndarray
     a: int
     b: int
+    note: str = ""
+    # The test's lift and stderr here are its own ÷ ``share`` (a test of part of the
+    # channel's spend read as all of it going dark: _as_spend_change); × share to show them.
+    share: float = 1.0
 
 
 def _field(i: int, name: str) -> str:
@@ -131,6 +147,9 @@ def check_lift_tests(panel: MediaPanel, tests: Sequence[LiftTest]) -> list[Prepa
             geos = np.array(sorted({_geo(panel, g) for g in t.geos}), dtype=np.int64)
         else:
             geos = np.arange(panel.n_geos)
+        note, share = "", 1.0
+        if t.spend_change > 0 and not t.geos:
+            t, note, share = _as_spend_change(panel, t, i, c, a, b)
         if panel.media[c][np.ix_(geos, np.arange(a, b))].sum() <= 0:
             raise InvalidSpec(
                 f"lift test {t.name or i}: channel {t.channel!r} has no media in its geos and "
@@ -146,9 +165,58 @@ def check_lift_tests(panel: MediaPanel, tests: Sequence[LiftTest]) -> list[Prepa
                 "contradicts non-negative media effects",
                 subject=_field(i, "lift_absolute"),
             )
-        out.append(PreparedLift(t, c, geos, a, b))
+        out.append(PreparedLift(t, c, geos, a, b, note, share))
     _check_agreement(out)
     return out
+
+
+# |spend_delta| up to this much above the channel's spend in the window still reads as all of
+# it going dark (rounding in the user's own sums), not as a refusal.
+SPEND_CHANGE_SLACK = 1.001
+
+
+def _as_spend_change(
+    panel: MediaPanel, t: LiftTest, i: int, c: int, a: int, b: int
+) -> tuple[LiftTest, str, float]:
+    """A test without geos as the spend change it states: ``|spend_delta|`` of the channel's
+    spend ``S`` over the window (all geos) went dark, a share ``s = |Δ|/S`` of it, in geos the
+    result does not name. Its lift is read as ``s`` × the lift of the whole channel going dark
+    there (Robyn's calibration scales the model's contribution in the window by the study's
+    spend over the channel's the same way): the test becomes a go-dark of every geo with lift
+    and standard error ÷ ``s``, which leaves its likelihood term ``((s·pred − lift)/se)²``
+    as it is. Returns the test so read, the warning saying so, and ``s`` (to show the test
+    in its own units). Read as a go-dark of every geo instead, a test of 6 of 12 geos (audit
+    R4 F9: 97,781 of 179,017) credited its lift to all the channel's spend and calibrated an
+    iROAS of 2.0 to 1.22."""
+    spent = float(panel.spend[c][:, a:b].sum())
+    where = (f"{panel.channels[c]}'s spend over {t.start}..{t.end} in all {panel.n_geos} "
+             "geos")  # fmt: skip
+    if spent <= 0:
+        raise InvalidSpec(
+            f"lift test {t.name or i} names no geos and states a spend change of "
+            f"{t.spend_change:,.0f}, but {where} is zero (the channel has impressions only): "
+            "list the test's geos",
+            field=_field(i, "spend_delta"),
+        )
+    if t.spend_change > SPEND_CHANGE_SLACK * spent:
+        raise InvalidSpec(
+            f"lift test {t.name or i} names no geos and states a spend change of "
+            f"{t.spend_change:,.0f}, more than {where} ({spent:,.0f}): it cannot be read as a "
+            "change of that spend; list the test's geos (the experiment's treatment_units) or "
+            "check spend_delta's units and window",
+            field=_field(i, "spend_delta"),
+        )
+    share = min(1.0, t.spend_change / spent)
+    note = (f"lift test {t.name or i} names no geos: read as {t.spend_change:,.0f} of "
+            f"{where} ({spent:,.0f}, {share:.0%}) going dark, its lift as {share:.0%} of the "
+            "channel's effect there")  # fmt: skip
+    if 0 < t.treatment_units < panel.n_geos:
+        note += (f"; it reports {t.treatment_units} treated unit(s) of the panel's "
+                 f"{panel.n_geos} geos: record the experiment's treatment_units to calibrate "
+                 "on those geos only")  # fmt: skip
+    read = replace(t, counterfactual_multiplier=0.0, lift=t.lift / share,
+                   stderr=t.stderr / share)  # fmt: skip
+    return read, note, share
 
 
 def _window(panel: MediaPanel, t: LiftTest, i: int) -> tuple[int, int]:

@@ -290,11 +290,12 @@ def _calibration_checks(fit: MMMFit) -> list[HealthCheck]:
     out = []
     for p, pred in zip(fit.lifts, fit.lift_predictions, strict=True):
         z = (pred - p.test.lift) / p.test.stderr
+        s = p.share  # in the test's own units (calibration.PreparedLift)
         out.append(HealthCheck(
             f"calibration:{p.test.name or p.test.channel}",
             Verdict.REVIEW if abs(z) > MAX_LIFT_Z else Verdict.PASS, float(z), MAX_LIFT_Z,
-            f"lift test {p.test.name or p.test.channel}: measured {p.test.lift:,.0f} ± "
-            f"{p.test.stderr:,.0f}, model {pred:,.0f} ({z:+.1f} se)",
+            f"lift test {p.test.name or p.test.channel}: measured {s * p.test.lift:,.0f} ± "
+            f"{s * p.test.stderr:,.0f}, model {s * pred:,.0f} ({z:+.1f} se)",
         ))  # fmt: skip
     return out
 

@@ -269,6 +269,13 @@ def score(state: FitState, uncalibrated: Uncalibrated | None = None) -> Scores:
                   tuple(response_models(fit)), note, lifts)  # fmt: skip
 
 
+def _scaled(i: Interval, share: float) -> Interval:
+    if share == 1.0:
+        return i
+    return replace(i, estimate=share * i.estimate, stderr=share * i.stderr,
+                   lower=share * i.lower, upper=share * i.upper)  # fmt: skip
+
+
 def assemble(
     prelude: Prelude,
     state: FitState,
@@ -281,7 +288,7 @@ def assemble(
     """The report from its parts; a failed model's scores are dropped."""
     fit = restore_fit(state)
     panel = fit.panel
-    warnings = [*panel.warnings, *warnings]
+    warnings = [*panel.warnings, *warnings, *(p.note for p in fit.lifts if p.note)]
     if health.verdict is Verdict.FAIL:
         warnings.append("model health is FAIL: no ROIs are reported; see the health checks")
         scores = Scores((), (), (), None, ())
@@ -304,10 +311,14 @@ def assemble(
             "to the channels that run with them (email and SMS that send more on sale days); "
             "register it with `liftos factors register` (kind promotion) and analyse again"
         )
+    # Each test in its own units (× share: calibration.PreparedLift).
     calibration = tuple(
-        CalibrationRow(p.test.name, p.test.channel, p.test.lift, p.test.stderr, float(pred),
-                       None if uncalibrated is None else float(uncalibrated.lift_predictions[i]),
-                       scores.lift_intervals[i] if len(scores.lift_intervals) > i else None)
+        CalibrationRow(p.test.name, p.test.channel, p.share * p.test.lift,
+                       p.share * p.test.stderr, p.share * float(pred),
+                       None if uncalibrated is None
+                       else p.share * float(uncalibrated.lift_predictions[i]),
+                       _scaled(scores.lift_intervals[i], p.share)
+                       if len(scores.lift_intervals) > i else None)
         for i, (p, pred) in enumerate(zip(fit.lifts, fit.lift_predictions, strict=True))
     )  # fmt: skip
     unidentified = set(health.unidentified)

@@ -112,9 +112,13 @@ def lift_test(r: md_pb.ExperimentResult, where: str, geos: tuple[str, ...] = ())
     df = float("inf")
     if min(r.treatment_unit_count, r.control_unit_count) > 0 and units > 2:
         df = float(units - 2)
+    # Without geos the test's cell is unknown: its size is the spend it moved, and the panel
+    # says what share of the channel's spend that was (calibration._as_spend_change).
+    change = abs(r.spend_delta) if not geos and math.isfinite(r.spend_delta) else 0.0
     return LiftTest(
         channel=r.channel, start=start, end=end, lift=lift, stderr=r.lift_std_error, geos=geos,
         counterfactual_multiplier=multiplier, name=r.experiment_id or where, df=df,
+        spend_change=change, treatment_units=max(0, r.treatment_unit_count),
     )  # fmt: skip
 
 
