@@ -208,11 +208,8 @@ def panel_from_frames(
         A requested channel has no rows.
     """
     if outcome.empty:
-        raise InsufficientData(
-            "no first-party outcome rows in the window: attribution needs the business's own "
-            "orders or revenue per geo and day (e.g. ingested with the generic source)",
-            subject="outcome",
-        )
+        raise InsufficientData(no_outcome_message(outcome_name, other_measure=False),
+                               subject="outcome")  # fmt: skip
     if media.empty or float(media["spend"].abs().sum() + media["impressions"].abs().sum()) == 0:
         raise InsufficientData("no media spend or impressions in the window", subject="spend")
     out = outcome.assign(date=pd.to_datetime(outcome["date"]).dt.tz_localize(None).dt.normalize())
@@ -245,8 +242,7 @@ def panel_from_frames(
     geos = pd.Index([g for g, k in zip(geos_all, keep, strict=True) if k])
     if len(dates) < MIN_DAYS or len(geos) < MIN_GEOS:
         raise InsufficientData(
-            f"attribution needs at least {MIN_DAYS} days and {MIN_GEOS} geos with outcomes; "
-            f"got {len(dates)} days and {len(geos)} geos",
+            too_few_message(len(dates), len(geos), list(geos_all), _epoch_days(observed), dropped),
             subject="date_range",
         )
     y = wide.loc[geos].fillna(0.0).to_numpy(np.float64)
@@ -262,6 +258,92 @@ def panel_from_frames(
         channels=channels, population=population, controls=ctrl, outcome_name=outcome_name,
         campaigns=lambda names, has_spend: _campaigns(campaigns, names, has_spend, dates),
     )  # fmt: skip
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def weekday(days: np.ndarray) -> np.ndarray:
+    """Monday = 0 .. Sunday = 6 of days since 1970-01-01 (a Thursday)."""
+    return (np.asarray(days, dtype=np.int64) + 3) % 7
+
+
+def looks_weekly(days: np.ndarray) -> str:
+    """The weekday every one of ``days`` (days since 1970-01-01, at least 3 distinct) falls
+    on, or "": a series dated one weekday only is a weekly export (Robyn's and Meridian's
+    usual grain), not daily data with six silent days a week."""
+    days = np.unique(np.asarray(days, dtype=np.int64))
+    if days.size < 3:
+        return ""
+    on = np.unique(weekday(days))
+    return WEEKDAYS[int(on[0])] if on.size == 1 else ""
+
+
+def no_outcome_message(outcome_name: str, *, other_measure: bool) -> str:
+    """No first-party outcome in the window; ``other_measure``: the first-party rows carry the
+    other outcome (conversions for revenue, or revenue for conversions), so the fix is a flag
+    (audit R4 F8: an orders-only file was told it had no first-party rows)."""
+    if other_measure:
+        other = "conversions" if outcome_name == "revenue" else "revenue"
+        return (
+            f"the first-party rows carry {other} but no {outcome_name}: pass "
+            f"--outcome {other} (outcome OUTCOME_METRIC_{other.upper()})"
+        )
+    return (
+        "no first-party outcome rows in the window: attribution needs the business's own "
+        "orders or revenue per geo and day (e.g. ingested with the generic source)"
+    )
+
+
+def too_few_message(
+    n_days: int, n_geos: int, geos_all: list[str], observed: np.ndarray, dropped: list[str]
+) -> str:
+    """Why the panel is too small, in the user's terms (audit R4 F2, F4): weekly data and a
+    single (national) geo are said as such, and the geos dropped for missing days are named,
+    instead of "0 geos" for a 12-geo weekly file. ``observed``: the days with an outcome."""
+    msg = (f"attribution needs at least {MIN_DAYS} days and {MIN_GEOS} geos with outcomes; "
+           f"got {n_days} days and {n_geos} geos")  # fmt: skip
+    day = looks_weekly(observed)
+    if day:
+        weeks = np.unique(np.asarray(observed, dtype=np.int64)).size
+        msg += (
+            f": every outcome date is a {day} ({weeks} dates), so the data looks weekly; "
+            "attribution needs daily rows (an outcome per geo and day)"
+        )
+    elif dropped:
+        msg += (
+            f": {len(dropped)} of {len(geos_all)} geo(s) dropped because they lack an "
+            f"outcome on more than 2% of the days ({', '.join(dropped[:10])})"
+        )
+    if len(geos_all) == 1:
+        msg += (
+            f"; the outcome has one geo ({geos_all[0]}): national data cannot be "
+            "attributed here, attribution needs a geo panel (the outcome and the spend per "
+            "state or region, i.e. a geo column in both)"
+        )
+    return msg
+
+
+def _weekly_channels(
+    names: tuple[str, ...], x: np.ndarray, has_spend: np.ndarray, dates: np.ndarray
+) -> list[str]:
+    """Warnings for channels whose input falls on one weekday only next to a daily outcome
+    (audit R4 F3: weekly TV spend dated Mondays was read as a Monday spike and six days
+    without spend, and its interval narrowed on that)."""
+    out = []
+    days = dates.astype("datetime64[D]").astype(np.int64)
+    for i, name in enumerate(names):
+        on = days[x[i].sum(axis=0) != 0]
+        day = looks_weekly(on) if on.size >= 4 else ""
+        if day:
+            what = "spend" if has_spend[i] else "impressions"
+            out.append(
+                f"{name}'s {what} falls on {day}s only ({on.size} of {days.size} days) while "
+                f"the outcome is daily: it looks weekly and is read as a {day} spike followed "
+                "by six days without any, so its effect and interval rest on that; ingest it as "
+                "daily rows (each week's amount spread over its days) and analyse again"
+            )
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +442,7 @@ def _assemble(
     # Spend drives the response where there is any; impressions (sends) where there is none.
     has_spend = spend.sum(axis=(1, 2)) > 0
     x = np.where(has_spend[:, None, None], spend, imps)
+    warnings = [*warnings, *_weekly_channels(names, x, has_spend, dates)]
     pop = _population(list(geos), y, population, warnings)
     national = {k: v[0] for k, v in controls.items() if np.allclose(v, v[:1])}
     ctrl = {k: v for k, v in controls.items() if k not in national}

@@ -24,7 +24,9 @@ from .panel import (
     _CampaignArrays,
     _Grids,
     _uncovered,
+    no_outcome_message,
     panel_from_frames,
+    too_few_message,
 )
 
 __all__ = ["panel_from_aggregates", "spend_outside"]
@@ -97,6 +99,10 @@ def _panel_from_long(
     geo = dated(geo_days)
     first = geo["source"].astype(str).eq(FIRST_PARTY_SOURCE)
     fp = _observed(geo.loc[first], outcome_name)
+    other = "conversions" if outcome_name == "revenue" else "revenue"
+    if fp.empty and geo.loc[first, other].to_numpy(np.float64).any():
+        raise InsufficientData(no_outcome_message(outcome_name, other_measure=True),
+                               subject="outcome")  # fmt: skip
     outcome = pd.DataFrame({"geo": fp["geo"], "date": fp["date"], "value": fp[outcome_name]})
     plat = geo.loc[~first]
     media = pd.DataFrame({
@@ -178,11 +184,10 @@ def _panel_from_wide(
     for v in y_cols:
         seen |= v != 0
     if not seen.any():
-        raise InsufficientData(
-            "no first-party outcome rows in the window: attribution needs the business's own "
-            "orders or revenue per geo and day (e.g. ingested with the generic source)",
-            subject="outcome",
-        )
+        other = "conversions" if outcome_name == "revenue" else "revenue"
+        has_other = any(np.any(c[other] != 0) for c in first_party if other in c)
+        raise InsufficientData(no_outcome_message(outcome_name, other_measure=has_other),
+                               subject="outcome")  # fmt: skip
     # The outcome's days and geos (see _observed); media outside them is left out, and said.
     first_day, last_day = int(day[seen].min()), int(day[seen].max())
     outcome_geos = set(geo_names[seen].tolist())
@@ -212,8 +217,7 @@ def _panel_from_wide(
     geos = tuple(g for g, k in zip(geos_all, keep, strict=True) if k)
     if n_days < MIN_DAYS or len(geos) < MIN_GEOS:
         raise InsufficientData(
-            f"attribution needs at least {MIN_DAYS} days and {MIN_GEOS} geos with outcomes; "
-            f"got {n_days} days and {len(geos)} geos",
+            too_few_message(n_days, len(geos), geos_all, day[seen], dropped),
             subject="date_range",
         )
     kept = np.cumsum(keep) - 1  # geo code → row of the kept geos
