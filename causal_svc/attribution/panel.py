@@ -548,14 +548,30 @@ def with_external_series(
 ) -> MediaPanel:
     """The panel with registered external series: (name, geo, days, values); a series for
     every geo (geo "") is national, one per geo a geo-varying control. Days outside the panel
-    are ignored; missing days stay NaN (the national design fills them with the mean)."""
+    are ignored; missing days stay NaN (the national design fills them with the mean). A
+    series dated one weekday only is weekly (a promotions calendar or an index kept per week):
+    each value is carried over the six days after its date, said in a warning — filled with the
+    series mean instead, a promotion week read as a Monday of promotion and six average days
+    (audit R4 F10)."""
     index = {np.datetime64(d, "D"): i for i, d in enumerate(panel.dates)}
+    panel_days = panel.dates.astype("datetime64[D]").astype(np.int64)
     national = dict(panel.national)
     per_geo: dict[str, np.ndarray] = {k: v.copy() for k, v in panel.controls.items()}
     geo_index = {g.upper(): i for i, g in enumerate(panel.geos)}
+    weekly: dict[str, tuple[str, int]] = {}
     for name, geo, days, values in series:
-        pos = [(index.get(np.datetime64(d, "D")), v) for d, v in zip(days, values, strict=True)]
-        pos = [(i, v) for i, v in pos if i is not None]
+        epoch = np.array([np.datetime64(d, "D") for d in days]).astype(np.int64)
+        # weekly: one weekday, a week apart (not a few events that happen to share a weekday)
+        gaps = np.diff(np.unique(epoch))
+        day = looks_weekly(epoch) if gaps.size and float(np.median(gaps)) == 7.0 else ""
+        pos: list[tuple[int, float]]
+        if day:
+            arr = _carried_over_week(panel_days, epoch, np.asarray(values, dtype=np.float64))
+            pos = [(int(i), float(arr[i])) for i in np.flatnonzero(np.isfinite(arr))]
+            weekly.setdefault(name, (day, int(np.unique(epoch).size)))
+        else:
+            at = [(index.get(np.datetime64(d, "D")), v) for d, v in zip(days, values, strict=True)]
+            pos = [(i, v) for i, v in at if i is not None]
         if not pos:
             continue
         if not geo:
@@ -574,4 +590,23 @@ def with_external_series(
         k: np.where(np.isfinite(v), v, np.nanmean(v)) for k, v in per_geo.items()
         if np.isfinite(v).any()
     }  # fmt: skip
-    return replace(panel, national=national, controls=controls)
+    notes = [
+        f"external factor {name} has values on {day}s only ({n} dates): read as weekly, each "
+        "value carried over the six days after its date"
+        for name, (day, n) in weekly.items()
+        if name in national or name in controls
+    ]
+    return replace(panel, national=national, controls=controls,
+                   warnings=(*panel.warnings, *notes))  # fmt: skip
+
+
+def _carried_over_week(panel_days: np.ndarray, days: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A weekly series on the panel's days: each day the value of the latest date at most six
+    days before it (NaN where none is)."""
+    order = np.argsort(days, kind="stable")
+    d, v = days[order], values[order]
+    j = np.searchsorted(d, panel_days, side="right") - 1
+    ok = (j >= 0) & (panel_days - d[np.maximum(j, 0)] <= 6)
+    out = np.full(panel_days.size, np.nan)
+    out[ok] = v[j[ok]]
+    return out

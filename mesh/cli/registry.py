@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import itertools
 import json
 import math
 import os
@@ -216,7 +217,24 @@ def register_factors(
             s.name, s.kind, s.values, source=s.source, unit=s.unit, geo=s.geo
         )
         where = f" ({s.geo})" if s.geo else ""
-        out(f"  {s.name + where:<22} {s.kind:<11} {n} daily values")
+        day = _weekly(list(s.values))
+        if day:
+            # analyses carry a weekly series over its weeks (attribution.with_external_series)
+            out(f"  {s.name + where:<22} {s.kind:<11} {n} weekly values (every date a {day}): "
+                "analyses carry each value over the six days after its date")  # fmt: skip
+        else:
+            out(f"  {s.name + where:<22} {s.kind:<11} {n} daily values")
+
+
+def _weekly(days: list[dt.date]) -> str:
+    """The weekday of a series dated one weekday a week apart (at least 3 dates), or ""."""
+    ordinals = sorted({d.toordinal() for d in days})
+    gaps = sorted(b - a for a, b in itertools.pairwise(ordinals))
+    if len(ordinals) < 3 or gaps[len(gaps) // 2] != 7 or len({d.weekday() for d in days}) != 1:
+        return ""
+    return ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")[
+        days[0].weekday()
+    ]
 
 
 def _iso(d: dc.Date | None) -> str:

@@ -5,11 +5,13 @@ and one channel's spend weekly next to daily data — analysed, with a warning n
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from causal_svc.attribution import panel_from_aggregates
+from causal_svc.attribution import panel_from_aggregates, with_external_series
 from causal_svc.errors import InsufficientData
 
 SUMS = ("spend", "impressions", "conversions", "revenue")
@@ -113,3 +115,28 @@ def test_one_weekly_channel_next_to_daily_data_is_named(form) -> None:
         "tv's spend falls on Mondays only (12 of 84 days) while the outcome is daily"
     )
     assert "meta" not in w
+
+
+def test_a_weekly_external_factor_is_carried_over_its_weeks() -> None:
+    """F10: a promotions calendar dated Mondays was filled with the series mean on the other
+    six days."""
+    panel = panel_from_aggregates(_sums())
+    mondays = [dt.date(2023, 12, 25) + dt.timedelta(weeks=i) for i in range(14)]
+    promo = [float(i % 4 == 2) for i in range(14)]
+    daily = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(84)]
+    out = with_external_series(panel, [
+        ("promo", "", mondays, promo),
+        ("macro", "", daily, [float(i) for i in range(84)]),
+    ])  # fmt: skip
+    # 2023-12-25's value covers nothing of the panel; each Monday's covers its own week
+    want = np.repeat(promo[1:13], 7)
+    np.testing.assert_array_equal(out.national["promo"], want)
+    np.testing.assert_array_equal(out.national["macro"], np.arange(84.0))
+    (note,) = [w for w in out.warnings if "external factor" in w]
+    assert note == ("external factor promo has values on Mondays only (14 dates): read as "
+                    "weekly, each value carried over the six days after its date")  # fmt: skip
+    # a few events on one weekday, months apart: as given (NaN between, the mean in the fit)
+    events = [dt.date(2024, 1, 8), dt.date(2024, 2, 19), dt.date(2024, 3, 18)]
+    sparse = with_external_series(panel, [("launch", "", events, [1.0, 1.0, 1.0])])
+    assert int(np.isfinite(sparse.national["launch"]).sum()) == 3
+    assert not [w for w in sparse.warnings if "external factor" in w]
