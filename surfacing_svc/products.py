@@ -2,13 +2,19 @@
 channel's spend between product campaigns, and which promotions only cannibalise. Pure.
 
 **Shift spend between product campaigns.** Within a channel, a category campaign's next unit
-of spend returns its *marginal* margin: the cell's slope at zero (``initial_roas``) through
-the Hill saturation at the cell's mean daily spend, ``beta / (1 + s/K)^2`` (the estimator's
-``K hill(A/K)`` response, adstock at its steady state), times the category's margin rate.
-Its interval scales the cell's revenue interval alike. Spend moves from the cell with the
-lowest marginal margin to the one with the highest only when the intervals say so: the
-receiver's lower bound above the giver's upper bound; a share (``SHIFT_SHARE``) of the
-giver's spend, small enough that the marginal returns stay near where they were measured.
+of spend returns its *marginal* margin: the analysis's marginal return of the cell at the
+period's spend (the response's slope there, ``marginal_roas``) times the category's margin
+rate. Its interval is the analysis's, drawn over the curve's slope at zero, saturation point
+and decay together: the marginal hangs on the saturation point far more than the cell's total
+does (slope ``1 / (1 + A/K)^2``), and an interval rescaled from the total's (what this module
+did before) covered the truth's marginal in about half of the cells and moved spend the wrong
+way (``bench/products_moves.py``). A cell without that interval (an analysis from before it)
+is never moved. Spend moves within a channel only where the intervals separate: the
+receiver's lower bound above the giver's upper bound (of the separated pairs, the widest
+gap); a share (``SHIFT_SHARE``) of the giver's spend, small enough that the marginal returns
+stay near where they were measured. The move's margin interval combines the two cells'
+intervals as a difference of independent estimates (the categories are separate equations)
+by the MOVER rule (Zou & Donner 2008, Stat. Med. 27(10)), which keeps their asymmetry.
 
 **Stop a promotion that mostly cannibalises.** A promoted product whose category keeps less
 than ``1 - CANNIBAL_SHARE`` of its lift — the lift less the claimed cannibalisation of its
@@ -65,6 +71,9 @@ class CategoryCell:
     initial_roas: float
     half_saturation: float  # per day; inf = linear
     margin_rate: float
+    # Revenue of the next unit of spend at the period's spend, with the analysis's interval
+    # (None: the analysis does not report it, and the cell is not moved).
+    marginal: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,39 +135,39 @@ def _confidence(impact: Span, level: float) -> float:
     return NormalDist().cdf(impact.estimate / sd)
 
 
-def _marginal(c: CategoryCell, days: int) -> Span:
-    """Marginal margin per unit of spend at the cell's mean daily spend, with its interval."""
-    daily = c.spend / max(days, 1)
-    k = c.half_saturation
-    slope = 1.0 / (1.0 + daily / k) ** 2 if math.isfinite(k) and k > 0 else 1.0
-    mroas = c.initial_roas * slope
-    average = c.revenue.estimate / c.spend
+def _marginal(c: CategoryCell) -> Span | None:
+    """Marginal margin per unit of spend at the period's spend, with its interval."""
+    m = c.marginal
+    if m is None or not all(math.isfinite(v) for v in (m.estimate, m.lower, m.upper)):
+        return None
     rate = c.margin_rate if math.isfinite(c.margin_rate) else 1.0
-    if average == 0 or not math.isfinite(mroas):
-        return Span(0.0, c.revenue.lower / c.spend * rate, c.revenue.upper / c.spend * rate)
-    ratio = mroas / average  # the interval of the average return, moved to the margin
-    low, high = sorted((c.revenue.lower / c.spend * ratio, c.revenue.upper / c.spend * ratio))
-    return Span(mroas * rate, low * rate, high * rate)
+    return Span(m.estimate * rate, m.lower * rate, m.upper * rate)
+
+
+def _difference(hi: Span, lo: Span) -> Span:
+    """``hi - lo`` of two independent estimates, their intervals combined by MOVER (each
+    bound from the nearer bounds' distances, so skewed intervals stay skewed)."""
+    d = hi.estimate - lo.estimate
+    down = math.hypot(hi.estimate - hi.lower, lo.upper - lo.estimate)
+    up = math.hypot(hi.upper - hi.estimate, lo.estimate - lo.lower)
+    return Span(d, d - down, d + up)
 
 
 def _shifts(e: ProductEvidence) -> list[ProductAction]:
     out = []
-    by_channel: dict[str, list[CategoryCell]] = defaultdict(list)
+    by_channel: dict[str, list[tuple[CategoryCell, Span]]] = defaultdict(list)
     for c in e.cells:
-        if c.spend > 0:
-            by_channel[c.channel].append(c)
+        m = _marginal(c)
+        if c.spend > 0 and m is not None:
+            by_channel[c.channel].append((c, m))
     for channel, cells in sorted(by_channel.items()):
-        if len(cells) < 2:
-            continue
-        marg = {c.category: _marginal(c, e.days) for c in cells}
-        best = max(cells, key=lambda c: marg[c.category].estimate)
-        worst = min(cells, key=lambda c: marg[c.category].estimate)
-        hi, lo = marg[best.category], marg[worst.category]
-        if best is worst or hi.lower <= lo.upper:
-            continue  # the intervals overlap: the evidence does not say which way
+        separated = [(r, g) for r in cells for g in cells if r is not g and r[1].lower > g[1].upper]
+        if not separated:
+            continue  # every pair of intervals overlaps: the evidence does not say which way
+        (best, hi), (worst, lo) = max(separated, key=lambda rg: rg[0][1].lower - rg[1][1].upper)
         moved = SHIFT_SHARE * worst.spend
-        gain = Span(moved * (hi.estimate - lo.estimate), moved * (hi.lower - lo.upper),
-                    moved * (hi.upper - lo.lower))  # fmt: skip
+        diff = _difference(hi, lo)
+        gain = Span(moved * diff.estimate, moved * diff.lower, moved * diff.upper)
         cur = e.currency
         out.append(
             ProductAction(
@@ -173,7 +182,8 @@ def _shifts(e: ProductEvidence) -> list[ProductAction]:
                 f"on {channel}, the next {cur} in {best.category} returns "
                 f"{hi.estimate:.2f} {cur} of margin [{hi.lower:.2f}, {hi.upper:.2f}] against "
                 f"{lo.estimate:.2f} [{lo.lower:.2f}, {lo.upper:.2f}] in {worst.category} "
-                f"({e.level:.0%} intervals, marginal at the period's mean daily spend)",
+                f"({e.level:.0%} intervals of the next unit's return at the period's spend, over the "
+                "response curve's slope, saturation and decay)",
                 gain,
                 _confidence(gain, e.level),
                 e.level,

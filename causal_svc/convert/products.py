@@ -133,6 +133,10 @@ def product_report_to_proto(
             )
         if math.isfinite(c.half_saturation):
             cell.half_saturation = c.half_saturation
+        if c.spend > 0 and math.isfinite(c.marginal_roas):
+            cell.marginal_roas.CopyFrom(
+                _interval(c.marginal_roas, c.marginal_low, c.marginal_high, level)
+            )
     for p in e.products:
         out.product_cells.add(
             channel=p.channel,

@@ -65,6 +65,19 @@ rebuilt in the same draws (their own regressors' sums and the siblings' lifts mo
 transform, not only the coefficients): without it their z-scores had sd 1.30 and 90%
 intervals covered 79.6% of cells on seeds 0-19; with it, 89.1%.
 
+**Marginal return.** What a budget move needs is the return of the *next* unit of a cell's
+spend, not its average: scaling every day's spend of the cell by ``1 + eps`` adds
+``sum_p b[c, p] sum_t share[p, t] A[t] / (1 + A[t]/K)^2`` per unit (the response's slope at
+the period's spend; :func:`causal_svc.products.category.marginal_return`). It hangs on the
+half-saturation ``K`` far more than the cell's total does, so its interval is drawn, not
+rescaled from the total's: the coefficients and the transform are drawn jointly from the
+fit's sandwich covariance, for the best fit and for each saturation candidate of the model
+average, and the ``1 - alpha`` interval is the quantiles of the draws mixed with the
+candidates' profile-likelihood weights. (Rescaling the total's interval by the point
+marginal / average ratio, as Recommend did before, gave intervals that covered the truth's
+marginal in about half of the cells: ``bench/products_moves.py``.) ``roas`` is the slope at
+zero spend (spend-weighted ``b``).
+
 **Margin.** Incremental margin is incremental revenue times the category's observed margin
 rate (``1 - sum cost x units / sum revenue``), interval scaled alike.
 
@@ -130,9 +143,14 @@ class CellEffect:
     margin_low: float
     margin_high: float
     share_of_revenue: float
-    roas: float  # beta: return per unit of spend at low spend
+    roas: float  # return per unit of spend at low spend (the curve's slope at zero)
     decay: float
     half_saturation: float  # inf = linear
+    # Return of the next unit of spend at the period's spend, with its 1 - alpha interval
+    # (see "Marginal return" in the module docstring); NaN without spend.
+    marginal_roas: float = float("nan")
+    marginal_low: float = float("nan")
+    marginal_high: float = float("nan")
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,11 +419,11 @@ def estimate_products(
                 cells.append(_no_spend(channels[c], category))
             continue
         fit = fit_category(problems[k], start_of[k], hac_lags=hac_lags, refine_decay=not pool_decay)
-        averaged = (
-            average_saturation(problems[k], fit, hac_lags=hac_lags)
-            if average
-            else (fit.incremental, fit.stderr)
+        inc_avg, se_avg, marginal = average_saturation(
+            problems[k], fit, hac_lags=hac_lags, alpha=alpha, grid=average
         )
+        if not average:
+            inc_avg, se_avg = fit.incremental, fit.stderr
         sold = float(y.sum())
         cost = float((a.cost[m][:, None] * a.units[m]).sum())
         margin_rate = 1.0 - cost / sold if sold > 0 else 0.0
@@ -414,7 +432,7 @@ def estimate_products(
                 cells.append(_no_spend(channels[c], category))
                 continue
             i = active.index(c)
-            inc, se = float(averaged[0][i]), float(averaged[1][i])
+            inc, se = float(inc_avg[i]), float(se_avg[i])
             lo, hi = inc - z_rep * se, inc + z_rep * se
             spent = float(a.spend[c, m].sum())
             cells.append(
@@ -430,9 +448,12 @@ def estimate_products(
                     lo * margin_rate,
                     hi * margin_rate,
                     inc / sold if sold > 0 else 0.0,
-                    inc / spent,
+                    float(marginal.initial[i]),
                     fit.decay[i],
                     fit.half_saturation[i],
+                    float(marginal.estimate[i]),
+                    float(marginal.low[i]),
+                    float(marginal.high[i]),
                 )
             )
         if active:

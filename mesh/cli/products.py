@@ -82,14 +82,17 @@ def render(
         "",
         "What each channel's spend caused, by category (net of halo and cannibalisation):",
         f"  {'channel':18s} {'category':14s} {'spend':>10s} {'incremental revenue':>28s} "
-        f"{'incremental margin':>28s} {'iROAS':>6s}",
+        f"{'incremental margin':>28s} {'iROAS':>6s} {'next-unit return (mROAS)':>24s}",
     ]
     for c in sorted(r.cells, key=lambda c: (c.channel, -c.incremental_revenue.estimate)):
         roas = f"{c.incremental_roas.estimate:6.2f}" if c.HasField("incremental_roas") else "     –"
+        # the slope at the period's spend: what a move between categories is decided on
+        mroas = _span(c.marginal_roas, "{:.2f}") if c.HasField("marginal_roas") else "–"
         flag = "" if c.significant or c.spend.amount == 0 else "  (interval includes 0)"
         lines.append(
             f"  {c.channel:18s} {c.category[:14]:14s} {c.spend.amount:10,.0f} "
-            f"{_span(c.incremental_revenue):>28s} {_span(c.incremental_margin):>28s} {roas}{flag}"
+            f"{_span(c.incremental_revenue):>28s} {_span(c.incremental_margin):>28s} {roas} "
+            f"{mroas:>24s}{flag}"
         )
     lines += ["", "Which products each channel really sells (interval above zero):"]
     sells = channel_sells(r, top)

@@ -47,6 +47,7 @@ def product_evidence(analysis: causal_pb.Analysis) -> ProductEvidence:
             c.initial_roas,
             c.half_saturation if c.HasField("half_saturation") else math.inf,
             rate.get(c.category, math.nan),
+            _span(c.marginal_roas) if c.HasField("marginal_roas") else None,
         )
         for c in r.cells
     )

@@ -9,6 +9,7 @@ The LLM service explains the product analysis over gRPC (grounded: every figure 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,11 +125,41 @@ def true_marginal_margin(truth: dict[str, Any], channel: str, category: str, day
 CLEAR = 0.2
 
 
+def _separated(mesh: dict[str, Any]) -> str:
+    """A stored copy of the product analysis whose two google_shopping cells' marginal-return
+    intervals separate (on this small world the real ones overlap and nothing moves): the
+    shift then runs the whole way, store -> Recommend -> Recommendation."""
+    import datetime as dt
+
+    from causal_svc.analyses import AnalysisStore, StoredAnalysis
+
+    copy = causal_pb.Analysis(
+        analysis_id="an-products-separated", org_id=ORG, kind=causal_pb.ANALYSIS_KIND_PRODUCTS
+    )
+    copy.products.CopyFrom(mesh["products"])
+    copy.products.analysis_id = copy.analysis_id
+    cells = [c for c in copy.products.cells if c.channel == "google_shopping" and c.spend.amount]
+    assert len(cells) >= 2 and all(c.HasField("marginal_roas") for c in cells)
+    for c, (est, lo, hi) in zip(cells, [(3.0, 2.5, 3.5)] + [(1.0, 0.5, 1.5)] * 9, strict=False):
+        c.marginal_roas.estimate, c.marginal_roas.lower, c.marginal_roas.upper = est, lo, hi
+    store = AnalysisStore(mesh["data_dir"] / "causal" / "analyses.sqlite")
+    store.put(StoredAnalysis(ORG, copy.analysis_id, "products", dt.datetime.now(dt.UTC),
+                             copy.SerializeToString()))  # fmt: skip
+    return copy.analysis_id
+
+
 def test_recommend_on_both_analyses_gives_channel_and_product_actions(
-    mesh: dict[str, Any], world: sim.SimResult
+    mesh: dict[str, Any],
+    world: sim.SimResult,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    reply = _recommend(mesh, max_results=50)
-    a, p = mesh["attribution"], mesh["products"]
+    a = mesh["attribution"]
+    ids = [a.analysis_id, _separated(mesh)]
+    reply = mesh["surfacing"].Recommend(
+        pb.RecommendRequest(org_id=ORG, analysis_ids=ids, design_tests=False, max_results=50),
+        timeout=120,
+    )
     channel_recs = [r for r in reply.recommendations if r.kind not in PRODUCT_KINDS]
     product_recs = [r for r in reply.recommendations if r.kind in PRODUCT_KINDS]
     assert channel_recs and product_recs
@@ -136,13 +167,28 @@ def test_recommend_on_both_analyses_gives_channel_and_product_actions(
     for r in channel_recs:
         assert r.channel in paid and r.analysis_ids[0] == a.analysis_id
     for r in product_recs:
-        assert list(r.analysis_ids) == [p.analysis_id] and r.channel in p.channels
+        assert list(r.analysis_ids) == [ids[1]] and r.channel in mesh["products"].channels
         assert r.facts and r.expected_impact.lower <= r.expected_impact.estimate
+    (shift,) = [r for r in product_recs if r.kind == pb.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND]
+    cells = [c for c in mesh["products"].cells if c.channel == "google_shopping"]
+    taker = next(c.category for c in cells if c.spend.amount)
+    assert shift.channel == "google_shopping" and shift.target_product.category == taker
+    assert shift.expected_impact.lower > 0
     # channel actions first, then the product actions, priorities 1..n
     assert reply.recommendations[len(channel_recs)].kind in PRODUCT_KINDS
     assert [r.priority for r in reply.recommendations] == list(
         range(1, len(reply.recommendations) + 1)
     )
+    # `liftos products`: each action's margin interval says its level (the tables') and the
+    # confidence beside it
+    for name, service in mesh["services"].items():
+        monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", service.address)
+    capsys.readouterr()
+    assert liftos(["products", ids[1], "--org", ORG]) == 0
+    out = capsys.readouterr().out
+    actions = re.findall(r"^  \d+\. .*: margin .* \((\d+)%\), confidence \d+%$", out, re.M)
+    level = mesh["products"].interval_level
+    assert actions and set(actions) == {f"{level:.0%}"[:-1]}, out
 
 
 def test_channel_actions_agree_with_the_truth_where_it_is_clear(
@@ -169,7 +215,8 @@ def test_product_actions_agree_with_the_planted_truth(
     truth = world.truth["products"]["orgs"][ORG]
     days = mesh["products"].day_count
     cannibals = {q["promoted"] for q in truth["pairs"] if q["kind"] == "cannibalisation"}
-    shifts = 0
+    for c in mesh["products"].cells:  # every cell with spend says what its next unit returns
+        assert c.HasField("marginal_roas") == (c.spend.amount > 0)
     for r in _recommend(mesh, max_results=50).recommendations:
         if r.kind == pb.RECOMMENDATION_KIND_STOP_PROMOTION:
             assert r.product.product_id in cannibals, r.action
@@ -177,8 +224,13 @@ def test_product_actions_agree_with_the_planted_truth(
             giver = true_marginal_margin(truth, r.channel, r.product.category, days)
             taker = true_marginal_margin(truth, r.channel, r.target_product.category, days)
             assert taker >= (1 - CLEAR) * giver, f"{r.action}: truth {giver:.2f} -> {taker:.2f}"
-            shifts += 1
-    assert shifts >= 1
+    # This world (120 days, 40 orders a day) cannot tell its categories' next units apart:
+    # every marginal-return interval overlaps the others of its channel, so nothing moves.
+    # (On the simulator's panel of this world the rescaled intervals moved google_shopping
+    # Tops -> Bags, claiming 4,425 [589, 8,261] of margin for a true gain of 177.)
+    shifts = [r for r in _recommend(mesh, max_results=50).recommendations
+              if r.kind == pb.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND]  # fmt: skip
+    assert shifts == []
 
 
 def test_refusals_name_their_field(mesh: dict[str, Any]) -> None:
@@ -324,11 +376,14 @@ def test_a_failed_attribution_moves_no_channel_but_the_product_actions_stand(
     store = AnalysisStore(mesh["data_dir"] / "causal" / "analyses.sqlite")
     store.put(StoredAnalysis(ORG, failed.analysis_id, "attribution",
                              dt.datetime.now(dt.UTC), failed.SerializeToString()))  # fmt: skip
-    ids = [failed.analysis_id, mesh["products"].analysis_id]
+    ids = [failed.analysis_id, _separated(mesh)]
     reply = mesh["surfacing"].Recommend(
         pb.RecommendRequest(org_id=ORG, analysis_ids=ids, design_tests=False), timeout=120
     )
-    both = _recommend(mesh)
+    both = mesh["surfacing"].Recommend(
+        pb.RecommendRequest(org_id=ORG, analysis_ids=[mesh["attribution"].analysis_id, ids[1]],
+                            design_tests=False), timeout=120,
+    )  # fmt: skip
     expected = [r.kind for r in both.recommendations if r.kind in PRODUCT_KINDS]
     assert expected and [r.kind for r in reply.recommendations] == expected
     (warning,) = [w for w in reply.warnings if w.startswith("no channel actions")]

@@ -2722,6 +2722,7 @@ class ChannelCategoryEffect(_message.Message):
     DECAY_FIELD_NUMBER: _builtins.int
     HALF_SATURATION_FIELD_NUMBER: _builtins.int
     SIGNIFICANT_FIELD_NUMBER: _builtins.int
+    MARGINAL_ROAS_FIELD_NUMBER: _builtins.int
     channel: _builtins.str
     """Channel, e.g. "google_shopping", "meta_catalogue"."""
     category: _builtins.str
@@ -2752,6 +2753,14 @@ class ChannelCategoryEffect(_message.Message):
     def incremental_roas(self) -> _common_pb2.Interval:
         """Incremental revenue over spend (unset without spend)."""
 
+    @_builtins.property
+    def marginal_roas(self) -> _common_pb2.Interval:
+        """Incremental revenue of the next unit of spend at the period's spend (every day's spend on
+        the category scaled alike: the response curve's slope there), with its 1 - alpha interval
+        drawn over the curve's slope at zero, half-saturation and decay together (unset without
+        spend). What a move of spend between categories should be decided on.
+        """
+
     def __init__(
         self,
         *,
@@ -2766,19 +2775,24 @@ class ChannelCategoryEffect(_message.Message):
         decay: _builtins.float = ...,
         half_saturation: _builtins.float | None = ...,
         significant: _builtins.bool = ...,
+        marginal_roas: _common_pb2.Interval | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_half_saturation", b"_half_saturation", "_incremental_roas", b"_incremental_roas", "half_saturation", b"half_saturation", "incremental_margin", b"incremental_margin", "incremental_revenue", b"incremental_revenue", "incremental_roas", b"incremental_roas", "spend", b"spend"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_half_saturation", b"_half_saturation", "_incremental_roas", b"_incremental_roas", "_marginal_roas", b"_marginal_roas", "half_saturation", b"half_saturation", "incremental_margin", b"incremental_margin", "incremental_revenue", b"incremental_revenue", "incremental_roas", b"incremental_roas", "marginal_roas", b"marginal_roas", "spend", b"spend"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_half_saturation", b"_half_saturation", "_incremental_roas", b"_incremental_roas", "category", b"category", "channel", b"channel", "decay", b"decay", "half_saturation", b"half_saturation", "incremental_margin", b"incremental_margin", "incremental_revenue", b"incremental_revenue", "incremental_roas", b"incremental_roas", "initial_roas", b"initial_roas", "share_of_revenue", b"share_of_revenue", "significant", b"significant", "spend", b"spend"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_half_saturation", b"_half_saturation", "_incremental_roas", b"_incremental_roas", "_marginal_roas", b"_marginal_roas", "category", b"category", "channel", b"channel", "decay", b"decay", "half_saturation", b"half_saturation", "incremental_margin", b"incremental_margin", "incremental_revenue", b"incremental_revenue", "incremental_roas", b"incremental_roas", "initial_roas", b"initial_roas", "marginal_roas", b"marginal_roas", "share_of_revenue", b"share_of_revenue", "significant", b"significant", "spend", b"spend"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__half_saturation: _TypeAlias = _typing.Literal["half_saturation"]  # noqa: Y015
     _WhichOneofArgType__half_saturation: _TypeAlias = _typing.Literal["_half_saturation", b"_half_saturation"]  # noqa: Y015
     _WhichOneofReturnType__incremental_roas: _TypeAlias = _typing.Literal["incremental_roas"]  # noqa: Y015
     _WhichOneofArgType__incremental_roas: _TypeAlias = _typing.Literal["_incremental_roas", b"_incremental_roas"]  # noqa: Y015
+    _WhichOneofReturnType__marginal_roas: _TypeAlias = _typing.Literal["marginal_roas"]  # noqa: Y015
+    _WhichOneofArgType__marginal_roas: _TypeAlias = _typing.Literal["_marginal_roas", b"_marginal_roas"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__half_saturation) -> _WhichOneofReturnType__half_saturation | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__incremental_roas) -> _WhichOneofReturnType__incremental_roas | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__marginal_roas) -> _WhichOneofReturnType__marginal_roas | None: ...
 
 Global___ChannelCategoryEffect: _TypeAlias = ChannelCategoryEffect  # noqa: Y015
 

@@ -4684,6 +4684,16 @@ class ChannelCategoryEffect(betterproto2.Message):
     True when the 1 - alpha interval excludes zero.
     """
 
+    marginal_roas: "Interval | None" = betterproto2.field(
+        12, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Incremental revenue of the next unit of spend at the period's spend (every day's spend on
+    the category scaled alike: the response curve's slope there), with its 1 - alpha interval
+    drawn over the curve's slope at zero, half-saturation and decay together (unset without
+    spend). What a move of spend between categories should be decided on.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "ChannelCategoryEffect", ChannelCategoryEffect)
 
