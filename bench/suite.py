@@ -206,6 +206,13 @@ BENCHES: tuple[Bench, ...] = (
         900,
     ),
     Bench(
+        "products_moves",
+        "product cells' marginal-return intervals and budget moves vs the truth, before/after",
+        ("--seeds", "20", "--first-seed", "20"),
+        ("--seeds", "2", "--first-seed", "20"),
+        900,
+    ),
+    Bench(
         "products_accuracy",
         "product-level halo and cannibalisation vs the truth, beside naive OLS",
         # 20 held-out seeds: at 4 a seed is 25 points of the per-seed rate

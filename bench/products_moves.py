@@ -1,0 +1,259 @@
+"""Product budget moves on simulator worlds: are the marginal-return intervals honest, and do
+the moves Recommend makes between a channel's category campaigns truly gain margin?
+
+For each seed: simulate the ``products`` scenario, estimate with
+:func:`causal_svc.products.estimate_products`, and score each channel x category cell with
+spend against the simulator's truth:
+
+1. the 90% interval of the cell's marginal return (revenue of the next unit of spend at the
+   period's spend) covers the true one. The truth is the simulator's own response
+   (``sim/products/response.py``: ``roas K hill(A/K)`` on the adstocked spend with the true
+   decay and ``K``) differentiated along the period's spend, ``roas sum_t A_t / (1 + A_t/K)^2
+   / sum_t s_t``, times the cell's net-to-direct ratio (halo and cannibalisation move with
+   the direct lift). *Before*: the interval Recommend used until issue 20's F13 fix, the
+   cell's revenue interval rescaled by the point ratio marginal / average with the
+   steady-state slope at the mean daily spend; *after*: the estimator's interval, drawn over
+   the curve's slope, saturation and decay (``CellEffect.marginal_low/high``).
+2. the moves each rule recommends (``surfacing_svc.products``: the receiver's lower bound
+   above the giver's upper bound; 20% of the giver's spend) and their true margin change:
+   the simulator's response re-evaluated with the giver's spend scaled by 0.8 and the
+   receiver's raised by the same amount (every day alike), times the truth's net margin per
+   unit of direct revenue, summed over the two cells. Also whether the move's claimed margin
+   interval covers that true change.
+
+    .venv/bin/python bench/products_moves.py --seeds 20 --first-seed 20
+    .venv/bin/python bench/products_moves.py --seeds 20 --first-seed 0 --days 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+import sim
+from bench._figures import figure
+from causal_svc.products import CellEffect, estimate_products
+from sim.products import PRODUCT_CHANNELS
+from sim.products.response import geometric_adstock
+from surfacing_svc.products import (
+    SHIFT_SHARE,
+    CategoryCell,
+    ProductEvidence,
+    Span,
+    product_actions,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    channel: str
+    giver: str
+    receiver: str
+    moved: float
+    claimed: Span  # margin over the period
+
+
+def _category_spend(panel: pd.DataFrame, channel: str, category: str) -> np.ndarray:
+    """(P, T) the channel's daily spend on the category's products."""
+    g = panel[panel["category"] == category].pivot_table(
+        index="product_id", columns="date", values=f"spend_{channel}", aggfunc="sum"
+    )
+    return g.fillna(0.0).to_numpy(np.float64)
+
+
+def _direct(truth: dict[str, Any], spend: np.ndarray, channel: str, category: str) -> float:
+    """The simulator's direct revenue of a channel in a category over the period."""
+    r = truth["response"][channel][category]
+    a = geometric_adstock(spend, r["decay"]).sum(axis=0)
+    k = r["half_saturation"]
+    return float(r["roas"] * (a / (1.0 + a / k)).sum())
+
+
+def true_marginal(truth: dict[str, Any], spend: np.ndarray, channel: str, category: str) -> float:
+    """The cell's true net revenue of the next unit of spend along the period's spend."""
+    r = truth["response"][channel][category]
+    cell = truth["incremental"][channel]["categories"][category]
+    a = geometric_adstock(spend, r["decay"]).sum(axis=0)
+    k = r["half_saturation"]
+    slope = r["roas"] * float((a / (1.0 + a / k) ** 2).sum()) / float(spend.sum())
+    return slope * cell["incremental_revenue"] / cell["direct_revenue"]
+
+
+def true_margin_change(truth: dict[str, Any], panel: pd.DataFrame, move: Move) -> float:
+    """The simulator's net margin change over the period of moving ``move.moved`` of spend
+    from the giver's category campaign to the receiver's (every day scaled alike)."""
+    total = 0.0
+    for category, sign in ((move.giver, -1.0), (move.receiver, 1.0)):
+        spend = _category_spend(panel, move.channel, category)
+        scale = 1.0 + sign * move.moved / float(spend.sum())
+        cell = truth["incremental"][move.channel]["categories"][category]
+        per_direct = cell["incremental_margin"] / cell["direct_revenue"]
+        change = _direct(truth, spend * scale, move.channel, category) - _direct(
+            truth, spend, move.channel, category
+        )
+        total += change * per_direct
+    return total
+
+
+def before_marginal(c: CellEffect, days: int) -> Span:
+    """The marginal return's interval as Recommend built it before issue 20's F13 fix: the
+    cell's revenue interval over its spend, times the steady-state slope ratio at the mean
+    daily spend (the estimator then reported the average return as ``roas``)."""
+    k = c.half_saturation
+    slope = 1.0 / (1.0 + c.spend / days / k) ** 2 if math.isfinite(k) and k > 0 else 1.0
+    average = c.incremental_revenue / c.spend
+    low, high = sorted((c.conf_low / c.spend * slope, c.conf_high / c.spend * slope))
+    return Span(average * slope, low, high)
+
+
+def _rate(c: CellEffect) -> float:
+    return c.incremental_margin / c.incremental_revenue if c.incremental_revenue else 1.0
+
+
+def before_moves(cells: list[CellEffect], days: int) -> list[Move]:
+    """The shift rule before the fix: per channel, the cells with the highest and lowest
+    point marginal margin; a move when the former's lower bound passes the latter's upper."""
+    out = []
+    for channel in PRODUCT_CHANNELS:
+        mine = [c for c in cells if c.channel == channel and c.spend > 0]
+        if len(mine) < 2:
+            continue
+        marg = {}
+        for c in mine:
+            m = before_marginal(c, days)
+            r = _rate(c)
+            marg[c.category] = Span(m.estimate * r, m.lower * r, m.upper * r)
+        best = max(mine, key=lambda c: marg[c.category].estimate)
+        worst = min(mine, key=lambda c: marg[c.category].estimate)
+        hi, lo = marg[best.category], marg[worst.category]
+        if best is worst or hi.lower <= lo.upper:
+            continue
+        moved = SHIFT_SHARE * worst.spend
+        claimed = Span(moved * (hi.estimate - lo.estimate), moved * (hi.lower - lo.upper),
+                       moved * (hi.upper - lo.lower))  # fmt: skip
+        out.append(Move(channel, worst.category, best.category, moved, claimed))
+    return out
+
+
+def after_moves(cells: list[CellEffect], days: int, level: float) -> list[Move]:
+    """The moves today's Recommend makes on the same cells (``surfacing_svc.products``)."""
+    evidence = ProductEvidence(
+        "bench", "USD", days, level, 0.95,
+        tuple(
+            CategoryCell(c.channel, c.category, c.spend,
+                         Span(c.incremental_revenue, c.conf_low, c.conf_high), c.roas,
+                         c.half_saturation, _rate(c),
+                         Span(c.marginal_roas, c.marginal_low, c.marginal_high))
+            for c in cells if c.spend > 0
+        ),
+        (), (),
+    )  # fmt: skip
+    return [
+        Move(a.channel, a.category, a.target_category, SHIFT_SHARE * _spend(cells, a), a.impact)
+        for a in product_actions(evidence)
+        if a.kind == "shift_product_spend"
+    ]
+
+
+def _spend(cells: list[CellEffect], a: Any) -> float:
+    return next(c.spend for c in cells if c.channel == a.channel and c.category == a.category)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--geos", type=int, default=5)
+    ap.add_argument("--days", type=int, default=None, help="default: the scenario's")
+    args = ap.parse_args()
+    kw = {} if args.days is None else {"days": args.days}
+    cov: dict[str, list[bool]] = {"before": [], "after": []}
+    width: dict[str, list[float]] = {"before": [], "after": []}
+    moves: dict[str, list[tuple[Move, float]]] = {"before": [], "after": []}
+    t_est = 0.0
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        r = sim.simulate("products", seed=seed, n_geos=args.geos, dirt=False, **kw)
+        assert r.products is not None
+        truth = r.products.truth["orgs"]["org_001"]
+        panel = r.products.panel
+        t0 = time.perf_counter()
+        est = estimate_products(panel, channels=PRODUCT_CHANNELS)
+        t_est += time.perf_counter() - t0
+        days = est.nobs
+        cells = [c for c in est.cells if c.spend > 0]
+        line = []
+        for c in cells:
+            t = true_marginal(truth, _category_spend(panel, c.channel, c.category), c.channel,
+                              c.category)  # fmt: skip
+            for name, span in (
+                ("before", before_marginal(c, days)),
+                ("after", Span(c.marginal_roas, c.marginal_low, c.marginal_high)),
+            ):
+                cov[name].append(span.lower <= t <= span.upper)
+                width[name].append((span.upper - span.lower) / abs(t))
+        for name, made in (
+            ("before", before_moves(cells, days)),
+            ("after", after_moves(cells, days, 1.0 - est.alpha)),
+        ):
+            for m in made:
+                true = true_margin_change(truth, panel, m)
+                moves[name].append((m, true))
+                line.append(
+                    f"{name} {m.channel} {m.giver}->{m.receiver} {m.moved:,.0f}: claimed "
+                    f"{m.claimed.estimate:+,.0f} [{m.claimed.lower:+,.0f}, "
+                    f"{m.claimed.upper:+,.0f}], true {true:+,.0f}"
+                )
+        n_b = sum(cov["before"][-len(cells) :])
+        n_a = sum(cov["after"][-len(cells) :])
+        print(f"seed {seed:3d}: marginal covered before {n_b}/{len(cells)}, after "
+              f"{n_a}/{len(cells)}", flush=True)  # fmt: skip
+        for text in line:
+            print("   " + text)
+
+    def pct(v: list[bool]) -> str:
+        return f"{100 * np.mean(v):5.1f}% ({sum(v)}/{len(v)})" if v else "  n/a"
+
+    n = args.seeds
+    print(
+        f"\n{n} seeds from {args.first_seed}, scenario 'products' ({args.geos}-state base world, "
+        f"{args.days or 'default'} days), estimate {t_est / n:.2f}s/seed"
+    )
+    print("                                             before (rescaled)        after (drawn)")
+    print(f"90% marginal interval covers the truth   {pct(cov['before']):>22} "
+          f"{pct(cov['after']):>22}")  # fmt: skip
+    print(f"   median width / |true marginal|        {np.median(width['before']):22.2f} "
+          f"{np.median(width['after']):22.2f}")  # fmt: skip
+    gain: dict[str, list[bool]] = {}
+    for name in ("before", "after"):
+        scored = moves[name]
+        gain[name] = [t > 0 for _, t in scored]
+        inside = [m.claimed.lower <= t <= m.claimed.upper for m, t in scored]
+        total = sum(t for _, t in scored)
+        print(f"{name:6s}: {len(scored)} moves, true margin change > 0 in {pct(gain[name])}, "
+              f"claimed interval covers the true change in {pct(inside)}, "
+              f"sum of true changes {total:+,.0f}")  # fmt: skip
+    size = f"{n} seeds"
+    if args.days:
+        size += f", {args.days} days"
+    figure(f"product cells: 90% marginal-return interval covers the truth, {size}",
+           100 * np.mean(cov["after"]), "%", reference="revenue interval rescaled (before)",
+           reference_value=100 * np.mean(cov["before"]), target="≈ 90%")  # fmt: skip
+    figure(f"product budget moves made, {size}", len(moves["after"]), "moves",
+           reference="before", reference_value=len(moves["before"]))  # fmt: skip
+    figure(f"product budget moves whose true margin change is positive, {size}",
+           100 * np.mean(gain["after"]) if gain["after"] else float("nan"), "%",
+           reference="before",
+           reference_value=100 * np.mean(gain["before"]) if gain["before"] else None)  # fmt: skip
+
+
+if __name__ == "__main__":
+    # One BLAS thread: the fits are small matrices (as in products_accuracy).
+    with threadpool_limits(1):
+        main()
