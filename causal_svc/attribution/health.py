@@ -223,18 +223,48 @@ def assess(
     else:
         checks.append(HealthCheck("convergence", Verdict.PASS, conv.scaled_gradient, None,
                                   f"converged in {conv.iterations} iterations"))  # fmt: skip
+    gaps = _outcome_gaps(fit)
+    # A gap in the export is the likelier cause of a missing driver than the world is.
+    driver = " (the days without outcome, above, alone can cause this)" if gaps else (
+        " (a slow-moving driver is missing)")  # fmt: skip
     checks.append(HealthCheck(
         "residual_autocorrelation",
         Verdict.REVIEW if fit.rho > MAX_RESIDUAL_AR1 else Verdict.PASS,
         fit.rho, MAX_RESIDUAL_AR1,
         f"residual lag-1 autocorrelation {fit.rho:.2f}"
-        + (" (a slow-moving driver is missing)" if fit.rho > MAX_RESIDUAL_AR1 else ""),
+        + (driver if fit.rho > MAX_RESIDUAL_AR1 else ""),
     ))  # fmt: skip
     checks.append(_baseline_check(fit))
+    if gaps:
+        checks.insert(0, gaps)
     ident, unidentified = _identification_checks(fit)
     checks += ident
     checks += _calibration_checks(fit)
     return HealthReport(_worst(checks), tuple(checks), ho, _in_sample_r2(fit), unidentified)
+
+
+def _outcome_gaps(fit: MMMFit) -> HealthCheck | None:
+    """Days inside the panel with no outcome in any geo, as the first check (audit R4 F7): a
+    week missing from the orders export is read as a week of zero sales, which alone fails
+    the holdout, the residuals and the baseline, and those checks' own words ("a slow-moving
+    driver is missing", "the media claim sales that happen anyway") blame the model. REVIEW:
+    the other checks say whether the fit survived it. The days stay in the fit (its
+    likelihood has per-day weights only in the national rows, and the nuisance projection and
+    the adstock recursion run over every day), so the check names them instead."""
+    empty = np.flatnonzero(fit.panel.outcome.sum(axis=0) == 0)
+    if not empty.size:
+        return None
+    runs = np.split(empty, np.flatnonzero(np.diff(empty) > 1) + 1)
+    dates = fit.panel.dates
+    spans = [str(dates[r[0]]) if r.size == 1 else f"{dates[r[0]]}..{dates[r[-1]]}"
+             for r in runs]  # fmt: skip
+    more = f" and {len(spans) - 3} more" if len(spans) > 3 else ""
+    return HealthCheck(
+        "outcome_gaps", Verdict.REVIEW, float(empty.size), 0.0,
+        f"{empty.size} day(s) have no outcome in any geo ({', '.join(spans[:3])}{more}) and are "
+        "read as zero sales: a gap in the outcome export is the likely cause of the failures "
+        "below; re-export those days, or analyse a window without them",
+    )  # fmt: skip
 
 
 def _baseline_check(fit: MMMFit) -> HealthCheck:
