@@ -98,6 +98,7 @@ def transformed(world: Path):  # type: ignore[no-untyped-def]
     from ingestion_svc.parse import parse_json_rows
     from ingestion_svc.pipeline import finish, prepare
     from ingestion_svc.raw_batch import Account, RawBatch
+    from mesh.runtime.frames.gc_pause import gc_paused
 
     accounts = _accounts(world)
     pulled = _pulled(world)
@@ -106,11 +107,13 @@ def transformed(world: Path):  # type: ignore[no-untyped-def]
         account = Account(a["account_id"], a["timezone"], a["currency"], "US", a["geo_keys"])
         history = StreamHistory()
         for offset, chunk in _chunks(world / f"{source}.ndjson"):
-            parsed, raw, rejected = parse_json_rows(chunk)
-            batch = RawBatch("bench", source, f"b{offset}", parsed, raw, account, pulled, offset,
-                             parse_rejections=rejected)  # fmt: skip
-            result = finish(prepare(batch), history, [], FactorTable.empty(), pulled)
-            history.add(result.history_rows)
+            # the collector paused as Ingest's worker hops pause it (ingestion_svc.stream)
+            with gc_paused():
+                parsed, raw, rejected = parse_json_rows(chunk)
+                batch = RawBatch("bench", source, f"b{offset}", parsed, raw, account, pulled,
+                                 offset, parse_rejections=rejected)  # fmt: skip
+                result = finish(prepare(batch), history, [], FactorTable.empty(), pulled)
+                history.add(result.history_rows)
             yield len(chunk), result
 
 
