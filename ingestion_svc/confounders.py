@@ -88,6 +88,9 @@ PROFILES: dict[str, Profile] = {
     "google_ads": Profile(FLAG_LOG_MOVE),
     "klaviyo": Profile(None),
     "generic": Profile(None),
+    # offline media (TV, radio, out of home) runs in planned flights: on/off, not demand-chasing
+    # day by day, so its spend moves are no budget response
+    "generic_media": Profile(None),
 }
 # The gift season: demand peaks from 1 December until the last shipping days before Christmas.
 PEAK = ((12, 1), (12, 21))

@@ -26,6 +26,7 @@ ADSTOCK_DECAY = {
     "google_ads": 0.2,
     "klaviyo": 0.1,
     "generic": 0.0,
+    "generic_media": 0.4,  # TV and radio carry over as social does (Robyn's TV theta 0.3-0.8)
 }
 
 

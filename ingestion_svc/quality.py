@@ -45,6 +45,7 @@ EXPECTED_CONFOUNDER_INPUTS: dict[str, tuple[str, ...]] = {
     "google_ads": ("calendar", "weekly", "budget", "demand", "competitor", "promotion"),
     "klaviyo": ("calendar", "weekly", "promotion"),
     "generic": ("calendar", "weekly", "macro", "promotion"),
+    "generic_media": ("calendar", "weekly", "macro", "competitor", "promotion"),
 }
 
 

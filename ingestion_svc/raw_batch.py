@@ -29,6 +29,7 @@ SOURCES = (
     "klaviyo",
     "tiktok",
     "generic",
+    "generic_media",  # a media channel no connector knows (TV, radio, out of home), mapped
     # product sources (issue 20): ingestion_svc.product_batch, not the campaign pipeline
     "shopify_orders",
     "shopify_products",

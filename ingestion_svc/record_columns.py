@@ -28,6 +28,7 @@ SOURCE_NOTES = {
     "klaviyo": "impressions are recipients; geo from the message's audience segment",
     "tiktok": "conversions from complete_payment, revenue from total_complete_payment_rate",
     "generic": "columns read through the declared mapping",
+    "generic_media": "a media channel's columns read through the declared mapping",
 }
 
 

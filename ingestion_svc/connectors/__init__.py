@@ -43,8 +43,9 @@ _PLATFORMS = {
 def normalise(batch: RawBatch) -> Normalised:
     """The batch's rows through its source's connector (rows that failed to parse are
     already rejected and come out as rejections, not rows)."""
-    if batch.source == "generic":
-        out = generic.normalise(batch.rows, batch.account, batch.mapping, batch.org_id)
+    if batch.source in ("generic", "generic_media"):
+        out = generic.normalise(batch.rows, batch.account, batch.mapping, batch.org_id,
+                                media=batch.source == "generic_media")  # fmt: skip
     else:
         out = _PLATFORMS[batch.source](batch.rows, batch.account)
     return Normalised(out.frame, [*batch.parse_rejections, *out.rejections])

@@ -1,5 +1,9 @@
-"""A generic CSV/JSON source (first-party orders, an unsupported platform) read through a
-declared column mapping.
+"""A generic CSV/JSON source read through a declared column mapping: the business's own
+outcome (``generic``: first-party orders and revenue, what attribution explains), or a media
+channel no connector knows (``generic_media``: TV, radio, out of home, print, an unsupported
+network; its spend and delivery per day, labelled with the mapping's channel, are media the
+model attributes to like any platform's). The source decides which: a channel's spend in a
+``generic`` file would be read as the business's own rows.
 
 Every mapped column is required on every row; unmapped metrics are zero. The geo column holds
 the merchant's own region codes: for a US or Canadian account each must be one of the
@@ -44,9 +48,15 @@ _LOCAL_DAY = r"\d{4}-\d{2}-\d{2}(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.
 
 
 def normalise(
-    rows: Sequence[dict[str, Any] | None], account: Account, mapping: ColumnMap, org_id: str = ""
+    rows: Sequence[dict[str, Any] | None],
+    account: Account,
+    mapping: ColumnMap,
+    org_id: str = "",
+    *,
+    media: bool = False,
 ) -> Normalised:
-    """Rows of a mapped source (a batch for ``org_id``) → the normalised frame."""
+    """Rows of a mapped source (a batch for ``org_id``) → the normalised frame; ``media``:
+    ``generic_media``'s rows (the request's check requires their channel and spend)."""
     checks = Checks(rows)
     n = len(rows)
     if org_id:
@@ -123,7 +133,7 @@ def normalise(
             "timezone": account.timezone,
             **metrics,
             "currency": currency,
-            "attribution_window": "first_party" if channel == DEFAULT_CHANNEL else "",
+            "attribution_window": "first_party" if channel == DEFAULT_CHANNEL and not media else "",
             "attribution_ok": np.ones(n, dtype=bool),
             "outcome_reported": np.full(n, bool(mapping.conversions or mapping.revenue)),
         },

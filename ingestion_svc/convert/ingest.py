@@ -43,6 +43,7 @@ SOURCES = {
     common_pb.DATA_SOURCE_KLAVIYO: "klaviyo",
     common_pb.DATA_SOURCE_TIKTOK: "tiktok",
     common_pb.DATA_SOURCE_GENERIC: "generic",
+    common_pb.DATA_SOURCE_GENERIC_MEDIA: "generic_media",
     common_pb.DATA_SOURCE_SHOPIFY_ORDERS: "shopify_orders",
     common_pb.DATA_SOURCE_SHOPIFY_PRODUCTS: "shopify_products",
     common_pb.DATA_SOURCE_GOOGLE_ADS_SHOPPING: "google_ads_shopping",
@@ -138,6 +139,19 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
     raise ValueError("bad varint")
 
 
+def _check_media_mapping(m: ingestion_pb.ColumnMapping, violations: list[FieldViolation]) -> None:
+    """A media channel's rows need its name and what it bought: without them its rows would
+    be spend of no channel, or a channel of no spend."""
+    if not m.channel or m.channel == "first_party":
+        violations.append(FieldViolation(
+            "mapping.channel", "a generic_media source needs its channel's name (channel=tv): "
+            "the label its spend is attributed under"))  # fmt: skip
+    if not (m.spend or m.impressions):
+        violations.append(FieldViolation(
+            "mapping.spend", "a generic_media source needs a spend or impressions column: "
+            "what the channel bought each day"))  # fmt: skip
+
+
 def _check_account(
     account: ingestion_pb.AccountInfo, source: str, violations: list[FieldViolation]
 ) -> None:
@@ -173,7 +187,7 @@ def _check_account(
         violations.append(
             FieldViolation("account.currency_code", "Klaviyo rows carry no currency: required")
         )
-    if source in ("klaviyo", "generic") and not account.account_id:
+    if source in ("klaviyo", "generic", "generic_media") and not account.account_id:
         violations.append(
             FieldViolation("account.account_id", f"{source} rows carry no account: required")
         )
@@ -244,8 +258,10 @@ def _check_request(
     m = request.mapping
     for f in ingestion_pb.ColumnMapping.DESCRIPTOR.fields:
         text_bound(getattr(m, f.name), f"mapping.{f.name}", violations)
-    if source == "generic" and not m.date:
+    if source in ("generic", "generic_media") and not m.date:
         violations.append(FieldViolation("mapping.date", "a generic source needs a date column"))
+    if source == "generic_media":
+        _check_media_mapping(m, violations)
     pulled_at = now
     try:
         stamp = timestamp_from_proto(request.pulled_at, "pulled_at")

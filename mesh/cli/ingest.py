@@ -30,13 +30,12 @@ from typing import Any, Literal, TextIO
 from mesh.cli import generic_rows
 from mesh.sdk.client import IngestSummary, LiftOS
 
-SOURCES = (
-    "meta", "google_ads", "klaviyo", "tiktok", "generic",
-    # product sources (issue 20): Shopify orders.json / products.json, product reports
-    "shopify_orders", "shopify_products", "google_ads_shopping", "meta_products",
-)  # fmt: skip
-# Not scored by the causal quality score (it is defined on campaign x geo x day rows).
-PRODUCT_SOURCES = SOURCES[5:]
+# Product sources (issue 20): Shopify orders.json / products.json, product reports. Not
+# scored by the causal quality score (it is defined on campaign x geo x day rows).
+PRODUCT_SOURCES = ("shopify_orders", "shopify_products", "google_ads_shopping", "meta_products")
+# Read through --mapping: the business's own outcome, or a media channel without a connector.
+MAPPED_SOURCES = ("generic", "generic_media")
+SOURCES = ("meta", "google_ads", "klaviyo", "tiktok", *MAPPED_SOURCES, *PRODUCT_SOURCES)
 # Rows of a JSON-lines file looked at for a mapped column (it may be absent from some rows).
 _MAPPING_SAMPLE = 1_000
 MAPPING_FIELDS = (
@@ -63,14 +62,15 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
     p.add_argument(
         "--mapping",
         default="",
-        help="generic source: FIELD=COLUMN,… with FIELD in "
+        help="generic sources: FIELD=COLUMN,… with FIELD in "
         + ", ".join(MAPPING_FIELDS)
-        + " (channel=NAME: the channel label every row gets, not a column)",
+        + " (channel=NAME: the channel label every row gets, not a column; generic is the "
+        "business's own orders/revenue, generic_media a media channel's spend: channel=tv)",
     )
     p.add_argument(
         "--sum-rows",
         action="store_true",
-        help="generic source: add the rows of each date × geo × campaign into one (an order- "
+        help="generic sources: add the rows of each date × geo × campaign into one (an order- "
         "or transaction-level export; without it such a file is refused, as all but one row "
         "of each key would be replaced)",
     )
@@ -394,24 +394,24 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         return 2
     account = load_account(args)
     mapping = parse_mapping(args.mapping) if args.mapping else None
-    if mapping and args.source == "generic":
+    if mapping and args.source in MAPPED_SOURCES:
         for path in args.files:
             if (problem := mapping_problem(path, mapping)) is not None:
                 print(f"error: {problem}", file=sys.stderr)
                 return 2
-    if args.sum_rows and (args.source != "generic" or not mapping):
-        print("error: --sum-rows is for the generic source with a --mapping", file=sys.stderr)
+    if args.sum_rows and (args.source not in MAPPED_SOURCES or not mapping):
+        print("error: --sum-rows is for a generic source with a --mapping", file=sys.stderr)
         return 2
     if args.sum_rows and mapping and any("." in c for f, c in mapping.items() if f != "channel"):
         print("error: --sum-rows adds top-level columns (a CSV's, or flat JSON rows'), not "
               "nested fields", file=sys.stderr)  # fmt: skip
         return 2
-    if mapping and args.source == "generic" and not args.sum_rows:
+    if mapping and args.source in MAPPED_SOURCES and not args.sum_rows:
         for path in args.files:
             if (clash := generic_rows.conflict(numbered_rows(path), mapping)) is not None:
                 print(f"error: {clash.text(path)}", file=sys.stderr)
                 return 2
-    if args.source == "generic":
+    if args.source in MAPPED_SOURCES:
         org = args.org or os.environ.get("LIFTOS_ORG", "")
         for path in args.files:
             if (problem := org_column_problem(path, org)) is not None:

@@ -35,7 +35,9 @@ class _DataSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DataSource
     DATA_SOURCE_TIKTOK: _DataSource.ValueType  # 4
     """TikTok for Business reporting API."""
     DATA_SOURCE_GENERIC: _DataSource.ValueType  # 5
-    """A generic CSV/JSON export driven by a declared column mapping (e.g. first-party orders)."""
+    """A generic CSV/JSON export driven by a declared column mapping: the business's own outcome
+    (first-party orders and revenue); a media channel's spend goes as DATA_SOURCE_GENERIC_MEDIA.
+    """
     DATA_SOURCE_SHOPIFY_ORDERS: _DataSource.ValueType  # 6
     """Shopify Admin API orders (orders.json), one order per row: line items with product,
     variant, quantity, price and discount, nested refunds; first-party product sales.
@@ -48,6 +50,12 @@ class _DataSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DataSource
     """Google Ads API shopping_performance_view rows, by segments.product_item_id."""
     DATA_SOURCE_META_PRODUCTS: _DataSource.ValueType  # 9
     """Meta Marketing API insights broken down by product_id (catalogue ads)."""
+    DATA_SOURCE_GENERIC_MEDIA: _DataSource.ValueType  # 10
+    """A generic CSV/JSON export of a media channel no connector knows (TV, radio, out of home,
+    print, an unsupported network) driven by a declared column mapping: its spend and delivery
+    per day, labelled with the mapping's channel, are media the attribution model attributes
+    to (DATA_SOURCE_GENERIC's rows are the business's own outcome).
+    """
 
 class DataSource(_DataSource, metaclass=_DataSourceEnumTypeWrapper):
     """Advertising and first-party data sources LiftOS ingests."""
@@ -63,7 +71,9 @@ DATA_SOURCE_KLAVIYO: DataSource.ValueType  # 3
 DATA_SOURCE_TIKTOK: DataSource.ValueType  # 4
 """TikTok for Business reporting API."""
 DATA_SOURCE_GENERIC: DataSource.ValueType  # 5
-"""A generic CSV/JSON export driven by a declared column mapping (e.g. first-party orders)."""
+"""A generic CSV/JSON export driven by a declared column mapping: the business's own outcome
+(first-party orders and revenue); a media channel's spend goes as DATA_SOURCE_GENERIC_MEDIA.
+"""
 DATA_SOURCE_SHOPIFY_ORDERS: DataSource.ValueType  # 6
 """Shopify Admin API orders (orders.json), one order per row: line items with product,
 variant, quantity, price and discount, nested refunds; first-party product sales.
@@ -76,6 +86,12 @@ DATA_SOURCE_GOOGLE_ADS_SHOPPING: DataSource.ValueType  # 8
 """Google Ads API shopping_performance_view rows, by segments.product_item_id."""
 DATA_SOURCE_META_PRODUCTS: DataSource.ValueType  # 9
 """Meta Marketing API insights broken down by product_id (catalogue ads)."""
+DATA_SOURCE_GENERIC_MEDIA: DataSource.ValueType  # 10
+"""A generic CSV/JSON export of a media channel no connector knows (TV, radio, out of home,
+print, an unsupported network) driven by a declared column mapping: its spend and delivery
+per day, labelled with the mapping's channel, are media the attribution model attributes
+to (DATA_SOURCE_GENERIC's rows are the business's own outcome).
+"""
 Global___DataSource: _TypeAlias = DataSource  # noqa: Y015
 
 class _OutcomeMetric:

@@ -225,7 +225,9 @@ class Recommendation(_message.Message):
     confidence: _builtins.float
     """Confidence in [0, 1]: for a move (scale, cut, reallocate, a product action), the share of
     the model's draws in which it improves the objective; for a test, the proposed
-    experiment's power; for a hold, how evenly the draws split (1: half say raise, half cut).
+    experiment's power against a channel that just pays for itself (NaN when no experiment
+    could be designed; the warnings say why); for a hold, how evenly the draws split (1: half
+    say raise, half cut).
     """
     priority: _builtins.int
     """Priority rank (1 = first)."""

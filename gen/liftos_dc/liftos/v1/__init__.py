@@ -1084,7 +1084,8 @@ class DataSource(betterproto2.Enum):
 
     GENERIC = 5
     """
-    A generic CSV/JSON export driven by a declared column mapping (e.g. first-party orders).
+    A generic CSV/JSON export driven by a declared column mapping: the business's own outcome
+    (first-party orders and revenue); a media channel's spend goes as DATA_SOURCE_GENERIC_MEDIA.
     """
 
     SHOPIFY_ORDERS = 6
@@ -1109,6 +1110,14 @@ class DataSource(betterproto2.Enum):
     Meta Marketing API insights broken down by product_id (catalogue ads).
     """
 
+    GENERIC_MEDIA = 10
+    """
+    A generic CSV/JSON export of a media channel no connector knows (TV, radio, out of home,
+    print, an unsupported network) driven by a declared column mapping: its spend and delivery
+    per day, labelled with the mapping's channel, are media the attribution model attributes
+    to (DATA_SOURCE_GENERIC's rows are the business's own outcome).
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -1122,6 +1131,7 @@ class DataSource(betterproto2.Enum):
             7: "DATA_SOURCE_SHOPIFY_PRODUCTS",
             8: "DATA_SOURCE_GOOGLE_ADS_SHOPPING",
             9: "DATA_SOURCE_META_PRODUCTS",
+            10: "DATA_SOURCE_GENERIC_MEDIA",
         }
 
     @classmethod
@@ -1137,6 +1147,7 @@ class DataSource(betterproto2.Enum):
             "DATA_SOURCE_SHOPIFY_PRODUCTS": 7,
             "DATA_SOURCE_GOOGLE_ADS_SHOPPING": 8,
             "DATA_SOURCE_META_PRODUCTS": 9,
+            "DATA_SOURCE_GENERIC_MEDIA": 10,
         }
 
 
@@ -8619,7 +8630,9 @@ class Recommendation(betterproto2.Message):
     """
     Confidence in [0, 1]: for a move (scale, cut, reallocate, a product action), the share of
     the model's draws in which it improves the objective; for a test, the proposed
-    experiment's power; for a hold, how evenly the draws split (1: half say raise, half cut).
+    experiment's power against a channel that just pays for itself (NaN when no experiment
+    could be designed; the warnings say why); for a hold, how evenly the draws split (1: half
+    say raise, half cut).
     """
 
     analysis_ids: "list[str]" = betterproto2.field(8, betterproto2.TYPE_STRING, repeated=True)
