@@ -351,6 +351,7 @@ def _setup(
     day_of_year = (panel.dates - panel.dates.astype("datetime64[Y]")).astype(np.int64) + 1
     basis = annual_basis(panel.n_days, day_of_year, spec.annual_harmonics)
     design, design_names = national_design(panel.dates, panel.national, spec.country)
+    design, design_names = gap_days(panel, design, design_names)
     # Geo weights from the outcome's own variation after the nuisance (media explain a small
     # share of it); the fit refines them from its residuals.
     weights = _geo_weights(Projection(np.ones(panel.n_geos), basis).geo(log_y))
@@ -374,6 +375,23 @@ def _setup(
                                    dechased_inputs(panel.media, panel.spend))  # fmt: skip
     return _Setup(layout, log_y, basis, design, design_names, weights, inputs, prepared,
                   [*priors, *lifts], len(priors), controls, day_effects, instruments)  # fmt: skip
+
+
+def gap_days(
+    panel: MediaPanel, design: np.ndarray, names: tuple[str, ...]
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The national design with a dummy per day that has no outcome in any geo (audit R4 F7:
+    a week missing from the orders export, read as zero sales, failed the fit). A dummy per
+    such day takes it out of the national rows' regression, as if unobserved, while the
+    media still run through it (the adstock recursion needs every day); the geo rows'
+    day effects absorb a day common to every geo already."""
+    gap = np.flatnonzero(panel.outcome.sum(axis=0) == 0)
+    if not gap.size:
+        return design, names
+    cols = np.zeros((panel.n_days, gap.size))
+    cols[gap, np.arange(gap.size)] = 1.0
+    return (np.column_stack([design, cols]),
+            (*names, *(f"no_outcome:{panel.dates[i]}" for i in gap)))  # fmt: skip
 
 
 def demand_index(first: Projection, log_y: np.ndarray, *, national_rows: bool) -> np.ndarray:

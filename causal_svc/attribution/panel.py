@@ -401,7 +401,8 @@ def _uncovered(
     if silent_days:
         warnings.append(
             f"{silent_days} day(s) inside the outcome's days have no first-party outcome in any "
-            "geo and are read as zero: check the outcome export for missing days"
+            "geo: the fit leaves them out as unobserved; check the outcome export for missing "
+            "days"
         )
     return warnings
 

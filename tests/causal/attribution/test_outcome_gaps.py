@@ -1,35 +1,54 @@
-"""A week missing from the outcome export in every geo is named as the first health check and
-the likely cause of the others (audit R4 F7: the FAIL blamed "a slow-moving driver")."""
+"""A week missing from the outcome export in every geo (audit R4 F7: read as a week of zero
+sales, it failed the fit, and the FAIL blamed "a slow-moving driver"): the fit leaves such days
+out of its outcome rows, and the first health check names them."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import numpy as np
+import pytest
 
-from causal_svc.attribution import ModelSpec, Verdict, fit_mmm
+from causal_svc.attribution import Evaluator, ModelSpec, Verdict, fit_mmm
+from causal_svc.attribution.fit import gap_days
 from causal_svc.attribution.health import assess
 
 from .world import World
 
 
-def test_a_week_without_outcome_is_named_first(demo: World, demo_fit) -> None:
+@pytest.fixture(scope="module")
+def gap(demo: World):
     y = demo.panel.outcome.copy()
     y[:, 40:47] = 0.0
     y[:, 60] = 0.0
-    gap = dataclasses.replace(demo.panel, outcome=y)
-    health = assess(fit_mmm(gap, ModelSpec()), holdout=False)
+    return fit_mmm(dataclasses.replace(demo.panel, outcome=y), ModelSpec())
+
+
+def _iroas(fit) -> np.ndarray:
+    ev = Evaluator(fit)
+    paid = np.flatnonzero(fit.panel.spend.sum(axis=(1, 2)) > 0)
+    return np.array([ev.effect(int(c))[0] / fit.panel.spend[c].sum() for c in paid])
+
+
+def test_the_gap_is_named_first(demo: World, gap, demo_fit) -> None:
+    health = assess(gap)
     first = health.checks[0]
     d = demo.panel.dates
     assert (first.name, first.verdict, first.value) == ("outcome_gaps", Verdict.REVIEW, 8.0)
     assert first.message.startswith(
-        f"8 day(s) have no outcome in any geo ({d[40]}..{d[46]}, {d[60]}) and are read as zero "
-        "sales: a gap in the outcome export is the likely cause"
+        f"8 day(s) have no outcome in any geo ({d[40]}..{d[46]}, {d[60]}): the fit leaves them "
+        "out as unobserved"
     )
-    assert health.verdict is not Verdict.PASS
-    rho = next(c for c in health.checks if c.name == "residual_autocorrelation")
-    assert "slow-moving driver" not in rho.message
-    assert rho.verdict is Verdict.PASS or "the days without outcome" in rho.message
-    # the world as exported: no such check
-    assert "outcome_gaps" not in {c.name for c in assess(demo_fit, holdout=False).checks}
-    assert not np.any(demo.panel.outcome.sum(axis=0) == 0)
+    assert health.verdict is Verdict.REVIEW  # the demo world passes without the gap
+    assert assess(demo_fit).verdict is Verdict.PASS
+    assert "outcome_gaps" not in {c.name for c in assess(demo_fit).checks}
+
+
+def test_the_gap_days_are_left_out_of_the_fit(demo: World, gap, demo_fit) -> None:
+    _, names = gap_days(gap.panel, np.zeros((gap.panel.n_days, 0)), ())
+    assert names == tuple(f"no_outcome:{demo.panel.dates[i]}" for i in (*range(40, 47), 60))
+    # Read as zero sales, the same days took every paid channel's iROAS to ~0 (|change| mean
+    # 0.58, max 2.34) and failed the holdout (R² -7.4); left out, they move it as losing 8 of
+    # the demo's days does (mean 0.19, max 0.55: /tmp measurement in the commit message).
+    moved = np.abs(_iroas(gap) - _iroas(demo_fit))
+    assert moved.mean() < 0.25 and moved.max() < 0.75, moved
