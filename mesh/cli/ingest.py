@@ -399,6 +399,10 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             if (problem := mapping_problem(path, mapping)) is not None:
                 print(f"error: {problem}", file=sys.stderr)
                 return 2
+    if mapping and args.source == "generic" and ({"spend", "impressions"} & mapping.keys()):
+        print("warning: --source generic holds the business's own outcome (orders, revenue); "
+              "spend or impressions mapped here are not read as media. A media channel's file "
+              "goes with --source generic_media --mapping …,channel=NAME", file=sys.stderr)  # fmt: skip
     if args.sum_rows and (args.source not in MAPPED_SOURCES or not mapping):
         print("error: --sum-rows is for a generic source with a --mapping", file=sys.stderr)
         return 2

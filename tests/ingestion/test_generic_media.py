@@ -74,6 +74,10 @@ def test_a_tv_spend_file_is_a_channel_the_model_attributes_to(
     env: PeerConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tv, orders = _files(tmp_path)
+    # the audit's mistake: spend through the outcome's source is warned of, naming the way
+    wrong = ["ingest", "--org", "wrong", "--source", "generic", *ACCOUNT, "--mapping"]
+    assert cli.main([*wrong, "date=date,geo=state,spend=cost,channel=tv", str(tv)]) == 0
+    assert "--source generic_media" in capsys.readouterr().err
     assert (
         cli.main(
             [
