@@ -306,9 +306,10 @@ def state_from_bytes(blob: bytes) -> FitState:
     state = pickle.loads(zlib.decompress(blob))
     if not isinstance(state, FitState):
         raise TypeError("stored model state is not a FitState")
-    if any(not hasattr(t, "df") for t in state.lift_tests):
-        # Stored before lift tests carried their df: a slots dataclass unpickles the fields
-        # it was stored with, so the newer one is left unset; it defaults (a known stderr).
+    if any(not hasattr(t, f.name) for t in state.lift_tests for f in fields(LiftTest)):
+        # Stored before lift tests carried their df (or their spend change and treated
+        # count): a slots dataclass unpickles the fields it was stored with, so the newer ones
+        # are left unset; they default (a known stderr; the multiplier as stored).
         tests = tuple(
             LiftTest(**{f.name: getattr(t, f.name) for f in fields(LiftTest) if hasattr(t, f.name)})
             for t in state.lift_tests

@@ -12,8 +12,10 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 
 from causal_svc.attribution import Evaluator, LiftTest, ModelSpec, fit_mmm
 from causal_svc.attribution.calibration import check_lift_tests, usable_lift_tests
+from causal_svc.attribution.fit import restore_fit, state_from_bytes, state_to_bytes
 from causal_svc.convert.attribution import lift_test
 from causal_svc.errors import InvalidSpec
+from tests.support import pickled_without
 
 from .world import World, experiment_lift
 
@@ -105,3 +107,17 @@ def test_a_spend_change_above_the_channels_spend_is_refused_or_skipped(
     # all of it going dark (rounded up a little) is the channel dark in every geo
     (p,) = check_lift_tests(demo.panel, [dataclasses.replace(without_geos, spend_change=spent)])
     assert p.share == 1.0 and p.test.lift == pytest.approx(without_geos.lift)
+
+
+def test_a_state_stored_before_the_spend_change_restores(demo: World) -> None:
+    """Stored analyses pickled LiftTest without ``spend_change`` and ``treatment_units``:
+    they restore with the multiplier they were fitted with."""
+    exp = demo.experiment
+    assert exp is not None
+    fit = fit_mmm(demo.panel, ModelSpec(), [exp])
+    with pickled_without(LiftTest, ("spend_change", "treatment_units")):
+        blob = state_to_bytes(fit.state())
+    restored = state_from_bytes(blob)
+    (t,) = restored.lift_tests
+    assert (t.spend_change, t.treatment_units, t.df, t.geos) == (0.0, 0, exp.df, exp.geos)
+    np.testing.assert_array_equal(restore_fit(restored).theta, fit.theta)
