@@ -156,16 +156,39 @@ def _marginal_draws(
     lo = np.array([v for _ in range(n_c) for v in (0.0, LOG_M[0])])
     hi = np.array([v for _ in range(n_c) for v in (MAX_DECAY, LOG_M[1])])
     offs = np.cumsum([0, *sizes])
+    theta = np.clip(sample[:, offs[-1] :], lo, hi)
     out = np.zeros((draws, n_c))
-    for d, row in enumerate(sample):
-        th = np.clip(row[offs[-1] :], lo, hi)
-        for c in range(n_c) if only is None else (only,):
-            b = np.zeros(problem.spend[c].shape[0])
-            b[live[c]] = row[offs[c] : offs[c + 1]]
-            out[d, c] = marginal_return(
-                problem.spend[c], float(th[2 * c]), float(th[2 * c + 1]), b
-            )[0]
+    for c in range(n_c) if only is None else (only,):
+        b = np.zeros((draws, problem.spend[c].shape[0]))
+        b[:, live[c]] = sample[:, offs[c] : offs[c + 1]]
+        out[:, c] = _marginal_many(problem.spend[c], theta[:, 2 * c], theta[:, 2 * c + 1], b)
     return out
+
+
+def _marginal_many(
+    spend: np.ndarray, decay: np.ndarray, log_m: np.ndarray, coef: np.ndarray
+) -> np.ndarray:
+    """:func:`marginal_return`'s marginal for D draws at once: ``decay, log_m`` (D,), ``coef``
+    (D, P). The adstock runs over the days for every draw together (a loop of T small array
+    steps instead of D filters: the draws were ~40% of an analysis one by one)."""
+    n_p, n_t = spend.shape
+    spent = float(spend.sum())
+    d = decay[:, None]
+    ad = np.empty((decay.shape[0], n_p, n_t))
+    carry = np.zeros((decay.shape[0], n_p))
+    for t in range(n_t):
+        carry = (1.0 - d) * spend[:, t] + d * carry
+        ad[:, :, t] = carry
+    total = ad.sum(axis=1)  # (D, T)
+    on = total > 0
+    count = on.sum(axis=1)
+    if spent <= 0:
+        return np.zeros(decay.shape[0])
+    k = np.exp(log_m) * (total * on).sum(axis=1) / np.maximum(count, 1)
+    share = np.where(on[:, None, :], ad / np.where(on, total, 1.0)[:, None, :], 0.0)
+    weighted = np.einsum("dp,dpt->dt", coef, share)
+    slope = total / (1.0 + total / np.where(k > 0, k, np.inf)[:, None]) ** 2
+    return np.where(count > 0, (weighted * slope).sum(axis=1) / spent, 0.0)
 
 
 def _columns(

@@ -26,6 +26,7 @@ from causal_svc.products import estimate_products
 from causal_svc.products.category import (
     CategoryProblem,
     _marginal_draws,
+    _marginal_many,
     average_saturation,
     fit_category,
     marginal_return,
@@ -155,3 +156,18 @@ def test_the_drawn_intervals_cover_where_the_rescaled_ones_missed(audited: Any) 
         new.append(c.marginal_low <= t <= c.marginal_high)
         assert c.marginal_low <= c.marginal_roas <= c.marginal_high
     assert sum(old) <= 5 and sum(new) >= 8, (old, new)
+
+
+def test_the_draws_at_once_agree_with_one_at_a_time() -> None:
+    rng = np.random.default_rng(5)
+    spend = _spend(rng)
+    spend[1, :30] = 0.0  # a product launched late
+    decay = np.array([0.0, 0.2, 0.55, 0.9])
+    log_m = np.array([np.log(0.25), 0.0, np.log(3.0), np.log(10.0)])
+    coef = rng.normal(2.0, 1.0, (4, 3))
+    many = _marginal_many(spend, decay, log_m, coef)
+    one = [
+        marginal_return(spend, float(d), float(m), b)[0]
+        for d, m, b in zip(decay, log_m, coef, strict=True)
+    ]
+    np.testing.assert_allclose(many, one, rtol=1e-10)
