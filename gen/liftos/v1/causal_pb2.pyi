@@ -343,6 +343,46 @@ CHECK_OUTCOME_SKIPPED: CheckOutcome.ValueType  # 4
 """Could not run here (interpretation says why)."""
 Global___CheckOutcome: _TypeAlias = CheckOutcome  # noqa: Y015
 
+class _AttributionIdentification:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AttributionIdentificationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AttributionIdentification.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ATTRIBUTION_IDENTIFICATION_UNSPECIFIED: _AttributionIdentification.ValueType  # 0
+    """Not set: NATIONAL."""
+    ATTRIBUTION_IDENTIFICATION_NATIONAL: _AttributionIdentification.ValueType  # 1
+    """Movements of the national (geo-averaged) spend that the calendar and external factors do
+    not explain; local demand shocks that budgets chase average out over geos. The default:
+    safe when budgets chase local demand.
+    """
+    ATTRIBUTION_IDENTIFICATION_GEO: _AttributionIdentification.ValueType  # 2
+    """Cross-geo spend differences within each day, with a free effect per day (Meridian's geo
+    model): far more precise when each geo's spend varies on its own schedule, but biased when
+    budgets chase local demand the model cannot see (the budget_response health check then
+    says so and the verdict is REVIEW).
+    """
+
+class AttributionIdentification(_AttributionIdentification, metaclass=_AttributionIdentificationEnumTypeWrapper):
+    """Which spend variation identifies the channels in an attribution model
+    (causal_svc/attribution/spec.py, Identification).
+    """
+
+ATTRIBUTION_IDENTIFICATION_UNSPECIFIED: AttributionIdentification.ValueType  # 0
+"""Not set: NATIONAL."""
+ATTRIBUTION_IDENTIFICATION_NATIONAL: AttributionIdentification.ValueType  # 1
+"""Movements of the national (geo-averaged) spend that the calendar and external factors do
+not explain; local demand shocks that budgets chase average out over geos. The default:
+safe when budgets chase local demand.
+"""
+ATTRIBUTION_IDENTIFICATION_GEO: AttributionIdentification.ValueType  # 2
+"""Cross-geo spend differences within each day, with a free effect per day (Meridian's geo
+model): far more precise when each geo's spend varies on its own schedule, but biased when
+budgets chase local demand the model cannot see (the budget_response health check then
+says so and the verdict is REVIEW).
+"""
+Global___AttributionIdentification: _TypeAlias = AttributionIdentification  # noqa: Y015
+
 class _HealthVerdict:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -1378,6 +1418,7 @@ class AnalyzeAttributionRequest(_message.Message):
     CALIBRATION_FIELD_NUMBER: _builtins.int
     HOLDOUT_DAYS_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
+    IDENTIFICATION_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     outcome: _common_pb2.OutcomeMetric.ValueType
@@ -1388,6 +1429,10 @@ class AnalyzeAttributionRequest(_message.Message):
     """Days held out for validation (default 28)."""
     seed: _builtins.int
     """Random seed."""
+    identification: Global___AttributionIdentification.ValueType
+    """Which spend variation identifies the channels (default NATIONAL). Errors: INVALID_ARGUMENT
+    (a number this server does not define; field named).
+    """
     @_builtins.property
     def date_range(self) -> _common_pb2.DateRange:
         """Period modelled."""
@@ -1411,10 +1456,11 @@ class AnalyzeAttributionRequest(_message.Message):
         calibration: _abc.Iterable[_marketing_data_pb2.ExperimentResult] | None = ...,
         holdout_days: _builtins.int = ...,
         seed: _builtins.int = ...,
+        identification: Global___AttributionIdentification.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration", "channels", b"channels", "date_range", b"date_range", "holdout_days", b"holdout_days", "model_type", b"model_type", "org_id", b"org_id", "outcome", b"outcome", "seed", b"seed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration", "channels", b"channels", "date_range", b"date_range", "holdout_days", b"holdout_days", "identification", b"identification", "model_type", b"model_type", "org_id", b"org_id", "outcome", b"outcome", "seed", b"seed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

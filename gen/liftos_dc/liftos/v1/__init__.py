@@ -21,6 +21,7 @@ __all__ = (
     "AnalyzeProductsRequest",
     "AnalyzeProductsResponse",
     "AssignmentMethod",
+    "AttributionIdentification",
     "AttributionModel",
     "AttributionModelConfig",
     "AttributionModelType",
@@ -393,6 +394,49 @@ class AssignmentMethod(betterproto2.Enum):
             "ASSIGNMENT_METHOD_UNSPECIFIED": 0,
             "ASSIGNMENT_METHOD_MATCHED_MARKETS": 1,
             "ASSIGNMENT_METHOD_STRATIFIED": 2,
+        }
+
+
+class AttributionIdentification(betterproto2.Enum):
+    """
+    Which spend variation identifies the channels in an attribution model
+    (causal_svc/attribution/spec.py, Identification).
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not set: NATIONAL.
+    """
+
+    NATIONAL = 1
+    """
+    Movements of the national (geo-averaged) spend that the calendar and external factors do
+    not explain; local demand shocks that budgets chase average out over geos. The default:
+    safe when budgets chase local demand.
+    """
+
+    GEO = 2
+    """
+    Cross-geo spend differences within each day, with a free effect per day (Meridian's geo
+    model): far more precise when each geo's spend varies on its own schedule, but biased when
+    budgets chase local demand the model cannot see (the budget_response health check then
+    says so and the verdict is REVIEW).
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "ATTRIBUTION_IDENTIFICATION_UNSPECIFIED",
+            1: "ATTRIBUTION_IDENTIFICATION_NATIONAL",
+            2: "ATTRIBUTION_IDENTIFICATION_GEO",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "ATTRIBUTION_IDENTIFICATION_UNSPECIFIED": 0,
+            "ATTRIBUTION_IDENTIFICATION_NATIONAL": 1,
+            "ATTRIBUTION_IDENTIFICATION_GEO": 2,
         }
 
 
@@ -2925,6 +2969,14 @@ class AnalyzeAttributionRequest(betterproto2.Message):
     seed: "int" = betterproto2.field(8, betterproto2.TYPE_INT64)
     """
     Random seed.
+    """
+
+    identification: "AttributionIdentification" = betterproto2.field(
+        9, betterproto2.TYPE_ENUM, default_factory=lambda: AttributionIdentification(0)
+    )
+    """
+    Which spend variation identifies the channels (default NATIONAL). Errors: INVALID_ARGUMENT
+    (a number this server does not define; field named).
     """
 
 
