@@ -83,8 +83,15 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     m.start()
     try:
         peers = PeerConfig(**{s: m.address(s) for s in ports})
+
+        def health() -> dict[str, str]:
+            # New channels each poll: a reused one backs off after each refused connect (1 s,
+            # then x1.6 per try) and saw a service that had started seconds late.
+            with LiftOS(peers) as fresh:
+                return fresh.health()
+
         with LiftOS(peers) as client:
-            status = m.wait_serving(client.health, timeout=240)
+            status = m.wait_serving(health, timeout=240)
             assert all(v == "SERVING" for v in status.values()) and len(status) >= 9, status
             start = dt.date(2025, 1, 1)
             history = [
