@@ -279,6 +279,32 @@ def cmd_experiments_list(args: argparse.Namespace, peers: PeerConfig) -> int:
     return 0
 
 
+def cmd_experiments_record(args: argparse.Namespace, peers: PeerConfig) -> int:
+    """A lift test run outside LiftOS (GeoLift, a platform's conversion lift, Robyn's lift
+    table) as a registered experiment's result, which attribution then calibrates by."""
+    if not (math.isfinite(args.lift_se) and args.lift_se > 0):
+        print("error: --lift-se must be a positive number: the test's standard error",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    result = dc.ExperimentResult(
+        lift_absolute=args.lift,
+        lift_std_error=args.lift_se,
+        spend_delta=args.spend_delta,
+        spend_baseline=args.spend_baseline,
+        metric=dc.OutcomeMetric.from_string(args.metric.upper()),
+        treatment_unit_count=args.treatment_units,
+        control_unit_count=args.control_units,
+    )
+    with LiftOS(peers, org_id=_org(args)) as client:
+        e = client.record_experiment_result(args.experiment_id, result)
+    print(f"{e.experiment_id}: {e.channel} {_iso(e.start_date)} → {_iso(e.end_date)}, lift "
+          f"{args.lift:,.0f} ± {args.lift_se:,.0f} for a spend change of {args.spend_delta:,.0f}"
+          + (f"; {len(e.treatment_units)} treated geos" if e.treatment_units else
+             "; no treated geos registered: analyses read the spend change as a share of the "
+             "channel's spend in every geo"))  # fmt: skip
+    return 0
+
+
 def cmd_factors_register(args: argparse.Namespace, peers: PeerConfig) -> int:
     return _register_file(args, peers, read_factors, register_factors)
 
@@ -297,13 +323,42 @@ def add_parsers(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     mesh_arguments: Callable[[argparse.ArgumentParser], None],
 ) -> None:
-    exp = sub.add_parser("experiments", help="the experiment registry: create from a file, list")
+    exp = sub.add_parser(
+        "experiments", help="the experiment registry: create from a file, list, record a result"
+    )
     verbs = exp.add_subparsers(dest="action", required=True)
     c = verbs.add_parser("create", help="register every experiment of a JSON file")
     c.add_argument("file", type=Path, help="a JSON list of experiments (see `liftos simulate`)")
     c.set_defaults(func=cmd_experiments_create)
     ls = verbs.add_parser("list", help="the org's experiments, newest first")
     ls.set_defaults(func=cmd_experiments_list)
+    rec = verbs.add_parser(
+        "record", help="record a lift test run outside LiftOS as a registered experiment's result"
+    )
+    rec.add_argument("experiment_id", help="a registered experiment (its channel and window)")
+    rec.add_argument(
+        "--lift",
+        type=float,
+        required=True,
+        help="incremental outcome over the window in the treated cell (liftAbs)",
+    )
+    rec.add_argument("--lift-se", type=float, required=True, help="its standard error")
+    rec.add_argument(
+        "--spend-delta",
+        type=float,
+        required=True,
+        help="the spend change the test caused (negative for a go-dark)",
+    )
+    rec.add_argument(
+        "--spend-baseline",
+        type=float,
+        default=0.0,
+        help="business-as-usual spend in the treated cell before the change",
+    )
+    rec.add_argument("--metric", choices=("revenue", "conversions"), default="revenue")
+    rec.add_argument("--treatment-units", type=int, default=0, help="treated geos, counted")
+    rec.add_argument("--control-units", type=int, default=0, help="control geos, counted")
+    rec.set_defaults(func=cmd_experiments_record)  # fmt: skip
     fac = sub.add_parser("factors", help="an org's external series: register from a CSV, list")
     verbs = fac.add_subparsers(dest="action", required=True)
     r = verbs.add_parser(
@@ -313,7 +368,7 @@ def add_parsers(
     r.set_defaults(func=cmd_factors_register)
     fl = verbs.add_parser("list", help="the org's series")
     fl.set_defaults(func=cmd_factors_list)
-    for p in (c, ls, r, fl):
+    for p in (c, ls, rec, r, fl):
         p.add_argument("--org", default="", help="organisation id (or LIFTOS_ORG)")
         mesh_arguments(p)
 

@@ -1,0 +1,64 @@
+"""`liftos experiments record`: a lift test run outside LiftOS (R4-F9: grpcurl was the only way
+to record one) becomes the registered experiment's result, over a real ingestion service; the
+registry's own refusals come back naming the field."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingestion_svc.app import build as ingestion_build
+from memory_svc.app import build as memory_build
+from mesh.cli import commands
+from mesh.runtime.config import PeerConfig
+from mesh.runtime.inprocess import running_services
+from mesh.sdk.client import LiftOS
+
+ORG = "acme"
+EXPERIMENT = {
+    "experiment_id": "search-golift-1", "name": "search go-dark", "start_date": "2024-09-02",
+    "end_date": "2024-09-29", "treatment_type": "geo_holdout", "randomization_unit": "geo",
+    "channel": "google_search", "status": "completed",
+}  # fmt: skip
+
+
+@pytest.fixture()
+def peers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PeerConfig]:
+    builds = {"memory": memory_build, "ingestion": ingestion_build}
+    with running_services(builds, tmp_path) as services:  # type: ignore[arg-type]
+        for name, s in services.items():
+            monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", s.address)
+        yield PeerConfig.from_env()
+
+
+def test_a_lift_test_run_elsewhere_is_recorded(
+    peers: PeerConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "experiments.json"
+    file.write_text(json.dumps([EXPERIMENT]))
+    assert commands.main(["experiments", "create", "--org", ORG, str(file)]) == 0
+    argv = ["experiments", "record", "search-golift-1", "--org", ORG, "--lift", "195563",
+            "--lift-se", "40000", "--spend-delta", "-97781", "--treatment-units", "6",
+            "--control-units", "6"]  # fmt: skip
+    assert commands.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "lift 195,563 ± 40,000 for a spend change of -97,781" in out
+    assert "no treated geos registered" in out
+    with LiftOS(peers, org_id=ORG) as client:
+        stored = client.get_experiment("search-golift-1").result
+    assert stored is not None and stored.channel == "google_search"
+    assert (stored.lift_absolute, stored.lift_std_error, stored.spend_delta) == (
+        195563.0, 40000.0, -97781.0)  # fmt: skip
+    assert (stored.treatment_unit_count, stored.control_unit_count) == (6, 6)
+
+    # what the registry refuses comes back with the field; a bad SE is refused up front
+    def changed(flag: str, value: str) -> list[str]:
+        return [value if i and argv[i - 1] == flag else a for i, a in enumerate(argv)]
+
+    assert commands.main(changed("--spend-delta", "0")) != 0
+    assert "spend_delta" in capsys.readouterr().err
+    assert commands.main(changed("--lift-se", "0")) == 2
+    assert "--lift-se must be a positive number" in capsys.readouterr().err
