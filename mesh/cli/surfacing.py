@@ -10,12 +10,16 @@ history (``--save`` registers it); ``liftos recommend [ANALYSIS_ID]`` ranks the 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import datetime as dt
 import json
 import math
 import sys
+from collections.abc import Iterator
 from typing import Any
 
+import grpc
 from liftos.v1 import causal_pb2 as causal_pb
 
 from mesh.cli.attribution import interval_text
@@ -54,6 +58,37 @@ RECOMMENDATION_KINDS = {
 }
 
 
+# How long a call may take by default, in seconds (the SDK's LiftOS(timeout=...)).
+DEFAULT_TIMEOUT_S = 60.0
+
+
+def _timeout(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                        help=f"how long to wait for the answer (default {DEFAULT_TIMEOUT_S:g})")  # fmt: skip
+
+
+@contextlib.contextmanager
+def _deadline_hint(args: argparse.Namespace, also: str = "") -> Iterator[None]:
+    """A call that ran out of time says how long it waited and how to give it more (the
+    message was gRPC's bare 'Deadline Exceeded')."""
+    try:
+        yield
+    except RpcFailure as failure:
+        if failure.code is not grpc.StatusCode.DEADLINE_EXCEEDED:
+            raise
+        hint = (f"{failure.message}: no answer within {args.timeout:g} s; give it more time "
+                f"with --timeout SECONDS (e.g. --timeout {max(4 * args.timeout, 300):g}){also}")  # fmt: skip
+        raise dataclasses.replace(failure, message=hint) from None
+
+
+def _client(args: argparse.Namespace, peers: Any) -> LiftOS:
+    if not args.timeout > 0:
+        raise SystemExit(
+            f"error: --timeout must be a positive number of seconds, got {args.timeout:g}"
+        )
+    return LiftOS(peers, org_id=args.org, timeout=args.timeout)
+
+
 def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
     o = sub.add_parser("optimize", help="allocate a budget on an analysis's response curves")
     o.add_argument("analysis_id")
@@ -78,6 +113,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
                    help="maximise the gain less Z sd of it over the model's draws "
                         "(default 1; 0: the posterior mean)")  # fmt: skip
     o.add_argument("--json", action="store_true")
+    _timeout(o)
     common(o)
     o.set_defaults(func=run_optimize)
 
@@ -93,6 +129,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     p.add_argument("--fan", default="", metavar="LEVELS",
                    help="comma-separated interval levels of a fan, e.g. 0.5,0.8,0.95")  # fmt: skip
     p.add_argument("--json", action="store_true")
+    _timeout(p)
     common(p)
     p.set_defaults(func=run_predict)
 
@@ -117,6 +154,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     d.add_argument("--start", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--json", action="store_true")
+    _timeout(d)
     common(d)
     d.set_defaults(func=run_design)
 
@@ -133,6 +171,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     r.add_argument("--risk", type=float, default=None, metavar="Z",
                    help="the reallocation's risk weight, as optimize --risk (default 1)")  # fmt: skip
     r.add_argument("--json", action="store_true")
+    _timeout(r)
     common(r)
     r.set_defaults(func=run_recommend)
 
@@ -193,7 +232,7 @@ def _json(message: Any) -> None:
 
 
 def run_optimize(args: argparse.Namespace, peers: Any) -> int:
-    with LiftOS(peers, org_id=args.org) as client:
+    with _client(args, peers) as client, _deadline_hint(args):
         r = client.optimize_budget(
             args.analysis_id, budget=args.budget, days=args.days,
             bounds=_ranges(args.bound, "--bound"),
@@ -264,7 +303,7 @@ def _table_mroas(client: LiftOS, analysis_id: str) -> dict[str, float]:
 
 
 def run_predict(args: argparse.Namespace, peers: Any) -> int:
-    with LiftOS(peers, org_id=args.org) as client:
+    with _client(args, peers) as client, _deadline_hint(args):
         r = client.predict(
             args.analysis_id, days=args.days, daily_spend=_pairs(args.daily, "--daily"),
             multipliers=_pairs(args.set, "--set"), alpha=args.alpha,
@@ -293,7 +332,7 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
         if kind not in ("holdout", "decrease", "heavy_up"):
             raise SystemExit(f"error: --cell kind must be holdout, decrease or heavy_up: {item!r}")
         cells.append((kind, _number(value, "--cell", item) or 0.0))
-    with LiftOS(peers, org_id=args.org) as client:
+    with _client(args, peers) as client, _deadline_hint(args):
         r = client.design_experiment(
             args.channel, duration_days=[7 * w for w in args.weeks], lift=args.lift,
             power=args.power, alpha=args.alpha, heavy_up=args.heavy_up, budget=args.budget,
@@ -369,7 +408,8 @@ def _pct(value: float, fmt: str) -> str:
 
 
 def run_recommend(args: argparse.Namespace, peers: Any) -> int:
-    with LiftOS(peers, org_id=args.org) as client:
+    faster = "" if args.no_design else ", or skip the proposed experiments with --no-design"
+    with _client(args, peers) as client, _deadline_hint(args, faster):
         r = client.recommend(
             [args.analysis_id] if args.analysis_id else [], max_results=args.max,
             value_per_outcome=args.value_per_outcome, days=args.days,

@@ -1,7 +1,8 @@
 """Recommend on a conversions analysis, end to end: without a value per conversion it is
 refused naming value_per_outcome (INVALID_ARGUMENT, never INTERNAL), through the SDK, the CLI
 and the report's plan; with one it ranks actions; OptimizeBudget maximising conversions under a
-budget is unaffected (R4-F12)."""
+budget is unaffected (R4-F12). And the surfacing verbs' --timeout, whose DEADLINE_EXCEEDED says
+how to give more time (R4-F13)."""
 
 from __future__ import annotations
 
@@ -78,3 +79,21 @@ def test_the_cli_and_the_report_say_which_flag_is_missing(
     assert "value_per_outcome" in note and "--value-per-outcome" in note
     # The budget shift maximises conversions under the same total: no value needed.
     assert planning.budget is not None and planning.budget.allocations
+
+
+def test_a_call_out_of_time_says_how_to_give_it_more(
+    peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # R4-F13: 'DEADLINE_EXCEEDED: Deadline Exceeded' after the CLI's fixed 60 s, no way to wait
+    # longer. A millisecond is too little for any plan.
+    base = ["--org", ORG, "--timeout", "0.001"]
+    assert cli.main(["recommend", analysis.analysis_id, *base, "--value-per-outcome", "80"]) == 2
+    err = capsys.readouterr().err
+    assert "DEADLINE_EXCEEDED" in err and "within 0.001 s" in err
+    assert "--timeout SECONDS" in err and "--no-design" in err
+    assert cli.main(["optimize", analysis.analysis_id, *base, "--budget", "1e5"]) == 2
+    err = capsys.readouterr().err
+    assert "--timeout SECONDS" in err and "--no-design" not in err
+    # Given the time, the same call answers.
+    assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", "1e5",
+                     "--timeout", "120"]) == 0  # fmt: skip
