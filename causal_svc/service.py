@@ -364,7 +364,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
         )
         # budgets chasing demand on many geo-days put the identification at risk, and so do
         # channels with spend a request left out of the model: REVIEW
-        health = attribution.with_budget_response(health, chased)
+        health = attribution.with_budget_response(health, chased, q.spec.identification)
         panel_days = panel.dates.astype("datetime64[D]").astype("int64")
         health = attribution.with_omitted_channels(
             health, attribution.spend_outside(agg.geo_days, q.channels, panel_days)

@@ -32,7 +32,9 @@ Checks and thresholds (each a named :class:`HealthCheck`):
   identification's premise, that the local demand shocks budgets chase average out over
   geos, is at risk, and a channel's effect may be inflated (review). On the simulator's
   `demo` worlds 4-6% of geo-days are flagged, on `confounded` ones 30-41%, where a 10-geo
-  analysis read Meta prospecting at 2.5x its truth with a PASS verdict.
+  analysis read Meta prospecting at 2.5x its truth with a PASS verdict. Under ``GEO``
+  identification (day effects) nothing averages out, so the reason says the chase biases the
+  identification chosen and that NATIONAL, the default, is for that reason.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from .calendar import national_design
 from .calibration import LiftTest
 from .fit import MMMFit, fit_mmm, gap_days, log_outcome
 from .panel import MediaPanel
-from .spec import ModelSpec
+from .spec import Identification, ModelSpec
 
 __all__ = [
     "HealthCheck",
@@ -342,21 +344,38 @@ def identification_text(fit: MMMFit) -> str:
     return fit.spec.identification.text
 
 
-def with_budget_response(report: HealthReport, share: float | None) -> HealthReport:
+def with_budget_response(
+    report: HealthReport, share: float | None,
+    identification: Identification = Identification.NATIONAL,
+) -> HealthReport:  # fmt: skip
     """``report`` with the budget-response check (see the module docstring); unchanged when
-    the window could not be assessed (``share`` None)."""
+    the window could not be assessed (``share`` None). ``identification``: the fit's, so the
+    reason names what the chase does to it."""
     if share is None:
         return report
     at_risk = share >= MAX_BUDGET_RESPONSE_SHARE
-    message = (
-        f"paid budgets moved with demand on {share:.1%} of geo-days (from "
-        f"{MAX_BUDGET_RESPONSE_SHARE:.0%} the premise that the demand shocks budgets chase "
-        "average out over geos is at risk: a channel's effect may be inflated; a lift test "
-        "of a channel to be scaled settles it)"
-        if at_risk
-        else f"paid budgets moved with demand on {share:.1%} of geo-days (below "
-        f"{MAX_BUDGET_RESPONSE_SHARE:.0%})"
-    )
+    if at_risk and identification.day_effects:
+        # Day effects leave only cross-geo differences, and there a chased local shock is
+        # not averaged out at all: the very reason NATIONAL is the default.
+        message = (
+            f"paid budgets moved with demand on {share:.1%} of geo-days (from "
+            f"{MAX_BUDGET_RESPONSE_SHARE:.0%} at risk): the {identification.value.upper()} "
+            "identification chosen reads cross-geo spend differences, which budgets chasing "
+            "local demand bias, so a channel's effect may be inflated; NATIONAL (the default) "
+            "is for that reason, or a lift test of a channel to be scaled settles it"
+        )
+    elif at_risk:
+        message = (
+            f"paid budgets moved with demand on {share:.1%} of geo-days (from "
+            f"{MAX_BUDGET_RESPONSE_SHARE:.0%} the premise that the demand shocks budgets chase "
+            "average out over geos is at risk: a channel's effect may be inflated; a lift test "
+            "of a channel to be scaled settles it)"
+        )
+    else:
+        message = (
+            f"paid budgets moved with demand on {share:.1%} of geo-days (below "
+            f"{MAX_BUDGET_RESPONSE_SHARE:.0%})"
+        )
     return _with_check(report, HealthCheck(
         "budget_response", Verdict.REVIEW if at_risk else Verdict.PASS, float(share),
         MAX_BUDGET_RESPONSE_SHARE, message,

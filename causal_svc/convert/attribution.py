@@ -18,6 +18,7 @@ from causal_svc.attribution import (
     AttributionReport,
     CalibrationRow,
     CounterfactualResult,
+    Identification,
     Interval,
     LiftTest,
     ModelSpec,
@@ -55,6 +56,12 @@ _OUTCOMES = {
     common_pb.OUTCOME_METRIC_UNSPECIFIED: "revenue",
     common_pb.OUTCOME_METRIC_REVENUE: "revenue",
     common_pb.OUTCOME_METRIC_CONVERSIONS: "conversions",
+}
+# Only the identifications a caller may choose (spec.py: the other opt-in ones stay in-process).
+_IDENTIFICATIONS = {
+    causal_pb.ATTRIBUTION_IDENTIFICATION_UNSPECIFIED: Identification.NATIONAL,
+    causal_pb.ATTRIBUTION_IDENTIFICATION_NATIONAL: Identification.NATIONAL,
+    causal_pb.ATTRIBUTION_IDENTIFICATION_GEO: Identification.GEO,
 }
 _VERDICTS = {
     Verdict.PASS: causal_pb.HEALTH_VERDICT_PASS,
@@ -162,7 +169,11 @@ def attribution_question(request: causal_pb.AnalyzeAttributionRequest) -> Attrib
         enum_from_proto(r.scope, md_pb.CalibrationScope.DESCRIPTOR, f"{where}.scope")
         enum_from_proto(r.unit, common_pb.RandomizationUnit.DESCRIPTOR, f"{where}.unit")
         tests.append(lift_test(r, where))
-    spec = ModelSpec(holdout_days=request.holdout_days or DEFAULT_HOLDOUT_DAYS)
+    # Unknown numbers survive proto3 parsing as plain ints: refused, not read as the default.
+    enum_from_proto(request.identification, causal_pb.AttributionIdentification.DESCRIPTOR,
+                    "identification")  # fmt: skip
+    spec = ModelSpec(holdout_days=request.holdout_days or DEFAULT_HOLDOUT_DAYS,
+                     identification=_IDENTIFICATIONS[request.identification])  # fmt: skip
     return AttributionQuestion(org, start, end, outcome, tuple(request.channels), spec,
                                tuple(tests), int(request.seed))  # fmt: skip
 

@@ -28,6 +28,13 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     p.add_argument("--outcome", choices=("revenue", "conversions"), default="revenue")
     p.add_argument("--channel", action="append", default=[], help="repeat; default: all")
     p.add_argument("--holdout-days", type=int, default=0, help="0: the default (28)")
+    p.add_argument(
+        "--identification", choices=("national", "geo"), default="national",
+        help="which spend variation identifies the channels: national (default; safe when "
+        "budgets chase local demand) or geo (cross-geo differences within each day: more "
+        "precise when each geo's spend varies on its own schedule, biased when budgets chase "
+        "local demand; the budget_response health check says so)",
+    )  # fmt: skip
     p.add_argument("--campaigns", action="store_true", help="also print the campaign table")
     p.add_argument("--json", action="store_true", help="the result as JSON")
     common(p)
@@ -232,7 +239,8 @@ def run_analyze(args: argparse.Namespace, peers: Any) -> int:
     with LiftOS(peers, org_id=args.org) as client:
         result = client.analyze(
             start=args.start, end=args.end, outcome=args.outcome, channels=args.channel,
-            holdout_days=args.holdout_days, on_progress=None if args.json else show,
+            holdout_days=args.holdout_days, identification=args.identification,
+            on_progress=None if args.json else show,
         )  # fmt: skip
     if args.json:
         # Zero-valued fields too (proto3 JSON leaves them out, so a 0 estimate had no key).

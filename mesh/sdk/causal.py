@@ -14,6 +14,7 @@ from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
+from mesh.runtime.exceptions import InvalidInput
 from mesh.runtime.frames.enums import enum_value
 from mesh.runtime.protoconv import set_date_range
 from mesh.runtime.tables import frame_to_table
@@ -166,14 +167,21 @@ class CausalCalls(ClientBase):
         calibration: Sequence[md_pb.ExperimentResult] = (),
         holdout_days: int = 0,
         seed: int = 0,
+        identification: str = "",
         org_id: str | None = None,
         timeout: float | None = None,
     ) -> Iterator[dc.AnalysisProgress | dc.AttributionResult]:
         """AnalyzeAttribution's events as they stream: one AnalysisProgress per step
-        (retrieve … attribution), then the AttributionResult."""
+        (retrieve … attribution), then the AttributionResult. ``identification``:
+        ``"national"`` (``""``: the default) or ``"geo"`` (AttributionIdentification)."""
+        ident = _IDENTIFICATIONS.get(identification.lower())
+        if ident is None:
+            raise InvalidInput(f"{identification!r} is not an identification (one of "
+                               f"{', '.join(n for n in _IDENTIFICATIONS if n)})",
+                               field="identification")  # fmt: skip
         request = causal_pb.AnalyzeAttributionRequest(
             org_id=self._org(org_id), channels=list(channels), calibration=list(calibration),
-            holdout_days=holdout_days, seed=seed,
+            holdout_days=holdout_days, seed=seed, identification=ident,  # type: ignore[arg-type]
             outcome=enum_value("outcome_metric", outcome.lower(), field="outcome"),  # type: ignore[arg-type]
         )  # fmt: skip
         set_date_range(request.date_range, start, end)
@@ -257,6 +265,12 @@ class CausalCalls(ClientBase):
         return dc.CounterfactualResponse.parse(reply.SerializeToString())
 
 
+# The short names analyze takes ("" the default, NATIONAL).
+_IDENTIFICATIONS = {
+    "": causal_pb.ATTRIBUTION_IDENTIFICATION_UNSPECIFIED,
+    "national": causal_pb.ATTRIBUTION_IDENTIFICATION_NATIONAL,
+    "geo": causal_pb.ATTRIBUTION_IDENTIFICATION_GEO,
+}
 _Result = TypeVar("_Result", dc.AttributionResult, dc.ProductAnalysisResult)
 
 
