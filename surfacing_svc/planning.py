@@ -42,6 +42,7 @@ from surfacing_svc.recommend import (
     AnalysisEffect,
     identification_at_risk,
     recommend,
+    recommend_plans,
 )
 
 __all__ = [
@@ -634,14 +635,20 @@ def answer_recommend(
     warnings = list(model.notes())
     at_risk = {k: v for k, v in model.at_risk().items() if k not in failed}
     designs: dict[str, ExperimentDesign] = {}
+    effects = {e.channel: e for e in model.effects}
+    # Budget moves are OptimizeBudget's answers with its default bound (recommend's
+    # equal_budget_plan and break_even_plan), so the two RPCs agree on one analysis; made
+    # once, as the actions are ranked twice where experiments are designed.
+    plans = recommend_plans(
+        curves, value_per_outcome=value, level=question.level, max_change=DEFAULT_MAX_CHANGE,
+        risk=question.risk, effects=effects, at_risk=at_risk,
+    )  # fmt: skip
 
     def ranked() -> tuple[Action, ...]:
-        # Budget moves are OptimizeBudget's answers with its default bound (recommend's
-        # equal_budget_plan and break_even_plan), so the two RPCs agree on one analysis.
         return recommend(
             curves, value_per_outcome=value, designs=designs,
             level=question.level, max_results=len(curves) + 1, max_change=DEFAULT_MAX_CHANGE,
-            risk=question.risk, effects={e.channel: e for e in model.effects}, at_risk=at_risk,
+            risk=question.risk, effects=effects, at_risk=at_risk, plans=plans,
         )  # fmt: skip
 
     actions = ranked()

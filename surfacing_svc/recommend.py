@@ -92,8 +92,10 @@ __all__ = [
     "ActionKind",
     "AnalysisEffect",
     "Fact",
+    "RecommendPlans",
     "identification_at_risk",
     "recommend",
+    "recommend_plans",
 ]
 
 # Share of draws that must agree before the model's answer is acted on.
@@ -500,6 +502,44 @@ def _risk_words(risk: float) -> str:
     return "risk weight 0 (the posterior-mean gain)"
 
 
+@dataclass(frozen=True, slots=True)
+class RecommendPlans:
+    """The optimiser's two answers the actions are read from: each channel's break-even
+    spend, and the reallocation of the current total (with the channels it may not raise
+    that are so for want of an established effect)."""
+
+    break_even: BudgetPlan
+    equal_budget: BudgetPlan
+    unproven: tuple[str, ...]
+
+
+def recommend_plans(
+    curves: Sequence[HillCurve],
+    *,
+    value_per_outcome: float = 1.0,
+    level: float = 0.9,
+    max_change: float = DEFAULT_MAX_CHANGE,
+    risk: float = DEFAULT_RISK,
+    effects: Mapping[str, AnalysisEffect] | None = None,
+    at_risk: Mapping[str, str] | None = None,
+) -> RecommendPlans:
+    """:func:`recommend`'s optimiser answers (its arguments' meanings)."""
+    at_risk = at_risk or {}
+    # Neither a channel at risk nor one the analysis did not establish is raised by the
+    # reallocation (README: never more spend on an effect the analysis did not establish);
+    # the draws' mean of such a channel is the prior's tail, not evidence (R4-F5).
+    unproven = tuple(
+        c.channel for c in curves
+        if c.identified and c.channel not in at_risk
+        and (e := (effects or {}).get(c.channel)) is not None and not e.established
+    )  # fmt: skip
+    return RecommendPlans(
+        break_even_plan(curves, value_per_outcome, level, max_change),
+        equal_budget_plan(curves, level, max_change, risk, capped=(*at_risk, *unproven)),
+        unproven,
+    )
+
+
 def recommend(
     curves: Sequence[HillCurve],
     *,
@@ -511,6 +551,7 @@ def recommend(
     risk: float = DEFAULT_RISK,
     effects: Mapping[str, AnalysisEffect] | None = None,
     at_risk: Mapping[str, str] | None = None,
+    plans: RecommendPlans | None = None,
 ) -> tuple[Action, ...]:
     """Ranked actions for the channels of an attribution model.
 
@@ -536,6 +577,9 @@ def recommend(
         Channels whose identification the analysis puts at risk
         (:func:`identification_at_risk`): tested instead of scaled, and not raised by the
         reallocation.
+    plans : RecommendPlans, optional
+        :func:`recommend_plans` of the same arguments, made once by a caller that ranks twice
+        (with and then without the experiments designed); computed here when not given.
 
     Returns
     -------
@@ -543,8 +587,12 @@ def recommend(
     """
     designs = designs or {}
     actions: list[Action] = []
-    targets = break_even_plan(curves, value_per_outcome, level, max_change).channels
     at_risk = at_risk or {}
+    if plans is None:
+        plans = recommend_plans(curves, value_per_outcome=value_per_outcome, level=level,
+                                max_change=max_change, risk=risk, effects=effects,
+                                at_risk=at_risk)  # fmt: skip
+    targets = plans.break_even.channels
     for c, planned in zip(curves, targets, strict=True):
         if not c.identified:
             actions.append(
@@ -560,16 +608,7 @@ def recommend(
                 "identification", None, f"its identification is at risk: {risk_why}; a "
                 f"{move.kind.value} stands, as the bias inflates the effect")))  # fmt: skip
         actions.append(move)
-    # Neither a channel at risk nor one the analysis did not establish is raised by the
-    # reallocation (README: never more spend on an effect the analysis did not establish);
-    # the draws' mean of such a channel is the prior's tail, not evidence (R4-F5).
-    unproven = tuple(
-        c.channel for c in curves
-        if c.identified and c.channel not in at_risk
-        and (e := (effects or {}).get(c.channel)) is not None and not e.established
-    )  # fmt: skip
-    plan = equal_budget_plan(curves, level, max_change, risk, capped=(*at_risk, *unproven))
-    realloc = _reallocation(plan, value_per_outcome, tuple(at_risk), unproven)
+    realloc = _reallocation(plans.equal_budget, value_per_outcome, tuple(at_risk), plans.unproven)
     if realloc is not None:
         actions.append(realloc)
     order = {ActionKind.REALLOCATE: 0, ActionKind.SCALE: 1, ActionKind.CUT: 1,
