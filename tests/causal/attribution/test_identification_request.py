@@ -126,7 +126,10 @@ def test_the_reason_on_the_report() -> None:
     geo = with_budget_response(report, 0.41, Identification.GEO)
     assert geo.verdict is Verdict.REVIEW and "GEO identification" in geo.checks[-1].message
     assert "GEO" not in with_budget_response(report, 0.41).checks[-1].message
-    calm = with_budget_response(report, 0.05, Identification.GEO)  # no chase: nothing to say
+    # the demo worlds' 4-5%: under the national threshold, over GEO's (which they bias 2-6x)
+    assert with_budget_response(report, 0.045).verdict is Verdict.PASS
+    assert with_budget_response(report, 0.045, Identification.GEO).verdict is Verdict.REVIEW
+    calm = with_budget_response(report, 0.0, Identification.GEO)  # no chase: nothing to say
     assert calm.verdict is Verdict.PASS and "GEO" not in calm.checks[-1].message
 
 
