@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from mesh.cli.processes import Mesh, PortsInUse
+from mesh.cli.processes import Mesh, PortsInUse, fresh_health
 from mesh.runtime.config import DEFAULT_DATA_DIR, DEFAULT_PORTS, PeerConfig
 from mesh.sdk.client import LiftOS
 from mesh.sdk.failures import RpcFailure
@@ -62,13 +62,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     mesh.start()
-    with LiftOS(
+    status = mesh.wait_serving(fresh_health(lambda: LiftOS(
         peers,
         tls_ca=str(d / "ca.pem") if d else None,
         tls_client_cert=str(d / "client.pem") if d else None,
         tls_client_key=str(d / "client.key") if d else None,
-    ) as client:
-        status = mesh.wait_serving(client.health)
+    )))  # fmt: skip
     if any(status.get(s) != "SERVING" for s in mesh.services):
         for service, code in mesh.dead().items():
             print(f"{service} exited with {code}:\n{mesh.tail_log(service)}", file=sys.stderr)

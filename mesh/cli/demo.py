@@ -32,7 +32,7 @@ import sim
 from mesh.cli.demo_plan import Plan, run_plan
 from mesh.cli.estimate import recorded_line, recorded_to_json
 from mesh.cli.ingest import ingest_files
-from mesh.cli.processes import Mesh
+from mesh.cli.processes import Mesh, fresh_health
 from mesh.cli.registry import (
     read_experiments,
     read_factors,
@@ -300,7 +300,7 @@ def demo(
     try:
         with LiftOS(peers, org_id=org_id) as client:
             if mesh is not None:
-                status = mesh.wait_serving(client.health)
+                status = mesh.wait_serving(fresh_health(lambda: LiftOS(peers, org_id=org_id)))
                 for service, state in status.items():
                     out(f"  {service:<10} {getattr(peers, service):<18} {state}")
                 if any(v != "SERVING" for v in status.values()):

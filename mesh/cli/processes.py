@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import DEFAULT_PORTS, SERVICES, replicas_target
@@ -221,7 +222,10 @@ class Mesh:
     def wait_serving(
         self, health: Callable[[], dict[str, str]], timeout: float = 120.0
     ) -> dict[str, str]:
-        """Poll ``health()`` until every started service is SERVING or one process died."""
+        """Poll ``health()`` until every started service is SERVING or one process died.
+        ``health`` should check over new channels each time (:func:`fresh_health`): a reused
+        channel waits longer after each refused connect (1 s, then x1.6), so it would see a
+        service that came up late by seconds."""
         deadline = time.monotonic() + timeout
         status: dict[str, str] = {}
         while time.monotonic() < deadline:
@@ -252,3 +256,13 @@ class Mesh:
         if not path.exists():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def fresh_health(make_client: Callable[[], Any]) -> Callable[[], dict[str, str]]:
+    """A health poll that opens a new client (new channels) for each check."""
+
+    def poll() -> dict[str, str]:
+        with make_client() as client:
+            return dict(client.health())
+
+    return poll
