@@ -308,9 +308,10 @@ class RecommendRequest(_message.Message):
     max_results: _builtins.int
     """Maximum recommendations, 1..100 (default 10)."""
     value_per_outcome: _builtins.float
-    """Value of one unit of outcome against one unit of spend, in (0, 100] (default 1: revenue
-    at face value; a 30% margin is 0.3). A channel is worth more spend when its marginal return
-    times this exceeds one.
+    """Value of one unit of outcome against one unit of spend. For a revenue analysis in (0, 100]
+    (default 1: revenue at face value; a 30% margin is 0.3); for a conversions analysis,
+    required: what one conversion is worth in the spend's currency (it may exceed 100). A
+    channel is worth more spend when its marginal return times this exceeds one.
     """
     horizon_days: _builtins.int
     """Horizon the actions are sized for, in days, 1..365 (default: the analysis window)."""

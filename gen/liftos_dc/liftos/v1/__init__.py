@@ -8774,9 +8774,10 @@ class RecommendRequest(betterproto2.Message):
 
     value_per_outcome: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
     """
-    Value of one unit of outcome against one unit of spend, in (0, 100] (default 1: revenue
-    at face value; a 30% margin is 0.3). A channel is worth more spend when its marginal return
-    times this exceeds one.
+    Value of one unit of outcome against one unit of spend. For a revenue analysis in (0, 100]
+    (default 1: revenue at face value; a 30% margin is 0.3); for a conversions analysis,
+    required: what one conversion is worth in the spend's currency (it may exceed 100). A
+    channel is worth more spend when its marginal return times this exceeds one.
     """
 
     horizon_days: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
