@@ -118,6 +118,11 @@ def marginal_return(
     ``K`` is the response's half-saturation (fixed: it is the curve's, not the spend's).
     ``initial``: the slope at zero spend, the same with ``(1 + A/K)^2`` dropped (spend-weighted
     ``b``). Each product's coefficient ``b[p]`` (0 where not identified) weighs its share.
+
+    The marginal hangs on ``K`` far more than the cell's total does, so its interval is drawn,
+    not rescaled from the total's (:func:`average_saturation`): rescaling the total's interval
+    by the point marginal / average ratio, as Recommend did before, covered the truth's
+    marginal in about half of the cells (``bench/products_moves.py``).
     """
     ad = adstock(spend, decay)
     total = ad.sum(axis=0)

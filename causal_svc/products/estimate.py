@@ -65,18 +65,11 @@ rebuilt in the same draws (their own regressors' sums and the siblings' lifts mo
 transform, not only the coefficients): without it their z-scores had sd 1.30 and 90%
 intervals covered 79.6% of cells on seeds 0-19; with it, 89.1%.
 
-**Marginal return.** What a budget move needs is the return of the *next* unit of a cell's
-spend, not its average: scaling every day's spend of the cell by ``1 + eps`` adds
-``sum_p b[c, p] sum_t share[p, t] A[t] / (1 + A[t]/K)^2`` per unit (the response's slope at
-the period's spend; :func:`causal_svc.products.category.marginal_return`). It hangs on the
-half-saturation ``K`` far more than the cell's total does, so its interval is drawn, not
-rescaled from the total's: the coefficients and the transform are drawn jointly from the
-fit's sandwich covariance, for the best fit and for each saturation candidate of the model
-average, and the ``1 - alpha`` interval is the quantiles of the draws mixed with the
-candidates' profile-likelihood weights. (Rescaling the total's interval by the point
-marginal / average ratio, as Recommend did before, gave intervals that covered the truth's
-marginal in about half of the cells: ``bench/products_moves.py``.) ``roas`` is the slope at
-zero spend (spend-weighted ``b``).
+**Marginal return.** A budget move needs the return of the *next* unit of a cell's spend
+(:func:`causal_svc.products.category.marginal_return`). It hangs on the half-saturation far
+more than the total does, so its interval is drawn jointly over coefficients and transform
+(:func:`causal_svc.products.category.average_saturation` says how); ``roas`` is the slope at
+zero spend.
 
 **Margin.** Incremental margin is incremental revenue times the category's observed margin
 rate (``1 - sum cost x units / sum revenue``), interval scaled alike.
