@@ -346,6 +346,42 @@ def _weekly_channels(
     return out
 
 
+# An always-on channel (input on ≥ 90% of its other days) with one run of a week or more
+# without input in any geo.
+_ALWAYS_ON, _HOLE_DAYS = 0.9, 7
+
+
+def _channel_holes(
+    names: tuple[str, ...], x: np.ndarray, has_spend: np.ndarray, dates: np.ndarray
+) -> list[str]:
+    """Warnings for an always-on channel with one run of days without input in any geo between
+    days with it (audit R4 F18: a two-week hole in one channel's export was read as a pause and
+    its estimate dropped). A pause and a missing export look alike in the data, so it is said,
+    not corrected. A flighted channel (several such runs, or on less than 90% of its other
+    days) is not flagged, nor one that starts or stops inside the window."""
+    out = []
+    days = dates.astype("datetime64[D]")
+    for i, name in enumerate(names):
+        on = np.flatnonzero(x[i].sum(axis=0) != 0)
+        if on.size < 2:
+            continue
+        gaps = np.diff(on) - 1
+        long = np.flatnonzero(gaps >= _HOLE_DAYS)
+        rest = on[-1] - on[0] + 1 - gaps[long].sum()
+        if long.size != 1 or on.size / rest < _ALWAYS_ON:
+            continue
+        k = int(long[0])
+        first, last = days[on[k] + 1], days[on[k + 1] - 1]
+        what = "spend" if has_spend[i] else "impressions"
+        out.append(
+            f"{name} has no {what} in any geo from {first} to {last} ({gaps[k]} days) between "
+            f"days with it, though it runs on {on.size / rest:.0%} of its other days: read as a "
+            "pause; if it did not pause, its export lacks those days (re-export them and "
+            "analyse again)"
+        )
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class _Grids:
     """Every media channel's sums on the panel's geo × day grid (kept geos only)."""
@@ -443,7 +479,11 @@ def _assemble(
     # Spend drives the response where there is any; impressions (sends) where there is none.
     has_spend = spend.sum(axis=(1, 2)) > 0
     x = np.where(has_spend[:, None, None], spend, imps)
-    warnings = [*warnings, *_weekly_channels(names, x, has_spend, dates)]
+    warnings = [
+        *warnings,
+        *_weekly_channels(names, x, has_spend, dates),
+        *_channel_holes(names, x, has_spend, dates),
+    ]
     pop = _population(list(geos), y, population, warnings)
     national = {k: v[0] for k, v in controls.items() if np.allclose(v, v[:1])}
     ctrl = {k: v for k, v in controls.items() if k not in national}
