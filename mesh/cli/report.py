@@ -47,6 +47,13 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
         "shift, forecast, experiment design and recommendations)",
     )
     p.add_argument(
+        "--value-per-outcome",
+        type=float,
+        default=0.0,
+        help="what one unit of the outcome is worth against one unit of spend, for the "
+        "recommendations (a conversions analysis needs it: what one conversion is worth)",
+    )
+    p.add_argument(
         "--no-explain",
         action="store_true",
         help="leave out the grounded explanation (LlmService.Explain) at the top",
@@ -108,10 +115,13 @@ def channel_to_test(
     return widest.channel if widest else ""
 
 
-def plan(client: LiftOS, analysis: causal_pb.Analysis) -> Planning:
-    """Recommend, OptimizeBudget, PredictPerformance and DesignExperiment on an attribution.
-    A call that fails leaves its section out and a note in its place (said on stderr too):
-    the report is still worth writing without the plan."""
+def plan(
+    client: LiftOS, analysis: causal_pb.Analysis, *, value_per_outcome: float = 0.0
+) -> Planning:
+    """Recommend, OptimizeBudget, PredictPerformance and DesignExperiment on an attribution
+    (``value_per_outcome``: Recommend's, 0 its default). A call that fails leaves its section
+    out and a note in its place (said on stderr too): the report is still worth writing
+    without the plan."""
     out = Planning()
     result = analysis.attribution
     if result.health.verdict == causal_pb.HEALTH_VERDICT_FAIL:
@@ -136,7 +146,8 @@ def plan(client: LiftOS, analysis: causal_pb.Analysis) -> Planning:
 
     analysis_id = analysis.analysis_id
     out.recommendations = ask(
-        "recommendations", lambda: client.recommend([analysis_id]),
+        "recommendations",
+        lambda: client.recommend([analysis_id], value_per_outcome=value_per_outcome),
         surfacing_pb.RecommendResponse.FromString,
     )  # fmt: skip
     # The same total as spent, moved to where it earns most.
@@ -162,12 +173,16 @@ def plan(client: LiftOS, analysis: causal_pb.Analysis) -> Planning:
     return out
 
 
-def plan_products(client: LiftOS, analysis: causal_pb.Analysis) -> Planning:
+def plan_products(
+    client: LiftOS, analysis: causal_pb.Analysis, *, value_per_outcome: float = 0.0
+) -> Planning:
     """Recommend's product actions for a product analysis (a note in their place when the
     surfacing service does not answer)."""
     out = Planning()
     try:
-        reply = client.recommend([analysis.analysis_id], design_tests=False)
+        reply = client.recommend(
+            [analysis.analysis_id], design_tests=False, value_per_outcome=value_per_outcome
+        )
     except RpcFailure as failure:
         note = f"No recommendations in this report: SurfacingService answered {failure}"
         print(f"note: {note}", file=sys.stderr)
@@ -210,9 +225,9 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         if args.no_plan or which not in ("attribution", "products"):
             planning = Planning()
         elif which == "products":
-            planning = plan_products(client, analysis)
+            planning = plan_products(client, analysis, value_per_outcome=args.value_per_outcome)
         else:
-            planning = plan(client, analysis)
+            planning = plan(client, analysis, value_per_outcome=args.value_per_outcome)
     try:
         html = render_report(
             analysis, explanation=explanation, budget=planning.budget,

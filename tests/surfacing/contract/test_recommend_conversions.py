@@ -79,6 +79,11 @@ def test_the_cli_and_the_report_say_which_flag_is_missing(
     assert "value_per_outcome" in note and "--value-per-outcome" in note
     # The budget shift maximises conversions under the same total: no value needed.
     assert planning.budget is not None and planning.budget.allocations
+    # `liftos report --value-per-outcome 80` passes it on: the report has its recommendations
+    with LiftOS(peers, org_id=ORG) as client:
+        valued = report_plan(client, full, value_per_outcome=80.0)
+    assert valued.recommendations is not None and valued.recommendations.recommendations
+    assert not [n for n in valued.notes if n.startswith("No recommendations")]
 
 
 def test_a_call_out_of_time_says_how_to_give_it_more(
