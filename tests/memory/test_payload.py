@@ -7,6 +7,7 @@ import numpy as np
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 from memory_svc import convert
+from memory_svc.convert import payload as payload_bytes
 from memory_svc.spaces import SpaceAssignment
 from memory_svc.writer import Enrichment
 from mesh.runtime.synthetic_records import synthetic_records
@@ -44,7 +45,7 @@ def test_concatenated_payload_is_the_field_by_field_enriched_record() -> None:
         reference = md_pb.CausalMarketingData()
         reference.CopyFrom(r)
         want = md_pb.CausalMarketingData.FromString(
-            convert._enriched_message(reference, e, row)  # the field-by-field path
+            payload_bytes._enriched_message(reference, e, row)  # the field-by-field path
         )
         got = md_pb.CausalMarketingData.FromString(fast[row])
         assert got == want, row
