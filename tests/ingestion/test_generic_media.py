@@ -70,46 +70,21 @@ def env(mesh, monkeypatch: pytest.MonkeyPatch) -> PeerConfig:  # type: ignore[no
     return PeerConfig.from_env()
 
 
+def _ingest(org: str, source: str, mapping: str, path: Path) -> int:
+    return cli.main(["ingest", "--org", org, "--source", source, *ACCOUNT, "--mapping", mapping,
+                     str(path)])  # fmt: skip
+
+
 def test_a_tv_spend_file_is_a_channel_the_model_attributes_to(
     env: PeerConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tv, orders = _files(tmp_path)
     # the audit's mistake: spend through the outcome's source is warned of, naming the way
-    wrong = ["ingest", "--org", "wrong", "--source", "generic", *ACCOUNT, "--mapping"]
-    assert cli.main([*wrong, "date=date,geo=state,spend=cost,channel=tv", str(tv)]) == 0
+    assert _ingest("wrong", "generic", "date=date,geo=state,spend=cost,channel=tv", tv) == 0
     assert "--source generic_media" in capsys.readouterr().err
-    assert (
-        cli.main(
-            [
-                "ingest",
-                "--org",
-                "store",
-                "--source",
-                "generic",
-                *ACCOUNT,
-                "--mapping",
-                "date=date,geo=state,conversions=orders,revenue=revenue",
-                str(orders),
-            ]
-        )
-        == 0
-    )
-    assert (
-        cli.main(
-            [
-                "ingest",
-                "--org",
-                "store",
-                "--source",
-                "generic_media",
-                *ACCOUNT,
-                "--mapping",
-                "date=date,geo=state,spend=cost,channel=tv",
-                str(tv),
-            ]
-        )
-        == 0
-    )
+    outcome = "date=date,geo=state,conversions=orders,revenue=revenue"
+    assert _ingest("store", "generic", outcome, orders) == 0
+    assert _ingest("store", "generic_media", "date=date,geo=state,spend=cost,channel=tv", tv) == 0
     capsys.readouterr()
     with LiftOS(env, org_id="store") as client:
         result = client.analyze(start=START, end=START + dt.timedelta(days=DAYS - 1))
@@ -125,9 +100,8 @@ def test_a_media_file_without_its_channel_or_spend_is_refused_naming_the_field(
     env: PeerConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tv, _ = _files(tmp_path)
-    argv = ["ingest", "--org", "store2", "--source", "generic_media", *ACCOUNT, "--mapping"]
-    assert cli.main([*argv, "date=date,geo=state,spend=cost", str(tv)]) != 0
+    assert _ingest("store2", "generic_media", "date=date,geo=state,spend=cost", tv) != 0
     err = capsys.readouterr().err
     assert "mapping.channel" in err and "channel=tv" in err
-    assert cli.main([*argv, "date=date,geo=state,channel=tv", str(tv)]) != 0
+    assert _ingest("store2", "generic_media", "date=date,geo=state,channel=tv", tv) != 0
     assert "mapping.spend" in capsys.readouterr().err
