@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
+from mesh.runtime.cadence import looks_weekly, weekly_series
 
 from .geo_size import geo_population
 
@@ -258,25 +259,6 @@ def panel_from_frames(
         channels=channels, population=population, controls=ctrl, outcome_name=outcome_name,
         campaigns=lambda names, has_spend: _campaigns(campaigns, names, has_spend, dates),
     )  # fmt: skip
-
-
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-def weekday(days: np.ndarray) -> np.ndarray:
-    """Monday = 0 .. Sunday = 6 of days since 1970-01-01 (a Thursday)."""
-    return (np.asarray(days, dtype=np.int64) + 3) % 7
-
-
-def looks_weekly(days: np.ndarray) -> str:
-    """The weekday every one of ``days`` (days since 1970-01-01, at least 3 distinct) falls
-    on, or "": a series dated one weekday only is a weekly export (Robyn's and Meridian's
-    usual grain), not daily data with six silent days a week."""
-    days = np.unique(np.asarray(days, dtype=np.int64))
-    if days.size < 3:
-        return ""
-    on = np.unique(weekday(days))
-    return WEEKDAYS[int(on[0])] if on.size == 1 else ""
 
 
 def no_outcome_message(outcome_name: str, *, other_measure: bool) -> str:
@@ -602,9 +584,7 @@ def with_external_series(
     weekly: dict[str, tuple[str, int]] = {}
     for name, geo, days, values in series:
         epoch = np.array([np.datetime64(d, "D") for d in days]).astype(np.int64)
-        # weekly: one weekday, a week apart (not a few events that happen to share a weekday)
-        gaps = np.diff(np.unique(epoch))
-        day = looks_weekly(epoch) if gaps.size and float(np.median(gaps)) == 7.0 else ""
+        day = weekly_series(epoch)
         pos: list[tuple[int, float]]
         if day:
             arr = _carried_over_week(panel_days, epoch, np.asarray(values, dtype=np.float64))

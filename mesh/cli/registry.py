@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import itertools
 import json
 import math
 import os
@@ -31,8 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 from liftos.v1 import marketing_data_pb2 as md_pb
 
+from mesh.runtime.cadence import weekly_series
 from mesh.runtime.config import PeerConfig
 from mesh.sdk.client import LiftOS, dc
 
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 FACTOR_KINDS = (
     "macro", "competitor", "promotion", "demand", "weather", "season", "other", "fx_rate",
@@ -227,14 +229,8 @@ def register_factors(
 
 
 def _weekly(days: list[dt.date]) -> str:
-    """The weekday of a series dated one weekday a week apart (at least 3 dates), or ""."""
-    ordinals = sorted({d.toordinal() for d in days})
-    gaps = sorted(b - a for a, b in itertools.pairwise(ordinals))
-    if len(ordinals) < 3 or gaps[len(gaps) // 2] != 7 or len({d.weekday() for d in days}) != 1:
-        return ""
-    return ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")[
-        days[0].weekday()
-    ]
+    """The weekday of a series an analysis reads as weekly (:mod:`mesh.runtime.cadence`), or ""."""
+    return weekly_series(np.array([d.toordinal() - _EPOCH_ORDINAL for d in days], np.int64))
 
 
 def _iso(d: dc.Date | None) -> str:
