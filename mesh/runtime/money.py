@@ -209,9 +209,7 @@ def in_one_currency(
             problems.append(f"{pair} holds money in {' and '.join(held_in)}: its sums cannot "
                             "be converted apart (ingest it in one currency)")  # fmt: skip
             continue
-        series = rates.get((held_in[0], target))
-        inverse = series is None
-        series = series or rates.get((target, held_in[0]))
+        series, inverse = _rate(rates, held_in[0], target)
         if series is None:
             problems.append(f"{pair} is in {held_in[0]} and no rate to {target} is registered "
                             f"(register fx_{held_in[0].lower()}_{target.lower()}, kind "
@@ -272,20 +270,18 @@ def spend_in_outcome_currency(
     problems, notes = [], []
     for frm in foreign:
         rows = media & code.eq(frm).to_numpy(bool)
-        series, inverse = rates.get((frm, target)), False
-        if series is None:
-            series, inverse = rates.get((target, frm)), True
+        series, inverse = _rate(rates, frm, target)
         if series is None:
             problems.append(f"{channel} is in {frm} and no rate to {target} is registered "
                             f"(register fx_{frm.lower()}_{target.lower()}, kind fx_rate, with "
                             "liftos factors register)")  # fmt: skip
             continue
-        rate, ok = series.at(days[rows])
+        _, ok = series.at(days[rows])
         if not ok.all():
             problems.append(f"{channel} has {frm} spend on days {series.name} does not cover "
                             f"(e.g. {_day(days[rows][~ok][0])})")  # fmt: skip
             continue
-        spend[rows] *= 1.0 / rate if inverse else rate
+        spend[rows] *= _factor(series, inverse, days[rows])
         notes.append(f"{channel}'s {frm} spend converted to {target} with {series.name}")
     if problems:
         raise MixedCurrencies(
@@ -321,6 +317,16 @@ def _whose(currencies: pd.DataFrame, target: str) -> str:
 
 def _rates(fx: Sequence[FxSeries]) -> Mapping[tuple[str, str], FxSeries]:
     return {(s.frm, s.to): s for s in fx}
+
+
+def _rate(
+    rates: Mapping[tuple[str, str], FxSeries], frm: str, to: str
+) -> tuple[FxSeries | None, bool]:
+    """The registered rate from ``frm`` to ``to``, else the reverse one (used inverted)."""
+    series = rates.get((frm, to))
+    if series is not None:
+        return series, False
+    return rates.get((to, frm)), True
 
 
 def _target(currencies: pd.DataFrame, held: pd.DataFrame) -> str:
