@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "MAPPED_SOURCES",
     "MAX_BATCH_ROWS",
     "REASONS",
     "SOURCES",
@@ -36,6 +37,8 @@ SOURCES = (
     "google_ads_shopping",
     "meta_products",
 )
+# Read through a declared column mapping (the generic connector): outcome and media.
+MAPPED_SOURCES = ("generic", "generic_media")
 REASONS = (
     "malformed",
     "missing_field",

@@ -19,7 +19,7 @@ from ingestion_svc.connectors import (
     tiktok,
 )
 from ingestion_svc.connectors.base import NORMALISED, Normalised
-from ingestion_svc.raw_batch import RawBatch
+from ingestion_svc.raw_batch import MAPPED_SOURCES, RawBatch
 
 __all__ = ["NORMALISED", "PRODUCT_CONNECTORS", "Normalised", "normalise"]
 
@@ -43,7 +43,7 @@ _PLATFORMS = {
 def normalise(batch: RawBatch) -> Normalised:
     """The batch's rows through its source's connector (rows that failed to parse are
     already rejected and come out as rejections, not rows)."""
-    if batch.source in ("generic", "generic_media"):
+    if batch.source in MAPPED_SOURCES:
         out = generic.normalise(batch.rows, batch.account, batch.mapping, batch.org_id,
                                 media=batch.source == "generic_media")  # fmt: skip
     else:

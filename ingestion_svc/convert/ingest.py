@@ -27,7 +27,14 @@ from ingestion_svc.parse import (
     row_problem,
 )
 from ingestion_svc.pipeline import BatchResult
-from ingestion_svc.raw_batch import MAX_BATCH_ROWS, Account, ColumnMap, RawBatch, Rejection
+from ingestion_svc.raw_batch import (
+    MAPPED_SOURCES,
+    MAX_BATCH_ROWS,
+    Account,
+    ColumnMap,
+    RawBatch,
+    Rejection,
+)
 from mesh.runtime.exceptions import FieldViolation, InvalidInput, shown
 from mesh.runtime.frames import enum_value
 from mesh.runtime.protoconv import (
@@ -187,7 +194,7 @@ def _check_account(
         violations.append(
             FieldViolation("account.currency_code", "Klaviyo rows carry no currency: required")
         )
-    if source in ("klaviyo", "generic", "generic_media") and not account.account_id:
+    if (source == "klaviyo" or source in MAPPED_SOURCES) and not account.account_id:
         violations.append(
             FieldViolation("account.account_id", f"{source} rows carry no account: required")
         )
@@ -258,7 +265,7 @@ def _check_request(
     m = request.mapping
     for f in ingestion_pb.ColumnMapping.DESCRIPTOR.fields:
         text_bound(getattr(m, f.name), f"mapping.{f.name}", violations)
-    if source in ("generic", "generic_media") and not m.date:
+    if source in MAPPED_SOURCES and not m.date:
         violations.append(FieldViolation("mapping.date", "a generic source needs a date column"))
     if source == "generic_media":
         _check_media_mapping(m, violations)
