@@ -362,6 +362,12 @@ class _AttributionIdentificationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrap
     budgets chase local demand the model cannot see (the budget_response health check then
     says so and the verdict is REVIEW).
     """
+    ATTRIBUTION_IDENTIFICATION_AUTO: _AttributionIdentification.ValueType  # 3
+    """GEO where the data show both that budgets did not chase demand (the confounders step's
+    budget-response share below 0.5% of geo-days) and that the geos' spend moves on its own
+    (at least half of the spend-weighted spend variance cross-geo within a day); NATIONAL
+    otherwise. The result's identification text says which was chosen and the figures.
+    """
 
 class AttributionIdentification(_AttributionIdentification, metaclass=_AttributionIdentificationEnumTypeWrapper):
     """Which spend variation identifies the channels in an attribution model
@@ -380,6 +386,12 @@ ATTRIBUTION_IDENTIFICATION_GEO: AttributionIdentification.ValueType  # 2
 model): far more precise when each geo's spend varies on its own schedule, but biased when
 budgets chase local demand the model cannot see (the budget_response health check then
 says so and the verdict is REVIEW).
+"""
+ATTRIBUTION_IDENTIFICATION_AUTO: AttributionIdentification.ValueType  # 3
+"""GEO where the data show both that budgets did not chase demand (the confounders step's
+budget-response share below 0.5% of geo-days) and that the geos' spend moves on its own
+(at least half of the spend-weighted spend variance cross-geo within a day); NATIONAL
+otherwise. The result's identification text says which was chosen and the figures.
 """
 Global___AttributionIdentification: _TypeAlias = AttributionIdentification  # noqa: Y015
 

@@ -423,12 +423,21 @@ class AttributionIdentification(betterproto2.Enum):
     says so and the verdict is REVIEW).
     """
 
+    AUTO = 3
+    """
+    GEO where the data show both that budgets did not chase demand (the confounders step's
+    budget-response share below 0.5% of geo-days) and that the geos' spend moves on its own
+    (at least half of the spend-weighted spend variance cross-geo within a day); NATIONAL
+    otherwise. The result's identification text says which was chosen and the figures.
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
             0: "ATTRIBUTION_IDENTIFICATION_UNSPECIFIED",
             1: "ATTRIBUTION_IDENTIFICATION_NATIONAL",
             2: "ATTRIBUTION_IDENTIFICATION_GEO",
+            3: "ATTRIBUTION_IDENTIFICATION_AUTO",
         }
 
     @classmethod
@@ -437,6 +446,7 @@ class AttributionIdentification(betterproto2.Enum):
             "ATTRIBUTION_IDENTIFICATION_UNSPECIFIED": 0,
             "ATTRIBUTION_IDENTIFICATION_NATIONAL": 1,
             "ATTRIBUTION_IDENTIFICATION_GEO": 2,
+            "ATTRIBUTION_IDENTIFICATION_AUTO": 3,
         }
 
 
