@@ -244,6 +244,9 @@ def assess(
     gaps = _outcome_gaps(fit)
     if gaps:
         checks.insert(0, gaps)
+    # the panel's findings about its data (panel.DataCheck); a state stored before has none
+    checks[:0] = [HealthCheck(c.name, Verdict.REVIEW, c.value, c.threshold, c.message)
+                  for c in getattr(fit.panel, "checks", ())]  # fmt: skip
     ident, unidentified = _identification_checks(fit)
     checks += ident
     checks += _calibration_checks(fit)
