@@ -25,14 +25,28 @@ from causal_svc.errors import InsufficientData, InvalidSpec
 from mesh.runtime.cadence import looks_weekly, weekly_series
 
 from .geo_size import geo_population
+from .spend_scale import spend_scale_findings
 
-__all__ = ["FIRST_PARTY_SOURCE", "MediaPanel", "panel_from_frames", "with_external_series"]
+__all__ = ["FIRST_PARTY_SOURCE", "DataCheck", "MediaPanel", "panel_from_frames",
+           "with_external_series"]  # fmt: skip
 
 # The source whose rows carry the business's own outcome (orders.csv ingested as generic).
 FIRST_PARTY_SOURCE = "generic"
 
 MIN_DAYS = 28
 MIN_GEOS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class DataCheck:
+    """A finding about the data behind the panel that the model's health carries as a REVIEW
+    check (a channel's spend in another unit): the check's name, the figure it rests on, its
+    threshold and what it means."""
+
+    name: str
+    value: float
+    threshold: float
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +84,8 @@ class MediaPanel:
         ``"revenue"`` or ``"conversions"``.
     warnings : tuple of str
         What building the panel had to do (geos dropped for missing days, …).
+    checks : tuple of DataCheck
+        What the health checks must report about the data (REVIEW).
     """
 
     geos: tuple[str, ...]
@@ -89,6 +105,7 @@ class MediaPanel:
     campaign_platform_outcome: np.ndarray = field(default_factory=lambda: np.zeros(0))
     outcome_name: str = "revenue"
     warnings: tuple[str, ...] = ()
+    checks: tuple[DataCheck, ...] = ()
 
     @property
     def n_geos(self) -> int:
@@ -152,6 +169,7 @@ class MediaPanel:
             campaign_platform_outcome=self.campaign_platform_outcome,
             outcome_name=self.outcome_name,
             warnings=self.warnings,
+            checks=self.checks,
         )
 
 
@@ -456,6 +474,7 @@ def _assemble(
         active = [names.index(c) for c in channels]
     if not active:
         raise InsufficientData("no channel has spend or impressions in the window", subject="spend")
+    scale = spend_scale_findings(names, spend, imps, dates, [names[i] for i in active])
     names = tuple(names[i] for i in active)
     spend, imps, platform = spend[active], imps[active], platform[active]
     # Spend drives the response where there is any; impressions (sends) where there is none.
@@ -465,7 +484,14 @@ def _assemble(
         *warnings,
         *_weekly_channels(names, x, has_spend, dates),
         *_channel_holes(names, x, has_spend, dates),
+        *(f.message for f in scale),
     ]
+    checks = tuple(
+        DataCheck("spend_scale", f.factor, f.reference, f"{f.channel}'s spend looks in another "
+                  f"unit (spend per thousand impressions {f.cpm:,.4g}, see the warnings): every "
+                  "channel's estimate is affected until the column is fixed")
+        for f in scale
+    )  # fmt: skip
     pop = _population(list(geos), y, population, warnings)
     national = {k: v[0] for k, v in controls.items() if np.allclose(v, v[:1])}
     ctrl = {k: v for k, v in controls.items() if k not in national}
@@ -488,6 +514,7 @@ def _assemble(
         campaign_platform_outcome=camp_platform,
         outcome_name=outcome_name,
         warnings=tuple(warnings),
+        checks=checks,
     )
 
 

@@ -1,0 +1,157 @@
+"""Is each channel's spend in the org's money unit? A plausibility check on spend per thousand
+impressions (CPM), run while the panel is built (audit R4 F6).
+
+A spend column ingested in cents (×100) or in micros (×1,000,000, as the Google Ads API's
+``cost_micros``) passes every range check: the figures are valid numbers. Read as money, it
+makes one channel 100× its true size, and the model credits it with most of the outcome and
+takes the others' effects away (the audit's search at ×100 got a 96.9% share and erased the one
+channel established on the clean data) with no warning. The channel's own impressions say it:
+its CPM moves by the same factor while nothing else about it does. Three tests, on the
+channels with both spend and impressions:
+
+- **beyond any price**: a CPM above ``MAX_CPM`` (ad platforms charge a few dollars to a few
+  hundred per thousand impressions; a micros column lands in the millions);
+- **off its peers**: a CPM ``PEER_RATIO`` or more times the median of the other channels' CPMs
+  and above ``MIN_PEER_CPM`` (ordinary mixes differ ~10×: search at $40 and TikTok at $7 in
+  the simulator; a cents column of a channel priced like its peers is 100×);
+- **a step in its own history**: the daily CPM's median after some day ``STEP_RATIO`` or more
+  times (or 1/``STEP_RATIO`` of) its median before, each side at least ``MIN_STEP_DAYS``
+  active days (a later batch exported in another unit; seasonal and auction swings are
+  within 2-3×).
+
+A channel without impressions (TV bought as spend only) is not checked. The findings are
+warnings and REVIEW health checks: a pricey channel can be real, so ROIs still print (a FAIL
+would withhold every channel's and could not be overridden), but the checks name the channel,
+its figure, the reference and the likely unit, and say every channel's estimate is affected
+(the channels share one outcome).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ScaleFinding", "spend_scale_findings"]
+
+MAX_CPM = 5_000.0
+PEER_RATIO = 50.0
+MIN_PEER_CPM = 100.0
+STEP_RATIO = 20.0
+MIN_STEP_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleFinding:
+    """A channel whose spend looks in another unit: its CPM, the reference it is compared
+    with (peers' median, or its own before the step; 0 for the absolute test), the factor,
+    and the message."""
+
+    channel: str
+    cpm: float
+    reference: float
+    factor: float
+    message: str
+
+
+def _money(x: float) -> str:
+    if x >= 1e6:
+        return f"${x:,.3g}".replace("e+0", "e").replace("e+", "e")
+    return f"${x:,.0f}" if x >= 100 else f"${x:,.2f}"
+
+
+def _likely_unit(factor: float) -> str:
+    """The unit a spend ``factor`` times too large (or small, < 1) most likely comes from: the
+    two that exports use, cents and micros (the factor against peers is only near a power of
+    ten when the channel is priced like them, so it picks between those two)."""
+    k = float(np.log10(factor)) if factor > 0 else 0.0
+    if k >= 4.0:
+        return "is it in micros (millionths: Google Ads' cost_micros)? divide by 1,000,000"
+    if k >= 0:
+        return "is it in cents? divide by 100"
+    if k <= -4.0:
+        return "was the rest in micros and this in currency units? the units differ by 1,000,000"
+    return "is the rest in cents and this in currency units, or this in thousands? the units differ"
+
+
+def _cpm(spend: np.ndarray, imps: np.ndarray) -> float:
+    """Spend per thousand impressions over the cells that have both."""
+    both = (spend > 0) & (imps > 0)
+    s, n = float(spend[both].sum()), float(imps[both].sum())
+    return 1000.0 * s / n if n > 0 else float("nan")
+
+
+def _step(spend: np.ndarray, imps: np.ndarray, dates: np.ndarray) -> tuple[int, float, float]:
+    """The largest sustained step of a channel's daily national CPM: (first day after it,
+    median before, median after); (-1, nan, nan) when none is testable. Candidate days are the
+    few largest day-to-day jumps (a unit switch is abrupt), each tested by the medians of
+    every active day before and after it."""
+    s, n = spend.sum(axis=0), imps.sum(axis=0)
+    on = np.flatnonzero((s > 0) & (n > 0))
+    if on.size < 2 * MIN_STEP_DAYS:
+        return -1, float("nan"), float("nan")
+    log_cpm = np.log10(1000.0 * s[on] / n[on])
+    jumps = np.abs(np.diff(log_cpm))
+    best = (-1, float("nan"), float("nan"), 0.0)
+    for j in np.argsort(jumps)[::-1][:5] + 1:  # j: index (into on) of the first day after
+        if j < MIN_STEP_DAYS or on.size - j < MIN_STEP_DAYS:
+            continue
+        # the split that separates the two levels best (a later one has the same medians)
+        score = abs(log_cpm[j:].mean() - log_cpm[:j].mean()) * np.sqrt(j * (on.size - j))
+        if score > best[3]:
+            before, after = float(np.median(log_cpm[:j])), float(np.median(log_cpm[j:]))
+            best = (int(on[j]), 10**before, 10**after, float(score))
+    return best[0], best[1], best[2]
+
+
+def spend_scale_findings(
+    names: Sequence[str],
+    spend: np.ndarray,
+    imps: np.ndarray,
+    dates: np.ndarray,
+    report: Sequence[str] | None = None,
+) -> list[ScaleFinding]:
+    """Channels whose spend looks in another unit (module docstring), one finding each (the
+    strongest test). ``spend``/``imps``: (C, G, T) over the panel's geos and ``dates``; every
+    channel with both is a peer, ``report``: the channels to report on (None: all)."""
+    cpm = np.array([_cpm(spend[i], imps[i]) for i in range(len(names))])
+    priced = np.isfinite(cpm) & (cpm > 0)
+    out: list[ScaleFinding] = []
+    for i, name in enumerate(names):
+        if not priced[i] or (report is not None and name not in report):
+            continue
+        peers = priced.copy()
+        peers[i] = False
+        peer = float(np.median(cpm[peers])) if peers.any() else float("nan")
+        shown = ", ".join(f"{names[k]} {_money(cpm[k])}" for k in np.flatnonzero(peers)[:4])
+        affects = (
+            "; read as money it makes the channel that many times its size, and the model "
+            "credits it with sales at every other channel's expense: no channel's estimate "
+            "can be trusted until the column is fixed and re-ingested"
+        )
+        if peers.any() and cpm[i] >= PEER_RATIO * peer and cpm[i] >= MIN_PEER_CPM:
+            factor = cpm[i] / peer
+            out.append(ScaleFinding(name, float(cpm[i]), peer, float(factor), (
+                f"{name}'s spend per thousand impressions is {_money(cpm[i])}, {factor:,.0f}× "
+                f"its peers' median {_money(peer)} ({shown}): its spend column looks in "
+                f"another unit ({_likely_unit(factor)}){affects}"
+            )))  # fmt: skip
+            continue
+        if cpm[i] > MAX_CPM:
+            out.append(ScaleFinding(name, float(cpm[i]), 0.0, float(cpm[i] / MAX_CPM), (
+                f"{name}'s spend per thousand impressions is {_money(cpm[i])}, beyond what ad "
+                f"platforms charge (a few dollars to a few hundred): its spend column looks in "
+                f"another unit ({_likely_unit(cpm[i] / 10.0)}){affects}"
+            )))  # fmt: skip
+            continue
+        at, before, after = _step(spend[i], imps[i], dates)
+        if at >= 0 and max(after / before, before / after) >= STEP_RATIO:
+            factor = after / before
+            out.append(ScaleFinding(name, after, before, float(factor), (
+                f"{name}'s spend per thousand impressions goes from {_money(before)} before "
+                f"{dates[at]} to {_money(after)} from then on (×{factor:,.3g}) against its own "
+                f"impressions: the rows from {dates[at]} look in another unit "
+                f"({_likely_unit(factor)}){affects}"
+            )))  # fmt: skip
+    return out
