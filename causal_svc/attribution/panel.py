@@ -25,6 +25,7 @@ from causal_svc.errors import InsufficientData, InvalidSpec
 from mesh.runtime.cadence import looks_weekly, weekly_series
 
 from .geo_size import geo_population
+from .partial_gaps import fill_partial_gaps
 from .spend_scale import spend_scale_findings
 
 __all__ = ["FIRST_PARTY_SOURCE", "DataCheck", "MediaPanel", "panel_from_frames",
@@ -202,7 +203,12 @@ def panel_from_frames(
     Parameters
     ----------
     outcome : DataFrame
-        Columns ``geo``, ``date``, ``value``: the first-party outcome per geo-day.
+        Columns ``geo``, ``date``, ``value``: the first-party outcome per geo-day; optional
+        ``observed`` (bool): False for a row that stands for no first-party record (memory's
+        sums have a row wherever another source has one). A geo-day without an observed row
+        on a day other geos have one is missing, not zero (:mod:`.partial_gaps`); optional
+        ``orders``: the first-party orders (conversions), which say a geo is busy enough for
+        a day without rows to be a lost day.
     media : DataFrame
         Columns ``geo``, ``date``, ``channel``, ``spend``, ``impressions``,
         ``platform_outcome``: one row per geo × day × channel (sums over campaigns).
@@ -265,6 +271,14 @@ def panel_from_frames(
             subject="date_range",
         )
     y = wide.loc[geos].fillna(0.0).to_numpy(np.float64)
+    present = wide.loc[geos].notna().to_numpy(copy=True)
+    if "observed" in out.columns:
+        seen = out.pivot_table(index="geo", columns="date", values="observed", aggfunc="max")
+        present &= seen.reindex(index=geos, columns=dates).fillna(0).to_numpy(np.float64) > 0
+    orders = None
+    if "orders" in out.columns:
+        n = out.pivot_table(index="geo", columns="date", values="orders", aggfunc="sum")
+        orders = n.reindex(index=geos, columns=dates).fillna(0.0).to_numpy(np.float64)
     grids = _Grids(
         names=tuple(sorted(med["channel"].unique())),
         spend=_grid(med, geos, dates, "channel", "spend"),
@@ -274,7 +288,7 @@ def panel_from_frames(
     ctrl = _controls(controls, geos, dates)
     return _assemble(
         tuple(geos), dates.to_numpy().astype("datetime64[D]"), y, grids, warnings,
-        channels=channels, population=population, controls=ctrl, outcome_name=outcome_name,
+        present=present, orders=orders, channels=channels, population=population, controls=ctrl, outcome_name=outcome_name,
         campaigns=lambda names, has_spend: _campaigns(campaigns, names, has_spend, dates),
     )  # fmt: skip
 
@@ -453,6 +467,8 @@ def _assemble(
     grids: _Grids,
     warnings: list[str],
     *,
+    present: np.ndarray,
+    orders: np.ndarray | None = None,
     channels: tuple[str, ...],
     population: Mapping[str, float] | None,
     controls: dict[str, np.ndarray],
@@ -460,7 +476,11 @@ def _assemble(
     campaigns: Callable[[tuple[str, ...], np.ndarray], _CampaignArrays],
 ) -> MediaPanel:
     """The panel from dense grids: channel choice, media input, sizes, controls, campaigns —
-    one code path for the long-frame and the wide-aggregate builders."""
+    one code path for the long-frame and the wide-aggregate builders. ``present`` (G, T):
+    the geo-days with first-party outcome rows (the others are missing, not zero); ``orders``
+    (G, T): first-party orders where known (see :mod:`.partial_gaps`)."""
+    gaps = fill_partial_gaps(y, present, geos, dates, orders)
+    y = gaps.outcome
     names, spend, imps, platform = grids.names, grids.spend, grids.impressions, grids.platform
     active = [i for i, _ in enumerate(names) if spend[i].sum() > 0 or imps[i].sum() > 0]
     if channels:
@@ -482,6 +502,7 @@ def _assemble(
     x = np.where(has_spend[:, None, None], spend, imps)
     warnings = [
         *warnings,
+        *gaps.warnings,
         *_weekly_channels(names, x, has_spend, dates),
         *_channel_holes(names, x, has_spend, dates),
         *(f.message for f in scale),
@@ -492,6 +513,9 @@ def _assemble(
                   "channel's estimate is affected until the column is fixed")
         for f in scale
     )  # fmt: skip
+    if gaps.check:
+        n = float(gaps.filled.sum() + gaps.emptied.sum())
+        checks = (DataCheck("outcome_partial_gaps", n, 0.0, gaps.check), *checks)
     pop = _population(list(geos), y, population, warnings)
     national = {k: v[0] for k, v in controls.items() if np.allclose(v, v[:1])}
     ctrl = {k: v for k, v in controls.items() if k not in national}

@@ -31,6 +31,10 @@ from .panel import (
 
 __all__ = ["panel_from_aggregates", "spend_outside"]
 
+# A geo-day's count of records of one (source, channel), where memory sends it: a row whose
+# sums are all zero is still a row (a day without sales, not a day missing from the export).
+RECORDS = "records"
+
 
 def panel_from_aggregates(
     geo_days: pd.DataFrame,
@@ -103,7 +107,11 @@ def _panel_from_long(
     if fp.empty and geo.loc[first, other].to_numpy(np.float64).any():
         raise InsufficientData(no_outcome_message(outcome_name, other_measure=True),
                                subject="outcome")  # fmt: skip
-    outcome = pd.DataFrame({"geo": fp["geo"], "date": fp["date"], "value": fp[outcome_name]})
+    recorded = fp[list(MEASURES)].to_numpy(np.float64).any(axis=1)
+    if RECORDS in fp.columns:
+        recorded |= fp[RECORDS].to_numpy(np.float64) > 0
+    outcome = pd.DataFrame({"geo": fp["geo"], "date": fp["date"], "value": fp[outcome_name],
+                            "observed": recorded, "orders": fp["conversions"]})  # fmt: skip
     plat = geo.loc[~first]
     media = pd.DataFrame({
         "geo": plat["geo"], "date": plat["date"], "channel": plat["channel"],
@@ -143,13 +151,24 @@ def _observed(fp: pd.DataFrame, outcome_name: str) -> pd.DataFrame:
 
 
 def _wide_pairs(wide: pd.DataFrame) -> dict[tuple[str, str], dict[str, np.ndarray]]:
-    """(source, channel) → sum name → the wide table's column, in column order."""
+    """(source, channel) → sum name (or ``records``) → the wide table's column, in column
+    order."""
     pairs: dict[tuple[str, str], dict[str, np.ndarray]] = {}
     for col in wide.columns:
         parts = str(col).split(":")
-        if len(parts) == 3 and parts[2] in MEASURES:
+        if len(parts) == 3 and (parts[2] in MEASURES or parts[2] == RECORDS):
             pairs.setdefault((parts[0], parts[1]), {})[parts[2]] = wide[col].to_numpy(np.float64)
     return pairs
+
+
+def _recorded(cols: dict[str, np.ndarray], zero: np.ndarray) -> np.ndarray:
+    """1.0 where a first-party (source, channel) has a record in the wide row: a non-zero sum,
+    or its records count where memory sends one (sums alone carry no row presence)."""
+    on = cols.get(RECORDS, zero) > 0
+    for m in MEASURES:
+        if m in cols:
+            on |= cols[m] != 0
+    return on.astype(np.float64)
 
 
 def _panel_from_wide(
@@ -232,6 +251,8 @@ def _panel_from_wide(
         return out
 
     y = grid(y_cols)
+    fp_rows = grid([_recorded(c, zero) for c in first_party]) > 0
+    orders = grid([c["conversions"] for c in first_party if "conversions" in c])
     names = tuple(sorted({ch for ch, _ in platform}))
 
     def by_channel(measure: str) -> np.ndarray:
@@ -243,7 +264,8 @@ def _panel_from_wide(
     dates = (first_day + np.arange(n_days)).astype("datetime64[D]")
     camps = _platform_campaigns(campaign_days)
     panel = _assemble(
-        geos, dates, y, grids, warnings, channels=channels, population=None, controls={},
+        geos, dates, y, grids, warnings, present=fp_rows, orders=orders, channels=channels,
+        population=None, controls={},
         outcome_name=outcome_name,
         campaigns=lambda chosen, has_spend: _campaign_arrays(
             camps, chosen, has_spend, first_day, n_days, outcome_name),
