@@ -507,12 +507,7 @@ def _assemble(
         *_channel_holes(names, x, has_spend, dates),
         *(f.message for f in scale),
     ]
-    checks = tuple(
-        DataCheck("spend_scale", f.factor, f.reference, f"{f.channel}'s spend looks in another "
-                  f"unit (spend per thousand impressions {f.cpm:,.4g}, see the warnings): every "
-                  "channel's estimate is affected until the column is fixed")
-        for f in scale
-    )  # fmt: skip
+    checks = tuple(DataCheck("spend_scale", f.factor, f.reference, f.reason) for f in scale)
     if gaps.check:
         n = float(gaps.filled.sum() + gaps.emptied.sum())
         checks = (DataCheck("outcome_partial_gaps", n, 0.0, gaps.check), *checks)

@@ -129,11 +129,13 @@ def fill_partial_gaps(
             "leaves them out as unobserved, as a day without outcome in any geo; re-export "
             "those days"
         )
+    lacks = [f"{int(cells.sum())} geo-day(s) on days other geos have (filled with estimates)"
+             if cells.any() else "", f"{int(emptied.sum())} day(s) in most geos (left out)"
+             if emptied.any() else ""]  # fmt: skip
     check = None
     if warnings:
         check = (
-            f"the outcome export lacks {int(cells.sum())} geo-day(s) on days other geos have "
-            f"(filled with estimates) and {int(emptied.sum())} day(s) in most geos (left out): "
-            "the outcome totals hold estimates; see the warnings for the geos and dates"
+            f"the outcome export lacks {' and '.join(x for x in lacks if x)}: the outcome "
+            "totals hold estimates; see the warnings for the geos and dates"
         )
     return PartialGaps(out, cells, emptied, tuple(warnings), check)

@@ -54,6 +54,16 @@ class ScaleFinding:
     factor: float
     message: str
 
+    @property
+    def reason(self) -> str:
+        """The health check's words (the warning has the rest)."""
+        against = f" against {_money(self.reference)}" if self.reference > 0 else ""
+        return (
+            f"{self.channel}'s spend looks in another unit ({_money(self.cpm)} per thousand "
+            f"impressions{against}; see the warnings): every channel's estimate is affected "
+            "until the column is fixed"
+        )
+
 
 def _money(x: float) -> str:
     if x >= 1e6:

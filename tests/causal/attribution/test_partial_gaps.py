@@ -42,7 +42,10 @@ def test_a_lost_geo_day_is_filled_with_its_share() -> None:
     (warning,) = gaps.warnings
     assert warning.startswith("1 geo-day(s) have no first-party outcome rows while other geos ")
     assert "(NY on 2024-01-21)" in warning and "read as missing, not as zero sales" in warning
-    assert gaps.check is not None
+    assert gaps.check == (
+        "the outcome export lacks 1 geo-day(s) on days other geos have (filled with estimates): "
+        "the outcome totals hold estimates; see the warnings for the geos and dates"
+    )
     np.testing.assert_array_equal(np.delete(gaps.outcome, 20, axis=1), np.delete(y, 20, axis=1))
 
 

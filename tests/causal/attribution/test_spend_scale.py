@@ -94,5 +94,6 @@ def test_the_panel_warns_and_the_health_is_review(demo: World) -> None:
     health = assess(fit_mmm(panel, ModelSpec()), holdout=False)
     first = health.checks[0]
     assert (first.name, first.verdict) == ("spend_scale", Verdict.REVIEW)
-    assert first.message.startswith("google_pmax's spend looks in another unit")
+    assert first.message.startswith("google_pmax's spend looks in another unit ($1,2")
+    assert " per thousand impressions against $1" in first.message
     assert health.verdict is not Verdict.PASS
