@@ -20,8 +20,12 @@ channel iROAS are scored against the truth's expected incremental revenue over s
 
 Run: PYTHONPATH=.:gen python bench/attribution_accuracy.py [--seeds 20] [--workers 2] [--geos N]
      [--without-national promo,macro_index,competitor_intensity|all]
-     [--identification national|geo|pacing|instrumented|geo_demand]
+     [--identification national|geo|pacing|instrumented|geo_demand|auto]
      [--carryover geometric|chosen|weibull] [--effect-df NU] [--variant V]
+
+``--identification auto`` lets each world's data choose GEO or NATIONAL as the service's AUTO
+does (:func:`auto_choice`: the budget-response detector on the world's sums, and the panel's
+cross-geo spend share) and prints what it picked per scenario.
 
 ``--variant V`` runs a model variant of ``bench/attribution_identification.py`` (its model and
 panel, e.g. ``geo+gqv:0.05+weibull``) instead of the model the other options build.
@@ -44,15 +48,17 @@ from bench.attribution_identification import variant_panel, variant_spec
 from causal_svc.attribution import (
     Evaluator,
     Identification,
+    IdentificationChoice,
     ModelSpec,
     SpendChange,
     analyze,
+    choose_identification,
     counterfactual,
     restore_fit,
 )
 from causal_svc.attribution.scores import naive_roas
 from causal_svc.attribution.transforms import AdstockKind
-from tests.causal.attribution.world import EXTERNAL, world
+from tests.causal.attribution.world import EXTERNAL, World, world
 
 SCENARIOS = ("demo", "confounded")
 
@@ -102,9 +108,12 @@ class Run:
     verdict: str
     seconds: float
     outcomes: list[OutcomeRow]
+    picked: str = ""  # --identification auto: what the world's data chose
 
 
 IDENTIFICATION = Identification.NATIONAL
+# --identification auto: each world's data choose (IDENTIFICATION is then the fallback).
+AUTO = False
 # Model variants to compare against the default in one run (--carryover, --effect-df).
 OVERRIDES: dict[str, str | float] = {}
 # --variant: a variant of bench/attribution_identification.py (its model and panel; "": none).
@@ -123,6 +132,23 @@ def spec() -> ModelSpec:
     return base
 
 
+def auto_choice(w: World) -> IdentificationChoice:
+    """What the service's AUTO picks on a simulated world: the budget-response detector on the
+    world's sums as memory answers them, then :func:`choose_identification` on the panel."""
+    from bench.confounder_detection import campaign_geo_sums, simulated_sums
+    from causal_svc.confounders_retro import budget_response_finding
+
+    geo_days, campaign_days = simulated_sums(w.result)
+    _, share = budget_response_finding(geo_days, campaign_days, campaign_geo_sums(w.result))
+    return choose_identification(w.panel, share)
+
+
+def picked_line(picks: list[str]) -> str:
+    """``--identification auto``: how often it picked each identification."""
+    counts = {p: picks.count(p) for p in dict.fromkeys(picks)}
+    return "AUTO picked " + ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
 def one(args: tuple[str, int, int | None, tuple[str, ...]]) -> Run:
     scenario, seed, geos, unregistered = args
     # (geos and series in the task, not globals: a worker need not inherit main's globals)
@@ -135,7 +161,8 @@ def one(args: tuple[str, int, int | None, tuple[str, ...]]) -> Run:
         w = replace(w, panel=variant_panel(VARIANT, w))
     tests = [w.experiment] if w.experiment is not None else []
     t0 = time.perf_counter()
-    rep = analyze(w.panel, spec(), tests)
+    choice = auto_choice(w) if AUTO else None
+    rep = analyze(w.panel, spec(), tests, choice=choice)
     seconds = time.perf_counter() - t0
     naive = naive_roas(w.panel)
     # Every scored channel's incremental revenue: the only score a channel without spend gets.
@@ -177,7 +204,8 @@ def one(args: tuple[str, int, int | None, tuple[str, ...]]) -> Run:
                     abs(pred_loss - true_loss) / true_loss,
                 )
             )  # fmt: skip
-    return Run(rows, cfs, rep.verdict.value, seconds, outcomes)
+    picked = choice.identification.value if choice is not None else ""
+    return Run(rows, cfs, rep.verdict.value, seconds, outcomes, picked)
 
 
 def report(scenario: str, runs: list[Run]) -> None:
@@ -298,8 +326,9 @@ def main() -> None:
                     "gets")  # fmt: skip
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument(
-        "--identification", default="national", choices=[i.value for i in Identification]
-    )
+        "--identification", default="national",
+        choices=[*(i.value for i in Identification), "auto"],
+    )  # fmt: skip
     ap.add_argument("--carryover", choices=["geometric", "chosen", "weibull"],
                     help="every channel geometric, each channel's shape left to the data, or "
                     "every channel Weibull (default: the model's default)")  # fmt: skip
@@ -309,8 +338,9 @@ def main() -> None:
                     help="a model variant of bench/attribution_identification.py (overrides "
                     "--identification, --carryover and --effect-df)")  # fmt: skip
     args = ap.parse_args()
-    global IDENTIFICATION, VARIANT
-    IDENTIFICATION = Identification(args.identification)
+    global IDENTIFICATION, VARIANT, AUTO
+    AUTO = args.identification == "auto"
+    IDENTIFICATION = Identification.NATIONAL if AUTO else Identification(args.identification)
     VARIANT = args.variant
     if args.carryover:
         OVERRIDES["carryover"] = args.carryover
@@ -325,7 +355,7 @@ def main() -> None:
         ap.error(f"--without-national: no such series {sorted(unknown)}; the world has {EXTERNAL}")
     sp = spec()
     print(
-        f"identification {sp.identification.value}, seeds {args.first_seed}-"
+        f"identification {'auto' if AUTO else sp.identification.value}, seeds {args.first_seed}-"
         f"{args.first_seed + args.seeds - 1}; carry-over "
         f"{'chosen per channel' if sp.adstock is None else sp.adstock}, effect prior df "
         f"{sp.priors.effect_df}{f', variant {VARIANT}' if VARIANT else ''}"
@@ -345,6 +375,8 @@ def main() -> None:
                 )
             )
             report(scenario, runs)
+            if AUTO:
+                print(picked_line([r.picked for r in runs]))
     print(f"\n({time.perf_counter() - t0:.0f} s)")
 
 

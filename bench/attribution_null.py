@@ -31,7 +31,7 @@ without any model fit (cheap enough for thousands of seeds): a calibrated channe
 is mostly the experiment's, so the calibrated rate cannot sit far below that test's size.
 
 Run: PYTHONPATH=.:gen python bench/attribution_null.py [--seeds 100] [--workers 2] [--carryover geometric|chosen]
-     [--identification national|geo|pacing|instrumented|geo_demand] [--first-seed N] [--diagnose]
+     [--identification national|geo|pacing|instrumented|geo_demand|auto] [--first-seed N] [--diagnose]
      [--variant V] [--experiment-only]
 """
 
@@ -49,11 +49,13 @@ import numpy as np
 from scipy.stats import t as student_t
 
 from bench._figures import figure
+from bench.attribution_accuracy import auto_choice
 from bench.attribution_identification import variant_panel, variant_spec
 from causal_svc.attribution import (
     AdstockKind,
     Evaluator,
     Identification,
+    IdentificationChoice,
     Interval,
     LiftTest,
     MediaPanel,
@@ -70,6 +72,8 @@ CHANNEL = "meta_prospecting"
 
 
 IDENTIFICATION = Identification.NATIONAL
+# --identification auto: each world's data choose, as the service's AUTO (bench/attribution_accuracy.py).
+AUTO = False
 DIAGNOSE = False
 # --carryover: every channel geometric, or each channel's shape left to the data ("": default).
 CARRYOVER = ""
@@ -113,11 +117,13 @@ class Claim:
     without_loss: bool = False  # "without the channel" claims a loss (interval below zero)
 
 
-def _claim(panel: MediaPanel, tests: list[LiftTest]) -> Claim | None:
+def _claim(
+    panel: MediaPanel, tests: list[LiftTest], choice: IdentificationChoice | None = None
+) -> Claim | None:
     """The channel's claim, or None where the analysis makes no claim."""
     _CLAIMS.clear()
     try:
-        rep = analyze(panel, spec(), tests)
+        rep = analyze(panel, spec(), tests, choice=choice)
     except ContradictoryCalibration:
         # An experiment significantly below zero is refused (FAILED_PRECONDITION in the
         # service), so the calibrated analysis makes no claim.
@@ -153,7 +159,8 @@ def one(seed: int) -> tuple[float, ...]:
         w = replace(w, panel=variant_panel(VARIANT, w))
     assert w.experiment is not None
     c = w.panel.channels.index(CHANNEL)
-    claims = [_claim(w.panel, [w.experiment]), _claim(w.panel, [])]
+    choice = auto_choice(w) if AUTO else None
+    claims = [_claim(w.panel, [w.experiment], choice), _claim(w.panel, [], choice)]
     out = []
     for k in claims:
         out += ([0.0, 0.0, 0.0, 0.0] if k is None else
@@ -168,7 +175,8 @@ def one(seed: int) -> tuple[float, ...]:
               flush=True)  # fmt: skip
     spend = w.panel.spend[c].sum()
     return (*out, float(w.panel.platform_outcome[c] / spend), float(naive_roas(w.panel)[c]),
-            *_own_test(w.experiment))  # fmt: skip
+            *_own_test(w.experiment),
+            float(choice is not None and choice.identification is Identification.GEO))  # fmt: skip
 
 
 def _own_test(e: LiftTest) -> tuple[float, float]:
@@ -204,8 +212,9 @@ def main() -> None:
     )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument(
-        "--identification", default="national", choices=[i.value for i in Identification]
-    )
+        "--identification", default="national",
+        choices=[*(i.value for i in Identification), "auto"],
+    )  # fmt: skip
     ap.add_argument("--diagnose", action="store_true",
                     help="print what each significant call rests on (see the docstring)")  # fmt: skip
     ap.add_argument("--carryover", choices=["geometric", "chosen"], default="",
@@ -223,21 +232,24 @@ def main() -> None:
     if args.experiment_only:
         experiment_only(range(args.first_seed, args.first_seed + args.seeds), args.workers)
         return
-    global IDENTIFICATION, DIAGNOSE, CARRYOVER, VARIANT
-    IDENTIFICATION = Identification(args.identification)
+    global IDENTIFICATION, DIAGNOSE, CARRYOVER, VARIANT, AUTO
+    AUTO = args.identification == "auto"
+    IDENTIFICATION = Identification.NATIONAL if AUTO else Identification(args.identification)
     DIAGNOSE = args.diagnose
     CARRYOVER = args.carryover
     VARIANT = args.variant
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(one, range(args.first_seed, args.first_seed + args.seeds)))
-    est, low, wald, cf, est_u, low_u, wald_u, cf_u, platform, naive, _, p_exp = (
-        np.array([r[i] for r in rows]) for i in range(12)
+    est, low, wald, cf, est_u, low_u, wald_u, cf_u, platform, naive, _, p_exp, geo = (
+        np.array([r[i] for r in rows]) for i in range(13)
     )
     print(f"null scenario, {CHANNEL} (true iROAS 0), {args.seeds} seeds "
           f"({args.first_seed}-{args.first_seed + args.seeds - 1}), "
-          f"identification {spec().identification.value}, carry-over {spec().adstock!r} "
+          f"identification {'auto' if AUTO else spec().identification.value}, carry-over {spec().adstock!r} "
           f"(None: chosen by the data){f', variant {VARIANT}' if VARIANT else ''}")  # fmt: skip
+    if AUTO:
+        print(f"  AUTO picked GEO on {int(geo.sum())} of {len(geo)} worlds, NATIONAL on the rest")
     print(f"  calibrated by the registry's geo holdout: significant positive iROAS in "
           f"{np.mean(low > 0):.1%} of runs (target <= 5%; Wald interval alone "
           f"{np.mean(wald > 0):.1%}); mean estimate {est.mean():.3f}")  # fmt: skip

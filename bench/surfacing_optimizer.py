@@ -47,7 +47,7 @@ keeps its current mix and is scored as such against its true optimum; the room a
 is the truth's, whatever the model did, and the number of failed fits is printed beside it.
 
 Run: PYTHONPATH=.:gen python bench/surfacing_optimizer.py [--seeds 10] [--first-seed 0]
-[--workers 2] [--carryover geometric|chosen] [--cache DIR] (keeps each world's fit in DIR, so a rerun rescoring the planner
+[--workers 2] [--carryover geometric|chosen] [--identification national|geo|auto] [--cache DIR] (keeps each world's fit in DIR, so a rerun rescoring the planner
 is fast; a fit is reused only by the code that made it: its file name carries a fingerprint of
 the sources behind the fit and the truth, ``fit_fingerprint``)
 """
@@ -74,7 +74,7 @@ from scipy.stats import spearmanr
 import sim
 from bench._figures import figure
 from bench.surfacing_worlds import planning_model, true_curves
-from causal_svc.attribution import AdstockKind, ModelSpec, analyze
+from causal_svc.attribution import AdstockKind, Identification, ModelSpec, analyze
 from sim.scenarios import Scenario
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.optimizer import (
@@ -201,12 +201,21 @@ def fit_fingerprint() -> str:
     return h.hexdigest()[:12]
 
 
+# --identification: "" the model's default, "geo", or "auto" (each world's data choose, as
+# the service's AUTO: bench/attribution_accuracy.py auto_choice).
+IDENTIFICATION = ""
+
+
 def spec(carryover: str = "") -> ModelSpec:
     """The model's default, or every channel geometric / each channel's carry-over shape left
-    to the data (``carryover``), to compare the two in one tree."""
+    to the data (``carryover``), to compare the two in one tree; GEO rows where
+    ``--identification geo``."""
+    base = ModelSpec()
+    if IDENTIFICATION == "geo":
+        base = replace(base, identification=Identification.GEO)
     if not carryover:
-        return ModelSpec()
-    return ModelSpec(adstock=None if carryover == "chosen" else AdstockKind.GEOMETRIC)
+        return base
+    return replace(base, adstock=None if carryover == "chosen" else AdstockKind.GEOMETRIC)
 
 
 def _fit(
@@ -217,6 +226,7 @@ def _fit(
     ``fingerprint`` and the ``carryover`` asked for, so the planner's variants can be rescored
     without refitting."""
     name = f"{scenario}-{seed}-{fingerprint}" + (f"-{carryover}" if carryover else "")
+    name += f"-{IDENTIFICATION}" if IDENTIFICATION else ""
     path = os.path.join(cache, f"{name}.pkl") if cache else ""
     if path and os.path.exists(path):
         with open(path, "rb") as f:
@@ -224,7 +234,14 @@ def _fit(
     w = world(scenario, seed)
     tests = [w.experiment] if w.experiment is not None else []
     t0 = time.perf_counter()
-    rep = analyze(w.panel, spec(carryover), tests)
+    # (imported here: bench.attribution_accuracy imports this module through
+    # bench.attribution_identification)
+    from bench.attribution_accuracy import auto_choice
+
+    choice = auto_choice(w) if IDENTIFICATION == "auto" else None
+    if choice is not None:
+        print(f"{scenario} {seed}: {choice.reason}", flush=True)
+    rep = analyze(w.panel, spec(carryover), tests, choice=choice)
     fit_s = time.perf_counter() - t0
     model = planning_model(rep) if rep.verdict.value != "fail" else None
     out = (rep.verdict.value, model, true_curves(w.result), fit_s)
@@ -443,9 +460,15 @@ def main() -> None:
     parser.add_argument("--carryover", choices=["geometric", "chosen"], default="",
                         help="every channel geometric, or each channel's shape left to the data "
                         "(default: the model's default)")  # fmt: skip
+    parser.add_argument("--identification", choices=["national", "geo", "auto"],
+                        default="national", help="which spend variation identifies the "
+                        "channels (auto: each world's data choose, as the service's AUTO)")  # fmt: skip
     args = parser.parse_args()
+    global IDENTIFICATION
+    IDENTIFICATION = "" if args.identification == "national" else args.identification
     fingerprint = fit_fingerprint() if args.cache else ""
-    print(f"model: {spec(args.carryover).adstock!r} carry-over (None: chosen by the data)")
+    print(f"model: {spec(args.carryover).adstock!r} carry-over (None: chosen by the data), "
+          f"identification {args.identification}")  # fmt: skip
     jobs = [
         (s, k, args.cache, fingerprint, args.carryover)
         for s in (args.scenario or SCENARIOS)

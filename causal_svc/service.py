@@ -313,34 +313,52 @@ class CausalService(causal_grpc.CausalServiceServicer):
         # independent of one another and of the confounder detectors: they start now, in the
         # workers, while the detectors read the window here (their lines are only words).
         clock = time.perf_counter()
+        # The detectors read the panel's days and geos (media past the last orders is not
+        # a run of zero-demand days), as the fit does.
+        geo_days = panel.rows_within(agg.geo_days)
+        campaign_days = panel.rows_within(agg.campaign_days)
+        per_campaign = (
+            None if agg.campaign_geo_days is None else panel.rows_within(agg.campaign_geo_days)
+        )
+        budget_finding = functools.partial(
+            confounders_retro.budget_response_finding, geo_days, campaign_days, per_campaign
+        )
+        spec, choice, found_first = q.spec, None, None
+        if q.auto_identification:
+            # AUTO decides what the fits fit: the panel's spend spread first (cheap), the
+            # budget response only where the spread allows GEO (its finding is kept).
+            findings: list[tuple[str, float | None]] = []
+
+            def budget_share() -> float | None:
+                findings.append(budget_finding())
+                return findings[0][1]
+
+            choice = await asyncio.to_thread(attribution.choose_identification, panel, budget_share)
+            found_first = findings[0] if findings else None
+            spec = dataclasses.replace(spec, identification=choice.identification)
 
         async def without_tests() -> attribution.Uncalibrated | None:
             if not tests:
                 return None
-            return await self._compute.run(attribution.estimate_uncalibrated, panel, q.spec, tests)
+            return await self._compute.run(attribution.estimate_uncalibrated, panel, spec, tests)
+
+        async def budget_response() -> tuple[str, float | None]:
+            return (
+                found_first if found_first is not None else await asyncio.to_thread(budget_finding)
+            )
 
         fits = asyncio.ensure_future(asyncio.gather(
-            self._compute.run(attribution.estimate, panel, q.spec, tests),
-            self._compute.run(attribution.estimate_holdout, panel, q.spec, tests),
+            self._compute.run(attribution.estimate, panel, spec, tests),
+            self._compute.run(attribution.estimate_holdout, panel, spec, tests),
             without_tests(),
         ))  # fmt: skip
         try:
-            # The detectors read the panel's days and geos (media past the last orders is not
-            # a run of zero-demand days), as the fit does.
-            geo_days = panel.rows_within(agg.geo_days)
-            campaign_days = panel.rows_within(agg.campaign_days)
-            per_campaign = (
-                None if agg.campaign_geo_days is None else panel.rows_within(agg.campaign_geo_days)
-            )
             prelude, (budget, chased), macro = await asyncio.gather(
                 asyncio.to_thread(
-                    attribution.describe, panel, q.spec,
-                    {e.name: e.kind for e in external if not e.geo},
+                    attribution.describe, panel, spec,
+                    {e.name: e.kind for e in external if not e.geo}, choice,
                 ),
-                asyncio.to_thread(
-                    confounders_retro.budget_response_finding, geo_days, campaign_days,
-                    per_campaign,
-                ),
+                budget_response(),
                 asyncio.to_thread(
                     confounders_macro.macro_shock_lines, geo_days,
                     [(e.name, e.geo, e.kind, e.days, e.values) for e in external],
@@ -364,7 +382,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
         )
         # budgets chasing demand on many geo-days put the identification at risk, and so do
         # channels with spend a request left out of the model: REVIEW
-        health = attribution.with_budget_response(health, chased, q.spec.identification)
+        health = attribution.with_budget_response(health, chased, spec.identification)
         panel_days = panel.dates.astype("datetime64[D]").astype("int64")
         health = attribution.with_omitted_channels(
             health, attribution.spend_outside(agg.geo_days, q.channels, panel_days)

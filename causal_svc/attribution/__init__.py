@@ -42,6 +42,7 @@ from .health import (
     with_budget_response,
     with_omitted_channels,
 )
+from .identification_choice import IdentificationChoice, choose_identification
 from .inference import Evaluator, Interval
 from .panel import MediaPanel, panel_from_frames, with_external_series
 from .panel_sums import panel_from_aggregates, spend_outside
@@ -89,6 +90,7 @@ __all__ = [
     "HealthReport",
     "Holdout",
     "Identification",
+    "IdentificationChoice",
     "Interval",
     "LiftTest",
     "MMMFit",
@@ -107,6 +109,7 @@ __all__ = [
     "analysis_currency",
     "analyze",
     "assemble",
+    "choose_identification",
     "counterfactual",
     "describe",
     "estimate",

@@ -36,7 +36,7 @@ Checks and thresholds (each a named :class:`HealthCheck`):
   identification (day effects) nothing averages out: from 2% (the demo worlds flag 4-5% and
   read GEO's iROAS at 2-6x the truth; worlds whose budgets ignore demand flag 0%) the verdict
   is REVIEW and the reason says the chase biases the identification chosen and that NATIONAL,
-  the default, is for that reason.
+  which the default (AUTO) keeps wherever budgets chase demand, is for that reason.
 """
 
 from __future__ import annotations
@@ -368,12 +368,13 @@ def with_budget_response(
     at_risk = share >= limit
     if at_risk and identification.day_effects:
         # Day effects leave only cross-geo differences, and there a chased local shock is
-        # not averaged out at all: the very reason NATIONAL is the default.
+        # not averaged out at all: the very reason AUTO (the default) keeps NATIONAL there.
         message = (
             f"paid budgets moved with demand on {share:.1%} of geo-days (from {limit:.0%} "
             f"at risk): the {identification.value.upper()} "
             "identification chosen reads cross-geo spend differences, which budgets chasing "
-            "local demand bias, so a channel's effect may be inflated; NATIONAL (the default) "
+            "local demand bias, so a channel's effect may be inflated; NATIONAL (the default "
+            "where budgets chase demand) "
             "is for that reason, or a lift test of a channel to be scaled settles it"
         )
     elif at_risk:

@@ -105,6 +105,11 @@ class Identification(enum.StrEnum):
     0–19) MAE 0.98 / 0.91 against national's 0.69 / 0.55 and bias reduction 97.9% / 80.3%
     against 95.3% / 95.7%. Instrumented fits cannot run the sup-score test of no effect.
     See docs/performance.md, "Controlling for local demand".
+
+    AUTO (the service's default; AnalyzeAttributionRequest.identification) is not a member:
+    it is a choice between ``GEO`` and ``NATIONAL`` made from the window's data — the budget
+    response and the cross-geo share of spend variance — before the fit
+    (:mod:`.identification_choice`); the fit, and the stored spec, hold what it chose.
     """
 
     NATIONAL = "national"

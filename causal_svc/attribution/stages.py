@@ -23,6 +23,7 @@ from .calibration import LiftTest, check_lift_tests
 from .features import channel_curve
 from .fit import FitState, MMMFit, fit_mmm, restore_fit
 from .health import HealthReport, Verdict, assess, holdout_theta, identification_text
+from .identification_choice import IdentificationChoice
 from .inference import Evaluator, Interval
 from .objective import lift_data
 from .panel import MediaPanel
@@ -206,13 +207,17 @@ class Scores:
 
 
 def describe(
-    panel: MediaPanel, spec: ModelSpec, series_kinds: Mapping[str, str] | None = None
-) -> Prelude:
+    panel: MediaPanel, spec: ModelSpec, series_kinds: Mapping[str, str] | None = None,
+    choice: IdentificationChoice | None = None,
+) -> Prelude:  # fmt: skip
     """The causal graph's confounders and mediators, the controls, the identification.
     ``series_kinds``: each registered national series' kind (macro, competitor, promotion…),
-    which says which DAG node it stands for whatever its name."""
+    which says which DAG node it stands for whatever its name. ``choice``: AUTO's
+    (:func:`.identification_choice.choose_identification`), whose reason the text carries."""
     confounders, unobserved, mediators = _graph(panel, series_kinds or {})
     text = spec.identification.text
+    if choice is not None:
+        text = f"{text}; {choice.reason}"
     return Prelude(confounders, unobserved, mediators, (*panel.national, *panel.controls), text)
 
 
@@ -338,7 +343,8 @@ def assemble(
         baseline=scores.baseline,
         health=health,
         identification=prelude.identification,
-        assumptions=_assumptions(fit),
+        # the identification's sentence as reported (with AUTO's reason): the report says it once
+        assumptions=(prelude.identification, *_assumptions(fit)[1:]),
         confounders=prelude.confounders,
         unobserved_confounders=prelude.unobserved,
         mediators=prelude.mediators,
@@ -360,6 +366,7 @@ def analyze(
     lift_tests: Sequence[LiftTest] = (),
     *,
     progress: Progress | None = None,
+    choice: IdentificationChoice | None = None,
 ) -> AttributionReport:
     """Run the attribution stages on a panel, one after the other (the service runs the same
     stages, estimation and scoring in parallel worker processes).
@@ -371,6 +378,8 @@ def analyze(
     lift_tests : sequence of LiftTest
     progress : callable(stage, fraction, message), optional
         Called as each stage ends; fractions are of the whole analysis.
+    choice : IdentificationChoice, optional
+        AUTO's choice: it replaces ``spec``'s identification and its reason is reported.
 
     Raises
     ------
@@ -378,6 +387,8 @@ def analyze(
         From the calibration checks and the fit (see :func:`fit_mmm`).
     """
     spec = spec or ModelSpec()
+    if choice is not None:
+        spec = replace(spec, identification=choice.identification)
     report = progress or (lambda stage, frac, msg: None)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -389,7 +400,7 @@ def analyze(
         clock = now
         report(stage, STAGE_FRACTIONS[stage], message)
 
-    prelude = describe(panel, spec)
+    prelude = describe(panel, spec, choice=choice)
     done("causal_graph", graph_message(prelude))
     done("confounders", confounders_message(prelude))
     done("identification", prelude.identification)

@@ -58,11 +58,19 @@ _OUTCOMES = {
     common_pb.OUTCOME_METRIC_CONVERSIONS: "conversions",
 }
 # Only the identifications a caller may choose (spec.py: the other opt-in ones stay in-process).
+# AUTO's (and so the default's) is chosen by the service from the window's data
+# (identification_choice.py); its spec holds NATIONAL, what AUTO falls back to, until then.
 _IDENTIFICATIONS = {
     causal_pb.ATTRIBUTION_IDENTIFICATION_UNSPECIFIED: Identification.NATIONAL,
     causal_pb.ATTRIBUTION_IDENTIFICATION_NATIONAL: Identification.NATIONAL,
     causal_pb.ATTRIBUTION_IDENTIFICATION_GEO: Identification.GEO,
+    causal_pb.ATTRIBUTION_IDENTIFICATION_AUTO: Identification.NATIONAL,
 }
+# The default is AUTO: on every simulated world measured it picks NATIONAL (so its figures
+# are NATIONAL's), on independently flighted, unchased geos GEO (docs/performance.md, R4-F11).
+_AUTO = frozenset(
+    {causal_pb.ATTRIBUTION_IDENTIFICATION_UNSPECIFIED, causal_pb.ATTRIBUTION_IDENTIFICATION_AUTO}
+)
 _VERDICTS = {
     Verdict.PASS: causal_pb.HEALTH_VERDICT_PASS,
     Verdict.REVIEW: causal_pb.HEALTH_VERDICT_REVIEW,
@@ -83,6 +91,8 @@ class AttributionQuestion:
     spec: ModelSpec
     lift_tests: tuple[LiftTest, ...]
     seed: int = 0
+    # AUTO: the service chooses the identification from the data (the spec's is the fallback).
+    auto_identification: bool = False
 
 
 def _date_range(rng: common_pb.DateRange, name: str) -> tuple[dt.date | None, dt.date | None]:
@@ -175,7 +185,8 @@ def attribution_question(request: causal_pb.AnalyzeAttributionRequest) -> Attrib
     spec = ModelSpec(holdout_days=request.holdout_days or DEFAULT_HOLDOUT_DAYS,
                      identification=_IDENTIFICATIONS[request.identification])  # fmt: skip
     return AttributionQuestion(org, start, end, outcome, tuple(request.channels), spec,
-                               tuple(tests), int(request.seed))  # fmt: skip
+                               tuple(tests), int(request.seed),
+                               request.identification in _AUTO)  # fmt: skip
 
 
 def _attr_interval(i: Interval) -> common_pb.Interval:

@@ -29,8 +29,10 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     p.add_argument("--channel", action="append", default=[], help="repeat; default: all")
     p.add_argument("--holdout-days", type=int, default=0, help="0: the default (28)")
     p.add_argument(
-        "--identification", choices=("national", "geo"), default="national",
-        help="which spend variation identifies the channels: national (default; safe when "
+        "--identification", choices=("auto", "national", "geo"), default="auto",
+        help="which spend variation identifies the channels: auto (default: geo where the "
+        "window shows budgets not chasing demand and geos flighted independently, else "
+        "national; the identification line says which and why), national (safe when "
         "budgets chase local demand) or geo (cross-geo differences within each day: more "
         "precise when each geo's spend varies on its own schedule, biased when budgets chase "
         "local demand; the budget_response health check says so)",

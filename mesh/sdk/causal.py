@@ -173,7 +173,9 @@ class CausalCalls(ClientBase):
     ) -> Iterator[dc.AnalysisProgress | dc.AttributionResult]:
         """AnalyzeAttribution's events as they stream: one AnalysisProgress per step
         (retrieve … attribution), then the AttributionResult. ``identification``:
-        ``"national"`` (``""``: the default) or ``"geo"`` (AttributionIdentification)."""
+        ``"auto"`` (``""``: the default; GEO where the data show budgets not chasing demand
+        and geos flighted independently, else NATIONAL), ``"national"`` or ``"geo"``
+        (AttributionIdentification)."""
         ident = _IDENTIFICATIONS.get(identification.lower())
         if ident is None:
             raise InvalidInput(f"{identification!r} is not an identification (one of "
@@ -265,11 +267,12 @@ class CausalCalls(ClientBase):
         return dc.CounterfactualResponse.parse(reply.SerializeToString())
 
 
-# The short names analyze takes ("" the default, NATIONAL).
+# The short names analyze takes ("" the default, AUTO).
 _IDENTIFICATIONS = {
     "": causal_pb.ATTRIBUTION_IDENTIFICATION_UNSPECIFIED,
     "national": causal_pb.ATTRIBUTION_IDENTIFICATION_NATIONAL,
     "geo": causal_pb.ATTRIBUTION_IDENTIFICATION_GEO,
+    "auto": causal_pb.ATTRIBUTION_IDENTIFICATION_AUTO,
 }
 _Result = TypeVar("_Result", dc.AttributionResult, dc.ProductAnalysisResult)
 

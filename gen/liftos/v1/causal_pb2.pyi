@@ -350,11 +350,11 @@ class _AttributionIdentification:
 class _AttributionIdentificationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AttributionIdentification.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     ATTRIBUTION_IDENTIFICATION_UNSPECIFIED: _AttributionIdentification.ValueType  # 0
-    """Not set: NATIONAL."""
+    """Not set: AUTO."""
     ATTRIBUTION_IDENTIFICATION_NATIONAL: _AttributionIdentification.ValueType  # 1
     """Movements of the national (geo-averaged) spend that the calendar and external factors do
-    not explain; local demand shocks that budgets chase average out over geos. The default:
-    safe when budgets chase local demand.
+    not explain; local demand shocks that budgets chase average out over geos. Safe when
+    budgets chase local demand; what AUTO falls back to.
     """
     ATTRIBUTION_IDENTIFICATION_GEO: _AttributionIdentification.ValueType  # 2
     """Cross-geo spend differences within each day, with a free effect per day (Meridian's geo
@@ -365,8 +365,9 @@ class _AttributionIdentificationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrap
     ATTRIBUTION_IDENTIFICATION_AUTO: _AttributionIdentification.ValueType  # 3
     """GEO where the data show both that budgets did not chase demand (the confounders step's
     budget-response share below 0.5% of geo-days) and that the geos' spend moves on its own
-    (at least half of the spend-weighted spend variance cross-geo within a day); NATIONAL
-    otherwise. The result's identification text says which was chosen and the figures.
+    (at least 80% of the spend-weighted spend variance cross-geo within a day); NATIONAL
+    otherwise. The result's identification text says which was chosen and the figures. The
+    default.
     """
 
 class AttributionIdentification(_AttributionIdentification, metaclass=_AttributionIdentificationEnumTypeWrapper):
@@ -375,11 +376,11 @@ class AttributionIdentification(_AttributionIdentification, metaclass=_Attributi
     """
 
 ATTRIBUTION_IDENTIFICATION_UNSPECIFIED: AttributionIdentification.ValueType  # 0
-"""Not set: NATIONAL."""
+"""Not set: AUTO."""
 ATTRIBUTION_IDENTIFICATION_NATIONAL: AttributionIdentification.ValueType  # 1
 """Movements of the national (geo-averaged) spend that the calendar and external factors do
-not explain; local demand shocks that budgets chase average out over geos. The default:
-safe when budgets chase local demand.
+not explain; local demand shocks that budgets chase average out over geos. Safe when
+budgets chase local demand; what AUTO falls back to.
 """
 ATTRIBUTION_IDENTIFICATION_GEO: AttributionIdentification.ValueType  # 2
 """Cross-geo spend differences within each day, with a free effect per day (Meridian's geo
@@ -390,8 +391,9 @@ says so and the verdict is REVIEW).
 ATTRIBUTION_IDENTIFICATION_AUTO: AttributionIdentification.ValueType  # 3
 """GEO where the data show both that budgets did not chase demand (the confounders step's
 budget-response share below 0.5% of geo-days) and that the geos' spend moves on its own
-(at least half of the spend-weighted spend variance cross-geo within a day); NATIONAL
-otherwise. The result's identification text says which was chosen and the figures.
+(at least 80% of the spend-weighted spend variance cross-geo within a day); NATIONAL
+otherwise. The result's identification text says which was chosen and the figures. The
+default.
 """
 Global___AttributionIdentification: _TypeAlias = AttributionIdentification  # noqa: Y015
 
@@ -1442,7 +1444,7 @@ class AnalyzeAttributionRequest(_message.Message):
     seed: _builtins.int
     """Random seed."""
     identification: Global___AttributionIdentification.ValueType
-    """Which spend variation identifies the channels (default NATIONAL). Errors: INVALID_ARGUMENT
+    """Which spend variation identifies the channels (default AUTO). Errors: INVALID_ARGUMENT
     (a number this server does not define; field named).
     """
     @_builtins.property

@@ -68,7 +68,10 @@ def _budget_check(r: pb.AttributionResult) -> pb.HealthCheck:
 
 
 def test_geo_reaches_the_fit_and_says_the_chase_biases_it(national, geo) -> None:
-    assert national.identification.reason == Identification.NATIONAL.text
+    # the default is AUTO, which picks NATIONAL on this world and says why
+    assert national.identification.reason.startswith(
+        f"{Identification.NATIONAL.text}; chosen automatically: NATIONAL"
+    )
     assert geo.identification.reason == Identification.GEO.text
     ours = {c.channel: c.incremental_roas.estimate for c in geo.channels}
     theirs = {c.channel: c.incremental_roas.estimate for c in national.channels}
@@ -79,13 +82,13 @@ def test_geo_reaches_the_fit_and_says_the_chase_biases_it(national, geo) -> None
         assert _budget_check(r).verdict == pb.HEALTH_VERDICT_REVIEW
     assert r.health.verdict != pb.HEALTH_VERDICT_PASS
     assert "GEO identification" in _budget_check(geo).message
-    assert "NATIONAL (the default)" in _budget_check(geo).message
+    assert "NATIONAL (the default where budgets chase demand)" in _budget_check(geo).message
     assert "GEO" not in _budget_check(national).message
 
 
-def test_the_explicit_default_is_the_default(stub, national) -> None:
+def test_the_default_picks_national_here_and_fits_as_national(stub, national) -> None:
     same = _analyze(stub, identification=pb.ATTRIBUTION_IDENTIFICATION_NATIONAL)
-    assert same.identification.reason == national.identification.reason
+    assert same.identification.reason == Identification.NATIONAL.text
     assert [c.incremental_roas.estimate for c in same.channels] == pytest.approx(
         [c.incremental_roas.estimate for c in national.channels], rel=1e-6, abs=1e-9
     )

@@ -405,14 +405,14 @@ class AttributionIdentification(betterproto2.Enum):
 
     UNSPECIFIED = 0
     """
-    Not set: NATIONAL.
+    Not set: AUTO.
     """
 
     NATIONAL = 1
     """
     Movements of the national (geo-averaged) spend that the calendar and external factors do
-    not explain; local demand shocks that budgets chase average out over geos. The default:
-    safe when budgets chase local demand.
+    not explain; local demand shocks that budgets chase average out over geos. Safe when
+    budgets chase local demand; what AUTO falls back to.
     """
 
     GEO = 2
@@ -427,8 +427,9 @@ class AttributionIdentification(betterproto2.Enum):
     """
     GEO where the data show both that budgets did not chase demand (the confounders step's
     budget-response share below 0.5% of geo-days) and that the geos' spend moves on its own
-    (at least half of the spend-weighted spend variance cross-geo within a day); NATIONAL
-    otherwise. The result's identification text says which was chosen and the figures.
+    (at least 80% of the spend-weighted spend variance cross-geo within a day); NATIONAL
+    otherwise. The result's identification text says which was chosen and the figures. The
+    default.
     """
 
     @classmethod
@@ -2985,7 +2986,7 @@ class AnalyzeAttributionRequest(betterproto2.Message):
         9, betterproto2.TYPE_ENUM, default_factory=lambda: AttributionIdentification(0)
     )
     """
-    Which spend variation identifies the channels (default NATIONAL). Errors: INVALID_ARGUMENT
+    Which spend variation identifies the channels (default AUTO). Errors: INVALID_ARGUMENT
     (a number this server does not define; field named).
     """
 
