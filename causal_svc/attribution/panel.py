@@ -507,7 +507,7 @@ def _assemble(
         *_channel_holes(names, x, has_spend, dates),
         *(f.message for f in scale),
     ]
-    checks = tuple(DataCheck("spend_scale", f.factor, f.reference, f.reason) for f in scale)
+    checks = tuple(DataCheck("spend_scale", f.value, f.limit, f.reason) for f in scale)
     if gaps.check:
         n = float(gaps.filled.sum() + gaps.emptied.sum())
         checks = (DataCheck("outcome_partial_gaps", n, 0.0, gaps.check), *checks)

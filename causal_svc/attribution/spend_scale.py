@@ -46,13 +46,15 @@ MIN_STEP_DAYS = 7
 class ScaleFinding:
     """A channel whose spend looks in another unit: its CPM, the reference it is compared
     with (peers' median, or its own before the step; 0 for the absolute test), the factor,
-    and the message."""
+    the message, and the figure the test compared with its limit (``value``, ``limit``)."""
 
     channel: str
     cpm: float
     reference: float
     factor: float
     message: str
+    value: float
+    limit: float
 
     @property
     def reason(self) -> str:
@@ -146,14 +148,14 @@ def spend_scale_findings(
                 f"{name}'s spend per thousand impressions is {_money(cpm[i])}, {factor:,.0f}× "
                 f"its peers' median {_money(peer)} ({shown}): its spend column looks in "
                 f"another unit ({_likely_unit(factor)}){affects}"
-            )))  # fmt: skip
+            ), float(factor), PEER_RATIO))  # fmt: skip
             continue
         if cpm[i] > MAX_CPM:
             out.append(ScaleFinding(name, float(cpm[i]), 0.0, float(cpm[i] / MAX_CPM), (
                 f"{name}'s spend per thousand impressions is {_money(cpm[i])}, beyond what ad "
                 f"platforms charge (a few dollars to a few hundred): its spend column looks in "
                 f"another unit ({_likely_unit(cpm[i] / 10.0)}){affects}"
-            )))  # fmt: skip
+            ), float(cpm[i]), MAX_CPM))  # fmt: skip
             continue
         at, before, after = _step(spend[i], imps[i], dates)
         if at >= 0 and max(after / before, before / after) >= STEP_RATIO:
@@ -163,5 +165,5 @@ def spend_scale_findings(
                 f"{dates[at]} to {_money(after)} from then on (×{factor:,.3g}) against its own "
                 f"impressions: the rows from {dates[at]} look in another unit "
                 f"({_likely_unit(factor)}){affects}"
-            )))  # fmt: skip
+            ), float(max(factor, 1 / factor)), STEP_RATIO))  # fmt: skip
     return out

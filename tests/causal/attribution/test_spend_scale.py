@@ -89,7 +89,7 @@ def test_the_panel_warns_and_the_health_is_review(demo: World) -> None:
     assert warning.startswith("google_pmax's spend per thousand impressions is $1,2")
     assert "is it in cents? divide by 100" in warning
     (check,) = panel.checks
-    assert check.name == "spend_scale" and 50 < check.value < 500
+    assert (check.name, check.threshold) == ("spend_scale", 50.0) and 50 < check.value < 500
     panel = dataclasses.replace(panel, national=demo.panel.national)
     health = assess(fit_mmm(panel, ModelSpec()), holdout=False)
     first = health.checks[0]
