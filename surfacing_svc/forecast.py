@@ -384,6 +384,7 @@ def predict_performance(
     seed: int = 0,
     promotion: np.ndarray | None = None,
     seasons: Mapping[str, Mapping[dt.date, float]] | None = None,
+    usual_days: Mapping[str, np.ndarray] | None = None,
 ) -> Forecast:
     """Forecast the outcome of the ``horizon`` days after the history under a spend plan.
 
@@ -398,7 +399,7 @@ def predict_performance(
         The analysis's response curves (empty: the outcome is forecast as it stands).
     plan : mapping channel -> ndarray (horizon,)
         Daily spend per channel over the horizon; channels not in it keep their mean spend of
-        the history's last 28 days.
+        the history's last 28 days (or of their ``usual_days``).
     horizon : int
     baseline_total : float, optional
         The baseline outcome over the curves' period (their scale's denominator); required
@@ -421,6 +422,9 @@ def predict_performance(
         overlaps; one the history holds a week of is estimated, one it does not is estimated
         from its dates a year earlier or else drawn as an unknown effect, with a warning
         (:func:`surfacing_svc.seasons.resolve_seasons`).
+    usual_days : mapping channel -> ndarray of history indices, optional
+        The days a channel left out of ``plan`` keeps the mean spend of, where not its last 28
+        (a registered test's window is not its usual spend: :mod:`surfacing_svc.usual_spend`).
 
     Raises
     ------
@@ -450,7 +454,8 @@ def predict_performance(
         past = np.asarray(spend.get(c.channel, np.zeros(n)), dtype=np.float64)
         ahead = plan.get(c.channel)
         if ahead is None:
-            ahead = np.full(horizon, past[recent].mean())
+            kept = (usual_days or {}).get(c.channel)
+            ahead = np.full(horizon, past[recent if kept is None else kept].mean())
         full_spend[c.channel] = np.concatenate([past, np.asarray(ahead, dtype=np.float64)])
     base = float(baseline_total) if baseline_total is not None else 1.0
     shares = _shares(curves, full_spend, base, n + horizon, paths, rng)

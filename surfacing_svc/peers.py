@@ -1,5 +1,6 @@
 """The surfacing service's peers: the causal service (stored analyses), memory (an org's
-history, as its sums per day × geo) and ingestion's experiment registry (saving a design).
+history, as its sums per day × geo) and ingestion's experiment registry (saving a design;
+reading the tests that ran, whose windows are not business as usual).
 
 Each failed call is read once, here: the peer could not answer → UNAVAILABLE with a retry
 hint (:func:`mesh.runtime.peers.unavailable`); the peer refused *this service's* credentials
@@ -43,6 +44,7 @@ from surfacing_svc.errors import (
     RegistryUnavailable,
 )
 from surfacing_svc.history import frame_from_sums
+from surfacing_svc.usual_spend import RegisteredTest, RegisteredTests
 
 __all__ = ["AnalysisReader", "HistoryReader", "OrgCalendar", "RegistryWriter"]
 
@@ -195,6 +197,8 @@ class OrgCalendar:
     promotions: dict[dt.date, float] = field(default_factory=dict)  # day -> magnitude
     seasons: dict[str, dict[dt.date, float]] = field(default_factory=dict)  # name -> day -> value
     fx: list[FxSeries] = field(default_factory=list)  # exchange rates (type FX_RATE)
+    # Registered experiments that ran or run (their windows are not business as usual).
+    tests: RegisteredTests = field(default_factory=RegisteredTests)
 
 
 class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
@@ -246,8 +250,9 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
         promotions (type PROMOTION: per day, the largest magnitude over its series, any geo)
         and its seasons (type SEASON: per series name, per day, the value of largest
         magnitude over its geos), and its exchange rates (type FX_RATE), which convert the
-        history's money. Empty when it registered none."""
-        out = OrgCalendar()
+        history's money; and its registered tests (:meth:`tests`). Empty when it registered
+        none."""
+        out = OrgCalendar(tests=await self.tests(org_id, timeout=timeout))
         try:
             async for series in external_factor_series(self, org_id, timeout=timeout):
                 promotion = series.type == md_pb.EXTERNAL_FACTOR_TYPE_PROMOTION
@@ -282,3 +287,44 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
                 raise _refused("ingestion service", "ListExternalFactors", code) from None
             raise
         return out
+
+    async def tests(self, org_id: str, *, timeout: float | None = None) -> RegisteredTests:
+        """The org's experiments that ran or run — RUNNING, COMPLETED, or any with a recorded
+        result — with the channel they treat and their treatment window (ListExperiments):
+        a plan keeps those windows out of the channel's business-as-usual spend. A registry
+        that cannot be read is said in the answer's ``unread``, not raised: a plan stands
+        without it, and says so."""
+        out: list[RegisteredTest] = []
+        token = ""
+        try:
+            while True:
+                request = ingestion_pb.ListExperimentsRequest(
+                    org_id=org_id, page_size=500, page_token=token
+                )
+                reply = await self.stub().ListExperiments(request, timeout=self.within(timeout))
+                out += [t for t in map(_registered_test, reply.experiments) if t is not None]
+                token = reply.next_page_token
+                if not token:
+                    return RegisteredTests(out)
+        except grpc.aio.AioRpcError as error:
+            if error.code() is grpc.StatusCode.NOT_FOUND:
+                return RegisteredTests(out)
+            return RegisteredTests(out, f"ListExperiments: {error.code().name}, {error.details()}")
+
+
+_RAN = {md_pb.EXPERIMENT_STATUS_RUNNING: "running", md_pb.EXPERIMENT_STATUS_COMPLETED: "completed"}
+
+
+def _registered_test(e: md_pb.CausalExperiment) -> RegisteredTest | None:
+    """A registered experiment as a test that ran (None: a draft or a cancelled one without a
+    result — it may never have run — or one without a channel or valid dates)."""
+    status = _RAN.get(e.status) or ("result recorded" if e.HasField("result") else "")
+    channel = e.channel or e.result.channel
+    if not status or not channel:
+        return None
+    try:
+        start = dt.date(e.start_date.year, e.start_date.month, e.start_date.day)
+        end = dt.date(e.end_date.year, e.end_date.month, e.end_date.day)
+    except ValueError:
+        return None
+    return RegisteredTest(e.experiment_id, channel, start, end, status)

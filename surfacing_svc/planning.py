@@ -13,13 +13,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from mesh.runtime.exceptions import FieldViolation
+from surfacing_svc.campaign_bounds import CampaignBoundRequest, campaign_bounds, tighter
 from surfacing_svc.campaigns import CampaignSpend, campaign_plans
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.design import CellSpec, DesignSpec, ExperimentDesign, TreatmentKind
 from surfacing_svc.design import design_experiment as _design
 from surfacing_svc.errors import (
-    InfeasibleConstraints,
     InsufficientData,
     InvalidRequest,
     NotAnAttribution,
@@ -43,6 +42,13 @@ from surfacing_svc.recommend import (
     identification_at_risk,
     recommend,
     recommend_plans,
+)
+from surfacing_svc.usual_spend import (
+    RegisteredTest,
+    RegisteredTests,
+    optimize_current_note,
+    predict_note,
+    usual_days,
 )
 
 __all__ = [
@@ -163,10 +169,14 @@ def _with_roas(curve: HillCurve, cell: CellSpec, effect: AnalysisEffect | None) 
 
 
 def answer_design(
-    frame: pd.DataFrame, question: DesignQuestion, model: PlanningModel | None
+    frame: pd.DataFrame,
+    question: DesignQuestion,
+    model: PlanningModel | None,
+    tests: Sequence[RegisteredTest] = (),
 ) -> tuple[ExperimentDesign, GeoHistory]:
     """The design for the question on the org's history (and, with a model, the expected
-    effect of each cell from the channel's curve)."""
+    effect of each cell from the channel's curve); the org's registered ``tests`` keep a
+    test window out of the channel's business-as-usual levels."""
     history = history_from_frame(frame, metric=question.metric)
     cells = question.spec.cells
     if model is not None:
@@ -182,7 +192,9 @@ def answer_design(
         cells = tuple(_with_roas(curve, c, effect) for c in cells)
     elif question.expected_roas is not None:
         cells = tuple(replace(c, roas=question.expected_roas) for c in cells)
-    return _design(history, replace(question.spec, cells=cells)), history
+    design = _design(history, replace(question.spec, cells=cells), tests)
+    unread = tests.note() if isinstance(tests, RegisteredTests) else []
+    return replace(design, warnings=(*design.warnings, *unread)), history
 
 
 # -- PredictPerformance -------------------------------------------------------------------
@@ -218,14 +230,17 @@ def answer_forecast(
     model: PlanningModel | None,
     promotions: Mapping[dt.date, float] | None = None,
     seasons: Mapping[str, Mapping[dt.date, float]] | None = None,
+    tests: Sequence[RegisteredTest] = (),
 ) -> Forecast:
     """The forecast for the question from the org's history, (optionally) its model, and its
-    registered calendar: promotions (day -> nonzero while a promotion runs) and seasons (name
-    -> day -> nonzero inside); None or empty: none registered."""
+    registered calendar: promotions (day -> nonzero while a promotion runs), seasons (name
+    -> day -> nonzero inside) and tests (a channel's test window is not its usual spend);
+    None or empty: none registered."""
     metric = model.outcome if model is not None else question.metric
     history = history_from_frame(frame, metric=metric, min_days=MIN_HISTORY_DAYS)
     spend = history.national_spend()
     curves = model.curves if model is not None else ()
+    usual = {c.channel: usual_days(history.dates, c.channel, tests) for c in curves}
     # Channels without spend (email sends, impressions): a plan scales their input, as
     # Counterfactual's multiplier does; their curve is in input units, read on the input.
     unpriced = {c.channel: c for c in model.unpriced} if model is not None else {}
@@ -256,7 +271,7 @@ def answer_forecast(
             # their daily average would return more than the bursts did.
             plan[entry.channel] = np.resize(past[-28:], question.horizon) * entry.multiplier
             continue
-        recent = spend.get(entry.channel, np.zeros(history.n_days))[-28:]
+        recent = spend.get(entry.channel, np.zeros(history.n_days))[usual[entry.channel].index]
         if entry.daily:
             if len(entry.daily) != question.horizon:
                 raise InvalidRequest(
@@ -279,8 +294,14 @@ def answer_forecast(
         baseline_total=model.baseline_total if model is not None else None,
         level=question.level, fan_levels=question.fan_levels, country=question.country,
         promotion=promotion, seasons=seasons,
+        usual_days={k: u.index for k, u in usual.items()},
     )  # fmt: skip
-    return replace(forecast, warnings=(*history.warnings, *forecast.warnings))
+    kept = [c.channel for c in curves if c.channel not in plan]
+    scaled = {e.channel for e in question.plan if e.multiplier is not None}
+    notes = [u.note for k, u in usual.items() if u.note and (k in kept or k in scaled)]
+    notes += [predict_note(history.dates, kept)] if kept else []
+    notes += tests.note() if isinstance(tests, RegisteredTests) and curves else []
+    return replace(forecast, warnings=(*history.warnings, *forecast.warnings, *notes))
 
 
 # -- OptimizeBudget -----------------------------------------------------------------------
@@ -297,30 +318,6 @@ class BoundRequest:
     min_ratio: float | None = None
     max_ratio: float | None = None
     cost_per_input: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignBoundRequest:
-    """A campaign's bounds as asked (campaign_constraints[i])."""
-
-    campaign_id: str
-    field: str
-    min_spend: float | None = None
-    max_spend: float | None = None
-    min_ratio: float | None = None
-    max_ratio: float | None = None
-
-
-def _tighter(
-    current: float, min_spend: float | None, max_spend: float | None,
-    min_ratio: float | None, max_ratio: float | None,
-) -> tuple[float | None, float | None]:  # fmt: skip
-    """Absolute and relative bounds as one absolute pair (the tighter of each side)."""
-    lows = [v for v in (min_spend, None if min_ratio is None else min_ratio * current)
-            if v is not None]  # fmt: skip
-    highs = [v for v in (max_spend, None if max_ratio is None else max_ratio * current)
-             if v is not None]  # fmt: skip
-    return (max(lows) if lows else None), (min(highs) if highs else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +357,7 @@ def _absolute_bounds(
                 f"channel {b.channel!r} has more than one constraint", field=f"{b.field}.channel"
             )
         seen.add(b.channel)
-        lo, hi = _tighter(curves[b.channel].reference_spend, b.min_spend, b.max_spend,
+        lo, hi = tighter(curves[b.channel].reference_spend, b.min_spend, b.max_spend,
                           b.min_ratio, b.max_ratio)  # fmt: skip
         if lo is None and hi is None and b.cost_per_input is not None:
             continue  # a price only: the channel keeps the default bound
@@ -395,7 +392,9 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
         budget=question.budget, cap=cap,
     )  # fmt: skip
     scale = question.horizon_days / model.period_days if question.horizon_days else 1.0
-    bounds, per_campaign = _campaign_bounds(question.campaign_bounds, model, curves, bounds, scale)
+    bounds, per_campaign = campaign_bounds(
+        question.campaign_bounds, model.campaigns, curves, bounds, scale
+    )
     plan = optimize_budget(
         curves, objective=question.objective, budget=question.budget, bounds=bounds,
         margin=question.margin, target_roas=question.target_roas, level=question.level,
@@ -425,7 +424,11 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
         plan = replace(plan, campaigns=tuple(
             c for name, rows in per_campaign.items()
             for c in campaign_plans(name, spend[name], rows)))  # fmt: skip
-    return plan, question.horizon_days or model.period_days
+    # Two verbs, two "current"s (R5-F4): named in the answer, as predict names its own.
+    note = optimize_current_note(model.start, model.end, question.horizon_days)
+    return replace(
+        plan, warnings=(*plan.warnings, note)
+    ), question.horizon_days or model.period_days
 
 
 def _priced(model: PlanningModel, question: OptimizeQuestion) -> tuple[HillCurve, ...]:
@@ -447,90 +450,6 @@ def _priced(model: PlanningModel, question: OptimizeQuestion) -> tuple[HillCurve
         curve = replace(curve, reference_spend=curve.reference_spend * b.cost_per_input)
         out.append(curve.over(question.horizon_days) if question.horizon_days else curve)
     return tuple(out)
-
-
-def _campaign_bounds(
-    requests: Sequence[CampaignBoundRequest],
-    model: PlanningModel,
-    curves: Sequence[HillCurve],
-    bounds: list[ChannelBounds],
-    scale: float,
-) -> tuple[
-    list[ChannelBounds], dict[str, list[tuple[CampaignSpend, float, float | None, float | None]]]
-]:
-    """Campaign bounds folded into their channels' bounds (the campaigns' minimums sum to a
-    floor; their maximums, when every campaign of the channel has one, to a ceiling), and per
-    constrained channel its campaigns with their current spend and bounds over the horizon.
-
-    Raises InfeasibleConstraints naming every field of a conflict: a campaign's minimum above
-    its maximum, or campaigns that need more (less) than the channel's own bound allows.
-    """
-    if not requests:
-        return bounds, {}
-    by_id = {c.campaign_id: c for c in model.campaigns}
-    planned = {c.channel: c for c in curves}
-    asked: dict[str, tuple[CampaignBoundRequest, float | None, float | None]] = {}
-    for r in requests:
-        c = by_id.get(r.campaign_id)
-        if c is None:
-            raise InvalidRequest(
-                f"the analysis reports no campaign {r.campaign_id!r} with spend",
-                field=f"{r.field}.campaign_id",
-            )
-        if r.campaign_id in asked:
-            raise InvalidRequest(f"campaign {r.campaign_id!r} has more than one constraint",
-                                 field=f"{r.field}.campaign_id")  # fmt: skip
-        if c.channel not in planned:
-            raise InvalidRequest(
-                f"campaign {r.campaign_id!r} belongs to {c.channel!r}, which is not planned "
-                "(no spend; constraints[].cost_per_input prices it)",
-                field=f"{r.field}.campaign_id",
-            )
-        lo, hi = _tighter(c.spend * scale, r.min_spend, r.max_spend, r.min_ratio, r.max_ratio)
-        if lo is not None and hi is not None and lo > hi:
-            raise InfeasibleConstraints(
-                f"campaign {r.campaign_id!r}: minimum spend {lo:,.2f} exceeds its maximum "
-                f"{hi:,.2f}",
-                field=r.field,
-            )
-        asked[r.campaign_id] = (r, lo, hi)
-    channels = {by_id[k].channel for k in asked}
-    named = {b.channel: b for b in bounds}
-    per_campaign: dict[str, list[tuple[CampaignSpend, float, float | None, float | None]]] = {}
-    out = [b for b in bounds if b.channel not in channels]
-    for name in sorted(channels):
-        rows: list[tuple[CampaignSpend, float, float | None, float | None]] = []
-        for c in model.campaigns:
-            if c.channel == name:
-                _, c_lo, c_hi = asked.get(c.campaign_id, (None, None, None))
-                rows.append((c, c.spend * scale, c_lo, c_hi))
-        fields = [asked[c.campaign_id][0].field for c, *_ in rows if c.campaign_id in asked]
-        floor = sum(r[2] or 0.0 for r in rows)
-        highs = [r[3] for r in rows]
-        ceiling = sum(h for h in highs if h is not None) if None not in highs else None
-        own = named.get(name, ChannelBounds(name))
-        curve = planned[name]
-        if not curve.identified:  # held at its current spend, whatever the bounds
-            own = ChannelBounds(name, curve.reference_spend, curve.reference_spend,
-                                field=f"the held channel {name!r}")  # fmt: skip
-        lo = max(v for v in (own.lower, floor) if v is not None)
-        his = [v for v in (own.upper, ceiling) if v is not None]
-        hi = min(his) if his else None
-        if hi is not None and lo > hi * (1 + 1e-12):
-            conflict = [*fields] + ([own.field] if own.field.startswith(("constraints", "max"))
-                                    else [])  # fmt: skip
-            raise InfeasibleConstraints(
-                f"{name}: its campaigns' bounds need {floor:,.2f}"
-                + (f" to {ceiling:,.2f}" if ceiling is not None else " or more")
-                + f", but {own.field} allows {own.lower or 0.0:,.2f} to "
-                + (f"{own.upper:,.2f}" if own.upper is not None else "any amount"),
-                violations=[FieldViolation(f, "conflicting bounds") for f in conflict],
-            )
-        if curve.identified:
-            out.append(ChannelBounds(name, lo, hi,
-                                     field=own.field if name in named else fields[0]))  # fmt: skip
-        per_campaign[name] = rows
-    return out, per_campaign
 
 
 def _by_channel(bounds: Sequence[ChannelBounds], plan: BudgetPlan) -> list[ChannelBounds | None]:

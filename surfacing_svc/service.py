@@ -91,7 +91,9 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             q.org_id, start=q.history_start, end=q.history_end,
             fx=await self._rates(q.org_id, context), timeout=context.time_remaining(),
         )  # fmt: skip
-        design, history = await _compute(context, answer_design, frame, q, model)
+        # A registered test's window is not the channel's business as usual (R5-F4).
+        tests = await self._registry.tests(q.org_id, timeout=context.time_remaining())
+        design, history = await _compute(context, answer_design, frame, q, model, tests)
         last = history.dates[-1].item()
         q = replace(q, experiment_id=q.experiment_id or convert.design_id())
         experiments = [convert.cell_experiment(q, design, c, last) for c in design.cells]
@@ -134,8 +136,9 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             timeout=context.time_remaining(),
         )  # fmt: skip
         forecast = await _compute(
-            context, answer_forecast, frame, q, model, calendar.promotions, calendar.seasons
-        )
+            context, answer_forecast, frame, q, model, calendar.promotions, calendar.seasons,
+            calendar.tests,
+        )  # fmt: skip
         return convert.forecast_to_proto(forecast, model.outcome if model else q.metric, notes)
 
     async def OptimizeBudget(

@@ -84,12 +84,14 @@ SERVICE_SCOPES: Mapping[str, tuple[str, ...]] = {
     "llm": ("analyses.read",),  # GetAnalysis to ground an explanation
     # GetAnalysis and ListAnalyses (the org's latest attribution), Counterfactual,
     # AggregateRecords (the history a design and a forecast read), CreateExperiment (a design
-    # saved to the registry), ListExternalFactors (the promotions and seasons a forecast reads)
+    # saved to the registry), ListExternalFactors (the promotions and seasons a forecast reads),
+    # ListExperiments (the tests whose windows are not business as usual)
     "surfacing": (
         "analyses.read",
         "analyses.list",
         "counterfactual",
         "memory.aggregate",
+        "experiments.read",
         "experiments.write",
         "factors.read",
     ),

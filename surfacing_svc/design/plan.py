@@ -11,6 +11,7 @@ target power, the cell's spend change and the smallest iROAS that change would r
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.stats import norm
@@ -18,6 +19,7 @@ from scipy.stats import norm
 from surfacing_svc.cancellation import checkpoint
 from surfacing_svc.errors import InsufficientData, InvalidRequest
 from surfacing_svc.history import GeoHistory
+from surfacing_svc.usual_spend import RegisteredTest, usual_days
 
 from .assignment import make_blocks, rerandomise
 from .power import DurationNoise, mde_at, placebo_noise, power_at
@@ -30,8 +32,6 @@ MAX_PRE_DAYS = 91
 # Fewer placebo windows than this say too little about the null spread of a duration.
 MIN_PLACEBO_WINDOWS = 14
 DEFAULT_DURATIONS = (7, 14, 21, 28, 35, 42, 49, 56)
-# Business-as-usual levels are read from the history's last four weeks.
-_BAU_DAYS = 28
 
 
 def plan_windows(n_days: int, spec: DesignSpec) -> tuple[int, tuple[int, ...]]:
@@ -113,19 +113,21 @@ def _cell(
     arms: np.ndarray,
     pre: int,
     durations: tuple[int, ...],
+    bau: np.ndarray,
 ) -> CellDesign:
+    """One cell's design; ``bau``: the history days its business-as-usual levels are read
+    from (the last four weeks outside registered tests of the channel)."""
     checkpoint()
     cell = spec.cells[index - 1]
     chosen = arms[0]
     treated = chosen == index
     control = chosen == 0
-    bau = slice(max(history.n_days - _BAU_DAYS, 0), history.n_days)
-    daily_outcome = float(history.outcome[treated, bau].sum(axis=0).mean())
-    daily_spend = float(history.spend[spec.channel][treated, bau].sum(axis=0).mean())
+    daily_outcome = float(history.outcome[treated][:, bau].sum(axis=0).mean())
+    daily_spend = float(history.spend[spec.channel][treated][:, bau].sum(axis=0).mean())
     if daily_spend <= 0:
         raise InsufficientData(
-            f"channel {spec.channel!r} has no spend in the treatment geos over the last "
-            f"{_BAU_DAYS} days: there is nothing to {'turn off' if cell.kind is TreatmentKind.GO_DARK else 'scale up'}",
+            f"channel {spec.channel!r} has no spend in the treatment geos over the "
+            f"{bau.size} days its usual spend is read from: there is nothing to {'turn off' if cell.kind is TreatmentKind.GO_DARK else 'scale up'}",
             subject="channel",
         )
     noise = placebo_noise(history.outcome, arms, index, pre_days=pre, durations=durations)
@@ -194,7 +196,7 @@ def _cell(
         reason=reason,
         daily_outcome=daily_outcome,
         daily_spend=daily_spend,
-        outcome_share=float(history.outcome[treated, bau].sum() / history.outcome[:, bau].sum()),
+        outcome_share=float(history.outcome[treated][:, bau].sum() / history.outcome[:, bau].sum()),
         pre_period_correlation=corr,
         conservative=conservative,
     )
@@ -301,7 +303,9 @@ def _why_not(
     return said + f"; reaching the target would take about {needed} days"
 
 
-def design_experiment(history: GeoHistory, spec: DesignSpec) -> ExperimentDesign:
+def design_experiment(
+    history: GeoHistory, spec: DesignSpec, tests: Sequence[RegisteredTest] = ()
+) -> ExperimentDesign:
     """Design a geo experiment for ``spec.channel`` on ``history``.
 
     Parameters
@@ -309,6 +313,9 @@ def design_experiment(history: GeoHistory, spec: DesignSpec) -> ExperimentDesign
     history : GeoHistory
         The org's outcome and spend per geo-day; the test would start the day after it ends.
     spec : DesignSpec
+    tests : sequence of RegisteredTest
+        The org's registered tests: a test window of the channel is not its business as usual,
+        so the cell's daily spend and outcome are read from the latest four weeks outside it.
 
     Returns
     -------
@@ -348,8 +355,9 @@ def design_experiment(history: GeoHistory, spec: DesignSpec) -> ExperimentDesign
     )
     rng = np.random.default_rng(spec.seed)
     arms = rerandomise(blocks, rng, spec.rerandomisations + 1)
+    usual = usual_days(history.dates, spec.channel, tests)
     cells = tuple(
-        _cell(history, spec, k, arms, pre, durations) for k in range(1, n_cells + 1)
+        _cell(history, spec, k, arms, pre, durations, usual.index) for k in range(1, n_cells + 1)
     )  # fmt: skip
     # First: what the recommendation rests on, before the history's caveats.
     warnings = [
@@ -358,6 +366,7 @@ def design_experiment(history: GeoHistory, spec: DesignSpec) -> ExperimentDesign
         if c.conservative
     ]
     warnings += history.warnings
+    warnings += [usual.note] if usual.note else []
     if n_cells > 1:
         warnings.append(
             f"each of the {n_cells} cells is tested against the shared control at alpha "
