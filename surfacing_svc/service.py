@@ -10,11 +10,13 @@ sets when the client cancels or its deadline passes, and the domain's hot loops 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
 from typing import ParamSpec, TypeVar
 
 import grpc
+import pandas as pd
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import surfacing_pb2 as pb
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
@@ -23,6 +25,8 @@ from mesh.runtime.money import FxSeries
 from surfacing_svc import convert
 from surfacing_svc.cancellation import Cancelled, CancelToken, run_with
 from surfacing_svc.convert import products as convert_products
+from surfacing_svc.convert.drift import stored_reading
+from surfacing_svc.data_drift import DataDrift, StoredReading, data_drift
 from surfacing_svc.errors import InvalidRequest, NotAnAttribution, RegistryUnavailable
 from surfacing_svc.peers import AnalysisReader, HistoryReader, OrgCalendar, RegistryWriter
 from surfacing_svc.planning import (
@@ -73,19 +77,26 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
     async def _model(
         self, org: str, analysis_id: str, context: grpc.aio.ServicerContext, field: str
     ) -> PlanningModel:
+        return (await self._stored(org, analysis_id, context, field))[0]
+
+    async def _stored(
+        self, org: str, analysis_id: str, context: grpc.aio.ServicerContext, field: str
+    ) -> tuple[PlanningModel, StoredReading | None]:
+        """The analysis as a plan reads it, and what it read from the history (to tell
+        whether that has changed since: :mod:`surfacing_svc.data_drift`)."""
         analysis = await self._analyses.get(
             org, analysis_id, field=field, timeout=context.time_remaining()
         )
-        return await _compute(context, convert.planning_model, analysis)
+        return await _compute(context, convert.planning_model, analysis), stored_reading(analysis)
 
     async def DesignExperiment(
         self, request: pb.DesignExperimentRequest, context: grpc.aio.ServicerContext
     ) -> pb.DesignExperimentResponse:
         q = convert.design_question(request)
-        model = (
-            await self._model(q.org_id, q.analysis_id, context, "analysis_id")
+        model, reading = (
+            await self._stored(q.org_id, q.analysis_id, context, "analysis_id")
             if q.analysis_id
-            else None
+            else (None, None)
         )
         frame = await self._history.sums_frame(
             q.org_id, start=q.history_start, end=q.history_end,
@@ -94,6 +105,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         # A registered test's window is not the channel's business as usual (R5-F4).
         tests = await self._registry.tests(q.org_id, timeout=context.time_remaining())
         design, history = await _compute(context, answer_design, frame, q, model, tests)
+        drift = await self._drift(context, frame, reading, q.history_start, q.history_end)
         last = history.dates[-1].item()
         q = replace(q, experiment_id=q.experiment_id or convert.design_id())
         experiments = [convert.cell_experiment(q, design, c, last) for c in design.cells]
@@ -108,16 +120,18 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
                 experiments[i] = await self._registry.create(
                     e, field="experiment_id", timeout=context.time_remaining()
                 )
-        return convert.design_to_proto(design, experiments, saved=q.save, control=control)
+        reply = convert.design_to_proto(design, experiments, saved=q.save, control=control)
+        reply.warnings.extend(drift.warnings("design") if drift else ())
+        return reply
 
     async def PredictPerformance(
         self, request: pb.PredictPerformanceRequest, context: grpc.aio.ServicerContext
     ) -> pb.PredictPerformanceResponse:
         q = convert.forecast_question(request)
-        model = (
-            await self._model(q.org_id, q.analysis_id, context, "analysis_id")
+        model, reading = (
+            await self._stored(q.org_id, q.analysis_id, context, "analysis_id")
             if q.analysis_id
-            else None
+            else (None, None)
         )
         # The registered calendar: a history ending inside a sale is not carried forward as
         # the level, and the org's own seasons stand in for the built-in ones; its exchange
@@ -139,6 +153,9 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             context, answer_forecast, frame, q, model, calendar.promotions, calendar.seasons,
             calendar.tests,
         )  # fmt: skip
+        # Restated or late rows in the analysis's window: said, since the forecast reads them.
+        drift = await self._drift(context, frame, reading, None, model.end if model else None)
+        notes = (*notes, *(drift.warnings("forecast") if drift else ()))
         return convert.forecast_to_proto(forecast, model.outcome if model else q.metric, notes)
 
     async def OptimizeBudget(
@@ -225,6 +242,16 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         }
         reply = convert.recommendations_to_proto(answer, q, experiments)
         return _with_products(reply, products, q.max_results)
+
+    async def _drift(
+        self, context: grpc.aio.ServicerContext, frame: pd.DataFrame,
+        reading: StoredReading | None, start: dt.date | None, end: dt.date | None,
+    ) -> DataDrift | None:  # fmt: skip
+        """How the history read now (``frame``, for [start, end]) differs from what the
+        analysis read (None: no analysis, or one without a daily series)."""
+        if reading is None:
+            return None
+        return await _compute(context, data_drift, frame, reading, start=start, end=end)
 
     async def _rates(
         self, org_id: str, context: grpc.aio.ServicerContext

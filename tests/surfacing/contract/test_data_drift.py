@@ -1,0 +1,73 @@
+"""PredictPerformance and DesignExperiment of a stored analysis say when the data under its
+window changed since it was made (restated or late rows), over real servers: memory holds a
+simulated world, the causal service fits and stores the analysis, the surfacing service reads
+both (audit R5-F3)."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import surfacing_pb2 as pb
+from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
+
+from tests.causal.attribution.records import world_mesh
+from tests.surfacing import drift_world as w
+
+CHANGED = "changed since it was made"
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory):
+    with world_mesh(tmp_path_factory.mktemp("mesh"), {}, surfacing=True) as services:
+        w.write(services["memory"].address, w.records(until=w.CUT))
+        yield services
+
+
+@pytest.fixture(scope="module")
+def analysis(mesh) -> causal_pb.AttributionResult:
+    return w.analyze(mesh["causal"].address)
+
+
+def _asks(mesh, analysis_id: str) -> tuple[list[str], list[str]]:
+    """The warnings of a forecast and of a design on the analysis."""
+    stub = surfacing_grpc.SurfacingServiceStub(grpc.insecure_channel(mesh["surfacing"].address))
+    forecast = stub.PredictPerformance(
+        pb.PredictPerformanceRequest(org_id=w.ORG, analysis_id=analysis_id, horizon_days=14),
+        timeout=120,
+    )
+    design = stub.DesignExperiment(
+        pb.DesignExperimentRequest(org_id=w.ORG, channel="meta_prospecting",
+                                   analysis_id=analysis_id, duration_days=[28], seed=1),
+        timeout=120,
+    )  # fmt: skip
+    return list(forecast.warnings), list(design.warnings)
+
+
+def test_restated_days_are_named_later_days_are_not(mesh, analysis) -> None:
+    analysis_id = analysis.analysis_id
+    forecast, design = _asks(mesh, analysis_id)
+    assert not [x for x in forecast + design if CHANGED in x], (forecast, design)
+    # Days after the window are new data, not a change of the analysis's own: no warning.
+    w.write(mesh["memory"].address, w.records(after=w.CUT))
+    forecast, design = _asks(mesh, analysis_id)
+    assert not [x for x in forecast + design if CHANGED in x], (forecast, design)
+    # A later pull restates three days of the window: revenue +5%, Meta prospecting's spend +10%.
+    spend_before = {c.channel: c.spend.amount for c in analysis.channels}
+    w.write(mesh["memory"].address,
+            w.restated(w.RESTATED, revenue=1.05, channel="meta_prospecting", spend=1.10))  # fmt: skip
+    size = 0.05 * w.first_party_revenue(w.RESTATED)
+    forecast, design = _asks(mesh, analysis_id)
+    for answer, warnings in (("forecast", forecast), ("design", design)):
+        outcome, spend = [x for x in warnings if CHANGED in x]
+        assert outcome.startswith(
+            "the outcome of 3 days in this analysis's window changed since it was made "
+            "(2024-12-06..2024-12-08, +"
+        ), outcome
+        assert f"+{size:,.0f} in all" in outcome
+        assert f"this {answer} reads the data as it is now; re-run analyze" in outcome
+        assert spend.startswith(
+            "channel spend over this analysis's window changed since it "
+            f"was made (meta_prospecting {spend_before['meta_prospecting']:,.0f} -> "
+        )
+        assert spend.count(" -> ") == 1, spend  # the other channels did not move
