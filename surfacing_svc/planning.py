@@ -299,7 +299,7 @@ def answer_forecast(
     kept = [c.channel for c in curves if c.channel not in plan]
     scaled = {e.channel for e in question.plan if e.multiplier is not None}
     notes = [u.note for k, u in usual.items() if u.note and (k in kept or k in scaled)]
-    notes += [predict_note(history.dates, kept)] if kept else []
+    notes += [predict_note(history.dates, kept, bool(notes))] if kept else []
     notes += tests.note() if isinstance(tests, RegisteredTests) and curves else []
     return replace(forecast, warnings=(*history.warnings, *forecast.warnings, *notes))
 

@@ -61,6 +61,14 @@ def _span(days: Sequence[dt.date]) -> str:
     return f"{days[0]:%Y-%m-%d}..{days[-1]:%Y-%m-%d}"
 
 
+def _spans(dates: np.ndarray, index: np.ndarray) -> str:
+    """The history days ``index`` (ascending) as their runs of consecutive days."""
+    day = dates.astype("datetime64[D]")
+    breaks = np.flatnonzero(np.diff(index) > 1) + 1
+    runs = [[day[r[0]].item(), day[r[-1]].item()] for r in np.split(index, breaks)]
+    return ", ".join(f"{a:%Y-%m-%d}" if a == b else _span([a, b]) for a, b in runs)
+
+
 def usual_days(
     dates: np.ndarray,
     channel: str,
@@ -97,27 +105,26 @@ def usual_days(
     if outside.size < days:
         return UsualDays(last, (
             f"{channel}'s business-as-usual spend is read from its last {last.size} days "
-            f"({_span([day[last[0]].item(), day[last[-1]].item()])}) although they are inside "
+            f"({_spans(dates, last)}) although they are inside "
             f"the test window of {named}: the history holds too few days outside it"))  # fmt: skip
     index = outside[-days:]
-    picked = [day[i].item() for i in index]
-    contiguous = index[-1] - index[0] + 1 == index.size
-    where = (f"the {days} days {_span(picked)}" if contiguous
-             else f"the latest {days} days outside it, between {_span(picked)}")  # fmt: skip
+    where = f"the {days} latest days outside the test ({_spans(dates, index)})"
     return UsualDays(index, (
         f"{channel}'s business-as-usual spend is read from {where}, not from the test window "
         f"of {named}: a test's days are not the channel's usual spend"))  # fmt: skip
 
 
-def predict_note(dates: np.ndarray, channels: Sequence[str]) -> str:
-    """What ``predict`` keeps for the channels a plan leaves unset, in words."""
+def predict_note(dates: np.ndarray, channels: Sequence[str], moved: bool) -> str:
+    """What ``predict`` keeps for the channels a plan leaves unset, in words (``moved``: a
+    registered test moved some channel's usual days, said in its own note)."""
     n = int(dates.size)
-    span = _span([d.item() for d in dates.astype("datetime64[D]")[max(n - USUAL_DAYS, 0) :]])
     return (
         f"channels the plan leaves unset ({', '.join(channels)}) keep their business-as-usual "
-        f"spend: the mean daily spend of the history's last {USUAL_DAYS} days ({span}) outside "
-        "registered tests of the channel (`liftos optimize` reads current spend as the "
-        "analysis window's mean instead: what its response curves were fitted around)"
+        f"spend: their mean daily spend over the history's last {USUAL_DAYS} days "
+        f"({_spans(dates, np.arange(max(n - USUAL_DAYS, 0), n))})"
+        + (", or over the days said above where a registered test ran in them" if moved else "")
+        + " (`liftos optimize` reads current spend as the analysis window's mean instead: what "
+        "its response curves were fitted around)"
     )
 
 

@@ -69,7 +69,8 @@ def test_usual_days_are_the_weeks_before_a_test_that_ends_the_history() -> None:
     assert inside.index.size == TEST_DAYS and not set(inside.index) & set(
         range(DAYS - 20, DAYS - 10)
     )
-    assert inside.index[-1] == DAYS - 1 and "latest 28 days outside it" in inside.note
+    assert inside.index[-1] == DAYS - 1 and "28 latest days outside the test" in inside.note
+    assert "(2024-04-22..2024-05-09, 2024-05-20..2024-05-29)" in inside.note
 
 
 MODEL = PlanningModel(
@@ -93,7 +94,8 @@ def test_predicts_default_plan_keeps_the_spend_before_the_holdout_and_names_it()
     assert usual.media_total.estimate > holdout.media_total.estimate
     (note,) = [w for w in usual.warnings if "meta-dark" in w]
     assert "meta's business-as-usual spend" in note and "2024-04-04..2024-05-01" in note
-    assert any("keep their business-as-usual spend" in w for w in usual.warnings)
+    (kept,) = [w for w in usual.warnings if "keep their business-as-usual spend" in w]
+    assert "where a registered test ran in them" in kept and "analysis window's mean" in kept
     # A multiplier scales the usual level, not the holdout's.
     scaled = answer_forecast(frame, replace(q, plan=(PlanEntry("meta", "plan[0]", multiplier=1.0),)),
                              MODEL, tests=[test])  # fmt: skip
