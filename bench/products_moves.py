@@ -21,30 +21,51 @@ spend against the simulator's truth:
    unit of direct revenue, summed over the two cells. Also whether the move's claimed margin
    interval covers that true change.
 
+3. the promotions each rule says to stop ("mostly cannibalises": the category keeps less than
+   half of the promoted product's lift). A stop is right when the truth's net category lift
+   (the promoted lift plus its true effects on every sibling) is below half its true lift.
+   *Before*: the rule until issue 20's false-stop fix (the claimed pairs' point estimates
+   against half the lift); *after*: ``surfacing_svc.products`` (the net over every pair, its
+   upper bound at the claim level). ``--no-cannibalisation`` zeroes every planted
+   cannibalisation (the catalogue's draws are unchanged, so the world is otherwise the same):
+   there, every stop is false.
+
     .venv/bin/python bench/products_moves.py --seeds 20 --first-seed 20
     .venv/bin/python bench/products_moves.py --seeds 20 --first-seed 0 --days 120
+    .venv/bin/python bench/products_moves.py --seeds 100 --days 120 --categories 4 \
+        --orders-per-day 200 --no-cannibalisation
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 import sim
+import sim.products.world as product_world
 from bench._figures import figure
-from causal_svc.products import CellEffect, estimate_products
+from causal_svc.products import CellEffect, PairEffect, ProductEffects, estimate_products
 from sim.products import PRODUCT_CHANNELS
+from sim.products.catalogue import Catalogue
 from sim.products.response import geometric_adstock
 from surfacing_svc.products import (
+    CANNIBAL_SHARE,
     SHIFT_SHARE,
     CategoryCell,
+    PairCell,
+    ProductCell,
     ProductEvidence,
     Span,
     product_actions,
@@ -162,6 +183,58 @@ def after_moves(cells: list[CellEffect], days: int, level: float) -> list[Move]:
     ]
 
 
+@contextmanager
+def no_cannibalisation() -> Iterator[None]:
+    """Simulate with every planted cannibalisation set to zero. The catalogue is drawn as
+    before and only its ``cannibalisation`` shares are zeroed, so every other draw of the
+    world (plan, demand, orders) is the same; the truth then plants none."""
+    build = product_world.build_catalogue
+
+    def zeroed(*a: Any, **kw: Any) -> Catalogue:
+        cat = build(*a, **kw)
+        products = tuple(dataclasses.replace(p, cannibalisation=0.0) for p in cat.products)
+        return dataclasses.replace(cat, products=products)
+
+    with mock.patch.object(product_world, "build_catalogue", zeroed):
+        yield
+
+
+def before_stops(pairs: tuple[PairEffect, ...]) -> set[str]:
+    """The stop rule before the false-stop fix: the claimed cannibalisations' and halos'
+    point estimates against half the promoted lift."""
+    by: dict[str, list[PairEffect]] = defaultdict(list)
+    for q in pairs:
+        by[q.promoted].append(q)
+    out = set()
+    for promoted, ps in by.items():
+        lift = ps[0].promoted_lift
+        taken = [q for q in ps if q.verdict == "cannibalisation"]
+        if not taken or lift <= 0:
+            continue
+        net = lift + sum(q.revenue for q in ps if q.verdict != "none")
+        if net <= (1.0 - CANNIBAL_SHARE) * lift:
+            out.add(promoted)
+    return out
+
+
+def after_stops(est: ProductEffects, days: int) -> set[str]:
+    """The promotions today's Recommend says to stop (``surfacing_svc.products``)."""
+    evidence = ProductEvidence(
+        "bench", "USD", days, 1.0 - est.alpha, 1.0 - est.claim_alpha, (),
+        tuple(ProductCell(p.channel, p.category, p.product_id, p.spend) for p in est.products),
+        tuple(PairCell(q.category, q.promoted, q.affected, Span(q.revenue, q.conf_low, q.conf_high),
+                       q.promoted_lift, q.verdict) for q in est.pairs),
+    )  # fmt: skip
+    return {a.product_id for a in product_actions(evidence) if a.kind == "stop_promotion"}
+
+
+def truly_mostly_cannibalises(truth: dict[str, Any], promoted: str) -> bool:
+    """The truth's net category lift of promoting ``promoted`` is below half its lift."""
+    pairs = [q for q in truth["pairs"] if q["promoted"] == promoted]
+    lift = pairs[0]["promoted_lift"]
+    return lift + sum(q["revenue"] for q in pairs) < (1.0 - CANNIBAL_SHARE) * lift
+
+
 def _spend(cells: list[CellEffect], a: Any) -> float:
     return next(c.spend for c in cells if c.channel == a.channel and c.category == a.category)
 
@@ -172,14 +245,29 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--geos", type=int, default=5)
     ap.add_argument("--days", type=int, default=None, help="default: the scenario's")
+    ap.add_argument("--categories", type=int, default=None, help="default: the scenario's")
+    ap.add_argument("--orders-per-day", type=float, default=None, help="default: the scenario's")
+    ap.add_argument("--no-cannibalisation", action="store_true",
+                    help="zero every planted cannibalisation (every stop is then false)")  # fmt: skip
     args = ap.parse_args()
-    kw = {} if args.days is None else {"days": args.days}
+    kw: dict[str, Any] = {} if args.days is None else {"days": args.days}
+    if args.categories is not None:
+        kw["products"] = args.categories
+    if args.orders_per_day is not None:
+        kw["product_orders_per_day"] = args.orders_per_day
+    stops: dict[str, list[bool]] = {"before": [], "after": []}
+    stop_seeds: dict[str, list[bool]] = {"before": [], "after": []}
+    mostly = 0
     cov: dict[str, list[bool]] = {"before": [], "after": []}
     width: dict[str, list[float]] = {"before": [], "after": []}
     moves: dict[str, list[tuple[Move, float]]] = {"before": [], "after": []}
     t_est = 0.0
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        r = sim.simulate("products", seed=seed, n_geos=args.geos, dirt=False, **kw)
+        if args.no_cannibalisation:
+            with no_cannibalisation():
+                r = sim.simulate("products", seed=seed, n_geos=args.geos, dirt=False, **kw)
+        else:
+            r = sim.simulate("products", seed=seed, n_geos=args.geos, dirt=False, **kw)
         assert r.products is not None
         truth = r.products.truth["orgs"]["org_001"]
         panel = r.products.panel
@@ -210,6 +298,14 @@ def main() -> None:
                     f"{m.claimed.estimate:+,.0f} [{m.claimed.lower:+,.0f}, "
                     f"{m.claimed.upper:+,.0f}], true {true:+,.0f}"
                 )
+        mostly += sum(truly_mostly_cannibalises(truth, p) for p in {q.promoted for q in est.pairs})
+        for name, stopped in (("before", before_stops(est.pairs)),
+                              ("after", after_stops(est, days))):  # fmt: skip
+            right = [truly_mostly_cannibalises(truth, p) for p in sorted(stopped)]
+            stops[name] += right
+            stop_seeds[name].append(not all(right))
+            line += [f"{name} stop {p}: {'right' if ok else 'FALSE'}"
+                     for p, ok in zip(sorted(stopped), right, strict=True)]  # fmt: skip
         n_b = sum(cov["before"][-len(cells) :])
         n_a = sum(cov["after"][-len(cells) :])
         print(f"seed {seed:3d}: marginal covered before {n_b}/{len(cells)}, after "
@@ -239,9 +335,18 @@ def main() -> None:
         print(f"{name:6s}: {len(scored)} moves, true margin change > 0 in {pct(gain[name])}, "
               f"claimed interval covers the true change in {pct(inside)}, "
               f"sum of true changes {total:+,.0f}")  # fmt: skip
+    print(f"promoted products that truly mostly cannibalise: {mostly}")
+    for name in ("before", "after"):
+        right = stops[name]
+        print(f"{name:6s}: {len(right)} stops, {sum(right)} right, {len(right) - sum(right)} "
+              f"false; seeds with a false stop {pct(stop_seeds[name])}")  # fmt: skip
     size = f"{n} seeds"
     if args.days:
         size += f", {args.days} days"
+    if args.no_cannibalisation:
+        size += ", no cannibalisation planted"
+        figure(f"worlds with a false 'stop promoting', {size}", 100 * np.mean(stop_seeds["after"]),
+               "%", reference="the rule before", reference_value=100 * np.mean(stop_seeds["before"]))  # fmt: skip
     figure(f"product cells: 90% marginal-return interval covers the truth, {size}",
            100 * np.mean(cov["after"]), "%", reference="revenue interval rescaled (before)",
            reference_value=100 * np.mean(cov["before"]), target="≈ 90%")  # fmt: skip

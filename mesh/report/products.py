@@ -6,9 +6,11 @@ channel × category heat map and halo / cannibalisation network. Pure: wire mess
 from __future__ import annotations
 
 import functools
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 from liftos.v1 import causal_pb2 as causal_pb
@@ -31,9 +33,10 @@ __all__ = [
 ]
 
 # A promotion "mostly cannibalises" when its category keeps less than this share of its lift
-# (the lift less what it took from siblings, plus its halo: the rule surfacing_svc.products
-# uses for STOP_PROMOTION). Not "only": the category may still gain, and the verdict says how
-# much.
+# (the lift plus its effects on every sibling), shown at the analysis's claim level: the rule
+# surfacing_svc.products uses for STOP_PROMOTION (see its docstring for why the net's bound,
+# not its point estimate, and why the pairs' standard deviations are summed). Not "only": the
+# category may still gain, and the verdict says how much.
 CANNIBAL_SHARE = 0.5
 _GREEN, _RED, _GREY = "#2e7d32", "#c62828", "#9e9e9e"
 
@@ -56,14 +59,19 @@ def channel_sells(
 
 @dataclass(frozen=True, slots=True)
 class Promotion:
-    """A promoted product with claimed cannibalisation: its lift, what it took from whom."""
+    """A promoted product with claimed cannibalisation: its lift, what the claimed pairs took
+    from whom, and what its category kept (``net``, the lift plus its effects on every
+    sibling, with its interval at the tables' level and its upper bound at the claim level)."""
 
     product_id: str
     category: str
     lift: float
     cannibalised: float
-    halo: float
     victims: tuple[str, ...]
+    net: float
+    net_low: float
+    net_high: float
+    bound: float
 
     @property
     def share(self) -> float:
@@ -71,18 +79,16 @@ class Promotion:
 
     @property
     def mostly_cannibalises(self) -> bool:
-        return self.net < (1.0 - CANNIBAL_SHARE) * self.lift
-
-    @property
-    def net(self) -> float:
-        """What the category gained: the promoted lift, less what it took, plus its halo."""
-        return self.lift - self.cannibalised + self.halo
+        return self.bound < (1.0 - CANNIBAL_SHARE) * self.lift
 
     def verdict(self, currency: str = "") -> str:
         unit = f" {currency}" if currency else ""
+        kept = f", {self.net / self.lift:.0%} of the lift" if self.lift > 0 else ""
+        gained = f"{self.net:,.0f}{unit} net{kept} [{self.net_low:,.0f}, {self.net_high:,.0f}]"
         if self.mostly_cannibalises:
-            kept = f", {self.net / self.lift:.0%} of the lift" if self.lift > 0 else ""
-            return f"mostly cannibalises (the category gained {self.net:,.0f}{unit} net{kept})"
+            return f"mostly cannibalises (the category gained {gained})"
+        if self.net < (1.0 - CANNIBAL_SHARE) * self.lift:
+            return f"not shown to take most of its lift (the category gained {gained})"
         return "adds net revenue"
 
 
@@ -91,17 +97,23 @@ def promotions(result: causal_pb.ProductAnalysisResult) -> list[Promotion]:
     by: dict[str, list[causal_pb.ProductPairEffect]] = defaultdict(list)
     for q in result.pairs:
         by[q.promoted_product_id].append(q)
+    level = result.interval_level
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    z_claim = NormalDist().inv_cdf(0.5 + result.claim_level / 2.0)
     out = []
     for pid, pairs in by.items():
         taken = [q for q in pairs if q.kind == causal_pb.CROSS_EFFECT_KIND_CANNIBALISATION]
         if not taken:
             continue
-        halo = sum(q.revenue_change.estimate for q in pairs
-                   if q.kind == causal_pb.CROSS_EFFECT_KIND_HALO)  # fmt: skip
+        found = [q.revenue_change for q in pairs if math.isfinite(q.revenue_change.estimate)]
+        net = pairs[0].promoted_lift + sum(i.estimate for i in found)
+        # the sum of the pairs' sds: a bound whatever their correlation
+        sd = sum(max(i.upper - i.lower, 0.0) / (2.0 * z) for i in found)
         out.append(Promotion(
             pid, pairs[0].category, pairs[0].promoted_lift,
-            -sum(q.revenue_change.estimate for q in taken), halo,
+            -sum(q.revenue_change.estimate for q in taken),
             tuple(q.affected_product_id for q in taken),
+            net, net - z * sd, net + z * sd, net + z_claim * sd,
         ))  # fmt: skip
     return sorted(out, key=lambda p: -p.share)
 

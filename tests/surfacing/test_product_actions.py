@@ -81,17 +81,51 @@ def _pair(affected: str, change: Span, kind: str, lift: float = 10_000) -> PairC
 def test_a_promotion_is_stopped_only_when_it_mostly_cannibalises() -> None:
     spend = (ProductCell("meta_catalogue", "Tops", "p1", 3_000),)
     cells = (_cell("Tops", 3_000, Span(1.3, 0.3, 2.3), channel="meta_catalogue"),)
-    taking = (_pair("p2", Span(-6_000, -9_000, -3_000), "cannibalisation"),
-              _pair("p3", Span(500, -800, 1_800), "none"))  # fmt: skip
+    # 90% intervals: sd 500 and 200 (half-width / 1.645)
+    taking = (_pair("p2", Span(-8_000, -8_000 - 822.4, -8_000 + 822.4), "cannibalisation"),
+              _pair("p3", Span(500, 500 - 329.0, 500 + 329.0), "none"))  # fmt: skip
     (a,) = product_actions(_evidence(cells, taking, spend))
     assert (a.kind, a.channel, a.product_id) == ("stop_promotion", "meta_catalogue", "p1")
-    # net category lift 10,000 - 6,000 = 4,000 at a 0.5 margin, against 3,000 of spend
-    assert a.impact.estimate == pytest.approx(3_000 - 4_000 * 0.5)
+    # the net is the lift plus every pair, claimed or not: 10,000 - 8,000 + 500 = 2,500, at a
+    # 0.5 margin, against 3,000 of spend; its sd the sum of the pairs' (500 + 200)
+    assert a.impact.estimate == pytest.approx(3_000 - 2_500 * 0.5)
+    net = {name: v for name, v, _ in a.facts}["net_category_lift"]
+    assert net is not None
+    assert net.upper - net.estimate == pytest.approx(1.6448536 * 700, rel=1e-4)
     assert "p2" in a.action and "p3" not in a.action
-    modest = (_pair("p2", Span(-3_000, -5_000, -1_000), "cannibalisation"),)
+    modest = (_pair("p2", Span(-3_000, -3_822.4, -2_177.6), "cannibalisation"),)
     assert product_actions(_evidence(cells, modest, spend)) == []
-    unclaimed = (_pair("p2", Span(-6_000, -13_000, 1_000), "none"),)
+    unclaimed = (_pair("p2", Span(-8_000, -15_000, -1_000), "none"),)
     assert product_actions(_evidence(cells, unclaimed, spend)) == []
+
+
+def test_a_stop_needs_the_net_s_bound_below_half_the_lift_not_its_point() -> None:
+    # The false stop of a world with no cannibalisation from the promoted product (products
+    # seed 0, 4 categories, 200 orders a day, 120 days): two claimed pairs whose point
+    # estimates leave the category 1% of the lift, but the net's 95% bound (the claim level)
+    # reaches well past half of it.
+    spend = (ProductCell("google_shopping", "Bottoms", "p1", 43_006),)
+    pairs = (PairCell("Bottoms", "p1", "p2", Span(-61_982, -100_117, -23_848), 92_014,
+                      "cannibalisation"),
+             PairCell("Bottoms", "p1", "p3", Span(-28_941, -50_607, -7_276), 92_014,
+                      "cannibalisation"))  # fmt: skip
+    assert product_actions(_evidence((), pairs, spend)) == []
+    # The same pairs with a third of their width: the bound lies below half the lift.
+    narrow = tuple(
+        PairCell(q.category, q.promoted, q.affected,
+                 Span(q.change.estimate, q.change.estimate - (q.change.estimate - q.change.lower) / 3,
+                      q.change.estimate + (q.change.upper - q.change.estimate) / 3),
+                 q.promoted_lift, q.kind)
+        for q in pairs
+    )  # fmt: skip
+    (a,) = product_actions(_evidence((), narrow, spend))
+    assert a.kind == "stop_promotion" and "below half the lift at 95%" in a.rationale
+    # A sibling the promotion lifts (halo, claimed or not) counts toward the net
+    lifted = (
+        *narrow,
+        PairCell("Bottoms", "p1", "p4", Span(60_000, 50_000, 70_000), 92_014, "none"),
+    )
+    assert product_actions(_evidence((), lifted, spend)) == []
 
 
 def test_a_promotion_whose_category_keeps_most_of_its_lift_is_not_mostly_cannibalising() -> None:
@@ -99,9 +133,9 @@ def test_a_promotion_whose_category_keeps_most_of_its_lift_is_not_mostly_canniba
     # category 80% of it; "mostly cannibalises" and "its lift comes out of p2" were false.
     spend = (ProductCell("meta_catalogue", "Tops", "p1", 3_000),)
     cells = (_cell("Tops", 3_000, Span(1.3, 0.3, 2.3), channel="meta_catalogue"),)
-    pairs = (_pair("p2", Span(-5_100, -7_000, -3_200), "cannibalisation"),
-             _pair("p3", Span(1_200, 400, 2_000), "halo"),
-             _pair("p4", Span(1_900, 900, 2_900), "halo"))  # fmt: skip
+    pairs = (_pair("p2", Span(-5_100, -5_150, -5_050), "cannibalisation"),
+             _pair("p3", Span(1_200, 1_100, 1_300), "halo"),
+             _pair("p4", Span(1_900, 1_800, 2_000), "halo"))  # fmt: skip
     assert product_actions(_evidence(cells, pairs, spend)) == []
     # Without the halos the category keeps 49%: the stop stands, and says what it kept.
     (a,) = product_actions(_evidence(cells, pairs[:1], spend))
@@ -112,11 +146,12 @@ def test_a_promotion_whose_category_keeps_most_of_its_lift_is_not_mostly_canniba
 def test_an_action_s_confidence_agrees_with_its_interval() -> None:
     # R2-F14: a stop whose impact interval includes zero read "confidence 0.95" (the claim
     # level) beside an interval labelled 95% that was built from the pairs' 90% bounds.
-    spend = (ProductCell("meta_catalogue", "Tops", "p1", 3_000),)
+    spend = (ProductCell("meta_catalogue", "Tops", "p1", 1_800),)
     cells = (_cell("Tops", 3_000, Span(1.3, 0.3, 2.3), channel="meta_catalogue"),)
-    pairs = (_pair("p2", Span(-6_000, -9_000, -3_000), "cannibalisation"),)
+    pairs = (_pair("p2", Span(-7_000, -8_000, -6_000), "cannibalisation"),)
     (a,) = product_actions(_evidence(cells, pairs, spend))
-    assert a.impact.lower < 0 < a.impact.estimate  # 1,000 [-500, 2,500]
+    # 1,800 - 3,000 [2,000, 4,000] x 0.5: 300 [-200, 800]
+    assert a.impact.lower < 0 < a.impact.estimate
     assert a.level == 0.9  # the tables' level, not the claim level (0.95)
     sd = (a.impact.upper - a.impact.lower) / (2 * 1.6448536)
     assert a.confidence == pytest.approx(NormalDist().cdf(a.impact.estimate / sd), rel=1e-6)
