@@ -170,7 +170,7 @@ class MediaPanel:
             campaign_platform_outcome=self.campaign_platform_outcome,
             outcome_name=self.outcome_name,
             warnings=self.warnings,
-            checks=self.checks,
+            checks=getattr(self, "checks", ()),  # a panel stored before checks has none
         )
 
 
