@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import http.server
 import sys
 from collections.abc import Callable
@@ -163,14 +164,26 @@ def plan(
         surfacing_pb.PredictPerformanceResponse.FromString,
     )  # fmt: skip
     channel = channel_to_test(result, out.recommendations)
+    # The design on the analysis's own data cut (its window), not on whatever memory holds by
+    # the time the page is rendered: the same analysis gives the same design every time, unless
+    # the window's data changed (then the design's warnings, and the page, say so).
+    window = _window(result)
     if channel:
         out.design_channel = channel
         out.design = ask(
             f"experiment design for {channel}",
-            lambda: client.design_experiment(channel, analysis_id=analysis_id),
+            lambda: client.design_experiment(channel, analysis_id=analysis_id, history=window),
             surfacing_pb.DesignExperimentResponse.FromString,
         )  # fmt: skip
     return out
+
+
+def _window(result: causal_pb.AttributionResult) -> tuple[dt.date, dt.date] | None:
+    """The analysis's window (None where it does not say: the design then reads all history)."""
+    start, end = result.date_range.start_date, result.date_range.end_date
+    if not (start.year and end.year):
+        return None
+    return dt.date(start.year, start.month, start.day), dt.date(end.year, end.month, end.day)
 
 
 def plan_products(
@@ -233,7 +246,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             analysis, explanation=explanation, budget=planning.budget,
             forecast=planning.forecast, design=planning.design,
             recommendations=planning.recommendations, notes=planning.notes,
-            design_channel=planning.design_channel,
+            design_channel=planning.design_channel, rendered=dt.datetime.now(dt.UTC),
         )  # fmt: skip
     except UnsupportedAnalysis as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -40,7 +40,34 @@ def _created(analysis: causal_pb.Analysis) -> str:
     if not analysis.HasField("create_time"):
         return ""
     when = analysis.create_time.ToDatetime(tzinfo=dt.UTC)
-    return when.strftime("%Y-%m-%d %H:%M UTC")
+    return f"analysed {when:%Y-%m-%d %H:%M} UTC"
+
+
+# The surfacing service's words for data in a stored analysis's window that changed since it
+# was made (surfacing_svc.data_drift.DataDrift.warnings): "<what changed>: this forecast reads
+# the data as it is now; re-run analyze to refit".
+_DRIFT = "this analysis's window changed since it was made"
+
+
+def _data_changed(
+    forecast: surfacing_pb.PredictPerformanceResponse | None,
+    design: surfacing_pb.DesignExperimentResponse | None,
+) -> Section | None:
+    """A section saying that the data under the analysis changed since it was made (restated
+    or late rows in its window), when the forecast or the design says so: those sections read
+    the data as it is now, the rest of the page the analysis as it was made."""
+    said = [w for r in (forecast, design) if r is not None for w in r.warnings if _DRIFT in w]
+    lines = list(dict.fromkeys(w.split(": this ", 1)[0] for w in said))
+    if not lines:
+        return None
+    items = "".join(f"<li>{esc(line[:1].upper() + line[1:])}.</li>" for line in lines)
+    return Section(
+        "data-changed",
+        "Data changed since this analysis",
+        f'<ul class="plain note">{items}</ul><p>The forecast and the experiment design read the '
+        "data as it is now; the model, its channel table and its curves are the analysis as it "
+        "was made. Re-run analyze to refit on the data as it is now.</p>",
+    )
 
 
 def attribution_meta(result: causal_pb.AttributionResult) -> str:
@@ -64,10 +91,12 @@ def render_report(
     recommendations: surfacing_pb.RecommendResponse | None = None,
     notes: Sequence[str] = (),
     design_channel: str = "",
+    rendered: dt.datetime | None = None,
 ) -> str:
     """The HTML page of one stored analysis, with whichever companions are given; ``notes``
     say what could not be added (e.g. a planning answer the surfacing service did not give);
-    ``design_channel`` the channel ``design`` tests."""
+    ``design_channel`` the channel ``design`` tests; ``rendered`` when the page was made (the
+    header states it beside the analysis's own time: the planning answers are computed then)."""
     which = analysis.WhichOneof("result")
     figs = Figures("fig-")
     with house_style():
@@ -103,9 +132,14 @@ def render_report(
         sections.append(
             Section("notes", "Not in this report", f'<ul class="plain note">{items}</ul>')
         )
+    changed = _data_changed(forecast, design)
+    if changed is not None:
+        sections.insert(0, changed)
     if explanation is not None and explanation.text:
         sections.insert(0, explanation_section(explanation, fact_anchors(analysis, figs.anchors)))
     meta += [f"analysis {analysis.analysis_id}", f"org {analysis.org_id}", _created(analysis)]
+    if rendered is not None:
+        meta.append(f"rendered {rendered.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC")
     return page(
         title,
         [m for m in meta if m],
