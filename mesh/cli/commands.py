@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from mesh.cli import (
         attribution,
+        compare,
         estimate,
         explain,
         ingest,
@@ -196,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_parser(sub, _add_mesh_arguments)
     attribution.add_parsers(sub, _add_mesh_arguments)
     report.add_parser(sub, _add_mesh_arguments)
+    compare.add_parser(sub, _add_mesh_arguments)
     explain.add_parsers(sub, _add_mesh_arguments)
     ingest.add_parser(sub, _add_mesh_arguments)
     surfacing.add_parsers(sub, _add_mesh_arguments)
@@ -231,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("estimate", "analyze", "counterfactual", "ingest", "explain",
-                            "check-claims", "report", "optimize", "predict", "design",
+                            "check-claims", "report", "compare", "optimize", "predict", "design",
                             "recommend", "products", "analyze-products", "experiments",
                             "factors"):  # fmt: skip
             return int(args.func(args, _peers(args)))

@@ -1,0 +1,90 @@
+"""`liftos compare A B` over real memory and causal servers: last week's analysis beside the same
+window re-run after a pull restated three of its days (audit R5-F5)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import common_pb2 as common_pb
+
+from mesh.cli.commands import main
+from mesh.cli.compare import compare, lines
+from tests.causal.attribution.records import world_mesh
+from tests.surfacing import drift_world as w
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory):
+    """The mesh, and the analysis before and after the restatement."""
+    with world_mesh(tmp_path_factory.mktemp("mesh"), {}) as services:
+        w.write(services["memory"].address, w.records(until=w.CUT))
+        before = w.analyze(services["causal"].address)
+        w.write(services["memory"].address,
+                w.restated(w.RESTATED, revenue=1.05, channel="meta_prospecting", spend=1.10))  # fmt: skip
+        after = w.analyze(services["causal"].address)
+        yield services, before, after
+
+
+def test_compare_names_the_restated_days_and_each_channels_move(
+    pair, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    services, before, after = pair
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", services["causal"].address)
+    a, b = before.analysis_id, after.analysis_id
+    assert main(["compare", a, b, "--org", w.ORG]) == 0
+    text = capsys.readouterr().out
+    size = 0.05 * w.first_party_revenue(w.RESTATED)
+    assert f"A {a}: 2024-09-15..2024-12-08 (85 days), {before.record_count:,} records" in text
+    assert f"B {b}: 2024-09-15..2024-12-08 (85 days), {after.record_count:,} records" in text
+    assert ("3 day(s) of the overlap read another outcome (restated or late rows): "
+            f"2024-12-06..2024-12-08, +{size:,.0f} in all") in text  # fmt: skip
+    spend = {c.channel: (c.spend.amount, 0.0) for c in before.channels}
+    for c in after.channels:
+        spend[c.channel] = (spend[c.channel][0], c.spend.amount)
+    (line,) = [x for x in text.splitlines() if x.startswith("meta_prospecting ")]
+    then, now = spend["meta_prospecting"]
+    assert f"{then:,.0f} -> {now:,.0f}" in line and now > then
+
+    assert main(["compare", a, b, "--org", w.ORG, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [d["date"] for d in data["restated"]] == [str(d) for d in w.RESTATED]
+    assert sum(d["second"] - d["first"] for d in data["restated"]) == pytest.approx(size)
+    channels = {c["channel"]: c for c in data["channels"]}
+    assert set(channels) == {c.channel for c in before.channels}
+    for c in after.channels:  # each channel's estimate in B, beside A's
+        assert channels[c.channel]["incremental"][1][0] == pytest.approx(
+            c.incremental_outcome.estimate
+        )
+    assert channels["meta_prospecting"]["spend"] == pytest.approx([then, now])
+
+
+def test_compare_refuses_what_is_not_an_attribution(pair, monkeypatch, capsys) -> None:
+    services, before, _ = pair
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", services["causal"].address)
+    assert main(["compare", before.analysis_id, "an-missing", "--org", w.ORG]) == 2
+    assert "an-missing" in capsys.readouterr().err
+
+
+def _analysis(aid: str, roas: tuple[float, float, float]) -> causal_pb.Analysis:
+    a = causal_pb.Analysis(analysis_id=aid)
+    r = a.attribution
+    r.daily.dates.add(year=2024, month=1, day=1)
+    r.daily.actual_outcome.append(100.0)
+    c = r.channels.add(channel="tiktok")
+    c.incremental_roas.CopyFrom(common_pb.Interval(estimate=roas[0], lower=roas[1], upper=roas[2]))
+    c.incremental_outcome.CopyFrom(common_pb.Interval(estimate=roas[0] * 10))
+    return a
+
+
+def test_intervals_that_do_not_overlap_are_said() -> None:
+    moved = compare(_analysis("a", (1.0, 0.8, 1.2)), _analysis("b", (2.0, 1.5, 2.5)))
+    (tiktok,) = moved.channels
+    assert tiktok.overlap is False and moved.restated == ()
+    assert lines(moved)[-1].endswith("DO NOT OVERLAP")
+    assert (
+        compare(_analysis("a", (1.0, 0.8, 1.6)), _analysis("b", (2.0, 1.5, 2.5)))
+        .channels[0]
+        .overlap
+    )
