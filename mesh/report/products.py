@@ -45,6 +45,13 @@ def _span(i: object) -> str:
     return f"{num(i.estimate)} [{num(i.lower)}, {num(i.upper)}]"  # type: ignore[attr-defined]
 
 
+def _span_cell(i: object) -> str:
+    """:func:`_span` for a table cell: the bounds on a line of their own under the estimate,
+    so the cell table's three interval columns fit the page's width."""
+    bounds = f"[{num(i.lower)}, {num(i.upper)}]"  # type: ignore[attr-defined]
+    return f'{num(i.estimate)}<span class="ci">{esc(bounds)}</span>'  # type: ignore[attr-defined]
+
+
 def channel_sells(
     result: causal_pb.ProductAnalysisResult, top: int = 5
 ) -> dict[str, list[causal_pb.ChannelProductEffect]]:
@@ -188,6 +195,17 @@ def cross_network(result: causal_pb.ProductAnalysisResult) -> Figure:
     return fig
 
 
+# What the mROAS column is, and that a move between categories is decided on its interval (an
+# older analysis has none: "–", and Recommend moves nothing there).
+_MROAS_NOTE = (
+    '<p class="note">Revenue and margin: incremental, over the period. mROAS: the revenue of the next unit of a channel\'s spend on the category '
+    "at the period's spend (the response curve's slope there, not its average), with its "
+    "interval over the curve's slope, saturation and decay. Recommend moves spend between a "
+    "channel's categories only where these intervals separate; – where the analysis "
+    "does not report it.</p>"
+)
+
+
 def product_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Section]:
     r = analysis.products
     cur = r.currency_code
@@ -205,14 +223,16 @@ def product_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Sectio
         "hatched where the interval includes zero.",
     )  # fmt: skip
     cells = table(
-        [("channel", False), ("category", False), ("spend", True), (f"incremental revenue [{level}]", True),
-         (f"incremental margin [{level}]", True), ("iROAS", True)],
-        [[esc(c.channel), esc(c.category), num(c.spend.amount), _span(c.incremental_revenue),
-          _span(c.incremental_margin),
-          num(c.incremental_roas.estimate) if c.HasField("incremental_roas") else "–"]
+        [("channel", False), ("category", False), ("spend", True), (f"revenue [{level}]", True),
+         (f"margin [{level}]", True), ("iROAS", True), (f"mROAS [{level}]", True)],
+        [[esc(c.channel), esc(c.category), num(c.spend.amount), _span_cell(c.incremental_revenue),
+          _span_cell(c.incremental_margin),
+          num(c.incremental_roas.estimate) if c.HasField("incremental_roas") else "–",
+          _span_cell(c.marginal_roas) if c.HasField("marginal_roas") else "–"]
          for c in r.cells],
     )  # fmt: skip
     sections = [Section("products", "Products: what each channel sells", head + heat + cells
+                        + _MROAS_NOTE
                         + (f'<ul class="plain note">{warn}</ul>' if warn else ""))]  # fmt: skip
     sells = channel_sells(r)
     rows = [[esc(ch), esc(p.product_id), esc(p.category), num(p.spend.amount),
