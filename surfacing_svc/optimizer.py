@@ -162,6 +162,22 @@ class BudgetPlan:
     risk: float = 0.0
 
 
+# A draw's gain within this share of the outcome (or of the spend, if larger) is a tie.
+TIE_SHARE = 1e-6
+# ... and at least this much (a cent, or a hundredth of a conversion).
+TIE_FLOOR = 0.01
+
+
+def _ties_to_zero(uplift: np.ndarray, outcome: np.ndarray, spend: np.ndarray) -> np.ndarray:
+    """``uplift`` per draw with the gains too small to mean anything read as 0: a tie with the
+    current mix, not a better plan. Why (R5-F6): a plan identical to the current mix gained
+    0.005 USD on 8.9M in float noise and read "better in 74% of the model's draws"; the same
+    plan with a budget 0.10 lower read "in 6%". One rule for every reader of the share."""
+    scale = max(float(np.abs(outcome).mean()), float(np.abs(spend).sum()))
+    negligible = max(TIE_SHARE * scale, TIE_FLOOR)
+    return np.where(np.abs(uplift) <= negligible, 0.0, uplift)
+
+
 def _project(x0: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: float) -> np.ndarray:
     """The point of ``{lo ≤ x ≤ hi, Σ x = total}`` reached by shifting ``x0`` evenly (bisection
     on the shift)."""
@@ -647,7 +663,7 @@ def _plan(
                 marginal_optimal=Interval.from_draws(m_new[i], level),
             )
         )
-    uplift = value_new - value_now
+    uplift = _ties_to_zero(value_new - value_now, a * now.sum(axis=0), current)
     moved = float(spend.sum() - current.sum())
     if objective is not Objective.PROFIT and abs(moved) > tol:
         # The objective is the outcome: a plan that spends more (less) than today is better

@@ -279,6 +279,9 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
     print(f"  planned:        {_iv(r.optimal_outcome)}")
     print(f"  uplift:         {_iv(r.uplift, '{:+,.0f}')} ({level:.0%}); higher in "
           f"{r.probability_better:.0%} of the model's draws")  # fmt: skip
+    if r.probability_better == 0.0 and (r.uplift is None or r.uplift.upper <= 0.0):
+        # The optimiser's tie rule (a gain within float noise is none): said as the report says it.
+        print("  no reallocation beats the current mix within this model's uncertainty")
     of = (f"of the risk-adjusted objective (the gain's mean less {r.risk_aversion:g} sd over "
           "the draws, so it need not match any channel's mean marginal return)"
           if r.risk_aversion else "of the objective")  # fmt: skip

@@ -317,12 +317,7 @@ def surfacing_sections(
         )
     if budget is not None and budget.allocations:
         cur = budget.total_budget.currency_code or currency_code
-        head = (
-            f"<p>Budget {num(budget.total_budget.amount)} {esc(cur)} over {budget.horizon_days} days: "
-            f"expected uplift {esc(_interval(budget.uplift))}, better than the current allocation "
-            f"in {budget.probability_better:.0%} of the model's draws; one more unit of budget is "
-            f"worth {num(budget.shadow_price)}.</p>"
-        )
+        head = _budget_head(budget, cur, recommendations)
         warn = "".join(f"<li>{esc(w)}</li>" for w in budget.warnings)
         sections.append(Section("budget", "Budget shift", head + figs.add(
             "budget-shift", functools.partial(plots.budget_shift, list(budget.allocations), cur),
@@ -369,6 +364,40 @@ def surfacing_sections(
             "simulated on placebo windows of the org's own history.",
         )))  # fmt: skip
     return sections
+
+
+def _budget_head(
+    budget: surfacing_pb.OptimizeBudgetResponse, cur: str,
+    recommendations: surfacing_pb.RecommendResponse | None,
+) -> str:  # fmt: skip
+    """The budget shift in words, every amount with its unit. A plan better in none of the
+    model's draws (the optimiser reads a gain within float noise as a tie) is "no reallocation
+    beats the current mix", not an uplift of a few thousandths "better in 74% of draws"."""
+    revenue = budget.outcome != common_pb.OUTCOME_METRIC_CONVERSIONS
+    unit = esc(cur) if revenue else "conversions"
+    per = f"one more {esc(cur) or 'unit'} of budget"
+    text = (
+        f"<p>Budget {num(budget.total_budget.amount)} {esc(cur)} over {budget.horizon_days} days: "
+    )
+    u = budget.uplift
+    if budget.probability_better == 0.0 and u.upper <= 0.0:
+        text += "no reallocation beats the current mix within this model's uncertainty"
+    else:
+        at = f", {u.level:.0%}" if 0 < u.level < 1 else ""
+        text += (
+            f"expected uplift {num(u.estimate)} {unit} ({num(u.lower)} to {num(u.upper)} {unit}"
+            f"{at}), better than the current allocation in {budget.probability_better:.0%} of the "
+            "model's draws"
+        )
+    text += f"; {per} would add {num(budget.shadow_price)} {unit}.</p>"
+    if recommendations is not None and recommendations.recommendations:
+        # Both on one page: they answer different questions (R5-F6), said where they meet.
+        text += (
+            "<p>The recommendations above may change the total spend (a channel whose next unit "
+            "returns less than it costs is cut); this shift keeps the total and only moves it "
+            "between channels.</p>"
+        )
+    return text
 
 
 def _design_subject(channel: str, cell: surfacing_pb.CellDesign | None) -> str:
