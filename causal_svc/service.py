@@ -291,7 +291,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
                                   campaign_geo_days=money.campaign_geo_days)  # fmt: skip
         panel = await asyncio.to_thread(
             attribution.panel_from_aggregates, agg.geo_days, agg.campaign_days,
-            outcome_name=q.outcome, channels=q.channels,
+            outcome_name=q.outcome, channels=q.channels, currency=money.currency,
         )  # fmt: skip
         if external:
             panel = await asyncio.to_thread(

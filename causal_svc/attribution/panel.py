@@ -197,6 +197,7 @@ def panel_from_frames(
     controls: pd.DataFrame | None = None,
     population: Mapping[str, float] | None = None,
     channels: tuple[str, ...] = (),
+    currency: str = "",
 ) -> MediaPanel:
     """Build the dense panel from long frames.
 
@@ -224,6 +225,8 @@ def panel_from_frames(
         proxied by their outcome.
     channels : tuple of str
         Channels to keep (empty: every channel with spend or impressions).
+    currency : str
+        The spend's currency (ISO code; "" unknown), for the unit check (:mod:`.spend_scale`).
 
     Raises
     ------
@@ -290,6 +293,7 @@ def panel_from_frames(
         tuple(geos), dates.to_numpy().astype("datetime64[D]"), y, grids, warnings,
         present=present, orders=orders, channels=channels, population=population, controls=ctrl, outcome_name=outcome_name,
         campaigns=lambda names, has_spend: _campaigns(campaigns, names, has_spend, dates),
+        currency=currency,
     )  # fmt: skip
 
 
@@ -474,11 +478,13 @@ def _assemble(
     controls: dict[str, np.ndarray],
     outcome_name: str,
     campaigns: Callable[[tuple[str, ...], np.ndarray], _CampaignArrays],
+    currency: str = "",
 ) -> MediaPanel:
     """The panel from dense grids: channel choice, media input, sizes, controls, campaigns —
     one code path for the long-frame and the wide-aggregate builders. ``present`` (G, T):
     the geo-days with first-party outcome rows (the others are missing, not zero); ``orders``
-    (G, T): first-party orders where known (see :mod:`.partial_gaps`)."""
+    (G, T): first-party orders where known (see :mod:`.partial_gaps`); ``currency``: the
+    spend's, for the unit check's prices (:mod:`.spend_scale`)."""
     gaps = fill_partial_gaps(y, present, geos, dates, orders)
     y = gaps.outcome
     names, spend, imps, platform = grids.names, grids.spend, grids.impressions, grids.platform
@@ -494,7 +500,8 @@ def _assemble(
         active = [names.index(c) for c in channels]
     if not active:
         raise InsufficientData("no channel has spend or impressions in the window", subject="spend")
-    scale = spend_scale_findings(names, spend, imps, dates, [names[i] for i in active])
+    scale = spend_scale_findings(names, spend, imps, dates, [names[i] for i in active],
+                                 currency=currency)  # fmt: skip
     names = tuple(names[i] for i in active)
     spend, imps, platform = spend[active], imps[active], platform[active]
     # Spend drives the response where there is any; impressions (sends) where there is none.

@@ -43,6 +43,7 @@ def panel_from_aggregates(
     outcome_name: str = "revenue",
     channels: tuple[str, ...] = (),
     national: Mapping[str, np.ndarray] | None = None,
+    currency: str = "",
 ) -> MediaPanel:
     """The panel from memory's sums (``AggregateRecords``): first-party rows give the outcome,
     platform rows the media; what the platforms claim comes from the campaign sums when they
@@ -61,11 +62,13 @@ def panel_from_aggregates(
     campaign_days : DataFrame, optional
         Long, with ``campaign_id`` for ``geo``.
     outcome_name : {"revenue", "conversions"}
+    currency : str
+        The sums' one currency (ISO code), for the spend unit check's prices; "" unknown.
     """
     if "source" in geo_days.columns:
-        panel = _panel_from_long(geo_days, campaign_days, outcome_name, channels)
+        panel = _panel_from_long(geo_days, campaign_days, outcome_name, channels, currency)
     else:
-        panel = _panel_from_wide(geo_days, campaign_days, outcome_name, channels)
+        panel = _panel_from_wide(geo_days, campaign_days, outcome_name, channels, currency)
     if national:
         n = panel.n_days
         panel = replace(panel, national={k: np.asarray(v)[:n] for k, v in national.items()})
@@ -95,6 +98,7 @@ def _panel_from_long(
     campaign_days: pd.DataFrame | None,
     outcome_name: str,
     channels: tuple[str, ...],
+    currency: str = "",
 ) -> MediaPanel:
     def dated(f: pd.DataFrame) -> pd.DataFrame:
         days = f["date"].to_numpy(np.int64).astype("datetime64[D]")
@@ -129,7 +133,7 @@ def _panel_from_long(
             "platform_outcome": cd[outcome_name],
         })  # fmt: skip
     panel = panel_from_frames(outcome, media, outcome_name=outcome_name, campaigns=camps,
-                              channels=channels)  # fmt: skip
+                              channels=channels, currency=currency)  # fmt: skip
     if camps is None:
         return panel
     return _claimed(panel, camps["channel"].astype(str).to_numpy(object),
@@ -176,6 +180,7 @@ def _panel_from_wide(
     campaign_days: pd.DataFrame | None,
     outcome_name: str,
     channels: tuple[str, ...],
+    currency: str = "",
 ) -> MediaPanel:
     """:func:`panel_from_frames` on memory's wide sums, with the same checks in the same order
     and the same panel, in numpy: every (day, geo) row stands for a first-party and a platform
@@ -269,6 +274,7 @@ def _panel_from_wide(
         outcome_name=outcome_name,
         campaigns=lambda chosen, has_spend: _campaign_arrays(
             camps, chosen, has_spend, first_day, n_days, outcome_name),
+        currency=currency,
     )  # fmt: skip
     if camps is None:
         return panel

@@ -38,6 +38,10 @@ __all__ = ["ScaleFinding", "spend_scale_findings"]
 MAX_CPM = 5_000.0
 PEER_RATIO = 50.0
 MIN_PEER_CPM = 100.0
+# MAX_CPM and MIN_PEER_CPM are in dollars; they hold for currencies whose unit is worth about
+# as much (a CPM of 10,000 won or 50,000 rupiah is an ordinary price). Elsewhere only the
+# unit-free tests run (the factor against peers, the step in a channel's own CPM).
+DOLLAR_LIKE = frozenset({"", "USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD", "SGD"})
 STEP_RATIO = 20.0
 MIN_STEP_DAYS = 7
 
@@ -55,22 +59,26 @@ class ScaleFinding:
     message: str
     value: float
     limit: float
+    currency: str = ""
 
     @property
     def reason(self) -> str:
         """The health check's words (the warning has the rest)."""
-        against = f" against {_money(self.reference)}" if self.reference > 0 else ""
+        against = (f" against {_money(self.reference, self.currency)}"
+                   if self.reference > 0 else "")  # fmt: skip
         return (
-            f"{self.channel}'s spend looks in another unit ({_money(self.cpm)} per thousand "
+            f"{self.channel}'s spend looks in another unit ({_money(self.cpm, self.currency)} per thousand "
             f"impressions{against}; see the warnings): every channel's estimate is affected "
             "until the column is fixed"
         )
 
 
-def _money(x: float) -> str:
+def _money(x: float, currency: str = "") -> str:
     if x >= 1e6:
-        return f"${x:,.3g}".replace("e+0", "e").replace("e+", "e")
-    return f"${x:,.0f}" if x >= 100 else f"${x:,.2f}"
+        text = f"{x:,.3g}".replace("e+0", "e").replace("e+", "e")
+    else:
+        text = f"{x:,.0f}" if x >= 100 else f"{x:,.2f}"
+    return f"${text}" if currency in ("", "USD") else f"{text} {currency}"
 
 
 def _likely_unit(factor: float) -> str:
@@ -123,10 +131,18 @@ def spend_scale_findings(
     imps: np.ndarray,
     dates: np.ndarray,
     report: Sequence[str] | None = None,
+    currency: str = "",
 ) -> list[ScaleFinding]:
     """Channels whose spend looks in another unit (module docstring), one finding each (the
     strongest test). ``spend``/``imps``: (C, G, T) over the panel's geos and ``dates``; every
-    channel with both is a peer, ``report``: the channels to report on (None: all)."""
+    channel with both is a peer, ``report``: the channels to report on (None: all);
+    ``currency``: the spend's (ISO code; "" unknown, read as dollars)."""
+    dollars = currency in DOLLAR_LIKE
+    min_peer_cpm, max_cpm = (MIN_PEER_CPM, MAX_CPM) if dollars else (0.0, float("inf"))
+
+    def money(x: float) -> str:
+        return _money(x, currency)
+
     cpm = np.array([_cpm(spend[i], imps[i]) for i in range(len(names))])
     priced = np.isfinite(cpm) & (cpm > 0)
     out: list[ScaleFinding] = []
@@ -136,34 +152,34 @@ def spend_scale_findings(
         peers = priced.copy()
         peers[i] = False
         peer = float(np.median(cpm[peers])) if peers.any() else float("nan")
-        shown = ", ".join(f"{names[k]} {_money(cpm[k])}" for k in np.flatnonzero(peers)[:4])
+        shown = ", ".join(f"{names[k]} {money(cpm[k])}" for k in np.flatnonzero(peers)[:4])
         affects = (
             "; read as money it makes the channel that many times its size, and the model "
             "credits it with sales at every other channel's expense: no channel's estimate "
             "can be trusted until the column is fixed and re-ingested"
         )
-        if peers.any() and cpm[i] >= PEER_RATIO * peer and cpm[i] >= MIN_PEER_CPM:
+        if peers.any() and cpm[i] >= PEER_RATIO * peer and cpm[i] >= min_peer_cpm:
             factor = cpm[i] / peer
             out.append(ScaleFinding(name, float(cpm[i]), peer, float(factor), (
-                f"{name}'s spend per thousand impressions is {_money(cpm[i])}, {factor:,.0f}× "
-                f"its peers' median {_money(peer)} ({shown}): its spend column looks in "
+                f"{name}'s spend per thousand impressions is {money(cpm[i])}, {factor:,.0f}× "
+                f"its peers' median {money(peer)} ({shown}): its spend column looks in "
                 f"another unit ({_likely_unit(factor)}){affects}"
-            ), float(factor), PEER_RATIO))  # fmt: skip
+            ), float(factor), PEER_RATIO, currency))  # fmt: skip
             continue
-        if cpm[i] > MAX_CPM:
-            out.append(ScaleFinding(name, float(cpm[i]), 0.0, float(cpm[i] / MAX_CPM), (
-                f"{name}'s spend per thousand impressions is {_money(cpm[i])}, beyond what ad "
+        if cpm[i] > max_cpm:
+            out.append(ScaleFinding(name, float(cpm[i]), 0.0, float(cpm[i] / max_cpm), (
+                f"{name}'s spend per thousand impressions is {money(cpm[i])}, beyond what ad "
                 f"platforms charge (a few dollars to a few hundred): its spend column looks in "
                 f"another unit ({_likely_unit(cpm[i] / 10.0)}){affects}"
-            ), float(cpm[i]), MAX_CPM))  # fmt: skip
+            ), float(cpm[i]), max_cpm, currency))  # fmt: skip
             continue
         at, before, after = _step(spend[i], imps[i], dates)
         if at >= 0 and max(after / before, before / after) >= STEP_RATIO:
             factor = after / before
             out.append(ScaleFinding(name, after, before, float(factor), (
-                f"{name}'s spend per thousand impressions goes from {_money(before)} before "
-                f"{dates[at]} to {_money(after)} from then on (×{factor:,.3g}) against its own "
+                f"{name}'s spend per thousand impressions goes from {money(before)} before "
+                f"{dates[at]} to {money(after)} from then on (×{factor:,.3g}) against its own "
                 f"impressions: the rows from {dates[at]} look in another unit "
                 f"({_likely_unit(factor)}){affects}"
-            ), float(max(factor, 1 / factor)), STEP_RATIO))  # fmt: skip
+            ), float(max(factor, 1 / factor)), STEP_RATIO, currency))  # fmt: skip
     return out

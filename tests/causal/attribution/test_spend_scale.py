@@ -97,3 +97,18 @@ def test_the_panel_warns_and_the_health_is_review(demo: World) -> None:
     assert first.message.startswith("google_pmax's spend looks in another unit ($1,2")
     assert " per thousand impressions against $1" in first.message
     assert health.verdict is not Verdict.PASS
+
+
+def test_prices_in_a_small_unit_currency_are_not_a_unit_error() -> None:
+    """Won and rupiah CPMs run to tens of thousands: the dollar limits do not apply there, and
+    the unit-free test against peers still names a cents column, in the org's currency."""
+    krw = {"display": 3_000.0, "search": 45_000.0, "social": 9_000.0}
+    assert spend_scale_findings(tuple(krw), *_media(krw), DATES, currency="KRW") == []
+    # read as dollars, 9,000 and 45,000 are beyond any price: both flagged, wrongly
+    as_dollars = spend_scale_findings(tuple(krw), *_media(krw), DATES)
+    assert [f.channel for f in as_dollars] == ["search", "social"]
+    krw["search"] *= 100
+    (f,) = spend_scale_findings(tuple(krw), *_media(krw), DATES, currency="KRW")
+    assert f.channel == "search" and "its peers' median 6,0" in f.message
+    assert f.message.startswith("search's spend per thousand impressions is 4.56e6 KRW")
+    assert "KRW" in f.message and "$" not in f.message
