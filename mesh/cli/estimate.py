@@ -191,11 +191,38 @@ def recorded_to_json(r: dc.ExperimentResult | None) -> dict[str, Any] | None:
     }
 
 
+def lift_in_words(
+    lift: float, se: float, delta: float, *, spend: float, baseline: float, metric: str = ""
+) -> str:
+    """A recorded lift as what the spend did, with the sign convention the analysis reads it
+    by (``causal_svc.convert.attribution.lift_test``; R5-F9: "lift 320,921 … spend change
+    -331,694" read as "cutting spend raised revenue"):
+
+    - the treated cell ran at its business as usual while the control went dark (spend as run
+      = the baseline): "the treated cell's 331,694 of spend added 320,921";
+    - the test cut the treated cell's spend (a negative lift is what the cut cost): "the
+      331,694 of spend the test cut from the treated cell was adding 320,921";
+    - a heavy-up: "the 50,000 of spend the test added to the treated cell added 12,000".
+    """
+    ran_as_baseline = spend > 0 and baseline > 0 and abs(spend - baseline) <= 1e-9 * baseline
+    gain = -lift if delta < 0 and lift < 0 and not ran_as_baseline else lift
+    of = f" {metric}" if metric else ""
+    added = f"{gain:,.0f} ± {se:,.0f}{of}"
+    if ran_as_baseline:
+        return f"the treated cell's {abs(delta):,.0f} of spend added {added}"
+    if delta < 0:
+        return (
+            f"the {abs(delta):,.0f} of spend the test cut from the treated cell was adding {added}"
+        )
+    return f"the {delta:,.0f} of spend the test added to the treated cell added {added}"
+
+
 def recorded_line(r: dict[str, Any]) -> str:
     """One line saying what the registry now holds for the experiment."""
-    line = (f"recorded as experiment {r['experiment_id']}'s result: {r['channel']} lift "
-            f"{r['lift_absolute']:,.0f} ± {r['lift_std_error']:,.0f} over "
-            f"{r['treatment_unit_count']} treated geos, spend change {r['spend_delta']:,.0f}")  # fmt: skip
+    words = lift_in_words(r["lift_absolute"], r["lift_std_error"], r["spend_delta"],
+                          spend=r["spend"], baseline=r["spend_baseline"])  # fmt: skip
+    line = (f"recorded as experiment {r['experiment_id']}'s result for {r['channel']}: {words} "
+            f"over {r['treatment_unit_count']} treated geos")  # fmt: skip
     if r["incremental_roas"]:
         est, lo, hi = r["incremental_roas"]
         line += f", iROAS {est:.2f} [{lo:.2f}, {hi:.2f}]"

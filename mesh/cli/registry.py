@@ -30,11 +30,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import grpc
 import numpy as np
 from liftos.v1 import marketing_data_pb2 as md_pb
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
 
+from mesh.cli.estimate import lift_in_words
 from mesh.runtime.cadence import weekly_series
+from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import PeerConfig
+from mesh.runtime.protoconv import set_date_range
+from mesh.runtime.tables import table_to_frame
 from mesh.sdk.client import LiftOS, dc
 
 __all__ = [
@@ -293,12 +300,53 @@ def cmd_experiments_record(args: argparse.Namespace, peers: PeerConfig) -> int:
     )
     with LiftOS(peers, org_id=_org(args)) as client:
         e = client.record_experiment_result(args.experiment_id, result)
-    print(f"{e.experiment_id}: {e.channel} {_iso(e.start_date)} → {_iso(e.end_date)}, lift "
-          f"{args.lift:,.0f} ± {args.lift_se:,.0f} for a spend change of {args.spend_delta:,.0f}"
+    stored = e.result
+    window = stored.window if stored is not None and stored.window is not None else None
+    first = _day(window.start_date if window else e.start_date)
+    last = _day(window.end_date if window else e.end_date)
+    print(f"{e.experiment_id}: {e.channel} {first} → {last}: "
+          + lift_in_words(args.lift, args.lift_se, args.spend_delta, spend=0.0,
+                          baseline=args.spend_baseline, metric=args.metric)
           + (f"; {len(e.treatment_units)} treated geos" if e.treatment_units else
              "; no treated geos registered: analyses read the spend change as a share of the "
              "channel's spend in every geo"))  # fmt: skip
+    if note := _rows_after(peers, _org(args), first, last):
+        print(f"warning: {note}", file=sys.stderr)
     return 0
+
+
+def _day(d: dc.Date | None) -> dt.date:
+    assert d is not None
+    return dt.date(d.year, d.month, d.day)
+
+
+def _rows_after(peers: PeerConfig, org: str, first: dt.date, last: dt.date) -> str:
+    """A warning when the org holds no row on or after the test's first day (R5-F7: a result
+    for 2025-01-20..03-02 was recorded against data ending 2025-01-12, silently). Accepted all
+    the same — the test ran, its rows may come later — but no analysis can be calibrated by
+    it until they do. "" when rows reach the window, or memory cannot say."""
+    with sync_channel(peers.memory) as channel:
+        stub = memory_grpc.MemoryServiceStub(channel)
+
+        def days(start: dt.date | None, end: dt.date | None) -> list[int]:
+            request = memory_pb.AggregateRecordsRequest(org_id=org, measures=["spend"])
+            set_date_range(request.date_range, start, end)
+            try:
+                reply = stub.AggregateRecords(request, timeout=30)
+            except grpc.RpcError:  # NOT_FOUND: no rows at all; anything else: cannot say
+                return []
+            return [int(d) for d in table_to_frame(reply.geo_days).get("date", [])]
+
+        if days(first, None):
+            return ""
+        before = days(None, first - dt.timedelta(days=1))
+        newest = (f"its newest row is {dt.date(1970, 1, 1) + dt.timedelta(days=max(before))}"
+                  if before else "it holds no rows yet")  # fmt: skip
+    return (
+        f"org {org!r} holds no row on or after the test's window {first}..{last} "
+        f"({newest}): recorded, but no analysis can be calibrated by it until rows of its "
+        "window are ingested"
+    )
 
 
 def cmd_factors_register(args: argparse.Namespace, peers: PeerConfig) -> int:

@@ -412,8 +412,13 @@ def test_cli_estimate_experiment_record(
 
     assert cli.main([*argv, "--record"]) == 0
     out = capsys.readouterr().out
-    assert f"recorded as experiment exp_cli's result: {e['channel']} lift" in out
     first = stored()
+    # What the spend did, in the analysis's sign convention (R5-F9): the treated cell ran at
+    # its usual spend while the control went dark.
+    assert (f"recorded as experiment exp_cli's result for {e['channel']}: the treated cell's "
+            f"{abs(first.spend_delta):,.0f} of spend added {first.lift_absolute:,.0f} ± "
+            f"{first.lift_std_error:,.0f} over ") in out  # fmt: skip
+    assert "spend change" not in out
     assert first.analysis_id
     shown = (f"lift {first.lift_absolute:,.0f} ± {first.lift_std_error:,.0f}, iROAS "
              f"{first.incremental_roas.estimate:.2f} [{first.incremental_roas.lower:.2f}, "
