@@ -250,6 +250,9 @@ async def _registry_lifts(
             if first is None or last is None:
                 continue
             if (end is not None and first > end) or (start is not None and last < start):
+                if said := _outside_skip(r.experiment_id or e.experiment_id, r.channel, first,
+                                         last, start, end):  # fmt: skip
+                    out.skipped.append(said)
                 continue
             if skip := _metric_skip(r, r.experiment_id or e.experiment_id, outcome):
                 out.skipped.append(skip)
@@ -264,6 +267,29 @@ async def _registry_lifts(
         token = reply.next_page_token
         if not token:
             return out
+
+
+# A test that ended more than this long before the analysed period is not named (old tests
+# would crowd every analysis's warnings; a year earlier the channel's returns were others).
+_RECENT_BEFORE = dt.timedelta(days=365)
+
+
+def _outside_skip(
+    experiment_id: str, channel: str, first: dt.date, last: dt.date,
+    start: dt.date | None, end: dt.date | None,
+) -> str:  # fmt: skip
+    """Why a recorded lift whose window misses the analysed period [start, end] is not used,
+    where it is relevant ("" where not): one that starts after the period ends (R5-F7: a
+    result recorded for next quarter's test was dropped silently), or ended within a year
+    before it starts."""
+    test = f"registry experiment {experiment_id} ({channel}, {first}..{last}) not used: "
+    if end is not None and first > end:
+        return (test + f"it starts after the analysed period ends ({end}); an analysis whose "
+                f"period reaches {first}..{last} can be calibrated by it")  # fmt: skip
+    if start is not None and last < start and start - last <= _RECENT_BEFORE:
+        return (test + f"it ended before the analysed period starts ({start}); an analysis "
+                f"whose period reaches back to {first}..{last} can be calibrated by it")  # fmt: skip
+    return ""
 
 
 def _date(d: common_pb.Date) -> dt.date | None:

@@ -193,8 +193,18 @@ def answer_design(
     elif question.expected_roas is not None:
         cells = tuple(replace(c, roas=question.expected_roas) for c in cells)
     design = _design(history, replace(question.spec, cells=cells), tests)
-    unread = tests.note() if isinstance(tests, RegisteredTests) else []
-    return replace(design, warnings=(*design.warnings, *unread)), history
+    notes = tests.note() if isinstance(tests, RegisteredTests) else []
+    weak = [c for c in design.cells if not c.feasible]
+    if question.save and weak:  # saved as asked, but not quietly (R5-F7)
+        notes.append(
+            "saved to the registry (as a draft) although "
+            + "; ".join(f"{f'cell {c.index}' if len(design.cells) > 1 else 'it'} is not "
+                        f"reachable: power {c.recommended.power:.0%} at "
+                        f"{c.recommended.duration_days} days" for c in weak)
+            + f" against the {design.target_power:.0%} asked: a test this weak may well come "
+            "back null, and the registry keeps the id"
+        )  # fmt: skip
+    return replace(design, warnings=(*design.warnings, *notes)), history
 
 
 # -- PredictPerformance -------------------------------------------------------------------

@@ -233,12 +233,16 @@ def record_result_target(request: ingestion_pb.RecordExperimentResultRequest) ->
 
 
 def experiment_with_result(
-    request: ingestion_pb.RecordExperimentResultRequest, stored: md_pb.CausalExperiment
+    request: ingestion_pb.RecordExperimentResultRequest,
+    stored: md_pb.CausalExperiment,
+    today: dt.date | None = None,
 ) -> md_pb.CausalExperiment:
     """The stored experiment with the request's result as its result (replacing an earlier
     one). The result is checked against the experiment: it must be usable as a lift test
     (finite, a positive standard error, a spend change), of the experiment's channel, inside
-    its dates. Unset ids, channel and window are the experiment's."""
+    its dates, over a window that has ended by ``today`` (default: the UTC date; a day's
+    grace for account time zones ahead of UTC). Unset ids, channel and window are the
+    experiment's."""
     r = request.result
     prefix = "result."
     violations: list[FieldViolation] = []
@@ -279,6 +283,7 @@ def experiment_with_result(
     last = date_from_proto(stored.end_date, "experiment.end_date")
     if r.HasField("window"):
         _check_window(r.window, first, last, violations)
+    _check_ended(r, last, today, violations)
     collect(violations)
     out = md_pb.CausalExperiment()
     out.CopyFrom(stored)
@@ -291,6 +296,29 @@ def experiment_with_result(
         out.result.window.start_date.CopyFrom(stored.start_date)
         out.result.window.end_date.CopyFrom(stored.end_date)
     return out
+
+
+def _check_ended(
+    r: md_pb.ExperimentResult,
+    last: dt.date | None,
+    today: dt.date | None,
+    violations: list[FieldViolation],
+) -> None:
+    """A result is measured once its window has run: a window ending after today is a test
+    that has not finished (R5-F7: a result was accepted for a test designed to start after
+    the data), refused naming the window's end. A result whose window is after the org's
+    newest rows is accepted: the test ran, the rows may come later (`liftos experiments
+    record` says so)."""
+    try:
+        end = date_from_proto(r.window.end_date, "") if r.HasField("window") else last
+    except InvalidInput:
+        return  # a bad date is _check_window's to name
+    now = today or dt.datetime.now(dt.UTC).date()
+    if end is not None and end > now + dt.timedelta(days=1):
+        field = "result.window.end_date" if r.HasField("window") else "result.window"
+        violations.append(FieldViolation(field, (
+            f"the test's window ends {end}, after today ({now}): a result is measured once the "
+            "test has run; record the window it measured (result.window)")))  # fmt: skip
 
 
 def _date_pair(
