@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Search an org's causal marketing records by text, with exact filters.",
     )
     p.add_argument("query", help='free text, e.g. "black friday retargeting"')
-    p.add_argument("--org", required=True, help="organisation id")
+    p.add_argument("--org", default="", help="organisation id (or LIFTOS_ORG)")
     p.add_argument("--k", type=int, default=10, help="hits to return (1..1000)")
     p.add_argument("--addr", default=DEFAULT_ADDR, help="memory service address")
     p.add_argument(
@@ -77,16 +77,25 @@ def search_request(args: argparse.Namespace) -> memory_pb.SearchRequest:
 
 
 def format_hits(response: memory_pb.SearchResponse, out: TextIO) -> None:
-    """A fixed-width table: rank, score, date, campaign, channel, geo, spend, ROAS, region."""
-    header = f"{'#':>3}  {'score':>6}  {'date':10}  {'campaign':28}  {'channel':18}  {'geo':6}  {'spend':>9}  {'roas':>5}  region"
+    """A table: rank, score, date, campaign, channel, geo, spend, ROAS, region. The campaign,
+    channel and geo columns are as wide as their longest value: a name cut at 28 characters
+    printed a new campaign ("US | Prospecting | Sales #1 | Holiday") as the ended one it was
+    re-issued from (R5-F8)."""
+    records: list[md_pb.CausalMarketingData] = [hit.record for hit in response.hits]
+    wide = {
+        name: max([least, *(len(getattr(r, name)) for r in records)])
+        for name, least in (("campaign_name", 28), ("channel", 18), ("geo", 6))
+    }
+    c, ch, g = wide["campaign_name"], wide["channel"], wide["geo"]
+    header = (f"{'#':>3}  {'score':>6}  {'date':10}  {'campaign':{c}}  {'channel':{ch}}  "
+              f"{'geo':{g}}  {'spend':>9}  {'roas':>5}  region")  # fmt: skip
     print(header, file=out)
-    for i, hit in enumerate(response.hits, start=1):
-        r: md_pb.CausalMarketingData = hit.record
+    for i, (hit, r) in enumerate(zip(response.hits, records, strict=True), start=1):
         day = r.timestamp.ToDatetime(tzinfo=dt.UTC).date().isoformat()
         roas = f"{r.revenue / r.spend:5.2f}" if r.spend else "    -"
         print(
-            f"{i:>3}  {hit.score:6.3f}  {day:10}  {r.campaign_name[:28]:28}  "
-            f"{r.channel[:18]:18}  {r.geo[:6]:6}  {r.spend:9.2f}  {roas}  {r.conceptual_space}",
+            f"{i:>3}  {hit.score:6.3f}  {day:10}  {r.campaign_name:{c}}  "
+            f"{r.channel:{ch}}  {r.geo:{g}}  {r.spend:9.2f}  {roas}  {r.conceptual_space}",
             file=out,
         )
     kind = memory_pb.IndexKind.Name(response.index_kind).removeprefix("INDEX_KIND_").lower()
@@ -94,7 +103,12 @@ def format_hits(response: memory_pb.SearchResponse, out: TextIO) -> None:
 
 
 def run_search(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Call Search and print the hits; returns a process exit code."""
+    """Call Search and print the hits; returns a process exit code. The org is ``--org``, else
+    ``LIFTOS_ORG``, as every other verb reads it (R5-F10)."""
+    args.org = args.org or os.environ.get("LIFTOS_ORG", "")
+    if not args.org:
+        print("error: --org is required (or set LIFTOS_ORG)", file=sys.stderr)
+        return 2
     base = getattr(args, "base_port", None)
     addr = args.addr if base is None else f"127.0.0.1:{base + 1}"
     with sync_channel(addr) as channel:
