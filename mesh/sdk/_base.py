@@ -15,6 +15,7 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import llm_pb2_grpc as llm_grpc
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
+from mesh.runtime.exceptions import InvalidInput
 from mesh.runtime.status import decode_status
 from mesh.sdk.failures import RpcFailure
 
@@ -76,3 +77,24 @@ class ClientBase:
 
     def _org(self, org_id: str | None) -> str:
         return org_id if org_id is not None else self.org_id
+
+
+def as_date(value: object, field: str) -> dt.date | None:
+    """A date argument as a ``datetime.date``: a date (a datetime's day), an ISO string
+    ("2024-09-15"), or None; anything else is InvalidInput naming ``field`` (a notebook's
+    ``analyze(start="2024-09-15")`` raised AttributeError 'str' has no 'year': R5-F10)."""
+    if value is None or type(value) is dt.date:
+        return value
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return dt.date(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise InvalidInput(
+        f"{field} {value!r} is not a date: give a datetime.date or an ISO date 'YYYY-MM-DD'",
+        field=field,
+    )

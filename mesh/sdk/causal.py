@@ -18,7 +18,7 @@ from mesh.runtime.exceptions import InvalidInput
 from mesh.runtime.frames.enums import enum_value
 from mesh.runtime.protoconv import set_date_range
 from mesh.runtime.tables import frame_to_table
-from mesh.sdk._base import ClientBase, _call, backoff
+from mesh.sdk._base import ClientBase, _call, as_date, backoff
 from mesh.sdk.failures import RpcFailure
 
 
@@ -51,8 +51,8 @@ class Records:
             ),
         )
         for value, target in (
-            (self.start, query.date_range.start_date),
-            (self.end, query.date_range.end_date),
+            (as_date(self.start, "start"), query.date_range.start_date),
+            (as_date(self.end, "end"), query.date_range.end_date),
         ):
             if value is not None:
                 target.year, target.month, target.day = value.year, value.month, value.day
@@ -160,8 +160,8 @@ class CausalCalls(ClientBase):
     def analyze_stream(
         self,
         *,
-        start: dt.date | None = None,
-        end: dt.date | None = None,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
         outcome: str = "revenue",
         channels: Sequence[str] = (),
         calibration: Sequence[md_pb.ExperimentResult] = (),
@@ -186,7 +186,7 @@ class CausalCalls(ClientBase):
             holdout_days=holdout_days, seed=seed, identification=ident,  # type: ignore[arg-type]
             outcome=enum_value("outcome_metric", outcome.lower(), field="outcome"),  # type: ignore[arg-type]
         )  # fmt: skip
-        set_date_range(request.date_range, start, end)
+        set_date_range(request.date_range, as_date(start, "start"), as_date(end, "end"))
         yield from _events(self._causal.AnalyzeAttribution, request, dc.AttributionResult, timeout)
 
     def analyze(
@@ -204,8 +204,8 @@ class CausalCalls(ClientBase):
     def analyze_products_stream(
         self,
         *,
-        start: dt.date | None = None,
-        end: dt.date | None = None,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
         channels: Sequence[str] = (),
         alpha: float = 0.0,
         claim_alpha: float = 0.0,
@@ -219,7 +219,7 @@ class CausalCalls(ClientBase):
             org_id=self._org(org_id), channels=list(channels), alpha=alpha,
             claim_alpha=claim_alpha, country_code=country,
         )  # fmt: skip
-        set_date_range(request.date_range, start, end)
+        set_date_range(request.date_range, as_date(start, "start"), as_date(end, "end"))
         yield from _events(self._causal.AnalyzeProducts, request, dc.ProductAnalysisResult, timeout)
 
     def analyze_products(
@@ -239,8 +239,8 @@ class CausalCalls(ClientBase):
         *,
         multipliers: Mapping[str, float] | None = None,
         spend: Mapping[str, float] | None = None,
-        start: dt.date | None = None,
-        end: dt.date | None = None,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
         future_days: int = 0,
         alpha: float = 0.05,
         org_id: str | None = None,
@@ -256,6 +256,7 @@ class CausalCalls(ClientBase):
             org_id=self._org(org_id), analysis_id=analysis_id, changes=changes, alpha=alpha,
             future_days=future_days,
         )  # fmt: skip
+        start, end = as_date(start, "start"), as_date(end, "end")
         if start is not None or end is not None:
             if start is not None:
                 request.reference_period.start_date.CopyFrom(
