@@ -171,3 +171,24 @@ def test_the_draws_at_once_agree_with_one_at_a_time() -> None:
         for d, m, b in zip(decay, log_m, coef, strict=True)
     ]
     np.testing.assert_allclose(many, one, rtol=1e-10)
+
+
+def test_the_draws_can_say_nearly_linear_beyond_the_fit_s_bound() -> None:
+    """A fit on its 10x saturation bound (the truth is 50x): the draws of the saturation that
+    say "less saturated" must reach past 10x. Clipped at the fit's bound, every such draw gave
+    10x's slope (0.83 of linear at the mean), so the interval could not reach a nearly linear
+    curve; on the simulator's worlds every miss lay below the truth."""
+    problem, _, fit = _category(np.random.default_rng(7), np.log(50.0))
+    n_b = int(problem.live[0].sum())
+    theta = fit.theta.copy()
+    theta[1] = np.log(10.0)
+    # only the saturation uncertain (its sd 0.5 in log): the coefficients and decay held
+    cov = np.zeros((n_b + 2, n_b + 2))
+    cov[n_b + 1, n_b + 1] = 0.25
+    held = replace(fit, theta=theta, coef_theta_cov=cov)
+    draws = _marginal_draws(problem, held, 400, np.random.default_rng(0))[:, 0]
+    at_bound = marginal_return(problem.spend[0], fit.decay[0], np.log(10.0), fit.coef[0])[0]
+    linear = marginal_return(problem.spend[0], fit.decay[0], np.log(1e6), fit.coef[0])[0]
+    above = draws > at_bound * (1 + 1e-9)
+    assert 0.4 < above.mean() < 0.6  # the half of the draws above the bound
+    assert at_bound < np.percentile(draws, 95) < linear
