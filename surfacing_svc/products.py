@@ -28,10 +28,10 @@ of one promoted product share errors (they all read its predicted lift; on 365-d
 worlds the z-scores of their sums had sd 1.31 taken as independent). The rule before this
 (until issue 20's false-stop fix) summed only the claimed pairs and compared the point
 estimate with half the lift: a claim is selected for being far below zero, and where a pair's
-standard error is a large share of the lift every claim passed, so each false claim (1.2% of
-the null pairs, ~50 a world) became a "stop promoting" — 21 in 40 simulator worlds with no
-cannibalisation planted, and 23 of 27 stops wrong on 20 365-day worlds that had it
-(``bench/products_moves.py --stops``). (The share taken alone is not the rule either: a
+standard error is a large share of the lift nearly every claim passed, so a false claim (1.2%
+of the null pairs, ~50 a world) became a "stop promoting": 21 false stops in 15 of 40
+simulator worlds with no cannibalisation planted, and 23 of 27 stops wrong on 20 365-day
+worlds that had it (``bench/products_moves.py``, ``--no-cannibalisation``). (The share taken alone is not the rule either: a
 promotion that takes 51% of its lift from one sibling while its halo lifts two others can
 leave the category 80% of the lift, which is not "mostly cannibalises".)
 
