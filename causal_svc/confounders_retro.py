@@ -530,7 +530,15 @@ def detect_budget_response(
             f"has {len(geos)}",
             subject="geo_days.generic",
         )
-    days = pd.Index(pd.date_range(frame["date"].min(), frame["date"].max(), freq="D"))
+    # Edge days with orders in fewer than half the geos (a newest day not yet complete in the
+    # export) would read as demand collapsing where rows are missing: left out, as the fit does.
+    per_day = orders_rows.groupby("date")["geo"].nunique()
+    full = per_day.index[2 * per_day.to_numpy() >= len(geos)]
+    first, last = (
+        (full.min(), full.max()) if len(full) else (frame["date"].min(), frame["date"].max())
+    )
+    frame = frame.loc[frame["date"].between(first, last)]
+    days = pd.Index(pd.date_range(first, last, freq="D"))
     if len(days) < MIN_DAYS:
         raise InsufficientData(
             f"budget response needs at least {MIN_DAYS} days against which to measure demand; "

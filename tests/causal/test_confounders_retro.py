@@ -22,7 +22,7 @@ from causal_svc.confounders_retro import (
 )
 from causal_svc.convert.aggregates import campaign_geo_frame
 from causal_svc.errors import InsufficientData
-from mesh.runtime.aggregates import campaign_column
+from mesh.runtime.aggregates import campaign_column, melt_geo_days
 from mesh.runtime.tables import frame_to_table
 from sim.confounders import _demand_chase, confounder_truth
 
@@ -210,3 +210,19 @@ def test_memory_s_wide_spend_reads_as_the_per_campaign_rows() -> None:
     assert not np.allclose(from_wire.geo_days["demand_move"], sums.geo_days["demand_move"])
     line = budget_response_line(geo_days, campaign_days, back)
     assert line == from_wire.line() != budget_response_line(geo_days, campaign_days)
+
+
+def test_a_newest_day_with_orders_in_few_geos_is_not_a_demand_collapse() -> None:
+    """Audit R5-F1: the newest day's orders had landed for 5 of 20 states; the detector read
+    the other 15 as zero orders and the budgets' elasticity fell from 0.88 to 0.21. A day at
+    the window's edge with orders in fewer than half the geos is left out, as the fit does."""
+    wide, campaign_days = simulated_sums(sim.simulate("demo", seed=13, dirt=False, days=90))
+    geo_days = melt_geo_days(wide)
+    last = geo_days["date"].max()
+    complete = detect_budget_response(geo_days.loc[geo_days["date"] < last], campaign_days)
+    fp = geo_days["source"].astype(str).eq("generic")
+    geos = sorted(geo_days.loc[fp, "geo"].astype(str).unique())
+    lost = fp & (geo_days["date"] == last) & geo_days["geo"].astype(str).isin(geos[3:])
+    partial = detect_budget_response(geo_days.loc[~lost], campaign_days)
+    assert partial.elasticity == pytest.approx(complete.elasticity, abs=1e-9)
+    assert partial.flagged_share == pytest.approx(complete.flagged_share, abs=1e-9)
