@@ -39,12 +39,14 @@ from llm_svc.writer import (
     caveats,
     window,
 )
+from mesh.runtime.promotions import CANNIBAL_SHARE, mostly_cannibalises, net_category_lift
 
 __all__ = ["ONLY_CANNIBALISES", "product_headline", "product_next_step", "product_sentences"]
 
-# A promotion whose claimed cannibalisation takes at least this share of its own lift mostly
-# moves sales between siblings (Recommend's STOP_PROMOTION threshold, surfacing_svc.products).
-ONLY_CANNIBALISES = 0.5
+# The share of its lift a promotion's category must be shown to lose before it "mostly moves
+# sales between siblings": the one rule of Recommend, the report and this writer
+# (mesh.runtime.promotions).
+ONLY_CANNIBALISES = CANNIBAL_SHARE
 
 
 def _role(e: Effect) -> ProductRole:
@@ -164,14 +166,20 @@ def _promotions(analysis: Analysis, pairs: list[Effect], *, every: bool) -> Iter
     """Per promoted product: its claimed pairs (all, or only those of a promotion that mostly
     cannibalises), then the sentence saying it mostly moves sales, where it does."""
     promoted: dict[str, list[Effect]] = {}
+    every_pair: dict[str, list[Effect]] = {}
     for e in pairs:
+        every_pair.setdefault(_role(e).product, []).append(e)
         if _role(e).cross in ("halo", "cannibalisation") and not e.spans_zero:
             promoted.setdefault(_role(e).product, []).append(e)
-    for _, claimed in sorted(promoted.items(), key=lambda kv: -(_role(kv[1][0]).lift or 0.0)):
+    level = analysis.statistics.get("interval_level", 0.9)
+    claim_level = analysis.statistics.get("claim_level", 0.95)
+    for product, claimed in sorted(promoted.items(), key=lambda kv: -(_role(kv[1][0]).lift or 0.0)):
         cann = [e for e in claimed if _role(e).cross == "cannibalisation" and e.point < 0]
         taken = -sum(_role(e).share or 0.0 for e in cann)
         lift = _role(claimed[0]).lift or 0.0
-        mostly = bool(cann) and lift > 0 and taken >= ONLY_CANNIBALISES
+        changes = [(e.point, e.lower, e.upper) for e in every_pair[product]]
+        net, sd = net_category_lift(lift, changes, level)
+        mostly = bool(cann) and mostly_cannibalises(lift, net, sd, claim_level)
         if every or mostly:
             for e in claimed if every else cann:
                 yield _pair(analysis, e).build()

@@ -50,6 +50,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
+from mesh.runtime.promotions import CANNIBAL_SHARE, mostly_cannibalises, net_category_lift
+
 __all__ = [
     "CANNIBAL_SHARE",
     "SHIFT_SHARE",
@@ -63,7 +65,6 @@ __all__ = [
 ]
 
 SHIFT_SHARE = 0.2
-CANNIBAL_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,19 +212,11 @@ def _shifts(e: ProductEvidence) -> list[ProductAction]:
     return out
 
 
-def _sd(change: Span, level: float) -> float:
-    """A pair's standard deviation from its symmetric ``level`` interval (0 if it has none)."""
-    z = NormalDist().inv_cdf(0.5 + level / 2.0)
-    width = change.upper - change.lower
-    return width / (2.0 * z) if math.isfinite(width) and width > 0 else 0.0
-
-
 def net_lift(pairs: list[PairCell], level: float) -> tuple[float, float]:
     """``(net, sd)``: a promoted product's lift plus its effects on every sibling, and a
-    standard deviation that holds whatever the pairs' correlation (the sum of theirs)."""
-    found = [q for q in pairs if math.isfinite(q.change.estimate)]
-    net = pairs[0].promoted_lift + sum(q.change.estimate for q in found)
-    return net, sum(_sd(q.change, level) for q in found)
+    standard deviation that holds whatever the pairs' correlation (mesh.runtime.promotions)."""
+    changes = [(q.change.estimate, q.change.lower, q.change.upper) for q in pairs]
+    return net_category_lift(pairs[0].promoted_lift, changes, level)
 
 
 def _stops(e: ProductEvidence) -> list[ProductAction]:
@@ -235,7 +228,6 @@ def _stops(e: ProductEvidence) -> list[ProductAction]:
     for q in e.pairs:
         by_promoted[q.promoted].append(q)
     rate = {c.category: c.margin_rate for c in e.cells if math.isfinite(c.margin_rate)}
-    z_claim = NormalDist().inv_cdf(0.5 + e.claim_level / 2.0)
     z = NormalDist().inv_cdf(0.5 + e.level / 2.0)
     for promoted, pairs in sorted(by_promoted.items()):
         lift = pairs[0].promoted_lift
@@ -243,7 +235,7 @@ def _stops(e: ProductEvidence) -> list[ProductAction]:
         if not taken or lift <= 0:
             continue
         net, sd = net_lift(pairs, e.level)
-        if net + z_claim * sd >= (1.0 - CANNIBAL_SHARE) * lift:
+        if not mostly_cannibalises(lift, net, sd, e.claim_level):
             continue  # not shown that the category keeps less than half the lift
         lost = -sum(q.change.estimate for q in taken)
         net_low, net_high = net - z * sd, net + z * sd

@@ -33,9 +33,10 @@ __all__ = [
 ]
 
 # A promotion "mostly cannibalises" when its category keeps less than this share of its lift
-# (the lift plus its effects on every sibling), shown at the analysis's claim level: the rule
-# surfacing_svc.products uses for STOP_PROMOTION (see its docstring for why the net's bound,
-# not its point estimate, and why the pairs' standard deviations are summed). Not "only": the
+# (the lift plus its effects on every sibling), shown at the analysis's claim level: the rule of
+# mesh.runtime.promotions, which Recommend's STOP_PROMOTION and the explanation import. The
+# import floors keep the report on wire messages alone, so it is restated here and
+# tests/report/test_product_verdicts.py holds the two to the same answers. Not "only": the
 # category may still gain, and the verdict says how much.
 CANNIBAL_SHARE = 0.5
 _GREEN, _RED, _GREY = "#2e7d32", "#c62828", "#9e9e9e"

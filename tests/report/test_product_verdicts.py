@@ -68,3 +68,28 @@ def test_products_top_must_list_at_least_one(top: str, capsys: pytest.CaptureFix
     with pytest.raises(SystemExit):
         build_parser().parse_args(["products", "an-1", "--top", top])
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_the_report_and_the_shared_rule_give_the_same_verdicts() -> None:
+    """The report restates mesh.runtime.promotions (the import floors keep it on wire
+    messages); Recommend and the explanation import it. On pair sets near the boundary the two
+    must agree, or the page and the explanation would contradict each other."""
+    import numpy as np
+
+    from mesh.runtime.promotions import mostly_cannibalises, net_category_lift
+
+    rng = np.random.default_rng(0)
+    z = 1.6448536
+    seen = set()
+    for _ in range(300):
+        lift = 1_000_000.0
+        pairs = [(float(rng.uniform(-700_000, 100_000)), float(rng.uniform(1_000, 150_000)),
+                  CANN if k == 0 else int(rng.choice([CANN, HALO, NONE])))
+                 for k in range(int(rng.integers(1, 4)))]  # fmt: skip
+        page = _promotion(lift, pairs)
+        net, sd = net_category_lift(lift, [(e, e - z * s, e + z * s) for e, s, _ in pairs], 0.9)
+        shared = mostly_cannibalises(lift, net, sd, 0.95)
+        assert page.mostly_cannibalises == shared, pairs
+        assert page.net == pytest.approx(net)
+        seen.add(shared)
+    assert seen == {True, False}
