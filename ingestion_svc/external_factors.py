@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ingestion_svc.errors import InvalidExternalFactor
+from mesh.runtime.cadence import weekly_series
 from mesh.runtime.exceptions import FieldViolation, InvalidInput
 from mesh.runtime.money import FX_KIND
 from mesh.runtime.page_tokens import PageTokens
@@ -217,7 +218,10 @@ class FactorRegistry(LockedSQLite):
         return series, more
 
     def table(self, org_id: str, first_day: int, last_day: int) -> FactorTable:
-        """The org's factor values for day numbers in [first_day, last_day]."""
+        """The org's factor values for day numbers in [first_day, last_day]. A weekly series
+        (every date one weekday, a week apart: :func:`mesh.runtime.cadence.weekly_series`,
+        judged on the whole series) holds each value over its date and the six days after it,
+        as the attribution panel reads it, not on its dates alone."""
         with self._lock:
             generation = self._db.execute(
                 "SELECT generation FROM factor_generation WHERE org_id = ?", (org_id,)
@@ -227,9 +231,29 @@ class FactorRegistry(LockedSQLite):
                 "FROM factor_values v JOIN factor_series s USING (org_id, name, geo) "
                 "WHERE v.org_id = ? AND v.day BETWEEN ? AND ?",
                 self._db,
-                params=(org_id, first_day, last_day),
+                params=(org_id, first_day - 6, last_day),
             )
+            days = pd.read_sql_query(
+                "SELECT name, geo, day FROM factor_values WHERE org_id = ?",
+                self._db,
+                params=(org_id,),
+            )
+        weekly = {k for k, g in days.groupby(["name", "geo"]) if weekly_series(g["day"].to_numpy())}
+        frame = _carried_over_week(frame, weekly)
+        frame = frame.loc[frame["day"].between(first_day, last_day)].reset_index(drop=True)
         return FactorTable(frame, first_day, last_day, int(generation[0]) if generation else 0)
+
+
+def _carried_over_week(frame: pd.DataFrame, weekly: set[tuple[str, str]]) -> pd.DataFrame:
+    """The weekly series' values repeated on the six days after each date (a day that has its
+    own value keeps it)."""
+    if not weekly or frame.empty:
+        return frame
+    mine = pd.Series(list(zip(frame["name"], frame["geo"], strict=True)), index=frame.index)
+    rows = frame.loc[mine.isin(weekly)]
+    later = [rows.assign(day=rows["day"] + k) for k in range(1, 7)]
+    both = pd.concat([frame, *later], ignore_index=True)
+    return both.drop_duplicates(["name", "geo", "day"], keep="first")
 
 
 _EPOCH = dt.date(1970, 1, 1).toordinal()

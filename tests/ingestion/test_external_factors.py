@@ -208,3 +208,28 @@ def test_list_refuses_a_foreign_token_and_a_bad_page_size(services) -> None:  # 
         assert code == grpc.StatusCode.INVALID_ARGUMENT, fields
         assert [f for f, _ in violations] == [field], fields
     assert len(_list(stub, org_id="acme", page_size=1_000_000).series) == 2  # lowered, not refused
+
+
+def test_a_weekly_series_holds_its_value_over_its_week(tmp_path: Path) -> None:
+    """A promotions calendar exported weekly (every Monday) reached rows only on Mondays, where
+    the attribution panel carries each value over the six days after it: the join now reads
+    it as the panel does. A daily series with gaps is not stretched."""
+    reg = FactorRegistry(tmp_path / "f.sqlite")
+    monday = dt.date(2024, 9, 2)
+    weeks = tuple((monday + dt.timedelta(weeks=w), float(w + 1)) for w in range(8))
+    reg.register("acme", FactorSeries("promo", "promotion", "crm", "share", "", weeks))
+    gappy = tuple((D0 + dt.timedelta(days=i), 1.0) for i in range(0, 30, 3))
+    reg.register("acme", FactorSeries("cci", "macro", "cb", "index", "", gappy))
+    # a stream's table for a window that starts mid-week, after the first Monday
+    first, last = _day(monday) + 9, _day(monday) + 20
+    table = reg.table("acme", first, last)
+    days = np.arange(first, last + 1)
+    joined = {
+        j.name: j.value
+        for j in join_factors(table, days, pd.Series([""] * days.size), pd.Series([""] * days.size))
+    }
+    # Wednesday of week 2 .. Sunday of week 3: week 2's value, then week 3's from its Monday
+    expected = np.where(days < _day(monday) + 14, 2.0, 3.0)
+    assert np.array_equal(joined["promo"], expected)
+    assert np.isnan(joined["cci"]).sum() == np.count_nonzero((days - _day(D0)) % 3)
+    reg.close()
