@@ -9,6 +9,7 @@ survive the kill only).
 from __future__ import annotations
 
 import functools
+import json
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -23,7 +24,7 @@ from memory_svc.campaign_geo import Row as SpendRow
 from memory_svc.graph import GraphEdgeRow, GraphNodeRow
 from memory_svc.graph_sql import SQLITE, GraphReads
 from memory_svc.key_seqs import KeyMap, key_hashes
-from memory_svc.org_sums import SumsTable, aggregate_from
+from memory_svc.org_sums import SumsTable, aggregate_from, with_campaign_names
 from memory_svc.product_table import SQLITE_SCHEMA as PRODUCTS_SCHEMA
 from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
 from memory_svc.sqlite_commit import SumsLog, insert_batch
@@ -41,6 +42,7 @@ from memory_svc.store import (
 )
 from memory_svc.store_sql import (
     CAMPAIGN_DAY_ROWS,
+    CAMPAIGN_NAMES,
     CURRENCY_DAY_ROWS,
     GEO_DAY_ROWS,
     SCHEMA,
@@ -433,7 +435,13 @@ class SQLiteRecordStore:
         """Sums of the org's current records per day × geo, per day × campaign and per
         currency, from the org's sums rows as arrays (see ``memory_svc.org_sums``)."""
         geo, campaign, currency = self._org_sums(org_id)
-        return aggregate_from(geo, campaign, start_day, end_day, sources, currency)
+        agg = aggregate_from(geo, campaign, start_day, end_day, sources, currency)
+        return with_campaign_names(agg, lambda ids: self.campaign_names(org_id, ids))
+
+    def campaign_names(self, org_id: str, campaign_ids: Sequence[str]) -> dict[str, str]:
+        """Each id's name from its latest current record that names one (ids none names: left out)."""
+        rows = self._read().execute(CAMPAIGN_NAMES, (org_id, json.dumps(list(campaign_ids))))
+        return {str(c): str(n) for c, n in rows if n is not None}
 
     def campaign_geo_spend(
         self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]

@@ -154,6 +154,9 @@ class Aggregate:
     # (source, channel, currency, spend, revenue, records) per (source, channel, currency)
     # with records in the window, in that order ("": records that name no currency)
     currencies: Sequence[tuple[str, str, str, float, float, int]] = ()
+    # (campaign_id, name) per campaign id of campaign_days that some record names, in id
+    # order: the name of its latest record (RecordStore.campaign_names)
+    campaign_names: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +228,7 @@ class RecordStore(Protocol):
     def campaign_geo_spend(
         self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
     ) -> CampaignGeoDays: ...
+    def campaign_names(self, org_id: str, campaign_ids: Sequence[str]) -> dict[str, str]: ...
     def aggregate_products(
         self, org_id: str, start_day: int | None, end_day: int | None
     ) -> ProductAggregate: ...

@@ -41,6 +41,7 @@ __all__ = [
     "AGGREGATE_CAMPAIGN_DAYS",
     "AGGREGATE_PAIRS",
     "CAMPAIGN_DAY_ROWS",
+    "CAMPAIGN_NAMES",
     "CURRENCY_DAY_ROWS",
     "GEO_DAY_ROWS",
     "REBUILD_SUMS",
@@ -230,7 +231,8 @@ _SUMS = "spend, impressions, conversions, revenue, records"
 SUM_COLUMNS = ("spend", "impressions", "conversions", "revenue")
 AGGREGATE_PAIRS = (
     "SELECT source, channel, SUM(spend != 0), SUM(impressions != 0), SUM(conversions != 0), "
-    "SUM(revenue != 0), SUM(records) FROM geo_day_sums WHERE {where} AND records > 0 "
+    "SUM(revenue != 0), SUM(spend = 0 AND impressions = 0 AND conversions = 0 AND revenue = 0), "
+    "SUM(records) FROM geo_day_sums WHERE {where} AND records > 0 "
     "GROUP BY source, channel ORDER BY source, channel"
 )
 
@@ -252,6 +254,13 @@ def geo_days_pivot_sql(columns: Sequence[tuple[str, str, str]], where: str) -> s
 AGGREGATE_CAMPAIGN_DAYS = (
     f"SELECT day, campaign_id, source, channel, {_SUMS} FROM campaign_day_sums WHERE {{where}} "
     "AND records > 0 ORDER BY day, campaign_id, source, channel"
+)
+# Each campaign id's name: that of its latest current record that names one (by time, then
+# seq) — one seek per id down records_campaign_time. Parameters: org, ids as a JSON array.
+CAMPAIGN_NAMES = (
+    "SELECT j.value, (SELECT r.campaign_name FROM records r WHERE r.org_id = ? "
+    "AND r.campaign_id = j.value AND r.campaign_name != '' "
+    "ORDER BY r.timestamp_us DESC, r.seq DESC LIMIT 1) FROM json_each(?) j"
 )
 # An org's sums rows in key order (no sort), as memory_svc.org_sums reads them.
 GEO_DAY_ROWS = (

@@ -34,7 +34,7 @@ from memory_svc.spaces import SPACES, region_keys
 from memory_svc.store import Aggregate, CampaignGeoDays, RecordFilter, ScanRow
 from memory_svc.writer import MEASURES, WriteOutcome, record_days
 from mesh.runtime import record_rules
-from mesh.runtime.aggregates import campaign_column, sum_column
+from mesh.runtime.aggregates import RECORDS, campaign_column, sum_column
 from mesh.runtime.exceptions import FieldViolation, shown
 from mesh.runtime.frames import enum_name, records_to_frame
 from mesh.runtime.frames.gc_pause import gc_paused
@@ -532,7 +532,7 @@ def aggregate_response(
     _column(geo, "date", _typed(cols[0], np.int64))
     _column(geo, "geo", list(map(str, cols[1])))
     for i, (source, channel, measure) in enumerate(agg.geo_columns):
-        if measure in measures:
+        if measure in measures or measure == RECORDS:  # row presence goes with any sum
             _column(geo, sum_column(source, channel, measure), _typed(cols[2 + i], np.float64))
     campaign.row_count = len(agg.campaign_days)
     cols = _columns(agg.campaign_days, 4 + len(_AGG_COLUMNS))
@@ -543,6 +543,10 @@ def aggregate_response(
     if agg.campaign_geo_days is not None:
         _campaign_geo_table(response.campaign_geo_days, agg.campaign_geo_days)
     _currencies_table(response.currencies, agg.currencies)
+    names = response.campaign_names
+    names.row_count = len(agg.campaign_names)
+    _column(names, "campaign_id", [c for c, _ in agg.campaign_names])
+    _column(names, "name", [n for _, n in agg.campaign_names])
     return response
 
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 from memory_svc import store_sql
 from memory_svc.store import RecordFilter
 
-__all__ = ["CAMPAIGN_DAY_ROWS", "CURRENCY_DAY_ROWS", "GEO_DAY_ROWS", "filter_sql", "scan_sql"]
+__all__ = [
+    "CAMPAIGN_DAY_ROWS",
+    "CAMPAIGN_NAMES",
+    "CURRENCY_DAY_ROWS",
+    "GEO_DAY_ROWS",
+    "filter_sql",
+    "scan_sql",
+]
 
 
 def filter_sql(org_id: str, flt: RecordFilter) -> tuple[str, list[object]]:
@@ -56,4 +63,10 @@ CAMPAIGN_DAY_ROWS = (
 CURRENCY_DAY_ROWS = (
     f"SELECT day, currency, source, channel, {_SUMS} FROM currency_day_sums "
     "WHERE org_id = %s AND records > 0 ORDER BY day, currency, source, channel"
+)
+# store_sql.CAMPAIGN_NAMES: the ids bound as an array. Parameters: org, ids.
+CAMPAIGN_NAMES = (
+    "SELECT j.c, (SELECT r.campaign_name FROM records r WHERE r.org_id = %s "
+    "AND r.campaign_id = j.c AND r.campaign_name <> '' "
+    "ORDER BY r.timestamp_us DESC, r.seq DESC LIMIT 1) FROM unnest(%s::text[]) AS j(c)"
 )

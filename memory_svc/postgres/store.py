@@ -27,10 +27,11 @@ from memory_svc.campaign_geo import SPEND_ROWS, HeldSpend, SpendCells
 from memory_svc.graph import GraphEdgeRow, GraphNodeRow
 from memory_svc.graph_sql import POSTGRES, GraphReads
 from memory_svc.migrations import migrate
-from memory_svc.org_sums import SumsTable, aggregate_from
+from memory_svc.org_sums import SumsTable, aggregate_from, with_campaign_names
 from memory_svc.postgres.commit import insert_batch
 from memory_svc.postgres.sql import (
     CAMPAIGN_DAY_ROWS,
+    CAMPAIGN_NAMES,
     CURRENCY_DAY_ROWS,
     GEO_DAY_ROWS,
     filter_sql,
@@ -323,7 +324,14 @@ class PostgresRecordStore:
         org's sums rows as arrays (``memory_svc.org_sums``), read once per data version —
         which every commit of any process changes, so a cached read is never stale."""
         geo, campaign, currency = self._org_sums(org_id)
-        return aggregate_from(geo, campaign, start_day, end_day, sources, currency)
+        agg = aggregate_from(geo, campaign, start_day, end_day, sources, currency)
+        return with_campaign_names(agg, lambda ids: self.campaign_names(org_id, ids))
+
+    @_reachable
+    def campaign_names(self, org_id: str, campaign_ids: Sequence[str]) -> dict[str, str]:
+        """Each id's name from its latest current record that names one (ids none names: left out)."""
+        rows = self._read().execute(CAMPAIGN_NAMES, (org_id, list(campaign_ids))).fetchall()
+        return {str(c): str(n) for c, n in rows if n is not None}
 
     @_reachable
     def campaign_geo_spend(

@@ -1,5 +1,6 @@
 """Memory's per day × geo sums as AggregateRecords sends them: one row per (day, geo) with a
-``source:channel:measure`` column per non-zero sum. Memory names the columns here; readers
+``source:channel:measure`` column per non-zero sum (and ``source:channel:records`` for a pair
+with an all-zero row). Memory names the columns here; readers
 (causal's attribution panel, surfacing's history) melt them back here."""
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ import numpy as np
 import pandas as pd
 
 MEASURES = ("spend", "impressions", "conversions", "revenue")
+# A pair's records count per (day, geo): sent only for a (source, channel) with a row whose
+# four sums are all zero in the window, so that such a row reads as present (a zero), not as
+# missing; 0 where the pair has no row.
+RECORDS = "records"
 
 
 def sum_column(source: str, channel: str, measure: str) -> str:
@@ -73,4 +78,11 @@ def melt_geo_days(wide: pd.DataFrame, measures: Sequence[str] = MEASURES) -> pd.
     return pd.concat(out, ignore_index=True)
 
 
-__all__ = ["MEASURES", "campaign_column", "melt_campaign_geo_days", "melt_geo_days", "sum_column"]
+__all__ = [
+    "MEASURES",
+    "RECORDS",
+    "campaign_column",
+    "melt_campaign_geo_days",
+    "melt_geo_days",
+    "sum_column",
+]

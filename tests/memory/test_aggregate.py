@@ -31,9 +31,9 @@ from memory_svc.store_sql import (
     aggregate_filter,
     geo_days_pivot_sql,
 )
-from mesh.runtime.aggregates import melt_campaign_geo_days
+from mesh.runtime.aggregates import melt_campaign_geo_days, sum_column
 from mesh.runtime.frames import records_to_frame
-from mesh.runtime.synthetic_records import synthetic_records
+from mesh.runtime.synthetic_records import record_id, synthetic_records
 from mesh.runtime.tables import table_to_frame
 
 from .conftest import ORG as WIRE_ORG
@@ -124,9 +124,12 @@ def _sql_pivot(store: SQLiteRecordStore, start: int | None, end: int | None,
     db = store._read()
     columns: list[tuple[str, str, str]] = []
     records = 0
-    for source, channel, *nonzero, count in db.execute(AGGREGATE_PAIRS.format(where=where), params):
+    pairs = db.execute(AGGREGATE_PAIRS.format(where=where), params)
+    for source, channel, *nonzero, blank, count in pairs:
         records += int(count)
         columns += [(source, channel, m) for m, n in zip(SUM_COLUMNS, nonzero, strict=True) if n]
+        if blank:  # a row with all four sums zero: the pair's records count per (day, geo)
+            columns.append((source, channel, "records"))
     pivot = [v for s, c, _ in columns for v in (s, c)]
     geo = db.execute(geo_days_pivot_sql(columns, where), pivot + params).fetchall()
     camp = db.execute(AGGREGATE_CAMPAIGN_DAYS.format(where=where), params).fetchall()
@@ -136,7 +139,11 @@ def _sql_pivot(store: SQLiteRecordStore, start: int | None, end: int | None,
         "GROUP BY source, channel, currency ORDER BY source, channel, currency",
         params,
     ).fetchall()
-    return Aggregate(columns, geo, camp, records, currencies=currencies)
+    # names are looked up, not pivoted: the store's own lookup
+    ids = sorted({row[1] for row in camp})
+    names = store.campaign_names(ORG, ids)
+    return Aggregate(columns, geo, camp, records, currencies=currencies,
+                     campaign_names=[(c, names[c]) for c in ids if c in names])  # fmt: skip
 
 
 def test_array_sums_equal_the_sql_pivot_and_follow_writes(tmp_path: Path) -> None:
@@ -330,8 +337,10 @@ def test_aggregate_records_over_the_wire(
         memory_pb.AggregateRecordsRequest(org_id=WIRE_ORG, measures=["spend"]), timeout=30
     )
     narrow = table_to_frame(spend_only.geo_days)
-    assert narrow.columns.tolist() == ["date", "geo", *spend_cols]
-    pd.testing.assert_frame_equal(narrow, geo[["date", "geo", *spend_cols]])
+    # records columns (pairs with an all-zero row) go with any sum: they say a row is there
+    kept = [c for c in geo.columns if c.endswith((":spend", ":records"))]
+    assert narrow.columns.tolist() == ["date", "geo", *kept]
+    pd.testing.assert_frame_equal(narrow, geo[["date", "geo", *kept]])
     pd.testing.assert_frame_equal(table_to_frame(spend_only.campaign_days), camp)
 
 
@@ -415,3 +424,41 @@ def test_aggregate_records_refusals(
     assert got == code
     if field:
         assert field in fields
+
+
+def test_a_row_with_all_sums_zero_is_sent_as_its_records_count(tmp_path: Path) -> None:
+    """A pair's row whose four sums are zero is present (a day without sales), not missing:
+    its pair gains a ``records`` column, equal to the SQL pivot's; pairs without such a row
+    send none."""
+    engine = _engine(tmp_path)
+    records = synthetic_records(ORG, 40, seed=4, campaigns=2, geos=4)
+    for r in records:  # sums never all zero: no records column to begin with
+        r.impressions = max(r.impressions, 1)
+    _write(engine, records)
+    store = engine.store
+    assert isinstance(store, SQLiteRecordStore)
+    assert all(m != "records" for _, _, m in store.aggregate(ORG, None, None, ()).geo_columns)
+    blank = md_pb.CausalMarketingData()
+    blank.CopyFrom(records[0])  # its (day, geo, source, channel) again, on a later day
+    day = dt.date(2024, 12, 1)
+    blank.natural_key = f"blank|{day}"
+    blank.id = record_id(ORG, blank.natural_key)
+    blank.local_date.year, blank.local_date.month, blank.local_date.day = 2024, 12, 1
+    blank.timestamp.FromDatetime(dt.datetime(2024, 12, 1, 12, tzinfo=dt.UTC))
+    blank.spend = blank.impressions = blank.conversions = blank.revenue = 0
+    _write(engine, [blank])
+    agg = store.aggregate(ORG, None, None, ())
+    assert agg == _sql_pivot(store, None, None, ())
+    (col,) = [i for i, (_, _, m) in enumerate(agg.geo_columns) if m == "records"]
+    pair = agg.geo_columns[col][:2]
+    assert pair[1] == blank.channel
+    by_cell = {(row[0], row[1]): row[2 + col] for row in agg.geo_days}
+    epoch = (day - dt.date(1970, 1, 1)).days
+    assert by_cell.pop((epoch, blank.geo)) == 1.0
+    # the pair's rows with sums carry their counts too; cells where it has no row read 0
+    assert set(by_cell.values()) <= {0.0, 1.0} and 1.0 in by_cell.values()
+    assert store.aggregate(ORG, None, epoch - 1, ()).geo_columns == agg.geo_columns[:col] + \
+        agg.geo_columns[col + 1 :]  # fmt: skip
+    wire = convert.aggregate_response(agg, ("spend",))
+    assert sum_column(*pair, "records") in [c.name for c in wire.geo_days.columns]
+    engine.close()

@@ -348,6 +348,7 @@ def _observed(store: RecordStore, keys: list[str]) -> dict[str, object]:
             store.existing(ORG, [r.id for r in rows[::11]], keys[:20]), key=lambda e: e.seq
         ),
         "aggregate": store.aggregate(ORG, None, None, ()),
+        "campaign_names": store.campaign_names(ORG, ["c0", "c1", "c3", "nobody"]),
         "aggregate_window": store.aggregate(ORG, days[1], days[5], ("meta", "google_ads")),
         "campaign_geo": [
             (w.day.tolist(), w.geo, w.columns, w.spend.tolist())
@@ -360,6 +361,17 @@ def _observed(store: RecordStore, keys: list[str]) -> dict[str, object]:
     }
 
 
+def _blank_and_renamed() -> list[md_pb.CausalMarketingData]:
+    """Records on a later day whose four sums are all zero (present rows: the aggregate sends
+    their pairs' records counts), campaign c0's renamed."""
+    out = synthetic_records(ORG, 12, seed=9, start=dt.date(2025, 3, 1))
+    for r in out:
+        r.spend = r.impressions = r.conversions = r.revenue = 0
+        if r.campaign_id == "c0":
+            r.campaign_name = "c0 | renamed"
+    return out
+
+
 def _story(open_store: Opener, index: Path) -> dict[str, object]:
     records = synthetic_records(ORG, 600, seed=5, start=dt.date(2024, 11, 22))
     first = _engine(open_store(), index)
@@ -370,6 +382,7 @@ def _story(open_store: Opener, index: Path) -> dict[str, object]:
     _write(again, records[400:])
     _write(again, _restated(records))
     _write(again, records[:50])  # stale now: nothing changes
+    _write(again, _blank_and_renamed())
     seen = _observed(again.store, [r.natural_key for r in records[::3]])
     again.close()
     return seen
@@ -402,6 +415,11 @@ def test_both_stores_answer_the_same_story_alike(tmp_path: Path, postgres_url: s
             assert pg[key] == lite[key], key
     assert len(lite["removed"]) == 86  # type: ignore[arg-type]  # every 7th of 600 replaced
     assert lite["aggregate_window"].record_count > 0  # type: ignore[attr-defined]
+    # the blank day's pairs send their records counts; the latest record names c0
+    assert any(m == "records" for _, _, m in lite["aggregate"].geo_columns)  # type: ignore[attr-defined]
+    names = lite["campaign_names"]
+    assert names["c0"] == "c0 | renamed" and "nobody" not in names  # type: ignore[index, operator]
+    assert names["c1"] and names["c1"] != names["c0"]  # type: ignore[index]
     assert all(lite["filters"]) and len(lite["hits"]) > 10  # type: ignore[arg-type]
 
 

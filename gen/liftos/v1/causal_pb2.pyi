@@ -1659,12 +1659,15 @@ class CampaignAttribution(_message.Message):
     INCREMENTAL_OUTCOME_FIELD_NUMBER: _builtins.int
     INCREMENTAL_ROAS_FIELD_NUMBER: _builtins.int
     PLATFORM_REPORTED_OUTCOME_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_NAME_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
     """Campaign id."""
     channel: _builtins.str
     """The campaign's channel."""
     platform_reported_outcome: _builtins.float
     """Platform-reported outcome for comparison."""
+    campaign_name: _builtins.str
+    """The campaign's name as memory holds it (its latest record's); "" when no record names it."""
     @_builtins.property
     def spend(self) -> _common_pb2.Money:
         """Spend in the period."""
@@ -1686,10 +1689,11 @@ class CampaignAttribution(_message.Message):
         incremental_outcome: _common_pb2.Interval | None = ...,
         incremental_roas: _common_pb2.Interval | None = ...,
         platform_reported_outcome: _builtins.float = ...,
+        campaign_name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "spend", b"spend"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "channel", b"channel", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "platform_reported_outcome", b"platform_reported_outcome", "spend", b"spend"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "campaign_name", b"campaign_name", "channel", b"channel", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "platform_reported_outcome", b"platform_reported_outcome", "spend", b"spend"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

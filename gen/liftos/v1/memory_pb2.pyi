@@ -990,7 +990,9 @@ class AggregateRecordsResponse(_message.Message):
     date (int64: days since 1970-01-01), geo (string), then one double column per (source,
     channel, sum) named "source:channel:sum" (source: the data source's short name, e.g. "meta",
     "generic"; sum: spend, impressions, conversions or revenue; a sum that is zero everywhere is
-    left out) — wide, because a year of 50 geos × 8 source-channels is 146k long rows but 18k
+    left out; and "source:channel:records", the pair's records count, for a pair with a row whose
+    four sums are all zero: a row present with zeros, not a missing one; sent whatever measures
+    asks) — wide, because a year of 50 geos × 8 source-channels is 146k long rows but 18k
     wide ones. campaign_days is long: date, campaign_id, source, channel, spend, impressions,
     conversions, revenue (doubles) and records (int64), rows in (date, campaign_id, source,
     channel) order. campaign_geo_days (only when the request sets campaign_geo_spend) is wide
@@ -1016,6 +1018,7 @@ class AggregateRecordsResponse(_message.Message):
     RECORD_COUNT_FIELD_NUMBER: _builtins.int
     CAMPAIGN_GEO_DAYS_FIELD_NUMBER: _builtins.int
     CURRENCIES_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_NAMES_FIELD_NUMBER: _builtins.int
     record_count: _builtins.int
     """Records summed (each appears once in each table)."""
     @_builtins.property
@@ -1034,6 +1037,13 @@ class AggregateRecordsResponse(_message.Message):
     def currencies(self) -> _table_pb2.Table:
         """Spend, revenue and records per (source, channel, currency) over the window and sources."""
 
+    @_builtins.property
+    def campaign_names(self) -> _table_pb2.Table:
+        """The name of each campaign of campaign_days that a record names: campaign_id, name
+        (strings), one row per campaign_id in that order. The name is that of the campaign's
+        latest current record naming one (by timestamp), so a renamed campaign reads as named now.
+        """
+
     def __init__(
         self,
         *,
@@ -1042,10 +1052,11 @@ class AggregateRecordsResponse(_message.Message):
         record_count: _builtins.int = ...,
         campaign_geo_days: _table_pb2.Table | None = ...,
         currencies: _table_pb2.Table | None = ...,
+        campaign_names: _table_pb2.Table | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "campaign_geo_days", b"campaign_geo_days", "currencies", b"currencies", "geo_days", b"geo_days"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "campaign_geo_days", b"campaign_geo_days", "campaign_names", b"campaign_names", "currencies", b"currencies", "geo_days", b"geo_days"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "campaign_geo_days", b"campaign_geo_days", "currencies", b"currencies", "geo_days", b"geo_days", "record_count", b"record_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "campaign_geo_days", b"campaign_geo_days", "campaign_names", b"campaign_names", "currencies", b"currencies", "geo_days", b"geo_days", "record_count", b"record_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

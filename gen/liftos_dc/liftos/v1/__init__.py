@@ -2737,7 +2737,9 @@ class AggregateRecordsResponse(betterproto2.Message):
     date (int64: days since 1970-01-01), geo (string), then one double column per (source,
     channel, sum) named "source:channel:sum" (source: the data source's short name, e.g. "meta",
     "generic"; sum: spend, impressions, conversions or revenue; a sum that is zero everywhere is
-    left out) — wide, because a year of 50 geos × 8 source-channels is 146k long rows but 18k
+    left out; and "source:channel:records", the pair's records count, for a pair with a row whose
+    four sums are all zero: a row present with zeros, not a missing one; sent whatever measures
+    asks) — wide, because a year of 50 geos × 8 source-channels is 146k long rows but 18k
     wide ones. campaign_days is long: date, campaign_id, source, channel, spend, impressions,
     conversions, revenue (doubles) and records (int64), rows in (date, campaign_id, source,
     channel) order. campaign_geo_days (only when the request sets campaign_geo_spend) is wide
@@ -2781,6 +2783,13 @@ class AggregateRecordsResponse(betterproto2.Message):
     currencies: "Table | None" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True)
     """
     Spend, revenue and records per (source, channel, currency) over the window and sources.
+    """
+
+    campaign_names: "Table | None" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The name of each campaign of campaign_days that a record names: campaign_id, name
+    (strings), one row per campaign_id in that order. The name is that of the campaign's
+    latest current record naming one (by timestamp), so a renamed campaign reads as named now.
     """
 
 
@@ -3830,6 +3839,11 @@ class CampaignAttribution(betterproto2.Message):
     platform_reported_outcome: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
     """
     Platform-reported outcome for comparison.
+    """
+
+    campaign_name: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
+    """
+    The campaign's name as memory holds it (its latest record's); "" when no record names it.
     """
 
 
