@@ -327,4 +327,4 @@ def _registered_test(e: md_pb.CausalExperiment) -> RegisteredTest | None:
         end = dt.date(e.end_date.year, e.end_date.month, e.end_date.day)
     except ValueError:
         return None
-    return RegisteredTest(e.experiment_id, channel, start, end, status)
+    return RegisteredTest(e.experiment_id, channel, start, end, status, tuple(e.treatment_units))

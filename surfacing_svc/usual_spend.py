@@ -46,6 +46,7 @@ class RegisteredTest:
     start: dt.date
     end: dt.date
     status: str = ""
+    geos: tuple[str, ...] = ()  # its treatment units, where the registry lists them
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from surfacing_svc.usual_spend import RegisteredTest, usual_days
 
 from .assignment import make_blocks, rerandomise
 from .power import DurationNoise, mde_at, placebo_noise, power_at
+from .registered import carry_over_notes, placebo_note, tested_days
 from .spec import CellDesign, CellSpec, DesignSpec, ExperimentDesign, PowerPoint, TreatmentKind
 
 __all__ = ["MIN_PLACEBO_WINDOWS", "MIN_PRE_DAYS", "design_experiment", "plan_windows"]
@@ -114,9 +115,11 @@ def _cell(
     pre: int,
     durations: tuple[int, ...],
     bau: np.ndarray,
-) -> CellDesign:
-    """One cell's design; ``bau``: the history days its business-as-usual levels are read
-    from (the last four weeks outside registered tests of the channel)."""
+    tested: np.ndarray,
+) -> tuple[CellDesign, list[DurationNoise]]:
+    """One cell's design and its placebo noise; ``bau``: the history days its business-as-usual
+    levels are read from (the last four weeks outside registered tests of the channel);
+    ``tested``: the days a registered test ran, kept out of the placebo windows."""
     checkpoint()
     cell = spec.cells[index - 1]
     chosen = arms[0]
@@ -130,7 +133,8 @@ def _cell(
             f"{bau.size} days its usual spend is read from: there is nothing to {'turn off' if cell.kind is TreatmentKind.GO_DARK else 'scale up'}",
             subject="channel",
         )
-    noise = placebo_noise(history.outcome, arms, index, pre_days=pre, durations=durations)
+    noise = placebo_noise(history.outcome, arms, index, pre_days=pre, durations=durations,
+                          excluded=tested, min_windows=MIN_PLACEBO_WINDOWS)  # fmt: skip
     direction = cell.kind.direction
     points: list[PowerPoint] = []
     for n in noise:
@@ -199,7 +203,7 @@ def _cell(
         outcome_share=float(history.outcome[treated][:, bau].sum() / history.outcome[:, bau].sum()),
         pre_period_correlation=corr,
         conservative=conservative,
-    )
+    ), noise
 
 
 def _conservative(
@@ -315,7 +319,9 @@ def design_experiment(
     spec : DesignSpec
     tests : sequence of RegisteredTest
         The org's registered tests: a test window of the channel is not its business as usual,
-        so the cell's daily spend and outcome are read from the latest four weeks outside it.
+        so the cell's daily spend and outcome are read from the latest four weeks outside it;
+        the days of any test are left out of the placebo windows, and geos a test treated
+        lately are named (:mod:`.registered`).
 
     Returns
     -------
@@ -350,15 +356,29 @@ def design_experiment(
             f"the share must be at least {least:.3f}",
             subject="geos",
         )
-    blocks = make_blocks(
-        history.outcome, n_cells=n_cells, controls_per_block=controls, method=spec.method
-    )
+    tested = tested_days(history.dates, tests)
+    # Geos are matched on days no registered test moved (where enough are left).
+    matched = history.outcome[:, ~tested] if (~tested).sum() >= MIN_PRE_DAYS else history.outcome
+    blocks = make_blocks(matched, n_cells=n_cells, controls_per_block=controls, method=spec.method)
     rng = np.random.default_rng(spec.seed)
     arms = rerandomise(blocks, rng, spec.rerandomisations + 1)
     usual = usual_days(history.dates, spec.channel, tests)
-    cells = tuple(
-        _cell(history, spec, k, arms, pre, durations, usual.index) for k in range(1, n_cells + 1)
-    )  # fmt: skip
+    made = [
+        _cell(history, spec, k, arms, pre, durations, usual.index, tested)
+        for k in range(1, n_cells + 1)
+    ]
+    cells = tuple(c for c, _ in made)
+    control_geos = tuple(g for g, a in zip(history.geos, arms[0], strict=True) if a == 0)
+    # What the org's registered tests change, said once (every cell's windows are the same).
+    registry = [usual.note] if usual.note else []
+    registry += [placebo_note(history.dates, tests, made[0][1])] if tests else []
+    registry += carry_over_notes(
+        tests,
+        history.dates.astype("datetime64[D]")[-1].item(),
+        [(c.index, c.treatment_geos) for c in cells],
+        control_geos,
+    )
+    registry = [r for r in registry if r]
     # First: what the recommendation rests on, before the history's caveats.
     warnings = [
         (f"cell {c.index}: " if n_cells > 1 else "") + c.conservative
@@ -366,7 +386,7 @@ def design_experiment(
         if c.conservative
     ]
     warnings += history.warnings
-    warnings += [usual.note] if usual.note else []
+    warnings += registry
     if n_cells > 1:
         warnings.append(
             f"each of the {n_cells} cells is tested against the shared control at alpha "
@@ -376,7 +396,7 @@ def design_experiment(
     return ExperimentDesign(
         channel=spec.channel,
         method=spec.method,
-        control_geos=tuple(g for g, a in zip(history.geos, arms[0], strict=True) if a == 0),
+        control_geos=control_geos,
         cells=cells,
         pre_period_days=pre,
         alpha=spec.alpha,
@@ -385,4 +405,5 @@ def design_experiment(
         history_days=history.n_days,
         rerandomisations=spec.rerandomisations,
         warnings=tuple(warnings),
+        registry_notes=tuple(registry),
     )

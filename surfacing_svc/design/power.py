@@ -53,6 +53,11 @@ class DurationNoise:
     raw_noise: float  # σ_D as measured
     bias: float  # mean null lift
     n_windows: int  # placebo windows in time
+    # Windows left out because they meet a registered test's days (their outcome moved by the
+    # test, not by chance); ``met_kept``: windows that meet one but were kept, as too few
+    # remained without them (the spread then overstates the noise).
+    left_out: int = 0
+    met_kept: int = 0
 
 
 def _pav_nonincreasing(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -74,6 +79,8 @@ def placebo_noise(
     *,
     pre_days: int,
     durations: tuple[int, ...],
+    excluded: np.ndarray | None = None,
+    min_windows: int = 1,
 ) -> list[DurationNoise]:
     """The null spread of the TBR lift of ``cell`` against control, per duration.
 
@@ -86,6 +93,12 @@ def placebo_noise(
         The treatment cell analysed (control is arm 0).
     pre_days : int
     durations : tuple of int, ascending
+    excluded : ndarray of bool, shape (T,), optional
+        Days a registered test ran: a window whose test period meets one, or whose pre-period
+        keeps fewer than half its days without one, is left out (unless fewer than
+        ``min_windows`` windows would remain for its duration); the others' pre-period
+        regression leaves those days out.
+    min_windows : int
 
     Returns
     -------
@@ -94,9 +107,15 @@ def placebo_noise(
     treat = (arms == cell).astype(np.float64) @ outcome  # (R, T)
     control = (arms == 0).astype(np.float64) @ outcome
     raw, bias, counts = [], [], []
+    moved: list[tuple[int, int]] = []
     for d in durations:
         checkpoint()  # each duration's windows over every re-randomisation
         lift, _ = tbr_windows(treat, control, pre_days, d)
+        met = _meets(excluded, lift.shape[-1], pre_days, d)
+        left = int(met.sum()) if lift.shape[-1] - int(met.sum()) >= min_windows else 0
+        if left:
+            lift = tbr_windows(treat, control, pre_days, d, skip=excluded)[0][..., ~met]
+        moved.append((left, int(met.sum()) - left))
         ok = np.isfinite(lift)
         values = lift[ok]
         raw.append(float(np.sqrt(np.mean(values**2))) if values.size else float("inf"))
@@ -104,9 +123,25 @@ def placebo_noise(
         counts.append(lift.shape[-1])
     smooth = _pav_nonincreasing(np.array(raw), np.array(counts, dtype=np.float64) + 1.0)
     return [
-        DurationNoise(d, float(s), r, b, n)
-        for d, s, r, b, n in zip(durations, smooth, raw, bias, counts, strict=True)
+        DurationNoise(d, float(s), r, b, n, left, kept)
+        for d, s, r, b, n, (left, kept) in zip(
+            durations, smooth, raw, bias, counts, moved, strict=True
+        )
     ]
+
+
+def _meets(excluded: np.ndarray | None, n_windows: int, pre_days: int, days: int) -> np.ndarray:
+    """Per placebo window (pre-period from day ``w``, then ``days`` of test): whether its test
+    period meets an excluded day or its pre-period keeps fewer than half its days without one
+    (too little left to regress on)."""
+    if excluded is None or n_windows <= 0 or not excluded.any():
+        return np.zeros(max(n_windows, 0), dtype=bool)
+    c = np.concatenate([[0], np.cumsum(excluded.astype(np.int64))])
+    start = np.arange(n_windows)
+    mid = start + pre_days
+    in_test = c[mid + days] - c[mid]
+    in_pre = c[mid] - c[start]
+    return (in_test > 0) | (2 * in_pre > pre_days)
 
 
 def power_at(lift: float, noise: float, alpha: float) -> float:

@@ -175,6 +175,9 @@ class ExperimentDesign:
     history_days: int
     rerandomisations: int
     warnings: tuple[str, ...] = field(default=())
+    # The warnings about the org's registered tests (also in ``warnings``): what a caller that
+    # keeps only some of the design's warnings must still say (Recommend's proposed tests).
+    registry_notes: tuple[str, ...] = field(default=())
 
     @property
     def feasible(self) -> bool:

@@ -40,7 +40,7 @@ class TbrEstimate:
 
 
 def _fit(
-    sx: np.ndarray, sy: np.ndarray, sxx: np.ndarray, sxy: np.ndarray, n: int
+    sx: np.ndarray, sy: np.ndarray, sxx: np.ndarray, sxy: np.ndarray, n: int | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """OLS intercept and slope from sums; a flat control series falls back to a ratio."""
     vxx = sxx - sx * sx / n
@@ -77,7 +77,11 @@ def tbr_estimate(
 
 
 def tbr_windows(
-    treatment: np.ndarray, control: np.ndarray, pre_days: int, test_days: int
+    treatment: np.ndarray,
+    control: np.ndarray,
+    pre_days: int,
+    test_days: int,
+    skip: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The TBR lift and counterfactual of every placebo window in the series.
 
@@ -88,6 +92,9 @@ def tbr_windows(
     ----------
     treatment, control : ndarray, shape (..., T)
         Daily outcome totals of the two groups; leading axes are separate assignments.
+    skip : ndarray of bool, shape (T,), optional
+        Days the pre-period regression leaves out (a registered test's days: their outcome
+        moved because of the test); a window's regression is on its other pre-period days.
 
     Returns
     -------
@@ -104,7 +111,7 @@ def tbr_windows(
         pad = np.zeros((*v.shape[:-1], 1))
         return np.concatenate([pad, np.cumsum(v, axis=-1)], axis=-1)
 
-    cx, cy, cxx, cxy = cum(x), cum(y), cum(x * x), cum(x * y)
+    cx, cy = cum(x), cum(y)
     start = np.arange(n_windows)
     mid = start + pre_days
     end = mid + test_days
@@ -112,8 +119,10 @@ def tbr_windows(
     def span(c: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         return c[..., hi] - c[..., lo]
 
-    a, b = _fit(span(cx, start, mid), span(cy, start, mid), span(cxx, start, mid),
-                span(cxy, start, mid), pre_days)  # fmt: skip
+    w = np.ones(y.shape[-1]) if skip is None else (~np.asarray(skip, dtype=bool)).astype(float)
+    n = np.maximum(span(cum(w), start, mid), 1.0)  # kept pre-period days per window
+    a, b = _fit(span(cum(x * w), start, mid), span(cum(y * w), start, mid),
+                span(cum(x * x * w), start, mid), span(cum(x * y * w), start, mid), n)  # fmt: skip
     counterfactual = a * test_days + b * span(cx, mid, end)
     observed = span(cy, mid, end)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -1,0 +1,131 @@
+"""What the org's registered tests mean for a new design beyond business-as-usual spend
+(:mod:`surfacing_svc.usual_spend`): their days are not placebo windows, and geos they treated
+lately may still carry their effect.
+
+Placebo windows. Power is read from the spread of the TBR lift in windows of the org's own
+history where nothing was done (:mod:`.power`). A window that meets a registered test's days
+is not such a window: the outcome of the test's treated geos moved because of the test, not by
+chance, and the move is read as noise (a holdout's dip inflates the spread, so the design asks
+for a longer test than it needs). Every test that ran counts, whatever its channel: the placebo
+measures the outcome, and the outcome moved in the treated geos whichever channel was treated.
+A window meets a test when its pre-period or its test period holds one of the test's days (a
+dip in the pre-period bends the regression as much as one in the test period). Where leaving
+them out would leave fewer windows than the design needs for a duration, they are kept, and the
+answer says the noise there is overstated.
+
+Carry-over. Geos treated in a test that ended within :data:`CARRY_OVER_DAYS` days before the
+new test would start (or that still runs) may carry its effect — adstock, platform learning,
+customers won or lost in the holdout — into the new test's first weeks; the answer names the
+test and the geos, in the proposed treatment and in the proposed control.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+
+from surfacing_svc.usual_spend import RegisteredTest
+
+from .power import DurationNoise
+
+__all__ = ["CARRY_OVER_DAYS", "carry_over_notes", "placebo_note", "tested_days"]
+
+# A test that ended within this many days of a new test's start may still move its geos: a
+# quarter covers the adstock half-lives an MMM fits (days to weeks) several times over.
+CARRY_OVER_DAYS = 90
+
+
+def tested_days(dates: np.ndarray, tests: Sequence[RegisteredTest]) -> np.ndarray:
+    """Per history day (``dates``, datetime64[D]): whether a registered test ran on it."""
+    day = dates.astype("datetime64[D]")
+    inside = np.zeros(day.size, dtype=bool)
+    for t in tests:
+        inside |= (day >= np.datetime64(t.start, "D")) & (day <= np.datetime64(t.end, "D"))
+    return inside
+
+
+def _named(tests: Sequence[RegisteredTest]) -> str:
+    return "; ".join(
+        f"{t.experiment_id} ({t.channel}, {t.start:%Y-%m-%d}..{t.end:%Y-%m-%d})" for t in tests
+    )
+
+
+def placebo_note(
+    dates: np.ndarray, tests: Sequence[RegisteredTest], noise: Sequence[DurationNoise]
+) -> str:
+    """The placebo windows left out (or kept) because they meet registered tests, in words;
+    "" when none met one."""
+    if not any(n.left_out or n.met_kept for n in noise):
+        return ""
+    day = dates.astype("datetime64[D]")
+    first, last = day[0].item(), day[-1].item()
+    met = [t for t in tests if t.start <= last and t.end >= first]
+    left = [n for n in noise if n.left_out]
+    kept = [n for n in noise if n.met_kept]
+    said = f"the history holds the days of registered experiment(s) {_named(met)}"
+    if left:
+        said += (
+            ": placebo windows that meet them are left out of the null spread, as the outcome "
+            "moved there because of a test, not by chance ("
+            + ", ".join(f"{n.left_out} of {n.left_out + n.n_windows} at {n.duration_days} days"
+                        for n in left) + ")"
+        )  # fmt: skip
+    if kept:
+        said += (
+            ("; " if left else ": ")
+            + "at "
+            + ", ".join(f"{n.duration_days}" for n in kept)
+            + " days too few windows lie outside them, so all are used and the noise there "
+            "(and the duration it asks for) is overstated"
+        )
+    return said
+
+
+def carry_over_notes(
+    tests: Sequence[RegisteredTest],
+    history_end: dt.date,
+    treated: Sequence[tuple[int, Sequence[str]]],
+    control: Sequence[str],
+    days: int = CARRY_OVER_DAYS,
+) -> list[str]:
+    """A warning per registered test that ended within ``days`` days before the new test would
+    start (the day after ``history_end``), or still runs, and treated geos the design uses:
+    naming the test and the geos in each proposed cell (``treated``: cell index, its geos)
+    and in the proposed control."""
+    out = []
+    multi = len(treated) > 1
+    for t in tests:
+        ended = (history_end - t.end).days
+        if ended >= days or t.start > history_end + dt.timedelta(days=1):
+            continue  # long over, or not started before the new test would
+        when = (
+            f"ended {t.end:%Y-%m-%d}, {ended} day{'s' if ended != 1 else ''} before the "
+            "history's last day"
+            if ended >= 0
+            else f"runs until {t.end:%Y-%m-%d}, after the history's last day"
+        )
+        head = f"registered experiment {t.experiment_id} ({t.channel}, {when})"
+        if not t.geos:
+            out.append(f"{head} lists no treated geos (hash-assigned): the proposed geos may "
+                       "include some it treated, whose outcome may still carry its effect")  # fmt: skip
+            continue
+        mine = set(t.geos)
+        parts = [
+            f"{len(hit)} of the proposed treatment geos{f' of cell {k}' if multi else ''} "
+            f"({', '.join(hit)})"
+            for k, geos in treated
+            if (hit := [g for g in geos if g in mine])
+        ]
+        hit = [g for g in control if g in mine]
+        if hit:
+            parts.append(f"{len(hit)} of the proposed control geos ({', '.join(hit)})")
+        if parts:
+            out.append(
+                f"{head} treated {' and '.join(parts)}: within {days} days of a test their "
+                "outcome may still carry its effect (adstock, platform learning, customers won "
+                "or lost), which the new test would read as its own; start later or choose "
+                "other geos"
+            )
+    return out
