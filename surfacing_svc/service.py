@@ -39,6 +39,7 @@ from surfacing_svc.planning import (
     outcome_value,
 )
 from surfacing_svc.products import product_actions
+from surfacing_svc.usual_spend import RegisteredTests
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -189,7 +190,9 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
                 return _with_products(pb.RecommendResponse(), products, q.max_results)
             q = replace(q, analysis_ids=(latest,))
         try:
-            model = await self._model(q.org_id, q.analysis_ids[0], context, "analysis_ids[0]")
+            model, reading = await self._stored(
+                q.org_id, q.analysis_ids[0], context, "analysis_ids[0]"
+            )
         except NotAnAttribution as error:
             if not products:
                 raise
@@ -224,7 +227,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
                             f"analysis is recommended from; not used: {', '.join(unused)}"))  # fmt: skip
         used = tuple(dict.fromkeys((*q.analysis_ids, *(e.analysis_id for e in evidence))))
         q = replace(q, analysis_ids=used)
-        history = None
+        history, tests, drift = None, RegisteredTests(), None
         failed = {e.channel for e in evidence if not e.supported}
         at_risk = model.at_risk()  # channels whose draws may ask for a scale that needs a test
         if q.design_tests and any(
@@ -234,7 +237,15 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
                 q.org_id, start=None, end=model.end, fx=await self._rates(q.org_id, context),
                 timeout=context.time_remaining(),
             )  # fmt: skip
-        answer = await _compute(context, answer_recommend, model, q, history, evidence)
+            # Proposed tests are designed as DesignExperiment designs them: a registered
+            # test's window is not business as usual (R5-F4), and the history they read now
+            # may differ from the analysis's (R5-F3).
+            tests = await self._registry.tests(q.org_id, timeout=context.time_remaining())
+            drift = await self._drift(context, history, reading, None, model.end)
+        answer = await _compute(context, answer_recommend, model, q, history, evidence, tests)
+        if drift is not None and any(a.design is not None for a in answer.actions):
+            answer = replace(answer, warnings=(*answer.warnings,
+                                               *drift.warnings("proposed test design")))  # fmt: skip
         experiments = {
             a.channel: convert.proposed_experiment(q.org_id, a.design, model.outcome, model.end)
             for a in answer.actions
