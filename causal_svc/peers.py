@@ -19,6 +19,7 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
+from liftos.v1 import table_pb2 as table_pb
 
 from causal_svc.convert.aggregates import campaign_geo_frame
 from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable
@@ -149,6 +150,8 @@ class Aggregates:
     # money per (source, channel, currency): the currencies the sums are in (empty from a
     # memory that does not say)
     currencies: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # campaign id → name (its latest record's), for the campaigns memory has a name of
+    campaign_names: dict[str, str] = field(default_factory=dict)
 
 
 async def _aggregate(
@@ -170,7 +173,13 @@ async def _aggregate(
         per_campaign = await asyncio.to_thread(campaign_geo_frame, reply.campaign_geo_days)
     return Aggregates(table_to_frame(reply.geo_days), table_to_frame(reply.campaign_days),
                       reply.record_count, per_campaign,
-                      table_to_frame(reply.currencies))  # fmt: skip
+                      table_to_frame(reply.currencies), _campaign_names(reply.campaign_names))  # fmt: skip
+
+
+def _campaign_names(table: table_pb.Table) -> dict[str, str]:
+    """AggregateRecords' campaign_names as id → name (empty from a memory that sends none)."""
+    cols = {c.name: list(c.strings.values) for c in table.columns}
+    return dict(zip(cols.get("campaign_id", []), cols.get("name", []), strict=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import datetime as dt
 import importlib.metadata
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -220,6 +220,8 @@ class ReportContext:
     extra_seconds: dict[str, float] = field(default_factory=dict)
     # The request's date_range (None: open), to say when the analysed days are fewer.
     requested: tuple[dt.date | None, dt.date | None] = (None, None)
+    # campaign id → name as memory holds it (AggregateRecords' campaign_names)
+    campaign_names: Mapping[str, str] = field(default_factory=dict)
 
 
 def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.AttributionResult:
@@ -272,7 +274,8 @@ def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.Attri
             ))  # fmt: skip
     for k in r.campaigns:
         cp = out.campaigns.add(campaign_id=k.campaign, channel=k.channel,
-                               platform_reported_outcome=k.platform_outcome)  # fmt: skip
+                               platform_reported_outcome=k.platform_outcome,
+                               campaign_name=ctx.campaign_names.get(k.campaign, ""))  # fmt: skip
         cp.spend.CopyFrom(common_pb.Money(amount=k.spend, currency_code=ctx.currency))
         cp.incremental_outcome.CopyFrom(_attr_interval(k.incremental))
         if k.iroas is not None:

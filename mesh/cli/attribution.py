@@ -223,13 +223,17 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
         for line in calibration_text(r):
             print(line)
     if campaigns and r.campaigns:
-        print(f"\n{'campaign':28s} {'channel':18s} {spend_head:>12s} {'incremental':>26s} "
-              f"{ratio_format(r)[0]:>22s}")  # fmt: skip
+        # the name last and whole: a re-issued campaign differs from the ended one only by its
+        # id and the end of its name ("… | Sales #1" and "… | Sales #1 | Holiday")
+        wid = max(11, *(len(k.campaign_id) for k in r.campaigns))  # ids whole (ULIDs are 26)
+        print(f"\n{'campaign id':{wid}s} {'channel':18s} {spend_head:>12s} {'incremental':>26s} "
+              f"{ratio_format(r)[0]:>22s}  name")  # fmt: skip
         for k in r.campaigns:
             spend = k.spend.amount if k.spend else 0.0
-            print(f"{k.campaign_id[:28]:28s} {k.channel:18s} {spend:12,.0f} "
+            print(f"{k.campaign_id:{wid}s} {k.channel:18s} {spend:12,.0f} "
                   f"{outcome_text(k.incremental_outcome):>26s} "
-                  f"{interval_text(k.incremental_roas, ratio_format(r)[2]):>22s}")  # fmt: skip
+                  f"{interval_text(k.incremental_roas, ratio_format(r)[2]):>22s}  "
+                  f"{k.campaign_name or '—'}")  # fmt: skip
     for w in r.warnings:
         print(f"warning: {w}")
 
