@@ -25,8 +25,8 @@ objective.
 A channel the analysis did not establish (its own interval of the incremental outcome
 includes zero: its test of no effect did not reject) is never *scaled*, whatever the draws of
 the curve say: more spend on it would bet on an effect the analysis could not tell from none.
-It is held, and the hold says so; nor does the reallocation raise it (OptimizeBudget at the
-same total with ``max_ratio = 1`` on it; a cut stands), and its facts say why. Its facts quote the analysis's own estimate and interval
+It is held, and the hold says so; nor does the reallocation raise it (nor OptimizeBudget:
+``unproven_bounds``; a cut stands), and its facts say why. Its facts quote the analysis's own estimate and interval
 (what ``analyze`` shows), and the curve draws' mean separately, labelled as such: the two
 differ where the draws are skewed (a mean of Hill curves over uncertain parameters).
 
@@ -484,8 +484,14 @@ def _reallocation(
         ActionKind.REALLOCATE, "", f"reallocate at the same total spend: {words}",
         f"moving budget to where the next unit returns most raises the outcome by "
         f"{plan.uplift.estimate:,.0f} [{plan.uplift.lower:,.0f}, {plan.uplift.upper:,.0f}] at "
-        f"equal spend, in {plan.probability_better:.0%} of the model's draws; the same "
-        f"allocation as OptimizeBudget at this total, {_risk_words(plan.risk)}"
+        f"equal spend, in {plan.probability_better:.0%} of the model's draws; OptimizeBudget's "
+        f"allocation at this total (its default bound, {_risk_words(plan.risk)}; neither raises a "
+        "channel the analysis did not establish)"
+        # OptimizeBudget answers the curves and may raise a channel at risk: said, with the
+        # request that gives this plan (R6-F1).
+        + (f", with {', '.join(at_risk)} also kept at or below current spend, which "
+           f"OptimizeBudget does only when asked (--bound CHANNEL={1 - DEFAULT_MAX_CHANGE:g}:1 "
+           "each)" if at_risk else "")
         + (" (channels held at its default bound are named)" if bound else "")
         + (f"; not raised above current spend, as their identification is at risk (budgets "
            f"moved with demand): {', '.join(at_risk)}" if at_risk else "")

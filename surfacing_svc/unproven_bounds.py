@@ -1,0 +1,86 @@
+"""OptimizeBudget's ceiling on a channel the analysis did not establish: its spend is held at
+most at its current spend (over the horizon), as Recommend's reallocation holds it.
+
+A channel is *not established* where the analysis's own interval of its incremental outcome
+includes zero (its test of no effect did not reject: :attr:`AnalysisEffect.established`).
+Its curve draws may still say that the next unit pays, but their mean is the prior's tail,
+not evidence; more spend on it would bet on an effect the analysis could not tell from none
+(README; R4-F5). Recommend never raised such a channel while OptimizeBudget did, so the two
+verbs, and the report's Recommendations and Budget shift, gave opposite advice on one
+channel (R6-F2). A cut stands: the ceiling is current spend, the floor the default bound's
+(lowered to the ceiling where a larger budget lifts it above). A channel the request bounds
+itself keeps the request's bounds: the caller asked for them; the answer says so when the
+plan raises it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from surfacing_svc.curves import HillCurve
+from surfacing_svc.optimizer import BudgetPlan, ChannelBounds
+from surfacing_svc.recommend import AnalysisEffect
+
+__all__ = ["UNPROVEN_FIELD", "unproven", "unproven_bounds", "unproven_notes"]
+
+# The bound's origin as the plan names it (ChannelBounds.field): not a request field.
+UNPROVEN_FIELD = "the ceiling at current spend (its effect not established)"
+
+
+def unproven(curves: Sequence[HillCurve], effects: Mapping[str, AnalysisEffect]) -> list[str]:
+    """The movable channels whose effect the analysis did not establish (Recommend's rule)."""
+    return [
+        c.channel for c in curves
+        if c.identified and (e := effects.get(c.channel)) is not None and not e.established
+    ]  # fmt: skip
+
+
+def unproven_bounds(
+    bounds: Sequence[ChannelBounds], curves: Sequence[HillCurve], channels: Sequence[str],
+    requested: Sequence[str],
+) -> list[ChannelBounds]:  # fmt: skip
+    """``bounds`` with each of ``channels`` not in ``requested`` (the channels the request
+    bounds itself) held at most at its current spend."""
+    spend = {c.channel: c.reference_spend for c in curves}
+    capped = [ch for ch in channels if ch not in requested]
+    out = []
+    for b in bounds:
+        if b.channel in capped:
+            top = min(b.upper if b.upper is not None else spend[b.channel], spend[b.channel])
+            b = ChannelBounds(b.channel, min(b.lower or 0.0, top), top, field=UNPROVEN_FIELD)
+        out.append(b)
+    named = {b.channel for b in out}
+    out += [ChannelBounds(ch, None, spend[ch], field=UNPROVEN_FIELD)
+            for ch in capped if ch not in named]  # fmt: skip
+    return out
+
+
+def unproven_notes(
+    plan: BudgetPlan, channels: Sequence[str], requested: Sequence[str]
+) -> list[str]:
+    """What the plan says of the channels the analysis did not establish: those held at most
+    at current spend (and which of them the ceiling stops), and any a request's own bound let
+    the plan raise."""
+    if not channels:
+        return []
+    by = {p.channel: p for p in plan.channels}
+    held = [ch for ch in channels if ch not in requested]
+    out = []
+    why = ("the analysis did not establish its effect (its interval of the incremental "
+           "outcome includes zero): more spend would bet on an effect the analysis could not "
+           "tell from none; a geo experiment (liftos design) would measure it")  # fmt: skip
+    if held:
+        stopped = [ch for ch in held if by[ch].bound.value == "upper"]
+        out.append(
+            f"not raised above current spend, as Recommend does not raise them either: "
+            f"{', '.join(held)}; for each, {why}"
+            + (f"; the ceiling binds for {', '.join(stopped)} (the curves' mean would raise "
+               "it)" if stopped else "")
+            + "; a constraint on the channel (--bound CHANNEL=LO:HI) replaces the ceiling"
+        )  # fmt: skip
+    raised = [ch for ch in channels if ch in requested
+              and by[ch].optimal_spend > by[ch].current_spend * (1 + 1e-6)]  # fmt: skip
+    if raised:
+        out.append(f"raised within the request's own bound, although for each {why}: "
+                   + ", ".join(raised))  # fmt: skip
+    return out
