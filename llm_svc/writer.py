@@ -28,6 +28,7 @@ to the causes it names and says so, or says it names none (the LLM writer reads 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -407,6 +408,103 @@ def caveats(analysis: Analysis) -> list[Sentence]:
     return out
 
 
+# A REVIEW check in plain words, for an executive: what it means for the figures (by check kind;
+# the others' are vocabulary.PLAIN_CHECKS, worded for a failure).
+_PLAIN_REVIEWS = {
+    "budget_response": "budgets followed demand, so part of what the paid channels seem to have "
+    "caused may be demand they chased",
+    "omitted_channels": "a channel the model leaves out may be behind part of what it credits "
+    "to the others",
+}
+_HEALTH_FACT = "derived:health = the worst outcome of the model's checks"
+
+
+def health(analysis: Analysis) -> Sentence | None:
+    """For an executive, an attribution's health verdict (PASS, REVIEW or FAIL) before its
+    figures, and for REVIEW which checks warned and what that means in plain words."""
+    if analysis.kind != "attribution" or not analysis.checks:
+        return None
+    b = _Builder(analysis.analysis_id).t("model health: ")
+    failed, warned = analysis.failed_checks, analysis.warning_checks
+    if failed:
+        b.f(_HEALTH_FACT, "FAIL").t(": the model failed its ")
+        _checks(b, list(failed))
+        return b.t(", so its figures should not be relied on.").build()
+    if not warned:
+        return b.f(_HEALTH_FACT, "PASS").t(": every check of the model passed.").build()
+    b.f(_HEALTH_FACT, "REVIEW").t(": usable, with caveats to read first: the ")
+    _checks(b, list(warned))
+    b.t(" raised a warning" if len(warned) == 1 else " raised warnings")
+    plain = [p for p in dict.fromkeys(_PLAIN_REVIEWS.get(c.kind, "") for c in warned) if p]
+    if plain:
+        b.t(f" ({'; '.join(plain)})")
+    return b.t(", so read the figures below as indicative rather than established.").build()
+
+
+def _named(text: str, effects: Sequence[Effect]) -> list[str]:
+    return [
+        n
+        for n in dict.fromkeys(e.treatment for e in effects)
+        if re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", text)
+    ]
+
+
+def executive_caveats(analysis: Analysis, effects: Sequence[Effect]) -> list[Sentence]:
+    """For an executive, at most two of the analysis's warnings: those about one or two
+    channels whose figures were just given (and no other), the most specific first, so the
+    figure they qualify is named; the analyst explanation carries every one."""
+    given = {e.treatment for e in effects}
+    ranked = sorted(
+        (len(names), i, names[0])
+        for i, text in enumerate(analysis.warnings)
+        if (names := _named(text, analysis.effects)) and len(names) <= 2 and set(names) <= given
+    )
+    out = []
+    for _, i, name in ranked[:2]:
+        b = _Builder(analysis.analysis_id)
+        b.t(f"caveat on {label(name)}'s figure: ")
+        b.f(f"warnings[{i}]", _clause(analysis.warnings[i])).t(".")
+        out.append(b.build(quotes=True))
+    if len(analysis.warnings) > len(out):
+        more = "the other caveats" if out else "its caveats"
+        out.append(
+            _Builder(analysis.analysis_id)
+            .t(f"the analyst explanation (--audience analyst) lists {more} of this analysis.")
+            .build()
+        )
+    return out
+
+
+def _spends(analysis: Analysis, e: Effect) -> bool:
+    """An attribution channel with spend (it has a return on spend; email run on sends has
+    none)."""
+    return any(o.metric is Metric.ROAS and o.treatment == e.treatment for o in analysis.effects)
+
+
+def _step_effect(analysis: Analysis, effects: Sequence[Effect]) -> Effect:
+    """What the next step is about: for an attribution, the first channel that spends (a
+    budget is decided on spend; a channel without spend has none to plan), else the first."""
+    if analysis.kind == "attribution":
+        for e in effects:
+            if _spends(analysis, e):
+                return e
+    return effects[0]
+
+
+def budget_pointer(analysis: Analysis, effects: Sequence[Effect]) -> Sentence | None:
+    """For an executive of an attribution with spending channels: where the budget moves are."""
+    if analysis.kind != "attribution" or not any(_spends(analysis, e) for e in effects):
+        return None
+    return (
+        _Builder(analysis.analysis_id)
+        .t(
+            "for how to move the budget between the channels that spend, liftos recommend on "
+            "this analysis gives the moves its figures support."
+        )
+        .build()
+    )
+
+
 def next_step(analysis: Analysis, e: Effect) -> Sentence:
     """What to do with this result."""
     if e.role is not None:
@@ -490,12 +588,16 @@ def _sentences(
     if audience is Audience.EXECUTIVE:
         if not effects:  # a failed model reports none: say why, not nothing
             yield from no_effects(analysis)
+        else:
+            yield health(analysis)
         for e in effects:
             yield headline(analysis, e)
             yield _roas_of(analysis, e)
             yield relative(analysis, e)
         if effects:
-            yield next_step(analysis, effects[0])
+            yield from executive_caveats(analysis, effects)
+            yield next_step(analysis, _step_effect(analysis, effects))
+            yield budget_pointer(analysis, effects)
         yield window(analysis)
         return
     detailed = audience is Audience.DATA_SCIENTIST
@@ -524,7 +626,7 @@ def _sentences(
     yield from caveats(analysis)
     yield window(analysis)
     if effects:
-        yield next_step(analysis, effects[0])
+        yield next_step(analysis, _step_effect(analysis, effects))
     elif not analysis.effects and analysis.failed_checks:
         yield (
             _Builder(analysis.analysis_id)

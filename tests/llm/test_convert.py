@@ -215,14 +215,15 @@ def test_the_next_step_names_the_channel_its_figure_bounds() -> None:
     a = analysis_from_proto(audit_attribution())
     sentences = write([a], Audience.EXECUTIVE)
     (step,) = [s for s in sentences if s.text.startswith("Next step:")]
+    # R6-F6: the step is about a channel that spends (klaviyo email runs on sends: no budget)
     assert step.text == (
-        "Next step: plan klaviyo email's effect on revenue at the lower bound of its 90% "
-        "interval, 15,836,244 (the conservative end), rather than the point estimate, "
-        "29,597,531."
+        "Next step: plan meta prospecting's effect on revenue at the lower bound of its 90% "
+        "interval, 2,000,000 (the conservative end), rather than the point estimate, "
+        "4,100,000."
     )
     facts = {step.text[c.start : c.end]: c.fact for c in step.cites}
-    assert facts["15,836,244"] == "channels[klaviyo_email].incremental_outcome.lower"
-    assert facts["29,597,531"] == "channels[klaviyo_email].incremental_outcome.estimate"
+    assert facts["2,000,000"] == "channels[meta_prospecting].incremental_outcome.lower"
+    assert facts["4,100,000"] == "channels[meta_prospecting].incremental_outcome.estimate"
     # every sentence the writer says passes its own guardrail
     guard = Guardrail([a])
     assert not guard.check(step.text, step.cites).flagged
