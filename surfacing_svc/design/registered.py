@@ -101,10 +101,12 @@ def carry_over_notes(
         if ended >= days or t.start > history_end + dt.timedelta(days=1):
             continue  # long over, or not started before the new test would
         when = (
-            f"ended {t.end:%Y-%m-%d}, {ended} day{'s' if ended != 1 else ''} before the "
+            f"runs until {t.end:%Y-%m-%d}, after the history's last day"
+            if ended < 0
+            else f"ended {t.end:%Y-%m-%d}, the history's last day"
+            if ended == 0
+            else f"ended {t.end:%Y-%m-%d}, {ended} day{'s' if ended != 1 else ''} before the "
             "history's last day"
-            if ended >= 0
-            else f"runs until {t.end:%Y-%m-%d}, after the history's last day"
         )
         head = f"registered experiment {t.experiment_id} ({t.channel}, {when})"
         if not t.geos:
