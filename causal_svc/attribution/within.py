@@ -28,7 +28,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Projection", "annual_basis", "leave_one_out_inputs", "orthonormal", "pacing_controls"]
+__all__ = [
+    "Projection",
+    "annual_basis",
+    "geo_cr2_scores",
+    "leave_one_out_inputs",
+    "orthonormal",
+    "pacing_controls",
+]
 
 # Lags of the local-demand control function: the demand shock persists for days and the
 # adstock reaches back, so today's outcome shock is related to the last few days' chase.
@@ -150,6 +157,19 @@ class Projection:
         coef = (xf @ zw.T) @ self._zinv
         return (xf - coef @ zf).reshape(*lead, *x.shape[-2:])
 
+    def geo_leverage(self, g: int) -> tuple[float, np.ndarray | None]:
+        """Geo ``g``'s diagonal block of the geo rows' residual-maker (day effects on),
+        restricted to the complement of the basis (where the projected rows lie), as
+        ``c·I − F Fᵀ``: ``c = 1 − share_g`` (the day effects) and ``F`` (T, Kz) the controls'
+        leverage factor (None without controls). In the weighted rows' metric the diagonal
+        block is the unweighted one (the geo's weight cancels)."""
+        c = 1.0 - float(self.share[g])
+        if self._z is None or self._zinv is None:
+            return c, None
+        vals, vecs = np.linalg.eigh(self._zinv)
+        root = (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
+        return c, np.sqrt(self.geo_weights[g]) * self._z[:, g, :].T @ root
+
     def national(self, x: np.ndarray) -> np.ndarray:
         """Residual of the day-mean series of ``x`` (..., G, T) on the national design: (..., T)."""
         m = self.day_mean(np.asarray(x, dtype=np.float64))
@@ -229,3 +249,32 @@ def leave_one_out_inputs(media: np.ndarray) -> np.ndarray:
     others = on.sum(axis=1, keepdims=True) - on
     loo = (dev.sum(axis=1, keepdims=True) - dev) / np.maximum(others, 1)
     return np.where(on, np.exp(level + loo), 0.0)
+
+
+def geo_cr2_scores(
+    projection: Projection, jd: np.ndarray, rd: np.ndarray, bread: np.ndarray
+) -> np.ndarray:
+    """Each geo's CR2 score ``J_gᵀ (I − H_gg)^(−1/2) r_g`` on geo rows with day effects (rows
+    geo-major; ``jd``, ``rd`` the weighted data rows' Jacobian and residuals; ``bread``
+    ``(JᵀJ)⁺``). The block is ``c·I − L`` off the basis (:meth:`Projection.geo_leverage`),
+    ``L`` the controls' and the media terms' low-rank leverage, so its inverse root is exact
+    at O(T·P²) per geo. With 10 geos CR1's ``G/(G−1)`` left the TV world's iROAS se ~20% under
+    its spread: the media leverage sits in the scores' own direction."""
+    vals, vecs = np.linalg.eigh(bread)
+    root = (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
+    n_geos = projection.geo_weights.size
+    rows = rd.size // n_geos
+    scores = np.zeros((n_geos, jd.shape[1]))
+    for g in range(n_geos):
+        sl = slice(g * rows, (g + 1) * rows)
+        c, ctrl = projection.geo_leverage(g)
+        f = jd[sl] @ root if ctrl is None else np.column_stack([jd[sl] @ root, ctrl])
+        u, sv, _ = np.linalg.svd(f, full_matrices=False)
+        keep = sv > 1e-12 * max(float(sv[0]), 1e-300) if sv.size else sv > 0
+        u, lam = u[:, keep], sv[keep] ** 2
+        # Eigenvalues c − λ at or below zero: a geo its own terms fit exactly; no information.
+        inner = np.where(c - lam > 1e-8, 1.0 / np.sqrt(np.clip(c - lam, 1e-8, None)), 0.0)
+        proj = u.T @ rd[sl]
+        adjusted = (rd[sl] - u @ proj) / np.sqrt(c) + u @ (inner * proj)
+        scores[g] = jd[sl].T @ adjusted
+    return scores
