@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from causal_svc.errors import InsufficientData
-from mesh.runtime.aggregates import MEASURES, melt_geo_days
+from mesh.runtime.aggregates import MEASURES, RECORDS, melt_geo_days
 
 from .panel import (
     FIRST_PARTY_SOURCE,
@@ -30,10 +30,6 @@ from .panel import (
 )
 
 __all__ = ["panel_from_aggregates", "spend_outside"]
-
-# A geo-day's count of records of one (source, channel), where memory sends it: a row whose
-# sums are all zero is still a row (a day without sales, not a day missing from the export).
-RECORDS = "records"
 
 
 def panel_from_aggregates(

@@ -24,9 +24,9 @@ day has ``MIN_ORDERS`` first-party orders or more (a day without any is then bel
 likely under Poisson counts) and it lacks rows on at most ``MAX_ABSENT_SHARE_BUSY`` of the
 days: a busy region whose export lost a week.
 
-From memory's sums (the service's path) a first-party row is known by a non-zero sum, or by a
-``source:channel:records`` count where memory sends one; it does not yet, so there a geo-day
-whose rows are all zero reads as absent, under the rules above.
+From memory's sums (the service's path) a first-party row is known by a non-zero sum, or by the
+``source:channel:records`` count memory sends for the pairs that have a row whose sums are all
+zero, so a day without sales stays a real zero there too.
 
 Measured (demo worlds, seeds 0-2, the sums with first-party rows lost; the paid channels'
 |iROAS change| from the world as exported, mean): 8 geo-days scattered over the 4 largest geos
