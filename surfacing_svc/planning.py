@@ -43,6 +43,12 @@ from surfacing_svc.recommend import (
     recommend,
     recommend_plans,
 )
+from surfacing_svc.unproven_bounds import (
+    UNPROVEN_FIELD,
+    unproven,
+    unproven_bounds,
+    unproven_notes,
+)
 from surfacing_svc.usual_spend import (
     RegisteredTest,
     RegisteredTests,
@@ -401,6 +407,10 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
         question.bounds, {c.channel: c for c in curves}, max_change=question.max_change,
         budget=question.budget, cap=cap,
     )  # fmt: skip
+    # Never more spend on a channel the analysis did not establish, as Recommend (R6-F2).
+    unsure = unproven(curves, {e.channel: e for e in model.effects})
+    asked = [b.channel for b in bounds if b.field != "max_change"]
+    bounds = unproven_bounds(bounds, curves, unsure, asked)
     scale = question.horizon_days / model.period_days if question.horizon_days else 1.0
     bounds, per_campaign = campaign_bounds(
         question.campaign_bounds, model.campaigns, curves, bounds, scale
@@ -412,8 +422,10 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
     )  # fmt: skip
     capped = [
         p.channel for p, b in zip(plan.channels, _by_channel(bounds, plan), strict=True)
-        if b is not None and b.field == "max_change" and p.bound.value != "none"
+        if b is not None and p.bound.value != "none" and (b.field == "max_change" or (
+            b.field == UNPROVEN_FIELD and p.bound.value == "lower"))
     ]  # fmt: skip
+    plan = replace(plan, warnings=(*plan.warnings, *unproven_notes(plan, unsure, asked)))
     if capped:
         scale = change_scale(curves, question.budget, cap=cap)
         scaled = "" if abs(scale - 1.0) < 1e-9 else f" (scaled ×{scale:.3g} to the budget)"
