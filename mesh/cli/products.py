@@ -19,7 +19,7 @@ from google.protobuf import json_format
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
-from mesh.report.products import channel_sells, promotions
+from mesh.report.products import NO_MOVE, channel_sells, losing_cells, promotions, titles
 from mesh.sdk.client import LiftOS
 from mesh.sdk.failures import RpcFailure
 
@@ -89,11 +89,18 @@ def render(
         # the slope at the period's spend: what a move between categories is decided on
         mroas = _span(c.marginal_roas, "{:.2f}") if c.HasField("marginal_roas") else "–"
         flag = "" if c.significant or c.spend.amount == 0 else "  (interval includes 0)"
+        if c.spend.amount > 0 and c.incremental_margin.estimate < c.spend.amount:
+            flag += "  (margin below spend)"
         lines.append(
             f"  {c.channel:18s} {c.category[:14]:14s} {c.spend.amount:10,.0f} "
             f"{_span(c.incremental_revenue):>28s} {_span(c.incremental_margin):>28s} {roas} "
             f"{mroas:>24s}{flag}"
         )
+    for c in losing_cells(r):
+        lines.append(f"  note: {c.channel} on {c.category} returns an incremental margin of "
+                     f"{c.incremental_margin.estimate:,.0f} on a spend of {c.spend.amount:,.0f} "
+                     f"{cur}: at that margin the channel loses money on the category")  # fmt: skip
+    name = titles(r)
     lines += ["", "Which products each channel really sells (interval above zero):"]
     sells = channel_sells(r, top)
     for channel in r.channels:
@@ -102,7 +109,8 @@ def render(
             lines.append(f"  {channel}: no product distinguishable from zero")
             continue
         lines.append(f"  {channel}:")
-        lines += [f"    {p.product_id:16s} {p.category[:14]:14s} spend {p.spend.amount:9,.0f}  "
+        lines += [f"    {name.get(p.product_id, p.product_id):36s} {p.category[:14]:14s} "
+                  f"spend {p.spend.amount:9,.0f}  "
                   f"incremental {_span(p.incremental_revenue)}" for p in found]  # fmt: skip
     lines += ["", "Promotions and their cannibalisation (claimed pairs only):"]
     promo = promotions(r)
@@ -110,8 +118,9 @@ def render(
         lines.append("  no cannibalisation is claimed")
     for p in promo:
         lines.append(
-            f"  {p.product_id} ({p.category}): lift {p.lift:,.0f} {cur}, {p.cannibalised:,.0f} "
-            f"({p.share:.0%}) taken from {', '.join(p.victims)}: {p.verdict(cur)}"
+            f"  {name.get(p.product_id, p.product_id)} ({p.category}): lift {p.lift:,.0f} {cur}, "
+            f"{p.cannibalised:,.0f} ({p.share:.0%}) taken from "
+            f"{', '.join(name.get(v, v) for v in p.victims)}: {p.verdict(cur)}"
         )
     lines += ["", "Where to move spend between product campaigns (Recommend):"]
     if recommendations is None:
@@ -119,8 +128,7 @@ def render(
     else:
         recs = [x for x in recommendations.recommendations if x.kind in _PRODUCT_KINDS]
         if not recs:
-            lines.append("  no move: no channel's category returns clearly differ, and no "
-                         "promotion mostly cannibalises")  # fmt: skip
+            lines.append(f"  {NO_MOVE}")
         for x in recs:
             i = x.expected_impact
             # The impact's interval level is the tables' (R2-F14); the confidence is the

@@ -116,7 +116,7 @@ def render_report(
         elif which == "products":
             result_p = analysis.products
             title = "What each channel sells: products and categories"
-            sections = product_sections(analysis, figs)
+            sections = product_sections(analysis, figs, recommendations)
             meta = [f"products, {len(result_p.channels)} channels, {len(result_p.categories)} "
                     "categories"]  # fmt: skip
             cur = result_p.currency_code

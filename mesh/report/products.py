@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
+import textwrap
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from statistics import NormalDist
 
 import numpy as np
 from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import surfacing_pb2 as surfacing_pb
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -24,6 +26,7 @@ from mesh.report.effect import Figures
 
 __all__ = [
     "CANNIBAL_SHARE",
+    "NO_MOVE",
     "Promotion",
     "channel_sells",
     "cross_network",
@@ -80,6 +83,8 @@ class Promotion:
     net_low: float
     net_high: float
     bound: float
+    level: float = 0.9  # the net interval's level (the tables')
+    claim_level: float = 0.95  # the level of ``bound``, at which the rule is judged
 
     @property
     def share(self) -> float:
@@ -90,14 +95,33 @@ class Promotion:
         return self.bound < (1.0 - CANNIBAL_SHARE) * self.lift
 
     def verdict(self, currency: str = "") -> str:
-        unit = f" {currency}" if currency else ""
-        kept = f", {self.net / self.lift:.0%} of the lift" if self.lift > 0 else ""
-        gained = f"{self.net:,.0f}{unit} net{kept} [{self.net_low:,.0f}, {self.net_high:,.0f}]"
+        """The rule's answer, worded as what the figures are: a net loss is "lost", the
+        bracket is the net's interval in the currency at its level, and "not shown" says
+        which bound the rule judged, so a large share taken does not read as a contradiction."""
+        if not self.mostly_cannibalises and self.net >= (1.0 - CANNIBAL_SHARE) * self.lift:
+            return "adds net revenue"
+        net = self.net_words(currency)
         if self.mostly_cannibalises:
-            return f"mostly cannibalises (the category gained {gained})"
-        if self.net < (1.0 - CANNIBAL_SHARE) * self.lift:
-            return f"not shown to take most of its lift (the category gained {gained})"
-        return "adds net revenue"
+            return f"mostly cannibalises ({net})"
+        unit = f" {currency}" if currency else ""
+        return (
+            f"not shown to take most of its lift: {net}; its upper bound at the "
+            f"{self.claim_level:.0%} claim level, {self.bound:,.0f}{unit}, is not below half "
+            f"the lift ({(1.0 - CANNIBAL_SHARE) * self.lift:,.0f}{unit})"
+        )
+
+    def net_words(self, currency: str = "") -> str:
+        """What the category kept (or lost) net of every sibling, with its interval."""
+        unit = f" {currency}" if currency else ""
+        if self.net >= 0:
+            kept = f", {self.net / self.lift:.0%} of the lift" if self.lift > 0 else ""
+            head = f"the category kept {self.net:,.0f}{unit} net{kept}"
+        else:  # the siblings lost more than the promoted product gained
+            head = f"the category lost {-self.net:,.0f}{unit} net, more than the whole lift"
+        return (
+            f"on the point estimate {head}; the net's {self.level:.0%} interval is "
+            f"{self.net_low:,.0f} to {self.net_high:,.0f}{unit}"
+        )
 
 
 def promotions(result: causal_pb.ProductAnalysisResult) -> list[Promotion]:
@@ -121,7 +145,7 @@ def promotions(result: causal_pb.ProductAnalysisResult) -> list[Promotion]:
             pid, pairs[0].category, pairs[0].promoted_lift,
             -sum(q.revenue_change.estimate for q in taken),
             tuple(q.affected_product_id for q in taken),
-            net, net - z * sd, net + z * sd, net + z_claim * sd,
+            net, net - z * sd, net + z * sd, net + z_claim * sd, level, result.claim_level,
         ))  # fmt: skip
     return sorted(out, key=lambda p: -p.share)
 
@@ -164,12 +188,27 @@ def _hatch(x: float, y: float) -> Rectangle:
     return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, hatch="//", edgecolor="#bbb", lw=0)
 
 
+def _short(text: str, width: int = 12) -> str:
+    """A node's label on at most two lines (a shop's titles run to two or three words)."""
+    lines = textwrap.wrap(text, width) or [text]
+    if len(lines) > 2:
+        lines = [lines[0], " ".join(lines[1:])[: width - 1] + "…"]
+    return "\n".join(lines)
+
+
 def cross_network(result: causal_pb.ProductAnalysisResult) -> Figure:
     """Products as nodes on a circle per category; an arrow from the promoted product to the
     affected one for each claimed pair: green halo, red cannibalisation, width by its share
     of the promoted product's lift. Pairs claimed nothing are not drawn."""
     cats = sorted({p.category for p in result.products})
-    fig, axes = new_figure(3.2, ncols=max(len(cats), 1))
+    # the title, as the explanation and the tables name the product (the id where none)
+    label = {p.product_id: p.title or p.product_id for p in result.products}
+    # at most three categories a row: a node is labelled with its title, which needs the room
+    ncols = max(min(len(cats), 3), 1)
+    nrows = max(-(-len(cats) // ncols), 1)
+    fig, axes = new_figure(3.2 * nrows, nrows=nrows, ncols=ncols)
+    for ax in axes[len(cats) :]:
+        ax.axis("off")
     for ax, cat in zip(axes, cats, strict=False):
         nodes = sorted(p.product_id for p in result.products if p.category == cat)
         angle = np.linspace(0, 2 * np.pi, len(nodes), endpoint=False) + np.pi / 2
@@ -187,7 +226,8 @@ def cross_network(result: causal_pb.ProductAnalysisResult) -> Figure:
                                     "connectionstyle": "arc3,rad=0.15"})  # fmt: skip
         for n, (x, y) in pos.items():
             ax.scatter([x], [y], s=60, color=_GREY, zorder=3)
-            ax.text(x * 1.18, y * 1.18, n[-6:], ha="center", va="center", fontsize=7)
+            ax.text(x * 1.22, y * 1.22, _short(label.get(n, n)), ha="center", va="center",
+                    fontsize=7)  # fmt: skip
         ax.set_title(cat, fontsize=9)
         ax.set_xlim(-1.5, 1.5)
         ax.set_ylim(-1.5, 1.5)
@@ -199,18 +239,103 @@ def cross_network(result: causal_pb.ProductAnalysisResult) -> Figure:
 # What the mROAS column is, and that a move between categories is decided on its interval (an
 # older analysis has none: "–", and Recommend moves nothing there).
 _MROAS_NOTE = (
-    '<p class="note">Revenue and margin: incremental, over the period. mROAS: the revenue of the next unit of a channel\'s spend on the category '
+    '<p class="note">Revenue and margin: incremental, over the period. iROAS: the incremental '
+    "revenue per unit of the channel's spend on the category (1 returns the spend in revenue; "
+    "in margin, the spend comes back only where the margin column is above the spend). mROAS: "
+    "the revenue of the next unit of a channel's spend on the category "
     "at the period's spend (the response curve's slope there, not its average), with its "
     "interval over the curve's slope, saturation and decay. Recommend moves spend between a "
     "channel's categories only where these intervals separate; – where the analysis "
     "does not report it.</p>"
 )
 
+# Recommend's answer when it proposes no product move (the CLI prints the same line).
+NO_MOVE = (
+    "no move: no channel's category returns clearly differ, and no promotion mostly cannibalises"
+)
+_PRODUCT_KINDS = (
+    surfacing_pb.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND,
+    surfacing_pb.RECOMMENDATION_KIND_STOP_PROMOTION,
+)
 
-def product_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Section]:
+
+def titles(result: causal_pb.ProductAnalysisResult) -> dict[str, str]:
+    """Each product's name as the explanation writes it: its title, its id after it."""
+    return {
+        p.product_id: f"{p.title} ({p.product_id})" if p.title and p.title != p.product_id
+        else p.product_id
+        for p in result.products
+    }  # fmt: skip
+
+
+def losing_cells(result: causal_pb.ProductAnalysisResult) -> list[causal_pb.ChannelCategoryEffect]:
+    """Cells whose incremental margin is below their spend: at the margin it returns, the
+    channel loses money on that category (its revenue may still exceed the spend)."""
+    return [c for c in result.cells
+            if c.spend.amount > 0 and c.incremental_margin.estimate < c.spend.amount]  # fmt: skip
+
+
+def _roas_cell(c: causal_pb.ChannelCategoryEffect) -> str:
+    if not c.HasField("incremental_roas"):
+        return "–"
+    i = c.incremental_roas
+    if math.isfinite(i.lower) and math.isfinite(i.upper) and i.lower < i.upper:
+        # one decimal on the bounds keeps the cell table within the page's width
+        bounds = f"[{i.lower:.1f}, {i.upper:.1f}]".replace("-", "−")
+        return f'{num(i.estimate)}<span class="ci">{esc(bounds)}</span>'
+    return num(i.estimate)
+
+
+def _margin_cell(c: causal_pb.ChannelCategoryEffect) -> str:
+    cell = _span_cell(c.incremental_margin)
+    if c.spend.amount > 0 and c.incremental_margin.estimate < c.spend.amount:
+        cell += '<span class="ci">below spend</span>'
+    return cell
+
+
+def _losses(result: causal_pb.ProductAnalysisResult) -> str:
+    lost = losing_cells(result)
+    if not lost:
+        return ""
+    cur = f" {result.currency_code}" if result.currency_code else ""
+    items = "".join(
+        f"<li>{esc(c.channel)} on {esc(c.category)}: incremental margin "
+        f"{num(c.incremental_margin.estimate)}{esc(cur)} against a spend of "
+        f"{num(c.spend.amount)}{esc(cur)}, so at the margin it returns the channel loses money "
+        "on that category</li>"
+        for c in lost
+    )
+    return f'<p class="note">Margin below spend (point estimates):</p><ul class="plain note">{items}</ul>'
+
+
+def _recommend_section(
+    result: causal_pb.ProductAnalysisResult, recommendations: surfacing_pb.RecommendResponse | None
+) -> Section | None:
+    """Recommend's conclusion where it proposes no product move (its moves, when it proposes
+    some, are the page's Recommendations section)."""
+    if recommendations is None:
+        return None
+    if any(x.kind in _PRODUCT_KINDS for x in recommendations.recommendations):
+        return None
+    body = f"<p>Recommend: {esc(NO_MOVE)}.</p>"
+    if losing_cells(result):
+        body += (
+            '<p class="note">Recommend moves spend between a channel\'s categories on their '
+            "revenue returns; the cells whose margin is below their spend (above) are not a "
+            "move it proposes, and are worth reading before spending more there.</p>"
+        )
+    return Section("product-recommendations", "Recommendations", body)
+
+
+def product_sections(
+    analysis: causal_pb.Analysis,
+    figs: Figures,
+    recommendations: surfacing_pb.RecommendResponse | None = None,
+) -> list[Section]:
     r = analysis.products
     cur = r.currency_code
     level = f"{r.interval_level:.0%}"
+    name = titles(r)
     head = (
         f"<p>{len(r.products)} products in {len(r.categories)} categories over {r.day_count} "
         f"days, {r.record_count:,} records; {esc(level)} intervals, cross-effects claimed at "
@@ -221,23 +346,31 @@ def product_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Sectio
         "product-heat-map", functools.partial(heat_map, r), "Channel × category heat map",
         f"What each channel's spend on a category's products caused ({esc(cur)}, net of the "
         "halo and cannibalisation inside the category); colour is the return per unit of spend, "
-        "hatched where the interval includes zero.",
+        f"hatched where the {esc(level)} interval of the incremental revenue includes zero.",
     )  # fmt: skip
     cells = table(
         [("channel", False), ("category", False), ("spend", True), (f"revenue [{level}]", True),
          (f"margin [{level}]", True), ("iROAS", True), (f"mROAS [{level}]", True)],
-        [[esc(c.channel), esc(c.category), num(c.spend.amount), _span_cell(c.incremental_revenue),
-          _span_cell(c.incremental_margin),
-          num(c.incremental_roas.estimate) if c.HasField("incremental_roas") else "–",
+        # a channel's name may break after its underscore: the table keeps to the page's width
+        [[esc(c.channel).replace("_", "_<wbr>"), esc(c.category), num(c.spend.amount),
+          _span_cell(c.incremental_revenue),
+          _margin_cell(c), _roas_cell(c),
           _span_cell(c.marginal_roas) if c.HasField("marginal_roas") else "–"]
          for c in r.cells],
     )  # fmt: skip
-    sections = [Section("products", "Products: what each channel sells", head + heat + cells
-                        + _MROAS_NOTE
-                        + (f'<ul class="plain note">{warn}</ul>' if warn else ""))]  # fmt: skip
+    sections = [
+        Section(
+            "product-health", "Caveats",
+            f'<ul class="plain">{warn}</ul>' if warn
+            else "<p>The analysis raised no warning.</p>",
+        ),
+        Section("products", "Products: what each channel sells",
+                head + heat + cells + _MROAS_NOTE + _losses(r)),
+    ]  # fmt: skip
     sells = channel_sells(r)
-    rows = [[esc(ch), esc(p.product_id), esc(p.category), num(p.spend.amount),
-             _span(p.incremental_revenue)] for ch, ps in sells.items() for p in ps]  # fmt: skip
+    rows = [[esc(ch), esc(name.get(p.product_id, p.product_id)), esc(p.category),
+             num(p.spend.amount), _span(p.incremental_revenue)]
+            for ch, ps in sells.items() for p in ps]  # fmt: skip
     if rows:
         sections.append(Section("product-cells", "Products each channel really sells", table(
             [("channel", False), ("product", False), ("category", False), ("spend", True),
@@ -250,16 +383,29 @@ def product_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Sectio
         "larger share of the promoted product's lift. Pairs whose interval includes zero are "
         "not drawn.",
     )  # fmt: skip
+    pair_rows = [[esc(name.get(q.promoted_product_id, q.promoted_product_id)),
+                  esc(name.get(q.affected_product_id, q.affected_product_id)), esc(q.category),
+                  "halo" if q.kind == causal_pb.CROSS_EFFECT_KIND_HALO else "cannibalisation",
+                  _span(q.revenue_change)]
+                 for q in claimed_pairs(r)]  # fmt: skip
+    pairs = table(
+        [("promoted", False), ("affected", False), ("category", False), ("claimed", False),
+         (f"revenue change ({esc(cur)}) [{level}]", True)], pair_rows,
+    ) if pair_rows else ""  # fmt: skip
     promo = promotions(r)
-    promo_rows = [[esc(p.product_id), esc(p.category), num(p.lift), num(p.cannibalised),
-                   f"{p.share:.0%}", esc(", ".join(p.victims)),
+    promo_rows = [[esc(name.get(p.product_id, p.product_id)), esc(p.category), num(p.lift),
+                   num(p.cannibalised), f"{p.share:.0%}",
+                   esc(", ".join(name.get(v, v) for v in p.victims)),
                    esc(p.verdict(r.currency_code))]
                   for p in promo]  # fmt: skip
-    body = network + (table(
+    body = network + pairs + (table(
         [("promoted", False), ("category", False), ("own lift", True), ("taken from siblings", True),
          ("share", True), ("from", False), ("verdict", False)], promo_rows,
     ) if promo_rows else "<p>No cannibalisation is claimed.</p>")  # fmt: skip
     sections.append(Section("cross-effects", "Halo and cannibalisation", body))
+    rec = _recommend_section(r, recommendations)
+    if rec is not None:
+        sections.append(rec)
     return sections
 
 

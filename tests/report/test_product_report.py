@@ -55,7 +55,7 @@ def products() -> causal_pb.Analysis:
 def _cell_rows(html: str) -> list[str]:
     section = html[html.index('<section id="products"') :]
     section = section[: section.index("</section>")]
-    return re.findall(r"<tr>(.*?)</tr>", section, flags=re.S)
+    return re.findall(r"<tr>(.*?)</tr>", section.replace("<wbr>", ""), flags=re.S)
 
 
 def _last(row: str) -> str:

@@ -38,8 +38,8 @@ def test_the_verdict_states_the_net_category_gain() -> None:
     taken = _promotion(1_000_000.0, [(-600_000.0, 5_000.0, CANN), (69_639.0, 5_000.0, HALO)])
     assert taken.mostly_cannibalises and taken.net == pytest.approx(469_639.0)
     assert taken.verdict("USD") == (
-        "mostly cannibalises (the category gained 469,639 USD net, 47% of the lift "
-        "[453,190, 486,088])"
+        "mostly cannibalises (on the point estimate the category kept 469,639 USD net, 47% of "
+        "the lift; the net's 90% interval is 453,190 to 486,088 USD)"
     )
     # the audit's case: half the lift taken from a sibling, but the halo leaves the category
     # 80% of it — not "mostly cannibalises" (the share taken alone said it was)
@@ -57,10 +57,26 @@ def test_mostly_cannibalises_needs_the_net_s_bound_below_half_the_lift() -> None
     # estimate; the net's 95% bound reaches past half the lift, so it is not shown.
     false = _promotion(92_014.0, [(-61_982.0, 23_184.0, CANN), (-28_941.0, 13_172.0, CANN)])
     assert false.net < 0.5 * false.lift and not false.mostly_cannibalises
-    assert false.verdict("USD").startswith("not shown to take most of its lift (the category "
-                                           "gained 1,091 USD net, 1% of the lift")  # fmt: skip
+    assert false.verdict("USD").startswith("not shown to take most of its lift: on the point "
+                                           "estimate the category kept 1,091 USD net, 1% of "
+                                           "the lift")  # fmt: skip
     sure = _promotion(92_014.0, [(-61_982.0, 7_000.0, CANN), (-28_941.0, 4_000.0, CANN)])
     assert sure.mostly_cannibalises
+
+
+def test_a_net_loss_reads_as_a_loss_with_the_bracket_s_unit_and_level() -> None:
+    """R6-F11: "81% taken from siblings … not shown to take most of its lift (the category
+    gained -8,501 USD net, -11% of the lift [-96,924, 79,922])" read as a contradiction, a
+    loss as a gain, and the USD bracket as a percentage of unstated level."""
+    lost = _promotion(75_220.0, [(-60_618.0, 30_000.0, CANN), (-23_103.0, 30_000.0, CANN)])
+    assert lost.share > 0.8 and lost.net < 0 and not lost.mostly_cannibalises
+    text = lost.verdict("USD")
+    assert "gained" not in text and "-11%" not in text and "[" not in text
+    assert text == (
+        "not shown to take most of its lift: on the point estimate the category lost 8,501 USD "
+        "net, more than the whole lift; the net's 90% interval is -107,192 to 90,190 USD; its "
+        "upper bound at the 95% claim level, 109,097 USD, is not below half the lift (37,610 USD)"
+    )
 
 
 @pytest.mark.parametrize("top", ["0", "-1"])
