@@ -520,7 +520,12 @@ def _product_analysis(a: causal_pb.Analysis) -> Analysis:
         assumptions=tuple(r.assumptions),
         effects=tuple(effects),
         warnings=tuple(r.warnings),
-        statistics={"interval_level": r.interval_level, "claim_level": r.claim_level},
+        # a cell's spend, so the writer can say where its margin does not cover it
+        statistics={
+            "interval_level": r.interval_level,
+            "claim_level": r.claim_level,
+            **{f"cells[{c.channel}/{c.category}].spend": c.spend.amount for c in r.cells},
+        },
         window=window,
         create_time=a.create_time.ToDatetime(tzinfo=dt.UTC) if a.HasField("create_time") else None,
     )

@@ -100,6 +100,12 @@ def _cell(analysis: Analysis, e: Effect, margin: Effect | None = None) -> _Build
             _flat(b, margin)
         else:
             _figures(b.t(", and its margin"), margin)
+            spent = f"cells[{role.channel}/{role.category}].spend"
+            spend = analysis.statistics.get(spent)
+            if spend is not None and margin.point < spend:
+                # revenue above spend can still lose money: the margin is what is kept
+                b.t(", below the ").f(spent, fmt(spend)).t(" it spent there, so at that margin ")
+                b.t(f"{_channel(role)} loses money on {role.category}")
     return b.t(".")
 
 

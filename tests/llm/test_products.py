@@ -74,6 +74,9 @@ def allowed(a: causal_pb.Analysis, fact: str) -> set[str]:
         source = tables[table][key]
         value = _interval(getattr(source, field), part)
         return {fmt(abs(value) if absolute else value)}
+    m = re.fullmatch(r"cells\[([^\]]+)\]\.spend", fact)
+    if m:
+        return {fmt(cells[m.group(1)].spend.amount)}
     m = re.fullmatch(r"products\[(\d+)\]\.title", fact)
     if m:
         return {titles[m.group(1)]}
