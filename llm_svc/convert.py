@@ -267,6 +267,7 @@ def _naive(e: causal_pb.EffectEstimate) -> tuple[float, float, float] | None:
 
 
 _IDENTIFICATION_RISKS = frozenset({"budget_response", "omitted_channels"})
+_PAID_ONLY_CHECKS = frozenset({"budget_response"})
 
 _HEALTH_OUTCOMES = {
     causal_pb.HEALTH_VERDICT_PASS: CheckOutcome.PASSED,
@@ -293,6 +294,12 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
     )
     failed = tuple(c.label for c in checks if c.outcome is CheckOutcome.FAILED)
     warned = tuple(c.label for c in checks if c.outcome is CheckOutcome.WARNING)
+    # the budget-response check is about paid budgets chasing demand: it does not speak to a
+    # channel without spend (email and SMS on sends)
+    unpaid_warned = tuple(
+        c.label for c in checks
+        if c.outcome is CheckOutcome.WARNING and c.kind not in _PAID_ONLY_CHECKS
+    )  # fmt: skip
     if r.health.verdict == causal_pb.HEALTH_VERDICT_FAIL and not failed:
         failed = ("model health",)
     if r.health.verdict == causal_pb.HEALTH_VERDICT_UNSPECIFIED:
@@ -347,7 +354,7 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
                     prefix=f"channels[{ch.channel}].{name}.", unset_level=0.95,
                     supported=not failed and identified,
                     failed_checks=failed if identified else (*failed, "identification"),
-                    warning_checks=warned,
+                    warning_checks=warned if ch.spend.amount > 0 else unpaid_warned,
                     baseline=baseline if metric is Metric.OUTCOME else None,
                     baseline_fact=fact if metric is Metric.OUTCOME else "",
                 )
@@ -376,11 +383,16 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
     if r.HasField("date_range"):
         start, end = _date(r.date_range.start_date), _date(r.date_range.end_date)
         window = (start, end) if start and end else None
+    # how the channels are identified, in the analysis's words: an attribution gets around the
+    # demand it lacks (national spend movements, lift tests), it does not adjust for it
+    reason = r.identification.reason
     return Analysis(
         analysis_id=a.analysis_id,
         kind="attribution",
         method="causal_mmm",
         identification=Identification.BACKDOOR,
+        strategy_reason=reason,
+        assumptions=tuple(x for x in r.identification.assumptions if x != reason),
         effects=tuple(effects),
         withheld=withheld,
         checks=checks,

@@ -203,11 +203,14 @@ def headline(analysis: Analysis, e: Effect) -> Sentence:
         return b.build()
     scope = _scope(analysis)
     if e.warning_checks:
+        # the checks that warned about this effect (a paid-budget check not about an unpaid one)
+        warned = [c for c in analysis.warning_checks if c.label in e.warning_checks]
+        warned = warned or list(analysis.warning_checks)
         b.t(f"the estimate suggests {cause} may have {_verb(e)} {outcome} by ")
         _magnitude(b, e).t(" (")
         _interval(b, e).t("), but the ")
-        _checks(b, list(analysis.warning_checks))
-        verb = "raised a warning" if len(analysis.warning_checks) == 1 else "raised warnings"
+        _checks(b, warned)
+        verb = "raised a warning" if len(warned) == 1 else "raised warnings"
         return b.t(f" {verb}, so treat it as indicative rather than established.").build()
     b.t(f"{cause} {_verb(e)} {outcome} by ")
     _magnitude(b, e).t(f" {scope} (" if scope else " (")
@@ -250,6 +253,12 @@ def method(analysis: Analysis, *, estimated: bool = True) -> Sentence:
     b = _Builder(analysis.analysis_id)
     b.t("the estimate comes from " if estimated else "the analysis fitted ")
     b.f("method", method_label(analysis.method))
+    if analysis.kind == "attribution" and analysis.strategy_reason:
+        # its own words: "adjustment for the observed confounders" beside a confounder the
+        # data lacks (demand) overstated it; the strategy says how it gets around that one
+        b.t(", identified as its strategy says: ")
+        b.f("strategy.reason", _clause(analysis.strategy_reason))
+        return b.t(".").build(quotes=True)
     b.t(", identified by ").f("strategy.kind", IDENTIFICATION_LABELS[analysis.identification])
     if analysis.n:
         b.t(", on ").f("n", f"{analysis.n:,}").t(" observations")
@@ -438,7 +447,12 @@ def health(analysis: Analysis) -> Sentence | None:
     plain = [p for p in dict.fromkeys(_PLAIN_REVIEWS.get(c.kind, "") for c in warned) if p]
     if plain:
         b.t(f" ({'; '.join(plain)})")
-    return b.t(", so read the figures below as indicative rather than established.").build()
+    whose = (  # a paid-budget check qualifies the channels that spend only
+        "the figures of the channels that spend"
+        if all(c.kind == "budget_response" for c in warned)
+        else "the figures below"
+    )
+    return b.t(f", so read {whose} as indicative rather than established.").build()
 
 
 def _named(text: str, effects: Sequence[Effect]) -> list[str]:
@@ -613,7 +627,7 @@ def _sentences(
     if detailed and attribution and effects:
         yield attribution_estimand(analysis)
     yield method(analysis, estimated=bool(analysis.effects))
-    if detailed and analysis.strategy_reason:
+    if detailed and analysis.strategy_reason and not attribution:  # method() quoted it
         b = _Builder(analysis.analysis_id)
         yield (
             b.t("why this method: ")

@@ -78,3 +78,31 @@ def test_a_review_model_says_review_and_why_in_plain_words() -> None:
     assert "budgets followed demand" in text and "indicative rather than established" in text
     assert "PASS" not in text
     _every_number_cited(demo, sentences)
+
+
+def test_an_attribution_says_how_it_gets_around_what_it_lacks() -> None:
+    """R6-F19: "identified by adjustment for the observed confounders" while the analysis lists
+    demand as a confounder the data lacks; the analysis's strategy says how it is identified."""
+    demo = _demo()
+    text = _text(write([demo], Audience.ANALYST))
+    assert "adjustment for the observed confounders" not in text
+    assert (
+        "The estimate comes from a causal marketing-mix model, identified as its strategy says: "
+        "national spend movements not explained by the calendar"
+    ) in text
+    assert text.count("national spend movements") == 1  # not again as an assumption
+    science = _text(write([demo], Audience.DATA_SCIENTIST))
+    assert science.count("national spend movements") == 1
+
+
+def test_a_paid_budget_warning_is_not_attached_to_a_channel_without_spend() -> None:
+    """R6-F19: on a REVIEW model "klaviyo email may have increased revenue … but the budget
+    response raised a warning": email has no budget to chase demand with."""
+    demo = _demo(review=True)
+    sentences = [s.text for s in write([demo], Audience.ANALYST)]
+    (email,) = [s for s in sentences if s.startswith("Klaviyo email")]
+    assert "budget response" not in email and email.startswith("Klaviyo email increased revenue")
+    (meta,) = [s for s in sentences if "meta prospecting may have increased" in s]
+    assert "but the budget response raised a warning" in meta
+    executive = _text(write([demo], Audience.EXECUTIVE))
+    assert "read the figures of the channels that spend as indicative" in executive
