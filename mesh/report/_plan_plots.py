@@ -169,7 +169,10 @@ def response_curves(
             ax.axvline(current[c.channel], color=INK, linewidth=1.0)
         if c.channel in optimal:
             ax.axvline(optimal[c.channel], color=VERMILLION, linewidth=1.2, linestyle=(0, (3, 2)))
-        ax.set_title(wrap_name(c.channel, width), fontsize=7.5, fontweight="normal")
+        title = wrap_name(c.channel, width)
+        if current.get(c.channel, 0.0) <= 0:  # email on sends: its x axis is not spend
+            title += "\nno spend: x is its input"
+        ax.set_title(title, fontsize=7.5, fontweight="normal")
         for axis in (ax.xaxis, ax.yaxis):
             axis.set_major_locator(MaxNLocator(3))
             axis.set_major_formatter(FuncFormatter(compact))
@@ -177,7 +180,8 @@ def response_curves(
     for ax in axes[n:]:
         ax.set_visible(False)
     fig.supxlabel(
-        f"Spend over the period ({currency}); solid: current, dashed: recommended",
+        f"Spend over the period ({currency}; a channel without spend: its input, e.g. sends); "
+        "solid: current, dashed: recommended",
         fontsize=8, y=0.08 / height,
     )  # fmt: skip
     fig.supylabel(outcome_label, fontsize=8, x=0.01)
