@@ -136,7 +136,8 @@ def render_report(
     if changed is not None:
         sections.insert(0, changed)
     if explanation is not None and explanation.text:
-        sections.insert(0, explanation_section(explanation, fact_anchors(analysis, figs.anchors)))
+        anchors = fact_anchors(analysis, figs.anchors)
+        sections.insert(0, explanation_section(explanation, anchors, which or ""))
     meta += [f"analysis {analysis.analysis_id}", f"org {analysis.org_id}", _created(analysis)]
     if rendered is not None:
         meta.append(f"rendered {rendered.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC")

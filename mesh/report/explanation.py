@@ -19,8 +19,8 @@ def fact_anchors(analysis: causal_pb.Analysis, figures: Mapping[str, str]) -> di
     if which == "products":  # cells to the heat map, products and pairs to their tables
         return {"": "products", "cells": "products", "product_cells": "product-cells",
                 "products": "product-cells", "pairs": "cross-effects"}  # fmt: skip
-    if which != "estimate":
-        return {"": "health"}  # channels[…] facts go to their rows (see _anchor)
+    if which != "estimate":  # channels[…] facts go to their rows (see _anchor)
+        return {"": "health", "strategy": "identification"}
     anchors = {
         "point_estimate": "fact-point_estimate", "estimate": "fact-point_estimate",
         "ci_lower": "fact-interval", "ci_upper": "fact-interval", "lower": "fact-interval",
@@ -56,7 +56,29 @@ def _anchor(fact: str, anchors: Mapping[str, str]) -> str:
     return anchors[""]
 
 
-def explanation_section(done: llm_pb.ExplanationDone, anchors: Mapping[str, str]) -> Section:
+# The terms an attribution page uses without defining them (R6-F15), in one line.
+GLOSSARY = {
+    "attribution": (
+        "Terms: incremental = the outcome as run less the model's outcome with that channel "
+        "off, over the analysis window; iROAS = incremental revenue per unit of spend; mROAS = "
+        "the return of the next unit of spend; Share = a channel's part of every channel's "
+        "incremental outcome summed (not of total revenue); holdout = the last days held back "
+        "to test the fit, scored by R² (share of their variation predicted), MAPE (mean "
+        "absolute percentage error) and NRMSE (root-mean-square error over their range); "
+        "calibration MAPE = the model's error against the lift tests."
+    ),
+    "products": (
+        "Terms: incremental = what a channel's spend on a category caused over the period, net "
+        "of halo and cannibalisation inside it; iROAS = incremental revenue per unit of spend; "
+        "mROAS = the revenue of the next unit of spend; halo / cannibalisation = promoting one "
+        "product raised / cut a sibling's revenue."
+    ),
+}
+
+
+def explanation_section(
+    done: llm_pb.ExplanationDone, anchors: Mapping[str, str], kind: str = ""
+) -> Section:
     """The text with every cited span linked to its figure or number (spans are code points)."""
     text, cites = done.text, sorted(done.citations, key=lambda c: (c.start, -c.end))
     parts, at = [], 0
@@ -79,8 +101,9 @@ def explanation_section(done: llm_pb.ExplanationDone, anchors: Mapping[str, str]
     notes = ""
     if done.unsupported_claims:
         notes = f'<p class="note">{len(done.unsupported_claims)} claim(s) the evidence did not support were removed or rewritten.</p>'
+    terms = f'<p class="note glossary">{esc(GLOSSARY[kind])}</p>' if kind in GLOSSARY else ""
     return Section(
         "explanation", "In plain words",
         f'<div class="explanation">{body}<p class="note">Written by {who}; every linked phrase '
-        f"goes to the number or figure it rests on.</p>{notes}</div>",
+        f"goes to the number or figure it rests on.</p>{notes}{terms}</div>",
     )  # fmt: skip
