@@ -410,7 +410,8 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
     # Never more spend on a channel the analysis did not establish, as Recommend (R6-F2).
     unsure = unproven(curves, {e.channel: e for e in model.effects})
     asked = [b.channel for b in bounds if b.field != "max_change"]
-    bounds = unproven_bounds(bounds, curves, unsure, asked)
+    ratio = change_scale(curves, question.budget, cap=cap)
+    bounds = unproven_bounds(bounds, curves, unsure, asked, ratio)
     scale = question.horizon_days / model.period_days if question.horizon_days else 1.0
     bounds, per_campaign = campaign_bounds(
         question.campaign_bounds, model.campaigns, curves, bounds, scale
@@ -425,7 +426,7 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
         if b is not None and p.bound.value != "none" and (b.field == "max_change" or (
             b.field == UNPROVEN_FIELD and p.bound.value == "lower"))
     ]  # fmt: skip
-    plan = replace(plan, warnings=(*plan.warnings, *unproven_notes(plan, unsure, asked)))
+    plan = replace(plan, warnings=(*plan.warnings, *unproven_notes(plan, unsure, asked, ratio)))
     if capped:
         scale = change_scale(curves, question.budget, cap=cap)
         scaled = "" if abs(scale - 1.0) < 1e-9 else f" (scaled ×{scale:.3g} to the budget)"
@@ -447,7 +448,9 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
             c for name, rows in per_campaign.items()
             for c in campaign_plans(name, spend[name], rows)))  # fmt: skip
     # Two verbs, two "current"s (R5-F4): named in the answer, as predict names its own.
-    note = optimize_current_note(model.start, model.end, question.horizon_days)
+    # Over the window itself the figures are its totals: said as "× its days", not as "mean
+    # daily spend ... over that window" beside 120-day totals (R6-F9).
+    note = optimize_current_note(model.start, model.end, question.horizon_days or model.period_days)
     return replace(
         plan, warnings=(*plan.warnings, note)
     ), question.horizon_days or model.period_days

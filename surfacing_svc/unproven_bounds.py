@@ -1,5 +1,8 @@
 """OptimizeBudget's ceiling on a channel the analysis did not establish: its spend is held at
-most at its current spend (over the horizon), as Recommend's reallocation holds it.
+most at its current spend (over the horizon), as Recommend's reallocation holds it; under a
+budget larger than today's total, at most its current share of it (its current spend scaled
+to the budget, as the default bound is), so that such a channel never gains share and a
+larger budget stays feasible where no established channel could take the rest.
 
 A channel is *not established* where the analysis's own interval of its incremental outcome
 includes zero (its test of no effect did not reject: :attr:`AnalysisEffect.established`).
@@ -37,11 +40,12 @@ def unproven(curves: Sequence[HillCurve], effects: Mapping[str, AnalysisEffect])
 
 def unproven_bounds(
     bounds: Sequence[ChannelBounds], curves: Sequence[HillCurve], channels: Sequence[str],
-    requested: Sequence[str],
+    requested: Sequence[str], scale: float = 1.0,
 ) -> list[ChannelBounds]:  # fmt: skip
     """``bounds`` with each of ``channels`` not in ``requested`` (the channels the request
-    bounds itself) held at most at its current spend."""
-    spend = {c.channel: c.reference_spend for c in curves}
+    bounds itself) held at most at its current spend, × ``scale`` where that is above 1 (the
+    budget's ratio to current spend, :func:`surfacing_svc.optimizer.change_scale`)."""
+    spend = {c.channel: c.reference_spend * _above_one(scale) for c in curves}
     capped = [ch for ch in channels if ch not in requested]
     out = []
     for b in bounds:
@@ -56,7 +60,7 @@ def unproven_bounds(
 
 
 def unproven_notes(
-    plan: BudgetPlan, channels: Sequence[str], requested: Sequence[str]
+    plan: BudgetPlan, channels: Sequence[str], requested: Sequence[str], scale: float = 1.0
 ) -> list[str]:
     """What the plan says of the channels the analysis did not establish: those held at most
     at current spend (and which of them the ceiling stops), and any a request's own bound let
@@ -71,9 +75,14 @@ def unproven_notes(
            "tell from none; a geo experiment (liftos design) would measure it")  # fmt: skip
     if held:
         stopped = [ch for ch in held if by[ch].bound.value == "upper"]
+        ceiling = (
+            "current spend, as Recommend does not raise them either"
+            if _above_one(scale) == 1.0
+            else f"their share of today's spend (current spend × {scale:.3g}, the "
+            "budget's ratio to it; Recommend does not raise them above current spend)"
+        )
         out.append(
-            f"not raised above current spend, as Recommend does not raise them either: "
-            f"{', '.join(held)}; for each, {why}"
+            f"not raised above {ceiling}: {', '.join(held)}; for each, {why}"
             + (f"; the ceiling binds for {', '.join(stopped)} (the curves' mean would raise "
                "it)" if stopped else "")
             + "; a constraint on the channel (--bound CHANNEL=LO:HI) replaces the ceiling"
@@ -84,3 +93,9 @@ def unproven_notes(
         out.append(f"raised within the request's own bound, although for each {why}: "
                    + ", ".join(raised))  # fmt: skip
     return out
+
+
+def _above_one(scale: float) -> float:
+    """``scale`` where the budget is above today's total, else 1; a budget typed to the unit
+    (12,814,414 for 12,814,413.6) is today's."""
+    return scale if scale > 1.0 + 1e-6 else 1.0

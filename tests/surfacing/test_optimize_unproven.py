@@ -70,10 +70,12 @@ def test_a_channel_the_analysis_did_not_establish_is_held_at_most_at_current_spe
     assert "the ceiling binds for meta" in note  # the curves' mean would raise it
     meta = next(p for p in plan.channels if p.channel == "meta")
     assert meta.upper_bound == pytest.approx(100.0) and meta.bound.value == "upper"
-    # A larger budget does not lift the ceiling: the others take the rest.
+    # A larger budget lifts the ceiling only to meta's share of today's spend (× 4/3 here):
+    # it never gains share, and the budget is placed.
     bigger, _ = answer_optimize(MODEL, _ask(400.0))
-    assert _spend(bigger)["meta"] <= 100.0 * (1 + 1e-9)
+    assert _spend(bigger)["meta"] <= 100.0 * 4 / 3 * (1 + 1e-9)
     assert sum(_spend(bigger).values()) == pytest.approx(400.0)
+    assert any("current spend × 1.33, the budget's ratio to it" in w for w in bigger.warnings)
     # Nor does dropping the default bound (max_change 0).
     free, _ = answer_optimize(MODEL, _ask(300.0, max_change=0.0))
     assert _spend(free)["meta"] <= 100.0 * (1 + 1e-9)
@@ -120,3 +122,22 @@ def test_the_reallocation_names_the_request_that_gives_it_where_channels_are_at_
     for channel, amount in proposed.items():
         assert _spend(plan)[channel] == pytest.approx(amount, rel=1e-9)
     assert realloc.impact.estimate == pytest.approx(plan.uplift.estimate, rel=1e-9)
+
+
+def test_a_larger_budget_is_placed_when_no_channel_is_established() -> None:
+    # Every channel unestablished: held at current spend, a larger total would have nowhere
+    # to go (infeasible); each keeps its share of it instead.
+    model = replace(MODEL, effects=tuple(_effect(c.channel, 0.0) for c in CURVES))
+    plan, _ = answer_optimize(model, _ask(360.0))
+    assert sum(_spend(plan).values()) == pytest.approx(360.0)
+    for p in plan.channels:
+        assert p.optimal_spend <= 120.0 * (1 + 1e-9)
+
+
+def test_current_spend_over_the_window_is_said_as_its_total() -> None:
+    # R6-F9: "mean daily spend over the analysis window ..., over that window" sat beside
+    # figures that are the window's totals; over the window itself it is × its days.
+    plan, days = answer_optimize(MODEL, _ask(300.0))
+    note = next(w for w in plan.warnings if w.startswith("current spend is"))
+    assert days == 30 and "over that window" not in note
+    assert "(30 days), scaled to the 30-day horizon" in note
