@@ -35,7 +35,8 @@ _CONFIDENCE = {
     "CUT": " (share of the model's draws in which the move gains)",
     "REALLOCATE": " (share of the model's draws in which the move gains)",
     "TEST": " (the proposed test's power against a channel that just pays for itself)",
-    "HOLD": " (how evenly the model's draws split on more spend)",
+    "HOLD": " (how evenly the model's draws split on more spend: 100% is a coin flip, so a "
+    "high figure means the model cannot tell, not that holding is sure to be right)",
 }
 
 
@@ -418,15 +419,24 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
             value_per_outcome=args.value_per_outcome, days=args.days,
             design_tests=not args.no_design, risk_aversion=args.risk,
         )  # fmt: skip
-    if args.json:
-        _json(r)
-        return 0
+        if args.json:
+            _json(r)
+            return 0
+        period = _period(client, args.days, r)
     if not r.recommendations:
         print("no recommendations")
-    for rec in r.recommendations:
-        kind = RECOMMENDATION_KINDS.get(int(rec.kind), "?")
+    kinds = [RECOMMENDATION_KINDS.get(int(rec.kind), "?") for rec in r.recommendations]
+    if "REALLOCATE" in kinds and {"SCALE", "CUT", "HOLD", "TEST"} & set(kinds):
+        # Two plans, not one list (R6-F3): the impacts must not be added up.
+        which = ", ".join(str(rec.priority) for rec, k in zip(r.recommendations, kinds,
+                                                                strict=True) if k == "REALLOCATE")  # fmt: skip
+        print(f"note: {which} (reallocate) is an alternative to the per-channel actions, not a "
+              "step with them: it keeps the total spend and may move a channel another action "
+              "holds or moves by another amount; act on one or the other, and do not add their "
+              "impacts")  # fmt: skip
+    for rec, kind in zip(r.recommendations, kinds, strict=True):
         print(f"{rec.priority:2d}. [{kind}] {rec.action}")
-        print(f"    impact {_iv(rec.expected_impact, '{:+,.0f}')}, "
+        print(f"    impact {_iv(rec.expected_impact, '{:+,.0f}')}{_impact_unit(kind, period)}, "
               f"{confidence_text(rec.confidence, kind)}")  # fmt: skip
         print(f"    why: {rec.rationale}")
         for f in rec.facts:
@@ -434,3 +444,28 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
     for w in r.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return 0
+
+
+def _period(client: LiftOS, days: int, r: Any) -> str:
+    """The days a recommendation's impact is over: ``--days``, else the analysis window (read
+    from the analysis; "the analysis window" where it cannot be read)."""
+    if days:
+        return f"{days} days"
+    ids = next((list(rec.analysis_ids) for rec in r.recommendations if rec.analysis_ids), [])
+    try:
+        window = causal_pb.Analysis.FromString(bytes(client.get_analysis(ids[0]))).attribution
+    except (RpcFailure, IndexError):
+        return "the analysis window"
+    start, end = window.date_range.start_date, window.date_range.end_date
+    if not (start.year and end.year):
+        return "the analysis window"
+    n = (dt.date(end.year, end.month, end.day) - dt.date(start.year, start.month, start.day)).days
+    return f"the analysis window's {n + 1} days"
+
+
+def _impact_unit(kind: str, period: str) -> str:
+    """What a budget action's impact measures (R6-F5): value · outcome change less the spend
+    change (revenue at face value unless --value-per-outcome), over the period."""
+    if kind not in ("SCALE", "CUT", "REALLOCATE", "HOLD", "TEST"):
+        return ""
+    return f" (outcome value change less spend change, over {period})"

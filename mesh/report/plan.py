@@ -4,8 +4,10 @@ and recommendations when the surfacing service's answers are given."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
+import re
 
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
@@ -112,7 +114,8 @@ def attribution_sections(
                 "Average incremental return (filled) and the return of the next unit of spend "
                 "(hollow); below the dashed line a unit of spend returns less than it costs.",
             )
-        body += _channel_table(by_spend, cur) + _MROAS_NOTE
+        body += (_window_line(result) + _channel_table(by_spend, cur, _warned(result))
+                 + _MROAS_NOTE)  # fmt: skip
         sections.append(Section("channels", "Contribution by channel", body))
     if daily is not None and daily.channels and len(daily.baseline_outcome) == len(daily.dates):
         sections.append(Section("decomposition", "Baseline and media over time", figs.add(
@@ -209,7 +212,7 @@ def _health(result: causal_pb.AttributionResult) -> str:
     ]
     if result.warnings:
         out += (
-            '<h3>Warnings</h3><ul class="plain">'
+            '<h3 id="warnings">Warnings</h3><ul class="plain">'
             + "".join(f"<li>{esc(w)}</li>" for w in result.warnings)
             + "</ul>"
         )
@@ -280,10 +283,36 @@ _MROAS_NOTE = (
 )
 
 
-def _channel_table(channels: list[causal_pb.ChannelAttribution], cur: str) -> str:
+def _window_line(result: causal_pb.AttributionResult) -> str:
+    """The period every amount of the table is over (R6-F14: the page never said it there)."""
+    start, end = result.date_range.start_date, result.date_range.end_date
+    if not (start.year and end.year):
+        return ""
+    first, last = dt.date(start.year, start.month, start.day), dt.date(end.year, end.month, end.day)
+    days = (last - first).days + 1
+    return (f'<p class="window">Spend, incremental outcome and platform credit are totals over '
+            f"the analysis window {first:%Y-%m-%d}..{last:%Y-%m-%d} ({days} days).</p>")  # fmt: skip
+
+
+def _warned(result: causal_pb.AttributionResult) -> set[str]:
+    """Channels a warning of the analysis names (R6-F7: a "Healthy" page whose warnings say a
+    channel's estimate rests on a misread showed that channel's row unmarked)."""
+    return {
+        c.channel for c in result.channels
+        if any(re.search(rf"(?<![\w]){re.escape(c.channel)}(?![\w])", w) for w in result.warnings)
+    }  # fmt: skip
+
+
+def _channel_table(
+    channels: list[causal_pb.ChannelAttribution], cur: str, warned: set[str] | None = None
+) -> str:
+    mark = (
+        '<a class="ci" href="#warnings">⚠ named in a warning above: read it with these figures</a>'
+    )
     rows = [
         [
-            f'<span id="channel-{esc(c.channel)}">{esc(c.channel)}</span>', num(c.spend.amount),
+            f'<span id="channel-{esc(c.channel)}">{esc(c.channel)}</span>'
+            + (mark if c.channel in (warned or set()) else ""), num(c.spend.amount),
             _interval_cell(c.incremental_outcome), num(c.platform_reported_outcome),
             _interval_cell(c.incremental_roas) if c.HasField("incremental_roas") else "–",
             num(c.naive_regression_roas) if c.HasField("naive_regression_roas") else "–",
@@ -312,9 +341,12 @@ def surfacing_sections(
 ) -> list[Section]:  # fmt: skip
     sections = []
     if recommendations is not None and recommendations.recommendations:
-        sections.append(
-            Section("recommendations", "Recommendations", _recommendations(recommendations))
-        )
+        # Recommend answers over the analysis window when asked without days, as the report
+        # asks; OptimizeBudget's answer says how many days that is.
+        days = budget.horizon_days if budget is not None else 0
+        sections.append(Section("recommendations", "Recommendations",
+                                _recommendations(recommendations, currency_code, days,
+                                                 "conversions" in outcome_label.lower())))  # fmt: skip
     if budget is not None and budget.allocations:
         cur = budget.total_budget.currency_code or currency_code
         head = _budget_head(budget, cur, recommendations)
@@ -377,7 +409,8 @@ def _budget_head(
     unit = esc(cur) if revenue else "conversions"
     per = f"one more {esc(cur) or 'unit'} of budget"
     text = (
-        f"<p>Budget {num(budget.total_budget.amount)} {esc(cur)} over {budget.horizon_days} days: "
+        f"<p>Budget {num(budget.total_budget.amount)} {esc(cur)} over {budget.horizon_days} days "
+        f"(every spend here is a total over those {budget.horizon_days} days): "
     )
     u = budget.uplift
     if budget.probability_better == 0.0 and u.upper <= 0.0:
@@ -389,7 +422,18 @@ def _budget_head(
             f"{at}), better than the current allocation in {budget.probability_better:.0%} of the "
             "model's draws"
         )
-    text += f"; {per} would add {num(budget.shadow_price)} {unit}.</p>"
+    if budget.risk_aversion:
+        # The shadow price of the risk-adjusted objective, as the CLI says (R6-F8): not the
+        # revenue one more unit buys, nor any channel's mean marginal return.
+        z = f"{budget.risk_aversion:g}"
+        text += (
+            f"; {per} would add {num(budget.shadow_price)} {unit} to the risk-adjusted objective "
+            f"the plan maximises (the gain's mean less {z} sd over the model's draws), not "
+            f"{num(budget.shadow_price)} {unit} of expected {'revenue' if revenue else 'outcome'}"
+            ".</p>"
+        )
+    else:
+        text += f"; {per} would add {num(budget.shadow_price)} {unit} (the posterior mean).</p>"
     if recommendations is not None and recommendations.recommendations:
         # Both on one page: they answer different questions (R5-F6), said where they meet.
         text += (
@@ -429,21 +473,86 @@ def _power_at(cell: surfacing_pb.CellDesign | None) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _recommendations(response: surfacing_pb.RecommendResponse) -> str:
+_R = surfacing_pb
+_GAINS = "share of the model's draws in which the move gains"
+# One column, several meanings: each cell says what its figure is (R6-F4: a hold's 89% is the
+# model at its least sure, read as "89% sure holding is right").
+_CONFIDENCE_WHAT = {
+    _R.RECOMMENDATION_KIND_INCREASE_BUDGET: _GAINS,
+    _R.RECOMMENDATION_KIND_DECREASE_BUDGET: _GAINS,
+    _R.RECOMMENDATION_KIND_REALLOCATE: _GAINS,
+    _R.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND: _GAINS,
+    _R.RECOMMENDATION_KIND_STOP_PROMOTION: _GAINS,
+    _R.RECOMMENDATION_KIND_RUN_EXPERIMENT: "the test's power against a channel that just pays "
+    "for itself",
+    _R.RECOMMENDATION_KIND_HOLD: "how evenly the draws split on more spend: 100% is a coin "
+    "flip (the model cannot tell), not certainty that holding is right",
+}
+# The kinds whose impact is a budget move's change in value · outcome − spend.
+_BUDGET_KINDS = (_R.RECOMMENDATION_KIND_INCREASE_BUDGET, _R.RECOMMENDATION_KIND_DECREASE_BUDGET,
+                 _R.RECOMMENDATION_KIND_REALLOCATE, _R.RECOMMENDATION_KIND_HOLD,
+                 _R.RECOMMENDATION_KIND_RUN_EXPERIMENT)  # fmt: skip
+
+
+def _confidence_cell(r: surfacing_pb.Recommendation) -> str:
+    if math.isnan(r.confidence):
+        return "—"
+    what = _CONFIDENCE_WHAT.get(r.kind, "")
+    return f"{r.confidence:.0%}" + (f'<span class="ci">{esc(what)}</span>' if what else "")
+
+
+def _recommendations(
+    response: surfacing_pb.RecommendResponse, cur: str = "", days: int = 0,
+    conversions: bool = False,
+) -> str:  # fmt: skip
+    ranked = sorted(response.recommendations, key=lambda r: r.priority)
+    realloc = [r for r in ranked if r.kind == _R.RECOMMENDATION_KIND_REALLOCATE]
+    channel_rows = [r for r in ranked if r.channel and r.kind in _BUDGET_KINDS]
     rows = [
         [
             str(r.priority),
             esc(enum_name(surfacing_pb.RecommendationKind.Name(r.kind), "RECOMMENDATION_KIND_")),
-            esc(r.channel), esc(r.action), esc(r.rationale), _interval_cell(r.expected_impact),
-            "—" if math.isnan(r.confidence) else f"{r.confidence:.0%}",
+            esc(r.channel),
+            ("<strong>Alternative to the per-channel rows:</strong> "
+             if r in realloc and channel_rows else "") + esc(r.action),
+            esc(r.rationale), _interval_cell(r.expected_impact), _confidence_cell(r),
         ]
-        for r in sorted(response.recommendations, key=lambda r: r.priority)
+        for r in ranked
     ]  # fmt: skip
-    out = table(
+    period = f"{days} days" if days else "the analysis window"
+    unit = f"{cur}, over {period}" if cur else f"over {period}"
+    out = ""
+    if realloc and channel_rows:
+        # The rows are two plans, not one list to add up (R6-F3): the reallocation moves the
+        # same total between channels, and may move a channel a per-channel row holds or moves
+        # by another amount.
+        nums = ", ".join(f"#{r.priority}" for r in realloc)
+        out += (
+            f'<p class="alternatives">{esc(nums)} (reallocate) and the per-channel rows are '
+            "alternatives, not steps of one plan: the reallocation keeps the total spend and "
+            "moves it between channels, so it may move a channel that a per-channel row holds "
+            "or moves by another amount. Act on the reallocation or on the per-channel rows, "
+            "and do not add their expected impacts.</p>"
+        )
+    out += table(
         [("#", True), ("Kind", False), ("Channel", False), ("Action", False), ("Why", False),
-         ("Expected impact", True), ("Confidence", True)],
+         (f"Expected impact ({unit})", True), ("Confidence (per row)", True)],
         rows,
     )  # fmt: skip
+    if channel_rows or realloc:
+        money = esc(cur) or "the spend's currency"
+        value = ("the change in conversions times the value given per conversion"
+                 if conversions else "the change in revenue (times the value per unit of revenue "
+                 "where one was given)")  # fmt: skip
+        what = "conversions' value" if conversions else "revenue"
+        out += (
+            f'<p class="note">Expected impact: {value} less the change in spend, over '
+            f"{esc(period)}, in {money}: the mean over the model's draws, with its interval. A "
+            f"cut that saves more spend than the {what} it loses shows a gain; the reallocation "
+            f"keeps the total spend, so its impact is the {what} change alone; a hold's is 0, "
+            "and a test's interval is ± the channel's spend (the test may show it wasted or "
+            "worth more). Confidence: each cell says what its figure measures.</p>"
+        )  # fmt: skip
     if response.warnings:
         out += (
             '<ul class="plain">'
