@@ -10,7 +10,6 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,8 +20,8 @@ from mesh import cli
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import RunningService, running_services
 from mesh.sdk.client import LiftOS
+from tests.causal.attribution.tv_world import tv_world
 
-STATES = ("CA", "TX", "NY", "FL", "PA", "OH", "IL", "GA", "NC", "MI")
 DAYS = 182
 START = dt.date(2024, 1, 1)
 TV_IROAS = 2.0  # revenue per dollar of TV, all of it within the window's carry-over
@@ -32,27 +31,19 @@ ACCOUNT = ["--account-id", "acct", "--timezone", "America/New_York", "--currency
 
 def _files(out: Path) -> tuple[Path, Path]:
     """A store's own data: daily orders per state, and TV spend per state in two-week flights
-    that each state runs on its own schedule; revenue gains 2 per TV dollar (decay 0.5)."""
-    rng = np.random.default_rng(7)
-    days = [START + dt.timedelta(days=d) for d in range(DAYS)]
-    tv_rows, order_rows = [], []
-    for geo in STATES:
-        size = rng.uniform(0.5, 2.0)
-        on = np.repeat(rng.random(DAYS // 14 + 1) < 0.5, 14)[:DAYS]
-        spend = np.where(on, 3_000.0 * size * rng.uniform(0.7, 1.3, DAYS), 0.0)
-        carried = np.zeros(DAYS)
-        for t in range(DAYS):
-            carried[t] = spend[t] + (0.5 * carried[t - 1] if t else 0.0)
-        weekday = 1 + 0.1 * np.array([d.weekday() >= 5 for d in days])
-        revenue = 40_000.0 * size * weekday + TV_IROAS * 0.5 * carried
-        revenue *= rng.lognormal(0.0, 0.03, DAYS)
-        for d, s, r in zip(days, spend, revenue, strict=True):
-            tv_rows.append({"date": d.isoformat(), "state": geo, "cost": round(s, 2)})
-            order_rows.append({"date": d.isoformat(), "state": geo, "orders": int(r // 80),
-                               "revenue": round(r, 2)})  # fmt: skip
+    that each state runs on its own schedule; revenue gains 2 per TV dollar (decay 0.5)
+    (tests.causal.attribution.tv_world, seed 7, 3% noise), as the user's CSVs."""
+    w = tv_world(7, days=DAYS, noise=0.03)
+    day = w.media["date"].dt.strftime("%Y-%m-%d")
+    state = w.media["geo"].str.removeprefix("US-")
     tv, orders = out / "tv.csv", out / "orders.csv"
-    pd.DataFrame(tv_rows).to_csv(tv, index=False)
-    pd.DataFrame(order_rows).to_csv(orders, index=False)
+    pd.DataFrame({"date": day, "state": state, "cost": w.media["spend"].round(2)}).to_csv(
+        tv, index=False
+    )
+    revenue = w.outcome["value"]
+    pd.DataFrame({"date": day.to_numpy(), "state": state.to_numpy(),
+                  "orders": (revenue // 80).astype(int).to_numpy(),
+                  "revenue": revenue.round(2).to_numpy()}).to_csv(orders, index=False)  # fmt: skip
     return tv, orders
 
 

@@ -16,8 +16,6 @@ the window: ~0.5% under 2.0).
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -31,31 +29,13 @@ from causal_svc.attribution import (
     restore_fit,
 )
 
-STATES = ("CA", "TX", "NY", "FL", "PA", "OH", "IL", "GA", "NC", "MI")
+from .tv_world import tv_world
 
 
-def _additive_tv(seed: int, days: int = 182) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """(outcome, media, in-window incremental revenue over spend)."""
-    rng = np.random.default_rng(seed)
-    dates = pd.date_range(dt.date(2024, 1, 1), periods=days)
-    weekend = 1.0 + 0.1 * (dates.dayofweek >= 5)
-    outcome, media, incremental, spent = [], [], 0.0, 0.0
-    for state in STATES:
-        size = rng.uniform(0.5, 2.0)
-        on = np.repeat(rng.random(days // 14 + 1) < 0.5, 14)[:days]
-        spend = np.where(on, 3000.0 * size * rng.uniform(0.7, 1.3, days), 0.0)
-        carried = np.zeros(days)
-        for t in range(days):
-            carried[t] = spend[t] + (0.5 * carried[t - 1] if t else 0.0)
-        effect = 2.0 * 0.5 * carried
-        incremental += float(effect.sum())
-        spent += float(spend.sum())
-        geo = f"US-{state}"
-        outcome.append(pd.DataFrame({"geo": geo, "date": dates,
-                                     "value": 40000.0 * size * weekend + effect}))  # fmt: skip
-        media.append(pd.DataFrame({"geo": geo, "date": dates, "channel": "tv", "spend": spend,
-                                   "impressions": 0.0, "platform_outcome": 0.0}))  # fmt: skip
-    return pd.concat(outcome), pd.concat(media), incremental / spent
+def _additive_tv(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """(outcome, media, in-window incremental revenue over spend), noiseless."""
+    w = tv_world(seed)
+    return w.outcome, w.media, w.iroas
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

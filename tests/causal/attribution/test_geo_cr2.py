@@ -10,8 +10,6 @@ CR2's (the media's leverage sits in the scores' direction), so the check fails o
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,29 +17,12 @@ import pytest
 from causal_svc.attribution import Identification, ModelSpec, fit_mmm, panel_from_frames
 from causal_svc.attribution.fit import MMMFit, _inverse_sqrt
 
-STATES = ("CA", "TX", "NY", "FL", "PA", "OH")
-DAYS = 84
+from .tv_world import tv_world
 
 
 def _world(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    dates = pd.date_range(dt.date(2024, 1, 1), periods=DAYS)
-    outcome, media, controls = [], [], []
-    for state in STATES:
-        size = rng.uniform(0.5, 2.0)
-        on = np.repeat(rng.random(DAYS // 14 + 1) < 0.5, 14)[:DAYS]
-        spend = np.where(on, 3000.0 * size * rng.uniform(0.7, 1.3, DAYS), 0.0)
-        carried = np.zeros(DAYS)
-        for t in range(DAYS):
-            carried[t] = spend[t] + (0.5 * carried[t - 1] if t else 0.0)
-        promo = rng.normal(0.0, 1.0, DAYS)
-        value = (40000.0 * size * np.exp(0.02 * promo) + carried) * rng.lognormal(0, 0.03, DAYS)
-        geo = f"US-{state}"
-        outcome.append(pd.DataFrame({"geo": geo, "date": dates, "value": value}))
-        media.append(pd.DataFrame({"geo": geo, "date": dates, "channel": "tv", "spend": spend,
-                                   "impressions": 0.0, "platform_outcome": 0.0}))  # fmt: skip
-        controls.append(pd.DataFrame({"geo": geo, "date": dates, "promo": promo}))
-    return pd.concat(outcome), pd.concat(media), pd.concat(controls)
+    w = tv_world(seed, states=6, days=84, weekend=False, promo=True, noise=0.03)
+    return w.outcome, w.media, w.controls
 
 
 def _dense_cr2(fit: MMMFit) -> np.ndarray:
