@@ -21,7 +21,8 @@ from tests.causal.attribution.records import world_mesh
 ORG = "simshop"
 # A Recommend on this world takes ~0.3 s since the optimiser's restart loop stopped running to
 # its cap (R4-F13; ~3 s before), a little of it before its worker thread (reading the analysis
-# from causal): a deadline at half a measured call passes inside the worker.
+# from causal): a deadline at half the fastest of three measured calls passes inside the worker
+# (half of the first call alone, which warms caches, let a later warm call finish in time).
 DEADLINE_SHARE = 0.5
 ABANDONED = 3
 # Stopping takes one checkpoint (~1 ms apart), and the deadline reaches the server at most
@@ -55,9 +56,12 @@ def _cpu_over(seconds: float) -> float:
 def test_abandoned_recommends_stop_computing(mesh, analysis_id: str) -> None:
     stub = surfacing_grpc.SurfacingServiceStub(grpc.insecure_channel(mesh["surfacing"].address))
     request = pb.RecommendRequest(org_id=ORG, analysis_ids=[analysis_id])
-    started = time.perf_counter()
-    stub.Recommend(request, timeout=120)
-    deadline = DEADLINE_SHARE * (time.perf_counter() - started)
+    took = []
+    for _ in range(3):  # the first call also warms caches: the deadline is of a warm call
+        started = time.perf_counter()
+        stub.Recommend(request, timeout=120)
+        took.append(time.perf_counter() - started)
+    deadline = DEADLINE_SHARE * min(took)
     for _ in range(ABANDONED):
         with pytest.raises(grpc.RpcError) as info:
             stub.Recommend(request, timeout=deadline)
