@@ -96,6 +96,7 @@ __all__ = [
     "identification_at_risk",
     "recommend",
     "recommend_plans",
+    "unproven_channels",
 ]
 
 # Share of draws that must agree before the model's answer is acted on.
@@ -519,6 +520,17 @@ class RecommendPlans:
     unproven: tuple[str, ...]
 
 
+def unproven_channels(
+    curves: Sequence[HillCurve], effects: Mapping[str, AnalysisEffect]
+) -> list[str]:
+    """The movable channels whose effect the analysis did not establish: neither Recommend's
+    reallocation nor OptimizeBudget raises them (:mod:`surfacing_svc.unproven_bounds`)."""
+    return [
+        c.channel for c in curves
+        if c.identified and (e := effects.get(c.channel)) is not None and not e.established
+    ]  # fmt: skip
+
+
 def recommend_plans(
     curves: Sequence[HillCurve],
     *,
@@ -534,11 +546,7 @@ def recommend_plans(
     # Neither a channel at risk nor one the analysis did not establish is raised by the
     # reallocation (README: never more spend on an effect the analysis did not establish);
     # the draws' mean of such a channel is the prior's tail, not evidence (R4-F5).
-    unproven = tuple(
-        c.channel for c in curves
-        if c.identified and c.channel not in at_risk
-        and (e := (effects or {}).get(c.channel)) is not None and not e.established
-    )  # fmt: skip
+    unproven = tuple(c for c in unproven_channels(curves, effects or {}) if c not in at_risk)
     return RecommendPlans(
         break_even_plan(curves, value_per_outcome, level, max_change),
         equal_budget_plan(curves, level, max_change, risk, capped=(*at_risk, *unproven)),

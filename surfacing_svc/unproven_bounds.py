@@ -18,24 +18,16 @@ plan raises it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.optimizer import BudgetPlan, ChannelBounds
-from surfacing_svc.recommend import AnalysisEffect
+from surfacing_svc.recommend import unproven_channels as unproven
 
 __all__ = ["UNPROVEN_FIELD", "unproven", "unproven_bounds", "unproven_notes"]
 
 # The bound's origin as the plan names it (ChannelBounds.field): not a request field.
 UNPROVEN_FIELD = "the ceiling at current spend (its effect not established)"
-
-
-def unproven(curves: Sequence[HillCurve], effects: Mapping[str, AnalysisEffect]) -> list[str]:
-    """The movable channels whose effect the analysis did not establish (Recommend's rule)."""
-    return [
-        c.channel for c in curves
-        if c.identified and (e := effects.get(c.channel)) is not None and not e.established
-    ]  # fmt: skip
 
 
 def unproven_bounds(
