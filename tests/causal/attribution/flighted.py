@@ -16,6 +16,7 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 from causal_svc.attribution import MediaPanel, panel_from_frames
+from causal_svc.confounders_retro import _adstock  # the same normalised geometric carry-over
 from mesh.runtime.aggregates import sum_column
 
 from .records import _record
@@ -33,15 +34,6 @@ class Flighted:
     outcome: pd.DataFrame  # geo, date, value (revenue), orders
     media: pd.DataFrame  # geo, date, channel, spend, impressions, platform_outcome
     truth: dict[str, float]
-
-
-def _adstock(x: np.ndarray, decay: float) -> np.ndarray:
-    y = np.zeros_like(x)
-    carry = 0.0
-    for i, v in enumerate(x):
-        carry = v + decay * carry
-        y[i] = carry
-    return y * (1.0 - decay)
 
 
 def flighted(days: int = 364, seed: int = 7) -> Flighted:
