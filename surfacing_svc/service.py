@@ -99,12 +99,12 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             if q.analysis_id
             else (None, None)
         )
-        frame = await self._history.sums_frame(
-            q.org_id, start=q.history_start, end=q.history_end,
-            fx=await self._rates(q.org_id, context), timeout=context.time_remaining(),
-        )  # fmt: skip
         # A registered test's window is not the channel's business as usual (R5-F4).
-        tests = await self._registry.tests(q.org_id, timeout=context.time_remaining())
+        rates, tests = await self._rates_and_tests(q.org_id, context)
+        frame = await self._history.sums_frame(
+            q.org_id, start=q.history_start, end=q.history_end, fx=rates,
+            timeout=context.time_remaining(),
+        )  # fmt: skip
         design, history = await _compute(context, answer_design, frame, q, model, tests)
         drift = await self._drift(context, frame, reading, q.history_start, q.history_end)
         last = history.dates[-1].item()
@@ -233,14 +233,13 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         if q.design_tests and any(
             not c.identified or c.channel in failed or c.channel in at_risk for c in model.curves
         ):
-            history = await self._history.sums_frame(
-                q.org_id, start=None, end=model.end, fx=await self._rates(q.org_id, context),
-                timeout=context.time_remaining(),
-            )  # fmt: skip
             # Proposed tests are designed as DesignExperiment designs them: a registered
             # test's window is not business as usual (R5-F4), and the history they read now
             # may differ from the analysis's (R5-F3).
-            tests = await self._registry.tests(q.org_id, timeout=context.time_remaining())
+            rates, tests = await self._rates_and_tests(q.org_id, context)
+            history = await self._history.sums_frame(
+                q.org_id, start=None, end=model.end, fx=rates, timeout=context.time_remaining(),
+            )  # fmt: skip
             drift = await self._drift(context, history, reading, None, model.end)
         answer = await _compute(context, answer_recommend, model, q, history, evidence, tests)
         if drift is not None and any(a.design is not None for a in answer.actions):
@@ -264,15 +263,18 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             return None
         return await _compute(context, data_drift, frame, reading, start=start, end=end)
 
-    async def _rates(
+    async def _rates_and_tests(
         self, org_id: str, context: grpc.aio.ServicerContext
-    ) -> list[FxSeries]:  # fmt: skip
-        """The org's registered exchange rates (none when the registry cannot be read: a
-        history in one currency needs none, one in two is then refused naming the rate)."""
+    ) -> tuple[list[FxSeries], RegisteredTests]:  # fmt: skip
+        """The org's registered exchange rates and tests from one read of its calendar, which
+        carries both (they had been two, listing the experiments twice). Without the factors
+        no rates (a history in one currency needs none, one in two is then refused naming the
+        rate), and the tests are read alone (their own reading says if that fails too)."""
         try:
-            return (await self._registry.calendar(org_id, timeout=context.time_remaining())).fx
+            calendar = await self._registry.calendar(org_id, timeout=context.time_remaining())
         except RegistryUnavailable:
-            return []
+            return [], await self._registry.tests(org_id, timeout=context.time_remaining())
+        return calendar.fx, calendar.tests
 
     async def _product_analyses(
         self, q: RecommendQuestion, context: grpc.aio.ServicerContext
