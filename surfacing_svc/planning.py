@@ -25,6 +25,7 @@ from surfacing_svc.errors import (
 )
 from surfacing_svc.forecast import MIN_HISTORY_DAYS, Forecast, predict_performance
 from surfacing_svc.history import GeoHistory, history_from_frame
+from surfacing_svc.observed_days import observed_days
 from surfacing_svc.optimizer import (
     DEFAULT_MAX_CHANGE,
     DEFAULT_RISK,
@@ -251,8 +252,15 @@ def answer_forecast(
     """The forecast for the question from the org's history, (optionally) its model, and its
     registered calendar: promotions (day -> nonzero while a promotion runs), seasons (name
     -> day -> nonzero inside) and tests (a channel's test window is not its usual spend);
-    None or empty: none registered."""
+    None or empty: none registered.
+
+    With a model the forecast starts after the analysis's window: ``frame``'s later rows are
+    not read as history but compared with the forecast's days (:mod:`observed_days`)."""
     metric = model.outcome if model is not None else question.metric
+    later = None
+    if model is not None and not frame.empty:
+        after = (pd.to_datetime(frame["local_date"]) > pd.Timestamp(model.end)).to_numpy()
+        frame, later = frame.loc[~after], frame.loc[after]
     history = history_from_frame(frame, metric=metric, min_days=MIN_HISTORY_DAYS)
     spend = history.national_spend()
     curves = model.curves if model is not None else ()
@@ -317,6 +325,10 @@ def answer_forecast(
     notes = [u.note for k, u in usual.items() if u.note and (k in kept or k in scaled)]
     notes += [predict_note(history.dates, kept, bool(notes))] if kept else []
     notes += tests.note() if isinstance(tests, RegisteredTests) and curves else []
+    if later is not None:
+        seen = observed_days(later, history.geos, metric, forecast.dates, forecast.daily)
+        note = seen.note(metric, planned=bool(question.plan))
+        notes += [note] if note else []
     return replace(forecast, warnings=(*history.warnings, *forecast.warnings, *notes))
 
 

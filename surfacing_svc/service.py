@@ -146,10 +146,12 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             notes = (*notes, f"the org's calendar could not be read ({error}); a history ending "
                      "inside a promotion carries it forward, and only the built-in retail "
                      "seasons are modelled, not the org's own")  # fmt: skip
+        # A stored analysis's forecast starts after its window: the read reaches over the
+        # horizon too, so that the days memory already holds are said.
+        end = model.end + dt.timedelta(days=q.horizon) if model else None
         frame = await self._history.sums_frame(
-            q.org_id, start=None, end=model.end if model else None, fx=calendar.fx,
-            timeout=context.time_remaining(),
-        )  # fmt: skip
+            q.org_id, start=None, end=end, fx=calendar.fx, timeout=context.time_remaining()
+        )
         forecast = await _compute(
             context, answer_forecast, frame, q, model, calendar.promotions, calendar.seasons,
             calendar.tests,

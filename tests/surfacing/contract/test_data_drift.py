@@ -5,6 +5,8 @@ both (audit R5-F3)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import grpc
 import pytest
 from liftos.v1 import causal_pb2 as causal_pb
@@ -15,6 +17,7 @@ from tests.causal.attribution.records import world_mesh
 from tests.surfacing import drift_world as w
 
 CHANGED = "changed since it was made"
+HELD = "are already in memory"
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +51,19 @@ def test_restated_days_are_named_later_days_are_not(mesh, analysis) -> None:
     analysis_id = analysis.analysis_id
     forecast, design = _asks(mesh, analysis_id)
     assert not [x for x in forecast + design if CHANGED in x], (forecast, design)
+    assert not [x for x in forecast if HELD in x], forecast
     # Days after the window are new data, not a change of the analysis's own: no warning.
     w.write(mesh["memory"].address, w.records(after=w.CUT))
     forecast, design = _asks(mesh, analysis_id)
     assert not [x for x in forecast + design if CHANGED in x], (forecast, design)
+    # ... but the forecast's days are no longer future, and it says how it fared on them.
+    (held,) = [x for x in forecast if HELD in x]
+    days = [w.CUT + dt.timedelta(days=k) for k in range(1, 15)]
+    assert held.startswith(
+        f"14 of this forecast's 14 days {HELD} (2024-12-09..2024-12-22): actual revenue "
+        f"{w.first_party_revenue(days):,.0f} against the forecast's "
+    ), held
+    assert "re-run analyze on a window that includes them" in held
     # A later pull restates three days of the window: revenue +5%, Meta prospecting's spend +10%.
     spend_before = {c.channel: c.spend.amount for c in analysis.channels}
     w.write(mesh["memory"].address,
