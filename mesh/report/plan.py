@@ -220,7 +220,9 @@ def _health(result: causal_pb.AttributionResult) -> str:
         out += '<div class="verdict supported"><strong>No warnings from the model</strong></div>'
     if rows:
         holdout = f" ({h.holdout_days} days held out)" if h.holdout_days else ""
-        cells = [[esc(k), num(v)] for k, v in [*rows, *calibrated]]
+        # A MAPE is a percentage wherever the page shows it (R6-F15: "1.8%" in the fit's
+        # caption and the health check, "0.0175" here).
+        cells = [[esc(k), f"{v:.1%}" if "MAPE" in k else num(v)] for k, v in [*rows, *calibrated]]
         if not result.calibration:
             cells.append([esc("Calibration"), esc("no lift tests")])
         out += f"<h3>Fit{esc(holdout)}</h3>" + table(
@@ -279,7 +281,8 @@ _MROAS_NOTE = (
     '<p class="note">mROAS: the return of the next unit of spend at the model\'s point fit. '
     "Budget shifts and recommendations are computed on the planning curve, the mean over the "
     "model's parameter draws, whose next-unit return can differ from it (even across "
-    "break-even); each recommendation quotes both.</p>"
+    "break-even); each recommendation quotes both. Share of incremental: the channel's part "
+    "of every channel's incremental outcome summed (not of the total outcome).</p>"
 )
 
 
@@ -326,7 +329,7 @@ def _channel_table(
     return table(
         [("Channel", False), (spend, True), ("Incremental", True), ("Platform", True),
          ("iROAS", True), ("Naive ROAS", True), ("Platform ROAS", True), ("mROAS", True),
-         ("Share", True)],
+         ("Share of incremental", True)],
         rows,
     )  # fmt: skip
 
@@ -359,13 +362,15 @@ def surfacing_sections(
             "optimiser wanted to go further), a square a channel held at its current spend.",
         ) + (f'<ul class="plain">{warn}</ul>' if warn else "")))  # fmt: skip
     if forecast is not None and forecast.points:
+        level_label = outcome_label.replace("Incremental ", "")
+        # Upper-case the first letter only: a currency code keeps its case ("Revenue (USD)").
+        level_label = level_label[:1].upper() + level_label[1:]
         sections.append(Section("forecast", "Forecast", figs.add(
-            "forecast", functools.partial(plots.forecast, list(forecast.points), outcome_label.replace("Incremental ", "").capitalize()),
+            "forecast", functools.partial(plots.forecast, list(forecast.points), level_label),
             "Forecast",
             ("Daily forecast as a fan of nested intervals (darker: the narrower, likelier band)"
              if forecast.points[0].fan else "Daily forecast with its interval")
-            + f"; total {esc(_interval(forecast.total))} "
-            f"(baseline {esc(_interval(forecast.baseline_total))}, media {esc(_interval(forecast.media_total))}).",
+            + f"; {_forecast_total(forecast, currency_code)}.",
         )))  # fmt: skip
     if design is not None and design.power_curve:
         cell = design.cells[0] if design.cells else None
@@ -396,6 +401,23 @@ def surfacing_sections(
             "simulated on placebo windows of the org's own history.",
         )))  # fmt: skip
     return sections
+
+
+def _forecast_total(forecast: surfacing_pb.PredictPerformanceResponse, cur: str) -> str:
+    """The forecast's total with what it is a total of: its days, first and last date and unit
+    (R6-F15: "total 55,585,954 (…)" said none of them)."""
+    first, last = forecast.points[0].date, forecast.points[-1].date
+    days = len(forecast.points)
+    if forecast.outcome == common_pb.OUTCOME_METRIC_CONVERSIONS:
+        unit = "conversions"
+    else:
+        unit = cur or "the outcome's unit"
+    return esc(
+        f"total over the {days} days {first.year:04d}-{first.month:02d}-{first.day:02d}.."
+        f"{last.year:04d}-{last.month:02d}-{last.day:02d}, in {unit}: "
+        f"{_interval(forecast.total)} (baseline {_interval(forecast.baseline_total)}, media "
+        f"{_interval(forecast.media_total)})"
+    )
 
 
 def _budget_head(
