@@ -1,0 +1,149 @@
+"""What differs between two stored attribution analyses, from their GetAnalysis results alone.
+
+This week's analysis beside last week's (audit R5-F5): their windows, record counts and outcome
+totals; the days of the overlap whose actual outcome differs between them (restated or late
+rows: each analysis keeps the national outcome it read per day); and per channel how the spend,
+the incremental outcome and the iROAS moved, with whether the two intervals overlap (moved
+beyond what either analysis can tell apart, or not). Nothing is refitted or re-read.
+
+``liftos compare`` prints it; the LLM service's Explain answers "what changed since <id>" from it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import common_pb2 as common_pb
+
+__all__ = ["ChannelChange", "Comparison", "DayChange", "Window", "compare", "day_runs"]
+
+# Two sums of the same rows differ by float rounding only.
+_REL_TOL = 1e-6
+_ABS_TOL = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One analysis's data: its window, size and the outcome it read."""
+
+    analysis_id: str
+    start: str
+    end: str
+    days: int
+    record_count: int
+    geo_count: int
+    outcome_total: float
+    created: str
+    model_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class DayChange:
+    date: str
+    first: float
+    second: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelChange:
+    """A channel in either analysis: spend, incremental outcome and iROAS (estimate, lower,
+    upper) in each (None: not reported there), and whether the two intervals overlap."""
+
+    channel: str
+    spend: tuple[float | None, float | None]
+    incremental: tuple[tuple[float, float, float] | None, tuple[float, float, float] | None]
+    iroas: tuple[tuple[float, float, float] | None, tuple[float, float, float] | None]
+    overlap: bool | None  # of the iROAS intervals (else the incremental outcome's); None: one side
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    first: Window
+    second: Window
+    outcome: str
+    overlap: tuple[str, str] | None  # the days both windows hold
+    overlap_totals: tuple[float, float]
+    restated: tuple[DayChange, ...]
+    channels: tuple[ChannelChange, ...]
+
+
+def _date(d: common_pb.Date) -> str:
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}" if d.year else ""
+
+
+def _window(analysis: causal_pb.Analysis) -> Window:
+    r = analysis.attribution
+    created = ""
+    if analysis.HasField("create_time"):
+        created = f"{analysis.create_time.ToDatetime(tzinfo=dt.UTC):%Y-%m-%d %H:%M} UTC"
+    return Window(
+        analysis.analysis_id, _date(r.date_range.start_date), _date(r.date_range.end_date),
+        r.day_count, r.record_count, r.geo_count, float(sum(r.daily.actual_outcome)), created,
+        r.model_version,
+    )  # fmt: skip
+
+
+def _triple(i: common_pb.Interval) -> tuple[float, float, float]:
+    return (i.estimate, i.lower, i.upper)
+
+
+def _differs(a: float, b: float) -> bool:
+    return abs(a - b) > _ABS_TOL + _REL_TOL * max(abs(a), abs(b))
+
+
+def _overlaps(a: tuple[float, float, float] | None, b: tuple[float, float, float] | None) -> bool:
+    return a is not None and b is not None and a[1] <= b[2] and b[1] <= a[2]
+
+
+def compare(first: causal_pb.Analysis, second: causal_pb.Analysis) -> Comparison:
+    """The comparison of two attribution analyses (ValueError for any other kind)."""
+    for a in (first, second):
+        if a.WhichOneof("result") != "attribution":
+            raise ValueError(f"analysis {a.analysis_id!r} is not an attribution; compare "
+                             "reads two AnalyzeAttribution results")  # fmt: skip
+    ra, rb = first.attribution, second.attribution
+    daily_a = dict(zip((_date(d) for d in ra.daily.dates), ra.daily.actual_outcome, strict=True))
+    daily_b = dict(zip((_date(d) for d in rb.daily.dates), rb.daily.actual_outcome, strict=True))
+    both = sorted(set(daily_a) & set(daily_b))
+    restated = tuple(
+        DayChange(d, daily_a[d], daily_b[d]) for d in both if _differs(daily_a[d], daily_b[d])
+    )
+    channels = []
+    rows_a = {c.channel: c for c in ra.channels}
+    rows_b = {c.channel: c for c in rb.channels}
+    for name in sorted(set(rows_a) | set(rows_b)):
+        ca, cb = rows_a.get(name), rows_b.get(name)
+
+        def part(
+            c: causal_pb.ChannelAttribution | None, f: str
+        ) -> tuple[float, float, float] | None:
+            return _triple(getattr(c, f)) if c is not None and c.HasField(f) else None  # type: ignore[arg-type]
+
+        roi = (part(ca, "incremental_roas"), part(cb, "incremental_roas"))
+        inc = (part(ca, "incremental_outcome"), part(cb, "incremental_outcome"))
+        pair = roi if roi[0] is not None and roi[1] is not None else inc
+        overlap = None if pair[0] is None or pair[1] is None else _overlaps(*pair)
+        channels.append(ChannelChange(
+            name, (ca.spend.amount if ca else None, cb.spend.amount if cb else None),
+            inc, roi, overlap,
+        ))  # fmt: skip
+    outcome = "conversions" if ra.outcome == common_pb.OUTCOME_METRIC_CONVERSIONS else "revenue"
+    return Comparison(
+        _window(first), _window(second), outcome,
+        (both[0], both[-1]) if both else None,
+        (float(sum(daily_a[d] for d in both)), float(sum(daily_b[d] for d in both))),
+        restated, tuple(channels),
+    )  # fmt: skip
+
+
+def day_runs(days: list[str]) -> list[tuple[str, str]]:
+    """ISO days as runs of consecutive days, (first, last) each, in order."""
+    runs: list[list[dt.date]] = []
+    for d in (dt.date.fromisoformat(x) for x in days):
+        if runs and (d - runs[-1][-1]).days == 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return [(r[0].isoformat(), r[-1].isoformat()) for r in runs]
