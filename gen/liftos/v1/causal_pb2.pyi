@@ -2445,6 +2445,8 @@ class AnalysisSummary(_message.Message):
     OUTCOME_FIELD_NUMBER: _builtins.int
     TREATMENT_FIELD_NUMBER: _builtins.int
     SUPPORTED_FIELD_NUMBER: _builtins.int
+    DATE_RANGE_FIELD_NUMBER: _builtins.int
+    RECORD_COUNT_FIELD_NUMBER: _builtins.int
     analysis_id: _builtins.str
     """Id, for GetAnalysis."""
     kind: Global___AnalysisKind.ValueType
@@ -2457,9 +2459,18 @@ class AnalysisSummary(_message.Message):
     """Effect estimates: the treatment column."""
     supported: _builtins.bool
     """Effect estimates: whether the estimate passed its checks (EffectEstimate.supported)."""
+    record_count: _builtins.int
+    """Records the analysis read (attribution and product analyses; unset for an effect estimate)."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When it was created."""
+
+    @_builtins.property
+    def date_range(self) -> _common_pb2.DateRange:
+        """The data window the analysis read (account-local dates): an attribution's or a product
+        analysis's period; an effect estimate's requested record window (a bound the request left
+        open is unset; unset for an inline table).
+        """
 
     def __init__(
         self,
@@ -2471,12 +2482,16 @@ class AnalysisSummary(_message.Message):
         outcome: _builtins.str = ...,
         treatment: _builtins.str = ...,
         supported: _builtins.bool = ...,
+        date_range: _common_pb2.DateRange | None = ...,
+        record_count: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_record_count", b"_record_count", "create_time", b"create_time", "date_range", b"date_range", "record_count", b"record_count"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "create_time", b"create_time", "kind", b"kind", "method", b"method", "outcome", b"outcome", "supported", b"supported", "treatment", b"treatment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_record_count", b"_record_count", "analysis_id", b"analysis_id", "create_time", b"create_time", "date_range", b"date_range", "kind", b"kind", "method", b"method", "outcome", b"outcome", "record_count", b"record_count", "supported", b"supported", "treatment", b"treatment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__record_count: _TypeAlias = _typing.Literal["record_count"]  # noqa: Y015
+    _WhichOneofArgType__record_count: _TypeAlias = _typing.Literal["_record_count", b"_record_count"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__record_count) -> _WhichOneofReturnType__record_count | None: ...
 
 Global___AnalysisSummary: _TypeAlias = AnalysisSummary  # noqa: Y015
 
@@ -2963,6 +2978,55 @@ class ProductPairEffect(_message.Message):
 Global___ProductPairEffect: _TypeAlias = ProductPairEffect  # noqa: Y015
 
 @_typing.final
+class PromotionNetEffect(_message.Message):
+    """What promoting one product did to its whole category over the period: its own lift, its
+    revenue changes on every sibling summed (every ProductPairEffect with it as promoted, claimed
+    or not) and the two together. The intervals come from the terms' joint uncertainty (their
+    equations' shared days and the category transform's draws), which the pairs' own intervals
+    cannot give; the three intervals together carry the lift's covariance with the sum.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    PROMOTED_PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    PROMOTED_LIFT_FIELD_NUMBER: _builtins.int
+    SIBLING_CHANGE_FIELD_NUMBER: _builtins.int
+    NET_CATEGORY_CHANGE_FIELD_NUMBER: _builtins.int
+    category: _builtins.str
+    """Category of the product."""
+    promoted_product_id: _builtins.str
+    """The promoted product."""
+    @_builtins.property
+    def promoted_lift(self) -> _common_pb2.Interval:
+        """Its own incremental revenue (ProductPairEffect.promoted_lift), 1 - alpha interval."""
+
+    @_builtins.property
+    def sibling_change(self) -> _common_pb2.Interval:
+        """The sum of its revenue changes on every sibling (halo positive, cannibalisation negative)."""
+
+    @_builtins.property
+    def net_category_change(self) -> _common_pb2.Interval:
+        """promoted_lift plus sibling_change: what the category kept."""
+
+    def __init__(
+        self,
+        *,
+        category: _builtins.str = ...,
+        promoted_product_id: _builtins.str = ...,
+        promoted_lift: _common_pb2.Interval | None = ...,
+        sibling_change: _common_pb2.Interval | None = ...,
+        net_category_change: _common_pb2.Interval | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["net_category_change", b"net_category_change", "promoted_lift", b"promoted_lift", "sibling_change", b"sibling_change"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "net_category_change", b"net_category_change", "promoted_lift", b"promoted_lift", "promoted_product_id", b"promoted_product_id", "sibling_change", b"sibling_change"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromotionNetEffect: _TypeAlias = PromotionNetEffect  # noqa: Y015
+
+@_typing.final
 class CategorySummary(_message.Message):
     """One category's observed totals over the period."""
 
@@ -3067,6 +3131,7 @@ class ProductAnalysisResult(_message.Message):
     MODEL_VERSION_FIELD_NUMBER: _builtins.int
     CODE_VERSION_FIELD_NUMBER: _builtins.int
     STAGE_TIMINGS_FIELD_NUMBER: _builtins.int
+    PROMOTION_NETS_FIELD_NUMBER: _builtins.int
     analysis_id: _builtins.str
     """Analysis id."""
     currency_code: _builtins.str
@@ -3125,6 +3190,12 @@ class ProductAnalysisResult(_message.Message):
     def stage_timings(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageTiming]:
         """Seconds per step."""
 
+    @_builtins.property
+    def promotion_nets(self) -> _containers.RepeatedCompositeFieldContainer[Global___PromotionNetEffect]:
+        """Per promoted product (one with pairs), its net effect on its category (empty in analyses
+        stored before it).
+        """
+
     def __init__(
         self,
         *,
@@ -3147,10 +3218,11 @@ class ProductAnalysisResult(_message.Message):
         model_version: _builtins.str = ...,
         code_version: _builtins.str = ...,
         stage_timings: _abc.Iterable[Global___StageTiming] | None = ...,
+        promotion_nets: _abc.Iterable[Global___PromotionNetEffect] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "assumptions", b"assumptions", "categories", b"categories", "cells", b"cells", "channels", b"channels", "claim_level", b"claim_level", "code_version", b"code_version", "currency_code", b"currency_code", "date_range", b"date_range", "day_count", b"day_count", "interval_level", b"interval_level", "method", b"method", "model_version", b"model_version", "pairs", b"pairs", "product_cells", b"product_cells", "products", b"products", "record_count", b"record_count", "stage_timings", b"stage_timings", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "assumptions", b"assumptions", "categories", b"categories", "cells", b"cells", "channels", b"channels", "claim_level", b"claim_level", "code_version", b"code_version", "currency_code", b"currency_code", "date_range", b"date_range", "day_count", b"day_count", "interval_level", b"interval_level", "method", b"method", "model_version", b"model_version", "pairs", b"pairs", "product_cells", b"product_cells", "products", b"products", "promotion_nets", b"promotion_nets", "record_count", b"record_count", "stage_timings", b"stage_timings", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

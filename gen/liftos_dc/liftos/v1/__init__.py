@@ -162,6 +162,7 @@ __all__ = (
     "ProductPairEffect",
     "ProductScope",
     "ProductSummary",
+    "PromotionNetEffect",
     "PromptMessage",
     "QualityComponents",
     "QualityDimension",
@@ -2933,6 +2934,18 @@ class AnalysisSummary(betterproto2.Message):
     supported: "bool" = betterproto2.field(7, betterproto2.TYPE_BOOL)
     """
     Effect estimates: whether the estimate passed its checks (EffectEstimate.supported).
+    """
+
+    date_range: "DateRange | None" = betterproto2.field(8, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The data window the analysis read (account-local dates): an attribution's or a product
+    analysis's period; an effect estimate's requested record window (a bound the request left
+    open is unset; unset for an inline table).
+    """
+
+    record_count: "int | None" = betterproto2.field(9, betterproto2.TYPE_INT64, optional=True)
+    """
+    Records the analysis read (attribution and product analyses; unset for an effect estimate).
     """
 
 
@@ -8323,6 +8336,14 @@ class ProductAnalysisResult(betterproto2.Message):
     Seconds per step.
     """
 
+    promotion_nets: "list[PromotionNetEffect]" = betterproto2.field(
+        20, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Per promoted product (one with pairs), its net effect on its category (empty in analyses
+    stored before it).
+    """
+
 
 default_message_pool.register_message("liftos.v1", "ProductAnalysisResult", ProductAnalysisResult)
 
@@ -8524,6 +8545,51 @@ class ProductSummary(betterproto2.Message):
 
 
 default_message_pool.register_message("liftos.v1", "ProductSummary", ProductSummary)
+
+
+@dataclass(eq=False, repr=False)
+class PromotionNetEffect(betterproto2.Message):
+    """
+    What promoting one product did to its whole category over the period: its own lift, its
+    revenue changes on every sibling summed (every ProductPairEffect with it as promoted, claimed
+    or not) and the two together. The intervals come from the terms' joint uncertainty (their
+    equations' shared days and the category transform's draws), which the pairs' own intervals
+    cannot give; the three intervals together carry the lift's covariance with the sum.
+    """
+
+    category: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Category of the product.
+    """
+
+    promoted_product_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The promoted product.
+    """
+
+    promoted_lift: "Interval | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Its own incremental revenue (ProductPairEffect.promoted_lift), 1 - alpha interval.
+    """
+
+    sibling_change: "Interval | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The sum of its revenue changes on every sibling (halo positive, cannibalisation negative).
+    """
+
+    net_category_change: "Interval | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    promoted_lift plus sibling_change: what the category kept.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "PromotionNetEffect", PromotionNetEffect)
 
 
 @dataclass(eq=False, repr=False)
