@@ -26,7 +26,13 @@ from mesh.report._page import Section, page
 from mesh.report._svg import house_style
 from mesh.report.effect import Figures, effect_sections, estimand_name, method_name
 from mesh.report.explanation import explanation_section, fact_anchors
-from mesh.report.plan import attribution_sections, currency, outcome_name, surfacing_sections
+from mesh.report.plan import (
+    attribution_sections,
+    channel_warnings,
+    currency,
+    outcome_name,
+    surfacing_sections,
+)
 from mesh.report.products import product_sections
 
 __all__ = ["UnsupportedAnalysis", "render_report"]
@@ -99,6 +105,7 @@ def render_report(
     header states it beside the analysis's own time: the planning answers are computed then)."""
     which = analysis.WhichOneof("result")
     figs = Figures("fig-")
+    warned: dict[str, list[int]] = {}
     with house_style():
         if which == "estimate":
             e = analysis.estimate
@@ -113,6 +120,7 @@ def render_report(
             meta = [attribution_meta(result)]
             cur = currency(result)
             label = f"Incremental {outcome_name(result)}" + (f" ({cur})" if cur else "")
+            warned = channel_warnings(result)
         elif which == "products":
             result_p = analysis.products
             title = "What each channel sells: products and categories"
@@ -126,6 +134,7 @@ def render_report(
         sections += surfacing_sections(
             figs, currency_code=cur, outcome_label=label, budget=budget, forecast=forecast,
             design=design, recommendations=recommendations, design_channel=design_channel,
+            warned=warned,
         )  # fmt: skip
     if notes:
         items = "".join(f"<li>{esc(n)}</li>" for n in notes)

@@ -114,7 +114,7 @@ def attribution_sections(
                 "Average incremental return (filled) and the return of the next unit of spend "
                 "(hollow); below the dashed line a unit of spend returns less than it costs.",
             )
-        body += (_window_line(result) + _channel_table(by_spend, cur, _warned(result))
+        body += (_window_line(result) + _channel_table(by_spend, cur, channel_warnings(result))
                  + _MROAS_NOTE)  # fmt: skip
         sections.append(Section("channels", "Contribution by channel", body))
     if daily is not None and daily.channels and len(daily.baseline_outcome) == len(daily.dates):
@@ -174,7 +174,7 @@ def _health(result: causal_pb.AttributionResult) -> str:
                 "<p>Not identified by the data (their intervals are the prior's): "
                 f"{esc(', '.join(h.unidentified_channels))}.</p>"
             )
-        out += "</div>"
+        out += _warned_line(channel_warnings(result)) + "</div>"
         if h.checks:
             out += table(
                 [("Verdict", False), ("Check", False), ("What it found", False), ("Value", True),
@@ -211,11 +211,13 @@ def _health(result: causal_pb.AttributionResult) -> str:
         if result.calibration and math.isfinite(value)
     ]
     if result.warnings:
+        # Numbered, so a row that a warning qualifies can point at it ("⚠ see warning 2").
         out += (
             '<h3 id="warnings">Warnings</h3><ul class="plain">'
-            + "".join(f"<li>{esc(w)}</li>" for w in result.warnings)
+            + "".join(f'<li id="warning-{i}"><strong>Warning {i}.</strong> {esc(w)}</li>'
+                      for i, w in enumerate(result.warnings, start=1))
             + "</ul>"
-        )
+        )  # fmt: skip
     elif h.verdict not in _VERDICTS:
         out += '<div class="verdict supported"><strong>No warnings from the model</strong></div>'
     if rows:
@@ -297,25 +299,57 @@ def _window_line(result: causal_pb.AttributionResult) -> str:
             f"the analysis window {first:%Y-%m-%d}..{last:%Y-%m-%d} ({days} days).</p>")  # fmt: skip
 
 
-def _warned(result: causal_pb.AttributionResult) -> set[str]:
-    """Channels a warning of the analysis names (R6-F7: a "Healthy" page whose warnings say a
-    channel's estimate rests on a misread showed that channel's row unmarked)."""
-    return {
-        c.channel for c in result.channels
-        if any(re.search(rf"(?<![\w]){re.escape(c.channel)}(?![\w])", w) for w in result.warnings)
+def names_channel(text: str, channel: str) -> bool:
+    """Whether ``text`` names ``channel`` as a whole token: "meta" is not named by
+    "meta_retargeting" or "meta-retargeting", but is by "meta's" or "meta." at a sentence end.
+    The warnings are plain text (no structured channel field), so the identifier is matched."""
+    return re.search(rf"(?<![\w-]){re.escape(channel)}(?![\w-])", text) is not None
+
+
+def channel_warnings(result: causal_pb.AttributionResult) -> dict[str, list[int]]:
+    """Each channel a warning of the analysis names, with those warnings' numbers (from 1, as
+    the health section lists them). R6-F7: a "Healthy" page whose warnings say a channel's
+    estimate rests on a misread showed that channel's figures unmarked."""
+    out = {
+        c.channel: [i for i, w in enumerate(result.warnings, start=1) if names_channel(w, c.channel)]
+        for c in result.channels
     }  # fmt: skip
+    return {ch: nums for ch, nums in out.items() if nums}
+
+
+def warning_mark(nums: list[int], channel: str = "") -> str:
+    """The marker of a cell whose figures warnings qualify: "⚠ see warning 2", each number a
+    link to that warning; ``channel`` names the channel where the cell is about several."""
+    if not nums:
+        return ""
+    links = ", ".join(f'<a href="#warning-{i}">{i}</a>' for i in nums)
+    whose = f" ({esc(channel)})" if channel else ""
+    many = "s" if len(nums) > 1 else ""
+    return f'<span class="ci warn-ref">⚠ see warning{many} {links}{whose}</span>'
+
+
+def _warned_line(refs: dict[str, list[int]]) -> str:
+    """Under the verdict: which channels' figures a warning qualifies, so "Healthy" is not read
+    as "nothing to qualify"."""
+    if not refs:
+        return ""
+    named = "; ".join(
+        f"{esc(ch)} (warning{'s' if len(n) > 1 else ''} {', '.join(map(str, n))})"
+        for ch, n in refs.items()
+    )
+    return (f"<p>Warnings below qualify the figures of {named}: their rows in the tables are "
+            "marked ⚠; read those figures with the warning.</p>")  # fmt: skip
 
 
 def _channel_table(
-    channels: list[causal_pb.ChannelAttribution], cur: str, warned: set[str] | None = None
-) -> str:
-    mark = (
-        '<a class="ci" href="#warnings">⚠ named in a warning above: read it with these figures</a>'
-    )
+    channels: list[causal_pb.ChannelAttribution], cur: str,
+    warned: dict[str, list[int]] | None = None,
+) -> str:  # fmt: skip
+    warned = warned or {}
     rows = [
         [
             f'<span id="channel-{esc(c.channel)}">{esc(c.channel)}</span>'
-            + (mark if c.channel in (warned or set()) else ""), num(c.spend.amount),
+            + warning_mark(warned.get(c.channel, [])), num(c.spend.amount),
             _interval_cell(c.incremental_outcome), num(c.platform_reported_outcome),
             _interval_cell(c.incremental_roas) if c.HasField("incremental_roas") else "–",
             num(c.naive_regression_roas) if c.HasField("naive_regression_roas") else "–",
@@ -341,7 +375,9 @@ def surfacing_sections(
     design: surfacing_pb.DesignExperimentResponse | None = None,
     recommendations: surfacing_pb.RecommendResponse | None = None,
     design_channel: str = "",
+    warned: dict[str, list[int]] | None = None,
 ) -> list[Section]:  # fmt: skip
+    """``warned``: :func:`channel_warnings` of the analysis, for the recommendations' markers."""
     sections = []
     if recommendations is not None and recommendations.recommendations:
         # Recommend answers over the analysis window when asked without days, as the report
@@ -349,7 +385,8 @@ def surfacing_sections(
         days = budget.horizon_days if budget is not None else 0
         sections.append(Section("recommendations", "Recommendations",
                                 _recommendations(recommendations, currency_code, days,
-                                                 "conversions" in outcome_label.lower())))  # fmt: skip
+                                                 "conversions" in outcome_label.lower(),
+                                                 warned or {})))  # fmt: skip
     if budget is not None and budget.allocations:
         cur = budget.total_budget.currency_code or currency_code
         head = _budget_head(budget, cur, recommendations)
@@ -523,18 +560,27 @@ def _confidence_cell(r: surfacing_pb.Recommendation) -> str:
     return f"{r.confidence:.0%}" + (f'<span class="ci">{esc(what)}</span>' if what else "")
 
 
+def _row_marks(r: surfacing_pb.Recommendation, warned: dict[str, list[int]]) -> str:
+    """The warning markers of a recommendation's row: its channel's, or for a row about
+    several channels (a reallocation) each warned channel its action names."""
+    if r.channel:
+        return warning_mark(warned.get(r.channel, []))
+    return "".join(warning_mark(n, ch) for ch, n in warned.items() if names_channel(r.action, ch))
+
+
 def _recommendations(
     response: surfacing_pb.RecommendResponse, cur: str = "", days: int = 0,
-    conversions: bool = False,
+    conversions: bool = False, warned: dict[str, list[int]] | None = None,
 ) -> str:  # fmt: skip
     ranked = sorted(response.recommendations, key=lambda r: r.priority)
+    warned = warned or {}
     realloc = [r for r in ranked if r.kind == _R.RECOMMENDATION_KIND_REALLOCATE]
     channel_rows = [r for r in ranked if r.channel and r.kind in _BUDGET_KINDS]
     rows = [
         [
             str(r.priority),
             esc(enum_name(surfacing_pb.RecommendationKind.Name(r.kind), "RECOMMENDATION_KIND_")),
-            esc(r.channel),
+            esc(r.channel) + _row_marks(r, warned),
             ("<strong>Alternative to the per-channel rows:</strong> "
              if r in realloc and channel_rows else "") + esc(r.action),
             esc(r.rationale), _interval_cell(r.expected_impact), _confidence_cell(r),

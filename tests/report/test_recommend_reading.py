@@ -111,7 +111,7 @@ def test_a_channel_a_warning_names_is_marked_and_the_window_is_said(
                          screenshot=False)  # fmt: skip
     assert not opened.errors, opened.errors
     table = _section(opened.text, "Contribution by channel", "mROAS: the return")
-    marked = [n for n in names if f"{n}\n⚠ named in a warning above" in table]
+    marked = [n for n in names if f"{n}\n⚠ see warning 1" in table]
     assert marked == [named], marked
     start, end = result.date_range.start_date, result.date_range.end_date
     assert (f"totals over the analysis window {start.year:04d}-{start.month:02d}-{start.day:02d}"
