@@ -196,8 +196,10 @@ def forecast(r: surfacing_pb.PredictPerformanceResponse, out: Out) -> None:
         out(f"    {band.level:.0%} band {band.lower:,.0f} to {band.upper:,.0f}")
 
 
-def design(r: surfacing_pb.DesignExperimentResponse, channel: str, out: Out) -> None:
+def design(r: surfacing_pb.DesignExperimentResponse, channel: str, why: str, out: Out) -> None:
     out(f"== next experiment: a geo holdout for {channel} (SurfacingService.DesignExperiment)")
+    if why:
+        out(f"  chosen because {why}")
     for c in r.cells:
         out(f"  {len(c.treatment_units)} treatment geos ({c.outcome_share:.0%} of the outcome), "
             f"{len(r.control_units)} control; pre-period correlation "
@@ -217,7 +219,7 @@ def design(r: surfacing_pb.DesignExperimentResponse, channel: str, out: Out) -> 
 def run_plan(client: LiftOS, world: Path, org_id: str, data_dir: Path, out: Out) -> Plan:
     """Attribution and its explanation, then the plan `liftos report` asks SurfacingService
     for (a call that fails is said and left out), then the report with all of it."""
-    from mesh.cli.report import channel_to_test, fetch
+    from mesh.cli.report import fetch
     from mesh.cli.report import plan as surfacing_plan
     from mesh.report import render_report
 
@@ -244,15 +246,15 @@ def run_plan(client: LiftOS, world: Path, org_id: str, data_dir: Path, out: Out)
     if planning.forecast is not None:
         forecast(planning.forecast, out)
     if planning.design is not None:
-        design(
-            planning.design, channel_to_test(analysis.attribution, planning.recommendations), out
-        )
+        design(planning.design, planning.design_channel, planning.design_why, out)
     wire = None if result.explanation is None else bytes(result.explanation)
     html = render_report(
         analysis,
         explanation=None if wire is None else llm_pb.ExplanationDone.FromString(wire),
         budget=planning.budget, forecast=planning.forecast, design=planning.design,
         recommendations=planning.recommendations, notes=planning.notes,
+        design_channel=planning.design_channel, design_why=planning.design_why,
+        design_alpha=planning.design_alpha,
     )  # fmt: skip
     result.report = data_dir / f"report-{r.analysis_id}.html"
     result.report.write_text(html, encoding="utf-8")

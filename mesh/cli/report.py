@@ -98,22 +98,62 @@ class Planning:
     forecast: surfacing_pb.PredictPerformanceResponse | None = None
     design: surfacing_pb.DesignExperimentResponse | None = None
     design_channel: str = ""
+    design_why: str = ""  # why that channel, in words (the page says it)
+    design_alpha: float = 0.0  # the one-sided significance level it was designed at
     recommendations: surfacing_pb.RecommendResponse | None = None
     notes: list[str] = field(default_factory=list)
 
 
+# The one-sided significance level the report's experiment design is asked at (the service's
+# default too), asked explicitly so the page can state it.
+DESIGN_ALPHA = 0.05
+
+
 def channel_to_test(
     result: causal_pb.AttributionResult, recommendations: surfacing_pb.RecommendResponse | None
-) -> str:
-    """The channel Recommend says to test, else the paid channel whose iROAS interval is widest
-    (where an experiment would teach the most)."""
+) -> tuple[str, str]:
+    """The channel the report's experiment design tests, and why, in words; ("", "") when no
+    paid channel has figures to choose by. Chosen as Recommend chooses (R6-F10: the page tested
+    an established channel while Recommend said others needed a test): the channel of
+    Recommend's own test action; else a paid channel whose effect the analysis did not
+    establish (its interval of the incremental outcome reaches zero: Recommend neither raises
+    it nor can tell it from no effect, and a test would measure it), the one with the most
+    spend at stake; only when every paid channel is established, the one whose iROAS interval
+    is widest (where a test narrows the estimate most), and the reason says so."""
     for r in recommendations.recommendations if recommendations else ():
         if r.kind == surfacing_pb.RECOMMENDATION_KIND_RUN_EXPERIMENT and r.channel:
-            return r.channel
-    paid = [c for c in result.channels if c.spend.amount > 0 and c.HasField("incremental_roas")]
-    widest = max(paid, default=None,
+            return r.channel, f"Recommend's action #{r.priority} is to test {r.channel}"
+    paid = [c for c in result.channels if c.spend.amount > 0]
+    cur = next((c.spend.currency_code for c in paid if c.spend.currency_code), "")
+    unproven = sorted(
+        (c for c in paid if c.HasField("incremental_outcome") and c.incremental_outcome.lower <= 0),
+        key=lambda c: (-c.spend.amount, c.channel),
+    )
+    if unproven:
+        c, others = unproven[0], [o.channel for o in unproven[1:]]
+        i = c.incremental_outcome
+        level = f"{i.level:.0%} " if 0 < i.level < 1 else ""
+        also = ""
+        if others:
+            names = ", ".join(others[:-1]) + (" and " if len(others) > 1 else "") + others[-1]
+            spent = f"{c.spend.amount:,.0f} {cur}".rstrip()
+            also = f" (as for {names}; of these it spends the most, {spent})"
+        return c.channel, (
+            f"the analysis did not establish {c.channel}'s effect: its {level}interval of the "
+            f"incremental outcome, {i.lower:,.0f} to {i.upper:,.0f}, includes zero{also}; "
+            "Recommend does not raise such a channel, and a test would measure its effect"
+        )
+    ranged = [c for c in paid if c.HasField("incremental_roas")]
+    widest = max(ranged, default=None,
                  key=lambda c: c.incremental_roas.upper - c.incremental_roas.lower)  # fmt: skip
-    return widest.channel if widest else ""
+    if widest is None:
+        return "", ""
+    iroas = widest.incremental_roas
+    return widest.channel, (
+        "every paid channel's effect is established (each interval of its incremental outcome "
+        f"excludes zero), so the test goes where the iROAS interval is widest: {widest.channel}'s, "
+        f"{iroas.lower:.2f} to {iroas.upper:.2f}, which a test would narrow most"
+    )
 
 
 def plan(
@@ -163,16 +203,17 @@ def plan(
         lambda: client.predict(analysis_id, days=FORECAST_DAYS, fan_levels=FAN_LEVELS),
         surfacing_pb.PredictPerformanceResponse.FromString,
     )  # fmt: skip
-    channel = channel_to_test(result, out.recommendations)
+    channel, why = channel_to_test(result, out.recommendations)
     # The design on the analysis's own data cut (its window), not on whatever memory holds by
     # the time the page is rendered: the same analysis gives the same design every time, unless
     # the window's data changed (then the design's warnings, and the page, say so).
     window = _window(result)
     if channel:
-        out.design_channel = channel
+        out.design_channel, out.design_why, out.design_alpha = channel, why, DESIGN_ALPHA
         out.design = ask(
             f"experiment design for {channel}",
-            lambda: client.design_experiment(channel, analysis_id=analysis_id, history=window),
+            lambda: client.design_experiment(channel, analysis_id=analysis_id, history=window,
+                                             alpha=DESIGN_ALPHA),
             surfacing_pb.DesignExperimentResponse.FromString,
         )  # fmt: skip
     return out
@@ -246,7 +287,8 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             analysis, explanation=explanation, budget=planning.budget,
             forecast=planning.forecast, design=planning.design,
             recommendations=planning.recommendations, notes=planning.notes,
-            design_channel=planning.design_channel, rendered=dt.datetime.now(dt.UTC),
+            design_channel=planning.design_channel, design_why=planning.design_why,
+            design_alpha=planning.design_alpha, rendered=dt.datetime.now(dt.UTC),
         )  # fmt: skip
     except UnsupportedAnalysis as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -374,7 +374,7 @@ def surfacing_sections(
     forecast: surfacing_pb.PredictPerformanceResponse | None = None,
     design: surfacing_pb.DesignExperimentResponse | None = None,
     recommendations: surfacing_pb.RecommendResponse | None = None,
-    design_channel: str = "",
+    design_channel: str = "", design_why: str = "", design_alpha: float = 0.0,
     warned: dict[str, list[int]] | None = None,
 ) -> list[Section]:  # fmt: skip
     """``warned``: :func:`channel_warnings` of the analysis, for the recommendations' markers."""
@@ -412,7 +412,8 @@ def surfacing_sections(
     if design is not None and design.power_curve:
         cell = design.cells[0] if design.cells else None
         facts = (
-            f"<p>{_design_subject(design_channel, cell)}{esc(design.analysis)} Recommended "
+            f"<p>{_design_subject(design_channel, cell, design_why)}"
+            f"{esc(_with_alpha(design.analysis, design_alpha))} Recommended "
             f"duration: {cell.recommended_duration_days if cell else '–'} days"
             f"{_power_at(cell)}; "
             f"{'feasible' if design.feasible else 'not feasible: ' + esc(cell.reason if cell else '')}. "
@@ -503,13 +504,24 @@ def _budget_head(
     return text
 
 
-def _design_subject(channel: str, cell: surfacing_pb.CellDesign | None) -> str:
+def _design_subject(channel: str, cell: surfacing_pb.CellDesign | None, why: str = "") -> str:
+    """What is tested, and why that channel (R6-F10: the page never said)."""
     if not channel:
         return ""
     kinds = {md_pb.TREATMENT_TYPE_HOLDOUT: "go-dark holdout",
              md_pb.TREATMENT_TYPE_BUDGET_INCREASE: "heavy-up test"}  # fmt: skip
     kind = kinds.get(cell.treatment_type, "geo test") if cell is not None else "geo test"
-    return f"A {kind} of {esc(channel)}. "
+    reason = f" Chosen because {esc(why)}." if why else ""
+    return f"A {kind} of {esc(channel)}.{reason} "
+
+
+def _with_alpha(analysis: str, alpha: float) -> str:
+    """The design's analysis in words with alpha's value where it names alpha without one
+    ("one-sided test at alpha against …", R6-F10)."""
+    if not alpha:
+        return analysis
+    said = f"at alpha {alpha:g} (a {alpha:.0%} chance that a channel with no effect shows one)"
+    return re.sub(r"\bat alpha\b(?!\s*[=\d])", said, analysis, count=1)
 
 
 def _power_at(cell: surfacing_pb.CellDesign | None) -> str:
