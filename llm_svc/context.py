@@ -5,7 +5,9 @@ it as ``[analysis_id:fact]``, the state each effect is in (established, not dete
 supported, correlation only), and the ranked insights. The prompts tell the model how to
 reason from it: an estimate is not a correlation, quote intervals, name the identification
 strategy and its assumptions, hedge what is not supported, never go beyond the data window,
-and use no figure that is not in the context. The audience sets length and vocabulary.
+and use no figure that is not in the context. The audience sets length and vocabulary. When the
+question names other analyses, the context adds what changed between each and the one explained
+(windows, restated days, channel moves and whether their intervals overlap), tagged the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from llm_svc.evidence import Analysis, Audience, CheckOutcome, Effect
 from llm_svc.insights import Insight
 from llm_svc.numbers import fmt, fmt_pct
 from llm_svc.vocabulary import ESTIMAND_SCOPES, IDENTIFICATION_LABELS, label, method_label
+from llm_svc.what_changed import RESTATED_CHANGE, RESTATED_DAYS, Change
+from mesh.runtime.analysis_compare import day_runs
 
 __all__ = ["Prompt", "build_context", "build_prompts", "effect_state"]
 
@@ -118,8 +122,75 @@ def _analysis_block(a: Analysis) -> list[str]:
     return lines
 
 
-def build_context(analyses: Sequence[Analysis], insights: Sequence[Insight]) -> str:
-    """The context document: every fact with its provenance, then the ranked insights."""
+def _triple(aid: str, prefix: str, t: tuple[float, float, float] | None) -> str:
+    if t is None:
+        return "not reported"
+    return (
+        f"{fmt(t[0])} {_tag_id(aid, prefix + 'estimate')} (interval {fmt(t[1])} to {fmt(t[2])} "
+        f"{_tag_id(aid, prefix + 'lower')}/{_tag_id(aid, prefix + 'upper')})"
+    )
+
+
+def _tag_id(aid: str, fact: str) -> str:
+    return f"[{aid}:{fact}]"
+
+
+_VERDICTS = {
+    True: "the intervals overlap: not a change the analyses can tell apart",
+    False: "the intervals DO NOT overlap: a change the analyses tell apart",
+    None: "in one analysis only",
+}
+
+
+def _change_lines(c: Change) -> list[str]:
+    """What changed between two analyses, every figure tagged with the analysis it is from."""
+    cmp = c.comparison
+    a, b = c.ids
+    lines = [f"## From {a} (earlier) to {b}"]
+    for w in (cmp.first, cmp.second):
+        i = w.analysis_id
+        lines.append(
+            f"- {i}: data {w.start} to {w.end} {_tag_id(i, 'window')}, {w.days} days "
+            f"{_tag_id(i, 'day_count')}, {w.record_count:,} records {_tag_id(i, 'record_count')}"
+        )
+    if cmp.overlap is None:
+        lines.append("- the two windows share no day: no day's outcome can be compared")
+    elif not cmp.restated:
+        lines.append(f"- every day both windows hold ({cmp.overlap[0]} to {cmp.overlap[1]}) read "
+                     f"the same {cmp.outcome} in both")  # fmt: skip
+    else:
+        runs = ", ".join(x if x == y else f"{x} to {y}" for x, y in day_runs(
+            [d.date for d in cmp.restated]))  # fmt: skip
+        delta = sum(d.second - d.first for d in cmp.restated)
+        lines.append(
+            f"- of the days both windows hold ({cmp.overlap[0]} to {cmp.overlap[1]}), "
+            f"{len(cmp.restated)} read another {cmp.outcome} in {b} than in {a} (restated or "
+            f"late rows) [{RESTATED_DAYS}]: {runs}; on them {b}'s {cmp.outcome} is "
+            f"{fmt(abs(delta))} {'higher' if delta >= 0 else 'lower'} in total [{RESTATED_CHANGE}]"
+        )
+    for ch in cmp.channels:
+        parts = []
+        sa, sb = ch.spend
+        if sa is not None and sb is not None:
+            fact = f"channels[{ch.channel}].spend.amount"
+            parts.append(f"spend {fmt(sa)} {_tag_id(a, fact)} then {fmt(sb)} {_tag_id(b, fact)}")
+        for what, field, pair in (
+            (f"incremental {cmp.outcome}", "incremental_outcome", ch.incremental),
+            ("iROAS", "incremental_roas", ch.iroas),
+        ):
+            prefix = f"channels[{ch.channel}].{field}."
+            if pair != (None, None):
+                parts.append(f"{what} {_triple(a, prefix, pair[0])} then "
+                             f"{_triple(b, prefix, pair[1])}")  # fmt: skip
+        lines.append(f"- {label(ch.channel)}: {'; '.join(parts)}; {_VERDICTS[ch.overlap]}")
+    return lines
+
+
+def build_context(
+    analyses: Sequence[Analysis], insights: Sequence[Insight], changes: Sequence[Change] = ()
+) -> str:
+    """The context document: every fact with its provenance, then the ranked insights (and
+    what changed between the analyses a question names and the one explained)."""
     lines = [
         "# Evidence",
         "Every figure is followed by [analysis_id:fact], the field of the analysis it comes from.",
@@ -133,6 +204,16 @@ def build_context(analyses: Sequence[Analysis], insights: Sequence[Insight]) -> 
         lines.append(
             f"{i}. ({insight.kind.value.replace('_', ' ')}, confidence {insight.confidence:.2f}) {insight.text}"
         )
+    if changes:
+        lines += [
+            "",
+            "# What changed between analyses",
+            "The question names other analyses: their figures beside the explained one's, as "
+            "each analysis reported them. A move whose two intervals overlap is not a change the "
+            "analyses can tell apart; do not present it as a finding.",
+        ]
+        for c in changes:
+            lines += _change_lines(c)
     return "\n".join(lines) + "\n"
 
 

@@ -3,6 +3,7 @@
 InvalidRequest        INVALID_ARGUMENT   a field out of range (named)
 AnalysisNotFound      NOT_FOUND          no such analysis for this org
 CausalRefused         FAILED_PRECONDITION the causal service refused this service's call
+NotComparable         FAILED_PRECONDITION a question compares an analysis that is no attribution
 LlmNotConfigured      FAILED_PRECONDITION the LLM writer was asked for, no endpoint known
 LlmRefused            FAILED_PRECONDITION the endpoint answered 4xx (key, model, request)
 CausalUnavailable     UNAVAILABLE        the causal service is down or past its deadline
@@ -27,6 +28,7 @@ __all__ = [
     "LlmNotConfigured",
     "LlmRefused",
     "LlmUnavailable",
+    "NotComparable",
 ]
 
 
@@ -46,6 +48,13 @@ class CausalRefused(FailedPrecondition):
     """The causal service refused this service's own call (credentials or scopes)."""
 
     default_reason = "CAUSAL_REFUSED"
+
+
+class NotComparable(FailedPrecondition):
+    """A question asks what changed between analyses, and one is not an attribution (only two
+    attribution results compare: windows, restated days, channel estimates)."""
+
+    default_reason = "ANALYSIS_NOT_COMPARABLE"
 
 
 class LlmNotConfigured(FailedPrecondition):

@@ -4,7 +4,9 @@ citations and the claims the guardrail acted on.
 Two writers behind one stream: the grounded writer (sentences generated from facts, checked
 by the guardrail as a self-test) and a chat backend (an LLM; its tokens are buffered into
 sentences and each sentence is checked before it is sent, so an unsupported claim never
-reaches the caller unmarked, even mid-stream).
+reaches the caller unmarked, even mid-stream). A question naming other analyses gets what changed
+between them and this one (``changes``): the grounded writer writes it (llm_svc.what_changed),
+the LLM reads it in its context; the guardrail knows every analysis compared.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from llm_svc.context import build_context, build_prompts
 from llm_svc.evidence import Analysis, Audience
 from llm_svc.guardrail import Flagged, Guardrail, Passed
 from llm_svc.insights import rank_insights
+from llm_svc.what_changed import Change
+from llm_svc.what_changed import write as write_changes
 from llm_svc.writer import Cite, write
 
 __all__ = ["Delta", "Done", "explain_grounded", "explain_with_llm"]
@@ -61,15 +65,33 @@ class _Transcript:
         return Done(stripped, tuple(self.cites), tuple(self.flagged), model)
 
 
+def _compared(analyses: Sequence[Analysis], changes: Sequence[Change]) -> list[Analysis]:
+    """``analyses`` and every other analysis ``changes`` compare them with."""
+    out = {a.analysis_id: a for a in analyses}
+    for c in changes:
+        for a in (c.earlier, c.later):
+            out.setdefault(a.analysis_id, a)
+    return list(out.values())
+
+
 async def explain_grounded(
-    analyses: Sequence[Analysis], audience: Audience, question: str = ""
+    analyses: Sequence[Analysis],
+    audience: Audience,
+    question: str = "",
+    changes: Sequence[Change] = (),
 ) -> AsyncIterator[Delta | Done]:
     """The grounded writer's explanation, one sentence per delta (each checked by the
     guardrail, except the analysis's own words it quotes). A question is answered from the
-    analysis's figures only: the explanation keeps to the causes it names, and says so."""
-    guard = Guardrail(analyses)
+    analysis's figures only: the explanation keeps to the causes it names, and says so; with
+    ``changes`` (it names other analyses) the answer is what changed between them."""
+    guard = Guardrail(_compared(analyses, changes))
     transcript = _Transcript()
-    for sentence in write(analyses, audience, question):
+    sentences = (
+        write_changes(changes, analyses[0].analysis_id, audience, question)
+        if changes
+        else write(analyses, audience, question)
+    )
+    for sentence in sentences:
         text = sentence.text + " "
         passed = (
             Passed(text, sentence.cites) if sentence.quotes else guard.check(text, sentence.cites)
@@ -81,12 +103,17 @@ async def explain_grounded(
 
 
 async def explain_with_llm(
-    analyses: Sequence[Analysis], audience: Audience, question: str, backend: ChatBackend
+    analyses: Sequence[Analysis],
+    audience: Audience,
+    question: str,
+    backend: ChatBackend,
+    changes: Sequence[Change] = (),
 ) -> AsyncIterator[Delta | Done]:
-    """An LLM's explanation from the context and prompts, checked sentence by sentence."""
-    context = build_context(analyses, rank_insights(analyses))
+    """An LLM's explanation from the context and prompts (with what changed between the
+    analyses the question names and these), checked sentence by sentence."""
+    context = build_context(analyses, rank_insights(analyses), changes)
     prompts = build_prompts(context, audience, question)
-    guard = Guardrail(analyses)
+    guard = Guardrail(_compared(analyses, changes))
     transcript = _Transcript()
     buffer = ""
     async for chunk in backend.stream(prompts):

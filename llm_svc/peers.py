@@ -1,4 +1,5 @@
-"""The LLM service's peer: the causal service's GetAnalysis, analyses as domain objects."""
+"""The LLM service's peer: the causal service's GetAnalysis, analyses as domain objects (and two
+attribution analyses as their comparison, for a question naming another analysis)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,16 @@ from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 
 from llm_svc.convert import analysis_from_proto
-from llm_svc.errors import AnalysisNotFound, CausalRefused, CausalUnavailable, InvalidRequest
+from llm_svc.errors import (
+    AnalysisNotFound,
+    CausalRefused,
+    CausalUnavailable,
+    InvalidRequest,
+    NotComparable,
+)
 from llm_svc.evidence import Analysis
+from llm_svc.what_changed import Change
+from mesh.runtime.analysis_compare import compare
 from mesh.runtime.peers import Peer, unavailable, unreachable
 
 _REFUSED = {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED}
@@ -33,14 +42,28 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # quoted: Asy
     ) -> Analysis:
         """One analysis of ``org_id``. The causal service keys analyses by org, so another
         org's id is NOT_FOUND here too (AnalysisNotFound), exactly as GetAnalysis answers it."""
+        return analysis_from_proto(
+            await self.get_message(org_id, analysis_id, field=field, timeout=timeout)
+        )
+
+    async def get_message(
+        self,
+        org_id: str,
+        analysis_id: str,
+        *,
+        field: str = "analysis_id",
+        timeout: float | None = None,
+    ) -> causal_pb.Analysis:
+        """One stored analysis as the causal service sends it (errors as :meth:`get`)."""
         request = causal_pb.GetAnalysisRequest(org_id=org_id, analysis_id=analysis_id)
         try:
             reply = await self.stub().GetAnalysis(request, timeout=self.within(timeout))
         except grpc.aio.AioRpcError as error:
             code = error.code()
             if code is grpc.StatusCode.NOT_FOUND:
+                named = "" if field == "analysis_id" else f" (named in {field})"
                 raise AnalysisNotFound(
-                    f"analysis {analysis_id!r} not found in org {org_id!r}",
+                    f"analysis {analysis_id!r}{named} not found in org {org_id!r}",
                     resource_type="liftos.v1.Analysis",
                     resource_name=f"orgs/{org_id}/analyses/{analysis_id}",
                 ) from None
@@ -59,7 +82,7 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # quoted: Asy
                     error.details() or "invalid analysis id", field=field
                 ) from None
             raise
-        return analysis_from_proto(reply.analysis)
+        return reply.analysis
 
     async def get_many(self, org_id: str, analysis_ids: Sequence[str]) -> list[Analysis]:
         """Several analyses, fetched concurrently, in the order asked."""
@@ -71,3 +94,35 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # quoted: Asy
                 )
             )
         )
+
+    async def compared(
+        self, org_id: str, analysis_id: str, named: Sequence[str]
+    ) -> tuple[Analysis, tuple[Change, ...]]:
+        """``analysis_id`` and its comparison with each analysis ``named`` in the question,
+        read concurrently and scoped to ``org_id`` as :meth:`get` is (a named id that is not
+        this org's is NOT_FOUND naming ``question``). Both of a pair must be attributions
+        (NotComparable naming the field of the one that is not)."""
+        own, *others = await asyncio.gather(
+            self.get_message(org_id, analysis_id),
+            *(self.get_message(org_id, a, field="question") for a in named),
+        )
+        for message, field in ((own, "analysis_id"), *((o, "question") for o in others)):
+            if message.WhichOneof("result") != "attribution":
+                raise NotComparable(
+                    f"analysis {message.analysis_id!r} ({field}) is not an attribution: what "
+                    "changed is answered between two attribution analyses",
+                    subject=field,
+                )
+        explained = analysis_from_proto(own)
+        changes = []
+        for other in others:
+            # the earlier analysis first (the later when both carry no time: the named one)
+            first, second = sorted((other, own), key=lambda m: m.create_time.ToNanoseconds())
+            changes.append(
+                Change(
+                    explained if first is own else analysis_from_proto(first),
+                    explained if second is own else analysis_from_proto(second),
+                    compare(first, second),
+                )
+            )
+        return explained, tuple(changes)

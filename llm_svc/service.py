@@ -17,6 +17,7 @@ from llm_svc.insights import rank_insights
 from llm_svc.openai_chat import OpenAIChat
 from llm_svc.peers import AnalysisReader
 from llm_svc.settings import Endpoint, LlmSettings
+from llm_svc.what_changed import named_analyses
 
 BackendFactory = Callable[[Endpoint, LlmSettings], ChatBackend]
 
@@ -66,12 +67,17 @@ class LlmService(llm_grpc.LlmServiceServicer):
             q.writer == "default" and (q.llm_url or self._settings.configured)
         )
         endpoint = self._settings.endpoint(q.llm_url, q.llm_model) if use_llm else None
-        analysis = await self._analyses.get(q.org_id, q.analysis_id)
+        # "what changed since an-…": the other analyses the question names, compared with this
+        named = named_analyses(q.question, q.analysis_id)
+        if named:
+            analysis, changes = await self._analyses.compared(q.org_id, q.analysis_id, named)
+        else:
+            analysis, changes = await self._analyses.get(q.org_id, q.analysis_id), ()
         if endpoint is None:
-            events = explain_grounded([analysis], q.audience, q.question)
+            events = explain_grounded([analysis], q.audience, q.question, changes)
         else:
             backend = self._backend_for(endpoint, self._settings)
-            events = explain_with_llm([analysis], q.audience, q.question, backend)
+            events = explain_with_llm([analysis], q.audience, q.question, backend, changes)
         async for event in events:
             if isinstance(event, Delta):
                 yield convert.delta_response(event.text)
