@@ -25,8 +25,12 @@ spend against the simulator's truth:
    half of the promoted product's lift). A stop is right when the truth's net category lift
    (the promoted lift plus its true effects on every sibling) is below half its true lift.
    *Before*: the rule until issue 20's false-stop fix (the claimed pairs' point estimates
-   against half the lift); *after*: ``surfacing_svc.products`` (the net over every pair, its
-   upper bound at the claim level). ``--no-cannibalisation`` zeroes every planted
+   against half the lift); *summed*: the net over every pair, its upper bound at the claim
+   level with the pairs' sds summed (the rule until the joint net, and today's on an analysis
+   stored without it); *after*: ``surfacing_svc.products`` reading the estimator's joint
+   intervals of the lift, the sibling changes and the net (``PromotionNet``). Also printed:
+   how often the net's 90% interval covers the truth's net, and its joint sd over the pairs'
+   sds summed. ``--no-cannibalisation`` zeroes every planted
    cannibalisation (the catalogue's draws are unchanged, so the world is otherwise the same):
    there, every stop is false.
 
@@ -34,6 +38,7 @@ spend against the simulator's truth:
     .venv/bin/python bench/products_moves.py --seeds 20 --first-seed 0 --days 120
     .venv/bin/python bench/products_moves.py --seeds 100 --days 120 --categories 4 \
         --orders-per-day 200 --no-cannibalisation
+    .venv/bin/python bench/products_moves.py --seeds 20 --first-seed 20 --cannibalisation-scale 1.5
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 from unittest import mock
 
@@ -56,7 +62,13 @@ from threadpoolctl import threadpool_limits
 import sim
 import sim.products.world as product_world
 from bench._figures import figure
-from causal_svc.products import CellEffect, PairEffect, ProductEffects, estimate_products
+from causal_svc.products import (
+    CellEffect,
+    PairEffect,
+    ProductEffects,
+    PromotionNet,
+    estimate_products,
+)
 from sim.products import PRODUCT_CHANNELS
 from sim.products.catalogue import Catalogue
 from sim.products.response import geometric_adstock
@@ -64,6 +76,7 @@ from surfacing_svc.products import (
     CANNIBAL_SHARE,
     SHIFT_SHARE,
     CategoryCell,
+    NetCell,
     PairCell,
     ProductCell,
     ProductEvidence,
@@ -188,14 +201,27 @@ def no_cannibalisation() -> Iterator[None]:
     """Simulate with every planted cannibalisation set to zero. The catalogue is drawn as
     before and only its ``cannibalisation`` shares are zeroed, so every other draw of the
     world (plan, demand, orders) is the same; the truth then plants none."""
+    with scaled_cannibalisation(0.0):
+        yield
+
+
+@contextmanager
+def scaled_cannibalisation(scale: float) -> Iterator[None]:
+    """Simulate with every planted cannibalisation share times ``scale`` (at most 0.95 of
+    the lift), the catalogue otherwise as drawn. The simulator plants shares of at most 0.6,
+    so a promotion whose category truly keeps less than half its lift keeps 40-50% of it:
+    too near the threshold for any claim; ``scale`` 1.5 plants up to 0.9."""
     build = product_world.build_catalogue
 
-    def zeroed(*a: Any, **kw: Any) -> Catalogue:
+    def scaled(*a: Any, **kw: Any) -> Catalogue:
         cat = build(*a, **kw)
-        products = tuple(dataclasses.replace(p, cannibalisation=0.0) for p in cat.products)
+        products = tuple(
+            dataclasses.replace(p, cannibalisation=min(p.cannibalisation * scale, 0.95))
+            for p in cat.products
+        )
         return dataclasses.replace(cat, products=products)
 
-    with mock.patch.object(product_world, "build_catalogue", zeroed):
+    with mock.patch.object(product_world, "build_catalogue", scaled):
         yield
 
 
@@ -217,22 +243,40 @@ def before_stops(pairs: tuple[PairEffect, ...]) -> set[str]:
     return out
 
 
-def after_stops(est: ProductEffects, days: int) -> set[str]:
-    """The promotions today's Recommend says to stop (``surfacing_svc.products``)."""
+def _net_cell(n: PromotionNet, z: float) -> NetCell:
+    def span(estimate: float, sd: float) -> Span:
+        return Span(estimate, estimate - z * sd, estimate + z * sd)
+
+    return NetCell(n.promoted, span(n.lift, n.lift_stderr), span(n.siblings, n.siblings_stderr),
+                   span(n.net, n.stderr))  # fmt: skip
+
+
+def after_stops(est: ProductEffects, days: int, *, joint: bool = True) -> set[str]:
+    """The promotions today's Recommend says to stop (``surfacing_svc.products``); without
+    ``joint``, as it does on an analysis stored before the joint intervals (the pairs' sds
+    summed: the rule until issue 20's joint net)."""
+    z = NormalDist().inv_cdf(1.0 - est.alpha / 2.0)
     evidence = ProductEvidence(
         "bench", "USD", days, 1.0 - est.alpha, 1.0 - est.claim_alpha, (),
         tuple(ProductCell(p.channel, p.category, p.product_id, p.spend) for p in est.products),
         tuple(PairCell(q.category, q.promoted, q.affected, Span(q.revenue, q.conf_low, q.conf_high),
                        q.promoted_lift, q.verdict) for q in est.pairs),
+        tuple(_net_cell(n, z) for n in est.nets) if joint else (),
     )  # fmt: skip
     return {a.product_id for a in product_actions(evidence) if a.kind == "stop_promotion"}
 
 
-def truly_mostly_cannibalises(truth: dict[str, Any], promoted: str) -> bool:
-    """The truth's net category lift of promoting ``promoted`` is below half its lift."""
+def true_net(truth: dict[str, Any], promoted: str) -> tuple[float, float]:
+    """``(net, lift)``: the truth's net category lift of promoting ``promoted``, and its lift."""
     pairs = [q for q in truth["pairs"] if q["promoted"] == promoted]
     lift = pairs[0]["promoted_lift"]
-    return lift + sum(q["revenue"] for q in pairs) < (1.0 - CANNIBAL_SHARE) * lift
+    return lift + sum(q["revenue"] for q in pairs), lift
+
+
+def truly_mostly_cannibalises(truth: dict[str, Any], promoted: str) -> bool:
+    """The truth's net category lift of promoting ``promoted`` is below half its lift."""
+    net, lift = true_net(truth, promoted)
+    return net < (1.0 - CANNIBAL_SHARE) * lift
 
 
 def _spend(cells: list[CellEffect], a: Any) -> float:
@@ -249,24 +293,27 @@ def main() -> None:
     ap.add_argument("--orders-per-day", type=float, default=None, help="default: the scenario's")
     ap.add_argument("--no-cannibalisation", action="store_true",
                     help="zero every planted cannibalisation (every stop is then false)")  # fmt: skip
+    ap.add_argument("--cannibalisation-scale", type=float, default=1.0,
+                    help="every planted cannibalisation share times this (at most 0.95)")  # fmt: skip
     args = ap.parse_args()
     kw: dict[str, Any] = {} if args.days is None else {"days": args.days}
     if args.categories is not None:
         kw["products"] = args.categories
     if args.orders_per_day is not None:
         kw["product_orders_per_day"] = args.orders_per_day
-    stops: dict[str, list[bool]] = {"before": [], "after": []}
-    stop_seeds: dict[str, list[bool]] = {"before": [], "after": []}
-    mostly = 0
+    rules = ("before", "summed", "after")
+    stops: dict[str, list[bool]] = {name: [] for name in rules}
+    stop_seeds: dict[str, list[bool]] = {name: [] for name in rules}
+    mostly: list[float] = []  # the truly mostly cannibalising: true net / true lift
+    net_cover: list[bool] = []
+    sd_ratio: list[float] = []  # the net's joint sd over the pairs' sds summed
     cov: dict[str, list[bool]] = {"before": [], "after": []}
     width: dict[str, list[float]] = {"before": [], "after": []}
     moves: dict[str, list[tuple[Move, float]]] = {"before": [], "after": []}
     t_est = 0.0
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        if args.no_cannibalisation:
-            with no_cannibalisation():
-                r = sim.simulate("products", seed=seed, n_geos=args.geos, dirt=False, **kw)
-        else:
+        scale = 0.0 if args.no_cannibalisation else args.cannibalisation_scale
+        with scaled_cannibalisation(scale):
             r = sim.simulate("products", seed=seed, n_geos=args.geos, dirt=False, **kw)
         assert r.products is not None
         truth = r.products.truth["orgs"]["org_001"]
@@ -298,8 +345,20 @@ def main() -> None:
                     f"{m.claimed.estimate:+,.0f} [{m.claimed.lower:+,.0f}, "
                     f"{m.claimed.upper:+,.0f}], true {true:+,.0f}"
                 )
-        mostly += sum(truly_mostly_cannibalises(truth, p) for p in {q.promoted for q in est.pairs})
+        for p in {q.promoted for q in est.pairs}:
+            if truly_mostly_cannibalises(truth, p):
+                net, lift = true_net(truth, p)
+                mostly.append(net / lift)
+        z = NormalDist().inv_cdf(1.0 - est.alpha / 2.0)
+        for n in est.nets:
+            t, _ = true_net(truth, n.promoted)
+            net_cover.append(abs(n.net - t) <= z * n.stderr)
+            summed = sum((q.conf_high - q.conf_low) / (2 * z) for q in est.pairs
+                         if q.promoted == n.promoted and math.isfinite(q.revenue))  # fmt: skip
+            if summed > 0:
+                sd_ratio.append(n.stderr / summed)
         for name, stopped in (("before", before_stops(est.pairs)),
+                              ("summed", after_stops(est, days, joint=False)),
                               ("after", after_stops(est, days))):  # fmt: skip
             right = [truly_mostly_cannibalises(truth, p) for p in sorted(stopped)]
             stops[name] += right
@@ -335,18 +394,29 @@ def main() -> None:
         print(f"{name:6s}: {len(scored)} moves, true margin change > 0 in {pct(gain[name])}, "
               f"claimed interval covers the true change in {pct(inside)}, "
               f"sum of true changes {total:+,.0f}")  # fmt: skip
-    print(f"promoted products that truly mostly cannibalise: {mostly}")
-    for name in ("before", "after"):
+    print(f"promoted products that truly mostly cannibalise: {len(mostly)} (true net / true "
+          f"lift: median {np.median(mostly) if mostly else float('nan'):.2f}, "
+          f"{sum(s < 0.4 for s in mostly)} below 0.4)")  # fmt: skip
+    print(f"promoted products' nets: {len(net_cover)}; 90% interval covers the true net "
+          f"{pct(net_cover)}; joint sd / pairs' sds summed: median "
+          f"{np.median(sd_ratio) if sd_ratio else float('nan'):.2f}")  # fmt: skip
+    for name in rules:
         right = stops[name]
         print(f"{name:6s}: {len(right)} stops, {sum(right)} right, {len(right) - sum(right)} "
               f"false; seeds with a false stop {pct(stop_seeds[name])}")  # fmt: skip
     size = f"{n} seeds"
     if args.days:
         size += f", {args.days} days"
+    if args.cannibalisation_scale != 1.0 and not args.no_cannibalisation:
+        size += f", cannibalisation x{args.cannibalisation_scale:g}"
     if args.no_cannibalisation:
         size += ", no cannibalisation planted"
         figure(f"worlds with a false 'stop promoting', {size}", 100 * np.mean(stop_seeds["after"]),
                "%", reference="the rule before", reference_value=100 * np.mean(stop_seeds["before"]))  # fmt: skip
+    else:
+        figure(f"right 'stop promoting' (of {len(mostly)} truly mostly cannibalising), {size}",
+               sum(stops["after"]), "stops", reference="the pairs' sds summed",
+               reference_value=sum(stops["summed"]))  # fmt: skip
     figure(f"product cells: 90% marginal-return interval covers the truth, {size}",
            100 * np.mean(cov["after"]), "%", reference="revenue interval rescaled (before)",
            reference_value=100 * np.mean(cov["before"]), target="≈ 90%")  # fmt: skip

@@ -537,6 +537,15 @@ def _product_analysis(a: causal_pb.Analysis) -> Analysis:
             "interval_level": r.interval_level,
             "claim_level": r.claim_level,
             **{f"cells[{c.channel}/{c.category}].spend": c.spend.amount for c in r.cells},
+            # a promoted product's joint intervals, which the "mostly moves sales" rule reads
+            **{
+                f"promotion_nets[{n.promoted_product_id}].{name}.{bound}": getattr(
+                    getattr(n, name), bound
+                )
+                for n in r.promotion_nets
+                for name in ("promoted_lift", "sibling_change", "net_category_change")
+                for bound in ("estimate", "lower", "upper")
+            },
         },
         window=window,
         create_time=a.create_time.ToDatetime(tzinfo=dt.UTC) if a.HasField("create_time") else None,

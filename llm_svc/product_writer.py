@@ -25,7 +25,7 @@ their figures, three products per channel, every claimed pair, the method and it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from llm_svc.evidence import Analysis, Audience, Effect, Metric, ProductRole
 from llm_svc.numbers import fmt, fmt_pct
@@ -39,7 +39,12 @@ from llm_svc.writer import (
     caveats,
     window,
 )
-from mesh.runtime.promotions import CANNIBAL_SHARE, mostly_cannibalises, net_category_lift
+from mesh.runtime.promotions import (
+    CANNIBAL_SHARE,
+    joint_sd,
+    mostly_cannibalises,
+    net_category_lift,
+)
 
 __all__ = ["ONLY_CANNIBALISES", "product_headline", "product_next_step", "product_sentences"]
 
@@ -168,6 +173,26 @@ def _by_channel(effects: list[Effect]) -> dict[str, list[Effect]]:
     return dict(sorted(out.items()))
 
 
+_Bounds = tuple[float, float, float]
+
+
+def _joint(
+    statistics: Mapping[str, float], pair_fact: str
+) -> tuple[_Bounds, _Bounds, _Bounds] | None:
+    """The promoted product's joint (lift, sibling change, net) intervals the analysis reports,
+    by the product id of its pair's fact prefix (``pairs[<promoted>><affected>].``)."""
+    pid = pair_fact.removeprefix("pairs[").split(">")[0]
+    key = f"promotion_nets[{pid}]."
+    names = ("promoted_lift", "sibling_change", "net_category_change")
+    try:
+        return tuple(  # type: ignore[return-value]
+            tuple(statistics[f"{key}{n}.{b}"] for b in ("estimate", "lower", "upper"))
+            for n in names
+        )
+    except KeyError:
+        return None
+
+
 def _promotions(analysis: Analysis, pairs: list[Effect], *, every: bool) -> Iterator[Sentence]:
     """Per promoted product: its claimed pairs (all, or only those of a promotion that mostly
     cannibalises), then the sentence saying it mostly moves sales, where it does."""
@@ -183,8 +208,12 @@ def _promotions(analysis: Analysis, pairs: list[Effect], *, every: bool) -> Iter
         cann = [e for e in claimed if _role(e).cross == "cannibalisation" and e.point < 0]
         taken = -sum(_role(e).share or 0.0 for e in cann)
         lift = _role(claimed[0]).lift or 0.0
-        changes = [(e.point, e.lower, e.upper) for e in every_pair[product]]
-        net, sd = net_category_lift(lift, changes, level)
+        joint = _joint(analysis.statistics, _role(claimed[0]).pair_fact)
+        if joint is None:  # stored before the joint intervals: the pairs' sds summed
+            changes = [(e.point, e.lower, e.upper) for e in every_pair[product]]
+            net, sd = net_category_lift(lift, changes, level)
+        else:
+            net, sd = joint[2][0], joint_sd(*joint, level)
         mostly = bool(cann) and mostly_cannibalises(lift, net, sd, claim_level)
         if every or mostly:
             for e in claimed if every else cann:

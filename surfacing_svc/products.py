@@ -20,12 +20,16 @@ by the MOVER rule (Zou & Donner 2008, Stat. Med. 27(10)), which keeps their asym
 than ``1 - CANNIBAL_SHARE`` of its lift — the lift plus its cross-effects on *every* sibling
 (cannibalisation negative, halo positive), claimed or not — adds little to its category:
 stopping it (or its discount) gives up that net category lift and saves its spend. The rule
-is a claim, made at the analysis's claim level: the net's upper bound must lie below half the
-lift, and at least one pair must be a claimed cannibalisation (the victims the action names).
-The net's standard deviation is the *sum* of its pairs' standard deviations, the bound that
-holds whatever their correlation: the wire carries no covariance between them, and the pairs
-of one promoted product share errors (they all read its predicted lift; on 365-day simulator
-worlds the z-scores of their sums had sd 1.31 taken as independent). The rule before this
+is a claim, made at the analysis's claim level: the upper bound of the net less half the lift
+must lie below zero, and at least one pair must be a claimed cannibalisation (the victims the action names).
+Its standard deviation is the analysis's own, from the lift's, the sibling changes' and the
+net's joint intervals (``ProductAnalysisResult.promotion_nets``, mesh.runtime.promotions):
+the terms come from different equations that share days and all read the promoted product's
+predicted lift, so their errors are correlated and no pair interval says by how much. An
+analysis stored before those intervals falls back to the sum of the pairs' standard
+deviations, the bound that holds whatever their correlation (on 365-day simulator worlds
+the z-scores of the sums had sd 1.31 taken as independent), which left the rule no power:
+no stop, right or false, on any world of ``bench/products_moves.py``. The rule before this
 (until issue 20's false-stop fix) summed only the claimed pairs and compared the point
 estimate with half the lift: a claim is selected for being far below zero, and where a pair's
 standard error is a large share of the lift nearly every claim passed, so a false claim (1.2%
@@ -50,12 +54,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
-from mesh.runtime.promotions import CANNIBAL_SHARE, mostly_cannibalises, net_category_lift
+from mesh.runtime.promotions import (
+    CANNIBAL_SHARE,
+    joint_sd,
+    mostly_cannibalises,
+    net_category_lift,
+)
 
 __all__ = [
     "CANNIBAL_SHARE",
     "SHIFT_SHARE",
     "CategoryCell",
+    "NetCell",
     "PairCell",
     "ProductAction",
     "ProductCell",
@@ -107,6 +117,17 @@ class PairCell:
 
 
 @dataclass(frozen=True, slots=True)
+class NetCell:
+    """A promoted product's lift, its sibling changes' sum and the net, with the analysis's
+    joint intervals (``PromotionNetEffect``)."""
+
+    promoted: str
+    lift: Span
+    siblings: Span
+    net: Span
+
+
+@dataclass(frozen=True, slots=True)
 class ProductEvidence:
     """What a product analysis says, as the actions need it."""
 
@@ -118,6 +139,7 @@ class ProductEvidence:
     cells: tuple[CategoryCell, ...]
     products: tuple[ProductCell, ...]
     pairs: tuple[PairCell, ...]
+    nets: tuple[NetCell, ...] = ()  # empty for an analysis stored before them
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,11 +234,24 @@ def _shifts(e: ProductEvidence) -> list[ProductAction]:
     return out
 
 
-def net_lift(pairs: list[PairCell], level: float) -> tuple[float, float]:
-    """``(net, sd)``: a promoted product's lift plus its effects on every sibling, and a
-    standard deviation that holds whatever the pairs' correlation (mesh.runtime.promotions)."""
+def _t(s: Span) -> tuple[float, float, float]:
+    return s.estimate, s.lower, s.upper
+
+
+def net_lift(
+    pairs: list[PairCell], level: float, joint: NetCell | None = None
+) -> tuple[float, float, float, float]:
+    """``(net, low, high, sd)``: a promoted product's lift plus its effects on every sibling,
+    its interval at ``level`` and the sd the rule judges (of the net less half the lift):
+    the analysis's joint ones where it reports them (``joint``), else the pairs' sds summed,
+    which holds whatever their correlation (mesh.runtime.promotions)."""
+    if joint is not None:
+        sd = joint_sd(_t(joint.lift), _t(joint.siblings), _t(joint.net), level)
+        return joint.net.estimate, joint.net.lower, joint.net.upper, sd
     changes = [(q.change.estimate, q.change.lower, q.change.upper) for q in pairs]
-    return net_category_lift(pairs[0].promoted_lift, changes, level)
+    net, sd = net_category_lift(pairs[0].promoted_lift, changes, level)
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    return net, net - z * sd, net + z * sd, sd
 
 
 def _stops(e: ProductEvidence) -> list[ProductAction]:
@@ -228,17 +263,16 @@ def _stops(e: ProductEvidence) -> list[ProductAction]:
     for q in e.pairs:
         by_promoted[q.promoted].append(q)
     rate = {c.category: c.margin_rate for c in e.cells if math.isfinite(c.margin_rate)}
-    z = NormalDist().inv_cdf(0.5 + e.level / 2.0)
+    joint = {n.promoted: n for n in e.nets}
     for promoted, pairs in sorted(by_promoted.items()):
         lift = pairs[0].promoted_lift
         taken = [q for q in pairs if q.kind == "cannibalisation"]
         if not taken or lift <= 0:
             continue
-        net, sd = net_lift(pairs, e.level)
+        net, net_low, net_high, sd = net_lift(pairs, e.level, joint.get(promoted))
         if not mostly_cannibalises(lift, net, sd, e.claim_level):
             continue  # not shown that the category keeps less than half the lift
         lost = -sum(q.change.estimate for q in taken)
-        net_low, net_high = net - z * sd, net + z * sd
         channels = spend.get(promoted, {})
         saved = sum(channels.values())
         category = pairs[0].category

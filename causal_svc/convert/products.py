@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import holidays
 from liftos.v1 import causal_pb2 as causal_pb
@@ -158,6 +159,15 @@ def product_report_to_proto(
         )
         if math.isfinite(q.share_of_promoted_lift):
             pair.share_of_promoted_lift = q.share_of_promoted_lift
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    for n in e.nets:
+        out.promotion_nets.add(
+            category=n.category,
+            promoted_product_id=n.promoted,
+            promoted_lift=_interval(n.lift, *_bounds(n.lift, n.lift_stderr, z), level),
+            sibling_change=_interval(n.siblings, *_bounds(n.siblings, n.siblings_stderr, z), level),
+            net_category_change=_interval(n.net, *_bounds(n.net, n.stderr, z), level),
+        )
     for r in panel.categories.itertuples(index=False):
         out.categories.add(
             category=str(r.category),
@@ -178,3 +188,7 @@ def product_report_to_proto(
     for stage, seconds in stage_seconds.items():
         out.stage_timings.add(stage=stage, seconds=seconds)
     return out
+
+
+def _bounds(estimate: float, stderr: float, z: float) -> tuple[float, float]:
+    return estimate - z * stderr, estimate + z * stderr

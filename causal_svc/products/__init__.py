@@ -8,6 +8,7 @@ from causal_svc.products.estimate import (
     PairEffect,
     ProductCellEffect,
     ProductEffects,
+    PromotionNet,
     estimate_products,
 )
 
@@ -16,5 +17,6 @@ __all__ = [
     "PairEffect",
     "ProductCellEffect",
     "ProductEffects",
+    "PromotionNet",
     "estimate_products",
 ]

@@ -90,27 +90,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 from causal_svc.products.category import (
     LOG_M,
-    MAX_DECAY,
     CategoryFit,
     CategoryProblem,
     average_saturation,
     fit_category,
-    per_product,
     pool_decays,
 )
 from causal_svc.products.design import DECAYS, baseline_controls
+from causal_svc.products.joint import Design, hac_fit, nw_variance, transform_spread
+from causal_svc.products.joint import cell_gradient as _cell_gradient
+from causal_svc.products.joint import hac as _hac
+from causal_svc.products.joint import poisson_root as _poisson_root
 
 __all__ = [
     "CellEffect",
     "PairEffect",
     "ProductCellEffect",
     "ProductEffects",
+    "PromotionNet",
     "estimate_products",
 ]
 
@@ -179,6 +181,26 @@ class PairEffect:
 
 
 @dataclass(frozen=True, slots=True)
+class PromotionNet:
+    """What promoting ``promoted`` did to its whole category: its own lift, its revenue
+    change on every sibling summed (every pair with it as promoted, claimed or not) and the
+    two together, the net, with standard errors from their joint uncertainty
+    (:mod:`causal_svc.products.joint`); the three carry the lift's covariance with the sum."""
+
+    category: str
+    promoted: str
+    lift: float
+    lift_stderr: float
+    siblings: float
+    siblings_stderr: float
+    stderr: float  # of the net
+
+    @property
+    def net(self) -> float:
+        return self.lift + self.siblings
+
+
+@dataclass(frozen=True, slots=True)
 class ProductEffects:
     cells: tuple[CellEffect, ...]
     pairs: tuple[PairEffect, ...]
@@ -186,6 +208,7 @@ class ProductEffects:
     claim_alpha: float
     nobs: int
     products: tuple[ProductCellEffect, ...] = ()
+    nets: tuple[PromotionNet, ...] = ()
     method: str = (
         "category panel regression, adstock x saturation profiled, HAC intervals;"
         " pairs by compound-Poisson weighted least squares"
@@ -212,11 +235,6 @@ def _no_spend(channel: str, category: str) -> CellEffect:
 
 def _row(obj: object) -> dict[str, object]:
     return {k: getattr(obj, k) for k in obj.__slots__}  # type: ignore[attr-defined]
-
-
-# One pair equation as fitted: controls, own channels with a regressor, on-sale mask,
-# siblings, square-root weights, and which columns the point fit kept.
-_Design = tuple[np.ndarray, list[int], np.ndarray, list[int], np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,50 +295,6 @@ def _arrays(panel: pd.DataFrame, channels: tuple[str, ...]) -> _Arrays:
     )
 
 
-def _hac(y: np.ndarray, x: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """OLS with Newey–West errors; a column that adds nothing to the ones before it (a
-    launch step that coincides with a holiday, a product no channel spent on) is left out and
-    comes back as NaN."""
-    _, r = np.linalg.qr(x / np.maximum(np.abs(x).max(axis=0), 1e-12))
-    keep = np.abs(np.diag(r)) > 1e-8
-    fit = sm.OLS(y, x[:, keep]).fit(
-        cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}
-    )
-    params = np.full(x.shape[1], np.nan)
-    bse = np.full(x.shape[1], np.nan)
-    cov = np.zeros((x.shape[1], x.shape[1]))
-    params[keep] = fit.params
-    bse[keep] = fit.bse
-    cov[np.ix_(keep, keep)] = fit.cov_params()
-    return params, bse, cov
-
-
-def _poisson_root(y: np.ndarray, x: np.ndarray, discount: np.ndarray, lags: int) -> np.ndarray:
-    """Square roots of a product's compound-Poisson weights (see :func:`_poisson_wls`)."""
-    params, _, _ = _hac(y, x, lags)
-    keep = np.isfinite(params)
-    mu = x[:, keep] @ params[keep]
-    level = max(float(np.mean(np.abs(mu))), 1e-12)
-    var = np.maximum(mu, 0.2 * level) * np.clip(1.0 - discount, 0.05, 1.0)
-    return 1.0 / np.sqrt(var / float(np.mean(var)))
-
-
-def _poisson_wls(
-    y: np.ndarray, x: np.ndarray, discount: np.ndarray, lags: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_hac` weighted by the inverse of a product's daily revenue variance.
-
-    A product's revenue is a count of line items times their net price, so its variance is
-    proportional to its mean times the net price, ``mu[t] (1 - discount[t])`` (compound
-    Poisson). Days of high demand (peak season, a discount event, Black Friday) are the
-    noisiest, and ordinary least squares gives them as much say as a quiet day. ``mu`` is
-    the unweighted fit's, floored at a fifth of its mean so that days with no expected sales
-    (before a launch) cannot take all the weight.
-    """
-    root = _poisson_root(y, x, discount, lags)
-    return _hac(y * root, x * root[:, None], lags)
-
-
 def estimate_products(
     panel: pd.DataFrame,
     *,
@@ -372,6 +346,7 @@ def estimate_products(
     cells: list[CellEffect] = []
     pairs: list[PairEffect] = []
     product_cells: list[ProductCellEffect] = []
+    nets: list[PromotionNet] = []
     warnings: list[str] = []
     categories = sorted(set(a.category))
     members, controls, problems, actives = [], [], [], []
@@ -467,6 +442,7 @@ def estimate_products(
                 product_cells,
                 weighted,
                 transform_draws,
+                nets=nets,
             )
     return ProductEffects(
         tuple(cells),
@@ -475,6 +451,7 @@ def estimate_products(
         claim_alpha,
         len(a.dates),
         products=tuple(product_cells),
+        nets=tuple(nets),
         method=(
             "category panel regression, adstock x saturation profiled, HAC intervals;"
             f" pairs by {'compound-Poisson weighted' if weighted else 'ordinary'} least squares"
@@ -508,16 +485,22 @@ def _pairs(
     products: list[ProductCellEffect],
     weighted: bool = True,
     draws: int = TRANSFORM_DRAWS,
+    *,
+    nets: list[PromotionNet] | None = None,
 ) -> list[PairEffect]:
     """Cross-effects between the category's products (see the module docstring); appends
-    each product's channel cells to ``products``."""
+    each product's channel cells to ``products`` and each promoted product's net to ``nets``."""
     y = a.revenue[m].sum(axis=0)
     beta, zeta = _predicted_lifts(a, m, fit, x_cat, hac_lags)
     n_c = len(fit.z)
     lifts = np.zeros(len(m))
     cell_parts: list[tuple[int, int, int, int, float, float]] = []
     fits: dict[int, tuple[np.ndarray, np.ndarray, list[int], np.ndarray]] = {}
-    designs: dict[int, _Design] = {}
+    designs: dict[int, Design] = {}
+    # Per product with an equation, its days' influence on its coefficients (T, k), and the
+    # column and regressor sum of its own lift: what the nets' joint variance is built from.
+    influence: dict[int, np.ndarray] = {}
+    own_lift: dict[int, np.ndarray] = {}
     weights = a.revenue[m].mean(axis=1)
     for r, q in enumerate(m.tolist()):
         if a.revenue[q].sum() == 0:
@@ -548,9 +531,10 @@ def _pairs(
             if weighted
             else 1.0
         )
-        p_q, se_q, cov_q = _hac(
-            a.revenue[q][rows] * root[rows], xs[rows] * root[rows, None], hac_lags
-        )
+        h = hac_fit(a.revenue[q][rows] * root[rows], xs[rows] * root[rows, None], hac_lags)
+        p_q, se_q, cov_q = h.params, h.bse, h.cov
+        influence[r] = np.zeros((len(y), len(p_q)))
+        influence[r][rows] = h.influence
         designs[r] = (xq, own_idx, on_sale, sibs, root, np.isfinite(p_q))
         n0 = xq.shape[1]
         # Channel i's incremental revenue of q: its own lift plus what its spend on the
@@ -559,13 +543,16 @@ def _pairs(
             g = _cell_gradient(i, r, len(p_q), n0, own_idx, sibs, fit.z, beta, on_sale)
             inc = float(np.nan_to_num(p_q) @ g)
             cell_parts.append((r, i, c, q, inc, float(max(g @ cov_q @ g, 0.0))))
-        lifts[r] = float(np.nansum([p_q[n0 + i] * own[i].sum() for i in range(len(own))]))
+        own_lift[r] = np.zeros(len(p_q))
+        own_lift[r][n0 : n0 + len(own)] = [o.sum() for o in own]
+        own_lift[r][~np.isfinite(p_q)] = 0.0
+        lifts[r] = float(np.nan_to_num(p_q) @ own_lift[r])
         fits[r] = (p_q[n0 + len(own) :], se_q[n0 + len(own) :], sibs, on_sale)
-    spread, cell_spread = (
-        _transform_spread(a, m, y, fit, x_cat, channel_of, designs, draws) if draws else ({}, {})
+    spread = transform_spread(
+        a.spend[:, m], a.revenue[m], y, fit, x_cat, channel_of, designs, draws
     )
     for r, i, c, q, inc, var in cell_parts:
-        se = float(np.sqrt(var + cell_spread.get((r, i), 0.0)))
+        se = float(np.sqrt(var + spread.cells.get((r, i), 0.0)))
         products.append(
             ProductCellEffect(
                 channels[c],
@@ -579,13 +566,22 @@ def _pairs(
             )
         )
     out = []
+    # Per promoted product, its changes' sum and its lift's and the sum's influence per day
+    # (each term's influence through its equation, summed over the equations).
+    net = {s: (0.0, influence[s] @ own_lift[s], np.zeros(len(y))) for s in fits}
+    paired: set[int] = set()
     for r, (phi, phi_se, sibs, on_sale) in fits.items():
         for k, s in enumerate(sibs):
             if not np.isfinite(phi[k]):
                 continue  # not identified apart from the other regressors
             scale = float(np.sum(zeta[s] * on_sale))
             eff = float(phi[k] * scale)
-            se = float(np.sqrt((phi_se[k] * scale) ** 2 + spread.get((r, k), 0.0)))
+            se = float(np.sqrt((phi_se[k] * scale) ** 2 + spread.pairs.get((r, k), 0.0)))
+            paired.add(s)
+            if s in net:
+                col = influence[r].shape[1] - len(phi) + k
+                total, of_lift, of_sum = net[s]
+                net[s] = (total + eff, of_lift, of_sum + influence[r][:, col] * scale)
             claim_lo, claim_hi = eff - z_claim * se, eff + z_claim * se
             verdict = "cannibalisation" if claim_hi < 0 else "halo" if claim_lo > 0 else "none"
             lift = float(lifts[s])
@@ -604,6 +600,18 @@ def _pairs(
                     verdict,
                 )
             )
+    for s, (total, of_lift, of_sum) in net.items():
+        if nets is None or s not in paired:
+            continue  # no pair reports it as promoted
+        drawn = spread.nets.get(s, (0.0, 0.0, 0.0))
+        variances = [
+            nw_variance(series, hac_lags) + d
+            for series, d in zip((of_lift, of_sum, of_lift + of_sum), drawn, strict=True)
+        ]
+        se_l, se_s, se_n = (float(np.sqrt(v)) for v in variances)
+        nets.append(
+            PromotionNet(category, a.products[m[s]], float(lifts[s]), se_l, total, se_s, se_n)
+        )
     return out
 
 
@@ -617,81 +625,3 @@ def _predicted_lifts(
     beta = np.nan_to_num(pooled[x_cat.shape[1] :])
     zeta = [sum(beta[i] * fit.z[i][r] for i in range(len(fit.z))) for r in range(len(m))]
     return beta, zeta
-
-
-def _cell_gradient(
-    i: int,
-    r: int,
-    size: int,
-    n0: int,
-    own_idx: list[int],
-    sibs: list[int],
-    z: tuple[np.ndarray, ...],
-    beta: np.ndarray,
-    on_sale: np.ndarray,
-) -> np.ndarray:
-    """The weights that turn product ``r``'s pair-equation coefficients into channel ``i``'s
-    incremental revenue of it: the sum of its own regressor, and of channel ``i``'s part of
-    each sibling's predicted lift while ``r`` is on sale."""
-    g = np.zeros(size)
-    if i in own_idx:
-        g[n0 + own_idx.index(i)] = z[i][r].sum()
-    for k, s in enumerate(sibs):
-        g[n0 + len(own_idx) + k] = float(np.sum(beta[i] * z[i][s] * on_sale))
-    return g
-
-
-def _transform_spread(
-    a: _Arrays,
-    m: np.ndarray,
-    y: np.ndarray,
-    fit: CategoryFit,
-    x_cat: np.ndarray,
-    channel_of: list[int],
-    designs: dict[int, _Design],
-    draws: int,
-) -> tuple[dict[tuple[int, int], float], dict[tuple[int, int], float]]:
-    """Variance of each pair effect, and of each channel x product cell, over draws of the
-    category's transform: ``({(product, sibling): var}, {(product, channel): var})``.
-
-    The siblings' predicted lifts are generated regressors: the category's estimated decay
-    and saturation shape them, and the pair equation's own variance treats them as known.
-    Drawing the transform from its sandwich covariance (Krinsky & Robb 1986), rebuilding the
-    lifts and refitting every pair equation (same weights) gives the spread that estimate
-    adds; it is added to the pair's variance, as in a two-step (Murphy–Topel) correction.
-    A channel x product cell is rebuilt in each draw too (its own regressor's sum and the
-    siblings' lifts change with the transform, not only the coefficients).
-    """
-    if fit.theta_cov is None or not np.any(fit.theta_cov):
-        return {}, {}
-    rng = np.random.default_rng(20)
-    lo = np.array([v for _ in channel_of for v in (0.0, LOG_M[0])])
-    hi = np.array([v for _ in channel_of for v in (MAX_DECAY, LOG_M[1])])
-    thetas = rng.multivariate_normal(fit.theta, fit.theta_cov, draws, method="eigh")
-    effs: dict[tuple[int, int], list[float]] = {}
-    cells: dict[tuple[int, int], list[float]] = {}
-    for th in np.clip(thetas, lo, hi):
-        parts = [
-            per_product(a.spend[c, m], float(th[2 * i]), float(th[2 * i + 1]))
-            for i, c in enumerate(channel_of)
-        ]
-        beta, *_ = np.linalg.lstsq(np.column_stack([x_cat, *[p[1] for p in parts]]), y)
-        beta = beta[x_cat.shape[1] :]
-        z = tuple(p[0] for p in parts)
-        zeta = [sum(beta[i] * z[i][r] for i in range(len(parts))) for r in range(len(m))]
-        for r, (xq, own_idx, on_sale, sibs, root, kept) in designs.items():
-            q = m[r]
-            cross = [zeta[s] * on_sale for s in sibs]
-            xs = np.column_stack([xq, *[z[i][r] for i in own_idx], *cross])
-            phi = np.zeros(xs.shape[1])
-            phi[kept], *_ = np.linalg.lstsq(xs[:, kept] * root[:, None], a.revenue[q] * root)
-            n0 = xq.shape[1] + len(own_idx)
-            for k, c in enumerate(cross):
-                effs.setdefault((r, k), []).append(float(phi[n0 + k] * c.sum()))
-            for i in range(len(channel_of)):
-                g = _cell_gradient(i, r, len(phi), xq.shape[1], own_idx, sibs, z, beta, on_sale)
-                cells.setdefault((r, i), []).append(float(phi @ g))
-    return (
-        {key: float(np.var(v, ddof=1)) for key, v in effs.items()},
-        {key: float(np.var(v, ddof=1)) for key, v in cells.items()},
-    )

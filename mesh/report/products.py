@@ -36,11 +36,12 @@ __all__ = [
 ]
 
 # A promotion "mostly cannibalises" when its category keeps less than this share of its lift
-# (the lift plus its effects on every sibling), shown at the analysis's claim level: the rule of
-# mesh.runtime.promotions, which Recommend's STOP_PROMOTION and the explanation import. The
-# import floors keep the report on wire messages alone, so it is restated here and
-# tests/report/test_product_verdicts.py holds the two to the same answers. Not "only": the
-# category may still gain, and the verdict says how much.
+# (the lift plus its effects on every sibling), shown at the analysis's claim level (the sd of
+# the net less half the lift from the analysis's joint intervals, promotion_nets, else the
+# pairs' sds summed): the rule of mesh.runtime.promotions, which Recommend's STOP_PROMOTION
+# and the explanation import. The import floors keep the report on wire messages alone, so it
+# is restated here and tests/report/test_product_verdicts.py holds the two to the same
+# answers. Not "only": the category may still gain, and the verdict says how much.
 CANNIBAL_SHARE = 0.5
 _GREEN, _RED, _GREY = "#2e7d32", "#c62828", "#9e9e9e"
 
@@ -132,20 +133,30 @@ def promotions(result: causal_pb.ProductAnalysisResult) -> list[Promotion]:
     level = result.interval_level
     z = NormalDist().inv_cdf(0.5 + level / 2.0)
     z_claim = NormalDist().inv_cdf(0.5 + result.claim_level / 2.0)
+    joint = {n.promoted_product_id: n for n in result.promotion_nets}
     out = []
     for pid, pairs in by.items():
         taken = [q for q in pairs if q.kind == causal_pb.CROSS_EFFECT_KIND_CANNIBALISATION]
         if not taken:
             continue
-        found = [q.revenue_change for q in pairs if math.isfinite(q.revenue_change.estimate)]
-        net = pairs[0].promoted_lift + sum(i.estimate for i in found)
-        # the sum of the pairs' sds: a bound whatever their correlation
-        sd = sum(max(i.upper - i.lower, 0.0) / (2.0 * z) for i in found)
+        if pid in joint:  # the analysis's joint intervals: sd of the net less half the lift
+            n = joint[pid]
+            net, low, high = (getattr(n.net_category_change, k) for k in ("estimate", "lower",
+                                                                          "upper"))  # fmt: skip
+            v_l, v_s, v_n = (((i.upper - i.lower) / (2.0 * z)) ** 2 for i in (
+                n.promoted_lift, n.sibling_change, n.net_category_change))  # fmt: skip
+            s = CANNIBAL_SHARE
+            sd = math.sqrt(max(v_s + s**2 * v_l + s * (v_n - v_l - v_s), 0.0))
+        else:  # stored before them: the sum of the pairs' sds, a bound whatever their correlation
+            found = [q.revenue_change for q in pairs if math.isfinite(q.revenue_change.estimate)]
+            net = pairs[0].promoted_lift + sum(i.estimate for i in found)
+            sd = sum(max(i.upper - i.lower, 0.0) / (2.0 * z) for i in found)
+            low, high = net - z * sd, net + z * sd
         out.append(Promotion(
             pid, pairs[0].category, pairs[0].promoted_lift,
             -sum(q.revenue_change.estimate for q in taken),
             tuple(q.affected_product_id for q in taken),
-            net, net - z * sd, net + z * sd, net + z_claim * sd, level, result.claim_level,
+            net, low, high, net + z_claim * sd, level, result.claim_level,
         ))  # fmt: skip
     return sorted(out, key=lambda p: -p.share)
 

@@ -4,13 +4,21 @@ explanation's sentence (llm_svc.product_writer), so the three never disagree.
 
 A promoted product's category keeps its lift plus its effects on *every* sibling (cannibalisation
 negative, halo positive), claimed or not. The promotion "mostly cannibalises" when that net is
-shown, at the analysis's claim level, to be below ``1 - CANNIBAL_SHARE`` of the lift. The net's
-standard deviation is the *sum* of the pairs' (each from its symmetric interval): the wire
-carries no covariance between them, the pairs of one promoted product share errors (they all
-read its predicted lift), and the sum bounds the sd whatever their correlation. The claimed
-pairs' share alone is no such showing: a claim is selected for lying far below zero, and on
-simulator worlds without planted cannibalisation that rule stopped promotions in 15 of 40
-(docs/performance.md, issue 20).
+shown, at the analysis's claim level, to be below ``1 - CANNIBAL_SHARE`` of the lift: the upper
+bound of ``net - (1 - CANNIBAL_SHARE) lift`` (the sibling changes plus ``CANNIBAL_SHARE`` of the
+lift) lies below zero.
+
+Its standard deviation comes from the analysis's own joint intervals where it reports them
+(``ProductAnalysisResult.promotion_nets``: the lift, the sibling changes' sum and the net, built
+from the terms' shared errors; the three carry the lift's covariance with the sum,
+:func:`joint_sd`). An analysis stored before them has only the pairs' separate intervals, and
+the pairs of one promoted product share errors (they all read its predicted lift): there the sd
+is the *sum* of the pairs' sds, the bound that holds whatever their correlation
+(:func:`net_category_lift`), the lift taken as known. That bound left the rule no power — no
+stop, right or false, on any simulator world of ``bench/products_moves.py`` — and the joint sd
+is about two thirds of it. The claimed pairs' share alone is no showing at all: a claim is
+selected for lying far below zero, and on simulator worlds without planted cannibalisation
+that rule stopped promotions in 15 of 40 (docs/performance.md, issue 20).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import math
 from collections.abc import Iterable
 from statistics import NormalDist
 
-__all__ = ["CANNIBAL_SHARE", "mostly_cannibalises", "net_category_lift"]
+__all__ = ["CANNIBAL_SHARE", "joint_sd", "mostly_cannibalises", "net_category_lift"]
 
 CANNIBAL_SHARE = 0.5
 
@@ -44,6 +52,26 @@ def net_category_lift(
     return net, sd
 
 
+def joint_sd(
+    lift: tuple[float, float, float],
+    siblings: tuple[float, float, float],
+    net: tuple[float, float, float],
+    level: float,
+) -> float:
+    """The sd of ``net - (1 - CANNIBAL_SHARE) lift`` from the analysis's joint intervals
+    ``(estimate, lower, upper)`` at ``level`` (``PromotionNetEffect``): with ``s`` the share,
+    ``var(siblings + s lift) = var(siblings) + s^2 var(lift) + s (var(net) - var(lift) -
+    var(siblings))``, the last term twice ``s`` times the covariance that ``var(net)`` holds.
+    NaN where an interval is not finite."""
+    z = _z(level)
+    v_l, v_s, v_n = (((i[2] - i[1]) / (2.0 * z)) ** 2 for i in (lift, siblings, net))
+    share = CANNIBAL_SHARE
+    var = v_s + share**2 * v_l + share * (v_n - v_l - v_s)
+    return math.sqrt(max(var, 0.0)) if math.isfinite(var) else float("nan")
+
+
 def mostly_cannibalises(lift: float, net: float, sd: float, claim_level: float) -> bool:
-    """Whether the category is shown at ``claim_level`` to keep less than half the lift."""
+    """Whether the category is shown at ``claim_level`` to keep less than half the lift;
+    ``sd`` is that of ``net - (1 - CANNIBAL_SHARE) lift`` (:func:`joint_sd`, or
+    :func:`net_category_lift`'s bound with the lift taken as known)."""
     return lift > 0 and net + _z(claim_level) * sd < (1.0 - CANNIBAL_SHARE) * lift

@@ -11,6 +11,7 @@ from liftos.v1 import surfacing_pb2 as pb
 
 from surfacing_svc.products import (
     CategoryCell,
+    NetCell,
     PairCell,
     ProductAction,
     ProductCell,
@@ -65,9 +66,18 @@ def product_evidence(analysis: causal_pb.Analysis) -> ProductEvidence:
         )
         for q in r.pairs
     )
+    nets = tuple(
+        NetCell(
+            n.promoted_product_id,
+            _span(n.promoted_lift),
+            _span(n.sibling_change),
+            _span(n.net_category_change),
+        )
+        for n in r.promotion_nets
+    )
     return ProductEvidence(
         analysis.analysis_id, r.currency_code, r.day_count, r.interval_level, r.claim_level,
-        cells, products, pairs,
+        cells, products, pairs, nets,
     )  # fmt: skip
 
 

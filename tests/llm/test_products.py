@@ -223,6 +223,30 @@ def test_a_promotion_that_mostly_cannibalises_is_named_with_its_share_and_lift()
     assert "mostly moves sales" not in wide
 
 
+def test_mostly_moves_sales_reads_the_analysis_s_joint_net_where_it_reports_one() -> None:
+    """The wide pairs above (their sds summed: not shown) with the analysis's joint intervals
+    of the lift, the sibling changes and the net (PromotionNetEffect): the net less half the
+    lift, -1,300, has sd 451 there, so it is shown below zero and the sentence is written;
+    with a wide joint net it is not."""
+
+    def with_net(sd_sib: float, sd_net: float) -> causal_pb.Analysis:
+        proto = cannibal(wide=True)
+        n = proto.products.promotion_nets.add(category="Shoes", promoted_product_id="11")
+        z = 1.6448536
+        for i, (est, sd) in zip((n.promoted_lift, n.sibling_change, n.net_category_change),
+                                ((10_000.0, 300.0), (-6_300.0, sd_sib), (3_700.0, sd_net)),
+                                strict=True):  # fmt: skip
+            i.CopyFrom(common_pb.Interval(estimate=est, lower=est - z * sd, upper=est + z * sd,
+                                          level=0.9))  # fmt: skip
+        return proto
+
+    shown = assert_grounded(with_net(500.0, 450.0), Audience.ANALYST).text
+    assert "Promoting Trail Boot 2 mostly moves sales between siblings" in shown
+    # a wider sum whose errors go the lift's way (var(net) above their two added): sd 737
+    wider = assert_grounded(with_net(700.0, 800.0), Audience.ANALYST).text
+    assert "mostly moves sales" not in wider
+
+
 def test_check_claims_judges_product_claims_against_their_cells() -> None:
     a = analysis_from_proto(cannibal())
     cases = {

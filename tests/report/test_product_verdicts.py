@@ -109,3 +109,54 @@ def test_the_report_and_the_shared_rule_give_the_same_verdicts() -> None:
         assert page.net == pytest.approx(net)
         seen.add(shared)
     assert seen == {True, False}
+
+
+def _joint(lift: float, siblings: float, sds: tuple[float, float, float],
+           claim_level: float = 0.95) -> causal_pb.ProductAnalysisResult:  # fmt: skip
+    """A product analysis whose promoted product p1 has one claimed cannibalisation of
+    ``siblings`` and the joint intervals (lift, sibling change, net) with sds ``sds``."""
+    z = 1.6448536
+    r = causal_pb.ProductAnalysisResult(interval_level=0.9, claim_level=claim_level)
+    r.pairs.add(category="shoes", promoted_product_id="p1", affected_product_id="p2",
+                revenue_change=common_pb.Interval(estimate=siblings, lower=siblings - 3 * lift,
+                                                  upper=siblings + lift, level=0.9),
+                promoted_lift=lift, kind=CANN)  # fmt: skip
+    n = r.promotion_nets.add(category="shoes", promoted_product_id="p1")
+    for i, (est, sd) in zip((n.promoted_lift, n.sibling_change, n.net_category_change),
+                            ((lift, sds[0]), (siblings, sds[1]), (lift + siblings, sds[2])),
+                            strict=True):  # fmt: skip
+        i.CopyFrom(common_pb.Interval(estimate=est, lower=est - z * sd, upper=est + z * sd,
+                                      level=0.9))  # fmt: skip
+    return r
+
+
+def test_the_verdict_reads_the_analysis_s_joint_net_where_it_reports_one() -> None:
+    """With the joint intervals the net and its bracket are the analysis's own (the pair's
+    interval here is far wider: its sds summed would show nothing), and the rule agrees with
+    mesh.runtime.promotions.joint_sd on random joint intervals."""
+    import numpy as np
+
+    from mesh.runtime.promotions import joint_sd, mostly_cannibalises
+
+    (p,) = promotions(_joint(100_000.0, -80_000.0, (5_000.0, 10_000.0, 9_000.0)))
+    assert p.net == pytest.approx(20_000.0) and p.mostly_cannibalises
+    assert (p.net_low, p.net_high) == pytest.approx((20_000 - 1.6448536 * 9_000,
+                                                     20_000 + 1.6448536 * 9_000))  # fmt: skip
+    # the same pair without the joint intervals: the pair's own sd, not shown
+    r = _joint(100_000.0, -80_000.0, (5_000.0, 10_000.0, 9_000.0))
+    del r.promotion_nets[:]
+    (old,) = promotions(r)
+    assert not old.mostly_cannibalises
+    rng = np.random.default_rng(1)
+    seen = set()
+    for _ in range(300):
+        lift, sib = 100_000.0, float(rng.uniform(-90_000, 0))
+        sl, ss = float(rng.uniform(1_000, 30_000)), float(rng.uniform(1_000, 40_000))
+        sn = float(rng.uniform(abs(sl - ss), sl + ss))  # a net sd one covariance can give
+        (page,) = promotions(_joint(lift, sib, (sl, ss, sn)))
+        z = 1.6448536
+        t = [(e, e - z * s, e + z * s) for e, s in ((lift, sl), (sib, ss), (lift + sib, sn))]
+        shared = mostly_cannibalises(lift, lift + sib, joint_sd(*t, 0.9), 0.95)
+        assert page.mostly_cannibalises == shared
+        seen.add(shared)
+    assert seen == {True, False}

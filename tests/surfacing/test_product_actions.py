@@ -5,6 +5,7 @@ and a promotion is stopped only when its category keeps less than half its lift.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from statistics import NormalDist
 
@@ -12,6 +13,7 @@ import pytest
 
 from surfacing_svc.products import (
     CategoryCell,
+    NetCell,
     PairCell,
     ProductCell,
     ProductEvidence,
@@ -166,3 +168,37 @@ def test_an_action_s_confidence_agrees_with_its_interval() -> None:
     (rec,) = product_recommendations([a], "an-1", 1, "USD")
     assert rec.expected_impact.level == pytest.approx(0.9)
     assert rec.confidence == pytest.approx(a.confidence)
+
+
+def test_a_stop_reads_the_analysis_s_joint_net_where_it_reports_one() -> None:
+    """The seed-0 pairs above (summed sds: not shown) with the analysis's joint intervals of
+    the lift, the sibling changes and the net: the sum's sd is half the summed one, so the net
+    less half the lift is shown below zero and the stop is made, with the net's own interval
+    in the fact; a joint net near half the lift is not."""
+    spend = (ProductCell("google_shopping", "Bottoms", "p1", 43_006),)
+    pairs = (PairCell("Bottoms", "p1", "p2", Span(-61_982, -100_117, -23_848), 92_014,
+                      "cannibalisation"),
+             PairCell("Bottoms", "p1", "p3", Span(-28_941, -50_607, -7_276), 92_014,
+                      "cannibalisation"))  # fmt: skip
+    z = NormalDist().inv_cdf(0.95)
+
+    def net(siblings: float, sd_lift: float, sd_sib: float, sd_net: float) -> NetCell:
+        lift = 92_014.0
+        return NetCell("p1", Span(lift, lift - z * sd_lift, lift + z * sd_lift),
+                       Span(siblings, siblings - z * sd_sib, siblings + z * sd_sib),
+                       Span(lift + siblings, lift + siblings - z * sd_net,
+                            lift + siblings + z * sd_net))  # fmt: skip
+
+    joint = net(-90_923.0, 8_000.0, 18_000.0, 17_000.0)
+    e = ProductEvidence("an-1", "USD", 100, 0.9, 0.95, (), spend, pairs, (joint,))
+    (a,) = product_actions(e)
+    assert a.kind == "stop_promotion"
+    (fact,) = [f for f in a.facts if f[0] == "net_category_lift"]
+    assert fact[1] == joint.net
+    # sd of the net less half the lift: var(sib) + var(lift)/4 + (var(net) - var(lift) -
+    # var(sib))/2 = 18,000^2 + 16e6 + (17,000^2 - 8,000^2 - 18,000^2)/2 -> 17,044 (the pairs'
+    # summed: 36,356); its claim bound 1,091 - 46,007 + 1.96 x 17,044 = -11,510 < 0
+    near = net(-40_000.0, 8_000.0, 18_000.0, 17_000.0)  # keeps 57%: not below half
+    assert product_actions(dataclasses.replace(e, nets=(near,))) == []
+    # without the joint intervals (an analysis stored before them) the summed bound holds
+    assert product_actions(ProductEvidence("an-1", "USD", 100, 0.9, 0.95, (), spend, pairs)) == []

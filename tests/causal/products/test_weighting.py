@@ -9,7 +9,8 @@ from threadpoolctl import threadpool_limits
 
 import sim
 from causal_svc.products import estimate_products
-from causal_svc.products.estimate import _hac, _poisson_wls
+from causal_svc.products.joint import hac as _hac
+from causal_svc.products.joint import poisson_wls as _poisson_wls
 from sim.products import PRODUCT_CHANNELS
 
 
