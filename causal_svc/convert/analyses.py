@@ -50,8 +50,16 @@ def analysis_summary(payload: bytes) -> causal_pb.AnalysisSummary:
     analysis = causal_pb.Analysis.FromString(payload)
     out = causal_pb.AnalysisSummary(analysis_id=analysis.analysis_id, kind=analysis.kind)
     out.create_time.CopyFrom(analysis.create_time)
-    if analysis.WhichOneof("result") == "estimate":
+    result = analysis.WhichOneof("result")
+    if result == "estimate":
         e = analysis.estimate
         out.method, out.outcome, out.treatment = e.method, e.outcome, e.treatment
         out.supported = e.supported
+        # the requested record window (an inline table has none)
+        if analysis.request.WhichOneof("data") == "records":
+            out.date_range.CopyFrom(analysis.request.records.date_range)
+    elif result in ("attribution", "products"):
+        r = analysis.attribution if result == "attribution" else analysis.products
+        out.date_range.CopyFrom(r.date_range)
+        out.record_count = r.record_count
     return out

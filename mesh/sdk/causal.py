@@ -141,7 +141,10 @@ class CausalCalls(ClientBase):
         self, *, kind: str = "", org_id: str | None = None, page_size: int = 0
     ) -> Iterator[dc.AnalysisSummary]:
         """The org's stored analyses, newest first, following page tokens; ``kind`` is
-        ``"effect_estimate"``, ``"attribution"`` or ``""`` (all)."""
+        ``"effect_estimate"``, ``"attribution"``, ``"products"`` or ``""`` (all). Each
+        summary says which data it read: ``date_range`` (the period; an effect estimate's
+        requested record window) and ``record_count`` (None for an effect estimate), so two
+        runs over the same window can be told apart from two windows."""
         token = ""
         while True:
             request = dc.ListAnalysesRequest(

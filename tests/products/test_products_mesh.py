@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,13 @@ from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
 from mesh.cli.commands import main as liftos
 from mesh.report import render_report
+from mesh.report.products import promotions
+from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import RunningService, running_services
+from mesh.runtime.promotions import joint_sd, mostly_cannibalises
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
+from mesh.sdk.client import LiftOS
 from surfacing_svc.app import build as surfacing_build
 
 ORG = "org_001"
@@ -283,6 +288,76 @@ def test_recommend_gives_product_actions_from_a_product_analysis(mesh: dict[str,
     assert [r.priority for r in named.recommendations] == list(
         range(1, len(named.recommendations) + 1)
     )
+
+
+def test_each_promoted_product_carries_its_joint_net_and_the_stop_rule_reads_it(
+    mesh: dict[str, Any],
+) -> None:
+    """ProductAnalysisResult.promotion_nets: per promoted product its lift, its sibling changes
+    summed and the net, with joint intervals narrower than the pairs' sds summed; Recommend's
+    stops are those the shared rule gives on them, and the report's net is theirs."""
+    result = mesh["events"][-1].result
+    level = result.interval_level
+    pairs: dict[str, list[causal_pb.ProductPairEffect]] = {}
+    for q in result.pairs:
+        if math.isfinite(q.revenue_change.estimate):
+            pairs.setdefault(q.promoted_product_id, []).append(q)
+    nets = {n.promoted_product_id: n for n in result.promotion_nets}
+    assert nets and set(nets) == set(pairs)
+    expected = set()
+    for pid, n in nets.items():
+        mine = pairs[pid]
+        assert n.category == mine[0].category
+        assert n.promoted_lift.estimate == pytest.approx(mine[0].promoted_lift)
+        assert n.sibling_change.estimate == pytest.approx(
+            sum(q.revenue_change.estimate for q in mine)
+        )
+        assert n.net_category_change.estimate == pytest.approx(
+            n.promoted_lift.estimate + n.sibling_change.estimate
+        )
+        for i in (n.promoted_lift, n.sibling_change, n.net_category_change):
+            assert i.lower < i.estimate < i.upper and i.level == level
+        summed = sum(q.revenue_change.upper - q.revenue_change.lower for q in mine)
+        assert n.sibling_change.upper - n.sibling_change.lower <= summed * (1 + 1e-9)
+        t = [(i.estimate, i.lower, i.upper)
+             for i in (n.promoted_lift, n.sibling_change, n.net_category_change)]  # fmt: skip
+        lift, net = t[0][0], t[2][0]
+        claimed = any(q.kind == causal_pb.CROSS_EFFECT_KIND_CANNIBALISATION for q in mine)
+        if claimed and mostly_cannibalises(lift, net, joint_sd(*t, level), result.claim_level):
+            expected.add(pid)
+    recommend = _surfacing(mesh["services"]).Recommend(surfacing_pb.RecommendRequest(
+        org_id=ORG, analysis_ids=[result.analysis_id], design_tests=False))  # fmt: skip
+    stops = {r.product.product_id for r in recommend.recommendations
+             if r.kind == surfacing_pb.RECOMMENDATION_KIND_STOP_PROMOTION}  # fmt: skip
+    assert stops == expected
+    for p in promotions(result):
+        n = nets[p.product_id]
+        assert (p.net, p.net_low, p.net_high) == pytest.approx((
+            n.net_category_change.estimate, n.net_category_change.lower,
+            n.net_category_change.upper))  # fmt: skip
+        assert p.mostly_cannibalises == (p.product_id in expected)
+
+
+def test_list_analyses_shows_the_data_window_and_the_record_count(mesh: dict[str, Any]) -> None:
+    """R5-F5: a listed analysis says which days and how many records it read (the server's
+    ListAnalyses and the SDK's list_analyses)."""
+    result = mesh["events"][-1].result
+    listed = mesh["causal"].ListAnalyses(
+        causal_pb.ListAnalysesRequest(org_id=ORG, kind=causal_pb.ANALYSIS_KIND_PRODUCTS)
+    )
+    (summary,) = [a for a in listed.analyses if a.analysis_id == result.analysis_id]
+    assert summary.date_range == result.date_range and summary.date_range.start_date.year
+    assert summary.HasField("record_count") and summary.record_count == result.record_count > 0
+    config = PeerConfig.from_env().with_overrides(causal=mesh["services"]["causal"].address)
+    with LiftOS(config, org_id=ORG) as client:
+        (sdk,) = [a for a in client.list_analyses(kind="products")
+                  if a.analysis_id == result.analysis_id]  # fmt: skip
+    start, end = result.date_range.start_date, result.date_range.end_date
+    assert sdk.date_range is not None and sdk.record_count == result.record_count
+    assert (sdk.date_range.start_date.year, sdk.date_range.start_date.month,
+            sdk.date_range.start_date.day) == (start.year, start.month, start.day)  # fmt: skip
+    assert (sdk.date_range.end_date.year, sdk.date_range.end_date.month,
+            sdk.date_range.end_date.day) == (end.year, end.month, end.day)  # fmt: skip
 
 
 def test_liftos_products_prints_the_view(

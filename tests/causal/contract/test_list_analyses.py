@@ -53,6 +53,8 @@ def test_list_analyses_pages_newest_first_within_the_org(stub) -> None:
     top = first.analyses[0]
     assert top.kind == pb.ANALYSIS_KIND_EFFECT_ESTIMATE and top.method == pb.ESTIMATION_METHOD_IPW
     assert (top.outcome, top.treatment) == ("sales", "promo") and top.create_time.seconds > 0
+    # an inline table has no data window and no record count (R5-F5: they are unset, not 0)
+    assert not top.HasField("date_range") and not top.HasField("record_count")
     second = stub.ListAnalyses(
         pb.ListAnalysesRequest(org_id="pages", page_size=2, page_token=first.next_page_token)
     )
