@@ -19,7 +19,7 @@ from llm_svc.evidence import Analysis, Audience, CheckOutcome, Effect
 from llm_svc.insights import Insight
 from llm_svc.numbers import fmt, fmt_pct
 from llm_svc.vocabulary import ESTIMAND_SCOPES, IDENTIFICATION_LABELS, label, method_label
-from llm_svc.what_changed import RESTATED_CHANGE, RESTATED_DAYS, Change
+from llm_svc.what_changed import HEALTH, RESTATED_CHANGE, RESTATED_DAYS, Change, verdict
 from mesh.runtime.analysis_compare import day_runs
 
 __all__ = ["Prompt", "build_context", "build_prompts", "effect_state"]
@@ -153,6 +153,11 @@ def _change_lines(c: Change) -> list[str]:
             f"- {i}: data {w.start} to {w.end} {_tag_id(i, 'window')}, {w.days} days "
             f"{_tag_id(i, 'day_count')}, {w.record_count:,} records {_tag_id(i, 'record_count')}"
         )
+    health = [f"{a.analysis_id} {verdict(a)} [{a.analysis_id}:{HEALTH}]"
+              for a in (c.earlier, c.later) if a.checks]  # fmt: skip
+    if health:
+        lines.append(f"- model health (PASS, REVIEW: indicative, FAIL: not to rely on): "
+                     f"{', '.join(health)}")  # fmt: skip
     if cmp.overlap is None:
         lines.append("- the two windows share no day: no day's outcome can be compared")
     elif not cmp.restated:

@@ -28,7 +28,7 @@ from llm_svc.vocabulary import capitalised, label, listing
 from llm_svc.writer import Cite, Sentence
 from mesh.runtime.analysis_compare import ChannelChange, Comparison, day_runs
 
-__all__ = ["ANALYSIS_ID", "MAX_NAMED", "Change", "named_analyses", "write"]
+__all__ = ["ANALYSIS_ID", "HEALTH", "MAX_NAMED", "Change", "named_analyses", "verdict", "write"]
 
 # An analysis id as the causal service makes them (causal_svc.analyses): "an-" + 20 hex digits,
 # standing alone (not inside a longer token).
@@ -161,6 +161,33 @@ def _restated(c: Change) -> Sentence:
     return t.t(f" {'higher' if delta >= 0 else 'lower'} in total.").build()
 
 
+HEALTH = "derived:health = the worst outcome of the model's checks"  # as the writer cites it
+
+
+def verdict(a: Analysis) -> str:
+    """An attribution's health verdict from its checks."""
+    return "FAIL" if a.failed_checks else "REVIEW" if a.warning_checks else "PASS"
+
+
+def _health(c: Change) -> Sentence | None:
+    """Each model's health, where one is not PASS: a move between a figure to rely on and one
+    to read as indicative (or not at all) is read so."""
+    pair = [a for a in (c.earlier, c.later) if a.checks]
+    verdicts = [verdict(a) for a in pair]
+    if len(pair) < 2 or verdicts == ["PASS", "PASS"]:
+        return None
+    t = _Text().t("model health: ")
+    for i, (a, v) in enumerate(zip(pair, verdicts, strict=True)):
+        t.t(", " if i else "").f(v, (a.analysis_id, HEALTH))
+        t.t(" in the later" if i else " in the earlier")
+    meaning = []
+    if "REVIEW" in verdicts:
+        meaning.append("a figure of a model under REVIEW is indicative rather than established")
+    if "FAIL" in verdicts:
+        meaning.append("a FAIL model's figures should not be relied on")
+    return t.t(f"; {' and '.join(meaning)}.").build()
+
+
 def _effect(analysis: Analysis, prefix: str) -> Effect | None:
     return next((e for e in analysis.effects if e.prefix == prefix), None)
 
@@ -214,20 +241,20 @@ def _channel(c: Change, ch: ChannelChange) -> list[Sentence]:
         _figure(t, c.later, prefix, pair[1])
     out = [t.t(".").build()]
     if ch.overlap is None:
-        verdict = (
+        said = (
             f"{name} has figures in one of the two analyses only, so there is no move to compare."
         )
     elif ch.overlap:
-        verdict = (
+        said = (
             f"the two {_measure(c, ch)} intervals of {name} overlap, so the move is not a change "
             "the analyses can tell apart."
         )
     else:
-        verdict = (
+        said = (
             f"the two {_measure(c, ch)} intervals of {name} do not overlap: a change the analyses "
             "tell apart, beyond the uncertainty of either."
         )
-    out.append(_Text().t(verdict).build())
+    out.append(_Text().t(said).build())
     return out
 
 
@@ -254,7 +281,7 @@ def write(
     named = causes_named(question, effects)
     out = [_lead(changes, own, named)]
     for c in changes:
-        out += [_windows(c), _restated(c)]
+        out += [s for s in (_windows(c), _health(c), _restated(c)) if s is not None]
         channels = [ch for ch in c.comparison.channels if not named or ch.channel in named]
         quiet = [ch for ch in channels if ch.overlap] if audience is Audience.EXECUTIVE else []
         for ch in channels:

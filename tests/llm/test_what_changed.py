@@ -6,6 +6,7 @@ from the two stored analyses here, not through the service's own comparison."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import re
 from collections.abc import Iterator
@@ -60,15 +61,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
         w.write(services["memory"].address,
                 w.restated(w.RESTATED, revenue=1.05, channel="meta_prospecting", spend=1.10))  # fmt: skip
         after = w.analyze(services["causal"].address)
+        shorter = w.analyze(services["causal"].address, end=w.CUT - dt.timedelta(days=14))
         causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(services["causal"].address))
         stored = {
             a: causal.GetAnalysis(causal_pb.GetAnalysisRequest(org_id=w.ORG, analysis_id=a)).analysis
-            for a in (before.analysis_id, after.analysis_id)
+            for a in (before.analysis_id, after.analysis_id, shorter.analysis_id)
         }  # fmt: skip
         yield {
             "services": services,
             "a": stored[before.analysis_id],
             "b": stored[after.analysis_id],
+            "c": stored[shorter.analysis_id],  # made last, over the window's first 71 days
             "estimate": _estimate(causal, w.ORG),
             "theirs": _estimate(causal, "globex"),
             "llm": llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address)),
@@ -118,11 +121,11 @@ def _restated(a: causal_pb.Analysis, b: causal_pb.Analysis) -> dict[str, float]:
 
 def _allowed(stored: dict[str, causal_pb.Analysis], aid: str, fact: str) -> set[str]:
     """The texts a figure citing ``fact`` of ``aid`` may read as, from the stored analysis."""
+    if fact == "analysis_id":  # the lead names every analysis compared
+        return {aid}
     a = stored[aid]
     r = a.attribution
     a_, b_ = stored.values()
-    if fact == "analysis_id":
-        return {aid}
     if fact in ("record_count", "day_count"):
         return {f"{getattr(r, fact):,}"}
     if fact in ("window.start", "window.end"):
@@ -235,6 +238,38 @@ def test_a_question_naming_channels_and_an_executive_get_less(world) -> None:  #
             "retargeting and tiktok, the intervals of the two analyses overlap, so their moves "
             "are not changes the analyses can tell apart") in brief.text  # fmt: skip
     _assert_grounded(brief, {A: a, B: b})
+
+
+def test_a_question_naming_two_analyses_gets_each_compared(world) -> None:  # type: ignore[no-untyped-def]
+    a, b, c = world["a"], world["b"], world["c"]
+    A, B, C = a.analysis_id, b.analysis_id, c.analysis_id
+    done = _explain(world["llm"], analysis_id=B, question=f"Since {A}, and vs {C}?")
+    assert done.text.startswith(f"The question names analyses {A} and {C}: what changed between "
+                                f"each and this analysis ({B}) follows")  # fmt: skip
+    assert f"3 days read another revenue in {B} than in {A}" in done.text
+    # the shorter window, made after B: B is the earlier of that pair, and their windows differ
+    assert (f"Analysis {B} (the earlier) read {b.attribution.record_count:,} records over 85 days, "
+            f"2024-09-15 to 2024-12-08; analysis {C} (the later) read "
+            f"{c.attribution.record_count:,} records over 71 days, 2024-09-15 to 2024-11-24."
+            ) in done.text  # fmt: skip
+    assert ("Every day both windows hold (2024-09-15 to 2024-11-24) read the same revenue in "
+            "both.") in done.text  # fmt: skip
+    assert done.text.count("Tiktok, earlier then later") == 2
+    second = done.text.index(f"Analysis {B} (the earlier)")
+    _assert_grounded(_part(done, 0, second), {A: a, B: b})  # the figures of the first pair …
+    _assert_grounded(_part(done, second, len(done.text)), {B: b, C: c})  # … and the second's
+
+
+def _part(done: pb.ExplanationDone, start: int, end: int) -> pb.ExplanationDone:
+    """``done.text[start:end]`` with the citations inside it."""
+    return pb.ExplanationDone(
+        text=done.text[start:end],
+        citations=[
+            pb.Citation(analysis_id=x.analysis_id, fact=x.fact, start=x.start - start,
+                        end=x.end - start)
+            for x in done.citations if start <= x.start and x.end <= end
+        ],
+    )  # fmt: skip
 
 
 def test_a_question_without_another_id_is_answered_as_before(world) -> None:  # type: ignore[no-untyped-def]
@@ -392,3 +427,19 @@ def test_a_move_beyond_both_intervals_is_said_to_be_one() -> None:
     assert "The two windows share no day, so no day's revenue can be compared." in done.text
     assert "Tiktok has figures in one of the two analyses only" in done.text
     assert "iROAS 1.00 (90% CI 0.8 to 1.20) then no figure" in done.text
+
+
+def test_a_model_not_passing_its_health_checks_is_said() -> None:
+    old = _attribution("an-" + "1" * 20, 3, (1.0, 0.8, 1.2), 0)
+    new = _attribution("an-" + "2" * 20, 3, (1.1, 0.8, 1.3), 1)
+    for a in (old, new):
+        a.attribution.health.checks.add(name="holdout", verdict=causal_pb.HEALTH_VERDICT_PASS)
+    done = _grounded_change(old, new, old.analysis_id)
+    assert "Model health" not in done.text  # both PASS: nothing to say
+    new.attribution.health.checks[0].verdict = causal_pb.HEALTH_VERDICT_REVIEW
+    new.attribution.health.verdict = causal_pb.HEALTH_VERDICT_REVIEW
+    done = _grounded_change(old, new, old.analysis_id)
+    assert not done.flagged
+    assert ("Model health: PASS in the earlier, REVIEW in the later; a figure of a model under "
+            "REVIEW is indicative rather than established.") in done.text  # fmt: skip
+    assert "The two iROAS intervals of tiktok overlap, so the move is not a change" in done.text
