@@ -81,6 +81,11 @@ def test_date_range_and_campaign_filters_reach_memory(mesh) -> None:
         _request(experiment_id="exp-bf", date_range=window, campaign_ids=["c0", "c1"])
     )
     assert reply.estimate.n == GEOS * (dt.date(2024, 11, 29) - dt.date(2024, 10, 1)).days + GEOS
+    # R5-F5: the listing says which window the estimate read (and no record count: the
+    # estimate reports observations, not records)
+    listed = stub.ListAnalyses(pb.ListAnalysesRequest(org_id="shop"))
+    (summary,) = [a for a in listed.analyses if a.analysis_id == reply.analysis_id]
+    assert summary.date_range == window and not summary.HasField("record_count")
 
 
 def test_unknown_experiment_and_unknown_org(mesh) -> None:
