@@ -70,8 +70,8 @@ def grpc_part(n_geos: int, tmp: Path) -> bytes:
 
 
 def domain_part(blob: bytes) -> None:
+    from mesh.runtime.cancellation import Cancelled, CancelToken, run_with
     from surfacing_svc import budget_objective, cancellation, design, forecast, optimizer
-    from surfacing_svc.cancellation import Cancelled, CancelToken, run_with
     from surfacing_svc.convert.models import planning_model
     from surfacing_svc.planning import RecommendQuestion, answer_recommend
 
@@ -167,7 +167,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         blob = grpc_part(n_geos, Path(tmp))
     try:
-        import surfacing_svc.cancellation  # noqa: F401
+        import mesh.runtime.cancellation  # noqa: F401
     except ImportError:
         return  # the base tree: no domain part
     domain_part(blob)

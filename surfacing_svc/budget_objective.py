@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from surfacing_svc.cancellation import checkpoint
+from mesh.runtime.cancellation import checkpoint
 from surfacing_svc.curves import HillCurve
 
 __all__ = ["BudgetProblem", "CurveStack"]

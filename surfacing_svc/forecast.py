@@ -67,7 +67,7 @@ import holidays
 import numpy as np
 from scipy.stats import chi2
 
-from surfacing_svc.cancellation import checkpoint
+from mesh.runtime.cancellation import checkpoint
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.errors import InsufficientData
 from surfacing_svc.intervals import Interval

@@ -57,8 +57,8 @@ import numpy as np
 from scipy.optimize import minimize
 from threadpoolctl import ThreadpoolController
 
+from mesh.runtime.cancellation import checkpoint
 from surfacing_svc.budget_objective import BudgetProblem, CurveStack
-from surfacing_svc.cancellation import checkpoint
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.errors import InfeasibleConstraints
 from surfacing_svc.intervals import Interval

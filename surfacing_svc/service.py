@@ -21,9 +21,9 @@ from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import surfacing_pb2 as pb
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
+from mesh.runtime.cancellation import Cancelled, CancelToken, run_with
 from mesh.runtime.money import FxSeries
 from surfacing_svc import convert
-from surfacing_svc.cancellation import Cancelled, CancelToken, run_with
 from surfacing_svc.convert import products as convert_products
 from surfacing_svc.convert.drift import stored_reading
 from surfacing_svc.data_drift import DataDrift, StoredReading, data_drift
@@ -49,7 +49,7 @@ async def _compute(
     context: grpc.aio.ServicerContext, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
 ) -> T:
     """``fn(*args, **kwargs)`` in a worker thread that stops at its next checkpoint
-    (:mod:`surfacing_svc.cancellation`) once the call is cancelled or its deadline passes.
+    (:mod:`mesh.runtime.cancellation`) once the call is cancelled or its deadline passes.
 
     grpc.aio cancels the handler's task when the client leaves; the thread would run on, so
     the cancellation (and the call's end, whatever it is) is passed to the token, and the

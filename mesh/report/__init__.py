@@ -109,6 +109,7 @@ def render_report(
     which = analysis.WhichOneof("result")
     figs = Figures("fig-")
     warned: dict[str, list[int]] = {}
+    tested = None  # the analysis's row of the channel the design tests
     with house_style():
         if which == "estimate":
             e = analysis.estimate
@@ -124,6 +125,7 @@ def render_report(
             cur = currency(result)
             label = f"Incremental {outcome_name(result)}" + (f" ({cur})" if cur else "")
             warned = channel_warnings(result)
+            tested = next((c for c in result.channels if c.channel == design_channel), None)
         elif which == "products":
             result_p = analysis.products
             title = "What each channel sells: products and categories"
@@ -137,7 +139,7 @@ def render_report(
         sections += surfacing_sections(
             figs, currency_code=cur, outcome_label=label, budget=budget, forecast=forecast,
             design=design, recommendations=recommendations, design_channel=design_channel,
-            design_why=design_why, design_alpha=design_alpha, warned=warned,
+            design_why=design_why, design_alpha=design_alpha, warned=warned, tested=tested,
         )  # fmt: skip
     if notes:
         items = "".join(f"<li>{esc(n)}</li>" for n in notes)

@@ -278,13 +278,18 @@ def _identification(result: causal_pb.AttributionResult) -> str:
     return out
 
 
-# The table's mROAS and the plans' can differ, even across break-even (R2-F4): said under it.
+# The table's returns and the plans' can differ, even across break-even (R2-F4), and a page
+# quotes up to four per channel (R6-F16): what each is, said under the table.
 _MROAS_NOTE = (
-    '<p class="note">mROAS: the return of the next unit of spend at the model\'s point fit. '
-    "Budget shifts and recommendations are computed on the planning curve, the mean over the "
-    "model's parameter draws, whose next-unit return can differ from it (even across "
-    "break-even); each recommendation quotes both. Share of incremental: the channel's part "
-    "of every channel's incremental outcome summed (not of the total outcome).</p>"
+    '<p class="note">iROAS: the average return, the incremental outcome per unit of all the '
+    "spend over the window; mROAS: the return of the next unit of spend at the model's point "
+    "fit, at the spend as run. Both are the point fit's. Budget shifts, recommendations and "
+    "the experiment design are computed on the planning curve, the mean over the model's "
+    "parameter draws: its returns, quoted as 'planning curve iROAS' (average) and 'planning "
+    "curve mean mROAS' (next unit), are the same two quantities on that curve and can differ "
+    "from the table's (even across break-even); each recommendation quotes both mROAS. Share "
+    "of incremental: the channel's part of every channel's incremental outcome summed (not of "
+    "the total outcome).</p>"
 )
 
 
@@ -376,8 +381,10 @@ def surfacing_sections(
     recommendations: surfacing_pb.RecommendResponse | None = None,
     design_channel: str = "", design_why: str = "", design_alpha: float = 0.0,
     warned: dict[str, list[int]] | None = None,
+    tested: causal_pb.ChannelAttribution | None = None,
 ) -> list[Section]:  # fmt: skip
-    """``warned``: :func:`channel_warnings` of the analysis, for the recommendations' markers."""
+    """``warned``: :func:`channel_warnings` of the analysis, for the recommendations' markers;
+    ``tested``: the analysis's row of the channel the design tests (its returns quoted there)."""
     sections = []
     if recommendations is not None and recommendations.recommendations:
         # Recommend answers over the analysis window when asked without days, as the report
@@ -413,13 +420,14 @@ def surfacing_sections(
         cell = design.cells[0] if design.cells else None
         facts = (
             f"<p>{_design_subject(design_channel, cell, design_why)}"
-            f"{esc(_with_alpha(design.analysis, design_alpha))} Recommended "
+            f"{esc(_sentence(_with_alpha(design.analysis, design_alpha)))} Recommended "
             f"duration: {cell.recommended_duration_days if cell else '–'} days"
             f"{_power_at(cell)}; "
             f"{'feasible' if design.feasible else 'not feasible: ' + esc(cell.reason if cell else '')}. "
             # What the interval's lower bound means for that duration, next to it.
             + (f'<span class="conservative">Note: {esc(cell.conservative)}.</span> '
                if cell is not None and cell.conservative else "")
+            + _table_returns(tested)
             + f"{len(design.control_units)} control geos"
             + (f", {len(cell.treatment_units)} treated ({esc(', '.join(cell.treatment_units))})"
                if cell else "")
@@ -513,6 +521,22 @@ def _design_subject(channel: str, cell: surfacing_pb.CellDesign | None, why: str
     kind = kinds.get(cell.treatment_type, "geo test") if cell is not None else "geo test"
     reason = f" Chosen because {esc(why)}." if why else ""
     return f"A {kind} of {esc(channel)}.{reason} "
+
+
+def _table_returns(c: causal_pb.ChannelAttribution | None) -> str:
+    """The tested channel's returns in the contribution table, named, beside the design's
+    planning-curve figures (R6-F16: four returns for one channel, none said against another)."""
+    if c is None or not c.HasField("incremental_roas"):
+        return ""
+    said = f"iROAS {num(c.incremental_roas.estimate)} (average, over the window)"
+    if c.HasField("marginal_roas"):
+        said += f" and mROAS {num(c.marginal_roas.estimate)} (next unit, at the spend as run)"
+    return esc(f"The contribution table's point-fit returns for {c.channel}: {said}. ")
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending as a sentence (the design's analysis ran into "Recommended duration")."""
+    return text if not text or text.rstrip().endswith((".", "!", "?")) else text.rstrip() + "."
 
 
 def _with_alpha(analysis: str, alpha: float) -> str:

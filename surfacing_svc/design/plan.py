@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import norm
 
-from surfacing_svc.cancellation import checkpoint
+from mesh.runtime.cancellation import checkpoint
 from surfacing_svc.errors import InsufficientData, InvalidRequest
 from surfacing_svc.history import GeoHistory
 from surfacing_svc.usual_spend import RegisteredTest, usual_days
@@ -236,7 +236,8 @@ def _conservative(
             f"of its {level}interval is 0): this test is what would establish it, so it is "
             f"sized by the smallest effect the history can detect rather than by the "
             f"estimate: {longest.duration_days} days detect a {longest.mde_lift:.1%} change in "
-            f"{outcome} (ROAS {longest.min_detectable_roas:.2f}) with {target:.0%} power"
+            f"{outcome} ({_a(_return_name(cell, outcome)[0])} of "
+            f"{longest.min_detectable_roas:.2f} or more) with {target:.0%} power"
             + shortest_expected
         )
     powers = ", ".join(f"{p.power_at_conservative:.0%} at {p.duration_days} days" for p in points)
@@ -246,12 +247,13 @@ def _conservative(
     # own iROAS interval holds different figures (R2-F5).
     share = cell.roas_low / expected if expected > 0 else math.nan
     curve = f"{cell.roas_from} " if cell.roas_from else ""
+    name, what = _return_name(cell, outcome)
     said = (
         f"{spec.channel} at the lower bound of the analysis's {level}interval of its "
-        f"incremental {outcome} ({share:.0%} of the estimate; {curve}ROAS {cell.roas_low:.2f} "
-        f"against {expected:.2f} expected"
-        + (", the curve's mean over the model's draws scaled to that bound, not the analysis "
-           "table's iROAS" if cell.roas_from else "")
+        f"incremental {outcome} ({share:.0%} of the estimate; {curve}{name} {cell.roas_low:.2f} "
+        f"against {expected:.2f} expected, {what}"
+        + (" on the curve's mean over the model's draws scaled to that bound, not the analysis "
+           "table's point-fit iROAS" if cell.roas_from else "")
         + f"; a {abs(points[0].conservative_lift):.1%} change in {outcome}): power {powers}"
     )  # fmt: skip
     if spec.lift is not None:  # the caller's own effect of interest sizes the test
@@ -269,6 +271,25 @@ def _conservative(
         said + f"; no duration up to {longest.duration_days} days reaches {target:.0%} power "
         "at the interval's lower bound: the test may come back null" + shortest_expected
     )
+
+
+def _a(name: str) -> str:
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+
+
+def _return_name(cell: CellSpec, outcome: str) -> tuple[str, str]:
+    """The name of the return a cell's expected effect rests on, and what it is, in words
+    (R6-F16: a "ROAS" beside the table's iROAS and mROAS, unlabelled): turning the spend off
+    gives the average return, the table's iROAS on another curve; a cut or a heavy-up the
+    return of the spend removed or added, between the average and the next unit's."""
+    if cell.kind is TreatmentKind.GO_DARK and cell.spend_multiplier == 0.0:
+        return "iROAS", (
+            f"average returns (the {outcome} the test turns off per unit of the spend it turns "
+            "off, at the spend as run)"
+        )
+    if cell.kind is TreatmentKind.GO_DARK:
+        return "removed-spend ROAS", f"returns of the spend cut (its {outcome} per unit of it)"
+    return "added-spend ROAS", f"returns of the added spend (its {outcome} per unit of it)"
 
 
 def _why_not(
@@ -290,8 +311,8 @@ def _why_not(
         action = "turning it off" if cell.kind is TreatmentKind.GO_DARK else "the added spend"
         said = (
             f"{action} in the treatment geos is expected to move their {outcome} by "
-            f"{target:+.1%} ({cell.roas_from + ' ' if cell.roas_from else ''}ROAS "
-            f"{cell.roas:.2f} on a spend change of "
+            f"{target:+.1%} ({cell.roas_from + ' ' if cell.roas_from else ''}"
+            f"{_return_name(cell, outcome)[0]} {cell.roas:.2f} on a spend change of "
             f"{longest.spend_change:,.0f} over {d} days); " + said
         )
     needed = _needed_days(noise, target, spec)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
-from surfacing_svc.cancellation import checkpoint
+from mesh.runtime.cancellation import checkpoint
 
 from .tbr import tbr_windows
 

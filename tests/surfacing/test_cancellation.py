@@ -9,7 +9,7 @@ import traceback
 
 import pytest
 
-from surfacing_svc.cancellation import (
+from mesh.runtime.cancellation import (
     Cancelled,
     CancelToken,
     cancellable,
@@ -39,7 +39,7 @@ def _optimize() -> object:
 def _stopped_in(error: Cancelled) -> str:
     """The file of the checkpoint that raised ``error`` (its caller's)."""
     files = [f.filename for f in traceback.extract_tb(error.__traceback__)]
-    return next(f for f in reversed(files) if not f.endswith("surfacing_svc/cancellation.py"))
+    return next(f for f in reversed(files) if not f.endswith("mesh/runtime/cancellation.py"))
 
 
 def test_a_token_stops_a_checkpoint_when_cancelled_or_past_its_deadline() -> None:

@@ -219,7 +219,9 @@ def test_power_is_stated_at_the_interval_lower_bound_beside_the_expected_effect(
         cell.conservative
     )
     # The caller's returns (no curve named): the figures, with the bound's share of the estimate.
-    assert "(33% of the estimate; ROAS 1.00 against 3.00 expected; a " in cell.conservative
+    assert "(33% of the estimate; iROAS 1.00 against 3.00 expected, average returns (" in (
+        cell.conservative
+    )
     for p in cell.power_curve:
         assert f"{p.power_at_conservative:.0%} at {p.duration_days} days" in cell.conservative
 

@@ -15,7 +15,7 @@ from liftos.v1 import surfacing_pb2 as pb
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 import sim
-from surfacing_svc.cancellation import running_jobs
+from mesh.runtime.cancellation import running_jobs
 from tests.causal.attribution.records import world_mesh
 
 ORG = "simshop"

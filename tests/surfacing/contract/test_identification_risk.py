@@ -116,7 +116,7 @@ def test_a_design_names_the_planning_curve_returns_it_quotes(stub, analyses) -> 
     said = reply.cells[0].conservative
     assert said.startswith("meta_prospecting at the lower bound of the analysis's 90% interval "
                            "of its incremental revenue")  # fmt: skip
-    assert f"({inc.lower / inc.estimate:.0%} of the estimate; planning curve ROAS " in said, said
+    assert f"({inc.lower / inc.estimate:.0%} of the estimate; planning curve iROAS " in said, said
     assert "the curve's mean over the model's draws scaled to that bound, not the analysis " in (
         said
     )

@@ -1,11 +1,12 @@
-"""Cooperative cancellation of the domain's long work (plain Python: no gRPC here).
+"""Cooperative cancellation of the domain's long work in a thread (plain Python: no gRPC here).
 
-The models run in a worker thread, which nothing can stop from outside: a caller that leaves
-(cancels, or its deadline passes) would leave it computing. So the work carries a
-:class:`CancelToken` — set by whoever started it, from another thread — and the loops that
-dominate its time (the optimiser's objective evaluations, the design's placebo windows, the
-forecast's paths) call :func:`checkpoint`, which raises :class:`Cancelled` once the token is
-cancelled or its deadline has passed. The token reaches them through a context variable
+A service's domain work that runs in a worker thread cannot be stopped from outside: a caller
+that leaves (cancels, or its deadline passes) would leave it computing, holding the process's
+interpreter lock. So the work carries a :class:`CancelToken` — set by whoever started it, from
+another thread — and the loops that dominate its time (surfacing's optimiser evaluations,
+placebo windows and forecast paths; causal's confounder detectors) call :func:`checkpoint`,
+which raises :class:`Cancelled` once the token is cancelled or its deadline has passed. The
+token reaches them through a context variable
 (:func:`run_with`), so the functions between the entry point and the loops need no extra
 argument; without a token (the benches, the tests, the CLI) a checkpoint does nothing.
 
@@ -63,7 +64,7 @@ class CancelToken:
             raise Cancelled("the deadline passed", deadline=True)
 
 
-_CURRENT: ContextVar[CancelToken | None] = ContextVar("surfacing_cancel_token", default=None)
+_CURRENT: ContextVar[CancelToken | None] = ContextVar("cancel_token", default=None)
 _LOCK = threading.Lock()
 _RUNNING = 0
 
