@@ -77,6 +77,7 @@ import pandas as pd
 
 from causal_svc.errors import InsufficientData
 from mesh.runtime.aggregates import melt_geo_days
+from mesh.runtime.cancellation import checkpoint
 
 __all__ = [
     "CALENDAR_SOURCES",
@@ -417,14 +418,23 @@ def _slow_elasticity(
 
 def _common_variance(residual: np.ndarray) -> float:
     """The variance the channels' (K, G, T) residuals share (the geo-day move itself): the mean
-    of their pairwise covariances, which each channel's own noise leaves alone."""
-    covs = []
-    for i in range(residual.shape[0]):
-        for j in range(i + 1, residual.shape[0]):
-            both = np.isfinite(residual[i]) & np.isfinite(residual[j])
-            if both.sum() > 1:
-                covs.append(float((residual[i][both] * residual[j][both]).mean()))
-    return max(float(np.mean(covs)), 0.0) if covs else 0.0
+    of their pairwise covariances (each over the cells both have), which each channel's own
+    noise leaves alone. One product of the zero-filled residuals and one of their masks give
+    every pair's sum and count: with campaigns as the channels K runs to thousands, and a loop
+    over the K²/2 pairs took seconds (audit R7-F7)."""
+    k = residual.shape[0]
+    if k < 2:
+        return 0.0
+    flat = residual.reshape(k, -1)
+    seen = np.isfinite(flat)
+    filled = np.where(seen, flat, 0.0)
+    mask = seen.astype(np.float64)
+    upper = np.triu_indices(k, 1)
+    sums = (filled @ filled.T)[upper]
+    counts = (mask @ mask.T)[upper]
+    checkpoint()
+    enough = counts > 1
+    return max(float(np.mean(sums[enough] / counts[enough])), 0.0) if enough.any() else 0.0
 
 
 def _spend_geo_move(spend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -576,6 +586,7 @@ def detect_budget_response(
         days,
     )[0]
 
+    checkpoint()
     log_orders = np.log(np.maximum(orders, 0.5))
     dark, missing_share = _dark_cells(spend)
     if dark.any():
@@ -588,7 +599,9 @@ def detect_budget_response(
     weekday = days.dayofweek.to_numpy()
     has_sends = bool(sends.sum() > 0)
 
+    checkpoint()
     common_spend, running = _campaigns_move(campaign_days, days, channels, missing_share)
+    checkpoint()
     national, c = _national_move(
         common_orders,
         common_spend,
@@ -609,6 +622,7 @@ def detect_budget_response(
         from_spend, var_spend = _spend_geo_move(_campaign_cube(campaign_geo_days, geos, days))
     else:
         from_spend, var_spend = _spend_geo_move(spend)
+    checkpoint()
     # the spend residual is against the geos' plain mean: put it against the same weighted one
     seen_spend = np.isfinite(var_spend)
     with _quiet():

@@ -21,7 +21,8 @@ import dataclasses
 import datetime as dt
 import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 import pandas as pd
@@ -53,6 +54,7 @@ from causal_svc.peers import (
     design_of,
 )
 from causal_svc.record_tables import experiment_window
+from mesh.runtime.cancellation import CancelToken, run_with
 from mesh.runtime.exceptions import DependencyUnavailable
 from mesh.runtime.money import FX_KIND, MixedCurrencies, spend_in_outcome_currency
 
@@ -82,6 +84,8 @@ def _remaining(context: grpc.aio.ServicerContext) -> float | None:
     """Seconds left before the caller's deadline (None: no deadline): peer calls get no more."""
     return context.time_remaining()
 
+
+T = TypeVar("T")
 
 # AnalyzeAttribution's peak of concurrent compute tasks (the full, holdout and uncalibrated fits).
 ATTRIBUTION_TASKS_AT_ONCE = 3
@@ -255,13 +259,26 @@ class CausalService(causal_grpc.CausalServiceServicer):
     ) -> AsyncIterator[causal_pb.AnalyzeAttributionResponse]:
         # Room for the three fits that run at once, held from the start: an overloaded service
         # refuses before the first event rather than after streaming half the steps.
-        with self._compute.reserve(ATTRIBUTION_TASKS_AT_ONCE):
-            async for event in self._analyze_attribution(request, context):
-                yield event
+        # The detectors run in threads here, which a cancelled task cannot stop: they check
+        # the token (mesh.runtime.cancellation), which the call's end sets, however it ends
+        # (grpc cancels the task at the deadline, so the token needs none of its own).
+        token = CancelToken()
+        try:
+            with self._compute.reserve(ATTRIBUTION_TASKS_AT_ONCE):
+                async for event in self._analyze_attribution(request, context, token):
+                    yield event
+        finally:
+            token.cancel()
 
     async def _analyze_attribution(
-        self, request: causal_pb.AnalyzeAttributionRequest, context: grpc.aio.ServicerContext
+        self,
+        request: causal_pb.AnalyzeAttributionRequest,
+        context: grpc.aio.ServicerContext,
+        token: CancelToken,
     ) -> AsyncIterator[causal_pb.AnalyzeAttributionResponse]:
+        def thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Awaitable[T]:
+            return asyncio.to_thread(run_with, token, fn, *args, **kwargs)
+
         q = convert.attribution_question(request)
         clock = time.perf_counter()
         agg = await self._memory.aggregate(q.org_id, q.start, q.end, timeout=_remaining(context),
@@ -333,7 +350,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
                 findings.append(budget_finding())
                 return findings[0][1]
 
-            choice = await asyncio.to_thread(attribution.choose_identification, panel, budget_share)
+            choice = await thread(attribution.choose_identification, panel, budget_share)
             found_first = findings[0] if findings else None
             spec = dataclasses.replace(spec, identification=choice.identification)
 
@@ -343,9 +360,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
             return await self._compute.run(attribution.estimate_uncalibrated, panel, spec, tests)
 
         async def budget_response() -> tuple[str, float | None]:
-            return (
-                found_first if found_first is not None else await asyncio.to_thread(budget_finding)
-            )
+            return found_first if found_first is not None else await thread(budget_finding)
 
         fits = asyncio.ensure_future(asyncio.gather(
             self._compute.run(attribution.estimate, panel, spec, tests),
@@ -354,12 +369,12 @@ class CausalService(causal_grpc.CausalServiceServicer):
         ))  # fmt: skip
         try:
             prelude, (budget, chased), macro = await asyncio.gather(
-                asyncio.to_thread(
+                thread(
                     attribution.describe, panel, spec,
                     {e.name: e.kind for e in external if not e.geo}, choice,
                 ),
                 budget_response(),
-                asyncio.to_thread(
+                thread(
                     confounders_macro.macro_shock_lines, geo_days,
                     [(e.name, e.geo, e.kind, e.days, e.values) for e in external],
                 ),
