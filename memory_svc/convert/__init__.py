@@ -63,10 +63,12 @@ class WriteBatch:
     given_vectors: list[np.ndarray | None]
 
 
-def _violations(frame: pd.DataFrame, org_id: str) -> list[FieldViolation]:
+def _violations(
+    frame: pd.DataFrame, org_id: str, records: list[md_pb.CausalMarketingData]
+) -> list[FieldViolation]:
     return [
         FieldViolation(f"records[{i}].{f}", why)
-        for i, f, why in record_rules.violations(frame, org_id, MAX_VIOLATIONS)
+        for i, f, why in record_rules.violations(frame, org_id, MAX_VIOLATIONS, records)
     ]
 
 
@@ -89,7 +91,7 @@ def write_batch(
         frame = records_to_frame(records, groups=_WRITE_GROUPS)
         if any(r.HasField("product") for r in records):
             frame = _with_products(frame, records)
-        violations = _violations(frame, org_id) if n else []
+        violations = _violations(frame, org_id, records) if n else []
         given = _given_vectors(records, violations)
     if violations:
         raise InvalidRecord(violations[0].description, violations=violations)

@@ -19,13 +19,17 @@ The bounds are far outside real marketing data and well inside what the numbers'
   a ratio over it (ROAS, CPA) overflows a double;
 * ``data_quality_score`` in [0, 1]; ``treatment_intensity`` a finite dose of at most 1e6;
 * instants within the supported date range 1900-2200 (``mesh.runtime.protoconv``), widened
-  by a day each side: a record's timestamp is its local day's midnight in UTC.
+  by a day each side: a record's timestamp is its local day's midnight in UTC. Every
+  Timestamp of a record (``timestamp``, ``causal_metadata.ingested_at`` / ``pulled_at``) is
+  checked on its own seconds and nanos (:func:`record_violations`), before any conversion
+  to µs could wrap.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +42,7 @@ __all__ = [
     "MIN_DATE",
     "SMALLEST",
     "breaches",
+    "record_violations",
     "value_violations",
     "violations",
 ]
@@ -52,6 +57,16 @@ MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2200, 12, 31)
 _EARLIEST = np.datetime64(MIN_DATE - dt.timedelta(days=1), "us")
 _LATEST = np.datetime64(MAX_DATE + dt.timedelta(days=2), "us")
+# The same window in a Timestamp's seconds, compared before anything multiplies them.
+_FIRST_SECOND = int(_EARLIEST.astype("datetime64[s]").astype(np.int64))
+_END_SECOND = int(_LATEST.astype("datetime64[s]").astype(np.int64))
+_MAX_NANOS = 999_999_999
+# The record's Timestamp fields: (parent sub-message or "" for the record, field).
+_INSTANTS = (
+    ("", "timestamp"),
+    ("causal_metadata", "ingested_at"),
+    ("causal_metadata", "pulled_at"),
+)
 
 # Numeric record fields → (upper bound, how it reads in a message, smallest positive value).
 # Each must also be finite and not negative.
@@ -80,10 +95,14 @@ def breaches(name: str, values: np.ndarray) -> Iterator[tuple[np.ndarray, str]]:
     yield finite & (x > 0) & (x < smallest), f"{name} must be 0 or at least {smallest:g}"
 
 
-def violations(frame: pd.DataFrame, org_id: str, limit: int) -> list[tuple[int, str, str]]:
+def violations(
+    frame: pd.DataFrame, org_id: str, limit: int, records: Sequence[Any] = ()
+) -> list[tuple[int, str, str]]:
     """(row, field, why) of every broken rule of the records in ``frame`` (the columns of
-    ``mesh.runtime.frames``), sorted by row, at most ``limit`` of them."""
-    found: list[tuple[int, str, str]] = []
+    ``mesh.runtime.frames``) and, given the ``records`` themselves (CausalMarketingData, in
+    the frame's order), of their fields no column holds (:func:`record_violations`); sorted
+    by row, one per field, at most ``limit`` of them."""
+    found: list[tuple[int, str, str]] = list(record_violations(records, limit)) if records else []
 
     def flag(mask: np.ndarray, field: str, why: str) -> None:
         for i in np.flatnonzero(mask)[:limit].tolist():
@@ -100,7 +119,42 @@ def violations(frame: pd.DataFrame, org_id: str, limit: int) -> list[tuple[int, 
     flag(np.isin(source, ["unspecified", "unknown"]), "data_source", "data_source is required")
     found += value_violations(frame, limit)
     found.sort()
-    return found[:limit]
+    seen: set[tuple[int, str]] = set()
+    unique = []
+    for row, field, why in found:
+        if (row, field) not in seen:
+            seen.add((row, field))
+            unique.append((row, field, why))
+    return unique[:limit]
+
+
+def record_violations(records: Sequence[Any], limit: int) -> list[tuple[int, str, str]]:
+    """(row, field path, why) of the rules :func:`violations` reads from the records
+    themselves, at most ``limit`` per rule: every Timestamp's seconds within 1900-2200 and
+    nanos in 0..999,999,999."""
+    found: list[tuple[int, str, str]] = []
+    for parent, name in _INSTANTS:
+        path = f"{parent}.{name}" if parent else name
+        rows: list[int] = []
+        stamps: list[Any] = []
+        for i, r in enumerate(records):
+            holder = getattr(r, parent) if parent else r
+            if (not parent or r.HasField(parent)) and holder.HasField(name):
+                rows.append(i)
+                stamps.append(getattr(holder, name))
+        if not rows:
+            continue
+        at = np.asarray(rows)
+        seconds = np.array([t.seconds for t in stamps], dtype=np.int64)
+        nanos = np.array([t.nanos for t in stamps], dtype=np.int64)
+        early = seconds < _FIRST_SECOND
+        late = seconds >= _END_SECOND
+        for i in at[early | late][:limit].tolist():
+            found.append((i, path, f"{path} must be within {MIN_DATE.year}-{MAX_DATE.year}"))
+        bad = (nanos < 0) | (nanos > _MAX_NANOS)
+        for i in at[bad][:limit].tolist():
+            found.append((i, f"{path}.nanos", f"{path}.nanos must be in 0..{_MAX_NANOS:,}"))
+    return found
 
 
 def value_violations(frame: pd.DataFrame, limit: int) -> list[tuple[int, str, str]]:

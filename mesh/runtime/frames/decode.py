@@ -15,12 +15,20 @@ from mesh.runtime.frames.enums import ENUMS, enum_codes, enum_names
 from mesh.runtime.frames.gc_pause import gc_paused
 from mesh.runtime.frames.schema import ALL_GROUPS, LAG_OPTIONAL, NAT_US, QUALITY_SCORES
 
+# A valid Timestamp's seconds (0001-01-01 to 9999-12-31, google.protobuf.Timestamp). Seconds
+# outside are clipped to them before scaling to µs: int64 µs wrap silently past ±2^63 / 1e6 s,
+# and a wrapped 2^62 read as 1970, inside every range check (audit R7-F1). A clipped value is
+# still outside 1900-2200, so mesh.runtime.record_rules refuses it.
+_MIN_SECONDS = -62_135_596_800
+_MAX_SECONDS = 253_402_300_799
+
 
 def _us(parents: Sequence[Any], field: str) -> np.ndarray:
     """A Timestamp field of ``parents`` → int64 µs since the epoch, NaT's value where unset."""
     rows, stamps = _set_rows(parents, field)
     s = np.array([t.seconds for t in stamps], dtype=np.int64)
     ns = np.array([t.nanos for t in stamps], dtype=np.int64)
+    s = np.clip(s, _MIN_SECONDS, _MAX_SECONDS)
     return _spread(rows, len(parents), s * 1_000_000 + ns // 1000, NAT_US)
 
 
