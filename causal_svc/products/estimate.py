@@ -65,6 +65,15 @@ rebuilt in the same draws (their own regressors' sums and the siblings' lifts mo
 transform, not only the coefficients): without it their z-scores had sd 1.30 and 90%
 intervals covered 79.6% of cells on seeds 0-19; with it, 89.1%.
 
+**Net of a promotion.** Per promoted product, its lift plus its change on every sibling
+(``PromotionNet``): what Recommend's "stop promoting" is judged on. The terms come from
+different equations whose errors are correlated, so its interval is built jointly
+(:mod:`causal_svc.products.joint`): Newey–West on the equations' summed influence, plus the
+spread of the whole sum over the same transform draws. On 120-day simulator worlds its 90%
+interval covers the true net in 88-91% of promoted products; on 365-day worlds in 82-84%
+(the sibling sums' z-scores have sd 1.32 there whatever the HAC lags: a misfit neither part
+carries).
+
 **Marginal return.** A budget move needs the return of the *next* unit of a cell's spend
 (:func:`causal_svc.products.category.marginal_return`). It hangs on the half-saturation far
 more than the total does, so its interval is drawn jointly over coefficients and transform
