@@ -201,6 +201,14 @@ class OrgCalendar:
     tests: RegisteredTests = field(default_factory=RegisteredTests)
 
 
+# A registry violation of the experiment's window is the design's start_date (the window is
+# start_date + the duration), not the experiment_id the caller passes as ``field`` (R7-F3).
+_REGISTRY_FIELDS = {
+    "experiment.start_date": "start_date",
+    "experiment.end_date": "start_date",
+}
+
+
 class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
     """Ingestion: registers designed experiments in its experiment registry, and reads the
     org's registered calendar — promotions and seasons (PredictPerformance)."""
@@ -235,7 +243,10 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
             if code is grpc.StatusCode.INVALID_ARGUMENT:
                 status = decode_status(error)
                 violations = [
-                    FieldViolation(field, f"the registry refused {f or 'the experiment'}: {d}")
+                    FieldViolation(
+                        _REGISTRY_FIELDS.get(f, field),
+                        f"the registry refused {f or 'the experiment'}: {d}",
+                    )
                     for f, d in status.field_violations
                 ]
                 raise InvalidRequest(

@@ -18,6 +18,12 @@ round robin and carries a service config that retries the calls marked idempoten
 :data:`IDEMPOTENT` on UNAVAILABLE (a replica gone or going), on another replica. A call that
 is not marked is never sent twice by the channel: the caller decides.
 
+Keepalive: every channel pings its server every ``LIFTOS_KEEPALIVE_S`` seconds (default 20)
+and drops the connection when a ping is not answered within ``LIFTOS_KEEPALIVE_TIMEOUT_S``
+(default 10), so a call to a peer that hangs (stopped, wedged, a half-open connection) fails
+UNAVAILABLE in about half a minute instead of waiting out its deadline. The servers accept
+pings that often (mesh.runtime.server).
+
 Traces (mesh.runtime.tracing, when on): the aio channels open a CLIENT span per call and send
 its context in the metadata; the blocking channels send the caller's current context.
 """
@@ -116,6 +122,38 @@ DEFAULT_OPTIONS: Options = (
     # The config above is ours; a DNS TXT record must not replace it.
     ("grpc.service_config_disable_resolution", 1),
 )
+
+DEFAULT_KEEPALIVE_S = 20.0
+DEFAULT_KEEPALIVE_TIMEOUT_S = 10.0
+# The most often a server accepts a client's pings (below this it counts them as abuse).
+MIN_PING_INTERVAL_MS = 1000
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be more than 0 seconds")
+    return value
+
+
+def keepalive_options() -> Options:
+    """Ping the server every ``LIFTOS_KEEPALIVE_S`` while calls are open and drop the
+    connection after ``LIFTOS_KEEPALIVE_TIMEOUT_S`` without an answer: a peer that is up but
+    not answering (SIGSTOP, a wedged loop) ends its calls UNAVAILABLE. Read per channel."""
+    every = max(_seconds("LIFTOS_KEEPALIVE_S", DEFAULT_KEEPALIVE_S) * 1e3, MIN_PING_INTERVAL_MS)
+    wait = _seconds("LIFTOS_KEEPALIVE_TIMEOUT_S", DEFAULT_KEEPALIVE_TIMEOUT_S) * 1e3
+    return (
+        ("grpc.keepalive_time_ms", int(every)),
+        ("grpc.keepalive_timeout_ms", int(wait)),
+        # A long computation sends no data for minutes: keep pinging through it.
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.keepalive_permit_without_calls", 0),
+    )
+
 
 # The key of the service handling the current call (None outside a server's handlers).
 OUTGOING_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -235,7 +273,7 @@ def aio_channel(
 ) -> grpc.aio.Channel:
     """A grpc.aio channel for one service calling another."""
     fallback = api_key_from_env()
-    merged = [*dict([*DEFAULT_OPTIONS, *options]).items()]
+    merged = [*dict([*DEFAULT_OPTIONS, *keepalive_options(), *options]).items()]
     interceptors = [c(api_key, fallback) for c in (_AioAuthUU, _AioAuthUS, _AioAuthSU, _AioAuthSS)]
     credentials = client_credentials(ca)
     if credentials is None:
@@ -305,7 +343,7 @@ def sync_channel(
 ) -> grpc.Channel:
     """A blocking channel (SDK, CLI) that sends the API key and a default deadline, and
     the client certificate ``cert``/``key`` (default ``LIFTOS_TLS_CLIENT_CERT/KEY``)."""
-    merged = [*dict([*DEFAULT_OPTIONS, *options]).items()]
+    merged = [*dict([*DEFAULT_OPTIONS, *keepalive_options(), *options]).items()]
     credentials = client_credentials(ca, cert, key)
     if credentials is None:
         channel = grpc.insecure_channel(target, options=merged)

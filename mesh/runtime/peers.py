@@ -24,6 +24,7 @@ __all__ = [
     "Peer",
     "PeerRefused",
     "external_factor_series",
+    "peer_budget",
     "refused",
     "unavailable",
     "unreachable",
@@ -98,6 +99,17 @@ def unavailable(
     )
 
 
+# What a peer call leaves of its caller's remaining time: a tenth, at most this many seconds.
+PEER_MARGIN_S = 2.0
+
+
+def peer_budget(remaining: float) -> float:
+    """The time a peer call gets out of its caller's ``remaining`` seconds: a little less, so
+    the peer call's own deadline passes first and the caller is told which peer was too slow
+    (UNAVAILABLE naming it) rather than a bare DEADLINE_EXCEEDED."""
+    return max(0.0, remaining - min(PEER_MARGIN_S, 0.1 * remaining))
+
+
 class Peer(Generic[StubT]):
     """A lazily opened aio channel to one peer (opened on the caller's event loop, at its first
     call), its stub, and the longest a call to it may take."""
@@ -130,8 +142,9 @@ class Peer(Generic[StubT]):
         """Hook: more callables on the channel just opened."""
 
     def within(self, remaining: float | None) -> float:
-        """A call's timeout: this peer's own limit, or the caller's remaining time if less."""
-        return self.timeout if remaining is None else max(0.0, min(self.timeout, remaining))
+        """A call's timeout: this peer's own limit, or the caller's remaining time less a
+        margin (:func:`peer_budget`) if less."""
+        return self.timeout if remaining is None else min(self.timeout, peer_budget(remaining))
 
     async def close(self) -> None:
         if self._channel is not None:

@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from mesh.runtime.auth import AuthConfig
+from mesh.runtime.channels import MIN_PING_INTERVAL_MS, keepalive_options
 from mesh.runtime.config import (
     DEFAULT_MAX_INFLIGHT,
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -151,6 +152,12 @@ async def create_server(
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.so_reuseport", 0),
+            # Clients ping every LIFTOS_KEEPALIVE_S even while a call computes for minutes
+            # without data (mesh.runtime.channels): accept that rather than GOAWAY them.
+            ("grpc.http2.min_ping_interval_without_data_ms", MIN_PING_INTERVAL_MS),
+            ("grpc.http2.max_ping_strikes", 0),
+            # ...and ping clients likewise: a stopped client's calls are cancelled.
+            *keepalive_options(),
         ],
     )
     for b in bindings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -281,12 +282,32 @@ _IDENTIFICATIONS = {
 _Result = TypeVar("_Result", dc.AttributionResult, dc.ProductAnalysisResult)
 
 
+# An analysis stream's deadline when the caller names none: an attribution of years of
+# data takes seconds to minutes; a peer that hangs is caught sooner by keepalive (~30 s).
+DEFAULT_ANALYSIS_TIMEOUT_S = 900.0
+
+
+def analysis_timeout(timeout: float | None) -> float | None:
+    """``timeout``, else ``LIFTOS_ANALYSIS_TIMEOUT`` (seconds; 0: no deadline), else
+    :data:`DEFAULT_ANALYSIS_TIMEOUT_S`."""
+    if timeout is not None:
+        return timeout
+    raw = os.environ.get("LIFTOS_ANALYSIS_TIMEOUT", "")
+    try:
+        value = float(raw) if raw else DEFAULT_ANALYSIS_TIMEOUT_S
+    except ValueError:
+        raise InvalidInput(f"LIFTOS_ANALYSIS_TIMEOUT must be seconds, not {raw!r}") from None
+    return value if value > 0 else None
+
+
 def _events(
     call: Any, request: Any, result: type[_Result], timeout: float | None
 ) -> Iterator[dc.AnalysisProgress | _Result]:
     """An analysis RPC's stream: its progress events, then its result. A stream refused for
     overload before its first event (the service holds room for a whole analysis up front, so
-    that is when it refuses) is tried again like a unary call; once events flowed it is not."""
+    that is when it refuses) is tried again like a unary call; once events flowed it is not.
+    ``timeout`` None: :func:`analysis_timeout`'s default; when it passes, the failure says so."""
+    timeout = analysis_timeout(timeout)
     attempt = 0
     while True:
         started = False
@@ -299,10 +320,24 @@ def _events(
                     yield result.parse(reply.result.SerializeToString())
             return
         except grpc.RpcError as exc:
+            if isinstance(exc, grpc.Call) and exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise _deadline_failure(exc, timeout) from None
             if started:  # events flowed: the analysis ran, and is not tried again
                 raise RpcFailure.from_rpc_error(exc) from None
             backoff(exc, attempt)
             attempt += 1
+
+
+def _deadline_failure(exc: grpc.RpcError, timeout: float | None) -> RpcFailure:
+    """DEADLINE_EXCEEDED saying which deadline passed and how to give the call more time."""
+    failure = RpcFailure.from_rpc_error(exc)
+    if timeout is None:  # the server's own deadline, not this call's
+        return failure
+    failure.message = (
+        f"{failure.message} (the analysis did not finish within its {timeout:g} s deadline; "
+        "pass timeout= or set LIFTOS_ANALYSIS_TIMEOUT to allow longer, 0 for none)"
+    )
+    return failure
 
 
 def _result(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
+from collections.abc import Sequence
 
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import surfacing_pb2 as pb
 
-from mesh.runtime.protoconv import date_to_proto
+from mesh.runtime.exceptions import InvalidInput
+from mesh.runtime.protoconv import MAX_DATE, date_to_proto
 from surfacing_svc.convert.fields import (
     ASSIGNMENT,
     CELL_KINDS,
@@ -30,6 +32,7 @@ from surfacing_svc.design import (
     PowerPoint,
     TreatmentKind,
 )
+from surfacing_svc.design.plan import DEFAULT_DURATIONS
 from surfacing_svc.planning import (
     DesignQuestion,
 )
@@ -117,6 +120,8 @@ def design_question(request: pb.DesignExperimentRequest) -> DesignQuestion:
     if request.seed < 0:
         check.add("seed", f"seed {request.seed} must be >= 0")
     begin = date_field(request.start_date, "start_date", check)
+    if begin is not None:
+        _fits_range(begin, request.duration_days, check)
     if len(request.name) > 200:
         check.add("name", "name must be at most 200 characters")
     check.done()
@@ -169,11 +174,45 @@ def _cell_ids(base: str, design: ExperimentDesign) -> list[str]:
     return [f"{base}-cell{c.index}" for c in design.cells]
 
 
+def _fits_range(begin: dt.date, durations: Sequence[int], check: FieldChecks) -> None:
+    """A test starting ``begin`` must end by the supported range's last day (R7-F3: one
+    ending in 2201 was answered, or refused at the registry naming experiment_id). Checked
+    for every duration the design may recommend: those asked for, else the default ones."""
+    longest = max(durations, default=max(DEFAULT_DURATIONS))
+    if not 7 <= longest <= MAX_DURATION_DAYS:
+        return  # already refused as a duration
+    end = begin + dt.timedelta(days=longest - 1)
+    if end <= MAX_DATE:
+        return
+    latest = MAX_DATE - dt.timedelta(days=longest - 1)
+    asked = "" if durations else " (the longest default duration)"
+    check.add(
+        "start_date",
+        f"a {longest}-day test{asked} starting {begin} would end {end}, after {MAX_DATE}, "
+        f"the last supported date: start by {latest}",
+    )
+    for i, d in enumerate(durations):
+        if begin + dt.timedelta(days=d - 1) > MAX_DATE:
+            check.add(
+                f"duration_days[{i}]", f"a {d}-day test starting {begin} ends after {MAX_DATE}"
+            )
+
+
 def _window(
     question: DesignQuestion, cell: CellDesign, history_end: dt.date
 ) -> tuple[dt.date, dt.date]:
     start = question.start_date or history_end + dt.timedelta(days=1)
-    return start, start + dt.timedelta(days=cell.recommended.duration_days - 1)
+    end = start + dt.timedelta(days=cell.recommended.duration_days - 1)
+    if end > MAX_DATE:
+        # Only without a start_date (design_question bounds a given one): the test would
+        # follow a history that ends at the range's end.
+        raise InvalidInput(
+            f"the test would start after the history (its last day {history_end}) and end "
+            f"{end}, after {MAX_DATE}, the last supported date: give a start_date by "
+            f"{MAX_DATE - dt.timedelta(days=cell.recommended.duration_days - 1)}",
+            field="start_date",
+        )
+    return start, end
 
 
 def cell_experiment(

@@ -52,9 +52,12 @@ def test_unavailable_names_the_peer_and_asks_for_a_retry() -> None:
     assert error.dependency == "store" and error.retry_after_s == 1.0
 
 
-def test_a_call_gets_the_peers_limit_or_the_callers_remaining_time_if_less() -> None:
+def test_a_call_gets_the_peers_limit_or_a_little_less_than_the_callers_remaining_time() -> None:
+    """Less than the caller has (a tenth, at most 2 s less), so the peer call's deadline passes
+    first and the caller hears which peer was slow (audit R8-F3)."""
     peer: Peer[object] = Peer("h:1", lambda channel: object(), timeout=30.0)
     assert peer.within(None) == 30.0
-    assert peer.within(5.0) == 5.0
+    assert peer.within(5.0) == 4.5
+    assert peer.within(31.0) == 29.0
     assert peer.within(60.0) == 30.0
     assert peer.within(-1.0) == 0.0
