@@ -5,17 +5,20 @@ A row must be a JSON object of at most ``MAX_ROW_CHARS`` characters nested at mo
 rejection with the field ``$`` (the row itself): deep nesting is refused *before* the JSON
 parser sees it (the parser recurses, and 5,000 nested brackets overflow Python's stack), and
 a lone UTF-16 surrogate escape (``"\\ud800"``) is refused after, because a string holding
-one cannot be encoded as UTF-8 for the record.
+one cannot be encoded as UTF-8 for the record. An integer literal longer than Python converts
+(4,300 digits) is that row's ``invalid_number`` rejection naming the field that holds it.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ingestion_svc.raw_batch import Rejection
+from mesh.runtime.exceptions import shown
 
 __all__ = [
     "MAX_DEPTH",
@@ -36,11 +39,58 @@ MAX_ROW_CHARS = 65_536
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _BRACKET = re.compile(r"[\[\]{}]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# A key named as is in a field path; any other is quoted (escaped, clipped).
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_@$-]{1,64}", re.ASCII)
 
 
 def _no_constants(name: str) -> Any:
     # NaN / Infinity are not JSON (RFC 8259); Python's parser would accept them.
     raise ValueError(f"{name} is not a JSON value")
+
+
+class _LongInteger:
+    """Stands for an integer literal too long for ``int()`` (see :func:`_long_integer`)."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _int_or_long(text: str) -> int | _LongInteger:
+    digits = len(text) - text.startswith("-")
+    limit = sys.get_int_max_str_digits()
+    return int(text) if not limit or digits <= limit else _LongInteger(digits)
+
+
+def _long_integer(line: str) -> tuple[str, int] | None:
+    """(field path, digits) of the first integer literal of ``line`` too long for ``int()``
+    (CPython refuses more than 4,300 digits, a guard against quadratic conversion), or None.
+    Only called on a line json.loads refused, so good rows never pay for the hook."""
+    try:
+        value = json.loads(line, parse_int=_int_or_long, parse_constant=_no_constants)
+    except ValueError:
+        return None
+    if type(value) is not dict:  # refused as not an object, whatever it holds
+        return None
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:  # depth-first, first key first: the first long literal of the row
+        path, v = stack.pop()
+        if isinstance(v, _LongInteger):
+            return path or ROW, v.digits
+        if type(v) is dict:
+            items = [(_key_path(path, k), x) for k, x in v.items()]
+        elif type(v) is list:
+            items = [(f"{path}[{k}]", x) for k, x in enumerate(v)]
+        else:
+            continue
+        stack.extend(reversed(items))
+    return None
+
+
+def _key_path(path: str, key: str) -> str:
+    part = key if _PLAIN_KEY.fullmatch(key) else f"[{shown(key, 40)}]"
+    return f"{path}.{part}" if path and part[0] != "[" else f"{path}{part}"
 
 
 def _line_depth(line: str) -> int:
@@ -107,9 +157,9 @@ def parse_json_rows(
     rejections: list[Rejection] = []
     loads = json.loads
 
-    def reject(k: int, why: str) -> None:
+    def reject(k: int, why: str, field: str = ROW, reason: str = "malformed") -> None:
         rows.append(None)
-        rejections.append(Rejection(first_index + k, ROW, "malformed", why))
+        rejections.append(Rejection(first_index + k, field, reason, why))
 
     for k, line in enumerate(lines):
         try:
@@ -126,8 +176,21 @@ def parse_json_rows(
             continue
         try:
             value = loads(line, parse_constant=_no_constants)
-        except ValueError as exc:  # JSONDecodeError, and ints of more than 4,300 digits
+        except json.JSONDecodeError as exc:
             reject(k, f"not valid JSON: {str(exc)[:120]}")
+            continue
+        except ValueError as exc:  # NaN/Infinity, or an integer of more than 4,300 digits
+            if (long := _long_integer(line)) is not None:
+                field, digits = long
+                reject(
+                    k,
+                    f"{field} is a number too long to read: an integer of {digits:,} digits "
+                    f"(at most {sys.get_int_max_str_digits():,}), too large for any amount",
+                    field,
+                    "invalid_number",
+                )
+            else:  # CPython's own hint ("; use sys.set_int_max_str_digits()") left out
+                reject(k, f"not valid JSON: {str(exc).split('; ')[0][:120]}")
             continue
         if type(value) is not dict:
             reject(k, "row is not a JSON object")
