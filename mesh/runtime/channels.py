@@ -18,6 +18,9 @@ round robin and carries a service config that retries the calls marked idempoten
 :data:`IDEMPOTENT` on UNAVAILABLE (a replica gone or going), on another replica. A call that
 is not marked is never sent twice by the channel: the caller decides.
 
+Request ids: a call made while a server handles one carries that call's ``x-request-id``
+(mesh.runtime.interceptor logs it with every call and returns it in trailing metadata).
+
 Keepalive: every channel pings its server every ``LIFTOS_KEEPALIVE_S`` seconds (default 20)
 and drops the connection when a ping is not answered within ``LIFTOS_KEEPALIVE_TIMEOUT_S``
 (default 10), so a call to a peer that hangs (stopped, wedged, a half-open connection) fails
@@ -159,6 +162,12 @@ def keepalive_options() -> Options:
 OUTGOING_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "liftos_outgoing_key", default=None
 )
+# The request id of the call being handled (mesh.runtime.interceptor), sent on the peer calls
+# it makes, so one user call can be followed through every service's log.
+REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "liftos_request_id", default=None
+)
 
 
 def api_key_from_env() -> str:
@@ -208,7 +217,9 @@ class _AioAuthBase:
         if key is None:
             current = OUTGOING_KEY.get()
             key = current if current is not None else self._fallback
-        metadata = grpc.aio.Metadata(*(d.metadata or ()), *auth_metadata(key), *trace)
+        request_id = REQUEST_ID.get()
+        ids = ((REQUEST_ID_HEADER, request_id),) if request_id else ()
+        metadata = grpc.aio.Metadata(*(d.metadata or ()), *auth_metadata(key), *ids, *trace)
         return grpc.aio.ClientCallDetails(
             d.method, d.timeout, metadata, d.credentials, d.wait_for_ready
         )

@@ -7,7 +7,14 @@
    bytes or bad UTF-8 are INVALID_ARGUMENT, and only for an admitted caller;
 3. check every org_id in each message against the principal's org;
 4. run the handler, with the service's own key in ``OUTGOING_KEY`` for the calls it makes,
-   log the call (method, code, duration) and turn domain exceptions into rich statuses.
+   log the call and turn domain exceptions into rich statuses.
+
+Each call has a request id: the caller's ``x-request-id`` when it sends a plausible one, else
+a new one. It goes to the peer calls the handler makes (``REQUEST_ID``, read by the aio
+channels) and back to the caller in trailing metadata. The log line of a call is
+``METHOD CODE DURATIONms rid=… peer=… [org=…] [msg="…"]``: the org the request names, and for
+a failed call its status message, truncated and with non-printables escaped. Never a key,
+any other metadata or a request's content.
 
 The same call records its metrics (mesh.runtime.metrics, when the server has them: count and
 duration by code, calls in flight, a service's response observers) and its SERVER span
@@ -19,7 +26,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +38,7 @@ from grpc_status import rpc_status
 
 from mesh.runtime import tracing
 from mesh.runtime.auth import HEALTH_PREFIX, REFLECTION_PREFIX, AuthConfig, Principal, authorize
-from mesh.runtime.channels import OUTGOING_KEY
+from mesh.runtime.channels import OUTGOING_KEY, REQUEST_ID, REQUEST_ID_HEADER
 from mesh.runtime.config import DEFAULT_MAX_INFLIGHT
 from mesh.runtime.exceptions import InvalidInput, PermissionDenied, ResourceExhausted
 from mesh.runtime.metrics import ResponseObserver, ServiceMetrics
@@ -79,14 +88,50 @@ def _decoder(deserializer: Any, method: str) -> Decode | None:
     return decode
 
 
-async def _abort(context: grpc.aio.ServicerContext, exc: BaseException, method: str) -> None:
+async def _abort(
+    context: grpc.aio.ServicerContext, exc: BaseException, method: str, request_id: str
+) -> None:
+    ids = ((REQUEST_ID_HEADER, request_id),)
     if isinstance(exc, NotImplementedError):
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented yet")
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented yet", ids)
     status = to_rpc_status(exc)
     if status.code == grpc.StatusCode.INTERNAL.value[0]:
-        _LOGGER.exception("unhandled error in %s", method, exc_info=exc)
+        _LOGGER.exception("unhandled error in %s [rid=%s]", method, request_id, exc_info=exc)
     s = rpc_status.to_status(status)
-    await context.abort(s.code, s.details, s.trailing_metadata)
+    await context.abort(s.code, s.details, (*s.trailing_metadata, *ids))
+
+
+# A caller's request id is used as given when it looks like one (so it cannot forge log
+# lines or smuggle arbitrary text into them), else replaced by a new one.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
+# The most of a status message a log line carries.
+LOG_MESSAGE_CHARS = 300
+
+
+def request_id(metadata: Any) -> str:
+    """The call's request id: the caller's ``x-request-id`` if plausible, else a new one."""
+    for key, value in metadata or ():
+        if key == REQUEST_ID_HEADER and isinstance(value, str) and _REQUEST_ID.fullmatch(value):
+            return value
+    return uuid.uuid4().hex[:16]
+
+
+def _escaped(c: str) -> str:
+    if c in '"\\':
+        return "\\" + c
+    return c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+
+
+def log_text(text: str, limit: int = LOG_MESSAGE_CHARS) -> str:
+    """``text`` for one log line: quotes and backslashes escaped, non-printables (newlines
+    included) as escapes, cut to ``limit`` characters with "…" marking the cut."""
+    out = "".join(map(_escaped, text))
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def _org_of(message: Any) -> str:
+    org = getattr(message, "org_id", "")
+    return org if isinstance(org, str) else ""
 
 
 # A client whose deadline passes cancels its call, and that cancel can reach the server a
@@ -179,20 +224,22 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return principal
 
     @staticmethod
-    def _request(policy: _Policy, principal: Principal | None, raw: Any) -> Any:
+    def _request(policy: _Policy, principal: Principal | None, raw: Any, call: _Call) -> Any:
         request = policy.decode(raw) if policy.decode is not None else raw
+        call.org = _org_of(request)
         if principal is not None and not principal.any_org:
             authorize(principal, request)
         return request
 
     @staticmethod
     async def _requests(
-        policy: _Policy, principal: Principal | None, raw: AsyncIterator[Any]
+        policy: _Policy, principal: Principal | None, raw: AsyncIterator[Any], call: _Call
     ) -> AsyncIterator[Any]:
         decode = policy.decode
         check = principal is not None and not principal.any_org
         async for message in raw:
             request = decode(message) if decode is not None else message
+            call.org = call.org or _org_of(request)
             if check:
                 assert principal is not None
                 authorize(principal, request)
@@ -287,6 +334,11 @@ class _Call:
         self._gauge = metrics.call_started(policy.method, policy.kind) if metrics else None
         self._span: Any = None
         self._token: object | None = None
+        self.org = ""  # the org the request names (the first that does, for a stream)
+        self.request_id = request_id(context.invocation_metadata())
+        # Each RPC runs in its own task: the id stays with this call and the calls it makes.
+        REQUEST_ID.set(self.request_id)
+        context.set_trailing_metadata(((REQUEST_ID_HEADER, self.request_id),))
         if tracing.enabled():
             self._span, self._token = tracing.server_span(
                 policy.method, context.invocation_metadata()
@@ -308,17 +360,23 @@ class _Call:
         principal = self._owner._admit(self._policy, self._context)
         self._admitted = self._policy.limited
         if streaming:
-            return self._owner._requests(self._policy, principal, request)
-        return self._owner._request(self._policy, principal, request)
+            return self._owner._requests(self._policy, principal, request, self)
+        return self._owner._request(self._policy, principal, request, self)
 
     async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
         code = None
+        message = ""
         try:
             if isinstance(exc, asyncio.CancelledError):
                 code = _abandoned(self._context)
             elif isinstance(exc, Exception) and not isinstance(exc, grpc.aio.AbortError):
                 code = _code_of(exc)
-                await _abort(self._context, exc, self._policy.method)
+                message = (
+                    f"{self._policy.method} is not implemented yet"
+                    if isinstance(exc, NotImplementedError)
+                    else to_rpc_status(exc).message
+                )
+                await _abort(self._context, exc, self._policy.method, self.request_id)
         finally:
             if self._admitted:
                 self._owner.inflight -= 1
@@ -326,30 +384,41 @@ class _Call:
                 self._gauge.dec()
             if self._token is not None:
                 tracing.detach(self._token)
-            self._finish(code)
+            self._finish(code, message)
 
-    def _finish(self, code: str | None) -> None:
+    def _finish(self, code: str | None, message: str = "") -> None:
         """Log, count and end the span of the call with ``code``; None: the code grpc ends
         the call with. A handler that returned may still not have answered anyone: a client
         stream cancelled mid-way can end, to the handler, like a finished one."""
         elapsed = time.perf_counter() - self._start
         if code is not None:
-            self._report(code, elapsed)
+            self._report(code, elapsed, message)
             return
 
         def done(ctx: Any) -> None:
+            details = ""
             if ctx.cancelled():
                 found = _abandoned(ctx)
             else:
                 status = ctx.code()
                 found = status.name if isinstance(status, grpc.StatusCode) else "OK"
-            self._report(found, elapsed)
+                details = (ctx.details() or "") if found != "OK" else ""
+            if isinstance(details, bytes):
+                details = details.decode(errors="replace")
+            self._report(found, elapsed, details)
 
         self._context.add_done_callback(done)  # type: ignore[arg-type]  # typed by call shape
 
-    def _report(self, code: str, elapsed: float) -> None:
+    def _report(self, code: str, elapsed: float, message: str = "") -> None:
         method = self._policy.method
-        _LOGGER.info("%s %s %.1fms", method, code, elapsed * 1e3)
+        extra = f" org={log_text(self.org, 64)}" if self.org else ""
+        if message and code != "OK":
+            extra += f' msg="{log_text(message)}"'
+        _LOGGER.info(
+            "%s %s %.1fms rid=%s peer=%s%s",
+            method, code, elapsed * 1e3, self.request_id, log_text(self._context.peer() or "", 80),
+            extra,
+        )  # fmt: skip
         if self._owner._metrics is not None:
             self._owner._metrics.call_finished(method, code, elapsed)
         if self._span is not None:
