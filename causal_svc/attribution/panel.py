@@ -23,6 +23,7 @@ import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 from mesh.runtime.cadence import looks_weekly, weekly_series
+from mesh.runtime.quoting import shown_all
 
 from .geo_size import geo_population
 from .partial_gaps import fill_partial_gaps
@@ -493,8 +494,8 @@ def _assemble(
         missing = [c for c in channels if c not in names]
         if missing:
             raise InvalidSpec(
-                f"channel(s) {', '.join(missing)} have no media rows in the window; "
-                f"channels with rows: {', '.join(names)}",
+                f"channel(s) {shown_all(missing)} have no media rows in the window; "
+                f"channels with rows: {shown_all(names)}",
                 field="channels",
             )
         active = [names.index(c) for c in channels]

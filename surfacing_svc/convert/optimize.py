@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import surfacing_pb2 as pb
 
+from mesh.runtime.quoting import shown
 from surfacing_svc.convert.fields import (
     BOUND_STATUS,
     MAX_HORIZON_DAYS,
@@ -26,10 +29,22 @@ from surfacing_svc.planning import (
 # -- OptimizeBudget -----------------------------------------------------------------------
 
 
+# An ISO 4217 alphabetic code: three ASCII letters (compared case-insensitively, as before).
+_ISO_4217 = re.compile("[A-Za-z]{3}")
+
+
 def check_budget_currency(request: pb.OptimizeBudgetRequest, currency: str) -> None:
     """A budget in another currency than the analysis's amounts would be planned as if it were
-    theirs: refused, naming both (no currency given: the analysis's is meant)."""
+    theirs: refused, naming both (no currency given: the analysis's is meant). A code that
+    is not ISO 4217's shape is refused as such, quoted escaped (R7-F4: control characters
+    and terminal escapes were echoed raw, and reported as a mismatch)."""
     given = request.total_budget.currency_code if request.HasField("total_budget") else ""
+    if given and not _ISO_4217.fullmatch(given):
+        raise InvalidRequest(
+            f"total_budget.currency_code {shown(given)} is not an ISO 4217 currency code "
+            "(three letters, e.g. USD)",
+            field="total_budget.currency_code",
+        )
     if given and currency and given.upper() != currency.upper():
         raise InvalidRequest(
             f"total_budget is in {given} and the analysis's amounts are in {currency}: give the "
