@@ -220,6 +220,17 @@ def _check_account(
                 f"a geo key and its code are at most {MAX_TEXT} characters each",
             )
         )
+    elif keys and not "".join(keys.values()).isprintable():
+        # the code becomes the records' geo: the character rule of ids (account_id, batch_id),
+        # so no NUL or terminal escape is stored and served back (audit R7-F8)
+        bad = next(k for k, v in keys.items() if not v.isprintable())
+        violations.append(
+            FieldViolation(
+                f"account.geo_keys[{shown(bad, 60)}]",
+                f"geo code {shown(keys[bad], 60)} holds control (non-printable) characters; "
+                f"a geo code is at most {MAX_TEXT} printable characters",
+            )
+        )
 
 
 def _check_request(
@@ -265,6 +276,14 @@ def _check_request(
     m = request.mapping
     for f in ingestion_pb.ColumnMapping.DESCRIPTOR.fields:
         text_bound(getattr(m, f.name), f"mapping.{f.name}", violations)
+    if source in MAPPED_SOURCES and len(m.channel) <= MAX_TEXT and not m.channel.isprintable():
+        # the label becomes the records' channel and campaign id: the character rule of ids
+        violations.append(
+            FieldViolation(
+                "mapping.channel",
+                f"mapping.channel {shown(m.channel, 60)} holds control (non-printable) characters",
+            )
+        )
     if source in MAPPED_SOURCES and not m.date:
         violations.append(FieldViolation("mapping.date", "a generic source needs a date column"))
     if source == "generic_media":
