@@ -254,7 +254,6 @@ def run_plan(client: LiftOS, world: Path, org_id: str, data_dir: Path, out: Out)
         budget=planning.budget, forecast=planning.forecast, design=planning.design,
         recommendations=planning.recommendations, notes=planning.notes,
         design_channel=planning.design_channel, design_why=planning.design_why,
-        design_alpha=planning.design_alpha,
     )  # fmt: skip
     result.report = data_dir / f"report-{r.analysis_id}.html"
     result.report.write_text(html, encoding="utf-8")

@@ -99,7 +99,6 @@ class Planning:
     design: surfacing_pb.DesignExperimentResponse | None = None
     design_channel: str = ""
     design_why: str = ""  # why that channel, in words (the page says it)
-    design_alpha: float = 0.0  # the one-sided significance level it was designed at
     recommendations: surfacing_pb.RecommendResponse | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -209,7 +208,7 @@ def plan(
     # the window's data changed (then the design's warnings, and the page, say so).
     window = _window(result)
     if channel:
-        out.design_channel, out.design_why, out.design_alpha = channel, why, DESIGN_ALPHA
+        out.design_channel, out.design_why = channel, why
         out.design = ask(
             f"experiment design for {channel}",
             lambda: client.design_experiment(channel, analysis_id=analysis_id, history=window,
@@ -288,7 +287,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             forecast=planning.forecast, design=planning.design,
             recommendations=planning.recommendations, notes=planning.notes,
             design_channel=planning.design_channel, design_why=planning.design_why,
-            design_alpha=planning.design_alpha, rendered=dt.datetime.now(dt.UTC),
+            rendered=dt.datetime.now(dt.UTC),
         )  # fmt: skip
     except UnsupportedAnalysis as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -99,13 +99,12 @@ def render_report(
     design_channel: str = "",
     rendered: dt.datetime | None = None,
     design_why: str = "",
-    design_alpha: float = 0.0,
 ) -> str:
     """The HTML page of one stored analysis, with whichever companions are given; ``notes``
     say what could not be added (e.g. a planning answer the surfacing service did not give);
     ``design_channel`` the channel ``design`` tests, ``design_why`` why that one (words),
-    ``design_alpha`` the significance level it was asked at (0: not known); ``rendered`` when the page was made (the
-    header states it beside the analysis's own time: the planning answers are computed then)."""
+    ``rendered`` when the page was made (the header states it beside the analysis's own time:
+    the planning answers are computed then)."""
     which = analysis.WhichOneof("result")
     figs = Figures("fig-")
     warned: dict[str, list[int]] = {}
@@ -139,7 +138,7 @@ def render_report(
         sections += surfacing_sections(
             figs, currency_code=cur, outcome_label=label, budget=budget, forecast=forecast,
             design=design, recommendations=recommendations, design_channel=design_channel,
-            design_why=design_why, design_alpha=design_alpha, warned=warned, tested=tested,
+            design_why=design_why, warned=warned, tested=tested,
         )  # fmt: skip
     if notes:
         items = "".join(f"<li>{esc(n)}</li>" for n in notes)

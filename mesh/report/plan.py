@@ -379,7 +379,7 @@ def surfacing_sections(
     forecast: surfacing_pb.PredictPerformanceResponse | None = None,
     design: surfacing_pb.DesignExperimentResponse | None = None,
     recommendations: surfacing_pb.RecommendResponse | None = None,
-    design_channel: str = "", design_why: str = "", design_alpha: float = 0.0,
+    design_channel: str = "", design_why: str = "",
     warned: dict[str, list[int]] | None = None,
     tested: causal_pb.ChannelAttribution | None = None,
 ) -> list[Section]:  # fmt: skip
@@ -420,7 +420,7 @@ def surfacing_sections(
         cell = design.cells[0] if design.cells else None
         facts = (
             f"<p>{_design_subject(design_channel, cell, design_why)}"
-            f"{esc(_sentence(_with_alpha(design.analysis, design_alpha)))} Recommended "
+            f"{esc(_sentence(design.analysis))} Recommended "
             f"duration: {cell.recommended_duration_days if cell else '–'} days"
             f"{_power_at(cell)}; "
             f"{'feasible' if design.feasible else 'not feasible: ' + esc(cell.reason if cell else '')}. "
@@ -537,15 +537,6 @@ def _table_returns(c: causal_pb.ChannelAttribution | None) -> str:
 def _sentence(text: str) -> str:
     """``text`` ending as a sentence (the design's analysis ran into "Recommended duration")."""
     return text if not text or text.rstrip().endswith((".", "!", "?")) else text.rstrip() + "."
-
-
-def _with_alpha(analysis: str, alpha: float) -> str:
-    """The design's analysis in words with alpha's value where it names alpha without one
-    ("one-sided test at alpha against …", R6-F10)."""
-    if not alpha:
-        return analysis
-    said = f"at alpha {alpha:g} (a {alpha:.0%} chance that a channel with no effect shows one)"
-    return re.sub(r"\bat alpha\b(?!\s*[=\d])", said, analysis, count=1)
 
 
 def _power_at(cell: surfacing_pb.CellDesign | None) -> str:

@@ -310,12 +310,16 @@ def proposed_experiment(
     return cell_experiment(question, design, design.cells[0], after)
 
 
-ANALYSIS_TEXT = (
-    "time-based regression: the treatment geos' daily outcome total regressed on the control "
-    "geos' over the pre-period, the gap over the test period is the effect; one-sided test at "
-    "alpha against the spread of the same analysis in placebo windows of the org's history, "
-    "over re-randomisations of the design"
-)
+def analysis_text(alpha: float) -> str:
+    """The analysis the power is for, in words, with the level it tests at (R6-F10: "at alpha"
+    with no value left the reader to guess it)."""
+    return (
+        "time-based regression: the treatment geos' daily outcome total regressed on the "
+        "control geos' over the pre-period, the gap over the test period is the effect; "
+        f"one-sided test at alpha {alpha:g} (a {alpha:.0%} chance that a channel with no effect "
+        "shows one) against the spread of the same analysis in placebo windows of the org's "
+        "history, over re-randomisations of the design"
+    )
 
 
 def design_to_proto(
@@ -339,5 +343,5 @@ def design_to_proto(
         experiment=experiments[0], power_curve=cells[0].power_curve, cells=cells,
         control_units=list(design.control_geos), feasible=design.feasible,
         pre_period_days=design.pre_period_days, history_days=design.history_days, saved=saved,
-        warnings=list(design.warnings), analysis=ANALYSIS_TEXT, shared_control=control,
+        warnings=list(design.warnings), analysis=analysis_text(design.alpha), shared_control=control,
     )  # fmt: skip

@@ -14,7 +14,7 @@ from liftos.v1 import surfacing_pb2 as pb
 
 from mesh.cli.report import channel_to_test
 from mesh.report import render_report
-from surfacing_svc.convert.design import ANALYSIS_TEXT
+from surfacing_svc.convert.design import analysis_text
 from tests.report import companions
 
 
@@ -77,10 +77,9 @@ def test_the_widest_interval_only_when_every_channel_is_established(attribution)
 
 def test_the_page_says_why_that_channel_and_at_what_alpha(attribution) -> None:
     design = companions.design()
-    design.analysis = ANALYSIS_TEXT  # the surfacing service's words
+    design.analysis = analysis_text(0.05)  # the surfacing service's words
     channel, why = channel_to_test(attribution.attribution, None)
-    html = render_report(attribution, design=design, design_channel=channel, design_why=why,
-                         design_alpha=0.05)  # fmt: skip
+    html = render_report(attribution, design=design, design_channel=channel, design_why=why)
     start = html.index('<section id="design">')
     text = " ".join(unescape(re.sub(r"<[^>]+>", " ", html[start:])).split())
     assert f"of {channel}. Chosen because {why}." in text

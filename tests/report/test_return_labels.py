@@ -13,7 +13,7 @@ from liftos.v1 import causal_pb2 as causal_pb
 
 from mesh.report import render_report
 from mesh.report._format import num
-from surfacing_svc.convert.design import ANALYSIS_TEXT
+from surfacing_svc.convert.design import analysis_text
 from surfacing_svc.design import CellSpec, DesignSpec, TreatmentKind, design_experiment
 from tests.report import companions
 from tests.surfacing.worlds import geo_history
@@ -73,7 +73,7 @@ def test_a_heavy_ups_return_is_the_added_spends(history) -> None:
 def test_the_page_names_each_return_of_the_tested_channel(attribution) -> None:
     tested = next(c for c in attribution.attribution.channels if c.HasField("marginal_roas"))
     design = companions.design()
-    design.analysis = ANALYSIS_TEXT  # the surfacing service's words, without a full stop
+    design.analysis = analysis_text(0.05)  # the surfacing service's words, without a full stop
     html = render_report(attribution, design=design, design_channel=tested.channel)
     text = _text(html)
     i, m = tested.incremental_roas.estimate, tested.marginal_roas.estimate

@@ -69,6 +69,10 @@ def test_a_design_powers_on_the_orgs_history_and_saves_to_the_registry(mesh) -> 
         )
     )
     assert reply.saved and reply.history_days == 150 and "time-based regression" in reply.analysis
+    # the level it tests at, with its value (the default), not a bare "at alpha" (R6-F10)
+    assert (
+        "one-sided test at alpha 0.05 (a 5% chance that a channel with no effect" in reply.analysis
+    )
     (cell,) = reply.cells
     assert [p.duration_days for p in cell.power_curve] == [14, 28]
     powers = [p.power for p in cell.power_curve]
