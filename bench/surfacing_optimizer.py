@@ -16,11 +16,13 @@ Scored with the DGP's own curves (``true_curves``):
   the true optimum (ratio; the issue asks ≥ 0.95), printed two ways, both kept:
 
   - *like for like* (the issue's figure for the default plan): the default plan against the
-    true optimum of the **same question** — same total, the same ±30% bounds, the same
-    channels held (``bounded_optimum``, solved on the true curves within the plan's own
-    bounds). An optimiser's regret is measured over its feasible set: the ±30% bound is part
-    of the question the service answers by default, and the truth's best answer to that
-    question is what the plan can be asked to reach;
+    true optimum of the **same question** — same total, the same ±30% bound per channel
+    (``bounded_optimum``, solved on the true curves). The ±30% bound is part of the question
+    the service answers by default; the channels the service holds at or below current spend
+    because the analysis did not establish them are **not** held in this optimum: holding
+    them is the service's choice, and what it costs counts against the plan. Beside it, the
+    optimum within the plan's own bounds, those holds included (``own_bounds_optimum``): the
+    optimiser's regret over its own feasible set, a smaller question, never the issue's figure;
   - *unbounded*: the service's answer without a bound (``max_change`` 0, risk-adjusted)
     against the unbounded true optimum, and the default plan against it too — what the bound
     leaves on the table. Reporting only the first would hide that the misallocated worlds
@@ -109,8 +111,8 @@ class Row:
     ours: float  # the service's default: risk-adjusted, no channel moves more than ±30%
     unbounded: float  # max_change = 0, posterior mean (risk 0)
     optimum: float  # the true optimum at the same total, no per-channel bound
-    # The true optimum over the default plan's own feasible set: same total, the same ±30%
-    # bounds, the same channels held (the like-for-like reference of the default plan).
+    # The true optimum at the same total within ±30% per channel, none held (the like-for-like
+    # reference of the default plan: the issue's question at the service's default bound).
     bounded_optimum: float
     free_risk: float  # max_change = 0 with the service's risk adjustment: the unbounded answer
     optimiser_on_truth: float
@@ -128,6 +130,9 @@ class Row:
     # Per channel, whether the truth's marginal ROAS at current spend lies inside the model's
     # 90% interval of it (what the risk adjustment relies on).
     covered: dict[str, bool] | None = None
+    # The true optimum over the default plan's own feasible set: the ±30% bounds and the
+    # unestablished channels held at or below current spend (the optimiser's own question).
+    own_bounds_optimum: float = float("nan")
 
 
 def _reference(
@@ -306,7 +311,8 @@ def _failed(scenario: str, seed: int, verdict: str, truth: dict, fit_s: float) -
     held = change_bounds(tc, DEFAULT_MAX_CHANGE, budget)
     bounded = _true_optimum(tc, budget, seed, bounds=held)[0]
     return Row(scenario, seed, cur, cur, cur, optimum, bounded, cur, on_truth, reference,
-               float("nan"), fit_s, 0.0, verdict, cur, {v[0]: cur for v in VARIANTS})  # fmt: skip
+               float("nan"), fit_s, 0.0, verdict, cur, {v[0]: cur for v in VARIANTS},
+               own_bounds_optimum=bounded)  # fmt: skip
 
 
 def one(args: tuple[str, int, str, str, str]) -> Row:
@@ -335,7 +341,9 @@ def one(args: tuple[str, int, str, str, str]) -> Row:
 
     current = sum(float(t.mean_outcome(t.reference_spend)) for t in tc)
     optimum, on_truth, reference = _true_optimum(tc, budget, seed)
-    bounded_optimum, _, _ = _true_optimum(tc, budget, seed, plan)
+    plain = change_bounds(tc, DEFAULT_MAX_CHANGE, budget)
+    bounded_optimum, _, _ = _true_optimum(tc, budget, seed, bounds=plain)
+    own_bounds_optimum, _, _ = _true_optimum(tc, budget, seed, plan)
     model_m = [float(c.mean_marginal(c.reference_spend)) for c in paid]
     true_m = [float(t.mean_marginal(t.reference_spend)) for t in tc]
     rho = float(spearmanr(model_m, true_m).statistic)
@@ -352,7 +360,8 @@ def one(args: tuple[str, int, str, str, str]) -> Row:
         covered[c.channel] = bool(lo <= tm <= hi)
     return Row(scenario, seed, current, true_value(plan), true_value(free), optimum,
                bounded_optimum, true_value(free_risk), on_truth, reference, rho, fit_s, opt_s,
-               verdict, true_value(trusted), variants, true_value(oracle), covered)  # fmt: skip
+               verdict, true_value(trusted), variants, true_value(oracle), covered,
+               own_bounds_optimum)  # fmt: skip
 
 
 def _summary(label: str, values: np.ndarray, current: np.ndarray, optimum: np.ndarray) -> None:
@@ -367,16 +376,19 @@ def _summary(label: str, values: np.ndarray, current: np.ndarray, optimum: np.nd
 def report(rows: list[Row]) -> None:
     print(
         "ratio: true revenue of the plan / the true optimum of the same question (±30%: the "
-        "default plan vs the truth under the same bounds; unbounded: the answer without a "
-        "bound vs the unbounded truth); 'vs unbnd': the default plan vs the unbounded truth"
+        "default plan vs the truth under the same ±30% bound, no channel held; 'own': vs the "
+        "truth within the plan's own bounds, its held channels included; unbounded: the "
+        "answer without a bound vs the unbounded truth); 'vs unbnd': the default plan vs the "
+        "unbounded truth"
     )
     print(f"{'scenario':<14}{'seed':>5}{'current':>14}{'ours':>14}{'opt ±30%':>14}"
-          f"{'optimum':>14}{'gain':>8}{'±30% ratio':>11}{'vs unbnd':>9}{'unbnd gain':>11}"
+          f"{'optimum':>14}{'gain':>8}{'±30% ratio':>11}{'own':>7}{'vs unbnd':>9}{'unbnd gain':>11}"
           f"{'unbnd ratio':>12}{'opt/ref':>10}{'rank ρ':>8}{'verdict':>9}")  # fmt: skip
     for r in rows:
         print(f"{r.scenario:<14}{r.seed:>5}{r.current:>14,.0f}{r.ours:>14,.0f}"
               f"{r.bounded_optimum:>14,.0f}{r.optimum:>14,.0f}"
               f"{r.ours / r.current - 1:>+8.1%}{r.ours / r.bounded_optimum:>11.3f}"
+              f"{r.ours / r.own_bounds_optimum:>7.3f}"
               f"{r.ours / r.optimum:>9.3f}"
               f"{r.free_risk / r.current - 1:>+11.1%}{r.free_risk / r.optimum:>12.3f}"
               f"{r.optimiser_on_truth / r.reference_on_truth:>10.5f}{r.rank_corr:>8.2f}"
@@ -396,8 +408,12 @@ def report(rows: list[Row]) -> None:
               f"{np.mean(optimum / current - 1):+.1%} unbounded, "
               f"{np.mean(bounded / current - 1):+.1%} within ±30%; {failed} failed fit(s) "
               "(no plan: the current mix kept)")  # fmt: skip
-        _summary("default plan (risk-adj., ±30%) vs the true optimum within the same ±30% "
-                 "[like for like]", ours, current, bounded)  # fmt: skip
+        _summary("default plan (risk-adj., ±30%) vs the true optimum within the same ±30%, "
+                 "no channel held [like for like: the issue's figure]", ours, current,
+                 bounded)  # fmt: skip
+        _summary("default plan vs the true optimum within its own bounds (unestablished "
+                 "channels held at most current; a smaller question)", ours, current,
+                 np.array([r.own_bounds_optimum for r in sel]))  # fmt: skip
         _summary("default plan (risk-adj., ±30%) vs the UNBOUNDED true optimum", ours, current,
                  optimum)  # fmt: skip
         _summary("unbounded answer (risk-adj., max_change 0) vs the unbounded true optimum",
@@ -435,8 +451,8 @@ def report(rows: list[Row]) -> None:
         figure(f"OptimizeBudget plan time ({scenario})", np.mean([r.seconds_opt for r in sel]),
                "s", reference="the attribution fit it plans on",
                reference_value=np.mean([r.seconds_fit for r in sel]))  # fmt: skip
-        figure(f"plans within 5% of the true optimum under the same bounds ({scenario}, end to "
-               "end)", np.mean(ours / bounded >= 0.95), "share of seeds",
+        figure(f"plans within 5% of the true optimum under the same ±30% bound ({scenario}, end "
+               "to end)", np.mean(ours / bounded >= 0.95), "share of seeds",
                target="≥ 0.95 of the optimum",
                note=f"the optimiser alone on the true curves reaches {opt_ref.mean():.5f} of a "
                "16-start trust-constr")  # fmt: skip

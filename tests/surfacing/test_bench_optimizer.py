@@ -47,3 +47,4 @@ def test_failed_world_is_scored_against_its_true_optimum() -> None:
     assert row.optimum > row.current * 1.05
     assert row.current < row.bounded_optimum <= row.optimum * (1 + 1e-9)
     assert row.ours / row.bounded_optimum < 0.95  # no plan is not "within 5% of the optimum"
+    assert row.own_bounds_optimum == row.bounded_optimum  # no plan: no channel of its own held
