@@ -37,6 +37,7 @@ from ingestion_svc.history import StreamHistory, day_numbers
 from ingestion_svc.parse import ROW
 from ingestion_svc.raw_batch import RawBatch, Rejection
 from ingestion_svc.record_columns import epoch_us, record_columns
+from ingestion_svc.rejection_list import quoted
 from ingestion_svc.row_identity import arrival, classify, identify, resolve_campaign_ids
 from mesh.runtime import record_rules
 
@@ -230,7 +231,9 @@ def _prepare(batch: RawBatch, settings: Settings) -> Prepared:
     frame["tz_ambiguous"] = ambiguous
     rows.frame = frame
     zones = frame["timezone"].to_numpy(dtype=object)
-    rows.reject(unknown, zone_field, "invalid_date", lambda i: f"unknown time zone {zones[i]!r}")
+    rows.reject(
+        unknown, zone_field, "invalid_date", lambda i: f"unknown time zone {quoted(zones[i])}"
+    )
     limit = np.datetime64(
         (batch.pulled_at + settings.max_clock_skew).astimezone(dt.UTC).replace(tzinfo=None), "us"
     )

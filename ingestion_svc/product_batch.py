@@ -47,6 +47,7 @@ from ingestion_svc.parse import ROW
 from ingestion_svc.pipeline import BatchResult, Settings, _utc_midnights, record_id
 from ingestion_svc.raw_batch import RawBatch, Rejection
 from ingestion_svc.record_columns import epoch_us
+from ingestion_svc.rejection_list import quoted
 from mesh.runtime import record_rules
 
 __all__ = [
@@ -392,7 +393,10 @@ def _prepare_products(batch: RawBatch, settings: Settings) -> ProductPrepared:
         zone = batch.account.timezone
         rejections.append(
             Rejection(
-                int(rows[i]), "account.timezone", "invalid_date", f"unknown time zone {zone!r}"
+                int(rows[i]),
+                "account.timezone",
+                "invalid_date",
+                f"unknown time zone {quoted(zone)}",
             )
         )
     # a row with one line in the future is rejected whole: its other lines are the same order

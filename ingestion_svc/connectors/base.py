@@ -36,6 +36,7 @@ import pandas as pd
 
 from ingestion_svc.currencies import ISO_4217
 from ingestion_svc.raw_batch import Account, Rejection
+from ingestion_svc.rejection_list import quoted
 from mesh.runtime import record_rules
 
 __all__ = [
@@ -328,7 +329,10 @@ class Checks:
         values = filled(codes, account.currency)
         iso = np.fromiter((v in ISO_4217 for v in values.tolist()), bool, len(values))
         self.fail(
-            ~iso, field, "unknown_currency", lambda i: f"currency {values[i]!r} is not ISO 4217"
+            ~iso,
+            field,
+            "unknown_currency",
+            lambda i: f"currency {quoted(values[i])} is not ISO 4217",
         )
         if account.currency:
             self.fail(
@@ -358,7 +362,9 @@ class Checks:
             ~missing(ids) & (ids != account.account_id),
             field,
             "wrong_account",
-            lambda i: f"row of account {ids[i]!r} in a batch for account {account.account_id!r}",
+            lambda i: (
+                f"row of account {quoted(ids[i])} in a batch for account {quoted(account.account_id)}"
+            ),
         )
         return filled(ids, account.account_id)
 
@@ -409,7 +415,7 @@ def _known_subdivisions(
         field,
         "unknown_geo",
         lambda i: (
-            f"geo {code[i]!r} is not a subdivision of {account.country} "
+            f"geo {quoted(code[i])} is not a subdivision of {account.country} "
             "(a code such as NY, or its name); to keep other geo codes (DMAs, metros), "
             "ingest without a country (the holiday calendar is then unknown) or map them "
             "to subdivisions"
@@ -444,7 +450,7 @@ def map_geo(
             missing(code),
             field,
             "unknown_geo",
-            lambda i: f"geo {native[i]!r} is not in the account's geo mapping",
+            lambda i: f"geo {quoted(native[i])} is not in the account's geo mapping",
         )
         code = filled(code, "")
     else:

@@ -40,6 +40,7 @@ from ingestion_svc.connectors.base import (
     text,
 )
 from ingestion_svc.raw_batch import Account, ColumnMap
+from ingestion_svc.rejection_list import quoted
 
 DEFAULT_CHANNEL = "first_party"
 ORG_COLUMN = "org_id"
@@ -65,7 +66,7 @@ def normalise(
             ~missing(orgs) & (orgs != org_id),
             ORG_COLUMN,
             "wrong_account",  # the wire's WRONG_ACCOUNT: "a different account/org than the batch"
-            lambda i: f"row of org {orgs[i]!r} in a batch for org {org_id!r}",
+            lambda i: f"row of org {quoted(orgs[i])} in a batch for org {quoted(org_id)}",
         )
     channel = mapping.channel or DEFAULT_CHANNEL
     day, missing_day, bad_day = dates(checks.text_field(rows, mapping.date).tolist(), _LOCAL_DAY)

@@ -48,6 +48,7 @@ import pandas as pd
 from ingestion_svc.currencies import ISO_4217
 from ingestion_svc.parse import ROW
 from ingestion_svc.raw_batch import Account, Rejection
+from ingestion_svc.rejection_list import quoted
 from mesh.runtime import record_rules
 
 __all__ = ["LINES", "OrderBook", "OrderLines", "normalise"]
@@ -184,7 +185,7 @@ def _order(
     version = _stamp(updated, "updated_at")[1] if updated is not None else created
     currency = row.get("currency") or account.currency
     if type(currency) is not str or currency not in ISO_4217:
-        raise _Bad("currency", "unknown_currency", f"currency {currency!r} is not ISO 4217")
+        raise _Bad("currency", "unknown_currency", f"currency {quoted(currency)} is not ISO 4217")
     items = row.get("line_items")
     if type(items) is not list:
         raise _Bad("line_items", "missing_field", "line_items is missing or not a list")

@@ -14,6 +14,7 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
+from ingestion_svc import rejection_list
 from ingestion_svc.calendar import supported_countries
 from ingestion_svc.convert.text import COUNTRY, MAX_TEXT, text_bound
 from ingestion_svc.currencies import ISO_4217
@@ -403,20 +404,26 @@ def fingerprint(request: ingestion_pb.IngestRequest) -> str:
     return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
 
 
+def _rejections_to_proto(rejections: Sequence[Rejection]) -> list[ingestion_pb.RowRejection]:
+    return [
+        ingestion_pb.RowRejection(
+            row_index=r.row_index,
+            field=r.field,
+            reason=ingestion_pb.RejectionReason.Value("REJECTION_REASON_" + r.reason.upper()),
+            message=r.message,
+        )
+        for r in rejection_list.listed(rejections)
+    ]
+
+
 def ack(batch_id: str, result: BatchResult) -> ingestion_pb.IngestResponse:
+    """The batch's ack; rejected_count counts every rejected row, ``rejections`` lists them
+    within :data:`ingestion_svc.rejection_list.MAX_LISTED_BYTES` (the rest summarised)."""
     return ingestion_pb.IngestResponse(
         batch_id=batch_id,
         accepted_count=result.accepted,
         rejected_count=len(result.rejections),
-        rejections=[
-            ingestion_pb.RowRejection(
-                row_index=r.row_index,
-                field=r.field,
-                reason=ingestion_pb.RejectionReason.Value("REJECTION_REASON_" + r.reason.upper()),
-                message=r.message,
-            )
-            for r in result.rejections
-        ],
+        rejections=_rejections_to_proto(result.rejections),
         duplicate_count=result.duplicates,
         restated_count=result.restated,
         superseded_count=result.superseded,
@@ -434,7 +441,26 @@ def ack(batch_id: str, result: BatchResult) -> ingestion_pb.IngestResponse:
     )
 
 
+# An ack this large in the ledger was stored before acks were bounded (new ones stay under
+# about 1.3 MiB): it is bounded as it would be now, not replayed undeliverable.
+_UNBOUNDED_ACK_BYTES = 2 << 20
+
+
 def replayed(stored: bytes) -> ingestion_pb.IngestResponse:
+    """The ack first sent for a batch, marked replayed."""
     reply = ingestion_pb.IngestResponse.FromString(stored)
+    if len(stored) > _UNBOUNDED_ACK_BYTES:
+        reasons = ingestion_pb.RejectionReason
+        old = [
+            Rejection(
+                r.row_index,
+                r.field,
+                reasons.Name(r.reason).removeprefix("REJECTION_REASON_").lower(),
+                r.message,
+            )
+            for r in reply.rejections
+        ]
+        del reply.rejections[:]
+        reply.rejections.extend(_rejections_to_proto(old))
     reply.replayed = True
     return reply

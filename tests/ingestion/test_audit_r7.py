@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import pytest
@@ -14,8 +15,10 @@ from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 
 import sim
+from ingestion_svc.convert import fingerprint
+from ingestion_svc.ledger import BatchLedger
 from tests.ingestion.conftest import rich_error
-from tests.ingestion.test_hardening import _channels, _Corpus, _stored, _three_batches
+from tests.ingestion.test_hardening import ORG, _channels, _Corpus, _stored, _three_batches
 
 INVALID_NUMBER = ingestion_pb.REJECTION_REASON_INVALID_NUMBER
 
@@ -112,3 +115,93 @@ def test_a_stored_identifier_with_control_characters_is_invalid_argument(
     stored = _stored(memory)
     assert c.keys(0, 10) <= stored
     assert not (c.keys(10, 5) & stored)
+
+
+_HOSTILE_ROWS = 8_000
+_DEFAULT_LIMIT = 4 * 1024 * 1024  # what a client on gRPC's defaults receives at most
+
+
+def test_an_ack_of_hostile_rows_stays_readable_by_a_default_client(
+    services, world: sim.SimResult
+) -> None:  # type: ignore[no-untyped-def]
+    """R7-F6: 8,000 rows whose region is a 1,000-character key not in the account's geo
+    mapping beside 20 good rows. Each rejection quoted the whole key (an 8.6 MB ack): a client on
+    gRPC's default 4 MiB receive limit got RESOURCE_EXHAUSTED although the good rows were
+    stored, and so on every retry. Now each quote is clipped and escaped, the list stays
+    under 1 MiB with the rest summarised by field and reason, and the retry replays it."""
+    c = _Corpus(world, "meta")
+    hostile = []
+    for k in range(_HOSTILE_ROWS):
+        row = c.row(40 + k % 20)
+        row["region"] = f"\x1b[2J{k:05d}" + "R" * 1000
+        hostile.append(json.dumps(row))
+    good = c.lines(0, 20)
+    batch = c.request([*hostile, *good], "hostile", 0)
+    _, memory = _channels(services)
+    default_client = grpc.insecure_channel(
+        services["ingestion"].address, options=[("grpc.max_send_message_length", 64 << 20)]
+    )
+    stub = ingestion_grpc.IngestionServiceStub(default_client)
+    (first,) = stub.Ingest(iter([batch]), timeout=300)
+    (again,) = stub.Ingest(iter([batch]), timeout=300)  # a retry of the same batch_id
+
+    assert (first.accepted_count, first.rejected_count) == (20, _HOSTILE_ROWS)
+    assert first.ByteSize() < 1.5 * 2**20 < _DEFAULT_LIMIT
+    assert c.keys(0, 20) <= _stored(memory)
+    listed = [r for r in first.rejections if "not listed one by one" not in r.message]
+    summaries = [r for r in first.rejections if "not listed one by one" in r.message]
+    assert 1_000 < len(listed) < _HOSTILE_ROWS  # the first rejections in full ...
+    assert [r.row_index for r in listed] == list(range(len(listed)))
+    for r in listed:
+        assert (r.field, r.reason) == ("region", ingestion_pb.REJECTION_REASON_UNKNOWN_GEO)
+        assert len(r.message) < 400
+        assert "\x1b" not in r.message and "'\\x1b[2J" in r.message  # escaped
+        assert "… (1,0" in r.message  # clipped, saying how long it was
+    # ... and the rest summarised: one entry for the one field and reason, saying how many
+    (summary,) = summaries
+    assert (summary.row_index, summary.field) == (len(listed), "region")
+    assert summary.reason == ingestion_pb.REJECTION_REASON_UNKNOWN_GEO
+    rest = _HOSTILE_ROWS - len(listed)
+    assert f"{rest:,} rows from row {len(listed)} to row {_HOSTILE_ROWS - 1}" in summary.message
+    assert f"lists the first {len(listed):,} of its {_HOSTILE_ROWS:,} rejections" in summary.message
+    assert "\x1b" not in summary.message
+
+    assert again.replayed and not first.replayed
+    again.replayed = False
+    assert again == first  # the replay is the first answer
+
+
+def test_an_oversized_ack_stored_before_the_bound_is_replayed_bounded(
+    services, world: sim.SimResult, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A ledger entry the unbounded code stored (8,000 rejections each quoting a 1,000-char
+    geo: 8.6 MB) is replayed bounded as a new ack would be, the same on every replay, where
+    it used to be undeliverable to a default client on every retry."""
+    c = _Corpus(world, "meta")
+    batch = c.request(c.lines(0, 10), "legacy", 0)
+    old = ingestion_pb.IngestResponse(batch_id="legacy", accepted_count=20, rejected_count=8_000)
+    for k in range(8_000):
+        geo = f"{k:05d}" + "R" * 1000
+        old.rejections.add(
+            row_index=k,
+            field="region",
+            reason=ingestion_pb.REJECTION_REASON_UNKNOWN_GEO,
+            message=f"geo {geo!r} is not in the account's geo mapping",
+        )
+    assert old.ByteSize() > 2 * _DEFAULT_LIMIT
+    # the running server's own ledger (the services fixture's data dir)
+    BatchLedger(tmp_path / "ingestion" / "ledger.sqlite").put(
+        ORG, "legacy", fingerprint(batch), old.SerializeToString()
+    )
+    _, memory = _channels(services)
+    stub = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(services["ingestion"].address))
+    (first,) = stub.Ingest(iter([batch]), timeout=120)
+    (again,) = stub.Ingest(iter([batch]), timeout=120)
+    assert first.replayed and (first.accepted_count, first.rejected_count) == (20, 8_000)
+    assert first.ByteSize() < 1.5 * 2**20
+    assert "not listed one by one" in first.rejections[-1].message
+    assert all(len(r.message) <= 600 for r in first.rejections)
+    assert again == first
+    with pytest.raises(grpc.RpcError) as err:  # answered from the ledger: nothing written
+        _stored(memory)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND

@@ -1,0 +1,125 @@
+"""What one batch's ack says of its rejected rows, bounded (audit R7-F6).
+
+A rejection quotes at most :data:`QUOTE_CHARS` of the value at fault (escaped, clipped with a
+marker: :func:`quoted`) and its message is at most :data:`MAX_MESSAGE_CHARS`. The list as a
+whole is at most about :data:`MAX_LISTED_BYTES` on the wire: 9,000 rows each quoting 1,000
+characters made a 9.6 MB ack that a client on gRPC's default 4 MiB receive limit could never
+read, although the batch's good rows were stored — and every retry replayed it. Past the
+budget the first rejections are listed in full and the rest are summarised, one entry per
+field and reason (its first row, how many, their row range), each saying so.
+
+The bound is a pure function of the rejections, so an ack replayed from the ledger is the one
+first sent; an ack stored before the bound existed is bounded the same way when replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ingestion_svc.raw_batch import Rejection
+from mesh.runtime.exceptions import shown
+
+__all__ = [
+    "MAX_LISTED_BYTES",
+    "MAX_MESSAGE_CHARS",
+    "QUOTE_CHARS",
+    "clipped",
+    "listed",
+    "quoted",
+]
+
+# Enough for any id, code or zone a real export holds; a longer value is hostile or broken.
+QUOTE_CHARS = 80
+# The longest message a check writes is about 330 characters (an unknown subdivision, quoted).
+MAX_MESSAGE_CHARS = 600
+# Rejections an ack lists, in bytes on the wire: 10,000 ordinary rejections (about 80 bytes
+# each) fit whole; the summaries past it add at most about 200 KB, so an ack stays near 1 MiB,
+# far under the 4 MiB a default gRPC client receives.
+MAX_LISTED_BYTES = 1 << 20
+# Room kept for the summaries when the list does not fit, and how many (field, reason) pairs
+# get one of their own (a hostile batch can name thousands of fields); beyond them, one per
+# reason on the row as a whole.
+_SUMMARY_BYTES = 192 << 10
+_MAX_SUMMARIES = 100
+_ROW = "$"
+
+
+def quoted(value: object) -> str:
+    """``value`` as a rejection quotes it: repr (control characters escaped), at most
+    :data:`QUOTE_CHARS` characters, a longer one cut with how long it was."""
+    return shown(value, QUOTE_CHARS)
+
+
+def clipped(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut at ``limit`` characters with a marker saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 30]}… (cut: {len(text):,} characters)"
+
+
+def _wire_bytes(r: Rejection) -> int:
+    """About the bytes of ``r`` as a RowRejection inside the ack (tags, lengths, varints)."""
+    return len(r.field.encode("utf-8", "replace")) + len(r.message.encode("utf-8", "replace")) + 20
+
+
+@dataclass(slots=True)
+class _Group:
+    field: str
+    reason: str
+    first: Rejection
+    last_row: int
+    count: int
+
+
+def listed(rejections: Sequence[Rejection]) -> list[Rejection]:
+    """The rejections an ack lists: each message clipped, then all of them when they fit
+    :data:`MAX_LISTED_BYTES`; otherwise the first ones in full and a summary entry per
+    (field, reason) of the rest."""
+    out = [
+        r if len(r.message) <= MAX_MESSAGE_CHARS else _with(r, clipped(r.message))
+        for r in rejections
+    ]
+    sizes = [_wire_bytes(r) for r in out]
+    if sum(sizes) <= MAX_LISTED_BYTES:
+        return out
+    budget, n = MAX_LISTED_BYTES - _SUMMARY_BYTES, 0
+    while n < len(out) and sizes[n] <= budget:
+        budget -= sizes[n]
+        n += 1
+    return out[:n] + _summaries(out[n:], n, len(out))
+
+
+def _summaries(rest: Sequence[Rejection], shown_count: int, total: int) -> list[Rejection]:
+    groups: dict[tuple[str, str], _Group] = {}
+    for r in rest:
+        key = (r.field, r.reason)
+        if key not in groups and len(groups) >= _MAX_SUMMARIES:
+            key = (_ROW, r.reason + " (other fields)")
+        g = groups.get(key)
+        if g is None:
+            groups[key] = _Group(key[0], r.reason, r, r.row_index, 1)
+        else:
+            g.count += 1
+            g.last_row = max(g.last_row, r.row_index)
+    why = (
+        f"not listed one by one: this ack lists the first {shown_count:,} of its {total:,} "
+        f"rejections in full and summarises the other {total - shown_count:,} by field and "
+        f"reason, to stay under {MAX_LISTED_BYTES >> 20} MiB"
+    )
+    out = []
+    for (field, _), g in groups.items():
+        where = "on other fields of the row" if field == _ROW and g.first.field != _ROW else ""
+        rows = f"row {g.first.row_index}" if g.count == 1 else (
+            f"{g.count:,} rows from row {g.first.row_index} to row {g.last_row}"
+        )  # fmt: skip
+        text = (
+            f"{rows} rejected {g.reason} {where or 'on ' + clipped(field, 120)}, {why}; "
+            f"the first: {clipped(g.first.message, 200)}"
+        )
+        out.append(Rejection(g.first.row_index, clipped(field, 300), g.reason, text))
+    return out
+
+
+def _with(r: Rejection, message: str) -> Rejection:
+    return Rejection(r.row_index, r.field, r.reason, message)
