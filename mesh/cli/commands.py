@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     from mesh.cli import (
+        analyses,
         attribution,
         compare,
         estimate,
@@ -198,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     attribution.add_parsers(sub, _add_mesh_arguments)
     report.add_parser(sub, _add_mesh_arguments)
     compare.add_parser(sub, _add_mesh_arguments)
+    analyses.add_parser(sub, _add_mesh_arguments)
     explain.add_parsers(sub, _add_mesh_arguments)
     ingest.add_parser(sub, _add_mesh_arguments)
     surfacing.add_parsers(sub, _add_mesh_arguments)
@@ -233,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("estimate", "analyze", "counterfactual", "ingest", "explain",
-                            "check-claims", "report", "compare", "optimize", "predict", "design",
+                            "check-claims", "report", "compare", "analyses", "optimize", "predict", "design",
                             "recommend", "products", "analyze-products", "experiments",
                             "factors"):  # fmt: skip
             return int(args.func(args, _peers(args)))

@@ -88,3 +88,26 @@ def test_intervals_that_do_not_overlap_are_said() -> None:
         .channels[0]
         .overlap
     )
+
+
+def test_analyses_lists_both_runs_with_their_window_and_records(pair, monkeypatch, capsys) -> None:
+    # Last week's analysis is found by its window and made time, not by an id remembered from a
+    # terminal (R5-F5): the two runs over the same window read the same records.
+    services, before, after = pair
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", services["causal"].address)
+    assert main(["analyses", "--org", w.ORG]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[0].split() == ["analysis", "kind", "made", "window", "records", "about"]
+    newest, older = text[1].split(), text[2].split()
+    assert (newest[0], older[0]) == (after.analysis_id, before.analysis_id)  # newest first
+    for row, result in ((newest, after), (older, before)):
+        assert row[1] == "attribution"
+        assert "2024-09-15..2024-12-08" in row and f"{result.record_count:,}" in row
+    assert main(["analyses", "--org", w.ORG, "--limit", "1", "--json"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line) | {"made": ""} == {
+        "analysis_id": after.analysis_id, "kind": "attribution", "made": "",
+        "start": "2024-09-15", "end": "2024-12-08", "records": after.record_count, "about": "",
+    }  # fmt: skip
+    assert main(["analyses", "--org", w.ORG, "--kind", "estimate"]) == 0
+    assert capsys.readouterr().out.strip() == "no stored analyses"
