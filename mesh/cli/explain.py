@@ -24,7 +24,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
         "--question",
         default="",
         help="the LLM writer answers it; the grounded writer answers only from the analysis's "
-        "figures: it keeps to the channels the question names, and says so",
+        "figures: it keeps to the channels the question names, and says so; naming another "
+        "analysis id of the org (an-…, see `liftos analyses`) asks what changed between the two",
     )
     p.add_argument("--writer", choices=("grounded", "llm"), default=None)
     p.add_argument(
