@@ -9,7 +9,8 @@ Security settings: ``LIFTOS_API_KEYS`` (mesh.runtime.auth), ``LIFTOS_<SERVICE>_A
 TLS), ``LIFTOS_TLS_CLIENT_CA`` (require client certificates it signs: mTLS),
 ``LIFTOS_TLS_CERT_PRINCIPALS=1`` (a client certificate with CN ``liftos-<service>`` stands
 for that service), ``LIFTOS_REFLECTION`` (open | auth | off; default auth with keys, open
-without), ``LIFTOS_ALLOW_INSECURE=1`` (serve keys without TLS on a non-loopback address),
+without), ``LIFTOS_ALLOW_INSECURE=1`` (serve keys without TLS, or no keys at all, on a
+non-loopback address),
 ``LIFTOS_MAX_INFLIGHT`` (calls in flight per server, health aside).
 
 Observability: ``LIFTOS_METRICS_PORT`` / ``--metrics-port`` (Prometheus metrics on
@@ -175,7 +176,8 @@ def add_server_arguments(parser: argparse.ArgumentParser, service: str) -> None:
         "--allow-insecure",
         action="store_true",
         default=os.environ.get("LIFTOS_ALLOW_INSECURE", "").lower() in _TRUE,
-        help="serve API keys without TLS on a non-loopback address (keys cross in clear)",
+        help="on a non-loopback address, serve API keys without TLS (keys cross in clear) or "
+        "no keys at all (an open mesh: any client acts for any org)",
     )
     metrics_port = os.environ.get("LIFTOS_METRICS_PORT", "")
     parser.add_argument(

@@ -55,8 +55,26 @@ def check_transport(
     *,
     warn: bool = True,
 ) -> None:
-    """Refuse keys without TLS on a non-loopback address unless allowed; warn on loopback."""
-    if auth is None or tls is not None:
+    """Refuse an open mesh (no keys) or keys without TLS on a non-loopback address unless
+    allowed; warn on loopback (an open mesh there is the laptop mode: ``serve`` says so)."""
+    if auth is None:
+        if is_loopback(address):
+            return
+        if not allow_insecure:
+            raise InsecureTransport(
+                f"no LIFTOS_API_KEYS, and {address} is not loopback: anyone who can reach it "
+                "could read and write every org's data. Set LIFTOS_API_KEYS (and TLS), bind "
+                "127.0.0.1 (--host), or set LIFTOS_ALLOW_INSECURE=1 (--allow-insecure) to serve "
+                "it open"
+            )
+        if warn:
+            _LOGGER.warning(
+                "INSECURE: no API keys on %s (LIFTOS_ALLOW_INSECURE is set): any client on the "
+                "network acts for any org",
+                address,
+            )
+        return
+    if tls is not None:
         return
     if not warn:
         if not (is_loopback(address) or allow_insecure):
@@ -129,8 +147,8 @@ async def create_server(
     """Start a server for ``bindings`` on ``address``; returns (server, bound port, health).
 
     Port 0 picks a free port (tests). SO_REUSEPORT is off so a second mesh on the same port
-    fails loudly instead of silently sharing it. Raises InsecureTransport for keys without
-    TLS on a non-loopback address (unless ``allow_insecure``). ``outgoing_key`` is the key
+    fails loudly instead of silently sharing it. Raises InsecureTransport for no keys, or keys
+    without TLS, on a non-loopback address (unless ``allow_insecure``). ``outgoing_key`` is the key
     the services' handlers send their peers (None: ``LIFTOS_API_KEY``). ``metrics``: record
     every call there (serving them over HTTP is :func:`start_server`'s).
     """

@@ -86,7 +86,7 @@ def test_keys_without_tls_are_refused_off_loopback(caplog: pytest.LogCaptureFixt
     caplog.clear()
     _start("127.0.0.1:0", auth=KEYS)  # loopback: starts with a warning
     assert any("in clear" in r.message for r in caplog.records)
-    _start("0.0.0.0:0")  # no keys: the open laptop mode is unchanged
+    _start("127.0.0.1:0")  # no keys on loopback: the open laptop mode is unchanged
 
 
 def _service_process(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
