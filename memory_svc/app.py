@@ -203,7 +203,7 @@ def build(
     config: ServerConfig, settings: MemorySettings | None = None, *, store: str | None = None
 ) -> tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]:
     try:
-        owner = data_dir_lock.hold(config.data_dir / "memory", exclusive=False)
+        owner = data_dir_lock.hold_dir(config.data_dir / "memory", "memory server")
     except data_dir_lock.DataDirBusy as exc:
         raise SystemExit(f"memory: {exc}") from None
     try:
@@ -238,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=None,
         help="bytes of FAISS indexes and id maps kept loaded, e.g. 4GiB (env LIFTOS_MEMORY_BUDGET)",
     )
-    args, rest = own.parse_known_args(argv)
+    args, _ = own.parse_known_args(argv)
     try:  # refused before anything starts
         if args.memory_budget is not None:
             parse_bytes(args.memory_budget, "--memory-budget")
@@ -249,4 +249,5 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     except ValueError as exc:
         raise SystemExit(f"memory: {exc}") from None
-    run_service("memory", functools.partial(build, store=args.store), rest)
+    # ``own`` as a parent: --help lists --store and --memory-budget with the common flags.
+    run_service("memory", functools.partial(build, store=args.store), argv, parents=[own])
