@@ -26,10 +26,20 @@ def private_data_dir(path: Path) -> None:
     os.chmod(path, 0o700)
 
 
-def run_service(service: str, build: Build, argv: Sequence[str] | None = None) -> None:
+def run_service(
+    service: str,
+    build: Build,
+    argv: Sequence[str] | None = None,
+    *,
+    parents: Sequence[argparse.ArgumentParser] = (),
+) -> None:
+    """``parents``: parsers (``add_help=False``) of the service's own flags, so ``--help``
+    lists them with the common ones; the service reads their values itself."""
     os.umask(PRIVATE_UMASK)
     parser = argparse.ArgumentParser(
-        prog=f"python -m {service}_svc", description=f"LiftOS {service} service"
+        prog=f"python -m {service}_svc",
+        description=f"LiftOS {service} service",
+        parents=list(parents),
     )
     add_server_arguments(parser, service)
     args = parser.parse_args(argv)
