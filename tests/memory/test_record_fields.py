@@ -5,6 +5,7 @@ records without the bad field are written."""
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 
 import grpc
@@ -85,3 +86,92 @@ def test_the_same_records_in_range_are_written(stub) -> None:
     assert response.inserted_count == 3
     got = {r.id: r for r in scan_all(stub, org_id=org)}
     assert got[edge.id].timestamp == edge.timestamp
+
+
+def _add_factor(value: float) -> Mutation:
+    def mutate(record: md_pb.CausalMarketingData) -> None:
+        record.external_factors.add(name="consumer_confidence", value=0.0)
+        record.external_factors.add(name="competitor_index", value=value)
+
+    return mutate
+
+
+def _note(text: str) -> Mutation:
+    return lambda r: r.causal_metadata.notes.extend(["read through the mapping", text])
+
+
+FIELDS = [
+    (_add_factor(math.inf), "records[1].external_factors[1].value", "finite"),
+    (
+        _set("causal_metadata.quality.temporal_consistency", math.nan),
+        "records[1].causal_metadata.quality.temporal_consistency",
+        "finite",
+    ),
+    (
+        _set("causal_metadata.quality.confounder_coverage", -5.0),
+        "records[1].causal_metadata.quality.confounder_coverage",
+        "in [0, 1]",
+    ),
+    (_set("treatment_group", 99), "records[1].treatment_group", "not a TreatmentGroup"),
+    (
+        _set("calendar_features.day_of_week", 99),
+        "records[1].calendar_features.day_of_week",
+        "not a DayOfWeek",
+    ),
+    (
+        _set("calendar_features.date.month", 13),
+        "records[1].calendar_features.date",
+        "not a calendar date",
+    ),
+    (_set("calendar_features.month", 13), "records[1].calendar_features.month", "1..12"),
+    (_set("calendar_features.year", 99_999), "records[1].calendar_features.year", "1,900..2,200"),
+    (
+        _set("calendar_features.days_to_next_holiday", -(2**31)),
+        "records[1].calendar_features.days_to_next_holiday",
+        "-1..",
+    ),
+    (_set("local_date.year", 2300), "records[1].local_date", "1900-2200"),
+    (_set("campaign_name", "x" * 5_000_000), "records[1].campaign_name", "1,024 characters"),
+    (_set("campaign_id", "a\x00b"), "records[1].campaign_id", "control characters"),
+    (_set("geo", "US-\x1b[2J"), "records[1].geo", "control characters"),
+    (_note("\x1b[31mred"), "records[1].causal_metadata.notes[1]", "control characters"),
+    (
+        lambda r: r.knowledge_graph_nodes.extend(["n"] * 1_001),
+        "records[1].knowledge_graph_nodes",
+        "1,000 items",
+    ),
+    (
+        lambda r: setattr(r.confounders[0], "strength", 1.5),
+        "records[1].confounders[0].strength",
+        "in [0, 1]",
+    ),
+    (_set("lag_features.spend_lag_7", -1.0), "records[1].lag_features.spend_lag_7", "in [0,"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "field", "why"), FIELDS)
+def test_bad_nested_fields_are_refused_with_their_path(stub, mutate, field, why) -> None:
+    org = "r7-fields"
+    named, reason, message = _refused(stub, org, mutate)
+    assert (named, reason) == (field, "INVALID_RECORD")
+    assert why in message
+    assert len(message) < 1_000  # the 5 MB name is not quoted back
+    _assert_nothing_stored(stub, org)
+
+
+def test_real_text_and_documented_sentinels_are_written(stub) -> None:
+    """What real exports and the pipeline write stays accepted: tabs and newlines in free
+    text, non-ASCII names, -1 day counts, unset calendar parts, 1,024-character names."""
+    org = "r7-fields-ok"
+    records = synthetic_records(org, 3)
+    r = records[1]
+    r.campaign_name = "Sommerschlussverkauf – Ü\t(DE)\n" + "x" * 990
+    r.confounders[0].description = "promotion\nrunning"
+    r.calendar_features.days_to_next_holiday = -1
+    r.calendar_features.days_since_last_holiday = -1
+    r.causal_metadata.notes.append("spend from metrics.costMicros / 1e6")
+    r.external_factors.add(name="fx_eur_usd", value=1.08)
+    response = stub.Write(iter([memory_pb.WriteRequest(org_id=org, records=records)]), timeout=60)
+    assert response.inserted_count == 3
+    got = {x.id: x for x in scan_all(stub, org_id=org)}
+    assert got[r.id].campaign_name == r.campaign_name
