@@ -330,7 +330,9 @@ class ExplainRequest(_message.Message):
     analysis_id: _builtins.str
     """Analysis to explain."""
     question: _builtins.str
-    """The user's question, if any."""
+    """The user's question, if any. Naming another analysis id of the org asks what changed
+    between the two.
+    """
     audience: Global___Audience.ValueType
     """Audience."""
     writer: Global___ExplanationWriter.ValueType

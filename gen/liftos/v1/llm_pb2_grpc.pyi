@@ -48,11 +48,17 @@ class LlmServiceStub:
     text, its citations and the claims the guardrail removed or rewrote. Whatever the writer
     (the grounded writer or an OpenAI-compatible LLM), every sentence passes CheckClaims
     before it is sent: no unsupported causal claim reaches the caller unmarked.
-    Errors: INVALID_ARGUMENT (analysis_id missing or too long, question too long, an LLM
-    endpoint this server may not call; field named), NOT_FOUND (analysis, as BuildContext),
+    A question naming other analyses of the org by id (an- and 20 hex digits, at most 10) is
+    answered with what changed between each and this one (windows, restated days, each
+    channel's move and whether the two intervals overlap).
+    Errors: INVALID_ARGUMENT (analysis_id missing or too long, question too long or naming
+    more than 10 analyses, an LLM endpoint this server may not call; field named), NOT_FOUND
+    (the analysis, as BuildContext, or one the question names: the message names `question`),
     FAILED_PRECONDITION (EXPLANATION_WRITER_LLM with no LLM endpoint configured or given; the
-    endpoint refused the request, e.g. a bad API key or model), UNAVAILABLE (causal service,
-    or the LLM endpoint down or past its timeout after retries; with RetryInfo).
+    endpoint refused the request, e.g. a bad API key or model; ANALYSIS_NOT_COMPARABLE: the
+    question names another analysis and one of the two is not an attribution, subject
+    `question` or `analysis_id`), UNAVAILABLE (causal service, or the LLM endpoint down or
+    past its timeout after retries; with RetryInfo).
     """
     CheckClaims: _grpc.UnaryUnaryMultiCallable[_llm_pb2.CheckClaimsRequest, _llm_pb2.CheckClaimsResponse]
     """Which causal claims in a text the analyses support. Associational wording ("correlated
@@ -81,11 +87,17 @@ class LlmServiceAsyncStub(LlmServiceStub):
     text, its citations and the claims the guardrail removed or rewrote. Whatever the writer
     (the grounded writer or an OpenAI-compatible LLM), every sentence passes CheckClaims
     before it is sent: no unsupported causal claim reaches the caller unmarked.
-    Errors: INVALID_ARGUMENT (analysis_id missing or too long, question too long, an LLM
-    endpoint this server may not call; field named), NOT_FOUND (analysis, as BuildContext),
+    A question naming other analyses of the org by id (an- and 20 hex digits, at most 10) is
+    answered with what changed between each and this one (windows, restated days, each
+    channel's move and whether the two intervals overlap).
+    Errors: INVALID_ARGUMENT (analysis_id missing or too long, question too long or naming
+    more than 10 analyses, an LLM endpoint this server may not call; field named), NOT_FOUND
+    (the analysis, as BuildContext, or one the question names: the message names `question`),
     FAILED_PRECONDITION (EXPLANATION_WRITER_LLM with no LLM endpoint configured or given; the
-    endpoint refused the request, e.g. a bad API key or model), UNAVAILABLE (causal service,
-    or the LLM endpoint down or past its timeout after retries; with RetryInfo).
+    endpoint refused the request, e.g. a bad API key or model; ANALYSIS_NOT_COMPARABLE: the
+    question names another analysis and one of the two is not an attribution, subject
+    `question` or `analysis_id`), UNAVAILABLE (causal service, or the LLM endpoint down or
+    past its timeout after retries; with RetryInfo).
     """
     CheckClaims: _aio.UnaryUnaryMultiCallable[_llm_pb2.CheckClaimsRequest, _llm_pb2.CheckClaimsResponse]  # type: ignore[assignment]
     """Which causal claims in a text the analyses support. Associational wording ("correlated
@@ -123,11 +135,17 @@ class LlmServiceServicer(metaclass=_abc_1.ABCMeta):
         text, its citations and the claims the guardrail removed or rewrote. Whatever the writer
         (the grounded writer or an OpenAI-compatible LLM), every sentence passes CheckClaims
         before it is sent: no unsupported causal claim reaches the caller unmarked.
-        Errors: INVALID_ARGUMENT (analysis_id missing or too long, question too long, an LLM
-        endpoint this server may not call; field named), NOT_FOUND (analysis, as BuildContext),
+        A question naming other analyses of the org by id (an- and 20 hex digits, at most 10) is
+        answered with what changed between each and this one (windows, restated days, each
+        channel's move and whether the two intervals overlap).
+        Errors: INVALID_ARGUMENT (analysis_id missing or too long, question too long or naming
+        more than 10 analyses, an LLM endpoint this server may not call; field named), NOT_FOUND
+        (the analysis, as BuildContext, or one the question names: the message names `question`),
         FAILED_PRECONDITION (EXPLANATION_WRITER_LLM with no LLM endpoint configured or given; the
-        endpoint refused the request, e.g. a bad API key or model), UNAVAILABLE (causal service,
-        or the LLM endpoint down or past its timeout after retries; with RetryInfo).
+        endpoint refused the request, e.g. a bad API key or model; ANALYSIS_NOT_COMPARABLE: the
+        question names another analysis and one of the two is not an attribution, subject
+        `question` or `analysis_id`), UNAVAILABLE (causal service, or the LLM endpoint down or
+        past its timeout after retries; with RetryInfo).
         """
 
     @_abc_1.abstractmethod

@@ -6604,7 +6604,8 @@ class ExplainRequest(betterproto2.Message):
 
     question: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    The user's question, if any.
+    The user's question, if any. Naming another analysis id of the org asks what changed
+    between the two.
     """
 
     audience: "Audience" = betterproto2.field(
@@ -10122,11 +10123,17 @@ class LlmServiceStub:
         text, its citations and the claims the guardrail removed or rewrote. Whatever the writer
         (the grounded writer or an OpenAI-compatible LLM), every sentence passes CheckClaims
         before it is sent: no unsupported causal claim reaches the caller unmarked.
-        Errors: INVALID_ARGUMENT (analysis_id missing or too long, question too long, an LLM
-        endpoint this server may not call; field named), NOT_FOUND (analysis, as BuildContext),
+        A question naming other analyses of the org by id (an- and 20 hex digits, at most 10) is
+        answered with what changed between each and this one (windows, restated days, each
+        channel's move and whether the two intervals overlap).
+        Errors: INVALID_ARGUMENT (analysis_id missing or too long, question too long or naming
+        more than 10 analyses, an LLM endpoint this server may not call; field named), NOT_FOUND
+        (the analysis, as BuildContext, or one the question names: the message names `question`),
         FAILED_PRECONDITION (EXPLANATION_WRITER_LLM with no LLM endpoint configured or given; the
-        endpoint refused the request, e.g. a bad API key or model), UNAVAILABLE (causal service,
-        or the LLM endpoint down or past its timeout after retries; with RetryInfo).
+        endpoint refused the request, e.g. a bad API key or model; ANALYSIS_NOT_COMPARABLE: the
+        question names another analysis and one of the two is not an attribution, subject
+        `question` or `analysis_id`), UNAVAILABLE (causal service, or the LLM endpoint down or
+        past its timeout after retries; with RetryInfo).
         """
 
         yield from self._channel.unary_stream(
