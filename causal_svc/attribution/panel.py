@@ -23,7 +23,7 @@ import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 from mesh.runtime.cadence import looks_weekly, weekly_series
-from mesh.runtime.quoting import shown_all
+from mesh.runtime.quoting import shown, shown_all
 
 from .geo_size import geo_population
 from .partial_gaps import fill_partial_gaps
@@ -126,9 +126,9 @@ class MediaPanel:
         try:
             return self.channels.index(name)
         except ValueError:
-            known = ", ".join(self.channels)
             raise InvalidSpec(
-                f"unknown channel {name!r}; the panel has: {known}", field=field_name
+                f"unknown channel {shown(name)}; the panel has: {shown_all(self.channels)}",
+                field=field_name,
             ) from None
 
     def rows_within(self, frame: pd.DataFrame) -> pd.DataFrame:

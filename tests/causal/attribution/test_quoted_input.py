@@ -74,3 +74,19 @@ def test_a_budget_currency_that_is_not_iso_4217_is_refused_as_such(mesh, analysi
 def test_another_iso_currency_is_still_a_mismatch(mesh, analysis_id) -> None:
     message = _optimize(mesh, analysis_id, "EUR").details() or ""
     assert "total_budget is in EUR" in message and "amounts are in USD" in message
+
+
+def test_a_counterfactual_on_an_unknown_channel_quotes_it_escaped(mesh, analysis_id) -> None:
+    stub = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+    request = pb.CounterfactualRequest(
+        org_id=ORG,
+        analysis_id=analysis_id,
+        changes=[pb.SpendChange(channel="\x1b[2J" + "x" * 500, multiplier=1.5)],
+    )
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Counterfactual(request, timeout=120)
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    message = err.value.details() or ""
+    assert "unknown channel '\\x1b[2J" in message and "characters)" in message
+    assert not any(c in message for c in RAW)
+    assert decode_status(err.value).fields == ["changes[0].channel"]
