@@ -100,20 +100,26 @@ def parse_mapping(text: str) -> dict[str, str]:
 
 
 def load_account(args: argparse.Namespace) -> dict[str, Any]:
-    """The account from --accounts (matching the source, and --account-id when given),
-    overridden by the explicit flags."""
+    """The account from --accounts (matching the source, the org when the entry names one,
+    and --account-id when given), overridden by the explicit flags."""
     account: dict[str, Any] = {}
     if args.accounts is not None:
-        entries = [
+        org = args.org or os.environ.get("LIFTOS_ORG", "")
+        of_source = [
             a
             for a in json.loads(args.accounts.read_text())
             if a.get("source") == args.source
             and (not args.account_id or str(a.get("account_id")) == args.account_id)
         ]
+        # An entry naming another org is that org's account (a multi-org accounts.json).
+        entries = [a for a in of_source if not org or a.get("org_id") in (None, "", org)]
         if len(entries) != 1:
+            others = sorted({str(a["org_id"]) for a in of_source if a.get("org_id")} - {org})
             raise SystemExit(
                 f"error: {args.accounts} has {len(entries)} {args.source} accounts"
-                + ("" if args.account_id else "; pick one with --account-id")
+                + (f" of org {org!r}" if org and others else "")
+                + (f" (others are of {', '.join(others)})" if not entries and others else "")
+                + ("" if args.account_id or not entries else "; pick one with --account-id")
             )
         account = dict(entries[0])
     for key, value in (

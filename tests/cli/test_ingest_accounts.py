@@ -1,0 +1,65 @@
+"""`liftos ingest --accounts` with a multi-org accounts.json picks the --org's account (audit
+R8-F7), over real memory and ingestion servers."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingestion_svc.app import build as ingestion_build
+from memory_svc.app import build as memory_build
+from mesh import cli
+from mesh.runtime.inprocess import running_services
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("world") / "w"
+    argv = ["simulate", "--scenario", "demo", "--seed", "1", "--days", "28", "--geos", "2",
+            "--orgs", "2", "--campaigns", "7", "--out", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    builds = {"memory": memory_build, "ingestion": ingestion_build}
+    with running_services(builds, tmp_path_factory.mktemp("mesh")) as services:
+        yield {s: r.address for s, r in services.items()}
+
+
+def _ingest(world: Path, org: str, monkeypatch: pytest.MonkeyPatch, mesh: dict[str, str]) -> int:
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
+    monkeypatch.setenv("LIFTOS_MEMORY_ADDR", mesh["memory"])
+    argv = ["ingest", "--org", org, "--source", "meta", "--accounts",
+            str(world / "accounts.json"), "--country", "US", str(world / "meta.ndjson")]  # fmt: skip
+    return cli.main(argv)
+
+
+def test_the_orgs_own_account_is_picked(
+    world: Path, mesh: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    accounts = json.loads((world / "accounts.json").read_text())
+    metas = {a["org_id"]: a["account_id"] for a in accounts if a["source"] == "meta"}
+    assert len(metas) == 2  # the file really is multi-org
+    assert _ingest(world, "org_002", monkeypatch, mesh) == 0
+    out = capsys.readouterr().out
+    written = re.search(r"written ([\d,]+)", out)
+    assert written and int(written.group(1).replace(",", "")) > 0, out
+    # the batch was org_002's account: org_001's rows in the shared export are the foreign ones
+    assert f"in a batch for account '{metas['org_002']}'" in out, out
+
+
+def test_an_org_without_an_account_there_is_told_whose_they_are(
+    world: Path, mesh: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        _ingest(world, "org_009", monkeypatch, mesh)
+    message = str(refused.value)
+    assert "0 meta accounts of org 'org_009'" in message
+    assert "org_001, org_002" in message
