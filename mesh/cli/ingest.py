@@ -100,7 +100,7 @@ def parse_mapping(text: str) -> dict[str, str]:
 
 
 def load_account(args: argparse.Namespace) -> dict[str, Any]:
-    """The account from --accounts (matching the source, the org when the entry names one,
+    """The account from --accounts (matching the source, --org's entries when any names it,
     and --account-id when given), overridden by the explicit flags."""
     account: dict[str, Any] = {}
     if args.accounts is not None:
@@ -111,14 +111,16 @@ def load_account(args: argparse.Namespace) -> dict[str, Any]:
             if a.get("source") == args.source
             and (not args.account_id or str(a.get("account_id")) == args.account_id)
         ]
-        # An entry naming another org is that org's account (a multi-org accounts.json).
-        entries = [a for a in of_source if not org or a.get("org_id") in (None, "", org)]
+        # A multi-org accounts.json: the entries naming --org are its accounts. None naming
+        # it: every entry is a candidate (a one-org file loaded into an org of another name).
+        mine = [a for a in of_source if org and a.get("org_id") == org]
+        entries = mine or of_source
         if len(entries) != 1:
-            others = sorted({str(a["org_id"]) for a in of_source if a.get("org_id")} - {org})
+            orgs = sorted({str(a["org_id"]) for a in entries if a.get("org_id")})
             raise SystemExit(
                 f"error: {args.accounts} has {len(entries)} {args.source} accounts"
-                + (f" of org {org!r}" if org and others else "")
-                + (f" (others are of {', '.join(others)})" if not entries and others else "")
+                + (f" of org {org!r}" if mine else f" (of {', '.join(orgs)})" if orgs else "")
+                + (f", none of org {org!r}" if org and orgs and not mine else "")
                 + ("" if args.account_id or not entries else "; pick one with --account-id")
             )
         account = dict(entries[0])

@@ -55,11 +55,11 @@ def test_the_orgs_own_account_is_picked(
     assert f"in a batch for account '{metas['org_002']}'" in out, out
 
 
-def test_an_org_without_an_account_there_is_told_whose_they_are(
+def test_an_org_with_no_account_there_is_told_whose_they_are(
     world: Path, mesh: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(SystemExit) as refused:
         _ingest(world, "org_009", monkeypatch, mesh)
     message = str(refused.value)
-    assert "0 meta accounts of org 'org_009'" in message
-    assert "org_001, org_002" in message
+    assert "has 2 meta accounts (of org_001, org_002), none of org 'org_009'" in message
+    assert "--account-id" in message
