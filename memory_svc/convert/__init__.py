@@ -67,7 +67,7 @@ def _violations(
     frame: pd.DataFrame, org_id: str, records: list[md_pb.CausalMarketingData]
 ) -> list[FieldViolation]:
     return [
-        FieldViolation(f"records[{i}].{f}", why)
+        FieldViolation(f"records[{i}].{f}" if f else f"records[{i}]", why)
         for i, f, why in record_rules.violations(frame, org_id, MAX_VIOLATIONS, records)
     ]
 

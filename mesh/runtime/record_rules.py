@@ -45,7 +45,11 @@ one no real export reaches:
 * other doubles (a factor's or indicator's value, a confounder's value) at most
   ``MAX_VALUE`` = 1e15 in size — past any index, rate or price and below 2^53;
 * day counts (late_days, history_days, days to/since a holiday) at most ``MAX_DAYS`` =
-  110,000, the span of 1900-2200 (109,938 days).
+  110,000, the span of 1900-2200 (109,938 days);
+* a whole record at most ``MAX_RECORD_BYTES`` = 256 KiB serialised (a real one is a few KB,
+  its embedding included): the field bounds alone would still let 1,000 confounders of
+  1,024-character descriptions make a 3 MB record, and one record over 4 MiB cannot be sent
+  to a client on gRPC's default message limit however Scan splits its replies.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ __all__ = [
     "MAX_ITEMS",
     "MAX_KEY_CHARS",
     "MAX_MONEY",
+    "MAX_RECORD_BYTES",
     "MAX_TEXT_CHARS",
     "MAX_VALUE",
     "MIN_DATE",
@@ -88,6 +93,7 @@ MAX_KEY_CHARS = 8_192
 MAX_ITEMS = 1_000
 MAX_VALUE = 1e15
 MAX_DAYS = 110_000
+MAX_RECORD_BYTES = 262_144
 # The supported range of dates (the same as mesh.runtime.protoconv's; a test keeps them equal).
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2200, 12, 31)
@@ -181,6 +187,9 @@ def record_violations(records: Sequence[Any], limit: int) -> list[tuple[int, str
     found: list[tuple[int, str, str]] = []
     recs = list(records)
     if recs:
+        sizes = np.fromiter(map(methodcaller("ByteSize"), recs), np.int64, len(recs))
+        for i in np.flatnonzero(sizes > MAX_RECORD_BYTES)[:limit].tolist():
+            found.append((i, "", f"the record is {sizes[i]:,} bytes; at most {MAX_RECORD_BYTES:,}"))
         _walk(recs, np.arange(len(recs)), "", _root, found, limit)
     return found
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 
@@ -34,16 +35,23 @@ def _set(path: str, value: object) -> Mutation:
     return mutate
 
 
-def _refused(stub, org: str, mutate: Mutation) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
-    """Write three records, the second mutated: (first field named, its reason, message)."""
+def _refused(stub, org: str, mutate: Mutation) -> tuple[str, str, str, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """Write three records, the second mutated: (first field named, its reason, the message,
+    every field named → its description)."""
     records = synthetic_records(org, 3)
     mutate(records[1])
     with pytest.raises(grpc.RpcError) as err:
         stub.Write(iter([memory_pb.WriteRequest(org_id=org, records=records)]), timeout=60)
     code, reason, fields = reason_and_fields(err.value)
     assert code == INVALID
-    _, message, _ = rich_error(err.value)
-    return fields[0], reason, message
+    _, message, details = rich_error(err.value)
+    named = {
+        v.field: v.description
+        for d in details
+        if isinstance(d, error_details_pb2.BadRequest)
+        for v in d.field_violations
+    }
+    return fields[0], reason, message, named
 
 
 def _assert_nothing_stored(stub, org: str) -> None:  # type: ignore[no-untyped-def]
@@ -70,7 +78,7 @@ INSTANTS = [
 @pytest.mark.parametrize(("path", "value", "field"), INSTANTS)
 def test_instants_outside_their_range_are_refused(stub, path, value, field) -> None:
     org = "r7-instants"
-    named, reason, message = _refused(stub, org, _set(path, value))
+    named, reason, message, _ = _refused(stub, org, _set(path, value))
     assert (named, reason) == (field, "INVALID_RECORD")
     assert "1900-2200" in message or "nanos" in message
     _assert_nothing_stored(stub, org)
@@ -98,6 +106,12 @@ def _add_factor(value: float) -> Mutation:
 
 def _note(text: str) -> Mutation:
     return lambda r: r.causal_metadata.notes.extend(["read through the mapping", text])
+
+
+def _big(record: md_pb.CausalMarketingData) -> None:
+    """Every field within its bounds, the record 300 KB: 300 confounders of 1,000 characters."""
+    for k in range(300):
+        record.confounders.add(name=f"c{k}", strength=0.5, description="d" * 1_000)
 
 
 FIELDS = [
@@ -146,15 +160,16 @@ FIELDS = [
         "in [0, 1]",
     ),
     (_set("lag_features.spend_lag_7", -1.0), "records[1].lag_features.spend_lag_7", "in [0,"),
+    (_big, "records[1]", "at most 262,144"),
 ]
 
 
 @pytest.mark.parametrize(("mutate", "field", "why"), FIELDS)
 def test_bad_nested_fields_are_refused_with_their_path(stub, mutate, field, why) -> None:
     org = "r7-fields"
-    named, reason, message = _refused(stub, org, mutate)
-    assert (named, reason) == (field, "INVALID_RECORD")
-    assert why in message
+    _, reason, message, named = _refused(stub, org, mutate)
+    assert reason == "INVALID_RECORD"
+    assert why in named[field]
     assert len(message) < 1_000  # the 5 MB name is not quoted back
     _assert_nothing_stored(stub, org)
 
