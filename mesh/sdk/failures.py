@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -11,12 +11,14 @@ from mesh.runtime.status import decode_status
 
 @dataclass  # mutable and slot-less: raising sets __traceback__ on the instance
 class RpcFailure(Exception):
-    """A failed call: the status code, message, ErrorInfo reason and BadRequest violations."""
+    """A failed call: the status code, message, ErrorInfo reason and BadRequest violations,
+    and the server's request id for it (``rid=`` in the services' logs; "" when none came)."""
 
     code: grpc.StatusCode
     message: str
     reason: str = ""
     field_violations: tuple[tuple[str, str], ...] = ()
+    request_id: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         text = f"{self.code.name}: {self.message}"
@@ -27,4 +29,16 @@ class RpcFailure(Exception):
     @classmethod
     def from_rpc_error(cls, error: grpc.RpcError) -> RpcFailure:
         status = decode_status(error)
-        return cls(status.code, status.message, status.reason, status.field_violations)
+        return cls(
+            status.code, status.message, status.reason, status.field_violations,
+            request_id=_request_id(error),
+        )  # fmt: skip
+
+
+def _request_id(error: grpc.RpcError) -> str:
+    """The ``x-request-id`` the server returned in the failed call's trailing metadata."""
+    trailing = getattr(error, "trailing_metadata", None)
+    for key, value in (trailing() if callable(trailing) else None) or ():
+        if key == "x-request-id":
+            return value if isinstance(value, str) else value.decode(errors="replace")
+    return ""

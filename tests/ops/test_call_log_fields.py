@@ -24,9 +24,12 @@ from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
 from mesh.runtime.auth import AuthConfig
 from mesh.runtime.channels import auth_metadata
-from mesh.runtime.inprocess import running_services
+from mesh.runtime.config import PeerConfig
+from mesh.runtime.inprocess import RunningService, running_services
 from mesh.runtime.protoconv import set_date_range
 from mesh.runtime.synthetic_records import synthetic_records
+from mesh.sdk.client import LiftOS
+from mesh.sdk.failures import RpcFailure
 
 USER_KEY = "kUserSecretZ9q"
 ING_KEY = "kIngSecretY8w"
@@ -37,7 +40,7 @@ ROW_TEXT = "RowContentCampaignQ4zz"
 
 
 @pytest.fixture(scope="module")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, grpc.Channel]]:
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningService]]:
     builds = {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build}
     with running_services(
         builds,
@@ -45,10 +48,15 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, grpc.Ch
         auth=KEYS,
         api_keys={"ingestion": ING_KEY, "causal": "kCauSecretX7e"},
     ) as services:
-        channels = {s: grpc.insecure_channel(r.address) for s, r in services.items()}
-        yield channels
-        for channel in channels.values():
-            channel.close()
+        yield services
+
+
+@pytest.fixture(scope="module")
+def mesh(running: dict[str, RunningService]) -> Iterator[dict[str, grpc.Channel]]:
+    channels = {s: grpc.insecure_channel(r.address) for s, r in running.items()}
+    yield channels
+    for channel in channels.values():
+        channel.close()
 
 
 def _lines(caplog: pytest.LogCaptureFixture, method: str) -> list[str]:
@@ -143,3 +151,23 @@ def test_no_key_and_no_row_content_in_any_line(
     assert "/liftos.v1.MemoryService/Search PERMISSION_DENIED" in text
     for secret in (USER_KEY, ING_KEY, "Bearer", ROW_TEXT):
         assert secret not in text, secret
+
+
+def test_the_sdk_failure_carries_the_request_id_of_the_log_line(
+    running: dict[str, RunningService], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A user's failed call (LiftOS SDK): RpcFailure.request_id is the rid on the server's line,
+    what on-call greps for from a user's report."""
+    caplog.set_level("INFO", logger="liftos.rpc")
+    peers = PeerConfig.from_env().with_overrides(causal=running["causal"].address)
+    client = LiftOS(peers, org_id="org_a", api_key=USER_KEY)
+    try:
+        with pytest.raises(RpcFailure) as raised:
+            client.get_analysis("an-" + "0" * 20)
+    finally:
+        client.close()
+    assert raised.value.code == grpc.StatusCode.NOT_FOUND
+    rid = raised.value.request_id
+    assert re.fullmatch(r"[0-9a-f]{16}", rid), rid
+    lines = _lines(caplog, "/liftos.v1.CausalService/GetAnalysis")
+    assert [x for x in lines if f"rid={rid} " in x and " NOT_FOUND " in x], lines
