@@ -135,6 +135,9 @@ class ProductPrepared:
     batch: RawBatch
     rows: pd.DataFrame
     rejections: list[Rejection]
+    # rows of cancelled orders (their lines zeroed in ``rows``): rejected ``not_a_sale`` at
+    # stage two unless they restate an order taken before
+    cancelled: dict[int, Rejection] = field(default_factory=dict)
 
     def days(self) -> tuple[int, int] | None:
         """Local days (since 1970-01-01) the batch's records fall on; None when the source's
@@ -154,7 +157,7 @@ def _shas(batch: RawBatch, rows: pd.Series) -> list[str]:
     return [digest[i] for i in keys]
 
 
-def _orders(batch: RawBatch) -> tuple[pd.DataFrame, list[Rejection]]:
+def _orders(batch: RawBatch) -> tuple[pd.DataFrame, list[Rejection], dict[int, Rejection]]:
     out = shopify_orders.normalise(batch.rows, batch.account)
     f = out.frame
     shas = _shas(batch, f["row"])
@@ -193,7 +196,7 @@ def _orders(batch: RawBatch) -> tuple[pd.DataFrame, list[Rejection]]:
             "title": "",
         }
     )
-    return frame, out.rejections
+    return frame, out.rejections, out.cancelled
 
 
 def _catalogue(batch: RawBatch, version_base: int) -> tuple[pd.DataFrame, list[Rejection]]:
@@ -320,6 +323,7 @@ def _prepare_rows(batch: RawBatch, settings: Settings) -> ProductPrepared:
     alone = dataclasses.replace(batch, rows=[], raw=[], parse_rejections=())
     frames = [_prepare_products(alone, settings).rows]
     rejections = list(batch.parse_rejections)
+    cancelled: dict[int, Rejection] = {}
     for i, row in enumerate(batch.rows):
         if row is None:  # rejected by the parser already
             continue
@@ -339,8 +343,11 @@ def _prepare_rows(batch: RawBatch, settings: Settings) -> ProductPrepared:
         part.rows["row"] += i
         frames.append(part.rows)
         rejections += [dataclasses.replace(r, row_index=r.row_index + i) for r in part.rejections]
+        cancelled.update(
+            {k + i: dataclasses.replace(r, row_index=k + i) for k, r in part.cancelled.items()}
+        )
     rows = pd.concat(frames, ignore_index=True)
-    return ProductPrepared(batch, rows, sorted(rejections, key=lambda r: r.row_index))
+    return ProductPrepared(batch, rows, sorted(rejections, key=lambda r: r.row_index), cancelled)
 
 
 def _refused(frame: pd.DataFrame, rejections: list[Rejection]) -> np.ndarray:
@@ -365,8 +372,9 @@ def _refused(frame: pd.DataFrame, rejections: list[Rejection]) -> np.ndarray:
 
 def _prepare_products(batch: RawBatch, settings: Settings) -> ProductPrepared:
     version_base = epoch_us(batch.pulled_at) + batch.row_offset
+    cancelled: dict[int, Rejection] = {}
     if batch.source == "shopify_orders":
-        frame, rejections = _orders(batch)
+        frame, rejections, cancelled = _orders(batch)
         date_field = "created_at"
     elif batch.source == "shopify_products":
         frame, rejections = _catalogue(batch, version_base)
@@ -415,7 +423,9 @@ def _prepare_products(batch: RawBatch, settings: Settings) -> ProductPrepared:
     bad |= frame["row"].isin(late_rows).to_numpy(bool)
     frame = frame[~bad].reset_index(drop=True)
     frame = frame[~_refused(frame, rejections)].reset_index(drop=True)
-    return ProductPrepared(batch, frame[list(RECORD_COLUMNS)], rejections)
+    kept = set(frame["row"].tolist())
+    cancelled = {k: r for k, r in cancelled.items() if k in kept}
+    return ProductPrepared(batch, frame[list(RECORD_COLUMNS)], rejections, cancelled)
 
 
 def _with_removed_lines(
@@ -504,6 +514,11 @@ def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult
     orders = batch.source == "shopify_orders"
     for row, unit, version, sha in units.itertuples(index=False):
         known = book.units.get(unit)
+        if known is None and row in prepared.cancelled:
+            # a cancelled order never taken: not a sale, said; one taken before is restated
+            # below to its zero lines (the cancellation arriving after the order)
+            rejections.append(prepared.cancelled[row])
+            continue
         if known is not None and known[1] == sha:
             duplicates += 1
             accepted += 1

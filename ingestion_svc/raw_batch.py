@@ -52,6 +52,7 @@ REASONS = (
     "stale_version",
     "wrong_account",
     "unknown_geo",
+    "not_a_sale",
 )
 
 

@@ -7,8 +7,19 @@ store's orders keep their own), ``created_at`` with the shop's UTC offset (its d
 shop-local day), refunds nested in ``refunds[].refund_line_items[]`` pointing at their line
 by ``line_item_id`` (a partial refund returns some units of some lines), order edits that
 removed units (``current_quantity`` below ``quantity`` beyond what was refunded: the line
-keeps only what is left, 0 when removed whole), and no shipping address for digital goods
-(no geo).
+keeps only what is left, 0 when removed whole), no shipping address for digital goods
+(no geo), discounts carried only in ``discount_allocations`` (their sum is the line's
+discount), and a line whose product was deleted since (``product_id`` null: kept, under the
+stand-in product ``deleted:<sku or title>``).
+
+Not sales, left out: a test order, a cancelled order (``cancelled_at`` set or
+``financial_status`` voided) and an order of gift cards only are rejected ``not_a_sale``
+(the message says which); a gift-card line beside product lines is left out of its order
+(a gift card is a liability; its revenue comes when redeemed). A refund with no
+``refund_line_items`` (an amount only) is not attributable to a product and is not counted.
+A cancelled order's lines are read and zeroed (:attr:`OrderLines.cancelled`): ingest rejects
+it ``not_a_sale`` unless it restates an order taken before, whose lines it then zeroes (a
+cancellation arriving after the order was ingested is a restatement to nothing).
 
 Identity: ``natural_key = shopify|<shop>|<order id>|<line item id>``; ``version`` is the
 order's ``updated_at`` in µs since the epoch — Shopify's own clock for restatements: a
@@ -20,7 +31,7 @@ duplicate pull, a lower one is a stale re-send (rejected ``stale_version``).
 Bad input costs only itself: an order whose id, date or currency is unusable is rejected
 whole — so is one with a time before 1970 (not a Shopify time; as a version it would be
 negative, which memory refuses), a refund or a shipping address of the wrong shape; a line
-item with a missing product id, a bad number, sales (price x quantity) above
+item with a malformed product id, a bad number, sales (price x quantity) above
 ``record_rules.MAX_MONEY`` or the id of another line of its order (one natural key for two
 lines: one would be lost) is rejected alone (``line_items[<j>].<field>``) and its order's
 other lines stay; a refund line that points at no line of its order, or refunds more units
@@ -51,7 +62,7 @@ from ingestion_svc.raw_batch import Account, Rejection
 from ingestion_svc.rejection_list import quoted
 from mesh.runtime import record_rules
 
-__all__ = ["LINES", "OrderBook", "OrderLines", "normalise"]
+__all__ = ["DELETED_PREFIX", "LINES", "OrderBook", "OrderLines", "normalise"]
 
 _LOGGER = logging.getLogger(__name__)
 SOURCE = "shopify"
@@ -153,6 +164,64 @@ def _text(v: Any) -> str:
     return v if type(v) is str else str(v) if type(v) in (int, float) else ""
 
 
+def _not_a_sale(row: dict[str, Any]) -> _Bad | None:
+    """Reject a test order (``test: true``: the shop's checkout tried out, never a sale); a
+    cancelled one (``cancelled_at`` set, or ``financial_status`` voided) is returned, not
+    raised: its lines are read and zeroed, so a cancellation of an order ingested before
+    restates it to nothing (see :class:`OrderLines`)."""
+    if row.get("test") is True:
+        raise _Bad("test", "not_a_sale", "test order (test: true): not a sale, left out")
+    cancelled = row.get("cancelled_at")
+    if cancelled not in (None, ""):
+        return _Bad(
+            "cancelled_at",
+            "not_a_sale",
+            f"cancelled order (cancelled_at {quoted(cancelled)}): not a sale, left out",
+        )
+    if row.get("financial_status") == "voided":
+        return _Bad(
+            "financial_status",
+            "not_a_sale",
+            "cancelled order (financial_status voided): not a sale, left out",
+        )
+    return None
+
+
+def _discount(li: dict[str, Any], path: str) -> float:
+    """A line's discount: the sum of its ``discount_allocations`` when it has any (code and
+    automatic discounts may be carried only there, ``total_discount`` "0.00"), else its
+    ``total_discount``. Never both: where both are given they are the same discount."""
+    allocs = li.get("discount_allocations")
+    if allocs is None or allocs == []:
+        return _money(li.get("total_discount"), f"{path}.total_discount", required=False)
+    if type(allocs) is not list:
+        raise _Bad(
+            f"{path}.discount_allocations",
+            "malformed",
+            f"{path}.discount_allocations is not a list",
+        )
+    total = 0.0
+    for k, a in enumerate(allocs):
+        at = f"{path}.discount_allocations[{k}]"
+        if type(a) is not dict:
+            raise _Bad(at, "malformed", f"{at} is not an object")
+        total += _money(a.get("amount"), f"{at}.amount")
+    return round(total, 2)
+
+
+# A line with no product id: Shopify's export of a line whose product was deleted since the
+# order (or a custom item). It keeps its order's other lines and its own revenue, under a
+# named stand-in product the analysis lists as "not in the catalogue".
+DELETED_PREFIX = "deleted:"
+
+
+def _deleted_product(li: dict[str, Any]) -> str:
+    """The stand-in product id of a line with none: ``deleted:<sku>``, else
+    ``deleted:<title>``, else ``deleted:`` (stable across pulls: an order's line keeps them)."""
+    name = _text(li.get("sku")).strip() or _text(li.get("title")).strip()
+    return DELETED_PREFIX + name[:100]
+
+
 def _after_edits(
     li: dict[str, Any], path: str, qty: int, disc: float, refunded: int
 ) -> tuple[int, float]:
@@ -177,9 +246,12 @@ def _after_edits(
 
 def _order(
     i: int, row: dict[str, Any], account: Account, out: list[dict[str, Any]], rej: list[Rejection]
-) -> None:
-    """Append the order's line items to ``out``; its rejections to ``rej``."""
+) -> _Bad | None:
+    """Append the order's line items to ``out``; its rejections to ``rej``. A cancelled
+    order's lines are appended with no units and no money, and its cancellation returned."""
     order_id = _ident(row.get("id"), "id")
+    cancelled = _not_a_sale(row)
+    first_line = len(out)
     day, created = _stamp(row.get("created_at"), "created_at")
     updated = row.get("updated_at")
     version = _stamp(updated, "updated_at")[1] if updated is not None else created
@@ -224,11 +296,17 @@ def _order(
             refund_paths.setdefault(lid, []).append(path)
     account_id = account.account_id or _text(row.get("shop_id")) or ""
     first_of: dict[str, int] = {}  # line item id -> the first line carrying it
+    gift_cards = 0
     for j, li in enumerate(items):
         path = f"line_items[{j}]"
         try:
             if type(li) is not dict:
                 raise _Bad(path, "malformed", f"{path} is not an object")
+            if li.get("gift_card") is True:
+                # selling a gift card is a liability, not a product sale (its revenue comes
+                # when it is redeemed, on the lines it pays for)
+                gift_cards += 1
+                continue
             lid = _ident(li.get("id"), f"{path}.id")
             # the id is the record's natural key: a second line with it would replace the
             # first in memory, and one of them would be lost without a word
@@ -239,7 +317,11 @@ def _order(
                     f"line item id {lid} is also line_items[{first_of[lid]}]'s: "
                     "an order's lines have distinct ids",
                 )
-            pid = _ident(li.get("product_id"), f"{path}.product_id")
+            pid = (
+                _deleted_product(li)
+                if li.get("product_id") is None
+                else _ident(li["product_id"], f"{path}.product_id")
+            )
             vid = (
                 ""
                 if li.get("variant_id") is None
@@ -247,7 +329,7 @@ def _order(
             )
             qty = _count(li.get("quantity"), f"{path}.quantity")
             price = _money(li.get("price"), f"{path}.price")
-            disc = _money(li.get("total_discount"), f"{path}.total_discount", required=False)
+            disc = _discount(li, path)
             qty, disc = _after_edits(li, path, qty, disc, refunded.get(lid, (0, 0.0))[0])
             gross = round(price * qty, 2)
             if gross > record_rules.MAX_MONEY:
@@ -305,6 +387,13 @@ def _order(
                 "natural_key": f"{SOURCE}|{account_id}|{order_id}|{lid}",
             }
         )
+    if gift_cards == len(items):
+        raise _Bad(
+            "line_items",
+            "not_a_sale",
+            f"an order of gift cards only ({gift_cards} line{'s' if gift_cards > 1 else ''}): "
+            "not a product sale, left out (a gift card's revenue comes when it is redeemed)",
+        )
     # A refund of a line the order does not have (whatever became of that line's own checks).
     ids = {_text(li.get("id")) for li in items if type(li) is dict}
     for lid, paths in refund_paths.items():
@@ -317,14 +406,28 @@ def _order(
                     f"refund of line {lid}, which the order does not have",
                 )
             )
+    if cancelled is not None:
+        for line in out[first_line:]:
+            line.update(_ZERO)
+    return cancelled
+
+
+# A cancelled order's line: what an edit that removed it leaves (memory sums no zero line).
+_ZERO: dict[str, Any] = {
+    "quantity": 0, "gross": 0.0, "discount": 0.0, "revenue": 0.0, "refunded_quantity": 0,
+    "refund_amount": 0.0, "net_revenue": 0.0,
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class OrderLines:
-    """A batch's surviving line items (:data:`LINES`) and its rejections."""
+    """A batch's surviving line items (:data:`LINES`) and its rejections; ``cancelled``: per
+    row of a cancelled order (its lines in ``frame``, zeroed), the ``not_a_sale`` rejection it
+    gets unless it restates an order taken before (then its zero lines replace the order's)."""
 
     frame: pd.DataFrame
     rejections: list[Rejection]
+    cancelled: dict[int, Rejection] = field(default_factory=dict)
 
 
 def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -338,12 +441,15 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> OrderL
     """Parsed order rows (None where a line was malformed, already rejected) → line items."""
     out: list[dict[str, Any]] = []
     rej: list[Rejection] = []
+    cancelled: dict[int, Rejection] = {}
     for i, row in enumerate(rows):
         if row is None:
             continue
         lines = len(out)
         try:
-            _order(i, row, account, out, rej)
+            bad_ = _order(i, row, account, out, rej)
+            if bad_ is not None:
+                cancelled[i] = Rejection(i, bad_.field, bad_.reason, bad_.message)
         except _Bad as bad:
             del out[lines:]
             rej.append(Rejection(i, bad.field, bad.reason, bad.message))
@@ -353,7 +459,7 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> OrderL
             del out[lines:]
             _LOGGER.exception("shopify order at row %d could not be read", i)
             rej.append(unreadable(i, "order", exc))
-    return OrderLines(_frame(out), rej)
+    return OrderLines(_frame(out), rej, cancelled)
 
 
 def unreadable(i: int, what: str, exc: Exception) -> Rejection:

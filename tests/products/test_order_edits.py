@@ -133,10 +133,11 @@ def test_an_edit_that_drops_a_line_leaves_the_order_as_it_now_is(
     assert (first.accepted_count, first.rejected_count) == (2, 0)
     _assert_sums(_sales(memory), _expected(ORIGINAL, OTHER))
 
-    # the edit, beside a row with no product id: only that row is rejected
+    # the edit, beside a row with a malformed product id: only that row is rejected (a null
+    # one is a deleted product's line, kept under a stand-in: R9-F4)
     broken = copy.deepcopy(OTHER)
     broken["id"] = 5003
-    del broken["line_items"][0]["product_id"]
+    broken["line_items"][0]["product_id"] = "not-an-id"
     edit = _ingest(ingestion, "edit", [json.dumps(broken), json.dumps(EDITED)])
     assert [(r.row_index, r.field) for r in edit.rejections] == [(0, "line_items[0].product_id")]
     assert (edit.accepted_count, edit.restated_count) == (1, 1)

@@ -55,6 +55,10 @@ class _RejectionReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Rejec
     """The row belongs to a different account/org than the batch."""
     REJECTION_REASON_UNKNOWN_GEO: _RejectionReason.ValueType  # 12
     """The row's geo key is not in the account's geo_keys mapping."""
+    REJECTION_REASON_NOT_A_SALE: _RejectionReason.ValueType  # 13
+    """The row is not a sale and is left out on purpose: a Shopify test order, a cancelled
+    order, an order of gift cards only (the message says which).
+    """
 
 class RejectionReason(_RejectionReason, metaclass=_RejectionReasonEnumTypeWrapper):
     """Why a row was rejected."""
@@ -85,6 +89,10 @@ REJECTION_REASON_WRONG_ACCOUNT: RejectionReason.ValueType  # 11
 """The row belongs to a different account/org than the batch."""
 REJECTION_REASON_UNKNOWN_GEO: RejectionReason.ValueType  # 12
 """The row's geo key is not in the account's geo_keys mapping."""
+REJECTION_REASON_NOT_A_SALE: RejectionReason.ValueType  # 13
+"""The row is not a sale and is left out on purpose: a Shopify test order, a cancelled
+order, an order of gift cards only (the message says which).
+"""
 Global___RejectionReason: _TypeAlias = RejectionReason  # noqa: Y015
 
 @_typing.final

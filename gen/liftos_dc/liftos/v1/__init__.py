@@ -2366,6 +2366,12 @@ class RejectionReason(betterproto2.Enum):
     The row's geo key is not in the account's geo_keys mapping.
     """
 
+    NOT_A_SALE = 13
+    """
+    The row is not a sale and is left out on purpose: a Shopify test order, a cancelled
+    order, an order of gift cards only (the message says which).
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -2382,6 +2388,7 @@ class RejectionReason(betterproto2.Enum):
             10: "REJECTION_REASON_STALE_VERSION",
             11: "REJECTION_REASON_WRONG_ACCOUNT",
             12: "REJECTION_REASON_UNKNOWN_GEO",
+            13: "REJECTION_REASON_NOT_A_SALE",
         }
 
     @classmethod
@@ -2400,6 +2407,7 @@ class RejectionReason(betterproto2.Enum):
             "REJECTION_REASON_STALE_VERSION": 10,
             "REJECTION_REASON_WRONG_ACCOUNT": 11,
             "REJECTION_REASON_UNKNOWN_GEO": 12,
+            "REJECTION_REASON_NOT_A_SALE": 13,
         }
 
 
