@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from causal_svc.errors import ContradictoryCalibration, InvalidSpec
+from mesh.runtime.quoting import shown_all
 
 from .panel import MediaPanel
 
@@ -141,7 +142,7 @@ def check_lift_tests(panel: MediaPanel, tests: Sequence[LiftTest]) -> list[Prepa
             unknown = [g for g in t.geos if _geo(panel, g) < 0]
             if unknown:
                 raise InvalidSpec(
-                    f"lift test {t.name or i}: geo(s) {', '.join(unknown[:5])} not in the panel",
+                    f"lift test {t.name or i}: geo(s) {shown_all(unknown)} not in the panel",
                     field=_field(i, "geos"),
                 )
             geos = np.array(sorted({_geo(panel, g) for g in t.geos}), dtype=np.int64)

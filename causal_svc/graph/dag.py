@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from causal_svc.errors import InvalidGraph
+from mesh.runtime.quoting import shown
 
 __all__ = ["CausalGraph", "Node", "NodeRole"]
 
@@ -181,11 +182,13 @@ class CausalGraph:
 
 def _check_edge(g: nx.DiGraph, a: str, b: str, where: str) -> None:
     if a == b:
-        raise InvalidGraph(f"edge {a} → {b} is a self-loop", field=where)
+        raise InvalidGraph(f"edge {shown(a)} → {shown(b)} is a self-loop", field=where)
     if g.has_node(a) and g.has_node(b) and nx.has_path(g, b, a):
         cycle = [*nx.shortest_path(g, b, a), b]
         raise InvalidGraph(
-            f"edge {a} → {b} would create the cycle {' → '.join(cycle)}",
+            f"edge {shown(a)} → {shown(b)} would create the cycle "
+            + " → ".join(shown(n, 60) for n in cycle[:20])
+            + (" → …" if len(cycle) > 20 else ""),
             field=where,
             reason="GRAPH_CYCLE",
         )

@@ -111,14 +111,21 @@ def test_edge_creating_a_cycle_is_rejected_with_the_cycle_named() -> None:
         )
     assert err.value.field == "add_edges[1]"
     assert err.value.reason == "GRAPH_CYCLE"
-    assert "spend → impressions → clicks → conversions → revenue → spend" in err.value.message
+    assert (
+        "'spend' → 'impressions' → 'clicks' → 'conversions' → 'revenue' → 'spend'"
+        in err.value.message
+    )
 
 
 def test_cycle_in_a_constructed_graph_is_rejected() -> None:
     with pytest.raises(InvalidGraph) as err:
         graph("a->b b->c c->a")
     assert err.value.field == "edges[2]"
-    assert "a → b → c → a" in err.value.message
+    assert "'a' → 'b' → 'c' → 'a'" in err.value.message
+    # a node's name is the caller's text: escaped in the message, not written to the terminal
+    with pytest.raises(InvalidGraph) as err:
+        graph("x\x1b[2J->x\x1b[2J")
+    assert "\x1b" not in err.value.message and "'x\\x1b[2J'" in err.value.message
 
 
 def test_self_loop_and_unknown_removals_are_rejected() -> None:
