@@ -63,6 +63,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mesh.runtime.frames.schema import STRING_FIELDS
+
 __all__ = [
     "BOUNDS",
     "MAX_COUNT",
@@ -120,17 +122,9 @@ BOUNDS: dict[str, tuple[float, str, float]] = {
 
 # String columns of a record frame value_violations() checks, where the frame has them (memory's
 # write frame and ingestion's record frame both do): a record ingestion built from a row with
-# a control character or a 5 MB name is that row's rejection, not a refused Write.
-FRAME_TEXT = (
-    "account_id",
-    "campaign_id",
-    "campaign_name",
-    "channel",
-    "geo",
-    "currency_code",
-    "experiment_id",
-    "natural_key",
-)
+# a control character or a 5 MB name is that row's rejection, not a refused Write. The frame's
+# string fields less the two the writer sets itself (id, org_id).
+FRAME_TEXT = tuple(f for f in STRING_FIELDS if f not in ("id", "org_id"))
 
 
 def breaches(name: str, values: np.ndarray) -> Iterator[tuple[np.ndarray, str]]:
