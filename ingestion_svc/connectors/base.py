@@ -15,7 +15,8 @@ of pandas' string arrays at the 1,000-row batches this runs on.
 
 Any JSON value may stand in any field. A text field takes a string or a number (ids often
 come as numbers); an object, array or boolean there is the row's ``malformed`` rejection
-(:meth:`Checks.text`), as is text longer than ``MAX_TEXT_CHARS``. A number field takes a
+(:meth:`Checks.text`), as is text longer than ``MAX_TEXT_CHARS`` or holding control
+characters other than tab, newline and carriage return. A number field takes a
 number or a numeric string; anything else is ``invalid_number``, and so is a number memory
 would refuse — not finite (a 400-digit integer overflows a double), or outside the bounds of
 :mod:`mesh.runtime.record_rules` (:meth:`Checks.number`). Dates must fall in 1900-2200.
@@ -87,6 +88,10 @@ NORMALISED: dict[str, str] = {
 # ingestion_svc.parse.MAX_ROW_CHARS).
 MAX_TEXT_CHARS = 1_024
 _TEXTUAL = {str, int, float, type(None)}
+# C0 controls and DEL but tab, newline and carriage return (a campaign name may hold them):
+# never in a real export's text, and memory refuses them in a record's text (NUL in an id,
+# a terminal escape in a name), so such a row is rejected here naming its raw field.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _KIND = {dict: "object", list: "array", bool: "boolean"}
 _FIRST_DAY = np.datetime64(record_rules.MIN_DATE, "s")
 _LAST_DAY = np.datetime64(record_rules.MAX_DATE, "s")
@@ -319,6 +324,17 @@ class Checks:
                 lambda i: f"{field} is {len(out[i]):,} characters; at most {MAX_TEXT_CHARS:,}",
             )
             out[long] = None
+        if _CONTROL.search("\n".join(filter(None, out.tolist()))):
+            held = np.fromiter(
+                (v is not None and _CONTROL.search(v) is not None for v in out), bool, len(out)
+            )
+            self.fail(
+                held,
+                field,
+                "malformed",
+                lambda i: f"{field} {quoted(out[i])} holds control characters",
+            )
+            out[held] = None
         return out
 
     def required(self, values: np.ndarray, field: str) -> None:
