@@ -152,7 +152,10 @@ def build_panel(
     category = category.fillna(sold_cat.reindex(products)).fillna("")
     unknown = sorted(set(sold_cat.index) - set(cat.index))
     if unknown:
-        warnings.append(f"{len(unknown)} products sold are not in the catalogue")
+        warnings.append(_unknown_sold(sales, unknown, currency))
+    unmatched = _unmatched_spend(spend, chosen, set(products), currency)
+    if unmatched:
+        warnings.append(unmatched)
     cost = _unit_costs(cat, sales, category, products, warnings)
     days = np.arange(first, last + 1)
     grid = pd.MultiIndex.from_product([products, days], names=["product_id", "date"])
@@ -193,6 +196,50 @@ def build_panel(
         categories=per_cat.drop(columns="cogs").reset_index(),
         products=per_product.reset_index(),
         warnings=tuple(warnings),
+    )
+
+
+_EXAMPLES = 3
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _unknown_sold(sales: pd.DataFrame, unknown: list[str], currency: str) -> str:
+    """The warning naming the products sold that the catalogue lacks, with their revenue."""
+    revenue = sales[sales["product_id"].isin(unknown)].groupby("product_id")["net_sales"].sum()
+    revenue = revenue.sort_values(ascending=False, kind="stable")
+    named = ", ".join(f"{pid} ({v:,.2f} {currency})" for pid, v in revenue.head(_EXAMPLES).items())
+    more = f" and {len(unknown) - _EXAMPLES} more" if len(unknown) > _EXAMPLES else ""
+    verb = "is" if len(unknown) == 1 else "are"
+    return (
+        f"{_plural(len(unknown), 'product', 'products')} sold {verb} not in the catalogue "
+        f"({revenue.sum():,.2f} {currency} of net sales): {named}{more}"
+    )
+
+
+def _unmatched_spend(
+    spend: pd.DataFrame, chosen: tuple[str, ...], products: set[str], currency: str
+) -> str:
+    """The warning for report spend on item ids that are no product of the catalogue or the
+    orders (a bare variant id, a SKU): it cannot be put on a product and is left out of the
+    panel, so it is said, with its amount, share and the ids that carry most of it."""
+    spend = spend[spend["channel"].isin(chosen)]
+    lost = spend[~spend["product_id"].isin(products)]
+    amount = float(lost["spend"].sum())
+    if amount <= 0:
+        return ""
+    total = float(spend["spend"].sum())
+    by_id = lost.groupby("product_id")["spend"].sum().sort_values(ascending=False, kind="stable")
+    by_id = by_id[by_id > 0]
+    named = ", ".join(f"{pid} ({v:,.2f})" for pid, v in by_id.head(_EXAMPLES).items())
+    more = f" and {len(by_id) - _EXAMPLES} more" if len(by_id) > _EXAMPLES else ""
+    return (
+        f"{amount:,.2f} {currency} of product report spend ({amount / total:.1%} of it) names "
+        f"{_plural(len(by_id), 'item id', 'item ids')} that no catalogue or sold product has, "
+        f"left out: {named}{more}; report the Shopify item id "
+        "(shopify_<country>_<product id>_<variant id>) or the product id"
     )
 
 

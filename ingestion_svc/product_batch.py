@@ -103,6 +103,9 @@ class ProductBook:
     loaded: dict[str, set[int]] = field(default_factory=dict)
     # per order unit, its stored lines: natural key -> (product_id, variant_id, sku, category)
     lines: dict[str, dict[str, LineIdentity]] = field(default_factory=dict)
+    # the catalogue's variants taken (stored or written by this stream): natural key ->
+    # identity; report rows' item ids are matched to its products (:func:`match_items`)
+    catalogue: dict[str, LineIdentity] = field(default_factory=dict)
 
     def add_stored(self, source: str, stored: Iterable[StoredUnit]) -> None:
         """Stored records (natural key, version, raw sha[, line identity]) of ``source``: the
@@ -116,6 +119,12 @@ class ProductBook:
                 self.units[unit] = (version, sha)
             if source == "shopify_orders":
                 self.lines.setdefault(unit, {})[key] = identity[0] if identity else _NO_IDENTITY
+            elif source == "shopify_products" and identity:
+                self.catalogue[key] = identity[0]
+
+    def catalogue_days(self) -> bool:
+        """Whether the stream still has to load the stored catalogue (then marked loaded)."""
+        return self.missing_days("shopify_products", np.array([_NO_SPACE_DAYS[0]])) is not None
 
     def missing_days(self, source: str, days: np.ndarray) -> tuple[int, int] | None:
         """The span of ``days`` not loaded yet for ``source`` (None: all are), marked loaded."""
@@ -282,6 +291,32 @@ def _report(batch: RawBatch, version_base: int) -> tuple[pd.DataFrame, list[Reje
         }
     )
     return frame, out.rejections
+
+
+REPORT_SOURCES = tuple(_REPORTS)
+
+
+def match_items(products: pd.Series, book: ProductBook) -> pd.Series:
+    """Report rows' product ids matched to the catalogue where the report names the item
+    otherwise (R9-F1): a bare variant id → its product, a SKU → its product when one product
+    has it. An id that is a catalogue product, or that nothing matches, is kept as is (the
+    product analysis then says how much spend names no product)."""
+    if not book.catalogue or products.empty:
+        return products
+    known = {pid for pid, *_ in book.catalogue.values()}
+    by_variant = {vid: pid for pid, vid, _, _ in book.catalogue.values() if vid}
+    by_sku: dict[str, set[str]] = {}
+    for pid, _, sku, _ in book.catalogue.values():
+        if sku:
+            by_sku.setdefault(sku, set()).add(pid)
+    unique = {sku: next(iter(p)) for sku, p in by_sku.items() if len(p) == 1}
+
+    def one(item: str) -> str:
+        if item in known:
+            return item
+        return by_variant.get(item) or unique.get(item) or item
+
+    return products.map(one)
 
 
 def _first_of_each_row(rows: np.ndarray, mask: np.ndarray) -> list[int]:
@@ -547,6 +582,12 @@ def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult
     records = frame[take].reset_index(drop=True)
     if orders:
         records = _with_removed_lines(records, winner, book)
+    elif batch.source == "shopify_products":
+        columns = ("product_id", "variant_id", "sku", "category")
+        identities = zip(*(records[c].tolist() for c in columns), strict=True)
+        book.catalogue.update(zip(records["natural_key"].tolist(), identities, strict=True))
+    else:  # a report: its item ids matched to the catalogue's products
+        records["product_id"] = match_items(records["product_id"], book)
     replaced = records["row"].map(keep_rows).astype(np.int64)
     records["replaced_version"] = replaced
     records["is_restatement"] = replaced > 0

@@ -216,6 +216,13 @@ class IngestStream:
                     timeout=self._time_left(),
                 )
                 self.products.add_stored(batch.source, stored)
+        if batch.source in product_batch.REPORT_SOURCES and self.products.catalogue_days():
+            # report rows name items by variant id or SKU too: matched to the catalogue's
+            # products (R9-F1), loaded once per stream
+            stored = await memory.scan_products(
+                batch.org_id, "shopify_products", None, None, timeout=self._time_left()
+            )
+            self.products.add_stored("shopify_products", stored)
         result = await asyncio.to_thread(product_batch.finish_products, prepared, self.products)
         count = len(result.records)
         # a batch of orders holds a record per line item, which may be more than memory takes

@@ -61,7 +61,9 @@ REPORT: dict[str, str] = {
     "natural_key": "object",
 }
 _DATE = r"\d{4}-\d{2}-\d{2}"
-_SHOPIFY_ITEM = re.compile(r"shopify_[a-z]{2}_(\d+)_(\d+)", re.ASCII | re.IGNORECASE)
+# Google/Meta's Shopify item id: shopify_<country>_<product>_<variant>, or without the variant
+# (a feed keyed by item_group_id / product); any other id is kept as the product id as is.
+_SHOPIFY_ITEM = re.compile(r"shopify_[a-z]{2}_(\d+)(?:_(\d+))?", re.ASCII | re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,7 @@ def _split_items(items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     vid = np.empty(len(items), dtype=object)
     for i, item in enumerate(items.tolist()):
         found = _SHOPIFY_ITEM.fullmatch(item) if item else None
-        pid[i], vid[i] = (found.group(1), found.group(2)) if found else (item or "", "")
+        pid[i], vid[i] = (found.group(1), found.group(2) or "") if found else (item or "", "")
     return pid, vid
 
 

@@ -63,6 +63,19 @@ def _span(i: Any, fmt: str = "{:,.0f}") -> str:
     return f"{fmt.format(i.estimate)} [{fmt.format(i.lower)}, {fmt.format(i.upper)}]"
 
 
+def _revenue_basis(r: causal_pb.ProductAnalysisResult) -> str:
+    """What "revenue" means in the view (R9-F5): net sales after discounts and before
+    refunds, each refund dated on its order's day, and how much was refunded."""
+    net = sum(c.revenue for c in r.categories)
+    refunds = sum(c.refunds for c in r.categories)
+    share = f", {refunds / net:.1%} of net sales" if net > 0 else ""
+    return (
+        f"  revenue is net sales (after discounts, before refunds; test, cancelled and gift-card "
+        f"orders left out): {net:,.0f} {r.currency_code}; refunds {refunds:,.0f}{share}, dated "
+        "on their order's day, are not taken off the incremental revenue or margin"
+    )
+
+
 def render(
     analysis_id: str,
     r: causal_pb.ProductAnalysisResult,
@@ -78,6 +91,7 @@ def render(
         f"{r.day_count} days {a.year:04d}-{a.month:02d}-{a.day:02d}..{b.year:04d}-{b.month:02d}-"
         f"{b.day:02d}, {cur}; {r.interval_level:.0%} intervals, pairs claimed at "
         f"{r.claim_level:.0%}",
+        _revenue_basis(r),
         *(f"  warning: {w}" for w in r.warnings),
         "",
         "What each channel's spend caused, by category (net of halo and cannibalisation):",

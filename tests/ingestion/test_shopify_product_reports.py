@@ -87,3 +87,20 @@ def test_a_restated_day_replaces_and_a_bad_row_is_alone(world: sim.SimResult) ->
     assert len(frame) == 20
     key = second["natural_key"].iloc[0]
     assert frame.loc[frame["natural_key"] == key, "spend"].item() == pytest.approx(1.23)
+
+
+def test_an_item_id_without_its_variant_names_the_product(world: sim.SimResult) -> None:
+    """R9-F1: a feed keyed by product (``shopify_US_<product id>``, no variant) names the
+    product, as ``shopify_US_<product id>_<variant id>`` does; any other id is kept as is."""
+    assert world.products is not None
+    rows = list(world.products.report_rows("google_ads"))[:3]
+    account = _accounts(world)["google_ads"]
+    item = rows[0]["segments"]["productItemId"]
+    pid, vid = item.split("_")[2:]
+    rows[0]["segments"]["productItemId"] = f"shopify_US_{pid}"
+    rows[1]["segments"]["productItemId"] = vid
+    frame, rej = _pull("google_ads", [json.dumps(r) for r in rows], account, 0)
+    assert rej == []
+    got = frame.set_index("row")[["product_id", "variant_id"]]
+    assert tuple(got.loc[0]) == (pid, "")
+    assert tuple(got.loc[1]) == (vid, "")  # a bare variant id: matched at ingest, not here

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,7 @@ def exports(world: sim.SimResult) -> dict[str, list[str]]:
 
 
 def requests(
-    world: sim.SimResult, source: str, lines: list[str], prefix: str
+    world: sim.SimResult, source: str, lines: list[str], prefix: str, org: str = ORG
 ) -> Iterator[ing_pb.IngestRequest]:
     assert world.products is not None
     store = world.products.stores[0]
@@ -76,7 +77,7 @@ def requests(
     )
     for i in range(0, len(lines), BATCH):
         yield ing_pb.IngestRequest(
-            org_id=ORG, source=SOURCES[source], batch_id=f"{prefix}-{source}-{i}",  # type: ignore[arg-type]
+            org_id=org, source=SOURCES[source], batch_id=f"{prefix}-{source}-{i}",  # type: ignore[arg-type]
             json_rows=lines[i : i + BATCH], account=account, row_offset=i,
         )  # fmt: skip
 
@@ -384,6 +385,15 @@ def test_liftos_products_prints_the_view(
             m = c.marginal_roas
             assert f"{m.estimate:.2f} [{m.lower:.2f}, {m.upper:.2f}]" in out
     assert "no move: no channel's category returns clearly differ" in out
+    # which revenue the view reports (R9-F5): before refunds, refunds dated on the order's day
+    net = sum(c.revenue for c in result.categories)
+    refunds = sum(c.refunds for c in result.categories)
+    assert refunds > 0
+    assert (
+        f"revenue is net sales (after discounts, before refunds; test, cancelled and gift-card "
+        f"orders left out): {net:,.0f} {result.currency_code}; refunds {refunds:,.0f}, "
+        f"{refunds / net:.1%} of net sales, dated on their order's day" in out
+    )
     assert liftos(["products", "no-such-id", "--org", ORG]) == 1
     capsys.readouterr()
     assert liftos(["analyze-products", "--org", ORG, "--no-recommend", "--json"]) == 0
@@ -433,3 +443,97 @@ def test_a_window_wider_than_the_data_is_cut_to_the_order_days(mesh: dict[str, A
     )
     assert any("cut to the days with order lines" in w for w in result.warnings)
     assert not any("cut to the days" in w for w in plain.warnings)
+
+
+_ITEM = re.compile(r"shopify_[a-z]{2}_(\d+)_(\d+)", re.IGNORECASE)
+
+
+def _rewrite(lines: list[str], get: Any, put: Any, new_id: Any) -> list[str]:
+    """The report lines with each Shopify item id ``new_id(product, variant)`` gives (None:
+    unchanged) put in its place; unreadable (dirty) lines as they are."""
+    out = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+            found = _ITEM.fullmatch(get(row))
+        except (ValueError, TypeError, KeyError):
+            out.append(line)
+            continue
+        item = new_id(found.group(1), found.group(2)) if found else None
+        if item is not None:
+            put(row, item)
+        out.append(json.dumps(row))
+    return out
+
+
+def test_report_items_named_by_variant_or_sku_are_matched_and_unmatched_spend_is_said(
+    mesh: dict[str, Any], world: sim.SimResult
+) -> None:
+    """R9-F1/F8: Google rows naming product 1 by its bare variant id and Meta rows naming
+    product 2 by its SKU land on their products (the catalogue is ingested first); Meta rows of
+    product 3 under ids no catalogue has are left out of the panel and the analysis says how
+    much spend (amount and share) and which ids; an order of a product the catalogue lacks is
+    named with its revenue."""
+    org = "org_items"
+    assert world.products is not None
+    data = exports(world)
+    products = world.products.catalogue_json()["products"]
+    first, second, third = (str(p["id"]) for p in products[:3])
+    sku = {str(v["id"]): v["sku"] for p in products for v in p["variants"]}
+
+    def put_google(r: Any, item: str) -> None:
+        r["segments"]["productItemId"] = item
+
+    def put_meta(r: Any, item: str) -> None:
+        r["product_id"] = item
+
+    google = _rewrite(
+        data["google_ads_shopping"], lambda r: r["segments"]["productItemId"], put_google,
+        lambda p, v: v if p == first else None,
+    )  # fmt: skip
+    meta = _rewrite(
+        data["meta_products"], lambda r: r["product_id"], put_meta,
+        lambda p, v: sku[v] if p == second else f"LOST-{v}" if p == third else None,
+    )  # fmt: skip
+    # an order of a product the catalogue lacks (sold, not listed)
+    orders = list(data["shopify_orders"])
+    stray = next(json.loads(x) for x in orders if x.startswith("{") and '"refunds": []' in x)
+    stray["id"] = 10**12 + 7
+    for li in stray["line_items"]:
+        li["product_id"], li["id"] = 999_000_111, li["id"] + 10**12
+    orders.append(json.dumps(stray))
+    ingestion = mesh["ingestion"]
+    for source, lines in (
+        ("shopify_products", data["shopify_products"]), ("shopify_orders", orders),
+        ("google_ads_shopping", google), ("meta_products", meta),
+    ):  # fmt: skip
+        list(ingestion.Ingest(requests(world, source, lines, "items", org=org)))
+    memory = _memory(mesh["services"])
+    spend = table_to_frame(
+        memory.AggregateProducts(memory_pb.AggregateProductsRequest(org_id=org)).spend
+    )
+    base = table_to_frame(
+        memory.AggregateProducts(memory_pb.AggregateProductsRequest(org_id=ORG)).spend
+    )
+    # the variant ids and SKUs landed on their products: the same spend as the Shopify ids
+    for pid, channel in ((first, "google_shopping"), (second, "meta_catalogue")):
+        got = spend[(spend["product_id"] == pid) & (spend["channel"] == channel)]["spend"].sum()
+        want = base[(base["product_id"] == pid) & (base["channel"] == channel)]["spend"].sum()
+        assert want > 0 and got == pytest.approx(want, abs=0.01), (pid, channel)
+    lost = spend[spend["product_id"].str.startswith("LOST-")]
+    assert len(lost) and set(spend["product_id"]) & set(sku) == set()
+    amount, total = lost["spend"].sum(), spend["spend"].sum()
+    causal = mesh["causal"]
+    events = list(causal.AnalyzeProducts(causal_pb.AnalyzeProductsRequest(org_id=org)))
+    warnings = list(events[-1].result.warnings)
+    said = [w for w in warnings if "of product report spend" in w]
+    assert len(said) == 1, warnings
+    assert said[0].startswith(f"{amount:,.2f} USD of product report spend ({amount / total:.1%}")
+    top = lost.groupby("product_id")["spend"].sum().sort_values(ascending=False)
+    assert f"{top.index[0]} ({top.iloc[0]:,.2f})" in said[0]
+    net = sum(float(li["price"]) * li["quantity"] - float(li["total_discount"])
+              for li in stray["line_items"])  # fmt: skip
+    assert (
+        f"1 product sold is not in the catalogue ({net:,.2f} USD of net sales): "
+        f"999000111 ({net:,.2f} USD)" in warnings
+    )
