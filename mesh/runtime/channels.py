@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from mesh.runtime import tracing
 from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
 
 Options = Sequence[tuple[str, Any]]
+_LOGGER = logging.getLogger(__name__)
 
 # The RPCs a channel may send again after UNAVAILABLE: reads, pure computations and
 # replace-by-key writes, which leave the same state however often they run. Every RPC of
@@ -133,13 +135,16 @@ MIN_PING_INTERVAL_MS = 1000
 
 
 def _seconds(name: str, default: float) -> float:
+    """``name``'s seconds, or ``default`` (with a warning) when it is not a positive number:
+    a mistyped tuning variable must not stop a service or a client."""
     raw = os.environ.get(name, "")
     try:
         value = float(raw) if raw else default
     except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be more than 0 seconds")
+        value = -1.0
+    if not value > 0:  # NaN too
+        _LOGGER.warning("%s=%r is not a positive number of seconds; using %g", name, raw, default)
+        return default
     return value
 
 

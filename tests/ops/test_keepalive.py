@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 import pytest
 
-from mesh.runtime.channels import sync_channel
+from mesh.runtime.channels import MIN_PING_INTERVAL_MS, keepalive_options, sync_channel
 from mesh.runtime.inprocess import BackgroundLoop
 from mesh.runtime.server import ServiceBinding, create_server
 
@@ -48,3 +48,15 @@ def test_a_call_silent_for_several_ping_intervals_completes(
             loop.run(server.stop(None))
     finally:
         loop.close()
+
+
+def test_keepalive_settings_are_read_per_channel_and_a_bad_one_is_the_default(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("LIFTOS_KEEPALIVE_S", "0.2")  # below the servers' accepted interval
+    monkeypatch.setenv("LIFTOS_KEEPALIVE_TIMEOUT_S", "3")
+    assert dict(keepalive_options())["grpc.keepalive_time_ms"] == MIN_PING_INTERVAL_MS
+    assert dict(keepalive_options())["grpc.keepalive_timeout_ms"] == 3000
+    monkeypatch.setenv("LIFTOS_KEEPALIVE_S", "twenty")
+    assert dict(keepalive_options())["grpc.keepalive_time_ms"] == 20_000
+    assert "LIFTOS_KEEPALIVE_S='twenty' is not a positive number" in caplog.text
