@@ -238,8 +238,8 @@ def _unmatched_spend(
     return (
         f"{amount:,.2f} {currency} of product report spend ({amount / total:.1%} of it) names "
         f"{_plural(len(by_id), 'item id', 'item ids')} that no catalogue or sold product has, "
-        f"left out: {named}{more}; report the Shopify item id "
-        "(shopify_<country>_<product id>_<variant id>) or the product id"
+        f"left out: {named}{more}; a variant id or a SKU is matched to its product only when "
+        "the catalogue was ingested before the report"
     )
 
 
