@@ -365,18 +365,22 @@ def finish(
 
 def _refused(records: pd.DataFrame, rows: np.ndarray, rejections: list[Rejection]) -> np.ndarray:
     """Records memory would refuse (:func:`mesh.runtime.record_rules.value_violations`), each
-    rejected. The connectors check every raw number against the same rules, so this finds
-    only what ingestion itself computed wrong: logged as the bug it is, and the row is
-    rejected rather than failing its batch at memory."""
+    rejected rather than failing its batch at memory. The connectors check every raw number
+    against the same rules, so a number or date here is what ingestion itself computed
+    wrong: logged as the bug it is. Text is the row's own (an id with a tab, which a
+    connector's text check lets through for names): malformed, not a bug."""
     refused = np.zeros(len(records), dtype=bool)
+    bugs = 0
     for i, name, why in record_rules.value_violations(records, len(records)):
         if refused[i]:
             continue
         refused[i] = True
-        reason = "invalid_date" if name == "timestamp" else "invalid_number"
-        rejections.append(Rejection(int(rows[i]), name, reason, f"memory would refuse it: {why}"))
-    if refused.any():
-        _LOGGER.error(
-            "%d records broke mesh.runtime.record_rules and were rejected", int(refused.sum())
+        text = name in record_rules.FRAME_TEXT
+        bugs += not text
+        reason = (
+            "malformed" if text else "invalid_date" if name == "timestamp" else "invalid_number"
         )
+        rejections.append(Rejection(int(rows[i]), name, reason, f"memory would refuse it: {why}"))
+    if bugs:
+        _LOGGER.error("%d records broke mesh.runtime.record_rules and were rejected", bugs)
     return refused

@@ -231,3 +231,23 @@ def test_a_row_text_with_control_characters_is_its_rejection(
     assert f"{field} {value!r} holds control characters" == rejection.message
     assert [a.accepted_count for a in acks] == [10, 10, 10]
     assert good <= stored
+
+
+def test_an_id_with_a_tab_is_its_rows_malformed_rejection(
+    services, world: sim.SimResult, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    """A tab is allowed in a name but not in an id (memory's rule on a record's text): the
+    connector lets it through as text, and the pipeline's last check rejects the row as
+    malformed, the row's own data, not as a number ingestion computed wrong (no ERROR log)."""
+    c = _Corpus(world, "meta")
+    row = c.row(40)
+    row["campaign_id"] = "12022\t40977"
+    with caplog.at_level("ERROR"):
+        acks, good, stored = _three_batches(services, c, json.dumps(row))
+    (rejection,) = acks[1].rejections
+    assert (rejection.row_index, rejection.field) == (5, "campaign_id")
+    assert rejection.reason == ingestion_pb.REJECTION_REASON_MALFORMED
+    assert "campaign_id holds control characters" in rejection.message
+    assert not [r for r in caplog.records if "record_rules" in r.getMessage()]
+    assert [a.accepted_count for a in acks] == [10, 10, 10]
+    assert good <= stored
