@@ -241,7 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(args, _peers(args)))
         return int(args.func(args) or 0)
     except RpcFailure as failure:
-        print(f"error: {failure}", file=sys.stderr)
+        # the id the services logged the call under (rid=), for whoever reads their logs
+        rid = f"\n  (request id {failure.request_id})" if failure.request_id else ""
+        print(f"error: {failure}{rid}", file=sys.stderr)
         return 2
     except PortsInUse as error:
         print(f"error: {error}", file=sys.stderr)

@@ -4,6 +4,7 @@ window re-run after a pull restated three of its days (audit R5-F5)."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from liftos.v1 import causal_pb2 as causal_pb
@@ -64,7 +65,9 @@ def test_compare_refuses_what_is_not_an_attribution(pair, monkeypatch, capsys) -
     services, before, _ = pair
     monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", services["causal"].address)
     assert main(["compare", before.analysis_id, "an-missing", "--org", w.ORG]) == 2
-    assert "an-missing" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "an-missing" in err
+    assert re.search(r"\(request id [\w.-]+\)", err), err  # rid= in the services' logs
 
 
 def _analysis(aid: str, roas: tuple[float, float, float]) -> causal_pb.Analysis:
