@@ -384,6 +384,10 @@ class IngestResponse(_message.Message):
     OUT_OF_ORDER_COUNT_FIELD_NUMBER: _builtins.int
     LATE_COUNT_FIELD_NUMBER: _builtins.int
     SUPERSEDED_COUNT_FIELD_NUMBER: _builtins.int
+    UNLISTED_REJECTION_COUNT_FIELD_NUMBER: _builtins.int
+    REJECTION_SUMMARIES_FIELD_NUMBER: _builtins.int
+    NOTES_FIELD_NUMBER: _builtins.int
+    NOTE_COUNT_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.str
     """The batch acknowledged."""
     accepted_count: _builtins.int
@@ -392,7 +396,7 @@ class IngestResponse(_message.Message):
     (superseded_count).
     """
     rejected_count: _builtins.int
-    """Rows rejected (listed in rejections)."""
+    """Rows rejected: exact, whether listed in rejections or counted in rejection_summaries."""
     duplicate_count: _builtins.int
     """Accepted rows already stored with identical content, or repeated in the batch (no new
     write).
@@ -413,13 +417,35 @@ class IngestResponse(_message.Message):
     rejected_count is the batch's row count; accepted_count − duplicate_count −
     superseded_count rows were written.
     """
+    unlisted_rejection_count: _builtins.int
+    """Rejections not listed in rejections (0 when all are): the sum of rejection_summaries'
+    row_count. Count rejections by reason over rejections plus rejection_summaries.
+    """
+    note_count: _builtins.int
+    """Notes in all (notes lists the first 1,000)."""
     @_builtins.property
     def rejections(self) -> _containers.RepeatedCompositeFieldContainer[Global___RowRejection]:
-        """Rejected rows with reasons."""
+        """Rejected rows with reasons. When the list would pass about 1 MiB on the wire, the first
+        rejections are listed here and the rest counted in rejection_summaries. (An ack stored
+        before rejection_summaries existed, and replayed, may hold one stand-in RowRejection per
+        field and reason instead, its message saying "N rows … not listed one by one".)
+        """
 
     @_builtins.property
     def confounders(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConfounderSummary]:
         """Confounders detected in the batch."""
+
+    @_builtins.property
+    def rejection_summaries(self) -> _containers.RepeatedCompositeFieldContainer[Global___RejectionSummary]:
+        """The rejections not listed one by one, counted per field and reason (at most 101 entries:
+        past 100 (field, reason) pairs, one per reason with field "$", the row as a whole).
+        """
+
+    @_builtins.property
+    def notes(self) -> _containers.RepeatedCompositeFieldContainer[Global___IngestNote]:
+        """What was left out of accepted rows without rejecting them (e.g. a Shopify refund given
+        as an amount only, a gift-card line of an order with product lines); the first 1,000.
+        """
 
     def __init__(
         self,
@@ -436,14 +462,99 @@ class IngestResponse(_message.Message):
         out_of_order_count: _builtins.int = ...,
         late_count: _builtins.int = ...,
         superseded_count: _builtins.int = ...,
+        unlisted_rejection_count: _builtins.int = ...,
+        rejection_summaries: _abc.Iterable[Global___RejectionSummary] | None = ...,
+        notes: _abc.Iterable[Global___IngestNote] | None = ...,
+        note_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_count", b"accepted_count", "batch_id", b"batch_id", "confounders", b"confounders", "duplicate_count", b"duplicate_count", "late_count", b"late_count", "mean_quality_score", b"mean_quality_score", "out_of_order_count", b"out_of_order_count", "rejected_count", b"rejected_count", "rejections", b"rejections", "replayed", b"replayed", "restated_count", b"restated_count", "superseded_count", b"superseded_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_count", b"accepted_count", "batch_id", b"batch_id", "confounders", b"confounders", "duplicate_count", b"duplicate_count", "late_count", b"late_count", "mean_quality_score", b"mean_quality_score", "note_count", b"note_count", "notes", b"notes", "out_of_order_count", b"out_of_order_count", "rejected_count", b"rejected_count", "rejection_summaries", b"rejection_summaries", "rejections", b"rejections", "replayed", b"replayed", "restated_count", b"restated_count", "superseded_count", b"superseded_count", "unlisted_rejection_count", b"unlisted_rejection_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IngestResponse: _TypeAlias = IngestResponse  # noqa: Y015
+
+@_typing.final
+class RejectionSummary(_message.Message):
+    """Rejections of one field and reason that an ack counts instead of listing one by one."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ROW_COUNT_FIELD_NUMBER: _builtins.int
+    FIRST_ROW_INDEX_FIELD_NUMBER: _builtins.int
+    LAST_ROW_INDEX_FIELD_NUMBER: _builtins.int
+    FIRST_MESSAGE_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """The field at fault ("$": the row as a whole, or other fields when a batch names over
+    100 (field, reason) pairs).
+    """
+    reason: Global___RejectionReason.ValueType
+    """Why the rows were rejected."""
+    row_count: _builtins.int
+    """How many rejections this entry counts."""
+    first_row_index: _builtins.int
+    """Batch row index of the first of them."""
+    last_row_index: _builtins.int
+    """Batch row index of the last of them."""
+    first_message: _builtins.str
+    """The first one's message (clipped)."""
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        reason: Global___RejectionReason.ValueType = ...,
+        row_count: _builtins.int = ...,
+        first_row_index: _builtins.int = ...,
+        last_row_index: _builtins.int = ...,
+        first_message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "first_message", b"first_message", "first_row_index", b"first_row_index", "last_row_index", b"last_row_index", "reason", b"reason", "row_count", b"row_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RejectionSummary: _TypeAlias = RejectionSummary  # noqa: Y015
+
+@_typing.final
+class IngestNote(_message.Message):
+    """Part of an accepted row left out of what was stored, said rather than silent."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROW_INDEX_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    row_index: _builtins.int
+    """Index of the row in the batch (rows first, then json_rows)."""
+    field: _builtins.str
+    """Path of the part left out within the row, e.g. "refunds[0]" or "line_items[2]"."""
+    kind: _builtins.str
+    """What kind of part: "refund_without_lines" (a Shopify refund given as an amount only,
+    which names no product and is not counted), "gift_card_line" (a gift-card line beside
+    product lines: a liability, its revenue comes when redeemed).
+    """
+    message: _builtins.str
+    """What was left out and why, with the amount where the row gives it."""
+    def __init__(
+        self,
+        *,
+        row_index: _builtins.int = ...,
+        field: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "kind", b"kind", "message", b"message", "row_index", b"row_index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IngestNote: _TypeAlias = IngestNote  # noqa: Y015
 
 @_typing.final
 class CreateExperimentRequest(_message.Message):

@@ -127,6 +127,7 @@ __all__ = (
     "IdentificationKind",
     "IdentificationStrategy",
     "IndexKind",
+    "IngestNote",
     "IngestRequest",
     "IngestResponse",
     "IngestionServiceStub",
@@ -179,6 +180,7 @@ __all__ = (
     "RegisterExternalFactorRequest",
     "RegisterExternalFactorResponse",
     "RejectionReason",
+    "RejectionSummary",
     "ResponseCurve",
     "RowRejection",
     "ScanRequest",
@@ -7143,6 +7145,38 @@ default_message_pool.register_message("liftos.v1", "IdentificationStrategy", Ide
 
 
 @dataclass(eq=False, repr=False)
+class IngestNote(betterproto2.Message):
+    """
+    Part of an accepted row left out of what was stored, said rather than silent.
+    """
+
+    row_index: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
+    """
+    Index of the row in the batch (rows first, then json_rows).
+    """
+
+    field: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Path of the part left out within the row, e.g. "refunds[0]" or "line_items[2]".
+    """
+
+    kind: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    What kind of part: "refund_without_lines" (a Shopify refund given as an amount only,
+    which names no product and is not counted), "gift_card_line" (a gift-card line beside
+    product lines: a liability, its revenue comes when redeemed).
+    """
+
+    message: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    What was left out and why, with the amount where the row gives it.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "IngestNote", IngestNote)
+
+
+@dataclass(eq=False, repr=False)
 class IngestRequest(betterproto2.Message):
     """
     One batch of raw rows from one source and account.
@@ -7232,14 +7266,17 @@ class IngestResponse(betterproto2.Message):
 
     rejected_count: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
     """
-    Rows rejected (listed in rejections).
+    Rows rejected: exact, whether listed in rejections or counted in rejection_summaries.
     """
 
     rejections: "list[RowRejection]" = betterproto2.field(
         4, betterproto2.TYPE_MESSAGE, repeated=True
     )
     """
-    Rejected rows with reasons.
+    Rejected rows with reasons. When the list would pass about 1 MiB on the wire, the first
+    rejections are listed here and the rest counted in rejection_summaries. (An ack stored
+    before rejection_summaries existed, and replayed, may hold one stand-in RowRejection per
+    field and reason instead, its message saying "N rows … not listed one by one".)
     """
 
     duplicate_count: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
@@ -7286,6 +7323,31 @@ class IngestResponse(betterproto2.Message):
     platform re-sent the day); they are not stored on their own. accepted_count +
     rejected_count is the batch's row count; accepted_count − duplicate_count −
     superseded_count rows were written.
+    """
+
+    unlisted_rejection_count: "int" = betterproto2.field(13, betterproto2.TYPE_INT32)
+    """
+    Rejections not listed in rejections (0 when all are): the sum of rejection_summaries'
+    row_count. Count rejections by reason over rejections plus rejection_summaries.
+    """
+
+    rejection_summaries: "list[RejectionSummary]" = betterproto2.field(
+        14, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The rejections not listed one by one, counted per field and reason (at most 101 entries:
+    past 100 (field, reason) pairs, one per reason with field "$", the row as a whole).
+    """
+
+    notes: "list[IngestNote]" = betterproto2.field(15, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    What was left out of accepted rows without rejecting them (e.g. a Shopify refund given
+    as an amount only, a gift-card line of an order with product lines); the first 1,000.
+    """
+
+    note_count: "int" = betterproto2.field(16, betterproto2.TYPE_INT32)
+    """
+    Notes in all (notes lists the first 1,000).
     """
 
 
@@ -9062,6 +9124,49 @@ class RegisterExternalFactorResponse(betterproto2.Message):
 default_message_pool.register_message(
     "liftos.v1", "RegisterExternalFactorResponse", RegisterExternalFactorResponse
 )
+
+
+@dataclass(eq=False, repr=False)
+class RejectionSummary(betterproto2.Message):
+    """
+    Rejections of one field and reason that an ack counts instead of listing one by one.
+    """
+
+    field: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The field at fault ("$": the row as a whole, or other fields when a batch names over
+    100 (field, reason) pairs).
+    """
+
+    reason: "RejectionReason" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: RejectionReason(0)
+    )
+    """
+    Why the rows were rejected.
+    """
+
+    row_count: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    How many rejections this entry counts.
+    """
+
+    first_row_index: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
+    """
+    Batch row index of the first of them.
+    """
+
+    last_row_index: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
+    """
+    Batch row index of the last of them.
+    """
+
+    first_message: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    The first one's message (clipped).
+    """
+
+
+default_message_pool.register_message("liftos.v1", "RejectionSummary", RejectionSummary)
 
 
 @dataclass(eq=False, repr=False)
