@@ -35,7 +35,7 @@ from ingestion_svc.experiments import Experiment
 from ingestion_svc.external_factors import FactorTable
 from ingestion_svc.history import StreamHistory, day_numbers
 from ingestion_svc.parse import ROW
-from ingestion_svc.raw_batch import RawBatch, Rejection
+from ingestion_svc.raw_batch import Note, RawBatch, Rejection
 from ingestion_svc.record_columns import epoch_us, record_columns
 from ingestion_svc.rejection_list import quoted
 from ingestion_svc.row_identity import arrival, classify, identify, resolve_campaign_ids
@@ -120,6 +120,8 @@ class BatchResult:
     late: int
     confounders: list[tuple[str, str, int]] = field(default_factory=list)
     mean_quality: float = 0.0
+    # parts of accepted rows left out of their records (a source's connector says which)
+    notes: list[Note] = field(default_factory=list)
 
 
 def record_id(org_id: str, natural_key: str) -> str:

@@ -45,7 +45,7 @@ from ingestion_svc.connectors import product_reports, shopify_orders, shopify_pr
 from ingestion_svc.history import day_numbers
 from ingestion_svc.parse import ROW
 from ingestion_svc.pipeline import BatchResult, Settings, _utc_midnights, record_id
-from ingestion_svc.raw_batch import RawBatch, Rejection
+from ingestion_svc.raw_batch import Note, RawBatch, Rejection
 from ingestion_svc.record_columns import epoch_us
 from ingestion_svc.rejection_list import quoted
 from mesh.runtime import record_rules
@@ -147,6 +147,8 @@ class ProductPrepared:
     # rows of cancelled orders (their lines zeroed in ``rows``): rejected ``not_a_sale`` at
     # stage two unless they restate an order taken before
     cancelled: dict[int, Rejection] = field(default_factory=dict)
+    # parts of orders left out (the connector's notes); the ack keeps those of rows accepted
+    notes: list[Note] = field(default_factory=list)
 
     def days(self) -> tuple[int, int] | None:
         """Local days (since 1970-01-01) the batch's records fall on; None when the source's
@@ -166,7 +168,9 @@ def _shas(batch: RawBatch, rows: pd.Series) -> list[str]:
     return [digest[i] for i in keys]
 
 
-def _orders(batch: RawBatch) -> tuple[pd.DataFrame, list[Rejection], dict[int, Rejection]]:
+def _orders(
+    batch: RawBatch,
+) -> tuple[pd.DataFrame, list[Rejection], dict[int, Rejection], list[Note]]:
     out = shopify_orders.normalise(batch.rows, batch.account)
     f = out.frame
     shas = _shas(batch, f["row"])
@@ -205,7 +209,7 @@ def _orders(batch: RawBatch) -> tuple[pd.DataFrame, list[Rejection], dict[int, R
             "title": "",
         }
     )
-    return frame, out.rejections, out.cancelled
+    return frame, out.rejections, out.cancelled, out.notes
 
 
 def _catalogue(batch: RawBatch, version_base: int) -> tuple[pd.DataFrame, list[Rejection]]:
@@ -359,6 +363,7 @@ def _prepare_rows(batch: RawBatch, settings: Settings) -> ProductPrepared:
     frames = [_prepare_products(alone, settings).rows]
     rejections = list(batch.parse_rejections)
     cancelled: dict[int, Rejection] = {}
+    notes: list[Note] = []
     for i, row in enumerate(batch.rows):
         if row is None:  # rejected by the parser already
             continue
@@ -381,8 +386,11 @@ def _prepare_rows(batch: RawBatch, settings: Settings) -> ProductPrepared:
         cancelled.update(
             {k + i: dataclasses.replace(r, row_index=k + i) for k, r in part.cancelled.items()}
         )
+        notes += [dataclasses.replace(n, row_index=n.row_index + i) for n in part.notes]
     rows = pd.concat(frames, ignore_index=True)
-    return ProductPrepared(batch, rows, sorted(rejections, key=lambda r: r.row_index), cancelled)
+    return ProductPrepared(
+        batch, rows, sorted(rejections, key=lambda r: r.row_index), cancelled, notes
+    )
 
 
 def _refused(frame: pd.DataFrame, rejections: list[Rejection]) -> np.ndarray:
@@ -408,8 +416,9 @@ def _refused(frame: pd.DataFrame, rejections: list[Rejection]) -> np.ndarray:
 def _prepare_products(batch: RawBatch, settings: Settings) -> ProductPrepared:
     version_base = epoch_us(batch.pulled_at) + batch.row_offset
     cancelled: dict[int, Rejection] = {}
+    notes: list[Note] = []
     if batch.source == "shopify_orders":
-        frame, rejections, cancelled = _orders(batch)
+        frame, rejections, cancelled, notes = _orders(batch)
         date_field = "created_at"
     elif batch.source == "shopify_products":
         frame, rejections = _catalogue(batch, version_base)
@@ -460,7 +469,7 @@ def _prepare_products(batch: RawBatch, settings: Settings) -> ProductPrepared:
     frame = frame[~_refused(frame, rejections)].reset_index(drop=True)
     kept = set(frame["row"].tolist())
     cancelled = {k: r for k, r in cancelled.items() if k in kept}
-    return ProductPrepared(batch, frame[list(RECORD_COLUMNS)], rejections, cancelled)
+    return ProductPrepared(batch, frame[list(RECORD_COLUMNS)], rejections, cancelled, notes)
 
 
 def _with_removed_lines(
@@ -592,6 +601,8 @@ def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult
     records["replaced_version"] = replaced
     records["is_restatement"] = replaced > 0
     records["id"] = [record_id(batch.org_id, k) for k in records["natural_key"].tolist()]
+    # a rejected or cancelled order stores nothing of itself: no part of it is "left out"
+    silent = {r.row_index for r in rejections} | set(prepared.cancelled)
     return BatchResult(
         records=records,
         history_rows=pd.DataFrame(),
@@ -602,4 +613,5 @@ def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult
         restated=restated,
         out_of_order=0,
         late=0,
+        notes=[n for n in prepared.notes if n.row_index not in silent],
     )

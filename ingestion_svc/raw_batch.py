@@ -18,6 +18,7 @@ __all__ = [
     "SOURCES",
     "Account",
     "ColumnMap",
+    "Note",
     "RawBatch",
     "Rejection",
 ]
@@ -97,6 +98,17 @@ class Rejection:
     row_index: int
     field: str
     reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Part of an accepted row left out of what is stored (``kind``: e.g. ``gift_card_line``),
+    said in the ack rather than dropped silently; ``field`` is its path in the row."""
+
+    row_index: int
+    field: str
+    kind: str
     message: str
 
 

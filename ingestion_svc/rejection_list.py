@@ -5,8 +5,9 @@ marker: :func:`quoted`) and its message is at most :data:`MAX_MESSAGE_CHARS`. Th
 whole is at most about :data:`MAX_LISTED_BYTES` on the wire: 9,000 rows each quoting 1,000
 characters made a 9.6 MB ack that a client on gRPC's default 4 MiB receive limit could never
 read, although the batch's good rows were stored — and every retry replayed it. Past the
-budget the first rejections are listed in full and the rest are summarised, one entry per
-field and reason (its first row, how many, their row range), each saying so.
+budget the first rejections are listed in full and the rest are counted, one
+:class:`Summary` per field and reason (how many, their row range, the first one's message),
+which the ack carries as ``rejection_summaries`` so a client counting by reason stays exact.
 
 The bound is a pure function of the rejections, so an ack replayed from the ledger is the one
 first sent; an ack stored before the bound existed is bounded the same way when replayed.
@@ -24,6 +25,9 @@ __all__ = [
     "MAX_LISTED_BYTES",
     "MAX_MESSAGE_CHARS",
     "QUOTE_CHARS",
+    "Bounded",
+    "Summary",
+    "bounded",
     "clipped",
     "listed",
     "quoted",
@@ -72,25 +76,54 @@ class _Group:
     count: int
 
 
-def listed(rejections: Sequence[Rejection]) -> list[Rejection]:
-    """The rejections an ack lists: each message clipped, then all of them when they fit
-    :data:`MAX_LISTED_BYTES`; otherwise the first ones in full and a summary entry per
-    (field, reason) of the rest."""
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Rejections of one field and reason an ack counts instead of listing (``field`` is
+    ``$`` for the row as a whole, or other fields past :data:`_MAX_SUMMARIES` pairs)."""
+
+    field: str
+    reason: str
+    row_count: int
+    first_row_index: int
+    last_row_index: int
+    first_message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bounded:
+    """What an ack says of its rejections: ``listed`` one by one, the rest ``summaries``."""
+
+    listed: list[Rejection]
+    summaries: list[Summary]
+
+    @property
+    def unlisted(self) -> int:
+        return sum(s.row_count for s in self.summaries)
+
+
+def bounded(rejections: Sequence[Rejection]) -> Bounded:
+    """Each message clipped, then all of them listed when they fit :data:`MAX_LISTED_BYTES`;
+    otherwise the first ones listed in full and the rest counted per (field, reason)."""
     out = [
         r if len(r.message) <= MAX_MESSAGE_CHARS else _with(r, clipped(r.message))
         for r in rejections
     ]
     sizes = [_wire_bytes(r) for r in out]
     if sum(sizes) <= MAX_LISTED_BYTES:
-        return out
+        return Bounded(out, [])
     budget, n = MAX_LISTED_BYTES - _SUMMARY_BYTES, 0
     while n < len(out) and sizes[n] <= budget:
         budget -= sizes[n]
         n += 1
-    return out[:n] + _summaries(out[n:], n, len(out))
+    return Bounded(out[:n], _summaries(out[n:]))
 
 
-def _summaries(rest: Sequence[Rejection], shown_count: int, total: int) -> list[Rejection]:
+def listed(rejections: Sequence[Rejection]) -> list[Rejection]:
+    """The rejections an ack lists one by one (see :func:`bounded`)."""
+    return bounded(rejections).listed
+
+
+def _summaries(rest: Sequence[Rejection]) -> list[Summary]:
     groups: dict[tuple[str, str], _Group] = {}
     for r in rest:
         key = (r.field, r.reason)
@@ -102,23 +135,17 @@ def _summaries(rest: Sequence[Rejection], shown_count: int, total: int) -> list[
         else:
             g.count += 1
             g.last_row = max(g.last_row, r.row_index)
-    why = (
-        f"not listed one by one: this ack lists the first {shown_count:,} of its {total:,} "
-        f"rejections in full and summarises the other {total - shown_count:,} by field and "
-        f"reason, to stay under {MAX_LISTED_BYTES >> 20} MiB"
-    )
-    out = []
-    for (field, _), g in groups.items():
-        where = "on other fields of the row" if field == _ROW and g.first.field != _ROW else ""
-        rows = f"row {g.first.row_index}" if g.count == 1 else (
-            f"{g.count:,} rows from row {g.first.row_index} to row {g.last_row}"
-        )  # fmt: skip
-        text = (
-            f"{rows} rejected {g.reason} {where or 'on ' + clipped(field, 120)}, {why}; "
-            f"the first: {clipped(g.first.message, 200)}"
+    return [
+        Summary(
+            clipped(field, 300),
+            g.reason,
+            g.count,
+            g.first.row_index,
+            g.last_row,
+            clipped(g.first.message, 200),
         )
-        out.append(Rejection(g.first.row_index, clipped(field, 300), g.reason, text))
-    return out
+        for (field, _), g in groups.items()
+    ]
 
 
 def _with(r: Rejection, message: str) -> Rejection:

@@ -17,6 +17,8 @@ Not sales, left out: a test order, a cancelled order (``cancelled_at`` set or
 (the message says which); a gift-card line beside product lines is left out of its order
 (a gift card is a liability; its revenue comes when redeemed). A refund with no
 ``refund_line_items`` (an amount only) is not attributable to a product and is not counted.
+Both are said, as :class:`Note`s of the order's row (:attr:`OrderLines.notes`), which the ack
+carries: an accepted order stored without a part of it is never silent.
 A cancelled order's lines are read and zeroed (:attr:`OrderLines.cancelled`): ingest rejects
 it ``not_a_sale`` unless it restates an order taken before, whose lines it then zeroes (a
 cancellation arriving after the order was ingested is a restatement to nothing).
@@ -58,7 +60,7 @@ import pandas as pd
 
 from ingestion_svc.currencies import ISO_4217
 from ingestion_svc.parse import ROW
-from ingestion_svc.raw_batch import Account, Rejection
+from ingestion_svc.raw_batch import Account, Note, Rejection
 from ingestion_svc.rejection_list import quoted
 from mesh.runtime import record_rules
 
@@ -244,11 +246,41 @@ def _after_edits(
     return kept, round(disc * kept / qty, 2) if qty else 0.0
 
 
+def _refund_amount(refund: dict[str, Any]) -> float | None:
+    """What a refund without line items gave back, from its successful refund transactions,
+    else its order adjustments (negative amounts); None when neither says (read leniently:
+    this only words a note, it never rejects)."""
+    for key, sign in (("transactions", 1.0), ("order_adjustments", -1.0)):
+        parts = refund.get(key)
+        if type(parts) is not list:
+            continue
+        total = 0.0
+        for t in parts:
+            if type(t) is not dict or (key == "transactions" and (
+                t.get("kind") != "refund" or t.get("status") not in (None, "success")
+            )):  # fmt: skip
+                continue
+            v = t.get("amount")
+            if (type(v) is str and _DECIMAL.fullmatch(v)) or type(v) in (int, float):
+                x = sign * float(str(v))
+                if math.isfinite(x) and 0 < x <= 1e9:
+                    total += x
+        if total > 0:
+            return round(total, 2)
+    return None
+
+
 def _order(
-    i: int, row: dict[str, Any], account: Account, out: list[dict[str, Any]], rej: list[Rejection]
+    i: int,
+    row: dict[str, Any],
+    account: Account,
+    out: list[dict[str, Any]],
+    rej: list[Rejection],
+    notes: list[Note],
 ) -> _Bad | None:
-    """Append the order's line items to ``out``; its rejections to ``rej``. A cancelled
-    order's lines are appended with no units and no money, and its cancellation returned."""
+    """Append the order's line items to ``out``; its rejections to ``rej``; the parts of it
+    left out to ``notes``. A cancelled order's lines are appended with no units and no money,
+    and its cancellation returned."""
     order_id = _ident(row.get("id"), "id")
     cancelled = _not_a_sale(row)
     first_line = len(out)
@@ -280,6 +312,19 @@ def _order(
                 "malformed",
                 f"refunds[{k}].refund_line_items is not a list",
             )
+        if not lines:
+            # an amount only (order_adjustments / transactions): no product to put it on
+            amount = _refund_amount(refund)
+            if amount is not None:
+                notes.append(
+                    Note(
+                        i,
+                        f"refunds[{k}]",
+                        "refund_without_lines",
+                        f"refund of {amount:.2f} {currency} with no refund_line_items: names "
+                        "no product, not counted in refunds",
+                    )
+                )
         for j, rl in enumerate(lines or []):
             path = f"refunds[{k}].refund_line_items[{j}]"
             try:
@@ -306,6 +351,21 @@ def _order(
                 # selling a gift card is a liability, not a product sale (its revenue comes
                 # when it is redeemed, on the lines it pays for)
                 gift_cards += 1
+                price = li.get("price")
+                shown_price = (
+                    f" of {price}"
+                    if type(price) is str and len(price) <= 20 and _DECIMAL.fullmatch(price)
+                    else ""
+                )
+                notes.append(
+                    Note(
+                        i,
+                        path,
+                        "gift_card_line",
+                        f"gift card{shown_price} left out of the order: a liability, not a "
+                        "product sale (its revenue comes when it is redeemed)",
+                    )
+                )
                 continue
             lid = _ident(li.get("id"), f"{path}.id")
             # the id is the record's natural key: a second line with it would replace the
@@ -428,6 +488,9 @@ class OrderLines:
     frame: pd.DataFrame
     rejections: list[Rejection]
     cancelled: dict[int, Rejection] = field(default_factory=dict)
+    # parts of orders left out (amount-only refunds, gift-card lines); only of orders not
+    # rejected here (an order rejected later has its notes dropped by whoever rejects it)
+    notes: list[Note] = field(default_factory=list)
 
 
 def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -441,25 +504,26 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> OrderL
     """Parsed order rows (None where a line was malformed, already rejected) → line items."""
     out: list[dict[str, Any]] = []
     rej: list[Rejection] = []
+    notes: list[Note] = []
     cancelled: dict[int, Rejection] = {}
     for i, row in enumerate(rows):
         if row is None:
             continue
-        lines = len(out)
+        lines, said = len(out), len(notes)
         try:
-            bad_ = _order(i, row, account, out, rej)
+            bad_ = _order(i, row, account, out, rej, notes)
             if bad_ is not None:
                 cancelled[i] = Rejection(i, bad_.field, bad_.reason, bad_.message)
         except _Bad as bad:
-            del out[lines:]
+            del out[lines:], notes[said:]
             rej.append(Rejection(i, bad.field, bad.reason, bad.message))
         except (
             Exception
         ) as exc:  # a check this module lacks: the order's rejection, not the batch's
-            del out[lines:]
+            del out[lines:], notes[said:]
             _LOGGER.exception("shopify order at row %d could not be read", i)
             rej.append(unreadable(i, "order", exc))
-    return OrderLines(_frame(out), rej, cancelled)
+    return OrderLines(_frame(out), rej, cancelled, notes)
 
 
 def unreadable(i: int, what: str, exc: Exception) -> Rejection:

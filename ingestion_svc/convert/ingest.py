@@ -404,26 +404,46 @@ def fingerprint(request: ingestion_pb.IngestRequest) -> str:
     return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
 
 
-def _rejections_to_proto(rejections: Sequence[Rejection]) -> list[ingestion_pb.RowRejection]:
-    return [
+def _reason(name: str) -> ingestion_pb.RejectionReason.ValueType:
+    return ingestion_pb.RejectionReason.Value("REJECTION_REASON_" + name.upper())
+
+
+def _set_rejections(reply: ingestion_pb.IngestResponse, rejections: Sequence[Rejection]) -> None:
+    """``reply``'s rejections within the bound: listed, the rest counted per field and reason."""
+    bounded = rejection_list.bounded(rejections)
+    reply.rejections.extend(
         ingestion_pb.RowRejection(
-            row_index=r.row_index,
-            field=r.field,
-            reason=ingestion_pb.RejectionReason.Value("REJECTION_REASON_" + r.reason.upper()),
-            message=r.message,
+            row_index=r.row_index, field=r.field, reason=_reason(r.reason), message=r.message
         )
-        for r in rejection_list.listed(rejections)
-    ]
+        for r in bounded.listed
+    )
+    reply.rejection_summaries.extend(
+        ingestion_pb.RejectionSummary(
+            field=s.field,
+            reason=_reason(s.reason),
+            row_count=s.row_count,
+            first_row_index=s.first_row_index,
+            last_row_index=s.last_row_index,
+            first_message=s.first_message,
+        )
+        for s in bounded.summaries
+    )
+    reply.unlisted_rejection_count = bounded.unlisted
+
+
+# Notes an ack lists (note_count counts them all); each message at most 300 characters.
+MAX_LISTED_NOTES = 1000
 
 
 def ack(batch_id: str, result: BatchResult) -> ingestion_pb.IngestResponse:
     """The batch's ack; rejected_count counts every rejected row, ``rejections`` lists them
-    within :data:`ingestion_svc.rejection_list.MAX_LISTED_BYTES` (the rest summarised)."""
-    return ingestion_pb.IngestResponse(
+    within :data:`ingestion_svc.rejection_list.MAX_LISTED_BYTES` and
+    ``rejection_summaries`` counts the rest; ``notes`` lists the first
+    :data:`MAX_LISTED_NOTES` parts of accepted rows left out."""
+    reply = ingestion_pb.IngestResponse(
         batch_id=batch_id,
         accepted_count=result.accepted,
         rejected_count=len(result.rejections),
-        rejections=_rejections_to_proto(result.rejections),
         duplicate_count=result.duplicates,
         restated_count=result.restated,
         superseded_count=result.superseded,
@@ -438,7 +458,19 @@ def ack(batch_id: str, result: BatchResult) -> ingestion_pb.IngestResponse:
         mean_quality_score=result.mean_quality,
         out_of_order_count=result.out_of_order,
         late_count=result.late,
+        notes=[
+            ingestion_pb.IngestNote(
+                row_index=n.row_index,
+                field=rejection_list.clipped(n.field, 120),
+                kind=n.kind,
+                message=rejection_list.clipped(n.message, 300),
+            )
+            for n in result.notes[:MAX_LISTED_NOTES]
+        ],
+        note_count=len(result.notes),
     )
+    _set_rejections(reply, result.rejections)
+    return reply
 
 
 # An ack this large in the ledger was stored before acks were bounded (new ones stay under
@@ -447,7 +479,9 @@ _UNBOUNDED_ACK_BYTES = 2 << 20
 
 
 def replayed(stored: bytes) -> ingestion_pb.IngestResponse:
-    """The ack first sent for a batch, marked replayed."""
+    """The ack first sent for a batch, marked replayed. One stored before
+    ``rejection_summaries`` existed and bounded then keeps its stand-in RowRejections (one per
+    field and reason, saying "not listed one by one"): it is replayed as it was sent."""
     reply = ingestion_pb.IngestResponse.FromString(stored)
     if len(stored) > _UNBOUNDED_ACK_BYTES:
         reasons = ingestion_pb.RejectionReason
@@ -461,6 +495,6 @@ def replayed(stored: bytes) -> ingestion_pb.IngestResponse:
             for r in reply.rejections
         ]
         del reply.rejections[:]
-        reply.rejections.extend(_rejections_to_proto(old))
+        _set_rejections(reply, old)
     reply.replayed = True
     return reply

@@ -297,6 +297,8 @@ def summary_json(
         "restated": summary.restated,
         "rejected": summary.rejected,
         "rejected_by_reason": dict(summary.rejected_by_reason.most_common()),
+        "unlisted_rejections": summary.unlisted,
+        "notes_by_kind": dict(summary.notes_by_kind.most_common()),
         "out_of_order": summary.out_of_order,
         "late": summary.late,
         "replayed_batches": summary.replayed_batches,
@@ -307,6 +309,10 @@ def summary_json(
         "first_rejections": [
             {position: where, "field": field, "reason": reason, "message": message}
             for where, field, reason, message in summary.rejections[:20]
+        ],
+        "first_notes": [
+            {position: where, "field": field, "kind": kind, "message": message}
+            for where, field, kind, message in summary.notes[:20]
         ],
     }
 
@@ -327,7 +333,24 @@ def render(
         rows = [r for r in summary.rejections if r[2] == reason]
         first = ", ".join(str(r[0]) for r in rows[:3])
         said = f": {rows[0][3]}" if rows and rows[0][3] else ""
-        lines.append(f"  {reason:<26} {count:>7,}   e.g. {position} {first}{said}")
+        example = f"   e.g. {position} {first}{said}" if rows else ""
+        lines.append(f"  {reason:<26} {count:>7,}{example}")
+    if summary.unlisted:
+        lines.append(
+            f"  ({summary.unlisted:,} of them counted by the acks by field and reason, "
+            "not listed one by one)"
+        )
+    if summary.notes_by_kind:
+        lines.append(
+            f"left out    {sum(summary.notes_by_kind.values()):,} parts of accepted rows "
+            "(stored without them)"
+        )
+        for kind, count in summary.notes_by_kind.most_common():
+            notes = [n for n in summary.notes if n[2] == kind]
+            first = ", ".join(str(n[0]) for n in notes[:3])
+            said = f" ({notes[0][1]}): {notes[0][3]}" if notes else ""
+            example = f"   e.g. {position} {first}{said}" if notes else ""
+            lines.append(f"  {kind:<26} {count:>7,}{example}")
     lines.append(f"arrival     out of order {summary.out_of_order:,}, late {summary.late:,}")
     if summary.replayed_batches:
         lines.append(f"replayed    {summary.replayed_batches:,} batches already acked")
@@ -390,6 +413,10 @@ def ingest_files(
             summary.rejections = [
                 (where[i] if 0 <= i < len(where) else i + 1, field, reason, message)
                 for i, field, reason, message in summary.rejections
+            ]
+            summary.notes = [
+                (where[i] if 0 <= i < len(where) else i + 1, field, kind, message)
+                for i, field, kind, message in summary.notes
             ]
         total.merge(summary)
     return total, time.monotonic() - start

@@ -294,6 +294,12 @@ class IngestSummary:
     confounders: collections.Counter[str] = field(default_factory=collections.Counter)
     # (line in the input, field, reason, message) of the first rejections
     rejections: list[tuple[int, str, str, str]] = field(default_factory=list)
+    # rejections the acks counted by field and reason instead of listing (bounded acks)
+    unlisted: int = 0
+    # parts of accepted rows left out, by kind (exact), and (line, field, kind, message) of
+    # the first ones
+    notes_by_kind: collections.Counter[str] = field(default_factory=collections.Counter)
+    notes: list[tuple[int, str, str, str]] = field(default_factory=list)
     _quality_sum: float = 0.0
     _written: int = 0
 
@@ -327,6 +333,18 @@ class IngestSummary:
                 self.rejections.append(
                     (row_offset + r.row_index, r.field, reason.lower(), r.message)
                 )
+        # a bounded ack counts the rest by field and reason: rejected_by_reason stays exact
+        for s in reply.rejection_summaries:
+            reason = ingestion_pb.RejectionReason.Name(s.reason).removeprefix("REJECTION_REASON_")
+            self.rejected_by_reason[reason.lower()] += s.row_count
+        self.unlisted += reply.unlisted_rejection_count
+        for n in reply.notes:
+            self.notes_by_kind[n.kind] += 1
+            if len(self.notes) < 1000:
+                self.notes.append((row_offset + n.row_index, n.field, n.kind, n.message))
+        # an ack lists its first 1,000 notes; note_count counts them all
+        if reply.note_count > len(reply.notes):
+            self.notes_by_kind["unlisted"] += reply.note_count - len(reply.notes)
         for c in reply.confounders:
             self.confounders[c.name] += c.row_count
 
@@ -340,3 +358,6 @@ class IngestSummary:
         self.rejected_by_reason.update(other.rejected_by_reason)
         self.confounders.update(other.confounders)
         self.rejections.extend(other.rejections[: max(0, 1000 - len(self.rejections))])
+        self.unlisted += other.unlisted
+        self.notes_by_kind.update(other.notes_by_kind)
+        self.notes.extend(other.notes[: max(0, 1000 - len(self.notes))])

@@ -17,10 +17,12 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 import sim
 from ingestion_svc.convert import fingerprint
 from ingestion_svc.ledger import BatchLedger
+from mesh.sdk.ingestion import IngestSummary
 from tests.ingestion.conftest import rich_error
 from tests.ingestion.test_hardening import ORG, _channels, _Corpus, _stored, _three_batches
 
 INVALID_NUMBER = ingestion_pb.REJECTION_REASON_INVALID_NUMBER
+UNKNOWN_GEO = ingestion_pb.REJECTION_REASON_UNKNOWN_GEO
 
 
 def _with_literal(c: _Corpus, field: str, literal: str) -> str:
@@ -148,8 +150,7 @@ def test_an_ack_of_hostile_rows_stays_readable_by_a_default_client(
     assert (first.accepted_count, first.rejected_count) == (20, _HOSTILE_ROWS)
     assert first.ByteSize() < 1.5 * 2**20 < _DEFAULT_LIMIT
     assert c.keys(0, 20) <= _stored(memory)
-    listed = [r for r in first.rejections if "not listed one by one" not in r.message]
-    summaries = [r for r in first.rejections if "not listed one by one" in r.message]
+    listed = list(first.rejections)
     assert 1_000 < len(listed) < _HOSTILE_ROWS  # the first rejections in full ...
     assert [r.row_index for r in listed] == list(range(len(listed)))
     for r in listed:
@@ -157,14 +158,25 @@ def test_an_ack_of_hostile_rows_stays_readable_by_a_default_client(
         assert len(r.message) < 400
         assert "\u202e" not in r.message and "'\\u202e" in r.message  # escaped
         assert "… (1,0" in r.message  # clipped, saying how long it was
-    # ... and the rest summarised: one entry for the one field and reason, saying how many
-    (summary,) = summaries
-    assert (summary.row_index, summary.field) == (len(listed), "region")
-    assert summary.reason == ingestion_pb.REJECTION_REASON_UNKNOWN_GEO
+    # ... and the rest counted, exactly, in one summary for the one field and reason (no
+    # stand-in RowRejection among the listed ones)
+    assert not any("not listed" in r.message for r in listed)
     rest = _HOSTILE_ROWS - len(listed)
-    assert f"{rest:,} rows from row {len(listed)} to row {_HOSTILE_ROWS - 1}" in summary.message
-    assert f"lists the first {len(listed):,} of its {_HOSTILE_ROWS:,} rejections" in summary.message
-    assert "\u202e" not in summary.message
+    (summary,) = first.rejection_summaries
+    assert (summary.field, summary.reason) == ("region", UNKNOWN_GEO)
+    assert (summary.row_count, summary.first_row_index, summary.last_row_index) == (
+        rest,
+        len(listed),
+        _HOSTILE_ROWS - 1,
+    )
+    assert first.unlisted_rejection_count == rest
+    assert f"'\\u202e{len(listed):05d}RRR" in summary.first_message  # the first, escaped
+    assert "\u202e" not in summary.first_message
+    # the SDK's per-reason counts are the true ones (they counted one for the whole rest)
+    sdk = IngestSummary()
+    sdk.add(first, row_offset=0)
+    assert sdk.rejected_by_reason == {"unknown_geo": _HOSTILE_ROWS}
+    assert (sdk.rejected, sdk.unlisted) == (_HOSTILE_ROWS, rest)
 
     assert again.replayed and not first.replayed
     again.replayed = False
@@ -199,12 +211,43 @@ def test_an_oversized_ack_stored_before_the_bound_is_replayed_bounded(
     (again,) = stub.Ingest(iter([batch]), timeout=120)
     assert first.replayed and (first.accepted_count, first.rejected_count) == (20, 8_000)
     assert first.ByteSize() < 1.5 * 2**20
-    assert "not listed one by one" in first.rejections[-1].message
+    (summary,) = first.rejection_summaries
+    assert summary.row_count == first.unlisted_rejection_count == 8_000 - len(first.rejections)
+    assert (summary.first_row_index, summary.last_row_index) == (len(first.rejections), 7_999)
     assert all(len(r.message) <= 600 for r in first.rejections)
     assert again == first
     with pytest.raises(grpc.RpcError) as err:  # answered from the ledger: nothing written
         _stored(memory)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_an_ack_stored_with_stand_in_rejections_is_replayed_as_it_was(
+    services, world: sim.SimResult, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """An ack bounded before rejection_summaries existed (one stand-in RowRejection per field
+    and reason, saying "not listed one by one") is replayed as stored: nothing is re-derived
+    from its stand-ins, and a client reads them as it did."""
+    c = _Corpus(world, "meta")
+    batch = c.request(c.lines(0, 10), "stand-in", 0)
+    old = ingestion_pb.IngestResponse(batch_id="stand-in", accepted_count=20, rejected_count=3)
+    old.rejections.add(row_index=0, field="region", reason=UNKNOWN_GEO, message="geo 'X'")
+    old.rejections.add(
+        row_index=1,
+        field="region",
+        reason=UNKNOWN_GEO,
+        message="2 rows from row 1 to row 2 rejected unknown_geo on region, not listed one by one",
+    )
+    BatchLedger(tmp_path / "ingestion" / "ledger.sqlite").put(
+        ORG, "stand-in", fingerprint(batch), old.SerializeToString()
+    )
+    stub = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(services["ingestion"].address))
+    (first,) = stub.Ingest(iter([batch]), timeout=120)
+    assert first.replayed
+    first.replayed = False
+    assert first == old
+    sdk = IngestSummary()
+    sdk.add(first, row_offset=0)
+    assert (sdk.rejected, sdk.rejected_by_reason) == (3, {"unknown_geo": 2})
 
 
 @pytest.mark.parametrize(

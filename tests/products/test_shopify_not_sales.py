@@ -21,9 +21,11 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
+from mesh.cli.ingest import render, summary_json
 from mesh.runtime.inprocess import running_services
 from mesh.runtime.main import Build
 from mesh.runtime.tables import table_to_frame
+from mesh.sdk.ingestion import IngestSummary
 
 ORG = "org_r9"
 ACCOUNT = ing_pb.AccountInfo(timezone="America/New_York", currency_code="USD", country_code="US")
@@ -156,3 +158,49 @@ def test_a_deleted_products_line_keeps_its_order_under_a_stand_in(
     ack = _ingest(ingestion, "b", [deleted])
     assert (ack.accepted_count, ack.rejected_count) == (1, 0), list(ack.rejections)
     assert _sales(memory) == {"101": (1, 0.0, 50.0), "deleted:OLD-1": (1, 0.0, 30.0)}
+
+
+def test_an_amount_only_refund_and_a_dropped_gift_card_line_are_noted_in_the_ack(
+    stubs: tuple[ing_grpc.IngestionServiceStub, memory_grpc.MemoryServiceStub],
+) -> None:
+    """R9-F7: an accepted order stored without a part of it says so. A refund given as an
+    amount only (no refund_line_items: order 9014's 15.00) and a gift-card line beside a
+    product line are each a note of their row, in the ack, the SDK summary and `liftos
+    ingest`'s table; a rejected order (gift cards only, a test order) gets no note."""
+    ingestion, memory = stubs
+    amount_only = {
+        "id": 7001, "refund_line_items": [],
+        "order_adjustments": [{"amount": "-15.00", "kind": "refund_discrepancy"}],
+        "transactions": [{"kind": "refund", "status": "success", "amount": "15.00"}],
+    }  # fmt: skip
+    gift = _line(42, None, 1, "25.00", gift_card=True)
+    orders = [
+        _order(41, [_line(41, 401, 1, "60.00"), gift]),
+        _order(42, [_line(43, 402, 2, "40.00")], refunds=[amount_only]),
+        _order(43, [gift]),  # gift cards only: rejected, nothing left out of a stored order
+        _order(44, [_line(44, 403, 1, "9.00"), gift], test=True),  # rejected: a test order
+        _order(45, [_line(45, 404, 1, "5.00")]),
+    ]
+    ack = _ingest(ingestion, "notes", orders)
+    assert (ack.accepted_count, ack.rejected_count) == (3, 2)
+    notes = [(n.row_index, n.field, n.kind) for n in ack.notes]
+    assert notes == [
+        (0, "line_items[1]", "gift_card_line"),
+        (1, "refunds[0]", "refund_without_lines"),
+    ]
+    assert ack.note_count == 2
+    assert "gift card of 25.00 left out" in ack.notes[0].message
+    assert "refund of 15.00 USD with no refund_line_items" in ack.notes[1].message
+    # what was stored is what the notes say: the products' sales, no gift card, no refund
+    assert _sales(memory) == {"401": (1, 0.0, 60.0), "402": (2, 0.0, 80.0), "404": (1, 0.0, 5.0)}
+
+    summary = IngestSummary()
+    summary.add(ack, row_offset=0)
+    assert summary.notes_by_kind == {"gift_card_line": 1, "refund_without_lines": 1}
+    text = render(summary, 1.0, scored=False)
+    assert "left out    2 parts of accepted rows" in text
+    assert "refund_without_lines" in text and "line 1 (refunds[0]): refund of 15.00 USD" in text
+    assert summary_json(summary, 1.0)["notes_by_kind"] == {
+        "gift_card_line": 1,
+        "refund_without_lines": 1,
+    }
