@@ -393,6 +393,12 @@ def _prepare_rows(batch: RawBatch, settings: Settings) -> ProductPrepared:
     )
 
 
+# A product record's text fields (memory's product.<name>), as the record frame names them.
+_PRODUCT_TEXT = (
+    "product_id", "variant_id", "sku", "category", "item_id", "order_id", "line_item_id", "title",
+)  # fmt: skip
+
+
 def _refused(frame: pd.DataFrame, rejections: list[Rejection]) -> np.ndarray:
     """Rows (whole units) with a record memory would refuse
     (:func:`mesh.runtime.record_rules.value_violations`), each rejected once. The connectors
@@ -403,13 +409,25 @@ def _refused(frame: pd.DataFrame, rejections: list[Rejection]) -> np.ndarray:
     refused: dict[int, tuple[str, str]] = {}
     for i, name, why in record_rules.value_violations(values, len(frame)):
         refused.setdefault(int(rows[i]), (name, why))
+    bugs = len(refused)
+    # the product's own text, copied from the raw row (value_violations checks the record's
+    # top-level text only): memory refuses a product_type over 1,024 characters as it does a
+    # campaign name. The connectors do not check it, so this is the check, not a bug.
+    for col in _PRODUCT_TEXT:
+        for mask, why in record_rules.text_breaches(f"product.{col}", frame[col]):
+            for i in np.flatnonzero(mask).tolist():
+                refused.setdefault(int(rows[i]), (f"product.{col}", why))
     for row, (name, why) in sorted(refused.items()):
-        reason = "invalid_date" if name == "timestamp" else "invalid_number"
-        rejections.append(Rejection(row, name, reason, f"memory would refuse it: {why}"))
-    if refused:
-        _LOGGER.error(
-            "%d product rows broke mesh.runtime.record_rules and were rejected", len(refused)
+        reason = (
+            "invalid_date"
+            if name == "timestamp"
+            else "malformed"
+            if name.startswith("product.")
+            else "invalid_number"
         )
+        rejections.append(Rejection(row, name, reason, f"memory would refuse it: {why}"))
+    if bugs:
+        _LOGGER.error("%d product rows broke mesh.runtime.record_rules and were rejected", bugs)
     return frame["row"].isin(list(refused)).to_numpy(bool)
 
 
