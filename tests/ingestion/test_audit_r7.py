@@ -17,6 +17,7 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 import sim
 from ingestion_svc.convert import fingerprint
 from ingestion_svc.ledger import BatchLedger
+from mesh.cli.ingest import render
 from mesh.sdk.ingestion import IngestSummary
 from tests.ingestion.conftest import rich_error
 from tests.ingestion.test_hardening import ORG, _channels, _Corpus, _stored, _three_batches
@@ -177,6 +178,9 @@ def test_an_ack_of_hostile_rows_stays_readable_by_a_default_client(
     sdk.add(first, row_offset=0)
     assert sdk.rejected_by_reason == {"unknown_geo": _HOSTILE_ROWS}
     assert (sdk.rejected, sdk.unlisted) == (_HOSTILE_ROWS, rest)
+    table = render(sdk, 1.0)  # `liftos ingest`'s per-reason table
+    assert f"  unknown_geo                  {_HOSTILE_ROWS:,}   e.g. line 0, 1, 2" in table
+    assert f"({rest:,} of them counted by the acks by field and reason" in table
 
     assert again.replayed and not first.replayed
     again.replayed = False
