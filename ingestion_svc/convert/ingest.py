@@ -474,7 +474,8 @@ def ack(batch_id: str, result: BatchResult) -> ingestion_pb.IngestResponse:
 
 
 # An ack this large in the ledger was stored before acks were bounded (new ones stay under
-# about 1.3 MiB): it is bounded as it would be now, not replayed undeliverable.
+# about 1.5 MiB: about 1 MiB of rejections and summaries, at most 1,000 notes of ~450 bytes):
+# it is bounded as it would be now, not replayed undeliverable.
 _UNBOUNDED_ACK_BYTES = 2 << 20
 
 
