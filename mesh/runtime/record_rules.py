@@ -63,7 +63,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mesh.runtime.frames.schema import STRING_FIELDS
+from mesh.runtime.frames.schema import QUALITY_SCORES, STRING_FIELDS
 
 __all__ = [
     "BOUNDS",
@@ -257,16 +257,7 @@ _NOT_NEGATIVE = (0.0, MAX_VALUE, f"in [0, {MAX_VALUE:g}]")
 # Doubles whose range the proto narrows: path → (low, high, phrase); others within ±MAX_VALUE.
 _DOUBLE_RANGES: dict[str, tuple[float, float, str]] = {
     "confounders.strength": _UNIT,
-    **{
-        f"causal_metadata.quality.{q}": _UNIT
-        for q in (
-            "temporal_consistency",
-            "confounder_coverage",
-            "treatment_assignment",
-            "outcome_measurement",
-            "external_validity",
-        )
-    },
+    **{f"causal_metadata.quality.{q}": _UNIT for q in QUALITY_SCORES},
     "calendar_features.market_conditions.demand_index": _NOT_NEGATIVE,
     "calendar_features.market_conditions.competitor_index": _NOT_NEGATIVE,
     **{

@@ -19,6 +19,15 @@ class Column:
     field: str
 
 
+QUALITY_SCORES = (
+    "temporal_consistency",
+    "confounder_coverage",
+    "treatment_assignment",
+    "outcome_measurement",
+    "external_validity",
+)
+
+
 def _c(name: str, dtype: str, group: str, field: str) -> Column:
     return Column(name, dtype, group, field)
 
@@ -121,13 +130,7 @@ FRAME_SCHEMA: tuple[Column, ...] = (
     _c("meta_raw_row_sha256", "str", "metadata", "causal_metadata.raw_row_sha256"),
     *(
         _c(f"quality_{q}", "float64", "metadata", f"causal_metadata.quality.{q}")
-        for q in (
-            "temporal_consistency",
-            "confounder_coverage",
-            "treatment_assignment",
-            "outcome_measurement",
-            "external_validity",
-        )
+        for q in QUALITY_SCORES
     ),
     _c("conceptual_space", "str", "memory", "conceptual_space"),
     _c("knowledge_graph_nodes", "object", "memory", "knowledge_graph_nodes (tuple of str)"),
@@ -185,14 +188,6 @@ ALL_GROUPS: frozenset[str] = frozenset(
 LAG_OPTIONAL = (
     *tuple(f"{m}_lag_{d}" for m in ("spend", "conversions", "revenue") for d in (1, 7, 14, 28)),
     "spend_rolling_mean_7",
-)
-
-QUALITY_SCORES = (
-    "temporal_consistency",
-    "confounder_coverage",
-    "treatment_assignment",
-    "outcome_measurement",
-    "external_validity",
 )
 
 STRING_FIELDS = (
