@@ -11,10 +11,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import grpc
 import pytest
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ing_pb
@@ -22,10 +20,6 @@ from liftos.v1 import ingestion_pb2_grpc as ing_grpc
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from ingestion_svc.app import build as ingestion_build
-from memory_svc.app import build as memory_build
-from mesh.runtime.inprocess import running_services
-from mesh.runtime.main import Build
 from mesh.runtime.tables import table_to_frame
 
 ORG = "org_edits"
@@ -112,17 +106,6 @@ def _stored_lines(memory: memory_grpc.MemoryServiceStub) -> dict[str, Any]:
     """The current order-line records by line item id."""
     request = memory_pb.ScanRequest(org_id=ORG, sources=[common_pb.DATA_SOURCE_SHOPIFY_ORDERS])
     return {r.product.line_item_id: r for m in memory.Scan(request) for r in m.records}
-
-
-@pytest.fixture
-def stubs(tmp_path: Any) -> Iterator[tuple[ing_grpc.IngestionServiceStub, Any]]:
-    builds: dict[str, Build] = {"memory": memory_build, "ingestion": ingestion_build}
-    with running_services(builds, tmp_path) as services:
-        ingestion = ing_grpc.IngestionServiceStub(
-            grpc.insecure_channel(services["ingestion"].address)
-        )
-        memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
-        yield ingestion, memory
 
 
 def test_an_edit_that_drops_a_line_leaves_the_order_as_it_now_is(

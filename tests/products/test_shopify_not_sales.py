@@ -8,22 +8,15 @@ deleted since (``product_id`` null) keeps its order, under a ``deleted:<sku>`` s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import grpc
-import pytest
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ing_pb
 from liftos.v1 import ingestion_pb2_grpc as ing_grpc
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from ingestion_svc.app import build as ingestion_build
-from memory_svc.app import build as memory_build
 from mesh.cli.ingest import render, summary_json
-from mesh.runtime.inprocess import running_services
-from mesh.runtime.main import Build
 from mesh.runtime.tables import table_to_frame
 from mesh.sdk.ingestion import IngestSummary
 
@@ -65,17 +58,6 @@ def _sales(memory: memory_grpc.MemoryServiceStub) -> dict[str, tuple[int, float,
         str(p): (int(r["units"]), round(float(r["discounts"]), 2), round(float(r["net_sales"]), 2))
         for p, r in s.sum().iterrows()
     }
-
-
-@pytest.fixture
-def stubs(tmp_path: Any) -> Iterator[tuple[ing_grpc.IngestionServiceStub, Any]]:
-    builds: dict[str, Build] = {"memory": memory_build, "ingestion": ingestion_build}
-    with running_services(builds, tmp_path) as services:
-        ingestion = ing_grpc.IngestionServiceStub(
-            grpc.insecure_channel(services["ingestion"].address)
-        )
-        memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
-        yield ingestion, memory
 
 
 def test_test_cancelled_and_gift_card_orders_are_not_sales_and_the_ack_says_so(
