@@ -20,7 +20,14 @@ from ingestion_svc.ledger import BatchLedger
 from mesh.cli.ingest import render
 from mesh.sdk.ingestion import IngestSummary
 from tests.ingestion.conftest import rich_error
-from tests.ingestion.test_hardening import ORG, _channels, _Corpus, _stored, _three_batches
+from tests.ingestion.test_hardening import (
+    ORG,
+    _channels,
+    _Corpus,
+    _stored,
+    _three_batches,
+    refused_second_batch,
+)
 
 INVALID_NUMBER = ingestion_pb.REJECTION_REASON_INVALID_NUMBER
 UNKNOWN_GEO = ingestion_pb.REJECTION_REASON_UNKNOWN_GEO
@@ -101,20 +108,13 @@ def test_a_stored_identifier_with_control_characters_is_invalid_argument(
     geo (channel); one with a NUL or a terminal escape is refused naming the field, the escape
     quoted escaped, and nothing of the batch is stored — as batch_id and account_id are."""
     c = _Corpus(world, source)
-    channel, memory = _channels(services)
-    stub = ingestion_grpc.IngestionServiceStub(channel)
-    bad = c.request(c.lines(10, 5), "b", 10)
-    change(bad)
-    acks: list[ingestion_pb.IngestResponse] = []
-    with pytest.raises(grpc.RpcError) as err:
-        for ack in stub.Ingest(iter([c.request(c.lines(0, 10), "a", 0), bad]), timeout=60):
-            acks.append(ack)
+    acks, error, memory = refused_second_batch(services, c, change)
     assert [a.batch_id for a in acks] == ["a"]  # the batch before it is still acked
-    code, reason, violations, _ = rich_error(err.value)
+    code, reason, violations, _ = rich_error(error)
     assert (code, reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_INGEST_REQUEST")
     assert [f for f, _ in violations] == [field]
     assert words in violations[0][1]
-    assert "\x00" not in err.value.details() and "\x1b" not in err.value.details()
+    assert "\x00" not in error.details() and "\x1b" not in error.details()
     stored = _stored(memory)
     assert c.keys(0, 10) <= stored
     assert not (c.keys(10, 5) & stored)

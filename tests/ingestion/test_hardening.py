@@ -242,6 +242,22 @@ def _year_9999(r: ingestion_pb.IngestRequest) -> None:
     r.pulled_at.seconds = 253_402_300_000
 
 
+def refused_second_batch(
+    services, c: _Corpus, change: Callable[[ingestion_pb.IngestRequest], None]
+) -> tuple[list[ingestion_pb.IngestResponse], grpc.RpcError, Any]:  # type: ignore[no-untyped-def]
+    """One stream of two batches, rows 0-9 then rows 10-14 with ``change`` made to the
+    request: the acks read before the stream ended, its error, and a memory stub."""
+    channel, memory = _channels(services)
+    stub = ingestion_grpc.IngestionServiceStub(channel)
+    bad = c.request(c.lines(10, 5), "b", 10)
+    change(bad)
+    acks: list[ingestion_pb.IngestResponse] = []
+    with pytest.raises(grpc.RpcError) as err:
+        for ack in stub.Ingest(iter([c.request(c.lines(0, 10), "a", 0), bad]), timeout=60):
+            acks.append(ack)
+    return acks, err.value, memory
+
+
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
@@ -261,16 +277,9 @@ def test_edge_request_fields_are_invalid_argument(
     words: str,  # type: ignore[no-untyped-def]
 ) -> None:
     c = _Corpus(world, "meta")
-    channel, memory = _channels(services)
-    stub = ingestion_grpc.IngestionServiceStub(channel)
-    bad = c.request(c.lines(10, 5), "b", 10)
-    change(bad)
-    acks: list[ingestion_pb.IngestResponse] = []
-    with pytest.raises(grpc.RpcError) as err:
-        for ack in stub.Ingest(iter([c.request(c.lines(0, 10), "a", 0), bad]), timeout=60):
-            acks.append(ack)
+    acks, error, memory = refused_second_batch(services, c, change)
     assert [a.batch_id for a in acks] == ["a"]  # the batch before it is still acked
-    code, reason, violations, _ = rich_error(err.value)
+    code, reason, violations, _ = rich_error(error)
     assert (code, reason) == (INVALID, "INVALID_INGEST_REQUEST")
     assert [f for f, _ in violations] == [field]
     assert words in violations[0][1]
