@@ -21,11 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from surfacing_svc.history import FIRST_PARTY_SOURCE
 from surfacing_svc.intervals import Interval
 
 __all__ = ["ObservedDays", "observed_days"]
-
-FIRST_PARTY_SOURCE = "generic"
 
 
 @dataclass(frozen=True, slots=True)

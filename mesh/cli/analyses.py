@@ -15,6 +15,7 @@ from typing import Any
 
 from liftos_dc.liftos.v1 import AnalysisKind, AnalysisSummary, DateRange, EstimationMethod
 
+from mesh.runtime.analysis_compare import iso_date
 from mesh.sdk.client import LiftOS
 
 _KINDS = {"attribution": "attribution", "products": "products", "estimate": "effect_estimate"}
@@ -34,12 +35,8 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
     p.set_defaults(func=run)
 
 
-def _date(d: Any) -> str:
-    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}" if d is not None and d.year else ""
-
-
 def _window(r: DateRange | None) -> tuple[str, str]:
-    return (_date(r.start_date), _date(r.end_date)) if r is not None else ("", "")
+    return (iso_date(r.start_date), iso_date(r.end_date)) if r is not None else ("", "")
 
 
 def row(a: AnalysisSummary) -> dict[str, Any]:

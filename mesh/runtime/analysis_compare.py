@@ -13,11 +13,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Protocol
 
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
 
-__all__ = ["ChannelChange", "Comparison", "DayChange", "Window", "compare", "day_runs"]
+__all__ = [
+    "ChannelChange",
+    "Comparison",
+    "DayChange",
+    "Window",
+    "compare",
+    "day_runs",
+    "iso_date",
+]
 
 # Two sums of the same rows differ by float rounding only.
 _REL_TOL = 1e-6
@@ -69,8 +78,15 @@ class Comparison:
     channels: tuple[ChannelChange, ...]
 
 
-def _date(d: common_pb.Date) -> str:
-    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}" if d.year else ""
+class _Day(Protocol):
+    year: int
+    month: int
+    day: int
+
+
+def iso_date(d: _Day | None) -> str:
+    """A wire Date (protobuf or its dataclass) as YYYY-MM-DD; "" when unset."""
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}" if d is not None and d.year else ""
 
 
 def _window(analysis: causal_pb.Analysis) -> Window:
@@ -79,7 +95,7 @@ def _window(analysis: causal_pb.Analysis) -> Window:
     if analysis.HasField("create_time"):
         created = f"{analysis.create_time.ToDatetime(tzinfo=dt.UTC):%Y-%m-%d %H:%M} UTC"
     return Window(
-        analysis.analysis_id, _date(r.date_range.start_date), _date(r.date_range.end_date),
+        analysis.analysis_id, iso_date(r.date_range.start_date), iso_date(r.date_range.end_date),
         r.day_count, r.record_count, r.geo_count, float(sum(r.daily.actual_outcome)), created,
         r.model_version,
     )  # fmt: skip
@@ -104,8 +120,8 @@ def compare(first: causal_pb.Analysis, second: causal_pb.Analysis) -> Comparison
             raise ValueError(f"analysis {a.analysis_id!r} is not an attribution; compare "
                              "reads two AnalyzeAttribution results")  # fmt: skip
     ra, rb = first.attribution, second.attribution
-    daily_a = dict(zip((_date(d) for d in ra.daily.dates), ra.daily.actual_outcome, strict=True))
-    daily_b = dict(zip((_date(d) for d in rb.daily.dates), rb.daily.actual_outcome, strict=True))
+    daily_a = dict(zip((iso_date(d) for d in ra.daily.dates), ra.daily.actual_outcome, strict=True))
+    daily_b = dict(zip((iso_date(d) for d in rb.daily.dates), rb.daily.actual_outcome, strict=True))
     both = sorted(set(daily_a) & set(daily_b))
     restated = tuple(
         DayChange(d, daily_a[d], daily_b[d]) for d in both if _differs(daily_a[d], daily_b[d])
