@@ -151,12 +151,19 @@ def _seconds(name: str, default: float) -> float:
 def keepalive_options() -> Options:
     """Ping the server every ``LIFTOS_KEEPALIVE_S`` while calls are open and drop the
     connection after ``LIFTOS_KEEPALIVE_TIMEOUT_S`` without an answer: a peer that is up but
-    not answering (SIGSTOP, a wedged loop) ends its calls UNAVAILABLE. Read per channel."""
+    not answering (SIGSTOP, a wedged loop) ends its calls UNAVAILABLE, and a reconnect to it
+    gives up after the same timeout. Read per channel."""
     every = max(_seconds("LIFTOS_KEEPALIVE_S", DEFAULT_KEEPALIVE_S) * 1e3, MIN_PING_INTERVAL_MS)
     wait = _seconds("LIFTOS_KEEPALIVE_TIMEOUT_S", DEFAULT_KEEPALIVE_TIMEOUT_S) * 1e3
     return (
         ("grpc.keepalive_time_ms", int(every)),
         ("grpc.keepalive_timeout_ms", int(wait)),
+        # gRPC 1.85 times a keepalive ping out on the generic ping timeout (60 s by default),
+        # not on keepalive_timeout: without this a stopped peer was noticed after ~61 s.
+        ("grpc.http2.ping_timeout_ms", int(wait)),
+        # The connect timeout: a reconnect to a peer that accepts TCP but never sends its
+        # HTTP/2 SETTINGS (stopped, wedged) fails after this long, not gRPC's 20 s per try.
+        ("grpc.min_reconnect_backoff_ms", int(wait)),
         # A long computation sends no data for minutes: keep pinging through it.
         ("grpc.http2.max_pings_without_data", 0),
         ("grpc.keepalive_permit_without_calls", 0),

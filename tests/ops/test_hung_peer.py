@@ -40,10 +40,10 @@ def _mesh(tmp_path: Path) -> Iterator[tuple[Mesh, PeerConfig]]:
 
 
 def _analyze_with_memory_stopped(
-    mesh: Mesh, peers: PeerConfig, timeout: float | None
+    mesh: Mesh, peers: PeerConfig, timeout: float | None, bound: float = 120
 ) -> BaseException | None:
     """Warm causal's channel to memory with one analysis (no records: refused after memory
-    answered), stop memory, analyse again; what that call raised (None: it hung 120 s)."""
+    answered), stop memory, analyse again; what that call raised (None: it hung ``bound`` s)."""
     with LiftOS(peers, org_id="org_hung") as client:
         with pytest.raises(RpcFailure) as first:
             client.analyze(start="2024-01-01", end="2024-03-31", timeout=60)
@@ -59,7 +59,7 @@ def _analyze_with_memory_stopped(
 
         worker = threading.Thread(target=call, daemon=True)
         worker.start()
-        worker.join(120)  # a bound for the test itself, far above what the code needs
+        worker.join(bound)
         return raised[0] if raised else None
 
 
@@ -76,7 +76,9 @@ def keepalive_mesh(
 def test_a_stopped_memory_is_dropped_by_keepalive(keepalive_mesh: tuple[Mesh, PeerConfig]) -> None:
     """The caller allows 100 s; keepalive finds memory silent long before and causal answers
     UNAVAILABLE naming memory and the call it was making."""
-    error = _analyze_with_memory_stopped(*keepalive_mesh, timeout=100)
+    # Pings every 1 s, dropped after 2 s, a reconnect given 2 s: a few seconds. 45 s is far
+    # above that and below gRPC's own 60 s ping timeout, which the channels must override.
+    error = _analyze_with_memory_stopped(*keepalive_mesh, timeout=100, bound=45)
     assert isinstance(error, RpcFailure), error
     assert error.code.name == "UNAVAILABLE", error
     assert "memory service at 127.0.0.1:" in error.message, error

@@ -39,10 +39,10 @@ def test_a_call_silent_for_several_ping_intervals_completes(
         channel = sync_channel(f"127.0.0.1:{port}", api_key="")
         try:
             call = channel.unary_unary(METHOD)
-            # 6 s of silence: ~6 pings each way; a server that counted them as abuse would
+            # 4 s of silence: ~4 pings each way; a server that counted them as abuse would
             # send GOAWAY (too_many_pings) and the call would end UNAVAILABLE.
-            assert call(b"6", timeout=60) == b"done"
-            assert call(b"6", timeout=60) == b"done"  # the connection was kept
+            assert call(b"4", timeout=60) == b"done"
+            assert call(b"4", timeout=60) == b"done"  # the connection was kept
         finally:
             channel.close()
             loop.run(server.stop(None))
@@ -57,6 +57,9 @@ def test_keepalive_settings_are_read_per_channel_and_a_bad_one_is_the_default(
     monkeypatch.setenv("LIFTOS_KEEPALIVE_TIMEOUT_S", "3")
     assert dict(keepalive_options())["grpc.keepalive_time_ms"] == MIN_PING_INTERVAL_MS
     assert dict(keepalive_options())["grpc.keepalive_timeout_ms"] == 3000
+    # gRPC times keepalive pings and connect attempts out on these, not on keepalive_timeout
+    assert dict(keepalive_options())["grpc.http2.ping_timeout_ms"] == 3000
+    assert dict(keepalive_options())["grpc.min_reconnect_backoff_ms"] == 3000
     monkeypatch.setenv("LIFTOS_KEEPALIVE_S", "twenty")
     assert dict(keepalive_options())["grpc.keepalive_time_ms"] == 20_000
     assert "LIFTOS_KEEPALIVE_S='twenty' is not a positive number" in caplog.text
