@@ -336,6 +336,9 @@ class _Call:
         self._token: object | None = None
         self.org = ""  # the org the request names (the first that does, for a stream)
         self.request_id = request_id(context.invocation_metadata())
+        # Read now: in the done callback the call's core object may be gone, and peer() on
+        # it crashed a test process (SIGSEGV in _report under load).
+        self._peer = context.peer() or ""
         # Each RPC runs in its own task: the id stays with this call and the calls it makes.
         REQUEST_ID.set(self.request_id)
         context.set_trailing_metadata(((REQUEST_ID_HEADER, self.request_id),))
@@ -416,7 +419,7 @@ class _Call:
             extra += f' msg="{log_text(message)}"'
         _LOGGER.info(
             "%s %s %.1fms rid=%s peer=%s%s",
-            method, code, elapsed * 1e3, self.request_id, log_text(self._context.peer() or "", 80),
+            method, code, elapsed * 1e3, self.request_id, log_text(self._peer, 80),
             extra,
         )  # fmt: skip
         if self._owner._metrics is not None:
