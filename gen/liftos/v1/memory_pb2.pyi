@@ -188,7 +188,7 @@ Global___WriteRequest: _TypeAlias = WriteRequest  # noqa: Y015
 
 @_typing.final
 class WriteResponse(_message.Message):
-    """The outcome of a Write stream."""
+    """The outcome of a Write stream (its messages together)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -197,6 +197,10 @@ class WriteResponse(_message.Message):
     UNCHANGED_COUNT_FIELD_NUMBER: _builtins.int
     STALE_COUNT_FIELD_NUMBER: _builtins.int
     ORG_RECORD_COUNT_FIELD_NUMBER: _builtins.int
+    REFUSED_COUNT_FIELD_NUMBER: _builtins.int
+    REJECTIONS_FIELD_NUMBER: _builtins.int
+    UNLISTED_REJECTION_COUNT_FIELD_NUMBER: _builtins.int
+    REJECTION_SUMMARIES_FIELD_NUMBER: _builtins.int
     inserted_count: _builtins.int
     """Records newly stored."""
     replaced_count: _builtins.int
@@ -207,6 +211,29 @@ class WriteResponse(_message.Message):
     """Records older than the stored version (ignored)."""
     org_record_count: _builtins.int
     """Total records the org now holds."""
+    refused_count: _builtins.int
+    """Records refused and not stored, each for a rule it broke: exact, whether listed in
+    rejections or counted in rejection_summaries. inserted_count + replaced_count +
+    unchanged_count + stale_count + refused_count is the number of records sent.
+    """
+    unlisted_rejection_count: _builtins.int
+    """Refused records not listed in rejections (0 when all are): the sum of
+    rejection_summaries' record_count. len(rejections) + unlisted_rejection_count ==
+    refused_count.
+    """
+    @_builtins.property
+    def rejections(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecordRejection]:
+        """The refused records, one entry each (the first rule it broke), in the order sent. When
+        the list would pass about 256 KiB on the wire, the first ones are listed here and the
+        rest counted in rejection_summaries, so an answer stays small whatever was sent.
+        """
+
+    @_builtins.property
+    def rejection_summaries(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecordRejectionSummary]:
+        """The refused records not listed one by one, counted per field (at most 101 entries: past
+        100 fields, one with field "$" for the rest).
+        """
+
     def __init__(
         self,
         *,
@@ -215,10 +242,14 @@ class WriteResponse(_message.Message):
         unchanged_count: _builtins.int = ...,
         stale_count: _builtins.int = ...,
         org_record_count: _builtins.int = ...,
+        refused_count: _builtins.int = ...,
+        rejections: _abc.Iterable[Global___RecordRejection] | None = ...,
+        unlisted_rejection_count: _builtins.int = ...,
+        rejection_summaries: _abc.Iterable[Global___RecordRejectionSummary] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["inserted_count", b"inserted_count", "org_record_count", b"org_record_count", "replaced_count", b"replaced_count", "stale_count", b"stale_count", "unchanged_count", b"unchanged_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inserted_count", b"inserted_count", "org_record_count", b"org_record_count", "refused_count", b"refused_count", "rejection_summaries", b"rejection_summaries", "rejections", b"rejections", "replaced_count", b"replaced_count", "stale_count", b"stale_count", "unchanged_count", b"unchanged_count", "unlisted_rejection_count", b"unlisted_rejection_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -256,7 +287,9 @@ Global___WriteStreamRequest: _TypeAlias = WriteStreamRequest  # noqa: Y015
 
 @_typing.final
 class WriteStreamResponse(_message.Message):
-    """The outcome of one WriteStream message (the fields of WriteResponse)."""
+    """The outcome of one WriteStream message (the fields of WriteResponse, and the indexes of
+    its refused records).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -265,6 +298,11 @@ class WriteStreamResponse(_message.Message):
     UNCHANGED_COUNT_FIELD_NUMBER: _builtins.int
     STALE_COUNT_FIELD_NUMBER: _builtins.int
     ORG_RECORD_COUNT_FIELD_NUMBER: _builtins.int
+    REFUSED_COUNT_FIELD_NUMBER: _builtins.int
+    REJECTIONS_FIELD_NUMBER: _builtins.int
+    UNLISTED_REJECTION_COUNT_FIELD_NUMBER: _builtins.int
+    REJECTION_SUMMARIES_FIELD_NUMBER: _builtins.int
+    REFUSED_RECORD_INDEXES_FIELD_NUMBER: _builtins.int
     inserted_count: _builtins.int
     """Records newly stored."""
     replaced_count: _builtins.int
@@ -275,6 +313,37 @@ class WriteStreamResponse(_message.Message):
     """Records older than the stored version (ignored)."""
     org_record_count: _builtins.int
     """Total records the org now holds."""
+    refused_count: _builtins.int
+    """Records of this message refused and not stored, each for a rule it broke: exact,
+    whether listed in rejections or counted in rejection_summaries. inserted_count +
+    replaced_count + unchanged_count + stale_count + refused_count is the number of records
+    the message held.
+    """
+    unlisted_rejection_count: _builtins.int
+    """Refused records not listed in rejections (0 when all are): the sum of
+    rejection_summaries' record_count. len(rejections) + unlisted_rejection_count ==
+    refused_count.
+    """
+    @_builtins.property
+    def rejections(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecordRejection]:
+        """The refused records, one entry each (the first rule it broke), in the order sent. When
+        the list would pass about 256 KiB on the wire, the first ones are listed here and the
+        rest counted in rejection_summaries, so an answer stays small whatever was sent.
+        """
+
+    @_builtins.property
+    def rejection_summaries(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecordRejectionSummary]:
+        """The refused records not listed one by one, counted per field (at most 101 entries: past
+        100 fields, one with field "$" for the rest).
+        """
+
+    @_builtins.property
+    def refused_record_indexes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The index in the message's records of every refused record, ascending (at most 10,000,
+        as a message holds), listed or not: a writer maps each refused record back to what it
+        was made from (ingestion: the raw row, rejected in its ack).
+        """
+
     def __init__(
         self,
         *,
@@ -283,14 +352,108 @@ class WriteStreamResponse(_message.Message):
         unchanged_count: _builtins.int = ...,
         stale_count: _builtins.int = ...,
         org_record_count: _builtins.int = ...,
+        refused_count: _builtins.int = ...,
+        rejections: _abc.Iterable[Global___RecordRejection] | None = ...,
+        unlisted_rejection_count: _builtins.int = ...,
+        rejection_summaries: _abc.Iterable[Global___RecordRejectionSummary] | None = ...,
+        refused_record_indexes: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["inserted_count", b"inserted_count", "org_record_count", b"org_record_count", "replaced_count", b"replaced_count", "stale_count", b"stale_count", "unchanged_count", b"unchanged_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inserted_count", b"inserted_count", "org_record_count", b"org_record_count", "refused_count", b"refused_count", "refused_record_indexes", b"refused_record_indexes", "rejection_summaries", b"rejection_summaries", "rejections", b"rejections", "replaced_count", b"replaced_count", "stale_count", b"stale_count", "unchanged_count", b"unchanged_count", "unlisted_rejection_count", b"unlisted_rejection_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WriteStreamResponse: _TypeAlias = WriteStreamResponse  # noqa: Y015
+
+@_typing.final
+class RecordRejection(_message.Message):
+    """A record a Write refused and did not store, with the first rule it broke."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MESSAGE_INDEX_FIELD_NUMBER: _builtins.int
+    RECORD_INDEX_FIELD_NUMBER: _builtins.int
+    RECORD_ID_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    message_index: _builtins.int
+    """Which message of the stream held it (0 for the first): for WriteStream, the message
+    this answer is for.
+    """
+    record_index: _builtins.int
+    """Its index in that message's records."""
+    record_id: _builtins.str
+    """Its id as sent, quoted (Python repr: control characters escaped as \\x1b; at most 80
+    characters, a longer one cut with its length); '' when it had none.
+    """
+    field: _builtins.str
+    """Path of the field at fault in the record, with item indexes
+    ("external_factors[1].value", "timestamp.nanos"); "$" for the record as a whole (its
+    size).
+    """
+    reason: _builtins.str
+    """Why, e.g. "spend must be a finite number" (at most 600 characters; values quoted and
+    escaped).
+    """
+    def __init__(
+        self,
+        *,
+        message_index: _builtins.int = ...,
+        record_index: _builtins.int = ...,
+        record_id: _builtins.str = ...,
+        field: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "message_index", b"message_index", "reason", b"reason", "record_id", b"record_id", "record_index", b"record_index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordRejection: _TypeAlias = RecordRejection  # noqa: Y015
+
+@_typing.final
+class RecordRejectionSummary(_message.Message):
+    """Refused records of one field that an answer counts instead of listing one by one."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    RECORD_COUNT_FIELD_NUMBER: _builtins.int
+    FIRST_FIELD_NUMBER: _builtins.int
+    LAST_MESSAGE_INDEX_FIELD_NUMBER: _builtins.int
+    LAST_RECORD_INDEX_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """The field at fault without item indexes ("external_factors.value"); "$" for the record
+    as a whole, or for fields past the first 100 an answer summarises.
+    """
+    record_count: _builtins.int
+    """How many refused records this entry counts."""
+    last_message_index: _builtins.int
+    """Which message of the stream held the last of them."""
+    last_record_index: _builtins.int
+    """The last one's index in that message's records."""
+    @_builtins.property
+    def first(self) -> Global___RecordRejection:
+        """The first of them, as it would have been listed."""
+
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        record_count: _builtins.int = ...,
+        first: Global___RecordRejection | None = ...,
+        last_message_index: _builtins.int = ...,
+        last_record_index: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["first", b"first"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "first", b"first", "last_message_index", b"last_message_index", "last_record_index", b"last_record_index", "record_count", b"record_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordRejectionSummary: _TypeAlias = RecordRejectionSummary  # noqa: Y015
 
 @_typing.final
 class ScanRequest(_message.Message):

@@ -40,20 +40,25 @@ class MemoryServiceStub:
     WAL, fsync'd) and indexed. Idempotent by record id and natural_key + version: an equal
     version is a no-op, a higher version replaces (the old one is kept in history), a lower
     one is ignored as stale; records of one message sharing an identity are applied in
-    version order. Each message is one transaction. Errors: INVALID_ARGUMENT (record without
-    id/org_id/timestamp/data_source, org_id differs from the request's, a non-finite or
-    negative measure, embedding of the wrong dimension, a natural_key stored under another
-    id; field named with the record index), RESOURCE_EXHAUSTED (more than 10,000 records in
-    a message, or message too large), FAILED_PRECONDITION (the org's embedder is not
-    installed).
+    version order. Each message is one transaction. A record is checked field by field on
+    its own: one that breaks a rule (no id/org_id/timestamp/data_source, an org_id other
+    than the request's, a non-finite or negative measure, a field out of its documented
+    range, an embedding of the wrong dimension or zero, a natural_key stored under another
+    id) is refused and not stored, and the others of its message are: the answer counts it
+    in refused_count and lists it in rejections (index, id, field path, reason) within a
+    bound. Errors, which refuse the whole message and end the stream: INVALID_ARGUMENT (no
+    or a bad org_id, or one differing from the stream's first message),
+    RESOURCE_EXHAUSTED (more than 10,000 records in a message, or message too large),
+    FAILED_PRECONDITION (the org's embedder is not installed).
     """
     WriteStream: _grpc.StreamStreamMultiCallable[_memory_pb2.WriteStreamRequest, _memory_pb2.WriteStreamResponse]
     """Write with one answer per message: each WriteResponse counts one message and is sent,
     in message order, once that message's transaction is durable. Messages are applied in
     order; the next one is received and checked while the one before commits, so a writer
     that keeps a few batches in flight (the ingestion service) is not held to one round
-    trip per batch. Same semantics and errors as Write; an error ends the stream, and the
-    messages answered before it stay stored.
+    trip per batch. Same semantics and errors as Write (a message's refused records are in
+    its own answer); an error ends the stream, and the messages answered before it stay
+    stored.
     """
     Scan: _grpc.UnaryStreamMultiCallable[_memory_pb2.ScanRequest, _memory_pb2.ScanResponse]
     """Streams an org's records in time order, batch by batch, with bounded memory.
@@ -105,20 +110,25 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     WAL, fsync'd) and indexed. Idempotent by record id and natural_key + version: an equal
     version is a no-op, a higher version replaces (the old one is kept in history), a lower
     one is ignored as stale; records of one message sharing an identity are applied in
-    version order. Each message is one transaction. Errors: INVALID_ARGUMENT (record without
-    id/org_id/timestamp/data_source, org_id differs from the request's, a non-finite or
-    negative measure, embedding of the wrong dimension, a natural_key stored under another
-    id; field named with the record index), RESOURCE_EXHAUSTED (more than 10,000 records in
-    a message, or message too large), FAILED_PRECONDITION (the org's embedder is not
-    installed).
+    version order. Each message is one transaction. A record is checked field by field on
+    its own: one that breaks a rule (no id/org_id/timestamp/data_source, an org_id other
+    than the request's, a non-finite or negative measure, a field out of its documented
+    range, an embedding of the wrong dimension or zero, a natural_key stored under another
+    id) is refused and not stored, and the others of its message are: the answer counts it
+    in refused_count and lists it in rejections (index, id, field path, reason) within a
+    bound. Errors, which refuse the whole message and end the stream: INVALID_ARGUMENT (no
+    or a bad org_id, or one differing from the stream's first message),
+    RESOURCE_EXHAUSTED (more than 10,000 records in a message, or message too large),
+    FAILED_PRECONDITION (the org's embedder is not installed).
     """
     WriteStream: _aio.StreamStreamMultiCallable[_memory_pb2.WriteStreamRequest, _memory_pb2.WriteStreamResponse]  # type: ignore[assignment]
     """Write with one answer per message: each WriteResponse counts one message and is sent,
     in message order, once that message's transaction is durable. Messages are applied in
     order; the next one is received and checked while the one before commits, so a writer
     that keeps a few batches in flight (the ingestion service) is not held to one round
-    trip per batch. Same semantics and errors as Write; an error ends the stream, and the
-    messages answered before it stay stored.
+    trip per batch. Same semantics and errors as Write (a message's refused records are in
+    its own answer); an error ends the stream, and the messages answered before it stay
+    stored.
     """
     Scan: _aio.UnaryStreamMultiCallable[_memory_pb2.ScanRequest, _memory_pb2.ScanResponse]  # type: ignore[assignment]
     """Streams an org's records in time order, batch by batch, with bounded memory.
@@ -173,12 +183,16 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         WAL, fsync'd) and indexed. Idempotent by record id and natural_key + version: an equal
         version is a no-op, a higher version replaces (the old one is kept in history), a lower
         one is ignored as stale; records of one message sharing an identity are applied in
-        version order. Each message is one transaction. Errors: INVALID_ARGUMENT (record without
-        id/org_id/timestamp/data_source, org_id differs from the request's, a non-finite or
-        negative measure, embedding of the wrong dimension, a natural_key stored under another
-        id; field named with the record index), RESOURCE_EXHAUSTED (more than 10,000 records in
-        a message, or message too large), FAILED_PRECONDITION (the org's embedder is not
-        installed).
+        version order. Each message is one transaction. A record is checked field by field on
+        its own: one that breaks a rule (no id/org_id/timestamp/data_source, an org_id other
+        than the request's, a non-finite or negative measure, a field out of its documented
+        range, an embedding of the wrong dimension or zero, a natural_key stored under another
+        id) is refused and not stored, and the others of its message are: the answer counts it
+        in refused_count and lists it in rejections (index, id, field path, reason) within a
+        bound. Errors, which refuse the whole message and end the stream: INVALID_ARGUMENT (no
+        or a bad org_id, or one differing from the stream's first message),
+        RESOURCE_EXHAUSTED (more than 10,000 records in a message, or message too large),
+        FAILED_PRECONDITION (the org's embedder is not installed).
         """
 
     @_abc_1.abstractmethod
@@ -191,8 +205,9 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         in message order, once that message's transaction is durable. Messages are applied in
         order; the next one is received and checked while the one before commits, so a writer
         that keeps a few batches in flight (the ingestion service) is not held to one round
-        trip per batch. Same semantics and errors as Write; an error ends the stream, and the
-        messages answered before it stay stored.
+        trip per batch. Same semantics and errors as Write (a message's refused records are in
+        its own answer); an error ends the stream, and the messages answered before it stay
+        stored.
         """
 
     @_abc_1.abstractmethod

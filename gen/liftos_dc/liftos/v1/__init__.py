@@ -177,6 +177,8 @@ __all__ = (
     "RecordExperimentResultRequest",
     "RecordExperimentResultResponse",
     "RecordQuery",
+    "RecordRejection",
+    "RecordRejectionSummary",
     "RegisterExternalFactorRequest",
     "RegisterExternalFactorResponse",
     "RejectionReason",
@@ -9086,6 +9088,84 @@ default_message_pool.register_message("liftos.v1", "RecordQuery", RecordQuery)
 
 
 @dataclass(eq=False, repr=False)
+class RecordRejection(betterproto2.Message):
+    """
+    A record a Write refused and did not store, with the first rule it broke.
+    """
+
+    message_index: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
+    """
+    Which message of the stream held it (0 for the first): for WriteStream, the message
+    this answer is for.
+    """
+
+    record_index: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    Its index in that message's records.
+    """
+
+    record_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Its id as sent, quoted (Python repr: control characters escaped as \\x1b; at most 80
+    characters, a longer one cut with its length); '' when it had none.
+    """
+
+    field: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    Path of the field at fault in the record, with item indexes
+    ("external_factors[1].value", "timestamp.nanos"); "$" for the record as a whole (its
+    size).
+    """
+
+    reason: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    Why, e.g. "spend must be a finite number" (at most 600 characters; values quoted and
+    escaped).
+    """
+
+
+default_message_pool.register_message("liftos.v1", "RecordRejection", RecordRejection)
+
+
+@dataclass(eq=False, repr=False)
+class RecordRejectionSummary(betterproto2.Message):
+    """
+    Refused records of one field that an answer counts instead of listing one by one.
+    """
+
+    field: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    The field at fault without item indexes ("external_factors.value"); "$" for the record
+    as a whole, or for fields past the first 100 an answer summarises.
+    """
+
+    record_count: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
+    """
+    How many refused records this entry counts.
+    """
+
+    first: "RecordRejection | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The first of them, as it would have been listed.
+    """
+
+    last_message_index: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
+    """
+    Which message of the stream held the last of them.
+    """
+
+    last_record_index: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
+    """
+    The last one's index in that message's records.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "RecordRejectionSummary", RecordRejectionSummary)
+
+
+@dataclass(eq=False, repr=False)
 class RegisterExternalFactorRequest(betterproto2.Message):
     """
     Request for RegisterExternalFactor.
@@ -9859,7 +9939,7 @@ default_message_pool.register_message("liftos.v1", "WriteRequest", WriteRequest)
 @dataclass(eq=False, repr=False)
 class WriteResponse(betterproto2.Message):
     """
-    The outcome of a Write stream.
+    The outcome of a Write stream (its messages together).
     """
 
     inserted_count: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
@@ -9885,6 +9965,37 @@ class WriteResponse(betterproto2.Message):
     org_record_count: "int" = betterproto2.field(5, betterproto2.TYPE_INT64)
     """
     Total records the org now holds.
+    """
+
+    refused_count: "int" = betterproto2.field(6, betterproto2.TYPE_INT64)
+    """
+    Records refused and not stored, each for a rule it broke: exact, whether listed in
+    rejections or counted in rejection_summaries. inserted_count + replaced_count +
+    unchanged_count + stale_count + refused_count is the number of records sent.
+    """
+
+    rejections: "list[RecordRejection]" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The refused records, one entry each (the first rule it broke), in the order sent. When
+    the list would pass about 256 KiB on the wire, the first ones are listed here and the
+    rest counted in rejection_summaries, so an answer stays small whatever was sent.
+    """
+
+    unlisted_rejection_count: "int" = betterproto2.field(8, betterproto2.TYPE_INT64)
+    """
+    Refused records not listed in rejections (0 when all are): the sum of
+    rejection_summaries' record_count. len(rejections) + unlisted_rejection_count ==
+    refused_count.
+    """
+
+    rejection_summaries: "list[RecordRejectionSummary]" = betterproto2.field(
+        9, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The refused records not listed one by one, counted per field (at most 101 entries: past
+    100 fields, one with field "$" for the rest).
     """
 
 
@@ -9917,7 +10028,8 @@ default_message_pool.register_message("liftos.v1", "WriteStreamRequest", WriteSt
 @dataclass(eq=False, repr=False)
 class WriteStreamResponse(betterproto2.Message):
     """
-    The outcome of one WriteStream message (the fields of WriteResponse).
+    The outcome of one WriteStream message (the fields of WriteResponse, and the indexes of
+    its refused records).
     """
 
     inserted_count: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
@@ -9943,6 +10055,47 @@ class WriteStreamResponse(betterproto2.Message):
     org_record_count: "int" = betterproto2.field(5, betterproto2.TYPE_INT64)
     """
     Total records the org now holds.
+    """
+
+    refused_count: "int" = betterproto2.field(6, betterproto2.TYPE_INT64)
+    """
+    Records of this message refused and not stored, each for a rule it broke: exact,
+    whether listed in rejections or counted in rejection_summaries. inserted_count +
+    replaced_count + unchanged_count + stale_count + refused_count is the number of records
+    the message held.
+    """
+
+    rejections: "list[RecordRejection]" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The refused records, one entry each (the first rule it broke), in the order sent. When
+    the list would pass about 256 KiB on the wire, the first ones are listed here and the
+    rest counted in rejection_summaries, so an answer stays small whatever was sent.
+    """
+
+    unlisted_rejection_count: "int" = betterproto2.field(8, betterproto2.TYPE_INT64)
+    """
+    Refused records not listed in rejections (0 when all are): the sum of
+    rejection_summaries' record_count. len(rejections) + unlisted_rejection_count ==
+    refused_count.
+    """
+
+    rejection_summaries: "list[RecordRejectionSummary]" = betterproto2.field(
+        9, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The refused records not listed one by one, counted per field (at most 101 entries: past
+    100 fields, one with field "$" for the rest).
+    """
+
+    refused_record_indexes: "list[int]" = betterproto2.field(
+        10, betterproto2.TYPE_INT32, repeated=True
+    )
+    """
+    The index in the message's records of every refused record, ascending (at most 10,000,
+    as a message holds), listed or not: a writer maps each refused record back to what it
+    was made from (ingestion: the raw row, rejected in its ack).
     """
 
 
@@ -10285,12 +10438,16 @@ class MemoryServiceStub:
         WAL, fsync'd) and indexed. Idempotent by record id and natural_key + version: an equal
         version is a no-op, a higher version replaces (the old one is kept in history), a lower
         one is ignored as stale; records of one message sharing an identity are applied in
-        version order. Each message is one transaction. Errors: INVALID_ARGUMENT (record without
-        id/org_id/timestamp/data_source, org_id differs from the request's, a non-finite or
-        negative measure, embedding of the wrong dimension, a natural_key stored under another
-        id; field named with the record index), RESOURCE_EXHAUSTED (more than 10,000 records in
-        a message, or message too large), FAILED_PRECONDITION (the org's embedder is not
-        installed).
+        version order. Each message is one transaction. A record is checked field by field on
+        its own: one that breaks a rule (no id/org_id/timestamp/data_source, an org_id other
+        than the request's, a non-finite or negative measure, a field out of its documented
+        range, an embedding of the wrong dimension or zero, a natural_key stored under another
+        id) is refused and not stored, and the others of its message are: the answer counts it
+        in refused_count and lists it in rejections (index, id, field path, reason) within a
+        bound. Errors, which refuse the whole message and end the stream: INVALID_ARGUMENT (no
+        or a bad org_id, or one differing from the stream's first message),
+        RESOURCE_EXHAUSTED (more than 10,000 records in a message, or message too large),
+        FAILED_PRECONDITION (the org's embedder is not installed).
         """
 
         return self._channel.stream_unary(
@@ -10307,8 +10464,9 @@ class MemoryServiceStub:
         in message order, once that message's transaction is durable. Messages are applied in
         order; the next one is received and checked while the one before commits, so a writer
         that keeps a few batches in flight (the ingestion service) is not held to one round
-        trip per batch. Same semantics and errors as Write; an error ends the stream, and the
-        messages answered before it stay stored.
+        trip per batch. Same semantics and errors as Write (a message's refused records are in
+        its own answer); an error ends the stream, and the messages answered before it stay
+        stored.
         """
 
         yield from self._channel.stream_stream(
