@@ -20,7 +20,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=os.environ.get("LIFTOS_HOST", "127.0.0.1"))
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     settings = settings_from_args(args, server_host=args.host)
-    run_service("llm", functools.partial(build, settings=settings), [*rest, "--host", args.host])
+    # The LLM flags again, for --help only (their values were read above).
+    shown = argparse.ArgumentParser(add_help=False)
+    add_llm_arguments(shown)
+    run_service(
+        "llm",
+        functools.partial(build, settings=settings),
+        [*rest, "--host", args.host],
+        parents=[shown],
+    )
 
 
 if __name__ == "__main__":

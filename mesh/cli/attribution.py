@@ -39,6 +39,11 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     )  # fmt: skip
     p.add_argument("--campaigns", action="store_true", help="also print the campaign table")
     p.add_argument("--json", action="store_true", help="the result as JSON")
+    p.add_argument(
+        "--timeout", type=float, default=None, metavar="SECONDS",
+        help="how long the analysis may take (default: LIFTOS_ANALYSIS_TIMEOUT, else 900; "
+        "0: no limit)",
+    )  # fmt: skip
     common(p)
     p.set_defaults(func=run_analyze)
 
@@ -246,7 +251,7 @@ def run_analyze(args: argparse.Namespace, peers: Any) -> int:
         result = client.analyze(
             start=args.start, end=args.end, outcome=args.outcome, channels=args.channel,
             holdout_days=args.holdout_days, identification=args.identification,
-            on_progress=None if args.json else show,
+            on_progress=None if args.json else show, timeout=args.timeout,
         )  # fmt: skip
     if args.json:
         # Zero-valued fields too (proto3 JSON leaves them out, so a 0 estimate had no key).

@@ -288,10 +288,10 @@ DEFAULT_ANALYSIS_TIMEOUT_S = 900.0
 
 
 def analysis_timeout(timeout: float | None) -> float | None:
-    """``timeout``, else ``LIFTOS_ANALYSIS_TIMEOUT`` (seconds; 0: no deadline), else
-    :data:`DEFAULT_ANALYSIS_TIMEOUT_S`."""
+    """``timeout``, else ``LIFTOS_ANALYSIS_TIMEOUT``, else :data:`DEFAULT_ANALYSIS_TIMEOUT_S`
+    (seconds; 0 in either: no deadline)."""
     if timeout is not None:
-        return timeout
+        return timeout if timeout > 0 else None
     raw = os.environ.get("LIFTOS_ANALYSIS_TIMEOUT", "")
     try:
         value = float(raw) if raw else DEFAULT_ANALYSIS_TIMEOUT_S

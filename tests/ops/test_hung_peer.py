@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mesh.cli.commands import main as cli_main
 from mesh.cli.processes import Mesh, fresh_health
 from mesh.runtime.config import DEFAULT_PORTS, PeerConfig
 from mesh.sdk.client import LiftOS
@@ -105,3 +106,25 @@ def test_the_sdk_default_deadline_ends_a_hung_analysis_naming_the_peer(
     assert error.code.name == "UNAVAILABLE", error
     assert "memory service at 127.0.0.1:" in error.message, error
     assert "(DEADLINE_EXCEEDED)" in error.message, error
+
+
+def test_the_cli_timeout_flag_bounds_a_hung_analysis(
+    slow_keepalive_mesh: tuple[Mesh, PeerConfig],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`liftos analyze --timeout 3` wins over LIFTOS_ANALYSIS_TIMEOUT (600 here): the call ends
+    after the flag's seconds, naming memory, with the CLI's exit code for a failed call."""
+    mesh, peers = slow_keepalive_mesh
+    monkeypatch.setenv("LIFTOS_ANALYSIS_TIMEOUT", "600")
+    base = int(peers.memory.rsplit(":", 1)[1]) - list(DEFAULT_PORTS).index("memory")
+    os.kill(mesh.procs["memory"].pid, signal.SIGSTOP)
+    code: list[int] = []
+    args = ["analyze", "--org", "org_hung", "--start", "2024-01-01", "--end", "2024-03-31",
+            "--timeout", "3", "--base-port", str(base)]  # fmt: skip
+    worker = threading.Thread(target=lambda: code.append(cli_main(args)), daemon=True)
+    worker.start()
+    worker.join(45)  # the env's 600 s would exceed it
+    assert code == [2], capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "memory service at 127.0.0.1:" in err and "DEADLINE_EXCEEDED" in err, err
