@@ -5,8 +5,9 @@ the observed totals beside the estimates. Pure: DataFrames in, dataclasses out.
 The panel is built as :func:`ingestion_svc.connectors.product_panel.product_panel` builds it
 from the connectors' frames (the test suite checks that one against the simulator's), here
 from sums memory computed where the records are: revenue is net sales (after discounts,
-before refunds) on the order's shop-local day; spend per channel is the platforms' product
-reports summed over campaigns; every catalogue product gets every day of the window.
+before refunds) on the order's shop-local day, the refunds beside it dated on the order's day
+(the estimates take them off the margin: net of refunds); spend per channel is the platforms'
+product reports summed over campaigns; every catalogue product gets every day of the window.
 
 Amounts are in one currency, the one with the most net sales: an order or report row in
 another is left out and said so (the mesh converts no currency). A product the catalogue
@@ -45,6 +46,8 @@ ASSUMPTIONS = (
     "spend acts through a geometric adstock and a Hill saturation per channel and category",
     "a promoted product's lift spills only to products of its own category",
     "the platforms' product reports carry all spend aimed at each product",
+    "the sales the spend caused are refunded at their category's rate over the window, and a "
+    "refund returns the goods to stock (the margin net of refunds)",
 )
 _EPOCH = dt.date(1970, 1, 1)
 

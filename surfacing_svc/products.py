@@ -4,7 +4,8 @@ channel's spend between product campaigns, and which promotions only cannibalise
 **Shift spend between product campaigns.** Within a channel, a category campaign's next unit
 of spend returns its *marginal* margin: the analysis's marginal return of the cell at the
 period's spend (the response's slope there, ``marginal_roas``) times the category's margin
-rate. Its interval is the analysis's, drawn over the curve's slope at zero, saturation point
+rate net of refunds (the margin rate times one less the category's refund rate: the extra
+sales assumed refunded at the category's rate, the goods restocked; issue 20). Its interval is the analysis's, drawn over the curve's slope at zero, saturation point
 and decay together: the marginal hangs on the saturation point far more than the cell's total
 does (slope ``1 / (1 + A/K)^2``), and an interval rescaled from the total's (what this module
 did before) covered the truth's marginal in about half of the cells and moved spend the wrong
@@ -19,7 +20,8 @@ by the MOVER rule (Zou & Donner 2008, Stat. Med. 27(10)), which keeps their asym
 **Stop a promotion that mostly cannibalises.** A promoted product whose category keeps less
 than ``1 - CANNIBAL_SHARE`` of its lift — the lift plus its cross-effects on *every* sibling
 (cannibalisation negative, halo positive), claimed or not — adds little to its category:
-stopping it (or its discount) gives up that net category lift and saves its spend. The rule
+stopping it (or its discount) gives up that net category lift (its margin net of refunds)
+and saves its spend. The rule
 is a claim, made at the analysis's claim level: the upper bound of the net less half the lift
 must lie below zero, and at least one pair must be a claimed cannibalisation (the victims the action names).
 Its standard deviation is the analysis's own, from the lift's, the sibling changes' and the
@@ -96,6 +98,8 @@ class CategoryCell:
     # Revenue of the next unit of spend at the period's spend, with the analysis's interval
     # (None: the analysis does not report it, and the cell is not moved).
     marginal: Span | None = None
+    # The category's refunds over its net sales: the share of the margin refunds take back.
+    refund_rate: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +174,12 @@ def _confidence(impact: Span, level: float) -> float:
 
 
 def _marginal(c: CategoryCell) -> Span | None:
-    """Marginal margin per unit of spend at the period's spend, with its interval."""
+    """Marginal margin net of refunds per unit of spend at the period's spend, with its
+    interval."""
     m = c.marginal
     if m is None or not all(math.isfinite(v) for v in (m.estimate, m.lower, m.upper)):
         return None
-    rate = c.margin_rate if math.isfinite(c.margin_rate) else 1.0
+    rate = (c.margin_rate if math.isfinite(c.margin_rate) else 1.0) * (1.0 - c.refund_rate)
     return Span(m.estimate * rate, m.lower * rate, m.upper * rate)
 
 
@@ -262,7 +267,12 @@ def _stops(e: ProductEvidence) -> list[ProductAction]:
     by_promoted: dict[str, list[PairCell]] = defaultdict(list)
     for q in e.pairs:
         by_promoted[q.promoted].append(q)
-    rate = {c.category: c.margin_rate for c in e.cells if math.isfinite(c.margin_rate)}
+    # the margin the category keeps per unit of net sales: its margin rate net of refunds
+    rate = {
+        c.category: c.margin_rate * (1.0 - c.refund_rate)
+        for c in e.cells
+        if math.isfinite(c.margin_rate)
+    }
     joint = {n.promoted: n for n in e.nets}
     for promoted, pairs in sorted(by_promoted.items()):
         lift = pairs[0].promoted_lift

@@ -2,9 +2,9 @@
 
 ``liftos analyze-products --org ORG [--start …] [--end …] [--channel …]`` runs AnalyzeProducts
 (progress as it streams) and prints the view; ``liftos products ANALYSIS_ID`` prints a stored
-one: what each channel's spend caused per category (revenue and margin with intervals), which
-products each channel really sells, which promotions mostly cannibalise, and where to move
-spend between product campaigns (SurfacingService.Recommend's product actions).
+one: what each channel's spend caused per category (revenue, and margin net of refunds, with
+intervals), which products each channel really sells, which promotions mostly cannibalise, and
+where to move spend between product campaigns (SurfacingService.Recommend's product actions).
 """
 
 from __future__ import annotations
@@ -19,7 +19,16 @@ from google.protobuf import json_format
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
-from mesh.report.products import NO_MOVE, channel_sells, losing_cells, promotions, titles
+from mesh.report.products import (
+    NO_MOVE,
+    channel_sells,
+    losing_cells,
+    net_margin,
+    promotions,
+    refund_rates,
+    refund_words,
+    titles,
+)
 from mesh.sdk.client import LiftOS
 from mesh.sdk.failures import RpcFailure
 
@@ -65,14 +74,17 @@ def _span(i: Any, fmt: str = "{:,.0f}") -> str:
 
 def _revenue_basis(r: causal_pb.ProductAnalysisResult) -> str:
     """What "revenue" means in the view (R9-F5): net sales after discounts and before
-    refunds, each refund dated on its order's day, and how much was refunded."""
+    refunds, each refund dated on its order's day, and how much was refunded; the margin is
+    net of refunds, at the rate per category the line names (issue 20)."""
     net = sum(c.revenue for c in r.categories)
     refunds = sum(c.refunds for c in r.categories)
     share = f", {refunds / net:.1%} of net sales" if net > 0 else ""
     return (
         f"  revenue is net sales (after discounts, before refunds; test, cancelled and gift-card "
         f"orders left out): {net:,.0f} {r.currency_code}; refunds {refunds:,.0f}{share}, dated "
-        "on their order's day, are not taken off the incremental revenue or margin"
+        "on their order's day, are not taken off the incremental revenue\n"
+        "  the incremental margin is net of refunds, its category's refund rate taken off (the "
+        f"extra sales assumed refunded at that rate, the goods restocked): {refund_words(r)}"
     )
 
 
@@ -96,24 +108,27 @@ def render(
         "",
         "What each channel's spend caused, by category (net of halo and cannibalisation):",
         f"  {'channel':18s} {'category':14s} {'spend':>10s} {'incremental revenue':>28s} "
-        f"{'incremental margin':>28s} {'iROAS':>6s} {'next-unit return (mROAS)':>24s}",
+        f"{'margin net of refunds':>28s} {'iROAS':>6s} {'next-unit return (mROAS)':>24s}",
     ]
+    rates = refund_rates(r)
     for c in sorted(r.cells, key=lambda c: (c.channel, -c.incremental_revenue.estimate)):
         roas = f"{c.incremental_roas.estimate:6.2f}" if c.HasField("incremental_roas") else "     –"
         # the slope at the period's spend: what a move between categories is decided on
         mroas = _span(c.marginal_roas, "{:.2f}") if c.HasField("marginal_roas") else "–"
         flag = "" if c.significant or c.spend.amount == 0 else "  (interval includes 0)"
-        if c.spend.amount > 0 and c.incremental_margin.estimate < c.spend.amount:
+        kept = net_margin(c, rates)
+        if c.spend.amount > 0 and kept.estimate < c.spend.amount:
             flag += "  (margin below spend)"
         lines.append(
             f"  {c.channel:18s} {c.category[:14]:14s} {c.spend.amount:10,.0f} "
-            f"{_span(c.incremental_revenue):>28s} {_span(c.incremental_margin):>28s} {roas} "
+            f"{_span(c.incremental_revenue):>28s} {_span(kept):>28s} {roas} "
             f"{mroas:>24s}{flag}"
         )
     for c in losing_cells(r):
-        lines.append(f"  note: {c.channel} on {c.category} returns an incremental margin of "
-                     f"{c.incremental_margin.estimate:,.0f} on a spend of {c.spend.amount:,.0f} "
-                     f"{cur}: at that margin the channel loses money on the category")  # fmt: skip
+        lines.append(f"  note: {c.channel} on {c.category} returns an incremental margin net "
+                     f"of refunds of {net_margin(c, rates).estimate:,.0f} on a spend of "
+                     f"{c.spend.amount:,.0f} {cur}: at that margin the channel loses money on "
+                     "the category")  # fmt: skip
     name = titles(r)
     lines += ["", "Which products each channel really sells (interval above zero):"]
     sells = channel_sells(r, top)

@@ -31,8 +31,11 @@ __all__ = [
     "channel_sells",
     "cross_network",
     "heat_map",
+    "net_margin",
     "product_sections",
     "promotions",
+    "refund_rates",
+    "refund_words",
 ]
 
 # A promotion "mostly cannibalises" when its category keeps less than this share of its lift
@@ -55,6 +58,38 @@ def _span_cell(i: object) -> str:
     so the cell table's three interval columns fit the page's width."""
     bounds = f"[{num(i.lower)}, {num(i.upper)}]"  # type: ignore[attr-defined]
     return f'{num(i.estimate)}<span class="ci">{esc(bounds)}</span>'  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    estimate: float
+    lower: float
+    upper: float
+
+
+def refund_rates(result: causal_pb.ProductAnalysisResult) -> dict[str, float]:
+    """Each category's refunds over its net sales in the window (its CategorySummary): the
+    share the margin net of refunds takes off, as the analysis computes it
+    (causal_svc.products.estimate, "Margin")."""
+    return {
+        c.category: min(max(c.refunds / c.revenue, 0.0), 1.0) if c.revenue > 0 else 0.0
+        for c in result.categories
+    }
+
+
+def net_margin(c: causal_pb.ChannelCategoryEffect, rates: dict[str, float]) -> Span:
+    """A cell's incremental margin net of refunds: its margin (which is before refunds, as its
+    revenue is) times one less its category's refund rate, the interval scaled alike. It
+    assumes the extra sales are refunded at the category's rate and a refund restocks the
+    goods; the wire has no field of its own for it, so the view derives it here."""
+    keep = 1.0 - rates.get(c.category, 0.0)
+    m = c.incremental_margin
+    return Span(m.estimate * keep, m.lower * keep, m.upper * keep)
+
+
+def refund_words(result: causal_pb.ProductAnalysisResult) -> str:
+    """The refund rate taken off each category's margin, e.g. ``Bags 4.7%, Tops 12.0%``."""
+    return ", ".join(f"{k} {v:.1%}" for k, v in sorted(refund_rates(result).items()))
 
 
 def channel_sells(
@@ -250,9 +285,11 @@ def cross_network(result: causal_pb.ProductAnalysisResult) -> Figure:
 # What the mROAS column is, and that a move between categories is decided on its interval (an
 # older analysis has none: "–", and Recommend moves nothing there).
 _MROAS_NOTE = (
-    '<p class="note">Revenue and margin: incremental, over the period. iROAS: the incremental '
-    "revenue per unit of the channel's spend on the category (1 returns the spend in revenue; "
-    "in margin, the spend comes back only where the margin column is above the spend). mROAS: "
+    '<p class="note">Revenue and margin: incremental, over the period; revenue is net sales '
+    "before refunds; net margin is the margin net of refunds (the margin times one less the "
+    "category's refund rate, said below the table). iROAS: the incremental revenue per unit "
+    "of the channel's spend on the category (1 returns the spend in revenue; in margin, the "
+    "spend comes back only where the net margin column is above the spend). mROAS: "
     "the revenue of the next unit of a channel's spend on the category "
     "at the period's spend (the response curve's slope there, not its average), with its "
     "interval over the curve's slope, saturation and decay. Recommend moves spend between a "
@@ -280,10 +317,12 @@ def titles(result: causal_pb.ProductAnalysisResult) -> dict[str, str]:
 
 
 def losing_cells(result: causal_pb.ProductAnalysisResult) -> list[causal_pb.ChannelCategoryEffect]:
-    """Cells whose incremental margin is below their spend: at the margin it returns, the
-    channel loses money on that category (its revenue may still exceed the spend)."""
+    """Cells whose incremental margin net of refunds is below their spend: at the margin it
+    returns and keeps, the channel loses money on that category (its revenue may still exceed
+    the spend)."""
+    rates = refund_rates(result)
     return [c for c in result.cells
-            if c.spend.amount > 0 and c.incremental_margin.estimate < c.spend.amount]  # fmt: skip
+            if c.spend.amount > 0 and net_margin(c, rates).estimate < c.spend.amount]  # fmt: skip
 
 
 def _roas_cell(c: causal_pb.ChannelCategoryEffect) -> str:
@@ -297,9 +336,10 @@ def _roas_cell(c: causal_pb.ChannelCategoryEffect) -> str:
     return num(i.estimate)
 
 
-def _margin_cell(c: causal_pb.ChannelCategoryEffect) -> str:
-    cell = _span_cell(c.incremental_margin)
-    if c.spend.amount > 0 and c.incremental_margin.estimate < c.spend.amount:
+def _margin_cell(c: causal_pb.ChannelCategoryEffect, rates: dict[str, float]) -> str:
+    net = net_margin(c, rates)
+    cell = _span_cell(net)
+    if c.spend.amount > 0 and net.estimate < c.spend.amount:
         cell += '<span class="ci">below spend</span>'
     return cell
 
@@ -309,9 +349,10 @@ def _losses(result: causal_pb.ProductAnalysisResult) -> str:
     if not lost:
         return ""
     cur = f" {result.currency_code}" if result.currency_code else ""
+    rates = refund_rates(result)
     items = "".join(
-        f"<li>{esc(c.channel)} on {esc(c.category)}: incremental margin "
-        f"{num(c.incremental_margin.estimate)}{esc(cur)} against a spend of "
+        f"<li>{esc(c.channel)} on {esc(c.category)}: incremental margin net of refunds "
+        f"{num(net_margin(c, rates).estimate)}{esc(cur)} against a spend of "
         f"{num(c.spend.amount)}{esc(cur)}, so at the margin it returns the channel loses money "
         "on that category</li>"
         for c in lost
@@ -359,13 +400,18 @@ def product_sections(
         "halo and cannibalisation inside the category); colour is the return per unit of spend, "
         f"hatched where the {esc(level)} interval of the incremental revenue includes zero.",
     )  # fmt: skip
+    rates = refund_rates(r)
+    refunds = (
+        f'<p class="note">Refund rate taken off each category\'s margin (its refunds over its '
+        f"net sales in the period, each refund on its order's day): {esc(refund_words(r))}.</p>"
+    )
     cells = table(
         [("channel", False), ("category", False), ("spend", True), (f"revenue [{level}]", True),
-         (f"margin [{level}]", True), ("iROAS", True), (f"mROAS [{level}]", True)],
+         (f"net margin [{level}]", True), ("iROAS", True), (f"mROAS [{level}]", True)],
         # a channel's name may break after its underscore: the table keeps to the page's width
         [[esc(c.channel).replace("_", "_<wbr>"), esc(c.category), num(c.spend.amount),
           _span_cell(c.incremental_revenue),
-          _margin_cell(c), _roas_cell(c),
+          _margin_cell(c, rates), _roas_cell(c),
           _span_cell(c.marginal_roas) if c.HasField("marginal_roas") else "–"]
          for c in r.cells],
     )  # fmt: skip
@@ -376,7 +422,7 @@ def product_sections(
             else "<p>The analysis raised no warning.</p>",
         ),
         Section("products", "Products: what each channel sells",
-                head + heat + cells + _MROAS_NOTE + _losses(r)),
+                head + heat + cells + _MROAS_NOTE + refunds + _losses(r)),
     ]  # fmt: skip
     sells = channel_sells(r)
     rows = [[esc(ch), esc(name.get(p.product_id, p.product_id)), esc(p.category),

@@ -50,6 +50,7 @@ PANEL_COLUMNS = (
     "gross",
     "discounts",
     "revenue",
+    "refunds",
     *(f"spend_{c}" for c in PRODUCT_CHANNELS),
     *(f"claimed_{c}" for c in PRODUCT_CHANNELS),
 )
@@ -71,7 +72,8 @@ class ProductWorld:
 
     panel
         One row per org x product x day (:data:`PANEL_COLUMNS`): what the orders export and
-        the platforms' product reports add up to (revenue net of discounts, before refunds).
+        the platforms' product reports add up to (revenue net of discounts, before refunds;
+        the refunds beside it on their order's day).
     orders
         ``shopify_orders.ndjson`` lines (Admin API order JSON, dirt included).
     truth
@@ -242,6 +244,8 @@ def simulate_org_products(
         "gross": np.round(gross, 2).ravel(),
         "discounts": np.round(disc_money, 2).ravel(),
         "revenue": np.round(gross - disc_money, 2).ravel(),
+        # refunds within the window, dated on their order's day (as the mesh's panel has them)
+        "refunds": np.round(per_pd(ln.refund_cents.astype(np.float64)) / 100, 2).ravel(),
     }
     for c, name in enumerate(PRODUCT_CHANNELS):
         m = chan == c

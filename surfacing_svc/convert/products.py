@@ -39,6 +39,11 @@ def product_evidence(analysis: causal_pb.Analysis) -> ProductEvidence:
     """What Recommend reads of a product analysis (``analysis.products`` must be set)."""
     r = analysis.products
     rate = {c.category: c.margin_rate for c in r.categories}
+    # refunds over net sales, as the analysis (and the product view) take them off the margin
+    refund = {
+        c.category: min(max(c.refunds / c.revenue, 0.0), 1.0) if c.revenue > 0 else 0.0
+        for c in r.categories
+    }
     cells = tuple(
         CategoryCell(
             c.channel,
@@ -49,6 +54,7 @@ def product_evidence(analysis: causal_pb.Analysis) -> ProductEvidence:
             c.half_saturation if c.HasField("half_saturation") else math.inf,
             rate.get(c.category, math.nan),
             _span(c.marginal_roas) if c.HasField("marginal_roas") else None,
+            refund.get(c.category, 0.0),
         )
         for c in r.cells
     )

@@ -537,3 +537,90 @@ def test_report_items_named_by_variant_or_sku_are_matched_and_unmatched_spend_is
         f"1 product sold is not in the catalogue ({net:,.2f} USD of net sales): "
         f"999000111 ({net:,.2f} USD)" in warnings
     )
+
+
+PLANTED_REFUNDS = 0.12  # extra share of one category's line items refunded whole
+
+
+def _plant_refunds(lines: list[str], category: str) -> list[str]:
+    """The orders export with ``PLANTED_REFUNDS`` of ``category``'s unrefunded line items
+    refunded whole (a refund per line, chosen by the line's id, so every pull of an order
+    carries the same refunds); unreadable (dirty) lines as they are."""
+    out = []
+    for line in lines:
+        try:
+            order = json.loads(line)
+        except ValueError:
+            out.append(line)
+            continue
+        done = {rl["line_item_id"] for r in order["refunds"] for rl in r["refund_line_items"]}
+        for li in order["line_items"]:
+            lid = li["id"]
+            if li["product_type"] != category or lid in done:
+                continue
+            if (lid * 2_654_435_761) % 2**32 / 2**32 >= PLANTED_REFUNDS:
+                continue
+            back = f"{float(li['price']) * li['quantity'] - float(li['total_discount']):.2f}"
+            order["refunds"].append({
+                "id": 8 * 10**12 + lid, "order_id": order["id"], "created_at": order["created_at"],
+                "refund_line_items": [{"id": 9 * 10**12 + lid, "line_item_id": lid,
+                                       "quantity": li["quantity"], "subtotal": back}],
+                "transactions": [{"kind": "refund", "status": "success", "amount": back}],
+            })  # fmt: skip
+        out.append(json.dumps(order))
+    return out
+
+
+def test_the_margin_is_net_of_each_categorys_refunds_and_the_view_says_the_rate(
+    mesh: dict[str, Any],
+    world: sim.SimResult,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 20: one category's orders refund 12% more of it; the product view's margin is net
+    of each category's refunds (the margin before refunds, which the wire carries, times one
+    less the category's refunds over its net sales), covers the truth's margin less the planted
+    refunds, and the view names the rate it took off per category."""
+    org = "org_refunds"
+    truth = _truth(world)
+    category = max(truth["category_revenue"], key=truth["category_revenue"].get)
+    data = exports(world)
+    data["shopify_orders"] = _plant_refunds(data["shopify_orders"], category)
+    for source in ("shopify_products", "shopify_orders", "google_ads_shopping", "meta_products"):
+        list(mesh["ingestion"].Ingest(requests(world, source, data[source], "refunds", org=org)))
+    events = list(mesh["causal"].AnalyzeProducts(causal_pb.AnalyzeProductsRequest(org_id=org)))
+    result = events[-1].result
+    rates = {c.category: c.refunds / c.revenue for c in result.categories}
+    assert rates[category] == pytest.approx(
+        truth["refund_share"][category] + PLANTED_REFUNDS, abs=0.02
+    )
+    for other, rate in rates.items():
+        if other != category:
+            assert rate == pytest.approx(truth["refund_share"][other], abs=0.015)
+    for name, service in mesh["services"].items():
+        monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", service.address)
+    capsys.readouterr()
+    assert liftos(["products", result.analysis_id, "--org", org, "--no-recommend"]) == 0
+    out = capsys.readouterr().out
+    said = ", ".join(f"{k} {rates[k]:.1%}" for k in sorted(rates))
+    assert (
+        "  the incremental margin is net of refunds, its category's refund rate taken off (the "
+        f"extra sales assumed refunded at that rate, the goods restocked): {said}\n" in out
+    )
+    checked = 0
+    for c in result.cells:
+        if c.spend.amount == 0:
+            continue
+        keep = 1 - rates[c.category]
+        m = c.incremental_margin
+        net = (m.estimate * keep, m.lower * keep, m.upper * keep)
+        row = next(x for x in out.splitlines() if x.startswith(f"  {c.channel:18s} {c.category}"))
+        assert "{:,.0f} [{:,.0f}, {:,.0f}]".format(*net) in row
+        if c.category == category:
+            t = truth["incremental"][c.channel]["categories"][category]["incremental_margin"]
+            kept = t * (1 - truth["refund_share"][category] - PLANTED_REFUNDS)
+            assert net[1] <= kept <= net[2]
+            # before refunds the margin overstated it by more than the planted share
+            assert m.estimate * (1 - PLANTED_REFUNDS) > net[0]
+            checked += 1
+    assert checked >= 1

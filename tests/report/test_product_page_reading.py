@@ -15,7 +15,7 @@ from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.report import render_report
 from mesh.report._format import num
-from mesh.report.products import NO_MOVE, claimed_pairs, losing_cells
+from mesh.report.products import NO_MOVE, claimed_pairs, losing_cells, net_margin, refund_rates
 from tests.report.conftest import open_report
 from tests.report.test_product_report import products  # noqa: F401  (the module fixture)
 
@@ -88,8 +88,8 @@ def test_margin_below_spend_caveats_and_recommend_s_no_move_are_on_the_page(
                    if f">{c.channel}<" in t and f">{c.category}<" in t)  # fmt: skip
         assert "below spend" in row
         assert (
-            f"{c.channel} on {c.category}: incremental margin "
-            f"{num(c.incremental_margin.estimate)} USD against a spend of "
+            f"{c.channel} on {c.category}: incremental margin net of refunds "
+            f"{num(net_margin(c, refund_rates(r)).estimate)} USD against a spend of "
             f"{num(c.spend.amount)} USD, so at the margin it returns the channel loses money"
         ) in _text(body)
     kept = [c for c in r.cells if c not in lost and c.spend.amount > 0]
