@@ -25,8 +25,11 @@ lint:
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy mesh sim ingestion_svc memory_svc causal_svc llm_svc surfacing_svc
 
+# Two workers (pytest-xdist), each taking whole files so a module's mesh starts once; most
+# tests wait on servers and subprocesses, so the 2-core CI machine runs the suite in ~2/3 the time.
+TEST_WORKERS ?= 2
 test:
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # README's test command: set up from scratch, lint, run every test.
 check: setup lint test
