@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ingestion_svc.raw_batch import Rejection
+from mesh.runtime.bounded_list import BoundedList, Group
 from mesh.runtime.exceptions import shown
 
 __all__ = [
@@ -67,15 +68,6 @@ def _wire_bytes(r: Rejection) -> int:
     return len(r.field.encode("utf-8", "replace")) + len(r.message.encode("utf-8", "replace")) + 20
 
 
-@dataclass(slots=True)
-class _Group:
-    field: str
-    reason: str
-    first: Rejection
-    last_row: int
-    count: int
-
-
 @dataclass(frozen=True, slots=True)
 class Summary:
     """Rejections of one field and reason an ack counts instead of listing (``field`` is
@@ -103,19 +95,19 @@ class Bounded:
 
 def bounded(rejections: Sequence[Rejection]) -> Bounded:
     """Each message clipped, then all of them listed when they fit :data:`MAX_LISTED_BYTES`;
-    otherwise the first ones listed in full and the rest counted per (field, reason)."""
-    out = [
-        r if len(r.message) <= MAX_MESSAGE_CHARS else _with(r, clipped(r.message))
-        for r in rejections
-    ]
-    sizes = [_wire_bytes(r) for r in out]
-    if sum(sizes) <= MAX_LISTED_BYTES:
-        return Bounded(out, [])
-    budget, n = MAX_LISTED_BYTES - _SUMMARY_BYTES, 0
-    while n < len(out) and sizes[n] <= budget:
-        budget -= sizes[n]
-        n += 1
-    return Bounded(out[:n], _summaries(out[n:]))
+    otherwise the first ones listed in full and the rest counted per (field, reason)
+    (``mesh.runtime.bounded_list``, which memory's Write answers use too)."""
+    out: BoundedList[Rejection] = BoundedList(
+        MAX_LISTED_BYTES,
+        _SUMMARY_BYTES,
+        _MAX_SUMMARIES,
+        _wire_bytes,
+        lambda r: (r.field, r.reason),
+        lambda r: (_ROW, r.reason + " (other fields)"),
+    )
+    for r in rejections:
+        out.add(r if len(r.message) <= MAX_MESSAGE_CHARS else _with(r, clipped(r.message)))
+    return Bounded(out.listed, [_summary(g) for g in out.groups])
 
 
 def listed(rejections: Sequence[Rejection]) -> list[Rejection]:
@@ -123,29 +115,16 @@ def listed(rejections: Sequence[Rejection]) -> list[Rejection]:
     return bounded(rejections).listed
 
 
-def _summaries(rest: Sequence[Rejection]) -> list[Summary]:
-    groups: dict[tuple[str, str], _Group] = {}
-    for r in rest:
-        key = (r.field, r.reason)
-        if key not in groups and len(groups) >= _MAX_SUMMARIES:
-            key = (_ROW, r.reason + " (other fields)")
-        g = groups.get(key)
-        if g is None:
-            groups[key] = _Group(key[0], r.reason, r, r.row_index, 1)
-        else:
-            g.count += 1
-            g.last_row = max(g.last_row, r.row_index)
-    return [
-        Summary(
-            clipped(field, 300),
-            g.reason,
-            g.count,
-            g.first.row_index,
-            g.last_row,
-            clipped(g.first.message, 200),
-        )
-        for (field, _), g in groups.items()
-    ]
+def _summary(g: Group[Rejection]) -> Summary:
+    field = g.key[0] if isinstance(g.key, tuple) else str(g.key)
+    return Summary(
+        clipped(field, 300),
+        g.first.reason,
+        g.count,
+        g.first.row_index,
+        max(g.first.row_index, g.last.row_index),
+        clipped(g.first.message, 200),
+    )
 
 
 def _with(r: Rejection, message: str) -> Rejection:
