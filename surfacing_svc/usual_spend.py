@@ -12,15 +12,26 @@ before the test when it ended the history — and the answer says so, naming the
 ``optimize`` reads "current" differently on purpose: the analysis window's mean spend, the
 point the response curves were fitted around (and which its uplift is measured from); each
 verb's answer names which it uses (:func:`optimize_current_note`).
+
+The days themselves are chosen by :mod:`mesh.runtime.usual_days` (re-exported here).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
+
+# The day-choosing rule is shared with causal's Counterfactual (R10-F1): it lives in mesh.runtime.
+from mesh.runtime.usual_days import (
+    USUAL_DAYS,
+    RegisteredTest,
+    RegisteredTests,
+    UsualDays,
+    usual_days,
+)
+from mesh.runtime.usual_days import spans as _spans
 
 __all__ = [
     "USUAL_DAYS",
@@ -31,88 +42,6 @@ __all__ = [
     "predict_note",
     "usual_days",
 ]
-
-# Business-as-usual levels are read from this many days.
-USUAL_DAYS = 28
-
-
-@dataclass(frozen=True, slots=True)
-class RegisteredTest:
-    """An experiment of the org's registry that has run or runs: its treatment window and the
-    channel it treats (``status``: "running", "completed", or the registry's word)."""
-
-    experiment_id: str
-    channel: str
-    start: dt.date
-    end: dt.date
-    status: str = ""
-    geos: tuple[str, ...] = ()  # its treatment units, where the registry lists them
-
-
-@dataclass(frozen=True, slots=True)
-class UsualDays:
-    """The history days (indices, ascending) a channel's business-as-usual level is read from,
-    and, when a registered test moved them off the history's last days, why."""
-
-    index: np.ndarray
-    note: str = ""
-
-
-def _span(days: Sequence[dt.date]) -> str:
-    return f"{days[0]:%Y-%m-%d}..{days[-1]:%Y-%m-%d}"
-
-
-def _spans(dates: np.ndarray, index: np.ndarray) -> str:
-    """The history days ``index`` (ascending) as their runs of consecutive days."""
-    day = dates.astype("datetime64[D]")
-    breaks = np.flatnonzero(np.diff(index) > 1) + 1
-    runs = [[day[r[0]].item(), day[r[-1]].item()] for r in np.split(index, breaks)]
-    return ", ".join(f"{a:%Y-%m-%d}" if a == b else _span([a, b]) for a, b in runs)
-
-
-def usual_days(
-    dates: np.ndarray,
-    channel: str,
-    tests: Sequence[RegisteredTest],
-    days: int = USUAL_DAYS,
-) -> UsualDays:
-    """The latest ``days`` history days outside every registered test window of ``channel``
-    that meets them (``dates``: the history's consecutive days, datetime64[D]).
-
-    A test that leaves fewer than ``days`` days outside it (the history is mostly the test)
-    keeps the last ``days`` days, and the note says the level is the test's.
-    """
-    n = int(dates.size)
-    last = np.arange(max(n - days, 0), n)
-    mine = [t for t in tests if t.channel == channel]
-    if not mine or n == 0:
-        return UsualDays(last)
-    day = dates.astype("datetime64[D]")
-    inside = np.zeros(n, dtype=bool)
-    for t in mine:
-        inside |= (day >= np.datetime64(t.start, "D")) & (day <= np.datetime64(t.end, "D"))
-    if not inside[last].any():
-        return UsualDays(last)  # the usual days do not meet a test: nothing to say
-    met = [
-        t for t in mine
-        if t.start <= day[last[-1]].item() and t.end >= day[last[0]].item()
-    ]  # fmt: skip
-    named = "; ".join(
-        f"registered experiment {t.experiment_id} ({t.status + ', ' if t.status else ''}"
-        f"{t.start:%Y-%m-%d}..{t.end:%Y-%m-%d})"
-        for t in met
-    )
-    outside = np.flatnonzero(~inside)
-    if outside.size < days:
-        return UsualDays(last, (
-            f"{channel}'s business-as-usual spend is read from its last {last.size} days "
-            f"({_spans(dates, last)}) although they are inside "
-            f"the test window of {named}: the history holds too few days outside it"))  # fmt: skip
-    index = outside[-days:]
-    where = f"the {days} latest days outside the test ({_spans(dates, index)})"
-    return UsualDays(index, (
-        f"{channel}'s business-as-usual spend is read from {where}, not from the test window "
-        f"of {named}: a test's days are not the channel's usual spend"))  # fmt: skip
 
 
 def predict_note(dates: np.ndarray, channels: Sequence[str], moved: bool) -> str:
@@ -139,21 +68,3 @@ def optimize_current_note(start: dt.date, end: dt.date, horizon_days: int) -> st
         "curves were fitted around and the uplift is measured from (`liftos predict` continues "
         f"the last {USUAL_DAYS} days' spend outside registered tests instead)"
     )
-
-
-class RegisteredTests(list[RegisteredTest]):
-    """The org's registered tests, and in ``unread`` why they could not be read ("" when they
-    were): a plan then reads business as usual from the last days, whatever tests ran."""
-
-    def __init__(self, tests: Sequence[RegisteredTest] = (), unread: str = "") -> None:
-        super().__init__(tests)
-        self.unread = unread
-
-    def note(self) -> list[str]:
-        """The warning an answer carries when the tests could not be read."""
-        if not self.unread:
-            return []
-        return [
-            f"the org's registered experiments could not be read ({self.unread}): business-as-"
-            f"usual spend is the last {USUAL_DAYS} days', even where a test ran in them"
-        ]
