@@ -50,15 +50,38 @@ _WRITE_STREAM_METHOD = f"/{_MEMORY.full_name}/{_MEMORY.methods_by_name['WriteStr
 
 
 class WriteCounts:
-    """Memory's answer to one Write."""
+    """Memory's answer to one Write message: its counts, and the records it refused
+    (``refused``: (index in the message, field path, reason), one per refused record —
+    each index is in ``refused_record_indexes``; one memory did not list one by one reads
+    the reason its summary gives)."""
 
-    __slots__ = ("inserted", "replaced", "stale", "unchanged")
+    __slots__ = ("inserted", "refused", "replaced", "stale", "unchanged")
 
     def __init__(self, reply: memory_pb.WriteStreamResponse) -> None:
         self.inserted = reply.inserted_count
         self.replaced = reply.replaced_count
         self.unchanged = reply.unchanged_count
         self.stale = reply.stale_count
+        self.refused: list[tuple[int, str, str]] = (
+            _refused(reply) if reply.refused_record_indexes else []
+        )
+
+
+def _refused(reply: memory_pb.WriteStreamResponse) -> list[tuple[int, str, str]]:
+    listed = {r.record_index: (r.field, r.reason) for r in reply.rejections}
+    summaries = sorted(
+        reply.rejection_summaries, key=lambda s: (s.first.record_index, s.last_record_index)
+    )
+
+    def unlisted(index: int) -> tuple[str, str]:
+        # memory counted it with others rather than list it: the summary whose range holds
+        # it says which field and why (a guess where ranges overlap, named as one)
+        for s in summaries:
+            if s.first.record_index <= index <= s.last_record_index:
+                return s.field, f"{s.first.reason} (or as {s.record_count:,} others)"
+        return "$", "refused (not listed by memory)"
+
+    return [(i, *(listed.get(i) or unlisted(i))) for i in reply.refused_record_indexes]
 
 
 class MemoryWriter:

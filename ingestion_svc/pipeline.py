@@ -122,6 +122,8 @@ class BatchResult:
     mean_quality: float = 0.0
     # parts of accepted rows left out of their records (a source's connector says which)
     notes: list[Note] = field(default_factory=list)
+    # the batch row each of ``records`` was built from (a memory refusal is that row's)
+    record_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def record_id(org_id: str, natural_key: str) -> str:
@@ -362,6 +364,27 @@ def finish(
         late=int((won["late_days"] > 0).sum()),
         confounders=[(d.name, d.type, int(np.isfinite(d.value).sum())) for d in detected],
         mean_quality=float(score.mean()) if score.size else 0.0,
+        record_rows=won["row"].to_numpy(np.int64),
+    )
+
+
+def memory_refused(result: BatchResult, refused: Sequence[Rejection]) -> BatchResult:
+    """``result`` once memory refused records of it (``refused``: one rejection per record,
+    on its row): each row with a refused record is rejected — once, and only if it was
+    accepted — and no longer counted accepted. Ingestion checks every record with memory's
+    rules first, so this is a disagreement between the two, never silent."""
+    seen = {r.row_index for r in result.rejections}
+    new: list[Rejection] = []
+    for r in refused:
+        if r.row_index not in seen:
+            seen.add(r.row_index)
+            new.append(r)
+    if not new:
+        return result
+    return dataclasses.replace(
+        result,
+        rejections=sorted([*result.rejections, *new], key=lambda r: r.row_index),
+        accepted=max(result.accepted - len(new), 0),
     )
 
 

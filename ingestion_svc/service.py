@@ -60,20 +60,27 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
 
         async def stage(
             request: ingestion_pb.IngestRequest,
-        ) -> tuple[ingestion_pb.IngestResponse, asyncio.Task[None]]:
+        ) -> tuple[ingestion_pb.IngestResponse, asyncio.Task[bytes | None]]:
             now = dt.datetime.now(dt.UTC)
             staged = await stream.stage(functools.partial(self._batch, request, now), now)
             if staged.result is None:
                 reply = convert.replayed(staged.replayed_ack)
-            else:
-                reply = convert.ack(staged.batch_id, staged.result)
-            return reply, stream.commit(staged, reply.SerializeToString())
+                return reply, stream.commit(staged, reply.SerializeToString())
+            reply = convert.ack(staged.batch_id, staged.result)
+            amend = convert.amender(staged.batch_id, staged.result)
+            return reply, stream.commit(staged, reply.SerializeToString(), amend)
 
         try:
             async with Pipeline(request_iterator, stage, depth=PIPELINE_DEPTH) as acks:
                 async for reply, committed in acks:
-                    await committed  # durable in memory, recorded in the ledger
-                    yield reply
+                    # durable in memory, recorded in the ledger; the ack as recorded when
+                    # memory refused records of the batch (their rows rejected)
+                    amended = await committed
+                    yield (
+                        reply
+                        if amended is None
+                        else ingestion_pb.IngestResponse.FromString(amended)
+                    )
         finally:
             await stream.close()
 

@@ -27,10 +27,20 @@ from ingestion_svc.experiments import ExperimentRegistry
 from ingestion_svc.external_factors import FactorRegistry, FactorTable
 from ingestion_svc.history import StreamHistory
 from ingestion_svc.ledger import BatchLedger
-from ingestion_svc.raw_batch import MAX_BATCH_ROWS, RawBatch
+from ingestion_svc.parse import ROW
+from ingestion_svc.raw_batch import MAX_BATCH_ROWS, RawBatch, Rejection
+from ingestion_svc.rejection_list import clipped
 from mesh.runtime.frames.gc_pause import gc_paused
 
-__all__ = ["PIPELINE_DEPTH", "IngestStream", "MemoryPort", "RecordWriter", "Staged", "StreamDeps"]
+__all__ = [
+    "PIPELINE_DEPTH",
+    "IngestStream",
+    "MemoryPort",
+    "RecordWriter",
+    "Staged",
+    "StreamDeps",
+    "WriteAnswer",
+]
 
 # Batches staged (and sent to memory) ahead of their acks: enough slack for the stream to
 # keep transforming through memory's pauses (an IVF index built or saved).
@@ -50,11 +60,19 @@ SCAN_AHEAD_DAYS = 14
 CONCURRENT_SCANS = 8
 
 
+class WriteAnswer(Protocol):
+    """Memory's answer to one write message: the records it refused, as (index in the
+    message, field path in the record, reason)."""
+
+    @property
+    def refused(self) -> Sequence[tuple[int, str, str]]: ...
+
+
 class RecordWriter(Protocol):
     """One write stream to memory: messages answered in the order they were sent."""
 
     async def send(self, message: bytes) -> None: ...
-    async def ack(self) -> object: ...
+    async def ack(self) -> WriteAnswer: ...
     async def close(self, *, failed: bool) -> None: ...
 
 
@@ -129,6 +147,9 @@ class Staged:
     replayed_ack: bytes  # the ack sent before, for a replay
     record_count: int  # records sent to memory on the stream's writer
     messages: int = 1  # write messages they went in (each answered once), when any
+    # the batch row of each record sent, in order, and how many records each message held
+    record_rows: np.ndarray | None = None
+    part_sizes: tuple[int, ...] = ()
 
     @property
     def replayed(self) -> bool:
@@ -149,8 +170,8 @@ class IngestStream:
         self.factors: dict[str, FactorTable] = {}
         self._writer: RecordWriter | None = None
         self._failed = False
-        self._last: asyncio.Task[None] | None = None
-        self._commits: set[asyncio.Task[None]] = set()
+        self._last: asyncio.Task[bytes | None] | None = None
+        self._commits: set[asyncio.Task[bytes | None]] = set()
 
     def writer(self) -> RecordWriter:
         """The stream's write stream to memory, opened on its first batch with records."""
@@ -192,7 +213,11 @@ class IngestStream:
             # sent now, answered in order in commit(): memory takes it in while it commits
             # the batches before it
             await self.writer().send(message)
-        return Staged(batch.org_id, batch.batch_id, fingerprint, result, b"", len(result.records))
+        count = len(result.records)
+        return Staged(
+            batch.org_id, batch.batch_id, fingerprint, result, b"", count, 1,
+            result.record_rows, (count,),
+        )  # fmt: skip
 
     async def _stage_products(
         self, fingerprint: str, prepared: product_batch.ProductPrepared, now: dt.datetime
@@ -232,34 +257,59 @@ class IngestStream:
         for part in parts:
             message = await asyncio.to_thread(memory.encode_products, batch, part, now)
             await self.writer().send(message)
-        return Staged(batch.org_id, batch.batch_id, fingerprint, result, b"", count, len(parts))
+        rows = np.concatenate([p["row"].to_numpy(np.int64) for p in parts]) if parts else None
+        return Staged(
+            batch.org_id, batch.batch_id, fingerprint, result, b"", count, len(parts),
+            rows, tuple(len(p) for p in parts),
+        )  # fmt: skip
 
-    def commit(self, staged: Staged, ack: bytes) -> asyncio.Task[None]:
+    def commit(
+        self,
+        staged: Staged,
+        ack: bytes,
+        amend: Callable[[list[Rejection]], bytes] | None = None,
+    ) -> asyncio.Task[bytes | None]:
         """Wait for memory's answer to the batch, after every batch staged before it, then
         record ``ack`` (the serialised reply) in the ledger. A batch fails when one before
-        it did."""
+        it did. Records memory refused become their rows' rejections: the ack recorded is
+        then ``amend(rejections)``, which the task returns (None: ``ack`` as it was)."""
         # the commit needs the batch's identity, not its records: those are freed now
         slim = dataclasses.replace(staged, result=None)
-        task = asyncio.create_task(self._commit(slim, ack, self._last))
+        task = asyncio.create_task(self._commit(slim, ack, amend, self._last))
         self._last = task
         self._commits.add(task)
         task.add_done_callback(self._commits.discard)
         return task
 
-    async def _commit(self, staged: Staged, ack: bytes, before: asyncio.Task[None] | None) -> None:
+    async def _commit(
+        self,
+        staged: Staged,
+        ack: bytes,
+        amend: Callable[[list[Rejection]], bytes] | None,
+        before: asyncio.Task[bytes | None] | None,
+    ) -> bytes | None:
+        refused: list[Rejection] = []
         try:
             if before is not None:
                 await before
             if staged.replayed:
-                return
+                return None
             if staged.record_count:
-                for _ in range(staged.messages):
-                    await self.writer().ack()
+                start = 0
+                for k in range(staged.messages):
+                    answer = await self.writer().ack()
+                    if answer.refused:
+                        refused += _row_rejections(staged, start, answer.refused)
+                    start += staged.part_sizes[k] if k < len(staged.part_sizes) else 0
         except BaseException:
             self._failed = True
             raise
+        amended = amend(refused) if refused and amend is not None else None
         ledger = self.deps.ledger
-        await asyncio.to_thread(ledger.put, staged.org_id, staged.batch_id, staged.fingerprint, ack)
+        await asyncio.to_thread(
+            ledger.put, staged.org_id, staged.batch_id, staged.fingerprint, amended or ack
+        )
+        return amended
 
     def _prepare(
         self, decode: Callable[[], tuple[RawBatch, str]]
@@ -360,6 +410,29 @@ class IngestStream:
             cached = registry.table(org_id, lo - _FACTOR_MARGIN_DAYS, hi + _FACTOR_MARGIN_DAYS)
             self.factors[org_id] = cached
         return cached
+
+
+def _row_rejections(
+    staged: Staged, start: int, refused: Sequence[tuple[int, str, str]]
+) -> list[Rejection]:
+    """Memory's refusals of a message's records (its first record the batch's ``start``-th
+    sent) as their rows' rejections."""
+    rows = staged.record_rows
+    out = []
+    for index, field, why in refused:
+        k = start + index
+        row = int(rows[k]) if rows is not None and 0 <= k < len(rows) else -1
+        if row < 0:  # memory named a record that was not sent: a bug on one side
+            raise RuntimeError(f"memory refused record {k} of a batch of {staged.record_count}")
+        out.append(
+            Rejection(
+                row,
+                ROW,
+                "malformed",
+                clipped(f"memory refused the record built from this row: {field}: {why}"),
+            )
+        )
+    return out
 
 
 def _paused(work: Callable[..., _T], *args: Any) -> _T:

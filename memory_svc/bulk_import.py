@@ -11,8 +11,11 @@ message per transaction, one message in memory at a time.
     python -m memory_svc.bulk_import --data-dir ~/.liftos requests.bin   # or - for stdin
 
 The memory service must not run on the same data dir meanwhile (both would own its index
-files); start it afterwards and it loads the saved indexes. A message that fails validation
-is reported (its number, the field, the reason) and skipped: the others are still stored.
+files); start it afterwards and it loads the saved indexes. A record breaking a rule is
+refused alone, as the Write RPC refuses it, and reported (message number, record index, id,
+field, reason; the first ones listed, all counted); a message refused as a whole (not a
+WriteRequest, no org_id, too many records) is reported by number and skipped. The others are
+stored either way.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from liftos.v1 import memory_pb2 as memory_pb
 
 from memory_svc import convert, data_dir_lock
 from memory_svc.engine import MemoryEngine
+from memory_svc.refusals import RefusalList
+from memory_svc.write_group import answered
+from memory_svc.writer import WriteOutcome
 from mesh.runtime.exceptions import InvalidInput
 
 __all__ = ["ImportReport", "delimited", "import_requests", "main", "read_delimited"]
@@ -91,7 +97,9 @@ def read_delimited(stream: BinaryIO) -> Iterator[bytes]:
 
 @dataclass(slots=True)
 class ImportReport:
-    """What an import stored, and the messages it refused (number, reason)."""
+    """What an import stored, the messages it refused whole (number, reason) and the
+    records it refused one by one (``records_refused`` counts them all; ``refusals`` lists
+    the first ones, bounded as the Write RPC's answer is)."""
 
     messages: int = 0
     inserted: int = 0
@@ -100,6 +108,11 @@ class ImportReport:
     stale: int = 0
     seconds: float = 0.0
     refused: list[tuple[int, str]] = field(default_factory=list)
+    refusals: RefusalList = field(default_factory=RefusalList)
+
+    @property
+    def records_refused(self) -> int:
+        return self.refusals.count
 
     @property
     def records_per_s(self) -> float:
@@ -115,9 +128,10 @@ def import_requests(
 ) -> ImportReport:
     """Store every message as the Write RPC would, one transaction each.
 
-    A message that fails validation (``InvalidInput``: a bad record, an unknown org, a batch
-    too large) is refused whole, as the RPC refuses it, and the import goes on; any other
-    error (the disk, the store) stops it, with everything before it stored.
+    A record breaking a rule is refused alone and the rest of its message stored, as the RPC
+    does (``report.refusals``). A message the RPC would refuse whole (``InvalidInput``: no
+    or a bad org_id, too many records; not a WriteRequest) is refused and the import goes
+    on; any other error (the disk, the store) stops it, with everything before it stored.
     """
     report = ImportReport()
     start = time.perf_counter()
@@ -130,11 +144,17 @@ def import_requests(
                 else message
             )
             batch = convert.write_batch(request, None)
-            if not batch.records:
+            if not batch.records and not batch.refusals:
                 continue
-            outcome = engine.write(
-                batch.org_id, batch.frame, batch.given_vectors, convert.serialiser(batch.records)
-            )
+            outcome = WriteOutcome()
+            if batch.records:
+                outcome = engine.write(
+                    batch.org_id,
+                    batch.frame,
+                    batch.given_vectors,
+                    convert.serialiser(batch.records),
+                )
+            outcome = answered(batch, outcome)
         except InvalidInput as exc:
             report.refused.append((number, _reason(exc)))
             continue
@@ -145,6 +165,7 @@ def import_requests(
         report.replaced += outcome.replaced
         report.unchanged += outcome.unchanged
         report.stale += outcome.stale
+        report.refusals.add(number, outcome.refusals)
         report.seconds = time.perf_counter() - start
         if progress is not None:
             progress(report)
@@ -215,10 +236,15 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{report.messages:,} messages: {report.inserted:,} inserted, {report.replaced:,} "
           f"replaced, {report.unchanged:,} unchanged, {report.stale:,} stale in "
           f"{report.seconds:.0f}s ({report.records_per_s:,.0f} records/s); "
-          f"{len(report.refused)} refused")  # fmt: skip
+          f"{len(report.refused)} refused; {report.records_refused:,} records refused")  # fmt: skip
     for number, reason in report.refused[:20]:
         print(f"  message {number}: {reason}")
-    return 1 if report.refused else 0
+    for x in report.refusals.listed[:20]:
+        print(f"  message {x.message} record {x.index} ({x.record_id or 'no id'}): "
+              f"{x.field}: {x.reason}")  # fmt: skip
+    if report.records_refused > 20:
+        print(f"  … and {report.records_refused - 20:,} more refused records")
+    return 1 if report.refused or report.records_refused else 0
 
 
 if __name__ == "__main__":

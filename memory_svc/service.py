@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import TypeVar
 
 import grpc
 from liftos.v1 import memory_pb2 as memory_pb
@@ -16,11 +17,21 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from memory_svc import convert
 from memory_svc.engine import MemoryEngine
+from memory_svc.refusals import RefusalList
 from memory_svc.scan_replies import scan_chunks
 from memory_svc.store import ScanRow
 from memory_svc.write_group import STREAM_AHEAD, GroupCommit
 from memory_svc.writer import WriteOutcome
 from mesh.runtime.pipeline import Pipeline
+
+_T = TypeVar("_T")
+
+
+async def aenumerate(items: AsyncIterator[_T]) -> AsyncIterator[tuple[int, _T]]:
+    n = 0
+    async for item in items:
+        yield n, item
+        n += 1
 
 
 class MemoryService(memory_grpc.MemoryServiceServicer):
@@ -36,13 +47,18 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> memory_pb.WriteResponse:
         total = WriteOutcome()
+        refused = RefusalList()  # every message's, bounded
         org: str | None = None
+        message = 0
         async for request in request_iterator:
             batch = convert.write_batch(request, org)
             org = batch.org_id
-            if batch.records:
-                total.add(await self._writes.store(batch))
-        return convert.write_response(total)
+            if batch.records or batch.refusals:
+                outcome = await self._writes.store(batch)
+                total.add(outcome)
+                refused.add(message, outcome.refusals)
+            message += 1
+        return convert.write_response(total, refused)
 
     async def WriteStream(
         self,
@@ -62,8 +78,9 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
             return batch
 
         async with Pipeline(request_iterator, decode, depth=STREAM_AHEAD) as messages:
-            async for outcome in self._writes.stream(messages):
-                yield convert.write_stream_response(outcome)
+            # one outcome per message, in order: the n-th answers message n
+            async for n, outcome in aenumerate(self._writes.stream(messages)):
+                yield convert.write_stream_response(outcome, n)
 
     async def Scan(
         self, request: memory_pb.ScanRequest, context: grpc.aio.ServicerContext

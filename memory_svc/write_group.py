@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from memory_svc.engine import MemoryEngine
+from memory_svc.refusals import Refusal
 from memory_svc.writer import Serialise, WriteOutcome
 from mesh.runtime.exceptions import InvalidInput
 
@@ -36,6 +37,7 @@ __all__ = [
     "GroupCommit",
     "Groupable",
     "WriteGroup",
+    "answered",
 ]
 
 # Messages of a stream decoded ahead of the group being committed: as deep as ingestion's
@@ -50,7 +52,9 @@ MAX_GROUP_RECORDS = 8_000
 
 
 class Groupable(Protocol):
-    """A decoded message: its records (opaque here), their frame and given embeddings."""
+    """A decoded message: its records to store (opaque here), their frame and given
+    embeddings; the records it refused before (``memory_svc.refusals``) and the index in
+    the message of each record to store (None: the same as in ``records``)."""
 
     @property
     def org_id(self) -> str: ...
@@ -60,6 +64,10 @@ class Groupable(Protocol):
     def frame(self) -> pd.DataFrame: ...
     @property
     def given_vectors(self) -> Sequence[np.ndarray | None]: ...
+    @property
+    def refusals(self) -> Sequence[Refusal]: ...
+    @property
+    def indexes(self) -> np.ndarray | None: ...
 
 
 B = TypeVar("B", bound=Groupable)
@@ -137,14 +145,20 @@ class GroupCommit(Generic[B]):
         self._serialiser = serialiser
 
     async def store(self, batch: B) -> WriteOutcome:
-        """One message's transaction."""
-        return await asyncio.to_thread(
+        """One message's transaction (none when every record was refused)."""
+        if not batch.records:
+            return answered(batch, WriteOutcome(org_record_count=self._count(batch.org_id)))
+        outcome = await asyncio.to_thread(
             self._engine.write,
             batch.org_id,
             batch.frame,
             batch.given_vectors,
             self._serialiser(batch.records),
         )
+        return answered(batch, outcome)
+
+    def _count(self, org_id: str) -> int:
+        return self._engine.record_count(org_id)
 
     async def stream(self, messages: Pipeline[B]) -> AsyncIterator[WriteOutcome]:
         """Each message's outcome, in order, once it is durable; the messages that queued
@@ -183,11 +197,7 @@ class GroupCommit(Generic[B]):
         """Each message's outcome, in order. A group that fails on bad input is stored a
         message at a time instead, so the messages before the bad one still land."""
         if len(group) == 1:
-            batch = group.batches[0]
-            if batch.records:
-                yield await self.store(batch)
-            else:  # nothing to store: the org's count as it stands
-                yield WriteOutcome(org_record_count=self._engine.record_count(batch.org_id))
+            yield await self.store(group.batches[0])
             return
         try:
             outcomes = await asyncio.to_thread(
@@ -202,8 +212,23 @@ class GroupCommit(Generic[B]):
             for batch in group.batches:
                 yield await self.store(batch)
             return
-        for outcome in outcomes:
-            yield outcome
+        for batch, outcome in zip(group.batches, outcomes, strict=True):
+            yield answered(batch, outcome)
+
+
+def answered(batch: Groupable, outcome: WriteOutcome) -> WriteOutcome:
+    """``outcome`` of storing ``batch``'s records with every refusal of its message: those
+    found before (``batch.refusals``) and the writer's, whose indexes are in the records
+    stored, mapped back to the message's."""
+    if not batch.refusals and not outcome.refusals:
+        return outcome
+    mapped = outcome.refusals
+    if batch.indexes is not None and mapped:
+        at = batch.indexes
+        mapped = [Refusal(int(at[r.index]), r.record_id, r.field, r.reason) for r in mapped]
+    outcome.refusals = sorted([*batch.refusals, *mapped], key=lambda r: r.index)
+    outcome.refused = len(outcome.refusals)
+    return outcome
 
 
 def _identities(frame: pd.DataFrame) -> tuple[set[str], set[str]]:

@@ -13,20 +13,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from memory_svc.embedding import Embedders
-from memory_svc.errors import DimensionMismatch, InvalidRecord
 from memory_svc.faiss_index import IndexManager
 from memory_svc.features import causal_profile
 from memory_svc.graph import Roles, batch_delta, node_type, roles
 from memory_svc.product_table import product_rows
+from memory_svc.refusals import Refusal
 from memory_svc.spaces import PRIMARY_SPACE, SpaceAssignment, assign_all
 from memory_svc.store import CommitBatch, ExistingRecord, RecordStore
-from mesh.runtime.exceptions import FieldViolation
+from mesh.runtime.exceptions import shown
 from mesh.runtime.frames.gc_pause import gc_paused
 
 __all__ = ["Enrichment", "RecordWriter", "Serialise", "WriteOutcome"]
@@ -34,19 +34,23 @@ __all__ = ["Enrichment", "RecordWriter", "Serialise", "WriteOutcome"]
 
 @dataclass(slots=True)
 class WriteOutcome:
-    """Counts for one batch (or a whole stream, summed)."""
+    """Counts for one batch (or a whole stream, summed), and the batch's refused records
+    (``memory_svc.refusals``; :meth:`add` sums their count, not the list)."""
 
     inserted: int = 0
     replaced: int = 0
     unchanged: int = 0
     stale: int = 0
     org_record_count: int = 0
+    refusals: list[Refusal] = field(default_factory=list)
+    refused: int = 0
 
     def add(self, other: WriteOutcome) -> None:
         self.inserted += other.inserted
         self.replaced += other.replaced
         self.unchanged += other.unchanged
         self.stale += other.stale
+        self.refused += other.refused
         self.org_record_count = other.org_record_count
 
 
@@ -108,8 +112,10 @@ class RecordWriter:
             name = state.embedder if state else self.default_embedder
             embedder = self.embedders.get(name)
             dim = state.dim if state else embedder.dim
-            status, positions, replaces = self._classify(org_id, frame)
-            outcomes = _outcomes(status, parts)
+            refusals: list[Refusal] = []
+            usable = _usable_vectors(frame, given_vectors, dim, refusals)
+            status, positions, replaces = self._classify(org_id, frame, usable, refusals)
+            outcomes = _outcomes(status, parts, refusals)
             if not positions:
                 for outcome in outcomes:
                     outcome.org_record_count = state.record_count if state else 0
@@ -121,7 +127,7 @@ class RecordWriter:
             )
             profile = causal_profile(rows)
             vectors = embedder.embed(profile)
-            self._use_given(vectors, [given_vectors[p] for p in positions], positions, dim)
+            _use_given(vectors, [given_vectors[p] for p in positions])
             assignments = assign_all(profile)
             primary = [f"{PRIMARY_SPACE}/{r}" for r in assignments[0].region]
             text = _Text(rows)
@@ -154,21 +160,25 @@ class RecordWriter:
             return outcomes
 
     def _classify(
-        self, org_id: str, frame: pd.DataFrame
+        self, org_id: str, frame: pd.DataFrame, usable: np.ndarray | None, refusals: list[Refusal]
     ) -> tuple[np.ndarray, list[int], list[ExistingRecord | None]]:
         """Each row's fate (a ``_STATUS`` code), and the rows to store (ascending) with the
-        stored record each replaces (None when new)."""
+        stored record each replaces (None when new). Rows not ``usable`` (None: all are) are
+        already refused; a row whose natural_key is stored under another id is refused here
+        (appended to ``refusals``)."""
         ids = frame["id"].astype(str).tolist()
         keys = frame["natural_key"].astype(str).tolist()
         versions = frame["version"].astype(np.int64).tolist()
         stored = self.store.existing(org_id, ids, keys)
         status = np.full(len(ids), _INSERTED, dtype=np.int8)
-        if not stored and len(set(ids)) == len(ids):
+        if usable is None and not stored and len(set(ids)) == len(ids):
             keyed = [k for k in keys if k]
             if len(set(keyed)) == len(keyed):
                 # the usual ingest batch: every record new and named once, so every row is
                 # inserted (what the slower passes below would find)
                 return status, list(range(len(ids))), [None] * len(ids)
+        if usable is not None:
+            status[~usable] = _REFUSED
         by_id = {e.id: e for e in stored}
         by_key = {e.natural_key: e for e in stored if e.natural_key}
         winners: dict[tuple[str, str], int] = {}
@@ -178,6 +188,8 @@ class RecordWriter:
         claimed_id: dict[str, int] = {}
         claimed_key: dict[str, int] = {}
         for i in order:
+            if status[i] == _REFUSED:
+                continue
             prior = claimed_id.get(ids[i])
             if prior is None and keys[i]:
                 prior = claimed_key.get(keys[i])
@@ -194,10 +206,18 @@ class RecordWriter:
             same_id = by_id.get(rid)
             same_key = by_key.get(key) if key else None
             if same_id and same_key and same_id.seq != same_key.seq:
-                raise InvalidRecord(
-                    f"natural_key {key!r} belongs to stored record {same_key.id!r}, not to {rid!r}",
-                    field=f"records[{i}].natural_key",
+                # the record's own fault, not its message's: refused alone
+                status[i] = _REFUSED
+                refusals.append(
+                    Refusal(
+                        i,
+                        rid,
+                        "natural_key",
+                        f"natural_key {shown(key, 120)} belongs to stored record "
+                        f"{shown(same_key.id, 80)}, not to this record's id",
+                    )
                 )
+                continue
             match = same_id or same_key
             if match is not None:
                 if versions[i] == match.version:
@@ -210,35 +230,6 @@ class RecordWriter:
             positions.append(i)
             replaces.append(match)
         return status, positions, replaces
-
-    @staticmethod
-    def _use_given(
-        vectors: np.ndarray, given: list[np.ndarray | None], positions: list[int], dim: int
-    ) -> None:
-        """A record that arrives with its embedding (e.g. restored from a Scan) keeps it."""
-        violations = []
-        for row, (vec, pos) in enumerate(zip(given, positions, strict=True)):
-            if vec is None or len(vec) == 0:
-                continue
-            if len(vec) != dim:
-                violations.append(
-                    FieldViolation(
-                        f"records[{pos}].embedding_vector",
-                        f"embedding has {len(vec)} dimensions; this org's have {dim}",
-                    )
-                )
-                continue
-            norm = float(np.linalg.norm(vec))
-            if not np.isfinite(norm) or norm == 0.0:
-                violations.append(
-                    FieldViolation(
-                        f"records[{pos}].embedding_vector", "embedding must be finite and non-zero"
-                    )
-                )
-                continue
-            vectors[row] = np.asarray(vec, dtype=np.float32) / norm
-        if violations:
-            raise DimensionMismatch(violations[0].description, violations=violations)
 
     @staticmethod
     def _roles(
@@ -344,17 +335,67 @@ class _Text:
         return got
 
 
-_INSERTED, _REPLACED, _UNCHANGED, _STALE = range(4)
+_INSERTED, _REPLACED, _UNCHANGED, _STALE, _REFUSED = range(5)
 
 
-def _outcomes(status: np.ndarray, parts: Sequence[int]) -> list[WriteOutcome]:
+def _outcomes(
+    status: np.ndarray, parts: Sequence[int], refusals: list[Refusal]
+) -> list[WriteOutcome]:
+    """Each part's counts, and its refusals with their indexes in the part."""
     out = []
     start = 0
+    refusals = sorted(refusals, key=lambda r: r.index)
+    k = 0
     for size in parts:
-        counts = np.bincount(status[start : start + size], minlength=4).tolist()
-        out.append(WriteOutcome(*counts))
+        counts = np.bincount(status[start : start + size], minlength=5).tolist()
+        mine: list[Refusal] = []
+        while k < len(refusals) and refusals[k].index < start + size:
+            r = refusals[k]
+            mine.append(Refusal(r.index - start, r.record_id, r.field, r.reason))
+            k += 1
+        inserted, replaced, unchanged, stale = counts[:4]
+        out.append(
+            WriteOutcome(inserted, replaced, unchanged, stale, refusals=mine, refused=len(mine))
+        )
         start += size
     return out
+
+
+def _usable_vectors(
+    frame: pd.DataFrame,
+    given: Sequence[np.ndarray | None],
+    dim: int,
+    refusals: list[Refusal],
+) -> np.ndarray | None:
+    """Which rows' given embeddings (a record restored from a Scan keeps its own) can be
+    used: of the org's dimension and of a finite, non-zero norm; the others' records are
+    refused (appended to ``refusals``). None when every row's can (or none carries one)."""
+    bad: list[int] = []
+    for i, vec in enumerate(given):
+        if vec is None or len(vec) == 0:
+            continue
+        if len(vec) != dim:
+            why = f"embedding has {len(vec)} dimensions; this org's have {dim}"
+        else:
+            norm = float(np.linalg.norm(vec))
+            if np.isfinite(norm) and norm != 0.0:
+                continue
+            why = "embedding must be finite and non-zero"
+        bad.append(i)
+        refusals.append(Refusal(i, str(frame["id"].iat[i]), "embedding_vector", why))
+    if not bad:
+        return None
+    usable = np.ones(len(frame), dtype=bool)
+    usable[bad] = False
+    return usable
+
+
+def _use_given(vectors: np.ndarray, given: list[np.ndarray | None]) -> None:
+    """Rows whose record carries its embedding keep it, normalised (checked usable by
+    :func:`_usable_vectors`)."""
+    for row, vec in enumerate(given):
+        if vec is not None and len(vec):
+            vectors[row] = np.asarray(vec, dtype=np.float32) / float(np.linalg.norm(vec))
 
 
 # The numbers the measures table keeps per record (what attribution sums by geo, day, channel).

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pandas as pd
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import DecodeError
 from liftos.v1 import common_pb2 as common_pb
@@ -27,7 +29,7 @@ from ingestion_svc.parse import (
     parse_json_rows,
     row_problem,
 )
-from ingestion_svc.pipeline import BatchResult
+from ingestion_svc.pipeline import BatchResult, memory_refused
 from ingestion_svc.raw_batch import (
     MAPPED_SOURCES,
     MAX_BATCH_ROWS,
@@ -429,6 +431,18 @@ def _set_rejections(reply: ingestion_pb.IngestResponse, rejections: Sequence[Rej
         for s in bounded.summaries
     )
     reply.unlisted_rejection_count = bounded.unlisted
+
+
+def amender(batch_id: str, result: BatchResult) -> Callable[[list[Rejection]], bytes]:
+    """The serialised ack of the batch once memory refused some of its records (their rows'
+    rejections given): :func:`ack` of :func:`ingestion_svc.pipeline.memory_refused`. Holds
+    the result without its records and history rows, which are freed once sent."""
+    slim = dataclasses.replace(result, records=pd.DataFrame(), history_rows=pd.DataFrame())
+
+    def amend(refused: list[Rejection]) -> bytes:
+        return ack(batch_id, memory_refused(slim, refused)).SerializeToString()
+
+    return amend
 
 
 # Notes an ack lists (note_count counts them all); each message at most 300 characters.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from memory_svc.product_table import (
     SPEND_COLUMNS,
     ProductAggregate,
 )
+from memory_svc.refusals import WHOLE, Listed, Refusal, RefusalList
 from memory_svc.search import SearchResult
 from memory_svc.spaces import SPACES, region_keys
 from memory_svc.store import Aggregate, CampaignGeoDays, RecordFilter, ScanRow
@@ -48,34 +49,30 @@ MAX_SCAN_BATCH = 10_000
 # widest history scan names a batch's campaigns × geos (hundreds).
 MAX_FILTER_VALUES = 10_000
 MAX_ID_CHARS = 256
-MAX_VIOLATIONS = 20
 # What the engine reads: causal profile, text, graph roles, store columns, validation.
 _WRITE_GROUPS = ("core", "holidays", "confounders")
 
 
 @dataclass(frozen=True, slots=True)
 class WriteBatch:
-    """A validated WriteRequest: the records, their frame and any embeddings they carry."""
+    """A checked WriteRequest: the records to store, their frame and any embeddings they
+    carry; the records refused (``memory_svc.refusals``: not in ``records``), and for each
+    record kept its index in the message (None when none was refused)."""
 
     org_id: str
     records: list[md_pb.CausalMarketingData]
     frame: pd.DataFrame
     given_vectors: list[np.ndarray | None]
-
-
-def _violations(
-    frame: pd.DataFrame, org_id: str, records: list[md_pb.CausalMarketingData]
-) -> list[FieldViolation]:
-    return [
-        FieldViolation(f"records[{i}].{f}" if f else f"records[{i}]", why)
-        for i, f, why in record_rules.violations(frame, org_id, MAX_VIOLATIONS, records)
-    ]
+    refusals: list[Refusal] = field(default_factory=list)
+    indexes: np.ndarray | None = None
 
 
 def write_batch(
     request: memory_pb.WriteRequest | memory_pb.WriteStreamRequest, stream_org: str | None
 ) -> WriteBatch:
-    """Validate one message of a Write stream (every message must name the same org)."""
+    """Check one message of a Write stream: the message as a whole (its org, the same in
+    every message; its size) or it is refused; then each record, those breaking a rule of
+    ``mesh.runtime.record_rules`` refused on their own (``WriteBatch.refusals``)."""
     org_id = require_org(request.org_id)
     if stream_org is not None and org_id != stream_org:
         raise InvalidRecord(
@@ -91,25 +88,51 @@ def write_batch(
         frame = records_to_frame(records, groups=_WRITE_GROUPS)
         if any(r.HasField("product") for r in records):
             frame = _with_products(frame, records)
-        violations = _violations(frame, org_id, records) if n else []
-        given = _given_vectors(records, violations)
-    if violations:
-        raise InvalidRecord(violations[0].description, violations=violations)
-    return WriteBatch(org_id, records, frame, given)
+        refusals = [
+            Refusal(i, records[i].id, f or WHOLE, why)
+            for i, f, why in record_rules.refused_rows(frame, org_id, records)
+        ]
+        given = _given_vectors(records, refusals)
+        if not refusals:
+            return WriteBatch(org_id, records, frame, given)
+        return _without_refused(org_id, records, frame, given, refusals)
+
+
+def _without_refused(
+    org_id: str,
+    records: list[md_pb.CausalMarketingData],
+    frame: pd.DataFrame,
+    given: list[np.ndarray | None],
+    refusals: list[Refusal],
+) -> WriteBatch:
+    """The batch less its refused records (one refusal each, the first found)."""
+    first: dict[int, Refusal] = {}
+    for r in refusals:
+        first.setdefault(r.index, r)
+    keep = np.ones(len(records), dtype=bool)
+    keep[list(first)] = False
+    indexes = np.flatnonzero(keep)
+    kept = indexes.tolist()
+    return WriteBatch(
+        org_id,
+        [records[i] for i in kept],
+        frame.iloc[indexes].reset_index(drop=True),
+        [given[i] for i in kept],
+        sorted(first.values(), key=lambda r: r.index),
+        indexes,
+    )
 
 
 def _given_vectors(
-    records: list[md_pb.CausalMarketingData], violations: list[FieldViolation]
+    records: list[md_pb.CausalMarketingData], refusals: list[Refusal]
 ) -> list[np.ndarray | None]:
-    """Each record's embedding when it carries one (a NaN or inf is a violation)."""
+    """Each record's embedding when it carries one (a NaN or inf refuses the record)."""
     given: list[np.ndarray | None] = []
     for i, r in enumerate(records):
         if len(r.embedding_vector):
             vec = np.asarray(r.embedding_vector, dtype=np.float32)
             if not np.isfinite(vec).all():
-                violations.append(
-                    FieldViolation(f"records[{i}].embedding_vector", "embedding has NaN or inf")
-                )
+                refusals.append(Refusal(i, r.id, "embedding_vector", "embedding has NaN or inf"))
             given.append(vec)
         else:
             given.append(None)
@@ -133,22 +156,63 @@ def _with_products(frame: pd.DataFrame, records: list[md_pb.CausalMarketingData]
     return pd.concat([frame, extra], axis=1)
 
 
-def _counts(outcome: WriteOutcome) -> dict[str, int]:
-    return {
-        "inserted_count": outcome.inserted,
-        "replaced_count": outcome.replaced,
-        "unchanged_count": outcome.unchanged,
-        "stale_count": outcome.stale,
-        "org_record_count": outcome.org_record_count,
-    }
+def _set_counts(
+    reply: memory_pb.WriteResponse | memory_pb.WriteStreamResponse, outcome: WriteOutcome
+) -> None:
+    reply.inserted_count = outcome.inserted
+    reply.replaced_count = outcome.replaced
+    reply.unchanged_count = outcome.unchanged
+    reply.stale_count = outcome.stale
+    reply.org_record_count = outcome.org_record_count
 
 
-def write_response(outcome: WriteOutcome) -> memory_pb.WriteResponse:
-    return memory_pb.WriteResponse(**_counts(outcome))
+def _rejection(x: Listed) -> memory_pb.RecordRejection:
+    return memory_pb.RecordRejection(
+        message_index=x.message,
+        record_index=x.index,
+        record_id=x.record_id,
+        field=x.field,
+        reason=x.reason,
+    )
 
 
-def write_stream_response(outcome: WriteOutcome) -> memory_pb.WriteStreamResponse:
-    return memory_pb.WriteStreamResponse(**_counts(outcome))
+def _set_refusals(
+    reply: memory_pb.WriteResponse | memory_pb.WriteStreamResponse, refused: RefusalList
+) -> None:
+    reply.refused_count = refused.count
+    reply.rejections.extend(_rejection(x) for x in refused.listed)
+    reply.unlisted_rejection_count = refused.unlisted
+    reply.rejection_summaries.extend(
+        memory_pb.RecordRejectionSummary(
+            field=str(g.key),
+            record_count=g.count,
+            first=_rejection(g.first),
+            last_message_index=g.last.message,
+            last_record_index=g.last.index,
+        )
+        for g in refused.groups
+    )
+
+
+def write_response(outcome: WriteOutcome, refused: RefusalList) -> memory_pb.WriteResponse:
+    """A Write stream's answer: its messages' counts summed, their refusals bounded."""
+    reply = memory_pb.WriteResponse()
+    _set_counts(reply, outcome)
+    if refused.count:
+        _set_refusals(reply, refused)
+    return reply
+
+
+def write_stream_response(outcome: WriteOutcome, message: int) -> memory_pb.WriteStreamResponse:
+    """The answer to the ``message``-th message of a WriteStream."""
+    reply = memory_pb.WriteStreamResponse()
+    _set_counts(reply, outcome)
+    if outcome.refusals:
+        refused = RefusalList()
+        refused.add(message, outcome.refusals)
+        _set_refusals(reply, refused)
+        reply.refused_record_indexes.extend(r.index for r in outcome.refusals)
+    return reply
 
 
 # ----------------------------------------------------------------------- filters

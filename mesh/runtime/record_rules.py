@@ -1,10 +1,11 @@
 """What the values of a stored CausalMarketingData record must be: one set of rules for every
 service that handles records.
 
-Memory refuses a Write whose records break them (``memory_svc.convert``); ingestion checks the
-same bounds on a raw row's numbers as it reads them (``ingestion_svc.connectors.base``) and once
-more on the records it built (``ingestion_svc.pipeline``), so a row memory would refuse is that
-row's rejection, never a failed stream. Pure: numpy and pandas, nothing of gRPC.
+Memory refuses, record by record, those of a Write that break them (:func:`refused_rows`,
+``memory_svc.convert``) and stores the rest; ingestion checks the same bounds on a raw row's
+numbers as it reads them (``ingestion_svc.connectors.base``) and once more on the records it
+built (``ingestion_svc.pipeline``), so a row memory would refuse is that row's rejection
+before it is sent. Pure: numpy and pandas, nothing of gRPC.
 
 The bounds are far outside real marketing data and well inside what the numbers' types hold:
 
@@ -80,6 +81,7 @@ __all__ = [
     "SMALLEST",
     "breaches",
     "record_violations",
+    "refused_rows",
     "text_breaches",
     "value_violations",
     "violations",
@@ -147,6 +149,30 @@ def violations(
     ``mesh.runtime.frames``) and, given the ``records`` themselves (CausalMarketingData, in
     the frame's order), of their fields no column holds (:func:`record_violations`); sorted
     by row, one per field, at most ``limit`` of them."""
+    return _sorted_unique(frame, org_id, limit, records)[:limit]
+
+
+def refused_rows(
+    frame: pd.DataFrame, org_id: str, records: Sequence[Any] = ()
+) -> list[tuple[int, str, str]]:
+    """(row, field, why) of every record that breaks a rule — all of them, however many —
+    with the first of its broken rules by field path, a field before the record as a whole
+    ("", its size: a 5 MB name is named as the name): what memory refuses record by record.
+    Each rule flags a row at most once, so a rule's ``limit`` of one per row misses none."""
+    if not len(frame):
+        return []
+    first: dict[int, tuple[str, str]] = {}
+    for row, field, why in _sorted_unique(frame, org_id, len(frame), records):
+        if row not in first or not first[row][0]:
+            first.setdefault(row, (field, why))
+            if not first[row][0] and field:
+                first[row] = (field, why)
+    return [(row, field, why) for row, (field, why) in first.items()]
+
+
+def _sorted_unique(
+    frame: pd.DataFrame, org_id: str, limit: int, records: Sequence[Any]
+) -> list[tuple[int, str, str]]:
     found: list[tuple[int, str, str]] = list(record_violations(records, limit)) if records else []
 
     def flag(mask: np.ndarray, field: str, why: str) -> None:
@@ -170,7 +196,7 @@ def violations(
         if (row, field) not in seen:
             seen.add((row, field))
             unique.append((row, field, why))
-    return unique[:limit]
+    return unique
 
 
 def record_violations(records: Sequence[Any], limit: int) -> list[tuple[int, str, str]]:
@@ -376,8 +402,21 @@ def _walk(
 def _flag(
     found: Found, limit: int, rows: np.ndarray, mask: np.ndarray, where: Where, why: str
 ) -> None:
-    for k in np.flatnonzero(mask)[:limit].tolist():
+    for k in _per_row(np.flatnonzero(mask), rows)[:limit].tolist():
         found.append((int(rows[k]), where(k), why))
+
+
+def _per_row(picked: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The first of ``picked`` (item positions, ascending) of each record: one rule flags a
+    record once however many of its items break it, so ``limit`` rows' worth of flags never
+    leaves a later record unflagged (:func:`refused_rows`)."""
+    if len(picked) < 2:
+        return picked
+    owners = rows[picked]
+    if (np.diff(owners) > 0).all():
+        return picked
+    _, first = np.unique(owners, return_index=True)
+    return picked[np.sort(first)]
 
 
 def _scalars(
@@ -408,7 +447,7 @@ def _scalars(
         x = np.asarray(values, dtype=np.int64)
         bad = ~np.isin(x, defined)
         enum = f.enum_type.name
-        for k in np.flatnonzero(bad)[:limit].tolist():
+        for k in _per_row(np.flatnonzero(bad), rows)[:limit].tolist():
             found.append((int(rows[k]), where(k), f"{path} {int(x[k])} is not a {enum} value"))
     else:  # integers
         low, high, zero_unset = _INT_RANGES.get(path, (0, 2**63 - 1, False))
@@ -455,7 +494,7 @@ def _dates(
     ).astype("timedelta64[M]")
     days_in = ((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")).astype(np.int64)
     real = in_years & (d >= 1) & (d <= days_in)
-    for k in np.flatnonzero(~unset & ~real)[:limit].tolist():
+    for k in _per_row(np.flatnonzero(~unset & ~real), rows)[:limit].tolist():
         why = (
             f"{path} must be within {MIN_DATE.year}-{MAX_DATE.year}"
             if (m[k] >= 1) & (m[k] <= 12) & (d[k] >= 1) & (d[k] <= 31) & ~in_years[k]

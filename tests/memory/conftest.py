@@ -46,6 +46,17 @@ def scan_all(
     return [r for b in stub.Scan(memory_pb.ScanRequest(**kwargs), timeout=60) for r in b.records]
 
 
+def rejection_paths(
+    reply: memory_pb.WriteResponse | memory_pb.WriteStreamResponse,
+) -> dict[str, str]:
+    """Each listed refused record's field as the message's path (``records[1].spend``;
+    ``records[1]`` for the record as a whole) → its reason."""
+    return {
+        f"records[{r.record_index}]" + ("" if r.field == "$" else f".{r.field}"): r.reason
+        for r in reply.rejections
+    }
+
+
 def rich_error(err: grpc.RpcError) -> tuple[grpc.StatusCode, str, list[object]]:
     """Code, details and decoded google.rpc details of a failed call."""
     status = decode_status(err)

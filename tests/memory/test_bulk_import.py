@@ -27,7 +27,7 @@ def _config(data: Path) -> ServerConfig:
 def test_import_file_then_serve(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     records = synthetic_records(ORG, 900, seed=4, campaigns=6, geos=5)
     bad = memory_pb.WriteRequest(org_id=ORG, records=records[:2])
-    bad.records[1].version = -3  # refused whole, as the Write RPC refuses it
+    bad.records[1].version = -3  # that record refused alone, as the Write RPC refuses it
     messages = [
         memory_pb.WriteRequest(org_id=ORG, records=records[:400]),
         bad,
@@ -37,10 +37,11 @@ def test_import_file_then_serve(tmp_path: Path, capsys: pytest.CaptureFixture[st
     path = tmp_path / "in.bin"
     path.write_bytes(b"".join(delimited(m.SerializeToString()) for m in messages))
     data = tmp_path / "data"
-    assert main([str(path), "--data-dir", str(data)]) == 1  # a message was refused
+    assert main([str(path), "--data-dir", str(data)]) == 1  # a record was refused
     out = capsys.readouterr().out
-    assert "900 inserted" in out and "400 unchanged" in out and "1 refused" in out
-    assert "message 1:" in out and "records[1].version" in out
+    # the bad message's good record (records[0] again) is stored as unchanged
+    assert "900 inserted" in out and "401 unchanged" in out and "1 records refused" in out
+    assert "message 1 record 1 (" in out and ": version: version must not be negative" in out
 
     engine = open_engine(_config(data))  # what the server opens: loads the saved index
     try:

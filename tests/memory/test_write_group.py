@@ -31,7 +31,7 @@ from mesh.runtime import ServerConfig, ServiceBinding
 from mesh.runtime.inprocess import running_services
 from mesh.runtime.synthetic_records import synthetic_records
 
-from .conftest import reason_and_fields, scan_all
+from .conftest import rejection_paths, scan_all
 
 
 def _engine(root: Path) -> MemoryEngine:
@@ -263,7 +263,10 @@ def test_queued_messages_are_committed_together_and_answered_one_by_one(held) ->
     assert stored[records[45].id].causal_metadata.is_restatement
 
 
-def test_a_group_with_a_bad_message_stores_the_ones_before_it(held) -> None:  # type: ignore[no-untyped-def]
+def test_a_record_the_engine_refuses_in_a_group_costs_only_itself(held) -> None:  # type: ignore[no-untyped-def]
+    """A natural_key stored under another id is found by the writer inside a group commit:
+    that record is refused (named by its index within its own message), the group's other
+    records and messages are stored, and the stream goes on."""
     stub, engine = held
     org = "grouped-bad"
     records = synthetic_records(org, 80, seed=7)
@@ -276,13 +279,13 @@ def test_a_group_with_a_bad_message_stores_the_ones_before_it(held) -> None:  # 
         memory_pb.WriteStreamRequest(org_id=org, records=[records[40], thief]),
         memory_pb.WriteStreamRequest(org_id=org, records=records[50:80]),
     ]
-    answers = []
-    with pytest.raises(grpc.RpcError) as err:
-        for answer in stub.WriteStream(_sent_then_released(engine, requests), timeout=60):
-            answers.append(answer.inserted_count)
-    assert answers == [20, 20]
-    code, _, fields = reason_and_fields(err.value)
-    assert code == grpc.StatusCode.INVALID_ARGUMENT
-    assert fields == ["records[1].natural_key"]  # the index within its own message
-    assert engine.groups[:2] == [[20], [20, 2, 30]]
-    assert {r.id for r in scan_all(stub, org_id=org)} == {r.id for r in records[:40]}
+    answers = list(stub.WriteStream(_sent_then_released(engine, requests), timeout=60))
+    assert [a.inserted_count for a in answers] == [20, 20, 1, 30]
+    assert [a.refused_count for a in answers] == [0, 0, 1, 0]
+    assert list(answers[2].refused_record_indexes) == [1]  # the index within its own message
+    assert rejection_paths(answers[2]).keys() == {"records[1].natural_key"}
+    assert answers[2].rejections[0].message_index == 2
+    assert engine.groups[:2] == [[20], [20, 2, 30]]  # committed as one group all the same
+    assert {r.id for r in scan_all(stub, org_id=org)} == {
+        r.id for r in [*records[:41], *records[50:80]]
+    }

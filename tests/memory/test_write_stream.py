@@ -1,5 +1,6 @@
-"""WriteStream: one answer per message, in order, each after its batch is durable; an error
-ends the stream and the batches answered before it stay stored (real server)."""
+"""WriteStream: one answer per message, in order, each after its batch is durable; a bad record
+is refused in its message's answer while the rest are stored; an error (a message refused
+whole) ends the stream and the batches answered before it stay stored (real server)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 
 from mesh.runtime.synthetic_records import synthetic_records
 
-from .conftest import reason_and_fields, scan_all
+from .conftest import reason_and_fields, rejection_paths, scan_all
 
 
 def _request(org: str, records: list[md_pb.CausalMarketingData]) -> memory_pb.WriteStreamRequest:
@@ -71,7 +72,7 @@ def test_an_answer_comes_while_the_stream_is_still_open(stub) -> None:
         next(call)
 
 
-def test_a_bad_message_ends_the_stream_and_the_ones_before_it_stay(stub) -> None:
+def test_a_bad_record_is_refused_in_its_answer_and_the_stream_goes_on(stub) -> None:
     org = "stream-bad"
     records = synthetic_records(org, 60, seed=4)
     bad = md_pb.CausalMarketingData()
@@ -81,17 +82,18 @@ def test_a_bad_message_ends_the_stream_and_the_ones_before_it_stay(stub) -> None
         _request(org, records[:20]),
         _request(org, records[20:40]),
         _request(org, [records[40], bad]),
-        _request(org, records[50:60]),  # after the error: never stored
+        _request(org, records[50:60]),
     ]
-    answers = []
-    with pytest.raises(grpc.RpcError) as err:
-        for answer in stub.WriteStream(iter(requests), timeout=60):
-            answers.append(answer.inserted_count)
-    assert answers == [20, 20]
-    code, reason, fields = reason_and_fields(err.value)
-    assert code == grpc.StatusCode.INVALID_ARGUMENT
-    assert "records[1].spend" in fields, (reason, fields)
-    assert len(scan_all(stub, org_id=org)) == 40
+    answers = list(stub.WriteStream(iter(requests), timeout=60))
+    assert [a.inserted_count for a in answers] == [20, 20, 1, 10]
+    assert [a.refused_count for a in answers] == [0, 0, 1, 0]
+    third = answers[2]
+    assert list(third.refused_record_indexes) == [1]
+    assert rejection_paths(third) == {"records[1].spend": "spend must not be negative"}
+    assert third.rejections[0].record_id == repr(bad.id)
+    assert third.rejections[0].message_index == 2
+    stored = {r.id for r in scan_all(stub, org_id=org)}
+    assert stored == {r.id for r in [*records[:41], *records[50:60]]}
 
 
 def test_a_message_for_another_org_ends_the_stream(stub) -> None:

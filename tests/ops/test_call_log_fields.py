@@ -138,8 +138,8 @@ def test_no_key_and_no_row_content_in_any_line(
     stub.Write(iter([memory_pb.WriteRequest(org_id="org_a", records=records)]), metadata=md)
     bad = records[0]
     bad.org_id = "org_b"  # a record of another org in org_a's batch: refused, with its reason
-    with pytest.raises(grpc.RpcError):
-        stub.Write(iter([memory_pb.WriteRequest(org_id="org_a", records=[bad])]), metadata=md)
+    reply = stub.Write(iter([memory_pb.WriteRequest(org_id="org_a", records=[bad])]), metadata=md)
+    assert reply.refused_count == 1 and "org_id differs" in reply.rejections[0].reason
     with pytest.raises(grpc.RpcError):
         stub.Search(
             memory_pb.SearchRequest(org_id="org_zz", text=ROW_TEXT, k=3),
