@@ -139,7 +139,7 @@ class PlanningModel:
 class DesignQuestion:
     org_id: str
     spec: DesignSpec
-    metric: str
+    metric: str | None  # None: the analysis's outcome, or revenue without one (design_metric)
     history_start: dt.date | None
     history_end: dt.date | None
     analysis_id: str = ""
@@ -175,6 +175,26 @@ def _with_roas(curve: HillCurve, cell: CellSpec, effect: AnalysisEffect | None) 
                    roas_from="planning curve")  # fmt: skip
 
 
+def design_metric(question: DesignQuestion, model: PlanningModel | None) -> DesignQuestion:
+    """The question with the outcome its power is computed on: the analysis's where the
+    expected effect is read from one (its curve's return is in that outcome per unit of
+    spend), else the metric asked for, revenue by default. A metric other than the
+    analysis's is refused: its return divided by the other outcome's history is in no unit
+    (R10-F10: conversions per USD over revenue read a 6% effect as 0.07%, power 5%)."""
+    if model is None:
+        return replace(question, metric=question.metric or "revenue")
+    if question.metric is not None and question.metric != model.outcome:
+        per = "conversions" if model.outcome == "conversions" else model.currency or "revenue"
+        raise InvalidRequest(
+            f"analysis {model.analysis_id!r} models {model.outcome} (its returns are {per} per "
+            f"unit of spend), so its expected effect cannot be powered on the history's "
+            f"{question.metric}: leave metric unset (the design then uses the analysis's "
+            f"outcome) or set it to {model.outcome}",
+            field="metric",
+        )
+    return replace(question, metric=model.outcome)
+
+
 def answer_design(
     frame: pd.DataFrame,
     question: DesignQuestion,
@@ -184,6 +204,8 @@ def answer_design(
     """The design for the question on the org's history (and, with a model, the expected
     effect of each cell from the channel's curve); the org's registered ``tests`` keep a
     test window out of the channel's business-as-usual levels."""
+    question = design_metric(question, model)
+    assert question.metric is not None
     history = history_from_frame(frame, metric=question.metric)
     cells = question.spec.cells
     if model is not None:

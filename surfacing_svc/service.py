@@ -36,6 +36,7 @@ from surfacing_svc.planning import (
     answer_forecast,
     answer_optimize,
     answer_recommend,
+    design_metric,
     outcome_value,
 )
 from surfacing_svc.products import product_actions
@@ -99,6 +100,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             if q.analysis_id
             else (None, None)
         )
+        q = design_metric(q, model)  # the analysis's outcome: the experiment records it too
         # A registered test's window is not the channel's business as usual (R5-F4).
         rates, tests = await self._rates_and_tests(q.org_id, context)
         frame = await self._history.sums_frame(

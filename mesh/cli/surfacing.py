@@ -150,6 +150,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     d.add_argument("--stratified", action="store_true", help="stratified, not matched markets")
     d.add_argument("--analysis", default="", help="attribution analysis for the expected effect")
     d.add_argument("--expected-roas", type=float, default=None)
+    d.add_argument("--metric", choices=("revenue", "conversions"), default="",
+                   help="outcome to power on (default: the --analysis's outcome, else revenue)")  # fmt: skip
     d.add_argument("--save", action="store_true", help="register it in the experiment registry")
     d.add_argument("--id", default="", help="experiment id to register under")
     d.add_argument("--start", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
@@ -342,7 +344,7 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
             power=args.power, alpha=args.alpha, heavy_up=args.heavy_up, budget=args.budget,
             cells=cells, stratified=args.stratified, analysis_id=args.analysis,
             expected_roas=args.expected_roas, save=args.save, experiment_id=args.id,
-            start=args.start, seed=args.seed,
+            start=args.start, seed=args.seed, metric=args.metric,
         )  # fmt: skip
     if args.json:
         _json(r)

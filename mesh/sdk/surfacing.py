@@ -10,6 +10,7 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
+from mesh.runtime.frames.enums import enum_value
 from mesh.sdk._base import ClientBase, _call, _date_pb
 
 
@@ -130,13 +131,15 @@ class SurfacingCalls(ClientBase):
         experiment_id: str = "",
         start: dt.date | None = None,
         seed: int = 0,
+        metric: str = "",
         org_id: str | None = None,
     ) -> dc.DesignExperimentResponse:
         """A geo experiment for ``channel`` powered on the org's history: a holdout (default),
         a heavy-up at ``heavy_up`` × spend (or as much as ``budget`` buys), or ``cells`` of
         ("holdout" | "decrease" | "heavy_up", multiplier); power at ``lift`` (or at the effect
         ``analysis_id`` / ``expected_roas`` implies) over ``duration_days``; ``save``
-        registers it."""
+        registers it. ``metric`` ("revenue" | "conversions") is the outcome powered on: by
+        default the analysis's (revenue without one); one other than the analysis's is refused."""
         kinds = {"holdout": md_pb.TREATMENT_TYPE_HOLDOUT,
                  "decrease": md_pb.TREATMENT_TYPE_BUDGET_DECREASE,
                  "heavy_up": md_pb.TREATMENT_TYPE_BUDGET_INCREASE}  # fmt: skip
@@ -149,6 +152,7 @@ class SurfacingCalls(ClientBase):
             else surfacing_pb.ASSIGNMENT_METHOD_MATCHED_MARKETS,
             treatment_share=treatment_share, analysis_id=analysis_id, save=save,
             experiment_id=experiment_id, seed=seed,
+            metric=enum_value("outcome_metric", metric.lower(), field="metric") if metric else 0,  # type: ignore[arg-type]
         )  # fmt: skip
         if heavy_up is not None or (budget is not None and not cells):
             request.treatment_type = md_pb.TREATMENT_TYPE_BUDGET_INCREASE

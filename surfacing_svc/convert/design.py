@@ -85,7 +85,8 @@ def design_question(request: pb.DesignExperimentRequest) -> DesignQuestion:
         common_pb.RANDOMIZATION_UNIT_GEO,
     ):
         check.add("unit", "only geo experiments are designed (unit RANDOMIZATION_UNIT_GEO)")
-    metric = check.metric(request.metric, "metric") or "revenue"
+    # Unset: the analysis's outcome where one is named, else revenue (design_metric).
+    metric = check.metric(request.metric, "metric")
     lift = request.minimum_detectable_lift
     if lift:
         check.number(lift, "minimum_detectable_lift", 0.0, 1.0, open_low=True, open_high=True)
@@ -256,9 +257,9 @@ def cell_experiment(
             duration_days=point.duration_days),
         treatment_units=list(cell.treatment_geos), control_units=list(design.control_geos),
         channel=design.channel,
-        primary_metric=METRIC_TO_PROTO.get(question.metric, common_pb.OUTCOME_METRIC_REVENUE),  # type: ignore[arg-type]
+        primary_metric=METRIC_TO_PROTO.get(question.metric or "revenue", common_pb.OUTCOME_METRIC_REVENUE),  # type: ignore[arg-type]
         status=md_pb.EXPERIMENT_STATUS_DRAFT,
-        hypothesis=f"{kind} of {design.channel} changes first-party {question.metric} in the "
+        hypothesis=f"{kind} of {design.channel} changes first-party {question.metric or 'revenue'} in the "
         f"treatment geos; powered at {design.target_power:.0%} for a {point.mde_lift:.1%} change "
         f"over {point.duration_days} days (TBR, one-sided alpha {design.alpha:g})",
     )  # fmt: skip
@@ -292,7 +293,7 @@ def shared_control(
             description=f"business as usual; the control of every cell ({', '.join(ids)})"),
         randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO,
         control_units=list(design.control_geos), channel=design.channel,
-        primary_metric=METRIC_TO_PROTO.get(question.metric, common_pb.OUTCOME_METRIC_REVENUE),  # type: ignore[arg-type]
+        primary_metric=METRIC_TO_PROTO.get(question.metric or "revenue", common_pb.OUTCOME_METRIC_REVENUE),  # type: ignore[arg-type]
         status=md_pb.EXPERIMENT_STATUS_DRAFT,
         hypothesis=f"no treatment: the {len(design.control_geos)} control geos of the "
         f"{design.channel} design's cells {', '.join(ids)}, each cell compared with them",

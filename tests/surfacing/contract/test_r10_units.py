@@ -1,0 +1,125 @@
+"""Cross-surface consistency of the plans (R10), over real servers: one simulated org analysed
+twice on the same data, once for revenue and once for conversions.
+
+- F10: a design read from a conversions analysis powered its conversions-per-USD return on the
+  treatment geos' *revenue* (power 5% where the conversions history gives ~99%); no client could
+  set the metric.
+"""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import surfacing_pb2 as pb
+from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
+
+import sim
+from mesh.cli import commands as cli
+from mesh.runtime.config import PeerConfig
+from mesh.sdk import LiftOS
+from mesh.sdk.failures import RpcFailure
+from tests.causal.attribution.records import world_mesh
+from tests.support import error_details
+
+ORG = "orders"
+CHANNEL = "meta_prospecting"
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory):
+    world = sim.simulate("demo", seed=0, dirt=False, n_geos=10)
+    with world_mesh(tmp_path_factory.mktemp("mesh"), {ORG: world}, surfacing=True) as services:
+        yield services
+
+
+def _analysis(mesh, outcome: int) -> str:
+    causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+    request = causal_pb.AnalyzeAttributionRequest(org_id=ORG, outcome=outcome)
+    return list(causal.AnalyzeAttribution(request, timeout=300))[-1].result.analysis_id
+
+
+@pytest.fixture(scope="module")
+def revenue(mesh) -> str:
+    return _analysis(mesh, common_pb.OUTCOME_METRIC_REVENUE)
+
+
+@pytest.fixture(scope="module")
+def conversions(mesh) -> str:
+    return _analysis(mesh, common_pb.OUTCOME_METRIC_CONVERSIONS)
+
+
+@pytest.fixture
+def stub(mesh) -> surfacing_grpc.SurfacingServiceStub:
+    return surfacing_grpc.SurfacingServiceStub(grpc.insecure_channel(mesh["surfacing"].address))
+
+
+@pytest.fixture
+def peers(mesh, monkeypatch: pytest.MonkeyPatch) -> PeerConfig:
+    monkeypatch.setenv("LIFTOS_SURFACING_ADDR", mesh["surfacing"].address)
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", mesh["causal"].address)
+    return PeerConfig.from_env()
+
+
+def _design(stub, analysis_id: str, metric: int = 0) -> pb.DesignExperimentResponse:
+    request = pb.DesignExperimentRequest(
+        org_id=ORG, channel=CHANNEL, analysis_id=analysis_id, duration_days=[28], metric=metric
+    )
+    return stub.DesignExperiment(request, timeout=300)
+
+
+# -- F10 ----------------------------------------------------------------------------------
+
+
+def test_a_design_from_a_conversions_analysis_powers_on_conversions(
+    stub, revenue: str, conversions: str
+) -> None:
+    by_conversions = _design(stub, conversions)
+    by_revenue = _design(stub, revenue)
+    assert by_conversions.experiment.primary_metric == common_pb.OUTCOME_METRIC_CONVERSIONS
+    assert by_revenue.experiment.primary_metric == common_pb.OUTCOME_METRIC_REVENUE
+    # The same channel turned off in the same geos: both analyses expect a relative change of
+    # the same order (the simulator's conversions are revenue over an order value with noise).
+    # Before, the conversions design read ~1/100 of it (conversions per USD over revenue).
+    conv = by_conversions.power_curve[0].expected_lift
+    rev = by_revenue.power_curve[0].expected_lift
+    assert conv < 0 and rev < 0
+    assert 0.5 < conv / rev < 2.0, (conv, rev)
+
+
+def test_a_metric_other_than_the_analysiss_is_refused_naming_the_field(
+    stub, conversions: str
+) -> None:
+    with pytest.raises(grpc.RpcError) as refused:
+        _design(stub, conversions, common_pb.OUTCOME_METRIC_REVENUE)
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert error_details(refused.value) == ("INVALID_REQUEST", ["metric"])
+    assert "models conversions" in str(refused.value.details())
+    # Asked for explicitly, the analysis's own metric is the default's answer.
+    same = _design(stub, conversions, common_pb.OUTCOME_METRIC_CONVERSIONS)
+    assert (
+        same.power_curve[0].expected_lift == _design(stub, conversions).power_curve[0].expected_lift
+    )
+
+
+def test_the_cli_and_the_sdk_set_the_metric(
+    peers: PeerConfig, conversions: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["design", "--org", ORG, "--channel", CHANNEL, "--weeks", "4",
+            "--analysis", conversions, "--timeout", "300"]  # fmt: skip
+    assert cli.main([*base, "--metric", "revenue"]) == 2
+    err = capsys.readouterr().err
+    assert "INVALID_ARGUMENT" in err and "metric" in err and "models conversions" in err
+    assert cli.main([*base, "--metric", "conversions"]) == 0
+    with LiftOS(peers, org_id=ORG) as client:
+        with pytest.raises(RpcFailure) as refused:
+            client.design_experiment(CHANNEL, duration_days=[28], analysis_id=conversions,
+                                     metric="revenue")  # fmt: skip
+        assert "metric" in str(refused.value)
+        by_default = client.design_experiment(CHANNEL, duration_days=[28], analysis_id=conversions)
+        asked = client.design_experiment(CHANNEL, duration_days=[28], analysis_id=conversions,
+                                         metric="conversions")  # fmt: skip
+    assert by_default.power_curve[0].expected_lift == asked.power_curve[0].expected_lift
+    assert by_default.experiment.primary_metric == common_pb.OUTCOME_METRIC_CONVERSIONS
