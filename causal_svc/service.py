@@ -80,6 +80,14 @@ def _retrieved(future: asyncio.Future[object]) -> None:
         future.exception()
 
 
+def _unread_tests(unread: str, days: int) -> list[str]:
+    """The warning a next-days counterfactual carries when the registry could not be read."""
+    return [
+        f"the org's registered experiments could not be read ({unread}): the next {days} days "
+        f"are modelled on the last {days} analysed days, even where a test ran in them"
+    ]
+
+
 def _remaining(context: grpc.aio.ServicerContext) -> float | None:
     """Seconds left before the caller's deadline (None: no deadline): peer calls get no more."""
     return context.time_remaining()
@@ -482,11 +490,24 @@ class CausalService(causal_grpc.CausalServiceServicer):
         analysis = convert.require_usable_model(stored.payload, blob, q.analysis_id)
         assert blob is not None
         state = await asyncio.to_thread(attribution.state_from_bytes, blob)
+        # The next days' template keeps out of registered test windows (R10-F1): read them
+        # only when the question is about the next days.
+        registered = (
+            await self._registry.tests(q.org_id, timeout=_remaining(context))
+            if q.future_days
+            else None
+        )
         # The table's tests of no effect: the plan reuses their decisions (issue 15).
         job = functools.partial(attribution.plan, start=q.start, end=q.end,
                                 future_days=q.future_days, level=q.level,
-                                tests=convert.no_effect_tests(analysis))  # fmt: skip
+                                tests=convert.no_effect_tests(analysis),
+                                registered=tuple(registered or ()))  # fmt: skip
         result = await self._compute.run(job, state, q.changes)
+        if registered is not None and registered.unread:
+            result = dataclasses.replace(
+                result,
+                warnings=(*result.warnings, *_unread_tests(registered.unread, q.future_days)),
+            )
         return convert.counterfactual_response(result)
 
     async def ListAnalyses(

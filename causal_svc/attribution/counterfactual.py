@@ -3,7 +3,11 @@
 A plan names channels and, for each, a multiplier of the spend as run or an absolute spend
 over the window. The window is a span of the analysed days (default all of them), or the next
 ``future_days`` days, which are taken to look like the last ``future_days`` analysed days
-(baseline demand and each channel's spend pattern repeat; the plan scales the spend).
+(baseline demand and each channel's spend pattern repeat; the plan scales the spend) — or,
+where those days meet a registered experiment's test window, like the latest ``future_days``
+consecutive days clear of every test (:func:`mesh.runtime.usual_days.usual_window`, the rule
+PredictPerformance's business-as-usual spend keeps; R10-F1: a finished geo holdout read as
+"the next 28 days" halved the loss of switching its channel off), and a warning says so.
 
 The outcome change is evaluated over the window plus the carry-over that follows it inside
 the data, so cutting spend at the end of a window still loses the sales it would have carried
@@ -64,6 +68,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from causal_svc.errors import InvalidSpec
+from mesh.runtime.usual_days import RegisteredTest, usual_window
 
 from .fit import FitState, restore_fit
 from .inference import Evaluator, Interval
@@ -112,9 +117,14 @@ class CounterfactualResult:
 
 
 def _window(
-    ev: Evaluator, start: dt.date | None, end: dt.date | None, future_days: int
+    ev: Evaluator,
+    start: dt.date | None,
+    end: dt.date | None,
+    future_days: int,
+    tests: Sequence[RegisteredTest] = (),
 ) -> tuple[int, int, str]:
-    """The changed days [a, b) and, when the period was clipped to the data, a warning."""
+    """The changed days [a, b) and, when the period was clipped to the data or a future
+    window's template skips registered test windows, a warning."""
     panel = ev.fit.panel
     if future_days:
         if future_days < 1 or future_days > panel.n_days:
@@ -123,7 +133,8 @@ def _window(
                 f"{future_days}",
                 field="future_days",
             )
-        return panel.n_days - future_days, panel.n_days, ""
+        usual = usual_window(panel.dates, tests, future_days)
+        return int(usual.index[0]), int(usual.index[-1]) + 1, usual.note
     first, last = panel.dates[0], panel.dates[-1]
     lo = first if start is None else np.datetime64(start, "D")
     hi = last if end is None else np.datetime64(end, "D")
@@ -156,8 +167,10 @@ def counterfactual(
     start: dt.date | None = None,
     end: dt.date | None = None,
     future_days: int = 0,
+    tests: Sequence[RegisteredTest] = (),
 ) -> CounterfactualResult:
-    """The outcome under ``changes`` with an interval.
+    """The outcome under ``changes`` with an interval (``tests``: the org's registered
+    experiments, whose windows a future template keeps out of).
 
     Raises
     ------
@@ -170,7 +183,7 @@ def counterfactual(
     panel = ev.fit.panel
     if not changes:
         raise InvalidSpec("a counterfactual needs at least one spend change", field="changes")
-    a, b, clipped = _window(ev, start, end, future_days)
+    a, b, clipped = _window(ev, start, end, future_days, tests)
     # Future windows are evaluated on their template days only; past ones keep their tail.
     until = b if future_days else min(panel.n_days, b + ev.fit.spec.max_lag)
     seen: set[str] = set()
@@ -333,13 +346,15 @@ def plan(
     future_days: int = 0,
     level: float | None = None,
     tests: Mapping[str, NullTest] | None = None,
+    registered: Sequence[RegisteredTest] = (),
 ) -> CounterfactualResult:
     """:func:`counterfactual` on a stored fit (at interval ``level``, default the fit's);
     ``tests``: the sup-score tests of no effect the analysis's scores ran, by channel name
-    (reused, not re-run; channels the fit does not have are ignored)."""
+    (reused, not re-run; channels the fit does not have are ignored); ``registered``: the
+    org's registered experiments (a future window's template keeps out of their windows)."""
     if level is not None:
         state = replace(state, spec=replace(state.spec, interval_level=level))
     names = state.panel.channels
     known = {names.index(n): t for n, t in (tests or {}).items() if n in names}
     return counterfactual(Evaluator(restore_fit(state), known), changes, start=start, end=end,
-                          future_days=future_days)  # fmt: skip
+                          future_days=future_days, tests=registered)  # fmt: skip

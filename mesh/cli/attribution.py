@@ -95,8 +95,10 @@ def period_lines(r: dc.CounterfactualResponse, args: argparse.Namespace) -> list
         return []
     days = (last - first).days + 1
     if args.future_days:
-        return [f"period:            the next {args.future_days} days, modelled on the last "
-                f"{args.future_days} analysed days {first}..{last}"]  # fmt: skip
+        # The template is the last analysed days unless they are a registered test's window
+        # (R10-F1); a warning then says which days and why, so no "last" here.
+        return [f"period:            the next {args.future_days} days, modelled on the "
+                f"analysed days {first}..{last}"]  # fmt: skip
     changed_end = min(args.end, last) if args.end else last
     changed = (changed_end - first).days + 1
     out = [f"spend changed:     {first}..{changed_end} ({changed} day{'s' * (changed != 1)})"]
@@ -285,7 +287,12 @@ def run_counterfactual(args: argparse.Namespace, peers: Any) -> int:
     assert ref is not None and cf is not None and delta is not None
     for line in period_lines(r, args):
         print(line)
-    print(f"outcome as run:    {ref.estimate:16,.0f}")
+    if args.future_days:
+        # Not the next days' outcome "as run": the template days' actual outcome, which the
+        # next days are taken to repeat without the plan (R10-F1).
+        print(f"without the plan:  {ref.estimate:16,.0f}  (the template days' outcome as run)")
+    else:
+        print(f"outcome as run:    {ref.estimate:16,.0f}")
     print(f"under the plan:    {interval_text(cf, '{:,.0f}')}")
     print(f"difference:        {interval_text(delta, '{:+,.0f}')}  ({delta.level:.0%} interval)")
     for c in r.channels:

@@ -339,3 +339,41 @@ def test_a_window_wider_than_the_data_is_said(stub, world) -> None:
     (said,) = [w for w in r.warnings if w.startswith("the requested window")]
     assert "14 day(s) before" in said and "47 day(s) after" in said
     assert not [w for w in _analyze(stub).warnings if w.startswith("the requested window")]
+
+
+def test_the_next_days_are_not_modelled_on_a_registered_holdout(
+    plain, stub, world: sim.SimResult, cli_env, capsys
+) -> None:
+    """R10-F1: the history ends with the registered geo holdout of meta_prospecting (dark in
+    half the geos). "The next 28 days without it" is modelled on the 28 days before the test,
+    as PredictPerformance's business-as-usual spend is (mesh.runtime.usual_days), with a
+    warning naming the days and the experiment — not on the holdout, which halved the loss."""
+    e = world.experiments[0]
+    start = dt.date.fromisoformat(e["start_date"][:10])
+    assert dt.date.fromisoformat(e["end_date"][:10]) == _last_day(world)  # the holdout ends it
+    cut = [pb.SpendChange(channel="meta_prospecting", multiplier=0.0)]
+    future = stub.Counterfactual(pb.CounterfactualRequest(
+        org_id=ORG, analysis_id=plain.analysis_id, future_days=28, changes=cut))  # fmt: skip
+    holdout = stub.Counterfactual(pb.CounterfactualRequest(
+        org_id=ORG, analysis_id=plain.analysis_id, changes=cut,
+        reference_period=_range(start, _last_day(world))))  # fmt: skip
+    before = start - dt.timedelta(days=28)
+    p = future.evaluated_period
+    assert (p.start_date.year, p.start_date.month, p.start_date.day) == (
+        before.year, before.month, before.day)  # fmt: skip
+    end = start - dt.timedelta(days=1)
+    assert (p.end_date.year, p.end_date.month, p.end_date.day) == (end.year, end.month, end.day)
+    (said,) = [w for w in future.warnings if e["experiment_id"] in w]
+    assert (
+        f"{before}..{end}" in said and "consecutive analysed days outside every registered" in said
+    )
+    # The template's spend is the channel's usual one, not the holdout's halved spend, and
+    # the loss is accordingly larger than the holdout window's.
+    assert future.channels[0].reference_spend > 1.5 * holdout.channels[0].reference_spend
+    assert future.delta.estimate < 1.5 * holdout.delta.estimate < 0
+    assert main(["counterfactual", plain.analysis_id, "--org", ORG, "--set",
+                 "meta_prospecting=0", "--future-days", "28"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert f"the next 28 days, modelled on the analysed days {before}..{end}" in out
+    assert "outcome as run:" not in out and "without the plan:" in out
+    assert "the template days' outcome as run" in out and e["experiment_id"] in out
