@@ -384,8 +384,9 @@ class RecordRejection(_message.Message):
     record_index: _builtins.int
     """Its index in that message's records."""
     record_id: _builtins.str
-    """Its id as sent, quoted (Python repr: control characters escaped as \\x1b; at most 80
-    characters, a longer one cut with its length); '' when it had none.
+    """Its id as sent, quoted (Python repr: control characters escaped as \\x1b); a quote
+    longer than 80 characters is cut there and followed by "… (N characters)". '' when
+    the record had no id.
     """
     field: _builtins.str
     """Path of the field at fault in the record, with item indexes

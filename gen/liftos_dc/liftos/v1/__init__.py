@@ -9106,8 +9106,9 @@ class RecordRejection(betterproto2.Message):
 
     record_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    Its id as sent, quoted (Python repr: control characters escaped as \\x1b; at most 80
-    characters, a longer one cut with its length); '' when it had none.
+    Its id as sent, quoted (Python repr: control characters escaped as \\x1b); a quote
+    longer than 80 characters is cut there and followed by "… (N characters)". '' when
+    the record had no id.
     """
 
     field: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
