@@ -40,6 +40,7 @@ from surfacing_svc.recommend import (
     Action,
     ActionKind,
     AnalysisEffect,
+    Units,
     identification_at_risk,
     recommend,
     recommend_plans,
@@ -630,6 +631,7 @@ def answer_recommend(
             curves, value_per_outcome=value, designs=designs,
             level=question.level, max_results=len(curves) + 1, max_change=DEFAULT_MAX_CHANGE,
             risk=question.risk, effects=effects, at_risk=at_risk, plans=plans,
+            units=Units(value, model.outcome, model.currency),
         )  # fmt: skip
 
     actions = ranked()

@@ -93,6 +93,7 @@ __all__ = [
     "AnalysisEffect",
     "Fact",
     "RecommendPlans",
+    "Units",
     "identification_at_risk",
     "recommend",
     "recommend_plans",
@@ -141,6 +142,47 @@ class AnalysisEffect:
 
 
 @dataclass(frozen=True, slots=True)
+class Units:
+    """How a return is quoted: the analysis's table is in its outcome per unit of spend
+    (conversions per USD for a conversions analysis), the moves in value per unit of spend
+    (``value`` per unit of outcome). Where the two differ every figure says which it is
+    (R10-F11: "the table shows mROAS 0.93" was 0.0116 conversions per USD × 80, beside an
+    iROAS left in conversions per USD)."""
+
+    value: float = 1.0
+    outcome: str = "revenue"
+    currency: str = ""
+
+    @property
+    def valued(self) -> bool:
+        """Whether a valued return differs from the table's (a conversion, or a revenue
+        multiplier other than 1)."""
+        return self.outcome != "revenue" or self.value != 1.0
+
+    def per_spend(self) -> str:
+        """The table's unit of a return."""
+        cur = self.currency or "unit of currency"
+        if self.outcome == "conversions":
+            return f"conversions per {cur} of spend"
+        return f"{self.outcome} per {cur} of spend"
+
+    def at(self) -> str:
+        """The value applied, in words."""
+        cur = self.currency or "units of currency"
+        if self.outcome == "conversions":
+            return f"at {self.value:g} {cur} per conversion"
+        return f"at {self.value:g} per unit of {self.outcome}"
+
+    def table(self, raw: Interval) -> str:
+        """A return of the analysis's table: as the table shows it and, valued, as the moves
+        read it."""
+        if not self.valued:
+            return raw.text("{:.2f}")
+        return (f"{raw.text('{:.3g}')} {self.per_spend()} ({(raw * self.value).text('{:.2f}')} "
+                f"{self.at()})")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class Fact:
     """A figure from the analysis an action rests on."""
 
@@ -165,7 +207,7 @@ class Action:
     design: ExperimentDesign | None = None
 
 
-def _table_facts(effect: AnalysisEffect) -> list[Fact]:
+def _table_facts(effect: AnalysisEffect, units: Units) -> list[Fact]:
     """The analysis's own figures of the channel, as ``analyze`` shows them."""
     over = f"over the analysed {effect.period_days} days"
     if effect.established:
@@ -178,13 +220,14 @@ def _table_facts(effect: AnalysisEffect) -> list[Fact]:
     if effect.roas is not None:
         out.append(Fact("incremental_roas", effect.roas,
                         f"the analysis's incremental return per unit of spend: "
-                        f"{effect.roas.text('{:.2f}')}"))  # fmt: skip
+                        f"{units.table(effect.roas)}"))  # fmt: skip
     return out
 
 
 def _channel_facts(
-    c: HillCurve, value: float, level: float, effect: AnalysisEffect | None = None
+    c: HillCurve, units: Units, level: float, effect: AnalysisEffect | None = None
 ) -> tuple[Fact, ...]:
+    value = units.value
     m = Interval.from_draws(c.marginal(c.reference_spend) * value, level)
     out = Interval.from_draws(c.outcome(c.reference_spend), level)
     avg = out * (1.0 / c.reference_spend)
@@ -192,7 +235,7 @@ def _channel_facts(
     # computed on); the table's point estimate can differ a lot, so each is labelled.
     draws = "the mean over the model's parameter draws, with their interval"
     if effect is not None:
-        table = _table_facts(effect)
+        table = _table_facts(effect, units)
         curve = [Fact("incremental_outcome_draws", out,
                       f"on the response curve the moves are computed on, its outcome at current "
                       f"spend is {out.text('{:,.0f}')}: {draws}, not the analysis's estimate")]  # fmt: skip
@@ -201,7 +244,7 @@ def _channel_facts(
         curve = [
             Fact("incremental_outcome", out, f"it adds {out.text('{:,.0f}')} of outcome ({draws})"),
             Fact("incremental_roas", avg, f"incremental return per unit of spend "
-                 f"{avg.text('{:.2f}')} ({draws})"),
+                 f"{units.table(avg)} ({draws})"),
         ]  # fmt: skip
     return (
         Fact(
@@ -215,9 +258,10 @@ def _channel_facts(
             "marginal_roas",
             m,
             f"the next unit of spend returns {m.text('{:.2f}')} ({draws}, the planning curve; "
-            f"value per unit of outcome {value:g}; break-even is 1)"
+            + (f"valued {units.at()}" if units.valued else f"value per unit of outcome {value:g}")
+            + "; break-even is 1)"
             + (
-                f"; the analysis's table shows mROAS {(effect.marginal * value).text('{:.2f}')}, "
+                f"; the analysis's table shows mROAS {units.table(effect.marginal)}, "
                 "its point fit, which the plans are not computed on"
                 if effect is not None and effect.marginal is not None
                 else ""
@@ -299,31 +343,34 @@ def identification_at_risk(
     }
 
 
-def _mroas_words(c: HillCurve, value: float, effect: AnalysisEffect | None) -> str:
+def _mroas_words(c: HillCurve, units: Units, effect: AnalysisEffect | None) -> str:
     """The two next-unit returns side by side: the planning curve's mean over the draws (what
     the move is decided on) and, where given, the analysis table's point-fit mROAS (what
     ``analyze`` shows); they differ where the draws are skewed, even across break-even."""
-    mean = float(np.mean(c.marginal(c.reference_spend) * value))
-    out = f"planning curve mean mROAS {mean:.2f}"
+    mean = float(np.mean(c.marginal(c.reference_spend) * units.value))
+    out = (f"{units.at()}: " if units.valued else "") + f"planning curve mean mROAS {mean:.2f}"
     if effect is not None and effect.marginal is not None:
-        table = effect.marginal * value
-        out += (f", the analysis table's point-fit mROAS {table.estimate:.2f}, which the plans "
-                "are not computed on")  # fmt: skip
+        table = effect.marginal * units.value
+        shown = (f" ({effect.marginal.estimate:.3g} {units.per_spend()} as the table shows it)"
+                 if units.valued else "")  # fmt: skip
+        out += (f", the analysis table's point-fit mROAS {table.estimate:.2f}{shown}, which the "
+                "plans are not computed on")  # fmt: skip
     return out
 
 
 def _move(
-    c: HillCurve, planned: ChannelPlan, value: float, level: float,
+    c: HillCurve, planned: ChannelPlan, units: Units, level: float,
     effect: AnalysisEffect | None = None,
 ) -> Action:  # fmt: skip
     s0 = c.reference_spend
+    value = units.value
     p_up = float(np.mean(c.marginal(s0) * value > 1.0))
-    facts = _channel_facts(c, value, level, effect)
+    facts = _channel_facts(c, units, level, effect)
     if p_up >= CONFIDENT and effect is not None and not effect.established:
         return Action(
             ActionKind.HOLD, c.channel, f"hold {c.channel} at its current spend",
             f"the next unit of spend on {c.channel} returns more than it costs in {p_up:.0%} of "
-            f"the model's draws ({_mroas_words(c, value, effect)}), but the analysis did not establish that it has any effect "
+            f"the model's draws ({_mroas_words(c, units, effect)}), but the analysis did not establish that it has any effect "
             "(its interval of the incremental outcome includes zero), so more spend on it is "
             "not recommended; a geo experiment (liftos design) would measure it; the "
             "confidence is how evenly the draws split",
@@ -335,7 +382,7 @@ def _move(
             ActionKind.HOLD, c.channel, f"hold {c.channel} at its current spend",
             f"the model cannot tell whether more spend on {c.channel} pays: the next unit "
             f"returns more than it costs in {p_up:.0%} of its draws "
-            f"({_mroas_words(c, value, effect)}; hold is about break-even: a "
+            f"({_mroas_words(c, units, effect)}; hold is about break-even: a "
             "reallocation at the same total compares channels with one another and may still "
             "move it); the confidence is how evenly the draws split",
             Interval.exact(0.0, level), 1.0 - abs(2 * p_up - 1.0), facts, s0, s0,
@@ -351,7 +398,7 @@ def _move(
     why = (
         f"the next unit of spend on {c.channel} returns "
         f"{'more' if kind is ActionKind.SCALE else 'less'} than it costs in {share:.0%} of the "
-        f"model's draws ({_mroas_words(c, value, effect)})"
+        f"model's draws ({_mroas_words(c, units, effect)})"
     )
     bound = planned.upper_bound if kind is ActionKind.SCALE else planned.lower_bound
     if planned.bound.value != "none" and abs(target - bound) <= 1e-6 * max(s0, 1.0):
@@ -378,6 +425,7 @@ def _test(
     instead: Action | None = None,
     risk: str = "",
     value_per_outcome: float = 1.0,
+    units: Units | None = None,
 ) -> Action:
     """*Test it*: for a channel the model could not identify, or (``instead`` the scale the
     draws asked for, ``risk`` why it is not acted on) one whose identification is at risk."""
@@ -417,14 +465,18 @@ def _test(
         break_even = 1.0 / value_per_outcome
         lift = break_even * point.spend_change / (cell.daily_outcome * point.duration_days)
         confidence = power_at(lift, point.noise, design.alpha)
+        # Returns in the outcome's units per unit of spend: a conversion's are small figures.
+        roas = (f"{{:.3g}} {units.per_spend()}" if units is not None and units.valued
+                else "{:.2f}")  # fmt: skip
         facts.append(
             Fact(
                 "design",
                 None,
                 f"the test detects a {point.mde_lift:.1%} change in outcome with "
-                f"{design.target_power:.0%} power (an iROAS of {point.min_detectable_roas:.2f} "
-                f"or more), and has {confidence:.0%} power against a channel that just pays for "
-                f"itself (iROAS {break_even:.2f}): the confidence"
+                f"{design.target_power:.0%} power (an iROAS of "
+                f"{roas.format(point.min_detectable_roas)} or more), and has {confidence:.0%} "
+                f"power against a channel that just pays for itself (iROAS "
+                f"{roas.format(break_even)}): the confidence"
                 + ("" if cell.feasible else f"; {cell.reason}"),
             )
         )
@@ -566,6 +618,7 @@ def recommend(
     effects: Mapping[str, AnalysisEffect] | None = None,
     at_risk: Mapping[str, str] | None = None,
     plans: RecommendPlans | None = None,
+    units: Units | None = None,
 ) -> tuple[Action, ...]:
     """Ranked actions for the channels of an attribution model.
 
@@ -594,12 +647,16 @@ def recommend(
     plans : RecommendPlans, optional
         :func:`recommend_plans` of the same arguments, made once by a caller that ranks twice
         (with and then without the experiments designed); computed here when not given.
+    units : Units, optional
+        The analysis's outcome and currency, how its returns are quoted beside the valued
+        ones (its ``value`` is ``value_per_outcome``); revenue at face value when not given.
 
     Returns
     -------
     tuple of Action, best first.
     """
     designs = designs or {}
+    units = replace(units or Units(), value=value_per_outcome)
     actions: list[Action] = []
     at_risk = at_risk or {}
     if plans is None:
@@ -610,13 +667,19 @@ def recommend(
     for c, planned in zip(curves, targets, strict=True):
         if not c.identified:
             actions.append(
-                _test(c, level, designs.get(c.channel), value_per_outcome=value_per_outcome)
+                _test(
+                    c,
+                    level,
+                    designs.get(c.channel),
+                    value_per_outcome=value_per_outcome,
+                    units=units,
+                )
             )
             continue
-        move = _move(c, planned, value_per_outcome, level, (effects or {}).get(c.channel))
+        move = _move(c, planned, units, level, (effects or {}).get(c.channel))
         risk_why = at_risk.get(c.channel)
         if risk_why is not None and move.kind is ActionKind.SCALE:
-            move = _test(c, level, designs.get(c.channel), move, risk_why, value_per_outcome)
+            move = _test(c, level, designs.get(c.channel), move, risk_why, value_per_outcome, units)
         elif risk_why is not None:
             move = replace(move, facts=(*move.facts, Fact(
                 "identification", None, f"its identification is at risk: {risk_why}; a "

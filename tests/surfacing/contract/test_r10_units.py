@@ -4,6 +4,8 @@ twice on the same data, once for revenue and once for conversions.
 - F10: a design read from a conversions analysis powered its conversions-per-USD return on the
   treatment geos' *revenue* (power 5% where the conversions history gives ~99%); no client could
   set the metric.
+- F11: Recommend at 80 USD a conversion quoted "the analysis's table shows mROAS 0.93" where the
+  table shows 0.0116 (conversions per USD), beside an iROAS left unvalued.
 """
 
 from __future__ import annotations
@@ -35,20 +37,30 @@ def mesh(tmp_path_factory: pytest.TempPathFactory):
         yield services
 
 
-def _analysis(mesh, outcome: int) -> str:
+def _analysis(mesh, outcome: int) -> causal_pb.AttributionResult:
     causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
     request = causal_pb.AnalyzeAttributionRequest(org_id=ORG, outcome=outcome)
-    return list(causal.AnalyzeAttribution(request, timeout=300))[-1].result.analysis_id
+    return list(causal.AnalyzeAttribution(request, timeout=300))[-1].result
 
 
 @pytest.fixture(scope="module")
-def revenue(mesh) -> str:
+def revenue_result(mesh) -> causal_pb.AttributionResult:
     return _analysis(mesh, common_pb.OUTCOME_METRIC_REVENUE)
 
 
 @pytest.fixture(scope="module")
-def conversions(mesh) -> str:
+def conversions_result(mesh) -> causal_pb.AttributionResult:
     return _analysis(mesh, common_pb.OUTCOME_METRIC_CONVERSIONS)
+
+
+@pytest.fixture(scope="module")
+def revenue(revenue_result: causal_pb.AttributionResult) -> str:
+    return revenue_result.analysis_id
+
+
+@pytest.fixture(scope="module")
+def conversions(conversions_result: causal_pb.AttributionResult) -> str:
+    return conversions_result.analysis_id
 
 
 @pytest.fixture
@@ -123,3 +135,40 @@ def test_the_cli_and_the_sdk_set_the_metric(
                                          metric="conversions")  # fmt: skip
     assert by_default.power_curve[0].expected_lift == asked.power_curve[0].expected_lift
     assert by_default.experiment.primary_metric == common_pb.OUTCOME_METRIC_CONVERSIONS
+
+
+# -- F11 ----------------------------------------------------------------------------------
+
+
+def test_recommend_quotes_the_tables_returns_in_the_tables_units(
+    stub, conversions_result: causal_pb.AttributionResult
+) -> None:
+    table = {c.channel: c for c in conversions_result.channels}
+    request = pb.RecommendRequest(org_id=ORG, analysis_ids=[conversions_result.analysis_id],
+                                  value_per_outcome=80.0, design_tests=False)  # fmt: skip
+    reply = stub.Recommend(request, timeout=300)
+    unit, at = "conversions per USD of spend", "at 80 USD per conversion"
+    quoted = mroas = iroas = 0
+    for r in reply.recommendations:
+        row = table.get(r.channel)
+        for f in r.facts:
+            if f.name == "marginal_roas" and "table shows" in f.text:
+                m = row.marginal_roas.estimate
+                # As the table shows it, then valued, each labelled; the curve's figure valued too.
+                assert f"table shows mROAS {m:.3g} [" in f.text and unit in f.text, f.text
+                assert f"({m * 80:.2f} [" in f.text and at in f.text, f.text
+                assert f"valued {at}" in f.text, f.text
+                mroas += 1
+            if f.name == "incremental_roas" and "the analysis's" in f.text:
+                i = row.incremental_roas.estimate
+                assert f"{i:.3g} [" in f.text and unit in f.text, f.text
+                assert f"({i * 80:.2f} [" in f.text and at in f.text, f.text
+                iroas += 1
+        if "point-fit mROAS" in r.rationale:
+            m = row.marginal_roas.estimate
+            assert f"{at}: planning curve mean mROAS" in r.rationale, r.rationale
+            assert f"point-fit mROAS {m * 80:.2f} ({m:.3g} {unit} as the table shows it)" in (
+                r.rationale
+            ), r.rationale
+            quoted += 1
+    assert mroas and iroas and quoted, (mroas, iroas, quoted)
