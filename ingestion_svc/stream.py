@@ -40,6 +40,7 @@ __all__ = [
     "Staged",
     "StreamDeps",
     "WriteAnswer",
+    "row_rejections",
 ]
 
 # Batches staged (and sent to memory) ahead of their acks: enough slack for the stream to
@@ -299,7 +300,7 @@ class IngestStream:
                 for k in range(staged.messages):
                     answer = await self.writer().ack()
                     if answer.refused:
-                        refused += _row_rejections(staged, start, answer.refused)
+                        refused += row_rejections(staged, start, answer.refused)
                     start += staged.part_sizes[k] if k < len(staged.part_sizes) else 0
         except BaseException:
             self._failed = True
@@ -412,7 +413,7 @@ class IngestStream:
         return cached
 
 
-def _row_rejections(
+def row_rejections(
     staged: Staged, start: int, refused: Sequence[tuple[int, str, str]]
 ) -> list[Rejection]:
     """Memory's refusals of a message's records (its first record the batch's ``start``-th

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
+import pytest
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
@@ -17,6 +19,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
 from ingestion_svc.peers import WriteCounts
+from ingestion_svc.stream import Staged, row_rejections
 from tests.ingestion.conftest import dumps
 from tests.ingestion.test_ingest_service import _meta_lines, _request, _scan, _stubs
 
@@ -119,3 +122,18 @@ def test_the_rows_after_a_refused_one_keep_their_place(services, world) -> None:
     stored = {r.natural_key: r.spend for r in _scan(memory)}
     assert stored[world.raw["meta"].row_key(3)] == 3.5
     assert stored[world.raw["meta"].row_key(5)] == 5.5
+
+
+def test_refusals_of_a_batch_written_in_several_messages_find_their_rows() -> None:
+    """A product batch goes in several write messages (whole orders each): a refused
+    record's index is its message's, offset by the records sent before it."""
+    rows = np.array([0, 0, 1, 2, 2, 2, 5], dtype=np.int64)  # order lines → their rows
+    staged = Staged("acme", "b1", "f", None, b"", 7, 2, rows, (3, 4))
+    first = row_rejections(staged, 0, [(1, "product.sku", "holds control characters")])
+    second = row_rejections(staged, 3, [(0, "natural_key", "taken"), (3, "id", "required")])
+    assert [r.row_index for r in [*first, *second]] == [0, 2, 5]
+    assert first[0].message == (
+        "memory refused the record built from this row: product.sku: holds control characters"
+    )
+    with pytest.raises(RuntimeError):  # an index past what was sent is a bug, said so
+        row_rejections(staged, 3, [(4, "id", "required")])
