@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+import numpy as np
 import pandas as pd
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
@@ -40,6 +41,7 @@ from causal_svc import (
 )
 from causal_svc.analyses import AnalysisStore, StoredAnalysis, new_analysis_id
 from causal_svc.attribution import stages
+from causal_svc.attribution.product_spend import product_spend_note
 from causal_svc.compute import ComputePool
 from causal_svc.convert import experiment_results as convert_results
 from causal_svc.convert import products as convert_products
@@ -55,7 +57,7 @@ from causal_svc.peers import (
 )
 from causal_svc.record_tables import experiment_window
 from mesh.runtime.cancellation import CancelToken, run_with
-from mesh.runtime.exceptions import DependencyUnavailable
+from mesh.runtime.exceptions import DependencyUnavailable, InvalidInput
 from mesh.runtime.money import FX_KIND, MixedCurrencies, spend_in_outcome_currency
 
 CODE_VERSION = convert.code_version()
@@ -184,6 +186,25 @@ class CausalService(causal_grpc.CausalServiceServicer):
             )
         return stored.result, ""
 
+    async def _product_spend(
+        self, org: str, start: dt.date | None, end: dt.date | None,
+        context: grpc.aio.ServicerContext,
+    ) -> tuple[pd.DataFrame, str]:  # fmt: skip
+        """The org's product-report spend (AggregateProducts' spend table), which the
+        attribution leaves out and says so; with, where it could not be read, the warning."""
+        try:
+            sums = await aggregate_products(self._memory, org, start, end,
+                                            timeout=_remaining(context))  # fmt: skip
+        except InsufficientData:
+            return pd.DataFrame(), ""  # no product records: nothing left out
+        except (DependencyUnavailable, InvalidInput) as exc:
+            return pd.DataFrame(), (
+                f"the org's product reports could not be read ({exc}): any spend they hold is "
+                "not in this model (product reports are left out of the attribution) and is "
+                "not counted here"
+            )
+        return sums.spend, ""
+
     async def _spend_in_outcome_currency(
         self, org: str, data: RecordsData, target: GeoExperiment,
         context: grpc.aio.ServicerContext,
@@ -295,12 +316,13 @@ class CausalService(causal_grpc.CausalServiceServicer):
                                            measures=("spend", "impressions", *dict.fromkeys(
                                                ("conversions", q.outcome))),
                                            campaign_geo=True)  # fmt: skip
-        registered, external = await asyncio.gather(
+        registered, external, (product_spend, products_unread) = await asyncio.gather(
             # only lift tests of this outcome: a revenue lift cannot calibrate conversions
             self._registry.lift_tests(
                 q.org_id, q.start, q.end, outcome=q.outcome, timeout=_remaining(context)
             ),
             self._registry.external_factors(q.org_id, timeout=_remaining(context)),
+            self._product_spend(q.org_id, q.start, q.end, context),
         )
         # One currency (converted with the org's registered rates) or a refusal, before any
         # fit: sums in two would be divided by each other. Rates are no demand driver.
@@ -424,6 +446,13 @@ class CausalService(causal_grpc.CausalServiceServicer):
         # kept with the analysis: what the window's budgets and macro index did, and any
         # conversion of its money
         result.warnings.extend((budget, *macro, *money.notes))
+        # the product reports' spend the model leaves out, said with its amount (R10-F13)
+        left_out = products_unread or product_spend_note(
+            product_spend, int(panel_days[0]), int(panel_days[-1]),
+            sum(float(np.sum(x)) for x in panel.spend), money.currency, panel.channels,
+        )  # fmt: skip
+        if left_out:
+            result.warnings.append(left_out)
         now = dt.datetime.now(dt.UTC)
         analysis = causal_pb.Analysis(analysis_id=analysis_id, org_id=q.org_id,
                                       kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION, attribution=result)  # fmt: skip

@@ -88,6 +88,22 @@ def _revenue_basis(r: causal_pb.ProductAnalysisResult) -> str:
     )
 
 
+def _outside_attribution(r: causal_pb.ProductAnalysisResult) -> str:
+    """Where this spend stands to the attribution (R10-F13): AnalyzeAttribution reads the
+    campaign exports and leaves the product reports out (its warnings give the amount), so a
+    reader of both does not take these channels for part of its table, nor its for these."""
+    spent: dict[str, float] = {}
+    for c in r.cells:
+        spent[c.channel] = spent.get(c.channel, 0.0) + c.spend.amount
+    each = ", ".join(f"{ch} {v:,.0f}" for ch, v in sorted(spent.items(), key=lambda x: -x[1]))
+    return (
+        f"  this spend ({each} {r.currency_code}) is the product reports': the attribution "
+        "(`liftos analyze`) reads the campaign exports and leaves product reports out (its "
+        "warnings give the amount), so these channels' effects are not in its table unless the "
+        "campaign export carries the same campaigns"
+    )
+
+
 def render(
     analysis_id: str,
     r: causal_pb.ProductAnalysisResult,
@@ -104,6 +120,7 @@ def render(
         f"{b.day:02d}, {cur}; {r.interval_level:.0%} intervals, pairs claimed at "
         f"{r.claim_level:.0%}",
         _revenue_basis(r),
+        _outside_attribution(r),
         *(f"  warning: {w}" for w in r.warnings),
         "",
         "What each channel's spend caused, by category (net of halo and cannibalisation):",

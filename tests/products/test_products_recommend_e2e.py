@@ -395,3 +395,35 @@ def test_a_failed_attribution_moves_no_channel_but_the_product_actions_stand(
         )
     assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
     assert failed.analysis_id in str(info.value.details())
+
+
+def test_the_attribution_and_the_product_view_say_the_product_spend_is_not_attributed(
+    mesh: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """R10-F13: the attribution reads the campaign exports, not the product reports (which
+    break campaign spend down by product: read beside them they count it twice), so the
+    product reports' spend is not in its model. Its warnings say how much (per channel and
+    source, and the share), why, and where it is analysed; `liftos products` says its spend is
+    not in the attribution."""
+    a, p = mesh["attribution"], mesh["products"]
+    assert (a.date_range.start_date, a.date_range.end_date) == (
+        p.date_range.start_date, p.date_range.end_date)  # fmt: skip
+    spent: dict[str, float] = {}
+    for c in p.cells:
+        spent[c.channel] = spent.get(c.channel, 0.0) + c.spend.amount
+    (said,) = [w for w in a.warnings if "product reports" in w]
+    amount = sum(spent.values())
+    attributed = sum(c.spend.amount for c in a.channels)
+    assert said.startswith(f"{amount:,.0f} USD of spend in the org's product reports")
+    assert f"({amount / (amount + attributed):.0%} of the {amount + attributed:,.0f} USD" in said
+    for channel, v in spent.items():
+        assert re.search(rf"{channel} {v:,.0f} USD \((google_ads_shopping|meta_products)\)", said)
+    assert "count them twice" in said and "`liftos analyze-products`" in said
+    for name, service in mesh["services"].items():
+        monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", service.address)
+    capsys.readouterr()
+    assert liftos(["products", p.analysis_id, "--org", ORG, "--no-recommend"]) == 0
+    out = capsys.readouterr().out
+    assert "is the product reports': the attribution (`liftos analyze`) reads the campaign" in out
+    for channel, v in spent.items():
+        assert f"{channel} {v:,.0f}" in out
