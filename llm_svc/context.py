@@ -63,6 +63,17 @@ def _effect_lines(a: Analysis, e: Effect) -> list[str]:
         + (f"; p = {fmt(e.p_value)} {_tag(a, 'p_value')}" if e.p_value is not None else ""),
         f"  - state: {effect_state(e)}",
     ]
+    if e.marginal is not None:
+        # the return on the next unit of spend: what a decision to spend more or less turns
+        # on, and not the average return above it
+        m, lo, hi = e.marginal
+        f = e.marginal_fact
+        lines.append(
+            f"  - marginal ROAS (the return on the next unit of spend, not the average): "
+            f"{fmt(m)} {_tag(a, f + 'estimate')}; {e.level}% interval {fmt(lo)} "
+            f"{_tag(a, f + 'lower')} to {fmt(hi)} {_tag(a, f + 'upper')}"
+            + ("; includes break-even (1)" if lo <= 1 <= hi and e.outcome == "revenue" else "")
+        )
     rel = e.relative()
     if rel is not None:
         lines.append(

@@ -322,6 +322,14 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
     incremental = math.fsum(
         ch.incremental_outcome.estimate for ch in r.channels if ch.HasField("incremental_outcome")
     )
+    curves = {
+        c.channel: tuple(
+            (float(x), float(y), float(lo), float(hi))
+            for x, y, lo, hi in zip(c.spend, c.outcome, c.lower, c.upper, strict=False)
+        )
+        for c in r.response_curves
+    }
+    curve_index = {c.channel: i for i, c in enumerate(r.response_curves)}
     effects: list[Effect] = []
     for ch in r.channels:
         # A channel without spend can still have caused a lot (email and SMS run on sends):
@@ -361,6 +369,22 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
             )  # fmt: skip
             if risk and ch.channel not in calibrated:
                 effects[-1] = replace(effects[-1], at_risk=risk)
+            if ch.spend.amount > 0:
+                # what a claim about a change of the channel's spend, or about its next unit of
+                # spend, is judged against (CheckClaims)
+                e = replace(effects[-1], spend=ch.spend.amount, currency=ch.spend.currency_code)
+                if metric is Metric.OUTCOME and ch.channel in curve_index:
+                    e = replace(
+                        e, curve=curves[ch.channel],
+                        curve_fact=f"response_curves[{curve_index[ch.channel]}].",
+                    )  # fmt: skip
+                if metric is Metric.ROAS and ch.HasField("marginal_roas"):
+                    m = ch.marginal_roas
+                    e = replace(
+                        e, marginal=(m.estimate, m.lower, m.upper),
+                        marginal_fact=f"channels[{ch.channel}].marginal_roas.",
+                    )  # fmt: skip
+                effects[-1] = e
             if metric is Metric.OUTCOME and incremental > 0:
                 effects[-1] = replace(
                     effects[-1], share=ch.contribution_share, share_total=incremental,
@@ -465,6 +489,7 @@ def _product_analysis(a: causal_pb.Analysis) -> Analysis:
     def named(pid: str) -> tuple[str, str]:
         return title.get(pid, f"product {pid}"), f"products[{pid}].title"
 
+    rates = refund_rates(r)
     effects: list[Effect] = []
     for c in r.cells:
         if c.spend.amount <= 0:
@@ -472,17 +497,30 @@ def _product_analysis(a: causal_pb.Analysis) -> Analysis:
         role = ProductRole("cell", c.channel, c.category)
         where = f"cells[{c.channel}/{c.category}]."
         cause = f"{c.channel}.{c.category}"
+        # the margin as the product view shows it: net of the category's refunds (the wire's
+        # incremental_margin is before refunds, as its revenue is)
+        keep = 1.0 - rates.get(c.category, 0.0)
+        m = c.incremental_margin
+        net = common_pb.Interval(
+            estimate=m.estimate * keep, lower=m.lower * keep, upper=m.upper * keep, level=m.level
+        )
+        net_name = "incremental_margin_net_of_refunds"
         for name, interval, outcome, metric in (
             ("incremental_revenue", c.incremental_revenue, "revenue", Metric.OUTCOME),
-            ("incremental_margin", c.incremental_margin, "margin", Metric.OUTCOME),
+            (net_name, net, "margin", Metric.OUTCOME),
             ("incremental_roas", c.incremental_roas, "revenue", Metric.ROAS),
         ):
             if name == "incremental_roas" and not c.HasField("incremental_roas"):
                 continue
             effects.append(
-                _interval_effect(
-                    a, interval, treatment=cause, outcome=outcome, prefix=f"{where}{name}.",
-                    role=role, metric=metric,
+                replace(
+                    _interval_effect(
+                        a, interval, treatment=cause, outcome=outcome, prefix=f"{where}{name}.",
+                        role=role, metric=metric,
+                    ),
+                    spend=c.spend.amount, currency=c.spend.currency_code,
+                    net_margin=(net.estimate, net.lower, net.upper),
+                    net_margin_fact=f"{where}{net_name}.",
                 )
             )  # fmt: skip
     for pc in r.product_cells:
@@ -537,6 +575,7 @@ def _product_analysis(a: causal_pb.Analysis) -> Analysis:
             "interval_level": r.interval_level,
             "claim_level": r.claim_level,
             **{f"cells[{c.channel}/{c.category}].spend": c.spend.amount for c in r.cells},
+            **{f"categories[{k}].refund_rate": v for k, v in rates.items()},
             # a promoted product's joint intervals, which the "mostly moves sales" rule reads
             **{
                 f"promotion_nets[{n.promoted_product_id}].{name}.{bound}": getattr(
@@ -574,6 +613,16 @@ def analysis_from_proto(a: causal_pb.Analysis) -> Analysis:
         effects=tuple(map(stamped, analysis.effects)),
         withheld=tuple(map(stamped, analysis.withheld)),
     )
+
+
+def refund_rates(r: causal_pb.ProductAnalysisResult) -> dict[str, float]:
+    """Each category's refunds over its net sales in the window, the rate the product view
+    takes off its margin (mesh.report.products.refund_rates, the same rule; not imported: that
+    module draws the report's figures)."""
+    return {
+        c.category: min(max(c.refunds / c.revenue, 0.0), 1.0) if c.revenue > 0 else 0.0
+        for c in r.categories
+    }
 
 
 # -- responses ---------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ Fact names follow the contract's field names, so a citation reads back to the an
 ``point_estimate``, ``ci_lower``, ``ci_upper``, ``p_value``, ``n``, ``statistics.mean_control``,
 ``check:placebo_treatment``, ``strategy.assumptions[0]``, for attribution
 ``channels[meta].incremental_roas.mid``, and for a product analysis
-``cells[google_shopping/Footwear].incremental_margin.lower``,
+``cells[google_shopping/Footwear].incremental_margin_net_of_refunds.lower`` (derived: the
+wire's margin, before refunds, times one less ``categories[Footwear].refund_rate``, as the
+product view shows it),
 ``product_cells[google_shopping/<product id>].incremental_revenue.estimate``,
 ``pairs[<promoted id>><affected id>].revenue_change.upper`` and ``products[<id>].title``. Figures derived from facts name their derivation
 (``derived:relative_effect = point_estimate / statistics.mean_control``).
@@ -202,6 +204,19 @@ class Effect:
     # why the analysis puts this cause's identification at risk (its budget_response or
     # omitted_channels check, for a channel no lift test calibrates); "" when it does not
     at_risk: str = ""
+    # an attribution channel's spend over the window, its response curve (spend level,
+    # incremental outcome, band lower, band upper; on the outcome effect), and its marginal
+    # ROAS (estimate, lower, upper; on the ROAS effect), with the fact prefix they are cited by
+    spend: float | None = None
+    curve: tuple[tuple[float, float, float, float], ...] = ()
+    curve_fact: str = ""
+    marginal: tuple[float, float, float] | None = None
+    marginal_fact: str = ""
+    currency: str = ""
+    # a product cell's incremental margin net of refunds (estimate, lower, upper), on each of
+    # its effects: what its spend kept, so "X loses money on Bags" is judged against it
+    net_margin: tuple[float, float, float] | None = None
+    net_margin_fact: str = ""
 
     @property
     def spans_zero(self) -> bool:
@@ -286,6 +301,9 @@ class Analysis:
                 out.append(Fact(a, "p_value", e.p_value))
             if e.baseline is not None and e.baseline_fact:
                 out.append(Fact(a, e.baseline_fact, e.baseline))
+            if e.marginal is not None and e.marginal_fact:
+                for suffix, value in zip(("estimate", "lower", "upper"), e.marginal, strict=True):
+                    out.append(Fact(a, e.marginal_fact + suffix, value))
             if e.role is not None:
                 for fact, title in (
                     (e.role.product_fact, e.role.product),

@@ -6,7 +6,7 @@ margin — every figure a cited fact, nothing stated beyond what its interval su
 effect state                wording
 ==========================  =================================================================
 interval excludes zero      "google shopping's spend raised Footwear revenue by 108,251 (90%
-                            CI 40,139 to 176,363), and its margin by …"
+                            CI 40,139 to 176,363), and its margin net of refunds by …"
 interval includes zero      "meta catalogue's spend on Tops is not distinguishable from zero
                             in Tops revenue: -11,975, 90% CI -54,557 to 30,607"
 pair the analysis claimed   "promoting A raised B's revenue by 5,332 (90% CI …)" (halo) or
@@ -16,7 +16,8 @@ interval, not claimed       at which the analysis calls a pair"
 ==========================  =================================================================
 
 A cell is net of the halo and cannibalisation inside its category (the analysis's own
-definition); its margin is that revenue at the category's margin rate. Which channels and
+definition); its margin is that revenue at the category's margin rate, net of the category's
+refunds (as the product view shows it). Which channels and
 products are named follows the audience: executives get each channel's established
 categories, its best-selling product and the promotions that mostly cannibalise; analysts and
 data scientists every established cell, the categories not distinguishable from zero with
@@ -104,13 +105,19 @@ def _cell(analysis: Analysis, e: Effect, margin: Effect | None = None) -> _Build
             b.t("; its effect on margin is not distinguishable from zero")
             _flat(b, margin)
         else:
-            _figures(b.t(", and its margin"), margin)
+            _figures(b.t(", and its margin net of refunds"), margin)
             spent = f"cells[{role.channel}/{role.category}].spend"
             spend = analysis.statistics.get(spent)
-            if spend is not None and margin.point < spend:
+            if spend is not None and margin.upper < spend:
                 # revenue above spend can still lose money: the margin is what is kept
                 b.t(", below the ").f(spent, fmt(spend)).t(" it spent there, so at that margin ")
                 b.t(f"{_channel(role)} loses money on {role.category}")
+            elif spend is not None and margin.point < spend:
+                # below spend on the point only: the interval reaches it, as CheckClaims reads
+                # a loss (R10-F6), so a loss is not stated
+                b.t(", below the ").f(spent, fmt(spend)).t(" it spent there on the point ")
+                b.t("estimate, but its interval reaches that spend, so it is not established ")
+                b.t(f"that {_channel(role)} loses money on {role.category}")
     return b.t(".")
 
 
@@ -275,7 +282,8 @@ def product_sentences(analysis: Analysis, audience: Audience) -> Iterator[Senten
             _Builder(analysis.analysis_id)
             .t(
                 "each category figure is net of what promotions move between products of the same "
-                "category, and its margin is that revenue at the category's margin rate."
+                "category, and its margin is that revenue at the category's margin rate, net "
+                "of the category's refunds."
             )
             .build()
         )

@@ -65,6 +65,17 @@ class Claim:
     roas: bool = False  # the size is a return on spend
     share: bool = False  # the size is a share of the incremental outcome ("24% of the lift")
     interval_level: float | None = None  # the level a quoted interval names ("95% CI" → 0.95)
+    # a return on the *next* unit of spend ("marginal ROAS", "mROAS", "at the margin"), which
+    # an attribution reports apart from the average (incremental) ROAS
+    marginal: bool = False
+    # +1 "X is profitable / pays for itself", -1 "X lost money": a return on spend against
+    # break-even (1), with no size of its own
+    breakeven: int = 0
+    # +1 / -1: the clause is about raising / cutting the cause's spend by part ("by 30%",
+    # "doubling", "halving"), not switching it off; 0 otherwise. ``spend_amount`` is the part
+    # (a percentage, a multiple of current spend, or an amount), None when it is not said.
+    spend_change: int = 0
+    spend_amount: Quantity | None = None
 
 
 def _words(*items: str) -> str:
@@ -158,8 +169,32 @@ _CAUSE = re.compile(
     re.IGNORECASE,
 )  # fmt: skip
 _ROAS = re.compile(
-    r"\bi?roas\b|\breturn on (?:ad )?spend\b|\bper (?:dollar|euro|pound|\$|€|£)(?: spent)?\b"
+    r"\b[im]?-?roas\b|\breturn on (?:ad )?spend\b|\bper (?:dollar|euro|pound|\$|€|£)(?: spent)?\b"
     r"|\breturn(?:ed|s)? \$?\d|\bfor every (?:dollar|\$)",
+    re.IGNORECASE,
+)
+# The return on the next unit of spend: "marginal ROAS", "mROAS", "at the margin", "the next
+# dollar" (never a profit margin: "at the margin" says where on the curve, not what is earned)
+_MARGINAL = re.compile(
+    r"\bm-?roas\b|\bmarginal (?:roas|returns?|return on (?:ad )?spend)\b|\bat the margin\b"
+    r"|\b(?:the next|each additional|an additional|every additional|one more|each extra|"
+    r"an extra|the last) (?:dollar|euro|pound|\$|€|£|unit of spend)\b",
+    re.IGNORECASE,
+)
+_AT_THE_MARGIN = re.compile(r"\bat the margin\b", re.IGNORECASE)
+# Profitability in plain words: a return on spend above (or below) break-even. The negative
+# forms are tried first ("not profitable" holds "profitable").
+_LOSS = re.compile(
+    r"\b(?:un|not |never |isn't |wasn't |aren't |weren't )profitable\b|\blos(?:e|es|ing|t) money\b"
+    r"|\b(?:does|did|do|has|have)(?:n't| not) (?:\w+ )?(?:pay|paid) (?:for )?(?:itself|themselves|back|off)\b"
+    r"|\breturn(?:s|ed)? less than (?:it|they|its spend|their spend) costs?\b|\bmoney-losing\b"
+    r"|\bbelow break-?even\b",
+    re.IGNORECASE,
+)
+_PROFIT = re.compile(
+    r"\bprofitable\b|\bpa(?:ys?|id|ying) (?:for )?(?:itself|themselves)\b|\bpa(?:ys?|id) (?:back|off)\b"
+    r"|\breturn(?:s|ed)? more than (?:it|they|its spend|their spend) costs?\b|\bma(?:kes?|de) money\b"
+    r"|\babove break-?even\b",
     re.IGNORECASE,
 )
 _AT_LEAST = re.compile(
@@ -255,6 +290,8 @@ def classify(text: str) -> Mode:
         or bool(_NO_EFFECT.search(text))
         # an (i)ROAS figure is a return the channel caused: "Meta's iROAS was 3.5"
         or bool(_ROAS.search(text) and re.search(r"\d", text))
+        # "X is profitable", "X lost money": a return on spend against break-even
+        or bool(_LOSS.search(text) or _PROFIT.search(text))
     )
     if _HEDGE.search(text):
         return Mode.HEDGED
@@ -326,15 +363,18 @@ _SHARE_AFTER = re.compile(
 _SHARE_WORD = re.compile(r"\b(?:share|contribution)\b", re.IGNORECASE)
 
 
-def _sizes(text: str) -> _Sizes:
+def _sizes(text: str, skip: Quantity | None = None) -> _Sizes:
     """Size, quoted interval (and its level), bound of a clause, and whether the size is a share
-    of the incremental outcome; confidence levels, p-values and counts are not sizes."""
+    of the incremental outcome; confidence levels, p-values, counts and ``skip`` (the part by
+    which the clause changes spend: "raising spend by 30%") are not sizes."""
     size: Quantity | None = None
     interval: Quantity | None = None
     bound = Bound.POINT
     level: float | None = None
     share = False
     for q in quantities(text):
+        if skip is not None and q.start == skip.start and q.end == skip.end:
+            continue
         before, after = text[: q.start], text[q.end :]
         if q.kind is QuantityKind.PERCENT and not q.is_range and _LEVEL_AFTER.match(after):
             if 0.5 <= q.value < 1 and level is None:
@@ -362,14 +402,23 @@ def _claim(span: Span, subject: str) -> Claim | None:
     text = span.text
     if classify(text) is not Mode.CAUSAL:
         return None
-    found = _sizes(text)
+    change, amount = _spend_change(text)
+    found = _sizes(text, skip=amount)
     size, interval, bound = found.size, found.interval, found.bound
-    outcome = _OUTCOME_WORD.search(text)
+    marginal = bool(_MARGINAL.search(text))
+    # "at the margin" says where on the response curve, not a profit margin
+    outcome = _OUTCOME_WORD.search(_AT_THE_MARGIN.sub(" ", text))
     kind = ClaimKind.NO_EFFECT if _NO_EFFECT.search(text) else ClaimKind.EFFECT
     direction = None if kind is ClaimKind.NO_EFFECT else _direction(text, size)
-    roas = bool(_ROAS.search(text)) or (
-        size is not None and size.kind is QuantityKind.MULTIPLE and "roas" in text.lower()
+    breakeven = -1 if _LOSS.search(text) else 1 if _PROFIT.search(text) else 0
+    roas = (
+        bool(_ROAS.search(text))
+        or marginal
+        or (size is not None and size.kind is QuantityKind.MULTIPLE and "roas" in text.lower())
+        or (breakeven != 0 and size is None)
     )
+    if breakeven and size is None:
+        direction = None  # a side of break-even, not a direction of the outcome
     if size is not None and size.kind is QuantityKind.MULTIPLE and not roas and size.value >= 1:
         # "doubled revenue" / "3x the sales": a relative change of (multiple - 1)
         size = Quantity(size.value - 1, QuantityKind.PERCENT, size.start, size.end, size.tolerance)
@@ -387,7 +436,50 @@ def _claim(span: Span, subject: str) -> Claim | None:
         roas=roas,
         share=found.share and not roas,
         interval_level=found.level,
+        marginal=marginal,
+        breakeven=breakeven if size is None else 0,
+        spend_change=change,
+        spend_amount=amount,
     )
+
+
+# Verbs that switch the cause off (its whole effect), not change its spend by part.
+_OFF = re.compile(r"^(?:paus|stop|turn|switch|remov|halt|drop|without)", re.IGNORECASE)
+# What stands between the intervention and the part it changes spend by: "… spend by", "…
+# google search by"; a consequence ("would", "will") between them makes the figure the effect.
+_BY = re.compile(
+    r"^(?:\s+(?!(?:would|will|could|should|and|to|then)\b)[\w'’.-]+){0,5}?\s+by\s+"
+    r"(?:about\s+|around\s+|roughly\s+|some\s+|another\s+|a further\s+|an extra\s+)?$",
+    re.IGNORECASE,
+)
+_IN_HALF = re.compile(r"^(?:\s+[\w'’.-]+){0,5}?\s+in half\b", re.IGNORECASE)
+
+
+def _spend_change(text: str) -> tuple[int, Quantity | None]:
+    """(+1 raise / -1 cut / 0, the part): a clause that changes its cause's spend by part
+    ("raising PMax spend by 30%", "cutting Google search by 30%", "doubling the budget"). A
+    cut, pause or removal with no part stays a switch-off (0: the channel's whole effect, as
+    "cutting TikTok would lose 2M" reads); a raise with no part is a change of unsaid size."""
+    m = _INTERVENTION.search(text) or _STOP_CAUSE.search(text)
+    if m is None:
+        return 0, None
+    verb = m.group("verb").lower()
+    if _OFF.match(verb):
+        return 0, None
+    sign = -1 if _CUT.match(verb) else 1
+    at = m.start("verb")
+    if verb.startswith("doubl"):
+        return 1, Quantity(2.0, QuantityKind.MULTIPLE, at, m.end("verb"), 0.0)
+    if verb.startswith("halv") or (sign < 0 and _IN_HALF.match(text[m.end("verb") :])):
+        return -1, Quantity(0.5, QuantityKind.MULTIPLE, at, m.end("verb"), 0.0)
+    for q in quantities(text):
+        if q.start >= m.end("verb") and _BY.match(text[m.end("verb") : q.start]):
+            if q.value <= 0 or q.is_range:
+                break
+            if sign < 0 and q.kind is QuantityKind.PERCENT and q.value >= 1:
+                return 0, None  # "cut by 100%": switched off
+            return sign, q
+    return (1, None) if sign > 0 else (0, None)
 
 
 def extract_claims(text: str, subjects: Sequence[re.Pattern[str]] = ()) -> list[Claim]:

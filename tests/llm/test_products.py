@@ -72,6 +72,12 @@ def allowed(a: causal_pb.Analysis, fact: str) -> set[str]:
             "cells": cells, "product_cells": products, "pairs": pairs
         }  # fmt: skip
         source = tables[table][key]
+        if field == "incremental_margin_net_of_refunds":
+            # the product view's margin: before refunds times one less its category's rate
+            (cat,) = [c for c in r.categories if c.category == source.category]
+            keep = 1 - cat.refunds / cat.revenue
+            value = _interval(source.incremental_margin, part) * keep
+            return {fmt(abs(value) if absolute else value)}
         value = _interval(getattr(source, field), part)
         return {fmt(abs(value) if absolute else value)}
     m = re.fullmatch(r"cells\[([^\]]+)\]\.spend", fact)
@@ -137,8 +143,10 @@ def test_cells_are_worded_as_their_intervals_allow() -> None:
             assert "raised" not in about[0] and "cut" not in about[0]
         else:
             r, m = c.incremental_revenue, c.incremental_margin
+            (cat,) = [k for k in proto.products.categories if k.category == c.category]
+            net = m.estimate * (1 - cat.refunds / cat.revenue)  # as the product view shows it
             assert f"raised {c.category} revenue by {fmt(r.estimate)}" in about[0]
-            assert f"and its margin by {fmt(m.estimate)}" in about[0]
+            assert f"and its margin net of refunds by {fmt(net)}" in about[0]
     # the executive summary names the flat categories without stating any figure for them
     brief = explain(proto, Audience.EXECUTIVE)[1].text
     meta_flat = sorted(c.category for c in flat if c.channel == "meta_catalogue")
@@ -324,10 +332,13 @@ def test_a_cell_that_lost_revenue_and_a_margin_that_includes_zero_are_worded_so(
     lost.incremental_margin.CopyFrom(
         common_pb.Interval(estimate=-12_000.0, lower=-25_000.0, upper=1_000.0, level=0.9)
     )
+    (tops,) = [k for k in proto.products.categories if k.category == "Tops"]
+    keep = 1 - tops.refunds / tops.revenue  # the margin net of refunds, as the view shows it
     text = assert_grounded(proto, Audience.ANALYST).text
     assert (
         "Meta catalogue's spend cut Tops revenue by 30,000 (90% CI -50,000 to -10,000); its "
-        "effect on margin is not distinguishable from zero: -12,000, 90% CI -25,000 to 1,000."
+        f"effect on margin is not distinguishable from zero: {fmt(-12_000 * keep)}, 90% CI "
+        f"{fmt(-25_000 * keep)} to {fmt(1_000 * keep)}."
     ) in text
     a = analysis_from_proto(proto)
     (j,) = check_claims("Meta catalogue's spend cut Tops revenue by 30,000.", [a])
