@@ -49,7 +49,7 @@ bounds bind and why the starts include more than the current mix.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -323,6 +323,50 @@ def _budget_step(
     return None
 
 
+def _scaled_step(
+    p: BudgetProblem, x: np.ndarray, budget: float, held_spend: float, names: Sequence[str],
+    bounds_at: Callable[[float], Sequence[ChannelBounds]],
+) -> tuple[float, str] | None:  # fmt: skip
+    """What a ``_STEP`` change of the total budget changes the objective by, per unit, with
+    each channel's bounds as ``bounds_at`` sets them at that budget (the service's default
+    bound and ceilings follow the budget): up, else down where the bounds leave no room;
+    None if neither. Re-solved from the plan ``x``, on the same objective (risk weight and
+    current mix). Returns (price, side)."""
+    base = p.value(x)[0] * p.budget
+    for side, factor in (("up", 1.0 + _STEP), ("down", 1.0 - _STEP)):
+        total = budget * factor
+        free = total - held_spend
+        by = {b.channel: b for b in bounds_at(total)}
+        lo = np.array([(by[n].lower or 0.0) if n in by else 0.0 for n in names])
+        hi = np.array([by[n].upper if n in by and by[n].upper is not None else free
+                       for n in names])  # fmt: skip
+        # Bounds that scale with the budget fill it exactly: a rounding short is not short.
+        slack = 1e-9 * free
+        if (free <= 0 or (lo > hi + slack).any() or lo.sum() > free + slack
+                or (p.equality and hi.sum() < free - slack)):  # fmt: skip
+            continue
+        hi = np.maximum(hi, lo)
+        q = replace(_problem(p.curves, lo, hi, free, p.a, p.b, p.equality), z=p.z,
+                    origin=p.origin)  # fmt: skip
+        start = x * p.budget / free
+        start = _project(start, q.lo, q.hi, 1.0) if p.equality else np.clip(start, q.lo, q.hi)
+        y, _, _ = _solve(q, [start])
+        return (q.value(y)[0] * free - base) / (free - p.budget), side
+    return None
+
+
+def _bounds_move(
+    bounds: Sequence[ChannelBounds], bounds_at: Callable[[float], Sequence[ChannelBounds]],
+    budget: float,
+) -> bool:  # fmt: skip
+    """Whether the bounds ``bounds_at`` sets at a budget ``_STEP`` larger differ from
+    ``bounds`` (the default bound and the ceilings scale with the budget; a request's own
+    absolute or ratio bounds do not)."""
+    now = {b.channel: (b.lower, b.upper) for b in bounds}
+    later = {b.channel: (b.lower, b.upper) for b in bounds_at(budget * (1.0 + _STEP))}
+    return now != later
+
+
 def _check_feasible(
     bounds: Sequence[ChannelBounds],
     lo: np.ndarray,
@@ -409,6 +453,7 @@ def optimize_budget(
     target_roas: float | None = None,
     level: float = 0.9,
     risk: float = 0.0,
+    bounds_at: Callable[[float], Sequence[ChannelBounds]] | None = None,
 ) -> BudgetPlan:
     """Allocate a budget across channels on their response curves.
 
@@ -433,6 +478,13 @@ def optimize_budget(
         z of the lower confidence bound maximised, ``mean − z sd`` of the gain over the
         current mix across draws (0: the posterior mean; the services pass DEFAULT_RISK).
         Target-efficiency mode reads the posterior mean whatever it is.
+    bounds_at : callable, optional
+        The bounds the caller would set at another total budget (``bounds`` at this one),
+        where they follow the budget (OptimizeBudget's default bound, the ceilings of
+        channels not established): the shadow price is then what a budget ``_STEP`` larger
+        adds per unit with the bounds so moved, what asking for more budget buys (R10-F15:
+        the multiplier with the bounds held read 0.548 where the larger budget gave 0.900),
+        and a warning gives the figure with the bounds held.
 
     Returns
     -------
@@ -451,7 +503,7 @@ def optimize_budget(
     with _BLAS.limit(limits=1, user_api="blas"):
         return _optimize_budget(
             curves, objective=objective, budget=budget, bounds=bounds, margin=margin,
-            target_roas=target_roas, level=level, risk=risk,
+            target_roas=target_roas, level=level, risk=risk, bounds_at=bounds_at,
         )  # fmt: skip
 
 
@@ -465,6 +517,7 @@ def _optimize_budget(
     target_roas: float | None,
     level: float,
     risk: float,
+    bounds_at: Callable[[float], Sequence[ChannelBounds]] | None = None,
 ) -> BudgetPlan:
     if budget is None and target_roas is None:
         raise ValueError("give a budget or a target_roas")
@@ -560,11 +613,38 @@ def _optimize_budget(
         curves, current, held, free, x * free_budget, lo, hi, objective, budget, a, b, level,
         warnings, converged=converged, message=message, equality=equality, adjusted=adjusted,
     )  # fmt: skip
-    if adjusted is None:
-        return plan
-    plan = replace(plan, risk=risk)
-    if not plan.budget_binds:
-        return plan
+    moving = (
+        bounds_at is not None and target_roas is None and plan.budget_binds
+        and _bounds_move(bounds, bounds_at, budget)
+    )  # fmt: skip
+    if adjusted is not None:
+        plan = replace(plan, risk=risk)
+        if plan.budget_binds:
+            # With moving bounds the figure below replaces it, and says it with this one.
+            plan = _kink_price(plan, p, x, lo, hi, hi_requested, target_roas, say=not moving)
+    if moving and bounds_at is not None:
+        names = [curves[int(i)].channel for i in free]
+        step = _scaled_step(p, x, budget, held_spend, names, bounds_at)
+        if step is not None:
+            price, side = step
+            what = "higher adds" if side == "up" else "lower loses"
+            of = "the risk-adjusted objective" if adjusted is not None else "the objective"
+            note = (
+                f"shadow price {price:.3g} per unit: a total budget {_STEP:.0%} {what} that "
+                f"much per unit to {of}, with the bounds OptimizeBudget sets at that budget "
+                "(the default bound, and the ceiling of a channel the analysis did not "
+                "establish, grow with the budget); with every channel's bounds held where "
+                f"they are, one more unit adds {plan.shadow_price:.3g}"
+            )
+            plan = replace(plan, shadow_price=price, warnings=(*plan.warnings, note))
+    return plan
+
+
+def _kink_price(
+    plan: BudgetPlan, p: BudgetProblem, x: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+    hi_requested: np.ndarray, target_roas: float | None, *, say: bool = True,
+) -> BudgetPlan:  # fmt: skip
+    """A risk-adjusted plan's shadow price, re-solved where the multiplier is not smooth."""
     # The risk-adjusted objective has a kink where the gain's sd vanishes (the current mix,
     # where a plan with a high risk weight often stays): there the multiplier read from the
     # gradient is not what more budget buys. The price is a re-solve's: one more unit.
@@ -576,6 +656,8 @@ def _optimize_budget(
     price, side = step
     if abs(price - plan.shadow_price) <= _PRICE_AGREES * max(abs(price), 1e-12):
         return plan  # smooth here: the multiplier is the exact derivative
+    if not say:
+        return replace(plan, shadow_price=price)
     what = (
         f"a budget {_STEP:.0%} higher adds" if side == "up" else f"a budget {_STEP:.0%} lower loses"
     )

@@ -438,23 +438,32 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
     # A profit objective or a target return may leave budget unspent: the budget caps the
     # spend there, and the default bound stays around current spend instead of the cap.
     cap = question.objective is Objective.PROFIT or question.target_roas is not None
-    bounds = _absolute_bounds(
-        question.bounds, {c.channel: c for c in curves}, max_change=question.max_change,
-        budget=question.budget, cap=cap,
-    )  # fmt: skip
     # Never more spend on a channel the analysis did not establish, as Recommend (R6-F2).
     unsure = unproven(curves, {e.channel: e for e in model.effects})
-    asked = [b.channel for b in bounds if b.field != "max_change"]
-    ratio = change_scale(curves, question.budget, cap=cap)
-    bounds = unproven_bounds(bounds, curves, unsure, asked, ratio)
+    asked = [b.channel for b in _absolute_bounds(
+        question.bounds, {c.channel: c for c in curves}, max_change=question.max_change,
+        budget=question.budget, cap=cap) if b.field != "max_change"]  # fmt: skip
     scale = question.horizon_days / model.period_days if question.horizon_days else 1.0
-    bounds, per_campaign = campaign_bounds(
-        question.campaign_bounds, model.campaigns, curves, bounds, scale
-    )
+
+    def bounds_at(
+        budget: float | None,
+    ) -> tuple[list[ChannelBounds], dict[str, list[tuple[CampaignSpend, float, float | None, float | None]]]]:  # fmt: skip
+        """Every channel's bounds at a total ``budget``: the request's, else the default
+        bound and the ceilings, which follow the budget (so the shadow price is what a larger
+        budget buys through this RPC: R10-F15)."""
+        out = _absolute_bounds(
+            question.bounds, {c.channel: c for c in curves}, max_change=question.max_change,
+            budget=budget, cap=cap,
+        )  # fmt: skip
+        out = unproven_bounds(out, curves, unsure, asked, change_scale(curves, budget, cap=cap))
+        return campaign_bounds(question.campaign_bounds, model.campaigns, curves, out, scale)
+
+    bounds, per_campaign = bounds_at(question.budget)
+    ratio = change_scale(curves, question.budget, cap=cap)
     plan = optimize_budget(
         curves, objective=question.objective, budget=question.budget, bounds=bounds,
         margin=question.margin, target_roas=question.target_roas, level=question.level,
-        risk=question.risk,
+        risk=question.risk, bounds_at=lambda b: bounds_at(b)[0],
     )  # fmt: skip
     capped = [
         p.channel for p, b in zip(plan.channels, _by_channel(bounds, plan), strict=True)

@@ -288,9 +288,11 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
     of = (f"of the risk-adjusted objective (the gain's mean less {r.risk_aversion:g} sd over "
           "the draws, so it need not match any channel's mean marginal return)"
           if r.risk_aversion else "of the objective")  # fmt: skip
+    # What one more unit of total budget adds through this RPC: the default bound and the
+    # ceilings follow the budget (a warning gives the figure with them held, R10-F15).
     print(
-        f"shadow price of the budget: {r.shadow_price:.3f} per unit, {of}"
-        + ("" if r.budget_binds else " (budget not all spent)")
+        f"shadow price of the budget: {r.shadow_price:.3f} per unit, {of}, with the bounds "
+        "this request sets at that budget" + ("" if r.budget_binds else " (budget not all spent)")
     )
     for w in r.warnings:
         print(f"warning: {w}")

@@ -466,6 +466,15 @@ def _forecast_total(forecast: surfacing_pb.PredictPerformanceResponse, cur: str)
     )
 
 
+# The shadow price is what a larger total buys through OptimizeBudget: its default bound and
+# ceilings grow with the budget, so the channels at them take part of it (R10-F15: the
+# multiplier with the bounds held, 0.548, was stated where a budget 1% larger gave 0.900).
+_BOUNDS_FOLLOW = (
+    ", with each channel's bounds as OptimizeBudget sets them at that budget: its default "
+    "bound grows with it"
+)
+
+
 def _budget_head(
     budget: surfacing_pb.OptimizeBudgetResponse, cur: str,
     recommendations: surfacing_pb.RecommendResponse | None,
@@ -498,10 +507,11 @@ def _budget_head(
             f"; {per} would add {num(budget.shadow_price)} {unit} to the risk-adjusted objective "
             f"the plan maximises (the gain's mean less {z} sd over the model's draws), not "
             f"{num(budget.shadow_price)} {unit} of expected {'revenue' if revenue else 'outcome'}"
-            ".</p>"
+            f"{_BOUNDS_FOLLOW}.</p>"
         )
     else:
-        text += f"; {per} would add {num(budget.shadow_price)} {unit} (the posterior mean).</p>"
+        text += (f"; {per} would add {num(budget.shadow_price)} {unit} (the posterior mean"
+                 f"{_BOUNDS_FOLLOW}).</p>")  # fmt: skip
     if recommendations is not None and recommendations.recommendations:
         # Both on one page: they answer different questions (R5-F6), said where they meet.
         text += (

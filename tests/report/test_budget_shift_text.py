@@ -27,6 +27,8 @@ def test_a_plan_better_in_no_draw_is_no_reallocation() -> None:
     assert "no reallocation beats the current mix within this model's uncertainty" in text
     assert "better than the current allocation" not in text and "expected uplift" not in text
     assert "one more USD of budget would add 0.326 USD" in text
+    # R10-F15: what a larger total buys through OptimizeBudget, whose default bound grows with it.
+    assert "with each channel's bounds as OptimizeBudget sets them at that budget" in text
     assert "recommendations above" not in text  # no recommendations on this page
 
 
