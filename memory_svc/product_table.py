@@ -91,12 +91,25 @@ _SALES = (
     "FROM product_records WHERE {where} AND source = {m} "
     "GROUP BY day, product_id, currency ORDER BY day, product_id, currency"
 )
-_SPEND = (
-    "SELECT day, product_id, source, channel, currency, SUM(spend), SUM(conversions), "
-    "SUM(revenue), SUM(impressions), SUM(clicks) FROM product_records "
-    "WHERE {where} AND source IN ({m}, {m}) "
-    "GROUP BY day, product_id, source, channel, currency "
-    "ORDER BY day, product_id, source, channel, currency"
+# A report row's product_id as ingested may be a bare variant id (R9-F1: the report came
+# before its catalogue, so ingestion could not match it). It is read as the product of the
+# catalogue's current variant rows that carry it, at every call, so a later or restated
+# catalogue counts at once — unless the id is itself a catalogue product id or variants of
+# several products carry it (then it is kept as is and names no product).
+_ITEMS = (
+    "WITH cat AS (SELECT product_id, variant_id FROM product_records "
+    "WHERE org_id = {m} AND source = {m}), "
+    "items AS (SELECT variant_id AS item, MIN(product_id) AS to_product FROM cat "
+    "WHERE variant_id <> '' AND variant_id NOT IN (SELECT product_id FROM cat) "
+    "GROUP BY variant_id HAVING COUNT(DISTINCT product_id) = 1) "
+)
+_SPEND = _ITEMS + (
+    "SELECT r.day, COALESCE(i.to_product, r.product_id), r.source, r.channel, r.currency, "
+    "SUM(r.spend), SUM(r.conversions), SUM(r.revenue), SUM(r.impressions), SUM(r.clicks) "
+    "FROM product_records r LEFT JOIN items i ON i.item = r.product_id "
+    "WHERE {where} AND r.source IN ({m}, {m}) "
+    "GROUP BY r.day, COALESCE(i.to_product, r.product_id), r.source, r.channel, r.currency "
+    "ORDER BY 1, 2, 3, 4, 5"
 )
 _CATALOGUE = (
     "SELECT product_id, MAX(category), MAX(title), MAX(currency), COUNT(*), AVG(list_price), "
@@ -120,17 +133,20 @@ def aggregate_sql(
     org_id: str, start_day: int | None, end_day: int | None, mark: str = "?"
 ) -> list[tuple[str, list[object]]]:
     """(sql, params) of the three sums (sales, spend, catalogue), with ``mark`` placeholders."""
-    where, params = [f"org_id = {mark}"], [org_id]
+    where, params = ["{t}org_id = {m}"], [org_id]
     if start_day is not None:
-        where.append(f"day >= {mark}")
+        where.append("{t}day >= {m}")
         params.append(start_day)  # type: ignore[arg-type]
     if end_day is not None:
-        where.append(f"day <= {mark}")
+        where.append("{t}day <= {m}")
         params.append(end_day)  # type: ignore[arg-type]
     cond = " AND ".join(where)
     return [
-        (_SALES.format(where=cond, m=mark), [*params, ORDERS]),
-        (_SPEND.format(where=cond, m=mark), [*params, *REPORTS]),
+        (_SALES.format(where=cond.format(t="", m=mark), m=mark), [*params, ORDERS]),
+        (
+            _SPEND.format(where=cond.format(t="r.", m=mark), m=mark),
+            [org_id, CATALOGUE, *params, *REPORTS],
+        ),
         (_CATALOGUE.format(m=mark), [org_id, CATALOGUE]),
     ]
 
