@@ -21,8 +21,11 @@ from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.report.products import (
     NO_MOVE,
+    PRODUCT_ROWS_NOTE,
+    SIGN_NOTE,
+    below_spend_cells,
     channel_sells,
-    losing_cells,
+    margin_verdict,
     net_margin,
     promotions,
     refund_rates,
@@ -134,20 +137,22 @@ def render(
         mroas = _span(c.marginal_roas, "{:.2f}") if c.HasField("marginal_roas") else "–"
         flag = "" if c.significant or c.spend.amount == 0 else "  (interval includes 0)"
         kept = net_margin(c, rates)
-        if c.spend.amount > 0 and kept.estimate < c.spend.amount:
+        if c.spend.amount > 0 and kept.upper < c.spend.amount:
             flag += "  (margin below spend)"
+        elif c.spend.amount > 0 and kept.estimate < c.spend.amount:
+            flag += "  (margin below spend on the point; interval includes it)"
         lines.append(
             f"  {c.channel:18s} {c.category[:14]:14s} {c.spend.amount:10,.0f} "
             f"{_span(c.incremental_revenue):>28s} {_span(kept):>28s} {roas} "
             f"{mroas:>24s}{flag}"
         )
-    for c in losing_cells(r):
-        lines.append(f"  note: {c.channel} on {c.category} returns an incremental margin net "
-                     f"of refunds of {net_margin(c, rates).estimate:,.0f} on a spend of "
-                     f"{c.spend.amount:,.0f} {cur}: at that margin the channel loses money on "
-                     "the category")  # fmt: skip
+    # "loses money" only where the margin's interval is below the spend (R10-F6)
+    lines += [f"  note: {margin_verdict(c, rates, r.interval_level, cur)}"
+              for c in below_spend_cells(r)]  # fmt: skip
+    lines.append(f"  {SIGN_NOTE}")
     name = titles(r)
-    lines += ["", "Which products each channel really sells (interval above zero):"]
+    lines += ["", "Which products each channel really sells (interval above zero):",
+              f"  ({PRODUCT_ROWS_NOTE})"]  # fmt: skip
     sells = channel_sells(r, top)
     for channel in r.channels:
         found = sells.get(channel, [])

@@ -27,10 +27,15 @@ from mesh.report.effect import Figures
 __all__ = [
     "CANNIBAL_SHARE",
     "NO_MOVE",
+    "PRODUCT_ROWS_NOTE",
+    "SIGN_NOTE",
     "Promotion",
+    "below_spend_cells",
     "channel_sells",
     "cross_network",
     "heat_map",
+    "losing_cells",
+    "margin_verdict",
     "net_margin",
     "product_sections",
     "promotions",
@@ -282,6 +287,22 @@ def cross_network(result: causal_pb.ProductAnalysisResult) -> Figure:
     return fig
 
 
+# Why the product view's intervals may reach below zero where the attribution's stop at 0
+# (R10-F7): the products model's coefficients are net returns and are not held positive (one
+# cell's mROAS point is -0.59 on tests/products' small world), so cutting them at 0 would cut
+# what the model allows; the view says so instead.
+SIGN_NOTE = (
+    "intervals (revenue, margin, mROAS) may reach below zero: each product's coefficient is "
+    "its category's net return on the channel's spend there (its own lift plus the halo it "
+    "spreads, less what it takes from its siblings) and is not held positive, unlike the "
+    "attribution's channel effects, whose intervals stop at 0"
+)
+# The product rows are another estimator's (R10-F7: they summed to 0.84-1.16x their cell).
+PRODUCT_ROWS_NOTE = (
+    "each product's row comes from its own equation, estimated apart from the channel × "
+    "category cells: the rows are not a breakdown of a cell and need not add up to it"
+)
+
 # What the mROAS column is, and that a move between categories is decided on its interval (an
 # older analysis has none: "–", and Recommend moves nothing there).
 _MROAS_NOTE = (
@@ -294,7 +315,10 @@ _MROAS_NOTE = (
     "at the period's spend (the response curve's slope there, not its average), with its "
     "interval over the curve's slope, saturation and decay. Recommend moves spend between a "
     "channel's categories only where these intervals separate; – where the analysis "
-    "does not report it.</p>"
+    "does not report it. "
+    '</p><p class="note">'  # why intervals may cross zero (R10-F7), as the CLI says it
+    + esc(SIGN_NOTE[0].upper() + SIGN_NOTE[1:])
+    + ".</p>"
 )
 
 # Recommend's answer when it proposes no product move (the CLI prints the same line).
@@ -316,13 +340,45 @@ def titles(result: causal_pb.ProductAnalysisResult) -> dict[str, str]:
     }  # fmt: skip
 
 
-def losing_cells(result: causal_pb.ProductAnalysisResult) -> list[causal_pb.ChannelCategoryEffect]:
-    """Cells whose incremental margin net of refunds is below their spend: at the margin it
-    returns and keeps, the channel loses money on that category (its revenue may still exceed
-    the spend)."""
+def below_spend_cells(
+    result: causal_pb.ProductAnalysisResult,
+) -> list[causal_pb.ChannelCategoryEffect]:
+    """Cells whose incremental margin net of refunds is below their spend on the point
+    estimate: those :func:`margin_verdict` speaks of (its revenue may still exceed the spend)."""
     rates = refund_rates(result)
     return [c for c in result.cells
             if c.spend.amount > 0 and net_margin(c, rates).estimate < c.spend.amount]  # fmt: skip
+
+
+def losing_cells(result: causal_pb.ProductAnalysisResult) -> list[causal_pb.ChannelCategoryEffect]:
+    """Cells shown to lose money: the whole interval of the incremental margin net of refunds
+    is below their spend. Where the interval includes the spend the analysis does not tell a
+    loss from a profit (R10-F6: "loses money" said on the point estimate was false for two of
+    five such cells on the products simulator world, seed 1)."""
+    rates = refund_rates(result)
+    return [c for c in result.cells
+            if c.spend.amount > 0 and net_margin(c, rates).upper < c.spend.amount]  # fmt: skip
+
+
+def margin_verdict(
+    c: causal_pb.ChannelCategoryEffect, rates: dict[str, float], level: float, currency: str
+) -> str:
+    """What a cell's margin below its spend on the point estimate says, in words: a loss
+    where the interval is below the spend, "not established either way" where it includes it
+    (the attribution's "could not detect" discipline, applied to the sign of the profit)."""
+    net = net_margin(c, rates)
+    cur = f" {currency}" if currency else ""
+    head = (
+        f"{c.channel} on {c.category}: incremental margin net of refunds {net.estimate:,.0f} "
+        f"({level:.0%} interval {net.lower:,.0f} to {net.upper:,.0f}) against a spend of "
+        f"{c.spend.amount:,.0f}{cur}"
+    )
+    if net.upper < c.spend.amount:
+        return (f"{head}: the whole interval is below the spend, so at that margin the channel "
+                "loses money on the category")  # fmt: skip
+    return (f"{head}: below the spend on the point estimate, but the interval includes the "
+            "spend, so whether the channel loses money on the category is not established "
+            "either way")  # fmt: skip
 
 
 def _roas_cell(c: causal_pb.ChannelCategoryEffect) -> str:
@@ -339,25 +395,23 @@ def _roas_cell(c: causal_pb.ChannelCategoryEffect) -> str:
 def _margin_cell(c: causal_pb.ChannelCategoryEffect, rates: dict[str, float]) -> str:
     net = net_margin(c, rates)
     cell = _span_cell(net)
-    if c.spend.amount > 0 and net.estimate < c.spend.amount:
+    if c.spend.amount > 0 and net.upper < c.spend.amount:
         cell += '<span class="ci">below spend</span>'
+    elif c.spend.amount > 0 and net.estimate < c.spend.amount:
+        cell += '<span class="ci">point below spend</span>'  # the interval includes it
     return cell
 
 
 def _losses(result: causal_pb.ProductAnalysisResult) -> str:
-    lost = losing_cells(result)
-    if not lost:
+    below = below_spend_cells(result)
+    if not below:
         return ""
-    cur = f" {result.currency_code}" if result.currency_code else ""
     rates = refund_rates(result)
     items = "".join(
-        f"<li>{esc(c.channel)} on {esc(c.category)}: incremental margin net of refunds "
-        f"{num(net_margin(c, rates).estimate)}{esc(cur)} against a spend of "
-        f"{num(c.spend.amount)}{esc(cur)}, so at the margin it returns the channel loses money "
-        "on that category</li>"
-        for c in lost
+        f"<li>{esc(margin_verdict(c, rates, result.interval_level, result.currency_code))}</li>"
+        for c in below
     )
-    return f'<p class="note">Margin below spend (point estimates):</p><ul class="plain note">{items}</ul>'
+    return f'<p class="note">Margin below spend on the point estimate:</p><ul class="plain note">{items}</ul>'
 
 
 def _recommend_section(
@@ -370,7 +424,7 @@ def _recommend_section(
     if any(x.kind in _PRODUCT_KINDS for x in recommendations.recommendations):
         return None
     body = f"<p>Recommend: {esc(NO_MOVE)}.</p>"
-    if losing_cells(result):
+    if below_spend_cells(result):
         body += (
             '<p class="note">Recommend moves spend between a channel\'s categories on their '
             "revenue returns; the cells whose margin is below their spend (above) are not a "
@@ -432,7 +486,7 @@ def product_sections(
         sections.append(Section("product-cells", "Products each channel really sells", table(
             [("channel", False), ("product", False), ("category", False), ("spend", True),
              (f"incremental revenue [{level}]", True)], rows,
-        )))  # fmt: skip
+        ) + f'<p class="note">{esc(PRODUCT_ROWS_NOTE[0].upper() + PRODUCT_ROWS_NOTE[1:])}.</p>'))  # fmt: skip
     network = figs.add(
         "cross-network", functools.partial(cross_network, r), "Halo and cannibalisation",
         "Claimed cross-effects inside each category: an arrow from the promoted product to the "

@@ -427,3 +427,39 @@ def test_the_attribution_and_the_product_view_say_the_product_spend_is_not_attri
     assert "is the product reports': the attribution (`liftos analyze`) reads the campaign" in out
     for channel, v in spent.items():
         assert f"{channel} {v:,.0f}" in out
+
+
+def test_the_product_view_says_loses_money_only_where_the_margin_interval_is_below_spend(
+    mesh: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """R10-F6: `liftos products` said "loses money" on every cell whose margin net of refunds
+    was below its spend on the point estimate; where the margin's interval includes the spend
+    (meta_catalogue on Tops here: -6,406 [-29,186, 16,373] on 12,045) it now says the sign of
+    the profit is not established. R10-F7: it says why intervals may cross zero and that the
+    product rows need not add up to their cell."""
+    from mesh.report.products import net_margin, refund_rates
+
+    p = mesh["products"]
+    rates = refund_rates(p)
+    below = [c for c in p.cells if c.spend.amount > 0
+             and net_margin(c, rates).estimate < c.spend.amount]  # fmt: skip
+    spans = [c for c in below if net_margin(c, rates).upper >= c.spend.amount]
+    assert spans, "the world no longer has a margin interval spanning its spend"
+    for name, service in mesh["services"].items():
+        monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", service.address)
+    capsys.readouterr()
+    assert liftos(["products", p.analysis_id, "--org", ORG, "--no-recommend"]) == 0
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if line.startswith("  note: ")]
+    assert len(notes) == len(below), out
+    for c in below:
+        (note,) = [n for n in notes if n.startswith(f"  note: {c.channel} on {c.category} ")
+                   or n.startswith(f"  note: {c.channel} on {c.category}:")]  # fmt: skip
+        if c in spans:
+            assert "loses money on the category" not in note.replace(
+                "whether the channel loses", ""
+            )
+            assert "includes the spend" in note and "not established either way" in note
+        else:
+            assert note.endswith("so at that margin the channel loses money on the category")
+    assert "may reach below zero" in out and "need not add up to it" in out

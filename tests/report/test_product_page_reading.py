@@ -15,20 +15,35 @@ from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.report import render_report
 from mesh.report._format import num
-from mesh.report.products import NO_MOVE, claimed_pairs, losing_cells, net_margin, refund_rates
+from mesh.report.products import (
+    NO_MOVE,
+    below_spend_cells,
+    claimed_pairs,
+    losing_cells,
+    net_margin,
+    refund_rates,
+)
 from tests.report.conftest import open_report
 from tests.report.test_product_report import products  # noqa: F401  (the module fixture)
 
 
 def _titled(products: causal_pb.Analysis) -> causal_pb.Analysis:  # noqa: F811
-    """The fixture with shop titles (it keeps ids as titles), one cell spending more than its
-    margin returns, and a warning."""
+    """The fixture with shop titles (it keeps ids as titles), one cell spending more than the
+    upper end of its margin's interval, one spending more than its margin's point only, and a
+    warning."""
     a = causal_pb.Analysis()
     a.CopyFrom(products)
     for k, p in enumerate(a.products.products):
         p.title = f"{p.category.title()} Item {k}"
-    cell = next(c for c in a.products.cells if c.incremental_margin.estimate > 0)
-    cell.spend.amount = 1.5 * cell.incremental_margin.estimate
+    cells = list(a.products.cells)
+    rates = refund_rates(a.products)
+    k = next(i for i, c in enumerate(cells) if c.incremental_margin.estimate > 0)
+    cells[k].spend.amount = 1.5 * cells[k].incremental_margin.upper  # the interval below it
+    # and one whose margin net of refunds is below its spend on the point only (R10-F6)
+    j = next(i for i, c in enumerate(cells)
+             if i != k and net_margin(c, rates).upper > net_margin(c, rates).estimate > 0)  # fmt: skip
+    net = net_margin(cells[j], rates)
+    cells[j].spend.amount = net.estimate + 0.5 * (net.upper - net.estimate)
     a.products.warnings.append("3 products have fewer than 30 orders; their cells are wide")
     return a
 
@@ -81,22 +96,41 @@ def test_margin_below_spend_caveats_and_recommend_s_no_move_are_on_the_page(
     r = a.products
     html = render_report(a, recommendations=surfacing_pb.RecommendResponse())
     lost = losing_cells(r)
-    assert lost
+    spans = [c for c in below_spend_cells(r) if c not in lost]
+    assert lost and spans  # one of each: a loss shown, and a margin below spend on the point
     body = _section(html, "products").replace("<wbr>", "")
-    for c in lost:
+    rates = refund_rates(r)
+    for c in [*lost, *spans]:
         row = next(t for t in re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)
                    if f">{c.channel}<" in t and f">{c.category}<" in t)  # fmt: skip
-        assert "below spend" in row
-        assert (
+        net = net_margin(c, rates)
+        said = (
             f"{c.channel} on {c.category}: incremental margin net of refunds "
-            f"{num(net_margin(c, refund_rates(r)).estimate)} USD against a spend of "
-            f"{num(c.spend.amount)} USD, so at the margin it returns the channel loses money"
-        ) in _text(body)
-    kept = [c for c in r.cells if c not in lost and c.spend.amount > 0]
+            f"{net.estimate:,.0f} (90% interval {net.lower:,.0f} to {net.upper:,.0f}) against "
+            f"a spend of {c.spend.amount:,.0f} USD: "
+        )
+        if c in lost:  # "loses money" only where the whole interval is below the spend
+            assert ">below spend<" in row
+            assert (
+                said + "the whole interval is below the spend, so at that margin the "
+                "channel loses money on the category" in _text(body)
+            )
+        else:  # R10-F6: the interval includes the spend: no loss claimed
+            assert ">point below spend<" in row
+            assert (
+                said + "below the spend on the point estimate, but the interval includes "
+                "the spend, so whether the channel loses money on the category is not "
+                "established either way" in _text(body)
+            )
+    assert _text(body).count("so at that margin the channel loses money") == len(lost)
+    kept = [c for c in r.cells if c not in lost and c not in spans and c.spend.amount > 0]
     for c in kept:
         row = next(t for t in re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)
                    if f">{c.channel}<" in t and f">{c.category}<" in t)  # fmt: skip
         assert "below spend" not in row
+    # R10-F7: why the intervals may cross zero, and that product rows need not add to a cell
+    assert "may reach below zero" in _text(body) and "not held positive" in _text(body)
+    assert "need not add up to it" in _text(_section(html, "product-cells"))
     # the analysis's caveats and Recommend's conclusion
     assert "fewer than 30 orders" in _text(_section(html, "product-health"))
     assert f"Recommend: {NO_MOVE}." in _text(_section(html, "product-recommendations"))
