@@ -75,8 +75,7 @@ def unproven_notes(
         )
         out.append(
             f"not raised above {ceiling}: {', '.join(held)}; for each, {why}"
-            + (f"; the ceiling binds for {', '.join(stopped)} (the curves' mean would raise "
-               "it)" if stopped else "")
+            + _binding(plan, stopped)
             + "; a constraint on the channel (--bound CHANNEL=LO:HI) replaces the ceiling"
         )  # fmt: skip
     raised = [ch for ch in channels if ch in requested
@@ -84,6 +83,41 @@ def unproven_notes(
     if raised:
         out.append(f"raised within the request's own bound, although for each {why}: "
                    + ", ".join(raised))  # fmt: skip
+    return out
+
+
+def _mean_raises(plan: BudgetPlan, channel: str) -> bool:
+    """Whether the curves' mean would put more on ``channel`` than its ceiling allows: its
+    mean marginal return at the plan beats that of a channel the plan could cut instead (one
+    above its lower bound)."""
+    tol = 1e-6 * max(plan.budget, 1.0)
+    by = {p.channel: p for p in plan.channels}
+    m = by[channel].marginal_optimal.estimate
+    donors = [p.marginal_optimal.estimate for p in plan.channels
+              if p.channel != channel and not p.held and p.optimal_spend > p.lower_bound + tol]  # fmt: skip
+    if not plan.budget_binds:  # then no channel need give: without a risk weight the
+        return plan.risk == 0.0  # bound's status is the mean's own test
+    return bool(donors) and m > min(donors) + 1e-12
+
+
+def _binding(plan: BudgetPlan, stopped: Sequence[str]) -> str:
+    """Which objective presses on each binding ceiling. The curves' mean only where its own
+    marginal returns say so; with a risk weight the plan's objective is the gain's mean less
+    z sd over the draws, which can favour a channel as a hedge of the others while its mean
+    return would lower it (R10-F8: "the curves' mean would raise it" for meta_retargeting,
+    whose mean marginal return was below the price: the mean alone cut it)."""
+    mean = [ch for ch in stopped if _mean_raises(plan, ch)]
+    other = [ch for ch in stopped if ch not in mean]
+    out = ""
+    if mean:
+        out += (f"; the ceiling binds for {', '.join(mean)} (the curves' mean would raise it: "
+                "its next unit returns more than that of a channel the plan could cut")  # fmt: skip
+        out += ", and so would the risk-adjusted objective)" if plan.risk > 0 else ")"
+    if other and plan.risk > 0:
+        out += (f"; the ceiling binds for {', '.join(other)} on the risk-adjusted objective "
+                f"only (the gain's mean less {plan.risk:g} sd over the model's draws, which "
+                "favours a channel that hedges the others): the curves' mean would not raise "
+                "it")  # fmt: skip
     return out
 
 

@@ -223,3 +223,41 @@ def test_the_shadow_price_is_what_a_larger_budget_buys(
     if free:
         inside = [a for a in base.allocations if a.bound_status == pb.BOUND_STATUS_INTERIOR]
         assert inside, "the case needs a channel inside its bounds"
+
+
+# -- F8 -----------------------------------------------------------------------------------
+
+
+def _bound_clauses(note: str) -> dict[str, list[str]]:
+    """The ceiling note's clauses: which channels it says the mean, or only the risk-adjusted
+    objective, would raise."""
+    only = " on the risk-adjusted objective only"
+    out: dict[str, list[str]] = {"mean": [], "risk only": []}
+    for part in note.split("; the ceiling binds for ")[1:]:
+        head = part.split(" (")[0]
+        out["risk only" if head.endswith(only) else "mean"] += head.removesuffix(only).split(", ")
+    return out
+
+
+def test_a_binding_ceiling_names_the_objective_that_presses_on_it(stub, revenue: str) -> None:
+    # Every channel of this world is unproven and, at today's total, at its ceiling (current
+    # spend). Whether the curves' mean would raise one is checked as the audit did: the same
+    # plan (risk 0) with the channel under a request's own bound, which replaces its ceiling.
+    now = _optimize(stub, revenue, 1e6, 0.0)
+    total = sum(a.current_spend for a in now.allocations)
+    raised = {}
+    for a in now.allocations:
+        freed = _optimize(stub, revenue, total, 0.0, (a.channel,))
+        (p,) = [b for b in freed.allocations if b.channel == a.channel]
+        raised[a.channel] = p.optimal_spend > p.current_spend * (1 + 1e-4)
+    assert set(raised.values()) == {True, False}, raised  # the case needs both
+    said = {}
+    for risk in (0.0, 1.0):
+        plan = _optimize(stub, revenue, total, risk)
+        (note,) = [w for w in plan.warnings if "not raised above current spend" in w]
+        said[risk] = _bound_clauses(note)
+    # Said of the mean only where the mean would (R10-F8: said of a channel it cut).
+    for risk in (0.0, 1.0):
+        assert all(raised[ch] for ch in said[risk]["mean"]), (risk, said[risk], raised)
+    assert said[0.0]["mean"] and not said[0.0]["risk only"]
+    assert all(not raised[ch] for ch in said[1.0]["risk only"]), (said[1.0], raised)
