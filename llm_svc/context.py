@@ -45,6 +45,9 @@ def effect_state(e: Effect) -> str:
         return "NO DETECTABLE EFFECT: the interval includes zero; do not claim an effect or its absence"
     if e.warning_checks:
         return "INDICATIVE: " + ", ".join(e.warning_checks) + " raised a warning; state it hedged"
+    if e.at_risk:
+        # what CheckClaims judges not established must not read as established here
+        return f"INDICATIVE: the analysis puts its identification at risk ({e.at_risk}); state it hedged"
     return "ESTABLISHED: identified, checks passed, interval excludes zero"
 
 

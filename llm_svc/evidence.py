@@ -231,7 +231,13 @@ class Effect:
     def established(self) -> bool:
         """What may be stated plainly as caused: identified, every check that ran passed,
         and the interval excludes zero. Anything less is worded as uncertain."""
-        return self.causal and self.supported and not self.warning_checks and not self.spans_zero
+        return (
+            self.causal
+            and self.supported
+            and not self.warning_checks
+            and not self.at_risk  # CheckClaims: "not established" (its identification)
+            and not self.spans_zero
+        )
 
     def relative(self) -> tuple[float, float, float] | None:
         """(point, lower, upper) as fractions of the baseline, when the analysis gives one."""

@@ -82,10 +82,9 @@ class Guardrail:
             return Passed(text, cites + extra)
         effect = next((j.effect for j in bad if j.effect is not None), None)
         tail = text[len(text.rstrip()) :] or " "
-        if effect is not None and self._key(effect) not in self._restated:
+        rewrite = self._rewrite(effect, body)
+        if effect is not None and rewrite is not None:
             self._restated.add(self._key(effect))
-            analysis = self._by_id[effect.analysis_id]
-            rewrite = headline(analysis, effect)
             start, end = len(lead), len(lead) + len(rewrite.text)
             shifted = tuple(
                 Cite(c.analysis_id, c.fact, c.start + start, c.end + start) for c in rewrite.cites
@@ -94,6 +93,20 @@ class Guardrail:
             return Passed(lead + rewrite.text + tail, shifted, flags)
         flags = tuple(Flagged(j, Resolution.REMOVED, 0, 0) for j in bad)
         return Passed("", (), flags)
+
+    def _rewrite(self, effect: Effect | None, body: str) -> Sentence | None:
+        """The grounded writer's statement of ``effect`` in place of a flagged sentence, or
+        None (the sentence is removed): when the effect was already restated, or when the
+        statement is the flagged sentence itself or would itself be flagged (a "rewrite" that
+        changes nothing, or says what was just rejected, is no rewrite: R10-F9)."""
+        if effect is None or self._key(effect) in self._restated:
+            return None
+        rewrite = headline(self._by_id[effect.analysis_id], effect)
+        if rewrite.text.strip() == body:
+            return None
+        if any(j.verdict is not Verdict.SUPPORTED for j in self.judge(rewrite.text)):
+            return None
+        return rewrite
 
     @staticmethod
     def _key(e: Effect) -> tuple[str, str]:

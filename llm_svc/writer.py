@@ -202,8 +202,10 @@ def headline(analysis: Analysis, e: Effect) -> Sentence:
         _interval(b, e, prose=True).t(" includes zero.")
         return b.build()
     scope = _scope(analysis)
-    if e.warning_checks:
-        # the checks that warned about this effect (a paid-budget check not about an unpaid one)
+    if e.warning_checks or e.at_risk:
+        # the checks that warned about this effect (a paid-budget check not about an unpaid one),
+        # or that put its identification at risk (as CheckClaims judges it, so the guardrail
+        # never rejects what the writer states, R10-F9)
         warned = [c for c in analysis.warning_checks if c.label in e.warning_checks]
         warned = warned or list(analysis.warning_checks)
         b.t(f"the estimate suggests {cause} may have {_verb(e)} {outcome} by ")

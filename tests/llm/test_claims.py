@@ -393,8 +393,10 @@ def test_analyses_of_other_windows_that_disagree_are_reported_not_picked() -> No
 def test_a_channel_whose_identification_the_analysis_puts_at_risk_is_not_established() -> None:
     """Re-audit R3-N2: on a REVIEW analysis whose budgets chased demand (its budget_response
     check) CheckClaims called the model's inflated figure SUPPORTED and the truth CONTRADICTED,
-    while Explain called it indicative. An uncalibrated channel's figure is now 'not
-    established'; the channel a lift test calibrates keeps its verdicts."""
+    while Explain called it indicative. An uncalibrated paid channel's figure is now 'not
+    established'; the channel a lift test calibrates keeps its verdicts, and so does a channel
+    without spend, which has no budget to chase demand with (R6-F19: the writer states it
+    plainly, and CheckClaims agrees with the writer, R10-F9)."""
     import liftos.v1.causal_pb2 as causal_pb
 
     proto = audit_demo(calibrated=True)
@@ -404,15 +406,21 @@ def test_a_channel_whose_identification_the_analysis_puts_at_risk_is_not_establi
     )  # fmt: skip
     assert check.name == "budget_response"
     proto.attribution.health.verdict = causal_pb.HEALTH_VERDICT_REVIEW
+    # google_search (paid, uncalibrated) with an interval above zero: what budgets chasing
+    # demand would inflate
+    (search,) = [c for c in proto.attribution.channels if c.channel == "google_search"]
+    search.incremental_outcome.lower = 1_000_000.0
     at_risk = analysis_from_proto(proto)
     calibrated, _ = _audit()
-    # Klaviyo email (8.4M [2.76M, 14.1M], uncalibrated): SUPPORTED before, at risk now
-    claim = "Klaviyo email drove 12 million in revenue."
-    (before,) = check_claims(claim, [calibrated])
-    assert before.verdict is Verdict.SUPPORTED
+    claim = "Google search drove 3.9 million in revenue."
     (j,) = check_claims(claim, [at_risk])
     assert j.verdict is Verdict.UNSUPPORTED and "41.0% of geo-days" in j.reason, j.reason
     assert "identification" in j.reason and "no lift test" in j.reason
+    # Klaviyo email (8.4M [2.76M, 14.1M], no spend): judged as without the warning
+    email = "Klaviyo email drove 12 million in revenue."
+    (before,) = check_claims(email, [calibrated])
+    assert before.verdict is Verdict.SUPPORTED
+    assert check_claims(email, [at_risk])[0].verdict is Verdict.SUPPORTED
     # meta_prospecting is calibrated by the lift test: judged as before
     meta = "Meta prospecting drove 4.3 million in revenue."
     assert check_claims(meta, [at_risk])[0].verdict is check_claims(meta, [calibrated])[0].verdict
