@@ -36,7 +36,7 @@ import faiss
 from liftos.v1 import memory_pb2, memory_pb2_grpc
 
 from memory_svc import data_dir_lock
-from memory_svc.convert import payload_currencies, payload_measures
+from memory_svc.convert import payload_currencies, payload_measures, payload_skus
 from memory_svc.engine import MemoryEngine, MemorySettings
 from memory_svc.faiss_index import IndexManager, IndexSettings
 from memory_svc.postgres import PostgresRecordStore, is_postgres_url
@@ -138,10 +138,14 @@ def open_store(url: str, root: Path, settings: MemorySettings | None = None) -> 
 
 def _backfill_currencies(store: SQLiteRecordStore | PostgresRecordStore) -> None:
     """A store from before ``measures.currency`` gets its records' currencies from their
-    payloads, once (``backfill_currencies``)."""
+    payloads, once (``backfill_currencies``); one from before ``product_records.sku`` its
+    catalogue rows' SKUs (``backfill_skus``)."""
     filled = store.backfill_currencies(payload_currencies)
     if filled:
         _LOGGER.info("currency filled for %d records stored before the column existed", filled)
+    filled = store.backfill_skus(payload_skus)
+    if filled:
+        _LOGGER.info("sku filled for %d catalogue rows stored before the column existed", filled)
 
 
 def open_engine(

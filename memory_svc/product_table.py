@@ -46,16 +46,20 @@ FRAME_COLUMNS = {
     "product_id": object, "variant_id": object, "category": object, "title": object,
     "quantity": np.int64, "refunded_quantity": np.int64, "list_price": np.float64,
     "discount_amount": np.float64, "refund_amount": np.float64, "unit_cost": np.float64,
+    "sku": object,
 }  # fmt: skip
 
 # Columns of the table after seq (the insert's order).
 PRODUCT_COLUMNS = (
     "org_id", "day", "source", "channel", "currency", "product_id", "variant_id", "category",
     "title", "quantity", "refunded_quantity", "gross", "discount", "net_sales", "refund",
-    "spend", "impressions", "clicks", "conversions", "revenue", "list_price", "unit_cost",
+    "spend", "impressions", "clicks", "conversions", "revenue", "list_price", "unit_cost", "sku",
 )  # fmt: skip
 
-# The PostgreSQL migration v0003_product_records holds the same table (text COLLATE "C").
+# The PostgreSQL migrations v0003_product_records and v0006_product_records_sku hold the same
+# table (text COLLATE "C"). sku comes last: a store from before it gets it by ALTER TABLE
+# (``sqlite_upgrade.add_sku_column``), and the store's payloads fill it once
+# (``convert.payload_skus``).
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS product_records (
     seq INTEGER PRIMARY KEY, org_id TEXT NOT NULL, day INTEGER NOT NULL, source TEXT NOT NULL,
@@ -64,7 +68,8 @@ CREATE TABLE IF NOT EXISTS product_records (
     quantity INTEGER NOT NULL, refunded_quantity INTEGER NOT NULL, gross REAL NOT NULL,
     discount REAL NOT NULL, net_sales REAL NOT NULL, refund REAL NOT NULL, spend REAL NOT NULL,
     impressions INTEGER NOT NULL, clicks INTEGER NOT NULL, conversions REAL NOT NULL,
-    revenue REAL NOT NULL, list_price REAL NOT NULL, unit_cost REAL
+    revenue REAL NOT NULL, list_price REAL NOT NULL, unit_cost REAL,
+    sku TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS product_records_org ON product_records (org_id, source, day);
 """
@@ -91,22 +96,30 @@ _SALES = (
     "FROM product_records WHERE {where} AND source = {m} "
     "GROUP BY day, product_id, currency ORDER BY day, product_id, currency"
 )
-# A report row's product_id as ingested may be a bare variant id (R9-F1: the report came
-# before its catalogue, so ingestion could not match it). It is read as the product of the
-# catalogue's current variant rows that carry it, at every call, so a later or restated
+# A report row's product_id as ingested may be a bare variant id or a SKU (R9-F1: the report
+# came before its catalogue, so ingestion could not match it). It is read as the product of
+# the catalogue's current variant rows that carry it, at every call, so a later or restated
 # catalogue counts at once — unless the id is itself a catalogue product id or variants of
-# several products carry it (then it is kept as is and names no product).
+# several products carry it (then it is kept as is and names no product). A variant id comes
+# before a SKU, as at ingest (ingestion_svc.product_batch.match_items).
 _ITEMS = (
-    "WITH cat AS (SELECT product_id, variant_id FROM product_records "
+    "WITH cat AS (SELECT product_id, variant_id, sku FROM product_records "
     "WHERE org_id = {m} AND source = {m}), "
-    "items AS (SELECT variant_id AS item, MIN(product_id) AS to_product FROM cat "
-    "WHERE variant_id <> '' AND variant_id NOT IN (SELECT product_id FROM cat) "
-    "GROUP BY variant_id HAVING COUNT(DISTINCT product_id) = 1) "
+    "variants AS (SELECT variant_id AS item, MIN(product_id) AS to_product, "
+    "COUNT(DISTINCT product_id) AS products FROM cat WHERE variant_id <> '' "
+    "GROUP BY variant_id), "
+    "skus AS (SELECT sku AS item, MIN(product_id) AS to_product FROM cat WHERE sku <> '' "
+    "AND sku NOT IN (SELECT item FROM variants) GROUP BY sku "
+    "HAVING COUNT(DISTINCT product_id) = 1), "
+    "items AS (SELECT item, to_product FROM variants WHERE products = 1 "
+    "UNION ALL SELECT item, to_product FROM skus), "
+    "named AS (SELECT item, to_product FROM items "
+    "WHERE item NOT IN (SELECT product_id FROM cat)) "
 )
 _SPEND = _ITEMS + (
     "SELECT r.day, COALESCE(i.to_product, r.product_id), r.source, r.channel, r.currency, "
     "SUM(r.spend), SUM(r.conversions), SUM(r.revenue), SUM(r.impressions), SUM(r.clicks) "
-    "FROM product_records r LEFT JOIN items i ON i.item = r.product_id "
+    "FROM product_records r LEFT JOIN named i ON i.item = r.product_id "
     "WHERE {where} AND r.source IN ({m}, {m}) "
     "GROUP BY r.day, COALESCE(i.to_product, r.product_id), r.source, r.channel, r.currency "
     "ORDER BY 1, 2, 3, 4, 5"
@@ -199,7 +212,7 @@ def product_rows(
                     float(r.discount_amount), float(r.revenue) if orders else 0.0,
                     float(r.refund_amount), float(r.spend), int(r.impressions), int(r.clicks),
                     float(r.conversions), float(r.revenue), float(r.list_price),
-                    None if math.isnan(cost) else cost,
+                    None if math.isnan(cost) else cost, str(r.sku),
                 ),
             )
         )  # fmt: skip

@@ -28,7 +28,13 @@ from memory_svc.org_sums import SumsTable, aggregate_from, with_campaign_names
 from memory_svc.product_table import SQLITE_SCHEMA as PRODUCTS_SCHEMA
 from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
 from memory_svc.sqlite_commit import SumsLog, insert_batch
-from memory_svc.sqlite_upgrade import add_currency_column, in_transaction, rebuild_sums
+from memory_svc.sqlite_upgrade import (
+    add_currency_column,
+    add_sku_column,
+    fill_skus,
+    in_transaction,
+    rebuild_sums,
+)
 from memory_svc.store import (
     Aggregate,
     CampaignGeoDays,
@@ -161,6 +167,7 @@ class SQLiteRecordStore:
         self._writer.executescript(SCHEMA)
         self._writer.executescript(PRODUCTS_SCHEMA)
         add_currency_column(self._writer)
+        add_sku_column(self._writer)
         page = self._writer.execute("PRAGMA page_size").fetchone()[0]
         self._writer.execute(f"PRAGMA wal_autocheckpoint={_WAL_BACKSTOP_BYTES // page}")
         self._write_lock = threading.Lock()
@@ -616,6 +623,12 @@ class SQLiteRecordStore:
 
             in_transaction(db, rebuild)
             return filled
+
+    def backfill_skus(self, decode: Callable[[list[bytes]], list[str]]) -> int:
+        """Once per database: the catalogue rows' ``product_records.sku`` from their payloads
+        (``sqlite_upgrade.fill_skus``). Returns how many rows got one."""
+        with self._write_lock:
+            return fill_skus(self._writer, decode)
 
     def _forget_sums(self) -> None:
         with self._sums_lock:

@@ -1,14 +1,16 @@
-"""Upgrading an SQLite record store in place: the column a newer schema adds, sums tables
-rebuilt from ``measures``, and the one-transaction wrapper both run in."""
+"""Upgrading an SQLite record store in place: the columns a newer schema adds (and the
+one-off fill of ``product_records.sku`` from the payloads), sums tables rebuilt from
+``measures``, and the one-transaction wrapper they run in."""
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable
 
 from memory_svc.store_sql import REBUILD_SUMS
 
-__all__ = ["add_currency_column", "in_transaction", "rebuild_sums"]
+__all__ = ["add_currency_column", "add_sku_column", "fill_skus", "in_transaction", "rebuild_sums"]
 
 
 def add_currency_column(db: sqlite3.Connection) -> None:
@@ -17,6 +19,40 @@ def add_currency_column(db: sqlite3.Connection) -> None:
     columns = {r[1] for r in db.execute("PRAGMA table_info(measures)")}
     if "currency" not in columns:
         db.execute("ALTER TABLE measures ADD COLUMN currency TEXT NOT NULL DEFAULT ''")
+
+
+def add_sku_column(db: sqlite3.Connection) -> None:
+    """A database from before ``product_records.sku`` (R9-F1): the column is added, "" until
+    :func:`fill_skus` reads the catalogue rows' SKUs from their payloads."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(product_records)")}
+    if "sku" not in columns:
+        db.execute("ALTER TABLE product_records ADD COLUMN sku TEXT NOT NULL DEFAULT ''")
+
+
+def fill_skus(db: sqlite3.Connection, decode: Callable[[list[bytes]], list[str]]) -> int:
+    """Once per database (marked by ``meta.product_sku``): the SKU of each catalogue row
+    stored without one, from its payload (``decode`` gives each payload's product.sku); only
+    the catalogue's are read (AggregateProducts matches report ids to them). Returns how
+    many rows got one."""
+    if db.execute("SELECT 1 FROM meta WHERE key = 'product_sku'").fetchone():
+        return 0
+    filled, last = 0, -1
+    while True:
+        rows = db.execute(
+            "SELECT r.seq, p.payload FROM product_records r JOIN payloads p ON p.seq = r.seq "
+            "WHERE r.seq > ? AND r.source = 'shopify_products' AND r.sku = '' "
+            "ORDER BY r.seq LIMIT 5000",
+            (last,),
+        ).fetchall()
+        if not rows:
+            break
+        found = [(s, r[0]) for r, s in zip(rows, decode([r[1] for r in rows]), strict=True) if s]
+        in_transaction(db, functools.partial(
+            db.executemany, "UPDATE product_records SET sku = ? WHERE seq = ?", found))  # fmt: skip
+        filled += len(found)
+        last = rows[-1][0]
+    in_transaction(db, lambda: db.execute("INSERT INTO meta VALUES ('product_sku', 1)"))
+    return filled
 
 
 def rebuild_sums(db: sqlite3.Connection, table: str, key: str) -> None:

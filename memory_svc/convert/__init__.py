@@ -509,6 +509,11 @@ def payload_currencies(payloads: list[bytes]) -> list[str]:
     return [md_pb.CausalMarketingData.FromString(p).currency_code for p in payloads]
 
 
+def payload_skus(payloads: list[bytes]) -> list[str]:
+    """The product.sku of stored payloads (``product_records.sku``'s one-off fill)."""
+    return [md_pb.CausalMarketingData.FromString(p).product.sku for p in payloads]
+
+
 @dataclass(frozen=True, slots=True)
 class AggregateQuery:
     """An AggregateRecords request: org, inclusive local-day range, source short names, the

@@ -50,7 +50,7 @@ _MEASURE_TYPES = ["int8", "text", "int8", "text", "text", "text", "text",
                   "float8", "float8", "float8", "float8", "text"]  # fmt: skip
 # seq, then memory_svc.product_table.PRODUCT_COLUMNS
 _PRODUCT_TYPES = ["int8", "text", "int8", *["text"] * 7, "int8", "int8", *["float8"] * 5,
-                  "int8", "int8", "float8", "float8", "float8", "float8"]  # fmt: skip
+                  "int8", "int8", "float8", "float8", "float8", "float8", "text"]  # fmt: skip
 
 
 def _copy(

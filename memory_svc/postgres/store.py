@@ -394,6 +394,44 @@ class PostgresRecordStore:
         return sums
 
     @_reachable
+    def backfill_skus(self, decode: Callable[[list[bytes]], list[str]]) -> int:
+        """Once per database (``meta.product_sku`` 0 → 1; migration 6 added the column with ""
+        for the rows before it): fill the catalogue rows' ``product_records.sku`` from their
+        payloads, in one transaction holding ``meta.next_seq``'s row lock, so no commit of any
+        process lands in between. ``decode`` gives each payload's product.sku. Returns how
+        many rows got one."""
+        with self._write_lock, self._writer.transaction():
+            cur = self._writer.cursor()
+            row = cur.execute(
+                "SELECT value FROM meta WHERE key = 'product_sku' FOR UPDATE"
+            ).fetchone()
+            if row is None or row[0] != 0:
+                return 0
+            cur.execute("SELECT value FROM meta WHERE key = 'next_seq' FOR UPDATE")
+            filled, last = 0, -1
+            while True:
+                rows = cur.execute(
+                    "SELECT r.seq, p.payload FROM product_records r JOIN payloads p "
+                    "ON p.seq = r.seq WHERE r.seq > %s AND r.source = 'shopify_products' "
+                    "AND r.sku = '' ORDER BY r.seq LIMIT 5000",
+                    (last,),
+                ).fetchall()
+                if not rows:
+                    break
+                found = [(r[0], s) for r, s in zip(rows, decode([bytes(r[1]) for r in rows]),
+                                                      strict=True) if s]  # fmt: skip
+                if found:
+                    cur.execute(
+                        "UPDATE product_records r SET sku = u.sku FROM unnest(%s::int8[], "
+                        "%s::text[]) AS u(seq, sku) WHERE r.seq = u.seq",
+                        ([q for q, _ in found], [k for _, k in found]),
+                    )
+                filled += len(found)
+                last = rows[-1][0]
+            cur.execute("UPDATE meta SET value = 1 WHERE key = 'product_sku'")
+        return filled
+
+    @_reachable
     def backfill_currencies(self, decode: Callable[[list[bytes]], list[str]]) -> int:
         """Once per database (``meta.measures_currency`` 0 → 1; migration 5 added the column
         with "" for the rows before it): fill ``measures.currency`` from the stored payloads

@@ -1,16 +1,22 @@
-"""Product report rows that name their item by a bare variant id (R9-F1), written before
-the catalogue that says whose variant it is, sum to that product in AggregateProducts' spend
+"""Product report rows that name their item by a bare variant id or a SKU (R9-F1), written
+before the catalogue that says whose it is, sum to that product in AggregateProducts' spend
 table on SQLite and PostgreSQL alike; an id variants of two products carry, or that is
-itself a catalogue product id, is kept as written; a restated catalogue counts at once."""
+itself a catalogue product id, is kept as written; a restated catalogue counts at once. A
+store from before ``product_records.sku`` gets the catalogue's SKUs from its payloads."""
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
+import psycopg
+import pytest
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
+from memory_svc import app
+from memory_svc.convert import payload_skus
 from memory_svc.engine import MemoryEngine
 
 from .test_product_table import _DAY0, _record, _write
@@ -95,5 +101,73 @@ def test_a_restated_catalogue_counts_at_once(open_store: Opener, tmp_path: Path)
         # another product also lists it: ambiguous, it names neither
         _write(engine, [_variant("666", "9001")])
         assert _spend(engine) == {(0, "9001", G): 10.0}
+    finally:
+        engine.close()
+
+
+def test_skus_reach_their_product_whatever_came_first(open_store: Opener, tmp_path: Path) -> None:  # noqa: F811
+    engine = _engine(open_store(), tmp_path / "index")
+    try:
+        _write(engine, [
+            _report("TEE-S", 0, 10.0), _report("TEE-M", 0, 5.0, meta=True),
+            _report("MUG", 0, 3.0), _report("X1", 0, 2.0), _report("TEE-L", 1, 4.0),
+        ])  # fmt: skip
+        _write(engine, [
+            _variant("111", "9001", sku="TEE-S"), _variant("111", "9002", sku="TEE-M"),
+            # two products sell the same SKU: it names neither
+            _variant("222", "9101", sku="MUG"), _variant("333", "9201", sku="MUG"),
+            # an id that is one product's variant and another's SKU is the variant's
+            _variant("444", "X1"), _variant("555", "9301", sku="X1"),
+        ])  # fmt: skip
+        assert _spend(engine) == {
+            (0, "111", G): 10.0, (0, "111", M): 5.0, (0, "MUG", G): 3.0, (0, "444", G): 2.0,
+            (1, "TEE-L", G): 4.0,
+        }  # fmt: skip
+        # the catalogue restated: variant 9002's SKU is TEE-L now, TEE-M names nothing
+        _write(engine, [_variant("111", "9002", sku="TEE-L", version=2)])
+        assert _spend(engine) == {
+            (0, "111", G): 10.0, (0, "TEE-M", M): 5.0, (0, "MUG", G): 3.0, (0, "444", G): 2.0,
+            (1, "111", G): 4.0,
+        }  # fmt: skip
+    finally:
+        engine.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'memory' / 'memory.sqlite'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def _to_store_before_skus(url: str) -> None:
+    """The layout before ``product_records.sku``: no column, no mark (nor migration 6)."""
+    if url.startswith("sqlite://"):
+        db = sqlite3.connect(url.removeprefix("sqlite://"))
+        db.executescript("ALTER TABLE product_records DROP COLUMN sku; "
+                         "DELETE FROM meta WHERE key = 'product_sku';")  # fmt: skip
+        db.close()
+        return
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE product_records DROP COLUMN sku; "
+                     "DELETE FROM meta WHERE key = 'product_sku'; "
+                     "DELETE FROM schema_migrations WHERE version = 6")  # fmt: skip
+
+
+def test_an_old_store_gets_its_catalogue_skus_from_the_payloads(store_url: str, tmp_path: Path) -> None:  # fmt: skip
+    engine = _engine(app.open_store(store_url, tmp_path), tmp_path / "index")
+    _write(engine, [
+        _report("TEE-S", 0, 10.0), _variant("111", "9001", sku="TEE-S"),
+        _variant("111", "9002", sku="TEE-M"), _variant("222", "9101"),
+    ])  # fmt: skip
+    engine.close()
+    _to_store_before_skus(store_url)
+    engine = _engine(app.open_store(store_url, tmp_path), tmp_path / "index")  # upgraded, filled
+    try:
+        assert _spend(engine) == {(0, "111", G): 10.0}
+        assert engine.store.backfill_skus(payload_skus) == 0  # type: ignore[attr-defined]  # once only
+        _write(engine, [_report("TEE-M", 1, 4.0), _variant("333", "9401", sku="CAP"),
+                        _report("CAP", 1, 1.0)])  # fmt: skip
+        assert _spend(engine) == {(0, "111", G): 10.0, (1, "111", G): 4.0, (1, "333", G): 1.0}
     finally:
         engine.close()
