@@ -172,7 +172,10 @@ def _change_lines(c: Change) -> list[str]:
     if health:
         lines.append(f"- model health (PASS, REVIEW: indicative, FAIL: not to rely on): "
                      f"{', '.join(health)}")  # fmt: skip
-    if cmp.overlap is None:
+    if cmp.mismatch:
+        lines.append(f"- NOT COMPARABLE: {cmp.mismatch}; do not difference or compare their "
+                     "outcome figures, call no day restated and no channel changed")  # fmt: skip
+    elif cmp.overlap is None:
         lines.append("- the two windows share no day: no day's outcome can be compared")
     elif not cmp.restated:
         lines.append(f"- every day both windows hold ({cmp.overlap[0]} to {cmp.overlap[1]}) read "
@@ -198,10 +201,11 @@ def _change_lines(c: Change) -> list[str]:
             ("iROAS", "incremental_roas", ch.iroas),
         ):
             prefix = f"channels[{ch.channel}].{field}."
-            if pair != (None, None):
+            if pair != (None, None) and not cmp.mismatch:
                 parts.append(f"{what} {_triple(a, prefix, pair[0])} then "
                              f"{_triple(b, prefix, pair[1])}")  # fmt: skip
-        lines.append(f"- {label(ch.channel)}: {'; '.join(parts)}; {_VERDICTS[ch.overlap]}")
+        verdict_text = "not compared (other units)" if cmp.mismatch else _VERDICTS[ch.overlap]
+        lines.append(f"- {label(ch.channel)}: {'; '.join(parts)}; {verdict_text}")
     return lines
 
 

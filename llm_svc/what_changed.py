@@ -135,6 +135,17 @@ def _restated(c: Change) -> Sentence:
     a, b = c.ids
     both = ((a, "daily.dates"), (b, "daily.dates"))
     t = _Text()
+    if cmp.mismatch:
+        # R10-F12: a conversions analysis beside a revenue one is no restatement
+        (oa, ob), (ca, cb) = cmp.outcomes, cmp.currencies
+        t.t("the two are not comparable: ").f(a, (a, "analysis_id"))
+        t.t(" models ").f(_unit(oa, ca), (a, "outcome")).t(" and ").f(b, (b, "analysis_id"))
+        t.t(" models ").f(_unit(ob, cb), (b, "outcome"))
+        return t.t(
+            ", so their totals, days, incremental outcomes and iROAS are in different units: "
+            "none of them is compared, no day is called restated and no channel is called "
+            "changed; only the spends are set side by side."
+        ).build()
     if cmp.overlap is None:
         return t.t(
             f"the two windows share no day, so no day's {cmp.outcome} can be compared."
@@ -159,6 +170,10 @@ def _restated(c: Change) -> Sentence:
     t.t(f"; on {'it' if n == 1 else 'them'} the {cmp.outcome} of ").f(b, (b, "analysis_id"))
     t.t(" is ").f(fmt(abs(delta)), (a, RESTATED_CHANGE), (b, RESTATED_CHANGE))
     return t.t(f" {'higher' if delta >= 0 else 'lower'} in total.").build()
+
+
+def _unit(outcome: str, currency: str) -> str:
+    return f"{outcome} ({currency})" if outcome == "revenue" and currency else outcome
 
 
 HEALTH = "derived:health = the worst outcome of the model's checks"  # as the writer cites it
@@ -231,14 +246,16 @@ def _channel(c: Change, ch: ChannelChange) -> list[Sentence]:
         (f"incremental {c.comparison.outcome}", "incremental_outcome", ch.incremental),
         ("iROAS", "incremental_roas", ch.iroas),
     ):
-        if pair[0] is None and pair[1] is None:
-            continue
+        if (pair[0] is None and pair[1] is None) or c.comparison.mismatch:
+            continue  # figures in other units are not set side by side as a move
         prefix = f"channels[{ch.channel}].{field}."
         t.t(f"{sep}{what} ")
         sep = ", "
         _figure(t, c.earlier, prefix, pair[0])
         t.t(" then ")
         _figure(t, c.later, prefix, pair[1])
+    if c.comparison.mismatch:
+        return [t.t(".").build()] if sep else []
     out = [t.t(".").build()]
     if ch.overlap is None:
         said = (
@@ -284,6 +301,8 @@ def write(
         out += [s for s in (_windows(c), _health(c), _restated(c)) if s is not None]
         channels = [ch for ch in c.comparison.channels if not named or ch.channel in named]
         quiet = [ch for ch in channels if ch.overlap] if audience is Audience.EXECUTIVE else []
+        if c.comparison.mismatch and audience is Audience.EXECUTIVE:
+            continue  # nothing of the channels is comparable but their spends
         for ch in channels:
             if ch not in quiet:
                 out += _channel(c, ch)

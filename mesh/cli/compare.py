@@ -59,12 +59,20 @@ def _interval(t: tuple[float, float, float] | None, ratio: bool = False) -> str:
 def lines(c: Comparison) -> list[str]:
     """The comparison as the terminal shows it."""
     out = []
-    for tag, w in (("A", c.first), ("B", c.second)):
+    if c.mismatch:
+        # said first: every outcome figure below is in its own analysis's units
+        out.append(
+            f"NOT COMPARABLE: {c.mismatch}; only the windows and spends are set side by side"
+        )
+    outcomes = c.outcomes if all(c.outcomes) else (c.outcome, c.outcome)
+    for tag, w, outcome in (("A", c.first, outcomes[0]), ("B", c.second, outcomes[1])):
         out.append(
             f"{tag} {w.analysis_id}: {w.start}..{w.end} ({w.days} days), {w.record_count:,} "
-            f"records, {w.geo_count} geos; {c.outcome} {w.outcome_total:,.0f}; made {w.created}"
+            f"records, {w.geo_count} geos; {outcome} {w.outcome_total:,.0f}; made {w.created}"
             + (f"; {w.model_version}" if w.model_version else "")
         )
+    if c.mismatch:
+        return [*out, "", *_spends(c)]
     if c.overlap is None:
         out.append("the windows do not overlap: no day to compare")
     else:
@@ -94,6 +102,18 @@ def lines(c: Comparison) -> list[str]:
         roi = f"{_interval(ch.iroas[0], True)} -> {_interval(ch.iroas[1], True)}"
         verdict = {True: "overlap", False: "DO NOT OVERLAP", None: "in one only"}[ch.overlap]
         out.append(f"{ch.channel:<20} {spend:>27}  {inc:>44}  {roi:>38}  {verdict}")
+    return out
+
+
+def _spends(c: Comparison) -> list[str]:
+    """The channels' spends side by side: what two analyses of other outcomes share."""
+    out = [f"{'channel':<20} {'spend A -> B':>27}"]
+    for ch in c.channels:
+        sa, sb = ch.spend
+        out.append(
+            f"{ch.channel:<20} {'—' if sa is None else f'{sa:,.0f}':>12} -> "
+            f"{'—' if sb is None else f'{sb:,.0f}'}"
+        )
     return out
 
 

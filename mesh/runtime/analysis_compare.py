@@ -26,6 +26,7 @@ __all__ = [
     "compare",
     "day_runs",
     "iso_date",
+    "outcome_name",
 ]
 
 # Two sums of the same rows differ by float rounding only.
@@ -69,6 +70,12 @@ class ChannelChange:
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
+    """``outcome`` names what both analyses model; where they model different outcomes (a
+    conversions analysis beside a revenue one) or read amounts in different currencies,
+    ``mismatch`` says so and nothing in outcome units is differenced or judged: no day is
+    called restated (``restated`` empty), no channel's incremental outcome or iROAS is called
+    moved (``overlap`` None); the spends, in one currency, still are."""
+
     first: Window
     second: Window
     outcome: str
@@ -76,6 +83,14 @@ class Comparison:
     overlap_totals: tuple[float, float]
     restated: tuple[DayChange, ...]
     channels: tuple[ChannelChange, ...]
+    outcomes: tuple[str, str] = ("", "")  # each analysis's outcome (first, second)
+    currencies: tuple[str, str] = ("", "")  # each analysis's spend currency ("" unknown)
+    mismatch: str = ""  # why the outcome figures are not comparable; "" when they are
+
+    @property
+    def comparable(self) -> bool:
+        """Whether the two analyses' outcome figures share a unit."""
+        return not self.mismatch
 
 
 class _Day(Protocol):
@@ -113,6 +128,40 @@ def _overlaps(a: tuple[float, float, float] | None, b: tuple[float, float, float
     return a is not None and b is not None and a[1] <= b[2] and b[1] <= a[2]
 
 
+def outcome_name(r: causal_pb.AttributionResult) -> str:
+    """The outcome an attribution models, as a word ("revenue" where unset, as it runs)."""
+    if r.outcome in (common_pb.OUTCOME_METRIC_UNSPECIFIED, common_pb.OUTCOME_METRIC_REVENUE):
+        return "revenue"
+    return common_pb.OutcomeMetric.Name(r.outcome).removeprefix("OUTCOME_METRIC_").lower()
+
+
+def _currency(r: causal_pb.AttributionResult) -> str:
+    """The currency of an attribution's amounts (its spends'; "" when none names one)."""
+    codes = {c.spend.currency_code for c in r.channels if c.spend.currency_code}
+    return codes.pop() if len(codes) == 1 else ""
+
+
+def _unit(outcome: str, currency: str) -> str:
+    return f"{outcome} ({currency})" if outcome == "revenue" and currency else outcome
+
+
+def _mismatch(ids: tuple[str, str], outcomes: tuple[str, str], currencies: tuple[str, str]) -> str:
+    """Why two analyses' outcome figures are not comparable ("" when they are)."""
+    (a, b), (oa, ob), (ca, cb) = ids, outcomes, currencies
+    if oa != ob:
+        return (
+            f"{a} models {_unit(oa, ca)} and {b} models {_unit(ob, cb)}: their outcome figures "
+            "(totals, days, incremental outcomes, iROAS) are in different units and are not "
+            "compared"
+        )
+    if ca and cb and ca != cb:
+        return (
+            f"{a} reads amounts in {ca} and {b} in {cb}: their {oa} figures are in different "
+            "currencies and are not compared"
+        )
+    return ""
+
+
 def compare(first: causal_pb.Analysis, second: causal_pb.Analysis) -> Comparison:
     """The comparison of two attribution analyses (ValueError for any other kind)."""
     for a in (first, second):
@@ -120,11 +169,18 @@ def compare(first: causal_pb.Analysis, second: causal_pb.Analysis) -> Comparison
             raise ValueError(f"analysis {a.analysis_id!r} is not an attribution; compare "
                              "reads two AnalyzeAttribution results")  # fmt: skip
     ra, rb = first.attribution, second.attribution
+    outcomes = (outcome_name(ra), outcome_name(rb))
+    currencies = (_currency(ra), _currency(rb))
+    mismatch = _mismatch((first.analysis_id, second.analysis_id), outcomes, currencies)
     daily_a = dict(zip((iso_date(d) for d in ra.daily.dates), ra.daily.actual_outcome, strict=True))
     daily_b = dict(zip((iso_date(d) for d in rb.daily.dates), rb.daily.actual_outcome, strict=True))
     both = sorted(set(daily_a) & set(daily_b))
+    # a day read in other units is not a restated day (R10-F12: "120 days restated, revenue
+    # 121M lower" between a revenue and a conversions analysis of the same data)
     restated = tuple(
-        DayChange(d, daily_a[d], daily_b[d]) for d in both if _differs(daily_a[d], daily_b[d])
+        DayChange(d, daily_a[d], daily_b[d])
+        for d in both
+        if not mismatch and _differs(daily_a[d], daily_b[d])
     )
     channels = []
     rows_a = {c.channel: c for c in ra.channels}
@@ -140,17 +196,17 @@ def compare(first: causal_pb.Analysis, second: causal_pb.Analysis) -> Comparison
         roi = (part(ca, "incremental_roas"), part(cb, "incremental_roas"))
         inc = (part(ca, "incremental_outcome"), part(cb, "incremental_outcome"))
         pair = roi if roi[0] is not None and roi[1] is not None else inc
-        overlap = None if pair[0] is None or pair[1] is None else _overlaps(*pair)
+        overlap = None if mismatch or pair[0] is None or pair[1] is None else _overlaps(*pair)
         channels.append(ChannelChange(
             name, (ca.spend.amount if ca else None, cb.spend.amount if cb else None),
             inc, roi, overlap,
         ))  # fmt: skip
-    outcome = "conversions" if ra.outcome == common_pb.OUTCOME_METRIC_CONVERSIONS else "revenue"
+    outcome = outcomes[0] if outcomes[0] == outcomes[1] else " / ".join(outcomes)
     return Comparison(
         _window(first), _window(second), outcome,
         (both[0], both[-1]) if both else None,
         (float(sum(daily_a[d] for d in both)), float(sum(daily_b[d] for d in both))),
-        restated, tuple(channels),
+        restated, tuple(channels), outcomes, currencies, mismatch,
     )  # fmt: skip
 
 
