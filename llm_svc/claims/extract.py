@@ -178,7 +178,7 @@ _ROAS = re.compile(
 _MARGINAL = re.compile(
     r"\bm-?roas\b|\bmarginal (?:roas|returns?|return on (?:ad )?spend)\b|\bat the margin\b"
     r"|\b(?:the next|each additional|an additional|every additional|one more|each extra|"
-    r"an extra|the last) (?:dollar|euro|pound|\$|€|£|unit of spend)\b",
+    r"an extra|the last) (?:(?:dollar|euro|pound|unit of spend)\b|[$€£](?!\s?\d))",
     re.IGNORECASE,
 )
 _AT_THE_MARGIN = re.compile(r"\bat the margin\b", re.IGNORECASE)
