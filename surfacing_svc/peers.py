@@ -91,6 +91,18 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # AsyncStub i
             raise
         return reply.analysis
 
+    async def counterfactual(
+        self, org_id: str, analysis_id: str, spends: Sequence[tuple[str, float]], *,
+        level: float, timeout: float | None = None,
+    ) -> causal_pb.CounterfactualResponse:  # fmt: skip
+        """The analysis's Counterfactual of ``spends`` (channel, spend over the analysis
+        window) at interval ``level``; a failure is raised as the causal service gave it."""
+        request = causal_pb.CounterfactualRequest(
+            org_id=org_id, analysis_id=analysis_id, alpha=1.0 - level,
+            changes=[causal_pb.SpendChange(channel=c, spend=v) for c, v in spends],
+        )  # fmt: skip
+        return await self.stub().Counterfactual(request, timeout=self.within(timeout))
+
     def _raise_peer_failure(self, error: grpc.aio.AioRpcError, call: str) -> None:
         """The causal service could not answer (UNAVAILABLE with a retry hint) or refused this
         service's credentials: raised as such; any other failure is left to the caller."""

@@ -42,6 +42,7 @@ from surfacing_svc.recommend import (
     AnalysisEffect,
     Units,
     identification_at_risk,
+    over_draws,
     recommend,
     recommend_plans,
 )
@@ -491,6 +492,12 @@ def answer_optimize(model: PlanningModel, question: OptimizeQuestion) -> tuple[B
         plan = replace(plan, campaigns=tuple(
             c for name, rows in per_campaign.items()
             for c in campaign_plans(name, spend[name], rows)))  # fmt: skip
+    if plan.budget_binds and any(c.identified for c in curves):
+        # What the uplift is, and why Counterfactual on the same spends differs (R10-F5).
+        draws = max(c.n_draws for c in curves)
+        plan = replace(plan, warnings=(*plan.warnings, (
+            f"uplift: {over_draws(draws, question.level)}; the share of draws that gain is of "
+            "the same draws")))  # fmt: skip
     # Two verbs, two "current"s (R5-F4): named in the answer, as predict names its own.
     # Over the window itself the figures are its totals: said as "× its days", not as "mean
     # daily spend ... over that window" beside 120-day totals (R6-F9).

@@ -28,9 +28,11 @@ from surfacing_svc.convert import products as convert_products
 from surfacing_svc.convert.drift import stored_reading
 from surfacing_svc.data_drift import DataDrift, StoredReading, data_drift
 from surfacing_svc.errors import InvalidRequest, NotAnAttribution, RegistryUnavailable
+from surfacing_svc.intervals import Interval
 from surfacing_svc.peers import AnalysisReader, HistoryReader, OrgCalendar, RegistryWriter
 from surfacing_svc.planning import (
     PlanningModel,
+    Recommendations,
     RecommendQuestion,
     answer_design,
     answer_forecast,
@@ -40,6 +42,7 @@ from surfacing_svc.planning import (
     outcome_value,
 )
 from surfacing_svc.products import product_actions
+from surfacing_svc.recommend import ActionKind, with_counterfactual
 from surfacing_svc.usual_spend import RegisteredTests
 
 P = ParamSpec("P")
@@ -246,6 +249,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             )  # fmt: skip
             drift = await self._drift(context, history, reading, None, model.end)
         answer = await _compute(context, answer_recommend, model, q, history, evidence, tests)
+        answer = await self._checked_reallocation(answer, model, q, context)
         if drift is not None and any(a.design is not None for a in answer.actions):
             answer = replace(answer, warnings=(*answer.warnings,
                                                *drift.warnings("proposed test design")))  # fmt: skip
@@ -256,6 +260,34 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         }
         reply = convert.recommendations_to_proto(answer, q, experiments)
         return _with_products(reply, products, q.max_results)
+
+    async def _checked_reallocation(
+        self, answer: Recommendations, model: PlanningModel, q: RecommendQuestion,
+        context: grpc.aio.ServicerContext,
+    ) -> Recommendations:  # fmt: skip
+        """The reallocation with Counterfactual's figure for its spends beside its own, so
+        that checking it with `liftos counterfactual` holds no surprise (R10-F5). Over the
+        analysis window only (a future horizon's business as usual is another question); if
+        the causal service cannot answer, the reallocation stands without it, and says so."""
+        index = next((i for i, a in enumerate(answer.actions)
+                      if a.kind is ActionKind.REALLOCATE and a.spends), None)  # fmt: skip
+        if index is None or q.horizon_days:
+            return answer
+        action = answer.actions[index]
+        try:
+            reply = await self._analyses.counterfactual(
+                q.org_id, model.analysis_id, action.spends, level=q.level,
+                timeout=context.time_remaining(),
+            )  # fmt: skip
+        except grpc.aio.AioRpcError as error:
+            return replace(answer, warnings=(*answer.warnings, (
+                f"the reallocation's Counterfactual could not be read ({error.code().name}: "
+                f"{error.details()}); its figures are the planning curves' only")))  # fmt: skip
+        d = reply.delta
+        checked = with_counterfactual(action, Interval(d.estimate, d.lower, d.upper, q.level),
+                                      outcome_value(model, q))  # fmt: skip
+        actions = (*answer.actions[:index], checked, *answer.actions[index + 1 :])
+        return replace(answer, actions=actions)
 
     async def _drift(
         self, context: grpc.aio.ServicerContext, frame: pd.DataFrame,

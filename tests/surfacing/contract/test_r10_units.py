@@ -261,3 +261,30 @@ def test_a_binding_ceiling_names_the_objective_that_presses_on_it(stub, revenue:
         assert all(raised[ch] for ch in said[risk]["mean"]), (risk, said[risk], raised)
     assert said[0.0]["mean"] and not said[0.0]["risk only"]
     assert all(not raised[ch] for ch in said[1.0]["risk only"]), (said[1.0], raised)
+
+
+# -- F5 -----------------------------------------------------------------------------------
+
+
+def test_the_plans_uplift_says_it_is_over_the_draws_not_counterfactuals_point_fit(
+    mesh, stub, revenue_result: causal_pb.AttributionResult
+) -> None:
+    # The same plan, two answers (R10-F5): the optimiser's mean over the analysis's draws and
+    # Counterfactual's point fit. Not unified; the plan now says which it is.
+    aid = revenue_result.analysis_id
+    now = _optimize(stub, aid, 1e6, 0.0)
+    total = sum(a.current_spend for a in now.allocations)
+    plan = _optimize(stub, aid, total, 0.0, ("meta_prospecting", "google_search"))
+    draws = max(len(m.scale) for m in revenue_result.response_models)
+    (said,) = [w for w in plan.warnings if w.startswith("uplift: ")]
+    assert f"90% interval over the analysis's {draws} posterior draws of the response" in said
+    assert "Counterfactual on the same spends reads the analysis's point fit" in said
+    causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(mesh["causal"].address))
+    moved = [a for a in plan.allocations if abs(a.optimal_spend - a.current_spend) > 1.0]
+    assert moved, "the case needs a plan that moves spend"
+    check = causal.Counterfactual(causal_pb.CounterfactualRequest(
+        org_id=ORG, analysis_id=aid, alpha=0.1,
+        changes=[causal_pb.SpendChange(channel=a.channel, spend=a.optimal_spend)
+                 for a in moved]), timeout=300)  # fmt: skip
+    # What the sentence warns of: the point fit's figure is not the draws' mean.
+    assert abs(check.delta.estimate - plan.uplift.estimate) > 0.01 * abs(plan.uplift.estimate)
