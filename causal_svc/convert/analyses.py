@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import common_pb2 as common_pb
 
 from causal_svc import limits
 from causal_svc.convert.fields import text
@@ -62,4 +63,7 @@ def analysis_summary(payload: bytes) -> causal_pb.AnalysisSummary:
         r = analysis.attribution if result == "attribution" else analysis.products
         out.date_range.CopyFrom(r.date_range)
         out.record_count = r.record_count
+        if result == "attribution" and analysis.attribution.outcome:
+            name = common_pb.OutcomeMetric.Name(analysis.attribution.outcome)
+            out.outcome = name.removeprefix("OUTCOME_METRIC_").lower()
     return out

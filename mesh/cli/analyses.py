@@ -44,7 +44,7 @@ def row(a: AnalysisSummary) -> dict[str, Any]:
     start, end = _window(a.date_range)
     made = a.create_time.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if a.create_time else ""
     kind = AnalysisKind(a.kind).name.removeprefix("ANALYSIS_KIND_").lower()
-    about = ""
+    about = f"outcome: {a.outcome}" if a.kind == AnalysisKind.ATTRIBUTION and a.outcome else ""
     if a.kind == AnalysisKind.EFFECT_ESTIMATE:
         method = EstimationMethod(a.method).name.removeprefix("ESTIMATION_METHOD_").lower()
         about = f"{method}: {a.treatment} -> {a.outcome}" + (

@@ -106,11 +106,12 @@ def test_analyses_lists_both_runs_with_their_window_and_records(pair, monkeypatc
     for row, result in ((newest, after), (older, before)):
         assert row[1] == "attribution"
         assert "2024-09-15..2024-12-08" in row and f"{result.record_count:,}" in row
+        assert row[-2:] == ["outcome:", "revenue"]  # a conversions run would read apart (R10-F14)
     assert main(["analyses", "--org", w.ORG, "--limit", "1", "--json"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line) | {"made": ""} == {
         "analysis_id": after.analysis_id, "kind": "attribution", "made": "",
-        "start": "2024-09-15", "end": "2024-12-08", "records": after.record_count, "about": "",
+        "start": "2024-09-15", "end": "2024-12-08", "records": after.record_count, "about": "outcome: revenue",
     }  # fmt: skip
     assert main(["analyses", "--org", w.ORG, "--kind", "estimate"]) == 0
     assert capsys.readouterr().out.strip() == "no stored analyses"

@@ -2454,7 +2454,10 @@ class AnalysisSummary(_message.Message):
     method: Global___EstimationMethod.ValueType
     """Effect estimates: the method used (unset for attribution)."""
     outcome: _builtins.str
-    """Effect estimates: the outcome column or metric."""
+    """Effect estimates: the outcome column or metric. Attribution analyses: the outcome
+    modelled, "revenue" or "conversions" (AttributionResult.outcome, lower case), so two
+    analyses of one window on different outcomes can be told apart.
+    """
     treatment: _builtins.str
     """Effect estimates: the treatment column."""
     supported: _builtins.bool
@@ -2580,7 +2583,9 @@ class CounterfactualRequest(_message.Message):
     """Significance level (default 0.05)."""
     future_days: _builtins.int
     """Predict the next future_days days instead (taken to look like the analysis's last
-    future_days days; the changes scale their spend). 0: the reference period.
+    future_days days or, where those meet a registered experiment's test window, the latest
+    future_days consecutive analysed days clear of every registered test, as a warning says;
+    the changes scale their spend). 0: the reference period.
     """
     @_builtins.property
     def changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpendChange]:

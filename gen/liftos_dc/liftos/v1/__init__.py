@@ -2935,7 +2935,9 @@ class AnalysisSummary(betterproto2.Message):
 
     outcome: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
     """
-    Effect estimates: the outcome column or metric.
+    Effect estimates: the outcome column or metric. Attribution analyses: the outcome
+    modelled, "revenue" or "conversions" (AttributionResult.outcome, lower case), so two
+    analyses of one window on different outcomes can be told apart.
     """
 
     treatment: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
@@ -5576,7 +5578,9 @@ class CounterfactualRequest(betterproto2.Message):
     future_days: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
     """
     Predict the next future_days days instead (taken to look like the analysis's last
-    future_days days; the changes scale their spend). 0: the reference period.
+    future_days days or, where those meet a registered experiment's test window, the latest
+    future_days consecutive analysed days clear of every registered test, as a warning says;
+    the changes scale their spend). 0: the reference period.
     """
 
 
