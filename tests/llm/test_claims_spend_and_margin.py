@@ -23,6 +23,7 @@ from causal_svc.analyses import AnalysisStore, StoredAnalysis
 from causal_svc.app import build as causal_build
 from llm_svc.app import build as llm_build
 from llm_svc.numbers import fmt
+from mesh.cli.commands import main
 from mesh.runtime.inprocess import running_services
 from tests.llm.test_products import stored as stored_products
 
@@ -83,6 +84,9 @@ def attribution(
     )  # fmt: skip
 
 
+ADDRESSES: dict[str, str] = {}  # the running services, for the CLI
+
+
 def product_analysis() -> causal_pb.Analysis:
     """The product analysis of tests/llm/test_products.py, as the audit's org stores it."""
     a = stored_products()
@@ -106,6 +110,7 @@ def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_grpc.LlmServic
         products = product_analysis()
         store.put(StoredAnalysis(ORG, PRODUCTS, "products", now, products.SerializeToString()))
         store.close()
+        ADDRESSES.update({name: s.address for name, s in services.items()})
         yield llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address))
 
 
@@ -261,3 +266,19 @@ def test_the_product_explanation_gives_the_margin_net_of_refunds(
     assert f"its margin by {fmt(cell.incremental_margin.estimate)}" not in done.text
     cited = {c.fact for c in done.citations}
     assert "cells[google_shopping/Footwear].incremental_margin_net_of_refunds.lower" in cited
+
+
+def test_check_claims_strict_fails_on_a_profitability_claim(
+    llm: llm_grpc.LlmServiceStub, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """The audit's repro: `check-claims --strict "Tiktok pays for itself."` said "no causal
+    claims found" and exited 0; a CI gate on generated text let it through."""
+    monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", ADDRESSES["causal"])
+    monkeypatch.setenv("LIFTOS_LLM_ADDR", ADDRESSES["llm"])
+    text = "Tiktok pays for itself. Meta prospecting is profitable."
+    args = ["check-claims", text, "--analysis", REVENUE, "--org", ORG, "--strict"]
+    assert main(args) == 3
+    out = capsys.readouterr().out
+    verdicts = [line.split()[0] for line in out.splitlines() if line[:1].isupper()]
+    assert verdicts[:2] == ["UNSUPPORTED", "SUPPORTED"], out  # meta: iROAS 1.13 to 3.03
+    assert "includes break-even" in out
