@@ -248,7 +248,8 @@ Rules:
 4. Word each effect as its state allows: ESTABLISHED may be stated plainly; INDICATIVE must be hedged ("suggests", "may have"); NO DETECTABLE EFFECT means "we could not detect an effect", never "no effect"; NOT SUPPORTED and CORRELATION ONLY must not be described as effects at all.
 5. Never extrapolate beyond the data window, the units analysed, or the spend levels observed, and never to channels or outcomes the evidence does not cover.
 6. Use only figures that appear in the evidence; do not compute new ones.
-7. Write plain prose without the [analysis:fact] tags."""
+7. Write plain prose without the [analysis:fact] tags.
+8. A channel's incremental outcome is its whole effect (its spend switched off over the window), not what raising or cutting its spend by part would do; for spending more or less, quote its marginal ROAS (the return on the next unit of spend), not the average incremental ROAS, and compare it with break-even (1) only on a revenue analysis."""
 
 _STYLE = {
     Audience.EXECUTIVE: "Audience: an executive. Three or four short sentences, the decision first, no statistical jargon beyond the interval.",

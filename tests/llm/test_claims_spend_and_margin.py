@@ -208,6 +208,10 @@ def test_build_context_gives_the_marginal_roas(llm: llm_grpc.LlmServiceStub) -> 
     line = next(x for x in reply.context.splitlines() if tag + "estimate]" in x)
     assert line.strip().startswith("- marginal ROAS (the return on the next unit of spend")
     assert "1.03" in line and "0.221" in line and "1.83" in line and "break-even" in line
+    # and the LLM is told what the whole effect is not (the claims CheckClaims will not back)
+    rules = reply.prompts[0].content
+    assert "not what raising or cutting its spend by part would do" in rules
+    assert "quote its marginal ROAS" in rules
 
 
 # -- R10-F4: profitability in plain words ---------------------------------------------------------
