@@ -269,7 +269,9 @@ def test_the_llm_service_explains_the_product_analysis_and_the_report_shows_it(
         channel = c.channel.replace("_", " ")
         if c.incremental_revenue.lower > 0:  # the cells each channel really sells
             assert f"{channel}'s spend raised {c.category} revenue".lower() in done.text.lower()
-            assert f"cells[{c.channel}/{c.category}].incremental_margin.lower" in cited
+            # the margin the product view shows: net of the category's refunds
+            net = f"cells[{c.channel}/{c.category}].incremental_margin_net_of_refunds.lower"
+            assert net in cited
         elif c.incremental_revenue.upper > 0 and c.spend.amount > 0:
             assert (
                 f"{channel}'s spend on {c.category} is not distinguishable from zero".lower()
