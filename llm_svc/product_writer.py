@@ -102,7 +102,7 @@ def _cell(analysis: Analysis, e: Effect, margin: Effect | None = None) -> _Build
     _figures(b.t(f"{_channel(role)}'s spend {_verb(e)} {what}"), e)
     if margin is not None:
         if margin.spans_zero:
-            b.t("; its effect on margin is not distinguishable from zero")
+            b.t("; its effect on margin net of refunds is not distinguishable from zero")
             _flat(b, margin)
         else:
             _figures(b.t(", and its margin net of refunds"), margin)

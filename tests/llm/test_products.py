@@ -337,7 +337,7 @@ def test_a_cell_that_lost_revenue_and_a_margin_that_includes_zero_are_worded_so(
     text = assert_grounded(proto, Audience.ANALYST).text
     assert (
         "Meta catalogue's spend cut Tops revenue by 30,000 (90% CI -50,000 to -10,000); its "
-        f"effect on margin is not distinguishable from zero: {fmt(-12_000 * keep)}, 90% CI "
+        f"effect on margin net of refunds is not distinguishable from zero: {fmt(-12_000 * keep)}, 90% CI "
         f"{fmt(-25_000 * keep)} to {fmt(1_000 * keep)}."
     ) in text
     a = analysis_from_proto(proto)
