@@ -402,8 +402,13 @@ def _claim(span: Span, subject: str) -> Claim | None:
     text = span.text
     if classify(text) is not Mode.CAUSAL:
         return None
-    change, amount = _spend_change(text)
+    change, amount, at = _spend_change(text)
     found = _sizes(text, skip=amount)
+    if change and found.size is not None and found.size.start < at:
+        # "X drove 4.1M, so double its budget": the change is advice after the claim, not
+        # the intervention the claim's size is about
+        change, amount = 0, None
+        found = _sizes(text)
     size, interval, bound = found.size, found.interval, found.bound
     marginal = bool(_MARGINAL.search(text))
     # "at the margin" says where on the response curve, not a profit margin
@@ -455,31 +460,32 @@ _BY = re.compile(
 _IN_HALF = re.compile(r"^(?:\s+[\w'’.-]+){0,5}?\s+in half\b", re.IGNORECASE)
 
 
-def _spend_change(text: str) -> tuple[int, Quantity | None]:
+def _spend_change(text: str) -> tuple[int, Quantity | None, int]:
     """(+1 raise / -1 cut / 0, the part): a clause that changes its cause's spend by part
     ("raising PMax spend by 30%", "cutting Google search by 30%", "doubling the budget"). A
     cut, pause or removal with no part stays a switch-off (0: the channel's whole effect, as
-    "cutting TikTok would lose 2M" reads); a raise with no part is a change of unsaid size."""
+    "cutting TikTok would lose 2M" reads); a raise with no part is a change of unsaid size.
+    The third item is where the intervention starts."""
     m = _INTERVENTION.search(text) or _STOP_CAUSE.search(text)
     if m is None:
-        return 0, None
+        return 0, None, 0
     verb = m.group("verb").lower()
     if _OFF.match(verb):
-        return 0, None
+        return 0, None, 0
     sign = -1 if _CUT.match(verb) else 1
     at = m.start("verb")
     if verb.startswith("doubl"):
-        return 1, Quantity(2.0, QuantityKind.MULTIPLE, at, m.end("verb"), 0.0)
+        return 1, Quantity(2.0, QuantityKind.MULTIPLE, at, m.end("verb"), 0.0), at
     if verb.startswith("halv") or (sign < 0 and _IN_HALF.match(text[m.end("verb") :])):
-        return -1, Quantity(0.5, QuantityKind.MULTIPLE, at, m.end("verb"), 0.0)
+        return -1, Quantity(0.5, QuantityKind.MULTIPLE, at, m.end("verb"), 0.0), at
     for q in quantities(text):
         if q.start >= m.end("verb") and _BY.match(text[m.end("verb") : q.start]):
             if q.value <= 0 or q.is_range:
                 break
             if sign < 0 and q.kind is QuantityKind.PERCENT and q.value >= 1:
-                return 0, None  # "cut by 100%": switched off
-            return sign, q
-    return (1, None) if sign > 0 else (0, None)
+                return 0, None, at  # "cut by 100%": switched off
+            return sign, q, at
+    return (1, None, at) if sign > 0 else (0, None, at)
 
 
 def extract_claims(text: str, subjects: Sequence[re.Pattern[str]] = ()) -> list[Claim]:

@@ -169,6 +169,11 @@ def test_a_change_the_curve_rules_out_is_contradicted(llm: llm_grpc.LlmServiceSt
         cut.verdict == V.CLAIM_VERDICT_CONTRADICTED and "from 3,600,000 to 1,800,000" in cut.reason
     )
     assert whole.verdict == V.CLAIM_VERDICT_SUPPORTED
+    # advice after a claim is not the intervention the claim's size is about
+    advice = check(
+        llm, "Meta prospecting drove 7.5 million in revenue, so we should double its budget."
+    )
+    assert advice[0].verdict == V.CLAIM_VERDICT_SUPPORTED
 
 
 # -- R10-F3: the marginal return is not the average ---------------------------------------------
