@@ -100,6 +100,9 @@ class CategoryCell:
     marginal: Span | None = None
     # The category's refunds over its net sales: the share of the margin refunds take back.
     refund_rate: float = 0.0
+    # The margin rate of the cell's own lift (its products and days, as the analysis weighed
+    # them; NaN: use margin_rate, the category's).
+    lift_margin_rate: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +182,8 @@ def _marginal(c: CategoryCell) -> Span | None:
     m = c.marginal
     if m is None or not all(math.isfinite(v) for v in (m.estimate, m.lower, m.upper)):
         return None
-    rate = (c.margin_rate if math.isfinite(c.margin_rate) else 1.0) * (1.0 - c.refund_rate)
+    own = c.lift_margin_rate if math.isfinite(c.lift_margin_rate) else c.margin_rate
+    rate = (own if math.isfinite(own) else 1.0) * (1.0 - c.refund_rate)
     return Span(m.estimate * rate, m.lower * rate, m.upper * rate)
 
 

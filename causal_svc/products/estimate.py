@@ -80,9 +80,13 @@ more than the total does, so its interval is drawn jointly over coefficients and
 (:func:`causal_svc.products.category.average_saturation` says how); ``roas`` is the slope at
 zero spend.
 
-**Margin.** Incremental margin is incremental revenue times the category's observed margin
-rate (``1 - sum cost x units / sum revenue``), interval scaled alike. Revenue is net sales
-before refunds, so that margin is too. **Net of refunds** (issue 20: a category that refunds
+**Margin.** Incremental margin is incremental revenue times the margin rate of the channel's
+own lift (:func:`causal_svc.products.margins.lift_margin_rate`: each product-day's rate weighted
+by where the fit puts the lift; the category's observed rate, ``1 - sum cost x units / sum
+revenue``, where it puts none), interval scaled alike: the extra sales fall on promoted products
+and discount days, whose margin is not the category's average (covered 83.8% → 86.5% of cells
+on seeds 20–39, 89.4% → 90.5% on 0–19). Revenue is net sales before refunds, so that margin is
+too. **Net of refunds** (issue 20: a category that refunds
 12% of its sales keeps 12% less than its margin says) it is the margin times ``1 - r``, ``r``
 the category's refunds over its net sales in the window (``refunds``, each dated on its
 order's day), interval scaled alike. That is right when a refund returns the goods to stock
@@ -130,6 +134,8 @@ from causal_svc.products.joint import Design, hac_fit, nw_variance, transform_sp
 from causal_svc.products.joint import cell_gradient as _cell_gradient
 from causal_svc.products.joint import hac as _hac
 from causal_svc.products.joint import poisson_root as _poisson_root
+from causal_svc.products.margins import lift_margin_rate
+from causal_svc.products.margins import refund_rate as _refund_rate
 
 __all__ = [
     "CellEffect",
@@ -435,7 +441,6 @@ def estimate_products(
         cost = float((a.cost[m][:, None] * a.units[m]).sum())
         margin_rate = 1.0 - cost / sold if sold > 0 else 0.0
         refund_rate, refund_se = _refund_rate(a.refunds[m].sum(axis=0), y)
-        keep = margin_rate * (1.0 - refund_rate)
         for c in range(len(channels)):
             if c not in active:
                 cells.append(_no_spend(channels[c], category))
@@ -444,6 +449,13 @@ def estimate_products(
             inc, se = float(inc_avg[i]), float(se_avg[i])
             lo, hi = inc - z_rep * se, inc + z_rep * se
             spent = float(a.spend[c, m].sum())
+            # the extra sales' own margin: promoted products and discount days differ from
+            # the category's average (margin coverage 83.8% -> 87.6% net, seeds 20-39)
+            rate = lift_margin_rate(
+                a.units[m], a.revenue[m], a.discount[m], a.cost[m], fit.coef[i], fit.z[i],
+                margin_rate,
+            )  # fmt: skip
+            keep = rate * (1.0 - refund_rate)
             cells.append(
                 CellEffect(
                     channels[c],
@@ -453,9 +465,9 @@ def estimate_products(
                     se,
                     lo,
                     hi,
-                    inc * margin_rate,
-                    lo * margin_rate,
-                    hi * margin_rate,
+                    inc * rate,
+                    lo * rate,
+                    hi * rate,
                     inc / sold if sold > 0 else 0.0,
                     float(marginal.initial[i]),
                     fit.decay[i],
@@ -504,17 +516,6 @@ def estimate_products(
         ),
         warnings=tuple(warnings),
     )
-
-
-def _refund_rate(refunds: np.ndarray, revenue: np.ndarray) -> tuple[float, float]:
-    """``(rate, stderr)``: a category's refunds over its net sales, clipped to [0, 1], and the
-    ratio estimator's standard error with days as the units (``sqrt(sum (R_t - r Y_t)^2) /
-    sum Y``: each refund is dated on its order's day, so a day's orders carry their own)."""
-    sold = float(revenue.sum())
-    if sold <= 0:
-        return 0.0, 0.0
-    rate = float(np.clip(refunds.sum() / sold, 0.0, 1.0))
-    return rate, float(np.sqrt(np.sum((refunds - rate * revenue) ** 2)) / sold)
 
 
 def _others(a: _Arrays, m: np.ndarray) -> np.ndarray:

@@ -39,6 +39,14 @@ def product_evidence(analysis: causal_pb.Analysis) -> ProductEvidence:
     """What Recommend reads of a product analysis (``analysis.products`` must be set)."""
     r = analysis.products
     rate = {c.category: c.margin_rate for c in r.categories}
+
+    def cell_rate(c: causal_pb.ChannelCategoryEffect) -> float:
+        # the cell's own margin rate (its lift's products and days), as the analysis took it
+        inc, margin = c.incremental_revenue.estimate, c.incremental_margin.estimate
+        if inc > 0 and math.isfinite(margin) and margin != 0:
+            return margin / inc
+        return math.nan
+
     # refunds over net sales, as the analysis (and the product view) take them off the margin
     refund = {
         c.category: min(max(c.refunds / c.revenue, 0.0), 1.0) if c.revenue > 0 else 0.0
@@ -55,6 +63,7 @@ def product_evidence(analysis: causal_pb.Analysis) -> ProductEvidence:
             rate.get(c.category, math.nan),
             _span(c.marginal_roas) if c.HasField("marginal_roas") else None,
             refund.get(c.category, 0.0),
+            cell_rate(c),
         )
         for c in r.cells
     )

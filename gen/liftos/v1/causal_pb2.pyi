@@ -2831,7 +2831,11 @@ class ChannelCategoryEffect(_message.Message):
 
     @_builtins.property
     def incremental_margin(self) -> _common_pb2.Interval:
-        """Incremental margin: the incremental revenue times the category's margin rate."""
+        """Incremental margin: the incremental revenue times the margin rate of the cell's own lift
+        (each product-day's rate, 1 − unit cost over the day's net unit price, weighted by where
+        the fit puts the channel's lift; the category's margin_rate where it puts none), before
+        refunds (CategorySummary.refunds).
+        """
 
     @_builtins.property
     def incremental_roas(self) -> _common_pb2.Interval:

@@ -776,12 +776,14 @@ class OptimizeBudgetResponse(_message.Message):
     give the net change where the totals differ).
     """
     shadow_price: _builtins.float
-    """Shadow price of the total budget: what one more unit of budget adds to the objective.
-    Without a risk weight it is the budget's Lagrange multiplier. With one (risk_aversion > 0)
-    the objective (the gain's mean less risk_aversion sd over the model's draws) has a kink
-    where the gain vanishes (the current mix), so it is re-solved: the change of that
-    objective per unit over a budget 1% larger (1% smaller when the bounds leave no room
-    above), and the multiplier only where it agrees within 5%; a warning says when.
+    """Shadow price of the total budget: what one more unit of budget adds to the objective
+    through this RPC, with the bounds it sets at that budget (the default max_change bound and
+    the ceiling of a channel the analysis did not establish follow the budget). Where those
+    bounds move, it is re-solved over a budget 1% larger (1% smaller when the bounds leave no
+    room above) and a warning gives the figure with every bound held; otherwise it is the
+    budget's Lagrange multiplier, re-solved likewise with a risk weight (risk_aversion > 0:
+    the gain's mean less risk_aversion sd over the model's draws has a kink at the current
+    mix) where the multiplier differs by more than 5%.
     """
     budget_binds: _builtins.bool
     """Whether the whole budget is used (a profit objective may leave some unspent)."""

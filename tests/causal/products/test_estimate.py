@@ -40,19 +40,28 @@ def test_channel_category_revenue_tracks_the_planted_truth(world: Any) -> None:
 
 
 def test_cells_without_spend_report_nothing_and_margin_follows_revenue(world: Any) -> None:
+    """A cell's margin is its revenue times the margin rate of its own lift, which reads the
+    truth's rate of the extra sales at least as well as the category's average rate does."""
     panel, truth, est = world
+    own_error, category_error = [], []
     for c in est.cells:
         if c.spend == 0:
             assert c.incremental_revenue == 0 and c.stderr == 0
             continue
         rows = panel[panel["category"] == c.category]
         rate = 1 - (rows["cost"] * rows["units"]).sum() / rows["revenue"].sum()
-        assert c.incremental_margin == pytest.approx(c.incremental_revenue * rate)
+        own = c.incremental_margin / c.incremental_revenue
         assert c.margin_low <= c.incremental_margin <= c.margin_high
+        assert c.margin_low == pytest.approx(c.conf_low * own)
+        assert c.margin_high == pytest.approx(c.conf_high * own)
+        assert abs(own - rate) < 0.1  # a weighing of the category's own product-day rates
         t = truth["incremental"][c.channel]["categories"][c.category]
         if t["incremental_revenue"] > 0:
             true_rate = t["incremental_margin"] / t["incremental_revenue"]
             assert rate == pytest.approx(true_rate, abs=0.05)
+            own_error.append(abs(own - true_rate))
+            category_error.append(abs(rate - true_rate))
+    assert own_error and np.mean(own_error) <= np.mean(category_error)
 
 
 def test_cannibalisation_has_the_planted_sign_and_nulls_stay_quiet(world: Any) -> None:

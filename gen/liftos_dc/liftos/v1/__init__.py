@@ -4762,7 +4762,10 @@ class ChannelCategoryEffect(betterproto2.Message):
         5, betterproto2.TYPE_MESSAGE, optional=True
     )
     """
-    Incremental margin: the incremental revenue times the category's margin rate.
+    Incremental margin: the incremental revenue times the margin rate of the cell's own lift
+    (each product-day's rate, 1 − unit cost over the day's net unit price, weighted by where
+    the fit puts the channel's lift; the category's margin_rate where it puts none), before
+    refunds (CategorySummary.refunds).
     """
 
     incremental_roas: "Interval | None" = betterproto2.field(
@@ -8051,12 +8054,14 @@ class OptimizeBudgetResponse(betterproto2.Message):
 
     shadow_price: "float" = betterproto2.field(6, betterproto2.TYPE_DOUBLE)
     """
-    Shadow price of the total budget: what one more unit of budget adds to the objective.
-    Without a risk weight it is the budget's Lagrange multiplier. With one (risk_aversion > 0)
-    the objective (the gain's mean less risk_aversion sd over the model's draws) has a kink
-    where the gain vanishes (the current mix), so it is re-solved: the change of that
-    objective per unit over a budget 1% larger (1% smaller when the bounds leave no room
-    above), and the multiplier only where it agrees within 5%; a warning says when.
+    Shadow price of the total budget: what one more unit of budget adds to the objective
+    through this RPC, with the bounds it sets at that budget (the default max_change bound and
+    the ceiling of a channel the analysis did not establish follow the budget). Where those
+    bounds move, it is re-solved over a budget 1% larger (1% smaller when the bounds leave no
+    room above) and a warning gives the figure with every bound held; otherwise it is the
+    budget's Lagrange multiplier, re-solved likewise with a risk weight (risk_aversion > 0:
+    the gain's mean less risk_aversion sd over the model's draws has a kink at the current
+    mix) where the multiplier differs by more than 5%.
     """
 
     budget_binds: "bool" = betterproto2.field(7, betterproto2.TYPE_BOOL)
