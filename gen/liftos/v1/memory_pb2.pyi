@@ -1283,7 +1283,10 @@ class AggregateProductsResponse(_message.Message):
         """Product report rows (DATA_SOURCE_GOOGLE_ADS_SHOPPING, DATA_SOURCE_META_PRODUCTS) per
         (date, product_id, source, channel, currency), in that order: date, product_id, source
         (short name, e.g. "google_ads_shopping"), channel, currency (strings), spend, conversions,
-        revenue (doubles, platform-reported), impressions, clicks (int64).
+        revenue (doubles, platform-reported), impressions, clicks (int64). product_id is the
+        report's id or, where that is no catalogue product id, the catalogue product whose variant
+        id or SKU it is (matched when summed, against the current catalogue; only where exactly one
+        product carries it, a variant id before a SKU).
         """
 
     @_builtins.property
