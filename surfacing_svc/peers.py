@@ -32,6 +32,7 @@ from mesh.runtime.peers import Peer, external_factor_series, unavailable, unreac
 from mesh.runtime.protoconv import campaign_sources, set_date_range
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
+from mesh.runtime.usual_days import registered_test as _registered_test
 from surfacing_svc.errors import (
     AnalysisNotFound,
     CausalUnavailable,
@@ -333,21 +334,3 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
             if error.code() is grpc.StatusCode.NOT_FOUND:
                 return RegisteredTests(out)
             return RegisteredTests(out, f"ListExperiments: {error.code().name}, {error.details()}")
-
-
-_RAN = {md_pb.EXPERIMENT_STATUS_RUNNING: "running", md_pb.EXPERIMENT_STATUS_COMPLETED: "completed"}
-
-
-def _registered_test(e: md_pb.CausalExperiment) -> RegisteredTest | None:
-    """A registered experiment as a test that ran (None: a draft or a cancelled one without a
-    result — it may never have run — or one without a channel or valid dates)."""
-    status = _RAN.get(e.status) or ("result recorded" if e.HasField("result") else "")
-    channel = e.channel or e.result.channel
-    if not status or not channel:
-        return None
-    try:
-        start = dt.date(e.start_date.year, e.start_date.month, e.start_date.day)
-        end = dt.date(e.end_date.year, e.end_date.month, e.end_date.day)
-    except ValueError:
-        return None
-    return RegisteredTest(e.experiment_id, channel, start, end, status, tuple(e.treatment_units))
