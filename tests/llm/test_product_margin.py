@@ -58,3 +58,25 @@ def test_a_margin_whose_interval_reaches_the_spend_is_not_said_to_lose_money(
         "Google shopping loses money on Footwear.", [analysis_from_proto(proto)]
     )
     assert claim.verdict is Verdict.UNSUPPORTED and "includes the spend" in claim.reason
+
+
+def test_the_explanations_margin_is_the_product_views() -> None:
+    """One figure on both surfaces: every cell's margin in the explanation's evidence is the
+    product view's margin net of refunds (mesh.report.products.net_margin), to the last digit."""
+    from mesh.report.products import net_margin, refund_rates
+
+    proto = stored()
+    r = proto.products
+    rates = refund_rates(r)
+    assert any(v > 0 for v in rates.values())
+    margins = {
+        (e.role.channel, e.role.category): e
+        for e in analysis_from_proto(proto).effects
+        if e.role is not None and e.role.kind == "cell" and e.outcome == "margin"
+    }
+    cells = [c for c in r.cells if c.spend.amount > 0]
+    assert cells and len(margins) == len(cells)
+    for c in cells:
+        view = net_margin(c, rates)
+        e = margins[(c.channel, c.category)]
+        assert (e.point, e.lower, e.upper) == (view.estimate, view.lower, view.upper)
