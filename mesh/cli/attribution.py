@@ -57,7 +57,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     c.add_argument("--start", type=dt.date.fromisoformat, default=None)
     c.add_argument("--end", type=dt.date.fromisoformat, default=None)
     c.add_argument("--future-days", type=int, default=0, help="the next N days instead")
-    c.add_argument("--alpha", type=float, default=0.05)
+    c.add_argument("--alpha", type=float, default=0.1,
+                   help="1 - the interval's level (default 0.1: the 90% of the analysis's table)")  # fmt: skip
     c.add_argument("--json", action="store_true")
     common(c)
     c.set_defaults(func=run_counterfactual)
@@ -223,8 +224,10 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
                 else "      —"
             )
             flag = "" if c.identified else "  (not identified)"
+            # without spend a platform ROAS is undefined, not 0 (the platform may claim plenty)
+            platform = f"{c.platform_reported_roas:9.2f}" if spend > 0 else f"{'—':>9s}"
             print(f"{c.channel:18s} {spend:12,.0f} {inc:>26s} {roas:>22s} {mroas} "
-                  f"{c.platform_reported_roas:9.2f} {naive} {c.contribution_share:6.1%}{flag}")  # fmt: skip
+                  f"{platform} {naive} {c.contribution_share:6.1%}{flag}")  # fmt: skip
         if r.baseline_outcome:
             print(f"{'baseline':18s} {'':12s} {outcome_text(r.baseline_outcome):>26s}")
         for line in calibration_text(r):

@@ -40,3 +40,15 @@ def test_a_revenue_table_keeps_iroas(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("channel "))
     assert "iROAS" in header and "mROAS" in header
+
+
+def test_a_channel_without_spend_has_no_platform_roas(capsys: pytest.CaptureFixture[str]) -> None:
+    # klaviyo_email has sends, no spend: its platform ROAS is undefined, and "0.00" read as
+    # "the platform claimed nothing" where it claimed millions (R10-F14)
+    result = _result(conversions=False)
+    print_result(result)
+    out = capsys.readouterr().out
+    email = next(c for c in result.channels if c.channel == "klaviyo_email")
+    assert email.platform_reported_outcome > 0 and not (email.spend and email.spend.amount)
+    row = next(line for line in out.splitlines() if line.startswith("klaviyo_email "))
+    assert "(no spend)" in row and " — " in row and "0.00" not in row, row

@@ -255,5 +255,7 @@ def test_cli_analyze_and_counterfactual(peers: PeerConfig, capsys: pytest.Captur
     analysis_id = out.out.split("analysis ", 1)[1].split(":", 1)[0]
     assert cli.main(["counterfactual", analysis_id, "--org", ORG, "--set", "tiktok=0",
                      "--set", "meta_prospecting=1.2"]) == 0  # fmt: skip
-    assert "difference:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # the same 90% as the analysis's table (R10-F14: the CLI's default was 95%)
+    assert "difference:" in out and "(90% interval)" in out
     assert cli.main(["counterfactual", analysis_id, "--org", ORG, "--set", "myspace=0"]) == 2
