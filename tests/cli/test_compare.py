@@ -115,3 +115,24 @@ def test_analyses_lists_both_runs_with_their_window_and_records(pair, monkeypatc
     }  # fmt: skip
     assert main(["analyses", "--org", w.ORG, "--kind", "estimate"]) == 0
     assert capsys.readouterr().out.strip() == "no stored analyses"
+
+
+def test_analyses_in_other_currencies_are_not_compared() -> None:
+    """R10-F12: amounts in EUR beside amounts in USD are no restatement and no move."""
+    a, b = _analysis("a", (1.0, 0.8, 1.2)), _analysis("b", (2.0, 1.5, 2.5))
+    b.attribution.daily.actual_outcome[0] = 92.0  # the same day, in EUR
+    for analysis, code in ((a, "USD"), (b, "EUR")):
+        analysis.attribution.channels[0].spend.CopyFrom(
+            common_pb.Money(amount=10.0, currency_code=code)
+        )
+    moved = compare(a, b)
+    assert moved.mismatch == (
+        "a reads amounts in USD and b in EUR: their revenue figures are in different currencies "
+        "and are not compared"
+    )
+    assert moved.restated == () and moved.channels[0].overlap is None
+    text = lines(moved)
+    assert text[0].startswith("NOT COMPARABLE: a reads amounts in USD and b in EUR")
+    assert not any("DO NOT OVERLAP" in x or "restated" in x for x in text)
+    same = compare(a, _analysis("c", (2.0, 1.5, 2.5)))  # no currency named: comparable
+    assert same.mismatch == "" and same.channels[0].overlap is False
