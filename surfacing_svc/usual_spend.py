@@ -1,13 +1,9 @@
 """Business-as-usual spend: the days a channel's "current" spend is read from when a plan or a
 design leaves it as it is.
 
-A registered experiment's test window is not business as usual for the channel it tested: a
-geo holdout takes the channel dark in half the geos (R5-F4: the last 28 days of a history
-that ended with Meta prospecting's holdout read 11,885/day against 39,369/day the 28 days
-before, so the default forecast assumed the finished holdout continued and a new design
-understated what a holdout removes by 3×). The usual days are the history's latest
-:data:`USUAL_DAYS` days outside every registered test window of the channel — the 28 days
-before the test when it ended the history — and the answer says so, naming the experiment.
+The usual days are the history's latest :data:`USUAL_DAYS` days outside every registered test
+window of the channel (why: :mod:`mesh.runtime.usual_days`), and the answer says so, naming
+the experiment.
 
 ``optimize`` reads "current" differently on purpose: the analysis window's mean spend, the
 point the response curves were fitted around (and which its uplift is measured from); each

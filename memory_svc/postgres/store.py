@@ -18,7 +18,7 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import psycopg
@@ -408,26 +408,15 @@ class PostgresRecordStore:
             if row is None or row[0] != 0:
                 return 0
             cur.execute("SELECT value FROM meta WHERE key = 'next_seq' FOR UPDATE")
-            filled, last = 0, -1
-            while True:
-                rows = cur.execute(
-                    "SELECT r.seq, p.payload FROM product_records r JOIN payloads p "
-                    "ON p.seq = r.seq WHERE r.seq > %s AND r.source = 'shopify_products' "
-                    "AND r.sku = '' ORDER BY r.seq LIMIT 5000",
-                    (last,),
-                ).fetchall()
-                if not rows:
-                    break
-                found = [(r[0], s) for r, s in zip(rows, decode([bytes(r[1]) for r in rows]),
-                                                      strict=True) if s]  # fmt: skip
-                if found:
-                    cur.execute(
-                        "UPDATE product_records r SET sku = u.sku FROM unnest(%s::int8[], "
-                        "%s::text[]) AS u(seq, sku) WHERE r.seq = u.seq",
-                        ([q for q, _ in found], [k for _, k in found]),
-                    )
-                filled += len(found)
-                last = rows[-1][0]
+            filled = _fill_from_payloads(
+                cur,
+                "SELECT r.seq, p.payload FROM product_records r JOIN payloads p "
+                "ON p.seq = r.seq WHERE r.seq > %s AND r.source = 'shopify_products' "
+                "AND r.sku = '' ORDER BY r.seq LIMIT 5000",
+                "UPDATE product_records r SET sku = u.value FROM unnest(%s::int8[], "
+                "%s::text[]) AS u(seq, value) WHERE r.seq = u.seq",
+                decode,
+            )
             cur.execute("UPDATE meta SET value = 1 WHERE key = 'product_sku'")
         return filled
 
@@ -446,25 +435,14 @@ class PostgresRecordStore:
             if row is None or row[0] != 0:
                 return 0
             cur.execute("SELECT value FROM meta WHERE key = 'next_seq' FOR UPDATE")
-            filled, last = 0, -1
-            while True:
-                rows = cur.execute(
-                    "SELECT m.seq, p.payload FROM measures m JOIN payloads p ON p.seq = m.seq "
-                    "WHERE m.seq > %s AND m.currency = '' ORDER BY m.seq LIMIT 5000",
-                    (last,),
-                ).fetchall()
-                if not rows:
-                    break
-                found = [(r[0], c) for r, c in zip(rows, decode([bytes(r[1]) for r in rows]),
-                                                      strict=True) if c]  # fmt: skip
-                if found:
-                    cur.execute(
-                        "UPDATE measures m SET currency = u.currency FROM unnest(%s::int8[], "
-                        "%s::text[]) AS u(seq, currency) WHERE m.seq = u.seq",
-                        ([s for s, _ in found], [c for _, c in found]),
-                    )
-                filled += len(found)
-                last = rows[-1][0]
+            filled = _fill_from_payloads(
+                cur,
+                "SELECT m.seq, p.payload FROM measures m JOIN payloads p ON p.seq = m.seq "
+                "WHERE m.seq > %s AND m.currency = '' ORDER BY m.seq LIMIT 5000",
+                "UPDATE measures m SET currency = u.value FROM unnest(%s::int8[], "
+                "%s::text[]) AS u(seq, value) WHERE m.seq = u.seq",
+                decode,
+            )
             cur.execute("DELETE FROM currency_day_sums")
             cur.execute(
                 "INSERT INTO currency_day_sums SELECT org_id, day, currency, source, channel, "
@@ -520,3 +498,22 @@ def _snapshot_version(db: psycopg.Connection, org_id: str) -> tuple[int, int, in
         "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = %s", (org_id,)
     ).fetchone()
     return (int(row[0]), int(row[1]), int(row[2])) if row else None
+
+
+def _fill_from_payloads(
+    cur: psycopg.Cursor[Any], select: str, update: str, decode: Callable[[list[bytes]], list[str]]
+) -> int:
+    """Fill a column added after rows were stored: page through ``select`` (seq, payload; one
+    ``%s`` for the last seq seen, 5,000 at a time), decode each page's payloads and ``update``
+    (two arrays: seqs, values) the rows whose value is not "". Returns how many got one."""
+    filled, last = 0, -1
+    while True:
+        rows = cur.execute(select, (last,)).fetchall()
+        if not rows:
+            return filled
+        found = [(r[0], v) for r, v in zip(rows, decode([bytes(r[1]) for r in rows]),
+                                              strict=True) if v]  # fmt: skip
+        if found:
+            cur.execute(update, ([q for q, _ in found], [v for _, v in found]))
+        filled += len(found)
+        last = rows[-1][0]
