@@ -71,7 +71,7 @@ def grpc_part(n_geos: int, tmp: Path) -> bytes:
 
 def domain_part(blob: bytes) -> None:
     from mesh.runtime.cancellation import Cancelled, CancelToken, run_with
-    from surfacing_svc import budget_objective, cancellation, design, forecast, optimizer
+    from surfacing_svc import budget_objective, budget_solve, cancellation, design, forecast
     from surfacing_svc.convert.models import planning_model
     from surfacing_svc.planning import RecommendQuestion, answer_recommend
 
@@ -87,7 +87,7 @@ def domain_part(blob: bytes) -> None:
         count[0] += 1
         real()
 
-    for m in (optimizer, budget_objective, design.plan, design.power, forecast):
+    for m in (budget_solve, budget_objective, design.plan, design.power, forecast):
         m.checkpoint = counting
     t = time.perf_counter()
     run_with(CancelToken.within(600), answer_recommend, model, q, None)
@@ -112,12 +112,12 @@ def domain_part(blob: bytes) -> None:
     on, off = [], []
     for i in range(6):
         for mode in ("on", "off") if i % 2 == 0 else ("off", "on"):
-            for m in (optimizer, budget_objective, design.plan, design.power, forecast):
+            for m in (budget_solve, budget_objective, design.plan, design.power, forecast):
                 m.checkpoint = real if mode == "on" else noop
             t = time.perf_counter()
             run_with(CancelToken.within(600), answer_recommend, model, q, None)
             (on if mode == "on" else off).append(time.perf_counter() - t)
-    for m in (optimizer, budget_objective, design.plan, design.power, forecast):
+    for m in (budget_solve, budget_objective, design.plan, design.power, forecast):
         m.checkpoint = real
     figure("Recommend with its cancellation checkpoints", statistics.median(on), "s",
            reference="checkpoints a no-op, alternated", reference_value=statistics.median(off),
