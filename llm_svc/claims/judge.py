@@ -56,8 +56,6 @@ UNSUPPORTED naming each reading.
 
 from __future__ import annotations
 
-import enum
-import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -65,16 +63,14 @@ from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 from llm_svc.claims.extract import Bound, Claim, ClaimKind, outcome_synonyms, subject_words
+from llm_svc.claims.spending import breakeven_verdict as _breakeven_verdict
+from llm_svc.claims.spending import change_verdict as _change_verdict
+from llm_svc.claims.spending import marginal_effect as _marginal_effect
+from llm_svc.claims.verdict import Verdict
 from llm_svc.evidence import Effect, Metric
 from llm_svc.numbers import Quantity, QuantityKind, fmt, fmt_pct
 
 __all__ = ["Judgement", "Verdict", "causes_named", "judge", "subject_patterns"]
-
-
-class Verdict(enum.StrEnum):
-    SUPPORTED = "supported"
-    CONTRADICTED = "contradicted"
-    UNSUPPORTED = "unsupported"
 
 
 @dataclass(frozen=True, slots=True)
@@ -559,178 +555,3 @@ def _share_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str]:
     if inside:
         return Verdict.SUPPORTED, f"the claimed share agrees with the analysis: {where}"
     return Verdict.UNSUPPORTED, f"the claimed bound is not shown: {where}"
-
-
-def _marginal_effect(e: Effect) -> Effect | None:
-    """An attribution channel's marginal ROAS as an effect of its own (cited by its facts)."""
-    if e.marginal is None:
-        return None
-    point, lower, upper = e.marginal
-    return replace(
-        e, point=point, lower=lower, upper=upper, prefix=e.marginal_fact, point_fact="estimate",
-        lower_fact="lower", upper_fact="upper", marginal=None,
-    )  # fmt: skip
-
-
-def _breakeven_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str]:
-    """Whether "X is profitable / pays for itself" (+1) or "X lost money" (-1): the return on spend
-    against break-even, 1 unit of revenue per unit of spend (before the cost of the goods
-    sold, which no attribution knows). The average incremental ROAS decides, the marginal one
-    where the claim is about the next unit of spend; a conversions analysis has no break-even
-    (a conversion's value is not in it)."""
-    if e.role is not None:
-        return _cell_breakeven(claim, e)
-    if e.metric is not Metric.ROAS:
-        return Verdict.UNSUPPORTED, (
-            f"the analysis gives no return on spend for {e.treatment} (it has no spend), so "
-            "whether it pays for itself cannot be judged"
-        )
-    if e.outcome != "revenue":
-        return Verdict.UNSUPPORTED, (
-            f"the analysis measured {e.outcome} per unit of spend, not revenue: break-even "
-            f"needs the value of one unit of {e.outcome}, which the analysis does not have, so "
-            "whether the channel pays for itself cannot be judged from it"
-        )
-    what = "incremental ROAS"
-    if claim.marginal:
-        marginal = _marginal_effect(e)
-        if marginal is None:
-            return Verdict.UNSUPPORTED, (
-                f"the analysis reports no marginal ROAS for {e.treatment}, so whether its next "
-                "unit of spend pays for itself cannot be judged"
-            )
-        e, what = marginal, "marginal ROAS (the return on the next unit of spend)"
-    unit = e.currency or "unit"
-    where = (
-        f"{e.treatment}'s {what} is {fmt(e.point)} ({e.level}% interval {fmt(e.lower)} to "
-        f"{fmt(e.upper)}) against break-even at 1 {unit} of revenue per {unit} of spend "
-        "(before the cost of the goods sold)"
-    )
-    above, below = e.lower > 1.0, e.upper < 1.0
-    if (claim.breakeven > 0 and above) or (claim.breakeven < 0 and below):
-        return Verdict.SUPPORTED, f"{where}: the whole interval is on the claimed side"
-    if (claim.breakeven > 0 and below) or (claim.breakeven < 0 and above):
-        side = "below" if below else "above"
-        return Verdict.CONTRADICTED, f"{where}: the whole interval is {side} break-even"
-    return Verdict.UNSUPPORTED, (
-        f"not established: {where}: the interval includes break-even, so the data cannot tell "
-        "whether it pays for itself"
-    )
-
-
-def _on_curve(
-    curve: Sequence[tuple[float, float, float, float]], spend: float
-) -> tuple[float, float, float] | None:
-    """(outcome, band lower, band upper) at ``spend``, read linearly between the curve's
-    points; None outside them."""
-    points = sorted(curve)
-    if not points or spend < points[0][0] - 1e-9 or spend > points[-1][0] * (1 + 1e-9):
-        return None
-    for (x0, *v0), (x1, *v1) in itertools.pairwise(points):
-        if x0 - 1e-9 <= spend <= x1 * (1 + 1e-9):
-            w = 0.0 if x1 <= x0 else min(max((spend - x0) / (x1 - x0), 0.0), 1.0)
-            a, b, c = (p + w * (q - p) for p, q in zip(v0, v1, strict=True))
-            return a, b, c
-    _, *last = points[-1]
-    return last[0], last[1], last[2]
-
-
-def _change_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str] | None:
-    """A claim about raising or cutting an attribution channel's spend by part ("raising
-    PMax spend by 30% would add 1.65M"): what the analysis says of *that* change, not of the
-    channel's whole effect (its spend switched off over the window). The stored analysis has
-    the channel's response curve, an estimate and a band per spend level, but no interval for
-    the difference of two levels: a size is contradicted only outside what both levels' bands
-    allow together (a range covering the change at least 2 x level - 100% of the time), and
-    otherwise left unsupported, with the curve's figure and the call that gives the change's
-    interval (Counterfactual, which the LLM service may not call). None: a cut to zero, judged
-    as the whole effect."""
-    assert e.spend is not None
-    name, amount = e.treatment, claim.spend_amount
-    if claim.magnitude is None and claim.interval is None:
-        return None  # a direction only: the whole effect's sign speaks to it (curves rise)
-    if amount is None:
-        return Verdict.UNSUPPORTED, (
-            f"not checkable from this analysis: the claim changes {name}'s spend without "
-            f"saying by how much, and the analysis reports {name}'s whole effect (its spend "
-            "switched off over the window) and its response by spend level; a size needs the "
-            "change named (e.g. 'by 30%')"
-        )
-    sign = claim.spend_change
-    if amount.kind is QuantityKind.PERCENT:
-        new = e.spend * (1 + sign * amount.value)
-    elif amount.kind is QuantityKind.MULTIPLE:
-        new = e.spend * amount.value
-    else:
-        new = e.spend + sign * amount.value
-    if new <= 0:
-        return None
-    scale = new / e.spend
-    change = (
-        f"{'raising' if new > e.spend else 'cutting'} {name}'s spend from {fmt(e.spend)} to "
-        f"{fmt(new)} (x{scale:.3g})"
-    )
-    call = f"`liftos counterfactual {e.analysis_id} --set {name}={scale:.3g}`"
-    now, then = _on_curve(e.curve, e.spend), _on_curve(e.curve, new)
-    if now is None or then is None:
-        span = (
-            f"its response curve covers spend up to {fmt(max(p[0] for p in e.curve))}"
-            if e.curve
-            else "it stores no response curve for the channel"
-        )
-        return Verdict.UNSUPPORTED, (
-            f"not checkable from this analysis: the claim is about {change}, and {span}; "
-            f"{call} answers it"
-        )
-    delta = then[0] - now[0]
-    low, high = then[1] - now[2], then[2] - now[1]
-    q = claim.magnitude
-    total = e.baseline + e.point if e.baseline is not None else None
-    if q is None or q.kind is QuantityKind.MULTIPLE:
-        claimed: tuple[float, float] | None = None
-    elif q.kind is QuantityKind.PERCENT:
-        claimed = (q.value * total, (q.upper or q.value) * total) if total else None
-    else:
-        claimed = (q.value, q.upper if q.upper is not None else q.value)
-    rel = f" ({fmt_pct(delta / total)} of the {e.outcome} as run, {fmt(total)})" if total else ""
-    figure = f"the analysis's response curve puts {change} at {delta:+,.0f}{rel} on its point fit"
-    if claimed is not None and q is not None:
-        way = (claim.direction or 1) * sign
-        lo, hi = sorted(way * abs(v) for v in claimed)
-        tol = q.tolerance * (total if q.kind is QuantityKind.PERCENT and total else 1.0)
-        if hi + tol < low or lo - tol > high:
-            return Verdict.CONTRADICTED, (
-                f"{figure}; the claimed change is outside {fmt(low)} to {fmt(high)}, what the "
-                f"curve's {e.level}% bands at the two spend levels allow together (a range "
-                f"that holds the change at least {2 * e.level - 100}% of the time)"
-            )
-    return Verdict.UNSUPPORTED, (
-        f"not checkable from this analysis: {figure}, but it stores an interval for each "
-        f"spend level, not for a change between two, so it can neither confirm nor rule out "
-        f"the claimed size; {call} gives the change with its interval"
-    )
-
-
-def _cell_breakeven(claim: Claim, e: Effect) -> tuple[Verdict, str]:
-    """A product cell pays for itself when what its spend kept, its incremental margin net of
-    refunds, exceeds the spend (its revenue return says nothing of the cost of the goods)."""
-    if e.net_margin is None or e.spend is None or e.spend <= 0:
-        return Verdict.UNSUPPORTED, (
-            f"the analysis gives no margin and spend for {e.treatment}, so whether it pays for "
-            "itself cannot be judged"
-        )
-    point, lower, upper = e.net_margin
-    where = (
-        f"{e.treatment}'s incremental margin net of refunds is {fmt(point)} ({e.level}% "
-        f"interval {fmt(lower)} to {fmt(upper)}) against its spend of {fmt(e.spend)}"
-    )
-    above, below = lower > e.spend, upper < e.spend
-    if (claim.breakeven > 0 and above) or (claim.breakeven < 0 and below):
-        return Verdict.SUPPORTED, f"{where}: the whole interval is on the claimed side"
-    if (claim.breakeven > 0 and below) or (claim.breakeven < 0 and above):
-        side = "below" if below else "above"
-        return Verdict.CONTRADICTED, f"{where}: the whole interval is {side} the spend"
-    return Verdict.UNSUPPORTED, (
-        f"not established: {where}: the interval includes the spend, so the data cannot tell "
-        "whether it pays for itself"
-    )
