@@ -12,6 +12,7 @@ from llm_svc import convert
 from llm_svc.chat import ChatBackend
 from llm_svc.claims import check_claims
 from llm_svc.context import build_context, build_prompts
+from llm_svc.convert import questions
 from llm_svc.explain import Delta, explain_grounded, explain_with_llm
 from llm_svc.insights import rank_insights
 from llm_svc.openai_chat import OpenAIChat
@@ -51,7 +52,7 @@ class LlmService(llm_grpc.LlmServiceServicer):
     async def BuildContext(
         self, request: llm_pb.BuildContextRequest, context: grpc.aio.ServicerContext
     ) -> llm_pb.BuildContextResponse:
-        q = convert.context_question(request)
+        q = questions.context_question(request)
         analyses = await self._analyses.get_many(q.org_id, q.analysis_ids)
         insights = rank_insights(analyses)
         document = build_context(analyses, insights)
@@ -62,7 +63,7 @@ class LlmService(llm_grpc.LlmServiceServicer):
     async def Explain(  # type: ignore[override]
         self, request: llm_pb.ExplainRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[llm_pb.ExplainResponse]:
-        q = convert.explain_question(request)
+        q = questions.explain_question(request)
         use_llm = q.writer == "llm" or (
             q.writer == "default" and (q.llm_url or self._settings.configured)
         )
@@ -87,6 +88,6 @@ class LlmService(llm_grpc.LlmServiceServicer):
     async def CheckClaims(
         self, request: llm_pb.CheckClaimsRequest, context: grpc.aio.ServicerContext
     ) -> llm_pb.CheckClaimsResponse:
-        q = convert.claims_question(request)
+        q = questions.claims_question(request)
         analyses = await self._analyses.get_many(q.org_id, q.analysis_ids)
         return convert.claims_response(check_claims(q.text, analyses))
