@@ -38,6 +38,11 @@ def fact_anchors(analysis: causal_pb.Analysis, figures: Mapping[str, str]) -> di
 
 
 _CHANNEL = re.compile(r"channels\[([^\]]+)\]")
+# What the guardrail did with a claim the evidence did not support.
+_RESOLVED = {
+    llm_pb.CLAIM_RESOLUTION_REMOVED: "removed",
+    llm_pb.CLAIM_RESOLUTION_REWRITTEN: "rewritten",
+}
 _NAME = re.compile(r"[a-z_]+(?::[a-z_]+)?(?:\.[a-z_]+)*")
 
 
@@ -100,7 +105,14 @@ def explanation_section(
     )
     notes = ""
     if done.unsupported_claims:
-        notes = f'<p class="note">{len(done.unsupported_claims)} claim(s) the evidence did not support were removed or rewritten.</p>'
+        # Name each claim and what was done with it: a count alone hid which figure the reader
+        # was spared (R10-F9; the CLI names them).
+        items = "".join(
+            f"<li>{_RESOLVED.get(c.resolution, 'flagged')}: “{esc(c.claim)}” ({esc(c.reason)})</li>"
+            for c in done.unsupported_claims
+        )
+        notes = (f'<p class="note">{len(done.unsupported_claims)} claim(s) the evidence did not '
+                 f'support were removed or rewritten:</p><ul class="note">{items}</ul>')  # fmt: skip
     terms = f'<p class="note glossary">{esc(GLOSSARY[kind])}</p>' if kind in GLOSSARY else ""
     return Section(
         "explanation", "In plain words",
