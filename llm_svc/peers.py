@@ -1,5 +1,6 @@
 """The LLM service's peer: the causal service's GetAnalysis, analyses as domain objects (and two
-attribution analyses as their comparison, for a question naming another analysis)."""
+attribution analyses as their comparison, for a question naming another analysis), and its
+Counterfactual of the spend changes a checked claim is about."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import grpc
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 
+from llm_svc.claims import ChangeAsk, ChangeInterval, Counterfactuals
 from llm_svc.convert import analysis_from_proto
 from llm_svc.errors import (
     AnalysisNotFound,
@@ -126,3 +128,32 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # quoted: Asy
                 )
             )
         return explained, tuple(changes)
+
+    async def counterfactuals(
+        self, org_id: str, asks: Sequence[ChangeAsk], *, timeout: float | None = None
+    ) -> Counterfactuals:
+        """Each change's Counterfactual over its analysis's window at the analysis's own level,
+        asked concurrently. A call that fails gives why (a note for the claim's reason) and
+        never fails the caller: a claim is then judged as without it."""
+        found = await asyncio.gather(*(self._counterfactual(org_id, a, timeout) for a in asks))
+        return {a.key: r for a, r in zip(asks, found, strict=True)}
+
+    async def _counterfactual(
+        self, org_id: str, ask: ChangeAsk, timeout: float | None
+    ) -> ChangeInterval | str:
+        analysis_id, channel, multiplier = ask.key
+        request = causal_pb.CounterfactualRequest(
+            org_id=org_id, analysis_id=analysis_id, alpha=1.0 - ask.level / 100,
+            changes=[causal_pb.SpendChange(channel=channel, multiplier=multiplier)],
+        )  # fmt: skip
+        try:
+            reply = await self.stub().Counterfactual(request, timeout=self.within(timeout))
+        except grpc.aio.AioRpcError as error:
+            # UNAVAILABLE, PERMISSION_DENIED (a causal service older than the llm's scope), a
+            # model not stored (FAILED_PRECONDITION): the claim keeps the curve's reading
+            detail = error.details() or ""
+            return f"the causal service answered {error.code().name}" + (
+                f": {detail}" if detail else ""
+            )
+        d = reply.delta
+        return ChangeInterval(d.estimate, d.lower, d.upper, round(d.level * 100) or ask.level)

@@ -63,6 +63,7 @@ from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 from llm_svc.claims.extract import Bound, Claim, ClaimKind, outcome_synonyms, subject_words
+from llm_svc.claims.spending import ChangeAsk, Counterfactuals, change_ask
 from llm_svc.claims.spending import breakeven_verdict as _breakeven_verdict
 from llm_svc.claims.spending import change_verdict as _change_verdict
 from llm_svc.claims.spending import marginal_effect as _marginal_effect
@@ -70,7 +71,14 @@ from llm_svc.claims.verdict import Verdict
 from llm_svc.evidence import Effect, Metric
 from llm_svc.numbers import Quantity, QuantityKind, fmt, fmt_pct
 
-__all__ = ["Judgement", "Verdict", "causes_named", "judge", "subject_patterns"]
+__all__ = [
+    "Judgement",
+    "Verdict",
+    "causes_named",
+    "change_asks",
+    "judge",
+    "subject_patterns",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +317,9 @@ def _set_aside(chosen: Effect, other: Effect) -> str:
     return ""
 
 
-def _resolve(claim: Claim, candidates: Sequence[Effect]) -> tuple[Verdict, str, Effect]:
+def _resolve(
+    claim: Claim, candidates: Sequence[Effect], cf: Counterfactuals
+) -> tuple[Verdict, str, Effect]:
     """The verdict on a claim about one cause that one or more analyses report. One analysis
     decides: the one :func:`_preference` puts first; another of the same window yields to it
     when it is calibrated and the other not, or newer (the reason names the one set aside and
@@ -317,7 +327,7 @@ def _resolve(claim: Claim, candidates: Sequence[Effect]) -> tuple[Verdict, str, 
     UNSUPPORTED, naming each reading."""
     ordered = sorted(candidates, key=_preference)
     chosen = ordered[0]
-    verdict, reason = _against(claim, chosen)
+    verdict, reason = _against(claim, chosen, cf)
     notes: list[str] = []
     disagree: list[tuple[Effect, Verdict, str]] = []
     seen = {chosen.analysis_id}
@@ -325,7 +335,7 @@ def _resolve(claim: Claim, candidates: Sequence[Effect]) -> tuple[Verdict, str, 
         if other.analysis_id in seen:
             continue
         seen.add(other.analysis_id)
-        v, r = _against(claim, other)
+        v, r = _against(claim, other, cf)
         why = _set_aside(chosen, other)
         if v is verdict:
             notes.append(f"{other.analysis_id} agrees")
@@ -356,9 +366,24 @@ def _window_text(e: Effect) -> str:
     return f" ({e.window[0].isoformat()} to {e.window[1].isoformat()})"
 
 
-def judge(claim: Claim, effects: Sequence[Effect]) -> Judgement:
+def change_asks(claim: Claim, effects: Sequence[Effect]) -> list[ChangeAsk]:
+    """The Counterfactuals that would decide a claim about changing a channel's spend by part:
+    one per analysis reporting a channel the claim names (the judge reads each it weighs)."""
+    asks = (
+        change_ask(claim, e)
+        for e in _matches(claim.subject_text, effects)
+        if e.metric is Metric.OUTCOME and e.reported
+    )
+    return [a for a in asks if a is not None]
+
+
+def judge(
+    claim: Claim, effects: Sequence[Effect], counterfactuals: Counterfactuals | None = None
+) -> Judgement:
     """The verdict on one claim given every effect the evidence reports; the same whatever
-    order the effects (and their analyses) come in."""
+    order the effects (and their analyses) come in. ``counterfactuals``: the analyses' own
+    Counterfactuals of the spend changes claimed, where the service could ask them."""
+    cf = counterfactuals or {}
     candidates = sorted(_matches(claim.subject_text, effects), key=_preference)
     if claim.outcome_word:
         same = [e for e in candidates if claim.outcome_word in outcome_synonyms(e.outcome)]
@@ -386,7 +411,9 @@ def judge(claim: Claim, effects: Sequence[Effect]) -> Judgement:
         # "Klaviyo" with both klaviyo_email and klaviyo_sms in evidence: a verdict only when
         # every reading of the cause gets the same one, and never on a size (the words may
         # mean the channels' total, which no analysis reports).
-        readings = [_resolve(claim, [e for e in candidates if e.treatment == c]) for c in causes]
+        readings = [
+            _resolve(claim, [e for e in candidates if e.treatment == c], cf) for c in causes
+        ]
         # a product analysis can have a dozen readings of one channel: name a few
         named = " or ".join(causes[:4]) + (f" ({len(causes) - 4} more)" if len(causes) > 4 else "")
         if claim.magnitude is not None or claim.interval is not None:
@@ -408,7 +435,7 @@ def judge(claim: Claim, effects: Sequence[Effect]) -> Judgement:
             claim, verdict, f"whether {claim.subject_text!r} means {named}: {reason}", ids,
             effect,
         )  # fmt: skip
-    verdict, reason, effect = _resolve(claim, candidates)
+    verdict, reason, effect = _resolve(claim, candidates, cf)
     return Judgement(claim, verdict, reason, ids, effect)
 
 
@@ -423,7 +450,7 @@ def _withheld(candidates: Sequence[Effect]) -> str:
     )
 
 
-def _against(claim: Claim, e: Effect) -> tuple[Verdict, str]:
+def _against(claim: Claim, e: Effect, cf: Counterfactuals) -> tuple[Verdict, str]:
     what = f"the effect of {e.treatment} on {e.outcome}"
     if not e.causal:
         return Verdict.UNSUPPORTED, (
@@ -459,13 +486,13 @@ def _against(claim: Claim, e: Effect) -> tuple[Verdict, str]:
                 f"for {e.treatment}, only its average incremental ROAS, which a marginal claim "
                 "is not about"
             )
-        verdict, reason = _against(replace(claim, marginal=False), marginal)
+        verdict, reason = _against(replace(claim, marginal=False), marginal, cf)
         return verdict, (
             f"{reason} (the marginal ROAS, the return on the next unit of spend; the average "
             f"incremental ROAS is {fmt(e.point)})"
         )
     if claim.spend_change and e.spend is not None and e.metric is Metric.OUTCOME:
-        change = _change_verdict(claim, e)
+        change = _change_verdict(claim, e, cf)
         if change is not None:
             return change
     if claim.share and claim.kind is ClaimKind.EFFECT:

@@ -5,15 +5,83 @@ a marginal ROAS against the table's marginal return, and profitability against b
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from llm_svc.claims.extract import Claim
 from llm_svc.claims.verdict import Verdict
 from llm_svc.evidence import Effect, Metric
 from llm_svc.numbers import QuantityKind, fmt, fmt_pct
 
-__all__ = ["breakeven_verdict", "change_verdict", "marginal_effect"]
+__all__ = [
+    "ChangeAsk",
+    "ChangeInterval",
+    "ChangeKey",
+    "Counterfactuals",
+    "breakeven_verdict",
+    "change_ask",
+    "change_verdict",
+    "marginal_effect",
+]
+
+# (analysis_id, channel, spend multiplier over the analysis window), the multiplier rounded so
+# the key the judge computes and the one the service asked match
+ChangeKey = tuple[str, str, float]
+
+
+@dataclass(frozen=True)
+class ChangeInterval:
+    """The analysis's own Counterfactual of one change: the outcome's change with its interval
+    at ``level`` percent."""
+
+    point: float
+    lower: float
+    upper: float
+    level: int
+
+
+@dataclass(frozen=True)
+class ChangeAsk:
+    """A change of spend a claim is about, to ask the analysis's Counterfactual of."""
+
+    key: ChangeKey
+    level: int  # percent: the analysis's own interval level
+
+
+# each change asked: its interval, or why the causal service gave none (a note for the reason)
+Counterfactuals = Mapping[ChangeKey, ChangeInterval | str]
+_NONE: Counterfactuals = {}
+
+
+def _new_spend(claim: Claim, spend: float) -> float | None:
+    """The spend the claim's change leads to (None: no amount named)."""
+    amount = claim.spend_amount
+    if amount is None:
+        return None
+    sign = claim.spend_change
+    if amount.kind is QuantityKind.PERCENT:
+        return spend * (1 + sign * amount.value)
+    if amount.kind is QuantityKind.MULTIPLE:
+        return spend * amount.value
+    return spend + sign * amount.value
+
+
+def _key(e: Effect, new: float) -> ChangeKey:
+    assert e.spend
+    return e.analysis_id, e.treatment, round(new / e.spend, 6)
+
+
+def change_ask(claim: Claim, e: Effect) -> ChangeAsk | None:
+    """The Counterfactual that would decide ``claim`` about ``e``'s spend, if one would: a
+    sized change by part of an attribution channel's spend (not a cut to zero)."""
+    if not claim.spend_change or e.spend is None or e.spend <= 0:
+        return None
+    if claim.magnitude is None and claim.interval is None:
+        return None
+    new = _new_spend(claim, e.spend)
+    if new is None or new <= 0:
+        return None
+    return ChangeAsk(_key(e, new), e.level)
 
 
 def marginal_effect(e: Effect) -> Effect | None:
@@ -90,7 +158,9 @@ def _on_curve(
     return last[0], last[1], last[2]
 
 
-def change_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str] | None:
+def change_verdict(
+    claim: Claim, e: Effect, counterfactuals: Counterfactuals = _NONE
+) -> tuple[Verdict, str] | None:
     """A claim about raising or cutting an attribution channel's spend by part ("raising
     PMax spend by 30% would add 1.65M"): what the analysis says of *that* change, not of the
     channel's whole effect (its spend switched off over the window). The stored analysis has
@@ -98,8 +168,9 @@ def change_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str] | None:
     the difference of two levels: a size is contradicted only outside what both levels' bands
     allow together (a range covering the change at least 2 x level - 100% of the time), and
     otherwise left unsupported, with the curve's figure and the call that gives the change's
-    interval (Counterfactual, which the LLM service may not call). None: a cut to zero, judged
-    as the whole effect."""
+    interval. Where ``counterfactuals`` holds the analysis's own Counterfactual of the change
+    (the service asks it), its interval decides instead. None: a cut to zero, judged as the
+    whole effect."""
     assert e.spend is not None
     name, amount = e.treatment, claim.spend_amount
     if claim.magnitude is None and claim.interval is None:
@@ -112,12 +183,8 @@ def change_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str] | None:
             "change named (e.g. 'by 30%')"
         )
     sign = claim.spend_change
-    if amount.kind is QuantityKind.PERCENT:
-        new = e.spend * (1 + sign * amount.value)
-    elif amount.kind is QuantityKind.MULTIPLE:
-        new = e.spend * amount.value
-    else:
-        new = e.spend + sign * amount.value
+    new = _new_spend(claim, e.spend)
+    assert new is not None
     if new <= 0:
         return None
     scale = new / e.spend
@@ -126,6 +193,30 @@ def change_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str] | None:
         f"{fmt(new)} (x{scale:.3g})"
     )
     call = f"`liftos counterfactual {e.analysis_id} --set {name}={scale:.3g}`"
+    q = claim.magnitude
+    total = e.baseline + e.point if e.baseline is not None else None
+    if q is None or q.kind is QuantityKind.MULTIPLE:
+        claimed: tuple[float, float] | None = None
+    elif q.kind is QuantityKind.PERCENT:
+        claimed = (q.value * total, (q.upper or q.value) * total) if total else None
+    else:
+        claimed = (q.value, q.upper if q.upper is not None else q.value)
+
+    def rel(delta: float) -> str:
+        return (
+            f" ({fmt_pct(delta / total)} of the {e.outcome} as run, {fmt(total)})" if total else ""
+        )
+
+    asked = counterfactuals.get(_key(e, new))
+    if isinstance(asked, ChangeInterval) and claimed is not None and q is not None:
+        tol = q.tolerance * (total if q.kind is QuantityKind.PERCENT and total else 1.0)
+        return _counterfactual_verdict(claim, claimed, tol, asked, change, rel(asked.point))
+    # the Counterfactual could not be asked: today's reading of the curve, saying why
+    note = (
+        f" (the analysis's counterfactual could not be read: {asked})"
+        if isinstance(asked, str)
+        else ""
+    )
     now, then = _on_curve(e.curve, e.spend), _on_curve(e.curve, new)
     if now is None or then is None:
         span = (
@@ -135,20 +226,13 @@ def change_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str] | None:
         )
         return Verdict.UNSUPPORTED, (
             f"not checkable from this analysis: the claim is about {change}, and {span}; "
-            f"{call} answers it"
+            f"{call} answers it{note}"
         )
     delta = then[0] - now[0]
     low, high = then[1] - now[2], then[2] - now[1]
-    q = claim.magnitude
-    total = e.baseline + e.point if e.baseline is not None else None
-    if q is None or q.kind is QuantityKind.MULTIPLE:
-        claimed: tuple[float, float] | None = None
-    elif q.kind is QuantityKind.PERCENT:
-        claimed = (q.value * total, (q.upper or q.value) * total) if total else None
-    else:
-        claimed = (q.value, q.upper if q.upper is not None else q.value)
-    rel = f" ({fmt_pct(delta / total)} of the {e.outcome} as run, {fmt(total)})" if total else ""
-    figure = f"the analysis's response curve puts {change} at {delta:+,.0f}{rel} on its point fit"
+    figure = (
+        f"the analysis's response curve puts {change} at {delta:+,.0f}{rel(delta)} on its point fit"
+    )
     if claimed is not None and q is not None:
         way = (claim.direction or 1) * sign
         lo, hi = sorted(way * abs(v) for v in claimed)
@@ -162,8 +246,39 @@ def change_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str] | None:
     return Verdict.UNSUPPORTED, (
         f"not checkable from this analysis: {figure}, but it stores an interval for each "
         f"spend level, not for a change between two, so it can neither confirm nor rule out "
-        f"the claimed size; {call} gives the change with its interval"
+        f"the claimed size; {call} gives the change with its interval{note}"
     )
+
+
+def _counterfactual_verdict(
+    claim: Claim,
+    claimed: tuple[float, float],
+    tol: float,
+    cf: ChangeInterval,
+    change: str,
+    rel: str,
+) -> tuple[Verdict, str]:
+    """A sized change against the analysis's Counterfactual of it: supported when the claimed
+    size lies in its interval and the interval is all on the claimed side of no change,
+    contradicted when the size lies outside the interval."""
+    way = (claim.direction or 1) * claim.spend_change
+    lo, hi = sorted(way * abs(v) for v in claimed)
+    figure = (
+        f"the analysis's counterfactual puts {change} at {cf.point:+,.0f}{rel}, {cf.level}% "
+        f"interval {fmt(cf.lower)} to {fmt(cf.upper)},"
+    )
+    if hi + tol < cf.lower or lo - tol > cf.upper:
+        return Verdict.CONTRADICTED, f"{figure} and the claimed change is outside it"
+    inside = cf.lower - tol <= lo and hi <= cf.upper + tol
+    one_side = cf.lower > 0 if way > 0 else cf.upper < 0
+    if inside and one_side:
+        return Verdict.SUPPORTED, f"{figure} and the claimed change is inside it"
+    why = (
+        "the interval includes no change, so the data cannot tell the change's direction"
+        if not one_side
+        else "the claimed range reaches beyond it"
+    )
+    return Verdict.UNSUPPORTED, f"not established: {figure} and {why}"
 
 
 def _cell_breakeven(claim: Claim, e: Effect) -> tuple[Verdict, str]:

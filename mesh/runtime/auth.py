@@ -81,7 +81,8 @@ SERVICE_SCOPES: Mapping[str, tuple[str, ...]] = {
         "experiments.record",
         "factors.read",
     ),
-    "llm": ("analyses.read",),  # GetAnalysis to ground an explanation
+    # GetAnalysis to ground an explanation, Counterfactual to judge a claimed spend change
+    "llm": ("analyses.read", "counterfactual"),
     # GetAnalysis and ListAnalyses (the org's latest attribution), Counterfactual,
     # AggregateRecords (the history a design and a forecast read), CreateExperiment (a design
     # saved to the registry), ListExternalFactors (the promotions and seasons a forecast reads),

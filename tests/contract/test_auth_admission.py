@@ -126,6 +126,8 @@ ALLOWED = [
     ("svc-causal", "memory", "Search", "unary_unary"),
     ("svc-causal", "ingestion", "GetExperiment", "unary_unary"),
     ("svc-llm", "causal", "GetAnalysis", "unary_unary"),
+    # a claimed spend change judged on the analysis's own Counterfactual (R10-F2)
+    ("svc-llm", "causal", "Counterfactual", "unary_unary"),
     ("svc-surf", "causal", "GetAnalysis", "unary_unary"),
     ("svc-surf", "causal", "Counterfactual", "unary_unary"),
     ("svc-surf", "causal", "ListAnalyses", "unary_unary"),
@@ -148,7 +150,7 @@ DENIED = [
     ("svc-causal", "memory", "Write", "stream_unary"),
     ("svc-causal", "memory", "WriteStream", "stream_stream"),
     ("svc-llm", "memory", "Scan", "unary_stream"),
-    ("svc-llm", "causal", "Counterfactual", "unary_unary"),
+    ("svc-llm", "causal", "ListAnalyses", "unary_unary"),
     ("svc-llm", "ingestion", "ListExperiments", "unary_unary"),
     ("svc-surf", "memory", "Search", "unary_unary"),
     ("svc-surf", "memory", "Write", "stream_unary"),
