@@ -275,6 +275,12 @@ class Analysis:
     # causes the analysis modelled but reports no effect for (``Effect.reported`` False): a
     # claim about one is judged against the failure, not as if nothing spoke to it
     withheld: tuple[Effect, ...] = ()
+    # the currency of its money amounts (revenue, margin, spend): an attribution's spend's, a
+    # product analysis's currency_code; "" when the analysis names none (an effect estimate)
+    currency: str = ""
+    # what one observation of an effect estimate's data is ("geo-day" for a geo × day panel):
+    # its estimate is per observation (mesh.runtime.estimand)
+    observation: str = ""
 
     @property
     def failed_checks(self) -> tuple[Check, ...]:

@@ -33,11 +33,13 @@ from llm_svc.numbers import fmt, fmt_pct
 from llm_svc.vocabulary import listing
 from llm_svc.writer import (
     Sentence,
+    _amount,
     _Builder,
+    _change,
     _interval,
-    _magnitude,
     assumptions,
     caveats,
+    money,
     window,
 )
 from mesh.runtime.promotions import (
@@ -68,17 +70,19 @@ def _title(b: _Builder, fact: str, title: str) -> _Builder:
     return b.f(fact, title) if fact else b.t(title)
 
 
-def _figures(b: _Builder, e: Effect) -> _Builder:
-    """``by 5,332 (90% CI 2,667 to 7,998)``."""
-    b.t(" by ")
-    _magnitude(b, e).t(" (")
-    return _interval(b, e).t(")")
+def _figures(b: _Builder, analysis: Analysis, e: Effect) -> _Builder:
+    """``by 5,332 USD (90% CI 2,667 to 7,998 USD)``; a cut as its signed change, in the sign
+    of its interval: ``: -426,535 USD (90% CI -510,588 to -342,482 USD)``."""
+    unit = money(analysis, e)
+    _change(b, e, unit).t(" (")
+    return _interval(b, e, unit=unit).t(")")
 
 
-def _flat(b: _Builder, e: Effect) -> _Builder:
-    """``: -11,975, 90% CI -54,557 to 30,607`` (an interval that includes zero)."""
-    b.t(": ").f(e.prefix + e.point_fact, fmt(e.point)).t(", ")
-    return _interval(b, e)
+def _flat(b: _Builder, analysis: Analysis, e: Effect) -> _Builder:
+    """``: -11,975 USD, 90% CI -54,557 to 30,607 USD`` (an interval that includes zero)."""
+    unit = money(analysis, e)
+    _amount(b.t(": "), e.prefix + e.point_fact, e.point, unit).t(", ")
+    return _interval(b, e, unit=unit)
 
 
 def _verb(e: Effect) -> str:
@@ -92,30 +96,32 @@ def _cell(analysis: Analysis, e: Effect, margin: Effect | None = None) -> _Build
     if e.metric is Metric.ROAS:
         b.t(f"{_channel(role)}'s incremental ROAS on {role.category} ")
         if e.spans_zero:
-            return _flat(b.t("is not distinguishable from zero"), e).t(".")
+            return _flat(b.t("is not distinguishable from zero"), analysis, e).t(".")
         b.t("is ").f(e.prefix + e.point_fact, fmt(e.point)).t(" (")
         return _interval(b, e).t(") of revenue per unit of spend.")
     what = f"{role.category} {e.outcome}"
     if e.spans_zero:
         b.t(f"{_channel(role)}'s spend on {role.category} is not distinguishable from zero in ")
-        return _flat(b.t(what), e).t(".")
-    _figures(b.t(f"{_channel(role)}'s spend {_verb(e)} {what}"), e)
+        return _flat(b.t(what), analysis, e).t(".")
+    _figures(b.t(f"{_channel(role)}'s spend {_verb(e)} {what}"), analysis, e)
     if margin is not None:
         if margin.spans_zero:
             b.t("; its effect on margin net of refunds is not distinguishable from zero")
-            _flat(b, margin)
+            _flat(b, analysis, margin)
         else:
-            _figures(b.t(", and its margin net of refunds"), margin)
+            _figures(b.t(", and its margin net of refunds"), analysis, margin)
             spent = f"cells[{role.channel}/{role.category}].spend"
             spend = analysis.statistics.get(spent)
             if spend is not None and margin.upper < spend:
                 # revenue above spend can still lose money: the margin is what is kept
-                b.t(", below the ").f(spent, fmt(spend)).t(" it spent there, so at that margin ")
+                _amount(b.t(", below the "), spent, spend, analysis.currency)
+                b.t(" it spent there, so at that margin ")
                 b.t(f"{_channel(role)} loses money on {role.category}")
             elif spend is not None and margin.point < spend:
                 # below spend on the point only: the interval reaches it, as CheckClaims reads
                 # a loss (R10-F6), so a loss is not stated
-                b.t(", below the ").f(spent, fmt(spend)).t(" it spent there on the point ")
+                _amount(b.t(", below the "), spent, spend, analysis.currency)
+                b.t(" it spent there on the point ")
                 b.t("estimate, but its interval reaches that spend, so it is not established ")
                 b.t(f"that {_channel(role)} loses money on {role.category}")
     return b.t(".")
@@ -129,10 +135,10 @@ def _product(analysis: Analysis, e: Effect) -> _Builder:
         _title(b, role.product_fact, role.product).t(
             " is not distinguishable from zero in its revenue"
         )
-        return _flat(b, e).t(".")
+        return _flat(b, analysis, e).t(".")
     b.t(f"{_channel(role)}'s spend {_verb(e)} ")
     _title(b, role.product_fact, role.product).t("'s revenue")
-    return _figures(b, e).t(".")
+    return _figures(b, analysis, e).t(".")
 
 
 def _pair(analysis: Analysis, e: Effect) -> _Builder:
@@ -142,11 +148,11 @@ def _pair(analysis: Analysis, e: Effect) -> _Builder:
     if e.spans_zero:
         b.t(" is not distinguishable from zero in ")
         _title(b, role.affected_fact, role.affected).t("'s revenue")
-        return _flat(b, e).t(".")
+        return _flat(b, analysis, e).t(".")
     hedge = role.cross == "none"  # beyond the interval, short of the claim level
     b.t(f" {'may have ' if hedge else ''}{'raised' if e.point >= 0 else 'cut'} ")
     _title(b, role.affected_fact, role.affected).t("'s revenue")
-    _figures(b, e)
+    _figures(b, analysis, e)
     if hedge:
         level = analysis.statistics.get("claim_level", 0.95)
         b.t(", short of the ").f("claim_level", f"{round(100 * level)}%")
@@ -240,7 +246,7 @@ def _promotions(analysis: Analysis, pairs: list[Effect], *, every: bool) -> Iter
                 ) + ")"
             )  # fmt: skip
             b.f(shares, fmt_pct(taken)).t(" of its own gain of ")
-            b.f(f"{role.pair_fact}promoted_lift", fmt(lift)).t(".")
+            _amount(b, f"{role.pair_fact}promoted_lift", lift, analysis.currency).t(".")
             yield b.build()
 
 

@@ -8,7 +8,9 @@ a citation to its fact. No sentence states more than its effect's state allows:
 ==================  ========================================================================
 effect state        wording
 ==================  ========================================================================
-established         "{cause} increased {outcome} by {x} {scope} ({level}% CI {lo} to {hi})"
+established         "{cause} increased {outcome} by {x} {currency}, the {estimand} per
+                    {observation} ({level}% CI {lo} to {hi} {currency})"; a decrease
+                    "reduced {outcome}: {-x} ({level}% CI {lo} to {hi})", one sign throughout
 checks warned       "The estimate suggests {cause} may have increased …, but the {check}
                     raised a warning, so treat it as indicative rather than established"
 interval spans 0    "We could not detect an effect of {cause} on {outcome}: …includes zero"
@@ -44,7 +46,6 @@ from llm_svc.evidence import (
 )
 from llm_svc.numbers import fmt, fmt_pct
 from llm_svc.vocabulary import (
-    ESTIMAND_SCOPES,
     IDENTIFICATION_LABELS,
     capitalised,
     label,
@@ -52,6 +53,7 @@ from llm_svc.vocabulary import (
     method_label,
     plain_check,
 )
+from mesh.runtime.estimand import estimand_words
 
 __all__ = ["Cite", "Sentence", "write"]
 
@@ -107,26 +109,49 @@ def _level(b: _Builder, e: Effect) -> _Builder:
     return b.f("derived:level = 1 - alpha", f"{e.level}%")
 
 
-def _interval(b: _Builder, e: Effect, *, prose: bool = False) -> _Builder:
+def _interval(b: _Builder, e: Effect, *, prose: bool = False, unit: str = "") -> _Builder:
+    """``90% CI 2,667 to 7,998`` (``unit``: the currency after the upper bound)."""
+    lo, lo_fact = e.lower, e.prefix + e.lower_fact
+    hi, hi_fact = e.upper, e.prefix + e.upper_fact
+    after = f" {unit}" if unit else ""
     if prose:
         _level(b.t("its "), e).t(" interval, ")
-        return (
-            b.f(e.prefix + e.lower_fact, fmt(e.lower))
-            .t(" to ")
-            .f(e.prefix + e.upper_fact, fmt(e.upper))
-            .t(",")
-        )
+        return b.f(lo_fact, fmt(lo)).t(" to ").f(hi_fact, fmt(hi)).t(f"{after},")
     _level(b, e).t(" CI ")
-    return (
-        b.f(e.prefix + e.lower_fact, fmt(e.lower))
-        .t(" to ")
-        .f(e.prefix + e.upper_fact, fmt(e.upper))
-    )
+    return b.f(lo_fact, fmt(lo)).t(" to ").f(hi_fact, fmt(hi)).t(after)
 
 
-def _magnitude(b: _Builder, e: Effect) -> _Builder:
-    """``by 3.78`` — the absolute point estimate (its sign is in the verb)."""
-    return b.f(f"derived:abs({e.prefix}{e.point_fact})", fmt(abs(e.point)))
+def _magnitude(b: _Builder, e: Effect, unit: str = "") -> _Builder:
+    """``by 3.78`` — the absolute point estimate (its sign is in the verb), and its currency."""
+    b.f(f"derived:abs({e.prefix}{e.point_fact})", fmt(abs(e.point)))
+    return b.t(f" {unit}") if unit else b
+
+
+# Outcomes that are amounts of money: written with the analysis's currency (R10-F14: the
+# explanation said "increased revenue by 12,108,989" where every other surface names USD).
+MONEY_OUTCOMES = frozenset({"revenue", "margin"})
+
+
+def money(analysis: Analysis, e: Effect) -> str:
+    """The currency ``e``'s figures are in ("USD"), or "" (a count, a ROAS, no currency)."""
+    if e.metric is Metric.ROAS or e.outcome not in MONEY_OUTCOMES:
+        return ""
+    return analysis.currency
+
+
+def _change(b: _Builder, e: Effect, unit: str = "") -> _Builder:
+    """After the verb: `` by 3,780 USD`` for an increase; a decrease as its signed change,
+    ``: -426,535 USD``, so the amount and the interval after it read in one sign convention
+    (R10-F14: "cut … by 426,535 (90% CI -510,588 to -342,482)")."""
+    if e.point >= 0:
+        return _magnitude(b.t(" by "), e, unit)
+    return _amount(b.t(": "), e.prefix + e.point_fact, e.point, unit)
+
+
+def _amount(b: _Builder, fact: str, value: float, unit: str) -> _Builder:
+    """A signed figure and its currency: ``12,108,989 USD``."""
+    b.f(fact, fmt(value))
+    return b.t(f" {unit}") if unit else b
 
 
 def _verb(e: Effect, *, past: bool = True) -> str:
@@ -141,7 +166,11 @@ def _cause(e: Effect) -> str:
 
 
 def _scope(analysis: Analysis) -> str:
-    return ESTIMAND_SCOPES.get(analysis.estimand, "")
+    """An effect estimate's estimand per observation, in the words the demo, the estimate CLI
+    and the report use (mesh.runtime.estimand); "" where the analysis names none."""
+    if analysis.kind != "effect_estimate" or not analysis.estimand:
+        return ""
+    return estimand_words(analysis.estimand, analysis.observation)
 
 
 def roas(analysis: Analysis, e: Effect) -> Sentence | None:
@@ -176,30 +205,31 @@ def headline(analysis: Analysis, e: Effect) -> Sentence:
         return sentence
     b = _Builder(analysis.analysis_id)
     cause, outcome = _cause(e), label(e.outcome)
+    unit = money(analysis, e)
     if not e.causal:
         higher = "higher" if e.point >= 0 else "lower"
         b.t(f"{outcome} was ")
-        _magnitude(b, e).t(f" {higher} where {cause} was on (")
-        _interval(b, e).t("), but this is a correlation from ")
+        _magnitude(b, e, unit).t(f" {higher} where {cause} was on (")
+        _interval(b, e, unit=unit).t("), but this is a correlation from ")
         b.f("method", method_label(analysis.method)).t(", not a causal estimate.")
         return b.build()
     if not e.supported and not analysis.failed_checks and "identification" in e.failed_checks:
         b.t(f"the data could not identify the effect of {cause} on {outcome}: its estimate (")
-        b.f(e.prefix + e.point_fact, fmt(e.point)).t(", ")
-        _interval(b, e).t(
+        _amount(b, e.prefix + e.point_fact, e.point, unit).t(", ")
+        _interval(b, e, unit=unit).t(
             ") is the model's prior, not evidence, so it should not be read as causal."
         )
         return b.build()
     if not e.supported:
         b.t(f"the estimate of the effect of {cause} on {outcome} (")
-        b.f(e.prefix + e.point_fact, fmt(e.point)).t(", ")
-        _interval(b, e).t(") is not supported: it failed the ")
+        _amount(b, e.prefix + e.point_fact, e.point, unit).t(", ")
+        _interval(b, e, unit=unit).t(") is not supported: it failed the ")
         _checks(b, [c for c in analysis.failed_checks])
         return b.t(", so it should not be read as causal.").build()
     if e.spans_zero:
         b.t(f"we could not detect an effect of {cause} on {outcome}: the estimate is ")
-        b.f(e.prefix + e.point_fact, fmt(e.point)).t(" and ")
-        _interval(b, e, prose=True).t(" includes zero.")
+        _amount(b, e.prefix + e.point_fact, e.point, unit).t(" and ")
+        _interval(b, e, prose=True, unit=unit).t(" includes zero.")
         return b.build()
     scope = _scope(analysis)
     if e.warning_checks or e.at_risk:
@@ -208,15 +238,15 @@ def headline(analysis: Analysis, e: Effect) -> Sentence:
         # never rejects what the writer states, R10-F9)
         warned = [c for c in analysis.warning_checks if c.label in e.warning_checks]
         warned = warned or list(analysis.warning_checks)
-        b.t(f"the estimate suggests {cause} may have {_verb(e)} {outcome} by ")
-        _magnitude(b, e).t(" (")
-        _interval(b, e).t("), but the ")
+        b.t(f"the estimate suggests {cause} may have {_verb(e)} {outcome}")
+        _change(b, e, unit).t(f", the {scope} (" if scope else " (")
+        _interval(b, e, unit=unit).t("), but the ")
         _checks(b, warned)
         verb = "raised a warning" if len(warned) == 1 else "raised warnings"
         return b.t(f" {verb}, so treat it as indicative rather than established.").build()
-    b.t(f"{cause} {_verb(e)} {outcome} by ")
-    _magnitude(b, e).t(f" {scope} (" if scope else " (")
-    _interval(b, e).t(").")
+    b.t(f"{cause} {_verb(e)} {outcome}")
+    _change(b, e, unit).t(f", the {scope} (" if scope else " (")
+    _interval(b, e, unit=unit).t(").")
     return b.build()
 
 
@@ -393,7 +423,7 @@ def focus(analysis: Analysis, question: str) -> tuple[list[Effect] | None, Sente
 def statistics(analysis: Analysis, e: Effect) -> Sentence | None:
     """Estimand, standard error and p-value (for data scientists)."""
     b = _Builder(analysis.analysis_id)
-    b.t("the estimand is the ").f("estimand", analysis.estimand.upper() or "effect")
+    b.t("the estimand is the ").f("estimand", _scope(analysis) or "effect")
     if analysis.std_error is not None and math.isfinite(analysis.std_error):
         b.t(", with a standard error of ").f("std_error", fmt(analysis.std_error))
     if e.p_value is not None and math.isfinite(e.p_value):
@@ -533,12 +563,13 @@ def next_step(analysis: Analysis, e: Effect) -> Sentence:
     if e.established:
         # name the effect the figure bounds: an attribution lists every channel before its one
         # next step, so "the interval" alone reads as the channel last mentioned
-        up = e.point >= 0
+        up, unit = e.point >= 0, money(analysis, e)
         b.t(f"next step: plan {cause}'s effect on {label(e.outcome)} at the ")
         _level(b.t(f"{'lower' if up else 'upper'} bound of its "), e).t(" interval, ")
-        b.f(e.prefix + (e.lower_fact if up else e.upper_fact), fmt(e.lower if up else e.upper))
+        bound = e.prefix + (e.lower_fact if up else e.upper_fact)
+        _amount(b, bound, e.lower if up else e.upper, unit)
         b.t(" (the conservative end), rather than the point estimate, ")
-        return b.f(e.prefix + e.point_fact, fmt(e.point)).t(".").build()
+        return _amount(b, e.prefix + e.point_fact, e.point, unit).t(".").build()
     if e.causal and e.supported and e.spans_zero:
         return b.t(
             f"next step: a larger or longer test of {cause} would narrow the interval enough "

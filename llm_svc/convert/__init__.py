@@ -26,6 +26,7 @@ from llm_svc.explain import Done
 from llm_svc.guardrail import Flagged, Resolution
 from llm_svc.insights import Insight, InsightKind
 from llm_svc.writer import Cite
+from mesh.runtime.estimand import observation
 
 # -- analyses ----------------------------------------------------------------------------------
 
@@ -136,6 +137,7 @@ def _effect_analysis(a: causal_pb.Analysis) -> Analysis:
         window=_window(a.request),
         create_time=a.create_time.ToDatetime(tzinfo=dt.UTC) if a.HasField("create_time") else None,
         naive=_naive(e),
+        observation=observation(a.request.roles.unit, a.request.roles.time),
     )
 
 
@@ -307,6 +309,7 @@ def _attribution_analysis(a: causal_pb.Analysis) -> Analysis:
         assumptions=tuple(x for x in r.identification.assumptions if x != reason),
         effects=tuple(effects),
         withheld=withheld,
+        currency=next((c.spend.currency_code for c in r.channels if c.spend.currency_code), ""),
         checks=checks,
         warnings=tuple(r.warnings),
         window=window,
@@ -453,6 +456,7 @@ def _product_analysis(a: causal_pb.Analysis) -> Analysis:
         analysis_id=a.analysis_id,
         kind="products",
         method=r.method or "product_model",
+        currency=r.currency_code,
         # the baseline (trend, seasonality, calendar per category) is the adjustment set
         identification=Identification.BACKDOOR,
         assumptions=tuple(r.assumptions),

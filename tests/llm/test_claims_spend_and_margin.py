@@ -271,7 +271,7 @@ def test_the_product_explanation_gives_the_margin_net_of_refunds(
     (cell,) = [c for c in r.cells if (c.channel, c.category) == ("google_shopping", "Footwear")]
     keep = 1 - footwear.refunds / footwear.revenue
     net = cell.incremental_margin.estimate * keep
-    assert f"and its margin net of refunds by {fmt(net)} (90% CI" in done.text
+    assert f"and its margin net of refunds by {fmt(net)} USD (90% CI" in done.text
     assert f"its margin by {fmt(cell.incremental_margin.estimate)}" not in done.text
     cited = {c.fact for c in done.citations}
     assert "cells[google_shopping/Footwear].incremental_margin_net_of_refunds.lower" in cited

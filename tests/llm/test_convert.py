@@ -80,7 +80,7 @@ def test_a_channel_without_spend_keeps_its_effect() -> None:
     for audience in Audience:
         text = " ".join(s.text for s in write([a], audience))
         assert (
-            "Klaviyo email increased revenue by 29,597,531 (90% CI 15,836,244 to 43,358,818)"
+            "Klaviyo email increased revenue by 29,597,531 USD (90% CI 15,836,244 to 43,358,818 USD)"
             in text
         )
         assert "Klaviyo email's incremental ROAS" not in text
@@ -112,7 +112,7 @@ def test_the_grounded_explanation_words_roas_as_a_return_not_an_amount() -> None
         assert not passed.flagged, passed.flagged  # every sentence the writer says is supported
         sent.append(passed.text)
     text = " ".join(sent)
-    assert "Google pmax increased revenue by 52,000 (90% CI 30,000 to 74,000)." in text
+    assert "Google pmax increased revenue by 52,000 USD (90% CI 30,000 to 74,000 USD)." in text
     assert (
         "Google pmax's incremental ROAS is 2.50 (90% CI 1.80 to 3.20) of revenue per unit" in text
     )
@@ -218,8 +218,8 @@ def test_the_next_step_names_the_channel_its_figure_bounds() -> None:
     # R6-F6: the step is about a channel that spends (klaviyo email runs on sends: no budget)
     assert step.text == (
         "Next step: plan meta prospecting's effect on revenue at the lower bound of its 90% "
-        "interval, 2,000,000 (the conservative end), rather than the point estimate, "
-        "4,100,000."
+        "interval, 2,000,000 USD (the conservative end), rather than the point estimate, "
+        "4,100,000 USD."
     )
     facts = {step.text[c.start : c.end]: c.fact for c in step.cites}
     assert facts["2,000,000"] == "channels[meta_prospecting].incremental_outcome.lower"

@@ -29,8 +29,8 @@ def test_a_cell_whose_margin_is_below_its_spend_says_it_loses_money(audience: Au
     cell.spend.amount = 80_000.0  # above the whole interval
     text = assert_grounded(proto, audience).text
     assert (
-        f"and its margin net of refunds by {net[0]} (90% CI {net[1]} to {net[2]}), below the "
-        "80,000 it spent there, so at that margin google shopping loses money on Footwear."
+        f"and its margin net of refunds by {net[0]} USD (90% CI {net[1]} to {net[2]} USD), below "
+        "the 80,000 USD it spent there, so at that margin google shopping loses money on Footwear."
     ) in text
     # a cell whose margin covers its spend is not said to lose money
     assert text.count("loses money") == 1
@@ -50,7 +50,7 @@ def test_a_margin_whose_interval_reaches_the_spend_is_not_said_to_lose_money(
     cell.spend.amount = 60_000.0  # above the point (42,043), below the upper end (68,497)
     text = assert_grounded(proto, audience).text
     assert (
-        "below the 60,000 it spent there on the point estimate, but its interval reaches that "
+        "below the 60,000 USD it spent there on the point estimate, but its interval reaches that "
         "spend, so it is not established that google shopping loses money on Footwear."
     ) in text
     assert "loses money on Footwear." in text and text.count("so at that margin") == 0

@@ -205,10 +205,12 @@ def test_a_promotion_that_mostly_cannibalises_is_named_with_its_share_and_lift()
         done = assert_grounded(proto, audience)
         assert (
             "Promoting Trail Boot 2 mostly moves sales between siblings: what it takes from them "
-            "comes to 63.0% of its own gain of 10,000." in done.text
+            "comes to 63.0% of its own gain of 10,000 USD." in done.text
         )
-        assert "Promoting Trail Boot 2 cut Trail Boot 1's revenue by 4,200 (90% CI -4,800 to " \
-            "-3,600)." in done.text  # fmt: skip
+        # the cut and its interval in one sign convention (R10-F14: "cut … by 4,200 (90% CI
+        # -4,800 to -3,600)" put a positive amount beside a negative interval)
+        assert "Promoting Trail Boot 2 cut Trail Boot 1's revenue: -4,200 USD (90% CI -4,800 " \
+            "to -3,600 USD)." in done.text  # fmt: skip
         # the pair the analysis did not claim is not written as an effect
         assert "Promoting Trail Boot 1" not in done.text
     # below the threshold the claimed pairs are stated, but not as a promotion that mostly
@@ -227,7 +229,7 @@ def test_a_promotion_that_mostly_cannibalises_is_named_with_its_share_and_lift()
     # half the lift (its net 3,700 could be 7,500 at the claim level): the claims are stated,
     # not summed into "mostly moves sales" (the rule Recommend and the report apply)
     wide = assert_grounded(cannibal(wide=True), Audience.ANALYST).text
-    assert "Promoting Trail Boot 2 cut Trail Boot 1's revenue by 4,200 (90% CI -6,000" in wide
+    assert "Promoting Trail Boot 2 cut Trail Boot 1's revenue: -4,200 USD (90% CI -6,000" in wide
     assert "mostly moves sales" not in wide
 
 
@@ -336,9 +338,9 @@ def test_a_cell_that_lost_revenue_and_a_margin_that_includes_zero_are_worded_so(
     keep = 1 - tops.refunds / tops.revenue  # the margin net of refunds, as the view shows it
     text = assert_grounded(proto, Audience.ANALYST).text
     assert (
-        "Meta catalogue's spend cut Tops revenue by 30,000 (90% CI -50,000 to -10,000); its "
-        f"effect on margin net of refunds is not distinguishable from zero: {fmt(-12_000 * keep)}, 90% CI "
-        f"{fmt(-25_000 * keep)} to {fmt(1_000 * keep)}."
+        "Meta catalogue's spend cut Tops revenue: -30,000 USD (90% CI -50,000 to -10,000 USD); "
+        f"its effect on margin net of refunds is not distinguishable from zero: "
+        f"{fmt(-12_000 * keep)} USD, 90% CI {fmt(-25_000 * keep)} to {fmt(1_000 * keep)} USD."
     ) in text
     a = analysis_from_proto(proto)
     (j,) = check_claims("Meta catalogue's spend cut Tops revenue by 30,000.", [a])

@@ -39,7 +39,7 @@ RISK = (
     "paid budgets moved with demand on 16.8% of geo-days: the model may credit paid channels "
     "with demand"
 )
-EMAIL = "Klaviyo email increased revenue by 14,854,773 (90% CI 6,465,934 to 23,243,612)."
+EMAIL = "Klaviyo email increased revenue by 14,854,773 USD (90% CI 6,465,934 to 23,243,612 USD)."
 
 
 def _interval(estimate: float, lower: float, upper: float) -> common_pb.Interval:
