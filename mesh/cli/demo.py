@@ -41,6 +41,7 @@ from mesh.cli.registry import (
 )
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import PeerConfig
+from mesh.runtime.estimand import estimand_words
 from mesh.runtime.frames import records_to_frame
 from mesh.sdk.client import IngestSummary, LiftOS, Records, dc
 
@@ -202,7 +203,9 @@ def analyse_experiment(client: LiftOS, world: Path, out: Out) -> dc.EstimateEffe
     assert e is not None
     level = round((1 - e.alpha) * 100)
     out(f"  {e.method.name.lower()} ({e.strategy.reason if e.strategy else ''})")
-    out(f"  effect: {e.point_estimate:,.0f} revenue per treated geo-day "
+    # the estimand in the words the report and the explanation use (mesh.runtime.estimand)
+    words = estimand_words(e.estimand.name, roles["unit"], roles["time"])
+    out(f"  effect: {e.point_estimate:,.0f} revenue, the {words} "
         f"({level}% CI {e.ci_lower:,.0f} to {e.ci_upper:,.0f}; n = {e.n:,}; "
         f"{e.n_treated} treated / {e.n_control} control geos)")  # fmt: skip
     for check in e.checks:
@@ -225,7 +228,13 @@ def analyse_experiment(client: LiftOS, world: Path, out: Out) -> dc.EstimateEffe
     true = truth.get(exp_id, {}).get("att_revenue_per_geo_day")
     if true is not None:
         covered = e.ci_lower <= true <= e.ci_upper
-        out(f"  simulator truth: ATT {true:,.0f} revenue per treated geo-day — "
+        att = estimand_words("att", roles["unit"], roles["time"])
+        also = (
+            ""
+            if e.estimand.name == "ATT"
+            else f" (assignment was randomised, so the {e.estimand.name} estimates it too)"
+        )
+        out(f"  simulator truth: {true:,.0f} revenue, the {att}{also} — "
             f"{'inside' if covered else 'OUTSIDE'} the interval")  # fmt: skip
     recorded = reply.recorded_result
     if recorded is not None:

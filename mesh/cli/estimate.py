@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 import pandas as pd
 
+from mesh.runtime.estimand import estimand_words
 from mesh.sdk.causal import Records
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
@@ -260,11 +261,16 @@ def _fmt(x: float | None, unbounded: str) -> str:
     return unbounded if x is None else f"{x:.6g}"
 
 
-def render_table(out: dict[str, Any]) -> str:
+def render_table(out: dict[str, Any], unit: str = "", time: str = "") -> str:
+    """The estimate as a table; ``unit`` and ``time`` (the roles) say what one observation is,
+    so the estimand reads as the report and the explanation word it ("average treatment
+    effect (ATE) per geo-day")."""
     level = round((1 - out["alpha"]) * 100)
     se = out["std_error"]
+    words = estimand_words(out["estimand"], unit, time)
     lines = [
-        f"method     {out['method']} ({out['estimand']})   strategy: {out['strategy']['reason']}",
+        f"method     {out['method']}   strategy: {out['strategy']['reason']}",
+        f"estimand   {words}",
         f"estimate   {out['point_estimate']:.6g}   SE {se:.6g}"
         if se is not None
         else f"estimate   {out['point_estimate']:.6g}",
@@ -353,12 +359,13 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             record_experiment_result=args.record and not kept,
         )
     out = to_json(response)
-    print(json.dumps(out, indent=2) if args.json else render_table(out))
+    print(json.dumps(out, indent=2) if args.json else render_table(out, unit or "", time or ""))
     if existing is None:
         return 0
     if kept:
+        summary = _estimate_summary(out, unit or "", time or "")
         print(f"error: experiment {args.experiment} already has a recorded result "
-              f"({result_summary(existing)}); this estimate ({_estimate_summary(out)}) was not "
+              f"({result_summary(existing)}); this estimate ({summary}) was not "
               "recorded: rerun with --replace to replace it (attribution is calibrated by the "
               "recorded result)", file=sys.stderr)  # fmt: skip
         return 1
@@ -367,9 +374,10 @@ def run(args: argparse.Namespace, peers: Any) -> int:
     return 0
 
 
-def _estimate_summary(out: dict[str, Any]) -> str:
+def _estimate_summary(out: dict[str, Any], unit: str = "", time: str = "") -> str:
     """The new estimate as the refusal quotes it (its lift and iROAS are computed only when
-    it is recorded)."""
+    it is recorded), its estimand in the words every surface uses."""
     level = round((1 - out["alpha"]) * 100)
-    return (f"{out['method']}: {out['point_estimate']:.6g} per treated geo-day, {level}% CI "
+    words = estimand_words(out["estimand"], unit, time)
+    return (f"{out['method']}: {out['point_estimate']:.6g}, the {words}, {level}% CI "
             f"[{_fmt(out['ci_lower'], '-inf')}, {_fmt(out['ci_upper'], 'inf')}]")  # fmt: skip

@@ -114,7 +114,7 @@ def render_report(
             e = analysis.estimate
             title = f"Effect of {e.treatment or 'the treatment'} on {e.outcome or 'the outcome'}"
             sections: list[Section] = effect_sections(analysis, figs)
-            meta = [f"{method_name(e)} ({estimand_name(e)})"]
+            meta = [f"{method_name(e)}: {estimand_name(analysis)}"]
             cur, label = "", f"Incremental {e.outcome or 'outcome'}"
         elif which == "attribution":
             result = analysis.attribution

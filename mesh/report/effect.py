@@ -15,6 +15,7 @@ from mesh.report import _effect_plots as plots
 from mesh.report._format import enum_name, esc, num, pvalue
 from mesh.report._page import Section, figure, table
 from mesh.report._svg import to_svg
+from mesh.runtime.estimand import estimand_words
 
 _OUTCOME_CLASS = {
     causal_pb.CHECK_OUTCOME_PASSED: ("passed", "✓ passed"),
@@ -29,8 +30,18 @@ def method_name(e: causal_pb.EffectEstimate) -> str:
     return enum_name(causal_pb.EstimationMethod.Name(e.method), "ESTIMATION_METHOD_")
 
 
-def estimand_name(e: causal_pb.EffectEstimate) -> str:
-    return causal_pb.Estimand.Name(e.estimand).removeprefix("ESTIMAND_")
+def estimand_name(analysis: causal_pb.Analysis) -> str:
+    """The estimand per observation, in the words of the demo, the estimate CLI and the
+    explanation ("average treatment effect (ATE) per geo-day"; R10-F14)."""
+    roles = analysis.request.roles
+    name = causal_pb.Estimand.Name(analysis.estimate.estimand).removeprefix("ESTIMAND_")
+    return estimand_words(name.replace("UNSPECIFIED", ""), roles.unit, roles.time)
+
+
+def _short(e: causal_pb.EffectEstimate) -> str:
+    """The estimand's abbreviation ("ATE"), as the words above end: a figure's tick label has
+    no room for the whole phrase."""
+    return causal_pb.Estimand.Name(e.estimand).removeprefix("ESTIMAND_").replace("UNSPECIFIED", "")
 
 
 class Figures:
@@ -104,7 +115,7 @@ def effect_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Section
         )
     head_fig = figs.add(
         "estimate",
-        lambda: plots.estimate_vs_naive(e, outcome, f"{method}, {estimand_name(e)}"),
+        lambda: plots.estimate_vs_naive(e, outcome, ", ".join(filter(None, (method, _short(e))))),
         f"Effect of {e.treatment or 'the treatment'} on {outcome}",
         f"The causal estimate (filled) with its {level}% interval"
         + (
@@ -124,7 +135,7 @@ def effect_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Section
     if e.warnings:
         items = "".join(f"<li>{esc(w)}</li>" for w in e.warnings)
         sections.append(Section("warnings", "Warnings", f'<ul class="plain">{items}</ul>'))
-    sections.append(Section("numbers", "The numbers", _numbers(e)))
+    sections.append(Section("numbers", "The numbers", _numbers(e, estimand_name(analysis))))
     return sections
 
 
@@ -174,11 +185,11 @@ def _identification(e: causal_pb.EffectEstimate) -> str:
     return out
 
 
-def _numbers(e: causal_pb.EffectEstimate) -> str:
+def _numbers(e: causal_pb.EffectEstimate, estimand: str) -> str:
     out = table(
         [("Quantity", False), ("Value", True)],
         [
-            ["Method", esc(method_name(e))], ["Estimand", esc(estimand_name(e))],
+            ["Method", esc(method_name(e))], ["Estimand", esc(estimand)],
             ["Point estimate", num(e.point_estimate)], ["Standard error", num(e.std_error)],
             ["Interval", f"{num(e.ci_lower)} to {num(e.ci_upper)}"], ["p-value", pvalue(e.p_value)],
             ["n / treated / control", f"{e.n:,} / {e.n_treated:,} / {e.n_control:,}"],
