@@ -42,3 +42,21 @@ def enum_name(value_name: str, prefix: str) -> str:
 
 def money(x: float, currency: str) -> str:
     return f"{num(x)} {currency}".strip()
+
+
+# The estimand's words, as mesh.runtime.estimand has them (the import floors keep the report on
+# wire messages; tests/report/test_estimand_words.py holds the two equal).
+_ESTIMAND_NAMES = {
+    "ate": "average treatment effect (ATE)",
+    "att": "average treatment effect on the treated (ATT)",
+    "late": "local average treatment effect (LATE)",
+    "cate": "conditional average treatment effect (CATE)",
+}
+
+
+def estimand_words(estimand: str, unit: str = "", time: str = "") -> str:
+    """``average treatment effect (ATE) per geo-day`` (see mesh.runtime.estimand)."""
+    name = _ESTIMAND_NAMES.get(estimand.lower().removeprefix("estimand_"), "effect")
+    unit, time = unit.strip(), time.strip()
+    per = f"{unit}-{time}" if unit and time else unit
+    return f"{name} per {per}" if per else name

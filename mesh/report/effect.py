@@ -12,10 +12,9 @@ from matplotlib.figure import Figure
 
 from mesh.report import _data
 from mesh.report import _effect_plots as plots
-from mesh.report._format import enum_name, esc, num, pvalue
+from mesh.report._format import enum_name, esc, estimand_words, num, pvalue
 from mesh.report._page import Section, figure, table
 from mesh.report._svg import to_svg
-from mesh.runtime.estimand import estimand_words
 
 _OUTCOME_CLASS = {
     causal_pb.CHECK_OUTCOME_PASSED: ("passed", "✓ passed"),

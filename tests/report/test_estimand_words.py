@@ -52,3 +52,20 @@ def test_without_an_observation_the_words_are_the_estimand_alone() -> None:
     html = render_report(a)
     assert "average treatment effect (ATE)" in html and "per -" not in html
     assert "estimand   average treatment effect (ATE)\n" in render_table(_cli_out(a))
+
+
+def test_the_report_restates_the_shared_estimand_words() -> None:
+    # The import floors keep mesh.report on wire messages, so it restates
+    # mesh.runtime.estimand: the page and every other surface must say the same words.
+    from mesh.report._format import estimand_words as page_words
+    from mesh.runtime.estimand import estimand_words as shared_words
+
+    for estimand in ("ate", "ATT", "ESTIMAND_LATE", "cate", "", "unspecified", "other"):
+        for unit, time in (
+            ("geo", "day"),
+            ("geo", ""),
+            ("", "day"),
+            (" store ", " week "),
+            ("", ""),
+        ):
+            assert page_words(estimand, unit, time) == shared_words(estimand, unit, time)
