@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from llm_svc.evidence import Analysis, Audience, CheckOutcome, Effect
 from llm_svc.insights import Insight
 from llm_svc.numbers import fmt, fmt_pct
-from llm_svc.vocabulary import ESTIMAND_SCOPES, IDENTIFICATION_LABELS, label, method_label
+from llm_svc.vocabulary import IDENTIFICATION_LABELS, label, method_label
 from llm_svc.what_changed import HEALTH, RESTATED_CHANGE, RESTATED_DAYS, Change, verdict
 from mesh.runtime.analysis_compare import day_runs
+from mesh.runtime.estimand import estimand_words
 
 __all__ = ["Prompt", "build_context", "build_prompts", "effect_state"]
 
@@ -94,8 +95,9 @@ def _analysis_block(a: Analysis) -> list[str]:
         f"- identification: {IDENTIFICATION_LABELS[a.identification]} {_tag(a, 'strategy.kind')}"
     )
     if a.estimand:
-        scope = ESTIMAND_SCOPES.get(a.estimand, "")
-        lines.append(f"- estimand: {a.estimand.upper()}, {scope} {_tag(a, 'estimand')}")
+        # the words the explanation, the report and the CLI use (R10-F14)
+        words = estimand_words(a.estimand, a.observation)
+        lines.append(f"- estimand: {words} {_tag(a, 'estimand')}")
     if a.strategy_reason:
         lines.append(f"- why this method: {a.strategy_reason} {_tag(a, 'strategy.reason')}")
     for i, text in enumerate(a.assumptions):

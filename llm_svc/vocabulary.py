@@ -35,14 +35,6 @@ IDENTIFICATION_LABELS = {
 }
 
 # Who an estimand speaks for: the population a reader must not generalise beyond.
-ESTIMAND_SCOPES = {
-    "ate": "on average across all units",
-    "att": "for the treated units",
-    "late": "for the units the design moved (a local effect)",
-    "cate": "on average across segments",
-}
-
-
 # What a failed model-health check means, for an executive (by check kind; a lift test's
 # check is "calibration:<test>").
 PLAIN_CHECKS = {

@@ -69,3 +69,18 @@ def test_an_effect_estimate_says_its_estimand_per_observation_and_a_decrease_in_
         assert not guard.check(s.text, s.cites).flagged, s.text
     # an effect estimate names no currency (EffectEstimate carries none): no unit is invented
     assert not any("USD" in t for t in texts)
+
+
+def test_build_context_names_the_estimand_in_the_same_words() -> None:
+    # The LLM writer's evidence said "ATE, on average across all units" beside an explanation,
+    # report and CLI saying "the average treatment effect (ATE) per geo-day" (R10-F14).
+    from llm_svc.context import build_context
+
+    a = dataclasses.replace(
+        effect_analysis("an-cut", "google_search", point=-6.0, lower=-9.0, upper=-3.0),
+        observation="geo-day",
+    )
+    context = build_context([a], [])
+    line = next(x for x in context.splitlines() if x.startswith("- estimand: "))
+    assert line.startswith("- estimand: average treatment effect (ATE) per geo-day "), line
+    assert "across all units" not in context
