@@ -30,7 +30,7 @@ from mesh.runtime.peers import Peer, external_factor_series, refused, unavailabl
 from mesh.runtime.protoconv import campaign_sources, set_date_range
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
-from mesh.runtime.usual_days import RegisteredTest, RegisteredTests, registered_test
+from mesh.runtime.usual_days import RegisteredTests, registered_tests
 
 SCAN_BATCH = 5000
 
@@ -419,23 +419,7 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
         (:func:`mesh.runtime.usual_days.registered_test`): a future window's template keeps
         out of them. A registry that cannot be read is said in the answer's ``unread``, not
         raised: the counterfactual stands without it, and says so."""
-        out: list[RegisteredTest] = []
-        token = ""
-        while True:
-            request = ingestion_pb.ListExperimentsRequest(org_id=org_id, page_size=500,
-                                                          page_token=token)  # fmt: skip
-            try:
-                reply = await self.stub().ListExperiments(request, timeout=self.within(timeout))
-            except grpc.aio.AioRpcError as error:
-                if error.code() is grpc.StatusCode.NOT_FOUND:
-                    return RegisteredTests(out)
-                return RegisteredTests(
-                    out, f"ListExperiments: {error.code().name}, {error.details()}"
-                )
-            out += [t for t in map(registered_test, reply.experiments) if t is not None]
-            token = reply.next_page_token
-            if not token:
-                return RegisteredTests(out)
+        return await registered_tests(self, org_id, timeout=timeout)
 
     async def external_factors(
         self, org_id: str, *, timeout: float | None = None

@@ -32,7 +32,7 @@ from mesh.runtime.peers import Peer, external_factor_series, unavailable, unreac
 from mesh.runtime.protoconv import campaign_sources, set_date_range
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
-from mesh.runtime.usual_days import registered_test as _registered_test
+from mesh.runtime.usual_days import registered_tests
 from surfacing_svc.errors import (
     AnalysisNotFound,
     CausalUnavailable,
@@ -45,7 +45,7 @@ from surfacing_svc.errors import (
     RegistryUnavailable,
 )
 from surfacing_svc.history import frame_from_sums
-from surfacing_svc.usual_spend import RegisteredTest, RegisteredTests
+from surfacing_svc.usual_spend import RegisteredTests
 
 __all__ = ["AnalysisReader", "HistoryReader", "OrgCalendar", "RegistryWriter"]
 
@@ -318,19 +318,4 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
         a plan keeps those windows out of the channel's business-as-usual spend. A registry
         that cannot be read is said in the answer's ``unread``, not raised: a plan stands
         without it, and says so."""
-        out: list[RegisteredTest] = []
-        token = ""
-        try:
-            while True:
-                request = ingestion_pb.ListExperimentsRequest(
-                    org_id=org_id, page_size=500, page_token=token
-                )
-                reply = await self.stub().ListExperiments(request, timeout=self.within(timeout))
-                out += [t for t in map(_registered_test, reply.experiments) if t is not None]
-                token = reply.next_page_token
-                if not token:
-                    return RegisteredTests(out)
-        except grpc.aio.AioRpcError as error:
-            if error.code() is grpc.StatusCode.NOT_FOUND:
-                return RegisteredTests(out)
-            return RegisteredTests(out, f"ListExperiments: {error.code().name}, {error.details()}")
+        return await registered_tests(self, org_id, timeout=timeout)

@@ -402,12 +402,8 @@ class PostgresRecordStore:
         many rows got one."""
         with self._write_lock, self._writer.transaction():
             cur = self._writer.cursor()
-            row = cur.execute(
-                "SELECT value FROM meta WHERE key = 'product_sku' FOR UPDATE"
-            ).fetchone()
-            if row is None or row[0] != 0:
+            if not _not_yet_filled(cur, "product_sku"):
                 return 0
-            cur.execute("SELECT value FROM meta WHERE key = 'next_seq' FOR UPDATE")
             filled = _fill_from_payloads(
                 cur,
                 "SELECT r.seq, p.payload FROM product_records r JOIN payloads p "
@@ -429,12 +425,8 @@ class PostgresRecordStore:
         ``decode`` gives each payload's currency_code. Returns how many rows got one."""
         with self._write_lock, self._writer.transaction():
             cur = self._writer.cursor()
-            row = cur.execute(
-                "SELECT value FROM meta WHERE key = 'measures_currency' FOR UPDATE"
-            ).fetchone()
-            if row is None or row[0] != 0:
+            if not _not_yet_filled(cur, "measures_currency"):
                 return 0
-            cur.execute("SELECT value FROM meta WHERE key = 'next_seq' FOR UPDATE")
             filled = _fill_from_payloads(
                 cur,
                 "SELECT m.seq, p.payload FROM measures m JOIN payloads p ON p.seq = m.seq "
@@ -498,6 +490,17 @@ def _snapshot_version(db: psycopg.Connection, org_id: str) -> tuple[int, int, in
         "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = %s", (org_id,)
     ).fetchone()
     return (int(row[0]), int(row[1]), int(row[2])) if row else None
+
+
+def _not_yet_filled(cur: psycopg.Cursor[Any], key: str) -> bool:
+    """Whether the one-off fill marked by ``meta.<key>`` is still to do (its value 0), with
+    that row and ``meta.next_seq``'s locked for the transaction, so no commit of any process
+    lands while the fill runs."""
+    row = cur.execute("SELECT value FROM meta WHERE key = %s FOR UPDATE", (key,)).fetchone()
+    if row is None or row[0] != 0:
+        return False
+    cur.execute("SELECT value FROM meta WHERE key = 'next_seq' FOR UPDATE")
+    return True
 
 
 def _fill_from_payloads(

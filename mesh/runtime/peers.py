@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import grpc
 from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
 
 from mesh.runtime.channels import Options, aio_channel
 from mesh.runtime.exceptions import DependencyUnavailable, FailedPrecondition
@@ -23,6 +24,7 @@ __all__ = [
     "UNREACHABLE",
     "Peer",
     "PeerRefused",
+    "experiments",
     "external_factor_series",
     "peer_budget",
     "refused",
@@ -166,6 +168,24 @@ async def external_factor_series(
         reply = await registry.stub().ListExternalFactors(request, timeout=registry.within(timeout))
         for series in reply.series:
             yield series
+        token = reply.next_page_token
+        if not token:
+            return
+
+
+async def experiments(
+    registry: Peer[Any], org_id: str, *, timeout: float | None = None
+) -> AsyncIterator[md_pb.CausalExperiment]:
+    """Every experiment the org registered with ingestion, page by page (``ListExperiments``).
+    A failed call raises its ``AioRpcError``: each service maps it to its own errors."""
+    token = ""
+    while True:
+        request = ingestion_pb.ListExperimentsRequest(
+            org_id=org_id, page_size=500, page_token=token
+        )
+        reply = await registry.stub().ListExperiments(request, timeout=registry.within(timeout))
+        for experiment in reply.experiments:
+            yield experiment
         token = reply.next_page_token
         if not token:
             return

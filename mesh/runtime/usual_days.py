@@ -21,9 +21,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import grpc
 import numpy as np
 from liftos.v1 import marketing_data_pb2 as md_pb
+
+from mesh.runtime.peers import Peer, experiments
 
 __all__ = [
     "USUAL_DAYS",
@@ -31,6 +35,7 @@ __all__ = [
     "RegisteredTests",
     "UsualDays",
     "registered_test",
+    "registered_tests",
     "spans",
     "usual_days",
     "usual_window",
@@ -96,6 +101,23 @@ def registered_test(e: md_pb.CausalExperiment) -> RegisteredTest | None:
     except ValueError:
         return None
     return RegisteredTest(e.experiment_id, channel, start, end, status, tuple(e.treatment_units))
+
+
+async def registered_tests(
+    registry: Peer[Any], org_id: str, *, timeout: float | None = None
+) -> RegisteredTests:
+    """The org's experiments that ran or run (:func:`registered_test`), read from the registry.
+    A registry that cannot be read is said in the answer's ``unread``, not raised: a plan or a
+    counterfactual stands without it, and says so."""
+    out: list[RegisteredTest] = []
+    try:
+        async for e in experiments(registry, org_id, timeout=timeout):
+            if (test := registered_test(e)) is not None:
+                out.append(test)
+    except grpc.aio.AioRpcError as error:
+        if error.code() is not grpc.StatusCode.NOT_FOUND:
+            return RegisteredTests(out, f"ListExperiments: {error.code().name}, {error.details()}")
+    return RegisteredTests(out)
 
 
 def _span(days: Sequence[dt.date]) -> str:
