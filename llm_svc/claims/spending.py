@@ -129,16 +129,7 @@ def breakeven_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str]:
         f"{fmt(e.upper)}) against break-even at 1 {unit} of revenue per {unit} of spend "
         "(before the cost of the goods sold)"
     )
-    above, below = e.lower > 1.0, e.upper < 1.0
-    if (claim.breakeven > 0 and above) or (claim.breakeven < 0 and below):
-        return Verdict.SUPPORTED, f"{where}: the whole interval is on the claimed side"
-    if (claim.breakeven > 0 and below) or (claim.breakeven < 0 and above):
-        side = "below" if below else "above"
-        return Verdict.CONTRADICTED, f"{where}: the whole interval is {side} break-even"
-    return Verdict.UNSUPPORTED, (
-        f"not established: {where}: the interval includes break-even, so the data cannot tell "
-        "whether it pays for itself"
-    )
+    return _against_line(claim, where, e.lower, e.upper, 1.0, "break-even")
 
 
 def _on_curve(
@@ -294,13 +285,21 @@ def _cell_breakeven(claim: Claim, e: Effect) -> tuple[Verdict, str]:
         f"{e.treatment}'s incremental margin net of refunds is {fmt(point)} ({e.level}% "
         f"interval {fmt(lower)} to {fmt(upper)}) against its spend of {fmt(e.spend)}"
     )
-    above, below = lower > e.spend, upper < e.spend
+    return _against_line(claim, where, lower, upper, e.spend, "the spend")
+
+
+def _against_line(
+    claim: Claim, where: str, lower: float, upper: float, line: float, line_name: str
+) -> tuple[Verdict, str]:
+    """A profitability claim (``claim.breakeven`` > 0: pays for itself, < 0: loses money)
+    against the interval [lower, upper] and the line it must clear (break-even, a spend)."""
+    above, below = lower > line, upper < line
     if (claim.breakeven > 0 and above) or (claim.breakeven < 0 and below):
         return Verdict.SUPPORTED, f"{where}: the whole interval is on the claimed side"
     if (claim.breakeven > 0 and below) or (claim.breakeven < 0 and above):
         side = "below" if below else "above"
-        return Verdict.CONTRADICTED, f"{where}: the whole interval is {side} the spend"
+        return Verdict.CONTRADICTED, f"{where}: the whole interval is {side} {line_name}"
     return Verdict.UNSUPPORTED, (
-        f"not established: {where}: the interval includes the spend, so the data cannot tell "
-        "whether it pays for itself"
+        f"not established: {where}: the interval includes {line_name}, so the data cannot "
+        "tell whether it pays for itself"
     )

@@ -3,20 +3,14 @@ read but not shown), and an unknown flag is still refused."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"}
+from tests.ops.service_cli import run_module
 
 
 def _llm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "llm_svc", *args],
-        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    return run_module("llm_svc", *args)
 
 
 def test_help_lists_the_llm_flags() -> None:

@@ -3,20 +3,14 @@ and they still work."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"}
+from tests.ops.service_cli import run_module
 
 
 def _memory(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "memory_svc", *args],
-        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    return run_module("memory_svc", *args)
 
 
 def test_help_lists_store_and_memory_budget() -> None:
