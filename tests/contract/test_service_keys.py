@@ -50,7 +50,9 @@ USER = auth_metadata("key-a")
 # descriptor (ingestion's raw WriteStream).
 _STUB_CALL = re.compile(r"\.stub\(\)\.([A-Z]\w+)\(")
 _BY_NAME = re.compile(r"methods_by_name\[['\"](\w+)['\"]\]")
-_HELPERS = {"external_factor_series": "ListExternalFactors"}
+# mesh.runtime helpers a service calls, by the RPC they make (registered_tests pages
+# ListExperiments through mesh.runtime.peers.experiments)
+_HELPERS = {"external_factor_series": "ListExternalFactors", "registered_tests": "ListExperiments"}
 
 
 def _methods() -> dict[str, str]:
