@@ -54,9 +54,19 @@ _ESTIMAND_NAMES = {
 }
 
 
+_CADENCES = ("hour", "day", "week", "month", "quarter", "year")
+_GENERIC_TIMES = frozenset({"date", "ds", "dt", "time", "timestamp", "period", "t", "datetime"})
+
+
+def _period_word(time: str) -> str:
+    name = time.strip()
+    cadence = next((c for c in _CADENCES if c in name.lower()), "")
+    return cadence or ("period" if name.lower() in _GENERIC_TIMES else name)
+
+
 def estimand_words(estimand: str, unit: str = "", time: str = "") -> str:
     """``average treatment effect (ATE) per geo-day`` (see mesh.runtime.estimand)."""
     name = _ESTIMAND_NAMES.get(estimand.lower().removeprefix("estimand_"), "effect")
-    unit, time = unit.strip(), time.strip()
+    unit, time = unit.strip(), _period_word(time)
     per = f"{unit}-{time}" if unit and time else unit
     return f"{name} per {per}" if per else name

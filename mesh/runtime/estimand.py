@@ -9,7 +9,7 @@ is compared), a unit-level one per unit.
 
 from __future__ import annotations
 
-__all__ = ["ESTIMAND_NAMES", "estimand_words", "observation"]
+__all__ = ["ESTIMAND_NAMES", "estimand_words", "observation", "period_word"]
 
 ESTIMAND_NAMES = {
     "ate": "average treatment effect (ATE)",
@@ -19,9 +19,25 @@ ESTIMAND_NAMES = {
 }
 
 
+# A time column is often named for its type, not its cadence: "per geo-date" reads as a unit of
+# measure that does not exist, and the cadence is not known here (a "date" may be weekly).
+_CADENCES = ("hour", "day", "week", "month", "quarter", "year")
+_GENERIC_TIMES = frozenset({"date", "ds", "dt", "time", "timestamp", "period", "t", "datetime"})
+
+
+def period_word(time: str) -> str:
+    """The time column's name as a period: "week_start" → "week", "date" → "period"."""
+    name = time.strip()
+    lowered = name.lower()
+    cadence = next((c for c in _CADENCES if c in lowered), "")
+    if cadence:
+        return cadence
+    return "period" if lowered in _GENERIC_TIMES else name
+
+
 def observation(unit: str, time: str) -> str:
     """What one observation of the data is: "geo-day" (unit and time), "geo", or ""."""
-    unit, time = unit.strip(), time.strip()
+    unit, time = unit.strip(), period_word(time)
     return f"{unit}-{time}" if unit and time else unit
 
 

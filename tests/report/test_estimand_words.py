@@ -66,6 +66,20 @@ def test_the_report_restates_the_shared_estimand_words() -> None:
             ("geo", ""),
             ("", "day"),
             (" store ", " week "),
+            ("geo", "date"),
+            ("geo", "week_start"),
+            ("region", "wave"),
             ("", ""),
         ):
             assert page_words(estimand, unit, time) == shared_words(estimand, unit, time)
+
+
+def test_a_time_column_named_for_its_type_reads_as_a_period() -> None:
+    from mesh.runtime.estimand import estimand_words
+
+    # "per geo-date" is no unit of measure, and a "date" column may hold weeks
+    assert estimand_words("ate", "geo", "date") == "average treatment effect (ATE) per geo-period"
+    assert estimand_words("ate", "geo", "ds").endswith("per geo-period")
+    assert estimand_words("att", "store", "week_start").endswith("per store-week")
+    assert estimand_words("att", "store", "order_day").endswith("per store-day")
+    assert estimand_words("ate", "geo", "wave").endswith("per geo-wave")  # a name kept as given
