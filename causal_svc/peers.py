@@ -26,7 +26,14 @@ from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable
 from causal_svc.record_tables import ExperimentDesign
 from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation
 from mesh.runtime.frames import enum_name, records_to_frame
-from mesh.runtime.peers import Peer, external_factor_series, refused, unavailable, unreachable
+from mesh.runtime.peers import (
+    Peer,
+    experiments,
+    external_factor_series,
+    refused,
+    unavailable,
+    unreachable,
+)
 from mesh.runtime.protoconv import campaign_sources, set_date_range
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
@@ -240,17 +247,8 @@ async def _registry_lifts(
     """The registry's analysed experiments whose test window overlaps [start, end] and whose
     metric is ``outcome``'s (when given; the others are skipped with a warning)."""
     out = RegistryLifts()
-    token = ""
-    while True:
-        request = ingestion_pb.ListExperimentsRequest(org_id=org_id, page_size=500,
-                                                      page_token=token)  # fmt: skip
-        try:
-            reply = await reader.stub().ListExperiments(request, timeout=reader.within(timeout))
-        except grpc.aio.AioRpcError as error:
-            if error.code() is grpc.StatusCode.NOT_FOUND:
-                return out
-            raise _registry_failure(error, reader.target, "ListExperiments") from None
-        for e in reply.experiments:
+    try:
+        async for e in experiments(reader, org_id, timeout=timeout):
             r = e.result
             if not e.HasField("result") or not r.channel or r.lift_std_error <= 0:
                 continue
@@ -274,9 +272,11 @@ async def _registry_lifts(
                 result.window.end_date.CopyFrom(e.end_date)
             result.experiment_id = result.experiment_id or e.experiment_id
             out.append(RegisteredLift(result, tuple(e.treatment_units)))
-        token = reply.next_page_token
-        if not token:
+    except grpc.aio.AioRpcError as error:
+        if error.code() is grpc.StatusCode.NOT_FOUND:
             return out
+        raise _registry_failure(error, reader.target, "ListExperiments") from None
+    return out
 
 
 # A test that ended more than this long before the analysed period is not named (old tests
