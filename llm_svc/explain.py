@@ -18,7 +18,7 @@ from llm_svc.chat import ChatBackend
 from llm_svc.claims.sentences import split_complete
 from llm_svc.context import build_context, build_prompts
 from llm_svc.evidence import Analysis, Audience
-from llm_svc.guardrail import Flagged, Guardrail, Passed
+from llm_svc.guardrail import AskChanges, Flagged, Guardrail, Passed
 from llm_svc.insights import rank_insights
 from llm_svc.what_changed import Change
 from llm_svc.what_changed import write as write_changes
@@ -108,9 +108,11 @@ async def explain_with_llm(
     question: str,
     backend: ChatBackend,
     changes: Sequence[Change] = (),
+    ask: AskChanges | None = None,
 ) -> AsyncIterator[Delta | Done]:
     """An LLM's explanation from the context and prompts (with what changed between the
-    analyses the question names and these), checked sentence by sentence."""
+    analyses the question names and these), checked sentence by sentence; ``ask`` reads the
+    Counterfactual of a sized spend change a sentence claims (the guardrail judges it on that)."""
     context = build_context(analyses, rank_insights(analyses), changes)
     prompts = build_prompts(context, audience, question)
     guard = Guardrail(_compared(analyses, changes))
@@ -120,10 +122,12 @@ async def explain_with_llm(
         buffer += chunk
         complete, buffer = split_complete(buffer)
         for text in complete:
+            await guard.ask_changes(text, ask)
             out = transcript.add(guard.check(text))
             if out.strip():
                 yield Delta(out)
     if buffer.strip():
+        await guard.ask_changes(buffer, ask)
         out = transcript.add(guard.check(buffer))
         if out.strip():
             yield Delta(out)

@@ -5,21 +5,38 @@ effect it was judged against). A sentence with any other claim does not: it is *
 the grounded writer's statement of what the analysis supports about that cause (once per
 effect in an explanation), or *removed* when no analysis speaks to its cause. Either way the
 claim, its verdict and the reason are recorded for ``done.unsupported_claims``.
+
+A sized change of one part's spend ("raising Meta by 30% would add 40k") is judged on the
+analysis's own Counterfactual when the caller can ask for it (:meth:`Guardrail.ask_changes`), as
+CheckClaims judges it: without it the response curve can only call such a claim unsupported, and
+an explanation would drop a sentence CheckClaims supports.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from llm_svc.claims import Judgement, Verdict, effects_of
+from llm_svc.claims import (
+    ChangeAsk,
+    ChangeInterval,
+    Counterfactuals,
+    Judgement,
+    Verdict,
+    changes_to_ask,
+    effects_of,
+)
 from llm_svc.claims.extract import extract_claims
 from llm_svc.claims.judge import judge, subject_patterns
+from llm_svc.claims.spending import ChangeKey
 from llm_svc.evidence import Analysis, Effect
 from llm_svc.writer import Cite, Sentence, headline
 
-__all__ = ["Flagged", "Guardrail", "Passed", "Resolution"]
+__all__ = ["AskChanges", "Flagged", "Guardrail", "Passed", "Resolution"]
+
+# asks the causal service for each change's Counterfactual; a failed ask maps to its reason
+AskChanges = Callable[[Sequence[ChangeAsk]], Awaitable[Counterfactuals]]
 
 
 class Resolution(enum.StrEnum):
@@ -53,6 +70,7 @@ class Guardrail:
 
     analyses: Sequence[Analysis]
     _restated: set[tuple[str, str]] = field(default_factory=set)
+    _asked: dict[ChangeKey, ChangeInterval | str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._effects = effects_of(self.analyses)
@@ -60,7 +78,16 @@ class Guardrail:
         self._by_id = {a.analysis_id: a for a in self.analyses}
 
     def judge(self, text: str) -> list[Judgement]:
-        return [judge(c, self._effects) for c in extract_claims(text, self._patterns)]
+        return [judge(c, self._effects, self._asked) for c in extract_claims(text, self._patterns)]
+
+    async def ask_changes(self, text: str, ask: AskChanges | None) -> None:
+        """Asks, through ``ask``, the Counterfactual of each sized spend change ``text`` claims
+        that was not asked before, so that :meth:`check` judges them as CheckClaims does."""
+        if ask is None:
+            return
+        asks = [a for a in changes_to_ask(text, self.analyses) if a.key not in self._asked]
+        if asks:
+            self._asked.update(await ask(asks))
 
     def note_written(self, sentence: Sentence) -> None:
         """A sentence the grounded writer produced: its effects count as stated."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import grpc
 from liftos.v1 import llm_pb2 as llm_pb
@@ -10,7 +10,7 @@ from liftos.v1 import llm_pb2_grpc as llm_grpc
 
 from llm_svc import convert
 from llm_svc.chat import ChatBackend
-from llm_svc.claims import changes_to_ask, check_claims
+from llm_svc.claims import ChangeAsk, Counterfactuals, changes_to_ask, check_claims
 from llm_svc.context import build_context, build_prompts
 from llm_svc.convert import questions
 from llm_svc.explain import Delta, explain_grounded, explain_with_llm
@@ -78,7 +78,14 @@ class LlmService(llm_grpc.LlmServiceServicer):
             events = explain_grounded([analysis], q.audience, q.question, changes)
         else:
             backend = self._backend_for(endpoint, self._settings)
-            events = explain_with_llm([analysis], q.audience, q.question, backend, changes)
+
+            async def ask(asks: Sequence[ChangeAsk]) -> Counterfactuals:
+                # a sized spend change the LLM writes is judged as CheckClaims judges it
+                return await self._analyses.counterfactuals(
+                    q.org_id, asks, timeout=context.time_remaining()
+                )
+
+            events = explain_with_llm([analysis], q.audience, q.question, backend, changes, ask)
         async for event in events:
             if isinstance(event, Delta):
                 yield convert.delta_response(event.text)

@@ -29,6 +29,7 @@ from mesh.runtime.channels import auth_metadata
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import Build, running_services
 from tests.causal.attribution.records import register_holdout, write_world
+from tests.llm.fake_openai import Script, fake_openai, words
 
 ORG = "cfshop"
 V = pb.ClaimVerdict
@@ -142,3 +143,45 @@ def test_a_causal_service_that_refuses_the_counterfactual_leaves_the_curve_readi
     assert "counterfactual could not be read: the causal service answered PERMISSION_DENIED" in (
         claim.reason
     )
+
+
+def explain(stub: llm_grpc.LlmServiceStub, m: Mesh, answer: str) -> pb.ExplanationDone:
+    """Explain with an LLM (a local endpoint, the one thing outside the mesh) whose answer is
+    ``answer``: what went out after the guardrail."""
+    with fake_openai(Script(pieces=words(answer))) as fake:
+        events = list(stub.Explain(
+            pb.ExplainRequest(org_id=ORG, analysis_id=m.analysis_id,
+                              llm=pb.LlmEndpoint(url=fake.url, model="tiny")),
+            timeout=120, metadata=auth_metadata("user-key") if stub is m.refusing_llm else None,
+        ))  # fmt: skip
+    return events[-1].done
+
+
+def test_explain_keeps_a_raise_its_counterfactual_supports(mesh: Mesh) -> None:
+    """The guardrail judges an LLM's sized spend change as CheckClaims does: on the analysis's
+    own Counterfactual (before, on the curve alone: unsupported, and the sentence was dropped
+    or rewritten though CheckClaims supported it)."""
+    d = mesh.delta.delta
+    said = f"Raising {spoken(mesh.channel)} spend by 30% would add {d.estimate:,.0f} in revenue."
+    done = explain(mesh.llm, mesh, said)
+    assert said in done.text, done.unsupported_claims
+    assert not done.unsupported_claims
+
+
+def test_explain_removes_a_raise_its_counterfactual_contradicts(mesh: Mesh) -> None:
+    said = f"Raising {spoken(mesh.channel)} spend by 30% would add 5 million in revenue."
+    done = explain(mesh.llm, mesh, said)
+    assert "5 million" not in done.text
+    (flag,) = done.unsupported_claims
+    assert flag.verdict == V.CLAIM_VERDICT_CONTRADICTED, flag.reason
+    assert "the claimed change is outside it" in flag.reason
+
+
+def test_explain_without_the_counterfactual_keeps_the_curve_reading(mesh: Mesh) -> None:
+    d = mesh.delta.delta
+    said = f"Raising {spoken(mesh.channel)} spend by 30% would add {d.estimate:,.0f} in revenue."
+    done = explain(mesh.refusing_llm, mesh, said)
+    assert said not in done.text
+    (flag,) = done.unsupported_claims
+    assert flag.verdict == V.CLAIM_VERDICT_UNSUPPORTED, flag.reason
+    assert "counterfactual could not be read" in flag.reason
