@@ -122,10 +122,12 @@ class ProductSums:
 
 async def aggregate_products(
     reader: MemoryReader, org_id: str, start: dt.date | None, end: dt.date | None,
-    *, timeout: float | None = None,
+    *, timeout: float | None = None, spend_only: bool = False,
 ) -> ProductSums:  # fmt: skip
-    """The org's product records summed where they live (AggregateProducts), as DataFrames."""
-    request = memory_pb.AggregateProductsRequest(org_id=org_id)
+    """The org's product records summed where they live (AggregateProducts), as DataFrames;
+    with ``spend_only``, the product reports' spend alone (memory leaves the order lines and
+    the catalogue unread; a memory older than the field sends them anyway)."""
+    request = memory_pb.AggregateProductsRequest(org_id=org_id, spend_only=spend_only)
     set_date_range(request.date_range, start, end)
     try:
         reply = await reader.stub().AggregateProducts(request, timeout=reader.within(timeout))

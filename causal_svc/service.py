@@ -193,7 +193,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
         """The org's product-report spend (AggregateProducts' spend table), which the
         attribution leaves out and says so; with, where it could not be read, the warning."""
         try:
-            sums = await aggregate_products(self._memory, org, start, end,
+            sums = await aggregate_products(self._memory, org, start, end, spend_only=True,
                                             timeout=_remaining(context))  # fmt: skip
         except InsufficientData:
             return pd.DataFrame(), ""  # no product records: nothing left out

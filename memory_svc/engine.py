@@ -137,16 +137,19 @@ class MemoryEngine:
         return dataclasses.replace(agg, campaign_geo_days=spend)
 
     def aggregate_products(
-        self, org_id: str, start_day: int | None, end_day: int | None
-    ) -> ProductAggregate:
-        """The org's product sums (``memory_svc.product_table``).
+        self, org_id: str, start_day: int | None, end_day: int | None,
+        *, spend_only: bool = False,
+    ) -> ProductAggregate:  # fmt: skip
+        """The org's product sums (``memory_svc.product_table``); with ``spend_only``, the
+        product reports' spend alone (sales and catalogue empty).
 
         Raises
         ------
         NoProductRecords
-            The org has no product records (in the range: the catalogue is undated).
+            The org has no product records (in the range: the catalogue is undated; with
+            ``spend_only``, no product report rows in the range).
         """
-        agg = self.store.aggregate_products(org_id, start_day, end_day)
+        agg = self.store.aggregate_products(org_id, start_day, end_day, spend_only=spend_only)
         if not (agg.sales or agg.spend or agg.catalogue):
             raise NoProductRecords(org_id)
         return agg

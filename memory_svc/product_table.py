@@ -143,9 +143,11 @@ class ProductAggregate:
 
 
 def aggregate_sql(
-    org_id: str, start_day: int | None, end_day: int | None, mark: str = "?"
-) -> list[tuple[str, list[object]]]:
-    """(sql, params) of the three sums (sales, spend, catalogue), with ``mark`` placeholders."""
+    org_id: str, start_day: int | None, end_day: int | None, mark: str = "?",
+    *, spend_only: bool = False,
+) -> list[tuple[str, list[object]] | None]:  # fmt: skip
+    """(sql, params) of the three sums (sales, spend, catalogue), with ``mark`` placeholders;
+    with ``spend_only``, None in place of sales and catalogue (not read)."""
     where, params = ["{t}org_id = {m}"], [org_id]
     if start_day is not None:
         where.append("{t}day >= {m}")
@@ -154,20 +156,25 @@ def aggregate_sql(
         where.append("{t}day <= {m}")
         params.append(end_day)  # type: ignore[arg-type]
     cond = " AND ".join(where)
+    spend: tuple[str, list[object]] = (
+        _SPEND.format(where=cond.format(t="r.", m=mark), m=mark),
+        [org_id, CATALOGUE, *params, *REPORTS],
+    )
+    if spend_only:
+        return [None, spend, None]
     return [
         (_SALES.format(where=cond.format(t="", m=mark), m=mark), [*params, ORDERS]),
-        (
-            _SPEND.format(where=cond.format(t="r.", m=mark), m=mark),
-            [org_id, CATALOGUE, *params, *REPORTS],
-        ),
+        spend,
         (_CATALOGUE.format(m=mark), [org_id, CATALOGUE]),
     ]
 
 
 def record_count_sql(
-    org_id: str, start_day: int | None, end_day: int | None, mark: str = "?"
-) -> tuple[str, list[object]]:
-    """How many current product records the three sums read."""
+    org_id: str, start_day: int | None, end_day: int | None, mark: str = "?",
+    *, spend_only: bool = False,
+) -> tuple[str, list[object]]:  # fmt: skip
+    """How many current product records the sums read (with ``spend_only``, the product
+    report rows alone)."""
     sql = f"SELECT COUNT(*) FROM product_records WHERE org_id = {mark}"
     params: list[object] = [org_id]
     dated = []
@@ -177,6 +184,9 @@ def record_count_sql(
     if end_day is not None:
         dated.append(f"day <= {mark}")
         params.append(end_day)
+    if spend_only:
+        sql += f" AND source IN ({mark}, {mark})" + "".join(f" AND {d}" for d in dated)
+        return sql, [org_id, *REPORTS, *params[1:]]
     if dated:
         sql += f" AND (source = {mark} OR ({' AND '.join(dated)}))"
         params = [org_id, CATALOGUE, *params[1:]]

@@ -149,13 +149,13 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
     async def AggregateProducts(
         self, request: memory_pb.AggregateProductsRequest, context: grpc.aio.ServicerContext
     ) -> memory_pb.AggregateProductsResponse:
-        org, start, end = convert.aggregate_products_request(request)
-        return await asyncio.to_thread(self._aggregate_products, org, start, end)
+        org, start, end, spend_only = convert.aggregate_products_request(request)
+        return await asyncio.to_thread(self._aggregate_products, org, start, end, spend_only)
 
     def _aggregate_products(
-        self, org: str, start: int | None, end: int | None
+        self, org: str, start: int | None, end: int | None, spend_only: bool
     ) -> memory_pb.AggregateProductsResponse:
-        agg = self._engine.aggregate_products(org, start, end)
+        agg = self._engine.aggregate_products(org, start, end, spend_only=spend_only)
         return convert.aggregate_products_response(agg)
 
     async def ListConceptualSpaces(

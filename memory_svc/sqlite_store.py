@@ -473,17 +473,18 @@ class SQLiteRecordStore:
         return cells.wide(start_day, end_day, sources)
 
     def aggregate_products(
-        self, org_id: str, start_day: int | None, end_day: int | None
-    ) -> ProductAggregate:
+        self, org_id: str, start_day: int | None, end_day: int | None,
+        *, spend_only: bool = False,
+    ) -> ProductAggregate:  # fmt: skip
         """The org's product sums (``memory_svc.product_table``), in one read transaction."""
         db = self._read()
         db.execute("BEGIN")
         try:
             sales, spend, catalogue = (
-                db.execute(sql, params).fetchall()
-                for sql, params in aggregate_sql(org_id, start_day, end_day)
+                db.execute(*q).fetchall() if q is not None else []
+                for q in aggregate_sql(org_id, start_day, end_day, spend_only=spend_only)
             )
-            sql, params = record_count_sql(org_id, start_day, end_day)
+            sql, params = record_count_sql(org_id, start_day, end_day, spend_only=spend_only)
             count = db.execute(sql, params).fetchone()[0]
         finally:
             db.execute("COMMIT")

@@ -646,11 +646,12 @@ def _campaign_geo_table(table: table_pb.Table, wide: CampaignGeoDays) -> None:
 
 def aggregate_products_request(
     request: memory_pb.AggregateProductsRequest,
-) -> tuple[str, int | None, int | None]:
-    """(org, first day, last day) of an AggregateProducts request (days since 1970-01-01)."""
+) -> tuple[str, int | None, int | None, bool]:
+    """(org, first day, last day, spend only) of an AggregateProducts request (days since
+    1970-01-01)."""
     org_id = require_org(request.org_id)
     start, end = _day_span(request)
-    return org_id, start, end
+    return org_id, start, end, request.spend_only
 
 
 def _product_table(

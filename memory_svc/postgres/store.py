@@ -354,17 +354,21 @@ class PostgresRecordStore:
 
     @_reachable
     def aggregate_products(
-        self, org_id: str, start_day: int | None, end_day: int | None
-    ) -> ProductAggregate:
+        self, org_id: str, start_day: int | None, end_day: int | None,
+        *, spend_only: bool = False,
+    ) -> ProductAggregate:  # fmt: skip
         """The org's product sums (``memory_svc.product_table``) from one snapshot."""
         db = self._read()
         with db.transaction():
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            queries = aggregate_sql(org_id, start_day, end_day, mark="%s", spend_only=spend_only)
             sales, spend, catalogue = [
-                db.execute(sql, params).fetchall()  # type: ignore[arg-type]
-                for sql, params in aggregate_sql(org_id, start_day, end_day, mark="%s")
+                db.execute(*q).fetchall() if q is not None else []  # type: ignore[arg-type]
+                for q in queries
             ]
-            sql, params = record_count_sql(org_id, start_day, end_day, mark="%s")
+            sql, params = record_count_sql(
+                org_id, start_day, end_day, mark="%s", spend_only=spend_only
+            )
             row = db.execute(sql, params).fetchone()  # type: ignore[arg-type]
         return ProductAggregate(sales, spend, catalogue, int(row[0]) if row else 0)
 

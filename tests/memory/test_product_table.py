@@ -117,6 +117,24 @@ def test_product_records_sum_to_the_three_tables(open_store: Opener, tmp_path: P
         engine.close()
 
 
+def test_spend_only_reads_the_product_reports_alone(open_store: Opener, tmp_path: Path) -> None:  # noqa: F811
+    """What attribution asks (its product-spend warning): the spend table as the full call has
+    it, no order lines or catalogue, and a count of the report rows alone."""
+    engine = _engine(open_store(), tmp_path / "index")
+    try:
+        _write(engine, _records())
+        day0 = (_DAY0 - dt.date(1970, 1, 1)).days
+        full = engine.aggregate_products(ORG, None, None)
+        only = engine.aggregate_products(ORG, None, None, spend_only=True)
+        assert _sums(only) == ([], _sums(full)[1], [])
+        assert only.record_count == 1 and full.record_count == 6
+        assert engine.aggregate_products(ORG, day0, day0, spend_only=True).record_count == 1
+        with pytest.raises(NoProductRecords):  # a window without report rows
+            engine.aggregate_products(ORG, day0 + 1, None, spend_only=True)
+    finally:
+        engine.close()
+
+
 def test_the_postgresql_migration_holds_the_sqlite_table(postgres_url: str, tmp_path: Path) -> None:  # fmt: skip
     import psycopg
 

@@ -1234,8 +1234,14 @@ class AggregateProductsRequest(_message.Message):
 
     ORG_ID_FIELD_NUMBER: _builtins.int
     DATE_RANGE_FIELD_NUMBER: _builtins.int
+    SPEND_ONLY_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
+    spend_only: _builtins.bool
+    """Answer the spend table only: sales and catalogue come back empty and record_count counts
+    the product report rows alone (still matched to the current catalogue). Attribution reads
+    only what product reports spent; summing a year of order lines for it costs memory seconds.
+    """
     @_builtins.property
     def date_range(self) -> _common_pb2.DateRange:
         """Local dates to sum over, both inclusive (unset: every date the org has). The catalogue
@@ -1247,10 +1253,11 @@ class AggregateProductsRequest(_message.Message):
         *,
         org_id: _builtins.str = ...,
         date_range: _common_pb2.DateRange | None = ...,
+        spend_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range", "org_id", b"org_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range", "org_id", b"org_id", "spend_only", b"spend_only"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -2655,6 +2655,13 @@ class AggregateProductsRequest(betterproto2.Message):
     is not dated: its latest version is always returned whole.
     """
 
+    spend_only: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
+    """
+    Answer the spend table only: sales and catalogue come back empty and record_count counts
+    the product report rows alone (still matched to the current catalogue). Attribution reads
+    only what product reports spent; summing a year of order lines for it costs memory seconds.
+    """
+
 
 default_message_pool.register_message(
     "liftos.v1", "AggregateProductsRequest", AggregateProductsRequest
