@@ -39,10 +39,12 @@ chase demand, elasticity 2; its mix is near-optimal already, so a model error sh
 loss).
 
 A trust region scaled to each channel's marginal-ROAS interval (``trust_bounds``, posterior
-mean) is scored too. Two diagnostics of where a shortfall comes from: the default plan made on
+mean) is scored too. Diagnostics of where a shortfall comes from: the default plan made on
 the model's curves with each channel's mean marginal ROAS at current spend set to the truth's
-(its draws rescaled: the model's spread and shapes kept), and how often the truth's marginal
-ROAS lies inside the model's 90% interval, per channel. Develop on one seed range and report on another (``--first-seed``).
+(its draws rescaled: the model's spread and shapes kept); the default plan with no channel
+held (what the holds of unestablished channels cost); how often the truth's marginal ROAS lies
+inside the model's 90% interval, and the model's mean marginal ROAS less the truth's, per
+channel. Develop on one seed range and report on another (``--first-seed``).
 
 A world whose attribution fails its health checks gets no plan (the service refuses one): it
 keeps its current mix and is scored as such against its true optimum; the room at the optimum
@@ -133,6 +135,11 @@ class Row:
     # The true optimum over the default plan's own feasible set: the ±30% bounds and the
     # unestablished channels held at or below current spend (the optimiser's own question).
     own_bounds_optimum: float = float("nan")
+    # Diagnostic: the default plan with no channel held (the model's effects table left out,
+    # so no channel counts as unestablished): what the holds cost, on the same fit.
+    no_holds: float = float("nan")
+    # Per channel, the model's mean marginal ROAS at current spend less the truth's.
+    bias: dict[str, float] | None = None
 
 
 def _reference(
@@ -354,6 +361,8 @@ def one(args: tuple[str, int, str, str, str]) -> Row:
     right = tuple(replace(c, scale=np.asarray(c.scale) * tm / max(mm, 1e-12))
                   for c, mm, tm in zip(paid, model_m, true_m, strict=True))  # fmt: skip
     oracle, _ = answer_optimize(replace(model, curves=right), question)
+    unheld, _ = answer_optimize(replace(model, effects=()), question)
+    bias = {c.channel: mm - tm for c, mm, tm in zip(paid, model_m, true_m, strict=True)}
     covered = {}
     for c, tm in zip(paid, true_m, strict=True):
         lo, hi = np.quantile(c.marginal(c.reference_spend), [0.05, 0.95])
@@ -361,7 +370,7 @@ def one(args: tuple[str, int, str, str, str]) -> Row:
     return Row(scenario, seed, current, true_value(plan), true_value(free), optimum,
                bounded_optimum, true_value(free_risk), on_truth, reference, rho, fit_s, opt_s,
                verdict, true_value(trusted), variants, true_value(oracle), covered,
-               own_bounds_optimum)  # fmt: skip
+               own_bounds_optimum, true_value(unheld), bias)  # fmt: skip
 
 
 def _summary(label: str, values: np.ndarray, current: np.ndarray, optimum: np.ndarray) -> None:
@@ -432,7 +441,16 @@ def report(rows: list[Row]) -> None:
                      np.array([r.oracle_means for r in fitted]),
                      np.array([r.current for r in fitted]),
                      np.array([r.bounded_optimum for r in fitted]))  # fmt: skip
+            _summary("[diagnostic] default plan with no channel held (unestablished ones "
+                     "free to rise), vs the same ±30% optimum",
+                     np.array([r.no_holds for r in fitted]),
+                     np.array([r.current for r in fitted]),
+                     np.array([r.bounded_optimum for r in fitted]))  # fmt: skip
             channels = sorted({c for r in fitted for c in r.covered or {}})
+            print("  model's mean marginal ROAS at current spend less the truth's (mean over "
+                  "seeds): " + ", ".join(
+                      f"{c} {np.mean([r.bias[c] for r in fitted if r.bias and c in r.bias]):+.2f}"
+                      for c in channels))  # fmt: skip
             print("  truth's marginal ROAS at current spend inside the model's 90% interval: "
                   + ", ".join(f"{c} {np.mean([r.covered[c] for r in fitted if r.covered and c in r.covered]):.0%}"
                               for c in channels))  # fmt: skip
