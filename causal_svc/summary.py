@@ -45,6 +45,14 @@ def summarize(estimate: EffectEstimate, *, outcome: str, treatment: str) -> str:
             f"{_p_text(estimate.pvalue)}); the interval includes zero, so the data are consistent "
             "with no effect as well as with the effects inside the interval."
         )
+    if estimate.pvalue > estimate.alpha:
+        # The interval and the test disagree (they come from different statistics, or a
+        # bootstrap's inversion and share differ at the edge): no claim either way (R11-F3).
+        return (
+            f"Inconclusive: {what} is {_fmt(estimate.point_estimate)} ({interval}, "
+            f"{_p_text(estimate.pvalue)}); the interval excludes zero but the test does not "
+            f"reject no effect at alpha = {estimate.alpha:g}, so the effect is not established."
+        )
     direction = "increased" if estimate.point_estimate > 0 else "decreased"
     warn = f" Caveats: {'; '.join(estimate.warnings)}." if estimate.warnings else ""
     return (

@@ -211,13 +211,39 @@ class EffectEstimate:
 
     def conf_int(self, alpha: float | None = None) -> tuple[float, float]:
         """Interval at ``alpha``: the stored one when alpha matches, else point ± critical value
-        of the estimate's reference distribution (t with ``df``, or normal) × stderr."""
+        of the estimate's reference distribution (t with ``df``, or normal) × stderr; for
+        synthetic control, its permutation interval inverted again at ``alpha``."""
         if alpha is None or np.isclose(alpha, self.alpha):
             return (self.ci_lower, self.ci_upper)
+        if self.method is Method.SYNTHETIC_CONTROL:
+            # Its stderr is a placebo SD, not a sampling SE: z × SD would be a third interval
+            # unrelated to the permutation test (R11-F8). Invert that test again at ``alpha``.
+            return self._permutation_interval(alpha)
         from ._inference import critical_value  # _inference builds results: import it late
 
         q = critical_value(alpha, self.df)
         return (self.point_estimate - q * self.stderr, self.point_estimate + q * self.stderr)
+
+    def _permutation_interval(self, alpha: float) -> tuple[float, float]:
+        """Synthetic control's placebo-in-space interval at ``alpha``, from the stored gap
+        series: ATT ± c · pre-RMSPE, c the ⌊alpha (J + 1)⌋-th largest |ATT_j| / pre-RMSPE_j."""
+        n_pre = int(self.statistics.get("n_pre_periods", 0))
+        gaps = {s.name: np.asarray(s.values, dtype=float) for s in self.series}
+        placebos = [v for name, v in gaps.items() if name.startswith("placebo_gap:")]
+        if "gap" not in gaps or not placebos or n_pre < 1:
+            return (math.nan, math.nan)
+        gap = gaps["gap"]
+        floor = 1e-12 * (1.0 + float(np.abs(gap).max()))
+
+        def pre_rmspe(g: np.ndarray) -> float:
+            return max(float(np.sqrt(np.mean(g[:n_pre] ** 2))), floor)
+
+        scaled = np.sort([abs(float(g[n_pre:].mean())) / pre_rmspe(g) for g in placebos])[::-1]
+        m = math.floor(alpha * (len(placebos) + 1) + 1e-9)
+        half = float(scaled[m - 1]) * pre_rmspe(gap) if m > 0 else math.inf
+        if not math.isfinite(half):
+            return (-math.inf, math.inf)
+        return (self.point_estimate - half, self.point_estimate + half)
 
     def with_checks(self, checks: Sequence[Check]) -> EffectEstimate:
         return replace(self, checks=(*self.checks, *checks))

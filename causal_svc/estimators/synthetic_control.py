@@ -37,11 +37,11 @@ ASSUMPTIONS = (
     "The treated unit's untreated outcome path is a fixed convex combination of donor paths "
     "(a linear factor model, Abadie et al. 2010); credible only with a close pre-period fit and "
     "the treated unit inside the donors' convex hull.",
-    "Inference is placebo-in-space permutation, treating units as exchangeable: the p-value is "
-    "the rank of the treated unit's post/pre RMSPE ratio among all units; stderr is the SD of the "
-    "placebo ATTs, a permutation-based scale and not a sampling standard error; the CI inverts a "
-    "permutation test of a constant additive effect (statistic |mean post gap| / pre-RMSPE, "
-    "Firpo & Possebom 2018).",
+    "Inference is placebo-in-space permutation, treating units as exchangeable: the p-value "
+    "and the CI come from one permutation test of a constant additive effect (statistic |mean "
+    "post gap| / pre-RMSPE, Firpo & Possebom 2018), the p-value being its rank at zero; the ADH "
+    "post/pre RMSPE-ratio rank is reported as a secondary statistic; stderr is the SD of the "
+    "placebo ATTs, a permutation-based scale and not a sampling standard error.",
 )
 
 
@@ -94,10 +94,13 @@ def estimate_synthetic_control(
         ``point_estimate`` is the ATT, the mean post-period gap (treated − synthetic), with
         ``estimand = ATT``. ``stderr`` is the SD of the placebo ATTs; ``ci_lower/upper`` invert
         the placebo permutation test (unbounded, ±inf, when there are too few donors to reach
-        level ``alpha``); ``pvalue`` is the ADH RMSPE-ratio rank.
+        level ``alpha``); ``pvalue`` ranks the same statistic at θ = 0, so ``pvalue <= alpha``
+        exactly when the interval excludes zero.
 
         - ``statistics``: ``att``, ``pre_rmspe``, ``post_rmspe``, ``rmspe_ratio``,
-          ``pre_mspe``, ``pre_outcome_sd``, ``pre_fit_ratio``, ``permutation_pvalue``,
+          ``pre_mspe``, ``pre_outcome_sd``, ``pre_fit_ratio``, ``permutation_pvalue`` (=
+          ``pvalue``), ``att_statistic`` (|ATT| / pre-RMSPE), ``rmspe_ratio_pvalue`` (the ADH
+          post/pre RMSPE-ratio rank, a secondary statistic),
           ``min_attainable_pvalue``, ``placebo_att_sd``, ``ci_critical_value`` (only when the
           CI is bounded), ``n_donors``, ``n_placebos``, ``n_pre_periods``,
           ``n_post_periods``, ``v_converged`` (1/0).
@@ -133,8 +136,8 @@ def estimate_synthetic_control(
 
     Placebos (Abadie et al. 2010 §2.3): each donor in turn is treated as the treated unit, with
     the other donors (never the real treated unit) as its pool, and refitted with the same
-    procedure. p = (1 + #{placebo ratio ≥ treated ratio}) / (J + 1) for the post/pre RMSPE
-    ratio. The interval is {θ : (1 + #{|ATT_j| / pre_j ≥ |ATT − θ| / pre_1}) / (J + 1) > α},
+    procedure. p = (1 + #{|ATT_j| / pre_j ≥ |ATT| / pre_1}) / (J + 1); the ADH post/pre RMSPE
+    ratio's rank is reported beside it (``rmspe_ratio_pvalue``). The interval is {θ : (1 + #{|ATT_j| / pre_j ≥ |ATT − θ| / pre_1}) / (J + 1) > α},
     i.e. ATT ± c · pre_1 with c the ⌊α(J+1)⌋-th largest |ATT_j| / pre_j — a test inversion
     under a constant additive effect (Firpo & Possebom 2018). Normalising by the pre-period fit
     keeps badly fitted placebos from dominating, as the RMSPE ratio does. The ``gap`` bands
@@ -171,10 +174,16 @@ def estimate_synthetic_control(
     ratios = post_rmspe / pre_safe
 
     att = float(atts[0])
-    pvalue = float((1 + np.sum(ratios[1:] >= ratios[0])) / (n_donors + 1))
+    # One test for the p-value and the interval (R11-F3): the statistic the interval inverts,
+    # |ATT| / pre-RMSPE, ranked among the placebos at θ = 0. So p <= alpha exactly when the
+    # interval excludes zero. The ADH RMSPE-ratio rank, which also reacts to placebos whose
+    # post-period gaps are volatile but centred on zero, is kept as a secondary statistic.
+    scaled = np.abs(atts) / pre_safe
+    pvalue = float((1 + np.sum(scaled[1:] >= scaled[0] * (1 - 1e-12))) / (n_donors + 1))
+    ratio_pvalue = float((1 + np.sum(ratios[1:] >= ratios[0])) / (n_donors + 1))
     stderr = float(np.std(atts[1:], ddof=1))
     m = math.floor(alpha * (n_donors + 1) + 1e-9)
-    ci_critical = _critical(np.abs(atts[1:]) / pre_safe[1:], m)
+    ci_critical = _critical(scaled[1:], m)
     half = ci_critical * pre_safe[0]
     ci_lower, ci_upper = (att - half, att + half) if math.isfinite(half) else (-math.inf, math.inf)
 
@@ -206,6 +215,8 @@ def estimate_synthetic_control(
         "pre_outcome_sd": pre_sd,
         "pre_fit_ratio": pre_fit_ratio,
         "permutation_pvalue": pvalue,
+        "att_statistic": float(scaled[0]),
+        "rmspe_ratio_pvalue": ratio_pvalue,
         "min_attainable_pvalue": 1.0 / (n_donors + 1),
         "placebo_att_sd": stderr,
         "n_donors": float(n_donors),
@@ -219,7 +230,7 @@ def estimate_synthetic_control(
 
     checks = (
         _pre_fit_check(pre_fit_ratio, float(pre_rmspe[0]), pre_sd, max_pre_fit_ratio),
-        _permutation_check(pvalue, float(ratios[0]), ratios[1:], alpha, n_donors),
+        _permutation_check(pvalue, ratio_pvalue, float(scaled[0]), alpha, n_donors),
     )
     return EffectEstimate(
         method=Method.SYNTHETIC_CONTROL,
@@ -399,11 +410,11 @@ def _pre_fit_check(ratio: float, pre_rmspe: float, pre_sd: float, limit: float) 
 
 
 def _permutation_check(
-    pvalue: float, ratio: float, placebo_ratios: np.ndarray, alpha: float, n_donors: int
+    pvalue: float, ratio_pvalue: float, statistic: float, alpha: float, n_donors: int
 ) -> Check:
-    rank = int(1 + np.sum(placebo_ratios > ratio))
     where = (
-        f"the treated unit's post/pre RMSPE ratio ranks {rank} of {n_donors + 1} (p = {pvalue:.3f})"
+        f"the treated unit's |ATT| / pre-RMSPE ranks among {n_donors + 1} units with "
+        f"p = {pvalue:.3f} (post/pre RMSPE-ratio rank: p = {ratio_pvalue:.3f})"
     )
     if 1 / (n_donors + 1) > alpha:
         # FAILED, not WARNING: no p-value can reach alpha, so the interval is unbounded and the
@@ -416,9 +427,15 @@ def _permutation_check(
             f"{math.ceil(1 / alpha) - 1} for alpha = {alpha}) or use sdid, whose variance does "
             "not rest on ranking placebo units."
         )
-    elif pvalue <= alpha:
+    elif pvalue <= alpha and ratio_pvalue <= alpha:
         outcome = CheckOutcome.PASSED
         text = f"{where}: the gap is larger than almost every placebo unit's, so it is unlikely to be chance."
+    elif pvalue <= alpha:
+        outcome = CheckOutcome.WARNING
+        text = (
+            f"{where}: the mean gap stands out, but some placebo units' post-period gaps are as "
+            "volatile relative to their fit, so read the effect with care."
+        )
     else:
         outcome = CheckOutcome.WARNING
         text = f"{where}: placebo units show gaps as large, so the effect is not distinguishable from noise."
@@ -427,7 +444,7 @@ def _permutation_check(
         kind=CheckKind.PERMUTATION,
         outcome=outcome,
         interpretation=text,
-        statistic=ratio if math.isfinite(ratio) else None,
+        statistic=statistic if math.isfinite(statistic) else None,
         pvalue=pvalue,
         threshold=alpha,
     )

@@ -218,6 +218,60 @@ def test_an_unbounded_interval_is_never_supported() -> None:
     assert summary.startswith("Not supported") and "is unbounded" in summary
 
 
+def _volatile_placebo_panel() -> pd.DataFrame:
+    """R11-F3's panel: a steady +1 effect, and three donors whose post-period gaps swing ±3
+    around zero (large RMSPE ratios, mean gap zero)."""
+    rng = np.random.default_rng(5)
+    n_units, t_pre, t_post = 20, 20, 10
+    factor = np.cumsum(rng.normal(size=t_pre + t_post))
+    swing = np.where(np.arange(t_post) % 2 == 0, 3.0, -3.0)
+    rows = []
+    for unit in range(n_units):
+        y = factor + rng.normal(0, 0.3, t_pre + t_post)
+        y[t_pre:] += 1.0 if unit == 0 else swing if unit in (1, 2, 3) else 0.0
+        for t in range(t_pre + t_post):
+            rows.append((f"u{unit:02d}", t, y[t], int(unit == 0 and t >= t_pre)))
+    return pd.DataFrame(rows, columns=["geo", "week", "sales", "treated"])
+
+
+def test_pvalue_and_interval_come_from_one_test() -> None:
+    """R11-F3: the p-value ranked the RMSPE ratio (0.30) while the interval inverted
+    |ATT| / pre-RMSPE and excluded zero; the summary printed "Supported ... p = 0.3". Now the
+    p-value ranks the statistic the interval inverts, the ratio rank is a secondary statistic."""
+    spec = EffectSpec(outcome="sales", treatment="treated", unit="geo", time="week")
+    est = estimate_synthetic_control(_volatile_placebo_panel(), spec)
+    assert est.ci_lower > 0
+    assert est.pvalue <= est.alpha
+    assert est.statistics["rmspe_ratio_pvalue"] == pytest.approx(0.3)
+    assert est.statistics["permutation_pvalue"] == est.pvalue
+    perm = next(c for c in est.checks if c.kind is CheckKind.PERMUTATION)
+    assert perm.outcome is CheckOutcome.WARNING and perm.pvalue == est.pvalue
+    # The same agreement on null and effect panels: p <= alpha exactly when 0 is outside.
+    for seed, effect in ((11, 0.0), (3, 5.0), (4, 0.4), (7, 0.8)):
+        other = estimate_synthetic_control(_factor_panel(seed=seed, effect=effect), spec)
+        excludes_zero = not other.ci_lower <= 0 <= other.ci_upper
+        assert (other.pvalue <= other.alpha) == excludes_zero, (seed, effect)
+
+
+def test_conf_int_at_another_level_inverts_the_permutation_test() -> None:
+    """R11-F8: conf_int(alpha') returned ATT ± z·SD(placebo ATTs), a third interval. Now it
+    inverts the permutation test again: at 0.051 (same ⌊alpha (J+1)⌋ = 1) it is the stored
+    interval; at 0.10 it uses the second largest placebo statistic, so it is nested inside."""
+    est = estimate_synthetic_control(_factor_panel(seed=3, effect=5.0), SIM_SPEC)
+    assert est.conf_int(0.051) == pytest.approx((est.ci_lower, est.ci_upper), rel=1e-9)
+    lo, hi = est.conf_int(0.10)
+    assert est.ci_lower < lo < est.point_estimate < hi < est.ci_upper
+    assert est.conf_int(0.01) == (-math.inf, math.inf)  # 1/20 > 0.01: nothing is rejected
+
+
+def test_summary_never_says_supported_when_its_p_exceeds_alpha() -> None:
+    est = estimate_synthetic_control(_factor_panel(seed=3, effect=5.0), SIM_SPEC)
+    assert est.ci_lower > 0 and est.supported
+    disagreeing = dataclasses.replace(est, pvalue=0.3)
+    summary = summarize(disagreeing, outcome="sales", treatment="treated")
+    assert not summary.startswith("Supported") and "p = 0.3" in summary
+
+
 def test_poor_pre_period_fit_fails_the_check() -> None:
     panel = _factor_panel(seed=3, effect=0.0)
     # Give the treated unit its own trend that no donor mix can follow.
