@@ -60,6 +60,10 @@ attribution speed bench's world (a year × 50 geos × 30 campaigns).
 the records hold) for its per-geo reading, as the mesh run's analysis-time detector reads it
 from memory (AggregateRecords' ``campaign_geo_days``, through causal's own reader).
 
+``--retro-ceiling [--per-campaign] --seeds …`` splits that detector's error into the part every
+geo shares and each geo's own, and scores it with either part replaced by the truth's (where
+the error sits, and what each part's ceiling is).
+
 ``--macro-retro --seeds …`` scores the analysis-time macro detector
 (``causal_svc.confounders_macro``: the index's effect on the org's orders, weighed with the
 ingest rule's) per platform row without a mesh, beside the ingest step rule on the same rows,
@@ -380,6 +384,73 @@ def retro_worlds(
           f"({act:,.0f} active rows)")  # fmt: skip
 
 
+def retro_ceiling(
+    scenario: str,
+    seeds: list[int],
+    per_campaign: bool = False,
+    flags: tuple[float, ...] = (0.2325, 0.2375, 0.2425, 0.2475),
+) -> None:
+    """Where the analysis-time budget detector's error sits, without a mesh: its move split
+    into the part every geo shares (``national_move``) and each geo's own, each against the
+    truth's (``confounding × (log_index − run mean)``; its national part the geos' mean
+    weighted by their orders, as the detector weighs them), and recall / precision at several
+    thresholds as it is, with the national part exact and with the per-geo part exact (rows
+    weighted as the platforms report them)."""
+    tally: dict[tuple[str, float], np.ndarray] = {}
+    squared = {"national": [0.0, 0], "per geo": [0.0, 0]}
+    for seed in seeds:
+        result = sim.simulate(scenario, seed=seed)
+        geo_days, campaign_days = simulated_sums(result)
+        extra = campaign_geo_sums(result) if per_campaign else None
+        found = detect_budget_response(geo_days, campaign_days, campaign_geo_days=extra)
+        frame = found.geo_days  # geo-major: each geo's days in order
+        geos, days = pd.Index(frame["geo"].unique()), pd.DatetimeIndex(frame["date"].unique())
+        est = frame["demand_move"].to_numpy().reshape(len(geos), len(days))
+        national = frame["national_move"].to_numpy().reshape(len(geos), len(days))[0]
+        regions = ["US-" + g["code"] for g in result.truth["geos"]]
+        dates = pd.DatetimeIndex(pd.to_datetime(result.truth["dates"]))
+        gi, ti = pd.Index(regions).get_indexer(geos), dates.get_indexer(days)
+        demand = next(iter(result.truth["orgs"].values()))["demand"]
+        confounding = float(result.truth["config"]["confounding"])
+        true = (confounding * _demand_chase(demand, len(dates)))[np.ix_(gi, ti)]
+        truth = confounder_truth(result)
+        paid = truth.loc[truth["source"].astype(str) != "klaviyo"]
+        rows = np.zeros((len(regions), len(dates)))
+        np.add.at(rows, (pd.Index(regions).get_indexer("US-" + paid["region"].astype(str)),
+                         dates.get_indexer(pd.to_datetime(paid["date"]))), 1.0)  # fmt: skip
+        rows = rows[np.ix_(gi, ti)]
+        orders = geo_days.assign(day=pd.to_datetime(geo_days["date"], unit="D"))
+        orders = orders.loc[orders["day"].isin(days)].groupby("geo")[
+            sum_column("generic", "", "conversions")].mean().reindex(geos).to_numpy()  # fmt: skip
+        true_national = (orders / orders.sum()) @ true
+        true_national -= true_national.mean()
+        true_geo = true - true_national[None, :]
+        for part, error in (("national", national - true_national),
+                            ("per geo", est - national[None, :] - true_geo)):  # fmt: skip
+            squared[part][0] += float((error**2).sum())
+            squared[part][1] += error.size
+        active = np.abs(true) >= BUDGET_LOG_MOVE
+        variants = {
+            "as it is": est,
+            "national part exact": est - national[None, :] + true_national[None, :],
+            "per-geo part exact": national[None, :] + true_geo,
+        }
+        for name, move in variants.items():
+            for flag in flags:
+                flagged = np.abs(move) >= flag
+                counts = [(rows * (active & flagged)).sum(), (rows * active).sum(),
+                          (rows * flagged).sum()]  # fmt: skip
+                tally[(name, flag)] = tally.get((name, flag), np.zeros(3)) + counts
+    print(f"== budget response at analysis time, where its error sits: {scenario} worlds "
+          f"{seeds[0]}..{seeds[-1]} ({len(seeds)}), no mesh"
+          + (", spend read per campaign × geo × day" if per_campaign else ""))  # fmt: skip
+    print("  rms error in logs: " + ", ".join(
+        f"{k} {np.sqrt(v[0] / max(v[1], 1)):.4f}" for k, v in squared.items()))  # fmt: skip
+    for (name, flag), (tp, act, fl) in tally.items():
+        print(f"  {name:<20} flag {flag:.4f}: recall {tp / max(act, 1):.1%} "
+              f"precision {tp / max(fl, 1):.1%}")  # fmt: skip
+
+
 def macro_inputs(result: sim.SimResult) -> dict[str, object]:
     """What the analysis-time macro detector reads for a world's org: the registered series
     (as ``liftos demo`` registers them) and the day's first-party orders over every geo."""
@@ -445,6 +516,11 @@ def macro_retro(scenario: str, seeds: list[int], group: int = 3) -> None:
     print(f"  pool: {line(table)} ({table[:, 4].sum():,.0f} active rows)")
     print(f"  {group}-world groups meeting 95 / 90: analysis time {met[0]}, ingest rule {met[1]} "
           f"of {-(-len(counts) // group)}")  # fmt: skip
+    # each world alone: one org's analysis, the unit the promise is made to
+    alone = [sum(bool(r[i] >= 0.95 * r[4] and r[i] >= 0.9 * r[i + 1]) for r in table)
+             for i in (0, 2)]  # fmt: skip
+    print(f"  single worlds meeting 95 / 90: analysis time {alone[0]}, ingest rule {alone[1]} "
+          f"of {len(counts)}")  # fmt: skip
     e = pd.DataFrame(effects, columns=["seed", "macro_coef", "estimate", "std_error", "effect"])
     print(f"  effect per index unit: orders' estimate less the truth mean "
           f"{(e['estimate'] - e['macro_coef']).mean():+.4f} sd "
@@ -500,6 +576,7 @@ def main() -> None:
     parser.add_argument("--retro", action="store_true")
     parser.add_argument("--macro-retro", action="store_true")
     parser.add_argument("--per-campaign", action="store_true")
+    parser.add_argument("--retro-ceiling", action="store_true")
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
@@ -508,6 +585,9 @@ def main() -> None:
         return
     if args.macro_retro:
         macro_retro(args.scenario, args.seeds)
+        return
+    if args.retro_ceiling:
+        retro_ceiling(args.scenario, args.seeds, per_campaign=args.per_campaign)
         return
     if args.retro:
         retro_worlds(args.scenario, args.seeds, per_campaign=args.per_campaign)
