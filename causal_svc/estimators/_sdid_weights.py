@@ -185,8 +185,8 @@ def fit(
 ) -> SdidFit:
     """SDID on ``Y`` (controls first, pre-periods first): Algorithm 1 of Arkhangelsky et al.
 
-    ``omega``/``lam`` start the solver (``update=True``, as the R package's placebo and
-    bootstrap refits do) or are used as they are (``update=False``, the fixed-weight jackknife).
+    ``omega``/``lam`` start the solver (``update=True``; uniform when None) or are used as they
+    are (``update=False``, the fixed-weight jackknife).
     ``tune`` defaults to :func:`tuning` of this ``Y``.
     """
     if not update:

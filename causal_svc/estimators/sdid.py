@@ -1,7 +1,25 @@
 """Synthetic difference in differences (Arkhangelsky, Athey, Hirshberg, Imbens & Wager 2021):
 DiD on a panel reweighted so that the controls track the treated units before treatment (unit
 weights ω) and the pre-periods resemble the post-periods (time weights λ); staggered adoption
-estimated per cohort; placebo, bootstrap or jackknife variance as the paper gives."""
+estimated per cohort; placebo, bootstrap or jackknife variance as the paper gives.
+
+Why the placebo and bootstrap refits start from uniform weights, not the fitted ones (R11-F1).
+Algorithms 2 and 4 apply the estimator to each resampled or relabelled panel. The R package (and
+its port synthdid-py, which shares the defect) starts each refit's solver from the full-sample
+ω and λ. The time weights' ridge is tiny (ζ_λ = 1e-6·σ), so when there are no more controls than
+pre-periods (N0 ≤ T0, the geo-test shape: 9 geos, 60 pre-days) the full-sample λ interpolates
+every control's post-period mean, including the controls a placebo draw relabels as treated;
+Frank–Wolfe started there finds no descent and stops, so each draw's "treated" unit is fitted by
+weights that have already seen its post-period and every placebo τ is ≈ 0. Coverage of the 95%
+interval was 0.20 (1 treated + 9 controls × 60 pre-days), 0.78 for the bootstrap with 3 + 7. The
+draws are a function of the data the estimator would not have seen, which is not what the
+algorithms resample. Started from uniform weights, as the estimate itself is, each draw is
+Algorithm 1 on its panel with the original regularisation (the reference's
+``refit(..., weights=None)``, which the tests match draw for draw): coverage 0.97 and 1.00 on
+those designs. Where the weights are unique (N0 > T0, Prop 99) the two starts agree to the
+solver's tolerance (placebo SE 8.2012 against 8.2011 with 40 draws); the cost is more solver
+iterations per draw. The jackknife (Algorithm 3) keeps the fitted weights by design.
+"""
 
 from __future__ import annotations
 
@@ -125,9 +143,9 @@ def estimate_sdid(
     Imbens 2023, the Stata ``sdid``). Covariates are partialled out first: β from a two-way
     fixed-effects regression of the outcome on them over the never-treated units, then
     ``Y − Xβ`` (Kranz 2022; Clarke et al.'s "projected" adjustment). Variance: the refits of
-    the placebo and bootstrap start from the fitted weights and keep the original
-    regularisation, as in the R package; the bootstrap discards draws with no treated or no
-    control unit. The in-time placebo refits on the pre-period only with a fake start that
+    the placebo and bootstrap keep the original regularisation, as in the R package, but start
+    from uniform weights rather than the R package's fitted ones (the module docstring says
+    why); the bootstrap discards draws with no treated or no control unit. The in-time placebo refits on the pre-period only with a fake start that
     leaves the same post/total share (R ``synthdid_placebo``).
     """
     if variance not in VARIANCE_METHODS:
@@ -282,14 +300,16 @@ def _fit_cohorts(
     controls: np.ndarray | None = None,
     omega_rows: np.ndarray | None = None,
     treated: dict[int, np.ndarray] | None = None,
-    update: bool = True,
+    fixed: bool = False,
     uniform: bool = False,
 ) -> list[_Cohort]:
     """Fit every cohort on ``controls`` (default: all never-treated) and its treated rows.
 
-    With ``base`` the fit starts from (``update=True``) or keeps (``update=False``) the base
-    weights: ω restricted to ``omega_rows`` (positions into the base controls) and
-    renormalised, λ as it was, and the base regularisation — the refits of Algorithms 2–4.
+    Without ``base``: Algorithm 1 with this panel's regularisation. With ``base``: the placebo
+    and bootstrap refits (Algorithms 2, 4) keep the base regularisation but solve from uniform
+    weights (never from the fitted ones: see the module docstring); ``fixed=True`` keeps the
+    base weights themselves (the jackknife's Algorithm 3): ω restricted to ``omega_rows``
+    (positions into the base controls) and renormalised, λ as it was.
     """
     controls = wide.controls if controls is None else controls
     if treated is None:
@@ -307,14 +327,13 @@ def _fit_cohorts(
             out.append(_Cohort(start, rows, sw.tuning(Y, n0, start), fit))
             continue
         prior = previous.get(start)
-        if prior is None:
-            tune = sw.tuning(Y, n0, start)
+        tune = sw.tuning(Y, n0, start) if prior is None else prior.tune
+        if prior is None or not fixed:
             fit = sw.fit(Y, n0, start, tune=tune)
         else:
-            tune = prior.tune
             assert omega_rows is not None
             omega = _normalise(prior.fit.omega[omega_rows])
-            fit = sw.fit(Y, n0, start, tune=tune, omega=omega, lam=prior.fit.lam, update=update)
+            fit = sw.fit(Y, n0, start, omega=omega, lam=prior.fit.lam, update=False)
         out.append(_Cohort(start, rows, tune, fit))
     return out
 
@@ -371,9 +390,7 @@ def _placebo_draws(
         treated = {
             c.start: wide.controls[fake[bounds[k] : bounds[k + 1]]] for k, c in enumerate(cohorts)
         }
-        fits = _fit_cohorts(
-            wide, cohorts, controls=wide.controls[keep], omega_rows=keep, treated=treated
-        )
+        fits = _fit_cohorts(wide, cohorts, controls=wide.controls[keep], treated=treated)
         out[b] = _row(fits, wide.Y.shape[1], order)
     return out
 
@@ -408,7 +425,6 @@ def _bootstrap_draws(
             wide,
             cohorts,
             controls=wide.controls[control_pos],
-            omega_rows=control_pos,
             treated={s: np.asarray(v) for s, v in treated.items()},
         )
         out[b] = _row(fits, wide.Y.shape[1], order)
@@ -424,7 +440,7 @@ def _jackknife_draws(wide: _Wide, cohorts: list[_Cohort]) -> np.ndarray:
     for k in range(n0):
         keep = np.delete(np.arange(n0), k)
         fits = _fit_cohorts(
-            wide, cohorts, controls=wide.controls[keep], omega_rows=keep, update=False
+            wide, cohorts, controls=wide.controls[keep], omega_rows=keep, fixed=True
         )
         rows.append(_row(fits, wide.Y.shape[1], order))
     everyone = np.arange(n0)
@@ -432,7 +448,7 @@ def _jackknife_draws(wide: _Wide, cohorts: list[_Cohort]) -> np.ndarray:
         for r in c.rows:
             treated = {d.start: d.rows[d.rows != r] for d in cohorts}
             treated = {s: v for s, v in treated.items() if len(v)}
-            fits = _fit_cohorts(wide, cohorts, omega_rows=everyone, treated=treated, update=False)
+            fits = _fit_cohorts(wide, cohorts, omega_rows=everyone, treated=treated, fixed=True)
             rows.append(_row(fits, wide.Y.shape[1], order))
     return np.asarray(rows)
 
