@@ -292,6 +292,9 @@ class MethodInfo:
     # Re-estimates per check where each must refit everything (a random common cause enters
     # every nuisance model): capped so the checks cost about what the fit does.
     check_draws: Mapping[CheckKind, int] = field(default_factory=dict)
+    # Has a cluster-robust variance (CR1, t(G − 1)) with roles.cluster but no wild cluster
+    # bootstrap: honours options.cluster_inference = cluster_robust, not wild_bootstrap.
+    cluster_robust: bool = False
 
     @property
     def design_based(self) -> bool:
@@ -305,7 +308,13 @@ class MethodInfo:
             return None
         module = importlib.import_module(f"causal_svc.estimators.{self.module}")
         kwargs = self.options.from_request(options).kwargs()
-        return functools.partial(getattr(module, self.reuse), **kwargs)
+        fit = functools.partial(getattr(module, self.reuse), **kwargs)
+
+        def noted(frame: pd.DataFrame, spec: EffectSpec) -> tuple[EffectEstimate, Estimator]:
+            estimate, reuse = fit(frame, spec)
+            return self._noted(estimate, options, spec), reuse
+
+        return noted
 
     def estimator(self, options: EstimationOptions, *, refit: bool = False) -> Estimator:
         """The estimator with the request's options bound; ``refit``: as the refuters'
@@ -314,7 +323,47 @@ class MethodInfo:
         kwargs = self.options.from_request(options).kwargs()
         if refit:
             kwargs |= self.refit
-        return functools.partial(getattr(module, self.function), **kwargs)
+            return functools.partial(getattr(module, self.function), **kwargs)
+        fit = functools.partial(getattr(module, self.function), **kwargs)
+
+        def noted(frame: pd.DataFrame, spec: EffectSpec) -> EffectEstimate:
+            return self._noted(fit(frame, spec), options, spec)
+
+        return noted
+
+    def cluster_inference_warning(self, options: EstimationOptions, spec: EffectSpec) -> str | None:
+        """What the request's ``cluster_inference`` asked that this method did not do (None
+        when it was honoured). Warned, not refused: AUTO may pick the method after the
+        request was made, and the estimate itself is still valid (R11-F4: it was silently
+        ignored)."""
+        choice = ClusterInference(options.cluster_inference)
+        if choice is ClusterInference.AUTO:
+            return None
+        if any(f.name == "cluster_inference" for f in fields(self.options)):
+            return None  # the DiD family, difference in means, naive regression
+        name = self.method.value
+        if self.cluster_robust and spec.cluster:
+            if choice is ClusterInference.CLUSTER_ROBUST:
+                return None
+            return (
+                f"options.cluster_inference = {choice.value} was not applied: {name} has no "
+                "wild cluster bootstrap; its interval is cluster-robust (CR1) with t(G-1)"
+            )
+        if self.cluster_robust:
+            return (
+                f"options.cluster_inference = {choice.value} was not applied: {name} clusters "
+                "only with roles.cluster, and none was given"
+            )
+        return (
+            f"options.cluster_inference = {choice.value} was not applied: {name} has no "
+            "clustered inference"
+        )
+
+    def _noted(
+        self, estimate: EffectEstimate, options: EstimationOptions, spec: EffectSpec
+    ) -> EffectEstimate:
+        warning = self.cluster_inference_warning(options, spec)
+        return estimate if warning is None else estimate.with_warnings([warning])
 
 
 _BACKDOOR_SET = "conditional exchangeability: the adjustment set blocks every backdoor path"
@@ -395,6 +444,7 @@ _ROWS = (
         design_check="the exclusion restriction (see the weak-instrument and "
         "overidentification checks)",
         placebo=Placebo.SHUFFLE_OUTCOME,
+        cluster_robust=True,
     ),
     MethodInfo(
         Method.RDD,
@@ -409,6 +459,7 @@ _ROWS = (
         options=RddOptions,
         design_check="continuity at the cutoff (see the density and placebo-cutoff checks)",
         placebo=Placebo.FAKE_CUTOFFS,
+        cluster_robust=True,
     ),
     MethodInfo(
         Method.MATCHING,
@@ -431,6 +482,7 @@ _ROWS = (
         options=WeightingOptions,
         binary_only=True,
         backdoor=True,
+        cluster_robust=True,
     ),
     MethodInfo(
         Method.AIPW,
@@ -447,6 +499,7 @@ _ROWS = (
         backdoor=True,
         reuse="fit_with_reuse",
         check_draws={CheckKind.RANDOM_COMMON_CAUSE: 1},
+        cluster_robust=True,
     ),
     MethodInfo(
         Method.SYNTHETIC_CONTROL,

@@ -29,6 +29,7 @@ from .validate import role_field
 
 __all__ = [
     "FEW_CLUSTERS",
+    "FEW_TREATED_CLUSTERS",
     "WEBB_BELOW",
     "WILD_DRAWS",
     "ClusterInference",
@@ -36,10 +37,12 @@ __all__ = [
     "WildBootstrap",
     "cluster_codes",
     "cluster_sums",
+    "clustered_df",
     "coefficient",
     "column_codes",
     "critical_value",
     "effect_estimate",
+    "few_cluster_warnings",
     "group_codes",
     "influence_stderr",
     "interval",
@@ -57,6 +60,9 @@ _NAN3 = (float("nan"), float("nan"), float("nan"))
 # Gelbach & Miller 2008): estimators take p-values and intervals from the wild cluster
 # bootstrap instead (ClusterInference.AUTO).
 FEW_CLUSTERS = 30
+# Below this many treated clusters cluster-robust tests over-reject badly whatever G is
+# (MacKinnon & Webb 2017); the DiD family's _panel uses the same figure.
+FEW_TREATED_CLUSTERS = 6
 # Draws of the wild cluster bootstrap (boottest's default); with Rademacher weights and
 # 2^G <= WILD_DRAWS every sign vector is enumerated instead.
 WILD_DRAWS = 9999
@@ -260,6 +266,35 @@ def influence_stderr(
     return np.sqrt(factor * (psi**2).sum(axis=0)) / n
 
 
+def clustered_df(clusters: np.ndarray | None) -> float | None:
+    """The t reference's df of a clustered mean of influence functions, G − 1 for the G
+    clusters present (None, the normal, when unclustered)."""
+    return None if clusters is None else float(len(np.unique(clusters)) - 1)
+
+
+def few_cluster_warnings(
+    method: str, n_clusters: int, n_treated_clusters: int | None = None
+) -> list[str]:
+    """Warnings for a cluster-robust estimate with few clusters, for the estimators that have
+    no wild bootstrap (IV, IPW, AIPW, RDD): they use CR1 with t(G - 1), which still
+    over-rejects below ~FEW_CLUSTERS clusters (Cameron, Gelbach & Miller 2008) and with few
+    treated clusters (MacKinnon & Webb 2017), as ``_panel.cluster_warnings`` says for DiD."""
+    out = []
+    if n_clusters < FEW_CLUSTERS:
+        out.append(
+            f"only {n_clusters} clusters: {method}'s cluster-robust standard error is biased "
+            f"downward with fewer than ~{FEW_CLUSTERS} (inference uses t with G-1 = "
+            f"{n_clusters - 1} df; {method} has no wild cluster bootstrap, so read the interval "
+            "as optimistic)"
+        )
+    if n_treated_clusters is not None and n_treated_clusters < FEW_TREATED_CLUSTERS:
+        out.append(
+            f"only {n_treated_clusters} clusters hold treated units: cluster-robust tests "
+            "over-reject badly with few treated clusters (MacKinnon & Webb 2017)"
+        )
+    return out
+
+
 # -- the wild cluster bootstrap ----------------------------------------------------------------
 
 
@@ -328,8 +363,9 @@ def wild_cluster_bootstrap(
     and its residuals by ``M_X M_FE (ü ∘ v)``, both linear in θ, so every draw's t-statistic
     is a ratio of a line and the root of a quadratic in θ: p(θ) costs O(B) and the interval
     is found by bisection on it. The t-statistics use the unscaled CR0 form in both the
-    sample and the draws (a small-sample factor would cancel). The statistic is the CR1 t;
-    Webb's six-point weights below 12 clusters, Rademacher above (enumerated when 2^G ≤ B).
+    sample and the draws (a small-sample factor would cancel), so ``t_statistic`` is the CR0
+    t, estimate / sqrt(Σ_g (Σ_{i∈g} h_i û_i)²), larger than the CR1 t by
+    sqrt(G/(G−1)·(n−1)/(n−k)); the p-value does not depend on the factor. Webb's six-point weights below 12 clusters, Rademacher above (enumerated when 2^G ≤ B).
     """
     n_clusters = int(clusters.max()) + 1
     xtx_inv = np.linalg.inv(x.T @ x)

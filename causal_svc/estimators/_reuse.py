@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._inference import effect_estimate, influence_stderr
+from ._inference import clustered_df, effect_estimate, influence_stderr
 from .result import EffectEstimate, EffectSpec, Estimand, Method
 
 Estimator = Callable[[pd.DataFrame, EffectSpec], EffectEstimate]
@@ -212,5 +212,11 @@ class Augmented(_Recognises):
         cluster = None if self.cluster is None else self.cluster[rows]
         se = float(influence_stderr(influence, cluster, small_sample=True))
         return effect_estimate(
-            self.method, self.estimand, tau, se, alpha=self.alpha, nobs=len(rows)
+            self.method,
+            self.estimand,
+            tau,
+            se,
+            alpha=self.alpha,
+            nobs=len(rows),
+            df=clustered_df(cluster),
         )

@@ -19,6 +19,7 @@ from ._inference import (
     cluster_sums,
     coefficient,
     effect_estimate,
+    few_cluster_warnings,
     require_stderr,
     sandwich,
 )
@@ -51,7 +52,7 @@ def estimate_iv(
         exogenous controls (an intercept is always added). ``cluster`` switches to
         cluster-robust inference; ``weights`` runs weighted 2SLS (rows scaled by sqrt(w)).
     alpha : float
-        Two-sided level of the normal confidence interval.
+        Two-sided level of the confidence interval.
     weak_instrument_f : float
         First-stage F below which the WEAK_INSTRUMENT check fails (default 10).
 
@@ -59,9 +60,12 @@ def estimate_iv(
     -------
     EffectEstimate
         ``point_estimate`` is the 2SLS coefficient on the treatment, ``stderr`` its
-        heteroskedasticity-robust (HC0) or cluster-robust standard error (no small-sample
-        scaling, as ``linearmodels.IV2SLS(...).fit(cov_type="robust"|"clustered")``), with
-        normal-approximation CI and p-value. ``estimand`` is LATE.
+        heteroskedasticity-robust (HC0, as ``linearmodels.IV2SLS(...).fit(cov_type="robust")``)
+        standard error with a normal CI and p-value, or with ``cluster`` its CR1 standard error
+        (factor G/(G−1)·(n−1)/(n−k), as ``fit(cov_type="clustered", debiased=True)`` and
+        Stata's ``small``) with t(G − 1) (``df``) and a warning below 30 clusters. The
+        first-stage, Anderson–Rubin, endogeneity and J statistics stay unscaled (linearmodels'
+        default). ``estimand`` is LATE.
 
         ``statistics``: ``first_stage_f_robust`` (robust/clustered Wald statistic of the
         excluded instruments divided by their number; with one endogenous regressor this is the
@@ -147,6 +151,13 @@ def estimate_iv(
     beta = np.linalg.solve(xhx, x_hat.T @ y)
     eps = y - x @ beta
     cov = _sandwich(x_hat, eps, groups)
+    df: float | None = None
+    if groups is not None:
+        # CR1 with t(G − 1) (R11-F4): the unscaled clustered covariance with a normal reference
+        # covered 80% at G = 6. The factor is linearmodels' debiased=True / Stata's `small`.
+        n_groups = int(groups.max()) + 1
+        cov = cov * (n_groups / (n_groups - 1)) * ((n - 1) / (n - k))
+        df = float(n_groups - 1)
     est, se = float(beta[0]), float(np.sqrt(cov[0, 0]))
     require_stderr(se, "IV", subject=role_field("outcome"))
 
@@ -218,7 +229,12 @@ def estimate_iv(
 
     coefficients = [
         coefficient(
-            f"second_stage:{name}", float(beta[j]), float(np.sqrt(cov[j, j])), alpha, nobs=n
+            f"second_stage:{name}",
+            float(beta[j]),
+            float(np.sqrt(cov[j, j])),
+            alpha,
+            df=df,
+            nobs=n,
         )
         for j, name in enumerate([spec.treatment, *exog_names])
     ] + [
@@ -237,6 +253,8 @@ def estimate_iv(
             "the 2SLS estimate is biased toward OLS and its Wald interval is unreliable — "
             "read the Anderson–Rubin test instead"
         )
+    if groups is not None:
+        warnings.extend(few_cluster_warnings("IV", int(groups.max()) + 1))
     return effect_estimate(
         Method.IV,
         Estimand.LATE,
@@ -244,6 +262,7 @@ def estimate_iv(
         se,
         alpha=alpha,
         nobs=n,
+        df=df,
         n_treated=int(raw_d.sum()) if binary else None,
         n_control=int((1 - raw_d).sum()) if binary else None,
         assumptions=(

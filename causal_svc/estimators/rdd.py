@@ -18,7 +18,7 @@ import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 
-from ._inference import cluster_codes, critical_value, interval
+from ._inference import cluster_codes, critical_value, few_cluster_warnings, interval
 from ._propensity import require_variation
 from ._rdd_density import DensityTestUnavailable, density_test
 from ._rdd_local import Fit, Side, kernel_weights, local_fit, mserd_bandwidths
@@ -66,7 +66,8 @@ def estimate_rdd(
         treatment = 1{above} (:func:`with_sharp_treatment`). A 0/1 ``treatment`` gives a sharp
         design when it equals 1{above} (or 1{below}: the sign is then flipped so the estimate
         is treated minus untreated) for every row, fuzzy otherwise. ``cluster`` gives CR1 cluster-robust
-        variance (rdrobust's ``vce="cr1"``), ``weights`` multiply the kernel weights.
+        variance (rdrobust's ``vce="cr1"``: the same estimate and SEs) with a t(G − 1)
+        reference instead of rdrobust's normal, and a warning below 30 clusters; ``weights`` multiply the kernel weights.
         ``covariates`` are not adjusted for; each is tested for a jump at the cutoff.
     alpha : float
         Two-sided level of the confidence intervals.
@@ -110,7 +111,8 @@ def estimate_rdd(
         ``first_stage_f``; with the density test: ``density_t``, ``density_pvalue``,
         ``density_left``, ``density_right``, ``density_bandwidth_left``,
         ``density_bandwidth_right``, ``density_n_left``, ``density_n_right``;
-        ``n_clusters`` when clustered.
+        ``n_clusters`` and ``robust_pvalue_normal`` (rdrobust's own normal-reference robust
+        p-value) when clustered.
 
         ``coefficients``: ``conventional``, ``robust_bias_corrected``, fuzzy
         ``first_stage``, and ``covariate_jump:<column>`` (robust bias-corrected jump of each
@@ -198,8 +200,12 @@ def estimate_rdd(
     fit, (h, b) = _fit(left, right, c, p, kernel, bandwidth, variance_neighbors)
     sign = 1.0 if (fuzzy or treated_above) else -1.0
     tau_cl, tau_bc = sign * fit.tau_cl, sign * fit.tau_bc
-    conv_lo, conv_hi, conv_p = interval(tau_cl, fit.se_cl, alpha)
-    rob_lo, rob_hi, rob_p = interval(tau_bc, fit.se_rb, alpha)
+    # Clustered: rdrobust's CR1 estimate and SEs, but t(G − 1) instead of rdrobust's normal
+    # (R11-F4), as every other clustered estimator here; rdrobust's normal p is kept beside it.
+    n_clusters = None if clusters is None else len(np.unique(clusters))
+    df = None if n_clusters is None else float(n_clusters - 1)
+    conv_lo, conv_hi, conv_p = interval(tau_cl, fit.se_cl, alpha, df)
+    rob_lo, rob_hi, rob_p = interval(tau_bc, fit.se_rb, alpha, df)
     if not all(map(math.isfinite, (tau_cl, fit.se_cl, fit.se_rb, rob_lo))):
         raise InsufficientData(
             "RDD: the local fits are degenerate (no variation inside the bandwidth)",
@@ -232,21 +238,22 @@ def estimate_rdd(
         "fuzzy": float(fuzzy),
         "treated_above": float(treated_above),
     }
-    if clusters is not None:
-        statistics["n_clusters"] = float(len(np.unique(clusters)))
+    if n_clusters is not None:
+        statistics["n_clusters"] = float(n_clusters)
+        statistics["robust_pvalue_normal"] = interval(tau_bc, fit.se_rb, alpha)[2]
     coefficients = [
         _coef("conventional", tau_cl, fit.se_cl, conv_lo, conv_hi, conv_p, fit.n_h),
         _coef("robust_bias_corrected", tau_bc, fit.se_rb, rob_lo, rob_hi, rob_p, fit.n_h),
     ]
     checks: list[Check] = []
     if fuzzy:
-        checks.append(_first_stage(fit, alpha, statistics, coefficients))
+        checks.append(_first_stage(fit, alpha, statistics, coefficients, df))
     if manipulation_test:
         checks.append(_density_check(x, c, alpha, statistics))
     if spec.covariates:
         checks.append(
             _continuity_check(
-                covariates, sides, c, p, kernel, variance_neighbors, alpha, coefficients
+                covariates, sides, c, p, kernel, variance_neighbors, alpha, coefficients, df
             )
         )
 
@@ -265,7 +272,7 @@ def estimate_rdd(
             "affects the outcome only through treatment (exclusion) and moves no one out of "
             "treatment (monotonicity): the effect is for compliers at the cutoff.",
         ]
-    warnings = []
+    warnings = [] if n_clusters is None else few_cluster_warnings("rdd", n_clusters)
     if spec.covariates:
         warnings.append(
             "covariates are not used to adjust the RD estimate; they are tested for "
@@ -286,12 +293,13 @@ def estimate_rdd(
         pvalue=rob_p,
         nobs=len(x),
         alpha=alpha,
+        df=df,
         n_treated=n_treated,
         n_control=n_control,
         assumptions=(f"Design: {design} regression discontinuity.", *assumptions),
         statistics=statistics,
         coefficients=tuple(coefficients),
-        series=rdd_plot_series(x, y, c, h, p, kernel, z=critical_value(alpha), weights=fw),
+        series=rdd_plot_series(x, y, c, h, p, kernel, z=critical_value(alpha, df), weights=fw),
         warnings=tuple(warnings),
         checks=tuple(checks),
     )
@@ -410,11 +418,15 @@ def _coef(
 
 
 def _first_stage(
-    fit: Fit, alpha: float, statistics: dict[str, float], coefficients: list[Coefficient]
+    fit: Fit,
+    alpha: float,
+    statistics: dict[str, float],
+    coefficients: list[Coefficient],
+    df: float | None,
 ) -> Check:
     jump, se = fit.first_stage or 0.0, fit.first_stage_se or 0.0
     f_stat = (jump / se) ** 2 if se > 0 else float("inf")
-    lo, hi, pv = interval(jump, se, alpha) if se > 0 else (jump, jump, 0.0)
+    lo, hi, pv = interval(jump, se, alpha, df) if se > 0 else (jump, jump, 0.0)
     statistics |= {"first_stage_jump": jump, "first_stage_stderr": se, "first_stage_f": f_stat}
     coefficients.append(_coef("first_stage", jump, se, lo, hi, pv, fit.n_h))
     weak = f_stat < _FIRST_STAGE_F
@@ -488,6 +500,7 @@ def _continuity_check(
     variance_neighbors: int,
     alpha: float,
     coefficients: list[Coefficient],
+    df: float | None,
 ) -> Check:
     """Each predetermined covariate, used as an outcome, should not jump at the cutoff."""
     level = alpha / len(covariates)
@@ -500,7 +513,7 @@ def _continuity_check(
         except InsufficientData:
             skipped.append(name)
             continue
-        lo, hi, pv = interval(fit.tau_bc, fit.se_rb, alpha)
+        lo, hi, pv = interval(fit.tau_bc, fit.se_rb, alpha, df)
         if not math.isfinite(pv):
             skipped.append(name)
             continue

@@ -18,7 +18,13 @@ from sklearn.model_selection import KFold
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 
-from ._inference import effect_estimate, influence_stderr, require_stderr
+from ._inference import (
+    clustered_df,
+    effect_estimate,
+    few_cluster_warnings,
+    influence_stderr,
+    require_stderr,
+)
 from ._propensity import (
     Inputs,
     Propensity,
@@ -72,9 +78,10 @@ def estimate_ipw(
     spec : EffectSpec
         ``outcome``, binary ``treatment`` and ``covariates`` (the propensity model's inputs,
         entered linearly: add squares/dummies as columns) are required. ``cluster`` sums the
-        influence function within clusters. ``weights`` are rejected.
+        influence function within clusters (factor G/(G−1), reference t(G − 1), warnings
+        below 30 clusters or 6 treated clusters). ``weights`` are rejected.
     alpha : float
-        Two-sided level of the normal confidence interval.
+        Two-sided level of the confidence interval (normal, or t(G − 1) when clustered).
     estimand : Estimand, optional
         ATE or ATT; defaults to ``spec.estimand``.
     trimming : {"none", "crump", "clip"}
@@ -95,7 +102,8 @@ def estimate_ipw(
         ``ess_control`` (Kish effective sample sizes), ``max_weight_share`` (largest single
         normalised weight), ``propensity_min``, ``propensity_max``, ``share_outside_support``,
         ``share_extreme_propensity``, ``n_trimmed``, ``n_clipped``, ``trim_threshold`` (crump),
-        ``propensity_iterations``.
+        ``propensity_iterations``; with ``cluster`` also ``n_clusters`` and
+        ``n_treated_clusters`` (clusters holding a treated unit).
 
         ``balance``: one row per covariate, SMD before and after weighting.
 
@@ -419,6 +427,17 @@ def _result(
         )
     if trimming == "clip" and statistics["n_clipped"] > 0:
         warnings.append(f"{int(statistics['n_clipped'])} propensity scores were clipped")
+    df = clustered_df(data.cluster)
+    if data.cluster is not None:
+        # G/(G-1) with a normal reference covered too little with few clusters (R11-F4):
+        # t(G - 1) as the DiD family, and the same warnings.
+        n_clusters = len(np.unique(data.cluster))
+        treated_clusters = len(np.unique(data.cluster[t == 1]))
+        statistics |= {
+            "n_clusters": float(n_clusters),
+            "n_treated_clusters": float(treated_clusters),
+        }
+        warnings.extend(few_cluster_warnings(method.value, n_clusters, treated_clusters))
     assumptions = list(_COMMON_ASSUMPTIONS)
     assumptions.append(
         "The logistic propensity model (covariates entered linearly) is correctly specified."
@@ -432,6 +451,7 @@ def _result(
         float(se),
         alpha=alpha,
         nobs=len(t),
+        df=df,
         n_treated=int(t.sum()),
         n_control=int((1 - t).sum()),
         assumptions=tuple(assumptions),

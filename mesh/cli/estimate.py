@@ -80,7 +80,12 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
         "--cluster-inference",
         choices=("auto", "cluster_robust", "wild_bootstrap"),
         default="auto",
-        help="clustered p-values and intervals (auto: wild cluster bootstrap below 30 clusters)",
+        help=(
+            "clustered p-values and intervals for did, event_study, staggered_did, "
+            "difference_in_means and naive_regression (auto: wild cluster bootstrap below 30 "
+            "clusters); iv, rdd, ipw and aipw use CR1 with t(G-1) whatever is asked, and "
+            "the estimate warns when a choice was not applied"
+        ),
     )
     p.add_argument("--cluster", default="")
     p.add_argument("--weights", default="")

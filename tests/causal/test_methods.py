@@ -162,3 +162,30 @@ def test_each_estimator_answers_the_estimand_and_reference_its_row_says() -> Non
         # conf_int at the stored level is the stored interval; at another level it follows the
         # estimate's own reference distribution
         assert estimate.conf_int() == (estimate.ci_lower, estimate.ci_upper)
+
+
+def test_cluster_inference_a_method_cannot_honour_is_warned_about() -> None:
+    """R11-F4: ``--cluster-inference wild_bootstrap`` with AIPW returned the same interval and
+    said nothing. Methods without a wild bootstrap now say what they did instead."""
+    frames = _frames()
+    panel, backdoor = frames[Method.AIPW]
+    clustered = EffectSpec(outcome="y", treatment="d", covariates=("x",), cluster="unit")
+
+    def warned(method: Method, choice: str, spec: EffectSpec, frame: pd.DataFrame) -> list[str]:
+        options = EstimationOptions(cluster_inference=choice)
+        estimate = estimator_for(method, options)(frame, spec)
+        return [w for w in estimate.warnings if "options.cluster_inference" in w]
+
+    wild = warned(Method.AIPW, "wild_bootstrap", clustered, panel)
+    assert len(wild) == 1 and "no wild cluster bootstrap" in wild[0]
+    assert warned(Method.AIPW, "cluster_robust", clustered, panel) == []
+    assert warned(Method.AIPW, "auto", clustered, panel) == []
+    assert "roles.cluster" in warned(Method.IPW, "cluster_robust", backdoor, panel)[0]
+    assert "no clustered inference" in warned(Method.MATCHING, "wild_bootstrap", backdoor, panel)[0]
+    did_frame, did_spec = frames[Method.DID]
+    assert warned(Method.DID, "wild_bootstrap", did_spec, did_frame) == []
+    # The cross-fitted path (fit_with_reuse) warns the same way.
+    fit = METHODS[Method.AIPW].fit_with_reuse(EstimationOptions(cluster_inference="wild_bootstrap"))
+    assert fit is not None
+    estimate, _ = fit(panel, clustered)
+    assert any("options.cluster_inference" in w for w in estimate.warnings)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import rdrobust
 from causaldata import close_elections_lmb, gov_transfers, gov_transfers_density
+from scipy import stats
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 from causal_svc.estimators.rdd import estimate_rdd
@@ -143,6 +144,12 @@ def test_close_elections_clustered_matches_rdrobust_cr1() -> None:
         ref.bws.iloc[0, 0], rel=BANDWIDTH_RTOL
     )
     assert result.statistics["n_clusters"] == data.state_code.nunique()
+    # The same robust SE as rdrobust, with t(G - 1) instead of its normal (R11-F4).
+    g = data.state_code.nunique()
+    assert result.df == g - 1
+    half = stats.t.ppf(0.975, g - 1) * ref.se.iloc[2, 0]
+    assert (result.ci_upper - result.ci_lower) / 2 == pytest.approx(half, rel=SE_RTOL)
+    assert result.statistics["robust_pvalue_normal"] == pytest.approx(ref.pv.iloc[2, 0], rel=1e-4)
 
 
 def _simulate(n: int, seed: int, fuzzy: bool = False, effect: float = 3.0) -> pd.DataFrame:

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from causaldata import nhefs_complete
+from scipy import stats
 from sklearn.linear_model import LinearRegression
 from statsmodels.treatment.treatment_effects import TreatmentEffect
 from threadpoolctl import threadpool_limits
@@ -193,6 +194,32 @@ def test_cluster_of_singletons_rescales_se() -> None:
     plain = estimate_ipw(frame, spec)
     clustered = estimate_ipw(frame, EffectSpec(**{**_kw(spec), "cluster": "unit"}))
     assert clustered.stderr == pytest.approx(plain.stderr * np.sqrt(500 / 499), rel=1e-9)
+
+
+def test_few_clusters_use_t_record_clusters_and_warn() -> None:
+    """R11-F4/F8: clustered IPW/AIPW used G/(G-1) with a normal reference, no n_clusters and
+    no warning; AIPW at G = 8 covered 0.907 (300 runs). With t(G - 1) it covers 0.95."""
+    n_clusters, n, reps, covered = 8, 240, 300, 0
+    g = np.repeat(np.arange(n_clusters), n // n_clusters)
+    spec = EffectSpec(outcome="y", treatment="t", covariates=("x1",), cluster="g")
+    for seed in range(reps):
+        rng = np.random.default_rng(seed)
+        x1 = rng.normal(size=n) + rng.normal(size=n_clusters)[g]
+        t = (rng.uniform(size=n) < 1 / (1 + np.exp(-0.5 * x1))).astype(float)
+        slope, level = rng.normal(size=n_clusters)[g], rng.normal(size=n_clusters)[g]
+        y = x1 + t * (1 + slope) + level + rng.normal(size=n)
+        frame = pd.DataFrame({"y": y, "t": t, "x1": x1, "g": g})
+        r = estimate_aipw(frame, spec)
+        covered += r.ci_lower <= 1.0 <= r.ci_upper
+    assert covered / reps >= 0.93
+    for estimator in (estimate_ipw, estimate_aipw):
+        r = estimator(frame, spec)
+        assert r.df == n_clusters - 1
+        assert r.statistics["n_clusters"] == n_clusters
+        assert r.statistics["n_treated_clusters"] == n_clusters
+        half = stats.t.ppf(0.975, n_clusters - 1) * r.stderr
+        assert r.ci_upper - r.point_estimate == pytest.approx(half, rel=1e-9)
+        assert any("only 8 clusters" in w for w in r.warnings)
 
 
 def _kw(spec: EffectSpec) -> dict[str, object]:
