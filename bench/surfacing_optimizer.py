@@ -78,7 +78,7 @@ from scipy.stats import spearmanr
 import sim
 from bench._figures import figure
 from bench.surfacing_worlds import planning_model, true_curves
-from causal_svc.attribution import AdstockKind, Identification, ModelSpec, analyze
+from causal_svc.attribution import AdstockKind, Identification, LiftTest, ModelSpec, analyze
 from sim.scenarios import Scenario
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.optimizer import (
@@ -91,7 +91,7 @@ from surfacing_svc.optimizer import (
     optimize_budget,
 )
 from surfacing_svc.planning import BoundRequest, OptimizeQuestion, PlanningModel, answer_optimize
-from tests.causal.attribution.world import world
+from tests.causal.attribution.world import World, world
 
 MISALLOCATED = Scenario(
     "misallocated",
@@ -216,6 +216,28 @@ def fit_fingerprint() -> str:
 # --identification: "" the model's default, "geo", or "auto" (each world's data choose, as
 # the service's AUTO: bench/attribution_accuracy.py auto_choice).
 IDENTIFICATION = ""
+# --lift CHANNEL:SE (repeatable; a diagnostic, not the issue's figure): the analysis calibrated
+# by a lift test of CHANNEL over the whole window, in every geo, go-dark — what the information
+# a test brings is worth to the plan, not a practical design. Its lift is the truth's expected
+# incremental outcome times (1 + SE · N(0, 1)) (drawn per world), its standard error SE times
+# the truth's.
+LIFTS: tuple[tuple[str, float], ...] = ()
+
+
+def lift_tests(w: World, seed: int) -> list[LiftTest]:
+    """The ``LIFTS`` tests of world ``w`` (seed ``seed``)."""
+    if not LIFTS:
+        return []
+    curves = true_curves(w.result)
+    rng = np.random.default_rng([seed, 17])
+    d = w.panel.dates
+    out = []
+    for channel, se in LIFTS:
+        truth = float(curves[channel].mean_outcome(curves[channel].reference_spend))
+        lift = truth * (1.0 + se * float(rng.standard_normal()))
+        out.append(LiftTest(channel, d[0].astype(object), d[-1].astype(object), lift,
+                            se * truth, name=f"lift-{channel}"))  # fmt: skip
+    return out
 
 
 def spec(carryover: str = "") -> ModelSpec:
@@ -239,12 +261,14 @@ def _fit(
     without refitting."""
     name = f"{scenario}-{seed}-{fingerprint}" + (f"-{carryover}" if carryover else "")
     name += f"-{IDENTIFICATION}" if IDENTIFICATION else ""
+    name += "".join(f"-lift-{c}-{se:g}" for c, se in LIFTS)
     path = os.path.join(cache, f"{name}.pkl") if cache else ""
     if path and os.path.exists(path):
         with open(path, "rb") as f:
             return pickle.load(f)  # type: ignore[no-any-return]
     w = world(scenario, seed)
     tests = [w.experiment] if w.experiment is not None else []
+    tests += lift_tests(w, seed)
     t0 = time.perf_counter()
     # (imported here: bench.attribution_accuracy imports this module through
     # bench.attribution_identification)
@@ -497,12 +521,18 @@ def main() -> None:
     parser.add_argument("--identification", choices=["national", "geo", "auto"],
                         default="national", help="which spend variation identifies the "
                         "channels (auto: each world's data choose, as the service's AUTO)")  # fmt: skip
+    parser.add_argument("--lift", action="append", default=[], metavar="CHANNEL:SE",
+                        help="diagnostic: calibrate each world's analysis with a whole-window "
+                        "lift test of CHANNEL, standard error SE times the truth's lift")  # fmt: skip
     args = parser.parse_args()
-    global IDENTIFICATION
+    global IDENTIFICATION, LIFTS
     IDENTIFICATION = "" if args.identification == "national" else args.identification
+    LIFTS = tuple((c, float(se)) for c, se in (x.split(":") for x in args.lift))
     fingerprint = fit_fingerprint() if args.cache else ""
     print(f"model: {spec(args.carryover).adstock!r} carry-over (None: chosen by the data), "
-          f"identification {args.identification}")  # fmt: skip
+          f"identification {args.identification}"
+          + "".join(f"; calibrated by a whole-window lift test of {c} (SE {se:.0%}): a "
+                    "diagnostic, not the issue's figure" for c, se in LIFTS))  # fmt: skip
     jobs = [
         (s, k, args.cache, fingerprint, args.carryover)
         for s in (args.scenario or SCENARIOS)

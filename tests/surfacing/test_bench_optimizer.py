@@ -1,5 +1,6 @@
-"""The OptimizeBudget bench's bookkeeping: which cached fit it reuses, and how a world whose
-model failed is scored (the room at the optimum is the world's, not the model's)."""
+"""The OptimizeBudget bench's bookkeeping: which cached fit it reuses, how a world whose
+model failed is scored (the room at the optimum is the world's, not the model's), and the
+lift-test diagnostic's tests."""
 
 from __future__ import annotations
 
@@ -48,3 +49,38 @@ def test_failed_world_is_scored_against_its_true_optimum() -> None:
     assert row.current < row.bounded_optimum <= row.optimum * (1 + 1e-9)
     assert row.ours / row.bounded_optimum < 0.95  # no plan is not "within 5% of the optimum"
     assert row.own_bounds_optimum == row.bounded_optimum  # no plan: no channel of its own held
+
+
+def _refit(*args: object) -> None:
+    raise AssertionError("the bench refitted a world it had cached")
+
+
+def test_lift_diagnostic_measures_the_truth_with_its_stated_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--lift tiktok:0.2``: one whole-window test of TikTok per world, centred on the DGP's
+    own incremental revenue, its standard error 20% of it, its noise fixed by the seed; the
+    cached fit is named by it, so a calibrated fit is never read as the plain one."""
+    from bench.surfacing_worlds import true_curves
+    from tests.causal.attribution.world import world
+
+    w = world("misallocated", 0, days=60, n_geos=5)
+    assert bench.lift_tests(w, 0) == []
+    monkeypatch.setattr(bench, "LIFTS", (("tiktok", 0.2),))
+    (test,) = bench.lift_tests(w, 0)
+    truth = true_curves(w.result)["tiktok"]
+    expected = float(truth.mean_outcome(truth.reference_spend))
+    assert test.channel == "tiktok" and expected > 0
+    assert test.stderr == pytest.approx(0.2 * expected)
+    assert test.lift != expected and abs(test.lift / expected - 1) < 0.2 * 4
+    assert (test.start, test.end) == (w.panel.dates[0], w.panel.dates[-1])
+    assert bench.lift_tests(w, 0) == [test]  # the same world draws the same test
+    assert bench.lift_tests(w, 1)[0].lift != test.lift
+
+    kept = ("pass", None, {}, 1.0)
+    monkeypatch.setattr(bench, "world", _refit)
+    (tmp_path / "misallocated-0-fp.pkl").write_bytes(pickle.dumps(kept))
+    with pytest.raises(AssertionError, match="refitted"):  # the plain fit is not reused
+        bench._fit("misallocated", 0, str(tmp_path), "fp")
+    (tmp_path / "misallocated-0-fp-lift-tiktok-0.2.pkl").write_bytes(pickle.dumps(kept))
+    assert bench._fit("misallocated", 0, str(tmp_path), "fp") == kept
