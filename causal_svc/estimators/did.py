@@ -160,8 +160,10 @@ def estimate_did(
     -----
     Standard errors are cluster-robust (CR1) with Stata's ``G/(G-1)·(n-1)/(n-K)`` factor, K
     counting the regressors and the fixed effects not nested in the clusters — the convention of
-    ``xtreg, fe vce(cluster)`` and of linearmodels' ``PanelOLS(debiased=True,
-    group_debias=True)``; inference uses t with G-1 degrees of freedom (Bertrand, Duflo &
+    Stata's ``xtreg, fe vce(cluster)`` with period dummies, and of linearmodels' ``PanelOLS``
+    with unit effects and explicit period dummies (its two-way ``PanelOLS(debiased=True,
+    group_debias=True)`` counts both sets of effects and gives a larger SE; R11-F7);
+    inference uses t with G-1 degrees of freedom (Bertrand, Duflo &
     Mullainathan 2004; Cameron & Miller 2015). With fewer than 30 clusters (by default) the
     p-value and interval come from the wild cluster restricted bootstrap-t instead
     (:func:`._inference.wild_cluster_bootstrap`; Cameron, Gelbach & Miller 2008; MacKinnon &

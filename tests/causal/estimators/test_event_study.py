@@ -9,6 +9,7 @@ import pytest
 import statsmodels.api as sm
 from causaldata import castle
 from linearmodels import PanelOLS
+from scipy import stats
 
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 from causal_svc.estimators.event_study import estimate_event_study
@@ -72,7 +73,14 @@ def test_matches_linearmodels_lead_lag_regression(castle_data: pd.DataFrame, bin
     se = np.sqrt(a @ ref.cov.loc[post, post].to_numpy() @ a)
     assert res.stderr == pytest.approx(se, rel=SAME_SE_RTOL)
     wald = ref.wald_test(formula=["lead4 = 0", "lead3 = 0", "lead2 = 0"])
-    assert res.statistics["pretrend_f"] == pytest.approx(wald.stat / 3, rel=F_RTOL)
+    # the Hotelling T² form of the same Wald statistic, F(q, G - q) with G = 50 states
+    g = castle_data["sid"].nunique()
+    assert res.statistics["pretrend_df2"] == g - 3
+    hotelling = wald.stat * (g - 3) / (3 * (g - 1))
+    assert res.statistics["pretrend_f"] == pytest.approx(hotelling, rel=F_RTOL)
+    assert res.statistics["pretrend_pvalue"] == pytest.approx(
+        stats.f.sf(hotelling, 3, g - 3), rel=1e-6
+    )
     (check,) = res.checks
     assert check.kind is CheckKind.PRE_TREND
     assert check.outcome is (
@@ -219,4 +227,4 @@ def test_more_leads_than_clusters_still_detects_a_pre_trend() -> None:
 def test_few_leads_keep_the_wald_f() -> None:
     res = estimate_event_study(_many_leads_panel(0), MANY_LEADS, leads=5, lags=5)
     assert res.statistics["pretrend_df1"] == 4 and "pretrend_f" in res.statistics  # -5..-2
-    assert res.checks[0].interpretation.startswith("F(4, 19) = ")
+    assert res.checks[0].interpretation.startswith("F(4, 16) = ")  # Hotelling: G - q
