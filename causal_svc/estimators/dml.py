@@ -1,4 +1,5 @@
-"""Double/debiased machine learning: the ATE by partialling out, CATE by segment with a forest.
+"""Double/debiased machine learning: the ATE (doubly robust scores on the partialling-out
+residuals for a binary treatment), CATE by segment with a forest.
 
 Chernozhukov, Chetverikov, Demirer, Duflo, Hansen, Newey & Robins (2018), "Double/debiased
 machine learning for treatment and structural parameters", Econometrics Journal 21(1); the
@@ -32,8 +33,8 @@ from sklearn.preprocessing import StandardScaler
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
 from ._dml_design import Segment, design_matrix, segments
-from ._inference import coefficient
-from ._reuse import PartiallingOut
+from ._inference import coefficient, interval
+from ._reuse import VAR_T_FLOOR, PartiallingOut, dr_ate
 from ._unused_roles import unused_role_warnings
 from .result import (
     Check,
@@ -66,11 +67,13 @@ ASSUMPTIONS = (
     "propensities away from 0 and 1).",
     "The nuisance models (outcome and treatment given covariates) converge fast enough "
     "(cross-fitted, each faster than n^-1/4) for the final stage to be root-n normal.",
-    "The headline effect is the partialling-out (Robinson 1988) coefficient: under effect "
-    "heterogeneity it is a treatment-variance-weighted average of effects, which equals the "
-    "ATE only if the effect is constant; the forest's doubly robust ATE (statistic "
-    "forest_ate, binary treatment) targets the ATE itself.",
-    "A continuous treatment's effect is per unit of treatment and assumed linear in it.",
+    "A binary treatment's headline is the doubly robust (AIPW) ATE on the cross-fitted "
+    "nuisances; the partialling-out (Robinson 1988) coefficient, a treatment-variance-weighted "
+    "average of effects that equals the ATE only if the effect is constant, is reported as "
+    "statistic partialling_out_estimate.",
+    "A continuous treatment's headline is the partialling-out coefficient: the effect per unit "
+    "of treatment, assumed linear in it and constant across covariates (under heterogeneity "
+    "it is a treatment-variance-weighted average of per-unit effects, not their mean).",
 )
 
 _EXTREME_PROPENSITY = 0.05
@@ -79,8 +82,7 @@ _EXTREME_PROPENSITY = 0.05
 # oversubscription in the single-threaded workers.
 _GBM = {"n_estimators": 100, "max_depth": 2, "learning_rate": 0.05, "subsample": 0.8}
 _FOREST = {"n_estimators": 100, "min_samples_leaf": 20, "max_features": 0.5, "n_jobs": 1}
-# EconML clips the conditional treatment variance at this floor in its doubly robust scores.
-_VAR_T_FLOOR = 1e-2
+_VAR_T_FLOOR = VAR_T_FLOOR  # EconML's floor on p(1 − p) in its doubly robust scores
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +143,15 @@ def estimate_dml(
     Returns
     -------
     EffectEstimate
-        ``point_estimate`` is ``LinearDML``'s effect (ATE, per unit for a continuous
-        treatment), ``stderr`` / CI / p-value are EconML's (heteroskedasticity-robust HC0 on the
-        final-stage regression, normal).
+        Binary (discrete) treatment: ``point_estimate`` is the doubly robust ATE on
+        ``LinearDML``'s cross-fitted residuals (``_reuse.dr_ate``: the AIPW score mean with
+        the cross-fitted propensity), ``stderr`` SD(ψ)/sqrt(n), normal CI and p-value.
+        Continuous treatment: ``LinearDML``'s partialling-out effect per unit, with EconML's
+        HC0 ``stderr`` / CI / p-value. Either way ``estimand`` is ATE.
 
-        - ``statistics``: ``ate``, ``outcome_r2_oof`` and ``treatment_r2_oof`` (out-of-fold
+        - ``statistics``: ``ate`` (the headline), ``partialling_out_estimate`` /
+          ``partialling_out_stderr`` (``LinearDML``'s coefficient: the treatment-variance-
+          weighted effect), ``outcome_r2_oof`` and ``treatment_r2_oof`` (out-of-fold
           R² of the nuisance models), ``treatment_residual_share`` (out-of-fold residual
           variance / treatment variance), ``n_folds``; binary treatment also
           ``extreme_propensity_share`` (share of out-of-fold propensities outside
@@ -250,8 +256,16 @@ def _fit_dml(
         lo, hi = (float(np.squeeze(v)) for v in ate.conf_int_mean(alpha=alpha))
         pvalue = float(np.squeeze(ate.pvalue()))
         y_res, t_res, _, _ = linear.residuals_
+        y_res, t_res = np.ravel(y_res), np.ravel(t_res)
 
-        statistics, overlap = _first_stage(data, np.ravel(y_res), np.ravel(t_res), spec)
+        statistics, overlap = _first_stage(data, y_res, t_res, spec)
+        statistics |= {"partialling_out_estimate": point, "partialling_out_stderr": stderr}
+        if data.binary:
+            # The partialling-out coefficient weights effects by p(1 − p), not equally: the
+            # headline ATE is the doubly robust score mean on the same residuals (R11-F6).
+            w = np.ones(len(data.Y)) if data.weights is None else data.weights
+            point, stderr = dr_ate(y_res, t_res, data.T, w)
+            lo, hi, pvalue = interval(point, stderr, alpha)
         statistics["ate"] = point
         statistics["n_folds"] = float(n_folds)
         coefficients: tuple[Coefficient, ...] = ()
@@ -309,8 +323,8 @@ def _fit_dml(
     reuse = PartiallingOut(
         frame=frame,
         spec=spec,
-        y_res=np.ravel(y_res),
-        t_res=np.ravel(t_res),
+        y_res=y_res,
+        t_res=t_res,
         folds=folds,
         weights=np.ones(len(data.Y)) if data.weights is None else data.weights,
         estimand=Estimand.ATE,
@@ -321,6 +335,7 @@ def _fit_dml(
             discrete_treatment=discrete_treatment, n_bins=n_bins,
             max_categories=max_categories, n_trees=n_trees, random_state=random_state,
         ),
+        binary=data.binary,
     )  # fmt: skip
     return estimate, reuse
 

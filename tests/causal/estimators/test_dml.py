@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from causaldata import nhefs_complete
-from sklearn.model_selection import KFold
+from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 from causal_svc.estimators.dml import estimate_dml
@@ -228,3 +229,32 @@ def test_too_little_data_is_insufficient() -> None:
     with pytest.raises(InsufficientData) as err:
         estimate_dml(tiny_arm, SMALL_SPEC, n_folds=5)
     assert err.value.subject == "treatment arms"
+
+
+def test_binary_headline_is_the_ate_not_the_variance_weighted_effect() -> None:
+    """R11-F6 (dml_estimand.py): the effect is 3 where |x| < 0.5, where p(1 - p) is largest,
+    and 0 elsewhere: ATE 1.013, p(1-p)-weighted effect 1.346. The partialling-out coefficient
+    (1.335 [1.219, 1.452]) was the headline, labelled ATE; the doubly robust ATE on the same
+    residuals covers the ATE and agrees with EconML's LinearDRLearner."""
+    from econml.dr import LinearDRLearner
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    x = rng.uniform(-1.5, 1.5, n)
+    t = (rng.random(n) < 1 / (1 + np.exp(-1.5 * x))).astype(float)
+    tau = np.where(np.abs(x) < 0.5, 3.0, 0.0)
+    frame = pd.DataFrame({"x": x, "t": t, "y": x + tau * t + rng.normal(size=n)})
+    est = estimate_dml(frame, EffectSpec(outcome="y", treatment="t", covariates=("x",)))
+    assert est.estimand is Estimand.ATE
+    assert est.ci_lower < tau.mean() < est.ci_upper
+    assert est.statistics["ate"] == est.point_estimate
+    assert est.statistics["partialling_out_estimate"] == pytest.approx(1.335, abs=0.02)
+    gbm = {"n_estimators": 100, "max_depth": 2, "learning_rate": 0.05, "subsample": 0.8}
+    reference = LinearDRLearner(
+        model_propensity=GradientBoostingClassifier(**gbm, random_state=0),
+        model_regression=GradientBoostingRegressor(**gbm, random_state=0),
+        cv=StratifiedKFold(5, shuffle=True, random_state=0),
+        random_state=0,
+        min_propensity=1e-6,
+    ).fit(frame["y"].to_numpy(), t, X=None, W=x[:, None])
+    assert abs(est.point_estimate - float(np.squeeze(reference.ate()))) < 0.5 * est.stderr
