@@ -398,8 +398,9 @@ def _pretrend(
     how = (
         ""
         if test.kind == "wald_f"
-        else f" ({q} leads are too many for {g} clusters to test jointly, so each lead's t is "
-        "compared with a Bonferroni critical value)"
+        else f" ({q} leads are too many to test jointly with "
+        + (f"{g} clusters" if g == n_clusters else f"the {g} clusters the sparsest lead rests on")
+        + ", so each lead's t is compared with a Bonferroni critical value)"
     )
     check = Check(
         name=name,
