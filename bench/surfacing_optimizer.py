@@ -77,8 +77,9 @@ from scipy.stats import spearmanr
 
 import sim
 from bench._figures import figure
-from bench.surfacing_worlds import planning_model, true_curves
+from bench.surfacing_worlds import planning_model, true_curves, true_inputs
 from causal_svc.attribution import AdstockKind, Identification, LiftTest, ModelSpec, analyze
+from sim.media import adstock, hill
 from sim.scenarios import Scenario
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.optimizer import (
@@ -216,28 +217,57 @@ def fit_fingerprint() -> str:
 # --identification: "" the model's default, "geo", or "auto" (each world's data choose, as
 # the service's AUTO: bench/attribution_accuracy.py auto_choice).
 IDENTIFICATION = ""
-# --lift CHANNEL:SE (repeatable; a diagnostic, not the issue's figure): the analysis calibrated
-# by a lift test of CHANNEL over the whole window, in every geo, go-dark — what the information
-# a test brings is worth to the plan, not a practical design. Its lift is the truth's expected
-# incremental outcome times (1 + SE · N(0, 1)) (drawn per world), its standard error SE times
-# the truth's.
-LIFTS: tuple[tuple[str, float], ...] = ()
+# --lift CHANNEL:SE[:DAYS] (repeatable; a diagnostic, not the issue's figure): the analysis
+# calibrated by a go-dark lift test of CHANNEL. Without DAYS it covers the whole window in every
+# geo, which shows what the information a test brings is worth but is not a practical design.
+# With DAYS it covers the window's last DAYS days in a third of the geos (drawn per world), the
+# shape of the test DesignExperiment proposes. Its lift is the DGP's expected outcome as run
+# less that with the channel dark in the test's cells (carry-over included), times
+# (1 + SE · N(0, 1)) drawn per world; its standard error is SE times the truth's. The panel
+# stays as observed: the test's result is information added to it.
+LIFTS: tuple[tuple[str, float, int], ...] = ()
 
 
 def lift_tests(w: World, seed: int) -> list[LiftTest]:
     """The ``LIFTS`` tests of world ``w`` (seed ``seed``)."""
     if not LIFTS:
         return []
-    curves = true_curves(w.result)
+    x, pop, log_index, t = true_inputs(w.result)
+    codes = [g["code"] for g in w.result.truth["geos"]]
     rng = np.random.default_rng([seed, 17])
     d = w.panel.dates
     out = []
-    for channel, se in LIFTS:
-        truth = float(curves[channel].mean_outcome(curves[channel].reference_spend))
+    for channel, se, days in LIFTS:
+        cells = np.ones_like(x[channel], dtype=bool)
+        geos: tuple[str, ...] = ()
+        if days:
+            treated = np.sort(rng.choice(len(codes), size=max(len(codes) // 3, 1), replace=False))
+            cells[:] = False
+            cells[treated, -days:] = True
+            geos = tuple(codes[i] for i in treated)
+        truth = _dark_lift(x[channel], cells, pop, log_index, t["aov"], t["media"][channel])
         lift = truth * (1.0 + se * float(rng.standard_normal()))
-        out.append(LiftTest(channel, d[0].astype(object), d[-1].astype(object), lift,
-                            se * truth, name=f"lift-{channel}"))  # fmt: skip
+        start = d[-days] if days else d[0]
+        out.append(LiftTest(channel, start.astype(object), d[-1].astype(object), lift,
+                            se * truth, geos=geos, name=f"lift-{channel}"))  # fmt: skip
     return out
+
+
+def _dark_lift(
+    x: np.ndarray, cells: np.ndarray, pop: np.ndarray, log_index: np.ndarray, aov: float,
+    params: dict,
+) -> float:  # fmt: skip
+    """The DGP's expected outcome over ``cells`` (G, T) with the input ``x`` as run, less that
+    with it zero in those cells (``sim.outcomes.channel_lambda`` × the order value)."""
+    mass = aov * params["beta"] * pop[:, None] * np.exp(params["demand_elasticity"] * log_index)
+    hp = params["hill"]
+
+    def response(inp: np.ndarray) -> np.ndarray:
+        u = adstock(inp, params["adstock"]) / pop[:, None]
+        return np.asarray(hill(u, hp["half_saturation"], hp["shape"]))
+
+    dark = np.where(cells, 0.0, x)
+    return float((mass * (response(x) - response(dark)))[cells].sum())
 
 
 def spec(carryover: str = "") -> ModelSpec:
@@ -261,7 +291,7 @@ def _fit(
     without refitting."""
     name = f"{scenario}-{seed}-{fingerprint}" + (f"-{carryover}" if carryover else "")
     name += f"-{IDENTIFICATION}" if IDENTIFICATION else ""
-    name += "".join(f"-lift-{c}-{se:g}" for c, se in LIFTS)
+    name += "".join(f"-lift-{c}-{se:g}" + (f"-{n}d" if n else "") for c, se, n in LIFTS)
     path = os.path.join(cache, f"{name}.pkl") if cache else ""
     if path and os.path.exists(path):
         with open(path, "rb") as f:
@@ -521,18 +551,21 @@ def main() -> None:
     parser.add_argument("--identification", choices=["national", "geo", "auto"],
                         default="national", help="which spend variation identifies the "
                         "channels (auto: each world's data choose, as the service's AUTO)")  # fmt: skip
-    parser.add_argument("--lift", action="append", default=[], metavar="CHANNEL:SE",
-                        help="diagnostic: calibrate each world's analysis with a whole-window "
-                        "lift test of CHANNEL, standard error SE times the truth's lift")  # fmt: skip
+    parser.add_argument("--lift", action="append", default=[], metavar="CHANNEL:SE[:DAYS]",
+                        help="diagnostic: calibrate each world's analysis with a go-dark lift "
+                        "test of CHANNEL (the whole window, or its last DAYS days in a third of "
+                        "the geos), standard error SE times the truth's lift")  # fmt: skip
     args = parser.parse_args()
     global IDENTIFICATION, LIFTS
     IDENTIFICATION = "" if args.identification == "national" else args.identification
-    LIFTS = tuple((c, float(se)) for c, se in (x.split(":") for x in args.lift))
+    LIFTS = tuple((c, float(se), int(n[0]) if n else 0)
+                  for c, se, *n in (x.split(":") for x in args.lift))  # fmt: skip
     fingerprint = fit_fingerprint() if args.cache else ""
     print(f"model: {spec(args.carryover).adstock!r} carry-over (None: chosen by the data), "
           f"identification {args.identification}"
-          + "".join(f"; calibrated by a whole-window lift test of {c} (SE {se:.0%}): a "
-                    "diagnostic, not the issue's figure" for c, se in LIFTS))  # fmt: skip
+          + "".join(f"; calibrated by a go-dark lift test of {c} (SE {se:.0%}, "
+                    + (f"the last {n} days in a third of the geos" if n else "the whole window")
+                    + "): a diagnostic, not the issue's figure" for c, se, n in LIFTS))  # fmt: skip
     jobs = [
         (s, k, args.cache, fingerprint, args.carryover)
         for s in (args.scenario or SCENARIOS)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench import surfacing_optimizer as bench
@@ -61,22 +62,36 @@ def test_lift_diagnostic_measures_the_truth_with_its_stated_error(
     """``--lift tiktok:0.2``: one whole-window test of TikTok per world, centred on the DGP's
     own incremental revenue, its standard error 20% of it, its noise fixed by the seed; the
     cached fit is named by it, so a calibrated fit is never read as the plain one."""
-    from bench.surfacing_worlds import true_curves
+    from bench.surfacing_worlds import true_curves, true_inputs
     from tests.causal.attribution.world import world
 
     w = world("misallocated", 0, days=60, n_geos=5)
     assert bench.lift_tests(w, 0) == []
-    monkeypatch.setattr(bench, "LIFTS", (("tiktok", 0.2),))
+    monkeypatch.setattr(bench, "LIFTS", (("tiktok", 0.2, 0),))
     (test,) = bench.lift_tests(w, 0)
+    # The whole window in every geo: the channel's whole expected incremental revenue.
     truth = true_curves(w.result)["tiktok"]
     expected = float(truth.mean_outcome(truth.reference_spend))
-    assert test.channel == "tiktok" and expected > 0
+    assert test.channel == "tiktok" and expected > 0 and test.geos == ()
     assert test.stderr == pytest.approx(0.2 * expected)
     assert test.lift != expected and abs(test.lift / expected - 1) < 0.2 * 4
     assert (test.start, test.end) == (w.panel.dates[0], w.panel.dates[-1])
     assert bench.lift_tests(w, 0) == [test]  # the same world draws the same test
     assert bench.lift_tests(w, 1)[0].lift != test.lift
 
+    # The last 14 days in a third of the 5 geos: a small part of the whole, carry-over in.
+    monkeypatch.setattr(bench, "LIFTS", (("tiktok", 0.3, 14),))
+    (local,) = bench.lift_tests(w, 0)
+    assert len(local.geos) == 1 and local.geos[0] in w.panel.geos
+    assert (local.start, local.end) == (w.panel.dates[-14], w.panel.dates[-1])
+    x, pop, log_index, t = true_inputs(w.result)
+    window = np.zeros_like(x["tiktok"], dtype=bool)
+    window[:, -14:] = True
+    every_geo = bench._dark_lift(x["tiktok"], window, pop, log_index, t["aov"],
+                                 t["media"]["tiktok"])  # fmt: skip
+    assert 0 < local.stderr / 0.3 < every_geo < expected
+
+    monkeypatch.setattr(bench, "LIFTS", (("tiktok", 0.2, 0),))
     kept = ("pass", None, {}, 1.0)
     monkeypatch.setattr(bench, "world", _refit)
     (tmp_path / "misallocated-0-fp.pkl").write_bytes(pickle.dumps(kept))
