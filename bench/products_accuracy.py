@@ -34,6 +34,7 @@ sibling's same-day spend for cross-effects; and the platforms' claimed value per
     .venv/bin/python bench/products_accuracy.py --seeds 40 --first-seed 20 --transform-draws 0 \
         --unweighted-pairs
     .venv/bin/python bench/products_accuracy.py --seeds 40 --first-seed 20 --geo [--regional one]
+    .venv/bin/python bench/products_accuracy.py --seeds 40 --first-seed 20 --diagnose
 
 ``--geo`` asks whether the orders' shipping geo could identify the sign better than the
 national product series: the oracle pair equation (everything but the cross-effect known) on
@@ -58,17 +59,18 @@ from threadpoolctl import threadpool_limits
 import sim
 from bench._figures import figure
 from bench.products_geo import geo_oracle, print_geo
+from bench.products_signs import print_signs, sign_rows
 from causal_svc.products import ProductEffects, estimate_products
 from causal_svc.products import estimate as estimate_module
 from causal_svc.products.design import baseline_controls
 from causal_svc.products.estimate import (
     HAC_LAGS,
     _arrays,
-    _hac,
     _others,
     _poisson_root,
     _predicted_lifts,
 )
+from causal_svc.products.joint import hac as _hac
 from sim.products import PRODUCT_CHANNELS
 
 MIN_SHARE = 0.05
@@ -138,6 +140,7 @@ POWER_STEPS = (
     "true lifts as regressors",
     "+ other siblings' cross known",
     "+ own lift known",
+    "+ baseline shape known, level free",
     "+ baseline known",
 )
 
@@ -193,11 +196,15 @@ def power_steps(products: Any, est: ProductEffects) -> list[tuple[float, list[fl
         x2 = np.column_stack([xq, *own, lift[sp]])
         x3 = np.column_stack([xq, lift[sp]])
         x4 = np.column_stack([np.ones(len(y)), lift[sp]])
+        # the true baseline as one regressor with a free scale: what an estimator that has the
+        # product's demand shape right must still learn (its level) from the same days
+        x5 = np.column_stack([np.ones(len(y)), resp.base[sq], lift[sp]])
         steps = [
             e.stderr / abs(pr["promoted_lift"]),
             se_of(y, x1, xq.shape[1] + len(own) + sibs.index(sp)),
             se_of(y2, x2, x2.shape[1] - 1),
             se_of(y3, x3, x3.shape[1] - 1),
+            se_of(y3, x5, 2),
             se_of(y3 - resp.base[sq], x4, 1),
         ]
         noise = y - resp.expected[sq]
@@ -316,7 +323,7 @@ def design_rows(products: Any, seen: list[tuple[Any, ...]]) -> list[dict[str, An
     truth = {(p["promoted"], p["affected"]): p for p in org.truth["pairs"]}
     out = []
     for a, m, fit, x_cat in seen:
-        _, zeta = _predicted_lifts(a, m, fit, x_cat, HAC_LAGS)
+        _, zeta = _predicted_lifts(a, m, fit, x_cat)
         weights = a.revenue[m].mean(axis=1)
         store = _others(a, m)
         for r, q in enumerate(m.tolist()):
@@ -487,6 +494,12 @@ def main() -> None:
         "and a bound that knows the affected product's true baseline shape",
     )
     ap.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="also print every planted cannibalisation >= 10%% whose sign is wrong, with its "
+        "standard error, z-score against the truth and the oracle's t (bench/products_signs.py)",
+    )
+    ap.add_argument(
         "--geo",
         action="store_true",
         help="also print the geo oracle: the pair equation on the orders' geo x day panel "
@@ -502,6 +515,7 @@ def main() -> None:
     geo: list[list[tuple[float, list[float]]]] = []
     designs: list[list[dict[str, Any]]] = []
     power: list[list[tuple[float, list[float], float]]] = []
+    signs: list[dict[str, Any]] = []
     extra = {} if args.transform_draws is None else {"transform_draws": args.transform_draws}
     ceiling: list[float] = []
     agg: dict[str, list[Any]] = {}
@@ -531,6 +545,8 @@ def main() -> None:
         ceiling.append(oracle_sign_ceiling(r.products, r.products.panel))
         if args.power:
             power.append(power_steps(r.products, est))
+        if args.diagnose:
+            signs += sign_rows(seed, r.products, est, MIN_CANN)
         if args.geo:
             geo.append(geo_oracle(r.products, seed, one=args.regional == "one", min_cann=MIN_CANN))
         for k, v in s.items():
@@ -607,6 +623,8 @@ def main() -> None:
         print_power(power)
     if args.designs:
         print_designs(designs)
+    if args.diagnose:
+        print_signs(signs)
     if args.geo:
         print_geo(geo, args.regional)
     size = f"{n} seeds"

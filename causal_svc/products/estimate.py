@@ -27,9 +27,19 @@ launches).
 **Pair equations.** For each product ``q`` its revenue is regressed on its own channel
 regressors ``z[c, q, t] = Z[c, k, t] a[c, q, t] / A[c, k, t]`` (the share of the category's
 response its adstock holds, the category's transform reused) and on each sibling ``p``'s
-predicted lift ``zeta[p, t] = sum_c beta[c, k] z[c, p, t]``; the coefficient on ``zeta``
-is the share of ``p``'s lift that moves to ``q``: positive a halo, negative
-cannibalisation. A pair is reported as halo or cannibalisation only when its
+predicted lift ``zeta[p, t] = sum_c beta[c, k] z[c, p, t]``; the coefficient on ``zeta`` is the
+share of ``p``'s lift that moves to ``q``: positive a halo, negative cannibalisation.
+``beta[c, k]`` is the channel's return in the category as its cells read it: the per-product fit's
+incremental revenue over the channel's regressor summed, ``sum_p b[c, p] sum_t z[c, p, t] /
+sum_t Z[c, k, t]``, never below zero (spend cannot take sales from what it advertises). It was
+one coefficient on ``Z[c, k]`` fitted beside the controls, which the category equation's own
+reasoning rejects (it weighs products by how much their spend varies), and where a channel's
+effect in the category is small and saturated it came out negative: on seed 63 of
+``bench/products_accuracy.py`` google_shopping's was -1.16 per unit in Outerwear (per-product
+fit: +1.74). ``zeta`` then subtracted a product's Shopping lift: one promoted mostly by a
+single-product Shopping campaign got a predicted lift correlated 0.35 with its true one, and
+its planted -0.25 cannibalisation read +0.05 (se 0.055, z 5.4); now 0.99 and -0.30 (se 0.15
+before the transform draws). A pair is reported as halo or cannibalisation only when its
 ``1 - claim_alpha`` interval excludes zero. Identification needs ``p``'s promotion to vary
 apart from the category's (single-product campaigns, per-product bids); where it does not,
 the interval is wide and the pair reports none. A product launched inside the window is
@@ -130,9 +140,14 @@ from causal_svc.products.category import (
     pool_decays,
 )
 from causal_svc.products.design import DECAYS, baseline_controls
-from causal_svc.products.joint import Design, hac_fit, nw_variance, transform_spread
+from causal_svc.products.joint import (
+    Design,
+    channel_returns,
+    hac_fit,
+    nw_variance,
+    transform_spread,
+)
 from causal_svc.products.joint import cell_gradient as _cell_gradient
-from causal_svc.products.joint import hac as _hac
 from causal_svc.products.joint import poisson_root as _poisson_root
 from causal_svc.products.margins import lift_margin_rate
 from causal_svc.products.margins import refund_rate as _refund_rate
@@ -549,7 +564,7 @@ def _pairs(
     """Cross-effects between the category's products (see the module docstring); appends
     each product's channel cells to ``products`` and each promoted product's net to ``nets``."""
     y = a.revenue[m].sum(axis=0)
-    beta, zeta = _predicted_lifts(a, m, fit, x_cat, hac_lags)
+    beta, zeta = _predicted_lifts(a, m, fit, x_cat)
     n_c = len(fit.z)
     lifts = np.zeros(len(m))
     cell_parts: list[tuple[int, int, int, int, float, float]] = []
@@ -674,12 +689,12 @@ def _pairs(
 
 
 def _predicted_lifts(
-    a: _Arrays, m: np.ndarray, fit: CategoryFit, x_cat: np.ndarray, hac_lags: int
+    a: _Arrays, m: np.ndarray, fit: CategoryFit, x_cat: np.ndarray
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """``(beta, zeta)``: a pooled return per channel from the category's revenue, and each
-    product's predicted lift ``zeta[r] = sum_c beta[c] z[c, r]`` (the pair regressors)."""
+    """``(beta, zeta)``: a return per channel from the category's per-product fit, at least
+    zero (:func:`causal_svc.products.joint.channel_returns`), and each product's predicted
+    lift ``zeta[r] = sum_c beta[c] z[c, r]`` (the pair regressors)."""
     y = a.revenue[m].sum(axis=0)
-    pooled, _, _ = _hac(y, np.column_stack([x_cat, *fit.z_total]), hac_lags)
-    beta = np.nan_to_num(pooled[x_cat.shape[1] :])
+    beta = channel_returns(y, x_cat, list(fit.z), list(fit.z_total))
     zeta = [sum(beta[i] * fit.z[i][r] for i in range(len(fit.z))) for r in range(len(m))]
     return beta, zeta

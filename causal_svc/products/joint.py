@@ -36,6 +36,7 @@ __all__ = [
     "Design",
     "HacFit",
     "cell_gradient",
+    "channel_returns",
     "hac",
     "hac_fit",
     "nw_variance",
@@ -84,6 +85,27 @@ def hac(y: np.ndarray, x: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray
     """``(params, bse, cov)`` of :func:`hac_fit`."""
     f = hac_fit(y, x, lags)
     return f.params, f.bse, f.cov
+
+
+def channel_returns(
+    y: np.ndarray, x_cat: np.ndarray, z: list[np.ndarray], z_total: list[np.ndarray]
+) -> np.ndarray:
+    """One return per channel from a category's revenue: the per-product fit's incremental
+    revenue of the channel over its regressor's sum, ``sum_p b[c, p] sum_t z[c, p, t] / sum_t
+    Z[c, t]``, and never below zero (see "Pair equations" in
+    :mod:`causal_svc.products.estimate`). ``z``: per channel (P, T); ``z_total``: per channel
+    (T,)."""
+    cols = [zc[zc.std(axis=1) > 0] for zc in z]
+    x = np.column_stack([x_cat, *[c.T for c in cols]])
+    scale = np.maximum(np.abs(x).max(axis=0), 1e-12)
+    b = np.linalg.lstsq(x / scale, y, rcond=None)[0] / scale
+    out, at = np.zeros(len(z)), x_cat.shape[1]
+    for i, c in enumerate(cols):
+        media = float((c.T @ b[at : at + len(c)]).sum())
+        at += len(c)
+        total = float(z_total[i].sum())
+        out[i] = max(media, 0.0) / total if total > 0 else 0.0
+    return out
 
 
 def nw_variance(series: np.ndarray, lags: int) -> float:
@@ -191,9 +213,8 @@ def transform_spread(
             per_product(spend[c], float(th[2 * i]), float(th[2 * i + 1]))
             for i, c in enumerate(channel_of)
         ]
-        beta, *_ = np.linalg.lstsq(np.column_stack([x_cat, *[p[1] for p in parts]]), y)
-        beta = beta[x_cat.shape[1] :]
         z = tuple(p[0] for p in parts)
+        beta = channel_returns(y, x_cat, list(z), [p[1] for p in parts])
         n_p = revenue.shape[0]
         zeta = [sum(beta[i] * z[i][r] for i in range(len(parts))) for r in range(n_p)]
         lift, change = np.zeros(n_p), np.zeros(n_p)
