@@ -176,6 +176,24 @@ def test_simulated_sharp_known_effect_and_weights() -> None:
     assert weighted.statistics["robust_stderr"] == pytest.approx(ref.se.iloc[2, 0], rel=SE_RTOL)
 
 
+def test_few_clusters_use_t_and_warn_with_rdrobust_standard_errors() -> None:
+    """R11-F4: 8 clusters of the running variable's rows. rdrobust's CR1 SE is kept; the
+    reference is t(7) instead of the normal, with a few-clusters warning."""
+    frame = _simulate(3000, seed=11).assign(g=lambda f: np.arange(len(f)) % 8)
+    spec = EffectSpec(outcome="y", treatment="d", running_variable="x", cutoff=0.0, cluster="g")
+    result = estimate_rdd(frame, spec, manipulation_test=False)
+    with pytest.warns(UserWarning, match="clusters"):  # rdrobust warns below 10 a side
+        ref = rdrobust.rdrobust(frame.y, frame.x, cluster=frame.g.to_numpy())
+    assert result.stderr == pytest.approx(ref.se.iloc[0, 0], rel=SE_RTOL)
+    assert result.df == 7 and result.statistics["n_clusters"] == 8
+    _lo, hi = result.conf_int(0.1)  # another level follows the same t(7) reference
+    assert hi - result.point_estimate == pytest.approx(
+        stats.t.ppf(0.95, 7) * result.stderr, rel=1e-9
+    )
+    assert result.statistics["robust_pvalue_normal"] < result.pvalue
+    assert any("only 8 clusters" in w for w in result.warnings)
+
+
 def _spec_kwargs(spec: EffectSpec) -> dict[str, object]:
     return {name: getattr(spec, name) for name in spec.__slots__}
 
