@@ -58,7 +58,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     c.add_argument("--end", type=dt.date.fromisoformat, default=None)
     c.add_argument("--future-days", type=int, default=0, help="the next N days instead")
     c.add_argument("--alpha", type=float, default=0.1,
-                   help="1 - the interval's level (default 0.1: the 90% of the analysis's table)")  # fmt: skip
+                   help="1 - the interval's level (default 0.1: the 90%% of the analysis's table)")  # fmt: skip
     c.add_argument("--json", action="store_true")
     common(c)
     c.set_defaults(func=run_counterfactual)
