@@ -47,7 +47,7 @@ MAPPING_FIELDS = (
 def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("ingest", help="stream raw platform exports through Ingest")
     p.add_argument("files", nargs="+", type=Path, help="NDJSON export(s), or CSV for generic")
-    p.add_argument("--org", required=True)
+    p.add_argument("--org", default="", help="organisation id (or LIFTOS_ORG)")
     p.add_argument("--source", required=True, choices=SOURCES)
     p.add_argument(
         "--accounts",
@@ -104,7 +104,7 @@ def load_account(args: argparse.Namespace) -> dict[str, Any]:
     and --account-id when given), overridden by the explicit flags."""
     account: dict[str, Any] = {}
     if args.accounts is not None:
-        org = args.org or os.environ.get("LIFTOS_ORG", "")
+        org = args.org
         of_source = [
             a
             for a in json.loads(args.accounts.read_text())
@@ -423,6 +423,12 @@ def ingest_files(
 
 
 def run(args: argparse.Namespace, peers: Any) -> int:
+    # LIFTOS_ORG stands in for --org as on every other verb (R12-F4: a required --org made the
+    # README's `export LIFTOS_ORG` not reach ingest); rows are never stored under a guessed org
+    args.org = args.org or os.environ.get("LIFTOS_ORG", "")
+    if not args.org:
+        print("error: --org is required (or set LIFTOS_ORG)", file=sys.stderr)
+        return 2
     missing = [str(f) for f in args.files if not f.exists()]
     if missing:
         print(f"error: {', '.join(missing)} not found", file=sys.stderr)
@@ -451,9 +457,8 @@ def run(args: argparse.Namespace, peers: Any) -> int:
                 print(f"error: {clash.text(path)}", file=sys.stderr)
                 return 2
     if args.source in MAPPED_SOURCES:
-        org = args.org or os.environ.get("LIFTOS_ORG", "")
         for path in args.files:
-            if (problem := org_column_problem(path, org)) is not None:
+            if (problem := org_column_problem(path, args.org)) is not None:
                 print(f"error: {problem}", file=sys.stderr)
                 return 2
     pulled_at = args.pulled_at

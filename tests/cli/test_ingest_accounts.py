@@ -63,3 +63,24 @@ def test_an_org_with_no_account_there_is_told_whose_they_are(
     message = str(refused.value)
     assert "has 2 meta accounts (of org_001, org_002), none of org 'org_009'" in message
     assert "--account-id" in message
+
+
+def test_liftos_org_stands_in_for_org(
+    world: Path, mesh: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """R12-F4: README's `export LIFTOS_ORG=…` serves ingest too (its --org was required)."""
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
+    monkeypatch.setenv("LIFTOS_MEMORY_ADDR", mesh["memory"])
+    argv = ["ingest", "--source", "meta", "--accounts", str(world / "accounts.json"),
+            "--country", "US", str(world / "meta.ndjson")]  # fmt: skip
+    monkeypatch.delenv("LIFTOS_ORG", raising=False)
+    assert cli.main(argv) == 2
+    assert "--org is required (or set LIFTOS_ORG)" in capsys.readouterr().err
+    monkeypatch.setenv("LIFTOS_ORG", "org_001")
+    assert cli.main(argv) == 0
+    accounts = json.loads((world / "accounts.json").read_text())
+    mine = next(
+        a["account_id"] for a in accounts if a["source"] == "meta" and a["org_id"] == "org_001"
+    )
+    assert f"in a batch for account '{mine}'" in capsys.readouterr().out
