@@ -18,7 +18,11 @@ from liftos_dc.liftos.v1 import AnalysisKind, AnalysisSummary, DateRange, Estima
 from mesh.runtime.analysis_compare import iso_date
 from mesh.sdk.client import LiftOS
 
-_KINDS = {"attribution": "attribution", "products": "products", "estimate": "effect_estimate"}
+# the listing prints a kind as "effect_estimate"; typing what it shows works too (R12-F14)
+_KINDS = {
+    "attribution": "attribution", "products": "products", "estimate": "effect_estimate",
+    "effect_estimate": "effect_estimate",
+}  # fmt: skip
 
 
 def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]

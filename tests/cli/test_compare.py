@@ -113,8 +113,9 @@ def test_analyses_lists_both_runs_with_their_window_and_records(pair, monkeypatc
         "analysis_id": after.analysis_id, "kind": "attribution", "made": "",
         "start": "2024-09-15", "end": "2024-12-08", "records": after.record_count, "about": "outcome: revenue",
     }  # fmt: skip
-    assert main(["analyses", "--org", w.ORG, "--kind", "estimate"]) == 0
-    assert capsys.readouterr().out.strip() == "no stored analyses"
+    for kind in ("estimate", "effect_estimate"):  # the name the listing prints works too
+        assert main(["analyses", "--org", w.ORG, "--kind", kind]) == 0
+        assert capsys.readouterr().out.strip() == "no stored analyses"
 
 
 def test_analyses_in_other_currencies_are_not_compared() -> None:
