@@ -167,10 +167,11 @@ def test_effect_variance_matches_simulation_from_the_state_space_model() -> None
 def test_parameter_uncertainty_widens_short_pre_period_intervals() -> None:
     """R11-F5: a correctly specified local level (σ_level 0.3) plus a random-walk control, no
     effect, 20 pre- and 10 post-periods. The plug-in interval (the MLE variances taken as
-    known) covered 51/60; mixing the forecast over the variances' sampling uncertainty covers
-    54/60, and each interval is the plug-in one widened (same point, same MLE)."""
+    known) covered 51/60; averaging the forecast over the variances' (importance-sampled)
+    posterior covers 56/60, wider than the plug-in interval on average (same point)."""
     spec = EffectSpec(outcome="y", treatment="d", time="t", covariates=("x",))
     n_pre, n_post, reps, covered = 20, 10, 60, 0
+    widening = []
     periods = np.arange(n_pre + n_post)
     for seed in range(reps):
         rng = np.random.default_rng(seed)
@@ -180,8 +181,9 @@ def test_parameter_uncertainty_widens_short_pre_period_intervals() -> None:
         frame = pd.DataFrame({"t": periods, "y": y, "x": x, "d": (periods >= n_pre).astype(int)})
         est = estimate_bsts(frame, spec)
         covered += est.ci_lower <= 0 <= est.ci_upper
-        assert est.stderr >= est.statistics["plugin_stderr"] * (1 - 1e-9)
-    assert covered >= 53
+        widening.append(est.stderr / est.statistics["plugin_stderr"])
+    assert covered >= 55
+    assert np.mean(widening) > 1.05
     plugin = estimate_bsts(frame, spec, parameter_uncertainty=False)
     assert plugin.stderr == pytest.approx(est.statistics["plugin_stderr"], rel=1e-9)
     assert plugin.point_estimate == pytest.approx(est.point_estimate, rel=1e-12)
