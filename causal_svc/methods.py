@@ -559,6 +559,8 @@ _ROWS = (
             "their pre-period relation to the outcome holds after the intervention",
         ),
         design_check="stable control series (see the pre-period fit check)",
+        # re-estimates read the point only: no draws over the variance parameters for them
+        refit={"parameter_uncertainty": False},
     ),
     MethodInfo(
         Method.NAIVE_REGRESSION,

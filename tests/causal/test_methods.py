@@ -52,6 +52,7 @@ def test_options_are_keywords_of_the_estimator(method: Method) -> None:
         kwargs = info.options.from_request(options).kwargs()
         assert kwargs["alpha"] == options.alpha
         assert set(kwargs) <= set(signature.parameters), sorted(kwargs)
+    assert set(info.refit) <= set(signature.parameters), sorted(info.refit)
     assert info.assumptions
 
 
