@@ -275,6 +275,15 @@ def experiment_with_result(
     for name in ("treatment_unit_count", "control_unit_count"):
         if getattr(r, name) < 0:
             violations.append(FieldViolation(prefix + name, f"{name} must not be negative"))
+    if not stored.channel and not r.channel:
+        # a lift test calibrates one channel: a result naming none would be stored and then
+        # skipped by every analysis (R12-F13)
+        violations.append(FieldViolation(
+            prefix + "channel",
+            f"experiment {stored.experiment_id!r} registers no channel and the result names "
+            "none: a lift test calibrates one channel; set result.channel to the channel the "
+            "test changed",
+        ))  # fmt: skip
     if stored.channel and r.channel and r.channel != stored.channel:
         violations.append(FieldViolation(prefix + "channel",
                                          f"channel {shown(r.channel, 60)} is not the experiment's "

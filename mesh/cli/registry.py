@@ -290,6 +290,7 @@ def cmd_experiments_record(args: argparse.Namespace, peers: PeerConfig) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     result = dc.ExperimentResult(
+        channel=args.channel,
         lift_absolute=args.lift,
         lift_std_error=args.lift_se,
         spend_delta=args.spend_delta,
@@ -387,6 +388,11 @@ def add_parsers(
         help="incremental outcome over the window in the treated cell (liftAbs)",
     )
     rec.add_argument("--lift-se", type=float, required=True, help="its standard error")
+    rec.add_argument(
+        "--channel",
+        default="",
+        help="the channel the test changed, where the experiment registers none (else its own)",
+    )
     rec.add_argument(
         "--spend-delta",
         type=float,

@@ -186,3 +186,21 @@ def test_restart_keeps_experiments(tmp_path: Path) -> None:
         got = client.get_experiment("survivor")
         assert got.treatment_units == ["US-CA", "US-TX"]
         assert [e.experiment_id for e in client.list_experiments()] == ["survivor"]
+
+
+def test_a_result_for_an_experiment_without_a_channel_must_name_one(ingestion) -> None:
+    """R12-F13: README's CreateExperiment registers no channel; a result naming none was stored
+    and then skipped by every analysis without a word. Refused naming result.channel; a result
+    that names its channel is stored with it."""
+    client = _client(ingestion.address)
+    client.create_experiment(_experiment("nochan"))  # no channel registered
+    result = dc.ExperimentResult(
+        lift_absolute=195_563.0, lift_std_error=40_000.0, spend_delta=-97_781.0
+    )
+    with pytest.raises(RpcFailure) as info:
+        client.record_experiment_result("nochan", result)
+    assert info.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert "result.channel" in str(info.value) and "registers no channel" in str(info.value)
+    result.channel = "meta_prospecting"
+    stored = client.record_experiment_result("nochan", result)
+    assert stored.result is not None and stored.result.channel == "meta_prospecting"
