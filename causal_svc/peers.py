@@ -252,7 +252,13 @@ async def _registry_lifts(
     try:
         async for e in experiments(reader, org_id, timeout=timeout):
             r = e.result
-            if not e.HasField("result") or not r.channel or r.lift_std_error <= 0:
+            if not e.HasField("result") or r.lift_std_error <= 0:
+                continue
+            if not r.channel:  # stored before the registry required one (R12-F13)
+                out.skipped.append(
+                    f"registry experiment {r.experiment_id or e.experiment_id} not used: its "
+                    "result names no channel (record it again with the channel the test changed)"
+                )
                 continue
             w = r.window if r.HasField("window") else None
             first = _date(w.start_date) if w else _date(e.start_date)

@@ -16,6 +16,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 
 from causal_svc.peers import RegistryReader
 from ingestion_svc.app import build as ingestion_build
+from ingestion_svc.experiments import ExperimentRegistry
 from memory_svc.app import build as memory_build
 from mesh.runtime.inprocess import Build, running_services
 
@@ -69,3 +70,46 @@ def test_tests_outside_the_period_are_named_by_side(tmp_path) -> None:
             "to 2024-06-01..2024-06-28 can be calibrated by it",
         ]
     )
+
+
+def test_a_stored_result_without_a_channel_is_named(tmp_path) -> None:
+    """R12-F13: a result recorded before the registry required a channel was skipped without a
+    word; it is named, with what to do."""
+    builds: dict[str, Build] = {"memory": memory_build, "ingestion": ingestion_build}
+    with running_services(builds, tmp_path) as services:
+        address = services["ingestion"].address
+        stub = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(address))
+        first, last = WINDOWS["inside"]
+        stub.CreateExperiment(ingestion_pb.CreateExperimentRequest(
+            experiment=md_pb.CausalExperiment(
+                org_id=ORG, experiment_id="bf-holdout", start_date=_date(first),
+                end_date=_date(last), randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO,
+                treatment_units=["CA"], control_units=["TX"],
+                treatment_type=md_pb.TREATMENT_TYPE_HOLDOUT)))  # fmt: skip
+        stored = stub.RecordExperimentResult(ingestion_pb.RecordExperimentResultRequest(
+            org_id=ORG, experiment_id="bf-holdout", result=md_pb.ExperimentResult(
+                channel="tiktok", lift_absolute=100_000.0, lift_std_error=40_000.0,
+                spend_delta=-300_000.0))).experiment  # fmt: skip
+        # as an older registry stored it: the result without a channel
+        stored.result.channel = ""
+        (db,) = tmp_path.rglob("registry.sqlite")
+        old = ExperimentRegistry(db)
+        try:
+            old.replace_payload(ORG, "bf-holdout", stored.SerializeToString())
+        finally:
+            old.close()
+
+        async def run() -> tuple[int, list[str]]:
+            reader = RegistryReader(address)
+            try:
+                got = await reader.lift_tests(ORG, START, END, outcome="revenue")
+            finally:
+                await reader.close()
+            return len(got), got.skipped
+
+        kept, skipped = asyncio.run(run())
+    assert kept == 0
+    assert skipped == [
+        "registry experiment bf-holdout not used: its result names no channel (record it again "
+        "with the channel the test changed)"
+    ]
