@@ -365,6 +365,8 @@ NOT_BENCHES = {
     "request (no figure of their own)",
     "products_geo": "the orders' geo oracle that products_accuracy --geo prints (no figure of "
     "its own)",
+    "products_signs": "the per-pair sign diagnosis that products_accuracy --diagnose prints (no "
+    "figure of its own)",
     "attribution_identification": "per-channel diagnostic of the model's returns under variants "
     "(an investigation tool with no figure of its own)",
     "counterfactual_gate": "the before/after study of counterfactual intervals under the test "
