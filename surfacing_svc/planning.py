@@ -631,6 +631,14 @@ def answer_recommend(
         for c in model.horizon(question.horizon_days)
     )  # fmt: skip
     warnings = list(model.notes())
+    if model.outcome == "revenue" and value > 1:
+        # R12-F7: README's `--value-per-outcome 80` (for a conversions analysis) on a revenue
+        # one valued each unit of revenue at 80 and scaled every impact by it, silently
+        warnings.append(
+            f"value_per_outcome {value:g} values each unit of revenue at {value:g}: a margin is "
+            "at most 1 (0.3 for 30%), so above 1 only a lifetime-value multiple of first-order "
+            "revenue makes sense; every impact and return here is scaled by it"
+        )
     at_risk = {k: v for k, v in model.at_risk().items() if k not in failed}
     designs: dict[str, ExperimentDesign] = {}
     effects = {e.channel: e for e in model.effects}

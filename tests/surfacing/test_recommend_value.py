@@ -65,3 +65,15 @@ def test_a_target_return_on_conversions_says_it_is_conversions_per_unit_of_spend
     plan, _ = answer_optimize(ORDERS, q)
     (said,) = [w for w in plan.warnings if "target_marginal_roas" in w]
     assert "conversions per unit of spend" in said and "costs 20 USD" in said
+
+
+def test_a_revenue_value_above_one_is_said() -> None:
+    """R12-F7: README's `--value-per-outcome 80` (a conversion's worth) on a revenue analysis
+    valued each unit of revenue at 80 and scaled every impact by it without a word."""
+    revenue = replace(ORDERS, outcome="revenue")
+    said = answer_recommend(revenue, RecommendQuestion("o", ("r",), 80.0), None).warnings
+    (line,) = [w for w in said if w.startswith("value_per_outcome")]
+    assert "values each unit of revenue at 80" in line and "a margin is at most 1" in line
+    for quiet in (None, 1.0, 0.3):
+        said = answer_recommend(revenue, RecommendQuestion("o", ("r",), quiet), None).warnings
+        assert not [w for w in said if w.startswith("value_per_outcome")]
