@@ -8,10 +8,7 @@ objective: a Gaussian likelihood for the test, as PyMC-Marketing's
 ``add_lift_test_measurements`` adds one and as Robyn's MAPE.LIFT penalises the gap. Because the
 panel's own rows are scaled to likelihood units (inverse noise variance, inflated for
 autocorrelation), a test with a tight standard error pulls hard and a vague one barely moves the
-fit, as a Bayesian update would. Where the panel's own prediction of a test's lift disagrees
-with it beyond both sampling errors, the panel is the one that can be biased (it is
-observational, the test randomised): the fit then weighs the panel's evidence on that lift
-with a bias allowance estimated from the disagreement (:mod:`.panel_bias`).
+fit, as a Bayesian update would.
 """
 
 from __future__ import annotations

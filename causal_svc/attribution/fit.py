@@ -8,9 +8,7 @@ noisier) and ``κ = (1 + ρ) / (1 − ρ)`` the long-run variance inflation of A
 autocorrelated days carry less information than as many independent ones, and without ``κ``
 the panel would outweigh priors and lift tests by that factor. Weights come from a first pass;
 the fit is repeated once with weights and ``κ`` from its own residuals (feasible GLS), and
-with the demand index (:func:`demand_index`) taken net of the first pass's media terms. Lift
-tests the panel disagrees with beyond both sampling errors are then re-weighted by the panel's
-bias allowance (:mod:`.panel_bias`) and the fit is run once more.
+with the demand index (:func:`demand_index`) taken net of the first pass's media terms.
 
 Optimiser: Levenberg–Marquardt on the normal equations with analytic Jacobians, bounds by
 projection (``β ≥ 0``; the nonlinear parameters inside the priors' boxes). The problem is a sum
@@ -23,8 +21,7 @@ Uncertainty: the Laplace approximation at the optimum with a cluster-robust meat
 one geo share an autocorrelated demand shock, so the panel's score is summed per geo and the
 meat is ``G/(G−1) Σ_g s_g s_gᵀ`` (Liang & Zeger 1986; Bertrand, Duflo & Mullainathan 2004:
 clustering by the unit is what keeps panel intervals honest under serial correlation). Priors
-and lift tests enter the meat with their stated variances (a re-weighted test with its
-residual's actual one: :mod:`.small_sample`). The covariance ``H⁻¹ M H⁻¹`` with
+and lift tests enter the meat with their stated variances. The covariance ``H⁻¹ M H⁻¹`` with
 ``H = JᵀJ`` keeps the prior's regularisation but takes the spread from the data's actual
 variability. Why not a block bootstrap: refitting 200 times costs 200 fits, two orders of
 magnitude over the latency budget, and with 20–50 geos the geo-cluster sandwich uses the
@@ -74,11 +71,14 @@ from .demand_proxy import dechased_inputs
 from .features import Layout, MediaInputs, hill_terms
 from .objective import LiftData, Objective, lift_data, prior_lifts
 from .panel import MediaPanel
-from .panel_bias import reweighted, weighted
-from .small_sample import SmallSample
-from .small_sample import _inverse_sqrt as _inverse_sqrt  # (re-exported: tests use it)
 from .spec import Identification, ModelSpec, Priors
-from .within import Projection, annual_basis, leave_one_out_inputs, pacing_controls
+from .within import (
+    Projection,
+    annual_basis,
+    geo_cr2_scores,
+    leave_one_out_inputs,
+    pacing_controls,
+)
 
 __all__ = ["Convergence", "FitState", "MMMFit", "SmallSample", "demand_index", "fit_mmm", "log_outcome", "restore_fit",
            "state_from_bytes", "state_to_bytes"]  # fmt: skip
@@ -164,11 +164,9 @@ class MMMFit:
     def state(self) -> FitState:
         """The picklable state :func:`restore_fit` rebuilds this fit from."""
         obj = self.objective
-        tests = obj.lifts[len(obj.lifts) - len(self.lifts) :]
         return FitState(self.panel, self.spec, self.lift_tests, self.theta, self.cov,
                         self.geo_weights, obj.row_weight, self.rho, self.convergence,
-                        self.inputs.demand,
-                        tuple((d.inflation, d.bias) for d in tests))  # fmt: skip
+                        self.inputs.demand)  # fmt: skip
 
     def media(self, theta: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Unit-scaled Hill values (C, G, T) and ``1 + M`` (G, T) at θ (default the estimate)."""
@@ -305,9 +303,6 @@ class FitState:
     # The demand index the fit used: a stored analysis restores with its own index, not with
     # whatever the current code would compute (None: stored before the index was kept).
     demand: np.ndarray | None = None
-    # Each lift test's (inflation, bias) from the panel's bias allowance (:mod:`.panel_bias`);
-    # empty: as stated (no tests, or stored before the allowance).
-    lift_weights: tuple[tuple[float, float], ...] = ()
 
 
 def state_to_bytes(state: FitState) -> bytes:
@@ -360,10 +355,8 @@ def _setup(
     panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest],
     demand: np.ndarray | None = None,
     media_log: np.ndarray | None = None,
-    lift_weights: Sequence[tuple[float, float]] = (),
 ) -> _Setup:  # fmt: skip
-    """``media_log``: a fit's log(1 + M) (G, T), taken out of log y before the demand index;
-    ``lift_weights``: each lift test's (inflation, bias) (:func:`.panel_bias.weighted`)."""
+    """``media_log``: a fit's log(1 + M) (G, T), taken out of log y before the demand index."""
     prepared = check_lift_tests(panel, lift_tests)
     layout = Layout.build(panel.channels, spec)
     log_y = log_outcome(panel.outcome)
@@ -387,8 +380,6 @@ def _setup(
     priors = prior_lifts(panel, spec.priors.roi_scale, spec.priors.share_scale,
                          spec.priors.effect_df)  # fmt: skip
     lifts = lift_data(panel, prepared, spec.max_lag)
-    if lift_weights:
-        lifts = [weighted(d, *w) for d, w in zip(lifts, lift_weights, strict=True)]
     instruments = None
     if spec.identification is Identification.INSTRUMENTED:
         instruments = _instruments(panel, layout, inputs, spec.max_lag)
@@ -532,27 +523,13 @@ def fit_mmm(
     assert fitted is not None
     obj, conv = fitted
     clusters = _clusters(obj.n_full, spec.identification, panel.n_geos)
-    if len(s.rows) > s.n_priors:
-        # The panel's bias allowance per lift test (:mod:`.panel_bias`): the same objective
-        # without the tests, then the tests re-weighted where the panel disagrees with them.
-        rows = s.rows[s.n_priors :]
-        alone = _objective(replace(s, rows=s.rows[: s.n_priors]), panel, spec,
-                           obj.projection.geo_weights, obj.row_weight)  # fmt: skip
-        theta_p, _ = _levenberg_marquardt(alone, theta, s.layout, ftol_abs)
-        w = reweighted(alone, theta_p, SmallSample.build(alone, theta_p, clusters), rows)
-        if any(x != (1.0, 0.0) for x in w):
-            s = replace(s, rows=[*s.rows[: s.n_priors],
-                                 *(weighted(d, *x) for d, x in zip(rows, w, strict=True))])  # fmt: skip
-            obj = _objective(s, panel, spec, obj.projection.geo_weights, obj.row_weight)
-            theta, conv = _levenberg_marquardt(obj, theta, s.layout, ftol_abs)
     cov = _sandwich(obj, theta, clusters)
     return _finish(s, panel, spec, tuple(lift_tests), obj, theta, cov, rho, conv)
 
 
 def restore_fit(state: FitState) -> MMMFit:
     """The fit a :class:`FitState` was taken from, rebuilt without optimising."""
-    s = _setup(state.panel, state.spec, state.lift_tests, getattr(state, "demand", None),
-               lift_weights=getattr(state, "lift_weights", ()))  # fmt: skip
+    s = _setup(state.panel, state.spec, state.lift_tests, getattr(state, "demand", None))
     obj = _objective(s, state.panel, state.spec, state.geo_weights, state.row_weight)
     return _finish(s, state.panel, state.spec, state.lift_tests, obj, state.theta, state.cov,
                    state.rho, state.convergence)  # fmt: skip
@@ -603,3 +580,120 @@ def _sandwich(obj: Objective, theta: np.ndarray, clusters: np.ndarray) -> np.nda
     """Cluster-robust Laplace covariance ``H⁻¹ M H⁻¹`` at ``θ`` (CR2 meat on national rows,
     CR1 on geo rows; see the module docstring)."""
     return SmallSample.build(obj, theta, clusters).cov
+
+
+@dataclass(frozen=True, slots=True)
+class SmallSample:
+    """The cluster-robust covariance and, for national rows, what its small-sample
+    corrections need: Bell–McCaffrey's bias-reduced meat (CR2) and Satterthwaite degrees of
+    freedom per quantity (see the module docstring).
+
+    ``gram`` is ``MᵀM`` for ``M = (I − H) · blockdiag(A_g)`` over the data rows (the CR2
+    variance of any quantity is a quadratic form in the errors through it), ``lever``
+    ``J̃ H⁻¹`` (rows × parameters), ``known`` the meat of the prior and lift rows (variances
+    stated, not estimated from the panel), ``sigma2`` the residual variance of the weighted
+    data rows. ``tests`` are the Jacobian rows of the lift tests whose standard error was
+    itself estimated, with its degrees of freedom in ``tests_df``: their share of a
+    quantity's variance is uncertain too (see :meth:`df`).
+    """
+
+    cov: np.ndarray
+    bread: np.ndarray
+    clusters: np.ndarray
+    gram: np.ndarray | None = None
+    lever: np.ndarray | None = None
+    known: np.ndarray | None = None
+    sigma2: float = 1.0
+    tests: np.ndarray | None = None
+    tests_df: np.ndarray | None = None
+
+    @staticmethod
+    def build(obj: Objective, theta: np.ndarray, clusters: np.ndarray) -> SmallSample:
+        r, jac = obj.evaluate(theta, jacobian=True)
+        assert jac is not None
+        n_data = obj.n_data
+        bread = np.linalg.pinv(jac.T @ jac, rcond=1e-12, hermitian=True)
+        jd, rd = jac[:n_data], r[:n_data]
+        rest = jac[n_data:]
+        known = rest.T @ rest
+        n_clusters = int(clusters.max()) + 1
+        if obj.moments is not None:
+            # Instrumented rows: each row's score is its residual times its fitted
+            # regressors, the Jacobian projected on the instruments (2SLS's X̂ e).
+            rd, jfull = obj.data_rows(theta, jacobian=True)
+            assert jfull is not None
+            jd = obj.moments @ (obj.moments.T @ jfull)
+        if not obj.national:
+            scores = np.zeros((n_clusters, jac.shape[1]))
+            if obj.moments is None and obj.projection.day_effects:
+                scores = geo_cr2_scores(obj.projection, jd, rd, bread)
+                meat = scores.T @ scores + known
+            else:
+                np.add.at(scores, clusters, jd * rd[:, None])
+                meat = scores.T @ scores * (n_clusters / max(n_clusters - 1, 1)) + known
+            return SmallSample(_sym(bread @ meat @ bread), bread, clusters)
+        qn = obj.projection.national_basis
+        # Hat matrix of the national rows: the nuisance design's projection plus the media
+        # terms' penalised leverage. Rows share one weight, so the plain projection is the
+        # weighted one.
+        hat = qn @ qn.T + jd @ bread @ jd.T
+        resid_maker = np.eye(n_data) - hat
+        scores = np.zeros((n_clusters, jac.shape[1]))
+        for g in range(n_clusters):
+            idx = np.flatnonzero(clusters == g)
+            adjust = _inverse_sqrt(resid_maker[np.ix_(idx, idx)])
+            scores[g] = jd[idx].T @ (adjust @ rd[idx])
+            resid_maker[:, idx] = resid_maker[:, idx] @ adjust
+        meat = scores.T @ scores + known
+        sigma2 = float(rd @ rd) / max(n_data - float(np.trace(hat)), 1.0)
+        # Lift tests with an estimated standard error (finite df): their Jacobian rows.
+        first = n_data + obj.prior_idx.size
+        tests_df = np.array([d.df for d in obj.lifts], dtype=np.float64)
+        est = np.flatnonzero(np.isfinite(tests_df))
+        return SmallSample(_sym(bread @ meat @ bread), bread, clusters,
+                           resid_maker.T @ resid_maker, jd @ bread, known, sigma2,
+                           jac[first + est], tests_df[est])  # fmt: skip
+
+    def df(self, grad: np.ndarray) -> float:
+        """Satterthwaite degrees of freedom of ``gradᵀ θ``'s CR2 variance (Bell & McCaffrey
+        2002; Imbens & Kolesár 2016), with the prior rows' stated variance as a known part;
+        clusters − 1 on geo rows.
+
+        A lift test's variance share ``v_k`` is known only if its standard error is: one
+        estimated with ``ν_k`` degrees of freedom (a geo experiment's, from its geos) adds
+        ``v_k² / ν_k`` to the spread, Satterthwaite's rule for a sum of independent variance
+        estimates (``(Σ v)² / Σ v² / ν``). Without it an estimate that rests on one
+        experiment got the normal quantile (df in the thousands) where the experiment's own
+        t-test uses ``t_ν``.
+        """
+        n_clusters = int(self.clusters.max()) + 1
+        if self.gram is None or self.lever is None or self.known is None:
+            return float(max(n_clusters - 1, 1))
+        a = self.lever @ grad  # each data row's weight in the estimate
+        # Ω_gh = u_gᵀ u_h with u_g = resid_maker[:, g] a_g: cluster sums of a ⊙ (MᵀM) ⊙ aᵀ
+        # (national clusters are runs of consecutive days).
+        starts = np.flatnonzero(np.r_[True, np.diff(self.clusters) != 0])
+        cells = self.gram * a[:, None] * a[None, :]
+        omega = np.add.reduceat(np.add.reduceat(cells, starts, axis=0), starts, axis=1)
+        b = self.bread @ grad
+        data = self.sigma2 * float(np.trace(omega))
+        spread = self.sigma2**2 * float((omega * omega).sum())
+        if self.tests is not None and self.tests_df is not None and self.tests.size:
+            share = (self.tests @ b) ** 2  # each estimated test's part of the variance
+            spread += float((share**2 / self.tests_df).sum())
+        if spread <= 0.0:
+            return float(max(n_clusters - 1, 1))
+        total = data + float(b @ self.known @ b)
+        return float(np.clip(total**2 / spread, 1.0, 1e6))
+
+
+def _sym(m: np.ndarray) -> np.ndarray:
+    return (m + m.T) / 2.0
+
+
+def _inverse_sqrt(m: np.ndarray) -> np.ndarray:
+    """``m^(−1/2)`` of a symmetric PSD block, Moore–Penrose on its null space (a day a dummy
+    fits exactly has no residual and carries no information)."""
+    vals, vecs = np.linalg.eigh(m)
+    inv = np.where(vals > 1e-8, 1.0 / np.sqrt(np.clip(vals, 1e-8, None)), 0.0)
+    return (vecs * inv) @ vecs.T

@@ -180,10 +180,9 @@ class SupScore:
 
         rows = np.flatnonzero(keep)
         is_data = rows < n_data
-        known = [self._known_row(int(i)) for i in rows[~is_data]]
-        dfs, inflation, bias = (np.array(v, dtype=np.float64) for v in zip(*known, strict=True))
+        dfs = np.array([self._row_df(int(i)) for i in rows[~is_data]])
         stat, p = sup_score(xt, r_r, self.clusters[rows[is_data]], is_data, dfs,
-                            draws=draws, seed=_SEED + c, inflation=inflation, bias=bias)  # fmt: skip
+                            draws=draws, seed=_SEED + c)  # fmt: skip
         return NullTest(stat, p, grid.shape[0], draws)
 
     def _residuals(self, theta0: np.ndarray, st0: MediaState) -> np.ndarray:
@@ -200,15 +199,10 @@ class SupScore:
             r[base + k], self._slopes[k] = t_residual((pred - d.lift) / d.stderr, d.tail)
         return r
 
-    def _known_row(self, row: int) -> tuple[float, float, float]:
-        """A known row's stated error: its degrees of freedom (prior rows: known, ∞), and the
-        inflation and bias of a re-weighted lift test's residual variance (1, 0 otherwise;
-        :mod:`.panel_bias`)."""
+    def _row_df(self, row: int) -> float:
+        """Degrees of freedom of a known row's stated error (prior rows: known, ∞)."""
         k = row - self.obj.n_data - self.obj.prior_idx.size
-        if k < 0:
-            return float("inf"), 1.0, 0.0
-        d = self.obj.lifts[k]
-        return d.df, d.inflation, d.bias
+        return self.obj.lifts[k].df if k >= 0 else float("inf")
 
     def _beta_columns(
         self, theta0: np.ndarray, st0: MediaState, c: int, grid: np.ndarray
@@ -281,20 +275,14 @@ def sup_score(
     *,
     draws: int = DRAWS,
     seed: int = _SEED,
-    inflation: np.ndarray | None = None,
-    bias: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """``sup_γ T(γ)`` and its multiplier-bootstrap p-value.
 
     ``x`` (N, rows): the tested parameter's Jacobian column under each of N shapes, the other
     parameters partialled out; ``resid`` (rows,) the restricted residuals; ``clusters`` the
     cluster of each data row (``is_data``); ``dfs`` the degrees of freedom of each other
-    row's stated error (∞: normal); ``inflation`` and ``bias`` (default 1 and 0) a
-    re-weighted lift test's residual variance, its own error's (drawn from its t) and a
-    normal bias allowance's (:mod:`.panel_bias`).
+    row's stated error (∞: normal).
     """
-    inflation = np.ones(dfs.size) if inflation is None else inflation
-    bias = np.zeros(dfs.size) if bias is None else bias
     contrib = -x * resid[None, :]  # each row's part of the score
     n_cl = int(clusters.max()) + 1 if clusters.size else 0
     s_g = np.zeros((n_cl, x.shape[0]))
@@ -304,7 +292,6 @@ def sup_score(
     finite = np.isfinite(dfs) & (dfs > 2)
     var_known = np.ones(dfs.size)
     var_known[finite] = dfs[finite] / (dfs[finite] - 2)
-    var_known = var_known * inflation + bias
     score = contrib.sum(axis=1)
     v = (s_g * s_g).sum(axis=0) + (x_known**2 * var_known[None]).sum(axis=1)
     sd = np.sqrt(np.maximum(v, 1e-300))
@@ -316,8 +303,5 @@ def sup_score(
     zeta = np.empty((draws, dfs.size))
     for j, df in enumerate(dfs):
         zeta[:, j] = rng.standard_t(df, draws) if np.isfinite(df) else rng.standard_normal(draws)
-    if np.any(bias > 0) or np.any(inflation != 1.0):
-        # (drawn after the rows' own, so a fit without re-weighted tests keeps its draws)
-        zeta = zeta * np.sqrt(inflation) + rng.standard_normal((draws, dfs.size)) * np.sqrt(bias)
     sup = ((xi @ s_g + zeta @ x_known.T) / sd[None, :]).max(axis=1)
     return stat, float((1 + np.count_nonzero(sup >= stat)) / (draws + 1))

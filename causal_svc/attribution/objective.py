@@ -57,16 +57,6 @@ class LiftData:
     df: float = float("inf")
     # The effect prior's Student-t degrees of freedom (inf: normal; see ``Priors.effect_df``).
     tail: float = float("inf")
-    # A lift test the fit weighs by a working ``stderr`` below its own (the panel's bias
-    # allowance, :mod:`.panel_bias`): its own sampling variance in working units
-    # (``(own stderr / stderr)²``) and the allowance's part of the row's variance.
-    inflation: float = 1.0
-    bias: float = 0.0
-
-    @property
-    def variance(self) -> float:
-        """Variance of the row's residual ``(pred − lift) / stderr`` (1 at the test's own)."""
-        return self.inflation + self.bias
 
     def covers(self, shape: tuple[int, ...]) -> bool:
         """Whether the lift's cells are the whole (G, T) array."""

@@ -105,14 +105,9 @@ def test_an_experiments_estimated_stderr_lowers_the_df_of_what_rests_on_it(demo:
                              @ a[weeks == h]) for h in range(weeks.max() + 1)]
                       for g in range(weeks.max() + 1)])  # fmt: skip
     b = bread @ grad
-    # Known rows at their residuals' variance: 1, or a test re-weighted by the panel's bias
-    # allowance (causal_svc.attribution.panel_bias), its own part ``inflation`` in the share.
-    row_var = np.r_[
-        np.ones(fit.objective.prior_idx.size), [d.variance for d in fit.objective.lifts]
-    ]
-    total = small.sigma2 * np.trace(omega) + float(np.sum(row_var * (jac[n:] @ b) ** 2))
+    total = small.sigma2 * np.trace(omega) + float(np.sum((jac[n:] @ b) ** 2))
     spread = small.sigma2**2 * float((omega * omega).sum())
-    share = fit.objective.lifts[-1].inflation * float((jac[-1] @ b) ** 2)
+    share = float((jac[-1] @ b) ** 2)
     assert 0.0 < share < total
     np.testing.assert_allclose(df_known, total**2 / spread, rtol=1e-8)
     np.testing.assert_allclose(df, total**2 / (spread + share**2 / exp.df), rtol=1e-8)
