@@ -59,8 +59,11 @@ def test_org_defaults_to_liftos_org(monkeypatch: pytest.MonkeyPatch) -> None:
                  ["report", "an-1"], ["design", "--channel", "meta"], ["products", "an-1"]):  # fmt: skip
         assert parser.parse_args(argv).org == "org_001", argv
     assert parser.parse_args(["analyze", "--org", "other"]).org == "other"
-    with pytest.raises(SystemExit):  # ingest's --org stays required: an import names its org
-        parser.parse_args(["ingest", "--source", "meta", "f.ndjson"])
+    # an import names its org: --org or LIFTOS_ORG (R12-F4), never the "default" org
+    assert parser.parse_args(["ingest", "--source", "meta", "f.ndjson"]).org == "org_001"
+    monkeypatch.delenv("LIFTOS_ORG")
+    assert commands.build_parser().parse_args(["ingest", "--source", "meta", "f.ndjson"]).org == ""
+    assert commands.main(["ingest", "--source", "meta", "f.ndjson"]) == 2
 
 
 def test_ctrl_c_while_the_verbs_load_is_quiet_too(
