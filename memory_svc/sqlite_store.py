@@ -8,7 +8,6 @@ survive the kill only).
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
 import threading
@@ -31,6 +30,7 @@ from memory_svc.sqlite_commit import SumsLog, insert_batch
 from memory_svc.sqlite_upgrade import (
     add_currency_column,
     add_sku_column,
+    fill_from_payloads,
     fill_skus,
     in_transaction,
     rebuild_sums,
@@ -601,21 +601,13 @@ class SQLiteRecordStore:
             db = self._writer
             if db.execute("SELECT 1 FROM meta WHERE key = 'measures_currency'").fetchone():
                 return 0
-            filled, last = 0, -1
-            while True:
-                rows = db.execute(
-                    "SELECT m.seq, p.payload FROM measures m JOIN payloads p ON p.seq = m.seq "
-                    "WHERE m.seq > ? AND m.currency = '' ORDER BY m.seq LIMIT 5000",
-                    (last,),
-                ).fetchall()
-                if not rows:
-                    break
-                found = [(c, r[0]) for r, c in zip(rows, decode([r[1] for r in rows]),
-                                                      strict=True) if c]  # fmt: skip
-                in_transaction(db, functools.partial(
-                    db.executemany, "UPDATE measures SET currency = ? WHERE seq = ?", found))  # fmt: skip
-                filled += len(found)
-                last = rows[-1][0]
+            filled = fill_from_payloads(
+                db,
+                "SELECT m.seq, p.payload FROM measures m JOIN payloads p ON p.seq = m.seq "
+                "WHERE m.seq > ? AND m.currency = '' ORDER BY m.seq LIMIT 5000",
+                "UPDATE measures SET currency = ? WHERE seq = ?",
+                decode,
+            )
             self._forget_sums()
 
             def rebuild() -> None:

@@ -10,7 +10,14 @@ from collections.abc import Callable
 
 from memory_svc.store_sql import REBUILD_SUMS
 
-__all__ = ["add_currency_column", "add_sku_column", "fill_skus", "in_transaction", "rebuild_sums"]
+__all__ = [
+    "add_currency_column",
+    "add_sku_column",
+    "fill_from_payloads",
+    "fill_skus",
+    "in_transaction",
+    "rebuild_sums",
+]
 
 
 def add_currency_column(db: sqlite3.Connection) -> None:
@@ -29,6 +36,25 @@ def add_sku_column(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE product_records ADD COLUMN sku TEXT NOT NULL DEFAULT ''")
 
 
+def fill_from_payloads(
+    db: sqlite3.Connection, select: str, update: str, decode: Callable[[list[bytes]], list[str]]
+) -> int:
+    """The one-off fill of a column added after rows were stored, from their payloads, 5,000
+    rows a transaction: ``select`` gives (seq, payload) of the rows past seq ``?`` still
+    without it, ``update`` sets it (``?`` value, ``?`` seq), ``decode`` reads each payload's
+    value ("" leaves the row). Returns how many rows got one (as PostgreSQL's
+    ``_fill_from_payloads``)."""
+    filled, last = 0, -1
+    while True:
+        rows = db.execute(select, (last,)).fetchall()
+        if not rows:
+            return filled
+        found = [(v, r[0]) for r, v in zip(rows, decode([r[1] for r in rows]), strict=True) if v]
+        in_transaction(db, functools.partial(db.executemany, update, found))
+        filled += len(found)
+        last = rows[-1][0]
+
+
 def fill_skus(db: sqlite3.Connection, decode: Callable[[list[bytes]], list[str]]) -> int:
     """Once per database (marked by ``meta.product_sku``): the SKU of each catalogue row
     stored without one, from its payload (``decode`` gives each payload's product.sku); only
@@ -36,21 +62,14 @@ def fill_skus(db: sqlite3.Connection, decode: Callable[[list[bytes]], list[str]]
     many rows got one."""
     if db.execute("SELECT 1 FROM meta WHERE key = 'product_sku'").fetchone():
         return 0
-    filled, last = 0, -1
-    while True:
-        rows = db.execute(
-            "SELECT r.seq, p.payload FROM product_records r JOIN payloads p ON p.seq = r.seq "
-            "WHERE r.seq > ? AND r.source = 'shopify_products' AND r.sku = '' "
-            "ORDER BY r.seq LIMIT 5000",
-            (last,),
-        ).fetchall()
-        if not rows:
-            break
-        found = [(s, r[0]) for r, s in zip(rows, decode([r[1] for r in rows]), strict=True) if s]
-        in_transaction(db, functools.partial(
-            db.executemany, "UPDATE product_records SET sku = ? WHERE seq = ?", found))  # fmt: skip
-        filled += len(found)
-        last = rows[-1][0]
+    filled = fill_from_payloads(
+        db,
+        "SELECT r.seq, p.payload FROM product_records r JOIN payloads p ON p.seq = r.seq "
+        "WHERE r.seq > ? AND r.source = 'shopify_products' AND r.sku = '' "
+        "ORDER BY r.seq LIMIT 5000",
+        "UPDATE product_records SET sku = ? WHERE seq = ?",
+        decode,
+    )
     in_transaction(db, lambda: db.execute("INSERT INTO meta VALUES ('product_sku', 1)"))
     return filled
 
