@@ -59,7 +59,7 @@ from threadpoolctl import threadpool_limits
 import sim
 from bench._figures import figure
 from bench.products_geo import geo_oracle, print_geo
-from bench.products_signs import print_signs, sign_rows
+from bench.products_signs import oracle_se, print_signs, sign_rows
 from causal_svc.products import ProductEffects, estimate_products
 from causal_svc.products import estimate as estimate_module
 from causal_svc.products.design import baseline_controls
@@ -126,11 +126,7 @@ def oracle_sign_ceiling(products: Any, panel: pd.DataFrame) -> float:
     for pr in truth["pairs"]:
         if pr["kind"] != "cannibalisation" or abs(pr["share_of_promoted_lift"]) < MIN_CANN:
             continue
-        p, q = ids.index(pr["promoted"]), ids.index(pr["affected"])
-        noise = revenue.loc[pr["affected"]].to_numpy() - org.response.expected[q]
-        lift = org.response.direct[:, p].sum(axis=0)
-        sxx = float(((lift - lift.mean()) ** 2).sum())
-        se = float(noise.std()) / np.sqrt(sxx) if sxx > 0 else np.inf
+        se = oracle_se(org, revenue, ids, pr)
         prob *= float(stats.norm.cdf(abs(pr["share_of_promoted_lift"]) / se))
     return prob
 

@@ -23,6 +23,17 @@ from scipy import stats
 from causal_svc.products import ProductEffects
 
 
+def oracle_se(org: Any, revenue: pd.DataFrame, ids: list[str], pair: dict[str, Any]) -> float:
+    """The standard error of an oracle that knows everything but ``pair``'s cross-effect: the
+    affected product's noise against the promoted product's true lift (also what
+    :func:`bench.products_accuracy.oracle_sign_ceiling` multiplies over a seed's pairs)."""
+    p, q = ids.index(pair["promoted"]), ids.index(pair["affected"])
+    noise = revenue.loc[pair["affected"]].to_numpy() - org.response.expected[q]
+    lift = org.response.direct[:, p].sum(axis=0)
+    sxx = float(((lift - lift.mean()) ** 2).sum())
+    return float(noise.std()) / np.sqrt(sxx) if sxx > 0 else np.inf
+
+
 def sign_rows(
     seed: int, products: Any, est: ProductEffects, min_cann: float
 ) -> list[dict[str, Any]]:
@@ -41,10 +52,8 @@ def sign_rows(
         if abs(share) < min_cann:
             continue
         p, q = ids.index(pr["promoted"]), ids.index(pr["affected"])
-        noise = revenue.loc[pr["affected"]].to_numpy() - org.response.expected[q]
         lift = org.response.direct[:, p].sum(axis=0)
-        sxx = float(((lift - lift.mean()) ** 2).sum())
-        oracle_se = float(noise.std()) / np.sqrt(sxx) if sxx > 0 else np.inf
+        se_oracle = oracle_se(org, revenue, ids, pr)
         est_share = e.revenue / pr["promoted_lift"]
         se_share = e.stderr / pr["promoted_lift"]
         rows.append(
@@ -56,8 +65,8 @@ def sign_rows(
                 "se": se_share,
                 "z": (est_share - share) / se_share if se_share > 0 else np.nan,
                 "t": est_share / se_share if se_share > 0 else np.nan,
-                "oracle t": share / oracle_se,
-                "se / oracle": se_share / oracle_se,
+                "oracle t": share / se_oracle,
+                "se / oracle": se_share / se_oracle,
                 "single-product campaign": p in single,
                 "lift / affected's revenue": float(lift.sum() / org.response.expected[q].sum()),
             }

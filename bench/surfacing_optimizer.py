@@ -79,7 +79,7 @@ import sim
 from bench._figures import figure
 from bench.surfacing_worlds import planning_model, true_curves, true_inputs
 from causal_svc.attribution import AdstockKind, Identification, LiftTest, ModelSpec, analyze
-from sim.media import adstock, hill
+from sim.outcomes import channel_lambda
 from sim.scenarios import Scenario
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.optimizer import (
@@ -259,15 +259,9 @@ def _dark_lift(
 ) -> float:  # fmt: skip
     """The DGP's expected outcome over ``cells`` (G, T) with the input ``x`` as run, less that
     with it zero in those cells (``sim.outcomes.channel_lambda`` × the order value)."""
-    mass = aov * params["beta"] * pop[:, None] * np.exp(params["demand_elasticity"] * log_index)
-    hp = params["hill"]
-
-    def response(inp: np.ndarray) -> np.ndarray:
-        u = adstock(inp, params["adstock"]) / pop[:, None]
-        return np.asarray(hill(u, hp["half_saturation"], hp["shape"]))
-
     dark = np.where(cells, 0.0, x)
-    return float((mass * (response(x) - response(dark)))[cells].sum())
+    gap = channel_lambda(x, pop, log_index, params) - channel_lambda(dark, pop, log_index, params)
+    return aov * float(gap[cells].sum())
 
 
 def spec(carryover: str = "") -> ModelSpec:
