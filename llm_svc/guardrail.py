@@ -23,8 +23,8 @@ from llm_svc.claims import (
     ChangeInterval,
     Counterfactuals,
     Judgement,
+    ReadClaims,
     Verdict,
-    changes_to_ask,
     effects_of,
 )
 from llm_svc.claims.extract import extract_claims
@@ -85,7 +85,8 @@ class Guardrail:
         that was not asked before, so that :meth:`check` judges them as CheckClaims does."""
         if ask is None:
             return
-        asks = [a for a in changes_to_ask(text, self.analyses) if a.key not in self._asked]
+        read = ReadClaims(tuple(extract_claims(text, self._patterns)), self._effects)
+        asks = [a for a in read.asks() if a.key not in self._asked]
         if asks:
             self._asked.update(await ask(asks))
 

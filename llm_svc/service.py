@@ -10,7 +10,7 @@ from liftos.v1 import llm_pb2_grpc as llm_grpc
 
 from llm_svc import convert
 from llm_svc.chat import ChatBackend
-from llm_svc.claims import ChangeAsk, Counterfactuals, changes_to_ask, check_claims
+from llm_svc.claims import ChangeAsk, Counterfactuals, read_claims
 from llm_svc.context import build_context, build_prompts
 from llm_svc.convert import questions
 from llm_svc.explain import Delta, explain_grounded, explain_with_llm
@@ -98,10 +98,11 @@ class LlmService(llm_grpc.LlmServiceServicer):
         q = questions.claims_question(request)
         analyses = await self._analyses.get_many(q.org_id, q.analysis_ids)
         # a spend change by part is judged on its analysis's own Counterfactual (R10-F2)
-        asks = changes_to_ask(q.text, analyses)
+        read = read_claims(q.text, analyses)  # the claims read once, asked and judged
+        asks = read.asks()
         found = (
             await self._analyses.counterfactuals(q.org_id, asks, timeout=context.time_remaining())
             if asks
             else None
         )
-        return convert.claims_response(check_claims(q.text, analyses, found))
+        return convert.claims_response(read.judged(found))

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from llm_svc.claims.extract import Claim, ClaimKind, Mode, classify, extract_claims
 from llm_svc.claims.judge import Judgement, Verdict, change_asks, judge, subject_patterns
@@ -21,11 +22,13 @@ __all__ = [
     "Counterfactuals",
     "Judgement",
     "Mode",
+    "ReadClaims",
     "Verdict",
     "changes_to_ask",
     "check_claims",
     "classify",
     "effects_of",
+    "read_claims",
 ]
 
 
@@ -35,14 +38,34 @@ def effects_of(analyses: Sequence[Analysis]) -> tuple[Effect, ...]:
     return tuple(e for a in analyses for e in (*a.effects, *a.withheld))
 
 
-def changes_to_ask(text: str, analyses: Sequence[Analysis]) -> list[ChangeAsk]:
-    """The spend changes by part that ``text`` claims a size for, each as the Counterfactual
-    of an analysis that would decide it (the service asks them, then :func:`check_claims`)."""
+@dataclass(frozen=True, slots=True)
+class ReadClaims:
+    """A text's causal claims, read once, with the effects they are judged against: CheckClaims
+    asks the Counterfactuals its sized spend changes need, then judges the same claims."""
+
+    claims: tuple[Claim, ...]
+    effects: tuple[Effect, ...]
+
+    def asks(self) -> list[ChangeAsk]:
+        """The spend changes by part the claims give a size for, each as the Counterfactual
+        of an analysis that would decide it (one ask per change)."""
+        asks = (a for c in self.claims for a in change_asks(c, self.effects))
+        return list({a.key: a for a in asks}.values())
+
+    def judged(self, counterfactuals: Counterfactuals | None = None) -> list[Judgement]:
+        """Every claim's verdict; a spend change by part on its analysis's Counterfactual
+        where ``counterfactuals`` has it."""
+        return [judge(c, self.effects, counterfactuals) for c in self.claims]
+
+
+def read_claims(text: str, analyses: Sequence[Analysis]) -> ReadClaims:
     effects = effects_of(analyses)
-    asks = (
-        a for c in extract_claims(text, subject_patterns(effects)) for a in change_asks(c, effects)
-    )
-    return list({a.key: a for a in asks}.values())
+    return ReadClaims(tuple(extract_claims(text, subject_patterns(effects))), effects)
+
+
+def changes_to_ask(text: str, analyses: Sequence[Analysis]) -> list[ChangeAsk]:
+    """The spend changes by part that ``text`` claims a size for (:meth:`ReadClaims.asks`)."""
+    return read_claims(text, analyses).asks()
 
 
 def check_claims(
@@ -50,6 +73,4 @@ def check_claims(
 ) -> list[Judgement]:
     """Every causal claim in ``text`` with its verdict against ``analyses``; a spend change by
     part is judged on its analysis's Counterfactual where ``counterfactuals`` has it."""
-    effects = effects_of(analyses)
-    claims = extract_claims(text, subject_patterns(effects))
-    return [judge(c, effects, counterfactuals) for c in claims]
+    return read_claims(text, analyses).judged(counterfactuals)
