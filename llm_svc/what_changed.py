@@ -26,7 +26,7 @@ from llm_svc.evidence import Analysis, Audience, Effect
 from llm_svc.numbers import fmt
 from llm_svc.vocabulary import capitalised, label, listing
 from llm_svc.writer import Cite, Sentence
-from mesh.runtime.analysis_compare import ChannelChange, Comparison, day_runs
+from mesh.runtime.analysis_compare import ChannelChange, Comparison, day_runs, outcome_unit
 
 __all__ = ["ANALYSIS_ID", "HEALTH", "MAX_NAMED", "Change", "named_analyses", "verdict", "write"]
 
@@ -139,8 +139,8 @@ def _restated(c: Change) -> Sentence:
         # R10-F12: a conversions analysis beside a revenue one is no restatement
         (oa, ob), (ca, cb) = cmp.outcomes, cmp.currencies
         t.t("the two are not comparable: ").f(a, (a, "analysis_id"))
-        t.t(" models ").f(_unit(oa, ca), (a, "outcome")).t(" and ").f(b, (b, "analysis_id"))
-        t.t(" models ").f(_unit(ob, cb), (b, "outcome"))
+        t.t(" models ").f(outcome_unit(oa, ca), (a, "outcome")).t(" and ").f(b, (b, "analysis_id"))
+        t.t(" models ").f(outcome_unit(ob, cb), (b, "outcome"))
         return t.t(
             ", so their totals, days, incremental outcomes and iROAS are in different units: "
             "none of them is compared, no day is called restated and no channel is called "
@@ -170,10 +170,6 @@ def _restated(c: Change) -> Sentence:
     t.t(f"; on {'it' if n == 1 else 'them'} the {cmp.outcome} of ").f(b, (b, "analysis_id"))
     t.t(" is ").f(fmt(abs(delta)), (a, RESTATED_CHANGE), (b, RESTATED_CHANGE))
     return t.t(f" {'higher' if delta >= 0 else 'lower'} in total.").build()
-
-
-def _unit(outcome: str, currency: str) -> str:
-    return f"{outcome} ({currency})" if outcome == "revenue" and currency else outcome
 
 
 HEALTH = "derived:health = the worst outcome of the model's checks"  # as the writer cites it
@@ -242,20 +238,20 @@ def _channel(c: Change, ch: ChannelChange) -> list[Sentence]:
         else:
             t.t("spend ").f(fmt(sa), (a, fact)).t(" then ").f(fmt(sb), (b, fact))
         sep = ", "
+    if c.comparison.mismatch:  # figures in other units are not set side by side as a move
+        return [t.t(".").build()] if sep else []
     for what, field, pair in (
         (f"incremental {c.comparison.outcome}", "incremental_outcome", ch.incremental),
         ("iROAS", "incremental_roas", ch.iroas),
     ):
-        if (pair[0] is None and pair[1] is None) or c.comparison.mismatch:
-            continue  # figures in other units are not set side by side as a move
+        if pair[0] is None and pair[1] is None:
+            continue
         prefix = f"channels[{ch.channel}].{field}."
         t.t(f"{sep}{what} ")
         sep = ", "
         _figure(t, c.earlier, prefix, pair[0])
         t.t(" then ")
         _figure(t, c.later, prefix, pair[1])
-    if c.comparison.mismatch:
-        return [t.t(".").build()] if sep else []
     out = [t.t(".").build()]
     if ch.overlap is None:
         said = (

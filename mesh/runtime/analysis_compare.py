@@ -27,6 +27,7 @@ __all__ = [
     "day_runs",
     "iso_date",
     "outcome_name",
+    "outcome_unit",
 ]
 
 # Two sums of the same rows differ by float rounding only.
@@ -87,11 +88,6 @@ class Comparison:
     currencies: tuple[str, str] = ("", "")  # each analysis's spend currency ("" unknown)
     mismatch: str = ""  # why the outcome figures are not comparable; "" when they are
 
-    @property
-    def comparable(self) -> bool:
-        """Whether the two analyses' outcome figures share a unit."""
-        return not self.mismatch
-
 
 class _Day(Protocol):
     year: int
@@ -141,7 +137,8 @@ def _currency(r: causal_pb.AttributionResult) -> str:
     return codes.pop() if len(codes) == 1 else ""
 
 
-def _unit(outcome: str, currency: str) -> str:
+def outcome_unit(outcome: str, currency: str) -> str:
+    """An analysis's outcome with its currency where it is money: "revenue (USD)"."""
     return f"{outcome} ({currency})" if outcome == "revenue" and currency else outcome
 
 
@@ -150,7 +147,7 @@ def _mismatch(ids: tuple[str, str], outcomes: tuple[str, str], currencies: tuple
     (a, b), (oa, ob), (ca, cb) = ids, outcomes, currencies
     if oa != ob:
         return (
-            f"{a} models {_unit(oa, ca)} and {b} models {_unit(ob, cb)}: their outcome figures "
+            f"{a} models {outcome_unit(oa, ca)} and {b} models {outcome_unit(ob, cb)}: their outcome figures "
             "(totals, days, incremental outcomes, iROAS) are in different units and are not "
             "compared"
         )
