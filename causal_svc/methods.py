@@ -323,8 +323,9 @@ class MethodInfo:
         kwargs = self.options.from_request(options).kwargs()
         if refit:
             kwargs |= self.refit
-            return functools.partial(getattr(module, self.function), **kwargs)
         fit = functools.partial(getattr(module, self.function), **kwargs)
+        if refit:
+            return fit
 
         def noted(frame: pd.DataFrame, spec: EffectSpec) -> EffectEstimate:
             return self._noted(fit(frame, spec), options, spec)
@@ -339,7 +340,7 @@ class MethodInfo:
         choice = ClusterInference(options.cluster_inference)
         if choice is ClusterInference.AUTO:
             return None
-        if any(f.name == "cluster_inference" for f in fields(self.options)):
+        if issubclass(self.options, ClusteredOptions):
             return None  # the DiD family, difference in means, naive regression
         name = self.method.value
         if self.cluster_robust and spec.cluster:

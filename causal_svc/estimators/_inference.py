@@ -61,7 +61,7 @@ _NAN3 = (float("nan"), float("nan"), float("nan"))
 # bootstrap instead (ClusterInference.AUTO).
 FEW_CLUSTERS = 30
 # Below this many treated clusters cluster-robust tests over-reject badly whatever G is
-# (MacKinnon & Webb 2017); the DiD family's _panel uses the same figure.
+# (MacKinnon & Webb 2017); the DiD family's _panel reads it from here.
 FEW_TREATED_CLUSTERS = 6
 # Draws of the wild cluster bootstrap (boottest's default); with Rademacher weights and
 # 2^G <= WILD_DRAWS every sign vector is enumerated instead.

@@ -14,6 +14,7 @@ from causal_svc.errors import InsufficientData, InvalidSpec
 from . import _ols
 from ._inference import (
     FEW_CLUSTERS,
+    FEW_TREATED_CLUSTERS,
     WildBootstrap,
     column_codes,
     group_codes,
@@ -38,10 +39,6 @@ __all__ = [
     "subset_panel",
     "wild_bootstrap_twfe",
 ]
-
-# Few treated clusters make cluster-robust tests over-reject badly (MacKinnon & Webb 2017):
-# warn below this, but still answer.
-FEW_TREATED_CLUSTERS = 6
 
 
 @dataclass(frozen=True, slots=True)

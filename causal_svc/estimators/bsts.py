@@ -190,19 +190,16 @@ def estimate_bsts(
     full = span.filter(fitted.params)
     counterfactual = y_mean + y_sd * full.forecasts[0, n_pre:]
     plugin_cov = y_sd**2 * _forecast_error_cov(full, n_pre, n_post)
-    mixed = (
-        _parameter_mixture(model, span, np.asarray(fitted.params), n_pre, n_post)
-        if parameter_uncertainty
-        else plugin_cov / y_sd**2
-    )
-    if mixed is None:
-        cov = plugin_cov
-        warnings.append(
-            "the likelihood's curvature at the variance estimates could not be computed: the "
-            "intervals condition on the estimated variances and may be too narrow"
-        )
-    else:
-        cov = y_sd**2 * mixed
+    cov = plugin_cov
+    if parameter_uncertainty:
+        mixed = _parameter_mixture(model, span, np.asarray(fitted.params), n_pre, n_post)
+        if mixed is None:
+            warnings.append(
+                "the likelihood's curvature at the variance estimates could not be computed: the "
+                "intervals condition on the estimated variances and may be too narrow"
+            )
+        else:
+            cov = y_sd**2 * mixed
     # Every parameter is a variance (no AR or cycle terms), so it scales by the SD squared.
     variances = np.asarray(fitted.params) * y_sd**2
     raw_model = UnobservedComponents(y[:n_pre], exog=None if X is None else X[:n_pre], **options)
