@@ -125,8 +125,8 @@ async def aggregate_products(
     *, timeout: float | None = None, spend_only: bool = False,
 ) -> ProductSums:  # fmt: skip
     """The org's product records summed where they live (AggregateProducts), as DataFrames;
-    with ``spend_only``, the product reports' spend alone (memory leaves the order lines and
-    the catalogue unread; a memory older than the field sends them anyway)."""
+    with ``spend_only``, the product reports' spend alone (memory sums no order lines and
+    sends no catalogue; a memory older than the field sends them anyway)."""
     request = memory_pb.AggregateProductsRequest(org_id=org_id, spend_only=spend_only)
     set_date_range(request.date_range, start, end)
     try:
