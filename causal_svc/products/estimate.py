@@ -149,7 +149,7 @@ from causal_svc.products.joint import (
 )
 from causal_svc.products.joint import cell_gradient as _cell_gradient
 from causal_svc.products.joint import poisson_root as _poisson_root
-from causal_svc.products.margins import lift_margin_rate
+from causal_svc.products.margins import lift_margin_rate, product_day_margins
 from causal_svc.products.margins import refund_rate as _refund_rate
 
 __all__ = [
@@ -456,6 +456,7 @@ def estimate_products(
         cost = float((a.cost[m][:, None] * a.units[m]).sum())
         margin_rate = 1.0 - cost / sold if sold > 0 else 0.0
         refund_rate, refund_se = _refund_rate(a.refunds[m].sum(axis=0), y)
+        rates = product_day_margins(a.units[m], a.revenue[m], a.discount[m], a.cost[m], margin_rate)
         for c in range(len(channels)):
             if c not in active:
                 cells.append(_no_spend(channels[c], category))
@@ -466,10 +467,7 @@ def estimate_products(
             spent = float(a.spend[c, m].sum())
             # the extra sales' own margin: promoted products and discount days differ from
             # the category's average (margin coverage 83.8% -> 87.6% net, seeds 20-39)
-            rate = lift_margin_rate(
-                a.units[m], a.revenue[m], a.discount[m], a.cost[m], fit.coef[i], fit.z[i],
-                margin_rate,
-            )  # fmt: skip
+            rate = lift_margin_rate(rates, fit.coef[i], fit.z[i], margin_rate)
             keep = rate * (1.0 - refund_rate)
             cells.append(
                 CellEffect(

@@ -5,32 +5,32 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["lift_margin_rate", "refund_rate"]
+__all__ = ["lift_margin_rate", "product_day_margins", "refund_rate"]
 
 
-def lift_margin_rate(
-    units: np.ndarray,
-    revenue: np.ndarray,
-    discount: np.ndarray,
-    cost: np.ndarray,
-    coef: np.ndarray,
-    z: np.ndarray,
+def product_day_margins(
+    units: np.ndarray, revenue: np.ndarray, discount: np.ndarray, cost: np.ndarray,
     fallback: float,
-) -> float:
-    """The margin rate of a channel's own lift in a category: each product-day's rate (1 − unit
-    cost over its net unit price, the list price less the day's discount) weighted by the lift
-    the fit puts there (``coef[p] z[p, t]``); ``fallback`` (the category's rate) where that lift
-    is not positive. Arrays are products × days (``cost`` per product); the extra sales fall on
-    promoted products and discount days, whose margin differs from the category's average."""
+) -> np.ndarray:  # fmt: skip
+    """Each product-day's margin rate in a category (products × days; ``cost`` per product):
+    1 − unit cost over its net unit price, the list price less the day's discount; ``fallback``
+    (the category's rate) where no price is known. The same for every channel of the category."""
     sold = units.sum(axis=1)
     gross = (revenue / np.clip(1.0 - discount, 1e-9, None)).sum(axis=1)
     list_price = np.divide(gross, sold, out=np.zeros_like(gross), where=sold > 0)
     net_price = list_price[:, None] * (1.0 - discount)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(net_price > 0, 1.0 - cost[:, None] / net_price, fallback)
+        return np.where(net_price > 0, 1.0 - cost[:, None] / net_price, fallback)
+
+
+def lift_margin_rate(rates: np.ndarray, coef: np.ndarray, z: np.ndarray, fallback: float) -> float:
+    """The margin rate of a channel's own lift in a category: the product-day ``rates``
+    (:func:`product_day_margins`) weighted by the lift the fit puts there (``coef[p] z[p, t]``);
+    ``fallback`` (the category's rate) where that lift is not positive. The extra sales fall on
+    promoted products and discount days, whose margin differs from the category's average."""
     w = np.clip(coef, 0.0, None)[:, None] * z
     total = float(w.sum())
-    return float((w * rate).sum() / total) if total > 0 else fallback
+    return float((w * rates).sum() / total) if total > 0 else fallback
 
 
 def refund_rate(refunds: np.ndarray, revenue: np.ndarray) -> tuple[float, float]:
