@@ -185,6 +185,7 @@ class PartiallingOut(_Recognises):
     t_res: np.ndarray  # (n,)
     folds: np.ndarray  # (n,) fold of each row
     weights: np.ndarray  # (n,) ones when unweighted
+    treatment: np.ndarray  # (n,) the fit's treatment column, as floats
     estimand: Estimand
     method: Method
     alpha: float
@@ -202,8 +203,8 @@ class PartiallingOut(_Recognises):
             # Y − cT less its nuisance E[Y|W] − c E[T|W]: the stored residuals combined.
             y_res = self.y_res - shift * self.t_res if shift else self.y_res
             return self._final(y_res, t_res, t, self.weights, len(t))
-        t = self.frame[spec.treatment].to_numpy(dtype=float)[rows]
-        return self._final(self.y_res[rows], self.t_res[rows], t, self.weights[rows], len(rows))
+        return self._final(self.y_res[rows], self.t_res[rows], self.treatment[rows],
+                           self.weights[rows], len(rows))  # fmt: skip
 
     def _final(
         self, y_res: np.ndarray, t_res: np.ndarray, t: np.ndarray, w: np.ndarray, n: int

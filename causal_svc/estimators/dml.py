@@ -327,6 +327,7 @@ def _fit_dml(
         t_res=t_res,
         folds=folds,
         weights=np.ones(len(data.Y)) if data.weights is None else data.weights,
+        treatment=data.T,
         estimand=Estimand.ATE,
         method=Method.DML,
         alpha=alpha,
