@@ -300,16 +300,15 @@ def _fit_cohorts(
     controls: np.ndarray | None = None,
     omega_rows: np.ndarray | None = None,
     treated: dict[int, np.ndarray] | None = None,
-    fixed: bool = False,
     uniform: bool = False,
 ) -> list[_Cohort]:
     """Fit every cohort on ``controls`` (default: all never-treated) and its treated rows.
 
     Without ``base``: Algorithm 1 with this panel's regularisation. With ``base``: the placebo
     and bootstrap refits (Algorithms 2, 4) keep the base regularisation but solve from uniform
-    weights (never from the fitted ones: see the module docstring); ``fixed=True`` keeps the
-    base weights themselves (the jackknife's Algorithm 3): ω restricted to ``omega_rows``
-    (positions into the base controls) and renormalised, λ as it was.
+    weights (never from the fitted ones: see the module docstring); with ``omega_rows`` the
+    base weights themselves are kept (the jackknife's Algorithm 3): ω restricted to those
+    positions into the base controls and renormalised, λ as it was.
     """
     controls = wide.controls if controls is None else controls
     if treated is None:
@@ -328,10 +327,9 @@ def _fit_cohorts(
             continue
         prior = previous.get(start)
         tune = sw.tuning(Y, n0, start) if prior is None else prior.tune
-        if prior is None or not fixed:
+        if prior is None or omega_rows is None:
             fit = sw.fit(Y, n0, start, tune=tune)
         else:
-            assert omega_rows is not None
             omega = _normalise(prior.fit.omega[omega_rows])
             fit = sw.fit(Y, n0, start, omega=omega, lam=prior.fit.lam, update=False)
         out.append(_Cohort(start, rows, tune, fit))
@@ -439,16 +437,14 @@ def _jackknife_draws(wide: _Wide, cohorts: list[_Cohort]) -> np.ndarray:
     rows = []
     for k in range(n0):
         keep = np.delete(np.arange(n0), k)
-        fits = _fit_cohorts(
-            wide, cohorts, controls=wide.controls[keep], omega_rows=keep, fixed=True
-        )
+        fits = _fit_cohorts(wide, cohorts, controls=wide.controls[keep], omega_rows=keep)
         rows.append(_row(fits, wide.Y.shape[1], order))
     everyone = np.arange(n0)
     for c in cohorts:
         for r in c.rows:
             treated = {d.start: d.rows[d.rows != r] for d in cohorts}
             treated = {s: v for s, v in treated.items() if len(v)}
-            fits = _fit_cohorts(wide, cohorts, omega_rows=everyone, treated=treated, fixed=True)
+            fits = _fit_cohorts(wide, cohorts, omega_rows=everyone, treated=treated)
             rows.append(_row(fits, wide.Y.shape[1], order))
     return np.asarray(rows)
 
