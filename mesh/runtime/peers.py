@@ -8,7 +8,7 @@ as INTERNAL. What any other failure means is the calling code's to decide.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 import grpc
@@ -154,38 +154,51 @@ class Peer(Generic[StubT]):
             self._channel = self._stub = None
 
 
-async def external_factor_series(
+ItemT = TypeVar("ItemT")
+
+
+async def _pages(
+    registry: Peer[Any],
+    call: Callable[[Any, float], Awaitable[Any]],
+    request: Any,
+    items: Callable[[Any], Iterable[ItemT]],
+    timeout: float | None,
+) -> AsyncIterator[ItemT]:
+    """Every item of a paged ``List*`` call on ingestion's registry, following
+    ``next_page_token``; each page gets what is left of the caller's time."""
+    while True:
+        reply = await call(request, registry.within(timeout))
+        for item in items(reply):
+            yield item
+        if not reply.next_page_token:
+            return
+        request.page_token = reply.next_page_token
+
+
+def external_factor_series(
     registry: Peer[Any], org_id: str, *, timeout: float | None = None
 ) -> AsyncIterator[ingestion_pb.ExternalFactorSeries]:
     """Every external series the org registered with ingestion, values included, page by page
     (``ListExternalFactors``). A failed call raises its ``AioRpcError``: each service maps it
     to its own errors."""
-    token = ""
-    while True:
-        request = ingestion_pb.ListExternalFactorsRequest(
-            org_id=org_id, include_values=True, page_size=50, page_token=token
-        )
-        reply = await registry.stub().ListExternalFactors(request, timeout=registry.within(timeout))
-        for series in reply.series:
-            yield series
-        token = reply.next_page_token
-        if not token:
-            return
+    request = ingestion_pb.ListExternalFactorsRequest(
+        org_id=org_id, include_values=True, page_size=50
+    )
+
+    def call(r: Any, t: float) -> Awaitable[Any]:
+        return registry.stub().ListExternalFactors(r, timeout=t)
+
+    return _pages(registry, call, request, lambda reply: reply.series, timeout)
 
 
-async def experiments(
+def experiments(
     registry: Peer[Any], org_id: str, *, timeout: float | None = None
 ) -> AsyncIterator[md_pb.CausalExperiment]:
     """Every experiment the org registered with ingestion, page by page (``ListExperiments``).
     A failed call raises its ``AioRpcError``: each service maps it to its own errors."""
-    token = ""
-    while True:
-        request = ingestion_pb.ListExperimentsRequest(
-            org_id=org_id, page_size=500, page_token=token
-        )
-        reply = await registry.stub().ListExperiments(request, timeout=registry.within(timeout))
-        for experiment in reply.experiments:
-            yield experiment
-        token = reply.next_page_token
-        if not token:
-            return
+    request = ingestion_pb.ListExperimentsRequest(org_id=org_id, page_size=500)
+
+    def call(r: Any, t: float) -> Awaitable[Any]:
+        return registry.stub().ListExperiments(r, timeout=t)
+
+    return _pages(registry, call, request, lambda reply: reply.experiments, timeout)
