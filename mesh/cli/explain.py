@@ -7,12 +7,22 @@ import argparse
 import sys
 from typing import Any
 
+from liftos.v1 import llm_pb2 as llm_pb
+
+from mesh.report.explanation import resolution_word
 from mesh.runtime.config import PeerConfig
 from mesh.sdk.client import LiftOS
 
 AUDIENCES = ("executive", "analyst", "data_scientist")
-_VERDICTS = {1: "SUPPORTED", 2: "CONTRADICTED", 3: "UNSUPPORTED"}
-_RESOLUTIONS = {1: "removed", 2: "rewritten"}
+
+
+def _verdict(value: llm_pb.ClaimVerdict.ValueType) -> str:
+    if value == llm_pb.CLAIM_VERDICT_UNSPECIFIED:
+        return "?"
+    try:
+        return llm_pb.ClaimVerdict.Name(value).removeprefix("CLAIM_VERDICT_")
+    except ValueError:  # a verdict newer than this CLI
+        return "?"
 
 
 def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
@@ -68,8 +78,8 @@ def cmd_explain(args: argparse.Namespace, peers: PeerConfig) -> int:
     if not done.text:  # never a silent success: say there was nothing to say
         print("the analysis gave nothing to explain", file=sys.stderr)
     for claim in done.unsupported_claims:
-        what = _RESOLUTIONS.get(int(claim.resolution), "flagged")
-        verdict = _VERDICTS.get(int(claim.verdict), "?")
+        what = resolution_word(llm_pb.ClaimResolution.ValueType(int(claim.resolution)))
+        verdict = _verdict(llm_pb.ClaimVerdict.ValueType(int(claim.verdict)))
         print(f"[guardrail] {what} ({verdict}): {claim.claim!r} — {claim.reason}", file=sys.stderr)
     if args.citations:
         for c in done.citations:
@@ -84,7 +94,7 @@ def cmd_check_claims(args: argparse.Namespace, peers: PeerConfig) -> int:
         print("no causal claims found (associational or hedged wording is not a claim)")
     for claim in claims:
         print(
-            f"{_VERDICTS.get(int(claim.verdict), '?'):<13} {claim.claim}\n{'':<13} {claim.reason}"
+            f"{_verdict(llm_pb.ClaimVerdict.ValueType(int(claim.verdict))):<13} {claim.claim}\n{'':<13} {claim.reason}"
         )
-    bad = any(int(c.verdict) != 1 for c in claims)
+    bad = any(int(c.verdict) != llm_pb.CLAIM_VERDICT_SUPPORTED for c in claims)
     return 3 if args.strict and bad else 0

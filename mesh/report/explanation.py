@@ -38,11 +38,20 @@ def fact_anchors(analysis: causal_pb.Analysis, figures: Mapping[str, str]) -> di
 
 
 _CHANNEL = re.compile(r"channels\[([^\]]+)\]")
-# What the guardrail did with a claim the evidence did not support.
-_RESOLVED = {
-    llm_pb.CLAIM_RESOLUTION_REMOVED: "removed",
-    llm_pb.CLAIM_RESOLUTION_REWRITTEN: "rewritten",
-}
+
+
+def resolution_word(resolution: llm_pb.ClaimResolution.ValueType) -> str:
+    """What the guardrail did with a claim the evidence did not support, in one word ("removed",
+    "rewritten"); "flagged" where it left the claim in place or the value is newer than us. The
+    CLI prints the same word, so the report and the terminal never disagree."""
+    if resolution == llm_pb.CLAIM_RESOLUTION_UNSPECIFIED:
+        return "flagged"
+    try:
+        return llm_pb.ClaimResolution.Name(resolution).removeprefix("CLAIM_RESOLUTION_").lower()
+    except ValueError:
+        return "flagged"
+
+
 _NAME = re.compile(r"[a-z_]+(?::[a-z_]+)?(?:\.[a-z_]+)*")
 
 
@@ -108,7 +117,7 @@ def explanation_section(
         # Name each claim and what was done with it: a count alone hid which figure the reader
         # was spared (R10-F9; the CLI names them).
         items = "".join(
-            f"<li>{_RESOLVED.get(c.resolution, 'flagged')}: “{esc(c.claim)}” ({esc(c.reason)})</li>"
+            f"<li>{resolution_word(c.resolution)}: “{esc(c.claim)}” ({esc(c.reason)})</li>"
             for c in done.unsupported_claims
         )
         notes = (f'<p class="note">{len(done.unsupported_claims)} claim(s) the evidence did not '
