@@ -18,6 +18,7 @@ transform's uncertainty — with a Newey–West meat.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = [
     "newey_west",
     "per_product",
     "pool_decays",
+    "unit_returns",
 ]
 
 MAX_DECAY = 0.9
@@ -92,6 +94,18 @@ def newey_west(scores: np.ndarray, lags: int) -> np.ndarray:
     return out
 
 
+def unit_returns(incremental: np.ndarray, z_total: Sequence[np.ndarray]) -> np.ndarray:
+    """One return per channel from a category's revenue: the per-product fit's incremental
+    revenue of the channel over its regressor's sum, ``sum_p b[c, p] sum_t z[c, p, t] / sum_t
+    Z[c, t]``, and never below zero (see "Pair equations" in
+    :mod:`causal_svc.products.estimate`). ``incremental`` (C,); ``z_total``: per channel (T,)."""
+    out = np.zeros(len(z_total))
+    for i, zt in enumerate(z_total):
+        total = float(zt.sum())
+        out[i] = max(float(incremental[i]), 0.0) / total if total > 0 else 0.0
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class CategoryFit:
     decay: tuple[float, ...]  # per active channel
@@ -111,6 +125,11 @@ class CategoryFit:
     # Joint sandwich covariance of [the live coefficients of every channel, in order; theta]:
     # what the marginal return draws from (the slope and the saturation move together).
     coef_theta_cov: np.ndarray | None = None
+
+    @property
+    def returns(self) -> np.ndarray:
+        """(C,) :func:`unit_returns` of this fit: what scales each product's predicted lift."""
+        return unit_returns(self.incremental, self.z_total)
 
 
 def marginal_return(

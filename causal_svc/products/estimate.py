@@ -142,7 +142,6 @@ from causal_svc.products.category import (
 from causal_svc.products.design import DECAYS, baseline_controls
 from causal_svc.products.joint import (
     Design,
-    channel_returns,
     hac_fit,
     nw_variance,
     transform_spread,
@@ -562,7 +561,7 @@ def _pairs(
     """Cross-effects between the category's products (see the module docstring); appends
     each product's channel cells to ``products`` and each promoted product's net to ``nets``."""
     y = a.revenue[m].sum(axis=0)
-    beta, zeta = _predicted_lifts(a, m, fit, x_cat)
+    beta, zeta = _predicted_lifts(fit)
     n_c = len(fit.z)
     lifts = np.zeros(len(m))
     cell_parts: list[tuple[int, int, int, int, float, float]] = []
@@ -686,13 +685,11 @@ def _pairs(
     return out
 
 
-def _predicted_lifts(
-    a: _Arrays, m: np.ndarray, fit: CategoryFit, x_cat: np.ndarray
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """``(beta, zeta)``: a return per channel from the category's per-product fit, at least
-    zero (:func:`causal_svc.products.joint.channel_returns`), and each product's predicted
-    lift ``zeta[r] = sum_c beta[c] z[c, r]`` (the pair regressors)."""
-    y = a.revenue[m].sum(axis=0)
-    beta = channel_returns(y, x_cat, list(fit.z), list(fit.z_total))
-    zeta = [sum(beta[i] * fit.z[i][r] for i in range(len(fit.z))) for r in range(len(m))]
+def _predicted_lifts(fit: CategoryFit) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``(beta, zeta)``: the category fit's return per channel, at least zero
+    (``CategoryFit.returns``), and each product's predicted lift ``zeta[r] = sum_c beta[c]
+    z[c, r]`` (the pair regressors)."""
+    beta = fit.returns
+    n_p = fit.z[0].shape[0]
+    zeta = [sum(beta[i] * fit.z[i][r] for i in range(len(fit.z))) for r in range(n_p)]
     return beta, zeta

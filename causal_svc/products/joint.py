@@ -30,7 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 import statsmodels.api as sm
 
-from causal_svc.products.category import LOG_M, MAX_DECAY, CategoryFit, newey_west, per_product
+from causal_svc.products.category import (
+    LOG_M,
+    MAX_DECAY,
+    CategoryFit,
+    newey_west,
+    per_product,
+    unit_returns,
+)
 
 __all__ = [
     "Design",
@@ -90,22 +97,19 @@ def hac(y: np.ndarray, x: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray
 def channel_returns(
     y: np.ndarray, x_cat: np.ndarray, z: list[np.ndarray], z_total: list[np.ndarray]
 ) -> np.ndarray:
-    """One return per channel from a category's revenue: the per-product fit's incremental
-    revenue of the channel over its regressor's sum, ``sum_p b[c, p] sum_t z[c, p, t] / sum_t
-    Z[c, t]``, and never below zero (see "Pair equations" in
-    :mod:`causal_svc.products.estimate`). ``z``: per channel (P, T); ``z_total``: per channel
-    (T,)."""
+    """:func:`causal_svc.products.category.unit_returns` of the per-product fit refitted at a
+    drawn transform (``transform_spread``); at the category's own transform they are
+    ``CategoryFit.returns``, which needs no fit. ``z``: per channel (P, T); ``z_total``: per
+    channel (T,)."""
     cols = [zc[zc.std(axis=1) > 0] for zc in z]
     x = np.column_stack([x_cat, *[c.T for c in cols]])
     scale = np.maximum(np.abs(x).max(axis=0), 1e-12)
     b = np.linalg.lstsq(x / scale, y, rcond=None)[0] / scale
-    out, at = np.zeros(len(z)), x_cat.shape[1]
+    media, at = np.zeros(len(z)), x_cat.shape[1]
     for i, c in enumerate(cols):
-        media = float((c.T @ b[at : at + len(c)]).sum())
+        media[i] = float((c.T @ b[at : at + len(c)]).sum())
         at += len(c)
-        total = float(z_total[i].sum())
-        out[i] = max(media, 0.0) / total if total > 0 else 0.0
-    return out
+    return unit_returns(media, z_total)
 
 
 def nw_variance(series: np.ndarray, lags: int) -> float:

@@ -1,6 +1,7 @@
 """The per-channel returns that scale a product's predicted lift come from the category's
-per-product fit and stay at zero or above, and the pair the free pooled fit broke on a
-simulator world reads its planted sign."""
+per-product fit and stay at zero or above (the fit's own, ``CategoryFit.returns``, are what a
+refit at its transform gives), and the pair the free pooled fit broke on a simulator world
+reads its planted sign."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from threadpoolctl import threadpool_limits
 
 import sim
 from causal_svc.products import estimate_products
+from causal_svc.products.category import CategoryProblem, fit_category
 from causal_svc.products.joint import channel_returns
 from sim.products import PRODUCT_CHANNELS
 
@@ -53,6 +55,27 @@ def test_a_channel_whose_fit_says_it_lost_sales_returns_zero() -> None:
     beta = channel_returns(y, x_cat, z, z_total)
     assert beta[1] == 0.0
     assert beta[0] > 1.0
+
+
+def test_the_category_fit_s_returns_are_a_refit_s_at_its_transform() -> None:
+    """The pair regressors read ``CategoryFit.returns`` (its incremental revenue over its
+    regressors' sums) instead of refitting; :func:`channel_returns` refits, for the transform
+    draws. At the fit's own transform the two are one number per channel, the channel whose
+    fit says it lost sales included (0)."""
+    rng = np.random.default_rng(5)
+    n, n_p = 365, 3
+    t = np.arange(n) / n
+    spend = [
+        (rng.random((n_p, n)) < 0.6) * rng.gamma(2.0, 50.0, (n_p, n)) * [[3.0], [1.0], [0.5]]
+        for _ in range(2)
+    ]
+    w = np.column_stack([np.ones(n), t, np.cos(2 * np.pi * t)])
+    y = 5000 + 800 * t + 2.0 * spend[0].sum(axis=0) - 0.3 * spend[1].sum(axis=0)
+    problem = CategoryProblem(y + rng.normal(0.0, 150.0, n), w, spend)
+    fit = fit_category(problem, np.array([0.3, np.log(2.0), 0.2, np.log(4.0)]), hac_lags=7)
+    refit = channel_returns(problem.y, w, list(fit.z), list(fit.z_total))
+    np.testing.assert_allclose(fit.returns, refit, rtol=1e-9, atol=1e-12)
+    assert fit.returns[0] > 1.0 and fit.returns[1] == 0.0
 
 
 def test_a_product_promoted_by_a_weak_channel_keeps_its_cannibalisation_sign() -> None:
