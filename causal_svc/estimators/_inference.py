@@ -36,6 +36,7 @@ __all__ = [
     "RandomizationTest",
     "WildBootstrap",
     "cluster_codes",
+    "cluster_df",
     "cluster_sums",
     "clustered_df",
     "coefficient",
@@ -47,6 +48,7 @@ __all__ = [
     "influence_stderr",
     "interval",
     "intervals",
+    "plan_wild_bootstrap",
     "randomization_test",
     "require_stderr",
     "sandwich",
@@ -266,26 +268,48 @@ def influence_stderr(
     return np.sqrt(factor * (psi**2).sum(axis=0)) / n
 
 
+def cluster_df(n_clusters: int) -> float:
+    """Degrees of freedom of the t reference of a cluster-robust statistic with G clusters:
+    G − 1 (Cameron & Miller 2015, §VI.C; Stata's ``vce(cluster)``, linearmodels' ``debiased``)."""
+    return float(n_clusters - 1)
+
+
 def clustered_df(clusters: np.ndarray | None) -> float | None:
-    """The t reference's df of a clustered mean of influence functions, G − 1 for the G
-    clusters present (None, the normal, when unclustered)."""
-    return None if clusters is None else float(len(np.unique(clusters)) - 1)
+    """:func:`cluster_df` for the G clusters present in ``clusters`` (None, the normal, when
+    unclustered)."""
+    return None if clusters is None else cluster_df(len(np.unique(clusters)))
 
 
 def few_cluster_warnings(
-    method: str, n_clusters: int, n_treated_clusters: int | None = None
+    method: str,
+    n_clusters: int,
+    n_treated_clusters: int | None = None,
+    *,
+    wild_bootstrap: bool | None = None,
+    normal: bool = False,
 ) -> list[str]:
-    """Warnings for a cluster-robust estimate with few clusters, for the estimators that have
-    no wild bootstrap (IV, IPW, AIPW, RDD): they use CR1 with t(G - 1), which still
-    over-rejects below ~FEW_CLUSTERS clusters (Cameron, Gelbach & Miller 2008) and with few
-    treated clusters (MacKinnon & Webb 2017), as ``_panel.cluster_warnings`` says for DiD."""
+    """The warnings every clustered estimate gives when its clusters are few.
+
+    Cluster-robust standard errors are biased downward below ~FEW_CLUSTERS clusters (Cameron,
+    Gelbach & Miller 2008) and tests over-reject with few treated clusters whatever G is
+    (MacKinnon & Webb 2017). ``wild_bootstrap``: None when ``method`` has no wild cluster
+    bootstrap (IV, IPW, AIPW, RDD), False when it has one that was not used, True when the
+    p-value and interval came from it (nothing to warn about). ``normal``: the estimate's
+    reference is the normal (``staggered_did``'s influence functions) rather than t(G − 1).
+    """
+    if wild_bootstrap:
+        return []
+    reference = "the normal" if normal else f"t with G-1 = {cluster_df(n_clusters):g} df"
+    remedy = (
+        f"{method} has no wild cluster bootstrap, so read the interval as optimistic"
+        if wild_bootstrap is None
+        else "the wild cluster bootstrap, options.cluster_inference, is safer"
+    )
     out = []
     if n_clusters < FEW_CLUSTERS:
         out.append(
             f"only {n_clusters} clusters: {method}'s cluster-robust standard error is biased "
-            f"downward with fewer than ~{FEW_CLUSTERS} (inference uses t with G-1 = "
-            f"{n_clusters - 1} df; {method} has no wild cluster bootstrap, so read the interval "
-            "as optimistic)"
+            f"downward with fewer than ~{FEW_CLUSTERS} (inference uses {reference}; {remedy})"
         )
     if n_treated_clusters is not None and n_treated_clusters < FEW_TREATED_CLUSTERS:
         out.append(
@@ -293,6 +317,32 @@ def few_cluster_warnings(
             "over-reject badly with few treated clusters (MacKinnon & Webb 2017)"
         )
     return out
+
+
+def plan_wild_bootstrap(
+    method: str,
+    inference: ClusterInference | str,
+    n_clusters: int,
+    *,
+    n_treated_clusters: int | None = None,
+    weighted: bool = False,
+    normal: bool = False,
+) -> tuple[bool, list[str]]:
+    """Whether a clustered estimate takes its p-value and interval from the wild cluster
+    bootstrap, and the warnings that go with the choice (:func:`few_cluster_warnings`).
+
+    The bootstrap here reweights an unweighted regression's residuals; a weighted fit falls
+    back to cluster-robust errors with t(G − 1) and says so instead.
+    """
+    wild = use_wild_bootstrap(inference, n_clusters)
+    if wild and weighted:
+        return False, [
+            "the wild cluster bootstrap is not available for weighted regressions: inference "
+            f"uses cluster-robust errors with t(G-1 = {cluster_df(n_clusters):g})"
+        ]
+    return wild, few_cluster_warnings(
+        method, n_clusters, n_treated_clusters, wild_bootstrap=wild, normal=normal
+    )
 
 
 # -- the wild cluster bootstrap ----------------------------------------------------------------

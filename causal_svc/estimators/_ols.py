@@ -22,7 +22,7 @@ from scipy import linalg, stats
 
 from causal_svc.errors import InsufficientData, SingularDesign
 
-from ._inference import coefficient, sandwich
+from ._inference import cluster_df, coefficient, sandwich
 from .result import Coefficient
 
 CovType = Literal["HC1", "HC2", "cluster"]
@@ -314,7 +314,7 @@ def fit_ols(
             raise InsufficientData(f"{what}: one cluster only", subject="clusters")
         scores = x * resid[:, None]
         scale = g / (g - 1) * (n - 1) / (n - big_k)
-        df_inf = g - 1
+        df_inf = int(cluster_df(g))
     cov = sandwich(xtx_inv, scores, clusters if cov_type == "cluster" else None, scale=scale)
     cov = (cov + cov.T) / 2
     if weights is not None:

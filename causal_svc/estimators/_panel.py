@@ -13,11 +13,11 @@ from causal_svc.errors import InsufficientData, InvalidSpec
 
 from . import _ols
 from ._inference import (
-    FEW_CLUSTERS,
-    FEW_TREATED_CLUSTERS,
+    ClusterInference,
     WildBootstrap,
     column_codes,
     group_codes,
+    plan_wild_bootstrap,
     wild_cluster_bootstrap,
 )
 from .result import EffectSpec
@@ -33,7 +33,7 @@ from .validate import (
 __all__ = [
     "PanelDesign",
     "absorbed_df",
-    "cluster_warnings",
+    "cluster_plan",
     "fit_twfe",
     "panel_design",
     "subset_panel",
@@ -205,9 +205,12 @@ def panel_design(
     )
 
 
-def cluster_warnings(panel: PanelDesign, method: str, *, wild_bootstrap: bool = False) -> list[str]:
-    """``InsufficientData`` below 2 clusters per arm; warnings when clusters are few
-    (``wild_bootstrap``: the p-value and interval come from the wild cluster bootstrap)."""
+def cluster_plan(
+    panel: PanelDesign, method: str, inference: ClusterInference | str
+) -> tuple[bool, list[str]]:
+    """``InsufficientData`` below 2 clusters per arm; else whether the wild cluster bootstrap
+    gives the p-value and interval, and the few-cluster warnings
+    (:func:`._inference.plan_wild_bootstrap`)."""
     n_treated, n_control = panel.cluster_arms()
     if n_treated < 2 or n_control < 2:
         raise InsufficientData(
@@ -215,19 +218,13 @@ def cluster_warnings(panel: PanelDesign, method: str, *, wild_bootstrap: bool = 
             f"got {n_treated} treated and {n_control} comparison cluster(s)",
             subject="clusters",
         )
-    out = []
-    if panel.n_clusters < FEW_CLUSTERS and not wild_bootstrap:
-        out.append(
-            f"only {panel.n_clusters} clusters: cluster-robust standard errors are biased "
-            f"downward with fewer than ~{FEW_CLUSTERS} (inference uses t with G-1 df; the wild "
-            "cluster bootstrap, options.cluster_inference, is safer)"
-        )
-    if n_treated < FEW_TREATED_CLUSTERS and not wild_bootstrap:
-        out.append(
-            f"only {n_treated} treated clusters: cluster-robust tests over-reject badly with few "
-            "treated clusters (MacKinnon & Webb 2017)"
-        )
-    return out
+    return plan_wild_bootstrap(
+        method,
+        inference,
+        panel.n_clusters,
+        n_treated_clusters=n_treated,
+        weighted=panel.weights is not None,
+    )
 
 
 def absorbed_df(panel: PanelDesign, *, time_effects: bool = True) -> int:

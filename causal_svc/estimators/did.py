@@ -17,13 +17,12 @@ from ._inference import (
     effect_estimate,
     interval,
     require_stderr,
-    use_wild_bootstrap,
     wild_cluster_bootstrap,
     with_wild_bootstrap,
 )
 from ._panel import (
     PanelDesign,
-    cluster_warnings,
+    cluster_plan,
     fit_twfe,
     panel_design,
     subset_panel,
@@ -174,8 +173,8 @@ def estimate_did(
     if design not in ("auto", "2x2", "twfe"):
         raise InvalidSpec(f"design must be auto, 2x2 or twfe, got {design!r}", field="design")
     panel = panel_design(frame, spec, absorbing=design == "2x2", method="did")
-    wild = use_wild_bootstrap(cluster_inference, panel.n_clusters)
-    warnings = [*panel.warnings, *cluster_warnings(panel, "did", wild_bootstrap=wild)]
+    wild, cluster_notes = cluster_plan(panel, "did", cluster_inference)
+    warnings = [*panel.warnings, *cluster_notes]
     ever = np.isfinite(panel.first_treated)
     starts = np.unique(panel.first_treated[ever])
     ever_row = ever[panel.unit].astype(float)
@@ -219,12 +218,7 @@ def estimate_did(
     point, se = fit.coef(effect_name), fit.stderr(effect_name)
     require_stderr(se, "did")
     bootstrap = None
-    if wild and panel.weights is not None:
-        warnings.append(
-            "the wild cluster bootstrap is not available for weighted regressions: inference "
-            "uses cluster-robust errors with t(G-1)"
-        )
-    elif wild:
+    if wild:
         contrast = np.asarray([n == effect_name for n in names], dtype=float)
         bootstrap = _bootstrap(panel, x, contrast, use_2x2, alpha, random_state)
     check, pre_stats = _pretrend_check(panel, alpha)

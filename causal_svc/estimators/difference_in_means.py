@@ -10,15 +10,14 @@ from causal_svc.errors import InsufficientData, InvalidSpec
 
 from . import _ols
 from ._inference import (
-    FEW_CLUSTERS,
     ClusterInference,
     RandomizationTest,
     cluster_codes,
     effect_estimate,
     interval,
+    plan_wild_bootstrap,
     randomization_test,
     require_stderr,
-    use_wild_bootstrap,
     wild_cluster_bootstrap,
     with_wild_bootstrap,
 )
@@ -215,7 +214,8 @@ def estimate_difference_in_means(
             f"units in {spec.unit!r} appear more than once: standard errors are clustered on "
             "the unit"
         )
-    clusters = None
+    clusters: np.ndarray | None = None
+    n_clusters, wild = 0, False
     if cluster_column:
         role = "cluster" if cluster_column == spec.cluster else "unit"
         clusters, n_clusters = cluster_codes(frame, cluster_column, role)
@@ -226,11 +226,10 @@ def estimate_difference_in_means(
                 f"{treated_cl} treated and {control_cl} control",
                 subject="clusters",
             )
-        if n_clusters < FEW_CLUSTERS and not use_wild_bootstrap(cluster_inference, n_clusters):
-            warnings.append(
-                f"only {n_clusters} clusters: cluster-robust standard errors are biased "
-                f"downward with fewer than ~{FEW_CLUSTERS}"
-            )
+        wild, notes = plan_wild_bootstrap(
+            "difference in means", cluster_inference, n_clusters, weighted=weights is not None
+        )
+        warnings.extend(notes)
     cov_type: _ols.CovType = "cluster" if clusters is not None else "HC2"
 
     def fit(outcome: np.ndarray, extra: list[np.ndarray], names: list[str]) -> _ols.OlsFit:
@@ -346,8 +345,7 @@ def estimate_difference_in_means(
         }
         checks = (*checks, _randomization_check(ri, p_t, alpha))
     bootstrap = None
-    g = 0 if clusters is None else int(clusters.max()) + 1
-    if clusters is not None and weights is None and use_wild_bootstrap(cluster_inference, g):
+    if wild and clusters is not None:
         outcome, extra = regression
         x = np.column_stack([np.ones_like(outcome), t, *extra])
         contrast = np.zeros(x.shape[1])
@@ -392,7 +390,7 @@ def estimate_difference_in_means(
     )
     if bootstrap is None:
         return estimate
-    return with_wild_bootstrap(estimate, bootstrap, clusters=g)
+    return with_wild_bootstrap(estimate, bootstrap, clusters=n_clusters)
 
 
 def _randomization_check(ri: RandomizationTest, p_t: float, alpha: float) -> Check:

@@ -14,10 +14,9 @@ from ._inference import (
     ClusterInference,
     effect_estimate,
     require_stderr,
-    use_wild_bootstrap,
     with_wild_bootstrap,
 )
-from ._panel import cluster_warnings, fit_twfe, panel_design, subset_panel, wild_bootstrap_twfe
+from ._panel import cluster_plan, fit_twfe, panel_design, subset_panel, wild_bootstrap_twfe
 from .result import (
     Check,
     CheckKind,
@@ -98,8 +97,8 @@ def estimate_event_study(
     effects (Sun & Abraham 2021): prefer ``staggered_did`` then.
     """
     panel = panel_design(frame, spec, absorbing=True, method="event_study")
-    wild = use_wild_bootstrap(cluster_inference, panel.n_clusters)
-    warnings = [*panel.warnings, *cluster_warnings(panel, "event_study", wild_bootstrap=wild)]
+    wild, cluster_notes = cluster_plan(panel, "event_study", cluster_inference)
+    warnings = [*panel.warnings, *cluster_notes]
     refs = sorted({reference} if isinstance(reference, int) else set(reference))
     if not refs:
         raise InvalidSpec("reference must name at least one event time", field="reference")
@@ -158,12 +157,7 @@ def estimate_event_study(
     point, se = fit.linear_combination(a)
     require_stderr(se, "event study")
     bootstrap = None
-    if wild and panel.weights is not None:
-        warnings.append(
-            "the wild cluster bootstrap is not available for weighted regressions: inference "
-            "uses cluster-robust errors with t(G-1)"
-        )
-    elif wild:
+    if wild:
         bootstrap = wild_bootstrap_twfe(panel, x, a, alpha, random_state)
 
     coefficients = fit.coefficients(fit.names, alpha)

@@ -16,6 +16,7 @@ from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
 from ._inference import (
     cluster_codes,
+    cluster_df,
     cluster_sums,
     coefficient,
     effect_estimate,
@@ -157,7 +158,7 @@ def estimate_iv(
         # covered 80% at G = 6. The factor is linearmodels' debiased=True / Stata's `small`.
         n_groups = int(groups.max()) + 1
         cov = cov * (n_groups / (n_groups - 1)) * ((n - 1) / (n - k))
-        df = float(n_groups - 1)
+        df = cluster_df(n_groups)
     est, se = float(beta[0]), float(np.sqrt(cov[0, 0]))
     require_stderr(se, "IV", subject=role_field("outcome"))
 

@@ -13,12 +13,11 @@ from causal_svc.errors import InvalidSpec
 
 from . import _ols
 from ._inference import (
-    FEW_CLUSTERS,
     ClusterInference,
     cluster_codes,
     effect_estimate,
+    plan_wild_bootstrap,
     require_stderr,
-    use_wild_bootstrap,
     wild_cluster_bootstrap,
     with_wild_bootstrap,
 )
@@ -104,19 +103,10 @@ def estimate_naive_regression(
         statistics["raw_difference"] = float(
             np.average(y[t == 1], weights=w[t == 1]) - np.average(y[t == 0], weights=w[t == 0])
         )
-    warnings: list[str] = []
-    wild = clusters is not None and use_wild_bootstrap(cluster_inference, fit.n_clusters or 0)
-    if wild and weights is not None:
-        wild = False
-        warnings.append(
-            "the wild cluster bootstrap is not available for weighted regressions: inference "
-            "uses cluster-robust errors with t(G-1)"
-        )
-    elif clusters is not None and not wild and (fit.n_clusters or 0) < FEW_CLUSTERS:
-        warnings.append(
-            f"only {fit.n_clusters} clusters: cluster-robust standard errors are biased "
-            f"downward with fewer than ~{FEW_CLUSTERS} (the wild cluster bootstrap, "
-            "options.cluster_inference, is safer)"
+    wild, warnings = False, list[str]()  # unclustered: no bootstrap, nothing to warn about
+    if fit.n_clusters is not None:
+        wild, warnings = plan_wild_bootstrap(
+            "naive regression", cluster_inference, fit.n_clusters, weighted=weights is not None
         )
     adjusted = f" given {', '.join(spec.covariates)}" if spec.covariates else ""
     estimate = effect_estimate(

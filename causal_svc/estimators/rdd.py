@@ -18,7 +18,13 @@ import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
 
-from ._inference import cluster_codes, critical_value, few_cluster_warnings, interval
+from ._inference import (
+    cluster_codes,
+    cluster_df,
+    critical_value,
+    few_cluster_warnings,
+    interval,
+)
 from ._propensity import require_variation
 from ._rdd_density import DensityTestUnavailable, density_test
 from ._rdd_local import Fit, Side, kernel_weights, local_fit, mserd_bandwidths
@@ -203,7 +209,7 @@ def estimate_rdd(
     # Clustered: rdrobust's CR1 estimate and SEs, but t(G − 1) instead of rdrobust's normal
     # (R11-F4), as every other clustered estimator here; rdrobust's normal p is kept beside it.
     n_clusters = None if clusters is None else len(np.unique(clusters))
-    df = None if n_clusters is None else float(n_clusters - 1)
+    df = None if n_clusters is None else cluster_df(n_clusters)
     conv_lo, conv_hi, conv_p = interval(tau_cl, fit.se_cl, alpha, df)
     rob_lo, rob_hi, rob_p = interval(tau_bc, fit.se_rb, alpha, df)
     if not all(map(math.isfinite, (tau_cl, fit.se_cl, fit.se_rb, rob_lo))):

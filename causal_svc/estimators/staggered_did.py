@@ -22,14 +22,13 @@ from ._group_time import (
     wild_bootstrap_aggregate,
 )
 from ._inference import (
-    FEW_CLUSTERS,
     ClusterInference,
     cluster_sums,
     effect_estimate,
     influence_stderr,
     intervals,
+    plan_wild_bootstrap,
     require_stderr,
-    use_wild_bootstrap,
     with_wild_bootstrap,
 )
 from ._panel import PanelDesign, fit_twfe, panel_design, subset_panel
@@ -211,12 +210,8 @@ def estimate_staggered_did(
             f"cohort(s) {labels} have a single unit: their ATT(g,t) standard errors omit the "
             "treated unit's own noise"
         )
-    wild = use_wild_bootstrap(cluster_inference, n_clusters)
-    if n_clusters < FEW_CLUSTERS and not wild:
-        warnings.append(
-            f"only {n_clusters} clusters: influence-function standard errors are unreliable "
-            "with few independent units"
-        )
+    wild, notes = plan_wild_bootstrap("staggered_did", cluster_inference, n_clusters, normal=True)
+    warnings.extend(notes)
 
     overall: dict[str, tuple[float, np.ndarray]] = {}
     parts: dict[str, list[tuple[str, float, np.ndarray, int]]] = {}

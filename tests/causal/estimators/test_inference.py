@@ -13,6 +13,7 @@ from causal_svc.estimators._inference import (
     cluster_codes,
     cluster_sums,
     effect_estimate,
+    few_cluster_warnings,
     group_codes,
     influence_stderr,
     interval,
@@ -20,6 +21,8 @@ from causal_svc.estimators._inference import (
     wild_cluster_bootstrap,
 )
 from causal_svc.estimators.did import estimate_did
+from causal_svc.estimators.difference_in_means import estimate_difference_in_means
+from causal_svc.estimators.naive import estimate_naive_regression
 from causal_svc.estimators.result import EffectSpec, Estimand, Method
 
 
@@ -198,3 +201,44 @@ def test_a_missing_standard_error_names_the_right_cause(stderr: float, says: str
 
     with pytest.raises(InsufficientData, match=says):
         require_stderr(stderr, "did")
+
+
+def test_few_cluster_warnings_are_one_text_for_every_estimator() -> None:
+    """One rule (review item: each estimator had its own wording, and a weighted difference in
+    means asked for the wild bootstrap skipped it without a word)."""
+    rng = np.random.default_rng(5)
+    unit, t = np.repeat(np.arange(10), 12), np.tile(np.arange(12), 10)
+    frame = pd.DataFrame(
+        {"u": unit, "t": t, "d": ((unit < 5) & (t >= 8)).astype(int),
+         "y": rng.normal(size=unit.size) + 0.3 * unit, "w": 1.0 + (unit % 3)}
+    )  # fmt: skip
+    did = estimate_did(
+        frame, EffectSpec(outcome="y", treatment="d", unit="u", time="t"),
+        cluster_inference="cluster_robust",
+    )  # fmt: skip
+    cross = frame[frame.t == 11]
+    spec = EffectSpec(outcome="y", treatment="d", cluster="u")
+    naive = estimate_naive_regression(
+        pd.concat([cross, cross]), spec, cluster_inference="cluster_robust"
+    )
+    means = estimate_difference_in_means(
+        pd.concat([cross, cross]), spec, cluster_inference="cluster_robust"
+    )
+    expected = few_cluster_warnings("X", 10, wild_bootstrap=False)[0].split(": ", 1)[1]
+    for estimate in (did, naive, means):
+        said = [w for w in estimate.warnings if w.startswith("only 10 clusters")]
+        assert len(said) == 1 and estimate.df == 9
+        assert said[0].split("'s", 1)[1] == expected.split("'s", 1)[1]
+    assert "t with G-1 = 9 df" in expected and "options.cluster_inference" in expected
+    assert "only 5 clusters hold treated units" in " ".join(did.warnings)
+    assert few_cluster_warnings("X", 10, wild_bootstrap=True) == []
+    assert "X has no wild cluster bootstrap" in few_cluster_warnings("X", 10)[0]
+    assert "uses the normal" in few_cluster_warnings("X", 10, wild_bootstrap=False, normal=True)[0]
+
+    weighted = estimate_difference_in_means(
+        pd.concat([cross, cross]),
+        EffectSpec(outcome="y", treatment="d", cluster="u", weights="w"),
+        cluster_inference="wild_bootstrap",
+    )
+    assert "wild_bootstrap_draws" not in weighted.statistics
+    assert any("not available for weighted regressions" in w for w in weighted.warnings)
