@@ -89,6 +89,27 @@ def test_bare_variant_ids_reach_their_product_whatever_came_first(
         engine.close()
 
 
+def test_spend_only_still_matches_report_ids_to_the_catalogue(
+    open_store: Opener,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Attribution's spend-only read spares the order lines and the catalogue table, not the
+    catalogue match: its spend rows name the product a bare variant id or a SKU belongs to,
+    as the whole call's do (AggregateProductsRequest.spend_only), and its count is the report
+    rows alone."""
+    engine = _engine(open_store(), tmp_path / "index")
+    try:
+        _write(engine, [_report("9001", 0, 10.0), _report("SKU-7", 0, 3.0, meta=True)])
+        _write(engine, [_variant("111", "9001"), _variant("222", "9002", sku="SKU-7")])
+        full = engine.aggregate_products("shop", None, None)
+        only = engine.aggregate_products("shop", None, None, spend_only=True)
+        assert {(r[1], r[2]): r[5] for r in only.spend} == {("111", G): 10.0, ("222", M): 3.0}
+        assert [tuple(r) for r in only.spend] == [tuple(r) for r in full.spend]
+        assert (only.sales, only.catalogue, only.record_count) == ([], [], 2)
+    finally:
+        engine.close()
+
+
 def test_a_restated_catalogue_counts_at_once(open_store: Opener, tmp_path: Path) -> None:  # noqa: F811
     engine = _engine(open_store(), tmp_path / "index")
     try:
