@@ -35,7 +35,15 @@ from .result import EffectEstimate, EffectSpec, Estimand, Method
 
 Estimator = Callable[[pd.DataFrame, EffectSpec], EffectEstimate]
 
-__all__ = ["Augmented", "PartiallingOut", "aipw_scores", "dr_ate", "partialling_out"]
+__all__ = [
+    "Augmented",
+    "PartiallingOut",
+    "aipw_scores",
+    "dr_ate",
+    "dr_scores",
+    "partialling_out",
+    "weighted_mean",
+]
 
 # EconML clips the conditional treatment variance p(1 − p) at this floor in its doubly robust
 # scores; the headline DR ATE of a binary DML uses the same floor.
@@ -52,29 +60,41 @@ def partialling_out(y_res: np.ndarray, t_res: np.ndarray, w: np.ndarray) -> tupl
     return theta, float(np.sqrt(np.sum((w * t_res * u) ** 2)) / sxx)
 
 
-def dr_ate(
-    y_res: np.ndarray, t_res: np.ndarray, t: np.ndarray, w: np.ndarray
-) -> tuple[float, float]:
-    """(ATE, SE) of a binary treatment from cross-fitted partialling-out residuals.
+def dr_scores(y_res: np.ndarray, t_res: np.ndarray, tau: float | np.ndarray) -> np.ndarray:
+    """Doubly robust scores (n,) of a binary treatment from cross-fitted partialling-out
+    residuals: ``ψ = τ + (Ỹ − τ T̃) T̃ / max(p(1 − p), 0.01)``.
 
-    The AIPW score with outcome models ``μ1 = m + (1 − p)θ`` and ``μ0 = m − pθ`` (m = E[Y|W],
-    p = T − T̃ the cross-fitted propensity, θ the partialling-out coefficient):
-    ``ψ = θ + (Ỹ − θ T̃) T̃ / max(p(1 − p), 0.01)`` — EconML's doubly robust score with a
-    constant CATE. Its mean is the ATE when p is right even though a constant θ misstates the
-    arm means (double robustness), and it is Neyman-orthogonal in θ, so the SE is
-    SD(ψ)/sqrt(n) (weighted: the linearised SE of a weighted mean). θ itself is the
-    treatment-variance-weighted effect, not the ATE, once effects vary (R11-F6).
+    EconML's doubly robust score: the AIPW score with outcome models ``μ1 = m + (1 − p)τ`` and
+    ``μ0 = m − pτ`` (m = E[Y|W], p = T − T̃ the cross-fitted propensity, so that p(1 − p) =
+    |T̃|(1 − |T̃|) for T in {0, 1}). ``τ`` is a constant (the partialling-out θ: :func:`dr_ate`)
+    or one CATE per row (a causal forest's out-of-bag predictions: the segment effects).
     """
-    theta, _ = partialling_out(y_res, t_res, w)
-    p = t - t_res
-    var_t = np.clip(p * (1 - p), VAR_T_FLOOR, None)
-    psi = theta + (y_res - theta * t_res) * t_res / var_t
-    n = len(psi)
-    mean = float(np.sum(w * psi) / np.sum(w))
+    var_t = np.clip(np.abs(t_res) * (1 - np.abs(t_res)), VAR_T_FLOOR, None)
+    return tau + (y_res - tau * t_res) * t_res / var_t
+
+
+def weighted_mean(values: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """(mean, SE) of a weighted mean of scores: the linearised SE, with unit weights
+    SD(ddof=1)/sqrt(n)."""
+    n = len(values)
+    mean = float(np.sum(w * values) / np.sum(w))
     se = math.sqrt(
-        float(np.sum(w**2 * (psi - mean) ** 2)) / float(np.sum(w)) ** 2 * n / max(n - 1, 1)
+        float(np.sum(w**2 * (values - mean) ** 2)) / float(np.sum(w)) ** 2 * n / max(n - 1, 1)
     )
     return mean, se
+
+
+def dr_ate(y_res: np.ndarray, t_res: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """(ATE, SE) of a binary treatment from cross-fitted partialling-out residuals: the mean of
+    :func:`dr_scores` at the partialling-out θ.
+
+    Its mean is the ATE when p is right even though a constant θ misstates the arm means
+    (double robustness), and the score is Neyman-orthogonal in θ, so the SE is SD(ψ)/sqrt(n)
+    (weighted: the linearised SE of a weighted mean). θ itself is the treatment-variance-
+    weighted effect, not the ATE, once effects vary (R11-F6).
+    """
+    theta, _ = partialling_out(y_res, t_res, w)
+    return weighted_mean(dr_scores(y_res, t_res, theta), w)
 
 
 def aipw_scores(
@@ -185,7 +205,6 @@ class PartiallingOut(_Recognises):
     t_res: np.ndarray  # (n,)
     folds: np.ndarray  # (n,) fold of each row
     weights: np.ndarray  # (n,) ones when unweighted
-    treatment: np.ndarray  # (n,) the fit's treatment column, as floats
     estimand: Estimand
     method: Method
     alpha: float
@@ -202,15 +221,12 @@ class PartiallingOut(_Recognises):
             t_res = t - _fold_means(t, self.folds, self.weights)
             # Y − cT less its nuisance E[Y|W] − c E[T|W]: the stored residuals combined.
             y_res = self.y_res - shift * self.t_res if shift else self.y_res
-            return self._final(y_res, t_res, t, self.weights, len(t))
-        return self._final(self.y_res[rows], self.t_res[rows], self.treatment[rows],
-                           self.weights[rows], len(rows))  # fmt: skip
+            return self._final(y_res, t_res, self.weights, len(t))
+        return self._final(self.y_res[rows], self.t_res[rows], self.weights[rows], len(rows))
 
-    def _final(
-        self, y_res: np.ndarray, t_res: np.ndarray, t: np.ndarray, w: np.ndarray, n: int
-    ) -> EffectEstimate:
+    def _final(self, y_res: np.ndarray, t_res: np.ndarray, w: np.ndarray, n: int) -> EffectEstimate:
         if self.binary:
-            theta, se = dr_ate(y_res, t_res, t, w)
+            theta, se = dr_ate(y_res, t_res, w)
         else:
             theta, se = partialling_out(y_res, t_res, w)
         return effect_estimate(self.method, self.estimand, theta, se, alpha=self.alpha, nobs=n)

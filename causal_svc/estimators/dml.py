@@ -34,7 +34,7 @@ from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
 from ._dml_design import Segment, design_matrix, segments
 from ._inference import coefficient, interval
-from ._reuse import VAR_T_FLOOR, PartiallingOut, dr_ate
+from ._reuse import PartiallingOut, dr_ate, dr_scores, weighted_mean
 from ._unused_roles import unused_role_warnings
 from .result import (
     Check,
@@ -82,7 +82,6 @@ _EXTREME_PROPENSITY = 0.05
 # oversubscription in the single-threaded workers.
 _GBM = {"n_estimators": 100, "max_depth": 2, "learning_rate": 0.05, "subsample": 0.8}
 _FOREST = {"n_estimators": 100, "min_samples_leaf": 20, "max_features": 0.5, "n_jobs": 1}
-_VAR_T_FLOOR = VAR_T_FLOOR  # EconML's floor on p(1 − p) in its doubly robust scores
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +263,7 @@ def _fit_dml(
             # The partialling-out coefficient weights effects by p(1 − p), not equally: the
             # headline ATE is the doubly robust score mean on the same residuals (R11-F6).
             w = np.ones(len(data.Y)) if data.weights is None else data.weights
-            point, stderr = dr_ate(y_res, t_res, data.T, w)
+            point, stderr = dr_ate(y_res, t_res, w)
             lo, hi, pvalue = interval(point, stderr, alpha)
         statistics["ate"] = point
         statistics["n_folds"] = float(n_folds)
@@ -327,7 +326,6 @@ def _fit_dml(
         t_res=t_res,
         folds=folds,
         weights=np.ones(len(data.Y)) if data.weights is None else data.weights,
-        treatment=data.T,
         estimand=Estimand.ATE,
         method=Method.DML,
         alpha=alpha,
@@ -529,35 +527,28 @@ def _segment_effects(
     return tuple(rows)
 
 
-def dr_scores(forest: CausalForestDML) -> np.ndarray:
-    """Doubly robust scores (n,) of a fitted binary-treatment ``CausalForestDML``.
+def forest_dr_scores(forest: CausalForestDML) -> np.ndarray:
+    """Doubly robust scores (n,) of a fitted binary-treatment ``CausalForestDML``
+    (:func:`._reuse.dr_scores` at its out-of-bag CATE).
 
     Needs ``fit(..., cache_values=True)``. Rows are in fitting order (EconML keeps it when the
     folds cover every row, as K-fold splits do). NaN where a row was in every tree's subsample.
     """
     y_res, t_res, x_fit, _ = forest.residuals_
-    y_res, t_res = np.ravel(y_res), np.ravel(t_res)
     tau = np.ravel(forest.model_cate.oob_predict(x_fit))
-    var_t = np.clip(np.abs(t_res) * (1 - np.abs(t_res)), _VAR_T_FLOOR, None)
-    return tau + (y_res - tau * t_res) * t_res / var_t
+    return dr_scores(np.ravel(y_res), np.ravel(t_res), tau)
 
 
 def _dr_segment_effects(
     forest: CausalForestDML, data: _Data, alpha: float
 ) -> tuple[Coefficient, ...]:
-    psi = dr_scores(forest)
+    psi = forest_dr_scores(forest)
     weights = np.ones_like(psi) if data.weights is None else data.weights
     rows = []
     for seg in data.segments:
         keep = seg.mask & np.isfinite(psi)
-        w, values = weights[keep], psi[keep]
-        n = int(keep.sum())
-        mean = float(np.sum(w * values) / np.sum(w))
-        # Weighted SE of a mean (linearisation); with unit weights, SD(ddof=1) / sqrt(n).
-        se = float(
-            math.sqrt(np.sum(w**2 * (values - mean) ** 2) / np.sum(w) ** 2 * n / max(n - 1, 1))
-        )
-        row = coefficient(seg.name, mean, se, alpha, nobs=n)
+        mean, se = weighted_mean(psi[keep], weights[keep])
+        row = coefficient(seg.name, mean, se, alpha, nobs=int(keep.sum()))
         if not math.isfinite(row.pvalue):
             raise InsufficientData(
                 f"segment {seg.name}: too few rows for an interval", subject="effect_modifiers"
