@@ -67,19 +67,26 @@ MARGINAL_TEMPER = 10.0
 MARGINAL_LOG_M_MAX = float(np.log(100.0))
 
 
-def per_product(
-    spend: np.ndarray, decay: float, log_m: float
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """``(z (P, T), Z (T,), K)`` of one channel's spend (P, T) under one transform."""
+def _shares(spend: np.ndarray, decay: float, log_m: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(A (T,), a / A (P, T), K)`` of one channel's spend (P, T): the category's adstock,
+    each product's share of it (0 on a day with none) and the half-saturation ``K``, ``m``
+    times the mean positive adstock (inf when there is none)."""
     ad = adstock(spend, decay)
     total = ad.sum(axis=0)
     positive = total[total > 0]
-    if positive.size == 0:
-        return np.zeros_like(ad), total, np.inf
-    k = float(np.exp(log_m) * positive.mean())
-    z_total = total / (1.0 + total / k)
+    k = float(np.exp(log_m) * positive.mean()) if positive.size else np.inf
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(total > 0, ad / total, 0.0)
+    return total, share, k
+
+
+def per_product(
+    spend: np.ndarray, decay: float, log_m: float
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(z (P, T), Z (T,), K)`` of one channel's spend (P, T) under one transform; ``Z = K
+    hill(A / K)`` keeps a coefficient a return per unit of spend at low spend, whatever ``K``."""
+    total, share, k = _shares(spend, decay, log_m)
+    z_total = total / (1.0 + total / k)  # Z = A where K is inf (nothing spent)
     return z_total[None, :] * share, z_total, k
 
 
@@ -152,15 +159,10 @@ def marginal_return(
     by the point marginal / average ratio, as Recommend did before, covered the truth's
     marginal in about half of the cells (``bench/products_moves.py``).
     """
-    ad = adstock(spend, decay)
-    total = ad.sum(axis=0)
-    positive = total[total > 0]
+    total, share, k = _shares(spend, decay, log_m)
     spent = float(spend.sum())
-    if positive.size == 0 or spent <= 0:
+    if not np.isfinite(k) or spent <= 0:
         return 0.0, 0.0
-    k = float(np.exp(log_m) * positive.mean())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(total > 0, ad / total, 0.0)
     weighted = coef @ share  # (T,): the day's return per unit of category adstock at zero
     return (
         float(weighted @ (total / (1.0 + total / k) ** 2)) / spent,

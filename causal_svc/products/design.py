@@ -1,5 +1,5 @@
-"""The pieces of a product regression: adstock and saturation of spend, and the baseline
-controls (trend, annual Fourier terms, weekday, holidays and retail events, discounts,
+"""The pieces of a product regression: adstock of spend, the transform's profile grid, and the
+baseline controls (trend, annual Fourier terms, weekday, holidays and retail events, discounts,
 launches) every category and product equation shares.
 """
 
@@ -11,7 +11,7 @@ from scipy.signal import lfilter
 
 from causal_svc.attribution.calendar import national_design
 
-__all__ = ["DECAYS", "SATURATIONS", "adstock", "baseline_controls", "saturate"]
+__all__ = ["DECAYS", "SATURATIONS", "adstock", "baseline_controls"]
 
 # The profile grid: geometric decay, and the half-saturation point as a multiple of the mean
 # positive adstock (inf = linear). Media-mix practice (Jin et al. 2017) puts daily decays of
@@ -25,21 +25,6 @@ def adstock(x: np.ndarray, decay: float) -> np.ndarray:
     if decay == 0.0:
         return np.asarray(x, dtype=np.float64)
     return lfilter([1.0 - decay], [1.0, -decay], x, axis=-1)
-
-
-def saturate(total: np.ndarray, multiple: float) -> tuple[np.ndarray, float]:
-    """``K hill(total / K)`` with ``K = multiple x mean positive total`` (identity for inf).
-
-    Returns the transformed series and ``K`` (inf when linear). Scaling by ``K`` keeps the
-    coefficient a return per unit of spend at low spend, whatever ``K`` is.
-    """
-    if not np.isfinite(multiple):
-        return total, np.inf
-    positive = total[total > 0]
-    if positive.size == 0:
-        return total, np.inf
-    k = float(multiple * positive.mean())
-    return total / (1.0 + total / k), k
 
 
 def baseline_controls(

@@ -144,6 +144,7 @@ from causal_svc.products.joint import (
     Design,
     hac_fit,
     nw_variance,
+    predicted_lifts,
     transform_spread,
 )
 from causal_svc.products.joint import cell_gradient as _cell_gradient
@@ -572,6 +573,7 @@ def _pairs(
     influence: dict[int, np.ndarray] = {}
     own_lift: dict[int, np.ndarray] = {}
     weights = a.revenue[m].mean(axis=1)
+    store = _others(a, m) if store_control else None  # the same for every product
     for r, q in enumerate(m.tolist()):
         if a.revenue[q].sum() == 0:
             continue
@@ -583,8 +585,8 @@ def _pairs(
             country,
             smooth_days=smooth_days,
         )
-        if store_control:
-            xq = np.column_stack([xq, _others(a, m)])
+        if store is not None:
+            xq = np.column_stack([xq, store])
         own_idx = [i for i in range(n_c) if fit.z[i][r].std() > 0]
         own = [fit.z[i][r] for i in own_idx]
         # A product cannot lose or gain sales before it is on sale.
@@ -687,9 +689,6 @@ def _pairs(
 
 def _predicted_lifts(fit: CategoryFit) -> tuple[np.ndarray, list[np.ndarray]]:
     """``(beta, zeta)``: the category fit's return per channel, at least zero
-    (``CategoryFit.returns``), and each product's predicted lift ``zeta[r] = sum_c beta[c]
-    z[c, r]`` (the pair regressors)."""
-    beta = fit.returns
-    n_p = fit.z[0].shape[0]
-    zeta = [sum(beta[i] * fit.z[i][r] for i in range(len(fit.z))) for r in range(n_p)]
-    return beta, zeta
+    (``CategoryFit.returns``), and each product's predicted lift (the pair regressors,
+    :func:`causal_svc.products.joint.predicted_lifts`)."""
+    return fit.returns, predicted_lifts(fit.returns, fit.z)

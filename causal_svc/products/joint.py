@@ -25,6 +25,7 @@ its parts taken jointly:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,7 @@ __all__ = [
     "nw_variance",
     "poisson_root",
     "poisson_wls",
+    "predicted_lifts",
     "transform_spread",
 ]
 
@@ -110,6 +112,12 @@ def channel_returns(
         media[i] = float((c.T @ b[at : at + len(c)]).sum())
         at += len(c)
     return unit_returns(media, z_total)
+
+
+def predicted_lifts(beta: np.ndarray, z: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Each product's predicted lift ``zeta[r] = sum_c beta[c] z[c, r]`` (T,), the pair
+    regressors; ``beta`` (C,) the channels' returns, ``z`` per channel (P, T)."""
+    return [sum(beta[i] * z[i][r] for i in range(len(z))) for r in range(z[0].shape[0])]
 
 
 def nw_variance(series: np.ndarray, lags: int) -> float:
@@ -220,7 +228,7 @@ def transform_spread(
         z = tuple(p[0] for p in parts)
         beta = channel_returns(y, x_cat, list(z), [p[1] for p in parts])
         n_p = revenue.shape[0]
-        zeta = [sum(beta[i] * z[i][r] for i in range(len(parts))) for r in range(n_p)]
+        zeta = predicted_lifts(beta, z)
         lift, change = np.zeros(n_p), np.zeros(n_p)
         for r, (xq, own_idx, on_sale, sibs, root, kept) in designs.items():
             cross = [zeta[s] * on_sale for s in sibs]
