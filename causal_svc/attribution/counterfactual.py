@@ -3,7 +3,8 @@
 A plan names channels and, for each, a multiplier of the spend as run or an absolute spend
 over the window. The window is a span of the analysed days (default all of them), or the next
 ``future_days`` days, which are taken to look like the last ``future_days`` analysed days
-(baseline demand and each channel's spend pattern repeat; the plan scales the spend) — or,
+(baseline demand and each channel's spend pattern repeat; the plan scales the spend; a warning
+names the template days and says the outcome there is not a forecast) — or,
 where those days meet a registered experiment's test window, like the latest ``future_days``
 consecutive days clear of every test (:func:`mesh.runtime.usual_days.usual_window`, the rule
 PredictPerformance's business-as-usual spend keeps; R10-F1: a finished geo holdout read as
@@ -134,7 +135,17 @@ def _window(
                 field="future_days",
             )
         usual = usual_window(panel.dates, tests, future_days)
-        return int(usual.index[0]), int(usual.index[-1]) + 1, usual.note
+        a, b = int(usual.index[0]), int(usual.index[-1]) + 1
+        # R13-F2: the template's outcome is what those days sold, not a forecast of the next
+        # ones (a template in peak season reads high, and its interval has no baseline term).
+        first, last = (str(d)[:10] for d in panel.dates[[a, b - 1]])
+        template = (
+            f"the next {future_days} days are taken to repeat {first}..{last} as run: the "
+            "outcomes are those days' demand with the plan's change, not a forecast, and their "
+            "interval holds only the media change's uncertainty; PredictPerformance (`liftos "
+            "predict`) forecasts the next days' outcome with the baseline's uncertainty"
+        )
+        return a, b, f"{usual.note}; {template}" if usual.note else template
     first, last = panel.dates[0], panel.dates[-1]
     lo = first if start is None else np.datetime64(start, "D")
     hi = last if end is None else np.datetime64(end, "D")

@@ -296,7 +296,8 @@ def run_counterfactual(args: argparse.Namespace, peers: Any) -> int:
         print(f"without the plan:  {ref.estimate:16,.0f}  (the template days' outcome as run)")
     else:
         print(f"outcome as run:    {ref.estimate:16,.0f}")
-    print(f"under the plan:    {interval_text(cf, '{:,.0f}')}")
+    at = "  (at the template days' demand: not a forecast)" if args.future_days else ""
+    print(f"under the plan:    {interval_text(cf, '{:,.0f}')}{at}")
     print(f"difference:        {interval_text(delta, '{:+,.0f}')}  ({delta.level:.0%} interval)")
     for c in r.channels:
         print(f"  {c.channel:18s} spend {c.reference_spend:12,.0f} → {c.counterfactual_spend:12,.0f}: "

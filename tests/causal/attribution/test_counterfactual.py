@@ -47,6 +47,12 @@ def test_absolute_spend_and_future_window(demo_fit) -> None:
     assert doubled.channels[0].counterfactual_spend == pytest.approx(2 * spend)
     assert doubled.evaluated_days == 28
     assert doubled.delta.lower <= doubled.delta.estimate <= doubled.delta.upper
+    # R13-F2: the future outcome is the template days' as run, and the answer says which days.
+    first, last = (str(d)[:10] for d in demo_fit.panel.dates[[-28, -1]])
+    (said,) = [w for w in doubled.warnings if w.startswith("the next 28 days")]
+    assert f"{first}..{last}" in said and "not a forecast" in said
+    past = counterfactual(ev, [SpendChange(name, multiplier=2.0)])
+    assert not [w for w in past.warnings if "not a forecast" in w]
 
 
 @pytest.mark.parametrize(
