@@ -18,6 +18,7 @@ import enum
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -168,12 +169,23 @@ class BalanceRow:
     variance_ratio: float | None = None
 
 
+class IntervalReference(Protocol):
+    """A reference distribution that is not t or the normal, kept on the estimate so that
+    ``conf_int`` at another level inverts the same test (a permutation test's draws). It must
+    compare by value and pickle, as the estimate does (a frozen dataclass)."""
+
+    def interval(self, point: float, alpha: float) -> tuple[float, float]:
+        """The interval around ``point`` at level ``alpha``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class EffectEstimate:
     """One causal estimate. Immutable; ``checks`` are appended with :meth:`with_checks`.
 
     ``df`` names the reference distribution of the estimate's statistic: Student's t with
-    ``df`` degrees of freedom, or the standard normal when None (statsmodels' ``use_t``).
+    ``df`` degrees of freedom, or the standard normal when None (statsmodels' ``use_t``);
+    ``reference`` replaces both where the interval inverts another test.
     """
 
     method: Method
@@ -196,6 +208,7 @@ class EffectEstimate:
     balance: tuple[BalanceRow, ...] = ()
     warnings: tuple[str, ...] = ()
     checks: tuple[Check, ...] = ()
+    reference: IntervalReference | None = None
 
     @property
     def supported(self) -> bool:
@@ -210,40 +223,17 @@ class EffectEstimate:
         return tuple(c for c in self.checks if c.outcome is CheckOutcome.FAILED)
 
     def conf_int(self, alpha: float | None = None) -> tuple[float, float]:
-        """Interval at ``alpha``: the stored one when alpha matches, else point ± critical value
-        of the estimate's reference distribution (t with ``df``, or normal) × stderr; for
-        synthetic control, its permutation interval inverted again at ``alpha``."""
+        """Interval at ``alpha``: the stored one when alpha matches, else the estimator's
+        ``reference`` at ``alpha`` when it left one, else point ± critical value of the
+        estimate's reference distribution (t with ``df``, or normal) × stderr."""
         if alpha is None or np.isclose(alpha, self.alpha):
             return (self.ci_lower, self.ci_upper)
-        if self.method is Method.SYNTHETIC_CONTROL:
-            # Its stderr is a placebo SD, not a sampling SE: z × SD would be a third interval
-            # unrelated to the permutation test (R11-F8). Invert that test again at ``alpha``.
-            return self._permutation_interval(alpha)
+        if self.reference is not None:
+            return self.reference.interval(self.point_estimate, alpha)
         from ._inference import critical_value  # _inference builds results: import it late
 
         q = critical_value(alpha, self.df)
         return (self.point_estimate - q * self.stderr, self.point_estimate + q * self.stderr)
-
-    def _permutation_interval(self, alpha: float) -> tuple[float, float]:
-        """Synthetic control's placebo-in-space interval at ``alpha``, from the stored gap
-        series: ATT ± c · pre-RMSPE, c the ⌊alpha (J + 1)⌋-th largest |ATT_j| / pre-RMSPE_j."""
-        n_pre = int(self.statistics.get("n_pre_periods", 0))
-        gaps = {s.name: np.asarray(s.values, dtype=float) for s in self.series}
-        placebos = [v for name, v in gaps.items() if name.startswith("placebo_gap:")]
-        if "gap" not in gaps or not placebos or n_pre < 1:
-            return (math.nan, math.nan)
-        gap = gaps["gap"]
-        floor = 1e-12 * (1.0 + float(np.abs(gap).max()))
-
-        def pre_rmspe(g: np.ndarray) -> float:
-            return max(float(np.sqrt(np.mean(g[:n_pre] ** 2))), floor)
-
-        scaled = np.sort([abs(float(g[n_pre:].mean())) / pre_rmspe(g) for g in placebos])[::-1]
-        m = math.floor(alpha * (len(placebos) + 1) + 1e-9)
-        half = float(scaled[m - 1]) * pre_rmspe(gap) if m > 0 else math.inf
-        if not math.isfinite(half):
-            return (-math.inf, math.inf)
-        return (self.point_estimate - half, self.point_estimate + half)
 
     def with_checks(self, checks: Sequence[Check]) -> EffectEstimate:
         return replace(self, checks=(*self.checks, *checks))

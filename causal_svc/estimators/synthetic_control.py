@@ -182,10 +182,11 @@ def estimate_synthetic_control(
     pvalue = float((1 + np.sum(scaled[1:] >= scaled[0] * (1 - 1e-12))) / (n_donors + 1))
     ratio_pvalue = float((1 + np.sum(ratios[1:] >= ratios[0])) / (n_donors + 1))
     stderr = float(np.std(atts[1:], ddof=1))
-    m = math.floor(alpha * (n_donors + 1) + 1e-9)
-    ci_critical = _critical(scaled[1:], m)
+    reference = PlaceboReference(tuple(map(float, scaled[1:])), float(pre_safe[0]))
+    m = reference.rank(alpha)
+    ci_critical = reference.critical(alpha)
     half = ci_critical * pre_safe[0]
-    ci_lower, ci_upper = (att - half, att + half) if math.isfinite(half) else (-math.inf, math.inf)
+    ci_lower, ci_upper = reference.interval(att, alpha)
 
     main_fit = fits[0][0]
     y_pre = Y[:n_pre, 0]
@@ -251,7 +252,35 @@ def estimate_synthetic_control(
         balance=_balance(panel, main_fit),
         warnings=tuple(warnings),
         checks=checks,
+        reference=reference,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceboReference:
+    """The placebo-in-space permutation test's reference, which ``conf_int`` at another level
+    inverts again (the estimate's ``stderr`` is the placebo ATTs' SD, not a sampling SE: z ×
+    SD would be a third interval unrelated to the test, R11-F8).
+
+    The interval is ATT ± c · pre_1, c the ⌊α(J + 1)⌋-th largest placebo |ATT_j| / pre_j
+    (Firpo & Possebom 2018); unbounded when that rank is 0 (too few placebos for ``alpha``).
+    """
+
+    scaled: tuple[float, ...]  # |ATT_j| / pre-RMSPE_j of the J placebos
+    scale: float  # the treated unit's pre-RMSPE (floored)
+
+    def rank(self, alpha: float) -> int:
+        """⌊α(J + 1)⌋: how many placebos must be at least as extreme to reject."""
+        return math.floor(alpha * (len(self.scaled) + 1) + 1e-9)
+
+    def critical(self, alpha: float) -> float:
+        return _critical(np.asarray(self.scaled), self.rank(alpha))
+
+    def interval(self, point: float, alpha: float) -> tuple[float, float]:
+        half = self.critical(alpha) * self.scale
+        if not math.isfinite(half):
+            return (-math.inf, math.inf)
+        return (point - half, point + half)
 
 
 def _fit_column(

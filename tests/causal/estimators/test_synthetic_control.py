@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -262,6 +263,9 @@ def test_conf_int_at_another_level_inverts_the_permutation_test() -> None:
     lo, hi = est.conf_int(0.10)
     assert est.ci_lower < lo < est.point_estimate < hi < est.ci_upper
     assert est.conf_int(0.01) == (-math.inf, math.inf)  # 1/20 > 0.01: nothing is rejected
+    # The placebo reference travels with the estimate (process pool, refuters' replace).
+    back = pickle.loads(pickle.dumps(est))
+    assert back == est and back.conf_int(0.10) == (lo, hi)
 
 
 def test_summary_never_says_supported_when_its_p_exceeds_alpha() -> None:
