@@ -20,7 +20,7 @@ from ._inference import (
     plan_wild_bootstrap,
     wild_cluster_bootstrap,
 )
-from .result import EffectSpec
+from .result import Check, CheckKind, CheckOutcome, EffectSpec
 from .validate import (
     binary_treatment,
     numeric,
@@ -36,6 +36,7 @@ __all__ = [
     "cluster_plan",
     "fit_twfe",
     "panel_design",
+    "pretrend_check",
     "subset_panel",
     "wild_bootstrap_twfe",
 ]
@@ -293,3 +294,47 @@ def wild_bootstrap_twfe(
         swept[:, 0], swept[:, 1:], contrast, panel.cluster, alpha=alpha,
         rng=np.random.default_rng(random_state), absorb=absorb,
     )  # fmt: skip
+
+
+def pretrend_check(
+    name: str,
+    test: _ols.JointTest,
+    alpha: float,
+    *,
+    tested: str,
+    clusters: str,
+    verdicts: tuple[str, str],
+) -> tuple[Check, dict[str, float]]:
+    """The PRE_TREND check and ``pretrend_*`` statistics of a joint test that the leads are
+    zero (:func:`._ols.joint_zero_test`: the Hotelling F(q, G − q) while q ≤ G/2, the
+    Bonferroni sup-t beyond), as ``event_study`` and ``staggered_did`` report it.
+
+    ``tested`` names the q coefficients ("leads"), ``clusters`` the G the test leaned on ("20
+    clusters"), ``verdicts`` the (rejected, not rejected) readings.
+    """
+    q = test.df1
+    failed = test.pvalue < alpha
+    how = (
+        ""
+        if test.kind == "wald_f"
+        else f" ({q} leads are too many to test jointly with {clusters}, so each lead's t is "
+        "compared with a Bonferroni critical value)"
+    )
+    check = Check(
+        name=name,
+        kind=CheckKind.PRE_TREND,
+        outcome=CheckOutcome.FAILED if failed else CheckOutcome.PASSED,
+        interpretation=(
+            f"{test.describe()} for the {q} {tested} = 0{how}: {verdicts[0 if failed else 1]}"
+        ),
+        statistic=test.statistic,
+        pvalue=test.pvalue,
+        threshold=alpha,
+    )
+    statistic = "pretrend_f" if test.kind == "wald_f" else "pretrend_max_t"
+    return check, {
+        statistic: test.statistic,
+        "pretrend_df1": float(q),
+        "pretrend_df2": float(test.df2),
+        "pretrend_pvalue": test.pvalue,
+    }

@@ -16,7 +16,14 @@ from ._inference import (
     require_stderr,
     with_wild_bootstrap,
 )
-from ._panel import cluster_plan, fit_twfe, panel_design, subset_panel, wild_bootstrap_twfe
+from ._panel import (
+    cluster_plan,
+    fit_twfe,
+    panel_design,
+    pretrend_check,
+    subset_panel,
+    wild_bootstrap_twfe,
+)
 from .result import (
     Check,
     CheckKind,
@@ -185,39 +192,20 @@ def estimate_event_study(
     if lead_names:
         # Hotelling F(q, G - q) while the q leads number at most G/2; past that the Bonferroni
         # sup-t test (_ols.joint_zero_test says why).
-        test = fit.joint_test(lead_names)
-        q = test.df1
-        statistics |= {
-            "pretrend_pvalue": test.pvalue,
-            "pretrend_df1": float(q),
-            "pretrend_df2": float(test.df2),
-        }
-        statistics["pretrend_f" if test.kind == "wald_f" else "pretrend_max_t"] = test.statistic
-        failed = test.pvalue < alpha
-        how = (
-            ""
-            if test.kind == "wald_f"
-            else f" ({q} leads are too many for {panel.n_clusters} clusters to test jointly, "
-            "so each lead's t is compared with a Bonferroni critical value)"
-        )
-        check = Check(
-            name="joint test of pre-treatment event-time coefficients",
-            kind=CheckKind.PRE_TREND,
-            outcome=CheckOutcome.FAILED if failed else CheckOutcome.PASSED,
-            interpretation=(
-                f"{test.describe()} for the {q} leads = 0{how}: "
-                + (
-                    "treated units already differed before treatment; parallel trends is "
-                    "rejected and the estimate is not supported"
-                    if failed
-                    else "no evidence of pre-treatment differences (the test has limited power; "
-                    "look at the lead coefficients' size too)"
-                )
+        check, pretrend = pretrend_check(
+            "joint test of pre-treatment event-time coefficients",
+            fit.joint_test(lead_names),
+            alpha,
+            tested="leads",
+            clusters=f"{panel.n_clusters} clusters",
+            verdicts=(
+                "treated units already differed before treatment; parallel trends is rejected "
+                "and the estimate is not supported",
+                "no evidence of pre-treatment differences (the test has limited power; look at "
+                "the lead coefficients' size too)",
             ),
-            statistic=test.statistic,
-            pvalue=test.pvalue,
-            threshold=alpha,
         )
+        statistics |= pretrend
     else:
         check = Check(
             name="joint test of pre-treatment event-time coefficients",

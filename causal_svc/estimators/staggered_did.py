@@ -31,7 +31,7 @@ from ._inference import (
     require_stderr,
     with_wild_bootstrap,
 )
-from ._panel import PanelDesign, fit_twfe, panel_design, subset_panel
+from ._panel import PanelDesign, fit_twfe, panel_design, pretrend_check, subset_panel
 from .result import (
     Check,
     CheckKind,
@@ -387,40 +387,20 @@ def _pretrend(
     v = psi.T @ psi / cells.psi.shape[0] ** 2 * g / (g - 1)
     if not (np.isfinite(v).all() and (np.diag(v) > 0).all()):
         return skipped("a pre-treatment effect has no variance; no joint test")
-    test = _ols.joint_zero_test(b, v, g, g - 1)
-    q = test.df1
-    failed = test.pvalue < alpha
-    how = (
-        ""
-        if test.kind == "wald_f"
-        else f" ({q} leads are too many to test jointly with "
-        + (f"{g} clusters" if g == n_clusters else f"the {g} clusters the sparsest lead rests on")
-        + ", so each lead's t is compared with a Bonferroni critical value)"
-    )
-    check = Check(
-        name=name,
-        kind=CheckKind.PRE_TREND,
-        outcome=CheckOutcome.FAILED if failed else CheckOutcome.PASSED,
-        interpretation=(
-            f"{test.describe()} for the {q} pre-treatment event-time effects = 0{how}: "
-            + (
-                "cohorts already diverged from their controls before treatment; parallel "
-                "trends is rejected and the estimate is not supported"
-                if failed
-                else "no evidence against parallel pre-trends"
-            )
+    return pretrend_check(
+        name,
+        _ols.joint_zero_test(b, v, g, g - 1),
+        alpha,
+        tested="pre-treatment event-time effects",
+        clusters=f"{g} clusters"
+        if g == n_clusters
+        else f"the {g} clusters the sparsest lead rests on",
+        verdicts=(
+            "cohorts already diverged from their controls before treatment; parallel trends is "
+            "rejected and the estimate is not supported",
+            "no evidence against parallel pre-trends",
         ),
-        statistic=test.statistic,
-        pvalue=test.pvalue,
-        threshold=alpha,
     )
-    statistic = "pretrend_f" if test.kind == "wald_f" else "pretrend_max_t"
-    return check, {
-        statistic: test.statistic,
-        "pretrend_df1": float(q),
-        "pretrend_df2": float(test.df2),
-        "pretrend_pvalue": test.pvalue,
-    }
 
 
 def _twfe_comparison(
