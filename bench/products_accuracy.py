@@ -318,8 +318,8 @@ def design_rows(products: Any, seen: list[tuple[Any, ...]]) -> list[dict[str, An
     ids = [p.product_id for p in org.catalogue.products]
     truth = {(p["promoted"], p["affected"]): p for p in org.truth["pairs"]}
     out = []
-    for a, m, fit, x_cat in seen:
-        _, zeta = _predicted_lifts(a, m, fit, x_cat)
+    for a, m, fit, _x_cat in seen:
+        _, zeta = _predicted_lifts(fit)
         weights = a.revenue[m].mean(axis=1)
         store = _others(a, m)
         for r, q in enumerate(m.tolist()):
