@@ -1,16 +1,20 @@
 """Shopify Admin API orders (``GET /admin/api/<version>/orders.json``, one ``orders[]`` element
 per row) → one row per order line item, with what has been refunded of it.
 
+The order's day is its ``created_at`` dated in the account's time zone (``--timezone``),
+whatever offset the string carries: REST gives the shop's offset (the same day), the GraphQL
+Admin API and ETL tools give UTC (``Z``), whose evening orders would otherwise fall on the
+next day. Without an account zone the string's own offset dates it.
+
 Quirks handled: money as decimal strings in the shop currency (``price`` per unit,
 ``total_discount`` per line), ids as JSON numbers, ``currency`` per order (a multi-currency
-store's orders keep their own), ``created_at`` with the shop's UTC offset (its date is the
-shop-local day), refunds nested in ``refunds[].refund_line_items[]`` pointing at their line
-by ``line_item_id`` (a partial refund returns some units of some lines), order edits that
-removed units (``current_quantity`` below ``quantity`` beyond what was refunded: the line
-keeps only what is left, 0 when removed whole), no shipping address for digital goods
-(no geo), discounts carried only in ``discount_allocations`` (their sum is the line's
-discount), and a line whose product was deleted since (``product_id`` null: kept, under the
-stand-in product ``deleted:<sku or title>``).
+store's orders keep their own), refunds nested in ``refunds[].refund_line_items[]``
+pointing at their line by ``line_item_id`` (a partial refund returns some units of some
+lines), order edits that removed units (``current_quantity`` below ``quantity`` beyond
+what was refunded: the line keeps only what is left, 0 when removed whole), no shipping
+address for digital goods (no geo), discounts carried only in ``discount_allocations``
+(their sum is the line's discount), and a line whose product was deleted since
+(``product_id`` null: kept, under the stand-in product ``deleted:<sku or title>``).
 
 Not sales, left out: a test order, a cancelled order (``cancelled_at`` set or
 ``financial_status`` voided) and an order of gift cards only are rejected ``not_a_sale``
@@ -48,12 +52,14 @@ line is rejected whole, once, naming its first problem.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -141,8 +147,19 @@ def _count(v: Any, path: str) -> int:
     raise _Bad(path, "invalid_number", f"{path} is not a count of units")
 
 
-def _stamp(v: Any, path: str) -> tuple[np.datetime64, int]:
-    """(shop-local day, µs since the epoch) of an ISO 8601 time with offset."""
+@functools.cache
+def _zone(name: str) -> ZoneInfo | None:
+    """The account's time zone; None when it has none or an unknown one (ingest rejects the
+    batch's rows for an unknown zone; here the string's own offset dates them)."""
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _stamp(v: Any, path: str, zone: ZoneInfo | None = None) -> tuple[np.datetime64, int]:
+    """(local day, µs since the epoch) of an ISO 8601 time with offset: the day in ``zone``
+    (the account's), else in the string's own offset."""
     if v is None:
         raise _Bad(path, "missing_field", f"{path} is missing")
     if type(v) is not str or not _STAMP.fullmatch(v):
@@ -159,7 +176,7 @@ def _stamp(v: Any, path: str) -> tuple[np.datetime64, int]:
     # never be restated.
     if us < 0:
         raise _Bad(path, "invalid_date", f"{path} {v} is before 1970: not a Shopify time")
-    return np.datetime64(v[:10], "s"), us
+    return np.datetime64(t.astimezone(zone).date() if zone else t.date(), "s"), us
 
 
 def _text(v: Any) -> str:
@@ -284,7 +301,7 @@ def _order(
     order_id = _ident(row.get("id"), "id")
     cancelled = _not_a_sale(row)
     first_line = len(out)
-    day, created = _stamp(row.get("created_at"), "created_at")
+    day, created = _stamp(row.get("created_at"), "created_at", _zone(account.timezone))
     updated = row.get("updated_at")
     version = _stamp(updated, "updated_at")[1] if updated is not None else created
     currency = row.get("currency") or account.currency

@@ -1,0 +1,105 @@
+"""Shopify orders in the shapes the Admin API really sends (R15's audit, findings F5-F7, F10,
+F11): UTC times dated in the shop's zone, tax-inclusive shops, expired authorizations, a
+currency that is not the account's, and GraphQL ids. Each sample is the documented REST
+``orders[]`` element, not the simulator's export."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from typing import Any
+
+import numpy as np
+
+from ingestion_svc.connectors.shopify_orders import normalise
+from ingestion_svc.product_batch import ProductBook, finish_products, prepare_products
+from ingestion_svc.raw_batch import Account
+
+from .conftest import raw_batch
+
+NY = Account(account_id="myshop", timezone="America/New_York", currency="USD", country="US")
+PULLED = dt.datetime(2024, 3, 10, 9, tzinfo=dt.UTC)
+
+
+def order(oid: int = 5550001, /, **kw: Any) -> dict[str, Any]:
+    """One REST order: a line of 1 unit at 120.00, shipped to New York, paid."""
+    row: dict[str, Any] = {
+        "id": oid,
+        "created_at": "2024-03-01T10:00:00-05:00",
+        "processed_at": "2024-03-01T10:00:00-05:00",
+        "updated_at": "2024-03-01T10:00:00-05:00",
+        "currency": "USD",
+        "financial_status": "paid",
+        "taxes_included": False,
+        "test": False,
+        "cancelled_at": None,
+        "shipping_address": {"province_code": "NY", "country_code": "US"},
+        "line_items": [
+            {
+                "id": oid * 10 + 1,
+                "product_id": 632910392,
+                "variant_id": 808950810,
+                "sku": "IPOD2008PINK",
+                "quantity": 1,
+                "price": "120.00",
+                "total_discount": "0.00",
+                "discount_allocations": [],
+                "tax_lines": [],
+                "gift_card": False,
+            }
+        ],
+        "refunds": [],
+    }
+    row.update(kw)
+    return row
+
+
+def at(t: str) -> dict[str, str]:
+    """An order's time as both of its dating fields give it (``created_at`` and
+    ``processed_at`` agree on an order not imported from another platform)."""
+    return {"created_at": t, "processed_at": t}
+
+
+def days(rows: list[dict[str, Any]], account: Account = NY) -> list[str]:
+    out = normalise(rows, account)
+    assert out.rejections == []
+    return [str(np.datetime64(d, "D")) for d in out.frame["local_date"]]
+
+
+def test_a_utc_time_is_dated_in_the_shop_zone() -> None:
+    # 2024-03-01 23:30 in New York: as UTC (GraphQL, ETL) and with the shop's offset (REST)
+    utc = order(**at("2024-03-02T04:30:00Z"))
+    local = order(5550002, **at("2024-03-01T23:30:00-05:00"))
+    # a minute after midnight in New York, sent as UTC: the next local day
+    after = order(5550003, **at("2024-03-02T05:01:00Z"))
+    assert days([utc, local, after]) == ["2024-03-01", "2024-03-01", "2024-03-02"]
+    # daylight saving: 2024-07-01 03:30Z is 23:30 on June 30 in New York (UTC-4)
+    assert days([order(**at("2024-07-01T03:30:00Z"))]) == ["2024-06-30"]
+    # an account with no zone dates by the string's own offset, as before
+    assert days([utc, local], Account(account_id="myshop", currency="USD")) == [
+        "2024-03-02",
+        "2024-03-01",
+    ]
+
+
+def test_the_stored_record_is_on_the_shop_day_at_its_local_midnight() -> None:
+    rows = [order(**at("2024-03-02T04:30:00Z")), order(5550002, **at("bad"))]
+    batch = raw_batch("shopify_orders", [json.dumps(r) for r in rows], NY, pulled_at=PULLED)
+    result = finish_products(prepare_products(batch), ProductBook())
+    assert [(r.row_index, r.reason) for r in result.rejections] == [(1, "invalid_date")]
+    rec = result.records
+    assert len(rec) == 1
+    assert str(np.datetime64(rec["local_date"].iloc[0], "D")) == "2024-03-01"
+    # New York midnight (UTC-5 in March)
+    assert rec["timestamp"].iloc[0] == np.datetime64("2024-03-01T05:00:00", "us")
+
+
+def test_a_bad_row_costs_only_itself_in_a_mixed_batch() -> None:
+    good = [order(5550001 + k, **at(f"2024-03-0{k + 1}T12:00:00Z")) for k in range(3)]
+    bad = copy.deepcopy(good[0])
+    bad["id"] = 5559999
+    bad.update(at("2024-02-30T12:00:00Z"))
+    out = normalise([good[0], bad, good[1], good[2]], NY)
+    assert [(r.row_index, r.reason) for r in out.rejections] == [(1, "invalid_date")]
+    assert out.frame["order_id"].tolist() == ["5550001", "5550002", "5550003"]
