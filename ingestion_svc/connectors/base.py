@@ -447,16 +447,35 @@ def map_geo(
     field: str,
     *,
     subdivision: bool = False,
+    table_ids: tuple[re.Pattern[str], str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Platform geo keys → (org geo code, record geo).
 
     Through ``account.geo_keys`` when the account has one (unknown keys are rejected), else
-    the platform's key itself — with ``subdivision`` (a merchant's own geo column) checked
-    to be one of the account country's subdivisions where their list is known (the US, Canada:
-    "Atlantis" is rejected, "California" is "CA"). A bare code (no ``-``) gets the account's
-    country as an ISO 3166-2 prefix on the record geo: "CA" → "US-CA".
+    the platform's key itself — with ``subdivision`` (a merchant's own geo column, Meta's
+    region names) checked to be one of the account country's subdivisions where their list
+    is known (the US, Canada: "Atlantis" is rejected, "California" is "CA"). A bare code (no
+    ``-``) gets the account's country as an ISO 3166-2 prefix on the record geo: "CA" →
+    "US-CA".
+
+    ``table_ids`` = (pattern, what it is): keys of that shape are the platform's own ids
+    (Google's ``geoTargetConstants/21137``, TikTok's numeric province ids) that only a table
+    turns into a region; without ``geo_keys`` they are rejected ``unknown_geo`` saying so,
+    since stored as they are they would never meet the orders' geos.
     """
     checks.required(native, field)
+    if not account.geo_keys and table_ids is not None:
+        pattern, what = table_ids
+        opaque = matches(native, pattern)
+        checks.fail(
+            opaque,
+            field,
+            "unknown_geo",
+            lambda i: (
+                f"geo {quoted(native[i])} is {what}: the account needs geo_keys "
+                "(accounts.json: each platform geo key → its state or region code) to map it"
+            ),
+        )
     if not account.geo_keys and subdivision and account.country:
         code = filled(_known_subdivisions(filled(native, ""), account, checks, field), "")
     elif account.geo_keys:

@@ -5,7 +5,9 @@ Quirks handled: proto3 JSON — camelCase names, int64 as strings (``costMicros`
 ``impressions``, ``clicks``, ids), doubles as numbers, and fields equal to zero omitted (an
 absent metric is 0); money in micros; ``conversions`` fractional under data-driven
 attribution (modelled, not counted); the customer's own ``timeZone`` and ``currencyCode`` on
-every row; the geo as a geo-target-constant resource name; a missing ``campaign.id`` is
+every row; the geo as a geo-target-constant resource name, which names a region only
+through the account's ``geo_keys`` (without them such a row is rejected ``unknown_geo``; a
+value that already is a subdivision code or name is kept); a missing ``campaign.id`` is
 still in ``campaign.resourceName`` (``customers/{cid}/campaigns/{id}``).
 """
 
@@ -49,6 +51,8 @@ OBJECTIVES = {
     "MULTI_CHANNEL": "app_promotion",
     "LOCAL": "traffic",
 }
+# A geo target constant names a region only through Google's table (or the account's geo_keys).
+GEO_TARGET = re.compile(r"geoTargetConstants/\d+", re.ASCII)
 _RESOURCE_ID = re.compile(r"customers/\d+/campaigns/(\d+)", re.ASCII)
 
 
@@ -96,7 +100,10 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         bad_day, "segments.date", "invalid_date", "segments.date is not a real date in 1900-2200"
     )
     region = checks.text_field(rows, "segments.geoTargetRegion")
-    geo_key, geo = map_geo(region, account, checks, "segments.geoTargetRegion")
+    geo_key, geo = map_geo(
+        region, account, checks, "segments.geoTargetRegion", subdivision=True,
+        table_ids=(GEO_TARGET, "a Google Ads geo target constant"),
+    )  # fmt: skip
     currency = checks.currency(
         checks.text_field(rows, "customer.currencyCode"),
         account,

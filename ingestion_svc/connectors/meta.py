@@ -4,7 +4,9 @@
 Quirks handled: every number is a string; purchases and their value live in the ``actions``
 and ``action_values`` lists under ``offsite_conversion.fb_pixel_purchase``, whose ``value``
 is the default attribution (7-day click + 1-day view) and whose window keys break it down;
-an action with no events is omitted (zero purchases); the geo is the region's *name*;
+an action with no events is omitted (zero purchases); the geo is the region's *name*
+("California"), mapped through the account's ``geo_keys`` or, without them, to the
+country's subdivision code ("CA") so that spend meets the orders' geos;
 ``date_start``/``date_stop`` must be the same day (daily rows) in the account's time zone.
 """
 
@@ -124,7 +126,10 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
             f"date_stop {stop_text[i]} differs from date_start {start_text[i]}: rows must be daily"
         ),
     )
-    geo_key, geo = map_geo(checks.text_field(rows, "region"), account, checks, "region")
+    # Meta's region is a name ("California"): without geo_keys it is the country's subdivision.
+    geo_key, geo = map_geo(
+        checks.text_field(rows, "region"), account, checks, "region", subdivision=True
+    )
     currency = checks.currency(
         checks.text_field(rows, "account_currency"),
         account,

@@ -6,7 +6,9 @@ Quirks handled: metrics are strings; the day is ``"YYYY-MM-DD 00:00:00"`` in the
 advertiser's time zone — but some exports give the UTC instant of that local midnight
 (``"2024-03-01 06:00:00"`` for America/Chicago), which is converted back to the local day
 when it is exactly a local midnight; purchases are ``complete_payment`` and their value
-``total_complete_payment_rate`` (sic); the geo is a numeric province id.
+``total_complete_payment_rate`` (sic); the geo is a numeric province id, which names a
+region only through the account's ``geo_keys`` (without them such a row is rejected
+``unknown_geo``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ OBJECTIVES = {
     "APP_PROMOTION": "app_promotion",
     "APP_INSTALL": "app_promotion",
 }
+# TikTok's province ids are numbers that name a region only through TikTok's location table.
+PROVINCE_ID = re.compile(r"\d+", re.ASCII)
 _STAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
 _M = "metrics."
 
@@ -119,7 +123,10 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         "stat_time_day is neither a local midnight nor the UTC instant of one",
     )
     province = checks.text_field(rows, "dimensions.province_id")
-    geo_key, geo = map_geo(province, account, checks, "dimensions.province_id")
+    geo_key, geo = map_geo(
+        province, account, checks, "dimensions.province_id", subdivision=True,
+        table_ids=(PROVINCE_ID, "a TikTok location id"),
+    )  # fmt: skip
     currency = checks.currency(checks.text_field(rows, _M + "currency"), account, _M + "currency")
     checks.clicks_vs_impressions(clicks, impressions, _M + "clicks")
     objectives = checks.text_field(rows, _M + "objective_type")
