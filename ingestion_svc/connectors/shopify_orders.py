@@ -7,17 +7,20 @@ Admin API and ETL tools give UTC (``Z``), whose evening orders would otherwise f
 next day. Without an account zone the string's own offset dates it.
 
 Quirks handled: money as decimal strings in the shop currency (``price`` per unit,
-``total_discount`` per line), ids as JSON numbers, ``currency`` per order (a multi-currency
-store's orders keep their own), refunds nested in ``refunds[].refund_line_items[]``
-pointing at their line by ``line_item_id`` (a partial refund returns some units of some
-lines), order edits that removed units (``current_quantity`` below ``quantity`` beyond
-what was refunded: the line keeps only what is left, 0 when removed whole), no shipping
-address for digital goods (no geo), discounts carried only in ``discount_allocations``
-(their sum is the line's discount), and a line whose product was deleted since
-(``product_id`` null: kept, under the stand-in product ``deleted:<sku or title>``).
+``total_discount`` per line), ids as JSON numbers, ``currency`` per order (the shop's: one
+other than the account's, when the account names one, is rejected ``unknown_currency`` as
+the campaign connectors do; without one each order keeps its own), refunds nested in
+``refunds[].refund_line_items[]`` pointing at their line by ``line_item_id`` (a partial
+refund returns some units of some lines), order edits that removed units
+(``current_quantity`` below ``quantity`` beyond what was refunded: the line keeps only what
+is left, 0 when removed whole), no shipping address for digital goods (no geo), discounts
+carried only in ``discount_allocations`` (their sum is the line's discount), and a line
+whose product was deleted since (``product_id`` null: kept, under the stand-in product
+``deleted:<sku or title>``).
 
 Not sales, left out: a test order, a cancelled order (``cancelled_at`` set or
-``financial_status`` voided) and an order of gift cards only are rejected ``not_a_sale``
+``financial_status`` voided), one whose payment authorization expired uncaptured
+(``financial_status`` expired) and an order of gift cards only are rejected ``not_a_sale``
 (the message says which); a gift-card line beside product lines is left out of its order
 (a gift card is a liability; its revenue comes when redeemed). A refund with no
 ``refund_line_items`` (an amount only) is not attributable to a product and is not counted.
@@ -185,9 +188,9 @@ def _text(v: Any) -> str:
 
 def _not_a_sale(row: dict[str, Any]) -> _Bad | None:
     """Reject a test order (``test: true``: the shop's checkout tried out, never a sale); a
-    cancelled one (``cancelled_at`` set, or ``financial_status`` voided) is returned, not
-    raised: its lines are read and zeroed, so a cancellation of an order ingested before
-    restates it to nothing (see :class:`OrderLines`)."""
+    cancelled one (``cancelled_at`` set, or ``financial_status`` voided or expired) is
+    returned, not raised: its lines are read and zeroed, so a cancellation of an order
+    ingested before restates it to nothing (see :class:`OrderLines`)."""
     if row.get("test") is True:
         raise _Bad("test", "not_a_sale", "test order (test: true): not a sale, left out")
     cancelled = row.get("cancelled_at")
@@ -197,13 +200,25 @@ def _not_a_sale(row: dict[str, Any]) -> _Bad | None:
             "not_a_sale",
             f"cancelled order (cancelled_at {quoted(cancelled)}): not a sale, left out",
         )
-    if row.get("financial_status") == "voided":
+    status = row.get("financial_status")
+    # GraphQL's displayFinancialStatus spells Shopify's statuses in capitals (VOIDED, EXPIRED)
+    why = _NOT_PAID.get(status.lower()) if type(status) is str else None
+    if why is not None:
         return _Bad(
             "financial_status",
             "not_a_sale",
-            "cancelled order (financial_status voided): not a sale, left out",
+            f"{why} (financial_status {status}): not a sale, left out",
         )
     return None
+
+
+# Shopify's financial statuses of an order whose payment was never taken (Admin API
+# OrderDisplayFinancialStatus; the others, pending, authorized, partially_paid, paid,
+# partially_refunded and refunded, are sales, a refund counted as such).
+_NOT_PAID = {
+    "voided": "cancelled order",  # authorized, then cancelled before capture
+    "expired": "payment authorization expired, never captured",
+}
 
 
 def _discount(li: dict[str, Any], path: str) -> float:
@@ -307,6 +322,14 @@ def _order(
     currency = row.get("currency") or account.currency
     if type(currency) is not str or currency not in ISO_4217:
         raise _Bad("currency", "unknown_currency", f"currency {quoted(currency)} is not ISO 4217")
+    # an order's currency is its shop's: another than the account's is a wrong --currency or
+    # another shop's export (the campaign connectors reject theirs alike, base.Checks.currency)
+    if account.currency and currency != account.currency:
+        raise _Bad(
+            "currency",
+            "unknown_currency",
+            f"currency {currency} differs from the account's {account.currency}",
+        )
     items = row.get("line_items")
     if type(items) is not list:
         raise _Bad("line_items", "missing_field", "line_items is missing or not a list")

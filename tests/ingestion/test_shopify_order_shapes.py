@@ -103,3 +103,54 @@ def test_a_bad_row_costs_only_itself_in_a_mixed_batch() -> None:
     out = normalise([good[0], bad, good[1], good[2]], NY)
     assert [(r.row_index, r.reason) for r in out.rejections] == [(1, "invalid_date")]
     assert out.frame["order_id"].tolist() == ["5550001", "5550002", "5550003"]
+
+
+def test_an_expired_authorization_is_not_a_sale_like_a_voided_one() -> None:
+    rows = [
+        order(5550001),
+        order(5550002, financial_status="expired"),
+        order(5550003, financial_status="voided"),
+        order(5550004, financial_status="EXPIRED"),  # GraphQL's displayFinancialStatus
+        order(5550005, financial_status="authorized"),  # not captured yet, still a sale
+        order(5550006, financial_status="refunded"),
+    ]
+    out = normalise(rows, NY)
+    assert out.rejections == []
+    got = {i: (r.field, r.reason, r.message) for i, r in out.cancelled.items()}
+    assert got == {
+        1: ("financial_status", "not_a_sale",
+            "payment authorization expired, never captured (financial_status expired): "
+            "not a sale, left out"),
+        2: ("financial_status", "not_a_sale",
+            "cancelled order (financial_status voided): not a sale, left out"),
+        3: ("financial_status", "not_a_sale",
+            "payment authorization expired, never captured (financial_status EXPIRED): "
+            "not a sale, left out"),
+    }  # fmt: skip
+    # their lines are read and zeroed (a restatement of an order taken before to nothing)
+    f = out.frame.set_index("order_id")
+    assert f.loc[["5550002", "5550003", "5550004"], "revenue"].tolist() == [0.0] * 3
+    assert f.loc[["5550001", "5550005", "5550006"], "revenue"].tolist() == [120.0] * 3
+
+
+def test_an_expired_order_is_rejected_at_ingest_and_the_sales_beside_it_stay() -> None:
+    rows = [order(5550001), order(5550002, financial_status="expired"), order(5550003)]
+    batch = raw_batch("shopify_orders", [json.dumps(r) for r in rows], NY, pulled_at=PULLED)
+    result = finish_products(prepare_products(batch), ProductBook())
+    assert [(r.row_index, r.field, r.reason) for r in result.rejections] == [
+        (1, "financial_status", "not_a_sale")
+    ]
+    assert sorted(result.records["order_id"]) == ["5550001", "5550003"]
+
+
+def test_an_order_in_another_currency_than_the_account_is_rejected_naming_both() -> None:
+    rows = [order(5550001), order(5550002, currency="EUR"), order(5550003)]
+    out = normalise(rows, NY)
+    assert [(r.row_index, r.field, r.reason, r.message) for r in out.rejections] == [
+        (1, "currency", "unknown_currency", "currency EUR differs from the account's USD")
+    ]
+    assert out.frame["order_id"].tolist() == ["5550001", "5550003"]
+    # an account with no currency configured takes each order in its own, as before
+    free = normalise(rows, Account(account_id="myshop", timezone="America/New_York"))
+    assert free.rejections == []
+    assert free.frame["currency"].tolist() == ["USD", "EUR", "USD"]

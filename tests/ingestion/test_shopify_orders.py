@@ -132,6 +132,7 @@ def test_one_bad_line_costs_only_itself(world: sim.SimResult) -> None:
     assert got == {
         (0, f"line_items[{good}].price", "invalid_number"),
         (0, "refunds[0].refund_line_items[0].line_item_id", "missing_field"),
+        (1, "currency", "unknown_currency"),  # CAD in a USD account
         (2, "currency", "unknown_currency"),
         (3, "created_at", "invalid_date"),
     }
@@ -139,9 +140,13 @@ def test_one_bad_line_costs_only_itself(world: sim.SimResult) -> None:
     # the line with no product id (a product deleted since) is kept under a stand-in product
     assert (f["order_id"] == str(order["id"])).sum() == good + 1
     assert (f["product_id"] == "deleted:" + missing["sku"]).sum() == 1
-    # Currency is per order: the CAD order is kept in CAD, not mixed into USD.
-    totals = book.product_totals()
-    assert set(totals.index.get_level_values("currency")) == {"USD", "CAD"}
+    assert set(book.product_totals().index.get_level_values("currency")) == {"USD"}
+    # An account that names no currency: each order keeps its own, never mixed into another.
+    book = OrderBook()
+    for i, o in enumerate((order, foreign)):
+        book.apply(normalise([o], Account(account_id=SHOP.account_id, country="US")))
+        assert book.frame()["currency"].iloc[-1] == ("USD", "CAD")[i]
+    assert set(book.product_totals().index.get_level_values("currency")) == {"USD", "CAD"}
 
 
 def test_the_registry_names_the_product_connectors() -> None:
@@ -164,7 +169,7 @@ def test_the_product_panel_from_the_connectors_is_the_simulators(world: sim.SimR
     _ingest(book, _lines(world))
     camps = world.truth["products"]["orgs"]["org_001"]["campaigns"]
     ids = {c["source"]: c["account_id"] for c in camps}
-    frames = []
+    frames: list[pd.DataFrame] = []
     for source, fn in (
         ("google_ads", normalise_google_shopping),
         ("meta", normalise_meta_products),
