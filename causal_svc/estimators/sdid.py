@@ -19,6 +19,23 @@ Algorithm 1 on its panel with the original regularisation (the reference's
 those designs. Where the weights are unique (N0 > T0, Prop 99) the two starts agree to the
 solver's tolerance (placebo SE 8.2012 against 8.2011 with 40 draws); the cost is more solver
 iterations per draw. The jackknife (Algorithm 3) keeps the fitted weights by design.
+
+Why the placebo variance's interval and p-value use t with N0 − 1 degrees of freedom, and the
+bootstrap's and jackknife's the normal. The paper (§5) and the R package give every variance a
+normal interval, τ ± z·SE. The placebo SE is the spread of the estimate over relabellings of
+the N0 controls; with one treated unit there are only N0 distinct relabellings, so SE² is in
+effect a sample variance of N0 values, and its own noise is large when N0 is small: even with
+the SE unbiased (R11-F1) the normal interval covered 0.82 with 1 treated + 4 controls and
+0.85–0.90 with 5–9 (null panels, T0 = 15, 200 runs each; docs/performance.md). Read as a
+variance estimate on N0 − 1 df, the reference is t(N0 − 1), as in the few-treated-groups
+inference that draws on the controls' residuals (Conley & Taber 2011): coverage 0.905–0.94 on
+the same panels (0.88 → 0.925 on 1 + 9 geos × 60 pre-days). It widens the interval by 3.4% at
+N0 = 38 (Prop 99) and by 62% at N0 = 4. It applies wherever the placebo variance does: the
+estimate, the cohort rows, and the in-time placebo check when its own variance is the placebo.
+The bootstrap and jackknife keep the paper's normal: they need two or more treated units,
+resample all N units, and are already conservative with few controls (the bootstrap covered
+1.00 on 3 treated + 7 controls, R11-F1; the jackknife is conservative by design), so a t
+correction would only widen intervals that over-cover.
 """
 
 from __future__ import annotations
@@ -111,7 +128,9 @@ def estimate_sdid(
     Returns
     -------
     EffectEstimate
-        ATT per treated unit-period, normal reference distribution (as in the paper).
+        ATT per treated unit-period. Reference distribution: t with N0 − 1 degrees of freedom
+        (``df``, N0 the never-treated units) for the placebo variance, the normal (as in the
+        paper) for the bootstrap and jackknife; the module docstring says why.
         ``statistics``: ``n_units``, ``n_periods``, ``n_treated_units``, ``n_control_units``,
         ``n_cohorts``, ``n_pre_periods`` and ``n_post_periods`` (of the earliest cohort),
         ``effective_controls`` (1 / Σω², treated-size-weighted over cohorts),
@@ -166,6 +185,7 @@ def estimate_sdid(
     rng = np.random.default_rng(random_state)
     draws = _draws(method, wide, cohorts, replications, rng)
     stderr = _stderr(method, draws)
+    df = _placebo_df(len(wide.controls)) if method == "placebo" else None
     if method != "none" and not (math.isfinite(stderr) and stderr > 0):
         warnings.append(
             f"the {method} variance is degenerate (a single control carries all the weight, or "
@@ -199,12 +219,13 @@ def estimate_sdid(
         point,
         stderr,
         alpha=alpha,
+        df=df,
         nobs=int(wide.Y.size),
         n_treated=n_treated,
         n_control=len(wide.controls),
-        assumptions=_assumptions(method, replications, multi, bool(spec.covariates)),
+        assumptions=_assumptions(method, replications, multi, bool(spec.covariates), df),
         statistics=statistics,
-        coefficients=_cohort_rows(wide, cohorts, draws, method, alpha) if multi else (),
+        coefficients=_cohort_rows(wide, cohorts, draws, method, alpha, df) if multi else (),
         series=_series(wide, cohorts),
         weights=_weights(wide, cohorts),
         warnings=tuple(warnings),
@@ -463,6 +484,11 @@ def _stderr(method: str, draws: np.ndarray) -> float:
     return _spread(draws[:, 0], method) if draws.shape[0] else math.nan
 
 
+def _placebo_df(n_controls: int) -> float:
+    """The placebo variance's t reference: N0 − 1 degrees of freedom (module docstring)."""
+    return float(n_controls - 1)
+
+
 # -- the in-time placebo -----------------------------------------------------------------------
 
 
@@ -492,7 +518,7 @@ def _placebo_in_time(
             else "too few pre-periods to place a fake start with two periods before it"
         )
         return Check(name, CheckKind.PRE_TREND, CheckOutcome.SKIPPED, f"Skipped: {reason}."), {}
-    estimates, sizes, variances = [], [], []
+    estimates, sizes, variances, sub_methods = [], [], [], set()
     for start, rows in fake.items():
         starts = np.full(len(wide.starts), -2)  # other cohorts' units stay out
         starts[wide.controls] = -1
@@ -509,6 +535,7 @@ def _placebo_in_time(
         estimates.append(sub_cohorts[0].fit.tau)
         sizes.append(n1 * (start - ends[start]))
         variances.append(_stderr(sub_method, draws) ** 2)
+        sub_methods.add(sub_method)
     if not estimates:
         return (
             Check(name, CheckKind.PRE_TREND, CheckOutcome.SKIPPED, "Skipped: too few controls."),
@@ -517,7 +544,9 @@ def _placebo_in_time(
     w = np.asarray(sizes, dtype=float) / sum(sizes)
     est = float(w @ np.asarray(estimates))
     se = float(math.sqrt(w**2 @ np.asarray(variances)))
-    _, _, p = interval(est, se, alpha)
+    # The placebo variance's t(N0 − 1) when every fake cohort used it, as the estimate does.
+    df = _placebo_df(len(wide.controls)) if sub_methods == {"placebo"} else None
+    _, _, p = interval(est, se, alpha, df)
     stats = {"placebo_in_time_estimate": est, "placebo_in_time_stderr": se}
     if not math.isfinite(p):
         text = "Skipped: the placebo estimate has no standard error."
@@ -549,7 +578,9 @@ def _placebo_in_time(
 # -- output ------------------------------------------------------------------------------------
 
 
-def _assumptions(method: str, replications: int, multi: bool, covariates: bool) -> tuple[str, ...]:
+def _assumptions(
+    method: str, replications: int, multi: bool, covariates: bool, df: float | None
+) -> tuple[str, ...]:
     how = {
         "placebo": f"placebo variance ({replications} draws relabelling controls as treated, "
         "Algorithm 4; assumes homoskedasticity across units)",
@@ -582,18 +613,29 @@ def _assumptions(method: str, replications: int, multi: bool, covariates: bool) 
             if covariates
             else ()
         ),
-        f"Inference: {how}, normal reference distribution.",
+        f"Inference: {how}, "
+        + (
+            "normal reference distribution."
+            if df is None
+            else f"t reference distribution with N0 - 1 = {df:g} degrees of freedom (the "
+            "placebo draws relabel the N0 controls)."
+        ),
     )
 
 
 def _cohort_rows(
-    wide: _Wide, cohorts: list[_Cohort], draws: np.ndarray, method: str, alpha: float
+    wide: _Wide,
+    cohorts: list[_Cohort],
+    draws: np.ndarray,
+    method: str,
+    alpha: float,
+    df: float | None,
 ) -> tuple[Coefficient, ...]:
     rows = []
     for k, c in enumerate(cohorts):
         se = _spread(draws[:, 1 + k], method) if draws.shape[0] else math.nan
         label = time_label(wide.periods[c.start])
-        rows.append(coefficient(f"cohort {label}", c.fit.tau, se, alpha, nobs=len(c.rows)))
+        rows.append(coefficient(f"cohort {label}", c.fit.tau, se, alpha, df=df, nobs=len(c.rows)))
     return tuple(rows)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from synthdid import (
     SynthDIDEstimate,
     load_california_prop99,
@@ -185,6 +186,30 @@ def test_variance_covers_with_few_controls_and_a_long_pre_period(
     assert np.median(ses) > 0.7 * rms
     if n_treated == 1:  # the in-time placebo's variance is the same placebo's
         assert pretrend_failed <= 6  # 28/40 failed on null data before
+
+
+def test_placebo_inference_uses_t_with_n0_minus_1_df() -> None:
+    """The placebo SE is a spread over the N0 controls' relabellings: with the normal, 1 treated
+    + 4 controls covered 0.82 over 200 null panels (s15, E1); t(N0 − 1) gives the interval,
+    the p-value, another level's interval and the in-time check. The bootstrap keeps the
+    normal (the paper's, already conservative with few controls)."""
+    est = estimate_sdid(
+        _geo_holdout(0, 1, n_units=5, pre=15, post=5), SIM, variance="placebo", replications=50
+    )
+    point, se = est.point_estimate, est.stderr
+    q = stats.t.ppf(0.975, 3)
+    assert est.df == 3 and est.statistics["n_control_units"] == 4
+    assert (est.ci_lower, est.ci_upper) == pytest.approx((point - q * se, point + q * se))
+    assert est.pvalue == pytest.approx(2 * stats.t.sf(abs(point / se), 3))
+    q90 = stats.t.ppf(0.95, 3)
+    assert est.conf_int(0.1) == pytest.approx((point - q90 * se, point + q90 * se))
+    assert "N0 - 1 = 3 degrees of freedom" in est.assumptions[-1]
+    placebo = est.statistics["placebo_in_time_estimate"] / est.statistics["placebo_in_time_stderr"]
+    assert est.statistics["placebo_in_time_pvalue"] == pytest.approx(
+        2 * stats.t.sf(abs(placebo), 3)
+    )
+    boot = estimate_sdid(_geo_holdout(0, 3), SIM, variance="bootstrap", replications=20)
+    assert boot.df is None and "normal reference" in boot.assumptions[-1]
 
 
 def test_covariates_are_partialled_out() -> None:
