@@ -18,6 +18,15 @@ carried only in ``discount_allocations`` (their sum is the line's discount), and
 whose product was deleted since (``product_id`` null: kept, under the stand-in product
 ``deleted:<sku or title>``).
 
+Net sales are before tax. In a tax-inclusive shop (``taxes_included: true``, the EU, UK and
+AU norm) prices, discounts and refund subtotals hold their tax: a line's ``price``,
+``gross`` and ``discount`` are stated net of it pro rata (1 - the sum of its
+``tax_lines[].price`` over what it sold), so ``revenue`` is its net sales as in a
+tax-exclusive shop, and a refund line's amount is its ``subtotal`` less its ``total_tax``
+(at its line's share when it gives none). A taxable line with no ``tax_lines`` there keeps
+its tax, said in a ``tax_lines_missing`` note. A tax-exclusive shop's amounts are read as
+given (its tax was never in them).
+
 Not sales, left out: a test order, a cancelled order (``cancelled_at`` set or
 ``financial_status`` voided), one whose payment authorization expired uncaptured
 (``financial_status`` expired) and an order of gift cards only are rejected ``not_a_sale``
@@ -228,19 +237,34 @@ def _discount(li: dict[str, Any], path: str) -> float:
     allocs = li.get("discount_allocations")
     if allocs is None or allocs == []:
         return _money(li.get("total_discount"), f"{path}.total_discount", required=False)
-    if type(allocs) is not list:
-        raise _Bad(
-            f"{path}.discount_allocations",
-            "malformed",
-            f"{path}.discount_allocations is not a list",
-        )
+    return _sum(allocs, f"{path}.discount_allocations", "amount")
+
+
+def _sum(parts: Any, path: str, key: str) -> float:
+    """The sum of the ``key`` amounts of the list of objects at ``path``."""
+    if type(parts) is not list:
+        raise _Bad(path, "malformed", f"{path} is not a list")
     total = 0.0
-    for k, a in enumerate(allocs):
-        at = f"{path}.discount_allocations[{k}]"
+    for k, a in enumerate(parts):
         if type(a) is not dict:
-            raise _Bad(at, "malformed", f"{at} is not an object")
-        total += _money(a.get("amount"), f"{at}.amount")
+            raise _Bad(f"{path}[{k}]", "malformed", f"{path}[{k}] is not an object")
+        total += _money(a.get(key), f"{path}[{k}].{key}")
     return round(total, 2)
+
+
+def _untaxed(li: dict[str, Any], path: str, sold: float) -> float:
+    """The part of a tax-inclusive line's ``sold`` (price x quantity - discount, tax in) that
+    is not tax: 1 - the sum of its ``tax_lines`` over ``sold``. Shopify taxes what the line
+    sold after its discounts, at one rate for the whole line, so the share applies to each of
+    its amounts (an edit's units, a refund without its ``total_tax``)."""
+    tax = _sum(li["tax_lines"], f"{path}.tax_lines", "price")
+    if tax > sold + 0.005:
+        raise _Bad(
+            f"{path}.tax_lines",
+            "invalid_number",
+            f"{path}: tax {tax:.2f} exceeds what the line sold, {sold:.2f}, tax included",
+        )
+    return 1.0 - min(tax, sold) / sold if sold > 0 else 1.0
 
 
 # A line with no product id: Shopify's export of a line whose product was deleted since the
@@ -336,8 +360,12 @@ def _order(
     if not items:
         raise _Bad("line_items", "missing_field", "line_items is empty: an order sells a line")
     geo = _geo(row.get("shipping_address"), account)
-    # Refunded units and money per line item, over every refund of the order.
-    refunded: dict[str, tuple[int, float]] = {}
+    taxed = row.get("taxes_included")
+    if taxed not in (None, True, False):
+        raise _Bad("taxes_included", "malformed", "taxes_included is not true or false")
+    # Refunded units and money per line item, over every refund of the order: (units, money
+    # net of tax, money whose tax the refund line does not give)
+    refunded: dict[str, tuple[int, float, float]] = {}
     refund_paths: dict[str, list[str]] = {}
     refunds = row.get("refunds") or []
     if type(refunds) is not list:
@@ -356,15 +384,9 @@ def _order(
             # an amount only (order_adjustments / transactions): no product to put it on
             amount = _refund_amount(refund)
             if amount is not None:
-                notes.append(
-                    Note(
-                        i,
-                        f"refunds[{k}]",
-                        "refund_without_lines",
-                        f"refund of {amount:.2f} {currency} with no refund_line_items: names "
-                        "no product, not counted in refunds",
-                    )
-                )
+                notes.append(Note(i, f"refunds[{k}]", "refund_without_lines",
+                    f"refund of {amount:.2f} {currency} with no refund_line_items: names no "
+                    "product, not counted in refunds"))  # fmt: skip
         for j, rl in enumerate(lines or []):
             path = f"refunds[{k}].refund_line_items[{j}]"
             try:
@@ -373,11 +395,24 @@ def _order(
                 lid = _ident(rl.get("line_item_id"), f"{path}.line_item_id")
                 q = _count(rl.get("quantity"), f"{path}.quantity")
                 amount = _money(rl.get("subtotal"), f"{path}.subtotal")
+                # a tax-inclusive shop's refund subtotal holds the tax it gave back
+                given = bool(taxed) and rl.get("total_tax") is not None
+                tax = _money(rl["total_tax"], f"{path}.total_tax") if given else 0.0
+                if tax > amount + 0.005:
+                    raise _Bad(
+                        f"{path}.total_tax",
+                        "invalid_number",
+                        f"{path}: total_tax {tax:.2f} exceeds the subtotal {amount:.2f}, tax "
+                        "included",
+                    )
             except _Bad as bad:
                 rej.append(Rejection(i, bad.field, bad.reason, bad.message))
                 continue
-            q0, a0 = refunded.get(lid, (0, 0.0))
-            refunded[lid] = (q0 + q, a0 + amount)
+            q0, a0, t0 = refunded.get(lid, (0, 0.0, 0.0))
+            if taxed and not given:  # its tax is taken out at its line's share, below
+                refunded[lid] = (q0 + q, a0, t0 + amount)
+            else:
+                refunded[lid] = (q0 + q, a0 + max(amount - tax, 0.0), t0)
             refund_paths.setdefault(lid, []).append(path)
     account_id = account.account_id or _text(row.get("shop_id")) or ""
     first_of: dict[str, int] = {}  # line item id -> the first line carrying it
@@ -397,15 +432,9 @@ def _order(
                     if type(price) is str and len(price) <= 20 and _DECIMAL.fullmatch(price)
                     else ""
                 )
-                notes.append(
-                    Note(
-                        i,
-                        path,
-                        "gift_card_line",
-                        f"gift card{shown_price} left out of the order: a liability, not a "
-                        "product sale (its revenue comes when it is redeemed)",
-                    )
-                )
+                notes.append(Note(i, path, "gift_card_line",
+                    f"gift card{shown_price} left out of the order: a liability, not a product "
+                    "sale (its revenue comes when it is redeemed)"))  # fmt: skip
                 continue
             lid = _ident(li.get("id"), f"{path}.id")
             # the id is the record's natural key: a second line with it would replace the
@@ -430,7 +459,8 @@ def _order(
             qty = _count(li.get("quantity"), f"{path}.quantity")
             price = _money(li.get("price"), f"{path}.price")
             disc = _discount(li, path)
-            qty, disc = _after_edits(li, path, qty, disc, refunded.get(lid, (0, 0.0))[0])
+            sold = round(price * qty - disc, 2)  # before edits, as its tax_lines are
+            qty, disc = _after_edits(li, path, qty, disc, refunded.get(lid, (0, 0.0, 0.0))[0])
             gross = round(price * qty, 2)
             if gross > record_rules.MAX_MONEY:
                 raise _Bad(
@@ -446,22 +476,25 @@ def _order(
             # within half a cent of the price (rounding) the discount is the price: net sales
             # are never negative, and the refund check below compares with what is left
             disc = min(disc, gross)
+            share = 1.0
+            if taxed and li.get("tax_lines") is not None:
+                share = _untaxed(li, path, sold)
+                price, gross, disc = price * share, round(gross * share, 2), round(disc * share, 2)
             net = round(gross - disc, 2)
-            rq, ra = refunded.get(lid, (0, 0.0))
+            rq, ra, rt = refunded.get(lid, (0, 0.0, 0.0))
+            ra += rt * share
             if rq > qty or ra > net + 0.005:
-                rej.append(
-                    Rejection(
-                        i,
-                        refund_paths.get(lid, [f"{path}.id"])[-1],
-                        "invalid_number",
-                        f"refunds of line {lid} exceed what it sold",
-                    )
-                )
+                rej.append(Rejection(i, refund_paths.get(lid, [f"{path}.id"])[-1],
+                    "invalid_number", f"refunds of line {lid} exceed what it sold"))  # fmt: skip
                 rq, ra = 0, 0.0
             ra = min(ra, net)
         except _Bad as bad:
             rej.append(Rejection(i, bad.field, bad.reason, bad.message))
             continue
+        if taxed and li.get("tax_lines") is None and li.get("taxable") is not False:
+            notes.append(Note(i, f"{path}.tax_lines", "tax_lines_missing",
+                "taxes_included, but the line has no tax_lines: its sales are stored with "
+                "their tax in"))  # fmt: skip
         out.append(
             {
                 "row": i,
@@ -498,14 +531,8 @@ def _order(
     ids = {_text(li.get("id")) for li in items if type(li) is dict}
     for lid, paths in refund_paths.items():
         if lid not in ids:
-            rej.append(
-                Rejection(
-                    i,
-                    f"{paths[0]}.line_item_id",
-                    "missing_field",
-                    f"refund of line {lid}, which the order does not have",
-                )
-            )
+            rej.append(Rejection(i, f"{paths[0]}.line_item_id", "missing_field",
+                f"refund of line {lid}, which the order does not have"))  # fmt: skip
     if cancelled is not None:
         for line in out[first_line:]:
             line.update(_ZERO)

@@ -154,3 +154,111 @@ def test_an_order_in_another_currency_than_the_account_is_rejected_naming_both()
     free = normalise(rows, Account(account_id="myshop", timezone="America/New_York"))
     assert free.rejections == []
     assert free.frame["currency"].tolist() == ["USD", "EUR", "USD"]
+
+
+def vat(
+    price: str = "120.00", tax: str = "20.00", refunds: list[Any] | None = None, **line: Any
+) -> dict[str, Any]:
+    """A tax-inclusive order (20% VAT in the price) of one line; ``line`` updates the line."""
+    row = order(taxes_included=True, refunds=refunds or [])
+    row["line_items"][0].update(
+        price=price, tax_lines=[{"title": "VAT", "rate": 0.2, "price": tax}], **line
+    )
+    return row
+
+
+def refund(subtotal: str, quantity: int = 1, **kw: Any) -> list[dict[str, Any]]:
+    rl = {"line_item_id": 55500011, "quantity": quantity, "subtotal": subtotal, **kw}
+    return [{"id": 1, "refund_line_items": [rl]}]
+
+
+def line(row: dict[str, Any], account: Account = NY) -> dict[str, Any]:
+    out = normalise([row], account)
+    assert out.rejections == [] and len(out.frame) == 1
+    got: dict[str, Any] = out.frame.iloc[0].to_dict()
+    return got
+
+
+def money(got: dict[str, Any]) -> tuple[float, ...]:
+    keys = ("price", "gross", "discount", "revenue", "refund_amount", "net_revenue")
+    return tuple(round(float(got[k]), 2) for k in keys)
+
+
+def test_vat_in_a_tax_inclusive_price_is_not_net_sales() -> None:
+    # (price, gross, discount, revenue, refunds, net revenue)
+    assert money(line(vat())) == (100.0, 100.0, 0.0, 100.0, 0.0, 100.0)
+    # a 12.00 discount: VAT is on the 108.00 sold, 18.00; the discount is 10.00 before tax
+    assert money(line(vat(tax="18.00", total_discount="12.00"))) == (
+        100.0, 100.0, 10.0, 90.0, 0.0, 90.0,
+    )  # fmt: skip
+    # two VAT lines (a regional and a national tax) add up
+    two = vat(quantity=2, price="60.00")
+    two["line_items"][0]["tax_lines"] = [{"price": "12.00"}, {"price": "8.00"}]
+    assert money(line(two)) == (50.0, 100.0, 0.0, 100.0, 0.0, 100.0)
+
+
+def test_a_tax_inclusive_refund_gives_back_its_subtotal_less_its_tax() -> None:
+    full = vat(refunds=refund("120.00", total_tax="20.00"))
+    assert money(line(full))[3:] == (100.0, 100.0, 0.0)
+    # a refund line without total_tax: its tax taken out at its line's share (1/6 here)
+    half = vat(quantity=2, price="60.00", refunds=refund("60.00"))
+    assert money(line(half))[3:] == (100.0, 50.0, 50.0)
+    # an edit that removed one of two units: the tax goes with it pro rata
+    edited = vat(quantity=2, price="60.00", current_quantity=1)
+    assert money(line(edited)) == (50.0, 50.0, 0.0, 50.0, 0.0, 50.0)
+
+
+def test_a_tax_exclusive_order_is_read_as_before() -> None:
+    row = order(refunds=refund("60.00", total_tax="4.80"))  # US sales tax, on top of the price
+    row["line_items"][0].update(
+        quantity=2, price="60.00", tax_lines=[{"title": "NY", "price": "9.60"}]
+    )
+    assert money(line(row)) == (60.0, 120.0, 0.0, 120.0, 60.0, 60.0)
+    # taxes_included absent (an older export) is tax-exclusive, as before
+    del row["taxes_included"]
+    assert money(line(row)) == (60.0, 120.0, 0.0, 120.0, 60.0, 60.0)
+
+
+def test_a_tax_inclusive_line_without_tax_lines_is_kept_with_a_note() -> None:
+    row = vat()
+    del row["line_items"][0]["tax_lines"]
+    out = normalise([row], NY)
+    assert out.rejections == [] and out.frame["revenue"].tolist() == [120.0]
+    assert [(n.row_index, n.field, n.kind) for n in out.notes] == [
+        (0, "line_items[0].tax_lines", "tax_lines_missing")
+    ]
+    # an untaxed line (taxable: false) has no tax to take out: no note
+    row["line_items"][0]["taxable"] = False
+    assert normalise([row], NY).notes == []
+
+
+def test_bad_tax_data_costs_only_its_order() -> None:
+    rows = [
+        vat(),
+        vat(tax="130.00"),  # more tax than the line sold
+        vat(refunds=refund("120.00", total_tax="121.00")),
+        order(5550002, taxes_included="yes"),
+        vat(tax="20,00"),
+        order(5550003),
+    ]
+    for k, r in enumerate(rows[1:5], start=1):
+        r["id"] = 5550010 + k
+        r["line_items"][0]["id"] = (5550010 + k) * 10 + 1
+        for rf in r["refunds"]:
+            rf["refund_line_items"][0]["line_item_id"] = (5550010 + k) * 10 + 1
+    out = normalise(rows, NY)
+    assert [(r.row_index, r.field, r.reason) for r in out.rejections] == [
+        (1, "line_items[0].tax_lines", "invalid_number"),
+        (2, "refunds[0].refund_line_items[0].total_tax", "invalid_number"),
+        (3, "taxes_included", "malformed"),
+        (4, "line_items[0].tax_lines[0].price", "invalid_number"),
+    ]
+    assert "tax 130.00 exceeds what the line sold, 120.00" in out.rejections[0].message
+    assert out.frame["order_id"].tolist() == ["5550001", "5550012", "5550003"]
+    # at ingest an order with a rejected line is rejected whole; the good orders are stored
+    batch = raw_batch("shopify_orders", [json.dumps(r) for r in rows], NY, pulled_at=PULLED)
+    result = finish_products(prepare_products(batch), ProductBook())
+    assert sorted({r.row_index for r in result.rejections}) == [1, 2, 3, 4]
+    rec = result.records.set_index("order_id")
+    assert rec.loc["5550001", "revenue"] == 100.0 and rec.loc["5550001", "list_price"] == 100.0
+    assert rec.loc["5550003", "revenue"] == 120.0
