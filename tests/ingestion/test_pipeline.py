@@ -144,7 +144,7 @@ def _mut(row: dict[str, Any], **fields: str) -> dict[str, Any]:
 
 
 def test_local_midnight_skipped_by_dst_is_flagged(world: sim.SimResult) -> None:
-    acct = account_of(world, "tiktok", timezone="America/Santiago", geo_keys={})
+    acct = account_of(world, "tiktok", timezone="America/Santiago")
     row = _tiktok(world, "2024-09-08", 10.0)  # Chile springs forward at 24:00
     rec = _run("tiktok", [row], acct, StreamHistory()).records.iloc[0]
     assert rec["timestamp"] == pd.Timestamp("2024-09-08 04:00", tz="UTC")  # 01:00 -03
