@@ -48,6 +48,7 @@ __all__ = [
     "assemble",
     "dates",
     "empty_normalised",
+    "finer_than_key",
     "map_geo",
     "numbers",
     "pluck",
@@ -383,6 +384,63 @@ class Checks:
             ),
         )
         return filled(ids, account.account_id)
+
+
+# A row finer than its connector's key (ad set, ad group, device, ...) is rejected under this
+# reason: the wire's RejectionReason has no value of its own for it yet (a proto change), and
+# "malformed" is the reason for a row not in the shape the connector reads. The message
+# begins with FINER so that a reader tells it from a broken row.
+FINER_REASON = "malformed"
+FINER = "finer than the key"
+
+
+def finer_than_key(
+    checks: Checks,
+    rows: Sequence[dict[str, Any] | None],
+    *,
+    key: str,
+    fix: str,
+    fields: Sequence[str] = (),
+    only: Mapping[str, frozenset[str]] | None = None,
+) -> None:
+    """Reject rows that carry a dimension below the connector's natural key (``key``, e.g.
+    "campaign × region × day"): the ``fields`` (dotted paths; present and not empty) and, for
+    each object path of ``only``, any of its keys outside the allowed set.
+
+    Such rows come several to a key (two ad sets of one campaign, a device split), and one
+    key stores one row: the later would replace the earlier as a restatement and the other
+    rows' spend would be lost without a word. Summing them is not safe either: a pull may be
+    split across batches, and a later pull restates rather than adds. ``fix`` says how to
+    export at the key's grain.
+    """
+    n = len(rows)
+    first: list[tuple[str, Any] | None] = [None] * n
+    for path in fields:
+        for i, v in enumerate(pluck(rows, path)):
+            if first[i] is None and v is not None and v != "" and v != {}:
+                first[i] = (path, v)
+    for path, allowed in (only or {}).items():
+        for i, v in enumerate(pluck(rows, path)):
+            if first[i] is None and type(v) is dict:
+                extra = sorted(k for k, x in v.items() if k not in allowed and x is not None)
+                if extra:
+                    first[i] = (f"{path}.{extra[0]}", v[extra[0]])
+    shown = [
+        ""
+        if f is None
+        else f"{FINER}: {f[0]} {_shown_value(f[1])} splits one {key} into "
+        f"several rows, of which one would be kept; {fix}"
+        for f in first
+    ]
+    for path in dict.fromkeys(f[0] for f in first if f is not None):
+        mask = np.fromiter((f is not None and f[0] == path for f in first), bool, n)
+        checks.fail(mask, path, FINER_REASON, shown.__getitem__)
+
+
+def _shown_value(v: Any) -> str:
+    if type(v) is dict:  # a resource (adGroup): its id, else its name
+        v = v.get("id") or v.get("resourceName") or v.get("resource_name") or "{...}"
+    return quoted(v if type(v) is str else str(v))
 
 
 # Countries whose first-level ISO 3166-2 subdivisions the holidays package lists whole (its

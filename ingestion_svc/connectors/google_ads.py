@@ -25,6 +25,7 @@ from ingestion_svc.connectors.base import (
     assemble,
     dates,
     filled,
+    finer_than_key,
     map_geo,
     pluck,
 )
@@ -53,6 +54,21 @@ OBJECTIVES = {
 }
 # A geo target constant names a region only through Google's table (or the account's geo_keys).
 GEO_TARGET = re.compile(r"geoTargetConstants/\d+", re.ASCII)
+# A row that names an ad group, ad or keyword is below the campaign; one cut by location type
+# (geographic_view is per country × location type: AREA_OF_INTEREST and LOCATION_OF_PRESENCE)
+# or by a targeting flag comes twice per campaign × region × day.
+FINER_FIELDS = (
+    "adGroup",
+    "adGroupAd",
+    "adGroupCriterion",
+    "keywordView",
+    "geographicView.locationType",
+    "userLocationView.targetingLocation",
+)
+# Segments that are the date or follow from it; any other (device, network, hour, conversion
+# action, a finer geo) splits the row.
+DATE_SEGMENTS = frozenset({"date", "week", "month", "quarter", "year", "dayOfWeek"})
+GEO_SEGMENTS = DATE_SEGMENTS | {"geoTargetRegion", "geoTargetCountry"}
 _RESOURCE_ID = re.compile(r"customers/\d+/campaigns/(\d+)", re.ASCII)
 
 
@@ -84,6 +100,13 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     checks = Checks(rows)
     n = len(rows)
     account_id = checks.account(checks.text_field(rows, "customer.id"), account, "customer.id")
+    finer_than_key(
+        checks, rows, key="campaign × region × day", fields=FINER_FIELDS,
+        only={"segments": GEO_SEGMENTS},
+        fix="select campaign, segments.date and segments.geo_target_region only (filter "
+        "geographic_view to one location type), or sum the rows per campaign, region and day "
+        "first",
+    )  # fmt: skip
     campaign_id = checks.text_field(rows, "campaign.id")
     gone = (campaign_id == None) & ~checks.bad  # noqa: E711 - elementwise
     recovered = np.zeros(n, dtype=bool)

@@ -24,6 +24,7 @@ from ingestion_svc.connectors.base import (
     assemble,
     dates,
     filled,
+    finer_than_key,
     map_geo,
     numbers,
     pluck,
@@ -53,6 +54,21 @@ OBJECTIVES = {
     "LEAD_GENERATION": "leads",
     "APP_INSTALLS": "app_promotion",
 }
+# Fields of Insights rows below level=campaign (ad set, ad) or cut by a breakdown besides the
+# connector's own: several rows per campaign × key × day (breakdowns:
+# developers.facebook.com/docs/marketing-api/insights/breakdowns).
+FINER_FIELDS = (
+    "adset_id",
+    "ad_id",
+    "age",
+    "gender",
+    "publisher_platform",
+    "platform_position",
+    "impression_device",
+    "device_platform",
+    "hourly_stats_aggregated_by_advertiser_time_zone",
+    "hourly_stats_aggregated_by_audience_time_zone",
+)
 # Retargeting campaigns are named for it (dynamic product ads re-reach site visitors).
 RETARGETING = re.compile(r"(?i)retarget|remarket|\bdpa\b|\brt\b")
 
@@ -72,6 +88,11 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     checks = Checks(rows)
     n = len(rows)
     account_id = checks.account(checks.text_field(rows, "account_id"), account, "account_id")
+    finer_than_key(
+        checks, rows, key="campaign × region × day", fields=(*FINER_FIELDS, "product_id"),
+        fix="export with level=campaign and breakdowns=region only, or sum the rows per "
+        "campaign, region and day first",
+    )  # fmt: skip
     campaign_id = checks.text_field(rows, "campaign_id")
     name = filled(checks.text_field(rows, "campaign_name"), "")
     start_raw = checks.text_field(rows, "date_start").tolist()

@@ -12,7 +12,9 @@ The rows carry no geo (neither breakdown can be cut by region). A catalogue id i
 feed format is split into the merchant's product and variant ids, so spend meets the orders'
 line items; any other id is kept as the product id. Identity is
 ``<source>|<account>|<campaign>|<item id>|<date>``; :func:`latest` keeps the last pull of
-each key (a restated day replaces the earlier one, a repeated pull changes nothing). Bad rows
+each key (a restated day replaces the earlier one, a repeated pull changes nothing), so a row
+below that key (per ad group, ad set, device, offer channel) is rejected, never kept as a
+"restatement" of its sibling (``base.finer_than_key``). Bad rows
 are rejected one by one with the checks every connector shares
 (:mod:`ingestion_svc.connectors.base`).
 """
@@ -27,8 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ingestion_svc.connectors.base import Checks, dates, filled, numbers, pluck
+from ingestion_svc.connectors.base import Checks, dates, filled, finer_than_key, numbers, pluck
+from ingestion_svc.connectors.google_ads import DATE_SEGMENTS
+from ingestion_svc.connectors.google_ads import FINER_FIELDS as GOOGLE_FINER
 from ingestion_svc.connectors.google_ads import metrics as google_metrics
+from ingestion_svc.connectors.meta import FINER_FIELDS as META_FINER
 from ingestion_svc.connectors.meta import PURCHASE, action
 from ingestion_svc.raw_batch import Account, Rejection
 
@@ -64,6 +69,17 @@ _DATE = r"\d{4}-\d{2}-\d{2}"
 # Google/Meta's Shopify item id: shopify_<country>_<product>_<variant>, or without the variant
 # (a feed keyed by item_group_id / product); any other id is kept as the product id as is.
 _SHOPIFY_ITEM = re.compile(r"shopify_[a-z]{2}_(\d+)(?:_(\d+))?", re.ASCII | re.IGNORECASE)
+
+
+# A shopping_performance_view row's segments that describe its item (each follows from the
+# offer id) or its date; any other (device, network, ad group, the offer's channel, country
+# or language: one offer id may sell in several) splits campaign × item × day.
+ITEM_SEGMENTS = DATE_SEGMENTS | {
+    "productItemId", "productTitle", "productBrand", "productCondition", "productMerchantId",
+    *(f"productTypeL{k}" for k in range(1, 6)),
+    *(f"productCategoryLevel{k}" for k in range(1, 6)),
+    *(f"productCustomAttribute{k}" for k in range(5)),
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +132,12 @@ def normalise_google_shopping(
     """``shopping_performance_view`` rows → the product report frame."""
     checks = Checks(rows)
     account_id = checks.account(checks.text_field(rows, "customer.id"), account, "customer.id")
+    finer_than_key(
+        checks, rows, key="campaign × item × day", fields=GOOGLE_FINER,
+        only={"segments": ITEM_SEGMENTS},
+        fix="select campaign, segments.date and segments.product_item_id (without ad groups or "
+        "other segments), or sum the rows per campaign, item and day first",
+    )  # fmt: skip
     campaign_id = checks.text_field(rows, "campaign.id")
     checks.required(campaign_id, "campaign.id")
     item = checks.text_field(rows, "segments.productItemId")
@@ -164,6 +186,11 @@ def normalise_meta_products(
     """Insights rows broken down by ``product_id`` → the product report frame."""
     checks = Checks(rows)
     account_id = checks.account(checks.text_field(rows, "account_id"), account, "account_id")
+    finer_than_key(
+        checks, rows, key="campaign × product × day", fields=(*META_FINER, "region"),
+        fix="export with level=campaign and breakdowns=product_id only, or sum the rows per "
+        "campaign, product and day first",
+    )  # fmt: skip
     campaign_id = checks.text_field(rows, "campaign_id")
     checks.required(campaign_id, "campaign_id")
     item = checks.text_field(rows, "product_id")
