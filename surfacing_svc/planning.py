@@ -18,6 +18,7 @@ from surfacing_svc.campaigns import CampaignSpend, campaign_plans
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.design import CellSpec, DesignSpec, ExperimentDesign, TreatmentKind
 from surfacing_svc.design import design_experiment as _design
+from surfacing_svc.design.returns import added_return
 from surfacing_svc.errors import (
     InsufficientData,
     InvalidRequest,
@@ -152,29 +153,22 @@ class DesignQuestion:
     name: str = ""
 
 
-def _expected_roas(curve: HillCurve, cell: CellSpec) -> float:
-    """Incremental outcome per unit of spend change the cell makes, read off the curve: the
-    average return of the spend a go-dark removes, the return on the added spend of a
-    heavy-up (its marginal return when the multiplier is left to the budget)."""
-    s0 = curve.reference_spend
-    m = cell.spend_multiplier
-    if cell.kind is TreatmentKind.HEAVY_UP and m <= 1.0:
-        return float(curve.mean_marginal(s0))
-    return float((curve.mean_outcome(m * s0) - curve.mean_outcome(s0)) / ((m - 1.0) * s0))
-
-
 def _with_roas(curve: HillCurve, cell: CellSpec, effect: AnalysisEffect | None) -> CellSpec:
-    """The cell with its expected return from the curve and, where the analysis reports the
-    channel's incremental effect with an interval, the same return at that interval's lower
-    bound (the analysis's own gated figure: 0 where it did not establish an effect), scaled
-    from the expected one: the design is powered at both. Both are the planning curve's
-    returns (a mean over the draws), not the analysis table's iROAS, and the text says so."""
-    roas = _expected_roas(curve, cell)
+    """The cell with the channel's curve, which prices each duration at the multiplier it
+    spends (R13-F1) and says how much of the effect a test of that length sees through the
+    carry-over (R13-F4); its expected return at the cell's multiplier (a heavy-up left to the
+    budget: the marginal return, the limit) and, where the analysis reports the channel's
+    incremental effect with an interval, the same return at that interval's lower bound (the
+    analysis's own gated figure: 0 where it did not establish an effect), scaled from the
+    expected one: the design is powered at both. Both are the planning curve's returns (a
+    mean over the draws), not the analysis table's iROAS, and the text says so."""
+    left = cell.kind is TreatmentKind.HEAVY_UP and cell.spend_multiplier <= 1.0
+    roas = added_return(curve, 1.0 if left else cell.spend_multiplier)
+    cell = replace(cell, roas=roas, roas_from="planning curve", curve=curve)
     if effect is None or not effect.incremental.estimate > 0.0:
-        return replace(cell, roas=roas, roas_from="planning curve")
+        return cell
     share = max(effect.incremental.lower, 0.0) / effect.incremental.estimate
-    return replace(cell, roas=roas, roas_low=roas * share, level=effect.incremental.level,
-                   roas_from="planning curve")  # fmt: skip
+    return replace(cell, roas_low=roas * share, level=effect.incremental.level)
 
 
 def design_metric(question: DesignQuestion, model: PlanningModel | None) -> DesignQuestion:

@@ -9,6 +9,8 @@ Where things are:
   outcome) and randomisation within them;
 - ``tbr.py``: the analysis the design is powered for (time-based regression);
 - ``power.py``: the null spread from placebo windows, power and MDE, the final test;
+- ``returns.py``: a cell's return at the spend each duration runs, read off the channel's
+  response curve, and the share of its effect a test that long sees through the carry-over;
 - ``plan.py``: :func:`design_experiment`, putting them together.
 """
 

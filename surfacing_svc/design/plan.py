@@ -5,7 +5,9 @@ Steps: the test lengths the history can check and the pre-period the analysis re
 blocks of similar geos (:mod:`.assignment`) and one randomisation within them, plus
 re-randomisations of the same blocks; per cell, the null spread of the TBR lift per duration
 from placebo windows (:mod:`.power`); per duration, power at the target effect, the MDE at the
-target power, the cell's spend change and the smallest iROAS that change would reveal.
+target power, the cell's spend change and the smallest return that change would reveal. A cell
+read off a response curve is priced per duration at the multiplier it spends, through the
+channel's carry-over (:mod:`.returns`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from surfacing_svc.usual_spend import RegisteredTest, usual_days
 from .assignment import make_blocks, rerandomise
 from .power import DurationNoise, mde_at, placebo_noise, power_at
 from .registered import carry_over_notes, placebo_note, tested_days
+from .returns import carry_over_note, extrapolation_note, priced
 from .spec import CellDesign, CellSpec, DesignSpec, ExperimentDesign, PowerPoint, TreatmentKind
 
 __all__ = ["MIN_PLACEBO_WINDOWS", "MIN_PRE_DAYS", "design_experiment", "plan_windows"]
@@ -140,8 +143,10 @@ def _cell(
     for n in noise:
         m = _multiplier(cell, spec.budget, daily_spend, n.duration_days)
         change = (m - 1.0) * daily_spend
-        expected = cell.roas * change / daily_outcome if cell.roas is not None else math.nan
-        low = cell.roas_low * change / daily_outcome if cell.roas_low is not None else math.nan
+        # Each duration at the return of the spend it runs, seen through the carry-over.
+        roas, roas_low, seen = priced(cell, m, n.duration_days)
+        expected = roas * seen * change / daily_outcome
+        low = roas_low * seen * change / daily_outcome
         target = direction * spec.lift if spec.lift is not None else expected
         mde = mde_at(spec.target_power, n.noise, spec.alpha, direction=direction)
         mde_abs = mde * daily_outcome * n.duration_days
@@ -152,7 +157,7 @@ def _cell(
                 mde_lift=mde,
                 mde_absolute=mde_abs,
                 spend_change=change * n.duration_days,
-                min_detectable_roas=mde_abs / abs(change * n.duration_days)
+                min_detectable_roas=mde_abs / abs(change * n.duration_days * seen)
                 if change != 0
                 else math.inf,
                 expected_lift=expected,
@@ -165,9 +170,15 @@ def _cell(
                 power_at_conservative=power_at(low, n.noise, spec.alpha)
                 if math.isfinite(low)
                 else math.nan,
+                spend_multiplier=m,
+                expected_roas=roas,
+                conservative_roas=roas_low,
+                realised_share=seen,
             )
         )
-    target = direction * spec.lift if spec.lift is not None else points[0].expected_lift
+    # Without a target of the caller's, the longest duration's expected effect (a budget
+    # spread over it, its carry-over seen most): what _why_not speaks of.
+    target = direction * spec.lift if spec.lift is not None else points[-1].expected_lift
     feasible, reason = True, ""
     if not math.isfinite(target):
         recommended = points[-1].duration_days  # no target: the most sensitive duration
@@ -178,7 +189,7 @@ def _cell(
         else:
             recommended = points[-1].duration_days
             feasible = False
-            reason = _why_not(spec, cell, points[-1], target, noise, history.outcome_name)
+            reason = _why_not(spec, cell, points, target, noise, history.outcome_name)
     conservative = ""
     if math.isfinite(points[0].conservative_lift):
         recommended, conservative = _conservative(
@@ -237,7 +248,7 @@ def _conservative(
             f"sized by the smallest effect the history can detect rather than by the "
             f"estimate: {longest.duration_days} days detect a {longest.mde_lift:.1%} change in "
             f"{outcome} ({_a(_return_name(cell, outcome)[0])} of "
-            f"{longest.min_detectable_roas:.2f} or more) with {target:.0%} power"
+            f"{_r(longest.min_detectable_roas)} or more) with {target:.0%} power"
             + shortest_expected
         )
     powers = ", ".join(f"{p.power_at_conservative:.0%} at {p.duration_days} days" for p in points)
@@ -248,13 +259,26 @@ def _conservative(
     share = cell.roas_low / expected if expected > 0 else math.nan
     curve = f"{cell.roas_from} " if cell.roas_from else ""
     name, what = _return_name(cell, outcome)
+    first, last = points[0], points[-1]
+    if _same_spend(points):
+        returns = (f"{name} {_r(first.conservative_roas)} against {_r(first.expected_roas)} "
+                   f"expected")  # fmt: skip
+        lifts = f"{abs(first.conservative_lift):.1%}"
+    else:  # a budget: each duration spends, and returns, its own
+        returns = (
+            f"{name} {_r(first.conservative_roas)} against {_r(first.expected_roas)} expected "
+            f"at {first.duration_days} days (spend ×{first.spend_multiplier:.3g}) to "
+            f"{_r(last.conservative_roas)} against {_r(last.expected_roas)} at "
+            f"{last.duration_days} days (×{last.spend_multiplier:.3g}: the budget spread "
+            "over more days adds less spend a day, each day's priced on the curve)"
+        )
+        lifts = f"{abs(first.conservative_lift):.1%} to {abs(last.conservative_lift):.1%}"
     said = (
         f"{spec.channel} at the lower bound of the analysis's {level}interval of its "
-        f"incremental {outcome} ({share:.0%} of the estimate; {curve}{name} {cell.roas_low:.2f} "
-        f"against {expected:.2f} expected, {what}"
+        f"incremental {outcome} ({share:.0%} of the estimate; {curve}{returns}, {what}"
         + (" on the curve's mean over the model's draws scaled to that bound, not the analysis "
            "table's point-fit iROAS" if cell.roas_from else "")
-        + f"; a {abs(points[0].conservative_lift):.1%} change in {outcome}): power {powers}"
+        + f"; a {lifts} change in {outcome}): power {powers}"
     )  # fmt: skip
     if spec.lift is not None:  # the caller's own effect of interest sizes the test
         return (at_expected or longest.duration_days), said
@@ -271,6 +295,17 @@ def _conservative(
         said + f"; no duration up to {longest.duration_days} days reaches {target:.0%} power "
         "at the interval's lower bound: the test may come back null" + shortest_expected
     )
+
+
+def _r(value: float) -> str:
+    """A return to three significant digits, as ``liftos analyze`` prints conversions per
+    unit of spend (R13-F6: 0.00117 printed as 0.00)."""
+    return f"{value:.3g}"
+
+
+def _same_spend(points: Sequence[PowerPoint]) -> bool:
+    """Whether every duration spends the same multiplier (no budget sets it per duration)."""
+    return len({round(p.spend_multiplier, 9) for p in points}) <= 1
 
 
 def _a(name: str) -> str:
@@ -295,12 +330,13 @@ def _return_name(cell: CellSpec, outcome: str) -> tuple[str, str]:
 def _why_not(
     spec: DesignSpec,
     cell: CellSpec,
-    longest: PowerPoint,
+    points: Sequence[PowerPoint],
     target: float,
     noise: list[DurationNoise],
     outcome: str,
 ) -> str:
     """Why no duration reaches the target power, in words."""
+    longest = points[-1]
     d = longest.duration_days
     said = (
         f"at {spec.target_power:.0%} power the smallest change in {outcome} a {d}-day test "
@@ -309,11 +345,22 @@ def _why_not(
     )
     if spec.lift is None and cell.roas is not None:
         action = "turning it off" if cell.kind is TreatmentKind.GO_DARK else "the added spend"
+        seen = (
+            f", of whose effect the test sees {longest.realised_share:.0%} through the carry-over"
+            if longest.realised_share < 0.995
+            else ""
+        )
         said = (
             f"{action} in the treatment geos is expected to move their {outcome} by "
             f"{target:+.1%} ({cell.roas_from + ' ' if cell.roas_from else ''}"
-            f"{_return_name(cell, outcome)[0]} {cell.roas:.2f} on a spend change of "
-            f"{longest.spend_change:,.0f} over {d} days); " + said
+            f"{_return_name(cell, outcome)[0]} {_r(longest.expected_roas)} on a spend change of "
+            f"{longest.spend_change:,.0f} over {d} days{seen}); " + said
+        )
+    if spec.lift is None and spec.budget is not None and not _same_spend(points):
+        # The target itself shrinks with the duration: no noise extrapolation reaches it.
+        return said + (
+            "; a longer test spreads the same budget over more days, so its expected effect "
+            "shrinks with the noise"
         )
     needed = _needed_days(noise, target, spec)
     if needed is None:
@@ -406,6 +453,16 @@ def design_experiment(
         for c in cells
         if c.conservative
     ]
+    # What the curve's pricing rests on: spend past what the model saw, per cell; the
+    # carry-over's share of the effect each duration sees, once (one channel, one curve).
+    priced_cells = [c for c in cells if c.spec.curve is not None]
+    warnings += [
+        extrapolation_note(spec.channel, c.power_curve, c.index if n_cells > 1 else None)
+        for c in priced_cells
+    ]
+    if priced_cells:
+        warnings.append(carry_over_note(spec.channel, priced_cells[0].power_curve))
+    warnings = [w for w in warnings if w]
     warnings += history.warnings
     warnings += registry
     if n_cells > 1:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .assignment import AssignmentMethod
+
+if TYPE_CHECKING:
+    from surfacing_svc.curves import HillCurve
 
 __all__ = [
     "CellDesign",
@@ -41,18 +45,26 @@ class CellSpec:
         Multiplier on business-as-usual spend in the cell's geos (0 for go-dark; > 1 for a
         heavy-up; 0 with a heavy-up and a budget: as much as the budget buys).
     roas : float or None
-        Expected incremental outcome per unit of spend change (iROAS for a go-dark, marginal
-        ROAS over the added spend for a heavy-up), when known: it gives the expected effect.
+        Expected incremental outcome per unit of spend change (iROAS for a go-dark, the
+        average return on the added spend for a heavy-up), when known: it gives the expected
+        effect. With a ``curve`` it is the curve's at ``spend_multiplier`` (at 1, the
+        marginal return, for a heavy-up left to the budget), and each duration is priced at
+        the multiplier it spends instead (:mod:`.returns`).
     roas_low : float or None
         The same return at the conservative end of the analysis's interval (the lower bound
         of the channel's incremental effect, 0 where the analysis did not establish one),
         when the analysis gives one; the design is recommended only when powered there too.
+        With a ``curve``, ``roas_low / roas`` scales each duration's return the same way.
     level : float
         The coverage of that interval (for the text).
     roas_from : str
         Where ``roas`` comes from, for the text: "planning curve" when read off an analysis's
         response curve (the mean over its draws, not the analysis table's iROAS); "" when the
         caller gave it.
+    curve : HillCurve or None
+        The channel's response curve the returns are read off, with its carry-over weights:
+        each duration's return at the multiplier it spends and the share of the effect the
+        test sees; None: ``roas`` at any multiplier, the whole effect within the test.
     """
 
     kind: TreatmentKind = TreatmentKind.GO_DARK
@@ -61,6 +73,7 @@ class CellSpec:
     roas_low: float | None = None
     level: float = 0.0
     roas_from: str = ""
+    curve: HillCurve | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +127,14 @@ class PowerPoint:
     ``power`` is at the target effect (``nan`` without one); ``mde_lift`` is the smallest
     relative effect detected with the target power, ``mde_absolute`` the same in outcome
     units over the test; ``spend_change`` is the cell's change in spend over the test
-    (negative for a go-dark); ``min_detectable_roas`` is ``mde_absolute / |spend_change|``;
-    ``expected_lift`` comes from the cell's ``roas`` (``nan`` without one);
-    ``conservative_lift`` and ``power_at_conservative`` the same at the cell's ``roas_low``.
+    (negative for a go-dark) at ``spend_multiplier`` × business-as-usual spend (a budget
+    sets it per duration); ``min_detectable_roas`` is the smallest return on that change the
+    test detects, ``mde_absolute / (|spend_change| · realised_share)``; ``expected_lift``
+    comes from ``expected_roas``, the cell's return at that multiplier, times
+    ``realised_share``, the share of the effect a test this long sees through the channel's
+    carry-over (``nan`` without a return); ``conservative_lift`` and
+    ``power_at_conservative`` the same at ``conservative_roas``, the return at the analysis
+    interval's lower bound.
     """
 
     duration_days: int
@@ -131,6 +149,10 @@ class PowerPoint:
     placebo_windows: int
     conservative_lift: float = math.nan
     power_at_conservative: float = math.nan
+    spend_multiplier: float = math.nan
+    expected_roas: float = math.nan
+    conservative_roas: float = math.nan
+    realised_share: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

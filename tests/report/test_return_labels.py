@@ -39,7 +39,7 @@ def test_a_holdouts_return_is_the_planning_curves_iroas_labelled(history) -> Non
                     roas_from="planning curve")  # fmt: skip
     said = design_experiment(history, DesignSpec("meta", cells=(cell,))).cells[0].conservative
     assert (
-        "(33% of the estimate; planning curve iROAS 1.00 against 3.00 expected, average returns "
+        "(33% of the estimate; planning curve iROAS 1 against 3 expected, average returns "
         "(the revenue the test turns off per unit of the spend it turns off, at the spend as "
         "run) on the curve's mean over the model's draws scaled to that bound, not the analysis "
         "table's point-fit iROAS; a " in said
@@ -52,7 +52,7 @@ def test_an_unestablished_channels_detectable_return_is_named(history) -> None:
     c = design_experiment(history, DesignSpec("meta", cells=(cell,))).cells[0]
     longest = c.power_curve[-1]
     assert (
-        f"change in revenue (an iROAS of {longest.min_detectable_roas:.2f} or more) with 80% "
+        f"change in revenue (an iROAS of {longest.min_detectable_roas:.3g} or more) with 80% "
         "power" in c.conservative
     ), c.conservative
 
@@ -63,9 +63,9 @@ def test_a_heavy_ups_return_is_the_added_spends(history) -> None:
         CellSpec(TreatmentKind.HEAVY_UP, 2.0, roas=2.0, roas_low=0.5, level=0.9),
     )
     d = design_experiment(history, DesignSpec("meta", cells=cells, treatment_share=0.6))
-    assert "; iROAS 1.00 against 3.00 expected, average returns " in d.warnings[0]
+    assert "; iROAS 1 against 3 expected, average returns " in d.warnings[0]
     assert (
-        "; added-spend ROAS 0.50 against 2.00 expected, returns of the added spend (its revenue "
+        "; added-spend ROAS 0.5 against 2 expected, returns of the added spend (its revenue "
         "per unit of it); a " in d.warnings[1]
     ), d.warnings[1]
 

@@ -219,7 +219,7 @@ def test_power_is_stated_at_the_interval_lower_bound_beside_the_expected_effect(
         cell.conservative
     )
     # The caller's returns (no curve named): the figures, with the bound's share of the estimate.
-    assert "(33% of the estimate; iROAS 1.00 against 3.00 expected, average returns (" in (
+    assert "(33% of the estimate; iROAS 1 against 3 expected, average returns (" in (
         cell.conservative
     )
     for p in cell.power_curve:
@@ -304,7 +304,7 @@ def test_each_cell_of_a_multi_cell_design_states_its_own_lower_bound() -> None:
     d = design_experiment(h, DesignSpec("meta", cells=cells, treatment_share=0.6))
     assert d.warnings[0].startswith("cell 1: meta at the lower bound")
     assert d.warnings[1].startswith("cell 2: meta at the lower bound")
-    assert "ROAS 0.50 against 2.00 expected" in d.warnings[1]
+    assert "ROAS 0.5 against 2 expected" in d.warnings[1]
     up = d.cells[1].power_curve[0]
     assert (
         up.conservative_lift == pytest.approx(up.expected_lift / 4.0) and up.conservative_lift > 0
