@@ -28,6 +28,10 @@ from mesh.sdk.failures import RpcFailure
 
 COMMANDS = ("optimize", "predict", "design", "recommend")
 _METRIC = {1: "conversions", 2: "revenue"}
+# The return a design cell's smallest detectable figure is of, by its treatment type (R13-F5):
+# turning spend off reveals the average return (iROAS), a cut or a heavy-up the return of the
+# spend removed or added (the design's own words, surfacing_svc.design.plan._return_name).
+_CELL_RETURN = {1: "iROAS", 2: "added-spend ROAS", 3: "removed-spend ROAS"}
 _BOUND = {2: "at lower bound", 3: "at upper bound", 4: "held"}
 # What a recommendation's confidence is, by kind (surfacing_svc.recommend).
 _CONFIDENCE = {
@@ -262,9 +266,9 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
         change = a.optimal_spend / a.current_spend - 1 if a.current_spend else math.nan
         now = a.marginal_roas_current.estimate if a.marginal_roas_current else math.nan
         shown = table.get(a.channel)
-        fit = "—" if shown is None else f"{shown:.2f}"
+        fit = "—" if shown is None else _ret(shown)
         print(f"{a.channel:18s} {a.current_spend:12,.0f} {a.optimal_spend:12,.0f} {change:+8.0%} "
-              f"{now:10.2f} {a.marginal_roas:7.2f} {fit:>9s}  {_BOUND.get(int(a.bound_status), '')}")  # fmt: skip
+              f"{_ret(now):>10s} {_ret(a.marginal_roas):>7s} {fit:>9s}  {_BOUND.get(int(a.bound_status), '')}")  # fmt: skip
         for k in a.campaigns:
             print(f"  {k.campaign_id:16s} {k.current_spend:12,.0f} {k.optimal_spend:12,.0f}"
                   f"{'':32s}{_BOUND.get(int(k.bound_status), '')}")  # fmt: skip
@@ -291,7 +295,7 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
     # What one more unit of total budget adds through this RPC: the default bound and the
     # ceilings follow the budget (a warning gives the figure with them held, R10-F15).
     print(
-        f"shadow price of the budget: {r.shadow_price:.3f} per unit, {of}, with the bounds "
+        f"shadow price of the budget: {_ret(r.shadow_price)} per unit, {of}, with the bounds "
         "this request sets at that budget" + ("" if r.budget_binds else " (budget not all spent)")
     )
     for w in r.warnings:
@@ -363,15 +367,17 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
         low = c.conservative != "" and any(
             math.isfinite(p.conservative_lift) for p in c.power_curve
         )
+        least = f"min {_CELL_RETURN.get(int(c.treatment_type), 'return')}"
+        width = max(10, len(least))
         print(f"  {'days':>5s} {'power':>7s} {'MDE':>7s} {'MDE (abs)':>12s} {'spend change':>13s} "
-              f"{'min iROAS':>10s} {'expected':>9s}"
+              f"{least:>{width}s} {'expected':>9s}"
               + (f" {'lower':>8s} {'power@lower':>12s}" if low else ""))  # fmt: skip
         for p in c.power_curve:
             power = "—" if math.isnan(p.power) else f"{p.power:.0%}"
             expected = "—" if math.isnan(p.expected_lift) else f"{p.expected_lift:+.1%}"
             line = (f"  {p.duration_days:5d} {power:>7s} {p.minimum_detectable_lift:7.1%} "
                     f"{p.minimum_detectable_effect:12,.0f} {p.spend_change:13,.0f} "
-                    f"{p.minimum_detectable_roas:10.2f} {expected:>9s}")  # fmt: skip
+                    f"{_ret(p.minimum_detectable_roas):>{width}s} {expected:>9s}")  # fmt: skip
             if low:
                 line += f" {_pct(p.conservative_lift, '+.1%'):>8s} {_pct(p.power_at_conservative, '.0%'):>12s}"
             print(line)
@@ -408,6 +414,12 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
         if w not in notes:
             print(f"warning: {w}")
     return 0
+
+
+def _ret(value: float) -> str:
+    """A return to three significant digits, as `liftos analyze` prints conversions per unit
+    of spend (R13-F6: two decimals printed 0.00117 as 0.00)."""
+    return f"{value:.3g}"
 
 
 def _pct(value: float, fmt: str) -> str:

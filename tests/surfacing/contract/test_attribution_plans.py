@@ -464,7 +464,7 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
     for c in analysis.channels:
         if c.spend.amount > 0:
             row = re.search(rf"^{c.channel} .* (\S+)  ", out, re.M)
-            assert row and row.group(1) == f"{c.marginal_roas.estimate:.2f}", out
+            assert row and row.group(1) == f"{c.marginal_roas.estimate:.3g}", out
     assert "mROAS now, after: the planning curve's mean over the model's parameter draws" in out
     assert cli.main(["optimize", analysis.analysis_id, "--org", ORG, "--budget", budget,
                      "--profit-margin", "0.4", "--risk", "0"]) == 0  # fmt: skip

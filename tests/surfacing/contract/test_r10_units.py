@@ -13,6 +13,7 @@ twice on the same data, once for revenue and once for conversions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import grpc
@@ -288,3 +289,37 @@ def test_the_plans_uplift_says_it_is_over_the_draws_not_counterfactuals_point_fi
                  for a in moved]), timeout=300)  # fmt: skip
     # What the sentence warns of: the point fit's figure is not the draws' mean.
     assert abs(check.delta.estimate - plan.uplift.estimate) > 0.01 * abs(plan.uplift.estimate)
+
+
+# -- R13-F5, F6 ---------------------------------------------------------------------------
+
+
+def test_the_cli_prints_conversions_returns_to_three_significant_digits(
+    peers: PeerConfig, conversions: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Conversions per USD to two decimals read 0.00 and 0.01 (R13-F6); a heavy-up's smallest
+    # detectable return was headed "min iROAS" beside text calling it added-spend ROAS (F5).
+    assert cli.main(["design", "--org", ORG, "--channel", CHANNEL, "--weeks", "4",
+                     "--analysis", conversions, "--heavy-up", "0", "--budget", "5000",
+                     "--timeout", "300"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert re.search(r"^ +days +power .* min added-spend ROAS +expected", out, re.M), out
+    assert "min iROAS" not in out
+    with LiftOS(peers, org_id=ORG) as client:
+        reply = client.design_experiment(CHANNEL, duration_days=[28], analysis_id=conversions,
+                                         heavy_up=0.0, budget=5000.0)  # fmt: skip
+        (point,) = reply.cells[0].power_curve
+        row = re.search(r"^ +28 +\S+ +\S+ +[\d,]+ +[\d,]+ +(\S+) ", out, re.M)
+        assert row and row.group(1) == f"{point.minimum_detectable_roas:.3g}", out
+        # The return the expected effect rests on, conversions per USD (~0.01): not 0.00.
+        said = re.findall(r"added-spend ROAS (\d[\d.e+-]*)", out)
+        assert said and all(float(x) > 0 for x in said), out
+        assert cli.main(["optimize", conversions, "--org", ORG, "--days", "30",
+                         "--target-roas", "0.02", "--timeout", "300"]) == 0  # fmt: skip
+        out = capsys.readouterr().out
+        plan = client.optimize_budget(conversions, days=30, target_marginal_roas=0.02)
+    for a in plan.allocations:
+        row = re.search(rf"^{a.channel} +\S+ +\S+ +\S+ +(\S+) +(\S+) ", out, re.M)
+        assert row, out
+        assert row.groups() == (f"{a.marginal_roas_current.estimate:.3g}",
+                                f"{a.marginal_roas:.3g}"), out  # fmt: skip
