@@ -7,9 +7,11 @@ Admin API and ETL tools give UTC (``Z``), whose evening orders would otherwise f
 next day. Without an account zone the string's own offset dates it.
 
 Quirks handled: money as decimal strings in the shop currency (``price`` per unit,
-``total_discount`` per line), ids as JSON numbers, ``currency`` per order (the shop's: one
-other than the account's, when the account names one, is rejected ``unknown_currency`` as
-the campaign connectors do; without one each order keeps its own), refunds nested in
+``total_discount`` per line), ids as JSON numbers, digit strings or the GraphQL Admin API's
+global ids (``gid://shopify/Order/123`` is order 123; a row in GraphQL's own shape,
+camelCase, is rejected saying so), ``currency`` per order (the shop's: one other than the
+account's, when the account names one, is rejected ``unknown_currency`` as the campaign
+connectors do; without one each order keeps its own), refunds nested in
 ``refunds[].refund_line_items[]`` pointing at their line by ``line_item_id`` (a partial
 refund returns some units of some lines), order edits that removed units
 (``current_quantity`` below ``quantity`` beyond what was refunded: the line keeps only what
@@ -111,7 +113,8 @@ LINES: dict[str, str] = {
     "natural_key": "object",
 }
 _DECIMAL = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
-_ID = re.compile(r"\d{1,20}", re.ASCII)
+# An id as REST gives it (digits), or the GraphQL Admin API's global id of the same thing
+_ID = re.compile(r"(?:gid://shopify/([A-Za-z]+)/)?(\d{1,20})", re.ASCII)
 _STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})", re.ASCII)
 
 
@@ -121,14 +124,19 @@ class _Bad(Exception):
         self.field, self.reason, self.message = field, reason, message
 
 
-def _ident(v: Any, path: str) -> str:
+def _ident(v: Any, path: str, of: str) -> str:
+    """A Shopify id of an ``of`` (Order, LineItem, Product, ProductVariant): a JSON number, its
+    digits, or its GraphQL global id (``gid://shopify/Order/123`` → ``123``: the REST and the
+    GraphQL export of one order meet on one natural key)."""
     if type(v) is int and v >= 0:
         return str(v)
-    if type(v) is str and _ID.fullmatch(v):
-        return v
+    found = _ID.fullmatch(v) if type(v) is str else None
+    if found and found[1] in (None, of):
+        return found[2]
     if v is None or v == "":
         raise _Bad(path, "missing_field", f"{path} is missing")
-    raise _Bad(path, "malformed", f"{path} is not a Shopify id")
+    shapes = f"a number, or gid://shopify/{of}/<number>"
+    raise _Bad(path, "malformed", f"{path} {quoted(v)} is not a Shopify {of} id ({shapes})")
 
 
 def _money(v: Any, path: str, *, required: bool = True) -> float:
@@ -337,7 +345,11 @@ def _order(
     """Append the order's line items to ``out``; its rejections to ``rej``; the parts of it
     left out to ``notes``. A cancelled order's lines are appended with no units and no money,
     and its cancellation returned."""
-    order_id = _ident(row.get("id"), "id")
+    graphql = next((k for k in ("lineItems", "__parentId", "createdAt") if k in row), None)
+    if graphql is not None and "line_items" not in row:  # GraphQL's gids alone are read
+        raise _Bad(graphql, "malformed", f"a GraphQL Admin API order ({graphql}): not read; send "
+            "the REST orders.json shape (line_items, created_at), gid ids welcome")  # fmt: skip
+    order_id = _ident(row.get("id"), "id", "Order")
     cancelled = _not_a_sale(row)
     first_line = len(out)
     day, created = _stamp(row.get("created_at"), "created_at", _zone(account.timezone))
@@ -392,7 +404,7 @@ def _order(
             try:
                 if type(rl) is not dict:
                     raise _Bad(path, "malformed", f"{path} is not an object")
-                lid = _ident(rl.get("line_item_id"), f"{path}.line_item_id")
+                lid = _ident(rl.get("line_item_id"), f"{path}.line_item_id", "LineItem")
                 q = _count(rl.get("quantity"), f"{path}.quantity")
                 amount = _money(rl.get("subtotal"), f"{path}.subtotal")
                 # a tax-inclusive shop's refund subtotal holds the tax it gave back
@@ -436,7 +448,7 @@ def _order(
                     f"gift card{shown_price} left out of the order: a liability, not a product "
                     "sale (its revenue comes when it is redeemed)"))  # fmt: skip
                 continue
-            lid = _ident(li.get("id"), f"{path}.id")
+            lid = _ident(li.get("id"), f"{path}.id", "LineItem")
             # the id is the record's natural key: a second line with it would replace the
             # first in memory, and one of them would be lost without a word
             if first_of.setdefault(lid, j) != j:
@@ -449,12 +461,12 @@ def _order(
             pid = (
                 _deleted_product(li)
                 if li.get("product_id") is None
-                else _ident(li["product_id"], f"{path}.product_id")
+                else _ident(li["product_id"], f"{path}.product_id", "Product")
             )
             vid = (
                 ""
                 if li.get("variant_id") is None
-                else _ident(li["variant_id"], f"{path}.variant_id")
+                else _ident(li["variant_id"], f"{path}.variant_id", "ProductVariant")
             )
             qty = _count(li.get("quantity"), f"{path}.quantity")
             price = _money(li.get("price"), f"{path}.price")
@@ -528,7 +540,7 @@ def _order(
             "not a product sale, left out (a gift card's revenue comes when it is redeemed)",
         )
     # A refund of a line the order does not have (whatever became of that line's own checks).
-    ids = {_text(li.get("id")) for li in items if type(li) is dict}
+    ids = {_ID.sub(r"\2", _text(li.get("id"))) for li in items if type(li) is dict}
     for lid, paths in refund_paths.items():
         if lid not in ids:
             rej.append(Rejection(i, f"{paths[0]}.line_item_id", "missing_field",

@@ -2,10 +2,12 @@
 element per row) → one row per variant: the catalogue a product analysis reads (category,
 list price and unit cost).
 
-Quirks handled: ids as JSON numbers or digit strings, money as decimal strings, the category
-in ``product_type``, the unit cost in ``variants[].inventory_item.cost`` (absent when the
-merchant never entered one: the cost stays unknown, the variant is kept). The products
-endpoint carries no currency: prices are in the shop's (the account's) currency.
+Quirks handled: ids as JSON numbers, digit strings or GraphQL global ids
+(``gid://shopify/Product/1``; a row in GraphQL's own shape is rejected saying so), money as
+decimal strings, the category in ``product_type``, the unit cost in
+``variants[].inventory_item.cost`` (absent when the merchant never entered one: the cost
+stays unknown, the variant is kept). The products endpoint carries no currency: prices are
+in the shop's (the account's) currency.
 
 Identity: ``natural_key = shopify|<shop>|product|<product id>|<variant id>``; ``version`` is
 the product's ``updated_at`` in µs when the row has one, else the batch's pull order
@@ -68,7 +70,11 @@ def _product(
     i: int, row: dict[str, Any], account: Account, base: int, out: list[dict[str, Any]],
     rej: list[Rejection],
 ) -> None:  # fmt: skip
-    pid = _ident(row.get("id"), "id")
+    if "variants" not in row and ("__parentId" in row or "productType" in row):
+        raise _Bad("productType" if "productType" in row else "__parentId", "malformed",
+            "a GraphQL Admin API product: not read; send the REST products.json shape "
+            "(variants, product_type), gid ids welcome")  # fmt: skip
+    pid = _ident(row.get("id"), "id", "Product")
     updated = row.get("updated_at")
     version = _stamp(updated, "updated_at")[1] if updated is not None else base + i
     variants = row.get("variants")
@@ -81,7 +87,7 @@ def _product(
         try:
             if type(v) is not dict:
                 raise _Bad(path, "malformed", f"{path} is not an object")
-            vid = _ident(v.get("id"), f"{path}.id")
+            vid = _ident(v.get("id"), f"{path}.id", "ProductVariant")
             # the id is the record's natural key: a second variant with it would replace
             # the first in memory, and one of them would be lost without a word
             if first_of.setdefault(vid, j) != j:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ingestion_svc.connectors.shopify_orders import normalise
+from ingestion_svc.connectors.shopify_orders import OrderBook, normalise
 from ingestion_svc.product_batch import ProductBook, finish_products, prepare_products
 from ingestion_svc.raw_batch import Account
 
@@ -262,3 +262,58 @@ def test_bad_tax_data_costs_only_its_order() -> None:
     rec = result.records.set_index("order_id")
     assert rec.loc["5550001", "revenue"] == 100.0 and rec.loc["5550001", "list_price"] == 100.0
     assert rec.loc["5550003", "revenue"] == 120.0
+
+
+def gid(kind: str, n: int) -> str:
+    return f"gid://shopify/{kind}/{n}"
+
+
+def test_graphql_global_ids_in_a_rest_order_are_its_ids() -> None:
+    rest = order(refunds=refund("60.00"))
+    rest["line_items"][0].update(quantity=2, price="60.00")
+    ids = copy.deepcopy(rest)
+    ids["id"] = gid("Order", 5550001)
+    ids["updated_at"] = "2024-03-02T10:00:00-05:00"  # a later pull: the same order restated
+    li = ids["line_items"][0]
+    li.update(id=gid("LineItem", 55500011), product_id=gid("Product", 632910392),
+              variant_id=gid("ProductVariant", 808950810))  # fmt: skip
+    ids["refunds"][0]["refund_line_items"][0]["line_item_id"] = gid("LineItem", 55500011)
+    book = OrderBook()
+    for row in (rest, ids):
+        out = normalise([row], NY)
+        assert out.rejections == []
+        book.apply(out)
+    assert book.counts == {"new": 1, "restated": 1, "duplicate": 0, "stale": 0}
+    f = book.frame()
+    assert f[["order_id", "line_item_id", "product_id", "variant_id"]].values.tolist() == [
+        ["5550001", "55500011", "632910392", "808950810"]
+    ]
+    assert f["natural_key"].tolist() == ["shopify|myshop|5550001|55500011"]
+    assert (f["refunded_quantity"].tolist(), f["refund_amount"].tolist()) == ([1], [60.0])
+
+
+def test_an_id_of_the_wrong_kind_or_shape_is_rejected_naming_the_shape() -> None:
+    wrong_kind = order(5550002)
+    wrong_kind["line_items"][0]["product_id"] = gid("ProductVariant", 808950810)
+    rows = [order(id=gid("Product", 5550001)), wrong_kind, order(5550003)]
+    out = normalise(rows, NY)
+    assert [(r.row_index, r.field, r.reason, r.message) for r in out.rejections] == [
+        (0, "id", "malformed", "id 'gid://shopify/Product/5550001' is not a Shopify Order id "
+         "(a number, or gid://shopify/Order/<number>)"),
+        (1, "line_items[0].product_id", "malformed",
+         "line_items[0].product_id 'gid://shopify/ProductVariant/808950810' is not a Shopify "
+         "Product id (a number, or gid://shopify/Product/<number>)"),
+    ]  # fmt: skip
+    assert out.frame["order_id"].tolist() == ["5550003"]
+
+
+def test_a_graphql_shaped_order_is_rejected_saying_which_shape_is_read() -> None:
+    node = {"id": gid("Order", 5550001), "createdAt": "2024-03-02T04:30:00Z",
+            "currencyCode": "USD", "displayFinancialStatus": "PAID"}  # fmt: skip
+    child = {"id": gid("LineItem", 55500011), "quantity": 1,
+             "__parentId": gid("Order", 5550001)}  # fmt: skip
+    out = normalise([node, child, order(5550002)], NY)
+    got = [(r.row_index, r.field, r.reason) for r in out.rejections]
+    assert got == [(0, "createdAt", "malformed"), (1, "__parentId", "malformed")]
+    assert all("REST orders.json" in r.message for r in out.rejections)
+    assert out.frame["order_id"].tolist() == ["5550002"]
