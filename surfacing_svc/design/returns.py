@@ -96,10 +96,14 @@ def extrapolation_note(channel: str, points: Sequence[PowerPoint], cell: int | N
     beyond = [p for p in points if p.spend_multiplier > EXTRAPOLATION_RATIO]
     if not beyond:
         return ""
-    at = ", ".join(f"×{p.spend_multiplier:.3g} over {p.duration_days} days" for p in beyond)
+    first, *rest = beyond
+    at = ", ".join(
+        [f"{first.spend_multiplier:.3g}× its current level over {first.duration_days} days"]
+        + [f"{p.spend_multiplier:.3g}× over {p.duration_days} days" for p in rest]
+    )
     return (
         (f"cell {cell}: " if cell is not None else "")
-        + f"{channel}: the test spends {at} its current level in the treatment geos, beyond the "
+        + f"{channel}: the treatment geos' spend in the test is {at}, beyond the "
         f"{EXTRAPOLATION_RATIO:g}× the model saw; the curve's return on that spend (and the "
         "expected effect and power read from it) is extrapolation"
     )

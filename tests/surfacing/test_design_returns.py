@@ -103,7 +103,10 @@ def test_spend_beyond_what_the_model_saw_is_called_extrapolation(history: GeoHis
     frame = _frame(history)
     far = _design(frame, CURVE, CellSpec(HEAVY_UP, 2.5), durations=(14, 28))
     (note,) = [w for w in far.warnings if "extrapolation" in w]
-    assert note.startswith("meta: the test spends ×2.5 over 14 days, ×2.5 over 28 days its ")
+    assert note.startswith(
+        "meta: the treatment geos' spend in the test is 2.5× its current level over 14 days, "
+        "2.5× over 28 days, beyond"
+    )
     assert f"beyond the {EXTRAPOLATION_RATIO:g}× the model saw" in note
     near = _design(frame, CURVE, CellSpec(HEAVY_UP, 1.5), durations=(14, 28))
     assert not [w for w in near.warnings if "extrapolation" in w]
