@@ -2,9 +2,12 @@
 ``breakdowns=region``, ``action_attribution_windows=["1d_click","7d_click","1d_view"]``).
 
 Quirks handled: every number is a string; purchases and their value live in the ``actions``
-and ``action_values`` lists under ``offsite_conversion.fb_pixel_purchase``, whose ``value``
+and ``action_values`` lists under ``omni_purchase``, ``purchase`` or
+``offsite_conversion.fb_pixel_purchase`` (the first present: they overlap), whose ``value``
 is the default attribution (7-day click + 1-day view) and whose window keys break it down;
-an action with no events is omitted (zero purchases); the geo is the region's *name*
+an action with no events is omitted (zero purchases), but the region breakdown returns no
+off-Meta actions at all, so a batch with no purchase action anywhere has its purchases
+unknown (``outcome_reported`` False, with a note), not 0; the geo is the region's *name*
 ("California"), mapped through the account's ``geo_keys`` or, without them, to the
 country's subdivision code ("CA") so that spend meets the orders' geos;
 ``date_start``/``date_stop`` must be the same day (daily rows) in the account's time zone.
@@ -33,6 +36,18 @@ from ingestion_svc.connectors.base import (
 from ingestion_svc.raw_batch import Account
 
 PURCHASE = "offsite_conversion.fb_pixel_purchase"
+# The action types that count purchases, in order of preference; a row's purchases are the
+# first one it carries, never a sum: omni_purchase is every purchase Meta attributes (website,
+# app, on-Meta shops), ``purchase`` the same total under its older name, and the pixel's
+# website purchases are part of both.
+PURCHASES = ("omni_purchase", "purchase", PURCHASE)
+# Meta returns no off-Meta (pixel, Conversions API) actions with the region and dma breakdowns
+# (Insights breakdowns, "Restrictions for off-Meta action metrics"): on such a row a missing
+# purchase action is not a report of none.
+UNREPORTED = (
+    "purchases unknown: no row of this batch carries a purchase action, and Meta does not "
+    "return off-Meta (pixel) purchases with the region breakdown; 0 here is not a report of none"
+)
 ATTRIBUTION_WINDOW = "7d_click_1d_view"
 _DATE = r"\d{4}-\d{2}-\d{2}"
 OBJECTIVES = {
@@ -83,6 +98,14 @@ def action(entries: Any, kind: str) -> dict[str, Any] | None:
     return None
 
 
+def purchase_kind(actions: Any, values: Any) -> str | None:
+    """The first of :data:`PURCHASES` a row's ``actions`` or ``action_values`` carries."""
+    for kind in PURCHASES:
+        if action(actions, kind) is not None or action(values, kind) is not None:
+            return kind
+    return None
+
+
 def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normalised:
     """Meta insights rows → the normalised frame (see :mod:`ingestion_svc.connectors.base`)."""
     checks = Checks(rows)
@@ -112,25 +135,29 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         rows, "impressions", rule="impressions", required=True, integer=True
     )
     clicks = checks.metric(rows, "clicks", rule="clicks", required=True, integer=True)
-    purchase = [action(a, PURCHASE) for a in actions]
-    purchase_value = [action(v, PURCHASE) for v in values]
-    field = f"actions[{PURCHASE}]"
+    kinds = [purchase_kind(a, v) for a, v in zip(actions, values, strict=True)]
+    purchase = [action(a, k) if k else None for a, k in zip(actions, kinds, strict=True)]
+    purchase_value = [action(v, k) if k else None for v, k in zip(values, kinds, strict=True)]
+
+    def read(entries: list[Any], list_name: str, key: str, rule: str) -> np.ndarray:
+        """``key`` of each row's purchase entry, checked under the field of its own type."""
+        out = np.zeros(n)
+        for kind in PURCHASES:
+            mine = [e if k == kind else None for e, k in zip(entries, kinds, strict=True)]
+            if any(e is not None for e in mine):
+                out += checks.number(
+                    numbers(pluck(mine, key), integer=rule == "conversions"),
+                    f"{list_name}[{kind}].{key}",
+                    required=False,
+                    rule=rule,
+                )
+        return out
+
     # The attribution windows break conversions down: they are conversions too.
     conversions, click_7d, view_1d = (
-        checks.number(
-            numbers(pluck(purchase, key), integer=True),
-            f"{field}.{key}",
-            required=False,
-            rule="conversions",
-        )
-        for key in ("value", "7d_click", "1d_view")
+        read(purchase, "actions", key, "conversions") for key in ("value", "7d_click", "1d_view")
     )
-    revenue = checks.number(
-        numbers(pluck(purchase_value, "value")),
-        f"action_values[{PURCHASE}].value",
-        required=False,
-        rule="revenue",
-    )
+    revenue = read(purchase_value, "action_values", "value", "revenue")
     checks.fail(
         bad_day,
         "date_start",
@@ -159,17 +186,23 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     checks.clicks_vs_impressions(clicks, impressions, "clicks")
     # With action_report_time=impression (the API default) a click-attributed purchase is
     # booked on the day of its click, so a day-row cannot hold more of them than clicks.
-    checks.fail(
-        click_7d > clicks,
-        f"{field}.7d_click",
-        "conversions_exceed_clicks",
-        lambda i: f"{click_7d[i]:.0f} click-attributed purchases exceed {clicks[i]:.0f} clicks",
-    )
+    kind = np.array(kinds, dtype=object)
+    for purchase_type in PURCHASES:
+        checks.fail(
+            (click_7d > clicks) & (kind == purchase_type),
+            f"actions[{purchase_type}].7d_click",
+            "conversions_exceed_clicks",
+            lambda i: f"{click_7d[i]:.0f} click-attributed purchases exceed {clicks[i]:.0f} clicks",
+        )
     objectives = checks.text_field(rows, "objective").tolist()
     objective = [OBJECTIVES.get(o, "unspecified") for o in objectives]
     distinct = {x: RETARGETING.search(x) is not None for x in set(name.tolist())}
     retargeting = [distinct[x] for x in name.tolist()]
-    has_purchase = np.fromiter((p is not None for p in purchase), bool, n)
+    has_purchase = np.fromiter((k is not None for k in kinds), bool, n)
+    # Meta omits an action with no events, so a row without purchases reports zero — when the
+    # export carries purchases at all. A region pull where no row has one is the breakdown's
+    # restriction, not a batch of zero-purchase days: unknown, not 0 (platform ROAS 0).
+    reported = has_purchase | has_purchase.any()
     return assemble(
         checks,
         {
@@ -194,7 +227,7 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
             "attribution_window": ATTRIBUTION_WINDOW,
             # The default attribution is 7-day click + 1-day view; the breakdown must add up.
             "attribution_ok": ~has_purchase | (conversions == click_7d + view_1d),
-            # Meta omits an action with no events: a row without purchases reports zero.
-            "outcome_reported": np.ones(n, dtype=bool),
+            "outcome_reported": reported,
+            "note": np.where(reported, "", UNREPORTED),
         },
     )

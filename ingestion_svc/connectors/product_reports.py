@@ -34,7 +34,7 @@ from ingestion_svc.connectors.google_ads import DATE_SEGMENTS
 from ingestion_svc.connectors.google_ads import FINER_FIELDS as GOOGLE_FINER
 from ingestion_svc.connectors.google_ads import metrics as google_metrics
 from ingestion_svc.connectors.meta import FINER_FIELDS as META_FINER
-from ingestion_svc.connectors.meta import PURCHASE, action
+from ingestion_svc.connectors.meta import action, purchase_kind
 from ingestion_svc.raw_batch import Account, Rejection
 
 __all__ = [
@@ -176,8 +176,13 @@ def normalise_google_shopping(
 
 
 def _purchases(rows: Sequence[dict[str, Any] | None], key: str) -> list[Any]:
-    """Each row's purchase ``value`` in its ``key`` list (``actions``/``action_values``)."""
-    return [(action(entries, PURCHASE) or {}).get("value") for entries in pluck(rows, key)]
+    """Each row's purchase ``value`` in its ``key`` list (``actions``/``action_values``): of
+    the first purchase action type the row carries (``meta.PURCHASES``; never a sum)."""
+    kinds = [purchase_kind(a, v) for a, v in zip(pluck(rows, "actions"), pluck(rows, "action_values"), strict=True)]  # fmt: skip
+    return [
+        (action(entries, k) or {}).get("value") if k else None
+        for entries, k in zip(pluck(rows, key), kinds, strict=True)
+    ]
 
 
 def normalise_meta_products(
