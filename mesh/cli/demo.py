@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -343,6 +344,15 @@ def demo(
     return 0, result
 
 
+def grpcurl_auth(environ: Mapping[str, str] | None = None) -> str:
+    """grpcurl's authorization flag when the mesh checks keys (else nothing): the shell
+    variable, never the key itself, so a printed hint holds no secret."""
+    env = os.environ if environ is None else environ
+    if env.get("LIFTOS_API_KEYS") or env.get("LIFTOS_API_KEY"):
+        return ' -H "authorization: Bearer $LIFTOS_API_KEY"'
+    return ""
+
+
 def poke(
     peers: PeerConfig,
     org_id: str,
@@ -361,9 +371,11 @@ def poke(
         out("  the mesh stays up (Ctrl-C stops it); in another terminal:")
     else:
         out("  keep the mesh up with `liftos demo --keep-running` (or `liftos up`), then:")
-    out(f"  .venv/bin/grpcurl -plaintext {peers.causal} list liftos.v1.CausalService")
+    auth = grpcurl_auth()
+    out(f"  .venv/bin/grpcurl -plaintext{auth} {peers.causal} list liftos.v1.CausalService")
     out(
-        f"  .venv/bin/grpcurl -plaintext -d '{body}' {peers.causal} liftos.v1.CausalService/GetAnalysis"
+        f"  .venv/bin/grpcurl -plaintext{auth} -d '{body}' {peers.causal} "
+        "liftos.v1.CausalService/GetAnalysis"
     )
     ports = "" if base_port is None else f" --base-port {base_port}"
     out(f"  .venv/bin/liftos report {aid} --org {org_id}{ports} --out report.html")
