@@ -437,7 +437,7 @@ def _prepare_products(batch: RawBatch, settings: Settings) -> ProductPrepared:
     notes: list[Note] = []
     if batch.source == "shopify_orders":
         frame, rejections, cancelled, notes = _orders(batch)
-        date_field = "created_at"
+        date_field = "processed_at"  # what dates an order (created_at where it has none)
     elif batch.source == "shopify_products":
         frame, rejections = _catalogue(batch, version_base)
         date_field = ""

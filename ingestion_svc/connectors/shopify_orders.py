@@ -1,10 +1,13 @@
 """Shopify Admin API orders (``GET /admin/api/<version>/orders.json``, one ``orders[]`` element
 per row) → one row per order line item, with what has been refunded of it.
 
-The order's day is its ``created_at`` dated in the account's time zone (``--timezone``),
-whatever offset the string carries: REST gives the shop's offset (the same day), the GraphQL
-Admin API and ETL tools give UTC (``Z``), whose evening orders would otherwise fall on the
-next day. Without an account zone the string's own offset dates it.
+The order's day is its ``processed_at`` (the date Shopify's reports and orders list use; an
+app importing orders from another platform sets it to the original order's time, while
+``created_at`` is the import's), ``created_at`` where it has none. That instant is dated in
+the account's time zone (``--timezone``), whatever offset the string carries: REST gives the
+shop's offset (the same day), the GraphQL Admin API and ETL tools give UTC (``Z``), whose
+evening orders would otherwise fall on the next day. Without an account zone the string's
+own offset dates it.
 
 Quirks handled: money as decimal strings in the shop currency (``price`` per unit,
 ``total_discount`` per line), ids as JSON numbers, digit strings or the GraphQL Admin API's
@@ -352,7 +355,8 @@ def _order(
     order_id = _ident(row.get("id"), "id", "Order")
     cancelled = _not_a_sale(row)
     first_line = len(out)
-    day, created = _stamp(row.get("created_at"), "created_at", _zone(account.timezone))
+    dated = "processed_at" if row.get("processed_at") not in (None, "") else "created_at"
+    day, created = _stamp(row.get(dated), dated, _zone(account.timezone))
     updated = row.get("updated_at")
     version = _stamp(updated, "updated_at")[1] if updated is not None else created
     currency = row.get("currency") or account.currency

@@ -85,10 +85,11 @@ def test_a_future_order_is_rejected_whole(world: sim.SimResult) -> None:
     order = next(o for o in world.products.orders if isinstance(o, dict))
     ahead = copy.deepcopy(order)
     ahead["created_at"] = "2026-02-01T10:00:00-05:00"
+    ahead["processed_at"] = "2026-02-01T10:00:00-05:00"  # the day Shopify reports it on
     ahead["updated_at"] = "2026-02-01T10:00:00-05:00"
     out = _run("shopify_orders", [order, ahead], ProductBook())
     assert {(r.row_index, r.field, r.reason) for r in out.rejections} == {
-        (1, "created_at", "future_date")
+        (1, "processed_at", "future_date")
     }
     assert set(out.records["row"]) == {0} and out.accepted == 1
 

@@ -1,7 +1,8 @@
-"""Shopify orders in the shapes the Admin API really sends (R15's audit, findings F5-F7, F10,
-F11): UTC times dated in the shop's zone, tax-inclusive shops, expired authorizations, a
-currency that is not the account's, and GraphQL ids. Each sample is the documented REST
-``orders[]`` element, not the simulator's export."""
+"""Shopify orders in the shapes the Admin API really sends (R15's audit, findings F4-F7,
+F10, F11): the reporting day (``processed_at``), UTC times dated in the shop's zone,
+tax-inclusive shops, expired authorizations, a currency that is not the account's, and
+GraphQL ids. Each sample is the documented REST ``orders[]`` element, not the simulator's
+export."""
 
 from __future__ import annotations
 
@@ -65,6 +66,22 @@ def days(rows: list[dict[str, Any]], account: Account = NY) -> list[str]:
     out = normalise(rows, account)
     assert out.rejections == []
     return [str(np.datetime64(d, "D")) for d in out.frame["local_date"]]
+
+
+def test_an_imported_order_is_dated_by_processed_at_not_the_import() -> None:
+    imported = order(created_at="2024-03-05T08:00:00-05:00",
+                     processed_at="2023-05-10T14:00:00-04:00")  # fmt: skip
+    legacy = order(5550002)
+    del legacy["processed_at"]  # an export without it: created_at dates the order
+    assert days([imported, legacy]) == ["2023-05-10", "2024-03-01"]
+
+
+def test_an_unusable_processed_at_names_itself() -> None:
+    out = normalise([order(processed_at="yesterday"), order(5550002)], NY)
+    assert [(r.row_index, r.field, r.reason) for r in out.rejections] == [
+        (0, "processed_at", "invalid_date")
+    ]
+    assert out.frame["order_id"].tolist() == ["5550002"]
 
 
 def test_a_utc_time_is_dated_in_the_shop_zone() -> None:

@@ -125,7 +125,7 @@ def test_one_bad_line_costs_only_itself(world: sim.SimResult) -> None:
     wrong["currency"] = "XYZ"
     undated = copy.deepcopy(foreign)
     undated["id"] = 44
-    undated["created_at"] = "yesterday"
+    undated["processed_at"] = "yesterday"  # the day Shopify reports the order on
     book = OrderBook()
     rej = _ingest(book, [json.dumps(o) for o in (order, foreign, wrong, undated)])
     got = {(r.row_index, r.field, r.reason) for r in rej}
@@ -134,7 +134,7 @@ def test_one_bad_line_costs_only_itself(world: sim.SimResult) -> None:
         (0, "refunds[0].refund_line_items[0].line_item_id", "missing_field"),
         (1, "currency", "unknown_currency"),  # CAD in a USD account
         (2, "currency", "unknown_currency"),
-        (3, "created_at", "invalid_date"),
+        (3, "processed_at", "invalid_date"),
     }
     f = book.frame()
     # the line with no product id (a product deleted since) is kept under a stand-in product
