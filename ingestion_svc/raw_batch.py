@@ -54,6 +54,7 @@ REASONS = (
     "wrong_account",
     "unknown_geo",
     "not_a_sale",
+    "finer_than_key",
 )
 
 

@@ -59,6 +59,13 @@ class _RejectionReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Rejec
     """The row is not a sale and is left out on purpose: a Shopify test order, a cancelled
     order, an order of gift cards only (the message says which).
     """
+    REJECTION_REASON_FINER_THAN_KEY: _RejectionReason.ValueType  # 14
+    """The row is finer than the connector's key (campaign × geo × day; a product report's
+    product × day): it carries an ad set, ad group, device or other segment that splits one
+    key into several rows. Export at the key's grain or aggregate first (the message names
+    the field); such rows are never summed, since a pull may span batches and a later pull
+    restates.
+    """
 
 class RejectionReason(_RejectionReason, metaclass=_RejectionReasonEnumTypeWrapper):
     """Why a row was rejected."""
@@ -92,6 +99,13 @@ REJECTION_REASON_UNKNOWN_GEO: RejectionReason.ValueType  # 12
 REJECTION_REASON_NOT_A_SALE: RejectionReason.ValueType  # 13
 """The row is not a sale and is left out on purpose: a Shopify test order, a cancelled
 order, an order of gift cards only (the message says which).
+"""
+REJECTION_REASON_FINER_THAN_KEY: RejectionReason.ValueType  # 14
+"""The row is finer than the connector's key (campaign × geo × day; a product report's
+product × day): it carries an ad set, ad group, device or other segment that splits one
+key into several rows. Export at the key's grain or aggregate first (the message names
+the field); such rows are never summed, since a pull may span batches and a later pull
+restates.
 """
 Global___RejectionReason: _TypeAlias = RejectionReason  # noqa: Y015
 
@@ -536,7 +550,8 @@ class IngestNote(_message.Message):
     kind: _builtins.str
     """What kind of part: "refund_without_lines" (a Shopify refund given as an amount only,
     which names no product and is not counted), "gift_card_line" (a gift-card line beside
-    product lines: a liability, its revenue comes when redeemed).
+    product lines: a liability, its revenue comes when redeemed), "tax_lines_missing" (a
+    taxable line of a tax-inclusive order without tax_lines: its revenue keeps the tax).
     """
     message: _builtins.str
     """What was left out and why, with the amount where the row gives it."""

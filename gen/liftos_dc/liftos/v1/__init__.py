@@ -2376,6 +2376,15 @@ class RejectionReason(betterproto2.Enum):
     order, an order of gift cards only (the message says which).
     """
 
+    FINER_THAN_KEY = 14
+    """
+    The row is finer than the connector's key (campaign × geo × day; a product report's
+    product × day): it carries an ad set, ad group, device or other segment that splits one
+    key into several rows. Export at the key's grain or aggregate first (the message names
+    the field); such rows are never summed, since a pull may span batches and a later pull
+    restates.
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -2393,6 +2402,7 @@ class RejectionReason(betterproto2.Enum):
             11: "REJECTION_REASON_WRONG_ACCOUNT",
             12: "REJECTION_REASON_UNKNOWN_GEO",
             13: "REJECTION_REASON_NOT_A_SALE",
+            14: "REJECTION_REASON_FINER_THAN_KEY",
         }
 
     @classmethod
@@ -2412,6 +2422,7 @@ class RejectionReason(betterproto2.Enum):
             "REJECTION_REASON_WRONG_ACCOUNT": 11,
             "REJECTION_REASON_UNKNOWN_GEO": 12,
             "REJECTION_REASON_NOT_A_SALE": 13,
+            "REJECTION_REASON_FINER_THAN_KEY": 14,
         }
 
 
@@ -7183,7 +7194,8 @@ class IngestNote(betterproto2.Message):
     """
     What kind of part: "refund_without_lines" (a Shopify refund given as an amount only,
     which names no product and is not counted), "gift_card_line" (a gift-card line beside
-    product lines: a liability, its revenue comes when redeemed).
+    product lines: a liability, its revenue comes when redeemed), "tax_lines_missing" (a
+    taxable line of a tax-inclusive order without tax_lines: its revenue keeps the tax).
     """
 
     message: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
