@@ -6,7 +6,8 @@ Quirks handled: metrics are strings; the day is ``"YYYY-MM-DD 00:00:00"`` in the
 advertiser's time zone — but some exports give the UTC instant of that local midnight
 (``"2024-03-01 06:00:00"`` for America/Chicago), which is converted back to the local day
 when it is exactly a local midnight; purchases are ``complete_payment`` and their value
-``total_complete_payment_rate`` (sic); the geo is a numeric province id, which names a
+``total_complete_payment_rate`` (sic) — never ``conversion``, the optimisation event's count:
+a row without ``complete_payment`` has its purchases unknown (``outcome_reported`` False); the geo is a numeric province id, which names a
 region only through the account's ``geo_keys`` (without them such a row is rejected
 ``unknown_geo``).
 """
@@ -50,6 +51,11 @@ OBJECTIVES = {
 }
 # TikTok's province ids are numbers that name a region only through TikTok's location table.
 PROVINCE_ID = re.compile(r"\d+", re.ASCII)
+NO_PURCHASES = (
+    "purchases unknown: the row has no complete_payment (TikTok's conversion counts the "
+    "campaign's optimisation event, not purchases); request complete_payment and "
+    "total_complete_payment_rate"
+)
 _STAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
 _M = "metrics."
 
@@ -104,9 +110,9 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         rows, _M + "impressions", rule="impressions", required=True, integer=True
     )
     clicks = checks.metric(rows, _M + "clicks", rule="clicks", required=True, integer=True)
+    # Not "conversion": it counts the campaign's optimisation event (a landing-page view, an
+    # add-to-cart), purchases only where that event is one.
     purchases = pluck(rows, _M + "complete_payment")
-    fallback = pluck(rows, _M + "conversion")
-    purchases = [p if p is not None else c for p, c in zip(purchases, fallback, strict=True)]
     conversions = checks.number(
         numbers(purchases, integer=True),
         _M + "complete_payment",
@@ -131,6 +137,7 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     checks.clicks_vs_impressions(clicks, impressions, _M + "clicks")
     objectives = checks.text_field(rows, _M + "objective_type")
     objective = [OBJECTIVES.get(o, "unspecified") for o in objectives.tolist()]
+    reported = np.array([p is not None for p in purchases], dtype=bool)
     return assemble(
         checks,
         {
@@ -155,9 +162,18 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
             "currency": currency,
             "attribution_window": "7d_click_1d_view",
             "attribution_ok": np.ones(n, dtype=bool),
-            "outcome_reported": np.array([p is not None for p in purchases], dtype=bool),
-            "note": np.where(
-                repaired, "stat_time_day was the UTC instant of the local day; converted", ""
-            ),
+            "outcome_reported": reported,
+            "note": [
+                "; ".join(filter(None, x))
+                for x in zip(
+                    np.where(
+                        repaired,
+                        "stat_time_day was the UTC instant of the local day; converted",
+                        "",
+                    ),
+                    np.where(reported, "", NO_PURCHASES),
+                    strict=True,
+                )
+            ],
         },
     )
