@@ -386,11 +386,9 @@ class Checks:
         return filled(ids, account.account_id)
 
 
-# A row finer than its connector's key (ad set, ad group, device, ...) is rejected under this
-# reason: the wire's RejectionReason has no value of its own for it yet (a proto change), and
-# "malformed" is the reason for a row not in the shape the connector reads. The message
-# begins with FINER so that a reader tells it from a broken row.
-FINER_REASON = "malformed"
+# A row finer than its connector's key (ad set, ad group, device, ...): its reason, and the
+# words its message begins with.
+FINER_REASON = "finer_than_key"
 FINER = "finer than the key"
 
 

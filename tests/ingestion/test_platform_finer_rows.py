@@ -8,7 +8,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import grpc
 import pytest
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 
 import sim
 from ingestion_svc import connectors
@@ -18,8 +22,8 @@ from ingestion_svc.connectors.product_reports import (
     normalise_meta_products,
 )
 from ingestion_svc.parse import parse_json_rows
-from ingestion_svc.raw_batch import Account
-from tests.ingestion.conftest import account_of, clean_line, dumps, raw_batch
+from ingestion_svc.raw_batch import REASONS, Account
+from tests.ingestion.conftest import PULLED, account_of, clean_line, dumps, raw_batch
 
 
 def _run(source: str, rows: list[dict[str, Any]], account: Account) -> connectors.Normalised:
@@ -37,6 +41,7 @@ def _with(row: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 
 def _assert_finer(out: Any, rows: list[int], field: str, fix: str) -> None:
+    assert FINER_REASON == "finer_than_key" and FINER_REASON in REASONS  # a reason on the wire
     got = [(r.row_index, r.field, r.reason) for r in out.rejections]
     assert got == [(i, field, FINER_REASON) for i in rows]
     for r in out.rejections:
@@ -116,3 +121,32 @@ def test_meta_product_rows_per_ad_set_are_rejected(products_world: sim.SimResult
     out = normalise_meta_products(rows, account)
     assert out.frame["row"].tolist() == [0]
     assert [(r.row_index, r.field) for r in out.rejections] == [(1, "adset_id")]
+
+
+def test_the_rejection_reaches_the_wire_and_the_campaign_row_is_stored(
+    services: Any, world: sim.SimResult
+) -> None:
+    """Over a real ingestion + memory pair: the ad-set row's ack names its own reason and the
+    campaign row alone is written (before: 'written 1, superseded 1', one ad set's spend)."""
+    a = next(x for x in world.accounts if x["source"] == "meta")
+    row = clean_line(world, "meta")
+    request = ingestion_pb.IngestRequest(
+        org_id="acme",
+        source=common_pb.DATA_SOURCE_META,
+        batch_id="finer",
+        json_rows=[dumps(_with(row, "adset_id", "101")), dumps(row)],
+        account=ingestion_pb.AccountInfo(
+            account_id=a["account_id"], timezone=a["timezone"], currency_code=a["currency"],
+            country_code="US", geo_keys=a["geo_keys"],
+        ),
+    )  # fmt: skip
+    request.pulled_at.FromDatetime(PULLED.replace(tzinfo=None))
+    stub = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(services["ingestion"].address))
+    (ack,) = stub.Ingest(iter([request]))
+    assert (ack.accepted_count, ack.rejected_count, ack.superseded_count) == (1, 1, 0)
+    (r,) = ack.rejections
+    assert (r.row_index, r.field, r.reason) == (
+        0,
+        "adset_id",
+        ingestion_pb.REJECTION_REASON_FINER_THAN_KEY,
+    )
