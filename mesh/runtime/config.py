@@ -11,7 +11,9 @@ TLS), ``LIFTOS_TLS_CLIENT_CA`` (require client certificates it signs: mTLS),
 for that service), ``LIFTOS_REFLECTION`` (open | auth | off; default auth with keys, open
 without), ``LIFTOS_ALLOW_INSECURE=1`` (serve keys without TLS, or no keys at all, on a
 non-loopback address),
-``LIFTOS_MAX_INFLIGHT`` (calls in flight per server, health aside).
+``LIFTOS_MAX_INFLIGHT`` (calls in flight per server, health aside),
+``LIFTOS_MAX_INFLIGHT_PER_ORG`` (how many of them the keys of one org may hold; default a
+quarter, :func:`org_share`).
 
 Observability: ``LIFTOS_METRICS_PORT`` / ``--metrics-port`` (Prometheus metrics on
 http://HOST:PORT/metrics; off unless set), ``LIFTOS_METRICS_MAX_ORGS`` (orgs with their own
@@ -48,6 +50,18 @@ DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 # Calls in flight per server before new ones are answered RESOURCE_EXHAUSTED (+ RetryInfo).
 # An Ingest or WriteStream holds its slot for the whole stream.
 DEFAULT_MAX_INFLIGHT = 256
+# The share of those one org's keys may hold (R14-F2): a tenant that fills its share (idle
+# streams, a burst) leaves three quarters of the server to the others. Principals acting for
+# any org (the services, an ``*`` ops key) have no share; an open mesh knows no org
+# (mesh.runtime.interceptor._slot_org).
+ORG_SHARE_DIVISOR = 4
+
+
+def org_share(max_inflight: int) -> int:
+    """The default calls in flight one org may hold: a quarter of ``max_inflight``, at least 1."""
+    return max(1, max_inflight // ORG_SHARE_DIVISOR)
+
+
 REFLECTION_MODES = ("open", "auth", "off")
 _TRUE = ("1", "true", "yes")
 
@@ -123,6 +137,7 @@ class ServerConfig:
     tls: TlsConfig | None = None
     reflection: str | None = None  # open | auth | off; None: auth with keys, open without
     max_inflight: int = DEFAULT_MAX_INFLIGHT
+    max_inflight_per_org: int | None = None  # None: org_share(max_inflight)
     allow_insecure: bool = False
     # the key this service sends its peers (None: LIFTOS_API_KEY); never in a repr
     api_key: str | None = field(default=None, repr=False)
@@ -193,6 +208,14 @@ def add_server_arguments(parser: argparse.ArgumentParser, service: str) -> None:
         default=int(os.environ.get("LIFTOS_MAX_INFLIGHT", DEFAULT_MAX_INFLIGHT)),
         help="calls in flight before RESOURCE_EXHAUSTED (health aside)",
     )
+    per_org = os.environ.get("LIFTOS_MAX_INFLIGHT_PER_ORG", "")
+    parser.add_argument(
+        "--max-inflight-per-org",
+        type=int,
+        default=per_org or None,  # argparse reads a string default with type=int
+        help="of those, how many the keys of one org may hold (env LIFTOS_MAX_INFLIGHT_PER_ORG; "
+        "default a quarter of --max-inflight)",
+    )
 
 
 def server_config_from_args(args: argparse.Namespace, service: str) -> ServerConfig:
@@ -203,6 +226,9 @@ def server_config_from_args(args: argparse.Namespace, service: str) -> ServerCon
         raise SystemExit("--tls-cert and --tls-key go together")
     if args.tls_client_ca and not args.tls_cert:
         raise SystemExit("--tls-client-ca needs --tls-cert and --tls-key (mTLS is TLS)")
+    per_org = getattr(args, "max_inflight_per_org", None)
+    if per_org is not None and not 1 <= per_org <= args.max_inflight:
+        raise SystemExit("--max-inflight-per-org must be between 1 and --max-inflight")
     if args.reflection is not None and args.reflection not in REFLECTION_MODES:
         raise SystemExit(f"LIFTOS_REFLECTION must be one of {', '.join(REFLECTION_MODES)}")
     try:
@@ -221,6 +247,7 @@ def server_config_from_args(args: argparse.Namespace, service: str) -> ServerCon
         else None,
         reflection=args.reflection,
         max_inflight=args.max_inflight,
+        max_inflight_per_org=per_org,
         allow_insecure=args.allow_insecure,
         api_key=service_api_key(service),
         metrics_port=args.metrics_port,

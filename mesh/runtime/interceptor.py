@@ -2,12 +2,20 @@
 
 1. admit, from the call's metadata before any message is read: the caller's principal
    (mesh.runtime.auth; health, and reflection when open, need none), whether its scopes allow
-   the method, and a slot under the server's in-flight limit (health aside);
+   the method, and a slot under the server's in-flight limit (health aside) and under its
+   org's share of that limit (a principal of one org: a user key; see ``_slot_org``);
 2. decode each request message itself (grpc is handed an identity deserializer), so corrupt
    bytes or bad UTF-8 are INVALID_ARGUMENT, and only for an admitted caller;
 3. check every org_id in each message against the principal's org;
 4. run the handler, with the service's own key in ``OUTGOING_KEY`` for the calls it makes,
    log the call and turn domain exceptions into rich statuses.
+
+grpc reads a unary request whole (up to the server's maximum message size) before it calls a
+unary handler, so every method is served as a request *stream*: a unary-request method gets a
+request-streaming handler that admits the caller and only then reads the one message. Until a
+message is asked for, HTTP/2 flow control holds a sender at its stream window, so a caller
+without a key (or over the limit) is refused having made the server hold a few KiB, not the
+message (R14-F1).
 
 Each call has a request id: the caller's ``x-request-id`` when it sends a plausible one, else
 a new one. It goes to the peer calls the handler makes (``REQUEST_ID``, read by the aio
@@ -39,7 +47,7 @@ from grpc_status import rpc_status
 from mesh.runtime import tracing
 from mesh.runtime.auth import HEALTH_PREFIX, REFLECTION_PREFIX, AuthConfig, Principal, authorize
 from mesh.runtime.channels import OUTGOING_KEY, REQUEST_ID, REQUEST_ID_HEADER
-from mesh.runtime.config import DEFAULT_MAX_INFLIGHT
+from mesh.runtime.config import DEFAULT_MAX_INFLIGHT, org_share
 from mesh.runtime.exceptions import InvalidInput, PermissionDenied, ResourceExhausted
 from mesh.runtime.metrics import ResponseObserver, ServiceMetrics
 from mesh.runtime.status import grpc_code, to_rpc_status
@@ -168,6 +176,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         *,
         reflection_open: bool = True,
         max_inflight: int = DEFAULT_MAX_INFLIGHT,
+        max_inflight_per_org: int | None = None,
         outgoing_key: str | None = None,
         metrics: ServiceMetrics | None = None,
     ) -> None:
@@ -175,9 +184,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self._metrics = metrics
         self._reflection_open = reflection_open
         self._max_inflight = max_inflight
+        self._max_per_org = (
+            org_share(max_inflight) if max_inflight_per_org is None else max_inflight_per_org
+        )
         self._outgoing_key = outgoing_key
         self._policies: dict[str, _Policy] = {}  # one handler per method per server
         self.inflight = 0  # calls admitted and not yet finished (one event loop: no lock)
+        self.inflight_by_org: dict[str, int] = {}  # the same, per org with a share
 
     def _policy(self, method: str, handler: grpc.RpcMethodHandler, kind: str) -> _Policy:
         found = self._policies.get(method)
@@ -197,9 +210,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             self._policies[method] = found
         return found
 
-    def _admit(self, policy: _Policy, context: grpc.aio.ServicerContext) -> Principal | None:
-        """The caller's principal (None when not needed); raises before any message is read.
-        Takes an in-flight slot when the policy is limited: the caller gives it back."""
+    def _admit(
+        self, policy: _Policy, context: grpc.aio.ServicerContext
+    ) -> tuple[Principal | None, str | None]:
+        """The caller's principal (None when not needed) and the org whose share its in-flight
+        slot counts against; raises before any message is read. Takes a slot when the policy
+        is limited: the caller gives it back with :meth:`_release`."""
         principal = None
         if policy.authenticate:
             assert self._auth is not None
@@ -210,7 +226,17 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     f"this API key ({principal.label}) may not call {policy.method}",
                     reason="METHOD_NOT_ALLOWED",
                 )
+        org = None
         if policy.limited:
+            org = _slot_org(principal)
+            held = self.inflight_by_org.get(org, 0) if org is not None else 0
+            if org is not None and held >= self._max_per_org:
+                raise ResourceExhausted(
+                    f"org {org!r} has {held} calls in flight, its share of this server's "
+                    f"{self._max_inflight}; retry shortly",
+                    retry_after_s=RETRY_AFTER_S,
+                    reason="ORG_SHARE_EXHAUSTED",
+                )
             if self.inflight >= self._max_inflight:
                 raise ResourceExhausted(
                     f"this server has {self._max_inflight} calls in flight; retry shortly",
@@ -218,10 +244,22 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     reason="TOO_MANY_CALLS",
                 )
             self.inflight += 1
+            if org is not None:
+                self.inflight_by_org[org] = held + 1
         if self._outgoing_key is not None:
             # Each RPC runs in its own task: the value stays with this call and what it spawns.
             OUTGOING_KEY.set(self._outgoing_key)
-        return principal
+        return principal, org
+
+    def _release(self, org: str | None) -> None:
+        """Give back a slot :meth:`_admit` took."""
+        self.inflight -= 1
+        if org is not None:
+            left = self.inflight_by_org[org] - 1
+            if left:
+                self.inflight_by_org[org] = left
+            else:
+                del self.inflight_by_org[org]
 
     @staticmethod
     def _request(policy: _Policy, principal: Principal | None, raw: Any, call: _Call) -> Any:
@@ -252,7 +290,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     def _unary_response(self, policy: _Policy, behavior: Behavior, streaming: bool) -> Behavior:
         async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
             async with _Call(self, policy, context) as call:
-                result = behavior(call.admit(request, streaming), context)
+                result = behavior(await call.admit(request, streaming), context)
                 if inspect.isawaitable(result):
                     result = await result
                 if policy.observe is not None:
@@ -264,7 +302,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     def _stream_response(self, policy: _Policy, behavior: Behavior, streaming: bool) -> Behavior:
         async def handler(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             async with _Call(self, policy, context) as call:
-                result = behavior(call.admit(request, streaming), context)
+                result = behavior(await call.admit(request, streaming), context)
                 if inspect.isawaitable(result):
                     result = await result
                 if result is None:
@@ -296,12 +334,14 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             "request_deserializer": None,
             "response_serializer": handler.response_serializer,
         }
+        # A unary request is a stream of one message on the wire: served as a stream, the
+        # handler runs (and admits) before grpc reads it (the module docstring).
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
+            return grpc.stream_unary_rpc_method_handler(
                 self._unary_response(policy, handler.unary_unary, False), **kwargs
             )
         if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
+            return grpc.stream_stream_rpc_method_handler(
                 self._stream_response(policy, handler.unary_stream, False), **kwargs
             )
         if handler.stream_unary:
@@ -312,6 +352,31 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             self._stream_response(policy, handler.stream_stream, True),  # type: ignore[arg-type]
             **kwargs,
         )
+
+
+def _slot_org(principal: Principal | None) -> str | None:
+    """The org whose share of the in-flight limit a call of ``principal`` counts against.
+
+    A user key acts for one org, so counting its calls by that org bounds a tenant however
+    many keys it holds. A principal for any org has no share: a service's calls are made on
+    behalf of callers already counted where they came in (a share for, say, ingestion at
+    memory would let one tenant's Ingest streams fill it and stall every tenant's ingest), and
+    an ``*`` ops key is the operator's. An open mesh (no keys) knows no org before reading the
+    request, so it has only the server's limit."""
+    if principal is None or principal.any_org:
+        return None
+    return principal.org
+
+
+async def _only_message(context: grpc.aio.ServicerContext) -> Any:
+    """The one message of a unary request, read only now (after admission)."""
+    raw = await context.read()
+    if raw is grpc.aio.EOF:
+        # A client's cancel ends the stream like a half-close does: one turn of the loop lets
+        # grpc's cancel watcher cancel this task first (see ServiceInterceptor._requests).
+        await asyncio.sleep(0)
+        raise InvalidInput("the call ended without its request message", reason="NO_REQUEST")
+    return raw
 
 
 def _kind(handler: grpc.RpcMethodHandler) -> str:
@@ -330,6 +395,7 @@ class _Call:
         self._owner, self._policy, self._context = owner, policy, context
         self._start = time.perf_counter()
         self._admitted = False
+        self._slot_org: str | None = None
         metrics = owner._metrics
         self._gauge = metrics.call_started(policy.method, policy.kind) if metrics else None
         self._span: Any = None
@@ -358,13 +424,15 @@ class _Call:
     async def __aenter__(self) -> _Call:
         return self
 
-    def admit(self, request: Any, streaming: bool) -> Any:
-        """The decoded request (or request stream) of an admitted caller."""
-        principal = self._owner._admit(self._policy, self._context)
+    async def admit(self, requests: AsyncIterator[Any], streaming: bool) -> Any:
+        """The decoded request (or request stream) of an admitted caller; for a unary request
+        its one message is read only once the caller is admitted."""
+        principal, self._slot_org = self._owner._admit(self._policy, self._context)
         self._admitted = self._policy.limited
         if streaming:
-            return self._owner._requests(self._policy, principal, request, self)
-        return self._owner._request(self._policy, principal, request, self)
+            return self._owner._requests(self._policy, principal, requests, self)
+        raw = await _only_message(self._context)
+        return self._owner._request(self._policy, principal, raw, self)
 
     async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
         code = None
@@ -382,7 +450,7 @@ class _Call:
                 await _abort(self._context, exc, self._policy.method, self.request_id)
         finally:
             if self._admitted:
-                self._owner.inflight -= 1
+                self._owner._release(self._slot_org)
             if self._gauge is not None:
                 self._gauge.dec()
             if self._token is not None:

@@ -140,6 +140,7 @@ async def create_server(
     tls: TlsConfig | None = None,
     reflection: str | None = None,
     max_inflight: int = DEFAULT_MAX_INFLIGHT,
+    max_inflight_per_org: int | None = None,
     allow_insecure: bool = False,
     outgoing_key: str | None = None,
     metrics: ServiceMetrics | None = None,
@@ -149,7 +150,8 @@ async def create_server(
     Port 0 picks a free port (tests). SO_REUSEPORT is off so a second mesh on the same port
     fails loudly instead of silently sharing it. Raises InsecureTransport for no keys, or keys
     without TLS, on a non-loopback address (unless ``allow_insecure``). ``outgoing_key`` is the key
-    the services' handlers send their peers (None: ``LIFTOS_API_KEY``). ``metrics``: record
+    the services' handlers send their peers (None: ``LIFTOS_API_KEY``). ``max_inflight_per_org``:
+    how many of ``max_inflight`` one org's keys may hold (None: a quarter, config.org_share). ``metrics``: record
     every call there (serving them over HTTP is :func:`start_server`'s).
     """
     check_transport(address, auth, tls, allow_insecure)
@@ -161,6 +163,7 @@ async def create_server(
         auth,
         reflection_open=mode == "open",
         max_inflight=max_inflight,
+        max_inflight_per_org=max_inflight_per_org,
         outgoing_key=outgoing_key,
         metrics=metrics,
     )
@@ -215,6 +218,7 @@ async def start_server(
         tls=config.tls,
         reflection=config.reflection,
         max_inflight=config.max_inflight,
+        max_inflight_per_org=config.max_inflight_per_org,
         allow_insecure=config.allow_insecure,
         outgoing_key=config.api_key,
         metrics=metrics,
