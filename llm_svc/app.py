@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
 from liftos.v1 import llm_pb2, llm_pb2_grpc
 
@@ -25,6 +26,8 @@ def build(
     """The servicer over a causal-service reader; LLM settings from the environment unless
     given (``python -m llm_svc`` passes its flags)."""
     llm = settings or LlmSettings.from_env(server_on_loopback=is_loopback(config.host))
+    # a keyed mesh's callers are tenants: no loopback endpoint of their choosing (R14-F5)
+    llm = replace(llm, keys_on=config.auth is not None)
     if warning := llm.key_warning():
         _LOGGER.warning(warning)
     analyses = AnalysisReader(config.peers.causal)

@@ -22,6 +22,10 @@ answer past ``timeout_s``
 
 Retries happen only before the first piece of text: once text has been streamed on, a retry
 would repeat it.
+
+An endpoint the request named (``Endpoint.named_by_request``) may be any listener the server
+can reach: its error replies (an HTTP error's body, a stream's ``error`` object) are reported
+by status code and a fixed text, never echoed to the caller (audit R14-F5).
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ TRANSPORT_ERRORS: tuple[type[httpx.HTTPError], ...] = (
 BACKOFF_S = 0.25
 MAX_BACKOFF_S = 4.0
 MAX_ERROR_CHARS = 300
+# what stands for the reply of an endpoint the request named
+NOT_SHOWN = "the reply of an endpoint the request names is not shown"
 
 
 @functools.cache
@@ -183,8 +189,7 @@ class OpenAIChat:
                 timeout=timeout,
             ) as response:  # fmt: skip
                 if response.status_code >= 400:
-                    body = await response.aread()
-                    why = f"HTTP {response.status_code}: {_error_text(body)}"
+                    why = await self._error_reply(response)
                     if response.status_code in RETRYABLE_STATUS:
                         raise _Retryable(why, _retry_after(response))
                     raise LlmRefused(
@@ -206,6 +211,11 @@ class OpenAIChat:
         except TRANSPORT_ERRORS as error:
             raise _Retryable(f"{type(error).__name__}: {error}".rstrip(": ")) from None
 
+    async def _error_reply(self, response: httpx.Response) -> str:
+        if self._endpoint.named_by_request:
+            return f"HTTP {response.status_code} ({NOT_SHOWN})"
+        return f"HTTP {response.status_code}: {_error_text(await response.aread())}"
+
     def _content(self, data: str) -> str:
         try:
             chunk = json.loads(data)
@@ -216,9 +226,8 @@ class OpenAIChat:
         if "error" in chunk:
             error = chunk["error"]
             message = error.get("message", "") if isinstance(error, dict) else str(error)
-            raise self._unavailable(
-                f"the endpoint reported an error: {str(message)[:MAX_ERROR_CHARS]}"
-            )
+            shown = NOT_SHOWN if self._endpoint.named_by_request else str(message)
+            raise self._unavailable(f"the endpoint reported an error: {shown[:MAX_ERROR_CHARS]}")
         choices = chunk.get("choices") or []
         if not choices or not isinstance(choices[0], dict):
             return ""

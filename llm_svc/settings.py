@@ -8,10 +8,14 @@ answer), ``--llm-retries`` / ``LIFTOS_LLM_RETRIES``, ``--llm-allowed-urls`` /
 configured one).
 
 A request's own endpoint (``ExplainRequest.llm``) is a URL the server will fetch, so it is
-allowed only when it is the configured one, one of the allowed ones, or a loopback address
-while the server itself listens on loopback (a laptop mesh started by ``liftos up``). The
-API key goes only to the configured and allowed endpoints, and to loopback ones on a
-loopback server.
+allowed only when it is the configured one, one of the allowed ones, or — on an open mesh
+(no ``LIFTOS_API_KEYS``) whose server listens on loopback, a laptop mesh started by
+``liftos up`` — a loopback address. With keys on, a tenant must not reach this machine's
+other ports, so only the listed ones (audit R14-F5). A URL with a query or fragment is
+refused: ``/chat/completions`` is appended to the path, and ``?``/``#`` would let the caller
+choose the path. The provider key goes only to the configured endpoint, the operator's: an
+endpoint a request names, allowed or not, never gets it, and its error replies are reported
+by status code only (``Endpoint.named_by_request``), never echoed back to the caller.
 
 ``LIFTOS_LLM_API_KEY`` is not the endpoint's key: it is the llm service's own mesh key (the
 ``LIFTOS_<SERVICE>_API_KEY`` it sends its peers, mesh.runtime.config.service_api_key), and a
@@ -48,6 +52,8 @@ class Endpoint:
     url: str
     model: str
     api_key: str = field(default="", repr=False)
+    # a URL the request chose, not the operator: no key, and its error bodies are not shown
+    named_by_request: bool = False
 
 
 def _normal(url: str) -> str:
@@ -74,6 +80,8 @@ class LlmSettings:
     retries: int = DEFAULT_RETRIES
     allowed_urls: tuple[str, ...] = ()
     server_on_loopback: bool = True
+    # the mesh checks API keys (LIFTOS_API_KEYS): callers are tenants, not the machine's user
+    keys_on: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> LlmSettings:
@@ -120,19 +128,27 @@ class LlmSettings:
         wanted = _normal(url)
         if len(wanted) > MAX_URL_CHARS:
             raise InvalidRequest(f"llm.url is over {MAX_URL_CHARS:,} characters", field="llm.url")
+        if "?" in wanted or "#" in wanted:
+            raise InvalidRequest(
+                "llm.url must be a base URL without a query or fragment ('?', '#'): "
+                "/chat/completions is appended to its path",
+                field="llm.url",
+            )
         parts = urlsplit(wanted)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidRequest("llm.url must be an http(s) URL with a host", field="llm.url")
-        known = wanted == self.url or wanted in self.allowed_urls
-        local = self.server_on_loopback and is_loopback(parts.hostname)
-        if not (known or local):
+        if wanted == self.url:
+            return Endpoint(self.url, model or self.model, self.api_key)
+        loopback_ok = self.server_on_loopback and not self.keys_on
+        if not (wanted in self.allowed_urls or (loopback_ok and is_loopback(parts.hostname))):
             raise InvalidRequest(
-                "this server calls only its configured LLM endpoint, the ones in "
-                "--llm-allowed-urls, and loopback endpoints when it listens on loopback",
+                "this server calls only its configured LLM endpoint and the ones in "
+                "--llm-allowed-urls"
+                + ("" if self.keys_on else ", and loopback endpoints when it listens on loopback"),
                 field="llm.url",
                 reason="LLM_URL_NOT_ALLOWED",
             )
-        return Endpoint(wanted, model or self.model, self.api_key)
+        return Endpoint(wanted, model or self.model, named_by_request=True)
 
 
 def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
@@ -144,7 +160,9 @@ def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--llm-timeout", type=float, default=None, help="seconds per answer")
     parser.add_argument("--llm-retries", type=int, default=None, help="retries before any text")
     parser.add_argument(
-        "--llm-allowed-urls", default=None, help="comma-separated endpoints a request may name"
+        "--llm-allowed-urls",
+        default=None,
+        help="comma-separated endpoints a request may name (sent no provider key)",
     )
 
 
