@@ -1,7 +1,8 @@
 """Google Ads ``GoogleAdsService.SearchStream`` rows over ``geographic_view`` (one element of
 a response's ``results[]`` per row).
 
-Quirks handled: proto3 JSON — camelCase names, int64 as strings (``costMicros``,
+Quirks handled: proto3 JSON — camelCase names (a row in the client libraries' snake_case
+is read the same, its rejections named as it spells its fields), int64 as strings (``costMicros``,
 ``impressions``, ``clicks``, ids), doubles as numbers, and fields equal to zero omitted (an
 absent metric is 0); money in micros; ``conversions`` fractional under data-driven
 attribution (modelled, not counted); the customer's own ``timeZone`` and ``currencyCode`` on
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +31,7 @@ from ingestion_svc.connectors.base import (
     map_geo,
     pluck,
 )
-from ingestion_svc.raw_batch import Account
+from ingestion_svc.raw_batch import Account, Rejection
 
 _DATE = r"\d{4}-\d{2}-\d{2}"
 CHANNELS = {
@@ -72,6 +74,55 @@ GEO_SEGMENTS = DATE_SEGMENTS | {"geoTargetRegion", "geoTargetCountry"}
 _RESOURCE_ID = re.compile(r"customers/\d+/campaigns/(\d+)", re.ASCII)
 
 
+_SNAKE_PART = re.compile(r"_([a-z0-9])")
+_CAMEL_PART = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def _camel(value: Any) -> Any:
+    if type(value) is dict:
+        return {
+            _SNAKE_PART.sub(lambda m: m.group(1).upper(), k): _camel(v) for k, v in value.items()
+        }
+    if type(value) is list:
+        return [_camel(v) for v in value]
+    return value
+
+
+def _snake_row(row: dict[str, Any] | None) -> bool:
+    if row is None:
+        return False
+    return any("_" in k for k in row) or any(
+        "_" in k for v in row.values() if type(v) is dict for k in v
+    )
+
+
+def camel_rows(
+    rows: Sequence[dict[str, Any] | None],
+) -> tuple[list[dict[str, Any] | None], np.ndarray]:
+    """Rows with the client libraries' snake_case field names (``segments.geo_target_region``,
+    ``metrics.cost_micros``: the protos' own names, as ``MessageToDict(...,
+    preserving_proto_field_name=True)`` and GAQL write them) renamed to proto3 JSON's
+    camelCase, which REST returns and the connector reads; and which rows were renamed.
+    Proto3 JSON names never hold ``_``, so a row with one is in snake_case."""
+    snake = np.fromiter((_snake_row(r) for r in rows), bool, len(rows))
+    if not snake.any():
+        return list(rows), snake
+    return [_camel(r) if s else r for r, s in zip(rows, snake.tolist(), strict=True)], snake
+
+
+def snake_rejections(rejections: list[Rejection], snake: np.ndarray) -> list[Rejection]:
+    """``rejections`` with the fields of snake_case rows named as those rows spell them."""
+    if not snake.any():
+        return rejections
+    out = []
+    for r in rejections:
+        if r.row_index < len(snake) and snake[r.row_index]:
+            field = _CAMEL_PART.sub(lambda m: "_" + m.group(1).lower(), r.field)
+            r = replace(r, field=field, message=r.message.replace(r.field, field))
+        out.append(r)
+    return out
+
+
 def _resource_id(name: Any) -> str | None:
     found = _RESOURCE_ID.fullmatch(name) if type(name) is str else None
     return found.group(1) if found else None
@@ -97,6 +148,12 @@ def metrics(
 
 def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normalised:
     """SearchStream rows → the normalised frame (see :mod:`ingestion_svc.connectors.base`)."""
+    rows, snake = camel_rows(rows)
+    out = _normalise(rows, account)
+    return Normalised(out.frame, snake_rejections(out.rejections, snake))
+
+
+def _normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normalised:
     checks = Checks(rows)
     n = len(rows)
     account_id = checks.account(checks.text_field(rows, "customer.id"), account, "customer.id")

@@ -1,7 +1,9 @@
 """Klaviyo Reporting API ``campaign-values-report`` results (one result per row, with the
 request's one-day ``timeframe`` and the message's audience segment).
 
-Quirks handled: numbers are JSON numbers; the day is a timeframe with the account's UTC
+The API's response as returned (``data.attributes.results[]``, no timeframe per result) is
+rejected naming the row shape to send, since its results carry neither the day nor the
+audience segment. Quirks handled: numbers are JSON numbers; the day is a timeframe with the account's UTC
 offset (``2024-09-17T00:00:00-04:00``); rows carry no account, geo or currency — the account
 comes with the batch and the geo is the message's audience segment, mapped through the
 account's ``geo_keys``; a row is one campaign *message* (``campaign_message_id`` keys it);
@@ -54,10 +56,42 @@ def _day(start: str | None) -> np.datetime64:
         return np.datetime64("NaT", "s")
 
 
+# The API's own response is not a row: its results carry no day (the timeframe is the
+# request's) and no audience segment (the geo). Said so rather than "type is missing".
+ROW_SHAPE = (
+    "one line per data.attributes.results[] element, wrapped as {type: "
+    f"{REPORT_TYPE!r}, attributes: {{timeframe: the request's one-day {{start, end}}, groupings, "
+    "statistics}, relationships: {segments: {data: [the message's audience segment]}}}"
+)
+
+
+def _other_shapes(checks: Checks, rows: Sequence[dict[str, Any] | None]) -> None:
+    """Reject a whole campaign-values-report response, or one bare results[] element."""
+    n = len(rows)
+    for path in ("data.attributes.results", "attributes.results"):
+        whole = np.fromiter((type(v) is list for v in pluck(rows, path)), bool, n)
+        checks.fail(
+            whole,
+            path,
+            "malformed",
+            f"a whole campaign-values-report response, whose results have no day or geo: send {ROW_SHAPE}",
+        )
+    bare = np.fromiter(
+        (type(r) is dict and "attributes" not in r and "groupings" in r for r in rows), bool, n
+    )
+    checks.fail(
+        bare,
+        "groupings",
+        "malformed",
+        f"a bare results[] element, without the request's timeframe or segment: send {ROW_SHAPE}",
+    )
+
+
 def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normalised:
     """Campaign-values-report rows → the normalised frame."""
     checks = Checks(rows)
     n = len(rows)
+    _other_shapes(checks, rows)
     kind = filled(checks.text_field(rows, "type"), "")
     checks.fail(
         kind != REPORT_TYPE,

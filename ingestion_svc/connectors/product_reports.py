@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ingestion_svc.connectors.base import Checks, dates, filled, finer_than_key, numbers, pluck
-from ingestion_svc.connectors.google_ads import DATE_SEGMENTS
+from ingestion_svc.connectors.google_ads import DATE_SEGMENTS, camel_rows, snake_rejections
 from ingestion_svc.connectors.google_ads import FINER_FIELDS as GOOGLE_FINER
 from ingestion_svc.connectors.google_ads import metrics as google_metrics
 from ingestion_svc.connectors.meta import FINER_FIELDS as META_FINER
@@ -129,7 +129,16 @@ def _assemble(
 def normalise_google_shopping(
     rows: Sequence[dict[str, Any] | None], account: Account, *, version_base: int = 0
 ) -> ProductReport:
-    """``shopping_performance_view`` rows → the product report frame."""
+    """``shopping_performance_view`` rows (proto3 JSON, or the client libraries' snake_case)
+    → the product report frame."""
+    rows, snake = camel_rows(rows)
+    out = _google_shopping(rows, account, version_base)
+    return ProductReport(out.frame, snake_rejections(out.rejections, snake))
+
+
+def _google_shopping(
+    rows: Sequence[dict[str, Any] | None], account: Account, version_base: int
+) -> ProductReport:
     checks = Checks(rows)
     account_id = checks.account(checks.text_field(rows, "customer.id"), account, "customer.id")
     finer_than_key(
