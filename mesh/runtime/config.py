@@ -47,6 +47,12 @@ SERVICES = tuple(DEFAULT_PORTS)
 DEFAULT_DATA_DIR = Path(".liftos")
 # 64 MiB: a 1,000-record batch is ~1 MiB; analysts' inline tables can be tens of MiB.
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Services whose requests are all small receive less (R14-F1: what an admitted caller can
+# make the server hold per call). Their largest legitimate requests, from the caps their
+# converters enforce (tests/runtime/test_admission_receive_limit.py builds them): llm's is a
+# CheckClaims of 20,000 characters (< 0.2 MB); surfacing's an OptimizeBudget or
+# PredictPerformance of 1,000 entries of 1,024-character names and 366 daily values (< 9 MB).
+SERVICE_MAX_RECEIVE_BYTES: dict[str, int] = {"llm": 4 * 1024 * 1024, "surfacing": 16 * 1024 * 1024}
 # Calls in flight per server before new ones are answered RESOURCE_EXHAUSTED (+ RetryInfo).
 # An Ingest or WriteStream holds its slot for the whole stream.
 DEFAULT_MAX_INFLIGHT = 256
@@ -132,6 +138,8 @@ class ServerConfig:
     data_dir: Path
     peers: PeerConfig
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    # the largest request message (None: the service's own, at most max_message_bytes)
+    max_receive_bytes: int | None = None
     grace_seconds: float = 5.0
     auth: AuthConfig | None = None
     tls: TlsConfig | None = None
@@ -146,6 +154,13 @@ class ServerConfig:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def receive_limit(self) -> int:
+        """The largest request message this server reads."""
+        if self.max_receive_bytes is not None:
+            return self.max_receive_bytes
+        return min(self.max_message_bytes, SERVICE_MAX_RECEIVE_BYTES.get(self.service, 2**31 - 1))
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, service: str) -> None:

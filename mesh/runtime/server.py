@@ -136,6 +136,7 @@ async def create_server(
     address: str = "127.0.0.1:0",
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    max_receive_bytes: int | None = None,
     auth: AuthConfig | None = None,
     tls: TlsConfig | None = None,
     reflection: str | None = None,
@@ -149,9 +150,11 @@ async def create_server(
 
     Port 0 picks a free port (tests). SO_REUSEPORT is off so a second mesh on the same port
     fails loudly instead of silently sharing it. Raises InsecureTransport for no keys, or keys
-    without TLS, on a non-loopback address (unless ``allow_insecure``). ``outgoing_key`` is the key
-    the services' handlers send their peers (None: ``LIFTOS_API_KEY``). ``max_inflight_per_org``:
-    how many of ``max_inflight`` one org's keys may hold (None: a quarter, config.org_share). ``metrics``: record
+    without TLS, on a non-loopback address (unless ``allow_insecure``). ``max_receive_bytes``:
+    the largest request message (None: ``max_message_bytes``, which also bounds responses).
+    ``outgoing_key`` is the key the services' handlers send their peers (None:
+    ``LIFTOS_API_KEY``). ``max_inflight_per_org``: how many of ``max_inflight`` one org's keys
+    may hold (None: a quarter, config.org_share). ``metrics``: record
     every call there (serving them over HTTP is :func:`start_server`'s).
     """
     check_transport(address, auth, tls, allow_insecure)
@@ -170,7 +173,7 @@ async def create_server(
     server = grpc.aio.server(
         interceptors=[interceptor],
         options=[
-            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_receive_bytes or max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.so_reuseport", 0),
             # Clients ping every LIFTOS_KEEPALIVE_S even while a call computes for minutes
@@ -214,6 +217,7 @@ async def start_server(
         bindings,
         config.address,
         max_message_bytes=config.max_message_bytes,
+        max_receive_bytes=config.receive_limit,
         auth=config.auth,
         tls=config.tls,
         reflection=config.reflection,
