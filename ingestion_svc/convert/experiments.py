@@ -23,7 +23,9 @@ from mesh.runtime.protoconv import (
     require_org,
 )
 
+_MAX_EXPERIMENT_ID = 63
 _EXPERIMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+_EXPERIMENT_ID_RULE = "1-63 letters, digits, '-' or '_', starting with a letter or digit"
 
 # Tokens this server issues are ~120 characters (ingestion_svc.experiments).
 MAX_PAGE_TOKEN = 512
@@ -69,7 +71,7 @@ def experiment_from_proto(
         violations.append(
             FieldViolation(
                 prefix + "experiment_id",
-                "experiment_id must be 1-63 letters, digits, '-' or '_', starting with a letter or digit",
+                f"experiment_id must be {_EXPERIMENT_ID_RULE}",
             )
         )
     start, end = _date_pair(message, prefix, violations)
@@ -224,6 +226,20 @@ def experiment_target(org_id: str, experiment_id: str) -> tuple[str, str]:
     org = require_org(org_id)
     if not experiment_id:
         raise InvalidInput("experiment_id is required", field="experiment_id")
+    # Bounded as causal bounds analysis_id (length, then a 40-character prefix quoted), at
+    # the bound CreateExperiment stores ids under: an id outside it cannot name a stored
+    # experiment, and NOT_FOUND would echo it (R14-F7).
+    if len(experiment_id) > _MAX_EXPERIMENT_ID:
+        raise InvalidInput(
+            f"experiment_id is {len(experiment_id):,} characters; at most "
+            f"{_MAX_EXPERIMENT_ID} are allowed (starts {shown(experiment_id[:40])})",
+            field="experiment_id",
+        )
+    if not _EXPERIMENT_ID.match(experiment_id):
+        raise InvalidInput(
+            f"experiment_id {shown(experiment_id)} is not an experiment id: {_EXPERIMENT_ID_RULE}",
+            field="experiment_id",
+        )
     return org, experiment_id
 
 
