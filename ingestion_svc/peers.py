@@ -5,8 +5,12 @@ Memory being unreachable (``mesh.runtime.peers.unreachable``: connection refused
 gone mid-call, a deadline passed) is ``MemoryUnavailable`` (UNAVAILABLE to our caller, with a
 retry delay): the batch was not acked and may be retried with the same batch id. Memory
 refusing this service's key (``mesh.runtime.peers.refused``) is FAILED_PRECONDITION
-PEER_REFUSED naming the call. Any other failure of a call we made is a bug on one side of the
-contract and surfaces as INTERNAL.
+PEER_REFUSED naming the call. Memory overloaded (RESOURCE_EXHAUSTED with a RetryInfo) is
+UNAVAILABLE as unreachable is. Memory refusing a call for any other reason (its own status, e.g.
+INVALID_ARGUMENT) is FAILED_PRECONDITION MEMORY_REFUSED with memory's code and words: not
+retryable as is, and not this server's crash (R14-F4). What is left — memory ending a
+write stream without its answers, naming a record it was not sent — is a bug on one side of
+the contract and surfaces as INTERNAL.
 """
 
 from __future__ import annotations
@@ -33,9 +37,11 @@ from ingestion_svc.convert.products import (
 )
 from ingestion_svc.errors import MemoryUnavailable
 from ingestion_svc.raw_batch import RawBatch
+from mesh.runtime.exceptions import FailedPrecondition, shown
 from mesh.runtime.frames.wire import write_request_wire
 from mesh.runtime.peers import Peer, refused, unavailable, unreachable
 from mesh.runtime.protoconv import MAX_DATE, MIN_DATE
+from mesh.runtime.status import decode_status
 
 __all__ = ["MemoryClient", "WriteCounts"]
 
@@ -90,9 +96,9 @@ class MemoryWriter:
     receives batch k+1 while it commits batch k.
 
     A batch is a serialised WriteStreamRequest (ingestion encodes it column by column with
-    ``mesh.runtime.frames.wire``; no serializer runs). Memory unreachable, or an answer not back within the
-    client's timeout, is ``MemoryUnavailable``; any other failure ends the stream as a bug
-    on one side of the contract (RuntimeError → INTERNAL).
+    ``mesh.runtime.frames.wire``; no serializer runs). Memory unreachable, or an answer not
+    back within the client's timeout, is ``MemoryUnavailable``; memory refusing the stream
+    is FAILED_PRECONDITION (see the module's docstring).
     """
 
     def __init__(self, client: MemoryClient, call: Any) -> None:
@@ -101,12 +107,7 @@ class MemoryWriter:
         self._unacked = 0
 
     def _failure(self, code: grpc.StatusCode, details: str | None, error: Any = None) -> Exception:
-        if unreachable(code, error):
-            return self._client._unavailable(code, "WriteStream")
-        if denied := self._client._refused(code, details, "WriteStream"):
-            return denied
-        _LOGGER.error("memory rejected a write: %s %s", code.name, details)
-        return RuntimeError(f"memory WriteStream failed: {code.name}")
+        return self._client.failure(code, details, error, "WriteStream")
 
     async def send(self, request: bytes) -> None:
         try:
@@ -286,12 +287,31 @@ class MemoryClient(Peer[Any]):  # Any: the aio stub (the generated .pyi types th
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return []  # the org has no records yet
-            if unreachable(error.code(), error):
-                raise self._unavailable(error.code(), "Scan") from None
-            if denied := self._refused(error.code(), error.details(), "Scan"):
-                raise denied from None
-            _LOGGER.error("memory rejected a scan: %s %s", error.code().name, error.details())
-            raise RuntimeError(f"memory Scan failed: {error.code().name}") from None
+            raise self.failure(error.code(), error.details(), error, "Scan") from None
+
+    def failure(
+        self, code: grpc.StatusCode, details: str | None, error: Any, call: str
+    ) -> Exception:
+        """A failed call to memory, for our caller: unreachable or overloaded
+        (RESOURCE_EXHAUSTED with a RetryInfo), retryable UNAVAILABLE; this service's key refused,
+        PEER_REFUSED; anything else memory's refusal, FAILED_PRECONDITION MEMORY_REFUSED
+        naming memory, its code and (clipped) words. The batch was not acked."""
+        overloaded = (
+            code == grpc.StatusCode.RESOURCE_EXHAUSTED
+            and error is not None
+            and decode_status(error).retry_after_s is not None
+        )
+        if unreachable(code, error) or overloaded:
+            return self._unavailable(code, call)
+        if denied := self._refused(code, details, call):
+            return denied
+        _LOGGER.warning("memory refused a %s: %s %s", call, code.name, details)
+        return FailedPrecondition(
+            f"the memory service refused ingestion's {call} ({code.name}: "
+            f"{shown(details or '', 300)}); the batch was not acked",
+            subject="memory",
+            reason="MEMORY_REFUSED",
+        )
 
 
 def _timestamp(us: int) -> timestamp_pb2.Timestamp:

@@ -1,10 +1,12 @@
 """One Ingest stream: ledger replay, the stream's history working set and factor cache, and its
 write stream to memory.
 
-A batch is *staged* — replayed from the ledger, or validated, transformed against the history
-it needs and sent to memory — then *committed* in order: once memory has answered it (the
-records are durable) its ack goes into the ledger. Batch k+1 is staged while batch k is being
-written. Nothing here outlives the stream, so replicas of the service share no state; memory
+A batch is *staged* — replayed from the ledger, or its batch id reserved in the ledger, then
+validated, transformed against the history it needs and sent to memory — then *committed* in
+order: once memory has answered it (the records are durable) its ack goes into the ledger in
+place of the reservation. Batch k+1 is staged while batch k is being written. One stream
+carries one org (memory's write stream does; so do the stream's history and product book).
+Nothing here outlives the stream but the ledger, which replicas of the service share; memory
 is reached through :class:`MemoryPort` (``ingestion_svc.peers.MemoryClient``).
 """
 
@@ -13,6 +15,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
+import itertools
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,14 +27,15 @@ import numpy as np
 import pandas as pd
 
 from ingestion_svc import pipeline, product_batch
-from ingestion_svc.errors import BatchIdReused
+from ingestion_svc.errors import BatchIdReused, InvalidIngestRequest
 from ingestion_svc.experiments import ExperimentRegistry
 from ingestion_svc.external_factors import FactorRegistry, FactorTable
 from ingestion_svc.history import StreamHistory
-from ingestion_svc.ledger import BatchLedger
+from ingestion_svc.ledger import BatchLedger, InFlight
 from ingestion_svc.parse import ROW
 from ingestion_svc.raw_batch import MAX_BATCH_ROWS, RawBatch, Rejection
 from ingestion_svc.rejection_list import clipped
+from mesh.runtime.exceptions import shown
 from mesh.runtime.frames.gc_pause import gc_paused
 
 __all__ = [
@@ -59,6 +65,10 @@ _FACTOR_MARGIN_DAYS = 60
 SCAN_AHEAD_DAYS = 14
 # A batch of late rows needs one history scan per window, each waiting mostly on memory.
 CONCURRENT_SCANS = 8
+# A batch whose id another call is writing (same rows) waits for that call's answer, asking
+# the ledger again after this long, doubling up to the most.
+_WAIT_FIRST_S, _WAIT_MOST_S = 0.02, 0.5
+_STREAMS = itertools.count()
 
 
 class WriteAnswer(Protocol):
@@ -157,6 +167,17 @@ class Staged:
         return not self.fingerprint
 
 
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """A decoded batch whose id another call is writing with the same rows."""
+
+    batch: RawBatch
+    fingerprint: str
+
+    def decoded(self) -> tuple[RawBatch, str]:
+        return self.batch, self.fingerprint
+
+
 class IngestStream:
     """One Ingest stream: its history working set, its cached factor table, its writer.
 
@@ -173,6 +194,17 @@ class IngestStream:
         self._failed = False
         self._last: asyncio.Task[bytes | None] | None = None
         self._commits: set[asyncio.Task[bytes | None]] = set()
+        self._org: str | None = None  # the org of the stream's first batch
+        self._name = f"stream-{next(_STREAMS)}"
+        # (org, batch id) reserved and not acked; added on worker threads, hence the lock
+        self._reserved: set[tuple[str, str]] = set()
+        self._guard = threading.Lock()
+        self._closed = False
+
+    @functools.cached_property
+    def _owner(self) -> str:
+        """Who holds the stream's batch ids in the ledger (see ``BatchLedger.reserve``)."""
+        return self.deps.ledger.owner(self._name)
 
     def writer(self) -> RecordWriter:
         """The stream's write stream to memory, opened on its first batch with records."""
@@ -181,10 +213,19 @@ class IngestStream:
         return self._writer
 
     async def close(self) -> None:
-        """Cancel the commits still waiting (their batches were not acked) and end the
-        write stream."""
+        """Cancel the commits still waiting (their batches were not acked), release their
+        batch ids, and end the write stream."""
         for task in list(self._commits):
             task.cancel()
+        # Released here, not on a worker thread: this runs in a cancelled handler too, and
+        # a retry of these batches waits until their ids are free. (A commit cancelled inside
+        # its ledger write may still record its ack: that batch is durable, released or not.)
+        with self._guard:
+            self._closed = True
+            reserved = sorted(self._reserved)
+            self._reserved.clear()
+        for org_id, batch_id in reserved:
+            self.deps.ledger.release(org_id, batch_id, self._owner)
         if self._writer is not None:
             await self._writer.close(failed=self._failed)
 
@@ -200,6 +241,14 @@ class IngestStream:
         history with it.
         """
         front = await asyncio.to_thread(_paused, self._prepare, decode)
+        wait = _WAIT_FIRST_S
+        while isinstance(front, _Waiting):
+            # another call is writing this batch id with the same rows: its ack will be
+            # replayed, or it fails and releases the id to this call (the caller's deadline
+            # ends the wait)
+            await asyncio.sleep(wait)
+            wait = min(2 * wait, _WAIT_MOST_S)
+            front = await asyncio.to_thread(_paused, self._prepare, front.decoded)
         if isinstance(front, Staged):
             return front
         batch, fingerprint, prepared, windows = front
@@ -310,28 +359,58 @@ class IngestStream:
         await asyncio.to_thread(
             ledger.put, staged.org_id, staged.batch_id, staged.fingerprint, amended or ack
         )
+        with self._guard:
+            self._reserved.discard((staged.org_id, staged.batch_id))
         return amended
+
+    def _one_org(self, org_id: str) -> None:
+        """Refuse a batch for another org than the stream's first: memory's write stream
+        carries one org, and the stream's history and product book are one org's series."""
+        if self._org is None:
+            self._org = org_id
+        elif org_id != self._org:
+            raise InvalidIngestRequest(
+                f"org_id {shown(org_id, 130)} differs from this Ingest stream's org "
+                f"{self._org!r}: one Ingest stream carries one org; send each org's batches "
+                "on a stream of its own",
+                field="org_id",
+            )
 
     def _prepare(
         self, decode: Callable[[], tuple[RawBatch, str]]
     ) -> (
         Staged
+        | _Waiting
         | tuple[RawBatch, str, pipeline.Prepared, pipeline.Windows]
         | tuple[RawBatch, str, product_batch.ProductPrepared, None]
     ):
-        """A batch id the ledger holds is replayed (or refused, when its rows differ);
-        otherwise the batch, its fingerprint, its prepared rows and the history windows
-        they need."""
+        """A batch id the ledger holds is replayed (or refused, when its rows differ); one
+        another call is writing is refused when its rows differ, else waited for (ask
+        again); otherwise the id is reserved for this stream, and this returns the
+        batch, its fingerprint, its prepared rows and the history windows they need."""
         batch, fingerprint = decode()
-        seen = self.deps.ledger.get(batch.org_id, batch.batch_id)
+        self._one_org(batch.org_id)
+        seen = self.deps.ledger.reserve(batch.org_id, batch.batch_id, fingerprint, self._owner)
+        if seen is not None and seen.fingerprint != fingerprint:
+            done = "was acked" if not isinstance(seen, InFlight) else "is being written"
+            raise BatchIdReused(
+                f"batch {batch.batch_id!r} {done} for different rows; use a new batch_id",
+                resource_type="liftos.v1.IngestRequest",
+                resource_name=f"orgs/{batch.org_id}/batches/{batch.batch_id}",
+            )
+        if isinstance(seen, InFlight):
+            return _Waiting(batch, fingerprint)
         if seen is not None:
-            if seen.fingerprint != fingerprint:
-                raise BatchIdReused(
-                    f"batch {batch.batch_id!r} was acked for different rows; use a new batch_id",
-                    resource_type="liftos.v1.IngestRequest",
-                    resource_name=f"orgs/{batch.org_id}/batches/{batch.batch_id}",
-                )
             return Staged(batch.org_id, batch.batch_id, "", None, seen.ack, 0)
+        with self._guard:
+            if not self._closed:
+                self._reserved.add((batch.org_id, batch.batch_id))
+                closed = False
+            else:  # the stream ended while this ran on its thread: nobody else releases it
+                closed = True
+        if closed:  # the stage was cancelled: nobody reads this
+            self.deps.ledger.release(batch.org_id, batch.batch_id, self._owner)
+            raise RuntimeError("the Ingest stream ended while its batch was staged")
         if batch.source in product_batch.SOURCES:
             return (
                 batch,
