@@ -10279,11 +10279,14 @@ class IngestionServiceStub:
         ack with their reason while the good rows land. A batch_id seen before is answered from
         the ledger without writing again.
         Errors: INVALID_ARGUMENT (no org_id, unknown source, no batch_id, unknown account time
-        zone or currency, generic source without a date column; every field named),
-        RESOURCE_EXHAUSTED (batch over the 10,000-row limit), ALREADY_EXISTS (batch_id acked
-        before for different rows), UNAVAILABLE (memory service down: the batch was not acked
-        and nothing of it was written; retry with the same batch_id). Acks for the batches
-        before a failing one have already been sent.
+        zone or currency, generic source without a date column; an org_id other than the
+        stream's first: one stream carries one org; every field named), RESOURCE_EXHAUSTED
+        (batch over the 10,000-row limit), ALREADY_EXISTS BATCH_ID_REUSED (batch_id acked before,
+        or in flight on another call, for different rows; the same rows in flight wait for that
+        call's ack), FAILED_PRECONDITION MEMORY_REFUSED (the memory service refused the write),
+        UNAVAILABLE (memory service down: the batch was not acked and nothing of it was
+        written; retry with the same batch_id). Acks for the batches before a failing one have
+        already been sent.
         """
 
         yield from self._channel.stream_stream(
