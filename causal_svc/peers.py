@@ -24,7 +24,7 @@ from liftos.v1 import table_pb2 as table_pb
 from causal_svc.convert.aggregates import campaign_geo_frame
 from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable
 from causal_svc.record_tables import ExperimentDesign
-from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation
+from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation, InvalidInput
 from mesh.runtime.frames import enum_name, records_to_frame
 from mesh.runtime.peers import (
     Peer,
@@ -381,16 +381,24 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
         super().__init__(target, ingestion_grpc.IngestionServiceStub, timeout=timeout)
 
     async def experiment(
-        self, org_id: str, experiment_id: str, *, timeout: float | None = None
-    ) -> md_pb.CausalExperiment | None:
+        self, org_id: str, experiment_id: str, *, timeout: float | None = None,
+        field: str = "experiment_id",
+    ) -> md_pb.CausalExperiment | None:  # fmt: skip
         """The registered experiment, or None when the registry has no such experiment
-        (``timeout``: the caller's remaining time, as for :meth:`MemoryReader.scan_frame`)."""
+        (``timeout``: the caller's remaining time, as for :meth:`MemoryReader.scan_frame`).
+        An id the registry refuses as malformed is the caller's INVALID_ARGUMENT on ``field``
+        (where the caller's request carries the id), in the registry's words."""
         request = ingestion_pb.GetExperimentRequest(org_id=org_id, experiment_id=experiment_id)
         try:
             reply = await self.stub().GetExperiment(request, timeout=self.within(timeout))
         except grpc.aio.AioRpcError as error:
             if error.code() is grpc.StatusCode.NOT_FOUND:
                 return None
+            if error.code() is grpc.StatusCode.INVALID_ARGUMENT:
+                raise InvalidInput(
+                    f"{field}: the experiment registry refuses the id: {error.details()}",
+                    field=field,
+                ) from None
             raise _registry_failure(error, self.target, "GetExperiment") from None
         return reply.experiment
 

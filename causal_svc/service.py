@@ -122,7 +122,12 @@ class CausalService(causal_grpc.CausalServiceServicer):
         ``record``, also the experiment its result is recorded to (refused up front when the
         registry has none, or one without a channel)."""
         registered = (
-            await self._registry.experiment(org, query.experiment_id, timeout=_remaining(context))
+            await self._registry.experiment(
+                org,
+                query.experiment_id,
+                timeout=_remaining(context),
+                field="records.experiment_id",
+            )
             if query.experiment_id
             else None
         )

@@ -94,6 +94,14 @@ def test_unknown_experiment_and_unknown_org(mesh) -> None:
         stub.EstimateEffect(_request(experiment_id="nope"))
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert error_details(info.value)[1] == ["records.experiment_id"]
+    # An id the registry refuses as malformed (a space, a leading '-') is the caller's
+    # INVALID_ARGUMENT on the same field, in the registry's words; it was INTERNAL.
+    for bad in (" ", "-rf"):
+        with pytest.raises(grpc.RpcError) as info:
+            stub.EstimateEffect(_request(experiment_id=bad))
+        assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+        assert error_details(info.value)[1] == ["records.experiment_id"]
+        assert "registry refuses the id" in info.value.details()
     other = _request(experiment_id="exp-bf")
     other.org_id = "empty-org"
     with pytest.raises(grpc.RpcError) as info:
