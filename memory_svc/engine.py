@@ -27,6 +27,7 @@ from memory_svc.graph import Neighbourhood
 from memory_svc.org_graphs import DEFAULT_GRAPH_CACHE_BYTES, OrgGraphs, SpaceSummary
 from memory_svc.product_table import ProductAggregate
 from memory_svc.record_ids import RecordIds
+from memory_svc.scan_replies import SCAN_PAGE_BYTES
 from memory_svc.search import Searcher, SearchResult
 from memory_svc.sqlite_store import KEY_MAPS_BYTES, SUMS_CACHE_BYTES
 from memory_svc.store import Aggregate, RecordFilter, RecordStore, ScanRow
@@ -50,6 +51,8 @@ class MemorySettings:
     # the SQLite store's caches: orgs' sums (AggregateRecords) and identity maps (Write)
     sums_cache_bytes: int = SUMS_CACHE_BYTES
     key_maps_bytes: int = KEY_MAPS_BYTES
+    # a Scan page's records, at most about: what a Scan whose client stopped reading holds
+    scan_page_bytes: int = SCAN_PAGE_BYTES
 
 
 class MemoryEngine:
@@ -197,7 +200,10 @@ class MemoryEngine:
         limit: int,
         with_embeddings: bool,
     ) -> list[ScanRow]:
-        return self.store.scan_page(org_id, flt, after, limit, with_embeddings)
+        """One page of a scan: ``limit`` records, or fewer that reach the page byte budget
+        (``scan_replies.ScanPager`` says whether another may follow)."""
+        budget = self.settings.scan_page_bytes
+        return self.store.scan_page(org_id, flt, after, limit, with_embeddings, max_bytes=budget)
 
     def query_vector(self, org_id: str, text: str | None, vector: np.ndarray | None) -> np.ndarray:
         return self._searcher.query_vector(org_id, text, vector)

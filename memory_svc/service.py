@@ -18,7 +18,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 from memory_svc import convert
 from memory_svc.engine import MemoryEngine
 from memory_svc.refusals import RefusalList
-from memory_svc.scan_replies import scan_chunks
+from memory_svc.scan_replies import ScanPager, scan_chunks
 from memory_svc.store import ScanRow
 from memory_svc.write_group import STREAM_AHEAD, GroupCommit
 from memory_svc.writer import WriteOutcome
@@ -86,24 +86,26 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
         self, request: memory_pb.ScanRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[memory_pb.ScanResponse]:
         q = convert.scan_request(request)
-        after = None
-        while True:
+        pager = ScanPager(q.batch_size, self._engine.settings.scan_page_bytes)
+        while not pager.done:
             # the filter is checked in the first page's thread hop: a small scan (a late
             # row's series history) then costs one hop, not two
-            rows = await asyncio.to_thread(self._page, q, after, after is None)
-            # a page of batch_size records is cut by bytes too (any client can receive it)
-            for chunk in scan_chunks(rows):
-                yield convert.scan_response(chunk)
-            if len(rows) < q.batch_size:
-                return
-            after = (rows[-1].timestamp_us, rows[-1].id)
+            rows = await asyncio.to_thread(self._page, q, pager, pager.after is None)
+            # a page is cut by bytes, a reply too (any client can receive it); each reply's
+            # rows are let go before it is sent, so a client that stops reading pins the
+            # reply in flight, not the page as well
+            chunks = scan_chunks(rows)
+            del rows
+            while chunks:
+                yield convert.scan_response(chunks.pop(0))
 
-    def _page(
-        self, q: convert.ScanQuery, after: tuple[int, str] | None, check: bool
-    ) -> list[ScanRow]:
+    def _page(self, q: convert.ScanQuery, pager: ScanPager, check: bool) -> list[ScanRow]:
         if check:
             self._engine.check_filter(q.org_id, q.filter, "", allow_unknown=q.allow_unknown)
-        return self._engine.scan_page(q.org_id, q.filter, after, q.batch_size, q.with_embeddings)
+        limit = pager.limit()
+        rows = self._engine.scan_page(q.org_id, q.filter, pager.after, limit, q.with_embeddings)
+        pager.advance(rows, limit)
+        return rows
 
     async def Search(
         self, request: memory_pb.SearchRequest, context: grpc.aio.ServicerContext

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from memory_svc.key_seqs import KeyMap, key_hashes
 from memory_svc.org_sums import SumsTable, aggregate_from, with_campaign_names
 from memory_svc.product_table import SQLITE_SCHEMA as PRODUCTS_SCHEMA
 from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
+from memory_svc.scan_replies import take_page
 from memory_svc.sqlite_commit import SumsLog, insert_batch
 from memory_svc.sqlite_upgrade import (
     add_currency_column,
@@ -308,9 +310,13 @@ class SQLiteRecordStore:
         after: tuple[int, str] | None,
         limit: int,
         with_embeddings: bool,
+        *,
+        max_bytes: int | None = None,
     ) -> list[ScanRow]:
         sql, params = scan_sql(org_id, flt, after, limit, with_embeddings)
-        return [ScanRow(*row) for row in self._read().execute(sql, params)]
+        # a page cut by bytes leaves its statement unfinished: closed now, not at gc
+        with closing(self._read().execute(sql, params)) as cursor:
+            return take_page((ScanRow(*row) for row in cursor), max_bytes)
 
     def candidates(self, org_id: str, flt: RecordFilter, limit: int | None) -> np.ndarray:
         where, params = filter_sql(org_id, flt)

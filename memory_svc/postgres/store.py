@@ -38,6 +38,7 @@ from memory_svc.postgres.sql import (
     scan_sql,
 )
 from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
+from memory_svc.scan_replies import take_page
 from memory_svc.sqlite_store import SUMS_CACHE_BYTES
 from memory_svc.store import (
     Aggregate,
@@ -196,9 +197,12 @@ class PostgresRecordStore:
         after: tuple[int, str] | None,
         limit: int,
         with_embeddings: bool,
+        *,
+        max_bytes: int | None = None,
     ) -> list[ScanRow]:
         sql, params = scan_sql(org_id, flt, after, limit, with_embeddings)
-        return [ScanRow(*row) for row in self._read().execute(sql, params, binary=True)]
+        rows = self._read().execute(sql, params, binary=True)
+        return take_page((ScanRow(*row) for row in rows), max_bytes)
 
     @_reachable
     def candidates(self, org_id: str, flt: RecordFilter, limit: int | None) -> np.ndarray:
