@@ -44,7 +44,11 @@ the model's curves with each channel's mean marginal ROAS at current spend set t
 (its draws rescaled: the model's spread and shapes kept); the default plan with no channel
 held (what the holds of unestablished channels cost); how often the truth's marginal ROAS lies
 inside the model's 90% interval, and the model's mean marginal ROAS less the truth's, per
-channel. Develop on one seed range and report on another (``--first-seed``).
+channel. How far the model's channel returns are pulled toward each other (``squeeze``): the
+slope of its marginal ROAS at current spend on the truth's, over channel-worlds, for the
+draws' mean (what the plans read) and the analysis table's point estimate (R13-F3: the draws
+clip each effect at zero, which lifts an unsure channel's mean). Develop on one seed range
+and report on another (``--first-seed``).
 
 A world whose attribution fails its health checks gets no plan (the service refuses one): it
 keeps its current mix and is scored as such against its true optimum; the room at the optimum
@@ -141,6 +145,9 @@ class Row:
     no_holds: float = float("nan")
     # Per channel, the model's mean marginal ROAS at current spend less the truth's.
     bias: dict[str, float] | None = None
+    # Per channel, marginal ROAS at current spend: the draws' mean, the analysis table's point
+    # estimate (NaN where it shows none) and the truth's.
+    returns: dict[str, tuple[float, float, float]] | None = None
 
 
 def _reference(
@@ -411,6 +418,9 @@ def one(args: tuple[str, int, str, str, str]) -> Row:
     oracle, _ = answer_optimize(replace(model, curves=right), question)
     unheld, _ = answer_optimize(replace(model, effects=()), question)
     bias = {c.channel: mm - tm for c, mm, tm in zip(paid, model_m, true_m, strict=True)}
+    table = {e.channel: e.marginal.estimate for e in model.effects if e.marginal is not None}
+    returns = {c.channel: (mm, table.get(c.channel, float("nan")), tm)
+               for c, mm, tm in zip(paid, model_m, true_m, strict=True)}  # fmt: skip
     covered = {}
     for c, tm in zip(paid, true_m, strict=True):
         lo, hi = np.quantile(c.marginal(c.reference_spend), [0.05, 0.95])
@@ -418,7 +428,7 @@ def one(args: tuple[str, int, str, str, str]) -> Row:
     return Row(scenario, seed, current, true_value(plan), true_value(free), optimum,
                bounded_optimum, true_value(free_risk), on_truth, reference, rho, fit_s, opt_s,
                verdict, true_value(trusted), variants, true_value(oracle), covered,
-               own_bounds_optimum, true_value(unheld), bias)  # fmt: skip
+               own_bounds_optimum, true_value(unheld), bias, returns)  # fmt: skip
 
 
 def _summary(label: str, values: np.ndarray, current: np.ndarray, optimum: np.ndarray) -> None:
@@ -428,6 +438,24 @@ def _summary(label: str, values: np.ndarray, current: np.ndarray, optimum: np.nd
           f"{np.mean(gain > 0):.0%} of seeds, worst {gain.min():+.1%}); vs its true optimum: "
           f"mean shortfall {1 - ratio.mean():.1%} (ratio {ratio.mean():.3f}, min "
           f"{ratio.min():.3f}), within 5% in {int(np.sum(ratio >= 0.95))}/{ratio.size}")  # fmt: skip
+
+
+def squeeze(rows: list[Row]) -> None:
+    """How far the model's channel returns are pulled toward each other: over channel-worlds,
+    the slope (and correlation) of its marginal ROAS at current spend on the truth's, for the
+    draws' mean and the analysis table's point estimate (1: no squeeze)."""
+    cells = np.array([v for r in rows for v in (r.returns or {}).values()])
+    if not cells.size:
+        return
+    truth = cells[:, 2]
+    parts = []
+    for k, label in ((0, "draws' mean (planned)"), (1, "table's point estimate")):
+        ok = np.isfinite(cells[:, k])
+        slope = np.polyfit(truth[ok], cells[ok, k], 1)[0]
+        corr = np.corrcoef(truth[ok], cells[ok, k])[0, 1]
+        parts.append(f"{label} {slope:.3f} (corr {corr:.2f})")
+    print(f"  slope of the model's marginal ROAS at current spend on the truth's over "
+          f"{len(cells)} channel-worlds (1: no squeeze): " + ", ".join(parts))  # fmt: skip
 
 
 def report(rows: list[Row]) -> None:
@@ -495,6 +523,7 @@ def report(rows: list[Row]) -> None:
                      np.array([r.current for r in fitted]),
                      np.array([r.bounded_optimum for r in fitted]))  # fmt: skip
             channels = sorted({c for r in fitted for c in r.covered or {}})
+            squeeze(fitted)
             print("  model's mean marginal ROAS at current spend less the truth's (mean over "
                   "seeds): " + ", ".join(
                       f"{c} {np.mean([r.bias[c] for r in fitted if r.bias and c in r.bias]):+.2f}"

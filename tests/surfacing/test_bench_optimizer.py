@@ -5,6 +5,7 @@ lift-test diagnostic's tests."""
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,23 @@ def test_lift_diagnostic_measures_the_truth_with_its_stated_error(
         bench._fit("misallocated", 0, str(tmp_path), "fp")
     (tmp_path / "misallocated-0-fp-lift-tiktok-0.2.pkl").write_bytes(pickle.dumps(kept))
     assert bench._fit("misallocated", 0, str(tmp_path), "fp") == kept
+
+
+def test_squeeze_reads_the_slope_of_each_returns_column_on_the_truth(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Draws' mean 0.5 + 0.25 × truth (squeezed), the table's point estimate the truth itself;
+    # a channel the table shows no mROAS for is left out of the table's slope only.
+    truth = np.array([0.1, 0.5, 1.0, 2.0])
+    world = {"a": hill("a", spend=1.0, scale=2.0, kappa=1.0)}
+    base = bench._failed("misallocated", 0, "pass", world, 1.0)
+    rows = []
+    for k in range(2):
+        returns = {f"c{i}": (0.5 + 0.25 * t, t if i or k else np.nan, t)
+                   for i, t in enumerate(truth)}  # fmt: skip
+        rows.append(replace(base, seed=k, returns=returns))
+    bench.squeeze(rows)
+    out = capsys.readouterr().out
+    assert "over 8 channel-worlds" in out
+    assert "draws' mean (planned) 0.250 (corr 1.00)" in out
+    assert "table's point estimate 1.000 (corr 1.00)" in out
