@@ -343,7 +343,10 @@ class ExplainRequest(_message.Message):
     def llm(self) -> Global___LlmEndpoint:
         """An OpenAI-compatible endpoint for this call. The server calls only the endpoint it was
         configured with, endpoints it allows (`--llm-allowed-urls`), and, when it listens on
-        loopback itself, loopback endpoints; any other URL is INVALID_ARGUMENT (`llm.url`).
+        loopback itself with API keys off, loopback endpoints; any other URL, or one with a query
+        or fragment, is INVALID_ARGUMENT (`llm.url`). Only the configured endpoint receives the
+        server's provider key, and an error from any other endpoint is reported by its status,
+        not its reply.
         """
 
     def __init__(
