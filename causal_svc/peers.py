@@ -84,19 +84,13 @@ class MemoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):  # quoted: Async
         try:
             async for batch in self.stub().Scan(request, timeout=self.within(timeout)):
                 if batch.records:
-                    parts.append(records_to_frame(batch.records, groups=("core", "external")))
+                    # Decoded off the loop: 300k records are ~5 s of pandas (R16-F2).
+                    parts.append(await asyncio.to_thread(_scan_part, batch))
         except grpc.aio.AioRpcError as error:
             raise _memory_failure(error, self.target, "Scan", org_id) from None
         if not parts:
             raise InsufficientData("no records match the query", subject="records")
-        frame = pd.concat(parts, ignore_index=True)
-        local = pd.to_datetime(frame["local_date"])
-        keep = pd.Series(True, index=frame.index)
-        if start is not None:
-            keep &= local >= pd.Timestamp(start)
-        if end is not None:
-            keep &= local <= pd.Timestamp(end)
-        return frame.loc[keep].reset_index(drop=True)
+        return await asyncio.to_thread(_within_days, parts, start, end)
 
     async def aggregate(
         self, org_id: str, start: dt.date | None, end: dt.date | None,
@@ -477,3 +471,22 @@ def design_of(e: md_pb.CausalExperiment) -> ExperimentDesign:
         treatment_units=tuple(e.treatment_units),
         control_units=tuple(e.control_units),
     )
+
+
+def _scan_part(batch: memory_pb.ScanResponse) -> pd.DataFrame:
+    return records_to_frame(batch.records, groups=("core", "external"))
+
+
+def _within_days(
+    parts: list[pd.DataFrame], start: dt.date | None, end: dt.date | None
+) -> pd.DataFrame:
+    """The Scan's frames as one, kept to the local days asked (the Scan's UTC range is a day
+    wider on each side)."""
+    frame = pd.concat(parts, ignore_index=True)
+    local = pd.to_datetime(frame["local_date"])
+    keep = pd.Series(True, index=frame.index)
+    if start is not None:
+        keep &= local >= pd.Timestamp(start)
+    if end is not None:
+        keep &= local <= pd.Timestamp(end)
+    return frame.loc[keep].reset_index(drop=True)
