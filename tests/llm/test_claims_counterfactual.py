@@ -7,7 +7,8 @@ scope) leaves the response curve's reading, unsupported, with a note."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -23,13 +24,14 @@ from causal_svc.app import build as causal_build
 from ingestion_svc.app import build as ingestion_build
 from llm_svc.app import build as llm_build
 from llm_svc.numbers import fmt
+from llm_svc.settings import LlmSettings
 from memory_svc.app import build as memory_build
 from mesh.runtime.auth import AuthConfig
 from mesh.runtime.channels import auth_metadata
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import Build, running_services
 from tests.causal.attribution.records import register_holdout, write_world
-from tests.llm.fake_openai import Script, fake_openai, words
+from tests.llm.fake_openai import FakeOpenAI, Script, fake_openai, words
 
 ORG = "cfshop"
 V = pb.ClaimVerdict
@@ -42,6 +44,7 @@ class Mesh:
     analysis_id: str
     channel: str
     delta: causal_pb.CounterfactualResponse  # the channel x1.3, asked directly at 90%
+    fake: FakeOpenAI  # the LLM endpoint both llm services may call
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +83,20 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
         peers = PeerConfig.from_env().with_overrides(
             memory=services["memory"].address, ingestion=services["ingestion"].address
         )
-        with running_services({"causal": causal_build, "llm": llm_build}, data, peers=peers,
-                              auth=old, api_keys={"llm": "old-llm-key"}) as refusing:  # fmt: skip
-            yield Mesh(
-                llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address)),
-                llm_grpc.LlmServiceStub(grpc.insecure_channel(refusing["llm"].address)),
-                result.analysis_id, channel, delta,
-            )  # fmt: skip
+        # a keyed llm service calls only the endpoints it allows (R14-F5): this module's one
+        with fake_openai(Script()) as fake:
+            allowed = replace(LlmSettings.from_env(), allowed_urls=(fake.url,))
+            builds_old: dict[str, Build] = {
+                "causal": causal_build,
+                "llm": partial(llm_build, settings=allowed),
+            }
+            with running_services(builds_old, data, peers=peers, auth=old,
+                                  api_keys={"llm": "old-llm-key"}) as refusing:  # fmt: skip
+                yield Mesh(
+                    llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address)),
+                    llm_grpc.LlmServiceStub(grpc.insecure_channel(refusing["llm"].address)),
+                    result.analysis_id, channel, delta, fake,
+                )  # fmt: skip
 
 
 def check(stub: llm_grpc.LlmServiceStub, m: Mesh, text: str) -> pb.ClaimCheck:
@@ -148,12 +158,12 @@ def test_a_causal_service_that_refuses_the_counterfactual_leaves_the_curve_readi
 def explain(stub: llm_grpc.LlmServiceStub, m: Mesh, answer: str) -> pb.ExplanationDone:
     """Explain with an LLM (a local endpoint, the one thing outside the mesh) whose answer is
     ``answer``: what went out after the guardrail."""
-    with fake_openai(Script(pieces=words(answer))) as fake:
-        events = list(stub.Explain(
-            pb.ExplainRequest(org_id=ORG, analysis_id=m.analysis_id,
-                              llm=pb.LlmEndpoint(url=fake.url, model="tiny")),
-            timeout=120, metadata=auth_metadata("user-key") if stub is m.refusing_llm else None,
-        ))  # fmt: skip
+    m.fake.script = Script(pieces=words(answer))
+    events = list(stub.Explain(
+        pb.ExplainRequest(org_id=ORG, analysis_id=m.analysis_id,
+                          llm=pb.LlmEndpoint(url=m.fake.url, model="tiny")),
+        timeout=120, metadata=auth_metadata("user-key") if stub is m.refusing_llm else None,
+    ))  # fmt: skip
     return events[-1].done
 
 
