@@ -14,8 +14,9 @@ __all__ = ["build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``liftos``: the verbs load pandas, gRPC and the SDK (~2 s), so they are imported here,
-    where a Ctrl-C while they load ends as quietly as one during a call."""
+    """``liftos``: the verbs load gRPC and the SDK (~0.4 CPU-s; pandas and matplotlib only in
+    the verbs that use them), so they are imported here, where a Ctrl-C while they load ends as
+    quietly as one during a call."""
     try:
         from mesh.cli.commands import main as run
     except KeyboardInterrupt:

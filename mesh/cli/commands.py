@@ -124,7 +124,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.data_dir, args.base_port, keep_running=args.keep_running)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# `simulate`'s line in `liftos --help`, as sim.cli registers it (tests/cli/test_startup_imports.py
+# holds the two equal): importing sim loads numpy and pandas (~0.6 CPU-s), so another verb's
+# parser lists it without importing sim.
+SIMULATE_HELP = "generate a simulated marketing world with known causal truth"
+
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``verb`` (the command about to run) only that verb's parser is
+    complete where completing another would load heavy modules (``simulate``)."""
     parser = argparse.ArgumentParser(prog="liftos", description="LiftOS causal mesh")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -193,7 +201,6 @@ def build_parser() -> argparse.ArgumentParser:
         search,
         surfacing,
     )
-    from sim import cli as sim_cli
 
     estimate.add_parser(sub, _add_mesh_arguments)
     attribution.add_parsers(sub, _add_mesh_arguments)
@@ -206,7 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     products.add_parsers(sub, _add_mesh_arguments)
     memory.add_parsers(sub, _add_mesh_arguments)
     registry.add_parsers(sub, _add_mesh_arguments)
-    sim_cli.register(sub)
+    if verb in (None, "simulate"):
+        from sim import cli as sim_cli
+
+        sim_cli.register(sub)
+    else:
+        sub.add_parser("simulate", help=SIMULATE_HELP)
     search.register(sub)
 
     cal = sub.add_parser("calendar", help="calendar dimension for a country and date range")
@@ -232,7 +244,9 @@ def _org_from_env(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    verb = next((w for w in words if not w.startswith("-")), "")
+    args = build_parser(verb).parse_args(argv)
     try:
         if args.command in ("estimate", "analyze", "counterfactual", "ingest", "explain",
                             "check-claims", "report", "compare", "analyses", "optimize", "predict", "design",

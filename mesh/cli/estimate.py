@@ -11,15 +11,17 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
-import pandas as pd
 
 from mesh.runtime.estimand import estimand_words
 from mesh.sdk.causal import Records
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
+
+if TYPE_CHECKING:  # every verb's parser imports this module; pandas loads in run()
+    import pandas as pd
 
 METHODS = (
     "auto", "difference_in_means", "did", "event_study", "staggered_did", "iv", "rdd",
@@ -304,6 +306,8 @@ def _parse_dates(frame: pd.DataFrame, column: str | None) -> pd.DataFrame:
     """
     if column is None or column not in frame.columns:
         return frame
+    import pandas as pd
+
     values = frame[column]
     if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
         return frame
@@ -315,6 +319,8 @@ def _parse_dates(frame: pd.DataFrame, column: str | None) -> pd.DataFrame:
 
 
 def run(args: argparse.Namespace, peers: Any) -> int:
+    import pandas as pd
+
     data: pd.DataFrame | Records
     treatment, unit, time = args.treatment, args.unit, args.time
     if args.data is None:

@@ -31,17 +31,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
-import numpy as np
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from mesh.cli.estimate import lift_in_words
-from mesh.runtime.cadence import weekly_series
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.protoconv import set_date_range
-from mesh.runtime.tables import table_to_frame
 from mesh.sdk.client import LiftOS, dc
 
 __all__ = [
@@ -237,6 +234,10 @@ def register_factors(
 
 def _weekly(days: list[dt.date]) -> str:
     """The weekday of a series an analysis reads as weekly (:mod:`mesh.runtime.cadence`), or ""."""
+    import numpy as np  # here: every verb's parser imports this module
+
+    from mesh.runtime.cadence import weekly_series
+
     return weekly_series(np.array([d.toordinal() - _EPOCH_ORDINAL for d in days], np.int64))
 
 
@@ -328,6 +329,7 @@ def _rows_after(peers: PeerConfig, org: str, first: dt.date, last: dt.date) -> s
     it until they do. "" when rows reach the window, or memory cannot say."""
     with sync_channel(peers.memory) as channel:
         stub = memory_grpc.MemoryServiceStub(channel)
+        from mesh.runtime.tables import table_to_frame  # loads pandas
 
         def days(start: dt.date | None, end: dt.date | None) -> list[int]:
             request = memory_pb.AggregateRecordsRequest(org_id=org, measures=["spend"])

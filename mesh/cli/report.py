@@ -16,7 +16,7 @@ from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import llm_pb2 as llm_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
-from mesh.report import UnsupportedAnalysis, render_report
+from mesh.report import UnsupportedAnalysis
 from mesh.sdk.client import LiftOS
 from mesh.sdk.failures import RpcFailure
 
@@ -281,6 +281,8 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             planning = plan_products(client, analysis, value_per_outcome=args.value_per_outcome)
         else:
             planning = plan(client, analysis, value_per_outcome=args.value_per_outcome)
+    from mesh.report import render_report  # matplotlib: only the verb that renders loads it
+
     try:
         html = render_report(
             analysis, explanation=explanation, budget=planning.budget,

@@ -18,7 +18,6 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from mesh.runtime.channels import sync_channel
-from mesh.runtime.frames import enum_value
 
 DEFAULT_ADDR = os.environ.get("LIFTOS_MEMORY_ADDR", "127.0.0.1:50052")
 
@@ -55,6 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def search_request(args: argparse.Namespace) -> memory_pb.SearchRequest:
+    from mesh.runtime.frames import enum_value  # loads pandas; every verb's parser imports us
+
     f = memory_pb.SearchFilter(
         sources=[enum_value("data_source", s, field="--source") for s in args.source],  # type: ignore[misc]
         campaign_ids=args.campaign,

@@ -6,21 +6,21 @@ import datetime as dt
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 import liftos_dc.liftos.v1 as dc
-import pandas as pd
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 from mesh.runtime.exceptions import InvalidInput
-from mesh.runtime.frames.enums import enum_value
 from mesh.runtime.protoconv import set_date_range
-from mesh.runtime.tables import frame_to_table
 from mesh.sdk._base import ClientBase, _call, as_date, backoff
 from mesh.sdk.failures import RpcFailure
+
+if TYPE_CHECKING:  # pandas costs ~0.5 CPU-s to import; only the calls that build frames load it
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,8 @@ class CausalCalls(ClientBase):
         if isinstance(data, Records):
             request.records.CopyFrom(data.to_proto())
         else:
+            from mesh.runtime.tables import frame_to_table
+
             request.table.CopyFrom(frame_to_table(data))
         reply = _call(lambda: self._causal.EstimateEffect(request))
         return dc.EstimateEffectResponse.parse(reply.SerializeToString())
@@ -185,6 +187,8 @@ class CausalCalls(ClientBase):
             raise InvalidInput(f"{identification!r} is not an identification (one of "
                                f"{', '.join(n for n in _IDENTIFICATIONS if n)})",
                                field="identification")  # fmt: skip
+        from mesh.runtime.frames.enums import enum_value  # loads pandas
+
         request = causal_pb.AnalyzeAttributionRequest(
             org_id=self._org(org_id), channels=list(channels), calibration=list(calibration),
             holdout_days=holdout_days, seed=seed, identification=ident,  # type: ignore[arg-type]

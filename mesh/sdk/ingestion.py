@@ -10,17 +10,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import liftos_dc.liftos.v1 as dc
-import pandas as pd
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 from mesh.sdk._base import ClientBase, _call, _date, retry_delay
 from mesh.sdk.failures import RpcFailure
+
+if TYPE_CHECKING:  # pandas costs ~0.5 CPU-s to import; calendar() loads it when called
+    import pandas as pd
 
 
 class IngestionCalls(ClientBase):
@@ -74,6 +76,8 @@ class IngestionCalls(ClientBase):
         self, country: str, start: dt.date, end: dt.date, *, subdivision: str = ""
     ) -> pd.DataFrame:
         """The calendar dimension as a DataFrame, one row per date."""
+        import pandas as pd
+
         request = ingestion_pb.GetCalendarRequest(
             country=country,
             start_date=common_pb.Date(year=start.year, month=start.month, day=start.day),

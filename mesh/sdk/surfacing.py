@@ -10,7 +10,6 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
-from mesh.runtime.frames.enums import enum_value
 from mesh.sdk._base import ClientBase, _call, _date_pb
 
 
@@ -143,6 +142,8 @@ class SurfacingCalls(ClientBase):
         kinds = {"holdout": md_pb.TREATMENT_TYPE_HOLDOUT,
                  "decrease": md_pb.TREATMENT_TYPE_BUDGET_DECREASE,
                  "heavy_up": md_pb.TREATMENT_TYPE_BUDGET_INCREASE}  # fmt: skip
+        from mesh.runtime.frames.enums import enum_value  # loads pandas
+
         request = surfacing_pb.DesignExperimentRequest(
             org_id=self._org(org_id), channel=channel, duration_days=list(duration_days),
             minimum_detectable_lift=lift, power=power, alpha=alpha,
