@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
 
 from causal_svc.products.category import (
     LOG_M,
@@ -73,9 +73,7 @@ def hac_fit(y: np.ndarray, x: np.ndarray, lags: int) -> HacFit:
     comes back as NaN."""
     _, r = np.linalg.qr(x / np.maximum(np.abs(x).max(axis=0), 1e-12))
     keep = np.abs(np.diag(r)) > 1e-8
-    fit = sm.OLS(y, x[:, keep]).fit(
-        cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}
-    )
+    fit = OLS(y, x[:, keep]).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True})
     params = np.full(x.shape[1], np.nan)
     bse = np.full(x.shape[1], np.nan)
     cov = np.zeros((x.shape[1], x.shape[1]))
