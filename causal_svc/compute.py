@@ -35,6 +35,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -126,6 +127,18 @@ def _call(fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         raise portable from None
 
 
+def _kill_forkserver() -> None:
+    """SIGKILL this process's forkserver, if it runs. A start blocked on its preload then
+    reads EOF and fails; multiprocessing starts a new forkserver on the next use. Workers
+    already forked live on until their pool stops them."""
+    from multiprocessing import forkserver
+
+    pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 # The pools whose room the running task (and the tasks it spawns: they copy the context)
 # holds; see ComputePool.reserve.
 _HOLDING: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar(
@@ -154,6 +167,7 @@ class ComputePool:
         self._start_lock = threading.Lock()
         self._started = False
         self._closed = False
+        self._closing = threading.Event()  # set by close(): a delayed warm-up stops waiting
         self._slots: asyncio.Semaphore | None = None
         self._slots_loop: asyncio.AbstractEventLoop | None = None
         self._running = 0
@@ -164,30 +178,62 @@ class ComputePool:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the workers now (blocks until the forkserver has preloaded its modules)."""
-        with self._start_lock:
-            if not self._started and not self._closed:
-                if not self._pool.active:  # reading it starts a CREATED pool
-                    raise RuntimeError(f"{self.name} pool failed to start")
-                self._started = True
+        """Start the workers now (blocks until the forkserver has preloaded its modules).
 
-    def start_in_background(self) -> threading.Thread:
-        """Warm the workers up without blocking the caller (e.g. at service start)."""
-        thread = threading.Thread(target=self._warm, name=f"{self.name}-start", daemon=True)
+        Raises RuntimeError when the pool is closed, or is closed while it starts.
+        """
+        with self._start_lock:
+            if self._closed:
+                raise RuntimeError(f"{self.name} pool is closed")
+            if self._started:
+                return
+            try:
+                active = self._pool.active  # reading it starts a CREATED pool
+            except Exception as exc:
+                if self._closed:  # close() ended the preload on purpose
+                    raise RuntimeError(f"{self.name} pool was closed while it started") from None
+                raise RuntimeError(f"{self.name} pool failed to start: {exc}") from exc
+            if not active:
+                raise RuntimeError(f"{self.name} pool failed to start")
+            self._started = True
+
+    def start_in_background(self, *, after: float = 0.0) -> threading.Thread:
+        """Warm the workers up in a thread, ``after`` seconds from now, without blocking the
+        caller; :meth:`close` ends the wait or the warm-up early."""
+        thread = threading.Thread(
+            target=self._warm, args=(after,), name=f"{self.name}-start", daemon=True
+        )
         thread.start()
         return thread
 
-    def _warm(self) -> None:
+    def _warm(self, after: float) -> None:
+        if self._closing.wait(after):
+            return  # closed before the warm-up was due
         try:
             self.start()
         except Exception:  # the first run() will raise it again, to a caller
-            _LOGGER.exception("%s pool failed to start", self.name)
+            if self._closed:
+                _LOGGER.info("%s pool closed before its workers were warm", self.name)
+            else:
+                _LOGGER.exception("%s pool failed to start", self.name)
 
     def close(self) -> None:
-        """Stop every worker now, running tasks included (blocking; at most a few seconds)."""
-        with self._start_lock:
-            self._closed = True
+        """Stop every worker now, running tasks included (blocking; at most a few seconds).
+
+        A start still preloading (seconds of imports) is ended rather than waited for: the
+        forkserver is killed, so the start fails at once and no worker is forked into a
+        process that is shutting down. The forkserver serves every pool of the process, and
+        another pool's workers look dead once it is gone: a process whose pools outlive one
+        another (not the causal service: it has one) must not close one while it starts.
+        """
+        self._closed = True
+        self._closing.set()
+        while not self._start_lock.acquire(timeout=0.05):
+            _kill_forkserver()
+        try:
             self._pool.stop()
+        finally:
+            self._start_lock.release()
         self._pool.join()
 
     def worker_pids(self) -> list[int]:
