@@ -403,12 +403,10 @@ class IngestStream:
         if seen is not None:
             return Staged(batch.org_id, batch.batch_id, "", None, seen.ack, 0)
         with self._guard:
-            if not self._closed:
+            closed = self._closed  # the stream ended while this ran on its thread
+            if not closed:
                 self._reserved.add((batch.org_id, batch.batch_id))
-                closed = False
-            else:  # the stream ended while this ran on its thread: nobody else releases it
-                closed = True
-        if closed:  # the stage was cancelled: nobody reads this
+        if closed:  # nobody else releases it, and nobody reads this stage
             self.deps.ledger.release(batch.org_id, batch.batch_id, self._owner)
             raise RuntimeError("the Ingest stream ended while its batch was staged")
         if batch.source in product_batch.SOURCES:
