@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
+import numpy as np
+import pandas as pd
 from google.protobuf import json_format
 from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import common_pb2 as common_pb
 
 from llm_svc.convert import analysis_from_proto
 from llm_svc.evidence import Analysis, Check, CheckOutcome, Effect, Identification
+from mesh.runtime.tables import frame_to_table
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -155,3 +161,23 @@ def audit_demo(*, calibrated: bool) -> causal_pb.Analysis:
     name = "audit_demo_calibrated" if calibrated else "audit_demo_uncalibrated"
     row = json.loads((DATA / f"{name}.json").read_text())
     return json_format.ParseDict(row, causal_pb.Analysis())
+
+
+def stored_lift(address: str, org: str, metadata: Sequence[tuple[str, str]] | None) -> str:
+    """A randomised lift test estimated and stored by the causal service at ``address`` (a
+    difference in means on a simulated table): its analysis id, for an llm service to read."""
+    rng = np.random.default_rng(1)
+    treated = rng.permutation(np.repeat([0, 1], 200))
+    frame = pd.DataFrame({"meta_retargeting": treated,
+                          "revenue": 100 + 12 * treated + rng.normal(0, 5, 400)})  # fmt: skip
+    reply = causal_grpc.CausalServiceStub(grpc.insecure_channel(address)).EstimateEffect(
+        causal_pb.EstimateEffectRequest(
+            org_id=org, method=causal_pb.ESTIMATION_METHOD_DIFFERENCE_IN_MEANS,
+            table=frame_to_table(frame),
+            roles=causal_pb.EffectRoles(outcome="revenue", treatment="meta_retargeting"),
+            options=causal_pb.EstimationOptions(refutation_simulations=5, seed=1),
+            randomized=True,
+        ),
+        metadata=metadata,
+    )  # fmt: skip
+    return reply.analysis_id

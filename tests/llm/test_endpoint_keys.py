@@ -12,11 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-import numpy as np
-import pandas as pd
 import pytest
-from liftos.v1 import causal_pb2 as causal_pb
-from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import llm_pb2 as pb
 from liftos.v1 import llm_pb2_grpc as llm_grpc
 
@@ -27,8 +23,8 @@ from mesh.runtime.auth import AuthConfig
 from mesh.runtime.channels import auth_metadata
 from mesh.runtime.inprocess import Build, running_services
 from mesh.runtime.status import decode_status
-from mesh.runtime.tables import frame_to_table
 from tests.llm.fake_openai import FakeOpenAI, Script, fake_openai, words
+from tests.llm.support import stored_lift
 from tests.support import error_details
 
 ORG = "acme"
@@ -69,24 +65,6 @@ class Mesh:
             fake.script = script or Script(pieces=ANSWER)
 
 
-def _lift(address: str) -> str:
-    rng = np.random.default_rng(1)
-    treated = rng.permutation(np.repeat([0, 1], 200))
-    frame = pd.DataFrame({"meta_retargeting": treated,
-                          "revenue": 100 + 12 * treated + rng.normal(0, 5, 400)})  # fmt: skip
-    reply = causal_grpc.CausalServiceStub(grpc.insecure_channel(address)).EstimateEffect(
-        causal_pb.EstimateEffectRequest(
-            org_id=ORG, method=causal_pb.ESTIMATION_METHOD_DIFFERENCE_IN_MEANS,
-            table=frame_to_table(frame),
-            roles=causal_pb.EffectRoles(outcome="revenue", treatment="meta_retargeting"),
-            options=causal_pb.EstimationOptions(refutation_simulations=5, seed=1),
-            randomized=True,
-        ),
-        metadata=USER,
-    )  # fmt: skip
-    return reply.analysis_id
-
-
 def _mesh(tmp: Path, *, keys: AuthConfig | None) -> Iterator[Mesh]:
     script = Script(pieces=ANSWER)
     with (
@@ -105,7 +83,7 @@ def _mesh(tmp: Path, *, keys: AuthConfig | None) -> Iterator[Mesh]:
         builds: dict[str, Build] = {"causal": causal_build, "llm": llm}
         mesh_keys = {"llm": MESH_KEY} if keys else None
         with running_services(builds, tmp, auth=keys, api_keys=mesh_keys) as services:
-            lift = _lift(services["causal"].address)
+            lift = stored_lift(services["causal"].address, ORG, USER)
             fakes = {"configured": configured, "allowed": allowed, "unlisted": unlisted}
             yield Mesh(services["llm"].address, services["causal"].address, lift, fakes)
 

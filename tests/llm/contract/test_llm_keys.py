@@ -9,11 +9,7 @@ import logging
 from pathlib import Path
 
 import grpc
-import numpy as np
-import pandas as pd
 import pytest
-from liftos.v1 import causal_pb2 as causal_pb
-from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import llm_pb2 as pb
 from liftos.v1 import llm_pb2_grpc as llm_grpc
 
@@ -22,32 +18,14 @@ from llm_svc.app import build as llm_build
 from mesh.runtime.auth import AuthConfig
 from mesh.runtime.channels import auth_metadata
 from mesh.runtime.inprocess import Build, running_services
-from mesh.runtime.tables import frame_to_table
 from tests.llm.fake_openai import Script, fake_openai, words
+from tests.llm.support import stored_lift
 
 ORG = "acme"
 MESH_KEY = "svc-llm-mesh-secret"
 PROVIDER_KEY = "sk-provider-secret"
 KEYS = AuthConfig.parse(f"key-a:{ORG},{MESH_KEY}:service=llm")
 USER = auth_metadata("key-a")
-
-
-def _lift(address: str) -> str:
-    rng = np.random.default_rng(1)
-    treated = rng.permutation(np.repeat([0, 1], 200))
-    frame = pd.DataFrame({"meta_retargeting": treated,
-                          "revenue": 100 + 12 * treated + rng.normal(0, 5, 400)})  # fmt: skip
-    reply = causal_grpc.CausalServiceStub(grpc.insecure_channel(address)).EstimateEffect(
-        causal_pb.EstimateEffectRequest(
-            org_id=ORG, method=causal_pb.ESTIMATION_METHOD_DIFFERENCE_IN_MEANS,
-            table=frame_to_table(frame),
-            roles=causal_pb.EffectRoles(outcome="revenue", treatment="meta_retargeting"),
-            options=causal_pb.EstimationOptions(refutation_simulations=5, seed=1),
-            randomized=True,
-        ),
-        metadata=USER,
-    )  # fmt: skip
-    return reply.analysis_id
 
 
 def _explain(tmp_path: Path, *, provider_key: str | None) -> list[dict[str, str]]:
@@ -64,7 +42,7 @@ def _explain(tmp_path: Path, *, provider_key: str | None) -> list[dict[str, str]
         try:
             builds: dict[str, Build] = {"causal": causal_build, "llm": llm_build}
             with running_services(builds, tmp_path, auth=KEYS) as services:
-                lift = _lift(services["causal"].address)
+                lift = stored_lift(services["causal"].address, ORG, USER)
                 llm = llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address))
                 request = pb.ExplainRequest(
                     org_id=ORG, analysis_id=lift, writer=pb.EXPLANATION_WRITER_LLM
