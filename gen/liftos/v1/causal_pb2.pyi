@@ -1529,6 +1529,7 @@ class ChannelAttribution(_message.Message):
     MEDIA_INPUT_FIELD_NUMBER: _builtins.int
     IDENTIFIED_FIELD_NUMBER: _builtins.int
     NO_EFFECT_TEST_FIELD_NUMBER: _builtins.int
+    PLATFORM_UNREPORTED_SHARE_FIELD_NUMBER: _builtins.int
     channel: _builtins.str
     """Channel."""
     contribution_share: _builtins.float
@@ -1550,6 +1551,15 @@ class ChannelAttribution(_message.Message):
     identified: _builtins.bool
     """False when the data could not identify the channel's effect (its interval is the
     prior's); ModelHealth says why.
+    """
+    platform_unreported_share: _builtins.float
+    """Share in [0, 1] of the channel's spend in the period (of its records, for a channel
+    without spend) whose platform conversions were not reported
+    (CausalMarketingData.conversions_unreported). 0: the platform reported every record, and
+    the platform_reported_* fields are its full claim. Between 0 and 1 they are partial:
+    platform_reported_outcome sums the reported records only and platform_reported_roas
+    divides it by those records' spend (a ROAS over the reported part, not the channel's).
+    1: the platform reported nothing; both are 0 and mean unknown, not zero.
     """
     @_builtins.property
     def spend(self) -> _common_pb2.Money:
@@ -1591,10 +1601,11 @@ class ChannelAttribution(_message.Message):
         media_input: _builtins.float = ...,
         identified: _builtins.bool = ...,
         no_effect_test: Global___NoEffectTest | None = ...,
+        platform_unreported_share: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_naive_regression_roas", b"_naive_regression_roas", "_uncalibrated_roas", b"_uncalibrated_roas", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "marginal_roas", b"marginal_roas", "naive_regression_roas", b"naive_regression_roas", "no_effect_test", b"no_effect_test", "spend", b"spend", "uncalibrated_roas", b"uncalibrated_roas"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_naive_regression_roas", b"_naive_regression_roas", "_uncalibrated_roas", b"_uncalibrated_roas", "channel", b"channel", "contribution_share", b"contribution_share", "identified", b"identified", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "marginal_roas", b"marginal_roas", "media_input", b"media_input", "naive_regression_roas", b"naive_regression_roas", "no_effect_test", b"no_effect_test", "platform_reported_outcome", b"platform_reported_outcome", "platform_reported_roas", b"platform_reported_roas", "spend", b"spend", "uncalibrated_roas", b"uncalibrated_roas"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_naive_regression_roas", b"_naive_regression_roas", "_uncalibrated_roas", b"_uncalibrated_roas", "channel", b"channel", "contribution_share", b"contribution_share", "identified", b"identified", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "marginal_roas", b"marginal_roas", "media_input", b"media_input", "naive_regression_roas", b"naive_regression_roas", "no_effect_test", b"no_effect_test", "platform_reported_outcome", b"platform_reported_outcome", "platform_reported_roas", b"platform_reported_roas", "platform_unreported_share", b"platform_unreported_share", "spend", b"spend", "uncalibrated_roas", b"uncalibrated_roas"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__naive_regression_roas: _TypeAlias = _typing.Literal["naive_regression_roas"]  # noqa: Y015
     _WhichOneofArgType__naive_regression_roas: _TypeAlias = _typing.Literal["_naive_regression_roas", b"_naive_regression_roas"]  # noqa: Y015
@@ -1660,6 +1671,7 @@ class CampaignAttribution(_message.Message):
     INCREMENTAL_ROAS_FIELD_NUMBER: _builtins.int
     PLATFORM_REPORTED_OUTCOME_FIELD_NUMBER: _builtins.int
     CAMPAIGN_NAME_FIELD_NUMBER: _builtins.int
+    PLATFORM_UNREPORTED_SHARE_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
     """Campaign id."""
     channel: _builtins.str
@@ -1668,6 +1680,11 @@ class CampaignAttribution(_message.Message):
     """Platform-reported outcome for comparison."""
     campaign_name: _builtins.str
     """The campaign's name as memory holds it (its latest record's); "" when no record names it."""
+    platform_unreported_share: _builtins.float
+    """Share in [0, 1] of the campaign's spend in the period (of its records, without spend)
+    whose platform conversions were not reported, as ChannelAttribution's: above 0,
+    platform_reported_outcome sums the reported records only; at 1 it is unknown, not 0.
+    """
     @_builtins.property
     def spend(self) -> _common_pb2.Money:
         """Spend in the period."""
@@ -1690,10 +1707,11 @@ class CampaignAttribution(_message.Message):
         incremental_roas: _common_pb2.Interval | None = ...,
         platform_reported_outcome: _builtins.float = ...,
         campaign_name: _builtins.str = ...,
+        platform_unreported_share: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "spend", b"spend"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "campaign_name", b"campaign_name", "channel", b"channel", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "platform_reported_outcome", b"platform_reported_outcome", "spend", b"spend"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "campaign_name", b"campaign_name", "channel", b"channel", "incremental_outcome", b"incremental_outcome", "incremental_roas", b"incremental_roas", "platform_reported_outcome", b"platform_reported_outcome", "platform_unreported_share", b"platform_unreported_share", "spend", b"spend"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

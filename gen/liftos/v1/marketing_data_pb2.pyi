@@ -512,6 +512,7 @@ class CausalMarketingData(_message.Message):
     CHANNEL_FIELD_NUMBER: _builtins.int
     CONCEPTUAL_ASSIGNMENTS_FIELD_NUMBER: _builtins.int
     PRODUCT_FIELD_NUMBER: _builtins.int
+    CONVERSIONS_UNREPORTED_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Stable record id: a hash of org_id and natural_key (same row, same id)."""
     org_id: _builtins.str
@@ -562,6 +563,14 @@ class CausalMarketingData(_message.Message):
     """Restatement version: the pull time in microseconds; a higher version replaces a lower one."""
     channel: _builtins.str
     """Marketing channel, e.g. "meta_prospecting", "google_search", "klaviyo_email"."""
+    conversions_unreported: _builtins.bool
+    """True when the platform did not report this row's conversions and revenue at all (Meta
+    returns no off-Meta purchase actions with the region and dma breakdowns): conversions
+    and revenue hold 0 as a placeholder, not a report of none, and the platform's claims
+    (AnalyzeAttribution's platform_reported_* fields) leave the row out. False (the default,
+    and every record stored before the field existed): the figures are the platform's, a 0
+    included.
+    """
     @_builtins.property
     def timestamp(self) -> _timestamp_pb2.Timestamp:
         """Start of the record's day in UTC (the account-local date normalised by account timezone)."""
@@ -649,10 +658,11 @@ class CausalMarketingData(_message.Message):
         channel: _builtins.str = ...,
         conceptual_assignments: _abc.Iterable[Global___ConceptualAssignment] | None = ...,
         product: Global___ProductDimension | None = ...,
+        conversions_unreported: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["calendar_features", b"calendar_features", "causal_metadata", b"causal_metadata", "lag_features", b"lag_features", "local_date", b"local_date", "product", b"product", "timestamp", b"timestamp"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "calendar_features", b"calendar_features", "campaign_id", b"campaign_id", "campaign_name", b"campaign_name", "campaign_objective", b"campaign_objective", "causal_metadata", b"causal_metadata", "channel", b"channel", "clicks", b"clicks", "conceptual_assignments", b"conceptual_assignments", "conceptual_space", b"conceptual_space", "confounders", b"confounders", "conversions", b"conversions", "currency_code", b"currency_code", "data_quality_score", b"data_quality_score", "data_source", b"data_source", "embedding_vector", b"embedding_vector", "experiment_id", b"experiment_id", "external_factors", b"external_factors", "geo", b"geo", "id", b"id", "impressions", b"impressions", "knowledge_graph_nodes", b"knowledge_graph_nodes", "lag_features", b"lag_features", "local_date", b"local_date", "natural_key", b"natural_key", "org_id", b"org_id", "product", b"product", "randomization_unit", b"randomization_unit", "revenue", b"revenue", "spend", b"spend", "timestamp", b"timestamp", "treatment_group", b"treatment_group", "treatment_intensity", b"treatment_intensity", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "calendar_features", b"calendar_features", "campaign_id", b"campaign_id", "campaign_name", b"campaign_name", "campaign_objective", b"campaign_objective", "causal_metadata", b"causal_metadata", "channel", b"channel", "clicks", b"clicks", "conceptual_assignments", b"conceptual_assignments", "conceptual_space", b"conceptual_space", "confounders", b"confounders", "conversions", b"conversions", "conversions_unreported", b"conversions_unreported", "currency_code", b"currency_code", "data_quality_score", b"data_quality_score", "data_source", b"data_source", "embedding_vector", b"embedding_vector", "experiment_id", b"experiment_id", "external_factors", b"external_factors", "geo", b"geo", "id", b"id", "impressions", b"impressions", "knowledge_graph_nodes", b"knowledge_graph_nodes", "lag_features", b"lag_features", "local_date", b"local_date", "natural_key", b"natural_key", "org_id", b"org_id", "product", b"product", "randomization_unit", b"randomization_unit", "revenue", b"revenue", "spend", b"spend", "timestamp", b"timestamp", "treatment_group", b"treatment_group", "treatment_intensity", b"treatment_intensity", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

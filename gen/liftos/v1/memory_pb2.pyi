@@ -1158,8 +1158,11 @@ class AggregateRecordsResponse(_message.Message):
     four sums are all zero: a row present with zeros, not a missing one; sent whatever measures
     asks) — wide, because a year of 50 geos × 8 source-channels is 146k long rows but 18k
     wide ones. campaign_days is long: date, campaign_id, source, channel, spend, impressions,
-    conversions, revenue (doubles) and records (int64), rows in (date, campaign_id, source,
-    channel) order. campaign_geo_days (only when the request sets campaign_geo_spend) is wide
+    conversions, revenue (doubles), records (int64), then unreported_records (int64) and
+    unreported_spend (double): how many of the row's records, and how much of its spend, have
+    their platform conversions not reported (CausalMarketingData.conversions_unreported: their
+    conversions and revenue add 0 to the row's sums, which is not the platform's figure for
+    them); rows in (date, campaign_id, source, channel) order. campaign_geo_days (only when the request sets campaign_geo_spend) is wide
     like geo_days: one row per (local date, geo) with spend, in that order: date (int64), geo
     (string), then one double spend column per campaign named "source:channel:campaign_id"
     (columns in that order; a campaign whose spend is zero everywhere is left out; 0 where it

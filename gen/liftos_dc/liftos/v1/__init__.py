@@ -2775,8 +2775,11 @@ class AggregateRecordsResponse(betterproto2.Message):
     four sums are all zero: a row present with zeros, not a missing one; sent whatever measures
     asks) — wide, because a year of 50 geos × 8 source-channels is 146k long rows but 18k
     wide ones. campaign_days is long: date, campaign_id, source, channel, spend, impressions,
-    conversions, revenue (doubles) and records (int64), rows in (date, campaign_id, source,
-    channel) order. campaign_geo_days (only when the request sets campaign_geo_spend) is wide
+    conversions, revenue (doubles), records (int64), then unreported_records (int64) and
+    unreported_spend (double): how many of the row's records, and how much of its spend, have
+    their platform conversions not reported (CausalMarketingData.conversions_unreported: their
+    conversions and revenue add 0 to the row's sums, which is not the platform's figure for
+    them); rows in (date, campaign_id, source, channel) order. campaign_geo_days (only when the request sets campaign_geo_spend) is wide
     like geo_days: one row per (local date, geo) with spend, in that order: date (int64), geo
     (string), then one double spend column per campaign named "source:channel:campaign_id"
     (columns in that order; a campaign whose spend is zero everywhere is left out; 0 where it
@@ -3894,6 +3897,13 @@ class CampaignAttribution(betterproto2.Message):
     The campaign's name as memory holds it (its latest record's); "" when no record names it.
     """
 
+    platform_unreported_share: "float" = betterproto2.field(8, betterproto2.TYPE_DOUBLE)
+    """
+    Share in [0, 1] of the campaign's spend in the period (of its records, without spend)
+    whose platform conversions were not reported, as ChannelAttribution's: above 0,
+    platform_reported_outcome sums the reported records only; at 1 it is unknown, not 0.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "CampaignAttribution", CampaignAttribution)
 
@@ -4370,6 +4380,16 @@ class CausalMarketingData(betterproto2.Message):
     breakdown). Unset on campaign-level rows.
     """
 
+    conversions_unreported: "bool" = betterproto2.field(35, betterproto2.TYPE_BOOL)
+    """
+    True when the platform did not report this row's conversions and revenue at all (Meta
+    returns no off-Meta purchase actions with the region and dma breakdowns): conversions
+    and revenue hold 0 as a placeholder, not a report of none, and the platform's claims
+    (AnalyzeAttribution's platform_reported_* fields) leave the row out. False (the default,
+    and every record stored before the field existed): the figures are the platform's, a 0
+    included.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "CausalMarketingData", CausalMarketingData)
 
@@ -4744,6 +4764,17 @@ class ChannelAttribution(betterproto2.Message):
     it was run (only where the delta-method interval of the incremental outcome or of the
     marginal ROAS started above zero). Unset otherwise,
     and for instrumented fits, which cannot run it (the warnings say so).
+    """
+
+    platform_unreported_share: "float" = betterproto2.field(14, betterproto2.TYPE_DOUBLE)
+    """
+    Share in [0, 1] of the channel's spend in the period (of its records, for a channel
+    without spend) whose platform conversions were not reported
+    (CausalMarketingData.conversions_unreported). 0: the platform reported every record, and
+    the platform_reported_* fields are its full claim. Between 0 and 1 they are partial:
+    platform_reported_outcome sums the reported records only and platform_reported_roas
+    divides it by those records' spend (a ROAS over the reported part, not the channel's).
+    1: the platform reported nothing; both are 0 and mean unknown, not zero.
     """
 
 
