@@ -68,21 +68,29 @@ line is rejected whole, once, naming its first problem.
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import logging
-import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
 import pandas as pd
 
+from ingestion_svc.connectors.shopify_fields import (
+    DECIMAL,
+    ID,
+    Bad,
+    account_zone,
+    count,
+    ident,
+    money,
+    stamp,
+    text,
+    unreadable,
+)
+from ingestion_svc.connectors.shopify_money import after_edits as _after_edits
+from ingestion_svc.connectors.shopify_money import discount, untaxed
+from ingestion_svc.connectors.shopify_refunds import refunds_by_line
 from ingestion_svc.currencies import ISO_4217
-from ingestion_svc.parse import ROW
 from ingestion_svc.raw_batch import Account, Note, Rejection
 from ingestion_svc.rejection_list import quoted
 from mesh.runtime import record_rules
@@ -115,107 +123,18 @@ LINES: dict[str, str] = {
     "version": "int64",  # updated_at, µs since the epoch
     "natural_key": "object",
 }
-_DECIMAL = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
-# An id as REST gives it (digits), or the GraphQL Admin API's global id of the same thing
-_ID = re.compile(r"(?:gid://shopify/([A-Za-z]+)/)?(\d{1,20})", re.ASCII)
-_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})", re.ASCII)
 
 
-class _Bad(Exception):
-    def __init__(self, field: str, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.field, self.reason, self.message = field, reason, message
-
-
-def _ident(v: Any, path: str, of: str) -> str:
-    """A Shopify id of an ``of`` (Order, LineItem, Product, ProductVariant): a JSON number, its
-    digits, or its GraphQL global id (``gid://shopify/Order/123`` → ``123``: the REST and the
-    GraphQL export of one order meet on one natural key)."""
-    if type(v) is int and v >= 0:
-        return str(v)
-    found = _ID.fullmatch(v) if type(v) is str else None
-    if found and found[1] in (None, of):
-        return found[2]
-    if v is None or v == "":
-        raise _Bad(path, "missing_field", f"{path} is missing")
-    shapes = f"a number, or gid://shopify/{of}/<number>"
-    raise _Bad(path, "malformed", f"{path} {quoted(v)} is not a Shopify {of} id ({shapes})")
-
-
-def _money(v: Any, path: str, *, required: bool = True) -> float:
-    if v is None:
-        if required:
-            raise _Bad(path, "missing_field", f"{path} is missing")
-        return 0.0
-    if not (type(v) in (int, float) or (type(v) is str and _DECIMAL.fullmatch(v))):
-        raise _Bad(path, "invalid_number", f"{path} is not a decimal amount")
-    try:  # an int past float's range overflows; a 400-digit decimal string reads as inf
-        x = float(v)
-    except OverflowError:
-        x = math.inf
-    if not math.isfinite(x):
-        raise _Bad(path, "invalid_number", f"{path} is out of range")
-    if x < 0:
-        raise _Bad(path, "negative_value", f"{path} {x:g} is negative")
-    if x > 1e9:
-        raise _Bad(path, "invalid_number", f"{path} {x:g} is out of range")
-    return x
-
-
-def _count(v: Any, path: str) -> int:
-    if type(v) is int and 0 <= v <= 1_000_000:
-        return v
-    if v is None:
-        raise _Bad(path, "missing_field", f"{path} is missing")
-    raise _Bad(path, "invalid_number", f"{path} is not a count of units")
-
-
-@functools.cache
-def _zone(name: str) -> ZoneInfo | None:
-    """The account's time zone; None when it has none or an unknown one (ingest rejects the
-    batch's rows for an unknown zone; here the string's own offset dates them)."""
-    try:
-        return ZoneInfo(name) if name else None
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-def _stamp(v: Any, path: str, zone: ZoneInfo | None = None) -> tuple[np.datetime64, int]:
-    """(local day, µs since the epoch) of an ISO 8601 time with offset: the day in ``zone``
-    (the account's), else in the string's own offset."""
-    if v is None:
-        raise _Bad(path, "missing_field", f"{path} is missing")
-    if type(v) is not str or not _STAMP.fullmatch(v):
-        raise _Bad(path, "invalid_date", f"{path} is not an ISO 8601 time with offset")
-    try:
-        t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise _Bad(path, "invalid_date", f"{path} is not a real time") from None
-    if not 1900 <= t.year <= 2200:
-        raise _Bad(path, "invalid_date", f"{path} is outside 1900-2200")
-    us = int(t.timestamp() * 1_000_000)
-    # Shopify's times are its servers' clock; one before 1970 is a corrupted export, and as
-    # the record's version (µs since the epoch, which memory keeps non-negative) it could
-    # never be restated.
-    if us < 0:
-        raise _Bad(path, "invalid_date", f"{path} {v} is before 1970: not a Shopify time")
-    return np.datetime64(t.astimezone(zone).date() if zone else t.date(), "s"), us
-
-
-def _text(v: Any) -> str:
-    return v if type(v) is str else str(v) if type(v) in (int, float) else ""
-
-
-def _not_a_sale(row: dict[str, Any]) -> _Bad | None:
+def _not_a_sale(row: dict[str, Any]) -> Bad | None:
     """Reject a test order (``test: true``: the shop's checkout tried out, never a sale); a
     cancelled one (``cancelled_at`` set, or ``financial_status`` voided or expired) is
     returned, not raised: its lines are read and zeroed, so a cancellation of an order
     ingested before restates it to nothing (see :class:`OrderLines`)."""
     if row.get("test") is True:
-        raise _Bad("test", "not_a_sale", "test order (test: true): not a sale, left out")
+        raise Bad("test", "not_a_sale", "test order (test: true): not a sale, left out")
     cancelled = row.get("cancelled_at")
     if cancelled not in (None, ""):
-        return _Bad(
+        return Bad(
             "cancelled_at",
             "not_a_sale",
             f"cancelled order (cancelled_at {quoted(cancelled)}): not a sale, left out",
@@ -224,7 +143,7 @@ def _not_a_sale(row: dict[str, Any]) -> _Bad | None:
     # GraphQL's displayFinancialStatus spells Shopify's statuses in capitals (VOIDED, EXPIRED)
     why = _NOT_PAID.get(status.lower()) if type(status) is str else None
     if why is not None:
-        return _Bad(
+        return Bad(
             "financial_status",
             "not_a_sale",
             f"{why} (financial_status {status}): not a sale, left out",
@@ -241,44 +160,6 @@ _NOT_PAID = {
 }
 
 
-def _discount(li: dict[str, Any], path: str) -> float:
-    """A line's discount: the sum of its ``discount_allocations`` when it has any (code and
-    automatic discounts may be carried only there, ``total_discount`` "0.00"), else its
-    ``total_discount``. Never both: where both are given they are the same discount."""
-    allocs = li.get("discount_allocations")
-    if allocs is None or allocs == []:
-        return _money(li.get("total_discount"), f"{path}.total_discount", required=False)
-    return _sum(allocs, f"{path}.discount_allocations", "amount")
-
-
-def _sum(parts: Any, path: str, key: str) -> float:
-    """The sum of the ``key`` amounts of the list of objects at ``path``."""
-    if type(parts) is not list:
-        raise _Bad(path, "malformed", f"{path} is not a list")
-    total = 0.0
-    for k, a in enumerate(parts):
-        if type(a) is not dict:
-            raise _Bad(f"{path}[{k}]", "malformed", f"{path}[{k}] is not an object")
-        total += _money(a.get(key), f"{path}[{k}].{key}")
-    return round(total, 2)
-
-
-def _untaxed(li: dict[str, Any], path: str, sold: float) -> float:
-    """The part of a tax-inclusive line's ``sold`` (price x quantity - discount, tax in) that
-    is not tax: 1 - the sum of its ``tax_lines`` over ``sold``. Shopify taxes what the line
-    sold after its discounts, at one rate for the whole line, so the share applies to each of
-    its amounts (an edit's units, a refund without its ``total_tax``)."""
-    tax = _sum(li["tax_lines"], f"{path}.tax_lines", "price")
-    if tax > sold + 0.005:
-        raise _Bad(
-            f"{path}.tax_lines",
-            "invalid_number",
-            f"{path}: tax {tax:.2f} exceeds what the line sold, {sold:.2f}, tax included",
-        )
-    return 1.0 - min(tax, sold) / sold if sold > 0 else 1.0
-
-
-# A line with no product id: Shopify's export of a line whose product was deleted since the
 # order (or a custom item). It keeps its order's other lines and its own revenue, under a
 # named stand-in product the analysis lists as "not in the catalogue".
 DELETED_PREFIX = "deleted:"
@@ -287,54 +168,8 @@ DELETED_PREFIX = "deleted:"
 def _deleted_product(li: dict[str, Any]) -> str:
     """The stand-in product id of a line with none: ``deleted:<sku>``, else
     ``deleted:<title>``, else ``deleted:`` (stable across pulls: an order's line keeps them)."""
-    name = _text(li.get("sku")).strip() or _text(li.get("title")).strip()
+    name = text(li.get("sku")).strip() or text(li.get("title")).strip()
     return DELETED_PREFIX + name[:100]
-
-
-def _after_edits(
-    li: dict[str, Any], path: str, qty: int, disc: float, refunded: int
-) -> tuple[int, float]:
-    """A line's units and discount after the order edits that removed some of it.
-
-    An edit leaves the line in ``line_items`` with ``current_quantity`` lowered (Admin API
-    2024-01+; 0 when the edit removed it all). A refund lowers it too, and refunds are
-    counted on their own (net sales are before refunds), so the units an edit took are those
-    the refunds do not explain; the discount goes with them pro rata."""
-    if li.get("current_quantity") is None:
-        return qty, disc
-    current = _count(li["current_quantity"], f"{path}.current_quantity")
-    if current > qty:
-        raise _Bad(
-            f"{path}.current_quantity", "invalid_number", "current_quantity exceeds quantity"
-        )
-    kept = qty - max(0, qty - current - refunded)
-    if kept == qty:
-        return qty, disc
-    return kept, round(disc * kept / qty, 2) if qty else 0.0
-
-
-def _refund_amount(refund: dict[str, Any]) -> float | None:
-    """What a refund without line items gave back, from its successful refund transactions,
-    else its order adjustments (negative amounts); None when neither says (read leniently:
-    this only words a note, it never rejects)."""
-    for key, sign in (("transactions", 1.0), ("order_adjustments", -1.0)):
-        parts = refund.get(key)
-        if type(parts) is not list:
-            continue
-        total = 0.0
-        for t in parts:
-            if type(t) is not dict or (key == "transactions" and (
-                t.get("kind") != "refund" or t.get("status") not in (None, "success")
-            )):  # fmt: skip
-                continue
-            v = t.get("amount")
-            if (type(v) is str and _DECIMAL.fullmatch(v)) or type(v) in (int, float):
-                x = sign * float(str(v))
-                if math.isfinite(x) and 0 < x <= 1e9:
-                    total += x
-        if total > 0:
-            return round(total, 2)
-    return None
 
 
 def _order(
@@ -344,100 +179,50 @@ def _order(
     out: list[dict[str, Any]],
     rej: list[Rejection],
     notes: list[Note],
-) -> _Bad | None:
+) -> Bad | None:
     """Append the order's line items to ``out``; its rejections to ``rej``; the parts of it
     left out to ``notes``. A cancelled order's lines are appended with no units and no money,
     and its cancellation returned."""
     graphql = next((k for k in ("lineItems", "__parentId", "createdAt") if k in row), None)
     if graphql is not None and "line_items" not in row:  # GraphQL's gids alone are read
-        raise _Bad(graphql, "malformed", f"a GraphQL Admin API order ({graphql}): not read; send "
+        raise Bad(graphql, "malformed", f"a GraphQL Admin API order ({graphql}): not read; send "
             "the REST orders.json shape (line_items, created_at), gid ids welcome")  # fmt: skip
-    order_id = _ident(row.get("id"), "id", "Order")
+    order_id = ident(row.get("id"), "id", "Order")
     cancelled = _not_a_sale(row)
     first_line = len(out)
     dated = "processed_at" if row.get("processed_at") not in (None, "") else "created_at"
-    day, created = _stamp(row.get(dated), dated, _zone(account.timezone))
+    day, created = stamp(row.get(dated), dated, account_zone(account.timezone))
     updated = row.get("updated_at")
-    version = _stamp(updated, "updated_at")[1] if updated is not None else created
+    version = stamp(updated, "updated_at")[1] if updated is not None else created
     currency = row.get("currency") or account.currency
     if type(currency) is not str or currency not in ISO_4217:
-        raise _Bad("currency", "unknown_currency", f"currency {quoted(currency)} is not ISO 4217")
+        raise Bad("currency", "unknown_currency", f"currency {quoted(currency)} is not ISO 4217")
     # an order's currency is its shop's: another than the account's is a wrong --currency or
     # another shop's export (the campaign connectors reject theirs alike, base.Checks.currency)
     if account.currency and currency != account.currency:
-        raise _Bad(
+        raise Bad(
             "currency",
             "unknown_currency",
             f"currency {currency} differs from the account's {account.currency}",
         )
     items = row.get("line_items")
     if type(items) is not list:
-        raise _Bad("line_items", "missing_field", "line_items is missing or not a list")
+        raise Bad("line_items", "missing_field", "line_items is missing or not a list")
     if not items:
-        raise _Bad("line_items", "missing_field", "line_items is empty: an order sells a line")
+        raise Bad("line_items", "missing_field", "line_items is empty: an order sells a line")
     geo = _geo(row.get("shipping_address"), account)
     taxed = row.get("taxes_included")
     if taxed not in (None, True, False):
-        raise _Bad("taxes_included", "malformed", "taxes_included is not true or false")
-    # Refunded units and money per line item, over every refund of the order: (units, money
-    # net of tax, money whose tax the refund line does not give)
-    refunded: dict[str, tuple[int, float, float]] = {}
-    refund_paths: dict[str, list[str]] = {}
-    refunds = row.get("refunds") or []
-    if type(refunds) is not list:
-        raise _Bad("refunds", "malformed", "refunds is not a list")
-    for k, refund in enumerate(refunds):
-        if type(refund) is not dict:
-            raise _Bad(f"refunds[{k}]", "malformed", f"refunds[{k}] is not an object")
-        lines = refund.get("refund_line_items")
-        if lines is not None and type(lines) is not list:
-            raise _Bad(
-                f"refunds[{k}].refund_line_items",
-                "malformed",
-                f"refunds[{k}].refund_line_items is not a list",
-            )
-        if not lines:
-            # an amount only (order_adjustments / transactions): no product to put it on
-            amount = _refund_amount(refund)
-            if amount is not None:
-                notes.append(Note(i, f"refunds[{k}]", "refund_without_lines",
-                    f"refund of {amount:.2f} {currency} with no refund_line_items: names no "
-                    "product, not counted in refunds"))  # fmt: skip
-        for j, rl in enumerate(lines or []):
-            path = f"refunds[{k}].refund_line_items[{j}]"
-            try:
-                if type(rl) is not dict:
-                    raise _Bad(path, "malformed", f"{path} is not an object")
-                lid = _ident(rl.get("line_item_id"), f"{path}.line_item_id", "LineItem")
-                q = _count(rl.get("quantity"), f"{path}.quantity")
-                amount = _money(rl.get("subtotal"), f"{path}.subtotal")
-                # a tax-inclusive shop's refund subtotal holds the tax it gave back
-                given = bool(taxed) and rl.get("total_tax") is not None
-                tax = _money(rl["total_tax"], f"{path}.total_tax") if given else 0.0
-                if tax > amount + 0.005:
-                    raise _Bad(
-                        f"{path}.total_tax",
-                        "invalid_number",
-                        f"{path}: total_tax {tax:.2f} exceeds the subtotal {amount:.2f}, tax "
-                        "included",
-                    )
-            except _Bad as bad:
-                rej.append(Rejection(i, bad.field, bad.reason, bad.message))
-                continue
-            q0, a0, t0 = refunded.get(lid, (0, 0.0, 0.0))
-            if taxed and not given:  # its tax is taken out at its line's share, below
-                refunded[lid] = (q0 + q, a0, t0 + amount)
-            else:
-                refunded[lid] = (q0 + q, a0 + max(amount - tax, 0.0), t0)
-            refund_paths.setdefault(lid, []).append(path)
-    account_id = account.account_id or _text(row.get("shop_id")) or ""
+        raise Bad("taxes_included", "malformed", "taxes_included is not true or false")
+    refunded, refund_paths = refunds_by_line(i, row, taxed, currency, rej, notes)
+    account_id = account.account_id or text(row.get("shop_id")) or ""
     first_of: dict[str, int] = {}  # line item id -> the first line carrying it
     gift_cards = 0
     for j, li in enumerate(items):
         path = f"line_items[{j}]"
         try:
             if type(li) is not dict:
-                raise _Bad(path, "malformed", f"{path} is not an object")
+                raise Bad(path, "malformed", f"{path} is not an object")
             if li.get("gift_card") is True:
                 # selling a gift card is a liability, not a product sale (its revenue comes
                 # when it is redeemed, on the lines it pays for)
@@ -445,18 +230,18 @@ def _order(
                 price = li.get("price")
                 shown_price = (
                     f" of {price}"
-                    if type(price) is str and len(price) <= 20 and _DECIMAL.fullmatch(price)
+                    if type(price) is str and len(price) <= 20 and DECIMAL.fullmatch(price)
                     else ""
                 )
                 notes.append(Note(i, path, "gift_card_line",
                     f"gift card{shown_price} left out of the order: a liability, not a product "
                     "sale (its revenue comes when it is redeemed)"))  # fmt: skip
                 continue
-            lid = _ident(li.get("id"), f"{path}.id", "LineItem")
+            lid = ident(li.get("id"), f"{path}.id", "LineItem")
             # the id is the record's natural key: a second line with it would replace the
             # first in memory, and one of them would be lost without a word
             if first_of.setdefault(lid, j) != j:
-                raise _Bad(
+                raise Bad(
                     f"{path}.id",
                     "malformed",
                     f"line item id {lid} is also line_items[{first_of[lid]}]'s: "
@@ -465,28 +250,28 @@ def _order(
             pid = (
                 _deleted_product(li)
                 if li.get("product_id") is None
-                else _ident(li["product_id"], f"{path}.product_id", "Product")
+                else ident(li["product_id"], f"{path}.product_id", "Product")
             )
             vid = (
                 ""
                 if li.get("variant_id") is None
-                else _ident(li["variant_id"], f"{path}.variant_id", "ProductVariant")
+                else ident(li["variant_id"], f"{path}.variant_id", "ProductVariant")
             )
-            qty = _count(li.get("quantity"), f"{path}.quantity")
-            price = _money(li.get("price"), f"{path}.price")
-            disc = _discount(li, path)
+            qty = count(li.get("quantity"), f"{path}.quantity")
+            price = money(li.get("price"), f"{path}.price")
+            disc = discount(li, path)
             sold = round(price * qty - disc, 2)  # before edits, as its tax_lines are
             qty, disc = _after_edits(li, path, qty, disc, refunded.get(lid, (0, 0.0, 0.0))[0])
             gross = round(price * qty, 2)
             if gross > record_rules.MAX_MONEY:
-                raise _Bad(
+                raise Bad(
                     f"{path}.price",
                     "invalid_number",
                     f"{path}: price x quantity = {gross:g} is out of range: a line's sales "
                     f"are at most {record_rules.MAX_MONEY:g}",
                 )
             if disc > gross + 0.005:
-                raise _Bad(
+                raise Bad(
                     f"{path}.total_discount", "invalid_number", "discount exceeds the line's price"
                 )
             # within half a cent of the price (rounding) the discount is the price: net sales
@@ -494,7 +279,7 @@ def _order(
             disc = min(disc, gross)
             share = 1.0
             if taxed and li.get("tax_lines") is not None:
-                share = _untaxed(li, path, sold)
+                share = untaxed(li, path, sold)
                 price, gross, disc = price * share, round(gross * share, 2), round(disc * share, 2)
             net = round(gross - disc, 2)
             rq, ra, rt = refunded.get(lid, (0, 0.0, 0.0))
@@ -504,7 +289,7 @@ def _order(
                     "invalid_number", f"refunds of line {lid} exceed what it sold"))  # fmt: skip
                 rq, ra = 0, 0.0
             ra = min(ra, net)
-        except _Bad as bad:
+        except Bad as bad:
             rej.append(Rejection(i, bad.field, bad.reason, bad.message))
             continue
         if taxed and li.get("tax_lines") is None and li.get("taxable") is not False:
@@ -519,8 +304,8 @@ def _order(
                 "line_item_id": lid,
                 "product_id": pid,
                 "variant_id": vid,
-                "sku": _text(li.get("sku")),
-                "category": _text(li.get("product_type")),
+                "sku": text(li.get("sku")),
+                "category": text(li.get("product_type")),
                 "quantity": qty,
                 "price": price,
                 "gross": gross,
@@ -537,14 +322,14 @@ def _order(
             }
         )
     if gift_cards == len(items):
-        raise _Bad(
+        raise Bad(
             "line_items",
             "not_a_sale",
             f"an order of gift cards only ({gift_cards} line{'s' if gift_cards > 1 else ''}): "
             "not a product sale, left out (a gift card's revenue comes when it is redeemed)",
         )
     # A refund of a line the order does not have (whatever became of that line's own checks).
-    ids = {_ID.sub(r"\2", _text(li.get("id"))) for li in items if type(li) is dict}
+    ids = {ID.sub(r"\2", text(li.get("id"))) for li in items if type(li) is dict}
     for lid, paths in refund_paths.items():
         if lid not in ids:
             rej.append(Rejection(i, f"{paths[0]}.line_item_id", "missing_field",
@@ -597,7 +382,7 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> OrderL
             bad_ = _order(i, row, account, out, rej, notes)
             if bad_ is not None:
                 cancelled[i] = Rejection(i, bad_.field, bad_.reason, bad_.message)
-        except _Bad as bad:
+        except Bad as bad:
             del out[lines:], notes[said:]
             rej.append(Rejection(i, bad.field, bad.reason, bad.message))
         except (
@@ -609,14 +394,6 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> OrderL
     return OrderLines(_frame(out), rej, cancelled, notes)
 
 
-def unreadable(i: int, what: str, exc: Exception) -> Rejection:
-    """Row ``i``'s rejection when reading it raised what no check anticipated (a bug, logged):
-    the row is refused alone, with the error's kind as its reason."""
-    return Rejection(
-        i, ROW, "malformed", f"{what} could not be read ({type(exc).__name__}: {str(exc)[:200]})"
-    )
-
-
 def _geo(ship: Any, account: Account) -> str:
     """ISO 3166-2 of the shipping address (``US-NY``), "" without one (digital goods)."""
     if type(ship) is not dict or not ship.get("province_code"):
@@ -624,7 +401,7 @@ def _geo(ship: Any, account: Account) -> str:
     for name in ("country_code", "province_code"):
         v = ship.get(name)
         if v is not None and (type(v) is not str or len(v) > 8):
-            raise _Bad(
+            raise Bad(
                 f"shipping_address.{name}", "malformed", f"shipping_address.{name} is not a code"
             )
     country = ship.get("country_code") or account.country

@@ -27,14 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from ingestion_svc.connectors.shopify_orders import (
-    _Bad,
-    _ident,
-    _money,
-    _stamp,
-    _text,
-    unreadable,
-)
+from ingestion_svc.connectors.shopify_fields import Bad, ident, money, stamp, text, unreadable
 from ingestion_svc.raw_batch import Account, Rejection
 
 __all__ = ["VARIANTS", "Catalogue", "normalise"]
@@ -71,41 +64,39 @@ def _product(
     rej: list[Rejection],
 ) -> None:  # fmt: skip
     if "variants" not in row and ("__parentId" in row or "productType" in row):
-        raise _Bad("productType" if "productType" in row else "__parentId", "malformed",
+        raise Bad("productType" if "productType" in row else "__parentId", "malformed",
             "a GraphQL Admin API product: not read; send the REST products.json shape "
             "(variants, product_type), gid ids welcome")  # fmt: skip
-    pid = _ident(row.get("id"), "id", "Product")
+    pid = ident(row.get("id"), "id", "Product")
     updated = row.get("updated_at")
-    version = _stamp(updated, "updated_at")[1] if updated is not None else base + i
+    version = stamp(updated, "updated_at")[1] if updated is not None else base + i
     variants = row.get("variants")
     if type(variants) is not list or not variants:
-        raise _Bad("variants", "missing_field", "variants is missing or empty")
-    shop = account.account_id or _text(row.get("shop_id"))
+        raise Bad("variants", "missing_field", "variants is missing or empty")
+    shop = account.account_id or text(row.get("shop_id"))
     first_of: dict[str, int] = {}  # variant id -> the first variant carrying it
     for j, v in enumerate(variants):
         path = f"variants[{j}]"
         try:
             if type(v) is not dict:
-                raise _Bad(path, "malformed", f"{path} is not an object")
-            vid = _ident(v.get("id"), f"{path}.id", "ProductVariant")
+                raise Bad(path, "malformed", f"{path} is not an object")
+            vid = ident(v.get("id"), f"{path}.id", "ProductVariant")
             # the id is the record's natural key: a second variant with it would replace
             # the first in memory, and one of them would be lost without a word
             if first_of.setdefault(vid, j) != j:
-                raise _Bad(
+                raise Bad(
                     f"{path}.id",
                     "malformed",
                     f"variant id {vid} is also variants[{first_of[vid]}]'s: "
                     "a product's variants have distinct ids",
                 )
-            price = _money(v.get("price"), f"{path}.price")
+            price = money(v.get("price"), f"{path}.price")
             item = v.get("inventory_item")
             raw_cost = item.get("cost") if type(item) is dict else None
             cost = (
-                float("nan")
-                if raw_cost is None
-                else _money(raw_cost, f"{path}.inventory_item.cost")
+                float("nan") if raw_cost is None else money(raw_cost, f"{path}.inventory_item.cost")
             )
-        except _Bad as bad:
+        except Bad as bad:
             rej.append(Rejection(i, bad.field, bad.reason, bad.message))
             continue
         body = json.dumps([row.get("title"), row.get("product_type"), v], sort_keys=True)
@@ -115,9 +106,9 @@ def _product(
                 "account_id": shop,
                 "product_id": pid,
                 "variant_id": vid,
-                "sku": _text(v.get("sku")),
-                "title": _text(row.get("title")),
-                "category": _text(row.get("product_type")),
+                "sku": text(v.get("sku")),
+                "title": text(row.get("title")),
+                "category": text(row.get("product_type")),
                 "price": price,
                 "cost": cost,
                 "currency": account.currency,
@@ -140,7 +131,7 @@ def normalise(
         variants = len(out)
         try:
             _product(i, row, account, version_base, out, rej)
-        except _Bad as bad:
+        except Bad as bad:
             del out[variants:]
             rej.append(Rejection(i, bad.field, bad.reason, bad.message))
         except Exception as exc:  # a check this module lacks: the product's rejection only
