@@ -23,7 +23,7 @@ from ingestion_svc.raw_batch import RawBatch
 __all__ = ["SOURCE_NOTES", "epoch_us", "record_columns"]
 
 SOURCE_NOTES = {
-    "meta": "conversions and revenue from actions[offsite_conversion.fb_pixel_purchase] (7d_click + 1d_view)",
+    "meta": "conversions and revenue from actions[omni_purchase | purchase | offsite_conversion.fb_pixel_purchase] (7d_click + 1d_view)",
     "google_ads": "spend from metrics.costMicros / 1e6; omitted metrics are zero",
     "klaviyo": "impressions are recipients; geo from the message's audience segment",
     "tiktok": "conversions from complete_payment, revenue from total_complete_payment_rate",
@@ -133,6 +133,9 @@ def record_columns(
         "clicks": c["clicks"],
         "conversions": own[:, 1],
         "revenue": own[:, 2],
+        # A platform that did not report the outcome at all (not a reported zero): its 0s are
+        # placeholders, which the platform's claims downstream must leave out.
+        "conversions_unreported": ~c["outcome_reported"].astype(bool),
         "data_quality_score": score,
         "natural_key": c["natural_key"],
         "version": c["version"],

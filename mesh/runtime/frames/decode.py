@@ -267,6 +267,7 @@ def _core_columns(cols: dict[str, Any], recs: list[md_pb.CausalMarketingData]) -
     cols["data_quality_score"] = np.array([r.data_quality_score for r in recs], dtype=np.float64)
     cols["natural_key"] = _str([r.natural_key for r in recs])
     cols["version"] = np.array([r.version for r in recs], dtype=np.int64)
+    cols["conversions_unreported"] = np.array([r.conversions_unreported for r in recs], dtype=bool)
 
 
 def _confounder_columns(

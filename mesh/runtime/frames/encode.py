@@ -18,6 +18,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from mesh.runtime.frames.enums import enum_numbers
 from mesh.runtime.frames.gc_pause import gc_paused
 from mesh.runtime.frames.schema import (
+    BOOL_FIELDS,
     ENUM_FIELDS,
     FLOAT_FIELDS,
     INT_FIELDS,
@@ -177,6 +178,9 @@ def _frame_to_records(frame: pd.DataFrame) -> list[md_pb.CausalMarketingData]:
     for name in INT_FIELDS:
         if name in frame.columns:
             scalar[name] = _ints(frame, name, n)
+    for name in BOOL_FIELDS:
+        if name in frame.columns:
+            scalar[name] = _bools(frame, name, n)
     for name, enum in ENUM_FIELDS:
         if name in frame.columns:
             scalar[name] = enum_numbers(frame, name, enum, n)

@@ -61,6 +61,7 @@ FRAME_SCHEMA: tuple[Column, ...] = (
     _c("data_quality_score", "float64", "core", "data_quality_score"),
     _c("natural_key", "str", "core", "natural_key"),
     _c("version", "int64", "core", "version"),
+    _c("conversions_unreported", "bool", "core", "conversions_unreported"),
     _c("cal_date", _DATE, "calendar", "calendar_features.date"),
     _c("cal_year", "int64", "calendar", "calendar_features.year"),
     _c("cal_quarter", "int64", "calendar", "calendar_features.quarter"),
@@ -204,6 +205,7 @@ STRING_FIELDS = (
 )
 FLOAT_FIELDS = ("treatment_intensity", "spend", "conversions", "revenue", "data_quality_score")
 INT_FIELDS = ("impressions", "clicks", "version")
+BOOL_FIELDS = ("conversions_unreported",)
 ENUM_FIELDS = (
     ("data_source", "data_source"),
     ("campaign_objective", "campaign_objective"),

@@ -35,6 +35,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 from mesh.runtime.frames.encode import frame_to_records
 from mesh.runtime.frames.enums import ENUMS, enum_numbers
 from mesh.runtime.frames.schema import (
+    BOOL_FIELDS,
     ENUM_FIELDS,
     FLOAT_FIELDS,
     INT_FIELDS,
@@ -389,6 +390,9 @@ def _encode(data: pd.DataFrame) -> pa.BinaryArray:
     for name in INT_FIELDS:
         if name in frame.columns:
             _put_varint(r, _F[name].number, _ints(frame, name, n))
+    for name in BOOL_FIELDS:
+        if name in frame.columns:
+            _put_bool(r, _F[name].number, _bools(frame, name, n))
     for name, enum in ENUM_FIELDS:
         if name in frame.columns:
             _put_varint(r, _F[name].number, _enum(frame, name, enum, n))
