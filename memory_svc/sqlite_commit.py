@@ -16,11 +16,20 @@ from memory_svc.product_table import PRODUCT_COLUMNS
 from memory_svc.store import CommitBatch, CommitResult, OrgState, seq_checksum
 from memory_svc.store_sql import SUMS_FROM_MEASURES, SUMS_RETURNING, SUMS_TABLES, chunks, marks
 
-__all__ = ["SumsLog", "insert_batch"]
+__all__ = ["MEASURES_INSERT", "SumsLog", "insert_batch"]
 
 # What a commit did to the sums, when asked: per table, each touched key's sums as stored
 # after it — (day, key, source, channel, spend, impressions, conversions, revenue, records).
 SumsLog = dict[str, list[tuple]]  # type: ignore[type-arg]
+
+
+# Columns named: a database upgraded in place has its later columns in the order they were
+# added (memory_svc.sqlite_upgrade), not the schema's.
+MEASURES_INSERT = (
+    "INSERT INTO measures (seq, org_id, day, geo, source, channel, campaign_id, spend, "
+    "impressions, conversions, revenue, currency, unreported) VALUES "
+    "(?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 
 
 def _add_sums(
@@ -50,8 +59,9 @@ def _add_measures(
     """The batch's measures rows, and their numbers added to the sums tables."""
     m = np.nan_to_num(np.asarray(b.measures, dtype=np.float64))
     rows = zip(seqs, [b.org_id] * len(seqs), b.days, b.geos, b.sources, b.channels,
-               b.campaign_ids, *m.T.tolist(), b.currencies, strict=True)  # fmt: skip
-    db.executemany("INSERT INTO measures VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+               b.campaign_ids, *m.T.tolist(), b.currencies, b.unreported,
+               strict=True)  # fmt: skip
+    db.executemany(MEASURES_INSERT, rows)
     if seqs:
         _add_sums(db, "seq BETWEEN ? AND ?", [seqs[0], seqs[-1]], "", log)
 

@@ -28,9 +28,9 @@ from memory_svc.org_sums import SumsTable, aggregate_from, with_campaign_names
 from memory_svc.product_table import SQLITE_SCHEMA as PRODUCTS_SCHEMA
 from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
 from memory_svc.scan_replies import take_page
-from memory_svc.sqlite_commit import SumsLog, insert_batch
+from memory_svc.sqlite_commit import MEASURES_INSERT, SumsLog, insert_batch
 from memory_svc.sqlite_upgrade import (
-    add_currency_column,
+    add_measures_columns,
     add_sku_column,
     fill_from_payloads,
     fill_skus,
@@ -60,6 +60,7 @@ from memory_svc.store_sql import (
     marks,
     scan_sql,
 )
+from memory_svc.unreported import with_unreported
 from mesh.runtime.sqlite_db import connect_durable
 
 __all__ = ["CHECKPOINT_INTERVAL_S", "PAGE_SIZE", "SQLiteRecordStore"]
@@ -168,7 +169,7 @@ class SQLiteRecordStore:
         self._writer = _connect(path)
         self._writer.executescript(SCHEMA)
         self._writer.executescript(PRODUCTS_SCHEMA)
-        add_currency_column(self._writer)
+        add_measures_columns(self._writer)
         add_sku_column(self._writer)
         page = self._writer.execute("PRAGMA page_size").fetchone()[0]
         self._writer.execute(f"PRAGMA wal_autocheckpoint={_WAL_BACKSTOP_BYTES // page}")
@@ -449,6 +450,7 @@ class SQLiteRecordStore:
         currency, from the org's sums rows as arrays (see ``memory_svc.org_sums``)."""
         geo, campaign, currency = self._org_sums(org_id)
         agg = aggregate_from(geo, campaign, start_day, end_day, sources, currency)
+        agg = with_unreported(agg, self._read(), org_id, start_day, end_day, sources)
         return with_campaign_names(agg, lambda ids: self.campaign_names(org_id, ids))
 
     def campaign_names(self, org_id: str, campaign_ids: Sequence[str]) -> dict[str, str]:
@@ -586,8 +588,8 @@ class SQLiteRecordStore:
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     db.executemany(
-                        "INSERT INTO measures VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                        [(*r[:1], r[1], v[0], *r[2:6], *v[1:])
+                        MEASURES_INSERT,
+                        [(*r[:1], r[1], v[0], *r[2:6], *v[1:], 0)
                          for r, v in zip(rows, values, strict=True)],
                     )  # fmt: skip
                     db.execute("COMMIT")

@@ -9,9 +9,11 @@ import sqlite3
 from collections.abc import Callable
 
 from memory_svc.store_sql import REBUILD_SUMS
+from memory_svc.unreported import INDEX as UNREPORTED_INDEX
 
 __all__ = [
     "add_currency_column",
+    "add_measures_columns",
     "add_sku_column",
     "fill_from_payloads",
     "fill_skus",
@@ -26,6 +28,17 @@ def add_currency_column(db: sqlite3.Connection) -> None:
     columns = {r[1] for r in db.execute("PRAGMA table_info(measures)")}
     if "currency" not in columns:
         db.execute("ALTER TABLE measures ADD COLUMN currency TEXT NOT NULL DEFAULT ''")
+
+
+def add_measures_columns(db: sqlite3.Connection) -> None:
+    """The columns ``measures`` gained after release: ``currency``
+    (:func:`add_currency_column`) and ``unreported`` (0 on older rows: records stored before
+    the flag existed carry none), with the partial index of the unreported rows."""
+    add_currency_column(db)
+    columns = {r[1] for r in db.execute("PRAGMA table_info(measures)")}
+    if "unreported" not in columns:
+        db.execute("ALTER TABLE measures ADD COLUMN unreported INTEGER NOT NULL DEFAULT 0")
+    db.execute(UNREPORTED_INDEX)
 
 
 def add_sku_column(db: sqlite3.Connection) -> None:

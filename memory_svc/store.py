@@ -114,6 +114,8 @@ class CommitBatch:
     days: list[int]  # local date, days since 1970-01-01
     measures: np.ndarray  # (n, 4) float64: spend, impressions, conversions, revenue
     currencies: list[str]  # currency_code ("" where the record names none)
+    # conversions_unreported: the platform reported no conversions (its 0s are placeholders)
+    unreported: list[bool]
     replaces: list[ExistingRecord | None]
     graph: GraphDelta
     now_us: int
@@ -157,6 +159,10 @@ class Aggregate:
     # (campaign_id, name) per campaign id of campaign_days that some record names, in id
     # order: the name of its latest record (RecordStore.campaign_names)
     campaign_names: Sequence[tuple[str, str]] = ()
+    # (day, campaign_id, source, channel, records, spend) of the records whose platform
+    # conversions were not reported, per campaign_days key that has any, in that order
+    # (memory_svc.unreported)
+    unreported: Sequence[tuple[int, str, str, str, int, float]] = ()
 
 
 @dataclass(frozen=True, slots=True)

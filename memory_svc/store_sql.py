@@ -18,7 +18,9 @@ Layout (one database for all orgs; every statement is scoped by ``org_id``):
   source, channel, campaign, the four numbers attribution sums (spend, impressions,
   conversions, revenue) and the record's currency_code (added later: a database from before
   it has the column added and filled from the stored payloads once, ``backfill_currencies``;
-  "" where a record names none).
+  "" where a record names none), and ``unreported`` (1: the record's platform conversions
+  were not reported, CausalMarketingData.conversions_unreported; read through a partial
+  index, ``memory_svc.unreported``; added later, 0 on older rows).
 * ``geo_day_sums`` / ``campaign_day_sums`` / ``currency_day_sums`` — those numbers summed per
   (day, geo | campaign | currency, source, channel), kept current by every commit (a record adds its numbers, the version it
   replaces takes its own away): what AggregateRecords reads. Summing 550k measures rows at
@@ -95,7 +97,7 @@ CREATE TABLE IF NOT EXISTS measures (
     seq INTEGER PRIMARY KEY, org_id TEXT NOT NULL, day INTEGER NOT NULL, geo TEXT NOT NULL,
     source TEXT NOT NULL, channel TEXT NOT NULL, campaign_id TEXT NOT NULL, spend REAL NOT NULL,
     impressions REAL NOT NULL, conversions REAL NOT NULL, revenue REAL NOT NULL,
-    currency TEXT NOT NULL DEFAULT ''
+    currency TEXT NOT NULL DEFAULT '', unreported INTEGER NOT NULL DEFAULT 0
 );
 -- measures are read by seq only (take-away, backfill) or whole (rebuild): no day index, which
 -- cost a b-tree insert per record written. Dropped if present.

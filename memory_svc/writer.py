@@ -313,6 +313,11 @@ class RecordWriter:
             days=days,
             measures=rows[list(MEASURES)].to_numpy(np.float64),
             currencies=text("currency_code"),
+            unreported=(
+                rows["conversions_unreported"].to_numpy(bool).tolist()
+                if "conversions_unreported" in rows.columns
+                else [False] * len(rows)
+            ),
             replaces=replaces,
             graph=delta,
             now_us=int(time.time() * 1e6),

@@ -611,6 +611,9 @@ def aggregate_response(
     for name, values, dtype in zip(("date", "campaign_id", "source", "channel", *_AGG_COLUMNS),
                                    cols, types, strict=True):  # fmt: skip
         _column(campaign, name, list(map(str, values)) if dtype is str else _typed(values, dtype))
+    records, spend = _unreported(cols, agg)
+    _column(campaign, "unreported_records", records)
+    _column(campaign, "unreported_spend", spend)
     if agg.campaign_geo_days is not None:
         _campaign_geo_table(response.campaign_geo_days, agg.campaign_geo_days)
     _currencies_table(response.currencies, agg.currencies)
@@ -619,6 +622,23 @@ def aggregate_response(
     _column(names, "campaign_id", [c for c, _ in agg.campaign_names])
     _column(names, "name", [n for _, n in agg.campaign_names])
     return response
+
+
+def _unreported(cols: Sequence[Sequence[Any]], agg: Aggregate) -> tuple[np.ndarray, np.ndarray]:
+    """Per campaign_days row: its records whose platform conversions were not reported, and
+    their spend (capped at the row's: the two are read apart, memory_svc.unreported)."""
+    n = len(agg.campaign_days)
+    records, spend = np.zeros(n, dtype=np.int64), np.zeros(n)
+    if not agg.unreported or not n:
+        return records, spend
+    found = {tuple(r[:4]): (r[4], r[5]) for r in agg.unreported}
+    for i, key in enumerate(zip(*(list(c) for c in cols[:4]), strict=True)):
+        hit = found.get((int(key[0]), *map(str, key[1:])))
+        if hit is not None:
+            records[i], spend[i] = hit
+    np.minimum(records, np.asarray(cols[8], dtype=np.int64), out=records)
+    np.minimum(spend, np.asarray(cols[4], dtype=np.float64), out=spend)
+    return records, spend
 
 
 _CURRENCY_COLUMNS = (("source", str), ("channel", str), ("currency", str),

@@ -51,6 +51,7 @@ from memory_svc.store import (
     RecordFilter,
     ScanRow,
 )
+from memory_svc.unreported import with_unreported
 from mesh.runtime.exceptions import DependencyUnavailable
 
 __all__ = ["PostgresRecordStore", "is_postgres_url"]
@@ -329,6 +330,8 @@ class PostgresRecordStore:
         which every commit of any process changes, so a cached read is never stale."""
         geo, campaign, currency = self._org_sums(org_id)
         agg = aggregate_from(geo, campaign, start_day, end_day, sources, currency)
+        agg = with_unreported(agg, self._read(), org_id, start_day, end_day, sources,
+                              postgres=True)  # fmt: skip
         return with_campaign_names(agg, lambda ids: self.campaign_names(org_id, ids))
 
     @_reachable
