@@ -84,8 +84,21 @@ def _prepared(records: pd.DataFrame) -> pd.DataFrame:
     frame = records.copy()
     frame["date"] = pd.to_datetime(frame["local_date"]).dt.tz_localize("UTC")
     first_party = frame["data_source"].eq(FIRST_PARTY_SOURCE)
+    # A row whose platform reported no conversions holds 0 as a placeholder: missing (NaN)
+    # here, so a sum leaves it out and a group with only such rows stays missing.
+    unreported = (
+        frame["conversions_unreported"].fillna(False).to_numpy(bool)
+        if "conversions_unreported" in frame.columns
+        else np.zeros(len(frame), dtype=bool)
+    )
+    unknown = unreported & ~first_party.to_numpy()
+    frame["platform_unknown"] = unknown
     frame["platform_conversions"] = np.where(first_party, 0.0, frame["conversions"])
     frame["platform_revenue"] = np.where(first_party, 0.0, frame["revenue"])
+    frame.loc[unknown, ["platform_conversions", "platform_revenue"]] = np.nan
+    # the platform rows that report: what a group's platform sums add up
+    for c in ("conversions", "revenue"):
+        frame[f"reported_{c}"] = frame[c].where(~(first_party.to_numpy() | unknown))
     frame["kpi_conversions"] = np.where(first_party, frame["conversions"], 0.0)
     frame["kpi_revenue"] = np.where(first_party, frame["revenue"], 0.0)
     frame["intensity_x_spend"] = frame["treatment_intensity"] * frame["spend"]
@@ -114,6 +127,13 @@ def analysis_table(
     frame = _prepared(records)
     warnings: list[str] = []
     has_kpi = bool(frame["is_first_party"].any())
+    unknown = int(frame["platform_unknown"].sum())
+    if unknown:
+        warnings.append(
+            f"{unknown} platform record(s) carry no reported conversions (the platform did not "
+            "report them, e.g. Meta's region breakdown): their platform_conversions and "
+            "platform_revenue are missing, not 0"
+        )
     if not has_kpi:
         warnings.append(
             "no first-party outcome rows in the query: conversions/revenue are the platforms' "
@@ -130,8 +150,15 @@ def analysis_table(
     else:
         keys = _KEYS[aggregation]
         grouped = frame.groupby(keys, sort=True, observed=True)
-        table = grouped[[*MEDIA_SUMS, "platform_conversions", "platform_revenue", "kpi_conversions",
-                         "kpi_revenue", "intensity_x_spend"]].sum()  # fmt: skip
+        table = grouped[[*MEDIA_SUMS, "kpi_conversions", "kpi_revenue",
+                         "intensity_x_spend"]].sum()  # fmt: skip
+        # Summed over the reported rows; missing where the group's platform rows all are
+        # unreported (unknown is not 0), 0 where it has none (first-party rows claim nothing).
+        platform = grouped[["reported_conversions", "reported_revenue"]].sum(min_count=1)
+        platform.columns = ["platform_conversions", "platform_revenue"]
+        table[platform.columns] = platform.where(
+            platform.notna() | grouped["platform_unknown"].any().to_numpy()[:, None], 0.0
+        )
         table["data_quality_score"] = grouped["data_quality_score"].mean()
         for c in externals:
             table[c] = grouped[c].mean()
@@ -166,7 +193,15 @@ def analysis_table(
         table = _mark_experiment(frame, table, aggregation, experiment_id, design)
     drop = [
         c
-        for c in ("kpi_conversions", "kpi_revenue", "intensity_x_spend", "is_first_party")
+        for c in (
+            "kpi_conversions",
+            "kpi_revenue",
+            "intensity_x_spend",
+            "is_first_party",
+            "platform_unknown",
+            "reported_conversions",
+            "reported_revenue",
+        )
         if c in table
     ]
     spend_cols = [c for c in table.columns if c.startswith("spend__")]

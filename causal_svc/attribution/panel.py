@@ -82,6 +82,10 @@ class MediaPanel:
     campaign_media : ndarray, shape (K, T)
         National daily media input per campaign (its channel's kind: spend or impressions).
     campaign_platform_outcome : ndarray, shape (K,)
+    platform_unreported_share, campaign_platform_unreported_share : ndarray, shape (C,), (K,)
+        Share of each channel's (campaign's) spend whose platform conversions were not
+        reported (their 0s are no claim: ``platform_outcome`` sums the reported ones); empty
+        where the sums do not say (all reported).
     outcome_name : str
         ``"revenue"`` or ``"conversions"``.
     warnings : tuple of str
@@ -105,6 +109,8 @@ class MediaPanel:
     campaign_spend: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     campaign_media: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     campaign_platform_outcome: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    platform_unreported_share: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    campaign_platform_unreported_share: np.ndarray = field(default_factory=lambda: np.zeros(0))
     outcome_name: str = "revenue"
     warnings: tuple[str, ...] = ()
     checks: tuple[DataCheck, ...] = ()
@@ -169,6 +175,10 @@ class MediaPanel:
             campaign_spend=self.campaign_spend[:, :stop],
             campaign_media=self.campaign_media[:, :stop],
             campaign_platform_outcome=self.campaign_platform_outcome,
+            platform_unreported_share=getattr(self, "platform_unreported_share", np.zeros(0)),
+            campaign_platform_unreported_share=getattr(
+                self, "campaign_platform_unreported_share", np.zeros(0)
+            ),
             outcome_name=self.outcome_name,
             warnings=self.warnings,
             checks=getattr(self, "checks", ()),  # a panel stored before checks has none

@@ -78,15 +78,49 @@ def _platform_campaigns(campaign_days: pd.DataFrame | None) -> pd.DataFrame | No
 
 
 def _claimed(
-    panel: MediaPanel, channel: np.ndarray, platform_outcome: np.ndarray, day: np.ndarray
+    panel: MediaPanel, camps: pd.DataFrame, outcome_name: str, day: np.ndarray
 ) -> MediaPanel:
     """Platform claims per channel from the campaign sums (the geo sums may leave them out),
-    over the panel's days (``day``: days since 1970-01-01)."""
+    over the panel's days (``day``: days since 1970-01-01), and the share of each channel's
+    and campaign's spend whose claims were not reported (:func:`_unreported_shares`)."""
     first = int(panel.dates[0].astype(np.int64))
     inside = (day >= first) & (day < first + panel.n_days)
-    channel, platform_outcome = channel[inside], platform_outcome[inside]
+    rows = camps.loc[inside]
+    channel = rows["channel"].astype(str).to_numpy(object)
+    platform_outcome = rows[outcome_name].to_numpy(np.float64)
     claimed = {c: float(platform_outcome[channel == c].sum()) for c in panel.channels}
-    return replace(panel, platform_outcome=np.array([claimed[c] for c in panel.channels]))
+    panel = replace(panel, platform_outcome=np.array([claimed[c] for c in panel.channels]))
+    if UNREPORTED[0] not in rows.columns:  # a memory from before the flag: all reported
+        return panel
+    campaign = rows["campaign_id"].astype(str).to_numpy(object)
+    return replace(
+        panel,
+        platform_unreported_share=_unreported_shares(rows, channel, panel.channels),
+        campaign_platform_unreported_share=_unreported_shares(rows, campaign, panel.campaigns),
+    )
+
+
+# campaign_days' columns of the records whose platform conversions were not reported
+UNREPORTED = ("unreported_records", "unreported_spend")
+
+
+def _unreported_shares(rows: pd.DataFrame, key: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Per name: the share of its rows' spend that is unreported — of its records, where it
+    has no spend (a channel of sends) — in [0, 1]; 0 for a name without rows."""
+    sums = (
+        rows[["spend", "records", *UNREPORTED]]
+        .astype(np.float64)
+        .groupby(key)
+        .sum()
+        .reindex(list(names), fill_value=0.0)
+    )
+    spend, records = sums["spend"].to_numpy(), sums["records"].to_numpy()
+    gone_spend, gone_records = sums["unreported_spend"].to_numpy(), sums[UNREPORTED[0]].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(
+            spend > 0, gone_spend / spend, np.where(records > 0, gone_records / records, 0.0)
+        )
+    return np.clip(np.nan_to_num(share), 0.0, 1.0)
 
 
 def _panel_from_long(
@@ -130,10 +164,9 @@ def _panel_from_long(
         })  # fmt: skip
     panel = panel_from_frames(outcome, media, outcome_name=outcome_name, campaigns=camps,
                               channels=channels, currency=currency)  # fmt: skip
-    if camps is None:
+    if cd is None:
         return panel
-    return _claimed(panel, camps["channel"].astype(str).to_numpy(object),
-                    camps["platform_outcome"].to_numpy(np.float64), camp_days)  # fmt: skip
+    return _claimed(panel, cd, outcome_name, camp_days)
 
 
 def _observed(fp: pd.DataFrame, outcome_name: str) -> pd.DataFrame:
@@ -274,9 +307,7 @@ def _panel_from_wide(
     )  # fmt: skip
     if camps is None:
         return panel
-    return _claimed(panel, camps["channel"].astype(str).to_numpy(object),
-                    camps[outcome_name].to_numpy(np.float64),
-                    camps["date"].to_numpy(np.int64))  # fmt: skip
+    return _claimed(panel, camps, outcome_name, camps["date"].to_numpy(np.int64))
 
 
 def _campaign_arrays(

@@ -58,6 +58,9 @@ class ChannelScore:
     platform_roas: float | None
     naive_roas: float | None
     uncalibrated_iroas: float | None = None
+    # share of spend whose platform conversions were not reported: platform_outcome sums the
+    # reported part and platform_roas is over its spend (None when nothing was reported)
+    platform_unreported_share: float = 0.0
     # Hansen's sup-score test of no effect, where the Wald interval claimed one (see
     # :mod:`.null_test`), and why a lower bound was set to zero, if it was.
     null_test: NullTest | None = None
@@ -72,6 +75,7 @@ class CampaignScore:
     incremental: Interval
     iroas: Interval | None
     platform_outcome: float
+    platform_unreported_share: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,8 @@ def channel_scores(
             marg, mtest = ev.claim(c, ev.interval((up - down) / step, (g[0] - g[1]) / step))
             test = test or mtest
         # A claim the test could not check (instrumented rows): say so.
+        gone = _share(getattr(panel, "platform_unreported_share", None), c)
+        reported_spend = spend * (1.0 - gone)
         untested = not ev.gate_available and (
             inc.lower > 0 or (marg is not None and marg.lower > 0)
         )
@@ -132,7 +138,12 @@ def channel_scores(
                 marginal_roas=marg,
                 share=value / total_effect if total_effect > 0 else 0.0,
                 platform_outcome=float(panel.platform_outcome[c]),
-                platform_roas=float(panel.platform_outcome[c]) / spend if paid else None,
+                platform_roas=(
+                    float(panel.platform_outcome[c]) / reported_spend
+                    if paid and reported_spend > 0
+                    else None
+                ),
+                platform_unreported_share=gone,
                 naive_roas=float(naive[c]) if paid else None,
                 uncalibrated_iroas=(
                     float(uncalibrated[c]) / spend if uncalibrated is not None and paid else None
@@ -259,9 +270,18 @@ def campaign_scores(ev: Evaluator, channels: list[ChannelScore]) -> list[Campaig
                     incremental=inc,
                     iroas=inc.scaled(1.0 / spend) if spend > 0 else None,
                     platform_outcome=float(panel.campaign_platform_outcome[k]),
+                    platform_unreported_share=_share(
+                        getattr(panel, "campaign_platform_unreported_share", None), int(k)
+                    ),
                 )
             )
     return out
+
+
+def _share(shares: np.ndarray | None, i: int) -> float:
+    """Entry ``i`` of a panel's unreported shares; 0 where it has none (a panel built before
+    them, or from sums that do not say)."""
+    return float(shares[i]) if shares is not None and i < shares.size else 0.0
 
 
 def _campaign_fractions(

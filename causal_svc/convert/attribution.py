@@ -256,6 +256,7 @@ def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.Attri
             channel=c.channel, contribution_share=c.share, platform_reported_outcome=c.platform_outcome,
             platform_reported_roas=c.platform_roas or 0.0, media_input=c.media_input,
             identified=c.channel not in unidentified,
+            platform_unreported_share=getattr(c, "platform_unreported_share", 0.0),
         )  # fmt: skip
         ch.spend.CopyFrom(common_pb.Money(amount=c.spend, currency_code=ctx.currency))
         ch.incremental_outcome.CopyFrom(_attr_interval(c.incremental))
@@ -275,6 +276,8 @@ def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.Attri
     for k in r.campaigns:
         cp = out.campaigns.add(campaign_id=k.campaign, channel=k.channel,
                                platform_reported_outcome=k.platform_outcome,
+                               platform_unreported_share=getattr(
+                                   k, "platform_unreported_share", 0.0),
                                campaign_name=ctx.campaign_names.get(k.campaign, ""))  # fmt: skip
         cp.spend.CopyFrom(common_pb.Money(amount=k.spend, currency_code=ctx.currency))
         cp.incremental_outcome.CopyFrom(_attr_interval(k.incremental))

@@ -232,7 +232,8 @@ def in_one_currency(
     notes = []
     for (src, ch), (frm, series, inverse) in moves.items():
         geo_days = _convert_wide(geo_days, f"{src}:{ch}:", series, inverse)
-        campaign_days = _convert_long(campaign_days, src, ch, ("spend", "revenue"), series,
+        campaign_days = _convert_long(campaign_days, src, ch,
+                                      ("spend", "revenue", "unreported_spend"), series,
                                       inverse)  # fmt: skip
         if campaign_geo_days is not None:
             campaign_geo_days = _convert_long(campaign_geo_days, src, ch, ("spend",), series,
