@@ -13,6 +13,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from liftos.v1 import common_pb2 as common_pb
@@ -210,7 +211,7 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
         ratio, marginal, fmt = ratio_format(r)
         # ≤ 120 columns: the incremental outcome in full, its interval short.
         print(f"\n{'channel':18s} {spend_head:>12s} {f'incremental [{level:.0%}]':>26s} "
-              f"{ratio + f' [{level:.0%}]':>22s} {marginal:>6s} {'platform':>9s} {'naive':>7s} "
+              f"{ratio + f' [{level:.0%}]':>22s} {marginal:>6s} {'platform':>12s} {'naive':>7s} "
               f"{'share':>6s}")  # fmt: skip
         for c in r.channels:
             spend = c.spend.amount if c.spend else 0.0
@@ -224,13 +225,14 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
                 else "      —"
             )
             flag = "" if c.identified else "  (not identified)"
-            # without spend a platform ROAS is undefined, not 0 (the platform may claim plenty)
-            platform = f"{c.platform_reported_roas:9.2f}" if spend > 0 else f"{'—':>9s}"
+            platform = platform_text(c, spend)
             print(f"{c.channel:18s} {spend:12,.0f} {inc:>26s} {roas:>22s} {mroas} "
-                  f"{platform} {naive} {c.contribution_share:6.1%}{flag}")  # fmt: skip
+                  f"{platform:>12s} {naive} {c.contribution_share:6.1%}{flag}")  # fmt: skip
         if r.baseline_outcome:
             print(f"{'baseline':18s} {'':12s} {outcome_text(r.baseline_outcome):>26s}")
         for line in calibration_text(r):
+            print(line)
+        for line in unreported_lines(r.channels):
             print(line)
     if campaigns and r.campaigns:
         # the name last and whole: a re-issued campaign differs from the ended one only by its
@@ -246,6 +248,37 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
                   f"{k.campaign_name or '—'}")  # fmt: skip
     for w in r.warnings:
         print(f"warning: {w}")
+
+
+def platform_text(c: dc.ChannelAttribution, spend: float) -> str:
+    """The platform ROAS cell: unknown where the platform reported no conversions (its 0 is
+    no claim), marked partial where it reported some of the spend's."""
+    share = c.platform_unreported_share or 0.0
+    if share >= _ALL_UNREPORTED:
+        return "not reported"
+    if spend <= 0:  # without spend a platform ROAS is undefined, not 0 (it may claim plenty)
+        return "—"
+    return f"{c.platform_reported_roas:.2f}" + (" partial" if share > 0 else "")
+
+
+# a share this close to 1 is all of it (spend in floating point)
+_ALL_UNREPORTED = 1 - 1e-9
+
+
+def unreported_lines(channels: Sequence[dc.ChannelAttribution]) -> list[str]:
+    """What the platform column leaves out, per channel with unreported conversions."""
+    out = []
+    for c in channels:
+        share = c.platform_unreported_share or 0.0
+        if share >= _ALL_UNREPORTED:
+            out.append(f"platform: {c.channel}'s platform reported no conversions for its "
+                       "spend (e.g. Meta's region breakdown): its platform figures are "
+                       "unknown, not 0")  # fmt: skip
+        elif share > 0:
+            out.append(f"platform: {c.channel}'s platform did not report conversions for "
+                       f"{share:.0%} of its spend: its platform ROAS is over the reported "
+                       f"{1 - share:.0%} only")  # fmt: skip
+    return out
 
 
 def run_analyze(args: argparse.Namespace, peers: Any) -> int:

@@ -87,7 +87,10 @@ def contributions(channels: Sequence[causal_pb.ChannelAttribution], outcome_labe
     if with_naive:
         ax.barh(y + offsets[1], [v or 0.0 for v in naive], height=height, color="white",
                 edgecolor=VERMILLION, linewidth=1.0, label="naive regression")  # fmt: skip
-    ax.barh(y + offsets[-1], [c.platform_reported_outcome for c in rows], height=height,
+    # no bar where the platform reported nothing: its 0 is no claim
+    claims = [np.nan if c.platform_unreported_share >= 1 - 1e-9 else c.platform_reported_outcome
+              for c in rows]  # fmt: skip
+    ax.barh(y + offsets[-1], claims, height=height,
             color=ORANGE, hatch="///", edgecolor="white", linewidth=0, label="platform-reported")  # fmt: skip
     ax.axvline(0, color=GREY, linewidth=0.8)
     ax.set_yticks(y, [c.channel for c in rows])

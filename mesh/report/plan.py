@@ -346,6 +346,17 @@ def _warned_line(refs: dict[str, list[int]]) -> str:
             "marked ⚠; read those figures with the warning.</p>")  # fmt: skip
 
 
+def _platform_cell(c: causal_pb.ChannelAttribution, value: float) -> str:
+    """A platform figure: "not reported" where the platform reported no conversions (its 0
+    is no claim), marked partial where it reported only part of the spend's."""
+    share = c.platform_unreported_share
+    if share >= 1 - 1e-9:
+        return "not reported"
+    if share > 0:
+        return f"{num(value)} (partial: {1 - share:.0%} of spend reported)"
+    return num(value)
+
+
 def _channel_table(
     channels: list[causal_pb.ChannelAttribution], cur: str,
     warned: dict[str, list[int]] | None = None,
@@ -355,10 +366,11 @@ def _channel_table(
         [
             f'<span id="channel-{esc(c.channel)}">{esc(c.channel)}</span>'
             + warning_mark(warned.get(c.channel, [])), num(c.spend.amount),
-            _interval_cell(c.incremental_outcome), num(c.platform_reported_outcome),
+            _interval_cell(c.incremental_outcome), _platform_cell(c, c.platform_reported_outcome),
             _interval_cell(c.incremental_roas) if c.HasField("incremental_roas") else "–",
             num(c.naive_regression_roas) if c.HasField("naive_regression_roas") else "–",
-            num(c.platform_reported_roas) if c.platform_reported_roas else "–",
+            _platform_cell(c, c.platform_reported_roas) if c.platform_reported_roas
+            or c.platform_unreported_share else "–",
             _interval_cell(c.marginal_roas) if c.HasField("marginal_roas") else "–",
             f"{c.contribution_share:.1%}",
         ]
