@@ -13,6 +13,12 @@ cancelled or its deadline passes grpc.aio cancels that await, which stops the wo
   caller that will run several tasks (a streamed analysis) holds room for them up front with
   :meth:`ComputePool.reserve`, so it is refused before its first event, not halfway through;
   its tasks then enter through that room.
+- **Fair share** (``causal_svc.fair_queue``): each task names the org it runs for; waiting
+  tasks are served round-robin across orgs, and an org keeps at most ``queue_per_org`` places
+  of the queue (``LIFTOS_CAUSAL_QUEUE_PER_ORG``, default a quarter of it) while another org
+  wants room: past that, its newest waiting tasks give their places to an org within its
+  share and its new ones are refused, both ``COMPUTE_ORG_SHARE_EXHAUSTED``. An org alone may
+  still fill the whole queue.
 - **Cancellation**: cancelling :meth:`ComputePool.run` cancels the pebble future, and pebble
   terminates the worker running it (SIGTERM, SIGKILL 3 s later) within its 0.1 s poll, then
   starts a replacement.
@@ -44,7 +50,8 @@ from typing import Any, TypeVar
 
 import pebble
 
-from causal_svc.errors import ComputeBudgetExceeded, ComputeOverloaded
+from causal_svc.errors import ComputeBudgetExceeded
+from causal_svc.fair_queue import FairGate, OrgLoad
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,6 +61,9 @@ DEFAULT_MAX_SECONDS = 300.0
 # 8 a worker: an analysis holds room for its 3 concurrent fits (ComputePool.reserve), so 2
 # workers admit 6 analyses at once; 4 a worker admitted 3 (a 4th of 4 concurrent was refused)
 DEFAULT_QUEUE_PER_WORKER = 8
+# An org's default share of the queue is 1/4 of it, as LIFTOS_MAX_INFLIGHT_PER_ORG is of the
+# server's calls: four orgs flooding at once still leave each its place.
+ORG_SHARE_DIVISOR = 4
 # Retry delays suggested to refused callers stay within these bounds (seconds).
 _MIN_RETRY_S, _MAX_RETRY_S = 0.5, 30.0
 
@@ -81,19 +91,34 @@ def _env_number(name: str, default: float, low: float, cast: type) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class PoolSettings:
-    """How many workers, how long a queue, how long one task may run."""
+    """How many workers, how long a queue, how long one task may run, and how many places of
+    the queue one org may keep while others want room (None: a quarter of the queue)."""
 
     workers: int
     queue: int
     max_seconds: float = DEFAULT_MAX_SECONDS
+    queue_per_org: int | None = None
+
+    @property
+    def org_share(self) -> int:
+        """``queue_per_org``, or a quarter of the queue (at least 1) when it is None."""
+        if self.queue_per_org is not None:
+            return self.queue_per_org
+        return max(1, -(-self.queue // ORG_SHARE_DIVISOR))
 
     @classmethod
     def from_env(cls, prefix: str = "LIFTOS_CAUSAL") -> PoolSettings:
-        """``{prefix}_WORKERS``, ``{prefix}_QUEUE``, ``{prefix}_MAX_SECONDS``."""
+        """``{prefix}_WORKERS``, ``{prefix}_QUEUE``, ``{prefix}_MAX_SECONDS``,
+        ``{prefix}_QUEUE_PER_ORG``."""
         workers = _env_number(f"{prefix}_WORKERS", available_cpus(), 1, int)
         queue = _env_number(f"{prefix}_QUEUE", DEFAULT_QUEUE_PER_WORKER * workers, 0, int)
         max_seconds = _env_number(f"{prefix}_MAX_SECONDS", DEFAULT_MAX_SECONDS, 0.1, float)
-        return cls(workers=workers, queue=queue, max_seconds=max_seconds)
+        per_org = (
+            _env_number(f"{prefix}_QUEUE_PER_ORG", 1, 1, int)
+            if os.environ.get(f"{prefix}_QUEUE_PER_ORG")
+            else None
+        )
+        return cls(workers=workers, queue=queue, max_seconds=max_seconds, queue_per_org=per_org)
 
 
 def _init_worker(threads: int) -> None:
@@ -140,8 +165,8 @@ def _kill_forkserver() -> None:
 
 
 # The pools whose room the running task (and the tasks it spawns: they copy the context)
-# holds; see ComputePool.reserve.
-_HOLDING: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar(
+# holds, each with the org it holds it for; see ComputePool.reserve.
+_HOLDING: contextvars.ContextVar[tuple[tuple[int, str], ...]] = contextvars.ContextVar(
     "liftos_compute_holding", default=()
 )
 
@@ -168,11 +193,13 @@ class ComputePool:
         self._started = False
         self._closed = False
         self._closing = threading.Event()  # set by close(): a delayed warm-up stops waiting
-        self._slots: asyncio.Semaphore | None = None
-        self._slots_loop: asyncio.AbstractEventLoop | None = None
-        self._running = 0
-        self._waiting = 0
-        self._reserved = 0  # room held by reserve() and not in use by its tasks
+        self._gate = FairGate(
+            workers=settings.workers,
+            queue=settings.queue,
+            share=settings.org_share,
+            name=name,
+            retry_after=self._retry_after,
+        )
         self._mean_seconds = 1.0  # recent task duration (EWMA), for retry hints
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -246,15 +273,31 @@ class ComputePool:
     @property
     def load(self) -> tuple[int, int]:
         """(tasks running, tasks waiting)."""
-        return self._running, self._waiting
+        return self._gate.running, self._gate.waiting
 
-    async def run(self, fn: Callable[..., T], /, *args: Any, timeout: float | None = None) -> T:
-        """``fn(*args)`` in a worker; ``fn``, ``args`` and the result must pickle.
+    @property
+    def _reserved(self) -> int:
+        """Room held by :meth:`reserve` and not in use by its tasks."""
+        return self._gate.held
+
+    def load_of(self, org: str) -> OrgLoad:
+        """``org``'s tasks running, tasks waiting and held room unused."""
+        return self._gate.load_of(org)
+
+    async def run(
+        self, fn: Callable[..., T], /, *args: Any, org: str = "", timeout: float | None = None
+    ) -> T:
+        """``fn(*args)`` in a worker for ``org``; ``fn``, ``args`` and the result must pickle.
+
+        Inside :meth:`reserve` the task enters through the held room, for the org it was held
+        for.
 
         Raises
         ------
         ComputeOverloaded
-            Every worker is busy and the queue is full.
+            Every worker is busy and the queue is full, or ``org`` keeps more than its share of
+            the queue while other orgs want room (reason ``COMPUTE_ORG_SHARE_EXHAUSTED``; a
+            waiting task may be refused so later, for an org within its share).
         ComputeBudgetExceeded
             The task ran longer than ``max_seconds`` (or ``timeout``, when shorter) and was
             stopped.
@@ -265,62 +308,32 @@ class ComputePool:
             raise RuntimeError(f"{self.name} pool is closed")
         if not self._started:
             await asyncio.to_thread(self.start)
-        slots = self._slots_for(asyncio.get_running_loop())
-        held = id(self) in _HOLDING.get() and self._reserved > 0
-        if not held:
-            self._admit(1)
-        else:
-            self._reserved -= 1  # this task now counts as waiting/running instead
-        self._waiting += 1
+        holding = dict(_HOLDING.get()).get(id(self))
+        if holding is not None:
+            org = holding  # a task of a caller that holds room runs for the org it holds it for
+        held = holding is not None and self._gate.holds(org)
+        await self._gate.acquire(org, held=held)
         try:
-            try:
-                await slots.acquire()
-            finally:
-                self._waiting -= 1
-            self._running += 1
-            try:
-                return await self._run_now(fn, args, timeout)
-            finally:
-                self._running -= 1
-                slots.release()
+            return await self._run_now(fn, args, timeout)
         finally:
-            if held:
-                self._reserved += 1
-
-    def _admit(self, n: int) -> None:
-        if self._running + self._waiting + self._reserved + n > (
-            self.settings.workers + self.settings.queue
-        ):
-            raise ComputeOverloaded(
-                f"all {self.settings.workers} {self.name} workers are busy and "
-                f"{self._waiting + self._reserved} requests are queued or held; retry later",
-                retry_after_s=self._retry_after(),
-            )
+            self._gate.release(org, held=held)
 
     @contextlib.contextmanager
-    def reserve(self, n: int) -> Iterator[None]:
-        """Hold room for ``n`` tasks at once for the block (and the tasks it spawns), or raise
-        :class:`ComputeOverloaded` now. Inside, :meth:`run` enters through the held room; a
-        caller whose work peaks at n concurrent tasks is then never refused midway."""
+    def reserve(self, n: int, *, org: str = "") -> Iterator[None]:
+        """Hold room for ``n`` tasks of ``org`` at once for the block (and the tasks it
+        spawns), or raise :class:`ComputeOverloaded` now. Inside, :meth:`run` enters through
+        the held room; a caller whose work peaks at n concurrent tasks is then never refused
+        midway."""
         n = min(n, self.settings.workers + self.settings.queue)  # beyond, its tasks wait anyway
-        self._admit(n)
-        self._reserved += n
+        self._gate.hold(org, n)
         # set back rather than reset: an async generator may be closed from another context
         before = _HOLDING.get()
-        _HOLDING.set((*before, id(self)))
+        _HOLDING.set((*before, (id(self), org)))
         try:
             yield
         finally:
             _HOLDING.set(before)
-            self._reserved -= n
-
-    def _slots_for(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
-        """The semaphore of running tasks; a new one when the pool moves to another (idle) loop,
-        since an asyncio semaphore belongs to the loop it first waited in."""
-        if self._slots is None or (self._slots_loop is not loop and not self._running):
-            self._slots = asyncio.Semaphore(self.settings.workers)
-            self._slots_loop = loop
-        return self._slots
+            self._gate.unhold(org, n)
 
     async def _run_now(
         self, fn: Callable[..., T], args: tuple[Any, ...], timeout: float | None
@@ -346,7 +359,7 @@ class ComputePool:
         self._mean_seconds = 0.8 * self._mean_seconds + 0.2 * (time.monotonic() - start)
         return result
 
-    def _retry_after(self) -> float:
+    def _retry_after(self, waiting: int) -> float:
         """How long a refused caller should wait: the queue ahead of it, drained by the workers."""
-        ahead = (self._waiting + 1) / self.settings.workers
+        ahead = (waiting + 1) / self.settings.workers
         return min(_MAX_RETRY_S, max(_MIN_RETRY_S, self._mean_seconds * ahead))

@@ -239,7 +239,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
                 question.org_id, question.records, context, record=record
             )
         assert data is not None
-        result = await self._compute.run(run_estimate, question.job, data)
+        result = await self._compute.run(run_estimate, question.job, data, org=question.org_id)
         spec = result.spec  # a sharp RDD named no treatment: the one it was given
         estimate = convert.estimate_to_proto(
             result.estimate,
@@ -286,7 +286,9 @@ class CausalService(causal_grpc.CausalServiceServicer):
         self, request: causal_pb.BuildGraphRequest, context: grpc.aio.ServicerContext
     ) -> causal_pb.BuildGraphResponse:
         graph, treatment, outcome = convert.build_graph_from_request(request)
-        analysis = await self._compute.run(run_graph_analysis, graph, treatment, outcome)
+        analysis = await self._compute.run(
+            run_graph_analysis, graph, treatment, outcome, org=request.org_id
+        )
         return convert.build_graph_response(graph, analysis)
 
     async def AnalyzeAttribution(  # type: ignore[override]
@@ -299,7 +301,8 @@ class CausalService(causal_grpc.CausalServiceServicer):
         # (grpc cancels the task at the deadline, so the token needs none of its own).
         token = CancelToken()
         try:
-            with self._compute.reserve(ATTRIBUTION_TASKS_AT_ONCE):
+            # its tasks run for the org it holds the room for (the interceptor checked org_id)
+            with self._compute.reserve(ATTRIBUTION_TASKS_AT_ONCE, org=request.org_id):
                 async for event in self._analyze_attribution(request, context, token):
                     yield event
         finally:
@@ -495,7 +498,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
         clock = time.perf_counter()
         job = functools.partial(product_analysis.analyse, alpha=q.alpha,
                                 claim_alpha=q.claim_alpha, country=q.country)  # fmt: skip
-        report = await self._compute.run(job, panel)
+        report = await self._compute.run(job, panel, org=q.org_id)
         seconds["estimation"] = time.perf_counter() - clock
         claimed = sum(p.verdict != "none" for p in report.effects.pairs)
         yield _product_progress("estimation", f"{len(report.effects.cells)} channel × category "
@@ -537,7 +540,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
                                 future_days=q.future_days, level=q.level,
                                 tests=convert.no_effect_tests(analysis),
                                 registered=tuple(registered or ()))  # fmt: skip
-        result = await self._compute.run(job, state, q.changes)
+        result = await self._compute.run(job, state, q.changes, org=q.org_id)
         if registered is not None and registered.unread:
             result = dataclasses.replace(
                 result,
