@@ -9,6 +9,7 @@ import asyncio
 import contextvars
 import math
 import os
+import random
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -252,3 +253,66 @@ def test_settings_name_the_share(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIFTOS_CAUSAL_QUEUE_PER_ORG", "0")
     with pytest.raises(ValueError, match="LIFTOS_CAUSAL_QUEUE_PER_ORG"):
         PoolSettings.from_env()
+
+
+def _check(gate: FairGate) -> None:
+    """What must hold between any two steps of the loop."""
+    loads = [gate.load_of(org) for org in gate._loads]
+    assert gate.running == sum(load.running for load in loads) <= gate.workers
+    assert gate.waiting == sum(load.waiting for load in loads) == len(gate._waiters)
+    assert gate.held == sum(load.held for load in loads)
+    assert min((gate.running, gate.waiting, *(load.waiting for load in loads)), default=0) >= 0
+    assert gate.running + gate.waiting + gate.held <= gate.workers + gate.queue
+    assert gate.running == gate.workers or not gate.waiting  # no idle worker while tasks wait
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_the_gate_keeps_its_counts_through_random_arrivals_cancels_and_holds(seed: int) -> None:
+    """Random tasks of three orgs, some through held room, cancelled at random: the counts stay
+    consistent at every step and are all zero at the end (the gate alone, many interleavings)."""
+    rng = random.Random(seed)
+
+    async def scenario() -> None:
+        gate = FairGate(workers=2, queue=5, share=2, name="g", retry_after=lambda _: 1.0)
+
+        async def task(org: str, held: bool) -> None:
+            await gate.acquire(org, held=held)
+            try:
+                _check(gate)
+                for _ in range(rng.randrange(4)):
+                    await asyncio.sleep(0)
+            finally:
+                gate.release(org, held=held)
+
+        async def holder(org: str) -> None:
+            gate.hold(org, 2)
+            try:
+                await asyncio.gather(task(org, gate.holds(org)), task(org, gate.holds(org)))
+            finally:
+                gate.unhold(org, 2)
+
+        live: list[asyncio.Future[None]] = []
+        for _ in range(300):
+            roll = rng.random()
+            if roll < 0.55:
+                live.append(asyncio.ensure_future(task(rng.choice("abc"), False)))
+            elif roll < 0.65:
+                live.append(asyncio.ensure_future(holder(rng.choice("abc"))))
+            elif roll < 0.8 and live:
+                rng.choice(live).cancel()
+            for _ in range(rng.randrange(3)):
+                await asyncio.sleep(0)
+            _check(gate)
+        outcomes = await asyncio.gather(*live, return_exceptions=True)
+        _check(gate)
+        assert (gate.running, gate.waiting, gate.held) == (0, 0, 0) and not gate._loads
+        unexpected = [
+            o
+            for o in outcomes
+            if o is not None and not isinstance(o, ComputeOverloaded | asyncio.CancelledError)
+        ]
+        assert not unexpected, unexpected
+        # the queue was contested (in most seeds waiting tasks also gave their places)
+        assert any(isinstance(o, ComputeOverloaded) for o in outcomes)
+
+    asyncio.run(scenario())
