@@ -29,8 +29,10 @@ class Records:
 
     Columns of the table: date, day, geo (or campaign_id / channel), spend, impressions,
     clicks, conversions, revenue (first-party when the org ingests it), platform_conversions,
-    platform_revenue, spend__<channel>, treatment_intensity, data_quality_score,
-    external__<factor>, and with an experiment: treated, post, treated_post.
+    platform_revenue (missing, NaN, where the platform reported no conversions for any of a
+    row's records: CausalMarketingData.conversions_unreported), spend__<channel>,
+    treatment_intensity, data_quality_score, external__<factor>, and with an experiment:
+    treated, post, treated_post.
     """
 
     experiment_id: str = ""
