@@ -4,9 +4,13 @@ google_ads (``GoogleAdsService.SearchStream`` over ``shopping_performance_view``
     As the geographic view (proto3 JSON: int64 as strings, money in micros, zero fields
     omitted) with ``segments.productItemId`` instead of a geo: the Merchant Center offer id,
     which the API lower-cases (``shopify_us_<product_id>_<variant_id>`` for a Shopify feed).
-meta (Marketing API ``/insights`` with ``breakdowns=product_id``)
+    A row by ``segments.week``/``month``/``quarter``/``year`` without ``segments.date`` sums
+    several days and is refused.
+meta (Marketing API ``/insights`` with ``breakdowns=product_id``, ``time_increment=1``)
     As the region breakdown (numbers as strings, purchases in ``actions`` /
-    ``action_values``) with ``product_id``: the catalogue item's retailer id.
+    ``action_values``) with ``product_id``: the catalogue item's retailer id. A row whose
+    ``date_stop`` is not its ``date_start`` (Meta's default ``all_days``, or a week) is
+    refused, as the campaign connector refuses it.
 
 The rows carry no geo (neither breakdown can be cut by region). A catalogue id in Shopify's
 feed format is split into the merchant's product and variant ids, so spend meets the orders'
@@ -22,14 +26,22 @@ are rejected one by one with the checks every connector shares
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ingestion_svc.connectors.base import Checks, dates, filled, finer_than_key, numbers, pluck
+from ingestion_svc.connectors.base import (
+    Checks,
+    dates,
+    filled,
+    finer_than_key,
+    missing,
+    numbers,
+    pluck,
+)
 from ingestion_svc.connectors.google_ads import DATE_SEGMENTS, camel_rows, snake_rejections
 from ingestion_svc.connectors.google_ads import FINER_FIELDS as GOOGLE_FINER
 from ingestion_svc.connectors.google_ads import metrics as google_metrics
@@ -152,6 +164,7 @@ def _google_shopping(
     item = checks.text_field(rows, "segments.productItemId")
     checks.required(item, "segments.productItemId")
     day, gone, bad = dates(checks.text_field(rows, "segments.date").tolist(), _DATE)
+    _multi_day(checks, rows, gone)
     checks.fail(gone, "segments.date", "missing_field", "segments.date is missing")
     checks.fail(bad, "segments.date", "invalid_date", "segments.date is not a real date")
     micros, impressions, clicks, conversions, revenue = google_metrics(checks, rows)
@@ -184,6 +197,26 @@ def _google_shopping(
     )
 
 
+# Segments that, without segments.date, make a row a total over several days.
+_PERIODS = ("week", "month", "quarter", "year")
+
+
+def _multi_day(checks: Checks, rows: Sequence[dict[str, Any] | None], undated: np.ndarray) -> None:
+    """Reject a row dated by a week, month, quarter or year instead of ``segments.date``: a
+    total over several days, which one day's row must not carry."""
+    for period in _PERIODS:
+        path = f"segments.{period}"
+        value = checks.text_field(rows, path)
+        checks.fail(undated & ~missing(value), path, "invalid_date", _undated(path, value))
+
+
+def _undated(path: str, value: np.ndarray) -> Callable[[int], str]:
+    return lambda i: (
+        f"{path} {value[i]} without segments.date: the row sums several days; rows must be "
+        "daily: select segments.date"
+    )
+
+
 def _purchases(rows: Sequence[dict[str, Any] | None], key: str) -> list[Any]:
     """Each row's purchase ``value`` in its ``key`` list (``actions``/``action_values``): of
     the first purchase action type the row carries (``meta.PURCHASES``; never a sum)."""
@@ -209,9 +242,24 @@ def normalise_meta_products(
     checks.required(campaign_id, "campaign_id")
     item = checks.text_field(rows, "product_id")
     checks.required(item, "product_id")
-    day, gone, bad = dates(checks.text_field(rows, "date_start").tolist(), _DATE)
+    start = checks.text_field(rows, "date_start")
+    day, gone, bad = dates(start.tolist(), _DATE)
     checks.fail(gone, "date_start", "missing_field", "date_start is missing")
     checks.fail(bad, "date_start", "invalid_date", "date_start is not a real date")
+    # Without time_increment=1 Meta sums the whole range (all_days) or a week into one row,
+    # which would land as that much spend on its first day: refused as the campaign
+    # connector refuses it.
+    start_text = filled(start, "")
+    stop_text = filled(checks.text_field(rows, "date_stop"), "")
+    checks.fail(
+        (stop_text != "") & (stop_text != start_text),
+        "date_stop",
+        "invalid_date",
+        lambda i: (
+            f"date_stop {stop_text[i]} differs from date_start {start_text[i]}: rows must be "
+            "daily; pull the insights with time_increment=1"
+        ),
+    )
     spend = checks.metric(rows, "spend", rule="spend", required=True)
     impressions = checks.metric(
         rows, "impressions", rule="impressions", required=False, integer=True
