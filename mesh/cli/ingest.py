@@ -88,6 +88,9 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
 
 
 def parse_mapping(text: str) -> dict[str, str]:
+    """``FIELD=COLUMN,…`` → {field: column}. A field given twice is refused naming both
+    columns (the later silently winning turned ``revenue=Orders``, a slip for
+    ``conversions=Orders``, into revenue); one column feeding two measures is warned about."""
     out: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = part.partition("=")
@@ -95,7 +98,21 @@ def parse_mapping(text: str) -> dict[str, str]:
             raise SystemExit(
                 f"error: bad --mapping entry {part!r} (FIELD=COLUMN, FIELD in {', '.join(MAPPING_FIELDS)})"
             )
+        if key in out:
+            raise SystemExit(
+                f"error: --mapping gives {key} twice ({key}={out[key]} and {key}={value}): "
+                "map each field to one column"
+            )
         out[key] = value
+    measures = [f for f in generic_rows.MEASURES if f in out]
+    for column in dict.fromkeys(out[f] for f in measures):
+        fields = [f for f in measures if out[f] == column]
+        if len(fields) > 1:
+            print(
+                f"warning: --mapping reads column {column} as {' and '.join(fields)}: "
+                "each is given the same values",
+                file=sys.stderr,
+            )
     return out
 
 
