@@ -511,8 +511,10 @@ def _assemble(
         active = [names.index(c) for c in channels]
     if not active:
         raise InsufficientData("no channel has spend or impressions in the window", subject="spend")
+    # a spend-only channel's unit is read against the business's sales (R18 F1)
+    revenue = float(y.sum()) if outcome_name == "revenue" else None
     scale = spend_scale_findings(names, spend, imps, dates, [names[i] for i in active],
-                                 currency=currency)  # fmt: skip
+                                 currency=currency, revenue=revenue)  # fmt: skip
     names = tuple(names[i] for i in active)
     spend, imps, platform = spend[active], imps[active], platform[active]
     # Spend drives the response where there is any; impressions (sends) where there is none.

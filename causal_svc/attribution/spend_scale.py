@@ -19,7 +19,21 @@ channels with both spend and impressions:
   active days (a later batch exported in another unit; seasonal and auction swings are
   within 2-3×).
 
-A channel without impressions (TV bought as spend only) is not checked. The findings are
+A fourth test needs no impressions, so it also covers a channel bought as spend only (TV,
+print, OOH: Robyn's ``tv_S``; audit R18 F1, social in cents read 556M of spend against 181M of
+revenue, every other channel's iROAS collapsed and nothing warned):
+
+- **beyond the business's sales**: when the outcome is revenue, a channel whose spend over the
+  panel's geos and days is ``MAX_SPEND_OF_REVENUE`` (1×) or more of the revenue over the same
+  geos and days. Heavy spenders stay well below it (media budgets run at a few to ~30% of
+  revenue in total, one channel a fraction of that), while a cents column of any channel
+  above 1% of revenue crosses it (×100) and a micros one of any channel at all. A business
+  that truly spends more on one channel than it sells (a launch) reads a REVIEW it can
+  dismiss. The opposite slip (a "spend (000s)" column, ÷1,000) has no such tell: a channel
+  1/500 of its peers is also what a pilot looks like, so it is not flagged; nor is a
+  conversions outcome (a cost per order has no ceiling that holds across businesses).
+
+The findings are
 warnings and REVIEW health checks: a pricey channel can be real, so ROIs still print (a FAIL
 would withhold every channel's and could not be overridden), but the checks name the channel,
 its figure, the reference and the likely unit, and say every channel's estimate is affected
@@ -44,6 +58,9 @@ MIN_PEER_CPM = 100.0
 DOLLAR_LIKE = frozenset({"", "USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD", "SGD"})
 STEP_RATIO = 20.0
 MIN_STEP_DAYS = 7
+MAX_SPEND_OF_REVENUE = 1.0
+# the share of revenue an ordinary channel spends, to read a ratio as a unit (3% ×100 = 3×)
+_TYPICAL_SHARE = 0.03
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +77,19 @@ class ScaleFinding:
     value: float
     limit: float
     currency: str = ""
+    basis: str = ""  # the figure in words when it is not a CPM (the revenue test)
 
     @property
     def reason(self) -> str:
         """The health check's words (the warning has the rest)."""
         against = (f" against {_money(self.reference, self.currency)}"
                    if self.reference > 0 else "")  # fmt: skip
+        figure = self.basis or (
+            f"{_money(self.cpm, self.currency)} per thousand impressions{against}"
+        )
         return (
-            f"{self.channel}'s spend looks in another unit ({_money(self.cpm, self.currency)} per thousand "
-            f"impressions{against}; see the warnings): every channel's estimate is affected "
-            "until the column is fixed"
+            f"{self.channel}'s spend looks in another unit ({figure}; see the warnings): "
+            "every channel's estimate is affected until the column is fixed"
         )
 
 
@@ -132,11 +152,14 @@ def spend_scale_findings(
     dates: np.ndarray,
     report: Sequence[str] | None = None,
     currency: str = "",
+    revenue: float | None = None,
 ) -> list[ScaleFinding]:
     """Channels whose spend looks in another unit (module docstring), one finding each (the
     strongest test). ``spend``/``imps``: (C, G, T) over the panel's geos and ``dates``; every
     channel with both is a peer, ``report``: the channels to report on (None: all);
-    ``currency``: the spend's (ISO code; "" unknown, read as dollars)."""
+    ``currency``: the spend's (ISO code; "" unknown, read as dollars); ``revenue``: the
+    outcome's total over the same geos and days when the outcome is revenue (None: it is not,
+    and the test against it does not run)."""
     dollars = currency in DOLLAR_LIKE
     min_peer_cpm, max_cpm = (MIN_PEER_CPM, MAX_CPM) if dollars else (0.0, float("inf"))
 
@@ -147,7 +170,11 @@ def spend_scale_findings(
     priced = np.isfinite(cpm) & (cpm > 0)
     out: list[ScaleFinding] = []
     for i, name in enumerate(names):
-        if not priced[i] or (report is not None and name not in report):
+        if report is not None and name not in report:
+            continue
+        if not priced[i]:
+            found = _beyond_revenue(name, float(spend[i].sum()), revenue, currency)
+            out.extend([found] if found else [])
             continue
         peers = priced.copy()
         peers[i] = False
@@ -182,4 +209,30 @@ def spend_scale_findings(
                 f"impressions: the rows from {dates[at]} look in another unit "
                 f"({_likely_unit(factor)}){affects}"
             ), float(max(factor, 1 / factor)), STEP_RATIO, currency))  # fmt: skip
+            continue
+        found = _beyond_revenue(name, float(spend[i].sum()), revenue, currency)
+        out.extend([found] if found else [])
     return out
+
+
+def _beyond_revenue(
+    name: str, total: float, revenue: float | None, currency: str
+) -> ScaleFinding | None:
+    """The test against the business's sales (module docstring): ``total``, the channel's
+    spend over the panel, against ``revenue`` over the same geos and days."""
+    if revenue is None or not revenue > 0 or total <= 0:
+        return None
+    ratio = total / revenue
+    if ratio < MAX_SPEND_OF_REVENUE:
+        return None
+    spent, sold = _money(total, currency), _money(revenue, currency)
+    return ScaleFinding(name, 0.0, 0.0, ratio, (
+        f"{name}'s spend over the panel's geos and days is {spent}, {ratio:,.3g}× the "
+        f"outcome's revenue over the same geos and days ({sold}): a channel rarely spends more "
+        f"than the business sells, so its spend column looks in another unit "
+        f"({_likely_unit(ratio / _TYPICAL_SHARE)}; if it truly outspends the sales, this can "
+        "be dismissed); read as money it makes the channel that many times its size, and the "
+        "model credits it with sales at every other channel's expense: no channel's estimate "
+        "can be trusted until the column is fixed and re-ingested"
+    ), ratio, MAX_SPEND_OF_REVENUE, currency,
+        basis=f"spend {spent}, {ratio:,.3g}× the outcome's revenue {sold}")  # fmt: skip
