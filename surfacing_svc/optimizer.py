@@ -64,6 +64,7 @@ from surfacing_svc.budget_solve import solve as _solve
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.errors import InfeasibleConstraints
 from surfacing_svc.intervals import Interval
+from surfacing_svc.spend_moves import snap_to
 from surfacing_svc.target_mode import amount, target_spend, unreachable
 
 __all__ = [
@@ -567,7 +568,8 @@ def _plan(
     target: float | None = None,
 ) -> BudgetPlan:
     spend = current.copy()
-    spend[free] = free_spend
+    # A spend at current up to float noise is current: not a move (R20-F5).
+    spend[free] = snap_to(np.asarray(free_spend, dtype=np.float64), current[free])
     lo_all = current.copy()
     hi_all = current.copy()
     lo_all[free], hi_all[free] = lo, hi

@@ -84,6 +84,7 @@ from surfacing_svc.optimizer import (
     change_bounds,
     optimize_budget,
 )
+from surfacing_svc.spend_moves import same_spend
 
 __all__ = [
     "CONFIDENT",
@@ -464,7 +465,10 @@ def _reallocation(
            f"(its interval of the incremental outcome includes zero): {', '.join(unproven)}"
            if unproven else ""),
         uplift, plan.probability_better, facts, total, total,
-        spends=tuple((p.channel, p.optimal_spend) for p in plan.channels if not p.held),
+        # Only the channels the plan moves: one left at its spend adds nothing to the
+        # Counterfactual but, unestablished, would widen its interval (R20-F5).
+        spends=tuple((p.channel, p.optimal_spend) for p in plan.channels
+                     if not p.held and not same_spend(p.optimal_spend, p.current_spend)),
     )  # fmt: skip
 
 

@@ -83,6 +83,11 @@ EXTRAPOLATION_RATIO = 2.0
 # The largest multiple a plan may ask for, as PredictPerformance's multipliers: far beyond it a
 # saturating curve's answer is its asymptote, and 1e308 overflows the spend to inf.
 MAX_MULTIPLIER = 100.0
+# A spend within this relative distance of the spend as run is that spend: not a move. The
+# same rule as OptimizeBudget's output and Recommend's moves (surfacing_svc.spend_moves), so
+# an optimiser's float noise (1106822.1999999988 for 1106822.2) neither joins the plan's
+# unestablished channels nor widens its interval (R20-F5).
+SAME_SPEND_RTOL = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +240,7 @@ def counterfactual(
                     field=f"{field}.spend",
                 )
             mult = target / ref_spend
-        if ref_input <= 0:
+        if ref_input <= 0 or abs(mult - 1.0) <= SAME_SPEND_RTOL:
             mult = 1.0
         if mult > MAX_MULTIPLIER:
             what = "multiplier" if ch.spend is None else "spend"

@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 from liftos.v1 import causal_pb2 as causal_pb
 
-from mesh.cli.attribution import interval_text
+from mesh.cli.attribution import interval_text, number_text
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
 
@@ -267,7 +267,7 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
         now = a.marginal_roas_current.estimate if a.marginal_roas_current else math.nan
         shown = table.get(a.channel)
         fit = "—" if shown is None else _ret(shown)
-        print(f"{a.channel:18s} {a.current_spend:12,.0f} {a.optimal_spend:12,.0f} {change:+8.0%} "
+        print(f"{a.channel:18s} {a.current_spend:12,.0f} {a.optimal_spend:12,.0f} {number_text(change, '{:+.0%}'):>8s} "
               f"{_ret(now):>10s} {_ret(a.marginal_roas):>7s} {fit:>9s}  {_BOUND.get(int(a.bound_status), '')}")  # fmt: skip
         for k in a.campaigns:
             print(f"  {k.campaign_id:16s} {k.current_spend:12,.0f} {k.optimal_spend:12,.0f}"

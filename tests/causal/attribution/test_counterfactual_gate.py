@@ -225,3 +225,29 @@ def test_intervals_keep_to_the_sign_the_model_allows(demo_fit) -> None:
     mixed = counterfactual(ev, [SpendChange(names[0], multiplier=0.0),
                                 SpendChange(names[1], multiplier=2.0)])  # fmt: skip
     assert mixed.delta.lower < mixed.delta.estimate < mixed.delta.upper
+
+
+def test_a_spend_equal_to_the_one_as_run_up_to_float_noise_is_no_move(demo_fit) -> None:
+    # R20-F5: OptimizeBudget returned 1106822.1999999988 for a channel left at 1106822.2; read
+    # as a move of an unestablished channel, it widened the plan's interval past zero.
+    ev = Evaluator(demo_fit)
+    scores, _ = channel_scores(ev)
+    a = next(k for k, s in enumerate(scores) if s.incremental.lower > 0)
+    b = next(k for k in range(len(scores)) if k != a)
+    names = demo_fit.panel.channels
+    tests = {a: REJECTS, b: ACCEPTS}
+    cut = SpendChange(names[a], multiplier=0.5)
+    alone = counterfactual(Evaluator(demo_fit, tests), [cut])
+    as_run = float(demo_fit.panel.spend[b].sum())
+    assert as_run > 0
+    for noise in (1.0 - 1e-12, 1.0 + 1e-12):
+        noisy = SpendChange(names[b], spend=as_run * noise)
+        both = counterfactual(Evaluator(demo_fit, tests), [cut, noisy])
+        assert both.delta == alone.delta
+        assert both.warnings == alone.warnings
+        assert both.channels[1].delta.estimate == 0.0
+        assert both.channels[1].counterfactual_spend == both.channels[1].reference_spend
+    # A real move of the same channel still joins the plan (and widens it).
+    moved = counterfactual(Evaluator(demo_fit, tests),
+                           [cut, SpendChange(names[b], spend=as_run * 0.9)])  # fmt: skip
+    assert moved.delta != alone.delta
