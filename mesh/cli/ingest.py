@@ -12,11 +12,14 @@ A generic ``--mapping`` is checked against the files before anything is sent: a 
 row has is a mistyped mapping, not a file of rows each missing it; and so is a file whose rows
 share a date × geo × campaign and differ (an order-level export, which ``--sum-rows`` adds up:
 ``mesh.cli.generic_rows``). The command fails (status 1) when rows were sent and none landed.
+CSV files are read as UTF-8 (with or without the byte-order mark Excel's "CSV UTF-8" writes)
+unless ``--encoding`` names another; a file that is not is refused naming the line.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
 import datetime as dt
 import json
@@ -38,6 +41,9 @@ MAPPED_SOURCES = ("generic", "generic_media")
 SOURCES = ("meta", "google_ads", "klaviyo", "tiktok", *MAPPED_SOURCES, *PRODUCT_SOURCES)
 # Rows of a JSON-lines file looked at for a mapped column (it may be absent from some rows).
 _MAPPING_SAMPLE = 1_000
+# UTF-8 whether or not the file starts with a byte-order mark (Excel's "CSV UTF-8" writes one,
+# which plain utf-8 would glue to the first column's name)
+DEFAULT_ENCODING = "utf-8-sig"
 MAPPING_FIELDS = (
     "date", "campaign_id", "campaign_name", "geo", "spend", "impressions", "clicks",
     "conversions", "revenue", "currency_code", "channel",
@@ -79,6 +85,12 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
         type=dt.datetime.fromisoformat,
         default=None,
         help="when the export was pulled (ISO 8601; default: the file's modification time)",
+    )
+    p.add_argument(
+        "--encoding",
+        default=DEFAULT_ENCODING,
+        help="CSV files' text encoding (default: UTF-8, with or without Excel's byte-order "
+        "mark; Excel's 'CSV (Comma delimited)' on Windows is cp1252)",
     )
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -158,17 +170,46 @@ def load_account(args: argparse.Namespace) -> dict[str, Any]:
     return account
 
 
-def read_rows(path: Path) -> Iterator[str]:
+def read_rows(path: Path, encoding: str = DEFAULT_ENCODING) -> Iterator[str]:
     """The file's rows as JSON text, one per line (CSV rows become JSON objects)."""
-    return (row for _, row in numbered_rows(path))
+    return (row for _, row in numbered_rows(path, encoding))
 
 
-def numbered_rows(path: Path) -> Iterator[tuple[int, str]]:
+def encoding_problem(path: Path, encoding: str = DEFAULT_ENCODING) -> str | None:
+    """Why a CSV file cannot be read as ``encoding`` text: the first byte that is not, with
+    its line, and what to do; None when it can (or the file is not a CSV: JSON is UTF-8)."""
+    if path.suffix.lower() != ".csv":
+        return None
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError:
+        return f"--encoding {encoding}: no such text encoding (e.g. utf-8, cp1252, latin-1)"
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError as exc:
+                byte = exc.object[exc.start : exc.start + 1].hex()
+                name = "UTF-8" if encoding.lower().replace("_", "-") in _UTF8 else encoding
+                return (
+                    f"{path} is not {name} text: byte 0x{byte} on line {number} is not "
+                    f"{name}. Re-save it as 'CSV UTF-8', or pass its encoding: --encoding "
+                    "cp1252 for Excel's 'CSV (Comma delimited)' on Windows (latin-1, "
+                    "mac-roman, … for others)"
+                )
+    return None
+
+
+_UTF8 = ("utf-8", "utf8", "utf-8-sig", "utf8-sig")
+
+
+def numbered_rows(path: Path, encoding: str = DEFAULT_ENCODING) -> Iterator[tuple[int, str]]:
     """(where, JSON text) of the file's rows: ``where`` is the row's line in the file (1-based;
     a CSV's header is line 1, blank lines are skipped but counted; a CSV record over several
-    lines: its last), or the element's number (1-based) in a Shopify page document."""
+    lines: its last), or the element's number (1-based) in a Shopify page document. A CSV is
+    read as ``encoding`` text (checked first by :func:`encoding_problem`)."""
     if path.suffix.lower() == ".csv":
-        with path.open(newline="") as handle:
+        with path.open(newline="", encoding=encoding) as handle:
             reader = csv.DictReader(handle)
             for row in reader:
                 # the record's last line (a quoted field may span lines; blank ones are skipped)
@@ -193,12 +234,14 @@ def is_page(path: Path) -> bool:
         return handle.read(1) == "{"
 
 
-def mapping_problem(path: Path, mapping: dict[str, str]) -> str | None:
+def mapping_problem(
+    path: Path, mapping: dict[str, str], encoding: str = DEFAULT_ENCODING
+) -> str | None:
     """Why ``mapping`` cannot be meant for the file: a mapped column its CSV header lacks,
     or that none of its first rows has (JSON lines; ``a.b`` is a nested field); None when
     every mapped column is there."""
     if path.suffix.lower() == ".csv":
-        with path.open(newline="") as handle:
+        with path.open(newline="", encoding=encoding) as handle:
             header = next(csv.reader(handle), [])
         columns: set[str] = set(header)
         shown = ", ".join(header)
@@ -223,12 +266,12 @@ def mapping_problem(path: Path, mapping: dict[str, str]) -> str | None:
     return f"--mapping {', '.join(absent)}: {path} has no such column{where}"
 
 
-def org_column_problem(path: Path, org: str) -> str | None:
+def org_column_problem(path: Path, org: str, encoding: str = DEFAULT_ENCODING) -> str | None:
     """Why a generic CSV cannot be meant for ``org``: it has an ``org_id`` column (ingestion
     rejects each row naming another org) and no row names ``org``. None otherwise."""
     if path.suffix.lower() != ".csv" or not org:
         return None
-    with path.open(newline="") as handle:
+    with path.open(newline="", encoding=encoding) as handle:
         reader = csv.DictReader(handle)
         if "org_id" not in (reader.fieldnames or ()):
             return None
@@ -396,11 +439,13 @@ def ingest_files(
     stream: TextIO | None = None,
     file_lines: bool = False,
     sum_rows: bool = False,
+    encoding: str = DEFAULT_ENCODING,
 ) -> tuple[IngestSummary, float]:
     """Ingest each file in turn (one stream per file); returns the combined summary. Its
     rejections carry the row's index in its file's stream (from 0), or with ``file_lines``
     its place in the file as :func:`numbered_rows` gives it (what a person opens).
-    ``sum_rows``: each date × geo × campaign's rows go as one (generic, with ``mapping``)."""
+    ``sum_rows``: each date × geo × campaign's rows go as one (generic, with ``mapping``);
+    ``encoding``: the CSV files' text encoding."""
     total = IngestSummary()
     start = time.monotonic()
     for path in files:
@@ -409,7 +454,7 @@ def ingest_files(
         where: list[int] = []
 
         def rows(path: Path = path, where: list[int] = where) -> Iterator[str]:
-            numbered = numbered_rows(path)
+            numbered = numbered_rows(path, encoding)
             if sum_rows and mapping:
                 numbered = generic_rows.summed(numbered, mapping)
             for number, row in numbered:
@@ -450,11 +495,15 @@ def run(args: argparse.Namespace, peers: Any) -> int:
     if missing:
         print(f"error: {', '.join(missing)} not found", file=sys.stderr)
         return 2
+    for path in args.files:
+        if (problem := encoding_problem(path, args.encoding)) is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     account = load_account(args)
     mapping = parse_mapping(args.mapping) if args.mapping else None
     if mapping and args.source in MAPPED_SOURCES:
         for path in args.files:
-            if (problem := mapping_problem(path, mapping)) is not None:
+            if (problem := mapping_problem(path, mapping, args.encoding)) is not None:
                 print(f"error: {problem}", file=sys.stderr)
                 return 2
     if mapping and args.source == "generic" and ({"spend", "impressions"} & mapping.keys()):
@@ -470,12 +519,13 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         return 2
     if mapping and args.source in MAPPED_SOURCES and not args.sum_rows:
         for path in args.files:
-            if (clash := generic_rows.conflict(numbered_rows(path), mapping)) is not None:
+            clash = generic_rows.conflict(numbered_rows(path, args.encoding), mapping)
+            if clash is not None:
                 print(f"error: {clash.text(path)}", file=sys.stderr)
                 return 2
     if args.source in MAPPED_SOURCES:
         for path in args.files:
-            if (problem := org_column_problem(path, args.org)) is not None:
+            if (problem := org_column_problem(path, args.org, args.encoding)) is not None:
                 print(f"error: {problem}", file=sys.stderr)
                 return 2
     pulled_at = args.pulled_at
@@ -493,6 +543,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             progress=not args.quiet and not args.json,
             file_lines=True,
             sum_rows=args.sum_rows,
+            encoding=args.encoding,
         )
     scored = args.source not in PRODUCT_SOURCES
     pages = all(is_page(f) and _admin_page(f) is not None for f in args.files)
