@@ -98,7 +98,12 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     o = sub.add_parser("optimize", help="allocate a budget on an analysis's response curves")
     o.add_argument("analysis_id")
     o.add_argument("--org", default="default")
-    o.add_argument("--budget", type=float, default=None, help="total over the horizon")
+    o.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="total over the horizon (required unless --target-roas is given)",
+    )
     o.add_argument("--days", type=int, default=0, help="the next N days (0: the analysis window)")
     o.add_argument("--bound", action="append", default=[], metavar="CHANNEL=LO:HI",
                    help="spend between LO and HI × current (either may be empty); repeat")  # fmt: skip
@@ -239,6 +244,13 @@ def _json(message: Any) -> None:
 
 
 def run_optimize(args: argparse.Namespace, peers: Any) -> int:
+    if args.budget is None and args.target_roas is None:
+        # Said in the CLI's flags before the call: the server's refusal names the request's
+        # fields (total_budget, target_marginal_roas), which no flag is called (R18-F15).
+        raise SystemExit(
+            "error: --budget is required (the total to allocate over the horizon), or give "
+            "--target-roas R to spend each channel up to where its next unit returns R"
+        )
     with _client(args, peers) as client, _deadline_hint(args):
         r = client.optimize_budget(
             args.analysis_id, budget=args.budget, days=args.days,

@@ -30,3 +30,13 @@ def test_a_channel_given_twice_by_one_flag_is_refused(argv: list[str], flag: str
     assert str(info.value).startswith(f"error: {flag} names ") and "more than once" in str(
         info.value
     )
+
+
+def test_optimize_without_a_budget_names_the_cli_flags_before_any_call() -> None:
+    # R18-F15: the refusal named the request's fields total_budget / target_marginal_roas.
+    # No server runs here: the CLI refuses before it connects.
+    with pytest.raises(SystemExit) as info:
+        cli.main(["optimize", "an-1", "--base-port", "1"])
+    said = str(info.value)
+    assert said.startswith("error: --budget is required") and "--target-roas" in said
+    assert "total_budget" not in said and "target_marginal_roas" not in said
