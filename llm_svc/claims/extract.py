@@ -515,12 +515,14 @@ def extract_claims(text: str, subjects: Sequence[re.Pattern[str]] = ()) -> list[
 
 
 def _without_named_digits(clause: Span, subjects: Sequence[re.Pattern[str]]) -> Span:
-    """The clause with the names of causes that hold digits blanked out ("Trail Boot 2"), so
-    a product's number is not read as the claim's size."""
+    """The clause with the names of causes that hold digits blanked out ("Trail Boot 2",
+    "offline 18"), so a name's number is not read as the claim's size. Only a match with a
+    letter in it is a name: a bare number is the claim's own figure, whatever it spells."""
     text = clause.text
     for pattern in subjects:
         for m in pattern.finditer(text):
-            if any(ch.isdigit() for ch in m.group(0)):
+            word = m.group(0)
+            if any(ch.isdigit() for ch in word) and any(ch.isalpha() for ch in word):
                 text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
     return Span(text, clause.start, clause.end) if text != clause.text else clause
 

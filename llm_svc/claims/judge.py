@@ -122,8 +122,10 @@ def subject_patterns(effects: Sequence[Effect]) -> list[re.Pattern[str]]:
         names.update(a for a in _aliases(e.treatment) if a)
         names.update(e.names)  # product titles, matched whole
         tokens = [t for t in re.split(r"[_\-.\s]+", e.treatment.lower()) if t]
-        # each word alone: "Meta" or "prospecting" for meta_prospecting, "PMax" for google_pmax
-        names.update(t for t in tokens if t not in _GENERIC and len(t) > 1)
+        # each word alone: "Meta" or "prospecting" for meta_prospecting, "PMax" for google_pmax;
+        # never a bare number ("18" of offline_18, "101" of "Radio 101.125 FM"): alone it is
+        # no name, and as one it would hide the digits of a claim's size ("18,157,199")
+        names.update(t for t in tokens if t not in _GENERIC and len(t) > 1 and not t.isdigit())
     for word, target in _SYNONYMS.items():
         if any(target in _tokens(n) for n in names):
             names.add(word)
