@@ -203,6 +203,7 @@ def answer_design(
     question = design_metric(question, model)
     assert question.metric is not None
     history = history_from_frame(frame, metric=question.metric)
+    _starts_after(question.start_date, history)
     cells = question.spec.cells
     if model is not None:
         curve = model.channel(question.spec.channel)
@@ -230,6 +231,20 @@ def answer_design(
             "back null, and the registry keeps the id"
         )  # fmt: skip
     return replace(design, warnings=(*design.warnings, *notes)), history
+
+
+def _starts_after(start: dt.date | None, history: GeoHistory) -> None:
+    """A test to run starts after the history it is powered on (R21-F7: a start inside or
+    before it was powered and registered as a draft, and its estimate would read business as
+    usual as a test)."""
+    last = history.dates[-1].item()
+    if start is not None and start <= last:
+        raise InvalidRequest(
+            f"start_date {start} is on or before the history's last day {last}: a test is run "
+            f"after the history it is designed on; give a start_date from "
+            f"{last + dt.timedelta(days=1)} (the default)",
+            field="start_date",
+        )
 
 
 # -- PredictPerformance -------------------------------------------------------------------

@@ -60,3 +60,29 @@ def test_a_test_ending_on_the_last_supported_day_is_designed(mesh) -> None:  # n
     )
     assert reply.saved
     assert reply.experiment.end_date == LAST
+
+
+@pytest.mark.parametrize(
+    "start",
+    [common_pb.Date(year=2024, month=5, day=29), common_pb.Date(year=2024, month=2, day=29)],
+)
+def test_a_start_inside_or_before_the_history_is_refused_naming_the_first_valid_day(
+    mesh,  # noqa: F811
+    start: common_pb.Date,
+) -> None:
+    # R21-F7: a window on days the history already holds was powered and registered silently.
+    # The history ends 2024-05-29 (the default start is the day after).
+    eid = f"past-{start.month}"
+    with pytest.raises(grpc.RpcError) as err:
+        _design(mesh, start_date=start, duration_days=[14], save=True, experiment_id=eid)
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    _, fields = error_details(err.value)
+    assert fields == ["start_date"]
+    message = err.value.details() or ""
+    assert "history's last day 2024-05-29" in message and "from 2024-05-30" in message
+    registry = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(mesh["ingestion"].address))
+    with pytest.raises(grpc.RpcError) as missing:
+        registry.GetExperiment(ingestion_pb.GetExperimentRequest(org_id="shop", experiment_id=eid))
+    assert missing.value.code() is grpc.StatusCode.NOT_FOUND
+    first = _design(mesh, start_date=common_pb.Date(year=2024, month=5, day=30), duration_days=[14])
+    assert first.experiment.start_date == common_pb.Date(year=2024, month=5, day=30)
