@@ -250,11 +250,15 @@ def headline(analysis: Analysis, e: Effect) -> Sentence:
     return b.build()
 
 
-def _checks(b: _Builder, checks: Sequence[Check]) -> _Builder:
+def _checks(b: _Builder, checks: Sequence[Check], *, noun: bool = False) -> _Builder:
+    """The checks' labels listed; ``noun``: each as a check ("holdout check", but never
+    "convergence check check": R22-F7)."""
     for i, c in enumerate(checks):
         if i:
             b.t(" and " if i == len(checks) - 1 else ", ")
         b.f(c.fact, c.label)
+        if noun and not re.search(r"\b(?:check|test|analysis|calibration)\b", c.label):
+            b.t(" check")
     return b
 
 
@@ -384,8 +388,7 @@ def failure_lead(analysis: Analysis) -> list[Sentence]:
     if not failed:
         return [b.t("this analysis reports no estimate.").build()]
     b.t("this analysis reports no estimate: the model failed its ")
-    _checks(b, failed)
-    b.t(" check" if len(failed) == 1 else " checks")
+    _checks(b, failed, noun=True)
     return [b.t(", so it reports no channel effects.").build()]
 
 

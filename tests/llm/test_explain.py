@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from liftos.v1 import causal_pb2 as causal_pb
+
 from llm_svc.claims import Verdict
 from llm_svc.context import Prompt
 from llm_svc.convert import analysis_from_proto
@@ -163,3 +165,16 @@ def test_the_grounded_writer_keeps_to_the_channels_a_question_names() -> None:
     vague = _grounded(audit, Audience.ANALYST, "Which channel is best?")
     assert vague.startswith("The question names no channel of this analysis")
     assert vague.endswith(plain)
+
+
+def test_a_failed_check_whose_label_names_it_a_check_is_not_called_a_check_check() -> None:
+    """R22-F7: "the model failed its convergence check check"."""
+    proto = failed_attribution()
+    for check in proto.attribution.health.checks:
+        check.verdict = causal_pb.HEALTH_VERDICT_FAIL
+    text = _grounded(analysis_from_proto(proto), Audience.ANALYST)
+    assert text.startswith(
+        "This analysis reports no estimate: the model failed its holdout check and convergence "
+        "check, so it reports no channel effects."
+    ), text
+    assert "check check" not in text
