@@ -321,10 +321,7 @@ def finish(
         cls.stale,
         ROW,
         "stale_version",
-        lambda i: (
-            f"version {frame['version'].iat[i]} is not newer than the stored "
-            f"{stored_versions[i]} and the row differs"
-        ),
+        lambda i: stale_message(batch.pulled_at, int(stored_versions[i])),
     )
     winners_mask = cls.winner[~cls.stale]
     kept = rows.frame
@@ -409,3 +406,17 @@ def _refused(records: pd.DataFrame, rows: np.ndarray, rejections: list[Rejection
     if bugs:
         _LOGGER.error("%d records broke mesh.runtime.record_rules and were rejected", bugs)
     return refused
+
+
+def stale_message(pulled_at: dt.datetime, stored_version: int) -> str:
+    """Why a row that differs from the stored one is refused, in the user's terms: a row's
+    version is its pull time (µs, plus its place in the pull), and only a later pull
+    replaces it."""
+    stored = dt.datetime.fromtimestamp(stored_version // 1_000_000, dt.UTC)
+    return (
+        f"the row differs from the stored one, which was pulled {stored:%Y-%m-%d %H:%M:%S} UTC, "
+        f"and this pull ({pulled_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC) is not later: "
+        "only a later pull replaces a row. A correction must be sent with a later pull time "
+        "(liftos ingest --pulled-at, which otherwise takes the file's modification time; "
+        "pulled_at in the SDK and the Ingest request)"
+    )

@@ -484,6 +484,23 @@ def ingest_files(
     return total, time.monotonic() - start
 
 
+def stale_hint(count: int, files: Sequence[Path]) -> str:
+    """What to do about rows refused as older than the stored ones when the pull time was the
+    files' modification time (a corrected copy made with cp -p, rsync -a or unzipped keeps an
+    old one, so it could never replace the rows it corrects)."""
+    when = ", ".join(
+        f"{f.name} {dt.datetime.fromtimestamp(f.stat().st_mtime, dt.UTC):%Y-%m-%d %H:%M} UTC"
+        for f in files
+    )
+    # the next whole second: a time cut to the second could precede the pull just stored
+    now = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"note: {count:,} rows differ from rows stored by a pull no earlier than this one, so "
+        f"they replaced nothing. The pull time was the file's modification time ({when}); if the file "
+        f"is a correction, ingest it again with --pulled-at {now}"
+    )
+
+
 def run(args: argparse.Namespace, peers: Any) -> int:
     # LIFTOS_ORG stands in for --org as on every other verb (R12-F4: a required --org made the
     # README's `export LIFTOS_ORG` not reach ingest); rows are never stored under a guessed org
@@ -554,6 +571,8 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         )
     else:
         print(render(summary, seconds, scored=scored, position=position))
+    if (stale := summary.rejected_by_reason.get("stale_version", 0)) and args.pulled_at is None:
+        print(stale_hint(stale, args.files), file=sys.stderr)
     if summary.rows and not summary.accepted:
         print(f"error: every one of the {summary.rows:,} rows was rejected; nothing landed",
               file=sys.stderr)  # fmt: skip

@@ -5,6 +5,8 @@ cp1252 on Windows, and one accented name crashed the command with a UnicodeDecod
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,3 +73,36 @@ def test_a_cp1252_file_is_refused_naming_the_line_and_read_with_its_encoding(
     assert _names(mesh["memory"], "win") == ["Télé 1", "Télé 1"]
     assert cli.main(_argv("win", path, "--encoding", "klingon")) == 2
     assert "--encoding klingon: no such text encoding" in capsys.readouterr().err
+
+
+def test_a_correction_older_than_the_stored_pull_is_told_about_pulled_at(
+    mesh: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """(audit R18 #10) A corrected file keeps an old modification time (cp -p, rsync -a, an
+    unzipped attachment): its rows were refused as 'version 1735646400000000 is not newer than
+    the stored 1796629633527801', naming neither a time nor --pulled-at."""
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
+    bad = tmp_path / "tv.csv"
+    bad.write_text(ROWS.replace("100.5", "10050"))
+    assert cli.main(_argv("late", bad)) == 0
+    fixed = tmp_path / "tv_fixed.csv"
+    fixed.write_text(ROWS)
+    old = dt.datetime(2024, 12, 31, 12, tzinfo=dt.UTC).timestamp()
+    os.utime(fixed, (old, old))
+    capsys.readouterr()
+    assert cli.main(_argv("late", fixed)) == 0  # the unchanged row is a duplicate
+    out, err = capsys.readouterr()
+    assert "stale_version" in out and "this pull (2024-12-31 12:00:00 UTC) is not later" in out
+    assert "--pulled-at" in out and "version 1735646400000000" not in out
+    assert "tv_fixed.csv 2024-12-31 12:00 UTC" in err and "again with --pulled-at 20" in err
+    assert _spend(mesh["memory"], "late") == 10050 + 80
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert cli.main(_argv("late", fixed, "--pulled-at", later)) == 0
+    assert "--pulled-at" not in capsys.readouterr().err
+    assert _spend(mesh["memory"], "late") == 100.5 + 80
+
+
+def _spend(address: str, org: str) -> float:
+    stub = memory_grpc.MemoryServiceStub(grpc.insecure_channel(address))
+    return sum(r.spend for b in stub.Scan(memory_pb.ScanRequest(org_id=org)) for r in b.records)
