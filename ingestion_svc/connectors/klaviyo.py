@@ -3,11 +3,13 @@ request's one-day ``timeframe`` and the message's audience segment).
 
 The API's response as returned (``data.attributes.results[]``, no timeframe per result) is
 rejected naming the row shape to send, since its results carry neither the day nor the
-audience segment. Quirks handled: numbers are JSON numbers; the day is a timeframe with the account's UTC
-offset (``2024-09-17T00:00:00-04:00``); rows carry no account, geo or currency — the account
-comes with the batch and the geo is the message's audience segment, mapped through the
-account's ``geo_keys``; a row is one campaign *message* (``campaign_message_id`` keys it);
-email has no spend, SMS reports ``text_message_spend``; "impressions" are recipients.
+audience segment. Quirks handled: numbers are JSON numbers; the day is a timeframe with the
+account's UTC offset (``2024-09-17T00:00:00-04:00``), or the first instant of a day whose
+clocks jump at midnight (``2024-09-08T01:00:00-03:00`` in America/Santiago); rows carry no
+account, geo or currency — the account comes with the batch and the geo is the message's
+audience segment, mapped through the account's ``geo_keys``; a row is one campaign
+*message* (``campaign_message_id`` keys it); email has no spend, SMS reports
+``text_message_spend``; "impressions" are recipients.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from ingestion_svc.connectors.base import (
     pluck,
     supported,
 )
+from ingestion_svc.connectors.local_days import day_starts, near_range
 from ingestion_svc.raw_batch import Account
 from mesh.runtime.exceptions import shown
 
 REPORT_TYPE = "campaign-values-report"
-_START = re.compile(r"(\d{4}-\d{2}-\d{2})T00:00:00(?:Z|[+-]\d{2}:\d{2})", re.ASCII)
+# A timeframe bound: wall-clock date and time with its UTC offset.
+_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:Z|([+-])(\d{2}):(\d{2}))", re.ASCII)
 _STAT = "attributes.statistics."
 
 
@@ -46,14 +50,45 @@ def _segment(relationships: Any) -> Any:
     return None
 
 
-def _day(start: str | None) -> np.datetime64:
-    found = _START.fullmatch(start) if start is not None else None
-    if found is None:
-        return np.datetime64("NaT", "s")
-    try:
-        return np.datetime64(found.group(1), "s")
-    except ValueError:
-        return np.datetime64("NaT", "s")
+def _stamps(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(wall clock, UTC instant) of each timeframe bound, naive ``datetime64[s]``; NaT where
+    it is not ``yyyy-mm-ddThh:mm:ss`` with ``Z`` or an offset."""
+    wall = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[s]")
+    offset = np.zeros(len(values), dtype="timedelta64[s]")
+    for i, value in enumerate(values.tolist()):
+        found = _STAMP.fullmatch(value) if value is not None else None
+        if found is None:
+            continue
+        day, time, sign, hours, minutes = found.groups()
+        try:
+            wall[i] = np.datetime64(f"{day}T{time}", "s")
+        except ValueError:
+            continue
+        if sign:
+            seconds = int(hours) * 3600 + int(minutes) * 60
+            offset[i] = np.timedelta64(-seconds if sign == "-" else seconds, "s")
+    return wall, wall - offset
+
+
+def _days(wall: np.ndarray, instant: np.ndarray, timezone: str) -> np.ndarray:
+    """The local day each ``timeframe.start`` opens: its own date where it reads midnight;
+    else, in the account zone, the date whose first instant it is (a day whose clocks jump
+    at midnight begins at 01:00); else NaT."""
+    wall = near_range(wall)
+    date = wall.astype("datetime64[D]").astype("datetime64[s]")
+    midnight = wall == date
+    out = np.where(midnight, date, np.datetime64("NaT", "s"))
+    other = ~midnight & ~np.isnat(wall)
+    if timezone and other.any():
+        local = pd.DatetimeIndex(instant[other]).tz_localize(dt.UTC).tz_convert(timezone)
+        there = local.tz_localize(None).to_numpy("datetime64[D]").astype("datetime64[s]")
+        opens = instant[other] == _utc(day_starts(there, timezone))
+        out[np.flatnonzero(other)[opens]] = there[opens]
+    return supported(out)
+
+
+def _utc(index: pd.DatetimeIndex) -> np.ndarray:
+    return index.tz_convert(dt.UTC).tz_localize(None).to_numpy("datetime64[s]")
 
 
 # The API's own response is not a row: its results carry no day (the timeframe is the
@@ -105,7 +140,8 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     campaign_id = checks.text_field(rows, "attributes.groupings.campaign_id")
     start = checks.text_field(rows, "attributes.timeframe.start")
     checks.required(start, "attributes.timeframe.start")
-    day = supported(np.array([_day(s) for s in start], dtype="datetime64[s]"))
+    start_wall, start_at = _stamps(start)
+    day = _days(start_wall, start_at, account.timezone)
     recipients = checks.metric(
         rows, _STAT + "recipients", rule="impressions", required=True, integer=True
     )
@@ -122,7 +158,8 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         ~missing(start) & np.isnat(day),
         "attributes.timeframe.start",
         "invalid_date",
-        "timeframe.start is not a local midnight in 1900-2200 with an offset (yyyy-mm-ddT00:00:00±hh:mm)",
+        "timeframe.start is neither a local midnight in 1900-2200 with an offset "
+        "(yyyy-mm-ddT00:00:00±hh:mm) nor the first instant of a day in the account's zone",
     )
     segment_field = "relationships.segments.data[0].id"
     segments = checks.text(
@@ -148,7 +185,7 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
             "geo": geo,
             "local_date": day,
             "timezone": account.timezone,
-            "tz_mismatch": _offset_mismatch(start, day, account.timezone),
+            "tz_mismatch": _offset_mismatch(start_at, day, account.timezone),
             "spend": spend,
             "impressions": recipients,
             "clicks": clicks,
@@ -162,17 +199,16 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
     )
 
 
-def _offset_mismatch(start: np.ndarray, day: np.ndarray, timezone: str) -> np.ndarray:
-    """True where the timeframe's own instant is not local midnight in the account zone."""
-    out = np.zeros(len(start), dtype=bool)
+def _offset_mismatch(instant: np.ndarray, day: np.ndarray, timezone: str) -> np.ndarray:
+    """True where the timeframe's own instant does not open its local day in the account
+    zone: neither the day's first instant nor a midnight of it (a fall-back at 01:00 gives
+    the day two midnights)."""
+    out = np.zeros(len(instant), dtype=bool)
     ok = ~np.isnat(day)
     if not timezone or not ok.any():
         return out
-    stated = pd.to_datetime(pd.Series(start[ok]), format="ISO8601", utc=True, errors="coerce")
-    local = pd.DatetimeIndex(day[ok]).tz_localize(
-        timezone, ambiguous="NaT", nonexistent="shift_forward"
-    )
-    want = local.tz_convert(dt.UTC).tz_localize(None).to_numpy("datetime64[s]")
-    got = pd.DatetimeIndex(stated).tz_localize(None).to_numpy("datetime64[s]")
-    out[ok] = got != want
+    first = _utc(day_starts(day[ok], timezone))
+    local = pd.DatetimeIndex(instant[ok]).tz_localize(dt.UTC).tz_convert(timezone)
+    wall = local.tz_localize(None).to_numpy("datetime64[s]")
+    out[ok] = (instant[ok] != first) & (wall != day[ok])
     return out

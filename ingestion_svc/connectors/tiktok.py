@@ -33,6 +33,7 @@ from ingestion_svc.connectors.base import (
     pluck,
     supported,
 )
+from ingestion_svc.connectors.local_days import day_starts, near_range
 from ingestion_svc.raw_batch import Account
 
 OBJECTIVES = {
@@ -73,18 +74,23 @@ def local_days(stamps: np.ndarray, timezone: str) -> tuple[np.ndarray, np.ndarra
     """``stat_time_day`` → (local day, repaired, invalid).
 
     A local midnight is the day itself. Any other time is read as the UTC instant of the
-    advertiser's local midnight and converted; if it is not one, the stamp is invalid.
+    advertiser's local day's start (its midnight, or its first instant on a day that has no
+    midnight) and converted; if it is neither, the stamp is invalid.
     """
-    ts = np.array([_stamp(v) for v in stamps], dtype="datetime64[s]")
+    ts = near_range(np.array([_stamp(v) for v in stamps], dtype="datetime64[s]"))
     day = ts.astype("datetime64[D]").astype("datetime64[s]")
     shifted = ~np.isnat(ts) & (ts != day)
     out = day.copy()
     repaired = np.zeros(len(stamps), dtype=bool)
     if shifted.any() and timezone:
         local = pd.DatetimeIndex(ts[shifted]).tz_localize(dt.UTC).tz_convert(timezone)
-        ok = np.asarray(local == local.normalize())
+        # The wall clock's date and time, not DatetimeIndex.normalize(): that re-localises
+        # midnight, which raised on a day whose midnight does not exist.
+        wall = local.tz_localize(None).to_numpy("datetime64[s]")
+        days = wall.astype("datetime64[D]").astype("datetime64[s]")
+        start = day_starts(days, timezone)
+        ok = (wall == days) | np.asarray(local == start)
         rows = np.flatnonzero(shifted)
-        days = local.normalize().tz_localize(None).to_numpy("datetime64[s]")
         out[rows[ok]] = days[ok]
         repaired[rows[ok]] = True
         out[rows[~ok]] = np.datetime64("NaT")
