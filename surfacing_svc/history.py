@@ -9,6 +9,7 @@ they over-claim, and a design powered on them would be powered on the wrong thin
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -16,9 +17,13 @@ import numpy as np
 import pandas as pd
 
 from mesh.runtime.aggregates import melt_geo_days
-from surfacing_svc.errors import InsufficientData
+from mesh.runtime.cadence import looks_weekly
+from surfacing_svc.errors import InsufficientData, InvalidRequest
 
-__all__ = ["FIRST_PARTY_SOURCE", "GeoHistory", "frame_from_sums", "history_from_frame"]
+__all__ = [
+    "FIRST_PARTY_SOURCE", "GeoHistory", "frame_from_sums", "history_from_frame",
+    "refuse_start_within",
+]  # fmt: skip
 
 FIRST_PARTY_SOURCE = "generic"
 # A geo missing more than this share of its days is left out rather than filled with zeros.
@@ -86,8 +91,9 @@ def frame_from_sums(wide: pd.DataFrame) -> pd.DataFrame:
 
 
 def history_from_frame(
-    frame: pd.DataFrame, *, metric: str = "revenue", min_days: int = 28, min_geos: int = 1
-) -> GeoHistory:
+    frame: pd.DataFrame, *, metric: str = "revenue", min_days: int = 28, min_geos: int = 1,
+    switch: str = "",
+) -> GeoHistory:  # fmt: skip
     """The geo × day history from a records frame (:func:`mesh.runtime.frames.records_to_frame`
     columns ``local_date``, ``data_source``, ``channel``, ``geo``, ``spend``, ``revenue``,
     ``conversions``).
@@ -99,6 +105,9 @@ def history_from_frame(
         Which first-party figure is the outcome.
     min_days, min_geos : int
         Fewer days or geos with outcomes raise :class:`InsufficientData`.
+    switch : str
+        How the caller asks for the other metric (its field or flag; ``{other}`` names it),
+        said when the first-party rows carry only that one.
 
     Raises
     ------
@@ -118,11 +127,8 @@ def history_from_frame(
     # first-party 0 (or NaN); such a day is not a zero-revenue day.
     observed = outcome.loc[outcome[metric].ne(0.0), "day"]
     if observed.empty:
-        raise InsufficientData(
-            "no first-party outcome rows (the business's own orders per geo and day, ingested "
-            "with the generic source) in the history window",
-            subject="outcome",
-        )
+        raise InsufficientData(_no_outcome_message(data.loc[first_party], metric, switch),
+                               subject="outcome")  # fmt: skip
     dates = pd.date_range(observed.min(), observed.max(), freq="D")
     outcome = outcome.loc[outcome["day"].between(dates[0], dates[-1])]
     wide = outcome.pivot_table(index="geo", columns="day", values=metric, aggfunc="sum")
@@ -139,8 +145,7 @@ def history_from_frame(
     wide = wide.loc[keep.to_numpy()]
     if len(dates) < min_days or len(wide.index) < min_geos:
         raise InsufficientData(
-            f"the history has {len(dates)} days and {len(wide.index)} geos with first-party "
-            f"outcomes; at least {min_days} days and {min_geos} geos are needed",
+            _too_few_message(len(dates), len(wide.index), min_days, min_geos, observed, dropped),
             subject="history",
         )
     geos = pd.Index(sorted(str(g) for g in wide.index))
@@ -190,3 +195,53 @@ def _outside(media_days: pd.Series, dates: pd.DatetimeIndex) -> list[str]:
                 f"{left.max():%Y-%m-%d}"
             )
     return out
+
+
+def _no_outcome_message(first_party: pd.DataFrame, metric: str, switch: str) -> str:
+    """No first-party ``metric`` in the window, said with the fix: where the rows carry the
+    other metric, ask for it (R18-F4: a conversions-only org was told it had no first-party
+    rows, while `analyze --outcome conversions` worked on them)."""
+    other = "conversions" if metric == "revenue" else "revenue"
+    values = first_party[other] if other in first_party else pd.Series(dtype=np.float64)
+    if bool(values.fillna(0.0).ne(0.0).any()):
+        return (f"the first-party rows in the history window carry {other} but no {metric}: "
+                f"ask for {other}" + (f" ({switch.format(other=other)})" if switch else ""))  # fmt: skip
+    return (
+        "no first-party outcome rows (the business's own orders per geo and day, ingested "
+        "with the generic source) in the history window"
+    )
+
+
+def _too_few_message(
+    n_days: int, n_geos: int, min_days: int, min_geos: int, observed: pd.Series,
+    dropped: list[str],
+) -> str:  # fmt: skip
+    """Why the history is too small, in the user's terms (R18-F4, as attribution's
+    ``too_few_message``): "1450 days and 0 geos ... at least 28 days and 1 geos" read as met
+    for a weekly file whose every geo lacked six days in seven."""
+    msg = (f"the history needs at least {min_days} days and {min_geos} geo(s) with a "
+           f"first-party outcome on at least {1 - _MAX_MISSING_SHARE:.0%} of the days; it spans "
+           f"{n_days} days and {n_geos} geo(s) qualify")  # fmt: skip
+    days = observed.to_numpy().astype("datetime64[D]").astype(np.int64)
+    day = looks_weekly(days)
+    if day:
+        msg += (f": every outcome date is a {day} ({np.unique(days).size} dates), so the data "
+                "looks weekly; the history needs daily rows (an outcome per geo and day)")  # fmt: skip
+    elif dropped:
+        msg += (f": {len(dropped)} geo(s) left out because they lack an outcome on more than "
+                f"{_MAX_MISSING_SHARE:.0%} of the days ({', '.join(dropped[:10])})")  # fmt: skip
+    return msg
+
+
+def refuse_start_within(start: dt.date | None, history: GeoHistory) -> None:
+    """A test to run starts after the history it is powered on (R21-F7: a start inside or
+    before it was powered and registered as a draft, and its estimate would read business as
+    usual as a test)."""
+    last = history.dates[-1].item()
+    if start is not None and start <= last:
+        raise InvalidRequest(
+            f"start_date {start} is on or before the history's last day {last}: a test is run "
+            f"after the history it is designed on; give a start_date from "
+            f"{last + dt.timedelta(days=1)} (the default)",
+            field="start_date",
+        )

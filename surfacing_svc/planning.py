@@ -25,7 +25,7 @@ from surfacing_svc.errors import (
     NotAnAttribution,
 )
 from surfacing_svc.forecast import MIN_HISTORY_DAYS, Forecast, predict_performance
-from surfacing_svc.history import GeoHistory, history_from_frame
+from surfacing_svc.history import GeoHistory, history_from_frame, refuse_start_within
 from surfacing_svc.observed_days import observed_days
 from surfacing_svc.optimizer import (
     DEFAULT_MAX_CHANGE,
@@ -79,6 +79,11 @@ __all__ = [
     "effect_channel",
     "outcome_value",
 ]
+
+# How each RPC asks for the other outcome, said when the history carries only that one.
+_SWITCH_DESIGN = "DesignExperiment's metric; `liftos design --metric {other}`"
+_SWITCH_PREDICT = ("PredictPerformance's outcome; from the CLI, name an analysis of {other}: "
+                   "`liftos predict AN_ID`")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,8 +207,8 @@ def answer_design(
     test window out of the channel's business-as-usual levels."""
     question = design_metric(question, model)
     assert question.metric is not None
-    history = history_from_frame(frame, metric=question.metric)
-    _starts_after(question.start_date, history)
+    history = history_from_frame(frame, metric=question.metric, switch=_SWITCH_DESIGN)
+    refuse_start_within(question.start_date, history)
     cells = question.spec.cells
     if model is not None:
         curve = model.channel(question.spec.channel)
@@ -231,20 +236,6 @@ def answer_design(
             "back null, and the registry keeps the id"
         )  # fmt: skip
     return replace(design, warnings=(*design.warnings, *notes)), history
-
-
-def _starts_after(start: dt.date | None, history: GeoHistory) -> None:
-    """A test to run starts after the history it is powered on (R21-F7: a start inside or
-    before it was powered and registered as a draft, and its estimate would read business as
-    usual as a test)."""
-    last = history.dates[-1].item()
-    if start is not None and start <= last:
-        raise InvalidRequest(
-            f"start_date {start} is on or before the history's last day {last}: a test is run "
-            f"after the history it is designed on; give a start_date from "
-            f"{last + dt.timedelta(days=1)} (the default)",
-            field="start_date",
-        )
 
 
 # -- PredictPerformance -------------------------------------------------------------------
@@ -294,7 +285,8 @@ def answer_forecast(
     if model is not None and not frame.empty:
         after = (pd.to_datetime(frame["local_date"]) > pd.Timestamp(model.end)).to_numpy()
         frame, later = frame.loc[~after], frame.loc[after]
-    history = history_from_frame(frame, metric=metric, min_days=MIN_HISTORY_DAYS)
+    history = history_from_frame(frame, metric=metric, min_days=MIN_HISTORY_DAYS,
+                                 switch=_SWITCH_PREDICT)  # fmt: skip
     spend = history.national_spend()
     curves = model.curves if model is not None else ()
     usual = {c.channel: usual_days(history.dates, c.channel, tests) for c in curves}

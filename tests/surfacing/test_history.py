@@ -61,3 +61,43 @@ def test_the_history_spans_the_outcomes_days_and_names_the_ad_days_left_out() ->
         (note,) = h.warnings
         assert "4 day(s) after the last day with first-party outcomes (2024-02-09)" in note
         assert "2024-02-10..2025-02-04" in note
+
+
+def test_weekly_data_is_said_to_be_weekly_not_short() -> None:
+    # R18-F4: "the history has 1450 days and 0 geos ...; at least 28 days and 1 geos are
+    # needed" for a weekly file (every geo lacks six days in seven, so none qualifies).
+    day0 = int(np.datetime64("2024-01-01", "D").astype(np.int64))  # a Monday
+    weekly = _sums(days=210)
+    weekly = weekly.loc[(weekly["date"] - day0) % 7 == 0]
+    with pytest.raises(InsufficientData) as info:
+        history_from_frame(frame_from_sums(weekly))
+    said = str(info.value)
+    assert "spans 204 days and 0 geo(s) qualify" in said
+    assert "every outcome date is a Monday (30 dates), so the data looks weekly" in said
+    assert "daily rows" in said
+
+
+def test_a_geo_left_out_for_missing_days_is_named() -> None:
+    sums = _sums(days=40)
+    gappy = sums.loc[(sums["geo"] == "CA") | (sums["date"] % 3 == 0)]
+    with pytest.raises(InsufficientData) as info:
+        history_from_frame(frame_from_sums(gappy), min_geos=2)
+    said = str(info.value)
+    assert "at least 28 days and 2 geo(s)" in said and "1 geo(s) qualify" in said
+    assert "1 geo(s) left out because they lack an outcome on more than 2% of the days (NY)" in (
+        said
+    )
+
+
+@pytest.mark.parametrize(("have", "want"), [("conversions", "revenue"), ("revenue", "conversions")])
+def test_rows_of_the_other_metric_name_the_switch(have: str, want: str) -> None:
+    # R18-F4: a conversions-only org was told "no first-party outcome rows".
+    other = "revenue" if have == "conversions" else "conversions"
+    only = _sums().drop(columns=[f"generic:first_party:{other}"])
+    with pytest.raises(InsufficientData) as info:
+        history_from_frame(frame_from_sums(only), metric=want, switch="flag --metric {other}")
+    assert str(info.value) == (
+        f"the first-party rows in the history window carry {have} but no {want}: ask for "
+        f"{have} (flag --metric {have})"
+    )
+    assert history_from_frame(frame_from_sums(only), metric=have).n_geos == 2
