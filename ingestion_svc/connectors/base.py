@@ -144,11 +144,30 @@ def matches(values: np.ndarray, pattern: re.Pattern[str]) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """A parsed numeric column: values (NaN where missing/invalid) and the two masks."""
+    """A parsed numeric column: values (NaN where missing/invalid) and the two masks; ``raw``
+    the values as given where any is invalid (a refusal quotes them), ``integer`` whether a
+    whole number was due."""
 
     values: np.ndarray
     missing: np.ndarray
     invalid: np.ndarray
+    raw: Sequence[Any] = ()
+    integer: bool = False
+
+    def why_invalid(self, field: str, i: int) -> str:
+        """Why value ``i`` is not a number, quoting it. Thousands separators are not read:
+        "1,234" is 1234 in one locale and 1.234 in another, and guessing would misread one
+        of them silently."""
+        value = f" {quoted(self.raw[i])}" if i < len(self.raw) else ""
+        if self.integer:
+            return (
+                f"{field}{value} is not a whole number (digits and an optional '-': no fraction, "
+                "thousands separators, currency signs or spaces)"
+            )
+        return (
+            f"{field}{value} is not a plain number (digits, an optional '-' and one '.' "
+            "decimal point: no thousands separators, currency signs or spaces)"
+        )
 
 
 def numbers(values: list[Any], *, integer: bool = False) -> Parsed:
@@ -188,7 +207,7 @@ def numbers(values: list[Any], *, integer: bool = False) -> Parsed:
     ok = matches(strs, _ONE[integer])
     out = np.full(n, np.nan)
     out[ok] = np.array(strs[ok], dtype=np.float64) if ok.any() else []
-    return Parsed(out, gone, ~gone & ~ok)
+    return Parsed(out, gone, ~gone & ~ok, values, integer)
 
 
 def dates(values: list[Any], pattern: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -273,7 +292,7 @@ class Checks:
             parsed.invalid,
             field,
             "invalid_number",
-            f"{field} is not a number in the platform's format",
+            lambda i: parsed.why_invalid(field, i),
         )
         known = ~np.isnan(raw)  # NaN: missing or invalid, dealt with above
         finite, negative, large, small = record_rules.breaches(

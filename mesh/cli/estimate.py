@@ -318,6 +318,35 @@ def _parse_dates(frame: pd.DataFrame, column: str | None) -> pd.DataFrame:
     return frame.assign(**{column: parsed})
 
 
+def text_in_numbers(frame: pd.DataFrame, args: argparse.Namespace) -> str | None:
+    """Why a column the estimate reads as numbers holds text, quoting its first such value
+    and line; None when none does. The service would only say "must be numeric, got string".
+    Thousands separators are not read: "1,234" is 1234 in one locale and 1.234 in another."""
+    import pandas as pd
+
+    roles = [("outcome", args.outcome), ("running variable", args.running_variable),
+             ("weights", args.weights), ("pre-outcome", args.pre_outcome)]  # fmt: skip
+    roles += [("covariate", c) for c in _split(args.covariates)]
+    for role, column in roles:
+        if not column or column not in frame.columns:
+            continue
+        values = frame[column]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+        if bad.any():
+            first = bad.idxmax()
+            shown = str(values[first])
+            shown = shown if len(shown) <= 40 else shown[:40] + "…"
+            return (
+                f"column {column!r} ({role}) holds {shown!r} on line {int(first) + 2} "
+                f"({int(bad.sum()):,} such values): numbers must be plain (digits, an optional "
+                "'-' and one '.' decimal point: no thousands separators, currency signs or "
+                "units); re-export the column unformatted"
+            )
+    return None
+
+
 def run(args: argparse.Namespace, peers: Any) -> int:
     import pandas as pd
 
@@ -335,6 +364,9 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         return 2
     else:
         data = _parse_dates(pd.read_csv(args.data), time)
+        if (problem := text_in_numbers(data, args)) is not None:
+            print(f"error: {args.data}: {problem}", file=sys.stderr)
+            return 2
     if args.record and not args.experiment:
         print("error: --record stores the estimate as an experiment's result: name it with "
               "--experiment", file=sys.stderr)  # fmt: skip
