@@ -18,6 +18,7 @@ import matplotlib as mpl
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 # Okabe & Ito (2008), "Color universal design": distinguishable under the common colour-vision
 # deficiencies and in greyscale print by lightness.
@@ -68,6 +69,9 @@ _STYLE: Any = {
     "lines.linewidth": 1.6,
     "figure.dpi": 72,
     "axes.formatter.use_mathtext": False,
+    # Names are data ("TV $5 off $10", "Promo $$ Sale"): never TeX. With math parsing on, a
+    # pair of dollars was drawn as math italics and an odd token crashed the whole report.
+    "text.parse_math": False,
     "axes.unicode_minus": True,
 }
 
@@ -110,6 +114,10 @@ def to_svg(fig: Figure, prefix: str, *, title: str) -> str:
     """The figure as an inline ``<svg>`` element: ids prefixed with ``prefix``, coordinates
     rounded to 0.01 pt, sized by the page (viewBox kept), titled for screen readers."""
     buf = io.StringIO()
+    # A text's math parsing is fixed when it is made: one made outside the house style (a
+    # caller's own figure) is switched off here too.
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
     with house_style():
         fig.savefig(buf, format="svg", metadata={"Date": None})
     svg = _HEADER.sub("", buf.getvalue(), count=1)
