@@ -1,4 +1,5 @@
-"""Matplotlib figures as inline SVG: one house style, ids made unique per figure, numbers trimmed.
+"""Matplotlib figures as inline SVG: one house style, ids made unique per figure, coordinates
+trimmed.
 
 Figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot: no global state, no
 GUI backend), saved as SVG with text kept as ``<text>`` (``svg.fonttype: none``) so labels stay
@@ -106,6 +107,9 @@ def new_figure(
 _ID = re.compile(r'\bid="([^"]+)"')
 _REF = re.compile(r'(url\(#|href="#)([^)"]+)')
 _NUMBER = re.compile(r"(-?\d+\.\d{2})\d+")
+# A tag (its attributes hold the coordinates) or a comment (matplotlib repeats each text's
+# content there); text between tags is left alone.
+_TAG = re.compile(r"<!--.*?-->|<[^>]*>", re.S)
 _HEADER = re.compile(r"^.*?(?=<svg)", re.S)
 _METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 
@@ -124,7 +128,7 @@ def to_svg(fig: Figure, prefix: str, *, title: str) -> str:
     svg = _METADATA.sub("", svg, count=1)
     svg = _ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
     svg = _REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
-    svg = _NUMBER.sub(r"\1", svg)
+    svg = _trim_coordinates(svg)
     svg = re.sub(r" \n(?=[LMCz])", " ", svg)
     svg = re.sub(
         r'<svg ([^>]*?)width="[^"]+" height="[^"]+"',
@@ -133,6 +137,17 @@ def to_svg(fig: Figure, prefix: str, *, title: str) -> str:
         count=1,
     )
     return svg.replace(">", f'><title id="{prefix}-title">{_escape(title)}</title>', 1)
+
+
+def _trim_coordinates(svg: str) -> str:
+    """Numbers inside tags (paths, positions, transforms) cut to 0.01 pt; the text the reader
+    sees (tick labels, titles, names: "0.0025", "Radio 101.125 FM") and comments kept whole."""
+
+    def trim(m: re.Match[str]) -> str:
+        tag = m.group(0)
+        return tag if tag.startswith("<!--") else _NUMBER.sub(r"\1", tag)
+
+    return _TAG.sub(trim, svg)
 
 
 def _escape(text: str) -> str:
