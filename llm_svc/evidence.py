@@ -199,6 +199,10 @@ class Effect:
     # what tells two analyses of the same cause apart when they disagree (CheckClaims):
     # the data's window, when the analysis was made, and whether lift tests calibrated it
     window: tuple[dt.date, dt.date] | None = None
+    # the figure is a total over ``window`` (an attribution's or a product analysis's incremental
+    # outcome), so a claim of a rate ("55,273 per day") is judged against it put per day;
+    # False for an effect estimate (its figure is per observation)
+    over_window: bool = False
     created: dt.datetime | None = None
     calibrated: bool = False
     # why the analysis puts this cause's identification at risk (its budget_response or

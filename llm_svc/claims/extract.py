@@ -76,6 +76,10 @@ class Claim:
     # (a percentage, a multiple of current spend, or an amount), None when it is not said.
     spend_change: int = 0
     spend_amount: Quantity | None = None
+    # the period a rate names ("per day", "every week", "daily", "annually"), in days, and as
+    # written ("day", "week"): a size per period, not over the analysis's window
+    period: str = ""
+    period_days: float | None = None
 
 
 def _words(*items: str) -> str:
@@ -398,6 +402,32 @@ def _sizes(text: str, skip: Quantity | None = None) -> _Sizes:
     return _Sizes(size, interval, bound, level if interval is not None else None, share)
 
 
+# A rate's period: "per day", "a week", "every month", "/yr", "daily", "annually".
+_PERIODS = {"day": 1.0, "week": 7.0, "month": 365 / 12, "quarter": 365 / 4, "year": 365.0}
+_PERIOD = re.compile(
+    r"\b(?:per|a|an|each|every)\s+(?P<unit>day|week|month|quarter|year)\b"
+    r"|/\s?(?P<short>day|d|wk|week|mo|month|qtr|quarter|yr|year)\b"
+    r"|\b(?P<adj>daily|weekly|monthly|quarterly|yearly|annual(?:ly|i[sz]ed)?)\b",
+    re.IGNORECASE,
+)
+_SHORT = {"d": "day", "wk": "week", "mo": "month", "qtr": "quarter", "yr": "year"}
+_ADJECTIVES = {"dai": "day", "wee": "week", "mon": "month", "qua": "quarter", "yea": "year",
+               "ann": "year"}  # fmt: skip
+
+
+def _period(text: str) -> str:
+    """The period a clause's rate names ("day", "week", …), or "" when it names none."""
+    m = _PERIOD.search(text)
+    if m is None:
+        return ""
+    if m.group("unit"):
+        return m.group("unit").lower()
+    if m.group("short"):
+        short = m.group("short").lower()
+        return _SHORT.get(short, short)
+    return _ADJECTIVES[m.group("adj").lower()[:3]]
+
+
 def _claim(span: Span, subject: str) -> Claim | None:
     text = span.text
     if classify(text) is not Mode.CAUSAL:
@@ -422,6 +452,7 @@ def _claim(span: Span, subject: str) -> Claim | None:
         or (size is not None and size.kind is QuantityKind.MULTIPLE and "roas" in text.lower())
         or (breakeven != 0 and size is None)
     )
+    period = _period(text)
     if breakeven and size is None:
         direction = None  # a side of break-even, not a direction of the outcome
     if size is not None and size.kind is QuantityKind.MULTIPLE and not roas and size.value >= 1:
@@ -445,6 +476,8 @@ def _claim(span: Span, subject: str) -> Claim | None:
         breakeven=breakeven if size is None else 0,
         spend_change=change,
         spend_amount=amount,
+        period=period,
+        period_days=_PERIODS[period] if period else None,
     )
 
 

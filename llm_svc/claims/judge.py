@@ -45,6 +45,11 @@ is compared with the analysis's interval carried to that level by the normal app
 (each side of the point scaled by the ratio of the two z values; 5% of the width allowed
 either end for the approximation) and the reason says so.
 
+A rate ("55,273 per day", "8 million every week", "daily revenue") is compared with the
+window's total put per that period (its interval over the window's days, times the period's);
+a period longer than the window is an extrapolation and UNSUPPORTED either way, and so is a
+rate on an estimate that is no total over a window (an effect estimate, per observation).
+
 Several analyses of one cause give one verdict whatever order they come in. They are read in
 this order: identified and passing its checks, then calibrated by lift tests, then newest,
 then by id; the first decides. Another analysis that disagrees yields to it when it is a
@@ -478,6 +483,25 @@ def _against(claim: Claim, e: Effect, cf: Counterfactuals) -> tuple[Verdict, str
             f"not established: the analysis puts its identification of {what} at risk "
             f"({e.at_risk}), and no lift test calibrates it"
         )
+    if (
+        claim.period_days is not None
+        and e.metric is Metric.OUTCOME
+        and (claim.magnitude is not None or claim.interval is not None)
+    ):
+        per, note = _per_period(claim, e)
+        if per is None:
+            return Verdict.UNSUPPORTED, note
+        verdict, reason = _against(replace(claim, period="", period_days=None), per, cf)
+        n = (e.window[1] - e.window[0]).days + 1 if e.window else 0
+        if claim.period_days > n:
+            # a run-rate over a longer period than the data is an extrapolation the analysis
+            # does not make ("these figures … say nothing about other periods"), either way
+            return Verdict.UNSUPPORTED, (
+                f"a rate per {claim.period} extrapolates the analysis's {n}-day window to a "
+                f"whole {claim.period}, which it says nothing about (at the window's rate it "
+                f"would be {verdict.value}: {reason}{note})"
+            )
+        return verdict, reason + note
     if claim.breakeven:
         return _breakeven_verdict(claim, e)
     if claim.marginal and e.metric is Metric.ROAS:
@@ -539,6 +563,43 @@ def _against(claim: Claim, e: Effect, cf: Counterfactuals) -> tuple[Verdict, str
     if size is not None:
         return size[0], size[1] + note
     return Verdict.SUPPORTED, f"the {_interval_text(e, False)} excludes zero and the checks passed"
+
+
+def _per_period(claim: Claim, e: Effect) -> tuple[Effect | None, str]:
+    """The effect put per the claim's period (its window's total over the window's days times
+    the period's) and a note saying so; or None and why a rate cannot be compared with it."""
+    period, days = claim.period, claim.period_days
+    assert days is not None
+    if claim.spend_change:
+        return None, (
+            f"the claim gives a spend change's effect per {period}; the analysis's counterfactual "
+            "of a change is over its whole window, so a rate cannot be compared with it"
+        )
+    if not e.over_window:
+        return None, (
+            f"the claim gives a figure per {period}, but the analysis reports the effect of "
+            f"{e.treatment} per observation, not as a total over a period, so the two cannot be "
+            "compared"
+        )
+    if e.window is None:
+        return None, (
+            f"the claim gives a figure per {period}, but the analysis names no window, so its "
+            "total cannot be put per " + period
+        )
+    n = (e.window[1] - e.window[0]).days + 1
+    k = days / n
+
+    def scaled(x: float | None) -> float | None:
+        return None if x is None else x * k
+
+    per = replace(
+        e, point=e.point * k, lower=e.lower * k, upper=e.upper * k,
+        baseline=scaled(e.baseline), share_total=scaled(e.share_total), spend=scaled(e.spend),
+    )  # fmt: skip
+    return per, (
+        f" per {period} (the {e.level}% interval over the analysis's {n}-day window, "
+        f"{fmt(e.lower)} to {fmt(e.upper)}, put per {period})"
+    )
 
 
 def _share_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str]:

@@ -497,8 +497,9 @@ def analysis_from_proto(a: causal_pb.Analysis) -> Analysis:
     # each effect carries what tells its analysis apart from another of the same cause
     def stamped(e: Effect) -> Effect:
         return replace(
-            e, window=analysis.window, created=analysis.create_time, calibrated=calibrated
-        )
+            e, window=analysis.window, created=analysis.create_time, calibrated=calibrated,
+            over_window=analysis.kind != "effect_estimate" and e.metric is Metric.OUTCOME,
+        )  # fmt: skip
 
     return replace(
         analysis,

@@ -4,6 +4,9 @@ audits' (org_001, 2024-09-15..2025-01-12: 120 days, USD, 90% intervals).
 
 - R22-F0: a channel whose name holds a number ("offline_18", "Radio 101.125 FM") no longer
   blanks those digits out of every claim's size.
+- R20-F2: a rate ("per day", "every week", "daily") is judged against the window's total put
+  per that period; a period past the window, or on an estimate that is no total over one, is
+  unsupported, never supported.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ from causal_svc.analyses import AnalysisStore, StoredAnalysis
 from causal_svc.app import build as causal_build
 from llm_svc.app import build as llm_build
 from mesh.runtime.inprocess import running_services
+from tests.llm.fake_openai import Script, fake_openai, words
+from tests.llm.support import stored_lift
 
 ORG = "org_001"
 ANALYSIS = "an-units"
+LIFT: list[str] = []  # a randomised lift test the causal service estimated (per observation)
 V = pb.ClaimVerdict
 
 # channel: spend, incremental revenue (estimate, lower, upper), iROAS (None: no spend)
@@ -71,12 +77,15 @@ def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_grpc.LlmServic
         now = dt.datetime.now(dt.UTC)
         store.put(StoredAnalysis(ORG, ANALYSIS, "attribution", now, a.SerializeToString()))
         store.close()
+        LIFT.append(stored_lift(services["causal"].address, ORG, None))
         yield llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address))
 
 
-def verdicts(llm: llm_grpc.LlmServiceStub, text: str) -> list[tuple[str, int, str]]:
+def verdicts(
+    llm: llm_grpc.LlmServiceStub, text: str, analysis: str = ANALYSIS
+) -> list[tuple[str, int, str]]:
     reply = llm.CheckClaims(
-        pb.CheckClaimsRequest(org_id=ORG, text=text, analysis_ids=[ANALYSIS]), timeout=30
+        pb.CheckClaimsRequest(org_id=ORG, text=text, analysis_ids=[analysis]), timeout=30
     )
     return [(c.claim, c.verdict, c.reason) for c in reply.claims]
 
@@ -120,3 +129,75 @@ def test_the_grounded_explanation_keeps_an_established_effect_beside_numbered_na
     done = events[-1].done
     assert not done.unsupported_claims, [(c.claim, c.reason) for c in done.unsupported_claims]
     assert "Klaviyo email increased revenue by 18,157,199" in done.text
+
+
+def explain_with(llm: llm_grpc.LlmServiceStub, answer: str) -> pb.ExplanationDone:
+    """Explain with an LLM (a local OpenAI-compatible endpoint, the one thing outside the mesh)
+    whose answer is ``answer``: what went out after the guardrail."""
+    with fake_openai(Script(pieces=words(answer))) as fake:
+        request = pb.ExplainRequest(
+            org_id=ORG, analysis_id=ANALYSIS, llm=pb.LlmEndpoint(url=fake.url, model="tiny")
+        )
+        events = list(llm.Explain(request, timeout=60))
+    return events[-1].done
+
+
+# -- R20-F2: a rate is judged per its period ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "said"),
+    [
+        # meta_prospecting: 6,632,778 [3,594,822, 9,670,734] over 120 days = 55,273 per day
+        ("Meta prospecting increased revenue by 5 million USD per day.",
+         V.CLAIM_VERDICT_CONTRADICTED, "29,957 to 80,589 per day"),
+        ("Meta prospecting increased revenue by 55,273 USD per day.",
+         V.CLAIM_VERDICT_SUPPORTED, "120-day window, 3,594,822 to 9,670,734, put per day"),
+        ("Meta prospecting increased daily revenue by 55,273 USD.",
+         V.CLAIM_VERDICT_SUPPORTED, "29,957 to 80,589 per day"),
+        ("Meta prospecting added 6,632,778 USD of revenue a day.",
+         V.CLAIM_VERDICT_CONTRADICTED, "per day"),
+        # google_pmax: [2,126,188, 14,451,202] over 120 days = 124,028 to 842,987 a week
+        ("Google pmax added 8 million USD of revenue every week.",
+         V.CLAIM_VERDICT_CONTRADICTED, "124,028 to 842,987 per week"),
+        ("Google pmax added 400,000 USD of revenue weekly.",
+         V.CLAIM_VERDICT_SUPPORTED, "124,028 to 842,987 per week"),
+        # a year is past the 120-day window: an extrapolation either way
+        ("Meta prospecting increased revenue by 6.6 million USD per year.",
+         V.CLAIM_VERDICT_UNSUPPORTED, "extrapolates the analysis's 120-day window"),
+        ("Meta prospecting increased revenue by 20 million USD annually.",
+         V.CLAIM_VERDICT_UNSUPPORTED, "extrapolates the analysis's 120-day window"),
+        # the window's total, no period: as before
+        ("Meta prospecting increased revenue by 6,632,778 USD.",
+         V.CLAIM_VERDICT_SUPPORTED, "inside the 90% interval 3,594,822 to 9,670,734"),
+    ],
+)  # fmt: skip
+def test_a_rate_is_judged_against_the_window_put_per_its_period(
+    llm: llm_grpc.LlmServiceStub, text: str, expected: int, said: str
+) -> None:
+    v, reason = verdict(llm, text)
+    assert v == expected and said in reason, reason
+
+
+def test_a_rate_on_an_estimate_per_observation_is_unsupported(
+    llm: llm_grpc.LlmServiceStub,
+) -> None:
+    """An effect estimate (12 per observation here) is no total over a window: a claim per day
+    cannot be put on it, even one that repeats its figure."""
+    ((_, v, reason),) = verdicts(llm, "Meta retargeting increased revenue by 12 per day.", LIFT[0])
+    assert v == V.CLAIM_VERDICT_UNSUPPORTED and "per observation" in reason, reason
+    ((_, v, _),) = verdicts(llm, "Meta retargeting increased revenue by 12.", LIFT[0])
+    assert v == V.CLAIM_VERDICT_SUPPORTED
+
+
+def test_the_guardrail_stops_an_overstated_rate_and_keeps_a_right_one(
+    llm: llm_grpc.LlmServiceStub,
+) -> None:
+    """R20-F2 through Explain: the 120x overstatement went out unflagged and the right
+    run-rate was called contradicted and replaced."""
+    wrong = "Meta prospecting increased revenue by 6,632,778 USD per day."
+    right = "Google pmax added 55,000 USD of revenue per day."
+    done = explain_with(llm, f"{wrong} {right}")
+    assert wrong not in done.text and right in done.text, done.text
+    (flag,) = done.unsupported_claims
+    assert flag.claim == wrong and flag.verdict == V.CLAIM_VERDICT_CONTRADICTED, flag.reason
