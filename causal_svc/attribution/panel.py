@@ -25,6 +25,8 @@ from causal_svc.errors import InsufficientData, InvalidSpec
 from mesh.runtime.cadence import looks_weekly, weekly_series
 from mesh.runtime.quoting import shown, shown_all
 
+from .coverage import MATERIAL_SHARE, media_off_panel
+from .coverage import uncovered as _uncovered
 from .geo_size import geo_population
 from .partial_gaps import fill_partial_gaps
 from .spend_scale import spend_scale_findings
@@ -262,9 +264,10 @@ def panel_from_frames(
     active = med["spend"].to_numpy(np.float64) != 0
     active |= med["impressions"].to_numpy(np.float64) != 0
     observed = out.loc[out["value"].to_numpy(np.float64) != 0, "date"]
+    # geos without an outcome are said by media_off_panel, with their channels and spend
     warnings = _uncovered(
         _epoch_days(med["date"])[active], med["geo"].to_numpy(object)[active],
-        _epoch_days(pd.Series([first, last])), set(geos_all),
+        _epoch_days(pd.Series([first, last])), set(geos_all) | set(med["geo"]),
         len(dates) - observed.nunique(),
     )  # fmt: skip
     wide = out.pivot_table(index="geo", columns="date", values="value", aggfunc="sum")
@@ -293,6 +296,12 @@ def panel_from_frames(
     if "orders" in out.columns:
         n = out.pivot_table(index="geo", columns="date", values="orders", aggfunc="sum")
         orders = n.reindex(index=geos, columns=dates).fillna(0.0).to_numpy(np.float64)
+    # national rows spread over the geos, other geos' media named (R18 F2)
+    off = media_off_panel(med, list(geos_all), list(geos), y.sum(axis=1), (first, last), currency)
+    med, warnings = off.media, [*warnings, *off.warnings]
+    left_out = (
+        (DataCheck("media_left_out", off.left_out, MATERIAL_SHARE, off.check),) if off.check else ()
+    )
     grids = _Grids(
         names=tuple(sorted(med["channel"].unique())),
         spend=_grid(med, geos, dates, "channel", "spend"),
@@ -304,7 +313,7 @@ def panel_from_frames(
         tuple(geos), dates.to_numpy().astype("datetime64[D]"), y, grids, warnings,
         present=present, orders=orders, channels=channels, population=population, controls=ctrl, outcome_name=outcome_name,
         campaigns=lambda names, has_spend: _campaigns(campaigns, names, has_spend, dates),
-        currency=currency,
+        currency=currency, checks=left_out,
     )  # fmt: skip
 
 
@@ -426,52 +435,6 @@ def _epoch_days(dates: pd.Series) -> np.ndarray:
     return pd.to_datetime(dates).to_numpy("datetime64[D]").astype(np.int64)
 
 
-def _day_text(day: int | np.integer) -> str:
-    return str(np.datetime64(int(day), "D"))
-
-
-def _uncovered(
-    day: np.ndarray, geo: np.ndarray, span: np.ndarray, geos: set[str], silent_days: int
-) -> list[str]:
-    """What the panel leaves out because the outcome does not cover it, as warnings.
-
-    ``day``/``geo``: the media rows with spend or impressions (days since 1970-01-01);
-    ``span``: the outcome's first and last day; ``geos``: the geos with an outcome;
-    ``silent_days``: days inside the span on which no geo has a non-zero outcome. The panel
-    spans the outcome's days only: ad exports routinely run a few days past the orders export
-    (and may carry stray future-dated rows), and such days read as zero sales would say spend
-    sold nothing.
-    """
-    warnings: list[str] = []
-    lo, hi = int(span[0]), int(span[1])
-    outside = (day < lo) | (day > hi)
-    if outside.any():
-        days = np.unique(day[outside])
-        cells = np.unique(np.stack([day[outside], pd.factorize(geo[outside])[0]]), axis=1)
-        sides = [f"{n} {side} it ({_day_text(d.min())}..{_day_text(d.max())})"
-                 for side, d in (("before", days[days < lo]), ("after", days[days > hi]))
-                 for n in [d.size] if n]  # fmt: skip
-        warnings.append(
-            f"media on {days.size} day(s) outside the first-party outcome's days "
-            f"{_day_text(lo)}..{_day_text(hi)} left out ({' and '.join(sides)}; "
-            f"{cells.shape[1]} geo-day(s) with spend or impressions): the panel spans the days "
-            "the outcome is observed, as a day without outcome rows is not a day without sales"
-        )
-    stray = sorted({str(g) for g in geo[~outside]} - geos)
-    if stray:
-        warnings.append(
-            f"{len(stray)} geo(s) with media but no first-party outcome left out: "
-            f"{', '.join(stray[:10])}"
-        )
-    if silent_days:
-        warnings.append(
-            f"{silent_days} day(s) inside the outcome's days have no first-party outcome in any "
-            "geo: the fit leaves them out as unobserved; check the outcome export for missing "
-            "days"
-        )
-    return warnings
-
-
 _CampaignArrays = tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -490,6 +453,7 @@ def _assemble(
     outcome_name: str,
     campaigns: Callable[[tuple[str, ...], np.ndarray], _CampaignArrays],
     currency: str = "",
+    checks: tuple[DataCheck, ...] = (),
 ) -> MediaPanel:
     """The panel from dense grids: channel choice, media input, sizes, controls, campaigns —
     one code path for the long-frame and the wide-aggregate builders. ``present`` (G, T):
@@ -527,7 +491,7 @@ def _assemble(
         *_channel_holes(names, x, has_spend, dates),
         *(f.message for f in scale),
     ]
-    checks = tuple(DataCheck("spend_scale", f.value, f.limit, f.reason) for f in scale)
+    checks = (*checks, *(DataCheck("spend_scale", f.value, f.limit, f.reason) for f in scale))
     if gaps.check:
         n = float(gaps.filled.sum() + gaps.emptied.sum())
         checks = (DataCheck("outcome_partial_gaps", n, 0.0, gaps.check), *checks)

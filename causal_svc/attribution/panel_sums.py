@@ -247,6 +247,11 @@ def _panel_from_wide(
     active = np.zeros(len(wide), dtype=bool)
     for _, c in platform:
         active |= (c.get("spend", zero) != 0) | (c.get("impressions", zero) != 0)
+    if set(geo_names[active].tolist()) - outcome_geos:
+        # media on geos without an outcome: the long rows' builder spreads national rows over
+        # the geos and names the rest with its channels and spend (coverage.py, R18 F2)
+        return _panel_from_long(melt_geo_days(wide), campaign_days, outcome_name, channels,
+                                currency)  # fmt: skip
     n_days = last_day - first_day + 1
     warnings = _uncovered(
         day[active], geo_names[active], np.array([first_day, last_day]), outcome_geos,
