@@ -56,6 +56,8 @@ from surfacing_svc.unproven_bounds import (
 from surfacing_svc.usual_spend import (
     RegisteredTest,
     RegisteredTests,
+    input_note,
+    input_plan,
     optimize_current_note,
     predict_note,
     usual_days,
@@ -310,15 +312,10 @@ def answer_forecast(
                     "multiplier of its recent input",
                     field=f"{entry.field}.{'daily' if entry.daily else 'daily_spend'}",
                 )
-            curve = unpriced[entry.channel]
-            past = inputs.get(entry.channel, np.zeros(history.n_days))
-            if not past.any():  # no input in the history: the analysis window's average
-                past = np.full(history.n_days, curve.reference_spend / curve.period_days)
-            spend[entry.channel] = past
-            curves = (*curves, curve)
-            # Its recent weeks repeated, scaled: sends come in bursts, and on a concave curve
-            # their daily average would return more than the bursts did.
-            plan[entry.channel] = np.resize(past[-28:], question.horizon) * entry.multiplier
+            spend[entry.channel], plan[entry.channel] = input_plan(
+                unpriced[entry.channel], inputs, history.n_days, question.horizon,
+                entry.multiplier)  # fmt: skip
+            curves = (*curves, unpriced[entry.channel])
             continue
         recent = spend.get(entry.channel, np.zeros(history.n_days))[usual[entry.channel].index]
         if entry.daily:
@@ -334,6 +331,14 @@ def answer_forecast(
             plan[entry.channel] = np.full(
                 question.horizon, float(recent.mean()) * (entry.multiplier or 0.0)
             )
+    # A channel without spend the plan does not name keeps its recent input (×1), as a
+    # priced one keeps its spend: media and baseline then split the outcome as the analysis
+    # does, baseline = every channel off (R20-F4: email's effect was counted as baseline).
+    unset = sorted(set(unpriced) - set(plan))
+    for name in unset:
+        spend[name], plan[name] = input_plan(unpriced[name], inputs, history.n_days,
+                                              question.horizon, 1.0)  # fmt: skip
+        curves = (*curves, unpriced[name])
     promotion = None
     if promotions:
         days = [d.item() for d in history.dates.astype("datetime64[D]")]
@@ -349,6 +354,7 @@ def answer_forecast(
     scaled = {e.channel for e in question.plan if e.multiplier is not None}
     notes = [u.note for k, u in usual.items() if u.note and (k in kept or k in scaled)]
     notes += [predict_note(history.dates, kept, bool(notes))] if kept else []
+    notes += [input_note(unset)] if unset else []
     notes += tests.note() if isinstance(tests, RegisteredTests) and curves else []
     if later is not None:
         seen = observed_days(later, history.geos, metric, forecast.dates, forecast.daily)

@@ -142,8 +142,8 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         # The registered calendar: a history ending inside a sale is not carried forward as
         # the level, and the org's own seasons stand in for the built-in ones; its exchange
         # rates convert the history's money. Without it the forecast still stands, and says so.
-        # A plan that scales a channel without spend (its input) plans it.
-        notes = model.notes([e.channel for e in q.plan]) if model else ()
+        # Every channel without spend is planned (scaled, or kept at its input: R20-F4).
+        notes = model.notes([c.channel for c in model.unpriced]) if model else ()
         try:
             calendar = await self._registry.calendar(q.org_id, timeout=context.time_remaining())
         except RegistryUnavailable as error:
