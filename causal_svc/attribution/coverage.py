@@ -84,12 +84,12 @@ def uncovered(
 def is_national(geo: str, outcome_geos: set[str] | list[str]) -> bool:
     """A media geo that stands for the whole country of the outcome's geos: empty (a file
     without a geo column ingested without ``--country``) or the country code every outcome
-    geo is a subdivision of (``US`` beside ``US-CA``, ``US-NY``)."""
+    geo is a subdivision of (``US`` beside ``US-CA``, ``US-NY``; an outcome geo "", orders
+    without an address, is no subdivision and is passed over)."""
     if geo in outcome_geos:
         return False
-    return geo == "" or (
-        bool(outcome_geos) and all(str(g).startswith(f"{geo}-") for g in outcome_geos)
-    )
+    named = [str(g) for g in outcome_geos if g]
+    return geo == "" or (bool(named) and all(g.startswith(f"{geo}-") for g in named))
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,7 @@ def test_the_country_and_no_geo_are_national() -> None:
     assert is_national("US", states) and is_national("", states)
     assert not is_national("CA", states) and not is_national("US-CA", states)
     assert not is_national("ZZ", {"CA", "NY"})
+    assert is_national("US", {"US-CA", "US-NY", ""})  # orders without an address
 
 
 def test_national_media_is_spread_by_outcome_share_and_said(world) -> None:
