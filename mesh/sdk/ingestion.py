@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import decimal
 import hashlib
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -130,6 +132,13 @@ class IngestionCalls(ClientBase):
         to ``retries`` times (after the delay the server asked for, on overload). At most ``max_in_flight``
         batches are sent ahead of their acks. ``progress`` is called after every ack with
         the running summary.
+
+        A dict row may hold what a pandas frame's ``to_dict("records")`` gives: NaN, None,
+        ``pd.NA`` and ``NaT`` go as missing values (a required field's row is refused naming
+        it), dates and Timestamps as ISO text, numpy and Decimal numbers as numbers; any other
+        value goes as an object that a mapped field refuses, naming it (see :func:`json_row`).
+        An exception raised by ``rows`` itself ends the stream and is raised once the sent
+        batches are acked.
         """
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
@@ -149,6 +158,9 @@ class IngestionCalls(ClientBase):
         window = max(1, max_in_flight)
         cond = threading.Condition()
         call = [0]
+        # raised by `rows` inside gRPC's request thread, which would report only "UNKNOWN:
+        # Exception iterating requests!": kept, the stream ended, and raised after the acks
+        broken: list[BaseException] = []
 
         def requests(
             resend: list[ingestion_pb.IngestRequest], mine: int
@@ -158,9 +170,13 @@ class IngestionCalls(ClientBase):
                 with cond:
                     while len(pending) >= window and call[0] == mine:
                         cond.wait(0.5)
-                    if call[0] != mine:
+                    if call[0] != mine or broken:
                         return
-                    request = next(batches, None)
+                    try:
+                        request = next(batches, None)
+                    except Exception as exc:  # the caller's rows: theirs to see, not gRPC's
+                        broken.append(exc)
+                        return
                     if request is None:
                         return
                     pending.append(request)
@@ -176,6 +192,8 @@ class IngestionCalls(ClientBase):
                     summary.add(reply, sent.row_offset)
                     if progress is not None:
                         progress(summary)
+                if broken:
+                    raise broken[0]
                 return summary
             except grpc.RpcError as exc:
                 with cond:
@@ -270,13 +288,60 @@ def _batches(
         return out
 
     for row in rows:
-        chunk.append(row if isinstance(row, str) else json.dumps(row, separators=(",", ":")))
+        chunk.append(row if isinstance(row, str) else json_row(row))
         if len(chunk) == size:
             yield request()
             offset += len(chunk)
             chunk = []
     if chunk:
         yield request()
+
+
+def json_row(row: Mapping[str, Any]) -> str:
+    """``row`` as compact JSON text, as the service reads it. What JSON has no value for is
+    written so that the row's refusal names the column instead of failing the call: NaN, inf,
+    None, ``pd.NA``, ``NaT`` → null (a missing value); dates and datetimes (``pd.Timestamp``)
+    → ISO text (a local date-time's day is its date; one with a zone is refused as such);
+    numpy scalars and Decimals → numbers; anything else → ``{"unsupported": "<type>: <repr>"}``,
+    an object that a mapped field refuses by name (an unmapped column is not read)."""
+    try:
+        return json.dumps(row, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return json.dumps(_plain(row), separators=(",", ":"), allow_nan=False)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if _missing(value):
+        return None
+    if type(value).__name__ == "datetime64":  # its .item() is an int at ns resolution
+        return str(value)
+    if isinstance(value, dt.date):  # datetime and pd.Timestamp too
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)  # exact, and a number string the service reads as one
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy":
+        return _plain(item())
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:60] + "…"
+    return {"unsupported": f"{type(value).__name__}: {shown}"}
+
+
+def _missing(value: Any) -> bool:
+    """NaN-like: a value unequal to itself (NaT, numpy NaN), or ``pd.NA``, whose comparison
+    has no truth value."""
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):
+        return type(value).__name__ == "NAType"
 
 
 @dataclass
