@@ -9,7 +9,8 @@ clocks jump at midnight (``2024-09-08T01:00:00-03:00`` in America/Santiago); row
 account, geo or currency — the account comes with the batch and the geo is the message's
 audience segment, mapped through the account's ``geo_keys``; a row is one campaign
 *message* (``campaign_message_id`` keys it); email has no spend, SMS reports
-``text_message_spend``; "impressions" are recipients.
+``text_message_spend``; "impressions" are recipients. A row whose ``timeframe.end`` lies
+past the next local midnight sums several days and is refused (rows must be daily).
 """
 
 from __future__ import annotations
@@ -87,6 +88,59 @@ def _days(wall: np.ndarray, instant: np.ndarray, timezone: str) -> np.ndarray:
     return supported(out)
 
 
+_END = "attributes.timeframe.end"
+# The longest local day (a fall-back day); a timeframe longer than that is not one day,
+# whatever offsets its bounds are written with.
+_LONGEST_DAY = np.timedelta64(25, "h")
+
+
+def _one_day(
+    checks: Checks,
+    rows: Sequence[dict[str, Any] | None],
+    start: np.ndarray,
+    start_at: np.ndarray,
+    day: np.ndarray,
+    timezone: str,
+) -> None:
+    """Reject a row whose ``timeframe.end`` is not within the day ``timeframe.start`` opens
+    (the next local midnight at the latest). A values report over a longer timeframe sums
+    every day of it (a month's sends), which stored on its first day would be a spike there
+    and nothing after. An absent end says nothing and is let be."""
+    end = checks.text_field(rows, _END)
+    end_wall, end_at = _stamps(end)
+    checks.fail(
+        ~missing(end) & np.isnat(end_wall),
+        _END,
+        "invalid_date",
+        "timeframe.end is not a date and time with an offset (yyyy-mm-ddThh:mm:ss±hh:mm)",
+    )
+    known = ~np.isnat(day) & ~np.isnat(end_at)
+    checks.fail(
+        known & (end_at <= start_at),
+        _END,
+        "invalid_date",
+        lambda i: f"timeframe.end {end[i]} is not after timeframe.start {start[i]}",
+    )
+    # The next local midnight as the bounds are written (a 23- or 25-hour day still ends at
+    # its wall clock's next 00:00), or in the account zone where its next day has no midnight.
+    next_wall = day + np.timedelta64(1, "D")
+    within = (end_wall <= next_wall) & (end_at - start_at <= _LONGEST_DAY)
+    if timezone and known.any():
+        next_start = np.full(len(day), np.datetime64("NaT"), dtype="datetime64[s]")
+        next_start[known] = _utc(day_starts(next_wall[known], timezone))
+        within |= end_at <= next_start
+    checks.fail(
+        known & ~within,
+        _END,
+        "invalid_date",
+        lambda i: (
+            f"timeframe {start[i]} to {end[i]} is longer than the day it starts "
+            f"({str(day[i])[:10]}): rows must be daily; request a one-day timeframe per day, "
+            "from a local midnight to the next"
+        ),
+    )
+
+
 def _utc(index: pd.DatetimeIndex) -> np.ndarray:
     return index.tz_convert(dt.UTC).tz_localize(None).to_numpy("datetime64[s]")
 
@@ -161,6 +215,7 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         "timeframe.start is neither a local midnight in 1900-2200 with an offset "
         "(yyyy-mm-ddT00:00:00±hh:mm) nor the first instant of a day in the account's zone",
     )
+    _one_day(checks, rows, start, start_at, day, account.timezone)
     segment_field = "relationships.segments.data[0].id"
     segments = checks.text(
         [_segment(r) for r in pluck(rows, "relationships.segments")], segment_field
