@@ -413,17 +413,26 @@ def with_budget_response(
     ))  # fmt: skip
 
 
-def with_omitted_channels(report: HealthReport, omitted: Mapping[str, float]) -> HealthReport:
+def with_omitted_channels(
+    report: HealthReport, omitted: Mapping[str, float], modelled: float | None = None
+) -> HealthReport:
     """``report`` with the omitted_channels check (module docstring): ``omitted`` maps each
-    channel with spend the model left out to that spend; unchanged when there is none."""
+    channel with spend the model left out to that spend; unchanged when there is none.
+    ``modelled``: the spend of the channels modelled, for the share left out (R18 F16: a
+    request naming two channels left out one with a quarter of the spend)."""
     if not omitted:
         return report
     # channels by their spend, unlabelled: a channel out of the model is out of its currency
     # conversion too
-    named = ", ".join(c if v > 0 else f"{c} (sends or impressions, no spend)"
+    named = ", ".join(f"{c} (spend {v:,.0f})" if v > 0 else f"{c} (sends or impressions, no spend)"
                       for c, v in sorted(omitted.items(), key=lambda x: -x[1]))  # fmt: skip
+    left = sum(v for v in omitted.values() if v > 0)
+    share = ""
+    if modelled is not None and left + modelled > 0 and left > 0:
+        share = f", {left / (left + modelled):.0%} of the window's spend"
     return _with_check(report, HealthCheck(
         "omitted_channels", Verdict.REVIEW, float(len(omitted)), 0.0,
-        f"channels with spend in the window were left out of the model: {named}; their effect "
-        "can be credited to the channels modelled (leave channels empty to model every channel)",
+        f"channels with spend in the window were left out of the model{share}: {named}; their "
+        "effect can be credited to the channels modelled (leave channels empty to model every "
+        "channel)",
     ))  # fmt: skip

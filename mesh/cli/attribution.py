@@ -27,7 +27,12 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     p.add_argument("--start", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
     p.add_argument("--end", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
     p.add_argument("--outcome", choices=("revenue", "conversions"), default="revenue")
-    p.add_argument("--channel", action="append", default=[], help="repeat; default: all")
+    p.add_argument(
+        "--channel", action="append", default=[],
+        help="fit a model of only these channels (repeat; default: every channel): the other "
+        "channels' spend is left out of the model, not just the table, and their effect can "
+        "be credited to the channels fitted (the omitted_channels health check names them)",
+    )  # fmt: skip
     p.add_argument("--holdout-days", type=int, default=0, help="0: the default (28)")
     p.add_argument(
         "--identification", choices=("auto", "national", "geo"), default="auto",
@@ -285,6 +290,11 @@ def run_analyze(args: argparse.Namespace, peers: Any) -> int:
     def show(p: dc.AnalysisProgress) -> None:
         print(f"[{p.fraction:4.0%}] {p.stage:15s} {p.message}", file=sys.stderr, flush=True)
 
+    if args.channel and not args.json:
+        # a model choice, not a display filter (R18 F16): said before the wait
+        print(f"note: --channel fits a model of {', '.join(args.channel)} only; every other "
+              "channel's spend is left out of it (see the omitted_channels health check)",
+              file=sys.stderr)  # fmt: skip
     with LiftOS(peers, org_id=args.org) as client:
         result = client.analyze(
             start=args.start, end=args.end, outcome=args.outcome, channels=args.channel,
