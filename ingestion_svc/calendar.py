@@ -1,10 +1,11 @@
-"""The calendar dimension: holidays, ISO weeks, seasons by hemisphere, retail events.
+"""The calendar dimension: holidays, ISO weeks, weekends and seasons by country, retail events.
 
-Holidays come from the ``holidays`` package (public holidays per country and optional
-subdivision). Black Friday, its Saturday and Sunday, and Cyber Monday are added as retail
-events because they move demand and budgets at least as much as public holidays do, which
-makes them confounders; they are :mod:`mesh.runtime.retail_calendar`'s, the same days the
-attribution model controls.
+Which days are holidays, weekends and retail events is :mod:`mesh.runtime.holiday_rules`' rule,
+the one the attribution model and the forecast read too: public holidays from the ``holidays``
+package per country and subdivision (a record's geo "GB-ENG" gets England's bank holidays),
+Black Friday, its weekend and Cyber Monday where the country keeps them, and the country's own
+weekend (Friday–Saturday in Saudi Arabia). Holidays are known to
+:data:`~mesh.runtime.holiday_rules.LAST_YEAR`; a calendar asked for later days is refused.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from ingestion_svc.errors import InvalidCalendarRequest
+from mesh.runtime import holiday_rules
 from mesh.runtime.exceptions import shown
-from mesh.runtime.retail_calendar import retail_events
+from mesh.runtime.holiday_rules import LAST_YEAR, split_geo, weekend_days
 
 MAX_CALENDAR_DAYS = 3660
 # Countries wholly or mostly south of the equator: seasons are flipped.
@@ -68,14 +70,13 @@ def supported_countries() -> frozenset[str]:
     return frozenset(holidays.list_supported_countries())
 
 
-@lru_cache(maxsize=256)
 def holiday_table(
     country: str, subdivision: str | None, first_year: int, last_year: int
 ) -> dict[dt.date, str]:
-    """Holidays (public + retail events) for the years, as date → name."""
-    years = range(first_year, last_year + 1)
+    """Holidays (public + the retail events the country keeps) for the years, as date → name
+    (:func:`mesh.runtime.holiday_rules.holiday_table`); none after ``LAST_YEAR``."""
     try:
-        public = holidays.country_holidays(country, subdiv=subdivision or None, years=years)
+        return holiday_rules.holiday_table(country, subdivision or None, first_year, last_year)
     except NotImplementedError:
         if subdivision:  # the country is known (build_calendar checked it): its subdivision isn't
             raise InvalidCalendarRequest(
@@ -86,11 +87,6 @@ def holiday_table(
         ) from None
     except ValueError as exc:
         raise InvalidCalendarRequest(str(exc), field="subdivision") from None
-    table: dict[dt.date, str] = {d: name for d, name in public.items()}
-    for year in years:
-        for d, name in retail_events(year).items():
-            table.setdefault(d, name)  # a public holiday on the day keeps its own name
-    return table
 
 
 def build_calendar(
@@ -101,8 +97,9 @@ def build_calendar(
     Raises
     ------
     InvalidCalendarRequest
-        Unknown country (``country``), ``end`` before ``start`` (``end_date``), or a range
-        longer than ``MAX_CALENDAR_DAYS`` days.
+        Unknown country (``country``), ``end`` before ``start`` (``end_date``), a range
+        longer than ``MAX_CALENDAR_DAYS`` days, or one past ``LAST_YEAR``, whose holidays are
+        not known (``end_date``).
     """
     code = country.strip().upper()
     if not code:
@@ -120,6 +117,21 @@ def build_calendar(
         raise InvalidCalendarRequest(
             f"range of {n_days} days exceeds {MAX_CALENDAR_DAYS}", field="end_date"
         )
+    if end.year > LAST_YEAR:
+        # Later days would read as days without any holiday: Christmas 2150 a working day.
+        raise InvalidCalendarRequest(
+            f"end_date {end} is after {LAST_YEAR}-12-31, the last day whose public holidays "
+            f"are known: end the range in {LAST_YEAR} or before",
+            field="end_date",
+        )
+    return _days(code, start, end, subdivision)
+
+
+def _days(code: str, start: dt.date, end: dt.date, subdivision: str | None) -> list[CalendarDay]:
+    """The days of [start, end]; days after ``LAST_YEAR`` get no holidays (records only: the
+    mesh stores days to 2200, GetCalendar refuses them)."""
+    n_days = (end - start).days + 1
+    weekend = weekend_days(code)
     # One year of margin each side so proximity to the nearest holiday is always known.
     table = holiday_table(code, subdivision, start.year - 1, end.year + 1)
     ordered = sorted(table)
@@ -141,7 +153,7 @@ def build_calendar(
                 week=iso.week,
                 day_of_week=iso.weekday,
                 day_of_year=d.timetuple().tm_yday,
-                is_weekend=iso.weekday >= 6,
+                is_weekend=iso.weekday in weekend,
                 is_holiday=d in table,
                 holiday_name=table.get(d, ""),
                 season=season_for(d, code),
@@ -164,11 +176,12 @@ CALENDAR_COLUMNS = (
 )  # fmt: skip
 
 
-@lru_cache(maxsize=64)
-def year_frame(country: str, year: int) -> pd.DataFrame:
+@lru_cache(maxsize=512)
+def year_frame(country: str, year: int, subdivision: str | None = None) -> pd.DataFrame:
     """One year of calendar features as ``mesh.runtime.frames`` ``cal_*`` columns, indexed by day
-    number (days since 1970-01-01); cached per (country, year)."""
-    days = build_calendar(country, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    number (days since 1970-01-01); cached per (country, year, subdivision). A year after
+    ``LAST_YEAR`` has no holidays (its days are stored; their holidays are not known)."""
+    days = _days(country, dt.date(year, 1, 1), dt.date(year, 12, 31), subdivision)
     frame = pd.DataFrame(
         {
             "cal_date": np.array([d.date for d in days], dtype="datetime64[s]"),
@@ -198,15 +211,43 @@ def year_frame(country: str, year: int) -> pd.DataFrame:
     return frame
 
 
-def calendar_columns(country: str, days: np.ndarray) -> pd.DataFrame:
-    """The ``cal_*`` columns for each day number in ``days`` (same order and length)."""
+def calendar_columns(
+    country: str, days: np.ndarray, geos: np.ndarray | None = None
+) -> pd.DataFrame:
+    """The ``cal_*`` columns for each day number in ``days`` (same order and length).
+
+    A row whose geo (``geos``, same length) names a subdivision of ``country`` that the
+    holidays package keeps ("GB-ENG", "US-CA", "AU-NSW") gets that subdivision's holidays as
+    well as the national ones; other rows get the national ones."""
     if days.size == 0:
         return year_frame(country, 2000).iloc[:0].reset_index(drop=True)
+    if geos is None:
+        return _take(country, None, days)
+    found: dict[object, str] = {}
+    for g in dict.fromkeys(geos.tolist()):
+        where = split_geo(g, country) if isinstance(g, str) and g else None
+        found[g] = (where[1] or "") if where is not None and where[0] == country else ""
+    keys = np.array([found[g] for g in geos.tolist()], dtype=str)
+    subs, inverse = np.unique(keys, return_inverse=True)
+    if subs.size == 1:
+        return _take(country, subs[0] or None, days)
+    parts, positions = [], []
+    for k, sub in enumerate(subs.tolist()):
+        rows = np.flatnonzero(inverse == k)
+        parts.append(_take(country, sub or None, days[rows]))
+        positions.append(rows)
+    frame = pd.concat(parts, ignore_index=True)
+    order = np.empty(days.size, dtype=np.int64)
+    order[np.concatenate(positions)] = np.arange(days.size)
+    return frame.take(order).reset_index(drop=True)
+
+
+def _take(country: str, subdivision: str | None, days: np.ndarray) -> pd.DataFrame:
     years = days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
-    table = _years_frame(country, tuple(np.unique(years).tolist()))
+    table = _years_frame(country, tuple(np.unique(years).tolist()), subdivision)
     return table.take(table.index.get_indexer(days)).reset_index(drop=True)
 
 
-@lru_cache(maxsize=64)
-def _years_frame(country: str, years: tuple[int, ...]) -> pd.DataFrame:
-    return pd.concat([year_frame(country, y) for y in years])
+@lru_cache(maxsize=256)
+def _years_frame(country: str, years: tuple[int, ...], subdivision: str | None) -> pd.DataFrame:
+    return pd.concat([year_frame(country, y, subdivision) for y in years])

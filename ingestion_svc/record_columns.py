@@ -63,7 +63,8 @@ def record_columns(
     history_days = lag["lag_history_days"].to_numpy()
     days = c["day"].astype(np.int64)
     country = batch.account.country
-    calendar = calendar_columns(country, days) if country else None
+    # each row's geo picks its subdivision's holidays (GB-ENG: Easter Monday, the August bank holiday)
+    calendar = calendar_columns(country, days, won["geo"].to_numpy()) if country else None
     joined = join_factors(factors, days, won["geo"], won["geo_key"])
     names = pd.Series(c["campaign_name"], dtype=object)
     ratios = step_ratios(factors.frame)

@@ -63,11 +63,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import holidays
 import numpy as np
 from scipy.stats import chi2
 
 from mesh.runtime.cancellation import checkpoint
+from mesh.runtime.holiday_rules import holiday_table
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.errors import InsufficientData
 from surfacing_svc.intervals import Interval
@@ -93,13 +93,6 @@ _MIN_MOVE_DOF = 4.0
 # about ±0.9 (Black Friday), federal ones by a few percent.
 _UNSEEN_HOLIDAY_SD = 0.4
 _MOVE_TAIL = 0.005
-# Retail days around US Thanksgiving, as offsets from it (Black Friday = +1, Cyber Monday = +4).
-_RETAIL = {
-    1: "Black Friday",
-    2: "Black Friday Saturday",
-    3: "Black Friday Sunday",
-    4: "Cyber Monday",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,13 +116,10 @@ class Forecast:
 
 @lru_cache(maxsize=32)
 def _holidays(country: str, years: tuple[int, ...]) -> dict[dt.date, str]:
-    table = {d: str(n) for d, n in holidays.country_holidays(country, years=list(years)).items()}
-    if country == "US":
-        for d, name in list(table.items()):
-            if "Thanksgiving" in name:
-                for k, label in _RETAIL.items():
-                    table[d + dt.timedelta(days=k)] = label
-    return table
+    # The mesh's one rule (mesh.runtime.holiday_rules): public holidays, and Black Friday to
+    # Cyber Monday where the country keeps them (GB, AU, DE… as well as the US), as the
+    # ingestion calendar and the attribution model have them.
+    return dict(holiday_table(country, None, min(years), max(years)))
 
 
 def _design(
