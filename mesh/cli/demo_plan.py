@@ -19,9 +19,9 @@ from pathlib import Path
 from liftos.v1 import llm_pb2 as llm_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
-from mesh.cli.attribution import VERDICT, interval_text, short
+from mesh.cli.attribution import VERDICT, interval_text, number_text, short
 from mesh.cli.report import Planning
-from mesh.cli.surfacing import RECOMMENDATION_KINDS, confidence_text
+from mesh.cli.surfacing import RECOMMENDATION_KINDS, confidence_text, impact_unit
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
 
@@ -159,15 +159,19 @@ def explanation(client: LiftOS, analysis_id: str, out: Out, plan: Plan) -> None:
         out(f"  ({len(plan.explanation.citations)} citations back every figure above)")
 
 
-def recommendations(r: surfacing_pb.RecommendResponse, out: Out) -> None:
+def recommendations(r: surfacing_pb.RecommendResponse, out: Out, period: str) -> None:
+    """Each action with its impact in the unit `liftos recommend` gives it (R20-F7: the demo's
+    impact read as an outcome change beside Counterfactual's larger revenue figure);
+    ``period``: the days the impact is over."""
     out("== recommendations (SurfacingService.Recommend)")
     if not r.recommendations:
         out("  none")
     for rec in r.recommendations:
         kind = RECOMMENDATION_KINDS.get(int(rec.kind), "?")
         out(f"  {rec.priority:2d}. [{kind.lower()}] {rec.action}")
-        out(f"      impact {interval_text(rec.expected_impact, '{:+,.0f}')}, "
-            f"{confidence_text(rec.confidence, kind)}: {rec.rationale}")  # fmt: skip
+        out(f"      impact {interval_text(rec.expected_impact, '{:+,.0f}')}"
+            f"{impact_unit(kind, period)}, {confidence_text(rec.confidence, kind)}: "
+            f"{rec.rationale}")  # fmt: skip
 
 
 def budget(r: surfacing_pb.OptimizeBudgetResponse, out: Out) -> None:
@@ -178,7 +182,8 @@ def budget(r: surfacing_pb.OptimizeBudgetResponse, out: Out) -> None:
         f"{'after':>7}")  # fmt: skip
     for a in r.allocations:
         change = a.optimal_spend / a.current_spend - 1 if a.current_spend else math.nan
-        out(f"  {a.channel:<18}{a.current_spend:>12,.0f}{a.optimal_spend:>12,.0f}{change:>+8.0%}"
+        shown = number_text(change, "{:+.0%}")  # never "-0%"
+        out(f"  {a.channel:<18}{a.current_spend:>12,.0f}{a.optimal_spend:>12,.0f}{shown:>8}"
             f"{a.marginal_roas_current.estimate:>11.2f}{a.marginal_roas:>7.2f}")  # fmt: skip
     out(f"  expected revenue uplift at the same total {interval_text(r.uplift, '{:+,.0f}')}; "
         f"revenue higher in {r.probability_better:.0%} of the model's draws")  # fmt: skip
@@ -189,9 +194,11 @@ def budget(r: surfacing_pb.OptimizeBudgetResponse, out: Out) -> None:
 def forecast(r: surfacing_pb.PredictPerformanceResponse, out: Out) -> None:
     out(f"== forecast: the next {len(r.points)} days at today's spend "
         "(SurfacingService.PredictPerformance)")  # fmt: skip
-    out(
-        f"  total {interval_text(r.total, '{:,.0f}')}, of which media {interval_text(r.media_total, '{:,.0f}')}"
-    )
+    # The level on the headline (R20-F7: it was read as the 90% of every other figure while
+    # the forecast's was 95%); media is every channel with an effect in the analysis.
+    level = f" ({r.total.level:.0%})" if r.total.level else ""
+    out(f"  total {interval_text(r.total, '{:,.0f}')}{level}, of which media "
+        f"{interval_text(r.media_total, '{:,.0f}')}{level} (baseline: every channel off)")  # fmt: skip
     for band in r.total_fan:
         out(f"    {band.level:.0%} band {band.lower:,.0f} to {band.upper:,.0f}")
 
@@ -240,7 +247,8 @@ def run_plan(client: LiftOS, world: Path, org_id: str, data_dir: Path, out: Out)
         out(f"  {note}")
     result.notes += planning.notes
     if planning.recommendations is not None:
-        recommendations(planning.recommendations, out)
+        recommendations(planning.recommendations, out,
+                        f"the analysis window's {r.day_count} days")  # fmt: skip
     if planning.budget is not None:
         budget(planning.budget, out)
     if planning.forecast is not None:

@@ -135,7 +135,9 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
                    help="recent daily spend × multiplier; repeat")  # fmt: skip
     p.add_argument("--daily", action="append", default=[], metavar="CHANNEL=AMOUNT",
                    help="spend per day; repeat")  # fmt: skip
-    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--alpha", type=float, default=0.0,
+                   help="1 − the intervals' level (default 0.10: 90%%, as analyze, recommend, "
+                   "optimize and counterfactual)")  # fmt: skip
     p.add_argument("--fan", default="", metavar="LEVELS",
                    help="comma-separated interval levels of a fan, e.g. 0.5,0.8,0.95")  # fmt: skip
     p.add_argument("--json", action="store_true")
@@ -464,7 +466,7 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
               "impacts")  # fmt: skip
     for rec, kind in zip(r.recommendations, kinds, strict=True):
         print(f"{rec.priority:2d}. [{kind}] {rec.action}")
-        print(f"    impact {_iv(rec.expected_impact, '{:+,.0f}')}{_impact_unit(kind, period)}, "
+        print(f"    impact {_iv(rec.expected_impact, '{:+,.0f}')}{impact_unit(kind, period)}, "
               f"{confidence_text(rec.confidence, kind)}")  # fmt: skip
         print(f"    why: {rec.rationale}")
         for f in rec.facts:
@@ -491,7 +493,7 @@ def _period(client: LiftOS, days: int, r: Any) -> str:
     return f"the analysis window's {n + 1} days"
 
 
-def _impact_unit(kind: str, period: str) -> str:
+def impact_unit(kind: str, period: str) -> str:
     """What a budget action's impact measures (R6-F5): value · outcome change less the spend
     change (revenue at face value unless --value-per-outcome), over the period."""
     if kind not in ("SCALE", "CUT", "REALLOCATE", "HOLD", "TEST"):

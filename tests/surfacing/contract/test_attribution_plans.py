@@ -532,11 +532,11 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
                      "--set", "tiktok=0", "--fan", "0.5,0.8"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "total:" in out and "total at 50%:" in out and "total at 80%:" in out
-    # Every interval says its level: the rows' and the total's (the default alpha 0.05), and
-    # each fan band's.
+    # Every interval says its level: the rows' and the total's (by default 90%, as every other
+    # surface: it was 95%, R20-F7), and each fan band's.
     rows = [line for line in out.splitlines() if line[:2] == "20"]
-    assert len(rows) == 3 and all(re.search(r"\] 95%  .*\] 50%  .*\] 80%$", r) for r in rows)
-    assert re.search(r"^total: .*\] 95% \(media .*\] 95%\)$", out, re.M)
+    assert len(rows) == 3 and all(re.search(r"\] 90%  .*\] 50%  .*\] 80%$", r) for r in rows)
+    assert re.search(r"^total: .*\] 90% \(media .*\] 90%\)$", out, re.M)
     # A channel without spend (email: sends) is scaled by its input, as counterfactual does.
     assert cli.main(["predict", analysis.analysis_id, "--org", ORG, "--days", "3",
                      "--set", "klaviyo_email=0"]) == 0  # fmt: skip
