@@ -497,6 +497,25 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64), len(names)
 
 
+def _too_few_order_geos(frame: pd.DataFrame, n: int) -> str:
+    """Why the window has too few geos with first-party orders, in the user's terms: an outcome
+    of revenue only (Robyn's shape) has no order counts, which the detector reads demand from
+    (their Poisson noise weighs the readings; a money amount has no such noise model), so it
+    says so instead of "the window has 0" beside 10 geos with revenue (audit R18 F10)."""
+    fp = frame.loc[frame["source"].astype(str).eq(FIRST_PARTY_SOURCE)]
+    revenue = fp.loc[fp["revenue"] > 0, "geo"].nunique() if "revenue" in fp.columns else 0
+    if n == 0 and revenue:
+        return (
+            f"budget response needs first-party order counts (conversions) in at least "
+            f"{MIN_GEOS} geos; the outcome has revenue only ({revenue} geos): map an orders "
+            "column to conversions at ingest to assess it"
+        )
+    return (
+        f"budget response needs first-party orders (conversions) in at least {MIN_GEOS} geos; "
+        f"the window has them in {n}"
+    )
+
+
 def detect_budget_response(
     geo_days: pd.DataFrame,
     campaign_days: pd.DataFrame,
@@ -535,11 +554,7 @@ def detect_budget_response(
     orders_rows = frame.loc[source.eq(FIRST_PARTY_SOURCE) & (frame["conversions"] > 0)]
     geos = pd.Index(sorted(orders_rows["geo"].astype(str).unique()))
     if len(geos) < MIN_GEOS:
-        raise InsufficientData(
-            f"budget response needs first-party orders in at least {MIN_GEOS} geos; the window "
-            f"has {len(geos)}",
-            subject="geo_days.generic",
-        )
+        raise InsufficientData(_too_few_order_geos(frame, len(geos)), subject="geo_days.generic")
     # Edge days with orders in fewer than half the geos (a newest day not yet complete in the
     # export) would read as demand collapsing where rows are missing: left out, as the fit does.
     per_day = orders_rows.groupby("date")["geo"].nunique()
