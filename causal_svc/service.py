@@ -252,13 +252,6 @@ class CausalService(causal_grpc.CausalServiceServicer):
         if window_note:
             estimate.warnings.append(window_note)
         analysis_id = new_analysis_id()
-        recorded = None
-        if target is not None and isinstance(data, RecordsData):
-            recorded, why_not = await self._record_result(
-                question.org_id, data, target, estimate, analysis_id, context
-            )
-            if why_not:
-                estimate.warnings.append(why_not)
         now = dt.datetime.now(dt.UTC)
         stored_request = causal_pb.EstimateEffectRequest()
         stored_request.CopyFrom(request)
@@ -272,12 +265,20 @@ class CausalService(causal_grpc.CausalServiceServicer):
             request=stored_request,
         )
         analysis.create_time.FromDatetime(now)
-        await asyncio.to_thread(
-            self._analyses.put,
-            StoredAnalysis(
-                question.org_id, analysis_id, "effect_estimate", now, analysis.SerializeToString()
-            ),
-        )
+        # Stored before the registry hears of it: a result must never name an analysis that a
+        # failed store (full disk) or a crash in between left unreadable (audit R19-F-RECORD).
+        await asyncio.to_thread(self._analyses.put, _stored_effect(analysis, now))
+        recorded = None
+        if target is not None and isinstance(data, RecordsData):
+            warnings = len(estimate.warnings)
+            recorded, why_not = await self._record_result(
+                question.org_id, data, target, estimate, analysis_id, context
+            )
+            if why_not:
+                estimate.warnings.append(why_not)
+            if len(estimate.warnings) > warnings:
+                analysis.estimate.CopyFrom(estimate)
+                await asyncio.to_thread(self._analyses.put, _stored_effect(analysis, now))
         return causal_pb.EstimateEffectResponse(
             estimate=estimate, analysis_id=analysis_id, recorded_result=recorded
         )
@@ -570,3 +571,9 @@ class CausalService(causal_grpc.CausalServiceServicer):
         org, analysis_id = convert.analysis_id_from_proto(request)
         stored = await asyncio.to_thread(self._analyses.get, org, analysis_id)
         return causal_pb.GetAnalysisResponse(analysis=causal_pb.Analysis.FromString(stored.payload))
+
+
+def _stored_effect(analysis: causal_pb.Analysis, now: dt.datetime) -> StoredAnalysis:
+    return StoredAnalysis(
+        analysis.org_id, analysis.analysis_id, "effect_estimate", now, analysis.SerializeToString()
+    )

@@ -456,3 +456,43 @@ def test_cli_estimate_experiment_without_dates(
     out = capsys.readouterr().out
     assert f"warning: records read from {pre} to {end}: experiment {e['experiment_id']!r}" in out
     assert "supported  " in out and "analysis id an-" in out
+
+
+def test_a_failed_store_records_no_result_and_the_retry_records_it(
+    mesh, causal, registry, small_world: sim.SimResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The analysis is stored before the registry hears of it (audit R19-F-RECORD): when the
+    store fails (a full disk), no result names an analysis nobody can read, and the caller's
+    retry records instead of being refused as 'already recorded'."""
+    import sqlite3
+
+    from causal_svc.analyses import AnalysisStore
+
+    org = "fullshop"
+    _load(mesh, small_world, org)
+    e = small_world.experiments[0]
+    asked = registry.GetExperiment(
+        ingestion_pb.GetExperimentRequest(org_id=org, experiment_id=e["experiment_id"])
+    )
+
+    def full(self: AnalysisStore, analysis: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AnalysisStore, "put", full)
+        with pytest.raises(grpc.RpcError):
+            causal.EstimateEffect(_estimate_request(e, org), timeout=120)
+    got = registry.GetExperiment(
+        ingestion_pb.GetExperimentRequest(org_id=org, experiment_id=e["experiment_id"])
+    ).experiment
+    assert not got.HasField("result") and not asked.experiment.HasField("result")
+    reply = causal.EstimateEffect(_estimate_request(e, org), timeout=120)
+    assert reply.HasField("recorded_result")
+    stored = causal.GetAnalysis(
+        pb.GetAnalysisRequest(org_id=org, analysis_id=reply.recorded_result.analysis_id)
+    ).analysis
+    # the warnings the recording added are in the stored analysis as in the reply
+    assert list(stored.estimate.warnings) == list(reply.estimate.warnings)
+    assert any(
+        w.startswith("experiment result recorded although") for w in stored.estimate.warnings
+    )
