@@ -59,6 +59,9 @@ class Quantity:
     end: int
     tolerance: float
     upper: float | None = None  # set for a range: value is its lower end
+    # the currency written with it: an ISO code ("USD", "JPY"), "$" for a dollar of no stated
+    # country, "¥" for yen or yuan; "" when none is written
+    currency: str = ""
 
     @property
     def is_range(self) -> bool:
@@ -80,7 +83,7 @@ _SCALES = {
 _NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
 _WORD = "|".join(sorted(_WORDS, key=len, reverse=True))
 _QUANTITY = re.compile(
-    r"(?P<sign>[-−–+])?\s?(?P<cur>[$€£])?\s?"
+    r"(?P<sign>[-−–+])?\s?(?P<cur>[$€£¥])?\s?"
     rf"(?:(?P<num>{_NUM})|\b(?P<word>{_WORD})\b)"
     r"(?:\s?(?P<scale>k|K|mm|MM|m|M|bn|b|B|thousand|million|billion)\b)?"
     r"(?:\s?(?P<unit>%|percent\b|per\s?cent\b|percentage points?\b|pp\b|x\b|×|times\b|-fold\b|fold\b))?",
@@ -96,6 +99,44 @@ _DATE = re.compile(
 )
 _MULTIPLE_WORDS = {"doubled": 2.0, "double": 2.0, "tripled": 3.0, "triple": 3.0, "halved": 0.5}
 _MULTIPLE_WORD = re.compile(r"\b(" + "|".join(_MULTIPLE_WORDS) + r")\b", re.IGNORECASE)
+
+
+_SYMBOLS = {"$": "$", "€": "EUR", "£": "GBP", "¥": "¥"}
+_CODES = (
+    "USD|EUR|GBP|JPY|CNY|RMB|CAD|AUD|NZD|CHF|SEK|NOK|DKK|INR|BRL|MXN|SGD|HKD|KRW|ZAR|PLN|CZK|"
+    "HUF|TRY|ILS|AED|SAR|THB|IDR|MYR|PHP|TWD"
+)
+_CURRENCY_WORDS = {
+    "dollar": "$", "euro": "EUR", "pound": "GBP", "sterling": "GBP", "yen": "JPY",
+    "yuan": "CNY", "renminbi": "CNY", "rupee": "INR", "franc": "CHF",
+}  # fmt: skip
+_CODE_AFTER = re.compile(
+    rf"^\s?(?:(?P<code>{_CODES})\b|(?P<word>dollar|euro|pound|sterling|yen|yuan|renminbi|rupee|"
+    r"franc)s?\b)",
+    re.IGNORECASE,
+)
+_CODE_BEFORE = re.compile(rf"\b(?P<code>{_CODES})\s?$", re.IGNORECASE)
+# a dollar sign's country written before it: "US$5M", "C$ 40k"
+_DOLLAR_PREFIX = {"US": "USD", "C": "CAD", "CA": "CAD", "A": "AUD", "AU": "AUD", "NZ": "NZD",
+                  "S": "SGD", "SG": "SGD", "HK": "HKD"}  # fmt: skip
+_DOLLAR_BEFORE = re.compile(r"\b(?P<prefix>" + "|".join(_DOLLAR_PREFIX) + r")$")
+
+
+def _currency(text: str, start: int, end: int, symbol: str | None) -> tuple[str, int]:
+    """The currency written with the figure at ``start:end`` and where the figure starts once
+    a dollar's country prefix ("US$") is counted in it."""
+    if symbol == "$":
+        m = _DOLLAR_BEFORE.search(text[:start])
+        if m:
+            return _DOLLAR_PREFIX[m.group("prefix")], m.start()
+    if symbol:
+        return _SYMBOLS[symbol], start
+    after = _CODE_AFTER.match(text[end:])
+    if after:
+        code = after.group("code")
+        return (code.upper() if code else _CURRENCY_WORDS[after.group("word").lower()]), start
+    before = _CODE_BEFORE.search(text[:start])
+    return (before.group("code").upper() if before else ""), start
 
 
 def _decimals(num: str) -> int:
@@ -131,7 +172,11 @@ def _parse(m: re.Match[str]) -> Quantity | None:
     start = m.start("sign") if sign else (m.start("cur") if m.group("cur") else m.start())
     while start < m.end() and m.string[start].isspace():
         start += 1
-    return Quantity(value, kind, start, m.end(), step / 2)
+    currency = ""
+    if kind is QuantityKind.ABSOLUTE:
+        currency, start = _currency(m.string, start, m.end(), m.group("cur"))
+    code = {"RMB": "CNY"}.get(currency, currency)
+    return Quantity(value, kind, start, m.end(), step / 2, currency=code)
 
 
 def quantities(text: str) -> list[Quantity]:
@@ -181,7 +226,7 @@ def _join_ranges(text: str, found: list[Quantity]) -> list[Quantity]:
                     out.append(
                         Quantity(
                             min(lo, hi), kind, q.start, r.end, max(q.tolerance, r.tolerance),
-                            upper=max(lo, hi),
+                            upper=max(lo, hi), currency=q.currency or r.currency,
                         )
                     )  # fmt: skip
                     i += 2

@@ -21,7 +21,8 @@ UNSUPPORTED    no analysis speaks to the cause or the outcome named; the only ev
                ambiguously ("Klaviyo" with klaviyo_email and klaviyo_sms in evidence) where
                its readings get different verdicts or the claim states a size (it could also
                mean their total, which no analysis reports); an attribution channel the data
-               could not identify in a model that passed (its interval is the prior's)
+               could not identify in a model that passed (its interval is the prior's); a
+               money figure in another currency than the analysis's (none is converted)
 =============  ===============================================================================
 
 An interval that includes zero is absence of evidence, not evidence of absence: it neither
@@ -483,6 +484,9 @@ def _against(claim: Claim, e: Effect, cf: Counterfactuals) -> tuple[Verdict, str
             f"not established: the analysis puts its identification of {what} at risk "
             f"({e.at_risk}), and no lift test calibrates it"
         )
+    other = _other_currency(claim, e)
+    if other:
+        return Verdict.UNSUPPORTED, other
     if (
         claim.period_days is not None
         and e.metric is Metric.OUTCOME
@@ -563,6 +567,34 @@ def _against(claim: Claim, e: Effect, cf: Counterfactuals) -> tuple[Verdict, str
     if size is not None:
         return size[0], size[1] + note
     return Verdict.SUPPORTED, f"the {_interval_text(e, False)} excludes zero and the checks passed"
+
+
+# ISO codes a bare "$" or "¥" may stand for
+_DOLLARS = {"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "TWD", "MXN"}
+_YEN_YUAN = {"JPY", "CNY"}
+
+
+def _other_currency(claim: Claim, e: Effect) -> str:
+    """Why a money figure the claim writes in another currency than the analysis's cannot be
+    judged ("" when the currencies agree or either is unknown). No exchange rate is applied:
+    the service knows none, and a made-up one would decide the verdict."""
+    if e.metric is not Metric.OUTCOME or not e.currency:
+        return ""
+    if outcome_synonyms(e.outcome)[0] not in ("revenue", "profit"):
+        return ""  # a count (orders, conversions): the currency is its spend's, not its own
+    theirs = e.currency.upper()
+    for q in (claim.magnitude, claim.interval):
+        said = q.currency if q is not None else ""
+        if not said or said == theirs:
+            continue
+        if (said == "$" and theirs in _DOLLARS) or (said == "¥" and theirs in _YEN_YUAN):
+            continue
+        written = {"$": "dollars", "¥": "yen or yuan"}.get(said, said)
+        return (
+            f"the analysis reports {e.outcome} in {theirs}; the claim's figure is in {written}, "
+            "and CheckClaims converts no currency, so it cannot be compared"
+        )
+    return ""
 
 
 def _per_period(claim: Claim, e: Effect) -> tuple[Effect | None, str]:

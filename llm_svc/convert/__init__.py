@@ -499,6 +499,7 @@ def analysis_from_proto(a: causal_pb.Analysis) -> Analysis:
         return replace(
             e, window=analysis.window, created=analysis.create_time, calibrated=calibrated,
             over_window=analysis.kind != "effect_estimate" and e.metric is Metric.OUTCOME,
+            currency=e.currency or analysis.currency,
         )  # fmt: skip
 
     return replace(

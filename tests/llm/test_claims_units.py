@@ -7,6 +7,8 @@ audits' (org_001, 2024-09-15..2025-01-12: 120 days, USD, 90% intervals).
 - R20-F2: a rate ("per day", "every week", "daily") is judged against the window's total put
   per that period; a period past the window, or on an estimate that is no total over one, is
   unsupported, never supported.
+- R20-F6: a money figure in another currency than the analysis's is unsupported, the reason
+  naming both; no exchange rate is made up.
 """
 
 from __future__ import annotations
@@ -201,3 +203,43 @@ def test_the_guardrail_stops_an_overstated_rate_and_keeps_a_right_one(
     assert wrong not in done.text and right in done.text, done.text
     (flag,) = done.unsupported_claims
     assert flag.claim == wrong and flag.verdict == V.CLAIM_VERDICT_CONTRADICTED, flag.reason
+
+
+# -- R20-F6: a figure in another currency is not compared with a USD analysis ------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("Meta prospecting increased revenue by ¥6,632,778.", "yen or yuan"),
+        ("Meta prospecting increased revenue by 6,632,778 JPY.", "JPY"),
+        ("Meta prospecting increased revenue by £9.5M.", "GBP"),
+        ("Meta prospecting increased revenue by €6.6M.", "EUR"),
+        ("Meta prospecting increased revenue by 6.6 million euros.", "EUR"),
+        ("Meta prospecting increased revenue by C$6.6M.", "CAD"),
+        ("Klaviyo email increased revenue by EUR 18 million.", "EUR"),
+    ],
+)
+def test_a_figure_in_another_currency_is_unsupported_naming_both(
+    llm: llm_grpc.LlmServiceStub, text: str, written: str
+) -> None:
+    v, reason = verdict(llm, text)
+    assert v == V.CLAIM_VERDICT_UNSUPPORTED, reason
+    assert f"revenue in USD; the claim's figure is in {written}" in reason, reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Meta prospecting increased revenue by $6.6M.",
+        "Meta prospecting increased revenue by US$6.6M.",
+        "Meta prospecting increased revenue by 6,632,778 USD.",
+        "Meta prospecting increased revenue by 6.6 million dollars.",
+        "Meta prospecting increased revenue by 6.6M.",
+    ],
+)
+def test_a_figure_in_the_analysiss_currency_or_none_is_judged(
+    llm: llm_grpc.LlmServiceStub, text: str
+) -> None:
+    v, reason = verdict(llm, text)
+    assert v == V.CLAIM_VERDICT_SUPPORTED, reason

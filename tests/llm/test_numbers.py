@@ -59,3 +59,29 @@ def test_spans_point_at_the_figure() -> None:
     text = "revenue rose by $1,200 overall"
     (q,) = quantities(text)
     assert text[q.start : q.end] == "$1,200"
+
+
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [
+        ("¥6,632,778", "¥"),
+        ("6,632,778 JPY", "JPY"),
+        ("£9.5M", "GBP"),
+        ("€6.6M", "EUR"),
+        ("$6.6M", "$"),
+        ("US$6.6M", "USD"),
+        ("USD 5 million", "USD"),
+        ("5 million dollars", "$"),
+        ("18 million euros", "EUR"),
+        ("4.3M", ""),
+        ("12%", ""),
+    ],
+)
+def test_the_currency_written_with_a_figure(text: str, currency: str) -> None:
+    (q,) = quantities(text)
+    assert q.currency == currency
+
+
+def test_a_range_keeps_the_currency_written_after_it() -> None:
+    (q,) = quantities("9,590,492 to 26,723,906 USD")
+    assert q.upper == 26_723_906 and q.currency == "USD"
