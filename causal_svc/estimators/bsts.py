@@ -19,7 +19,7 @@ from statsmodels.tsa.statespace.structural import UnobservedComponents
 from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
 from ._inference import coefficient, critical_value, effect_estimate
-from ._time_labels import time_labels
+from ._time_labels import time_label, time_labels
 from ._unused_roles import unused_role_warnings
 from .result import (
     Check,
@@ -67,7 +67,9 @@ def estimate_bsts(
     Parameters
     ----------
     frame : DataFrame, one row per period of a single series
-        Columns named by ``spec``: ``time`` (sortable, unique), ``outcome`` (numeric),
+        Columns named by ``spec``: ``time`` (unique; numbers, datetimes, or text holding
+        numbers or dates written ``yyyy-mm-dd``, ``m/d/yyyy`` or ``d/m/yyyy``; text is never
+        ordered as text, and dates that read both ways are refused), ``outcome`` (numeric),
         ``treatment`` (0 in the pre-period, 1 from the intervention on) and optional numeric
         ``covariates``: control series observed in both periods.
     spec : EffectSpec
@@ -116,7 +118,8 @@ def estimate_bsts(
     Raises
     ------
     InvalidSpec
-        Missing roles/columns, non-numeric values, duplicate times, several units, treatment not
+        Missing roles/columns, non-numeric values, time text that is not one of the date
+        formats (or reads as both m/d and d/m), duplicate times, several units, treatment not
         0…0 1…1, constant treatment (no post-period), bad options.
     InsufficientData
         No pre-period, or fewer pre-periods than the model needs.
@@ -141,7 +144,9 @@ def estimate_bsts(
     if seasonal is not None and seasonal < 2:
         raise InvalidSpec("seasonal must be a period of at least 2", field="seasonal")
     warnings = unused_role_warnings(spec, "bsts", {"unit", "time", "covariates"})
-    times, y, X, n_pre = _prepare(frame, spec)
+    times, y, X, n_pre, read_as = _prepare(frame, spec)
+    if read_as:
+        warnings.append(read_as)
     n_post = y.size - n_pre
     k_exog = 0 if X is None else X.shape[1]
     minimum = 3 + int(trend) + (2 * seasonal if seasonal else 0) + k_exog
@@ -272,8 +277,9 @@ def estimate_bsts(
 
 def _prepare(
     frame: pd.DataFrame, spec: EffectSpec
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
-    """Sorted times, outcome, controls (n, k) or None, and the number of pre-periods."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int, str]:
+    """Sorted times, outcome, controls (n, k) or None, the number of pre-periods, and how
+    text times were read ("" when they were not text)."""
     require_roles(spec, "time")
     require_columns(frame, spec)
     if spec.unit and frame[spec.unit].nunique(dropna=False) > 1:
@@ -287,19 +293,21 @@ def _prepare(
         raise InvalidSpec(
             f"column {spec.time!r} (role time) has missing values", field=role_field("time")
         )
-    if frame[spec.time].duplicated().any():
+    time, read_as = _times(frame[spec.time], str(spec.time))
+    if time.duplicated().any():
         raise InvalidSpec(
             "each period must appear once in a single series; found duplicate times",
             field=role_field("time"),
             reason="DUPLICATE_TIME",
         )
     try:
-        order = np.argsort(frame[spec.time].to_numpy(), kind="stable")
+        order = np.argsort(time.to_numpy(), kind="stable")
     except TypeError as exc:
         raise InvalidSpec(
             f"time values cannot be ordered: {exc}", field=role_field("time")
         ) from exc
     ordered = frame.iloc[order]
+    times = time.to_numpy()[order]
     y = numeric(ordered, spec.outcome, "outcome")
     d = numeric(ordered, spec.treatment, "treatment")
     if not np.isin(d, (0.0, 1.0)).all():
@@ -320,15 +328,64 @@ def _prepare(
         )
     n_pre = int(np.argmax(d == 1))
     if not (d[n_pre:] == 1).all():
+        back = n_pre + int(np.argmax(d[n_pre:] == 0))
         raise InvalidSpec(
-            "treatment must be 0 for every period before the intervention and 1 from it on",
+            f"treatment column {spec.treatment!r} must be 0 for every period before the "
+            f"intervention and 1 from it on; in the order of {spec.time!r} it is 1 from "
+            f"{time_label(times[n_pre])} and 0 again at {time_label(times[back])}",
             field=role_field("treatment"),
             reason="TREATMENT_NOT_CONTIGUOUS",
         )
     X = None
     if spec.covariates:
         X = np.column_stack([numeric(ordered, c, "covariates") for c in spec.covariates])
-    return ordered[spec.time].to_numpy(), y, X, n_pre
+    return times, y, X, n_pre, read_as
+
+
+# Dates a spreadsheet writes, besides ISO 8601, and how each reads.
+_DATE_FORMATS = (("%m/%d/%Y", "month/day/year"), ("%d/%m/%Y", "day/month/year"))
+_TIME_TYPES = "numbers, datetimes or dates written yyyy-mm-dd (or m/d/yyyy, d/m/yyyy)"
+
+
+def _times(column: pd.Series, name: str) -> tuple[pd.Series, str]:
+    """The time column as values that order as time, and how text was read ("" if it was
+    not text). Text is never ordered as text: '10/1/2024' sorts before '8/20/2024', which
+    scrambled the series and was then reported as a treatment problem."""
+    field = role_field("time")
+    if pd.api.types.is_bool_dtype(column):
+        raise InvalidSpec(f"time column {name!r} must be {_TIME_TYPES}, got bool", field=field)
+    if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+        return column, ""
+    if not all(isinstance(v, str) for v in column):
+        return column, ""  # Python objects (dates, numbers): ordered as they are
+    text = column.str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    if numbers.notna().all():
+        return numbers, f"time column {name!r} read as numbers"
+    iso = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    if iso.notna().all():
+        return iso, ""
+    readings = {
+        label: pd.to_datetime(text, format=fmt, errors="coerce") for fmt, label in _DATE_FORMATS
+    }
+    whole = {label: r for label, r in readings.items() if r.notna().all()}
+    if len(whole) == 2 and not whole["month/day/year"].equals(whole["day/month/year"]):
+        sample = text[whole["month/day/year"] != whole["day/month/year"]].iloc[0]
+        raise InvalidSpec(
+            f"time column {name!r} holds dates such as {sample!r} that read both as "
+            "month/day/year and as day/month/year; write them as yyyy-mm-dd",
+            field=field,
+            reason="AMBIGUOUS_DATES",
+        )
+    if whole:
+        label, parsed = next(iter(whole.items()))
+        return parsed, f"time column {name!r} read as {label} dates"
+    best = max((iso, *readings.values()), key=lambda r: int(r.notna().sum()))
+    sample = text[best.isna()].iloc[0]
+    raise InvalidSpec(
+        f"time column {name!r} must be {_TIME_TYPES}; {sample!r} is none of these",
+        field=field,
+    )
 
 
 def _require_full_rank(X: np.ndarray | None, n_pre: int, spec: EffectSpec) -> None:
