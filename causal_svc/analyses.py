@@ -2,11 +2,16 @@
 
 The payload is the serialised result contract, opaque here; long analyses become jobs with
 these ids, so they can move to a distributed engine without changing the contract.
+
+"Newest" is the order of storing (``seq``), not the wall-clock stamp: after the host's clock
+steps back (an NTP step, a VM restored from a snapshot) a new analysis is stamped before older
+ones, and "the org's latest" must still be the one just run (audit R19-F-CLOCK).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +19,8 @@ from pathlib import Path
 from causal_svc.errors import AnalysisNotFound, InvalidSpec
 from mesh.runtime.page_tokens import PageTokens, page_size
 from mesh.runtime.sqlite_db import LockedSQLite
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -58,37 +65,74 @@ class AnalysisStore(LockedSQLite):
     def __init__(self, path: Path, tokens: PageTokens | None = None) -> None:
         super().__init__(path, _SCHEMA)
         self._tokens = tokens or PageTokens.for_data_dir(path.parent, "ListAnalyses")
+        with self._lock:
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(analyses)")}
+            if "seq" not in columns:  # a store written before the sequence: its rows in rowid order
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute("ALTER TABLE analyses ADD COLUMN seq INTEGER")
+                    self._db.execute("UPDATE analyses SET seq = rowid")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            self._db.execute(
+                "CREATE INDEX IF NOT EXISTS analyses_by_seq ON analyses (org_id, seq DESC)"
+            )
+
+    def _insert(self, analysis: StoredAnalysis) -> None:
+        """One row, numbered after every row of its org stored so far (caller holds the lock)."""
+        stamp = int(analysis.create_time.timestamp() * 1e6)
+        newest = self._db.execute(
+            "SELECT MAX(create_time_us) FROM analyses WHERE org_id = ?", (analysis.org_id,)
+        ).fetchone()[0]
+        if newest is not None and stamp < newest:
+            _log.warning(
+                "analysis %s is stamped %s, before the org's newest stored analysis (%s): the "
+                "clock stepped back; it is still listed first (analyses are ordered as stored)",
+                analysis.analysis_id, analysis.create_time.isoformat(),
+                dt.datetime.fromtimestamp(newest / 1e6, tz=dt.UTC).isoformat(),
+            )  # fmt: skip
+        self._db.execute(
+            "INSERT OR REPLACE INTO analyses (org_id, analysis_id, kind, create_time_us, payload, "
+            "seq) VALUES (?, ?, ?, ?, ?, "
+            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM analyses WHERE org_id = ?))",
+            (
+                analysis.org_id,
+                analysis.analysis_id,
+                analysis.kind,
+                stamp,
+                analysis.payload,
+                analysis.org_id,
+            ),
+        )
 
     def put(self, analysis: StoredAnalysis) -> None:
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO analyses VALUES (?, ?, ?, ?, ?)",
-                (
-                    analysis.org_id,
-                    analysis.analysis_id,
-                    analysis.kind,
-                    int(analysis.create_time.timestamp() * 1e6),
-                    analysis.payload,
-                ),
-            )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._insert(analysis)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
 
     def put_with_model(self, analysis: StoredAnalysis, model: bytes) -> None:
         """Store an analysis and its fitted model together (one transaction)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO analyses VALUES (?, ?, ?, ?, ?)",
-                    (analysis.org_id, analysis.analysis_id, analysis.kind,
-                     int(analysis.create_time.timestamp() * 1e6), analysis.payload),
-                )  # fmt: skip
+                self._insert(analysis)
                 self._db.execute(
                     "INSERT OR REPLACE INTO analysis_models VALUES (?, ?, ?)",
                     (analysis.org_id, analysis.analysis_id, model),
                 )
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
 
     def model(self, org_id: str, analysis_id: str) -> bytes | None:
@@ -124,7 +168,7 @@ class AnalysisStore(LockedSQLite):
         with self._lock:
             rows = self._db.execute(
                 "SELECT analysis_id, kind, create_time_us, payload FROM analyses WHERE org_id = ? "
-                "ORDER BY create_time_us DESC LIMIT ?",
+                "ORDER BY seq DESC LIMIT ?",
                 (org_id, limit),
             ).fetchall()
         return [
@@ -137,8 +181,8 @@ class AnalysisStore(LockedSQLite):
     def page(
         self, org_id: str, *, kind: str = "", size: int = 0, token: str = ""
     ) -> tuple[list[StoredAnalysis], str]:
-        """A page of the org's analyses (of ``kind``, or all), newest first, and the token of the
-        next page ("" on the last). The token is bound to the org and the kind."""
+        """A page of the org's analyses (of ``kind``, or all), the last stored first, and the token
+        of the next page ("" on the last). The token is bound to the org and the kind."""
         size = page_size(size, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
         where: list[str] = ["org_id = ?"]
         args: list[object] = [org_id]
@@ -147,17 +191,18 @@ class AnalysisStore(LockedSQLite):
             args.append(kind)
         if token:
             key = self._tokens.open_key(org_id, token)
-            if len(key) != 3 or key[0] != kind or not isinstance(key[1], int):
+            # [kind, "seq", n]: a token of the older [kind, time, id] form is refused
+            if len(key) != 3 or key[0] != kind or key[1] != "seq" or not isinstance(key[2], int):
                 raise InvalidSpec(
                     "page_token was issued for another list (kind) or is not one this server "
                     "issued",
                     field="page_token",
                 )
-            where.append("(create_time_us < ? OR (create_time_us = ? AND analysis_id > ?))")
-            args += [key[1], key[1], str(key[2])]
+            where.append("seq < ?")
+            args.append(key[2])
         sql = (
-            "SELECT analysis_id, kind, create_time_us, payload FROM analyses WHERE "
-            f"{' AND '.join(where)} ORDER BY create_time_us DESC, analysis_id LIMIT ?"
+            "SELECT analysis_id, kind, create_time_us, payload, seq FROM analyses WHERE "
+            f"{' AND '.join(where)} ORDER BY seq DESC LIMIT ?"
         )
         with self._lock:
             rows = self._db.execute(sql, (*args, size + 1)).fetchall()
@@ -170,5 +215,5 @@ class AnalysisStore(LockedSQLite):
         next_token = ""
         if len(rows) > size:
             last = rows[size - 1]
-            next_token = self._tokens.seal_key(org_id, [kind, int(last[2]), str(last[0])])
+            next_token = self._tokens.seal_key(org_id, [kind, "seq", int(last[4])])
         return page, next_token
