@@ -103,6 +103,13 @@ def classify(keys: np.ndarray, version: np.ndarray, sha: np.ndarray, known: Know
     * otherwise the highest version of the key in the batch is written (a restatement when
       it replaces a stored version or a lower one of this batch) and the lower ones are
       superseded.
+
+    The batch's last word on a key is decided before stored duplicates are set aside: when
+    the key's highest-versioned row is the stored content, the export says what is stored,
+    and its lower rows are superseded by it, not written. An export re-sent with a later
+    pull time holds a restated day twice, the platform's preliminary line then its re-send;
+    the re-send is what was stored the first time, and writing the preliminary line (newer
+    by its pull time alone) would put the platform's superseded numbers back (audit R19 #1).
     """
     n = keys.size
     stored = known.version >= 0
@@ -110,10 +117,17 @@ def classify(keys: np.ndarray, version: np.ndarray, sha: np.ndarray, known: Know
     stale = stored & ~dup_stored & (version <= known.version)
     candidate = ~dup_stored & ~stale
     frame = pd.DataFrame({"key": keys, "sha": sha, "version": version, "pos": np.arange(n)})
+    # Keys whose latest row in the batch is the stored content: nothing of theirs is written.
+    live = frame[~stale].sort_values(["key", "version"], kind="stable")
+    top = live["pos"].to_numpy()[~live["key"].duplicated(keep="last").to_numpy()]
+    settled = np.zeros(n, dtype=bool)
+    settled[top[dup_stored[top]]] = True
+    said = frame["key"].isin(frame["key"].to_numpy()[settled]).to_numpy()
     cand = frame[candidate]
     dup_batch = np.zeros(n, dtype=bool)
     dup_batch[cand["pos"][cand.duplicated(["key", "sha"], keep="first")].to_numpy()] = True
-    rest = cand[~dup_batch[cand["pos"].to_numpy()]].sort_values(["key", "version"], kind="stable")
+    open_ = candidate & ~dup_batch & ~said
+    rest = frame[open_].sort_values(["key", "version"], kind="stable")
     is_last = ~rest["key"].duplicated(keep="last").to_numpy()
     winner = np.zeros(n, dtype=bool)
     winner[rest["pos"].to_numpy()[is_last]] = True
