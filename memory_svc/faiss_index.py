@@ -36,7 +36,7 @@
   for every org, so a write through one process is searchable through the others within
   about that interval.
 * Persistence: ``<org>-<hash>.faiss`` plus a JSON sidecar (kind, dim, count, checksum of
-  seqs, last seq applied). On start an index is loaded, caught up from the store (records
+  seqs, last seq applied, the file's digest: :mod:`memory_svc.saved_files`). On start an index is loaded, caught up from the store (records
   written and versions replaced after its last seq) and verified against the store's
   (count, checksum); a missing, unreadable or mismatching index is rebuilt from the stored
   vectors — never re-embedded — and so is one with more lists than ``max_nlist`` (saved
@@ -53,7 +53,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -65,6 +64,7 @@ from typing import Any, Protocol
 import faiss
 import numpy as np
 
+from memory_svc import saved_files
 from memory_svc.record_ids import RecordIds
 from memory_svc.store import OrgState, seq_checksum
 
@@ -458,7 +458,8 @@ class IndexManager:
         path, sidecar = self._paths(org_id)
         tmp = path.with_suffix(".faiss.tmp")
         faiss.write_index(idx.index, str(tmp))
-        os.replace(tmp, path)
+        content = saved_files.digest(tmp)
+        saved_files.replace_synced(tmp, path)
         meta = {
             "org_id": org_id,
             "kind": idx.kind,
@@ -468,10 +469,11 @@ class IndexManager:
             "max_seq": idx.max_seq,
             "trained_size": idx.trained_size,
             "compressed": idx.compressed,
+            "blake2b": content,
         }
         tmp_meta = sidecar.with_suffix(".json.tmp")
         tmp_meta.write_text(json.dumps(meta))
-        os.replace(tmp_meta, sidecar)
+        saved_files.replace_synced(tmp_meta, sidecar)
         self._unsaved[org_id] = 0
 
     def save_all(self) -> None:
@@ -485,6 +487,9 @@ class IndexManager:
             return None
         try:
             meta = json.loads(sidecar.read_text())
+            # a sidecar written before digests has none: its file is trusted as it was
+            if meta.get("blake2b", "") not in ("", saved_files.digest(path)):
+                raise ValueError(f"{path.name}'s bytes do not match the digest saved with it")
             index: Any = faiss.read_index(str(path))
         except (OSError, ValueError, RuntimeError) as exc:
             _LOGGER.warning("index for %s unreadable (%s); rebuilding", org_id, exc)
@@ -498,15 +503,8 @@ class IndexManager:
         compressed = bool(meta.get("compressed", False))
         if compressed and self.stored is None:
             return None  # cannot re-rank without the store: rebuild uncompressed
-        idx = OrgIndex(
-            index,
-            meta["kind"],
-            dim,
-            int(meta["max_seq"]),
-            int(meta["trained_size"]),
-            compressed=compressed,
-        )
-        return self._attach(idx)
+        saved = int(meta["max_seq"]), int(meta["trained_size"])
+        return self._attach(OrgIndex(index, meta["kind"], dim, *saved, compressed=compressed))
 
     def _attach(self, idx: OrgIndex) -> OrgIndex:
         if idx.compressed:

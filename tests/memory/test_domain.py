@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import importlib.util
+import re
 from pathlib import Path
 
 import faiss
@@ -170,6 +171,36 @@ def test_an_ivf_index_with_more_lists_than_allowed_is_rebuilt(tmp_path: Path) ->
     assert after is not None and after.kind == "ivf" and after.nlist == 16
     assert after.checksum() == source.state().checksum
     assert IndexManager(tmp_path, narrow).recover(source.state(), source).how == "loaded"
+
+
+@pytest.mark.parametrize("threshold", [10_000, 500])  # exact and IVF
+def test_an_index_whose_vectors_were_damaged_is_rebuilt(
+    tmp_path: Path, threshold: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Zeroed bytes inside the saved vectors leave the count and the ids intact: the digest
+    saved beside the file tells them apart, and the index is rebuilt (audit R19-F-FAISS)."""
+    settings = IndexSettings(ivf_threshold=threshold, save_min_changes=10**9)
+    x = _vectors(1200, seed=7)
+    source = _Source(np.arange(1, 1201, dtype=np.int64), x)
+    IndexManager(tmp_path, settings).recover(source.state(), source)
+    assert IndexManager(tmp_path, settings).recover(source.state(), source).how == "loaded"
+    path, _ = IndexManager(tmp_path, settings)._paths("o")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 40_000] = bytes(40_000)  # inside the vectors, not the id list
+    path.write_bytes(bytes(data))
+    manager = IndexManager(tmp_path, settings)
+    with caplog.at_level("WARNING", logger="memory_svc.faiss_index"):
+        assert manager.recover(source.state(), source).how == "rebuilt"
+    assert "do not match the digest" in caplog.text
+    idx = manager.get("o")
+    assert idx is not None
+    found = [idx.search(x[i], 1, nprobe=64)[1].tolist() for i in range(0, 1200, 60)]
+    assert found == [[i + 1] for i in range(0, 1200, 60)]
+    # a sidecar written before digests has none: its file is loaded as before
+    _, sidecar = manager._paths("o")
+    sidecar.write_text(re.sub(r', "blake2b": "[0-9a-f]+"', "", sidecar.read_text()))
+    assert IndexManager(tmp_path, settings).recover(source.state(), source).how == "loaded"
 
 
 def test_ivf_removal_keeps_ids_right() -> None:
