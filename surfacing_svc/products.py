@@ -72,6 +72,7 @@ __all__ = [
     "ProductAction",
     "ProductCell",
     "ProductEvidence",
+    "losing_cells",
     "net_lift",
     "product_actions",
 ]
@@ -103,6 +104,9 @@ class CategoryCell:
     # The margin rate of the cell's own lift (its products and days, as the analysis weighed
     # them; NaN: use margin_rate, the category's).
     lift_margin_rate: float = math.nan
+    # The cell's incremental margin over the period, before refunds, with the analysis's
+    # interval (None: not reported).
+    margin: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +328,30 @@ def _stops(e: ProductEvidence) -> list[ProductAction]:
                 ),
             )
         )
+    return out
+
+
+def losing_cells(e: ProductEvidence) -> list[str]:
+    """What Recommend says of each cell shown to lose money (the whole interval of its
+    incremental margin net of refunds below its spend), in words: it has no action that cuts
+    a category campaign's spend, so it names them instead of saying nothing (R20-F7: the
+    product view said two cells lose money while Recommend answered "no recommendations")."""
+    out = []
+    for c in e.cells:
+        if c.margin is None or not c.spend > 0:
+            continue
+        keep = 1.0 - c.refund_rate
+        lo, est, hi = (keep * v for v in (c.margin.lower, c.margin.estimate, c.margin.upper))
+        if math.isfinite(hi) and hi < c.spend:
+            out.append(
+                f"{c.channel} on {c.category}: incremental margin net of refunds {est:,.0f} "
+                f"({e.level:.0%} interval {lo:,.0f} to {hi:,.0f}) against a spend of "
+                f"{c.spend:,.0f} {e.currency}: the whole interval is below the spend, so at that "
+                "margin the channel loses money on the category. Recommend moves spend between "
+                "a channel's categories on their margin returns and has no action that cuts a "
+                "category's spend, so this is not proposed as a move: cutting it saves more "
+                "than the margin it gives up"
+            )
     return out
 
 

@@ -41,7 +41,7 @@ from surfacing_svc.planning import (
     design_metric,
     outcome_value,
 )
-from surfacing_svc.products import product_actions
+from surfacing_svc.products import losing_cells, product_actions
 from surfacing_svc.recommend import ActionKind, with_counterfactual
 from surfacing_svc.usual_spend import RegisteredTests
 
@@ -341,6 +341,7 @@ def _with_products(
         room = max_results - len(reply.recommendations)
         evidence = convert_products.product_evidence(analysis)
         actions = product_actions(evidence)
+        reply.warnings.extend(losing_cells(evidence))
         if len(actions) > room:
             reply.warnings.append(
                 f"{len(actions) - max(room, 0)} product actions of {analysis.analysis_id} "

@@ -64,6 +64,7 @@ def product_evidence(analysis: causal_pb.Analysis) -> ProductEvidence:
             _span(c.marginal_roas) if c.HasField("marginal_roas") else None,
             refund.get(c.category, 0.0),
             cell_rate(c),
+            _span(c.incremental_margin) if c.HasField("incremental_margin") else None,
         )
         for c in r.cells
     )

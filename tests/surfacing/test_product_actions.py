@@ -18,6 +18,7 @@ from surfacing_svc.products import (
     ProductCell,
     ProductEvidence,
     Span,
+    losing_cells,
     product_actions,
 )
 
@@ -202,3 +203,42 @@ def test_a_stop_reads_the_analysis_s_joint_net_where_it_reports_one() -> None:
     assert product_actions(dataclasses.replace(e, nets=(near,))) == []
     # without the joint intervals (an analysis stored before them) the summed bound holds
     assert product_actions(ProductEvidence("an-1", "USD", 100, 0.9, 0.95, (), spend, pairs)) == []
+
+
+def test_a_cell_shown_to_lose_money_is_named_though_no_action_cuts_it() -> None:
+    # R20-F7: the product view said meta_catalogue loses money on Bottoms (margin 286,599
+    # [231,164, 342,033] against a spend of 454,810) while Recommend answered nothing.
+    losing = dataclasses.replace(_cell("Bottoms", 454_810, None, channel="meta_catalogue"),
+                                 margin=Span(300_000, 240_000, 360_000), refund_rate=0.05)  # fmt: skip
+    unsure = dataclasses.replace(_cell("Tops", 100_000, None, channel="meta_catalogue"),
+                                 margin=Span(80_000, 40_000, 120_000))  # fmt: skip
+    unreported = _cell("Shoes", 100_000, None)
+    e = _evidence((losing, unsure, unreported))
+    assert product_actions(e) == []
+    (said,) = losing_cells(e)
+    assert said.startswith(
+        "meta_catalogue on Bottoms: incremental margin net of refunds 285,000 (90% interval "
+        "228,000 to 342,000) against a spend of 454,810 USD: the whole interval is below the "
+        "spend, so at that margin the channel loses money on the category."
+    )
+    assert "on their margin returns" in said and "not proposed as a move" in said
+
+
+def test_the_evidence_reads_each_cells_margin_off_the_wire() -> None:
+    from liftos.v1 import causal_pb2 as causal_pb
+    from liftos.v1 import common_pb2 as common_pb
+
+    from surfacing_svc.convert.products import product_evidence
+
+    cell = causal_pb.ChannelCategoryEffect(
+        channel="meta_catalogue", category="Bottoms",
+        spend=common_pb.Money(amount=454_810.0, currency_code="USD"),
+        incremental_revenue=common_pb.Interval(estimate=600_000, lower=500_000, upper=700_000),
+        incremental_margin=common_pb.Interval(estimate=286_599, lower=231_164, upper=342_033),
+    )  # fmt: skip
+    bare = causal_pb.ChannelCategoryEffect(channel="meta_catalogue", category="Tops")
+    analysis = causal_pb.Analysis(analysis_id="an-p", products=causal_pb.ProductAnalysisResult(
+        cells=[cell, bare], currency_code="USD", interval_level=0.9))  # fmt: skip
+    e = product_evidence(analysis)
+    assert e.cells[0].margin == Span(286_599, 231_164, 342_033) and e.cells[1].margin is None
+    assert len(losing_cells(e)) == 1
