@@ -40,12 +40,15 @@ from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.protoconv import set_date_range
 from mesh.sdk.client import LiftOS, dc
+from mesh.sdk.failures import RpcFailure
 
 __all__ = [
     "FACTOR_KINDS",
+    "ExperimentConflict",
     "ExternalSeries",
     "RegistryFileError",
     "add_parsers",
+    "experiment_differences",
     "experiment_from_entry",
     "read_experiments",
     "read_factors",
@@ -203,16 +206,69 @@ def read_factors(path: Path, org_id: str) -> list[ExternalSeries]:
     return list(series.values())
 
 
+class ExperimentConflict(Exception):
+    """Experiments of the file stored under their ids with other contents."""
+
+
 def register_experiments(
     client: LiftOS, experiments: Iterable[dc.CausalExperiment], out: Callable[[str], None]
 ) -> None:
+    """Create each experiment. One already stored as it is in the file is said and skipped,
+    so re-running a file after a crash part-way registers the rest (audit R19 #4); one stored
+    under its id with other contents is named with the fields that differ, the others are
+    still registered, and :class:`ExperimentConflict` is raised at the end."""
+    conflicts: list[str] = []
     for exp in experiments:
-        got = client.create_experiment(exp)
+        try:
+            got = client.create_experiment(exp)
+        except RpcFailure as error:
+            if error.code != grpc.StatusCode.ALREADY_EXISTS:
+                raise
+            stored = client.get_experiment(exp.experiment_id, org_id=exp.org_id or None)
+            differ = experiment_differences(exp, stored)
+            if differ:
+                conflicts.append(
+                    f"{exp.experiment_id}: already registered with other contents "
+                    f"({'; '.join(differ)})"
+                )
+                out(f"  {exp.experiment_id}: NOT registered: stored with other contents")
+            else:
+                out(f"  {exp.experiment_id}: already registered (identical), skipped")
+            continue
         out(
             f"  {got.experiment_id}: {got.name} ({got.randomization_unit.name.lower()}, "
             f"{len(got.treatment_units)} treated / {len(got.control_units)} control units, "
             f"{_iso(got.start_date)} → {_iso(got.end_date)})"
         )
+    if conflicts:
+        raise ExperimentConflict(
+            "; ".join(conflicts)
+            + ": an experiment's id is immutable; give the new one another experiment_id"
+        )
+
+
+# Set by the registry, not by the file: a stored value there is no difference.
+_SERVER_SET = ("createTime", "result")
+
+
+def experiment_differences(sent: dc.CausalExperiment, stored: dc.CausalExperiment) -> list[str]:
+    """'field: file X, stored Y' for each field the file's experiment gives differently from
+    the stored one (server-set fields and the org aside)."""
+    want = sent.to_dict(include_default_values=True)
+    have = stored.to_dict(include_default_values=True)
+    out = []
+    for name in sorted(set(want) | set(have)):
+        if name in _SERVER_SET or name == "orgId":
+            continue
+        a, b = want.get(name), have.get(name)
+        if a != b:
+            out.append(f"{name}: file {_short(a)}, stored {_short(b)}")
+    return out
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def register_factors(
@@ -265,7 +321,11 @@ def _register_file(
         print(f"error: {error}", file=sys.stderr)
         return 2
     with LiftOS(peers, org_id=org) as client:
-        send(client, entries, _print)
+        try:
+            send(client, entries, _print)
+        except ExperimentConflict as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     return 0
 
 
