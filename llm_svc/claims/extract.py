@@ -80,6 +80,8 @@ class Claim:
     # written ("day", "week"): a size per period, not over the analysis's window
     period: str = ""
     period_days: float | None = None
+    # the size is a return on spend written as a percentage ("a 208% iROAS"), read as 2.08
+    percent_roas: bool = False
 
 
 def _words(*items: str) -> str:
@@ -453,6 +455,11 @@ def _claim(span: Span, subject: str) -> Claim | None:
         or (breakeven != 0 and size is None)
     )
     period = _period(text)
+    percent_roas = roas and size is not None and _is_percent_roas(text, size)
+    if percent_roas and size is not None:
+        # "a 500% iROAS", "ROAS of 208%": a return of 5.00 / 2.08 per unit of spend (as Google
+        # Ads states its targets), already a fraction of one
+        size = replace(size, kind=QuantityKind.MULTIPLE)
     if breakeven and size is None:
         direction = None  # a side of break-even, not a direction of the outcome
     if size is not None and size.kind is QuantityKind.MULTIPLE and not roas and size.value >= 1:
@@ -478,7 +485,30 @@ def _claim(span: Span, subject: str) -> Claim | None:
         spend_amount=amount,
         period=period,
         period_days=_PERIODS[period] if period else None,
+        percent_roas=percent_roas,
     )
+
+
+# what may stand between a ROAS word and its figure: "ROAS of 208%", "iROAS was 402%", "208% iROAS"
+_ROAS_TO_SIZE = re.compile(
+    r"^[\s:=]*(?:(?:of|was|is|were|at|came in at|stood at|reached|hit|around|about|roughly|"
+    r"approximately|nearly|an?|a whole)\s+)*$",
+    re.IGNORECASE,
+)
+_SIZE_TO_ROAS = re.compile(r"^\s*(?:incremental\s+|average\s+)?$", re.IGNORECASE)
+
+
+def _is_percent_roas(text: str, size: Quantity) -> bool:
+    """A percentage that is the return on spend itself, written next to its name ("a 208%
+    iROAS", "an incremental ROAS of 500%"), not a change in it ("ROAS rose by 20%")."""
+    if size.kind is not QuantityKind.PERCENT:
+        return False
+    for m in _ROAS.finditer(text):
+        if m.end() <= size.start and _ROAS_TO_SIZE.match(text[m.end() : size.start]):
+            return True
+        if m.start() >= size.end and _SIZE_TO_ROAS.match(text[size.end : m.start()]):
+            return True
+    return False
 
 
 # Verbs that switch the cause off (its whole effect), not change its spend by part.

@@ -220,6 +220,12 @@ def _size_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str] | None:
         return Verdict.UNSUPPORTED, (
             f"the analysis estimated the effect on {e.outcome}, not a return on spend"
         )
+    if percent and e.metric is Metric.ROAS:
+        return Verdict.UNSUPPORTED, (
+            f"the analysis reports {e.treatment}'s incremental ROAS as a return per unit of "
+            f"spend ({_interval_text(e, False)}), not a percentage change in it (a ROAS "
+            "written as a percentage, 'a 208% iROAS', is read as the return itself)"
+        )
     converted = _in_units(q, e, e.lower, e.upper)
     if converted is None:
         return Verdict.UNSUPPORTED, (
@@ -236,6 +242,8 @@ def _size_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str] | None:
     derived = (
         " (relative to the baseline of " + fmt(e.baseline) + ")" if percent and e.baseline else ""
     )
+    if claim.percent_roas:
+        derived = f" (the claimed {fmt(100 * q.value)}% read as a return of {fmt(q.value)})"
     if claim.bound is Bound.AT_LEAST:
         if lo - tol <= e.lower:
             return Verdict.SUPPORTED, f"the {where}{derived} lies above the claimed floor"

@@ -9,6 +9,7 @@ audits' (org_001, 2024-09-15..2025-01-12: 120 days, USD, 90% intervals).
   unsupported, never supported.
 - R20-F6: a money figure in another currency than the analysis's is unsupported, the reason
   naming both; no exchange rate is made up.
+- R20-F8: a ROAS written as a percentage ("a 500% iROAS") is read as the return itself (5.00).
 """
 
 from __future__ import annotations
@@ -243,3 +244,31 @@ def test_a_figure_in_the_analysiss_currency_or_none_is_judged(
 ) -> None:
     v, reason = verdict(llm, text)
     assert v == V.CLAIM_VERDICT_SUPPORTED, reason
+
+
+# -- R20-F8: a ROAS written as a percentage ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "said"),
+    [
+        # meta_prospecting's iROAS 2.08 [1.13, 3.03]; google_pmax's 4.02 [1.03, 7.01]
+        ("Meta prospecting delivered a 208% iROAS.", V.CLAIM_VERDICT_SUPPORTED,
+         "the claimed 208% read as a return of 2.08"),
+        ("Meta prospecting had an incremental ROAS of 500%.", V.CLAIM_VERDICT_CONTRADICTED,
+         "outside the 90% interval 1.13 to 3.03 (the claimed 500% read as a return of 5.00)"),
+        ("Google pmax's incremental ROAS was 402%.", V.CLAIM_VERDICT_SUPPORTED,
+         "inside the 90% interval 1.03 to 7.01"),
+        ("Meta prospecting delivered a 90% return on ad spend.", V.CLAIM_VERDICT_CONTRADICTED,
+         "read as a return of 0.9"),
+        # a change in the return is not the return: unsupported, and the reason says why
+        ("Meta prospecting's ROAS rose by 20%.", V.CLAIM_VERDICT_UNSUPPORTED,
+         "not a percentage change in it"),
+    ],
+)  # fmt: skip
+def test_a_roas_written_as_a_percentage_is_read_as_the_return(
+    llm: llm_grpc.LlmServiceStub, text: str, expected: int, said: str
+) -> None:
+    v, reason = verdict(llm, text)
+    assert v == expected and said in reason, reason
+    assert "no baseline" not in reason
