@@ -28,8 +28,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ingestion_svc.connectors.base import (
+    FINER_REASON,
     Checks,
     Normalised,
     assemble,
@@ -117,6 +119,8 @@ def normalise(
     )
     if mapping.clicks and mapping.impressions:
         checks.clicks_vs_impressions(metrics["clicks"], metrics["impressions"], mapping.clicks)
+    geo_written = checks.text_field(rows, mapping.geo) if mapping.geo else None
+    _refuse_differing_rows(checks, mapping, day, geo, geo_written, campaign_id, metrics)
     return assemble(
         checks,
         {
@@ -139,3 +143,69 @@ def normalise(
             "outcome_reported": np.full(n, bool(mapping.conversions or mapping.revenue)),
         },
     )
+
+
+def _refuse_differing_rows(
+    checks: Checks,
+    mapping: ColumnMap,
+    day: np.ndarray,
+    geo: np.ndarray | str,
+    geo_written: np.ndarray | None,
+    campaign_id: np.ndarray | str,
+    metrics: dict[str, np.ndarray],
+) -> None:
+    """Reject every row of a date × geo × campaign whose rows in this batch differ in a
+    mapped measure: one row per key is stored, so the later would replace the others as a
+    restatement and their values would be lost while all were counted accepted (an order-level
+    export; one region spelled two ways, "NY" and "New York", which are one geo here). Which
+    row is right cannot be told, so none is kept; identical rows stay duplicates of one pull.
+    The key is the mapped geo, so spellings the CLI's check (the geo as written) cannot see
+    are caught here."""
+    live = ~checks.bad
+    if live.sum() < 2:
+        return
+    n = checks.n
+    measures = [m for m in metrics if getattr(mapping, m)]
+    frame = pd.DataFrame(
+        {
+            "day": day,
+            "geo": np.broadcast_to(np.asarray(geo, dtype=object), n),
+            "campaign": np.broadcast_to(np.asarray(campaign_id, dtype=object), n),
+            **{m: metrics[m] for m in measures},
+        }
+    )[live]
+    if not measures:
+        return
+    groups = frame.groupby(["day", "geo", "campaign"], sort=False, dropna=False)
+    differs = groups[measures].transform("nunique").gt(1).any(axis=1)
+    if not differs.any():
+        return
+    clash = np.zeros(n, dtype=bool)
+    clash[frame.index[differs.to_numpy()]] = True
+    index = frame.index.to_numpy()
+    # batch row → the batch rows of its key
+    rows_of = {int(index[p]): index[g] for g in groups.indices.values() if len(g) > 1 for p in g}
+    field = mapping.geo or mapping.date
+
+    def message(i: int) -> str:
+        members = rows_of[i]
+        key = frame.loc[i]
+        spelled = ""
+        if geo_written is not None:
+            written = list(dict.fromkeys(str(geo_written[j]) for j in members))
+            if len(written) > 1:
+                spelled = f" (written {', '.join(quoted(w) for w in written[:4])})"
+        values = "; ".join(
+            f"{getattr(mapping, m)} " + ", ".join(f"{metrics[m][j]:g}" for j in members[:4])
+            for m in measures
+            if len(set(metrics[m][members].tolist())) > 1
+        )
+        return (
+            f"{len(members)} rows of this batch share date {str(key['day'])[:10]} × geo "
+            f"{key['geo'] or '(none)'}{spelled} × campaign {key['campaign']} and differ "
+            f"({values}): one row per key is stored, so all but one would be lost. Sum them "
+            "per date, geo and campaign first (liftos ingest --sum-rows, the SDK's "
+            "sum_rows=True), write one spelling per geo, or keep only the row that is right"
+        )
+
+    checks.fail(clash, field, FINER_REASON, message)

@@ -11,7 +11,7 @@ are not scored) and the confounders detected.
 A generic ``--mapping`` is checked against the files before anything is sent: a column that no
 row has is a mistyped mapping, not a file of rows each missing it; and so is a file whose rows
 share a date × geo × campaign and differ (an order-level export, which ``--sum-rows`` adds up:
-``mesh.cli.generic_rows``). The command fails (status 1) when rows were sent and none landed.
+``mesh.sdk.generic_rows``). The command fails (status 1) when rows were sent and none landed.
 CSV files are read as UTF-8 (with or without the byte-order mark Excel's "CSV UTF-8" writes)
 unless ``--encoding`` names another; a file that is not is refused naming the line.
 """
@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from mesh.cli import generic_rows
+from mesh.sdk import generic_rows
 from mesh.sdk.client import IngestSummary, LiftOS
 
 # Product sources (issue 20): Shopify orders.json / products.json, product reports. Not
@@ -454,10 +454,7 @@ def ingest_files(
         where: list[int] = []
 
         def rows(path: Path = path, where: list[int] = where) -> Iterator[str]:
-            numbered = numbered_rows(path, encoding)
-            if sum_rows and mapping:
-                numbered = generic_rows.summed(numbered, mapping)
-            for number, row in numbered:
+            for number, row in numbered_rows(path, encoding):
                 where.append(number)
                 yield row
 
@@ -469,6 +466,7 @@ def ingest_files(
             mapping=mapping,
             batch_size=batch_size,
             progress=bar.update,
+            sum_rows=sum_rows,  # the SDK sums, and numbers rejections by the row read
         )
         bar.close()
         if file_lines:  # the stream numbers rows from 0 as sent; the reader knows the file

@@ -20,11 +20,17 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
+from mesh.sdk import generic_rows
 from mesh.sdk._base import ClientBase, _call, _date, retry_delay
 from mesh.sdk.failures import RpcFailure
 
 if TYPE_CHECKING:  # pandas costs ~0.5 CPU-s to import; calendar() loads it when called
     import pandas as pd
+
+
+# Read through a column mapping (the business's own outcome, a media channel's spend): keyed
+# date × geo × campaign, checked whole before sending (mesh.sdk.generic_rows).
+MAPPED_SOURCES = ("generic", "generic_media")
 
 
 class IngestionCalls(ClientBase):
@@ -119,6 +125,7 @@ class IngestionCalls(ClientBase):
         progress: Callable[[IngestSummary], None] | None = None,
         retries: int = 5,
         max_in_flight: int = 32,  # ≥ the service's pipeline depth (16), so it never waits on us
+        sum_rows: bool = False,
     ) -> IngestSummary:
         """Stream raw platform rows through ``Ingest``: one batch of ``batch_size`` rows per
         message, one ack per batch.
@@ -139,9 +146,22 @@ class IngestionCalls(ClientBase):
         value goes as an object that a mapped field refuses, naming it (see :func:`json_row`).
         An exception raised by ``rows`` itself ends the stream and is raised once the sent
         batches are acked.
+
+        A mapped source's rows (``generic``, ``generic_media`` with ``mapping``) are read
+        whole first: rows sharing a date × geo × campaign (the geo as written) that differ
+        raise ValueError before anything is sent, since one row per key is stored and the
+        others would be lost (an order-level frame); ``sum_rows=True`` adds each key's rows
+        into one instead (rejections then carry the index of the key's first row). The
+        service refuses, by row, those whose differently spelled geos are one.
         """
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
+        keyed = source in MAPPED_SOURCES and bool(mapping)
+        if sum_rows and not keyed:
+            raise ValueError("sum_rows is for a generic source with a mapping")
+        sent_as: list[int] | None = None
+        if keyed:
+            rows, sent_as = _keyed_rows(rows, dict(mapping or {}), sum_rows=sum_rows)
         pulled_at = pulled_at or dt.datetime.now(dt.UTC)
         template = ingestion_pb.IngestRequest(
             org_id=self._org(org_id),
@@ -194,6 +214,8 @@ class IngestionCalls(ClientBase):
                         progress(summary)
                 if broken:
                     raise broken[0]
+                if sent_as is not None:
+                    _renumber(summary, sent_as)
                 return summary
             except grpc.RpcError as exc:
                 with cond:
@@ -255,6 +277,32 @@ class IngestionCalls(ClientBase):
             if not reply.next_page_token:
                 return out
             request.page_token = reply.next_page_token
+
+
+def _keyed_rows(
+    rows: Iterable[str | Mapping[str, Any]], mapping: dict[str, str], *, sum_rows: bool
+) -> tuple[list[str], list[int] | None]:
+    """A mapped source's rows as JSON text, refused (ValueError) when rows of a key differ,
+    or each key's rows summed with ``sum_rows``; and, when summed, each sent row's index in
+    the input (None: one sent row per input row)."""
+    texts = [(i, r if isinstance(r, str) else json_row(r)) for i, r in enumerate(rows)]
+    if sum_rows:
+        texts = list(generic_rows.summed(texts, mapping))
+        return [t for _, t in texts], [i for i, _ in texts]
+    clash = generic_rows.conflict(texts, mapping)
+    if clash is not None:
+        raise ValueError(clash.text("rows", flag="sum_rows=True"))
+    return [t for _, t in texts], None
+
+
+def _renumber(summary: IngestSummary, sent_as: list[int]) -> None:
+    """Rejections and notes carry the input's row index instead of the sent row's."""
+
+    def at(i: int) -> int:
+        return sent_as[i] if 0 <= i < len(sent_as) else i
+
+    summary.rejections = [(at(i), f, r, m) for i, f, r, m in summary.rejections]
+    summary.notes = [(at(i), f, k, m) for i, f, k, m in summary.notes]
 
 
 def _account_info(account: Mapping[str, Any]) -> ingestion_pb.AccountInfo:
