@@ -388,7 +388,7 @@ def run_design(args: argparse.Namespace, peers: Any) -> int:
               + (f" {'lower':>8s} {'power@lower':>12s}" if low else ""))  # fmt: skip
         for p in c.power_curve:
             power = "—" if math.isnan(p.power) else f"{p.power:.0%}"
-            expected = "—" if math.isnan(p.expected_lift) else f"{p.expected_lift:+.1%}"
+            expected = _pct(p.expected_lift, "+.1%")
             line = (f"  {p.duration_days:5d} {power:>7s} {p.minimum_detectable_lift:7.1%} "
                     f"{p.minimum_detectable_effect:12,.0f} {p.spend_change:13,.0f} "
                     f"{_ret(p.minimum_detectable_roas):>{width}s} {expected:>9s}")  # fmt: skip
@@ -437,8 +437,9 @@ def _ret(value: float) -> str:
 
 
 def _pct(value: float, fmt: str) -> str:
-    # + 0.0: a lower bound of 0 on a go-dark is -0.0, which would print as "-0.0%"
-    return "—" if math.isnan(value) else format(value + 0.0, fmt)
+    # A figure that rounds to zero prints unsigned: a lower bound of 0 on a go-dark is -0.0,
+    # and -0.04% at one decimal is no change (R20-F5: never "-0").
+    return "—" if math.isnan(value) else number_text(value, "{:" + fmt + "}")
 
 
 def run_recommend(args: argparse.Namespace, peers: Any) -> int:

@@ -40,3 +40,12 @@ def test_optimize_without_a_budget_names_the_cli_flags_before_any_call() -> None
     said = str(info.value)
     assert said.startswith("error: --budget is required") and "--target-roas" in said
     assert "total_budget" not in said and "target_marginal_roas" not in said
+
+
+def test_a_percentage_that_rounds_to_zero_has_no_sign() -> None:
+    # R20-F5/F7: "-0%" for no change. The design table's lifts and the optimize change.
+    from mesh.cli.surfacing import _pct
+
+    assert [_pct(v, "+.1%") for v in (-0.0, -0.0004, 0.0004, -0.05)] == [
+        "0.0%", "0.0%", "0.0%", "-5.0%"]  # fmt: skip
+    assert _pct(float("nan"), ".0%") == "—"
