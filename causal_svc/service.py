@@ -41,6 +41,7 @@ from causal_svc import (
 )
 from causal_svc.analyses import AnalysisStore, StoredAnalysis, new_analysis_id
 from causal_svc.attribution import stages
+from causal_svc.attribution.calendar import model_calendar
 from causal_svc.attribution.product_spend import product_spend_note
 from causal_svc.compute import ComputePool
 from causal_svc.convert import experiment_results as convert_results
@@ -359,13 +360,19 @@ class CausalService(causal_grpc.CausalServiceServicer):
             convert.lift_test(r.result, f"registry:{r.result.experiment_id}", r.treatment_units)
             for r in registered
         ]
+        # whose holidays the model controls: the countries and subdivisions its geos name
+        calendar = await asyncio.to_thread(
+            model_calendar, panel.geos, panel.outcome, panel.dates, panel.outcome_name
+        )
+        q = dataclasses.replace(q, spec=dataclasses.replace(q.spec, country=calendar))
         usable, skipped = attribution.usable_lift_tests(panel, from_registry)
         skipped = [*registered.skipped, *skipped]
         tests = (*q.lift_tests, *usable)
         seconds = {"retrieve": time.perf_counter() - clock}
         yield _progress("retrieve", f"{agg.record_count:,} records → {panel.n_geos} geos × "
                         f"{panel.n_days} days × {panel.n_channels} channels"
-                        + (f"; {len(tests)} lift tests" if tests else ""))  # fmt: skip
+                        + (f"; {len(tests)} lift tests" if tests else "")
+                        + f"; holiday calendar: {calendar.label}")  # fmt: skip
         # The full fit, the holdout fit (validation's) and the fit without lift tests are
         # independent of one another and of the confounder detectors: they start now, in the
         # workers, while the detectors read the window here (their lines are only words).

@@ -15,6 +15,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .calendar import ModelCalendar
 from .transforms import DEFAULT_MAX_LAG, AdstockKind
 
 __all__ = ["Identification", "ModelSpec", "NormalPrior", "Priors"]
@@ -232,6 +233,9 @@ class ModelSpec:
     holdout_days : int
         Last days held out for the validation fit (0 = none).
     identification : Identification
+    country : str or ModelCalendar
+        Whose holidays the national design controls: a country's national ones, or the
+        calendar the analysis resolved from its geos (:func:`.calendar.model_calendar`).
     interval_level : float
         Coverage of the reported intervals.
     priors : Priors
@@ -242,7 +246,7 @@ class ModelSpec:
     annual_harmonics: int = 2
     holdout_days: int = 28
     identification: Identification = Identification.NATIONAL
-    country: str = "US"
+    country: str | ModelCalendar = "US"
     interval_level: float = 0.90
     priors: Priors = field(default_factory=Priors)
 

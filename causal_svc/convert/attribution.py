@@ -25,6 +25,7 @@ from causal_svc.attribution import (
     SpendChange,
     Verdict,
 )
+from causal_svc.attribution.calendar import ModelCalendar
 from causal_svc.attribution.null_test import NullTest
 from causal_svc.attribution.planning import ResponseModel
 from causal_svc.attribution.series import DECOMPOSITION, DailySeries
@@ -182,6 +183,8 @@ def attribution_question(request: causal_pb.AnalyzeAttributionRequest) -> Attrib
     # Unknown numbers survive proto3 parsing as plain ints: refused, not read as the default.
     enum_from_proto(request.identification, causal_pb.AttributionIdentification.DESCRIPTOR,
                     "identification")  # fmt: skip
+    # The holiday calendar (spec.country) is not the request's: the servicer resolves it from
+    # the geos the records name (causal_svc.attribution.calendar.model_calendar).
     spec = ModelSpec(holdout_days=request.holdout_days or DEFAULT_HOLDOUT_DAYS,
                      identification=_IDENTIFICATIONS[request.identification])  # fmt: skip
     return AttributionQuestion(org, start, end, outcome, tuple(request.channels), spec,
@@ -228,9 +231,12 @@ def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.Attri
     """The domain report as the contract's AttributionResult."""
     unidentified = set(r.health.unidentified)
     trimmed = window_note(*ctx.requested, r.start, r.end)
+    # the holiday calendar's own caveat: geos in several countries, none named, past 2100
+    calendar = r.state.spec.country if r.state is not None else None
+    held = calendar.note if isinstance(calendar, ModelCalendar) and calendar.note else ""
     out = causal_pb.AttributionResult(
         analysis_id=ctx.analysis_id,
-        warnings=[*([trimmed] if trimmed else []), *r.warnings],
+        warnings=[*([trimmed] if trimmed else []), *([held] if held else []), *r.warnings],
         confounders=list(r.confounders),
         unobserved_confounders=list(r.unobserved_confounders),
         mediators=list(r.mediators),

@@ -23,6 +23,7 @@ import holidays
 from mesh.runtime.retail_calendar import retail_events
 
 __all__ = [
+    "GIFT_SEASON",
     "LAST_YEAR",
     "RETAIL_EVENT_COUNTRIES",
     "gift_season",
