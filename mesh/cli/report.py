@@ -53,7 +53,8 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
         type=float,
         default=0.0,
         help="what one unit of the outcome is worth against one unit of spend, for the "
-        "recommendations (a conversions analysis needs it: what one conversion is worth)",
+        "recommendations and the return chart's break-even (a conversions analysis needs it: "
+        "what one conversion is worth; without it that chart draws no break-even)",
     )
     p.add_argument(
         "--no-explain",
@@ -307,7 +308,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             forecast=planning.forecast, design=planning.design,
             recommendations=planning.recommendations, notes=planning.notes,
             design_channel=planning.design_channel, design_why=planning.design_why,
-            rendered=dt.datetime.now(dt.UTC),
+            rendered=dt.datetime.now(dt.UTC), value_per_outcome=args.value_per_outcome,
         )  # fmt: skip
     except UnsupportedAnalysis as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -70,3 +70,18 @@ def estimand_words(estimand: str, unit: str = "", time: str = "") -> str:
     unit, time = unit.strip(), _period_word(time)
     per = f"{unit}-{time}" if unit and time else unit
     return f"{name} per {per}" if per else name
+
+
+def interval_text(i: object) -> str:
+    """``estimate (lower to upper, 90%)``: an interval always says its level (unset: omitted)."""
+    level = float(getattr(i, "level", 0.0) or 0.0)
+    at = f", {level:.0%}" if 0 < level < 1 else ""
+    return f"{num(i.estimate)} ({num(i.lower)} to {num(i.upper)}{at})"  # type: ignore[attr-defined]
+
+
+def interval_cell(i: object) -> str:
+    """:func:`interval_text` for a table cell (HTML): the bounds on a line of their own under the
+    estimate, so a table of nine such columns fits the page's width."""
+    text = interval_text(i)
+    head, _, bounds = text.partition(" (")
+    return f'{head}<span class="ci">({esc(bounds)}</span>'

@@ -123,14 +123,33 @@ def adstock(models: Sequence[causal_pb.ChannelResponseModel]) -> Figure:
     return fig
 
 
-def roas(channels: Sequence[causal_pb.ChannelAttribution], currency: str) -> Figure:
-    """Incremental and marginal return on spend per channel, with intervals; 1 marked."""
+def break_even(revenue: bool, value_per_outcome: float = 0.0) -> float | None:
+    """The return at which a unit of spend pays for itself: 1 / the value of one unit of the
+    outcome (revenue at face value: 1); none for conversions without a value per conversion,
+    where the analysis cannot say whether a channel pays."""
+    if value_per_outcome > 0:
+        return 1.0 / value_per_outcome
+    return 1.0 if revenue else None
+
+
+def roas(
+    channels: Sequence[causal_pb.ChannelAttribution], currency: str, *, revenue: bool = True,
+    value_per_outcome: float = 0.0,
+) -> Figure:  # fmt: skip
+    """Incremental and marginal return on spend per channel, with intervals; break-even marked
+    where there is one (see :func:`break_even`). A conversions analysis's returns are
+    conversions per unit of spend, labelled so, on an axis fitted to them."""
     rows = [c for c in channels if c.HasField("incremental_roas")]
     fig, (ax,) = new_figure(0.9 + ROW_IN * len(rows))
     y = np.arange(len(rows))[::-1]
+    per = currency or "unit"
+    average, marginal = (
+        ("incremental ROAS (average)", "marginal ROAS (next unit)") if revenue
+        else (f"conversions per {per} (average)", f"conversions per {per} (next unit)")
+    )  # fmt: skip
     for shift, field, color, label, filled in (
-        (0.15, "incremental_roas", BLUE, "incremental ROAS (average)", True),
-        (-0.15, "marginal_roas", VERMILLION, "marginal ROAS (next unit)", False),
+        (0.15, "incremental_roas", BLUE, average, True),
+        (-0.15, "marginal_roas", VERMILLION, marginal, False),
     ):
         iv = [getattr(c, field) for c in rows]
         est = [i.estimate for i in iv]
@@ -139,11 +158,20 @@ def roas(channels: Sequence[causal_pb.ChannelAttribution], currency: str) -> Fig
             fmt="o", color=color, markerfacecolor=color if filled else "white", markersize=5,
             elinewidth=1.2, label=label,
         )  # fmt: skip
-    ax.axvline(1.0, color=INK, linestyle=(0, (4, 3)), linewidth=0.9)
+    line = break_even(revenue, value_per_outcome)
+    if line is not None:
+        ax.axvline(line, color=INK, linestyle=(0, (4, 3)), linewidth=0.9)
     ax.set_yticks(y, [c.channel for c in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.grid(axis="y", visible=False)
-    ax.set_xlabel(f"Return per {currency or 'unit'} of spend (dashed: break-even at 1)")
+    if revenue:
+        worth = (f", a unit of revenue worth {value_per_outcome:g}"
+                 if value_per_outcome > 0 and value_per_outcome != 1 else "")  # fmt: skip
+        ax.set_xlabel(f"Return per {per} of spend (dashed: break-even at {line:.3g}{worth})")
+    else:
+        dashed = (f" (dashed: break-even at {line:.3g}, one conversion worth {value_per_outcome:g} "
+                  f"{per})" if line is not None else "")  # fmt: skip
+        ax.set_xlabel(f"Incremental conversions per {per} of spend{dashed}")
     _legend_above(ax)
     return fig
 

@@ -90,10 +90,26 @@ GLOSSARY = {
 }
 
 
+def glossary(kind: str, outcome: str = "revenue") -> str:
+    """The page's terms for its kind of analysis; on a conversions attribution iROAS is a count
+    per unit of spend, not revenue (R20-F1: the page said "incremental revenue per unit of
+    spend" above a table of conversions)."""
+    text = GLOSSARY.get(kind, "")
+    if kind == "attribution" and outcome == "conversions":
+        text = text.replace(
+            "iROAS = incremental revenue per unit of spend",
+            "iROAS = incremental conversions per unit of spend (a count, not money: whether a "
+            "channel pays for itself needs the value of one conversion)",
+        ).replace("(not of total revenue)", "(not of total conversions)")
+    return text
+
+
 def explanation_section(
-    done: llm_pb.ExplanationDone, anchors: Mapping[str, str], kind: str = ""
-) -> Section:
-    """The text with every cited span linked to its figure or number (spans are code points)."""
+    done: llm_pb.ExplanationDone, anchors: Mapping[str, str], kind: str = "",
+    outcome: str = "revenue",
+) -> Section:  # fmt: skip
+    """The text with every cited span linked to its figure or number (spans are code points);
+    ``outcome`` names an attribution's outcome, for its glossary."""
     text, cites = done.text, sorted(done.citations, key=lambda c: (c.start, -c.end))
     parts, at = [], 0
     for c in cites:
@@ -122,7 +138,9 @@ def explanation_section(
         )
         notes = (f'<p class="note">{len(done.unsupported_claims)} claim(s) the evidence did not '
                  f'support were removed or rewritten:</p><ul class="note">{items}</ul>')  # fmt: skip
-    terms = f'<p class="note glossary">{esc(GLOSSARY[kind])}</p>' if kind in GLOSSARY else ""
+    terms = (
+        f'<p class="note glossary">{esc(glossary(kind, outcome))}</p>' if kind in GLOSSARY else ""
+    )
     return Section(
         "explanation", "In plain words",
         f'<div class="explanation">{body}<p class="note">Written by {who}; every linked phrase '

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-import re
 
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import common_pb2 as common_pb
@@ -16,9 +15,16 @@ from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.report import _plan_plots as plots
 from mesh.report import _series_plots as series_plots
-from mesh.report._format import enum_name, esc, num
+from mesh.report._format import enum_name, esc, interval_cell, interval_text, num
 from mesh.report._page import Section, table
+from mesh.report._recommendations import recommendations_table
+from mesh.report._warnings import channel_warnings, names_channel, warned_line, warning_mark
 from mesh.report.effect import Figures
+
+__all__ = [
+    "attribution_sections", "channel_warnings", "currency", "names_channel", "outcome_name",
+    "surfacing_sections", "warning_mark",
+]  # fmt: skip
 
 
 def outcome_name(result: causal_pb.AttributionResult) -> str:
@@ -64,26 +70,37 @@ def _decomposition_note(daily: causal_pb.DailyDecomposition) -> str:
     return f"How: {daily.decomposition}."
 
 
-def _interval(i: object) -> str:
-    """``estimate (lower to upper, 90%)``: an interval always says its level (unset: omitted)."""
-    level = float(getattr(i, "level", 0.0) or 0.0)
-    at = f", {level:.0%}" if 0 < level < 1 else ""
-    return f"{num(i.estimate)} ({num(i.lower)} to {num(i.upper)}{at})"  # type: ignore[attr-defined]
-
-
-def _interval_cell(i: object) -> str:
-    """:func:`_interval` for a table cell (HTML): the bounds on a line of their own under the
-    estimate, so a table of nine such columns fits the page's width."""
-    text = _interval(i)
-    head, _, bounds = text.partition(" (")
-    return f'{head}<span class="ci">({esc(bounds)}</span>'
+def _roas_caption(revenue: bool, cur: str, value_per_outcome: float) -> str:
+    """What the return chart shows and what its dashed line means. A conversions analysis has
+    no break-even without a value per conversion (R22-F3: "below the dashed line a unit of
+    spend returns less than it costs" under every channel of a conversions report)."""
+    line = plots.break_even(revenue, value_per_outcome)
+    per = cur or "unit"
+    if revenue:
+        text = ("Average incremental return (filled) and the return of the next unit of spend "
+                "(hollow); below the dashed line a unit of spend returns less than it costs")  # fmt: skip
+        if line is not None and value_per_outcome > 0 and value_per_outcome != 1:
+            text += f" (a unit of revenue counted as worth {value_per_outcome:g})"
+        return esc(text + ".")
+    text = (f"Incremental conversions per {per} of spend, on average (filled) and for the next "
+            f"unit of spend (hollow)")  # fmt: skip
+    if line is None:
+        return esc(text + ": conversions, not money. Whether a channel pays for itself needs "
+                   "the value of one conversion (liftos report --value-per-outcome), which this "
+                   "report was not given, so no break-even is drawn.")  # fmt: skip
+    return esc(f"{text}. With one conversion worth {value_per_outcome:g} {per}, a unit of spend "
+               f"pays for itself at {line:.3g} conversions per {per} (dashed): below it, it buys "
+               "conversions worth less than it costs.")  # fmt: skip
 
 
 def attribution_sections(
     analysis: causal_pb.Analysis, figs: Figures,
-    budget: surfacing_pb.OptimizeBudgetResponse | None = None,
+    budget: surfacing_pb.OptimizeBudgetResponse | None = None, *, value_per_outcome: float = 0.0,
 ) -> list[Section]:  # fmt: skip
+    """``value_per_outcome``: what one unit of the outcome is worth in the spend's currency,
+    where the reader gave it (0: not given); it places a conversions analysis's break-even."""
     result = analysis.attribution
+    revenue = outcome_name(result) != "conversions"
     cur = currency(result)
     label = _outcome_label(result)
     by_spend = sorted(result.channels, key=lambda c: -c.spend.amount)
@@ -109,12 +126,13 @@ def attribution_sections(
         if any(c.HasField("incremental_roas") for c in by_spend):
             body += figs.add(
                 "roas",
-                functools.partial(plots.roas, by_spend, cur),
-                "Return on spend",
-                "Average incremental return (filled) and the return of the next unit of spend "
-                "(hollow); below the dashed line a unit of spend returns less than it costs.",
-            )
-        body += (_window_line(result) + _channel_table(by_spend, cur, channel_warnings(result))
+                functools.partial(plots.roas, by_spend, cur, revenue=revenue,
+                                  value_per_outcome=value_per_outcome),
+                "Return on spend" if revenue else "Conversions per unit of spend",
+                _roas_caption(revenue, cur, value_per_outcome),
+            )  # fmt: skip
+        body += (_window_line(result)
+                 + _channel_table(by_spend, cur, channel_warnings(result), revenue=revenue)
                  + _MROAS_NOTE)  # fmt: skip
         sections.append(Section("channels", "Contribution by channel", body))
     if daily is not None and daily.channels and len(daily.baseline_outcome) == len(daily.dates):
@@ -174,7 +192,7 @@ def _health(result: causal_pb.AttributionResult) -> str:
                 "<p>Not identified by the data (their intervals are the prior's): "
                 f"{esc(', '.join(h.unidentified_channels))}.</p>"
             )
-        out += _warned_line(channel_warnings(result)) + "</div>"
+        out += warned_line(channel_warnings(result)) + "</div>"
         if h.checks:
             out += table(
                 [("Verdict", False), ("Check", False), ("What it found", False), ("Value", True),
@@ -233,7 +251,7 @@ def _health(result: causal_pb.AttributionResult) -> str:
     if result.HasField("baseline_outcome"):
         out += (
             f"<p>Baseline (non-media) {esc(outcome_name(result))}: "
-            f"{esc(_interval(result.baseline_outcome))}.</p>"
+            f"{esc(interval_text(result.baseline_outcome))}.</p>"
         )
     return out
 
@@ -304,48 +322,6 @@ def _window_line(result: causal_pb.AttributionResult) -> str:
             f"the analysis window {first:%Y-%m-%d}..{last:%Y-%m-%d} ({days} days).</p>")  # fmt: skip
 
 
-def names_channel(text: str, channel: str) -> bool:
-    """Whether ``text`` names ``channel`` as a whole token: "meta" is not named by
-    "meta_retargeting" or "meta-retargeting", but is by "meta's" or "meta." at a sentence end.
-    The warnings are plain text (no structured channel field), so the identifier is matched."""
-    return re.search(rf"(?<![\w-]){re.escape(channel)}(?![\w-])", text) is not None
-
-
-def channel_warnings(result: causal_pb.AttributionResult) -> dict[str, list[int]]:
-    """Each channel a warning of the analysis names, with those warnings' numbers (from 1, as
-    the health section lists them). R6-F7: a "Healthy" page whose warnings say a channel's
-    estimate rests on a misread showed that channel's figures unmarked."""
-    out = {
-        c.channel: [i for i, w in enumerate(result.warnings, start=1) if names_channel(w, c.channel)]
-        for c in result.channels
-    }  # fmt: skip
-    return {ch: nums for ch, nums in out.items() if nums}
-
-
-def warning_mark(nums: list[int], channel: str = "") -> str:
-    """The marker of a cell whose figures warnings qualify: "⚠ see warning 2", each number a
-    link to that warning; ``channel`` names the channel where the cell is about several."""
-    if not nums:
-        return ""
-    links = ", ".join(f'<a href="#warning-{i}">{i}</a>' for i in nums)
-    whose = f" ({esc(channel)})" if channel else ""
-    many = "s" if len(nums) > 1 else ""
-    return f'<span class="ci warn-ref">⚠ see warning{many} {links}{whose}</span>'
-
-
-def _warned_line(refs: dict[str, list[int]]) -> str:
-    """Under the verdict: which channels' figures a warning qualifies, so "Healthy" is not read
-    as "nothing to qualify"."""
-    if not refs:
-        return ""
-    named = "; ".join(
-        f"{esc(ch)} (warning{'s' if len(n) > 1 else ''} {', '.join(map(str, n))})"
-        for ch, n in refs.items()
-    )
-    return (f"<p>Warnings below qualify the figures of {named}: their rows in the tables are "
-            "marked ⚠; read those figures with the warning.</p>")  # fmt: skip
-
-
 def _platform_cell(c: causal_pb.ChannelAttribution, value: float) -> str:
     """A platform figure: "not reported" where the platform reported no conversions (its 0
     is no claim), marked partial where it reported only part of the spend's."""
@@ -359,27 +335,34 @@ def _platform_cell(c: causal_pb.ChannelAttribution, value: float) -> str:
 
 def _channel_table(
     channels: list[causal_pb.ChannelAttribution], cur: str,
-    warned: dict[str, list[int]] | None = None,
+    warned: dict[str, list[int]] | None = None, *, revenue: bool = True,
 ) -> str:  # fmt: skip
     warned = warned or {}
     rows = [
         [
             f'<span id="channel-{esc(c.channel)}">{esc(c.channel)}</span>'
             + warning_mark(warned.get(c.channel, [])), num(c.spend.amount),
-            _interval_cell(c.incremental_outcome), _platform_cell(c, c.platform_reported_outcome),
-            _interval_cell(c.incremental_roas) if c.HasField("incremental_roas") else "–",
+            interval_cell(c.incremental_outcome), _platform_cell(c, c.platform_reported_outcome),
+            interval_cell(c.incremental_roas) if c.HasField("incremental_roas") else "–",
             num(c.naive_regression_roas) if c.HasField("naive_regression_roas") else "–",
             _platform_cell(c, c.platform_reported_roas) if c.platform_reported_roas
             or c.platform_unreported_share else "–",
-            _interval_cell(c.marginal_roas) if c.HasField("marginal_roas") else "–",
+            interval_cell(c.marginal_roas) if c.HasField("marginal_roas") else "–",
             f"{c.contribution_share:.1%}",
         ]
         for c in channels
     ]  # fmt: skip
     spend = f"Spend ({cur})" if cur else "Spend"  # the result names no currency yet
+    # A conversions analysis's "returns" are counts per unit of spend, as the CLI's table says;
+    # the short names stay beside them, as the notes and recommendations quote them.
+    iroas, naive, platform, mroas = (
+        ("iROAS", "Naive ROAS", "Platform ROAS", "mROAS") if revenue
+        else ("Conv/spend (iROAS)", "Naive conv/spend", "Platform conv/spend",
+              "Marginal conv/spend (mROAS)")
+    )  # fmt: skip
     return table(
         [("Channel", False), (spend, True), ("Incremental", True), ("Platform", True),
-         ("iROAS", True), ("Naive ROAS", True), ("Platform ROAS", True), ("mROAS", True),
+         (iroas, True), (naive, True), (platform, True), (mroas, True),
          ("Share of incremental", True)],
         rows,
     )  # fmt: skip
@@ -403,7 +386,7 @@ def surfacing_sections(
         # asks; OptimizeBudget's answer says how many days that is.
         days = budget.horizon_days if budget is not None else 0
         sections.append(Section("recommendations", "Recommendations",
-                                _recommendations(recommendations, currency_code, days,
+                                recommendations_table(recommendations, currency_code, days,
                                                  "conversions" in outcome_label.lower(),
                                                  warned or {})))  # fmt: skip
     if budget is not None and budget.allocations:
@@ -473,8 +456,8 @@ def _forecast_total(forecast: surfacing_pb.PredictPerformanceResponse, cur: str)
     return esc(
         f"total over the {days} days {first.year:04d}-{first.month:02d}-{first.day:02d}.."
         f"{last.year:04d}-{last.month:02d}-{last.day:02d}, in {unit}: "
-        f"{_interval(forecast.total)} (baseline {_interval(forecast.baseline_total)}, media "
-        f"{_interval(forecast.media_total)})"
+        f"{interval_text(forecast.total)} (baseline {interval_text(forecast.baseline_total)}, media "
+        f"{interval_text(forecast.media_total)})"
     )
 
 
@@ -579,101 +562,3 @@ def _power_at(cell: surfacing_pb.CellDesign | None) -> str:
     if math.isfinite(point.minimum_detectable_lift):
         parts.append(f"minimum detectable lift {point.minimum_detectable_lift:.1%}")
     return f" ({', '.join(parts)})" if parts else ""
-
-
-_R = surfacing_pb
-_GAINS = "share of the model's draws in which the move gains"
-# One column, several meanings: each cell says what its figure is (R6-F4: a hold's 89% is the
-# model at its least sure, read as "89% sure holding is right").
-_CONFIDENCE_WHAT = {
-    _R.RECOMMENDATION_KIND_INCREASE_BUDGET: _GAINS,
-    _R.RECOMMENDATION_KIND_DECREASE_BUDGET: _GAINS,
-    _R.RECOMMENDATION_KIND_REALLOCATE: _GAINS,
-    _R.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND: _GAINS,
-    _R.RECOMMENDATION_KIND_STOP_PROMOTION: _GAINS,
-    _R.RECOMMENDATION_KIND_RUN_EXPERIMENT: "the test's power against a channel that just pays "
-    "for itself",
-    _R.RECOMMENDATION_KIND_HOLD: "how evenly the draws split on more spend: 100% is a coin "
-    "flip (the model cannot tell), not certainty that holding is right",
-}
-# The kinds whose impact is a budget move's change in value · outcome − spend.
-_BUDGET_KINDS = (_R.RECOMMENDATION_KIND_INCREASE_BUDGET, _R.RECOMMENDATION_KIND_DECREASE_BUDGET,
-                 _R.RECOMMENDATION_KIND_REALLOCATE, _R.RECOMMENDATION_KIND_HOLD,
-                 _R.RECOMMENDATION_KIND_RUN_EXPERIMENT)  # fmt: skip
-
-
-def _confidence_cell(r: surfacing_pb.Recommendation) -> str:
-    if math.isnan(r.confidence):
-        return "—"
-    what = _CONFIDENCE_WHAT.get(r.kind, "")
-    return f"{r.confidence:.0%}" + (f'<span class="ci">{esc(what)}</span>' if what else "")
-
-
-def _row_marks(r: surfacing_pb.Recommendation, warned: dict[str, list[int]]) -> str:
-    """The warning markers of a recommendation's row: its channel's, or for a row about
-    several channels (a reallocation) each warned channel its action names."""
-    if r.channel:
-        return warning_mark(warned.get(r.channel, []))
-    return "".join(warning_mark(n, ch) for ch, n in warned.items() if names_channel(r.action, ch))
-
-
-def _recommendations(
-    response: surfacing_pb.RecommendResponse, cur: str = "", days: int = 0,
-    conversions: bool = False, warned: dict[str, list[int]] | None = None,
-) -> str:  # fmt: skip
-    ranked = sorted(response.recommendations, key=lambda r: r.priority)
-    warned = warned or {}
-    realloc = [r for r in ranked if r.kind == _R.RECOMMENDATION_KIND_REALLOCATE]
-    channel_rows = [r for r in ranked if r.channel and r.kind in _BUDGET_KINDS]
-    rows = [
-        [
-            str(r.priority),
-            esc(enum_name(surfacing_pb.RecommendationKind.Name(r.kind), "RECOMMENDATION_KIND_")),
-            esc(r.channel) + _row_marks(r, warned),
-            ("<strong>Alternative to the per-channel rows:</strong> "
-             if r in realloc and channel_rows else "") + esc(r.action),
-            esc(r.rationale), _interval_cell(r.expected_impact), _confidence_cell(r),
-        ]
-        for r in ranked
-    ]  # fmt: skip
-    period = f"{days} days" if days else "the analysis window"
-    unit = f"{cur}, over {period}" if cur else f"over {period}"
-    out = ""
-    if realloc and channel_rows:
-        # The rows are two plans, not one list to add up (R6-F3): the reallocation moves the
-        # same total between channels, and may move a channel a per-channel row holds or moves
-        # by another amount.
-        nums = ", ".join(f"#{r.priority}" for r in realloc)
-        out += (
-            f'<p class="alternatives">{esc(nums)} (reallocate) and the per-channel rows are '
-            "alternatives, not steps of one plan: the reallocation keeps the total spend and "
-            "moves it between channels, so it may move a channel that a per-channel row holds "
-            "or moves by another amount. Act on the reallocation or on the per-channel rows, "
-            "and do not add their expected impacts.</p>"
-        )
-    out += table(
-        [("#", True), ("Kind", False), ("Channel", False), ("Action", False), ("Why", False),
-         (f"Expected impact ({unit})", True), ("Confidence (per row)", True)],
-        rows,
-    )  # fmt: skip
-    if channel_rows or realloc:
-        money = esc(cur) or "the spend's currency"
-        value = ("the change in conversions times the value given per conversion"
-                 if conversions else "the change in revenue (times the value per unit of revenue "
-                 "where one was given)")  # fmt: skip
-        what = "conversions' value" if conversions else "revenue"
-        out += (
-            f'<p class="note">Expected impact: {value} less the change in spend, over '
-            f"{esc(period)}, in {money}: the mean over the model's draws, with its interval. A "
-            f"cut that saves more spend than the {what} it loses shows a gain; the reallocation "
-            f"keeps the total spend, so its impact is the {what} change alone; a hold's is 0, "
-            "and a test's interval is ± the channel's spend (the test may show it wasted or "
-            "worth more). Confidence: each cell says what its figure measures.</p>"
-        )  # fmt: skip
-    if response.warnings:
-        out += (
-            '<ul class="plain">'
-            + "".join(f"<li>{esc(w)}</li>" for w in response.warnings)
-            + "</ul>"
-        )
-    return out

@@ -85,12 +85,15 @@ def render_report(
     design_channel: str = "",
     rendered: dt.datetime | None = None,
     design_why: str = "",
+    value_per_outcome: float = 0.0,
 ) -> str:
     """The HTML page of one stored analysis, with whichever companions are given; ``notes``
     say what could not be added (e.g. a planning answer the surfacing service did not give);
     ``design_channel`` the channel ``design`` tests, ``design_why`` why that one (words),
     ``rendered`` when the page was made (the header states it beside the analysis's own time:
-    the planning answers are computed then)."""
+    the planning answers are computed then), ``value_per_outcome`` what one unit of the
+    outcome is worth in the spend's currency where the reader gave it (0: not given; it places
+    a conversions analysis's break-even)."""
     which = analysis.WhichOneof("result")
     figs = Figures("fig-")
     warned: dict[str, list[int]] = {}
@@ -105,7 +108,9 @@ def render_report(
         elif which == "attribution":
             result = analysis.attribution
             title = f"What each channel caused: {outcome_name(result)}"
-            sections = attribution_sections(analysis, figs, budget)
+            sections = attribution_sections(
+                analysis, figs, budget, value_per_outcome=value_per_outcome
+            )
             meta = [attribution_meta(result)]
             cur = currency(result)
             label = f"Incremental {outcome_name(result)}" + (f" ({cur})" if cur else "")
@@ -136,7 +141,8 @@ def render_report(
         sections.insert(0, changed)
     if explanation is not None and explanation.text:
         anchors = fact_anchors(analysis, figs.anchors)
-        sections.insert(0, explanation_section(explanation, anchors, which or ""))
+        outcome = outcome_name(analysis.attribution) if which == "attribution" else ""
+        sections.insert(0, explanation_section(explanation, anchors, which or "", outcome))
     meta += [f"analysis {analysis.analysis_id}", f"org {analysis.org_id}", _created(analysis)]
     if rendered is not None:
         meta.append(f"rendered {rendered.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC")
