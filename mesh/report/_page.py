@@ -57,6 +57,22 @@ footer { margin-top: 20pt; color: var(--muted); font-size: 8pt; border-top: 1px 
   body { max-width: none; padding: 0; }
   h2 { break-after: avoid; }
   a { color: inherit; }
+  /* Paper does not scroll: a table wider than the page lost its last columns (R22-F4). Every
+     table fits the page's width (smaller type, numbers and long words wrap), its header repeats
+     on each page, and a row taller than a page may break. */
+  .scroll { overflow: visible; }
+  table { font-size: 7.5pt; table-layout: auto; }
+  th, td { padding: 2pt 3pt; overflow-wrap: anywhere; }
+  td.num, th.num { white-space: normal; overflow-wrap: normal; }
+  thead { display: table-header-group; }
+  tr { break-inside: auto; }
+  table.channels th:first-child { width: 17%; }
+  /* The recommendations' prose gets the room; the short columns stay short. */
+  table.recommendations th:nth-child(1) { width: 3%; }
+  table.recommendations th:nth-child(2), table.recommendations th:nth-child(3) { width: 11%; }
+  table.recommendations th:nth-child(4) { width: 19%; }
+  table.recommendations th:nth-child(5) { width: 32%; }
+  table.recommendations th:nth-child(6), table.recommendations th:nth-child(7) { width: 12%; }
 }
 """
 

@@ -85,6 +85,7 @@ def recommendations_table(
         [("#", True), ("Kind", False), ("Channel", False), ("Action", False), ("Why", False),
          (f"Expected impact ({unit})", True), ("Confidence (per row)", True)],
         rows,
+        cls="recommendations",
     )  # fmt: skip
     if channel_rows or realloc:
         money = esc(cur) or "the spend's currency"

@@ -365,6 +365,7 @@ def _channel_table(
          (iroas, True), (naive, True), (platform, True), (mroas, True),
          ("Share of incremental", True)],
         rows,
+        cls="channels",
     )  # fmt: skip
 
 
