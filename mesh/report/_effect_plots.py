@@ -19,7 +19,16 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from mesh.report import _data
-from mesh.report._svg import BLUE, GREY, INK, LIGHT_GREY, ORANGE, VERMILLION, new_figure
+from mesh.report._svg import (
+    BLUE,
+    GREY,
+    INK,
+    LIGHT_GREY,
+    ORANGE,
+    VERMILLION,
+    new_figure,
+    short_label,
+)
 
 MAX_FOREST_ROWS = 30
 
@@ -93,10 +102,11 @@ def estimate_vs_naive(e: causal_pb.EffectEstimate, outcome: str, method: str) ->
     for i, (_, point, lo, hi, color, filled) in enumerate(rows):
         _whisker(ax, len(rows) - 1 - i, point, lo, hi, color, filled)
     ax.axvline(0, color=GREY, linewidth=0.8)
-    ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)])
+    ax.set_yticks(range(len(rows)), [short_label(r[0]) for r in reversed(rows)])
     ax.grid(axis="y", visible=False)
     level = round((1 - (e.alpha or 0.05)) * 100)
-    ax.set_xlabel(f"Effect on {outcome} ({outcome} units; bars: {level}% interval)")
+    name = short_label(outcome)
+    ax.set_xlabel(f"Effect on {name} ({name} units; bars: {level}% interval)")
     return fig
 
 
@@ -313,7 +323,7 @@ def love_plot(rows: Sequence[causal_pb.BalanceRow], threshold: float = 0.1) -> F
             [abs(r.smd_before), abs(r.smd_after)], [yi, yi], color=LIGHT_GREY, linewidth=1, zorder=2
         )
     ax.axvline(threshold, color=INK, linestyle=(0, (4, 3)), linewidth=0.9)
-    ax.set_yticks(y, [r.covariate for r in ordered])
+    ax.set_yticks(y, [short_label(r.covariate) for r in ordered])
     ax.set_ylim(-0.7, len(ordered) - 0.3)
     ax.set_xlim(left=0)
     ax.set_xlabel(f"|Standardised mean difference| (dashed: {threshold})")
@@ -332,7 +342,7 @@ def forest(rows: Sequence[causal_pb.Coefficient], xlabel: str) -> Figure:
             ax.plot([r.ci_lower, r.ci_upper], [yi, yi], color=BLUE, linewidth=1.8)
         ax.plot([r.estimate], [yi], marker="o", markersize=5, color=BLUE)
     ax.axvline(0, color=GREY, linewidth=0.8)
-    ax.set_yticks(y, [r.name for r in rows])
+    ax.set_yticks(y, [short_label(r.name) for r in rows])
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.grid(axis="y", visible=False)
     ax.set_xlabel(xlabel)
@@ -346,7 +356,7 @@ def weights(ws: causal_pb.WeightSet, label: str, top: int = 15) -> Figure:
     fig, (ax,) = new_figure(0.7 + 0.22 * len(items))
     y = list(range(len(items)))[::-1]
     ax.barh(y, [v for _, v in items], color=BLUE, height=0.7)
-    ax.set_yticks(y, [k for k, _ in items])
+    ax.set_yticks(y, [short_label(k) for k, _ in items])
     ax.set_xlabel(label)
     ax.grid(axis="y", visible=False)
     return fig

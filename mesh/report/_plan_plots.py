@@ -26,6 +26,7 @@ from mesh.report._svg import (
     PAGE_WIDTH_IN,
     VERMILLION,
     new_figure,
+    short_label,
 )
 
 ROW_IN = 0.24  # height per channel row: 30 channels fit on one A4 page
@@ -93,7 +94,7 @@ def contributions(channels: Sequence[causal_pb.ChannelAttribution], outcome_labe
     ax.barh(y + offsets[-1], claims, height=height,
             color=ORANGE, hatch="///", edgecolor="white", linewidth=0, label="platform-reported")  # fmt: skip
     ax.axvline(0, color=GREY, linewidth=0.8)
-    ax.set_yticks(y, [c.channel for c in rows])
+    ax.set_yticks(y, [short_label(c.channel) for c in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.grid(axis="y", visible=False)
     _money_axis(ax)
@@ -112,7 +113,7 @@ def adstock(models: Sequence[causal_pb.ChannelResponseModel]) -> Figure:
     fig, (ax,) = new_figure(0.9 + ROW_IN * len(rows))
     image = ax.imshow(grid, aspect="auto", cmap="Blues", vmin=0.0, vmax=float(np.nanmax(grid)),
                       interpolation="nearest")  # fmt: skip
-    ax.set_yticks(range(len(rows)), [m.channel for m in rows])
+    ax.set_yticks(range(len(rows)), [short_label(m.channel) for m in rows])
     ax.set_xticks(range(lags), [str(d) for d in range(lags)])
     ax.xaxis.set_major_locator(MaxNLocator(12, integer=True))
     ax.grid(False)
@@ -161,7 +162,7 @@ def roas(
     line = break_even(revenue, value_per_outcome)
     if line is not None:
         ax.axvline(line, color=INK, linestyle=(0, (4, 3)), linewidth=0.9)
-    ax.set_yticks(y, [c.channel for c in rows])
+    ax.set_yticks(y, [short_label(c.channel) for c in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.grid(axis="y", visible=False)
     if revenue:
@@ -200,7 +201,7 @@ def response_curves(
             ax.axvline(current[c.channel], color=INK, linewidth=1.0)
         if c.channel in optimal:
             ax.axvline(optimal[c.channel], color=VERMILLION, linewidth=1.2, linestyle=(0, (3, 2)))
-        title = wrap_name(c.channel, width)
+        title = wrap_name(short_label(c.channel, 2 * width - 2), width)
         if current.get(c.channel, 0.0) <= 0:  # email on sends: its x axis is not spend
             title += "\nno spend: x is its input"
         ax.set_title(title, fontsize=7.5, fontweight="normal")
@@ -243,7 +244,7 @@ def budget_shift(allocations: Sequence[surfacing_pb.ChannelAllocation], currency
             )
         if a.bound_status == surfacing_pb.BOUND_STATUS_HELD:
             ax.plot([a.current_spend], [yi], marker="s", color=GREY, markersize=5)
-    ax.set_yticks(y, [a.channel for a in rows])
+    ax.set_yticks(y, [short_label(a.channel) for a in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.grid(axis="y", visible=False)
     _money_axis(ax)

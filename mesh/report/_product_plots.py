@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from mesh.report._format import num
-from mesh.report._svg import new_figure
+from mesh.report._svg import new_figure, short_label
 
 _GREEN, _RED, _GREY = "#2e7d32", "#c62828", "#9e9e9e"
 
@@ -44,8 +44,8 @@ def heat_map(result: causal_pb.ProductAnalysisResult) -> Figure:
                     color="#555" if weak[i, j] else "#111")  # fmt: skip
             if weak[i, j]:
                 ax.add_patch(_hatch(j, i))
-    ax.set_xticks(range(len(categories)), categories)
-    ax.set_yticks(range(len(channels)), channels)
+    ax.set_xticks(range(len(categories)), [short_label(c) for c in categories])
+    ax.set_yticks(range(len(channels)), [short_label(c) for c in channels])
     ax.grid(False)
     fig.colorbar(img, ax=ax, label="iROAS", shrink=0.8)
     return fig

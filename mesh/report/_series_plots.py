@@ -32,6 +32,7 @@ from mesh.report._svg import (
     SKY,
     VERMILLION,
     new_figure,
+    short_label,
 )
 
 NAMED_LAYERS = 6  # channels drawn as their own layer; the rest stack as "other"
@@ -95,7 +96,9 @@ def decomposition(daily: causal_pb.DailyDecomposition, outcome_label: str) -> Fi
     colours = [_BASELINE, *_LAYER_COLOURS[: len(parts) - 1]]
     if len(parts) - 1 > len(_LAYER_COLOURS):
         colours.append(GREY)
-    labels = [wrap_name(p, 56) for p, _ in parts]  # a very long name goes over two lines
+    labels = [
+        wrap_name(short_label(p, 100), 56) for p, _ in parts
+    ]  # a very long name goes over two lines
     ncols = _legend_columns([line for label in labels for line in label.splitlines()])
     legend_rows = -(-(len(parts) + 1) // ncols)
     fig, (ax,) = new_figure(2.7 + 0.19 * legend_rows)

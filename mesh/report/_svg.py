@@ -77,6 +77,23 @@ _STYLE: Any = {
 }
 
 
+# The widest data name an axis or legend shows: a 7 in figure keeps room for its plot beside
+# labels of this many 8 pt characters.
+LABEL_CHARS = 30
+
+
+def short_label(name: str, width: int = LABEL_CHARS) -> str:
+    """A data name (channel, covariate, category) cut to ``width`` characters for a chart, the
+    cut in the middle ("Out-of-home digital…rly flight") so the ends that tell names apart
+    ("… #1", "… #2") stay. One long name pushed every label of its chart past the figure's
+    edge (R22-F5); the page's tables keep the whole name."""
+    name = " ".join(name.split())
+    if len(name) <= width:
+        return name
+    tail = max(width // 3, 1)
+    return name[: width - tail - 1].rstrip() + "…" + name[-tail:].lstrip()
+
+
 @contextmanager
 def house_style() -> Iterator[None]:
     with mpl.rc_context(_STYLE):
