@@ -3,7 +3,8 @@
 A sentence whose causal claims are all supported goes out as written (each claim cited to the
 effect it was judged against). A sentence with any other claim does not: it is *rewritten* as
 the grounded writer's statement of what the analysis supports about that cause (once per
-effect in an explanation), or *removed* when no analysis speaks to its cause. Either way the
+effect in an explanation, and never as a copy of a sentence already sent), or *removed* when
+no analysis speaks to its cause. Either way the
 claim, its verdict and the reason are recorded for ``done.unsupported_claims``.
 
 A sized change of one part's spend ("raising Meta by 30% would add 40k") is judged on the
@@ -71,6 +72,10 @@ class Guardrail:
     analyses: Sequence[Analysis]
     _restated: set[tuple[str, str]] = field(default_factory=set)
     _asked: dict[ChangeKey, ChangeInterval | str] = field(default_factory=dict)
+    # every sentence that went out, and those of them the guardrail wrote in place of another:
+    # a rewrite never repeats a sentence already sent, and a later copy of one is not sent
+    _sent: set[str] = field(default_factory=set)
+    _inserted: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._effects = effects_of(self.analyses)
@@ -104,6 +109,9 @@ class Guardrail:
         bad = [j for j in judgements if j.verdict is not Verdict.SUPPORTED]
         lead = text[: len(text) - len(text.lstrip())]
         if not bad:
+            if body in self._inserted:
+                return Passed("")  # the guardrail already said it, in place of a flagged one
+            self._sent.add(body)
             extra = tuple(
                 self._claim_cite(j, len(lead)) for j in judgements if j.effect is not None
             )
@@ -113,6 +121,8 @@ class Guardrail:
         rewrite = self._rewrite(effect, body)
         if effect is not None and rewrite is not None:
             self._restated.add(self._key(effect))
+            self._sent.add(rewrite.text.strip())
+            self._inserted.add(rewrite.text.strip())
             start, end = len(lead), len(lead) + len(rewrite.text)
             shifted = tuple(
                 Cite(c.analysis_id, c.fact, c.start + start, c.end + start) for c in rewrite.cites
@@ -130,8 +140,8 @@ class Guardrail:
         if effect is None or self._key(effect) in self._restated:
             return None
         rewrite = headline(self._by_id[effect.analysis_id], effect)
-        if rewrite.text.strip() == body:
-            return None
+        if rewrite.text.strip() == body or rewrite.text.strip() in self._sent:
+            return None  # no change, or a second copy of a sentence already sent (R20-F3)
         if any(j.verdict is not Verdict.SUPPORTED for j in self.judge(rewrite.text)):
             return None
         return rewrite

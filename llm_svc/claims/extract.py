@@ -7,7 +7,8 @@ counterfactual loss ("cutting X would lose 4.3M", "without X, revenue would have
 lower") are claims too: each says what the channel caused. A clause is not a claim when it
 only reports an association ("correlated with", "associated with", "moved with"), a
 platform's own figure ("Meta reported…"), or is
-hedged ("may have", "suggests", "we could not detect an effect"): those say nothing the
+hedged ("may have", "suggests", "we could not detect an effect"), or qualifies the figures (a
+caveat, the model's assumption) without giving a named cause a size: those say nothing the
 evidence would have to back.
 
 Lexicon-based on purpose: the rules are readable, deterministic and fast (the guardrail runs
@@ -564,6 +565,7 @@ def extract_claims(text: str, subjects: Sequence[re.Pattern[str]] = ()) -> list[
     out: list[Claim] = []
     for sentence in sentences(text):
         previous: str | None = None
+        qualifies = bool(_QUALIFICATION.match(sentence.text))
         for clause in clauses(sentence):
             named = _subject(clause.text, subjects)
             subject = named or previous
@@ -571,10 +573,28 @@ def extract_claims(text: str, subjects: Sequence[re.Pattern[str]] = ()) -> list[
                 subject = ""  # "it", "the campaign": the one cause the evidence has, if one
             if subject is not None:
                 claim = _claim(_without_named_digits(clause, subjects), subject)
-                if claim is not None:
+                if claim is not None and not (qualifies and not _sized_and_named(claim, named)):
                     out.append(replace(claim, text=clause.text))
             previous = subject
     return out
+
+
+# A statement of an assumption or a caveat qualifies the figures ("Caveat: …", "It rests on
+# this assumption: … and add to baseline demand", "Warning: its effect and interval rest on
+# that"): its words of cause and effect describe the model or the data, not an effect claimed
+# (R20-F3). Only a clause in it that names a cause and gives that cause a size is a claim.
+_QUALIFICATION = re.compile(
+    r"^\W*(?:(?:one|another|a|an|the|main|key|important|big|first|second|last|final|other)\s+)*"
+    r"(?:caveats?|warnings?|notes?|assumptions?|limitations?)(?:\s+on\s+[^:]{1,80})?\s*(?::|\bis\b|\bare\b)"
+    r"|^\W*(?:it|this|the (?:model|analysis|estimate))\s+(?:rests?|relies|depends)\s+on\s+"
+    r"(?:this|these|the|an?)\s+(?:\w+\s+)?assumptions?\b"
+    r"|^\W*(?:it|this|the (?:model|analysis)|we)\s+assumes?\b|^\W*assuming\b",
+    re.IGNORECASE,
+)
+
+
+def _sized_and_named(claim: Claim, named: str) -> bool:
+    return bool(named) and (claim.magnitude is not None or claim.interval is not None)
 
 
 def _without_named_digits(clause: Span, subjects: Sequence[re.Pattern[str]]) -> Span:
