@@ -37,6 +37,18 @@ def estimand_name(analysis: causal_pb.Analysis) -> str:
     return estimand_words(name.replace("UNSPECIFIED", ""), roles.unit, roles.time)
 
 
+def effect_title(analysis: causal_pb.Analysis) -> str:
+    """What the page is about: the registered experiment its records came from, by id, where
+    they did ("treated_post", the column such records carry, told the reader nothing: R22-F6);
+    else the treatment column."""
+    e = analysis.estimate
+    outcome = e.outcome or "the outcome"
+    experiment = analysis.request.records.experiment_id
+    if experiment:
+        return f"Experiment {experiment}: effect on {outcome}"
+    return f"Effect of {e.treatment or 'the treatment'} on {outcome}"
+
+
 def _short(e: causal_pb.EffectEstimate) -> str:
     """The estimand's abbreviation ("ATE"), as the words above end: a figure's tick label has
     no room for the whole phrase."""
@@ -115,7 +127,7 @@ def effect_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Section
     head_fig = figs.add(
         "estimate",
         lambda: plots.estimate_vs_naive(e, outcome, ", ".join(filter(None, (method, _short(e))))),
-        f"Effect of {e.treatment or 'the treatment'} on {outcome}",
+        effect_title(analysis),
         f"The causal estimate (filled) with its {level}% interval"
         + (
             " beside the naive comparison (hollow) on the same rows. " + naive_text

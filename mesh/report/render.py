@@ -14,7 +14,13 @@ from mesh.report import UnsupportedAnalysis
 from mesh.report._format import esc
 from mesh.report._page import Section, page
 from mesh.report._svg import house_style
-from mesh.report.effect import Figures, effect_sections, estimand_name, method_name
+from mesh.report.effect import (
+    Figures,
+    effect_sections,
+    effect_title,
+    estimand_name,
+    method_name,
+)
 from mesh.report.explanation import explanation_section, fact_anchors
 from mesh.report.plan import (
     attribution_sections,
@@ -101,9 +107,11 @@ def render_report(
     with house_style():
         if which == "estimate":
             e = analysis.estimate
-            title = f"Effect of {e.treatment or 'the treatment'} on {e.outcome or 'the outcome'}"
+            title = effect_title(analysis)
             sections: list[Section] = effect_sections(analysis, figs)
             meta = [f"{method_name(e)}: {estimand_name(analysis)}"]
+            if analysis.request.records.experiment_id and e.treatment:
+                meta.append(f"treatment column {e.treatment}")
             cur, label = "", f"Incremental {e.outcome or 'outcome'}"
         elif which == "attribution":
             result = analysis.attribution
