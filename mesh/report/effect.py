@@ -49,6 +49,17 @@ def effect_title(analysis: causal_pb.Analysis) -> str:
     return f"Effect of {e.treatment or 'the treatment'} on {outcome}"
 
 
+def _naive_rows(e: causal_pb.EffectEstimate) -> str:
+    """Which rows the naive comparison ran on, where they are not the estimate's: it regresses
+    the outcome on the treatment over every input row, which for a geo test includes the
+    pre-period (R20-F9: "on the same rows" beside 1,680 geo-days against an estimate of 20)."""
+    n = e.naive_estimate.n
+    if not n or not e.n or n == e.n:
+        return " on the same rows"
+    return (f": the outcome regressed on the treatment alone over all {n:,} input rows, not the "
+            f"estimate's {e.n:,} observations, so it may compare periods as well as arms")  # fmt: skip
+
+
 def _short(e: causal_pb.EffectEstimate) -> str:
     """The estimand's abbreviation ("ATE"), as the words above end: a figure's tick label has
     no room for the whole phrase."""
@@ -130,7 +141,7 @@ def effect_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Section
         effect_title(analysis),
         f"The causal estimate (filled) with its {level}% interval"
         + (
-            " beside the naive comparison (hollow) on the same rows. " + naive_text
+            f" beside the naive comparison (hollow){esc(_naive_rows(e))}. " + naive_text
             if naive_text
             else "; no naive comparison was computed for this analysis."
         ),

@@ -1,9 +1,19 @@
-"""An experiment's page names the experiment (R22-F6)."""
+"""An experiment's page names the experiment (R22-F6), and the naive comparison says which rows
+it ran on where they are not the estimate's (R20-F9)."""
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 from mesh.report import render_report
 from tests.report.analyses import effect_analysis
+
+
+def _caption(html: str) -> str:
+    m = re.search(r'data-figure="estimate">.*?<figcaption>(.*?)</figcaption>', html, re.S)
+    assert m, "no estimate figure"
+    return unescape(re.sub(r"<[^>]+>", "", m.group(1)))
 
 
 def test_an_experiments_page_is_titled_by_the_experiment() -> None:
@@ -17,3 +27,18 @@ def test_an_experiments_page_is_titled_by_the_experiment() -> None:
     # A page from a data set keeps the treatment column as its subject.
     plain = render_report(effect_analysis("did"))
     assert "<title>Effect of treated_post on revenue</title>" in plain
+
+
+def test_the_naive_comparison_names_its_rows_where_they_differ() -> None:
+    analysis = effect_analysis("did")
+    e = analysis.estimate
+    assert e.HasField("naive_estimate") and e.naive_estimate.n == e.n
+    assert "beside the naive comparison (hollow) on the same rows." in _caption(
+        render_report(analysis)
+    )
+    # A geo test's estimate on the geos' test-window means, its naive comparison on every
+    # geo-day of the input (the demo's: 20 against 1,680).
+    e.n, e.naive_estimate.n = 20, 1680
+    caption = _caption(render_report(analysis))
+    assert "on the same rows" not in caption
+    assert "over all 1,680 input rows, not the estimate's 20 observations" in caption
