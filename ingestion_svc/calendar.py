@@ -223,23 +223,36 @@ def calendar_columns(
         return year_frame(country, 2000).iloc[:0].reset_index(drop=True)
     if geos is None:
         return _take(country, None, days)
-    found: dict[object, str] = {}
-    for g in dict.fromkeys(geos.tolist()):
-        where = split_geo(g, country) if isinstance(g, str) and g else None
-        found[g] = (where[1] or "") if where is not None and where[0] == country else ""
-    keys = np.array([found[g] for g in geos.tolist()], dtype=str)
-    subs, inverse = np.unique(keys, return_inverse=True)
-    if subs.size == 1:
-        return _take(country, subs[0] or None, days)
-    parts, positions = [], []
-    for k, sub in enumerate(subs.tolist()):
-        rows = np.flatnonzero(inverse == k)
-        parts.append(_take(country, sub or None, days[rows]))
-        positions.append(rows)
-    frame = pd.concat(parts, ignore_index=True)
-    order = np.empty(days.size, dtype=np.int64)
-    order[np.concatenate(positions)] = np.arange(days.size)
-    return frame.take(order).reset_index(drop=True)
+    codes, unique = pd.factorize(pd.Series(geos, dtype=object), use_na_sentinel=True)
+    subs = [_subdivision(country, g) for g in unique.tolist()]
+    kinds = sorted({x for x in subs if x})
+    if not kinds:
+        return _take(country, None, days)
+    # one table of the national days (slot 0) and each subdivision's, keyed by (slot, day)
+    slot = np.array([kinds.index(x) + 1 if x else 0 for x in subs] + [0], dtype=np.int64)
+    years = days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    table = _subdivisions_frame(country, tuple(np.unique(years).tolist()), (None, *kinds))
+    keys = slot[np.where(codes >= 0, codes, len(subs))] * _BAND + days
+    return table.take(table.index.get_indexer(keys)).reset_index(drop=True)
+
+
+_BAND = 1 << 24  # more days than 1900-2200 holds, either side of 1970
+
+
+def _subdivision(country: str, geo: object) -> str | None:
+    where = split_geo(geo, country) if isinstance(geo, str) and geo else None
+    return where[1] if where is not None and where[0] == country else None
+
+
+@lru_cache(maxsize=8)  # a US account's tens of states × years: a few MB each
+def _subdivisions_frame(
+    country: str, years: tuple[int, ...], subdivisions: tuple[str | None, ...]
+) -> pd.DataFrame:
+    parts = []
+    for k, sub in enumerate(subdivisions):
+        part = _years_frame(country, years, sub)
+        parts.append(part.set_axis(part.index + k * _BAND))
+    return pd.concat(parts)
 
 
 def _take(country: str, subdivision: str | None, days: np.ndarray) -> pd.DataFrame:
