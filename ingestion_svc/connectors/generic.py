@@ -107,9 +107,9 @@ def normalise(
     geo_key: np.ndarray | str = account.country
     geo: np.ndarray | str = account.country
     if mapping.geo:
-        geo_key, geo = map_geo(
-            checks.text_field(rows, mapping.geo), account, checks, mapping.geo, subdivision=True
-        )
+        written = checks.text_field(rows, mapping.geo)
+        _refuse_non_regions(checks, written, account, mapping.geo)
+        geo_key, geo = map_geo(written, account, checks, mapping.geo, subdivision=True)
     currency = checks.currency(
         checks.text_field(rows, mapping.currency_code)
         if mapping.currency_code
@@ -142,6 +142,58 @@ def normalise(
             "attribution_ok": np.ones(n, dtype=bool),
             "outcome_reported": np.full(n, bool(mapping.conversions or mapping.revenue)),
         },
+    )
+
+
+# Geo labels that are no region. A total (a pivot's or BI export's subtotal row) stored as one
+# more geo doubles every figure the geos add up to: spend, incremental outcome, baseline; a
+# placeholder holds sales no region can be given. Compared upper case, spaces squeezed, with
+# brackets and a trailing colon dropped ("(All)", "Total:").
+_TOTALS = frozenset({
+    "TOTAL", "TOTALS", "GRAND TOTAL", "SUBTOTAL", "SUB TOTAL", "SUB-TOTAL", "SUM", "ALL",
+    "ALL GEOS", "ALL REGIONS", "ALL STATES", "ALL MARKETS", "ALL LOCATIONS", "OVERALL",
+    "NATIONAL", "NATIONWIDE", "COUNTRY TOTAL", "TOTAL COUNTRY",
+})  # fmt: skip
+_PLACEHOLDERS = frozenset({
+    "NOT SET", "BLANK", "EMPTY", "N/A", "NONE", "NULL", "NAN", "UNKNOWN", "-", "--",
+})  # fmt: skip
+
+
+def _label(value: str) -> str:
+    return " ".join(value.strip().strip("()[]").removesuffix(":").split()).upper()
+
+
+def _refuse_non_regions(checks: Checks, written: np.ndarray, account: Account, field: str) -> None:
+    """Reject rows whose geo is blank, a total over geos or a placeholder, whatever the
+    country: without one (DMAs, Meridian's geo codes) any label is kept as a geo, so a
+    'Total' row per day was stored as one more geo and doubled every absolute figure. A
+    label the account's geo_keys map is the user's own and is kept."""
+    keys = account.geo_keys or {}
+    label = [None if v is None or v in keys else _label(v) for v in written.tolist()]
+    checks.fail(
+        np.fromiter((lb == "" for lb in label), bool, len(label)),
+        field,
+        "missing_field",
+        f"{field} is missing (blank)",
+    )
+    checks.fail(
+        np.fromiter((lb in _TOTALS for lb in label), bool, len(label)),
+        field,
+        "unknown_geo",
+        lambda i: (
+            f"geo {quoted(written[i])} reads as a total over geos, not a region: the geos "
+            "are added up, so a total row would count each of them twice. Leave total rows "
+            "out of the file (a file of national rows only: map no geo column)"
+        ),
+    )
+    checks.fail(
+        np.fromiter((lb in _PLACEHOLDERS for lb in label), bool, len(label)),
+        field,
+        "unknown_geo",
+        lambda i: (
+            f"geo {quoted(written[i])} is a placeholder, not a region: its rows cannot be "
+            "put in a geo. Give them their region, or leave them out"
+        ),
     )
 
 

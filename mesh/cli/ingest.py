@@ -538,6 +538,12 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             if clash is not None:
                 print(f"error: {clash.text(path)}", file=sys.stderr)
                 return 2
+    if mapping and args.source in MAPPED_SOURCES:
+        for path in args.files:
+            total = generic_rows.total_geo(numbered_rows(path, args.encoding), mapping)
+            if total is not None:
+                print(f"error: {total.text(path)}", file=sys.stderr)
+                return 2
     if args.source in MAPPED_SOURCES:
         for path in args.files:
             if (problem := org_column_problem(path, args.org, args.encoding)) is not None:

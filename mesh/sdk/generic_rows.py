@@ -107,6 +107,72 @@ def conflict(rows: Iterable[tuple[int, str]], mapping: dict[str, str]) -> Confli
     return Conflict(n, len(clashing), (first[0], first[1]), first[2])
 
 
+@dataclass(frozen=True, slots=True)
+class TotalGeo:
+    """A geo whose values are the sum of the other geos' on (nearly) every day it has."""
+
+    geo: str
+    days: int  # days on which it equals the others' sum
+    of: int  # days on which it appears beside two or more other geos
+    line: int  # its first row
+
+    def text(self, path: object) -> str:
+        return (
+            f"{path}: geo {self.geo!r} (first on line {self.line}) equals the sum of the other "
+            f"geos on {self.days:,} of its {self.of:,} days: it is a total row, which would be "
+            "stored as one more geo and double every figure (spend, incremental outcome, "
+            "baseline). Leave the total rows out of the file"
+        )
+
+
+# A total shows on at least this many days, and on this share of the days it is there with
+# two or more other geos: a region equal to the others' sum now and then is chance.
+TOTAL_MIN_DAYS = 7
+TOTAL_SHARE = 0.9
+
+
+def total_geo(rows: Iterable[tuple[int, str]], mapping: dict[str, str]) -> TotalGeo | None:
+    """The first geo (as written) that is the sum of the others, measure by measure (each
+    key's rows added first), on most of its days; None when none is. The ingestion service
+    refuses total labels ("Total", "All", …); this finds one under any name."""
+    columns = [mapping[m] for m in MEASURES if mapping.get(m)]
+    if not mapping.get("geo") or not columns:
+        return None
+    cells: dict[tuple[str, str, str], dict[str, list[float]]] = {}
+    first: dict[str, int] = {}
+    written: dict[str, str] = {}  # the geo as its first row spells it
+    for line, _, row in _parsed(rows):
+        key = _key(row, mapping) if type(row) is dict else None
+        values = [_number(_get(row, c)) for c in columns] if key and key[1] else [None]
+        if key is None or any(v is None for v in values):
+            continue
+        day, geo, campaign, org = key
+        cell = cells.setdefault((day, campaign, org), {}).setdefault(geo, [0.0] * len(columns))
+        for j, v in enumerate(values):
+            cell[j] += v or 0.0
+        if geo not in first:
+            first[geo] = line
+            written[geo] = str(_get(row, mapping["geo"])).strip()
+    seen: dict[str, int] = dict.fromkeys(first, 0)
+    equal: dict[str, int] = dict.fromkeys(first, 0)
+    for geos in cells.values():
+        if len(geos) < 3:
+            continue
+        sums = [math.fsum(v[j] for v in geos.values()) for j in range(len(columns))]
+        for geo, own in geos.items():
+            seen[geo] += 1
+            rest = [total - x for total, x in zip(sums, own, strict=True)]
+            if any(own) and all(
+                math.isclose(x, r, rel_tol=1e-4, abs_tol=0.01)
+                for x, r in zip(own, rest, strict=True)
+            ):
+                equal[geo] += 1
+    for geo, line in first.items():
+        if equal[geo] >= TOTAL_MIN_DAYS and equal[geo] >= TOTAL_SHARE * seen[geo]:
+            return TotalGeo(written[geo], equal[geo], seen[geo], line)
+    return None
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None

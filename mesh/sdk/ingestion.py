@@ -152,7 +152,8 @@ class IngestionCalls(ClientBase):
         raise ValueError before anything is sent, since one row per key is stored and the
         others would be lost (an order-level frame); ``sum_rows=True`` adds each key's rows
         into one instead (rejections then carry the index of the key's first row). The
-        service refuses, by row, those whose differently spelled geos are one.
+        service refuses, by row, those whose differently spelled geos are one. A geo that is
+        the sum of the others on most days (a "Total" row per day) raises ValueError too.
         """
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
@@ -288,11 +289,11 @@ def _keyed_rows(
     texts = [(i, r if isinstance(r, str) else json_row(r)) for i, r in enumerate(rows)]
     if sum_rows:
         texts = list(generic_rows.summed(texts, mapping))
-        return [t for _, t in texts], [i for i, _ in texts]
-    clash = generic_rows.conflict(texts, mapping)
-    if clash is not None:
+    elif (clash := generic_rows.conflict(texts, mapping)) is not None:
         raise ValueError(clash.text("rows", flag="sum_rows=True"))
-    return [t for _, t in texts], None
+    if (total := generic_rows.total_geo(texts, mapping)) is not None:
+        raise ValueError(total.text("rows").replace("line", "row"))
+    return [t for _, t in texts], [i for i, _ in texts] if sum_rows else None
 
 
 def _renumber(summary: IngestSummary, sent_as: list[int]) -> None:
