@@ -418,17 +418,30 @@ _ADJECTIVES = {"dai": "day", "wee": "week", "mon": "month", "qua": "quarter", "y
                "ann": "year"}  # fmt: skip
 
 
-def _period(text: str) -> str:
-    """The period a clause's rate names ("day", "week", …), or "" when it names none."""
-    m = _PERIOD.search(text)
-    if m is None:
+def _period(text: str, size: Quantity | None) -> str:
+    """The period the claim's size is a rate over ("day", "week", …), or "" when it is none:
+    a period written just after the size ("55,273 USD of revenue per day") or an adjective
+    before it ("increased daily revenue by 55,273"), with no other figure between them ("4.2M
+    over the window, about 35k a day": the 4.2M is no rate)."""
+    if size is None:
         return ""
-    if m.group("unit"):
-        return m.group("unit").lower()
-    if m.group("short"):
-        short = m.group("short").lower()
-        return _SHORT.get(short, short)
-    return _ADJECTIVES[m.group("adj").lower()[:3]]
+    starts = [q.start for q in quantities(text)]
+    for m in _PERIOD.finditer(text):
+        if m.start() >= size.end:
+            between = text[size.end : m.start()]
+            if len(between.split()) > 5 or any(size.end <= q < m.start() for q in starts):
+                continue
+        elif not (m.group("adj") and m.end() <= size.start) or any(
+            m.end() <= q < size.start for q in starts
+        ):
+            continue
+        if m.group("unit"):
+            return m.group("unit").lower()
+        if m.group("short"):
+            short = m.group("short").lower()
+            return _SHORT.get(short, short)
+        return _ADJECTIVES[m.group("adj").lower()[:3]]
+    return ""
 
 
 def _claim(span: Span, subject: str) -> Claim | None:
@@ -455,7 +468,7 @@ def _claim(span: Span, subject: str) -> Claim | None:
         or (size is not None and size.kind is QuantityKind.MULTIPLE and "roas" in text.lower())
         or (breakeven != 0 and size is None)
     )
-    period = _period(text)
+    period = _period(text, size)
     percent_roas = roas and size is not None and _is_percent_roas(text, size)
     if percent_roas and size is not None:
         # "a 500% iROAS", "ROAS of 208%": a return of 5.00 / 2.08 per unit of spend (as Google

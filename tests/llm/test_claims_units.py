@@ -170,6 +170,11 @@ def explain_with(llm: llm_grpc.LlmServiceStub, answer: str) -> pb.ExplanationDon
          V.CLAIM_VERDICT_UNSUPPORTED, "extrapolates the analysis's 120-day window"),
         ("Meta prospecting increased revenue by 20 million USD annually.",
          V.CLAIM_VERDICT_UNSUPPORTED, "extrapolates the analysis's 120-day window"),
+        ("Meta prospecting added 55k/day in revenue.",
+         V.CLAIM_VERDICT_SUPPORTED, "29,957 to 80,589 per day"),
+        # the period is the figure's it follows, not every figure's in the clause
+        ("Meta prospecting drove 6.6M over the window, about 55k a day.",
+         V.CLAIM_VERDICT_SUPPORTED, "inside the 90% interval 3,594,822 to 9,670,734"),
         # the window's total, no period: as before
         ("Meta prospecting increased revenue by 6,632,778 USD.",
          V.CLAIM_VERDICT_SUPPORTED, "inside the 90% interval 3,594,822 to 9,670,734"),
