@@ -20,8 +20,9 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
+from mesh.runtime.exceptions import InvalidInput
 from mesh.sdk import generic_rows
-from mesh.sdk._base import ClientBase, _call, _date, retry_delay
+from mesh.sdk._base import ClientBase, _call, _date, as_date, retry_delay
 from mesh.sdk.failures import RpcFailure
 
 if TYPE_CHECKING:  # pandas costs ~0.5 CPU-s to import; calendar() loads it when called
@@ -81,11 +82,14 @@ class IngestionCalls(ClientBase):
 
     # -- calendar (pb2 → DataFrame) -----------------------------------------------------
     def calendar(
-        self, country: str, start: dt.date, end: dt.date, *, subdivision: str = ""
+        self, country: str, start: dt.date | str, end: dt.date | str, *, subdivision: str = ""
     ) -> pd.DataFrame:
-        """The calendar dimension as a DataFrame, one row per date."""
+        """The calendar dimension as a DataFrame, one row per date; ``start`` and ``end`` are
+        dates or ISO strings. ``iso_week`` is numbered within ``iso_year``, which differs from
+        ``year`` around New Year (2024-12-30 is 2025 week 1; 2021-01-01 is 2020 week 53)."""
         import pandas as pd
 
+        start, end = _required_date(start, "start"), _required_date(end, "end")
         request = ingestion_pb.GetCalendarRequest(
             country=country,
             start_date=common_pb.Date(year=start.year, month=start.month, day=start.day),
@@ -99,6 +103,7 @@ class IngestionCalls(ClientBase):
                 "year": [d.year for d in reply.days],
                 "quarter": [d.quarter for d in reply.days],
                 "month": [d.month for d in reply.days],
+                "iso_year": [d.iso_year for d in reply.days],
                 "iso_week": [d.week for d in reply.days],
                 "day_of_week": [d.day_of_week for d in reply.days],
                 "is_weekend": [d.is_weekend for d in reply.days],
@@ -278,6 +283,13 @@ class IngestionCalls(ClientBase):
             if not reply.next_page_token:
                 return out
             request.page_token = reply.next_page_token
+
+
+def _required_date(value: object, field: str) -> dt.date:
+    day = as_date(value, field)
+    if day is None:
+        raise InvalidInput(f"{field}: a date is required (a datetime.date or 'yyyy-mm-dd')")
+    return day
 
 
 def _keyed_rows(
