@@ -147,7 +147,10 @@ def media_off_panel(
     if not off.any():
         return OffPanel(media, [], 0.0, "")
     total = float(media.loc[inside, "spend"].sum())
-    national = off & np.array([is_national(g, outcome_geos) for g in geo], dtype=bool)
+    # per distinct geo, not per row (a year of 50 geos' media is ~0.5 M rows)
+    outcome_set = set(outcome_geos)
+    nationals = [g for g in geo[off].unique() if is_national(g, outcome_set)]
+    national = off & geo.isin(nationals).to_numpy()
     stray = off & ~national
     warnings: list[str] = []
     out = media.loc[~off]
@@ -155,14 +158,14 @@ def media_off_panel(
     if national.any() and kept and weights.sum() > 0:
         share = weights / weights.sum()
         rows = media.loc[national]
-        spread = rows.loc[rows.index.repeat(len(kept))].copy()
+        spread = rows.iloc[np.repeat(np.arange(len(rows)), len(kept))].copy()
         spread["geo"] = np.tile(np.asarray(kept, dtype=object), len(rows))
         factor = np.tile(share, len(rows))
         for col in ("spend", "impressions", "platform_outcome"):
             if col in spread.columns:
                 spread[col] = spread[col].to_numpy(np.float64) * factor
         out = pd.concat([out, spread], ignore_index=True)
-        where = sorted({g or "no geo" for g in geo[national]})
+        where = sorted({g or "no geo" for g in geo[national].unique()})
         warnings.append(
             f"national media ({', '.join(where)}: rows without a state or region) spread over "
             f"the {len(kept)} geos by each geo's share of the outcome over the window, as "
@@ -177,7 +180,7 @@ def media_off_panel(
     rows = media.loc[stray]
     left = float(rows["spend"].sum())
     share = left / total if total > 0 else 0.0
-    names = sorted({g or "no geo" for g in geo[stray]})
+    names = sorted({g or "no geo" for g in geo[stray].unique()})
     warnings.append(
         f"media on {len(names)} geo(s) without a first-party outcome left out "
         f"({', '.join(names[:10])}): {_amounts(rows, total, currency)}; its effect can be "

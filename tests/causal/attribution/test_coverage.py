@@ -98,6 +98,15 @@ def test_national_media_is_spread_by_outcome_share_and_said(world) -> None:
         assert p.checks == () and not [w for w in p.warnings if "left out" in w]
 
 
+def test_the_spread_reads_rows_by_position(world) -> None:
+    """Frames concatenated without a fresh index repeat their labels: each national row is
+    spread once all the same."""
+    outcome, media = world
+    p = build(outcome, media.set_axis(np.zeros(len(media), dtype=np.int64)))
+    national = media.loc[media["channel"] == "tv", "spend"].sum()
+    assert p.spend[p.channels.index("tv")].sum() == pytest.approx(national, rel=1e-9)
+
+
 def test_the_fit_holds_every_truth_with_tv_spread(world) -> None:
     """Before: tv absent, search 4.49 on the audit's year; here every truth is inside."""
     result = analyze(build(*world), ModelSpec(holdout_days=0))
