@@ -13,23 +13,42 @@ and version makes that retry write nothing twice. The ack is stored as opaque by
 servicer's serialised message) beside the fingerprint, so reusing a batch id for different
 rows is caught.
 
-Replicas of the service share the ledger file (one host, ``liftos serve --replicas``): a
-reservation names its owner's process, and one whose process has died (killed mid-batch,
-no chance to release) is taken over by the next call that needs the id.
+Replicas of the service share the ledger file (``liftos serve --replicas``, or replicas on
+several hosts or containers sharing the data dir): a reservation names its owner's ledger
+instance, and one whose instance is gone (killed mid-batch, no chance to release) is taken
+over by the next call that needs the id. An instance holds a *lease* in the file, renewed
+every few seconds by a thread of its own and dropped when it closes: an instance is gone
+when its lease has lapsed, whatever host it ran on — a pid means nothing on another host or
+in another pid namespace (a container's pid 1 is alive in every container), so the kernel is
+asked about the pid only when the instance ran in this pid namespace of this boot (a kill -9
+is then seen at once). Hosts sharing the file must keep their clocks within the lease.
+
+A release that fails (a full disk) leaves the reservation with its live owner: it is kept in
+this process as abandoned, so a retry here takes the id over at once, and the lease thread
+retries the release until it succeeds, so other replicas see the id free then.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import socket
+import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mesh.runtime.sqlite_db import LockedSQLite
 
-__all__ = ["BatchLedger", "InFlight", "LedgerEntry"]
+__all__ = ["LEASE_S", "BatchLedger", "InFlight", "LedgerEntry", "host_key"]
+
+_LOGGER = logging.getLogger(__name__)
+# How long an instance's lease lasts, and how often the holder renews it.
+LEASE_S = 30.0
+_RENEW_FRACTION = 6
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -48,12 +67,29 @@ CREATE TABLE IF NOT EXISTS reservations (
     reserved_at_us INTEGER NOT NULL,
     PRIMARY KEY (org_id, batch_id)
 );
+CREATE TABLE IF NOT EXISTS instances (
+    instance TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    lease_until_us INTEGER NOT NULL
+);
 """
 
 # Ledgers open in this process ("pid:uuid"): a reservation of this pid by any other is left
 # from an earlier run of a process that had our pid (a restarted container's pid 1).
 _OPEN: set[str] = set()
+# Reservations (org, batch id, owner) of this process whose release failed: dead here.
+_ABANDONED: set[tuple[str, str, str]] = set()
 _OPEN_LOCK = threading.Lock()
+
+
+def host_key() -> str:
+    """This kernel boot and pid namespace: where a pid can be asked about (hostname where
+    /proc does not say)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}/{os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return socket.gethostname()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,35 +102,89 @@ class LedgerEntry:
 
 @dataclass(frozen=True, slots=True)
 class InFlight:
-    """A batch id another call is writing now: the fingerprint of its request."""
+    """A batch id another call is writing now: the fingerprint of its request, and who holds
+    it since when (for saying so)."""
 
     fingerprint: str
+    owner: str = field(default="", compare=False)
+    reserved_at_us: int = field(default=0, compare=False)
 
 
 class BatchLedger(LockedSQLite):
-    """SQLite-backed (WAL, synchronous=FULL); safe to call from worker threads."""
+    """SQLite-backed (WAL, synchronous=FULL); safe to call from worker threads.
 
-    def __init__(self, path: Path) -> None:
+    ``lease_s`` is how long this instance's lease lasts without renewal (tests shorten it)."""
+
+    def __init__(self, path: Path, *, lease_s: float = LEASE_S) -> None:
         super().__init__(path, _SCHEMA)
         self._instance = f"{os.getpid()}:{uuid.uuid4().hex}"
+        self._host = host_key()
+        self._lease_s = lease_s
         with _OPEN_LOCK:
             _OPEN.add(self._instance)
         with self._lock:
+            self._renew()
             stale = [
                 owner
                 for (owner,) in self._db.execute("SELECT DISTINCT owner FROM reservations")
-                if _dead(owner)
+                if self._dead(owner)
             ]
             self._db.executemany("DELETE FROM reservations WHERE owner = ?", [(o,) for o in stale])
+            self._db.execute(
+                "DELETE FROM instances WHERE lease_until_us < ?", (_now_us() - 3_600_000_000,)
+            )
+        self._stop = threading.Event()
+        self._leases = threading.Thread(target=self._hold_lease, name="ledger-lease", daemon=True)
+        self._leases.start()
 
     def owner(self, caller: str) -> str:
         """The owner name a reservation of ``caller`` (e.g. one Ingest stream) carries."""
         return f"{self._instance}:{caller}"
 
     def close(self) -> None:
+        self._stop.set()
+        self._leases.join()
         with _OPEN_LOCK:
             _OPEN.discard(self._instance)
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            # gone now, not when the lease lapses (a failure here: when it lapses)
+            self._db.execute("DELETE FROM instances WHERE instance = ?", (self._instance,))
         super().close()
+
+    def _renew(self) -> None:
+        """Extend this instance's lease (under ``self._lock``)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO instances VALUES (?, ?, ?)",
+            (self._instance, self._host, _now_us() + int(self._lease_s * 1e6)),
+        )
+
+    def _hold_lease(self) -> None:
+        """Renew the lease, and retry the releases that failed, until the ledger closes."""
+        failing = False
+        while not self._stop.wait(self._lease_s / _RENEW_FRACTION):
+            try:
+                with self._lock:
+                    self._renew()
+                failing = False
+            except sqlite3.Error as error:
+                if not failing:  # once per outage, not every few seconds
+                    _LOGGER.error(
+                        "ingestion's batch ledger could not renew its lease (%s); other "
+                        "replicas take this process's reserved batch ids over once it lapses",
+                        error,
+                    )
+                failing = True
+            with _OPEN_LOCK:
+                mine = [a for a in _ABANDONED if a[2].startswith(self._instance + ":")]
+            for org_id, batch_id, owner in mine:
+                with contextlib.suppress(sqlite3.Error):
+                    self.release(org_id, batch_id, owner)
+
+    def abandon(self, org_id: str, batch_id: str, owner: str) -> None:
+        """Give up a reservation whose :meth:`release` failed: taken over by the next call
+        here at once, and released by the lease thread once the ledger can be written."""
+        with _OPEN_LOCK:
+            _ABANDONED.add((org_id, batch_id, owner))
 
     def get(self, org_id: str, batch_id: str) -> LedgerEntry | None:
         with self._lock:
@@ -131,10 +221,16 @@ class BatchLedger(LockedSQLite):
         if row is not None:
             return LedgerEntry(row[0], bytes(row[1]))
         held = self._db.execute(
-            "SELECT fingerprint, owner FROM reservations WHERE org_id = ? AND batch_id = ?", key
+            "SELECT fingerprint, owner, reserved_at_us FROM reservations "
+            "WHERE org_id = ? AND batch_id = ?",
+            key,
         ).fetchone()
-        if held is not None and not _dead(held[1]):
-            return InFlight(held[0])
+        if held is not None:
+            with _OPEN_LOCK:
+                abandoned = (*key, held[1]) in _ABANDONED
+                _ABANDONED.discard((*key, held[1]))
+            if not abandoned and not self._dead(held[1]):
+                return InFlight(held[0], held[1], int(held[2]))
         self._db.execute(
             "INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?, ?)",
             (*key, fingerprint, owner, int(time.time() * 1e6)),
@@ -149,6 +245,8 @@ class BatchLedger(LockedSQLite):
                 "DELETE FROM reservations WHERE org_id = ? AND batch_id = ? AND owner = ?",
                 (org_id, batch_id, owner),
             )
+        with _OPEN_LOCK:
+            _ABANDONED.discard((org_id, batch_id, owner))
 
     def put(self, org_id: str, batch_id: str, fingerprint: str, ack: bytes) -> None:
         """Record an ack (a second put of the same batch keeps the first), ending the batch
@@ -176,22 +274,34 @@ class BatchLedger(LockedSQLite):
             ).fetchone()
         return int(n)
 
-
-def _dead(owner: str) -> bool:
-    """Whether the process that wrote a reservation ("pid:uuid:caller") has ended."""
-    pid_text, _, rest = owner.partition(":")
-    instance = f"{pid_text}:{rest.partition(':')[0]}"
-    try:
-        pid = int(pid_text)
-    except ValueError:
-        return True
-    if pid == os.getpid():
-        with _OPEN_LOCK:
-            return instance not in _OPEN
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
+    def _dead(self, owner: str) -> bool:
+        """Whether the ledger instance that wrote a reservation ("pid:uuid:caller") is gone:
+        closed or its lease lapsed, or (same boot and pid namespace) its pid has ended.
+        Called under ``self._lock``."""
+        pid_text, _, rest = owner.partition(":")
+        instance = f"{pid_text}:{rest.partition(':')[0]}"
+        try:
+            pid = int(pid_text)
+        except ValueError:
+            return True
+        row = self._db.execute(
+            "SELECT host, lease_until_us FROM instances WHERE instance = ?", (instance,)
+        ).fetchone()
+        if row is None or row[1] < _now_us():
+            return True
+        if row[0] != self._host:
+            return False  # another host's or namespace's pid: its lease says it is alive
+        if pid == os.getpid():
+            with _OPEN_LOCK:
+                return instance not in _OPEN
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, another user's
+            return False
         return False
-    return False
+
+
+def _now_us() -> int:
+    return int(time.time() * 1e6)

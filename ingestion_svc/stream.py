@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import functools
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,11 +32,11 @@ from ingestion_svc.errors import BatchIdReused, InvalidIngestRequest
 from ingestion_svc.experiments import ExperimentRegistry
 from ingestion_svc.external_factors import FactorRegistry, FactorTable
 from ingestion_svc.history import StreamHistory
-from ingestion_svc.ledger import BatchLedger, InFlight
+from ingestion_svc.ledger import LEASE_S, BatchLedger, InFlight
 from ingestion_svc.parse import ROW
 from ingestion_svc.raw_batch import MAX_BATCH_ROWS, RawBatch, Rejection
 from ingestion_svc.rejection_list import clipped
-from mesh.runtime.exceptions import shown
+from mesh.runtime.exceptions import DependencyUnavailable, shown
 from mesh.runtime.frames.gc_pause import gc_paused
 
 __all__ = [
@@ -68,6 +69,11 @@ CONCURRENT_SCANS = 8
 # A batch whose id another call is writing (same rows) waits for that call's answer, asking
 # the ledger again after this long, doubling up to the most.
 _WAIT_FIRST_S, _WAIT_MOST_S = 0.02, 0.5
+# ...at most this long (the holder's lease lapses well within it if its process died), and
+# ending this long before the caller's deadline, so the caller hears why.
+IN_FLIGHT_WAIT_S = 2 * LEASE_S
+_DEADLINE_MARGIN_S = 1.0
+_LOGGER = logging.getLogger(__name__)
 _STREAMS = itertools.count()
 
 
@@ -173,6 +179,7 @@ class _Waiting:
 
     batch: RawBatch
     fingerprint: str
+    held: InFlight
 
     def decoded(self) -> tuple[RawBatch, str]:
         return self.batch, self.fingerprint
@@ -225,9 +232,23 @@ class IngestStream:
             reserved = sorted(self._reserved)
             self._reserved.clear()
         for org_id, batch_id in reserved:
-            self.deps.ledger.release(org_id, batch_id, self._owner)
+            self._release(org_id, batch_id)
         if self._writer is not None:
             await self._writer.close(failed=self._failed)
+
+    def _release(self, org_id: str, batch_id: str) -> None:
+        """Release a reservation; when the ledger cannot be written (a full disk), say so and
+        abandon it instead (``BatchLedger.abandon``), so its retry is not kept waiting."""
+        try:
+            self.deps.ledger.release(org_id, batch_id, self._owner)
+        except Exception as error:  # every batch id of the stream is released, whatever fails
+            _LOGGER.error(
+                "could not release batch %r of org %r in ingestion's ledger (%s): a retry on "
+                "this server takes it over; the release is retried until the ledger can be "
+                "written",
+                batch_id, org_id, error,
+            )  # fmt: skip
+            self.deps.ledger.abandon(org_id, batch_id, self._owner)
 
     async def stage(self, decode: Callable[[], tuple[RawBatch, str]], now: dt.datetime) -> Staged:
         """Everything up to memory's answer: replay, or transform the batch and send its
@@ -242,11 +263,16 @@ class IngestStream:
         """
         front = await asyncio.to_thread(_paused, self._prepare, decode)
         wait = _WAIT_FIRST_S
+        until = time.monotonic() + IN_FLIGHT_WAIT_S
+        if self.deadline is not None:  # answered before the caller gives up, not cancelled
+            until = min(until, self.deadline - _DEADLINE_MARGIN_S)
         while isinstance(front, _Waiting):
             # another call is writing this batch id with the same rows: its ack will be
-            # replayed, or it fails and releases the id to this call (the caller's deadline
-            # ends the wait)
-            await asyncio.sleep(wait)
+            # replayed, or it fails and releases the id to this call, or its owner is found
+            # gone (``BatchLedger``); past ``until`` the caller is told who holds it
+            if time.monotonic() >= until:
+                raise _still_held(front)
+            await asyncio.sleep(min(wait, max(until - time.monotonic(), 0.0)))
             wait = min(2 * wait, _WAIT_MOST_S)
             front = await asyncio.to_thread(_paused, self._prepare, front.decoded)
         if isinstance(front, Staged):
@@ -399,7 +425,7 @@ class IngestStream:
                 resource_name=f"orgs/{batch.org_id}/batches/{batch.batch_id}",
             )
         if isinstance(seen, InFlight):
-            return _Waiting(batch, fingerprint)
+            return _Waiting(batch, fingerprint, seen)
         if seen is not None:
             return Staged(batch.org_id, batch.batch_id, "", None, seen.ack, 0)
         with self._guard:
@@ -407,7 +433,7 @@ class IngestStream:
             if not closed:
                 self._reserved.add((batch.org_id, batch.batch_id))
         if closed:  # nobody else releases it, and nobody reads this stage
-            self.deps.ledger.release(batch.org_id, batch.batch_id, self._owner)
+            self._release(batch.org_id, batch.batch_id)
             raise RuntimeError("the Ingest stream ended while its batch was staged")
         if batch.source in product_batch.SOURCES:
             return (
@@ -519,6 +545,30 @@ def _paused(work: Callable[..., _T], *args: Any) -> _T:
     rescan again and again (about 6% of the work); reference counting frees them after."""
     with gc_paused():
         return work(*args)
+
+
+class BatchStillWritten(DependencyUnavailable):
+    """A batch id another call holds past this call's wait: retry later, same batch id."""
+
+    default_reason = "BATCH_IN_FLIGHT"
+
+
+def _still_held(waiting: _Waiting) -> BatchStillWritten:
+    held, batch = waiting.held, waiting.batch
+    since = dt.datetime.fromtimestamp(held.reserved_at_us / 1e6, dt.UTC)
+    _LOGGER.warning(
+        "batch %r of org %r is still reserved by %s (since %s UTC); a retry of it gave up waiting",
+        batch.batch_id, batch.org_id, held.owner, f"{since:%Y-%m-%d %H:%M:%S}",
+    )  # fmt: skip
+    return BatchStillWritten(
+        f"batch {batch.batch_id!r} of org {batch.org_id!r} is being written by another call "
+        f"(ledger owner {held.owner}, since {since:%Y-%m-%d %H:%M:%S} UTC) and was not "
+        "answered while this call waited: the batch was not acked — retry it with the same "
+        f"batch_id. A holder whose process is gone is taken over once its lease ({LEASE_S:.0f} s) "
+        "lapses",
+        dependency="ingestion ledger",
+        retry_after_s=5.0,
+    )
 
 
 def _date(day: int) -> dt.date:
