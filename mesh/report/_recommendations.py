@@ -7,7 +7,7 @@ import math
 
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
-from mesh.report._format import enum_name, esc, interval_cell
+from mesh.report._format import enum_name, esc, interval_cell, prose
 from mesh.report._page import table
 from mesh.report._warnings import names_channel, warning_mark
 
@@ -61,8 +61,8 @@ def recommendations_table(
             esc(enum_name(surfacing_pb.RecommendationKind.Name(r.kind), "RECOMMENDATION_KIND_")),
             esc(r.channel) + _row_marks(r, warned),
             ("<strong>Alternative to the per-channel rows:</strong> "
-             if r in realloc and channel_rows else "") + esc(r.action),
-            esc(r.rationale), interval_cell(r.expected_impact), _confidence_cell(r),
+             if r in realloc and channel_rows else "") + prose(r.action),
+            prose(r.rationale), interval_cell(r.expected_impact), _confidence_cell(r),
         ]
         for r in ranked
     ]  # fmt: skip
@@ -104,7 +104,7 @@ def recommendations_table(
     if response.warnings:
         out += (
             '<ul class="plain">'
-            + "".join(f"<li>{esc(w)}</li>" for w in response.warnings)
+            + "".join(f"<li>{prose(w)}</li>" for w in response.warnings)
             + "</ul>"
         )
     return out

@@ -6,7 +6,7 @@ import re
 
 from liftos.v1 import causal_pb2 as causal_pb
 
-from mesh.report._format import esc
+from mesh.report._format import prose
 
 
 def names_channel(text: str, channel: str) -> bool:
@@ -33,7 +33,7 @@ def warning_mark(nums: list[int], channel: str = "") -> str:
     if not nums:
         return ""
     links = ", ".join(f'<a href="#warning-{i}">{i}</a>' for i in nums)
-    whose = f" ({esc(channel)})" if channel else ""
+    whose = f" ({prose(channel)})" if channel else ""
     many = "s" if len(nums) > 1 else ""
     return f'<span class="ci warn-ref">⚠ see warning{many} {links}{whose}</span>'
 
@@ -44,7 +44,7 @@ def warned_line(refs: dict[str, list[int]]) -> str:
     if not refs:
         return ""
     named = "; ".join(
-        f"{esc(ch)} (warning{'s' if len(n) > 1 else ''} {', '.join(map(str, n))})"
+        f"{prose(ch)} (warning{'s' if len(n) > 1 else ''} {', '.join(map(str, n))})"
         for ch, n in refs.items()
     )
     return (f"<p>Warnings below qualify the figures of {named}: their rows in the tables are "

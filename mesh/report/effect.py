@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from mesh.report import _data
 from mesh.report import _effect_plots as plots
-from mesh.report._format import enum_name, esc, estimand_words, num, pvalue
+from mesh.report._format import enum_name, esc, estimand_words, num, prose, pvalue
 from mesh.report._page import Section, figure, table
 from mesh.report._svg import to_svg
 
@@ -107,7 +107,7 @@ def effect_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Section
     cls, headline = verdict(e)
     summary = (
         f'<div class="verdict {cls}" id="verdict"><strong>{esc(headline)}</strong>'
-        f"<p>{esc(e.summary)}</p></div>"
+        f"<p>{prose(e.summary)}</p></div>"
     )
     cells = [
         ("Estimate", num(e.point_estimate), "fact-point_estimate"),
@@ -131,7 +131,7 @@ def effect_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Section
     if e.HasField("naive_estimate"):
         n = e.naive_estimate
         naive_text = (
-            f"The naive comparison ({esc(n.name)}) says {num(n.estimate)} "
+            f"The naive comparison ({prose(n.name)}) says {num(n.estimate)} "
             f"({level}% interval {num(n.ci_lower)} to {num(n.ci_upper)}): what a correlation "
             f"would have claimed, {_ratio(e.point_estimate, n.estimate)}."
         )
@@ -155,7 +155,7 @@ def effect_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Section
         sections.append(Section("diagnostics", f"Diagnostics: {method}", method_figs))
     sections.append(Section("identification", "Identification", _identification(e)))
     if e.warnings:
-        items = "".join(f"<li>{esc(w)}</li>" for w in e.warnings)
+        items = "".join(f"<li>{prose(w)}</li>" for w in e.warnings)
         sections.append(Section("warnings", "Warnings", f'<ul class="plain">{items}</ul>'))
     sections.append(Section("numbers", "The numbers", _numbers(e, estimand_name(analysis))))
     return sections
@@ -195,13 +195,13 @@ def _checks(e: causal_pb.EffectEstimate) -> str:
 def _identification(e: causal_pb.EffectEstimate) -> str:
     s = e.strategy
     kind = enum_name(causal_pb.IdentificationKind.Name(s.kind), "IDENTIFICATION_KIND_")
-    out = f"<p><strong>Strategy:</strong> {esc(kind)}. {esc(s.reason)}</p>"
+    out = f"<p><strong>Strategy:</strong> {prose(kind)}. {prose(s.reason)}</p>"
     if s.adjustment_set:
-        out += f"<p><strong>Adjusted for:</strong> {esc(', '.join(s.adjustment_set))}</p>"
+        out += f"<p><strong>Adjusted for:</strong> {prose(', '.join(s.adjustment_set))}</p>"
     if s.assumptions:
         out += (
             '<h3>Assumptions</h3><ul class="plain">'
-            + "".join(f"<li>{esc(a)}</li>" for a in s.assumptions)
+            + "".join(f"<li>{prose(a)}</li>" for a in s.assumptions)
             + "</ul>"
         )
     return out

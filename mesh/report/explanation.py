@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import llm_pb2 as llm_pb
 
-from mesh.report._format import esc
+from mesh.report._format import esc, prose
 from mesh.report._page import Section
 
 
@@ -115,13 +115,13 @@ def explanation_section(
     for c in cites:
         if c.start < at or not 0 <= c.start < c.end <= len(text):
             continue  # overlapping or out-of-range spans stay plain text
-        parts.append(esc(text[at : c.start]))
+        parts.append(prose(text[at : c.start]))
         target = _anchor(c.fact, anchors)
         parts.append(
             f'<a class="cite" href="#{esc(target)}" title="{esc(c.fact)}">{esc(text[c.start : c.end])}</a>'
         )
         at = c.end
-    parts.append(esc(text[at:]))
+    parts.append(prose(text[at:]))
     body = "<p>" + "".join(parts).replace("\n\n", "</p><p>") + "</p>"
     who = (
         "LiftOS's grounded writer"
@@ -133,7 +133,7 @@ def explanation_section(
         # Name each claim and what was done with it: a count alone hid which figure the reader
         # was spared (R10-F9; the CLI names them).
         items = "".join(
-            f"<li>{resolution_word(c.resolution)}: “{esc(c.claim)}” ({esc(c.reason)})</li>"
+            f"<li>{resolution_word(c.resolution)}: “{prose(c.claim)}” ({prose(c.reason)})</li>"
             for c in done.unsupported_claims
         )
         notes = (f'<p class="note">{len(done.unsupported_claims)} claim(s) the evidence did not '

@@ -15,7 +15,7 @@ from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.report import _plan_plots as plots
 from mesh.report import _series_plots as series_plots
-from mesh.report._format import enum_name, esc, interval_cell, interval_text, num
+from mesh.report._format import enum_name, esc, interval_cell, interval_text, num, prose
 from mesh.report._page import Section, table
 from mesh.report._recommendations import recommendations_table
 from mesh.report._warnings import channel_warnings, names_channel, warned_line, warning_mark
@@ -190,7 +190,7 @@ def _health(result: causal_pb.AttributionResult) -> str:
         if h.unidentified_channels:
             out += (
                 "<p>Not identified by the data (their intervals are the prior's): "
-                f"{esc(', '.join(h.unidentified_channels))}.</p>"
+                f"{prose(', '.join(h.unidentified_channels))}.</p>"
             )
         out += warned_line(channel_warnings(result)) + "</div>"
         if h.checks:
@@ -232,7 +232,7 @@ def _health(result: causal_pb.AttributionResult) -> str:
         # Numbered, so a row that a warning qualifies can point at it ("⚠ see warning 2").
         out += (
             '<h3 id="warnings">Warnings</h3><ul class="plain">'
-            + "".join(f'<li id="warning-{i}"><strong>Warning {i}.</strong> {esc(w)}</li>'
+            + "".join(f'<li id="warning-{i}"><strong>Warning {i}.</strong> {prose(w)}</li>'
                       for i, w in enumerate(result.warnings, start=1))
             + "</ul>"
         )  # fmt: skip
@@ -274,12 +274,14 @@ def _identification(result: causal_pb.AttributionResult) -> str:
     out = ""
     s = result.identification
     if result.HasField("identification"):
-        out += f"<p><strong>Strategy:</strong> {esc(s.reason)}</p>"
+        out += f"<p><strong>Strategy:</strong> {prose(s.reason)}</p>"
         # the strategy's own sentence leads the assumptions too: said once
         assumptions = [a for a in s.assumptions if a != s.reason]
         if assumptions:
             out += (
-                '<ul class="plain">' + "".join(f"<li>{esc(a)}</li>" for a in assumptions) + "</ul>"
+                '<ul class="plain">'
+                + "".join(f"<li>{prose(a)}</li>" for a in assumptions)
+                + "</ul>"
             )
     facts = [
         ("Confounders adjusted for", ", ".join(result.confounders)),
@@ -393,7 +395,7 @@ def surfacing_sections(
     if budget is not None and budget.allocations:
         cur = budget.total_budget.currency_code or currency_code
         head = _budget_head(budget, cur, recommendations)
-        warn = "".join(f"<li>{esc(w)}</li>" for w in budget.warnings)
+        warn = "".join(f"<li>{prose(w)}</li>" for w in budget.warnings)
         sections.append(Section("budget", "Budget shift", head + figs.add(
             "budget-shift", functools.partial(plots.budget_shift, list(budget.allocations), cur),
             "Current → recommended spend",
@@ -416,16 +418,16 @@ def surfacing_sections(
         cell = design.cells[0] if design.cells else None
         facts = (
             f"<p>{_design_subject(design_channel, cell, design_why)}"
-            f"{esc(_sentence(design.analysis))} Recommended "
+            f"{prose(_sentence(design.analysis))} Recommended "
             f"duration: {cell.recommended_duration_days if cell else '–'} days"
             f"{_power_at(cell)}; "
-            f"{'feasible' if design.feasible else 'not feasible: ' + esc(cell.reason if cell else '')}. "
+            f"{'feasible' if design.feasible else 'not feasible: ' + prose(cell.reason if cell else '')}. "
             # What the interval's lower bound means for that duration, next to it.
-            + (f'<span class="conservative">Note: {esc(cell.conservative)}.</span> '
+            + (f'<span class="conservative">Note: {prose(cell.conservative)}.</span> '
                if cell is not None and cell.conservative else "")
             + _table_returns(tested)
             + f"{len(design.control_units)} control geos"
-            + (f", {len(cell.treatment_units)} treated ({esc(', '.join(cell.treatment_units))})"
+            + (f", {len(cell.treatment_units)} treated ({prose(', '.join(cell.treatment_units))})"
                if cell else "")
             + ".</p>"
         )  # fmt: skip
@@ -434,7 +436,7 @@ def surfacing_sections(
         warnings = [w for w in design.warnings if w not in shown]
         if warnings:
             facts += '<ul class="plain">' + "".join(
-                f"<li>{esc(w)}</li>" for w in warnings
+                f"<li>{prose(w)}</li>" for w in warnings
             ) + "</ul>"  # fmt: skip
         sections.append(Section("design", "Experiment design", facts + figs.add(
             "power-curve", functools.partial(plots.power_curve, list(design.power_curve), 0.8),
@@ -526,7 +528,7 @@ def _design_subject(channel: str, cell: surfacing_pb.CellDesign | None, why: str
              md_pb.TREATMENT_TYPE_BUDGET_INCREASE: "heavy-up test"}  # fmt: skip
     kind = kinds.get(cell.treatment_type, "geo test") if cell is not None else "geo test"
     reason = f" Chosen because {esc(why)}." if why else ""
-    return f"A {kind} of {esc(channel)}.{reason} "
+    return f"A {kind} of {prose(channel)}.{reason} "
 
 
 def _table_returns(c: causal_pb.ChannelAttribution | None) -> str:
@@ -537,7 +539,7 @@ def _table_returns(c: causal_pb.ChannelAttribution | None) -> str:
     said = f"iROAS {num(c.incremental_roas.estimate)} (average, over the window)"
     if c.HasField("marginal_roas"):
         said += f" and mROAS {num(c.marginal_roas.estimate)} (next unit, at the spend as run)"
-    return esc(f"The contribution table's point-fit returns for {c.channel}: {said}. ")
+    return prose(f"The contribution table's point-fit returns for {c.channel}: {said}. ")
 
 
 def _sentence(text: str) -> str:

@@ -11,7 +11,7 @@ from liftos.v1 import llm_pb2 as llm_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.report import UnsupportedAnalysis
-from mesh.report._format import esc
+from mesh.report._format import prose
 from mesh.report._page import Section, page
 from mesh.report._svg import house_style
 from mesh.report.effect import (
@@ -58,7 +58,7 @@ def _data_changed(
     lines = list(dict.fromkeys(w.split(": this ", 1)[0] for w in said))
     if not lines:
         return None
-    items = "".join(f"<li>{esc(line[:1].upper() + line[1:])}.</li>" for line in lines)
+    items = "".join(f"<li>{prose(line[:1].upper() + line[1:])}.</li>" for line in lines)
     return Section(
         "data-changed",
         "Data changed since this analysis",
@@ -140,7 +140,7 @@ def render_report(
             design_why=design_why, warned=warned, tested=tested,
         )  # fmt: skip
     if notes:
-        items = "".join(f"<li>{esc(n)}</li>" for n in notes)
+        items = "".join(f"<li>{prose(n)}</li>" for n in notes)
         sections.append(
             Section("notes", "Not in this report", f'<ul class="plain note">{items}</ul>')
         )
