@@ -13,7 +13,10 @@ from mesh.runtime.exceptions import FieldViolation, InvalidInput
 
 # Every date and instant a request may name. Marketing data lives well inside it; outside it
 # day arithmetic reaches datetime's limits (year 1 minus a day, 9999 plus one) and
-# nanosecond timestamps overflow int64 (after 2262).
+# nanosecond timestamps overflow int64 (after 2262). Public holidays are known only to
+# mesh.runtime.holiday_rules.LAST_YEAR (2100, the holidays package's end): GetCalendar refuses
+# later days naming end_date and an attribution window past it is warned, rather than read as
+# days without holidays.
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2200, 12, 31)
 _MIN_SECONDS = int(dt.datetime(1900, 1, 1, tzinfo=dt.UTC).timestamp())
