@@ -157,7 +157,7 @@ def calibration_text(r: dc.AttributionResult) -> list[str]:
     out = []
     for check in r.calibration:
         line = (f"calibrated by {check.experiment_id} ({check.channel}): measured lift "
-                f"{check.measured_lift:,.0f} ± {check.measured_std_error:,.0f}; model "
+                f"{check.measured_lift:,.0f} ± {check.measured_std_error:,.0f} s.e.; model "
                 f"{check.predicted_lift:,.0f}")  # fmt: skip
         if check.predicted_lift_uncalibrated is not None:
             line += f" (without lift tests {short(check.predicted_lift_uncalibrated)})"
@@ -225,7 +225,7 @@ def print_result(r: dc.AttributionResult, *, campaigns: bool = False) -> None:
             mroas = (f"{number_text(c.marginal_roas.estimate, fmt):>6s}" if c.marginal_roas
                      else "     —")  # fmt: skip
             naive = (
-                f"{c.naive_regression_roas:7.2f}"
+                f"{number_text(c.naive_regression_roas):>7s}"
                 if c.naive_regression_roas is not None
                 else "      —"
             )
@@ -343,8 +343,14 @@ def run_counterfactual(args: argparse.Namespace, peers: Any) -> int:
     print(f"under the plan:    {interval_text(cf, '{:,.0f}')}{at}")
     print(f"difference:        {interval_text(delta, '{:+,.0f}')}  ({delta.level:.0%} interval)")
     for c in r.channels:
-        print(f"  {c.channel:18s} spend {c.reference_spend:12,.0f} → {c.counterfactual_spend:12,.0f}: "
-              f"{interval_text(c.outcome_delta, '{:+,.0f}')}")  # fmt: skip
+        if c.reference_spend == 0 and c.counterfactual_spend == 0:
+            # a channel without spend (email sends): its activity moved, not a spend (R20-F7)
+            m = multipliers.get(c.channel)
+            moved = f"activity × {m:g}" if m is not None else "activity as run"
+            head = f"(no spend) {moved}"
+        else:
+            head = f"spend {c.reference_spend:12,.0f} → {c.counterfactual_spend:12,.0f}"
+        print(f"  {c.channel:18s} {head}: {interval_text(c.outcome_delta, '{:+,.0f}')}")
     # Intervals the test of no effect widened (or could not check), and why.
     for w in r.warnings:
         print(f"warning: {w}")

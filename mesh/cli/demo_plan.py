@@ -132,7 +132,7 @@ def calibration_lines(r: dc.AttributionResult, out: Out) -> None:
     for check in r.calibration:
         c = moved.get(check.channel)
         line = f"  calibrated by registry experiment {check.experiment_id} (measured lift " \
-               f"{check.measured_lift:,.0f} ± {check.measured_std_error:,.0f})"  # fmt: skip
+               f"{check.measured_lift:,.0f} ± {check.measured_std_error:,.0f} s.e.)"  # fmt: skip
         if c is not None and c.incremental_roas is not None:
             line += (f": {check.channel} iROAS {c.uncalibrated_roas:.2f} uncalibrated → "
                      f"{c.incremental_roas.estimate:.2f} calibrated")  # fmt: skip

@@ -215,7 +215,7 @@ def lift_in_words(
     ran_as_baseline = spend > 0 and baseline > 0 and abs(spend - baseline) <= 1e-9 * baseline
     gain = -lift if delta < 0 and lift < 0 and not ran_as_baseline else lift
     of = f" {metric}" if metric else ""
-    added = f"{gain:,.0f} ± {se:,.0f}{of}"
+    added = f"{gain:,.0f}{of} ± {se:,.0f} s.e."
     if ran_as_baseline:
         return f"the treated cell's {abs(delta):,.0f} of spend added {added}"
     if delta < 0:
@@ -239,7 +239,7 @@ def recorded_line(r: dict[str, Any]) -> str:
 
 def result_summary(r: dc.ExperimentResult) -> str:
     """An experiment's recorded result in a few words: lift ± SE and iROAS with its interval."""
-    text = f"lift {r.lift_absolute:,.0f} ± {r.lift_std_error:,.0f}"
+    text = f"lift {r.lift_absolute:,.0f} ± {r.lift_std_error:,.0f} s.e."
     iroas = r.incremental_roas
     if iroas is not None:
         text += f", iROAS {iroas.estimate:.2f} [{iroas.lower:.2f}, {iroas.upper:.2f}]"

@@ -47,8 +47,8 @@ def test_a_lift_test_run_elsewhere_is_recorded(
     out = capsys.readouterr().out
     # A go-dark's spend change and its lift as what the spend did (R5-F9).
     assert (
-        "the 97,781 of spend the test cut from the treated cell was adding 195,563 ± 40,000 "
-        "revenue" in out
+        "the 97,781 of spend the test cut from the treated cell was adding 195,563 revenue ± "
+        "40,000 s.e." in out
     )
     assert "no treated geos registered" in out
     with LiftOS(peers, org_id=ORG) as client:

@@ -214,6 +214,17 @@ def test_the_cli_prints_the_changed_days_and_the_evaluated_period(
             f"changed days and {tail} day(s) of carry-over after them)") in out  # fmt: skip
 
 
+def test_the_cli_names_a_channel_without_spend_by_its_activity(plain, cli_env, capsys) -> None:
+    """R20-F7: email's row read 'spend 0 → 0' beside its change in outcome."""
+    (sends,) = [c.channel for c in plain.channels if c.channel.startswith("klaviyo_email")]
+    assert main(["counterfactual", plain.analysis_id, "--org", ORG, "--set", f"{sends}=0.5",
+                 "--set", "tiktok=2"]) == 0  # fmt: skip
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()
+            if line.startswith("  ")}  # fmt: skip
+    assert f"{sends:18s} (no spend) activity × 0.5: " in rows[sends]
+    assert "spend 0 →" not in rows[sends] and "tiktok" in rows and " spend " in rows["tiktok"]
+
+
 def test_the_cli_refuses_a_channel_set_twice(plain, cli_env, capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main(["counterfactual", plain.analysis_id, "--org", ORG, "--set", "meta_prospecting=0",
@@ -280,7 +291,7 @@ def test_the_cli_table_shows_the_intervals_and_the_lift_tests(plain, cli_env, ca
     channel = next(c for c in plain.channels if c.channel == check.channel)
     assert channel.HasField("uncalibrated_roas")
     want = (f"calibrated by {check.experiment_id} ({check.channel}): measured lift "
-            f"{check.measured_lift:,.0f} ± {check.measured_std_error:,.0f}; model "
+            f"{check.measured_lift:,.0f} ± {check.measured_std_error:,.0f} s.e.; model "
             f"{check.predicted_lift:,.0f} (without lift tests "
             f"{short(check.predicted_lift_uncalibrated)}); iROAS "
             f"{channel.uncalibrated_roas:.2f} → {channel.incremental_roas.estimate:.2f}")  # fmt: skip

@@ -417,10 +417,10 @@ def test_cli_estimate_experiment_record(
     # its usual spend while the control went dark.
     assert (f"recorded as experiment exp_cli's result for {e['channel']}: the treated cell's "
             f"{abs(first.spend_delta):,.0f} of spend added {first.lift_absolute:,.0f} ± "
-            f"{first.lift_std_error:,.0f} over ") in out  # fmt: skip
+            f"{first.lift_std_error:,.0f} s.e. over ") in out  # fmt: skip
     assert "spend change" not in out
     assert first.analysis_id
-    shown = (f"lift {first.lift_absolute:,.0f} ± {first.lift_std_error:,.0f}, iROAS "
+    shown = (f"lift {first.lift_absolute:,.0f} ± {first.lift_std_error:,.0f} s.e., iROAS "
              f"{first.incremental_roas.estimate:.2f} [{first.incremental_roas.lower:.2f}, "
              f"{first.incremental_roas.upper:.2f}] (analysis {first.analysis_id})")  # fmt: skip
 
