@@ -28,6 +28,7 @@ from memory_svc.org_sums import SumsTable, aggregate_from, with_campaign_names
 from memory_svc.product_table import SQLITE_SCHEMA as PRODUCTS_SCHEMA
 from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
 from memory_svc.scan_replies import take_page
+from memory_svc.sqlite_checkpoint import Checkpointer
 from memory_svc.sqlite_commit import MEASURES_INSERT, SumsLog, insert_batch
 from memory_svc.sqlite_upgrade import (
     add_measures_columns,
@@ -136,8 +137,13 @@ class _HeldSums:
 _READER_CACHE_KIB = 16 * 1024
 
 
+# What a caller of a write that hit a full disk lost (mesh.runtime.storage); re-sending the
+# batch is safe: its records are stored once (those already stored count as unchanged).
+_LOST = "the batch was not stored — retry it"
+
+
 def _connect(path: Path) -> sqlite3.Connection:
-    db = connect_durable(path)
+    db = connect_durable(path, owner="memory", lost=_LOST)
     db.execute("PRAGMA busy_timeout=10000")
     db.execute("PRAGMA cache_size=-65536")
     return db
@@ -148,10 +154,7 @@ class SQLiteRecordStore:
     checkpointer thread.
 
     Checkpoints (copying WAL pages into the database file, then fsyncing it) run on their own
-    thread and connection every ``CHECKPOINT_INTERVAL_S``, off the write path: with SQLite's
-    default of a checkpoint inside any commit that takes the WAL past 1,000 pages, nearly every
-    1,000-record Write paid for one; a page changed by several commits between two
-    checkpoints is also copied once.
+    thread and connection every ``CHECKPOINT_INTERVAL_S`` (``memory_svc.sqlite_checkpoint``).
     """
 
     def __init__(
@@ -186,21 +189,13 @@ class SQLiteRecordStore:
         # org → its records' spend per day × geo × campaign as arrays (see campaign_geo_spend)
         self._spend = HeldSpend(sums_cache_bytes)
         self._graph = GraphReads(SQLITE, lambda sql, params: self._read().execute(sql, params))
-        self._closing = threading.Event()
-        self._checkpointer = threading.Thread(
-            target=self._checkpoints, name="sqlite-checkpoint", daemon=True
+        # a plain connection: its failures are logged by the checkpointer, not as a
+        # caller's failed write (mesh.runtime.storage)
+        self._checkpointer = Checkpointer(
+            lambda: sqlite3.connect(path, check_same_thread=False, isolation_level=None),
+            lambda: CHECKPOINT_INTERVAL_S,
+            str(path),
         )
-        self._checkpointer.start()
-
-    def _checkpoints(self) -> None:
-        db = _connect(self._path)
-        try:
-            while not self._closing.wait(CHECKPOINT_INTERVAL_S):
-                # PASSIVE: never blocks the writer or readers; pages a reader still needs
-                # wait for the next round.
-                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        finally:
-            db.close()
 
     def _key_maps(self, org_id: str) -> tuple[KeyMap, KeyMap]:
         """The org's identity maps (call under the write lock); built from the records the
@@ -254,8 +249,7 @@ class SQLiteRecordStore:
         return db
 
     def close(self) -> None:
-        self._closing.set()
-        self._checkpointer.join()
+        self._checkpointer.stop()
         with self._write_lock:
             self._writer.execute("PRAGMA optimize")
             self._writer.close()
@@ -594,7 +588,8 @@ class SQLiteRecordStore:
                     )  # fmt: skip
                     db.execute("COMMIT")
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    if db.in_transaction:  # SQLite rolled back a failed COMMIT itself
+                        db.execute("ROLLBACK")
                     raise
                 filled += len(rows)
 
@@ -668,7 +663,10 @@ class SQLiteRecordStore:
                 result = insert_batch(db, batch, n, log)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                # SQLite has rolled back already when the COMMIT itself failed (SQLITE_FULL):
+                # a ROLLBACK then raised "no transaction is active" over the real error
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
             state = result.state
             before = tuple(row) if row else None

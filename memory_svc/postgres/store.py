@@ -52,11 +52,14 @@ from memory_svc.store import (
     ScanRow,
 )
 from memory_svc.unreported import with_unreported
-from mesh.runtime.exceptions import DependencyUnavailable
+from mesh.runtime.exceptions import DependencyUnavailable, LiftosError
+from mesh.runtime.storage import storage_failure
 
 __all__ = ["PostgresRecordStore", "is_postgres_url"]
 
 _SCHEMES = ("postgresql://", "postgres://")
+# What a caller of a write refused for a full disk lost (the SQLite store says the same).
+_LOST = "the batch was not stored — retry it"
 
 
 def is_postgres_url(url: str) -> bool:
@@ -67,7 +70,14 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _unavailable(exc: psycopg.OperationalError) -> DependencyUnavailable:
+def _unavailable(exc: psycopg.OperationalError) -> LiftosError:
+    """A lost or refused connection: UNAVAILABLE. The server's disk full (DiskFull, SQLSTATE
+    53100, also an OperationalError) is RESOURCE_EXHAUSTED like the SQLite store's
+    (``mesh.runtime.storage``): the server is there, and the batch may be re-sent once it has
+    room, not in a moment."""
+    full = storage_failure(exc, "its server", owner="the PostgreSQL record store", lost=_LOST)
+    if full is not None:
+        return full
     # libpq's message names host and port, never the password
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return DependencyUnavailable(

@@ -4,6 +4,14 @@ WAL lets readers run beside the writer; ``synchronous=FULL`` fsyncs every commit
 service acknowledged survives a power cut, not only a process kill. A database is created
 0600 in a 0700 directory whatever the umask (SQLite gives its -wal and -shm files the
 database file's mode).
+
+A full or unwritable disk reaches a statement as ``sqlite3.OperationalError`` ("database or
+disk is full", "attempt to write a readonly database"); the connections here raise it as
+``mesh.runtime.storage.StorageFailure`` instead (RESOURCE_EXHAUSTED to a caller, naming the
+directory), so every store gets the same answer without mapping errors itself. SQLite has
+rolled the transaction back by then when the failure was the COMMIT's: a store's ROLLBACK
+checks ``in_transaction`` first, or its "cannot rollback - no transaction is active" hides the
+cause (audit R19-F-DISKFULL).
 """
 
 from __future__ import annotations
@@ -13,18 +21,77 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
+
+from mesh.runtime.storage import StorageFailure, storage_failure
+
+__all__ = ["LockedSQLite", "StorageConnection", "connect_durable", "sqlite_files"]
+
+NOTHING_STORED = "nothing of this call was stored — send it again"
 
 
-def connect_durable(path: Path) -> sqlite3.Connection:
+class StorageConnection(sqlite3.Connection):
+    """A connection whose statements raise a full or unwritable disk as
+    :class:`StorageFailure` (``owner``'s disk at ``where``; ``lost`` says what the caller
+    lost and how to re-send it). Cursors' own ``execute`` is not covered: the stores run
+    their statements on the connection."""
+
+    owner = "this service"
+    where = ""
+    lost = NOTHING_STORED
+
+    def _failure(self, exc: sqlite3.Error) -> StorageFailure | None:
+        return storage_failure(exc, self.where, owner=self.owner, lost=self.lost)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            if (failure := self._failure(exc)) is None:
+                raise
+            raise failure from exc
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.Error as exc:
+            if (failure := self._failure(exc)) is None:
+                raise
+            raise failure from exc
+
+    def executescript(self, sql_script: str, /) -> sqlite3.Cursor:
+        try:
+            return super().executescript(sql_script)
+        except sqlite3.Error as exc:
+            if (failure := self._failure(exc)) is None:
+                raise
+            raise failure from exc
+
+
+def sqlite_files(path: Path) -> tuple[Path, Path, Path]:
+    """A database and its WAL-mode companions."""
+    return path, Path(f"{path}-wal"), Path(f"{path}-shm")
+
+
+def connect_durable(
+    path: Path, *, owner: str | None = None, lost: str = NOTHING_STORED
+) -> StorageConnection:
     """An autocommit connection (explicit BEGIN where a store needs a transaction) usable
-    from any thread, in WAL mode with fsynced commits."""
+    from any thread, in WAL mode with fsynced commits. ``owner`` (default: the name of the
+    database's directory, a service's part of the data dir) and ``lost`` word the error a full
+    disk gives (:class:`StorageConnection`)."""
     # Created 0600 before SQLite opens it, and only when it does not exist: closing any
     # descriptor of an open database file drops every POSIX lock this process holds on it
     # (fcntl semantics), so reopening it here would let another process checkpoint and
     # delete the WAL under this process's connections.
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db = sqlite3.connect(
+        path, check_same_thread=False, isolation_level=None, factory=StorageConnection
+    )
+    db.owner = owner or path.parent.name
+    db.where = str(path.parent)
+    db.lost = lost
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     return db
