@@ -168,7 +168,7 @@ def media_off_panel(
         where = sorted({g or "no geo" for g in geo[national].unique()})
         warnings.append(
             f"national media ({', '.join(where)}: rows without a state or region) spread over "
-            f"the {len(kept)} geos by each geo's share of the outcome over the window, as "
+            f"the {len(kept)} geos with an outcome by each one's share of it over the window, as "
             f"Meridian's documentation does with national media: {_amounts(rows, total, currency)}; "
             "the shares are fixed, so the effect is read from its changes over time; ingest "
             "the spend per geo where the platform reports it for a sharper estimate"

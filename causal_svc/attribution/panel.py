@@ -297,7 +297,10 @@ def panel_from_frames(
         n = out.pivot_table(index="geo", columns="date", values="orders", aggfunc="sum")
         orders = n.reindex(index=geos, columns=dates).fillna(0.0).to_numpy(np.float64)
     # national rows spread over the geos, other geos' media named (R18 F2)
-    off = media_off_panel(med, list(geos_all), list(geos), y.sum(axis=1), (first, last), currency)
+    # spread over every geo with an outcome: a geo dropped for missing days loses its part, as
+    # it loses its own media
+    by_geo = wide.sum(axis=1).to_numpy(np.float64)
+    off = media_off_panel(med, list(geos_all), list(geos_all), by_geo, (first, last), currency)
     med, warnings = off.media, [*warnings, *off.warnings]
     left_out = (
         (DataCheck("media_left_out", off.left_out, MATERIAL_SHARE, off.check),) if off.check else ()

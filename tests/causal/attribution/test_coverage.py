@@ -90,8 +90,8 @@ def test_national_media_is_spread_by_outcome_share_and_said(world) -> None:
         np.testing.assert_allclose(tv.sum(axis=1) / tv.sum(), share, rtol=1e-9)
         (said,) = [w for w in p.warnings if "national media" in w]
         assert said.startswith(
-            "national media (US: rows without a state or region) spread over the 10 geos by "
-            "each geo's share of the outcome over the window"
+            "national media (US: rows without a state or region) spread over the 10 geos with an "
+            "outcome by each one's share of it over the window"
         )
         total = media["spend"].sum()
         assert f"tv {national.sum():,.0f}" in said and f"{national.sum() / total:.0%}" in said
@@ -105,6 +105,20 @@ def test_the_spread_reads_rows_by_position(world) -> None:
     p = build(outcome, media.set_axis(np.zeros(len(media), dtype=np.int64)))
     national = media.loc[media["channel"] == "tv", "spend"].sum()
     assert p.spend[p.channels.index("tv")].sum() == pytest.approx(national, rel=1e-9)
+
+
+def test_a_geo_dropped_for_missing_days_loses_its_part(world) -> None:
+    outcome, media = world
+    gappy = outcome.loc[~((outcome["geo"] == "US-MI") & (outcome["date"].dt.day == 1))]
+    p = build(gappy, media)
+    assert "US-MI" not in p.geos and len(p.geos) == 9
+    national = media.loc[media["channel"] == "tv", "spend"].sum()
+    mi = outcome.loc[outcome["geo"] == "US-MI", "value"].sum() - (
+        outcome.loc[(outcome["geo"] == "US-MI") & (outcome["date"].dt.day == 1), "value"].sum()
+    )
+    share = mi / gappy["value"].sum()
+    got = p.spend[p.channels.index("tv")].sum()
+    assert got == pytest.approx(national * (1 - share), rel=1e-9)
 
 
 def test_the_fit_holds_every_truth_with_tv_spread(world) -> None:
