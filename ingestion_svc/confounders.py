@@ -56,6 +56,7 @@ import pandas as pd
 from ingestion_svc.confounder_budget import FLAG_LOG_MOVE, common_move
 from ingestion_svc.confounder_macro import MACRO_STEPS
 from ingestion_svc.external_factors import JoinedFactor
+from mesh.runtime.holiday_rules import GIFT_SEASON, gift_season
 
 __all__ = ["MIN_STRENGTH", "PROFILES", "Detected", "Profile", "detect"]
 
@@ -93,7 +94,7 @@ PROFILES: dict[str, Profile] = {
     "generic_media": Profile(None),
 }
 # The gift season: demand peaks from 1 December until the last shipping days before Christmas.
-PEAK = ((12, 1), (12, 21))
+PEAK = GIFT_SEASON  # the mesh's one rule (mesh.runtime.holiday_rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +197,8 @@ def detect(
     if calendar is not None and n:
         value, strength, described = holiday_proximity(calendar)
         add("holiday_proximity", "holiday", "holiday", value, strength, described)
-    if n:
+    # where the country has the gift season (25 December a holiday); unknown country: as before
+    if n and (not country or gift_season(country)):
         peak = peak_season(days)
         add(
             "retail_peak_season",

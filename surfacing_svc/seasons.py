@@ -33,14 +33,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BUILT_IN", "MIN_SEASON_DAYS", "UNSEEN_SEASON_SD", "Seasons", "resolve_seasons"]
+from mesh.runtime.holiday_rules import GIFT_SEASON, gift_season
+
+__all__ = [
+    "BUILT_IN_SEASON",
+    "MIN_SEASON_DAYS",
+    "UNSEEN_SEASON_SD",
+    "Seasons",
+    "built_in",
+    "resolve_seasons",
+]
 
 # Built-in retail seasons per country: name -> ((month, day) first, (month, day) last). The
 # Christmas shopping weeks stand above the level the year's smooth season gives and end with
 # the last shipping days before Christmas; a history that ends inside them would otherwise
 # carry their level past their end (180-day histories ending 14–21 December: the next weeks
 # 15% below every path).
-BUILT_IN = {"US": {"Christmas shopping season": ((12, 1), (12, 21))}}
+# Kept where the mesh's one rule keeps the gift season (mesh.runtime.holiday_rules: where 25
+# December is a public holiday), as the ingestion calendar and the attribution model do.
+BUILT_IN_SEASON = "Christmas shopping season"
+
+
+def built_in(country: str) -> dict[str, tuple[tuple[int, int], tuple[int, int]]]:
+    """The country's built-in retail seasons."""
+    return {BUILT_IN_SEASON: GIFT_SEASON} if gift_season(country) else {}
+
+
 # Days of a season the history must hold for its effect to be estimated.
 MIN_SEASON_DAYS = 7
 # Log-scale sd of a registered season's effect when the history cannot estimate it: seasons
@@ -108,7 +126,7 @@ def resolve_seasons(
     warnings: list[str] = []
 
     inside_any = [d for values in registered.values() for d, v in values.items() if v != 0]
-    for name, span in BUILT_IN.get(country, {}).items():
+    for name, span in built_in(country).items():
         if any(_in_span(d, span) for d in inside_any):
             continue  # the org's own season replaces it
         col = np.array([_in_span(d, span) for d in days], dtype=np.float64)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import grpc
 import numpy as np
+import pandas as pd
 import pytest
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
@@ -136,3 +137,24 @@ def test_records_carry_their_subdivisions_holidays(
         ("GB-ENG", "08-26"): "Late Summer Bank Holiday", ("GB-SCT", "08-26"): "",
     }  # fmt: skip
     assert {r.calendar_features.country_code for r in records} == {"GB"}
+
+
+@pytest.mark.parametrize(("country", "gifting"), [("US", True), ("GB", True), ("JP", False)])
+def test_the_gift_season_is_one_rule(country: str, gifting: bool) -> None:
+    """Before: the confounder detector flagged 1-21 December in every country (Japan too),
+    the forecast only in the US (a GB December forecast had no season)."""
+    from ingestion_svc.calendar import calendar_columns
+    from ingestion_svc.confounders import detect
+    from surfacing_svc.seasons import resolve_seasons
+
+    dates = np.arange(np.datetime64("2023-10-01"), np.datetime64("2023-12-31"))
+    days = dates.astype(np.int64)
+    n = days.size
+    cube = np.ones((n, 29, 3))
+    found = detect("meta", calendar_columns(country, days), country, days, cube,
+                   np.ones(n), pd.Series(["Prospecting"] * n), [])  # fmt: skip
+    assert any(d.name == "retail_peak_season" for d in found) is gifting
+    seasons = resolve_seasons(dates, n - 10, country)
+    assert ("Christmas shopping season" in seasons.names) is gifting
+    _, names = national_design(dates, None, country)
+    assert ("december_gifting_weeks" in names) is gifting
