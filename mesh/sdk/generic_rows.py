@@ -69,6 +69,15 @@ def _key(row: Any, mapping: dict[str, str]) -> tuple[str, str, str, str] | None:
             str(org or "").strip())  # fmt: skip
 
 
+def day_of(text: str, mapping: dict[str, str]) -> str:
+    """The day of a row given as JSON text ("" when it has none: it is refused alone)."""
+    try:
+        key = _key(json.loads(text), mapping)
+    except ValueError:
+        return ""
+    return key[0] if key else ""
+
+
 def _measures(row: Any, mapping: dict[str, str]) -> tuple[str, ...]:
     return tuple(str(_get(row, mapping[m])) for m in MEASURES if mapping.get(m))
 

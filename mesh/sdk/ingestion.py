@@ -157,7 +157,9 @@ class IngestionCalls(ClientBase):
         raise ValueError before anything is sent, since one row per key is stored and the
         others would be lost (an order-level frame); ``sum_rows=True`` adds each key's rows
         into one instead (rejections then carry the index of the key's first row). The
-        service refuses, by row, those whose differently spelled geos are one. A geo that is
+        service refuses, by row, those whose differently spelled geos are one: so that it
+        sees them, the rows go in day order with each day's rows in one batch (a batch grows
+        past ``batch_size`` for no day; rejections carry the input's row index). A geo that is
         the sum of the others on most days (a "Total" row per day) raises ValueError too.
         """
         if batch_size < 1:
@@ -166,8 +168,11 @@ class IngestionCalls(ClientBase):
         if sum_rows and not keyed:
             raise ValueError("sum_rows is for a generic source with a mapping")
         sent_as: list[int] | None = None
+        sizes: list[int] | None = None
         if keyed:
-            rows, sent_as = _keyed_rows(rows, dict(mapping or {}), sum_rows=sum_rows)
+            rows, sent_as, sizes = _keyed_rows(
+                rows, dict(mapping or {}), sum_rows=sum_rows, size=batch_size
+            )
         pulled_at = pulled_at or dt.datetime.now(dt.UTC)
         template = ingestion_pb.IngestRequest(
             org_id=self._org(org_id),
@@ -178,7 +183,7 @@ class IngestionCalls(ClientBase):
         template.pulled_at.FromDatetime(pulled_at.astimezone(dt.UTC).replace(tzinfo=None))
         summary = IngestSummary()
         pending: collections.deque[ingestion_pb.IngestRequest] = collections.deque()
-        batches = _batches(template, rows, batch_size)
+        batches = _batches(template, rows, batch_size, sizes)
         # Sent but not acked: at most `window` batches, so a long export is read as it is
         # sent instead of piling up in memory; the sender thread of a failed call stops.
         window = max(1, max_in_flight)
@@ -220,7 +225,7 @@ class IngestionCalls(ClientBase):
                         progress(summary)
                 if broken:
                     raise broken[0]
-                if sent_as is not None:
+                if sent_as is not None:  # sent in day order, or summed
                     _renumber(summary, sent_as)
                 return summary
             except grpc.RpcError as exc:
@@ -293,11 +298,13 @@ def _required_date(value: object, field: str) -> dt.date:
 
 
 def _keyed_rows(
-    rows: Iterable[str | Mapping[str, Any]], mapping: dict[str, str], *, sum_rows: bool
-) -> tuple[list[str], list[int] | None]:
+    rows: Iterable[str | Mapping[str, Any]], mapping: dict[str, str], *, sum_rows: bool, size: int
+) -> tuple[list[str], list[int], list[int]]:
     """A mapped source's rows as JSON text, refused (ValueError) when rows of a key differ,
-    or each key's rows summed with ``sum_rows``; and, when summed, each sent row's index in
-    the input (None: one sent row per input row)."""
+    or each key's rows summed with ``sum_rows``; in day order, each day's rows in one batch
+    (the service compares a key's rows within a batch, after mapping the geo: "NY" and "New
+    York" far apart in the input would otherwise restate each other); and each sent row's
+    index in the input, and the batches' sizes (at most ``size`` unless a day has more)."""
     texts = [(i, r if isinstance(r, str) else json_row(r)) for i, r in enumerate(rows)]
     if sum_rows:
         texts = list(generic_rows.summed(texts, mapping))
@@ -305,7 +312,36 @@ def _keyed_rows(
         raise ValueError(clash.text("rows", flag="sum_rows=True"))
     if (total := generic_rows.total_geo(texts, mapping)) is not None:
         raise ValueError(total.text("rows").replace("line", "row"))
-    return [t for _, t in texts], [i for i, _ in texts] if sum_rows else None
+    days = [generic_rows.day_of(text, mapping) for _, text in texts]
+    order = sorted(range(len(texts)), key=days.__getitem__)  # stable: input order in a day
+    return (
+        [texts[k][1] for k in order],
+        [texts[k][0] for k in order],
+        _day_chunks([days[k] for k in order], size),
+    )
+
+
+def _day_chunks(days: list[str], size: int) -> list[int]:
+    """Batch sizes over rows sorted by day: a batch ends where a day would overflow it, and
+    only a day of more than ``size`` rows is split (its rows may then meet in two batches)."""
+    out: list[int] = []
+    current = i = 0
+    while i < len(days):
+        j = i
+        while j < len(days) and days[j] == days[i]:
+            j += 1
+        run = j - i
+        if current and current + run > size:
+            out.append(current)
+            current = 0
+        while run > size:
+            out.append(size)
+            run -= size
+        current += run
+        i = j
+    if current:
+        out.append(current)
+    return out
 
 
 def _renumber(summary: IngestSummary, sent_as: list[int]) -> None:
@@ -329,12 +365,18 @@ def _account_info(account: Mapping[str, Any]) -> ingestion_pb.AccountInfo:
 
 
 def _batches(
-    template: ingestion_pb.IngestRequest, rows: Iterable[str | Mapping[str, Any]], size: int
+    template: ingestion_pb.IngestRequest,
+    rows: Iterable[str | Mapping[str, Any]],
+    size: int,
+    sizes: list[int] | None = None,
 ) -> Iterator[ingestion_pb.IngestRequest]:
-    """Requests of ``size`` rows; the batch id hashes the template and the rows."""
+    """Requests of ``size`` rows (of ``sizes[k]`` rows for the k-th, when given); the batch
+    id hashes the template and the rows."""
     base = hashlib.sha256(template.SerializeToString(deterministic=True))
     chunk: list[str] = []
     offset = 0
+    wanted = iter(sizes or ())
+    target = next(wanted, size)
 
     def request() -> ingestion_pb.IngestRequest:
         digest = base.copy()
@@ -350,10 +392,11 @@ def _batches(
 
     for row in rows:
         chunk.append(row if isinstance(row, str) else json_row(row))
-        if len(chunk) == size:
+        if len(chunk) == target:
             yield request()
             offset += len(chunk)
             chunk = []
+            target = next(wanted, size)
     if chunk:
         yield request()
 

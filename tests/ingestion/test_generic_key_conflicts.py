@@ -98,3 +98,28 @@ def test_the_cli_with_sum_rows_does_not_drop_a_second_spelling(  # type: ignore[
         (2, "finer_than_key"), (3, "finer_than_key"),
     ]  # fmt: skip
     assert _stored(peers.memory, "ny") == {(1, "US-CA"): 520.0}
+
+
+def test_two_spellings_far_apart_meet_in_one_batch(services) -> None:  # type: ignore[no-untyped-def]
+    """The service compares a key's rows within a batch: the SDK sends each day's rows in one
+    batch, so 'NY' and 'New York' rows of one day far apart in the input still meet."""
+    peers = peers_of(services)
+    rows = [
+        {"Day": "2024-01-01", "Region": "NY", "NetSales": 1000.0},
+        {"Day": "2024-01-01", "Region": "CA", "NetSales": 500.0},
+        {"Day": "2024-01-02", "Region": "TX", "NetSales": 70.0},
+        {"Day": "2024-01-02", "Region": "CA", "NetSales": 60.0},
+        {"Day": "2024-01-01", "Region": "New York", "NetSales": 250.0},
+    ]
+    with LiftOS(peers, org_id="far") as client:
+        got = client.ingest("generic", rows, account=ACCOUNT, mapping=MAPPING, batch_size=3)
+    assert (got.batches, got.rows, got.accepted, got.rejected) == (2, 5, 3, 2)
+    assert got.superseded == got.restated == 0
+    # the rejections carry the rows' places in the input, not in the sorted stream
+    assert [(i, r) for i, _, r, _ in got.rejections] == [
+        (0, "finer_than_key"),
+        (4, "finer_than_key"),
+    ]
+    assert _stored(peers.memory, "far") == {
+        (1, "US-CA"): 500.0, (2, "US-TX"): 70.0, (2, "US-CA"): 60.0,
+    }  # fmt: skip
