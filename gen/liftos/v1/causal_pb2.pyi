@@ -2058,6 +2058,7 @@ class AttributionResult(_message.Message):
     DEMAND_ELASTICITY_FIELD_NUMBER: _builtins.int
     STAGE_TIMINGS_FIELD_NUMBER: _builtins.int
     DAILY_FIELD_NUMBER: _builtins.int
+    HOLIDAY_CALENDAR_COUNTRY_FIELD_NUMBER: _builtins.int
     analysis_id: _builtins.str
     """Analysis id."""
     record_count: _builtins.int
@@ -2075,6 +2076,11 @@ class AttributionResult(_message.Message):
     demand_elasticity: _builtins.float
     """Estimated elasticity of media effects to baseline demand (0: independent, 1: in
     proportion).
+    """
+    holiday_calendar_country: _builtins.str
+    """ISO 3166-1 alpha-2 country whose holidays the model controlled: the majority country of
+    the analysed outcome (PredictPerformance forecasts with its holidays when the request names
+    no country_code). "" for results stored before this field.
     """
     @_builtins.property
     def model(self) -> _marketing_data_pb2.AttributionModel:
@@ -2172,10 +2178,11 @@ class AttributionResult(_message.Message):
         demand_elasticity: _builtins.float = ...,
         stage_timings: _abc.Iterable[Global___StageTiming] | None = ...,
         daily: Global___DailyDecomposition | None = ...,
+        holiday_calendar_country: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_outcome", b"baseline_outcome", "daily", b"daily", "date_range", b"date_range", "health", b"health", "identification", b"identification", "model", b"model"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "baseline_outcome", b"baseline_outcome", "calibration", b"calibration", "campaigns", b"campaigns", "channels", b"channels", "code_version", b"code_version", "confounders", b"confounders", "controls", b"controls", "daily", b"daily", "date_range", b"date_range", "day_count", b"day_count", "demand_elasticity", b"demand_elasticity", "geo_count", b"geo_count", "health", b"health", "identification", b"identification", "mediators", b"mediators", "model", b"model", "model_version", b"model_version", "outcome", b"outcome", "record_count", b"record_count", "response_curves", b"response_curves", "response_models", b"response_models", "stage_timings", b"stage_timings", "unobserved_confounders", b"unobserved_confounders", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "baseline_outcome", b"baseline_outcome", "calibration", b"calibration", "campaigns", b"campaigns", "channels", b"channels", "code_version", b"code_version", "confounders", b"confounders", "controls", b"controls", "daily", b"daily", "date_range", b"date_range", "day_count", b"day_count", "demand_elasticity", b"demand_elasticity", "geo_count", b"geo_count", "health", b"health", "holiday_calendar_country", b"holiday_calendar_country", "identification", b"identification", "mediators", b"mediators", "model", b"model", "model_version", b"model_version", "outcome", b"outcome", "record_count", b"record_count", "response_curves", b"response_curves", "response_models", b"response_models", "stage_timings", b"stage_timings", "unobserved_confounders", b"unobserved_confounders", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

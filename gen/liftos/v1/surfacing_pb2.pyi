@@ -955,11 +955,13 @@ class PredictPerformanceRequest(_message.Message):
     horizon_days: _builtins.int
     """Horizon in days (1..365)."""
     alpha: _builtins.float
-    """Significance level, in (0, 0.5) (default 0.05)."""
+    """Significance level, in (0, 0.5) (default 0.10: 90% intervals, as every other surface)."""
     outcome: _common_pb2.OutcomeMetric.ValueType
     """Outcome forecast (default: the analysis's outcome, else revenue)."""
     country_code: _builtins.str
-    """ISO 3166 country whose holidays the baseline knows (default "US")."""
+    """ISO 3166 country whose holidays the baseline knows (default: the analysis's
+    holiday_calendar_country, else "US").
+    """
     @_builtins.property
     def daily_spend(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelConstraint]:
         """Deprecated: use plan. A constraint's max_spend (else min_spend) is read as the channel's

@@ -3429,6 +3429,13 @@ class AttributionResult(betterproto2.Message):
     The model's daily national fit and its split into baseline and channels.
     """
 
+    holiday_calendar_country: "str" = betterproto2.field(26, betterproto2.TYPE_STRING)
+    """
+    ISO 3166-1 alpha-2 country whose holidays the model controlled: the majority country of
+    the analysed outcome (PredictPerformance forecasts with its holidays when the request names
+    no country_code). "" for results stored before this field.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "AttributionResult", AttributionResult)
 
@@ -8263,7 +8270,7 @@ class PredictPerformanceRequest(betterproto2.Message):
 
     alpha: "float" = betterproto2.field(5, betterproto2.TYPE_DOUBLE)
     """
-    Significance level, in (0, 0.5) (default 0.05).
+    Significance level, in (0, 0.5) (default 0.10: 90% intervals, as every other surface).
     """
 
     plan: "list[SpendPlan]" = betterproto2.field(6, betterproto2.TYPE_MESSAGE, repeated=True)
@@ -8280,7 +8287,8 @@ class PredictPerformanceRequest(betterproto2.Message):
 
     country_code: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
     """
-    ISO 3166 country whose holidays the baseline knows (default "US").
+    ISO 3166 country whose holidays the baseline knows (default: the analysis's
+    holiday_calendar_country, else "US").
     """
 
     fan_levels: "list[float]" = betterproto2.field(9, betterproto2.TYPE_DOUBLE, repeated=True)
