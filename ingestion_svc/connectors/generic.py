@@ -7,7 +7,11 @@ model attributes to like any platform's). The source decides which: a channel's 
 
 Every mapped column is required on every row; unmapped metrics are zero. The geo column holds
 the merchant's own region codes: for a US or Canadian account each must be one of the
-country's states / provinces (code or name; see ``base.map_geo``). Values may be
+country's states / provinces (code or name; see ``base.map_geo``). With any country or none, a
+geo that reads as a total ("Total", "All", "National") or a placeholder ("(not set)") is
+refused, since a total stored as one more geo doubles every sum over geos. One row per date ×
+geo × campaign is stored: rows of a batch sharing one (after the geo is mapped: "NY" and "New
+York" are one) that differ are all refused ``finer_than_key``. Values may be
 strings (CSV) or JSON numbers; an empty string is a missing value. The date is ISO
 ``yyyy-mm-dd`` in the account's time zone, or a local date-time without a zone as spreadsheets
 and pandas write it (``yyyy-mm-dd hh:mm:ss``, ``T`` or a space between): its day is the
