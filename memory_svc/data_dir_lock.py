@@ -18,6 +18,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from mesh.runtime.storage import StorageUnwritable
+
 __all__ = ["DataDirBusy", "hold", "hold_dir"]
 
 
@@ -39,9 +41,13 @@ def hold_dir(root: Path, role: str) -> int:
     """Take memory's ``root`` (``<data_dir>/memory``) for this process, a ``role`` ("memory
     server", "bulk import"), and return the lock's descriptor, to keep open as long as the data
     dir is in use (closing it releases it). :class:`DataDirBusy` naming the dir and the holder's
-    pid when another process has it."""
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(root / ".owners", os.O_RDWR | os.O_CREAT, 0o600)
+    pid when another process has it; ``mesh.runtime.storage.StorageUnwritable`` naming the path
+    when it cannot be written."""
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(root / ".owners", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:  # read-only, or not ours: a start-up error naming the path
+        raise StorageUnwritable(f"cannot write {exc.filename or root}: {exc.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -62,7 +62,8 @@ from memory_svc.store_sql import (
     scan_sql,
 )
 from memory_svc.unreported import with_unreported
-from mesh.runtime.sqlite_db import connect_durable
+from mesh.runtime.sqlite_db import connect_durable, sqlite_files
+from mesh.runtime.storage import check_writable
 
 __all__ = ["CHECKPOINT_INTERVAL_S", "PAGE_SIZE", "SQLiteRecordStore"]
 
@@ -164,7 +165,7 @@ class SQLiteRecordStore:
         sums_cache_bytes: int = SUMS_CACHE_BYTES,
         key_maps_bytes: int = KEY_MAPS_BYTES,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        check_writable(path.parent, sqlite_files(path))
         self.sums_cache_bytes = sums_cache_bytes
         self.key_maps_bytes = key_maps_bytes
         self._path = path

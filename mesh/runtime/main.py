@@ -12,6 +12,7 @@ from pathlib import Path
 from mesh.runtime import tracing
 from mesh.runtime.config import ServerConfig, add_server_arguments, server_config_from_args
 from mesh.runtime.server import InsecureTransport, ServiceBinding, check_transport, serve
+from mesh.runtime.storage import StorageUnwritable, check_writable
 
 Build = Callable[[ServerConfig], tuple[Sequence[ServiceBinding], Callable[[], Awaitable[None]]]]
 
@@ -52,7 +53,13 @@ def run_service(
         check_transport(config.address, config.auth, config.tls, config.allow_insecure, warn=False)
     except InsecureTransport as exc:
         raise SystemExit(f"{service}: {exc}") from None
-    private_data_dir(config.data_dir)
+    try:  # a data dir it cannot write: one line and exit, not SERVING and every write failing
+        check_writable(config.data_dir)
+        private_data_dir(config.data_dir)
+    except StorageUnwritable as exc:
+        raise SystemExit(f"{service}: {exc}") from None
+    except OSError as exc:
+        raise SystemExit(f"{service}: cannot use {config.data_dir}: {exc.strerror}") from None
     try:  # traces only when OTEL_TRACES_EXPORTER names an exporter
         tracing.configure_from_env(service)
     except ValueError as exc:
@@ -64,5 +71,7 @@ def run_service(
 
     try:
         asyncio.run(_main())
+    except StorageUnwritable as exc:  # a store's directory or file found unwritable as it opened
+        raise SystemExit(f"{service}: {exc}") from None
     finally:
         tracing.shutdown()  # flush the spans still batched

@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mesh.runtime.storage import StorageFailure, storage_failure
+from mesh.runtime.storage import StorageFailure, check_writable, storage_failure
 
 __all__ = ["LockedSQLite", "StorageConnection", "connect_durable", "sqlite_files"]
 
@@ -99,10 +99,12 @@ def connect_durable(
 
 class LockedSQLite:
     """One durable connection, its schema applied, shared by worker threads under a lock
-    (``self._lock`` guards every use of ``self._db``)."""
+    (``self._lock`` guards every use of ``self._db``). Its directory and files must be
+    writable when it opens (``mesh.runtime.storage.StorageUnwritable`` otherwise: the service
+    exits naming the path rather than serve and fail every write)."""
 
     def __init__(self, path: Path, schema: str) -> None:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_writable(path.parent, sqlite_files(path))
         self._lock = threading.Lock()
         self._db = connect_durable(path)
         self._db.executescript(schema)

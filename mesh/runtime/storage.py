@@ -1,6 +1,12 @@
 """A service's own disk failing under it: full, or not writable. Plain Python: no gRPC here.
 
-:func:`storage_failure` reads a store's exception (SQLite's SQLITE_FULL /
+Two moments, two answers:
+
+- at start, :func:`check_writable` probes a data dir (and a store's files) and raises
+  :class:`StorageUnwritable` with one line — the path and the OS's words — which
+  ``mesh.runtime.main`` turns into an exit, not a traceback: a replica that cannot write must
+  not report SERVING and take traffic (audit R19-F-RO);
+- at run time, :func:`storage_failure` reads a store's exception (SQLite's SQLITE_FULL /
   SQLITE_READONLY, an OSError ENOSPC / EDQUOT / EROFS / EACCES, PostgreSQL's SQLSTATE 53100
   disk_full) as :class:`StorageFailure`, which callers get as RESOURCE_EXHAUSTED naming the
   path and saying that nothing was stored and the call may be re-sent once space is freed
@@ -16,12 +22,14 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import sqlite3
+import uuid
 from pathlib import Path
 
 from mesh.runtime.exceptions import ResourceExhausted
 
-__all__ = ["StorageFailure", "storage_failure"]
+__all__ = ["StorageFailure", "StorageUnwritable", "check_writable", "storage_failure"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,6 +48,11 @@ class StorageFailure(ResourceExhausted):
     call was stored (the store rolled back), so re-sending it later is safe."""
 
     default_reason = "STORAGE_FULL"
+
+
+class StorageUnwritable(Exception):
+    """Found at start: a data dir or store file this service cannot write (one line: the path
+    and why)."""
 
 
 def _kind(exc: BaseException) -> str | None:
@@ -95,3 +108,33 @@ def storage_failure(
         reason = "STORAGE_READ_ONLY"
     _LOGGER.error("%s", message)
     return StorageFailure(message, reason=reason)
+
+
+def check_writable(directory: Path, files: tuple[Path, ...] = ()) -> None:
+    """Create ``directory`` if missing and prove it can be written (a probe file created,
+    written, fsynced and removed), and that each existing file of ``files`` may be written;
+    :class:`StorageUnwritable` naming the path and the OS's words otherwise.
+
+    A process running as root writes whatever a file's mode says, so the probe catches a
+    read-only mount (EROFS) for it, and a directory or file it lacks permission on for anyone
+    else."""
+    probe = directory / f".write-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            os.write(fd, b"probe")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            probe.unlink(missing_ok=True)
+    except OSError as exc:
+        path = exc.filename if isinstance(exc.filename, str) else str(directory)
+        if path == str(probe):
+            path = str(directory)
+        raise StorageUnwritable(f"cannot write {path}: {_words(exc)}") from None
+    for file in files:
+        # access(2), not open: opening and closing a database file this process already has
+        # open would drop its POSIX locks on it (mesh.runtime.sqlite_db)
+        if file.exists() and not os.access(file, os.W_OK):
+            raise StorageUnwritable(f"cannot write {file}: the file is read-only to this user")

@@ -1,5 +1,6 @@
-"""A service's own disk full or read-only (audit R19-F-DISKFULL): the errors of every store
-read as one RESOURCE_EXHAUSTED naming the path (``mesh.runtime.storage``)."""
+"""A service's own disk full or read-only (audit R19-F-DISKFULL, R19-F-RO): the errors of
+every store read as one RESOURCE_EXHAUSTED naming the path (``mesh.runtime.storage``), and a
+data dir that cannot be written is found at start."""
 
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ from mesh.runtime.exceptions import DependencyUnavailable
 from mesh.runtime.inprocess import running_services
 from mesh.runtime.sqlite_db import LockedSQLite, connect_durable
 from mesh.runtime.status import decode_status, to_rpc_status
-from mesh.runtime.storage import StorageFailure, storage_failure
+from mesh.runtime.storage import (
+    StorageFailure,
+    StorageUnwritable,
+    check_writable,
+    storage_failure,
+)
 from mesh.runtime.tables import frame_to_table
 
 
@@ -138,3 +144,17 @@ def test_estimate_effect_on_a_full_disk(tmp_path: Path) -> None:
         db.execute("PRAGMA max_page_count=1073741823")
         reply = stub.EstimateEffect(request, timeout=120)
         assert reply.analysis_id
+
+
+def test_an_unwritable_data_dir_is_found_at_start(tmp_path: Path) -> None:
+    """A directory that cannot be made (its parent is a file: ENOTDIR for anyone, root
+    included) and a store file not writable to this user."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StorageUnwritable) as err:
+        check_writable(blocker / "causal")
+    assert str(err.value) == f"cannot write {blocker / 'causal'}: Not a directory"
+    with pytest.raises(StorageUnwritable):
+        LockedSQLite(blocker / "causal" / "analyses.sqlite", "CREATE TABLE t (x)")
+    check_writable(tmp_path / "fine")
+    assert list((tmp_path / "fine").iterdir()) == []  # the probe leaves nothing
