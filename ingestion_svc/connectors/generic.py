@@ -173,32 +173,35 @@ def _refuse_non_regions(checks: Checks, written: np.ndarray, account: Account, f
     'Total' row per day was stored as one more geo and doubled every absolute figure. A
     label the account's geo_keys map is the user's own and is kept."""
     keys = account.geo_keys or {}
-    label = [None if v is None or v in keys else _label(v) for v in written.tolist()]
-    checks.fail(
-        np.fromiter((lb == "" for lb in label), bool, len(label)),
-        field,
-        "missing_field",
-        f"{field} is missing (blank)",
-    )
-    checks.fail(
-        np.fromiter((lb in _TOTALS for lb in label), bool, len(label)),
-        field,
-        "unknown_geo",
-        lambda i: (
-            f"geo {quoted(written[i])} reads as a total over geos, not a region: the geos "
-            "are added up, so a total row would count each of them twice. Leave total rows "
-            "out of the file (a file of national rows only: map no geo column)"
+    values = written.tolist()
+    # a batch has few distinct geos: judge each once
+    kinds = {v: _label(v) for v in set(values) if v is not None and v not in keys}
+    blank = {v for v, lb in kinds.items() if lb == ""}
+    totals = {v for v, lb in kinds.items() if lb in _TOTALS}
+    placeholders = {v for v, lb in kinds.items() if lb in _PLACEHOLDERS}
+    for found, reason, message in (
+        (blank, "missing_field", lambda i: f"{field} is missing (blank)"),
+        (
+            totals,
+            "unknown_geo",
+            lambda i: (
+                f"geo {quoted(written[i])} reads as a total over geos, not a region: the geos "
+                "are added up, so a total row would count each of them twice. Leave total "
+                "rows out of the file (a file of national rows only: map no geo column)"
+            ),
         ),
-    )
-    checks.fail(
-        np.fromiter((lb in _PLACEHOLDERS for lb in label), bool, len(label)),
-        field,
-        "unknown_geo",
-        lambda i: (
-            f"geo {quoted(written[i])} is a placeholder, not a region: its rows cannot be "
-            "put in a geo. Give them their region, or leave them out"
+        (
+            placeholders,
+            "unknown_geo",
+            lambda i: (
+                f"geo {quoted(written[i])} is a placeholder, not a region: its rows cannot be "
+                "put in a geo. Give them their region, or leave them out"
+            ),
         ),
-    )
+    ):
+        if found:
+            mask = np.fromiter((v in found for v in values), bool, len(values))
+            checks.fail(mask, field, reason, message)
 
 
 def _refuse_differing_rows(
@@ -231,6 +234,9 @@ def _refuse_differing_rows(
         }
     )[live]
     if not measures:
+        return
+    frame = frame[frame.duplicated(["day", "geo", "campaign"], keep=False)]
+    if frame.empty:  # the usual batch: one row per key
         return
     groups = frame.groupby(["day", "geo", "campaign"], sort=False, dropna=False)
     differs = groups[measures].transform("nunique").gt(1).any(axis=1)
