@@ -44,6 +44,8 @@ tr { break-inside: avoid; }
 figure.fig { margin: 8pt 0 14pt; break-inside: avoid; page-break-inside: avoid; }
 figure.fig svg.plot { display: block; width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: 8.5pt; margin-top: 3pt; }
+details.data { font-size: 8.5pt; margin-top: 3pt; }
+details.data summary { color: var(--accent); cursor: pointer; }
 ul.plain { padding-left: 14pt; margin: 4pt 0 8pt; }
 .note { color: var(--muted); font-size: 9pt; }
 .explanation { background: #f3f8fc; border-left: 5pt solid var(--accent); padding: 8pt 10pt; }
@@ -104,11 +106,21 @@ def page(title: str, meta: Sequence[str], sections: Sequence[Section], footer: s
     return "\n".join(parts)
 
 
-def figure(fig_id: str, kind: str, svg: str, caption: str) -> str:
-    """A figure block; ``data-figure`` names the plot kind for tests and citations."""
+def figure(fig_id: str, kind: str, svg: str, caption: str, data: str = "") -> str:
+    """A figure block; ``data-figure`` names the plot kind for tests and citations. The chart
+    is described by its caption (a screen reader reads it after the title) and, where
+    ``data`` gives one, by a table of its numbers, folded under the caption."""
+    described = f"{fig_id}-caption" + (f" {fig_id}-data" if data else "")
+    svg = svg.replace('role="img"', f'role="img" aria-describedby="{esc(described)}"', 1)
+    numbers = (
+        f'<details class="data" id="{esc(fig_id)}-data"><summary>The numbers behind this chart'
+        f"</summary>{data}</details>"
+        if data
+        else ""
+    )
     return (
         f'<figure class="fig" id="{esc(fig_id)}" data-figure="{esc(kind)}">{svg}'
-        f"<figcaption>{caption}</figcaption></figure>"
+        f'<figcaption id="{esc(fig_id)}-caption">{caption}</figcaption>{numbers}</figure>'
     )
 
 

@@ -139,7 +139,8 @@ def model_fit(daily: causal_pb.DailyDecomposition, outcome_label: str) -> Figure
     fig, (top, bottom) = new_figure(3.9, nrows=2, sharex=True, height_ratios=(2.6, 1.0))
     _shade_holdout(top, x, holdout, label=True)
     top.plot(x, actual, color=INK, linewidth=0.9, label="observed")  # type: ignore[arg-type]
-    top.plot(x, predicted, color=BLUE, linewidth=1.1, label="model")  # type: ignore[arg-type]
+    # dashed: told from the observed line without colour (greyscale print), where they overlap
+    top.plot(x, predicted, color=BLUE, linewidth=1.1, linestyle=(0, (4, 1.5)), label="model")  # type: ignore[arg-type]
     top.yaxis.set_major_formatter(FuncFormatter(compact))
     top.set_ylabel(f"{outcome_label}\nper day")
     _legend_above(top, ncols=3)

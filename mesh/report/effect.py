@@ -74,12 +74,15 @@ class Figures:
         self._count = 0
         self.anchors: dict[str, str] = {}  # figure kind → element id
 
-    def add(self, kind: str, build: Callable[[], Figure], title: str, caption: str) -> str:
+    def add(
+        self, kind: str, build: Callable[[], Figure], title: str, caption: str, data: str = ""
+    ) -> str:
+        """The figure's block; ``data``: a table of the numbers it draws (see _alt)."""
         self._count += 1
         fig_id = f"{self._prefix}{self._count}"
         svg = to_svg(build(), f"{fig_id}s", title=title)
         self.anchors.setdefault(kind, fig_id)
-        return figure(fig_id, kind, svg, f"<strong>{esc(title)}.</strong> {caption}")
+        return figure(fig_id, kind, svg, f"<strong>{esc(title)}.</strong> {caption}", data)
 
 
 def verdict(e: causal_pb.EffectEstimate) -> tuple[str, str]:

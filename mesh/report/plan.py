@@ -13,6 +13,7 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
+from mesh.report import _alt as alt
 from mesh.report import _plan_plots as plots
 from mesh.report import _series_plots as series_plots
 from mesh.report._format import enum_name, esc, interval_cell, interval_text, num, prose
@@ -155,6 +156,7 @@ def attribution_sections(
             "Response curves",
             "Expected incremental outcome at each spend level with its interval; the solid line "
             "is the spend as run" + (", the dashed one the recommended spend." if optimal else "."),
+            alt.response_curves(curves, current, optimal, cur),
         )))  # fmt: skip
     if any(len(m.carryover) for m in result.response_models):
         order = {c.channel: i for i, c in enumerate(by_spend)}
@@ -164,6 +166,7 @@ def attribution_sections(
             "Adstock decay",
             "How a day's spend keeps working: each channel's effect spread over the following "
             "days (darker: more of the effect).",
+            alt.adstock(models),
         )))  # fmt: skip
     if result.calibration:
         sections.append(Section("calibration", "Lift tests", _calibration(result)))
@@ -402,6 +405,7 @@ def surfacing_sections(
             "Each channel's move from its current spend (○) to the recommended one (arrow) "
             "within its allowed range (grey); a bar at the arrow's end is a bound that binds (the "
             "optimiser wanted to go further), a square a channel held at its current spend.",
+            alt.budget_shift(list(budget.allocations), cur),
         ) + (f'<ul class="plain">{warn}</ul>' if warn else "")))  # fmt: skip
     if forecast is not None and forecast.points:
         level_label = outcome_label.replace("Incremental ", "")
@@ -413,6 +417,7 @@ def surfacing_sections(
             ("Daily forecast as a fan of nested intervals (darker: the narrower, likelier band)"
              if forecast.points[0].fan else "Daily forecast with its interval")
             + f"; {_forecast_total(forecast, currency_code)}.",
+            alt.forecast(list(forecast.points)),
         )))  # fmt: skip
     if design is not None and design.power_curve:
         cell = design.cells[0] if design.cells else None
@@ -443,6 +448,7 @@ def surfacing_sections(
             "Power by test duration",
             "Power to detect the target lift (top) and the smallest lift the test detects (bottom), "
             "simulated on placebo windows of the org's own history.",
+            alt.power_curve(list(design.power_curve)),
         )))  # fmt: skip
     return sections
 

@@ -22,7 +22,7 @@ WORDS = llm_pb.ExplanationDone(text="Meta prospecting added conversions.")
 def _roas_figure(html: str) -> tuple[str, str]:
     """(the return chart's SVG, its caption's text)."""
     m = re.search(
-        r'data-figure="roas">(<svg.*?</svg>)\s*<figcaption>(.*?)</figcaption>', html, re.S
+        r'data-figure="roas">(<svg.*?</svg>)\s*<figcaption[^>]*>(.*?)</figcaption>', html, re.S
     )
     assert m, "no return chart"
     return m.group(1), unescape(re.sub(r"<[^>]+>", "", m.group(2)))

@@ -11,7 +11,7 @@ from tests.report.analyses import effect_analysis
 
 
 def _caption(html: str) -> str:
-    m = re.search(r'data-figure="estimate">.*?<figcaption>(.*?)</figcaption>', html, re.S)
+    m = re.search(r'data-figure="estimate">.*?<figcaption[^>]*>(.*?)</figcaption>', html, re.S)
     assert m, "no estimate figure"
     return unescape(re.sub(r"<[^>]+>", "", m.group(1)))
 
