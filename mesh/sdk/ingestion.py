@@ -158,8 +158,9 @@ class IngestionCalls(ClientBase):
         others would be lost (an order-level frame); ``sum_rows=True`` adds each key's rows
         into one instead (rejections then carry the index of the key's first row). The
         service refuses, by row, those whose differently spelled geos are one: so that it
-        sees them, the rows go in day order with each day's rows in one batch (a batch grows
-        past ``batch_size`` for no day; rejections carry the input's row index). A geo that is
+        sees them, the rows go in day order with each day's rows in one batch (no batch holds
+        more than ``batch_size`` rows, so only a larger day is split; rejections carry the
+        input's row index). A geo that is
         the sum of the others on most days (a "Total" row per day) raises ValueError too.
         """
         if batch_size < 1:
