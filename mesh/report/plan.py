@@ -94,6 +94,21 @@ def _roas_caption(revenue: bool, cur: str, value_per_outcome: float) -> str:
                "conversions worth less than it costs.")  # fmt: skip
 
 
+# The most channels one chart draws, by spend: past it a chart ran longer than a printed page
+# and split without its axis (R22-F9, 37 channels); the tables list every channel.
+MAX_CHART_CHANNELS = 20
+
+
+def _undrawn(names: list[str], where: str = "the table below") -> str:
+    """The caption's sentence on the channels a chart leaves out (the smallest by spend), and
+    ``where`` their figures are."""
+    if not names:
+        return ""
+    shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+    return prose(f" The {MAX_CHART_CHANNELS} channels with the most spend are drawn; the other "
+                 f"{len(names)} ({shown}) are in {where}.")  # fmt: skip
+
+
 def attribution_sections(
     analysis: causal_pb.Analysis, figs: Figures,
     budget: surfacing_pb.OptimizeBudgetResponse | None = None, *, value_per_outcome: float = 0.0,
@@ -115,22 +130,27 @@ def attribution_sections(
             "error as a share of the observed (bottom)." + _holdout_caption(result),
         )  # fmt: skip
     sections = [Section("health", "Model health", health)]
+    drawn, rest = (
+        by_spend[:MAX_CHART_CHANNELS],
+        _undrawn([c.channel for c in by_spend[MAX_CHART_CHANNELS:]]),
+    )
     if by_spend:
         body = figs.add(
             "contributions",
-            functools.partial(plots.contributions, by_spend, label),
+            functools.partial(plots.contributions, drawn, label),
             "Causal vs naive vs platform-reported contribution",
             "What each channel caused (with its interval) beside what a naive regression of the "
             "outcome on same-day spend and the platform itself credit it with, channels by "
-            "spend. Credit past the causal bar is for outcomes that would have happened anyway.",
+            "spend. Credit past the causal bar is for outcomes that would have happened anyway."
+            + rest,
         )
         if any(c.HasField("incremental_roas") for c in by_spend):
             body += figs.add(
                 "roas",
-                functools.partial(plots.roas, by_spend, cur, revenue=revenue,
+                functools.partial(plots.roas, drawn, cur, revenue=revenue,
                                   value_per_outcome=value_per_outcome),
                 "Return on spend" if revenue else "Conversions per unit of spend",
-                _roas_caption(revenue, cur, value_per_outcome),
+                _roas_caption(revenue, cur, value_per_outcome) + rest,
             )  # fmt: skip
         body += (_window_line(result)
                  + _channel_table(by_spend, cur, channel_warnings(result), revenue=revenue)
@@ -150,22 +170,29 @@ def attribution_sections(
         current = {c.channel: c.spend.amount for c in result.channels}
         optimal = {a.channel: a.optimal_spend for a in budget.allocations} if budget else {}
         curves = sorted(result.response_curves, key=lambda c: -current.get(c.channel, 0.0))
+        curve_rest = _undrawn(
+            [c.channel for c in curves[MAX_CHART_CHANNELS:]], "the numbers below the chart"
+        )
         sections.append(Section("curves", "Response curves", figs.add(
             "response-curves",
-            functools.partial(plots.response_curves, curves, current, optimal, cur, label),
+            functools.partial(plots.response_curves, curves[:MAX_CHART_CHANNELS], current,
+                              optimal, cur, label),
             "Response curves",
             "Expected incremental outcome at each spend level with its interval; the solid line "
-            "is the spend as run" + (", the dashed one the recommended spend." if optimal else "."),
+            "is the spend as run" + (", the dashed one the recommended spend." if optimal else ".")
+            + curve_rest,
             alt.response_curves(curves, current, optimal, cur),
         )))  # fmt: skip
     if any(len(m.carryover) for m in result.response_models):
         order = {c.channel: i for i, c in enumerate(by_spend)}
         models = sorted(result.response_models, key=lambda m: order.get(m.channel, len(order)))
+        carried = [m for m in models if len(m.carryover)]
         sections.append(Section("adstock", "Carry-over", figs.add(
-            "adstock", functools.partial(plots.adstock, models),
+            "adstock", functools.partial(plots.adstock, carried[:MAX_CHART_CHANNELS]),
             "Adstock decay",
             "How a day's spend keeps working: each channel's effect spread over the following "
-            "days (darker: more of the effect).",
+            "days (darker: more of the effect)."
+            + _undrawn([m.channel for m in carried[MAX_CHART_CHANNELS:]], "the numbers below the chart"),
             alt.adstock(models),
         )))  # fmt: skip
     if result.calibration:
@@ -399,12 +426,15 @@ def surfacing_sections(
         cur = budget.total_budget.currency_code or currency_code
         head = _budget_head(budget, cur, recommendations)
         warn = "".join(f"<li>{prose(w)}</li>" for w in budget.warnings)
+        moves = sorted(budget.allocations, key=lambda a: -a.current_spend)
         sections.append(Section("budget", "Budget shift", head + figs.add(
-            "budget-shift", functools.partial(plots.budget_shift, list(budget.allocations), cur),
+            "budget-shift",
+            functools.partial(plots.budget_shift, moves[:MAX_CHART_CHANNELS], cur),
             "Current → recommended spend",
             "Each channel's move from its current spend (○) to the recommended one (arrow) "
             "within its allowed range (grey); a bar at the arrow's end is a bound that binds (the "
-            "optimiser wanted to go further), a square a channel held at its current spend.",
+            "optimiser wanted to go further), a square a channel held at its current spend."
+            + _undrawn([m.channel for m in moves[MAX_CHART_CHANNELS:]], "the numbers below the chart"),
             alt.budget_shift(list(budget.allocations), cur),
         ) + (f'<ul class="plain">{warn}</ul>' if warn else "")))  # fmt: skip
     if forecast is not None and forecast.points:
