@@ -19,11 +19,7 @@ from surfacing_svc.curves import HillCurve
 from surfacing_svc.design import CellSpec, DesignSpec, ExperimentDesign, TreatmentKind
 from surfacing_svc.design import design_experiment as _design
 from surfacing_svc.design.returns import added_return
-from surfacing_svc.errors import (
-    InsufficientData,
-    InvalidRequest,
-    NotAnAttribution,
-)
+from surfacing_svc.errors import InsufficientData, InvalidRequest, NotAnAttribution
 from surfacing_svc.forecast import MIN_HISTORY_DAYS, Forecast, predict_performance
 from surfacing_svc.history import GeoHistory, history_from_frame, refuse_start_within
 from surfacing_svc.observed_days import observed_days
@@ -113,6 +109,8 @@ class PlanningModel:
     calibrated: tuple[str, ...] = ()
     # The analysis's omitted_channels check, in its words ("" when it modelled every channel).
     omitted: str = ""
+    # ISO country whose holidays the analysis controlled ("" where it predates saying so)
+    holiday_country: str = ""
 
     @property
     def period_days(self) -> int:
@@ -263,7 +261,7 @@ class ForecastQuestion:
     level: float
     plan: tuple[PlanEntry, ...] = ()
     metric: str = "revenue"
-    country: str = "US"
+    country: str = "US"  # "" from a request naming none: convert.forecast_country resolves it
     fan_levels: tuple[float, ...] = ()
 
 
@@ -346,7 +344,7 @@ def answer_forecast(
     forecast = predict_performance(
         history.dates, history.national(), spend, curves, plan, horizon=question.horizon,
         baseline_total=model.baseline_total if model is not None else None,
-        level=question.level, fan_levels=question.fan_levels, country=question.country,
+        level=question.level, fan_levels=question.fan_levels, country=question.country or "US",
         promotion=promotion, seasons=seasons,
         usual_days={k: u.index for k, u in usual.items()},
     )  # fmt: skip

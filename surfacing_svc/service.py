@@ -139,11 +139,13 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             if q.analysis_id
             else (None, None)
         )
+        # No country named: the holidays the analysis controlled, said (else the US)
+        q, held = convert.forecast_country(q, model)
         # The registered calendar: a history ending inside a sale is not carried forward as
         # the level, and the org's own seasons stand in for the built-in ones; its exchange
         # rates convert the history's money. Without it the forecast still stands, and says so.
         # Every channel without spend is planned (scaled, or kept at its input: R20-F4).
-        notes = model.notes([c.channel for c in model.unpriced]) if model else ()
+        notes = (*held, *(model.notes([c.channel for c in model.unpriced]) if model else ()))
         try:
             calendar = await self._registry.calendar(q.org_id, timeout=context.time_remaining())
         except RegistryUnavailable as error:

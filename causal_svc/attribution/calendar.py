@@ -48,12 +48,16 @@ class ModelCalendar:
         Whether the December gift season is controlled.
     note : str
         What the analysis must warn about the calendar ("" when nothing).
+    country : str
+        The ISO country holding most of the outcome, whose holidays a forecast from the
+        analysis uses (PredictPerformance's default country_code).
     """
 
     label: str
     days: tuple[tuple[dt.date, str], ...]
     gift_season: bool
     note: str = ""
+    country: str = DEFAULT_COUNTRY
 
     def __str__(self) -> str:
         return self.label
@@ -136,7 +140,11 @@ def model_calendar(
             f"public holidays are not known after {LAST_YEAR}: the days after "
             f"{LAST_YEAR}-12-31 have no holiday controls"
         )
-    return ModelCalendar(_label(share, by_country, outcome_name), kept, gifting, "; ".join(notes))
+    # ties (an even split) go to the first code, so the same panel always names one country
+    majority = min(by_country, key=lambda c: (-by_country[c], c))
+    return ModelCalendar(
+        _label(share, by_country, outcome_name), kept, gifting, "; ".join(notes), majority
+    )
 
 
 def _label(

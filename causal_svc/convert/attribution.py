@@ -234,6 +234,8 @@ def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.Attri
     # the holiday calendar's own caveat: geos in several countries, none named, past 2100
     calendar = r.state.spec.country if r.state is not None else None
     held = calendar.note if isinstance(calendar, ModelCalendar) and calendar.note else ""
+    # whose holidays were controlled, for a forecast from this analysis (PredictPerformance)
+    country = calendar.country if isinstance(calendar, ModelCalendar) else calendar or ""
     out = causal_pb.AttributionResult(
         analysis_id=ctx.analysis_id,
         warnings=[*([trimmed] if trimmed else []), *([held] if held else []), *r.warnings],
@@ -252,6 +254,7 @@ def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.Attri
             else common_pb.OUTCOME_METRIC_REVENUE
         ),
         demand_elasticity=r.demand_elasticity,
+        holiday_calendar_country=country,
     )
     out.date_range.start_date.CopyFrom(_proto_date(r.start))
     out.date_range.end_date.CopyFrom(_proto_date(r.end))

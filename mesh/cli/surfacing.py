@@ -140,6 +140,9 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
                    "optimize and counterfactual)")  # fmt: skip
     p.add_argument("--fan", default="", metavar="LEVELS",
                    help="comma-separated interval levels of a fan, e.g. 0.5,0.8,0.95")  # fmt: skip
+    p.add_argument("--country", default="", metavar="CC",
+                   help="ISO 3166 country whose holidays the forecast knows (default: the "
+                   "analysis's holiday calendar, else US)")  # fmt: skip
     p.add_argument("--json", action="store_true")
     _timeout(p)
     common(p)
@@ -332,7 +335,7 @@ def run_predict(args: argparse.Namespace, peers: Any) -> int:
     with _client(args, peers) as client, _deadline_hint(args):
         r = client.predict(
             args.analysis_id, days=args.days, daily_spend=_pairs(args.daily, "--daily"),
-            multipliers=_pairs(args.set, "--set"), alpha=args.alpha,
+            multipliers=_pairs(args.set, "--set"), alpha=args.alpha, country=args.country,
             fan_levels=[_number(v, "--fan", args.fan) or 0.0 for v in args.fan.split(",") if v],
         )  # fmt: skip
     if args.json:

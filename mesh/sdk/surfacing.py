@@ -96,7 +96,8 @@ class SurfacingCalls(ClientBase):
         (channel → spend per day) and/or ``multipliers`` (channel → × recent daily spend) read
         with a stored attribution analysis; without one, the outcome from its own history.
         ``fan_levels`` (e.g. 0.5, 0.8, 0.95) adds one interval per level to every point and
-        total (``fan``, ``total_fan``), for a fan chart."""
+        total (``fan``, ``total_fan``), for a fan chart. ``country`` (ISO 3166, "AU") names
+        whose holidays the forecast knows; "" the analysis's holiday calendar, else the US."""
         plan = [
             surfacing_pb.SpendPlan(channel=c, daily_spend=v) for c, v in (daily_spend or {}).items()
         ]

@@ -9,7 +9,7 @@ from surfacing_svc.convert.design import (
     proposed_experiment,
     shared_control,
 )
-from surfacing_svc.convert.forecast import forecast_question, forecast_to_proto
+from surfacing_svc.convert.forecast import forecast_country, forecast_question, forecast_to_proto
 from surfacing_svc.convert.models import budget_response_share, planning_model
 from surfacing_svc.convert.optimize import check_budget_currency, optimize_question, plan_to_proto
 from surfacing_svc.convert.recommend import (
@@ -26,6 +26,7 @@ __all__ = [
     "design_question",
     "design_to_proto",
     "effect_evidence",
+    "forecast_country",
     "forecast_question",
     "forecast_to_proto",
     "optimize_question",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import surfacing_pb2 as pb
 
@@ -19,6 +21,7 @@ from surfacing_svc.intervals import Interval
 from surfacing_svc.planning import (
     ForecastQuestion,
     PlanEntry,
+    PlanningModel,
 )
 
 MAX_FAN_LEVELS = 10
@@ -37,8 +40,9 @@ def forecast_question(request: pb.PredictPerformanceRequest) -> ForecastQuestion
     # Counterfactual): a 95% forecast beside them read as more uncertain than it is (R20-F7).
     level = check.level(request.alpha, "alpha", 0.9)
     metric = check.metric(request.outcome, "outcome") or "revenue"
-    country = request.country_code or "US"
-    if country not in COUNTRIES:
+    # unset: the analysis's calendar, else the US (forecast_country, once the analysis is read)
+    country = request.country_code
+    if country and country not in COUNTRIES:
         check.add("country_code",
                   "country_code must be an ISO 3166 alpha-2 code the holidays package knows, e.g. US")  # fmt: skip
     entries: list[PlanEntry] = []
@@ -89,6 +93,32 @@ def forecast_question(request: pb.PredictPerformanceRequest) -> ForecastQuestion
     check.done()
     return ForecastQuestion(request.org_id, request.analysis_id, request.horizon_days, level,
                             tuple(entries), metric, country, fan)  # fmt: skip
+
+
+def forecast_country(
+    question: ForecastQuestion, model: PlanningModel | None
+) -> tuple[ForecastQuestion, tuple[str, ...]]:
+    """The question with the country whose holidays the forecast knows, and what to say of it.
+
+    The request's country_code where it names one; else the holidays the analysis controlled
+    (its holiday_calendar_country: an Australian org's analysis forecasts with Australia Day,
+    not Thanksgiving), said, since the caller did not choose it; else the US, said when an
+    analysis was read but does not name its calendar (stored before it did).
+    """
+    if question.country:
+        return question, ()
+    if model is None:
+        return replace(question, country="US"), ()
+    aid, ask = model.analysis_id, "for another, set country_code (liftos predict --country)"
+    if model.holiday_country in COUNTRIES:
+        return replace(question, country=model.holiday_country), (
+            f"holiday calendar: {model.holiday_country}, the one analysis {aid!r} controlled "
+            f"(the country of most of its {model.outcome}); {ask}",
+        )
+    return replace(question, country="US"), (
+        f"holiday calendar: US, the default: analysis {aid!r} does not say whose holidays it "
+        f"controlled (it was stored before analyses said so); {ask}",
+    )
 
 
 def interval_to_proto(value: Interval) -> common_pb.Interval:

@@ -103,6 +103,7 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
         omitted=next((c.message for c in result.health.checks
                       if c.name == "omitted_channels"), ""),
         calibrated=tuple(dict.fromkeys(c.channel for c in result.calibration if c.channel)),
+        holiday_country=result.holiday_calendar_country,
     )  # fmt: skip
 
 
