@@ -17,6 +17,7 @@ from ingestion_svc.external_factors import FactorRegistry
 from ingestion_svc.ledger import BatchLedger
 from ingestion_svc.peers import MemoryClient
 from ingestion_svc.service import IngestionService
+from ingestion_svc.superseded import SupersededLog
 from mesh.runtime import ServerConfig, ServiceBinding
 from mesh.runtime.metrics import MetricsHooks, ServiceMetrics
 
@@ -44,12 +45,13 @@ def build(config: ServerConfig) -> tuple[Sequence[ServiceBinding], Callable[[], 
     registry = ExperimentRegistry(root / "registry.sqlite")
     factors = FactorRegistry(root / "external_factors.sqlite")
     ledger = BatchLedger(root / "ledger.sqlite")
+    superseded = SupersededLog(root / "superseded.sqlite")
     memory = MemoryClient(config.peers.memory)
-    servicer = IngestionService(registry, factors, ledger, memory)
+    servicer = IngestionService(registry, factors, ledger, memory, superseded=superseded)
 
     async def on_stop() -> None:
         await memory.close()
-        for store in (registry, factors, ledger):
+        for store in (registry, factors, ledger, superseded):
             await asyncio.to_thread(store.close)
 
     hooks = MetricsHooks(responses={INGEST_METHOD: count_ack})

@@ -5,7 +5,10 @@ The memory service is the record of truth; this is the stream's working set of i
 servicer loads what a batch needs (:meth:`StreamHistory.plan`) with memory Scans, and every
 batch the stream writes is added, so a stream of consecutive days costs one small Scan per
 two weeks of days, and a late row a Scan of its own series' month, not a re-read of the
-account. Nothing here outlives the stream, so replicas of the service share no state.
+account. Nothing here outlives the stream, so replicas of the service share no state — but
+the versions the org's records had replaced (``ingestion_svc.superseded``, a file replicas
+share), which a batch asks about (:meth:`StreamHistory.replays`) and adds to
+(:meth:`StreamHistory.supersede`).
 
 A *series* is one campaign (or Klaviyo message) in one geo of one account:
 ``source|account|ident|geo``; a natural key is the series plus the local date. Days are
@@ -19,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from ingestion_svc.superseded import SupersededLog
 
 __all__ = ["HISTORY_COLUMNS", "KEEP_DAYS", "StreamHistory", "day_numbers"]
 
@@ -66,8 +71,11 @@ class StreamHistory:
     latest day are pruned (and their window marked unloaded) once the store has doubled.
     """
 
-    def __init__(self, keep_days: int = KEEP_DAYS) -> None:
+    def __init__(self, keep_days: int = KEEP_DAYS, superseded: SupersededLog | None = None) -> None:
         self.keep_days = keep_days
+        self._log = superseded
+        # (org, record id, sha) this stream superseded: the whole record without a log
+        self._replaced: set[tuple[str, str, str]] = set()
         self._codes: dict[str, int] = {}
         self._accounts: dict[str, int] = {}
         # the stored keys sorted, with their slots, and how many slots that covers: keys are
@@ -319,6 +327,31 @@ class StreamHistory:
         known = codes < latest.size
         out[known] = latest[codes[known]]
         return out
+
+    def replays(
+        self, org_id: str, record_ids: np.ndarray, shas: np.ndarray, ask: np.ndarray
+    ) -> np.ndarray:
+        """Per row, whether its content (``shas``) is a version of its record that a later
+        version already replaced; only rows in ``ask`` are looked up (one query a batch)."""
+        out = np.zeros(record_ids.size, dtype=bool)
+        rows = np.flatnonzero(ask)
+        if not rows.size:
+            return out
+        ids = [str(r) for r in record_ids[rows].tolist()]
+        found = self._log.find(org_id, ids) if self._log is not None else set()
+        mine = self._replaced
+        for i, rid, sha in zip(rows.tolist(), ids, shas[rows].tolist(), strict=True):
+            out[i] = (rid, sha) in found or (org_id, rid, sha) in mine
+        return out
+
+    def supersede(self, org_id: str, entries: Sequence[tuple[str, str]]) -> None:
+        """Remember ``(record id, sha)`` versions replaced by a later one (durably, when the
+        history has a log), so they are never written back."""
+        if not entries:
+            return
+        self._replaced.update((org_id, rid, sha) for rid, sha in entries)
+        if self._log is not None:
+            self._log.add(org_id, entries)
 
     def frontier(self, account_key: str) -> int | None:
         """Latest day known for the account (stored or written by this stream)."""

@@ -1,4 +1,6 @@
-"""One batch end to end, pure: raw rows → CausalMarketingData columns + per-row rejections.
+"""One batch end to end: raw rows → CausalMarketingData columns + per-row rejections. Pure
+but for the stream's history, which :func:`finish` asks which versions the batch's keys had
+replaced and tells the versions the batch replaces (``StreamHistory.supersede``).
 
 Two stages, so the servicer can fetch what the second needs in between:
 
@@ -38,7 +40,13 @@ from ingestion_svc.parse import ROW
 from ingestion_svc.raw_batch import Note, RawBatch, Rejection
 from ingestion_svc.record_columns import epoch_us, record_columns
 from ingestion_svc.rejection_list import quoted
-from ingestion_svc.row_identity import arrival, classify, identify, resolve_campaign_ids
+from ingestion_svc.row_identity import (
+    arrival,
+    classify,
+    identify,
+    resolve_campaign_ids,
+    superseded_versions,
+)
 from mesh.runtime import record_rules
 
 __all__ = ["BatchResult", "Prepared", "Settings", "finish", "prepare", "record_id"]
@@ -296,9 +304,23 @@ def finish(
     days = frame["day"].to_numpy(np.int64)
     keys = history.keys(codes, days)
     known = history.lookup(keys)
-    cls = classify(
-        keys, frame["version"].to_numpy(np.int64), frame["sha"].to_numpy(dtype=object), known
+    record_ids = frame["id"].to_numpy(dtype=object)
+    shas = frame["sha"].to_numpy(dtype=object)
+    # only a row that differs from its stored version can be one the key had replaced
+    old = history.replays(
+        batch.org_id, record_ids, shas, (known.version >= 0) & (known.sha != shas)
     )
+    cls = classify(keys, frame["version"].to_numpy(np.int64), shas, known, old)
+    history.supersede(batch.org_id, superseded_versions(record_ids, shas, known, cls))
+    natural_keys = frame["natural_key"].to_numpy(dtype=object)
+    notes = [
+        Note(int(r), ROW, "superseded_version", replayed_message(natural_keys[i]))
+        for i, r in zip(
+            np.flatnonzero(cls.replayed).tolist(),
+            frame["row"].to_numpy(np.int64)[cls.replayed].tolist(),
+            strict=True,
+        )
+    ]
     stored_versions = known.version
     valid = len(frame)
     order_oo, late_days = arrival(codes, days, history, settings.allowed_delay_days)
@@ -354,13 +376,14 @@ def finish(
         history_rows=history_rows,
         rejections=sorted(rows.rejections, key=lambda r: r.row_index),
         accepted=valid - int(cls.stale.sum()) - int(refused.sum()),
-        duplicates=int(cls.dup_stored.sum() + cls.dup_batch.sum()),
+        duplicates=int(cls.dup_stored.sum() + cls.dup_batch.sum() + cls.replayed.sum()),
         superseded=int(cls.superseded.sum()),
         restated=int(cls.restated.sum()),
         out_of_order=int(won["out_of_order"].sum()),
         late=int((won["late_days"] > 0).sum()),
         confounders=[(d.name, d.type, int(np.isfinite(d.value).sum())) for d in detected],
         mean_quality=float(score.mean()) if score.size else 0.0,
+        notes=notes,
         record_rows=won["row"].to_numpy(np.int64),
     )
 
@@ -406,6 +429,16 @@ def _refused(records: pd.DataFrame, rows: np.ndarray, rejections: list[Rejection
     if bugs:
         _LOGGER.error("%d records broke mesh.runtime.record_rules and were rejected", bugs)
     return refused
+
+
+def replayed_message(natural_key: str) -> str:
+    """Why a row holding content its key had replaced is not written."""
+    return (
+        f"not written: this is an earlier version of {natural_key}, which a later row "
+        "already replaced (the platform's restatement, stored now). The export was sent "
+        "again, so it is counted with the duplicates; a correction is written when its "
+        "content differs from every version sent before"
+    )
 
 
 def stale_message(pulled_at: dt.datetime, stored_version: int) -> str:

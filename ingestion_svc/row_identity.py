@@ -18,7 +18,14 @@ import pandas as pd
 
 from ingestion_svc.history import Known, StreamHistory
 
-__all__ = ["Classified", "arrival", "classify", "identify", "resolve_campaign_ids"]
+__all__ = [
+    "Classified",
+    "arrival",
+    "classify",
+    "identify",
+    "resolve_campaign_ids",
+    "superseded_versions",
+]
 
 
 def resolve_campaign_ids(
@@ -83,7 +90,8 @@ def identify(
 
 @dataclass(frozen=True, slots=True)
 class Classified:
-    """Per row: exactly one of stored duplicate, stale, batch duplicate, superseded, winner."""
+    """Per row: exactly one of stored duplicate, replayed, stale, batch duplicate,
+    superseded, winner."""
 
     dup_stored: np.ndarray
     stale: np.ndarray
@@ -92,12 +100,26 @@ class Classified:
     winner: np.ndarray
     replaced_version: np.ndarray  # for winners: the version they replace (0: none)
     restated: np.ndarray  # winners replacing a stored version or one of this batch
+    # a version of the key that a later one already replaced, sent again (nothing written)
+    replayed: np.ndarray
 
 
-def classify(keys: np.ndarray, version: np.ndarray, sha: np.ndarray, known: Known) -> Classified:
+def classify(
+    keys: np.ndarray,
+    version: np.ndarray,
+    sha: np.ndarray,
+    known: Known,
+    old_content: np.ndarray | None = None,
+) -> Classified:
     """Decide each row against the stored version of its key and the batch's other rows.
 
+    ``old_content``: per row, whether its content is a version of its key that a later version
+    already replaced (``StreamHistory.replays``).
+
     * same content as stored → duplicate (nothing written);
+    * otherwise, content the key had replaced → replayed (nothing written, whatever its
+      version): an export sent again, not a correction (superseded when a later row of the
+      batch is the stored content, as the first time the export came);
     * different content, version not newer than stored → stale (rejected);
     * same content as an earlier row of the batch → duplicate;
     * otherwise the highest version of the key in the batch is written (a restatement when
@@ -110,12 +132,17 @@ def classify(keys: np.ndarray, version: np.ndarray, sha: np.ndarray, known: Know
     pull time holds a restated day twice, the platform's preliminary line then its re-send;
     the re-send is what was stored the first time, and writing the preliminary line (newer
     by its pull time alone) would put the platform's superseded numbers back (audit R19 #1).
+    When the two lines fell in different batches the preliminary line's batch cannot see the
+    re-send, so the versions replaced before are remembered (``ingestion_svc.superseded``):
+    content a key had replaced is never written back. A correction the platform makes back
+    to an earlier value is taken for such a copy too: the raw rows cannot tell them apart.
     """
     n = keys.size
     stored = known.version >= 0
     dup_stored = stored & (known.sha == sha)
-    stale = stored & ~dup_stored & (version <= known.version)
-    candidate = ~dup_stored & ~stale
+    old = np.zeros(n, dtype=bool) if old_content is None else old_content & ~dup_stored
+    stale = stored & ~dup_stored & ~old & (version <= known.version)
+    candidate = ~dup_stored & ~stale & ~old
     frame = pd.DataFrame({"key": keys, "sha": sha, "version": version, "pos": np.arange(n)})
     # Keys whose latest row in the batch is the stored content: nothing of theirs is written.
     live = frame[~stale].sort_values(["key", "version"], kind="stable")
@@ -131,7 +158,10 @@ def classify(keys: np.ndarray, version: np.ndarray, sha: np.ndarray, known: Know
     is_last = ~rest["key"].duplicated(keep="last").to_numpy()
     winner = np.zeros(n, dtype=bool)
     winner[rest["pos"].to_numpy()[is_last]] = True
-    superseded = candidate & ~dup_batch & ~winner
+    # an old version below the stored content in its batch is superseded by it, as it was
+    # the first time the export came; alone, it is a copy of an earlier export (replayed)
+    superseded = (candidate & ~dup_batch & ~winner) | (old & said)
+    replayed = old & ~said
     # A winner replaces the stored version, else the highest superseded one of the batch.
     lower = rest[~is_last].groupby("key")["version"].max()
     replaced = np.where(stored, known.version, 0)
@@ -141,8 +171,26 @@ def classify(keys: np.ndarray, version: np.ndarray, sha: np.ndarray, known: Know
     )
     replaced = np.where(winner, replaced, 0).astype(np.int64)
     return Classified(
-        dup_stored, stale, dup_batch, superseded, winner, replaced, winner & (replaced > 0)
+        dup_stored,
+        stale,
+        dup_batch,
+        superseded,
+        winner,
+        replaced,
+        winner & (replaced > 0),
+        replayed,
     )
+
+
+def superseded_versions(
+    record_ids: np.ndarray, sha: np.ndarray, known: Known, cls: Classified
+) -> list[tuple[str, str]]:
+    """The (record id, sha) versions this batch replaces: its superseded rows, and the
+    stored content of each key a winner replaces."""
+    over_stored = cls.winner & (known.version >= 0) & (known.sha != "")
+    pairs = zip(record_ids[cls.superseded].tolist(), sha[cls.superseded].tolist(), strict=True)
+    stored = zip(record_ids[over_stored].tolist(), known.sha[over_stored].tolist(), strict=True)
+    return sorted({(str(r), str(s)) for r, s in (*pairs, *stored)})
 
 
 def arrival(

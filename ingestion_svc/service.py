@@ -25,6 +25,7 @@ from ingestion_svc.ledger import BatchLedger
 from ingestion_svc.peers import MemoryClient
 from ingestion_svc.raw_batch import RawBatch
 from ingestion_svc.stream import PIPELINE_DEPTH, IngestStream, StreamDeps
+from ingestion_svc.superseded import SupersededLog
 from mesh.runtime.pipeline import Pipeline
 from mesh.runtime.protoconv import require_org
 
@@ -39,13 +40,14 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         ledger: BatchLedger,
         memory: MemoryClient,
         settings: pipeline.Settings | None = None,
+        superseded: SupersededLog | None = None,
     ) -> None:
         self.registry = registry
         self.factors = factors
         self.ledger = ledger
         self.memory = memory
         self.settings = settings or pipeline.Settings()
-        self._streams = StreamDeps(registry, factors, ledger, memory, self.settings)
+        self._streams = StreamDeps(registry, factors, ledger, memory, self.settings, superseded)
 
     async def Ingest(
         self,

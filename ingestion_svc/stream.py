@@ -36,6 +36,7 @@ from ingestion_svc.ledger import LEASE_S, BatchLedger, InFlight
 from ingestion_svc.parse import ROW
 from ingestion_svc.raw_batch import MAX_BATCH_ROWS, RawBatch, Rejection
 from ingestion_svc.rejection_list import clipped
+from ingestion_svc.superseded import SupersededLog
 from mesh.runtime.exceptions import DependencyUnavailable, shown
 from mesh.runtime.frames.gc_pause import gc_paused
 
@@ -151,6 +152,8 @@ class StreamDeps:
     ledger: BatchLedger
     memory: MemoryPort
     settings: pipeline.Settings
+    # versions the org's records had replaced (None: remembered per stream only)
+    superseded: SupersededLog | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +197,7 @@ class IngestStream:
     def __init__(self, deps: StreamDeps, deadline: float | None = None) -> None:
         self.deps = deps
         self.deadline = deadline
-        self.history = StreamHistory()
+        self.history = StreamHistory(superseded=deps.superseded)
         self.products = product_batch.ProductBook()
         self.factors: dict[str, FactorTable] = {}
         self._writer: RecordWriter | None = None

@@ -311,12 +311,13 @@ def test_history_scans_get_the_callers_remaining_time() -> None:
     (MemoryClient.scan's timeout); without one, the client's own timeout applies."""
     import time
 
-    from ingestion_svc.stream import IngestStream
+    from ingestion_svc.stream import IngestStream, StreamDeps
 
-    assert IngestStream(None, None)._time_left() is None  # type: ignore[arg-type]
-    left = IngestStream(None, time.monotonic() + 30)._time_left()  # type: ignore[arg-type]
+    deps = StreamDeps(None, None, None, None, None)  # type: ignore[arg-type]
+    assert IngestStream(deps, None)._time_left() is None
+    left = IngestStream(deps, time.monotonic() + 30)._time_left()
     assert left is not None and 0 < left <= 30
-    assert IngestStream(None, time.monotonic() - 1)._time_left() == 0.001  # type: ignore[arg-type]
+    assert IngestStream(deps, time.monotonic() - 1)._time_left() == 0.001
 
 
 def test_a_whole_column_step_that_raises_costs_only_its_row(
