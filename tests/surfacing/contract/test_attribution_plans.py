@@ -516,7 +516,7 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
     # ... and as a column per duration: the effect at the lower bound and the power there.
     head = re.search(r"^ +days +power .* expected +lower +power@lower$", out, re.M)
     assert head, out
-    rows = re.findall(r"^ +(14|28) +\S+ .* ([+-]\d+\.\d%) +(\d+)%$", out, re.M)
+    rows = re.findall(r"^ +(14|28) +\S+ .* ([+-]?\d+\.\d%) +(\d+)%$", out, re.M)
     assert all(r[1] != "-0.0%" for r in rows), out  # a lower bound of 0 has no sign
     assert [r[0] for r in rows] == ["14", "28"], out
     reply = client_design(peers, analysis.analysis_id)
