@@ -107,8 +107,9 @@ class PlanningModel:
     # budget-response finding; None: not assessed), and the channels a lift test calibrates.
     budget_response_share: float | None = None
     calibrated: tuple[str, ...] = ()
-    # The analysis's omitted_channels check, in its words ("" when it modelled every channel).
+    # Its omitted_channels check and spend_scale REVIEW (a unit in doubt), in their words.
     omitted: str = ""
+    spend_in_doubt: str = ""
     # ISO country whose holidays the analysis controlled ("" where it predates saying so)
     holiday_country: str = ""
 

@@ -73,6 +73,7 @@ from surfacing_svc.actions import Action, ActionKind, AnalysisEffect, Fact, Unit
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.design import ExperimentDesign
 from surfacing_svc.design.power import power_at
+from surfacing_svc.errors import NotAnAttribution
 from surfacing_svc.intervals import Interval
 from surfacing_svc.optimizer import (
     DEFAULT_MAX_CHANGE,
@@ -252,6 +253,20 @@ def identification_at_risk(
         for c in curves
         if c.identified and c.channel not in calibrated
     }
+
+
+def refuse_spend_in_doubt(analysis_id: str, doubt: str) -> None:
+    """Refuse to recommend from an analysis whose spend_scale check doubts a channel's unit
+    (cents, micros): every channel's estimate then carries the error, so a cut or a scale read
+    from it is not a finding (audit R18 #1: every channel 'cut' at confidence 100%)."""
+    if doubt:
+        raise NotAnAttribution(
+            f"analysis {analysis_id!r} doubts a channel's spend unit ({doubt}), and every "
+            "channel's estimate carries that error: no budget move is recommended from it; "
+            "fix the spend's unit at ingest and run the analysis again",
+            subject="analysis",
+            reason="SPEND_UNIT_IN_DOUBT",
+        )
 
 
 def _mroas_words(c: HillCurve, units: Units, effect: AnalysisEffect | None) -> str:

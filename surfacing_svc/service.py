@@ -42,7 +42,7 @@ from surfacing_svc.planning import (
     outcome_value,
 )
 from surfacing_svc.products import losing_cells, product_actions
-from surfacing_svc.recommend import ActionKind, with_counterfactual
+from surfacing_svc.recommend import ActionKind, refuse_spend_in_doubt, with_counterfactual
 from surfacing_svc.usual_spend import RegisteredTests
 
 P = ParamSpec("P")
@@ -202,6 +202,7 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             model, reading = await self._stored(
                 q.org_id, q.analysis_ids[0], context, "analysis_ids[0]"
             )
+            refuse_spend_in_doubt(model.analysis_id, model.spend_in_doubt)
         except NotAnAttribution as error:
             if not products:
                 raise

@@ -102,6 +102,8 @@ def planning_model(analysis: causal_pb.Analysis) -> PlanningModel:
         effects=effects, budget_response_share=budget_response_share(result),
         omitted=next((c.message for c in result.health.checks
                       if c.name == "omitted_channels"), ""),
+        spend_in_doubt="; ".join(c.message for c in health.checks if c.name == "spend_scale"
+                                 and c.verdict == causal_pb.HEALTH_VERDICT_REVIEW),
         calibrated=tuple(dict.fromkeys(c.channel for c in result.calibration if c.channel)),
         holiday_country=result.holiday_calendar_country,
     )  # fmt: skip
