@@ -434,10 +434,8 @@ def _refused(records: pd.DataFrame, rows: np.ndarray, rejections: list[Rejection
 def replayed_message(natural_key: str) -> str:
     """Why a row holding content its key had replaced is not written."""
     return (
-        f"not written: this is an earlier version of {natural_key}, which a later row "
-        "already replaced (the platform's restatement, stored now). The export was sent "
-        "again, so it is counted with the duplicates; a correction is written when its "
-        "content differs from every version sent before"
+        f"not written: an earlier version of {natural_key}, replaced since by a later row "
+        "(stored now); the export was sent again. Counted with the duplicates"
     )
 
 

@@ -138,12 +138,16 @@ class IngestionCalls(ClientBase):
         ``rows`` are the export's JSON lines (or dicts); ``account`` has ``account_id``,
         ``timezone``, ``currency`` and optionally ``country`` and ``geo_keys`` (an entry of
         the simulator's ``accounts.json`` works as is). Batch ids hash the batch's content
-        and pull time, so ingesting the same export again is answered from the server's
-        ledger; when the service answers UNAVAILABLE (memory down), or RESOURCE_EXHAUSTED
-        with a RetryInfo (overload), the un-acked batches are re-sent with the same ids, up
-        to ``retries`` times (after the delay the server asked for, on overload). At most ``max_in_flight``
-        batches are sent ahead of their acks. ``progress`` is called after every ack with
-        the running summary.
+        and pull time, so ingesting the same export again with the same ``pulled_at`` and
+        ``batch_size`` is answered from the server's ledger. Without ``pulled_at`` each call
+        stamps the time it starts, so a re-run sends new batches: the service compares
+        their rows with the stored ones and writes nothing twice (a row equal to its stored
+        version, or to a version the platform has since replaced, is counted a duplicate).
+        When the service answers UNAVAILABLE (memory down), or RESOURCE_EXHAUSTED with a
+        RetryInfo (overload), the un-acked batches are re-sent with the same ids, up to
+        ``retries`` times (after the delay the server asked for, on overload). At most
+        ``max_in_flight`` batches are sent ahead of their acks. ``progress`` is called after
+        every ack with the running summary.
 
         A dict row may hold what a pandas frame's ``to_dict("records")`` gives: NaN, None,
         ``pd.NA`` and ``NaT`` go as missing values (a required field's row is refused naming
