@@ -2,7 +2,8 @@
 
 One definition for every service that reads a calendar: the ingestion service lists them in
 ``GetCalendar`` (and so in every record's calendar features), and the attribution model
-controls each of them with its own dummy. They move demand and budgets at least as much as
+controls each of them with its own dummy — in the countries whose retail calendar has them
+(:mod:`mesh.runtime.holiday_rules` lists those, with why), not everywhere. They move demand and budgets at least as much as
 public holidays do, which makes them confounders; Saturday and Sunday are events of their own
 because their lift differs from Friday's and Monday's.
 """
