@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import grpc
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import llm_pb2 as llm_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.report import UnsupportedAnalysis
@@ -84,6 +85,22 @@ def explain(client: LiftOS, analysis_id: str) -> llm_pb.ExplanationDone | None:
         print(f"note: no explanation in the report ({failure})", file=sys.stderr)
         return None
     return llm_pb.ExplanationDone.FromString(bytes(done))
+
+
+def experiment(client: LiftOS, analysis: causal_pb.Analysis) -> md_pb.CausalExperiment | None:
+    """The registered experiment an estimate's records came from, for the page's title (its
+    name, channel and window: R22-F6); None (said on stderr) where the registry cannot give it,
+    the page then naming the experiment by id."""
+    experiment_id = analysis.request.records.experiment_id
+    if analysis.WhichOneof("result") != "estimate" or not experiment_id:
+        return None
+    try:
+        found = client.get_experiment(experiment_id)
+    except RpcFailure as failure:
+        print(f"note: the report names experiment {experiment_id} by id only ({failure})",
+              file=sys.stderr)  # fmt: skip
+        return None
+    return md_pb.CausalExperiment.FromString(bytes(found))
 
 
 # The plan a report shows beside an attribution: the forecast over the next eight weeks, as a fan.
@@ -294,6 +311,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             return 2
         which = analysis.WhichOneof("result")
         explanation = None if args.no_explain else explain(client, analysis.analysis_id)
+        registered = experiment(client, analysis)
         if args.no_plan or which not in ("attribution", "products"):
             planning = Planning()
         elif which == "products":
@@ -309,6 +327,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             recommendations=planning.recommendations, notes=planning.notes,
             design_channel=planning.design_channel, design_why=planning.design_why,
             rendered=dt.datetime.now(dt.UTC), value_per_outcome=args.value_per_outcome,
+            experiment=registered,
         )  # fmt: skip
     except UnsupportedAnalysis as exc:
         print(f"error: {exc}", file=sys.stderr)

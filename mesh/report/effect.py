@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable
 
 from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
 from matplotlib.figure import Figure
 
 from mesh.report import _data
@@ -37,15 +38,27 @@ def estimand_name(analysis: causal_pb.Analysis) -> str:
     return estimand_words(name.replace("UNSPECIFIED", ""), roles.unit, roles.time)
 
 
-def effect_title(analysis: causal_pb.Analysis) -> str:
-    """What the page is about: the registered experiment its records came from, by id, where
-    they did ("treated_post", the column such records carry, told the reader nothing: R22-F6);
-    else the treatment column."""
+def effect_title(
+    analysis: causal_pb.Analysis, experiment: md_pb.CausalExperiment | None = None
+) -> str:
+    """What the page is about: the registered experiment its records came from, where they did
+    ("treated_post", the column such records carry, told the reader nothing: R22-F6) — by its
+    name, id, channel and window when the registry's ``experiment`` is given, else by id; else
+    the treatment column."""
     e = analysis.estimate
     outcome = e.outcome or "the outcome"
-    experiment = analysis.request.records.experiment_id
-    if experiment:
-        return f"Experiment {experiment}: effect on {outcome}"
+    experiment_id = analysis.request.records.experiment_id
+    if experiment is not None and experiment.experiment_id == experiment_id:
+        facts = [experiment_id, experiment.channel]
+        if experiment.start_date.year and experiment.end_date.year:
+            a, b = experiment.start_date, experiment.end_date
+            facts.append(
+                f"{a.year:04d}-{a.month:02d}-{a.day:02d}..{b.year:04d}-{b.month:02d}-{b.day:02d}"
+            )
+        said = ", ".join(f for f in facts if f)
+        return f"{experiment.name or 'Experiment'} ({said}): effect on {outcome}"
+    if experiment_id:
+        return f"Experiment {experiment_id}: effect on {outcome}"
     return f"Effect of {e.treatment or 'the treatment'} on {outcome}"
 
 
@@ -102,7 +115,10 @@ def verdict(e: causal_pb.EffectEstimate) -> tuple[str, str]:
     return "supported", "Supported by its checks"
 
 
-def effect_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Section]:
+def effect_sections(
+    analysis: causal_pb.Analysis, figs: Figures,
+    experiment: md_pb.CausalExperiment | None = None,
+) -> list[Section]:  # fmt: skip
     e = analysis.estimate
     outcome = e.outcome or "outcome"
     method = method_name(e)
@@ -141,7 +157,7 @@ def effect_sections(analysis: causal_pb.Analysis, figs: Figures) -> list[Section
     head_fig = figs.add(
         "estimate",
         lambda: plots.estimate_vs_naive(e, outcome, ", ".join(filter(None, (method, _short(e))))),
-        effect_title(analysis),
+        effect_title(analysis, experiment),
         f"The causal estimate (filled) with its {level}% interval"
         + (
             f" beside the naive comparison (hollow){esc(_naive_rows(e))}. " + naive_text

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import llm_pb2 as llm_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import surfacing_pb2 as surfacing_pb
 
 from mesh.report import UnsupportedAnalysis
@@ -92,6 +93,7 @@ def render_report(
     rendered: dt.datetime | None = None,
     design_why: str = "",
     value_per_outcome: float = 0.0,
+    experiment: md_pb.CausalExperiment | None = None,
 ) -> str:
     """The HTML page of one stored analysis, with whichever companions are given; ``notes``
     say what could not be added (e.g. a planning answer the surfacing service did not give);
@@ -99,7 +101,8 @@ def render_report(
     ``rendered`` when the page was made (the header states it beside the analysis's own time:
     the planning answers are computed then), ``value_per_outcome`` what one unit of the
     outcome is worth in the spend's currency where the reader gave it (0: not given; it places
-    a conversions analysis's break-even)."""
+    a conversions analysis's break-even), ``experiment`` the registered experiment an
+    estimate's records came from (its name, channel and window title the page)."""
     which = analysis.WhichOneof("result")
     figs = Figures("fig-")
     warned: dict[str, list[int]] = {}
@@ -107,8 +110,8 @@ def render_report(
     with house_style():
         if which == "estimate":
             e = analysis.estimate
-            title = effect_title(analysis)
-            sections: list[Section] = effect_sections(analysis, figs)
+            title = effect_title(analysis, experiment)
+            sections: list[Section] = effect_sections(analysis, figs, experiment)
             meta = [f"{method_name(e)}: {estimand_name(analysis)}"]
             if analysis.request.records.experiment_id and e.treatment:
                 meta.append(f"treatment column {e.treatment}")
