@@ -64,6 +64,8 @@ class Account:
 
     ``geo_keys`` maps the platform's geo key (a region name, a geo-target constant, a segment
     id) to the org's geo code; bare codes are prefixed with ``country`` on the record.
+    ``taxes_included`` (None: not said) and ``tax_rate`` are a shop's: whether its prices hold
+    tax, and at what rate (Shopify's catalogue does not say; its orders do).
     """
 
     account_id: str = ""
@@ -71,6 +73,8 @@ class Account:
     currency: str = ""
     country: str = ""
     geo_keys: Mapping[str, str] = field(default_factory=dict)
+    taxes_included: bool | None = None
+    tax_rate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,16 @@ decimal strings, the category in ``product_type``, the unit cost in
 stays unknown, the variant is kept). The products endpoint carries no currency: prices are
 in the shop's (the account's) currency.
 
+Prices are stored net of tax, as the orders' net sales are. The products endpoint does not say
+whether its prices hold tax, nor at what rate: the account does (``taxes_included``, Shopify's
+shop setting, and ``tax_rate``, the rate its prices hold). In a tax-inclusive shop a variant's
+price is stated as ``price / (1 + tax_rate)`` (120.00 at 20% → 100.00), one with ``taxable:
+false`` as given (no tax was ever in it); without a rate a taxable variant is rejected rather
+than stored with its tax or at an assumed rate (ingest refuses such a request first, naming
+``account.tax_rate``). A rate set per collection or destination country (Shopify's tax
+overrides, which the endpoint does not show either) is not seen: the account's one rate is
+applied to every taxable variant.
+
 Identity: ``natural_key = shopify|<shop>|product|<product id>|<variant id>``; ``version`` is
 the product's ``updated_at`` in µs when the row has one, else the batch's pull order
 (``version_base`` + row), so a later pull of an unchanged product is a duplicate and an
@@ -90,7 +100,7 @@ def _product(
                     f"variant id {vid} is also variants[{first_of[vid]}]'s: "
                     "a product's variants have distinct ids",
                 )
-            price = money(v.get("price"), f"{path}.price")
+            price = _net_price(v, path, account)
             item = v.get("inventory_item")
             raw_cost = item.get("cost") if type(item) is dict else None
             cost = (
@@ -117,6 +127,27 @@ def _product(
                 "sha": hashlib.sha256(body.encode()).hexdigest(),
             }
         )
+
+
+def _net_price(v: dict[str, Any], path: str, account: Account) -> float:
+    """A variant's price net of the tax a tax-inclusive shop's prices hold (see the module
+    docstring); a tax-exclusive shop's, or one whose account does not say, as given."""
+    price = money(v.get("price"), f"{path}.price")
+    if not account.taxes_included:
+        return price
+    taxable = v.get("taxable")
+    if taxable not in (None, True, False):
+        raise Bad(f"{path}.taxable", "malformed", f"{path}.taxable is not true or false")
+    if taxable is False:
+        return price
+    if account.tax_rate is None:
+        raise Bad(
+            f"{path}.price",
+            "missing_field",
+            f"{path}.price holds tax (the account's taxes_included) at a rate the account does "
+            "not give: send account.tax_rate",
+        )
+    return price / (1.0 + account.tax_rate)
 
 
 def normalise(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -210,6 +211,7 @@ def _check_account(
                 f"{shown(account.country_code)} is not a supported ISO 3166-1 alpha-2 code",
             )
         )
+    _check_tax(account, source, violations)
     keys = account.geo_keys
     if len(keys) > MAX_GEO_KEYS:
         violations.append(
@@ -232,6 +234,28 @@ def _check_account(
                 f"account.geo_keys[{shown(bad, 60)}]",
                 f"geo code {shown(keys[bad], 60)} holds control (non-printable) characters; "
                 f"a geo code is at most {MAX_TEXT} printable characters",
+            )
+        )
+
+
+def _check_tax(
+    account: ingestion_pb.AccountInfo, source: str, violations: list[FieldViolation]
+) -> None:
+    """A tax rate is a fraction below 1; a tax-inclusive shop's catalogue needs one: its prices
+    hold the tax, which the products endpoint neither states nor says is there, and the
+    orders' net sales are stored without it (a rate is never assumed)."""
+    rate = account.tax_rate if account.HasField("tax_rate") else None
+    if rate is not None and not (math.isfinite(rate) and 0.0 <= rate < 1.0):
+        violations.append(
+            FieldViolation("account.tax_rate", f"{rate!r} is not a fraction in [0, 1), e.g. 0.2")
+        )
+    elif rate is None and source == "shopify_products" and account.taxes_included:
+        violations.append(
+            FieldViolation(
+                "account.tax_rate",
+                "a tax-inclusive shop's catalogue (account.taxes_included) needs the rate its "
+                "prices hold, e.g. 0.2 for 20% VAT (Shopify countries.json: the shop country's "
+                "tax): they are stored net of it, as the orders' net sales are",
             )
         )
 
@@ -381,6 +405,8 @@ def ingest_batch(
             currency=account.currency_code,
             country=account.country_code,
             geo_keys=dict(account.geo_keys),
+            taxes_included=(account.taxes_included if account.HasField("taxes_included") else None),
+            tax_rate=account.tax_rate if account.HasField("tax_rate") else None,
         ),
         pulled_at=pulled_at,
         row_offset=request.row_offset,

@@ -66,6 +66,19 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
     p.add_argument("--currency", default="", help="ISO 4217 code of the account")
     p.add_argument("--country", default="", help="ISO 3166-1 country (calendar, geo prefix)")
     p.add_argument(
+        "--taxes-included",
+        choices=("true", "false"),
+        default=None,
+        help="shopify_products: whether the shop's prices include tax (its shop.json "
+        "taxes_included); with true, catalogue prices are stored net of --tax-rate",
+    )
+    p.add_argument(
+        "--tax-rate",
+        type=float,
+        default=None,
+        help="the rate a tax-inclusive shop's prices hold, e.g. 0.2 for 20%% VAT",
+    )
+    p.add_argument(
         "--mapping",
         default="",
         help="generic sources: FIELD=COLUMN,… with FIELD in "
@@ -161,6 +174,10 @@ def load_account(args: argparse.Namespace) -> dict[str, Any]:
     ):
         if value:
             account[key] = value
+    if args.taxes_included is not None:
+        account["taxes_included"] = args.taxes_included == "true"
+    if args.tax_rate is not None:
+        account["tax_rate"] = args.tax_rate
     if not account.get("country"):
         print(
             "warning: no --country: rows get no holiday calendar features and geos keep the "

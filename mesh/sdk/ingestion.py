@@ -360,13 +360,19 @@ def _renumber(summary: IngestSummary, sent_as: list[int]) -> None:
 
 
 def _account_info(account: Mapping[str, Any]) -> ingestion_pb.AccountInfo:
-    return ingestion_pb.AccountInfo(
+    info = ingestion_pb.AccountInfo(
         account_id=str(account.get("account_id", "")),
         timezone=str(account.get("timezone", "")),
         currency_code=str(account.get("currency_code", account.get("currency", ""))),
         country_code=str(account.get("country_code", account.get("country", ""))),
         geo_keys={str(k): str(v) for k, v in dict(account.get("geo_keys") or {}).items()},
     )
+    # set only when the account says: unset is "not said", not false / 0
+    if account.get("taxes_included") is not None:
+        info.taxes_included = bool(account["taxes_included"])
+    if account.get("tax_rate") is not None:
+        info.tax_rate = float(account["tax_rate"])
+    return info
 
 
 def _batches(

@@ -216,6 +216,8 @@ class AccountInfo(_message.Message):
     CURRENCY_CODE_FIELD_NUMBER: _builtins.int
     COUNTRY_CODE_FIELD_NUMBER: _builtins.int
     GEO_KEYS_FIELD_NUMBER: _builtins.int
+    TAXES_INCLUDED_FIELD_NUMBER: _builtins.int
+    TAX_RATE_FIELD_NUMBER: _builtins.int
     account_id: _builtins.str
     """Platform account id, at most 256 printable characters; required for Klaviyo and generic
     sources, whose rows carry none.
@@ -228,6 +230,18 @@ class AccountInfo(_message.Message):
     """ISO 4217 currency of the account; required for Klaviyo, whose rows carry none."""
     country_code: _builtins.str
     """ISO 3166-1 country of the account (for the calendar, and the prefix of bare geo codes)."""
+    taxes_included: _builtins.bool
+    """Whether the shop's prices include tax (Shopify's shop.json taxes_included: the EU, UK and AU
+    norm). Unset: not said, and the prices are read as given (right for a tax-exclusive shop).
+    Read by shopify_products, whose rows do not say it: with true, each variant's price is stored
+    net of tax_rate (one with taxable false as given), as the orders' net sales are. shopify_orders
+    reads each order's own taxes_included.
+    """
+    tax_rate: _builtins.float
+    """The rate of the tax a tax-inclusive shop's prices hold, as a fraction (0.2 for 20% VAT; the
+    tax of the shop's country in Shopify's countries.json, or its orders' tax_lines rate),
+    0 <= rate < 1. Required for shopify_products when taxes_included is true.
+    """
     @_builtins.property
     def geo_keys(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """The platform's geo keys → the org's geo codes, e.g. "geoTargetConstants/21137" → "CA",
@@ -243,12 +257,21 @@ class AccountInfo(_message.Message):
         currency_code: _builtins.str = ...,
         country_code: _builtins.str = ...,
         geo_keys: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        taxes_included: _builtins.bool | None = ...,
+        tax_rate: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_tax_rate", b"_tax_rate", "_taxes_included", b"_taxes_included", "tax_rate", b"tax_rate", "taxes_included", b"taxes_included"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "country_code", b"country_code", "currency_code", b"currency_code", "geo_keys", b"geo_keys", "timezone", b"timezone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_tax_rate", b"_tax_rate", "_taxes_included", b"_taxes_included", "account_id", b"account_id", "country_code", b"country_code", "currency_code", b"currency_code", "geo_keys", b"geo_keys", "tax_rate", b"tax_rate", "taxes_included", b"taxes_included", "timezone", b"timezone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__tax_rate: _TypeAlias = _typing.Literal["tax_rate"]  # noqa: Y015
+    _WhichOneofArgType__tax_rate: _TypeAlias = _typing.Literal["_tax_rate", b"_tax_rate"]  # noqa: Y015
+    _WhichOneofReturnType__taxes_included: _TypeAlias = _typing.Literal["taxes_included"]  # noqa: Y015
+    _WhichOneofArgType__taxes_included: _TypeAlias = _typing.Literal["_taxes_included", b"_taxes_included"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tax_rate) -> _WhichOneofReturnType__tax_rate | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__taxes_included) -> _WhichOneofReturnType__taxes_included | None: ...
 
 Global___AccountInfo: _TypeAlias = AccountInfo  # noqa: Y015
 

@@ -2625,6 +2625,22 @@ class AccountInfo(betterproto2.Message):
     country_code ("US-CA") on the record. When empty, the platform's key is the geo.
     """
 
+    taxes_included: "bool | None" = betterproto2.field(6, betterproto2.TYPE_BOOL, optional=True)
+    """
+    Whether the shop's prices include tax (Shopify's shop.json taxes_included: the EU, UK and AU
+    norm). Unset: not said, and the prices are read as given (right for a tax-exclusive shop).
+    Read by shopify_products, whose rows do not say it: with true, each variant's price is stored
+    net of tax_rate (one with taxable false as given), as the orders' net sales are. shopify_orders
+    reads each order's own taxes_included.
+    """
+
+    tax_rate: "float | None" = betterproto2.field(7, betterproto2.TYPE_DOUBLE, optional=True)
+    """
+    The rate of the tax a tax-inclusive shop's prices hold, as a fraction (0.2 for 20% VAT; the
+    tax of the shop's country in Shopify's countries.json, or its orders' tax_lines rate),
+    0 <= rate < 1. Required for shopify_products when taxes_included is true.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "AccountInfo", AccountInfo)
 
