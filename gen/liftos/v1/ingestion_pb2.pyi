@@ -435,8 +435,9 @@ class IngestResponse(_message.Message):
     rejected_count: _builtins.int
     """Rows rejected: exact, whether listed in rejections or counted in rejection_summaries."""
     duplicate_count: _builtins.int
-    """Accepted rows already stored with identical content, or repeated in the batch (no new
-    write).
+    """Accepted rows already stored with identical content, repeated in the batch, or holding a
+    version of their natural key that a later version already replaced (an export sent again:
+    each has an IngestNote of kind "superseded_version"); no new write.
     """
     restated_count: _builtins.int
     """Accepted rows that replaced an older version of the same natural key."""
@@ -558,7 +559,9 @@ Global___RejectionSummary: _TypeAlias = RejectionSummary  # noqa: Y015
 
 @_typing.final
 class IngestNote(_message.Message):
-    """Part of an accepted row left out of what was stored, said rather than silent."""
+    """Part of an accepted row left out of what was stored, or an accepted row not stored and why,
+    said rather than silent.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -574,7 +577,9 @@ class IngestNote(_message.Message):
     """What kind of part: "refund_without_lines" (a Shopify refund given as an amount only,
     which names no product and is not counted), "gift_card_line" (a gift-card line beside
     product lines: a liability, its revenue comes when redeemed), "tax_lines_missing" (a
-    taxable line of a tax-inclusive order without tax_lines: its revenue keeps the tax).
+    taxable line of a tax-inclusive order without tax_lines: its revenue keeps the tax),
+    "superseded_version" (the whole row: content its natural key held before a later version
+    replaced it, i.e. an export sent again; not written, counted in duplicate_count).
     """
     message: _builtins.str
     """What was left out and why, with the amount where the row gives it."""

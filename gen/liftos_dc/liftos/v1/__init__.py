@@ -7234,7 +7234,8 @@ default_message_pool.register_message("liftos.v1", "IdentificationStrategy", Ide
 @dataclass(eq=False, repr=False)
 class IngestNote(betterproto2.Message):
     """
-    Part of an accepted row left out of what was stored, said rather than silent.
+    Part of an accepted row left out of what was stored, or an accepted row not stored and why,
+    said rather than silent.
     """
 
     row_index: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
@@ -7252,7 +7253,9 @@ class IngestNote(betterproto2.Message):
     What kind of part: "refund_without_lines" (a Shopify refund given as an amount only,
     which names no product and is not counted), "gift_card_line" (a gift-card line beside
     product lines: a liability, its revenue comes when redeemed), "tax_lines_missing" (a
-    taxable line of a tax-inclusive order without tax_lines: its revenue keeps the tax).
+    taxable line of a tax-inclusive order without tax_lines: its revenue keeps the tax),
+    "superseded_version" (the whole row: content its natural key held before a later version
+    replaced it, i.e. an export sent again; not written, counted in duplicate_count).
     """
 
     message: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
@@ -7369,8 +7372,9 @@ class IngestResponse(betterproto2.Message):
 
     duplicate_count: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
     """
-    Accepted rows already stored with identical content, or repeated in the batch (no new
-    write).
+    Accepted rows already stored with identical content, repeated in the batch, or holding a
+    version of their natural key that a later version already replaced (an export sent again:
+    each has an IngestNote of kind "superseded_version"); no new write.
     """
 
     restated_count: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
