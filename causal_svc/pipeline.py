@@ -12,6 +12,7 @@ import pandas as pd
 
 from causal_svc.default_graph import default_marketing_graph
 from causal_svc.errors import InvalidGraph, InvalidSpec
+from causal_svc.estimators.difference_in_means import unit_means
 from causal_svc.estimators.naive import estimate_naive_regression
 from causal_svc.estimators.rdd import with_sharp_treatment
 from causal_svc.estimators.result import Coefficient, EffectEstimate, EffectSpec, Method
@@ -76,20 +77,30 @@ def _sharp_rdd_treatment(
     return with_sharp_treatment(frame, spec)
 
 
-def naive_comparison(frame: pd.DataFrame, spec: EffectSpec, alpha: float) -> Coefficient | None:
+def naive_comparison(
+    frame: pd.DataFrame, spec: EffectSpec, alpha: float, *, unit_panel: bool = False
+) -> Coefficient | None:
     """What a correlation would have claimed: the outcome regressed on the treatment alone (for
     a 0/1 treatment, the unadjusted difference in means) on the same rows, HC1 inference.
+    ``unit_panel``: the estimate compared units' means over the treatment window (a
+    randomised panel experiment, :func:`unit_means`), so the naive comparison does too — on
+    every geo-day it compared the test window with the pre-period (R20-F9: -4,807 on 1,680
+    geo-days beside an estimate on 20 geos whose unadjusted difference was +1,021).
     None when it cannot be computed (e.g. a treatment that is constant in these rows)."""
     if not spec.treatment:
         return None
+    name = f"{spec.outcome} on {spec.treatment} alone"
     try:
+        if unit_panel:
+            frame = unit_means(frame, spec)[0]
+            name += ", units' means over the treatment window"
         naive = estimate_naive_regression(
             frame, EffectSpec(spec.outcome, spec.treatment, weights=spec.weights), alpha=alpha
         )
     except (InvalidInput, FailedPrecondition):
         return None
     return Coefficient(
-        f"{spec.outcome} on {spec.treatment} alone",
+        name,
         naive.point_estimate,
         naive.stderr,
         naive.ci_lower,
@@ -149,7 +160,8 @@ def estimate_effect(
             draws=info.check_draws,
         )
     summary = summarize(estimate, outcome=spec.outcome, treatment=spec.treatment)
-    naive = naive_comparison(frame, spec, options.alpha)
+    panel = strategy.method is Method.DIFFERENCE_IN_MEANS and bool(spec.unit and spec.time)
+    naive = naive_comparison(frame, spec, options.alpha, unit_panel=panel)
     return EffectAnalysis(
         estimate=estimate, strategy=strategy, spec=spec, summary=summary, naive=naive
     )
