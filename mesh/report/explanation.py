@@ -118,7 +118,7 @@ def explanation_section(
         parts.append(prose(text[at : c.start]))
         target = _anchor(c.fact, anchors)
         parts.append(
-            f'<a class="cite" href="#{esc(target)}" title="{esc(c.fact)}">{esc(text[c.start : c.end])}</a>'
+            f'<a class="cite" href="#{esc(target)}" title="{esc(c.fact)}">{prose(text[c.start : c.end])}</a>'
         )
         at = c.end
     parts.append(prose(text[at:]))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from liftos.v1 import llm_pb2 as llm_pb
+
 from mesh.report import render_report
 from mesh.report._format import prose
 from tests.report.channels import channel_analysis
@@ -48,3 +50,11 @@ def test_a_number_after_an_rtl_name_is_drawn_after_it(browser, tmp_path: Path) -
 def test_prose_escapes_and_isolates_only_rtl_runs() -> None:
     assert prose("<b> & tiktok") == "&lt;b&gt; &amp; tiktok"
     assert prose(f"a {RTL} 95%") == f"a <bdi>{RTL}</bdi> 95%"
+
+
+def test_a_cited_rtl_name_in_the_explanation_is_isolated() -> None:
+    text = f"{RTL} 95% of days had spend."
+    done = llm_pb.ExplanationDone(text=text)
+    done.citations.add(start=0, end=len(RTL), fact=f"channels[{RTL}].spend")
+    html = render_report(channel_analysis(["tiktok", RTL]), explanation=done)
+    assert f"<bdi>{RTL}</bdi></a> 95%" in html
