@@ -49,6 +49,10 @@ class _RecommendationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Re
     """Stop (or stop discounting) a product promotion whose lift is taken from its substitutes:
     it cannibalises more than it adds (from a product analysis).
     """
+    RECOMMENDATION_KIND_CUT_PRODUCT_SPEND: _RecommendationKind.ValueType  # 9
+    """Spend less on one product category's campaigns of a channel: the whole interval of its
+    incremental margin net of refunds is below its spend (from a product analysis).
+    """
 
 class RecommendationKind(_RecommendationKind, metaclass=_RecommendationKindEnumTypeWrapper):
     """Kinds of recommendation."""
@@ -74,6 +78,10 @@ incremental return is higher (from a product analysis).
 RECOMMENDATION_KIND_STOP_PROMOTION: RecommendationKind.ValueType  # 8
 """Stop (or stop discounting) a product promotion whose lift is taken from its substitutes:
 it cannibalises more than it adds (from a product analysis).
+"""
+RECOMMENDATION_KIND_CUT_PRODUCT_SPEND: RecommendationKind.ValueType  # 9
+"""Spend less on one product category's campaigns of a channel: the whole interval of its
+incremental margin net of refunds is below its spend (from a product analysis).
 """
 Global___RecommendationKind: _TypeAlias = RecommendationKind  # noqa: Y015
 

@@ -2271,6 +2271,12 @@ class RecommendationKind(betterproto2.Enum):
     it cannibalises more than it adds (from a product analysis).
     """
 
+    CUT_PRODUCT_SPEND = 9
+    """
+    Spend less on one product category's campaigns of a channel: the whole interval of its
+    incremental margin net of refunds is below its spend (from a product analysis).
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -2283,6 +2289,7 @@ class RecommendationKind(betterproto2.Enum):
             6: "RECOMMENDATION_KIND_HOLD",
             7: "RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND",
             8: "RECOMMENDATION_KIND_STOP_PROMOTION",
+            9: "RECOMMENDATION_KIND_CUT_PRODUCT_SPEND",
         }
 
     @classmethod
@@ -2297,6 +2304,7 @@ class RecommendationKind(betterproto2.Enum):
             "RECOMMENDATION_KIND_HOLD": 6,
             "RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND": 7,
             "RECOMMENDATION_KIND_STOP_PROMOTION": 8,
+            "RECOMMENDATION_KIND_CUT_PRODUCT_SPEND": 9,
         }
 
 
