@@ -71,3 +71,10 @@ def listing(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def whole_name(name: str) -> str:
+    """A regex that finds ``name`` as a whole name in text. Lookarounds, not ``\\b``: a name
+    that starts or ends with a non-word character ("Email (Mailchimp)", "TV (national)") has
+    no word boundary at its edge, so ``\\b…\\b`` never finds it whole."""
+    return rf"(?<!\w){re.escape(name)}(?!\w)"

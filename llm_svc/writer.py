@@ -52,6 +52,7 @@ from llm_svc.vocabulary import (
     listing,
     method_label,
     plain_check,
+    whole_name,
 )
 from mesh.runtime.estimand import estimand_words
 
@@ -492,9 +493,7 @@ def health(analysis: Analysis) -> Sentence | None:
 
 def _named(text: str, effects: Sequence[Effect]) -> list[str]:
     return [
-        n
-        for n in dict.fromkeys(e.treatment for e in effects)
-        if re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", text)
+        n for n in dict.fromkeys(e.treatment for e in effects) if re.search(whole_name(n), text)
     ]
 
 

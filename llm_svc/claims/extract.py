@@ -235,6 +235,8 @@ _OUTCOMES = {
     "leads": ("leads",),
     "profit": ("profit", "margin"),
 }
+# every word that names an outcome, whichever outcome
+OUTCOME_WORDS = frozenset(w for words in _OUTCOMES.values() for w in words)
 _OUTCOME_WORD = re.compile(
     r"\b(revenue|sales|turnover|income|orders|purchases|transactions|conversions|clicks|"
     r"sign-?ups|registrations|installs|sessions|traffic|visits|leads|profit|margin)\b",

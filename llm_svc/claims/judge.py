@@ -68,7 +68,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from statistics import NormalDist
 
-from llm_svc.claims.extract import Bound, Claim, ClaimKind, outcome_synonyms, subject_words
+from llm_svc.claims.extract import (
+    OUTCOME_WORDS,
+    Bound,
+    Claim,
+    ClaimKind,
+    outcome_synonyms,
+    subject_words,
+)
 from llm_svc.claims.spending import ChangeAsk, Counterfactuals, change_ask
 from llm_svc.claims.spending import breakeven_verdict as _breakeven_verdict
 from llm_svc.claims.spending import change_verdict as _change_verdict
@@ -76,6 +83,7 @@ from llm_svc.claims.spending import marginal_effect as _marginal_effect
 from llm_svc.claims.verdict import Verdict
 from llm_svc.evidence import Effect, Metric
 from llm_svc.numbers import Quantity, QuantityKind, fmt, fmt_pct
+from llm_svc.vocabulary import whole_name
 
 __all__ = [
     "Judgement",
@@ -108,6 +116,13 @@ _SYNONYMS = {
 # the rounding of a claim of "0%" (sizes are read with their writer's rounding).
 _NEGLIGIBLE = 0.005
 _GENERIC = {"treatment", "treated", "campaign", "test", "intervention", "channel", "spend", "post"}
+# Never a name on its own, though a label may hold them ("Klaviyo email revenue push"): as a
+# subject word, "revenue" in "Klaviyo email increased revenue" would make that label the
+# claim's subject. Outcome words, and the small words that join a sentence.
+_NOT_A_NAME = OUTCOME_WORDS | {
+    "on", "of", "by", "the", "and", "or", "to", "in", "for", "with", "from", "at", "our", "its",
+    "their", "is", "was", "we", "an", "it", "but", "that", "this", "not", "no",
+}  # fmt: skip
 
 
 def _tokens(text: str) -> set[str]:
@@ -131,12 +146,16 @@ def subject_patterns(effects: Sequence[Effect]) -> list[re.Pattern[str]]:
         # each word alone: "Meta" or "prospecting" for meta_prospecting, "PMax" for google_pmax;
         # never a bare number ("18" of offline_18, "101" of "Radio 101.125 FM"): alone it is
         # no name, and as one it would hide the digits of a claim's size ("18,157,199")
-        names.update(t for t in tokens if t not in _GENERIC and len(t) > 1 and not t.isdigit())
+        names.update(
+            t
+            for t in tokens
+            if t not in _GENERIC and t not in _NOT_A_NAME and len(t) > 1 and not t.isdigit()
+        )
     for word, target in _SYNONYMS.items():
         if any(target in _tokens(n) for n in names):
             names.add(word)
     ordered = sorted(names, key=len, reverse=True)
-    return [re.compile(rf"\b{re.escape(n)}\b", re.IGNORECASE) for n in ordered]
+    return [re.compile(whole_name(n), re.IGNORECASE) for n in ordered]
 
 
 def _matches(subject: str, effects: Sequence[Effect]) -> list[Effect]:
@@ -153,6 +172,11 @@ def _matches(subject: str, effects: Sequence[Effect]) -> list[Effect]:
             scored.append((len(name & said), e))
     if not scored:
         return []
+    # a cause every word of whose name the sentence says beats a longer label that holds
+    # those words and more it does not say: "Klaviyo email increased revenue" is
+    # klaviyo_email, never a "Klaviyo email revenue push" channel
+    whole = [(s, e) for s, e in scored if _tokens(e.treatment) <= said]
+    scored = whole or scored
     best = max(s for s, _ in scored)
     found = [e for s, e in scored if s == best]
     # a cause named in full beats the ones whose names only contain it: "google shopping

@@ -1,0 +1,175 @@
+"""CheckClaims, the grounded writer and the LLM guardrail over names a customer's data chose
+(audit R23), over real causal and LLM servers on localhost with a stored attribution:
+klaviyo_email and meta_prospecting established, generic channels with free-text labels.
+
+- R23-F2: a name that starts or ends with a non-word character ("TV (national)") is found
+  whole, not by its words alone (which a sibling, "TV (regional)", shares).
+- R23-F0: a label holding another channel's name and an outcome word ("Klaviyo email revenue
+  push") never takes the claims about that channel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import llm_pb2 as pb
+from liftos.v1 import llm_pb2_grpc as llm_grpc
+
+from causal_svc.analyses import AnalysisStore, StoredAnalysis
+from causal_svc.app import build as causal_build
+from llm_svc.app import build as llm_build
+from mesh.runtime.inprocess import running_services
+from tests.llm.fake_openai import Script, fake_openai, words
+
+ORG = "org_001"
+ANALYSIS = "an-names"
+V = pb.ClaimVerdict
+PUSH = "Klaviyo email revenue push"
+
+# channel: spend, incremental revenue (estimate, lower, upper), iROAS (None: no spend)
+CHANNELS: dict[str, tuple[float, tuple[float, float, float], tuple[float, float, float] | None]] = {
+    "klaviyo_email": (0.0, (12_210_330, 7_798_483, 16_622_178), None),
+    "meta_prospecting": (3_188_836.0, (6_557_424, 3_525_589, 9_589_259), (2.06, 1.11, 3.01)),
+    "TV (national)": (400_000.0, (900_000, 300_000, 1_500_000), (2.25, 0.75, 3.75)),
+    "TV (regional)": (300_000.0, (200_000, 0, 700_000), (0.67, 0.0, 2.33)),
+    PUSH: (250_000.0, (100_000, 0, 1_085_665), (0.40, 0.0, 4.34)),
+}
+
+
+def _interval(estimate: float, lower: float, upper: float) -> common_pb.Interval:
+    return common_pb.Interval(estimate=estimate, lower=lower, upper=upper, level=0.9)
+
+
+def attribution() -> causal_pb.Analysis:
+    r = causal_pb.AttributionResult(analysis_id=ANALYSIS, outcome=common_pb.OUTCOME_METRIC_REVENUE)
+    r.health.verdict = causal_pb.HEALTH_VERDICT_PASS
+    r.health.checks.add(name="holdout", verdict=causal_pb.HEALTH_VERDICT_PASS, message="fit ok")
+    r.date_range.start_date.CopyFrom(common_pb.Date(year=2024, month=9, day=15))
+    r.date_range.end_date.CopyFrom(common_pb.Date(year=2025, month=1, day=12))
+    for name, (spend, inc, roas) in CHANNELS.items():
+        ch = r.channels.add(
+            channel=name, identified=True, media_input=spend or 2_400_000,
+            incremental_outcome=_interval(*inc),
+        )  # fmt: skip
+        if roas is not None:
+            ch.incremental_roas.CopyFrom(_interval(*roas))
+        ch.spend.CopyFrom(common_pb.Money(amount=spend, currency_code="USD"))
+    r.daily.actual_outcome.extend([30_000_000.0] * 4)
+    return causal_pb.Analysis(
+        analysis_id=ANALYSIS, org_id=ORG, kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION, attribution=r
+    )
+
+
+@pytest.fixture(scope="module")
+def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_grpc.LlmServiceStub]:
+    data: Path = tmp_path_factory.mktemp("hostile-names")
+    with running_services({"causal": causal_build, "llm": llm_build}, data) as services:
+        store = AnalysisStore(data / "causal" / "analyses.sqlite")
+        now = dt.datetime.now(dt.UTC)
+        store.put(
+            StoredAnalysis(ORG, ANALYSIS, "attribution", now, attribution().SerializeToString())
+        )
+        store.close()
+        yield llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address))
+
+
+def verdicts(llm: llm_grpc.LlmServiceStub, text: str) -> list[tuple[str, int, str]]:
+    reply = llm.CheckClaims(
+        pb.CheckClaimsRequest(org_id=ORG, text=text, analysis_ids=[ANALYSIS]), timeout=30
+    )
+    return [(c.claim, c.verdict, c.reason) for c in reply.claims]
+
+
+def verdict(llm: llm_grpc.LlmServiceStub, text: str) -> tuple[int, str]:
+    ((_, v, reason),) = verdicts(llm, text)
+    return v, reason
+
+
+def grounded(llm: llm_grpc.LlmServiceStub) -> pb.ExplanationDone:
+    request = pb.ExplainRequest(org_id=ORG, analysis_id=ANALYSIS, audience=pb.AUDIENCE_EXECUTIVE)
+    return list(llm.Explain(request, timeout=60))[-1].done
+
+
+def explain_with(llm: llm_grpc.LlmServiceStub, answer: str) -> pb.ExplanationDone:
+    """Explain with an LLM (a local OpenAI-compatible endpoint, the one thing outside the mesh)
+    whose answer is ``answer``: what went out after the guardrail."""
+    with fake_openai(Script(pieces=words(answer))) as fake:
+        request = pb.ExplainRequest(
+            org_id=ORG, analysis_id=ANALYSIS, llm=pb.LlmEndpoint(url=fake.url, model="tiny")
+        )
+        events = list(llm.Explain(request, timeout=60))
+    return events[-1].done
+
+
+# -- R23-F2: a name ending in ")" is found whole -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("TV (national) increased revenue by 900,000 USD.", V.CLAIM_VERDICT_SUPPORTED),
+        ("TV (national) increased revenue by 5,000,000 USD.", V.CLAIM_VERDICT_CONTRADICTED),
+        ("TV (regional) increased revenue by 5,000,000 USD.", V.CLAIM_VERDICT_CONTRADICTED),
+        ("TV (national)'s incremental ROAS is 2.25.", V.CLAIM_VERDICT_SUPPORTED),
+    ],
+)
+def test_a_name_ending_in_a_bracket_is_found_whole(
+    llm: llm_grpc.LlmServiceStub, text: str, expected: int
+) -> None:
+    v, reason = verdict(llm, text)
+    assert v == expected, reason
+
+
+def test_the_grounded_explanation_keeps_an_established_effect_of_a_bracketed_name(
+    llm: llm_grpc.LlmServiceStub,
+) -> None:
+    done = grounded(llm)
+    assert not done.unsupported_claims, [(c.claim, c.reason) for c in done.unsupported_claims]
+    assert "TV (national) increased revenue by 900,000 USD" in done.text
+
+
+# -- R23-F0: a longer label holding a channel's words never takes its claims ---------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Klaviyo email increased revenue by 12,210,330 USD.", V.CLAIM_VERDICT_SUPPORTED),
+        ("Klaviyo email increased revenue by 500,000 USD.", V.CLAIM_VERDICT_CONTRADICTED),
+        ("Meta prospecting increased revenue by 6,557,424 USD.", V.CLAIM_VERDICT_SUPPORTED),
+        # the label itself, named in full, is its own channel (no detectable effect)
+        (f"{PUSH} increased revenue by 12,210,330 USD.", V.CLAIM_VERDICT_CONTRADICTED),
+        (f"{PUSH} increased revenue by 500,000 USD.", V.CLAIM_VERDICT_UNSUPPORTED),
+    ],
+)
+def test_a_label_holding_a_channels_words_does_not_take_its_claims(
+    llm: llm_grpc.LlmServiceStub, text: str, expected: int
+) -> None:
+    v, reason = verdict(llm, text)
+    assert v == expected, reason
+
+
+def test_the_grounded_explanation_keeps_the_channel_a_label_names(
+    llm: llm_grpc.LlmServiceStub,
+) -> None:
+    done = grounded(llm)
+    assert not done.unsupported_claims, [(c.claim, c.reason) for c in done.unsupported_claims]
+    assert "Klaviyo email increased revenue by 12,210,330 USD" in done.text
+    assert "Meta prospecting increased revenue by 6,557,424 USD" in done.text
+
+
+def test_the_guardrail_lets_a_right_claim_about_the_named_channel_out(
+    llm: llm_grpc.LlmServiceStub,
+) -> None:
+    right = (
+        "Klaviyo email increased revenue by 12,210,330 USD (90% CI 7,798,483 to 16,622,178 USD)."
+    )
+    done = explain_with(llm, right)
+    assert not done.unsupported_claims, [(c.claim, c.reason) for c in done.unsupported_claims]
+    assert right in done.text
