@@ -531,6 +531,11 @@ def row_rejections(
         row = int(rows[k]) if rows is not None and 0 <= k < len(rows) else -1
         if row < 0:  # memory named a record that was not sent: a bug on one side
             raise RuntimeError(f"memory refused record {k} of a batch of {staged.record_count}")
+        if field == "version":
+            # another write of the same pull time stored other numbers for the key first
+            # (memory_svc.writer._other_numbers): what a sequential run refuses as stale
+            out.append(Rejection(row, ROW, "stale_version", clipped(same_version_message(why))))
+            continue
         out.append(
             Rejection(
                 row,
@@ -540,6 +545,16 @@ def row_rejections(
             )
         )
     return out
+
+
+def same_version_message(why: str) -> str:
+    """Why a row another ingest of the same pull time beat to memory is not stored."""
+    return (
+        f"{why}. Another export with the same pull time stored its row for this key while "
+        "this one was written, so this row is not stored; a correction must be sent with a "
+        "later pull time (liftos ingest --pulled-at, which otherwise takes the file's "
+        "modification time; pulled_at in the SDK and the Ingest request)"
+    )
 
 
 def _paused(work: Callable[..., _T], *args: Any) -> _T:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -291,8 +292,10 @@ class SQLiteRecordStore:
             found: list[ExistingRecord] = []
             for part in chunks(cand.tolist()):
                 for row in self._writer.execute(
-                    "SELECT seq, id, natural_key, version, graph_nodes FROM records "
-                    f"WHERE org_id = ? AND seq IN ({marks(len(part))})",
+                    "SELECT r.seq, r.id, r.natural_key, r.version, r.graph_nodes, m.spend, "
+                    "m.impressions, m.conversions, m.revenue FROM records r "
+                    "LEFT JOIN measures m ON m.seq = r.seq "
+                    f"WHERE r.org_id = ? AND r.seq IN ({marks(len(part))})",
                     (org_id, *part),
                 ):
                     if row[1] in want_ids or (row[2] and row[2] in want_keys):
@@ -694,6 +697,9 @@ def _spend_rows(b: CommitBatch, seqs: np.ndarray) -> list[SpendRow]:
                 strict=True) if x != 0]  # fmt: skip
 
 
-def _existing(row: tuple[int, str, str, int, str]) -> ExistingRecord:
-    seq, rid, nk, version, nodes = row
-    return ExistingRecord(seq, rid, nk, version, tuple(nodes.split("\n")) if nodes else ())
+def _existing(row: tuple[Any, ...]) -> ExistingRecord:
+    seq, rid, nk, version, nodes = row[:5]
+    measures = None if row[5] is None else (row[5], row[6], row[7], row[8])
+    return ExistingRecord(
+        seq, rid, nk, version, tuple(nodes.split("\n")) if nodes else (), measures
+    )

@@ -85,6 +85,9 @@ class ExistingRecord:
     natural_key: str
     version: int
     graph_nodes: tuple[str, ...]
+    # (spend, impressions, conversions, revenue) as stored; None where the store does not
+    # read them. Two writers of one version with other numbers are told apart by these.
+    measures: tuple[float, float, float, float] | None = None
 
 
 @dataclass(slots=True)

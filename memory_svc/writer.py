@@ -221,7 +221,10 @@ class RecordWriter:
             match = same_id or same_key
             if match is not None:
                 if versions[i] == match.version:
-                    status[i] = _UNCHANGED
+                    conflict = _other_numbers(frame, i, match)
+                    status[i] = _UNCHANGED if conflict is None else _REFUSED
+                    if conflict is not None:
+                        refusals.append(Refusal(i, rid, "version", conflict))
                     continue
                 if versions[i] < match.version:
                     status[i] = _STALE
@@ -405,6 +408,30 @@ def _use_given(vectors: np.ndarray, given: list[np.ndarray | None]) -> None:
 
 # The numbers the measures table keeps per record (what attribution sums by geo, day, channel).
 MEASURES = ("spend", "impressions", "conversions", "revenue")
+
+
+def _other_numbers(frame: pd.DataFrame, i: int, stored: ExistingRecord) -> str | None:
+    """Why row ``i``, of the stored record's version, cannot be taken as that record again:
+    its numbers differ (None when they match, or the store did not read them). Two writers
+    that gave one version other content (two exports of one pull time ingested at once) would
+    otherwise have the second told "unchanged" while its numbers were dropped."""
+    if stored.measures is None:
+        return None
+    mine = [float(np.nan_to_num(frame[c].iat[i])) if c in frame else 0.0 for c in MEASURES]
+    if all(
+        np.isclose(a, b, rtol=1e-12, atol=0.0) for a, b in zip(mine, stored.measures, strict=True)
+    ):
+        return None
+    differ = ", ".join(
+        f"{c} {b:g} stored, {a:g} sent"
+        for c, a, b in zip(MEASURES, mine, stored.measures, strict=True)
+        if not np.isclose(a, b, rtol=1e-12, atol=0.0)
+    )
+    return (
+        f"a record of natural_key {shown(stored.natural_key, 120)} is already stored at version "
+        f"{stored.version} with other numbers ({differ}); a record's content changes only "
+        "with a higher version: not written"
+    )
 
 
 def record_days(rows: pd.DataFrame) -> np.ndarray:
