@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -49,6 +48,7 @@ from memory_svc.store import (
     OrgState,
     RecordFilter,
     ScanRow,
+    existing_record,
 )
 from memory_svc.store_sql import (
     CAMPAIGN_DAY_ROWS,
@@ -299,7 +299,7 @@ class SQLiteRecordStore:
                     (org_id, *part),
                 ):
                     if row[1] in want_ids or (row[2] and row[2] in want_keys):
-                        found.append(_existing(row))
+                        found.append(existing_record(row))
         return found
 
     def scan_page(
@@ -695,11 +695,3 @@ def _spend_rows(b: CommitBatch, seqs: np.ndarray) -> list[SpendRow]:
             for seq, day, geo, source, channel, campaign, x in zip(
                 seqs.tolist(), b.days, b.geos, b.sources, b.channels, b.campaign_ids, spend,
                 strict=True) if x != 0]  # fmt: skip
-
-
-def _existing(row: tuple[Any, ...]) -> ExistingRecord:
-    seq, rid, nk, version, nodes = row[:5]
-    measures = None if row[5] is None else (row[5], row[6], row[7], row[8])
-    return ExistingRecord(
-        seq, rid, nk, version, tuple(nodes.split("\n")) if nodes else (), measures
-    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,6 +25,7 @@ __all__ = [
     "RecordFilter",
     "RecordStore",
     "ScanRow",
+    "existing_record",
     "seq_checksum",
 ]
 
@@ -88,6 +89,16 @@ class ExistingRecord:
     # (spend, impressions, conversions, revenue) as stored; None where the store does not
     # read them. Two writers of one version with other numbers are told apart by these.
     measures: tuple[float, float, float, float] | None = None
+
+
+def existing_record(row: tuple[Any, ...]) -> ExistingRecord:
+    """A store's (seq, id, natural_key, version, graph_nodes[, spend, impressions,
+    conversions, revenue]) row: graph nodes newline-separated; measures None when not read
+    (or the record has none)."""
+    seq, rid, nk, version, nodes, *m = row
+    got = None if not m or m[0] is None else (float(m[0]), float(m[1]), float(m[2]), float(m[3]))
+    nodes_of = tuple(nodes.split("\n")) if nodes else ()
+    return ExistingRecord(seq, rid, nk, version, nodes_of, got)
 
 
 @dataclass(slots=True)
