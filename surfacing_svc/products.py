@@ -41,6 +41,20 @@ worlds that had it (``bench/products_moves.py``, ``--no-cannibalisation``). (The
 promotion that takes 51% of its lift from one sibling while its halo lifts two others can
 leave the category 80% of the lift, which is not "mostly cannibalises".)
 
+**Cut the spend of a cell shown to lose money.** A channel's category campaign whose whole
+interval of incremental margin net of refunds is below its spend loses money on the category
+(R20-F7: the product view said so while Recommend answered "no recommendations"). Recommend
+cuts a share (``SHIFT_SHARE``) of its spend. The cell's response is its coefficients times a
+concave function of its spend with none at zero (``K hill(A / K)``, the carry-over ``A``
+linear in spend, :mod:`causal_svc.products.category`), so a cut of a share ``q`` loses at most
+``q`` of a positive margin and none of a negative one: the impact given is the least it saves,
+``q (spend - max(margin, 0))`` at each bound, above zero exactly where the margin's interval
+is below the spend. (The bound holds where the cell's product coefficients share a sign;
+where they differ, a day whose spend went mostly to the positive ones can lose more.) A cell
+a shift already takes spend from is left to the shift and named in the warnings instead
+(:func:`losing_cells`); one a shift moves spend into is cut all the same (the shift says its
+next unit returns more than the giver's, not that it pays).
+
 **Intervals and confidence.** An action's impact interval is at the analysis's interval
 level (its tables' level: the category cells' and the pairs' intervals are at it; the pairs'
 claim level only decides which pairs count). Its confidence is the probability that the
@@ -155,7 +169,7 @@ class ProductEvidence:
 
 @dataclass(frozen=True, slots=True)
 class ProductAction:
-    kind: str  # shift_product_spend | stop_promotion
+    kind: str  # shift_product_spend | stop_promotion | cut_product_spend
     channel: str
     category: str
     product_id: str
@@ -331,31 +345,78 @@ def _stops(e: ProductEvidence) -> list[ProductAction]:
     return out
 
 
-def losing_cells(e: ProductEvidence) -> list[str]:
-    """What Recommend says of each cell shown to lose money (the whole interval of its
-    incremental margin net of refunds below its spend), in words: it has no action that cuts
-    a category campaign's spend, so it names them instead of saying nothing (R20-F7: the
-    product view said two cells lose money while Recommend answered "no recommendations")."""
+def _loss(c: CategoryCell) -> Span | None:
+    """The cell's incremental margin net of refunds when its whole interval is below its
+    spend (the channel loses money on the category), else None."""
+    if c.margin is None or not c.spend > 0:
+        return None
+    keep = 1.0 - c.refund_rate
+    net = Span(c.margin.estimate * keep, c.margin.lower * keep, c.margin.upper * keep)
+    return net if math.isfinite(net.upper) and net.upper < c.spend else None
+
+
+def _givers(shifts: list[ProductAction]) -> dict[tuple[str, str], ProductAction]:
+    return {(a.channel, a.category): a for a in shifts}
+
+
+def _cuts(e: ProductEvidence, shifts: list[ProductAction]) -> list[ProductAction]:
+    """Cut a share of the spend of each cell shown to lose money that no shift takes spend
+    from (the module's docstring says why the impact is the least the cut saves)."""
     out = []
+    givers = _givers(shifts)
     for c in e.cells:
-        if c.margin is None or not c.spend > 0:
+        net = _loss(c)
+        if net is None or (c.channel, c.category) in givers:
             continue
-        keep = 1.0 - c.refund_rate
-        lo, est, hi = (keep * v for v in (c.margin.lower, c.margin.estimate, c.margin.upper))
-        if math.isfinite(hi) and hi < c.spend:
-            out.append(
-                f"{c.channel} on {c.category}: incremental margin net of refunds {est:,.0f} "
-                f"({e.level:.0%} interval {lo:,.0f} to {hi:,.0f}) against a spend of "
-                f"{c.spend:,.0f} {e.currency}: the whole interval is below the spend, so at that "
-                "margin the channel loses money on the category. Recommend moves spend between "
-                "a channel's categories on their margin returns and has no action that cuts a "
-                "category's spend, so this is not proposed as a move: cutting it saves more "
-                "than the margin it gives up"
-            )
+        cut = SHIFT_SHARE * c.spend
+        # A negative margin (a negative coefficient) gives nothing up: the floor is the cut.
+        floor = Span(
+            *(cut - SHIFT_SHARE * max(m, 0.0) for m in (net.estimate, net.upper, net.lower))
+        )
+        cur = e.currency
+        out.append(ProductAction(
+            "cut_product_spend", c.channel, c.category, "", "", "",
+            f"cut {c.channel} spend on {c.category} campaigns by {cut:,.0f} {cur} "
+            f"({SHIFT_SHARE:.0%})",
+            f"{c.channel} on {c.category}: incremental margin net of refunds "
+            f"{net.estimate:,.0f} {cur} [{net.lower:,.0f}, {net.upper:,.0f}] ({e.level:.0%}) "
+            f"against a spend of {c.spend:,.0f}: the whole interval is below the spend, so at "
+            f"that margin the channel loses money on the category. Its response saturates, so "
+            f"a {SHIFT_SHARE:.0%} cut loses at most {SHIFT_SHARE:.0%} of that margin: the impact "
+            "is the least it saves (margin returns net of refunds, on the category's own sales)",
+            floor, _confidence(floor, e.level), e.level, c.spend, c.spend - cut,
+            ((f"incremental_margin_{c.category}", net, f"{c.channel} on {c.category}, net of "
+              "refunds, over the period"),),
+        ))  # fmt: skip
+    return out
+
+
+def losing_cells(e: ProductEvidence) -> list[str]:
+    """What Recommend says, in words, of each cell shown to lose money (the whole interval of
+    its incremental margin net of refunds below its spend) that no cut covers: a cell a shift
+    takes spend from is given that one action, and the warning says it loses money too, so a
+    reader of the shift alone does not take the cell for a sound one."""
+    out = []
+    givers = _givers(_shifts(e))
+    for c in e.cells:
+        net = _loss(c)
+        shift = givers.get((c.channel, c.category))
+        if net is None or shift is None:
+            continue
+        out.append(
+            f"{c.channel} on {c.category}: incremental margin net of refunds "
+            f"{net.estimate:,.0f} ({e.level:.0%} interval {net.lower:,.0f} to {net.upper:,.0f}) "
+            f"against a spend of {c.spend:,.0f} {e.currency}: the whole interval is below the "
+            "spend, so at that margin the channel loses money on the category. Recommend "
+            f"proposes one action a cell, and for this one it is the shift of its spend to "
+            f"{shift.target_category} campaigns (on their margin returns); cutting its spend "
+            "would also save more than the margin it gives up"
+        )
     return out
 
 
 def product_actions(e: ProductEvidence) -> list[ProductAction]:
     """Every product action the evidence supports, the largest expected margin first."""
-    actions = _shifts(e) + _stops(e)
+    shifts = _shifts(e)
+    actions = shifts + _stops(e) + _cuts(e, shifts)
     return sorted(actions, key=lambda a: -a.impact.estimate)

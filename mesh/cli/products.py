@@ -38,6 +38,7 @@ from mesh.sdk.failures import RpcFailure
 _PRODUCT_KINDS = (
     surfacing_pb.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND,
     surfacing_pb.RECOMMENDATION_KIND_STOP_PROMOTION,
+    surfacing_pb.RECOMMENDATION_KIND_CUT_PRODUCT_SPEND,
 )
 
 
@@ -173,7 +174,7 @@ def render(
             f"{p.cannibalised:,.0f} ({p.share:.0%}) taken from "
             f"{', '.join(name.get(v, v) for v in p.victims)}: {p.verdict(cur)}"
         )
-    lines += ["", "Where to move spend between product campaigns (Recommend):"]
+    lines += ["", "Where to move or cut spend on product campaigns (Recommend):"]
     if recommendations is None:
         lines.append(f"  {note or 'not asked'}")
     else:
@@ -184,7 +185,14 @@ def render(
             i = x.expected_impact
             # The impact's interval level is the tables' (R2-F14); the confidence is the
             # chance the margin gain is above zero, which agrees with that interval.
-            lines.append(f"  {x.priority}. {x.action}: margin {i.estimate:+,.0f} "
+            # A cut's impact is not a margin gained: the spend it saves less the margin it
+            # gives up, at its floor (surfacing_svc.products).
+            what = (
+                "spend saved less margin lost, at least"
+                if x.kind == surfacing_pb.RECOMMENDATION_KIND_CUT_PRODUCT_SPEND
+                else "margin"
+            )
+            lines.append(f"  {x.priority}. {x.action}: {what} {i.estimate:+,.0f} "
                          f"[{i.lower:+,.0f}, {i.upper:+,.0f}] {cur} ({i.level:.0%}), "
                          f"confidence {x.confidence:.0%}")  # fmt: skip
             lines.append(f"     {x.rationale}")

@@ -21,6 +21,7 @@ _CONFIDENCE_WHAT = {
     _R.RECOMMENDATION_KIND_REALLOCATE: _GAINS,
     _R.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND: _GAINS,
     _R.RECOMMENDATION_KIND_STOP_PROMOTION: _GAINS,
+    _R.RECOMMENDATION_KIND_CUT_PRODUCT_SPEND: _GAINS,
     _R.RECOMMENDATION_KIND_RUN_EXPERIMENT: "the test's power against a channel that just pays "
     "for itself",
     _R.RECOMMENDATION_KIND_HOLD: "how evenly the draws split on more spend: 100% is a coin "

@@ -232,11 +232,13 @@ _MROAS_NOTE = (
 
 # Recommend's answer when it proposes no product move (the CLI prints the same line).
 NO_MOVE = (
-    "no move: no channel's category returns clearly differ, and no promotion mostly cannibalises"
+    "no move: no channel's category returns clearly differ, no category's campaigns are shown "
+    "to lose money, and no promotion mostly cannibalises"
 )
 _PRODUCT_KINDS = (
     surfacing_pb.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND,
     surfacing_pb.RECOMMENDATION_KIND_STOP_PROMOTION,
+    surfacing_pb.RECOMMENDATION_KIND_CUT_PRODUCT_SPEND,
 )
 
 
@@ -336,8 +338,10 @@ def _recommend_section(
     if below_spend_cells(result):
         body += (
             '<p class="note">Recommend moves spend between a channel\'s categories on their '
-            "revenue returns; the cells whose margin is below their spend (above) are not a "
-            "move it proposes, and are worth reading before spending more there.</p>"
+            "margin returns, and cuts a category's spend where the whole interval of its "
+            "margin is below the spend; the cells whose margin is below their spend only on the "
+            "point estimate (above) are not shown to lose money, so no cut is proposed, but "
+            "they are worth reading before spending more there.</p>"
         )
     return Section("product-recommendations", "Recommendations", body)
 

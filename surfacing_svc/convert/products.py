@@ -28,6 +28,8 @@ _KINDS = {
 _ACTIONS = {
     "shift_product_spend": pb.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND,
     "stop_promotion": pb.RECOMMENDATION_KIND_STOP_PROMOTION,
+    # not DECREASE_BUDGET, a channel's action: a product cut is one category's campaigns
+    "cut_product_spend": pb.RECOMMENDATION_KIND_CUT_PRODUCT_SPEND,
 }
 
 

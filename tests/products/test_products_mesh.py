@@ -373,7 +373,7 @@ def test_liftos_products_prints_the_view(
     for c in result.cells:
         assert c.category in out and c.channel in out
     for heading in ("What each channel's spend caused", "Which products each channel really "
-                    "sells", "Promotions and their cannibalisation", "Where to move spend"):  # fmt: skip
+                    "sells", "Promotions and their cannibalisation", "Where to move or cut spend"):  # fmt: skip
         assert heading in out
     best = max(result.cells, key=lambda c: c.incremental_revenue.estimate)
     assert f"{best.incremental_revenue.estimate:,.0f}" in out

@@ -49,7 +49,12 @@ BUILDS: dict[str, Build] = {
     # grounded unless asked: no LLM endpoint from the environment
     "llm": functools.partial(llm_build, settings=LlmSettings()),
 }  # fmt: skip
-PRODUCT_KINDS = {pb.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND, pb.RECOMMENDATION_KIND_STOP_PROMOTION}
+# A product cut is not a DECREASE_BUDGET: it cuts one category's campaigns, not the channel.
+PRODUCT_KINDS = {
+    pb.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND,
+    pb.RECOMMENDATION_KIND_STOP_PROMOTION,
+    pb.RECOMMENDATION_KIND_CUT_PRODUCT_SPEND,
+}
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +191,10 @@ def test_recommend_on_both_analyses_gives_channel_and_product_actions(
     capsys.readouterr()
     assert liftos(["products", ids[1], "--org", ORG]) == 0
     out = capsys.readouterr().out
-    actions = re.findall(r"^  \d+\. .*: margin .* \((\d+)%\), confidence \d+%$", out, re.M)
+    actions = re.findall(
+        r"^  \d+\. .*: (?:margin|spend saved less margin lost, at least) .* \((\d+)%\), "
+        r"confidence \d+%$", out, re.M,
+    )  # fmt: skip
     level = mesh["products"].interval_level
     assert actions and set(actions) == {f"{level:.0%}"[:-1]}, out
 
@@ -224,6 +232,8 @@ def test_product_actions_agree_with_the_planted_truth(
             giver = true_marginal_margin(truth, r.channel, r.product.category, days)
             taker = true_marginal_margin(truth, r.channel, r.target_product.category, days)
             assert taker >= (1 - CLEAR) * giver, f"{r.action}: truth {giver:.2f} -> {taker:.2f}"
+        elif r.kind == pb.RECOMMENDATION_KIND_CUT_PRODUCT_SPEND:
+            assert_the_cell_truly_loses(truth, r)
     # This world (120 days, 40 orders a day) cannot tell its categories' next units apart:
     # every marginal-return interval overlaps the others of its channel, so nothing moves.
     # (On the simulator's panel of this world the rescaled intervals moved google_shopping
@@ -231,6 +241,115 @@ def test_product_actions_agree_with_the_planted_truth(
     shifts = [r for r in _recommend(mesh, max_results=50).recommendations
               if r.kind == pb.RECOMMENDATION_KIND_SHIFT_PRODUCT_SPEND]  # fmt: skip
     assert shifts == []
+
+
+def assert_the_cell_truly_loses(truth: dict[str, Any], r: pb.Recommendation) -> None:
+    """A product cut says its cell's whole margin interval is below its spend: the world's
+    true incremental margin net of refunds must not clearly exceed the spend."""
+    cell = truth["incremental"][r.channel]["categories"][r.product.category]
+    margin = cell["incremental_margin_net_of_refunds"]
+    assert margin < (1 + CLEAR) * cell["spend"], f"{r.action}: the truth's margin {margin:,.0f}"
+
+
+def _losing(
+    mesh: dict[str, Any], world: sim.SimResult
+) -> tuple[str, causal_pb.ChannelCategoryEffect]:
+    """A stored copy of the product analysis in which the cell that truly loses most (its true
+    margin net of refunds furthest below its spend) is shown to lose: its incremental margin's
+    interval set below its spend (on this small world the real intervals all reach above it,
+    so nothing is cut). The cut then runs the whole way, store -> Recommend -> CLI and report."""
+    import datetime as dt
+
+    from causal_svc.analyses import AnalysisStore, StoredAnalysis
+
+    truth = world.truth["products"]["orgs"][ORG]["incremental"]
+    copy = causal_pb.Analysis(
+        analysis_id="an-products-losing", org_id=ORG, kind=causal_pb.ANALYSIS_KIND_PRODUCTS
+    )
+    copy.products.CopyFrom(mesh["products"])
+    copy.products.analysis_id = copy.analysis_id
+    cell = min(
+        (c for c in copy.products.cells if c.spend.amount > 0),
+        key=lambda c: truth[c.channel]["categories"][c.category]["incremental_margin_net_of_refunds"]
+        / c.spend.amount,
+    )  # fmt: skip
+    true = truth[cell.channel]["categories"][cell.category]["incremental_margin_net_of_refunds"]
+    assert true < cell.spend.amount  # the world has a cell that loses money
+    m, spend = cell.incremental_margin, cell.spend.amount
+    m.estimate, m.lower, m.upper = 0.6 * spend, 0.4 * spend, 0.8 * spend
+    store = AnalysisStore(mesh["data_dir"] / "causal" / "analyses.sqlite")
+    store.put(StoredAnalysis(ORG, copy.analysis_id, "products", dt.datetime.now(dt.UTC),
+                             copy.SerializeToString()))  # fmt: skip
+    return copy.analysis_id, cell
+
+
+def test_a_cell_shown_to_lose_money_is_cut_on_every_surface(
+    mesh: dict[str, Any],
+    world: sim.SimResult,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """R20-F7 item 7: the product view said a cell loses money (its whole margin interval below
+    its spend) while Recommend answered "no recommendations". Recommend now cuts 20% of the
+    cell's spend, as a CUT_PRODUCT_SPEND (not a channel's DECREASE_BUDGET), its impact the
+    least the cut saves; `liftos recommend`, `liftos products` and the report show it."""
+    from mesh.report.products import refund_rates
+
+    losing_id, cell = _losing(mesh, world)
+    ids = [mesh["attribution"].analysis_id, losing_id]
+    reply = mesh["surfacing"].Recommend(
+        pb.RecommendRequest(org_id=ORG, analysis_ids=ids, design_tests=False, max_results=50),
+        timeout=120,
+    )
+    (cut,) = [
+        r for r in reply.recommendations if r.kind == pb.RECOMMENDATION_KIND_CUT_PRODUCT_SPEND
+    ]
+    assert (cut.channel, cut.product.category, list(cut.analysis_ids)) == (
+        cell.channel, cell.category, [losing_id]
+    )  # fmt: skip
+    spend = cell.spend.amount
+    assert (cut.current_spend, cut.proposed_spend) == (spend, pytest.approx(0.8 * spend))
+    keep = 1 - refund_rates(mesh["products"]).get(cell.category, 0.0)
+    i = cut.expected_impact
+    # the least a 20% cut saves: its spend less at most 20% of the margin net of refunds
+    assert i.estimate == pytest.approx(0.2 * (spend - 0.6 * spend * keep))
+    assert i.lower == pytest.approx(0.2 * (spend - 0.8 * spend * keep)) and i.lower > 0
+    assert i.upper == pytest.approx(0.2 * (spend - 0.4 * spend * keep))
+    assert i.level == mesh["products"].interval_level and cut.confidence > 0.9
+    (fact,) = cut.facts
+    assert fact.name == f"incremental_margin_{cell.category}"
+    assert fact.value.upper == pytest.approx(0.8 * spend * keep)
+    assert_the_cell_truly_loses(world.truth["products"]["orgs"][ORG], cut)
+    # named by its cut, not also in a warning; no channel action reads it as the channel's
+    assert not [w for w in reply.warnings if w.startswith(f"{cell.channel} on {cell.category}:")]
+    assert cut.kind in PRODUCT_KINDS  # the channel actions' filter leaves it out
+    for name, service in mesh["services"].items():
+        monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", service.address)
+    action = (
+        f"cut {cell.channel} spend on {cell.category} campaigns by {0.2 * spend:,.0f} USD (20%)"
+    )
+    capsys.readouterr()
+    assert liftos(["recommend", losing_id, "--org", ORG, "--no-design"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"^ *\d+\. \[CUT PRODUCT SPEND\] {re.escape(action)}$", out, re.M), out
+    assert f"impact {i.estimate:+,.0f} [{i.lower:+,.0f}, {i.upper:+,.0f}]" in out
+    assert liftos(["products", losing_id, "--org", ORG]) == 0
+    out = capsys.readouterr().out
+    assert re.search(
+        rf"^  \d+\. {re.escape(action)}: spend saved less margin lost, at least "
+        + re.escape(f"{i.estimate:+,.0f} [{i.lower:+,.0f}, {i.upper:+,.0f}] USD (90%), confidence"),
+        out, re.M,
+    ), out  # fmt: skip
+    assert "no move:" not in out
+    page = tmp_path / "losing.html"
+    assert liftos(["report", losing_id, "--org", ORG, "--out", str(page)]) == 0
+    html = page.read_text()
+    (row,) = [
+        t for t in re.findall(r"<tr>(.*?)</tr>", html, flags=re.S) if "cut product spend" in t
+    ]
+    assert action in row and cell.channel in row
+    assert 'id="product-recommendations"' not in html  # not "no move"
 
 
 def test_refusals_name_their_field(mesh: dict[str, Any]) -> None:

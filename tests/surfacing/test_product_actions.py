@@ -205,7 +205,7 @@ def test_a_stop_reads_the_analysis_s_joint_net_where_it_reports_one() -> None:
     assert product_actions(ProductEvidence("an-1", "USD", 100, 0.9, 0.95, (), spend, pairs)) == []
 
 
-def test_a_cell_shown_to_lose_money_is_named_though_no_action_cuts_it() -> None:
+def test_a_cell_shown_to_lose_money_is_cut_and_one_a_shift_gives_from_is_named() -> None:
     # R20-F7: the product view said meta_catalogue loses money on Bottoms (margin 286,599
     # [231,164, 342,033] against a spend of 454,810) while Recommend answered nothing.
     losing = dataclasses.replace(_cell("Bottoms", 454_810, None, channel="meta_catalogue"),
@@ -214,14 +214,21 @@ def test_a_cell_shown_to_lose_money_is_named_though_no_action_cuts_it() -> None:
                                  margin=Span(80_000, 40_000, 120_000))  # fmt: skip
     unreported = _cell("Shoes", 100_000, None)
     e = _evidence((losing, unsure, unreported))
-    assert product_actions(e) == []
+    assert [(a.kind, a.category) for a in product_actions(e)] == [("cut_product_spend", "Bottoms")]
+    assert losing_cells(e) == []  # its cut says it
+    # A losing cell a shift takes spend from keeps that one action; the warning says it loses.
+    giver = dataclasses.replace(_cell("Tops", 10_000, Span(1.0, 0.5, 1.5)),
+                                margin=Span(4_000, 3_000, 5_000))  # fmt: skip
+    strong = _cell("Bags", 10_000, Span(6.0, 4.0, 8.0))
+    e = _evidence((strong, giver))
+    assert [a.kind for a in product_actions(e)] == ["shift_product_spend"]
     (said,) = losing_cells(e)
     assert said.startswith(
-        "meta_catalogue on Bottoms: incremental margin net of refunds 285,000 (90% interval "
-        "228,000 to 342,000) against a spend of 454,810 USD: the whole interval is below the "
+        "google_shopping on Tops: incremental margin net of refunds 4,000 (90% interval "
+        "3,000 to 5,000) against a spend of 10,000 USD: the whole interval is below the "
         "spend, so at that margin the channel loses money on the category."
     )
-    assert "on their margin returns" in said and "not proposed as a move" in said
+    assert "shift of its spend to Bags campaigns (on their margin returns)" in said
 
 
 def test_the_evidence_reads_each_cells_margin_off_the_wire() -> None:
@@ -241,4 +248,25 @@ def test_the_evidence_reads_each_cells_margin_off_the_wire() -> None:
         cells=[cell, bare], currency_code="USD", interval_level=0.9))  # fmt: skip
     e = product_evidence(analysis)
     assert e.cells[0].margin == Span(286_599, 231_164, 342_033) and e.cells[1].margin is None
-    assert len(losing_cells(e)) == 1
+    assert [a.kind for a in product_actions(e)] == ["cut_product_spend"]
+
+
+def test_a_cell_whose_whole_margin_interval_is_below_its_spend_is_cut() -> None:
+    losing = dataclasses.replace(_cell("Bottoms", 454_810, None, channel="meta_catalogue"),
+                                 margin=Span(300_000, 240_000, 360_000), refund_rate=0.05)  # fmt: skip
+    unsure = dataclasses.replace(_cell("Tops", 100_000, None, channel="meta_catalogue"),
+                                 margin=Span(80_000, 40_000, 120_000))  # fmt: skip
+    (a,) = product_actions(_evidence((losing, unsure)))
+    assert (a.kind, a.channel, a.category) == ("cut_product_spend", "meta_catalogue", "Bottoms")
+    cut = 0.2 * 454_810
+    assert (a.current_spend, a.proposed_spend) == (454_810, pytest.approx(454_810 - cut))
+    net = Span(285_000, 228_000, 342_000)  # net of 5% refunds
+    # The least a 20% cut saves: its spend less at most 20% of the margin (a concave response).
+    assert a.impact.estimate == pytest.approx(cut - 0.2 * net.estimate)
+    assert a.impact.lower == pytest.approx(cut - 0.2 * net.upper) and a.impact.lower > 0
+    assert a.impact.upper == pytest.approx(cut - 0.2 * net.lower)
+    assert a.confidence > 0.9
+    negative = dataclasses.replace(losing, margin=Span(-10_000, -50_000, 20_000))
+    (b,) = product_actions(_evidence((negative,)))
+    assert b.impact.lower == pytest.approx(cut - 0.2 * 20_000 * 0.95)
+    assert b.impact.upper == pytest.approx(cut)
