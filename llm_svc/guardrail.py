@@ -31,6 +31,7 @@ from llm_svc.claims import (
 from llm_svc.claims.extract import extract_claims
 from llm_svc.claims.judge import judge, subject_patterns
 from llm_svc.claims.spending import ChangeKey
+from llm_svc.claims.sweeping import combined, sweeping_judgements
 from llm_svc.evidence import Analysis, Effect
 from llm_svc.writer import Cite, Sentence, headline
 
@@ -83,7 +84,11 @@ class Guardrail:
         self._by_id = {a.analysis_id: a for a in self.analyses}
 
     def judge(self, text: str) -> list[Judgement]:
-        return [judge(c, self._effects, self._asked) for c in extract_claims(text, self._patterns)]
+        claims = extract_claims(text, self._patterns)
+        judged = [judge(c, self._effects, self._asked) for c in claims]
+        # a sweeping claim ("every channel is established", "our best channel") is judged
+        # too: what the guardrail cannot check must not go out as if it had (R23-F1)
+        return combined(judged, sweeping_judgements(text, self.analyses, self._effects, claims))
 
     async def ask_changes(self, text: str, ask: AskChanges | None) -> None:
         """Asks, through ``ask``, the Counterfactual of each sized spend change ``text`` claims

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from llm_svc.claims.extract import Claim, ClaimKind, Mode, classify, extract_claims
 from llm_svc.claims.judge import Judgement, Verdict, change_asks, judge, subject_patterns
 from llm_svc.claims.spending import ChangeAsk, ChangeInterval, Counterfactuals
+from llm_svc.claims.sweeping import combined, sweeping_judgements
 from llm_svc.evidence import Analysis, Effect
 
 __all__ = [
@@ -45,6 +46,9 @@ class ReadClaims:
 
     claims: tuple[Claim, ...]
     effects: tuple[Effect, ...]
+    # the verdicts on sweeping claims (every channel, the best channel, a forecast, "no
+    # caveats"): judged on the effects as a whole, with no cause and size of their own
+    sweeping: tuple[Judgement, ...] = ()
 
     def asks(self) -> list[ChangeAsk]:
         """The spend changes by part the claims give a size for, each as the Counterfactual
@@ -55,12 +59,15 @@ class ReadClaims:
     def judged(self, counterfactuals: Counterfactuals | None = None) -> list[Judgement]:
         """Every claim's verdict; a spend change by part on its analysis's Counterfactual
         where ``counterfactuals`` has it."""
-        return [judge(c, self.effects, counterfactuals) for c in self.claims]
+        judged = [judge(c, self.effects, counterfactuals) for c in self.claims]
+        return combined(judged, self.sweeping)
 
 
 def read_claims(text: str, analyses: Sequence[Analysis]) -> ReadClaims:
     effects = effects_of(analyses)
-    return ReadClaims(tuple(extract_claims(text, subject_patterns(effects))), effects)
+    claims = tuple(extract_claims(text, subject_patterns(effects)))
+    sweeping = tuple(sweeping_judgements(text, analyses, effects, claims))
+    return ReadClaims(claims, effects, sweeping)
 
 
 def changes_to_ask(text: str, analyses: Sequence[Analysis]) -> list[ChangeAsk]:

@@ -661,6 +661,12 @@ def _implicit_cause(text: str) -> bool:
     return False
 
 
+def is_qualification(text: str) -> bool:
+    """Whether a sentence states an assumption or a caveat ("Caveat: …", "It rests on this
+    assumption: …"): it qualifies the figures, and claims only where it sizes a named cause."""
+    return bool(_QUALIFICATION.match(text))
+
+
 def subject_words(text: str, subjects: Sequence[re.Pattern[str]]) -> str:
     """The words of ``text`` that name causes (a question's, for the grounded writer)."""
     return _subject(text, subjects)

@@ -112,7 +112,11 @@ def test_the_openai_backend_end_to_end_through_the_guardrail() -> None:
         backend = OpenAIChat(Endpoint(fake.url, "m"), backoff_s=0.01)
         deltas, done = run(explain_with_llm([META], Audience.ANALYST, "", backend))
     assert "35%" not in "".join(deltas) and "35%" not in done.text
-    assert [f.judgement.verdict for f in done.flagged] == [Verdict.CONTRADICTED]
+    # the 35% is contradicted; "our best channel ever" cannot be checked with one channel (R23-F1)
+    assert [f.judgement.verdict for f in done.flagged] == [
+        Verdict.CONTRADICTED,
+        Verdict.UNSUPPORTED,
+    ]
     assert done.model == "m"
 
 
