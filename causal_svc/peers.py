@@ -26,6 +26,7 @@ from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable
 from causal_svc.record_tables import ExperimentDesign
 from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation, InvalidInput
 from mesh.runtime.frames import enum_name, records_to_frame
+from mesh.runtime.keep_result import KEEP_RESULT
 from mesh.runtime.peers import (
     Peer,
     experiments,
@@ -397,16 +398,24 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
         return reply.experiment
 
     async def record_result(
-        self, org_id: str, result: md_pb.ExperimentResult, *, timeout: float | None = None
+        self,
+        org_id: str,
+        result: md_pb.ExperimentResult,
+        *,
+        timeout: float | None = None,
+        keep: bool = False,
     ) -> md_pb.CausalExperiment:
-        """Store ``result`` as its experiment's result (RecordExperimentResult). Raises
+        """Store ``result`` as its experiment's result (RecordExperimentResult); with ``keep``,
+        only if the experiment has none (``mesh.runtime.keep_result``). Raises
         DependencyUnavailable when the registry cannot be reached, RegistryRefused when it
-        refuses the result."""
+        refuses the result (or keeps the one it has)."""
         request = ingestion_pb.RecordExperimentResultRequest(
             org_id=org_id, experiment_id=result.experiment_id, result=result
         )
         try:
-            reply = await self.stub().RecordExperimentResult(request, timeout=self.within(timeout))
+            reply = await self.stub().RecordExperimentResult(
+                request, timeout=self.within(timeout), metadata=(KEEP_RESULT,) if keep else None
+            )
         except grpc.aio.AioRpcError as error:
             if unreachable(error.code(), error):
                 raise _registry_unavailable(self.target, error, "RecordExperimentResult") from None

@@ -59,6 +59,7 @@ from causal_svc.peers import (
 from causal_svc.record_tables import experiment_window
 from mesh.runtime.cancellation import CancelToken, run_with
 from mesh.runtime.exceptions import DependencyUnavailable, InvalidInput
+from mesh.runtime.keep_result import keeps_result
 from mesh.runtime.money import FX_KIND, MixedCurrencies, spend_in_outcome_currency
 
 CODE_VERSION = convert.code_version()
@@ -182,7 +183,12 @@ class CausalService(causal_grpc.CausalServiceServicer):
             estimate.warnings.append(f"experiment result: {converted}")
         result = convert_results.experiment_result(lift, currency)
         try:
-            stored = await self._registry.record_result(org, result, timeout=_remaining(context))
+            # a caller that keeps an earlier result (liftos estimate --record without
+            # --replace) has the registry decide when it writes, not when the fit began
+            keep = keeps_result(context.invocation_metadata())
+            stored = await self._registry.record_result(
+                org, result, timeout=_remaining(context), keep=keep
+            )
         except (DependencyUnavailable, RegistryRefused) as exc:
             return None, f"experiment result not recorded: {exc}"
         if not estimate.supported and failed:

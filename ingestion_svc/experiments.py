@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingestion_svc.errors import ExperimentExists, ExperimentNotFound
-from mesh.runtime.exceptions import InvalidInput
+from mesh.runtime.exceptions import FailedPrecondition, InvalidInput
 from mesh.runtime.page_tokens import PageTokens
 from mesh.runtime.sqlite_db import LockedSQLite
 
@@ -37,6 +37,13 @@ CREATE TABLE IF NOT EXISTS experiments (
 );
 CREATE INDEX IF NOT EXISTS experiments_by_time ON experiments (org_id, create_time_us DESC, experiment_id);
 """
+
+
+class ResultChanged(FailedPrecondition):
+    """The experiment's stored contract is no longer the one a result was recorded against,
+    or already holds a result the caller asked to keep."""
+
+    default_reason = "EXPERIMENT_RESULT_CHANGED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,16 +175,28 @@ class ExperimentRegistry(LockedSQLite):
                 ) from None
         return experiment
 
-    def replace_payload(self, org_id: str, experiment_id: str, payload: bytes) -> None:
+    def replace_payload(
+        self, org_id: str, experiment_id: str, payload: bytes, *, previous: bytes | None = None
+    ) -> None:
         """Store a new contract for an existing experiment (its result recorded); the columns
-        assignment reads are unchanged. Raises ExperimentNotFound."""
+        assignment reads are unchanged. With ``previous``, only while the stored contract is
+        still exactly those bytes (one statement: a compare-and-set), else ResultChanged — a
+        result recorded between the caller's read and this write is never overwritten unseen.
+        Raises ExperimentNotFound."""
+        sql = "UPDATE experiments SET payload = ? WHERE org_id = ? AND experiment_id = ?"
+        params: tuple[object, ...] = (payload, org_id, experiment_id)
+        if previous is not None:
+            sql, params = sql + " AND payload = ?", (*params, previous)
         with self._lock:
-            cursor = self._db.execute(
-                "UPDATE experiments SET payload = ? WHERE org_id = ? AND experiment_id = ?",
-                (payload, org_id, experiment_id),
-            )
+            cursor = self._db.execute(sql, params)
         if cursor.rowcount == 0:
             self.get(org_id, experiment_id)  # raises ExperimentNotFound
+            raise ResultChanged(
+                f"experiment {experiment_id!r} of org {org_id!r} changed (a result was recorded) "
+                "while this result was being recorded; nothing was stored: read the experiment "
+                "again and record once more",
+                subject=f"orgs/{org_id}/experiments/{experiment_id}",
+            )
 
     def get(self, org_id: str, experiment_id: str) -> Experiment:
         with self._lock:

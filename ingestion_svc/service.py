@@ -19,13 +19,14 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 
 from ingestion_svc import convert, pipeline
 from ingestion_svc.calendar import build_calendar
-from ingestion_svc.experiments import ExperimentRegistry
+from ingestion_svc.experiments import ExperimentRegistry, ResultChanged
 from ingestion_svc.external_factors import FactorRegistry
 from ingestion_svc.ledger import BatchLedger
 from ingestion_svc.peers import MemoryClient
 from ingestion_svc.raw_batch import RawBatch
 from ingestion_svc.stream import PIPELINE_DEPTH, IngestStream, StreamDeps
 from ingestion_svc.superseded import SupersededLog
+from mesh.runtime.keep_result import keeps_result
 from mesh.runtime.pipeline import Pipeline
 from mesh.runtime.protoconv import require_org
 
@@ -152,9 +153,26 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
     ) -> ingestion_pb.RecordExperimentResultResponse:
         org, experiment_id = convert.record_result_target(request)
         experiment = await asyncio.to_thread(self.registry.get, org, experiment_id)
-        updated = convert.experiment_with_result(request, convert.experiment_to_proto(experiment))
+        stored = convert.experiment_to_proto(experiment)
+        # keep: the experiment must still be without a result when this one is written (a
+        # compare-and-set on the contract read here), so two recorders never both succeed
+        keep = keeps_result(context.invocation_metadata())
+        if keep and stored.HasField("result"):
+            raise ResultChanged(
+                f"experiment {experiment_id!r} already has a recorded result "
+                f"(analysis {stored.result.analysis_id or 'none named'}, lift "
+                f"{stored.result.lift_absolute:,.0f} ± {stored.result.lift_std_error:,.0f}); this "
+                "result was not recorded: "
+                "record it with replace (liftos estimate --replace) to replace that one",
+                subject=f"orgs/{org}/experiments/{experiment_id}",
+            )
+        updated = convert.experiment_with_result(request, stored)
         await asyncio.to_thread(
-            self.registry.replace_payload, org, experiment_id, updated.SerializeToString()
+            self.registry.replace_payload,
+            org,
+            experiment_id,
+            updated.SerializeToString(),
+            previous=experiment.payload if keep else None,
         )
         return ingestion_pb.RecordExperimentResultResponse(experiment=updated)
 

@@ -372,8 +372,9 @@ def run(args: argparse.Namespace, peers: Any) -> int:
               "--experiment", file=sys.stderr)  # fmt: skip
         return 2
     with LiftOS(peers, org_id=args.org) as client:
-        # RecordExperimentResult replaces (its contract); the CLI keeps a result already
-        # recorded unless told to replace it, since calibration follows whatever is stored.
+        # Calibration follows whatever is stored, so a result already recorded is kept unless
+        # told to replace it: checked here to skip the record, and by the registry when it
+        # writes (keep_recorded_result), since another run may record while this one fits.
         existing = _existing_result(client, args.experiment) if args.record else None
         kept = existing is not None and not args.replace
         response = client.estimate(
@@ -400,9 +401,16 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             rdd_fuzzy=args.fuzzy,
             cluster_inference="" if args.cluster_inference == "auto" else args.cluster_inference,
             record_experiment_result=args.record and not kept,
+            keep_recorded_result=args.record and not args.replace,
         )
     out = to_json(response)
     print(json.dumps(out, indent=2) if args.json else render_table(out, unit or "", time or ""))
+    warnings = response.estimate.warnings if response.estimate else []
+    raced = [w for w in warnings if "already has a recorded result" in w]
+    if args.record and not kept and response.recorded_result is None and raced:
+        # another run recorded a result while this estimate was fitting: the registry kept it
+        print(f"error: {raced[0]}", file=sys.stderr)
+        return 1
     if existing is None:
         return 0
     if kept:

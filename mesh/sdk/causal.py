@@ -15,6 +15,7 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 from mesh.runtime.exceptions import InvalidInput
+from mesh.runtime.keep_result import KEEP_RESULT
 from mesh.runtime.protoconv import set_date_range
 from mesh.sdk._base import ClientBase, _call, as_date, backoff
 from mesh.sdk.failures import RpcFailure
@@ -93,6 +94,7 @@ class CausalCalls(ClientBase):
         rdd_fuzzy: bool = False,
         cluster_inference: str = "",
         record_experiment_result: bool = False,
+        keep_recorded_result: bool = False,
     ) -> dc.EstimateEffectResponse:
         """One causal estimate with its checks, on a DataFrame (sent as a columnar Table) or on
         the org's records in memory (``Records(experiment_id=…, start=…, end=…)``).
@@ -102,7 +104,8 @@ class CausalCalls(ClientBase):
         experiment's estimate (records of a registered experiment, treatment
         ``treated_post``) becomes the registry's result for it, so attribution is calibrated
         by it; the reply's ``recorded_result`` is what was stored (unset, with a warning, when
-        nothing was)."""
+        nothing was). ``keep_recorded_result``: record only if the experiment has no result
+        when the registry writes (a result recorded meanwhile is kept; a warning says so)."""
         roles = causal_pb.EffectRoles(
             outcome=outcome, treatment=treatment, unit=unit, time=time,
             covariates=list(covariates), instruments=list(instruments),
@@ -135,7 +138,9 @@ class CausalCalls(ClientBase):
             from mesh.runtime.tables import frame_to_table
 
             request.table.CopyFrom(frame_to_table(data))
-        reply = _call(lambda: self._causal.EstimateEffect(request))
+        # keep: the registry records only if the experiment has no result when it writes
+        metadata = (KEEP_RESULT,) if keep_recorded_result else None
+        reply = _call(lambda: self._causal.EstimateEffect(request, metadata=metadata))
         return dc.EstimateEffectResponse.parse(reply.SerializeToString())
 
     def get_analysis(self, analysis_id: str, *, org_id: str | None = None) -> dc.Analysis:
