@@ -20,6 +20,7 @@ from llm_svc.context import build_context, build_prompts
 from llm_svc.evidence import Analysis, Audience
 from llm_svc.guardrail import AskChanges, Flagged, Guardrail, Passed
 from llm_svc.insights import rank_insights
+from llm_svc.plain_text import ControlFilter
 from llm_svc.what_changed import Change
 from llm_svc.what_changed import write as write_changes
 from llm_svc.writer import Cite, write
@@ -118,14 +119,16 @@ async def explain_with_llm(
     guard = Guardrail(_compared(analyses, changes))
     transcript = _Transcript()
     buffer = ""
+    controls = ControlFilter()  # the reply's escape sequences never reach the caller (R23-F4)
     async for chunk in backend.stream(prompts):
-        buffer += chunk
+        buffer += controls.feed(chunk)
         complete, buffer = split_complete(buffer)
         for text in complete:
             await guard.ask_changes(text, ask)
             out = transcript.add(guard.check(text))
             if out.strip():
                 yield Delta(out)
+    buffer += controls.end()
     if buffer.strip():
         await guard.ask_changes(buffer, ask)
         out = transcript.add(guard.check(buffer))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Any
 
@@ -63,9 +64,20 @@ def _org(args: argparse.Namespace) -> str:
     return args.org or os.environ.get("LIFTOS_ORG", "")
 
 
+# C0/C1 controls but tab and newline, and the bidi overrides: an explanation's text comes from
+# a server that may relay an LLM's reply, and a terminal would run an escape sequence in it (an
+# OSC 8 link, an OSC 52 clipboard write, a carriage return over the line printed). The llm
+# service strips them whole; dropping the characters here defangs what another server sends.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    return _CONTROLS.sub("", text)
+
+
 def cmd_explain(args: argparse.Namespace, peers: PeerConfig) -> int:
     def show(delta: str) -> None:
-        sys.stdout.write(delta)
+        sys.stdout.write(terminal_safe(delta))
         sys.stdout.flush()
 
     with LiftOS(peers, org_id=_org(args)) as client:
