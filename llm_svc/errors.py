@@ -68,6 +68,10 @@ class LlmRefused(FailedPrecondition):
 
     default_reason = "LLM_REFUSED"
 
+    def __init__(self, message: str, *, subject: str = "", status: int = 0) -> None:
+        super().__init__(message, subject=subject)
+        self.status = status  # the endpoint's HTTP status (0: not an HTTP refusal)
+
 
 class CausalUnavailable(DependencyUnavailable):
     """The causal service could not be reached while reading analyses."""

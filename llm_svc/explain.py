@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from llm_svc.chat import ChatBackend
 from llm_svc.claims.sentences import split_complete
 from llm_svc.context import build_context, build_prompts
+from llm_svc.errors import LlmRefused
 from llm_svc.evidence import Analysis, Audience
 from llm_svc.guardrail import AskChanges, Flagged, Guardrail, Passed
 from llm_svc.insights import rank_insights
@@ -26,6 +27,11 @@ from llm_svc.what_changed import write as write_changes
 from llm_svc.writer import Cite, write
 
 __all__ = ["Delta", "Done", "explain_grounded", "explain_with_llm"]
+
+
+# the refusals of a request too large for the endpoint (OpenAI-compatible servers answer a
+# context-length overflow with 400; some proxies with 413 Payload Too Large)
+_TOO_LARGE = (400, 413)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +91,18 @@ async def explain_grounded(
     guardrail, except the analysis's own words it quotes). A question is answered from the
     analysis's figures only: the explanation keeps to the causes it names, and says so; with
     ``changes`` (it names other analyses) the answer is what changed between them."""
+    async for event in _grounded(analyses, audience, question, changes, _Transcript()):
+        yield event
+
+
+async def _grounded(
+    analyses: Sequence[Analysis],
+    audience: Audience,
+    question: str,
+    changes: Sequence[Change],
+    transcript: _Transcript,
+) -> AsyncIterator[Delta | Done]:
     guard = Guardrail(_compared(analyses, changes))
-    transcript = _Transcript()
     sentences = (
         write_changes(changes, analyses[0].analysis_id, audience, question)
         if changes
@@ -120,14 +136,29 @@ async def explain_with_llm(
     transcript = _Transcript()
     buffer = ""
     controls = ControlFilter()  # the reply's escape sequences never reach the caller (R23-F4)
-    async for chunk in backend.stream(prompts):
-        buffer += controls.feed(chunk)
-        complete, buffer = split_complete(buffer)
-        for text in complete:
-            await guard.ask_changes(text, ask)
-            out = transcript.add(guard.check(text))
-            if out.strip():
-                yield Delta(out)
+    try:
+        async for chunk in backend.stream(prompts):
+            buffer += controls.feed(chunk)
+            complete, buffer = split_complete(buffer)
+            for text in complete:
+                await guard.ask_changes(text, ask)
+                out = transcript.add(guard.check(text))
+                if out.strip():
+                    yield Delta(out)
+    except LlmRefused as e:
+        # an endpoint that refuses the request's size (a context window smaller than the
+        # prompt) before it said anything: the grounded explanation, saying why (R23-F6);
+        # any other refusal (key, model) is the operator's to fix, and fails the call
+        if transcript.length or e.status not in _TOO_LARGE:
+            raise
+        note = Passed(
+            f"(The LLM endpoint refused the request, HTTP {e.status}: the analysis's evidence "
+            "may be larger than its context window. This is LiftOS's grounded explanation.) "
+        )
+        yield Delta(transcript.add(note))
+        async for event in _grounded(analyses, audience, question, changes, transcript):
+            yield event
+        return
     buffer += controls.end()
     if buffer.strip():
         await guard.ask_changes(buffer, ask)

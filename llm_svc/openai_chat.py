@@ -194,8 +194,8 @@ class OpenAIChat:
                         raise _Retryable(why, _retry_after(response))
                     raise LlmRefused(
                         f"LLM endpoint {self._endpoint.url} refused the request: {why}",
-                        subject="llm",
-                    )
+                        subject="llm", status=response.status_code,
+                    )  # fmt: skip
                 finished = False
                 async for event in events(response.aiter_lines()):
                     if event.data.strip() == "[DONE]":

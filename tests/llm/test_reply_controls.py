@@ -4,7 +4,8 @@ thing outside the mesh) answering with terminal control sequences.
 
 Before, an OSC 8 hyperlink, an OSC 52 clipboard write, concealed text and a bare carriage
 return passed the guardrail and ``liftos explain`` wrote them raw; a right claim in bold
-(ANSI or markdown) was judged CONTRADICTED.
+(ANSI or markdown) was judged CONTRADICTED. R23-F6: an endpoint refusing the prompt's size
+(a context-length 400) failed Explain; now the grounded explanation goes out, saying why.
 """
 
 from __future__ import annotations
@@ -112,3 +113,32 @@ def test_a_sequence_cut_between_chunks_is_dropped_whole() -> None:
     f = ControlFilter()
     out = f.feed("Go \x1b]8;;https://evil.exa") + f.feed("mple/\x07here") + f.feed(" \x1b]52;c;")
     assert out + f.end() == "Go here "
+
+
+# -- R23-F6: an endpoint that refuses the request's size gets the grounded explanation --------
+
+
+def test_a_context_length_refusal_falls_back_to_the_grounded_explanation(
+    llm: llm_grpc.LlmServiceStub,
+) -> None:
+    error = "This model's maximum context length is 8192 tokens. However, your messages resulted in 40,000 tokens."
+    with fake_openai(Script(status=400, error=error)) as fake:
+        request = pb.ExplainRequest(
+            org_id=ORG, analysis_id=ANALYSIS, llm=pb.LlmEndpoint(url=fake.url, model="tiny")
+        )
+        done = list(llm.Explain(request, timeout=60))[-1].done
+    assert done.text.startswith("(The LLM endpoint refused the request, HTTP 400")
+    assert "Klaviyo email increased revenue by" in done.text
+    assert not done.unsupported_claims and done.model == ""
+    cited = [done.text[c.start : c.end] for c in done.citations]
+    assert any("29,597,531" in t for t in cited), cited  # offsets past the note still hold
+
+
+def test_a_refused_key_still_fails_the_call(llm: llm_grpc.LlmServiceStub) -> None:
+    with fake_openai(Script(status=401, error="invalid api key")) as fake:
+        request = pb.ExplainRequest(
+            org_id=ORG, analysis_id=ANALYSIS, llm=pb.LlmEndpoint(url=fake.url, model="tiny")
+        )
+        with pytest.raises(grpc.RpcError) as caught:
+            list(llm.Explain(request, timeout=60))
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
