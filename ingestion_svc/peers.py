@@ -36,6 +36,7 @@ from ingestion_svc.convert.products import (
     stored_units,
 )
 from ingestion_svc.errors import MemoryUnavailable
+from ingestion_svc.pipeline import SentRecords
 from ingestion_svc.raw_batch import RawBatch
 from mesh.runtime.exceptions import FailedPrecondition, shown
 from mesh.runtime.frames.wire import write_request_wire
@@ -212,6 +213,17 @@ class MemoryClient(Peer[Any]):  # Any: the aio stub (the generated .pyi types th
         return await self.scan(
             org_id, source_enum, start_us, end_us, campaign_ids, geos, timeout=timeout
         )
+
+    async def stored_versions(
+        self, org_id: str, sent: SentRecords, *, timeout: float | None
+    ) -> dict[str, int]:
+        """The version memory holds of each record of ``sent`` it holds (id → version)."""
+        stored = await self.scan_series(
+            org_id, sent.source, sent.start_us, sent.end_us, sent.campaign_ids, sent.geos,
+            timeout=timeout,
+        )  # fmt: skip
+        wanted = set(sent.ids)
+        return {r.id: r.version for r in stored if r.id in wanted}
 
     @staticmethod
     def encode_products(batch: RawBatch, records: pd.DataFrame, now: dt.datetime) -> bytes:

@@ -49,7 +49,17 @@ from ingestion_svc.row_identity import (
 )
 from mesh.runtime import record_rules
 
-__all__ = ["BatchResult", "Prepared", "Settings", "finish", "prepare", "record_id"]
+__all__ = [
+    "BatchResult",
+    "Prepared",
+    "SentRecords",
+    "Settings",
+    "finish",
+    "overtaken",
+    "prepare",
+    "record_id",
+    "sent_records",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -388,11 +398,76 @@ def finish(
     )
 
 
-def memory_refused(result: BatchResult, refused: Sequence[Rejection]) -> BatchResult:
+@dataclass(frozen=True, slots=True)
+class SentRecords:
+    """What a batch sent to memory, kept until memory answers: enough to find, when memory
+    answered some of them stale, which rows a later pull stored meanwhile overtook."""
+
+    source: str
+    pulled_at: dt.datetime
+    restated: int  # rows the batch counted restated (its records memory should answer replaced)
+    ids: tuple[str, ...]
+    versions: tuple[int, ...]
+    start_us: int  # the records' timestamps span [start_us, end_us)
+    end_us: int
+    campaign_ids: tuple[str, ...]  # () when a record has none: no filter
+    geos: tuple[str, ...]
+
+
+def sent_records(batch: RawBatch, result: BatchResult) -> SentRecords | None:
+    """The batch's records as :class:`SentRecords` (None when it sent none)."""
+    records = result.records
+    if not len(records):
+        return None
+    stamps = pd.DatetimeIndex(records["timestamp"]).as_unit("us").asi8
+    campaigns = sorted({str(c) for c in records["campaign_id"]})
+    geos = sorted({str(g) for g in records["geo"]})
+    return SentRecords(
+        batch.source,
+        batch.pulled_at,
+        result.restated,
+        tuple(records["id"].astype(str)),
+        tuple(int(v) for v in records["version"]),
+        int(stamps.min()),
+        int(stamps.max()) + 1,
+        () if "" in campaigns else tuple(campaigns),
+        () if "" in geos else tuple(geos),
+    )
+
+
+def overtaken(sent: SentRecords, stored: dict[str, int], rows: np.ndarray) -> list[Rejection]:
+    """Rows whose record memory now holds at a later version than the one sent (``stored``:
+    record id → stored version): another ingest of a later pull wrote the key while this
+    batch was written, so memory answered them stale. Each is what a sequential run gives
+    it: a stale_version rejection, not an accepted row."""
+    out = []
+    for k, (rid, version) in enumerate(zip(sent.ids, sent.versions, strict=True)):
+        later = stored.get(rid, 0)
+        if later > version:
+            why = stale_message(sent.pulled_at, later)
+            out.append(
+                Rejection(
+                    int(rows[k]),
+                    ROW,
+                    "stale_version",
+                    f"another ingest stored a later pull of this row while this batch was "
+                    f"written, so this row is not stored: {why}",
+                )
+            )
+    return out
+
+
+def memory_refused(
+    result: BatchResult, refused: Sequence[Rejection], replaced: int | None = None
+) -> BatchResult:
     """``result`` once memory refused records of it (``refused``: one rejection per record,
     on its row): each row with a refused record is rejected — once, and only if it was
     accepted — and no longer counted accepted. Ingestion checks every record with memory's
-    rules first, so this is a disagreement between the two, never silent."""
+    rules first, so this is a disagreement between the two, never silent. ``replaced``: the
+    records memory answered replaced, when that is not the rows counted restated (another
+    ingest wrote the keys meanwhile): the restated count memory's answer gives."""
+    if replaced is not None and replaced != result.restated:
+        result = dataclasses.replace(result, restated=replaced)
     seen = {r.row_index for r in result.rejections}
     new: list[Rejection] = []
     for r in refused:

@@ -84,6 +84,15 @@ class WriteAnswer(Protocol):
 
     @property
     def refused(self) -> Sequence[tuple[int, str, str]]: ...
+    @property
+    def stale(self) -> int:
+        """Records memory did not store: it holds a later version of them."""
+        ...
+
+    @property
+    def replaced(self) -> int:
+        """Records that replaced an earlier version of their key."""
+        ...
 
 
 class RecordWriter(Protocol):
@@ -117,6 +126,12 @@ class MemoryPort(Protocol):
         timeout: float | None,
     ) -> Sequence[Any]:
         """The stored records (opaque here) of a source's campaigns and geos in [start, end)."""
+        ...
+
+    async def stored_versions(
+        self, org_id: str, sent: pipeline.SentRecords, *, timeout: float | None
+    ) -> dict[str, int]:
+        """The version memory holds of each record of ``sent`` it holds (id → version)."""
         ...
 
     def history_rows(
@@ -170,6 +185,8 @@ class Staged:
     # the batch row of each record sent, in order, and how many records each message held
     record_rows: np.ndarray | None = None
     part_sizes: tuple[int, ...] = ()
+    # a media batch's records, to name the rows memory answered stale (overtaken meanwhile)
+    sent: pipeline.SentRecords | None = None
 
     @property
     def replayed(self) -> bool:
@@ -295,7 +312,7 @@ class IngestStream:
         count = len(result.records)
         return Staged(
             batch.org_id, batch.batch_id, fingerprint, result, b"", count, 1,
-            result.record_rows, (count,),
+            result.record_rows, (count,), pipeline.sent_records(batch, result),
         )  # fmt: skip
 
     async def _stage_products(
@@ -346,7 +363,7 @@ class IngestStream:
         self,
         staged: Staged,
         ack: bytes,
-        amend: Callable[[list[Rejection]], bytes] | None = None,
+        amend: Callable[[list[Rejection], int | None], bytes] | None = None,
     ) -> asyncio.Task[bytes | None]:
         """Wait for memory's answer to the batch, after every batch staged before it, then
         record ``ack`` (the serialised reply) in the ledger. A batch fails when one before
@@ -364,26 +381,40 @@ class IngestStream:
         self,
         staged: Staged,
         ack: bytes,
-        amend: Callable[[list[Rejection]], bytes] | None,
+        amend: Callable[[list[Rejection], int | None], bytes] | None,
         before: asyncio.Task[bytes | None] | None,
     ) -> bytes | None:
         refused: list[Rejection] = []
+        replaced = 0
         try:
             if before is not None:
                 await before
             if staged.replayed:
                 return None
             if staged.record_count:
-                start = 0
+                start = stale = 0
                 for k in range(staged.messages):
                     answer = await self.writer().ack()
+                    stale += answer.stale
+                    replaced += answer.replaced
                     if answer.refused:
                         refused += row_rejections(staged, start, answer.refused)
                     start += staged.part_sizes[k] if k < len(staged.part_sizes) else 0
+                if stale and staged.sent is not None and staged.record_rows is not None:
+                    # ingestion sends no record it knows to be stale: another ingest stored a
+                    # later pull of these keys since this batch read the history (R24-F2)
+                    stored = await self.deps.memory.stored_versions(
+                        staged.org_id, staged.sent, timeout=self._time_left()
+                    )
+                    refused += pipeline.overtaken(staged.sent, stored, staged.record_rows)
         except BaseException:
             self._failed = True
             raise
-        amended = amend(refused) if refused and amend is not None else None
+        # memory's answer, not the history the batch read, says how many rows it restated
+        sent = staged.sent
+        recount = replaced if sent is not None and replaced != sent.restated else None
+        changed = refused or recount is not None
+        amended = amend(refused, recount) if changed and amend is not None else None
         ledger = self.deps.ledger
         await asyncio.to_thread(
             ledger.put, staged.org_id, staged.batch_id, staged.fingerprint, amended or ack

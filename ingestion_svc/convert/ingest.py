@@ -459,14 +459,14 @@ def _set_rejections(reply: ingestion_pb.IngestResponse, rejections: Sequence[Rej
     reply.unlisted_rejection_count = bounded.unlisted
 
 
-def amender(batch_id: str, result: BatchResult) -> Callable[[list[Rejection]], bytes]:
+def amender(batch_id: str, result: BatchResult) -> Callable[[list[Rejection], int | None], bytes]:
     """The serialised ack of the batch once memory refused some of its records (their rows'
     rejections given): :func:`ack` of :func:`ingestion_svc.pipeline.memory_refused`. Holds
     the result without its records and history rows, which are freed once sent."""
     slim = dataclasses.replace(result, records=pd.DataFrame(), history_rows=pd.DataFrame())
 
-    def amend(refused: list[Rejection]) -> bytes:
-        return ack(batch_id, memory_refused(slim, refused)).SerializeToString()
+    def amend(refused: list[Rejection], replaced: int | None = None) -> bytes:
+        return ack(batch_id, memory_refused(slim, refused, replaced)).SerializeToString()
 
     return amend
 

@@ -9,6 +9,7 @@ two concurrent ingests see when both read the history before either wrote."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import queue
 from collections.abc import Iterator
 
@@ -71,3 +72,68 @@ def test_memory_refuses_other_numbers_at_a_stored_version(services, world: sim.S
     (rejection,) = reply.rejections
     assert rejection.field == "version" and "with other numbers" in rejection.reason
     assert {r.id: r.spend for r in _scan(memory)} == {r.id: r.spend for r in stored}
+
+
+def test_rows_a_later_pull_overtook_while_written_are_rejected_stale(  # type: ignore[no-untyped-def]
+    services, world: sim.SimResult
+) -> None:
+    """R24-F2: the older pull's rows, which memory answered stale because a later pull of
+    their keys landed meanwhile, were counted accepted; now each is a stale_version
+    rejection, as when the two pulls are sent one after the other."""
+    ingestion, memory = _stubs(services)
+    sent: queue.Queue[ingestion_pb.IngestRequest | None] = queue.Queue()
+
+    def older_stream() -> Iterator[ingestion_pb.IngestRequest]:
+        while (item := sent.get()) is not None:
+            yield item
+
+    old_acks = ingestion.Ingest(older_stream(), timeout=60)
+    sent.put(_request(world, _meta_lines(world, 1), "old0"))
+    assert next(old_acks).accepted_count == 1
+
+    newer = _request(world, [_restated(world, k, f"{500 + k}.00") for k in range(1, 5)], "new1")
+    newer.pulled_at.FromDatetime(newer.pulled_at.ToDatetime() + dt.timedelta(days=1))
+    (new_ack,) = ingestion.Ingest(iter([newer]))
+    assert (new_ack.accepted_count, new_ack.rejected_count) == (4, 0)
+    newer_spend = {r.natural_key: r.spend for r in _scan(memory)}
+
+    sent.put(_request(world, _meta_lines(world, 4, 1), "old1", row_offset=1))
+    sent.put(None)
+    (old_ack,) = list(old_acks)
+    assert (old_ack.accepted_count, old_ack.rejected_count) == (0, 4)
+    assert [r.row_index for r in old_ack.rejections] == [0, 1, 2, 3]
+    assert {r.reason for r in old_ack.rejections} == {ingestion_pb.REJECTION_REASON_STALE_VERSION}
+    assert "another ingest stored a later pull of this row" in old_ack.rejections[0].message
+    assert {r.natural_key: r.spend for r in _scan(memory)} == newer_spend
+
+
+def test_a_later_pull_that_replaced_rows_written_meanwhile_counts_them_restated(  # type: ignore[no-untyped-def]
+    services, world: sim.SimResult
+) -> None:
+    """R24-F2, the newer pull's side: its history read saw no rows, an older pull's landed
+    before its write, and memory replaced them: restated 4 (as sequentially), not 0."""
+    ingestion, memory = _stubs(services)
+    sent: queue.Queue[ingestion_pb.IngestRequest | None] = queue.Queue()
+    later = dt.timedelta(days=1)
+
+    def newer_stream() -> Iterator[ingestion_pb.IngestRequest]:
+        while (item := sent.get()) is not None:
+            yield item
+
+    new_acks = ingestion.Ingest(newer_stream(), timeout=60)
+    first = _request(world, _meta_lines(world, 1), "new0")
+    first.pulled_at.FromDatetime(first.pulled_at.ToDatetime() + later)
+    sent.put(first)
+    assert next(new_acks).accepted_count == 1
+
+    (old_ack,) = ingestion.Ingest(iter([_request(world, _meta_lines(world, 4, 1), "old1")]))
+    assert (old_ack.accepted_count, old_ack.restated_count) == (4, 0)
+
+    newer = _request(world, [_restated(world, k, f"{700 + k}.00") for k in range(1, 5)], "new1")
+    newer.pulled_at.FromDatetime(newer.pulled_at.ToDatetime() + later)
+    sent.put(newer)
+    sent.put(None)
+    (new_ack,) = list(new_acks)
+    assert (new_ack.accepted_count, new_ack.rejected_count, new_ack.restated_count) == (4, 0, 4)
+    stored = {r.natural_key: r.spend for r in _scan(memory)}
+    assert [stored[world.raw["meta"].row_key(k)] for k in range(1, 5)] == [701, 702, 703, 704]
