@@ -60,7 +60,9 @@ def test_prompts_differ_by_audience_and_carry_the_rules() -> None:
         system, user = build_prompts(context, audience, "What should we do?")
         assert "Quote the interval" in system.content and "correlation" in system.content
         assert "Never extrapolate beyond the data window" in system.content
-        assert user.content.startswith("# Evidence") and user.content.endswith("What should we do?")
+        assert user.content.startswith("<evidence>\n# Evidence") and user.content.endswith(
+            "What should we do?"
+        )
         seen.add(system.content)
     assert len(seen) == 3
 

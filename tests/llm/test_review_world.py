@@ -123,8 +123,8 @@ def test_build_context_labels_each_effect_as_the_judge_reads_it(
         pb.BuildContextRequest(org_id=ORG, analysis_ids=[REVIEW], audience=pb.AUDIENCE_ANALYST)
     ).context
     blocks = context.split("- effect of ")
-    email = next(b for b in blocks if b.startswith("klaviyo email on revenue"))
-    meta = next(b for b in blocks if b.startswith("meta prospecting on revenue\n"))
+    email = next(b for b in blocks if b.startswith('"klaviyo email" on revenue'))
+    meta = next(b for b in blocks if b.startswith('"meta prospecting" on revenue\n'))
     assert "state: ESTABLISHED" in email
     assert "state: INDICATIVE" in meta and "ESTABLISHED" not in meta
     # and CheckClaims reads them so: the established effect stated plainly is supported
