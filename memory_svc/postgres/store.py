@@ -50,6 +50,7 @@ from memory_svc.store import (
     OrgState,
     RecordFilter,
     ScanRow,
+    existing_record,
 )
 from memory_svc.unreported import with_unreported
 from mesh.runtime.exceptions import DependencyUnavailable, LiftosError
@@ -187,18 +188,23 @@ class PostgresRecordStore:
     ) -> list[ExistingRecord]:
         """Stored records with one of ``ids`` or (non-empty) ``natural_keys`` (indexed)."""
         keys = sorted({k for k in natural_keys if k})
+        # with the stored numbers, which tell a same-version record with other content
+        # (memory_svc.writer) — as the SQLite store reads them
         rows = (
             self._read()
             .execute(
+                "SELECT r.seq, r.id, r.natural_key, r.version, r.graph_nodes, m.spend, "
+                "m.impressions, m.conversions, m.revenue FROM ("
                 "SELECT seq, id, natural_key, version, graph_nodes FROM records "
                 "WHERE org_id = %s AND id = ANY(%s::text[]) UNION "
                 "SELECT seq, id, natural_key, version, graph_nodes FROM records "
-                "WHERE org_id = %s AND natural_key = ANY(%s::text[]) AND natural_key <> ''",
+                "WHERE org_id = %s AND natural_key = ANY(%s::text[]) AND natural_key <> ''"
+                ") r LEFT JOIN measures m ON m.seq = r.seq",
                 (org_id, sorted(set(ids)), org_id, keys),
             )
             .fetchall()
         )
-        return [_existing(r) for r in rows]
+        return [existing_record(r) for r in rows]
 
     @_reachable
     def scan_page(
@@ -496,11 +502,6 @@ _Sums = tuple[SumsTable, SumsTable, SumsTable]
 
 def _nbytes(sums: _Sums) -> int:
     return sum(t.nbytes for t in sums)
-
-
-def _existing(row: tuple[int, str, str, int, str]) -> ExistingRecord:
-    seq, rid, nk, version, nodes = row
-    return ExistingRecord(seq, rid, nk, version, tuple(nodes.split("\n")) if nodes else ())
 
 
 def _snapshot_version(db: psycopg.Connection, org_id: str) -> tuple[int, int, int] | None:
