@@ -98,7 +98,35 @@ def _effect_lines(a: Analysis, e: Effect) -> list[str]:
     return lines
 
 
-def _analysis_block(a: Analysis) -> list[str]:
+# The most characters of evidence an analysis's effects and the insights may take (about
+# 12,000 tokens at four characters a token): a wide account (dozens of channels, long names)
+# made a prompt of 160,000 characters that endpoints refused or silently cut (R23-F6).
+CONTEXT_BUDGET_CHARS = 48_000
+
+
+def _effects_within(a: Analysis, budget: int) -> list[str]:
+    """The effects' lines, established ones first then by size, as many as ``budget`` holds,
+    and a line saying how many were left out (the guardrail still judges against them all)."""
+    ranked = sorted(a.effects, key=lambda e: (not e.established, -abs(e.point)))
+    kept: set[int] = set()
+    used = 0
+    for e in ranked:
+        size = sum(len(line) + 1 for line in _effect_lines(a, e))
+        if used + size > budget and kept:
+            break
+        kept.add(id(e))
+        used += size
+    lines = [line for e in a.effects if id(e) in kept for line in _effect_lines(a, e)]
+    left = len(a.effects) - len(kept)
+    if left:
+        lines.append(
+            f"- {left} further effects of this analysis are left out to fit the model's context "
+            "(the largest established effects are above); say nothing about effects not listed"
+        )
+    return lines
+
+
+def _analysis_block(a: Analysis, budget: int = CONTEXT_BUDGET_CHARS) -> list[str]:
     lines = [f"## Analysis {a.analysis_id} ({a.kind.replace('_', ' ')})"]
     lines.append(f"- method: {method_label(a.method)} {_tag(a, 'method')}")
     lines.append(
@@ -125,8 +153,7 @@ def _analysis_block(a: Analysis) -> list[str]:
         lines.append(
             f"- data window: {a.window[0].isoformat()} to {a.window[1].isoformat()} {_tag(a, 'window')}"
         )
-    for e in a.effects:
-        lines += _effect_lines(a, e)
+    lines += _effects_within(a, budget)
     if a.naive is not None:
         point, lower, upper = a.naive
         lines.append(
@@ -231,14 +258,22 @@ def build_context(
         "Every figure is followed by [analysis_id:fact], the field of the analysis it comes from.",
         "",
     ]
+    # two thirds of the budget for the analyses' effects, shared; the insights get the rest
+    share = CONTEXT_BUDGET_CHARS * 2 // 3 // max(len(analyses), 1)
     for a in analyses:
-        lines += _analysis_block(a)
+        lines += _analysis_block(a, share)
         lines.append("")
     lines.append("# Insights, most important first")
+    room = max(CONTEXT_BUDGET_CHARS - sum(len(line) + 1 for line in lines), 4_000)
     for i, insight in enumerate(insights, 1):
-        lines.append(
-            f"{i}. ({insight.kind.value.replace('_', ' ')}, confidence {insight.confidence:.2f}) {insight.text}"
-        )
+        line = f"{i}. ({insight.kind.value.replace('_', ' ')}, confidence {insight.confidence:.2f}) {insight.text}"
+        room -= len(line) + 1
+        if room < 0 and i > 1:
+            lines.append(
+                f"({len(insights) - i + 1} less important insights left out to fit the model's context.)"
+            )
+            break
+        lines.append(line)
     if changes:
         lines += [
             "",

@@ -5,7 +5,8 @@ thing outside the mesh) answering with terminal control sequences.
 Before, an OSC 8 hyperlink, an OSC 52 clipboard write, concealed text and a bare carriage
 return passed the guardrail and ``liftos explain`` wrote them raw; a right claim in bold
 (ANSI or markdown) was judged CONTRADICTED. R23-F6: an endpoint refusing the prompt's size
-(a context-length 400) failed Explain; now the grounded explanation goes out, saying why.
+(a context-length 400) failed Explain; now the grounded explanation goes out, saying why; and a
+wide account's prompt (30 more channels with 256-character names) keeps to a budget.
 """
 
 from __future__ import annotations
@@ -16,17 +17,20 @@ from pathlib import Path
 
 import grpc
 import pytest
+from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import llm_pb2 as pb
 from liftos.v1 import llm_pb2_grpc as llm_grpc
 
 from causal_svc.analyses import AnalysisStore, StoredAnalysis
 from causal_svc.app import build as causal_build
 from llm_svc.app import build as llm_build
+from llm_svc.context import CONTEXT_BUDGET_CHARS
 from llm_svc.plain_text import ControlFilter
 from mesh.cli.commands import main
 from mesh.runtime.inprocess import running_services
 from tests.llm.fake_openai import Script, fake_openai, words
-from tests.llm.support import audit_attribution
+from tests.llm.support import _interval, audit_attribution
 
 ORG = "acme"
 ANALYSIS = "an-audit"
@@ -38,6 +42,24 @@ HOSTILE = (
 )
 
 
+WIDE = "an-wide"
+LONG = "Out-of-home digital screens across every metro area plus Alaska and Hawaii " * 3
+
+
+def wide() -> causal_pb.Analysis:
+    """The audit's attribution and 30 more channels with 256-character names (R22's wide
+    account, longer names): a prompt of 160,000 characters before R23-F6."""
+    a = audit_attribution(WIDE, ORG)
+    for k in range(30):
+        ch = a.attribution.channels.add(
+            channel=f"ch{k:02d} {LONG}"[:256], identified=True, media_input=1000.0,
+            incremental_outcome=_interval(500_000, 100_000, 900_000),
+            incremental_roas=_interval(2.0, 0.4, 3.6),
+        )  # fmt: skip
+        ch.spend.CopyFrom(common_pb.Money(amount=250_000, currency_code="USD"))
+    return a
+
+
 @pytest.fixture(scope="module")
 def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_grpc.LlmServiceStub]:
     data: Path = tmp_path_factory.mktemp("reply-controls")
@@ -46,6 +68,7 @@ def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_grpc.LlmServic
         store = AnalysisStore(data / "causal" / "analyses.sqlite")
         now = dt.datetime.now(dt.UTC)
         store.put(StoredAnalysis(ORG, ANALYSIS, "attribution", now, a.SerializeToString()))
+        store.put(StoredAnalysis(ORG, WIDE, "attribution", now, wide().SerializeToString()))
         store.close()
         ADDRESSES.update({name: s.address for name, s in services.items()})
         yield llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address))
@@ -142,3 +165,23 @@ def test_a_refused_key_still_fails_the_call(llm: llm_grpc.LlmServiceStub) -> Non
         with pytest.raises(grpc.RpcError) as caught:
             list(llm.Explain(request, timeout=60))
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_a_wide_accounts_prompt_keeps_to_its_budget(llm: llm_grpc.LlmServiceStub) -> None:
+    reply = llm.BuildContext(pb.BuildContextRequest(org_id=ORG, analysis_ids=[WIDE]), timeout=30)
+    _, user = reply.prompts
+    assert len(user.content) <= CONTEXT_BUDGET_CHARS + 2_000, len(user.content)
+    # the largest established effects stay; the rest are counted, not silently cut
+    assert '- effect of "klaviyo email" on revenue' in user.content
+    assert '- effect of "meta prospecting" on revenue' in user.content
+    assert "further effects of this analysis are left out" in user.content
+    # the guardrail still judges a channel the prompt left out
+    claims = llm.CheckClaims(
+        pb.CheckClaimsRequest(
+            org_id=ORG,
+            text="Ch29 Out-of-home digital screens increased revenue by 9,000,000 USD.",
+            analysis_ids=[WIDE],
+        ),
+        timeout=30,
+    ).claims
+    assert [c.verdict for c in claims] == [pb.CLAIM_VERDICT_CONTRADICTED], claims
