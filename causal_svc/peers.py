@@ -26,7 +26,6 @@ from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable
 from causal_svc.record_tables import ExperimentDesign
 from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation, InvalidInput
 from mesh.runtime.frames import enum_name, records_to_frame
-from mesh.runtime.keep_result import KEEP_RESULT
 from mesh.runtime.peers import (
     Peer,
     experiments,
@@ -406,16 +405,14 @@ class RegistryReader(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
         keep: bool = False,
     ) -> md_pb.CausalExperiment:
         """Store ``result`` as its experiment's result (RecordExperimentResult); with ``keep``,
-        only if the experiment has none (``mesh.runtime.keep_result``). Raises
+        only if the experiment has none (RecordExperimentResultRequest.keep_existing). Raises
         DependencyUnavailable when the registry cannot be reached, RegistryRefused when it
         refuses the result (or keeps the one it has)."""
         request = ingestion_pb.RecordExperimentResultRequest(
-            org_id=org_id, experiment_id=result.experiment_id, result=result
+            org_id=org_id, experiment_id=result.experiment_id, result=result, keep_existing=keep
         )
         try:
-            reply = await self.stub().RecordExperimentResult(
-                request, timeout=self.within(timeout), metadata=(KEEP_RESULT,) if keep else None
-            )
+            reply = await self.stub().RecordExperimentResult(request, timeout=self.within(timeout))
         except grpc.aio.AioRpcError as error:
             if unreachable(error.code(), error):
                 raise _registry_unavailable(self.target, error, "RecordExperimentResult") from None

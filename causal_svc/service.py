@@ -59,7 +59,6 @@ from causal_svc.peers import (
 from causal_svc.record_tables import experiment_window
 from mesh.runtime.cancellation import CancelToken, run_with
 from mesh.runtime.exceptions import DependencyUnavailable, InvalidInput
-from mesh.runtime.keep_result import keeps_result
 from mesh.runtime.money import FX_KIND, MixedCurrencies, spend_in_outcome_currency
 
 CODE_VERSION = convert.code_version()
@@ -162,6 +161,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
     async def _record_result(
         self, org: str, data: RecordsData, target: GeoExperiment,
         estimate: causal_pb.EffectEstimate, analysis_id: str, context: grpc.aio.ServicerContext,
+        keep: bool = False,
     ) -> tuple[md_pb.ExperimentResult | None, str]:  # fmt: skip
         """Record the estimate as ``target``'s result: (what was recorded, a warning or "") or
         (None, why not). An estimate that failed a check is recorded at its own standard error
@@ -185,7 +185,6 @@ class CausalService(causal_grpc.CausalServiceServicer):
         try:
             # a caller that keeps an earlier result (liftos estimate --record without
             # --replace) has the registry decide when it writes, not when the fit began
-            keep = keeps_result(context.invocation_metadata())
             stored = await self._registry.record_result(
                 org, result, timeout=_remaining(context), keep=keep
             )
@@ -279,7 +278,13 @@ class CausalService(causal_grpc.CausalServiceServicer):
         if target is not None and isinstance(data, RecordsData):
             warnings = len(estimate.warnings)
             recorded, why_not = await self._record_result(
-                question.org_id, data, target, estimate, analysis_id, context
+                question.org_id,
+                data,
+                target,
+                estimate,
+                analysis_id,
+                context,
+                keep=request.keep_recorded_result,
             )
             if why_not:
                 estimate.warnings.append(why_not)

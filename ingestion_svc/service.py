@@ -26,7 +26,6 @@ from ingestion_svc.peers import MemoryClient
 from ingestion_svc.raw_batch import RawBatch
 from ingestion_svc.stream import PIPELINE_DEPTH, IngestStream, StreamDeps
 from ingestion_svc.superseded import SupersededLog
-from mesh.runtime.keep_result import keeps_result
 from mesh.runtime.pipeline import Pipeline
 from mesh.runtime.protoconv import require_org
 
@@ -156,7 +155,7 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         stored = convert.experiment_to_proto(experiment)
         # keep: the experiment must still be without a result when this one is written (a
         # compare-and-set on the contract read here), so two recorders never both succeed
-        keep = keeps_result(context.invocation_metadata())
+        keep = request.keep_existing
         if keep and stored.HasField("result"):
             raise ResultChanged(
                 f"experiment {experiment_id!r} already has a recorded result "

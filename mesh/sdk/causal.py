@@ -15,7 +15,6 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 from mesh.runtime.exceptions import InvalidInput
-from mesh.runtime.keep_result import KEEP_RESULT
 from mesh.runtime.protoconv import set_date_range
 from mesh.sdk._base import ClientBase, _call, as_date, backoff
 from mesh.sdk.failures import RpcFailure
@@ -139,8 +138,8 @@ class CausalCalls(ClientBase):
 
             request.table.CopyFrom(frame_to_table(data))
         # keep: the registry records only if the experiment has no result when it writes
-        metadata = (KEEP_RESULT,) if keep_recorded_result else None
-        reply = _call(lambda: self._causal.EstimateEffect(request, metadata=metadata))
+        request.keep_recorded_result = keep_recorded_result
+        reply = _call(lambda: self._causal.EstimateEffect(request))
         return dc.EstimateEffectResponse.parse(reply.SerializeToString())
 
     def get_analysis(self, analysis_id: str, *, org_id: str | None = None) -> dc.Analysis:

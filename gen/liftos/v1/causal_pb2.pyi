@@ -707,6 +707,7 @@ class EstimateEffectRequest(_message.Message):
     OPTIONS_FIELD_NUMBER: _builtins.int
     RANDOMIZED_FIELD_NUMBER: _builtins.int
     RECORD_EXPERIMENT_RESULT_FIELD_NUMBER: _builtins.int
+    KEEP_RECORDED_RESULT_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     method: Global___EstimationMethod.ValueType
@@ -726,6 +727,11 @@ class EstimateEffectRequest(_message.Message):
     check is recorded at its own standard error with a warning naming the checks; with a
     registry that cannot be reached the estimate still returns, nothing is recorded and a
     warning says why.
+    """
+    keep_recorded_result: _builtins.bool
+    """With record_experiment_result: keep a result the experiment already has when the
+    registry writes (RecordExperimentResultRequest.keep_existing); the estimate then returns
+    with recorded_result unset and a warning naming the stored result.
     """
     @_builtins.property
     def table(self) -> _table_pb2.Table:
@@ -761,10 +767,11 @@ class EstimateEffectRequest(_message.Message):
         options: Global___EstimationOptions | None = ...,
         randomized: _builtins.bool = ...,
         record_experiment_result: _builtins.bool = ...,
+        keep_recorded_result: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "graph", b"graph", "options", b"options", "records", b"records", "roles", b"roles", "table", b"table"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "data", b"data", "estimand", b"estimand", "graph", b"graph", "method", b"method", "options", b"options", "org_id", b"org_id", "randomized", b"randomized", "record_experiment_result", b"record_experiment_result", "records", b"records", "roles", b"roles", "table", b"table"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "data", b"data", "estimand", b"estimand", "graph", b"graph", "keep_recorded_result", b"keep_recorded_result", "method", b"method", "options", b"options", "org_id", b"org_id", "randomized", b"randomized", "record_experiment_result", b"record_experiment_result", "records", b"records", "roles", b"roles", "table", b"table"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_data: _TypeAlias = _typing.Literal["table", "records"]  # noqa: Y015
     _WhichOneofArgType_data: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015

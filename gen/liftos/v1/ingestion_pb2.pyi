@@ -772,10 +772,17 @@ class RecordExperimentResultRequest(_message.Message):
     ORG_ID_FIELD_NUMBER: _builtins.int
     EXPERIMENT_ID_FIELD_NUMBER: _builtins.int
     RESULT_FIELD_NUMBER: _builtins.int
+    KEEP_EXISTING_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     experiment_id: _builtins.str
     """Id of the registered experiment the result measures (unknown: NOT_FOUND)."""
+    keep_existing: _builtins.bool
+    """Keep a result the experiment already has: record only if it has none when the registry
+    writes (checked and written in one statement), FAILED_PRECONDITION naming the experiment
+    and the stored result's analysis and lift otherwise. false: replace any earlier result
+    (the default, as before).
+    """
     @_builtins.property
     def result(self) -> _marketing_data_pb2.ExperimentResult:
         """The measured result. Its experiment_id and org_id may be empty (they are set from the
@@ -790,10 +797,11 @@ class RecordExperimentResultRequest(_message.Message):
         org_id: _builtins.str = ...,
         experiment_id: _builtins.str = ...,
         result: _marketing_data_pb2.ExperimentResult | None = ...,
+        keep_existing: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["experiment_id", b"experiment_id", "org_id", b"org_id", "result", b"result"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["experiment_id", b"experiment_id", "keep_existing", b"keep_existing", "org_id", b"org_id", "result", b"result"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

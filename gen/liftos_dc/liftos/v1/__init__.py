@@ -6464,6 +6464,13 @@ class EstimateEffectRequest(betterproto2.Message):
     warning says why.
     """
 
+    keep_recorded_result: "bool" = betterproto2.field(12, betterproto2.TYPE_BOOL)
+    """
+    With record_experiment_result: keep a result the experiment already has when the
+    registry writes (RecordExperimentResultRequest.keep_existing); the estimate then returns
+    with recorded_result unset and a warning naming the stored result.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "EstimateEffectRequest", EstimateEffectRequest)
 
@@ -9117,6 +9124,14 @@ class RecordExperimentResultRequest(betterproto2.Message):
     request) but must match when given; channel empty means the experiment's channel; window
     unset means the experiment's dates. lift_std_error > 0 and spend_delta != 0 are required
     (a lift without its spend change cannot calibrate a channel).
+    """
+
+    keep_existing: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
+    """
+    Keep a result the experiment already has: record only if it has none when the registry
+    writes (checked and written in one statement), FAILED_PRECONDITION naming the experiment
+    and the stored result's analysis and lift otherwise. false: replace any earlier result
+    (the default, as before).
     """
 
 
