@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from llm_svc.evidence import Analysis, Audience, CheckOutcome, Effect
 from llm_svc.insights import Insight
 from llm_svc.numbers import fmt, fmt_pct
-from llm_svc.vocabulary import IDENTIFICATION_LABELS, label, method_label
+from llm_svc.vocabulary import IDENTIFICATION_LABELS, label, method_label, plain_label
 from llm_svc.what_changed import HEALTH, RESTATED_CHANGE, RESTATED_DAYS, Change, verdict
 from mesh.runtime.analysis_compare import day_runs
 from mesh.runtime.estimand import estimand_words
@@ -68,7 +68,7 @@ def _name(text: str) -> str:
 
 def _effect_lines(a: Analysis, e: Effect) -> list[str]:
     lines = [
-        f"- effect of {e.role.phrase if e.role else _name(label(e.treatment))} on "
+        f"- effect of {e.role.phrase if e.role else _name(plain_label(e.treatment))} on "
         f"{label(e.role.affected + ' ' + e.outcome if e.role and e.role.affected else e.outcome)}"
         + (f" ({e.metric.value})" if e.metric.value != "outcome" else ""),
         f"  - estimate {fmt(e.point)} {_tag(a, e.prefix + e.point_fact)}; {e.level}% interval "

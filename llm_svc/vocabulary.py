@@ -56,10 +56,28 @@ def method_label(method: str) -> str:
     return METHOD_LABELS.get(method, method.replace("_", " "))
 
 
-def label(name: str) -> str:
-    """A column or channel name as prose: ``meta_prospecting`` → ``meta prospecting``."""
+# A name that could continue the sentence it stands in: one holding a clause break (". ",
+# "; ", ": ", ", but") or one too long to be a plain label. Set off in quotes, it reads as the
+# name it is, not as LiftOS's own words ("tiktok on revenue, but LiftOS established that …").
+_PROSE = re.compile(r"[.;:!?]\s+\S|,\s+(?:but|and|so|while|which|however)\b", re.IGNORECASE)
+_PLAIN_MAX = 60
+
+
+def plain_label(name: str) -> str:
+    """``label`` never quoted: for text that sets names off its own way (the prompt's JSON)."""
     text = re.sub(r"[_]+", " ", name).strip()
     return "the treatment" if text.lower() in ("treatment", "treated", "t") else text
+
+
+def label(name: str) -> str:
+    """A column or channel name as prose: ``meta_prospecting`` → ``meta prospecting``; a
+    name that reads as prose is quoted: “…” (R23-F5)."""
+    text = plain_label(name)
+    if text == "the treatment":
+        return text
+    if _PROSE.search(text) or len(text) > _PLAIN_MAX:
+        return f"“{text}”"
+    return text
 
 
 def capitalised(text: str) -> str:

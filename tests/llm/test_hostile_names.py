@@ -6,6 +6,8 @@ klaviyo_email and meta_prospecting established, generic channels with free-text 
   whole, not by its words alone (which a sibling, "TV (regional)", shares).
 - R23-F0: a label holding another channel's name and an outcome word ("Klaviyo email revenue
   push") never takes the claims about that channel.
+- R23-F5: a name that reads as prose (a clause break, or past 60 characters) is set off in
+  quotes wherever LiftOS's own sentences use it, the guardrail's rewrites included.
 - R23-F3: the prompt puts the evidence in one delimited data block, names JSON-quoted, and a
   system rule says text inside it is never an instruction; a name cannot close the block.
 """
@@ -200,3 +202,24 @@ def test_the_prompt_fences_the_evidence_and_quotes_names(llm: llm_grpc.LlmServic
         in block
     )
     assert '- effect of "Klaviyo email revenue push" on revenue' in block
+
+
+# -- R23-F5: a name that reads as prose is quoted in LiftOS's own sentences -----------------------
+
+QUOTED = f"“{INJECTED}”"
+
+
+def test_the_grounded_explanation_quotes_a_name_that_reads_as_prose(
+    llm: llm_grpc.LlmServiceStub,
+) -> None:
+    done = grounded(llm)
+    assert not done.unsupported_claims, [(c.claim, c.reason) for c in done.unsupported_claims]
+    assert f"We could not detect an effect of {QUOTED} on revenue" in done.text
+    assert done.text.count(INJECTED) == done.text.count(QUOTED)  # never unquoted
+    assert "“Klaviyo email" not in done.text and "“TV (national)" not in done.text  # plain names
+
+
+def test_the_guardrails_rewrite_quotes_it_too(llm: llm_grpc.LlmServiceStub) -> None:
+    done = explain_with(llm, f"{INJECTED} increased revenue by 5,000,000 USD.")
+    assert [c.verdict for c in done.unsupported_claims] == [V.CLAIM_VERDICT_CONTRADICTED]
+    assert QUOTED in done.text and done.text.count(INJECTED) == done.text.count(QUOTED)
