@@ -164,16 +164,7 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
         "invalid_date",
         "date_start is not a real yyyy-mm-dd date in 1900-2200",
     )
-    start_text = filled(text(start_raw), "")
-    stop_text = filled(checks.text_field(rows, "date_stop"), "")
-    checks.fail(
-        (stop_text != "") & (stop_text != start_text),
-        "date_stop",
-        "invalid_date",
-        lambda i: (
-            f"date_stop {stop_text[i]} differs from date_start {start_text[i]}: rows must be daily"
-        ),
-    )
+    refuse_multi_day(checks, rows, filled(text(start_raw), ""))
     # Meta's region is a name ("California"): without geo_keys it is the country's subdivision.
     geo_key, geo = map_geo(
         checks.text_field(rows, "region"), account, checks, "region", subdivision=True
@@ -232,4 +223,21 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> Normal
             "outcome_reported": reported,
             "note": np.where(reported, surplus_note, UNREPORTED),
         },
+    )
+
+
+def refuse_multi_day(
+    checks: Checks, rows: Sequence[dict[str, Any] | None], start_text: np.ndarray
+) -> None:
+    """Refuse rows whose date_stop is not their date_start: without time_increment=1 Meta sums
+    a range (all_days) or a week into one row, which would land as that much on its first day."""
+    stop_text = filled(checks.text_field(rows, "date_stop"), "")
+    checks.fail(
+        (stop_text != "") & (stop_text != start_text),
+        "date_stop",
+        "invalid_date",
+        lambda i: (
+            f"date_stop {stop_text[i]} differs from date_start {start_text[i]}: rows must be "
+            "daily; pull the insights with time_increment=1"
+        ),
     )

@@ -46,7 +46,7 @@ from ingestion_svc.connectors.google_ads import DATE_SEGMENTS, camel_rows, snake
 from ingestion_svc.connectors.google_ads import FINER_FIELDS as GOOGLE_FINER
 from ingestion_svc.connectors.google_ads import metrics as google_metrics
 from ingestion_svc.connectors.meta import FINER_FIELDS as META_FINER
-from ingestion_svc.connectors.meta import action, purchase_kind
+from ingestion_svc.connectors.meta import action, purchase_kind, refuse_multi_day
 from ingestion_svc.raw_batch import Account, Rejection
 
 __all__ = [
@@ -246,20 +246,7 @@ def normalise_meta_products(
     day, gone, bad = dates(start.tolist(), _DATE)
     checks.fail(gone, "date_start", "missing_field", "date_start is missing")
     checks.fail(bad, "date_start", "invalid_date", "date_start is not a real date")
-    # Without time_increment=1 Meta sums the whole range (all_days) or a week into one row,
-    # which would land as that much spend on its first day: refused as the campaign
-    # connector refuses it.
-    start_text = filled(start, "")
-    stop_text = filled(checks.text_field(rows, "date_stop"), "")
-    checks.fail(
-        (stop_text != "") & (stop_text != start_text),
-        "date_stop",
-        "invalid_date",
-        lambda i: (
-            f"date_stop {stop_text[i]} differs from date_start {start_text[i]}: rows must be "
-            "daily; pull the insights with time_increment=1"
-        ),
-    )
+    refuse_multi_day(checks, rows, filled(start, ""))  # as the campaign connector refuses it
     spend = checks.metric(rows, "spend", rule="spend", required=True)
     impressions = checks.metric(
         rows, "impressions", rule="impressions", required=False, integer=True
