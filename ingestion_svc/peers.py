@@ -8,7 +8,8 @@ refusing this service's key (``mesh.runtime.peers.refused``) is FAILED_PRECONDIT
 PEER_REFUSED naming the call. Memory overloaded (RESOURCE_EXHAUSTED with a RetryInfo) is
 UNAVAILABLE as unreachable is. Memory refusing a call for any other reason (its own status, e.g.
 INVALID_ARGUMENT) is FAILED_PRECONDITION MEMORY_REFUSED with memory's code and words: not
-retryable as is, and not this server's crash (R14-F4). What is left — memory ending a
+retryable as is, and not this server's crash (R14-F4); memory's full or read-only disk is its
+own RESOURCE_EXHAUSTED STORAGE_FULL / STORAGE_READ_ONLY, passed on with its words. What is left — memory ending a
 write stream without its answers, naming a record it was not sent — is a bug on one side of
 the contract and surfaces as INTERNAL.
 """
@@ -43,10 +44,12 @@ from mesh.runtime.frames.wire import write_request_wire
 from mesh.runtime.peers import Peer, refused, unavailable, unreachable
 from mesh.runtime.protoconv import MAX_DATE, MIN_DATE
 from mesh.runtime.status import decode_status
+from mesh.runtime.storage import StorageFailure
 
 __all__ = ["MemoryClient", "WriteCounts"]
 
 _LOGGER = logging.getLogger(__name__)
+_STORAGE_REASONS = frozenset({"STORAGE_FULL", "STORAGE_READ_ONLY"})
 SCAN_BATCH = 5000
 _FIRST_US = int(dt.datetime.combine(MIN_DATE, dt.time(), dt.UTC).timestamp()) * 1_000_000
 _LAST_US = (
@@ -317,6 +320,15 @@ class MemoryClient(Peer[Any]):  # Any: the aio stub (the generated .pyi types th
             return self._unavailable(code, call)
         if denied := self._refused(code, details, call):
             return denied
+        full = decode_status(error).reason if error is not None else ""
+        if code == grpc.StatusCode.RESOURCE_EXHAUSTED and full in _STORAGE_REASONS:
+            # memory's disk: nothing was stored, the same batch can be sent again once memory
+            # has room; the caller sees memory's own code and reason, not a refusal of the rows
+            return StorageFailure(
+                f"{shown(details or '', 300)} (ingestion's {call}); the batch was not acked — "
+                "send it again with the same batch_id",
+                reason=full,
+            )
         _LOGGER.warning("memory refused a %s: %s %s", call, code.name, details)
         return FailedPrecondition(
             f"the memory service refused ingestion's {call} ({code.name}: "

@@ -1,0 +1,56 @@
+"""Memory's full disk reaches an Ingest caller as memory's own RESOURCE_EXHAUSTED STORAGE_FULL
+(G2's note on audit R19-F-DISKFULL): before, ingestion wrapped it as FAILED_PRECONDITION
+MEMORY_REFUSED, a refusal of the rows. Real memory + ingestion; the disk is filled with
+SQLite's max_page_count on memory's writer (SQLITE_FULL, the error a full file system gives)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+import sim
+from ingestion_svc.app import build as ingestion_build
+from memory_svc.app import build as memory_build
+from mesh.runtime.inprocess import running_services
+from tests.ingestion.conftest import rich_error
+from tests.ingestion.test_ingest_service import _meta_lines, _request, _scan, _stubs
+
+
+@pytest.fixture
+def mesh(tmp_path: Path) -> Iterator[tuple[dict[str, Any], Any]]:
+    held: list[Any] = []
+
+    def memory(config):  # type: ignore[no-untyped-def]
+        bindings, on_stop = memory_build(config)
+        held.append(bindings[0].servicer._engine.store)
+        return bindings, on_stop
+
+    with running_services({"memory": memory, "ingestion": ingestion_build}, tmp_path) as s:
+        yield s, held[0]
+
+
+def test_memory_full_is_storage_full_and_the_same_batch_lands_later(
+    mesh: tuple[dict[str, Any], Any], world: sim.SimResult
+) -> None:
+    services, store = mesh
+    ingestion, memory = _stubs(services)
+    (first,) = ingestion.Ingest(iter([_request(world, _meta_lines(world, 20), "b1")]))
+    assert first.accepted_count == 20
+    writer = store._writer
+    pages = writer.execute("PRAGMA page_count").fetchone()[0]
+    writer.execute(f"PRAGMA max_page_count={pages + 1}")  # memory's disk is full
+    batch = _request(world, _meta_lines(world, 400, start=20), "b2")
+    with pytest.raises(grpc.RpcError) as err:
+        list(ingestion.Ingest(iter([batch])))
+    code, reason, _, _ = rich_error(err.value)
+    assert (code, reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "STORAGE_FULL")
+    said = str(err.value.details())
+    assert "memory's disk is full" in said and "same batch_id" in said
+    writer.execute("PRAGMA max_page_count=1073741823")  # space freed
+    (again,) = ingestion.Ingest(iter([batch]))
+    assert (again.accepted_count, again.rejected_count) == (400, 0) and not again.replayed
+    assert len(_scan(memory)) == 420
