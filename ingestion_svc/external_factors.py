@@ -139,7 +139,8 @@ class FactorRegistry(LockedSQLite):
                 )
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite rolled back a failed COMMIT itself
+                    self._db.execute("ROLLBACK")
                 raise
         return len(series.values)
 

@@ -205,10 +205,13 @@ class BatchLedger(LockedSQLite):
             self._db.execute("BEGIN IMMEDIATE")  # other processes wait: one reserves
             try:
                 out = self._reserve(org_id, batch_id, fingerprint, owner)
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # a COMMIT that failed (a full disk) may leave the transaction open, or
+                # SQLite may have rolled it back itself
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
         return out
 
     def _reserve(
@@ -262,10 +265,11 @@ class BatchLedger(LockedSQLite):
                     "DELETE FROM reservations WHERE org_id = ? AND batch_id = ?",
                     (org_id, batch_id),
                 )
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # as in reserve
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def count(self, org_id: str) -> int:
         with self._lock:

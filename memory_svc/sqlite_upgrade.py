@@ -98,5 +98,6 @@ def in_transaction(db: sqlite3.Connection, work: Callable[[], object]) -> None:
         work()
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite rolled back a failed COMMIT itself
+            db.execute("ROLLBACK")
         raise
