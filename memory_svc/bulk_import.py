@@ -39,6 +39,7 @@ from memory_svc.refusals import RefusalList
 from memory_svc.write_group import answered
 from memory_svc.writer import WriteOutcome
 from mesh.runtime.exceptions import InvalidInput
+from mesh.runtime.storage import StorageFailure, StorageUnwritable, check_writable
 
 __all__ = ["ImportReport", "delimited", "import_requests", "main", "read_delimited"]
 
@@ -209,9 +210,10 @@ def _run(args: argparse.Namespace) -> int:
     config = ServerConfig(
         "memory", "127.0.0.1", 0, args.data_dir.expanduser(), PeerConfig.from_env()
     )
-    try:
+    try:  # one line, as the service says it at start, not a traceback from deep in the store
+        check_writable(config.data_dir)
         owner = data_dir_lock.hold(config.data_dir / "memory", exclusive=True)
-    except data_dir_lock.DataDirBusy as exc:
+    except (data_dir_lock.DataDirBusy, StorageUnwritable) as exc:
         print(f"import: {exc}", file=sys.stderr)
         return 2
     engine = open_engine(config, store=args.store)
@@ -227,9 +229,16 @@ def _run(args: argparse.Namespace) -> int:
     except InvalidInput as exc:
         print(f"import: {exc}", file=sys.stderr)
         return 2
+    except StorageFailure as exc:  # the store's disk filled up: what was stored stays
+        print(f"import: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:  # unreadable input: named, not a traceback
         print(f"import: {args.input}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("import: interrupted; the records stored so far stay, and running the same "
+              "command again is safe (stored records count as unchanged)", file=sys.stderr)  # fmt: skip
+        return 130
     finally:
         engine.close()  # saves the indexes: the service loads them on start
         os.close(owner)

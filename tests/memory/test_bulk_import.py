@@ -131,3 +131,21 @@ def test_import_refuses_a_missing_file_and_a_served_data_dir(
     assert main([str(path), "--data-dir", str(tmp_path / "served")]) == 0
     saved = [p for p in (tmp_path / "served" / "memory" / "index").rglob("*") if p.is_file()]
     assert saved and all(p.stat().st_mode & 0o077 == 0 for p in saved), saved
+
+
+def test_import_into_a_data_dir_it_cannot_write_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A data dir the import cannot write is refused as the service refuses it at start, one
+    line naming the path (G2's note on audit R19-F-RO: it was a traceback). Tests run as root,
+    where file modes stop nothing: the data dir sits under a regular file, which fails anyone."""
+    path = tmp_path / "in.bin"
+    records = synthetic_records(ORG, 10, seed=9, campaigns=1, geos=2)
+    path.write_bytes(
+        delimited(memory_pb.WriteRequest(org_id=ORG, records=records).SerializeToString())
+    )
+    (tmp_path / "a-file").write_text("not a directory")
+    assert main([str(path), "--data-dir", str(tmp_path / "a-file" / "data")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("import: cannot write ") and "a-file" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
