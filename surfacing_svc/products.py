@@ -52,8 +52,8 @@ linear in spend, :mod:`causal_svc.products.category`), so a cut of a share ``q``
 is below the spend. (The bound holds where the cell's product coefficients share a sign;
 where they differ, a day whose spend went mostly to the positive ones can lose more.) A cell
 a shift already takes spend from is left to the shift and named in the warnings instead
-(:func:`losing_cells`); one a shift moves spend into is cut all the same (the shift says its
-next unit returns more than the giver's, not that it pays).
+(:func:`losing_cells`); no shift moves spend into a cell shown to lose money (its next unit
+returning more than the giver's does not make it pay), so such a cell is only ever cut.
 
 **Intervals and confidence.** An action's impact interval is at the analysis's interval
 level (its tables' level: the category cells' and the pairs' intervals are at it; the pairs'
@@ -222,7 +222,10 @@ def _shifts(e: ProductEvidence) -> list[ProductAction]:
         if c.spend > 0 and m is not None:
             by_channel[c.channel].append((c, m))
     for channel, cells in sorted(by_channel.items()):
-        separated = [(r, g) for r in cells for g in cells if r is not g and r[1].lower > g[1].upper]
+        # never into a cell shown to lose money: there spend loses money on average, whatever
+        # its next unit returns against another cell's (that cell is cut instead)
+        separated = [(r, g) for r in cells for g in cells
+                     if r is not g and r[1].lower > g[1].upper and _loss(r[0]) is None]  # fmt: skip
         if not separated:
             continue  # every pair of intervals overlaps: the evidence does not say which way
         (best, hi), (worst, lo) = max(separated, key=lambda rg: rg[0][1].lower - rg[1][1].upper)

@@ -231,6 +231,17 @@ def test_a_cell_shown_to_lose_money_is_cut_and_one_a_shift_gives_from_is_named()
     assert "shift of its spend to Bags campaigns (on their margin returns)" in said
 
 
+def test_no_shift_moves_spend_into_a_cell_shown_to_lose_money() -> None:
+    """J's note: Bags' next unit returns more than Tops', but Bags loses money on the whole
+    (margin 6,000 [4,000, 8,000] against 10,000): a shift into it and a cut of it read as
+    'move spend into Bags' beside 'cut Bags'. Bags is cut; Tops is left as it is."""
+    losing = dataclasses.replace(_cell("Bags", 10_000, Span(6.0, 4.0, 8.0)),
+                                 margin=Span(6_000, 4_000, 8_000))  # fmt: skip
+    weak = _cell("Tops", 10_000, Span(1.0, 0.5, 1.5))
+    actions = product_actions(_evidence((losing, weak)))
+    assert [(a.kind, a.category) for a in actions] == [("cut_product_spend", "Bags")]
+
+
 def test_the_evidence_reads_each_cells_margin_off_the_wire() -> None:
     from liftos.v1 import causal_pb2 as causal_pb
     from liftos.v1 import common_pb2 as common_pb
