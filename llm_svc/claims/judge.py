@@ -80,6 +80,7 @@ from llm_svc.claims.spending import ChangeAsk, Counterfactuals, change_ask
 from llm_svc.claims.spending import breakeven_verdict as _breakeven_verdict
 from llm_svc.claims.spending import change_verdict as _change_verdict
 from llm_svc.claims.spending import marginal_effect as _marginal_effect
+from llm_svc.claims.units import other_currency, per_period
 from llm_svc.claims.verdict import Verdict
 from llm_svc.evidence import Effect, Metric
 from llm_svc.numbers import Quantity, QuantityKind, fmt, fmt_pct
@@ -516,7 +517,7 @@ def _against(claim: Claim, e: Effect, cf: Counterfactuals) -> tuple[Verdict, str
             f"not established: the analysis puts its identification of {what} at risk "
             f"({e.at_risk}), and no lift test calibrates it"
         )
-    other = _other_currency(claim, e)
+    other = other_currency(claim, e)
     if other:
         return Verdict.UNSUPPORTED, other
     if (
@@ -524,7 +525,7 @@ def _against(claim: Claim, e: Effect, cf: Counterfactuals) -> tuple[Verdict, str
         and e.metric is Metric.OUTCOME
         and (claim.magnitude is not None or claim.interval is not None)
     ):
-        per, note = _per_period(claim, e)
+        per, note = per_period(claim, e)
         if per is None:
             return Verdict.UNSUPPORTED, note
         verdict, reason = _against(replace(claim, period="", period_days=None), per, cf)
@@ -599,71 +600,6 @@ def _against(claim: Claim, e: Effect, cf: Counterfactuals) -> tuple[Verdict, str
     if size is not None:
         return size[0], size[1] + note
     return Verdict.SUPPORTED, f"the {_interval_text(e, False)} excludes zero and the checks passed"
-
-
-# ISO codes a bare "$" or "¥" may stand for
-_DOLLARS = {"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "TWD", "MXN"}
-_YEN_YUAN = {"JPY", "CNY"}
-
-
-def _other_currency(claim: Claim, e: Effect) -> str:
-    """Why a money figure the claim writes in another currency than the analysis's cannot be
-    judged ("" when the currencies agree or either is unknown). No exchange rate is applied:
-    the service knows none, and a made-up one would decide the verdict."""
-    if e.metric is not Metric.OUTCOME or not e.currency:
-        return ""
-    if outcome_synonyms(e.outcome)[0] not in ("revenue", "profit"):
-        return ""  # a count (orders, conversions): the currency is its spend's, not its own
-    theirs = e.currency.upper()
-    for q in (claim.magnitude, claim.interval):
-        said = q.currency if q is not None else ""
-        if not said or said == theirs:
-            continue
-        if (said == "$" and theirs in _DOLLARS) or (said == "¥" and theirs in _YEN_YUAN):
-            continue
-        written = {"$": "dollars", "¥": "yen or yuan"}.get(said, said)
-        return (
-            f"the analysis reports {e.outcome} in {theirs}; the claim's figure is in {written}, "
-            "and CheckClaims converts no currency, so it cannot be compared"
-        )
-    return ""
-
-
-def _per_period(claim: Claim, e: Effect) -> tuple[Effect | None, str]:
-    """The effect put per the claim's period (its window's total over the window's days times
-    the period's) and a note saying so; or None and why a rate cannot be compared with it."""
-    period, days = claim.period, claim.period_days
-    assert days is not None
-    if claim.spend_change:
-        return None, (
-            f"the claim gives a spend change's effect per {period}; the analysis's counterfactual "
-            "of a change is over its whole window, so a rate cannot be compared with it"
-        )
-    if not e.over_window:
-        return None, (
-            f"the claim gives a figure per {period}, but the analysis reports the effect of "
-            f"{e.treatment} per observation, not as a total over a period, so the two cannot be "
-            "compared"
-        )
-    if e.window is None:
-        return None, (
-            f"the claim gives a figure per {period}, but the analysis names no window, so its "
-            "total cannot be put per " + period
-        )
-    n = (e.window[1] - e.window[0]).days + 1
-    k = days / n
-
-    def scaled(x: float | None) -> float | None:
-        return None if x is None else x * k
-
-    per = replace(
-        e, point=e.point * k, lower=e.lower * k, upper=e.upper * k,
-        baseline=scaled(e.baseline), share_total=scaled(e.share_total), spend=scaled(e.spend),
-    )  # fmt: skip
-    return per, (
-        f" per {period} (the {e.level}% interval over the analysis's {n}-day window, "
-        f"{fmt(e.lower)} to {fmt(e.upper)}, put per {period})"
-    )
 
 
 def _share_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str]:
