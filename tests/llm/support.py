@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 from collections.abc import Sequence
@@ -15,6 +16,8 @@ from google.protobuf import json_format
 from liftos.v1 import causal_pb2 as causal_pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import llm_pb2 as llm_pb
+from liftos.v1 import llm_pb2_grpc as llm_grpc
 
 from llm_svc.convert import analysis_from_proto
 from llm_svc.evidence import Analysis, Check, CheckOutcome, Effect, Identification
@@ -181,3 +184,56 @@ def stored_lift(address: str, org: str, metadata: Sequence[tuple[str, str]] | No
         metadata=metadata,
     )  # fmt: skip
     return reply.analysis_id
+
+
+# channel: spend, incremental outcome (estimate, lower, upper), iROAS (None: no spend)
+ChannelRows = dict[str, tuple[float, tuple[float, float, float], tuple[float, float, float] | None]]
+
+
+def attribution_of(analysis_id: str, org_id: str, channels: ChannelRows) -> causal_pb.Analysis:
+    """A passing revenue attribution over the audits' window (2024-09-15..2025-01-12, USD, 90%
+    intervals), one identified row per channel of ``channels``."""
+    r = causal_pb.AttributionResult(
+        analysis_id=analysis_id, outcome=common_pb.OUTCOME_METRIC_REVENUE
+    )
+    r.health.verdict = causal_pb.HEALTH_VERDICT_PASS
+    r.health.checks.add(name="holdout", verdict=causal_pb.HEALTH_VERDICT_PASS, message="fit ok")
+    r.date_range.start_date.CopyFrom(common_pb.Date(year=2024, month=9, day=15))
+    r.date_range.end_date.CopyFrom(common_pb.Date(year=2025, month=1, day=12))
+    for name, (spend, inc, roas) in channels.items():
+        ch = r.channels.add(
+            channel=name, identified=True, media_input=spend or 2_400_000,
+            incremental_outcome=_interval(*inc),
+        )  # fmt: skip
+        if roas is not None:
+            ch.incremental_roas.CopyFrom(_interval(*roas))
+        ch.spend.CopyFrom(common_pb.Money(amount=spend, currency_code="USD"))
+    r.daily.actual_outcome.extend([30_000_000.0] * 4)
+    return causal_pb.Analysis(
+        analysis_id=analysis_id, org_id=org_id, kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION,
+        attribution=r,
+    )  # fmt: skip
+
+
+def store_analyses(data_dir: Path, *analyses: causal_pb.Analysis) -> None:
+    """Store attribution analyses where a causal server on ``data_dir`` reads them."""
+    from causal_svc.analyses import AnalysisStore, StoredAnalysis
+
+    store = AnalysisStore(data_dir / "causal" / "analyses.sqlite")
+    now = dt.datetime.now(dt.UTC)
+    for a in analyses:
+        store.put(
+            StoredAnalysis(a.org_id, a.analysis_id, "attribution", now, a.SerializeToString())
+        )
+    store.close()
+
+
+def claim_verdicts(
+    llm: llm_grpc.LlmServiceStub, org_id: str, analysis_id: str, text: str
+) -> list[tuple[str, int, str]]:
+    """CheckClaims over one stored analysis: (claim, verdict, reason) per claim read."""
+    reply = llm.CheckClaims(
+        llm_pb.CheckClaimsRequest(org_id=org_id, text=text, analysis_ids=[analysis_id]),
+        timeout=30,
+    )
+    return [(c.claim, c.verdict, c.reason) for c in reply.claims]

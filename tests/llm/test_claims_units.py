@@ -14,31 +14,33 @@ audits' (org_001, 2024-09-15..2025-01-12: 120 days, USD, 90% intervals).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 from liftos.v1 import causal_pb2 as causal_pb
-from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import llm_pb2 as pb
 from liftos.v1 import llm_pb2_grpc as llm_grpc
 
-from causal_svc.analyses import AnalysisStore, StoredAnalysis
 from causal_svc.app import build as causal_build
 from llm_svc.app import build as llm_build
 from mesh.runtime.inprocess import running_services
 from tests.llm.fake_openai import Script, fake_openai, words
-from tests.llm.support import stored_lift
+from tests.llm.support import (
+    ChannelRows,
+    attribution_of,
+    claim_verdicts,
+    store_analyses,
+    stored_lift,
+)
 
 ORG = "org_001"
 ANALYSIS = "an-units"
 LIFT: list[str] = []  # a randomised lift test the causal service estimated (per observation)
 V = pb.ClaimVerdict
 
-# channel: spend, incremental revenue (estimate, lower, upper), iROAS (None: no spend)
-CHANNELS: dict[str, tuple[float, tuple[float, float, float], tuple[float, float, float] | None]] = {
+CHANNELS: ChannelRows = {
     "meta_prospecting": (3_188_836.0, (6_632_778, 3_594_822, 9_670_734), (2.08, 1.13, 3.03)),
     "google_pmax": (2_060_574.0, (8_288_695, 2_126_188, 14_451_202), (4.02, 1.03, 7.01)),
     "klaviyo_email": (0.0, (18_157_199, 9_590_492, 26_723_906), None),
@@ -47,39 +49,15 @@ CHANNELS: dict[str, tuple[float, tuple[float, float, float], tuple[float, float,
 }
 
 
-def _interval(estimate: float, lower: float, upper: float) -> common_pb.Interval:
-    return common_pb.Interval(estimate=estimate, lower=lower, upper=upper, level=0.9)
-
-
 def attribution() -> causal_pb.Analysis:
-    r = causal_pb.AttributionResult(analysis_id=ANALYSIS, outcome=common_pb.OUTCOME_METRIC_REVENUE)
-    r.health.verdict = causal_pb.HEALTH_VERDICT_PASS
-    r.health.checks.add(name="holdout", verdict=causal_pb.HEALTH_VERDICT_PASS, message="fit ok")
-    r.date_range.start_date.CopyFrom(common_pb.Date(year=2024, month=9, day=15))
-    r.date_range.end_date.CopyFrom(common_pb.Date(year=2025, month=1, day=12))
-    for name, (spend, inc, roas) in CHANNELS.items():
-        ch = r.channels.add(
-            channel=name, identified=True, media_input=spend or 2_400_000,
-            incremental_outcome=_interval(*inc),
-        )  # fmt: skip
-        if roas is not None:
-            ch.incremental_roas.CopyFrom(_interval(*roas))
-        ch.spend.CopyFrom(common_pb.Money(amount=spend, currency_code="USD"))
-    r.daily.actual_outcome.extend([30_000_000.0] * 4)
-    return causal_pb.Analysis(
-        analysis_id=ANALYSIS, org_id=ORG, kind=causal_pb.ANALYSIS_KIND_ATTRIBUTION, attribution=r
-    )
+    return attribution_of(ANALYSIS, ORG, CHANNELS)
 
 
 @pytest.fixture(scope="module")
 def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_grpc.LlmServiceStub]:
     data: Path = tmp_path_factory.mktemp("claim-units")
     with running_services({"causal": causal_build, "llm": llm_build}, data) as services:
-        store = AnalysisStore(data / "causal" / "analyses.sqlite")
-        a = attribution()
-        now = dt.datetime.now(dt.UTC)
-        store.put(StoredAnalysis(ORG, ANALYSIS, "attribution", now, a.SerializeToString()))
-        store.close()
+        store_analyses(data, attribution())
         LIFT.append(stored_lift(services["causal"].address, ORG, None))
         yield llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address))
 
@@ -87,10 +65,7 @@ def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_grpc.LlmServic
 def verdicts(
     llm: llm_grpc.LlmServiceStub, text: str, analysis: str = ANALYSIS
 ) -> list[tuple[str, int, str]]:
-    reply = llm.CheckClaims(
-        pb.CheckClaimsRequest(org_id=ORG, text=text, analysis_ids=[analysis]), timeout=30
-    )
-    return [(c.claim, c.verdict, c.reason) for c in reply.claims]
+    return claim_verdicts(llm, ORG, analysis, text)
 
 
 def verdict(llm: llm_grpc.LlmServiceStub, text: str) -> tuple[int, str]:

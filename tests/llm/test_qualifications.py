@@ -9,7 +9,6 @@ assumption and replaced the two caveats by second copies of other sentences."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,14 +17,13 @@ import pytest
 from liftos.v1 import llm_pb2 as pb
 from liftos.v1 import llm_pb2_grpc as llm_grpc
 
-from causal_svc.analyses import AnalysisStore, StoredAnalysis
 from causal_svc.app import build as causal_build
 from llm_svc.app import build as llm_build
 from llm_svc.claims.sentences import sentences
 from mesh.cli.commands import main
 from mesh.runtime.inprocess import running_services
 from tests.llm.fake_openai import Script, fake_openai, words
-from tests.llm.support import audit_demo
+from tests.llm.support import audit_demo, store_analyses
 from tests.llm.test_executive import SMS
 
 ADDRESSES: dict[str, str] = {}
@@ -39,10 +37,7 @@ def demo(
     a = audit_demo(calibrated=True)
     a.attribution.warnings.insert(0, SMS + "; ingest it as daily rows and analyse again")
     with running_services({"causal": causal_build, "llm": llm_build}, data) as services:
-        store = AnalysisStore(data / "causal" / "analyses.sqlite")
-        store.put(StoredAnalysis(a.org_id, a.analysis_id, "attribution", dt.datetime.now(dt.UTC),
-                                 a.SerializeToString()))  # fmt: skip
-        store.close()
+        store_analyses(data, a)
         ADDRESSES.update({name: s.address for name, s in services.items()})
         yield (
             llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address)),

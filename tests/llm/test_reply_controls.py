@@ -11,7 +11,6 @@ wide account's prompt (30 more channels with 256-character names) keeps to a bud
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import llm_pb2 as pb
 from liftos.v1 import llm_pb2_grpc as llm_grpc
 
-from causal_svc.analyses import AnalysisStore, StoredAnalysis
 from causal_svc.app import build as causal_build
 from llm_svc.app import build as llm_build
 from llm_svc.context import CONTEXT_BUDGET_CHARS
@@ -30,7 +28,7 @@ from llm_svc.plain_text import ControlFilter
 from mesh.cli.commands import main
 from mesh.runtime.inprocess import running_services
 from tests.llm.fake_openai import Script, fake_openai, words
-from tests.llm.support import _interval, audit_attribution
+from tests.llm.support import _interval, audit_attribution, store_analyses
 
 ORG = "acme"
 ANALYSIS = "an-audit"
@@ -65,11 +63,7 @@ def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_grpc.LlmServic
     data: Path = tmp_path_factory.mktemp("reply-controls")
     a = audit_attribution(ANALYSIS, ORG)
     with running_services({"causal": causal_build, "llm": llm_build}, data) as services:
-        store = AnalysisStore(data / "causal" / "analyses.sqlite")
-        now = dt.datetime.now(dt.UTC)
-        store.put(StoredAnalysis(ORG, ANALYSIS, "attribution", now, a.SerializeToString()))
-        store.put(StoredAnalysis(ORG, WIDE, "attribution", now, wide().SerializeToString()))
-        store.close()
+        store_analyses(data, a, wide())
         ADDRESSES.update({name: s.address for name, s in services.items()})
         yield llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address))
 

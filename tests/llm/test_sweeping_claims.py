@@ -11,7 +11,6 @@ no caveats" and "Revenue will grow 40% next quarter" reached the user unflagged,
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,13 +19,12 @@ import pytest
 from liftos.v1 import llm_pb2 as pb
 from liftos.v1 import llm_pb2_grpc as llm_grpc
 
-from causal_svc.analyses import AnalysisStore, StoredAnalysis
 from causal_svc.app import build as causal_build
 from llm_svc.app import build as llm_build
 from mesh.cli.commands import main
 from mesh.runtime.inprocess import running_services
 from tests.llm.fake_openai import Script, fake_openai, words
-from tests.llm.support import audit_attribution
+from tests.llm.support import audit_attribution, claim_verdicts, store_analyses
 
 ORG = "acme"
 ANALYSIS = "an-audit"
@@ -39,19 +37,13 @@ def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[llm_grpc.LlmServic
     data: Path = tmp_path_factory.mktemp("sweeping")
     a = audit_attribution(ANALYSIS, ORG)
     with running_services({"causal": causal_build, "llm": llm_build}, data) as services:
-        store = AnalysisStore(data / "causal" / "analyses.sqlite")
-        now = dt.datetime.now(dt.UTC)
-        store.put(StoredAnalysis(ORG, ANALYSIS, "attribution", now, a.SerializeToString()))
-        store.close()
+        store_analyses(data, a)
         ADDRESSES.update({name: s.address for name, s in services.items()})
         yield llm_grpc.LlmServiceStub(grpc.insecure_channel(services["llm"].address))
 
 
 def verdict(llm: llm_grpc.LlmServiceStub, text: str) -> tuple[int, str]:
-    reply = llm.CheckClaims(
-        pb.CheckClaimsRequest(org_id=ORG, text=text, analysis_ids=[ANALYSIS]), timeout=30
-    )
-    ((v, reason),) = [(c.verdict, c.reason) for c in reply.claims]
+    ((_, v, reason),) = claim_verdicts(llm, ORG, ANALYSIS, text)
     return v, reason
 
 
