@@ -32,6 +32,7 @@ def _request(
     world: sim.SimResult, lines: list[str], batch_id: str, **kw: Any
 ) -> ingestion_pb.IngestRequest:
     a = _account(world, "meta")
+    pulled_at = kw.pop("pulled_at", PULLED)
     request = ingestion_pb.IngestRequest(
         org_id=kw.pop("org_id", "acme"),
         source=kw.pop("source", common_pb.DATA_SOURCE_META),
@@ -46,7 +47,7 @@ def _request(
         ),
         **kw,
     )
-    request.pulled_at.FromDatetime(PULLED.replace(tzinfo=None))
+    request.pulled_at.FromDatetime(pulled_at.replace(tzinfo=None))
     return request
 
 

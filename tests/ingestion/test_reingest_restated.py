@@ -10,35 +10,13 @@ import datetime as dt
 from typing import Any
 
 import grpc
-from liftos.v1 import common_pb2 as common_pb
-from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
 from tests.ingestion.conftest import PULLED, dumps
-
-
-def _request(
-    world: sim.SimResult, lines: list[str], batch_id: str, pulled_at: dt.datetime
-) -> ingestion_pb.IngestRequest:
-    a = next(x for x in world.accounts if x["source"] == "meta")
-    request = ingestion_pb.IngestRequest(
-        org_id="acme",
-        source=common_pb.DATA_SOURCE_META,
-        batch_id=batch_id,
-        json_rows=lines,
-        account=ingestion_pb.AccountInfo(
-            account_id=a["account_id"],
-            timezone=a["timezone"],
-            currency_code=a["currency"],
-            country_code="US",
-            geo_keys=a["geo_keys"],
-        ),
-    )
-    request.pulled_at.FromDatetime(pulled_at.replace(tzinfo=None))
-    return request
+from tests.ingestion.test_ingest_service import _request
 
 
 def _spend(memory: memory_grpc.MemoryServiceStub) -> dict[str, float]:
@@ -67,13 +45,13 @@ def test_a_re_sent_export_keeps_the_platforms_restatement(services, world: sim.S
     lines = [dumps(export.base_row(k)) for k in range(10)]
     lines[3] = _with(day, "264.24")
     lines.append(_with(day, "272.41"))
-    (first,) = ingestion.Ingest(iter([_request(world, lines, "pull-1", PULLED)]))
+    (first,) = ingestion.Ingest(iter([_request(world, lines, "pull-1", pulled_at=PULLED)]))
     assert (first.accepted_count, first.superseded_count, first.duplicate_count) == (11, 1, 0)
     assert _spend(memory)[key] == 272.41
 
     # The same export, pulled again an hour later (the SDK's default; a copied file's mtime).
     later = PULLED + dt.timedelta(hours=1)
-    (again,) = ingestion.Ingest(iter([_request(world, lines, "pull-2", later)]))
+    (again,) = ingestion.Ingest(iter([_request(world, lines, "pull-2", pulled_at=later)]))
     assert _spend(memory)[key] == 272.41, "the preliminary number was written back"
     assert (again.accepted_count, again.duplicate_count, again.superseded_count) == (11, 10, 1)
     assert again.restated_count == 0
@@ -81,12 +59,18 @@ def test_a_re_sent_export_keeps_the_platforms_restatement(services, world: sim.S
     # A genuine restatement in a later pull still replaces it ...
     newer = [*lines, _with(day, "280.00")]
     (restated,) = ingestion.Ingest(
-        iter([_request(world, newer, "pull-3", later + dt.timedelta(hours=1))])
+        iter([_request(world, newer, "pull-3", pulled_at=later + dt.timedelta(hours=1))])
     )
     assert restated.restated_count == 1 and _spend(memory)[key] == 280.0
     # ... and a re-send of the latest content is a duplicate.
     (dup,) = ingestion.Ingest(
-        iter([_request(world, [_with(day, "280.00")], "pull-4", later + dt.timedelta(hours=2))])
+        iter(
+            [
+                _request(
+                    world, [_with(day, "280.00")], "pull-4", pulled_at=later + dt.timedelta(hours=2)
+                )
+            ]
+        )
     )
     assert (dup.duplicate_count, dup.restated_count) == (1, 0)
     assert _spend(memory)[key] == 280.0

@@ -12,7 +12,6 @@ import datetime as dt
 from typing import Any
 
 import grpc
-from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import memory_pb2 as memory_pb
@@ -20,30 +19,9 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 import sim
 from tests.ingestion.conftest import PULLED, dumps
+from tests.ingestion.test_ingest_service import _request
 
 _SPLIT = 6  # lines in the first batch: the preliminary line is in it, the re-send is not
-
-
-def _request(
-    world: sim.SimResult, lines: list[str], batch_id: str, pulled_at: dt.datetime, offset: int
-) -> ingestion_pb.IngestRequest:
-    a = next(x for x in world.accounts if x["source"] == "meta")
-    request = ingestion_pb.IngestRequest(
-        org_id="acme",
-        source=common_pb.DATA_SOURCE_META,
-        batch_id=batch_id,
-        json_rows=lines,
-        row_offset=offset,
-        account=ingestion_pb.AccountInfo(
-            account_id=a["account_id"],
-            timezone=a["timezone"],
-            currency_code=a["currency"],
-            country_code="US",
-            geo_keys=a["geo_keys"],
-        ),
-    )
-    request.pulled_at.FromDatetime(pulled_at.replace(tzinfo=None))
-    return request
 
 
 def _pull(
@@ -57,7 +35,7 @@ def _pull(
     """One pull of ``lines``, sent as two batches on one stream."""
     parts = [(0, lines[:split]), (split, lines[split:])]
     requests = [
-        _request(world, part, f"{name}-{k}", pulled_at, start)
+        _request(world, part, f"{name}-{k}", pulled_at=pulled_at, row_offset=start)
         for k, (start, part) in enumerate(parts)
         if part
     ]
