@@ -21,9 +21,9 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from mesh.runtime.storage import StorageFailure, check_writable, storage_failure
+from mesh.runtime.storage import check_writable, storage_failure
 
 __all__ = ["LockedSQLite", "StorageConnection", "connect_durable", "sqlite_files"]
 
@@ -40,32 +40,30 @@ class StorageConnection(sqlite3.Connection):
     where = ""
     lost = NOTHING_STORED
 
-    def _failure(self, exc: sqlite3.Error) -> StorageFailure | None:
-        return storage_failure(exc, self.where, owner=self.owner, lost=self.lost)
+    def _raise(self, exc: sqlite3.Error) -> NoReturn:
+        """``exc`` as a storage failure when it is a full or unwritable disk, else as it is."""
+        failure = storage_failure(exc, self.where, owner=self.owner, lost=self.lost)
+        if failure is None:
+            raise exc
+        raise failure from exc
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
             return super().execute(sql, parameters)
         except sqlite3.Error as exc:
-            if (failure := self._failure(exc)) is None:
-                raise
-            raise failure from exc
+            self._raise(exc)
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
         try:
             return super().executemany(sql, parameters)
         except sqlite3.Error as exc:
-            if (failure := self._failure(exc)) is None:
-                raise
-            raise failure from exc
+            self._raise(exc)
 
     def executescript(self, sql_script: str, /) -> sqlite3.Cursor:
         try:
             return super().executescript(sql_script)
         except sqlite3.Error as exc:
-            if (failure := self._failure(exc)) is None:
-                raise
-            raise failure from exc
+            self._raise(exc)
 
 
 def sqlite_files(path: Path) -> tuple[Path, Path, Path]:
