@@ -18,7 +18,7 @@ from pathlib import Path
 
 from causal_svc.errors import AnalysisNotFound, InvalidSpec
 from mesh.runtime.page_tokens import PageTokens, page_size
-from mesh.runtime.sqlite_db import LockedSQLite
+from mesh.runtime.sqlite_db import LockedSQLite, transaction
 
 _log = logging.getLogger(__name__)
 
@@ -68,15 +68,9 @@ class AnalysisStore(LockedSQLite):
         with self._lock:
             columns = {r[1] for r in self._db.execute("PRAGMA table_info(analyses)")}
             if "seq" not in columns:  # a store written before the sequence: its rows in rowid order
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.execute("ALTER TABLE analyses ADD COLUMN seq INTEGER")
-                    self._db.execute("UPDATE analyses SET seq = rowid")
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    raise
+                with transaction(self._db) as db:
+                    db.execute("ALTER TABLE analyses ADD COLUMN seq INTEGER")
+                    db.execute("UPDATE analyses SET seq = rowid")
             self._db.execute(
                 "CREATE INDEX IF NOT EXISTS analyses_by_seq ON analyses (org_id, seq DESC)"
             )
@@ -109,31 +103,17 @@ class AnalysisStore(LockedSQLite):
         )
 
     def put(self, analysis: StoredAnalysis) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._insert(analysis)
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            self._insert(analysis)
 
     def put_with_model(self, analysis: StoredAnalysis, model: bytes) -> None:
         """Store an analysis and its fitted model together (one transaction)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._insert(analysis)
-                self._db.execute(
-                    "INSERT OR REPLACE INTO analysis_models VALUES (?, ?, ?)",
-                    (analysis.org_id, analysis.analysis_id, model),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            self._insert(analysis)
+            db.execute(
+                "INSERT OR REPLACE INTO analysis_models VALUES (?, ?, ?)",
+                (analysis.org_id, analysis.analysis_id, model),
+            )
 
     def model(self, org_id: str, analysis_id: str) -> bytes | None:
         """The fitted model stored with an analysis, or None (an effect estimate has none)."""

@@ -118,30 +118,21 @@ class FactorRegistry(LockedSQLite):
         values = np.array([v for _, v in series.values], dtype=np.float64)
         std = float(values.std(ddof=1)) if values.size > 1 else 0.0
         key = (org_id, series.name, series.geo)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "DELETE FROM factor_values WHERE org_id = ? AND name = ? AND geo = ?", key
-                )
-                self._db.execute(
-                    "INSERT OR REPLACE INTO factor_series VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*key, series.type, series.source, series.unit, float(values.mean()), std),
-                )
-                self._db.executemany(
-                    "INSERT INTO factor_values VALUES (?, ?, ?, ?, ?)",
-                    [(*key, d.toordinal() - _EPOCH, float(v)) for d, v in series.values],
-                )
-                self._db.execute(
-                    "INSERT INTO factor_generation VALUES (?, 1) ON CONFLICT(org_id) "
-                    "DO UPDATE SET generation = generation + 1",
-                    (org_id,),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:  # SQLite rolled back a failed COMMIT itself
-                    self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            db.execute("DELETE FROM factor_values WHERE org_id = ? AND name = ? AND geo = ?", key)
+            db.execute(
+                "INSERT OR REPLACE INTO factor_series VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (*key, series.type, series.source, series.unit, float(values.mean()), std),
+            )
+            db.executemany(
+                "INSERT INTO factor_values VALUES (?, ?, ?, ?, ?)",
+                [(*key, d.toordinal() - _EPOCH, float(v)) for d, v in series.values],
+            )
+            db.execute(
+                "INSERT INTO factor_generation VALUES (?, 1) ON CONFLICT(org_id) "
+                "DO UPDATE SET generation = generation + 1",
+                (org_id,),
+            )
         return len(series.values)
 
     def generation(self, org_id: str) -> int:

@@ -201,18 +201,8 @@ class BatchLedger(LockedSQLite):
         it is now reserved; the ack when the id was acked before; :class:`InFlight` when
         another call holds it (``owner`` itself included: a stream that sends one batch
         twice)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")  # other processes wait: one reserves
-            try:
-                out = self._reserve(org_id, batch_id, fingerprint, owner)
-                self._db.execute("COMMIT")
-            except BaseException:
-                # a COMMIT that failed (a full disk) may leave the transaction open, or
-                # SQLite may have rolled it back itself
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-        return out
+        with self._transaction():  # other processes wait: one reserves
+            return self._reserve(org_id, batch_id, fingerprint, owner)
 
     def _reserve(
         self, org_id: str, batch_id: str, fingerprint: str, owner: str
@@ -254,22 +244,14 @@ class BatchLedger(LockedSQLite):
     def put(self, org_id: str, batch_id: str, fingerprint: str, ack: bytes) -> None:
         """Record an ack (a second put of the same batch keeps the first), ending the batch
         id's reservation."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?, ?)",
-                    (org_id, batch_id, fingerprint, ack, int(time.time() * 1e6)),
-                )
-                self._db.execute(
-                    "DELETE FROM reservations WHERE org_id = ? AND batch_id = ?",
-                    (org_id, batch_id),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:  # as in reserve
-                    self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?, ?)",
+                (org_id, batch_id, fingerprint, ack, int(time.time() * 1e6)),
+            )
+            db.execute(
+                "DELETE FROM reservations WHERE org_id = ? AND batch_id = ?", (org_id, batch_id)
+            )
 
     def count(self, org_id: str) -> int:
         with self._lock:

@@ -47,15 +47,8 @@ class SupersededLog(LockedSQLite):
         rows = [(org_id, rid, sha) for rid, sha in set(entries)]
         if not rows:
             return
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany("INSERT OR IGNORE INTO superseded VALUES (?, ?, ?)", rows)
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO superseded VALUES (?, ?, ?)", rows)
 
     def find(self, org_id: str, record_ids: Sequence[str]) -> set[tuple[str, str]]:
         """The superseded ``(record_id, sha)`` pairs of these records."""

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from memory_svc.store_sql import REBUILD_SUMS
 from memory_svc.unreported import INDEX as UNREPORTED_INDEX
+from mesh.runtime.sqlite_db import transaction
 
 __all__ = [
     "add_currency_column",
@@ -93,11 +94,5 @@ def rebuild_sums(db: sqlite3.Connection, table: str, key: str) -> None:
 
 
 def in_transaction(db: sqlite3.Connection, work: Callable[[], object]) -> None:
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db):
         work()
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:  # SQLite rolled back a failed COMMIT itself
-            db.execute("ROLLBACK")
-        raise

@@ -20,12 +20,19 @@ import contextlib
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 from mesh.runtime.storage import check_writable, storage_failure
 
-__all__ = ["LockedSQLite", "StorageConnection", "connect_durable", "sqlite_files"]
+__all__ = [
+    "LockedSQLite",
+    "StorageConnection",
+    "connect_durable",
+    "sqlite_files",
+    "transaction",
+]
 
 NOTHING_STORED = "nothing of this call was stored — send it again"
 
@@ -95,6 +102,22 @@ def connect_durable(
     return db
 
 
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction on an autocommit connection: BEGIN IMMEDIATE (other processes
+    wait), COMMIT when the block ends; on any error rolled back — unless SQLite already did,
+    as after a COMMIT that failed on a full disk, where a second ROLLBACK would raise "no
+    transaction is active" over the real error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
 class LockedSQLite:
     """One durable connection, its schema applied, shared by worker threads under a lock
     (``self._lock`` guards every use of ``self._db``). Its directory and files must be
@@ -106,6 +129,12 @@ class LockedSQLite:
         self._lock = threading.Lock()
         self._db = connect_durable(path)
         self._db.executescript(schema)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """:func:`transaction` on this store's connection, under its lock."""
+        with self._lock, transaction(self._db) as db:
+            yield db
 
     def close(self) -> None:
         with self._lock:
