@@ -1,21 +1,13 @@
-"""When a planned spend is a move: one rule for the optimiser's output, Recommend's moves and
-the Counterfactual it asks (causal_svc.attribution.counterfactual.SAME_SPEND_RTOL, the same
-tolerance; services share no code, so each states it).
-
-An optimiser's answer for a channel held at its current spend comes back as float noise around
-it (1106822.1999999988 for 1106822.2). Counted as a move, it joined the Counterfactual of
-Recommend's reallocation as a changed, unestablished channel and widened the plan's interval
-past zero, and printed as "-0%" (R20-F5).
-"""
+"""When a planned spend is a move: the optimiser's output and Recommend's moves read the
+mesh's one tolerance (:mod:`mesh.runtime.spend_moves`), as the Counterfactual they ask does."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SAME_SPEND_RTOL", "same_spend", "snap_to"]
+from mesh.runtime.spend_moves import SAME_SPEND_RTOL
 
-# Relative: spends run from a few units to hundreds of millions.
-SAME_SPEND_RTOL = 1e-9
+__all__ = ["SAME_SPEND_RTOL", "same_spend", "snap_to"]
 
 
 def same_spend(planned: float, current: float) -> bool:

@@ -69,6 +69,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from causal_svc.errors import InvalidSpec
+from mesh.runtime.spend_moves import SAME_SPEND_RTOL  # a multiplier this near 1 is no move
 from mesh.runtime.usual_days import RegisteredTest, usual_window
 
 from .fit import FitState, restore_fit
@@ -83,11 +84,6 @@ EXTRAPOLATION_RATIO = 2.0
 # The largest multiple a plan may ask for, as PredictPerformance's multipliers: far beyond it a
 # saturating curve's answer is its asymptote, and 1e308 overflows the spend to inf.
 MAX_MULTIPLIER = 100.0
-# A spend within this relative distance of the spend as run is that spend: not a move. The
-# same rule as OptimizeBudget's output and Recommend's moves (surfacing_svc.spend_moves), so
-# an optimiser's float noise (1106822.1999999988 for 1106822.2) neither joins the plan's
-# unestablished channels nor widens its interval (R20-F5).
-SAME_SPEND_RTOL = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
