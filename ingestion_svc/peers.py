@@ -311,17 +311,18 @@ class MemoryClient(Peer[Any]):  # Any: the aio stub (the generated .pyi types th
         (RESOURCE_EXHAUSTED with a RetryInfo), retryable UNAVAILABLE; this service's key refused,
         PEER_REFUSED; anything else memory's refusal, FAILED_PRECONDITION MEMORY_REFUSED
         naming memory, its code and (clipped) words. The batch was not acked."""
-        overloaded = (
-            code == grpc.StatusCode.RESOURCE_EXHAUSTED
-            and error is not None
-            and decode_status(error).retry_after_s is not None
+        status = (
+            decode_status(error)
+            if error is not None and code == grpc.StatusCode.RESOURCE_EXHAUSTED
+            else None
         )
+        overloaded = status is not None and status.retry_after_s is not None
         if unreachable(code, error) or overloaded:
             return self._unavailable(code, call)
         if denied := self._refused(code, details, call):
             return denied
-        full = decode_status(error).reason if error is not None else ""
-        if code == grpc.StatusCode.RESOURCE_EXHAUSTED and full in _STORAGE_REASONS:
+        full = status.reason if status is not None else ""
+        if full in _STORAGE_REASONS:
             # memory's disk: nothing was stored, the same batch can be sent again once memory
             # has room; the caller sees memory's own code and reason, not a refusal of the rows
             return StorageFailure(

@@ -418,15 +418,13 @@ def _other_numbers(frame: pd.DataFrame, i: int, stored: ExistingRecord) -> str |
     if stored.measures is None:
         return None
     mine = [float(np.nan_to_num(frame[c].iat[i])) if c in frame else 0.0 for c in MEASURES]
-    if all(
-        np.isclose(a, b, rtol=1e-12, atol=0.0) for a, b in zip(mine, stored.measures, strict=True)
-    ):
-        return None
     differ = ", ".join(
         f"{c} {b:g} stored, {a:g} sent"
         for c, a, b in zip(MEASURES, mine, stored.measures, strict=True)
         if not np.isclose(a, b, rtol=1e-12, atol=0.0)
     )
+    if not differ:
+        return None
     return (
         f"a record of natural_key {shown(stored.natural_key, 120)} is already stored at version "
         f"{stored.version} with other numbers ({differ}); a record's content changes only "
