@@ -20,6 +20,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -97,9 +98,29 @@ def connect_durable(
     db.owner = owner or path.parent.name
     db.where = str(path.parent)
     db.lost = lost
-    db.execute("PRAGMA journal_mode=WAL")
+    _enter_wal(db)
     db.execute("PRAGMA synchronous=FULL")
     return db
+
+
+def _enter_wal(db: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Switch ``db`` to WAL, waiting while another process holds the lock the switch needs.
+    SQLite does not call the busy handler for it, so two replicas opening a new database at
+    once failed "database is locked" at start-up (one causal replica of two died in CI)."""
+    deadline = time.monotonic() + patience
+    pause = 0.005
+    while True:
+        try:
+            (mode,) = db.execute("PRAGMA journal_mode=WAL").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.1)
+            continue
+        if str(mode).lower() != "wal":  # e.g. a filesystem without shared memory
+            raise sqlite3.OperationalError(f"cannot use WAL journal mode here (got {mode!r})")
+        return
 
 
 @contextlib.contextmanager

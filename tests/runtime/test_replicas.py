@@ -92,7 +92,8 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
 
         with LiftOS(peers) as client:
             status = m.wait_serving(health, timeout=240)
-            assert all(v == "SERVING" for v in status.values()) and len(status) >= 9, status
+            not_serving = {k: v for k, v in status.items() if v != "SERVING"}
+            assert not not_serving and len(status) >= 9, (not_serving, m.dead())
             start = dt.date(2025, 1, 1)
             history = [
                 {"date": (start + dt.timedelta(days=i)).isoformat(), "spend": 100.0 + i % 7,
