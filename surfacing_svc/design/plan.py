@@ -468,7 +468,7 @@ def design_experiment(
     if n_cells > 1:
         warnings.append(
             f"each of the {n_cells} cells is tested against the shared control at alpha "
-            f"{spec.alpha}; the chance that at least one shows a false positive is up to "
+            f"{spec.alpha:g}; the chance that at least one shows a false positive is up to "
             f"{1 - (1 - spec.alpha) ** n_cells:.0%}"
         )
     return ExperimentDesign(

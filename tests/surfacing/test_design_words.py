@@ -1,0 +1,19 @@
+"""What a design says beside its figures: the significance level as asked (R26-F8), a budget
+that caps a heavy-up (R26-F7), and spillover between neighbouring arms (R26-F9)."""
+
+from __future__ import annotations
+
+from surfacing_svc.design import CellSpec, DesignSpec, TreatmentKind, design_experiment
+from tests.surfacing.worlds import geo_history
+
+
+def test_the_shared_control_note_prints_alpha_as_asked() -> None:
+    h = geo_history(n_geos=24, n_days=200)
+    spec = DesignSpec(
+        "meta",
+        cells=(CellSpec(TreatmentKind.GO_DARK), CellSpec(TreatmentKind.HEAVY_UP, 2.0)),
+        treatment_share=2 / 3, lift=0.05, durations=(28,),
+        alpha=1.0 - 0.95,  # as convert reads a 95% level: 0.050000000000000044
+    )  # fmt: skip
+    (note,) = [w for w in design_experiment(h, spec).warnings if "false positive" in w]
+    assert "shared control at alpha 0.05;" in note
