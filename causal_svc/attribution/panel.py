@@ -27,6 +27,7 @@ from mesh.runtime.quoting import shown, shown_all
 
 from .coverage import MATERIAL_SHARE, media_off_panel
 from .coverage import uncovered as _uncovered
+from .geo_overlap import no_channel_message
 from .geo_size import geo_population
 from .partial_gaps import fill_partial_gaps
 from .spend_scale import spend_scale_findings
@@ -300,6 +301,8 @@ def panel_from_frames(
     # spread over every geo with an outcome: a geo dropped for missing days loses its part, as
     # it loses its own media
     by_geo = wide.sum(axis=1).to_numpy(np.float64)
+    live = active & (med["date"] >= first).to_numpy() & (med["date"] <= last).to_numpy()
+    media_geos = tuple(sorted(set(med.loc[live, "geo"].tolist())))
     off = media_off_panel(med, list(geos_all), list(geos_all), by_geo, (first, last), currency)
     med, warnings = off.media, [*warnings, *off.warnings]
     left_out = (
@@ -316,7 +319,7 @@ def panel_from_frames(
         tuple(geos), dates.to_numpy().astype("datetime64[D]"), y, grids, warnings,
         present=present, orders=orders, channels=channels, population=population, controls=ctrl, outcome_name=outcome_name,
         campaigns=lambda names, has_spend: _campaigns(campaigns, names, has_spend, dates),
-        currency=currency, checks=left_out,
+        currency=currency, checks=left_out, media_geos=media_geos,
     )  # fmt: skip
 
 
@@ -457,12 +460,14 @@ def _assemble(
     campaigns: Callable[[tuple[str, ...], np.ndarray], _CampaignArrays],
     currency: str = "",
     checks: tuple[DataCheck, ...] = (),
+    media_geos: tuple[str, ...] = (),
 ) -> MediaPanel:
     """The panel from dense grids: channel choice, media input, sizes, controls, campaigns —
     one code path for the long-frame and the wide-aggregate builders. ``present`` (G, T):
     the geo-days with first-party outcome rows (the others are missing, not zero); ``orders``
     (G, T): first-party orders where known (see :mod:`.partial_gaps`); ``currency``: the
-    spend's, for the unit check's prices (:mod:`.spend_scale`)."""
+    spend's, for the unit check's prices (:mod:`.spend_scale`); ``media_geos``: the geos
+    with media in the window, named when they share none with ``geos``."""
     gaps = fill_partial_gaps(y, present, geos, dates, orders)
     y = gaps.outcome
     names, spend, imps, platform = grids.names, grids.spend, grids.impressions, grids.platform
@@ -477,7 +482,7 @@ def _assemble(
             )
         active = [names.index(c) for c in channels]
     if not active:
-        raise InsufficientData("no channel has spend or impressions in the window", subject="spend")
+        raise InsufficientData(no_channel_message(media_geos, geos), subject="spend")
     # a spend-only channel's unit is read against the business's sales (R18 F1)
     revenue = float(y.sum()) if outcome_name == "revenue" else None
     scale = spend_scale_findings(names, spend, imps, dates, [names[i] for i in active],
