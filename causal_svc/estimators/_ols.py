@@ -213,7 +213,12 @@ def check_rank(
     if dead:
         raise SingularDesign(
             f"{what}: {', '.join(dead)} has no variation left "
-            + ("after the fixed effects" if norms_before is not None else "(constant zero)"),
+            + (
+                "after the fixed effects (it is constant within units or periods, so they "
+                "absorb it): drop it"
+                if norms_before is not None
+                else "(constant zero)"
+            ),
             subject=what,
         )
     # Pivoted QR of the unit-scaled Gram matrix: k×k work instead of n×k, and its pivots are

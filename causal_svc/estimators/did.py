@@ -47,8 +47,9 @@ __all__ = ["estimate_did"]
 def _pretrend_check(panel: PanelDesign, alpha: float) -> tuple[Check, dict[str, float]]:
     """Differential linear trend of ever-treated units in untreated periods.
 
-    Regresses the outcome on unit and period effects and ``ever_treated × period`` over the
-    untreated unit-periods only; a slope different from zero means the groups were already
+    Regresses the outcome on unit and period effects, ``ever_treated × period`` and the
+    covariates (the assumption is parallel trends given them) over the untreated unit-periods
+    only; a slope different from zero means the groups were already
     drifting apart before treatment, which parallel trends rules out.
     """
     name = "differential pre-treatment trend"
@@ -67,9 +68,14 @@ def _pretrend_check(panel: PanelDesign, alpha: float) -> tuple[Check, dict[str, 
             {},
         )
     sub = subset_panel(panel, untreated)
-    x = (np.isfinite(sub.first_treated[sub.unit]) * sub.period).astype(float)[:, None]
+    trend = (np.isfinite(sub.first_treated[sub.unit]) * sub.period).astype(float)
+    # The same controls as the estimate: parallel trends is assumed given them, so the check
+    # tests that assumption and not the unconditional one (R27-F0).
+    x = np.column_stack([trend, sub.covariates])
     try:
-        fit = fit_twfe(sub, x, ["ever_treated:period"], "pre-trend regression")
+        fit = fit_twfe(
+            sub, x, ["ever_treated:period", *sub.covariate_names], "pre-trend regression"
+        )
     except (SingularDesign, InsufficientData) as exc:
         return (
             Check(
@@ -134,9 +140,12 @@ def estimate_did(
         ``cluster`` (default: the unit), ``covariates`` (time-varying controls), ``weights``
     alpha : level of the confidence interval
     design : ``"2x2"`` regresses the outcome on ``treated_group``, ``post`` and their product
-        (needs one common treatment start); ``"twfe"`` on the treatment with unit and period
-        fixed effects; ``"auto"`` picks 2×2 when all treated units start together, else TWFE
-        (and warns that staggered timing calls for ``staggered_did``).
+        (needs one common treatment start and no covariates); ``"twfe"`` on the treatment with
+        unit and period fixed effects; ``"auto"`` picks 2×2 when all treated units start
+        together and there are no covariates, else TWFE (and warns that staggered timing calls
+        for ``staggered_did``). With covariates the 2×2 dummies would let a covariate's slope
+        absorb between-unit differences; TWFE fits it within units, as ``PanelOLS`` with
+        entity and time effects does.
     cluster_inference : ``"auto"`` (the wild cluster bootstrap below 30 clusters),
         ``"cluster_robust"`` (CR1 with t(G-1)) or ``"wild_bootstrap"``
     random_state : seed of the bootstrap's weights
@@ -189,7 +198,18 @@ def estimate_did(
             field=role_field("treatment"),
             reason="STAGGERED_TIMING",
         )
-    use_2x2 = design == "2x2" or (design == "auto" and matches_2x2)
+    has_covariates = bool(panel.covariate_names)
+    if design == "2x2" and has_covariates:
+        # The 2×2 regression has group and period dummies, not unit and period effects: a
+        # covariate's slope would then also be fitted on between-unit differences and bias the
+        # effect (R27-F0). With covariates only the within (TWFE) regression is right.
+        raise InvalidSpec(
+            "the 2x2 design cannot adjust for covariates (its group and period dummies leave "
+            "between-unit variation in them); use design='twfe' or 'auto', which fits unit and "
+            "period fixed effects",
+            field="design",
+        )
+    use_2x2 = not has_covariates and (design == "2x2" or (design == "auto" and matches_2x2))
     if not use_2x2 and len(starts) > 1:
         warnings.append(
             f"treatment starts in {len(starts)} different periods: the TWFE coefficient is "
@@ -238,6 +258,7 @@ def estimate_did(
         "2×2 regression of the outcome on treated group, post period and their interaction"
         if use_2x2
         else "two-way fixed effects regression (unit and period effects)"
+        + (f" with {', '.join(panel.covariate_names)} as controls" if has_covariates else "")
     )
     inference = (
         "Errors may correlate within clusters but are independent across clusters."
@@ -260,13 +281,13 @@ def estimate_did(
         assumptions=(
             f"Design: {design_words}; the effect is the average effect on the treated (ATT).",
             "Parallel trends: without treatment, treated and comparison units' outcomes would "
-            "have moved in parallel.",
+            "have moved in parallel" + (" given the controls." if has_covariates else "."),
             "No anticipation: outcomes do not respond before treatment starts.",
             "Stable composition and no spillovers between treated and comparison units (SUTVA).",
             inference,
             *(
                 ()
-                if use_2x2
+                if len(starts) == 1
                 else (
                     "TWFE additionally assumes a homogeneous effect across cohorts and over "
                     "time; otherwise it averages effects with possibly negative weights.",
