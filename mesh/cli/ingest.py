@@ -141,22 +141,46 @@ def parse_mapping(text: str) -> dict[str, str]:
     return out
 
 
+# A product report's rows belong to an ad account: accounts.json lists it under the ad source.
+_AD_SOURCE_OF = {"google_ads_shopping": "google_ads", "meta_products": "meta"}
+
+
+def _entries(accounts: list[dict[str, Any]], source: str, account_id: str) -> list[dict[str, Any]]:
+    return [
+        a
+        for a in accounts
+        if a.get("source") == source and (not account_id or str(a.get("account_id")) == account_id)
+    ]
+
+
 def load_account(args: argparse.Namespace) -> dict[str, Any]:
     """The account from --accounts (matching the source, --org's entries when any names it,
-    and --account-id when given), overridden by the explicit flags."""
+    and --account-id when given), overridden by the explicit flags.
+
+    An entry naming another org is refused rather than loaded into --org: an agency's client
+    file under the wrong --org put one client's spend into another's analysis without a word
+    (audit R31 F7), as a generic file's rows of another org are refused (wrong_account). A
+    product report (google_ads_shopping, meta_products) takes its ad account's entry
+    (google_ads, meta) when the file has none of its own (R25 F8)."""
     account: dict[str, Any] = {}
     if args.accounts is not None:
         org = args.org
-        of_source = [
-            a
-            for a in json.loads(args.accounts.read_text())
-            if a.get("source") == args.source
-            and (not args.account_id or str(a.get("account_id")) == args.account_id)
-        ]
-        # A multi-org accounts.json: the entries naming --org are its accounts. None naming
-        # it: every entry is a candidate (a one-org file loaded into an org of another name).
+        listed = json.loads(args.accounts.read_text())
+        source = args.source
+        of_source = _entries(listed, source, args.account_id)
+        if not of_source and source in _AD_SOURCE_OF:
+            source = _AD_SOURCE_OF[args.source]
+            of_source = _entries(listed, source, args.account_id)
+            if of_source:
+                print(f"note: {args.source} rows use their {source} account from {args.accounts}",
+                      file=sys.stderr)  # fmt: skip
+        # A multi-org accounts.json: the entries naming --org are its accounts. Entries naming
+        # no org are candidates too (a file of one org's accounts without org ids).
         mine = [a for a in of_source if org and a.get("org_id") == org]
-        entries = mine or of_source
+        unnamed = [a for a in of_source if not a.get("org_id")]
+        entries = mine or unnamed or of_source
+        if len(entries) == 1 and not mine and not unnamed and org:
+            _refuse_other_org(args, entries[0], source)
         if len(entries) != 1:
             orgs = sorted({str(a["org_id"]) for a in entries if a.get("org_id")})
             raise SystemExit(
@@ -164,6 +188,7 @@ def load_account(args: argparse.Namespace) -> dict[str, Any]:
                 + (f" of org {org!r}" if mine else f" (of {', '.join(orgs)})" if orgs else "")
                 + (f", none of org {org!r}" if org and orgs and not mine else "")
                 + ("" if args.account_id or not entries else "; pick one with --account-id")
+                + ("" if entries else _no_entry_hint(args))
             )
         account = dict(entries[0])
     for key, value in (
@@ -185,6 +210,25 @@ def load_account(args: argparse.Namespace) -> dict[str, Any]:
             file=sys.stderr,
         )
     return account
+
+
+def _refuse_other_org(args: argparse.Namespace, entry: dict[str, Any], source: str) -> None:
+    """Stop before anything is sent: the file's one matching entry belongs to another org."""
+    raise SystemExit(
+        f"error: {args.accounts}'s {source} account {str(entry.get('account_id'))!r} names org "
+        f"{str(entry['org_id'])!r} (its org_id), not --org {args.org!r}: nothing was sent. "
+        f"Ingest it with --org {entry['org_id']}; if the account is {args.org!r}'s (it moved, "
+        f"or the file is a copy), set the entry's org_id to {args.org!r}, or give the account "
+        "with --account-id, --timezone and --currency instead of --accounts"
+    )
+
+
+def _no_entry_hint(args: argparse.Namespace) -> str:
+    """What to pass when the file lists no account of the source."""
+    return (
+        f"; give the account with --account-id, --timezone and --currency (and --country), "
+        f"or add a {args.source!r} entry to {args.accounts}"
+    )
 
 
 def read_rows(path: Path, encoding: str = DEFAULT_ENCODING) -> Iterator[str]:

@@ -28,7 +28,7 @@ def test_ingest_a_platform_export_prints_a_summary(
     env, world_dir: Path, tmp_path: Path, capsys
 ) -> None:  # type: ignore[no-untyped-def]
     export = _head(world_dir / "tiktok.ndjson", tmp_path / "tiktok.ndjson", 2500)
-    argv = ["ingest", "--org", "acme", "--source", "tiktok", "--accounts",
+    argv = ["ingest", "--org", "org_001", "--source", "tiktok", "--accounts",
             str(world_dir / "accounts.json"), "--country", "US", "--pulled-at",
             "2025-01-13T09:00:00", str(export)]  # fmt: skip
     assert cli.main(argv) == 0
