@@ -33,25 +33,38 @@ MEDIA_SUMS = ("spend", "impressions", "clicks")
 
 @dataclass(frozen=True, slots=True)
 class ExperimentDesign:
-    """The registry's view of an experiment: its window and, when explicit, its arms."""
+    """The registry's view of an experiment: its window, its pre-period's first day where the
+    design or registration stated one, and, when explicit, its arms."""
 
     experiment_id: str
     start: dt.date
     end: dt.date
     treatment_units: tuple[str, ...] = ()
     control_units: tuple[str, ...] = ()
+    pre_period_start: dt.date | None = None
+
+    @property
+    def pre_period(self) -> tuple[dt.date, bool]:
+        """The pre-period's first day, and whether it is the registered one (False: none was
+        registered, and the pre-period is as long as the test)."""
+        if self.pre_period_start is not None and self.pre_period_start < self.start:
+            return self.pre_period_start, True
+        return self.start - (self.end - self.start + dt.timedelta(days=1)), False
 
 
 def experiment_window(
     design: ExperimentDesign, start: dt.date | None, end: dt.date | None
 ) -> tuple[dt.date | None, dt.date | None]:
-    """The records window for an experiment's estimate where the query leaves it open: a
-    pre-period as long as the test (the registry keeps no pre-period start) through the test's
-    last day (a bound the other one leaves no room for stays open). Read unbounded, the days after the test are untreated again, which the panel
-    methods ``auto`` picks refuse ("unit-periods switch it off"); an explicit bound is kept."""
-    length = design.end - design.start + dt.timedelta(days=1)
-    if start is None and (end is None or end >= design.start - length):
-        start = design.start - length
+    """The records window for an experiment's estimate where the query leaves it open: the
+    registered pre-period (R26-F4: a design powered on 56-91 days of pre-period was estimated
+    on a pre-period as long as the test, a third of it, and read "no detectable effect"), else
+    one as long as the test, through the test's last day (a bound the other one leaves no
+    room for stays open). Read unbounded, the days after the test are untreated again, which
+    the panel methods ``auto`` picks refuse ("unit-periods switch it off"); an explicit bound
+    is kept."""
+    first, _ = design.pre_period
+    if start is None and (end is None or end >= first):
+        start = first
     if end is None and (start is None or start <= design.end):
         end = design.end
     return start, end

@@ -75,6 +75,7 @@ def experiment_from_proto(
             )
         )
     start, end = _date_pair(message, prefix, violations)
+    _check_pre_period(message, start, prefix, violations)
     if message.randomization_unit == common_pb.RANDOMIZATION_UNIT_UNSPECIFIED:
         violations.append(
             FieldViolation(prefix + "randomization_unit", "randomization_unit is required")
@@ -366,6 +367,31 @@ def _date_pair(
             FieldViolation(prefix + "end_date", f"end_date {end} is before start_date {start}")
         )
     return start, end
+
+
+def _check_pre_period(
+    message: md_pb.CausalExperiment,
+    start: dt.date | None,
+    prefix: str,
+    violations: list[FieldViolation],
+) -> None:
+    """The pre-period's first day, when set: a valid date before the test's first day."""
+    if not message.HasField("pre_period_start"):
+        return
+    name = prefix + "pre_period_start"
+    try:
+        first = date_from_proto(message.pre_period_start, name, required=False)
+    except InvalidInput as exc:
+        violations.extend(exc.violations)
+        return
+    if start is not None and first is not None and first >= start:
+        violations.append(
+            FieldViolation(
+                name,
+                f"pre_period_start {first} must precede start_date {start}: the pre-period "
+                "is the days before the test (leave it unset for one as long as the test)",
+            )
+        )
 
 
 def _check_window(

@@ -6,7 +6,7 @@ Experiments come as a JSON list of entries (the simulator's ``experiments.json``
     {"experiment_id": "exp_1", "name": "…", "start_date": "2024-12-09", "end_date": "2025-01-05",
      "treatment_type": "geo_holdout", "randomization_unit": "geo", "channel": "meta_prospecting",
      "treatment_units": ["CA", …], "control_units": ["TX", …], "source": "meta",
-     "campaign_ids": [], "status": "running",
+     "campaign_ids": [], "status": "running", "pre_period_start": "2024-10-14",
      "treatment_config": {"spend_multiplier": 0.0}, "control_config": {"spend_multiplier": 1.0}}
 
 External series come as a long CSV, one value per row: ``date,name,kind,value`` and optional
@@ -151,6 +151,11 @@ def experiment_from_entry(entry: Any, org_id: str, where: str = "entry") -> dc.C
         campaign_ids=_strings(entry.get("campaign_ids", []), f"{where}.campaign_ids"),
         channel=str(entry.get("channel", "")),
         status=dc.ExperimentStatus[status],
+        # The pre-period the design powered the test on: an estimate reads it (R26-F4: dropped,
+        # the estimate read one as long as the test and missed the simulator's own effect).
+        pre_period_start=_date(entry["pre_period_start"], f"{where}.pre_period_start")
+        if entry.get("pre_period_start")
+        else None,
     )
 
 

@@ -29,7 +29,13 @@ from .registered import carry_over_notes, placebo_note, tested_days
 from .returns import carry_over_note, extrapolation_note, priced
 from .spec import CellDesign, CellSpec, DesignSpec, ExperimentDesign, PowerPoint, TreatmentKind
 
-__all__ = ["MIN_PLACEBO_WINDOWS", "MIN_PRE_DAYS", "design_experiment", "plan_windows"]
+__all__ = [
+    "MIN_PLACEBO_WINDOWS",
+    "MIN_PRE_DAYS",
+    "analysis_note",
+    "design_experiment",
+    "plan_windows",
+]
 
 MIN_PRE_DAYS = 28
 MAX_PRE_DAYS = 91
@@ -375,6 +381,19 @@ def _why_not(
     return said + f"; reaching the target would take about {needed} days"
 
 
+def analysis_note(pre_days: int) -> str:
+    """What the power is for against what ``liftos estimate --experiment`` runs (R26-F4: the
+    design stated power for a time-based regression the estimate does not offer)."""
+    return (
+        f"the power and MDE above are for a time-based regression on a {pre_days}-day "
+        "pre-period (the analysis line); `liftos estimate --experiment` does not run one: it "
+        "reads the experiment's registered pre-period (pre_period_start; where none is "
+        "registered, one as long as the test) and estimates with its panel methods (auto: "
+        "synthetic DiD or DiD; difference in means with --randomized), whose interval is not "
+        "the one powered here and can be wider: size the test with some margin"
+    )
+
+
 def design_experiment(
     history: GeoHistory, spec: DesignSpec, tests: Sequence[RegisteredTest] = ()
 ) -> ExperimentDesign:
@@ -463,6 +482,7 @@ def design_experiment(
     if priced_cells:
         warnings.append(carry_over_note(spec.channel, priced_cells[0].power_curve))
     warnings = [w for w in warnings if w]
+    warnings.append(analysis_note(pre))
     warnings += history.warnings
     warnings += registry
     if n_cells > 1:

@@ -17,3 +17,14 @@ def test_the_shared_control_note_prints_alpha_as_asked() -> None:
     )  # fmt: skip
     (note,) = [w for w in design_experiment(h, spec).warnings if "false positive" in w]
     assert "shared control at alpha 0.05;" in note
+
+
+def test_the_design_says_estimate_does_not_run_the_analysis_it_powers() -> None:
+    h = geo_history(n_geos=12, n_days=200)
+    d = design_experiment(h, DesignSpec("meta", durations=(28,), rerandomisations=10))
+    (note,) = [w for w in d.warnings if "does not run one" in w]
+    assert note.startswith(
+        f"the power and MDE above are for a time-based regression on a {d.pre_period_days}-day "
+        "pre-period"
+    )
+    assert "registered pre-period (pre_period_start" in note

@@ -1490,6 +1490,7 @@ class CausalExperiment(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     RESULT_FIELD_NUMBER: _builtins.int
     HYPOTHESIS_FIELD_NUMBER: _builtins.int
+    PRE_PERIOD_START_FIELD_NUMBER: _builtins.int
     experiment_id: _builtins.str
     """Id, unique per org: 1-63 letters, digits, '-' or '_', starting with a letter or digit."""
     org_id: _builtins.str
@@ -1562,6 +1563,13 @@ class CausalExperiment(_message.Message):
     def result(self) -> Global___ExperimentResult:
         """Measured result, once analysed."""
 
+    @_builtins.property
+    def pre_period_start(self) -> _common_pb2.Date:
+        """First day of the pre-period the analysis compares the test against (account-local date;
+        the pre-period runs from it to the day before start_date), as the design powered it.
+        Unset: an estimate reads a pre-period as long as the test. Must precede start_date.
+        """
+
     def __init__(
         self,
         *,
@@ -1587,10 +1595,11 @@ class CausalExperiment(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         result: Global___ExperimentResult | None = ...,
         hypothesis: _builtins.str = ...,
+        pre_period_start: _common_pb2.Date | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["causal_graph", b"causal_graph", "control_config", b"control_config", "create_time", b"create_time", "end_date", b"end_date", "result", b"result", "start_date", b"start_date", "statistical_power", b"statistical_power", "treatment_config", b"treatment_config"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["causal_graph", b"causal_graph", "control_config", b"control_config", "create_time", b"create_time", "end_date", b"end_date", "pre_period_start", b"pre_period_start", "result", b"result", "start_date", b"start_date", "statistical_power", b"statistical_power", "treatment_config", b"treatment_config"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_ids", b"campaign_ids", "causal_graph", b"causal_graph", "channel", b"channel", "control_config", b"control_config", "control_units", b"control_units", "create_time", b"create_time", "data_sources", b"data_sources", "end_date", b"end_date", "experiment_id", b"experiment_id", "hypothesis", b"hypothesis", "name", b"name", "org_id", b"org_id", "primary_metric", b"primary_metric", "randomization_unit", b"randomization_unit", "result", b"result", "start_date", b"start_date", "statistical_power", b"statistical_power", "status", b"status", "treatment_config", b"treatment_config", "treatment_share", b"treatment_share", "treatment_type", b"treatment_type", "treatment_units", b"treatment_units"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_ids", b"campaign_ids", "causal_graph", b"causal_graph", "channel", b"channel", "control_config", b"control_config", "control_units", b"control_units", "create_time", b"create_time", "data_sources", b"data_sources", "end_date", b"end_date", "experiment_id", b"experiment_id", "hypothesis", b"hypothesis", "name", b"name", "org_id", b"org_id", "pre_period_start", b"pre_period_start", "primary_metric", b"primary_metric", "randomization_unit", b"randomization_unit", "result", b"result", "start_date", b"start_date", "statistical_power", b"statistical_power", "status", b"status", "treatment_config", b"treatment_config", "treatment_share", b"treatment_share", "treatment_type", b"treatment_type", "treatment_units", b"treatment_units"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -4177,6 +4177,15 @@ class CausalExperiment(betterproto2.Message):
     Free-text hypothesis.
     """
 
+    pre_period_start: "Date | None" = betterproto2.field(
+        23, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    First day of the pre-period the analysis compares the test against (account-local date;
+    the pre-period runs from it to the day before start_date), as the design powered it.
+    Unset: an estimate reads a pre-period as long as the test. Must precede start_date.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "CausalExperiment", CausalExperiment)
 
