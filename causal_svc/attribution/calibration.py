@@ -2,7 +2,10 @@
 
 A lift test says: in these geos over these days, the outcome with the channel's spend as it
 ran minus the outcome with that spend multiplied by ``counterfactual_multiplier`` (0 for a
-go-dark holdout) was ``lift`` with standard error ``stderr``. The model predicts the same
+go-dark holdout of the geos that kept spending, above 1 for geos the test cut) was ``lift``
+with standard error ``stderr``. Geos the test took dark ran no spend to multiply: their
+counterfactual is ``counterfactual_spend``, laid out as those geos' spend ran before the window
+(:func:`_restored`). The model predicts the same
 difference from its response curve, and the fit adds ``((predicted - lift) / stderr)^2`` to its
 objective: a Gaussian likelihood for the test, as PyMC-Marketing's
 ``add_lift_test_measurements`` adds one and as Robyn's MAPE.LIFT penalises the gap. Because the
@@ -66,6 +69,12 @@ class LiftTest:
     treatment_units : int
         Treated units the result reports (0: not said), to warn when a test of some geos
         names none of them.
+    counterfactual_spend : float
+        For a cell the test took dark (PyMC-Marketing's ``x + delta_x = 0``: GeoLift's and
+        ``liftos design``'s go-dark, whose treated geos are the dark ones): the business-as-
+        usual spend over the window the counterfactual restores there (``x``); ``lift`` is
+        then the dark cell's outcome minus that, negative when the channel works. 0: the
+        counterfactual is ``counterfactual_multiplier`` × the spend as run.
     """
 
     channel: str
@@ -79,6 +88,18 @@ class LiftTest:
     df: float = float("inf")
     spend_change: float = 0.0
     treatment_units: int = 0
+    counterfactual_spend: float = 0.0
+
+    @property
+    def raises(self) -> bool:
+        """Whether the counterfactual has more of the channel's spend than the test ran."""
+        return self.counterfactual_spend > 0 or self.counterfactual_multiplier > 1.0
+
+    @property
+    def gain(self) -> float:
+        """The outcome with the higher of the two spends minus with the lower (positive when
+        the channel works, whichever side ran)."""
+        return -self.lift if self.raises else self.lift
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +116,9 @@ class PreparedLift:
     # The test's lift and stderr here are its own ÷ ``share`` (a test of part of the
     # channel's spend read as all of it going dark: _as_spend_change); × share to show them.
     share: float = 1.0
+    # A dark cell's counterfactual media (geos × window days, the panel's media units);
+    # None: ``test.counterfactual_multiplier`` × the media as run.
+    counterfactual: np.ndarray | None = None
 
 
 def _field(i: int, name: str) -> str:
@@ -151,22 +175,34 @@ def check_lift_tests(panel: MediaPanel, tests: Sequence[LiftTest]) -> list[Prepa
         note, share = "", 1.0
         if t.spend_change > 0 and not t.geos:
             t, note, share = _as_spend_change(panel, t, i, c, a, b)
-        if panel.media[c][np.ix_(geos, np.arange(a, b))].sum() <= 0:
+        counterfactual = None
+        ran = float(panel.media[c][np.ix_(geos, np.arange(a, b))].sum())
+        if t.counterfactual_spend > 0 and ran > 0:
+            # The result says its cell ran no spend, the panel says it did: what ran there is
+            # what the test can have taken away (the reading before dark cells were restored).
+            note = (f"lift test {t.name or i} states that its cell ran none of "
+                    f"{t.channel!r} over {t.start}..{t.end} (spend_baseline + spend_delta = 0), "
+                    f"but its geos hold {ran:,.0f} of its media there: read as that going dark")  # fmt: skip
+            t = replace(t, lift=t.gain, counterfactual_spend=0.0, counterfactual_multiplier=0.0)
+        elif t.counterfactual_spend > 0:
+            counterfactual, note = _restored(panel, t, i, c, geos, a, b)
+        elif ran <= 0:
             raise InvalidSpec(
                 f"lift test {t.name or i}: channel {t.channel!r} has no media in its geos and "
-                "window, so the test cannot inform its effect",
+                "window, and the result states no business-as-usual spend the test took from "
+                "them (spend_baseline), so the test cannot inform its effect",
                 field=_field(i, "window"),
             )
         _check_stderr(panel, t, i, geos, a, b)
-        removes = t.counterfactual_multiplier < 1.0
-        if (t.lift / t.stderr < -CONTRADICTION_Z) == removes and t.counterfactual_multiplier != 1.0:
+        moved = t.counterfactual_spend > 0 or t.counterfactual_multiplier != 1.0
+        if moved and t.gain / t.stderr < -CONTRADICTION_Z:
             raise ContradictoryCalibration(
-                f"lift test {t.name or i}: a significantly negative lift ({t.lift:,.0f} ± "
-                f"{t.stderr:,.0f}) for spend the test {'removed' if removes else 'added'} "
-                "contradicts non-negative media effects",
+                f"lift test {t.name or i}: the outcome was significantly lower with more of "
+                f"{t.channel!r}'s spend (the higher of the test's two spends minus the lower: "
+                f"{t.gain:,.0f} ± {t.stderr:,.0f}), which contradicts non-negative media effects",
                 subject=_field(i, "lift_absolute"),
             )
-        out.append(PreparedLift(t, c, geos, a, b, note, share))
+        out.append(PreparedLift(t, c, geos, a, b, note, share, counterfactual))
     _check_agreement(out)
     return out
 
@@ -215,9 +251,38 @@ def _as_spend_change(
         note += (f"; it reports {t.treatment_units} treated unit(s) of the panel's "
                  f"{panel.n_geos} geos: record the experiment's treatment_units to calibrate "
                  "on those geos only")  # fmt: skip
-    read = replace(t, counterfactual_multiplier=0.0, lift=t.lift / share,
-                   stderr=t.stderr / share)  # fmt: skip
+    read = replace(t, counterfactual_multiplier=0.0, counterfactual_spend=0.0,
+                   lift=t.gain / share, stderr=t.stderr / share)  # fmt: skip
     return read, note, share
+
+
+def _restored(
+    panel: MediaPanel, t: LiftTest, i: int, c: int, geos: np.ndarray, a: int, b: int
+) -> tuple[np.ndarray, str]:
+    """A dark cell's counterfactual media over the window: each geo at its mean daily media
+    over a pre-period as long as the test (EstimateEffect's default), scaled so that the
+    cell's spend over the window is ``counterfactual_spend``. A go-dark has no spend as run
+    to multiply (audit R26 F6: every go-dark registered as ``liftos design`` registers one
+    was dropped as "no media in its geos and window")."""
+    first = max(0, a - (b - a))
+    media = panel.media[c][geos, first:a]
+    what = (f"lift test {t.name or i}: its geos ran none of {t.channel!r} over "
+            f"{t.start}..{t.end} (the test took them dark)")  # fmt: skip
+    if a == 0 or float(media.sum()) <= 0:
+        raise InvalidSpec(
+            what + ", and the analysed period holds none of its media there before the window, "
+            "so the business-as-usual spend the test took away cannot be laid out: start the "
+            "analysis at least as long before the test as the test lasts",
+            field=_field(i, "window"),
+        )
+    days, window = a - first, b - a
+    rate = media.sum(axis=1) / days
+    usual = float(panel.spend[c][geos, first:a].sum()) / days * window
+    scale = t.counterfactual_spend / usual if usual > 0 else 1.0
+    note = (f"{what}: its counterfactual restores the {t.counterfactual_spend:,.0f} of "
+            f"business-as-usual spend the result states, laid out as those geos ran the channel "
+            f"over the {days} days before the test ({scale:.2f}× that rate)")  # fmt: skip
+    return np.repeat((rate * scale)[:, None], window, axis=1), note
 
 
 def _window(panel: MediaPanel, t: LiftTest, i: int) -> tuple[int, int]:
@@ -291,7 +356,8 @@ def _check_agreement(tests: list[PreparedLift]) -> None:
             # Compare per geo-day of test: tests of different sizes measure different totals.
             n_p = p.geos.size * (p.b - p.a)
             n_q = q.geos.size * (q.b - q.a)
-            d = p.test.lift / n_p - q.test.lift / n_q
+            # (each as the higher spend minus the lower: a cut and a heavy-up agree in sign)
+            d = p.test.gain / n_p - q.test.gain / n_q
             se = np.hypot(p.test.stderr / n_p, q.test.stderr / n_q)
             if abs(d) > CONTRADICTION_Z * se:
                 raise ContradictoryCalibration(

@@ -75,7 +75,10 @@ def lift_data(panel: MediaPanel, prepared: Sequence[PreparedLift], max_lag: int)
     for p in prepared:
         pop = panel.population[p.geos]
         x = panel.media[p.channel][p.geos, : p.b] / pop[:, None]
-        x[:, p.a : p.b] *= p.test.counterfactual_multiplier
+        if p.counterfactual is not None:  # a dark cell: its spend restored (calibration)
+            x[:, p.a : p.b] = p.counterfactual / pop[:, None]
+        else:
+            x[:, p.a : p.b] *= p.test.counterfactual_multiplier
         lags = None if not x.any() and p.a == 0 else lag_stack(x, max_lag)
         out.append(
             LiftData(p.channel, p.geos, p.a, p.b, panel.outcome[p.geos, p.a : p.b], lags,

@@ -34,17 +34,24 @@ from mesh.runtime.protoconv import date_from_proto, enum_from_proto, require_org
 
 # ---------------------------------------------------------------- attribution, counterfactual
 #
-# Lift tests from ``ExperimentResult``: the test compared the channel's spend as it ran in the
-# treated cell with that spend changed by ``spend_delta`` (``spend_baseline`` the business-as-
-# usual level): the counterfactual multiplier is ``1 + spend_delta / spend_baseline`` (0 for a
-# go-dark test, and 0 when the two are unset). ``lift_absolute`` is read as spend-as-run minus
-# counterfactual; a negative lift with a negative ``spend_delta`` is PyMC-Marketing's
-# ``delta_y`` convention (outcome after minus before a cut) and is turned around — unless the
-# result states the treated cell's spend as run (``spend``) equal to ``spend_baseline``: then
-# the cell ran business as usual and the test took spend away from it in the counterfactual
-# (a holdout whose control arm went dark, as EstimateEffect records it), so the lift is
-# already as run minus counterfactual and a negative one (noise around a null) stays negative
-# evidence instead of becoming a positive effect.
+# Lift tests from ``ExperimentResult``, read as PyMC-Marketing's ``add_lift_test_measurements``
+# reads them: ``spend_baseline`` is the treated cell's business-as-usual spend over the window
+# (x), ``spend_delta`` the change the test made to it (delta_x), so the cell ran
+# ``spend_baseline + spend_delta``, and ``lift_absolute`` is what that change did (delta_y; for a
+# cut the magnitude is also accepted: a negative lift with a negative delta is turned around,
+# as before). The fit's lift is the outcome as run minus under the counterfactual spend, the
+# baseline: for a heavy-up the counterfactual is ``base / (base + delta)`` × the spend as run and
+# the lift is the stated one; for a cut ``base / (base + delta)`` > 1 and the lift is minus what
+# the cut cost; for a go-dark nothing ran to multiply, so the baseline is restored
+# (``LiftTest.counterfactual_spend``). Before R26 (F6, F11) the multiplier was
+# ``1 + delta / base`` applied to the spend as run: a heavy-up's counterfactual doubled the
+# added spend and its positive lift was refused as "significantly negative", a cut of ×m was
+# compared at m² × as usual, and a go-dark had nothing to scale and was dropped.
+# One result is read the other way: ``spend`` (as run) equal to ``spend_baseline`` says the
+# cell ran business as usual and the counterfactual took ``spend_delta`` from it (a holdout
+# whose control arm went dark, as EstimateEffect records it); its multiplier is
+# ``1 + delta / base`` and its lift already as run minus counterfactual, so a negative one
+# (noise around a null) stays negative evidence. With no baseline the spend as run goes dark.
 
 DEFAULT_HOLDOUT_DAYS = 28
 MAX_HOLDOUT_DAYS = 180
@@ -113,17 +120,31 @@ def lift_test(r: md_pb.ExperimentResult, where: str, geos: tuple[str, ...] = ())
     start, end = _date_range(r.window, f"{where}.window")
     if start is None or end is None:
         raise InvalidSpec("the test window needs both dates", field=f"{where}.window")
-    multiplier = 0.0
-    if r.spend_baseline > 0:
-        multiplier = max(0.0, 1.0 + r.spend_delta / r.spend_baseline)
-    lift = r.lift_absolute
-    ran_as_baseline = (
-        r.HasField("spend")
-        and r.spend_baseline > 0
-        and abs(r.spend.amount - r.spend_baseline) <= 1e-9 * r.spend_baseline
-    )
-    if r.spend_delta < 0 and lift < 0 and not ran_as_baseline:
-        lift = -lift
+    multiplier, restore = 0.0, 0.0
+    lift, base, delta = r.lift_absolute, r.spend_baseline, r.spend_delta
+    for name, value in (("spend_baseline", base), ("spend_delta", delta)):
+        if not math.isfinite(value):
+            raise InvalidSpec(f"{name} must be a finite amount, got {value}",
+                              field=f"{where}.{name}")  # fmt: skip
+    if base < 0:
+        raise InvalidSpec(f"spend_baseline is the business-as-usual spend, >= 0; got {base:,.0f}",
+                          field=f"{where}.spend_baseline")  # fmt: skip
+    ran_as_baseline = r.HasField("spend") and base > 0 and abs(r.spend.amount - base) <= 1e-9 * base
+    # What the spend the test moved added (PyMC-Marketing's delta_y of a cut is negative).
+    gain = -lift if delta < 0 and lift < 0 and not ran_as_baseline else lift
+    as_run = base + delta
+    if ran_as_baseline:
+        multiplier = max(0.0, 1.0 + delta / base)
+    elif base > 0 and delta > 0:  # a heavy-up: the counterfactual is the usual spend
+        multiplier, lift = base / as_run, gain
+    elif base > 0 and delta < 0 and as_run > 1e-9 * base:  # a cut: the counterfactual restores
+        multiplier, lift = base / as_run, -gain
+    elif base > 0 and delta < 0:  # a go-dark of the treated cell: nothing ran to multiply
+        restore, lift = base, -gain
+    elif base > 0:
+        multiplier = 1.0  # no spend moved: no contrast (a prediction of 0 whatever the fit)
+    else:  # no business as usual stated: the spend as run goes dark
+        lift = gain
     # The standard error of a test over a few units is estimated from them (two-sample df);
     # without the counts it is taken as known.
     units = r.treatment_unit_count + r.control_unit_count
@@ -137,6 +158,7 @@ def lift_test(r: md_pb.ExperimentResult, where: str, geos: tuple[str, ...] = ())
         channel=r.channel, start=start, end=end, lift=lift, stderr=r.lift_std_error, geos=geos,
         counterfactual_multiplier=multiplier, name=r.experiment_id or where, df=df,
         spend_change=change, treatment_units=max(0, r.treatment_unit_count),
+        counterfactual_spend=restore,
     )  # fmt: skip
 
 
