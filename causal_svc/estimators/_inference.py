@@ -54,6 +54,7 @@ __all__ = [
     "sandwich",
     "use_wild_bootstrap",
     "wild_cluster_bootstrap",
+    "wild_pvalue_floor",
     "with_wild_bootstrap",
 ]
 
@@ -294,11 +295,12 @@ def few_cluster_warnings(
     Gelbach & Miller 2008) and tests over-reject with few treated clusters whatever G is
     (MacKinnon & Webb 2017). ``wild_bootstrap``: None when ``method`` has no wild cluster
     bootstrap (IV, IPW, AIPW, RDD), False when it has one that was not used, True when the
-    p-value and interval came from it (nothing to warn about). ``normal``: the estimate's
+    p-value and interval came from it (then only very few clusters, or few treated clusters,
+    are worth a warning: the bootstrap's p-value has a floor and is unreliable there). ``normal``: the estimate's
     reference is the normal (``staggered_did``'s influence functions) rather than t(G − 1).
     """
     if wild_bootstrap:
-        return []
+        return _wild_bootstrap_warnings(n_clusters, n_treated_clusters)
     reference = "the normal" if normal else f"t with G-1 = {cluster_df(n_clusters):g} df"
     remedy = (
         f"{method} has no wild cluster bootstrap, so read the interval as optimistic"
@@ -315,6 +317,41 @@ def few_cluster_warnings(
         out.append(
             f"only {n_treated_clusters} clusters hold treated units: cluster-robust tests "
             "over-reject badly with few treated clusters (MacKinnon & Webb 2017)"
+        )
+    return out
+
+
+# Below this many clusters even the wild cluster bootstrap is unreliable, and its smallest
+# attainable p-value (wild_pvalue_floor: 0.028 at 3 Webb clusters, 0.0046 at 4, 0.00077 at 5)
+# is large enough to matter: the estimate says so (MacKinnon & Webb 2018).
+VERY_FEW_CLUSTERS = 6
+
+
+def wild_pvalue_floor(n_clusters: int) -> float:
+    """The smallest p-value the wild cluster bootstrap can give with G clusters: the weight
+    vectors proportional to 1 (6 of the 6^G Webb vectors below WEBB_BELOW clusters, 2 of the
+    2^G Rademacher ones above) reproduce the sample's |t| exactly and always count."""
+    if n_clusters < WEBB_BELOW:
+        return float(len(_WEBB)) ** (1 - n_clusters)
+    return 2.0 ** (1 - n_clusters)
+
+
+def _wild_bootstrap_warnings(n_clusters: int, n_treated_clusters: int | None) -> list[str]:
+    """What stays worth saying when the p-value and interval did come from the bootstrap."""
+    out = []
+    if n_clusters < VERY_FEW_CLUSTERS:
+        out.append(
+            f"only {n_clusters} clusters: even the wild cluster bootstrap is unreliable this "
+            f"few, and its p-value cannot fall below {wild_pvalue_floor(n_clusters):.2g} (the "
+            "weight vectors that rescale the whole sample reproduce its t-statistic); no level "
+            "beyond that is testable, and the printed SE is the cluster-robust (CR1) one, "
+            "which is biased downward"
+        )
+    if n_treated_clusters is not None and n_treated_clusters < FEW_TREATED_CLUSTERS:
+        out.append(
+            f"only {n_treated_clusters} clusters hold treated units: with so few the wild "
+            "cluster restricted bootstrap tends to under-reject (its interval is too wide, "
+            "its p-value too large; MacKinnon & Webb 2017)"
         )
     return out
 
@@ -364,8 +401,16 @@ class WildBootstrap:
 def _wild_weights(
     n_clusters: int, draws: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, str, bool]:
-    """(G, B) cluster weights, their kind, and whether they enumerate all sign vectors."""
+    """(G, B) cluster weights, their kind, and whether they enumerate every weight vector.
+
+    With few clusters the bootstrap distribution has only 6^G (Webb) or 2^G (Rademacher)
+    points; when they fit in B draws they are all enumerated, so the p-value is the exact
+    bootstrap one rather than a Monte Carlo estimate of a lumpy distribution (R27-F1).
+    """
     if n_clusters < WEBB_BELOW:
+        if len(_WEBB) ** n_clusters <= draws:
+            vectors = np.array(list(itertools.product(_WEBB, repeat=n_clusters))).T
+            return vectors, "webb", True
         return rng.choice(_WEBB, size=(n_clusters, draws)), "webb", False
     if 2**n_clusters <= draws:
         signs = np.array(list(itertools.product((-1.0, 1.0), repeat=n_clusters))).T
@@ -401,7 +446,7 @@ def wild_cluster_bootstrap(
     Returns
     -------
     WildBootstrap
-        The symmetric p-value ``P(|t*| > |t|)`` of H0: contrast·β = 0 and the interval of every
+        The symmetric p-value ``P(|t*| >= |t|)`` of H0: contrast·β = 0 and the interval of every
         θ that H0: contrast·β = θ does not reject at ``alpha``.
 
     Notes
@@ -415,7 +460,12 @@ def wild_cluster_bootstrap(
     is found by bisection on it. The t-statistics use the unscaled CR0 form in both the
     sample and the draws (a small-sample factor would cancel), so ``t_statistic`` is the CR0
     t, estimate / sqrt(Σ_g (Σ_{i∈g} h_i û_i)²), larger than the CR1 t by
-    sqrt(G/(G−1)·(n−1)/(n−k)); the p-value does not depend on the factor. Webb's six-point weights below 12 clusters, Rademacher above (enumerated when 2^G ≤ B).
+    sqrt(G/(G−1)·(n−1)/(n−k)); the p-value does not depend on the factor. Webb's six-point
+    weights below 12 clusters (all 6^G vectors enumerated when 6^G ≤ B, i.e. G ≤ 5),
+    Rademacher above (enumerated when 2^G ≤ B). The weight vectors proportional to 1 always
+    tie with the sample (:func:`wild_pvalue_floor`), so p and the interval's coverage are
+    lumpy with very few clusters: with 3 the p-value cannot fall below 6/216 = 0.028, and an
+    interval at a level beyond that floor is unbounded.
     """
     n_clusters = int(clusters.max()) + 1
     xtx_inv = np.linalg.inv(x.T @ x)
@@ -454,10 +504,19 @@ def wild_cluster_bootstrap(
         t = abs(estimate - theta) / s_hat
         den = np.sqrt(np.maximum(a - 2 * theta * c + theta**2 * d, 1e-300))
         t_star = np.abs(n0 - theta * n1) / den
-        return float(np.mean(t_star > t))
+        # Ties count as extreme: a weight vector proportional to 1 (the same weight in every
+        # cluster) rescales the whole sample, so its |t*| equals |t| exactly, for every θ. With
+        # G = 3 Webb clusters those are 6 of 216 vectors: dropping them reported p = 1/10,000
+        # where the bootstrap's own p is 6/216 (R27-F1). The tolerance absorbs float rounding.
+        return float(np.mean(t_star >= t * (1 - 1e-9)))
 
-    lower = _invert(pvalue, estimate, -2 * s_hat, alpha)
-    upper = _invert(pvalue, estimate, 2 * s_hat, alpha)
+    if alpha < wild_pvalue_floor(n_clusters):
+        # No θ can be rejected at this level (the tied vectors alone exceed alpha): the
+        # interval is the whole line, said rather than searched for in float noise.
+        lower, upper = -math.inf, math.inf
+    else:
+        lower = _invert(pvalue, estimate, -2 * s_hat, alpha)
+        upper = _invert(pvalue, estimate, 2 * s_hat, alpha)
     return WildBootstrap(
         pvalue=_bootstrap_pvalue(pvalue(0.0), v.shape[1], enumerated),
         ci_lower=lower,
@@ -511,9 +570,9 @@ def _bootstrap_pvalue(share: float, draws: int, enumerated: bool) -> float:
     """The reported p-value from the share of draws more extreme than the sample.
 
     A share of 0 is not p = 0: the sample is itself a draw from the bootstrap world, so with B
-    random draws p = (1 + #more extreme)/(B + 1) >= 1/(B + 1) (Davison & Hinkley 1997, §4.2);
-    enumerating all 2^G sign vectors includes the all-ones one, which reproduces the sample
-    statistic, so p >= 1/2^G. With B = 9,999 and alpha·(B + 1) whole, p <= alpha exactly when
+    random draws p = (1 + #at least as extreme)/(B + 1) >= 1/(B + 1) (Davison & Hinkley 1997,
+    §4.2); an enumeration includes the all-ones vector, which reproduces the sample statistic
+    and is counted as a tie, so the share is already at least :func:`wild_pvalue_floor`. With B = 9,999 and alpha·(B + 1) whole, p <= alpha exactly when
     the share is, so the interval (inverted from the share) and the test still agree.
     """
     if enumerated:

@@ -275,10 +275,15 @@ def render_table(out: dict[str, Any], unit: str = "", time: str = "") -> str:
     level = round((1 - out["alpha"]) * 100)
     se = out["std_error"]
     words = estimand_words(out["estimand"], unit, time)
+    # With the wild cluster bootstrap the interval and p-value are the bootstrap's and the SE
+    # the cluster-robust one beside them: say which, or a CI far wider than ±2 SE reads as a
+    # mistake (R27-F1).
+    bootstrapped = "wild_bootstrap_draws" in out.get("details", {})
+    se_label = "SE (CR1; the CI and p are the wild cluster bootstrap's)" if bootstrapped else "SE"
     lines = [
         f"method     {out['method']}   strategy: {out['strategy']['reason']}",
         f"estimand   {words}",
-        f"estimate   {out['point_estimate']:.6g}   SE {se:.6g}"
+        f"estimate   {out['point_estimate']:.6g}   {se_label} {se:.6g}"
         if se is not None
         else f"estimate   {out['point_estimate']:.6g}",
         f"{level}% CI     [{_fmt(out['ci_lower'], '-inf')}, {_fmt(out['ci_upper'], 'inf')}]   {_p(out['p_value'])}   n = {out['n']}",

@@ -242,3 +242,71 @@ def test_few_cluster_warnings_are_one_text_for_every_estimator() -> None:
     )
     assert "wild_bootstrap_draws" not in weighted.statistics
     assert any("not available for weighted regressions" in w for w in weighted.warnings)
+
+
+def _three_cluster_panel() -> pd.DataFrame:
+    """R27-F1: 12 units × 10 days, 4 treated from day 7 (effect 2.0), clustered by a
+    three-level region: the strong-effect case where |t| lies beyond every weight vector's
+    |t*| except the six proportional to 1, which tie with it."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for u in range(12):
+        a = rng.normal()
+        for t in range(10):
+            d = int(u < 4 and t >= 6)
+            y = a + 0.1 * t + 2 * d + rng.normal()
+            rng.normal()  # R27's genp.py drew a noise covariate here: the same panel
+            rows.append({"unit": u, "day": t, "cl": u % 3, "d": d, "y": y})
+    return pd.DataFrame(rows)
+
+
+def _enumerated_webb_pvalue(frame: pd.DataFrame) -> float:
+    """The exact restricted wild bootstrap p, by brute force on the dummy-variable regression:
+    every one of the 6^G Webb vectors, |t*| >= |t| (ties counted)."""
+    import itertools
+
+    x = pd.get_dummies(frame[["unit", "day"]].astype(str), drop_first=True).astype(float)
+    x.insert(0, "d", frame.d.astype(float))
+    x.insert(0, "const", 1.0)
+    xm, y, g = x.to_numpy(), frame.y.to_numpy(), frame.cl.to_numpy()
+    xtx_inv = np.linalg.inv(xm.T @ xm)
+
+    def t_stat(yy: np.ndarray) -> float:
+        beta = xtx_inv @ xm.T @ yy
+        u = yy - xm @ beta
+        scores = np.array([xm[g == k].T @ u[g == k] for k in range(3)])
+        return beta[1] / np.sqrt((xtx_inv @ scores.T @ scores @ xtx_inv)[1, 1])
+
+    xr = np.delete(xm, 1, axis=1)
+    fitted = xr @ np.linalg.lstsq(xr, y, rcond=None)[0]
+    t0 = abs(t_stat(y))
+    webb = np.sqrt(np.array([1.5, 1.0, 0.5, 0.5, 1.0, 1.5])) * np.array([-1, -1, -1, 1, 1, 1])
+    stars = [
+        abs(t_stat(fitted + (y - fitted) * np.array(v)[g]))
+        for v in itertools.product(webb, repeat=3)
+    ]
+    return float(np.mean(np.array(stars) >= t0 * (1 - 1e-9)))
+
+
+def test_few_cluster_bootstrap_counts_ties_and_enumerates() -> None:
+    import statsmodels.formula.api as smf
+    from wildboottest.wildboottest import wildboottest
+
+    frame = _three_cluster_panel()
+    spec = EffectSpec(outcome="y", treatment="d", unit="unit", time="day", cluster="cl")
+    res = estimate_did(frame, spec)
+    exact = _enumerated_webb_pvalue(frame)
+    assert exact == pytest.approx(6 / 216)  # only the six tied vectors, as R27 found
+    assert res.statistics["wild_bootstrap_draws"] == 216  # 6^3 vectors, every one
+    assert res.pvalue == pytest.approx(exact, rel=1e-12)  # was 1/10,000
+    model = smf.ols("y ~ d + C(unit) + C(day)", frame)
+    ref = wildboottest(
+        model, param="d", cluster=frame.cl.to_numpy(), B=9999, weights_type="webb",
+        seed=1, show=False,
+    )  # fmt: skip
+    # 9,999 random Webb draws of the same 216-point distribution: Monte Carlo error ~0.0017
+    assert res.pvalue == pytest.approx(float(ref["p-value"].iloc[0]), abs=0.006)
+    assert any("cannot fall below 0.028" in w for w in res.warnings)
+    # At 1% no effect size is rejectable with 3 clusters: the interval is the whole line.
+    strict = estimate_did(frame, spec, alpha=0.01)
+    assert strict.ci_lower == -np.inf and strict.ci_upper == np.inf and not strict.supported
