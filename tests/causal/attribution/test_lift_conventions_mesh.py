@@ -1,0 +1,92 @@
+"""End to end (audit R26 F6, F11): a go-dark registered as ``liftos design --save`` registers
+it (its treated geos the dark ones) and recorded by EstimateEffect, and a heavy-up recorded as
+``liftos experiments record`` documents it (positive spend_delta and lift), both calibrate
+AnalyzeAttribution; before, the first was dropped as "no media in its geos and window" and the
+second as "a significantly negative lift"."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+import pytest
+from liftos.v1 import causal_pb2 as pb
+from liftos.v1 import causal_pb2_grpc as causal_grpc
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import ingestion_pb2 as ingestion_pb
+from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
+from liftos.v1 import marketing_data_pb2 as md_pb
+
+import sim
+
+from .records import world_mesh
+
+ORG = "conventions"
+
+
+def _date(text: str) -> common_pb.Date:
+    d = dt.date.fromisoformat(text[:10])
+    return common_pb.Date(year=d.year, month=d.month, day=d.day)
+
+
+@pytest.fixture(scope="module")
+def analysis(tmp_path_factory: pytest.TempPathFactory) -> tuple[pb.AttributionResult, dict]:
+    world = sim.simulate("demo", seed=0, dirt=False, n_geos=10)
+    e = world.experiments[0]
+    with world_mesh(tmp_path_factory.mktemp("mesh"), {ORG: world}) as services:
+        registry = ingestion_grpc.IngestionServiceStub(
+            grpc.insecure_channel(services["ingestion"].address)
+        )
+        causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(services["causal"].address))
+        # The simulator's holdout kept the channel on in its treatment geos; registered the
+        # go-dark way, the dark geos are the treated ones.
+        registry.CreateExperiment(ingestion_pb.CreateExperimentRequest(
+            experiment=md_pb.CausalExperiment(
+                org_id=ORG, experiment_id="dark", name="go-dark", channel=e["channel"],
+                start_date=_date(e["start_date"]), end_date=_date(e["end_date"]),
+                randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO,
+                treatment_units=e["control_units"], control_units=e["treatment_units"],
+                treatment_type=md_pb.TREATMENT_TYPE_HOLDOUT,
+                treatment_config=md_pb.TreatmentConfig(spend_multiplier=0.0),
+            )))  # fmt: skip
+        records = pb.RecordQuery(experiment_id="dark")
+        records.date_range.start_date.CopyFrom(_date(e["pre_period_start"]))
+        records.date_range.end_date.CopyFrom(_date(e["end_date"]))
+        estimate = causal.EstimateEffect(pb.EstimateEffectRequest(
+            org_id=ORG, method=pb.ESTIMATION_METHOD_AUTO, randomized=True, records=records,
+            roles=pb.EffectRoles(outcome="revenue", treatment="treated_post", unit="geo",
+                                 time="day"),
+            options=pb.EstimationOptions(refutation_simulations=10),
+            record_experiment_result=True,
+        ), timeout=120)  # fmt: skip
+        dark = estimate.recorded_result
+        assert dark.spend.amount == 0.0 and dark.lift_absolute < 0 < dark.spend_baseline
+        # A heavy-up of another channel, recorded from outside as the CLI's help says.
+        registry.CreateExperiment(ingestion_pb.CreateExperimentRequest(
+            experiment=md_pb.CausalExperiment(
+                org_id=ORG, experiment_id="heavy", name="heavy-up", channel="google_search",
+                start_date=_date(e["start_date"]), end_date=_date(e["end_date"]),
+                randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO,
+                treatment_units=e["treatment_units"], control_units=e["control_units"],
+                treatment_type=md_pb.TREATMENT_TYPE_BUDGET_INCREASE,
+            )))  # fmt: skip
+        registry.RecordExperimentResult(ingestion_pb.RecordExperimentResultRequest(
+            org_id=ORG, experiment_id="heavy", result=md_pb.ExperimentResult(
+                lift_absolute=60_000.0, lift_std_error=20_000.0, spend_delta=30_000.0,
+                spend_baseline=30_000.0, treatment_unit_count=5, control_unit_count=5,
+            )))  # fmt: skip
+        events = causal.AnalyzeAttribution(pb.AnalyzeAttributionRequest(org_id=ORG), timeout=300)
+        result = list(events)[-1].result
+    return result, {"channel": e["channel"]}
+
+
+def test_a_go_dark_and_a_heavy_up_both_calibrate(analysis) -> None:
+    result, e = analysis
+    checks = {c.experiment_id: c for c in result.calibration}
+    assert set(checks) == {"dark", "heavy"}, list(result.warnings)
+    assert not [w for w in result.warnings if "not used" in w]
+    # the dark cell's lift and the model's are both its outcome minus with the spend restored
+    assert checks["dark"].measured_lift < 0 and checks["dark"].predicted_lift < 0
+    assert checks["heavy"].measured_lift == 60_000.0 and checks["heavy"].predicted_lift > 0
+    (note,) = [w for w in result.warnings if w.startswith("lift test dark:")]
+    assert "took them dark" in note and e["channel"] in note
