@@ -22,7 +22,11 @@ and the forecast samples every source of error the horizon compounds:
   origins, how the residual moved over the next ``h`` days — added to today's residual, so
   growth, promotions, competitor bursts and macro swings arrive as often and as large as they
   did, and the interval widens with the horizon as far as the history says it should
-  (:func:`_residual_paths`). A year holds few independent h-day moves, so their spread is
+  (:func:`_residual_paths`). A path follows one origin's moves as far as the history runs,
+  then another's: the method is chosen from the history alone, never from the horizon
+  asked, so a day's interval is the same in a 28-day forecast as in a 56-day one and a longer
+  horizon's total never has the narrower interval (on a 120-day history the horizon once
+  switched it to an AR(1) from 54 days on, with a 30% narrower total). A year holds few independent h-day moves, so their spread is
   itself uncertain: each path's move is scaled by a Student-t factor on the moves' degrees of
   freedom (:func:`_move_scales`) — what makes the horizon's total honest, not only each day;
 - **a season the history cannot identify**: with less than a year, how the yearly season
@@ -59,6 +63,7 @@ Taylor & Letham (2018) for holiday and Fourier terms. Meridian's issue #810 (no 
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -83,8 +88,10 @@ _BLOCK_DAYS = 7
 _LEVEL_DAYS = 7
 # Days of the monthly level whose range sizes an unidentified season (_unseen_season).
 _SEASON_WINDOW = 28
-# Fewer historical forecast origins than this and the residual paths come from an AR(1).
+# The history's own residual moves need at least this many origins, each with a move of at
+# least _SEGMENT_DAYS (fewer days where the history is short; under a week: an AR(1)).
 _MIN_ORIGINS = 60
+_SEGMENT_DAYS = 28
 # The spread of the history's h-day moves is known from at least this many degrees of freedom
 # (a floor keeps a short history's t tails finite in the mean), and a path's scale factor is
 # read at quantiles from this one up (exp of a t's far tail would swamp the mean).
@@ -200,7 +207,8 @@ def _block_bootstrap(
 ) -> np.ndarray:
     """(n_paths, horizon) innovations in consecutive blocks of the history's own."""
     n_blocks = -(-horizon // _BLOCK_DAYS)
-    starts = rng.integers(0, max(u.size - _BLOCK_DAYS + 1, 1), (n_paths, n_blocks))
+    # Block by block (not path by path), so a path's first blocks do not depend on the horizon.
+    starts = rng.integers(0, max(u.size - _BLOCK_DAYS + 1, 1), (n_blocks, n_paths)).T
     idx = (starts[:, :, None] + np.arange(_BLOCK_DAYS)[None, None, :]) % u.size
     return u[idx].reshape(n_paths, -1)[:, :horizon]
 
@@ -239,6 +247,19 @@ def _level(resid: np.ndarray, usual: np.ndarray) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1.0), plain)
 
 
+def _shortest_move(n: int) -> int:
+    """Days the history's own moves run for at least, on a history of ``n`` days (0: too
+    short for them; the residual paths then come from an AR(1)).
+
+    Chosen from the history alone, never from the horizon asked: one history gives one model,
+    so a day's interval is the same in a 28-day forecast as in a 56-day one, and a longer
+    horizon's total holds the shorter one's. (Choosing by the horizon switched a 120-day
+    history to the AR(1) from 54 days on, whose total was 30% narrower than the 53-day one's.)
+    """
+    shortest = min(_SEGMENT_DAYS, n - _LEVEL_DAYS - _MIN_ORIGINS)
+    return shortest if shortest >= _BLOCK_DAYS else 0
+
+
 def _residual_paths(
     resid: np.ndarray,
     rho: float,
@@ -250,24 +271,41 @@ def _residual_paths(
 ) -> np.ndarray:
     """Future residual paths, (paths, horizon), from each path's last residual ``last``.
 
-    With enough history the steps are the history's own: from a random origin ``t0``, the
-    path moves from today's level as the residual moved from its level at ``t0`` over the
-    next ``h`` days, ``ē_T + (e_{t0+h} − ē_{t0})`` (``ē`` the mean of the last week, at both
-    ends alike, over its days outside promotions where ``usual`` marks them:
-    :func:`_level`). The level carries forward (no reversion to a
-    mean that holds the season and the growth of the past), and growth, promotions,
-    competitor bursts and macro swings arrive as often and as large as they did; an AR(1)
-    fitted to the residuals would blur a slow swing and a four-day promotion into one ρ.
-    With too little history, an AR(1) driven by block-resampled innovations.
+    With enough history (:func:`_shortest_move`) the steps are the history's own: from a
+    random origin ``t0``, the path moves from today's level as the residual moved from its
+    level at ``t0`` over the next ``h`` days, ``ē_T + (e_{t0+h} − ē_{t0})`` (``ē`` the mean
+    of the last week, at both ends alike, over its days outside promotions where ``usual``
+    marks them: :func:`_level`), for as long as the history runs past ``t0``; then it goes on
+    from the level it reached, ``ē_T + (ē_{T} − ē_{t0})`` (the history's end read at its
+    level), along the moves of another random origin, and so on. The level carries forward
+    (no reversion to a mean that holds the season and the growth of the past), and growth,
+    promotions, competitor bursts and macro swings arrive as often and as large as they did;
+    an AR(1) fitted to the residuals would blur a slow swing and a four-day promotion into
+    one ρ. With too little history, an AR(1) driven by block-resampled innovations.
+
+    The draws are made lag by lag from a generator of their own (one draw of ``rng``, whatever
+    the horizon), so a path's first days are the same whatever horizon it is drawn to.
     """
     n, paths = resid.size, last.size
-    origins = n - horizon
-    if origins - _LEVEL_DAYS >= _MIN_ORIGINS:
-        lags = np.arange(1, horizon + 1)
-        t0 = rng.integers(_LEVEL_DAYS - 1, origins, paths)
-        level = _level(resid, np.ones(n, bool) if usual is None else usual)[t0]
-        return last[:, None] + resid[t0[:, None] + lags[None, :]] - level[:, None]
-    u = _block_bootstrap(innov, paths, horizon, rng)
+    own = np.random.default_rng(int(rng.integers(0, 2**63)))
+    shortest = _shortest_move(n)
+    if shortest:
+        level = _level(resid, np.ones(n, bool) if usual is None else usual)
+        lags = np.arange(horizon)[None, :]
+        out = np.empty((paths, horizon))
+        base, filled = last.astype(np.float64), np.zeros(paths, dtype=np.int64)
+        while (filled < horizon).any():
+            checkpoint()
+            t0 = own.integers(_LEVEL_DAYS - 1, n - shortest, paths)
+            runs = n - 1 - t0  # days of history after the origin: at least `shortest`
+            step = lags - filled[:, None]  # 0 on the segment's first day
+            on = (step >= 0) & (step < runs[:, None])
+            day = np.clip(t0[:, None] + 1 + step, 0, n - 1)
+            out = np.where(on, base[:, None] + resid[day] - level[t0][:, None], out)
+            base = base + level[n - 1] - level[t0]
+            filled = filled + runs
+        return out
+    u = _block_bootstrap(innov, paths, horizon, own)
     e = np.empty((paths, horizon))
     for h in range(horizon):
         last = rho * last + u[:, h]
@@ -481,17 +519,24 @@ def predict_performance(
         # Less than a year: the season ahead is not identified; its move from today is drawn.
         resid = log_b - x @ np.linalg.lstsq(x, log_b, rcond=None)[0]
         log_paths += _unseen_season(resid, future, paths, rng)
+    # Each unknown effect below is drawn from a generator of its name's own, so the ones a
+    # longer horizon brings in do not change the draws of those a shorter one holds.
+    effects = int(rng.integers(0, 2**63))
+
+    def unknown(name: str, mean: float, sd: float) -> np.ndarray:
+        key = zlib.crc32(name.encode())
+        return np.random.default_rng([effects, key]).normal(mean, sd, (paths, 1))
+
     # A holiday the history has not seen has an unknown effect, not none: each path draws one
     # per holiday name (the same on every day it names), N(0, _UNSEEN_HOLIDAY_SD²) on the log.
     future_names = np.array([table.get(d, "") for d in days[n:]])
     for name in sorted(set(future_names) - set(seen) - {""}):
-        on = future_names == name
-        log_paths[:, on] += rng.normal(0.0, _UNSEEN_HOLIDAY_SD, (paths, 1))
+        log_paths[:, future_names == name] += unknown(f"holiday {name}", 0.0, _UNSEEN_HOLIDAY_SD)
     # A registered season the history cannot estimate: an unknown effect per path, the same on
     # every day of it — left out of the estimate (a factor of mean one), not assumed none.
-    for _, on in calendar.unseen:
-        sd = UNSEEN_SEASON_SD
-        log_paths[:, on] += rng.normal(-(sd**2) / 2.0, sd, (paths, 1))
+    sd = UNSEEN_SEASON_SD
+    for season, on in calendar.unseen:
+        log_paths[:, on] += unknown(f"season {season}", -(sd**2) / 2.0, sd)
     checkpoint()
     baseline = np.exp(log_paths)  # (paths, H)
     # The history pins the outcome, not its split: a draw with more media has had less
