@@ -42,6 +42,7 @@ from causal_svc import (
 from causal_svc.analyses import AnalysisStore, StoredAnalysis, new_analysis_id
 from causal_svc.attribution import stages
 from causal_svc.attribution.calendar import model_calendar
+from causal_svc.attribution.calibration import one_per_experiment
 from causal_svc.attribution.product_spend import product_spend_note
 from causal_svc.compute import ComputePool
 from causal_svc.convert import experiment_results as convert_results
@@ -377,8 +378,9 @@ class CausalService(causal_grpc.CausalServiceServicer):
         )
         q = dataclasses.replace(q, spec=dataclasses.replace(q.spec, country=calendar))
         usable, skipped = attribution.usable_lift_tests(panel, from_registry)
-        skipped = [*registered.skipped, *skipped]
-        tests = (*q.lift_tests, *usable)
+        merged, twice = one_per_experiment(q.lift_tests, usable)
+        skipped = [*registered.skipped, *skipped, *twice]
+        tests = tuple(merged)
         seconds = {"retrieve": time.perf_counter() - clock}
         yield _progress("retrieve", f"{agg.record_count:,} records → {panel.n_geos} geos × "
                         f"{panel.n_days} days × {panel.n_channels} channels"

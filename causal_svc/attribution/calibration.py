@@ -27,7 +27,13 @@ from mesh.runtime.quoting import shown_all
 
 from .panel import MediaPanel
 
-__all__ = ["LiftTest", "PreparedLift", "check_lift_tests", "usable_lift_tests"]
+__all__ = [
+    "LiftTest",
+    "PreparedLift",
+    "check_lift_tests",
+    "one_per_experiment",
+    "usable_lift_tests",
+]
 
 # Two tests of the same channel over overlapping geos and days whose lifts per unit of spend
 # differ by more than this many combined standard errors contradict each other (p < 0.001).
@@ -383,3 +389,48 @@ def usable_lift_tests(
             continue
         kept.append(t)
     return kept, warnings
+
+
+def one_per_experiment(
+    requested: Sequence[LiftTest], registered: Sequence[LiftTest]
+) -> tuple[list[LiftTest], list[str]]:
+    """The lift tests with each experiment once, and a warning for each copy left out.
+
+    A test passed with the request and held in the registry (PyMC-Marketing's habit: add the
+    tests you have) is one experiment, not two: counted twice it narrowed the calibrated
+    interval by a quarter from no new information (audit R26 F2). The registry's copy is kept:
+    it carries the experiment's treated geos, which a request's result cannot name. Requested
+    tests without an experiment id (named by their position) are never merged."""
+    held = {t.name: t for t in registered if t.name}
+    kept: list[LiftTest] = []
+    used: set[str] = set()
+    seen: dict[str, int] = {}
+    warnings = []
+    for i, t in enumerate(requested):
+        where = f"calibration[{i}]"
+        if t.name in held and t.name not in used:
+            # In the request's place, so that a refusal of a later test names its own index.
+            mine = held[t.name]
+            used.add(t.name)
+            seen[t.name] = i
+            kept.append(mine)
+            differs = (t.lift, t.stderr) != (mine.lift, mine.stderr)
+            warnings.append(
+                f"lift test {t.name} was passed as {where} and is held in the registry: it is "
+                "counted once, as the registry holds it"
+                + (f" (over its {len(mine.geos)} treated geos)" if mine.geos else "")
+                + (f"; the request's copy ({t.lift:,.0f} ± {t.stderr:,.0f}) differs from the "
+                   f"registry's ({mine.lift:,.0f} ± {mine.stderr:,.0f}): record the result "
+                   "again to replace it" if differs else "")
+            )  # fmt: skip
+            continue
+        if t.name != where and t.name in seen:
+            warnings.append(
+                f"lift test {t.name} is passed twice (calibration[{seen[t.name]}] and {where}): "
+                f"it is counted once, as calibration[{seen[t.name]}]"
+                + (", as the registry holds it" if t.name in used else "")
+            )
+            continue
+        seen[t.name] = i
+        kept.append(t)
+    return [*kept, *(t for t in registered if t.name not in used)], warnings

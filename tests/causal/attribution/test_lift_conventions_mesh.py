@@ -2,11 +2,13 @@
 it (its treated geos the dark ones) and recorded by EstimateEffect, and a heavy-up recorded as
 ``liftos experiments record`` documents it (positive spend_delta and lift), both calibrate
 AnalyzeAttribution; before, the first was dropped as "no media in its geos and window" and the
-second as "a significantly negative lift"."""
+second as "a significantly negative lift". And (F2) a registry test passed again with the
+request is counted once, with a warning saying which copy is used."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -30,7 +32,7 @@ def _date(text: str) -> common_pb.Date:
 
 
 @pytest.fixture(scope="module")
-def analysis(tmp_path_factory: pytest.TempPathFactory) -> tuple[pb.AttributionResult, dict]:
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]:
     world = sim.simulate("demo", seed=0, dirt=False, n_geos=10)
     e = world.experiments[0]
     with world_mesh(tmp_path_factory.mktemp("mesh"), {ORG: world}) as services:
@@ -75,13 +77,18 @@ def analysis(tmp_path_factory: pytest.TempPathFactory) -> tuple[pb.AttributionRe
                 lift_absolute=60_000.0, lift_std_error=20_000.0, spend_delta=30_000.0,
                 spend_baseline=30_000.0, treatment_unit_count=5, control_unit_count=5,
             )))  # fmt: skip
-        events = causal.AnalyzeAttribution(pb.AnalyzeAttributionRequest(org_id=ORG), timeout=300)
-        result = list(events)[-1].result
-    return result, {"channel": e["channel"]}
+        yield services["causal"].address, e
 
 
-def test_a_go_dark_and_a_heavy_up_both_calibrate(analysis) -> None:
-    result, e = analysis
+def _analyze(address: str, *calibration: md_pb.ExperimentResult) -> pb.AttributionResult:
+    causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(address))
+    request = pb.AnalyzeAttributionRequest(org_id=ORG, calibration=calibration)
+    return list(causal.AnalyzeAttribution(request, timeout=300))[-1].result
+
+
+def test_a_go_dark_and_a_heavy_up_both_calibrate(mesh) -> None:
+    address, e = mesh
+    result = _analyze(address)
     checks = {c.experiment_id: c for c in result.calibration}
     assert set(checks) == {"dark", "heavy"}, list(result.warnings)
     assert not [w for w in result.warnings if "not used" in w]
@@ -90,3 +97,22 @@ def test_a_go_dark_and_a_heavy_up_both_calibrate(analysis) -> None:
     assert checks["heavy"].measured_lift == 60_000.0 and checks["heavy"].predicted_lift > 0
     (note,) = [w for w in result.warnings if w.startswith("lift test dark:")]
     assert "took them dark" in note and e["channel"] in note
+
+
+def test_a_registry_test_passed_again_is_counted_once(mesh) -> None:
+    address, e = mesh
+    again = md_pb.ExperimentResult(
+        experiment_id="heavy", channel="google_search", lift_absolute=60_000.0,
+        lift_std_error=20_000.0, spend_delta=30_000.0, spend_baseline=30_000.0,
+    )  # fmt: skip
+    again.window.start_date.CopyFrom(_date(e["start_date"]))
+    again.window.end_date.CopyFrom(_date(e["end_date"]))
+    result = _analyze(address, again, again)
+    assert sorted(c.experiment_id for c in result.calibration) == ["dark", "heavy"]
+    said = [w for w in result.warnings if w.startswith("lift test heavy")]
+    assert said == [
+        "lift test heavy was passed as calibration[0] and is held in the registry: it is counted "
+        "once, as the registry holds it (over its 5 treated geos)",
+        "lift test heavy is passed twice (calibration[0] and calibration[1]): it is counted "
+        "once, as calibration[0], as the registry holds it",
+    ]
