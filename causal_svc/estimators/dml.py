@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy import linalg
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import (
     GradientBoostingClassifier,
@@ -34,6 +35,7 @@ from causal_svc.errors import InsufficientData, InvalidSpec, SingularDesign
 
 from ._dml_design import Segment, design_matrix, segments
 from ._inference import coefficient, interval
+from ._propensity import fit_propensity
 from ._reuse import PartiallingOut, dr_ate, dr_scores, weighted_mean
 from ._unused_roles import unused_role_warnings
 from .result import (
@@ -77,6 +79,8 @@ ASSUMPTIONS = (
 )
 
 _EXTREME_PROPENSITY = 0.05
+# At this share of extreme out-of-fold propensities there is no overlap left: refuse.
+_NO_OVERLAP = 0.99
 # Nuisance learners. Shallow, slow-learning, subsampled boosting fitted both Y and T best out of
 # fold on NHEFS, and fastest; sklearn's plain (not Hist) boosting avoids OpenMP
 # oversubscription in the single-threaded workers.
@@ -170,9 +174,12 @@ def estimate_dml(
         Missing roles/columns, wrong types, missing values, constant treatment or outcome,
         clustered errors or instruments requested, bad options.
     InsufficientData
-        Fewer than 20 rows, or a treatment arm smaller than ``n_folds``.
+        Fewer than 20 rows, a treatment arm smaller than ``n_folds``, or (reason
+        PERFECT_SEPARATION) a covariate that separates a 0/1 treatment's arms by itself, or
+        out-of-fold propensities at 0 or 1 for at least 99% of rows.
     SingularDesign
-        The covariates predict the treatment (almost) exactly out of fold.
+        The covariates predict the treatment (almost) exactly out of fold, or a covariate is a
+        linear function of a continuous treatment.
 
     Notes
     -----
@@ -401,7 +408,8 @@ def _prepare(
                 f"treatment arms: the smaller arm has {smaller} rows < {n_folds} folds",
                 subject="treatment arms",
             )
-    W, _ = design_matrix(frame, list(spec.covariates), "covariates", drop_first=True)
+    W, w_names = design_matrix(frame, list(spec.covariates), "covariates", drop_first=True)
+    _refuse_treatment_proxies(W, w_names, T, binary, spec.treatment)
     X = None
     groups: list[Segment] = []
     if spec.effect_modifiers:
@@ -410,6 +418,69 @@ def _prepare(
         )
         groups = segments(frame, list(spec.effect_modifiers), n_bins, max_categories)
     return _Data(Y, T, W, X, positive_weights(frame, spec), binary, groups)
+
+
+def _refuse_treatment_proxies(
+    w: np.ndarray, names: list[str], t: np.ndarray, binary: bool, treatment: str
+) -> None:
+    """Refuse a covariate that by itself reproduces the treatment.
+
+    A 0/1 treatment that one covariate separates (every treated row on one side of a value,
+    every control on the other) has no overlap: the propensity is 0 or 1 everywhere and the
+    doubly robust score's clipped denominator manufactures a number with a tiny standard error
+    (a copy of the treatment gave 17.6 ± 0.05 where the effect was 0.5; R27-F2). aipw, ipw and
+    matching refuse such data; so does dml. A continuous treatment that a covariate equals up
+    to scale leaves nothing to identify the effect either.
+    """
+    for j, name in enumerate(names):
+        column = w[:, j]
+        if binary:
+            treated, control = column[t == 1], column[t == 0]
+            if treated.min() > control.max() or treated.max() < control.min():
+                side = ">" if treated.min() > control.max() else "<"
+                cut = control.max() if side == ">" else control.min()
+                raise InsufficientData(
+                    f"covariate {name!r} separates treated from control units by itself (every "
+                    f"treated row has {name} {side} {cut:g}, no control row does): the "
+                    "propensity score is 0 or 1 and there is no overlap to compare. If it is a "
+                    f"copy of {treatment!r} or decided by it, drop it from the covariates",
+                    subject=role_field("covariates"),
+                    reason="PERFECT_SEPARATION",
+                )
+        elif not binary and np.ptp(column) > 0 and abs(np.corrcoef(column, t)[0, 1]) > 1 - 1e-9:
+            raise SingularDesign(
+                f"covariate {name!r} is a linear function of the treatment {treatment!r} "
+                "(correlation 1): no treatment variation is left once it is adjusted for; drop "
+                "it from the covariates",
+                subject=role_field("treatment"),  # as the out-of-fold exact-fit refusal
+            )
+    if binary:
+        _refuse_linear_separation(w, t, treatment)
+
+
+def _refuse_linear_separation(w: np.ndarray, t: np.ndarray, treatment: str) -> None:
+    """Refuse covariates that together separate the arms by a hyperplane, as aipw and ipw do
+    (their logistic propensity model has no maximum then); constant and linearly dependent
+    columns, which the nuisance learners tolerate, are left out of this test."""
+    kept = w[:, np.ptp(w, axis=0) > 0]
+    if kept.shape[1] == 0:
+        return
+    centred = kept - kept.mean(axis=0)
+    _, r, pivots = linalg.qr(centred, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    rank = int((diag > 1e-10 * diag[0]).sum())
+    try:
+        fit_propensity(kept[:, np.sort(pivots[:rank])], t)
+    except SingularDesign:
+        return  # what is left is still degenerate for the logit: the learners decide
+    except InsufficientData as exc:
+        raise InsufficientData(
+            f"the covariates together (almost) perfectly separate treated from control units "
+            f"of {treatment!r}: the propensity score is 0 or 1 and there is no overlap to "
+            "compare; drop covariates that are decided by the treatment or stand in for it",
+            subject=role_field("covariates"),
+            reason="PERFECT_SEPARATION",
+        ) from exc
 
 
 def _regressor(name: NuisanceModel, seed: int) -> BaseEstimator:
@@ -456,6 +527,17 @@ def _first_stage(
         p = np.where(t_res > 0, 1 - t_res, -t_res)
         extreme = float(np.mean((p < _EXTREME_PROPENSITY) | (p > 1 - _EXTREME_PROPENSITY)))
         statistics["extreme_propensity_share"] = extreme
+        if extreme >= _NO_OVERLAP:
+            # Nearly every propensity at 0 or 1: the scores' clipped denominator, not the
+            # data, would set the estimate (R27-F2); aipw and ipw refuse such data too.
+            raise InsufficientData(
+                f"the covariates predict treatment {spec.treatment!r} almost exactly: "
+                f"{extreme:.1%} of out-of-fold propensities lie outside [{_EXTREME_PROPENSITY}, "
+                f"{1 - _EXTREME_PROPENSITY}], so there is no overlap to compare; drop "
+                "covariates that are decided by the treatment or stand in for it",
+                subject=role_field("covariates"),
+                reason="PERFECT_SEPARATION",
+            )
         rule = (
             f"{extreme:.1%} of out-of-fold propensities lie outside "
             f"[{_EXTREME_PROPENSITY}, {1 - _EXTREME_PROPENSITY}] (fails above 20%, warns above 5%)"

@@ -258,3 +258,34 @@ def test_binary_headline_is_the_ate_not_the_variance_weighted_effect() -> None:
         min_propensity=1e-6,
     ).fit(frame["y"].to_numpy(), t, X=None, W=x[:, None])
     assert abs(est.point_estimate - float(np.squeeze(reference.ate()))) < 0.5 * est.stderr
+
+
+def test_a_copy_of_the_treatment_among_the_covariates_is_refused() -> None:
+    """R27-F2: a "was treated" flag exported twice under two names answered 17.6 (95% CI
+    17.56 to 17.67) for an effect of 0.5, where aipw, ipw and matching refuse."""
+    frame = _small().assign(tcopy=lambda f: f["t"])
+    spec = EffectSpec(outcome="y", treatment="t", covariates=("w", "tcopy"))
+    with pytest.raises(InsufficientData, match="'tcopy' separates treated") as err:
+        estimate_dml(frame, spec)
+    assert err.value.reason == "PERFECT_SEPARATION" and err.value.subject == "roles.covariates"
+    dose = _small().assign(dose=lambda f: f["w"] + f["t"], twice=lambda f: 3 * f["dose"] - 1)
+    continuous = EffectSpec(outcome="y", treatment="dose", covariates=("w", "twice"))
+    with pytest.raises(SingularDesign, match="'twice' is a linear function"):
+        estimate_dml(dose, continuous)
+
+
+def test_covariates_that_separate_the_arms_together_are_refused() -> None:
+    # Neither covariate separates the arms alone; together they decide treatment exactly.
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=400), rng.normal(size=400)
+    t = (a + b > 0).astype(int)
+    frame = pd.DataFrame({"y": a + b + 0.5 * t + rng.normal(size=400), "t": t, "a": a, "b": b})
+    spec = EffectSpec(outcome="y", treatment="t", covariates=("a", "b"))
+    with pytest.raises(InsufficientData, match=r"together \(almost\) perfectly separate") as err:
+        estimate_dml(frame, spec)
+    assert err.value.reason == "PERFECT_SEPARATION"
+    # Not linearly separable, but decided by a: the learners put every propensity at 0 or 1.
+    band = frame.assign(t=(np.abs(a) < 0.7).astype(int))
+    with pytest.raises(InsufficientData, match="predict treatment 't' almost exactly") as err:
+        estimate_dml(band, spec)
+    assert err.value.reason == "PERFECT_SEPARATION"
