@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mesh.cli.processes import Mesh, PortsInUse, fresh_health
-from mesh.runtime.config import DEFAULT_DATA_DIR, DEFAULT_PORTS, PeerConfig
+from mesh.runtime.config import (
+    DEFAULT_PORTS,
+    PeerConfig,
+    add_data_dir_argument,
+    add_host_argument,
+    add_log_level_argument,
+    env_service_ports,
+)
 from mesh.sdk.client import LiftOS
 from mesh.sdk.failures import RpcFailure
 
@@ -42,13 +49,17 @@ def _add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    try:  # the services' own defaults: LIFTOS_<SERVICE>_PORT, unless --base-port
+        ports = _ports(args.base_port) if args.base_port is not None else env_service_ports()
+    except ValueError as exc:
+        raise SystemExit(f"liftos up: {exc}") from None
     os.umask(0o077)  # the data dir, logs and everything the services write: owner only
     for flag, env in ((args.llm_url, "LIFTOS_LLM_URL"), (args.llm_model, "LIFTOS_LLM_MODEL"),
                       (args.store, "LIFTOS_MEMORY_STORE")):  # fmt: skip
         if flag:
             os.environ[env] = flag  # the service processes inherit them
     mesh = Mesh(
-        args.data_dir, host=args.host, ports=_ports(args.base_port), log_level=args.log_level,
+        args.data_dir, host=args.host, ports=ports, log_level=args.log_level,
         tls_dir=args.tls_dir, replicas=args.replicas, metrics_port=args.metrics_port,
     )  # fmt: skip
     peers = PeerConfig(**{s: mesh.address(s) for s in DEFAULT_PORTS})
@@ -136,10 +147,20 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="liftos", description="LiftOS causal mesh")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="run all five services until Ctrl-C")
-    up.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    _add_mesh_arguments(up)
-    up.add_argument("--log-level", default="INFO")
+    up = sub.add_parser(
+        "up", help="run all five services until Ctrl-C",
+        description="Run all five services until Ctrl-C. Each flag left out takes the "
+        "services' own environment fallback (LIFTOS_DATA_DIR, LIFTOS_HOST, LIFTOS_LOG_LEVEL, "
+        "LIFTOS_<SERVICE>_PORT, LIFTOS_METRICS_PORT), as `python -m <service>_svc` does.",
+    )  # fmt: skip
+    # the services' flags with their env fallbacks (mesh.runtime.config), passed on to each
+    add_data_dir_argument(up)
+    add_host_argument(up)
+    up.add_argument(
+        "--base-port", type=int, default=None,
+        help="services on BASE..BASE+4 (default: each LIFTOS_<SERVICE>_PORT, else 50051-50055)",
+    )  # fmt: skip
+    add_log_level_argument(up)
     up.add_argument(
         "--tls-dir", type=Path, default=None,
         help="certificates from `liftos certs`: TLS, and mTLS between the services",

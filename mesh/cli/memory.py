@@ -26,7 +26,7 @@ from types import FrameType
 from typing import Any
 
 from mesh.cli.processes import _die_with
-from mesh.runtime.config import DEFAULT_DATA_DIR
+from mesh.runtime.config import add_data_dir_argument
 
 # Signals the CLI passes on to the importer (a terminal's Ctrl-C, a job runner's stop).
 FORWARDED = (signal.SIGINT, signal.SIGTERM)
@@ -39,7 +39,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
         "import", help="store length-delimited WriteRequests into a data dir, server stopped"
     )
     imp.add_argument("input", help="file of length-delimited WriteRequest messages; - for stdin")
-    imp.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+    add_data_dir_argument(imp)  # memory's: LIFTOS_DATA_DIR as the service reads it
     imp.add_argument("--store", default=None, help="record store URL (LIFTOS_MEMORY_STORE)")
     imp.add_argument("--every", type=int, default=100, help="progress every N messages")
     imp.set_defaults(func=cmd_import)
@@ -49,7 +49,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     # memory's own code in its own process, as `liftos up` runs the services: the CLI is a
     # client and imports no service module (DESIGN.md, Layout); stdin and output pass through
     argv = [sys.executable, "-m", "memory_svc.bulk_import", args.input]
-    argv += ["--data-dir", args.data_dir, "--every", str(args.every)]
+    argv += ["--data-dir", str(args.data_dir), "--every", str(args.every)]
     argv += ["--store", args.store] if args.store else []
     # Its own process group, so a terminal's Ctrl-C reaches it once, through this process,
     # rather than twice (from the terminal and forwarded), which would cut short its saving of

@@ -30,9 +30,10 @@ import argparse
 import ipaddress
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from mesh.runtime.auth import AuthConfig
 
@@ -70,6 +71,123 @@ def org_share(max_inflight: int) -> int:
 
 REFLECTION_MODES = ("open", "auth", "off")
 _TRUE = ("1", "true", "yes")
+
+
+N = TypeVar("N", int, float)
+
+
+class EnvValue(str):
+    """A flag's default read from the environment variable ``name``. Argparse converts a string
+    default with the flag's ``type`` only after parsing (so a mistyped variable never stops
+    ``--help``, and a flag given on the command line wins without it being read), and the
+    converters below then name the variable rather than the flag."""
+
+    name: str
+
+    def __new__(cls, value: str, name: str) -> EnvValue:
+        text = super().__new__(cls, value)
+        text.name = name
+        return text
+
+
+def env_default(name: str, default: object = None) -> object:
+    """The default of the flag whose environment variable is ``name``: its value (an
+    :class:`EnvValue`) where set and not empty, else ``default``."""
+    raw = os.environ.get(name, "")
+    return EnvValue(raw, name) if raw else default
+
+
+def _whole_number(low: int, high: int, expected: str) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole number in [low, high] whose error names the variable a
+    default came from (``LIFTOS_MAX_INFLIGHT='abc' is not …``), or the value given."""
+
+    def convert(text: str) -> int:
+        try:
+            value: int | None = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            said = f"{text.name}={str(text)!r}" if isinstance(text, EnvValue) else repr(text)
+            raise argparse.ArgumentTypeError(f"{said} is not {expected}")
+        return value
+
+    convert.__name__ = expected  # argparse's fallback message says "invalid <name> value"
+    return convert
+
+
+# Ports a service binds: 0 asks for any free one (tests; the metrics endpoint).
+port_number = _whole_number(0, 65535, "a port (0-65535)")
+positive_number = _whole_number(1, 2**31 - 1, "a whole number of at least 1")
+
+
+def port_variable(service: str) -> str:
+    """The environment variable that names ``service``'s port."""
+    return f"LIFTOS_{service.upper()}_PORT"
+
+
+def env_number(name: str, default: N, cast: Callable[[str], N]) -> N:
+    """``cast`` of the environment variable ``name`` (``default`` when unset or empty), for
+    settings that are no flag; a value ``cast`` refuses is a ValueError naming the variable,
+    its value and what it should be."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return cast(raw)
+    except ValueError:
+        expected = "a whole number" if cast is int else "a number"
+        raise ValueError(f"{name}={raw!r} is not {expected}") from None
+
+
+def env_service_ports() -> dict[str, int]:
+    """Each service's port as its ``LIFTOS_<SERVICE>_PORT`` says (else the default), for a
+    launcher (``liftos up``) that must know the ports before the services bind them; a value
+    that is not a port 1-65535 is a ValueError naming the variable."""
+    ports = {}
+    for service, default in DEFAULT_PORTS.items():
+        name = port_variable(service)
+        raw = os.environ.get(name, "").strip()
+        if not raw:
+            ports[service] = default
+        elif raw.isdigit() and 1 <= int(raw) <= 65535:
+            ports[service] = int(raw)
+        else:
+            raise ValueError(f"{name}={raw!r} is not a port (1-65535)")
+    return ports
+
+
+def add_host_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        default=env_default("LIFTOS_HOST", "127.0.0.1"),
+        help="the address to serve on (env LIFTOS_HOST; default 127.0.0.1)",
+    )
+
+
+def add_data_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=env_default("LIFTOS_DATA_DIR", DEFAULT_DATA_DIR),
+        help=f"where the services keep their state (env LIFTOS_DATA_DIR; default {DEFAULT_DATA_DIR})",
+    )
+
+
+def add_log_level_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log-level",
+        default=env_default("LIFTOS_LOG_LEVEL", "INFO"),
+        help="env LIFTOS_LOG_LEVEL; default INFO",
+    )
+
+
+def add_metrics_port_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "--metrics-port",
+        type=port_number,
+        default=env_default("LIFTOS_METRICS_PORT"),
+        help=help_text,
+    )
 
 
 def _env_addr(service: str) -> str:
@@ -164,18 +282,16 @@ class ServerConfig:
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, service: str) -> None:
-    """The flags every ``python -m <svc>`` takes."""
-    parser.add_argument("--host", default=os.environ.get("LIFTOS_HOST", "127.0.0.1"))
+    """The flags every ``python -m <svc>`` takes, each with its ``LIFTOS_*`` fallback (the
+    ``env_default`` and ``add_*_argument`` helpers above, which ``liftos up`` shares)."""
+    add_host_argument(parser)
     parser.add_argument(
         "--port",
-        type=int,
-        default=int(os.environ.get(f"LIFTOS_{service.upper()}_PORT", DEFAULT_PORTS[service])),
+        type=port_number,
+        default=env_default(port_variable(service), DEFAULT_PORTS[service]),
+        help=f"env {port_variable(service)}; default {DEFAULT_PORTS[service]}",
     )
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=Path(os.environ.get("LIFTOS_DATA_DIR", DEFAULT_DATA_DIR)),
-    )
+    add_data_dir_argument(parser)
     for peer in SERVICES:
         if peer != service:
             parser.add_argument(
@@ -184,7 +300,7 @@ def add_server_arguments(parser: argparse.ArgumentParser, service: str) -> None:
                 help=f"{peer} service target (env LIFTOS_{peer.upper()}_ADDR): host:port, or "
                 "replicas as ipv4:HOST:PORT,HOST:PORT or dns:///NAME:PORT",
             )
-    parser.add_argument("--log-level", default=os.environ.get("LIFTOS_LOG_LEVEL", "INFO"))
+    add_log_level_argument(parser)
     parser.add_argument(
         "--tls-cert", default=os.environ.get("LIFTOS_TLS_CERT", ""), help="PEM certificate chain"
     )
@@ -209,25 +325,22 @@ def add_server_arguments(parser: argparse.ArgumentParser, service: str) -> None:
         help="on a non-loopback address, serve API keys without TLS (keys cross in clear) or "
         "no keys at all (an open mesh: any client acts for any org)",
     )
-    metrics_port = os.environ.get("LIFTOS_METRICS_PORT", "")
-    parser.add_argument(
-        "--metrics-port",
-        type=int,
-        default=metrics_port or None,  # argparse reads a string default with type=int
-        help="serve Prometheus metrics on http://HOST:PORT/metrics (env LIFTOS_METRICS_PORT; "
+    add_metrics_port_argument(
+        parser,
+        "serve Prometheus metrics on http://HOST:PORT/metrics (env LIFTOS_METRICS_PORT; "
         "default off)",
     )
     parser.add_argument(
         "--max-inflight",
-        type=int,
-        default=int(os.environ.get("LIFTOS_MAX_INFLIGHT", DEFAULT_MAX_INFLIGHT)),
-        help="calls in flight before RESOURCE_EXHAUSTED (health aside)",
+        type=positive_number,
+        default=env_default("LIFTOS_MAX_INFLIGHT", DEFAULT_MAX_INFLIGHT),
+        help="calls in flight before RESOURCE_EXHAUSTED, health aside (env LIFTOS_MAX_INFLIGHT; "
+        f"default {DEFAULT_MAX_INFLIGHT})",
     )
-    per_org = os.environ.get("LIFTOS_MAX_INFLIGHT_PER_ORG", "")
     parser.add_argument(
         "--max-inflight-per-org",
-        type=int,
-        default=per_org or None,  # argparse reads a string default with type=int
+        type=positive_number,
+        default=env_default("LIFTOS_MAX_INFLIGHT_PER_ORG"),
         help="of those, how many the keys of one org may hold (env LIFTOS_MAX_INFLIGHT_PER_ORG; "
         "default a quarter of --max-inflight)",
     )
