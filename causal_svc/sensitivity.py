@@ -32,6 +32,7 @@ __all__ = [
     "adjusted_estimate",
     "adjusted_se",
     "benchmark_bounds",
+    "benchmarks",
     "e_value",
     "e_value_ci",
     "partial_r2",
@@ -78,6 +79,9 @@ class SensitivityFigures:
     q: float
     alpha: float
     benchmarks: tuple[BenchmarkBound, ...] = ()
+    # Named covariates that could not serve as benchmarks, each with why ("constant", …): a
+    # check must not read their absence as "no covariates" (R27-F3).
+    unbenchmarked: tuple[tuple[str, str], ...] = ()
 
     def as_statistics(self) -> dict[str, float]:
         """Named scalars for ``EffectEstimate.statistics`` (figures that exist only)."""
@@ -205,33 +209,63 @@ def benchmark_bounds(
     covariates: Sequence[str] | None = None,
     k: float = 1.0,
 ) -> tuple[BenchmarkBound, ...]:
-    """Bounds using each observed numeric covariate as a benchmark of confounder strength.
+    """Bounds using each observed numeric covariate as a benchmark of confounder strength
+    (:func:`benchmarks`, without the covariates it could not use)."""
+    return benchmarks(frame, spec, estimate, dof, covariates=covariates, k=k)[0]
 
-    Partial R² of covariate X_j come from two OLS fits on ``frame``: outcome on treatment and all
-    covariates (``R²_{Y~Xj|D,X−j}``) and treatment on all covariates (``R²_{D~Xj|X−j}``), each
-    ``t²/(t² + dof)``. Non-numeric covariates are not used as benchmarks.
+
+def benchmarks(
+    frame: pd.DataFrame,
+    spec: EffectSpec,
+    estimate: EffectEstimate,
+    dof: float,
+    *,
+    covariates: Sequence[str] | None = None,
+    k: float = 1.0,
+) -> tuple[tuple[BenchmarkBound, ...], tuple[tuple[str, str], ...]]:
+    """Bounds using each observed numeric covariate as a benchmark of confounder strength, and
+    the named covariates that could not serve, with why.
+
+    Partial R² of covariate X_j come from two OLS fits on ``frame``: outcome on treatment and the
+    benchmarkable covariates (``R²_{Y~Xj|D,X−j}``) and treatment on them (``R²_{D~Xj|X−j}``),
+    each ``t²/(t² + dof)``. Non-numeric, constant and linearly dependent covariates (on the
+    treatment and the covariates before them) are left out of both fits and listed: one
+    constant column used to remove every benchmark, and the check then passed on the 5%
+    robustness-value rule as if there had been no covariates (R27-F3).
     """
     names = set(covariates if covariates is not None else spec.covariates)
+    skipped: list[tuple[str, str]] = [
+        (c, "not numeric")
+        for c in spec.covariates
+        if c in names and not pd.api.types.is_numeric_dtype(frame[c])
+    ]
     usable = [c for c in spec.covariates if pd.api.types.is_numeric_dtype(frame[c])]
     if not usable or not np.isfinite(estimate.stderr) or estimate.stderr <= 0:
-        return ()
+        return (), tuple(skipped)
     data = frame[[spec.outcome, spec.treatment, *usable]].dropna().to_numpy(dtype=float)
-    y, d, x = data[:, 0], data[:, 1], data[:, 2:]
+    y, d = data[:, 0], data[:, 1]
+    kept, dropped = _independent_columns(d, data[:, 2:], usable)
+    skipped.extend((c, why) for c, why in dropped if c in names)
+    x = data[:, 2:][:, [usable.index(c) for c in kept]]
+    if not kept:
+        return (), tuple(skipped)
     ones = np.ones((len(data), 1))
     t_y = _ols_t(np.hstack([ones, d[:, None], x]), y)
     t_d = _ols_t(np.hstack([ones, x]), d)
-    if t_y is None or t_d is None:
-        return ()  # collinear covariates: no benchmark rather than a made-up one
+    if t_y is None or t_d is None:  # too few rows for the fits
+        skipped.extend((c, "too few rows to fit") for c in kept if c in names)
+        return (), tuple(skipped)
     t_y, t_d = t_y[2:], t_d[1:]
     dof_y = len(data) - x.shape[1] - 2
     dof_d = len(data) - x.shape[1] - 1
     crit = abs(stats.t.ppf(estimate.alpha / 2, dof))
     bounds = []
-    for j, name in enumerate(usable):
+    for j, name in enumerate(kept):
         if name not in names:
             continue
         bound = partial_r2_bound(partial_r2(t_d[j], dof_d), partial_r2(t_y[j], dof_y), kd=k)
         if bound is None:
+            skipped.append((name, f"{k:g}× its strength would explain all the treatment"))
             continue
         r2dz, r2yz = bound
         adj = adjusted_estimate(estimate.point_estimate, estimate.stderr, dof, r2dz, r2yz)
@@ -241,7 +275,43 @@ def benchmark_bounds(
         adj_t = adj / adj_se if adj_se > 0 else math.copysign(math.inf, adj)
         gone = bool(lo <= 0 <= hi or np.sign(adj) != np.sign(estimate.point_estimate))
         bounds.append(BenchmarkBound(name, k, r2dz, r2yz, adj, adj_se, adj_t, lo, hi, gone))
-    return tuple(bounds)
+    return tuple(bounds), tuple(skipped)
+
+
+def _independent_columns(
+    d: np.ndarray, x: np.ndarray, names: list[str]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """The covariates, in order, that add a direction to (1, treatment, the ones kept before),
+    and the others with why: "constant", "(a linear function of) the treatment", or "a linear
+    combination of the treatment and <earlier covariates>"."""
+    basis = [np.ones(len(d)) / math.sqrt(len(d))]
+    d_c = d - d.mean()
+    if np.linalg.norm(d_c) > 0:
+        basis.append(d_c / np.linalg.norm(d_c))
+    kept: list[str] = []
+    dropped: list[tuple[str, str]] = []
+    for j, name in enumerate(names):
+        column = x[:, j]
+        if np.ptp(column) == 0:
+            dropped.append((name, "constant"))
+            continue
+        scale = 1e-8 * np.linalg.norm(column - column.mean())
+        if np.linalg.norm(_residual(column, basis[:2])) <= scale:
+            dropped.append((name, "(a linear function of) the treatment"))
+            continue
+        rest = _residual(_residual(column, basis), basis)  # twice: Gram–Schmidt drifts
+        if np.linalg.norm(rest) <= scale:
+            dropped.append((name, f"a linear combination of the treatment and {', '.join(kept)}"))
+            continue
+        basis.append(rest / np.linalg.norm(rest))
+        kept.append(name)
+    return kept, dropped
+
+
+def _residual(column: np.ndarray, basis: list[np.ndarray]) -> np.ndarray:
+    """``column`` less its projection on the orthonormal ``basis``."""
+    q = np.column_stack(basis)
+    return column - q @ (q.T @ column)
 
 
 def _ols_t(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
@@ -335,9 +405,12 @@ def sensitivity_figures(
         ev, ev_ci = e_value(rr), e_value_ci(rr_lo, rr_hi)
 
     bounds: tuple[BenchmarkBound, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
     if frame is not None and spec is not None and dof is not None and dof > 1:
-        bounds = benchmark_bounds(frame, spec, estimate, dof, covariates=benchmark, k=k)
-    return SensitivityFigures(ev, ev_ci, rr, scale, r2, rv, rv_a, dof, exact, q, alpha, bounds)
+        bounds, skipped = benchmarks(frame, spec, estimate, dof, covariates=benchmark, k=k)
+    return SensitivityFigures(
+        ev, ev_ci, rr, scale, r2, rv, rv_a, dof, exact, q, alpha, bounds, skipped
+    )
 
 
 def _dof(

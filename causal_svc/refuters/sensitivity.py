@@ -35,8 +35,9 @@ def sensitivity_check(
     """A SENSITIVITY check saying in words how strong a confounder would have to be.
 
     Outcome: PASSED when no benchmark-sized confounder (``k`` × the strongest observed covariate)
-    would explain the effect away, or, with no benchmark, when RV_q,α ≥ ``rv_threshold``;
-    WARNING (fragile) otherwise; SKIPPED for designs that do not rest on "no unmeasured
+    would explain the effect away, or, with no covariates at all, when RV_q,α ≥
+    ``rv_threshold``; WARNING (fragile) otherwise, and when covariates were named but none
+    could serve as a benchmark (non-numeric, constant, collinear: the text lists them); SKIPPED for designs that do not rest on "no unmeasured
     confounding" and for estimates with nothing significant to explain away. ``statistic`` is
     RV_q,α, ``threshold`` the strongest benchmark's partial R² with the treatment (or
     ``rv_threshold``), ``new_effect`` the worst benchmark-adjusted estimate. See
@@ -121,9 +122,20 @@ def _check_from(
             "Neither degrees of freedom nor the outcome's spread are known, so no sensitivity "
             "figure can be computed; pass the data or the residual degrees of freedom.",
         )
+    unused = (
+        "Not usable as benchmarks: "
+        + "; ".join(f"{c} ({why})" for c, why in fig.unbenchmarked)
+        + "."
+        if fig.unbenchmarked
+        else ""
+    )
     if fig.benchmarks:
         strongest = max(fig.benchmarks, key=lambda b: min(b.r2dz_x, b.r2yz_dx))
-        worst = min(fig.benchmarks, key=lambda b: abs(b.adjusted_t))
+        # The worst benchmark is one that explains the effect away if any does, and among
+        # those the one that moves it furthest past zero (a sign flip counts, whatever its
+        # |t|): quoting the smallest |t| picked a harmless one beside "Fragile" (R27-F7).
+        direction = 1.0 if est.point_estimate >= 0 else -1.0
+        worst = min(fig.benchmarks, key=lambda b: (not b.explains_away, direction * b.adjusted_t))
         explained_by = [b.covariate for b in fig.benchmarks if b.explains_away]
         times = "" if worst.k == 1 else f"{worst.k:g} times "
         words.append(
@@ -139,6 +151,8 @@ def _check_from(
                 "variance, so the bound is a worst case, not an estimate with sampling error)."
             )
         )
+        if unused:
+            words.append(unused)
         if explained_by:
             words.insert(
                 0,
@@ -165,20 +179,31 @@ def _check_from(
         # Only the E-value is known; it carries no threshold, so report it without a verdict.
         return Check(name, CheckKind.SENSITIVITY, CheckOutcome.WARNING, " ".join(words))
     fragile = rv_a < rv_threshold
-    words.insert(
-        0,
-        (
-            f"Fragile: a weak confounder (below {100 * rv_threshold:g}% of residual variance) would be "
-            "enough to make the effect insignificant."
-            if fragile
-            else f"No covariates to benchmark against; a confounder would need more than "
+    if fig.unbenchmarked and not fragile:
+        # Covariates were named but none could serve: the 5% rule stands in for a benchmark
+        # the data could not give, which is no ground for a pass (R27-F3).
+        lead = (
+            f"No benchmark: none of the covariates could serve as one. {unused} Drop them, or "
+            "one-hot encode a categorical one, to get a benchmark; without one a confounder "
+            "would need more than "
+            f"{100 * rv_threshold:g}% of residual variance to overturn significance, which "
+            "says nothing about how strong the observed ones are."
+        )
+    elif fragile:
+        lead = (
+            f"Fragile: a weak confounder (below {100 * rv_threshold:g}% of residual variance) "
+            "would be enough to make the effect insignificant." + (f" {unused}" if unused else "")
+        )
+    else:
+        lead = (
+            f"No covariates to benchmark against; a confounder would need more than "
             f"{100 * rv_threshold:g}% of residual variance to overturn significance."
-        ),
-    )
+        )
+    words.insert(0, lead)
     return Check(
         name,
         CheckKind.SENSITIVITY,
-        CheckOutcome.WARNING if fragile else CheckOutcome.PASSED,
+        CheckOutcome.WARNING if fragile or fig.unbenchmarked else CheckOutcome.PASSED,
         " ".join(words),
         statistic=rv_a,
         threshold=rv_threshold,

@@ -252,3 +252,64 @@ def test_a_benchmark_that_leaves_no_residual_variance_prints_no_zero_width_inter
     check = sensitivity_check(est, frame=frame, spec=EffectSpec("y", "t", covariates=("x",)))
     assert "100.0% of the outcome's residual variance" in check.interpretation
     assert "no interval" in check.interpretation and " CI " not in check.interpretation
+
+
+def _two_covariates(seed: int = 1, n: int = 200) -> pd.DataFrame:
+    """R27's xs.csv: t depends on x1; y = 1 + 0.5 t + x1 + 0.5 x2 + e."""
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    rng.choice(4, size=n)  # R27 drew a region here: the same data
+    t = (rng.uniform(size=n) < 1 / (1 + np.exp(-x1))).astype(int)
+    y = 1 + 0.5 * t + x1 + 0.5 * x2 + rng.normal(size=n)
+    return pd.DataFrame({"y": y, "t": t, "x1": x1, "x2": x2})
+
+
+def _ols_on(frame: pd.DataFrame, covariates: list[str]) -> EffectEstimate:
+    import statsmodels.api as sm
+
+    fit = sm.OLS(frame["y"], sm.add_constant(frame[["t", *covariates]])).fit()
+    lo, hi = fit.conf_int().loc["t"]
+    return EffectEstimate(
+        Method.NAIVE_REGRESSION, Estimand.ATE, float(fit.params["t"]), float(fit.bse["t"]),
+        float(lo), float(hi), float(fit.pvalues["t"]), int(fit.nobs),
+        statistics={"df_resid": float(fit.df_resid)},
+    )  # fmt: skip
+
+
+def test_a_constant_or_duplicated_covariate_does_not_remove_the_benchmarks() -> None:
+    """R27-F3: one constant column made the benchmark regression rank-deficient, every
+    benchmark vanished, and the check PASSED as 'No covariates to benchmark against'."""
+    frame = _two_covariates()
+    est = _ols_on(frame, ["x1", "x2"])
+    base = sensitivity_check(est, frame=frame, spec=EffectSpec("y", "t", covariates=("x1", "x2")))
+    assert base.outcome is CheckOutcome.WARNING and "observed x1 would" in base.interpretation
+    padded = frame.assign(const=3.0, x1_again=2 * frame.x1 + 1, tcopy=frame.t)
+    spec = EffectSpec("y", "t", covariates=("x1", "x2", "const", "x1_again", "tcopy"))
+    check = sensitivity_check(est, frame=padded, spec=spec)
+    assert check.outcome is CheckOutcome.WARNING and "observed x1 would" in check.interpretation
+    assert check.new_effect == pytest.approx(base.new_effect)
+    assert "const (constant)" in check.interpretation
+    assert "x1_again (a linear combination of the treatment and x1, x2)" in check.interpretation
+    assert "tcopy ((a linear function of) the treatment)" in check.interpretation
+    # Nothing usable at all: a warning that says so, never a pass on the 5% rule.
+    only_bad = sensitivity_check(
+        est, frame=padded, spec=EffectSpec("y", "t", covariates=("const", "tcopy"))
+    )
+    assert only_bad.outcome is CheckOutcome.WARNING
+    assert only_bad.interpretation.startswith("No benchmark: none of the covariates")
+
+
+def test_the_quoted_benchmark_is_the_one_that_explains_the_effect_away() -> None:
+    """R27-F7: 'Fragile: … x1 would be enough' beside 'Benchmark: a confounder as strong as
+    x2 … would leave 0.61': the smallest |t| ignored x1's sign flip (t −110)."""
+    frame = _two_covariates()
+    est = _ols_on(frame, ["x1", "x2"])
+    figures = sensitivity_figures(
+        est, frame=frame, spec=EffectSpec("y", "t", covariates=("x1", "x2"))
+    )
+    by_name = {b.covariate: b for b in figures.benchmarks}
+    assert by_name["x1"].explains_away and not by_name["x2"].explains_away
+    assert abs(by_name["x1"].adjusted_t) > abs(by_name["x2"].adjusted_t)  # the old pick: x2
+    check = sensitivity_check(est, figures=figures)
+    assert "Benchmark: a confounder as strong as x1 " in check.interpretation
+    assert check.new_effect == pytest.approx(by_name["x1"].adjusted_estimate)
