@@ -25,7 +25,7 @@ import pandas as pd
 
 from ingestion_svc.superseded import SupersededLog
 
-__all__ = ["HISTORY_COLUMNS", "KEEP_DAYS", "StreamHistory", "day_numbers"]
+__all__ = ["HISTORY_COLUMNS", "KEEP_DAYS", "NO_START", "StreamHistory", "day_numbers"]
 
 # Lags reach 28 days back; restatements and late rows a little further.
 KEEP_DAYS = 40
@@ -43,7 +43,11 @@ HISTORY_COLUMNS = (
     "sha",
     "campaign_id",
     "campaign_key",
+    "geo",
+    "start",
 )
+# A stored record's UTC day start not known (rows recorded without one): never compared.
+NO_START = -(1 << 62)
 
 
 def day_numbers(values: np.ndarray | pd.Series) -> np.ndarray:
@@ -53,13 +57,17 @@ def day_numbers(values: np.ndarray | pd.Series) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class Known:
-    """Stored facts for looked-up keys (NaN / -1 / "" where not known)."""
+    """Stored facts for looked-up keys (NaN / -1 / "" where not known; ``start``
+    :data:`NO_START` and ``geo`` None where the stored record's were not recorded)."""
 
     version: np.ndarray
     sha: np.ndarray
     spend: np.ndarray
     conversions: np.ndarray
     revenue: np.ndarray
+    # what the stored record was normalised to: its geo and its day's UTC start (µs)
+    geo: np.ndarray
+    start: np.ndarray
 
 
 class StreamHistory:
@@ -77,6 +85,7 @@ class StreamHistory:
         # (org, record id, sha) this stream superseded: the whole record without a log
         self._replaced: set[tuple[str, str, str]] = set()
         self._codes: dict[str, int] = {}
+        self._names: dict[int, str] | None = None  # code → series, built when asked
         self._accounts: dict[str, int] = {}
         # the stored keys sorted, with their slots, and how many slots that covers: keys are
         # found by binary search (numpy) rather than one dict lookup per key in Python
@@ -87,6 +96,11 @@ class StreamHistory:
         self._num = np.zeros((0, 3))
         self._version = np.zeros(0, dtype=np.int64)
         self._sha = np.zeros(0, dtype=object)
+        self._geo = np.zeros(0, dtype=object)
+        self._start = np.zeros(0, dtype=np.int64)
+        # raw row sha → its key: a row stored under another key (ingested with other account
+        # settings, which mapped its geo to another code) is found by its content
+        self._by_sha: dict[str, int] = {}
         self._series_max = np.zeros(0, dtype=np.int64)
         self._prune_at = 50_000
         self._coverage: dict[str, tuple[int, int]] = {}
@@ -174,12 +188,12 @@ class StreamHistory:
         if need <= cap:
             return
         new = max(need, 2 * cap, 1024)
-        for name in ("_key", "_account", "_version", "_sha"):
+        for name in ("_key", "_account", "_version", "_sha", "_geo", "_start"):
             old = getattr(self, name)
             grown = (
                 np.zeros(new, dtype=old.dtype)
                 if old.dtype != object
-                else np.full(new, "", dtype=object)
+                else np.full(new, None if name == "_geo" else "", dtype=object)
             )
             grown[:cap] = old
             setattr(self, name, grown)
@@ -217,7 +231,13 @@ class StreamHistory:
         self._key[at] = keys[newer]
         self._account[at] = account_codes[newer]
         self._version[at] = version[newer]
-        self._sha[at] = rows["sha"].to_numpy(dtype=object)[take][newer]
+        shas = rows["sha"].to_numpy(dtype=object)[take][newer]
+        self._sha[at] = shas
+        self._geo[at] = rows["geo"].to_numpy(dtype=object)[take][newer] if "geo" in rows else None
+        self._start[at] = (
+            rows["start"].to_numpy(np.int64)[take][newer] if "start" in rows else NO_START
+        )
+        self._by_sha.update(zip(shas.tolist(), keys[newer].tolist(), strict=True))
         self._num[at] = rows[["spend", "conversions", "revenue"]].to_numpy(np.float64)[take][newer]
         if self._series_max.size < len(self._codes):
             grown = np.full(max(len(self._codes), 2 * self._series_max.size), -(1 << 40), np.int64)
@@ -255,9 +275,12 @@ class StreamHistory:
             frontier[code] = self._frontier.get(acct, 0)
         days = (self._key[:n] % _SHIFT) - _DAY_BIAS
         keep = np.flatnonzero(days >= frontier[self._account[:n]] - self.keep_days)
-        for name in ("_key", "_account", "_version", "_sha", "_num"):
+        for name in ("_key", "_account", "_version", "_sha", "_geo", "_start", "_num"):
             setattr(self, name, getattr(self, name)[keep].copy())
         self._size = keep.size
+        self._by_sha = dict(
+            zip(self._sha[: keep.size].tolist(), self._key[: keep.size].tolist(), strict=True)
+        )
         self._view = None  # slots were renumbered
         self._prune_at = max(50_000, 2 * self._size)
         floors = {a: day - self.keep_days for a, day in self._frontier.items()}
@@ -299,7 +322,47 @@ class StreamHistory:
         version[hit] = self._version[at[hit]]
         sha = np.full(keys.size, "", dtype=object)
         sha[hit] = self._sha[at[hit]]
-        return Known(version, sha, num[:, 0], num[:, 1], num[:, 2])
+        geo = np.full(keys.size, None, dtype=object)
+        geo[hit] = self._geo[at[hit]]
+        start = np.full(keys.size, NO_START, dtype=np.int64)
+        start[hit] = self._start[at[hit]]
+        return Known(version, sha, num[:, 0], num[:, 1], num[:, 2], geo, start)
+
+    def stored_as(self, shas: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Per row, the key of the stored row with the same raw content on the same day of
+        the same account under another series (-1: none): the row as an ingest with other
+        account settings stored it (a geo mapped to another code, "California" before
+        --country US made it "CA"). ``keys``: the rows' own keys (:meth:`keys`)."""
+        out = np.full(keys.size, -1, dtype=np.int64)
+        found = self._by_sha
+        for i, (sha, key) in enumerate(zip(shas.tolist(), keys.tolist(), strict=True)):
+            other = found.get(sha)
+            if other is None or other == key or other % _SHIFT != key % _SHIFT:
+                continue
+            slot = self._slot_of(np.array([other], dtype=np.int64))[0]
+            mine = self._accounts_of_series(key // _SHIFT)
+            if slot >= 0 and mine is not None and self._account[slot] == mine:
+                out[i] = other
+        return out
+
+    def _accounts_of_series(self, code: int) -> int | None:
+        """The account code of a series code (series are ``source|account|…``)."""
+        series = self.series_name(code)
+        if series is None:
+            return None
+        source, account = series.split("|", 2)[:2]
+        return self._accounts.get(f"{source}|{account}")
+
+    @staticmethod
+    def code_of(key: int) -> int:
+        """The series code of a key (:meth:`keys`)."""
+        return key // _SHIFT
+
+    def series_name(self, code: int) -> str | None:
+        """The series of a code (None: not known)."""
+        if self._names is None or len(self._names) != len(self._codes):
+            self._names = {c: s for s, c in self._codes.items()}
+        return self._names.get(code)
 
     def series_max_day(self, codes: np.ndarray) -> np.ndarray:
         """Latest known day of each series (-2^40 where none)."""

@@ -242,9 +242,9 @@ class MemoryClient(Peer[Any]):  # Any: the aio stub (the generated .pyi types th
         end_us: int | None,
         *,
         timeout: float | None,
-    ) -> list[tuple[str, int, str, tuple[str, str, str, str]]]:
-        """(natural key, version, raw sha, line identity) of a product source's stored
-        records in [start, end) (None: open)."""
+    ) -> list[tuple[str, int, str, tuple[str, str, str, str], int, str]]:
+        """(natural key, version, raw sha, line identity, UTC day start µs, geo) of a product
+        source's stored records in [start, end) (None: open)."""
         stored = await self.scan(
             org_id,
             PRODUCT_SOURCE_ENUM[source],

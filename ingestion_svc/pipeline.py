@@ -35,7 +35,7 @@ import pandas as pd
 from ingestion_svc import connectors, lags
 from ingestion_svc.experiments import Experiment
 from ingestion_svc.external_factors import FactorTable
-from ingestion_svc.history import StreamHistory, day_numbers
+from ingestion_svc.history import NO_START, Known, StreamHistory, day_numbers
 from ingestion_svc.parse import ROW
 from ingestion_svc.raw_batch import Note, RawBatch, Rejection
 from ingestion_svc.record_columns import epoch_us, record_columns
@@ -310,17 +310,22 @@ def finish(
     )
     version_base = epoch_us(batch.pulled_at) + batch.row_offset
     frame = identify(rows.frame, batch.org_id, batch.source, batch.raw, version_base)
-    codes = history.codes(frame["series"].tolist())
     days = frame["day"].to_numpy(np.int64)
-    keys = history.keys(codes, days)
-    known = history.lookup(keys)
-    record_ids = frame["id"].to_numpy(dtype=object)
     shas = frame["sha"].to_numpy(dtype=object)
+    frame, codes, keys, known = _as_stored(frame, history, batch.org_id, days, shas)
+    record_ids = frame["id"].to_numpy(dtype=object)
+    # The stored row of the same content, normalised otherwise (the account's zone, country
+    # or geo mapping corrected since): re-written as a restatement under the new settings, a
+    # version above the stored one (a re-sent file keeps its pull time), not a duplicate.
+    moved = renormalised(known, shas, frame)
+    version = frame["version"].to_numpy(np.int64)
+    version = np.where(moved, np.maximum(version, known.version + 1), version)
+    frame["version"] = version
     # only a row that differs from its stored version can be one the key had replaced
     old = history.replays(
         batch.org_id, record_ids, shas, (known.version >= 0) & (known.sha != shas)
     )
-    cls = classify(keys, frame["version"].to_numpy(np.int64), shas, known, old)
+    cls = classify(keys, version, shas, known, old, renormalised=moved)
     history.supersede(batch.org_id, superseded_versions(record_ids, shas, known, cls))
     natural_keys = frame["natural_key"].to_numpy(dtype=object)
     notes = [
@@ -379,6 +384,8 @@ def finish(
             "sha": won["sha"],
             "campaign_id": won["campaign_id"],
             "campaign_key": won["campaign_key"],
+            "geo": won["geo"],
+            "start": won["timestamp"].to_numpy("datetime64[us]").astype(np.int64),
         }
     )
     return BatchResult(
@@ -396,6 +403,49 @@ def finish(
         notes=notes,
         record_rows=won["row"].to_numpy(np.int64),
     )
+
+
+def _as_stored(
+    frame: pd.DataFrame, history: StreamHistory, org_id: str, days: np.ndarray, shas: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, Known]:
+    """The rows' (frame, series codes, keys, stored facts), a row whose key is not stored but
+    whose raw content is, on its day under another series of its account, taking that
+    stored row's identity: the geo code is part of the key, and an ingest with other
+    account settings (no --country: Meta's "California"; then "CA") keyed the same platform
+    row otherwise. Without this the corrected re-send was a second record of the row,
+    counting its spend twice beside the old one, which nothing can delete."""
+    codes = history.codes(frame["series"].tolist())
+    keys = history.keys(codes, days)
+    known = history.lookup(keys)
+    unknown = np.flatnonzero(known.version < 0)
+    if not unknown.size:
+        return frame, codes, keys, known
+    other = history.stored_as(shas[unknown], keys[unknown])
+    hit = other >= 0
+    if not hit.any():
+        return frame, codes, keys, known
+    frame = frame.copy()
+    cols = [frame.columns.get_loc(c) for c in ("series", "natural_key", "id")]
+    for i, key in zip(unknown[hit].tolist(), other[hit].tolist(), strict=True):
+        series = history.series_name(history.code_of(key))
+        natural_key = f"{series}|{frame.iat[i, cols[1]].rsplit('|', 1)[1]}"
+        frame.iat[i, cols[0]] = series
+        frame.iat[i, cols[1]] = natural_key
+        frame.iat[i, cols[2]] = record_id(org_id, natural_key)
+    codes = history.codes(frame["series"].tolist())
+    keys = history.keys(codes, days)
+    return frame, codes, keys, history.lookup(keys)
+
+
+def renormalised(known: Known, shas: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    """Rows stored with the same raw content but another geo or UTC day start: the account's
+    settings (time zone, country, geo mapping) changed since, so what is stored is not what
+    this row says now. Stored records whose geo and start were not recorded never count."""
+    start = frame["timestamp"].to_numpy("datetime64[us]").astype(np.int64)
+    geo = frame["geo"].to_numpy(dtype=object)
+    recorded = np.fromiter((g is not None for g in known.geo), bool, known.geo.size)
+    same = (known.version >= 0) & (known.sha == shas) & recorded & (known.start != NO_START)
+    return same & ((known.geo != geo) | (known.start != start))
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,16 +508,26 @@ def overtaken(sent: SentRecords, stored: dict[str, int], rows: np.ndarray) -> li
 
 
 def memory_refused(
-    result: BatchResult, refused: Sequence[Rejection], replaced: int | None = None
+    result: BatchResult,
+    refused: Sequence[Rejection],
+    replaced: int | None = None,
+    unchanged: int = 0,
 ) -> BatchResult:
     """``result`` once memory refused records of it (``refused``: one rejection per record,
     on its row): each row with a refused record is rejected — once, and only if it was
     accepted — and no longer counted accepted. Ingestion checks every record with memory's
     rules first, so this is a disagreement between the two, never silent. ``replaced``: the
     records memory answered replaced, when that is not the rows counted restated (another
-    ingest wrote the keys meanwhile): the restated count memory's answer gives."""
+    ingest wrote the keys meanwhile): the restated count memory's answer gives.
+    ``unchanged``: rows whose record memory already held as sent (same version, same
+    numbers): duplicates, not written (R31 F4: "written 1" for a re-send that changed
+    nothing)."""
     if replaced is not None and replaced != result.restated:
         result = dataclasses.replace(result, restated=replaced)
+    if unchanged:
+        written = result.accepted - result.duplicates - result.superseded
+        moved = min(unchanged, max(written, 0))
+        result = dataclasses.replace(result, duplicates=result.duplicates + moved)
     seen = {r.row_index for r in result.rejections}
     new: list[Rejection] = []
     for r in refused:

@@ -73,8 +73,13 @@ _LOGGER = logging.getLogger(__name__)
 _NO_SPACE_DAYS = (-(1 << 40), -(1 << 40))
 LineIdentity = tuple[str, str, str, str]  # product_id, variant_id, sku, category
 _NO_IDENTITY: LineIdentity = ("", "", "", "")
-# (natural key, version, raw sha) of a stored record, and an order line's identity when known
-StoredUnit = tuple[str, int, str] | tuple[str, int, str, LineIdentity]
+# (natural key, version, raw sha) of a stored record, an order line's identity when known,
+# and then where the record was put: its day's UTC start (µs) and its geo
+StoredUnit = (
+    tuple[str, int, str]
+    | tuple[str, int, str, LineIdentity]
+    | tuple[str, int, str, LineIdentity, int, str]
+)
 _DEFAULTS = Settings()
 
 # The record frame's columns (ingestion_svc.convert.products turns it into messages).
@@ -106,21 +111,28 @@ class ProductBook:
     # the catalogue's variants taken (stored or written by this stream): natural key ->
     # identity; report rows' item ids are matched to its products (:func:`match_items`)
     catalogue: dict[str, LineIdentity] = field(default_factory=dict)
+    # per unit, where its taken version was put: (UTC day start µs, geo), when known
+    placed: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def add_stored(self, source: str, stored: Iterable[StoredUnit]) -> None:
-        """Stored records (natural key, version, raw sha[, line identity]) of ``source``: the
+        """Stored records (natural key, version, raw sha[, line identity[, day start, geo]])
+        of ``source``: the
         latest version of each unit is what was taken before; an order's stored lines are
         every current line of it, whatever its version (one an older ingest left behind is
         still stored, and a restatement must zero it too)."""
-        for key, version, sha, *identity in stored:
+        for record in stored:
+            key, version, sha = record[0], record[1], record[2]
+            identity: LineIdentity | None = record[3] if len(record) > 3 else None  # type: ignore[misc]
             unit = unit_key(source, key)
             known = self.units.get(unit)
             if known is None or version > known[0]:
                 self.units[unit] = (version, sha)
+                if len(record) > 5:
+                    self.placed[unit] = (int(record[4]), str(record[5]))  # type: ignore[misc]
             if source == "shopify_orders":
-                self.lines.setdefault(unit, {})[key] = identity[0] if identity else _NO_IDENTITY
+                self.lines.setdefault(unit, {})[key] = identity or _NO_IDENTITY
             elif source == "shopify_products" and identity:
-                self.catalogue[key] = identity[0]
+                self.catalogue[key] = identity
 
     def catalogue_days(self) -> bool:
         """Whether the stream still has to load the stored catalogue (then marked loaded)."""
@@ -569,19 +581,31 @@ def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult
     stale_field = {"shopify_orders": "updated_at", "shopify_products": "updated_at"}.get(
         batch.source, ROW
     )
-    units = frame.drop_duplicates("row")[["row", "unit", "version", "sha"]]
+    units = frame.drop_duplicates("row")[["row", "unit", "version", "sha", "timestamp", "geo"]]
+    starts = units["timestamp"].to_numpy("datetime64[us]").astype(np.int64).tolist()
     keep_rows: dict[int, int] = {}  # row -> replaced version (0: new)
     winner: dict[str, int] = {}  # unit -> row taken last in this batch
+    bumped: dict[int, int] = {}  # row -> its version, raised above the stored one
     accepted = duplicates = restated = superseded = 0
     orders = batch.source == "shopify_orders"
-    for row, unit, version, sha in units.itertuples(index=False):
+    for (row, unit, version, sha, _, geo), start in zip(
+        units.itertuples(index=False), starts, strict=True
+    ):
         known = book.units.get(unit)
+        placed = book.placed.get(unit)
+        # the stored content, put on another day or geo: the account's time zone or country
+        # was corrected since (R31 F4). Restated under the new settings, a version above the
+        # stored one (the order's updated_at did not move), not a duplicate
+        moved = known is not None and known[1] == sha and placed not in (None, (start, geo))
+        if moved and known is not None:
+            version = max(int(version), known[0] + 1)
+            bumped[int(row)] = version
         if known is None and row in prepared.cancelled:
             # a cancelled order never taken: not a sale, said; one taken before is restated
             # below to its zero lines (the cancellation arriving after the order)
             rejections.append(prepared.cancelled[row])
             continue
-        if known is not None and known[1] == sha:
+        if known is not None and known[1] == sha and not moved:
             duplicates += 1
             accepted += 1
             continue
@@ -605,8 +629,12 @@ def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult
         keep_rows[int(row)] = known[0] if known is not None else 0
         winner[unit] = int(row)
         book.units[unit] = (int(version), str(sha))
+        book.placed[unit] = (start, str(geo))
     take = frame["row"].isin(list(keep_rows)).to_numpy(bool)
     records = frame[take].reset_index(drop=True)
+    if bumped:
+        raised = records["row"].map(bumped)
+        records["version"] = raised.fillna(records["version"]).astype(np.int64)
     if orders:
         records = _with_removed_lines(records, winner, book)
     elif batch.source == "shopify_products":

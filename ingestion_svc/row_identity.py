@@ -110,11 +110,14 @@ def classify(
     sha: np.ndarray,
     known: Known,
     old_content: np.ndarray | None = None,
+    renormalised: np.ndarray | None = None,
 ) -> Classified:
     """Decide each row against the stored version of its key and the batch's other rows.
 
     ``old_content``: per row, whether its content is a version of its key that a later version
-    already replaced (``StreamHistory.replays``).
+    already replaced (``StreamHistory.replays``). ``renormalised``: rows whose raw content is
+    the stored one but which the account's settings now store otherwise (another geo or day
+    start, ``pipeline.renormalised``): not duplicates; their version is above the stored.
 
     * same content as stored → duplicate (nothing written);
     * otherwise, content the key had replaced → replayed (nothing written, whatever its
@@ -140,6 +143,8 @@ def classify(
     n = keys.size
     stored = known.version >= 0
     dup_stored = stored & (known.sha == sha)
+    if renormalised is not None:
+        dup_stored &= ~renormalised
     old = np.zeros(n, dtype=bool) if old_content is None else old_content & ~dup_stored
     stale = stored & ~dup_stored & ~old & (version <= known.version)
     candidate = ~dup_stored & ~stale & ~old

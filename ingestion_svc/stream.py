@@ -61,6 +61,8 @@ _HOUR_US = 3_600_000_000
 # D 00:00 - 14h (UTC+14) and D 00:00 + 12h (UTC-12). An hour of margin each side.
 _EARLIEST_OFFSET_US = 15 * _HOUR_US
 _LATEST_OFFSET_US = 13 * _HOUR_US
+# How far apart one instant's local days can be in two zones (UTC-12 to UTC+14: 26 h).
+_ZONE_SHIFT_DAYS = 2
 # Factor values are loaded for the batch's days plus this margin, then reused.
 _FACTOR_MARGIN_DAYS = 60
 # How far an account's history scan reaches past the batch's days (see StreamHistory.plan).
@@ -92,6 +94,11 @@ class WriteAnswer(Protocol):
     @property
     def replaced(self) -> int:
         """Records that replaced an earlier version of their key."""
+        ...
+
+    @property
+    def unchanged(self) -> int:
+        """Records memory already held as sent (same version, same numbers)."""
         ...
 
 
@@ -325,7 +332,14 @@ class IngestStream:
         span = prepared.days()
         if span is not None:
             whole = batch.source == "shopify_products"  # the catalogue is not dated: all of it
-            days = np.arange(span[0], span[1] + 1) if not whole else np.array([span[0]])
+            # an order's day is its account's zone's: a re-send under a corrected zone puts it
+            # up to two days from where it is stored, which must be loaded to be found (R31 F4)
+            reach = _ZONE_SHIFT_DAYS if batch.source == "shopify_orders" else 0
+            days = (
+                np.arange(span[0] - reach, span[1] + reach + 1)
+                if not whole
+                else np.array([span[0]])
+            )
             missing = self.products.missing_days(batch.source, days)
             if missing is not None:
                 first, last = (None, None) if whole else missing
@@ -363,7 +377,7 @@ class IngestStream:
         self,
         staged: Staged,
         ack: bytes,
-        amend: Callable[[list[Rejection], int | None], bytes] | None = None,
+        amend: Callable[[list[Rejection], int | None, int], bytes] | None = None,
     ) -> asyncio.Task[bytes | None]:
         """Wait for memory's answer to the batch, after every batch staged before it, then
         record ``ack`` (the serialised reply) in the ledger. A batch fails when one before
@@ -381,11 +395,11 @@ class IngestStream:
         self,
         staged: Staged,
         ack: bytes,
-        amend: Callable[[list[Rejection], int | None], bytes] | None,
+        amend: Callable[[list[Rejection], int | None, int], bytes] | None,
         before: asyncio.Task[bytes | None] | None,
     ) -> bytes | None:
         refused: list[Rejection] = []
-        replaced = 0
+        replaced = unchanged = 0
         try:
             if before is not None:
                 await before
@@ -397,6 +411,7 @@ class IngestStream:
                     answer = await self.writer().ack()
                     stale += answer.stale
                     replaced += answer.replaced
+                    unchanged += answer.unchanged
                     if answer.refused:
                         refused += row_rejections(staged, start, answer.refused)
                     start += staged.part_sizes[k] if k < len(staged.part_sizes) else 0
@@ -413,8 +428,11 @@ class IngestStream:
         # memory's answer, not the history the batch read, says how many rows it restated
         sent = staged.sent
         recount = replaced if sent is not None and replaced != sent.restated else None
-        changed = refused or recount is not None
-        amended = amend(refused, recount) if changed and amend is not None else None
+        # a campaign batch sends one record per written row: a record memory already held
+        # as sent is a duplicate row (a product row's records are its lines: not counted)
+        same = unchanged if sent is not None else 0
+        changed = refused or recount is not None or same
+        amended = amend(refused, recount, same) if changed and amend is not None else None
         ledger = self.deps.ledger
         await asyncio.to_thread(
             ledger.put, staged.org_id, staged.batch_id, staged.fingerprint, amended or ack

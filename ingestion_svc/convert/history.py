@@ -17,7 +17,7 @@ def history_rows(
 ) -> pd.DataFrame:
     """Stored records → the stream history's rows (one account, local days in range).
 
-    Reads the ten fields it needs straight from the messages: a late row's scan brings a
+    Reads the twelve fields it needs straight from the messages: a late row's scan brings a
     campaign's month back, and decoding whole frames of them is far slower, on the stage's
     critical path."""
     sources = {v: enum_name("data_source", v) for v in {r.data_source for r in records}}
@@ -46,6 +46,12 @@ def history_rows(
                 [p[2] if len(p) > 2 else "" for p in (k.split("|") for k in natural)]
                 if klaviyo
                 else [r.campaign_name for r in keep]
+            ),
+            "geo": np.array([r.geo for r in keep], dtype=object),
+            "start": np.fromiter(
+                (r.timestamp.seconds * 1_000_000 + r.timestamp.nanos // 1_000 for r in keep),
+                np.int64,
+                len(keep),
             ),
         }
     )

@@ -459,14 +459,16 @@ def _set_rejections(reply: ingestion_pb.IngestResponse, rejections: Sequence[Rej
     reply.unlisted_rejection_count = bounded.unlisted
 
 
-def amender(batch_id: str, result: BatchResult) -> Callable[[list[Rejection], int | None], bytes]:
+def amender(
+    batch_id: str, result: BatchResult
+) -> Callable[[list[Rejection], int | None, int], bytes]:
     """The serialised ack of the batch once memory refused some of its records (their rows'
     rejections given): :func:`ack` of :func:`ingestion_svc.pipeline.memory_refused`. Holds
     the result without its records and history rows, which are freed once sent."""
     slim = dataclasses.replace(result, records=pd.DataFrame(), history_rows=pd.DataFrame())
 
-    def amend(refused: list[Rejection], replaced: int | None = None) -> bytes:
-        return ack(batch_id, memory_refused(slim, refused, replaced)).SerializeToString()
+    def amend(refused: list[Rejection], replaced: int | None = None, unchanged: int = 0) -> bytes:
+        return ack(batch_id, memory_refused(slim, refused, replaced, unchanged)).SerializeToString()
 
     return amend
 

@@ -99,16 +99,19 @@ def product_write_request(batch: RawBatch, records: pd.DataFrame, now: dt.dateti
 
 def stored_units(
     records: Sequence[md_pb.CausalMarketingData],
-) -> list[tuple[str, int, str, tuple[str, str, str, str]]]:
-    """(natural key, version, raw sha, (product, variant, sku, category)) of stored records
-    (the unit is in the natural key, which names the account; an order's restatement zeroes
-    the stored lines it lacks, so it needs their product identity)."""
+) -> list[tuple[str, int, str, tuple[str, str, str, str], int, str]]:
+    """(natural key, version, raw sha, (product, variant, sku, category), UTC day start µs,
+    geo) of stored records (the unit is in the natural key, which names the account; an
+    order's restatement zeroes the stored lines it lacks, so it needs their product identity;
+    the day start and geo say whether a re-send under other account settings moves it)."""
     return [
         (
             r.natural_key,
             r.version,
             r.causal_metadata.raw_row_sha256,
             (r.product.product_id, r.product.variant_id, r.product.sku, r.product.category),
+            r.timestamp.seconds * 1_000_000 + r.timestamp.nanos // 1_000,
+            r.geo,
         )
         for r in records
     ]

@@ -48,6 +48,8 @@ def _reference(
                 if klaviyo
                 else frame["campaign_name"].astype(str).tolist()
             ),
+            "geo": frame["geo"].astype(str).to_numpy(dtype=object),
+            "start": pd.DatetimeIndex(frame["timestamp"]).as_unit("us").asi8,
         }
     )
 
@@ -90,8 +92,12 @@ def test_history_rows_equal_the_frame_decoders_and_what_was_written(written, sou
     assert len(everything) == len(records) > 100
     # what a stream reads back is what the stream that wrote the rows recorded
     pd.testing.assert_frame_equal(
-        _sorted(everything)[["series", "day", "spend", "version", "sha", "campaign_id"]],
-        _sorted(recorded)[["series", "day", "spend", "version", "sha", "campaign_id"]],
+        _sorted(everything)[
+            ["series", "day", "spend", "version", "sha", "campaign_id", "geo", "start"]
+        ],
+        _sorted(recorded)[
+            ["series", "day", "spend", "version", "sha", "campaign_id", "geo", "start"]
+        ],
         check_dtype=False,
     )
     assert history_rows([], account_key, lo, hi).empty
