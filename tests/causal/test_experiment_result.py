@@ -146,8 +146,8 @@ GEO = GeoExperiment("exp", "meta", dt.date(2024, 1, 11), dt.date(2024, 1, 15), (
 
 def test_treated_cell_cut_follows_pymc_marketing() -> None:
     """The treated geos went dark (the control kept spending): x is the business as usual the
-    pre-period implies, delta_x = −x, delta_y the (negative) estimate; attribution reads it
-    turned around."""
+    pre-period implies, delta_x = −x, delta_y the (negative) estimate; attribution restores
+    x in the dark cell (R26 F6) and compares it with the estimate: a gain of 200."""
     frame = _records(treated_spend=(50.0, 0.0), control_spend=(40.0, 40.0))
     m, _ = lift_from_records(GEO, frame, effect=-20.0, stderr=5.0, alpha=0.05, p_value=0.01,
                              outcome="revenue", analysis_id="an-y")  # fmt: skip
@@ -155,7 +155,8 @@ def test_treated_cell_cut_follows_pymc_marketing() -> None:
     assert m.spend_delta == pytest.approx(-500.0)
     assert m.lift == pytest.approx(-20.0 * 10) and m.iroas == pytest.approx(200.0 / 500.0)
     read = convert.lift_test(experiment_result(m), "x", GEO.treatment_units)
-    assert read.lift == pytest.approx(200.0) and read.counterfactual_multiplier == 0.0
+    assert read.lift == pytest.approx(-200.0) and read.gain == pytest.approx(200.0)
+    assert read.counterfactual_spend == pytest.approx(500.0)
 
 
 def test_control_dose_scales_the_counterfactual() -> None:
@@ -181,8 +182,9 @@ def test_a_negative_holdout_estimate_stays_negative_evidence() -> None:
     assert wire.spend.amount == wire.spend_baseline == pytest.approx(600.0)
     read = convert.lift_test(wire, "x", GEO.treatment_units)
     assert read.lift == pytest.approx(-40.0) and read.counterfactual_multiplier == 0.0
-    wire.ClearField("spend")  # the same numbers in PyMC-Marketing's convention
-    assert convert.lift_test(wire, "x").lift == pytest.approx(40.0)
+    wire.ClearField("spend")  # the same numbers in PyMC-Marketing's convention: a go-dark
+    dark = convert.lift_test(wire, "x")
+    assert dark.gain == pytest.approx(40.0) and dark.counterfactual_spend == pytest.approx(600.0)
 
 
 def test_no_spend_contrast_is_no_lift_test() -> None:
