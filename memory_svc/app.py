@@ -7,6 +7,9 @@ IVF keeps compressed codes and re-ranks from the store), ``LIFTOS_MEMORY_EXACT_C
 (changes between index saves; the index is caught up from the store after a crash),
 ``LIFTOS_MEMORY_INLINE_SEARCH_COST`` (vector components an unfiltered search may scan and
 still run on the event loop; 0 sends every search to a worker thread),
+``LIFTOS_MEMORY_SCAN_SNAPSHOT_S`` (seconds a Scan may read from the snapshot it began with;
+past it the Scan fails SCAN_SNAPSHOT_EXPIRED, default 120), ``LIFTOS_MEMORY_SCAN_SNAPSHOTS``
+(Scans reading at once, each holding a snapshot and a connection; default 32),
 ``LIFTOS_MEMORY_FAISS_THREADS`` (OpenMP threads FAISS may use; default 1),
 ``LIFTOS_MEMORY_GRAPH_CACHE`` (bytes of knowledge-graph neighbourhoods kept between
 requests, e.g. ``64MiB``; default 32 MiB, 0 for none: the graph itself is read from the store),
@@ -86,6 +89,13 @@ def settings_from_env() -> MemorySettings:
             f"LIFTOS_MEMORY_BUDGET: {budget} bytes leave nothing for indexes after the caches' "
             f"{graph + sums + keys}"
         )
+    snapshot_s = float(env("LIFTOS_MEMORY_SCAN_SNAPSHOT_S", engine.scan_snapshot_s))
+    snapshots = int(env("LIFTOS_MEMORY_SCAN_SNAPSHOTS", engine.scan_snapshots))
+    if snapshot_s <= 0 or snapshots < 1:
+        raise ValueError(
+            "LIFTOS_MEMORY_SCAN_SNAPSHOT_S must be over 0 seconds and LIFTOS_MEMORY_SCAN_SNAPSHOTS "
+            f"at least 1 (got {snapshot_s:g} and {snapshots})"
+        )
     return MemorySettings(
         embedder=env("LIFTOS_EMBEDDER", engine.embedder),
         index=IndexSettings(
@@ -100,6 +110,8 @@ def settings_from_env() -> MemorySettings:
         ),
         exact_candidates=int(env("LIFTOS_MEMORY_EXACT_CANDIDATES", engine.exact_candidates)),
         inline_search_cost=int(env("LIFTOS_MEMORY_INLINE_SEARCH_COST", engine.inline_search_cost)),
+        scan_snapshot_s=snapshot_s,
+        scan_snapshots=snapshots,
         graph_cache_bytes=graph,
         sums_cache_bytes=sums,
         key_maps_bytes=keys,

@@ -7,7 +7,7 @@ The parts, each safe to call from worker threads:
 * ``memory_svc.writer``      idempotent writes and group commit's transaction;
 * ``memory_svc.search``      filtered similarity search, and the inline unfiltered one;
 * ``memory_svc.org_graphs``  knowledge-graph neighbourhoods and conceptual-space counts;
-* scans go straight to the store (``memory_svc.store``).
+* ``memory_svc.scan_snapshots``  a Scan's pages from one read transaction of the store.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from memory_svc.org_graphs import DEFAULT_GRAPH_CACHE_BYTES, OrgGraphs, SpaceSum
 from memory_svc.product_table import ProductAggregate
 from memory_svc.record_ids import RecordIds
 from memory_svc.scan_replies import SCAN_PAGE_BYTES
+from memory_svc.scan_snapshots import SCAN_SNAPSHOT_S, SCAN_SNAPSHOTS, ScanSnapshot, ScanSnapshots
 from memory_svc.search import Searcher, SearchResult
 from memory_svc.sqlite_store import KEY_MAPS_BYTES, SUMS_CACHE_BYTES
 from memory_svc.store import Aggregate, RecordFilter, RecordStore, ScanRow
@@ -53,6 +54,9 @@ class MemorySettings:
     key_maps_bytes: int = KEY_MAPS_BYTES
     # a Scan page's records, at most about: what a Scan whose client stopped reading holds
     scan_page_bytes: int = SCAN_PAGE_BYTES
+    # how long a Scan's snapshot is kept, and how many are open at once (scan_snapshots)
+    scan_snapshot_s: float = SCAN_SNAPSHOT_S
+    scan_snapshots: int = SCAN_SNAPSHOTS
 
 
 class MemoryEngine:
@@ -84,6 +88,9 @@ class MemoryEngine:
             tokens or PageTokens(os.urandom(32), "ListConceptualSpaces"),
             settings.graph_cache_bytes,
         )
+        self._scans = ScanSnapshots(
+            store.read_transaction, settings.scan_snapshot_s, settings.scan_snapshots
+        )
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -101,6 +108,7 @@ class MemoryEngine:
         return out
 
     def close(self) -> None:
+        self._scans.close()
         with self._writer.lock:
             self.indexes.save_all()
             self.store.close()
@@ -204,6 +212,24 @@ class MemoryEngine:
         (``scan_replies.ScanPager`` says whether another may follow)."""
         budget = self.settings.scan_page_bytes
         return self.store.scan_page(org_id, flt, after, limit, with_embeddings, max_bytes=budget)
+
+    def open_scan(self, org_id: str) -> ScanSnapshot:
+        """A snapshot of the org's records as of now, for one Scan's pages (close it when the
+        Scan ends); raises ``ScanSnapshotsBusy`` when ``scan_snapshots`` are open."""
+        return self._scans.open(org_id)
+
+    def snapshot_page(
+        self,
+        snapshot: ScanSnapshot,
+        flt: RecordFilter,
+        after: tuple[int, str] | None,
+        limit: int,
+        with_embeddings: bool,
+    ) -> list[ScanRow]:
+        """:meth:`scan_page` from ``snapshot``; raises ``ScanSnapshotExpired`` once it has
+        been kept ``scan_snapshot_s``."""
+        budget = self.settings.scan_page_bytes
+        return snapshot.page(flt, after, limit, with_embeddings, budget)
 
     def query_vector(self, org_id: str, text: str | None, vector: np.ndarray | None) -> np.ndarray:
         return self._searcher.query_vector(org_id, text, vector)

@@ -19,6 +19,7 @@ from memory_svc import convert
 from memory_svc.engine import MemoryEngine
 from memory_svc.refusals import RefusalList
 from memory_svc.scan_replies import ScanPager, scan_chunks
+from memory_svc.scan_snapshots import ScanSnapshot
 from memory_svc.store import ScanRow
 from memory_svc.write_group import STREAM_AHEAD, GroupCommit
 from memory_svc.writer import WriteOutcome
@@ -87,25 +88,47 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
     async def Scan(
         self, request: memory_pb.ScanRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[memory_pb.ScanResponse]:
+        """Every page from one snapshot of the org taken at the start (R24-F3), so a write
+        committed while the Scan is read is in none of it."""
         q = convert.scan_request(request)
         pager = ScanPager(q.batch_size, self._engine.settings.scan_page_bytes)
-        while not pager.done:
-            # the filter is checked in the first page's thread hop: a small scan (a late
-            # row's series history) then costs one hop, not two
-            rows = await asyncio.to_thread(self._page, q, pager, pager.after is None)
-            # a page is cut by bytes, a reply too (any client can receive it); each reply's
-            # rows are let go before it is sent, so a client that stops reading pins the
-            # reply in flight, not the page as well
-            chunks = scan_chunks(rows)
-            del rows
-            while chunks:
-                yield convert.scan_response(chunks.pop(0))
+        # the filter is checked and the snapshot taken in the first page's thread hop: a
+        # small scan (a late row's series history) then costs one hop, not two
+        snapshot, rows = await asyncio.to_thread(self._first_page, q, pager)
+        try:
+            while True:
+                # a page is cut by bytes, a reply too (any client can receive it); each
+                # reply's rows are let go before it is sent, so a client that stops reading
+                # pins the reply in flight, not the page as well
+                chunks = scan_chunks(rows)
+                del rows
+                while chunks:
+                    yield convert.scan_response(chunks.pop(0))
+                if pager.done:
+                    break
+                rows = await asyncio.to_thread(self._page, snapshot, q, pager)
+        finally:
+            snapshot.close()
 
-    def _page(self, q: convert.ScanQuery, pager: ScanPager, check: bool) -> list[ScanRow]:
-        if check:
-            self._engine.check_filter(q.org_id, q.filter, "", allow_unknown=q.allow_unknown)
+    def _first_page(
+        self, q: convert.ScanQuery, pager: ScanPager
+    ) -> tuple[ScanSnapshot, list[ScanRow]]:
+        self._engine.check_filter(q.org_id, q.filter, "", allow_unknown=q.allow_unknown)
+        snapshot = self._engine.open_scan(q.org_id)
+        try:
+            rows = self._page(snapshot, q, pager)
+        except BaseException:
+            snapshot.close()
+            raise
+        if pager.done:  # a one-page scan holds nothing while its reply is sent
+            snapshot.close()
+        return snapshot, rows
+
+    def _page(
+        self, snapshot: ScanSnapshot, q: convert.ScanQuery, pager: ScanPager
+    ) -> list[ScanRow]:
         limit = pager.limit()
-        rows = self._engine.scan_page(q.org_id, q.filter, pager.after, limit, q.with_embeddings)
+        rows = self._engine.snapshot_page(snapshot, q.filter, pager.after, limit, q.with_embeddings)
         pager.advance(rows, limit)
         return rows
 

@@ -13,7 +13,6 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,13 +26,14 @@ from memory_svc.key_seqs import KeyMap, key_hashes
 from memory_svc.org_sums import SumsTable, aggregate_from, with_campaign_names
 from memory_svc.product_table import SQLITE_SCHEMA as PRODUCTS_SCHEMA
 from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
-from memory_svc.scan_replies import take_page
 from memory_svc.sqlite_checkpoint import Checkpointer
-from memory_svc.sqlite_commit import MEASURES_INSERT, SumsLog, insert_batch
+from memory_svc.sqlite_commit import SumsLog, insert_batch
+from memory_svc.sqlite_scan import SQLiteScans, scan_page
 from memory_svc.sqlite_upgrade import (
     add_measures_columns,
     add_sku_column,
     fill_from_payloads,
+    fill_measures,
     fill_skus,
     in_transaction,
     rebuild_sums,
@@ -46,6 +46,7 @@ from memory_svc.store import (
     ExistingRecord,
     HitRow,
     OrgState,
+    ReadTransaction,
     RecordFilter,
     ScanRow,
     existing_record,
@@ -60,7 +61,6 @@ from memory_svc.store_sql import (
     chunks,
     filter_sql,
     marks,
-    scan_sql,
 )
 from memory_svc.unreported import with_unreported
 from mesh.runtime.sqlite_db import connect_durable, sqlite_files
@@ -144,10 +144,12 @@ _READER_CACHE_KIB = 16 * 1024
 _LOST = "the batch was not stored — retry it"
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, cache_kib: int = 65536, *, reader: bool = False) -> sqlite3.Connection:
     db = connect_durable(path, owner="memory", lost=_LOST)
     db.execute("PRAGMA busy_timeout=10000")
-    db.execute("PRAGMA cache_size=-65536")
+    db.execute(f"PRAGMA cache_size=-{cache_kib}")
+    if reader:
+        db.execute("PRAGMA query_only=ON")
     return db
 
 
@@ -191,6 +193,7 @@ class SQLiteRecordStore:
         # org → its records' spend per day × geo × campaign as arrays (see campaign_geo_spend)
         self._spend = HeldSpend(sums_cache_bytes)
         self._graph = GraphReads(SQLITE, lambda sql, params: self._read().execute(sql, params))
+        self._scans = SQLiteScans(lambda: _connect(path, _READER_CACHE_KIB, reader=True))
         # a plain connection: its failures are logged by the checkpointer, not as a
         # caller's failed write (mesh.runtime.storage)
         self._checkpointer = Checkpointer(
@@ -242,16 +245,14 @@ class SQLiteRecordStore:
     def _read(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = _connect(self._path)
-            db.execute("PRAGMA query_only=ON")
-            db.execute(f"PRAGMA cache_size=-{_READER_CACHE_KIB}")
-            self._local.db = db
+            db = self._local.db = _connect(self._path, _READER_CACHE_KIB, reader=True)
             with self._readers_lock:
                 self._readers.append(db)
         return db
 
     def close(self) -> None:
         self._checkpointer.stop()
+        self._scans.close()
         with self._write_lock:
             self._writer.execute("PRAGMA optimize")
             self._writer.close()
@@ -312,10 +313,10 @@ class SQLiteRecordStore:
         *,
         max_bytes: int | None = None,
     ) -> list[ScanRow]:
-        sql, params = scan_sql(org_id, flt, after, limit, with_embeddings)
-        # a page cut by bytes leaves its statement unfinished: closed now, not at gc
-        with closing(self._read().execute(sql, params)) as cursor:
-            return take_page((ScanRow(*row) for row in cursor), max_bytes)
+        return scan_page(self._read(), org_id, flt, after, limit, with_embeddings, max_bytes)
+
+    def read_transaction(self, org_id: str) -> ReadTransaction:
+        return self._scans.begin(org_id)
 
     def candidates(self, org_id: str, flt: RecordFilter, limit: int | None) -> np.ndarray:
         where, params = filter_sql(org_id, flt)
@@ -570,32 +571,10 @@ class SQLiteRecordStore:
         records are read and written in pages inside one transaction per page. Returns how
         many records were filled.
         """
-        filled = 0
         with self._write_lock:
-            db = self._writer
-            while True:
-                rows = db.execute(
-                    "SELECT r.seq, r.org_id, r.geo, r.source, r.channel, r.campaign_id, p.payload "
-                    "FROM records r JOIN payloads p ON p.seq = r.seq "
-                    "WHERE NOT EXISTS (SELECT 1 FROM measures m WHERE m.seq = r.seq) LIMIT 5000"
-                ).fetchall()
-                if not rows:
-                    self._rebuild_sums(force=filled > 0)
-                    return filled
-                values = decode([r[6] for r in rows])
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    db.executemany(
-                        MEASURES_INSERT,
-                        [(*r[:1], r[1], v[0], *r[2:6], *v[1:], 0)
-                         for r, v in zip(rows, values, strict=True)],
-                    )  # fmt: skip
-                    db.execute("COMMIT")
-                except BaseException:
-                    if db.in_transaction:  # SQLite rolled back a failed COMMIT itself
-                        db.execute("ROLLBACK")
-                    raise
-                filled += len(rows)
+            filled = fill_measures(self._writer, decode)
+            self._rebuild_sums(force=filled > 0)
+            return filled
 
     def backfill_currencies(self, decode: Callable[[list[bytes]], list[str]]) -> int:
         """Once per database: fill ``measures.currency`` from the stored payloads for rows

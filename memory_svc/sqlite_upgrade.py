@@ -1,6 +1,6 @@
 """Upgrading an SQLite record store in place: the columns a newer schema adds (and the
-one-off fill of ``product_records.sku`` from the payloads), sums tables rebuilt from
-``measures``, and the one-transaction wrapper they run in."""
+one-off fills of ``measures`` and ``product_records.sku`` from the payloads), sums tables
+rebuilt from ``measures``, and the one-transaction wrapper they run in."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import functools
 import sqlite3
 from collections.abc import Callable
 
+from memory_svc.sqlite_commit import MEASURES_INSERT
 from memory_svc.store_sql import REBUILD_SUMS
 from memory_svc.unreported import INDEX as UNREPORTED_INDEX
 from mesh.runtime.sqlite_db import transaction
@@ -17,6 +18,7 @@ __all__ = [
     "add_measures_columns",
     "add_sku_column",
     "fill_from_payloads",
+    "fill_measures",
     "fill_skus",
     "in_transaction",
     "rebuild_sums",
@@ -67,6 +69,28 @@ def fill_from_payloads(
         in_transaction(db, functools.partial(db.executemany, update, found))
         filled += len(found)
         last = rows[-1][0]
+
+
+def fill_measures(
+    db: sqlite3.Connection,
+    decode: Callable[[list[bytes]], list[tuple[int, float, float, float, float, str]]],
+) -> int:
+    """``measures`` rows for records stored before the table existed, 5,000 a transaction,
+    ``decode`` giving each payload's (day, spend, impressions, conversions, revenue,
+    currency). Returns how many records were filled."""
+    filled = 0
+    while True:
+        rows = db.execute(
+            "SELECT r.seq, r.org_id, r.geo, r.source, r.channel, r.campaign_id, p.payload "
+            "FROM records r JOIN payloads p ON p.seq = r.seq "
+            "WHERE NOT EXISTS (SELECT 1 FROM measures m WHERE m.seq = r.seq) LIMIT 5000"
+        ).fetchall()
+        if not rows:
+            return filled
+        values = decode([r[6] for r in rows])
+        fill = [(*r[:1], r[1], v[0], *r[2:6], *v[1:], 0) for r, v in zip(rows, values, strict=True)]
+        in_transaction(db, functools.partial(db.executemany, MEASURES_INSERT, fill))
+        filled += len(rows)
 
 
 def fill_skus(db: sqlite3.Connection, decode: Callable[[list[bytes]], list[str]]) -> int:

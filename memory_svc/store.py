@@ -22,6 +22,7 @@ __all__ = [
     "ExistingRecord",
     "HitRow",
     "OrgState",
+    "ReadTransaction",
     "RecordFilter",
     "RecordStore",
     "ScanRow",
@@ -212,6 +213,26 @@ class HitRow:
     payload: bytes | None
 
 
+class ReadTransaction(Protocol):
+    """A store's open read transaction on a connection of its own, begun when it was made:
+    every page it reads sees the store as of then (memory_svc.scan_snapshots)."""
+
+    def scan_page(
+        self,
+        flt: RecordFilter,
+        after: tuple[int, str] | None,
+        limit: int,
+        with_embeddings: bool,
+        max_bytes: int | None,
+    ) -> list[ScanRow]:
+        """``RecordStore.scan_page`` of the transaction's org, as of its start."""
+        ...
+
+    def end(self) -> None:
+        """End the transaction and let its connection go (called once)."""
+        ...
+
+
 class RecordStore(Protocol):
     """Storage the memory engine needs; SQLite here, PostgreSQL later."""
 
@@ -233,6 +254,10 @@ class RecordStore(Protocol):
     ) -> list[ScanRow]:
         """Up to ``limit`` records after ``after`` in (timestamp, id) order, ending with the
         one that brings their bytes to ``max_bytes`` (memory_svc.scan_replies.take_page)."""
+        ...
+
+    def read_transaction(self, org_id: str) -> ReadTransaction:
+        """A read transaction of the org's records, begun now (a Scan's snapshot)."""
         ...
 
     def candidates(self, org_id: str, flt: RecordFilter, limit: int | None) -> np.ndarray: ...

@@ -4,7 +4,8 @@ Connections: one writer (a transaction per commit, under a lock: one commit at a
 process, as with SQLite), a reader per worker thread in autocommit (each read is one
 statement over one snapshot), and a connection of its own for each long read — recovery's
 vector and id streams — which streams through a server-side cursor instead of holding the
-org's rows in memory.
+org's rows in memory; each Scan reads its pages in a REPEATABLE READ transaction of its own
+(one snapshot, ``memory_svc.scan_snapshots``) on a pooled connection.
 
 Durability: a commit returns once PostgreSQL has flushed its WAL (``synchronous_commit``
 is set ``on`` for the writer, whatever the server's default), so an acknowledged write
@@ -48,6 +49,7 @@ from memory_svc.store import (
     ExistingRecord,
     HitRow,
     OrgState,
+    ReadTransaction,
     RecordFilter,
     ScanRow,
     existing_record,
@@ -122,6 +124,7 @@ class PostgresRecordStore:
         # org → its records' spend per day × geo × campaign as arrays, as the SQLite store keeps
         self._spend = HeldSpend(SUMS_CACHE_BYTES)
         self._graph = GraphReads(POSTGRES, lambda sql, params: self._read().execute(sql, params))  # type: ignore[arg-type]
+        self._scans = _Scans(url)
 
     def _read(self) -> psycopg.Connection:
         conn = getattr(self._local, "conn", None)
@@ -156,6 +159,7 @@ class PostgresRecordStore:
             raise _unavailable(exc) from exc
 
     def close(self) -> None:
+        self._scans.close()
         with self._write_lock:
             self._writer.close()
         with self._readers_lock:
@@ -217,9 +221,11 @@ class PostgresRecordStore:
         *,
         max_bytes: int | None = None,
     ) -> list[ScanRow]:
-        sql, params = scan_sql(org_id, flt, after, limit, with_embeddings)
-        rows = self._read().execute(sql, params, binary=True)
-        return take_page((ScanRow(*row) for row in rows), max_bytes)
+        return _scan_page(self._read(), org_id, flt, after, limit, with_embeddings, max_bytes)
+
+    @_reachable
+    def read_transaction(self, org_id: str) -> ReadTransaction:
+        return self._scans.begin(org_id)
 
     @_reachable
     def candidates(self, org_id: str, flt: RecordFilter, limit: int | None) -> np.ndarray:
@@ -495,6 +501,96 @@ class PostgresRecordStore:
             self._writer = psycopg.connect(self._url)
             self._writer.execute("SET synchronous_commit = on")
             self._writer.commit()
+
+
+def _scan_page(
+    conn: psycopg.Connection,
+    org_id: str,
+    flt: RecordFilter,
+    after: tuple[int, str] | None,
+    limit: int,
+    with_embeddings: bool,
+    max_bytes: int | None,
+) -> list[ScanRow]:
+    sql, params = scan_sql(org_id, flt, after, limit, with_embeddings)
+    rows = conn.execute(sql, params, binary=True)
+    return take_page((ScanRow(*row) for row in rows), max_bytes)
+
+
+# Idle Scan connections kept for the next Scan (a new one costs a backend's start-up).
+_IDLE_SCAN_CONNECTIONS = 2
+
+
+class _ScanSnapshot:
+    """One Scan's REPEATABLE READ read-only transaction (``ReadTransaction``), its snapshot
+    taken at construction."""
+
+    def __init__(
+        self, conn: psycopg.Connection, org_id: str, release: Callable[[psycopg.Connection], None]
+    ) -> None:
+        self._conn = conn
+        self._org_id = org_id
+        self._release = release
+        try:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            conn.execute("SELECT 1")  # the snapshot is taken at the first statement
+        except BaseException:
+            release(conn)
+            raise
+
+    @_reachable
+    def scan_page(
+        self,
+        flt: RecordFilter,
+        after: tuple[int, str] | None,
+        limit: int,
+        with_embeddings: bool,
+        max_bytes: int | None,
+    ) -> list[ScanRow]:
+        return _scan_page(self._conn, self._org_id, flt, after, limit, with_embeddings, max_bytes)
+
+    def end(self) -> None:
+        try:
+            if not self._conn.broken and not self._conn.closed:
+                self._conn.execute("ROLLBACK")
+        except psycopg.OperationalError:
+            self._conn.close()  # lost: not pooled
+        finally:
+            self._release(self._conn)
+
+
+class _Scans:
+    """Connections for Scans' snapshots, a few kept idle."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._idle: list[psycopg.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def begin(self, org_id: str) -> _ScanSnapshot:
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = psycopg.connect(self._url, autocommit=True)
+            conn.execute("SET plan_cache_mode = force_custom_plan")  # as the readers'
+        return _ScanSnapshot(conn, org_id, self._give_back)
+
+    def _give_back(self, conn: psycopg.Connection) -> None:
+        with self._lock:
+            idle = not conn.closed and not conn.broken
+            idle = idle and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            if idle and not self._closed and len(self._idle) < _IDLE_SCAN_CONNECTIONS:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 _Sums = tuple[SumsTable, SumsTable, SumsTable]

@@ -65,3 +65,18 @@ def test_the_memory_budget_bounds_caches_and_indexes_together(
     monkeypatch.delenv("LIFTOS_MEMORY_BUDGET")
     s = settings_from_env()  # no budget: the defaults, indexes unbounded
     assert s.index.memory_budget == 0 and s.graph_cache_bytes == 300 << 20
+
+
+def test_scan_snapshot_bounds_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFTOS_MEMORY_SCAN_SNAPSHOT_S", "30")
+    monkeypatch.setenv("LIFTOS_MEMORY_SCAN_SNAPSHOTS", "4")
+    s = settings_from_env()
+    assert (s.scan_snapshot_s, s.scan_snapshots) == (30.0, 4)
+    for name, value in (
+        ("LIFTOS_MEMORY_SCAN_SNAPSHOT_S", "0"),
+        ("LIFTOS_MEMORY_SCAN_SNAPSHOTS", "0"),
+    ):
+        with monkeypatch.context() as m:
+            m.setenv(name, value)
+            with pytest.raises(ValueError, match=name):
+                settings_from_env()
