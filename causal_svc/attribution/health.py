@@ -20,6 +20,10 @@ Checks and thresholds (each a named :class:`HealthCheck`):
 - **baseline** — the outcome left after removing every channel is positive in at least 99%
   of geo-days and is at least 20% of the outcome (fail otherwise: the media would be
   claiming sales that happen without them).
+- **outcome_outliers** — geo-days whose outcome is more than 8 robust standard deviations and
+  a factor 3 from what their geo and day lead one to expect (a data error, most often): named
+  with their values; REVIEW, or FAIL when they carry 5% of the window's outcome
+  (:func:`outcome_outliers`).
 - **identification** — per channel: the spend variation the model can use (national spend
   left after the calendar and external factors, relative to its level) below 2% cannot
   identify an effect; two channels whose usable spend series correlate above 0.95 cannot be
@@ -44,7 +48,6 @@ Checks and thresholds (each a named :class:`HealthCheck`):
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -53,6 +56,7 @@ import numpy as np
 from .calendar import national_design
 from .calibration import LiftTest
 from .fit import MMMFit, fit_mmm, gap_days, log_outcome
+from .health_outcome import HealthCheck, Verdict, outcome_outliers
 from .panel import MediaPanel
 from .spec import Identification, ModelSpec
 
@@ -88,23 +92,6 @@ MAX_BUDGET_RESPONSE_SHARE = 0.10
 # simulator's demo worlds (4-5% of geo-days flagged, under the national threshold) read GEO's
 # iROAS at 2-6x the truth with 22% coverage; worlds whose budgets ignore demand flag 0%.
 MAX_BUDGET_RESPONSE_SHARE_GEO = 0.02
-
-
-class Verdict(enum.StrEnum):
-    PASS = "pass"
-    REVIEW = "review"
-    FAIL = "fail"
-
-
-@dataclass(frozen=True, slots=True)
-class HealthCheck:
-    """One check: its verdict, the number it rests on, and what that means."""
-
-    name: str
-    verdict: Verdict
-    value: float | None
-    threshold: float | None
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,9 +258,9 @@ def assess(
         + (" (a slow-moving driver is missing)" if fit.rho > MAX_RESIDUAL_AR1 else ""),
     ))  # fmt: skip
     checks.append(_baseline_check(fit))
-    gaps = _outcome_gaps(fit)
-    if gaps:
-        checks.insert(0, gaps)
+    # the data's own checks first: a reader fixes the file before judging the model
+    data = [_outcome_gaps(fit), outcome_outliers(fit.panel)]
+    checks[:0] = [c for c in data if c is not None]
     # the panel's findings about its data (panel.DataCheck); a state stored before has none
     checks[:0] = [HealthCheck(c.name, Verdict.REVIEW, c.value, c.threshold, c.message)
                   for c in getattr(fit.panel, "checks", ())]  # fmt: skip

@@ -1,0 +1,64 @@
+"""Health checks on the outcome's own values (audit R30):
+
+- F1: one geo-day of revenue at 1e9 (a day sells ~30k) passed PASS, the baseline read 13× the
+  business; now the geo-day is named with its value and the usual one, and the analysis
+  fails (REVIEW where the error carries little of the outcome).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from causal_svc.attribution import MMMFit, ModelSpec, Verdict, fit_mmm
+from causal_svc.attribution.health import assess
+from causal_svc.attribution.health_outcome import outcome_outliers
+
+from .world import World
+
+
+def _with_outcome(demo: World, y: np.ndarray):
+    return dataclasses.replace(demo.panel, outcome=y)
+
+
+def test_a_mistyped_day_is_named_and_fails(demo: World) -> None:
+    y = demo.panel.outcome.copy()
+    usual = float(y[3, 60])
+    y[3, 60] = 1e9
+    health = assess(fit_mmm(_with_outcome(demo, y), ModelSpec()), holdout=False)
+    first = health.checks[0]
+    assert (first.name, first.verdict) == ("outcome_outliers", Verdict.FAIL)
+    assert health.verdict is Verdict.FAIL
+    geo, day = demo.panel.geos[3], demo.panel.dates[60]
+    assert first.message.startswith(
+        f"1 geo-day(s) of the revenue are far outside their geo's usual range ({geo} on {day}: "
+        "1,000,000,000 where ~"
+    ), first.message
+    assert "correct those rows at the source, re-ingest them" in first.message
+    assert first.value is not None and first.value > 0.5  # the error is most of the outcome
+    # the usual value it names is the geo-day's own order of magnitude
+    named = float(first.message.split("where ~")[1].split(" ")[0].replace(",", ""))
+    assert 0.5 < named / usual < 2.0
+
+
+def test_a_small_error_is_review_and_a_low_day_is_named_too(demo: World) -> None:
+    y = demo.panel.outcome.copy()
+    y[5, 30] *= 50  # 50× one geo-day: ~1.3% of the window's outcome
+    y[7, 90] /= 100  # a hundredth of one: a unit or a lost half of an export
+    check = outcome_outliers(_with_outcome(demo, y))
+    assert check is not None and check.verdict is Verdict.REVIEW
+    assert check.message.startswith("2 geo-day(s) of the revenue")
+    assert f"{demo.panel.geos[5]} on {demo.panel.dates[30]}" in check.message
+    assert f"{demo.panel.geos[7]} on {demo.panel.dates[90]}" in check.message
+    assert f"{y[7, 90]:,.0f} where ~" in check.message and "is usual, ×0.01" in check.message
+
+
+def test_clean_worlds_and_common_days_are_not_flagged(demo: World, demo_fit: MMMFit) -> None:
+    assert outcome_outliers(demo.panel) is None
+    names = {c.name for c in assess(demo_fit).checks}
+    assert not names & {"outcome_outliers"}
+    # a day three times usual in every geo (a sale everywhere) is the day's, not an error
+    y = demo.panel.outcome.copy()
+    y[:, 50] *= 3
+    assert outcome_outliers(_with_outcome(demo, y)) is None
