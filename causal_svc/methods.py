@@ -461,6 +461,13 @@ _ROWS = (
         design_check="continuity at the cutoff (see the density and placebo-cutoff checks)",
         placebo=Placebo.FAKE_CUTOFFS,
         cluster_robust=True,
+        not_applicable={
+            # rdd does not adjust for covariates, so the check re-estimated the same number
+            # and passed by construction (R27-F4).
+            CheckKind.RANDOM_COMMON_CAUSE: "The regression discontinuity estimate does not "
+            "adjust for covariates, so adding one cannot move it; continuity at the cutoff is "
+            "tested by the density and placebo-cutoff checks.",
+        },
     ),
     MethodInfo(
         Method.MATCHING,

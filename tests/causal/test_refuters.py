@@ -441,6 +441,10 @@ def test_rdd_placebo_cutoffs_pass_on_a_clean_discontinuity() -> None:
     assert placebo.outcome is CheckOutcome.PASSED
     assert "placebo cutoffs of r inside each side of the real cutoff 0" in placebo.interpretation
     assert by_kind(checked)[CheckKind.SENSITIVITY] is CheckOutcome.SKIPPED
+    # R27-F4: rdd adjusts for no covariate, so a random one cannot move it: not a pass
+    assert by_kind(checked)[CheckKind.RANDOM_COMMON_CAUSE] is CheckOutcome.SKIPPED
+    (random_cause,) = [c for c in checked.checks if c.kind is CheckKind.RANDOM_COMMON_CAUSE]
+    assert "does not adjust for covariates" in random_cause.interpretation
 
 
 def test_rdd_placebo_cutoffs_fail_when_the_outcome_jumps_everywhere() -> None:
