@@ -20,6 +20,8 @@ Checks and thresholds (each a named :class:`HealthCheck`):
 - **baseline** — the outcome left after removing every channel is positive in at least 99%
   of geo-days and is at least 20% of the outcome (fail otherwise: the media would be
   claiming sales that happen without them).
+- **sparse_outcome** — the outcome is zero on 30% of geo-days or more: too sparse for a daily
+  geo model (fail, naming the share and the fix: coarser geos).
 - **outcome_outliers** — geo-days whose outcome is more than 8 robust standard deviations and
   a factor 3 from what their geo and day lead one to expect (a data error, most often): named
   with their values; REVIEW, or FAIL when they carry 5% of the window's outcome
@@ -56,7 +58,13 @@ import numpy as np
 from .calendar import national_design
 from .calibration import LiftTest
 from .fit import MMMFit, fit_mmm, gap_days, log_outcome
-from .health_outcome import HealthCheck, Verdict, outcome_outliers
+from .health_outcome import (
+    HealthCheck,
+    Verdict,
+    chance_empty_days,
+    outcome_outliers,
+    sparse_outcome,
+)
 from .panel import MediaPanel
 from .spec import Identification, ModelSpec
 
@@ -259,7 +267,7 @@ def assess(
     ))  # fmt: skip
     checks.append(_baseline_check(fit))
     # the data's own checks first: a reader fixes the file before judging the model
-    data = [_outcome_gaps(fit), outcome_outliers(fit.panel)]
+    data = [sparse_outcome(fit.panel), _outcome_gaps(fit), outcome_outliers(fit.panel)]
     checks[:0] = [c for c in data if c is not None]
     # the panel's findings about its data (panel.DataCheck); a state stored before has none
     checks[:0] = [HealthCheck(c.name, Verdict.REVIEW, c.value, c.threshold, c.message)
@@ -275,10 +283,21 @@ def _outcome_gaps(fit: MMMFit) -> HealthCheck | None:
     week missing from the orders export, read as a week of zero sales, failed the holdout,
     the residuals and the baseline, whose words blamed the model). The fit leaves such days
     out of its outcome rows (:func:`.fit.gap_days`); REVIEW, as the outcome totals over the
-    window still lack them and the user should know their export has a hole."""
-    empty = np.flatnonzero(fit.panel.outcome.sum(axis=0) == 0)
+    window still lack them and the user should know their export has a hole — unless the
+    outcome is so sparse that as many such days come by chance (R30 F3: 31 where 25 are
+    expected; re-exporting changes nothing), which the message then says."""
+    y = fit.panel.outcome
+    empty = np.flatnonzero(y.sum(axis=0) == 0)
     if not empty.size:
         return None
+    chance = chance_empty_days(y)
+    if empty.size <= 2 * chance + 3:  # well inside chance: Poisson(25) tops 40 at 1e-3
+        cause = (
+            f"with the outcome zero on {float((y <= 0).mean()):.0%} of geo-days about "
+            f"{chance:,.0f} such days come by chance: days without a sale, not an export gap"
+        )
+    else:
+        cause = "a gap in the outcome export is the likely cause: re-export those days"
     runs = np.split(empty, np.flatnonzero(np.diff(empty) > 1) + 1)
     dates = fit.panel.dates
     spans = [str(dates[r[0]]) if r.size == 1 else f"{dates[r[0]]}..{dates[r[-1]]}"
@@ -288,8 +307,7 @@ def _outcome_gaps(fit: MMMFit) -> HealthCheck | None:
         "outcome_gaps", Verdict.REVIEW, float(empty.size), 0.0,
         f"{empty.size} day(s) have no outcome in any geo ({', '.join(spans[:3])}{more}): the "
         "fit leaves them out as unobserved (spend still carries over through them), but the "
-        "outcome totals lack them; a gap in the outcome export is the likely cause: re-export "
-        "those days",
+        f"outcome totals lack them; {cause}",
     )  # fmt: skip
 
 
@@ -298,13 +316,18 @@ def _baseline_check(fit: MMMFit) -> HealthCheck:
     # days without outcome in any geo are not observed (fit.gap_days): not a negative baseline
     observed = fit.panel.outcome.sum(axis=0) != 0
     baseline = (fit.panel.outcome - contrib)[:, observed]
-    positive = float((baseline > 0).mean())
+    # Only geo-days that sold can show a positive baseline: a zero day's baseline is minus
+    # its media's contribution whatever the media claim (R30 F3: "positive in 23.3%" on an
+    # outcome zero on 77% of geo-days read as the media over-claiming).
+    sold = fit.panel.outcome[:, observed] > 0
+    positive = float((baseline[sold] > 0).mean()) if sold.any() else 0.0
     share = float(baseline.sum() / max(float(fit.panel.outcome.sum()), 1e-12))
     bad = positive < MIN_POSITIVE_BASELINE or share < MIN_BASELINE_SHARE
     return HealthCheck(
         "baseline", Verdict.FAIL if bad else Verdict.PASS, share, MIN_BASELINE_SHARE,
         f"baseline (outcome without any channel) is {share:.0%} of the outcome, positive in "
-        f"{positive:.1%} of geo-days" + (": the media claim sales that happen anyway" if bad else ""),
+        f"{positive:.1%} of geo-days with a sale"
+        + (": the media claim sales that happen anyway" if bad else ""),
     )  # fmt: skip
 
 

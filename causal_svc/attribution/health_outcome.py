@@ -1,5 +1,6 @@
-"""The health checks on the outcome data themselves, before any model: are there geo-days
-far outside their geo's usual range (a data error). With the verdict types every check shares (:mod:`.health` re-exports them).
+"""The health checks on the outcome data themselves, before any model: is the outcome too
+sparse for a daily geo model, and are there geo-days far outside their geo's usual range (a
+data error). With the verdict types every check shares (:mod:`.health` re-exports them).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from .panel import MediaPanel
 __all__ = [
     "HealthCheck",
     "Verdict",
+    "chance_empty_days",
     "outcome_outliers",
     "outlier_residuals",
+    "sparse_outcome",
 ]
 
 # outcome_outliers (see its docstring): a geo-day this many robust standard deviations and
@@ -31,6 +34,9 @@ MIN_OUTLIER_DAYS = 28
 # days, move by about that share; 5% is the whole incremental share of a typical channel
 # (the simulator's demo channels: 2-10% of the outcome each).
 MAX_OUTLIER_SHARE = 0.05
+# sparse_outcome: from this share of zero geo-days on the daily geo model is not fitted to
+# levels any more (its docstring); the simulator's worlds have none.
+MAX_ZERO_SHARE = 0.30
 
 
 class Verdict(enum.StrEnum):
@@ -134,3 +140,30 @@ def outcome_outliers(panel: MediaPanel) -> HealthCheck | None:
         "reads them as sales, so the baseline and every channel's figures carry them"
         + (", here too much to report" if bad else "") + ")",
     )  # fmt: skip
+
+
+def sparse_outcome(panel: MediaPanel) -> HealthCheck | None:
+    """FAIL when the outcome is zero on ``MAX_ZERO_SHARE`` of geo-days or more (audit R30 F3:
+    a small account selling on one state-day in five failed with "re-export" and "the media
+    claim sales that happen anyway", neither its cause). The model reads each geo-day's log
+    outcome, a zero as half the smallest sale: from a third of zeros on, the zero/non-zero
+    switch, not the level media move, is most of what it fits, and no reading of the
+    channels is sound. The fix is coarser geos (a daily sale in most of them)."""
+    y = panel.outcome
+    if y.size == 0:
+        return None
+    zero = float((y <= 0).mean())
+    if zero < MAX_ZERO_SHARE:
+        return None
+    return HealthCheck(
+        "sparse_outcome", Verdict.FAIL, zero, MAX_ZERO_SHARE,
+        f"the {panel.outcome_name} is zero on {zero:.0%} of geo-days ({int((y <= 0).sum()):,} "
+        f"of {y.size:,}): too sparse for a daily geo model, which reads each day's level in "
+        f"each geo; ingest the outcome with coarser geos (regions that sell on most days), or "
+        "measure a channel with a lift test (liftos design)",
+    )  # fmt: skip
+
+
+def chance_empty_days(y: np.ndarray) -> float:
+    """Days expected to have no outcome in any geo if each geo's zero days fell at random."""
+    return float(y.shape[1] * np.prod((y <= 0).mean(axis=1)))

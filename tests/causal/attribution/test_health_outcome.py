@@ -3,6 +3,8 @@
 - F1: one geo-day of revenue at 1e9 (a day sells ~30k) passed PASS, the baseline read 13× the
   business; now the geo-day is named with its value and the usual one, and the analysis
   fails (REVIEW where the error carries little of the outcome).
+- F3: an outcome zero on 80% of geo-days failed for "an export gap" and "the media claim
+  sales that happen anyway"; now the first reason is the sparse outcome and its fix.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from causal_svc.attribution import MMMFit, ModelSpec, Verdict, fit_mmm
-from causal_svc.attribution.health import assess
-from causal_svc.attribution.health_outcome import outcome_outliers
+from causal_svc.attribution.health import assess, chance_empty_days
+from causal_svc.attribution.health_outcome import outcome_outliers, sparse_outcome
 
 from .world import World
 
@@ -56,9 +59,50 @@ def test_a_small_error_is_review_and_a_low_day_is_named_too(demo: World) -> None
 
 def test_clean_worlds_and_common_days_are_not_flagged(demo: World, demo_fit: MMMFit) -> None:
     assert outcome_outliers(demo.panel) is None
+    assert sparse_outcome(demo.panel) is None
     names = {c.name for c in assess(demo_fit).checks}
-    assert not names & {"outcome_outliers"}
+    assert not names & {"outcome_outliers", "sparse_outcome"}
     # a day three times usual in every geo (a sale everywhere) is the day's, not an error
     y = demo.panel.outcome.copy()
     y[:, 50] *= 3
     assert outcome_outliers(_with_outcome(demo, y)) is None
+
+
+@pytest.fixture(scope="module")
+def sparse(demo: World) -> MMMFit:
+    y = demo.panel.outcome.copy()
+    y[np.random.default_rng(3).random(y.shape) < 0.8] = 0.0
+    return fit_mmm(_with_outcome(demo, y), ModelSpec())
+
+
+def test_a_sparse_outcome_fails_for_its_own_reason(sparse: MMMFit) -> None:
+    health = assess(sparse, holdout=False)
+    first = health.checks[0]
+    assert (first.name, first.verdict) == ("sparse_outcome", Verdict.FAIL)
+    assert first.message.startswith("the revenue is zero on 80% of geo-days")
+    assert "ingest the outcome with coarser geos" in first.message
+    base = next(c for c in health.checks if c.name == "baseline")
+    # the baseline's positive share counts the geo-days that sold, not the zeros (was ~20%)
+    share = float(base.message.split("positive in ")[1].split("%")[0])
+    assert share > 50, base.message
+
+
+def test_empty_days_by_chance_are_not_called_an_export_gap(demo: World) -> None:
+    """Six geos selling on one day in five leave ~26% of days empty everywhere by chance."""
+    rng = np.random.default_rng(5)
+    y = demo.panel.outcome[:6].copy()
+    y[rng.random(y.shape) < 0.8] = 0.0
+    assert 25 < chance_empty_days(y) < 40
+    panel = dataclasses.replace(
+        demo.panel,
+        geos=demo.panel.geos[:6],
+        outcome=y,
+        media=demo.panel.media[:, :6],
+        spend=demo.panel.spend[:, :6],
+        population=demo.panel.population[:6],
+        controls={k: v[:6] for k, v in demo.panel.controls.items()},
+    )
+    health = assess(fit_mmm(panel, ModelSpec()), holdout=False)
+    gaps = next(c for c in health.checks if c.name == "outcome_gaps")
+    assert "days without a sale, not an export gap" in gaps.message, gaps.message
+    assert "re-export" not in gaps.message
