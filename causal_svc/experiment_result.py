@@ -68,6 +68,7 @@ __all__ = [
     "arm_spend",
     "lift_from_records",
     "measured_lift",
+    "partial_window_note",
     "with_arms_from_records",
 ]
 
@@ -96,7 +97,9 @@ class ArmSpend:
     """The channel's spend and the outcome per arm, read from the records.
 
     ``*_window``: summed over the test window; ``*_pre_daily``: mean per day before it (the
-    business-as-usual rate). ``treated_geo_days``: treated geos × window days with records.
+    business-as-usual rate). ``treated_geo_days``: treated geos × window days with outcome
+    records (any records where the query holds no first-party ones); ``first``, ``last``:
+    the first and last of those days, the part of the window the estimate measured.
     """
 
     treated_window: float
@@ -108,6 +111,8 @@ class ArmSpend:
     control_geos: int
     treated_geo_days: int
     treated_outcome_window: float
+    first: dt.date
+    last: dt.date
 
     @property
     def treated_dose(self) -> float:
@@ -179,12 +184,23 @@ def arm_spend(records: pd.DataFrame, experiment: GeoExperiment, outcome: str) ->
             subject="records",
         )
 
+    # The estimate measured the days with outcome rows: records read to an --end inside the
+    # test, or orders not yet landed for its last days, leave those days out, and the spend
+    # contrast is read over the same days.
+    has_outcome = treated & window & first_party
+    measured = has_outcome if has_outcome.any() else treated & window
+    days_measured = day[measured].dt.normalize()
+    first = days_measured.min() if len(days_measured) else start
+    last = days_measured.max() if len(days_measured) else end
+    window &= (day >= first) & (day < last + pd.Timedelta(days=1))
+    n_window = int(day[window].dt.normalize().nunique())
+
     def total(mask: pd.Series) -> float:
         return float(spend[(mask & media).to_numpy()].sum())
 
     outcome_values = records[outcome].to_numpy(np.float64)
     in_treated_window = (treated & window & first_party).to_numpy()
-    geo_days = records.loc[treated & window, ["geo"]].assign(d=day[treated & window].dt.normalize())
+    geo_days = records.loc[measured, ["geo"]].assign(d=days_measured)
     return ArmSpend(
         treated_window=total(treated & window),
         treated_pre_daily=total(treated & pre) / n_pre,
@@ -195,6 +211,8 @@ def arm_spend(records: pd.DataFrame, experiment: GeoExperiment, outcome: str) ->
         control_geos=int(records.loc[control, "geo"].nunique()),
         treated_geo_days=len(geo_days.drop_duplicates()),
         treated_outcome_window=float(outcome_values[in_treated_window].sum()),
+        first=first.date(),
+        last=last.date(),
     )
 
 
@@ -269,8 +287,10 @@ def measured_lift(
     return MeasuredLift(
         experiment_id=experiment.experiment_id,
         channel=experiment.channel,
-        start=experiment.start,
-        end=experiment.end,
+        # The days measured (R26 F5: a lift read to an --end a week into a 28-day test was
+        # recorded under the 28 days, and calibration cut the channel's iROAS ×9 to match it).
+        start=spend.first,
+        end=spend.last,
         outcome=outcome,
         lift=lift,
         stderr=se,
@@ -315,3 +335,22 @@ def lift_from_records(
         codes = media.astype(str).replace("", np.nan).dropna()
         currency = str(codes.mode().iloc[0]) if not codes.empty else ""
     return lift, currency
+
+
+def partial_window_note(experiment: GeoExperiment, lift: MeasuredLift) -> str:
+    """A warning when the lift was measured over part of the test's window ("" when all)."""
+    if (lift.start, lift.end) == (experiment.start, experiment.end):
+        return ""
+    days = (lift.end - lift.start).days + 1
+    of = (experiment.end - experiment.start).days + 1
+    missing = []
+    if lift.start > experiment.start:
+        missing.append(f"{experiment.start}..{lift.start - dt.timedelta(days=1)}")
+    if lift.end < experiment.end:
+        missing.append(f"{lift.end + dt.timedelta(days=1)}..{experiment.end}")
+    return (
+        f"experiment result recorded over {lift.start}..{lift.end}, {days} of the test's {of} "
+        f"days ({experiment.start}..{experiment.end}): the records read hold no outcome in its "
+        f"treated geos on {' and '.join(missing)}, so attribution is calibrated by it over the "
+        "days it measured; estimate and record it again once the test's other days are in"
+    )

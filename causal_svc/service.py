@@ -191,6 +191,8 @@ class CausalService(causal_grpc.CausalServiceServicer):
             )
         except (DependencyUnavailable, RegistryRefused) as exc:
             return None, f"experiment result not recorded: {exc}"
+        if partial := experiment_result.partial_window_note(target, lift):
+            estimate.warnings.append(partial)
         if not estimate.supported and failed:
             return stored.result, (
                 f"experiment result recorded although the estimate failed its checks "

@@ -236,3 +236,33 @@ def test_spend_in_another_currency_is_converted_before_the_iroas() -> None:
         spend_in_outcome_currency(eur, "meta", [FxSeries.parse("fx_eur_usd", days[:3], [1.25] * 3)])
     # One currency already: returned as is.
     assert spend_in_outcome_currency(usd, "meta", ())[1] == ""
+
+
+def test_a_lift_read_over_part_of_the_test_carries_the_days_it_measured(seed0) -> None:
+    """R26 F5: records read to an end a week into the 28-day test measured 7 days; the result
+    was stored under all 28, and calibration asked the model for 28 days of lift to match a
+    week's (meta_prospecting's iROAS 2.86 → 0.31, truth 1.56). The result now carries the
+    days measured, its spend contrast over those days, and the estimate says so."""
+    from causal_svc.experiment_result import partial_window_note
+
+    _, frame, experiment, _ = seed0
+    cut = experiment.start + dt.timedelta(days=6)
+    week = frame.loc[pd.to_datetime(frame["local_date"]) <= pd.Timestamp(cut)]
+    spend = arm_spend(week, experiment, "revenue")
+    assert (spend.first, spend.last, spend.window_days) == (experiment.start, cut, 7)
+    full = arm_spend(frame, experiment, "revenue")
+    assert spend.treated_window < full.treated_window / 3  # a week of the cell's spend
+    ours = measured_lift(experiment, spend, effect=1_000.0, stderr=400.0, alpha=0.1,
+                         p_value=0.01, outcome="revenue", analysis_id="an-x")  # fmt: skip
+    assert (ours.start, ours.end) == (experiment.start, cut)
+    read = convert.lift_test(experiment_result(ours, "USD"), "registry:x",
+                             experiment.treatment_units)  # fmt: skip
+    assert (read.start, read.end) == (experiment.start, cut)
+    note = partial_window_note(experiment, ours)
+    assert note.startswith(f"experiment result recorded over {experiment.start}..{cut}, 7 of "
+                           "the test's 28 days")  # fmt: skip
+    assert f"{cut + dt.timedelta(days=1)}..{experiment.end}" in note
+    whole = measured_lift(experiment, full, effect=1_000.0, stderr=400.0, alpha=0.1,
+                          p_value=0.01, outcome="revenue", analysis_id="an-x")  # fmt: skip
+    assert (whole.start, whole.end) == (experiment.start, experiment.end)
+    assert partial_window_note(experiment, whole) == ""
