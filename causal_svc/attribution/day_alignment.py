@@ -1,0 +1,109 @@
+"""Channels whose days start hours apart from the outcome's (audit R31 F5).
+
+The panel joins spend and outcome by their local date, and each account reports in its own
+time zone: a Meta account in Europe/Berlin closes its "15 September" nine hours before a Google
+Ads account in America/Los_Angeles, and six before the orders of a New York store. Every record
+keeps the UTC instant its local day starts (``timestamp``), so how far apart two sources' days
+are is known; this says so when a channel's days start ``MIN_HOURS`` or more from the
+outcome's. Nothing is shifted: daily rows cannot be re-bucketed into another zone's days (the
+hours are not in them), and a shift by a whole day would be wrong by the rest. The warning
+names the offset and which end of each channel day is read against another outcome day, so
+the timing the model reads (same-day effect against lag) is taken with that in mind, or the
+account re-exported in the store's zone where the platform allows it (hourly breakdowns can be
+re-bucketed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["MIN_HOURS", "day_alignment_warnings", "day_start_offsets"]
+
+# Three hours: the US coasts apart (New York and Los Angeles) and more; less is within the
+# hour or two that an order's own time already varies by.
+MIN_HOURS = 3.0
+FIRST_PARTY_SOURCE = "generic"
+_HOUR_S = 3600.0
+
+
+def day_start_offsets(records: pd.DataFrame) -> pd.DataFrame:
+    """Per (source, channel): the UTC offset of its days (local midnight minus the day's UTC
+    start, in hours: +2 for Berlin in summer, -4 for New York) and its records.
+
+    ``records``: memory's records (columns ``data_source``, ``channel``, ``local_date``,
+    ``timestamp``); a pair whose accounts keep two offsets (summer and winter time, two
+    zones) gets its most common one."""
+    if records.empty:
+        return pd.DataFrame({"source": [], "channel": [], "offset_h": [], "records": []})
+    local = pd.to_datetime(records["local_date"]).to_numpy("datetime64[s]").astype(np.int64)
+    stamp = pd.to_datetime(records["timestamp"], utc=True).dt.tz_localize(None)
+    start = stamp.to_numpy("datetime64[s]").astype(np.int64)
+    frame = pd.DataFrame(
+        {
+            "source": records["data_source"].astype(str).to_numpy(),
+            "channel": records["channel"].astype(str).to_numpy(),
+            "offset_h": np.round((local - start) / _HOUR_S, 2),
+        }
+    )
+    counts = frame.groupby(["source", "channel", "offset_h"]).size().rename("records")
+    counts = counts.reset_index().sort_values(
+        ["source", "channel", "records", "offset_h"], ascending=[True, True, False, True]
+    )
+    top = counts.drop_duplicates(["source", "channel"]).drop(columns="records")
+    total = frame.groupby(["source", "channel"]).size().rename("records").reset_index()
+    return top.merge(total, on=["source", "channel"]).reset_index(drop=True)
+
+
+def _utc(offset_h: float) -> str:
+    hours = int(abs(offset_h))
+    minutes = round((abs(offset_h) - hours) * 60)
+    sign = "+" if offset_h >= 0 else "-"
+    return f"UTC{sign}{hours}" + (f":{minutes:02d}" if minutes else "")
+
+
+def _start(offset_h: float) -> str:
+    """The UTC time of day a local midnight falls on."""
+    minutes = round((-offset_h % 24) * 60) % (24 * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d} UTC"
+
+
+def day_alignment_warnings(
+    records: pd.DataFrame, channels: tuple[str, ...] = (), min_hours: float = MIN_HOURS
+) -> list[str]:
+    """A warning per media channel whose days start ``min_hours`` or more from the
+    outcome's (first-party records), naming both offsets and what it means; none when the
+    records hold no outcome. ``channels``: the model's (empty: every media channel)."""
+    offsets = day_start_offsets(records)
+    if offsets.empty:
+        return []
+    outcome = offsets[offsets["source"] == FIRST_PARTY_SOURCE]
+    if outcome.empty:
+        return []
+    base = float(outcome.sort_values("records", ascending=False)["offset_h"].iloc[0])
+    media = offsets[offsets["source"] != FIRST_PARTY_SOURCE]
+    if channels:
+        media = media[media["channel"].isin(channels)]
+    out = []
+    pairs = {(str(c), float(o)) for c, o in zip(media["channel"], media["offset_h"], strict=True)}
+    # the farthest first
+    for channel, offset in sorted(pairs, key=lambda p: (-abs(p[1] - base), p[0])):
+        gap = offset - base
+        if abs(gap) < min_hours:
+            continue
+        hours = f"{abs(gap):g}"
+        end = (
+            f"the first {hours} hours of each {channel} day fall on the outcome's previous day"
+            if gap > 0
+            else f"the last {hours} hours of each {channel} day fall on the outcome's next day"
+        )
+        out.append(
+            f"{channel}'s days start at {_start(offset)} ({_utc(offset)}, its "
+            f"account's time zone) and the outcome's at {_start(base)} ({_utc(base)}): "
+            f"{hours} hours apart. Days are joined by their local date, so {end}: a same-day "
+            "effect is read partly as a lag (or the reverse), and the channel's timing against "
+            "the outcome is off by that much. Re-export the account in the store's time zone "
+            "where the platform allows it (hourly breakdowns can be re-bucketed), or read its "
+            "timing with this in mind"
+        )
+    return out

@@ -1,0 +1,80 @@
+"""Channels whose accounts' days start hours apart from the outcome's are named with the
+offset and what it means (audit R31 F5: a Berlin Meta account, a Los Angeles Google Ads
+account and New York orders were joined by their date labels without a word). The records
+are decoded as the causal service's Scan decodes them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from liftos.v1 import common_pb2 as common_pb
+from liftos.v1 import marketing_data_pb2 as md_pb
+
+from causal_svc.attribution.day_alignment import day_alignment_warnings, day_start_offsets
+from mesh.runtime.frames import records_to_frame
+
+_SOURCES = {
+    "meta": common_pb.DATA_SOURCE_META,
+    "google_ads": common_pb.DATA_SOURCE_GOOGLE_ADS,
+    "generic": common_pb.DATA_SOURCE_GENERIC,
+}
+
+
+def _records(accounts: list[tuple[str, str, str]], days: int = 10) -> pd.DataFrame:
+    """Records of (source, channel, zone) accounts over ``days`` days from 2024-09-15, two
+    geos each, stamped as ingestion stamps them (the local midnight in UTC)."""
+    out = []
+    for source, channel, zone in accounts:
+        for k in range(days):
+            day = dt.date(2024, 9, 15) + dt.timedelta(days=k)
+            start = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(zone))
+            for geo in ("US-NY", "US-CA"):
+                r = md_pb.CausalMarketingData(
+                    data_source=_SOURCES[source], channel=channel, geo=geo
+                )
+                r.local_date.year, r.local_date.month, r.local_date.day = (
+                    day.year,
+                    day.month,
+                    day.day,
+                )
+                r.timestamp.FromDatetime(start.astimezone(dt.UTC).replace(tzinfo=None))
+                out.append(r)
+    return records_to_frame(out, groups=("core", "external"))
+
+
+_AGENCY = [
+    ("meta", "meta_prospecting", "Europe/Berlin"),
+    ("google_ads", "google_search", "America/Los_Angeles"),
+    ("generic", "first_party", "America/New_York"),
+]
+
+
+def test_offsets_per_channel() -> None:
+    got = day_start_offsets(_records(_AGENCY)).set_index("channel")["offset_h"].to_dict()
+    assert got == {"meta_prospecting": 2.0, "google_search": -7.0, "first_party": -4.0}
+
+
+def test_a_berlin_and_a_los_angeles_account_against_new_york_orders_are_named() -> None:
+    meta, google = day_alignment_warnings(_records(_AGENCY))
+    assert meta.startswith("meta_prospecting's days start at 22:00 UTC (UTC+2")
+    assert "the outcome's at 04:00 UTC (UTC-4): 6 hours apart" in meta
+    assert (
+        "the first 6 hours of each meta_prospecting day fall on the outcome's previous day" in meta
+    )
+    assert google.startswith("google_search's days start at 07:00 UTC (UTC-7")
+    assert "3 hours apart" in google and "outcome's next day" in google
+    assert "re-export the account" in meta.lower()
+
+
+def test_aligned_or_close_zones_and_no_outcome_say_nothing() -> None:
+    same = [("meta", "meta_prospecting", "America/New_York"),
+            ("generic", "first_party", "America/New_York")]  # fmt: skip
+    assert day_alignment_warnings(_records(same)) == []
+    chicago = [("meta", "meta_prospecting", "America/Chicago"),
+               ("generic", "first_party", "America/New_York")]  # fmt: skip
+    assert day_alignment_warnings(_records(chicago)) == []  # an hour apart
+    assert day_alignment_warnings(_records(_AGENCY[:2])) == []  # no outcome: nothing to join
+    only = day_alignment_warnings(_records(_AGENCY), channels=("google_search",))
+    assert len(only) == 1 and only[0].startswith("google_search")
