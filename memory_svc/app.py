@@ -70,6 +70,20 @@ def _share(budget: int, default: int, fraction: int) -> int:
     return default if budget <= 0 else min(default, budget // fraction)
 
 
+def _positive(name: str, default: float, kind: type[float] | type[int]) -> float:
+    """A number over 0 from the environment variable ``name`` (``default`` when unset); an
+    error that names the variable otherwise."""
+    text = os.environ.get(name, str(default))
+    try:
+        value = kind(text)
+    except ValueError:
+        value = 0
+    if not value > 0:
+        what = "a whole number of at least 1" if kind is int else "a number of seconds over 0"
+        raise ValueError(f"{name}={text!r} is not {what}")
+    return value
+
+
 def settings_from_env() -> MemorySettings:
     """The engine's settings from the environment. ``LIFTOS_MEMORY_BUDGET`` (``--memory-budget``)
     bounds everything memory keeps that grows with the data: its caches take their default
@@ -89,13 +103,8 @@ def settings_from_env() -> MemorySettings:
             f"LIFTOS_MEMORY_BUDGET: {budget} bytes leave nothing for indexes after the caches' "
             f"{graph + sums + keys}"
         )
-    snapshot_s = float(env("LIFTOS_MEMORY_SCAN_SNAPSHOT_S", engine.scan_snapshot_s))
-    snapshots = int(env("LIFTOS_MEMORY_SCAN_SNAPSHOTS", engine.scan_snapshots))
-    if snapshot_s <= 0 or snapshots < 1:
-        raise ValueError(
-            "LIFTOS_MEMORY_SCAN_SNAPSHOT_S must be over 0 seconds and LIFTOS_MEMORY_SCAN_SNAPSHOTS "
-            f"at least 1 (got {snapshot_s:g} and {snapshots})"
-        )
+    snapshot_s = _positive("LIFTOS_MEMORY_SCAN_SNAPSHOT_S", engine.scan_snapshot_s, float)
+    snapshots = int(_positive("LIFTOS_MEMORY_SCAN_SNAPSHOTS", engine.scan_snapshots, int))
     return MemorySettings(
         embedder=env("LIFTOS_EMBEDDER", engine.embedder),
         index=IndexSettings(

@@ -74,9 +74,11 @@ def test_scan_snapshot_bounds_come_from_the_environment(monkeypatch: pytest.Monk
     assert (s.scan_snapshot_s, s.scan_snapshots) == (30.0, 4)
     for name, value in (
         ("LIFTOS_MEMORY_SCAN_SNAPSHOT_S", "0"),
+        ("LIFTOS_MEMORY_SCAN_SNAPSHOT_S", "2 minutes"),
         ("LIFTOS_MEMORY_SCAN_SNAPSHOTS", "0"),
+        ("LIFTOS_MEMORY_SCAN_SNAPSHOTS", "1.5"),
     ):
         with monkeypatch.context() as m:
             m.setenv(name, value)
-            with pytest.raises(ValueError, match=name):
+            with pytest.raises(ValueError, match=f"{name}={value!r} is not"):
                 settings_from_env()
