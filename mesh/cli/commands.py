@@ -19,6 +19,7 @@ from mesh.runtime.config import (
     add_data_dir_argument,
     add_host_argument,
     add_log_level_argument,
+    add_metrics_port_argument,
     env_service_ports,
 )
 from mesh.sdk.client import LiftOS
@@ -180,10 +181,11 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
         help="processes per stateless service (ingestion, causal, llm, surfacing), replica k "
         "on its port + 100k, balanced round robin by every client",
     )  # fmt: skip
-    up.add_argument(
-        "--metrics-port", type=int, default=None,
-        help="Prometheus metrics: the i-th process (in start order) on this port + i",
-    )  # fmt: skip
+    add_metrics_port_argument(
+        up,
+        "Prometheus metrics: the i-th process (in start order) on this port + i (env "
+        "LIFTOS_METRICS_PORT, the same base; default off)",
+    )
     up.set_defaults(func=cmd_up)
 
     certs = sub.add_parser("certs", help="a dev CA, a server and per-service client certificates")

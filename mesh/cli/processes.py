@@ -188,6 +188,9 @@ class Mesh:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)
         env = {**os.environ, "PYTHONPATH": _pythonpath()}
+        # Each instance gets its own metrics port as a flag (metrics_port + i) or none: one
+        # inherited LIFTOS_METRICS_PORT would have every process bind the same port.
+        env.pop("LIFTOS_METRICS_PORT", None)
         for service in SERVICES:
             env[f"LIFTOS_{service.upper()}_ADDR"] = self.address(service)
         metrics = self.metrics_ports()

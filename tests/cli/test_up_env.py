@@ -1,6 +1,7 @@
 """`liftos up` and `liftos memory import` read the services' environment fallbacks for the
 flags they are not given (audit R28-F1: both wrote to ./.liftos with LIFTOS_DATA_DIR set, and
-`up` ignored LIFTOS_LOG_LEVEL, LIFTOS_HOST and LIFTOS_<SERVICE>_PORT)."""
+`up` ignored LIFTOS_LOG_LEVEL, LIFTOS_HOST and LIFTOS_<SERVICE>_PORT), and LIFTOS_METRICS_PORT
+is `up`'s metrics base, not one port all five processes bind (R28-F2)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
-from mesh.runtime.config import SERVICES, port_variable
+import pytest
+
+from mesh.cli.processes import Mesh, fresh_health
+from mesh.runtime.config import SERVICES, PeerConfig, port_variable
+from mesh.sdk.client import LiftOS
 from tests.ports import free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,17 +27,19 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}", **extra}
 
 
-def test_up_takes_data_dir_host_ports_and_log_level_from_the_environment(
+def test_up_takes_data_dir_host_ports_log_level_and_metrics_from_the_environment(
     tmp_path: Path,
 ) -> None:
-    block = free_port_block(5)
-    # the services in reverse order: only the per-service variables can place them so
+    block = free_port_block(10)
+    # the services in reverse order over the first five ports: only the per-service
+    # variables can place them so; metrics on the next five
     ports = {s: block + 4 - i for i, s in enumerate(SERVICES)}
+    metrics = block + 5
     data, cwd = tmp_path / "envdata", tmp_path / "cwd"
     cwd.mkdir()
     env = _env(
         LIFTOS_DATA_DIR=str(data), LIFTOS_HOST="localhost", LIFTOS_LOG_LEVEL="WARNING",
-        **{port_variable(s): str(p) for s, p in ports.items()},
+        LIFTOS_METRICS_PORT=str(metrics), **{port_variable(s): str(p) for s, p in ports.items()},
     )  # fmt: skip
     up = subprocess.Popen(
         [sys.executable, "-m", "mesh.cli", "up"],
@@ -52,6 +60,11 @@ def test_up_takes_data_dir_host_ports_and_log_level_from_the_environment(
         assert f"data dir {data.resolve()}" in text
         for service, port in ports.items():
             assert f"{service:<10} localhost:{port}  SERVING" in text, text
+        scraped = []
+        for i in range(len(SERVICES)):  # one endpoint per process, M + i
+            with urllib.request.urlopen(f"http://localhost:{metrics + i}/metrics", timeout=5) as r:
+                scraped.append(r.read().decode())
+        assert all("liftos_" in page for page in scraped)
     finally:
         up.send_signal(signal.SIGINT)
         up.communicate(timeout=60)
@@ -88,3 +101,24 @@ def test_memory_import_writes_under_liftos_data_dir(tmp_path: Path) -> None:
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert (flagged / "memory").is_dir()
+
+
+def test_a_mesh_without_metrics_ignores_an_inherited_metrics_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Mesh (the demo's, a test's) started without ``metrics_port`` gives its processes none:
+    before, each inherited LIFTOS_METRICS_PORT and all but the first failed to bind it."""
+    block = free_port_block(3)
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}:{ROOT / 'gen'}")
+    monkeypatch.setenv("LIFTOS_METRICS_PORT", str(block + 2))
+    mesh = Mesh(
+        tmp_path / "data", ports={"memory": block, "llm": block + 1}, services=("memory", "llm")
+    )
+    peers = PeerConfig(**{s: mesh.address(s) for s in SERVICES})
+    mesh.start()
+    try:
+        status = mesh.wait_serving(fresh_health(lambda: LiftOS(peers)))
+        assert mesh.dead() == {}, {s: mesh.tail_log(s) for s in mesh.dead()}
+        assert status["memory"] == status["llm"] == "SERVING"
+    finally:
+        mesh.stop()
