@@ -159,15 +159,38 @@ class HillCurve:
     def mean_marginal(self, spend: float | np.ndarray) -> np.ndarray:
         return self.marginal(spend).mean(axis=0)
 
-    def extrapolation(self, spend: float, *, what: str = "the plan") -> str | None:
+    def extrapolation(
+        self, spend: float, *, what: str = "the plan", usual: float | None = None
+    ) -> str | None:
         """The warning for ``spend`` over the curve's period beyond ``EXTRAPOLATION_RATIO`` ×
         the spend the model saw (None within it): the curve there is the fitted shape carried
-        past the data, whatever it says (a saturated curve adds almost nothing)."""
+        past the data, whatever it says (a saturated curve adds almost nothing).
+
+        ``usual``: the channel's business-as-usual spend over the period, where the plan was
+        stated against it (PredictPerformance's multipliers scale it, not the level the curve
+        was fitted around). The model saw both levels, so the plan is extrapolation only beyond
+        ``EXTRAPOLATION_RATIO`` × each, and the warning gives both ratios with their bases
+        (one "current level" read ×5.5 for a plan typed as ×5, R29 F2)."""
         ratio = spend / self.reference_spend
-        if not ratio > EXTRAPOLATION_RATIO:
+        if usual is None:
+            if not ratio > EXTRAPOLATION_RATIO:
+                return None
+            return (f"{self.channel}: {what} spends {ratio:,.1f}× its current level, beyond "
+                    "what the model saw; its curve there is extrapolation")  # fmt: skip
+        over_usual = spend / usual if usual > 0 else np.inf
+        if not min(ratio, over_usual) > EXTRAPOLATION_RATIO:
             return None
-        return (f"{self.channel}: {what} spends {ratio:,.1f}× its current level, beyond what "
-                "the model saw; its curve there is extrapolation")  # fmt: skip
+        days = self.period_days
+        against = (
+            f"{over_usual:,.1f}× its business-as-usual spend ({usual / days:,.0f} a day, the "
+            "spend a multiplier scales)"
+            if usual > 0
+            else f"{spend / days:,.0f} a day where its business-as-usual spend is 0"
+        )
+        return (f"{self.channel}: {what} spends {against} and {ratio:,.1f}× the analysis "
+                f"window's mean ({self.reference_spend / days:,.0f} a day, the level its curve "
+                "was fitted around), beyond what the model saw; its curve there is "
+                "extrapolation")  # fmt: skip
 
     def over(self, days: int, *, level: float = 1.0) -> HillCurve:
         """The same channel over a period of ``days`` at the same daily spend pattern, with the

@@ -478,12 +478,16 @@ def predict_performance(
     future = dates[-1] + np.arange(1, horizon + 1).astype("timedelta64[D]")
     recent = slice(max(n - 28, 0), n)
     full_spend = {}
+    # Per channel, the business-as-usual daily spend: what a channel the plan leaves out keeps,
+    # and the base a plan's multiplier scales (so its warnings measure against it too).
+    as_usual: dict[str, float] = {}
     for c in curves:
         past = np.asarray(spend.get(c.channel, np.zeros(n)), dtype=np.float64)
+        kept = (usual_days or {}).get(c.channel)
+        as_usual[c.channel] = float(past[recent if kept is None else kept].mean())
         ahead = plan.get(c.channel)
         if ahead is None:
-            kept = (usual_days or {}).get(c.channel)
-            ahead = np.full(horizon, past[recent if kept is None else kept].mean())
+            ahead = np.full(horizon, as_usual[c.channel])
         full_spend[c.channel] = np.concatenate([past, np.asarray(ahead, dtype=np.float64)])
     base = float(baseline_total) if baseline_total is not None else 1.0
     shares = _shares(curves, full_spend, base, n + horizon, paths, rng)
@@ -552,7 +556,9 @@ def predict_performance(
     warnings: list[str] = list(calendar.warnings)
     for c in curves:  # OptimizeBudget's warning: a planned spend the model never saw
         if c.channel in plan:
-            beyond = c.over(horizon).extrapolation(float(np.sum(plan[c.channel])))
+            beyond = c.over(horizon).extrapolation(
+                float(np.sum(plan[c.channel])), usual=as_usual[c.channel] * horizon
+            )
             warnings += [beyond] if beyond is not None else []
     unseen = sorted({table[d] for d in days[n:] if d in table} - set(seen))
     if unseen:

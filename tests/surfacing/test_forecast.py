@@ -71,8 +71,10 @@ def test_a_plan_beyond_the_spend_the_model_saw_is_called_extrapolation() -> None
     spend = {"meta": np.full(150, 100.0)}
     f = predict_performance(dates, y, spend, [curve], {"meta": np.full(28, 1e7)}, horizon=28,
                             baseline_total=30 * 1e4, seed=3)  # fmt: skip
-    assert "meta: the plan spends 100,000.0× its current level, beyond what the model saw; " \
-        "its curve there is extrapolation" in f.warnings  # fmt: skip
+    assert "meta: the plan spends 100,000.0× its business-as-usual spend (100 a day, the " \
+        "spend a multiplier scales) and 100,000.0× the analysis window's mean (100 a day, the " \
+        "level its curve was fitted around), beyond what the model saw; its curve there is " \
+        "extrapolation" in f.warnings  # fmt: skip
     within = predict_performance(dates, y, spend, [curve], {"meta": np.full(28, 200.0)},
                                  horizon=28, baseline_total=30 * 1e4, seed=3)  # fmt: skip
     assert not any("extrapolation" in w for w in within.warnings)
