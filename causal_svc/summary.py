@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from causal_svc.estimators.result import EffectEstimate
+from mesh.runtime.estimand import observation
 
 
 def _fmt(x: float) -> str:
@@ -21,8 +22,22 @@ def _p_text(p: float) -> str:
     return "p < 0.001" if p < 1e-3 else f"p = {p:.3g}"
 
 
-def summarize(estimate: EffectEstimate, *, outcome: str, treatment: str) -> str:
-    """One paragraph. Never claims an effect the checks or the interval do not support."""
+def _per(estimate: EffectEstimate, treatment: str, unit: str, time: str) -> str:
+    """What the effect is per: the observation ("per geo-day", as the estimand line words it),
+    else nothing for a 0/1 treatment (the estimate is the treated-vs-untreated difference) and
+    "per unit of <treatment>" for a continuous one. A fixed "per unit" read as per geo, or per
+    unit of a 0/1 treatment, beside an estimand "per geo-day" (R27-F6)."""
+    per = observation(unit, time)
+    if per:
+        return f" per {per}"
+    return "" if estimate.n_treated is not None else f" per unit of {treatment}"
+
+
+def summarize(
+    estimate: EffectEstimate, *, outcome: str, treatment: str, unit: str = "", time: str = ""
+) -> str:
+    """One paragraph. Never claims an effect the checks or the interval do not support.
+    ``unit`` and ``time`` (the roles) say what one observation is."""
     level = round((1 - estimate.alpha) * 100)
     interval = f"{level}% CI {_fmt(estimate.ci_lower)} to {_fmt(estimate.ci_upper)}"
     what = f"the effect of {treatment} on {outcome} ({estimate.estimand.value.upper()}, {estimate.method.value})"
@@ -56,7 +71,8 @@ def summarize(estimate: EffectEstimate, *, outcome: str, treatment: str) -> str:
     direction = "increased" if estimate.point_estimate > 0 else "decreased"
     warn = f" Caveats: {'; '.join(estimate.warnings)}." if estimate.warnings else ""
     return (
-        f"Supported: {treatment} {direction} {outcome} by {_fmt(abs(estimate.point_estimate))} "
-        f"per unit ({interval}, {_p_text(estimate.pvalue)}, n = {estimate.nobs}), under the stated "
+        f"Supported: {treatment} {direction} {outcome} by {_fmt(abs(estimate.point_estimate))}"
+        f"{_per(estimate, treatment, unit, time)} ({estimate.estimand.value.upper()}; {interval}, "
+        f"{_p_text(estimate.pvalue)}, n = {estimate.nobs}), under the stated "
         f"assumptions of {estimate.method.value}.{warn}"
     )
