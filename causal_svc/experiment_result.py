@@ -172,13 +172,13 @@ def arm_spend(records: pd.DataFrame, experiment: GeoExperiment, outcome: str) ->
         )
     if n_window == 0:
         raise InsufficientData(
-            f"no records inside experiment {experiment.experiment_id!r}'s window "
-            f"{experiment.start}..{experiment.end}",
+            f"no records inside the window {experiment.start}..{experiment.end} of experiment "
+            f"{experiment.experiment_id!r}",
             subject="records",
         )
     if n_pre == 0:
         raise InsufficientData(
-            f"no records before experiment {experiment.experiment_id!r}'s window: the "
+            f"no records before the window of experiment {experiment.experiment_id!r}: the "
             "business-as-usual spend the test changed is read from its pre-period (start the "
             "records query before the experiment)",
             subject="records",

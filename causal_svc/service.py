@@ -57,7 +57,7 @@ from causal_svc.peers import (
     aggregate_products,
     design_of,
 )
-from causal_svc.record_tables import experiment_window
+from causal_svc.record_tables import ExperimentDesign, experiment_window
 from mesh.runtime.cancellation import CancelToken, run_with
 from mesh.runtime.exceptions import DependencyUnavailable, InvalidInput
 from mesh.runtime.money import FX_KIND, MixedCurrencies, spend_in_outcome_currency
@@ -90,6 +90,33 @@ def _unread_tests(unread: str, days: int) -> list[str]:
         f"the org's registered experiments could not be read ({unread}): the next {days} days "
         f"are modelled on the last {days} analysed days, even where a test ran in them"
     ]
+
+
+def _window_note(
+    design: ExperimentDesign, asked_start: dt.date | None, asked_end: dt.date | None,
+    start: dt.date | None, end: dt.date | None,
+) -> str:  # fmt: skip
+    """Which days an experiment's estimate read, each bound said where it came from (R26 F10:
+    a start the query set was described as a defaulted pre-period as long as the test)."""
+    if asked_start is not None:
+        first = f"{start} (the query's start)"
+    elif start is None:
+        first = "the first record"
+    elif design.pre_period[1]:
+        first = f"{start} (the experiment's registered pre-period)"
+    else:
+        days = (design.end - design.start).days + 1
+        first = f"{start} (a pre-period as long as the {days}-day test: none is registered)"
+    if asked_end is not None:
+        last = f"{end} (the query's end)"
+    else:
+        last = "the last record" if end is None else f"{end} (the test's last day)"
+    unset = "date" if asked_start is None and asked_end is None else (
+        "start" if asked_start is None else "end")  # fmt: skip
+    return (
+        f"records read from {first} to {last} for experiment {design.experiment_id!r}: the "
+        f"query set no {unset} (set records.date_range to choose)"
+    )
 
 
 def _remaining(context: grpc.aio.ServicerContext) -> float | None:
@@ -136,12 +163,9 @@ class CausalService(causal_grpc.CausalServiceServicer):
         start, end = query.start, query.end
         note = ""
         if registered is not None and (start is None or end is None):
-            start, end = experiment_window(design_of(registered), start, end)
-            note = (
-                f"records read from {start or 'the first record'} to {end or 'the last'}: "
-                f"experiment {query.experiment_id!r}'s test and a pre-period as long as it, "
-                "where the query set no date (set records.date_range to choose)"
-            )
+            registered_design = design_of(registered)
+            start, end = experiment_window(registered_design, start, end)
+            note = _window_note(registered_design, query.start, query.end, start, end)
         records = await self._memory.scan_frame(
             org, start=start, end=end, sources=query.sources,
             campaign_ids=query.campaign_ids, channels=query.channels,

@@ -204,7 +204,7 @@ def check_lift_tests(panel: MediaPanel, tests: Sequence[LiftTest]) -> list[Prepa
         if moved and t.gain / t.stderr < -CONTRADICTION_Z:
             raise ContradictoryCalibration(
                 f"lift test {t.name or i}: the outcome was significantly lower with more of "
-                f"{t.channel!r}'s spend (the higher of the test's two spends minus the lower: "
+                f"the spend of {t.channel!r} (the higher of the test's two spends minus the lower: "
                 f"{t.gain:,.0f} ± {t.stderr:,.0f}), which contradicts non-negative media effects",
                 subject=_field(i, "lift_absolute"),
             )

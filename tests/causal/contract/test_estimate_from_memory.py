@@ -162,13 +162,19 @@ def test_registered_arms_decide_who_is_control(mesh) -> None:
     # read, and the days after a test that ends early switch the treatment off).
     assert e.n == 6 * 58 and e.n_treated == 2
     assert not any("not in the registry" in w for w in e.warnings)
-    assert "records read from 2024-10-03 to 2024-11-29: experiment 'registered'" in " ".join(
-        e.warnings
-    )
+    assert (
+        "records read from 2024-10-03 (a pre-period as long as the 29-day test: none is "
+        "registered) to 2024-11-29 (the test's last day) for experiment 'registered': the query "
+        "set no date (set records.date_range to choose)"
+    ) in e.warnings
     request.records.date_range.start_date.CopyFrom(common_pb.Date(year=2024, month=9, day=1))
     e = stub.EstimateEffect(request).estimate  # an explicit start is kept, the end filled
     assert e.n == 6 * DAYS
-    assert "records read from 2024-09-01 to 2024-11-29" in " ".join(e.warnings)
+    # R26 F10: the start the query set was described as a defaulted pre-period
+    assert (
+        "records read from 2024-09-01 (the query's start) to 2024-11-29 (the test's last day) "
+        "for experiment 'registered': the query set no end (set records.date_range to choose)"
+    ) in e.warnings
     request.records.date_range.end_date.CopyFrom(common_pb.Date(year=2024, month=11, day=29))
     e = stub.EstimateEffect(request).estimate  # both set: nothing to say
     assert e.n == 6 * DAYS and not any("records read from" in w for w in e.warnings)
@@ -198,4 +204,7 @@ def test_an_experiment_that_ended_before_the_records_is_read_to_its_end(mesh) ->
     request.method = pb.ESTIMATION_METHOD_SDID
     e = stub.EstimateEffect(request).estimate
     assert e.n == GEOS * 28
-    assert "records read from 2024-10-18 to 2024-11-14" in " ".join(e.warnings)
+    assert (
+        "records read from 2024-10-18 (a pre-period as long as the 14-day test: none is "
+        "registered) to 2024-11-14 (the test's last day)" in " ".join(e.warnings)
+    )

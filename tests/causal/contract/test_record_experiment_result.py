@@ -454,7 +454,9 @@ def test_cli_estimate_experiment_without_dates(
             "--no-checks"]  # fmt: skip
     assert cli.main(argv) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    assert f"warning: records read from {pre} to {end}: experiment {e['experiment_id']!r}" in out
+    assert (f"warning: records read from {pre} (a pre-period as long as the 28-day test: none is "
+            f"registered) to {end} (the test's last day) for experiment "
+            f"{e['experiment_id']!r}: the query set no date") in out  # fmt: skip
     assert "supported  " in out and "analysis id an-" in out
 
 
