@@ -29,7 +29,9 @@ Checks and thresholds (each a named :class:`HealthCheck`):
 - **identification** — per channel: the spend variation the model can use (national spend
   left after the calendar and external factors, relative to its level) below 2% cannot
   identify an effect; two channels whose usable spend series correlate above 0.95 cannot be
-  told apart. Either: review, naming the channels.
+  told apart; a channel whose spend at a return of 10 per unit would add less than the
+  outcome's noise over the window is too small to identify. Each: review, naming the
+  channels, which are marked not identified.
 - **calibration** — each lift test against the calibrated model's prediction of it: more
   than 3 standard errors apart means the experiment and the observational data disagree
   (review).
@@ -69,11 +71,13 @@ from .panel import MediaPanel
 from .spec import Identification, ModelSpec
 
 __all__ = [
+    "ChannelIdentification",
     "HealthCheck",
     "HealthReport",
     "Holdout",
     "Verdict",
     "assess",
+    "channel_identification",
     "with_budget_response",
     "with_omitted_channels",
 ]
@@ -86,6 +90,10 @@ MIN_BASELINE_SHARE = 0.2
 MIN_POSITIVE_BASELINE = 0.99
 MIN_SPEND_VARIATION = 0.02
 MAX_CHANNEL_CORRELATION = 0.95
+# spend_size (_too_small): a return per unit of spend beyond nearly every channel measured
+# (published incremental ROAS sit under 5; the simulator's truths 0-4), so a channel flagged
+# at it is too small at any return the data could hold.
+GENEROUS_RETURN = 10.0
 MAX_LIFT_Z = 3.0
 # The scaled gradient (|g_i| / sqrt(H_ii): a parameter's Newton step in its own standard
 # errors) under which a fit that hit its iteration limit is creeping, not lost: Levenberg-
@@ -338,24 +346,80 @@ def _usable_spend(fit: MMMFit) -> np.ndarray:
     return proj.reshape(x.shape[0], -1)
 
 
-def _identification_checks(fit: MMMFit) -> tuple[list[HealthCheck], tuple[str, ...]]:
+@dataclass(frozen=True, slots=True)
+class ChannelIdentification:
+    """The identification checks' findings: which channels the fit cannot identify, and why.
+
+    ``variation``: each channel's usable spend variation; ``weak``: those under
+    ``MIN_SPEND_VARIATION``; ``pairs``: channels whose usable spend moves together (a, b, r);
+    ``small``: channels too small to measure (:func:`_too_small`: channel, spend, effect at
+    ``GENEROUS_RETURN``, the window's noise)."""
+
+    channels: tuple[str, ...]
+    variation: tuple[float, ...]
+    weak: tuple[str, ...]
+    pairs: tuple[tuple[str, str, float], ...]
+    small: tuple[tuple[str, float, float, float], ...]
+
+    @property
+    def unidentified(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(
+            [*self.weak, *(n for p in self.pairs for n in p[:2]), *(c for c, *_ in self.small)]
+        ))  # fmt: skip
+
+    def partners(self, channel: str) -> tuple[str, ...]:
+        """The channels ``channel``'s spend moves with, directly or through another."""
+        group, grown = {channel}, True
+        while grown:
+            more = {n for a, b, _ in self.pairs if {a, b} & group for n in (a, b)}
+            grown = bool(more - group)
+            group |= more
+        return tuple(c for c in self.channels if c in group and c != channel)
+
+    def reason(self, channel: str) -> str:
+        """Why ``channel`` is not identified, in words ("" where it is)."""
+        out = []
+        if channel in self.weak:
+            v = self.variation[self.channels.index(channel)]
+            out.append(f"its spend barely varies once the calendar and external factors are "
+                       f"taken out ({v:.1%} usable variation, under {MIN_SPEND_VARIATION:.0%})")  # fmt: skip
+        moves = [(b if a == channel else a, r) for a, b, r in self.pairs if channel in (a, b)]
+        if moves:
+            out.append("its spend moves with " + ", ".join(f"{n}'s (r={r:.2f})" for n, r in moves))
+        for c, spend, effect, noise in self.small:
+            if c == channel:
+                out.append(f"its spend ({spend:,.0f}) is too small to measure: at a return of "
+                           f"{effect / spend:,.3g} it would add {effect:,.0f}, inside the "
+                           f"outcome's noise over the window, ±{noise:,.0f}")  # fmt: skip
+        return "; ".join(out)
+
+
+def channel_identification(fit: MMMFit) -> ChannelIdentification:
+    """The identification checks' findings on ``fit`` (see the module docstring)."""
     usable = _usable_spend(fit)
     names = fit.panel.channels
     variation = usable.std(axis=1)
-    weak = [n for n, v in zip(names, variation, strict=True) if v < MIN_SPEND_VARIATION]
-    checks = [HealthCheck(
-        "spend_variation", Verdict.REVIEW if weak else Verdict.PASS,
-        float(variation.min()) if variation.size else None, MIN_SPEND_VARIATION,
-        ("too little usable spend variation to identify: " + ", ".join(weak)) if weak
-        else "every channel's spend varies enough to identify its effect",
-    )]  # fmt: skip
+    weak = tuple(n for n, v in zip(names, variation, strict=True) if v < MIN_SPEND_VARIATION)
     corr = np.corrcoef(usable) if usable.shape[0] > 1 else np.ones((1, 1))
-    pairs = [
+    pairs = tuple(
         (names[i], names[j], float(corr[i, j]))
         for i in range(len(names))
         for j in range(i + 1, len(names))
         if np.isfinite(corr[i, j]) and abs(corr[i, j]) > MAX_CHANNEL_CORRELATION
-    ]
+    )
+    return ChannelIdentification(tuple(names), tuple(float(v) for v in variation), weak,
+                                 pairs, tuple(_too_small(fit)))  # fmt: skip
+
+
+def _identification_checks(fit: MMMFit) -> tuple[list[HealthCheck], tuple[str, ...]]:
+    found = channel_identification(fit)
+    weak, pairs, small = found.weak, found.pairs, found.small
+    checks = [HealthCheck(
+        "spend_variation", Verdict.REVIEW if weak else Verdict.PASS,
+        min(found.variation) if found.variation else None, MIN_SPEND_VARIATION,
+        ("too little usable spend variation to identify: " + ", ".join(weak)) if weak
+        else "every channel's spend varies enough to identify its effect",
+    )]  # fmt: skip
     checks.append(HealthCheck(
         "collinearity", Verdict.REVIEW if pairs else Verdict.PASS,
         max((abs(p[2]) for p in pairs), default=None), MAX_CHANNEL_CORRELATION,
@@ -363,8 +427,49 @@ def _identification_checks(fit: MMMFit) -> tuple[list[HealthCheck], tuple[str, .
          + ", ".join(f"{a} & {b} (r={r:.2f})" for a, b, r in pairs)) if pairs
         else "no two channels' spend moves together",
     ))  # fmt: skip
-    unidentified = tuple(dict.fromkeys([*weak, *(n for p in pairs for n in p[:2])]))
-    return checks, unidentified
+    if small:
+        checks.append(HealthCheck(
+            "spend_size", Verdict.REVIEW, min(v / n for _, _, v, n in small), 1.0,
+            "too little spend to identify: " + "; ".join(
+                f"{c} ({s:,.0f} over the window: at a return of {v / s:,.3g} per unit it "
+                f"would add {v:,.0f}, inside the outcome's noise over the window, ±{n:,.0f})"
+                for c, s, v, n in small
+            ) + "; its row is the prior's, not a measurement (a lift test measures it)",
+        ))  # fmt: skip
+    return checks, found.unidentified
+
+
+def _too_small(fit: MMMFit) -> list[tuple[str, float, float, float]]:
+    """Channels whose spend is too small to identify any plausible effect: (channel, spend,
+    effect at ``GENEROUS_RETURN``, outcome noise over the window) each (audit R30 F9: 34 USD
+    a year beside 100M of revenue passed, and its row "0.00 [0.00, 3.83]", the prior's, read
+    as a measured null, which recommend cut). The variation check cannot see it: it
+    normalises each channel's spend by its own mean.
+
+    The noise: the residual standard deviation of the log rows the model is fitted to (a
+    relative error), times the outcome over the window as independent days add it
+    (``sqrt(Σ level²)``; national rows: the day totals) — the smallest the noise of the
+    window's total can be, so a channel flagged here cannot be identified whatever the
+    noise's correlation. The effect: its spend at ``GENEROUS_RETURN`` (revenue per unit of
+    spend; for conversions that many times the account's outcome per unit of spend). When
+    even that is inside one standard deviation of the noise, the data cannot tell the
+    channel's effect from none."""
+    panel = fit.panel
+    spend = panel.spend.sum(axis=(1, 2))
+    resid = np.asarray(fit.residuals, dtype=np.float64)
+    if not resid.size or not (spend > 0).any():
+        return []
+    sd = float(np.sqrt(np.mean(resid**2)))
+    level = panel.outcome.sum(axis=0) if resid.ndim == 1 else panel.outcome
+    noise = sd * float(np.sqrt((level**2).sum()))
+    per_unit = GENEROUS_RETURN
+    if panel.outcome_name != "revenue":
+        per_unit *= float(panel.outcome.sum()) / float(spend.sum())
+    return [
+        (c, float(s), per_unit * float(s), noise)
+        for c, s in zip(panel.channels, spend, strict=True)
+        if s > 0 and per_unit * s < noise
+    ]
 
 
 def _calibration_checks(fit: MMMFit) -> list[HealthCheck]:

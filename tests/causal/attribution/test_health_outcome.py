@@ -1,10 +1,12 @@
-"""Health checks on the outcome's own values (audit R30):
+"""Health checks on the outcome's own values and on channels too small to measure (audit R30):
 
 - F1: one geo-day of revenue at 1e9 (a day sells ~30k) passed PASS, the baseline read 13× the
   business; now the geo-day is named with its value and the usual one, and the analysis
   fails (REVIEW where the error carries little of the outcome).
 - F3: an outcome zero on 80% of geo-days failed for "an export gap" and "the media claim
   sales that happen anyway"; now the first reason is the sparse outcome and its fix.
+- F9: a channel spending a hundred-thousandth of the others passed unmarked with the prior's
+  interval; now it is marked not identified.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def test_clean_worlds_and_common_days_are_not_flagged(demo: World, demo_fit: MMM
     assert outcome_outliers(demo.panel) is None
     assert sparse_outcome(demo.panel) is None
     names = {c.name for c in assess(demo_fit).checks}
-    assert not names & {"outcome_outliers", "sparse_outcome"}
+    assert not names & {"outcome_outliers", "sparse_outcome", "spend_size"}
     # a day three times usual in every geo (a sale everywhere) is the day's, not an error
     y = demo.panel.outcome.copy()
     y[:, 50] *= 3
@@ -106,3 +108,24 @@ def test_empty_days_by_chance_are_not_called_an_export_gap(demo: World) -> None:
     gaps = next(c for c in health.checks if c.name == "outcome_gaps")
     assert "days without a sale, not an export gap" in gaps.message, gaps.message
     assert "re-export" not in gaps.message
+
+
+def test_a_channel_too_small_to_measure_is_not_identified(demo: World) -> None:
+    p = demo.panel
+    c = int(np.argmax(p.spend.sum(axis=(1, 2)) > 0))
+    scale = np.ones(p.n_channels)
+    scale[c] = 1e-5
+    k = p.campaign_channel == c
+    tiny = dataclasses.replace(
+        p,
+        media=p.media * scale[:, None, None],
+        spend=p.spend * scale[:, None, None],
+        campaign_spend=np.where(k[:, None], p.campaign_spend * 1e-5, p.campaign_spend),
+        campaign_media=np.where(k[:, None], p.campaign_media * 1e-5, p.campaign_media),
+    )
+    health = assess(fit_mmm(tiny, ModelSpec()), holdout=False)
+    assert health.unidentified == (p.channels[c],)
+    check = next(x for x in health.checks if x.name == "spend_size")
+    assert check.verdict is Verdict.REVIEW and health.verdict is not Verdict.PASS
+    assert check.message.startswith(f"too little spend to identify: {p.channels[c]} (")
+    assert "its row is the prior's, not a measurement" in check.message
