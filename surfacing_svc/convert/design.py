@@ -233,6 +233,8 @@ def cell_experiment(
         name=question.name or f"{design.channel} geo {kind}" + (
             f" (cell {cell.index})" if len(design.cells) > 1 else ""),
         start_date=date_to_proto(start), end_date=date_to_proto(end),
+        # The pre-period the design powered the test on, which an estimate reads (R26-F4).
+        pre_period_start=date_to_proto(start - dt.timedelta(days=design.pre_period_days)),
         treatment_type=_treatment_type(cell),  # type: ignore[arg-type]
         treatment_config=md_pb.TreatmentConfig(
             spend_multiplier=cell.spend_multiplier, intensity=1.0,
@@ -285,6 +287,7 @@ def shared_control(
         name=question.name or f"{design.channel} geo test: shared control of "
         f"{len(design.cells)} cells",
         start_date=date_to_proto(start), end_date=date_to_proto(end),
+        pre_period_start=date_to_proto(start - dt.timedelta(days=design.pre_period_days)),
         treatment_config=md_pb.TreatmentConfig(
             spend_multiplier=1.0, intensity=0.0,
             description=f"none: the control shared by cells {', '.join(ids)}"),
