@@ -5,7 +5,9 @@ google_ads (``GoogleAdsService.SearchStream`` over ``shopping_performance_view``
     omitted) with ``segments.productItemId`` instead of a geo: the Merchant Center offer id,
     which the API lower-cases (``shopify_us_<product_id>_<variant_id>`` for a Shopify feed).
     A row by ``segments.week``/``month``/``quarter``/``year`` without ``segments.date`` sums
-    several days and is refused.
+    several days and is refused. The view holds Shopping and Performance Max campaigns: a
+    row's channel follows ``campaign.advertisingChannelType`` as the campaign export's does
+    (``google_shopping``, ``google_pmax``), Shopping when the field is absent.
 meta (Marketing API ``/insights`` with ``breakdowns=product_id``, ``time_increment=1``)
     As the region breakdown (numbers as strings, purchases in ``actions`` /
     ``action_values``) with ``product_id``: the catalogue item's retailer id. A row whose
@@ -42,6 +44,7 @@ from ingestion_svc.connectors.base import (
     numbers,
     pluck,
 )
+from ingestion_svc.connectors.google_ads import CHANNELS as GOOGLE_CHANNELS
 from ingestion_svc.connectors.google_ads import DATE_SEGMENTS, camel_rows, snake_rejections
 from ingestion_svc.connectors.google_ads import FINER_FIELDS as GOOGLE_FINER
 from ingestion_svc.connectors.google_ads import metrics as google_metrics
@@ -173,6 +176,11 @@ def _google_shopping(
     )
     checks.clicks_vs_impressions(clicks, impressions, "metrics.clicks")
     pid, vid = _split_items(filled(item, ""))
+    # The view reports Shopping and Performance Max campaigns alike; a row takes the channel
+    # the campaign export gives its campaign (google_ads.CHANNELS), so one budget has one name
+    # on both sides. A row without the type is a Shopping campaign's (the view's own kind).
+    kind = filled(checks.text_field(rows, "campaign.advertisingChannelType"), "SHOPPING")
+    channel = [GOOGLE_CHANNELS.get(t) or "google_" + t.lower() for t in kind]
     return _assemble(
         checks,
         "google_ads",
@@ -180,7 +188,7 @@ def _google_shopping(
             "account_id": account_id,
             "campaign_id": filled(campaign_id, ""),
             "campaign_name": filled(checks.text_field(rows, "campaign.name"), ""),
-            "channel": "google_shopping",
+            "channel": channel,
             "item_id": filled(item, ""),
             "product_id": pid,
             "variant_id": vid,

@@ -104,3 +104,22 @@ def test_an_item_id_without_its_variant_names_the_product(world: sim.SimResult) 
     got = frame.set_index("row")[["product_id", "variant_id"]]
     assert tuple(got.loc[0]) == (pid, "")
     assert tuple(got.loc[1]) == (vid, "")  # a bare variant id: matched at ingest, not here
+
+
+def test_a_pmax_campaign_s_rows_take_the_campaign_export_s_channel(world: sim.SimResult) -> None:
+    """R25-F7: shopping_performance_view reports Performance Max campaigns beside Shopping
+    ones; their rows are ``google_pmax``, the name the campaign export (google_ads.CHANNELS)
+    gives the same campaign, not ``google_shopping``. A row without the type stays Shopping."""
+    assert world.products is not None
+    rows = copy.deepcopy(list(world.products.report_rows("google_ads"))[:3])
+    rows[0]["campaign"]["advertisingChannelType"] = "PERFORMANCE_MAX"
+    del rows[1]["campaign"]["advertisingChannelType"]
+    frame, rej = _pull(
+        "google_ads", [json.dumps(r) for r in rows], _accounts(world)["google_ads"], 0
+    )
+    assert rej == []
+    assert frame.set_index("row")["channel"].to_dict() == {
+        0: "google_pmax",
+        1: "google_shopping",
+        2: "google_shopping",
+    }
