@@ -94,7 +94,14 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
         pager = ScanPager(q.batch_size, self._engine.settings.scan_page_bytes)
         # the filter is checked and the snapshot taken in the first page's thread hop: a
         # small scan (a late row's series history) then costs one hop, not two
-        snapshot, rows = await asyncio.to_thread(self._first_page, q, pager)
+        hop = asyncio.ensure_future(asyncio.to_thread(self._first_page, q, pager))
+        try:
+            snapshot, rows = await asyncio.shield(hop)
+        except asyncio.CancelledError:
+            # the call ended while the thread opened the snapshot: closed once it has, not
+            # left to hold the store until it expires
+            hop.add_done_callback(_close_opened)
+            raise
         try:
             while True:
                 # a page is cut by bytes, a reply too (any client can receive it); each
@@ -196,3 +203,8 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
             page_token=request.page_token,
         )
         return convert.spaces_response(summaries, token)
+
+
+def _close_opened(hop: asyncio.Future[tuple[ScanSnapshot, list[ScanRow]]]) -> None:
+    if not hop.cancelled() and hop.exception() is None:
+        hop.result()[0].close()

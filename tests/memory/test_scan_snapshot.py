@@ -6,11 +6,13 @@ the WAL; at most ``scan_snapshots`` are open at once."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import datetime as dt
 import functools
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +24,12 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
+from memory_svc import convert
 from memory_svc.app import build
-from memory_svc.engine import MemorySettings
-from memory_svc.faiss_index import IndexSettings
+from memory_svc.engine import MemoryEngine, MemorySettings
+from memory_svc.faiss_index import IndexManager, IndexSettings
+from memory_svc.service import MemoryService
+from memory_svc.sqlite_store import SQLiteRecordStore
 from mesh.runtime.inprocess import running_services
 from mesh.runtime.synthetic_records import synthetic_records
 
@@ -171,3 +176,47 @@ def test_open_snapshots_are_bounded(tmp_path: Path, store_url: str) -> None:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+
+
+def test_a_scan_cancelled_while_its_snapshot_opens_lets_it_go(tmp_path: Path) -> None:
+    """The call ends while the worker thread is taking the first page: the snapshot that
+    thread then holds is closed when it returns, not kept until it expires (before: held
+    for scan_snapshot_s, its connection and the WAL with it)."""
+    settings = MemorySettings(index=INDEX, scan_page_bytes=PAGE_BYTES)
+    engine = MemoryEngine(
+        SQLiteRecordStore(tmp_path / "m.sqlite"), IndexManager(tmp_path / "index", INDEX), settings
+    )
+    try:
+        batch = convert.write_batch(memory_pb.WriteRequest(org_id=ORG, records=_records()), None)
+        engine.write(ORG, batch.frame, batch.given_vectors, convert.serialiser(batch.records))
+        service = MemoryService(engine)
+        entered, go, opened = threading.Event(), threading.Event(), threading.Event()
+        first_page = service._first_page
+
+        def gated(*args: object) -> object:
+            entered.set()
+            go.wait(30)
+            try:
+                return first_page(*args)  # type: ignore[arg-type]
+            finally:
+                opened.set()
+
+        service._first_page = gated  # type: ignore[method-assign]
+
+        async def cancel_in_the_hop() -> None:
+            replies = service.Scan(memory_pb.ScanRequest(org_id=ORG, batch_size=10), None)  # type: ignore[arg-type]
+            task = asyncio.ensure_future(replies.__anext__())
+            await asyncio.to_thread(entered.wait, 30)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            go.set()
+            await asyncio.to_thread(opened.wait, 30)
+            deadline = time.monotonic() + 30
+            while engine._scans.held() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+
+        asyncio.run(cancel_in_the_hop())
+        assert engine._scans.held() == 0, "the cancelled Scan's snapshot is still held"
+    finally:
+        engine.close()
