@@ -101,7 +101,8 @@ def numeric(frame: pd.DataFrame, column: str, role: str) -> np.ndarray:
     series = frame[column]
     if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
         raise InvalidSpec(
-            f"column {column!r} (role {role}) must be numeric, got {series.dtype}",
+            f"column {column!r} (role {role}) must be numeric, got {series.dtype}"
+            + _text_hint(series, role),
             field=role_field(role),
         )
     values = series.to_numpy(dtype=float, na_value=np.nan)
@@ -113,6 +114,23 @@ def numeric(frame: pd.DataFrame, column: str, role: str) -> np.ndarray:
         )
     _check_magnitude(values, column, role)
     return values
+
+
+def _text_hint(series: pd.Series, role: str) -> str:
+    """What to do with a column of words where numbers are read (R27-F8): a two-valued
+    treatment ("yes"/"no") is mapped to 0/1, a categorical covariate one-hot encoded."""
+    levels = sorted(map(str, series.dropna().unique()))
+    if not levels or len(levels) > 50:
+        return ""
+    shown = ", ".join(repr(v) for v in levels[:5]) + (", …" if len(levels) > 5 else "")
+    if role == "treatment" and len(levels) == 2:
+        return f" ({shown}): map it to 1 for treated and 0 for untreated"
+    if role in ("covariates", "effect_modifiers"):
+        return (
+            f" ({len(levels)} levels: {shown}): it looks categorical; one-hot encode it "
+            f"({len(levels) - 1} 0/1 columns) or drop it (dml takes it as it is)"
+        )
+    return f" ({len(levels)} distinct values: {shown})"
 
 
 def binary_treatment(frame: pd.DataFrame, spec: EffectSpec) -> np.ndarray:

@@ -339,6 +339,11 @@ def text_in_numbers(frame: pd.DataFrame, args: argparse.Namespace) -> str | None
         if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
             continue
         bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+        if bad.any() and bad.sum() == values.notna().sum():
+            # Every value is a word: a categorical column, which no re-export makes a number.
+            if role == "covariate" and args.method == "dml":
+                continue  # dml one-hot encodes categorical covariates itself
+            return categorical_words(column, role, values)
         if bad.any():
             first = bad.idxmax()
             shown = str(values[first])
@@ -350,6 +355,23 @@ def text_in_numbers(frame: pd.DataFrame, args: argparse.Namespace) -> str | None
                 "units); re-export the column unformatted"
             )
     return None
+
+
+def categorical_words(column: str, role: str, values: pd.Series) -> str:
+    """The refusal for a column of words where numbers are read (R27-F8): it names the levels
+    and the fix instead of asking to re-export a number that is not one."""
+    levels = sorted(map(str, values.dropna().unique()))
+    shown = ", ".join(levels[:5]) + (", …" if len(levels) > 5 else "")
+    fix = (
+        f"one-hot encode it ({len(levels) - 1} 0/1 columns, one per level but one) or drop it; "
+        "dml takes a categorical covariate as it is"
+        if role == "covariate"
+        else "it must hold numbers"
+    )
+    return (
+        f"column {column!r} ({role}) holds words, not numbers ({len(levels)} levels: {shown}): "
+        f"it looks categorical; {fix}"
+    )
 
 
 def run(args: argparse.Namespace, peers: Any) -> int:

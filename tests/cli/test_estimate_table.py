@@ -22,3 +22,28 @@ def test_the_se_says_it_is_cr1_when_the_interval_is_the_bootstraps() -> None:
     table = render_table(_out(wild_bootstrap_draws=216.0, wild_bootstrap_webb=1.0))
     assert "SE (CR1; the CI and p are the wild cluster bootstrap's) 0.0377294" in table
     assert "   SE 0.0377294" in render_table(_out())
+
+
+def test_a_column_of_words_is_called_categorical_not_misformatted() -> None:
+    """R27-F8: 'region' (every value a word) was refused as a formatted number: "re-export the
+    column unformatted"; a column with one stray word still gets that advice."""
+    import argparse
+
+    import pandas as pd
+
+    from mesh.cli.estimate import text_in_numbers
+
+    frame = pd.DataFrame(
+        {"y": ["1.5", "2.0", "3,100", "4"], "x": [0.1, 0.2, 0.3, 0.4],
+         "region": ["west", "east", "west", "north"]}
+    )  # fmt: skip
+    args = argparse.Namespace(
+        outcome="x", running_variable=None, weights=None, pre_outcome=None, covariates="region",
+        method="aipw",
+    )  # fmt: skip
+    said = text_in_numbers(frame, args)
+    assert said is not None and "looks categorical" in said
+    assert "3 levels: east, north, west" in said and "one-hot encode it (2 0/1 columns" in said
+    assert text_in_numbers(frame, argparse.Namespace(**{**vars(args), "method": "dml"})) is None
+    formatted = argparse.Namespace(**{**vars(args), "outcome": "y", "covariates": ""})
+    assert "re-export the column unformatted" in (text_in_numbers(frame, formatted) or "")
