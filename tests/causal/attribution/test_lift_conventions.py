@@ -169,3 +169,30 @@ def _window_proto(t: LiftTest) -> common_pb.DateRange:
     )
     w.end_date.year, w.end_date.month, w.end_date.day = t.end.year, t.end.month, t.end.day
     return w
+
+
+def test_a_cut_cell_is_compared_at_the_spend_it_was_cut_from(demo: World) -> None:
+    """R26 Noticed: the demo's treated cell cut to ×0.5 over the window (its media halved) and
+    recorded as PyMC-Marketing states a cut (x = its usual spend, delta_x = −x/2): the fit's
+    counterfactual in the window is the usual media (×1), where the old reading of
+    1 + delta_x / x applied to the media as run asked for ×0.25."""
+    exp = demo.experiment
+    assert exp is not None
+    p = demo.panel
+    c = p.channels.index(exp.channel)
+    a, b = _window(demo, exp)
+    rows = np.array([p.geos.index(g) for g in exp.geos])
+    usual = p.media[c][rows, a:b].copy()
+    media = p.media.copy()
+    media[c][np.ix_(rows, np.arange(a, b))] *= 0.5
+    cut = dataclasses.replace(p, media=media)
+    ran = _spend(demo, exp, exp.geos, a, b)
+    r = _result(-exp.lift / 2, ran, -ran / 2)
+    r.channel, r.lift_std_error = exp.channel, exp.stderr / 2
+    r.window.CopyFrom(_window_proto(exp))
+    (prepared,) = check_lift_tests(cut, [lift_test(r, "registry:cut", exp.geos)])
+    (data,) = lift_data(cut, [prepared], ModelSpec().max_lag)
+    assert data.lags_cf is not None
+    restored = data.lags_cf[0][:, a:b] * p.population[prepared.geos, None]
+    np.testing.assert_allclose(restored, p.media[c][prepared.geos, a:b], rtol=1e-9)
+    assert restored.sum() == pytest.approx(usual.sum(), rel=1e-9)
