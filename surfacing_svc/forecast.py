@@ -100,6 +100,9 @@ _MIN_MOVE_DOF = 4.0
 # about ±0.9 (Black Friday), federal ones by a few percent.
 _UNSEEN_HOLIDAY_SD = 0.4
 _MOVE_TAIL = 0.005
+# From this share of the horizon's media, a forecast says how much is carry-over of earlier
+# spend (R29 F3: a plan spending nothing still read "media 169,751").
+_CARRIED_SHARE = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,17 +191,17 @@ def _shares(
     spend: Mapping[str, np.ndarray],
     baseline: float,
     n_days: int,
-    draws: int,
-    rng: np.random.Generator,
+    picks: Sequence[np.ndarray],
+    paths: int,
 ) -> np.ndarray:
-    """Σ_c m_c per sampled draw and day, (draws, n_days); channels without spend add 0."""
-    total = np.zeros((draws, n_days))
-    for c in curves:
+    """Σ_c m_c per sampled path and day, (paths, n_days): on each path, curve ``c``'s draw
+    ``picks[c]`` (one index per path); channels without spend add 0."""
+    total = np.zeros((paths, n_days))
+    for c, pick in zip(curves, picks, strict=True):
         checkpoint()
         if c.channel not in spend:
             continue
-        share = media_share(c, spend[c.channel], baseline)
-        total += share[rng.integers(0, share.shape[0], draws)]
+        total += media_share(c, spend[c.channel], baseline)[pick]
     return total
 
 
@@ -396,6 +399,45 @@ def _log_paths(
     return coef_draws @ xf.T + e
 
 
+def _carried_over(
+    curves: Sequence[HillCurve],
+    spend: Mapping[str, np.ndarray],
+    baseline_total: float,
+    picks: Sequence[np.ndarray],
+    baseline: np.ndarray,
+    media: np.ndarray,
+    first_day: np.datetime64,
+    level: float,
+) -> list[str]:
+    """The note that the horizon's media hold the adstock of spend before it, where that is a
+    material share (:data:`_CARRIED_SHARE`) of them: the media with no spend from the first
+    day on, on the same paths (same curve draws, same baseline). Without it a plan that spends
+    nothing read "media 169,751" (R29 F3), and a planner taking the media as what the plan's
+    spend buys over-credits it by the carry-over.
+
+    ``spend``: per channel, the history's daily spend and then the plan's (``baseline`` and
+    ``media``: (paths, horizon))."""
+    horizon = baseline.shape[1]
+    # Only the days the adstock reaches back from the horizon matter (a 56-day forecast on a
+    # year of history evaluated every curve over 421 days for this; now over 56 + its lags).
+    reach = horizon + max(np.asarray(c.carryover).size for c in curves)
+    dark = {k: np.concatenate([v[-reach:-horizon], np.zeros(horizon)]) for k, v in spend.items()}
+    days = next(iter(dark.values())).size
+    carried = (
+        baseline
+        * _shares(curves, dark, baseline_total, days, picks, baseline.shape[0])[:, -horizon:]
+    ).sum(axis=1)
+    media_mean = float(media.sum(axis=1).mean())
+    if not media_mean > 0 or not float(carried.mean()) >= _CARRIED_SHARE * media_mean:
+        return []
+    c = Interval.from_draws(carried, level)
+    return [
+        f"of the media's {media_mean:,.0f}, {c.estimate:,.0f} [{c.lower:,.0f}, {c.upper:,.0f}] "
+        f"is carry-over of spend before {first_day} (the channels' adstock): it comes with no "
+        "spend in the horizon at all, so it is not what the plan's spend buys"
+    ]
+
+
 def predict_performance(
     dates: np.ndarray,
     outcome: np.ndarray,
@@ -490,7 +532,8 @@ def predict_performance(
             ahead = np.full(horizon, as_usual[c.channel])
         full_spend[c.channel] = np.concatenate([past, np.asarray(ahead, dtype=np.float64)])
     base = float(baseline_total) if baseline_total is not None else 1.0
-    shares = _shares(curves, full_spend, base, n + horizon, paths, rng)
+    picks = [rng.integers(0, np.asarray(c.scale).size, paths) for c in curves]
+    shares = _shares(curves, full_spend, base, n + horizon, picks, paths)
     mean_share = shares[:, :n].mean(axis=0)
     log_b = np.log(np.maximum(y, 1e-9) / (1.0 + mean_share))
 
@@ -554,6 +597,10 @@ def predict_performance(
     media = baseline * shares[:, n:]
     total = baseline + media
     warnings: list[str] = list(calendar.warnings)
+    if curves:
+        warnings += _carried_over(
+            curves, full_spend, base, picks, baseline, media, future[0], level
+        )
     for c in curves:  # OptimizeBudget's warning: a planned spend the model never saw
         if c.channel in plan:
             beyond = c.over(horizon).extrapolation(

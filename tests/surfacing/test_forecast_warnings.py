@@ -1,8 +1,10 @@
-"""PredictPerformance's warnings say what their figures are measured against (audit R29 F2):
-a plan's spend against the business-as-usual spend its multiplier scales and the level the
-curve was fitted around."""
+"""PredictPerformance's warnings say what their figures are measured against (audit R29 F2,
+F3): a plan's spend against the business-as-usual spend its multiplier scales and the level the
+curve was fitted around; the media that are carry-over of spend before the horizon."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -53,3 +55,22 @@ def test_a_multiplier_of_a_low_usual_spend_is_not_extrapolation_within_the_windo
     (note,) = beyond(6 * 40.0)
     assert note.startswith("meta: the plan spends 6.0× its business-as-usual spend (40 a day")
     assert "and 2.4× the analysis window's mean (100 a day" in note
+
+
+def test_media_with_no_spend_ahead_are_said_to_be_carry_over() -> None:
+    dates, y, spend = _history()
+    curve = replace(hill("meta", spend=3000.0, scale=9000.0, kappa=1.0, days=30),
+                    carryover=np.array([0.3, 0.25, 0.2, 0.15, 0.1]))  # fmt: skip
+    dark = predict_performance(dates, y, spend, [curve], {"meta": np.zeros(7)}, horizon=7,
+                               baseline_total=30 * 1e4, seed=3)  # fmt: skip
+    assert dark.media_total.estimate > 0  # the spend of the history's last days still works
+    (note,) = [w for w in dark.warnings if "carry-over" in w]
+    media = f"{dark.media_total.estimate:,.0f}"
+    # With no spend ahead, all of the media are carry-over: the two figures are the same.
+    assert note.startswith(f"of the media's {media}, {media} [")
+    assert f"is carry-over of spend before {dates[-1] + np.timedelta64(1, 'D')}" in note
+    # Business as usual over 56 days: the carry-over is a few days' worth, not worth a note.
+    usual = predict_performance(dates, y, spend, [curve], {}, horizon=56,
+                                baseline_total=30 * 1e4, seed=3)  # fmt: skip
+    assert usual.media_total.estimate > 10 * dark.media_total.estimate
+    assert not [w for w in usual.warnings if "carry-over" in w]
