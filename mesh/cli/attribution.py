@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -133,13 +134,23 @@ def number_text(x: float, fmt: str = "{:.2f}") -> str:
     return text
 
 
+_UNITS = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+
+
 def short(x: float) -> str:
-    """1,234 → 1.23k, 3,400,000 → 3.4M: an interval's bounds beside a full estimate (the
-    report's tick formatter, ``mesh.report._plan_plots.compact``, without matplotlib)."""
+    """1,234 → 1.23k, 3,400,000 → 3.4M, 3.17e15 → 3,170T: an interval's bounds beside a full
+    estimate (the report's tick formatter, ``mesh.report._plan_plots.compact``, without
+    matplotlib). Three significant digits within a unit; from 1,000 of the largest unit,
+    whole units with separators (R30 F4: a trillion printed "3.17e+03B"; JPY, KRW or IDR
+    accounts reach it at ordinary sizes); a value that rounds up to the next unit takes it
+    (999,999 → 1M, not "1e+03k"); nan and ±inf as themselves."""
+    if not math.isfinite(x):
+        return str(x)
     ax = abs(x)
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if ax >= div:
-            return f"{x / div:.3g}{suffix}"
+    for div, suffix in _UNITS:
+        if ax >= div * 0.9995:  # rounds to 1.00 of this unit at three digits
+            v = x / div
+            return (f"{v:.3g}" if abs(v) < 999.5 else f"{v:,.0f}") + suffix
     return f"{x:.3g}"
 
 

@@ -33,11 +33,19 @@ ROW_IN = 0.24  # height per channel row: 30 channels fit on one A4 page
 
 
 def compact(x: float, _pos: object = None) -> str:
-    """1,234 → 1.2k, 3,400,000 → 3.4M: tick labels short enough for small multiples."""
+    """1,234 → 1.23k, 3,400,000 → 3.4M, 3.17e15 → 3,170T: tick labels short enough for small
+    multiples. Three significant digits within a unit; from 1,000 of the largest unit, whole
+    units with separators (R30 F4: a trillion read "3.17e+03B"); a value that rounds up to
+    the next unit takes it (999,999 → 1M); nan and ±inf as themselves. The CLI's
+    ``mesh.cli.attribution.short`` with a typographic minus."""
+    if not math.isfinite(x):
+        return str(x).replace("-", "−")
     ax = abs(x)
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if ax >= div:
-            return f"{x / div:.3g}{suffix}".replace("-", "−")
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if ax >= div * 0.9995:  # rounds to 1.00 of this unit at three digits
+            v = x / div
+            text = f"{v:.3g}" if abs(v) < 999.5 else f"{v:,.0f}"
+            return f"{text}{suffix}".replace("-", "−")
     return f"{x:.3g}".replace("-", "−")
 
 
