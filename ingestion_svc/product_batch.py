@@ -588,6 +588,7 @@ def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult
     bumped: dict[int, int] = {}  # row -> its version, raised above the stored one
     accepted = duplicates = restated = superseded = 0
     orders = batch.source == "shopify_orders"
+    dated = batch.source != "shopify_products"
     for (row, unit, version, sha, _, geo), start in zip(
         units.itertuples(index=False), starts, strict=True
     ):
@@ -596,7 +597,10 @@ def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult
         # the stored content, put on another day or geo: the account's time zone or country
         # was corrected since (R31 F4). Restated under the new settings, a version above the
         # stored one (the order's updated_at did not move), not a duplicate
-        moved = known is not None and known[1] == sha and placed not in (None, (start, geo))
+        # (the catalogue is dated by its pull, not by its content: never moved)
+        moved = (
+            dated and known is not None and known[1] == sha and placed not in (None, (start, geo))
+        )
         if moved and known is not None:
             version = max(int(version), known[0] + 1)
             bumped[int(row)] = version

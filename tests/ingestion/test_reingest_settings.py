@@ -135,14 +135,16 @@ _ORDER = {
 }  # fmt: skip
 
 
-def _order(ingestion: Any, zone: str, batch: str) -> Any:
+def _order(
+    ingestion: Any, zone: str, batch: str, *, row: dict[str, Any] = _ORDER,
+    source: int = common_pb.DATA_SOURCE_SHOPIFY_ORDERS, pulled: str = "2024-10-03T00:00:00Z",
+) -> Any:  # fmt: skip
     request = ingestion_pb.IngestRequest(
-        org_id="acme", source=common_pb.DATA_SOURCE_SHOPIFY_ORDERS, batch_id=batch,
-        json_rows=[json.dumps(_ORDER)],
+        org_id="acme", source=source, batch_id=batch, json_rows=[json.dumps(row)],
         account=ingestion_pb.AccountInfo(account_id="shop", timezone=zone, currency_code="USD",
                                          country_code="US"),
     )  # fmt: skip
-    request.pulled_at.FromJsonString("2024-10-03T00:00:00Z")
+    request.pulled_at.FromJsonString(pulled)
     (ack,) = ingestion.Ingest(iter([request]), timeout=60)
     assert ack.rejected_count == 0, ack.rejections
     return ack
@@ -188,3 +190,16 @@ def test_rows_memory_already_held_as_sent_are_counted_duplicates(  # type: ignor
     (b_ack,) = list(b_acks)
     assert b_ack.accepted_count == 4 and _counts(b_ack) == (0, 4, 0)
     assert len(_stored(memory)) == 5
+
+
+def test_a_catalogue_pulled_again_later_is_a_duplicate(services) -> None:  # type: ignore[no-untyped-def]
+    """A catalogue snapshot is dated by its pull, not its content: the same catalogue a day
+    later is the same content, not a catalogue put on another day."""
+    ingestion, _ = _stubs(services)
+    product = {"id": 4, "title": "p", "product_type": "shoes",
+               "variants": [{"id": 41, "price": "5.00"}]}  # fmt: skip
+    catalogue = {"row": product, "source": common_pb.DATA_SOURCE_SHOPIFY_PRODUCTS}
+    first = _order(ingestion, "America/New_York", "c1", pulled="2024-10-03T00:00:00Z", **catalogue)
+    assert _counts(first) == (1, 0, 0)
+    later = _order(ingestion, "America/New_York", "c2", pulled="2024-10-04T00:00:00Z", **catalogue)
+    assert _counts(later) == (0, 1, 0)
