@@ -30,6 +30,7 @@ from causal_svc.products.estimate import MIN_DAYS
 __all__ = [
     "ASSUMPTIONS",
     "MODEL_VERSION",
+    "NO_CATEGORY",
     "STAGE_FRACTIONS",
     "ProductPanel",
     "ProductReport",
@@ -50,6 +51,9 @@ ASSUMPTIONS = (
     "refund returns the goods to stock (the margin net of refunds)",
 )
 _EPOCH = dt.date(1970, 1, 1)
+# The category of a product with no product_type in the catalogue or its order lines (optional
+# in Shopify): a name a reader sees in every table and action, never an empty string.
+NO_CATEGORY = "(no product type)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,14 @@ def build_panel(
             f"({spend.loc[off, 'spend'].sum():,.0f} of spend)"
         )
         spend = spend[~off]
+    # The panel spans the order lines' days inside the window: days before the first order
+    # line or after the last are not days of zero sales, and a window of centuries would
+    # otherwise fit tens of thousands of empty days.
+    first, last = int(sales["date"].min()), int(sales["date"].max())
+    if (lo is not None and lo < first) or (hi is not None and hi > last):
+        warnings.append(
+            f"the window is cut to the days with order lines, {_date(first)} to {_date(last)}"
+        )
     present = tuple(sorted(spend.loc[spend["spend"] > 0, "channel"].unique().tolist()))
     for i, ch in enumerate(channels):
         if ch not in present:
@@ -134,14 +146,6 @@ def build_panel(
     chosen = tuple(channels) or present
     if not chosen:
         raise InsufficientData("no product spend in the window", subject="spend")
-    # The panel spans the order lines' days inside the window: days before the first order
-    # line or after the last are not days of zero sales, and a window of centuries would
-    # otherwise fit tens of thousands of empty days.
-    first, last = int(sales["date"].min()), int(sales["date"].max())
-    if (lo is not None and lo < first) or (hi is not None and hi > last):
-        warnings.append(
-            f"the window is cut to the days with order lines, {_date(first)} to {_date(last)}"
-        )
     n_days = last - first + 1
     if n_days < MIN_DAYS:
         raise InsufficientData(
@@ -151,14 +155,18 @@ def build_panel(
     cat = catalogue.set_index("product_id")
     sold_cat = sales.groupby("product_id")["category"].first()
     products = sorted(set(cat.index) | set(sold_cat.index))
+    named = sold_cat.where(sold_cat.ne("") & sold_cat.notna())
     category = cat["category"].reindex(products).where(lambda s: s.ne("") & s.notna())
-    category = category.fillna(sold_cat.reindex(products)).fillna("")
+    category = category.fillna(named.reindex(products)).fillna(NO_CATEGORY)
     unknown = sorted(set(sold_cat.index) - set(cat.index))
     if unknown:
         warnings.append(_unknown_sold(sales, unknown, currency))
     unmatched = _unmatched_spend(spend, chosen, set(products), currency)
     if unmatched:
         warnings.append(unmatched)
+    untyped = _untyped(category, cat, sales, currency)
+    if untyped:
+        warnings.append(untyped)
     cost = _unit_costs(cat, sales, category, products, warnings)
     days = np.arange(first, last + 1)
     grid = pd.MultiIndex.from_product([products, days], names=["product_id", "date"])
@@ -219,6 +227,31 @@ def _unknown_sold(sales: pd.DataFrame, unknown: list[str], currency: str) -> str
     return (
         f"{_plural(len(unknown), 'product', 'products')} sold {verb} not in the catalogue "
         f"({revenue.sum():,.2f} {currency} of net sales): {named}{more}"
+    )
+
+
+def _untyped(category: pd.Series, cat: pd.DataFrame, sales: pd.DataFrame, currency: str) -> str:
+    """The warning naming the products with no product_type, which the analysis models as one
+    category (NO_CATEGORY), with their share of net sales: products of unrelated kinds become
+    siblings there (one response curve, halo and cannibalisation pairs between them)."""
+    ids = category.index[category.eq(NO_CATEGORY)].tolist()
+    if not ids:
+        return ""
+    by_product = sales.groupby("product_id")["net_sales"].sum()
+    revenue = by_product.reindex(ids).fillna(0.0).sort_values(ascending=False, kind="stable")
+    total = float(by_product.sum())
+    share = f", {revenue.sum() / total:.1%} of the total" if total > 0 else ""
+    titles = cat["title"].reindex(ids).fillna("") if "title" in cat.columns else None
+    named = ", ".join(
+        f"{titles[pid]} ({pid})" if titles is not None and titles[pid] else str(pid)
+        for pid in revenue.index[:_EXAMPLES]
+    )
+    more = f" and {len(ids) - _EXAMPLES} more" if len(ids) > _EXAMPLES else ""
+    return (
+        f"{_plural(len(ids), 'product has', 'products have')} no product_type in the catalogue "
+        f"or the orders ({revenue.sum():,.0f} {currency} of net sales{share}): {named}{more}; "
+        f"they are modelled as one category, {NO_CATEGORY!r}, siblings of each other whatever "
+        "they are: set product_type in Shopify and ingest the products export again"
     )
 
 
