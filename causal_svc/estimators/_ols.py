@@ -301,10 +301,13 @@ def fit_ols(
         if absorbed_df:
             raise ValueError("HC2 leverage needs the full design; absorbed effects not supported")
         leverage = ((x @ xtx_inv) * x).sum(axis=1)
-        if (leverage > 1 - 1e-10).any():
+        exact = leverage > 1 - 1e-10
+        if exact.any():
             raise InsufficientData(
-                f"{what}: an observation has leverage 1 (a group with a single observation), "
-                "so HC2 is undefined",
+                f"{what}: {int(exact.sum())} observation(s) (the first is row "
+                f"{int(np.argmax(exact))} of the fit) have leverage 1: the regression fits them "
+                "exactly (a group with no more rows than the parameters it carries), so HC2 is "
+                "undefined; drop regressors or add rows",
                 subject=what,
             )
         scores = x * (resid / np.sqrt(1 - leverage))[:, None]

@@ -273,6 +273,7 @@ def estimate_difference_in_means(
         for name in adjusters
     }
     if spec.covariates:
+        _require_rows_per_arm(n1, n0, adjusters, hc2=cov_type == "HC2")
         centred = [columns[c] - np.average(columns[c], weights=w) for c in adjusters]
         names = [*adjusters, *(f"treatment:{c}" for c in adjusters)]
         regression = (y, [*centred, *(t * c for c in centred)])
@@ -419,3 +420,21 @@ def _randomization_check(ri: RandomizationTest, p_t: float, alpha: float) -> Che
         pvalue=ri.pvalue,
         threshold=alpha,
     )
+
+
+def _require_rows_per_arm(n1: int, n0: int, adjusters: list[str], *, hc2: bool) -> None:
+    """Lin's interacted regression fits an intercept and a slope per adjuster within each arm:
+    an arm with no more rows than that is fitted exactly, every row at leverage 1, and HC2 is
+    undefined. Said with the arm and the count; it read "a group with a single observation"
+    when no group had one (R27-F10)."""
+    parameters = 1 + len(adjusters)
+    small = min((n0, "control"), (n1, "treated"))
+    if hc2 and small[0] <= parameters:
+        raise InsufficientData(
+            f"difference in means with covariates: the {small[1]} arm has {small[0]} rows for "
+            f"its {parameters} parameters (an intercept and a slope for each of "
+            f"{', '.join(adjusters)}, fitted within each arm), so every row is fitted exactly "
+            f"and HC2 is undefined; drop covariates (each arm needs more than {parameters} rows) "
+            "or add rows",
+            subject="arms",
+        )
