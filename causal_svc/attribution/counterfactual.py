@@ -73,6 +73,7 @@ from mesh.runtime.spend_moves import SAME_SPEND_RTOL  # a multiplier this near 1
 from mesh.runtime.usual_days import RegisteredTest, usual_window
 
 from .fit import FitState, restore_fit
+from .health import channel_identification
 from .inference import Evaluator, Interval
 from .null_test import NullTest
 
@@ -264,6 +265,8 @@ def counterfactual(
         if note:
             warnings.append(note)
         out.append(ChannelChange(ch.channel, ref_spend, ref_spend * mult, interval))
+    forced = _unidentified(ev, changes, out, moves, unestablished, warnings, a=a, b=b,
+                           until=until)  # fmt: skip
     reference = float(panel.outcome[:, a:until].sum())
     # Unchanged channels (multiplier 1, or no input to scale) add exactly nothing; left in,
     # their degrees of freedom would still narrow the quantile of every sum they join.
@@ -272,6 +275,9 @@ def counterfactual(
                               np.array(unestablished)[moved], np.array(dfs)[moved])  # fmt: skip
     delta = _signed(delta, 1.0 if min(moves) >= 0 else -1.0 if max(moves) <= 0 else 0.0)
     delta = _within_rows(delta, [o.delta for o in out])
+    if forced:  # rows bounded only by their group's change: the total holds their sum
+        lo, hi = sum(o.delta.lower for o in out), sum(o.delta.upper for o in out)
+        delta = replace(delta, lower=min(delta.lower, lo), upper=max(delta.upper, hi))
     if widened and len(out) > 1:
         names = ", ".join(o.channel for o, u in zip(out, unestablished, strict=True) if u)
         warnings.append(
@@ -285,6 +291,93 @@ def counterfactual(
     day = [dt.date.fromisoformat(str(d)) for d in panel.dates[[a, b - 1]]]
     return CounterfactualResult(day[0], day[1], until - a, ref, cf, delta, tuple(out),
                                 tuple(warnings))  # fmt: skip
+
+
+def _unidentified(
+    ev: Evaluator,
+    changes: Sequence[SpendChange],
+    rows: list[ChannelChange],
+    moves: Sequence[float],
+    unestablished: list[bool],
+    warnings: list[str],
+    *,
+    a: int,
+    b: int,
+    until: int,
+) -> bool:
+    """Rows of channels the analysis marks not identified (:func:`.health.channel_identification`,
+    its table's "(not identified)" and recommend's "test it"), widened and named in
+    ``warnings`` in place; True when the plan's total must hold the rows' sum (audit R30 F7:
+    "display off: 0 [-9.9M, 0]" and "video off: -13.3M [-20.1M, -6.5M]" on two channels with
+    one spend series, no warning).
+
+    What a planner can be told. A channel whose spend moves with others' is bounded by its
+    group: changes add over channels and each has the sign of its move, so one channel's
+    change lies between no change and the whole group's change at the same multiplier, which
+    the data do identify; the row becomes that (its estimate, an arbitrary split, is kept
+    and said to be so), and the warning names the partners to move with it. A channel with
+    too little spend variation or spend has no such bound: its row is the prior's, joined with
+    no change and counted as unestablished, so the total allows for it doing nothing. Not a
+    refusal: a plan moving such a channel with others still needs an answer, and the warning
+    says what would measure it (a lift test)."""
+    found = channel_identification(ev.fit)
+    bad = set(found.unidentified)
+    if not bad:
+        return False
+    panel = ev.fit.panel
+    plan = {c.channel: 1.0 + m for c, m in zip(changes, moves, strict=True)}
+    forced = False
+    named: set[tuple[frozenset[str], float]] = set()
+    for i, (ch, move) in enumerate(zip(changes, moves, strict=True)):
+        name = ch.channel
+        if move == 0.0 or name not in bad:
+            continue
+        why = found.reason(name)
+        partners = [p for p in found.partners(name) if panel.spend[panel.channels.index(p)].any()]
+        row = rows[i].delta
+        if not partners:
+            unestablished[i] = True
+            rows[i] = replace(rows[i], delta=_joined(row, 0.0, 0.0))
+            warnings.append(
+                f"{name} is not identified ({why}): its change is the model's prior, not a "
+                f"measurement, and its interval includes no change; a lift test (liftos design) "
+                "measures it"
+            )
+            continue
+        mult = 1.0 + move
+        together = all(abs(plan.get(p, 1.0) - mult) <= SAME_SPEND_RTOL for p in partners)
+        group = [name, *partners]
+        key = (frozenset(group), mult)
+        parts = [ev.effect(panel.channels.index(p), a=a, b=b, multiplier=mult, until=until)
+                 for p in group]  # fmt: skip
+        value = -sum(v for v, _ in parts)
+        grad = -np.sum([g for _, g in parts], axis=0)
+        joint = _signed(ev.interval(value, grad, floor=None, df=ev.df(grad)), move)
+        rows[i] = replace(rows[i], delta=_joined(row, joint.lower, joint.upper))
+        if key in named:  # the group moved together: one warning says it for every member
+            continue
+        named.add(key)
+        both = " and ".join(group) if len(group) == 2 else ", ".join(group)
+        whose = "each one's" if together else "its"
+        text = (f"{name} is not identified apart from {', '.join(partners)} ({why}): {whose} "
+                "row is only bounded by no change and the group's joint change at the same "
+                f"multiplier, {round(joint.estimate):,} [{joint.lower:,.0f}, {joint.upper:,.0f}], "
+                f"and {'their estimates are' if together else 'its estimate is'} an arbitrary "
+                "split of that")  # fmt: skip
+        if together:
+            text += f"; the plan moves {both} together, so its total is identified"
+        else:
+            forced = True
+            sets = " ".join(f"--set {p}={mult:g}" for p in group)
+            text += f"; move {both} by the same multiplier for a change the data identify ({sets})"
+        warnings.append(text)
+    return forced
+
+
+def _joined(interval: Interval, lower: float, upper: float) -> Interval:
+    """``interval`` widened to hold ``[lower, upper]`` and no change."""
+    return replace(interval, lower=min(interval.lower, lower, 0.0),
+                   upper=max(interval.upper, upper, 0.0))  # fmt: skip
 
 
 def _signed(interval: Interval, direction: float) -> Interval:

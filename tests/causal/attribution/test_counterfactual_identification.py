@@ -1,0 +1,75 @@
+"""Counterfactuals on channels the analysis cannot identify (audit R30 F7: with display's spend
+a copy of video's, "display off: 0 [-9.9M, 0]" and "video off: -13.3M [-20.1M, -6.5M]", no
+warning, where the table marks both "(not identified)" and recommend says "test it")."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from causal_svc.attribution import (
+    Evaluator,
+    MMMFit,
+    ModelSpec,
+    SpendChange,
+    counterfactual,
+    fit_mmm,
+)
+from causal_svc.attribution.health import assess
+
+from .world import World
+
+
+def _paid(demo: World) -> list[int]:
+    return [int(c) for c in np.flatnonzero(demo.panel.spend.sum(axis=(1, 2)) > 0)]
+
+
+@pytest.fixture(scope="module")
+def twins(demo: World) -> tuple[MMMFit, str, str]:
+    """The demo world with the second paid channel's spend a copy of the first's."""
+    p = demo.panel
+    a, b = _paid(demo)[:2]
+    media, spend = p.media.copy(), p.spend.copy()
+    media[b], spend[b] = media[a], spend[a]
+    fit = fit_mmm(dataclasses.replace(p, media=media, spend=spend), ModelSpec())
+    return fit, p.channels[a], p.channels[b]
+
+
+def test_one_of_two_twins_is_bounded_by_the_pair_and_named(twins) -> None:
+    fit, a, b = twins
+    assert set(assess(fit, holdout=False).unidentified) >= {a, b}
+    ev = Evaluator(fit)
+    alone = counterfactual(ev, [SpendChange(b, multiplier=0.0)])
+    both = counterfactual(ev, [SpendChange(a, multiplier=0.0), SpendChange(b, multiplier=0.0)])
+    (note,) = [w for w in alone.warnings if "not identified" in w]
+    assert note.startswith(f"{b} is not identified apart from {a} (its spend moves with {a}'s (r=")
+    assert f"--set {b}=0 --set {a}=0" in note
+    row = alone.channels[0].delta
+    # one twin's change lies between no change and the pair's: the row holds both ends
+    assert row.upper == 0.0
+    assert row.lower <= both.delta.lower < 0.0
+    assert alone.delta.lower <= row.lower and alone.delta.upper == 0.0
+    (joint,) = [w for w in both.warnings if "together" in w]
+    assert f"the plan moves {a} and {b} together, so its total is identified" in joint
+
+
+def test_a_constant_channel_is_the_prior_and_says_so(demo: World) -> None:
+    p = demo.panel
+    c = _paid(demo)[0]
+    media, spend = p.media.copy(), p.spend.copy()
+    media[c] = spend[c] = 1000.0
+    fit = fit_mmm(dataclasses.replace(p, media=media, spend=spend), ModelSpec())
+    r = counterfactual(Evaluator(fit), [SpendChange(p.channels[c], multiplier=0.0)])
+    (note,) = [w for w in r.warnings if "not identified" in w]
+    assert note.startswith(f"{p.channels[c]} is not identified (its spend barely varies")
+    assert "the model's prior, not a measurement" in note and "liftos design" in note
+    assert r.channels[0].delta.upper == 0.0 and r.delta.upper == 0.0
+
+
+def test_identified_channels_get_no_such_warning(demo: World, demo_fit: MMMFit) -> None:
+    ev = Evaluator(demo_fit)
+    for c in _paid(demo):
+        r = counterfactual(ev, [SpendChange(demo.panel.channels[c], multiplier=0.5)])
+        assert not [w for w in r.warnings if "not identified" in w], r.warnings
