@@ -146,6 +146,9 @@ def build_panel(
     chosen = tuple(channels) or present
     if not chosen:
         raise InsufficientData("no product spend in the window", subject="spend")
+    omitted = _omitted_channels(spend, chosen, currency)
+    if omitted:
+        warnings.append(omitted)
     n_days = last - first + 1
     if n_days < MIN_DAYS:
         raise InsufficientData(
@@ -215,6 +218,23 @@ _EXAMPLES = 3
 
 def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
+
+
+def _omitted_channels(spend: pd.DataFrame, chosen: tuple[str, ...], currency: str) -> str:
+    """The warning for channels with product spend that a request naming channels leaves out
+    of the model (worded as the attribution's omitted_channels check): their spend is not in
+    any category's equation, so the sales it caused are credited to the channels modelled."""
+    by = spend[~spend["channel"].isin(chosen)].groupby("channel")["spend"].sum()
+    by = by[by > 0].sort_values(ascending=False, kind="stable")
+    if by.empty:
+        return ""
+    left, total = float(by.sum()), float(spend["spend"].clip(lower=0).sum())
+    named = ", ".join(f"{c} (spend {v:,.0f} {currency})" for c, v in by.items())
+    return (
+        f"channels with product spend in the window were left out of the model, "
+        f"{left / total:.0%} of the window's product spend: {named}; their effect can be "
+        "credited to the channels modelled (leave channels empty to model every channel)"
+    )
 
 
 def _unknown_sold(sales: pd.DataFrame, unknown: list[str], currency: str) -> str:

@@ -80,3 +80,18 @@ def test_an_order_line_s_product_type_names_a_product_the_catalogue_leaves_blank
     panel = build_panel(sales, spend, _catalogue(types))
     assert set(panel.categories["category"]) == {"Tops", "Bags"}
     assert not [w for w in panel.warnings if "product_type" in w]
+
+
+def test_naming_a_channel_warns_of_the_channels_left_out_of_the_model() -> None:
+    """R25-F9: --channel meta_catalogue dropped Google Shopping's spend from the model without
+    a word (Meta's return then took Google's sales)."""
+    types = {"p1": "Tops", "p2": "Tops"}
+    spend = _spend(_daily("p1", "meta_catalogue", 10.0) + _daily("p2", "google_shopping", 30.0))
+    sales, catalogue = _sales(types, PER_DAY), _catalogue(types)
+    panel = build_panel(sales, spend, catalogue, channels=("meta_catalogue",))
+    assert panel.channels == ("meta_catalogue",)
+    (warning,) = [w for w in panel.warnings if "left out of the model" in w]
+    assert "75% of the window's product spend: google_shopping (spend 3,000 USD)" in warning
+    assert "leave channels empty to model every channel" in warning
+    every = build_panel(sales, spend, catalogue)
+    assert not [w for w in every.warnings if "left out of the model" in w]
