@@ -80,7 +80,11 @@ class LiftTest:
         ``liftos design``'s go-dark, whose treated geos are the dark ones): the business-as-
         usual spend over the window the counterfactual restores there (``x``); ``lift`` is
         then the dark cell's outcome minus that, negative when the channel works. 0: the
-        counterfactual is ``counterfactual_multiplier`` × the spend as run.
+        counterfactual is ``counterfactual_multiplier`` × the spend as run. Where the cell's
+        geos did run the channel, the test is read as that spend going dark.
+    spend_added : float
+        A heavy-up that states no business-as-usual spend: the spend it added over the window;
+        the counterfactual is the cell's spend as run in the panel less this.
     """
 
     channel: str
@@ -95,6 +99,7 @@ class LiftTest:
     spend_change: float = 0.0
     treatment_units: int = 0
     counterfactual_spend: float = 0.0
+    spend_added: float = 0.0
 
     @property
     def raises(self) -> bool:
@@ -183,12 +188,12 @@ def check_lift_tests(panel: MediaPanel, tests: Sequence[LiftTest]) -> list[Prepa
             t, note, share = _as_spend_change(panel, t, i, c, a, b)
         counterfactual = None
         ran = float(panel.media[c][np.ix_(geos, np.arange(a, b))].sum())
+        if t.spend_added > 0:
+            t = _added_to(panel, t, i, c, geos, a, b)
         if t.counterfactual_spend > 0 and ran > 0:
-            # The result says its cell ran no spend, the panel says it did: what ran there is
-            # what the test can have taken away (the reading before dark cells were restored).
-            note = (f"lift test {t.name or i} states that its cell ran none of "
-                    f"{t.channel!r} over {t.start}..{t.end} (spend_baseline + spend_delta = 0), "
-                    f"but its geos hold {ran:,.0f} of its media there: read as that going dark")  # fmt: skip
+            # Its geos ran the channel: what ran there is what the test took away (a holdout
+            # recorded with its control dark, or the result's spend_baseline + spend_delta
+            # misses what the panel holds).
             t = replace(t, lift=t.gain, counterfactual_spend=0.0, counterfactual_multiplier=0.0)
         elif t.counterfactual_spend > 0:
             counterfactual, note = _restored(panel, t, i, c, geos, a, b)
@@ -257,9 +262,26 @@ def _as_spend_change(
         note += (f"; it reports {t.treatment_units} treated unit(s) of the panel's "
                  f"{panel.n_geos} geos: record the experiment's treatment_units to calibrate "
                  "on those geos only")  # fmt: skip
-    read = replace(t, counterfactual_multiplier=0.0, counterfactual_spend=0.0,
+    read = replace(t, counterfactual_multiplier=0.0, counterfactual_spend=0.0, spend_added=0.0,
                    lift=t.gain / share, stderr=t.stderr / share)  # fmt: skip
     return read, note, share
+
+
+def _added_to(
+    panel: MediaPanel, t: LiftTest, i: int, c: int, geos: np.ndarray, a: int, b: int
+) -> LiftTest:
+    """A heavy-up stated without its usual spend, as a multiplier of the cell's spend as run:
+    the counterfactual is that spend less the spend the test added."""
+    spent = float(panel.spend[c][np.ix_(geos, np.arange(a, b))].sum())
+    if t.spend_added >= spent:
+        raise InvalidSpec(
+            f"lift test {t.name or i} added {t.spend_added:,.0f} of {t.channel!r} spend over "
+            f"{t.start}..{t.end} and states no business-as-usual spend, but its geos ran "
+            f"{spent:,.0f} there in all: state spend_baseline (the spend before the heavy-up) "
+            "or check spend_delta's units and the test's geos",
+            field=_field(i, "spend_baseline"),
+        )
+    return replace(t, counterfactual_multiplier=1.0 - t.spend_added / spent, spend_added=0.0)
 
 
 def _restored(

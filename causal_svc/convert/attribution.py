@@ -51,7 +51,9 @@ from mesh.runtime.protoconv import date_from_proto, enum_from_proto, require_org
 # cell ran business as usual and the counterfactual took ``spend_delta`` from it (a holdout
 # whose control arm went dark, as EstimateEffect records it); its multiplier is
 # ``1 + delta / base`` and its lift already as run minus counterfactual, so a negative one
-# (noise around a null) stays negative evidence. With no baseline the spend as run goes dark.
+# (noise around a null) stays negative evidence. With no baseline the spend as run goes dark
+# (a cell that ran none gets |spend_delta| restored), and a heavy-up's counterfactual is the
+# panel's spend as run less the spend it added (``LiftTest.spend_added``).
 
 DEFAULT_HOLDOUT_DAYS = 28
 MAX_HOLDOUT_DAYS = 180
@@ -120,7 +122,7 @@ def lift_test(r: md_pb.ExperimentResult, where: str, geos: tuple[str, ...] = ())
     start, end = _date_range(r.window, f"{where}.window")
     if start is None or end is None:
         raise InvalidSpec("the test window needs both dates", field=f"{where}.window")
-    multiplier, restore = 0.0, 0.0
+    multiplier, restore, added = 0.0, 0.0, 0.0
     lift, base, delta = r.lift_absolute, r.spend_baseline, r.spend_delta
     for name, value in (("spend_baseline", base), ("spend_delta", delta)):
         if not math.isfinite(value):
@@ -143,7 +145,11 @@ def lift_test(r: md_pb.ExperimentResult, where: str, geos: tuple[str, ...] = ())
         restore, lift = base, -gain
     elif base > 0:
         multiplier = 1.0  # no spend moved: no contrast (a prediction of 0 whatever the fit)
-    else:  # no business as usual stated: the spend as run goes dark
+    elif delta > 0:  # a heavy-up that states no usual spend: the panel's as run less the added
+        added, lift = delta, gain
+    elif delta < 0:  # no usual spend stated: the spend as run goes dark, or, where the cell
+        restore, lift = -delta, -gain  # ran none, |delta| is restored (calibration)
+    else:
         lift = gain
     # The standard error of a test over a few units is estimated from them (two-sample df);
     # without the counts it is taken as known.
@@ -158,7 +164,7 @@ def lift_test(r: md_pb.ExperimentResult, where: str, geos: tuple[str, ...] = ())
         channel=r.channel, start=start, end=end, lift=lift, stderr=r.lift_std_error, geos=geos,
         counterfactual_multiplier=multiplier, name=r.experiment_id or where, df=df,
         spend_change=change, treatment_units=max(0, r.treatment_unit_count),
-        counterfactual_spend=restore,
+        counterfactual_spend=restore, spend_added=added,
     )  # fmt: skip
 
 

@@ -196,3 +196,31 @@ def test_a_cut_cell_is_compared_at_the_spend_it_was_cut_from(demo: World) -> Non
     restored = data.lags_cf[0][:, a:b] * p.population[prepared.geos, None]
     np.testing.assert_allclose(restored, p.media[c][prepared.geos, a:b], rtol=1e-9)
     assert restored.sum() == pytest.approx(usual.sum(), rel=1e-9)
+
+
+def test_without_a_baseline_the_panel_supplies_the_spend_as_run(demo: World, dark) -> None:
+    """`liftos experiments record` leaves --spend-baseline at 0: a heavy-up's counterfactual is
+    the cell's spend as run less the spend it added, a dark cell gets |spend_delta| restored
+    (both were misread before: the whole spend as run going dark, and "no media")."""
+    exp = demo.experiment
+    assert exp is not None
+    a, b = _window(demo, exp)
+    ran = _spend(demo, exp, exp.geos, a, b)
+    r = _result(exp.lift / 4, 0.0, ran / 4)
+    r.channel, r.lift_std_error = exp.channel, exp.stderr / 4
+    r.window.CopyFrom(_window_proto(exp))
+    (up,) = check_lift_tests(demo.panel, [lift_test(r, "registry:up", exp.geos)])
+    assert up.test.counterfactual_multiplier == pytest.approx(0.75)
+    assert up.test.lift == r.lift_absolute
+    r.spend_delta = 2 * ran
+    with pytest.raises(InvalidSpec) as info:
+        check_lift_tests(demo.panel, [lift_test(r, "registry:up", exp.geos)])
+    assert info.value.field == "calibration[0].spend_baseline"
+    no_base = dataclasses.replace(dark, lift=dark.lift)
+    r = _result(dark.gain, 0.0, -dark.counterfactual_spend)  # the size of what it cost
+    r.channel, r.lift_std_error = exp.channel, dark.stderr
+    r.window.CopyFrom(_window_proto(exp))
+    read = lift_test(r, "registry:dark", dark.geos)
+    assert read.counterfactual_spend == no_base.counterfactual_spend and read.lift == dark.lift
+    (prepared,) = check_lift_tests(demo.panel, [read])
+    assert prepared.counterfactual is not None

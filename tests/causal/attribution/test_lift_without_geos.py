@@ -61,7 +61,7 @@ def test_the_result_without_geos_carries_its_spend_change() -> None:
     r.window.start_date.year, r.window.start_date.month, r.window.start_date.day = 2024, 9, 2
     r.window.end_date.year, r.window.end_date.month, r.window.end_date.day = 2024, 9, 29
     t = lift_test(r, "calibration[0]")
-    assert (t.spend_change, t.treatment_units, t.lift) == (250.0, 6, 500.0)
+    assert (t.spend_change, t.treatment_units, t.gain) == (250.0, 6, 500.0)
     # With its geos the test is a go-dark of those geos, as before.
     assert lift_test(r, "calibration[0]", ("TX", "NY")).spend_change == 0.0
 
