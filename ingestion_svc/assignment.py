@@ -7,7 +7,11 @@ switchback — and the arm comes from :meth:`Experiment.arm_for`: the explicit u
 a hash of (experiment id, unit) against the treatment share, so the same unit lands in the
 same arm in every batch, process and replica. Units that cannot be read off aggregate rows
 (users, ad sets) leave the row outside the experiment. When experiments overlap, the one
-created first governs the row.
+created first governs the row: a row carries one experiment. So overlaps are settled when an
+experiment is registered (R26-F3: the later one's rows had carried the earlier one's id and
+arm without a word): :func:`ingestion_svc.convert.experiments.overlap_check` refuses one of
+the same channel on the days and units of another (drafts included) and says the overlaps
+with other channels' tests, as `liftos experiments create` and `liftos design` do.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Sequence
 
 from google.protobuf.message import Message
 from liftos.v1 import common_pb2 as common_pb
@@ -22,6 +23,7 @@ from mesh.runtime.protoconv import (
     int_in_range,
     require_org,
 )
+from mesh.runtime.usual_days import refuse_same_channel, registered_any
 
 _MAX_EXPERIMENT_ID = 63
 _EXPERIMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
@@ -120,6 +122,23 @@ def experiment_from_proto(
         payload=stored.SerializeToString(),
     )
     return experiment, stored
+
+
+def overlap_check(stored: md_pb.CausalExperiment, existing: Sequence[Experiment]) -> list[str]:
+    """A new experiment against the org's registered ones whose windows meet it (drafts
+    included): raises ExperimentsOverlap (FAILED_PRECONDITION) where one of the same channel
+    shares units in which either moves spend, naming both, the units, the days and the fix;
+    returns, in words, the overlaps with experiments of other channels (R26-F3: accepted
+    without a word, and the later one's rows carried the earlier one's id and arm)."""
+    test = registered_any(stored)
+    if test is None:
+        return []
+    others = []
+    for e in existing:
+        message = md_pb.CausalExperiment.FromString(e.payload)
+        if (other := registered_any(message)) is not None:
+            others.append(other)
+    return refuse_same_channel(test, others)
 
 
 # What an experiment may hold: lists of units and campaigns, each id, and free text.

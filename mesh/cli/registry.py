@@ -39,6 +39,7 @@ from mesh.cli.estimate import lift_in_words
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.protoconv import set_date_range
+from mesh.runtime.usual_days import ExperimentsOverlap, refuse_same_channel, registered_any
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
 
@@ -223,7 +224,22 @@ def register_experiments(
     under its id with other contents is named with the fields that differ, the others are
     still registered, and :class:`ExperimentConflict` is raised at the end."""
     conflicts: list[str] = []
+    overlapping: list[str] = []
+    # The org's experiments, drafts included, and then the file's as they are registered:
+    # one of the same channel sharing days and units is not sent; others are said (R26-F3).
+    known = [t for e in client.list_experiments() if (t := registered_any(_wire(e)))]
     for exp in experiments:
+        test = registered_any(_wire(exp))
+        said: list[str] = []
+        # An id already stored is a re-run or a conflict, said below from the stored contents.
+        if test is not None and all(t.experiment_id != exp.experiment_id for t in known):
+            try:
+                said = refuse_same_channel(test, known)
+            except ExperimentsOverlap as error:
+                overlapping.append(str(error))
+                out(f"  {exp.experiment_id}: NOT registered: it overlaps a registered "
+                    f"experiment of its channel ({exp.channel})")  # fmt: skip
+                continue
         try:
             got = client.create_experiment(exp)
         except RpcFailure as error:
@@ -245,11 +261,22 @@ def register_experiments(
             f"{len(got.treatment_units)} treated / {len(got.control_units)} control units, "
             f"{_iso(got.start_date)} → {_iso(got.end_date)})"
         )
+        for w in said:
+            out(f"  warning: {got.experiment_id}: {w}")
+        if test is not None:
+            known.append(test)
+    problems = [*overlapping]
     if conflicts:
-        raise ExperimentConflict(
+        problems.append(
             "; ".join(conflicts)
             + ": an experiment's id is immutable; give the new one another experiment_id"
         )
+    if problems:
+        raise ExperimentConflict("; ".join(problems))
+
+
+def _wire(e: dc.CausalExperiment) -> md_pb.CausalExperiment:
+    return md_pb.CausalExperiment.FromString(bytes(e))
 
 
 # Set by the registry, not by the file: a stored value there is no difference.

@@ -14,6 +14,12 @@ Recommend (:func:`usual_days`, per channel) and causal's Counterfactual over the
 (:func:`usual_window`: one run of consecutive days for all channels, as its template repeats
 the days' baseline demand and every channel's spend pattern together; R10-F1: it read the
 finished holdout as "the next 28 days" and gave half the loss PredictPerformance gave).
+
+Experiments that meet (:func:`overlaps`, R26-F3): a registered experiment, drafts included,
+whose window meets another's in units where either moves spend. A record carries one
+experiment (the first registered), so two tests of one channel there measure each other:
+the registry refuses the second (:func:`refuse_same_channel`), and one of another channel is
+said where it is registered and designed.
 """
 
 from __future__ import annotations
@@ -25,17 +31,30 @@ from typing import Any
 
 import grpc
 import numpy as np
+from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
+from mesh.runtime.exceptions import FailedPrecondition
 from mesh.runtime.peers import Peer, experiments
 
 __all__ = [
+    "OVERLAP_FIX",
     "USUAL_DAYS",
+    "ExperimentsOverlap",
+    "Overlap",
     "RegisteredTest",
     "RegisteredTests",
     "UsualDays",
+    "met_units",
+    "overlap_text",
+    "overlaps",
+    "refuse_same_channel",
+    "registered_any",
+    "registered_draft",
+    "registered_entry",
     "registered_test",
     "registered_tests",
+    "same_unit",
     "spans",
     "usual_days",
     "usual_window",
@@ -56,6 +75,19 @@ class RegisteredTest:
     end: dt.date
     status: str = ""
     geos: tuple[str, ...] = ()  # its treatment units, where the registry lists them
+    control: tuple[str, ...] = ()  # its control units, where the registry lists them
+    # The arms ("treatment", "control") that run business as usual (spend multiplier 1): a
+    # go-dark design's control, the simulator's holdout's treated arm. The other arms' geos
+    # had their spend moved, and carry the test's effect.
+    usual_arms: frozenset[str] = frozenset({"control"})
+    unit: str = "geo"  # the randomisation unit, lowercase
+
+    @property
+    def moved(self) -> tuple[str, ...]:
+        """The units whose spend the test moved (every listed arm not run as usual)."""
+        return (() if "treatment" in self.usual_arms else self.geos) + (
+            () if "control" in self.usual_arms else self.control
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +101,19 @@ class UsualDays:
 
 class RegisteredTests(list[RegisteredTest]):
     """The org's registered tests, and in ``unread`` why they could not be read ("" when they
-    were): a plan then reads business as usual from the last days, whatever tests ran."""
+    were): a plan then reads business as usual from the last days, whatever tests ran.
+    ``drafts``: the registered experiments that have not run (not business-as-usual days, but
+    a new design that meets one would share its days and geos: R26-F3)."""
 
-    def __init__(self, tests: Sequence[RegisteredTest] = (), unread: str = "") -> None:
+    def __init__(
+        self,
+        tests: Sequence[RegisteredTest] = (),
+        unread: str = "",
+        drafts: Sequence[RegisteredTest] = (),
+    ) -> None:
         super().__init__(tests)
         self.unread = unread
+        self.drafts = list(drafts)
 
     def note(self) -> list[str]:
         """The warning an answer carries when the tests could not be read."""
@@ -88,19 +128,55 @@ class RegisteredTests(list[RegisteredTest]):
 _RAN = {md_pb.EXPERIMENT_STATUS_RUNNING: "running", md_pb.EXPERIMENT_STATUS_COMPLETED: "completed"}
 
 
-def registered_test(e: md_pb.CausalExperiment) -> RegisteredTest | None:
-    """A registered experiment as a test that ran (None: a draft or a cancelled one without a
-    result — it may never have run — or one without a channel or valid dates)."""
-    status = _RAN.get(e.status) or ("result recorded" if e.HasField("result") else "")
-    channel = e.channel or e.result.channel
-    if not status or not channel:
-        return None
+def _usual_arms(e: md_pb.CausalExperiment) -> frozenset[str]:
+    """The arms a registered experiment runs as business as usual: a set config with spend
+    multiplier 1, and a control that sets none (the convention)."""
+    arms = set()
+    if e.HasField("treatment_config") and e.treatment_config.spend_multiplier == 1.0:
+        arms.add("treatment")
+    if not e.HasField("control_config") or e.control_config.spend_multiplier == 1.0:
+        arms.add("control")
+    return frozenset(arms)
+
+
+def registered_entry(e: md_pb.CausalExperiment, status: str) -> RegisteredTest | None:
+    """A registered experiment as a test with ``status`` (None: no valid dates)."""
     try:
         start = dt.date(e.start_date.year, e.start_date.month, e.start_date.day)
         end = dt.date(e.end_date.year, e.end_date.month, e.end_date.day)
     except ValueError:
         return None
-    return RegisteredTest(e.experiment_id, channel, start, end, status, tuple(e.treatment_units))
+    return RegisteredTest(
+        e.experiment_id, e.channel or e.result.channel, start, end, status,
+        tuple(e.treatment_units), tuple(e.control_units), _usual_arms(e),
+        common_pb.RandomizationUnit.Name(e.randomization_unit)
+        .removeprefix("RANDOMIZATION_UNIT_").lower(),
+    )  # fmt: skip
+
+
+def registered_test(e: md_pb.CausalExperiment) -> RegisteredTest | None:
+    """A registered experiment as a test that ran (None: a draft or a cancelled one without a
+    result — it may never have run — or one without a channel or valid dates)."""
+    status = _RAN.get(e.status) or ("result recorded" if e.HasField("result") else "")
+    if not status or not (e.channel or e.result.channel):
+        return None
+    return registered_entry(e, status)
+
+
+def registered_any(e: md_pb.CausalExperiment) -> RegisteredTest | None:
+    """A registered experiment whatever its status, as overlap checks read it (None: one
+    cancelled without a result, which does not run, or one without valid dates)."""
+    if e.status == md_pb.EXPERIMENT_STATUS_CANCELLED and not e.HasField("result"):
+        return None
+    status = md_pb.ExperimentStatus.Name(e.status).removeprefix("EXPERIMENT_STATUS_").lower()
+    return registered_entry(e, status)
+
+
+def registered_draft(e: md_pb.CausalExperiment) -> RegisteredTest | None:
+    """A registered experiment that has not run yet (a draft without a result), else None."""
+    if e.status != md_pb.EXPERIMENT_STATUS_DRAFT or e.HasField("result"):
+        return None
+    return registered_entry(e, "draft")
 
 
 async def registered_tests(
@@ -110,14 +186,136 @@ async def registered_tests(
     A registry that cannot be read is said in the answer's ``unread``, not raised: a plan or a
     counterfactual stands without it, and says so."""
     out: list[RegisteredTest] = []
+    drafts: list[RegisteredTest] = []
     try:
         async for e in experiments(registry, org_id, timeout=timeout):
             if (test := registered_test(e)) is not None:
                 out.append(test)
+            elif (draft := registered_draft(e)) is not None:
+                drafts.append(draft)
     except grpc.aio.AioRpcError as error:
         if error.code() is not grpc.StatusCode.NOT_FOUND:
-            return RegisteredTests(out, f"ListExperiments: {error.code().name}, {error.details()}")
-    return RegisteredTests(out)
+            return RegisteredTests(
+                out, f"ListExperiments: {error.code().name}, {error.details()}", drafts
+            )
+    return RegisteredTests(out, drafts=drafts)
+
+
+# -- Experiments that meet in days and units (R26-F3) ---------------------------------------
+
+
+def same_unit(a: str, b: str) -> bool:
+    """Whether two unit codes name one unit: equal, or one is the other's subdivision ("TX" of
+    "US-TX"), as ingestion and causal match a registry's units against records."""
+    a, b = a.upper(), b.upper()
+    return a == b or a.rsplit("-", 1)[-1] == b or b.rsplit("-", 1)[-1] == a
+
+
+def met_units(units: Sequence[str], others: Sequence[str]) -> list[str]:
+    """The ``units`` that name one of ``others`` (:func:`same_unit`), in their order."""
+    return [u for u in units if any(same_unit(u, v) for v in others)]
+
+
+class ExperimentsOverlap(FailedPrecondition):
+    """A new experiment shares days and units with a registered one of the same channel."""
+
+    default_reason = "EXPERIMENTS_OVERLAP"
+
+
+@dataclass(frozen=True, slots=True)
+class Overlap:
+    """Another experiment that meets a test: the days both run (``first``..``last``) and the
+    units both name, with each one's arm there (unit, this test's arm, the other's), where at
+    least one of them moves its spend; ``every_unit``: the units cannot be listed (one of the
+    two assigns by hashing, or they randomise different units), so every unit may meet."""
+
+    other: RegisteredTest
+    first: dt.date
+    last: dt.date
+    units: tuple[tuple[str, str, str], ...] = ()
+    every_unit: bool = False
+
+    def same_channel(self, test: RegisteredTest) -> bool:
+        return bool(test.channel) and test.channel == self.other.channel
+
+
+def overlaps(test: RegisteredTest, others: Sequence[RegisteredTest]) -> list[Overlap]:
+    """The ``others`` that run on some of ``test``'s days in some of its units. Units both
+    run as business as usual (a multi-cell design's shared control, listed by every cell)
+    do not meet: neither moves their spend."""
+    out = []
+    for o in others:
+        if o.experiment_id == test.experiment_id:
+            continue
+        first, last = max(test.start, o.start), min(test.end, o.end)
+        if first > last:
+            continue
+        listed = (test.geos or test.control) and (o.geos or o.control)
+        if not listed or test.unit != o.unit:
+            out.append(Overlap(o, first, last, every_unit=True))
+            continue
+        met = tuple(
+            (u, arm, other_arm)
+            for arm, units in (("treatment", test.geos), ("control", test.control))
+            for other_arm, other_units in (("treatment", o.geos), ("control", o.control))
+            if not (arm in test.usual_arms and other_arm in o.usual_arms)
+            for u in met_units(units, other_units)
+        )
+        if met:
+            out.append(Overlap(o, first, last, met))
+    return out
+
+
+def _days(first: dt.date, last: dt.date) -> str:
+    n = (last - first).days + 1
+    return f"{n} day{'s' if n != 1 else ''} ({first:%Y-%m-%d}..{last:%Y-%m-%d})"
+
+
+def overlap_text(test: RegisteredTest, o: Overlap, *, name: str = "") -> str:
+    """``o`` in words, from ``test``'s side (``name``: how to call the test, default its id)."""
+    t = o.other
+    head = (
+        f"experiment {t.experiment_id} ({t.channel or 'no channel'}, {t.status or 'registered'}, "
+        f"{t.start:%Y-%m-%d}..{t.end:%Y-%m-%d}) runs on {_days(o.first, o.last)} of "
+        f"{name or test.experiment_id}'s"
+    )
+    if o.every_unit:
+        why = ("randomises another unit" if test.unit != t.unit
+               else "assigns units by hashing")  # fmt: skip
+        return (
+            f"{head} days, and one of the two {why}, so they may share every unit: a row "
+            "carries one experiment, the one registered first"
+        )
+    units = ", ".join(
+        f"{u} ({a} here, {b} there)" if a != b else f"{u} ({a} in both)" for u, a, b in o.units[:12]
+    ) + (f" and {len(o.units) - 12} more" if len(o.units) > 12 else "")
+    return (
+        f"{head} days in {len(o.units)} of its units, where one of them moves spend: {units}; "
+        "a row carries one experiment (the one registered first), and each test would read "
+        "the other's spend change in those units as its own"
+    )
+
+
+OVERLAP_FIX = (
+    "move one test's window off the other's, choose units the other leaves alone, or, for "
+    "cells of one design, give the shared units the same business-as-usual arm in both"
+)
+
+
+def refuse_same_channel(test: RegisteredTest, others: Sequence[RegisteredTest]) -> list[str]:
+    """The overlaps of ``test`` with ``others`` in words; raises :class:`ExperimentsOverlap`
+    (naming both experiments, the shared units and days, and the fix) where one tests the
+    same channel: two tests of one channel in the same units and days measure each other."""
+    found = overlaps(test, others)
+    same = [o for o in found if o.same_channel(test)]
+    if same:
+        raise ExperimentsOverlap(
+            f"experiment {test.experiment_id} ({test.channel}) overlaps "
+            + "; ".join(overlap_text(test, o) for o in same)
+            + f": {OVERLAP_FIX}",
+            subject=f"experiments/{test.experiment_id}",
+        )
+    return [overlap_text(test, o) for o in found]
 
 
 def _span(days: Sequence[dt.date]) -> str:

@@ -12,6 +12,7 @@ channel's carry-over (:mod:`.returns`).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Sequence
 
@@ -25,7 +26,7 @@ from surfacing_svc.usual_spend import RegisteredTest, usual_days
 
 from .assignment import make_blocks, rerandomise
 from .power import DurationNoise, mde_at, placebo_noise, power_at
-from .registered import carry_over_notes, placebo_note, tested_days
+from .registered import carry_over_notes, concurrent_notes, placebo_note, tested_days
 from .returns import carry_over_note, extrapolation_note, priced
 from .spec import CellDesign, CellSpec, DesignSpec, ExperimentDesign, PowerPoint, TreatmentKind
 
@@ -459,10 +460,20 @@ def design_experiment(
     # What the org's registered tests change, said once (every cell's windows are the same).
     registry = [usual.note] if usual.note else []
     registry += [placebo_note(history.dates, tests, made[0][1])] if tests else []
+    last = history.dates.astype("datetime64[D]")[-1].item()
     registry += carry_over_notes(
         tests,
-        history.dates.astype("datetime64[D]")[-1].item(),
+        last,
         [(c.index, c.treatment_geos) for c in cells],
+        control_geos,
+    )
+    # Drafts have not run (no business-as-usual or placebo days of theirs), but a test that
+    # meets one shares its days and geos.
+    registry += concurrent_notes(
+        [*tests, *getattr(tests, "drafts", ())],
+        spec.channel,
+        spec.start or last + dt.timedelta(days=1),
+        [(c.index, c.treatment_geos, c.recommended_duration_days) for c in cells],
         control_geos,
     )
     registry = [r for r in registry if r]

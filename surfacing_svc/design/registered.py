@@ -17,6 +17,11 @@ Carry-over. Geos treated in a test that ended within :data:`CARRY_OVER_DAYS` day
 new test would start (or that still runs) may carry its effect — adstock, platform learning,
 customers won or lost in the holdout — into the new test's first weeks; the answer names the
 test and the geos, in the proposed treatment and in the proposed control.
+
+Concurrent tests. A registered experiment, drafts included, whose window meets the proposed
+test's days in geos where either moves spend (:func:`mesh.runtime.usual_days.overlaps`) is
+named with the shared geos and days (R26-F3: a design whose control arm was another test's
+go-dark arm was saved without a word); one of the same channel is what the registry refuses.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mesh.runtime.usual_days import overlap_text, overlaps
 from surfacing_svc.usual_spend import RegisteredTest
 
 from .power import DurationNoise
 
-__all__ = ["CARRY_OVER_DAYS", "carry_over_notes", "placebo_note", "tested_days"]
+__all__ = ["CARRY_OVER_DAYS", "carry_over_notes", "concurrent_notes", "placebo_note", "tested_days"]
 
 # A test that ended within this many days of a new test's start may still move its geos: a
 # quarter covers the adstock half-lives an MMM fits (days to weeks) several times over.
@@ -130,4 +136,33 @@ def carry_over_notes(
                 "or lost), which the new test would read as its own; start later or choose "
                 "other geos"
             )
+    return out
+
+
+def concurrent_notes(
+    tests: Sequence[RegisteredTest],
+    channel: str,
+    start: dt.date,
+    cells: Sequence[tuple[int, Sequence[str], int]],
+    control: Sequence[str],
+) -> list[str]:
+    """A warning per registered experiment (``tests``, drafts included) that meets a proposed
+    cell (``cells``: index, treatment geos, recommended days from ``start``) in days and in
+    geos where either moves spend; the proposed control runs as usual."""
+    out: list[str] = []
+    multi = len(cells) > 1
+    for index, geos, days in cells:
+        name = f"the proposed test{f' (cell {index})' if multi else ''}"
+        proposed = RegisteredTest(
+            "proposed", channel, start, start + dt.timedelta(days=days - 1), "proposed",
+            tuple(geos), tuple(control),
+        )  # fmt: skip
+        for o in overlaps(proposed, tests):
+            said = overlap_text(proposed, o, name=name)
+            if o.same_channel(proposed):
+                said += (
+                    f"; both test {channel}, so each measures the other and the registry "
+                    "refuses saving it: start after it ends or choose other geos"
+                )
+            out.append(said)
     return out

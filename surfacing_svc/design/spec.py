@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import math
 from dataclasses import dataclass, field
@@ -104,6 +105,9 @@ class DesignSpec:
     rerandomisations : int
         Re-randomisations of the blocks whose placebo windows join the chosen assignment's.
     seed : int
+    start : datetime.date or None
+        The test's first day (None: the day after the history), from which the registered
+        tests it would meet or follow are read.
     """
 
     channel: str
@@ -118,6 +122,7 @@ class DesignSpec:
     pre_period_days: int = 0
     rerandomisations: int = 100
     seed: int = 0
+    start: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)

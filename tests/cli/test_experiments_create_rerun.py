@@ -60,7 +60,9 @@ def test_a_rerun_skips_the_stored_experiments_and_registers_the_rest(
 ) -> None:
     for name, s in services.items():
         monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", s.address)
-    a, b, c = _as(entry, "exp_r19_a"), _as(entry, "exp_r19_b"), _as(entry, "exp_r19_c")
+    # Copies of one test on one channel would overlap (refused, R26-F3): b and c test others.
+    a = _as(entry, "exp_r19_a")
+    b, c = _as(entry, "exp_r19_b", channel="tiktok"), _as(entry, "exp_r19_c", channel="google_pmax")
     # the first run died after a
     assert (
         commands.main(["experiments", "create", "--org", ORG, _file(tmp_path, "1.json", [a])]) == 0

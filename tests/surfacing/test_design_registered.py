@@ -18,7 +18,7 @@ from surfacing_svc.design import (
 )
 from surfacing_svc.design.assignment import AssignmentMethod, make_blocks
 from surfacing_svc.history import GeoHistory
-from surfacing_svc.usual_spend import RegisteredTest
+from surfacing_svc.usual_spend import RegisteredTest, RegisteredTests
 from tests.surfacing.worlds import geo_history
 
 N, T0, L = 200, 100, 28
@@ -116,3 +116,35 @@ def test_geos_a_recent_test_treated_are_named_in_each_arm() -> None:
     assert any("runs until" in w and geos[0] in w for w in said(running))
     elsewhere = RegisteredTest("else", "tiktok", days[-40], days[-35], "completed", ("ZZ",))
     assert not said(elsewhere)
+
+
+def test_a_registered_draft_on_the_proposed_days_and_geos_is_named() -> None:
+    """R26-F3: a saved-but-not-run design is invisible to business as usual, but a new design
+    that meets it in days and geos says so (the same channel: the registry refuses it)."""
+    h = geo_history(n_geos=12, n_days=N, seed=1)
+    last = h.dates.astype("datetime64[D]")[-1].item()
+    spec = DesignSpec(
+        "meta", durations=(28,), rerandomisations=10, start=last + dt.timedelta(days=8)
+    )
+    base = design_experiment(h, spec)
+    treated, control = base.cells[0].treatment_geos, base.control_geos
+    # A draft whose go-dark arm is two of the proposed control geos, from the history's end.
+    draft = RegisteredTest("r26-a", "google", last + dt.timedelta(days=1),
+                           last + dt.timedelta(days=28), "draft", control[:2], treated[:1])  # fmt: skip
+
+    def said(tests: RegisteredTests) -> list[str]:
+        return [w for w in design_experiment(h, spec, tests).warnings if "runs on" in w]
+
+    (note,) = said(RegisteredTests(drafts=[draft]))
+    assert note.startswith(
+        f"experiment r26-a (google, draft, {last + dt.timedelta(days=1):%Y-%m-%d}.."
+        f"{last + dt.timedelta(days=28):%Y-%m-%d}) runs on 21 days "
+    )
+    assert f"{control[0]} (control here, treatment there)" in note
+    assert f"{treated[0]} (treatment here, control there)" in note
+    assert "registry refuses" not in note
+    (same,) = said(RegisteredTests(drafts=[replace(draft, channel="meta")]))
+    assert "both test meta, so each measures the other and the registry refuses" in same
+    # Before the proposed start: no overlap, nothing said.
+    early = replace(draft, end=last + dt.timedelta(days=7))
+    assert not said(RegisteredTests(drafts=[early]))

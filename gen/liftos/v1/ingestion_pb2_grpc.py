@@ -106,7 +106,9 @@ class IngestionServiceServicer:
 
     def CreateExperiment(self, request, context):
         """Registers an experiment. Errors: INVALID_ARGUMENT (missing org_id/experiment_id, end
-        before start, bad share), ALREADY_EXISTS (experiment_id taken in the org).
+        before start, bad share, a pre_period_start not before start_date), ALREADY_EXISTS
+        (experiment_id taken in the org), FAILED_PRECONDITION EXPERIMENTS_OVERLAP (a registered
+        experiment of the same channel, drafts included, shares days and units with it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -53,7 +53,9 @@ class IngestionServiceStub:
     """
     CreateExperiment: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.CreateExperimentRequest, _ingestion_pb2.CreateExperimentResponse]
     """Registers an experiment. Errors: INVALID_ARGUMENT (missing org_id/experiment_id, end
-    before start, bad share), ALREADY_EXISTS (experiment_id taken in the org).
+    before start, bad share, a pre_period_start not before start_date), ALREADY_EXISTS
+    (experiment_id taken in the org), FAILED_PRECONDITION EXPERIMENTS_OVERLAP (a registered
+    experiment of the same channel, drafts included, shares days and units with it).
     """
     GetExperiment: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.GetExperimentRequest, _ingestion_pb2.GetExperimentResponse]
     """Reads one experiment. Errors: INVALID_ARGUMENT, NOT_FOUND."""
@@ -110,7 +112,9 @@ class IngestionServiceAsyncStub(IngestionServiceStub):
     """
     CreateExperiment: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.CreateExperimentRequest, _ingestion_pb2.CreateExperimentResponse]  # type: ignore[assignment]
     """Registers an experiment. Errors: INVALID_ARGUMENT (missing org_id/experiment_id, end
-    before start, bad share), ALREADY_EXISTS (experiment_id taken in the org).
+    before start, bad share, a pre_period_start not before start_date), ALREADY_EXISTS
+    (experiment_id taken in the org), FAILED_PRECONDITION EXPERIMENTS_OVERLAP (a registered
+    experiment of the same channel, drafts included, shares days and units with it).
     """
     GetExperiment: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.GetExperimentRequest, _ingestion_pb2.GetExperimentResponse]  # type: ignore[assignment]
     """Reads one experiment. Errors: INVALID_ARGUMENT, NOT_FOUND."""
@@ -176,7 +180,9 @@ class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ingestion_pb2.CreateExperimentResponse, _abc.Awaitable[_ingestion_pb2.CreateExperimentResponse]]:
         """Registers an experiment. Errors: INVALID_ARGUMENT (missing org_id/experiment_id, end
-        before start, bad share), ALREADY_EXISTS (experiment_id taken in the org).
+        before start, bad share, a pre_period_start not before start_date), ALREADY_EXISTS
+        (experiment_id taken in the org), FAILED_PRECONDITION EXPERIMENTS_OVERLAP (a registered
+        experiment of the same channel, drafts included, shares days and units with it).
         """
 
     @_abc_1.abstractmethod

@@ -5765,6 +5765,13 @@ class CreateExperimentResponse(betterproto2.Message):
     The stored experiment with server-set fields.
     """
 
+    warnings: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Registered experiments of other channels (drafts included) that share days and units
+    with this one, in words: a record carries one experiment, the one registered first. One
+    of the same channel is refused with FAILED_PRECONDITION instead.
+    """
+
 
 default_message_pool.register_message(
     "liftos.v1", "CreateExperimentResponse", CreateExperimentResponse
@@ -10392,7 +10399,9 @@ class IngestionServiceStub:
     def create_experiment(self, message: "CreateExperimentRequest") -> "CreateExperimentResponse":
         """
         Registers an experiment. Errors: INVALID_ARGUMENT (missing org_id/experiment_id, end
-        before start, bad share), ALREADY_EXISTS (experiment_id taken in the org).
+        before start, bad share, a pre_period_start not before start_date), ALREADY_EXISTS
+        (experiment_id taken in the org), FAILED_PRECONDITION EXPERIMENTS_OVERLAP (a registered
+        experiment of the same channel, drafts included, shares days and units with it).
         """
 
         return self._channel.unary_unary(
