@@ -460,10 +460,10 @@ def design_experiment(
     # What the org's registered tests change, said once (every cell's windows are the same).
     registry = [usual.note] if usual.note else []
     registry += [placebo_note(history.dates, tests, made[0][1])] if tests else []
-    last = history.dates.astype("datetime64[D]")[-1].item()
+    start = spec.start or history.dates.astype("datetime64[D]")[-1].item() + dt.timedelta(days=1)
     registry += carry_over_notes(
         tests,
-        last,
+        start,
         [(c.index, c.treatment_geos) for c in cells],
         control_geos,
     )
@@ -472,7 +472,7 @@ def design_experiment(
     registry += concurrent_notes(
         [*tests, *getattr(tests, "drafts", ())],
         spec.channel,
-        spec.start or last + dt.timedelta(days=1),
+        start,
         [(c.index, c.treatment_geos, c.recommended_duration_days) for c in cells],
         control_geos,
     )

@@ -13,8 +13,9 @@ dip in the pre-period bends the regression as much as one in the test period). W
 them out would leave fewer windows than the design needs for a duration, they are kept, and the
 answer says the noise there is overstated.
 
-Carry-over. Geos treated in a test that ended within :data:`CARRY_OVER_DAYS` days before the
-new test would start (or that still runs) may carry its effect — adstock, platform learning,
+Carry-over. Geos whose spend a test moved (either arm), that ended within
+:data:`CARRY_OVER_DAYS` days before the new test would start (or that still runs), may carry
+its effect — adstock, platform learning,
 customers won or lost in the holdout — into the new test's first weeks; the answer names the
 test and the geos, in the proposed treatment and in the proposed control.
 
@@ -31,7 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mesh.runtime.usual_days import overlap_text, overlaps
+from mesh.runtime.usual_days import met_units, overlap_text, overlaps
 from surfacing_svc.usual_spend import RegisteredTest
 
 from .power import DurationNoise
@@ -91,50 +92,53 @@ def placebo_note(
 
 def carry_over_notes(
     tests: Sequence[RegisteredTest],
-    history_end: dt.date,
+    start: dt.date,
     treated: Sequence[tuple[int, Sequence[str]]],
     control: Sequence[str],
     days: int = CARRY_OVER_DAYS,
 ) -> list[str]:
-    """A warning per registered test that ended within ``days`` days before the new test would
-    start (the day after ``history_end``), or still runs, and treated geos the design uses:
+    """A warning per registered test that started before the new test's ``start`` and ended
+    within ``days`` days before it (or still runs), and moved spend in geos the design uses:
     naming the test and the geos in each proposed cell (``treated``: cell index, its geos)
-    and in the proposed control."""
+    and in the proposed control. The geos are those of every arm whose spend the test moved
+    (a go-dark's treated arm; the simulator's and Meta's holdout's dark control), matched in
+    either spelling ("TX" for "US-TX", R26-F1: the note never fired for the demo's test)."""
     out = []
     multi = len(treated) > 1
     for t in tests:
-        ended = (history_end - t.end).days
-        if ended >= days or t.start > history_end + dt.timedelta(days=1):
-            continue  # long over, or not started before the new test would
+        gap = (start - t.end).days  # 1: it ended the day before the new test starts
+        if gap > days or t.start >= start:
+            continue  # long over, or not started before the new test (concurrent_notes)
         when = (
-            f"runs until {t.end:%Y-%m-%d}, after the history's last day"
-            if ended < 0
-            else f"ended {t.end:%Y-%m-%d}, the history's last day"
-            if ended == 0
-            else f"ended {t.end:%Y-%m-%d}, {ended} day{'s' if ended != 1 else ''} before the "
-            "history's last day"
+            f"runs until {t.end:%Y-%m-%d}, past the test's start {start:%Y-%m-%d}"
+            if gap <= 0
+            else f"ended {t.end:%Y-%m-%d}, {gap} day{'s' if gap != 1 else ''} before the "
+            f"test's start {start:%Y-%m-%d}"
         )
         head = f"registered experiment {t.experiment_id} ({t.channel}, {when})"
-        if not t.geos:
-            out.append(f"{head} lists no treated geos (hash-assigned): the proposed geos may "
-                       "include some it treated, whose outcome may still carry its effect")  # fmt: skip
+        if not (t.geos or t.control):
+            out.append(f"{head} lists no geos (hash-assigned): the proposed geos may include "
+                       "some whose spend it moved, whose outcome may still carry its effect")  # fmt: skip
             continue
-        mine = set(t.geos)
+        moved = t.moved
         parts = [
             f"{len(hit)} of the proposed treatment geos{f' of cell {k}' if multi else ''} "
             f"({', '.join(hit)})"
             for k, geos in treated
-            if (hit := [g for g in geos if g in mine])
+            if (hit := met_units(geos, moved))
         ]
-        hit = [g for g in control if g in mine]
+        hit = met_units(control, moved)
         if hit:
             parts.append(f"{len(hit)} of the proposed control geos ({', '.join(hit)})")
         if parts:
+            arms = " and ".join(
+                f"its {arm} arm" for arm in ("treatment", "control") if arm not in t.usual_arms
+            )
             out.append(
-                f"{head} treated {' and '.join(parts)}: within {days} days of a test their "
-                "outcome may still carry its effect (adstock, platform learning, customers won "
-                "or lost), which the new test would read as its own; start later or choose "
-                "other geos"
+                f"{head} moved spend ({arms}) in {' and '.join(parts)}: within {days} days of "
+                "a test their outcome may still carry its effect (adstock, platform learning, "
+                "customers won or lost), which the new test would read as its own; start "
+                "later or choose other geos"
             )
     return out
 

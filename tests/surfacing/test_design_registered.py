@@ -100,12 +100,14 @@ def test_geos_a_recent_test_treated_are_named_in_each_arm() -> None:
 
     (unlisted,) = said(recent)
     assert unlisted.startswith("registered experiment recent (tiktok, ended ")
-    assert "lists no treated geos (hash-assigned)" in unlisted
+    assert "lists no geos (hash-assigned)" in unlisted
     recent = replace(recent, geos=geos)
     (note,) = said(recent)
+    start = days[-1] + dt.timedelta(days=1)
     assert note.startswith("registered experiment recent (tiktok, ended "
-                           f"{days[-31]:%Y-%m-%d}, 30 days before the history's last day) "
-                           f"treated 2 of the proposed treatment geos ({', '.join(geos[:2])}) "
+                           f"{days[-31]:%Y-%m-%d}, 31 days before the test's start "
+                           f"{start:%Y-%m-%d}) moved spend (its treatment arm) in "
+                           f"2 of the proposed treatment geos ({', '.join(geos[:2])}) "
                            f"and 1 of the proposed control geos ({geos[2]})")  # fmt: skip
     assert note in design_experiment(h, spec, [recent]).registry_notes
     # Ended long ago: quiet.
@@ -148,3 +150,41 @@ def test_a_registered_draft_on_the_proposed_days_and_geos_is_named() -> None:
     # Before the proposed start: no overlap, nothing said.
     early = replace(draft, end=last + dt.timedelta(days=7))
     assert not said(RegisteredTests(drafts=[early]))
+
+
+def test_carry_over_matches_either_spelling_reads_the_arm_that_moved_and_counts_from_start() -> (
+    None
+):
+    """R26-F1: the demo's registry spells geos "TX", the history "US-TX", so the note never
+    fired; the simulator's holdout darkened its control arm (treated kept spend), which was
+    never checked; and "ended N days before" was counted from the history's last day, not the
+    test's start."""
+    h = geo_history(n_geos=12, n_days=N, seed=1)
+    h = replace(h, geos=tuple(f"US-{g}" for g in h.geos))
+    days = [d.item() for d in h.dates.astype("datetime64[D]")]
+    spec = DesignSpec("meta", durations=(28,), rerandomisations=10)
+    base = design_experiment(h, spec)
+    treated, control = base.cells[0].treatment_geos, base.control_geos
+    short = [g.removeprefix("US-") for g in (*treated[:2], *control[:1])]
+    # The simulator's holdout: the treated arm kept spend (x1), the control went dark (x0).
+    holdout = RegisteredTest("exp_org_001_001", "meta", days[-28], days[-1], "completed",
+                             ("ZZ",), tuple(short), frozenset({"treatment"}))  # fmt: skip
+
+    def said(s: DesignSpec, t: RegisteredTest) -> list[str]:
+        return [w for w in design_experiment(h, s, [t]).warnings if "carry its effect" in w]
+
+    (note,) = said(spec, holdout)
+    assert note.startswith(
+        f"registered experiment exp_org_001_001 (meta, ended {days[-1]:%Y-%m-%d}, 1 day before "
+        f"the test's start {days[-1] + dt.timedelta(days=1):%Y-%m-%d}) moved spend (its control "
+        f"arm) in 2 of the proposed treatment geos ({', '.join(treated[:2])}) and 1 of the "
+        f"proposed control geos ({control[0]})"
+    )
+    # Its kept-spend arm alone: nothing moved there, nothing said.
+    kept = replace(holdout, geos=tuple(short), control=("ZZ",))
+    assert not said(spec, kept)
+    # Counted from --start: 100 days after the test ended, past the carry-over window.
+    later = replace(spec, start=days[-1] + dt.timedelta(days=100))
+    assert not said(later, holdout)
+    (near,) = said(replace(spec, start=days[-1] + dt.timedelta(days=40)), holdout)
+    assert "40 days before the test's start" in near
