@@ -135,6 +135,10 @@ def build_panel(
         warnings.append(
             f"the window is cut to the days with order lines, {_date(first)} to {_date(last)}"
         )
+    # Report spend on other days meets no sales: said, and left out before the channels are
+    # chosen, so a channel with spend only there is not modelled as one that never spent.
+    warnings.extend(_spend_outside(spend, first, last, currency))
+    spend = spend[(spend["date"] >= first) & (spend["date"] <= last)]
     present = tuple(sorted(spend.loc[spend["spend"] > 0, "channel"].unique().tolist()))
     for i, ch in enumerate(channels):
         if ch not in present:
@@ -235,6 +239,31 @@ def _omitted_channels(spend: pd.DataFrame, chosen: tuple[str, ...], currency: st
         f"{left / total:.0%} of the window's product spend: {named}; their effect can be "
         "credited to the channels modelled (leave channels empty to model every channel)"
     )
+
+
+def _spend_outside(spend: pd.DataFrame, first: int, last: int, currency: str) -> list[str]:
+    """A warning for product report spend dated before the first or after the last order line's
+    day, which the panel (the order lines' days) leaves out: the ad reports and the orders
+    export cover different days, so the spend there meets no sales."""
+    out = []
+    for side, rows, edge, question in (
+        ("before", spend[spend["date"] < first], f"first day {_date(first)}",
+         "does the orders export start later than the ad reports?"),
+        ("after", spend[spend["date"] > last], f"last day {_date(last)}",
+         "is the orders export older than the ad reports?"),
+    ):  # fmt: skip
+        rows = rows[rows["spend"] != 0]
+        if rows.empty:
+            continue
+        by = rows.groupby("channel")["spend"].sum().sort_values(ascending=False, kind="stable")
+        named = ", ".join(f"{c} {v:,.0f}" for c, v in by.items())
+        lo, hi = _date(int(rows["date"].min())), _date(int(rows["date"].max()))
+        days = f"on {lo}" if lo == hi else f"from {lo} to {hi}"
+        out.append(
+            f"the product reports' spend {days}, {side} the orders' {edge}, is left out: "
+            f"{float(by.sum()):,.0f} {currency} ({named}); {question}"
+        )
+    return out
 
 
 def _unknown_sold(sales: pd.DataFrame, unknown: list[str], currency: str) -> str:

@@ -7,6 +7,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from causal_svc.product_analysis import NO_CATEGORY, build_panel
 
@@ -95,3 +96,26 @@ def test_naming_a_channel_warns_of_the_channels_left_out_of_the_model() -> None:
     assert "leave channels empty to model every channel" in warning
     every = build_panel(sales, spend, catalogue)
     assert not [w for w in every.warnings if "left out of the model" in w]
+
+
+def test_report_spend_after_the_last_order_day_is_said_with_its_amount_and_days() -> None:
+    """R25-F10: spend dated after the last order line's day was left out silently."""
+    types = {"p1": "Tops", "p2": "Tops"}
+    late = [(DAYS + 7, "p1", "google_shopping", 50_000.0), (DAYS + 9, "p2", "google_shopping", 5.0)]
+    early = [(-3, "p1", "meta_catalogue", 40.0)]
+    spend = _spend(_daily("p1", "meta_catalogue", 10.0) + late + early)
+    panel = build_panel(_sales(types, PER_DAY), spend, _catalogue(types))
+    after = START + dt.timedelta(days=DAYS + 7), START + dt.timedelta(days=DAYS + 9)
+    last = START + dt.timedelta(days=DAYS - 1)
+    assert (
+        f"the product reports' spend from {after[0]} to {after[1]}, after the orders' last day "
+        f"{last}, is left out: 50,005 USD (google_shopping 50,005); is the orders export older "
+        "than the ad reports?"
+    ) in panel.warnings
+    assert (
+        f"the product reports' spend on {START - dt.timedelta(days=3)}, before the orders' "
+        f"first day {START}, is left out: 40 USD (meta_catalogue 40); does the orders export "
+        "start later than the ad reports?"
+    ) in panel.warnings
+    assert panel.channels == ("meta_catalogue",)  # its only spend is on no order day
+    assert panel.frame["spend_meta_catalogue"].sum() == pytest.approx(10.0 * DAYS)
