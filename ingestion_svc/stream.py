@@ -541,7 +541,7 @@ class IngestStream:
                     first * _DAY_US - _EARLIEST_OFFSET_US,
                     last * _DAY_US + _LATEST_OFFSET_US + 1,
                     sorted({c for c, _ in series}),
-                    sorted({g for _, g in series}),
+                    _with_bare_codes({g for _, g in series}),
                     timeout=self._time_left(),
                 )
             return await asyncio.to_thread(memory.history_rows, stored, account_key, first, last)
@@ -636,6 +636,13 @@ def _still_held(waiting: _Waiting) -> BatchStillWritten:
         dependency="ingestion ledger",
         retry_after_s=5.0,
     )
+
+
+def _with_bare_codes(geos: set[str]) -> list[str]:
+    """The geos a late series' scan asks for: each as the batch spells it and without its
+    country prefix ("US-CA" and "CA"), the spelling the row was stored with when the account
+    had no --country then; a re-send with it restates the row (R31 F4), once it is found."""
+    return sorted(geos | {g.split("-", 1)[1] for g in geos if "-" in g})
 
 
 def _date(day: int) -> dt.date:

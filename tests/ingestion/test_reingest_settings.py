@@ -203,3 +203,34 @@ def test_a_catalogue_pulled_again_later_is_a_duplicate(services) -> None:  # typ
     assert _counts(first) == (1, 0, 0)
     later = _order(ingestion, "America/New_York", "c2", pulled="2024-10-04T00:00:00Z", **catalogue)
     assert _counts(later) == (0, 1, 0)
+
+
+def test_a_late_batch_of_the_re_send_finds_its_rows_stored_without_the_country(  # type: ignore[no-untyped-def]
+    services, world: sim.SimResult
+) -> None:
+    """An export whose later batch goes back more than the lags' 28 days before its first
+    batch: that batch's history is scanned per series and geo, and the stored rows are under
+    the geo without the country ("CA", not "US-CA"). They are found and restated too."""
+    ingestion, memory = _stubs(services)
+    export = world.raw["meta"]
+    by_day: dict[str, list[str]] = {}
+    for k in range(5_000):
+        row = export.base_row(k)
+        by_day.setdefault(row["date_start"], []).append(dumps(row))
+    days = sorted(by_day)
+    late, early = by_day[days[45]][:3], by_day[days[0]][:3]
+
+    def stream(batches: list[tuple[str, list[str]]], country: str) -> list[Any]:
+        requests = []
+        for batch_id, lines in batches:
+            request = _request(world, lines, batch_id, pulled_at=PULLED)
+            request.account.country_code = country
+            requests.append(request)
+        return list(ingestion.Ingest(iter(requests)))
+
+    first = stream([("late-0", late), ("early-0", early)], "")
+    assert [_counts(a) for a in first] == [(3, 0, 0), (3, 0, 0)]
+    fixed = stream([("late-1", late), ("early-1", early)], "US")
+    assert [_counts(a) for a in fixed] == [(3, 0, 3), (3, 0, 3)]
+    stored = _stored(memory)
+    assert len(stored) == 6 and all(r.geo.startswith("US-") for r in stored)
