@@ -34,6 +34,7 @@ __all__ = [
     "MIN_PLACEBO_WINDOWS",
     "MIN_PRE_DAYS",
     "analysis_note",
+    "budget_note",
     "design_experiment",
     "plan_windows",
 ]
@@ -382,6 +383,26 @@ def _why_not(
     return said + f"; reaching the target would take about {needed} days"
 
 
+def budget_note(spec: DesignSpec, cell: CellDesign, index: int | None = None) -> str:
+    """What a budget did to a heavy-up cell's multiplier, per duration (R26-F7: ×2 asked ran
+    as ×1.18 without a word, and one multiplier was printed for durations that each spend
+    another); "" when the budget capped nothing."""
+    if spec.budget is None or cell.spec.kind is not TreatmentKind.HEAVY_UP:
+        return ""
+    asked = cell.spec.spend_multiplier
+    points = cell.power_curve
+    if asked > 0 and all(p.spend_multiplier >= asked - 1e-12 for p in points):
+        return ""  # the budget covers the multiplier asked at every duration
+    per = ", ".join(f"×{p.spend_multiplier:.3g} over {p.duration_days} days" for p in points)
+    head = f"cell {index}: " if index is not None else ""
+    wanted = f"×{asked:g} asked; " if asked > 0 else ""
+    return (
+        f"{head}{wanted}the {spec.budget:,.0f} budget allows {per} (each duration spreads it "
+        f"over its days); the cell's spend × {cell.spend_multiplier:.3g} is the "
+        f"{cell.recommended_duration_days}-day recommendation's, the one a saved design registers"
+    )
+
+
 def analysis_note(pre_days: int) -> str:
     """What the power is for against what ``liftos estimate --experiment`` runs (R26-F4: the
     design stated power for a time-based regression the estimate does not offer)."""
@@ -492,6 +513,7 @@ def design_experiment(
     ]
     if priced_cells:
         warnings.append(carry_over_note(spec.channel, priced_cells[0].power_curve))
+    warnings += [budget_note(spec, c, c.index if n_cells > 1 else None) for c in cells]
     warnings = [w for w in warnings if w]
     warnings.append(analysis_note(pre))
     warnings += history.warnings

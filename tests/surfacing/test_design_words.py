@@ -3,6 +3,10 @@ that caps a heavy-up (R26-F7), and spillover between neighbouring arms (R26-F9).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from surfacing_svc.design import CellSpec, DesignSpec, TreatmentKind, design_experiment
 from tests.surfacing.worlds import geo_history
 
@@ -28,3 +32,25 @@ def test_the_design_says_estimate_does_not_run_the_analysis_it_powers() -> None:
         "pre-period"
     )
     assert "registered pre-period (pre_period_start" in note
+
+
+def test_a_budget_that_caps_a_heavy_up_says_so_per_duration() -> None:
+    h = geo_history(n_geos=12, n_days=200)
+    spec = DesignSpec("meta", cells=(CellSpec(TreatmentKind.HEAVY_UP, 2.0),), durations=(14, 28),
+                      rerandomisations=10)  # fmt: skip
+    cell = design_experiment(h, spec).cells[0]
+    # Enough for x1.5 over 28 days: x2 is capped at every duration, more so at 28 days.
+    budget = 0.5 * cell.daily_spend * 28
+    d = design_experiment(h, replace(spec, budget=budget))
+    (note,) = [w for w in d.warnings if "budget allows" in w]
+    short, long = d.cells[0].power_curve
+    assert long.spend_multiplier == pytest.approx(1.5) and short.spend_multiplier == pytest.approx(
+        2.0
+    )
+    assert note.startswith(
+        f"×2 asked; the {budget:,.0f} budget allows ×2 over 14 days, ×1.5 over 28 days"
+    )
+    assert f"the {d.cells[0].recommended_duration_days}-day recommendation's" in note
+    # A budget that covers x2 at every duration: nothing to say.
+    ample = design_experiment(h, replace(spec, budget=10 * budget))
+    assert not any("budget allows" in w for w in ample.warnings)
