@@ -47,6 +47,7 @@ from memory_svc.service import MemoryService
 from memory_svc.sqlite_store import SQLiteRecordStore
 from memory_svc.store import RecordStore
 from mesh.runtime import ServerConfig, ServiceBinding
+from mesh.runtime.config import env_number
 from mesh.runtime.main import run_service
 from mesh.runtime.metrics import MetricsHooks, OrgSize
 from mesh.runtime.page_tokens import PageTokens
@@ -108,17 +109,21 @@ def settings_from_env() -> MemorySettings:
     return MemorySettings(
         embedder=env("LIFTOS_EMBEDDER", engine.embedder),
         index=IndexSettings(
-            ivf_threshold=int(env("LIFTOS_MEMORY_IVF_THRESHOLD", index.ivf_threshold)),
-            nprobe=int(env("LIFTOS_MEMORY_NPROBE", index.nprobe)),
-            save_min_changes=int(env("LIFTOS_MEMORY_INDEX_SAVE_CHANGES", index.save_min_changes)),
-            compress_threshold=int(
-                env("LIFTOS_MEMORY_COMPRESS_THRESHOLD", index.compress_threshold)
+            ivf_threshold=env_number("LIFTOS_MEMORY_IVF_THRESHOLD", index.ivf_threshold, int),
+            nprobe=env_number("LIFTOS_MEMORY_NPROBE", index.nprobe, int),
+            save_min_changes=env_number(
+                "LIFTOS_MEMORY_INDEX_SAVE_CHANGES", index.save_min_changes, int
+            ),
+            compress_threshold=env_number(
+                "LIFTOS_MEMORY_COMPRESS_THRESHOLD", index.compress_threshold, int
             ),
             memory_budget=budget - graph - sums - keys if budget else 0,
-            follow_s=float(env("LIFTOS_MEMORY_FOLLOW_S", index.follow_s)),
+            follow_s=env_number("LIFTOS_MEMORY_FOLLOW_S", index.follow_s, float),
         ),
-        exact_candidates=int(env("LIFTOS_MEMORY_EXACT_CANDIDATES", engine.exact_candidates)),
-        inline_search_cost=int(env("LIFTOS_MEMORY_INLINE_SEARCH_COST", engine.inline_search_cost)),
+        exact_candidates=env_number("LIFTOS_MEMORY_EXACT_CANDIDATES", engine.exact_candidates, int),
+        inline_search_cost=env_number(
+            "LIFTOS_MEMORY_INLINE_SEARCH_COST", engine.inline_search_cost, int
+        ),
         scan_snapshot_s=snapshot_s,
         scan_snapshots=snapshots,
         graph_cache_bytes=graph,
@@ -178,7 +183,7 @@ def open_engine(
     settings = settings or settings_from_env()
     # One OpenMP thread: writes add ~1,000 vectors at a time and searches are one query each,
     # so a second thread mostly waits, on CPU taken from the other services on the machine.
-    faiss.omp_set_num_threads(int(os.environ.get("LIFTOS_MEMORY_FAISS_THREADS", 1)))
+    faiss.omp_set_num_threads(env_number("LIFTOS_MEMORY_FAISS_THREADS", 1, int))
     root = config.data_dir / "memory"
     url = os.environ.get("LIFTOS_MEMORY_STORE", "") if store is None else store
     store_ = open_store(url, root, settings)

@@ -181,14 +181,14 @@ def _reason(exc: InvalidInput) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m memory_svc.bulk_import``: import a file (or stdin) into a data dir."""
-    from mesh.runtime.config import DEFAULT_DATA_DIR
+    from mesh.runtime.config import add_data_dir_argument
     from mesh.runtime.main import PRIVATE_UMASK
 
     ap = argparse.ArgumentParser(
         prog="python -m memory_svc.bulk_import", description=__doc__.split("\n\n")[0]
     )
     ap.add_argument("input", help="length-delimited WriteRequest messages; - for stdin")
-    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    add_data_dir_argument(ap)  # LIFTOS_DATA_DIR, as the memory service reads it
     ap.add_argument("--store", default=None, help="record store URL (env LIFTOS_MEMORY_STORE)")
     ap.add_argument("--every", type=int, default=100, help="print progress every N messages")
     args = ap.parse_args(argv)

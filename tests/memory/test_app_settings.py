@@ -82,3 +82,24 @@ def test_scan_snapshot_bounds_come_from_the_environment(monkeypatch: pytest.Monk
             m.setenv(name, value)
             with pytest.raises(ValueError, match=f"{name}={value!r} is not"):
                 settings_from_env()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LIFTOS_MEMORY_NPROBE", "8x"),
+        ("LIFTOS_MEMORY_IVF_THRESHOLD", "50k"),
+        ("LIFTOS_MEMORY_INDEX_SAVE_CHANGES", "1.5"),
+        ("LIFTOS_MEMORY_COMPRESS_THRESHOLD", "2M"),
+        ("LIFTOS_MEMORY_FOLLOW_S", "soon"),
+        ("LIFTOS_MEMORY_EXACT_CANDIDATES", "many"),
+        ("LIFTOS_MEMORY_INLINE_SEARCH_COST", "-"),
+    ],
+)
+def test_a_mistyped_tuning_number_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    """R28-F5: was int()'s bare "invalid literal for int() with base 10: '8x'", no name."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=f"^{name}={value!r} is not a (whole )?number$"):
+        settings_from_env()
