@@ -144,10 +144,15 @@ def panel_design(
     )
     period, periods = _time_codes(frame, spec)
     unit_labels = np.asarray(pd.factorize(np.asarray(frame[spec.unit]), sort=True)[1])
-    if pd.Series(unit * len(periods) + period).duplicated().any():
+    repeated = pd.Series(unit * len(periods) + period).duplicated()
+    if repeated.any():
+        first = int(np.argmax(repeated.to_numpy()))
         raise InvalidSpec(
-            f"{method} needs one row per unit and period; some ({spec.unit}, {spec.time}) pairs "
-            "repeat (aggregate first)",
+            f"{method} needs one row per unit and period; {int(repeated.sum())} row(s) repeat "
+            f"a ({spec.unit}, {spec.time}) pair, the first ({spec.unit} "
+            f"{frame[spec.unit].iloc[first]}, {spec.time} {frame[spec.time].iloc[first]}) at "
+            f"data row {first + 1} (counted from 1): "
+            "aggregate to one row per pair (sum or mean) or drop the duplicates first",
             field=role_field("time"),
             reason="DUPLICATE_UNIT_PERIOD",
         )
@@ -214,9 +219,16 @@ def cluster_plan(
     (:func:`._inference.plan_wild_bootstrap`)."""
     n_treated, n_control = panel.cluster_arms()
     if n_treated < 2 or n_control < 2:
+        n_treated_units = int(np.isfinite(panel.first_treated).sum())
+        remedy = (
+            ": with one treated unit, use synthetic_control or sdid, which are built for it"
+            if n_treated_units == 1
+            else ": add clusters to that arm (if treatment was assigned unit by unit, "
+            "cluster by the unit)"
+        )
         raise InsufficientData(
             f"{method}: cluster-robust inference needs at least 2 clusters in each arm; "
-            f"got {n_treated} treated and {n_control} comparison cluster(s)",
+            f"got {n_treated} treated and {n_control} comparison cluster(s){remedy}",
             subject="clusters",
         )
     return plan_wild_bootstrap(

@@ -107,13 +107,24 @@ def numeric(frame: pd.DataFrame, column: str, role: str) -> np.ndarray:
         )
     values = series.to_numpy(dtype=float, na_value=np.nan)
     if not np.isfinite(values).all():
-        bad = int((~np.isfinite(values)).sum())
         raise InvalidSpec(
-            f"column {column!r} (role {role}) has {bad} missing or non-finite values",
+            f"column {column!r} (role {role}) has {_where_not_finite(values)}",
             field=role_field(role),
         )
     _check_magnitude(values, column, role)
     return values
+
+
+def _where_not_finite(values: np.ndarray) -> str:
+    """How many values are missing or non-finite, which rows, and the fix (R27-F11: a count
+    alone left the user to hunt for them). Rows are counted from 1 in the data's order (a CSV
+    with a header holds row r on line r + 1)."""
+    rows = np.flatnonzero(~np.isfinite(values)) + 1
+    shown = ", ".join(map(str, rows[:5])) + (", …" if len(rows) > 5 else "")
+    return (
+        f"{len(rows)} missing or non-finite values (data row{'s' if len(rows) > 1 else ''} "
+        f"{shown}, counted from 1): drop or fill those rows; no row is dropped silently"
+    )
 
 
 def _text_hint(series: pd.Series, role: str) -> str:

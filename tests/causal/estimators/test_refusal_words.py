@@ -46,3 +46,32 @@ def test_an_arm_too_small_for_its_covariates_is_named() -> None:
         estimate_difference_in_means(frame, EffectSpec("y", "t", covariates=("x1",)))
     plain = estimate_difference_in_means(frame, EffectSpec("y", "t"))
     assert np.isfinite(plain.stderr)
+
+
+def _panel(seed: int = 2) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    unit, day = np.repeat(np.arange(12), 10), np.tile(np.arange(10), 12)
+    d = ((unit < 4) & (day >= 6)).astype(int)
+    y = rng.normal(size=12)[unit] + 0.1 * day + 2 * d + rng.normal(size=unit.size)
+    return pd.DataFrame({"unit": [f"g{u:02d}" for u in unit], "day": day, "d": d, "y": y})
+
+
+def test_panel_refusals_locate_the_problem() -> None:
+    """R27-F11: missing values and repeated (unit, time) pairs were counted (or not even that)
+    but not located; one treated unit was not pointed to the methods made for it."""
+    from causal_svc.errors import InsufficientData
+    from causal_svc.estimators.did import estimate_did
+
+    spec = EffectSpec("y", "d", unit="unit", time="day")
+    panel = _panel()
+    holes = panel.assign(y=panel.y.where(~panel.index.isin([3, 17, 50])))
+    with pytest.raises(InvalidSpec, match=r"3 missing or non-finite values \(data rows 4, 18, 51"):
+        estimate_did(holes, spec)
+    twice = pd.concat([panel, panel.iloc[[5, 17, 33]].assign(y=lambda f: f.y + 5)])
+    with pytest.raises(InvalidSpec, match=r"3 row\(s\) repeat a \(unit, day\) pair, the first "
+                       r"\(unit g00, day 5\) at data row 121") as err:  # fmt: skip
+        estimate_did(twice, spec)
+    assert err.value.reason == "DUPLICATE_UNIT_PERIOD"
+    one = panel.assign(d=np.where(panel.unit.isin(["g01", "g02", "g03"]), 0, panel.d))
+    with pytest.raises(InsufficientData, match="use synthetic_control or sdid"):
+        estimate_did(one, spec)
