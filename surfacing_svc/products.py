@@ -75,6 +75,7 @@ from mesh.runtime.promotions import (
     joint_sd,
     mostly_cannibalises,
     net_category_lift,
+    rule_words,
 )
 
 __all__ = [
@@ -328,9 +329,9 @@ def _stops(e: ProductEvidence) -> list[ProductAction]:
                 f"{victims}",
                 f"promoting {promoted} lifted it by {lift:,.0f} {cur}, of which {lost:,.0f} "
                 f"({lost / lift:.0%}) was taken from {victims}; with its effects on every "
-                f"sibling the category kept {net:,.0f} {cur} net ({net / lift:.0%} of the lift) "
-                f"[{net_low:,.0f}, {net_high:,.0f}] ({e.level:.0%}), below half the lift at "
-                f"{e.claim_level:.0%}, for {saved:,.0f} {cur} of spend",
+                f"sibling the category kept {net:,.0f} {cur} net ({net / lift:.0%} of the lift); "
+                f"{rule_words(lift, net, sd, e.claim_level, cur)}; for {saved:,.0f} {cur} of "
+                "spend",
                 impact,
                 _confidence(impact, e.level),
                 e.level,

@@ -121,6 +121,7 @@ class Promotion:
     bound: float
     level: float = 0.9  # the net interval's level (the tables')
     claim_level: float = 0.95  # the level of ``bound``, at which the rule is judged
+    sd: float = math.nan  # of the net less half the lift, the quantity the rule judges
 
     @property
     def share(self) -> float:
@@ -131,32 +132,38 @@ class Promotion:
         return self.bound < (1.0 - CANNIBAL_SHARE) * self.lift
 
     def verdict(self, currency: str = "") -> str:
-        """The rule's answer, worded as what the figures are: a net loss is "lost", the
-        bracket is the net's interval in the currency at its level, and "not shown" says
-        which bound the rule judged, so a large share taken does not read as a contradiction."""
+        """The rule's answer, worded as what the figures are: a net loss is "lost", and the
+        interval printed is that of the quantity the rule judges (the net less half the lift)
+        at the claim level it judges at, in both verdicts (R25-F2: the net's 90% interval
+        reached above half the lift beside "mostly cannibalises")."""
         if not self.mostly_cannibalises and self.net >= (1.0 - CANNIBAL_SHARE) * self.lift:
             return "adds net revenue"
         net = self.net_words(currency)
         if self.mostly_cannibalises:
             return f"mostly cannibalises ({net})"
-        unit = f" {currency}" if currency else ""
-        return (
-            f"not shown to take most of its lift: {net}; its upper bound at the "
-            f"{self.claim_level:.0%} claim level, {self.bound:,.0f}{unit}, is not below half "
-            f"the lift ({(1.0 - CANNIBAL_SHARE) * self.lift:,.0f}{unit})"
-        )
+        return f"not shown to take most of its lift: {net}"
 
     def net_words(self, currency: str = "") -> str:
-        """What the category kept (or lost) net of every sibling, with its interval."""
+        """What the category kept (or lost) net of every sibling, and the rule's evidence
+        (restates mesh.runtime.promotions.rule_words, which Recommend's stop prints)."""
         unit = f" {currency}" if currency else ""
         if self.net >= 0:
             kept = f", {self.net / self.lift:.0%} of the lift" if self.lift > 0 else ""
             head = f"the category kept {self.net:,.0f}{unit} net{kept}"
         else:  # the siblings lost more than the promoted product gained
             head = f"the category lost {-self.net:,.0f}{unit} net, more than the whole lift"
+        half = (1.0 - CANNIBAL_SHARE) * self.lift
+        d, upper = self.net - half, self.bound - half
+        lower = 2.0 * d - upper  # the interval is symmetric about the estimate
+        side = (
+            "wholly below zero: shown to keep less than half the lift"
+            if self.mostly_cannibalises
+            else "not wholly below zero: not shown to keep less than half the lift"
+        )
         return (
-            f"on the point estimate {head}; the net's {self.level:.0%} interval is "
-            f"{self.net_low:,.0f} to {self.net_high:,.0f}{unit}"
+            f"on the point estimate {head}; the net less half the lift ({half:,.0f}{unit}) is "
+            f"{d:,.0f}{unit}, {self.claim_level:.0%} interval (the claim level) "
+            f"{lower:,.0f} to {upper:,.0f}{unit}, {side}"
         )
 
 
@@ -191,7 +198,7 @@ def promotions(result: causal_pb.ProductAnalysisResult) -> list[Promotion]:
             pid, pairs[0].category, pairs[0].promoted_lift,
             -sum(q.revenue_change.estimate for q in taken),
             tuple(q.affected_product_id for q in taken),
-            net, low, high, net + z_claim * sd, level, result.claim_level,
+            net, low, high, net + z_claim * sd, level, result.claim_level, sd,
         ))  # fmt: skip
     return sorted(out, key=lambda p: -p.share)
 

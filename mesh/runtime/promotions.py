@@ -28,7 +28,14 @@ import math
 from collections.abc import Iterable
 from statistics import NormalDist
 
-__all__ = ["CANNIBAL_SHARE", "joint_sd", "mostly_cannibalises", "net_category_lift"]
+__all__ = [
+    "CANNIBAL_SHARE",
+    "joint_sd",
+    "kept_less_half",
+    "mostly_cannibalises",
+    "net_category_lift",
+    "rule_words",
+]
 
 CANNIBAL_SHARE = 0.5
 
@@ -76,3 +83,35 @@ def mostly_cannibalises(lift: float, net: float, sd: float, claim_level: float) 
     ``sd`` is that of ``net - (1 - CANNIBAL_SHARE) lift`` (:func:`joint_sd`, or
     :func:`net_category_lift`'s bound with the lift taken as known)."""
     return lift > 0 and net + _z(claim_level) * sd < (1.0 - CANNIBAL_SHARE) * lift
+
+
+def kept_less_half(
+    lift: float, net: float, sd: float, claim_level: float
+) -> tuple[float, float, float]:
+    """``(estimate, lower, upper)`` of the quantity the rule judges, the net less ``1 -
+    CANNIBAL_SHARE`` of the lift, with its interval at ``claim_level`` (``sd`` as
+    :func:`mostly_cannibalises` takes it): the rule holds exactly where ``upper`` is below
+    zero. The net's own interval is not the rule's: the lift is uncertain too, and shares
+    errors with the net (R25-F2: a net interval reaching above half the lift stood beside
+    "below half the lift at 95%")."""
+    d = net - (1.0 - CANNIBAL_SHARE) * lift
+    z = _z(claim_level)
+    return d, d - z * sd, d + z * sd
+
+
+def rule_words(lift: float, net: float, sd: float, claim_level: float, currency: str) -> str:
+    """The rule's evidence as Recommend's stop and the report's verdict print it (the report
+    restates this wording, as it restates the rule): the judged quantity, its interval at the
+    claim level, and which side of zero that interval lies."""
+    unit = f" {currency}" if currency else ""
+    d, lower, upper = kept_less_half(lift, net, sd, claim_level)
+    side = (
+        "wholly below zero: shown to keep less than half the lift"
+        if lift > 0 and upper < 0
+        else "not wholly below zero: not shown to keep less than half the lift"
+    )
+    return (
+        f"the net less half the lift ({(1.0 - CANNIBAL_SHARE) * lift:,.0f}{unit}) is "
+        f"{d:,.0f}{unit}, {claim_level:.0%} interval (the claim level) "
+        f"{lower:,.0f} to {upper:,.0f}{unit}, {side}"
+    )

@@ -39,7 +39,9 @@ def test_the_verdict_states_the_net_category_gain() -> None:
     assert taken.mostly_cannibalises and taken.net == pytest.approx(469_639.0)
     assert taken.verdict("USD") == (
         "mostly cannibalises (on the point estimate the category kept 469,639 USD net, 47% of "
-        "the lift; the net's 90% interval is 453,190 to 486,088 USD)"
+        "the lift; the net less half the lift (500,000 USD) is -30,361 USD, 95% interval (the "
+        "claim level) -49,961 to -10,761 USD, wholly below zero: shown to keep less than half "
+        "the lift)"
     )
     # the audit's case: half the lift taken from a sibling, but the halo leaves the category
     # 80% of it — not "mostly cannibalises" (the share taken alone said it was)
@@ -74,8 +76,9 @@ def test_a_net_loss_reads_as_a_loss_with_the_bracket_s_unit_and_level() -> None:
     assert "gained" not in text and "-11%" not in text and "[" not in text
     assert text == (
         "not shown to take most of its lift: on the point estimate the category lost 8,501 USD "
-        "net, more than the whole lift; the net's 90% interval is -107,192 to 90,190 USD; its "
-        "upper bound at the 95% claim level, 109,097 USD, is not below half the lift (37,610 USD)"
+        "net, more than the whole lift; the net less half the lift (37,610 USD) is -46,111 USD, "
+        "95% interval (the claim level) -163,709 to 71,487 USD, not wholly below zero: not "
+        "shown to keep less than half the lift"
     )
 
 

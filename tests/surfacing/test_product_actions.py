@@ -122,7 +122,7 @@ def test_a_stop_needs_the_net_s_bound_below_half_the_lift_not_its_point() -> Non
         for q in pairs
     )  # fmt: skip
     (a,) = product_actions(_evidence((), narrow, spend))
-    assert a.kind == "stop_promotion" and "below half the lift at 95%" in a.rationale
+    assert a.kind == "stop_promotion" and "shown to keep less than half the lift" in a.rationale
     # A sibling the promotion lifts (halo, claimed or not) counts toward the net
     lifted = (
         *narrow,
@@ -281,3 +281,40 @@ def test_a_cell_whose_whole_margin_interval_is_below_its_spend_is_cut() -> None:
     (b,) = product_actions(_evidence((negative,)))
     assert b.impact.lower == pytest.approx(cut - 0.2 * 20_000 * 0.95)
     assert b.impact.upper == pytest.approx(cut)
+
+
+def _z(level: float) -> float:
+    return NormalDist().inv_cdf(0.5 + level / 2.0)
+
+
+def _around(estimate: float, sd: float, level: float = 0.9) -> Span:
+    return Span(estimate, estimate - _z(level) * sd, estimate + _z(level) * sd)
+
+
+def test_a_stop_prints_the_quantity_it_judges_at_the_claim_level() -> None:
+    """R25-F2: "the category kept -15,222 USD net [-63,003, 32,559] (90%), below half the lift
+    at 95%": the printed 90% interval reached above half the lift (32,340), and so did the
+    net's own 95% bound (41,700), while the rule judged net less half the lift, with the lift's
+    uncertainty and covariance in it. The stop now prints that quantity at the claim level, its
+    interval wholly below zero, and no interval of another level."""
+    lift, net = 64_680.0, -15_222.0
+    joint = NetCell("p1", _around(lift, 20_000), _around(net - lift, 22_000),
+                    _around(net, 29_046))  # fmt: skip
+    pairs = (PairCell("Accessories", "p1", "p2", _around(-71_148, 25_000), lift,
+                      "cannibalisation"),)  # fmt: skip
+    spend = (ProductCell("meta_catalogue", "Accessories", "p1", 21_815),)
+    e = dataclasses.replace(_evidence((), pairs, spend), nets=(joint,))
+    assert net + _z(0.95) * 29_046 > lift / 2  # the net's own 95% bound: above half the lift
+    (a,) = product_actions(e)
+    assert a.kind == "stop_promotion"
+    sd = math.sqrt(0.5 * 22_000**2 - 0.25 * 20_000**2 + 0.5 * 29_046**2)
+    d = net - lift / 2
+    low, high = d - _z(0.95) * sd, d + _z(0.95) * sd
+    assert high < 0
+    assert (
+        f"the category kept -15,222 USD net (-24% of the lift); the net less half the lift "
+        f"(32,340 USD) is -47,562 USD, 95% interval (the claim level) {low:,.0f} to "
+        f"{high:,.0f} USD, wholly below zero: shown to keep less than half the lift; for "
+        "21,815 USD of spend"
+    ) in a.rationale
+    assert "(90%)" not in a.rationale and "32,559" not in a.rationale
