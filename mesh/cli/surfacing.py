@@ -475,10 +475,24 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
               f"{confidence_text(rec.confidence, kind)}")  # fmt: skip
         print(f"    why: {rec.rationale}")
         for f in rec.facts:
-            print(f"    - {f.text}")
+            print(f"    - {fact_text(f)}")
     for w in r.warnings:
         print(f"warning: {w}", file=sys.stderr)
     return 0
+
+
+def fact_text(f: Any) -> str:
+    """A fact as a line: its text, or, where the text is only a label (a product action's
+    "over the period (USD)", R25-F4), the fact's name and figure before it."""
+    value = f.value
+    if value is None or any(ch.isdigit() for ch in f.text):
+        return str(f.text)
+    fmt = (
+        "{:,.2f}"
+        if max(abs(value.estimate), abs(value.lower), abs(value.upper)) < 100
+        else "{:,.0f}"
+    )
+    return f"{f.name}: {_iv(value, fmt)} — {f.text}"
 
 
 def _period(client: LiftOS, days: int, r: Any) -> str:

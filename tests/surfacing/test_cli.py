@@ -49,3 +49,28 @@ def test_a_percentage_that_rounds_to_zero_has_no_sign() -> None:
     assert [_pct(v, "+.1%") for v in (-0.0, -0.0004, 0.0004, -0.05)] == [
         "0.0%", "0.0%", "0.0%", "-5.0%"]  # fmt: skip
     assert _pct(float("nan"), ".0%") == "—"
+
+
+def test_a_fact_whose_text_is_a_label_prints_its_name_and_figure() -> None:
+    # R25-F4: a product action's facts printed as "- over the period (USD)", twice, with
+    # neither name nor value. Built as surfacing_svc.convert.products builds them.
+    import liftos_dc.liftos.v1 as dc
+    from liftos.v1 import common_pb2 as common_pb
+    from liftos.v1 import surfacing_pb2 as pb
+
+    from mesh.cli.surfacing import fact_text
+
+    def parsed(message: pb.Fact) -> dc.Fact:
+        return dc.Fact.parse(message.SerializeToString())
+
+    label = parsed(pb.Fact(name="incremental_revenue_Bags", text="over the period (USD)",
+                           value=common_pb.Interval(estimate=172674.2, lower=111707.0,
+                                                    upper=233642.0)))  # fmt: skip
+    assert fact_text(label) == (
+        "incremental_revenue_Bags: 172,674 [111,707, 233,642] — over the period (USD)")  # fmt: skip
+    ratio = parsed(pb.Fact(name="marginal_margin_Outerwear", text="Outerwear on meta_catalogue (USD)",
+                           value=common_pb.Interval(estimate=1.13, lower=0.41, upper=1.32)))  # fmt: skip
+    assert fact_text(ratio).startswith("marginal_margin_Outerwear: 1.13 [0.41, 1.32] — Outerwear")
+    # A sentence that states its figures already is printed as it is.
+    sentence = parsed(pb.Fact(name="current_spend", text="meta spends 1,200 over 30 days"))
+    assert fact_text(sentence) == "meta spends 1,200 over 30 days"
