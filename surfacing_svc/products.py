@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
@@ -166,6 +167,13 @@ class ProductEvidence:
     products: tuple[ProductCell, ...]
     pairs: tuple[PairCell, ...]
     nets: tuple[NetCell, ...] = ()  # empty for an analysis stored before them
+    # product id -> catalogue title (a product without one is named by its id alone)
+    titles: Mapping[str, str] = field(default_factory=dict)
+
+    def name(self, product_id: str) -> str:
+        """A product as every line names it: "Title (id)", or the id where it has no title."""
+        title = self.titles.get(product_id, "")
+        return f"{title} ({product_id})" if title and title != product_id else product_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +322,8 @@ def _stops(e: ProductEvidence) -> list[ProductAction]:
         category = pairs[0].category
         m = rate.get(category, 1.0)
         channel = max(channels, key=lambda c: channels[c]) if channels else ""
-        victims = ", ".join(q.affected for q in taken)
+        victims = ", ".join(e.name(q.affected) for q in taken)
+        name = e.name(promoted)
         impact = Span(saved - net * m, saved - net_high * m, saved - net_low * m)
         cur = e.currency
         out.append(
@@ -325,9 +334,8 @@ def _stops(e: ProductEvidence) -> list[ProductAction]:
                 promoted,
                 "",
                 "",
-                f"stop promoting {promoted} (or its discount): its lift mostly comes out of "
-                f"{victims}",
-                f"promoting {promoted} lifted it by {lift:,.0f} {cur}, of which {lost:,.0f} "
+                f"stop promoting {name} (or its discount): its lift mostly comes out of {victims}",
+                f"promoting {name} lifted it by {lift:,.0f} {cur}, of which {lost:,.0f} "
                 f"({lost / lift:.0%}) was taken from {victims}; with its effects on every "
                 f"sibling the category kept {net:,.0f} {cur} net ({net / lift:.0%} of the lift); "
                 f"{rule_words(lift, net, sd, e.claim_level, cur)}; for {saved:,.0f} {cur} of "
@@ -339,7 +347,11 @@ def _stops(e: ProductEvidence) -> list[ProductAction]:
                 0.0,
                 (
                     *(
-                        (f"cannibalised_{q.affected}", q.change, f"{q.affected}'s revenue change")
+                        (
+                            f"cannibalised_{q.affected}",
+                            q.change,
+                            f"{e.name(q.affected)}'s revenue change",
+                        )
                         for q in taken
                     ),
                     ("net_category_lift", Span(net, net_low, net_high), "over the period"),

@@ -95,7 +95,7 @@ def product_evidence(analysis: causal_pb.Analysis) -> ProductEvidence:
     )
     return ProductEvidence(
         analysis.analysis_id, r.currency_code, r.day_count, r.interval_level, r.claim_level,
-        cells, products, pairs, nets,
+        cells, products, pairs, nets, {p.product_id: p.title for p in r.products},
     )  # fmt: skip
 
 

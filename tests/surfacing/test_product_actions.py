@@ -318,3 +318,41 @@ def test_a_stop_prints_the_quantity_it_judges_at_the_claim_level() -> None:
         "21,815 USD of spend"
     ) in a.rationale
     assert "(90%)" not in a.rationale and "32,559" not in a.rationale
+
+
+def test_a_stop_names_its_products_by_title_and_id() -> None:
+    """R25-F3: "stop promoting 8446397950781 ... comes out of 8345182907812" named products by
+    bare id where every other line says "Coastal Accessorie 1 (8446397950781)"; the titles
+    come off the wire's product summaries."""
+    from liftos.v1 import causal_pb2 as causal_pb
+    from liftos.v1 import common_pb2 as common_pb
+
+    from surfacing_svc.convert.products import product_evidence
+
+    def interval(estimate: float, sd: float) -> common_pb.Interval:
+        return common_pb.Interval(estimate=estimate, lower=estimate - 1.645 * sd,
+                                  upper=estimate + 1.645 * sd, level=0.9)  # fmt: skip
+
+    r = causal_pb.ProductAnalysisResult(currency_code="USD", interval_level=0.9, claim_level=0.95)
+    r.pairs.add(category="Accessories", promoted_product_id="8446397950781",
+                affected_product_id="8345182907812", revenue_change=interval(-90_000, 5_000),
+                promoted_lift=64_680.0, kind=causal_pb.CROSS_EFFECT_KIND_CANNIBALISATION)  # fmt: skip
+    r.products.add(product_id="8446397950781", category="Accessories",
+                   title="Coastal Accessorie 1")  # fmt: skip
+    r.products.add(product_id="8345182907812", category="Accessories",
+                   title="Classic Accessorie 5")  # fmt: skip
+    r.product_cells.add(channel="meta_catalogue", category="Accessories",
+                        product_id="8446397950781",
+                        spend=common_pb.Money(amount=21_815.0, currency_code="USD"))  # fmt: skip
+    e = product_evidence(causal_pb.Analysis(analysis_id="an-t", products=r))
+    (a,) = product_actions(e)
+    assert a.action == (
+        "stop promoting Coastal Accessorie 1 (8446397950781) (or its discount): its lift mostly "
+        "comes out of Classic Accessorie 5 (8345182907812)"
+    )
+    assert a.rationale.startswith("promoting Coastal Accessorie 1 (8446397950781) lifted it")
+    assert a.product_id == "8446397950781"
+    assert a.facts[0][0] == "cannibalised_8345182907812"
+    assert a.facts[0][2] == "Classic Accessorie 5 (8345182907812)'s revenue change"
+    untitled = dataclasses.replace(e, titles={})
+    assert product_actions(untitled)[0].action.startswith("stop promoting 8446397950781 (or")
