@@ -64,7 +64,8 @@ def campaign_bounds(
         c = by_id.get(r.campaign_id)
         if c is None:
             raise InvalidRequest(
-                f"the analysis reports no campaign {r.campaign_id!r} with spend",
+                f"the analysis reports no campaign {r.campaign_id!r} with spend; "
+                + _campaigns_text(campaigns),
                 field=f"{r.field}.campaign_id",
             )
         if r.campaign_id in asked:
@@ -121,3 +122,19 @@ def campaign_bounds(
                                      field=own.field if name in named else fields[0]))  # fmt: skip
         per_campaign[name] = rows
     return out, per_campaign
+
+
+# An unknown campaign's refusal lists the campaigns (ids are platform numbers a planner cannot
+# guess, R29-F4); an org with hundreds is listed in part.
+_LISTED = 40
+
+
+def _campaigns_text(campaigns: Sequence[CampaignSpend]) -> str:
+    """The campaigns a bound can name, by id with their channel, largest spend first."""
+    if not campaigns:
+        return "it reports no campaign with spend (the analysis was run without campaign ids)"
+    ranked = sorted(campaigns, key=lambda c: (-c.spend, c.campaign_id))
+    shown = ", ".join(f"{c.campaign_id} ({c.channel})" for c in ranked[:_LISTED])
+    more = len(ranked) - _LISTED
+    return f"it has: {shown}" + (f" and {more} more (liftos analyze --campaigns lists them)"
+                                  if more > 0 else "")  # fmt: skip

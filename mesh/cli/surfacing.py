@@ -257,14 +257,17 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
             "error: --budget is required (the total to allocate over the horizon), or give "
             "--target-roas R to spend each channel up to where its next unit returns R"
         )
+    campaign_bounds = _ranges(args.campaign_bound, "--campaign-bound")
     with _client(args, peers) as client, _deadline_hint(args):
+        if campaign_bounds:
+            campaign_bounds = _campaign_ids(campaign_bounds, _analysis(client, args.analysis_id))
         r = client.optimize_budget(
             args.analysis_id, budget=args.budget, days=args.days,
             bounds=_ranges(args.bound, "--bound"),
             spend_bounds=_ranges(args.spend_bound, "--spend-bound"),
             profit_margin=args.profit_margin, target_marginal_roas=args.target_roas,
             max_change=args.max_change, risk_aversion=args.risk,
-            campaign_bounds=_ranges(args.campaign_bound, "--campaign-bound"),
+            campaign_bounds=campaign_bounds,
             input_costs=_pairs(args.cost, "--cost"),
         )  # fmt: skip
         if args.json:
@@ -319,6 +322,44 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
     for w in r.warnings:
         print(f"warning: {w}")
     return 0
+
+
+def _analysis(client: LiftOS, analysis_id: str) -> causal_pb.Analysis | None:
+    """The analysis as stored, or None where it cannot be read (what needs it is skipped)."""
+    try:
+        return causal_pb.Analysis.FromString(bytes(client.get_analysis(analysis_id)))
+    except RpcFailure:
+        return None
+
+
+def _campaign_ids(
+    bounds: dict[str, tuple[float | None, float | None]], analysis: causal_pb.Analysis | None
+) -> dict[str, tuple[float | None, float | None]]:
+    """``--campaign-bound`` keyed by campaign id: a key that is no campaign id but the name of
+    exactly one of the analysis's campaigns becomes its id (said on stderr); a name two
+    campaigns carry (one per account: names repeat, ids do not, R31-F6) is refused naming
+    them. Anything else goes as given: the server's refusal lists the campaigns."""
+    if analysis is None:
+        return bounds
+    campaigns = list(analysis.attribution.campaigns)
+    ids = {c.campaign_id for c in campaigns}
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for key, value in bounds.items():
+        named = [c for c in campaigns if key not in ids and c.campaign_name == key]
+        if len(named) > 1:
+            which = ", ".join(f"{c.campaign_id} ({c.channel}, spend {c.spend.amount:,.0f})"
+                              for c in named)  # fmt: skip
+            raise SystemExit(f"error: --campaign-bound {key!r} is ambiguous: {len(named)} "
+                             f"campaigns carry that name ({which}); give the campaign id")  # fmt: skip
+        if named:
+            print(f"note: --campaign-bound {key!r} is campaign {named[0].campaign_id} "
+                  f"({named[0].channel})", file=sys.stderr)  # fmt: skip
+            key = named[0].campaign_id
+        if key in out:
+            raise SystemExit(f"error: --campaign-bound names campaign {key!r} more than once "
+                             "(by id and by name); give each once")  # fmt: skip
+        out[key] = value
+    return out
 
 
 def _table_mroas(client: LiftOS, analysis_id: str) -> dict[str, float]:
