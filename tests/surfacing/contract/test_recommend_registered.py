@@ -96,9 +96,9 @@ def test_recommends_proposal_names_a_registered_holdout_and_restated_days(
     assert any("meta-holdout" in w and "placebo windows that meet them are left out" in w
                for w in seen.warnings)  # fmt: skip
     carry = [w for w in seen.warnings if "meta-holdout" in w and "carry its effect" in w]
-    assert len(carry) == 1 and f"ended {end:%Y-%m-%d}, the history's last day" in carry[0], (
-        seen.warnings
-    )
+    after = end + dt.timedelta(days=1)  # the proposed test starts the day after the history
+    said = f"ended {end:%Y-%m-%d}, 1 day before the test's start {after:%Y-%m-%d}"
+    assert len(carry) == 1 and said in carry[0], seen.warnings
     # A later pull restates three days of the window (revenue +5%): the proposal says so.
     days = {end - dt.timedelta(days=k) for k in (10, 11, 12)}
     restated = []
