@@ -52,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
     p.add_argument(
         "--record", action="store_true",
         help="store the estimate as the experiment's result in the registry (attribution is "
-        "then calibrated by it)",
+        "then calibrated by it), over the test's days the records hold: with an --end inside "
+        "the test, over the days to --end, and the estimate says so",
     )  # fmt: skip
     p.add_argument(
         "--replace", action="store_true",
