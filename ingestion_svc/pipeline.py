@@ -441,10 +441,12 @@ def renormalised(known: Known, shas: np.ndarray, frame: pd.DataFrame) -> np.ndar
     """Rows stored with the same raw content but another geo or UTC day start: the account's
     settings (time zone, country, geo mapping) changed since, so what is stored is not what
     this row says now. Stored records whose geo and start were not recorded never count."""
+    same = (known.version >= 0) & (known.sha == shas) & (known.start != NO_START)
+    if not same.any():  # a new export: nothing stored to compare (the common case)
+        return same
     start = frame["timestamp"].to_numpy("datetime64[us]").astype(np.int64)
     geo = frame["geo"].to_numpy(dtype=object)
-    recorded = np.fromiter((g is not None for g in known.geo), bool, known.geo.size)
-    same = (known.version >= 0) & (known.sha == shas) & recorded & (known.start != NO_START)
+    same &= np.fromiter((g is not None for g in known.geo), bool, known.geo.size)
     return same & ((known.geo != geo) | (known.start != start))
 
 
