@@ -450,7 +450,9 @@ def _too_small(fit: MMMFit) -> list[tuple[str, float, float, float]]:
     relative error), times the outcome over the window as independent days add it
     (``sqrt(Σ level²)``; national rows: the day totals) — the smallest the noise of the
     window's total can be, so a channel flagged here cannot be identified whatever the
-    noise's correlation. The effect: its spend at ``GENEROUS_RETURN`` (revenue per unit of
+    noise's correlation. Both robustly: the deviation as 1.4826 × the residuals' MAD, each
+    geo's (the nation's) level as its median day, so one wrong row (R30 F1's 1e9) does not
+    make every channel too small (it took the noise from ±0.1M to ±27M and flagged search). The effect: its spend at ``GENEROUS_RETURN`` (revenue per unit of
     spend; for conversions that many times the account's outcome per unit of spend). When
     even that is inside one standard deviation of the noise, the data cannot tell the
     channel's effect from none."""
@@ -459,9 +461,9 @@ def _too_small(fit: MMMFit) -> list[tuple[str, float, float, float]]:
     resid = np.asarray(fit.residuals, dtype=np.float64)
     if not resid.size or not (spend > 0).any():
         return []
-    sd = float(np.sqrt(np.mean(resid**2)))
-    level = panel.outcome.sum(axis=0) if resid.ndim == 1 else panel.outcome
-    noise = sd * float(np.sqrt((level**2).sum()))
+    sd = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+    y = panel.outcome.sum(axis=0, keepdims=True) if resid.ndim == 1 else panel.outcome
+    noise = sd * float(np.sqrt(y.shape[1] * (np.median(y, axis=1) ** 2).sum()))
     per_unit = GENEROUS_RETURN
     if panel.outcome_name != "revenue":
         per_unit *= float(panel.outcome.sum()) / float(spend.sum())
