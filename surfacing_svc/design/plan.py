@@ -33,6 +33,7 @@ from .spec import CellDesign, CellSpec, DesignSpec, ExperimentDesign, PowerPoint
 __all__ = [
     "MIN_PLACEBO_WINDOWS",
     "MIN_PRE_DAYS",
+    "SPILLOVER_NOTE",
     "analysis_note",
     "budget_note",
     "design_experiment",
@@ -403,6 +404,17 @@ def budget_note(spec: DesignSpec, cell: CellDesign, index: int | None = None) ->
     )
 
 
+# R26-F9: the geo codes carry no adjacency, so the caveat is general; it names the usual
+# cross-border markets as examples of what to look for in the arms.
+SPILLOVER_NOTE = (
+    "spillover: a control geo that shares a media market or commuting zone with a treatment "
+    "geo (neighbouring states; cross-border metros such as New York-New Jersey or Washington "
+    "DC-Maryland-Virginia) sees part of the treatment, which biases the measured lift toward "
+    "zero; the design does not know which geos neighbour each other, so check the arms and "
+    "move a straddling market's geos into one arm"
+)
+
+
 def analysis_note(pre_days: int) -> str:
     """What the power is for against what ``liftos estimate --experiment`` runs (R26-F4: the
     design stated power for a time-based regression the estimate does not offer)."""
@@ -516,6 +528,7 @@ def design_experiment(
     warnings += [budget_note(spec, c, c.index if n_cells > 1 else None) for c in cells]
     warnings = [w for w in warnings if w]
     warnings.append(analysis_note(pre))
+    warnings.append(SPILLOVER_NOTE)
     warnings += history.warnings
     warnings += registry
     if n_cells > 1:

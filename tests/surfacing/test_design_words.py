@@ -54,3 +54,10 @@ def test_a_budget_that_caps_a_heavy_up_says_so_per_duration() -> None:
     # A budget that covers x2 at every duration: nothing to say.
     ample = design_experiment(h, replace(spec, budget=10 * budget))
     assert not any("budget allows" in w for w in ample.warnings)
+
+
+def test_the_design_names_spillover_between_neighbouring_arms() -> None:
+    d = design_experiment(geo_history(n_geos=12, n_days=200), DesignSpec("meta", durations=(28,)))
+    (note,) = [w for w in d.warnings if w.startswith("spillover:")]
+    assert "biases the measured lift toward zero" in note
+    assert "does not know which geos neighbour each other" in note
