@@ -227,8 +227,9 @@ def estimate_difference_in_means(
                 subject="clusters",
             )
         wild, notes = plan_wild_bootstrap(
-            "difference in means", cluster_inference, n_clusters, weighted=weights is not None
-        )
+            "difference in means", cluster_inference, n_clusters,
+            n_treated_clusters=treated_cl, weighted=weights is not None,
+        )  # fmt: skip
         warnings.extend(notes)
     cov_type: _ols.CovType = "cluster" if clusters is not None else "HC2"
 

@@ -292,3 +292,16 @@ def test_few_villages_take_the_wild_bootstrap_like_wildboottest(thornton: pd.Dat
         est.statistics["cr1_ci_lower"],
         est.statistics["cr1_ci_upper"],
     )
+
+
+def test_few_treated_clusters_are_still_said_after_the_bootstrap() -> None:
+    """R27 (F1's scope): 6 stores, 3 treated, wild bootstrap p 0.0037 and no warning once the
+    bootstrap ran; with so few treated clusters its p-value is unreliable too."""
+    rng = np.random.default_rng(6)
+    store = np.repeat(np.arange(6), 30)
+    t = (store < 3).astype(int)
+    y = 1.0 * t + rng.normal(0, 0.5, 6)[store] + rng.normal(size=store.size)
+    frame = pd.DataFrame({"y": y, "t": t, "store": store})
+    est = estimate_difference_in_means(frame, EffectSpec("y", "t", cluster="store"))
+    assert "wild_bootstrap_draws" in est.statistics
+    assert any("only 3 clusters hold treated units" in w for w in est.warnings)
