@@ -23,14 +23,22 @@ the most spend), and each (source, channel) whose money is in one other currency
 day by day with the rate from its currency to the target (or 1 / the reverse rate): its spend
 and platform revenue in the geo-day, campaign-day and campaign-geo-day sums. A day without a
 rate takes the last one before it, for up to 7 days; a series of one value is a constant.
-A pair holding two currencies cannot be converted from sums, and a currency without a rate
-cannot be converted at all: both are refused, naming the pairs and the series to register.
+A pair holding two currencies (two ad accounts of one platform, or two stores, billed in
+different currencies) cannot be split from its sums: the caller reads that pair's records
+(:func:`mixed_pairs` names them) and each record's amounts in another currency are converted
+on its day and added into its geo-day, campaign-day and campaign-geo-day, exactly as a
+one-currency pair's sums are. Without its records such a pair, and a currency without a rate,
+are refused, naming the pairs and the series to register. Where the orders themselves are in
+two currencies the target is the one with the most of their revenue. Each note gives the
+window's amount before and after and the rate it came to, which is what a plan's figures in
+the analysis currency are read back into the platform's currency with (:func:`converted_channels`).
 Rates come from the org: LiftOS fetches none.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,12 +54,15 @@ FIRST_PARTY_SOURCE = "generic"
 __all__ = [
     "FX_KIND",
     "FX_NAME",
+    "ChannelConversion",
     "Converted",
     "FxSeries",
     "MixedCurrencies",
     "analysis_currency",
+    "converted_channels",
     "fx_series",
     "in_one_currency",
+    "mixed_pairs",
     "spend_in_outcome_currency",
 ]
 
@@ -185,10 +196,14 @@ def in_one_currency(
     *,
     outcome: str = "revenue",
     channels: Sequence[str] = (),
+    records: pd.DataFrame | None = None,
 ) -> Converted:
     """The sums with every amount in one currency (see the module docstring): unchanged when
     the window's money is in one already; converted with the org's registered rates when it is
-    in several; else :class:`MixedCurrencies` naming what cannot be converted."""
+    in several; else :class:`MixedCurrencies` naming what cannot be converted. ``records``
+    (a memory records frame: data_source, channel, campaign_id, geo, local_date, spend,
+    revenue, currency_code, conversions_unreported) holds the window's records of the pairs
+    :func:`mixed_pairs` names; other rows are ignored."""
     if not len(currencies):
         return Converted(geo_days, campaign_days, campaign_geo_days, UNKNOWN)
     held = _held(currencies, outcome, channels)
@@ -200,22 +215,33 @@ def in_one_currency(
     rates = _rates(fx)
     problems: list[str] = []
     moves: dict[tuple[str, str], tuple[str, FxSeries, bool]] = {}
+    parts: dict[tuple[str, str, str], tuple[pd.DataFrame, FxSeries, bool]] = {}
     for (src, ch), rows in held.groupby([held["source"].astype(str), held["channel"].astype(str)]):
         held_in = sorted(set(rows["currency"].astype(str)))
         if held_in == [target]:
             continue
         pair = f"{src}/{ch}" if ch else src
-        if len(held_in) > 1:
-            problems.append(f"{pair} holds money in {' and '.join(held_in)}: its sums cannot "
-                            "be converted apart (ingest it in one currency)")  # fmt: skip
+        own = _pair_records(records, src, ch)
+        if len(held_in) > 1 and own is None:
+            problems.append(f"{pair} holds money in {' and '.join(held_in)} (accounts billed "
+                            "in different currencies): converting it needs its records, "
+                            "which this reader did not have")  # fmt: skip
             continue
-        series, inverse = _rate(rates, held_in[0], target)
-        if series is None:
-            problems.append(f"{pair} is in {held_in[0]} and no rate to {target} is registered "
-                            f"(register fx_{held_in[0].lower()}_{target.lower()}, kind "
-                            "fx_rate, with liftos factors register)")  # fmt: skip
-            continue
-        moves[(src, ch)] = (held_in[0], series, inverse)
+        for frm in [c for c in held_in if c != target]:
+            series, inverse = _rate(rates, frm, target)
+            if series is None:
+                problems.append(f"{pair} is in {frm} and no rate to {target} is registered "
+                                f"(register fx_{frm.lower()}_{target.lower()}, kind "
+                                "fx_rate, with liftos factors register)")  # fmt: skip
+            elif len(held_in) == 1:
+                moves[(src, ch)] = (frm, series, inverse)
+            else:
+                assert own is not None
+                part = own.loc[own["currency_code"].astype(str).eq(frm).to_numpy(bool)]
+                parts[(src, ch, frm)] = (part, series, inverse)
+                _, ok = series.at(_record_days(part))
+                if not ok.all():
+                    problems.append(_stale(pair, frm, series))
     for (src, ch), (frm, series, _) in moves.items():
         _, ok = series.at(_spent_days(geo_days, campaign_days, src, ch))
         if not ok.all():
@@ -231,6 +257,7 @@ def in_one_currency(
         )
     notes = []
     for (src, ch), (frm, series, inverse) in moves.items():
+        before = _pair_money(geo_days, campaign_days, src, ch)
         geo_days = _convert_wide(geo_days, f"{src}:{ch}:", series, inverse)
         campaign_days = _convert_long(campaign_days, src, ch,
                                       ("spend", "revenue", "unreported_spend"), series,
@@ -238,11 +265,86 @@ def in_one_currency(
         if campaign_geo_days is not None:
             campaign_geo_days = _convert_long(campaign_geo_days, src, ch, ("spend",), series,
                                               inverse)  # fmt: skip
-        used = series.rates if not inverse else 1.0 / series.rates
-        notes.append(f"{src}/{ch}: {frm} converted to {target} with {series.name} "
-                     f"({'1 / ' if inverse else ''}rate {float(np.mean(used)):.4g} on average "
-                     f"over its values)")  # fmt: skip
+        after = _pair_money(geo_days, campaign_days, src, ch)
+        notes.append(_note(src, ch, frm, target, series, before, after, ""))
+    for (src, ch, frm), (part, series, inverse) in parts.items():
+        before = _part_money(part)
+        geo_days, campaign_days, campaign_geo_days = _convert_records(
+            geo_days, campaign_days, campaign_geo_days, part, src, ch, series, inverse
+        )
+        after = _part_money(part, _factor(series, inverse, _record_days(part)))
+        notes.append(_note(src, ch, frm, target, series, before, after, " (its records in "
+                           f"{frm}; the rest is in {target} already)"))  # fmt: skip
     return Converted(geo_days, campaign_days, campaign_geo_days, target, tuple(notes))
+
+
+def mixed_pairs(
+    currencies: pd.DataFrame, *, outcome: str = "revenue", channels: Sequence[str] = ()
+) -> list[tuple[str, str]]:
+    """The (source, channel) pairs whose window money is in more than one known currency:
+    the pairs whose records :func:`in_one_currency` needs (empty for most orgs: a caller
+    reads records only when this names some)."""
+    if not len(currencies):
+        return []
+    held = _held(currencies, outcome, channels)
+    held = held.loc[held["currency"].astype(str) != UNKNOWN]
+    n = held.groupby([held["source"].astype(str), held["channel"].astype(str)])["currency"]
+    return [(str(s), str(c)) for (s, c), k in n.nunique().items() if k > 1]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConversion:
+    """What a conversion note says of one channel's money in one currency."""
+
+    channel: str
+    frm: str  # the platform's (the account's) currency
+    to: str  # the analysis currency
+    series: str
+    amount_from: float  # the window's amount in ``frm``
+    amount_to: float  # the same in ``to``
+    of: str  # "spend" or "revenue"
+    part: bool  # only some of the channel's accounts are in ``frm``
+
+    @property
+    def rate(self) -> float:
+        """Units of ``to`` per unit of ``frm`` over the window (its amounts' weighted rate)."""
+        return self.amount_to / self.amount_from if self.amount_from else math.nan
+
+
+_NOTE = re.compile(
+    r"^(?P<src>[^/:]+)/(?P<ch>[^:]*): (?P<frm>[A-Z]{3}) converted to (?P<to>[A-Z]{3}) with "
+    r"(?P<series>fx_[a-z]{3}_[a-z]{3}): the window's (?P<of>spend|revenue) (?P<a>[\d,.]+) "
+    r"[A-Z]{3} is (?P<b>[\d,.]+) [A-Z]{3}(?P<part> \(its records in)?"
+)
+
+
+def converted_channels(warnings: Sequence[str]) -> list[ChannelConversion]:
+    """The conversions an analysis's warnings state (the notes :func:`in_one_currency` makes),
+    for a plan to name the platform's currency beside the analysis currency's figures."""
+    out = []
+    for w in warnings:
+        m = _NOTE.match(w)
+        if m is not None:
+            out.append(ChannelConversion(
+                m["ch"] or m["src"], m["frm"], m["to"], m["series"],
+                float(m["a"].replace(",", "")), float(m["b"].replace(",", "")), m["of"],
+                m["part"] is not None,
+            ))  # fmt: skip
+    return out
+
+
+def _note(
+    src: str, ch: str, frm: str, target: str, series: FxSeries,
+    before: tuple[float, float], after: tuple[float, float], part: str,
+) -> str:  # fmt: skip
+    """What was converted, with the window's amounts (spend, else revenue) before and after:
+    the rate it came to is theirs, not the series' mean over days that hold no money."""
+    of = 0 if before[0] else 1
+    a, b = before[of], after[of]
+    rate = f"{b / a:.4g}" if a else "—"
+    return (f"{src}/{ch}: {frm} converted to {target} with {series.name}: the window's "
+            f"{('spend', 'revenue')[of]} {a:,.2f} {frm} is {b:,.2f} {target}{part}, "
+            f"{rate} {target} per {frm}")  # fmt: skip
 
 
 def spend_in_outcome_currency(
@@ -311,7 +413,10 @@ def fx_series(
 def _whose(currencies: pd.DataFrame, target: str) -> str:
     """Why ``target`` is the currency converted to, in words."""
     first = currencies["source"].astype(str).eq(FIRST_PARTY_SOURCE)
-    if (currencies.loc[first, "currency"].astype(str) == target).any():
+    held = set(currencies.loc[first, "currency"].astype(str)) - {UNKNOWN}
+    if len(held) > 1 and target in held:
+        return "the currency of most of the orders' revenue"
+    if target in held:
         return "the orders' currency"
     return "the currency with the most spend; the window has no first-party orders"
 
@@ -335,6 +440,9 @@ def _target(currencies: pd.DataFrame, held: pd.DataFrame) -> str:
     first_cur = sorted(set(first["currency"].astype(str)) - {UNKNOWN})
     if len(first_cur) == 1:
         return first_cur[0]
+    if first_cur:  # stores in two currencies: the one with most of the orders' revenue
+        known = first.loc[first["currency"].astype(str) != UNKNOWN]
+        return str(known.groupby(known["currency"].astype(str))["revenue"].sum().idxmax())
     spend = held.groupby(held["currency"].astype(str))["spend"].sum()
     return str(spend.idxmax())
 
@@ -396,3 +504,111 @@ def _convert_long(
 
 def _day(d: int) -> str:
     return (_EPOCH + dt.timedelta(days=int(d))).isoformat()
+
+
+def _stale(pair: str, frm: str, series: FxSeries) -> str:
+    return (f"{pair} has {frm} money on days {series.name} does not cover (its values run "
+            f"{_day(series.days[0])} to {_day(series.days[-1])}; a day takes the last value at "
+            f"most {MAX_STALE_DAYS} days old)")  # fmt: skip
+
+
+def _pair_records(records: pd.DataFrame | None, src: str, ch: str) -> pd.DataFrame | None:
+    """The pair's records with money in ``records`` (None when it holds none of them)."""
+    if records is None or not len(records):
+        return None
+    rows = (records["data_source"].astype(str).eq(src)
+            & records["channel"].astype(str).eq(ch)).to_numpy(bool)  # fmt: skip
+    return records.loc[rows] if rows.any() else None
+
+
+def _record_days(rows: pd.DataFrame) -> np.ndarray:
+    return (pd.to_datetime(rows["local_date"]).dt.normalize()
+            - pd.Timestamp(_EPOCH)).dt.days.to_numpy(np.int64)  # fmt: skip
+
+
+def _unreported(rows: pd.DataFrame) -> np.ndarray:
+    if "conversions_unreported" not in rows.columns:
+        return np.zeros(len(rows), dtype=bool)
+    return rows["conversions_unreported"].to_numpy(bool)
+
+
+def _part_money(rows: pd.DataFrame, factor: np.ndarray | float = 1.0) -> tuple[float, float]:
+    """The records' spend and counted revenue (a record whose conversions were not reported
+    adds no revenue to the sums), times ``factor``."""
+    spend = rows["spend"].to_numpy(np.float64) * factor
+    revenue = np.where(_unreported(rows), 0.0, rows["revenue"].to_numpy(np.float64)) * factor
+    return float(spend.sum()), float(revenue.sum())
+
+
+def _pair_money(
+    geo_days: pd.DataFrame, campaign_days: pd.DataFrame, src: str, ch: str
+) -> tuple[float, float]:
+    """The pair's spend and revenue in the sums (geo-day's; campaign-day's where geo-day has
+    no such column)."""
+    out = []
+    for what in ("spend", "revenue"):
+        col = f"{src}:{ch}:{what}"
+        if col in geo_days.columns:
+            out.append(float(geo_days[col].to_numpy(np.float64).sum()))
+        elif len(campaign_days) and what in campaign_days.columns:
+            rows = (campaign_days["source"].astype(str).eq(src)
+                    & campaign_days["channel"].astype(str).eq(ch)).to_numpy(bool)  # fmt: skip
+            out.append(float(campaign_days.loc[rows, what].to_numpy(np.float64).sum()))
+        else:
+            out.append(0.0)
+    return out[0], out[1]
+
+
+def _convert_records(
+    geo_days: pd.DataFrame, campaign_days: pd.DataFrame, campaign_geo_days: pd.DataFrame | None,
+    part: pd.DataFrame, src: str, ch: str, series: FxSeries, inverse: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:  # fmt: skip
+    """The sums with ``part`` (the pair's records in one foreign currency) converted: each
+    record's amounts times its day's rate, the difference added where the record was summed."""
+    days = _record_days(part)
+    grow = _factor(series, inverse, days) - 1.0
+    d = pd.DataFrame({
+        "date": days, "geo": part["geo"].astype(str).to_numpy(),
+        "campaign_id": part["campaign_id"].astype(str).to_numpy(),
+        "spend": part["spend"].to_numpy(np.float64) * grow,
+        "revenue": np.where(_unreported(part), 0.0, part["revenue"].to_numpy(np.float64)) * grow,
+        "unreported_spend": np.where(_unreported(part), part["spend"].to_numpy(np.float64), 0.0)
+        * grow,
+    })  # fmt: skip
+    by_geo = d.groupby(["date", "geo"], sort=False)[["spend", "revenue"]].sum()
+    geo_days = _add_wide(geo_days, by_geo, {w: f"{src}:{ch}:{w}" for w in ("spend", "revenue")})
+    if len(campaign_days):
+        by_campaign = d.groupby(["date", "campaign_id"], sort=False)[
+            ["spend", "revenue", "unreported_spend"]].sum()  # fmt: skip
+        out = campaign_days.copy()
+        rows = (out["source"].astype(str).eq(src) & out["channel"].astype(str).eq(ch)).to_numpy()
+        keys = pd.MultiIndex.from_arrays([out["date"].to_numpy(np.int64)[rows],
+                                          out["campaign_id"].astype(str).to_numpy()[rows]])  # fmt: skip
+        add = by_campaign.reindex(keys).fillna(0.0)
+        for c in ("spend", "revenue", "unreported_spend"):
+            if c in out.columns:
+                v = out[c].to_numpy(np.float64).copy()
+                v[rows] += add[c].to_numpy(np.float64)
+                out[c] = v
+        campaign_days = out
+    if campaign_geo_days is not None and len(campaign_geo_days):
+        per = d.groupby(["date", "geo", "campaign_id"], sort=False)["spend"].sum().unstack()
+        campaign_geo_days = _add_wide(
+            campaign_geo_days, per, {str(k): f"{src}:{ch}:{k}" for k in per.columns}
+        )
+    return geo_days, campaign_days, campaign_geo_days
+
+
+def _add_wide(frame: pd.DataFrame, add: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """``frame`` (wide: date, geo, columns) plus ``add`` (indexed by date, geo) in the columns
+    ``columns`` maps to; a column ``frame`` lacks (a sum left out as zero) is left alone."""
+    present = {k: v for k, v in columns.items() if v in frame.columns}
+    if not present or not len(frame):
+        return frame
+    out = frame.copy()
+    keys = pd.MultiIndex.from_arrays([out["date"].to_numpy(np.int64),
+                                      out["geo"].astype(str).to_numpy()])  # fmt: skip
+    aligned = add.rename(columns=str).reindex(keys).fillna(0.0)
+    for k, col in present.items():
+        out[col] = out[col].to_numpy(np.float64) + aligned[k].to_numpy(np.float64)
+    return out
