@@ -124,12 +124,15 @@ def experiment_from_proto(
     return experiment, stored
 
 
-def overlap_check(stored: md_pb.CausalExperiment, existing: Sequence[Experiment]) -> list[str]:
+def overlap_check(
+    stored: md_pb.CausalExperiment, existing: Sequence[Experiment], *, allow: bool = False
+) -> list[str]:
     """A new experiment against the org's registered ones whose windows meet it (drafts
     included): raises ExperimentsOverlap (FAILED_PRECONDITION) where one of the same channel
     shares units in which either moves spend, naming both, the units, the days and the fix;
-    returns, in words, the overlaps with experiments of other channels (R26-F3: accepted
-    without a word, and the later one's rows carried the earlier one's id and arm)."""
+    returns, in words, the overlaps with experiments of other channels, and with every one
+    where the request ``allow``s them (R26-F3: accepted without a word, and the later one's
+    rows carried the earlier one's id and arm)."""
     test = registered_any(stored)
     if test is None:
         return []
@@ -138,7 +141,7 @@ def overlap_check(stored: md_pb.CausalExperiment, existing: Sequence[Experiment]
         message = md_pb.CausalExperiment.FromString(e.payload)
         if (other := registered_any(message)) is not None:
             others.append(other)
-    return refuse_same_channel(test, others)
+    return refuse_same_channel(test, others, allow=allow)
 
 
 # What an experiment may hold: lists of units and campaigns, each id, and free text.

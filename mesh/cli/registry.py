@@ -217,7 +217,11 @@ class ExperimentConflict(Exception):
 
 
 def register_experiments(
-    client: LiftOS, experiments: Iterable[dc.CausalExperiment], out: Callable[[str], None]
+    client: LiftOS,
+    experiments: Iterable[dc.CausalExperiment],
+    out: Callable[[str], None],
+    *,
+    allow_overlap: bool = False,
 ) -> None:
     """Create each experiment. One already stored as it is in the file is said and skipped,
     so re-running a file after a crash part-way registers the rest (audit R19 #4); one stored
@@ -234,7 +238,7 @@ def register_experiments(
         # An id already stored is a re-run or a conflict, said below from the stored contents.
         if test is not None and all(t.experiment_id != exp.experiment_id for t in known):
             try:
-                said = refuse_same_channel(test, known)
+                said = refuse_same_channel(test, known, allow=allow_overlap)
             except ExperimentsOverlap as error:
                 overlapping.append(str(error))
                 out(f"  {exp.experiment_id}: NOT registered: it overlaps a registered "
@@ -362,7 +366,12 @@ def _register_file(
 
 
 def cmd_experiments_create(args: argparse.Namespace, peers: PeerConfig) -> int:
-    return _register_file(args, peers, read_experiments, register_experiments)
+    def send(
+        client: LiftOS, entries: list[dc.CausalExperiment], out: Callable[[str], None]
+    ) -> None:
+        register_experiments(client, entries, out, allow_overlap=args.allow_overlap)
+
+    return _register_file(args, peers, read_experiments, send)
 
 
 def cmd_experiments_list(args: argparse.Namespace, peers: PeerConfig) -> int:
@@ -468,6 +477,12 @@ def add_parsers(
     verbs = exp.add_subparsers(dest="action", required=True)
     c = verbs.add_parser("create", help="register every experiment of a JSON file")
     c.add_argument("file", type=Path, help="a JSON list of experiments (see `liftos simulate`)")
+    c.add_argument(
+        "--allow-overlap",
+        action="store_true",
+        help="register an experiment even where one of its channel already runs on its days "
+        "and geos (a past test registered again under another id); said, not refused",
+    )
     c.set_defaults(func=cmd_experiments_create)
     ls = verbs.add_parser("list", help="the org's experiments, newest first")
     ls.set_defaults(func=cmd_experiments_list)

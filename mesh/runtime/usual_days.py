@@ -298,17 +298,22 @@ def overlap_text(test: RegisteredTest, o: Overlap, *, name: str = "") -> str:
 
 OVERLAP_FIX = (
     "move one test's window off the other's, choose units the other leaves alone, or, for "
-    "cells of one design, give the shared units the same business-as-usual arm in both"
+    "cells of one design, give the shared units the same business-as-usual arm in both "
+    "(to register a past test again under another id, allow the overlap: allow_overlap, "
+    "`liftos experiments create --allow-overlap`)"
 )
 
 
-def refuse_same_channel(test: RegisteredTest, others: Sequence[RegisteredTest]) -> list[str]:
+def refuse_same_channel(
+    test: RegisteredTest, others: Sequence[RegisteredTest], *, allow: bool = False
+) -> list[str]:
     """The overlaps of ``test`` with ``others`` in words; raises :class:`ExperimentsOverlap`
     (naming both experiments, the shared units and days, and the fix) where one tests the
-    same channel: two tests of one channel in the same units and days measure each other."""
+    same channel: two tests of one channel in the same units and days measure each other.
+    ``allow``: said, not refused (a past test registered again to analyse it anew)."""
     found = overlaps(test, others)
     same = [o for o in found if o.same_channel(test)]
-    if same:
+    if same and not allow:
         raise ExperimentsOverlap(
             f"experiment {test.experiment_id} ({test.channel}) overlaps "
             + "; ".join(overlap_text(test, o) for o in same)

@@ -143,3 +143,23 @@ def test_the_registry_rule_refuses_the_same_channel_and_says_the_others() -> Non
     _, hashed = _domain(_entry("z", "meta_prospecting", [], []))
     with pytest.raises(ExperimentsOverlap, match="assigns units by hashing"):
         overlap_check(hashed, [existing])  # type: ignore[list-item]
+
+
+def test_allowing_the_overlap_registers_it_and_says_it(
+    ingestion: RunningService, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A past test registered again under another id (to analyse it anew) is allowed."""
+    assert _create(tmp_path, META) == 0
+    again = dict(META, experiment_id="r26-mirror")
+    path = tmp_path / "again.json"
+    path.write_text(json.dumps([again]))
+    argv = ["experiments", "create", "--org", ORG, str(path)]
+    assert commands.main(argv) == 2
+    assert "--allow-overlap" in capsys.readouterr().err  # the fix names the way through
+    assert commands.main([*argv, "--allow-overlap"]) == 0
+    assert "warning: r26-mirror: experiment r26-a (meta_prospecting" in capsys.readouterr().out
+    assert _exists(ingestion, "r26-mirror")
+    existing, _ = _domain(META)
+    _, mirror = _domain(again)
+    (said,) = overlap_check(mirror, [existing], allow=True)  # type: ignore[list-item]
+    assert "TX (treatment in both), FL (treatment in both)" in said

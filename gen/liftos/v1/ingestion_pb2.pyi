@@ -606,6 +606,12 @@ class CreateExperimentRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     EXPERIMENT_FIELD_NUMBER: _builtins.int
+    ALLOW_OVERLAP_FIELD_NUMBER: _builtins.int
+    allow_overlap: _builtins.bool
+    """Register it even where a registered experiment of the same channel shares days and units
+    (a past test registered again under another id to analyse it anew); the overlap is then
+    said in the response's warnings instead of refused.
+    """
     @_builtins.property
     def experiment(self) -> _marketing_data_pb2.CausalExperiment:
         """The experiment; experiment_id, org_id, start_date, end_date and randomization_unit are
@@ -616,10 +622,11 @@ class CreateExperimentRequest(_message.Message):
         self,
         *,
         experiment: _marketing_data_pb2.CausalExperiment | None = ...,
+        allow_overlap: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["experiment", b"experiment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["experiment", b"experiment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_overlap", b"allow_overlap", "experiment", b"experiment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -5746,6 +5746,13 @@ class CreateExperimentRequest(betterproto2.Message):
     required, create_time is set by the server.
     """
 
+    allow_overlap: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
+    """
+    Register it even where a registered experiment of the same channel shares days and units
+    (a past test registered again under another id to analyse it anew); the overlap is then
+    said in the response's warnings instead of refused.
+    """
+
 
 default_message_pool.register_message(
     "liftos.v1", "CreateExperimentRequest", CreateExperimentRequest
