@@ -266,3 +266,19 @@ def test_a_lift_read_over_part_of_the_test_carries_the_days_it_measured(seed0) -
                           p_value=0.01, outcome="revenue", analysis_id="an-x")  # fmt: skip
     assert (whole.start, whole.end) == (experiment.start, experiment.end)
     assert partial_window_note(experiment, whole) == ""
+
+
+def test_orders_not_yet_landed_for_the_last_days_end_the_measured_window() -> None:
+    """Media rows through the test's last day, orders through 2 days before it: the lift and
+    its spend contrast cover the 3 days with orders (R26 F5's late-landing case)."""
+    frame = _records(treated_spend=(60.0, 60.0), control_spend=(30.0, 0.0))
+    late = (frame["data_source"] == "generic") & (
+        pd.to_datetime(frame["local_date"]) > pd.Timestamp(2024, 1, 13)
+    )
+    spend = arm_spend(frame.loc[~late], GEO, "revenue")
+    assert (spend.first, spend.last) == (GEO.start, dt.date(2024, 1, 13))
+    assert spend.window_days == 3 and spend.treated_geo_days == 2 * 3
+    assert spend.treated_window == pytest.approx(2 * 3 * 60.0)
+    m = measured_lift(GEO, spend, effect=8.0, stderr=2.0, alpha=0.05, p_value=0.01,
+                      outcome="revenue", analysis_id="an-late")  # fmt: skip
+    assert (m.start, m.end, m.lift) == (GEO.start, dt.date(2024, 1, 13), pytest.approx(48.0))
