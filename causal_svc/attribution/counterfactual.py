@@ -348,11 +348,8 @@ def _unidentified(
         together = all(abs(plan.get(p, 1.0) - mult) <= SAME_SPEND_RTOL for p in partners)
         group = [name, *partners]
         key = (frozenset(group), mult)
-        parts = [ev.effect(panel.channels.index(p), a=a, b=b, multiplier=mult, until=until)
-                 for p in group]  # fmt: skip
-        value = -sum(v for v, _ in parts)
-        grad = -np.sum([g for _, g in parts], axis=0)
-        joint = _signed(ev.interval(value, grad, floor=None, df=ev.df(grad)), move)
+        joint = _group_change(ev, [panel.channels.index(p) for p in group], mult,
+                              a=a, b=b, until=until)  # fmt: skip
         rows[i] = replace(rows[i], delta=_joined(row, joint.lower, joint.upper))
         if key in named:  # the group moved together: one warning says it for every member
             continue
@@ -372,6 +369,24 @@ def _unidentified(
             text += f"; move {both} by the same multiplier for a change the data identify ({sets})"
         warnings.append(text)
     return forced
+
+
+def _group_change(
+    ev: Evaluator, channels: Sequence[int], mult: float, *, a: int, b: int, until: int
+) -> Interval:
+    """The change of moving every one of ``channels`` by ``mult``, with the interval a plan
+    of that move gets (each channel gated by the test of no effect, the total joined over
+    the unestablished ones), so a row it bounds agrees with the plan that moves them all."""
+    values, grads, dfs, loose = [], [], [], []
+    for c in channels:
+        v, g = ev.effect(c, a=a, b=b, multiplier=mult, until=until)
+        dfs.append(ev.df(g))
+        wald = ev.interval(-v, -g, floor=None, df=dfs[-1])
+        loose.append(not _gate(ev, c, ev.fit.panel.channels[c], wald, mult)[1])
+        values.append(-v)
+        grads.append(-g)
+    total, _ = ev.total(np.array(values), np.array(grads), np.array(loose), np.array(dfs))
+    return _signed(total, mult - 1.0)
 
 
 def _joined(interval: Interval, lower: float, upper: float) -> Interval:

@@ -49,7 +49,8 @@ def test_one_of_two_twins_is_bounded_by_the_pair_and_named(twins) -> None:
     row = alone.channels[0].delta
     # one twin's change lies between no change and the pair's: the row holds both ends
     assert row.upper == 0.0
-    assert row.lower <= both.delta.lower < 0.0
+    # ... and agrees with the plan that moves both (the same gated interval of their sum)
+    assert row.lower == pytest.approx(both.delta.lower) and both.delta.lower < 0.0
     assert alone.delta.lower <= row.lower and alone.delta.upper == 0.0
     (joint,) = [w for w in both.warnings if "together" in w]
     assert f"the plan moves {a} and {b} together, so its total is identified" in joint
