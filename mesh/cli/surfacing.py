@@ -23,6 +23,7 @@ import grpc
 from liftos.v1 import causal_pb2 as causal_pb
 
 from mesh.cli.attribution import interval_text, number_text
+from mesh.runtime.money import ChannelConversion, converted_channels
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
 
@@ -103,7 +104,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
         "--budget",
         type=float,
         default=None,
-        help="total over the horizon (required unless --target-roas is given)",
+        help="total over the horizon, in the analysis's currency (the one `liftos analyze` "
+        "states; required unless --target-roas is given)",
     )
     o.add_argument("--days", type=int, default=0, help="the next N days (0: the analysis window)")
     o.add_argument("--bound", action="append", default=[], metavar="CHANNEL=LO:HI",
@@ -259,8 +261,9 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
         )
     campaign_bounds = _ranges(args.campaign_bound, "--campaign-bound")
     with _client(args, peers) as client, _deadline_hint(args):
+        analysis = _analysis(client, args.analysis_id) if campaign_bounds else None
         if campaign_bounds:
-            campaign_bounds = _campaign_ids(campaign_bounds, _analysis(client, args.analysis_id))
+            campaign_bounds = _campaign_ids(campaign_bounds, analysis)
         r = client.optimize_budget(
             args.analysis_id, budget=args.budget, days=args.days,
             bounds=_ranges(args.bound, "--bound"),
@@ -273,15 +276,23 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
         if args.json:
             _json(r)
             return 0
-        table = _table_mroas(client, args.analysis_id)
+        if analysis is None:
+            analysis = _analysis(client, args.analysis_id)
+    table = _table_mroas(analysis)
+    converted = _conversions(analysis)
     budget = r.total_budget.amount if r.total_budget else 0.0
-    print(f"budget {budget:,.0f} over {r.horizon_days} days; "
+    cur = r.total_budget.currency_code if r.total_budget else ""
+    # R31-F3: every amount is in the analysis currency, which a converted channel's platform
+    # does not bill in; said once here, and per converted channel under its row.
+    if cur:
+        print(f"amounts in {cur}")
+    print(f"budget {budget:,.0f}{f' {cur}' if cur else ''} over {r.horizon_days} days; "
           + (f"risk weight {r.risk_aversion:g} (the gain less {r.risk_aversion:g} sd over the "
              "model's draws)" if r.risk_aversion else "risk weight 0 (the posterior mean)"))  # fmt: skip
     # Two next-unit returns per channel: the planning curve's mean over the model's draws (what
     # the plan is computed on) and the analysis table's point fit (what `analyze` prints); they
     # can sit on opposite sides of break-even, so both are shown, each named (R2-F4).
-    print(f"{'channel':18s} {'current':>12s} {'optimal':>12s} {'change':>8s} "
+    print(f"{'channel':18s} {f'current {cur}'.strip():>12s} {f'optimal {cur}'.strip():>12s} {'change':>8s} "
           f"{'mROAS now':>10s} {'after':>7s} {'analysis':>9s}  bound")  # fmt: skip
     for a in r.allocations:
         change = a.optimal_spend / a.current_spend - 1 if a.current_spend else math.nan
@@ -293,6 +304,8 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
         for k in a.campaigns:
             print(f"  {k.campaign_id:16s} {k.current_spend:12,.0f} {k.optimal_spend:12,.0f}"
                   f"{'':32s}{_BOUND.get(int(k.bound_status), '')}")  # fmt: skip
+        for c in converted.get(a.channel, []):
+            print(f"  {_in_platform_currency(c, a.current_spend, a.optimal_spend, 'optimal')}")
     print("mROAS now, after: the planning curve's mean over the model's parameter draws, what "
           "the plan is computed on; analysis: the attribution table's mROAS (its point fit, as "
           "`liftos analyze` prints it)")  # fmt: skip
@@ -362,15 +375,37 @@ def _campaign_ids(
     return out
 
 
-def _table_mroas(client: LiftOS, analysis_id: str) -> dict[str, float]:
+def _table_mroas(analysis: causal_pb.Analysis | None) -> dict[str, float]:
     """The attribution table's mROAS per channel (its point fit); empty where the analysis
     cannot be read (the plan is printed without the column's figures)."""
-    try:
-        analysis = causal_pb.Analysis.FromString(bytes(client.get_analysis(analysis_id)))
-    except RpcFailure:
+    if analysis is None:
         return {}
     return {c.channel: c.marginal_roas.estimate for c in analysis.attribution.channels
             if c.HasField("marginal_roas")}  # fmt: skip
+
+
+def _conversions(analysis: causal_pb.Analysis | None) -> dict[str, list[ChannelConversion]]:
+    """Per channel, the currencies the analysis converted its money from (its warnings say)."""
+    out: dict[str, list[ChannelConversion]] = {}
+    if analysis is not None:
+        for c in converted_channels(list(analysis.attribution.warnings)):
+            out.setdefault(c.channel, []).append(c)
+    return out
+
+
+def _in_platform_currency(c: ChannelConversion, current: float, new: float, word: str) -> str:
+    """A converted channel's amounts in the currency its platform bills in, at the window's
+    rate (what the analysis converted at): a planner types these into the platform."""
+    rate = f"{c.rate:.4g} {c.to} per {c.frm} over the analysis window, {c.series}"
+    if c.part:  # some of its accounts only: the plan does not split the channel by account
+        return (
+            f"({c.frm}: part of this channel's accounts bill in {c.frm}, converted at "
+            f"{rate}; their share of these amounts ÷ {c.rate:.4g} is their {c.frm} budget)"
+        )
+    return (
+        f"in {c.frm}, what the platform bills in (÷ {rate}): current "
+        f"{current / c.rate:,.0f} {c.frm}, {word} {new / c.rate:,.0f} {c.frm}"
+    )
 
 
 def run_predict(args: argparse.Namespace, peers: Any) -> int:
@@ -498,7 +533,15 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
         if args.json:
             _json(r)
             return 0
-        period = _period(client, args.days, r)
+        ids = next((list(rec.analysis_ids) for rec in r.recommendations if rec.analysis_ids), [])
+        analysis = _analysis(client, ids[0]) if ids else None
+    period = _period(analysis, args.days)
+    converted = _conversions(analysis)
+    cur = _currency(analysis)
+    if cur:
+        print(f"amounts in {cur}" + (" (the analysis's currency; converted channels are said "
+                                      "in their platform's currency under each action)"
+                                      if converted else ""))  # fmt: skip
     if not r.recommendations:
         print("no recommendations")
     kinds = [RECOMMENDATION_KINDS.get(int(rec.kind), "?") for rec in r.recommendations]
@@ -515,6 +558,18 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
         print(f"    impact {_iv(rec.expected_impact, '{:+,.0f}')}{impact_unit(kind, period)}, "
               f"{confidence_text(rec.confidence, kind)}")  # fmt: skip
         print(f"    why: {rec.rationale}")
+        for channel, conversions in converted.items():
+            # a reallocation names its channels in its action, not in its channel field
+            if channel == rec.channel or (not rec.channel and channel in rec.action):
+                for c in conversions:
+                    if channel == rec.channel and rec.current_spend:
+                        line = _in_platform_currency(c, rec.current_spend, rec.proposed_spend,
+                                                     "proposed")  # fmt: skip
+                    else:
+                        line = (f"{channel} bills in {c.frm}: its amounts here ÷ {c.rate:.4g} "
+                                f"({c.to} per {c.frm} over the analysis window, {c.series}) "
+                                f"are its {c.frm} budget")  # fmt: skip
+                    print(f"    {line}")
         for f in rec.facts:
             print(f"    - {fact_text(f)}")
     for w in r.warnings:
@@ -536,16 +591,23 @@ def fact_text(f: Any) -> str:
     return f"{f.name}: {_iv(value, fmt)} — {f.text}"
 
 
-def _period(client: LiftOS, days: int, r: Any) -> str:
+def _currency(analysis: causal_pb.Analysis | None) -> str:
+    """The analysis's currency: its amounts' (every Money carries the one); "" unknown."""
+    if analysis is None:
+        return ""
+    a = analysis.attribution
+    monies = [c.spend for c in a.channels] + [k.spend for k in a.campaigns]
+    return next((m.currency_code for m in monies if m.currency_code), "")
+
+
+def _period(analysis: causal_pb.Analysis | None, days: int) -> str:
     """The days a recommendation's impact is over: ``--days``, else the analysis window (read
     from the analysis; "the analysis window" where it cannot be read)."""
     if days:
         return f"{days} days"
-    ids = next((list(rec.analysis_ids) for rec in r.recommendations if rec.analysis_ids), [])
-    try:
-        window = causal_pb.Analysis.FromString(bytes(client.get_analysis(ids[0]))).attribution
-    except (RpcFailure, IndexError):
+    if analysis is None:
         return "the analysis window"
+    window = analysis.attribution
     start, end = window.date_range.start_date, window.date_range.end_date
     if not (start.year and end.year):
         return "the analysis window"

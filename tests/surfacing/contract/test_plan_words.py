@@ -3,6 +3,8 @@ registry, causal, surfacing): one simulated org whose TikTok account bills in GB
 the USD world's divided by 1.25, fx_gbp_usd = 1.25 registered) and whose Meta account runs
 two campaigns of one name (names repeat across accounts; ids do not).
 
+- R31-F3: optimize and recommend printed every amount with no currency, and TikTok's "current
+  → optimal" in USD, the analysis currency, not the GBP its platform bills in.
 - R29-F4 / R31-F6: a --campaign-bound the analysis does not know was refused as "no campaign"
   without the campaigns it has, and a name two campaigns carry was "no campaign", not ambiguous.
 """
@@ -10,6 +12,7 @@ two campaigns of one name (names repeat across accounts; ids do not).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 
 import grpc
@@ -116,3 +119,31 @@ def test_a_campaign_name_two_campaigns_carry_is_ambiguous_and_a_unique_one_is_it
     assert rc == 0, err
     assert f"'{UNIQUE[1]}' is campaign {UNIQUE[0]} (meta_prospecting)" in err
     assert f"  {UNIQUE[0]}" in out  # its channel's campaigns are split in the table
+
+
+def test_optimize_and_recommend_state_the_currency_and_the_platforms_figures(
+    run, analysis, world: sim.SimResult
+) -> None:
+    rc, out, err = run("optimize", analysis.analysis_id, "--budget", _budget(analysis))
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "amounts in USD" and " USD over " in lines[1]
+    assert "current USD" in lines[2] and "optimal USD" in lines[2]
+    row = next(i for i, line in enumerate(lines) if line.startswith("tiktok "))
+    current, optimal = (float(x.replace(",", "")) for x in lines[row].split()[1:3])
+    said = lines[row + 1].strip()
+    assert said.startswith("in GBP, what the platform bills in (÷ 1.25 USD per GBP over the "
+                           "analysis window, fx_gbp_usd): current "), said  # fmt: skip
+    gbp = [float(x.replace(",", "")) for x in re.findall(r"([\d,]+) GBP", said)]
+    # the hand conversion: the GBP rows' spend as the account reports it
+    p = world.panel
+    rows = p["source"].astype(str) == "tiktok"
+    assert gbp[0] == pytest.approx(round(p.loc[rows, "spend_org"].sum() / RATE), abs=1.0)
+    assert gbp[1] == pytest.approx(optimal / RATE, abs=1.0)
+    assert current == pytest.approx(p.loc[rows, "spend_org"].sum(), abs=1.0)
+    rc, out, err = run("recommend", analysis.analysis_id, "--no-design")
+    assert rc == 0, err
+    assert out.startswith("amounts in USD (the analysis's currency; converted channels")
+    tiktok = [line for line in out.splitlines() if "GBP" in line]
+    assert tiktok, out
+    assert all("1.25" in line and "fx_gbp_usd" in line for line in tiktok), tiktok
