@@ -224,8 +224,10 @@ def in_one_currency(
         own = _pair_records(records, src, ch)
         if len(held_in) > 1 and own is None:
             problems.append(f"{pair} holds money in {' and '.join(held_in)} (accounts billed "
-                            "in different currencies): converting it needs its records, "
-                            "which this reader did not have")  # fmt: skip
+                            "in different currencies): its sums cannot be split by account, "
+                            "and this call reads no records (attribution converts such a "
+                            "channel record by record; here leave it out, or convert it before "
+                            "ingesting)")  # fmt: skip
             continue
         for frm in [c for c in held_in if c != target]:
             series, inverse = _rate(rates, frm, target)
