@@ -159,7 +159,13 @@ def estimate_effect(
             random_state=options.seed,
             draws=info.check_draws,
         )
-    summary = summarize(estimate, outcome=spec.outcome, treatment=spec.treatment)
+    summary = summarize(
+        estimate,
+        outcome=spec.outcome,
+        treatment=spec.treatment,
+        unit=spec.unit or "",
+        time=spec.time or "",
+    )
     panel = strategy.method is Method.DIFFERENCE_IN_MEANS and bool(spec.unit and spec.time)
     naive = naive_comparison(frame, spec, options.alpha, unit_panel=panel)
     return EffectAnalysis(
