@@ -25,7 +25,7 @@ from .fit import FitState, MMMFit, fit_mmm, restore_fit
 from .health import HealthReport, Verdict, assess, holdout_theta, identification_text
 from .identification_choice import IdentificationChoice
 from .inference import Evaluator, Interval
-from .objective import lift_data
+from .objective import LiftData, lift_data
 from .panel import MediaPanel
 from .planning import ResponseModel, response_models
 from .scores import (
@@ -265,13 +265,22 @@ def score(state: FitState, uncalibrated: Uncalibrated | None = None) -> Scores:
     baseline, note = gated_baseline(ev, channels, baseline)
     campaigns = campaign_scores(ev, channels)
     curves = response_curves(ev)
-    lifts = tuple(
-        ev.claim(p.channel, ev.interval(*ev.effect(p.channel, geos=p.geos, a=p.a, b=p.b,
-                 multiplier=p.test.counterfactual_multiplier)))[0]
-        for p in fit.lifts
-    )  # fmt: skip
+    # Each test's own contrast, as the fit compared it (a dark cell's restored spend included:
+    # a multiplier of its spend as run, nothing, would show a model lift of 0; R26-F6).
+    data = lift_data(fit.panel, fit.lifts, fit.spec.max_lag)
+    lifts = tuple(_model_lift(ev, d, p.test.raises) for p, d in zip(fit.lifts, data, strict=True))
     return Scores(tuple(channels), tuple(campaigns), tuple(curves), baseline,
                   tuple(response_models(fit)), note, lifts)  # fmt: skip
+
+
+def _model_lift(ev: Evaluator, d: LiftData, raises: bool) -> Interval:
+    """The model's lift for a test, its interval that of the effect of the higher spend (a
+    cut's or a dark cell's lift, as run minus counterfactual, is minus that effect)."""
+    value, grad = ev.obj.lift(ev.fit.theta, d, ev.state, gradient=True)
+    assert grad is not None
+    sign = -1.0 if raises else 1.0
+    i = ev.claim(d.channel, ev.interval(sign * value, sign * grad))[0]
+    return i if sign > 0 else replace(i, estimate=-i.estimate, lower=-i.upper, upper=-i.lower)
 
 
 def _scaled(i: Interval, share: float) -> Interval:
