@@ -476,7 +476,18 @@ def design_of(e: md_pb.CausalExperiment) -> ExperimentDesign:
         end=dt.date(e.end_date.year, e.end_date.month, e.end_date.day),
         treatment_units=tuple(e.treatment_units),
         control_units=tuple(e.control_units),
+        # The pre-period the design or registration stated (R26-F4); None: unset or invalid.
+        pre_period_start=_date_or_none(e.pre_period_start)
+        if e.HasField("pre_period_start")
+        else None,
     )
+
+
+def _date_or_none(d: common_pb.Date) -> dt.date | None:
+    try:
+        return dt.date(d.year, d.month, d.day)
+    except ValueError:
+        return None
 
 
 def _scan_part(batch: memory_pb.ScanResponse) -> pd.DataFrame:
