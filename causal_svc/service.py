@@ -43,6 +43,7 @@ from causal_svc.analyses import AnalysisStore, StoredAnalysis, new_analysis_id
 from causal_svc.attribution import stages
 from causal_svc.attribution.calendar import model_calendar
 from causal_svc.attribution.calibration import one_per_experiment
+from causal_svc.attribution.day_alignment import day_alignment_warnings
 from causal_svc.attribution.product_spend import product_spend_note
 from causal_svc.compute import ComputePool
 from causal_svc.convert import experiment_results as convert_results
@@ -348,6 +349,21 @@ class CausalService(causal_grpc.CausalServiceServicer):
         finally:
             token.cancel()
 
+    async def _day_alignment(
+        self, org_id: str, panel: Any, context: grpc.aio.ServicerContext
+    ) -> list[str]:
+        """Channels whose days start hours from the outcome's: the records of the panel's
+        last three days carry each account's UTC day start (AggregateRecords' sums do not)."""
+        last = dt.date.fromisoformat(str(panel.dates[-1].astype("datetime64[D]")))
+        try:
+            sample = await self._memory.scan_frame(
+                org_id, start=last - dt.timedelta(days=2), end=last, sources=[],
+                campaign_ids=[], channels=[], timeout=_remaining(context),
+            )  # fmt: skip
+        except InsufficientData:
+            return []
+        return await asyncio.to_thread(day_alignment_warnings, sample, panel.channels)
+
     async def _analyze_attribution(
         self,
         request: causal_pb.AnalyzeAttributionRequest,
@@ -502,6 +518,8 @@ class CausalService(causal_grpc.CausalServiceServicer):
         # kept with the analysis: what the window's budgets and macro index did, and any
         # conversion of its money
         result.warnings.extend((budget, *macro, *money.notes))
+        # each account's day start against the outcome's (R31 F5): the panel joins local dates
+        result.warnings.extend(await self._day_alignment(q.org_id, panel, context))
         # the product reports' spend the model leaves out, said with its amount (R10-F13)
         left_out = products_unread or product_spend_note(
             product_spend, int(panel_days[0]), int(panel_days[-1]),

@@ -56,16 +56,28 @@ def test_offsets_per_channel() -> None:
     assert got == {"meta_prospecting": 2.0, "google_search": -7.0, "first_party": -4.0}
 
 
-def test_a_berlin_and_a_los_angeles_account_against_new_york_orders_are_named() -> None:
-    meta, google = day_alignment_warnings(_records(_AGENCY))
+def test_a_berlin_account_against_new_york_orders_is_named() -> None:
+    (meta,) = day_alignment_warnings(_records(_AGENCY))  # Los Angeles, 3 hours off: not named
     assert meta.startswith("meta_prospecting's days start at 22:00 UTC (UTC+2")
     assert "the outcome's at 04:00 UTC (UTC-4): 6 hours apart" in meta
     assert (
         "the first 6 hours of each meta_prospecting day fall on the outcome's previous day" in meta
     )
-    assert google.startswith("google_search's days start at 07:00 UTC (UTC-7")
-    assert "3 hours apart" in google and "outcome's next day" in google
     assert "re-export the account" in meta.lower()
+    tokyo = [("google_ads", "google_pmax", "Asia/Tokyo"), *_AGENCY]
+    google, meta = day_alignment_warnings(_records(tokyo))  # the farthest first
+    assert google.startswith("google_pmax's days start at 15:00 UTC (UTC+9")
+    assert "13 hours apart" in google and "outcome's previous day" in google
+
+
+def test_channels_of_one_zone_are_named_once() -> None:
+    berlin = [("meta", "meta_prospecting", "Europe/Berlin"), ("meta", "meta_retargeting",
+              "Europe/Berlin"), ("generic", "first_party", "America/Los_Angeles")]  # fmt: skip
+    (both,) = day_alignment_warnings(_records(berlin))
+    assert both.startswith(
+        "the days of meta_prospecting and meta_retargeting start at 22:00 UTC (UTC+2, their"
+    )
+    assert "9 hours apart" in both and "first 9 hours of each of their days" in both
 
 
 def test_aligned_or_close_zones_and_no_outcome_say_nothing() -> None:
@@ -75,6 +87,11 @@ def test_aligned_or_close_zones_and_no_outcome_say_nothing() -> None:
     chicago = [("meta", "meta_prospecting", "America/Chicago"),
                ("generic", "first_party", "America/New_York")]  # fmt: skip
     assert day_alignment_warnings(_records(chicago)) == []  # an hour apart
+    coasts = [("google_ads", "google_search", "America/New_York"),
+              ("generic", "first_party", "America/Los_Angeles")]  # fmt: skip
+    assert day_alignment_warnings(_records(coasts)) == []  # the demo's: 3 hours, not named
     assert day_alignment_warnings(_records(_AGENCY[:2])) == []  # no outcome: nothing to join
     only = day_alignment_warnings(_records(_AGENCY), channels=("google_search",))
-    assert len(only) == 1 and only[0].startswith("google_search")
+    assert only == []  # meta_prospecting is not in the model
+    only = day_alignment_warnings(_records(_AGENCY), channels=("meta_prospecting",))
+    assert len(only) == 1 and only[0].startswith("meta_prospecting")

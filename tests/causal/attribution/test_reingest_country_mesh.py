@@ -89,3 +89,42 @@ def test_media_without_country_is_named_and_a_corrected_re_ingest_fixes_it(
     for ch, path, mapping in files:  # once more: the ledger answers (same batches), no write
         same = run(_ingest("generic_media", ch, mapping, path, "--country", "US"))
         assert same["replayed_batches"] == same["batches"] > 0, json.dumps(same)
+
+
+def test_an_account_in_another_time_zone_is_named_by_the_analysis(
+    mesh: dict[str, RunningService],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """R31 F5 through AnalyzeAttribution: orders of a New York store and a Berlin account's
+    media are joined by date label; the analysis says how far apart their days start."""
+    for name in ("ingestion", "memory", "causal"):
+        monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", mesh[name].address)
+    outcome, media = _world()
+    day = lambda f: f["date"].dt.strftime("%Y-%m-%d")  # noqa: E731
+    orders = tmp_path / "orders.csv"
+    pd.DataFrame({"Day": day(outcome), "Region": outcome["geo"],
+                  "NetSales": outcome["value"].round(2)}).to_csv(orders, index=False)  # fmt: skip
+    zones = {"search": "America/New_York", "social": "Europe/Berlin"}
+
+    def ingest(source: str, account: str, mapping: str, path: Path, zone: str) -> None:
+        argv = ["ingest", "--org", "tz", "--source", source, "--account-id", account,
+                "--timezone", zone, "--currency", "USD", "--mapping", mapping, "--json",
+                "--quiet", str(path)]  # fmt: skip
+        assert cli.main(argv) == 0
+        capsys.readouterr()
+
+    ingest("generic", "shop", "date=Day,geo=Region,revenue=NetSales", orders, "America/New_York")
+    for ch, zone in zones.items():
+        m = media.loc[media["channel"] == ch]
+        path = tmp_path / f"{ch}.csv"
+        pd.DataFrame({"date": day(m), "geo": m["geo"],
+                      "cost": m["spend"].round(2)}).to_csv(path, index=False)  # fmt: skip
+        ingest("generic_media", ch, f"date=date,geo=geo,spend=cost,channel={ch}", path, zone)
+    start = outcome["date"].min().date()
+    with LiftOS(PeerConfig.from_env(), org_id="tz") as client:
+        result = client.analyze(start=start, end=start + dt.timedelta(days=181))
+    named = [w for w in result.warnings if "days start at" in w]
+    assert len(named) == 1 and named[0].startswith("social's days start at"), named
+    assert "6 hours apart" in named[0] and "outcome's previous day" in named[0]
