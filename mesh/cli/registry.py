@@ -39,7 +39,6 @@ from mesh.cli.estimate import lift_in_words
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.protoconv import set_date_range
-from mesh.runtime.usual_days import ExperimentsOverlap, refuse_same_channel, registered_any
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
 
@@ -227,6 +226,9 @@ def register_experiments(
     so re-running a file after a crash part-way registers the rest (audit R19 #4); one stored
     under its id with other contents is named with the fields that differ, the others are
     still registered, and :class:`ExperimentConflict` is raised at the end."""
+    # usual_days needs numpy: imported here so `liftos --help` starts without it (R17-F1)
+    from mesh.runtime.usual_days import ExperimentsOverlap, refuse_same_channel, registered_any
+
     conflicts: list[str] = []
     overlapping: list[str] = []
     # The org's experiments, drafts included, and then the file's as they are registered:
