@@ -524,7 +524,8 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
         f"{r[2]}%" for r in rows]  # fmt: skip
     assert cli.main(["recommend", "--org", ORG, "--no-design", "--max", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(" 1. [") and "why:" in out
+    # the currency first (R31-F3), then the actions
+    assert out.startswith("amounts in USD\n 1. [") and "why:" in out
     # Each impact says what it measures and over how many days (R6-F5).
     assert (f"(outcome value change less spend change, over the analysis window's "
             f"{analysis.day_count} days)") in out  # fmt: skip
