@@ -19,6 +19,7 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 
 from ingestion_svc import convert, pipeline
 from ingestion_svc.calendar import build_calendar
+from ingestion_svc.convert.experiments import overlap_check
 from ingestion_svc.experiments import ExperimentRegistry, ResultChanged
 from ingestion_svc.external_factors import FactorRegistry
 from ingestion_svc.ledger import BatchLedger
@@ -133,8 +134,14 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
     ) -> ingestion_pb.CreateExperimentResponse:
         now = dt.datetime.now(dt.UTC)
         experiment, stored = convert.experiment_from_proto(request.experiment, now)
+        # R26-F3: one of the same channel sharing days and units is refused (unless allowed);
+        # the others are said. Not atomic with the create: two racing creates may both pass.
+        meeting = await asyncio.to_thread(
+            self.registry.all_active, experiment.org_id, experiment.start_date, experiment.end_date
+        )
+        warnings = overlap_check(stored, meeting, allow=request.allow_overlap)
         await asyncio.to_thread(self.registry.create, experiment)
-        return ingestion_pb.CreateExperimentResponse(experiment=stored)
+        return ingestion_pb.CreateExperimentResponse(experiment=stored, warnings=warnings)
 
     async def GetExperiment(
         self, request: ingestion_pb.GetExperimentRequest, context: grpc.aio.ServicerContext

@@ -32,7 +32,7 @@ from mesh.runtime.peers import Peer, external_factor_series, unavailable, unreac
 from mesh.runtime.protoconv import campaign_sources, set_date_range
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
-from mesh.runtime.usual_days import registered_tests
+from mesh.runtime.usual_days import ExperimentsOverlap, registered_tests
 from surfacing_svc.errors import (
     AnalysisNotFound,
     CausalUnavailable,
@@ -253,6 +253,16 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
                 ) from None  # fmt: skip
             if code in _REFUSED:
                 raise _refused("ingestion service", "CreateExperiment", code) from None
+            if (
+                code is grpc.StatusCode.FAILED_PRECONDITION
+                and decode_status(error).reason == ExperimentsOverlap.default_reason
+            ):
+                # R26-F3: the registry refuses a test of the channel on the days and geos of
+                # another; its words name both, the geos, the days and the fix.
+                raise ExperimentsOverlap(
+                    f"the registry refused saving the design: {error.details()}",
+                    subject=f"experiments/{experiment.experiment_id}",
+                ) from None
             if code is grpc.StatusCode.INVALID_ARGUMENT:
                 status = decode_status(error)
                 violations = [

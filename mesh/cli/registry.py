@@ -247,7 +247,7 @@ def register_experiments(
                     f"experiment of its channel ({exp.channel})")  # fmt: skip
                 continue
         try:
-            got = client.create_experiment(exp)
+            got = client.create_experiment(exp, allow_overlap=allow_overlap)
         except RpcFailure as error:
             if error.code != grpc.StatusCode.ALREADY_EXISTS:
                 raise

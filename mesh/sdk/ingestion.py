@@ -38,10 +38,14 @@ class IngestionCalls(ClientBase):
     """IngestionService, through LiftOS."""
 
     # -- experiments (betterproto2 dataclasses) -----------------------------------------
-    def create_experiment(self, experiment: dc.CausalExperiment) -> dc.CausalExperiment:
+    def create_experiment(
+        self, experiment: dc.CausalExperiment, *, allow_overlap: bool = False
+    ) -> dc.CausalExperiment:
+        """Register ``experiment``; ``allow_overlap``: even where one of its channel runs on
+        its days and units (R26-F3; refused otherwise, FAILED_PRECONDITION)."""
         if not experiment.org_id:
             experiment.org_id = self.org_id
-        request = dc.CreateExperimentRequest(experiment=experiment)
+        request = dc.CreateExperimentRequest(experiment=experiment, allow_overlap=allow_overlap)
         return _call(lambda: self._ingestion_dc.create_experiment(request)).experiment  # type: ignore[return-value]
 
     def get_experiment(

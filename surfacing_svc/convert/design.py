@@ -131,7 +131,7 @@ def design_question(request: pb.DesignExperimentRequest) -> DesignQuestion:
             request.assignment, AssignmentMethod.MATCHED_MARKETS),
         treatment_share=share, alpha=alpha, target_power=power, lift=lift or None,
         budget=budget, durations=tuple(request.duration_days),
-        pre_period_days=request.pre_period_days, seed=request.seed,
+        pre_period_days=request.pre_period_days, seed=request.seed, start=begin,
     )  # fmt: skip
     return DesignQuestion(
         org_id=request.org_id, spec=spec, metric=metric, history_start=start,

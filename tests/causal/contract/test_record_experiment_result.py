@@ -265,7 +265,9 @@ def test_record_replaces_and_fills_from_the_experiment(registry, world: sim.SimR
     later result replaces the earlier one."""
     e = world.experiments[0]
     registry.CreateExperiment(
-        ingestion_pb.CreateExperimentRequest(experiment=_experiment(e, "exp_replace"))
+        ingestion_pb.CreateExperimentRequest(
+            allow_overlap=True, experiment=_experiment(e, "exp_replace")
+        )
     )
     first = registry.RecordExperimentResult(ingestion_pb.RecordExperimentResultRequest(
         org_id=ORG, experiment_id="exp_replace",
@@ -366,7 +368,9 @@ def test_sdk_records_a_result_and_the_estimate_flag(
 ) -> None:
     e = world.experiments[0]
     registry.CreateExperiment(
-        ingestion_pb.CreateExperimentRequest(experiment=_experiment(e, "exp_sdk"))
+        ingestion_pb.CreateExperimentRequest(
+            allow_overlap=True, experiment=_experiment(e, "exp_sdk")
+        )
     )
     with LiftOS(peers, org_id=ORG) as client:
         stored = client.record_experiment_result(
@@ -399,7 +403,9 @@ def test_cli_estimate_experiment_record(
     shown: B's M11, it silently replaced it and calibration followed) unless --replace."""
     e = world.experiments[0]
     registry.CreateExperiment(
-        ingestion_pb.CreateExperimentRequest(experiment=_experiment(e, "exp_cli"))
+        ingestion_pb.CreateExperimentRequest(
+            allow_overlap=True, experiment=_experiment(e, "exp_cli")
+        )
     )
     argv = ["estimate", "--experiment", "exp_cli", "--org", ORG,
             "--outcome", "revenue", "--randomized", "--simulations", "10",

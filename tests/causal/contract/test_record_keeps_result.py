@@ -31,7 +31,9 @@ def _stored(registry, experiment_id: str):  # type: ignore[no-untyped-def]
 def test_recorders_that_keep_a_result_never_both_succeed(registry, world: sim.SimResult) -> None:  # type: ignore[no-untyped-def]
     e = world.experiments[0]
     registry.CreateExperiment(
-        ingestion_pb.CreateExperimentRequest(experiment=_experiment(e, "exp_keep_race"))
+        ingestion_pb.CreateExperimentRequest(
+            allow_overlap=True, experiment=_experiment(e, "exp_keep_race")
+        )
     )
     outcomes: dict[int, grpc.StatusCode] = {}
     start = threading.Barrier(8)
@@ -78,7 +80,9 @@ def test_an_estimate_keeps_a_result_recorded_while_it_fit(
     returns with recorded_result unset and a warning naming the stored result."""
     e = world.experiments[0]
     registry.CreateExperiment(
-        ingestion_pb.CreateExperimentRequest(experiment=_experiment(e, "exp_keep_est"))
+        ingestion_pb.CreateExperimentRequest(
+            allow_overlap=True, experiment=_experiment(e, "exp_keep_est")
+        )
     )
     registry.RecordExperimentResult(ingestion_pb.RecordExperimentResultRequest(
         org_id=ORG, experiment_id="exp_keep_est", result=_result(world, experiment_id="",
@@ -103,7 +107,9 @@ def test_replace_still_replaces(peers: PeerConfig, registry, world: sim.SimResul
     """--replace sends no condition: the estimate replaces the stored result, as before."""
     e = world.experiments[0]
     registry.CreateExperiment(
-        ingestion_pb.CreateExperimentRequest(experiment=_experiment(e, "exp_keep_replace"))
+        ingestion_pb.CreateExperimentRequest(
+            allow_overlap=True, experiment=_experiment(e, "exp_keep_replace")
+        )
     )
     registry.RecordExperimentResult(ingestion_pb.RecordExperimentResultRequest(
         org_id=ORG, experiment_id="exp_keep_replace", result=_result(world, experiment_id="")),

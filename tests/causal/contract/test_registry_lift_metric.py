@@ -41,7 +41,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         running: RunningService = services["ingestion"]
         stub = ingestion_grpc.IngestionServiceStub(grpc.insecure_channel(running.address))
         for experiment_id, metric in METRICS.items():
-            stub.CreateExperiment(ingestion_pb.CreateExperimentRequest(
+            # One test recorded per metric: copies on the same days and geos (R26-F3).
+            stub.CreateExperiment(ingestion_pb.CreateExperimentRequest(allow_overlap=True,
                 experiment=md_pb.CausalExperiment(
                     org_id=ORG, experiment_id=experiment_id, name=experiment_id,
                     start_date=_date(START), end_date=_date(END),

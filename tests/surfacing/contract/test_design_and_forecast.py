@@ -168,7 +168,8 @@ def test_multi_cell_heavy_up_with_a_budget(mesh) -> None:
 def test_a_saved_multi_cell_design_registers_its_shared_control_first(mesh) -> None:
     reply = _stub(mesh).DesignExperiment(pb.DesignExperimentRequest(
         org_id="shop", channel="meta", duration_days=[14], expected_roas=2.0, save=True,
-        experiment_id="meta-2cell", cells=[
+        # After the module's other saved meta tests: one on their days and geos is refused.
+        experiment_id="meta-2cell", start_date=common_pb.Date(year=2024, month=9, day=2), cells=[
             pb.DesignCell(treatment_type=md_pb.TREATMENT_TYPE_HOLDOUT),
             pb.DesignCell(treatment_type=md_pb.TREATMENT_TYPE_BUDGET_DECREASE,
                           spend_multiplier=0.5)]))  # fmt: skip
@@ -482,3 +483,24 @@ def test_ad_rows_past_the_orders_are_left_out_of_the_history_and_named(mesh) -> 
     (note,) = [w for w in reply.warnings if "left out of the history" in w]
     assert note.startswith("ad rows on 4 day(s) after the last day with first-party outcomes "
                            f"({last})")  # fmt: skip
+
+
+def test_a_design_saved_on_another_saved_tests_days_and_geos_is_refused(mesh) -> None:
+    """R26-F3: the registry refuses a second test of the channel on the days and geos of a
+    saved one; the design says it before (a warning) and the save fails naming both."""
+    first = dict(org_id="shop", channel="meta", duration_days=[14], seed=3,
+                 start_date=common_pb.Date(year=2024, month=10, day=7))  # fmt: skip
+    _stub(mesh).DesignExperiment(
+        pb.DesignExperimentRequest(**first, save=True, experiment_id="r26-one")
+    )
+    again = pb.DesignExperimentRequest(**{**first, "seed": 4})
+    said = _stub(mesh).DesignExperiment(again).warnings
+    assert any(w.startswith("experiment r26-one (meta, draft, 2024-10-07..") for w in said)
+    again.save, again.experiment_id = True, "r26-two"
+    with pytest.raises(grpc.RpcError) as info:
+        _stub(mesh).DesignExperiment(again)
+    assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert (
+        "the registry refused saving the design: experiment r26-two (meta) overlaps "
+        "experiment r26-one" in (info.value.details() or "")
+    )

@@ -49,16 +49,18 @@ def test_a_design_after_a_registered_holdout_removes_the_spend_before_it(tmp_pat
             grpc.insecure_channel(mesh["ingestion"].address)
         )
 
-        def register(eid: str, status: int) -> None:
+        def register(eid: str, status: int, geos: slice = slice(None, None, 2)) -> None:
             registry.CreateExperiment(ingestion_pb.CreateExperimentRequest(
                 experiment=md_pb.CausalExperiment(
                     org_id=ORG, experiment_id=eid, channel="meta", status=status,  # type: ignore[arg-type]
                     start_date=_date(test.start), end_date=_date(test.end),
                     randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO,
-                    treatment_units=list(history.geos[::2]),
+                    treatment_units=list(history.geos[geos]),
                     treatment_type=md_pb.TREATMENT_TYPE_HOLDOUT)))  # fmt: skip
 
-        register("a-draft", md_pb.EXPERIMENT_STATUS_DRAFT)  # never ran: business as usual
+        # Never ran: business as usual. In the other geos: a second meta test on the same
+        # days and geos is refused by the registry (R26-F3).
+        register("a-draft", md_pb.EXPERIMENT_STATUS_DRAFT, slice(1, None, 2))
         drafted = stub.DesignExperiment(ask)
         register("meta-dark", md_pb.EXPERIMENT_STATUS_COMPLETED)
         seen = stub.DesignExperiment(ask)
