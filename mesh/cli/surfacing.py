@@ -17,15 +17,17 @@ import json
 import math
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from liftos.v1 import causal_pb2 as causal_pb
 
 from mesh.cli.attribution import interval_text, number_text
-from mesh.runtime.money import ChannelConversion, converted_channels
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
+
+if TYPE_CHECKING:  # money needs numpy: `liftos --help` starts without it (R17-F1)
+    from mesh.runtime.money import ChannelConversion
 
 COMMANDS = ("optimize", "predict", "design", "recommend")
 _METRIC = {1: "conversions", 2: "revenue"}
@@ -386,6 +388,8 @@ def _table_mroas(analysis: causal_pb.Analysis | None) -> dict[str, float]:
 
 def _conversions(analysis: causal_pb.Analysis | None) -> dict[str, list[ChannelConversion]]:
     """Per channel, the currencies the analysis converted its money from (its warnings say)."""
+    from mesh.runtime.money import converted_channels
+
     out: dict[str, list[ChannelConversion]] = {}
     if analysis is not None:
         for c in converted_channels(list(analysis.attribution.warnings)):
