@@ -27,7 +27,8 @@ days; it shows what ignoring the persistence of demand does to coverage.
 
 The totals over 7, 28 and 56 days are also scored from forecasts asked for that many days (a
 planner's "next month"), so a method that changed with the horizon asked would show here.
-``--history 120`` is the demo's length (and the report's 56-day horizon).
+``--history 120`` is the demo's length (and the report's 56-day horizon). ``--horizon D`` forecasts
+and scores D days (worlds of history + D days, cached apart), the total over all D.
 
 Run: PYTHONPATH=.:gen python bench/surfacing_forecast.py [--seeds 24] [--history 365]
 [--first-seed 0] [--workers 2] [--cache DIR] [--season [--focus 3 12 21 30 39]]
@@ -119,15 +120,17 @@ def _naive(dates: np.ndarray, y: np.ndarray, future: np.ndarray) -> tuple[np.nda
     return np.exp(mean - z * se), np.exp(mean + z * se)
 
 
-def _fit(seed: int, history: int, media: bool, cache: str) -> tuple:
+def _fit(seed: int, history: int, media: bool, cache: str, horizon: int = HORIZON) -> tuple:
     """The world's national series and the attribution fitted on its first ``history`` days
     (curves, baseline, verdict, seconds); kept in ``cache`` (a folder) when given, so forecast
     variants can be rescored without refitting."""
-    path = os.path.join(cache, f"{seed}-{history}-{int(media)}.pkl") if cache else ""
+    path = (
+        os.path.join(cache, f"{seed}-{history}{_span(horizon)}-{int(media)}.pkl") if cache else ""
+    )
     if path and os.path.exists(path):
         with open(path, "rb") as f:
             return pickle.load(f)  # type: ignore[no-any-return]
-    panel = _world(seed, history).panel
+    panel = _world(seed, history, horizon).panel
     past = _cut(panel, history)
     t0 = time.perf_counter()
     rep = analyze(past, ModelSpec())
@@ -147,21 +150,26 @@ def _fit(seed: int, history: int, media: bool, cache: str) -> tuple:
     return out
 
 
-def _world(seed: int, history: int) -> World:
+def _span(horizon: int) -> str:
+    """The cache names' mark of a world longer than the default horizon (none for 56)."""
+    return "" if horizon == HORIZON else f"+{horizon}"
+
+
+def _world(seed: int, history: int, horizon: int = HORIZON) -> World:
     start = dt.date(2022, 1, 1) + dt.timedelta(days=41 * seed)
-    return world("confounded", seed, days=history + HORIZON, n_geos=30, n_campaigns=14,
+    return world("confounded", seed, days=history + horizon, n_geos=30, n_campaigns=14,
                  start=start)  # fmt: skip
 
 
-def _promotions(seed: int, history: int, cache: str) -> np.ndarray:
+def _promotions(seed: int, history: int, cache: str, horizon: int = HORIZON) -> np.ndarray:
     """The world's own promotion calendar (1 on the days its sale runs: what the org registers
     as an external factor of type PROMOTION), over history and horizon; cached beside the fit
     (older caches lack it, so it has its own file)."""
-    path = os.path.join(cache, f"{seed}-{history}-promo.pkl") if cache else ""
+    path = os.path.join(cache, f"{seed}-{history}{_span(horizon)}-promo.pkl") if cache else ""
     if path and os.path.exists(path):
         with open(path, "rb") as f:
             return pickle.load(f)  # type: ignore[no-any-return]
-    promo = np.asarray(_world(seed, history).panel.national["promo"], dtype=np.float64)
+    promo = np.asarray(_world(seed, history, horizon).panel.national["promo"], dtype=np.float64)
     if path:
         os.makedirs(cache, exist_ok=True)
         with open(path, "wb") as f:
@@ -187,16 +195,16 @@ def _gift_season(seed: int, history: int, cache: str) -> np.ndarray:
     return season
 
 
-def one(args: tuple[int, int, bool, str, bool]) -> Run:
-    seed, history, media, cache, with_season = args
-    dates, y, spend, curves, baseline, verdict, fit_s = _fit(seed, history, media, cache)
-    promo = _promotions(seed, history, cache)
+def one(args: tuple[int, int, bool, str, bool, int]) -> Run:
+    seed, history, media, cache, with_season, span = args
+    dates, y, spend, curves, baseline, verdict, fit_s = _fit(seed, history, media, cache, span)
+    promo = _promotions(seed, history, cache, span)
     t0 = time.perf_counter()
 
     def forecast(
         calendar: np.ndarray | None,
         seasons: dict[str, dict[dt.date, float]] | None = None,
-        horizon: int = HORIZON,
+        horizon: int = span,
     ) -> Forecast:
         return predict_performance(
             dates[:history], y[:history], {c: s[:history] for c, s in spend.items()}, curves,
@@ -307,6 +315,8 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=365)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-media", action="store_true", help="forecast without the curves")
+    parser.add_argument("--horizon", type=int, default=HORIZON,
+                        help="days forecast and scored (>= 56; the total is over all of them)")  # fmt: skip
     parser.add_argument(
         "--first-seed",
         type=int,
@@ -319,13 +329,15 @@ def main() -> None:
     parser.add_argument("--focus", type=int, nargs="*", default=[3, 12, 21, 30, 39],
                         help="--season: seeds also shown on their own")  # fmt: skip
     args = parser.parse_args()
+    if args.horizon < HORIZON or (args.season and args.horizon != HORIZON):
+        parser.error(f"--horizon must be at least {HORIZON} (and {HORIZON} with --season)")
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         runs = list(
             pool.map(
                 one,
                 [
-                    (s, args.history, not args.no_media, args.cache, args.season)
+                    (s, args.history, not args.no_media, args.cache, args.season, args.horizon)
                     for s in range(args.first_seed, args.first_seed + args.seeds)
                 ],
             )
@@ -349,9 +361,9 @@ def main() -> None:
               f"7-day coverage {inside[ends, :7].mean():.3f} (no calendar "
               f"{plain[ends, :7].mean():.3f}); the others {inside[~ends, :7].mean():.3f} "
               f"({plain[~ends, :7].mean():.3f})")  # fmt: skip
-    print(f"56-day total without the calendar covered in "
+    print(f"{args.horizon}-day total without the calendar covered in "
           f"{np.mean([r.total_inside_no_calendar for r in runs]):.0%} of worlds")  # fmt: skip
-    print(f"56-day total covered in {np.mean([r.total_inside for r in runs]):.0%} of worlds "
+    print(f"{args.horizon}-day total covered in {np.mean([r.total_inside for r in runs]):.0%} of worlds "
           f"by its {LEVEL:.0%} interval; fan: "
           + ", ".join(f"{q:.0%} interval {np.mean([r.total_fan_inside[k] for r in runs]):.0%}"
                       for k, q in enumerate(FAN)))  # fmt: skip

@@ -22,9 +22,8 @@ and the forecast samples every source of error the horizon compounds:
   origins, how the residual moved over the next ``h`` days — added to today's residual, so
   growth, promotions, competitor bursts and macro swings arrive as often and as large as they
   did, and the interval widens with the horizon as far as the history says it should
-  (:func:`_residual_paths`). A path follows one origin's moves as far as the history runs,
-  then another's: the method is chosen from the history alone, never from the horizon
-  asked, so a day's interval is the same in a 28-day forecast as in a 56-day one and a longer
+  (:func:`_residual_paths`). A path follows one origin's moves for up to 56 days, then
+  another's: the method is chosen from the history alone, never from the horizon asked, so a day's interval is the same in a 28-day forecast as in a 56-day one and a longer
   horizon's total never has the narrower interval (on a 120-day history the horizon once
   switched it to an AR(1) from 54 days on, with a 30% narrower total). A year holds few independent h-day moves, so their spread is
   itself uncertain: each path's move is scaled by a Student-t factor on the moves' degrees of
@@ -88,10 +87,12 @@ _BLOCK_DAYS = 7
 _LEVEL_DAYS = 7
 # Days of the monthly level whose range sizes an unidentified season (_unseen_season).
 _SEASON_WINDOW = 28
-# The history's own residual moves need at least this many origins, each with a move of at
-# least _SEGMENT_DAYS (fewer days where the history is short; under a week: an AR(1)).
+# A path takes the history's residual moves _SEGMENT_DAYS at a time, from at least
+# _MIN_ORIGINS origins (shorter segments where the history is short; under a week: an AR(1)).
+# 56 days: for histories of 123 days and more, horizons to 56 days are forecast as when the
+# whole horizon was one move (the coverage measured in docs/performance.md).
 _MIN_ORIGINS = 60
-_SEGMENT_DAYS = 28
+_SEGMENT_DAYS = 56
 # The spread of the history's h-day moves is known from at least this many degrees of freedom
 # (a floor keeps a short history's t tails finite in the mean), and a path's scale factor is
 # read at quantiles from this one up (exp of a t's far tail would swamp the mean).
@@ -250,17 +251,18 @@ def _level(resid: np.ndarray, usual: np.ndarray) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1.0), plain)
 
 
-def _shortest_move(n: int) -> int:
-    """Days the history's own moves run for at least, on a history of ``n`` days (0: too
-    short for them; the residual paths then come from an AR(1)).
+def _segment_days(n: int) -> int:
+    """Days of the history's own residual moves a path takes from one origin, on a history of
+    ``n`` days (0: too short for them; the residual paths then come from an AR(1)).
 
     Chosen from the history alone, never from the horizon asked: one history gives one model,
     so a day's interval is the same in a 28-day forecast as in a 56-day one, and a longer
     horizon's total holds the shorter one's. (Choosing by the horizon switched a 120-day
     history to the AR(1) from 54 days on, whose total was 30% narrower than the 53-day one's.)
+    At most :data:`_SEGMENT_DAYS`, and short enough to leave :data:`_MIN_ORIGINS` origins.
     """
-    shortest = min(_SEGMENT_DAYS, n - _LEVEL_DAYS - _MIN_ORIGINS)
-    return shortest if shortest >= _BLOCK_DAYS else 0
+    days = min(_SEGMENT_DAYS, n - _LEVEL_DAYS - _MIN_ORIGINS)
+    return days if days >= _BLOCK_DAYS else 0
 
 
 def _residual_paths(
@@ -274,40 +276,38 @@ def _residual_paths(
 ) -> np.ndarray:
     """Future residual paths, (paths, horizon), from each path's last residual ``last``.
 
-    With enough history (:func:`_shortest_move`) the steps are the history's own: from a
-    random origin ``t0``, the path moves from today's level as the residual moved from its
-    level at ``t0`` over the next ``h`` days, ``ē_T + (e_{t0+h} − ē_{t0})`` (``ē`` the mean
-    of the last week, at both ends alike, over its days outside promotions where ``usual``
-    marks them: :func:`_level`), for as long as the history runs past ``t0``; then it goes on
-    from the level it reached, ``ē_T + (ē_{T} − ē_{t0})`` (the history's end read at its
-    level), along the moves of another random origin, and so on. The level carries forward
-    (no reversion to a mean that holds the season and the growth of the past), and growth,
-    promotions, competitor bursts and macro swings arrive as often and as large as they did;
-    an AR(1) fitted to the residuals would blur a slow swing and a four-day promotion into
-    one ρ. With too little history, an AR(1) driven by block-resampled innovations.
+    With enough history (:func:`_segment_days`, ``L``) the steps are the history's own: from
+    a random origin ``t0``, the path moves from today's level as the residual moved from its
+    level at ``t0`` over the next ``h ≤ L`` days, ``ē_T + (e_{t0+h} − ē_{t0})`` (``ē`` the
+    mean of the last week, at both ends alike, over its days outside promotions where
+    ``usual`` marks them: :func:`_level`); past ``L`` days it goes on from the level it
+    reached, ``ē_T + (ē_{t0+L} − ē_{t0})``, along another origin's next ``L`` days, and so
+    on. Every segment ends where its origin's does, a random day (a segment run to the
+    history's end would replay today's level at every join: a 290-day total 14% high). The
+    level carries forward (no reversion to a mean that holds the season and the growth of
+    the past), and growth, promotions, competitor bursts and macro swings arrive as often and
+    as large as they did; an AR(1) fitted to the residuals would blur a slow swing and a
+    four-day promotion into one ρ. With too little history, an AR(1) driven by
+    block-resampled innovations.
 
-    The draws are made lag by lag from a generator of their own (one draw of ``rng``, whatever
-    the horizon), so a path's first days are the same whatever horizon it is drawn to.
+    The draws are made segment by segment from a generator of their own (one draw of
+    ``rng``, whatever the horizon), so a path's first days are the same whatever horizon it
+    is drawn to.
     """
     n, paths = resid.size, last.size
     own = np.random.default_rng(int(rng.integers(0, 2**63)))
-    shortest = _shortest_move(n)
-    if shortest:
+    days = _segment_days(n)
+    if days:
         level = _level(resid, np.ones(n, bool) if usual is None else usual)
-        lags = np.arange(horizon)[None, :]
-        out = np.empty((paths, horizon))
-        base, filled = last.astype(np.float64), np.zeros(paths, dtype=np.int64)
-        while (filled < horizon).any():
+        steps = np.arange(1, days + 1)[None, :]
+        segments = []
+        base = last.astype(np.float64)
+        for _ in range(-(-horizon // days)):
             checkpoint()
-            t0 = own.integers(_LEVEL_DAYS - 1, n - shortest, paths)
-            runs = n - 1 - t0  # days of history after the origin: at least `shortest`
-            step = lags - filled[:, None]  # 0 on the segment's first day
-            on = (step >= 0) & (step < runs[:, None])
-            day = np.clip(t0[:, None] + 1 + step, 0, n - 1)
-            out = np.where(on, base[:, None] + resid[day] - level[t0][:, None], out)
-            base = base + level[n - 1] - level[t0]
-            filled = filled + runs
-        return out
+            t0 = own.integers(_LEVEL_DAYS - 1, n - days, paths)
+            segments.append(base[:, None] + resid[t0[:, None] + steps] - level[t0][:, None])
+            base = base + level[t0 + days] - level[t0]
+        return np.hstack(segments)[:, :horizon]
     u = _block_bootstrap(innov, paths, horizon, own)
     e = np.empty((paths, horizon))
     for h in range(horizon):

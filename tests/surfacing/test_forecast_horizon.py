@@ -33,8 +33,13 @@ def test_a_longer_horizons_total_never_has_a_narrower_interval() -> None:
     totals = [predict_performance(dates, y, {}, [], {}, horizon=h, level=0.9).total
               for h in horizons]  # fmt: skip
     for h, shorter, longer in zip(horizons[1:], totals, totals[1:], strict=False):
+        # Each path's longer total is its shorter one plus positive days: both bounds rise.
         assert longer.lower > shorter.lower and longer.upper > shorter.upper, h
-        assert longer.upper - longer.lower >= shorter.upper - shorter.lower, h
+        # The width is a difference of two quantiles of 2,000 paths: a day added can reorder
+        # the paths near them, so it may move by their sampling noise (~1%), never by the 30%
+        # the old switch took off at 54 days.
+        width = longer.upper - longer.lower
+        assert width >= 0.995 * (shorter.upper - shorter.lower), h
     # And the whole total widens relative to its size far ahead: a day a year out is not as
     # certain as one next month.
     rel = [(t.upper - t.lower) / t.estimate for t in totals]
