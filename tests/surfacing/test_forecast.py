@@ -153,8 +153,8 @@ def test_a_history_ending_inside_a_promotion_does_not_carry_it_forward() -> None
     without = predict_performance(dates, y_sale, {}, [], {}, horizon=7, level=0.9, seed=2)
     usual = predict_performance(dates, y, {}, [], {}, horizon=7, level=0.9, seed=2)
     week = with_calendar.total.estimate / usual.total.estimate
-    # 0.972 on every seed 0-7 when the paths' origins reached the history's last days, 0.970
-    # since they start at least four weeks before its end (R29 F1); the sale itself is +30%.
+    # 0.972 on every seed 0-7 when a 7-day forecast's origins reached the history's last days,
+    # 0.970 since they start at least 56 days before its end (R29 F1); the sale is +30%.
     assert week == pytest.approx(1.0, abs=0.04)
     assert without.total.estimate / usual.total.estimate > 1.1
     # A calendar without a promotion in the last weeks changes nothing there.
