@@ -61,7 +61,7 @@ from causal_svc.peers import (
 from causal_svc.record_tables import ExperimentDesign, experiment_window
 from mesh.runtime.cancellation import CancelToken, run_with
 from mesh.runtime.exceptions import DependencyUnavailable, InvalidInput
-from mesh.runtime.money import FX_KIND, MixedCurrencies, spend_in_outcome_currency
+from mesh.runtime.money import FX_KIND, MixedCurrencies, mixed_pairs, spend_in_outcome_currency
 
 CODE_VERSION = convert.code_version()
 
@@ -395,9 +395,18 @@ class CausalService(causal_grpc.CausalServiceServicer):
             [(e.name, e.geo, e.days, e.values) for e in external if e.kind == FX_KIND]
         )
         external = [e for e in external if e.kind != FX_KIND]
+        # A channel whose accounts (or stores) bill in two currencies cannot be split from its
+        # sums: its records are read, and each converted on its day (R31-F2).
+        mixed = mixed_pairs(agg.currencies, outcome=q.outcome, channels=q.channels)
+        records = None
+        if mixed:  # whatever the rates: a missing one is then named, not the records
+            records = await self._memory.scan_frame(
+                q.org_id, start=q.start, end=q.end, sources=[], campaign_ids=[],
+                channels=sorted({ch for _, ch in mixed}), timeout=_remaining(context),
+            )  # fmt: skip
         money = await asyncio.to_thread(
             attribution.in_one_currency, agg.geo_days, agg.campaign_days, agg.campaign_geo_days,
-            agg.currencies, fx, outcome=q.outcome, channels=q.channels,
+            agg.currencies, fx, outcome=q.outcome, channels=q.channels, records=records,
         )  # fmt: skip
         agg = dataclasses.replace(agg, geo_days=money.geo_days, campaign_days=money.campaign_days,
                                   campaign_geo_days=money.campaign_geo_days)  # fmt: skip

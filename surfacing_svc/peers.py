@@ -27,7 +27,8 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from mesh.runtime.exceptions import FieldViolation
-from mesh.runtime.money import FxSeries, fx_series, in_one_currency
+from mesh.runtime.frames import records_to_frame
+from mesh.runtime.money import FxSeries, fx_series, in_one_currency, mixed_pairs
 from mesh.runtime.peers import Peer, external_factor_series, unavailable, unreachable
 from mesh.runtime.protoconv import campaign_sources, set_date_range
 from mesh.runtime.status import decode_status
@@ -193,14 +194,63 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
             if code in _REFUSED:
                 raise _refused("memory service", "AggregateRecords", code) from None
             raise
+        currencies = table_to_frame(reply.currencies)
+        mixed = mixed_pairs(currencies)
+        # A channel whose accounts bill in two currencies: its records, converted one by one,
+        # as attribution converts them (R31-F2).
+        records = (await self._records(org_id, start, end, sorted({c for _, c in mixed}),
+                                       timeout) if mixed else None)  # fmt: skip
         money = in_one_currency(table_to_frame(reply.geo_days), pd.DataFrame(), None,
-                                table_to_frame(reply.currencies), fx)  # fmt: skip
+                                currencies, fx, records=records)  # fmt: skip
         frame = frame_from_sums(money.geo_days)
         if frame.empty:
             raise InsufficientData(
                 f"org {org_id!r} has no records in the history window", subject="history"
             )
         return frame
+
+    async def _records(
+        self, org_id: str, start: dt.date | None, end: dt.date | None, channels: list[str],
+        timeout: float | None,
+    ) -> pd.DataFrame | None:  # fmt: skip
+        """The channels' records with local dates in [start, end] (the Scan's UTC range is a
+        day wider on each side), as a frame; None when there are none."""
+        request = memory_pb.ScanRequest(org_id=org_id, sources=campaign_sources(),
+                                        channels=channels, batch_size=5000)  # fmt: skip
+        if start is not None:
+            request.time_range.start_time.FromDatetime(
+                dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+            )
+        if end is not None:
+            request.time_range.end_time.FromDatetime(
+                dt.datetime.combine(end + dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC)
+            )
+        parts = []
+        try:
+            async for batch in self.stub().Scan(request, timeout=self.within(timeout)):
+                if batch.records:
+                    parts.append(await asyncio.to_thread(records_to_frame, batch.records,
+                                                         groups=("core",)))  # fmt: skip
+        except grpc.aio.AioRpcError as error:
+            code = error.code()
+            if unreachable(code, error):
+                raise unavailable(
+                    MemoryUnavailable, "memory service", self.target, code, "Scan",
+                    dependency="memory", then=f": {error.details()}",
+                ) from None  # fmt: skip
+            if code in _REFUSED:
+                raise _refused("memory service", "Scan", code) from None
+            raise
+        if not parts:
+            return None
+        frame = pd.concat(parts, ignore_index=True)
+        local = pd.to_datetime(frame["local_date"])
+        keep = pd.Series(True, index=frame.index)
+        if start is not None:
+            keep &= local >= pd.Timestamp(start)
+        if end is not None:
+            keep &= local <= pd.Timestamp(end)
+        return frame.loc[keep].reset_index(drop=True)
 
 
 @dataclass(slots=True)

@@ -86,12 +86,14 @@ SERVICE_SCOPES: Mapping[str, tuple[str, ...]] = {
     # GetAnalysis and ListAnalyses (the org's latest attribution), Counterfactual,
     # AggregateRecords (the history a design and a forecast read), CreateExperiment (a design
     # saved to the registry), ListExternalFactors (the promotions and seasons a forecast reads),
-    # ListExperiments (the tests whose windows are not business as usual)
+    # ListExperiments (the tests whose windows are not business as usual), Scan (the records
+    # of a channel whose accounts bill in two currencies, converted one by one)
     "surfacing": (
         "analyses.read",
         "analyses.list",
         "counterfactual",
         "memory.aggregate",
+        "memory.scan",
         "experiments.read",
         "experiments.write",
         "factors.read",
