@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from causal_svc.attribution.panel import FIRST_PARTY_SOURCE
 from causal_svc.errors import InsufficientData, InvalidSpec
 from causal_svc.products import ProductEffects, estimate_products
 from causal_svc.products.estimate import MIN_DAYS
 
 __all__ = [
     "ASSUMPTIONS",
+    "FIRST_PARTY_RATIO",
     "MODEL_VERSION",
     "NO_CATEGORY",
     "STAGE_FRACTIONS",
@@ -36,6 +38,7 @@ __all__ = [
     "ProductReport",
     "analyse",
     "build_panel",
+    "first_party_gap",
 ]
 
 MODEL_VERSION = "liftos-products/1"
@@ -54,6 +57,11 @@ _EPOCH = dt.date(1970, 1, 1)
 # The category of a product with no product_type in the catalogue or its order lines (optional
 # in Shopify): a name a reader sees in every table and action, never an empty string.
 NO_CATEGORY = "(no product type)"
+# Product net sales (order lines after discounts, before refunds, without tax or shipping) and
+# the org's first-party revenue (an orders export's, which counts tax and shipping as a rule)
+# differ by those; a ratio beyond this, either way, is more than they explain: one of the two is
+# partial (one store or sales channel, a truncated pull) or of another business (R25-F6).
+FIRST_PARTY_RATIO = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,3 +385,35 @@ def analyse(
         country=country,
     )
     return ProductReport(panel, effects, warnings=(*panel.warnings, *effects.warnings))
+
+
+def first_party_gap(panel: ProductPanel, currencies: pd.DataFrame) -> str:
+    """The warning when the panel's net sales and the org's first-party revenue over the same
+    days differ by more than ``FIRST_PARTY_RATIO`` either way, saying which is which; "" when
+    they agree or the org has no first-party revenue in the panel's currency.
+
+    ``currencies``: memory's money per (source, channel, currency) over the panel's days
+    (AggregateRecords' ``currencies`` table: source, channel, currency, spend, revenue).
+    """
+    if currencies.empty or not {"source", "currency", "revenue"} <= set(currencies.columns):
+        return ""
+    own = currencies[
+        (currencies["source"] == FIRST_PARTY_SOURCE) & (currencies["currency"] == panel.currency)
+    ]
+    first_party = float(own["revenue"].sum())
+    net = float(panel.categories["revenue"].sum())
+    if not (first_party > 0 and net > 0):
+        return ""
+    ratio = max(net, first_party) / min(net, first_party)
+    if ratio < FIRST_PARTY_RATIO:
+        return ""
+    side = "below" if first_party > net else "above"
+    cur = panel.currency
+    return (
+        f"the products' net sales, {net:,.0f} {cur} (Shopify order lines after discounts, before "
+        f"refunds, without tax or shipping), are {ratio:.1f}x {side} the org's first-party "
+        f"revenue over the same days, {first_party:,.0f} {cur} (the outcome the attribution "
+        f"models, ingested with the {FIRST_PARTY_SOURCE} source): more than tax, shipping and "
+        "refunds explain; is one of them partial (one store or sales channel, a truncated "
+        "pull) or another business's? The product shares and returns are of the order lines"
+    )

@@ -565,6 +565,7 @@ class CausalService(causal_grpc.CausalServiceServicer):
             product_analysis.build_panel, sums.sales, sums.spend, sums.catalogue,
             start=q.start, end=q.end, channels=q.channels,
         )  # fmt: skip
+        panel = await self._first_party_gap(panel, q.org_id, context)
         seconds["panel"] = time.perf_counter() - clock
         n_products = panel.frame["product_id"].nunique()
         yield _product_progress("panel", f"{n_products} products × {panel.frame['date'].nunique()} "
@@ -592,6 +593,21 @@ class CausalService(causal_grpc.CausalServiceServicer):
         )
         yield _product_progress("products", f"stored as {analysis_id}")
         yield causal_pb.AnalyzeProductsResponse(result=result)
+
+    async def _first_party_gap(
+        self, panel: product_analysis.ProductPanel, org: str, context: grpc.aio.ServicerContext
+    ) -> product_analysis.ProductPanel:
+        """``panel`` with a warning where its net sales and the org's first-party revenue over
+        its days disagree (product_analysis.first_party_gap); unchanged for an org with no
+        records beside its products."""
+        try:
+            totals = await self._memory.aggregate(
+                org, panel.start, panel.end, measures=("revenue",), timeout=_remaining(context)
+            )
+        except InsufficientData:  # no records but the products': nothing to compare with
+            return panel
+        gap = product_analysis.first_party_gap(panel, totals.currencies)
+        return dataclasses.replace(panel, warnings=(*panel.warnings, gap)) if gap else panel
 
     async def Counterfactual(
         self, request: causal_pb.CounterfactualRequest, context: grpc.aio.ServicerContext
