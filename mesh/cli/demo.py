@@ -259,7 +259,8 @@ def write_report(client: LiftOS, analysis_id: str, data_dir: Path, out: Out) -> 
     path.write_text(
         render_report(analysis, explanation=explain(client, analysis_id)), encoding="utf-8"
     )
-    out(f"== report: {path} (open it in a browser; `liftos report {analysis_id}` writes it again)")
+    # the closing lines give `liftos report` with the org and ports it needs (R28 #3)
+    out(f"== report: {path} (open it in a browser)")
     return path
 
 
