@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -479,15 +480,54 @@ def subdivisions(country: str) -> Mapping[str, str] | None:
     return out
 
 
+@functools.cache
+def subdivision_names(country: str) -> Mapping[str, str]:
+    """The region names the holidays package knows for a country whose list is not complete
+    (Brazil's "São Paulo", Germany's "Bayern"), case-folded → the package's spelling; empty
+    where it knows none. Names only: a code is kept as written, as it always was."""
+    try:
+        calendar = holidays.country_holidays(country)
+    except NotImplementedError:
+        return {}
+    out: dict[str, str] = {}
+    for name in getattr(calendar, "subdivisions_aliases", {}):
+        out.setdefault(unicodedata.normalize("NFC", name).casefold(), name)
+    return out
+
+
+def nfc(values: np.ndarray) -> np.ndarray:
+    """Text in Unicode NFC. A region typed as "a" + a combining tilde (macOS and some
+    exports write NFD) renders as the precomposed "ã" of another file but compares as other
+    text, so its media never met its orders (R30 F6). ASCII text is NFC already."""
+    return np.array(
+        [
+            unicodedata.normalize("NFC", v) if type(v) is str and not v.isascii() else v
+            for v in values.tolist()
+        ],
+        dtype=object,
+    )
+
+
+def _named_subdivisions(code: np.ndarray, country: str) -> np.ndarray:
+    """``code`` with each region name the country's holidays list knows spelled as that list
+    spells it, whatever its case ("SÃO PAULO", "são paulo" → "São Paulo"): an export that
+    upper-cases names is the same region as the orders' title case. Other text unchanged."""
+    names = subdivision_names(country)
+    if not names:
+        return code
+    return np.array([names.get(c.casefold(), c) if c else c for c in code.tolist()], dtype=object)
+
+
 def _known_subdivisions(
     code: np.ndarray, account: Account, checks: Checks, field: str
 ) -> np.ndarray:
     """``code`` with each subdivision of the account's country as its ISO 3166-2 code
     ("California", "ca", "US-CA" → "CA"); one the country does not have is rejected
-    ``unknown_geo``. Unchanged where the country's list is not known."""
+    ``unknown_geo``. Where the country's list is not complete, only the names it knows are
+    matched regardless of case (:func:`_named_subdivisions`), and nothing is rejected."""
     known = subdivisions(account.country)
     if known is None:
-        return code
+        return _named_subdivisions(code, account.country)
     prefix = account.country + "-"
     out = code.copy()
     bad = np.zeros(len(code), dtype=bool)
@@ -539,6 +579,7 @@ def map_geo(
     since stored as they are they would never meet the orders' geos.
     """
     checks.required(native, field)
+    native = nfc(native)
     if not account.geo_keys and table_ids is not None:
         pattern, what = table_ids
         opaque = matches(native, pattern)
@@ -554,7 +595,7 @@ def map_geo(
     if not account.geo_keys and subdivision and account.country:
         code = filled(_known_subdivisions(filled(native, ""), account, checks, field), "")
     elif account.geo_keys:
-        table: Mapping[str, str] = account.geo_keys
+        table = {unicodedata.normalize("NFC", k): v for k, v in account.geo_keys.items()}
         code = np.array([table.get(k) if k is not None else "" for k in native], dtype=object)
         checks.fail(
             missing(code),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import unicodedata
 
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
@@ -70,7 +71,8 @@ def factor_series_from_proto(
         type="" if kind == "unspecified" else kind,
         source=s.source,
         unit=s.unit,
-        geo=s.geo,
+        # NFC as the records' geos are (base.nfc): an NFD 'São Paulo' would miss its rows
+        geo=unicodedata.normalize("NFC", s.geo),
         values=tuple(values),
     )
 
