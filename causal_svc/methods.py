@@ -42,6 +42,9 @@ __all__ = [
 
 Estimator = Callable[[pd.DataFrame, EffectSpec], EffectEstimate]
 
+# staggered_did's comparison units (the estimator's ControlGroup literal).
+CONTROL_GROUPS = ("never_treated", "not_yet_treated")
+
 
 class Identification(enum.StrEnum):
     """What licenses reading a method's estimate as causal (the wire's IdentificationKind)."""
@@ -100,6 +103,7 @@ class EstimationOptions:
     propensity_trim: float | None = None
     rdd_fuzzy: bool = False
     cluster_inference: str = "auto"
+    control_group: str | None = None  # staggered_did's comparison units; None: never-treated
 
     def __post_init__(self) -> None:
         a = self.alpha
@@ -126,6 +130,11 @@ class EstimationOptions:
             f"cluster_inference {self.cluster_inference!r} must be one of "
             + ", ".join(c.value for c in ClusterInference),
             "options.cluster_inference",
+        )
+        _require(
+            self.control_group in (None, *CONTROL_GROUPS),
+            f"control_group {self.control_group!r} must be one of " + ", ".join(CONTROL_GROUPS),
+            "options.control_group",
         )
         if self.propensity_trim is not None:
             _require(
@@ -192,6 +201,20 @@ class EventStudyOptions(ClusteredOptions):
             cluster_inference=request.cluster_inference,
             leads=request.event_study_leads,
             lags=request.event_study_lags,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StaggeredOptions(ClusteredOptions):
+    control_group: str | None = None
+
+    @classmethod
+    def from_request(cls, request: EstimationOptions) -> Self:
+        return cls(
+            alpha=request.alpha,
+            random_state=request.seed,
+            cluster_inference=request.cluster_inference,
+            control_group=request.control_group,
         )
 
 
@@ -360,11 +383,28 @@ class MethodInfo:
             "clustered inference"
         )
 
+    def control_group_warning(self, options: EstimationOptions) -> str | None:
+        """A control group asked of a method that has none to choose (AUTO may pick another
+        method than staggered_did after the request was made)."""
+        if options.control_group is None or issubclass(self.options, StaggeredOptions):
+            return None
+        return (
+            f"options.control_group = {options.control_group} was not applied: only "
+            f"staggered_did chooses its comparison units, and {self.method.value} ran"
+        )
+
     def _noted(
         self, estimate: EffectEstimate, options: EstimationOptions, spec: EffectSpec
     ) -> EffectEstimate:
-        warning = self.cluster_inference_warning(options, spec)
-        return estimate if warning is None else estimate.with_warnings([warning])
+        warnings = [
+            w
+            for w in (
+                self.cluster_inference_warning(options, spec),
+                self.control_group_warning(options),
+            )
+            if w is not None
+        ]
+        return estimate.with_warnings(warnings) if warnings else estimate
 
 
 _BACKDOOR_SET = "conditional exchangeability: the adjustment set blocks every backdoor path"
@@ -426,7 +466,7 @@ _ROWS = (
             "parallel trends for every adoption cohort against never- or not-yet-treated units",
             "no anticipation; treatment stays on once started",
         ),
-        options=ClusteredOptions,
+        options=StaggeredOptions,
         design_check="parallel trends for each cohort (see the pre-trend check)",
         refit={"cluster_inference": "cluster_robust"},
     ),

@@ -347,6 +347,7 @@ def options_from_proto(request: causal_pb.EstimateEffectRequest, alpha: float) -
         propensity_trim=o.propensity_trim if o.HasField("propensity_trim") else None,
         rdd_fuzzy=o.rdd_fuzzy,
         cluster_inference=_cluster_inference(o.cluster_inference),
+        control_group=_control_group(o.control_group),
     )
 
 
@@ -360,3 +361,15 @@ _CLUSTER_INFERENCE = {
 def _cluster_inference(value: int) -> str:
     enum_from_proto(value, causal_pb.ClusterInference.DESCRIPTOR, "options.cluster_inference")
     return _CLUSTER_INFERENCE[value]  # type: ignore[index]  # enum ValueType is an int at runtime
+
+
+_CONTROL_GROUP = {
+    causal_pb.CONTROL_GROUP_UNSPECIFIED: None,
+    causal_pb.CONTROL_GROUP_NEVER_TREATED: "never_treated",
+    causal_pb.CONTROL_GROUP_NOT_YET_TREATED: "not_yet_treated",
+}
+
+
+def _control_group(value: int) -> str | None:
+    enum_from_proto(value, causal_pb.ControlGroup.DESCRIPTOR, "options.control_group")
+    return _CONTROL_GROUP[value]  # type: ignore[index]  # enum ValueType is an int at runtime

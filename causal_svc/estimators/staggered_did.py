@@ -184,14 +184,16 @@ def estimate_staggered_did(
     if not (~never).any():
         raise InsufficientData("staggered_did: no treated unit left", subject="treated_units")
     if control_group == "never_treated" and not never.any():
-        # The remedy must be one the caller can take: control_group is a parameter of this
-        # function but no CLI flag, SDK argument or request field carries it yet (R27-F5).
+        # The remedy names the option on every surface that carries it (R27-F5).
         raise InsufficientData(
             "staggered_did: no never-treated units (every unit is treated by the last period), "
-            "so the default comparison group is empty. Not-yet-treated units can serve instead "
-            "(control_group='not_yet_treated' in the Python estimator; the CLI, SDK and request "
-            "options do not carry it yet). Otherwise event_study compares with not-yet-treated "
-            "periods, but mixes cohorts when their effects differ (Sun & Abraham 2021)",
+            "so the default comparison group is empty. Compare each cohort with the units not "
+            "yet treated instead: --control-group not_yet_treated (CLI), "
+            "control_group='not_yet_treated' (SDK), options.control_group = "
+            "CONTROL_GROUP_NOT_YET_TREATED (request). The last cohort then has no comparison "
+            "units after it adopts, so its post-treatment periods are left out. (event_study also "
+            "compares with not-yet-treated periods, but mixes cohorts whose effects differ: "
+            "Sun & Abraham 2021)",
             subject="never_treated",
         )
     y = np.full((n, panel.n_periods), np.nan)

@@ -90,6 +90,16 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
             "the estimate warns when a choice was not applied"
         ),
     )
+    p.add_argument(
+        "--control-group",
+        choices=("never_treated", "not_yet_treated"),
+        default=None,
+        help=(
+            "staggered_did: the units each adoption cohort is compared with (default "
+            "never_treated; not_yet_treated also uses units adopting later, needed when "
+            "every unit is eventually treated)"
+        ),
+    )
     p.add_argument("--cluster", default="")
     p.add_argument("--weights", default="")
     p.add_argument("--effect-modifiers", default="", help="comma-separated (DML CATE segments)")
@@ -428,6 +438,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             seed=args.seed,
             rdd_fuzzy=args.fuzzy,
             cluster_inference="" if args.cluster_inference == "auto" else args.cluster_inference,
+            control_group=args.control_group or "",
             record_experiment_result=args.record and not kept,
             keep_recorded_result=args.record and not args.replace,
         )

@@ -92,6 +92,7 @@ class CausalCalls(ClientBase):
         org_id: str | None = None,
         rdd_fuzzy: bool = False,
         cluster_inference: str = "",
+        control_group: str = "",
         record_experiment_result: bool = False,
         keep_recorded_result: bool = False,
     ) -> dc.EstimateEffectResponse:
@@ -99,7 +100,10 @@ class CausalCalls(ClientBase):
         the org's records in memory (``Records(experiment_id=…, start=…, end=…)``).
 
         ``treatment`` may be empty for a sharp RDD; ``cluster_inference`` is ``""`` (auto),
-        ``"cluster_robust"`` or ``"wild_bootstrap"``. ``record_experiment_result``: a geo
+        ``"cluster_robust"`` or ``"wild_bootstrap"``. ``control_group`` (staggered_did's
+        comparison units) is ``""`` (never-treated), ``"never_treated"`` or
+        ``"not_yet_treated"`` (needed when every unit is eventually treated).
+        ``record_experiment_result``: a geo
         experiment's estimate (records of a registered experiment, treatment
         ``treated_post``) becomes the registry's result for it, so attribution is calibrated
         by it; the reply's ``recorded_result`` is what was stored (unset, with a warning, when
@@ -128,6 +132,11 @@ class CausalCalls(ClientBase):
                 rdd_fuzzy=rdd_fuzzy,
                 cluster_inference=causal_pb.ClusterInference.Value(
                     f"CLUSTER_INFERENCE_{cluster_inference.upper() or 'UNSPECIFIED'}"
+                ),
+                control_group=causal_pb.ControlGroup.Value(
+                    _enum_name(
+                        causal_pb.ControlGroup, "CONTROL_GROUP_", control_group, "control_group"
+                    )
                 ),
             ),
         )
@@ -295,6 +304,19 @@ _Result = TypeVar("_Result", dc.AttributionResult, dc.ProductAnalysisResult)
 # An analysis stream's deadline when the caller names none: an attribution of years of
 # data takes seconds to minutes; a peer that hangs is caught sooner by keepalive (~30 s).
 DEFAULT_ANALYSIS_TIMEOUT_S = 900.0
+
+
+def _enum_name(enum: Any, prefix: str, name: str, argument: str) -> str:
+    """The proto enum value name ``prefix + name.upper()`` (``""``: unspecified); InvalidInput
+    naming the argument and its choices otherwise, rather than protobuf's ValueError."""
+    names = [v.name for v in enum.DESCRIPTOR.values if not v.name.endswith("UNSPECIFIED")]
+    choices = [n.removeprefix(prefix).lower() for n in names]
+    if name and name.lower() not in choices:
+        raise InvalidInput(
+            f"{argument} {name!r} must be one of {', '.join(choices)} (or '' for the default)",
+            field=argument,
+        )
+    return f"{prefix}{name.upper() or 'UNSPECIFIED'}"
 
 
 def analysis_timeout(timeout: float | None) -> float | None:

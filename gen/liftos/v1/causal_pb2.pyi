@@ -171,6 +171,36 @@ AGGREGATION_LEVEL_RECORD: AggregationLevel.ValueType  # 5
 """One row per record."""
 Global___AggregationLevel: _TypeAlias = AggregationLevel  # noqa: Y015
 
+class _ControlGroup:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ControlGroupEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ControlGroup.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CONTROL_GROUP_UNSPECIFIED: _ControlGroup.ValueType  # 0
+    """Not set: never-treated units (the estimator's default)."""
+    CONTROL_GROUP_NEVER_TREATED: _ControlGroup.ValueType  # 1
+    """Units never treated in the panel."""
+    CONTROL_GROUP_NOT_YET_TREATED: _ControlGroup.ValueType  # 2
+    """Never-treated units plus units first treated after both compared periods: needed when
+    every unit is eventually treated (the last cohort's post-treatment periods then have no
+    comparison units and are skipped, with a warning).
+    """
+
+class ControlGroup(_ControlGroup, metaclass=_ControlGroupEnumTypeWrapper):
+    """Comparison units for staggered_did (Callaway & Sant'Anna 2021)."""
+
+CONTROL_GROUP_UNSPECIFIED: ControlGroup.ValueType  # 0
+"""Not set: never-treated units (the estimator's default)."""
+CONTROL_GROUP_NEVER_TREATED: ControlGroup.ValueType  # 1
+"""Units never treated in the panel."""
+CONTROL_GROUP_NOT_YET_TREATED: ControlGroup.ValueType  # 2
+"""Never-treated units plus units first treated after both compared periods: needed when
+every unit is eventually treated (the last cohort's post-treatment periods then have no
+comparison units and are skipped, with a warning).
+"""
+Global___ControlGroup: _TypeAlias = ControlGroup  # noqa: Y015
+
 class _ClusterInference:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -627,6 +657,7 @@ class EstimationOptions(_message.Message):
     PROPENSITY_TRIM_FIELD_NUMBER: _builtins.int
     RDD_FUZZY_FIELD_NUMBER: _builtins.int
     CLUSTER_INFERENCE_FIELD_NUMBER: _builtins.int
+    CONTROL_GROUP_FIELD_NUMBER: _builtins.int
     refutation_simulations: _builtins.int
     """Refuter simulations per check, 0-1,000 (0 = the default, 10; checks can be skipped below)."""
     skip_refutation: _builtins.bool
@@ -656,6 +687,10 @@ class EstimationOptions(_message.Message):
     """
     cluster_inference: Global___ClusterInference.ValueType
     """Inference with clustered data (DiD, event study, regression estimators)."""
+    control_group: Global___ControlGroup.ValueType
+    """staggered_did: the units each adoption cohort is compared with (unset: never-treated).
+    Other methods ignore it, with a warning.
+    """
     def __init__(
         self,
         *,
@@ -670,10 +705,11 @@ class EstimationOptions(_message.Message):
         propensity_trim: _builtins.float | None = ...,
         rdd_fuzzy: _builtins.bool = ...,
         cluster_inference: Global___ClusterInference.ValueType = ...,
+        control_group: Global___ControlGroup.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_bandwidth", b"_bandwidth", "_caliper", b"_caliper", "_propensity_trim", b"_propensity_trim", "bandwidth", b"bandwidth", "caliper", b"caliper", "propensity_trim", b"propensity_trim"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bandwidth", b"_bandwidth", "_caliper", b"_caliper", "_propensity_trim", b"_propensity_trim", "bandwidth", b"bandwidth", "caliper", b"caliper", "cluster_inference", b"cluster_inference", "dml_forest", b"dml_forest", "event_study_lags", b"event_study_lags", "event_study_leads", b"event_study_leads", "propensity_trim", b"propensity_trim", "rdd_fuzzy", b"rdd_fuzzy", "refutation_simulations", b"refutation_simulations", "seed", b"seed", "skip_refutation", b"skip_refutation"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bandwidth", b"_bandwidth", "_caliper", b"_caliper", "_propensity_trim", b"_propensity_trim", "bandwidth", b"bandwidth", "caliper", b"caliper", "cluster_inference", b"cluster_inference", "control_group", b"control_group", "dml_forest", b"dml_forest", "event_study_lags", b"event_study_lags", "event_study_leads", b"event_study_leads", "propensity_trim", b"propensity_trim", "rdd_fuzzy", b"rdd_fuzzy", "refutation_simulations", b"refutation_simulations", "seed", b"seed", "skip_refutation", b"skip_refutation"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__bandwidth: _TypeAlias = _typing.Literal["bandwidth"]  # noqa: Y015
     _WhichOneofArgType__bandwidth: _TypeAlias = _typing.Literal["_bandwidth", b"_bandwidth"]  # noqa: Y015

@@ -189,8 +189,13 @@ def test_not_yet_treated_works_without_never_treated(castle_data: pd.DataFrame) 
     adopters = castle_data[castle_data.sid.isin(castle_data[castle_data.post == 1].sid)]
     with pytest.raises(InsufficientData, match="not_yet_treated") as err:
         estimate_staggered_did(adopters, SPEC)
-    # R27-F5: the refusal says where the option exists, and what works on every surface
-    assert "do not carry it yet" in err.value.message and "event_study" in err.value.message
+    # R27-F5: the refusal names the option as each surface spells it
+    for spelling in (
+        "--control-group not_yet_treated",
+        "control_group='not_yet_treated'",
+        "options.control_group = CONTROL_GROUP_NOT_YET_TREATED",
+    ):
+        assert spelling in err.value.message
     res = estimate_staggered_did(adopters, SPEC, control_group="not_yet_treated")
     assert np.isfinite(res.point_estimate) and res.stderr > 0
     assert any("no controls" in w for w in res.warnings)  # the last cohort has none left

@@ -77,6 +77,7 @@ __all__ = (
     "ConfounderSummary",
     "ConfounderType",
     "ConfounderVariable",
+    "ControlGroup",
     "CounterfactualRequest",
     "CounterfactualResponse",
     "CreateExperimentRequest",
@@ -1065,6 +1066,45 @@ class ConfounderType(betterproto2.Enum):
             "CONFOUNDER_TYPE_COMPETITOR": 5,
             "CONFOUNDER_TYPE_MARKET": 6,
             "CONFOUNDER_TYPE_BUDGET_RESPONSE": 7,
+        }
+
+
+class ControlGroup(betterproto2.Enum):
+    """
+    Comparison units for staggered_did (Callaway & Sant'Anna 2021).
+    """
+
+    UNSPECIFIED = 0
+    """
+    Not set: never-treated units (the estimator's default).
+    """
+
+    NEVER_TREATED = 1
+    """
+    Units never treated in the panel.
+    """
+
+    NOT_YET_TREATED = 2
+    """
+    Never-treated units plus units first treated after both compared periods: needed when
+    every unit is eventually treated (the last cohort's post-treatment periods then have no
+    comparison units and are skipped, with a warning).
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "CONTROL_GROUP_UNSPECIFIED",
+            1: "CONTROL_GROUP_NEVER_TREATED",
+            2: "CONTROL_GROUP_NOT_YET_TREATED",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "CONTROL_GROUP_UNSPECIFIED": 0,
+            "CONTROL_GROUP_NEVER_TREATED": 1,
+            "CONTROL_GROUP_NOT_YET_TREATED": 2,
         }
 
 
@@ -6593,6 +6633,14 @@ class EstimationOptions(betterproto2.Message):
     )
     """
     Inference with clustered data (DiD, event study, regression estimators).
+    """
+
+    control_group: "ControlGroup" = betterproto2.field(
+        12, betterproto2.TYPE_ENUM, default_factory=lambda: ControlGroup(0)
+    )
+    """
+    staggered_did: the units each adoption cohort is compared with (unset: never-treated).
+    Other methods ignore it, with a warning.
     """
 
 
