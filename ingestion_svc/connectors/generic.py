@@ -28,6 +28,7 @@ whenever present, so another org's rows can never land in this one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,10 +80,10 @@ def normalise(
     checks.fail(missing_day, mapping.date, "missing_field", f"{mapping.date} is missing")
     campaign_id: np.ndarray | str = channel
     if mapping.campaign_id:
-        campaign_id = checks.text_field(rows, mapping.campaign_id)
+        campaign_id = one_line(checks.text_field(rows, mapping.campaign_id))
         checks.required(campaign_id, mapping.campaign_id)
     name = (
-        filled(checks.text_field(rows, mapping.campaign_name), "")
+        filled(one_line(checks.text_field(rows, mapping.campaign_name)), "")
         if mapping.campaign_name
         else campaign_id
     )
@@ -271,3 +272,20 @@ def _refuse_differing_rows(
         )
 
     checks.fail(clash, field, FINER_REASON, message)
+
+
+# A quoted CSV cell may hold line breaks (Excel's Alt+Enter) and tabs; a user's campaign column
+# is display text, and memory refuses them in an id (R30 F8: the row's spend was lost).
+_BREAKS = re.compile(r"\s*[\t\r\n]+\s*")
+
+
+def one_line(values: np.ndarray) -> np.ndarray:
+    """Text with each run of tabs and line breaks (and the spaces around it) as one space:
+    'Spring\\nsale' is 'Spring sale' (only breaks: missing). Text without them is unchanged."""
+    return np.array(
+        [
+            (_BREAKS.sub(" ", v).strip() or None) if type(v) is str and _BREAKS.search(v) else v
+            for v in values.tolist()
+        ],
+        dtype=object,
+    )

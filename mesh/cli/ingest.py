@@ -24,6 +24,7 @@ import csv
 import datetime as dt
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -264,17 +265,32 @@ def encoding_problem(path: Path, encoding: str = DEFAULT_ENCODING) -> str | None
 _UTF8 = ("utf-8", "utf8", "utf-8-sig", "utf8-sig")
 
 
+_LINE_BREAK = re.compile("\r\n|\r|\n")
+
+
+def _texts(row: dict[Any, Any]) -> Iterator[str]:
+    """A DictReader row's text: its values, and those of the cells past the header (a list
+    under the key None)."""
+    for value in row.values():
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, list):
+            yield from (v for v in value if isinstance(v, str))
+
+
 def numbered_rows(path: Path, encoding: str = DEFAULT_ENCODING) -> Iterator[tuple[int, str]]:
     """(where, JSON text) of the file's rows: ``where`` is the row's line in the file (1-based;
     a CSV's header is line 1, blank lines are skipped but counted; a CSV record over several
-    lines: its last), or the element's number (1-based) in a Shopify page document. A CSV is
+    lines: its first), or the element's number (1-based) in a Shopify page document. A CSV is
     read as ``encoding`` text (checked first by :func:`encoding_problem`)."""
     if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding=encoding) as handle:
             reader = csv.DictReader(handle)
             for row in reader:
-                # the record's last line (a quoted field may span lines; blank ones are skipped)
-                yield reader.line_num, json.dumps(row, separators=(",", ":"))
+                # line_num is the record's last line: a quoted field may span lines, and the
+                # user looks for the record where it starts (each break in a value is a line)
+                breaks = sum(len(_LINE_BREAK.findall(v)) for v in _texts(row))
+                yield reader.line_num - breaks, json.dumps(row, separators=(",", ":"))
         return
     if is_page(path) and (page := _admin_page(path)) is not None:
         yield from enumerate(page, start=1)
