@@ -191,9 +191,7 @@ def estimate_staggered_did(
             "yet treated instead: --control-group not_yet_treated (CLI), "
             "control_group='not_yet_treated' (SDK), options.control_group = "
             "CONTROL_GROUP_NOT_YET_TREATED (request). The last cohort then has no comparison "
-            "units after it adopts, so its post-treatment periods are left out. (event_study also "
-            "compares with not-yet-treated periods, but mixes cohorts whose effects differ: "
-            "Sun & Abraham 2021)",
+            "units after it adopts, so its post-treatment periods are left out",
             subject="never_treated",
         )
     y = np.full((n, panel.n_periods), np.nan)
