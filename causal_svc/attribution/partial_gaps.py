@@ -118,8 +118,10 @@ def fill_partial_gaps(
             f"{int(cells.sum())} geo-day(s) have no first-party outcome rows while other geos "
             f"have them that day ({'; '.join(per_geo[:5])}{more}): read as missing, not as zero "
             "sales, each is filled with its geo's usual ratio to the geos present that day "
-            f"(the fills are {share:.2%} of the window's outcome); re-export those days (if a "
-            "geo truly sold nothing on one, the fill overstates it by that much)"
+            f"(the fills are {share:.2%} of the window's outcome); re-export those days, or, "
+            "where `liftos ingest` rejected their rows (its 'rejected' lines name them), "
+            "correct and re-send those rows (if a geo truly sold nothing on one, the fill "
+            "overstates it by that much)"
         )
     if emptied.any():
         spans = _spans(np.flatnonzero(emptied), dates)
@@ -127,7 +129,7 @@ def fill_partial_gaps(
             f"{int(emptied.sum())} day(s) have first-party outcome rows in fewer than half the "
             f"geos ({', '.join(spans[:4])}{' and more' if len(spans) > 4 else ''}): the fit "
             "leaves them out as unobserved, as a day without outcome in any geo; re-export "
-            "those days"
+            "those days, or correct and re-send the rows `liftos ingest` rejected there"
         )
     lacks = [f"{int(cells.sum())} geo-day(s) on days other geos have (filled with estimates)"
              if cells.any() else "", f"{int(emptied.sum())} day(s) in most geos (left out)"

@@ -274,18 +274,29 @@ class Checks:
         required: bool,
         integer: bool = False,
         scale: float = 1.0,
+        negative_fix: str = "",
     ) -> np.ndarray:
         """:meth:`number` of the raw field at ``path`` of every row."""
         parsed = numbers(pluck(rows, path), integer=integer)
-        return self.number(parsed, path, required=required, rule=rule, scale=scale)
+        return self.number(
+            parsed, path, required=required, rule=rule, scale=scale, negative_fix=negative_fix
+        )
 
     def number(
-        self, parsed: Parsed, field: str, *, required: bool, rule: str, scale: float = 1.0
+        self,
+        parsed: Parsed,
+        field: str,
+        *,
+        required: bool,
+        rule: str,
+        scale: float = 1.0,
+        negative_fix: str = "",
     ) -> np.ndarray:
         """Reject missing (when required) and invalid values, and values the record field
         ``rule`` may not hold (:func:`mesh.runtime.record_rules.breaches`: not finite, negative,
         too large) once multiplied by ``scale`` (micros → units); returns the values with
-        missing optional ones as 0 (the platforms omit zero metrics)."""
+        missing optional ones as 0 (the platforms omit zero metrics). ``negative_fix``: why
+        a negative value cannot be taken and what to map instead, added to its rejection."""
         raw = parsed.values
         if required:
             self.fail(parsed.missing, field, "missing_field", f"{field} is missing")
@@ -305,7 +316,12 @@ class Checks:
             "invalid_number",
             f"{field} is out of range: {finite[1]} (it overflows a double)",
         )
-        self.fail(negative[0], field, "negative_value", lambda i: f"{field} {raw[i]:g} is negative")
+        self.fail(
+            negative[0],
+            field,
+            "negative_value",
+            lambda i: f"{field} {raw[i]:g} is negative{negative_fix}",
+        )
         self.fail(
             large[0],
             field,

@@ -98,7 +98,12 @@ def normalise(
         column = getattr(mapping, metric)
         if column:
             metrics[metric] = checks.metric(
-                rows, column, rule=metric, required=True, integer=integer
+                rows,
+                column,
+                rule=metric,
+                required=True,
+                integer=integer,
+                negative_fix=_NET_OUTCOME.get(metric, ""),
             )
         else:
             metrics[metric] = np.zeros(n)
@@ -272,6 +277,19 @@ def _refuse_differing_rows(
         )
 
     checks.fail(clash, field, FINER_REASON, message)
+
+
+# A negative outcome is a net figure: a day whose refunds (returns) exceed its sales. It is not
+# taken (R30 F2): the attribution reads the outcome on a log scale, where a loss has no value
+# (filled or floored, the day becomes an invented sale or a near-zero outlier), and memory keeps
+# revenue and conversions at 0 or more. The fix is the export's gross column, not a re-export.
+_NET_OUTCOME = {
+    m: f" (a day whose refunds exceed its sales?): {m} must be 0 or more, because the "
+    "attribution reads the outcome on a log scale, where a net loss has no value; map "
+    f"{m} to the export's gross figure before refunds and returns (a refund is not a sale the "
+    "media lost that day), not a net one"
+    for m in ("revenue", "conversions")
+}
 
 
 # A quoted CSV cell may hold line breaks (Excel's Alt+Enter) and tabs; a user's campaign column
