@@ -25,10 +25,13 @@ channels' estimates may carry its effect.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from causal_svc.attribution.geo_overlap import spelling_twins
 
 __all__ = ["MATERIAL_SHARE", "OffPanel", "is_national", "media_off_panel", "uncovered"]
 
@@ -186,6 +189,7 @@ def media_off_panel(
         f"({', '.join(names[:10])}): {_amounts(rows, total, currency)}; its effect can be "
         "credited to the channels modelled: ingest the outcome for those geos, or spell the "
         "media's geos as the outcome's (a national file: no geo column, with --country)"
+        + _twins_said(names, outcome_geos)
     )
     check = ""
     if share >= MATERIAL_SHARE:
@@ -195,3 +199,17 @@ def media_off_panel(
             "channels modelled may carry its effect"
         )
     return OffPanel(out, warnings, share, check)
+
+
+def _twins_said(names: Sequence[str], outcome_geos: Sequence[str]) -> str:
+    """The media geos that print as an outcome geo but differ in Unicode form or case, shown
+    as repr: 'spell them as the outcome's' cannot be acted on when both print alike."""
+    twins = spelling_twins(names, outcome_geos)
+    if not twins:
+        return ""
+    return (
+        f"; {len(twins)} of them differ from an outcome geo only in Unicode form or letter "
+        f"case ({'; '.join(twins[:5])}): re-ingest the media (ingestion now "
+        "stores Unicode forms alike, and a region name its country's calendar knows in that "
+        "spelling), or spell them as the outcome's"
+    )

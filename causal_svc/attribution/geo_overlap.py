@@ -9,6 +9,7 @@ and "no channel has spend" named neither side nor the fix.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 __all__ = ["no_channel_message"]
@@ -30,6 +31,19 @@ def _country_of(outcome_geos: Sequence[str]) -> str:
     return ""
 
 
+def spelling_twins(geos: Sequence[str], others: Sequence[str]) -> list[str]:
+    """For each geo of ``geos`` not in ``others`` that is one of them in another Unicode form or
+    letter case, the two as repr ("'BR-Sa\\u0303o Paulo' (media) vs 'BR-S\\xe3o Paulo'"): they
+    print alike, so a message naming both must show how they differ (R30 F6)."""
+    key = {unicodedata.normalize("NFC", g).casefold(): g for g in others}
+    out = []
+    for g in sorted(set(geos) - set(others)):
+        twin = key.get(unicodedata.normalize("NFC", g).casefold())
+        if twin is not None:
+            out.append(f"{g!a} vs the outcome's {twin!a}")
+    return out
+
+
 def no_channel_message(media_geos: Sequence[str], outcome_geos: Sequence[str]) -> str:
     """The refusal when no channel has spend or impressions on the panel's geos.
 
@@ -42,7 +56,15 @@ def no_channel_message(media_geos: Sequence[str], outcome_geos: Sequence[str]) -
         return base
     country = _country_of(outcome_geos)
     bare = all("-" not in g for g in media)
-    if country and bare:
+    twins = spelling_twins(media, outcome_geos)
+    if twins:
+        fix = (
+            f"they differ only in Unicode form or letter case ({'; '.join(twins[:5])}): "
+            "re-ingest the media files (ingestion now stores Unicode forms alike, and a "
+            "region name its country's calendar knows in that spelling), or spell them as the "
+            "outcome's"
+        )
+    elif country and bare:
         fix = (
             f"the ad rows look ingested without a country: re-ingest the ad files with "
             f"--country {country} (liftos ingest), which stores their geos as "
