@@ -8,7 +8,9 @@ Checks and thresholds (each a named :class:`HealthCheck`):
   before and predicts the held-out days' national outcome from their calendar, external
   factors and spend. R² of the held-out log outcome around its mean (below 0: fail, the
   model predicts worse than the holdout's own mean; below 0.3: review), MAPE of the outcome
-  (above 20%: review) and NRMSE (RMSE over the range, Robyn's fit metric).
+  (above 20%: review) and NRMSE (RMSE over the range, Robyn's fit metric). Held-out days on a
+  calendar event the training days never saw are not scored; with fewer than two scored days
+  the check is review, naming the events and the fix (:class:`UnscoredHoldout`).
 - **convergence** — the optimiser stopped on a tolerance, not on its iteration limit, and no
   nonlinear parameter sits on its box (fail / review). A fit stopped by the iteration limit
   while creeping along a flat ridge (every parameter's gradient under 1% of its standard
@@ -85,6 +87,9 @@ __all__ = [
 MIN_HOLDOUT_R2_FAIL = 0.0
 MIN_HOLDOUT_R2_REVIEW = 0.3
 MAX_HOLDOUT_MAPE = 0.20
+# Held-out days the holdout needs to score: R² is the error around the scored days' own mean,
+# which one day does not have (its R² was NaN, read as FAIL).
+MIN_HOLDOUT_SCORED_DAYS = 2
 MAX_RESIDUAL_AR1 = 0.5
 MIN_BASELINE_SHARE = 0.2
 MIN_POSITIVE_BASELINE = 0.99
@@ -160,9 +165,19 @@ def holdout_theta(
     return fit_mmm(train, replace(spec, holdout_days=0), keep, start=start).theta
 
 
+@dataclass(frozen=True, slots=True)
+class UnscoredHoldout:
+    """A holdout none of whose days (or one) can be scored: every other held-out day falls on
+    a calendar event or external move the training days never saw (``unseen``: those terms)."""
+
+    days: int
+    scored: int
+    unseen: tuple[str, ...]
+
+
 def holdout_fit(
     fit: MMMFit, lift_tests: Sequence[LiftTest], theta: np.ndarray | None = None
-) -> Holdout | None:
+) -> Holdout | UnscoredHoldout | None:
     """Score the prediction of the last ``holdout_days`` by the model fitted without them
     (``theta``: that fit's parameters, when already fitted; else it is fitted here)."""
     days = fit.spec.holdout_days
@@ -179,14 +194,21 @@ def holdout_fit(
     observed = proj.day_mean(log_outcome(panel.outcome))
     _, m_full = fit.media(sub_theta)
     media = proj.day_mean(np.log(m_full))
-    design = _holdout_design(fit, stop)
+    design, names = _holdout_design(fit, stop)
     seen = np.abs(design[:stop]).sum(axis=0) > 0
-    coef, *_ = np.linalg.lstsq(design[:stop][:, seen], (observed - media)[:stop], rcond=None)
-    predicted = design[:, seen] @ coef + media
     # Days whose calendar event never occurred in training cannot be forecast by any model
     # of that calendar; they are left out of the score.
     scored = np.arange(stop, panel.n_days)
     scored = scored[np.abs(design[stop:][:, ~seen]).sum(axis=1) == 0]
+    if scored.size < MIN_HOLDOUT_SCORED_DAYS:
+        # A holdout ending a short window inside events its training days never reached (a
+        # 90-day window from mid-September held out 14 days: Black Friday weekend and
+        # December, every one) has no day to score: there is no R² to judge the model by.
+        held_out = np.abs(design[stop:]).sum(axis=0) > 0
+        unseen = tuple(n for n, u in zip(names, ~seen & held_out, strict=True) if u)
+        return UnscoredHoldout(days, int(scored.size), unseen)
+    coef, *_ = np.linalg.lstsq(design[:stop][:, seen], (observed - media)[:stop], rcond=None)
+    predicted = design[:, seen] @ coef + media
     err = observed[scored] - predicted[scored]
     # The level of unseen weeks is the baseline's, not the media model's, to forecast: the
     # check asks whether the model predicts how held-out days move, so the mean error goes.
@@ -209,14 +231,51 @@ def holdout_fit(
 MIN_ANNUAL_TRAIN_DAYS = 300
 
 
-def _holdout_design(fit: MMMFit, stop: int) -> np.ndarray:
-    """The national design for forecasting the holdout: annual terms only when the training
-    days cover most of a year (``MIN_ANNUAL_TRAIN_DAYS``)."""
-    design, _ = gap_days(
+def _holdout_design(fit: MMMFit, stop: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The national design for forecasting the holdout, with its columns' names: annual terms
+    only when the training days cover most of a year (``MIN_ANNUAL_TRAIN_DAYS``)."""
+    design, names = gap_days(
         fit.panel, *national_design(fit.panel.dates, fit.panel.national, fit.spec.country)
     )
     basis = fit.basis if stop >= MIN_ANNUAL_TRAIN_DAYS else fit.basis[:, :2]
-    return np.column_stack([basis, design])
+    terms = tuple(f"trend_or_season_{k}" for k in range(basis.shape[1]))
+    return np.column_stack([basis, design]), (*terms, *names)
+
+
+def _event_words(name: str) -> str:
+    """A national design column's name as a reader knows the event."""
+    kind, _, rest = name.partition(":")
+    if kind == "holiday":
+        day, _, holiday = rest.partition(":")
+        return f"{holiday} ({day})"
+    if kind == "external":
+        return f"the external factor {rest}"
+    if kind == "no_outcome":
+        return f"a day without outcome ({rest})"
+    if name == "december_gifting_weeks":
+        return "the December gift weeks (1-21 December)"
+    return name
+
+
+def _unscored_check(panel: MediaPanel, ho: UnscoredHoldout) -> HealthCheck:
+    """REVIEW: the model's forecast of unseen days could not be checked, and how to check it."""
+    # The longest holdout holdout_theta accepts on this window (at least 56 training days,
+    # twice the holdout): a longer one starts on days before the events, which it can score.
+    longest = min(panel.n_days - 56, panel.n_days // 3)
+    events = [_event_words(n) for n in ho.unseen]
+    listed = ", ".join(events[:6]) + (f" and {len(events) - 6} more" if len(events) > 6 else "")
+    fix = (
+        f"hold out more days (holdout_days up to {longest}) so that it starts before them, or "
+        if longest > ho.days
+        else ""
+    )
+    return HealthCheck(
+        "holdout", Verdict.REVIEW, None, MIN_HOLDOUT_R2_REVIEW,
+        f"holdout ({ho.days} days) not scored: {ho.days - ho.scored} of its {ho.days} days "
+        f"fall on calendar events or external moves its training days never saw ({listed}), "
+        "which no model fitted without them can forecast, so the model's out-of-sample fit is "
+        f"unchecked; {fix}analyse a window whose training days include them",
+    )  # fmt: skip
 
 
 def assess(
@@ -230,6 +289,9 @@ def assess(
     parameters when fitted already)."""
     checks: list[HealthCheck] = []
     ho = holdout_fit(fit, lift_tests, holdout_theta) if holdout else None
+    if isinstance(ho, UnscoredHoldout):
+        checks.append(_unscored_check(fit.panel, ho))
+        ho = None
     if ho is not None:
         verdict = (
             Verdict.FAIL
