@@ -55,6 +55,10 @@ from mesh.runtime.protoconv import date_from_proto, enum_from_proto, require_org
 # (a cell that ran none gets |spend_delta| restored), and a heavy-up's counterfactual is the
 # panel's spend as run less the spend it added (``LiftTest.spend_added``).
 
+# A cut up to this much above spend_baseline still reads as a go-dark (rounding in the user's
+# own sums); beyond it the result is refused.
+CUT_SLACK = 1.001
+
 DEFAULT_HOLDOUT_DAYS = 28
 MAX_HOLDOUT_DAYS = 180
 MAX_CHANNELS = 100
@@ -131,6 +135,13 @@ def lift_test(r: md_pb.ExperimentResult, where: str, geos: tuple[str, ...] = ())
     if base < 0:
         raise InvalidSpec(f"spend_baseline is the business-as-usual spend, >= 0; got {base:,.0f}",
                           field=f"{where}.spend_baseline")  # fmt: skip
+    if base > 0 and -delta > CUT_SLACK * base:
+        # Read as a go-dark it would restore the baseline whatever the cut said: a sign or
+        # units slip (delta in cents, the baseline in units) calibrated silently.
+        raise InvalidSpec(f"spend_delta {delta:,.0f} cuts more than spend_baseline "
+                          f"({base:,.0f}), the usual spend: a cut cannot exceed it (a go-dark "
+                          "is spend_delta = -spend_baseline); check both are in the same "
+                          "units and over the test window", field=f"{where}.spend_delta")  # fmt: skip
     ran_as_baseline = r.HasField("spend") and base > 0 and abs(r.spend.amount - base) <= 1e-9 * base
     # What the spend the test moved added (PyMC-Marketing's delta_y of a cut is negative).
     gain = -lift if delta < 0 and lift < 0 and not ran_as_baseline else lift

@@ -224,3 +224,16 @@ def test_without_a_baseline_the_panel_supplies_the_spend_as_run(demo: World, dar
     assert read.counterfactual_spend == no_base.counterfactual_spend and read.lift == dark.lift
     (prepared,) = check_lift_tests(demo.panel, [read])
     assert prepared.counterfactual is not None
+
+
+@pytest.mark.parametrize("spend", [None, 100_000.0])
+def test_a_cut_larger_than_the_usual_spend_is_refused(spend: float | None) -> None:
+    """V2 F7: spend_delta below -spend_baseline (a sign or units slip) was read as a go-dark of
+    the baseline, silently; now refused naming spend_delta and the baseline. A go-dark stated
+    with rounding in the user's sums still reads as one."""
+    with pytest.raises(InvalidSpec) as info:
+        lift_test(_result(-20_000.0, 100_000.0, -150_000.0, spend), "calibration[0]")
+    assert info.value.field == "calibration[0].spend_delta"
+    assert "spend_baseline (100,000)" in info.value.message
+    t = lift_test(_result(-20_000.0, 100_000.0, -100_050.0), "calibration[0]")
+    assert t.counterfactual_spend == 100_000.0 and t.lift == -20_000.0
