@@ -28,6 +28,11 @@ __all__ = [
 OUTLIER_Z = 8.0
 OUTLIER_RATIO = 3.0
 OUTLIER_LOCAL_DAYS = 7
+# A geo-day this factor (and OUTLIER_Z robust standard deviations) from its geo's usual level
+# over the whole window is flagged too, however many days in a row it lasts (audit s17 V2 F4:
+# a geo ingested in cents for 8+ days became its own local level). The clean worlds reach
+# 4.4 against either level; the errors this is for are factors of 10 and more.
+OUTLIER_LEVEL_RATIO = 10.0
 MIN_OUTLIER_DAYS = 28
 # Flagged geo-days carrying this share of the window's outcome fail the analysis: the
 # table's totals are read in levels, so the baseline, and the channels' figures on those
@@ -65,6 +70,30 @@ def _rolling_nanmedian(x: np.ndarray, half: int) -> np.ndarray:
         return np.asarray(np.nanmedian(win, axis=2))
 
 
+def _robust_scale(x: np.ndarray) -> np.ndarray:
+    """Each row's 1.4826 × MAD (the standard deviation where ``x`` is normal), NaNs ignored."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mad = np.nanmedian(np.abs(x - np.nanmedian(x, axis=1, keepdims=True)), axis=1)
+    return np.asarray(1.4826 * mad)
+
+
+def level_residuals(y: np.ndarray) -> np.ndarray:
+    """(G, T) log deviations of each positive geo-day from its geo's median level over the
+    window plus the day's median shift over geos (with 3 geos or more, so a holiday or
+    promotion that lifts every geo is not a deviation). NaN where the outcome is not
+    positive."""
+    positive = y > 0
+    ly = np.where(positive, np.log(np.where(positive, y, 1.0)), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        r = ly - np.nanmedian(ly, axis=1, keepdims=True)
+        if y.shape[0] >= 3:
+            day = np.nanmedian(r, axis=0)
+            r = r - np.where(np.isfinite(day), day, 0.0)[None]
+    return np.asarray(r)
+
+
 def outlier_residuals(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(G, T) log deviations of each positive geo-day from what its geo and day lead one to
     expect, and (G,) each geo's robust scale of them (1.4826 × MAD: the standard deviation
@@ -74,21 +103,46 @@ def outlier_residuals(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     more, so a holiday or promotion that lifts every geo is not a deviation), plus the geo's
     rolling median of what is left over ``OUTLIER_LOCAL_DAYS`` either side (its own slow
     movements: a regional season, a store opening)."""
-    positive = y > 0
-    ly = np.where(positive, np.log(np.where(positive, y, 1.0)), np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        r = ly - np.nanmedian(ly, axis=1, keepdims=True)
-        if y.shape[0] >= 3:
-            day = np.nanmedian(r, axis=0)
-            r = r - np.where(np.isfinite(day), day, 0.0)[None]
-        e = r - _rolling_nanmedian(r, OUTLIER_LOCAL_DAYS)
-        mad = np.nanmedian(np.abs(e - np.nanmedian(e, axis=1, keepdims=True)), axis=1)
-    return e, 1.4826 * mad
+    e = level_residuals(y)
+    e = e - _rolling_nanmedian(e, OUTLIER_LOCAL_DAYS)
+    return e, _robust_scale(e)
 
 
 def _factor(x: float) -> str:
     return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
+def _far(dev: np.ndarray, scale: np.ndarray, ratio: float) -> np.ndarray:
+    """Where ``dev`` is more than ``OUTLIER_Z`` of its row's ``scale`` and ``ratio`` away."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.abs(dev) / scale[:, None]
+    return np.isfinite(dev) & (z > OUTLIER_Z) & (np.abs(np.nan_to_num(dev)) > np.log(ratio))
+
+
+def _runs(g: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
+    """Indices into the flagged (g, t), one array per run of consecutive days in one geo
+    (``np.nonzero`` order: by geo, then day)."""
+    cut = np.nonzero((np.diff(g) != 0) | (np.diff(t) != 1))[0] + 1
+    return list(np.split(np.arange(g.size), cut))
+
+
+def _describe(
+    panel: MediaPanel,
+    y: np.ndarray,
+    g: np.ndarray,
+    t: np.ndarray,
+    expected: np.ndarray,
+    run: np.ndarray,
+) -> str:
+    geo, first, last = panel.geos[g[run[0]]], panel.dates[t[run[0]]], panel.dates[t[run[-1]]]
+    if run.size == 1:
+        i = run[0]
+        return (
+            f"{geo} on {first}: {y[g[i], t[i]]:,.0f} where ~{expected[i]:,.0f} is usual, "
+            f"×{_factor(y[g[i], t[i]] / expected[i])}"
+        )
+    factor = float(np.median(y[g[run], t[run]] / expected[run]))
+    return f"{geo} on {first}..{last} ({run.size} days): ~{_factor(factor)}× its usual level"
 
 
 def outcome_outliers(panel: MediaPanel) -> HealthCheck | None:
@@ -106,29 +160,35 @@ def outcome_outliers(panel: MediaPanel) -> HealthCheck | None:
     largest factor 4.4 (a low day of ``large``, at 6.7), and no geo-day passes both; a normal
     deviation of 8 has odds of 1e-15 per geo-day. The factor keeps a geo with an unusually
     smooth series from flagging an ordinary burst; the errors this is for (a wrong currency
-    or unit, a duplicated or mistyped figure) are factors of 10 and more."""
+    or unit, a duplicated or mistyped figure) are factors of 10 and more.
+
+    A geo-day is flagged too when its deviation from the geo's usual level over the whole
+    window (:func:`level_residuals`, before the local level) is ``OUTLIER_Z`` robust standard
+    deviations and at least ``OUTLIER_LEVEL_RATIO`` away: a run of 8 or more wrong days (a
+    week exported in cents) is the local level of its own days, and only this catches it.
+    Consecutive flagged days of one geo are named as one run."""
     y = panel.outcome
     if y.size == 0 or y.shape[1] < MIN_OUTLIER_DAYS:
         return None
+    enough = ((y > 0).sum(axis=1) >= MIN_OUTLIER_DAYS)[:, None]
     e, scale = outlier_residuals(y)
-    enough = (y > 0).sum(axis=1) >= MIN_OUTLIER_DAYS
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.abs(e) / scale[:, None]
-    flagged = enough[:, None] & np.isfinite(e) & (z > OUTLIER_Z)
-    flagged &= np.abs(np.nan_to_num(e)) > np.log(OUTLIER_RATIO)
+    r = level_residuals(y)
+    local = _far(e, scale, OUTLIER_RATIO) & enough
+    level = _far(r, _robust_scale(r), OUTLIER_LEVEL_RATIO) & enough
+    flagged = local | level
     if not flagged.any():
         return None
+    # a day only its geo's usual level shows as wrong is measured against that level: against
+    # the local one, a run of wrong days is its own expected value
+    dev = np.where(local, e, r)
     g, t = np.nonzero(flagged)
-    expected = y[g, t] * np.exp(-e[g, t])
+    expected = y[g, t] * np.exp(-dev[g, t])
     off = np.abs(y[g, t] - expected)
     share = float(off.sum() / max(float(np.abs(y).sum()), 1e-12))
-    order = np.argsort(-off)
-    shown = [
-        f"{panel.geos[g[i]]} on {panel.dates[t[i]]}: {y[g[i], t[i]]:,.0f} where ~"
-        f"{expected[i]:,.0f} is usual, ×{_factor(y[g[i], t[i]] / expected[i])}"
-        for i in order[:3]
-    ]
-    more = f" and {g.size - 3} more" if g.size > 3 else ""
+    runs = _runs(g, t)
+    runs.sort(key=lambda run: -float(off[run].sum()))
+    shown = [_describe(panel, y, g, t, expected, run) for run in runs[:3]]
+    more = f" and {len(runs) - 3} more" if len(runs) > 3 else ""
     bad = share >= MAX_OUTLIER_SHARE
     return HealthCheck(
         "outcome_outliers", Verdict.FAIL if bad else Verdict.REVIEW, share, MAX_OUTLIER_SHARE,

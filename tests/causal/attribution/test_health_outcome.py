@@ -62,6 +62,21 @@ def test_a_small_error_is_review_and_a_low_day_is_named_too(demo: World) -> None
     assert f"{y[7, 90]:,.0f} where ~" in check.message and "is usual, ×0.01" in check.message
 
 
+@pytest.mark.parametrize("days", [8, 30])
+def test_a_run_of_days_in_cents_is_named_as_a_run(demo: World, days: int) -> None:
+    # audit s17 V2 F4: 8+ wrong days in a row were their own local level, and nothing was
+    # flagged while they carried 7-20% of the window's outcome
+    y = demo.panel.outcome.copy()
+    y[3, 50 : 50 + days] *= 100
+    check = outcome_outliers(_with_outcome(demo, y))
+    assert check is not None and check.verdict is Verdict.FAIL
+    assert check.message.startswith(f"{days} geo-day(s) of the revenue"), check.message
+    geo, first, last = demo.panel.geos[3], demo.panel.dates[50], demo.panel.dates[49 + days]
+    assert f"{geo} on {first}..{last} ({days} days): ~" in check.message, check.message
+    factor = float(check.message.split(f"({days} days): ~")[1].split("×")[0].replace(",", ""))
+    assert 50 < factor < 200
+
+
 def test_clean_worlds_and_common_days_are_not_flagged(demo: World, demo_fit: MMMFit) -> None:
     assert outcome_outliers(demo.panel) is None
     assert sparse_outcome(demo.panel) is None
