@@ -27,6 +27,7 @@ from scipy import stats
 from causal_svc.estimators.result import EffectEstimate, EffectSpec
 
 __all__ = [
+    "TOO_STRONG",
     "BenchmarkBound",
     "SensitivityFigures",
     "adjusted_estimate",
@@ -45,6 +46,10 @@ __all__ = [
 # VanderWeele & Ding (2017, eq. in §"Continuous outcomes"): RR ≈ exp(0.91 × d), d the
 # standardised mean difference (Hasselblad & Hedges 1995 conversion).
 _SMD_TO_LOG_RR = 0.91
+# How an unbenchmarked covariate's reason starts when it is too strong to serve (its k× bound
+# would explain more than all the treatment): the strongest observed covariate, so a check
+# must not read the others' bounds as "robust to any" (audit s17 V2 F2).
+TOO_STRONG = "too strong to bound"
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,9 +268,14 @@ def benchmarks(
     for j, name in enumerate(kept):
         if name not in names:
             continue
-        bound = partial_r2_bound(partial_r2(t_d[j], dof_d), partial_r2(t_y[j], dof_y), kd=k)
+        r2_d = partial_r2(t_d[j], dof_d)
+        bound = partial_r2_bound(r2_d, partial_r2(t_y[j], dof_y), kd=k)
         if bound is None:
-            skipped.append((name, f"{k:g}× its strength would explain all the treatment"))
+            why = (
+                f"{TOO_STRONG}: it explains {100 * r2_d:.1f}% of the treatment's residual "
+                f"variance, and {k:g}× its strength would explain all the treatment"
+            )
+            skipped.append((name, why))
             continue
         r2dz, r2yz = bound
         adj = adjusted_estimate(estimate.point_estimate, estimate.stderr, dof, r2dz, r2yz)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from causal_svc.estimators.result import Check, CheckKind, CheckOutcome, EffectEstimate, EffectSpec
 from causal_svc.methods import method_info
-from causal_svc.sensitivity import SensitivityFigures, sensitivity_figures
+from causal_svc.sensitivity import TOO_STRONG, SensitivityFigures, sensitivity_figures
 
 __all__ = ["DEFAULT_RV_THRESHOLD", "sensitivity_check"]
 
@@ -137,6 +137,7 @@ def _check_from(
         direction = 1.0 if est.point_estimate >= 0 else -1.0
         worst = min(fig.benchmarks, key=lambda b: (not b.explains_away, direction * b.adjusted_t))
         explained_by = [b.covariate for b in fig.benchmarks if b.explains_away]
+        too_strong = [c for c, why in fig.unbenchmarked if why.startswith(TOO_STRONG)]
         times = "" if worst.k == 1 else f"{worst.k:g} times "
         words.append(
             f"Benchmark: a confounder {times}as strong as {worst.covariate} (explaining "
@@ -159,6 +160,27 @@ def _check_from(
                 f"Fragile: an unmeasured confounder no stronger than the observed {', '.join(explained_by)} "
                 "would be enough to explain the effect away.",
             )
+        elif too_strong:
+            # The strongest observed covariate has no bound (a confounder as strong as it and
+            # orthogonal to it cannot exist), so the pass would rest on the weaker ones alone.
+            rv_a = fig.robustness_value_alpha
+            need = (
+                f"; a confounder explaining {100 * rv_a:.1f}% of both residual variances would "
+                "already overturn significance"
+                if rv_a is not None
+                else ""
+            )
+            words.insert(
+                0,
+                f"Not shown robust to a confounder as strong as {', '.join(too_strong)}: "
+                f"{'it explains' if len(too_strong) == 1 else 'they explain'} so much of the "
+                "treatment that no benchmark bound exists" + need + ". Robust only to "
+                "confounders as strong as "
+                + ", ".join(b.covariate for b in fig.benchmarks)
+                + "; judge whether an unmeasured confounder could be as strong as "
+                + ", ".join(too_strong)
+                + ".",
+            )
         else:
             words.insert(
                 0,
@@ -168,7 +190,7 @@ def _check_from(
         return Check(
             name,
             CheckKind.SENSITIVITY,
-            CheckOutcome.WARNING if explained_by else CheckOutcome.PASSED,
+            CheckOutcome.WARNING if explained_by or too_strong else CheckOutcome.PASSED,
             " ".join(words),
             statistic=fig.robustness_value_alpha,
             threshold=strongest.r2dz_x,

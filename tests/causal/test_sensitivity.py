@@ -313,3 +313,32 @@ def test_the_quoted_benchmark_is_the_one_that_explains_the_effect_away() -> None
     check = sensitivity_check(est, figures=figures)
     assert "Benchmark: a confounder as strong as x1 " in check.interpretation
     assert check.new_effect == pytest.approx(by_name["x1"].adjusted_estimate)
+
+
+def test_a_covariate_too_strong_to_bound_is_no_pass() -> None:
+    """Audit s17 V2 F2: season drives spend (94% of the treatment), so its 1× bound does not
+    exist; the check PASSED 'robust to confounders as strong as any observed covariate' on the
+    weak one alone, while 8% of both residual variances overturns significance."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    season, other = rng.normal(size=n), rng.normal(size=n)
+    t = 2.0 * season + 0.1 * other + 0.5 * rng.normal(size=n)
+    y = 0.3 * t + 1.0 * season + 0.2 * other + rng.normal(size=n)
+    frame = pd.DataFrame({"y": y, "t": t, "season": season, "other": other})
+    est = _ols_on(frame, ["season", "other"])
+    assert est.pvalue < 1e-6
+    spec = EffectSpec("y", "t", covariates=("season", "other"))
+    check = sensitivity_check(est, frame=frame, spec=spec)
+    assert check.outcome is CheckOutcome.WARNING, check.interpretation
+    assert check.interpretation.startswith(
+        "Not shown robust to a confounder as strong as season: it explains so much of the "
+        "treatment that no benchmark bound exists; a confounder explaining 8."
+    ), check.interpretation
+    assert "as strong as any observed covariate" not in check.interpretation
+    assert "Robust only to confounders as strong as other;" in check.interpretation
+    assert "season (too strong to bound: it explains 93." in check.interpretation
+    # without season the weak covariate's pass stands
+    weak = sensitivity_check(
+        _ols_on(frame, ["other"]), frame=frame, spec=EffectSpec("y", "t", covariates=("other",))
+    )
+    assert "Not shown robust" not in weak.interpretation
