@@ -85,6 +85,10 @@ class LiftTest:
     spend_added : float
         A heavy-up that states no business-as-usual spend: the spend it added over the window;
         the counterfactual is the cell's spend as run in the panel less this.
+    spend_removed : float
+        A cut that states no business-as-usual spend: the spend it removed over the window;
+        the counterfactual is the cell's spend as run in the panel plus this (``lift`` is as
+        run minus that), or, where the cell ran none (a go-dark), this much restored.
     """
 
     channel: str
@@ -100,11 +104,13 @@ class LiftTest:
     treatment_units: int = 0
     counterfactual_spend: float = 0.0
     spend_added: float = 0.0
+    spend_removed: float = 0.0
 
     @property
     def raises(self) -> bool:
         """Whether the counterfactual has more of the channel's spend than the test ran."""
-        return self.counterfactual_spend > 0 or self.counterfactual_multiplier > 1.0
+        return (self.counterfactual_spend > 0 or self.counterfactual_multiplier > 1.0
+                or self.spend_removed > 0)  # fmt: skip
 
     @property
     def gain(self) -> float:
@@ -190,6 +196,8 @@ def check_lift_tests(panel: MediaPanel, tests: Sequence[LiftTest]) -> list[Prepa
         ran = float(panel.media[c][np.ix_(geos, np.arange(a, b))].sum())
         if t.spend_added > 0:
             t = _added_to(panel, t, i, c, geos, a, b)
+        if t.spend_removed > 0:
+            t, note = _removed_from(panel, t, i, c, geos, a, b)
         if t.counterfactual_spend > 0 and ran > 0:
             # Its geos ran the channel: what ran there is what the test took away (a holdout
             # recorded with its control dark, or the result's spend_baseline + spend_delta
@@ -263,7 +271,7 @@ def _as_spend_change(
                  f"{panel.n_geos} geos: record the experiment's treatment_units to calibrate "
                  "on those geos only")  # fmt: skip
     read = replace(t, counterfactual_multiplier=0.0, counterfactual_spend=0.0, spend_added=0.0,
-                   lift=t.gain / share, stderr=t.stderr / share)  # fmt: skip
+                   spend_removed=0.0, lift=t.gain / share, stderr=t.stderr / share)  # fmt: skip
     return read, note, share
 
 
@@ -282,6 +290,34 @@ def _added_to(
             field=_field(i, "spend_baseline"),
         )
     return replace(t, counterfactual_multiplier=1.0 - t.spend_added / spent, spend_added=0.0)
+
+
+def _removed_from(
+    panel: MediaPanel, t: LiftTest, i: int, c: int, geos: np.ndarray, a: int, b: int
+) -> tuple[LiftTest, str]:
+    """A cut stated without its usual spend, the mirror of :func:`_added_to`: where the cell
+    ran the channel, the counterfactual is its spend as run plus what the cut removed
+    (×(1 + removed/spent)), so the fit is asked what the removed spend added on top of what
+    still ran, not what the remaining spend added over none (V2 F6); where it ran none, the
+    removed spend is restored (a go-dark). Returns the test so read and, for a cell that ran
+    the channel, the note saying how it was read (a go-dark whose panel still holds the cell's
+    spend reads the same way, hence the note)."""
+    if float(panel.media[c][np.ix_(geos, np.arange(a, b))].sum()) <= 0:
+        return replace(t, counterfactual_spend=t.spend_removed, spend_removed=0.0), ""
+    spent = float(panel.spend[c][np.ix_(geos, np.arange(a, b))].sum())
+    if spent <= 0:
+        raise InvalidSpec(
+            f"lift test {t.name or i} removed {t.spend_removed:,.0f} of {t.channel!r} spend "
+            f"over {t.start}..{t.end} and states no business-as-usual spend, but its geos ran "
+            "impressions only there: state spend_baseline (the spend before the cut)",
+            field=_field(i, "spend_baseline"),
+        )
+    note = (f"lift test {t.name or i} states no business-as-usual spend (spend_baseline): its "
+            f"geos ran {spent:,.0f} of {t.channel!r} spend over {t.start}..{t.end}, read as a "
+            f"cut of {t.spend_removed:,.0f} from {spent + t.spend_removed:,.0f}; if the cell "
+            "went dark, state spend_baseline")  # fmt: skip
+    read = replace(t, counterfactual_multiplier=1.0 + t.spend_removed / spent, spend_removed=0.0)
+    return read, note
 
 
 def _restored(

@@ -51,9 +51,10 @@ from mesh.runtime.protoconv import date_from_proto, enum_from_proto, require_org
 # cell ran business as usual and the counterfactual took ``spend_delta`` from it (a holdout
 # whose control arm went dark, as EstimateEffect records it); its multiplier is
 # ``1 + delta / base`` and its lift already as run minus counterfactual, so a negative one
-# (noise around a null) stays negative evidence. With no baseline the spend as run goes dark
-# (a cell that ran none gets |spend_delta| restored), and a heavy-up's counterfactual is the
-# panel's spend as run less the spend it added (``LiftTest.spend_added``).
+# (noise around a null) stays negative evidence. With no baseline a heavy-up's counterfactual
+# is the panel's spend as run less the spend it added (``LiftTest.spend_added``), and a cut's
+# the spend as run plus the spend it removed (``LiftTest.spend_removed``; a cell that ran none
+# gets |spend_delta| restored). Before V2 F6 such a cut was read as the spend as run going dark.
 
 # A cut up to this much above spend_baseline still reads as a go-dark (rounding in the user's
 # own sums); beyond it the result is refused.
@@ -126,7 +127,7 @@ def lift_test(r: md_pb.ExperimentResult, where: str, geos: tuple[str, ...] = ())
     start, end = _date_range(r.window, f"{where}.window")
     if start is None or end is None:
         raise InvalidSpec("the test window needs both dates", field=f"{where}.window")
-    multiplier, restore, added = 0.0, 0.0, 0.0
+    multiplier, restore, added, removed = 0.0, 0.0, 0.0, 0.0
     lift, base, delta = r.lift_absolute, r.spend_baseline, r.spend_delta
     for name, value in (("spend_baseline", base), ("spend_delta", delta)):
         if not math.isfinite(value):
@@ -158,8 +159,8 @@ def lift_test(r: md_pb.ExperimentResult, where: str, geos: tuple[str, ...] = ())
         multiplier = 1.0  # no spend moved: no contrast (a prediction of 0 whatever the fit)
     elif delta > 0:  # a heavy-up that states no usual spend: the panel's as run less the added
         added, lift = delta, gain
-    elif delta < 0:  # no usual spend stated: the spend as run goes dark, or, where the cell
-        restore, lift = -delta, -gain  # ran none, |delta| is restored (calibration)
+    elif delta < 0:  # a cut that states no usual spend: the panel's as run plus the removed
+        removed, lift = -delta, -gain  # (|delta| restored where the cell ran none)
     else:
         lift = gain
     # The standard error of a test over a few units is estimated from them (two-sample df);
@@ -175,7 +176,7 @@ def lift_test(r: md_pb.ExperimentResult, where: str, geos: tuple[str, ...] = ())
         channel=r.channel, start=start, end=end, lift=lift, stderr=r.lift_std_error, geos=geos,
         counterfactual_multiplier=multiplier, name=r.experiment_id or where, df=df,
         spend_change=change, treatment_units=max(0, r.treatment_unit_count),
-        counterfactual_spend=restore, spend_added=added,
+        counterfactual_spend=restore, spend_added=added, spend_removed=removed,
     )  # fmt: skip
 
 

@@ -221,7 +221,7 @@ def test_without_a_baseline_the_panel_supplies_the_spend_as_run(demo: World, dar
     r.channel, r.lift_std_error = exp.channel, dark.stderr
     r.window.CopyFrom(_window_proto(exp))
     read = lift_test(r, "registry:dark", dark.geos)
-    assert read.counterfactual_spend == no_base.counterfactual_spend and read.lift == dark.lift
+    assert read.spend_removed == no_base.counterfactual_spend and read.lift == dark.lift
     (prepared,) = check_lift_tests(demo.panel, [read])
     assert prepared.counterfactual is not None
 
@@ -237,3 +237,29 @@ def test_a_cut_larger_than_the_usual_spend_is_refused(spend: float | None) -> No
     assert "spend_baseline (100,000)" in info.value.message
     t = lift_test(_result(-20_000.0, 100_000.0, -100_050.0), "calibration[0]")
     assert t.counterfactual_spend == 100_000.0 and t.lift == -20_000.0
+
+
+def test_a_cut_without_a_baseline_is_compared_at_the_spend_it_was_cut_from(demo: World) -> None:
+    """V2 F6: a cut that left the cell running, recorded with the CLI's default
+    --spend-baseline 0 (spend_delta = -what it removed), was read as the spend as run going
+    dark (×0, lift +what the cut cost); it is the mirror of a heavy-up without a baseline: the
+    counterfactual is the spend as run plus what was removed, as the same cut recorded with its
+    baseline reads, and the note says how it was read."""
+    exp = demo.experiment
+    assert exp is not None
+    a, b = _window(demo, exp)
+    ran = _spend(demo, exp, exp.geos, a, b)
+    prepared = []
+    for base in (0.0, 2 * ran):  # the cut halved the cell: usual 2 × ran, ran ran
+        r = _result(-exp.lift / 4, base, -ran)
+        r.channel, r.lift_std_error = exp.channel, exp.stderr / 4
+        r.window.CopyFrom(_window_proto(exp))
+        (p,) = check_lift_tests(demo.panel, [lift_test(r, "registry:cut", exp.geos)])
+        prepared.append(p)
+    no_base, with_base = prepared
+    assert with_base.test.counterfactual_multiplier == pytest.approx(2.0)
+    assert no_base.test.counterfactual_multiplier == pytest.approx(2.0)
+    assert no_base.counterfactual is None and no_base.test.counterfactual_spend == 0.0
+    assert no_base.test.lift == with_base.test.lift == pytest.approx(-exp.lift / 4)
+    assert no_base.test.gain == pytest.approx(exp.lift / 4)
+    assert "spend_baseline" in no_base.note and f"from {2 * ran:,.0f}" in no_base.note
