@@ -582,23 +582,37 @@ def _convert_records(
     if len(campaign_days):
         by_campaign = d.groupby(["date", "campaign_id"], sort=False)[
             ["spend", "revenue", "unreported_spend"]].sum()  # fmt: skip
-        out = campaign_days.copy()
-        rows = (out["source"].astype(str).eq(src) & out["channel"].astype(str).eq(ch)).to_numpy()
-        keys = pd.MultiIndex.from_arrays([out["date"].to_numpy(np.int64)[rows],
-                                          out["campaign_id"].astype(str).to_numpy()[rows]])  # fmt: skip
-        add = by_campaign.reindex(keys).fillna(0.0)
-        for c in ("spend", "revenue", "unreported_spend"):
-            if c in out.columns:
-                v = out[c].to_numpy(np.float64).copy()
-                v[rows] += add[c].to_numpy(np.float64)
-                out[c] = v
-        campaign_days = out
+        campaign_days = _add_long(campaign_days, by_campaign, src, ch)
     if campaign_geo_days is not None and len(campaign_geo_days):
-        per = d.groupby(["date", "geo", "campaign_id"], sort=False)["spend"].sum().unstack()
-        campaign_geo_days = _add_wide(
-            campaign_geo_days, per, {str(k): f"{src}:{ch}:{k}" for k in per.columns}
-        )
+        per = d.groupby(["date", "geo", "campaign_id"], sort=False)[["spend"]].sum()
+        if "source" in campaign_geo_days.columns:
+            # the long rows causal passes (melt_campaign_geo_days), as _convert_long reads them;
+            # read as wide, none of its columns matched and the spend stayed unconverted
+            campaign_geo_days = _add_long(campaign_geo_days, per, src, ch)
+        else:
+            wide = per["spend"].unstack()
+            campaign_geo_days = _add_wide(
+                campaign_geo_days, wide, {str(k): f"{src}:{ch}:{k}" for k in wide.columns}
+            )
     return geo_days, campaign_days, campaign_geo_days
+
+
+def _add_long(frame: pd.DataFrame, add: pd.DataFrame, src: str, ch: str) -> pd.DataFrame:
+    """``frame`` (long: date, [geo,] source, channel, campaign_id, amounts) plus ``add``
+    (indexed by date, [geo,] campaign_id) on the pair's rows, in the columns both carry."""
+    out = frame.copy()
+    rows = (out["source"].astype(str).eq(src) & out["channel"].astype(str).eq(ch)).to_numpy()
+    by = [n for n in add.index.names if n != "date"]
+    keys = pd.MultiIndex.from_arrays(
+        [out["date"].to_numpy(np.int64)[rows]] + [out[n].astype(str).to_numpy()[rows] for n in by]
+    )
+    aligned = add.reindex(keys).fillna(0.0)
+    for c in add.columns:
+        if c in out.columns:
+            v = out[c].to_numpy(np.float64).copy()
+            v[rows] += aligned[c].to_numpy(np.float64)
+            out[c] = v
+    return out
 
 
 def _add_wide(frame: pd.DataFrame, add: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import pytest
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
+from mesh.runtime.aggregates import melt_campaign_geo_days
 from mesh.runtime.frames.decode import records_to_frame
 from mesh.runtime.money import (
     FxSeries,
@@ -119,6 +120,24 @@ def test_two_accounts_in_two_currencies_are_converted_record_by_record() -> None
     (said,) = converted_channels([note])
     assert (said.channel, said.frm, said.to, said.part) == ("meta_feed", "EUR", "USD", True)
     assert said.rate == pytest.approx(usd / eur, rel=1e-6)
+
+
+def test_the_long_campaign_geo_days_causal_passes_are_converted_too() -> None:
+    """Audit s17 V2 F1: causal passes campaign_geo_days melted long (peers.py), which the
+    record-by-record path read as wide and returned unconverted, the EUR account's spend in
+    EUR beside a note saying the channel was converted."""
+    geo, camp, cg, cur = _sums(ROWS)
+    long = melt_campaign_geo_days(cg)
+    out = in_one_currency(geo, camp, long, cur, _fx(), records=_frame(ROWS))
+    assert out.campaign_geo_days is not None
+    got = out.campaign_geo_days.assign(campaign_id=lambda f: f["campaign_id"].astype(str))
+    eu = got.loc[got["campaign_id"] == "eu1"].groupby(["date", "geo"], observed=True)["spend"]
+    want = _hand([r for r in ROWS if r[3] == "eu1"], ["date", "geo"], "spend")
+    np.testing.assert_allclose(eu.sum().loc[want.index], want.to_numpy())
+    # the USD account and the other channels' rows are as they were, row for row
+    kept = (got["campaign_id"] != "eu1").to_numpy()
+    np.testing.assert_array_equal(got["spend"].to_numpy()[kept], long["spend"].to_numpy()[kept])
+    assert len(got) == len(long)
 
 
 def test_stores_in_two_currencies_convert_the_outcome() -> None:
