@@ -5,7 +5,8 @@ time zone: a Meta account in Europe/Berlin closes its "15 September" nine hours 
 Ads account in America/Los_Angeles, and six before the orders of a New York store. Every record
 keeps the UTC instant its local day starts (``timestamp``), so how far apart two sources' days
 are is known; this says so when a channel's days start ``MIN_HOURS`` or more from the
-outcome's, once per offset (the channels of one account zone together). Nothing is shifted: daily rows cannot be re-bucketed into another zone's days (the
+outcome's, once per offset (the channels of one account zone together), for every zone a
+channel's records carry (a channel with a New York and a Berlin account is named for Berlin's). Nothing is shifted: daily rows cannot be re-bucketed into another zone's days (the
 hours are not in them), and a shift by a whole day would be wrong by the rest. The warning
 names the offset and which end of each channel day is read against another outcome day, so
 the timing the model reads (same-day effect against lag) is taken with that in mind, or the
@@ -28,17 +29,24 @@ __all__ = ["MIN_HOURS", "day_alignment_warnings", "day_start_offsets"]
 MIN_HOURS = 4.0
 FIRST_PARTY_SOURCE = "generic"
 _HOUR_S = 3600.0
+# Offsets of one channel this close are one account zone in summer and winter time.
+_DST_HOURS = 1.0
 
 
 def day_start_offsets(records: pd.DataFrame) -> pd.DataFrame:
-    """Per (source, channel): the UTC offset of its days (local midnight minus the day's UTC
-    start, in hours: +2 for Berlin in summer, -4 for New York) and its records.
+    """Per (source, channel) and account zone: the UTC offset of its days (local midnight minus
+    the day's UTC start, in hours: +2 for Berlin in summer, -4 for New York), its records
+    (``records``) and the pair's (``total``); the pair's largest zone first.
 
     ``records``: memory's records (columns ``data_source``, ``channel``, ``local_date``,
-    ``timestamp``); a pair whose accounts keep two offsets (summer and winter time, two
-    zones) gets its most common one."""
+    ``timestamp``). Offsets within ``_DST_HOURS`` of a more common one of the pair are one zone
+    (summer and winter time), shown at the more common offset; a channel's accounts in two
+    zones further apart are two rows (audit s17 V2 F5: only the most common was compared, so
+    a channel's second account six hours off was never named)."""
     if records.empty:
-        return pd.DataFrame({"source": [], "channel": [], "offset_h": [], "records": []})
+        return pd.DataFrame(
+            {"source": [], "channel": [], "offset_h": [], "records": [], "total": []}
+        )
     local = pd.to_datetime(records["local_date"]).to_numpy("datetime64[s]").astype(np.int64)
     stamp = pd.to_datetime(records["timestamp"], utc=True).dt.tz_localize(None)
     start = stamp.to_numpy("datetime64[s]").astype(np.int64)
@@ -53,9 +61,20 @@ def day_start_offsets(records: pd.DataFrame) -> pd.DataFrame:
     counts = counts.reset_index().sort_values(
         ["source", "channel", "records", "offset_h"], ascending=[True, True, False, True]
     )
-    top = counts.drop_duplicates(["source", "channel"]).drop(columns="records")
-    total = frame.groupby(["source", "channel"]).size().rename("records").reset_index()
-    return top.merge(total, on=["source", "channel"]).reset_index(drop=True)
+    zones: dict[tuple[str, str], dict[float, int]] = {}
+    for src, ch, off, n in counts.itertuples(index=False):
+        kept = zones.setdefault((str(src), str(ch)), {})
+        near = next((z for z in kept if abs(z - float(off)) <= _DST_HOURS), None)
+        if near is None:
+            kept[float(off)] = int(n)
+        else:
+            kept[near] += int(n)
+    rows = [
+        (src, ch, off, n, sum(kept.values()))
+        for (src, ch), kept in zones.items()
+        for off, n in sorted(kept.items(), key=lambda z: (-z[1], z[0]))
+    ]
+    return pd.DataFrame(rows, columns=["source", "channel", "offset_h", "records", "total"])
 
 
 def _utc(offset_h: float) -> str:
@@ -88,10 +107,21 @@ def day_alignment_warnings(
     if channels:
         media = media[media["channel"].isin(channels)]
     gaps: dict[float, list[str]] = {}
-    pairs = {(str(c), float(o)) for c, o in zip(media["channel"], media["offset_h"], strict=True)}
-    for channel, offset in sorted(pairs):
+    for channel, offset, n, total in sorted(
+        {
+            (str(c), float(o), int(n), int(t))
+            for c, o, n, t in zip(
+                media["channel"], media["offset_h"], media["records"], media["total"], strict=True
+            )
+        }
+    ):
         if abs(offset - base) >= min_hours:
-            gaps.setdefault(offset, []).append(channel)
+            part = (
+                ""
+                if n == total
+                else f"{channel}'s accounts in {_utc(offset)} ({n:,} of its {total:,} records)"
+            )
+            gaps.setdefault(offset, []).append(part or channel)
     out = []
     for offset in sorted(gaps, key=lambda o: -abs(o - base)):  # the farthest first
         out.append(_warning(gaps[offset], offset, base))
@@ -101,8 +131,10 @@ def day_alignment_warnings(
 def _warning(channels: list[str], offset: float, base: float) -> str:
     gap = offset - base
     hours = f"{abs(gap):g}"
-    one = len(channels) == 1
-    names = channels[0] if one else ", ".join(channels[:-1]) + f" and {channels[-1]}"
+    # a channel named whole reads "meta_feed's days"; a part of one ("meta_feed's accounts
+    # in UTC+2 (20 of its 50 records)") reads "the days of ..."
+    one = len(channels) == 1 and "'s accounts in " not in channels[0]
+    names = channels[0] if len(channels) == 1 else ", ".join(channels[:-1]) + f" and {channels[-1]}"
     each = f"each {channels[0]} day" if one else "each of their days"
     end = (
         f"the first {hours} hours of {each} fall on the outcome's previous day"

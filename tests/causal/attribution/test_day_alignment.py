@@ -95,3 +95,28 @@ def test_aligned_or_close_zones_and_no_outcome_say_nothing() -> None:
     assert only == []  # meta_prospecting is not in the model
     only = day_alignment_warnings(_records(_AGENCY), channels=("meta_prospecting",))
     assert len(only) == 1 and only[0].startswith("meta_prospecting")
+
+
+def test_a_channels_second_account_in_a_far_zone_is_named() -> None:
+    """Audit s17 V2 F5: only a channel's most common zone was compared, so a Meta channel with
+    a New York account and a smaller Berlin one (6 hours off the New York orders) was never
+    named. Now every zone a channel's records carry is; summer and winter time stay one."""
+    two = _records([("meta", "meta_prospecting", "America/New_York"),
+                    ("generic", "first_party", "America/New_York")], days=30)  # fmt: skip
+    berlin = _records([("meta", "meta_prospecting", "Europe/Berlin")], days=10)
+    records = pd.concat([two, berlin], ignore_index=True)
+    got = day_start_offsets(records)
+    meta = got[got["channel"] == "meta_prospecting"]
+    assert meta[["offset_h", "records", "total"]].values.tolist() == [[-4, 60, 80], [2, 20, 80]]
+    (warning,) = day_alignment_warnings(records)
+    assert warning.startswith(
+        "the days of meta_prospecting's accounts in UTC+2 (20 of its 80 records) start at "
+        "22:00 UTC (UTC+2"
+    ), warning
+    assert "6 hours apart" in warning
+    # a Berlin account over the end of summer time (+2, from 27 October +1) is one zone, named once
+    autumn = _records([("meta", "meta_prospecting", "Europe/Berlin"),
+                       ("generic", "first_party", "America/Los_Angeles")], days=45)  # fmt: skip
+    assert len(day_start_offsets(autumn).query("channel == 'meta_prospecting'")) == 1
+    (once,) = day_alignment_warnings(autumn)
+    assert once.startswith("meta_prospecting's days start at 22:00 UTC (UTC+2")
