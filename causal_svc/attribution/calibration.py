@@ -449,6 +449,21 @@ def usable_lift_tests(
     return kept, warnings
 
 
+def _same_test(t: LiftTest, u: LiftTest) -> bool:
+    """Whether two results are copies of one test: one experiment id, channel and window, and
+    the same geos where both name them (a request's result names none)."""
+    return (
+        t.name == u.name
+        and t.channel == u.channel
+        and (t.start, t.end) == (u.start, u.end)
+        and (not t.geos or not u.geos or {g.upper() for g in t.geos} == {g.upper() for g in u.geos})
+    )
+
+
+def _described(t: LiftTest) -> str:
+    return f"{t.channel} {t.start}..{t.end}" + (f" in {len(t.geos)} geos" if t.geos else "")
+
+
 def one_per_experiment(
     requested: Sequence[LiftTest], registered: Sequence[LiftTest]
 ) -> tuple[list[LiftTest], list[str]]:
@@ -458,19 +473,30 @@ def one_per_experiment(
     tests you have) is one experiment, not two: counted twice it narrowed the calibrated
     interval by a quarter from no new information (audit R26 F2). The registry's copy is kept:
     it carries the experiment's treated geos, which a request's result cannot name. Requested
-    tests without an experiment id (named by their position) are never merged."""
-    held = {t.name: t for t in registered if t.name}
+    tests without an experiment id (named by their position) are never merged.
+
+    Copies are results with one id, channel and window (:func:`_same_test`). One id naming
+    tests of other channels or windows (a multi-cell GeoLift export, one id per quarter's
+    programme) keeps them all, with a warning: each is evidence of its own, as a registered
+    test outside the analysis is skipped rather than refused, and two that measure the same
+    spend and disagree are still refused by :func:`check_lift_tests`. Matched on the id alone,
+    every test after the first was dropped as "passed twice" (V2 F3)."""
+    used: set[int] = set()  # registered tests counted in a request's place
     kept: list[LiftTest] = []
-    used: set[str] = set()
-    seen: dict[str, int] = {}
+    # the request's tests kept: (index, test, whether the registry's copy stands for it)
+    seen: list[tuple[int, LiftTest, bool]] = []
     warnings = []
     for i, t in enumerate(requested):
         where = f"calibration[{i}]"
-        if t.name in held and t.name not in used:
+        if t.name == where:
+            kept.append(t)
+            continue
+        j = next((j for j, u in enumerate(registered) if j not in used and _same_test(t, u)), -1)
+        if j >= 0:
             # In the request's place, so that a refusal of a later test names its own index.
-            mine = held[t.name]
-            used.add(t.name)
-            seen[t.name] = i
+            mine = registered[j]
+            used.add(j)
+            seen.append((i, t, True))
             kept.append(mine)
             differs = (t.lift, t.stderr) != (mine.lift, mine.stderr)
             warnings.append(
@@ -482,13 +508,28 @@ def one_per_experiment(
                    "again to replace it" if differs else "")
             )  # fmt: skip
             continue
-        if t.name != where and t.name in seen:
+        first = next(((k, held) for k, u, held in seen if _same_test(t, u)), None)
+        if first is not None:
+            k, held = first
             warnings.append(
-                f"lift test {t.name} is passed twice (calibration[{seen[t.name]}] and {where}): "
-                f"it is counted once, as calibration[{seen[t.name]}]"
-                + (", as the registry holds it" if t.name in used else "")
+                f"lift test {t.name} ({_described(t)}) is passed twice (calibration[{k}] and "
+                f"{where}): it is counted once, as calibration[{k}]"
+                + (", as the registry holds it" if held else "")
             )
             continue
-        seen[t.name] = i
+        seen.append((i, t, False))
         kept.append(t)
-    return [*kept, *(t for t in registered if t.name not in used)], warnings
+    out = [*kept, *(u for j, u in enumerate(registered) if j not in used)]
+    named: dict[str, list[LiftTest]] = {}
+    for t in out:
+        if t.name and not t.name.startswith("calibration["):
+            named.setdefault(t.name, []).append(t)
+    for name, tests in named.items():
+        if len(tests) > 1:
+            warnings.append(
+                f"experiment id {name} names {len(tests)} different tests ("
+                + "; ".join(_described(t) for t in tests)
+                + "): each is counted as a test of its own; give each test its own "
+                "experiment id so that a copy of one is not mistaken for another"
+            )
+    return out, warnings

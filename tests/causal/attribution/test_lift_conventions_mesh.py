@@ -113,6 +113,7 @@ def test_a_registry_test_passed_again_is_counted_once(mesh) -> None:
     assert said == [
         "lift test heavy was passed as calibration[0] and is held in the registry: it is counted "
         "once, as the registry holds it (over its 5 treated geos)",
-        "lift test heavy is passed twice (calibration[0] and calibration[1]): it is counted "
-        "once, as calibration[0], as the registry holds it",
+        f"lift test heavy (google_search {e['start_date']}..{e['end_date']}) is passed twice "
+        "(calibration[0] and calibration[1]): it is counted once, as calibration[0], as the "
+        "registry holds it",
     ]
