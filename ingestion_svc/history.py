@@ -17,6 +17,7 @@ integers (days since 1970-01-01), keys ``series code × 2^21 + day + 2^20``.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -48,6 +49,17 @@ HISTORY_COLUMNS = (
 )
 # A stored record's UTC day start not known (rows recorded without one): never compared.
 NO_START = -(1 << 62)
+
+
+def _place_of(series: str) -> str:
+    """A series (``source|account|campaign|geo key``) without its geo key."""
+    return series[: series.rfind("|")]
+
+
+def _geo_match(geo: object) -> object:
+    """A geo as places are matched: one Unicode form, case folded (a row stored as "BR-BAHIA"
+    or in NFD before ingestion normalised names is the same place as "BR-Bahia")."""
+    return unicodedata.normalize("NFC", geo).casefold() if isinstance(geo, str) else geo
 
 
 def day_numbers(values: np.ndarray | pd.Series) -> np.ndarray:
@@ -101,6 +113,10 @@ class StreamHistory:
         # raw row sha → its key: a row stored under another key (ingested with other account
         # settings, which mapped its geo to another code) is found by its content
         self._by_sha: dict[str, int] = {}
+        # (series less its geo key, day, stored geo) → key: a row whose series is new but whose
+        # account, campaign, day and normalised geo a stored record has (that record kept its
+        # old key when a corrected re-send restated it: V1 review F1)
+        self._by_place: dict[tuple[str, int, object], int] = {}
         self._series_max = np.zeros(0, dtype=np.int64)
         self._prune_at = 50_000
         self._coverage: dict[str, tuple[int, int]] = {}
@@ -238,6 +254,14 @@ class StreamHistory:
             rows["start"].to_numpy(np.int64)[take][newer] if "start" in rows else NO_START
         )
         self._by_sha.update(zip(shas.tolist(), keys[newer].tolist(), strict=True))
+        if "geo" in rows:
+            series = rows["series"].to_numpy(dtype=object)[take][newer].tolist()
+            geos = rows["geo"].to_numpy(dtype=object)[take][newer].tolist()
+            self._by_place.update(
+                ((_place_of(s), k % _SHIFT, _geo_match(g)), k)
+                for s, g, k in zip(series, geos, keys[newer].tolist(), strict=True)
+                if g
+            )
         self._num[at] = rows[["spend", "conversions", "revenue"]].to_numpy(np.float64)[take][newer]
         if self._series_max.size < len(self._codes):
             grown = np.full(max(len(self._codes), 2 * self._series_max.size), -(1 << 40), np.int64)
@@ -281,6 +305,13 @@ class StreamHistory:
         self._by_sha = dict(
             zip(self._sha[: keep.size].tolist(), self._key[: keep.size].tolist(), strict=True)
         )
+        self._by_place = {
+            (_place_of(self.series_name(k // _SHIFT) or ""), k % _SHIFT, _geo_match(g)): k
+            for k, g in zip(
+                self._key[: keep.size].tolist(), self._geo[: keep.size].tolist(), strict=True
+            )
+            if g
+        }
         self._view = None  # slots were renumbered
         self._prune_at = max(50_000, 2 * self._size)
         floors = {a: day - self.keep_days for a, day in self._frontier.items()}
@@ -343,6 +374,27 @@ class StreamHistory:
             mine = self._accounts_of_series(key // _SHIFT)
             if slot >= 0 and mine is not None and self._account[slot] == mine:
                 out[i] = other
+        return out
+
+    def stored_at(
+        self, series: Sequence[str], keys: np.ndarray, geos: Sequence[object]
+    ) -> np.ndarray:
+        """Per row, the key of a stored record of the same account and campaign on the same
+        day whose stored geo is the row's (-1: none), under another series: the record a
+        corrected re-send restated in place (its key keeps the geo as first spelt, "California";
+        its geo is now "US-CA"), which a later pull with other numbers (another raw content,
+        so :meth:`stored_as` misses it) must restate again rather than add beside."""
+        out = np.full(keys.size, -1, dtype=np.int64)
+        place = self._by_place
+        if not place:
+            return out
+        for i, (s, key, g) in enumerate(zip(series, keys.tolist(), geos, strict=True)):
+            other = place.get((_place_of(s), key % _SHIFT, _geo_match(g)))
+            if other is not None and other != key:
+                out[i] = other
+        if (out >= 0).any():  # pruned since: no longer stored here
+            hit = np.flatnonzero(out >= 0)
+            out[hit[self._slot_of(out[hit]) < 0]] = -1
         return out
 
     def _accounts_of_series(self, code: int) -> int | None:

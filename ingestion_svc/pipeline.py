@@ -421,6 +421,14 @@ def _as_stored(
     if not unknown.size:
         return frame, codes, keys, known
     other = history.stored_as(shas[unknown], keys[unknown])
+    rest = np.flatnonzero(other < 0)
+    if rest.size:  # a later pull of a row a corrected re-send re-keyed (V1 review F1)
+        at = unknown[rest]
+        other[rest] = history.stored_at(
+            frame["series"].to_numpy(dtype=object)[at].tolist(),
+            keys[at],
+            frame["geo"].to_numpy(dtype=object)[at].tolist(),
+        )
     hit = other >= 0
     if not hit.any():
         return frame, codes, keys, known

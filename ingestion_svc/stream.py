@@ -541,7 +541,10 @@ class IngestStream:
                     first * _DAY_US - _EARLIEST_OFFSET_US,
                     last * _DAY_US + _LATEST_OFFSET_US + 1,
                     sorted({c for c, _ in series}),
-                    _with_bare_codes({g for _, g in series}),
+                    # every geo of those campaigns: a row may be stored under any earlier
+                    # spelling of its geo ("California", "CA"), which a corrected re-send must
+                    # find to restate (R31 F4; V1 review F2: region names were missed)
+                    [],
                     timeout=self._time_left(),
                 )
             return await asyncio.to_thread(memory.history_rows, stored, account_key, first, last)
@@ -636,13 +639,6 @@ def _still_held(waiting: _Waiting) -> BatchStillWritten:
         dependency="ingestion ledger",
         retry_after_s=5.0,
     )
-
-
-def _with_bare_codes(geos: set[str]) -> list[str]:
-    """The geos a late series' scan asks for: each as the batch spells it and without its
-    country prefix ("US-CA" and "CA"), the spelling the row was stored with when the account
-    had no --country then; a re-send with it restates the row (R31 F4), once it is found."""
-    return sorted(geos | {g.split("-", 1)[1] for g in geos if "-" in g})
 
 
 def _date(day: int) -> dt.date:
