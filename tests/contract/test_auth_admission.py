@@ -132,6 +132,8 @@ ALLOWED = [
     ("svc-surf", "causal", "Counterfactual", "unary_unary"),
     ("svc-surf", "causal", "ListAnalyses", "unary_unary"),
     ("svc-surf", "memory", "AggregateRecords", "unary_unary"),
+    # the records of a channel billed in two currencies, converted one by one (R31-F2)
+    ("svc-surf", "memory", "Scan", "unary_stream"),
     ("svc-causal", "memory", "AggregateRecords", "unary_unary"),
     ("svc-surf", "ingestion", "CreateExperiment", "unary_unary"),
     # the tests that ran: their windows are not business as usual (R5-F4)
@@ -154,7 +156,6 @@ DENIED = [
     ("svc-llm", "ingestion", "ListExperiments", "unary_unary"),
     ("svc-surf", "memory", "Search", "unary_unary"),
     ("svc-surf", "memory", "Write", "stream_unary"),
-    ("svc-surf", "memory", "Scan", "unary_stream"),
     ("svc-surf", "ingestion", "RecordExperimentResult", "unary_unary"),
 ]
 PREFIX = {"memory": MEMORY, "ingestion": INGESTION, "causal": CAUSAL}

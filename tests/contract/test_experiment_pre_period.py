@@ -55,7 +55,9 @@ def test_experiments_create_keeps_the_files_pre_period(
     monkeypatch.setenv("LIFTOS_INGESTION_ADDR", ingestion.address)
     path = tmp_path / "experiments.json"
     path.write_text(json.dumps([_entry(), _entry(experiment_id="exp-none", pre_period_start="")]))
-    assert commands.main(["experiments", "create", "--org", ORG, str(path)]) == 0
+    # two copies of one test (with and without a pre-period): allowed to overlap (R26-F3)
+    argv = ["experiments", "create", "--org", ORG, "--allow-overlap", str(path)]
+    assert commands.main(argv) == 0
     kept = _stored(ingestion, "exp-pre")
     assert kept.HasField("pre_period_start")
     assert (kept.pre_period_start.year, kept.pre_period_start.month,
