@@ -12,13 +12,17 @@ import datetime as dt
 import hashlib
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ingestion_svc.errors import ExperimentExists, ExperimentNotFound
 from mesh.runtime.exceptions import FailedPrecondition, InvalidInput
 from mesh.runtime.page_tokens import PageTokens
 from mesh.runtime.sqlite_db import LockedSQLite
+
+_T = TypeVar("_T")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -149,12 +153,32 @@ class ExperimentRegistry(LockedSQLite):
         self._db.row_factory = sqlite3.Row
         self._tokens = tokens or PageTokens.for_data_dir(path.parent, "ListExperiments")
 
-    def create(self, experiment: Experiment) -> Experiment:
-        """Store a new experiment; its create_time must be set. Raises ExperimentExists."""
+    def create(
+        self,
+        experiment: Experiment,
+        check: Callable[[builtins.list[Experiment]], _T] | None = None,
+    ) -> _T | None:
+        """Store a new experiment; its create_time must be set. Raises ExperimentExists.
+        ``check``: called with the org's experiments whose windows meet it, in the same write
+        transaction as the insert (whatever it raises stores nothing; its answer is returned),
+        so two creates at once cannot both pass a rule on what is registered (V1 review F4:
+        6 of 20 racing same-channel overlaps both registered when the check ran first)."""
         assert experiment.create_time is not None
-        with self._lock:
+        with self._transaction() as db:
+            said = None
+            if check is not None:
+                rows = db.execute(
+                    "SELECT * FROM experiments WHERE org_id = ? AND start_date <= ? "
+                    "AND end_date >= ? ORDER BY create_time_us, experiment_id",
+                    (
+                        experiment.org_id,
+                        experiment.end_date.isoformat(),
+                        experiment.start_date.isoformat(),
+                    ),
+                ).fetchall()
+                said = check([_from_row(r) for r in rows])
             try:
-                self._db.execute(
+                db.execute(
                     "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         experiment.org_id,
@@ -173,7 +197,7 @@ class ExperimentRegistry(LockedSQLite):
                     resource_type="liftos.v1.CausalExperiment",
                     resource_name=f"orgs/{experiment.org_id}/experiments/{experiment.experiment_id}",
                 ) from None
-        return experiment
+        return said
 
     def replace_payload(
         self, org_id: str, experiment_id: str, payload: bytes, *, previous: bytes | None = None

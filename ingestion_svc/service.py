@@ -135,13 +135,13 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         now = dt.datetime.now(dt.UTC)
         experiment, stored = convert.experiment_from_proto(request.experiment, now)
         # R26-F3: one of the same channel sharing days and units is refused (unless allowed);
-        # the others are said. Not atomic with the create: two racing creates may both pass.
-        meeting = await asyncio.to_thread(
-            self.registry.all_active, experiment.org_id, experiment.start_date, experiment.end_date
+        # the others are said. Checked in the insert's transaction: racing creates serialise.
+        warnings = await asyncio.to_thread(
+            self.registry.create,
+            experiment,
+            lambda meeting: overlap_check(stored, meeting, allow=request.allow_overlap),
         )
-        warnings = overlap_check(stored, meeting, allow=request.allow_overlap)
-        await asyncio.to_thread(self.registry.create, experiment)
-        return ingestion_pb.CreateExperimentResponse(experiment=stored, warnings=warnings)
+        return ingestion_pb.CreateExperimentResponse(experiment=stored, warnings=warnings or [])
 
     async def GetExperiment(
         self, request: ingestion_pb.GetExperimentRequest, context: grpc.aio.ServicerContext

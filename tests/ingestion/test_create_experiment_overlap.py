@@ -72,3 +72,33 @@ def test_the_registry_refuses_a_same_channel_overlap(stub) -> None:
         )
     )
     assert any(w.startswith("experiment a (meta, draft,") for w in again.warnings)
+
+
+def test_two_racing_creates_of_one_channel_do_not_both_register(stub) -> None:
+    """The overlap check runs in the insert's transaction (V1 review F4: checked first, then
+    inserted, 6 of 20 rounds of two creates released together both registered)."""
+    import threading
+
+    def create(
+        eid: str, org: str, gate: threading.Barrier, results: list[str]
+    ) -> None:  # fmt: skip
+        experiment = _experiment(eid, "meta", ["TX"], ["CA"])
+        experiment.org_id = org
+        gate.wait()
+        try:
+            stub.CreateExperiment(ingestion_pb.CreateExperimentRequest(experiment=experiment))
+            results.append("ok")
+        except grpc.RpcError as error:
+            results.append(error.code().name)
+
+    for round_ in range(20):
+        results: list[str] = []
+        gate = threading.Barrier(2)
+        threads = [
+            threading.Thread(target=create, args=(e, f"race{round_}", gate, results)) for e in "ab"
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results) == ["FAILED_PRECONDITION", "ok"], (round_, results)
