@@ -35,6 +35,7 @@ from mesh.runtime.peers import (
     unreachable,
 )
 from mesh.runtime.protoconv import campaign_sources, set_date_range
+from mesh.runtime.scan_days import scan_local_days, within_local_days
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
 from mesh.runtime.usual_days import RegisteredTests, registered_tests
@@ -71,15 +72,7 @@ class MemoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):  # quoted: Async
             channels=channels,
             batch_size=SCAN_BATCH,
         )
-        # Timestamps are UTC days; local dates can sit a day either side, filtered exactly below.
-        if start is not None:
-            request.time_range.start_time.FromDatetime(
-                dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-            )
-        if end is not None:
-            request.time_range.end_time.FromDatetime(
-                dt.datetime.combine(end + dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC)
-            )
+        scan_local_days(request, start, end)  # the local days kept exactly below
         parts: list[pd.DataFrame] = []
         try:
             async for batch in self.stub().Scan(request, timeout=self.within(timeout)):
@@ -90,7 +83,7 @@ class MemoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):  # quoted: Async
             raise _memory_failure(error, self.target, "Scan", org_id) from None
         if not parts:
             raise InsufficientData("no records match the query", subject="records")
-        return await asyncio.to_thread(_within_days, parts, start, end)
+        return await asyncio.to_thread(within_local_days, parts, start, end)
 
     async def aggregate(
         self, org_id: str, start: dt.date | None, end: dt.date | None,
@@ -492,18 +485,3 @@ def _date_or_none(d: common_pb.Date) -> dt.date | None:
 
 def _scan_part(batch: memory_pb.ScanResponse) -> pd.DataFrame:
     return records_to_frame(batch.records, groups=("core", "external"))
-
-
-def _within_days(
-    parts: list[pd.DataFrame], start: dt.date | None, end: dt.date | None
-) -> pd.DataFrame:
-    """The Scan's frames as one, kept to the local days asked (the Scan's UTC range is a day
-    wider on each side)."""
-    frame = pd.concat(parts, ignore_index=True)
-    local = pd.to_datetime(frame["local_date"])
-    keep = pd.Series(True, index=frame.index)
-    if start is not None:
-        keep &= local >= pd.Timestamp(start)
-    if end is not None:
-        keep &= local <= pd.Timestamp(end)
-    return frame.loc[keep].reset_index(drop=True)

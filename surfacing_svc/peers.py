@@ -31,6 +31,7 @@ from mesh.runtime.frames import records_to_frame
 from mesh.runtime.money import FxSeries, fx_series, in_one_currency, mixed_pairs
 from mesh.runtime.peers import Peer, external_factor_series, unavailable, unreachable
 from mesh.runtime.protoconv import campaign_sources, set_date_range
+from mesh.runtime.scan_days import scan_local_days, within_local_days
 from mesh.runtime.status import decode_status
 from mesh.runtime.tables import table_to_frame
 from mesh.runtime.usual_days import ExperimentsOverlap, registered_tests
@@ -217,14 +218,7 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
         day wider on each side), as a frame; None when there are none."""
         request = memory_pb.ScanRequest(org_id=org_id, sources=campaign_sources(),
                                         channels=channels, batch_size=5000)  # fmt: skip
-        if start is not None:
-            request.time_range.start_time.FromDatetime(
-                dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-            )
-        if end is not None:
-            request.time_range.end_time.FromDatetime(
-                dt.datetime.combine(end + dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC)
-            )
+        scan_local_days(request, start, end)
         parts = []
         try:
             async for batch in self.stub().Scan(request, timeout=self.within(timeout)):
@@ -243,14 +237,7 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
             raise
         if not parts:
             return None
-        frame = pd.concat(parts, ignore_index=True)
-        local = pd.to_datetime(frame["local_date"])
-        keep = pd.Series(True, index=frame.index)
-        if start is not None:
-            keep &= local >= pd.Timestamp(start)
-        if end is not None:
-            keep &= local <= pd.Timestamp(end)
-        return frame.loc[keep].reset_index(drop=True)
+        return await asyncio.to_thread(within_local_days, parts, start, end)
 
 
 @dataclass(slots=True)
