@@ -4,45 +4,20 @@ registry keeps (``pre_period_start``, as the design powered it), not one as long
 from __future__ import annotations
 
 import grpc
-import pytest
 from liftos.v1 import causal_pb2 as pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import marketing_data_pb2 as md_pb
-from liftos.v1 import memory_pb2 as memory_pb
-from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from causal_svc.app import build as causal_build
-from ingestion_svc.app import build as ingestion_build
-from memory_svc.app import build as memory_build
-from mesh.runtime.inprocess import running_services
 from mesh.runtime.synthetic_records import synthetic_records
 
-GEOS, CAMPAIGNS, DAYS = 8, 4, 90  # 2024-09-01 .. 2024-11-29
+# the same 8 geos x 4 campaigns x 90 days (2024-09-01 .. 2024-11-29) in real memory
+from tests.causal.contract.test_estimate_from_memory import CAMPAIGNS, GEOS, mesh  # noqa: F401
 
 
-@pytest.fixture(scope="module")
-def mesh(tmp_path_factory: pytest.TempPathFactory):
-    with running_services(
-        {"memory": memory_build, "ingestion": ingestion_build, "causal": causal_build},
-        tmp_path_factory.mktemp("mesh"),
-    ) as services:
-        records = synthetic_records("shop", GEOS * CAMPAIGNS * DAYS, campaigns=CAMPAIGNS, geos=GEOS)
-        memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
-        memory.Write(
-            iter(
-                [
-                    memory_pb.WriteRequest(org_id="shop", records=records[i : i + 1000])
-                    for i in range(0, len(records), 1000)
-                ]
-            )
-        )
-        yield services
-
-
-def test_the_registered_pre_period_is_read(mesh) -> None:
+def test_the_registered_pre_period_is_read(mesh) -> None:  # noqa: F811
     geos = sorted(
         {r.geo for r in synthetic_records("shop", GEOS * CAMPAIGNS, campaigns=CAMPAIGNS, geos=GEOS)}
     )
