@@ -18,7 +18,7 @@ import pytest
 from liftos.v1 import memory_pb2 as memory_pb
 
 import sim
-from tests.ingestion.conftest import PULLED, dumps
+from tests.ingestion.conftest import PULLED
 from tests.ingestion.test_geo_spelling import (  # noqa: F401 - the module's mesh fixtures
     MEDIA,
     STATES,
@@ -28,7 +28,14 @@ from tests.ingestion.test_geo_spelling import (  # noqa: F401 - the module's mes
     mesh,
 )
 from tests.ingestion.test_ingest_service import _request
-from tests.ingestion.test_reingest_settings import _N, _counts, _lines, _stored, _stubs
+from tests.ingestion.test_reingest_settings import (
+    _N,
+    _counts,
+    _lines,
+    _stored,
+    _stubs,
+    late_batch_re_send,
+)
 
 
 def _send(ingestion: Any, world: sim.SimResult, lines: list[str], batch: str,
@@ -64,25 +71,7 @@ def test_a_late_batch_finds_rows_stored_under_region_names(
     services: Any, world: sim.SimResult
 ) -> None:
     ingestion, memory_stub = _stubs(services)
-    export = world.raw["meta"]
-    by_day: dict[str, list[str]] = {}
-    for k in range(5_000):
-        row = export.base_row(k)
-        by_day.setdefault(row["date_start"], []).append(dumps(row))
-    days = sorted(by_day)
-    late, early = by_day[days[45]][:3], by_day[days[0]][:3]
-
-    def stream(batches: list[tuple[str, list[str]]], country: str) -> list[Any]:
-        requests = []
-        for batch_id, rows in batches:
-            request = _request(world, rows, batch_id, pulled_at=PULLED)
-            request.account.country_code = country
-            request.account.geo_keys.clear()
-            requests.append(request)
-        return list(ingestion.Ingest(iter(requests)))
-
-    stream([("late-0", late), ("early-0", early)], "")
-    stream([("late-1", late), ("early-1", early)], "US")
+    late_batch_re_send(ingestion, world, clear_geo_keys=True)
     stored = _stored(memory_stub)
     assert len(stored) == 6, sorted(r.geo for r in stored)
     assert all(r.geo.startswith("US-") for r in stored)

@@ -212,6 +212,19 @@ def test_a_late_batch_of_the_re_send_finds_its_rows_stored_without_the_country( 
     batch: that batch's history is scanned per series and geo, and the stored rows are under
     the geo without the country ("CA", not "US-CA"). They are found and restated too."""
     ingestion, memory = _stubs(services)
+    first, fixed = late_batch_re_send(ingestion, world)
+    assert [_counts(a) for a in first] == [(3, 0, 0), (3, 0, 0)]
+    assert [_counts(a) for a in fixed] == [(3, 0, 3), (3, 0, 3)]
+    stored = _stored(memory)
+    assert len(stored) == 6 and all(r.geo.startswith("US-") for r in stored)
+
+
+def late_batch_re_send(
+    ingestion: Any, world: sim.SimResult, *, clear_geo_keys: bool = False
+) -> tuple[list[Any], list[Any]]:
+    """Three Meta rows of day 45 then three of day 0, sent without a country and again with
+    it: the later batch goes back more than the lags' 28 days before the first. The acks of
+    both sends; ``clear_geo_keys``: the account maps no geos (Meta's region names are kept)."""
     export = world.raw["meta"]
     by_day: dict[str, list[str]] = {}
     for k in range(5_000):
@@ -225,12 +238,10 @@ def test_a_late_batch_of_the_re_send_finds_its_rows_stored_without_the_country( 
         for batch_id, lines in batches:
             request = _request(world, lines, batch_id, pulled_at=PULLED)
             request.account.country_code = country
+            if clear_geo_keys:
+                request.account.geo_keys.clear()
             requests.append(request)
         return list(ingestion.Ingest(iter(requests)))
 
     first = stream([("late-0", late), ("early-0", early)], "")
-    assert [_counts(a) for a in first] == [(3, 0, 0), (3, 0, 0)]
-    fixed = stream([("late-1", late), ("early-1", early)], "US")
-    assert [_counts(a) for a in fixed] == [(3, 0, 3), (3, 0, 3)]
-    stored = _stored(memory)
-    assert len(stored) == 6 and all(r.geo.startswith("US-") for r in stored)
+    return first, stream([("late-1", late), ("early-1", early)], "US")
