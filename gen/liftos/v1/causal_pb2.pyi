@@ -213,7 +213,12 @@ class _ClusterInferenceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Clus
     """Cluster-robust (CR1) standard errors with t(G - 1), whatever the number of clusters."""
     CLUSTER_INFERENCE_WILD_BOOTSTRAP: _ClusterInference.ValueType  # 2
     """Wild cluster bootstrap-t with the null imposed (Rademacher weights, Webb's six-point
-    weights below 12 clusters), whatever the number of clusters.
+    weights below 12 clusters), whatever the number of clusters: 9,999 random draws, or,
+    when the weights have no more distinct vectors than that (6^G for Webb's: up to 5
+    clusters; 2^G for Rademacher: 12 and 13 clusters), every vector enumerated once, which
+    makes the p-value the exact bootstrap one. With very few clusters the p-value has a floor
+    (the vectors proportional to 1 tie with the sample: 6/216 = 0.028 with 3 clusters), and an
+    interval at a level beyond it is unbounded.
     """
 
 class ClusterInference(_ClusterInference, metaclass=_ClusterInferenceEnumTypeWrapper):
@@ -225,7 +230,12 @@ CLUSTER_INFERENCE_CLUSTER_ROBUST: ClusterInference.ValueType  # 1
 """Cluster-robust (CR1) standard errors with t(G - 1), whatever the number of clusters."""
 CLUSTER_INFERENCE_WILD_BOOTSTRAP: ClusterInference.ValueType  # 2
 """Wild cluster bootstrap-t with the null imposed (Rademacher weights, Webb's six-point
-weights below 12 clusters), whatever the number of clusters.
+weights below 12 clusters), whatever the number of clusters: 9,999 random draws, or,
+when the weights have no more distinct vectors than that (6^G for Webb's: up to 5
+clusters; 2^G for Rademacher: 12 and 13 clusters), every vector enumerated once, which
+makes the p-value the exact bootstrap one. With very few clusters the p-value has a floor
+(the vectors proportional to 1 tie with the sample: 6/216 = 0.028 with 3 clusters), and an
+interval at a level beyond it is unbounded.
 """
 Global___ClusterInference: _TypeAlias = ClusterInference  # noqa: Y015
 

@@ -110,6 +110,50 @@ restates.
 Global___RejectionReason: _TypeAlias = RejectionReason  # noqa: Y015
 
 @_typing.final
+class ForgetBatchesRequest(_message.Message):
+    """Request for ForgetBatches."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["org_id", b"org_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForgetBatchesRequest: _TypeAlias = ForgetBatchesRequest  # noqa: Y015
+
+@_typing.final
+class ForgetBatchesResponse(_message.Message):
+    """Response for ForgetBatches."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FORGOTTEN_COUNT_FIELD_NUMBER: _builtins.int
+    forgotten_count: _builtins.int
+    """Acked batches the ledger no longer replays."""
+    def __init__(
+        self,
+        *,
+        forgotten_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["forgotten_count", b"forgotten_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ForgetBatchesResponse: _TypeAlias = ForgetBatchesResponse  # noqa: Y015
+
+@_typing.final
 class IngestRequest(_message.Message):
     """One batch of raw rows from one source and account."""
 
@@ -437,10 +481,18 @@ class IngestResponse(_message.Message):
     duplicate_count: _builtins.int
     """Accepted rows already stored with identical content, repeated in the batch, or holding a
     version of their natural key that a later version already replaced (an export sent again:
-    each has an IngestNote of kind "superseded_version"); no new write.
+    each has an IngestNote of kind "superseded_version"), and rows whose record memory
+    answered it already held as sent (same version, same numbers: a re-send ingestion's
+    history did not recognise); no new write. A row whose raw content is stored but that
+    the account's settings now normalise to another geo or UTC day (a corrected time zone,
+    country or geo_keys) is not a duplicate: it is restated (restated_count).
     """
     restated_count: _builtins.int
-    """Accepted rows that replaced an older version of the same natural key."""
+    """Accepted rows that replaced an older version of the same natural key: a platform
+    restatement, or a row sent again under corrected account settings (time zone, country,
+    geo_keys) whose stored record had another geo or UTC day start; such a row keeps the
+    stored record's natural key and id, so it is restated, never stored twice.
+    """
     replayed: _builtins.bool
     """True when the batch_id had been acked before and this ack is replayed from the ledger."""
     mean_quality_score: _builtins.float

@@ -77,6 +77,11 @@ class IngestionServiceStub:
                 request_serializer=liftos_dot_v1_dot_ingestion__pb2.ListExternalFactorsRequest.SerializeToString,
                 response_deserializer=liftos_dot_v1_dot_ingestion__pb2.ListExternalFactorsResponse.FromString,
                 _registered_method=True)
+        self.ForgetBatches = channel.unary_unary(
+                '/liftos.v1.IngestionService/ForgetBatches',
+                request_serializer=liftos_dot_v1_dot_ingestion__pb2.ForgetBatchesRequest.SerializeToString,
+                response_deserializer=liftos_dot_v1_dot_ingestion__pb2.ForgetBatchesResponse.FromString,
+                _registered_method=True)
 
 
 class IngestionServiceServicer:
@@ -169,6 +174,19 @@ class IngestionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ForgetBatches(self, request, context):
+        """Forgets the org's acked batches: the ledger that answers a batch_id seen before with its
+        first ack (replayed) and writes nothing. Call it after deleting records of the org
+        (MemoryService.DeleteRecords), so an export sent again is read and written again instead
+        of replayed with counts memory no longer holds; liftos memory delete and the SDK's
+        delete_records do. Batches being written now keep their reservations. Not in the
+        "public" scope: a key needs "records.delete". Errors: INVALID_ARGUMENT (no or a bad
+        org_id), PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -211,6 +229,11 @@ def add_IngestionServiceServicer_to_server(servicer, server):
                     servicer.ListExternalFactors,
                     request_deserializer=liftos_dot_v1_dot_ingestion__pb2.ListExternalFactorsRequest.FromString,
                     response_serializer=liftos_dot_v1_dot_ingestion__pb2.ListExternalFactorsResponse.SerializeToString,
+            ),
+            'ForgetBatches': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForgetBatches,
+                    request_deserializer=liftos_dot_v1_dot_ingestion__pb2.ForgetBatchesRequest.FromString,
+                    response_serializer=liftos_dot_v1_dot_ingestion__pb2.ForgetBatchesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -432,6 +455,33 @@ class IngestionService:
             '/liftos.v1.IngestionService/ListExternalFactors',
             liftos_dot_v1_dot_ingestion__pb2.ListExternalFactorsRequest.SerializeToString,
             liftos_dot_v1_dot_ingestion__pb2.ListExternalFactorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForgetBatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/liftos.v1.IngestionService/ForgetBatches',
+            liftos_dot_v1_dot_ingestion__pb2.ForgetBatchesRequest.SerializeToString,
+            liftos_dot_v1_dot_ingestion__pb2.ForgetBatchesResponse.FromString,
             options,
             channel_credentials,
             insecure,

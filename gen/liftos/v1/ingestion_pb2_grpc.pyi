@@ -86,6 +86,15 @@ class IngestionServiceStub:
     INVALID_ARGUMENT (no org_id, negative page_size, a page_token not issued for this org and
     include_values).
     """
+    ForgetBatches: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.ForgetBatchesRequest, _ingestion_pb2.ForgetBatchesResponse]
+    """Forgets the org's acked batches: the ledger that answers a batch_id seen before with its
+    first ack (replayed) and writes nothing. Call it after deleting records of the org
+    (MemoryService.DeleteRecords), so an export sent again is read and written again instead
+    of replayed with counts memory no longer holds; liftos memory delete and the SDK's
+    delete_records do. Batches being written now keep their reservations. Not in the
+    "public" scope: a key needs "records.delete". Errors: INVALID_ARGUMENT (no or a bad
+    org_id), PERMISSION_DENIED.
+    """
 
 @_typing.type_check_only
 class IngestionServiceAsyncStub(IngestionServiceStub):
@@ -144,6 +153,15 @@ class IngestionServiceAsyncStub(IngestionServiceStub):
     """Lists an org's registered external factors by name then geo, paged. Errors:
     INVALID_ARGUMENT (no org_id, negative page_size, a page_token not issued for this org and
     include_values).
+    """
+    ForgetBatches: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.ForgetBatchesRequest, _ingestion_pb2.ForgetBatchesResponse]  # type: ignore[assignment]
+    """Forgets the org's acked batches: the ledger that answers a batch_id seen before with its
+    first ack (replayed) and writes nothing. Call it after deleting records of the org
+    (MemoryService.DeleteRecords), so an export sent again is read and written again instead
+    of replayed with counts memory no longer holds; liftos memory delete and the SDK's
+    delete_records do. Batches being written now keep their reservations. Not in the
+    "public" scope: a key needs "records.delete". Errors: INVALID_ARGUMENT (no or a bad
+    org_id), PERMISSION_DENIED.
     """
 
 class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -248,6 +266,21 @@ class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
         """Lists an org's registered external factors by name then geo, paged. Errors:
         INVALID_ARGUMENT (no org_id, negative page_size, a page_token not issued for this org and
         include_values).
+        """
+
+    @_abc_1.abstractmethod
+    def ForgetBatches(
+        self,
+        request: _ingestion_pb2.ForgetBatchesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingestion_pb2.ForgetBatchesResponse, _abc.Awaitable[_ingestion_pb2.ForgetBatchesResponse]]:
+        """Forgets the org's acked batches: the ledger that answers a batch_id seen before with its
+        first ack (replayed) and writes nothing. Call it after deleting records of the org
+        (MemoryService.DeleteRecords), so an export sent again is read and written again instead
+        of replayed with counts memory no longer holds; liftos memory delete and the SDK's
+        delete_records do. Batches being written now keep their reservations. Not in the
+        "public" scope: a key needs "records.delete". Errors: INVALID_ARGUMENT (no or a bad
+        org_id), PERMISSION_DENIED.
         """
 
 def add_IngestionServiceServicer_to_server(servicer: IngestionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -159,6 +159,220 @@ GRAPH_EDGE_TYPE_ASSIGNS: GraphEdgeType.ValueType  # 10
 Global___GraphEdgeType: _TypeAlias = GraphEdgeType  # noqa: Y015
 
 @_typing.final
+class ListAccountsRequest(_message.Message):
+    """Request for ListAccounts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
+    page_size: _builtins.int
+    """Maximum accounts per page: 0 means 500; more than 5,000 is lowered to 5,000; negative
+    is refused.
+    """
+    page_token: _builtins.str
+    """next_page_token from the previous page; the request's other fields must be unchanged."""
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["org_id", b"org_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAccountsRequest: _TypeAlias = ListAccountsRequest  # noqa: Y015
+
+@_typing.final
+class AccountRecords(_message.Message):
+    """One ad account's current records in an org (or, in a DeleteRecordsResponse, the records
+    deleted of it).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    RECORD_COUNT_FIELD_NUMBER: _builtins.int
+    FIRST_DATE_FIELD_NUMBER: _builtins.int
+    LAST_DATE_FIELD_NUMBER: _builtins.int
+    CURRENCIES_FIELD_NUMBER: _builtins.int
+    CHANNELS_FIELD_NUMBER: _builtins.int
+    source: _common_pb2.DataSource.ValueType
+    """The platform the records come from."""
+    account_id: _builtins.str
+    """CausalMarketingData.account_id of the records; "" for records that name none."""
+    record_count: _builtins.int
+    """Records."""
+    @_builtins.property
+    def first_date(self) -> _common_pb2.Date:
+        """The earliest local date of a record (CausalMarketingData.local_date; the timestamp's
+        UTC date where a record has none).
+        """
+
+    @_builtins.property
+    def last_date(self) -> _common_pb2.Date:
+        """The latest local date of a record."""
+
+    @_builtins.property
+    def currencies(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The records' currency codes, sorted ("" for records that name none)."""
+
+    @_builtins.property
+    def channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The records' channels, sorted."""
+
+    def __init__(
+        self,
+        *,
+        source: _common_pb2.DataSource.ValueType = ...,
+        account_id: _builtins.str = ...,
+        record_count: _builtins.int = ...,
+        first_date: _common_pb2.Date | None = ...,
+        last_date: _common_pb2.Date | None = ...,
+        currencies: _abc.Iterable[_builtins.str] | None = ...,
+        channels: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["first_date", b"first_date", "last_date", b"last_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "channels", b"channels", "currencies", b"currencies", "first_date", b"first_date", "last_date", b"last_date", "record_count", b"record_count", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccountRecords: _TypeAlias = AccountRecords  # noqa: Y015
+
+@_typing.final
+class ListAccountsResponse(_message.Message):
+    """Response for ListAccounts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCOUNTS_FIELD_NUMBER: _builtins.int
+    RECORD_COUNT_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    record_count: _builtins.int
+    """The org's current records (over every page: the sum of all accounts' record_count)."""
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def accounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccountRecords]:
+        """One entry per (source, account_id), in that order."""
+
+    def __init__(
+        self,
+        *,
+        accounts: _abc.Iterable[Global___AccountRecords] | None = ...,
+        record_count: _builtins.int = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounts", b"accounts", "next_page_token", b"next_page_token", "record_count", b"record_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAccountsResponse: _TypeAlias = ListAccountsResponse  # noqa: Y015
+
+@_typing.final
+class DeleteRecordsRequest(_message.Message):
+    """Request for DeleteRecords. Filters combine (AND); an unset one matches every record."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    DATE_RANGE_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    ALL_RECORDS_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
+    source: _common_pb2.DataSource.ValueType
+    """Only records of this source (DATA_SOURCE_UNSPECIFIED: any)."""
+    account_id: _builtins.str
+    """Only records of this ad account (CausalMarketingData.account_id; set to "" for the
+    records that name none; unset: any).
+    """
+    dry_run: _builtins.bool
+    """Count what would be deleted and delete nothing."""
+    all_records: _builtins.bool
+    """Delete every record of the org: required when no filter is set (a request with no
+    filter and without it is refused, so a forgotten flag never erases an org).
+    """
+    @_builtins.property
+    def date_range(self) -> _common_pb2.DateRange:
+        """Only records whose local date is in the range, both ends inclusive (an unset end is
+        open; unset: any date).
+        """
+
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        source: _common_pb2.DataSource.ValueType = ...,
+        account_id: _builtins.str | None = ...,
+        date_range: _common_pb2.DateRange | None = ...,
+        dry_run: _builtins.bool = ...,
+        all_records: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_account_id", b"_account_id", "account_id", b"account_id", "date_range", b"date_range"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_account_id", b"_account_id", "account_id", b"account_id", "all_records", b"all_records", "date_range", b"date_range", "dry_run", b"dry_run", "org_id", b"org_id", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__account_id: _TypeAlias = _typing.Literal["account_id"]  # noqa: Y015
+    _WhichOneofArgType__account_id: _TypeAlias = _typing.Literal["_account_id", b"_account_id"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__account_id) -> _WhichOneofReturnType__account_id | None: ...
+
+Global___DeleteRecordsRequest: _TypeAlias = DeleteRecordsRequest  # noqa: Y015
+
+@_typing.final
+class DeleteRecordsResponse(_message.Message):
+    """Response for DeleteRecords."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELETED_COUNT_FIELD_NUMBER: _builtins.int
+    HISTORY_COUNT_FIELD_NUMBER: _builtins.int
+    ACCOUNTS_FIELD_NUMBER: _builtins.int
+    ORG_RECORD_COUNT_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    deleted_count: _builtins.int
+    """Current records deleted (with dry_run: that would be)."""
+    history_count: _builtins.int
+    """Replaced versions of those records erased from history (with dry_run: that would be)."""
+    org_record_count: _builtins.int
+    """The org's current records after the call (with dry_run: unchanged)."""
+    dry_run: _builtins.bool
+    """True when nothing was deleted because the request asked for a dry run."""
+    @_builtins.property
+    def accounts(self) -> _containers.RepeatedCompositeFieldContainer[Global___AccountRecords]:
+        """The deleted records per (source, account_id), as ListAccounts counts them."""
+
+    def __init__(
+        self,
+        *,
+        deleted_count: _builtins.int = ...,
+        history_count: _builtins.int = ...,
+        accounts: _abc.Iterable[Global___AccountRecords] | None = ...,
+        org_record_count: _builtins.int = ...,
+        dry_run: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounts", b"accounts", "deleted_count", b"deleted_count", "dry_run", b"dry_run", "history_count", b"history_count", "org_record_count", b"org_record_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteRecordsResponse: _TypeAlias = DeleteRecordsResponse  # noqa: Y015
+
+@_typing.final
 class WriteRequest(_message.Message):
     """One batch of records to store."""
 

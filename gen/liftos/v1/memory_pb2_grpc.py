@@ -76,6 +76,16 @@ class MemoryServiceStub:
                 request_serializer=liftos_dot_v1_dot_memory__pb2.AggregateProductsRequest.SerializeToString,
                 response_deserializer=liftos_dot_v1_dot_memory__pb2.AggregateProductsResponse.FromString,
                 _registered_method=True)
+        self.ListAccounts = channel.unary_unary(
+                '/liftos.v1.MemoryService/ListAccounts',
+                request_serializer=liftos_dot_v1_dot_memory__pb2.ListAccountsRequest.SerializeToString,
+                response_deserializer=liftos_dot_v1_dot_memory__pb2.ListAccountsResponse.FromString,
+                _registered_method=True)
+        self.DeleteRecords = channel.unary_unary(
+                '/liftos.v1.MemoryService/DeleteRecords',
+                request_serializer=liftos_dot_v1_dot_memory__pb2.DeleteRecordsRequest.SerializeToString,
+                response_deserializer=liftos_dot_v1_dot_memory__pb2.DeleteRecordsResponse.FromString,
+                _registered_method=True)
 
 
 class MemoryServiceServicer:
@@ -117,7 +127,13 @@ class MemoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Scan(self, request, context):
-        """Streams an org's records in time order, batch by batch, with bounded memory.
+        """Streams an org's records in time order, batch by batch, with bounded memory, all from
+        one snapshot of the org taken when the call starts: a write (or a DeleteRecords)
+        committed meanwhile is in none of the replies. A snapshot is kept for a bounded time
+        (server setting LIFTOS_MEMORY_SCAN_SNAPSHOT_S, 120 s by default) and a bounded number
+        are open at once (LIFTOS_MEMORY_SCAN_SNAPSHOTS, 32): a Scan read for longer fails
+        RESOURCE_EXHAUSTED with reason SCAN_SNAPSHOT_EXPIRED, one started while all are open
+        RESOURCE_EXHAUSTED with reason SCAN_SNAPSHOTS_EXHAUSTED (both with RetryInfo: scan again).
         Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
         channel / geo / experiment the org has no records of, unless allow_unknown_values),
         NOT_FOUND (org has no records).
@@ -177,6 +193,37 @@ class MemoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAccounts(self, request, context):
+        """The ad accounts an org's current records come from: per (source, account_id) the
+        records, their first and last local dates, currencies and channels, in (source,
+        account_id) order, paged. Reads every current record's account (seconds for a million
+        records). Errors: INVALID_ARGUMENT (no or a bad org_id, a negative page_size, a
+        page_token not issued for this org), NOT_FOUND (org has no records).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteRecords(self, request, context):
+        """Deletes an org's current records of a source, an account and / or a range of local
+        dates (at least one of them, or all_records), with everything derived from them, in
+        one transaction: the sums AggregateRecords and AggregateProducts read, the knowledge
+        graph's counts, the conceptual-region and search index entries, and the replaced
+        versions memory kept of them (history). Afterwards every read answers as a memory that
+        never stored them would. dry_run counts what would go and deletes nothing. A Scan
+        already reading keeps its snapshot; a write racing the delete is applied before or
+        after it, never half. Not in the "public" scope: a key needs "records.delete" (README's
+        key table). An ingestion ledger still replays the deleted batches' first acks: call
+        IngestionService.ForgetBatches after a delete so an export sent again is written
+        again (liftos memory delete and the SDK do). Errors: INVALID_ARGUMENT (no or a bad
+        org_id, no filter and not all_records, a bad date or an end before the start, a source
+        out of range; field named), NOT_FOUND (org has no records), PERMISSION_DENIED (the key's
+        scopes lack records.delete).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MemoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -219,6 +266,16 @@ def add_MemoryServiceServicer_to_server(servicer, server):
                     servicer.AggregateProducts,
                     request_deserializer=liftos_dot_v1_dot_memory__pb2.AggregateProductsRequest.FromString,
                     response_serializer=liftos_dot_v1_dot_memory__pb2.AggregateProductsResponse.SerializeToString,
+            ),
+            'ListAccounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccounts,
+                    request_deserializer=liftos_dot_v1_dot_memory__pb2.ListAccountsRequest.FromString,
+                    response_serializer=liftos_dot_v1_dot_memory__pb2.ListAccountsResponse.SerializeToString,
+            ),
+            'DeleteRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRecords,
+                    request_deserializer=liftos_dot_v1_dot_memory__pb2.DeleteRecordsRequest.FromString,
+                    response_serializer=liftos_dot_v1_dot_memory__pb2.DeleteRecordsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -439,6 +496,60 @@ class MemoryService:
             '/liftos.v1.MemoryService/AggregateProducts',
             liftos_dot_v1_dot_memory__pb2.AggregateProductsRequest.SerializeToString,
             liftos_dot_v1_dot_memory__pb2.AggregateProductsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/liftos.v1.MemoryService/ListAccounts',
+            liftos_dot_v1_dot_memory__pb2.ListAccountsRequest.SerializeToString,
+            liftos_dot_v1_dot_memory__pb2.ListAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/liftos.v1.MemoryService/DeleteRecords',
+            liftos_dot_v1_dot_memory__pb2.DeleteRecordsRequest.SerializeToString,
+            liftos_dot_v1_dot_memory__pb2.DeleteRecordsResponse.FromString,
             options,
             channel_credentials,
             insecure,

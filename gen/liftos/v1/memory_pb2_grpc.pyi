@@ -61,7 +61,13 @@ class MemoryServiceStub:
     stored.
     """
     Scan: _grpc.UnaryStreamMultiCallable[_memory_pb2.ScanRequest, _memory_pb2.ScanResponse]
-    """Streams an org's records in time order, batch by batch, with bounded memory.
+    """Streams an org's records in time order, batch by batch, with bounded memory, all from
+    one snapshot of the org taken when the call starts: a write (or a DeleteRecords)
+    committed meanwhile is in none of the replies. A snapshot is kept for a bounded time
+    (server setting LIFTOS_MEMORY_SCAN_SNAPSHOT_S, 120 s by default) and a bounded number
+    are open at once (LIFTOS_MEMORY_SCAN_SNAPSHOTS, 32): a Scan read for longer fails
+    RESOURCE_EXHAUSTED with reason SCAN_SNAPSHOT_EXPIRED, one started while all are open
+    RESOURCE_EXHAUSTED with reason SCAN_SNAPSHOTS_EXHAUSTED (both with RetryInfo: scan again).
     Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
     channel / geo / experiment the org has no records of, unless allow_unknown_values),
     NOT_FOUND (org has no records).
@@ -97,6 +103,29 @@ class MemoryServiceStub:
     Errors: INVALID_ARGUMENT (no org_id, an end date before the start date; field named),
     NOT_FOUND (org has no product records).
     """
+    ListAccounts: _grpc.UnaryUnaryMultiCallable[_memory_pb2.ListAccountsRequest, _memory_pb2.ListAccountsResponse]
+    """The ad accounts an org's current records come from: per (source, account_id) the
+    records, their first and last local dates, currencies and channels, in (source,
+    account_id) order, paged. Reads every current record's account (seconds for a million
+    records). Errors: INVALID_ARGUMENT (no or a bad org_id, a negative page_size, a
+    page_token not issued for this org), NOT_FOUND (org has no records).
+    """
+    DeleteRecords: _grpc.UnaryUnaryMultiCallable[_memory_pb2.DeleteRecordsRequest, _memory_pb2.DeleteRecordsResponse]
+    """Deletes an org's current records of a source, an account and / or a range of local
+    dates (at least one of them, or all_records), with everything derived from them, in
+    one transaction: the sums AggregateRecords and AggregateProducts read, the knowledge
+    graph's counts, the conceptual-region and search index entries, and the replaced
+    versions memory kept of them (history). Afterwards every read answers as a memory that
+    never stored them would. dry_run counts what would go and deletes nothing. A Scan
+    already reading keeps its snapshot; a write racing the delete is applied before or
+    after it, never half. Not in the "public" scope: a key needs "records.delete" (README's
+    key table). An ingestion ledger still replays the deleted batches' first acks: call
+    IngestionService.ForgetBatches after a delete so an export sent again is written
+    again (liftos memory delete and the SDK do). Errors: INVALID_ARGUMENT (no or a bad
+    org_id, no filter and not all_records, a bad date or an end before the start, a source
+    out of range; field named), NOT_FOUND (org has no records), PERMISSION_DENIED (the key's
+    scopes lack records.delete).
+    """
 
 @_typing.type_check_only
 class MemoryServiceAsyncStub(MemoryServiceStub):
@@ -131,7 +160,13 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     stored.
     """
     Scan: _aio.UnaryStreamMultiCallable[_memory_pb2.ScanRequest, _memory_pb2.ScanResponse]  # type: ignore[assignment]
-    """Streams an org's records in time order, batch by batch, with bounded memory.
+    """Streams an org's records in time order, batch by batch, with bounded memory, all from
+    one snapshot of the org taken when the call starts: a write (or a DeleteRecords)
+    committed meanwhile is in none of the replies. A snapshot is kept for a bounded time
+    (server setting LIFTOS_MEMORY_SCAN_SNAPSHOT_S, 120 s by default) and a bounded number
+    are open at once (LIFTOS_MEMORY_SCAN_SNAPSHOTS, 32): a Scan read for longer fails
+    RESOURCE_EXHAUSTED with reason SCAN_SNAPSHOT_EXPIRED, one started while all are open
+    RESOURCE_EXHAUSTED with reason SCAN_SNAPSHOTS_EXHAUSTED (both with RetryInfo: scan again).
     Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
     channel / geo / experiment the org has no records of, unless allow_unknown_values),
     NOT_FOUND (org has no records).
@@ -166,6 +201,29 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     spend per local day x product x source x channel x currency, and the latest catalogue.
     Errors: INVALID_ARGUMENT (no org_id, an end date before the start date; field named),
     NOT_FOUND (org has no product records).
+    """
+    ListAccounts: _aio.UnaryUnaryMultiCallable[_memory_pb2.ListAccountsRequest, _memory_pb2.ListAccountsResponse]  # type: ignore[assignment]
+    """The ad accounts an org's current records come from: per (source, account_id) the
+    records, their first and last local dates, currencies and channels, in (source,
+    account_id) order, paged. Reads every current record's account (seconds for a million
+    records). Errors: INVALID_ARGUMENT (no or a bad org_id, a negative page_size, a
+    page_token not issued for this org), NOT_FOUND (org has no records).
+    """
+    DeleteRecords: _aio.UnaryUnaryMultiCallable[_memory_pb2.DeleteRecordsRequest, _memory_pb2.DeleteRecordsResponse]  # type: ignore[assignment]
+    """Deletes an org's current records of a source, an account and / or a range of local
+    dates (at least one of them, or all_records), with everything derived from them, in
+    one transaction: the sums AggregateRecords and AggregateProducts read, the knowledge
+    graph's counts, the conceptual-region and search index entries, and the replaced
+    versions memory kept of them (history). Afterwards every read answers as a memory that
+    never stored them would. dry_run counts what would go and deletes nothing. A Scan
+    already reading keeps its snapshot; a write racing the delete is applied before or
+    after it, never half. Not in the "public" scope: a key needs "records.delete" (README's
+    key table). An ingestion ledger still replays the deleted batches' first acks: call
+    IngestionService.ForgetBatches after a delete so an export sent again is written
+    again (liftos memory delete and the SDK do). Errors: INVALID_ARGUMENT (no or a bad
+    org_id, no filter and not all_records, a bad date or an end before the start, a source
+    out of range; field named), NOT_FOUND (org has no records), PERMISSION_DENIED (the key's
+    scopes lack records.delete).
     """
 
 class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -216,7 +274,13 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _memory_pb2.ScanRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_memory_pb2.ScanResponse], _abc.AsyncIterator[_memory_pb2.ScanResponse]]:
-        """Streams an org's records in time order, batch by batch, with bounded memory.
+        """Streams an org's records in time order, batch by batch, with bounded memory, all from
+        one snapshot of the org taken when the call starts: a write (or a DeleteRecords)
+        committed meanwhile is in none of the replies. A snapshot is kept for a bounded time
+        (server setting LIFTOS_MEMORY_SCAN_SNAPSHOT_S, 120 s by default) and a bounded number
+        are open at once (LIFTOS_MEMORY_SCAN_SNAPSHOTS, 32): a Scan read for longer fails
+        RESOURCE_EXHAUSTED with reason SCAN_SNAPSHOT_EXPIRED, one started while all are open
+        RESOURCE_EXHAUSTED with reason SCAN_SNAPSHOTS_EXHAUSTED (both with RetryInfo: scan again).
         Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
         channel / geo / experiment the org has no records of, unless allow_unknown_values),
         NOT_FOUND (org has no records).
@@ -281,6 +345,41 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         spend per local day x product x source x channel x currency, and the latest catalogue.
         Errors: INVALID_ARGUMENT (no org_id, an end date before the start date; field named),
         NOT_FOUND (org has no product records).
+        """
+
+    @_abc_1.abstractmethod
+    def ListAccounts(
+        self,
+        request: _memory_pb2.ListAccountsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_pb2.ListAccountsResponse, _abc.Awaitable[_memory_pb2.ListAccountsResponse]]:
+        """The ad accounts an org's current records come from: per (source, account_id) the
+        records, their first and last local dates, currencies and channels, in (source,
+        account_id) order, paged. Reads every current record's account (seconds for a million
+        records). Errors: INVALID_ARGUMENT (no or a bad org_id, a negative page_size, a
+        page_token not issued for this org), NOT_FOUND (org has no records).
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteRecords(
+        self,
+        request: _memory_pb2.DeleteRecordsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_memory_pb2.DeleteRecordsResponse, _abc.Awaitable[_memory_pb2.DeleteRecordsResponse]]:
+        """Deletes an org's current records of a source, an account and / or a range of local
+        dates (at least one of them, or all_records), with everything derived from them, in
+        one transaction: the sums AggregateRecords and AggregateProducts read, the knowledge
+        graph's counts, the conceptual-region and search index entries, and the replaced
+        versions memory kept of them (history). Afterwards every read answers as a memory that
+        never stored them would. dry_run counts what would go and deletes nothing. A Scan
+        already reading keeps its snapshot; a write racing the delete is applied before or
+        after it, never half. Not in the "public" scope: a key needs "records.delete" (README's
+        key table). An ingestion ledger still replays the deleted batches' first acks: call
+        IngestionService.ForgetBatches after a delete so an export sent again is written
+        again (liftos memory delete and the SDK do). Errors: INVALID_ARGUMENT (no or a bad
+        org_id, no filter and not all_records, a bad date or an end before the start, a source
+        out of range; field named), NOT_FOUND (org has no records), PERMISSION_DENIED (the key's
+        scopes lack records.delete).
         """
 
 def add_MemoryServiceServicer_to_server(servicer: MemoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -5,6 +5,7 @@
 
 __all__ = (
     "AccountInfo",
+    "AccountRecords",
     "AdjustmentSet",
     "AdstockType",
     "AggregateProductsRequest",
@@ -89,6 +90,8 @@ __all__ = (
     "DateRange",
     "DatedValue",
     "DayOfWeek",
+    "DeleteRecordsRequest",
+    "DeleteRecordsResponse",
     "DesignCell",
     "DesignExperimentRequest",
     "DesignExperimentResponse",
@@ -113,6 +116,8 @@ __all__ = (
     "Fact",
     "FeatureImportance",
     "ForecastPoint",
+    "ForgetBatchesRequest",
+    "ForgetBatchesResponse",
     "GetAnalysisRequest",
     "GetAnalysisResponse",
     "GetCalendarRequest",
@@ -137,6 +142,8 @@ __all__ = (
     "Int64Values",
     "Interval",
     "LagFeatures",
+    "ListAccountsRequest",
+    "ListAccountsResponse",
     "ListAnalysesRequest",
     "ListAnalysesResponse",
     "ListConceptualSpacesRequest",
@@ -977,7 +984,12 @@ class ClusterInference(betterproto2.Enum):
     WILD_BOOTSTRAP = 2
     """
     Wild cluster bootstrap-t with the null imposed (Rademacher weights, Webb's six-point
-    weights below 12 clusters), whatever the number of clusters.
+    weights below 12 clusters), whatever the number of clusters: 9,999 random draws, or,
+    when the weights have no more distinct vectors than that (6^G for Webb's: up to 5
+    clusters; 2^G for Rademacher: 12 and 13 clusters), every vector enumerated once, which
+    makes the p-value the exact bootstrap one. With very few clusters the p-value has a floor
+    (the vectors proportional to 1 tie with the sample: 6/216 = 0.028 with 3 clusters), and an
+    interval at a level beyond it is unbounded.
     """
 
     @classmethod
@@ -2691,6 +2703,55 @@ class AccountInfo(betterproto2.Message):
 
 
 default_message_pool.register_message("liftos.v1", "AccountInfo", AccountInfo)
+
+
+@dataclass(eq=False, repr=False)
+class AccountRecords(betterproto2.Message):
+    """
+    One ad account's current records in an org (or, in a DeleteRecordsResponse, the records
+    deleted of it).
+    """
+
+    source: "DataSource" = betterproto2.field(
+        1, betterproto2.TYPE_ENUM, default_factory=lambda: DataSource(0)
+    )
+    """
+    The platform the records come from.
+    """
+
+    account_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    CausalMarketingData.account_id of the records; "" for records that name none.
+    """
+
+    record_count: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
+    """
+    Records.
+    """
+
+    first_date: "Date | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The earliest local date of a record (CausalMarketingData.local_date; the timestamp's
+    UTC date where a record has none).
+    """
+
+    last_date: "Date | None" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    The latest local date of a record.
+    """
+
+    currencies: "list[str]" = betterproto2.field(6, betterproto2.TYPE_STRING, repeated=True)
+    """
+    The records' currency codes, sorted ("" for records that name none).
+    """
+
+    channels: "list[str]" = betterproto2.field(7, betterproto2.TYPE_STRING, repeated=True)
+    """
+    The records' channels, sorted.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "AccountRecords", AccountRecords)
 
 
 @dataclass(eq=False, repr=False)
@@ -5945,6 +6006,88 @@ default_message_pool.register_message("liftos.v1", "DateRange", DateRange)
 
 
 @dataclass(eq=False, repr=False)
+class DeleteRecordsRequest(betterproto2.Message):
+    """
+    Request for DeleteRecords. Filters combine (AND); an unset one matches every record.
+    """
+
+    org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
+    """
+
+    source: "DataSource" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: DataSource(0)
+    )
+    """
+    Only records of this source (DATA_SOURCE_UNSPECIFIED: any).
+    """
+
+    account_id: "str | None" = betterproto2.field(3, betterproto2.TYPE_STRING, optional=True)
+    """
+    Only records of this ad account (CausalMarketingData.account_id; set to "" for the
+    records that name none; unset: any).
+    """
+
+    date_range: "DateRange | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    """
+    Only records whose local date is in the range, both ends inclusive (an unset end is
+    open; unset: any date).
+    """
+
+    dry_run: "bool" = betterproto2.field(5, betterproto2.TYPE_BOOL)
+    """
+    Count what would be deleted and delete nothing.
+    """
+
+    all_records: "bool" = betterproto2.field(6, betterproto2.TYPE_BOOL)
+    """
+    Delete every record of the org: required when no filter is set (a request with no
+    filter and without it is refused, so a forgotten flag never erases an org).
+    """
+
+
+default_message_pool.register_message("liftos.v1", "DeleteRecordsRequest", DeleteRecordsRequest)
+
+
+@dataclass(eq=False, repr=False)
+class DeleteRecordsResponse(betterproto2.Message):
+    """
+    Response for DeleteRecords.
+    """
+
+    deleted_count: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
+    """
+    Current records deleted (with dry_run: that would be).
+    """
+
+    history_count: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
+    """
+    Replaced versions of those records erased from history (with dry_run: that would be).
+    """
+
+    accounts: "list[AccountRecords]" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    The deleted records per (source, account_id), as ListAccounts counts them.
+    """
+
+    org_record_count: "int" = betterproto2.field(4, betterproto2.TYPE_INT64)
+    """
+    The org's current records after the call (with dry_run: unchanged).
+    """
+
+    dry_run: "bool" = betterproto2.field(5, betterproto2.TYPE_BOOL)
+    """
+    True when nothing was deleted because the request asked for a dry run.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "DeleteRecordsResponse", DeleteRecordsResponse)
+
+
+@dataclass(eq=False, repr=False)
 class DesignCell(betterproto2.Message):
     """
     One treatment cell of a multi-cell design.
@@ -7037,6 +7180,36 @@ default_message_pool.register_message("liftos.v1", "ForecastPoint", ForecastPoin
 
 
 @dataclass(eq=False, repr=False)
+class ForgetBatchesRequest(betterproto2.Message):
+    """
+    Request for ForgetBatches.
+    """
+
+    org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ForgetBatchesRequest", ForgetBatchesRequest)
+
+
+@dataclass(eq=False, repr=False)
+class ForgetBatchesResponse(betterproto2.Message):
+    """
+    Response for ForgetBatches.
+    """
+
+    forgotten_count: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
+    """
+    Acked batches the ledger no longer replays.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ForgetBatchesResponse", ForgetBatchesResponse)
+
+
+@dataclass(eq=False, repr=False)
 class GetAnalysisRequest(betterproto2.Message):
     """
     Request for GetAnalysis.
@@ -7460,12 +7633,19 @@ class IngestResponse(betterproto2.Message):
     """
     Accepted rows already stored with identical content, repeated in the batch, or holding a
     version of their natural key that a later version already replaced (an export sent again:
-    each has an IngestNote of kind "superseded_version"); no new write.
+    each has an IngestNote of kind "superseded_version"), and rows whose record memory
+    answered it already held as sent (same version, same numbers: a re-send ingestion's
+    history did not recognise); no new write. A row whose raw content is stored but that
+    the account's settings now normalise to another geo or UTC day (a corrected time zone,
+    country or geo_keys) is not a duplicate: it is restated (restated_count).
     """
 
     restated_count: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
     """
-    Accepted rows that replaced an older version of the same natural key.
+    Accepted rows that replaced an older version of the same natural key: a platform
+    restatement, or a row sent again under corrected account settings (time zone, country,
+    geo_keys) whose stored record had another geo or UTC day start; such a row keeps the
+    stored record's natural key and id, so it is restated, never stored twice.
     """
 
     replayed: "bool" = betterproto2.field(7, betterproto2.TYPE_BOOL)
@@ -7713,6 +7893,59 @@ class LagFeatures(betterproto2.Message):
 
 
 default_message_pool.register_message("liftos.v1", "LagFeatures", LagFeatures)
+
+
+@dataclass(eq=False, repr=False)
+class ListAccountsRequest(betterproto2.Message):
+    """
+    Request for ListAccounts.
+    """
+
+    org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
+    """
+
+    page_size: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    Maximum accounts per page: 0 means 500; more than 5,000 is lowered to 5,000; negative
+    is refused.
+    """
+
+    page_token: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    next_page_token from the previous page; the request's other fields must be unchanged.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ListAccountsRequest", ListAccountsRequest)
+
+
+@dataclass(eq=False, repr=False)
+class ListAccountsResponse(betterproto2.Message):
+    """
+    Response for ListAccounts.
+    """
+
+    accounts: "list[AccountRecords]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    One entry per (source, account_id), in that order.
+    """
+
+    record_count: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
+    """
+    The org's current records (over every page: the sum of all accounts' record_count).
+    """
+
+    next_page_token: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Token for the next page; empty on the last page.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ListAccountsResponse", ListAccountsResponse)
 
 
 @dataclass(eq=False, repr=False)
@@ -10550,6 +10783,23 @@ class IngestionServiceStub:
             ListExternalFactorsResponse.FromString,
         )(message)
 
+    def forget_batches(self, message: "ForgetBatchesRequest") -> "ForgetBatchesResponse":
+        """
+        Forgets the org's acked batches: the ledger that answers a batch_id seen before with its
+        first ack (replayed) and writes nothing. Call it after deleting records of the org
+        (MemoryService.DeleteRecords), so an export sent again is read and written again instead
+        of replayed with counts memory no longer holds; liftos memory delete and the SDK's
+        delete_records do. Batches being written now keep their reservations. Not in the
+        "public" scope: a key needs "records.delete". Errors: INVALID_ARGUMENT (no or a bad
+        org_id), PERMISSION_DENIED.
+        """
+
+        return self._channel.unary_unary(
+            "/liftos.v1.IngestionService/ForgetBatches",
+            ForgetBatchesRequest.SerializeToString,
+            ForgetBatchesResponse.FromString,
+        )(message)
+
 
 class LlmServiceStub:
     """
@@ -10670,7 +10920,13 @@ class MemoryServiceStub:
 
     def scan(self, message: "ScanRequest") -> "Iterator[ScanResponse]":
         """
-        Streams an org's records in time order, batch by batch, with bounded memory.
+        Streams an org's records in time order, batch by batch, with bounded memory, all from
+        one snapshot of the org taken when the call starts: a write (or a DeleteRecords)
+        committed meanwhile is in none of the replies. A snapshot is kept for a bounded time
+        (server setting LIFTOS_MEMORY_SCAN_SNAPSHOT_S, 120 s by default) and a bounded number
+        are open at once (LIFTOS_MEMORY_SCAN_SNAPSHOTS, 32): a Scan read for longer fails
+        RESOURCE_EXHAUSTED with reason SCAN_SNAPSHOT_EXPIRED, one started while all are open
+        RESOURCE_EXHAUSTED with reason SCAN_SNAPSHOTS_EXHAUSTED (both with RetryInfo: scan again).
         Errors: INVALID_ARGUMENT (no org_id, bad range, batch_size out of range, a campaign /
         channel / geo / experiment the org has no records of, unless allow_unknown_values),
         NOT_FOUND (org has no records).
@@ -10755,6 +11011,45 @@ class MemoryServiceStub:
             "/liftos.v1.MemoryService/AggregateProducts",
             AggregateProductsRequest.SerializeToString,
             AggregateProductsResponse.FromString,
+        )(message)
+
+    def list_accounts(self, message: "ListAccountsRequest") -> "ListAccountsResponse":
+        """
+        The ad accounts an org's current records come from: per (source, account_id) the
+        records, their first and last local dates, currencies and channels, in (source,
+        account_id) order, paged. Reads every current record's account (seconds for a million
+        records). Errors: INVALID_ARGUMENT (no or a bad org_id, a negative page_size, a
+        page_token not issued for this org), NOT_FOUND (org has no records).
+        """
+
+        return self._channel.unary_unary(
+            "/liftos.v1.MemoryService/ListAccounts",
+            ListAccountsRequest.SerializeToString,
+            ListAccountsResponse.FromString,
+        )(message)
+
+    def delete_records(self, message: "DeleteRecordsRequest") -> "DeleteRecordsResponse":
+        """
+        Deletes an org's current records of a source, an account and / or a range of local
+        dates (at least one of them, or all_records), with everything derived from them, in
+        one transaction: the sums AggregateRecords and AggregateProducts read, the knowledge
+        graph's counts, the conceptual-region and search index entries, and the replaced
+        versions memory kept of them (history). Afterwards every read answers as a memory that
+        never stored them would. dry_run counts what would go and deletes nothing. A Scan
+        already reading keeps its snapshot; a write racing the delete is applied before or
+        after it, never half. Not in the "public" scope: a key needs "records.delete" (README's
+        key table). An ingestion ledger still replays the deleted batches' first acks: call
+        IngestionService.ForgetBatches after a delete so an export sent again is written
+        again (liftos memory delete and the SDK do). Errors: INVALID_ARGUMENT (no or a bad
+        org_id, no filter and not all_records, a bad date or an end before the start, a source
+        out of range; field named), NOT_FOUND (org has no records), PERMISSION_DENIED (the key's
+        scopes lack records.delete).
+        """
+
+        return self._channel.unary_unary(
+            "/liftos.v1.MemoryService/DeleteRecords",
+            DeleteRecordsRequest.SerializeToString,
+            DeleteRecordsResponse.FromString,
         )(message)
 
 
