@@ -9,8 +9,11 @@ Checks and thresholds (each a named :class:`HealthCheck`):
   factors and spend. R² of the held-out log outcome around its mean (below 0: fail, the
   model predicts worse than the holdout's own mean; below 0.3: review), MAPE of the outcome
   (above 20%: review) and NRMSE (RMSE over the range, Robyn's fit metric). Held-out days on a
-  calendar event the training days never saw are not scored; with fewer than two scored days
-  the check is review, naming the events and the fix (:class:`UnscoredHoldout`).
+  calendar event the training days never saw are not scored; with fewer than
+  ``MIN_HOLDOUT_SCORED_DAYS`` (14) scored days the R² is noise and the check is review,
+  naming the count, the events and the fix (:class:`UnscoredHoldout`); a window too short
+  to hold its days out (under 56 training days, or under twice the holdout) is review too,
+  saying so (:mod:`.health_holdout`).
 - **convergence** — the optimiser stopped on a tolerance, not on its iteration limit, and no
   nonlinear parameter sits on its box (fail / review). A fit stopped by the iteration limit
   while creeping along a flat ridge (every parameter's gradient under 1% of its standard
@@ -59,9 +62,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .calendar import national_design
 from .calibration import LiftTest
-from .fit import MMMFit, fit_mmm, gap_days, log_outcome
+from .fit import MMMFit
+from .health_holdout import (
+    MIN_HOLDOUT_SCORED_DAYS,
+    Holdout,
+    UnscoredHoldout,
+    holdout_check,
+    holdout_fit,
+    holdout_theta,
+)
 from .health_outcome import (
     HealthCheck,
     Verdict,
@@ -69,27 +79,24 @@ from .health_outcome import (
     outcome_outliers,
     sparse_outcome,
 )
-from .panel import MediaPanel
-from .spec import Identification, ModelSpec
+from .spec import Identification
 
 __all__ = [
+    "MIN_HOLDOUT_SCORED_DAYS",
     "ChannelIdentification",
     "HealthCheck",
     "HealthReport",
     "Holdout",
+    "UnscoredHoldout",
     "Verdict",
     "assess",
     "channel_identification",
+    "holdout_fit",
+    "holdout_theta",
     "with_budget_response",
     "with_omitted_channels",
 ]
 
-MIN_HOLDOUT_R2_FAIL = 0.0
-MIN_HOLDOUT_R2_REVIEW = 0.3
-MAX_HOLDOUT_MAPE = 0.20
-# Held-out days the holdout needs to score: R² is the error around the scored days' own mean,
-# which one day does not have (its R² was NaN, read as FAIL).
-MIN_HOLDOUT_SCORED_DAYS = 2
 MAX_RESIDUAL_AR1 = 0.5
 MIN_BASELINE_SHARE = 0.2
 MIN_POSITIVE_BASELINE = 0.99
@@ -113,16 +120,6 @@ MAX_BUDGET_RESPONSE_SHARE = 0.10
 # simulator's demo worlds (4-5% of geo-days flagged, under the national threshold) read GEO's
 # iROAS at 2-6x the truth with 22% coverage; worlds whose budgets ignore demand flag 0%.
 MAX_BUDGET_RESPONSE_SHARE_GEO = 0.02
-
-
-@dataclass(frozen=True, slots=True)
-class Holdout:
-    """Out-of-sample fit on the last days."""
-
-    days: int
-    r_squared: float
-    mape: float
-    nrmse: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,133 +148,6 @@ def _with_check(report: HealthReport, check: HealthCheck) -> HealthReport:
     return replace(report, checks=(*report.checks, check), verdict=verdict)
 
 
-def holdout_theta(
-    panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest],
-    start: np.ndarray | None = None,
-) -> np.ndarray | None:  # fmt: skip
-    """The parameters fitted without the last ``holdout_days`` (None: too short to hold out).
-    Independent of the full fit, so the service runs it beside that fit."""
-    days = spec.holdout_days
-    if days <= 0 or panel.n_days - days < max(56, 2 * days):
-        return None
-    train = panel.subset_days(panel.n_days - days)
-    keep = [t for t in lift_tests if np.datetime64(t.end, "D") < train.dates[-1]]
-    return fit_mmm(train, replace(spec, holdout_days=0), keep, start=start).theta
-
-
-@dataclass(frozen=True, slots=True)
-class UnscoredHoldout:
-    """A holdout none of whose days (or one) can be scored: every other held-out day falls on
-    a calendar event or external move the training days never saw (``unseen``: those terms)."""
-
-    days: int
-    scored: int
-    unseen: tuple[str, ...]
-
-
-def holdout_fit(
-    fit: MMMFit, lift_tests: Sequence[LiftTest], theta: np.ndarray | None = None
-) -> Holdout | UnscoredHoldout | None:
-    """Score the prediction of the last ``holdout_days`` by the model fitted without them
-    (``theta``: that fit's parameters, when already fitted; else it is fitted here)."""
-    days = fit.spec.holdout_days
-    panel = fit.panel
-    if theta is None:
-        theta = holdout_theta(panel, fit.spec, lift_tests, start=fit.theta)
-    if theta is None:
-        return None
-    stop = panel.n_days - days
-    sub_theta = theta
-    # Predict the held-out national log series: the nuisance fitted on the training days,
-    # extended over the holdout (calendar, externals and basis are known there), plus media.
-    proj = fit.objective.projection
-    observed = proj.day_mean(log_outcome(panel.outcome))
-    _, m_full = fit.media(sub_theta)
-    media = proj.day_mean(np.log(m_full))
-    design, names = _holdout_design(fit, stop)
-    seen = np.abs(design[:stop]).sum(axis=0) > 0
-    # Days whose calendar event never occurred in training cannot be forecast by any model
-    # of that calendar; they are left out of the score.
-    scored = np.arange(stop, panel.n_days)
-    scored = scored[np.abs(design[stop:][:, ~seen]).sum(axis=1) == 0]
-    if scored.size < MIN_HOLDOUT_SCORED_DAYS:
-        # A holdout ending a short window inside events its training days never reached (a
-        # 90-day window from mid-September held out 14 days: Black Friday weekend and
-        # December, every one) has no day to score: there is no R² to judge the model by.
-        held_out = np.abs(design[stop:]).sum(axis=0) > 0
-        unseen = tuple(n for n, u in zip(names, ~seen & held_out, strict=True) if u)
-        return UnscoredHoldout(days, int(scored.size), unseen)
-    coef, *_ = np.linalg.lstsq(design[:stop][:, seen], (observed - media)[:stop], rcond=None)
-    predicted = design[:, seen] @ coef + media
-    err = observed[scored] - predicted[scored]
-    # The level of unseen weeks is the baseline's, not the media model's, to forecast: the
-    # check asks whether the model predicts how held-out days move, so the mean error goes.
-    err = err - err.mean()
-    held = observed[scored]
-    sst = float(((held - held.mean()) ** 2).sum())
-    r2 = 1.0 - float((err**2).sum()) / sst if sst > 0 else float("nan")
-    mape = float(np.mean(np.abs(np.expm1(-err))))
-    span = float(held.max() - held.min())
-    nrmse = float(np.sqrt(np.mean(err**2)) / span) if span > 0 else float("nan")
-    return Holdout(days, r2, mape, nrmse)
-
-
-# Training days from which the holdout's forecast keeps the annual terms. Fitted to a few
-# months they extrapolate wildly; over most of a year they are pinned, and without them the
-# forecast of a year's last weeks misses its season (audit R18 F5: a year whose media do
-# nothing, 337 training days, R² -0.10 and FAIL, no ROIs; with them 0.99). 300 days: the
-# simulator's demo/confounded worlds of 329-365 days forecast as well or better with them
-# (R² 0.919 -> 0.964 at 330 days; 0.962 -> 0.957 the one dip), docs/performance.md.
-MIN_ANNUAL_TRAIN_DAYS = 300
-
-
-def _holdout_design(fit: MMMFit, stop: int) -> tuple[np.ndarray, tuple[str, ...]]:
-    """The national design for forecasting the holdout, with its columns' names: annual terms
-    only when the training days cover most of a year (``MIN_ANNUAL_TRAIN_DAYS``)."""
-    design, names = gap_days(
-        fit.panel, *national_design(fit.panel.dates, fit.panel.national, fit.spec.country)
-    )
-    basis = fit.basis if stop >= MIN_ANNUAL_TRAIN_DAYS else fit.basis[:, :2]
-    terms = tuple(f"trend_or_season_{k}" for k in range(basis.shape[1]))
-    return np.column_stack([basis, design]), (*terms, *names)
-
-
-def _event_words(name: str) -> str:
-    """A national design column's name as a reader knows the event."""
-    kind, _, rest = name.partition(":")
-    if kind == "holiday":
-        day, _, holiday = rest.partition(":")
-        return f"{holiday} ({day})"
-    if kind == "external":
-        return f"the external factor {rest}"
-    if kind == "no_outcome":
-        return f"a day without outcome ({rest})"
-    if name == "december_gifting_weeks":
-        return "the December gift weeks (1-21 December)"
-    return name
-
-
-def _unscored_check(panel: MediaPanel, ho: UnscoredHoldout) -> HealthCheck:
-    """REVIEW: the model's forecast of unseen days could not be checked, and how to check it."""
-    # The longest holdout holdout_theta accepts on this window (at least 56 training days,
-    # twice the holdout): a longer one starts on days before the events, which it can score.
-    longest = min(panel.n_days - 56, panel.n_days // 3)
-    events = [_event_words(n) for n in ho.unseen]
-    listed = ", ".join(events[:6]) + (f" and {len(events) - 6} more" if len(events) > 6 else "")
-    fix = (
-        f"hold out more days (holdout_days up to {longest}) so that it starts before them, or "
-        if longest > ho.days
-        else ""
-    )
-    return HealthCheck(
-        "holdout", Verdict.REVIEW, None, MIN_HOLDOUT_R2_REVIEW,
-        f"holdout ({ho.days} days) not scored: {ho.days - ho.scored} of its {ho.days} days "
-        f"fall on calendar events or external moves its training days never saw ({listed}), "
-        "which no model fitted without them can forecast, so the model's out-of-sample fit is "
-        f"unchecked; {fix}analyse a window whose training days include them",
-    )  # fmt: skip
-
-
 def assess(
     fit: MMMFit,
     lift_tests: Sequence[LiftTest] = (),
@@ -288,23 +158,10 @@ def assess(
     """Every health check on a fit, and the verdict (``holdout_theta``: the holdout fit's
     parameters when fitted already)."""
     checks: list[HealthCheck] = []
-    ho = holdout_fit(fit, lift_tests, holdout_theta) if holdout else None
-    if isinstance(ho, UnscoredHoldout):
-        checks.append(_unscored_check(fit.panel, ho))
-        ho = None
-    if ho is not None:
-        verdict = (
-            Verdict.FAIL
-            if not np.isfinite(ho.r_squared) or ho.r_squared < MIN_HOLDOUT_R2_FAIL
-            else Verdict.REVIEW
-            if ho.r_squared < MIN_HOLDOUT_R2_REVIEW or ho.mape > MAX_HOLDOUT_MAPE
-            else Verdict.PASS
-        )
-        checks.append(HealthCheck(
-            "holdout", verdict, ho.r_squared, MIN_HOLDOUT_R2_REVIEW,
-            f"holdout ({ho.days} days): R² {ho.r_squared:.2f}, MAPE {ho.mape:.1%}, "
-            f"NRMSE {ho.nrmse:.2f}",
-        ))  # fmt: skip
+    ho = None
+    if holdout:
+        check, ho = holdout_check(fit, lift_tests, holdout_theta)
+        checks += [check] if check is not None else []
     conv = fit.convergence
     if not conv.converged and not conv.scaled_gradient < MAX_CREEP_GRADIENT:
         checks.append(HealthCheck("convergence", Verdict.FAIL, conv.scaled_gradient,

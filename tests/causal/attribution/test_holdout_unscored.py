@@ -3,7 +3,11 @@ causal): a 90-day demo world from 15 September ends on 13 December; held out 14 
 falls on Black Friday weekend or the December gift weeks, which the 76 training days never saw.
 AnalyzeAttribution answered INTERNAL (``held.max()`` of no scored day, health.py); held out 17
 days, only 27 November could be scored, R² was NaN and the model FAILED its health (no ROIs).
-Now the holdout check is REVIEW and says why and what to do; the channels are scored."""
+Now the holdout check is REVIEW and says why and what to do; the channels are scored.
+
+Two more orgs (s18 Q): a 90-day world held out 3 days read R² -2.26 on them and FAILED the model
+on three days' noise (a holdout is judged from 14 scored days: health_holdout); a 60-day world
+at the default 28 days ran no holdout (32 training days) and nothing said so."""
 
 from __future__ import annotations
 
@@ -20,13 +24,19 @@ from mesh.runtime.inprocess import RunningService
 from .records import world_mesh
 
 ORG = "decembershop"
+NOISY = "threedayshop"  # demo seed 2, 90 days: its last 3 days' R² is -2.26
+SHORT = "shortshop"  # 60 days: too short to hold out the default 28
 
 
 @pytest.fixture(scope="module")
 def stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[causal_grpc.CausalServiceStub]:
-    world = sim.simulate("demo", seed=0, days=90, dirt=False, n_geos=10)
+    worlds = {
+        ORG: sim.simulate("demo", seed=0, days=90, dirt=False, n_geos=10),
+        NOISY: sim.simulate("demo", seed=2, days=90, dirt=False, n_geos=10),
+        SHORT: sim.simulate("demo", seed=2, days=60, dirt=False, n_geos=10),
+    }
     services: dict[str, RunningService]
-    with world_mesh(tmp_path_factory.mktemp("mesh"), {ORG: world}) as services:
+    with world_mesh(tmp_path_factory.mktemp("mesh"), worlds) as services:
         yield causal_grpc.CausalServiceStub(grpc.insecure_channel(services["causal"].address))
 
 
@@ -43,7 +53,46 @@ def test_a_holdout_the_training_days_cannot_forecast_is_review_and_said(
     assert "the December gift weeks" in holdout.message, holdout.message
     assert "Cyber Monday (2024-12-02)" in holdout.message, holdout.message
     # The fix it names: a longer holdout (a 90-day window allows 30 days) or a longer window.
-    assert "holdout_days up to 30" in holdout.message, holdout.message
+    assert "--holdout-days / holdout_days up to 30" in holdout.message, holdout.message
     assert result.health.verdict != pb.HEALTH_VERDICT_FAIL, result.health
     assert result.health.holdout_days == 0  # no R² was measured, none is reported
     assert any(c.HasField("incremental_roas") for c in result.channels), result.channels
+
+
+def _holdout(stub: causal_grpc.CausalServiceStub, org: str, days: int) -> pb.AttributionResult:
+    request = pb.AnalyzeAttributionRequest(org_id=org, holdout_days=days)
+    return list(stub.AnalyzeAttribution(request, timeout=300))[-1].result
+
+
+def test_a_holdout_of_a_few_days_is_review_not_a_fail_on_noise(
+    stub: causal_grpc.CausalServiceStub,
+) -> None:
+    result = _holdout(stub, NOISY, 3)
+    holdout = {c.name: c for c in result.health.checks}["holdout"]
+    assert holdout.verdict == pb.HEALTH_VERDICT_REVIEW, holdout
+    # the count, the figures shown (not judged), the least it judges on, and the fix
+    assert "holdout (3 days) not judged: it holds out only 3 days" in holdout.message
+    assert "only 3 days are scored (on them R² -" in holdout.message, holdout.message
+    assert "under the 14 on which an R² is more than noise" in holdout.message
+    assert "--holdout-days / holdout_days up to 30 on this window" in holdout.message
+    assert result.health.verdict != pb.HEALTH_VERDICT_FAIL, result.health
+    assert result.health.holdout_days == 0  # nothing judged, no R² reported as the model's
+    assert any(c.HasField("incremental_roas") for c in result.channels), result.channels
+
+
+def test_a_window_too_short_for_its_holdout_says_it_ran_none(
+    stub: causal_grpc.CausalServiceStub,
+) -> None:
+    result = _holdout(stub, SHORT, 0)  # the default, 28 days
+    holdout = {c.name: c for c in result.health.checks}["holdout"]
+    assert holdout.verdict == pb.HEALTH_VERDICT_REVIEW, holdout
+    assert holdout.message.startswith(
+        "holdout (28 days) not run: the window's 60 days would leave 32 to train on, under "
+        "the 56 a holdout fit needs"
+    ), holdout.message
+    # 60 days allow no holdout of 14 (46 training days): a longer window is the fix
+    assert holdout.message.endswith(
+        "analyse at least 84 days, or at least 70 with --holdout-days / holdout_days 14"
+    ), holdout.message
+    assert result.health.verdict != pb.HEALTH_VERDICT_FAIL, result.health
+    assert result.health.holdout_days == 0
