@@ -13,7 +13,9 @@ External series come as a long CSV, one value per row: ``date,name,kind,value`` 
 ``org_id`` (rows of other orgs are skipped), ``unit``, ``geo`` and ``source`` columns (the
 simulator writes ``external_factors.csv`` in this shape). Kind ``fx_rate`` is an exchange rate
 named ``fx_<from>_<to>`` (``fx_eur_usd``: USD per EUR), which attribution converts a channel's
-money with. A bad entry or row is refused with its position and field before anything is sent.
+money with; registering one echoes how it is read ("1 EUR = 1.08 USD"), and a ``unit`` in the
+other direction ("EUR per USD" under fx_eur_usd) is refused. A bad entry or row is refused with
+its position and field before anything is sent.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -206,9 +209,31 @@ def read_factors(path: Path, org_id: str) -> list[ExternalSeries]:
         s.values[day] = value
         s.unit = s.unit or (row.get("unit") or "")
         s.source = s.source or (row.get("source") or "")
+        if kind == "fx_rate":
+            _check_quote(name, s.unit, where)
     if not series:
         raise RegistryFileError(f"{path}: no rows for org {org_id!r}")
     return list(series.values())
+
+
+_QUOTE = re.compile(r"\s*([A-Za-z]{3})\s+per\s+([A-Za-z]{3})\s*")
+
+
+def _check_quote(name: str, unit: str, where: str) -> None:
+    """Refuse a rate whose unit says the other quote direction than its name: fx_eur_usd is
+    USD per EUR, and a unit of "EUR per USD" says its values are the reciprocal."""
+    m, named = _QUOTE.fullmatch(unit), re.fullmatch(r"fx_([a-z]{3})_([a-z]{3})", name)
+    if m is None or named is None:
+        return
+    per, of = m.group(1).upper(), m.group(2).upper()
+    frm, to = named.group(1).upper(), named.group(2).upper()
+    if (per, of) == (frm, to):
+        raise RegistryFileError(
+            f"{where}: unit {unit!r} is the other quote direction from the name {name!r}, "
+            f"which is {to} per {frm} (1 {frm} = x {to}): name the series "
+            f"fx_{to.lower()}_{frm.lower()}, or enter {to} per {frm} (the reciprocals) with "
+            f"unit '{to} per {frm}'"
+        )
 
 
 class ExperimentConflict(Exception):
@@ -324,6 +349,19 @@ def register_factors(
                 "analyses carry each value over the six days after its date")  # fmt: skip
         else:
             out(f"  {s.name + where:<22} {s.kind:<11} {n} daily values")
+        if s.kind == "fx_rate":
+            _echo_fx(s, out)
+
+
+def _echo_fx(s: ExternalSeries, out: Callable[[str], None]) -> None:
+    """The rate's quote direction in words (audit s17 R31: 0.93 EUR per USD under
+    fx_eur_usd, USD per EUR, was applied silently: both are plausible numbers)."""
+    from mesh.runtime.money import fx_direction  # here: every verb's parser imports this module
+
+    days = sorted(s.values)
+    said = fx_direction(s.name, days, [s.values[d] for d in days])
+    out(f"    {said}" if said else f"    {s.name} is not named fx_<from>_<to> (ISO codes, "
+        "lower case: fx_eur_usd is USD per EUR): no analysis converts with it")  # fmt: skip
 
 
 def _weekly(days: list[dt.date]) -> str:

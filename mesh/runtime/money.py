@@ -60,9 +60,11 @@ __all__ = [
     "MixedCurrencies",
     "analysis_currency",
     "converted_channels",
+    "fx_direction",
     "fx_series",
     "in_one_currency",
     "mixed_pairs",
+    "rate_words",
     "spend_in_outcome_currency",
 ]
 
@@ -231,7 +233,10 @@ def in_one_currency(
             continue
         for frm in [c for c in held_in if c != target]:
             series, inverse = _rate(rates, frm, target)
-            if series is None:
+            clash = _disagreement(rates, frm, target)
+            if clash is not None:
+                problems.append(f"{pair} is in {frm}, but {clash}")
+            elif series is None:
                 problems.append(f"{pair} is in {frm} and no rate to {target} is registered "
                                 f"(register fx_{frm.lower()}_{target.lower()}, kind "
                                 "fx_rate, with liftos factors register)")  # fmt: skip
@@ -268,14 +273,14 @@ def in_one_currency(
             campaign_geo_days = _convert_long(campaign_geo_days, src, ch, ("spend",), series,
                                               inverse)  # fmt: skip
         after = _pair_money(geo_days, campaign_days, src, ch)
-        notes.append(_note(src, ch, frm, target, series, before, after, ""))
+        notes.append(_note(src, ch, frm, target, series, inverse, before, after, ""))
     for (src, ch, frm), (part, series, inverse) in parts.items():
         before = _part_money(part)
         geo_days, campaign_days, campaign_geo_days = _convert_records(
             geo_days, campaign_days, campaign_geo_days, part, src, ch, series, inverse
         )
         after = _part_money(part, _factor(series, inverse, _record_days(part)))
-        notes.append(_note(src, ch, frm, target, series, before, after, " (its records in "
+        notes.append(_note(src, ch, frm, target, series, inverse, before, after, " (its records in "
                            f"{frm}; the rest is in {target} already)"))  # fmt: skip
     return Converted(geo_days, campaign_days, campaign_geo_days, target, tuple(notes))
 
@@ -336,17 +341,73 @@ def converted_channels(warnings: Sequence[str]) -> list[ChannelConversion]:
 
 
 def _note(
-    src: str, ch: str, frm: str, target: str, series: FxSeries,
+    src: str, ch: str, frm: str, target: str, series: FxSeries, inverse: bool,
     before: tuple[float, float], after: tuple[float, float], part: str,
 ) -> str:  # fmt: skip
     """What was converted, with the window's amounts (spend, else revenue) before and after:
     the rate it came to is theirs, not the series' mean over days that hold no money."""
     of = 0 if before[0] else 1
     a, b = before[of], after[of]
-    rate = f"{b / a:.4g}" if a else "—"
+    rate = rate_words(frm, target, b / a) if a else f"{frm} to {target} at no rate"
     return (f"{src}/{ch}: {frm} converted to {target} with {series.name}: the window's "
-            f"{('spend', 'revenue')[of]} {a:,.2f} {frm} is {b:,.2f} {target}{part}, "
-            f"{rate} {target} per {frm}")  # fmt: skip
+            f"{('spend', 'revenue')[of]} {a:,.2f} {frm} is {b:,.2f} {target}{part}; "
+            f"{rate} over the window{_read_as(series, inverse)}")  # fmt: skip
+
+
+def rate_words(frm: str, to: str, rate: float) -> str:
+    """A rate with its quote direction said: "1 EUR = 1.08 USD". An EUR/USD rate entered the
+    other way (0.93, EUR per USD) is as plausible a number as the right one (1.08); only
+    the direction written out shows which it was read as (audit s17 R31)."""
+    return f"1 {frm} = {rate:.4g} {to}"
+
+
+def _read_as(series: FxSeries, inverse: bool) -> str:
+    """How the series was read, when it was used inverted (its own direction)."""
+    if not inverse:
+        return f" ({series.name}: {series.to} per {series.frm})"
+    return (f" ({series.name}, {series.to} per {series.frm}, inverted: its last value reads "
+            f"{rate_words(series.frm, series.to, float(series.rates[-1]))})")  # fmt: skip
+
+
+def fx_direction(name: str, days: Sequence[dt.date], values: Sequence[float]) -> str | None:
+    """How an analysis reads a registered rate series, in words ("1 EUR = 1.08 USD" and its
+    range), for the registry to echo; None for a series not named ``fx_<from>_<to>``."""
+    series = FxSeries.parse(name, days, values)
+    if series is None:
+        return None
+    last = rate_words(series.frm, series.to, float(series.rates[-1]))
+    low, high = float(series.rates.min()), float(series.rates.max())
+    spread = f" ({low:.4g} to {high:.4g} over its days)" if high > low else ""
+    return (f"read as {last} on {_day(int(series.days[-1]))}{spread}; a rate quoted the other "
+            f"way ({series.frm} per {series.to}) is wrong here: register its reciprocal, or "
+            f"name the series fx_{series.to.lower()}_{series.frm.lower()}")  # fmt: skip
+
+
+# Two registered rates of one pair, either way round, whose product (on days both hold)
+# strays this far from 1: one of them was entered in the other quote direction (the two are
+# then ~1.08 and ~0.93, a product of ~0.86 or ~1.17), not a bid/ask or a day's difference.
+MAX_RECIPROCAL_GAP = 0.05
+
+
+def _disagreement(rates: Mapping[tuple[str, str], FxSeries], frm: str, to: str) -> str | None:
+    """Why the rates registered for ``frm``/``to`` both ways cannot both be right, or None."""
+    there, back = rates.get((frm, to)), rates.get((to, frm))
+    if there is None or back is None:
+        return None
+    days = np.union1d(there.days, back.days)
+    a, ok_a = there.at(days)
+    b, ok_b = back.at(days)
+    ok = ok_a & ok_b
+    if not ok.any():
+        return None
+    product = float(np.median(a[ok] * b[ok]))
+    if abs(product - 1.0) <= MAX_RECIPROCAL_GAP:
+        return None
+    return (f"{there.name} and {back.name} are both registered and disagree: "
+            f"{rate_words(frm, to, float(np.median(a[ok])))} by {there.name} but "
+            f"{rate_words(frm, to, 1.0 / float(np.median(b[ok])))} by {back.name} (their product "
+            f"is {product:.3g}, not 1): one of them is quoted the other way round; register it "
+            "again with its reciprocal values (liftos factors register)")  # fmt: skip
 
 
 def spend_in_outcome_currency(
@@ -376,6 +437,10 @@ def spend_in_outcome_currency(
     for frm in foreign:
         rows = media & code.eq(frm).to_numpy(bool)
         series, inverse = _rate(rates, frm, target)
+        clash = _disagreement(rates, frm, target)
+        if clash is not None:
+            problems.append(f"{channel} is in {frm}, but {clash}")
+            continue
         if series is None:
             problems.append(f"{channel} is in {frm} and no rate to {target} is registered "
                             f"(register fx_{frm.lower()}_{target.lower()}, kind fx_rate, with "
@@ -386,8 +451,12 @@ def spend_in_outcome_currency(
             problems.append(f"{channel} has {frm} spend on days {series.name} does not cover "
                             f"(e.g. {_day(days[rows][~ok][0])})")  # fmt: skip
             continue
+        before = float(spend[rows].sum())
         spend[rows] *= _factor(series, inverse, days[rows])
-        notes.append(f"{channel}'s {frm} spend converted to {target} with {series.name}")
+        rate = rate_words(frm, target, float(spend[rows].sum()) / before) if before else ""
+        notes.append(f"{channel}'s {frm} spend converted to {target} with {series.name}"
+                     + (f": {rate} over the test's days{_read_as(series, inverse)}"
+                        if rate else ""))  # fmt: skip
     if problems:
         raise MixedCurrencies(
             f"the test's outcome is in {target} and its spend in {', '.join(foreign)}; "

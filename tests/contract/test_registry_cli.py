@@ -77,6 +77,14 @@ def test_the_readme_flow_registers_the_worlds_files(
     (tiktok,) = [a for a in accounts if a["org_id"] == ORG and a["source"] == "tiktok"]
     fx = listed["fx_eur_usd"]
     assert (fx.type, fx.unit) == (md_pb.EXTERNAL_FACTOR_TYPE_FX_RATE, "USD per EUR")
+    # The rate's quote direction is said as it is registered (s17 R31: a rate entered as EUR
+    # per USD, 0.93 for 1.08, was as plausible a number and went unsaid).
+    rate = tiktok["fx_to_org_currency"]
+    last = truth["dates"][-1][:10]
+    assert f"    read as 1 EUR = {rate:.4g} USD on {last}; a rate quoted the other way " in out
+    assert (
+        "(EUR per USD) is wrong here: register its reciprocal, or name the series fx_usd_eur" in out
+    )
     assert [v.value for v in fx.values] == [tiktok["fx_to_org_currency"]] * len(truth["dates"])
     # The CSV round-trips the simulator's floats exactly.
     assert [v.value for v in listed["consumer_confidence"].values] == series["macro_index"]
@@ -133,6 +141,11 @@ def test_a_bad_experiment_entry_is_named(
          "x.csv line 3: 'a' is 'season' here and 'macro' above"),
         ("org_id,date,name,kind,value\nother,2024-12-01,a,macro,1\n", "no rows for org 'org_001'"),
         ("date,name,kind,value\n12/01/2024,a,macro,1\n", "x.csv line 2: date: '12/01/2024' is not a date"),
+        # the unit says the values are EUR per USD, the name USD per EUR (s17 R31)
+        ("date,name,kind,value,unit\n2024-12-01,fx_eur_usd,fx_rate,0.93,EUR per USD\n",
+         "x.csv line 2: unit 'EUR per USD' is the other quote direction from the name "
+         "'fx_eur_usd', which is USD per EUR (1 EUR = x USD): name the series fx_usd_eur, or "
+         "enter USD per EUR (the reciprocals) with unit 'USD per EUR'"),
     ],
 )  # fmt: skip
 def test_a_bad_factor_row_is_named(tmp_path: Path, rows: str, message: str) -> None:
