@@ -11,6 +11,7 @@ at the default 28 days ran no holdout (32 training days) and nothing said so."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import grpc
@@ -19,9 +20,12 @@ from liftos.v1 import causal_pb2 as pb
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 
 import sim
+from causal_svc.attribution import ModelSpec, fit_mmm
+from causal_svc.attribution.health import assess
 from mesh.runtime.inprocess import RunningService
 
 from .records import world_mesh
+from .world import world
 
 ORG = "decembershop"
 NOISY = "threedayshop"  # demo seed 2, 90 days: its last 3 days' R² is -2.26
@@ -96,3 +100,20 @@ def test_a_window_too_short_for_its_holdout_says_it_ran_none(
     ), holdout.message
     assert result.health.verdict != pb.HEALTH_VERDICT_FAIL, result.health
     assert result.health.holdout_days == 0
+
+
+def test_a_window_that_allows_a_shorter_holdout_names_it() -> None:
+    """In process: 76 days leave 48 training days at the default 28, and allow 14 to 20."""
+    fit = fit_mmm(world("demo", 2, days=76, n_geos=10).panel, ModelSpec())
+    skipped = assess(fit)
+    (check,) = [c for c in skipped.checks if c.name == "holdout"]
+    assert check.verdict == "review" and skipped.holdout is None, check
+    assert check.message.endswith(
+        "analyse at least 84 days, or hold out fewer days (--holdout-days / holdout_days 14 to "
+        "20 on this window)"
+    ), check.message
+    # the fix it names works: 20 days held out, 18 scored (Thanksgiving and Black Friday are
+    # unseen), judged
+    spec = dataclasses.replace(fit.spec, holdout_days=20)
+    judged = assess(dataclasses.replace(fit, spec=spec))
+    assert judged.holdout is not None and judged.holdout.days == 20, judged.checks
