@@ -165,9 +165,16 @@ class Parsed:
                 f"{field}{value} is not a whole number (digits and an optional '-': no fraction, "
                 "thousands separators, currency signs or spaces)"
             )
+        # a separator the user's locale writes: the CLI reads it when told which is which
+        locale = (
+            "; a file with ',' as its decimal mark (1.234,56) or as a thousands separator "
+            "(1,234.56) is read with liftos ingest --decimal ',' or --decimal '.'"
+            if i < len(self.raw) and "," in str(self.raw[i])
+            else ""
+        )
         return (
             f"{field}{value} is not a plain number (digits, an optional '-' and one '.' "
-            "decimal point: no thousands separators, currency signs or spaces)"
+            f"decimal point: no thousands separators, currency signs or spaces){locale}"
         )
 
 

@@ -44,10 +44,12 @@ from ingestion_svc.connectors.base import (
     filled,
     map_geo,
     missing,
+    pluck,
     text,
 )
 from ingestion_svc.raw_batch import Account, ColumnMap
 from ingestion_svc.rejection_list import quoted
+from mesh.runtime.grouped_numbers import THREE_DECIMAL_CURRENCIES, dot_grouped, is_grouped
 
 DEFAULT_CHANNEL = "first_party"
 ORG_COLUMN = "org_id"
@@ -87,6 +89,7 @@ def normalise(
         if mapping.campaign_name
         else campaign_id
     )
+    _refuse_grouped(checks, rows, mapping, account)
     metrics: dict[str, np.ndarray] = {}
     for metric, integer in (
         ("spend", False),
@@ -153,6 +156,26 @@ def normalise(
             "outcome_reported": np.full(n, bool(mapping.conversions or mapping.revenue)),
         },
     )
+
+
+def _refuse_grouped(
+    checks: Checks, rows: Sequence[dict[str, Any] | None], mapping: ColumnMap, account: Account
+) -> None:
+    """Reject the values of a fractional measure (spend, conversions, revenue) whose '.' the
+    batch shows to be a thousands separator ("2.906" beside "987": 2,906, not 2.906; see
+    :mod:`mesh.runtime.grouped_numbers`), naming the column and the fix. Read as decimals they
+    were a thousandth of themselves without a word (R34 F1). Counts are integers, so "2.906"
+    impressions is refused as not whole already; a currency with three minor digits writes
+    three decimals."""
+    for metric in ("spend", "conversions", "revenue"):
+        column = getattr(mapping, metric)
+        if not column or (metric != "conversions" and account.currency in THREE_DECIMAL_CURRENCIES):
+            continue
+        values = pluck(rows, column)
+        grouped = dot_grouped(values)
+        if grouped is not None:
+            mask = np.fromiter(map(is_grouped, values), bool, len(values))
+            checks.fail(mask, column, "invalid_number", grouped.why(column))
 
 
 # Geo labels that are no region. A total (a pivot's or BI export's subtotal row) stored as one

@@ -19,7 +19,6 @@ unless ``--encoding`` names another; a file that is not is refused naming the li
 from __future__ import annotations
 
 import argparse
-import codecs
 import csv
 import datetime as dt
 import json
@@ -31,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from mesh.cli.csv_dialect import Dialect, encoding_problem, header_problem, parse_delimiter
 from mesh.sdk import generic_rows
 from mesh.sdk.client import IngestSummary, LiftOS
 
@@ -105,6 +105,21 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
         default=DEFAULT_ENCODING,
         help="CSV files' text encoding (default: UTF-8, with or without Excel's byte-order "
         "mark; Excel's 'CSV (Comma delimited)' on Windows is cp1252)",
+    )
+    p.add_argument(
+        "--delimiter",
+        default=",",
+        type=parse_delimiter,
+        help="CSV files' cell separator: ',' (default), ';' (German/French Excel), '|' or tab",
+    )
+    p.add_argument(
+        "--decimal",
+        choices=(".", ","),
+        default=None,
+        help="generic sources: the mapped numbers' decimal mark. ',' reads 1.234,56 and "
+        "2.906 (= 2906) as German/French files write them; '.' reads 1,234.56 and takes 2.906 "
+        "as a decimal. Without it numbers must be plain (1234.56), and a column whose '.' "
+        "looks like a thousands separator is refused",
     )
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -237,32 +252,16 @@ def read_rows(path: Path, encoding: str = DEFAULT_ENCODING) -> Iterator[str]:
     return (row for _, row in numbered_rows(path, encoding))
 
 
-def encoding_problem(path: Path, encoding: str = DEFAULT_ENCODING) -> str | None:
-    """Why a CSV file cannot be read as ``encoding`` text: the first byte that is not, with
-    its line, and what to do; None when it can (or the file is not a CSV: JSON is UTF-8)."""
-    if path.suffix.lower() != ".csv":
-        return None
-    try:
-        decoder = codecs.getincrementaldecoder(encoding)()
-    except LookupError:
-        return f"--encoding {encoding}: no such text encoding (e.g. utf-8, cp1252, latin-1)"
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                decoder.decode(line)
-            except UnicodeDecodeError as exc:
-                byte = exc.object[exc.start : exc.start + 1].hex()
-                name = "UTF-8" if encoding.lower().replace("_", "-") in _UTF8 else encoding
-                return (
-                    f"{path} is not {name} text: byte 0x{byte} on line {number} is not "
-                    f"{name}. Re-save it as 'CSV UTF-8', or pass its encoding: --encoding "
-                    "cp1252 for Excel's 'CSV (Comma delimited)' on Windows (latin-1, "
-                    "mac-roman, … for others)"
-                )
-    return None
-
-
-_UTF8 = ("utf-8", "utf8", "utf-8-sig", "utf8-sig")
+def csv_records(
+    path: Path, encoding: str = DEFAULT_ENCODING, delimiter: str = ","
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, row) of a CSV file's records: the line where the record starts (a quoted field
+    may span lines, and the user looks for the record where it starts)."""
+    with path.open(newline="", encoding=encoding) as handle:
+        reader = csv.DictReader(handle, delimiter=delimiter)
+        for row in reader:
+            breaks = sum(len(_LINE_BREAK.findall(v)) for v in _texts(row))
+            yield reader.line_num - breaks, row
 
 
 _LINE_BREAK = re.compile("\r\n|\r|\n")
@@ -278,19 +277,18 @@ def _texts(row: dict[Any, Any]) -> Iterator[str]:
             yield from (v for v in value if isinstance(v, str))
 
 
-def numbered_rows(path: Path, encoding: str = DEFAULT_ENCODING) -> Iterator[tuple[int, str]]:
+def numbered_rows(
+    path: Path, encoding: str = DEFAULT_ENCODING, dialect: Dialect | None = None
+) -> Iterator[tuple[int, str]]:
     """(where, JSON text) of the file's rows: ``where`` is the row's line in the file (1-based;
     a CSV's header is line 1, blank lines are skipped but counted; a CSV record over several
     lines: its first), or the element's number (1-based) in a Shopify page document. A CSV is
-    read as ``encoding`` text (checked first by :func:`encoding_problem`)."""
+    read as ``encoding`` text (checked first by :func:`encoding_problem`), its cells split and
+    its measures read as ``dialect`` says (:class:`mesh.cli.csv_dialect.Dialect`)."""
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding=encoding) as handle:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                # line_num is the record's last line: a quoted field may span lines, and the
-                # user looks for the record where it starts (each break in a value is a line)
-                breaks = sum(len(_LINE_BREAK.findall(v)) for v in _texts(row))
-                yield reader.line_num - breaks, json.dumps(row, separators=(",", ":"))
+        dialect = dialect or Dialect()
+        for where, row in csv_records(path, encoding, dialect.delimiter):
+            yield where, json.dumps(dialect.read(row), separators=(",", ":"))
         return
     if is_page(path) and (page := _admin_page(path)) is not None:
         yield from enumerate(page, start=1)
@@ -312,14 +310,17 @@ def is_page(path: Path) -> bool:
 
 
 def mapping_problem(
-    path: Path, mapping: dict[str, str], encoding: str = DEFAULT_ENCODING
+    path: Path, mapping: dict[str, str], encoding: str = DEFAULT_ENCODING, delimiter: str = ","
 ) -> str | None:
-    """Why ``mapping`` cannot be meant for the file: a mapped column its CSV header lacks,
-    or that none of its first rows has (JSON lines; ``a.b`` is a nested field); None when
-    every mapped column is there."""
+    """Why ``mapping`` cannot be meant for the file: a CSV split at another separator than
+    ``delimiter`` (its header one column with ';' in it), a mapped column its CSV header
+    lacks, or that none of its first rows has (JSON lines; ``a.b`` is a nested field); None
+    when every mapped column is there."""
     if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding=encoding) as handle:
-            header = next(csv.reader(handle), [])
+            header = next(csv.reader(handle, delimiter=delimiter), [])
+        if (split := header_problem(path, header, delimiter)) is not None:
+            return split
         columns: set[str] = set(header)
         shown = ", ".join(header)
     else:
@@ -343,13 +344,15 @@ def mapping_problem(
     return f"--mapping {', '.join(absent)}: {path} has no such column{where}"
 
 
-def org_column_problem(path: Path, org: str, encoding: str = DEFAULT_ENCODING) -> str | None:
+def org_column_problem(
+    path: Path, org: str, encoding: str = DEFAULT_ENCODING, delimiter: str = ","
+) -> str | None:
     """Why a generic CSV cannot be meant for ``org``: it has an ``org_id`` column (ingestion
     rejects each row naming another org) and no row names ``org``. None otherwise."""
     if path.suffix.lower() != ".csv" or not org:
         return None
     with path.open(newline="", encoding=encoding) as handle:
-        reader = csv.DictReader(handle)
+        reader = csv.DictReader(handle, delimiter=delimiter)
         if "org_id" not in (reader.fieldnames or ()):
             return None
         named = {(row.get("org_id") or "").strip() for row in reader} - {""}
@@ -517,12 +520,13 @@ def ingest_files(
     file_lines: bool = False,
     sum_rows: bool = False,
     encoding: str = DEFAULT_ENCODING,
+    dialect: Dialect | None = None,
 ) -> tuple[IngestSummary, float]:
     """Ingest each file in turn (one stream per file); returns the combined summary. Its
     rejections carry the row's index in its file's stream (from 0), or with ``file_lines``
     its place in the file as :func:`numbered_rows` gives it (what a person opens).
     ``sum_rows``: each date × geo × campaign's rows go as one (generic, with ``mapping``);
-    ``encoding``: the CSV files' text encoding."""
+    ``encoding``, ``dialect``: how the CSV files are written."""
     total = IngestSummary()
     start = time.monotonic()
     for path in files:
@@ -531,7 +535,7 @@ def ingest_files(
         where: list[int] = []
 
         def rows(path: Path = path, where: list[int] = where) -> Iterator[str]:
-            for number, row in numbered_rows(path, encoding):
+            for number, row in numbered_rows(path, encoding, dialect):
                 where.append(number)
                 yield row
 
@@ -593,9 +597,17 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             return 2
     account = load_account(args)
     mapping = parse_mapping(args.mapping) if args.mapping else None
+    if args.decimal and (args.source not in MAPPED_SOURCES or not mapping):
+        print("error: --decimal is for a generic source's --mapping", file=sys.stderr)
+        return 2
+    dialect = Dialect.of(mapping, args.delimiter, args.decimal)
     if mapping and args.source in MAPPED_SOURCES:
         for path in args.files:
-            if (problem := mapping_problem(path, mapping, args.encoding)) is not None:
+            problem = mapping_problem(path, mapping, args.encoding, args.delimiter)
+            if problem is None and path.suffix.lower() == ".csv":
+                records = csv_records(path, args.encoding, args.delimiter)
+                problem = dialect.problem(path, records, account.get("currency", ""))
+            if problem is not None:
                 print(f"error: {problem}", file=sys.stderr)
                 return 2
     if mapping and args.source == "generic" and ({"spend", "impressions"} & mapping.keys()):
@@ -611,19 +623,21 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         return 2
     if mapping and args.source in MAPPED_SOURCES and not args.sum_rows:
         for path in args.files:
-            clash = generic_rows.conflict(numbered_rows(path, args.encoding), mapping)
+            clash = generic_rows.conflict(numbered_rows(path, args.encoding, dialect), mapping)
             if clash is not None:
                 print(f"error: {clash.text(path)}", file=sys.stderr)
                 return 2
     if mapping and args.source in MAPPED_SOURCES:
         for path in args.files:
-            total = generic_rows.total_geo(numbered_rows(path, args.encoding), mapping)
+            total = generic_rows.total_geo(numbered_rows(path, args.encoding, dialect), mapping)
             if total is not None:
                 print(f"error: {total.text(path)}", file=sys.stderr)
                 return 2
     if args.source in MAPPED_SOURCES:
         for path in args.files:
-            if (problem := org_column_problem(path, args.org, args.encoding)) is not None:
+            if (
+                problem := org_column_problem(path, args.org, args.encoding, args.delimiter)
+            ) is not None:
                 print(f"error: {problem}", file=sys.stderr)
                 return 2
     pulled_at = args.pulled_at
@@ -642,6 +656,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             file_lines=True,
             sum_rows=args.sum_rows,
             encoding=args.encoding,
+            dialect=dialect,
         )
     scored = args.source not in PRODUCT_SOURCES
     pages = all(is_page(f) and _admin_page(f) is not None for f in args.files)

@@ -1,0 +1,189 @@
+"""How a CSV file writes its cells: the separator between them, and the decimal mark of its
+numbers (``liftos ingest --delimiter/--decimal``, ``liftos estimate`` alike).
+
+German and French Excel saves "CSV" with ';' between cells and ',' as the decimal mark
+("70.034,39"); their whole amounts group thousands with '.' ("2.906" = 2,906). Two options
+rather than one locale switch: the separator and the decimal mark vary apart (a ','-separated
+export with quoted "1.234,56" cells, a ';' file with '.' decimals, Swiss "1'234.50"), and a
+locale would also seem to say how dates are written, which LiftOS never guesses (ISO only).
+
+With ``--decimal`` given, the mapped measure columns are read here by that rule and sent as
+JSON numbers, which ingestion takes as they are; a value the rule does not read refuses the
+file naming its line. Without it, numbers go as written and ingestion's strict rule reads them;
+a column whose '.' is evidently a thousands separator is refused before anything is sent
+(:mod:`mesh.runtime.grouped_numbers`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mesh.runtime.grouped_numbers import THREE_DECIMAL_CURRENCIES, dot_grouped
+
+__all__ = [
+    "DELIMITERS",
+    "Dialect",
+    "delimiter_name",
+    "encoding_problem",
+    "header_problem",
+    "parse_delimiter",
+]
+
+# What --delimiter takes: the character, or a name for one a shell makes awkward.
+DELIMITERS = {",": ",", ";": ";", "|": "|", "tab": "\t", "\\t": "\t", "\t": "\t"}
+# Separators a one-column header betrays (a ';' file read with ',').
+_OTHER_SEPARATORS = (";", "\t", "|")
+# Under --decimal ',': groups of three after '.', a space, a no-break or narrow no-break space
+# (French), or an apostrophe; a ',' and digits after. Under --decimal '.': groups after ','.
+_COMMA_DECIMAL = re.compile(r"-?(?:\d{1,3}(?:([. \u00a0\u202f'])\d{3})?(?:\1\d{3})*|\d+)(?:,\d+)?")
+_POINT_DECIMAL = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+# A generic mapping's measures, and whether each is a whole number.
+_MEASURES = {"spend": False, "impressions": True, "clicks": True, "conversions": False,
+             "revenue": False}  # fmt: skip
+_GROUPING = re.compile(r"[. \u00a0\u202f',]")
+
+
+def parse_delimiter(text: str) -> str:
+    """--delimiter's value as the character (``tab`` → a tab)."""
+    if text not in DELIMITERS:
+        raise SystemExit(
+            f"error: --delimiter {text!r}: give one of ',', ';', '|' or tab (the character "
+            "between a CSV file's cells)"
+        )
+    return DELIMITERS[text]
+
+
+def delimiter_name(delimiter: str) -> str:
+    return "tab" if delimiter == "\t" else repr(delimiter)
+
+
+def header_problem(path: Path, fields: Iterable[str] | None, delimiter: str) -> str | None:
+    """Why a CSV file cannot have been split by ``delimiter``: its header is one column
+    holding another separator ('Datum;Bundesland;Umsatz'); None otherwise."""
+    names = list(fields or ())
+    if len(names) != 1:
+        return None
+    found = [s for s in _OTHER_SEPARATORS if s != delimiter and s in names[0]]
+    if not found:
+        return None
+    shown = names[0] if len(names[0]) <= 60 else names[0][:57] + "…"
+    return (
+        f"{path} looks {delimiter_name(found[0])}-separated (its header {shown!r} is one "
+        f"column when split at {delimiter_name(delimiter)}): pass --delimiter "
+        f"{delimiter_name(found[0])}, or re-save it with commas"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """A CSV file's separator and, when the user gave it, its decimal mark ('.' or ',');
+    ``measures``: the mapped measure columns to read by it (column → whole numbers due)."""
+
+    delimiter: str = ","
+    decimal: str | None = None
+    measures: Mapping[str, bool] = field(default_factory=dict)
+    # fractional measures that are not money (conversions): judged in any currency
+    counts: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, mapping: Mapping[str, str] | None, delimiter: str, decimal: str | None) -> Dialect:
+        """The dialect of a generic ``--mapping`` (field → column)'s files."""
+        mapped = {f: c for f, c in (mapping or {}).items() if f in _MEASURES}
+        return cls(
+            delimiter,
+            decimal,
+            {c: _MEASURES[f] for f, c in mapped.items()},
+            frozenset(c for f, c in mapped.items() if f == "conversions"),
+        )
+
+    def number(self, value: str) -> int | float | None:
+        """``value`` read with the decimal mark, or None where the rule does not read it."""
+        pattern = _COMMA_DECIMAL if self.decimal == "," else _POINT_DECIMAL
+        if pattern.fullmatch(value) is None:
+            return None
+        mark = "," if self.decimal == "," else "."
+        whole, _, fraction = value.partition(mark)
+        digits = _GROUPING.sub("", whole)
+        if not fraction:
+            return int(digits)
+        return float(f"{digits}.{fraction}")
+
+    def read(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The row with its measure cells as numbers (those the rule cannot read as written,
+        for :meth:`problem` to name)."""
+        if self.decimal is None or not self.measures:
+            return row
+        out = dict(row)
+        for column in self.measures:
+            value = row.get(column)
+            if isinstance(value, str) and value.strip():
+                number = self.number(value.strip())
+                if number is not None:
+                    out[column] = number
+        return out
+
+    def problem(
+        self, path: Path, rows: Iterable[tuple[int, dict[str, Any]]], currency: str = ""
+    ) -> str | None:
+        """Why the file's measure columns cannot be read: a value the given decimal mark does
+        not read (with its line), or, with none given, a fractional column whose '.' is
+        evidently a thousands separator (money in a three-decimal ``currency`` aside; a count's
+        "2.906" is refused by ingestion as not whole). None when they can."""
+        judged = [c for c, whole in self.measures.items() if not whole]
+        if currency in THREE_DECIMAL_CURRENCIES:
+            judged = [c for c in judged if c in self.counts]
+        columns: dict[str, list[Any]] = {c: [] for c in judged}
+        for line, row in rows:
+            if self.decimal is None:
+                for column, kept in columns.items():
+                    kept.append(row.get(column))
+                continue
+            for column in self.measures:
+                value = row.get(column)
+                if isinstance(value, str) and value.strip() and self.number(value.strip()) is None:
+                    return (
+                        f"{path} line {line}: {column} {value!r} is not a number with "
+                        f"{self.decimal!r} as the decimal mark (--decimal {self.decimal!r}): "
+                        f"e.g. {_EXAMPLE[self.decimal]}"
+                    )
+        for column, values in columns.items():
+            grouped = dot_grouped(values)
+            if grouped is not None:
+                return f"{path}: {grouped.why(column)}"
+        return None
+
+
+_EXAMPLE = {",": "1234,56, 1.234,56 or 1 234,56", ".": "1234.56 or 1,234.56"}
+
+
+def encoding_problem(path: Path, encoding: str = "utf-8-sig") -> str | None:
+    """Why a CSV file cannot be read as ``encoding`` text: the first byte that is not, with
+    its line, and what to do; None when it can (or the file is not a CSV: JSON is UTF-8)."""
+    if path.suffix.lower() != ".csv":
+        return None
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError:
+        return f"--encoding {encoding}: no such text encoding (e.g. utf-8, cp1252, latin-1)"
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError as exc:
+                byte = exc.object[exc.start : exc.start + 1].hex()
+                name = "UTF-8" if encoding.lower().replace("_", "-") in _UTF8 else encoding
+                return (
+                    f"{path} is not {name} text: byte 0x{byte} on line {number} is not "
+                    f"{name}. Re-save it as 'CSV UTF-8', or pass its encoding: --encoding "
+                    "cp1252 for Excel's 'CSV (Comma delimited)' on Windows (latin-1, "
+                    "mac-roman, … for others)"
+                )
+    return None
+
+
+_UTF8 = ("utf-8", "utf8", "utf-8-sig", "utf8-sig")

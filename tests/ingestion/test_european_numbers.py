@@ -1,0 +1,172 @@
+"""German and French numbers in a generic file (audit s18 R34 F1, F3): whole euros written
+"2.906" (= 2,906) were stored as 2.906, a thousandth, without a word; a ';'-separated Excel
+file with decimal commas had no option to be read, and was refused as "no such column".
+Connector cases run the connector itself; CLI cases real memory and ingestion servers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
+
+from ingestion_svc import connectors
+from ingestion_svc.app import build as ingestion_build
+from ingestion_svc.raw_batch import Account, ColumnMap
+from memory_svc.app import build as memory_build
+from mesh import cli
+from mesh.runtime.inprocess import running_services
+from tests.ingestion.conftest import raw_batch
+
+DE = Account("tv", "Europe/Berlin", "EUR", "DE")
+TV = ColumnMap(date="Day", geo="Region", spend="Cost", channel="tv")
+ORDERS = ColumnMap(date="Day", geo="Region", conversions="Orders", revenue="NetSales")
+
+
+def _normalise(rows: list[dict[str, str]], mapping: ColumnMap, account: Account = DE) -> Any:
+    source = "generic_media" if mapping.channel else "generic"
+    return connectors.normalise(
+        raw_batch(source, [json.dumps(r) for r in rows], account, mapping=mapping)
+    )
+
+
+def _tv(*costs: str) -> list[dict[str, str]]:
+    return [
+        {"Day": f"2024-10-{i + 1:02d}", "Region": "DE-BY", "Cost": c} for i, c in enumerate(costs)
+    ]
+
+
+def test_a_column_of_dot_grouped_whole_amounts_is_refused_naming_the_column_and_fix() -> None:
+    out = _normalise(_tv("2.906", "1.094", "12.345"), TV)
+    assert len(out.frame) == 0
+    assert {(r.field, r.reason) for r in out.rejections} == {("Cost", "invalid_number")}
+    message = out.rejections[0].message
+    assert message.startswith("Cost '2.906' looks like 2906 written with '.' as a thousands")
+    assert "--decimal ','" in message and "--decimal '.'" in message
+
+
+def test_dotted_counts_beside_whole_ones_are_refused_and_the_whole_ones_kept() -> None:
+    rows = [
+        {"Day": "2024-10-01", "Region": "DE-BY", "Orders": "1.062", "NetSales": "70034.39"},
+        {"Day": "2024-10-02", "Region": "DE-BY", "Orders": "987", "NetSales": "6034.39"},
+    ]
+    out = _normalise(rows, ORDERS)
+    assert [(r.row_index, r.field) for r in out.rejections] == [(0, "Orders")]
+    assert "1 whole number(s) stand beside them" in out.rejections[0].message
+    assert out.frame.conversions.tolist() == [987.0]
+
+
+@pytest.mark.parametrize(
+    "costs",
+    [
+        ("12.50", "1234.5", "7"),  # US: two decimals, four digits before the point
+        ("12.345", "1.5", "99.999"),  # one value with one decimal decides: a decimal point
+        ("0.125", "0.250", "0.375"),  # below 1: grouping never writes a leading 0
+        ("2.906", "1.094"),  # two values alone: too few to tell
+    ],
+)
+def test_decimal_columns_are_read_as_before(costs: tuple[str, ...]) -> None:
+    out = _normalise(_tv(*costs), TV)
+    assert out.rejections == []
+    assert out.frame.spend.tolist() == [float(c) for c in costs]
+
+
+def test_a_three_decimal_currency_s_amounts_are_decimals() -> None:
+    kuwait = Account("tv", "Asia/Kuwait", "KWD", "KW")
+    out = _normalise(_tv("2.906", "1.094", "12.345"), TV, kuwait)
+    assert out.rejections == []
+    assert out.frame.spend.tolist() == [2.906, 1.094, 12.345]
+
+
+def test_a_decimal_comma_s_refusal_names_the_option() -> None:
+    out = _normalise(_tv("1.234,56", "99.50"), TV)
+    assert out.rejections[0].message.startswith("Cost '1.234,56' is not a plain number")
+    assert "liftos ingest --decimal ','" in out.rejections[0].message
+
+
+# --- the CLI, over real servers ---
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    builds = {"memory": memory_build, "ingestion": ingestion_build}
+    with running_services(builds, tmp_path_factory.mktemp("mesh")) as services:
+        yield {s: r.address for s, r in services.items()}
+
+
+def _records(address: str, org: str) -> list[Any]:
+    stub = memory_grpc.MemoryServiceStub(grpc.insecure_channel(address))
+    try:
+        return [r for b in stub.Scan(memory_pb.ScanRequest(org_id=org)) for r in b.records]
+    except grpc.RpcError as err:  # nothing stored for the org
+        assert err.code() == grpc.StatusCode.NOT_FOUND, err
+        return []
+
+
+def _ingest(org: str, path: Path, mapping: str, *extra: str, source: str = "generic") -> int:
+    return cli.main(["ingest", "--org", org, "--source", source, "--account-id", "a",
+                     "--timezone", "Europe/Berlin", "--currency", "EUR", "--country", "DE",
+                     "--quiet", "--mapping", mapping, *extra, str(path)])  # fmt: skip
+
+
+TV_MAP = "date=Day,geo=Region,spend=Cost,channel=tv"
+TV_ROWS = "Day,Region,Cost\n2024-10-01,DE-BY,2.906\n2024-10-02,DE-BY,1.094\n2024-10-03,DE-BY,987\n"
+
+
+def test_cli_refuses_a_dot_grouped_file_before_sending_and_reads_it_when_told(
+    mesh: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
+    path = tmp_path / "tv.csv"
+    path.write_text(TV_ROWS)
+    assert _ingest("tvq", path, TV_MAP, source="generic_media") == 2
+    err = capsys.readouterr().err
+    assert f"{path}: Cost '2.906' looks like 2906" in err and "--decimal ','" in err
+    assert _records(mesh["memory"], "tvq") == []
+    assert _ingest("tvc", path, TV_MAP, "--decimal", ",", source="generic_media") == 0
+    assert sorted(r.spend for r in _records(mesh["memory"], "tvc")) == [987, 1094, 2906]
+    assert _ingest("tvp", path, TV_MAP, "--decimal", ".", source="generic_media") == 0
+    assert sorted(r.spend for r in _records(mesh["memory"], "tvp")) == [1.094, 2.906, 987]
+
+
+def test_cli_keeps_a_us_file_as_it_was(
+    mesh: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
+    path = tmp_path / "us.csv"
+    path.write_text("Day,Region,Cost\n2024-10-01,DE-BY,12.50\n2024-10-02,DE-BY,1234.5\n")
+    assert _ingest("us", path, TV_MAP, source="generic_media") == 0
+    assert sorted(r.spend for r in _records(mesh["memory"], "us")) == [12.5, 1234.5]
+
+
+SEMI = "Datum;Bundesland;Bestellungen;Umsatz\n2024-09-15;DE-BY;1062;70.034,39\n"
+SEMI_MAP = "date=Datum,geo=Bundesland,conversions=Bestellungen,revenue=Umsatz"
+
+
+def test_cli_names_a_semicolon_file_and_reads_it_with_delimiter_and_decimal(
+    mesh: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
+    path = tmp_path / "bestellungen.csv"
+    path.write_text(SEMI)
+    assert _ingest("semi", path, SEMI_MAP) == 2
+    err = capsys.readouterr().err
+    assert f"{path} looks ';'-separated" in err and "pass --delimiter ';'" in err
+    assert "no such column" not in err
+    assert _ingest("semi", path, SEMI_MAP, "--delimiter", ";") == 1  # no --decimal: refused
+    assert _records(mesh["memory"], "semi") == []
+    assert "'70.034,39' is not a plain number" in capsys.readouterr().out
+    assert _ingest("semi", path, SEMI_MAP, "--delimiter", ";", "--decimal", ".") == 2
+    assert f"{path} line 2: Umsatz '70.034,39' is not a number with '.'" in (
+        capsys.readouterr().err
+    )
+    assert _ingest("semi", path, SEMI_MAP, "--delimiter", ";", "--decimal", ",") == 0
+    (record,) = _records(mesh["memory"], "semi")
+    assert (record.revenue, record.conversions) == (70034.39, 1062)
