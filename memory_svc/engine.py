@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from memory_svc.accounts import AccountSummary, DecodeAccounts, Deletion, DeletionFilter
 from memory_svc.embedding import CausalEmbedder, Embedders
-from memory_svc.errors import NoProductRecords, OrgNotFound
+from memory_svc.errors import InvalidQuery, NoProductRecords, OrgNotFound
 from memory_svc.faiss_index import IndexManager, IndexSettings, Recovery
 from memory_svc.graph import Neighbourhood
 from memory_svc.org_graphs import DEFAULT_GRAPH_CACHE_BYTES, OrgGraphs, SpaceSummary
@@ -34,8 +36,13 @@ from memory_svc.sqlite_store import KEY_MAPS_BYTES, SUMS_CACHE_BYTES
 from memory_svc.store import Aggregate, RecordFilter, RecordStore, ScanRow
 from memory_svc.writer import RecordWriter, Serialise, WriteOutcome
 from mesh.runtime.page_tokens import PageTokens
+from mesh.runtime.page_tokens import page_size as _page_size
 
-__all__ = ["MemoryEngine", "MemorySettings"]
+__all__ = ["ACCOUNTS_PAGE", "MAX_ACCOUNTS_PAGE", "MemoryEngine", "MemorySettings"]
+
+# ListAccounts' page size when the request gives none, and its largest.
+ACCOUNTS_PAGE = 500
+MAX_ACCOUNTS_PAGE = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +90,8 @@ class MemoryEngine:
             exact_candidates=settings.exact_candidates,
             inline_search_cost=settings.inline_search_cost,
         )
-        self._graphs = OrgGraphs(
-            store,
-            tokens or PageTokens(os.urandom(32), "ListConceptualSpaces"),
-            settings.graph_cache_bytes,
-        )
+        self._tokens = tokens or PageTokens(os.urandom(32), "ListConceptualSpaces")
+        self._graphs = OrgGraphs(store, self._tokens, settings.graph_cache_bytes)
         self._scans = ScanSnapshots(
             store.read_transaction, settings.scan_snapshot_s, settings.scan_snapshots
         )
@@ -193,7 +197,67 @@ class MemoryEngine:
         them in order, ``parts[j]`` rows each; one outcome per batch."""
         return self._writer.write_group(org_id, frame, given_vectors, serialise, parts)
 
+    def delete_records(
+        self, org_id: str, flt: DeletionFilter, decode: DecodeAccounts, *, dry_run: bool
+    ) -> Deletion:
+        """Delete the org's records ``flt`` picks, everything derived from them with them
+        (``memory_svc.sqlite_delete``), and their search index entries; ``decode`` reads
+        stored payloads' account ids. Writes wait meanwhile (the writer's lock), so the
+        index follows the store as it does a commit.
+
+        Raises
+        ------
+        OrgNotFound
+            The org has no records.
+        """
+        if self.record_count(org_id) == 0:
+            raise OrgNotFound(org_id)
+        now_us = int(time.time() * 1e6)
+        with self._writer.lock:
+            done = self.store.delete_records(org_id, flt, decode, dry_run=dry_run, now_us=now_us)
+            if done.dry_run or not len(done.removed_seqs):
+                return done
+            state = self.store.org_state(org_id)
+            dim = state.dim if state else 0
+            none = np.zeros(0, np.int64)
+            self.indexes.apply(org_id, dim, none, np.zeros((0, dim), np.float32),
+                               done.removed_seqs, done.max_seq, [])  # fmt: skip
+        return done
+
     # --------------------------------------------------------------------- read
+
+    def accounts_page(
+        self, org_id: str, decode: DecodeAccounts, *, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[AccountSummary], int, str]:
+        """A page of the org's accounts in (source, account_id) order, the org's record
+        count, and the next page's token ("" after the last; it opens for this org only).
+
+        Raises
+        ------
+        OrgNotFound
+            The org has no records.
+        """
+        size = _page_size(page_size, default=ACCOUNTS_PAGE, maximum=MAX_ACCOUNTS_PAGE)
+        after: tuple[str, str] | None = None
+        if page_token:
+            key = self._tokens.open_key(org_id, page_token)
+            if len(key) != 3 or key[0] != "accounts":
+                raise InvalidQuery("page_token is not a token this server issued",
+                                   field="page_token")  # fmt: skip
+            after = (str(key[1]), str(key[2]))
+        if self.record_count(org_id) == 0:
+            raise OrgNotFound(org_id)
+        every = self.store.accounts(org_id, decode)
+        total = sum(a.record_count for a in every)
+        rest = [a for a in every if after is None or (a.source, a.account_id) > after]
+        page = rest[:size]
+        more = len(rest) > size
+        token = (
+            self._tokens.seal_key(org_id, ("accounts", page[-1].source, page[-1].account_id))
+            if more
+            else ""
+        )
+        return page, total, token
 
     def check_filter(
         self, org_id: str, flt: RecordFilter, prefix: str, *, allow_unknown: bool = False

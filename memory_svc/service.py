@@ -16,6 +16,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from memory_svc import convert
+from memory_svc.convert import accounts as account_convert
 from memory_svc.engine import MemoryEngine
 from memory_svc.refusals import RefusalList
 from memory_svc.scan_replies import ScanPager, scan_chunks
@@ -191,6 +192,32 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
     ) -> memory_pb.AggregateProductsResponse:
         agg = self._engine.aggregate_products(org, start, end, spend_only=spend_only)
         return convert.aggregate_products_response(agg)
+
+    async def ListAccounts(
+        self, request: memory_pb.ListAccountsRequest, context: grpc.aio.ServicerContext
+    ) -> memory_pb.ListAccountsResponse:
+        org = convert.require_org(request.org_id)
+        page, total, token = await asyncio.to_thread(
+            self._engine.accounts_page,
+            org,
+            account_convert.payload_accounts,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return account_convert.list_accounts_response(page, total, token)
+
+    async def DeleteRecords(
+        self, request: memory_pb.DeleteRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> memory_pb.DeleteRecordsResponse:
+        q = account_convert.delete_request(request)
+        done = await asyncio.to_thread(
+            self._engine.delete_records,
+            q.org_id,
+            q.filter,
+            account_convert.payload_accounts,
+            dry_run=q.dry_run,
+        )
+        return account_convert.delete_response(done)
 
     async def ListConceptualSpaces(
         self, request: memory_pb.ListConceptualSpacesRequest, context: grpc.aio.ServicerContext

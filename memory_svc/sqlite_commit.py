@@ -16,7 +16,7 @@ from memory_svc.product_table import PRODUCT_COLUMNS
 from memory_svc.store import CommitBatch, CommitResult, OrgState, seq_checksum
 from memory_svc.store_sql import SUMS_FROM_MEASURES, SUMS_RETURNING, SUMS_TABLES, chunks, marks
 
-__all__ = ["MEASURES_INSERT", "SumsLog", "insert_batch"]
+__all__ = ["MEASURES_INSERT", "SumsLog", "apply_graph", "insert_batch"]
 
 # What a commit did to the sums, when asked: per table, each touched key's sums as stored
 # after it — (day, key, source, channel, spend, impressions, conversions, revenue, records).
@@ -135,7 +135,7 @@ def insert_batch(
     emb = np.ascontiguousarray(b.embeddings, dtype=np.float32)
     db.executemany("INSERT INTO vectors VALUES (?, ?)", zip(seq_list, emb, strict=True))
     db.executemany("INSERT INTO record_regions VALUES (?, ?, ?)", _region_rows(b, seq_list))
-    _apply_graph(db, b.org_id, b.graph)
+    apply_graph(db, b.org_id, b.graph)
     state = _update_org(db, b, seqs, removed, n - len(replaced))
     db.execute(
         "INSERT INTO meta VALUES ('next_seq', ?) ON CONFLICT(key) DO UPDATE SET value = ?",
@@ -186,7 +186,7 @@ def _update_org(
     return OrgState(*state)
 
 
-def _apply_graph(db: sqlite3.Connection, org_id: str, delta: GraphDelta) -> None:
+def apply_graph(db: sqlite3.Connection, org_id: str, delta: GraphDelta) -> None:
     ups, downs = [], []
     for node, d in delta.nodes.items():
         if d > 0:

@@ -28,6 +28,7 @@ from memory_svc.product_table import SQLITE_SCHEMA as PRODUCTS_SCHEMA
 from memory_svc.product_table import ProductAggregate, aggregate_sql, record_count_sql
 from memory_svc.sqlite_checkpoint import Checkpointer
 from memory_svc.sqlite_commit import SumsLog, insert_batch
+from memory_svc.sqlite_delete import SQLiteAccounts
 from memory_svc.sqlite_scan import SQLiteScans, scan_page
 from memory_svc.sqlite_upgrade import (
     add_measures_columns,
@@ -153,9 +154,9 @@ def _connect(path: Path, cache_kib: int = 65536, *, reader: bool = False) -> sql
     return db
 
 
-class SQLiteRecordStore:
+class SQLiteRecordStore(SQLiteAccounts):
     """SQLite implementation of :class:`RecordStore`: one writer, thread-local readers, and a
-    checkpointer thread.
+    checkpointer thread; an org's accounts and deletions are ``memory_svc.sqlite_delete``'s.
 
     Checkpoints (copying WAL pages into the database file, then fsyncing it) run on their own
     thread and connection every ``CHECKPOINT_INTERVAL_S`` (``memory_svc.sqlite_checkpoint``).

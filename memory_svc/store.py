@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from memory_svc.accounts import AccountSummary, DecodeAccounts, Deletion, DeletionFilter
 from memory_svc.graph import GraphDelta, GraphEdgeRow, GraphNodeRow
 from memory_svc.product_table import ProductAggregate
 
@@ -284,4 +285,16 @@ class RecordStore(Protocol):
         self, org_id: str, start_day: int | None, end_day: int | None,
         *, spend_only: bool = False,
     ) -> ProductAggregate: ...  # fmt: skip
+    def accounts(self, org_id: str, decode: DecodeAccounts) -> list[AccountSummary]:
+        """The org's current records per (source, account) (``memory_svc.accounts``)."""
+        ...
+
+    def delete_records(
+        self, org_id: str, flt: DeletionFilter, decode: DecodeAccounts,
+        *, dry_run: bool, now_us: int,
+    ) -> Deletion:  # fmt: skip
+        """Delete the org's records ``flt`` picks and all that derives from them in the
+        store, in one transaction; with ``dry_run`` count them only."""
+        ...
+
     def close(self) -> None: ...

@@ -29,7 +29,7 @@ from memory_svc.store import CommitBatch, CommitResult, OrgState, seq_checksum
 from memory_svc.store_sql import SUMS_TABLES
 from mesh.runtime.exceptions import DependencyUnavailable
 
-__all__ = ["WriteConflict", "insert_batch"]
+__all__ = ["WriteConflict", "apply_graph", "insert_batch"]
 
 
 class WriteConflict(DependencyUnavailable):
@@ -158,7 +158,7 @@ def insert_batch(conn: psycopg.Connection, b: CommitBatch, n: int) -> CommitResu
         ((b.org_id, region, s) for s, regions in zip(seq_list, b.regions, strict=True)
          for region in regions),
     )  # fmt: skip
-    _apply_graph(cur, b.org_id, b.graph)
+    apply_graph(cur, b.org_id, b.graph)
     state = _update_org(cur, b, seqs, removed, n - len(replaced))
     return CommitResult(seqs, removed, state)
 
@@ -201,7 +201,7 @@ def _update_org(
     return OrgState(*state)
 
 
-def _apply_graph(cur: psycopg.Cursor, org_id: str, delta: GraphDelta) -> None:  # type: ignore[type-arg]
+def apply_graph(cur: psycopg.Cursor, org_id: str, delta: GraphDelta) -> None:  # type: ignore[type-arg]
     ups: list[tuple[str, str, str, str, int]] = []
     downs: list[tuple[str, int]] = []
     for node, d in delta.nodes.items():

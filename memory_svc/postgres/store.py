@@ -24,11 +24,13 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 import psycopg
 
+from memory_svc.accounts import AccountSummary, DecodeAccounts, Deletion, DeletionFilter
 from memory_svc.campaign_geo import SPEND_ROWS, HeldSpend, SpendCells
 from memory_svc.graph import GraphEdgeRow, GraphNodeRow
 from memory_svc.graph_sql import POSTGRES, GraphReads
 from memory_svc.migrations import migrate
 from memory_svc.org_sums import SumsTable, aggregate_from, with_campaign_names
+from memory_svc.postgres import delete
 from memory_svc.postgres.commit import insert_batch
 from memory_svc.postgres.sql import (
     CAMPAIGN_DAY_ROWS,
@@ -480,6 +482,28 @@ class PostgresRecordStore:
         return filled
 
     # ------------------------------------------------------------------ write
+
+    @_reachable
+    def accounts(self, org_id: str, decode: DecodeAccounts) -> list[AccountSummary]:
+        """The org's current records per (source, account) (``postgres.delete``)."""
+        return delete.accounts(self._read(), org_id, decode)
+
+    @_reachable
+    def delete_records(
+        self, org_id: str, flt: DeletionFilter, decode: DecodeAccounts,
+        *, dry_run: bool, now_us: int,
+    ) -> Deletion:  # fmt: skip
+        """Delete the org's records ``flt`` picks, in one transaction (``postgres.delete``)."""
+        with self._write_lock:
+            try:
+                done = delete.delete_records(self._writer, org_id, flt, decode,
+                                             dry_run=dry_run, now_us=now_us)  # fmt: skip
+            except psycopg.OperationalError:
+                self._reconnect()
+                raise
+        with self._sums_lock:
+            self._sums.pop(org_id, None)
+        return done
 
     @_reachable
     def commit(self, batch: CommitBatch) -> CommitResult:

@@ -4,6 +4,8 @@
 
     key1:org_a                          a user of org_a: every public RPC, for org_a only
     loader:org_a:public+records.write   …and MemoryService.Write/WriteStream, for org_a only
+    admin:org_a:public+records.delete   …and deleting org_a's records (MemoryService.
+                                        DeleteRecords, IngestionService.ForgetBatches)
     k-ing:service=ingestion             the ingestion service: the peer RPCs it calls
                                         (SERVICE_SCOPES), for any org
     ops:*:public                        every public RPC, for any org
@@ -47,11 +49,14 @@ def _rpc(service: str, *methods: str) -> frozenset[str]:
 
 # RPCs only the mesh's own services call: never open to a user key's "public" scope.
 INTERNAL_METHODS = _rpc("MemoryService", "Write", "WriteStream")
+# RPCs that erase an org's data: never in "public" either; a key needs "records.delete".
+ADMIN_METHODS = _rpc("MemoryService", "DeleteRecords") | _rpc("IngestionService", "ForgetBatches")
 
-# Named scopes → the RPCs they allow. "public" (every RPC but the internal ones) and "all"
-# (every RPC) are predicates, not lists, so an RPC added later is public by default.
+# Named scopes → the RPCs they allow. "public" (every RPC but the internal and admin ones)
+# and "all" (every RPC) are predicates, not lists, so an RPC added later is public by default.
 SCOPES: Mapping[str, frozenset[str]] = {
     "records.write": INTERNAL_METHODS,
+    "records.delete": ADMIN_METHODS,
     "memory.scan": _rpc("MemoryService", "Scan"),
     "memory.aggregate": _rpc("MemoryService", "AggregateRecords"),
     "memory.products": _rpc("MemoryService", "AggregateProducts"),
@@ -117,7 +122,7 @@ class Principal:
     def allows(self, method: str) -> bool:
         if ALL in self.scopes:
             return True
-        if PUBLIC in self.scopes and method not in INTERNAL_METHODS:
+        if PUBLIC in self.scopes and method not in INTERNAL_METHODS | ADMIN_METHODS:
             return True
         return any(method in SCOPES[s] for s in self.scopes if s in SCOPES)
 

@@ -28,6 +28,7 @@ from mesh.runtime.synthetic_records import synthetic_records
 from mesh.runtime.tables import frame_to_table
 
 ORG = "acme"
+DELETE_ORG = "fuzz-delete"
 EXPERIMENT = "fuzz-exp"
 SERVICES = {
     "ingestion": ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"],
@@ -77,9 +78,17 @@ def _fresh_experiment(m: Any, n: int) -> None:
         m.experiment.experiment_id = f"fuzz-new-{n}"
 
 
+def _kept_org(m: Any, n: int) -> None:
+    """A drawn deletion of the fuzzed org (its org_id drawn as "acme") only counts: the RPCs
+    fuzzed after it read the org's records."""
+    if m.org_id == ORG:
+        m.dry_run = True
+
+
 _FRESH = {
     "IngestionService.Ingest": _fresh_batch,
     "IngestionService.CreateExperiment": _fresh_experiment,
+    "MemoryService.DeleteRecords": _kept_org,
 }
 _calls = itertools.count()
 
@@ -247,6 +256,14 @@ def seeds(analysis_id: str, campaign_id: str, node_id: str) -> dict[str, list[Me
         "MemoryService.QueryGraph": [
             memory_pb2.QueryGraphRequest(org_id=ORG, node_id=node_id, depth=2)
         ],
+        # Deletions go to an org of their own (none of its own records: NOT_FOUND past the
+        # door): mutations keep the org, and the other RPCs' fuzzing needs ORG's records.
+        "MemoryService.DeleteRecords": [
+            memory_pb2.DeleteRecordsRequest(org_id=DELETE_ORG, account_id="act-1", dry_run=True),
+            memory_pb2.DeleteRecordsRequest(org_id=DELETE_ORG, source=1, date_range=date_range),
+        ],
+        "MemoryService.ListAccounts": [memory_pb2.ListAccountsRequest(org_id=ORG, page_size=1)],
+        "IngestionService.ForgetBatches": [ingestion_pb2.ForgetBatchesRequest(org_id=DELETE_ORG)],
         "MemoryService.ListConceptualSpaces": [
             memory_pb2.ListConceptualSpacesRequest(org_id=ORG),
             memory_pb2.ListConceptualSpacesRequest(org_id=ORG, page_size=2),

@@ -1,0 +1,151 @@
+"""ListAccounts and DeleteRecords on the PostgreSQL store, as ``memory_svc.sqlite_delete``
+does them on SQLite (see there for what a deletion removes and why the sums are recomputed).
+
+A deletion is one transaction that first takes ``meta.next_seq``'s row lock, as a commit
+does: commits of every process wait for it, so no write lands between the choice of the
+records and their removal; a Scan's REPEATABLE READ snapshot keeps reading them as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import psycopg
+
+from memory_svc.accounts import (
+    PAGE,
+    AccountSummary,
+    CandidateRows,
+    DecodeAccounts,
+    Deletion,
+    DeletionFilter,
+    Summaries,
+    candidate_sql,
+    pick,
+    rows_of,
+)
+from memory_svc.graph import GraphDelta
+from memory_svc.postgres.commit import apply_graph
+from memory_svc.store import seq_checksum
+from memory_svc.store_sql import SUMS_TABLES
+
+__all__ = ["accounts", "delete_records"]
+
+
+def _pages(
+    cur: psycopg.Cursor,
+    org_id: str,
+    flt: DeletionFilter,  # type: ignore[type-arg]
+) -> Iterator[CandidateRows]:
+    last = -1
+    while True:
+        sql, params = candidate_sql(org_id, flt, last, PAGE, mark="%s")
+        page = rows_of(cur.execute(sql, params).fetchall())  # type: ignore[arg-type]
+        if not page.seqs:
+            return
+        yield page
+        last = page.seqs[-1]
+
+
+def accounts(conn: psycopg.Connection, org_id: str, decode: DecodeAccounts) -> list[AccountSummary]:
+    """The org's current records per (source, account), from one snapshot."""
+    sums = Summaries()
+    with conn.transaction():
+        cur = conn.cursor()
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        for page in _pages(cur, org_id, DeletionFilter()):
+            pick(page, DeletionFilter(), decode, sums)
+    return sums.result()
+
+
+# The history rows of the records with these seqs: the versions they replaced.
+_HISTORY = (
+    "FROM history WHERE org_id = %s AND (id IN (SELECT id FROM records WHERE "
+    "seq = ANY(%s::int8[])) OR natural_key IN (SELECT natural_key FROM records WHERE "
+    "seq = ANY(%s::int8[]) AND natural_key <> ''))"
+)
+
+
+def delete_records(
+    conn: psycopg.Connection,
+    org_id: str,
+    flt: DeletionFilter,
+    decode: DecodeAccounts,
+    *,
+    dry_run: bool,
+    now_us: int,
+) -> Deletion:
+    """Delete the org's records ``flt`` picks (``dry_run``: count them only) in one
+    transaction of ``conn`` (the store's writer, under its write lock)."""
+    counted: Deletion | None = None
+    with conn.transaction() as tx:
+        cur = conn.cursor()
+        cur.execute("SELECT value FROM meta WHERE key = 'next_seq' FOR UPDATE")
+        sums = Summaries()
+        picked = [pick(page, flt, decode, sums) for page in _pages(cur, org_id, flt)]
+        seqs = np.concatenate(picked) if picked else np.zeros(0, np.int64)
+        doomed = seqs.tolist()
+        state = cur.execute(
+            "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = %s", (org_id,)
+        ).fetchone()
+        count, checksum, max_seq = state if state else (0, 0, 0)
+        if dry_run or not doomed:
+            got = cur.execute(f"SELECT COUNT(*) {_HISTORY}", (org_id, doomed, doomed)).fetchone()
+            history = int(got[0]) if got else 0
+            counted = Deletion(seqs, history, sums.result(), count, max_seq, dry_run)
+            raise psycopg.Rollback(tx)  # leaves the block: nothing written
+        history = cur.execute(f"DELETE {_HISTORY}", (org_id, doomed, doomed)).rowcount
+        max_seq = _remove(cur, org_id, doomed, now_us)
+        count -= len(doomed)
+        cur.execute(
+            "UPDATE orgs SET record_count = %s, checksum = %s, max_seq = %s, updated_us = %s "
+            "WHERE org_id = %s",
+            (count, checksum ^ seq_checksum(seqs), max_seq, now_us, org_id),
+        )
+    if counted is not None:
+        return counted
+    return Deletion(seqs, history, sums.result(), count, max_seq, False)
+
+
+def _remove(cur: psycopg.Cursor, org_id: str, doomed: list[int], now_us: int) -> int:  # type: ignore[type-arg]
+    """Remove the records and what derives from them; returns the deletion's seq."""
+    delta = GraphDelta()
+    for (nodes,) in cur.execute(
+        "SELECT graph_nodes FROM records WHERE seq = ANY(%s::int8[])", (doomed,)
+    ).fetchall():
+        delta.add(nodes.split("\n") if nodes else (), -1)
+    apply_graph(cur, org_id, delta)
+    span = cur.execute(
+        "SELECT MIN(day), MAX(day), array_agg(DISTINCT source) FROM measures "
+        "WHERE seq = ANY(%s::int8[])",
+        (doomed,),
+    ).fetchone()
+    cur.execute(
+        "DELETE FROM record_regions WHERE org_id = %s AND seq = ANY(%s::int8[])", (org_id, doomed)
+    )
+    for table in ("records", "payloads", "vectors", "measures", "product_records"):
+        cur.execute(f"DELETE FROM {table} WHERE seq = ANY(%s::int8[])", (doomed,))
+    if span is not None and span[0] is not None:
+        lo, hi, sources = int(span[0]), int(span[1]), list(span[2])
+        where = "org_id = %s AND day BETWEEN %s AND %s AND source = ANY(%s::text[])"
+        params = (org_id, lo, hi, sources)
+        for table, key in SUMS_TABLES:
+            cur.execute(f"DELETE FROM {table} WHERE {where}", params)
+            cur.execute(
+                f"INSERT INTO {table} SELECT org_id, day, {key}, source, channel, SUM(spend), "
+                "SUM(impressions), SUM(conversions), SUM(revenue), COUNT(*) FROM measures "
+                f"WHERE {where} GROUP BY org_id, day, {key}, source, channel",
+                params,
+            )
+    row = cur.execute(
+        "UPDATE meta SET value = value + 1 WHERE key = 'next_seq' RETURNING value - 1"
+    ).fetchone()
+    assert row is not None, "meta.next_seq is missing (the first migration inserts it)"
+    seq = int(row[0])
+    cur.execute(
+        "INSERT INTO history SELECT %s, '', '', 0, u.seq, %s, '', %s, ''::bytea "
+        "FROM unnest(%s::int8[]) AS u(seq)",
+        (org_id, seq, now_us, doomed),
+    )
+    return seq

@@ -1,0 +1,209 @@
+"""ListAccounts and DeleteRecords on the SQLite store (:class:`SQLiteAccounts`, a part of
+``SQLiteRecordStore``).
+
+A deletion is one write transaction (``BEGIN IMMEDIATE`` under the store's write lock, as a
+commit): the candidates are read and picked by account inside it, so no write lands between
+the choice and the removal, and a Scan's snapshot (a read transaction begun before) keeps
+reading the records as they were. Everything derived from the records goes with them: the
+payload, vector, measures, product and region rows; the sums tables, recomputed from the
+measures left for the days and sources the deleted records had (not decremented: a sum whose
+records are all gone, or whose remaining records hold zeros, is then exactly what a memory
+that never stored them holds, with no rounding residue that would make a zero sum a column);
+the graph counts; the history of their replaced versions (a deletion is an erasure). The
+deletion takes a seq of its own (the org's ``max_seq``) and leaves one history row per deleted
+record at it with no payload, so the search index of a process that follows the store
+(``IndexManager.follow``) or recovers from a saved index withdraws them as it withdraws
+replaced versions.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import numpy as np
+
+from memory_svc.accounts import (
+    PAGE,
+    AccountSummary,
+    CandidateRows,
+    DecodeAccounts,
+    Deletion,
+    DeletionFilter,
+    Summaries,
+    candidate_sql,
+    pick,
+    rows_of,
+)
+from memory_svc.graph import GraphDelta
+from memory_svc.key_seqs import KeyMap
+from memory_svc.sqlite_commit import apply_graph
+from memory_svc.store import seq_checksum
+from memory_svc.store_sql import SUMS_TABLES, marks
+
+__all__ = ["SQLiteAccounts"]
+
+
+class _Store(Protocol):
+    """The parts of ``SQLiteRecordStore`` a deletion uses."""
+
+    _writer: sqlite3.Connection
+    _write_lock: threading.Lock
+    _keys: OrderedDict[str, tuple[KeyMap, KeyMap]]
+    _sums: OrderedDict[str, Any]
+    _sums_lock: threading.Lock
+
+    def _read(self) -> sqlite3.Connection: ...
+
+
+def _pages(db: sqlite3.Connection, org_id: str, flt: DeletionFilter) -> Iterator[CandidateRows]:
+    last = -1
+    while True:
+        sql, params = candidate_sql(org_id, flt, last, PAGE)
+        page = rows_of(db.execute(sql, params).fetchall())
+        if not page.seqs:
+            return
+        yield page
+        last = page.seqs[-1]
+
+
+class SQLiteAccounts:
+    """An org's accounts and its records' deletion (mixed into ``SQLiteRecordStore``)."""
+
+    def accounts(self: _Store, org_id: str, decode: DecodeAccounts) -> list[AccountSummary]:
+        """The org's current records per (source, account), read in one transaction."""
+        db = self._read()
+        sums = Summaries()
+        db.execute("BEGIN")
+        try:
+            for page in _pages(db, org_id, DeletionFilter()):
+                pick(page, DeletionFilter(), decode, sums)
+        finally:
+            db.execute("COMMIT")
+        return sums.result()
+
+    def delete_records(
+        self: _Store,
+        org_id: str,
+        flt: DeletionFilter,
+        decode: DecodeAccounts,
+        *,
+        dry_run: bool,
+        now_us: int,
+    ) -> Deletion:
+        """Delete the org's records ``flt`` picks (``dry_run``: count them only), in one
+        write transaction."""
+        with self._write_lock:
+            db = self._writer
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                sums = Summaries()
+                picked = [pick(page, flt, decode, sums) for page in _pages(db, org_id, flt)]
+                seqs = np.concatenate(picked) if picked else np.zeros(0, np.int64)
+                _doomed(db, seqs)
+                history = _history(db, org_id, delete=not dry_run)
+                state = db.execute(
+                    "SELECT record_count, checksum, max_seq FROM orgs WHERE org_id = ?", (org_id,)
+                ).fetchone()
+                count, checksum, max_seq = state if state else (0, 0, 0)
+                if dry_run or not len(seqs):
+                    db.execute("ROLLBACK")
+                    return Deletion(seqs, history, sums.result(), count, max_seq, dry_run)
+                max_seq = _remove(db, org_id, seqs, now_us)
+                count -= len(seqs)
+                db.execute(
+                    "UPDATE orgs SET record_count = ?, checksum = ?, max_seq = ?, updated_us = ? "
+                    "WHERE org_id = ?",
+                    (count, checksum ^ seq_checksum(seqs), max_seq, now_us, org_id),
+                )
+                db.execute("DELETE FROM doomed")
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            maps = self._keys.get(org_id)
+            if maps is not None:
+                for keys in maps:
+                    keys.withdraw(seqs)
+            with self._sums_lock:
+                self._sums.pop(org_id, None)
+        return Deletion(seqs, history, sums.result(), count, max_seq, False)
+
+
+def _doomed(db: sqlite3.Connection, seqs: np.ndarray) -> None:
+    """The picked seqs in a temporary table the statements below join on."""
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (seq INTEGER PRIMARY KEY)")
+    db.execute("DELETE FROM doomed")
+    db.executemany("INSERT INTO doomed VALUES (?)", ((s,) for s in seqs.tolist()))
+
+
+# The history rows of the doomed records: the versions they replaced, by id or natural key.
+_HISTORY = (
+    "FROM history WHERE org_id = ? AND (id IN (SELECT r.id FROM records r JOIN doomed d "
+    "ON d.seq = r.seq) OR natural_key IN (SELECT r.natural_key FROM records r JOIN doomed d "
+    "ON d.seq = r.seq WHERE r.natural_key != ''))"
+)
+
+
+def _history(db: sqlite3.Connection, org_id: str, *, delete: bool) -> int:
+    """How many replaced versions of the doomed records history holds; erased with ``delete``."""
+    if delete:
+        return db.execute(f"DELETE {_HISTORY}", (org_id,)).rowcount
+    return int(db.execute(f"SELECT COUNT(*) {_HISTORY}", (org_id,)).fetchone()[0])
+
+
+def _remove(db: sqlite3.Connection, org_id: str, seqs: np.ndarray, now_us: int) -> int:
+    """Remove the doomed records and what derives from them; returns the deletion's seq."""
+    delta = GraphDelta()
+    for (nodes,) in db.execute(
+        "SELECT r.graph_nodes FROM records r JOIN doomed d ON d.seq = r.seq"
+    ):
+        delta.add(nodes.split("\n") if nodes else (), -1)
+    apply_graph(db, org_id, delta)
+    lo, hi = db.execute(
+        "SELECT MIN(m.day), MAX(m.day) FROM measures m JOIN doomed d ON d.seq = m.seq"
+    ).fetchone()
+    sources = [r[0] for r in db.execute(
+        "SELECT DISTINCT m.source FROM measures m JOIN doomed d ON d.seq = m.seq")]  # fmt: skip
+    db.execute(
+        "DELETE FROM record_regions WHERE org_id = ? AND seq IN (SELECT seq FROM doomed)",
+        (org_id,),
+    )
+    for table in ("records", "payloads", "vectors", "measures", "product_records"):
+        db.execute(f"DELETE FROM {table} WHERE seq IN (SELECT seq FROM doomed)")
+    if sources:
+        _recompute_sums(db, org_id, int(lo), int(hi), sources)
+    row = db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
+    seq = int(row[0]) if row else 1
+    db.execute(
+        "INSERT INTO meta VALUES ('next_seq', ?) ON CONFLICT(key) DO UPDATE SET value = ?",
+        (seq + 1, seq + 1),
+    )
+    db.execute(
+        "INSERT INTO history SELECT ?, '', '', 0, seq, ?, '', ?, X'' FROM doomed",
+        (org_id, seq, now_us),
+    )
+    return seq
+
+
+def _recompute_sums(
+    db: sqlite3.Connection, org_id: str, lo: int, hi: int, sources: list[str]
+) -> None:
+    """Every sums row of the org's days ``lo``..``hi`` and ``sources`` from the measures
+    left (the rows the deleted records added to, and more)."""
+    where = f"org_id = ? AND day BETWEEN ? AND ? AND source IN ({marks(len(sources))})"
+    params = (org_id, lo, hi, *sources)
+    for table, key in SUMS_TABLES:
+        db.execute(f"DELETE FROM {table} WHERE {where}", params)
+        db.execute(
+            f"INSERT INTO {table} SELECT m.org_id, m.day, m.{key}, m.source, m.channel, "
+            "SUM(m.spend), SUM(m.impressions), SUM(m.conversions), SUM(m.revenue), COUNT(*) "
+            "FROM records r JOIN measures m ON m.seq = r.seq WHERE r.org_id = ? "
+            f"AND m.day BETWEEN ? AND ? AND m.source IN ({marks(len(sources))}) "
+            f"GROUP BY m.org_id, m.day, m.{key}, m.source, m.channel",
+            params,
+        )
