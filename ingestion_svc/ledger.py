@@ -253,6 +253,13 @@ class BatchLedger(LockedSQLite):
                 "DELETE FROM reservations WHERE org_id = ? AND batch_id = ?", (org_id, batch_id)
             )
 
+    def forget(self, org_id: str) -> int:
+        """Drop the org's acks (records of it were deleted from memory: a batch sent again
+        must be written again, not replayed); reservations stay with their calls. Returns
+        how many acks went."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM batches WHERE org_id = ?", (org_id,)).rowcount
+
     def count(self, org_id: str) -> int:
         with self._lock:
             (n,) = self._db.execute(

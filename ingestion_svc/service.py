@@ -92,6 +92,14 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         batch = convert.ingest_batch(request, now, self.settings.max_clock_skew)
         return batch, convert.fingerprint(request)
 
+    async def ForgetBatches(
+        self, request: ingestion_pb.ForgetBatchesRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb.ForgetBatchesResponse:
+        """The org's acked batches are no longer replayed (after a DeleteRecords in memory)."""
+        org = require_org(request.org_id)
+        forgotten = await asyncio.to_thread(self.ledger.forget, org)
+        return ingestion_pb.ForgetBatchesResponse(forgotten_count=forgotten)
+
     async def GetCalendar(
         self, request: ingestion_pb.GetCalendarRequest, context: grpc.aio.ServicerContext
     ) -> ingestion_pb.GetCalendarResponse:

@@ -1,4 +1,6 @@
-"""`liftos memory import FILE`: store a backfill in memory's data dir without the server.
+"""`liftos memory import FILE`: store a backfill in memory's data dir without the server;
+`liftos memory accounts` and `liftos memory delete`: which ad accounts an org's records come
+from, and deleting an account's (a source's, a date range's) records (``memory_accounts``).
 
 The input is length-delimited ``WriteRequest`` messages (``memory_svc.bulk_import``; ``-``
 reads stdin), stored with the Write RPC's code a message per transaction — the way to load
@@ -25,6 +27,7 @@ import threading
 from types import FrameType
 from typing import Any
 
+from mesh.cli import memory_accounts
 from mesh.cli.processes import _die_with
 from mesh.runtime.config import add_data_dir_argument
 
@@ -33,8 +36,11 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM)
 
 
 def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("memory", help="memory's local maintenance (bulk import)")
+    p = sub.add_parser(
+        "memory", help="memory's maintenance: bulk import, an org's accounts, deleting records"
+    )
     verbs = p.add_subparsers(dest="memory_command", required=True)
+    memory_accounts.add_parsers(verbs, common)
     imp = verbs.add_parser(
         "import", help="store length-delimited WriteRequests into a data dir, server stopped"
     )

@@ -13,6 +13,7 @@ from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import llm_pb2_grpc as llm_grpc
+from liftos.v1 import memory_pb2_grpc as memory_grpc
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 from mesh.runtime.exceptions import InvalidInput
@@ -73,6 +74,7 @@ class ClientBase:
     _causal: causal_grpc.CausalServiceStub
     _causal_dc: dc.CausalServiceStub
     _llm: llm_grpc.LlmServiceStub
+    _memory: memory_grpc.MemoryServiceStub
     _surfacing: surfacing_grpc.SurfacingServiceStub
 
     def _org(self, org_id: str | None) -> str:

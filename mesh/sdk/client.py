@@ -16,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from liftos.v1 import causal_pb2_grpc as causal_grpc
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import llm_pb2_grpc as llm_grpc
+from liftos.v1 import memory_pb2_grpc as memory_grpc
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 from mesh.runtime.channels import sync_channel
@@ -25,6 +26,7 @@ from mesh.sdk.causal import CausalCalls, Records
 from mesh.sdk.failures import RpcFailure
 from mesh.sdk.ingestion import IngestionCalls, IngestSummary
 from mesh.sdk.llm import LlmCalls
+from mesh.sdk.memory import MemoryCalls
 from mesh.sdk.surfacing import SurfacingCalls
 
 SERVICE_NAMES = {
@@ -36,7 +38,7 @@ SERVICE_NAMES = {
 }
 
 
-class LiftOS(IngestionCalls, CausalCalls, SurfacingCalls, LlmCalls):
+class LiftOS(IngestionCalls, CausalCalls, SurfacingCalls, LlmCalls, MemoryCalls):
     """A client for the whole mesh. ``org_id`` is the default org for every call."""
 
     def __init__(
@@ -71,6 +73,7 @@ class LiftOS(IngestionCalls, CausalCalls, SurfacingCalls, LlmCalls):
         self._causal = causal_grpc.CausalServiceStub(self._channels["causal"])
         self._causal_dc = dc.CausalServiceStub(self._channels["causal"])
         self._llm = llm_grpc.LlmServiceStub(self._channels["llm"])
+        self._memory = memory_grpc.MemoryServiceStub(self._channels["memory"])
         self._surfacing = surfacing_grpc.SurfacingServiceStub(self._channels["surfacing"])
 
     def close(self) -> None:

@@ -41,7 +41,8 @@ def _loaded(args: list[str]) -> list[str]:
 @pytest.mark.parametrize(
     "args",
     [["--help"], ["explain", "--help"], ["status", "--help"], ["products", "--help"],
-     ["report", "--help"], ["analyses", "--help"], ["estimate", "--help"]],
+     ["report", "--help"], ["analyses", "--help"], ["estimate", "--help"],
+     ["memory", "delete", "--help"], ["memory", "accounts", "--help"]],
 )  # fmt: skip
 def test_help_loads_no_heavy_module(args: list[str]) -> None:
     assert _loaded(args) == []

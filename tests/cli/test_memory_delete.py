@@ -1,0 +1,90 @@
+"""`liftos memory accounts` and `liftos memory delete` over a real ingestion and memory (R31
+F1): an account ingested by mistake is listed, counted, refused without --yes, deleted, and
+the same export sent again is written again (not replayed from ingestion's ledger)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingestion_svc.app import build as ingestion_build
+from memory_svc.app import build as memory_build
+from mesh import cli
+from mesh.runtime.inprocess import RunningService, running_services
+
+ORG = "client-x"
+MAPPING = "date=date,geo=state,campaign_id=campaign,spend=spend,channel=search"
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, RunningService]]:
+    builds = {"memory": memory_build, "ingestion": ingestion_build}
+    with running_services(builds, tmp_path_factory.mktemp("mesh")) as services:  # type: ignore[arg-type]
+        yield services
+
+
+@pytest.fixture(autouse=True)
+def peers(mesh: dict[str, RunningService], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ingestion", "memory"):
+        monkeypatch.setenv(f"LIFTOS_{name.upper()}_ADDR", mesh[name].address)
+
+
+def _export(path: Path, spend: float) -> Path:
+    lines = ["date,state,campaign,spend"]
+    for day in range(1, 11):
+        for state in ("CA", "NY", "TX"):
+            lines.append(f"2024-03-{day:02d},{state},brand,{spend + day}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _ingest(account: str, path: Path, currency: str) -> int:
+    return cli.main(["ingest", "--org", ORG, "--source", "generic_media", "--account-id", account,
+                     "--timezone", "UTC", "--currency", currency, "--country", "US",
+                     "--mapping", MAPPING, str(path)])  # fmt: skip
+
+
+def _accounts(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    assert cli.main(["memory", "accounts", "--org", ORG]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    return {line.split()[1]: line for line in rows[1:-1]}
+
+
+def test_an_account_is_listed_deleted_and_written_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = _export(tmp_path / "mine.csv", 100.0)
+    theirs = _export(tmp_path / "theirs.csv", 40.0)
+    assert _ingest("acct-mine", mine, "USD") == 0
+    assert _ingest("acct-theirs", theirs, "EUR") == 0
+    capsys.readouterr()
+    held = _accounts(capsys)
+    assert set(held) == {"acct-mine", "acct-theirs"}
+    assert held["acct-theirs"].split()[2:7] == ["30", "2024-03-01", "2024-03-10", "EUR", "search"]
+
+    # not at a terminal and without --yes: counted, refused
+    delete = ["memory", "delete", "--org", ORG, "--account-id", "acct-theirs"]
+    assert cli.main(delete) == 1
+    out, err = capsys.readouterr()
+    assert f"would delete 30 records of org {ORG}:" in out and "acct-theirs" in out
+    assert "re-run with --yes" in err
+    assert cli.main([*delete, "--dry-run"]) == 0
+    assert "would delete 30 records" in capsys.readouterr().out
+    assert set(_accounts(capsys)) == {"acct-mine", "acct-theirs"}
+    # no filter at all: refused before any call
+    assert cli.main(["memory", "delete", "--org", ORG, "--yes"]) == 2
+    assert "--all-records" in capsys.readouterr().err
+
+    assert cli.main([*delete, "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert f"deleted 30 records of org {ORG}:" in out and "now holds 30 records" in out
+    assert set(_accounts(capsys)) == {"acct-mine"}
+
+    # the same export sent again is stored again: ingestion's ledger forgot the batches
+    assert _ingest("acct-theirs", theirs, "EUR") == 0
+    capsys.readouterr()
+    held = _accounts(capsys)
+    assert set(held) == {"acct-mine", "acct-theirs"}
+    assert held["acct-theirs"].split()[2] == "30"
