@@ -17,7 +17,8 @@ strings (CSV) or JSON numbers; an empty string is a missing value. The date is I
 and pandas write it (``yyyy-mm-dd hh:mm:ss``, ``T`` or a space between): its day is the
 date; a time with a zone or offset is not a local day and is rejected. Without a campaign
 column every row belongs to one campaign named after the channel (``first_party`` by
-default).
+default). ``revenue`` is stored net of tax: an account with ``taxes_included`` has it divided
+by 1 + ``tax_rate`` (a rate is never assumed).
 
 A row with an ``org_id`` column (a file that holds several orgs' rows, as ``liftos simulate
 --orgs N`` writes ``orders.csv``) belongs to that org: a row naming another org than the
@@ -110,6 +111,8 @@ def normalise(
             )
         else:
             metrics[metric] = np.zeros(n)
+    if mapping.revenue and not media:
+        metrics["revenue"] = _net_of_tax(checks, metrics["revenue"], account, mapping.revenue)
     checks.fail(
         bad_day,
         mapping.date,
@@ -313,6 +316,27 @@ _NET_OUTCOME = {
     "media lost that day), not a net one"
     for m in ("revenue", "conversions")
 }
+
+
+def _net_of_tax(checks: Checks, revenue: np.ndarray, account: Account, field: str) -> np.ndarray:
+    """The business's revenue net of tax, as Shopify's net sales are: with the account's
+    ``taxes_included`` (an EU shop's gross "Umsatz brutto" export) each value is divided by
+    1 + ``tax_rate`` (119.00 at 19% -> 100.00). Those flags were accepted and ignored, so a
+    tax-inclusive file's returns were 19% high (R34 F2). Without a rate every row is
+    refused: none is assumed."""
+    if not account.taxes_included:
+        return revenue
+    if account.tax_rate is None:
+        checks.fail(
+            np.ones(len(revenue), dtype=bool),
+            field,
+            "missing_field",
+            f"{field} holds tax (the account's taxes_included) at a rate the account does not "
+            "give: pass --tax-rate, e.g. 0.19 for 19% VAT (SDK account tax_rate), and it is "
+            "stored net of it",
+        )
+        return revenue
+    return revenue / (1.0 + account.tax_rate)
 
 
 # A quoted CSV cell may hold line breaks (Excel's Alt+Enter) and tabs; a user's campaign column

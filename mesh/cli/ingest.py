@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from mesh.cli.csv_dialect import Dialect, encoding_problem, header_problem, parse_delimiter
+from mesh.cli.progress import ProgressBar
 from mesh.sdk import generic_rows
 from mesh.sdk.client import IngestSummary, LiftOS
 
@@ -70,8 +71,9 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
         "--taxes-included",
         choices=("true", "false"),
         default=None,
-        help="shopify_products: whether the shop's prices include tax (its shop.json "
-        "taxes_included); with true, catalogue prices are stored net of --tax-rate",
+        help="shopify_products, generic: whether the shop's prices (generic: its revenue "
+        "column) include tax (shop.json taxes_included); with true, they are stored net of "
+        "--tax-rate",
     )
     p.add_argument(
         "--tax-rate",
@@ -226,6 +228,29 @@ def load_account(args: argparse.Namespace) -> dict[str, Any]:
             file=sys.stderr,
         )
     return account
+
+
+# The sources that read an account's taxes_included and tax_rate (generic: its revenue).
+_TAXED_SOURCES = ("generic", "shopify_orders", "shopify_products")
+
+
+def tax_problem(args: argparse.Namespace) -> str | None:
+    """Why --taxes-included / --tax-rate cannot be applied: a source that does not read them
+    (they were accepted and ignored, R34 F2), or a generic file said to hold tax at no rate."""
+    given = [f for f, v in (("--taxes-included", args.taxes_included),
+                            ("--tax-rate", args.tax_rate)) if v is not None]  # fmt: skip
+    if given and args.source not in _TAXED_SOURCES:
+        return (
+            f"{' and '.join(given)}: --source {args.source} does not read them (only "
+            f"{', '.join(_TAXED_SOURCES)} do); its amounts are stored as written, so divide "
+            "them by 1 + the rate before ingesting if they hold tax"
+        )
+    if args.source == "generic" and args.taxes_included == "true" and args.tax_rate is None:
+        return (
+            "--taxes-included true: the revenue column holds tax at a rate not given; pass "
+            "--tax-rate (e.g. 0.19 for 19% VAT): revenue is stored net of it"
+        )
+    return None
 
 
 def _refuse_other_org(args: argparse.Namespace, entry: dict[str, Any], source: str) -> None:
@@ -389,33 +414,6 @@ def count_rows(path: Path) -> int:
     with path.open("rb") as handle:
         n = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
     return max(n - 1, 0) if path.suffix.lower() == ".csv" else n
-
-
-class ProgressBar:
-    """A one-line progress bar on a terminal (nothing when not a TTY or --quiet)."""
-
-    def __init__(self, label: str, total: int, stream: TextIO, enabled: bool) -> None:
-        self.label, self.total, self.stream = label, max(total, 1), stream
-        self.enabled = enabled and stream.isatty()
-        self.start = time.monotonic()
-
-    def update(self, summary: IngestSummary) -> None:
-        if not self.enabled:
-            return
-        done = summary.rows
-        width = 30
-        filled = int(width * min(done / self.total, 1.0))
-        rate = done / max(time.monotonic() - self.start, 1e-9)
-        self.stream.write(
-            f"\r{self.label:<12} [{'#' * filled}{'.' * (width - filled)}] "
-            f"{done:>9,}/{self.total:,} rows  {rate:>8,.0f} rows/s  rejected {summary.rejected:,}"
-        )
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 Position = Literal["line", "element"]
@@ -596,6 +594,9 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             print(f"error: {problem}", file=sys.stderr)
             return 2
     account = load_account(args)
+    if (problem := tax_problem(args)) is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     mapping = parse_mapping(args.mapping) if args.mapping else None
     if args.decimal and (args.source not in MAPPED_SOURCES or not mapping):
         print("error: --decimal is for a generic source's --mapping", file=sys.stderr)
@@ -669,6 +670,10 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         print(render(summary, seconds, scored=scored, position=position))
     if (stale := summary.rejected_by_reason.get("stale_version", 0)) and args.pulled_at is None:
         print(stale_hint(stale, args.files), file=sys.stderr)
+    if args.source == "generic" and account.get("taxes_included") and summary.accepted:
+        rate = float(account["tax_rate"])
+        print(f"note: revenue stored net of {rate:.4g} tax (--taxes-included true "
+              f"--tax-rate {rate:g}): each value divided by {1 + rate:g}", file=sys.stderr)  # fmt: skip
     if summary.rows and not summary.accepted:
         print(f"error: every one of the {summary.rows:,} rows was rejected; nothing landed",
               file=sys.stderr)  # fmt: skip

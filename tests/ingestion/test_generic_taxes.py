@@ -1,0 +1,95 @@
+"""A generic orders file said to hold tax (audit s18 R34 F2): `--taxes-included true
+--tax-rate 0.19` was accepted and ignored for --source generic, so an EU shop's gross revenue
+was stored with its 19% VAT and every return read 19% high. Now its revenue is stored net,
+as Shopify's net sales are; a rate missing, or the flags on a source that does not read them,
+are refused. Over real memory and ingestion servers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
+
+from ingestion_svc import connectors
+from ingestion_svc.app import build as ingestion_build
+from ingestion_svc.raw_batch import Account, ColumnMap
+from memory_svc.app import build as memory_build
+from mesh import cli
+from mesh.runtime.inprocess import running_services
+from tests.ingestion.conftest import raw_batch
+
+ROWS = "Day,Region,Orders,Sales\n2024-09-15,DE-BY,1062,70034.39\n2024-09-16,DE-BY,3,119\n"
+MAPPING = "date=Day,geo=Region,conversions=Orders,revenue=Sales"
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    builds = {"memory": memory_build, "ingestion": ingestion_build}
+    with running_services(builds, tmp_path_factory.mktemp("mesh")) as services:
+        yield {s: r.address for s, r in services.items()}
+
+
+def _records(address: str, org: str) -> list[Any]:
+    stub = memory_grpc.MemoryServiceStub(grpc.insecure_channel(address))
+    try:
+        return [r for b in stub.Scan(memory_pb.ScanRequest(org_id=org)) for r in b.records]
+    except grpc.RpcError as err:  # nothing stored for the org
+        assert err.code() == grpc.StatusCode.NOT_FOUND, err
+        return []
+
+
+def _ingest(org: str, path: Path, *extra: str, source: str = "generic") -> int:
+    return cli.main(["ingest", "--org", org, "--source", source, "--account-id", "shop",
+                     "--timezone", "Europe/Berlin", "--currency", "EUR", "--country", "DE",
+                     "--quiet", "--mapping", MAPPING, *extra, str(path)])  # fmt: skip
+
+
+def test_tax_inclusive_revenue_is_stored_net_and_said(
+    mesh: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
+    path = tmp_path / "orders.csv"
+    path.write_text(ROWS)
+    assert _ingest("vat", path, "--taxes-included", "true", "--tax-rate", "0.19") == 0
+    assert "revenue stored net of 0.19 tax" in capsys.readouterr().err
+    stored = sorted((r.revenue, r.conversions) for r in _records(mesh["memory"], "vat"))
+    assert stored == [(pytest.approx(100.0), 3), (pytest.approx(70034.39 / 1.19), 1062)]
+    assert _ingest("gross", path, "--taxes-included", "false", "--tax-rate", "0.19") == 0
+    assert sorted(r.revenue for r in _records(mesh["memory"], "gross")) == [119, 70034.39]
+
+
+def test_a_rate_missing_or_a_source_that_ignores_the_flags_is_refused(
+    mesh: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
+    path = tmp_path / "orders.csv"
+    path.write_text(ROWS)
+    assert _ingest("norate", path, "--taxes-included", "true") == 2
+    assert "pass --tax-rate (e.g. 0.19" in capsys.readouterr().err
+    tv = tmp_path / "tv.csv"
+    tv.write_text("Day,Region,Cost\n2024-09-15,DE-BY,100\n")
+    argv = ["ingest", "--org", "tv", "--source", "generic_media", "--account-id", "tv",
+            "--timezone", "Europe/Berlin", "--currency", "EUR", "--country", "DE", "--quiet",
+            "--mapping", "date=Day,geo=Region,spend=Cost,channel=tv", "--tax-rate", "0.19",
+            str(tv)]  # fmt: skip
+    assert cli.main(argv) == 2
+    assert "--tax-rate: --source generic_media does not read them" in capsys.readouterr().err
+    assert _records(mesh["memory"], "norate") == _records(mesh["memory"], "tv") == []
+
+
+def test_the_connector_refuses_tax_inclusive_revenue_without_a_rate() -> None:
+    """An SDK caller's account, past the CLI's check."""
+    row = {"Day": "2024-09-15", "Region": "DE-BY", "Sales": "119"}
+    mapping = ColumnMap(date="Day", geo="Region", revenue="Sales")
+    account = Account("shop", "Europe/Berlin", "EUR", "DE", taxes_included=True)
+    out = connectors.normalise(raw_batch("generic", [json.dumps(row)], account, mapping=mapping))
+    assert [(r.field, r.reason) for r in out.rejections] == [("Sales", "missing_field")]
+    assert "pass --tax-rate" in out.rejections[0].message
