@@ -4,10 +4,14 @@ the same export sent again is written again (not replayed from ingestion's ledge
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from ingestion_svc.app import build as ingestion_build
 from memory_svc.app import build as memory_build
@@ -88,3 +92,48 @@ def test_an_account_is_listed_deleted_and_written_again(
     held = _accounts(capsys)
     assert set(held) == {"acct-mine", "acct-theirs"}
     assert held["acct-theirs"].split()[2] == "30"
+
+
+def test_an_older_export_of_a_deleted_account_is_written_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mesh: dict[str, RunningService]
+) -> None:
+    """Ingestion remembers the versions a restatement replaced (its superseded log, which
+    outlives the stream) and refuses to write them back; once the account is deleted, its
+    first export sent again is stored whole (the log is asked only about records memory
+    holds)."""
+    org = "client-y"
+    first = _export(tmp_path / "first.csv", 100.0)
+    later = tmp_path / "later.csv"
+    later.write_text(
+        first.read_text().replace("2024-03-05,CA,brand,105.0", "2024-03-05,CA,brand,7.0")
+    )
+    os.utime(first, (1_720_000_000, 1_720_000_000))
+    os.utime(later, (1_720_100_000, 1_720_100_000))
+
+    def ingest(path: Path) -> str:
+        code = cli.main(["ingest", "--org", org, "--source", "generic_media", "--account-id",
+                         "acct", "--timezone", "UTC", "--currency", "USD", "--country", "US",
+                         "--mapping", MAPPING, str(path)])  # fmt: skip
+        assert code == 0
+        return capsys.readouterr().out
+
+    def spend() -> float:
+        request = memory_pb.AggregateRecordsRequest(org_id=org)
+        with grpc.insecure_channel(mesh["memory"].address) as channel:
+            stub = memory_grpc.MemoryServiceStub(channel)
+            table = stub.AggregateRecords(request, timeout=30).campaign_days
+        return sum(next(c for c in table.columns if c.name == "spend").doubles.values)
+
+    ingest(first)
+    ingest(later)  # the restated day replaces the first export's
+    full = sum(100.0 + d for d in range(1, 11)) * 3
+    assert spend() == pytest.approx(full - 105.0 + 7.0)
+    # the first export sent again with a later pull time: the replaced version is not
+    # written back (ingestion's superseded log)
+    os.utime(first, (1_720_200_000, 1_720_200_000))
+    ingest(first)
+    assert spend() == pytest.approx(full - 105.0 + 7.0)
+    assert cli.main(["memory", "delete", "--org", org, "--account-id", "acct", "--yes"]) == 0
+    capsys.readouterr()
+    ingest(first)
+    assert spend() == pytest.approx(full)
