@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from causal_svc.errors import InsufficientData, InvalidSpec
+from causal_svc.experiment_units import require_arms_found, unit_matches
 
 FIRST_PARTY_SOURCE = "generic"
 MEDIA_SUMS = ("spend", "impressions", "clicks")
@@ -68,13 +69,6 @@ def experiment_window(
     if end is None and (start is None or start <= design.end):
         end = design.end
     return start, end
-
-
-def _unit_matches(values: pd.Series, units: tuple[str, ...]) -> pd.Series:
-    """A geo matches a unit spelled either fully ("US-TX") or as its subdivision ("TX")."""
-    wanted = set(units)
-    suffix = values.astype(str).str.rsplit("-", n=1).str[-1]
-    return values.isin(wanted) | suffix.isin(wanted)
 
 
 class Aggregation(enum.StrEnum):
@@ -244,10 +238,18 @@ def _mark_experiment(
     table["post"] = ((table["date"] >= start) & (table["date"] <= end)).astype(np.int64)
     if design is not None and design.treatment_units and aggregation is Aggregation.GEO_DAY:
         # Explicit arms: control geos that went dark have no platform rows, so the registry,
-        # not the records, says who is in the experiment.
+        # not the records, says who is in the experiment; a unit no geo matches is refused,
+        # not dropped (R34-F8: 3 vs 3 registered, 3 vs 2 estimated, without a word).
+        require_arms_found(
+            design.experiment_id,
+            {"treatment": design.treatment_units, "control": design.control_units},
+            table["geo"].unique(),
+            table["date"].min().date(),
+            table["date"].max().date(),
+        )
         arms = design.treatment_units + design.control_units
-        table = table.loc[_unit_matches(table["geo"], arms)].copy()
-        table["treated"] = _unit_matches(table["geo"], design.treatment_units).astype(np.int64)
+        table = table.loc[unit_matches(table["geo"], arms)].copy()
+        table["treated"] = unit_matches(table["geo"], design.treatment_units).astype(np.int64)
         table["treated_post"] = table["treated"] * table["post"]
         return table
     unit = {Aggregation.GEO_DAY: "geo", Aggregation.CAMPAIGN_DAY: "campaign_id",
