@@ -1486,6 +1486,7 @@ class AnalyzeAttributionRequest(_message.Message):
     HOLDOUT_DAYS_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
     IDENTIFICATION_FIELD_NUMBER: _builtins.int
+    MAX_LAG_DAYS_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
     outcome: _common_pb2.OutcomeMetric.ValueType
@@ -1499,6 +1500,14 @@ class AnalyzeAttributionRequest(_message.Message):
     identification: Global___AttributionIdentification.ValueType
     """Which spend variation identifies the channels (default AUTO). Errors: INVALID_ARGUMENT
     (a number this server does not define; field named).
+    """
+    max_lag_days: _builtins.int
+    """Longest carry-over the model looks for, days (0 = the default, 28): an effect arriving
+    later than this after the spend (a B2B sales cycle of 60-90 days) is not seen, and the
+    lag_beyond_window health check names a channel whose residuals suggest one. Larger windows
+    cost fit time. Kept with the analysis (AttributionModelConfig.max_lag_days; the stored
+    model's carry-over): counterfactuals and budget plans on it use the same window. Errors:
+    INVALID_ARGUMENT (outside 0-120; field named).
     """
     @_builtins.property
     def date_range(self) -> _common_pb2.DateRange:
@@ -1524,10 +1533,11 @@ class AnalyzeAttributionRequest(_message.Message):
         holdout_days: _builtins.int = ...,
         seed: _builtins.int = ...,
         identification: Global___AttributionIdentification.ValueType = ...,
+        max_lag_days: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration", "channels", b"channels", "date_range", b"date_range", "holdout_days", b"holdout_days", "identification", b"identification", "model_type", b"model_type", "org_id", b"org_id", "outcome", b"outcome", "seed", b"seed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration", "channels", b"channels", "date_range", b"date_range", "holdout_days", b"holdout_days", "identification", b"identification", "max_lag_days", b"max_lag_days", "model_type", b"model_type", "org_id", b"org_id", "outcome", b"outcome", "seed", b"seed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

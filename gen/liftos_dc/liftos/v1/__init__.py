@@ -3175,6 +3175,16 @@ class AnalyzeAttributionRequest(betterproto2.Message):
     (a number this server does not define; field named).
     """
 
+    max_lag_days: "int" = betterproto2.field(10, betterproto2.TYPE_INT32)
+    """
+    Longest carry-over the model looks for, days (0 = the default, 28): an effect arriving
+    later than this after the spend (a B2B sales cycle of 60-90 days) is not seen, and the
+    lag_beyond_window health check names a channel whose residuals suggest one. Larger windows
+    cost fit time. Kept with the analysis (AttributionModelConfig.max_lag_days; the stored
+    model's carry-over): counterfactuals and budget plans on it use the same window. Errors:
+    INVALID_ARGUMENT (outside 0-120; field named).
+    """
+
 
 default_message_pool.register_message(
     "liftos.v1", "AnalyzeAttributionRequest", AnalyzeAttributionRequest
