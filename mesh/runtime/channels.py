@@ -59,10 +59,11 @@ IDEMPOTENT: Mapping[str, tuple[str, ...]] = {
         "GetExperiment", "ListExperiments", "GetCalendar", "ListExternalFactors",
         "RegisterExternalFactor",  # registers or replaces the series under its key
         "RecordExperimentResult",  # replaces the experiment's result
+        "ForgetBatches",  # drops the org's acks: once or twice, none are left
     ),
     "liftos.v1.MemoryService": (
         "Scan", "Search", "QueryGraph", "ListConceptualSpaces", "AggregateRecords",
-        "AggregateProducts",
+        "AggregateProducts", "ListAccounts",
     ),
     "liftos.v1.CausalService": ("BuildGraph", "GetAnalysis", "ListAnalyses", "Counterfactual"),
     "liftos.v1.LlmService": ("BuildContext", "Explain", "CheckClaims"),
@@ -78,6 +79,8 @@ NOT_IDEMPOTENT: Mapping[str, Mapping[str, str]] = {
     "liftos.v1.MemoryService": {
         "Write": "a stream; ingestion re-sends a batch that was not acked",
         "WriteStream": "a stream; ingestion re-sends a batch that was not acked",
+        "DeleteRecords": "a try after a lost reply counts 0 deleted and would take records "
+        "written meanwhile: the caller decides",
     },
     "liftos.v1.CausalService": {
         "EstimateEffect": "stores a new analysis per call",
