@@ -65,7 +65,7 @@ def delimiter_name(delimiter: str) -> str:
 def header_problem(path: Path, fields: Iterable[str] | None, delimiter: str) -> str | None:
     """Why a CSV file cannot have been split by ``delimiter``: its header is one column
     holding another separator ('Datum;Bundesland;Umsatz'); None otherwise."""
-    names = list(fields or ())
+    names = [] if fields is None else [str(f) for f in fields]
     if len(names) != 1:
         return None
     found = [s for s in _OTHER_SEPARATORS if s != delimiter and s in names[0]]

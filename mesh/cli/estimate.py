@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from mesh.cli.csv_dialect import header_problem, parse_delimiter
 from mesh.runtime.estimand import estimand_words
+from mesh.runtime.grouped_numbers import dot_grouped
 from mesh.sdk.causal import Records
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
@@ -42,6 +44,16 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
         "--experiment", default="",
         help="registered experiment: its records from memory (geo x day; the treatment "
         "defaults to treated_post, unit geo, time day)",
+    )  # fmt: skip
+    p.add_argument(
+        "--delimiter", default=",", type=parse_delimiter,
+        help="the CSV file's cell separator: ',' (default), ';' (German/French Excel), '|', tab",
+    )  # fmt: skip
+    p.add_argument(
+        "--decimal", choices=(".", ","), default=None,
+        help="the CSV file's decimal mark: ',' reads 1.234,56 and 2.906 (= 2906), '.' reads "
+        "1,234.56; without it numbers must be plain, and a column whose '.' looks like a "
+        "thousands separator is refused",
     )  # fmt: skip
     p.add_argument("--start", type=dt.date.fromisoformat, default=None,
                    help="first date of the records read (YYYY-MM-DD; include the pre-period; "
@@ -340,16 +352,26 @@ def text_in_numbers(frame: pd.DataFrame, args: argparse.Namespace) -> str | None
     Thousands separators are not read: "1,234" is 1234 in one locale and 1.234 in another."""
     import pandas as pd
 
-    roles = [("outcome", args.outcome), ("running variable", args.running_variable),
-             ("weights", args.weights), ("pre-outcome", args.pre_outcome)]  # fmt: skip
-    roles += [("covariate", c) for c in _split(args.covariates)]
-    for role, column in roles:
+    for role, column in _number_roles(args):
         if not column or column not in frame.columns:
             continue
         values = frame[column]
         if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
             continue
         bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()
+        written = values[bad].astype(str)
+        if (
+            bad.any()
+            and written.str.fullmatch(_COMMA_NUMBER).all()
+            and not written.str.fullmatch(_EITHER).all()
+        ):
+            first = str(values[bad.idxmax()])
+            return (
+                f"column {column!r} ({role}) holds numbers with a decimal comma ({first!r} on "
+                f"line {int(bad.idxmax()) + 2}, {int(bad.sum()):,} such values): pass "
+                "--decimal ',' (it reads '.' as a thousands separator), or re-export the column "
+                "with '.' decimals"
+            )
         if bad.any() and bad.sum() == values.notna().sum():
             # Every value is a word: a categorical column, which no re-export makes a number.
             if role == "covariate" and args.method == "dml":
@@ -364,8 +386,55 @@ def text_in_numbers(frame: pd.DataFrame, args: argparse.Namespace) -> str | None
                 f"({int(bad.sum()):,} such values): numbers must be plain (digits, an optional "
                 "'-' and one '.' decimal point: no thousands separators, currency signs or "
                 "units); re-export the column unformatted"
+                + (
+                    ", or say which mark is the decimal one: --decimal ',' or '.'"
+                    if "," in shown
+                    else ""
+                )
             )
     return None
+
+
+def read_table(path: Path, delimiter: str, decimal: str | None) -> pd.DataFrame:
+    """The CSV file split at ``delimiter``, its numbers read with ``decimal`` as the decimal
+    mark and the other of '.' and ',' as the thousands separator; plain numbers only when
+    ``decimal`` is None."""
+    import pandas as pd
+
+    thousands = {",": ".", ".": ","}.get(decimal or "")
+    return pd.read_csv(path, sep=delimiter, decimal=decimal or ".", thousands=thousands)
+
+
+def _number_roles(args: argparse.Namespace) -> list[tuple[str, str]]:
+    roles = [("outcome", args.outcome), ("running variable", args.running_variable),
+             ("weights", args.weights), ("pre-outcome", args.pre_outcome)]  # fmt: skip
+    return roles + [("covariate", c) for c in _split(args.covariates)]
+
+
+def dialect_problem(path: Path, frame: pd.DataFrame, args: argparse.Namespace) -> str | None:
+    """Why the file was not read as written: split at the wrong separator (one column holding
+    ';'), or, without --decimal, a number column whose '.' is evidently a thousands separator
+    (pandas reads "2.906" as 2.906: R34 F1); None when neither."""
+    import pandas as pd
+
+    if (split := header_problem(path, frame.columns, args.delimiter)) is not None:
+        return split
+    if args.decimal is not None:
+        return None
+    columns = [c for _, c in _number_roles(args) if c and c in frame.columns]
+    if not columns:
+        return None
+    raw = pd.read_csv(path, sep=args.delimiter, usecols=columns, dtype=str, keep_default_na=False)
+    for column in columns:
+        if (grouped := dot_grouped(raw[column].tolist())) is not None:
+            return f"{path}: {grouped.why(column, 'liftos estimate')}"
+    return None
+
+
+# Numbers with a decimal comma, as German and French files write them ("100004,91", "1.234,5").
+_COMMA_NUMBER = r"-?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+"
+# "3,100" is 3100 with a thousands comma or 3.1 with a decimal one: the file must say which.
+_EITHER = r"-?\d{1,3},\d{3}"
 
 
 def categorical_words(column: str, role: str, values: pd.Series) -> str:
@@ -386,7 +455,6 @@ def categorical_words(column: str, role: str, values: pd.Series) -> str:
 
 
 def run(args: argparse.Namespace, peers: Any) -> int:
-    import pandas as pd
 
     data: pd.DataFrame | Records
     treatment, unit, time = args.treatment, args.unit, args.time
@@ -401,8 +469,10 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         print(f"error: {args.data} does not exist", file=sys.stderr)
         return 2
     else:
-        data = _parse_dates(pd.read_csv(args.data), time)
-        if (problem := text_in_numbers(data, args)) is not None:
+        data = _parse_dates(read_table(args.data, args.delimiter, args.decimal), time)
+        if (
+            problem := dialect_problem(args.data, data, args) or text_in_numbers(data, args)
+        ) is not None:
             print(f"error: {args.data}: {problem}", file=sys.stderr)
             return 2
     if args.record and not args.experiment:

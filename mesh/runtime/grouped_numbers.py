@@ -43,8 +43,8 @@ class Grouped:
     dotted: int
     whole: int
 
-    def why(self, column: str) -> str:
-        """What the column looks like and why, naming the fix (``liftos ingest --decimal``)."""
+    def why(self, column: str, command: str = "liftos ingest") -> str:
+        """What the column looks like and why, naming the fix (``command``'s ``--decimal``)."""
         whole = str(int(self.example.replace(".", "")))
         beside = (
             f", and {self.whole:,} whole number(s) stand beside them"
@@ -56,7 +56,7 @@ class Grouped:
             f"separator, not {self.example}: every value of the column with a '.' has exactly "
             f"three digits after it{beside}, as a German or French export of whole amounts "
             "writes them. Nothing of it is guessed: remove the separators, or say what the '.' "
-            "is (liftos ingest --decimal ',' reads '.' as a thousands separator and ',' as the "
+            f"is ({command} --decimal ',' reads '.' as a thousands separator and ',' as the "
             "decimal mark; --decimal '.' reads it as a decimal point)"
         )
 
