@@ -376,10 +376,14 @@ class CausalService(causal_grpc.CausalServiceServicer):
         q = convert.attribution_question(request)
         clock = time.perf_counter()
         agg = await self._memory.aggregate(q.org_id, q.start, q.end, timeout=_remaining(context),
-                                           # the budget-response detector reads the orders,
-                                           # and each geo's spend per campaign
-                                           measures=("spend", "impressions", *dict.fromkeys(
-                                               ("conversions", q.outcome))),
+                                           # every measure, whatever the outcome: memory marks
+                                           # a row's presence only where the sums it sends are
+                                           # all zero, so a geo-day of 0 leads and some revenue
+                                           # read without its revenue looked missing (R37 F4);
+                                           # the budget-response detector reads the orders, and
+                                           # each geo's spend per campaign
+                                           measures=("spend", "impressions", "conversions",
+                                                     "revenue"),
                                            campaign_geo=True)  # fmt: skip
         registered, external, (product_spend, products_unread) = await asyncio.gather(
             # only lift tests of this outcome: a revenue lift cannot calibrate conversions
