@@ -19,6 +19,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 
 from ingestion_svc import rejection_list
 from ingestion_svc.calendar import supported_countries
+from ingestion_svc.convert.struct_numbers import exact_numbers, inexact_key, key_paths
 from ingestion_svc.convert.text import COUNTRY, MAX_TEXT, text_bound
 from ingestion_svc.currencies import ISO_4217
 from ingestion_svc.errors import BatchTooLarge, InvalidIngestRequest
@@ -341,10 +342,13 @@ def _check_request(
 
 def struct_rows(
     rows: Sequence[struct_pb2.Struct],
+    keys: tuple[str, ...] = (),
 ) -> tuple[list[dict[str, Any] | None], list[bytes], list[Rejection]]:
     """Struct rows → (rows, the bytes each is hashed as, rejections), like
     :func:`ingestion_svc.parse.parse_json_rows`: a row too large or too deep, one protobuf
-    could not decode, or one holding a NaN or infinite number (not JSON) is rejected."""
+    could not decode, or one holding a NaN or infinite number (not JSON) is rejected. A
+    whole number within 2^53 reads as the int JSON gives; a number in a key field ``keys``
+    that is not one (:mod:`ingestion_svc.convert.struct_numbers`) rejects its row."""
     out: list[dict[str, Any] | None] = []
     raw: list[bytes] = []
     rejections: list[Rejection] = []
@@ -357,12 +361,16 @@ def struct_rows(
             why = f"row is {size:,} bytes; at most {MAX_ROW_CHARS:,}"
         else:
             try:
-                value = json_format.MessageToDict(r)
+                value = exact_numbers(json_format.MessageToDict(r))
             except ValueError:  # a NaN or infinite number_value has no JSON form
                 why = "a number in the row is NaN or infinite (not JSON)"
             else:
                 why = row_problem(value, 0)
-        if why is None and value is not None:
+        if why is None and value is not None and (bad := inexact_key(i, value, keys)):
+            out.append(None)
+            raw.append(canonical_json([value])[0])
+            rejections.append(bad)
+        elif why is None and value is not None:
             out.append(value)
             raw.append(canonical_json([value])[0])
         else:
@@ -388,11 +396,26 @@ def ingest_batch(
             f"{n} rows in batch {request.batch_id!r}; at most {MAX_BATCH_ROWS} per batch — "
             "split it into several batches of the same stream"
         )
-    structured, structured_raw, struct_rejections = struct_rows(request.rows)
-    parsed, raw, rejections = parse_json_rows(request.json_rows, first_index=len(structured))
     account = request.account
     m = request.mapping
     assert source is not None
+    mapping = ColumnMap(
+        date=m.date,
+        campaign_id=m.campaign_id,
+        campaign_name=m.campaign_name,
+        geo=m.geo,
+        spend=m.spend,
+        impressions=m.impressions,
+        clicks=m.clicks,
+        conversions=m.conversions,
+        revenue=m.revenue,
+        currency_code=m.currency_code,
+        channel=m.channel,
+    )
+    structured, structured_raw, struct_rejections = struct_rows(
+        request.rows, key_paths(source, mapping)
+    )
+    parsed, raw, rejections = parse_json_rows(request.json_rows, first_index=len(structured))
     return RawBatch(
         org_id=request.org_id,
         source=source,
@@ -410,19 +433,7 @@ def ingest_batch(
         ),
         pulled_at=pulled_at,
         row_offset=request.row_offset,
-        mapping=ColumnMap(
-            date=m.date,
-            campaign_id=m.campaign_id,
-            campaign_name=m.campaign_name,
-            geo=m.geo,
-            spend=m.spend,
-            impressions=m.impressions,
-            clicks=m.clicks,
-            conversions=m.conversions,
-            revenue=m.revenue,
-            currency_code=m.currency_code,
-            channel=m.channel,
-        ),
+        mapping=mapping,
         parse_rejections=[*struct_rejections, *rejections],
     )
 
