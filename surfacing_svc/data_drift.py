@@ -83,10 +83,16 @@ class DataDrift:
         """The outcome now less then, summed over the changed days."""
         return sum(now - then for _, then, now in self.changed)
 
-    def warnings(self, answer: str) -> tuple[str, ...]:
+    def warnings(self, answer: str, *, as_made: bool = False) -> tuple[str, ...]:
         """The difference in words, for an ``answer`` ("forecast", "design") read from the
-        history as it is now; none when nothing changed."""
-        tail = f"this {answer} reads the data as it is now; re-run analyze to refit"
+        history as it is now, or (``as_made``: a plan, a recommendation) computed from the
+        analysis as it was made; none when nothing changed."""
+        tail = (
+            f"this {answer} is computed from the analysis as it was made, not from the data as "
+            "it is now; re-run analyze to refit"
+            if as_made
+            else f"this {answer} reads the data as it is now; re-run analyze to refit"
+        )
         out = []
         if self.changed:
             n = len(self.changed)

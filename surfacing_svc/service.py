@@ -22,6 +22,7 @@ from liftos.v1 import surfacing_pb2 as pb
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 from mesh.runtime.cancellation import Cancelled, CancelToken, run_with
+from mesh.runtime.exceptions import DependencyUnavailable, FailedPrecondition
 from mesh.runtime.money import FxSeries
 from surfacing_svc import convert
 from surfacing_svc.convert import products as convert_products
@@ -78,11 +79,6 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         self._analyses = analyses
         self._history = history
         self._registry = registry
-
-    async def _model(
-        self, org: str, analysis_id: str, context: grpc.aio.ServicerContext, field: str
-    ) -> PlanningModel:
-        return (await self._stored(org, analysis_id, context, field))[0]
 
     async def _stored(
         self, org: str, analysis_id: str, context: grpc.aio.ServicerContext, field: str
@@ -172,13 +168,17 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         self, request: pb.OptimizeBudgetRequest, context: grpc.aio.ServicerContext
     ) -> pb.OptimizeBudgetResponse:
         q = convert.optimize_question(request)
-        model = await self._model(q.org_id, q.analysis_id, context, "analysis_id")
+        model, reading = await self._stored(q.org_id, q.analysis_id, context, "analysis_id")
         convert.check_budget_currency(request, model.currency)
         plan, days = await _compute(context, answer_optimize, model, q)
+        # The plan is the analysis's as made: restated rows, a revised rate since are said
+        # first, as PredictPerformance says them (R33-F1).
+        changed = await self._window_changes(q.org_id, model, reading, "plan", context)
         return convert.plan_to_proto(plan, horizon_days=days, metric=model.outcome,
                                      currency=model.currency,
-                                     warnings=model.notes([b.channel for b in q.bounds
-                                                           if b.cost_per_input is not None]))  # fmt: skip
+                                     warnings=(*changed, *model.notes(
+                                         [b.channel for b in q.bounds
+                                          if b.cost_per_input is not None])))  # fmt: skip
 
     async def Recommend(
         self, request: pb.RecommendRequest, context: grpc.aio.ServicerContext
@@ -253,9 +253,18 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             drift = await self._drift(context, history, reading, None, model.end)
         answer = await _compute(context, answer_recommend, model, q, history, evidence, tests)
         answer = await self._checked_reallocation(answer, model, q, context)
+        # The actions are the analysis's as made, whatever changed under its window since:
+        # said first, always (R33-F1: only a proposed design said it); a proposed design reads
+        # the data as it is now, and says that too.
+        if drift is None:
+            changed = await self._window_changes(
+                q.org_id, model, reading, "recommendation", context
+            )
+        else:
+            changed = drift.warnings("recommendation", as_made=True)
         if drift is not None and any(a.design is not None for a in answer.actions):
-            answer = replace(answer, warnings=(*answer.warnings,
-                                               *drift.warnings("proposed test design")))  # fmt: skip
+            changed = (*changed, *drift.warnings("proposed test design"))
+        answer = replace(answer, warnings=(*changed, *answer.warnings))
         experiments = {
             a.channel: convert.proposed_experiment(q.org_id, a.design, model.outcome, model.end)
             for a in answer.actions
@@ -301,6 +310,30 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         if reading is None:
             return None
         return await _compute(context, data_drift, frame, reading, start=start, end=end)
+
+    async def _window_changes(
+        self, org_id: str, model: PlanningModel, reading: StoredReading | None, answer: str,
+        context: grpc.aio.ServicerContext,
+    ) -> tuple[str, ...]:  # fmt: skip
+        """What changed under the analysis's window since it was made, in words, for an
+        ``answer`` computed from the analysis as it was made (none: nothing changed, or the
+        analysis kept no daily series). The window's history is read as PredictPerformance
+        reads it (the registered rates convert it: a revised rate is a change); a history
+        that cannot be read is said, not raised, since the answer stands without it."""
+        if reading is None:
+            return ()
+        try:
+            rates, _ = await self._rates_and_tests(org_id, context)
+            frame = await self._history.sums_frame(
+                org_id, start=model.start, end=model.end, fx=rates,
+                timeout=context.time_remaining(),
+            )  # fmt: skip
+        except (DependencyUnavailable, FailedPrecondition) as error:
+            return (f"whether the data under this analysis's window changed since it was made "
+                    f"could not be checked ({error}); this {answer} is computed from the "
+                    "analysis as it was made",)  # fmt: skip
+        drift = await self._drift(context, frame, reading, model.start, model.end)
+        return drift.warnings(answer, as_made=True) if drift else ()
 
     async def _rates_and_tests(
         self, org_id: str, context: grpc.aio.ServicerContext

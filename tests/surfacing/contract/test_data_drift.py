@@ -1,7 +1,8 @@
 """PredictPerformance and DesignExperiment of a stored analysis say when the data under its
 window changed since it was made (restated or late rows), over real servers: memory holds a
 simulated world, the causal service fits and stores the analysis, the surfacing service reads
-both (audit R5-F3)."""
+both (audit R5-F3); Recommend and OptimizeBudget, which plan on the analysis as it was made,
+say it first (audit s18 R33-F1)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import datetime as dt
 import grpc
 import pytest
 from liftos.v1 import causal_pb2 as causal_pb
+from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import surfacing_pb2 as pb
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
@@ -47,11 +49,25 @@ def _asks(mesh, analysis_id: str) -> tuple[list[str], list[str]]:
     return list(forecast.warnings), list(design.warnings)
 
 
+def _plans(mesh, analysis_id: str) -> tuple[list[str], list[str]]:
+    """The warnings of Recommend (no id: the latest analysis) and of OptimizeBudget on it."""
+    stub = surfacing_grpc.SurfacingServiceStub(grpc.insecure_channel(mesh["surfacing"].address))
+    recommend = stub.Recommend(pb.RecommendRequest(org_id=w.ORG, design_tests=False), timeout=120)
+    optimize = stub.OptimizeBudget(
+        pb.OptimizeBudgetRequest(org_id=w.ORG, analysis_id=analysis_id,
+                                 total_budget=common_pb.Money(amount=1e6)),
+        timeout=120,
+    )  # fmt: skip
+    return list(recommend.warnings), list(optimize.warnings)
+
+
 def test_restated_days_are_named_later_days_are_not(mesh, analysis) -> None:
     analysis_id = analysis.analysis_id
     forecast, design = _asks(mesh, analysis_id)
     assert not [x for x in forecast + design if CHANGED in x], (forecast, design)
     assert not [x for x in forecast if HELD in x], forecast
+    recommend, optimize = _plans(mesh, analysis_id)
+    assert not [x for x in recommend + optimize if CHANGED in x], (recommend, optimize)
     # Days after the window are new data, not a change of the analysis's own: no warning.
     w.write(mesh["memory"].address, w.records(after=w.CUT))
     forecast, design = _asks(mesh, analysis_id)
@@ -83,3 +99,17 @@ def test_restated_days_are_named_later_days_are_not(mesh, analysis) -> None:
             f"was made (meta_prospecting {spend_before['meta_prospecting']:,.0f} -> "
         )
         assert spend.count(" -> ") == 1, spend  # the other channels did not move
+    # The plans are the analysis's as made: they say so, first (R33-F1: they said nothing).
+    recommend, optimize = _plans(mesh, analysis_id)
+    for answer, warnings in (("recommendation", recommend), ("plan", optimize)):
+        outcome, spend = warnings[:2]
+        assert outcome.startswith(
+            "the outcome of 3 days in this analysis's window changed since it was made "
+            "(2024-12-06..2024-12-08, +"
+        ), warnings
+        assert f"+{size:,.0f} in all" in outcome
+        assert (f"this {answer} is computed from the analysis as it was made, not from the data "
+                "as it is now; re-run analyze to refit") in outcome  # fmt: skip
+        assert spend.startswith("channel spend over this analysis's window changed since it "
+                                f"was made (meta_prospecting {spend_before['meta_prospecting']:,.0f} -> ")  # fmt: skip
+        assert len([x for x in warnings if CHANGED in x]) == 2, warnings

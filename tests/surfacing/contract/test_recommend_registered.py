@@ -111,10 +111,15 @@ def test_recommends_proposal_names_a_registered_holdout_and_restated_days(
     write_records(memory_grpc.MemoryServiceStub(grpc.insecure_channel(mesh["memory"].address)),
                   ORG, restated)  # fmt: skip
     drifted = _recommend(mesh, analysis_id)
-    (changed,) = [w for w in drifted.warnings if "changed since it was made" in w]
+    # Said first for the actions (the analysis as made, R33-F1), then for the proposed design
+    # (which reads the data as it is now).
+    plan, changed = [w for w in drifted.warnings if "changed since it was made" in w]
+    assert drifted.warnings[0] == plan
     first_day = min(days)
-    assert changed.startswith(
-        f"the outcome of 3 days in this analysis's window changed since it was made "
-        f"({first_day}..{max(days)}, +"
-    ), changed
+    for said in (plan, changed):
+        assert said.startswith(
+            f"the outcome of 3 days in this analysis's window changed since it was made "
+            f"({first_day}..{max(days)}, +"
+        ), said
+    assert "this recommendation is computed from the analysis as it was made" in plan
     assert "this proposed test design reads the data as it is now; re-run analyze" in changed
