@@ -280,6 +280,9 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
             return 0
         if analysis is None:
             analysis = _analysis(client, args.analysis_id)
+    changed, rest = data_changed(list(r.warnings))
+    for w in changed:  # before the plan: it is the analysis's as made (R33-F1)
+        print(f"warning: {w}")
     table = _table_mroas(analysis)
     converted = _conversions(analysis)
     budget = r.total_budget.amount if r.total_budget else 0.0
@@ -334,7 +337,7 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
         f"shadow price of the budget: {_ret(r.shadow_price)} per unit, {of}, with the bounds "
         "this request sets at that budget" + ("" if r.budget_binds else " (budget not all spent)")
     )
-    for w in r.warnings:
+    for w in rest:
         print(f"warning: {w}")
     return 0
 
@@ -539,6 +542,14 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
             return 0
         ids = next((list(rec.analysis_ids) for rec in r.recommendations if rec.analysis_ids), [])
         analysis = _analysis(client, ids[0]) if ids else None
+    # Which analysis the actions come from, and when it was made (R33-F7: with no id the
+    # latest is taken, and a pasted recommendation must trace back to it); then what changed
+    # under its window since (R33-F1).
+    if analysis is not None:
+        print(analysis_line(analysis))
+    changed, rest = data_changed(list(r.warnings))
+    for w in changed:
+        print(f"warning: {w}")
     period = _period(analysis, args.days)
     converted = _conversions(analysis)
     cur = _currency(analysis)
@@ -576,9 +587,32 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
                     print(f"    {line}")
         for f in rec.facts:
             print(f"    - {fact_text(f)}")
-    for w in r.warnings:
+    for w in rest:
         print(f"warning: {w}", file=sys.stderr)
     return 0
+
+
+# The surfacing service's words for a change under an analysis's window since it was made
+# (surfacing_svc.data_drift), or for a check that could not be made.
+_CHANGED = ("analysis's window changed since it was made", "under this analysis's window changed")
+
+
+def data_changed(warnings: list[str]) -> tuple[list[str], list[str]]:
+    """The warnings that say the data under the analysis changed since it was made (printed
+    first: the answer is the analysis's as made), and the others, each in order."""
+    changed = [w for w in warnings if any(k in w for k in _CHANGED)]
+    return changed, [w for w in warnings if w not in changed]
+
+
+def analysis_line(analysis: causal_pb.Analysis) -> str:
+    """ "from analysis an-… (window …, made …)": the analysis an answer was computed from."""
+    r = analysis.attribution
+    start, end = r.date_range.start_date, r.date_range.end_date
+    window = (f"window {start.year:04d}-{start.month:02d}-{start.day:02d}.."
+              f"{end.year:04d}-{end.month:02d}-{end.day:02d}, " if start.year else "")  # fmt: skip
+    made = (f"made {analysis.create_time.ToDatetime(tzinfo=dt.UTC):%Y-%m-%d %H:%M} UTC"
+            if analysis.HasField("create_time") else "made at an unrecorded time")  # fmt: skip
+    return f"from analysis {analysis.analysis_id} ({window}{made})"
 
 
 def fact_text(f: Any) -> str:

@@ -143,6 +143,10 @@ def test_optimize_and_recommend_state_the_currency_and_the_platforms_figures(
     assert current == pytest.approx(p.loc[rows, "spend_org"].sum(), abs=1.0)
     rc, out, err = run("recommend", analysis.analysis_id, "--no-design")
     assert rc == 0, err
+    # The analysis the actions come from, named first with its window and time (R33-F7).
+    head, out = out.split("\n", 1)
+    assert head.startswith(f"from analysis {analysis.analysis_id} (window 2024-09-15..")
+    assert " UTC)" in head and ", made 20" in head
     assert out.startswith("amounts in USD (the analysis's currency; converted channels")
     tiktok = [line for line in out.splitlines() if "GBP" in line]
     assert tiktok, out
