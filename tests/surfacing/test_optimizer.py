@@ -56,6 +56,33 @@ def test_the_shadow_price_is_the_value_of_more_budget() -> None:
     assert (value[1] - value[0]) / 2.0 == pytest.approx(price, rel=1e-3)
 
 
+def test_the_shadow_price_when_every_channel_is_on_a_bound() -> None:
+    """Minimum commitments that add up to the budget ("at least 300 on each" of 600): no
+    channel is strictly inside its bounds, so the price is what one more unit buys, i.e. the
+    best channel with room (meta, ~0.67), not the worst (google, ~0.53). Google would move
+    below its floor at that price, so its lower bound binds; meta's does not."""
+    curves = CURVES[:2]
+    bounds = [
+        ChannelBounds("meta", lower=300.0, field="constraints[0]"),
+        ChannelBounds("google", lower=300.0, field="constraints[1]"),
+    ]
+    value = [
+        optimize_budget(
+            curves, objective=Objective.REVENUE, budget=b, bounds=bounds
+        ).optimal_outcome.estimate
+        for b in (600.0, 601.0)
+    ]
+    plan = optimize_budget(curves, objective=Objective.REVENUE, budget=600.0, bounds=bounds)
+    assert [c.optimal_spend for c in plan.channels] == pytest.approx([300.0, 300.0])
+    assert plan.budget_binds
+    # One-sided difference (599 is infeasible): the curve is concave, so it sits just below.
+    assert plan.shadow_price == pytest.approx(value[1] - value[0], rel=1e-2)
+    meta, google = plan.channels
+    assert meta.bound is BoundStatus.NONE
+    assert google.bound is BoundStatus.LOWER
+    assert google.marginal_optimal.estimate < plan.shadow_price
+
+
 def test_a_binding_bound_is_named_and_the_rest_reoptimised() -> None:
     bounds = [ChannelBounds("meta", upper=150.0, field="constraints[0]")]
     plan = optimize_budget(CURVES, objective=Objective.REVENUE, budget=600.0, bounds=bounds)
