@@ -20,6 +20,7 @@ from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from ingestion_svc import convert, pipeline
 from ingestion_svc.calendar import build_calendar
 from ingestion_svc.convert.experiments import overlap_check
+from ingestion_svc.convert.result_retry import already_recorded
 from ingestion_svc.experiments import ExperimentRegistry, ResultChanged
 from ingestion_svc.external_factors import FactorRegistry
 from ingestion_svc.ledger import BatchLedger
@@ -171,23 +172,33 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         # keep: the experiment must still be without a result when this one is written (a
         # compare-and-set on the contract read here), so two recorders never both succeed
         keep = request.keep_existing
+        if keep and already_recorded(request, stored):
+            # a retry of a write that landed (its reply lost): answered as the first was
+            return ingestion_pb.RecordExperimentResultResponse(experiment=stored)
         if keep and stored.HasField("result"):
             raise ResultChanged(
                 f"experiment {experiment_id!r} already has a recorded result "
                 f"(analysis {stored.result.analysis_id or 'none named'}, lift "
                 f"{stored.result.lift_absolute:,.0f} ± {stored.result.lift_std_error:,.0f}); this "
-                "result was not recorded: "
-                "record it with replace (liftos estimate --replace) to replace that one",
+                "result differs and was not recorded (the same result re-sent is answered "
+                "OK): record it with replace (liftos estimate --replace) to replace that one",
                 subject=f"orgs/{org}/experiments/{experiment_id}",
             )
         updated = convert.experiment_with_result(request, stored)
-        await asyncio.to_thread(
-            self.registry.replace_payload,
-            org,
-            experiment_id,
-            updated.SerializeToString(),
-            previous=experiment.payload if keep else None,
-        )
+        try:
+            await asyncio.to_thread(
+                self.registry.replace_payload,
+                org,
+                experiment_id,
+                updated.SerializeToString(),
+                previous=experiment.payload if keep else None,
+            )
+        except ResultChanged:
+            # recorded between the read and the write: by this same result re-sent, it is done
+            now_stored = await asyncio.to_thread(self.registry.get, org, experiment_id)
+            if not already_recorded(request, convert.experiment_to_proto(now_stored)):
+                raise
+            updated = convert.experiment_to_proto(now_stored)
         return ingestion_pb.RecordExperimentResultResponse(experiment=updated)
 
     async def ListExperiments(
