@@ -360,3 +360,41 @@ def test_deleting_takes_a_key_with_the_delete_scope(tmp_path: Path) -> None:
             assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED, k
         done = stub.DeleteRecords(request, timeout=60, metadata=key("k-admin"))
         assert done.deleted_count == 480 and done.dry_run
+
+
+def _local_day(r: md_pb.CausalMarketingData) -> dt.date:
+    return dt.date(r.local_date.year, r.local_date.month, r.local_date.day)
+
+
+def test_deleting_a_source_s_days_leaves_the_other_days_and_sources(
+    builds: Builds, tmp_path: Path
+) -> None:
+    """A date range of one source: the sums of its other days and of the other sources on
+    those days are what a memory that never stored the range holds."""
+    a, b = _account_a(), _account_b()
+    first, last = dt.date(2024, 10, 25), dt.date(2024, 11, 2)
+
+    def gone(r: md_pb.CausalMarketingData) -> bool:
+        return r.data_source == common_pb.DATA_SOURCE_META and first <= _local_day(r) <= last
+
+    kept = [[r for r in records if not gone(r)] for records in (*a, *b)]
+    with _memory(builds(), tmp_path / "kept") as fresh:
+        _write_all(fresh, [k for k in kept if k])
+        want = _reads(fresh)
+    with _memory(builds(), tmp_path / "all") as stub:
+        _write_all(stub, [*a, *b])
+        days = common_pb.DateRange(
+            start_date=common_pb.Date(year=first.year, month=first.month, day=first.day),
+            end_date=common_pb.Date(year=last.year, month=last.month, day=last.day),
+        )
+        done = _delete(stub, source=common_pb.DATA_SOURCE_META, date_range=days)
+        assert done.deleted_count == sum(gone(r) for r in (*a[0], *b[0]))
+        got = _reads(stub)
+    assert got["accounts"] == want["accounts"]
+    assert got["nodes"] == want["nodes"] and got["edges"] == want["edges"]
+    g_agg, w_agg = got["aggregate"], want["aggregate"]
+    assert isinstance(g_agg, memory_pb.AggregateRecordsResponse)
+    assert isinstance(w_agg, memory_pb.AggregateRecordsResponse)
+    for name in ("geo_days", "campaign_days", "campaign_geo_days", "currencies"):
+        _same_table(getattr(g_agg, name), getattr(w_agg, name), name)
+    assert set(got["scan"]) == set(want["scan"])  # type: ignore[arg-type]
