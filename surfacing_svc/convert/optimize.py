@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from liftos.v1 import common_pb2 as common_pb
@@ -54,6 +55,22 @@ def check_budget_currency(request: pb.OptimizeBudgetRequest, currency: str) -> N
         )
 
 
+def _margin(value: float, check: FieldChecks) -> float:
+    """profit_margin: the share of the (revenue) outcome that is profit, a fraction in (0, 1].
+    It once read "(0, 100]", so 30 meant as 30% was taken as 30 × revenue and gave the
+    opposite plan (s18 R32); a margin above 1 (profit above revenue) is refused naming the
+    fraction it likely meant."""
+    if math.isfinite(value) and value > 1.0:
+        meant = f"{value / 100:g} for a {value:g}% margin" if value <= 100 else "0.3 for 30%"
+        check.add(
+            "profit_margin",
+            f"profit_margin {value:g} is above 1: it is the profit share of revenue, a fraction "
+            f"in (0, 1] ({meant}); {value:g} would read as profit of {value:g} × revenue",
+        )
+        return value
+    return check.number(value, "profit_margin", 0.0, 1.0, open_low=True)
+
+
 def optimize_question(request: pb.OptimizeBudgetRequest) -> OptimizeQuestion:
     check = FieldChecks()
     check.org(request.org_id)
@@ -76,7 +93,7 @@ def optimize_question(request: pb.OptimizeBudgetRequest) -> OptimizeQuestion:
     metric = check.metric(request.objective, "objective")
     margin, objective = 1.0, Objective.REVENUE if metric != "conversions" else Objective.CONVERSIONS
     if request.HasField("profit_margin"):
-        margin = check.number(request.profit_margin, "profit_margin", 0.0, 100.0, open_low=True)
+        margin = _margin(request.profit_margin, check)
         objective = Objective.PROFIT
         if target is not None:
             check.add("profit_margin", "profit_margin and target_marginal_roas are exclusive")

@@ -558,8 +558,9 @@ class OptimizeBudgetRequest(_message.Message):
     objective: _common_pb2.OutcomeMetric.ValueType
     """Outcome to maximise (default: the analysis's outcome; it must be that outcome)."""
     profit_margin: _builtins.float
-    """Maximise profit instead, margin × incremental outcome − spend, at this margin in (0, 100];
-    the budget is then a cap and may be left unspent.
+    """Maximise profit instead, margin × incremental outcome − spend, where the margin is the
+    profit share of revenue, a fraction in (0, 1]: 0.3 for a 30% margin (above 1 is
+    INVALID_ARGUMENT); the budget is then a cap and may be left unspent.
     """
     target_marginal_roas: _builtins.float
     """Target-efficiency mode: the largest budget at which every moved channel's marginal return

@@ -8378,8 +8378,9 @@ class OptimizeBudgetRequest(betterproto2.Message):
 
     profit_margin: "float | None" = betterproto2.field(7, betterproto2.TYPE_DOUBLE, optional=True)
     """
-    Maximise profit instead, margin × incremental outcome − spend, at this margin in (0, 100];
-    the budget is then a cap and may be left unspent.
+    Maximise profit instead, margin × incremental outcome − spend, where the margin is the
+    profit share of revenue, a fraction in (0, 1]: 0.3 for a 30% margin (above 1 is
+    INVALID_ARGUMENT); the budget is then a cap and may be left unspent.
     """
 
     target_marginal_roas: "float | None" = betterproto2.field(
