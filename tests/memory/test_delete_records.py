@@ -342,7 +342,8 @@ def test_deleting_takes_a_key_with_the_delete_scope(tmp_path: Path) -> None:
         )
         assert {a.account_id for a in listed.accounts} == {"act-1"}
         assert sum(a.record_count for a in listed.accounts) == listed.record_count == 480
-        paged, token = [], ""
+        paged: list[memory_pb.AccountRecords] = []
+        token = ""
         while True:  # a page at a time, the same accounts in the same order
             page = stub.ListAccounts(
                 memory_pb.ListAccountsRequest(org_id=ORG, page_size=1, page_token=token),
@@ -397,4 +398,4 @@ def test_deleting_a_source_s_days_leaves_the_other_days_and_sources(
     assert isinstance(w_agg, memory_pb.AggregateRecordsResponse)
     for name in ("geo_days", "campaign_days", "campaign_geo_days", "currencies"):
         _same_table(getattr(g_agg, name), getattr(w_agg, name), name)
-    assert set(got["scan"]) == set(want["scan"])  # type: ignore[arg-type]
+    assert set(got["scan"]) == set(want["scan"])  # type: ignore[call-overload]
