@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ingestion_svc.connectors import product_reports, shopify_orders, shopify_products
+from ingestion_svc.connectors.shopify_fields import ZONE_NOTE
 from ingestion_svc.history import day_numbers
 from ingestion_svc.parse import ROW
 from ingestion_svc.pipeline import BatchResult, Settings, _utc_midnights, record_id
@@ -651,7 +652,8 @@ def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult
     records["replaced_version"] = replaced
     records["is_restatement"] = replaced > 0
     records["id"] = [record_id(batch.org_id, k) for k in records["natural_key"].tolist()]
-    # a rejected or cancelled order stores nothing of itself: no part of it is "left out"
+    # a rejected or cancelled order stores nothing of itself: no part of it is "left out";
+    # a note on the whole batch (its orders' zone) stands whatever its example row became
     silent = {r.row_index for r in rejections} | set(prepared.cancelled)
     return BatchResult(
         records=records,
@@ -663,5 +665,5 @@ def finish_products(prepared: ProductPrepared, book: ProductBook) -> BatchResult
         restated=restated,
         out_of_order=0,
         late=0,
-        notes=[n for n in prepared.notes if n.row_index not in silent],
+        notes=[n for n in prepared.notes if n.row_index not in silent or n.kind == ZONE_NOTE],
     )

@@ -7,7 +7,9 @@ app importing orders from another platform sets it to the original order's time,
 the account's time zone (``--timezone``), whatever offset the string carries: REST gives the
 shop's offset (the same day), the GraphQL Admin API and ETL tools give UTC (``Z``), whose
 evening orders would otherwise fall on the next day. Without an account zone the string's
-own offset dates it.
+own offset dates it. When most of a batch's orders written with an offset other than UTC carry
+one the account's zone does not have at their time (a wrong ``--timezone``: R34-F7), they are
+dated as asked and the ack says so in one ``timezone_mismatch`` note naming a zone that fits.
 
 Quirks handled: money as decimal strings in the shop currency (``price`` per unit,
 ``total_discount`` per line), ids as JSON numbers, digit strings or the GraphQL Admin API's
@@ -86,6 +88,7 @@ from ingestion_svc.connectors.shopify_fields import (
     stamp,
     text,
     unreadable,
+    zone_note,
 )
 from ingestion_svc.connectors.shopify_money import after_edits as _after_edits
 from ingestion_svc.connectors.shopify_money import discount, untaxed
@@ -172,6 +175,11 @@ def _deleted_product(li: dict[str, Any]) -> str:
     return DELETED_PREFIX + name[:100]
 
 
+def _dated(row: dict[str, Any]) -> str:
+    """The field that dates an order: its processed_at, created_at where it has none."""
+    return "processed_at" if row.get("processed_at") not in (None, "") else "created_at"
+
+
 def _order(
     i: int,
     row: dict[str, Any],
@@ -190,7 +198,7 @@ def _order(
     order_id = ident(row.get("id"), "id", "Order")
     cancelled = _not_a_sale(row)
     first_line = len(out)
-    dated = "processed_at" if row.get("processed_at") not in (None, "") else "created_at"
+    dated = _dated(row)
     day, created = stamp(row.get(dated), dated, account_zone(account.timezone))
     updated = row.get("updated_at")
     version = stamp(updated, "updated_at")[1] if updated is not None else created
@@ -374,12 +382,14 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> OrderL
     rej: list[Rejection] = []
     notes: list[Note] = []
     cancelled: dict[int, Rejection] = {}
+    times: list[tuple[int, str, str]] = []  # each read order's time as written
     for i, row in enumerate(rows):
         if row is None:
             continue
         lines, said = len(out), len(notes)
         try:
             bad_ = _order(i, row, account, out, rej, notes)
+            times.append((i, _dated(row), row[_dated(row)]))
             if bad_ is not None:
                 cancelled[i] = Rejection(i, bad_.field, bad_.reason, bad_.message)
         except Bad as bad:
@@ -391,6 +401,9 @@ def normalise(rows: Sequence[dict[str, Any] | None], account: Account) -> OrderL
             del out[lines:], notes[said:]
             _LOGGER.exception("shopify order at row %d could not be read", i)
             rej.append(unreadable(i, "order", exc))
+    said_zone = zone_note(times, account)
+    if said_zone is not None:
+        notes.append(said_zone)
     return OrderLines(_frame(out), rej, cancelled, notes)
 
 
