@@ -367,7 +367,8 @@ def _deadline_failure(exc: grpc.RpcError, timeout: float | None) -> RpcFailure:
         return failure
     failure.message = (
         f"{failure.message} (the analysis did not finish within its {timeout:g} s deadline; "
-        "pass timeout= or set LIFTOS_ANALYSIS_TIMEOUT to allow longer, 0 for none)"
+        "to allow longer, pass timeout= (the CLI's --timeout SECONDS) or set "
+        "LIFTOS_ANALYSIS_TIMEOUT; 0 for none)"
     )
     return failure
 
