@@ -27,7 +27,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 import pandas as pd
 
-from ingestion_svc import pipeline, product_batch
+from ingestion_svc import batch_parts, pipeline, product_batch
 from ingestion_svc.errors import BatchIdReused, InvalidIngestRequest
 from ingestion_svc.experiments import ExperimentRegistry
 from ingestion_svc.external_factors import FactorRegistry, FactorTable
@@ -469,10 +469,10 @@ class IngestStream:
         batch, fingerprint = decode()
         self._one_org(batch.org_id)
         seen = self.deps.ledger.reserve(batch.org_id, batch.batch_id, fingerprint, self._owner)
-        if seen is not None and seen.fingerprint != fingerprint:
+        if seen is not None and not batch_parts.same(seen.fingerprint, fingerprint):
             done = "was acked" if not isinstance(seen, InFlight) else "is being written"
             raise BatchIdReused(
-                f"batch {batch.batch_id!r} {done} for different rows; use a new batch_id",
+                batch_parts.reuse_message(batch.batch_id, done, seen.fingerprint, fingerprint),
                 resource_type="liftos.v1.IngestRequest",
                 resource_name=f"orgs/{batch.org_id}/batches/{batch.batch_id}",
             )

@@ -17,7 +17,7 @@ from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
-from ingestion_svc import rejection_list
+from ingestion_svc import batch_parts, rejection_list
 from ingestion_svc.calendar import supported_countries
 from ingestion_svc.convert.struct_numbers import exact_numbers, inexact_key, key_paths
 from ingestion_svc.convert.text import COUNTRY, MAX_TEXT, text_bound
@@ -439,7 +439,32 @@ def ingest_batch(
 
 
 def fingerprint(request: ingestion_pb.IngestRequest) -> str:
-    """What makes two requests the same batch (everything they carry)."""
+    """What makes two requests the same batch (everything they carry: the whole request's
+    hash), then each part a retry could change (:mod:`ingestion_svc.batch_parts`)."""
+    rows = hashlib.sha256()
+    for r in request.rows:
+        b = r.SerializeToString(deterministic=True)
+        rows.update(b"s%d:" % len(b) + b)
+    for line in request.json_rows:
+        b = line.encode("utf-8", "surrogatepass")
+        rows.update(b"j%d:" % len(b) + b)
+    parts = {
+        "rows": rows.hexdigest()[:16],
+        "pulled_at": request.pulled_at.ToJsonString() if request.HasField("pulled_at") else "",
+        "row_offset": str(request.row_offset),
+        "account": _digest(request.account),
+        "mapping": _digest(request.mapping),
+        "source": str(request.source),
+    }
+    return batch_parts.join(digest_of(request), parts)
+
+
+def _digest(message: Any) -> str:
+    return hashlib.sha256(message.SerializeToString(deterministic=True)).hexdigest()[:16]
+
+
+def digest_of(request: ingestion_pb.IngestRequest) -> str:
+    """The whole request's hash (alone, the fingerprint the ledger kept before parts)."""
     return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
 
 
