@@ -441,8 +441,15 @@ def window(analysis: Analysis) -> Sentence | None:
     start, end = analysis.window
     b = _Builder(analysis.analysis_id)
     b.t("these figures describe the data from ").f("window.start", start.isoformat())
-    b.t(" to ").f("window.end", end.isoformat()).t(" and say nothing about other periods.")
-    return b.build()
+    b.t(" to ").f("window.end", end.isoformat()).t(" and say nothing about other periods")
+    # Which analysis, made when (R33-F7): a pasted paragraph must trace back to it. Every part
+    # of the sentence is a cited fact of the analysis and none is a claim, so it is passed as
+    # the analysis's own words: the claim reader would take an id such as "an-products" for a
+    # cause the analysis does not speak to.
+    b.t(" (analysis ").f("analysis_id", analysis.analysis_id)
+    if analysis.create_time is not None:
+        b.t(", made ").f("create_time", f"{analysis.create_time:%Y-%m-%d}")
+    return b.t(").").build(quotes=True)
 
 
 def caveats(analysis: Analysis) -> list[Sentence]:

@@ -43,7 +43,9 @@ def _text(sentences: list[Sentence]) -> str:
 def _every_number_cited(analysis: Analysis, sentences: list[Sentence]) -> None:
     facts = {f.name: f.value for f in analysis.facts()}
     for s in sentences:
-        for m in NUMBER.finditer(re.sub(r"\d{4}-\d{2}-\d{2}", "D", s.text)):
+        for m in NUMBER.finditer(
+            re.sub(r"\d{4}-\d{2}-\d{2}", lambda d: "D" * len(d.group()), s.text)
+        ):
             covering = [c for c in s.cites if c.start <= m.start() and m.end() <= c.end]
             assert len(covering) == 1, f"uncited {m.group()!r} in {s.text!r}"
             (c,) = covering

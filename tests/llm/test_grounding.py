@@ -8,6 +8,7 @@ service's own conversion), so the test checks the writer against the contract.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 
 import pytest
@@ -80,6 +81,10 @@ def _allowed(a: causal_pb.Analysis, fact: str) -> tuple[set[str], str | None]:
         return set(), e.strategy.reason
     if fact.startswith("warnings["):
         return set(), e.warnings[int(fact[len("warnings[") : -1])]
+    if fact == "analysis_id":
+        return {a.analysis_id}, None
+    if fact == "create_time":
+        return {f"{a.create_time.ToDatetime(tzinfo=dt.UTC):%Y-%m-%d}"}, None
     if fact in ("window.start", "window.end"):
         r = a.request.records.date_range
         d = r.start_date if fact == "window.start" else r.end_date
@@ -154,3 +159,12 @@ def test_executives_get_fewer_sentences_than_data_scientists() -> None:
         _, long = _explain(f, Audience.DATA_SCIENTIST)
         assert len(short.text) < len(long.text)
         assert "standard error" in long.text and "standard error" not in short.text
+
+
+@pytest.mark.parametrize("audience", list(Audience), ids=lambda a: a.value)
+def test_the_explanation_names_its_analysis_and_when_it_was_made(audience: Audience) -> None:
+    """A pasted explanation traces back to its analysis (s18 R33-F7: it named neither)."""
+    fixture = next(f for f in fixtures() if f.proto.HasField("create_time"))
+    _, done = _explain(fixture, audience)
+    made = f"{fixture.proto.create_time.ToDatetime(tzinfo=dt.UTC):%Y-%m-%d}"
+    assert f"(analysis {fixture.proto.analysis_id}, made {made})." in done.text, done.text

@@ -11,6 +11,7 @@ dropped."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -99,6 +100,10 @@ def allowed(a: causal_pb.Analysis, fact: str) -> set[str]:
     if fact in ("window.start", "window.end"):
         d = r.date_range.start_date if fact == "window.start" else r.date_range.end_date
         return {f"{d.year:04d}-{d.month:02d}-{d.day:02d}"}
+    if fact == "analysis_id":
+        return {a.analysis_id}
+    if fact == "create_time":
+        return {f"{a.create_time.ToDatetime(tzinfo=dt.UTC):%Y-%m-%d}"}
     return set()
 
 

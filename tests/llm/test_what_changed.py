@@ -130,6 +130,8 @@ def _allowed(stored: dict[str, causal_pb.Analysis], aid: str, fact: str) -> set[
         return {f"{getattr(r, fact):,}"}
     if fact in ("window.start", "window.end"):
         return {_day(r.date_range.start_date if fact == "window.start" else r.date_range.end_date)}
+    if fact == "create_time":
+        return {f"{a.create_time.ToDatetime(tzinfo=dt.UTC):%Y-%m-%d}"}
     if fact == "daily.dates":
         return set(map(_day, r.daily.dates))
     if fact == RESTATED_DAYS:
