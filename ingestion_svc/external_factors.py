@@ -42,6 +42,14 @@ MAX_VALUES = 20_000
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_PAGE_SIZE_WITH_VALUES = 50
+# ...and a page with values also ends before this many bytes on the wire, as memory's Scan
+# replies do (memory_svc.scan_replies), so a client with gRPC's default 4 MiB receive limit
+# reads every page: 50 full series are ~20 MB (audit R32).
+MAX_PAGE_BYTES = 3_500_000
+# A DatedValue on the wire: its tag and length (2), the Date (tag, length, year, month, day:
+# at most 9) and the double (9); 20 with room to spare.
+_VALUE_WIRE_BYTES = 21
+_SERIES_WIRE_BYTES = 64  # a series' tags, lengths and enum, beside its strings
 # An index, a rate, a price or a count: far inside ±1e12. Beyond it a series' variance
 # (standardising it for the join) overflows a double.
 MAX_ABS_VALUE = 1e12
@@ -207,6 +215,10 @@ class FactorRegistry(LockedSQLite):
             FactorSeries(name, kind, source, unit, geo, tuple(values.get((name, geo), ())))
             for name, geo, kind, source, unit in rows
         ]
+        if include_values and limit is not None:
+            kept = _within_page_bytes(series)
+            more = more or kept < len(series)
+            series = series[:kept]
         return series, more
 
     def table(self, org_id: str, first_day: int, last_day: int) -> FactorTable:
@@ -325,3 +337,15 @@ def join_factors(
             )
         )
     return out
+
+
+def _within_page_bytes(series: Sequence[FactorSeries]) -> int:
+    """How many of ``series``, from the first, fit MAX_PAGE_BYTES on the wire (at least one:
+    a series holds at most MAX_VALUES values, ~0.4 MB)."""
+    total = 0
+    for i, one in enumerate(series):
+        strings = len(one.name) + len(one.source) + len(one.unit) + len(one.geo)
+        total += _SERIES_WIRE_BYTES + 4 * strings + _VALUE_WIRE_BYTES * len(one.values)
+        if total > MAX_PAGE_BYTES and i:
+            return i
+    return len(series)

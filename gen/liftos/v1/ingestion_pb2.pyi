@@ -1107,7 +1107,10 @@ class ListExternalFactorsRequest(_message.Message):
     """Include each series' dated values (default: only the metadata, values empty)."""
     page_size: _builtins.int
     """Maximum series per page: 0 means 50; more than 500 (50 with include_values, as a series
-    may carry 20,000 values) is lowered to that maximum; negative is refused.
+    may carry 20,000 values) is lowered to that maximum; negative is refused. With
+    include_values a page also ends before ~3.5 MB on the wire (always at least one series),
+    so a client with gRPC's default 4 MiB receive limit reads every page: follow
+    next_page_token, a page may hold fewer series than asked.
     """
     page_token: _builtins.str
     """next_page_token from the previous page; the request's other fields must be unchanged."""

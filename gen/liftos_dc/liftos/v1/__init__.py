@@ -8137,7 +8137,10 @@ class ListExternalFactorsRequest(betterproto2.Message):
     page_size: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
     """
     Maximum series per page: 0 means 50; more than 500 (50 with include_values, as a series
-    may carry 20,000 values) is lowered to that maximum; negative is refused.
+    may carry 20,000 values) is lowered to that maximum; negative is refused. With
+    include_values a page also ends before ~3.5 MB on the wire (always at least one series),
+    so a client with gRPC's default 4 MiB receive limit reads every page: follow
+    next_page_token, a page may hold fewer series than asked.
     """
 
     page_token: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
