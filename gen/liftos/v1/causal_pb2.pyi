@@ -2122,6 +2122,7 @@ class AttributionResult(_message.Message):
     STAGE_TIMINGS_FIELD_NUMBER: _builtins.int
     DAILY_FIELD_NUMBER: _builtins.int
     HOLIDAY_CALENDAR_COUNTRY_FIELD_NUMBER: _builtins.int
+    DATA_VERSION_FIELD_NUMBER: _builtins.int
     analysis_id: _builtins.str
     """Analysis id."""
     record_count: _builtins.int
@@ -2144,6 +2145,14 @@ class AttributionResult(_message.Message):
     """ISO 3166-1 alpha-2 country whose holidays the model controlled: the majority country of
     the analysed outcome (PredictPerformance forecasts with its holidays when the request names
     no country_code). "" for results stored before this field.
+    """
+    data_version: _builtins.str
+    """A fingerprint of the exact inputs the model read: a hash of the aggregated geo x day panel
+    (outcome, each channel's spend and media input, controls, national series) and of the lift
+    tests it was calibrated with, e.g. "dv1:3f2a9c0d5e7b1a46". Two analyses with the same
+    data_version read the same data; different ones read different data (restated rows, a
+    revised rate or series, a re-recorded lift test). "" for a model that kept no panel (a
+    failed fit) and for results stored before this field.
     """
     @_builtins.property
     def model(self) -> _marketing_data_pb2.AttributionModel:
@@ -2242,10 +2251,11 @@ class AttributionResult(_message.Message):
         stage_timings: _abc.Iterable[Global___StageTiming] | None = ...,
         daily: Global___DailyDecomposition | None = ...,
         holiday_calendar_country: _builtins.str = ...,
+        data_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_outcome", b"baseline_outcome", "daily", b"daily", "date_range", b"date_range", "health", b"health", "identification", b"identification", "model", b"model"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "baseline_outcome", b"baseline_outcome", "calibration", b"calibration", "campaigns", b"campaigns", "channels", b"channels", "code_version", b"code_version", "confounders", b"confounders", "controls", b"controls", "daily", b"daily", "date_range", b"date_range", "day_count", b"day_count", "demand_elasticity", b"demand_elasticity", "geo_count", b"geo_count", "health", b"health", "holiday_calendar_country", b"holiday_calendar_country", "identification", b"identification", "mediators", b"mediators", "model", b"model", "model_version", b"model_version", "outcome", b"outcome", "record_count", b"record_count", "response_curves", b"response_curves", "response_models", b"response_models", "stage_timings", b"stage_timings", "unobserved_confounders", b"unobserved_confounders", "warnings", b"warnings"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "baseline_outcome", b"baseline_outcome", "calibration", b"calibration", "campaigns", b"campaigns", "channels", b"channels", "code_version", b"code_version", "confounders", b"confounders", "controls", b"controls", "daily", b"daily", "data_version", b"data_version", "date_range", b"date_range", "day_count", b"day_count", "demand_elasticity", b"demand_elasticity", "geo_count", b"geo_count", "health", b"health", "holiday_calendar_country", b"holiday_calendar_country", "identification", b"identification", "mediators", b"mediators", "model", b"model", "model_version", b"model_version", "outcome", b"outcome", "record_count", b"record_count", "response_curves", b"response_curves", "response_models", b"response_models", "stage_timings", b"stage_timings", "unobserved_confounders", b"unobserved_confounders", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2295,6 +2305,8 @@ class DailyDecomposition(_message.Message):
     CHANNELS_FIELD_NUMBER: _builtins.int
     HOLDOUT_FIELD_NUMBER: _builtins.int
     DECOMPOSITION_FIELD_NUMBER: _builtins.int
+    SPEND_FIELD_NUMBER: _builtins.int
+    GEOS_FIELD_NUMBER: _builtins.int
     decomposition: _builtins.str
     """How the model's log-scale prediction is split into baseline and channels, in words."""
     @_builtins.property
@@ -2323,6 +2335,18 @@ class DailyDecomposition(_message.Message):
     def holdout(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bool]:
         """Whether each date was held out by the health check's holdout fit, one per date."""
 
+    @_builtins.property
+    def spend(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelSpendRead]:
+        """Each channel's spend as the analysis read it (the analysis currency, over the panel's
+        geos): per date and per geo, so that a later read of the window can tell spend moved
+        between days or geos (a reporting-day or region restatement keeps the channel's total).
+        Empty for results stored before this field.
+        """
+
+    @_builtins.property
+    def geos(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The panel's geos, in the order of ChannelSpendRead.by_geo."""
+
     def __init__(
         self,
         *,
@@ -2333,14 +2357,50 @@ class DailyDecomposition(_message.Message):
         channels: _abc.Iterable[Global___ChannelDailyContribution] | None = ...,
         holdout: _abc.Iterable[_builtins.bool] | None = ...,
         decomposition: _builtins.str = ...,
+        spend: _abc.Iterable[Global___ChannelSpendRead] | None = ...,
+        geos: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_outcome", b"actual_outcome", "baseline_outcome", b"baseline_outcome", "channels", b"channels", "dates", b"dates", "decomposition", b"decomposition", "holdout", b"holdout", "predicted_outcome", b"predicted_outcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual_outcome", b"actual_outcome", "baseline_outcome", b"baseline_outcome", "channels", b"channels", "dates", b"dates", "decomposition", b"decomposition", "geos", b"geos", "holdout", b"holdout", "predicted_outcome", b"predicted_outcome", "spend", b"spend"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DailyDecomposition: _TypeAlias = DailyDecomposition  # noqa: Y015
+
+@_typing.final
+class ChannelSpendRead(_message.Message):
+    """One channel's spend in an analysis's panel (DailyDecomposition.spend)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    DAILY_FIELD_NUMBER: _builtins.int
+    BY_GEO_FIELD_NUMBER: _builtins.int
+    channel: _builtins.str
+    """Channel."""
+    @_builtins.property
+    def daily(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """National spend per date, one per DailyDecomposition.dates."""
+
+    @_builtins.property
+    def by_geo(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Spend over the window per geo, one per DailyDecomposition.geos."""
+
+    def __init__(
+        self,
+        *,
+        channel: _builtins.str = ...,
+        daily: _abc.Iterable[_builtins.float] | None = ...,
+        by_geo: _abc.Iterable[_builtins.float] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_geo", b"by_geo", "channel", b"channel", "daily", b"daily"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChannelSpendRead: _TypeAlias = ChannelSpendRead  # noqa: Y015
 
 @_typing.final
 class AnalyzeAttributionResponse(_message.Message):
@@ -2535,6 +2595,7 @@ class AnalysisSummary(_message.Message):
     SUPPORTED_FIELD_NUMBER: _builtins.int
     DATE_RANGE_FIELD_NUMBER: _builtins.int
     RECORD_COUNT_FIELD_NUMBER: _builtins.int
+    DATA_VERSION_FIELD_NUMBER: _builtins.int
     analysis_id: _builtins.str
     """Id, for GetAnalysis."""
     kind: Global___AnalysisKind.ValueType
@@ -2552,6 +2613,10 @@ class AnalysisSummary(_message.Message):
     """Effect estimates: whether the estimate passed its checks (EffectEstimate.supported)."""
     record_count: _builtins.int
     """Records the analysis read (attribution and product analyses; unset for an effect estimate)."""
+    data_version: _builtins.str
+    """Attribution analyses: the fingerprint of the inputs read (AttributionResult.data_version);
+    "" where none was kept.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When it was created."""
@@ -2575,10 +2640,11 @@ class AnalysisSummary(_message.Message):
         supported: _builtins.bool = ...,
         date_range: _common_pb2.DateRange | None = ...,
         record_count: _builtins.int | None = ...,
+        data_version: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_record_count", b"_record_count", "create_time", b"create_time", "date_range", b"date_range", "record_count", b"record_count"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_record_count", b"_record_count", "analysis_id", b"analysis_id", "create_time", b"create_time", "date_range", b"date_range", "kind", b"kind", "method", b"method", "outcome", b"outcome", "record_count", b"record_count", "supported", b"supported", "treatment", b"treatment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_record_count", b"_record_count", "analysis_id", b"analysis_id", "create_time", b"create_time", "data_version", b"data_version", "date_range", b"date_range", "kind", b"kind", "method", b"method", "outcome", b"outcome", "record_count", b"record_count", "supported", b"supported", "treatment", b"treatment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__record_count: _TypeAlias = _typing.Literal["record_count"]  # noqa: Y015
     _WhichOneofArgType__record_count: _TypeAlias = _typing.Literal["_record_count", b"_record_count"]  # noqa: Y015

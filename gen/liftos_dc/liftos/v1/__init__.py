@@ -59,6 +59,7 @@ __all__ = (
     "ChannelDailyContribution",
     "ChannelProductEffect",
     "ChannelResponseModel",
+    "ChannelSpendRead",
     "Check",
     "CheckClaimsRequest",
     "CheckClaimsResponse",
@@ -3111,6 +3112,12 @@ class AnalysisSummary(betterproto2.Message):
     Records the analysis read (attribution and product analyses; unset for an effect estimate).
     """
 
+    data_version: "str" = betterproto2.field(10, betterproto2.TYPE_STRING)
+    """
+    Attribution analyses: the fingerprint of the inputs read (AttributionResult.data_version);
+    "" where none was kept.
+    """
+
 
 default_message_pool.register_message("liftos.v1", "AnalysisSummary", AnalysisSummary)
 
@@ -3569,6 +3576,16 @@ class AttributionResult(betterproto2.Message):
     ISO 3166-1 alpha-2 country whose holidays the model controlled: the majority country of
     the analysed outcome (PredictPerformance forecasts with its holidays when the request names
     no country_code). "" for results stored before this field.
+    """
+
+    data_version: "str" = betterproto2.field(27, betterproto2.TYPE_STRING)
+    """
+    A fingerprint of the exact inputs the model read: a hash of the aggregated geo x day panel
+    (outcome, each channel's spend and media input, controls, national series) and of the lift
+    tests it was calibrated with, e.g. "dv1:3f2a9c0d5e7b1a46". Two analyses with the same
+    data_version read the same data; different ones read different data (restated rows, a
+    revised rate or series, a re-recorded lift test). "" for a model that kept no panel (a
+    failed fit) and for results stored before this field.
     """
 
 
@@ -5248,6 +5265,31 @@ default_message_pool.register_message("liftos.v1", "ChannelResponseModel", Chann
 
 
 @dataclass(eq=False, repr=False)
+class ChannelSpendRead(betterproto2.Message):
+    """
+    One channel's spend in an analysis's panel (DailyDecomposition.spend).
+    """
+
+    channel: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Channel.
+    """
+
+    daily: "list[float]" = betterproto2.field(2, betterproto2.TYPE_DOUBLE, repeated=True)
+    """
+    National spend per date, one per DailyDecomposition.dates.
+    """
+
+    by_geo: "list[float]" = betterproto2.field(3, betterproto2.TYPE_DOUBLE, repeated=True)
+    """
+    Spend over the window per geo, one per DailyDecomposition.geos.
+    """
+
+
+default_message_pool.register_message("liftos.v1", "ChannelSpendRead", ChannelSpendRead)
+
+
+@dataclass(eq=False, repr=False)
 class Check(betterproto2.Message):
     """
     One diagnostic or refutation.
@@ -5942,6 +5984,21 @@ class DailyDecomposition(betterproto2.Message):
     decomposition: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
     """
     How the model's log-scale prediction is split into baseline and channels, in words.
+    """
+
+    spend: "list[ChannelSpendRead]" = betterproto2.field(
+        8, betterproto2.TYPE_MESSAGE, repeated=True
+    )
+    """
+    Each channel's spend as the analysis read it (the analysis currency, over the panel's
+    geos): per date and per geo, so that a later read of the window can tell spend moved
+    between days or geos (a reporting-day or region restatement keeps the channel's total).
+    Empty for results stored before this field.
+    """
+
+    geos: "list[str]" = betterproto2.field(9, betterproto2.TYPE_STRING, repeated=True)
+    """
+    The panel's geos, in the order of ChannelSpendRead.by_geo.
     """
 
 
