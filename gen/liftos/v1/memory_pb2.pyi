@@ -1387,9 +1387,16 @@ class AggregateRecordsResponse(_message.Message):
     stored, in whatever currency each record names: a caller that needs one currency checks
     here first). currency is the records' currency_code; "" for records that name none
     (records stored before memory kept currencies and whose payload names none).
-    The reply grows with days × geos (about 5 MB for a year of 50 geos, 7 MB with
-    campaign_geo_spend): an outside client sets its receive limit to 64 MB
-    (grpcurl -max-msg-sz 67108864), as the mesh's own channels do.
+    Size: geo_days grows with days × geos × (source, channel) pairs (~0.7 MB for a year of
+    50 geos × 8 pairs); campaign_days with days × campaigns (~80 bytes a row: a year of 160
+    campaigns is 4.6 MB); campaign_geo_days with days × geos × campaigns (8 bytes a cell,
+    dense: a year of 50 geos × 30 campaigns is 4.4 MB, of 50 geos × 1,000 campaigns 146 MB).
+    The server never sends more than its message limit (64 MiB by default): when
+    campaign_geo_days would pass it, it is left unset and campaign_geo_days_omitted says why;
+    when the rest alone would, the call fails RESOURCE_EXHAUSTED REPLY_TOO_LARGE. An outside
+    client with gRPC's default 4 MiB receive limit either raises it to the server's (grpcurl
+    -max-msg-sz 67108864; the mesh's own channels do) or splits the call by date_range (the
+    sums of disjoint ranges are disjoint rows).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -1400,8 +1407,16 @@ class AggregateRecordsResponse(_message.Message):
     CAMPAIGN_GEO_DAYS_FIELD_NUMBER: _builtins.int
     CURRENCIES_FIELD_NUMBER: _builtins.int
     CAMPAIGN_NAMES_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_GEO_DAYS_OMITTED_FIELD_NUMBER: _builtins.int
     record_count: _builtins.int
     """Records summed (each appears once in each table)."""
+    campaign_geo_days_omitted: _builtins.str
+    """Why campaign_geo_days is unset although campaign_geo_spend asked for it: its size, the
+    server's message limit and what to do (a narrower date_range or fewer sources), e.g.
+    "campaign_geo_days left out: 18,250 rows × 1,014 campaigns is ~148 MB, over this
+    server's 64 MiB message limit; ask for a narrower date_range (~40 days fit) or fewer
+    sources". Empty when campaign_geo_days is sent or was not asked for.
+    """
     @_builtins.property
     def geo_days(self) -> _table_pb2.Table:
         """Sums per date × geo × source × channel."""
@@ -1434,10 +1449,11 @@ class AggregateRecordsResponse(_message.Message):
         campaign_geo_days: _table_pb2.Table | None = ...,
         currencies: _table_pb2.Table | None = ...,
         campaign_names: _table_pb2.Table | None = ...,
+        campaign_geo_days_omitted: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "campaign_geo_days", b"campaign_geo_days", "campaign_names", b"campaign_names", "currencies", b"currencies", "geo_days", b"geo_days"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "campaign_geo_days", b"campaign_geo_days", "campaign_names", b"campaign_names", "currencies", b"currencies", "geo_days", b"geo_days", "record_count", b"record_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_days", b"campaign_days", "campaign_geo_days", b"campaign_geo_days", "campaign_geo_days_omitted", b"campaign_geo_days_omitted", "campaign_names", b"campaign_names", "currencies", b"currencies", "geo_days", b"geo_days", "record_count", b"record_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -173,9 +173,12 @@ class MemoryServiceServicer:
         """Sums of an org's current records per local day × geo × source × channel and per local
         day × campaign × source × channel, computed where the records are stored (what
         attribution reads: a year of 550k campaign × geo × day records is ~20k rows here), and
-        when asked the spend per local day × geo × campaign. Errors: INVALID_ARGUMENT (no
-        org_id, an end date before the start date, a source out of range; field named),
-        NOT_FOUND (org has no records).
+        when asked the spend per local day × geo × campaign. One message, no paging: see
+        AggregateRecordsResponse for its size. Errors: INVALID_ARGUMENT (no org_id, an end date
+        before the start date, a source out of range; field named), NOT_FOUND (org has no
+        records), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE (the reply, even
+        without campaign_geo_days, would pass the server's message limit; the message names its
+        size and the limit: ask for a narrower date_range or fewer sources).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

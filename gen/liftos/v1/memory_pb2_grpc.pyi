@@ -91,9 +91,12 @@ class MemoryServiceStub:
     """Sums of an org's current records per local day × geo × source × channel and per local
     day × campaign × source × channel, computed where the records are stored (what
     attribution reads: a year of 550k campaign × geo × day records is ~20k rows here), and
-    when asked the spend per local day × geo × campaign. Errors: INVALID_ARGUMENT (no
-    org_id, an end date before the start date, a source out of range; field named),
-    NOT_FOUND (org has no records).
+    when asked the spend per local day × geo × campaign. One message, no paging: see
+    AggregateRecordsResponse for its size. Errors: INVALID_ARGUMENT (no org_id, an end date
+    before the start date, a source out of range; field named), NOT_FOUND (org has no
+    records), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE (the reply, even
+    without campaign_geo_days, would pass the server's message limit; the message names its
+    size and the limit: ask for a narrower date_range or fewer sources).
     """
     AggregateProducts: _grpc.UnaryUnaryMultiCallable[_memory_pb2.AggregateProductsRequest, _memory_pb2.AggregateProductsResponse]
     """An org's product records summed where they are stored, the product x day panel a product
@@ -191,9 +194,12 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     """Sums of an org's current records per local day × geo × source × channel and per local
     day × campaign × source × channel, computed where the records are stored (what
     attribution reads: a year of 550k campaign × geo × day records is ~20k rows here), and
-    when asked the spend per local day × geo × campaign. Errors: INVALID_ARGUMENT (no
-    org_id, an end date before the start date, a source out of range; field named),
-    NOT_FOUND (org has no records).
+    when asked the spend per local day × geo × campaign. One message, no paging: see
+    AggregateRecordsResponse for its size. Errors: INVALID_ARGUMENT (no org_id, an end date
+    before the start date, a source out of range; field named), NOT_FOUND (org has no
+    records), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE (the reply, even
+    without campaign_geo_days, would pass the server's message limit; the message names its
+    size and the limit: ask for a narrower date_range or fewer sources).
     """
     AggregateProducts: _aio.UnaryUnaryMultiCallable[_memory_pb2.AggregateProductsRequest, _memory_pb2.AggregateProductsResponse]  # type: ignore[assignment]
     """An org's product records summed where they are stored, the product x day panel a product
@@ -330,9 +336,12 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         """Sums of an org's current records per local day × geo × source × channel and per local
         day × campaign × source × channel, computed where the records are stored (what
         attribution reads: a year of 550k campaign × geo × day records is ~20k rows here), and
-        when asked the spend per local day × geo × campaign. Errors: INVALID_ARGUMENT (no
-        org_id, an end date before the start date, a source out of range; field named),
-        NOT_FOUND (org has no records).
+        when asked the spend per local day × geo × campaign. One message, no paging: see
+        AggregateRecordsResponse for its size. Errors: INVALID_ARGUMENT (no org_id, an end date
+        before the start date, a source out of range; field named), NOT_FOUND (org has no
+        records), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE (the reply, even
+        without campaign_geo_days, would pass the server's message limit; the message names its
+        size and the limit: ask for a narrower date_range or fewer sources).
         """
 
     @_abc_1.abstractmethod

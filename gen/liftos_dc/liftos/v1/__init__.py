@@ -2916,9 +2916,16 @@ class AggregateRecordsResponse(betterproto2.Message):
     stored, in whatever currency each record names: a caller that needs one currency checks
     here first). currency is the records' currency_code; "" for records that name none
     (records stored before memory kept currencies and whose payload names none).
-    The reply grows with days × geos (about 5 MB for a year of 50 geos, 7 MB with
-    campaign_geo_spend): an outside client sets its receive limit to 64 MB
-    (grpcurl -max-msg-sz 67108864), as the mesh's own channels do.
+    Size: geo_days grows with days × geos × (source, channel) pairs (~0.7 MB for a year of
+    50 geos × 8 pairs); campaign_days with days × campaigns (~80 bytes a row: a year of 160
+    campaigns is 4.6 MB); campaign_geo_days with days × geos × campaigns (8 bytes a cell,
+    dense: a year of 50 geos × 30 campaigns is 4.4 MB, of 50 geos × 1,000 campaigns 146 MB).
+    The server never sends more than its message limit (64 MiB by default): when
+    campaign_geo_days would pass it, it is left unset and campaign_geo_days_omitted says why;
+    when the rest alone would, the call fails RESOURCE_EXHAUSTED REPLY_TOO_LARGE. An outside
+    client with gRPC's default 4 MiB receive limit either raises it to the server's (grpcurl
+    -max-msg-sz 67108864; the mesh's own channels do) or splits the call by date_range (the
+    sums of disjoint ranges are disjoint rows).
     """
 
     geo_days: "Table | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
@@ -2953,6 +2960,15 @@ class AggregateRecordsResponse(betterproto2.Message):
     The name of each campaign of campaign_days that a record names: campaign_id, name
     (strings), one row per campaign_id in that order. The name is that of the campaign's
     latest current record naming one (by timestamp), so a renamed campaign reads as named now.
+    """
+
+    campaign_geo_days_omitted: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
+    """
+    Why campaign_geo_days is unset although campaign_geo_spend asked for it: its size, the
+    server's message limit and what to do (a narrower date_range or fewer sources), e.g.
+    "campaign_geo_days left out: 18,250 rows × 1,014 campaigns is ~148 MB, over this
+    server's 64 MiB message limit; ask for a narrower date_range (~40 days fit) or fewer
+    sources". Empty when campaign_geo_days is sent or was not asked for.
     """
 
 
@@ -11055,9 +11071,12 @@ class MemoryServiceStub:
         Sums of an org's current records per local day × geo × source × channel and per local
         day × campaign × source × channel, computed where the records are stored (what
         attribution reads: a year of 550k campaign × geo × day records is ~20k rows here), and
-        when asked the spend per local day × geo × campaign. Errors: INVALID_ARGUMENT (no
-        org_id, an end date before the start date, a source out of range; field named),
-        NOT_FOUND (org has no records).
+        when asked the spend per local day × geo × campaign. One message, no paging: see
+        AggregateRecordsResponse for its size. Errors: INVALID_ARGUMENT (no org_id, an end date
+        before the start date, a source out of range; field named), NOT_FOUND (org has no
+        records), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE (the reply, even
+        without campaign_geo_days, would pass the server's message limit; the message names its
+        size and the limit: ask for a narrower date_range or fewer sources).
         """
 
         return self._channel.unary_unary(
