@@ -15,9 +15,9 @@ York" are one) that differ are all refused ``finer_than_key``. Values may be
 strings (CSV) or JSON numbers; an empty string is a missing value. The date is ISO
 ``yyyy-mm-dd`` in the account's time zone, or a local date-time without a zone as spreadsheets
 and pandas write it (``yyyy-mm-dd hh:mm:ss``, ``T`` or a space between): its day is the
-date; a time with a zone or offset is not a local day and is rejected. Without a campaign
-column every row belongs to one campaign named after the channel (``first_party`` by
-default). ``revenue`` is stored net of tax: an account with ``taxes_included`` has it divided
+date; a date-time with its zone or offset ("…Z", "…+01:00") is dated in the account's zone,
+as Shopify's order times are. Without a campaign column every row belongs to one campaign
+named after the channel (``first_party`` by default). ``revenue`` is stored net of tax: an account with ``taxes_included`` has it divided
 by 1 + ``tax_rate`` (a rate is never assumed).
 
 A row with an ``org_id`` column (a file that holds several orgs' rows, as ``liftos simulate
@@ -51,6 +51,7 @@ from ingestion_svc.connectors.base import (
 from ingestion_svc.raw_batch import Account, ColumnMap
 from ingestion_svc.rejection_list import quoted
 from mesh.runtime.grouped_numbers import THREE_DECIMAL_CURRENCIES, dot_grouped, is_grouped
+from mesh.runtime.zoned_times import ZONED, local_time
 
 DEFAULT_CHANNEL = "first_party"
 ORG_COLUMN = "org_id"
@@ -79,7 +80,8 @@ def normalise(
             lambda i: f"row of org {quoted(orgs[i])} in a batch for org {quoted(org_id)}",
         )
     channel = mapping.channel or DEFAULT_CHANNEL
-    day, missing_day, bad_day = dates(checks.text_field(rows, mapping.date).tolist(), _LOCAL_DAY)
+    written_day = checks.text_field(rows, mapping.date)
+    day, missing_day, bad_day = dates(_local(written_day, account.timezone), _LOCAL_DAY)
     checks.fail(missing_day, mapping.date, "missing_field", f"{mapping.date} is missing")
     campaign_id: np.ndarray | str = channel
     if mapping.campaign_id:
@@ -117,8 +119,11 @@ def normalise(
         bad_day,
         mapping.date,
         "invalid_date",
-        f"{mapping.date} is not a real yyyy-mm-dd date in 1900-2200 (or a local "
-        "yyyy-mm-dd hh:mm:ss without a zone)",
+        lambda i: (
+            f"{mapping.date} {quoted(written_day[i])} is not a real yyyy-mm-dd date in "
+            "1900-2200 (nor a date-time: yyyy-mm-dd hh:mm:ss, local or with its zone, "
+            "e.g. 2024-10-25T22:00:00Z or +01:00)"
+        ),
     )
     geo_key: np.ndarray | str = account.country
     geo: np.ndarray | str = account.country
@@ -159,6 +164,16 @@ def normalise(
             "outcome_reported": np.full(n, bool(mapping.conversions or mapping.revenue)),
         },
     )
+
+
+def _local(written: np.ndarray, zone: str) -> list[str | None]:
+    """The date column with each date-time written with its zone ("…Z", "…+01:00") as the
+    local date-time of the account's zone, whose day is the row's (as Shopify's order times
+    are dated); other values as written. Such times were refused, the whole file (R34 F5)."""
+    values: list[str | None] = written.tolist()
+    if not any(v is not None and ZONED.fullmatch(v) for v in values):
+        return values
+    return [(local_time(v, zone) or v) if v is not None else None for v in values]
 
 
 def _refuse_grouped(

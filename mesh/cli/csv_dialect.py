@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mesh.runtime.grouped_numbers import THREE_DECIMAL_CURRENCIES, dot_grouped
+from mesh.runtime.zoned_times import ZONED, local_time
 
 __all__ = [
     "DELIMITERS",
@@ -89,16 +90,28 @@ class Dialect:
     measures: Mapping[str, bool] = field(default_factory=dict)
     # fractional measures that are not money (conversions): judged in any currency
     counts: frozenset[str] = frozenset()
+    # the date column, and the account's zone its zoned date-times are read in
+    date: str = ""
+    zone: str = ""
 
     @classmethod
-    def of(cls, mapping: Mapping[str, str] | None, delimiter: str, decimal: str | None) -> Dialect:
-        """The dialect of a generic ``--mapping`` (field → column)'s files."""
+    def of(
+        cls,
+        mapping: Mapping[str, str] | None,
+        delimiter: str,
+        decimal: str | None,
+        zone: str = "",
+    ) -> Dialect:
+        """The dialect of a generic ``--mapping`` (field → column)'s files, for an account in
+        ``zone``."""
         mapped = {f: c for f, c in (mapping or {}).items() if f in _MEASURES}
         return cls(
             delimiter,
             decimal,
             {c: _MEASURES[f] for f, c in mapped.items()},
             frozenset(c for f, c in mapped.items() if f == "conversions"),
+            (mapping or {}).get("date", ""),
+            zone,
         )
 
     def number(self, value: str) -> int | float | None:
@@ -115,10 +128,16 @@ class Dialect:
 
     def read(self, row: dict[str, Any]) -> dict[str, Any]:
         """The row with its measure cells as numbers (those the rule cannot read as written,
-        for :meth:`problem` to name)."""
+        for :meth:`problem` to name), and a date-time written with its zone as the account
+        zone's local time: --sum-rows and the key check group rows by the day they read
+        (mesh.sdk.generic_rows), which for "2024-10-26T22:30:00Z" in Berlin is the 27th."""
+        out = row
+        stamp = row.get(self.date) if self.date else None
+        if isinstance(stamp, str) and ZONED.fullmatch(stamp):
+            out = {**row, self.date: local_time(stamp, self.zone) or stamp}
         if self.decimal is None or not self.measures:
-            return row
-        out = dict(row)
+            return out
+        out = dict(out)
         for column in self.measures:
             value = row.get(column)
             if isinstance(value, str) and value.strip():

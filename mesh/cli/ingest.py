@@ -601,7 +601,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
     if args.decimal and (args.source not in MAPPED_SOURCES or not mapping):
         print("error: --decimal is for a generic source's --mapping", file=sys.stderr)
         return 2
-    dialect = Dialect.of(mapping, args.delimiter, args.decimal)
+    dialect = Dialect.of(mapping, args.delimiter, args.decimal, account.get("timezone", ""))
     if mapping and args.source in MAPPED_SOURCES:
         for path in args.files:
             problem = mapping_problem(path, mapping, args.encoding, args.delimiter)

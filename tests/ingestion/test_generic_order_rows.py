@@ -64,18 +64,20 @@ def test_summed_rows_add_each_key_at_its_first_line() -> None:
     assert [line for line, _ in generic_rows.summed(_rows(bad), MAPPING)] == [2, 5, 6, 8]
 
 
-def test_local_date_times_are_their_day_and_zoned_times_are_refused() -> None:
+def test_local_and_zoned_date_times_are_their_day_in_the_account_zone() -> None:
+    """A zoned time is dated in the account's zone (s18 R34 F5; it was refused)."""
     mapping = ColumnMap(date="day", geo="state", revenue="rev")
     days = ["2024-01-05T00:00:00", "2024-01-05 14:33", "2024-01-05 14:33:07.25",
-            "2024-01-05T14:33:00Z", "2024-01-05 25:00", "2024-01-05T14:33:00+01:00"]  # fmt: skip
+            "2024-01-05T14:33:00Z", "2024-01-05 25:00", "2024-01-05T14:33:00+01:00",
+            "2024-01-06T03:00:00Z"]  # fmt: skip
     rows = [json.dumps({"day": d, "state": "CA", "rev": "1"}) for d in days]
     account = Account("shop", "America/New_York", "USD", "US")
     out = connectors.normalise(raw_batch("generic", rows, account, mapping=mapping))
-    assert [str(d)[:10] for d in out.frame["local_date"]] == ["2024-01-05"] * 3
-    assert [(r.row_index, r.reason) for r in out.rejections] == [
-        (3, "invalid_date"), (4, "invalid_date"), (5, "invalid_date"),
-    ]  # fmt: skip
-    assert "hh:mm:ss without a zone" in out.rejections[0].message
+    # 03:00 UTC on the 6th is 22:00 on the 5th in New York
+    assert [str(d)[:10] for d in out.frame["local_date"]] == ["2024-01-05"] * 6
+    assert [(r.row_index, r.reason) for r in out.rejections] == [(4, "invalid_date")]
+    assert out.rejections[0].message.startswith("day '2024-01-05 25:00' is not a real")
+    assert "hh:mm:ss, local or with its zone" in out.rejections[0].message
 
 
 def test_a_dma_code_s_refusal_says_how_to_keep_it() -> None:
