@@ -253,6 +253,32 @@ def _json(message: Any) -> None:
     print(json.dumps(json.loads(message.to_json()), indent=2))
 
 
+# A --budget this far below or above the current spend over the same days is taken for a
+# typing slip ("600.000", German for 600,000, read as 600; a figure in cents) and said.
+BUDGET_SCALE = 100.0
+
+
+def budget_scale(budget: float | None, current: float, r: Any) -> str | None:
+    """Why ``budget`` looks mistyped: under 1/BUDGET_SCALE (1%) or over BUDGET_SCALE times
+    the planned channels' ``current`` spend over the horizon, naming both; None otherwise.
+    The plan is still made: a test of a much smaller or larger budget is a real question."""
+    if budget is None or current <= 0 or current / BUDGET_SCALE <= budget <= current * BUDGET_SCALE:
+        return None
+    cur = (
+        f" {r.total_budget.currency_code}"
+        if r.total_budget and r.total_budget.currency_code
+        else ""
+    )
+    share = budget / current
+    said = f"{share:.2%}" if share < 1 else f"{share:,.0f}×"
+    return (
+        f"--budget {budget:,.10g}{cur} is {said} of the planned channels' current spend, "
+        f"{current:,.0f}{cur} over the same {r.horizon_days} days: is it mistyped? Write amounts "
+        "without thousands separators ('600.000' is read as 600, not 600000) and in whole "
+        "currency units, not cents"
+    )
+
+
 def run_optimize(args: argparse.Namespace, peers: Any) -> int:
     if args.budget is None and args.target_roas is None:
         # Said in the CLI's flags before the call: the server's refusal names the request's
@@ -275,6 +301,9 @@ def run_optimize(args: argparse.Namespace, peers: Any) -> int:
             campaign_bounds=campaign_bounds,
             input_costs=_pairs(args.cost, "--cost"),
         )  # fmt: skip
+        scale = budget_scale(args.budget, sum(a.current_spend for a in r.allocations), r)
+        if scale is not None:
+            print(f"warning: {scale}", file=sys.stderr)
         if args.json:
             _json(r)
             return 0
