@@ -83,6 +83,14 @@ def test_duplicates_restatements_and_stale_versions_across_batches(world: sim.Si
     r4 = _run("tiktok", [first | {"x": 1}], acct, h, batch_id="d", row_offset=5)
     (bad,) = r4.rejections
     assert bad.reason == "stale_version" and len(r4.records) == 0 and r4.accepted == 0
+    # The same version as the stored one (same pull time and position: the export edited
+    # and sent again) with other numbers is stale too: only a newer version replaces, as
+    # memory keeps the stored row on an equal version (R36-F8).
+    edited = _tiktok(world, "2024-09-15", 130.0)
+    r5 = _run("tiktok", [edited], acct, h, batch_id="e", row_offset=20)
+    (bad,) = r5.rejections
+    assert bad.reason == "stale_version" and len(r5.records) == 0
+    assert (r5.accepted, r5.restated) == (0, 0)
 
 
 def test_a_resend_in_the_same_batch_supersedes_the_preliminary_line(world: sim.SimResult) -> None:
