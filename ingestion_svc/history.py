@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ingestion_svc.superseded import SupersededLog
+from ingestion_svc.superseded import Replaced, SupersededLog
 
 __all__ = ["HISTORY_COLUMNS", "KEEP_DAYS", "NO_START", "StreamHistory", "day_numbers"]
 
@@ -94,8 +94,8 @@ class StreamHistory:
     def __init__(self, keep_days: int = KEEP_DAYS, superseded: SupersededLog | None = None) -> None:
         self.keep_days = keep_days
         self._log = superseded
-        # (org, record id, sha) this stream superseded: the whole record without a log
-        self._replaced: set[tuple[str, str, str]] = set()
+        # (org, record id, sha) this stream superseded, and how: the whole record without a log
+        self._replaced: dict[tuple[str, str, str], Replaced] = {}
         self._codes: dict[str, int] = {}
         self._names: dict[int, str] | None = None  # code → series, built when asked
         self._accounts: dict[str, int] = {}
@@ -444,29 +444,52 @@ class StreamHistory:
         return out
 
     def replays(
-        self, org_id: str, record_ids: np.ndarray, shas: np.ndarray, ask: np.ndarray
-    ) -> np.ndarray:
+        self,
+        org_id: str,
+        record_ids: np.ndarray,
+        shas: np.ndarray,
+        ask: np.ndarray,
+        pulled_at_us: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per row, whether its content (``shas``) is a version of its record that a later
-        version already replaced; only rows in ``ask`` are looked up (one query a batch)."""
-        out = np.zeros(record_ids.size, dtype=bool)
+        version replaced and that this pull (``pulled_at_us``) sends as a copy of an old
+        export, not as a correction (:meth:`Replaced.copies`): (copy, the replacing pull's
+        own export held it, that pull's time in µs or -1 where not known). Only rows in
+        ``ask`` are looked up (one query a batch)."""
+        copy = np.zeros(record_ids.size, dtype=bool)
+        in_pull = np.zeros(record_ids.size, dtype=bool)
+        at = np.full(record_ids.size, -1, dtype=np.int64)
         rows = np.flatnonzero(ask)
         if not rows.size:
-            return out
+            return copy, in_pull, at
         ids = [str(r) for r in record_ids[rows].tolist()]
-        found = self._log.find(org_id, ids) if self._log is not None else set()
+        found = self._log.find(org_id, ids) if self._log is not None else {}
         mine = self._replaced
         for i, rid, sha in zip(rows.tolist(), ids, shas[rows].tolist(), strict=True):
-            out[i] = (rid, sha) in found or (org_id, rid, sha) in mine
-        return out
+            logged, own = found.get((rid, sha)), mine.get((org_id, rid, sha))
+            how = own if logged is None else logged if own is None else logged.merged(own)
+            if how is None:
+                continue
+            copy[i] = how.copies(pulled_at_us)
+            in_pull[i] = how.in_pull
+            at[i] = -1 if how.at is None else how.at
+        return copy, in_pull, at
 
-    def supersede(self, org_id: str, entries: Sequence[tuple[str, str]]) -> None:
-        """Remember ``(record id, sha)`` versions replaced by a later one (durably, when the
-        history has a log), so they are never written back."""
+    def supersede(
+        self, org_id: str, entries: Sequence[tuple[str, str, bool]], replaced_at: int
+    ) -> None:
+        """Remember ``(record id, sha, in_pull)`` versions replaced by a pull of
+        ``replaced_at`` (µs) (durably, when the history has a log): ``in_pull`` where that
+        pull's own export held the version before the replacing line."""
         if not entries:
             return
-        self._replaced.update((org_id, rid, sha) for rid, sha in entries)
+        mine = self._replaced
+        for rid, sha, inside in entries:
+            how = Replaced(replaced_at, inside)
+            have = mine.get((org_id, rid, sha))
+            mine[(org_id, rid, sha)] = how if have is None else have.merged(how)
         if self._log is not None:
-            self._log.add(org_id, entries)
+            self._log.add(org_id, entries, replaced_at)
 
     def frontier(self, account_key: str) -> int | None:
         """Latest day known for the account (stored or written by this stream)."""

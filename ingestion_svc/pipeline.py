@@ -41,6 +41,7 @@ from ingestion_svc.raw_batch import Note, RawBatch, Rejection
 from ingestion_svc.record_columns import epoch_us, record_columns
 from ingestion_svc.rejection_list import quoted
 from ingestion_svc.row_identity import (
+    Classified,
     arrival,
     classify,
     identify,
@@ -322,14 +323,24 @@ def finish(
     version = np.where(moved, np.maximum(version, known.version + 1), version)
     frame["version"] = version
     # only a row that differs from its stored version can be one the key had replaced
-    old = history.replays(
-        batch.org_id, record_ids, shas, (known.version >= 0) & (known.sha != shas)
+    pull_us = epoch_us(batch.pulled_at)
+    old, in_pull, replaced_at = history.replays(
+        batch.org_id, record_ids, shas, (known.version >= 0) & (known.sha != shas), pull_us
     )
     cls = classify(keys, version, shas, known, old, renormalised=moved)
-    history.supersede(batch.org_id, superseded_versions(record_ids, shas, known, cls))
+    history.supersede(
+        batch.org_id, _replaced_versions(record_ids, shas, known, cls, pull_us), pull_us
+    )
     natural_keys = frame["natural_key"].to_numpy(dtype=object)
     notes = [
-        Note(int(r), ROW, "superseded_version", replayed_message(natural_keys[i]))
+        Note(
+            int(r),
+            ROW,
+            "superseded_version",
+            replayed_message(
+                natural_keys[i], bool(in_pull[i]), int(replaced_at[i]), batch.pulled_at
+            ),
+        )
         for i, r in zip(
             np.flatnonzero(cls.replayed).tolist(),
             frame["row"].to_numpy(np.int64)[cls.replayed].tolist(),
@@ -576,11 +587,51 @@ def _refused(records: pd.DataFrame, rows: np.ndarray, rejections: list[Rejection
     return refused
 
 
-def replayed_message(natural_key: str) -> str:
-    """Why a row holding content its key had replaced is not written."""
+def _replaced_versions(
+    record_ids: np.ndarray, shas: np.ndarray, known: Known, cls: Classified, pull_us: int
+) -> list[tuple[str, str, bool]]:
+    """The (record id, sha) versions this batch replaces (``superseded_versions``), each with
+    whether this pull's own export held it before the replacing line: a superseded row of the
+    batch, or stored content that an earlier batch of this pull wrote or that this batch
+    holds as well (a re-send of such an export carries the version again: a copy, never a
+    correction)."""
+    in_batch = {
+        (str(r), str(s))
+        for r, s in zip(
+            record_ids[cls.superseded].tolist(), shas[cls.superseded].tolist(), strict=True
+        )
+    }
+    same_pull = (known.version >= pull_us) | cls.dup_stored
+    held = {str(r) for r in record_ids[same_pull].tolist()}
+    return [
+        (rid, sha, (rid, sha) in in_batch or rid in held)
+        for rid, sha in superseded_versions(record_ids, shas, known, cls)
+    ]
+
+
+def replayed_message(
+    natural_key: str, in_pull: bool, replaced_at_us: int, pulled_at: dt.datetime
+) -> str:
+    """Why a row holding content its key had replaced is not written: an export that restated
+    it itself sent again, or a pull not later than the one that replaced it (``replaced_at_us``,
+    -1: not known)."""
+    if in_pull or replaced_at_us < 0:
+        return (
+            f"not written: an earlier version of {natural_key}; the export that replaced it "
+            "(stored now) held it too, before the replacing line, so this is that export sent "
+            "again. Counted with the duplicates"
+            if in_pull
+            else f"not written: an earlier version of {natural_key}, replaced since by a "
+            "later version (stored now), taken for a copy of an earlier export. Counted with "
+            "the duplicates"
+        )
+    replaced = dt.datetime.fromtimestamp(replaced_at_us / 1_000_000, dt.UTC)
     return (
-        f"not written: an earlier version of {natural_key}, replaced since by a later row "
-        "(stored now); the export was sent again. Counted with the duplicates"
+        f"not written: an earlier version of {natural_key}, replaced by a pull of "
+        f"{replaced:%Y-%m-%d %H:%M:%S} UTC (stored now), and this pull "
+        f"({pulled_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC) is not later: only a later "
+        "pull restores a replaced version. Counted with the duplicates; to restore it, send "
+        "it with a later pull time (liftos ingest --pulled-at; pulled_at in the SDK)"
     )
 
 

@@ -6,7 +6,15 @@ Versions order by pull time, and an export sent again gets a later one (the SDK 
 preliminary line and, later in the export, the platform's re-send; when the two fall in
 different batches, the re-sent export's preliminary line is newer than the stored re-send by
 its pull time alone. Memory keeps the replaced versions but its Scan does not return them, so
-ingestion keeps their hashes here and refuses to write one back (audit R19 #1).
+ingestion keeps their hashes here (audit R19 #1).
+
+A version comes back when a later pull sends it: the user's correction of a wrong upload, a
+platform reversing its own adjustment (s18 R33 F0). So each row keeps what tells a copy from
+that: ``replaced_at``, the pull time (µs) of the version that replaced it, and ``in_pull``,
+whether the replacing pull's own export held it before the replacing line (the export
+restated it itself, so any re-send of that export carries it again). A version sent again is
+a copy when ``in_pull`` or its pull is not later than ``replaced_at``; rows from before these
+columns (``replaced_at`` NULL) are copies whatever the pull, as they were then.
 
 One row per superseded version ``(org_id, record_id, sha)``: restated days are a small share
 of an export, and the primary key is the only index a lookup needs. The file lives beside the
@@ -18,22 +26,58 @@ reservations. Writes are idempotent (a retried batch adds nothing), one transact
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from mesh.runtime.sqlite_db import LockedSQLite
 
-__all__ = ["SupersededLog"]
+__all__ = ["Replaced", "SupersededLog"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS superseded (
     org_id TEXT NOT NULL,
     record_id TEXT NOT NULL,
     sha TEXT NOT NULL,
+    replaced_at INTEGER,
+    in_pull INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (org_id, record_id, sha)
 ) WITHOUT ROWID;
 """
+# A log written before a version's replacing pull was kept gets the columns (NULL: unknown).
+_UPGRADE = (
+    ("replaced_at", "ALTER TABLE superseded ADD COLUMN replaced_at INTEGER"),
+    ("in_pull", "ALTER TABLE superseded ADD COLUMN in_pull INTEGER NOT NULL DEFAULT 0"),
+)
+# Superseded again: the latest replacing pull, and in a pull's own export if ever (NULL, not
+# known, stays: max() of a NULL is NULL).
+_ADD = (
+    "INSERT INTO superseded VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (org_id, record_id, sha) DO UPDATE SET "
+    "replaced_at = max(replaced_at, excluded.replaced_at), "
+    "in_pull = max(in_pull, excluded.in_pull)"
+)
 # SQLite's default limit on a statement's parameters is 999 on older builds.
 _CHUNK = 900
+
+
+@dataclass(frozen=True, slots=True)
+class Replaced:
+    """How a version was replaced: the replacing pull's time (µs; None: not known, a row
+    from before it was kept) and whether that pull's own export held this version first."""
+
+    at: int | None
+    in_pull: bool
+
+    def merged(self, other: Replaced) -> Replaced:
+        """Both replacements as one (as the log merges a version superseded again)."""
+        at = None if self.at is None or other.at is None else max(self.at, other.at)
+        return Replaced(at, self.in_pull or other.in_pull)
+
+    def copies(self, pulled_at_us: int) -> bool:
+        """Whether this version sent in a pull of ``pulled_at_us`` is a copy of an old export
+        rather than a correction: only a later pull than the replacing one restores it, and
+        never one of the export that replaced it itself."""
+        return self.in_pull or self.at is None or pulled_at_us <= self.at
 
 
 class SupersededLog(LockedSQLite):
@@ -41,27 +85,34 @@ class SupersededLog(LockedSQLite):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, _SCHEMA)
+        with self._transaction() as db:  # replicas may upgrade at once: checked inside
+            have = {str(row[1]) for row in db.execute("PRAGMA table_info(superseded)")}
+            for column, statement in _UPGRADE:
+                if column not in have:
+                    db.execute(statement)
 
-    def add(self, org_id: str, entries: Iterable[tuple[str, str]]) -> None:
-        """Remember ``(record_id, sha)`` pairs as superseded versions of ``org_id``'s records."""
-        rows = [(org_id, rid, sha) for rid, sha in set(entries)]
+    def add(self, org_id: str, entries: Iterable[tuple[str, str, bool]], replaced_at: int) -> None:
+        """Remember ``(record_id, sha, in_pull)`` as superseded versions of ``org_id``'s
+        records, replaced by a pull of ``replaced_at`` (µs)."""
+        rows = [(org_id, rid, sha, replaced_at, int(inside)) for rid, sha, inside in set(entries)]
         if not rows:
             return
         with self._transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO superseded VALUES (?, ?, ?)", rows)
+            db.executemany(_ADD, rows)
 
-    def find(self, org_id: str, record_ids: Sequence[str]) -> set[tuple[str, str]]:
-        """The superseded ``(record_id, sha)`` pairs of these records."""
+    def find(self, org_id: str, record_ids: Sequence[str]) -> dict[tuple[str, str], Replaced]:
+        """The superseded ``(record_id, sha)`` versions of these records, and how each was
+        replaced."""
         ids = sorted(set(record_ids))
-        found: set[tuple[str, str]] = set()
+        found: dict[tuple[str, str], Replaced] = {}
         with self._lock:
             for start in range(0, len(ids), _CHUNK):
                 part = ids[start : start + _CHUNK]
                 marks = ",".join("?" * len(part))
                 found.update(
-                    (str(rid), str(sha))
-                    for rid, sha in self._db.execute(
-                        "SELECT record_id, sha FROM superseded "
+                    ((str(rid), str(sha)), Replaced(None if at is None else int(at), bool(inside)))
+                    for rid, sha, at, inside in self._db.execute(
+                        "SELECT record_id, sha, replaced_at, in_pull FROM superseded "
                         f"WHERE org_id = ? AND record_id IN ({marks})",
                         (org_id, *part),
                     )

@@ -1,0 +1,95 @@
+"""A wrong upload is corrected by re-sending the right file with a later pull time (s18 R33
+F0): the right rows hold content their records had before the wrong ones replaced it, and
+were refused as "the export was sent again", leaving the wrong numbers in memory. A replaced
+version is a copy only when its pull is not later than the one that replaced it, or when the
+replacing export held it itself (audit R19 #1: tests/ingestion/test_reingest_split_batches.py).
+Real memory + ingestion over gRPC, each pull its own Ingest stream."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import grpc
+from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
+from liftos.v1 import memory_pb2_grpc as memory_grpc
+
+import sim
+from ingestion_svc.superseded import Replaced, SupersededLog
+from tests.ingestion.conftest import PULLED, dumps
+from tests.ingestion.test_reingest_split_batches import _pull, _stored, _with, _written
+
+
+def test_the_right_file_sent_after_a_wrong_one_restores_the_right_numbers(
+    services, world: sim.SimResult
+) -> None:  # type: ignore[no-untyped-def]
+    ingestion = ingestion_grpc.IngestionServiceStub(
+        grpc.insecure_channel(services["ingestion"].address)
+    )
+    memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
+    export = world.raw["meta"]
+    rows = [export.base_row(k) for k in range(10)]
+    right = [dumps(r) for r in rows]
+    keys = [export.row_key(k) for k in (3, 7)]
+    first = _pull(ingestion, world, right, "right-1", PULLED)
+    assert sum(_written(a) for a in first) == 10
+    good = [_stored(memory, k)[0] for k in keys]
+
+    # the wrong file (days 3 and 7 ×1.3) the next day: a restatement, as any later pull
+    wrong = list(right)
+    for k in (3, 7):
+        wrong[k] = _with(rows[k], f"{float(rows[k]['spend']) * 1.3:.2f}")
+    day2 = PULLED + dt.timedelta(days=1)
+    sent = _pull(ingestion, world, wrong, "wrong", day2)
+    assert sum(a.restated_count for a in sent) == 2
+    assert [_stored(memory, k)[0] for k in keys] != good
+
+    # the right file again, pulled later: written back, not a "replay"
+    day3 = PULLED + dt.timedelta(days=2)
+    fixed = _pull(ingestion, world, right, "right-2", day3)
+    assert [(_written(a), a.restated_count, len(a.notes)) for a in fixed] == [(1, 1, 0), (1, 1, 0)]
+    assert [_stored(memory, k)[0] for k in keys] == good, "memory kept the wrong numbers"
+
+    # the wrong file sent again with its own pull time is the old export: nothing written,
+    # and the note says the pull is not later (it was not "sent again" with later content)
+    again = _pull(ingestion, world, wrong, "wrong-again", day2)
+    assert sum(_written(a) for a in again) == 0 and not any(a.rejections for a in again)
+    notes = [n for a in again for n in a.notes]
+    assert len(notes) == 2 and all(n.kind == "superseded_version" for n in notes)
+    assert all("is not later" in n.message and "sent again" not in n.message for n in notes)
+    assert "2025-01-15 09:00:00 UTC" in notes[0].message  # the pull that replaced it
+    assert [_stored(memory, k)[0] for k in keys] == good
+
+
+def test_a_version_superseded_again_keeps_the_latest_replacing_pull(tmp_path: Path) -> None:
+    log = SupersededLog(tmp_path / "superseded.sqlite")
+    log.add("acme", [("r1", "a", False)], 100)
+    log.add("acme", [("r1", "a", False)], 300)
+    log.add("acme", [("r1", "a", False)], 200)
+    log.add("acme", [("r2", "b", True)], 100)
+    found = log.find("acme", ["r1", "r2"])
+    assert found == {("r1", "a"): Replaced(300, False), ("r2", "b"): Replaced(100, True)}
+    assert found[("r1", "a")].copies(300) and not found[("r1", "a")].copies(301)
+    assert found[("r2", "b")].copies(10**9)  # its replacing export held it: always a copy
+    log.close()
+
+
+def test_a_log_from_before_pull_times_is_upgraded_and_its_rows_stay_copies(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "superseded.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE superseded (org_id TEXT NOT NULL, record_id TEXT NOT NULL, "
+            "sha TEXT NOT NULL, PRIMARY KEY (org_id, record_id, sha)) WITHOUT ROWID"
+        )
+        db.execute("INSERT INTO superseded VALUES ('acme', 'r1', 'a')")
+    db.close()
+    log = SupersededLog(path)
+    (how,) = log.find("acme", ["r1"]).values()
+    assert how == Replaced(None, False) and how.copies(10**18)
+    log.add("acme", [("r1", "a", False), ("r2", "b", False)], 500)
+    found = log.find("acme", ["r1", "r2"])
+    assert found[("r1", "a")].at is None and found[("r2", "b")] == Replaced(500, False)
+    log.close()
