@@ -58,6 +58,12 @@ class StoredReading:
     outcome: np.ndarray
     outcome_name: str = "revenue"
     spend: Mapping[str, float] = field(default_factory=dict)
+    # Each channel's spend per date (T,) and per geo of ``geos``, as the analysis read it
+    # (empty for an analysis stored before they were kept): spend moved between days or
+    # geos keeps the channel's total (a reporting-day or region restatement, R33-F3).
+    daily_spend: Mapping[str, np.ndarray] = field(default_factory=dict)
+    geos: tuple[str, ...] = ()
+    geo_spend: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +78,15 @@ class DataDrift:
         The channels whose spend over the window differs.
     compared_days : int
         Days compared (the window's, less those not comparable: see the module docstring).
+    moved : tuple of (channel, where, count, example, then, now)
+        The channels whose window total held but whose spend per day (``where`` "days") or
+        per geo ("geos") differs: how many days or geos, and the one that moved most.
     """
 
     changed: tuple[tuple[dt.date, float, float], ...] = ()
     spend: tuple[tuple[str, float, float], ...] = ()
     compared_days: int = 0
+    moved: tuple[tuple[str, str, int, str, float, float], ...] = ()
 
     @property
     def delta(self) -> float:
@@ -108,6 +118,13 @@ class DataDrift:
             )
             out.append(f"channel spend over this analysis's window changed since it was made "
                        f"({moves}): {tail}")  # fmt: skip
+        if self.moved:
+            moves = "; ".join(
+                f"{c}: {n} {where} differ, most {example} {then:,.0f} -> {now:,.0f}"
+                for c, where, n, example, then, now in self.moved
+            )
+            out.append(f"channel spend in this analysis's window changed since it was made, "
+                       f"its total held (moved between days or geos: {moves}): {tail}")  # fmt: skip
         return tuple(out)
 
 
@@ -181,8 +198,10 @@ def data_drift(
         (dates[i].date(), float(then[i]), float(national[i])) for i in hits
     )  # fmt: skip
     spend: list[tuple[str, float, float]] = []
+    moved: tuple[tuple[str, str, int, str, float, float], ...] = ()
     if lo <= dates[0] and hi >= dates[-1] and stored.spend:
-        kept = set(outcome_geos[keep].tolist())
+        # the panel's geos where the analysis kept them, else the ones its rules keep now
+        kept = set(stored.geos) if stored.geos else set(outcome_geos[keep].tolist())
         media = (~first_party) & (t >= 0) & np.isin(geo, list(kept))
         chan = data["channel"].astype(str).to_numpy(object)
         amounts = data["spend"].fillna(0.0).to_numpy(np.float64)
@@ -191,4 +210,40 @@ def data_drift(
             now = float(totals.get(c, 0.0))
             if _differs(np.array([before]), np.array([now]))[0]:
                 spend.append((c, float(before), now))
-    return DataDrift(changed=changed, spend=tuple(spend), compared_days=int(comparable.sum()))
+        held = sorted(set(stored.spend) - {c for c, _, _ in spend})
+        moved = _moved(stored, held, dates, chan[media], t[media], geo[media], amounts[media])
+    return DataDrift(changed=changed, spend=tuple(spend), compared_days=int(comparable.sum()),
+                     moved=moved)  # fmt: skip
+
+
+def _moved(
+    stored: StoredReading, channels: list[str], dates: pd.DatetimeIndex, chan: np.ndarray,
+    t: np.ndarray, geo: np.ndarray, amounts: np.ndarray,
+) -> tuple[tuple[str, str, int, str, float, float], ...]:  # fmt: skip
+    """The ``channels`` (window totals unchanged) whose spend per day or per geo, read now from
+    the media rows (``chan``, day index ``t``, ``geo``, ``amounts``), differs from what the
+    analysis kept; per channel its days first, then its geos."""
+    out = []
+    gi = pd.Index(stored.geos).get_indexer(geo) if stored.geos else np.full(len(geo), -1)
+    for c in channels:
+        rows = chan == c
+        parts = []
+        then_days = stored.daily_spend.get(c)
+        if then_days is not None and len(then_days) == len(dates):
+            now = np.zeros(len(dates))
+            np.add.at(now, t[rows], amounts[rows])
+            labels = [f"{d:%Y-%m-%d}" for d in dates]
+            parts.append(("days", np.asarray(then_days, np.float64), now, labels))
+        then_geos = stored.geo_spend.get(c)
+        if then_geos is not None and len(then_geos) == len(stored.geos):
+            now = np.zeros(len(stored.geos))
+            ok = rows & (gi >= 0)
+            np.add.at(now, gi[ok], amounts[ok])
+            parts.append(("geos", np.asarray(then_geos, np.float64), now, list(stored.geos)))
+        for where, then, now, labels in parts:
+            hits = np.flatnonzero(_differs(then, now))
+            if hits.size:
+                top = int(hits[np.argmax(np.abs(now[hits] - then[hits]))])
+                out.append((c, where, int(hits.size), labels[top], float(then[top]),
+                            float(now[top])))  # fmt: skip
+    return tuple(out)

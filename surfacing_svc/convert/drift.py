@@ -29,4 +29,7 @@ def stored_reading(analysis: causal_pb.Analysis) -> StoredReading | None:
         analysis_id=analysis.analysis_id, dates=dates,
         outcome=np.asarray(daily.actual_outcome, np.float64), outcome_name=outcome,
         spend={c.channel: c.spend.amount for c in result.channels},
+        daily_spend={s.channel: np.asarray(s.daily, np.float64) for s in daily.spend},
+        geos=tuple(daily.geos),
+        geo_spend={s.channel: np.asarray(s.by_geo, np.float64) for s in daily.spend},
     )  # fmt: skip

@@ -61,3 +61,39 @@ def test_days_the_analysis_may_have_filled_and_days_outside_the_read_are_not_com
     now[0, 5] = 120.0
     drift = data_drift(_frame(now), _stored(then), start=dt.date(2024, 1, 4))
     assert [d for d, _, _ in drift.changed] == [dt.date(2024, 1, 6)]
+
+
+def _frame_spend(revenue: np.ndarray, spend: np.ndarray) -> pd.DataFrame:
+    """As :func:`_frame`, with meta's spend per geo-day ``spend`` (G, T)."""
+    frame = _frame(revenue)
+    media = frame["data_source"] == "meta"
+    frame.loc[media, "spend"] = spend.ravel()  # rows are geo-major, day-minor
+    return frame
+
+
+def test_spend_moved_between_days_or_geos_is_named_though_its_total_held() -> None:
+    """R33-F3: a reporting-day (or region) restatement keeps the channel's total; the check
+    compared only totals and called the data unchanged."""
+    y = np.random.default_rng(2).uniform(100, 200, (3, 30))
+    spend = np.random.default_rng(3).uniform(5, 15, (3, 30))
+    stored = StoredReading(
+        "an-1", DAYS.to_numpy().astype("datetime64[D]"), y.sum(axis=0),
+        spend={"meta": float(spend.sum())}, daily_spend={"meta": spend.sum(axis=0)},
+        geos=GEOS, geo_spend={"meta": spend.sum(axis=1)},
+    )  # fmt: skip
+    assert data_drift(_frame_spend(y, spend * (1 + 1e-12)), stored).moved == ()
+    days = spend.copy()
+    days[:, [4, 5]] = days[:, [5, 4]]  # day 5 <-> day 6 in every geo: geo totals hold
+    drift = data_drift(_frame_spend(y, days), stored)
+    assert drift.spend == () and drift.changed == ()
+    ((channel, where, n, example, then, now),) = drift.moved
+    assert (channel, where, n) == ("meta", "days", 2)
+    assert example in ("2024-01-05", "2024-01-06") and then != now
+    (said,) = drift.warnings("plan", as_made=True)
+    assert said.startswith("channel spend in this analysis's window changed since it was made, "
+                           "its total held (moved between days or geos: meta: 2 days differ, most 2024-01-0")  # fmt: skip
+    geos = spend.copy()
+    geos[[0, 1], 7] = geos[[1, 0], 7]  # geo a <-> b on one day: the day's national total holds
+    drift = data_drift(_frame_spend(y, geos), stored)
+    ((channel, where, n, example, _, _),) = drift.moved
+    assert (channel, where, n, example in ("a", "b")) == ("meta", "geos", 2, True)
