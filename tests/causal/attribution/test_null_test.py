@@ -129,6 +129,15 @@ def test_a_lower_bound_stays_only_where_the_test_rejects(demo_fit: MMMFit) -> No
     assert s.marginal_roas is None or s.marginal_roas.lower == 0.0
     assert "does not reject (p = 0.40" in s.note and s.channel in s.note
     assert np.all(response_curves(ev)[c].lower == 0.0)
+    # The gate is one-sided at the interval's level (the lower bound of a 90% interval needs
+    # p <= 0.05): just above it the bound goes, at and just below it the bound stays
+    # (R36-F6: a two-sided 0.10 would keep bounds on 0.05 < p <= 0.10).
+    alpha = (1.0 - wald.level) / 2.0
+    for p, stays in ((alpha * 1.01, False), ((1.0 - wald.level) * 0.99, False),
+                     (alpha, True), (alpha * 0.99, True)):  # fmt: skip
+        ev._tests[c] = dataclasses.replace(test, p_value=p)
+        got, _ = ev.claim(c, wald)
+        assert (got == wald) if stays else (got.lower == 0.0 and got.upper == wald.upper), p
     # Channels whose Wald interval already starts at zero are not tested at all.
     others = [k for k in range(demo_fit.layout.n_channels) if k not in significant]
     for k in others:
