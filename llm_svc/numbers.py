@@ -3,7 +3,19 @@
 One formatter (:func:`fmt`) for every figure the service writes, so that the grounding test can
 re-derive each printed number from the fact it cites; one reader (:func:`quantities`) for the
 numbers in a claim, in the formats people write them: ``12%``, ``12 percent``, ``$1,200``,
-``1.2k``, ``$3.4M``, ``3.1x``, ``-2.5``, ``twelve percent``, ``between 4 and 20``.
+``1.2k``, ``$3.4M``, ``3.1x``, ``-2.5``, ``twelve percent``, ``between 4 and 20``, and as
+German and French writers do (R34-F6): ``25.000.000 €``, ``1.234,56 EUR``, ``9,50``,
+``12,5 %``, ``25 Mio. €``, ``1,2 Mrd.``, ``25 000 000 €`` (narrow or two-group spaces).
+
+Separators: a figure that reads one way is read so ("25.000.000", "1,234,567", "9,50",
+"1.234,56", "3.78"). One group of three digits after a single separator reads two ways:
+"1.234" (English 1.234, German 1,234) and "1,234" (English 1,234, German 1.234). Such a figure
+is read by what else the text says, in this order: its scale word (German "Mio." or English
+"million"), the other figures of the text (all written one way: that way), then a currency
+written after it ("20.500 EUR": money has two decimals, so three digits are thousands).
+Past those, "1,234" reads English (a thousands comma, as English prose writes a count), and
+"1.234" is *ambiguous*: read as 1.234 with :attr:`Quantity.ambiguous` holding 1,234, which a
+judge must not compare as a confident size.
 """
 
 from __future__ import annotations
@@ -62,6 +74,9 @@ class Quantity:
     # the currency written with it: an ISO code ("USD", "JPY"), "$" for a dollar of no stated
     # country, "¥" for yen or yuan; "" when none is written
     currency: str = ""
+    # the other reading of a figure whose one separator reads two ways and nothing in the
+    # text settles ("1.234": 1.234 or 1,234), in the kind's units; None when it reads one way
+    ambiguous: float | None = None
 
     @property
     def is_range(self) -> bool:
@@ -79,13 +94,31 @@ _SCALES = {
     "k": 1e3, "thousand": 1e3, "m": 1e6, "mm": 1e6, "million": 1e6, "bn": 1e9, "b": 1e9,
     "billion": 1e9,
 }  # fmt: skip
+# German and French scale words: their writer groups with "." or " " and decimals with ","
+# ("1,2 Mrd." is 1.2 billion). German "Billion" (10^12) is not read: it is spelled as the
+# English word, which the reader takes as 10^9.
+_EUROPEAN_SCALES = {
+    "tsd": 1e3, "mio": 1e6, "millionen": 1e6, "millions": 1e6, "mrd": 1e9, "md": 1e9,
+    "milliarde": 1e9, "milliarden": 1e9, "milliard": 1e9, "milliards": 1e9,
+}  # fmt: skip
 
-_NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
+_GAP = "[\u00a0\u2009\u202f]"  # no-break, thin and narrow no-break spaces: French grouping
+_NUM = (
+    r"(?:\d{1,3}(?:\.\d{3})+,\d+"  # 1.234,56
+    r"|\d{1,3}(?:,\d{3})+\.\d+"  # 1,234.56
+    r"|\d{1,3}(?:\.\d{3}){2,}"  # 25.000.000
+    r"|\d{1,3}(?:,\d{3}){2,}"  # 1,234,567
+    rf"|\d{{1,3}}(?:{_GAP}\d{{3}})+(?:[.,]\d+)?"  # 25 000 000 (typographic spaces)
+    r"|\d{1,3}(?: \d{3}){2,}(?:[.,]\d+)?(?!\d)"  # 25 000 000 (plain spaces, two groups)
+    r"|\d+,\d+"  # 9,50 and 1,234: read in _reading
+    r"|\d+(?:\.\d+)?|\.\d+)"
+)
 _WORD = "|".join(sorted(_WORDS, key=len, reverse=True))
 _QUANTITY = re.compile(
     r"(?P<sign>[-−–+])?\s?(?P<cur>[$€£¥])?\s?"
     rf"(?:(?P<num>{_NUM})|\b(?P<word>{_WORD})\b)"
-    r"(?:\s?(?P<scale>k|K|mm|MM|m|M|bn|b|B|thousand|million|billion)\b)?"
+    r"(?:\s?(?P<scale>(?:mio|mrd|md|tsd)\b\.?|(?:k|mm|m|bn|b|thousand|million|billion"
+    r"|millionen|milliarden|milliarde|milliards?|millions)\b))?"
     r"(?:\s?(?P<unit>%|percent\b|per\s?cent\b|percentage points?\b|pp\b|x\b|×|times\b|-fold\b|fold\b))?",
     re.IGNORECASE,
 )
@@ -111,8 +144,8 @@ _CURRENCY_WORDS = {
     "yuan": "CNY", "renminbi": "CNY", "rupee": "INR", "franc": "CHF",
 }  # fmt: skip
 _CODE_AFTER = re.compile(
-    rf"^\s?(?:(?P<code>{_CODES})\b|(?P<word>dollar|euro|pound|sterling|yen|yuan|renminbi|rupee|"
-    r"franc)s?\b)",
+    rf"^\s?(?:(?P<code>{_CODES})\b|(?P<symbol>[$€£¥])|(?:d[’'])?(?P<word>dollar|euro|pound|"
+    r"sterling|yen|yuan|renminbi|rupee|franc)s?\b)",
     re.IGNORECASE,
 )
 _CODE_BEFORE = re.compile(rf"\b(?P<code>{_CODES})\s?$", re.IGNORECASE)
@@ -133,26 +166,93 @@ def _currency(text: str, start: int, end: int, symbol: str | None) -> tuple[str,
         return _SYMBOLS[symbol], start
     after = _CODE_AFTER.match(text[end:])
     if after:
-        code = after.group("code")
+        code, symbol_after = after.group("code"), after.group("symbol")
+        if symbol_after:  # "25.000.000 €", "9,50 $"
+            return _SYMBOLS[symbol_after], start
         return (code.upper() if code else _CURRENCY_WORDS[after.group("word").lower()]), start
     before = _CODE_BEFORE.search(text[:start])
     return (before.group("code").upper() if before else ""), start
 
 
-def _decimals(num: str) -> int:
-    return len(num.split(".")[1]) if "." in num else 0
+class _Way(enum.Enum):
+    """How a text writes its figures: English (1,234.5) or German/French (1.234,5)."""
+
+    ENGLISH = "english"
+    EUROPEAN = "european"
 
 
-def _parse(m: re.Match[str]) -> Quantity | None:
+def _one_way(num: str) -> _Way | None:
+    """The way a figure's separators can only be read, or None (no separator, or one that
+    reads both ways: a single "." or "," before exactly three digits and after 1-3)."""
+    num = re.sub("[\u00a0\u2009\u202f ]", "", num)
+    dots, commas = num.count("."), num.count(",")
+    if dots and commas:
+        return _Way.EUROPEAN if num.rfind(",") > num.rfind(".") else _Way.ENGLISH
+    if dots + commas == 0:
+        return None
+    if dots + commas > 1:  # groups of three (the pattern only takes such)
+        return _Way.ENGLISH if commas else _Way.EUROPEAN
+    lead, _, tail = num.partition("." if dots else ",")
+    if len(tail) == 3 and 1 <= len(lead) <= 3 and not (dots and lead.startswith("0")):
+        return None  # "1.234", "1,234"
+    # "3.78", "0.125", "1234.567": a decimal point; "9,50", "12,5": a decimal comma
+    return _Way.ENGLISH if dots else _Way.EUROPEAN
+
+
+def _reading(num: str, way: _Way) -> tuple[float, int]:
+    """(value, decimals) of a figure read as ``way`` writes figures."""
+    num = re.sub("[\u00a0\u2009\u202f ]", "", num)
+    group, point = (",", ".") if way is _Way.ENGLISH else (".", ",")
+    num = num.replace(group, "").replace(point, ".")
+    return float(num), (len(num.split(".")[1]) if "." in num else 0)
+
+
+def _text_way(matches: list[re.Match[str]]) -> _Way | None:
+    """The way the text's figures are written, when those that read one way all agree."""
+    ways = {_one_way(m.group("num")) for m in matches if m.group("num") is not None}
+    scales = {(m.group("scale") or "").lower().rstrip(".") for m in matches}
+    if scales & set(_EUROPEAN_SCALES):
+        ways.add(_Way.EUROPEAN)
+    ways.discard(None)
+    return ways.pop() if len(ways) == 1 else None
+
+
+def _read(m: re.Match[str], num: str, text_way: _Way | None) -> tuple[float, int, float | None]:
+    """(value, decimals, the other reading or None) of a written figure (see the module's
+    "Separators")."""
+    way = _one_way(num)
+    if way is not None or not re.search("[.,]", num):
+        return (*_reading(num, way or _Way.ENGLISH), None)
+    scale = (m.group("scale") or "").lower().rstrip(".")
+    if scale:
+        way = _Way.EUROPEAN if scale in _EUROPEAN_SCALES else _Way.ENGLISH
+    elif text_way is not None:
+        way = text_way
+    elif _CODE_AFTER.match(m.string[m.end() :]) or "," in num:
+        # "20.500 EUR": money has two decimals; "1,234" alone: English prose's count
+        way = _Way.ENGLISH if "," in num else _Way.EUROPEAN
+    if way is not None:
+        return (*_reading(num, way), None)
+    value, decimals = _reading(num, _Way.ENGLISH)
+    return value, decimals, _reading(num, _Way.EUROPEAN)[0]
+
+
+def _parse(m: re.Match[str], text_way: _Way | None = None) -> Quantity | None:
     num, word = m.group("num"), m.group("word")
     if num is None and word is None:
         return None
-    value = float(num.replace(",", "")) if num is not None else float(_WORDS[word.lower()])
-    step = 10.0 ** -_decimals(num) if num is not None else 1.0
+    other: float | None = None
+    if num is not None:
+        value, decimals, other = _read(m, num, text_way)
+        step = 10.0**-decimals
+    else:
+        value, step = float(_WORDS[word.lower()]), 1.0
     scale = m.group("scale")
     if scale:
-        factor = _SCALES[scale.lower()]
+        key = scale.lower().rstrip(".")
+        factor = _SCALES.get(key) or _EUROPEAN_SCALES[key]
         value, step = value * factor, step * factor
+        other = other * factor if other is not None else None
     unit = (m.group("unit") or "").lower().replace(" ", "")
     sign = m.group("sign")
     if (
@@ -161,8 +261,10 @@ def _parse(m: re.Match[str]) -> Quantity | None:
         and (m.start("sign") == 0 or not m.string[m.start("sign") - 1].isalnum())
     ):
         value = -value
+        other = -other if other is not None else None
     if unit == "%" or unit.startswith(("percent", "pp")):
         kind, value, step = QuantityKind.PERCENT, value / 100, step / 100
+        other = other / 100 if other is not None else None
     elif unit:
         kind = QuantityKind.MULTIPLE
     else:
@@ -176,7 +278,7 @@ def _parse(m: re.Match[str]) -> Quantity | None:
     if kind is QuantityKind.ABSOLUTE:
         currency, start = _currency(m.string, start, m.end(), m.group("cur"))
     code = {"RMB": "CNY"}.get(currency, currency)
-    return Quantity(value, kind, start, m.end(), step / 2, currency=code)
+    return Quantity(value, kind, start, m.end(), step / 2, currency=code, ambiguous=other)
 
 
 def quantities(text: str) -> list[Quantity]:
@@ -187,8 +289,10 @@ def quantities(text: str) -> list[Quantity]:
     """
     found: list[Quantity] = []
     text = _DATE.sub(lambda d: "D" * len(d.group()), text)  # same length: spans stay valid
-    for m in _QUANTITY.finditer(text):
-        q = _parse(m)
+    matches = list(_QUANTITY.finditer(text))
+    way = _text_way(matches)
+    for m in matches:
+        q = _parse(m, way)
         if q is None:
             continue
         signed = text[q.start] in "-−–+"
