@@ -66,4 +66,6 @@ def analysis_summary(payload: bytes) -> causal_pb.AnalysisSummary:
         if result == "attribution" and analysis.attribution.outcome:
             name = common_pb.OutcomeMetric.Name(analysis.attribution.outcome)
             out.outcome = name.removeprefix("OUTCOME_METRIC_").lower()
+        if result == "attribution":  # which data it read (R33-F4)
+            out.data_version = analysis.attribution.data_version
     return out

@@ -29,6 +29,7 @@ from causal_svc.attribution.calendar import ModelCalendar
 from causal_svc.attribution.null_test import NullTest
 from causal_svc.attribution.planning import ResponseModel
 from causal_svc.attribution.series import DECOMPOSITION, DailySeries
+from causal_svc.convert.data_read import data_version, spend_read
 from causal_svc.errors import InvalidSpec, NotAnAttribution
 from mesh.runtime.protoconv import date_from_proto, enum_from_proto, require_org
 
@@ -395,6 +396,11 @@ def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.Attri
         out.stage_timings.add(stage=stage, seconds=seconds)
     if r.series is not None:
         out.daily.CopyFrom(_daily(r.series))
+    if r.state is not None:  # what the fit read, kept with it (R33-F3, F4)
+        panel = r.state.panel
+        out.data_version = data_version(panel, r.state.lift_tests)
+        if len(out.daily.dates) == panel.n_days:
+            spend_read(panel, out.daily)
     return out
 
 
