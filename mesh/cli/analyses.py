@@ -1,8 +1,9 @@
 """`liftos analyses [--kind K] [--limit N] [--json]`: the org's stored analyses, newest first.
 
 Finding last week's analysis to compare with this week's (audit R5-F5) took an id remembered
-from a terminal: ListAnalyses now says what each analysis read (its window and record count),
-and this lists them, so two runs over the same window can be told apart from two windows.
+from a terminal: ListAnalyses now says what each analysis read (its window and record count,
+and a fingerprint of its inputs: R33-F4), and this lists them, so two runs over the same
+window can be told apart from two windows, and two runs on different data from one another.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def row(a: AnalysisSummary) -> dict[str, Any]:
         "start": start,
         "end": end,
         "records": a.record_count,
+        "data": a.data_version or "",
         "about": about,
     }
 
@@ -69,13 +71,22 @@ def lines(rows: list[dict[str, Any]]) -> list[str]:
     """The listing as the terminal shows it."""
     if not rows:
         return ["no stored analyses"]
-    out = [f"{'analysis':<24}  {'kind':<15}  {'made':<20}  {'window':<22}  {'records':>9}  about"]
+    # data: the fingerprint of the inputs read, shortened (R33-F4): two analyses of one window
+    # and record count on different data states list apart
+    out = [f"{'analysis':<24}  {'kind':<15}  {'made':<20}  {'window':<22}  {'records':>9}  "
+           f"{'data':<8}  about"]  # fmt: skip
     for r in rows:
         window = f"{r['start'] or '…'}..{r['end'] or '…'}" if r["start"] or r["end"] else "—"
         records = f"{r['records']:,}" if r["records"] is not None else "—"
+        data = short_version(r.get("data", ""))
         out.append(f"{r['analysis_id']:<24}  {r['kind']:<15}  {r['made']:<20}  {window:<22}  "
-                   f"{records:>9}  {r['about']}".rstrip())  # fmt: skip
+                   f"{records:>9}  {data:<8}  {r['about']}".rstrip())  # fmt: skip
     return out
+
+
+def short_version(data_version: str) -> str:
+    """A data version as the listing shows it: the hash's first 8 digits ("—": none kept)."""
+    return data_version.partition(":")[2][:8] if data_version else "—"
 
 
 def run(args: argparse.Namespace, peers: Any) -> int:

@@ -72,7 +72,7 @@ def lines(c: Comparison) -> list[str]:
             + (f"; {w.model_version}" if w.model_version else "")
         )
     if c.mismatch:
-        return [*out, "", *_spends(c)]
+        return [*out, *_inputs(c), "", *_spends(c)]
     if c.overlap is None:
         out.append("the windows do not overlap: no day to compare")
     else:
@@ -92,6 +92,7 @@ def lines(c: Comparison) -> list[str]:
                 out.append(f"  ... and {len(c.restated) - _MAX_DAYS} more days (--json lists all)")
         else:
             out.append("every day of the overlap read the same outcome in both")
+    out.extend(_inputs(c))
     out.append("")
     out.append(f"{'channel':<20} {'spend A -> B':>27}  {'incremental A -> B':>44}  "
                f"{'iROAS A -> B':>38}  intervals")  # fmt: skip
@@ -102,6 +103,60 @@ def lines(c: Comparison) -> list[str]:
         roi = f"{_interval(ch.iroas[0], True)} -> {_interval(ch.iroas[1], True)}"
         verdict = {True: "overlap", False: "DO NOT OVERLAP", None: "in one only"}[ch.overlap]
         out.append(f"{ch.channel:<20} {spend:>27}  {inc:>44}  {roi:>38}  {verdict}")
+    return out
+
+
+def _lift(t: tuple[float, float] | None) -> str:
+    return "not used" if t is None else f"{t[0]:,.0f} ± {t[1]:,.0f}"
+
+
+def _inputs(c: Comparison) -> list[str]:
+    """What else the two read or ran with (R33-F2): a re-recorded lift test, another external
+    series or exchange rate move the estimates on identical rows, and the rows alone said
+    "the same outcome" beside a doubled iROAS."""
+    i = c.inputs
+    if i is None:
+        return []
+    out = []
+    va, vb = i.data_versions
+    if i.same_data is None:
+        out.append(f"data: A {va or 'not fingerprinted'}, B {vb or 'not fingerprinted'} (an "
+                   "analysis made before fingerprints were kept cannot be matched)")  # fmt: skip
+    elif i.same_data:
+        out.append(f"data: the same inputs in both ({va})")
+    else:
+        spends_equal = all(
+            a is not None and b is not None and abs(a - b) <= 0.01 + 1e-6 * max(abs(a), abs(b))
+            for a, b in (ch.spend for ch in c.channels)
+        )
+        why = ""
+        if (
+            not c.restated
+            and not c.mismatch
+            and spends_equal
+            and not any(t.differs for t in i.tests)
+            and i.controls[0] == i.controls[1]
+        ):
+            why = (": every outcome day, channel total and lift test is the same, so an "
+                   "external series, an exchange rate, or spend's timing or geos differ")  # fmt: skip
+        out.append(f"data: DIFFERENT inputs (A {va}, B {vb}){why}")
+    if i.tests:
+        out.append("lift tests used:")
+        for t in i.tests:
+            mark = "  DIFFERS" if t.differs else ""
+            out.append(f"  {t.experiment_id} ({t.channel}): {_lift(t.first)} -> "
+                       f"{_lift(t.second)}{mark}")  # fmt: skip
+    else:
+        out.append("lift tests used: none in either")
+    ca, cb = i.controls
+    if ca != cb:
+        only_a = [x for x in ca if x not in cb]
+        only_b = [x for x in cb if x not in ca]
+        out.append("controls differ: " + "; ".join(
+            part for part in (f"A only: {', '.join(only_a)}" if only_a else "",
+                              f"B only: {', '.join(only_b)}" if only_b else "") if part))  # fmt: skip
+    if i.code_versions[0] != i.code_versions[1]:
+        out.append(f"code: {i.code_versions[0] or '—'} -> {i.code_versions[1] or '—'}")
     return out
 
 

@@ -22,6 +22,8 @@ __all__ = [
     "ChannelChange",
     "Comparison",
     "DayChange",
+    "Inputs",
+    "TestChange",
     "Window",
     "compare",
     "day_runs",
@@ -70,6 +72,40 @@ class ChannelChange:
 
 
 @dataclass(frozen=True, slots=True)
+class TestChange:
+    """A lift test either analysis was calibrated with: its channel and measured lift and
+    standard error in each (None: not used there)."""
+
+    experiment_id: str
+    channel: str
+    first: tuple[float, float] | None
+    second: tuple[float, float] | None
+
+    @property
+    def differs(self) -> bool:
+        a, b = self.first, self.second
+        return a is None or b is None or _differs(a[0], b[0]) or _differs(a[1], b[1])
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """What else the two analyses read or ran with, side by side (R33-F2): the fingerprint of
+    their inputs (``data_version``, "" where not kept), their controls (the external series
+    among them), model and code versions, and the lift tests each was calibrated with."""
+
+    data_versions: tuple[str, str]
+    controls: tuple[tuple[str, ...], tuple[str, ...]]
+    code_versions: tuple[str, str]
+    tests: tuple[TestChange, ...]
+
+    @property
+    def same_data(self) -> bool | None:
+        """Whether the two read the same inputs (None: one kept no fingerprint)."""
+        a, b = self.data_versions
+        return None if not (a and b) else a == b
+
+
+@dataclass(frozen=True, slots=True)
 class Comparison:
     """``outcome`` names what both analyses model; where they model different outcomes (a
     conversions analysis beside a revenue one) or read amounts in different currencies,
@@ -87,6 +123,7 @@ class Comparison:
     outcomes: tuple[str, str] = ("", "")  # each analysis's outcome (first, second)
     currencies: tuple[str, str] = ("", "")  # each analysis's spend currency ("" unknown)
     mismatch: str = ""  # why the outcome figures are not comparable; "" when they are
+    inputs: Inputs | None = None
 
 
 class _Day(Protocol):
@@ -203,7 +240,26 @@ def compare(first: causal_pb.Analysis, second: causal_pb.Analysis) -> Comparison
         _window(first), _window(second), outcome,
         (both[0], both[-1]) if both else None,
         (float(sum(daily_a[d] for d in both)), float(sum(daily_b[d] for d in both))),
-        restated, tuple(channels), outcomes, currencies, mismatch,
+        restated, tuple(channels), outcomes, currencies, mismatch, _inputs(ra, rb),
+    )  # fmt: skip
+
+
+def _inputs(ra: causal_pb.AttributionResult, rb: causal_pb.AttributionResult) -> Inputs:
+    tests_a = {c.experiment_id: c for c in ra.calibration}
+    tests_b = {c.experiment_id: c for c in rb.calibration}
+    tests = tuple(
+        TestChange(
+            name, (tests_a.get(name) or tests_b[name]).channel,
+            (tests_a[name].measured_lift, tests_a[name].measured_std_error)
+            if name in tests_a else None,
+            (tests_b[name].measured_lift, tests_b[name].measured_std_error)
+            if name in tests_b else None,
+        )
+        for name in sorted(set(tests_a) | set(tests_b))
+    )  # fmt: skip
+    return Inputs(
+        (ra.data_version, rb.data_version), (tuple(ra.controls), tuple(rb.controls)),
+        (ra.code_version, rb.code_version), tests,
     )  # fmt: skip
 
 

@@ -47,6 +47,8 @@ def test_compare_names_the_restated_days_and_each_channels_move(
     (line,) = [x for x in text.splitlines() if x.startswith("meta_prospecting ")]
     then, now = spend["meta_prospecting"]
     assert f"{then:,.0f} -> {now:,.0f}" in line and now > then
+    assert f"data: DIFFERENT inputs (A {before.data_version}, B {after.data_version})" in text
+    assert "lift tests used: none in either" in text
 
     assert main(["compare", a, b, "--org", w.ORG, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -100,18 +102,23 @@ def test_analyses_lists_both_runs_with_their_window_and_records(pair, monkeypatc
     monkeypatch.setenv("LIFTOS_CAUSAL_ADDR", services["causal"].address)
     assert main(["analyses", "--org", w.ORG]) == 0
     text = capsys.readouterr().out.splitlines()
-    assert text[0].split() == ["analysis", "kind", "made", "window", "records", "about"]
+    assert text[0].split() == ["analysis", "kind", "made", "window", "records", "data", "about"]
     newest, older = text[1].split(), text[2].split()
     assert (newest[0], older[0]) == (after.analysis_id, before.analysis_id)  # newest first
+    # the same window, read before and after a restatement: their data versions tell them apart
+    assert after.data_version != before.data_version
     for row, result in ((newest, after), (older, before)):
         assert row[1] == "attribution"
         assert "2024-09-15..2024-12-08" in row and f"{result.record_count:,}" in row
+        assert result.data_version.startswith("dv1:")
+        assert result.data_version.partition(":")[2][:8] in row
         assert row[-2:] == ["outcome:", "revenue"]  # a conversions run would read apart (R10-F14)
     assert main(["analyses", "--org", w.ORG, "--limit", "1", "--json"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line) | {"made": ""} == {
         "analysis_id": after.analysis_id, "kind": "attribution", "made": "",
-        "start": "2024-09-15", "end": "2024-12-08", "records": after.record_count, "about": "outcome: revenue",
+        "start": "2024-09-15", "end": "2024-12-08", "records": after.record_count,
+        "data": after.data_version, "about": "outcome: revenue",
     }  # fmt: skip
     for kind in ("estimate", "effect_estimate"):  # the name the listing prints works too
         assert main(["analyses", "--org", w.ORG, "--kind", kind]) == 0
@@ -137,3 +144,31 @@ def test_analyses_in_other_currencies_are_not_compared() -> None:
     assert not any("DO NOT OVERLAP" in x or "restated" in x for x in text)
     same = compare(a, _analysis("c", (2.0, 1.5, 2.5)))  # no currency named: comparable
     assert same.mismatch == "" and same.channels[0].overlap is False
+
+
+def test_a_re_recorded_lift_test_and_a_changed_input_are_said() -> None:
+    """R33-F2: the same rows, another lift-test result: compare said "every day of the overlap
+    read the same outcome" and equal spends beside a doubled iROAS, and never the test."""
+    a, b = _analysis("a", (1.74, 0.75, 2.73)), _analysis("b", (3.41, 0.98, 5.84))
+    for analysis, lift, se, version in ((a, 673_556.5, 218_491.9, "dv1:aaaa"),
+                                        (b, -1_300_000.0, 200_000.0, "dv1:bbbb")):  # fmt: skip
+        analysis.attribution.calibration.add(
+            experiment_id="exp_001", channel="tiktok", measured_lift=lift, measured_std_error=se
+        )
+        analysis.attribution.data_version = version
+    text = lines(compare(a, b))
+    assert "every day of the overlap read the same outcome in both" in text
+    assert "lift tests used:" in text
+    assert "  exp_001 (tiktok): 673,556 ± 218,492 -> -1,300,000 ± 200,000  DIFFERS" in text
+    (data,) = [x for x in text if x.startswith("data: ")]
+    assert data == "data: DIFFERENT inputs (A dv1:aaaa, B dv1:bbbb)"
+    # the same test and rows, a changed external series: only the fingerprint can say it
+    b.attribution.calibration[0].measured_lift = 673_556.5
+    b.attribution.calibration[0].measured_std_error = 218_491.9
+    text = lines(compare(a, b))
+    assert "  exp_001 (tiktok): 673,556 ± 218,492 -> 673,556 ± 218,492" in text
+    (data,) = [x for x in text if x.startswith("data: ")]
+    assert data.startswith("data: DIFFERENT inputs (A dv1:aaaa, B dv1:bbbb): every outcome day, "
+                           "channel total and lift test is the same, so an external series")  # fmt: skip
+    b.attribution.data_version = "dv1:aaaa"
+    assert "data: the same inputs in both (dv1:aaaa)" in lines(compare(a, b))
