@@ -22,6 +22,10 @@ Checks and thresholds (each a named :class:`HealthCheck`):
 - **residual autocorrelation** — lag-1 autocorrelation of the residuals above 0.5: review (the
   intervals allow for it through clustering, but a strongly autocorrelated residual means a
   missing slow-moving driver).
+- **lag_beyond_window** — a channel whose spend ``max_lag + 1`` to ``3 × max_lag`` days
+  earlier explains the residuals (an effect arriving after the carry-over window, which the
+  channel's estimate misses): review, naming the channel, the lag and what to do
+  (:mod:`.health_lag`).
 - **baseline** — the outcome left after removing every channel is positive in at least 99%
   of geo-days and is at least 20% of the outcome (fail otherwise: the media would be
   claiming sales that happen without them).
@@ -72,6 +76,7 @@ from .health_holdout import (
     holdout_fit,
     holdout_theta,
 )
+from .health_lag import lag_beyond_window
 from .health_outcome import (
     HealthCheck,
     Verdict,
@@ -193,6 +198,8 @@ def assess(
         + (" (a slow-moving driver is missing)" if fit.rho > MAX_RESIDUAL_AR1 else ""),
     ))  # fmt: skip
     checks.append(_baseline_check(fit))
+    lag = lag_beyond_window(fit)
+    checks += [lag] if lag is not None else []
     # the data's own checks first: a reader fixes the file before judging the model
     data = [sparse_outcome(fit.panel), _outcome_gaps(fit), outcome_outliers(fit.panel)]
     checks[:0] = [c for c in data if c is not None]

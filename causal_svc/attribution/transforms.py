@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "DEFAULT_MAX_LAG",
+    "MAX_LAG",
     "AdstockKind",
     "HillCurve",
     "adstock_weights",
@@ -29,6 +31,10 @@ __all__ = [
 ]
 
 DEFAULT_MAX_LAG = 28
+# The longest carry-over a request may ask for (AnalyzeAttributionRequest.max_lag_days): a B2B
+# sales cycle of 60-90 days fits with room; past ~4 months a lag is as slow as the trend and
+# seasonality the model separates it from.
+MAX_LAG = 120
 # Relative step of the central differences on the (tiny) weight vector: the weights are smooth
 # in their parameters, and differencing 28 numbers is cheaper than carrying analytic forms.
 _WEIGHT_STEP = 1e-5

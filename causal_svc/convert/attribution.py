@@ -29,6 +29,7 @@ from causal_svc.attribution.calendar import ModelCalendar
 from causal_svc.attribution.null_test import NullTest
 from causal_svc.attribution.planning import ResponseModel
 from causal_svc.attribution.series import DECOMPOSITION, DailySeries
+from causal_svc.attribution.transforms import DEFAULT_MAX_LAG, MAX_LAG
 from causal_svc.convert.data_read import data_version, spend_read
 from causal_svc.errors import InvalidSpec, NotAnAttribution
 from mesh.runtime.protoconv import date_from_proto, enum_from_proto, require_org
@@ -208,6 +209,12 @@ def attribution_question(request: causal_pb.AnalyzeAttributionRequest) -> Attrib
     if not 0 <= request.holdout_days <= MAX_HOLDOUT_DAYS:
         raise InvalidSpec(f"holdout_days must be 0..{MAX_HOLDOUT_DAYS} (0 for the default "
                           f"{DEFAULT_HOLDOUT_DAYS})", field="holdout_days")  # fmt: skip
+    if not 0 <= request.max_lag_days <= MAX_LAG:
+        # past ~4 months a lag is longer than most windows can separate from trend and
+        # seasonality (the fit needs the spend's history that far back, and twice as far)
+        raise InvalidSpec(f"max_lag_days must be 0..{MAX_LAG} (0 for the default "
+                          f"{DEFAULT_MAX_LAG}): the longest carry-over, in days, the model "
+                          "looks for", field="max_lag_days")  # fmt: skip
     if len(request.calibration) > MAX_CALIBRATION:
         raise InvalidSpec(f"at most {MAX_CALIBRATION} lift tests", field="calibration")
     tests = []
@@ -227,7 +234,8 @@ def attribution_question(request: causal_pb.AnalyzeAttributionRequest) -> Attrib
     # The holiday calendar (spec.country) is not the request's: the servicer resolves it from
     # the geos the records name (causal_svc.attribution.calendar.model_calendar).
     spec = ModelSpec(holdout_days=request.holdout_days or DEFAULT_HOLDOUT_DAYS,
-                     identification=_IDENTIFICATIONS[request.identification])  # fmt: skip
+                     identification=_IDENTIFICATIONS[request.identification],
+                     max_lag=request.max_lag_days or DEFAULT_MAX_LAG)  # fmt: skip
     return AttributionQuestion(org, start, end, outcome, tuple(request.channels), spec,
                                tuple(tests), int(request.seed),
                                request.identification in _AUTO)  # fmt: skip

@@ -36,6 +36,15 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
     )  # fmt: skip
     p.add_argument("--holdout-days", type=int, default=0, help="0: the default (28)")
     p.add_argument(
+        "--max-lag-days", type=int, default=0, metavar="DAYS",
+        help="the longest carry-over the model looks for, 1-120 days (0: the default, 28): an "
+        "effect arriving later after the spend (a B2B sales cycle of 60-90 days) is not seen, "
+        "and the lag_beyond_window health check names a channel that looks like one. The "
+        "carry-over still peaks in the first days, so a longer window does not recover an "
+        "effect that starts weeks after the spend (analyse leads: --outcome conversions); it "
+        "takes longer to fit",
+    )  # fmt: skip
+    p.add_argument(
         "--identification", choices=("auto", "national", "geo"), default="auto",
         help="which spend variation identifies the channels: auto (default: geo where the "
         "window shows budgets not chasing demand and geos flighted independently, else "
@@ -325,7 +334,7 @@ def run_analyze(args: argparse.Namespace, peers: Any) -> int:
         result = client.analyze(
             start=args.start, end=args.end, outcome=args.outcome, channels=args.channel,
             holdout_days=args.holdout_days, identification=args.identification,
-            on_progress=None if args.json else show, timeout=args.timeout,
+            max_lag_days=args.max_lag_days, on_progress=None if args.json else show, timeout=args.timeout,
         )  # fmt: skip
     if args.json:
         # Zero-valued fields too (proto3 JSON leaves them out, so a 0 estimate had no key).

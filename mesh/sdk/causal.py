@@ -189,6 +189,7 @@ class CausalCalls(ClientBase):
         holdout_days: int = 0,
         seed: int = 0,
         identification: str = "",
+        max_lag_days: int = 0,
         org_id: str | None = None,
         timeout: float | None = None,
     ) -> Iterator[dc.AnalysisProgress | dc.AttributionResult]:
@@ -196,7 +197,9 @@ class CausalCalls(ClientBase):
         (retrieve … attribution), then the AttributionResult. ``identification``:
         ``"auto"`` (``""``: the default; GEO where the data show budgets not chasing demand
         and geos flighted independently, else NATIONAL), ``"national"`` or ``"geo"``
-        (AttributionIdentification)."""
+        (AttributionIdentification). ``max_lag_days``: the longest carry-over the model
+        looks for, 1-120 days (0: the default, 28); the server refuses others (RpcFailure
+        INVALID_ARGUMENT, field ``max_lag_days``)."""
         ident = _IDENTIFICATIONS.get(identification.lower())
         if ident is None:
             raise InvalidInput(f"{identification!r} is not an identification (one of "
@@ -207,6 +210,7 @@ class CausalCalls(ClientBase):
         request = causal_pb.AnalyzeAttributionRequest(
             org_id=self._org(org_id), channels=list(channels), calibration=list(calibration),
             holdout_days=holdout_days, seed=seed, identification=ident,  # type: ignore[arg-type]
+            max_lag_days=max_lag_days,
             outcome=enum_value("outcome_metric", outcome.lower(), field="outcome"),  # type: ignore[arg-type]
         )  # fmt: skip
         set_date_range(request.date_range, as_date(start, "start"), as_date(end, "end"))
