@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -32,6 +30,7 @@ from causal_svc.attribution.series import DECOMPOSITION, DailySeries
 from causal_svc.attribution.transforms import DEFAULT_MAX_LAG, MAX_LAG
 from causal_svc.convert.data_read import data_version, spend_read
 from causal_svc.errors import InvalidSpec, NotAnAttribution
+from mesh.runtime.code_version import code_version as runtime_code_version
 from mesh.runtime.protoconv import date_from_proto, enum_from_proto, require_org
 
 # ---------------------------------------------------------------- attribution, counterfactual
@@ -573,10 +572,6 @@ def require_usable_model(
 
 
 def code_version() -> str:
-    """The installed liftos version (and the commit, when LIFTOS_CODE_VERSION names one)."""
-    try:
-        version = importlib.metadata.version("liftos")
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown"
-    commit = os.environ.get("LIFTOS_CODE_VERSION", "")
-    return f"liftos {version}" + (f" ({commit})" if commit else "")
+    """The installed liftos version and the commit it runs (:mod:`mesh.runtime.code_version`:
+    LIFTOS_CODE_VERSION, else this checkout's git commit, else "commit unknown")."""
+    return runtime_code_version()
