@@ -185,7 +185,10 @@ class IngestRequest(_message.Message):
     @_builtins.property
     def rows(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]:
         """Raw rows as JSON objects in the platform's native shape (use this or json_rows); rows and
-        json_rows together hold at most 10,000 rows.
+        json_rows together hold at most 10,000 rows. A Struct carries every number as a double: a
+        whole number up to 2^53-1 reads as that integer (27965069839, as json_rows gives it).
+        Send ids (campaign, account, geo, product, order) as strings: a number past 2^53, or with
+        a fraction, in a key field rejects its row (naming the field). Or use json_rows.
         """
 
     @_builtins.property
@@ -201,7 +204,10 @@ class IngestRequest(_message.Message):
     @_builtins.property
     def pulled_at(self) -> _timestamp_pb2.Timestamp:
         """When the client pulled these rows from the platform (unset: when the server received the
-        batch); orders restatements; must not be in the future.
+        batch); orders restatements; must not be in the future. A retry of a batch sends the
+        same pulled_at (it is part of what batch_id stands for). A version a later pull replaced
+        is written back only by a pull later than that one (a correction re-sent), never by a
+        re-send of the replacing export itself.
         """
 
     @_builtins.property
@@ -534,7 +540,8 @@ class IngestResponse(_message.Message):
     @_builtins.property
     def notes(self) -> _containers.RepeatedCompositeFieldContainer[Global___IngestNote]:
         """What was left out of accepted rows without rejecting them (e.g. a Shopify refund given
-        as an amount only, a gift-card line of an order with product lines); the first 1,000.
+        as an amount only, a gift-card line of an order with product lines), and notes on the
+        batch (timezone_mismatch); the first 1,000.
         """
 
     def __init__(
@@ -631,7 +638,11 @@ class IngestNote(_message.Message):
     product lines: a liability, its revenue comes when redeemed), "tax_lines_missing" (a
     taxable line of a tax-inclusive order without tax_lines: its revenue keeps the tax),
     "superseded_version" (the whole row: content its natural key held before a later version
-    replaced it, i.e. an export sent again; not written, counted in duplicate_count).
+    replaced it, sent by a pull not later than the replacing one or by the replacing export
+    itself; not written, counted in duplicate_count), "timezone_mismatch" (the batch, not a
+    part: most of its orders written with a UTC offset carry one the account's time_zone
+    lacks at their time; they are still dated in the account's zone as asked; row_index is
+    the first such order, an example).
     """
     message: _builtins.str
     """What was left out and why, with the amount where the row gives it."""

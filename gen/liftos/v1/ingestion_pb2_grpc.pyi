@@ -45,7 +45,8 @@ class IngestionServiceStub:
     zone or currency, generic source without a date column; an org_id other than the
     stream's first: one stream carries one org; every field named), RESOURCE_EXHAUSTED
     (batch over the 10,000-row limit), ALREADY_EXISTS BATCH_ID_REUSED (batch_id acked before,
-    or in flight on another call, for different rows; the same rows in flight wait for that
+    or in flight on another call, for a different request: its rows, pulled_at, row_offset,
+    account or mapping, the message names which; the same request in flight waits for that
     call's ack), FAILED_PRECONDITION MEMORY_REFUSED (the memory service refused the write),
     UNAVAILABLE (memory service down: the batch was not acked and nothing of it was
     written; retry with the same batch_id). Acks for the batches before a failing one have
@@ -113,7 +114,8 @@ class IngestionServiceAsyncStub(IngestionServiceStub):
     zone or currency, generic source without a date column; an org_id other than the
     stream's first: one stream carries one org; every field named), RESOURCE_EXHAUSTED
     (batch over the 10,000-row limit), ALREADY_EXISTS BATCH_ID_REUSED (batch_id acked before,
-    or in flight on another call, for different rows; the same rows in flight wait for that
+    or in flight on another call, for a different request: its rows, pulled_at, row_offset,
+    account or mapping, the message names which; the same request in flight waits for that
     call's ack), FAILED_PRECONDITION MEMORY_REFUSED (the memory service refused the write),
     UNAVAILABLE (memory service down: the batch was not acked and nothing of it was
     written; retry with the same batch_id). Acks for the batches before a failing one have
@@ -184,7 +186,8 @@ class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
         zone or currency, generic source without a date column; an org_id other than the
         stream's first: one stream carries one org; every field named), RESOURCE_EXHAUSTED
         (batch over the 10,000-row limit), ALREADY_EXISTS BATCH_ID_REUSED (batch_id acked before,
-        or in flight on another call, for different rows; the same rows in flight wait for that
+        or in flight on another call, for a different request: its rows, pulled_at, row_offset,
+        account or mapping, the message names which; the same request in flight waits for that
         call's ack), FAILED_PRECONDITION MEMORY_REFUSED (the memory service refused the write),
         UNAVAILABLE (memory service down: the batch was not acked and nothing of it was
         written; retry with the same batch_id). Acks for the batches before a failing one have

@@ -7597,7 +7597,11 @@ class IngestNote(betterproto2.Message):
     product lines: a liability, its revenue comes when redeemed), "tax_lines_missing" (a
     taxable line of a tax-inclusive order without tax_lines: its revenue keeps the tax),
     "superseded_version" (the whole row: content its natural key held before a later version
-    replaced it, i.e. an export sent again; not written, counted in duplicate_count).
+    replaced it, sent by a pull not later than the replacing one or by the replacing export
+    itself; not written, counted in duplicate_count), "timezone_mismatch" (the batch, not a
+    part: most of its orders written with a UTC offset carry one the account's time_zone
+    lacks at their time; they are still dated in the account's zone as asked; row_index is
+    the first such order, an example).
     """
 
     message: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
@@ -7638,7 +7642,10 @@ class IngestRequest(betterproto2.Message):
     )
     """
     Raw rows as JSON objects in the platform's native shape (use this or json_rows); rows and
-    json_rows together hold at most 10,000 rows.
+    json_rows together hold at most 10,000 rows. A Struct carries every number as a double: a
+    whole number up to 2^53-1 reads as that integer (27965069839, as json_rows gives it).
+    Send ids (campaign, account, geo, product, order) as strings: a number past 2^53, or with
+    a fraction, in a key field rejects its row (naming the field). Or use json_rows.
     """
 
     json_rows: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
@@ -7657,7 +7664,10 @@ class IngestRequest(betterproto2.Message):
     )
     """
     When the client pulled these rows from the platform (unset: when the server received the
-    batch); orders restatements; must not be in the future.
+    batch); orders restatements; must not be in the future. A retry of a batch sends the
+    same pulled_at (it is part of what batch_id stands for). A version a later pull replaced
+    is written back only by a pull later than that one (a correction re-sent), never by a
+    re-send of the replacing export itself.
     """
 
     mapping: "ColumnMapping | None" = betterproto2.field(
@@ -7783,7 +7793,8 @@ class IngestResponse(betterproto2.Message):
     notes: "list[IngestNote]" = betterproto2.field(15, betterproto2.TYPE_MESSAGE, repeated=True)
     """
     What was left out of accepted rows without rejecting them (e.g. a Shopify refund given
-    as an amount only, a gift-card line of an order with product lines); the first 1,000.
+    as an amount only, a gift-card line of an order with product lines), and notes on the
+    batch (timezone_mismatch); the first 1,000.
     """
 
     note_count: "int" = betterproto2.field(16, betterproto2.TYPE_INT32)
@@ -10758,7 +10769,8 @@ class IngestionServiceStub:
         zone or currency, generic source without a date column; an org_id other than the
         stream's first: one stream carries one org; every field named), RESOURCE_EXHAUSTED
         (batch over the 10,000-row limit), ALREADY_EXISTS BATCH_ID_REUSED (batch_id acked before,
-        or in flight on another call, for different rows; the same rows in flight wait for that
+        or in flight on another call, for a different request: its rows, pulled_at, row_offset,
+        account or mapping, the message names which; the same request in flight waits for that
         call's ack), FAILED_PRECONDITION MEMORY_REFUSED (the memory service refused the write),
         UNAVAILABLE (memory service down: the batch was not acked and nothing of it was
         written; retry with the same batch_id). Acks for the batches before a failing one have
