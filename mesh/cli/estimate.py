@@ -414,11 +414,20 @@ def _number_roles(args: argparse.Namespace) -> list[tuple[str, str]]:
 def dialect_problem(path: Path, frame: pd.DataFrame, args: argparse.Namespace) -> str | None:
     """Why the file was not read as written: split at the wrong separator (one column holding
     ';'), or, without --decimal, a number column whose '.' is evidently a thousands separator
-    (pandas reads "2.906" as 2.906: R34 F1); None when neither."""
+    (pandas reads "2.906" as 2.906: R34 F1), or a time column of dotted dates ("15.09.2024");
+    None when none. Each names the file."""
     import pandas as pd
 
     if (split := header_problem(path, frame.columns, args.delimiter)) is not None:
         return split
+    if args.time in frame.columns and not pd.api.types.is_numeric_dtype(frame[args.time]):
+        values = frame[args.time].dropna().astype(str)
+        if len(values) and values.str.fullmatch(_DAY_FIRST).all():
+            return (
+                f"{path}: time column {args.time!r} holds dates written day first "
+                f"({values.iloc[0]!r}): write them ISO (yyyy-mm-dd, e.g. 2024-09-15); which of "
+                "day and month comes first is never guessed"
+            )
     if args.decimal is not None:
         return None
     columns = [c for _, c in _number_roles(args) if c and c in frame.columns]
@@ -431,6 +440,9 @@ def dialect_problem(path: Path, frame: pd.DataFrame, args: argparse.Namespace) -
     return None
 
 
+# 15.09.2024 (German, French): the service reads slashed dates where only one order works, and
+# turned dotted ones away as "got string", which never said dates were the trouble.
+_DAY_FIRST = r"\d{1,2}\.\d{1,2}\.\d{4}"
 # Numbers with a decimal comma, as German and French files write them ("100004,91", "1.234,5").
 _COMMA_NUMBER = r"-?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+"
 # "3,100" is 3100 with a thousands comma or 3.1 with a decimal one: the file must say which.
@@ -470,10 +482,11 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         return 2
     else:
         data = _parse_dates(read_table(args.data, args.delimiter, args.decimal), time)
-        if (
-            problem := dialect_problem(args.data, data, args) or text_in_numbers(data, args)
-        ) is not None:
-            print(f"error: {args.data}: {problem}", file=sys.stderr)
+        problem = dialect_problem(args.data, data, args)  # names the file itself
+        if problem is None and (words := text_in_numbers(data, args)) is not None:
+            problem = f"{args.data}: {words}"
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
             return 2
     if args.record and not args.experiment:
         print("error: --record stores the estimate as an experiment's result: name it with "

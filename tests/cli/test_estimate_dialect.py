@@ -71,7 +71,8 @@ def test_a_semicolon_file_with_decimal_commas_is_named_and_read_with_the_options
     )
     assert _estimate(semi) == 2
     err = capsys.readouterr().err
-    assert f"{semi} looks ';'-separated" in err and "pass --delimiter ';'" in err
+    assert err.startswith(f"error: {semi} looks ';'-separated") and err.count(str(semi)) == 1
+    assert "pass --delimiter ';'" in err
     assert _estimate(semi, "--delimiter", ";") == 2
     err = capsys.readouterr().err
     assert "column 'sales' (outcome) holds numbers with a decimal comma" in err
@@ -97,3 +98,16 @@ def test_whole_euros_with_dot_grouping_are_refused_and_read_when_told(
     assert "liftos estimate --decimal ','" in err
     assert _estimate(grouped, "--decimal", ",") == 0
     assert json.loads(capsys.readouterr().out)["point_estimate"] == pytest.approx(expected)
+
+
+def test_a_time_column_written_day_first_is_named(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    panel = _panel()
+    day = pd.Timestamp("2024-09-01") + pd.to_timedelta(panel.day, unit="D")
+    path = tmp_path / "ddmm.csv"
+    panel.assign(day=day.dt.strftime("%d.%m.%Y")).to_csv(path, index=False)
+    assert _estimate(path) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: time column 'day' holds dates written day first")
+    assert "'01.09.2024'" in err and "yyyy-mm-dd" in err and err.count(str(path)) == 1
