@@ -214,6 +214,14 @@ def attribution_question(request: causal_pb.AnalyzeAttributionRequest) -> Attrib
         raise InvalidSpec(f"max_lag_days must be 0..{MAX_LAG} (0 for the default "
                           f"{DEFAULT_MAX_LAG}): the longest carry-over, in days, the model "
                           "looks for", field="max_lag_days")  # fmt: skip
+    if request.seed:
+        # Accepted and ignored, it read as a reproducibility switch (R33-F6): the fit has no
+        # random step a seed would choose (its parameter draws and the null test's bootstrap
+        # use fixed seeds), so two runs on the same data give the same numbers without one.
+        raise InvalidSpec("seed must be 0: the attribution analysis is deterministic (its "
+                          "parameter draws and the null test's bootstrap use fixed seeds), so "
+                          "the same data gives the same numbers; leave seed unset",
+                          field="seed")  # fmt: skip
     if len(request.calibration) > MAX_CALIBRATION:
         raise InvalidSpec(f"at most {MAX_CALIBRATION} lift tests", field="calibration")
     tests = []
@@ -403,9 +411,12 @@ def report_to_proto(r: AttributionReport, ctx: ReportContext) -> causal_pb.Attri
         out.stage_timings.add(stage=stage, seconds=seconds)
     if r.series is not None:
         out.daily.CopyFrom(_daily(r.series))
-    if r.state is not None:  # what the fit read, kept with it (R33-F3, F4)
+    if r.state is not None:  # what the fit read, kept with it (R33-F3, F4, F6)
         panel = r.state.panel
         out.data_version = data_version(panel, r.state.lift_tests)
+        model.model_config.calibration.extend(
+            _lift_result(t, ctx.org_id, out.outcome) for t in r.state.lift_tests
+        )
         if len(out.daily.dates) == panel.n_days:
             spend_read(panel, out.daily)
     return out
@@ -465,6 +476,29 @@ def _daily(s: DailySeries) -> causal_pb.DailyDecomposition:
         out.decomposition = DECOMPOSITION
         for name, values in zip(s.channels, s.contributions, strict=True):
             out.channels.add(channel=name, contribution=values.tolist())
+    return out
+
+
+def _lift_result(t: LiftTest, org_id: str, metric: int) -> md_pb.ExperimentResult:
+    """A lift test as the fit read it (AttributionModelConfig.calibration: "lift tests used to
+    calibrate"): its window, lift, standard error and units, and the spend change where the
+    fit read one as an amount (negative: the test cut spend; 0 where it read the test as a
+    multiple of the spend as run, which keeps no amount), so a test re-recorded in the
+    registry since can be told from the one used (R33-F6: only id, channel, lift and s.e.
+    were kept, in calibration[])."""
+    if t.spend_removed or t.spend_added:
+        delta = t.spend_added - t.spend_removed
+    elif t.counterfactual_spend:
+        delta = -t.counterfactual_spend
+    else:
+        delta = -t.spend_change if t.raises else t.spend_change
+    out = md_pb.ExperimentResult(
+        experiment_id=t.name, org_id=org_id, channel=t.channel, metric=metric,  # type: ignore[arg-type]
+        lift_absolute=t.lift, lift_std_error=t.stderr, spend_baseline=t.counterfactual_spend,
+        spend_delta=delta, treatment_unit_count=t.treatment_units or len(t.geos),
+    )  # fmt: skip
+    out.window.start_date.CopyFrom(_proto_date(t.start))
+    out.window.end_date.CopyFrom(_proto_date(t.end))
     return out
 
 

@@ -120,7 +120,7 @@ def test_one_attribution_is_one_trace_from_causal_into_memory(
 ) -> None:
     exporter.clear()
     request = causal_pb.AnalyzeAttributionRequest(
-        org_id="acme", outcome=common_pb.OUTCOME_METRIC_REVENUE, holdout_days=7, seed=1
+        org_id="acme", outcome=common_pb.OUTCOME_METRIC_REVENUE, holdout_days=7
     )
     request.date_range.start_date.CopyFrom(common_pb.Date(year=2025, month=1, day=1))
     request.date_range.end_date.CopyFrom(common_pb.Date(year=2025, month=2, day=9))

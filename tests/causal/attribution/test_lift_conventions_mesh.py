@@ -117,3 +117,30 @@ def test_a_registry_test_passed_again_is_counted_once(mesh) -> None:
         "(calibration[0] and calibration[1]): it is counted once, as calibration[0], as the "
         "registry holds it",
     ]
+
+
+def test_the_model_config_keeps_each_lift_test_in_full_and_a_seed_is_refused(mesh) -> None:
+    """R33-F6: ``model_config.calibration`` ("lift tests used to calibrate") was always empty
+    and ``seed`` was accepted and ignored."""
+    address, e = mesh
+    result = _analyze(address)
+    used = {t.experiment_id: t for t in result.model.model_config.calibration}
+    assert set(used) == {"dark", "heavy"}
+    heavy, dark = used["heavy"], used["dark"]
+    assert (heavy.channel, heavy.lift_absolute, heavy.lift_std_error) == (
+        "google_search", 60_000.0, 20_000.0,
+    )  # fmt: skip
+    assert heavy.treatment_unit_count == 5
+    # the go-dark's restored spend, as the fit read it (a heavy-up read as a multiple of the
+    # spend as run keeps no amount: see causal_svc.convert.attribution._lift_result)
+    assert dark.channel == e["channel"] and dark.lift_absolute < 0
+    assert dark.spend_delta < 0 and dark.spend_baseline == -dark.spend_delta
+    for t in (heavy, dark):
+        assert _date(e["start_date"]) == t.window.start_date
+        assert _date(e["end_date"]) == t.window.end_date
+    causal = causal_grpc.CausalServiceStub(grpc.insecure_channel(address))
+    with pytest.raises(grpc.RpcError) as refused:
+        list(causal.AnalyzeAttribution(pb.AnalyzeAttributionRequest(org_id=ORG, seed=12345),
+                                       timeout=60))  # fmt: skip
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "seed must be 0: the attribution analysis is deterministic" in refused.value.details()
