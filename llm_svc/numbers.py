@@ -331,6 +331,9 @@ def _join_ranges(text: str, found: list[Quantity]) -> list[Quantity]:
                         Quantity(
                             min(lo, hi), kind, q.start, r.end, max(q.tolerance, r.tolerance),
                             upper=max(lo, hi), currency=q.currency or r.currency,
+                            # an end that reads two ways leaves the range so: its other
+                            # reading is the end's ("between 1.234 and 2.5")
+                            ambiguous=q.ambiguous if q.ambiguous is not None else r.ambiguous,
                         )
                     )  # fmt: skip
                     i += 2

@@ -86,6 +86,8 @@ def test_a_separator_that_reads_two_ways_is_read_by_the_texts_other_figures() ->
     assert [q.value for q in quantities("25.000.000 € und 1,234")] == [25e6, 1.234]
     mixed = quantities("1,234,567 and 9,50 and 1.234")  # the text writes both ways
     assert mixed[-1].ambiguous == 1234.0
+    (between,) = quantities("between 1.234 and 2.345")  # a range of such figures is too
+    assert (between.value, between.upper, between.ambiguous) == (1.234, 2.345, 1234.0)
 
 
 def test_the_tolerance_is_half_the_last_digit_written() -> None:
