@@ -18,7 +18,7 @@ from surfacing_svc.campaigns import CampaignSpend, campaign_plans
 from surfacing_svc.curves import HillCurve
 from surfacing_svc.design import CellSpec, DesignSpec, ExperimentDesign, TreatmentKind
 from surfacing_svc.design import design_experiment as _design
-from surfacing_svc.design.returns import added_return
+from surfacing_svc.design.returns import added_return, lag_past_test
 from surfacing_svc.errors import InsufficientData, InvalidRequest, NotAnAttribution
 from surfacing_svc.forecast import MIN_HISTORY_DAYS, Forecast, predict_performance
 from surfacing_svc.history import GeoHistory, history_from_frame, refuse_start_within
@@ -226,6 +226,8 @@ def answer_design(
         cells = tuple(replace(c, roas=question.expected_roas) for c in cells)
     design = _design(history, replace(question.spec, cells=cells), tests)
     notes = tests.note() if isinstance(tests, RegisteredTests) else []
+    longest = max((p.duration_days for c in design.cells for p in c.power_curve), default=0)
+    notes += lag_past_test(model.warnings if model else (), question.spec.channel, longest)
     weak = [c for c in design.cells if not c.feasible]
     if question.save and weak:  # saved as asked, but not quietly (R5-F7)
         notes.append(

@@ -91,7 +91,9 @@ def _partial(x: np.ndarray, q: np.ndarray | None) -> np.ndarray:
 def lag_beyond_window(fit: MMMFit) -> HealthCheck | None:
     """REVIEW naming each channel whose residuals follow its spend beyond the carry-over
     window (module docstring); PASS when none does; None when the window is too short to
-    look (the spend's history must reach ``3 × max_lag`` days back on 8 weeks at least)."""
+    look (the spend's history must reach ``3 × max_lag`` days back on 8 weeks at least).
+    Surfacing's design reads the REVIEW's "<channel>'s spend A-B days earlier explains the
+    residuals" (surfacing_svc/design/returns.py ``_LAG_FOUND``): keep the two in step."""
     panel, max_lag = fit.panel, int(fit.spec.max_lag)
     resid = np.asarray(fit.residuals, dtype=np.float64)
     n_days = panel.n_days

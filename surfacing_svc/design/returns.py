@@ -25,6 +25,7 @@ multipliers.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,7 +34,19 @@ from surfacing_svc.curves import EXTRAPOLATION_RATIO, HillCurve
 
 from .spec import CellSpec, PowerPoint
 
-__all__ = ["added_return", "carry_over_note", "extrapolation_note", "priced", "realised_share"]
+__all__ = [
+    "added_return",
+    "carry_over_note",
+    "extrapolation_note",
+    "lag_past_test",
+    "priced",
+    "realised_share",
+]
+
+# The attribution's lag_beyond_window REVIEW, as the planning model carries it (its words:
+# causal_svc/attribution/health_lag.py; the proto has no structured form of it).
+_LAG_FOUND = re.compile(r"(?:^|: |; )(?P<ch>[\w.\-]+)'s spend (?P<a>\d+)-(?P<b>\d+) days earlier "
+                        r"explains the residuals")  # fmt: skip
 
 
 def added_return(curve: HillCurve, multiplier: float) -> float:
@@ -107,3 +120,23 @@ def extrapolation_note(channel: str, points: Sequence[PowerPoint], cell: int | N
         f"{EXTRAPOLATION_RATIO:g}× the model saw; the curve's return on that spend (and the "
         "expected effect and power read from it) is extrapolation"
     )
+
+
+def lag_past_test(warnings: Sequence[str], channel: str, days: int) -> list[str]:
+    """A warning where the analysis's lag_beyond_window check found ``channel``'s effect
+    arriving after its carry-over window and later than a ``days``-day test ends (s18 R37
+    F1: design expected a 28-day go-dark to move revenue that arrives 60-90 days after the
+    spend); ``warnings``: the planning model's (its REVIEW checks in their words)."""
+    for w in warnings:
+        for m in _LAG_FOUND.finditer(w):
+            if m["ch"] != channel or int(m["b"]) <= days:
+                continue
+            return [
+                f"the analysis found {channel}'s effect may arrive {m['a']}-{m['b']} days after "
+                f"its spend (its lag_beyond_window check), later than this test's longest "
+                f"duration ({days} days): the test measures only what arrives inside it, and its "
+                "expected lift, read off a model that missed the late effect, leaves it out; "
+                f"read the outcome until {m['b']} days after the spend change, or test an "
+                "outcome that follows the spend sooner (leads: --metric conversions)"
+            ]
+    return []
