@@ -92,12 +92,12 @@ def require_arms_found(
         return
     raise FailedPrecondition(
         f"experiment {shown(experiment_id)}: {'; '.join(missing)} "
-        f"{'matches' if len(missing) == 1 else 'match'} none of the {len(geo_list)} geos the "
-        f"org's records hold from {first} to {last} ({shown_all(geo_list)}), so the arm would "
+        f"{'matches' if len(missing) == 1 else 'match'} none of the {len(geo_list)} geos of "
+        f"the records read ({first} to {last}: {shown_all(geo_list)}), so the arm would "
         "be estimated without it: a registered design that lost a unit is another design. "
         'A unit is a geo as the records key it ("US-TX") or its code after the country '
-        '("TX"); register the experiment again under a new id with the units spelled so, or '
-        "check that the unit has records in the window",
+        '("TX"); register the experiment again under a new id with the units spelled so, or, '
+        "if the unit is spelled so, check that the query's sources and dates hold its records",
         subject="records.experiment_id",
         reason=UNMATCHED_REASON,
     )
