@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -455,6 +456,19 @@ def summary_json(
     }
 
 
+# IngestNote kinds about a batch as a whole (its rows were stored as sent): printed apart
+# from the parts of rows left out.
+BATCH_NOTES = frozenset({"timezone_mismatch"})
+
+
+def _note_line(summary: IngestSummary, kind: str, count: int, position: Position) -> str:
+    notes = [n for n in summary.notes if n[2] == kind]
+    first = ", ".join(str(n[0]) for n in notes[:3])
+    said = f" ({notes[0][1]}): {notes[0][3]}" if notes else ""
+    example = f"   e.g. {position} {first}{said}" if notes else ""
+    return f"  {kind:<26} {count:>7,}{example}"
+
+
 def render(
     summary: IngestSummary, seconds: float, *, scored: bool = True, position: Position = "line"
 ) -> str:
@@ -478,17 +492,17 @@ def render(
             f"  ({summary.unlisted:,} of them counted by the acks by field and reason, "
             "not listed one by one)"
         )
-    if summary.notes_by_kind:
-        lines.append(
-            f"left out    {sum(summary.notes_by_kind.values()):,} parts of accepted rows "
-            "(stored without them)"
-        )
-        for kind, count in summary.notes_by_kind.most_common():
-            notes = [n for n in summary.notes if n[2] == kind]
-            first = ", ".join(str(n[0]) for n in notes[:3])
-            said = f" ({notes[0][1]}): {notes[0][3]}" if notes else ""
-            example = f"   e.g. {position} {first}{said}" if notes else ""
-            lines.append(f"  {kind:<26} {count:>7,}{example}")
+    parts = Counter({k: n for k, n in summary.notes_by_kind.items() if k not in BATCH_NOTES})
+    checks = Counter({k: n for k, n in summary.notes_by_kind.items() if k in BATCH_NOTES})
+    if parts:
+        lines.append(f"left out    {sum(parts.values()):,} parts of accepted rows "
+                     "(stored without them)")  # fmt: skip
+    for kind, count in parts.most_common():
+        lines.append(_note_line(summary, kind, count, position))
+    if checks:  # about a whole batch, which was stored: nothing of it is left out
+        lines.append(f"check       {sum(checks.values()):,} batch notes (rows stored as sent)")
+    for kind, count in checks.most_common():
+        lines.append(_note_line(summary, kind, count, position))
     lines.append(f"arrival     out of order {summary.out_of_order:,}, late {summary.late:,}")
     if summary.replayed_batches:
         lines.append(f"replayed    {summary.replayed_batches:,} batches already acked")
