@@ -524,7 +524,9 @@ def test_cli(peers: PeerConfig, analysis, capsys: pytest.CaptureFixture[str]) ->
         f"{r[2]}%" for r in rows]  # fmt: skip
     assert cli.main(["recommend", "--org", ORG, "--no-design", "--max", "2"]) == 0
     out = capsys.readouterr().out
-    # the currency first (R31-F3), then the actions
+    # the analysis planned on (R33-F7), the currency (R31-F3), then the actions
+    head, out = out.split("\n", 1)
+    assert head.startswith("from analysis an-") and " (window 2024-" in head
     assert out.startswith("amounts in USD\n 1. [") and "why:" in out
     # Each impact says what it measures and over how many days (R6-F5).
     assert (f"(outcome value change less spend change, over the analysis window's "
