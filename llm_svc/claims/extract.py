@@ -480,7 +480,10 @@ def _claim(span: Span, subject: str) -> Claim | None:
         direction = None  # a side of break-even, not a direction of the outcome
     if size is not None and size.kind is QuantityKind.MULTIPLE and not roas and size.value >= 1:
         # "doubled revenue" / "3x the sales": a relative change of (multiple - 1)
-        size = Quantity(size.value - 1, QuantityKind.PERCENT, size.start, size.end, size.tolerance)
+        size = Quantity(
+            size.value - 1, QuantityKind.PERCENT, size.start, size.end, size.tolerance,
+            ambiguous=None if size.ambiguous is None else size.ambiguous - 1,
+        )  # fmt: skip
     return Claim(
         text=text,
         start=span.start,

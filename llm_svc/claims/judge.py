@@ -241,6 +241,16 @@ def _size_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str] | None:
     if q is None:
         return None
     percent = q.kind is QuantityKind.PERCENT
+    if q.ambiguous is not None:
+        # "1.234": 1.234 in English, 1,234 in German or French, and the text says neither
+        # (R34-F6): judged as one, the verdict would be on a size the writer may not mean
+        shown = fmt_pct if percent else fmt
+        one, other = sorted((q.value, q.ambiguous), key=abs)
+        return Verdict.UNSUPPORTED, (
+            f"the claimed size reads two ways, {shown(one)} or {shown(other)} (a '.' or ',' "
+            "before three digits is a decimal point in English and a thousands separator in "
+            "German or French): write it without the thousands separator, or with both"
+        )
     if claim.roas and e.metric is not Metric.ROAS:
         return Verdict.UNSUPPORTED, (
             f"the analysis estimated the effect on {e.outcome}, not a return on spend"

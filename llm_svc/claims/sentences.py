@@ -22,7 +22,9 @@ class Span:
     end: int
 
 
-_ABBREVIATIONS = ("e.g", "i.e", "vs", "approx", "etc", "cf", "incl", "est", "no", "mr", "ms", "dr")
+# (German scale abbreviations too: "25 Mio. EUR" is one figure, R34-F6)
+_ABBREVIATIONS = ("e.g", "i.e", "vs", "approx", "etc", "cf", "incl", "est", "no", "mr", "ms", "dr",
+                  "mio", "mrd", "tsd")  # fmt: skip
 # Sentence end: [.!?] (then closing quotes/brackets) followed by whitespace, or a line break.
 _END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n+|(?<=\S)\s*(?=^\s*[-*•]\s)", re.MULTILINE)
 _CLAUSE = re.compile(

@@ -138,3 +138,27 @@ def test_check_claims_judges_the_size_as_written(
 ) -> None:
     verdicts = claim_verdicts(llm, ORG, ANALYSIS, text)
     assert verdicts and verdicts[0][1] == expected, verdicts
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "said"),
+    [
+        # "2.080" is 2.08 (inside 1.13 to 3.03) or 2,080: neither is judged
+        ("Meta prospecting's iROAS was 2.080.", V.CLAIM_VERDICT_UNSUPPORTED, "2.08 or 2,080"),
+        ("Meta prospecting's iROAS was 2.080 and its CPA 12.5.", V.CLAIM_VERDICT_SUPPORTED, ""),
+        ("Meta prospecting's iROAS was 2,080 bei 25.000.000 €.", V.CLAIM_VERDICT_SUPPORTED, ""),
+    ],
+)
+def test_a_size_that_reads_two_ways_is_not_judged_as_one(
+    llm: llm_grpc.LlmServiceStub, text: str, expected: int, said: str
+) -> None:
+    ((_, verdict, reason), *_) = claim_verdicts(llm, ORG, ANALYSIS, text)
+    assert verdict == expected and said in reason, reason
+
+
+def test_a_german_scale_abbreviation_does_not_end_the_sentence(
+    llm: llm_grpc.LlmServiceStub,
+) -> None:
+    text = "Meta prospecting drove 25 Mio. EUR of incremental revenue."
+    ((claim, verdict, _),) = claim_verdicts(llm, ORG, ANALYSIS, text)
+    assert claim == text and verdict == V.CLAIM_VERDICT_CONTRADICTED
