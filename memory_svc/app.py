@@ -252,7 +252,7 @@ def build(
 
     binding = ServiceBinding(
         SERVICE_NAME,
-        MemoryService(engine),
+        MemoryService(engine, reply_limit=config.max_message_bytes),
         memory_pb2_grpc.add_MemoryServiceServicer_to_server,
         MetricsHooks(org_sizes=lambda: org_sizes(engine)),
     )

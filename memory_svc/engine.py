@@ -33,7 +33,7 @@ from memory_svc.scan_replies import SCAN_PAGE_BYTES
 from memory_svc.scan_snapshots import SCAN_SNAPSHOT_S, SCAN_SNAPSHOTS, ScanSnapshot, ScanSnapshots
 from memory_svc.search import Searcher, SearchResult
 from memory_svc.sqlite_store import KEY_MAPS_BYTES, SUMS_CACHE_BYTES
-from memory_svc.store import Aggregate, RecordFilter, RecordStore, ScanRow
+from memory_svc.store import Aggregate, CampaignGeoDays, RecordFilter, RecordStore, ScanRow
 from memory_svc.writer import RecordWriter, Serialise, WriteOutcome
 from mesh.runtime.page_tokens import PageTokens
 from mesh.runtime.page_tokens import page_size as _page_size
@@ -148,8 +148,15 @@ class MemoryEngine:
             return agg
         # a second read: a commit landing between the two shows in this one only (each read
         # is of one data version)
-        spend = self.store.campaign_geo_spend(org_id, start_day, end_day, sources)
+        spend = self.campaign_geo_spend(org_id, start_day, end_day, sources)
         return dataclasses.replace(agg, campaign_geo_days=spend)
+
+    def campaign_geo_spend(
+        self, org_id: str, start_day: int | None, end_day: int | None, sources: Sequence[str]
+    ) -> CampaignGeoDays:
+        """The org's spend per day × geo × campaign (dense: AggregateRecords asks for it
+        only once its size is known to fit, ``memory_svc.convert.reply_size``)."""
+        return self.store.campaign_geo_spend(org_id, start_day, end_day, sources)
 
     def aggregate_products(
         self, org_id: str, start_day: int | None, end_day: int | None,

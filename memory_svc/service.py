@@ -8,6 +8,7 @@ worker thread and back is a large share of such a search.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
@@ -17,6 +18,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from memory_svc import convert
 from memory_svc.convert import accounts as account_convert
+from memory_svc.convert.reply_size import aggregate_reply
 from memory_svc.engine import MemoryEngine
 from memory_svc.refusals import RefusalList
 from memory_svc.scan_replies import ScanPager, scan_chunks
@@ -24,6 +26,7 @@ from memory_svc.scan_snapshots import ScanSnapshot
 from memory_svc.store import ScanRow
 from memory_svc.write_group import STREAM_AHEAD, GroupCommit
 from memory_svc.writer import WriteOutcome
+from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
 from mesh.runtime.pipeline import Pipeline
 
 _T = TypeVar("_T")
@@ -39,8 +42,13 @@ async def aenumerate(items: AsyncIterator[_T]) -> AsyncIterator[tuple[int, _T]]:
 class MemoryService(memory_grpc.MemoryServiceServicer):
     """Record store, similarity search, knowledge graph and conceptual spaces."""
 
-    def __init__(self, engine: MemoryEngine) -> None:
+    def __init__(
+        self, engine: MemoryEngine, *, reply_limit: int = DEFAULT_MAX_MESSAGE_BYTES
+    ) -> None:
+        """``reply_limit``: the server's message limit (ServerConfig.max_message_bytes), which
+        an AggregateRecords reply stays under."""
         self._engine = engine
+        self._reply_limit = reply_limit
         self._writes: GroupCommit[convert.WriteBatch] = GroupCommit(engine, convert.serialiser)
 
     async def Write(
@@ -177,9 +185,13 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
 
     def _aggregate(self, q: convert.AggregateQuery) -> memory_pb.AggregateRecordsResponse:
         # encoded off the event loop too: a year of geo-days is ~0.5M values
-        agg = self._engine.aggregate(q.org_id, q.start_day, q.end_day, q.sources,
-                                     campaign_geo=q.campaign_geo)  # fmt: skip
-        return convert.aggregate_response(agg, q.measures)
+        agg = self._engine.aggregate(q.org_id, q.start_day, q.end_day, q.sources)
+        spend = functools.partial(
+            self._engine.campaign_geo_spend, q.org_id, q.start_day, q.end_day, q.sources
+        )
+        # never past the message limit: the dense campaign_geo_days is read only if it fits
+        return aggregate_reply(agg, q.measures, campaign_geo=spend if q.campaign_geo else None,
+                               limit=self._reply_limit, org_id=q.org_id)  # fmt: skip
 
     async def AggregateProducts(
         self, request: memory_pb.AggregateProductsRequest, context: grpc.aio.ServicerContext
