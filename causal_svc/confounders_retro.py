@@ -674,10 +674,8 @@ def budget_response_line(
     campaign_days: pd.DataFrame,
     campaign_geo_days: pd.DataFrame | None = None,
 ) -> str:
-    """:meth:`BudgetResponse.line` for a window, or why it could not be assessed (a window
-    too short or without first-party orders is no reason to fail the analysis around it).
-    ``campaign_geo_days``: the spend per campaign × geo × day, when memory sent it (the
-    per-geo spend is then read per campaign, see :func:`detect_budget_response`)."""
+    """:meth:`BudgetResponse.line` for a window, or why it could not be assessed (no reason to
+    fail the analysis around it); ``campaign_geo_days`` as :func:`detect_budget_response`."""
     return budget_response_finding(geo_days, campaign_days, campaign_geo_days)[0]
 
 
@@ -685,14 +683,18 @@ def budget_response_finding(
     geo_days: pd.DataFrame,
     campaign_days: pd.DataFrame,
     campaign_geo_days: pd.DataFrame | None = None,
+    omitted: str = "",
 ) -> tuple[str, float | None]:
     """:func:`budget_response_line` and the share of geo-days flagged (None: not assessed)."""
     try:
         found = detect_budget_response(geo_days, campaign_days, campaign_geo_days=campaign_geo_days)
+        line, share = found.line(), found.flagged_share
     except InsufficientData as error:
         return f"budget response not assessed: {error}", None
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
         # Degenerate sums (one geo's orders all zero, a channel constant): the detector's
         # regressions fail, the attribution around it need not.
         return f"budget response not assessed: the window's sums are degenerate ({error})", None
-    return found.line(), found.flagged_share
+    if omitted and campaign_geo_days is None:  # why memory sent none (too large): said here
+        line += f"; each geo's spend read per channel, not per campaign: {omitted} (--start/--end)"
+    return line, share

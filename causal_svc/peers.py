@@ -24,7 +24,12 @@ from liftos.v1 import table_pb2 as table_pb
 from causal_svc.convert.aggregates import campaign_geo_frame
 from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable
 from causal_svc.record_tables import ExperimentDesign
-from mesh.runtime.exceptions import DependencyUnavailable, FieldViolation, InvalidInput
+from mesh.runtime.exceptions import (
+    DependencyUnavailable,
+    FieldViolation,
+    InvalidInput,
+    ResourceExhausted,
+)
 from mesh.runtime.frames import enum_name, records_to_frame
 from mesh.runtime.peers import (
     Peer,
@@ -41,6 +46,8 @@ from mesh.runtime.tables import table_to_frame
 from mesh.runtime.usual_days import RegisteredTests, registered_tests
 
 SCAN_BATCH = 5000
+# memory's refusal of a reply past its message limit (memory.proto, AggregateRecords)
+REPLY_TOO_LARGE = "REPLY_TOO_LARGE"
 
 
 class MemoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):  # quoted: AsyncStub is .pyi-only
@@ -149,6 +156,9 @@ class Aggregates:
     currencies: pd.DataFrame = field(default_factory=pd.DataFrame)
     # campaign id → name (its latest record's), for the campaigns memory has a name of
     campaign_names: dict[str, str] = field(default_factory=dict)
+    # why memory left campaign_geo_days out although asked (its size against memory's
+    # message limit); "" when sent or not asked
+    campaign_geo_omitted: str = ""
 
 
 async def _aggregate(
@@ -170,7 +180,8 @@ async def _aggregate(
         per_campaign = await asyncio.to_thread(campaign_geo_frame, reply.campaign_geo_days)
     return Aggregates(table_to_frame(reply.geo_days), table_to_frame(reply.campaign_days),
                       reply.record_count, per_campaign,
-                      table_to_frame(reply.currencies), _campaign_names(reply.campaign_names))  # fmt: skip
+                      table_to_frame(reply.currencies), _campaign_names(reply.campaign_names),
+                      reply.campaign_geo_days_omitted)  # fmt: skip
 
 
 def _campaign_names(table: table_pb.Table) -> dict[str, str]:
@@ -317,9 +328,31 @@ def _memory_failure(error: grpc.aio.AioRpcError, target: str, rpc: str, org_id: 
         return InsufficientData(f"org {org_id!r} has no records in memory", subject="records")
     if code is grpc.StatusCode.INVALID_ARGUMENT:
         return _refused_query(error)
+    if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+        too_large = _reply_too_large(error, rpc)
+        if too_large is not None:
+            return too_large
     denied = refused(code, error.details(), caller="causal", peer="memory service", call=rpc,
                      dependency="memory")  # fmt: skip
     return denied or error
+
+
+def _reply_too_large(error: grpc.aio.AioRpcError, rpc: str) -> ResourceExhausted | None:
+    """Memory's answer for the window passing the message limit — memory's own refusal
+    (REPLY_TOO_LARGE, naming the size and the days that fit), or gRPC's (an older memory, or
+    this side's receive limit: "message larger than max") — as the caller's to narrow: the
+    window is what grows the reply. None for any other RESOURCE_EXHAUSTED (an overload)."""
+    status = decode_status(error)
+    if status.reason != REPLY_TOO_LARGE and not (
+        not status.carried and "larger than max" in status.message
+    ):
+        return None
+    return ResourceExhausted(
+        f"the window's sums are too large for one reply of memory's {rpc} ({status.message}); "
+        "analyse a shorter window: liftos analyze --start/--end (the request's date_range), "
+        "and read the rest as further windows",
+        reason=REPLY_TOO_LARGE,
+    )
 
 
 def _refused_query(error: grpc.aio.AioRpcError) -> InvalidSpec:

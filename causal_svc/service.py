@@ -453,8 +453,9 @@ class CausalService(causal_grpc.CausalServiceServicer):
             None if agg.campaign_geo_days is None else panel.rows_within(agg.campaign_geo_days)
         )
         budget_finding = functools.partial(
-            confounders_retro.budget_response_finding, geo_days, campaign_days, per_campaign
-        )
+            confounders_retro.budget_response_finding, geo_days, campaign_days, per_campaign,
+            agg.campaign_geo_omitted,  # memory's reason for sending none (too large), said
+        )  # fmt: skip
         spec, choice, found_first = q.spec, None, None
         if q.auto_identification:
             # AUTO decides what the fits fit: the panel's spend spread first (cheap), the
