@@ -174,7 +174,9 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         keep = request.keep_existing
         if keep and already_recorded(request, stored):
             # a retry of a write that landed (its reply lost): answered as the first was
-            return ingestion_pb.RecordExperimentResultResponse(experiment=stored)
+            return ingestion_pb.RecordExperimentResultResponse(
+                experiment=stored, already_recorded=True
+            )
         if keep and stored.HasField("result"):
             raise ResultChanged(
                 f"experiment {experiment_id!r} already has a recorded result "
@@ -198,7 +200,9 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
             now_stored = await asyncio.to_thread(self.registry.get, org, experiment_id)
             if not already_recorded(request, convert.experiment_to_proto(now_stored)):
                 raise
-            updated = convert.experiment_to_proto(now_stored)
+            return ingestion_pb.RecordExperimentResultResponse(
+                experiment=convert.experiment_to_proto(now_stored), already_recorded=True
+            )
         return ingestion_pb.RecordExperimentResultResponse(experiment=updated)
 
     async def ListExperiments(

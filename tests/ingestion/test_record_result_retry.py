@@ -45,6 +45,7 @@ def test_an_identical_retry_is_ok_and_another_result_refused(
     again = registry.RecordExperimentResult(_keep(world, "e2", 5000.0), timeout=30)
     assert again.experiment == first.experiment
     assert first.experiment.result.lift_absolute == 5000.0
+    assert (first.already_recorded, again.already_recorded) == (False, True)
     with pytest.raises(grpc.RpcError) as refused:
         registry.RecordExperimentResult(_keep(world, "e2", 5001.0), timeout=30)
     code, reason, _, _ = rich_error(refused.value)
@@ -60,13 +61,15 @@ def test_an_identical_retry_is_ok_and_another_result_refused(
 def test_racing_identical_retries_all_succeed(registry, world: sim.SimResult) -> None:  # type: ignore[no-untyped-def]
     _create(registry, world, "e3")
     codes: list[grpc.StatusCode] = []
+    recorded: list[bool] = []
     start = threading.Barrier(6)
 
     def record() -> None:
         start.wait()
         try:
-            registry.RecordExperimentResult(_keep(world, "e3", 42.0), timeout=30)
+            reply = registry.RecordExperimentResult(_keep(world, "e3", 42.0), timeout=30)
             codes.append(grpc.StatusCode.OK)
+            recorded.append(reply.already_recorded)
         except grpc.RpcError as e:
             codes.append(e.code())
 
@@ -76,3 +79,4 @@ def test_racing_identical_retries_all_succeed(registry, world: sim.SimResult) ->
     for t in threads:
         t.join()
     assert codes == [grpc.StatusCode.OK] * 6
+    assert sorted(recorded) == [False] + [True] * 5  # one wrote it, five found it written

@@ -860,7 +860,8 @@ class RecordExperimentResultRequest(_message.Message):
     """Keep a result the experiment already has: record only if it has none when the registry
     writes (checked and written in one statement), FAILED_PRECONDITION naming the experiment
     and the stored result's analysis and lift otherwise. false: replace any earlier result
-    (the default, as before).
+    (the default, as before). The same result sent again (a retry whose first reply was
+    lost) is answered OK with the stored experiment and already_recorded set.
     """
     @_builtins.property
     def result(self) -> _marketing_data_pb2.ExperimentResult:
@@ -893,6 +894,11 @@ class RecordExperimentResultResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     EXPERIMENT_FIELD_NUMBER: _builtins.int
+    ALREADY_RECORDED_FIELD_NUMBER: _builtins.int
+    already_recorded: _builtins.bool
+    """True when keep_existing found this same result already stored (a retry of a write that
+    landed, or an identical request that won a race): nothing was written by this call.
+    """
     @_builtins.property
     def experiment(self) -> _marketing_data_pb2.CausalExperiment:
         """The stored experiment with its new result."""
@@ -901,10 +907,11 @@ class RecordExperimentResultResponse(_message.Message):
         self,
         *,
         experiment: _marketing_data_pb2.CausalExperiment | None = ...,
+        already_recorded: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["experiment", b"experiment"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["experiment", b"experiment"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_recorded", b"already_recorded", "experiment", b"experiment"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -9533,7 +9533,8 @@ class RecordExperimentResultRequest(betterproto2.Message):
     Keep a result the experiment already has: record only if it has none when the registry
     writes (checked and written in one statement), FAILED_PRECONDITION naming the experiment
     and the stored result's analysis and lift otherwise. false: replace any earlier result
-    (the default, as before).
+    (the default, as before). The same result sent again (a retry whose first reply was
+    lost) is answered OK with the stored experiment and already_recorded set.
     """
 
 
@@ -9553,6 +9554,12 @@ class RecordExperimentResultResponse(betterproto2.Message):
     )
     """
     The stored experiment with its new result.
+    """
+
+    already_recorded: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
+    """
+    True when keep_existing found this same result already stored (a retry of a write that
+    landed, or an identical request that won a race): nothing was written by this call.
     """
 
 
