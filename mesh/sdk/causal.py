@@ -199,7 +199,9 @@ class CausalCalls(ClientBase):
         and geos flighted independently, else NATIONAL), ``"national"`` or ``"geo"``
         (AttributionIdentification). ``max_lag_days``: the longest carry-over the model
         looks for, 1-120 days (0: the default, 28); the server refuses others (RpcFailure
-        INVALID_ARGUMENT, field ``max_lag_days``)."""
+        INVALID_ARGUMENT, field ``max_lag_days``). ``seed`` must stay 0: the analysis is
+        deterministic (its draws use fixed seeds), and the server refuses another value by
+        name rather than ignore it."""
         ident = _IDENTIFICATIONS.get(identification.lower())
         if ident is None:
             raise InvalidInput(f"{identification!r} is not an identification (one of "
