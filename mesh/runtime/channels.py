@@ -67,7 +67,10 @@ IDEMPOTENT: Mapping[str, tuple[str, ...]] = {
     ),
     "liftos.v1.CausalService": ("BuildGraph", "GetAnalysis", "ListAnalyses", "Counterfactual"),
     "liftos.v1.LlmService": ("BuildContext", "Explain", "CheckClaims"),
-    "liftos.v1.SurfacingService": ("Recommend", "OptimizeBudget", "PredictPerformance"),
+    "liftos.v1.SurfacingService": (
+        "Recommend", "OptimizeBudget", "PredictPerformance",
+        "CheckAnalysisData",  # reads the analysis and the window's history, writes nothing
+    ),
     "grpc.health.v1.Health": ("Check",),
 }  # fmt: skip
 # ...and why each other one is not retried by the channel.

@@ -1461,3 +1461,67 @@ class DesignExperimentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DesignExperimentResponse: _TypeAlias = DesignExperimentResponse  # noqa: Y015
+
+@_typing.final
+class CheckAnalysisDataRequest(_message.Message):
+    """Request for CheckAnalysisData."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_ID_FIELD_NUMBER: _builtins.int
+    ANALYSIS_ID_FIELD_NUMBER: _builtins.int
+    org_id: _builtins.str
+    """Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'."""
+    analysis_id: _builtins.str
+    """The stored analysis (CausalService.ListAnalyses). Only an attribution analysis keeps what
+    it read; another kind answers with nothing compared.
+    """
+    def __init__(
+        self,
+        *,
+        org_id: _builtins.str = ...,
+        analysis_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["analysis_id", b"analysis_id", "org_id", b"org_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckAnalysisDataRequest: _TypeAlias = CheckAnalysisDataRequest  # noqa: Y015
+
+@_typing.final
+class CheckAnalysisDataResponse(_message.Message):
+    """Response for CheckAnalysisData."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WARNINGS_FIELD_NUMBER: _builtins.int
+    COMPARED_DAYS_FIELD_NUMBER: _builtins.int
+    compared_days: _builtins.int
+    """Days of the window compared: 0 when none could be (the analysis keeps no daily series —
+    an effect estimate, a product analysis, an attribution stored before the series existed —
+    or the history could not be read). A day on which some geo lacks outcome rows while
+    others have them is not compared (the analysis may have filled it with an estimate).
+    """
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What changed under the analysis's window since it was made, a line per kind of change
+        (the outcome of days, a channel's spend over the window, spend moved between days or
+        geos), each ending "re-run analyze to refit"; or that it could not be checked (the
+        history could not be read). Empty: nothing changed on the days compared.
+        """
+
+    def __init__(
+        self,
+        *,
+        warnings: _abc.Iterable[_builtins.str] | None = ...,
+        compared_days: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["compared_days", b"compared_days", "warnings", b"warnings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckAnalysisDataResponse: _TypeAlias = CheckAnalysisDataResponse  # noqa: Y015

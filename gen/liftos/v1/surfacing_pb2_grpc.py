@@ -56,6 +56,11 @@ class SurfacingServiceStub:
                 request_serializer=liftos_dot_v1_dot_surfacing__pb2.DesignExperimentRequest.SerializeToString,
                 response_deserializer=liftos_dot_v1_dot_surfacing__pb2.DesignExperimentResponse.FromString,
                 _registered_method=True)
+        self.CheckAnalysisData = channel.unary_unary(
+                '/liftos.v1.SurfacingService/CheckAnalysisData',
+                request_serializer=liftos_dot_v1_dot_surfacing__pb2.CheckAnalysisDataRequest.SerializeToString,
+                response_deserializer=liftos_dot_v1_dot_surfacing__pb2.CheckAnalysisDataResponse.FromString,
+                _registered_method=True)
 
 
 class SurfacingServiceServicer:
@@ -110,6 +115,19 @@ class SurfacingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckAnalysisData(self, request, context):
+        """What changed under a stored analysis's window since it was made (restated or late rows,
+        a revised exchange rate, spend moved between days or geos), in the words Recommend and
+        OptimizeBudget put first: for the answers read from the analysis as it was made, which do
+        not read the history themselves (CausalService.Counterfactual, LlmService.Explain). Reads,
+        writes nothing. Errors: INVALID_ARGUMENT (org_id or analysis_id missing or malformed, named
+        in the field violations), NOT_FOUND (no such analysis in the org), UNAVAILABLE (the causal
+        service is down; retry). A history that cannot be read is said in warnings, not raised.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SurfacingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -132,6 +150,11 @@ def add_SurfacingServiceServicer_to_server(servicer, server):
                     servicer.DesignExperiment,
                     request_deserializer=liftos_dot_v1_dot_surfacing__pb2.DesignExperimentRequest.FromString,
                     response_serializer=liftos_dot_v1_dot_surfacing__pb2.DesignExperimentResponse.SerializeToString,
+            ),
+            'CheckAnalysisData': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckAnalysisData,
+                    request_deserializer=liftos_dot_v1_dot_surfacing__pb2.CheckAnalysisDataRequest.FromString,
+                    response_serializer=liftos_dot_v1_dot_surfacing__pb2.CheckAnalysisDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -244,6 +267,33 @@ class SurfacingService:
             '/liftos.v1.SurfacingService/DesignExperiment',
             liftos_dot_v1_dot_surfacing__pb2.DesignExperimentRequest.SerializeToString,
             liftos_dot_v1_dot_surfacing__pb2.DesignExperimentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckAnalysisData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/liftos.v1.SurfacingService/CheckAnalysisData',
+            liftos_dot_v1_dot_surfacing__pb2.CheckAnalysisDataRequest.SerializeToString,
+            liftos_dot_v1_dot_surfacing__pb2.CheckAnalysisDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -66,6 +66,15 @@ class SurfacingServiceStub:
     how much is needed), ALREADY_EXISTS (save with an experiment_id the registry holds),
     UNAVAILABLE (the memory or ingestion service is down; retry).
     """
+    CheckAnalysisData: _grpc.UnaryUnaryMultiCallable[_surfacing_pb2.CheckAnalysisDataRequest, _surfacing_pb2.CheckAnalysisDataResponse]
+    """What changed under a stored analysis's window since it was made (restated or late rows,
+    a revised exchange rate, spend moved between days or geos), in the words Recommend and
+    OptimizeBudget put first: for the answers read from the analysis as it was made, which do
+    not read the history themselves (CausalService.Counterfactual, LlmService.Explain). Reads,
+    writes nothing. Errors: INVALID_ARGUMENT (org_id or analysis_id missing or malformed, named
+    in the field violations), NOT_FOUND (no such analysis in the org), UNAVAILABLE (the causal
+    service is down; retry). A history that cannot be read is said in warnings, not raised.
+    """
 
 @_typing.type_check_only
 class SurfacingServiceAsyncStub(SurfacingServiceStub):
@@ -104,6 +113,15 @@ class SurfacingServiceAsyncStub(SurfacingServiceStub):
     without spend), FAILED_PRECONDITION (too few geos or too little history — the message says
     how much is needed), ALREADY_EXISTS (save with an experiment_id the registry holds),
     UNAVAILABLE (the memory or ingestion service is down; retry).
+    """
+    CheckAnalysisData: _aio.UnaryUnaryMultiCallable[_surfacing_pb2.CheckAnalysisDataRequest, _surfacing_pb2.CheckAnalysisDataResponse]  # type: ignore[assignment]
+    """What changed under a stored analysis's window since it was made (restated or late rows,
+    a revised exchange rate, spend moved between days or geos), in the words Recommend and
+    OptimizeBudget put first: for the answers read from the analysis as it was made, which do
+    not read the history themselves (CausalService.Counterfactual, LlmService.Explain). Reads,
+    writes nothing. Errors: INVALID_ARGUMENT (org_id or analysis_id missing or malformed, named
+    in the field violations), NOT_FOUND (no such analysis in the org), UNAVAILABLE (the causal
+    service is down; retry). A history that cannot be read is said in warnings, not raised.
     """
 
 class SurfacingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -164,6 +182,21 @@ class SurfacingServiceServicer(metaclass=_abc_1.ABCMeta):
         without spend), FAILED_PRECONDITION (too few geos or too little history — the message says
         how much is needed), ALREADY_EXISTS (save with an experiment_id the registry holds),
         UNAVAILABLE (the memory or ingestion service is down; retry).
+        """
+
+    @_abc_1.abstractmethod
+    def CheckAnalysisData(
+        self,
+        request: _surfacing_pb2.CheckAnalysisDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_surfacing_pb2.CheckAnalysisDataResponse, _abc.Awaitable[_surfacing_pb2.CheckAnalysisDataResponse]]:
+        """What changed under a stored analysis's window since it was made (restated or late rows,
+        a revised exchange rate, spend moved between days or geos), in the words Recommend and
+        OptimizeBudget put first: for the answers read from the analysis as it was made, which do
+        not read the history themselves (CausalService.Counterfactual, LlmService.Explain). Reads,
+        writes nothing. Errors: INVALID_ARGUMENT (org_id or analysis_id missing or malformed, named
+        in the field violations), NOT_FOUND (no such analysis in the org), UNAVAILABLE (the causal
+        service is down; retry). A history that cannot be read is said in warnings, not raised.
         """
 
 def add_SurfacingServiceServicer_to_server(servicer: SurfacingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

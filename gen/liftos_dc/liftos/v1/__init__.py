@@ -61,6 +61,8 @@ __all__ = (
     "ChannelResponseModel",
     "ChannelSpendRead",
     "Check",
+    "CheckAnalysisDataRequest",
+    "CheckAnalysisDataResponse",
     "CheckClaimsRequest",
     "CheckClaimsResponse",
     "CheckKind",
@@ -5357,6 +5359,57 @@ class Check(betterproto2.Message):
 
 
 default_message_pool.register_message("liftos.v1", "Check", Check)
+
+
+@dataclass(eq=False, repr=False)
+class CheckAnalysisDataRequest(betterproto2.Message):
+    """
+    Request for CheckAnalysisData.
+    """
+
+    org_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Organisation the call is scoped to: 1-128 letters, digits, '-', '_' or '.'.
+    """
+
+    analysis_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The stored analysis (CausalService.ListAnalyses). Only an attribution analysis keeps what
+    it read; another kind answers with nothing compared.
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "CheckAnalysisDataRequest", CheckAnalysisDataRequest
+)
+
+
+@dataclass(eq=False, repr=False)
+class CheckAnalysisDataResponse(betterproto2.Message):
+    """
+    Response for CheckAnalysisData.
+    """
+
+    warnings: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    """
+    What changed under the analysis's window since it was made, a line per kind of change
+    (the outcome of days, a channel's spend over the window, spend moved between days or
+    geos), each ending "re-run analyze to refit"; or that it could not be checked (the
+    history could not be read). Empty: nothing changed on the days compared.
+    """
+
+    compared_days: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    Days of the window compared: 0 when none could be (the analysis keeps no daily series —
+    an effect estimate, a product analysis, an attribution stored before the series existed —
+    or the history could not be read). A day on which some geo lacks outcome rows while
+    others have them is not compared (the analysis may have filled it with an estimate).
+    """
+
+
+default_message_pool.register_message(
+    "liftos.v1", "CheckAnalysisDataResponse", CheckAnalysisDataResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -11235,6 +11288,25 @@ class SurfacingServiceStub:
             "/liftos.v1.SurfacingService/DesignExperiment",
             DesignExperimentRequest.SerializeToString,
             DesignExperimentResponse.FromString,
+        )(message)
+
+    def check_analysis_data(
+        self, message: "CheckAnalysisDataRequest"
+    ) -> "CheckAnalysisDataResponse":
+        """
+        What changed under a stored analysis's window since it was made (restated or late rows,
+        a revised exchange rate, spend moved between days or geos), in the words Recommend and
+        OptimizeBudget put first: for the answers read from the analysis as it was made, which do
+        not read the history themselves (CausalService.Counterfactual, LlmService.Explain). Reads,
+        writes nothing. Errors: INVALID_ARGUMENT (org_id or analysis_id missing or malformed, named
+        in the field violations), NOT_FOUND (no such analysis in the org), UNAVAILABLE (the causal
+        service is down; retry). A history that cannot be read is said in warnings, not raised.
+        """
+
+        return self._channel.unary_unary(
+            "/liftos.v1.SurfacingService/CheckAnalysisData",
+            CheckAnalysisDataRequest.SerializeToString,
+            CheckAnalysisDataResponse.FromString,
         )(message)
 
 
