@@ -9,7 +9,9 @@ spelled differently but map to one geo ("NY", "New York").
 A key's rows that are identical are a duplicated pull, not several sales, unless the user says
 the file is order-level (``--sum-rows``: two identical rows are two orders of the same size),
 so only rows of a key that *differ* make a file ambiguous. The key is the day (the first ten
-characters of the mapped date: a local date-time's day), the geo as written and the campaign.
+characters of the mapped date: a local date-time's day; a date-time written with its zone,
+"2024-10-26T22:30:00Z", is dated in the account's zone as ingestion dates it: Berlin's 27th),
+the geo as written and the campaign.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from mesh.runtime.zoned_times import ZONED, local_time
 
 MEASURES = ("spend", "impressions", "clicks", "conversions", "revenue")
 ORG_COLUMN = "org_id"  # ingestion_svc.connectors.generic reads it unmapped
@@ -57,11 +61,14 @@ def _get(row: Any, path: str) -> Any:
     return row
 
 
-def _key(row: Any, mapping: dict[str, str]) -> tuple[str, str, str, str] | None:
-    """(day, geo, campaign, org): a file naming its rows' org holds one key per org."""
+def _key(row: Any, mapping: dict[str, str], zone: str = "") -> tuple[str, str, str, str] | None:
+    """(day, geo, campaign, org): a file naming its rows' org holds one key per org; the day
+    of a date-time with its zone is its day in ``zone`` (the account's IANA zone)."""
     day = _get(row, mapping.get("date", ""))
     if not isinstance(day, str) or len(day) < 10:
         return None  # no day: the row is rejected on its own, keyed by nothing
+    if ZONED.fullmatch(day):  # not a real time (02-30): keyed as written, refused by ingestion
+        day = local_time(day, zone) or day
     geo = _get(row, mapping["geo"]) if mapping.get("geo") else ""
     campaign = _get(row, mapping["campaign_id"]) if mapping.get("campaign_id") else ""
     org = _get(row, ORG_COLUMN)
@@ -69,10 +76,10 @@ def _key(row: Any, mapping: dict[str, str]) -> tuple[str, str, str, str] | None:
             str(org or "").strip())  # fmt: skip
 
 
-def day_of(text: str, mapping: dict[str, str]) -> str:
+def day_of(text: str, mapping: dict[str, str], zone: str = "") -> str:
     """The day of a row given as JSON text ("" when it has none: it is refused alone)."""
     try:
-        key = _key(json.loads(text), mapping)
+        key = _key(json.loads(text), mapping, zone)
     except ValueError:
         return ""
     return key[0] if key else ""
@@ -95,14 +102,16 @@ def _parsed(rows: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str, Any]]:
 _PLAIN = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", re.ASCII)
 
 
-def conflict(rows: Iterable[tuple[int, str]], mapping: dict[str, str]) -> Conflict | None:
+def conflict(
+    rows: Iterable[tuple[int, str]], mapping: dict[str, str], zone: str = ""
+) -> Conflict | None:
     """The rows (line, JSON text) that share a key with an earlier row and differ from it;
-    None when every key's rows are one row or identical copies."""
+    None when every key's rows are one row or identical copies. ``zone``: the account's."""
     seen: dict[tuple[str, str, str, str], tuple[int, tuple[str, ...]]] = {}
     clashing: set[tuple[str, str, str, str]] = set()
     n, first = 0, None
     for line, _, row in _parsed(rows):
-        key = _key(row, mapping) if row is not None else None
+        key = _key(row, mapping, zone) if row is not None else None
         if key is None:
             continue
         values = _measures(row, mapping)
@@ -140,7 +149,9 @@ TOTAL_MIN_DAYS = 7
 TOTAL_SHARE = 0.9
 
 
-def total_geo(rows: Iterable[tuple[int, str]], mapping: dict[str, str]) -> TotalGeo | None:
+def total_geo(
+    rows: Iterable[tuple[int, str]], mapping: dict[str, str], zone: str = ""
+) -> TotalGeo | None:
     """The first geo (as written) that is the sum of the others, measure by measure (each
     key's rows added first), on most of its days; None when none is. The ingestion service
     refuses total labels ("Total", "All", …); this finds one under any name."""
@@ -151,7 +162,7 @@ def total_geo(rows: Iterable[tuple[int, str]], mapping: dict[str, str]) -> Total
     first: dict[str, int] = {}
     written: dict[str, str] = {}  # the geo as its first row spells it
     for line, _, row in _parsed(rows):
-        key = _key(row, mapping) if type(row) is dict else None
+        key = _key(row, mapping, zone) if type(row) is dict else None
         values = [_number(_get(row, c)) for c in columns] if key and key[1] else [None]
         if key is None or any(v is None for v in values):
             continue
@@ -190,10 +201,14 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, str) and _PLAIN.fullmatch(value) else None
 
 
-def summed(rows: Iterable[tuple[int, str]], mapping: dict[str, str]) -> Iterator[tuple[int, str]]:
+def summed(
+    rows: Iterable[tuple[int, str]], mapping: dict[str, str], zone: str = ""
+) -> Iterator[tuple[int, str]]:
     """Each key's rows added into one (at its first row's line, with that row's other
-    columns), in first-seen order. A row without a key, or whose mapped measure is not a
-    number, goes on alone, for ingestion to reject with its reason."""
+    columns: its date as written, which ingestion dates to the key's day in ``zone``), in
+    first-seen order. A row without a key, or whose mapped measure is not a number, goes on
+    alone, for ingestion to reject with its reason. Text measures are read as plain numbers:
+    a caller with European ones reads them first (:mod:`mesh.sdk.generic_rows_numbers`)."""
     groups: dict[tuple[str, str, str, str], tuple[int, dict[str, Any], dict[str, float]]] = {}
     alone: list[tuple[int, str]] = []
     order: list[tuple[str, str, str, str] | int] = []
@@ -204,7 +219,7 @@ def summed(rows: Iterable[tuple[int, str]], mapping: dict[str, str]) -> Iterator
             "not nested fields such as " + next(c for _, c in columns if "." in c)
         )
     for line, text, row in _parsed(rows):
-        key = _key(row, mapping) if type(row) is dict else None
+        key = _key(row, mapping, zone) if type(row) is dict else None
         values = {m: _number(_get(row, col)) for m, col in columns} if key else {}
         if key is None or any(v is None for v in values.values()):
             alone.append((line, text))

@@ -24,6 +24,7 @@ from mesh.runtime.exceptions import InvalidInput
 from mesh.sdk import generic_rows
 from mesh.sdk._base import ClientBase, _call, _date, as_date, retry_delay
 from mesh.sdk.failures import RpcFailure
+from mesh.sdk.generic_rows_numbers import DECIMAL_MARKS, grouped_problem, read_measures
 
 if TYPE_CHECKING:  # pandas costs ~0.5 CPU-s to import; calendar() loads it when called
     import pandas as pd
@@ -135,6 +136,7 @@ class IngestionCalls(ClientBase):
         retries: int = 5,
         max_in_flight: int = 32,  # ≥ the service's pipeline depth (16), so it never waits on us
         sum_rows: bool = False,
+        decimal: str | None = None,
     ) -> IngestSummary:
         """Stream raw platform rows through ``Ingest``: one batch of ``batch_size`` rows per
         message, one ack per batch.
@@ -170,17 +172,37 @@ class IngestionCalls(ClientBase):
         more than ``batch_size`` rows, so only a larger day is split; rejections carry the
         input's row index). A geo that is
         the sum of the others on most days (a "Total" row per day) raises ValueError too.
+        Rows are keyed by the day ingestion dates them on: a date-time written with its zone
+        ("2024-10-26T22:30:00Z") by its day in ``account["timezone"]`` (Berlin: the 27th).
+
+        ``decimal`` ('.' or ','): a mapped source's measures written as text are read with
+        it as the decimal mark, as ``liftos ingest --decimal`` reads a CSV ("1.234,56" and
+        "2.906" under ','), and sent as numbers; a value it does not read raises ValueError.
+        Without it they go as written, for ingestion's strict rule; to be summed, a column
+        whose '.' is evidently a thousands separator ("2.906" beside "987") raises ValueError
+        naming it (summed as decimals each would count a thousandth of itself).
         """
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         keyed = source in MAPPED_SOURCES and bool(mapping)
         if sum_rows and not keyed:
             raise ValueError("sum_rows is for a generic source with a mapping")
+        if decimal is not None and (decimal not in DECIMAL_MARKS or not keyed):
+            raise ValueError(
+                f"decimal={decimal!r}: give '.' or ',' (the decimal mark of a generic "
+                "source's mapped measures), for a generic source with a mapping"
+            )
         sent_as: list[int] | None = None
         sizes: list[int] | None = None
         if keyed:
             rows, sent_as, sizes = _keyed_rows(
-                rows, dict(mapping or {}), sum_rows=sum_rows, size=batch_size
+                rows,
+                dict(mapping or {}),
+                sum_rows=sum_rows,
+                size=batch_size,
+                decimal=decimal,
+                zone=str(account.get("timezone") or ""),
+                currency=str(account.get("currency") or "").upper(),
             )
         pulled_at = pulled_at or dt.datetime.now(dt.UTC)
         template = ingestion_pb.IngestRequest(
@@ -307,21 +329,34 @@ def _required_date(value: object, field: str) -> dt.date:
 
 
 def _keyed_rows(
-    rows: Iterable[str | Mapping[str, Any]], mapping: dict[str, str], *, sum_rows: bool, size: int
+    rows: Iterable[str | Mapping[str, Any]],
+    mapping: dict[str, str],
+    *,
+    sum_rows: bool,
+    size: int,
+    decimal: str | None = None,
+    zone: str = "",
+    currency: str = "",
 ) -> tuple[list[str], list[int], list[int]]:
-    """A mapped source's rows as JSON text, refused (ValueError) when rows of a key differ,
-    or each key's rows summed with ``sum_rows``; in day order, each day's rows in one batch
-    (the service compares a key's rows within a batch, after mapping the geo: "NY" and "New
-    York" far apart in the input would otherwise restate each other); and each sent row's
-    index in the input, and the batches' sizes (at most ``size`` unless a day has more)."""
+    """A mapped source's rows as JSON text (text measures read by ``decimal`` when given),
+    refused (ValueError) when rows of a key differ, or each key's rows summed with
+    ``sum_rows`` (refused when a column's '.' groups thousands and no ``decimal`` says so);
+    keyed by their day in ``zone``; in day order, each day's rows in one batch (the service
+    compares a key's rows within a batch, after mapping the geo: "NY" and "New York" far
+    apart in the input would otherwise restate each other); and each sent row's index in
+    the input, and the batches' sizes (at most ``size`` unless a day has more)."""
     texts = [(i, r if isinstance(r, str) else json_row(r)) for i, r in enumerate(rows)]
+    if decimal is not None:
+        texts = list(read_measures(texts, mapping, decimal))
+    elif sum_rows and (problem := grouped_problem(texts, mapping, currency)) is not None:
+        raise ValueError(problem)
     if sum_rows:
-        texts = list(generic_rows.summed(texts, mapping))
-    elif (clash := generic_rows.conflict(texts, mapping)) is not None:
+        texts = list(generic_rows.summed(texts, mapping, zone))
+    elif (clash := generic_rows.conflict(texts, mapping, zone)) is not None:
         raise ValueError(clash.text("rows", flag="sum_rows=True"))
-    if (total := generic_rows.total_geo(texts, mapping)) is not None:
+    if (total := generic_rows.total_geo(texts, mapping, zone)) is not None:
         raise ValueError(total.text("rows").replace("line", "row"))
-    days = [generic_rows.day_of(text, mapping) for _, text in texts]
+    days = [generic_rows.day_of(text, mapping, zone) for _, text in texts]
     order = sorted(range(len(texts)), key=days.__getitem__)  # stable: input order in a day
     return (
         [texts[k][1] for k in order],

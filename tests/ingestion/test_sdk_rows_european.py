@@ -1,0 +1,130 @@
+"""The SDK's own reading of a mapped source's rows (``LiftOS.ingest``, called directly, not
+through ``liftos ingest``) follows the rules the CLI and the connector follow (s18 R34 F1/F5,
+E1's note): ``sum_rows=True`` added "2.906" + "1.500" + "987" as 991.406 where a German export
+meant 5,393, and keyed a date-time written with its zone by the date as written, so a Berlin
+order at 2024-10-26T22:30:00Z (the 27th there) was summed into the 26th and the SDK refused two
+rows of different days as one key. Over real memory and ingestion servers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+import pytest
+from liftos.v1 import memory_pb2 as memory_pb
+from liftos.v1 import memory_pb2_grpc as memory_grpc
+
+from mesh.cli.csv_dialect import Dialect
+from mesh.sdk.client import LiftOS
+from mesh.sdk.generic_rows_numbers import grouped_problem, number
+from tests.ingestion.conftest import peers_of
+
+BERLIN = {"account_id": "shop", "timezone": "Europe/Berlin", "currency": "EUR", "country": "DE"}
+MAPPING = {"date": "Day", "geo": "Region", "revenue": "NetSales"}
+GROUPED = [
+    {"Day": "2024-10-01", "Region": "DE-BY", "NetSales": v} for v in ("2.906", "1.500", "987")
+]
+
+
+def _stored(address: str, org: str) -> dict[tuple[str, str], float]:
+    stub = memory_grpc.MemoryServiceStub(grpc.insecure_channel(address))
+    try:
+        scan = list(stub.Scan(memory_pb.ScanRequest(org_id=org)))
+    except grpc.RpcError as err:
+        assert err.code() == grpc.StatusCode.NOT_FOUND, err
+        return {}
+    return {
+        (str(dt.date(r.local_date.year, r.local_date.month, r.local_date.day)), r.geo): r.revenue
+        for b in scan
+        for r in b.records
+    }
+
+
+def test_sum_rows_refuses_a_dot_grouped_column_and_reads_it_with_decimal(services) -> None:  # type: ignore[no-untyped-def]
+    peers = peers_of(services)
+    with LiftOS(peers, org_id="grouped") as client:
+        with pytest.raises(ValueError, match="NetSales") as refused:
+            client.ingest("generic", GROUPED, account=BERLIN, mapping=MAPPING, sum_rows=True)
+        text = str(refused.value)
+        assert "'2.906' looks like 2906" in text and "decimal=','" in text
+        assert _stored(peers.memory, "grouped") == {}  # nothing was sent
+        got = client.ingest(
+            "generic", GROUPED, account=BERLIN, mapping=MAPPING, sum_rows=True, decimal=","
+        )
+    assert (got.rows, got.accepted, got.rejected) == (1, 1, 0)
+    assert _stored(peers.memory, "grouped") == {("2024-10-01", "DE-BY"): 5393.0}
+
+
+def test_decimal_reads_comma_decimals_without_summing_and_refuses_what_it_cannot(services) -> None:  # type: ignore[no-untyped-def]
+    peers = peers_of(services)
+    rows: list[dict[str, object]] = [
+        {"Day": "2024-10-01", "Region": "DE-BY", "NetSales": "70.034,39"},
+        {"Day": "2024-10-02", "Region": "DE-BY", "NetSales": 12.5},  # a number stays as it is
+    ]
+    with LiftOS(peers, org_id="comma") as client:
+        got = client.ingest("generic", rows, account=BERLIN, mapping=MAPPING, decimal=",")
+        assert (got.accepted, got.rejected) == (2, 0)
+        bad: list[dict[str, object]] = [
+            *rows,
+            {"Day": "2024-10-03", "Region": "DE-BY", "NetSales": "12 EUR"},
+        ]
+        with pytest.raises(ValueError, match=r"row 2: NetSales \(revenue\) '12 EUR'"):
+            client.ingest("generic", bad, account=BERLIN, mapping=MAPPING, decimal=",")
+        with pytest.raises(ValueError, match="decimal=';'"):
+            client.ingest("generic", rows, account=BERLIN, mapping=MAPPING, decimal=";")
+    assert _stored(peers.memory, "comma") == {
+        ("2024-10-01", "DE-BY"): pytest.approx(70034.39),
+        ("2024-10-02", "DE-BY"): 12.5,
+    }
+
+
+ZONED = [
+    {"Day": "2024-10-26T22:30:00Z", "Region": "DE-BY", "NetSales": 100},  # Berlin: 27th 00:30
+    {"Day": "2024-10-26T12:00:00+02:00", "Region": "DE-BY", "NetSales": 50},  # the 26th
+    {"Day": "2024-10-27T10:00:00+01:00", "Region": "DE-BY", "NetSales": 7},  # the 27th
+]
+
+
+def test_sum_rows_adds_a_zoned_time_into_its_day_in_the_account_zone(services) -> None:  # type: ignore[no-untyped-def]
+    peers = peers_of(services)
+    with LiftOS(peers, org_id="zoned") as client:
+        got = client.ingest("generic", ZONED, account=BERLIN, mapping=MAPPING, sum_rows=True)
+    assert (got.rows, got.accepted, got.rejected) == (2, 2, 0)
+    assert _stored(peers.memory, "zoned") == {
+        ("2024-10-26", "DE-BY"): 50.0,
+        ("2024-10-27", "DE-BY"): 107.0,
+    }
+
+
+def test_the_key_check_keys_a_zoned_time_by_its_day_in_the_account_zone(services) -> None:  # type: ignore[no-untyped-def]
+    peers = peers_of(services)
+    with LiftOS(peers, org_id="keys") as client:
+        # the first two are different Berlin days though both are written on the 26th
+        got = client.ingest("generic", ZONED[:2], account=BERLIN, mapping=MAPPING)
+        assert (got.accepted, got.rejected) == (2, 0)
+        # the first and the third are one Berlin day though written on two
+        with pytest.raises(ValueError, match="first lines 0 and 2: 2024-10-27 DE-BY"):
+            client.ingest("generic", ZONED, account=BERLIN, mapping=MAPPING)
+    assert _stored(peers.memory, "keys") == {
+        ("2024-10-26", "DE-BY"): 50.0,
+        ("2024-10-27", "DE-BY"): 100.0,
+    }
+
+
+def test_three_decimal_money_is_not_judged_but_counts_are() -> None:
+    rows = [(i, f'{{"Day":"2024-10-01","Region":"KW","NetSales":"{v}"}}') for i, v in
+            enumerate(("2.906", "1.500", "987"))]  # fmt: skip
+    assert grouped_problem(rows, MAPPING, "KWD") is None
+    assert grouped_problem(rows, MAPPING, "EUR") is not None
+    counts = {"date": "Day", "geo": "Region", "conversions": "NetSales"}
+    assert "(conversions)" in (grouped_problem(rows, counts, "KWD") or "")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2.906", "1.234,56", "1 234,56", "1\u202f234,56", "1'234,5", "1234,5", "-3,25", "12",
+     "1,234.56", "1234.56", "1,234", "12 EUR", "1.23.4", "1.2345,6", ",5", ""],
+)  # fmt: skip
+@pytest.mark.parametrize("mark", [",", "."])
+def test_the_sdk_reads_numbers_as_liftos_ingest_decimal_does(value: str, mark: str) -> None:
+    assert number(value, mark) == Dialect(decimal=mark).number(value)
