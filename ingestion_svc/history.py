@@ -117,6 +117,9 @@ class StreamHistory:
         # account, campaign, day and normalised geo a stored record has (that record kept its
         # old key when a corrected re-send restated it: V1 review F1)
         self._by_place: dict[tuple[str, int, object], int] = {}
+        # every stored geo spelling loaded or written (a few per place): a late series' scan
+        # asks for those of its place (ingestion_svc.geo_spellings)
+        self._geos_seen: set[str] = set()
         self._series_max = np.zeros(0, dtype=np.int64)
         self._prune_at = 50_000
         self._coverage: dict[str, tuple[int, int]] = {}
@@ -257,6 +260,7 @@ class StreamHistory:
         if "geo" in rows:
             series = rows["series"].to_numpy(dtype=object)[take][newer].tolist()
             geos = rows["geo"].to_numpy(dtype=object)[take][newer].tolist()
+            self._geos_seen.update(g for g in geos if isinstance(g, str))
             self._by_place.update(
                 ((_place_of(s), k % _SHIFT, _geo_match(g)), k)
                 for s, g, k in zip(series, geos, keys[newer].tolist(), strict=True)
@@ -490,6 +494,10 @@ class StreamHistory:
             mine[(org_id, rid, sha)] = how if have is None else have.merged(how)
         if self._log is not None:
             self._log.add(org_id, entries, replaced_at)
+
+    def geo_spellings(self) -> set[str]:
+        """Every geo, as stored, of the rows this stream loaded or wrote (pruned ones too)."""
+        return self._geos_seen
 
     def frontier(self, account_key: str) -> int | None:
         """Latest day known for the account (stored or written by this stream)."""
