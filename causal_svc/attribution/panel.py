@@ -483,8 +483,9 @@ def _assemble(
         active = [names.index(c) for c in channels]
     if not active:
         raise InsufficientData(no_channel_message(media_geos, geos), subject="spend")
-    # a spend-only channel's unit is read against the business's sales (R18 F1)
-    revenue = float(y.sum()) if outcome_name == "revenue" else None
+    # a spend-only channel's unit is read against the business's sales (R18 F1), whose
+    # geo-days can show the revenue to be the column in another unit (R34 F1)
+    revenue = y if outcome_name == "revenue" else None
     scale = spend_scale_findings(names, spend, imps, dates, [names[i] for i in active],
                                  currency=currency, revenue=revenue)  # fmt: skip
     names = tuple(names[i] for i in active)

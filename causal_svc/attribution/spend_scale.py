@@ -32,6 +32,13 @@ revenue, every other channel's iROAS collapsed and nothing warned):
   dismiss. The opposite slip (a "spend (000s)" column, ÷1,000) has no such tell: a channel
   1/500 of its peers is also what a pilot looks like, so it is not flagged; nor is a
   conversions outcome (a cost per order has no ceiling that holds across businesses).
+  The ratio has two ends: the revenue may be the column in another unit. When the outcome's
+  geo-days themselves show it (:func:`thousandths`: whole amounts written "70.034" for
+  70,034, with '.' between thousands as German and French exports write them, read as
+  decimals, a thousandth of the sales; s18 R34 F1, where every channel was told to divide its
+  correct spend by 100), one finding names the revenue and ``liftos ingest --decimal ','``
+  instead of one per channel; otherwise each channel's names the revenue as the other
+  candidate.
 
 The findings are
 warnings and REVIEW health checks: a pricey channel can be real, so ROIs still print (a FAIL
@@ -59,6 +66,17 @@ DOLLAR_LIKE = frozenset({"", "USD", "EUR", "GBP", "CHF", "CAD", "AUD", "NZD", "S
 STEP_RATIO = 20.0
 MIN_STEP_DAYS = 7
 MAX_SPEND_OF_REVENUE = 1.0
+# The outcome reads as thousands read as decimals when at least MIN_THOUSANDTHS of its
+# geo-days have exactly three decimals, below 1,000 (what "1.234" to "999.999" read as), and
+# they are at least half of the geo-days with a fraction, nearly all of which
+# (THOUSANDTHS_SHARE) have at most three. Revenue in cents has at most two; a converted or
+# modelled one has many; a grouped column has three on 9 values in 10 (one in ten ends in 0).
+MIN_THOUSANDTHS = 3
+THOUSANDTHS_SHARE = 0.9
+# the first-party outcome's source (panel.FIRST_PARTY_SOURCE; panel imports this module)
+_OUTCOME_ROWS = (
+    "the first-party rows, ingested with the generic source: the column mapped to revenue"
+)
 # the share of revenue an ordinary channel spends, to read a ratio as a unit (3% ×100 = 3×)
 _TYPICAL_SHARE = 0.03
 
@@ -78,10 +96,16 @@ class ScaleFinding:
     limit: float
     currency: str = ""
     basis: str = ""  # the figure in words when it is not a CPM (the revenue test)
+    outcome: bool = False  # the outcome's revenue is the column in doubt, not the spend
 
     @property
     def reason(self) -> str:
         """The health check's words (the warning has the rest)."""
+        if self.outcome:
+            return (
+                f"the outcome's revenue looks in another unit ({self.basis}; see the "
+                "warnings): every channel's estimate is affected until it is fixed"
+            )
         against = (f" against {_money(self.reference, self.currency)}"
                    if self.reference > 0 else "")  # fmt: skip
         figure = self.basis or (
@@ -152,14 +176,17 @@ def spend_scale_findings(
     dates: np.ndarray,
     report: Sequence[str] | None = None,
     currency: str = "",
-    revenue: float | None = None,
+    revenue: float | np.ndarray | None = None,
 ) -> list[ScaleFinding]:
     """Channels whose spend looks in another unit (module docstring), one finding each (the
-    strongest test). ``spend``/``imps``: (C, G, T) over the panel's geos and ``dates``; every
-    channel with both is a peer, ``report``: the channels to report on (None: all);
-    ``currency``: the spend's (ISO code; "" unknown, read as dollars); ``revenue``: the
-    outcome's total over the same geos and days when the outcome is revenue (None: it is not,
-    and the test against it does not run)."""
+    strongest test), or one for the outcome's revenue. ``spend``/``imps``: (C, G, T) over the
+    panel's geos and ``dates``; every channel with both is a peer, ``report``: the channels to
+    report on (None: all); ``currency``: the spend's (ISO code; "" unknown, read as dollars);
+    ``revenue``: the outcome over the same geos and days when the outcome is revenue, per
+    geo-day (G, T) or its total (None: it is not, and the test against it does not run)."""
+    total = None if revenue is None else float(np.sum(revenue))
+    grouped = thousandths(revenue) if isinstance(revenue, np.ndarray) else None
+    beyond: list[ScaleFinding] = []  # the test against the revenue's findings
     dollars = currency in DOLLAR_LIKE
     min_peer_cpm, max_cpm = (MIN_PEER_CPM, MAX_CPM) if dollars else (0.0, float("inf"))
 
@@ -173,8 +200,8 @@ def spend_scale_findings(
         if report is not None and name not in report:
             continue
         if not priced[i]:
-            found = _beyond_revenue(name, float(spend[i].sum()), revenue, currency)
-            out.extend([found] if found else [])
+            found = _beyond_revenue(name, float(spend[i].sum()), total, currency)
+            beyond.extend([found] if found else [])
             continue
         peers = priced.copy()
         peers[i] = False
@@ -210,9 +237,66 @@ def spend_scale_findings(
                 f"({_likely_unit(factor)}){affects}"
             ), float(max(factor, 1 / factor)), STEP_RATIO, currency))  # fmt: skip
             continue
-        found = _beyond_revenue(name, float(spend[i].sum()), revenue, currency)
-        out.extend([found] if found else [])
-    return out
+        found = _beyond_revenue(name, float(spend[i].sum()), total, currency)
+        beyond.extend([found] if found else [])
+    if beyond and grouped is not None and total is not None:
+        return [*out, _outcome_in_thousandths(beyond, total, grouped, currency)]
+    return out + beyond
+
+
+def thousandths(outcome: np.ndarray) -> tuple[float, int, int] | None:
+    """The evidence that the outcome's values are whole amounts with '.' between thousands
+    read as decimals (70,034 written "70.034", stored 70.034): a value so read, how many
+    geo-days have exactly three decimals below 1,000, and how many have a fraction; None when
+    the values do not read so (thresholds above :data:`MIN_THOUSANDTHS`)."""
+    v = np.abs(np.asarray(outcome, dtype=float).ravel())
+    v = v[np.isfinite(v) & (v > 0)]
+    fraction = v[np.abs(v - np.round(v)) > 1e-9 * np.maximum(v, 1.0)]
+    if fraction.size < MIN_THOUSANDTHS:
+        return None
+
+    def places(scale: float) -> np.ndarray:  # whether each has at most log10(scale) decimals
+        x = fraction * scale
+        return np.abs(x - np.round(x)) <= 1e-6 * np.maximum(x, 1.0)
+
+    three = places(1000.0)
+    exact = three & ~places(100.0) & (fraction < 1000.0)
+    if (
+        exact.sum() < MIN_THOUSANDTHS
+        or exact.sum() < 0.5 * fraction.size
+        or three.mean() < THOUSANDTHS_SHARE
+        or (fraction[three] >= 1000.0).any()  # "1.234" reads below 1,000, never above
+    ):
+        return None
+    return float(fraction[exact][0]), int(exact.sum()), int(fraction.size)
+
+
+def _outcome_in_thousandths(
+    beyond: list[ScaleFinding], revenue: float, grouped: tuple[float, int, int], currency: str
+) -> ScaleFinding:
+    """One finding for the outcome, in place of the channels' ``beyond`` (each flagged by the
+    test against the revenue), when its values read as thousands read as decimals."""
+    example, exact, fractional = grouped
+    sold = _money(revenue, currency)
+    worst = max(beyond, key=lambda f: f.factor)
+    ratios = ", ".join(f"{f.channel} {f.factor:,.3g}×" for f in beyond)
+    written = f"{example:.3f}"
+    meant = written.replace(".", "")
+    return ScaleFinding("", 0.0, 0.0, worst.factor, (
+        f"the outcome's revenue ({_OUTCOME_ROWS}) looks a thousandth of the sales: "
+        f"{exact:,} of its {fractional:,} geo-days with a fraction have exactly three "
+        f"decimals and are below 1,000 (e.g. {written}), which is how whole amounts written "
+        f"with '.' between thousands ('{written}' for {int(meant):,}, as German and French "
+        f"exports write them) read as decimals. Against it, {len(beyond)} channel(s) spend "
+        f"more than the business sells over the same geos and days ({sold} of revenue; "
+        f"{ratios}), so their spend is likely right and the revenue is not: ingest the "
+        "revenue file again with liftos ingest --decimal ',' (or with its thousands "
+        "separators removed) to restate the stored rows. Until then every "
+        "channel's estimate is read against a revenue a thousandth of the business's"
+    ), worst.factor, MAX_SPEND_OF_REVENUE, currency,
+        basis=(f"revenue {sold}, {worst.factor:,.3g}× below {worst.channel}'s spend, its "
+               f"values like {written}: thousands read as decimals"),
+        outcome=True)  # fmt: skip
 
 
 def _beyond_revenue(
@@ -231,7 +315,8 @@ def _beyond_revenue(
         f"outcome's revenue over the same geos and days ({sold}): a channel rarely spends more "
         f"than the business sells, so its spend column looks in another unit "
         f"({_likely_unit(ratio / _TYPICAL_SHARE)}; if it truly outspends the sales, this can "
-        "be dismissed); read as money it makes the channel that many times its size, and the "
+        f"be dismissed), or the revenue does ({_OUTCOME_ROWS}: in thousands, or a part of "
+        "the sales?); read as money it makes the channel that many times its size, and the "
         "model credits it with sales at every other channel's expense: no channel's estimate "
         "can be trusted until the column is fixed and re-ingested"
     ), ratio, MAX_SPEND_OF_REVENUE, currency,

@@ -15,7 +15,7 @@ import pytest
 
 from causal_svc.attribution import ModelSpec, Verdict, fit_mmm, panel_from_frames
 from causal_svc.attribution.health import assess
-from causal_svc.attribution.spend_scale import spend_scale_findings
+from causal_svc.attribution.spend_scale import spend_scale_findings, thousandths
 
 from .world import World, frames
 
@@ -105,3 +105,45 @@ def test_the_panel_warns_and_the_health_is_review(demo: World) -> None:
     assert (first.name, first.verdict) == ("spend_scale", Verdict.REVIEW)
     assert first.message.startswith("meta_prospecting's spend looks in another unit (spend $3")
     assert health.verdict is not Verdict.PASS
+
+
+def test_a_channel_beyond_the_revenue_names_the_revenue_as_the_other_candidate(demo: World) -> None:
+    outcome, media, campaigns = _spend_only(demo, "meta_prospecting", 100.0)
+    panel = panel_from_frames(outcome, media, campaigns=campaigns)
+    (warning,) = [w for w in panel.warnings if "another unit" in w]
+    assert "or the revenue does (the first-party rows, ingested with the generic source" in warning
+
+
+def test_revenue_of_thousands_read_as_decimals_is_named_instead_of_every_spend(
+    demo: World,
+) -> None:
+    """s18 R34 F1's outcome side: a German export's whole euros "80.620" (= 80,620) stored as
+    80.620 made every channel's correct spend 10-30× the revenue, and each was told 'is it in
+    cents? divide by 100'. The geo-days' three decimals below 1,000 say which column it is."""
+    outcome, media, campaigns = frames(demo.result)
+    outcome = outcome.assign(value=np.round(outcome["value"]) / 1000.0)
+    panel = panel_from_frames(outcome, media, campaigns=campaigns)
+    (warning,) = [w for w in panel.warnings if "thousandth" in w or "another unit" in w]
+    assert warning.startswith("the outcome's revenue (the first-party rows, ingested with")
+    assert "liftos ingest --decimal ','" in warning and "divide by 100" not in warning
+    assert "meta_prospecting 27.8×" in warning and "6 channel(s)" in warning
+    (check,) = panel.checks
+    assert check.name == "spend_scale" and check.value == pytest.approx(27.77, abs=0.01)
+    assert check.message.startswith("the outcome's revenue looks in another unit (revenue $111,009")
+    panel = dataclasses.replace(panel, national=demo.panel.national)
+    health = assess(fit_mmm(panel, ModelSpec()), holdout=False)
+    assert (health.checks[0].name, health.checks[0].verdict) == ("spend_scale", Verdict.REVIEW)
+
+
+@pytest.mark.parametrize(
+    ("values", "read"),
+    [
+        ([70.034, 6.034, 987.0, 12.5 + 0.006, 70.03], True),  # 70.030 prints as 70.03
+        ([70034.39, 6034.1, 987.0, 12.25], False),  # cents: two decimals at most
+        ([70.0343, 6.03411, 987.0, 12.52611], False),  # modelled or converted
+        ([1234.567, 2345.678, 3456.789], False),  # "1.234" reads below 1,000
+        ([70.034, 987.0, 12.0], False),  # one such value is chance
+    ],
+)
+def test_thousandths(values: list[float], read: bool) -> None:
+    assert (thousandths(np.array(values)) is not None) is read
