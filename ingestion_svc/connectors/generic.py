@@ -180,18 +180,20 @@ def _refuse_grouped(
     checks: Checks, rows: Sequence[dict[str, Any] | None], mapping: ColumnMap, account: Account
 ) -> None:
     """Reject the values of a fractional measure (spend, conversions, revenue) whose '.' the
-    batch shows to be a thousands separator ("2.906" beside "987": 2,906, not 2.906; see
-    :mod:`mesh.runtime.grouped_numbers`), naming the column and the fix. Read as decimals they
-    were a thousandth of themselves without a word (R34 F1). Counts are integers, so "2.906"
-    impressions is refused as not whole already; a currency with three minor digits writes
-    three decimals."""
+    batch proves to be a thousands separator ("2.906" beside "1.234.567" or "1.234,56": 2,906,
+    not 2.906; see :mod:`mesh.runtime.grouped_numbers`), naming the column and the fix. Read
+    as decimals they were a thousandth of themselves without a word (R34 F1). A column that
+    only looks grouped ("412.500", "1.333" beside "3": a US file to three places) is read as
+    decimals, as it was before (V1 F4): ``liftos ingest`` warns of it per file. Counts are
+    integers, so "2.906" impressions is refused as not whole already; a currency with three
+    minor digits writes three decimals."""
     for metric in ("spend", "conversions", "revenue"):
         column = getattr(mapping, metric)
         if not column or (metric != "conversions" and account.currency in THREE_DECIMAL_CURRENCIES):
             continue
         values = pluck(rows, column)
         grouped = dot_grouped(values)
-        if grouped is not None:
+        if grouped is not None and grouped.certain:
             mask = np.fromiter(map(is_grouped, values), bool, len(values))
             checks.fail(mask, column, "invalid_number", grouped.why(column))
 

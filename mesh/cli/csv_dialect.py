@@ -10,13 +10,15 @@ locale would also seem to say how dates are written, which LiftOS never guesses 
 With ``--decimal`` given, the mapped measure columns are read here by that rule and sent as
 JSON numbers, which ingestion takes as they are; a value the rule does not read refuses the
 file naming its line. Without it, numbers go as written and ingestion's strict rule reads them;
-a column whose '.' is evidently a thousands separator is refused before anything is sent
-(:mod:`mesh.runtime.grouped_numbers`).
+a column whose '.' is proved a thousands separator ("1.234.567") is refused before anything
+is sent, and one that only looks so ("412.500") is sent as decimals with a warning naming
+--decimal ',' (:mod:`mesh.runtime.grouped_numbers`).
 """
 
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -149,10 +151,18 @@ class Dialect:
     def problem(
         self, path: Path, rows: Iterable[tuple[int, dict[str, Any]]], currency: str = ""
     ) -> str | None:
+        """Why the file's measure columns cannot be read (see :meth:`judge`); None when they
+        can."""
+        return self.judge(path, rows, currency)[0]
+
+    def judge(
+        self, path: Path, rows: Iterable[tuple[int, dict[str, Any]]], currency: str = ""
+    ) -> tuple[str | None, list[str]]:
         """Why the file's measure columns cannot be read: a value the given decimal mark does
         not read (with its line), or, with none given, a fractional column whose '.' is
-        evidently a thousands separator (money in a three-decimal ``currency`` aside; a count's
-        "2.906" is refused by ingestion as not whole). None when they can."""
+        proved a thousands separator ("1.234.567"; money in a three-decimal ``currency``
+        aside; a count's "2.906" is refused by ingestion as not whole); and the warnings for
+        columns that only look grouped ("412.500"), read as decimals (V1 F4)."""
         judged = [c for c, whole in self.measures.items() if not whole]
         if currency in THREE_DECIMAL_CURRENCIES:
             judged = [c for c in judged if c in self.counts]
@@ -169,12 +179,21 @@ class Dialect:
                         f"{path} line {line}: {column} {value!r} is not a number with "
                         f"{self.decimal!r} as the decimal mark (--decimal {self.decimal!r}): "
                         f"e.g. {_EXAMPLE[self.decimal]}"
-                    )
+                    ), []
+        doubts: list[str] = []
+        # the file's rows are stored by then: only a later pull time restates them
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+        resend = (
+            f" --pulled-at {later:%Y-%m-%dT%H:%M:%SZ} (a pull time later than this one's: "
+            "the re-send then restates the rows stored now)"
+        )
         for column, values in columns.items():
             grouped = dot_grouped(values)
+            if grouped is not None and grouped.certain:
+                return f"{path}: {grouped.why(column)}", []
             if grouped is not None:
-                return f"{path}: {grouped.why(column)}"
-        return None
+                doubts.append(f"{path}: {grouped.doubt(column, resend=resend)}")
+        return None, doubts
 
 
 _EXAMPLE = {",": "1234,56, 1.234,56 or 1 234,56", ".": "1234.56 or 1,234.56"}

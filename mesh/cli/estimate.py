@@ -17,7 +17,7 @@ import grpc
 
 from mesh.cli.csv_dialect import header_problem, parse_delimiter
 from mesh.runtime.estimand import estimand_words
-from mesh.runtime.grouped_numbers import dot_grouped
+from mesh.runtime.grouped_numbers import Grouped, dot_grouped
 from mesh.sdk.causal import Records
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
@@ -413,9 +413,9 @@ def _number_roles(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 def dialect_problem(path: Path, frame: pd.DataFrame, args: argparse.Namespace) -> str | None:
     """Why the file was not read as written: split at the wrong separator (one column holding
-    ';'), or, without --decimal, a number column whose '.' is evidently a thousands separator
-    (pandas reads "2.906" as 2.906: R34 F1), or a time column of dotted dates ("15.09.2024");
-    None when none. Each names the file."""
+    ';'), or, without --decimal, a number column whose '.' is proved a thousands separator
+    ("1.234.567" beside "2.906": pandas reads "2.906" as 2.906, R34 F1), or a time column of
+    dotted dates ("15.09.2024"); None when none. Each names the file."""
     import pandas as pd
 
     if (split := header_problem(path, frame.columns, args.delimiter)) is not None:
@@ -428,16 +428,35 @@ def dialect_problem(path: Path, frame: pd.DataFrame, args: argparse.Namespace) -
                 f"({values.iloc[0]!r}): write them ISO (yyyy-mm-dd, e.g. 2024-09-15); which of "
                 "day and month comes first is never guessed"
             )
-    if args.decimal is not None:
-        return None
-    columns = [c for _, c in _number_roles(args) if c and c in frame.columns]
-    if not columns:
-        return None
-    raw = pd.read_csv(path, sep=args.delimiter, usecols=columns, dtype=str, keep_default_na=False)
-    for column in columns:
-        if (grouped := dot_grouped(raw[column].tolist())) is not None:
+    for column, grouped in _grouped(path, frame, args):
+        if grouped.certain and "," not in grouped.example:  # a decimal comma: text_in_numbers
             return f"{path}: {grouped.why(column, 'liftos estimate')}"
     return None
+
+
+def dialect_doubts(path: Path, frame: pd.DataFrame, args: argparse.Namespace) -> list[str]:
+    """Warnings for number columns read as decimals whose every dotted value has three
+    places ("5.006"): a US file written to three places as often as German whole thousands,
+    so read as written (V1 F4) and said, naming --decimal ','."""
+    return [
+        f"{path}: {grouped.doubt(column, 'liftos estimate')}"
+        for column, grouped in _grouped(path, frame, args)
+        if not grouped.certain
+    ]
+
+
+def _grouped(
+    path: Path, frame: pd.DataFrame, args: argparse.Namespace
+) -> list[tuple[str, Grouped]]:
+    """The number columns whose '.' looks or is a thousands separator (none with --decimal)."""
+    import pandas as pd
+
+    columns = [c for _, c in _number_roles(args) if c and c in frame.columns]
+    if args.decimal is not None or not columns:
+        return []
+    raw = pd.read_csv(path, sep=args.delimiter, usecols=columns, dtype=str, keep_default_na=False)
+    found = [(c, dot_grouped(raw[c].tolist())) for c in columns]
+    return [(c, g) for c, g in found if g is not None]
 
 
 # 15.09.2024 (German, French): the service reads slashed dates where only one order works, and
@@ -488,6 +507,8 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         if problem is not None:
             print(f"error: {problem}", file=sys.stderr)
             return 2
+        for doubt in dialect_doubts(args.data, data, args):
+            print(f"warning: {doubt}", file=sys.stderr)
     if args.record and not args.experiment:
         print("error: --record stores the estimate as an experiment's result: name it with "
               "--experiment", file=sys.stderr)  # fmt: skip

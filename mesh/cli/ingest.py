@@ -616,12 +616,14 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         print("error: --decimal is for a generic source's --mapping", file=sys.stderr)
         return 2
     dialect = Dialect.of(mapping, args.delimiter, args.decimal, account.get("timezone", ""))
+    doubts: list[str] = []  # columns read as decimals that may group thousands: said last
     if mapping and args.source in MAPPED_SOURCES:
         for path in args.files:
             problem = mapping_problem(path, mapping, args.encoding, args.delimiter)
             if problem is None and path.suffix.lower() == ".csv":
                 records = csv_records(path, args.encoding, args.delimiter)
-                problem = dialect.problem(path, records, account.get("currency", ""))
+                problem, doubted = dialect.judge(path, records, account.get("currency", ""))
+                doubts += doubted
             if problem is not None:
                 print(f"error: {problem}", file=sys.stderr)
                 return 2
@@ -682,6 +684,8 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         )
     else:
         print(render(summary, seconds, scored=scored, position=position))
+    for doubt in doubts:
+        print(f"warning: {doubt}", file=sys.stderr)
     if (stale := summary.rejected_by_reason.get("stale_version", 0)) and args.pulled_at is None:
         print(stale_hint(stale, args.files), file=sys.stderr)
     if args.source == "generic" and account.get("taxes_included") and summary.accepted:

@@ -82,9 +82,11 @@ def test_a_semicolon_file_with_decimal_commas_is_named_and_read_with_the_options
     assert got == pytest.approx(expected)  # +0.25 on every cell leaves the DiD unchanged
 
 
-def test_whole_euros_with_dot_grouping_are_refused_and_read_when_told(
+def test_whole_euros_with_dot_grouping_are_read_as_written_with_a_warning_or_as_told(
     env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """ "5.012" is 5,012 in Germany and 5.012 in a US file to three places (V1 F4): the file
+    cannot tell, so it is estimated as written and the warning names --decimal ','."""
     panel = _panel()
     plain = tmp_path / "plain.csv"
     panel.to_csv(plain, index=False)
@@ -92,12 +94,46 @@ def test_whole_euros_with_dot_grouping_are_refused_and_read_when_told(
     expected = json.loads(capsys.readouterr().out)["point_estimate"]
     grouped = tmp_path / "grouped.csv"
     panel.assign(sales=panel.sales.map(lambda x: _german(x, 0))).to_csv(grouped, index=False)
+    assert _estimate(grouped) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["point_estimate"] == pytest.approx(expected / 1000)
+    assert captured.err.startswith(f"warning: {grouped}: sales: every value with a '.' has")
+    assert "read as decimals" in captured.err
+    assert "run liftos estimate again with --decimal ','" in captured.err
+    assert _estimate(grouped, "--decimal", ",") == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["point_estimate"] == pytest.approx(expected)
+    assert "warning" not in captured.err
+
+
+def test_a_value_only_grouping_writes_refuses_the_column(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    panel = _panel()
+    panel.loc[0, "sales"] = 1_234_567.0
+    grouped = tmp_path / "grouped.csv"
+    panel.assign(sales=panel.sales.map(lambda x: _german(x, 0))).to_csv(grouped, index=False)
     assert _estimate(grouped) == 2
     err = capsys.readouterr().err
-    assert "sales '5.0" in err and "with '.' as a thousands separator" in err
-    assert "liftos estimate --decimal ','" in err
-    assert _estimate(grouped, "--decimal", ",") == 0
-    assert json.loads(capsys.readouterr().out)["point_estimate"] == pytest.approx(expected)
+    assert err.startswith(f"error: {grouped}: sales '1.234.567' is written with '.' as a")
+    assert err.count(str(grouped)) == 1 and "liftos estimate --decimal ','" in err
+
+
+def test_a_us_outcome_written_to_three_places_is_read_with_a_warning(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """V1 F4: sales in $ thousands, pandas float_format="%.3f" ("5.006"), was refused."""
+    panel = _panel()
+    plain = tmp_path / "plain.csv"
+    panel.to_csv(plain, index=False)
+    assert _estimate(plain) == 0
+    expected = json.loads(capsys.readouterr().out)["point_estimate"]
+    us = tmp_path / "us.csv"
+    panel.assign(sales=panel.sales / 1000).to_csv(us, index=False, float_format="%.3f")
+    assert _estimate(us) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["point_estimate"] == pytest.approx(expected / 1000)
+    assert f"warning: {us}: sales:" in captured.err
 
 
 def test_a_time_column_written_day_first_is_named(

@@ -41,24 +41,36 @@ def _tv(*costs: str) -> list[dict[str, str]]:
     ]
 
 
-def test_a_column_of_dot_grouped_whole_amounts_is_refused_naming_the_column_and_fix() -> None:
-    out = _normalise(_tv("2.906", "1.094", "12.345"), TV)
-    assert len(out.frame) == 0
-    assert {(r.field, r.reason) for r in out.rejections} == {("Cost", "invalid_number")}
+def test_a_column_a_grouped_value_proves_is_refused_naming_the_column_and_fix() -> None:
+    out = _normalise(_tv("2.906", "1.094", "1.234.567", "987"), TV)
+    assert out.frame.spend.tolist() == [987.0]
+    assert [(r.row_index, r.field, r.reason) for r in out.rejections] == [
+        (i, "Cost", "invalid_number") for i in range(3)
+    ]
     message = out.rejections[0].message
-    assert message.startswith("Cost '2.906' looks like 2906 written with '.' as a thousands")
-    assert "--decimal ','" in message and "--decimal '.'" in message
+    assert message.startswith("Cost '1.234.567' is written with '.' as a thousands separator")
+    assert "--decimal ','" in message
 
 
-def test_dotted_counts_beside_whole_ones_are_refused_and_the_whole_ones_kept() -> None:
+def test_a_decimal_comma_beside_grouped_values_proves_the_grouping() -> None:
+    out = _normalise(_tv("2.906", "1.094,50", "12.345"), TV)
+    assert len(out.frame) == 0
+    assert out.rejections[0].message.startswith("Cost '1.094,50' is written with '.' as a")
+
+
+def test_dotted_counts_beside_whole_ones_are_read_as_decimals() -> None:
+    """ "1.062" beside "987" may be 1,062 orders or a fraction of one (V1 F4: linear
+    attribution's thirds, whole values written whole): read as written, as before R34."""
     rows = [
         {"Day": "2024-10-01", "Region": "DE-BY", "Orders": "1.062", "NetSales": "70034.39"},
         {"Day": "2024-10-02", "Region": "DE-BY", "Orders": "987", "NetSales": "6034.39"},
     ]
     out = _normalise(rows, ORDERS)
-    assert [(r.row_index, r.field) for r in out.rejections] == [(0, "Orders")]
-    assert "1 whole number(s) stand beside them" in out.rejections[0].message
-    assert out.frame.conversions.tolist() == [987.0]
+    assert out.rejections == []
+    assert out.frame.conversions.tolist() == [1.062, 987.0]
+
+
+US = Account("shop", "America/New_York", "USD", "US")
 
 
 @pytest.mark.parametrize(
@@ -68,12 +80,30 @@ def test_dotted_counts_beside_whole_ones_are_refused_and_the_whole_ones_kept() -
         ("12.345", "1.5", "99.999"),  # one value with one decimal decides: a decimal point
         ("0.125", "0.250", "0.375"),  # below 1: grouping never writes a leading 0
         ("2.906", "1.094"),  # two values alone: too few to tell
+        ("2.906", "1.094", "12.345"),  # three decimals each: ambiguous, read as written
+        ("412.500", "87.125", "233.750", "19.990", "640.000"),  # V1 F4: a "%.3f" export
+        ("3", "5", "1.333", "2", "2.667"),  # V1 F4: thirds beside whole values
     ],
 )
-def test_decimal_columns_are_read_as_before(costs: tuple[str, ...]) -> None:
-    out = _normalise(_tv(*costs), TV)
+@pytest.mark.parametrize("account", [DE, US], ids=["DE", "US"])
+def test_decimal_columns_are_read_as_before(costs: tuple[str, ...], account: Account) -> None:
+    out = _normalise(_tv(*costs), TV, account)
     assert out.rejections == []
     assert out.frame.spend.tolist() == [float(c) for c in costs]
+
+
+def test_us_revenue_and_conversions_to_three_places_are_read() -> None:
+    """V1 F4's US orders file: revenue "412.500" …, conversions "1.333" beside whole ones."""
+    revenue = ["412.500", "87.125", "233.750", "19.990", "640.000"]
+    orders = ["3", "5", "1.333", "2", "2.667"]
+    rows = [
+        {"Day": f"2024-01-0{k + 1}", "Region": "CA", "Orders": o, "NetSales": r}
+        for k, (o, r) in enumerate(zip(orders, revenue, strict=True))
+    ]
+    out = _normalise(rows, ORDERS, US)
+    assert out.rejections == []
+    assert out.frame.revenue.tolist() == [float(r) for r in revenue]
+    assert out.frame.conversions.tolist() == [float(o) for o in orders]
 
 
 def test_a_three_decimal_currency_s_amounts_are_decimals() -> None:
@@ -118,21 +148,46 @@ TV_MAP = "date=Day,geo=Region,spend=Cost,channel=tv"
 TV_ROWS = "Day,Region,Cost\n2024-10-01,DE-BY,2.906\n2024-10-02,DE-BY,1.094\n2024-10-03,DE-BY,987\n"
 
 
-def test_cli_refuses_a_dot_grouped_file_before_sending_and_reads_it_when_told(
+def test_cli_reads_a_file_that_may_be_dot_grouped_as_written_says_so_and_restates_when_told(
+    mesh: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """ "2.906" beside "987" is 2,906 EUR in Germany and 2.906 in a US file to three places
+    (V1 F4): read as written, the warning names the column and --decimal ',', whose re-send
+    restates the rows."""
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
+    path = tmp_path / "tv.csv"
+    path.write_text(TV_ROWS)
+    assert _ingest("tvq", path, TV_MAP, source="generic_media") == 0
+    err = capsys.readouterr().err
+    assert f"warning: {path}: Cost: every value with a '.' has exactly three digits" in err
+    assert "run liftos ingest again with --decimal ',' --pulled-at " in err
+    assert "the re-send then restates the rows stored now" in err
+    assert sorted(r.spend for r in _records(mesh["memory"], "tvq")) == [1.094, 2.906, 987]
+    later = err.split("--pulled-at ")[1].split()[0]  # the advice as given
+    assert _ingest("tvq", path, TV_MAP, "--decimal", ",", "--pulled-at", later,
+                   source="generic_media") == 0  # fmt: skip
+    assert "warning" not in capsys.readouterr().err
+    assert sorted(r.spend for r in _records(mesh["memory"], "tvq")) == [987, 1094, 2906]
+    assert _ingest("tvp", path, TV_MAP, "--decimal", ".", source="generic_media") == 0
+    assert "warning" not in capsys.readouterr().err
+    assert sorted(r.spend for r in _records(mesh["memory"], "tvp")) == [1.094, 2.906, 987]
+
+
+def test_cli_refuses_a_file_a_grouped_value_proves_before_sending(
     mesh: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
     path = tmp_path / "tv.csv"
-    path.write_text(TV_ROWS)
-    assert _ingest("tvq", path, TV_MAP, source="generic_media") == 2
+    path.write_text(TV_ROWS + "2024-10-04,DE-BY,1.234.567\n")
+    assert _ingest("tvg", path, TV_MAP, source="generic_media") == 2
     err = capsys.readouterr().err
-    assert f"{path}: Cost '2.906' looks like 2906" in err and "--decimal ','" in err
-    assert _records(mesh["memory"], "tvq") == []
-    assert _ingest("tvc", path, TV_MAP, "--decimal", ",", source="generic_media") == 0
-    assert sorted(r.spend for r in _records(mesh["memory"], "tvc")) == [987, 1094, 2906]
-    assert _ingest("tvp", path, TV_MAP, "--decimal", ".", source="generic_media") == 0
-    assert sorted(r.spend for r in _records(mesh["memory"], "tvp")) == [1.094, 2.906, 987]
+    assert f"{path}: Cost '1.234.567' is written with '.' as a thousands separator" in err
+    assert "--decimal ','" in err
+    assert _records(mesh["memory"], "tvg") == []
+    assert _ingest("tvg", path, TV_MAP, "--decimal", ",", source="generic_media") == 0
+    assert sorted(r.spend for r in _records(mesh["memory"], "tvg")) == [987, 1094, 2906, 1234567]
 
 
 def test_cli_keeps_a_us_file_as_it_was(
@@ -160,9 +215,11 @@ def test_cli_names_a_semicolon_file_and_reads_it_with_delimiter_and_decimal(
     err = capsys.readouterr().err
     assert f"{path} looks ';'-separated" in err and "pass --delimiter ';'" in err
     assert "no such column" not in err
-    assert _ingest("semi", path, SEMI_MAP, "--delimiter", ";") == 1  # no --decimal: refused
+    assert _ingest("semi", path, SEMI_MAP, "--delimiter", ";") == 2  # no --decimal: refused
     assert _records(mesh["memory"], "semi") == []
-    assert "'70.034,39' is not a plain number" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert "Umsatz '70.034,39' is written with '.' as a thousands separator" in err
+    assert "--decimal ','" in err
     assert _ingest("semi", path, SEMI_MAP, "--delimiter", ";", "--decimal", ".") == 2
     assert f"{path} line 2: Umsatz '70.034,39' is not a number with '.'" in (
         capsys.readouterr().err
