@@ -38,6 +38,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
+from mesh.cli.csv_dialect import Dialect, header_problem, parse_delimiter
 from mesh.cli.estimate import lift_in_words
 from mesh.runtime.channels import sync_channel
 from mesh.runtime.config import PeerConfig
@@ -172,17 +173,25 @@ def read_experiments(path: Path, org_id: str) -> list[dc.CausalExperiment]:
     return [experiment_from_entry(e, org_id, f"{path.name}[{i}]") for i, e in enumerate(entries)]
 
 
-def read_factors(path: Path, org_id: str) -> list[ExternalSeries]:
-    """The org's series of a long CSV (``date,name,kind,value`` …), by (name, geo)."""
+def read_factors(
+    path: Path, org_id: str, delimiter: str = ",", decimal: str | None = None
+) -> list[ExternalSeries]:
+    """The org's series of a long CSV (``date,name,kind,value`` …), by (name, geo); its cells
+    split at ``delimiter``, its values read with ``decimal`` as the decimal mark when given
+    (``liftos ingest --delimiter/--decimal``'s rules, :mod:`mesh.cli.csv_dialect`)."""
     try:
         with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+            reader = csv.DictReader(fh, delimiter=delimiter)
+            rows = list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise RegistryFileError(f"{path}: {error}") from None
+    if (split := header_problem(path, reader.fieldnames, delimiter)) is not None:
+        raise RegistryFileError(split)  # a ';' file read at ',' is one column, not four missing
     columns = set(rows[0]) if rows else set()
     missing = [c for c in ("date", "name", "kind", "value") if c not in columns]
     if missing:
         raise RegistryFileError(f"{path}: column(s) {', '.join(missing)} missing")
+    dialect = Dialect(delimiter, decimal)
     series: dict[tuple[str, str], ExternalSeries] = {}
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         if row.get("org_id") and row["org_id"] != org_id:
@@ -192,10 +201,7 @@ def read_factors(path: Path, org_id: str) -> list[ExternalSeries]:
         if not name:
             raise RegistryFileError(f"{where}: name is empty")
         kind = _choice(row["kind"], FACTOR_KINDS, f"{where}: kind").lower()
-        try:
-            value = float(row["value"])
-        except (TypeError, ValueError):
-            raise RegistryFileError(f"{where}: value {row['value']!r} is not a number") from None
+        value = _factor_value(row["value"], dialect, where)
         if not math.isfinite(value):
             raise RegistryFileError(f"{where}: value {row['value']!r} is not finite")
         d = _date(row["date"], f"{where}: date")
@@ -214,6 +220,39 @@ def read_factors(path: Path, org_id: str) -> list[ExternalSeries]:
     if not series:
         raise RegistryFileError(f"{path}: no rows for org {org_id!r}")
     return list(series.values())
+
+
+# a ',' float() does not read: a decimal mark ("1,5", "1.234,56") or a separator ("1,234.56")
+_COMMA = re.compile(r"\s*-?[\d.,]*\d,\d[\d.]*\s*")
+
+
+def _factor_value(text: str | None, dialect: Dialect, where: str) -> float:
+    """A factor's value: a plain number, or one written with ``--decimal``'s mark. Without
+    --decimal a '.' is a decimal point: an index of 101.234 is as common in a factor file as
+    a thousands separator, so '.' is never judged by the column here (unlike ingest's money)."""
+    value = (text or "").strip()
+    read: float | None
+    if dialect.decimal is not None:
+        number = dialect.number(value)
+        read = None if number is None else float(number)
+    else:
+        try:
+            read = float(value)
+        except ValueError:
+            read = None
+    if read is None:
+        mark = dialect.decimal
+        if mark is not None:
+            hint = f" with {mark!r} as the decimal mark (--decimal {mark!r})"
+        elif _COMMA.fullmatch(value):
+            hint = (
+                " (a plain number, 1234.56): pass --decimal ',' where ',' is the decimal mark "
+                "(1,5 or 1.234,56), --decimal '.' where it separates thousands (1,234.56)"
+            )
+        else:
+            hint = ""
+        raise RegistryFileError(f"{where}: value {text!r} is not a number{hint}")
+    return read
 
 
 _QUOTE = re.compile(r"\s*([A-Za-z]{3})\s+per\s+([A-Za-z]{3})\s*")
@@ -494,7 +533,10 @@ def _rows_after(peers: PeerConfig, org: str, first: dt.date, last: dt.date) -> s
 
 
 def cmd_factors_register(args: argparse.Namespace, peers: PeerConfig) -> int:
-    return _register_file(args, peers, read_factors, register_factors)
+    def read(path: Path, org: str) -> list[ExternalSeries]:
+        return read_factors(path, org, parse_delimiter(args.delimiter), args.decimal)
+
+    return _register_file(args, peers, read, register_factors)
 
 
 def cmd_factors_list(args: argparse.Namespace, peers: PeerConfig) -> int:
@@ -564,6 +606,19 @@ def add_parsers(
         "register", help="register (or replace) every series of a long CSV: date,name,kind,value"
     )
     r.add_argument("file", type=Path)
+    r.add_argument(
+        "--delimiter",
+        default=",",
+        help="the character between the file's cells: ',' (default), ';' (German/French "
+        "Excel's CSV), '|' or tab",
+    )
+    r.add_argument(
+        "--decimal",
+        choices=(".", ","),
+        default=None,
+        help="the values' decimal mark: ',' reads 1,5 and 1.234,56; '.' reads 1,234.56. "
+        "Without it values are plain numbers (1234.56)",
+    )
     r.set_defaults(func=cmd_factors_register)
     fl = verbs.add_parser("list", help="the org's series")
     fl.set_defaults(func=cmd_factors_list)
