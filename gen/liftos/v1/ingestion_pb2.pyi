@@ -963,7 +963,16 @@ Global___GetCalendarRequest: _TypeAlias = GetCalendarRequest  # noqa: Y015
 
 @_typing.final
 class GetCalendarResponse(_message.Message):
-    """Response for GetCalendar."""
+    """Response for GetCalendar.
+    Size: ~60 bytes a day without org_id (3,660 days: ~0.2 MB); with it, each of the org's
+    macro factors adds an EconomicIndicator to every day it has a value (~40 bytes: its name,
+    unit and source repeated), and the org's factors are not capped: 45 macro factors over
+    3,660 days are 6.8 MB (~27 such factors over 3,660 days, ~280 over a year, pass 4 MiB).
+    The server never sends more than its message limit (64 MiB by default): past it the call
+    fails RESOURCE_EXHAUSTED REPLY_TOO_LARGE. A client with gRPC's default 4 MiB receive limit
+    either raises it to the server's (grpcurl -max-msg-sz 67108864; the mesh's own channels
+    do) or asks a shorter range (calendars of adjacent ranges join day by day).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 

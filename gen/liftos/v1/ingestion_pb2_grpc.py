@@ -151,8 +151,11 @@ class IngestionServiceServicer:
     def GetCalendar(self, request, context):
         """The calendar dimension for a date range and country: holidays from the `holidays`
         package, ISO weeks, season by hemisphere, and the org's registered external factors
-        when org_id is given. Errors: INVALID_ARGUMENT (unknown country, end before start,
-        impossible date, range over 3660 days).
+        when org_id is given. One message, no paging: see GetCalendarResponse for its size.
+        Errors: INVALID_ARGUMENT (unknown country, end before start, impossible date, range over
+        3660 days), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE (the reply would pass
+        the server's message limit; the message names its size, the limit and the first days of
+        the range that fit: ask for a shorter range, or leave org_id unset).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

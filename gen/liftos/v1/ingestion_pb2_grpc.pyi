@@ -75,8 +75,11 @@ class IngestionServiceStub:
     GetCalendar: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.GetCalendarRequest, _ingestion_pb2.GetCalendarResponse]
     """The calendar dimension for a date range and country: holidays from the `holidays`
     package, ISO weeks, season by hemisphere, and the org's registered external factors
-    when org_id is given. Errors: INVALID_ARGUMENT (unknown country, end before start,
-    impossible date, range over 3660 days).
+    when org_id is given. One message, no paging: see GetCalendarResponse for its size.
+    Errors: INVALID_ARGUMENT (unknown country, end before start, impossible date, range over
+    3660 days), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE (the reply would pass
+    the server's message limit; the message names its size, the limit and the first days of
+    the range that fit: ask for a shorter range, or leave org_id unset).
     """
     RegisterExternalFactor: _grpc.UnaryUnaryMultiCallable[_ingestion_pb2.RegisterExternalFactorRequest, _ingestion_pb2.RegisterExternalFactorResponse]
     """Registers (or replaces) an external factor series for an org: macro index, competitor
@@ -144,8 +147,11 @@ class IngestionServiceAsyncStub(IngestionServiceStub):
     GetCalendar: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.GetCalendarRequest, _ingestion_pb2.GetCalendarResponse]  # type: ignore[assignment]
     """The calendar dimension for a date range and country: holidays from the `holidays`
     package, ISO weeks, season by hemisphere, and the org's registered external factors
-    when org_id is given. Errors: INVALID_ARGUMENT (unknown country, end before start,
-    impossible date, range over 3660 days).
+    when org_id is given. One message, no paging: see GetCalendarResponse for its size.
+    Errors: INVALID_ARGUMENT (unknown country, end before start, impossible date, range over
+    3660 days), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE (the reply would pass
+    the server's message limit; the message names its size, the limit and the first days of
+    the range that fit: ask for a shorter range, or leave org_id unset).
     """
     RegisterExternalFactor: _aio.UnaryUnaryMultiCallable[_ingestion_pb2.RegisterExternalFactorRequest, _ingestion_pb2.RegisterExternalFactorResponse]  # type: ignore[assignment]
     """Registers (or replaces) an external factor series for an org: macro index, competitor
@@ -246,8 +252,11 @@ class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_ingestion_pb2.GetCalendarResponse, _abc.Awaitable[_ingestion_pb2.GetCalendarResponse]]:
         """The calendar dimension for a date range and country: holidays from the `holidays`
         package, ISO weeks, season by hemisphere, and the org's registered external factors
-        when org_id is given. Errors: INVALID_ARGUMENT (unknown country, end before start,
-        impossible date, range over 3660 days).
+        when org_id is given. One message, no paging: see GetCalendarResponse for its size.
+        Errors: INVALID_ARGUMENT (unknown country, end before start, impossible date, range over
+        3660 days), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE (the reply would pass
+        the server's message limit; the message names its size, the limit and the first days of
+        the range that fit: ask for a shorter range, or leave org_id unset).
         """
 
     @_abc_1.abstractmethod

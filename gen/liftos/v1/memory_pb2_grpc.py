@@ -189,8 +189,11 @@ class MemoryServiceServicer:
         analysis reads (a year of 200k order lines and 40k product report rows is ~20k rows
         here): the order lines' sales per local day x product x currency, the platforms' product
         spend per local day x product x source x channel x currency, and the latest catalogue.
-        Errors: INVALID_ARGUMENT (no org_id, an end date before the start date; field named),
-        NOT_FOUND (org has no product records).
+        One message, no paging: see AggregateProductsResponse for its size. Errors:
+        INVALID_ARGUMENT (no org_id, an end date before the start date; field named), NOT_FOUND
+        (org has no product records), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE
+        (the reply would pass the server's message limit; the message names its size, the limit
+        and the first days of the range that fit: ask for a narrower date_range, or spend_only).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

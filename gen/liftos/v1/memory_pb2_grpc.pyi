@@ -103,8 +103,11 @@ class MemoryServiceStub:
     analysis reads (a year of 200k order lines and 40k product report rows is ~20k rows
     here): the order lines' sales per local day x product x currency, the platforms' product
     spend per local day x product x source x channel x currency, and the latest catalogue.
-    Errors: INVALID_ARGUMENT (no org_id, an end date before the start date; field named),
-    NOT_FOUND (org has no product records).
+    One message, no paging: see AggregateProductsResponse for its size. Errors:
+    INVALID_ARGUMENT (no org_id, an end date before the start date; field named), NOT_FOUND
+    (org has no product records), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE
+    (the reply would pass the server's message limit; the message names its size, the limit
+    and the first days of the range that fit: ask for a narrower date_range, or spend_only).
     """
     ListAccounts: _grpc.UnaryUnaryMultiCallable[_memory_pb2.ListAccountsRequest, _memory_pb2.ListAccountsResponse]
     """The ad accounts an org's current records come from: per (source, account_id) the
@@ -206,8 +209,11 @@ class MemoryServiceAsyncStub(MemoryServiceStub):
     analysis reads (a year of 200k order lines and 40k product report rows is ~20k rows
     here): the order lines' sales per local day x product x currency, the platforms' product
     spend per local day x product x source x channel x currency, and the latest catalogue.
-    Errors: INVALID_ARGUMENT (no org_id, an end date before the start date; field named),
-    NOT_FOUND (org has no product records).
+    One message, no paging: see AggregateProductsResponse for its size. Errors:
+    INVALID_ARGUMENT (no org_id, an end date before the start date; field named), NOT_FOUND
+    (org has no product records), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE
+    (the reply would pass the server's message limit; the message names its size, the limit
+    and the first days of the range that fit: ask for a narrower date_range, or spend_only).
     """
     ListAccounts: _aio.UnaryUnaryMultiCallable[_memory_pb2.ListAccountsRequest, _memory_pb2.ListAccountsResponse]  # type: ignore[assignment]
     """The ad accounts an org's current records come from: per (source, account_id) the
@@ -354,8 +360,11 @@ class MemoryServiceServicer(metaclass=_abc_1.ABCMeta):
         analysis reads (a year of 200k order lines and 40k product report rows is ~20k rows
         here): the order lines' sales per local day x product x currency, the platforms' product
         spend per local day x product x source x channel x currency, and the latest catalogue.
-        Errors: INVALID_ARGUMENT (no org_id, an end date before the start date; field named),
-        NOT_FOUND (org has no product records).
+        One message, no paging: see AggregateProductsResponse for its size. Errors:
+        INVALID_ARGUMENT (no org_id, an end date before the start date; field named), NOT_FOUND
+        (org has no product records), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE
+        (the reply would pass the server's message limit; the message names its size, the limit
+        and the first days of the range that fit: ask for a narrower date_range, or spend_only).
         """
 
     @_abc_1.abstractmethod

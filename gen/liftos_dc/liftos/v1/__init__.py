@@ -2812,6 +2812,14 @@ class AggregateProductsResponse(betterproto2.Message):
     """
     Response for AggregateProducts: three long tables of current (latest-version) records.
     Dates are int64 days since 1970-01-01 (the records' account-local dates).
+    Size: sales grows with days x products sold (~70 bytes a row: a year of 200 products
+    sold daily is ~5 MB), spend with days x products x (source, channel) (~90 bytes a row: the
+    same products in two reports ~13 MB); the catalogue is sent whole whatever the range. The
+    server never sends more than its message limit (64 MiB by default): past it the call fails
+    RESOURCE_EXHAUSTED REPLY_TOO_LARGE. An outside client with gRPC's default 4 MiB receive
+    limit either raises it to the server's (grpcurl -max-msg-sz 67108864; the mesh's own
+    channels do) or splits the call by date_range (the sums of disjoint ranges are disjoint
+    rows; the catalogue comes whole in each).
     """
 
     sales: "Table | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
@@ -7420,6 +7428,14 @@ default_message_pool.register_message("liftos.v1", "GetCalendarRequest", GetCale
 class GetCalendarResponse(betterproto2.Message):
     """
     Response for GetCalendar.
+    Size: ~60 bytes a day without org_id (3,660 days: ~0.2 MB); with it, each of the org's
+    macro factors adds an EconomicIndicator to every day it has a value (~40 bytes: its name,
+    unit and source repeated), and the org's factors are not capped: 45 macro factors over
+    3,660 days are 6.8 MB (~27 such factors over 3,660 days, ~280 over a year, pass 4 MiB).
+    The server never sends more than its message limit (64 MiB by default): past it the call
+    fails RESOURCE_EXHAUSTED REPLY_TOO_LARGE. A client with gRPC's default 4 MiB receive limit
+    either raises it to the server's (grpcurl -max-msg-sz 67108864; the mesh's own channels
+    do) or asks a shorter range (calendars of adjacent ranges join day by day).
     """
 
     days: "list[CalendarDimension]" = betterproto2.field(
@@ -10903,8 +10919,11 @@ class IngestionServiceStub:
         """
         The calendar dimension for a date range and country: holidays from the `holidays`
         package, ISO weeks, season by hemisphere, and the org's registered external factors
-        when org_id is given. Errors: INVALID_ARGUMENT (unknown country, end before start,
-        impossible date, range over 3660 days).
+        when org_id is given. One message, no paging: see GetCalendarResponse for its size.
+        Errors: INVALID_ARGUMENT (unknown country, end before start, impossible date, range over
+        3660 days), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE (the reply would pass
+        the server's message limit; the message names its size, the limit and the first days of
+        the range that fit: ask for a shorter range, or leave org_id unset).
         """
 
         return self._channel.unary_unary(
@@ -11165,8 +11184,11 @@ class MemoryServiceStub:
         analysis reads (a year of 200k order lines and 40k product report rows is ~20k rows
         here): the order lines' sales per local day x product x currency, the platforms' product
         spend per local day x product x source x channel x currency, and the latest catalogue.
-        Errors: INVALID_ARGUMENT (no org_id, an end date before the start date; field named),
-        NOT_FOUND (org has no product records).
+        One message, no paging: see AggregateProductsResponse for its size. Errors:
+        INVALID_ARGUMENT (no org_id, an end date before the start date; field named), NOT_FOUND
+        (org has no product records), RESOURCE_EXHAUSTED with ErrorInfo reason REPLY_TOO_LARGE
+        (the reply would pass the server's message limit; the message names its size, the limit
+        and the first days of the range that fit: ask for a narrower date_range, or spend_only).
         """
 
         return self._channel.unary_unary(
