@@ -17,12 +17,12 @@ on every sentence a backend writes), and the labelled set in ``bench/data`` meas
 
 from __future__ import annotations
 
-import bisect
 import enum
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from llm_svc.claims.names import Named, names_in, whole_names, without_names
 from llm_svc.claims.sentences import Span, clauses, sentences
 from llm_svc.numbers import Quantity, QuantityKind, quantities
 
@@ -581,16 +581,17 @@ def extract_claims(text: str, subjects: Sequence[re.Pattern[str]] = ()) -> list[
     produces effects this large") claims nothing about one.
     """
     out: list[Claim] = []
-    for sentence in sentences(text):
+    for sentence in sentences(text, whole_names(text, subjects)):
         previous: str | None = None
         qualifies = bool(_QUALIFICATION.match(sentence.text))
-        for clause in clauses(sentence):
-            named = _subject(clause.text, subjects)
+        for clause in clauses(sentence, whole_names(sentence.text, subjects)):
+            spans = _names(clause.text, subjects)
+            named = " ".join(n.word for n in spans)
             subject = named or previous
             if subject is None and _implicit_cause(clause.text):
                 subject = ""  # "it", "the campaign": the one cause the evidence has, if one
             if subject is not None:
-                claim = _claim(_without_named_digits(clause, subjects), subject)
+                claim = _claim(without_names(clause, spans), subject)
                 if claim is not None and not (qualifies and not _sized_and_named(claim, named)):
                     out.append(replace(claim, text=clause.text))
             previous = subject
@@ -613,19 +614,6 @@ _QUALIFICATION = re.compile(
 
 def _sized_and_named(claim: Claim, named: str) -> bool:
     return bool(named) and (claim.magnitude is not None or claim.interval is not None)
-
-
-def _without_named_digits(clause: Span, subjects: Sequence[re.Pattern[str]]) -> Span:
-    """The clause with the names of causes that hold digits blanked out ("Trail Boot 2",
-    "offline 18"), so a name's number is not read as the claim's size. Only a match with a
-    letter in it is a name: a bare number is the claim's own figure, whatever it spells."""
-    text = clause.text
-    for pattern in subjects:
-        for m in pattern.finditer(text):
-            word = m.group(0)
-            if any(ch.isdigit() for ch in word) and any(ch.isalpha() for ch in word):
-                text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
-    return Span(text, clause.start, clause.end) if text != clause.text else clause
 
 
 # Words that stand for a cause without naming it: a claim needs a cause, named or implied.
@@ -677,18 +665,21 @@ def subject_words(text: str, subjects: Sequence[re.Pattern[str]]) -> str:
 
 def _subject(text: str, subjects: Sequence[re.Pattern[str]]) -> str:
     """Every word in the clause that names a cause, in order ("Facebook … prospecting")."""
-    found: list[tuple[int, str]] = []
-    # the spans taken so far, disjoint and sorted by start: an overlap test is two
-    # neighbours (a scan of every span was quadratic: 7 s on 20,000 characters of "Meta ")
-    starts: list[int] = []
-    ends: list[int] = []
-    for pattern in [*subjects, _CHANNEL_WORDS]:
-        for m in pattern.finditer(text):
-            a, b = m.span()
-            i = bisect.bisect_right(starts, a)
-            if (i and ends[i - 1] > a) or (i < len(starts) and starts[i] < b):
-                continue
-            starts.insert(i, a)
-            ends.insert(i, b)
-            found.append((a, m.group(0)))
-    return " ".join(word for _, word in sorted(found))
+    return " ".join(n.word for n in _names(text, subjects))
+
+
+def _names(text: str, subjects: Sequence[re.Pattern[str]]) -> list[Named]:
+    return names_in(text, [*subjects, _CHANNEL_WORDS], reads=_reads, claims=_makes_claim)
+
+
+# what the claim reader reads in a clause: a name holding one of these reads as a claim
+_READ = (_CAUSE, _NO_EFFECT, _OUTCOME_WORD, _ROAS, _LOSS, _PROFIT, _HEDGE, _ASSOCIATION,
+         _ATTRIBUTED, _DIAGNOSTIC, _MARGINAL, _PERIOD, re.compile(f"{_UP}|{_DOWN}", re.I))  # fmt: skip
+
+
+def _reads(text: str) -> bool:
+    return any(r.search(text) for r in _READ) or bool(quantities(text))
+
+
+def _makes_claim(text: str) -> bool:
+    return any(r.search(text) for r in (_CAUSE, _NO_EFFECT, _ROAS, _LOSS, _PROFIT))

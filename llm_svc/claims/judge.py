@@ -76,6 +76,7 @@ from llm_svc.claims.extract import (
     outcome_synonyms,
     subject_words,
 )
+from llm_svc.claims.names import WHOLE
 from llm_svc.claims.spending import ChangeAsk, Counterfactuals, change_ask
 from llm_svc.claims.spending import breakeven_verdict as _breakeven_verdict
 from llm_svc.claims.spending import change_verdict as _change_verdict
@@ -138,11 +139,14 @@ def _aliases(treatment: str) -> tuple[str, ...]:
 
 
 def subject_patterns(effects: Sequence[Effect]) -> list[re.Pattern[str]]:
-    """Patterns that find each effect's cause in text, longest names first."""
+    """Patterns that find each effect's cause in text, longest names first; a cause's whole
+    name (not one word of it, nor a synonym) in the group ``names.WHOLE``, which the claim
+    reader does not read as the claim's own words (names.py)."""
+    wholes: set[str] = set()
     names: set[str] = set()
     for e in effects:
-        names.update(a for a in _aliases(e.treatment) if a)
-        names.update(e.names)  # product titles, matched whole
+        wholes.update(a for a in _aliases(e.treatment) if a)
+        wholes.update(e.names)  # product titles, matched whole
         tokens = [t for t in re.split(r"[_\-.\s]+", e.treatment.lower()) if t]
         # each word alone: "Meta" or "prospecting" for meta_prospecting, "PMax" for google_pmax;
         # never a bare number ("18" of offline_18, "101" of "Radio 101.125 FM"): alone it is
@@ -153,10 +157,13 @@ def subject_patterns(effects: Sequence[Effect]) -> list[re.Pattern[str]]:
             if t not in _GENERIC and t not in _NOT_A_NAME and len(t) > 1 and not t.isdigit()
         )
     for word, target in _SYNONYMS.items():
-        if any(target in _tokens(n) for n in names):
+        if any(target in _tokens(n) for n in wholes | names):
             names.add(word)
-    ordered = sorted(names, key=len, reverse=True)
-    return [re.compile(whole_name(n), re.IGNORECASE) for n in ordered]
+    ordered = sorted(wholes | names, key=len, reverse=True)
+    return [
+        re.compile(f"(?P<{WHOLE}>{whole_name(n)})" if n in wholes else whole_name(n), re.I)
+        for n in ordered
+    ]
 
 
 def _matches(subject: str, effects: Sequence[Effect]) -> list[Effect]:

@@ -9,7 +9,7 @@ effect"), so each claim is judged on its own.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 __all__ = ["Span", "clauses", "sentences", "split_complete"]
@@ -46,12 +46,15 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
     return Span(text[start:end], start, end) if end > start else None
 
 
-def sentences(text: str) -> list[Span]:
-    """The sentences of ``text`` with their spans (whitespace and bullets trimmed)."""
+def sentences(text: str, keep: Sequence[tuple[int, int]] = ()) -> list[Span]:
+    """The sentences of ``text`` with their spans (whitespace and bullets trimmed), never
+    ending inside a span of ``keep`` (a cause's name such as "Promo. Sales doubled")."""
     out: list[Span] = []
     start = 0
     for m in _END.finditer(text):
         if m.group().startswith(".") and _is_abbreviation(text, m.start()):
+            continue
+        if any(a < m.end() and m.start() < b for a, b in keep):
             continue
         span = _trimmed(text, start, m.end())
         if span is not None:
@@ -82,11 +85,14 @@ def split_complete(buffer: str) -> tuple[list[str], str]:
     return done, buffer[start:]
 
 
-def clauses(sentence: Span) -> Iterator[Span]:
-    """The clauses of a sentence, split where a second claim can begin."""
+def clauses(sentence: Span, keep: Sequence[tuple[int, int]] = ()) -> Iterator[Span]:
+    """The clauses of a sentence, split where a second claim can begin, never inside a span
+    of ``keep`` (offsets in the sentence: a cause's name such as "Promo; no effect")."""
     start = 0
     text = sentence.text
     for m in _CLAUSE.finditer(text):
+        if any(a < m.end() and m.start() < b for a, b in keep):
+            continue
         span = _trimmed(text, start, m.start())
         if span is not None:
             yield Span(span.text, sentence.start + span.start, sentence.start + span.end)
