@@ -51,7 +51,7 @@ from ingestion_svc.connectors.base import (
 from ingestion_svc.raw_batch import Account, ColumnMap
 from ingestion_svc.rejection_list import quoted
 from mesh.runtime.grouped_numbers import THREE_DECIMAL_CURRENCIES, dot_grouped, is_grouped
-from mesh.runtime.zoned_times import ZONED, local_time
+from mesh.runtime.zoned_times import ZONED, local_time, utc_midnights
 
 DEFAULT_CHANNEL = "first_party"
 ORG_COLUMN = "org_id"
@@ -169,10 +169,14 @@ def normalise(
 def _local(written: np.ndarray, zone: str) -> list[str | None]:
     """The date column with each date-time written with its zone ("…Z", "…+01:00") as the
     local date-time of the account's zone, whose day is the row's (as Shopify's order times
-    are dated); other values as written. Such times were refused, the whole file (R34 F5)."""
+    are dated); other values as written. Such times were refused, the whole file (R34 F5).
+    A batch whose every zoned time is midnight UTC holds dates (JavaScript's and pandas'
+    "2024-01-05T00:00:00.000Z"): each keeps the date written (V1 F2)."""
     values: list[str | None] = written.tolist()
     if not any(v is not None and ZONED.fullmatch(v) for v in values):
         return values
+    if utc_midnights(values):
+        return [v[:10] if v is not None and ZONED.fullmatch(v) else v for v in values]
     return [(local_time(v, zone) or v) if v is not None else None for v in values]
 
 

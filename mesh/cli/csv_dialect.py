@@ -21,12 +21,12 @@ import codecs
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from mesh.runtime.grouped_numbers import THREE_DECIMAL_CURRENCIES, dot_grouped
-from mesh.runtime.zoned_times import ZONED, local_time
+from mesh.runtime.zoned_times import ZONED, local_time, utc_midnights
 
 __all__ = [
     "DELIMITERS",
@@ -95,6 +95,8 @@ class Dialect:
     # the date column, and the account's zone its zoned date-times are read in
     date: str = ""
     zone: str = ""
+    # the file's zoned times are all midnight UTC: dates, each read as the date written
+    midnights: bool = False
 
     @classmethod
     def of(
@@ -116,6 +118,14 @@ class Dialect:
             zone,
         )
 
+    def dated(self, rows: Iterable[tuple[int, dict[str, Any]]]) -> Dialect:
+        """This dialect for a file of ``rows`` (line, row): its date column's zoned times
+        read as the dates written when each is midnight UTC ("2024-01-05T00:00:00.000Z", a
+        date as JavaScript and pandas write it), else in the account's zone (V1 F2)."""
+        if not self.date:
+            return self
+        return replace(self, midnights=utc_midnights(row.get(self.date) for _, row in rows))
+
     def number(self, value: str) -> int | float | None:
         """``value`` read with the decimal mark, or None where the rule does not read it."""
         pattern = _COMMA_DECIMAL if self.decimal == "," else _POINT_DECIMAL
@@ -136,7 +146,8 @@ class Dialect:
         out = row
         stamp = row.get(self.date) if self.date else None
         if isinstance(stamp, str) and ZONED.fullmatch(stamp):
-            out = {**row, self.date: local_time(stamp, self.zone) or stamp}
+            day = stamp[:10] if self.midnights else local_time(stamp, self.zone) or stamp
+            out = {**row, self.date: day}
         if self.decimal is None or not self.measures:
             return out
         out = dict(out)

@@ -313,6 +313,7 @@ def numbered_rows(
     its measures read as ``dialect`` says (:class:`mesh.cli.csv_dialect.Dialect`)."""
     if path.suffix.lower() == ".csv":
         dialect = dialect or Dialect()
+        dialect = dialect.dated(csv_records(path, encoding, dialect.delimiter))
         for where, row in csv_records(path, encoding, dialect.delimiter):
             yield where, json.dumps(dialect.read(row), separators=(",", ":"))
         return

@@ -104,3 +104,71 @@ def test_hourly_zoned_rows_sum_to_their_local_days(
         "2024-10-27": 250.0,  # the 25-hour day
         "2024-10-28": 240.0,
     }
+
+
+# --- dates written as midnight UTC (V1 F2) ---
+
+NEW_YORK = Account("shop", "America/New_York", "USD", "US")
+JS_DATES = ["2024-01-05T00:00:00.000Z", "2024-01-06T00:00:00.000Z", "2024-01-07T00:00:00Z"]
+
+
+def test_a_column_of_utc_midnights_is_dated_as_written() -> None:
+    """JavaScript's toISOString() / pandas' to_json write the date 5 Jan as
+    2024-01-05T00:00:00.000Z; New York's 19:00 on the 4th was the row's day."""
+    rows = [{"Time": t, "Region": "CA", "Revenue": "1"} for t in [*JS_DATES, "2024-01-08"]]
+    out = connectors.normalise(
+        raw_batch("generic", [json.dumps(r) for r in rows], NEW_YORK, mapping=MAPPING)
+    )
+    assert out.rejections == []
+    days = [str(d)[:10] for d in out.frame.local_date]
+    assert days == ["2024-01-05", "2024-01-06", "2024-01-07", "2024-01-08"]
+
+
+def test_a_utc_midnight_among_other_times_is_an_instant() -> None:
+    rows = [
+        {"Time": t, "Region": g, "Revenue": "1"}
+        for t, g in (("2024-01-05T00:00:00Z", "CA"), ("2024-01-05T15:00:00Z", "NY"))
+    ]
+    out = connectors.normalise(
+        raw_batch("generic", [json.dumps(r) for r in rows], NEW_YORK, mapping=MAPPING)
+    )
+    assert [str(d)[:10] for d in out.frame.local_date] == ["2024-01-04", "2024-01-05"]
+
+
+def _new_york_days(address: str, org: str) -> dict[str, float]:
+    stub = memory_grpc.MemoryServiceStub(grpc.insecure_channel(address))
+    records = [r for b in stub.Scan(memory_pb.ScanRequest(org_id=org)) for r in b.records]
+    zone = zoneinfo.ZoneInfo("America/New_York")
+    return {
+        dt.datetime.fromtimestamp(r.timestamp.seconds, zone).date().isoformat(): r.revenue
+        for r in records
+    }
+
+
+@pytest.mark.parametrize("how", ["csv", "csv --sum-rows", "jsonl"])
+def test_the_cli_dates_utc_midnights_as_written(
+    mesh: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
+    rows = [(t, "CA", "10") for t in JS_DATES] + [(JS_DATES[0], "CA", "5")]
+    if how == "jsonl":
+        path = tmp_path / "orders.jsonl"
+        path.write_text("".join(
+            json.dumps({"Time": t, "Region": g, "Revenue": v}) + "\n" for t, g, v in rows[:3]
+        ))  # fmt: skip
+    else:
+        path = tmp_path / "orders.csv"
+        kept = rows if "sum" in how else rows[:3]
+        path.write_text("Time,Region,Revenue\n" + "".join(f"{t},{g},{v}\n" for t, g, v in kept))
+    org = "js" + how.replace(" ", "").replace("-", "")
+    argv = ["ingest", "--org", org, "--source", "generic", "--account-id", "shop",
+            "--timezone", "America/New_York", "--currency", "USD", "--country", "US", "--quiet",
+            *(["--sum-rows"] if "sum" in how else []),
+            "--mapping", "date=Time,geo=Region,revenue=Revenue", str(path)]  # fmt: skip
+    assert cli.main(argv) == 0
+    first = 15.0 if "sum" in how else 10.0
+    assert _new_york_days(mesh["memory"], org) == {
+        "2024-01-05": first,
+        "2024-01-06": 10.0,
+        "2024-01-07": 10.0,
+    }
