@@ -80,6 +80,8 @@ class Known:
     # what the stored record was normalised to: its geo and its day's UTC start (µs)
     geo: np.ndarray
     start: np.ndarray
+    # the pull (µs) whose rows, on this stream, last sent the stored content again (0: none)
+    sent: np.ndarray
 
 
 class StreamHistory:
@@ -110,6 +112,7 @@ class StreamHistory:
         self._sha = np.zeros(0, dtype=object)
         self._geo = np.zeros(0, dtype=object)
         self._start = np.zeros(0, dtype=np.int64)
+        self._sent = np.zeros(0, dtype=np.int64)
         # raw row sha → its key: a row stored under another key (ingested with other account
         # settings, which mapped its geo to another code) is found by its content
         self._by_sha: dict[str, int] = {}
@@ -207,7 +210,7 @@ class StreamHistory:
         if need <= cap:
             return
         new = max(need, 2 * cap, 1024)
-        for name in ("_key", "_account", "_version", "_sha", "_geo", "_start"):
+        for name in ("_key", "_account", "_version", "_sha", "_geo", "_start", "_sent"):
             old = getattr(self, name)
             grown = (
                 np.zeros(new, dtype=old.dtype)
@@ -250,6 +253,7 @@ class StreamHistory:
         self._key[at] = keys[newer]
         self._account[at] = account_codes[newer]
         self._version[at] = version[newer]
+        self._sent[at] = 0  # content of its own: not sent again yet
         shas = rows["sha"].to_numpy(dtype=object)[take][newer]
         self._sha[at] = shas
         self._geo[at] = rows["geo"].to_numpy(dtype=object)[take][newer] if "geo" in rows else None
@@ -303,7 +307,7 @@ class StreamHistory:
             frontier[code] = self._frontier.get(acct, 0)
         days = (self._key[:n] % _SHIFT) - _DAY_BIAS
         keep = np.flatnonzero(days >= frontier[self._account[:n]] - self.keep_days)
-        for name in ("_key", "_account", "_version", "_sha", "_geo", "_start", "_num"):
+        for name in ("_key", "_account", "_version", "_sha", "_geo", "_start", "_sent", "_num"):
             setattr(self, name, getattr(self, name)[keep].copy())
         self._size = keep.size
         self._by_sha = dict(
@@ -361,7 +365,15 @@ class StreamHistory:
         geo[hit] = self._geo[at[hit]]
         start = np.full(keys.size, NO_START, dtype=np.int64)
         start[hit] = self._start[at[hit]]
-        return Known(version, sha, num[:, 0], num[:, 1], num[:, 2], geo, start)
+        sent = np.zeros(keys.size, dtype=np.int64)
+        sent[hit] = self._sent[at[hit]]
+        return Known(version, sha, num[:, 0], num[:, 1], num[:, 2], geo, start, sent)
+
+    def mark_sent(self, keys: np.ndarray, pulled_at_us: int) -> None:
+        """Record that a pull sent the stored content of ``keys`` again (rows equal to it):
+        a later batch of that pull replacing it replaces a version of its own export."""
+        at = self._slot_of(keys)
+        self._sent[at[at >= 0]] = pulled_at_us
 
     def stored_as(self, shas: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """Per row, the key of the stored row with the same raw content on the same day of

@@ -331,6 +331,7 @@ def finish(
     history.supersede(
         batch.org_id, _replaced_versions(record_ids, shas, known, cls, pull_us), pull_us
     )
+    history.mark_sent(keys[cls.dup_stored], pull_us)
     natural_keys = frame["natural_key"].to_numpy(dtype=object)
     notes = [
         Note(
@@ -592,16 +593,16 @@ def _replaced_versions(
 ) -> list[tuple[str, str, bool]]:
     """The (record id, sha) versions this batch replaces (``superseded_versions``), each with
     whether this pull's own export held it before the replacing line: a superseded row of the
-    batch, or stored content that an earlier batch of this pull wrote or that this batch
-    holds as well (a re-send of such an export carries the version again: a copy, never a
-    correction)."""
+    batch, or stored content that this pull wrote or sent again in an earlier batch, or that
+    this batch holds as well (a re-send of such an export carries the version again: a copy,
+    never a correction)."""
     in_batch = {
         (str(r), str(s))
         for r, s in zip(
             record_ids[cls.superseded].tolist(), shas[cls.superseded].tolist(), strict=True
         )
     }
-    same_pull = (known.version >= pull_us) | cls.dup_stored
+    same_pull = (known.version >= pull_us) | cls.dup_stored | (known.sent == pull_us)
     held = {str(r) for r in record_ids[same_pull].tolist()}
     return [
         (rid, sha, (rid, sha) in in_batch or rid in held)

@@ -93,3 +93,28 @@ def test_a_log_from_before_pull_times_is_upgraded_and_its_rows_stay_copies(
     found = log.find("acme", ["r1", "r2"])
     assert found[("r1", "a")].at is None and found[("r2", "b")] == Replaced(500, False)
     log.close()
+
+
+def test_a_version_the_replacing_export_sent_again_in_an_earlier_batch_stays_replaced(
+    services, world: sim.SimResult
+) -> None:  # type: ignore[no-untyped-def]
+    """A later export holds the stored day (first batch) and then a restatement of it (second
+    batch): the version it replaced was in that export, so the first export re-sent later is
+    a copy and does not restore it, as when both lines share a batch."""
+    ingestion = ingestion_grpc.IngestionServiceStub(
+        grpc.insecure_channel(services["ingestion"].address)
+    )
+    memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
+    export = world.raw["meta"]
+    key = export.row_key(3)
+    lines = [dumps(export.base_row(k)) for k in range(10)]
+    _pull(ingestion, world, lines, "first", PULLED)
+    newer = [*lines, _with(export.base_row(3), "280.00")]  # day 3 in batch 1, 280 in batch 2
+    restated = _pull(ingestion, world, newer, "newer", PULLED + dt.timedelta(hours=1))
+    assert [a.restated_count for a in restated] == [0, 1]
+    assert _stored(memory, key)[0] == 280.0
+    again = _pull(ingestion, world, lines, "again", PULLED + dt.timedelta(hours=2), split=10)
+    assert sum(_written(a) for a in again) == 0
+    (note,) = again[0].notes
+    assert key in note.message and "sent again" in note.message
+    assert _stored(memory, key)[0] == 280.0, "the first export wrote its version back"
