@@ -27,6 +27,7 @@ from mesh.runtime.money import FxSeries
 from surfacing_svc import convert
 from surfacing_svc.convert import products as convert_products
 from surfacing_svc.convert.drift import stored_reading
+from surfacing_svc.convert.fields import FieldChecks
 from surfacing_svc.data_drift import DataDrift, StoredReading, data_drift
 from surfacing_svc.errors import InvalidRequest, NotAnAttribution, RegistryUnavailable
 from surfacing_svc.intervals import Interval
@@ -173,7 +174,9 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         plan, days = await _compute(context, answer_optimize, model, q)
         # The plan is the analysis's as made: restated rows, a revised rate since are said
         # first, as PredictPerformance says them (R33-F1).
-        changed = await self._window_changes(q.org_id, model, reading, "plan", context)
+        changed, _ = await self._window_changes(
+            q.org_id, (model.start, model.end), reading, "plan", context
+        )
         return convert.plan_to_proto(plan, horizon_days=days, metric=model.outcome,
                                      currency=model.currency,
                                      warnings=(*changed, *model.notes(
@@ -257,8 +260,8 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         # said first, always (R33-F1: only a proposed design said it); a proposed design reads
         # the data as it is now, and says that too.
         if drift is None:
-            changed = await self._window_changes(
-                q.org_id, model, reading, "recommendation", context
+            changed, _ = await self._window_changes(
+                q.org_id, (model.start, model.end), reading, "recommendation", context
             )
         else:
             changed = drift.warnings("recommendation", as_made=True)
@@ -311,29 +314,52 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             return None
         return await _compute(context, data_drift, frame, reading, start=start, end=end)
 
+    async def CheckAnalysisData(
+        self, request: pb.CheckAnalysisDataRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CheckAnalysisDataResponse:
+        """Recommend's and OptimizeBudget's first lines alone, for the answers read from the
+        analysis as it was made without the history (Counterfactual, Explain: R33-F1)."""
+        check = FieldChecks()
+        check.org(request.org_id)
+        if not request.analysis_id:
+            check.add("analysis_id", "analysis_id is required (liftos analyses lists them)")
+        check.done()
+        analysis = await self._analyses.get(
+            request.org_id, request.analysis_id, timeout=context.time_remaining()
+        )
+        reading = stored_reading(analysis)
+        if reading is None:  # an effect estimate, a product analysis: it kept nothing to compare
+            return pb.CheckAnalysisDataResponse()
+        window = (reading.dates[0].item(), reading.dates[-1].item())
+        changed, days = await self._window_changes(
+            request.org_id, window, reading, "answer", context
+        )
+        return pb.CheckAnalysisDataResponse(warnings=changed, compared_days=days)
+
     async def _window_changes(
-        self, org_id: str, model: PlanningModel, reading: StoredReading | None, answer: str,
-        context: grpc.aio.ServicerContext,
-    ) -> tuple[str, ...]:  # fmt: skip
-        """What changed under the analysis's window since it was made, in words, for an
+        self, org_id: str, window: tuple[dt.date, dt.date], reading: StoredReading | None,
+        answer: str, context: grpc.aio.ServicerContext,
+    ) -> tuple[tuple[str, ...], int]:  # fmt: skip
+        """What changed under the analysis's ``window`` since it was made, in words, for an
         ``answer`` computed from the analysis as it was made (none: nothing changed, or the
-        analysis kept no daily series). The window's history is read as PredictPerformance
-        reads it (the registered rates convert it: a revised rate is a change); a history
-        that cannot be read is said, not raised, since the answer stands without it."""
+        analysis kept no daily series), and how many days were compared. The window's
+        history is read as PredictPerformance reads it (the registered rates convert it: a
+        revised rate is a change); a history that cannot be read is said, not raised, since
+        the answer stands without it."""
         if reading is None:
-            return ()
+            return (), 0
+        start, end = window
         try:
             rates, _ = await self._rates_and_tests(org_id, context)
             frame = await self._history.sums_frame(
-                org_id, start=model.start, end=model.end, fx=rates,
-                timeout=context.time_remaining(),
-            )  # fmt: skip
+                org_id, start=start, end=end, fx=rates, timeout=context.time_remaining()
+            )
         except (DependencyUnavailable, FailedPrecondition) as error:
             return (f"whether the data under this analysis's window changed since it was made "
                     f"could not be checked ({error}); this {answer} is computed from the "
-                    "analysis as it was made",)  # fmt: skip
-        drift = await self._drift(context, frame, reading, model.start, model.end)
-        return drift.warnings(answer, as_made=True) if drift else ()
+                    "analysis as it was made",), 0  # fmt: skip
+        drift = await self._drift(context, frame, reading, start, end)
+        return (drift.warnings(answer, as_made=True), drift.compared_days) if drift else ((), 0)
 
     async def _rates_and_tests(
         self, org_id: str, context: grpc.aio.ServicerContext

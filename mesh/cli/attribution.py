@@ -4,7 +4,8 @@
 streamed progress, then the attribution table — the causal iROAS with its interval beside what
 the platforms claim and what a naive regression says — and the model's health verdict.
 ``liftos counterfactual ANALYSIS_ID --set meta=0.5 --set google_ads=1.2`` predicts the outcome
-under a changed spend plan.
+under a changed spend plan, after saying what changed under the analysis's window since it was
+made (:mod:`mesh.cli.analysis_data`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from liftos.v1 import common_pb2 as common_pb
 
+from mesh.cli.analysis_data import print_data_check
 from mesh.sdk.client import LiftOS, dc
 
 
@@ -357,6 +359,9 @@ def run_counterfactual(args: argparse.Namespace, peers: Any) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     with LiftOS(peers, org_id=args.org) as client:
+        # The answer is the analysis's as made: what changed under its window since, first
+        # (R33-F1); on stderr under --json, which keeps stdout one JSON document.
+        print_data_check(client, args.analysis_id, out=sys.stderr if args.json else None)
         r = client.counterfactual(
             args.analysis_id, multipliers=multipliers, spend=spend, start=args.start,
             end=args.end, future_days=args.future_days, alpha=args.alpha,

@@ -195,3 +195,18 @@ class SurfacingCalls(ClientBase):
             request.risk_aversion = risk_aversion
         reply = _call(lambda: self._surfacing.Recommend(request))
         return dc.RecommendResponse.parse(reply.SerializeToString())
+
+    def check_analysis_data(
+        self, analysis_id: str, *, org_id: str | None = None
+    ) -> dc.CheckAnalysisDataResponse:
+        """What changed under a stored analysis's window since it was made (restated or late
+        rows, a revised exchange rate, spend moved between days or geos), in the words
+        ``recommend`` and ``optimize_budget`` put first; ``warnings`` is empty when nothing
+        changed on the ``compared_days`` days compared (0: none could be: the analysis keeps
+        no daily series, e.g. an effect estimate). ``counterfactual`` and ``explain`` answer
+        from the analysis as it was made and do not look: ask this first."""
+        request = surfacing_pb.CheckAnalysisDataRequest(
+            org_id=self._org(org_id), analysis_id=analysis_id
+        )
+        reply = _call(lambda: self._surfacing.CheckAnalysisData(request))
+        return dc.CheckAnalysisDataResponse.parse(reply.SerializeToString())

@@ -182,8 +182,8 @@ def test_surfacing_and_llm_flows_run_under_service_keys(
     mesh: dict[str, RunningService], analysis: causal_pb.AttributionResult
 ) -> None:
     """Recommend (GetAnalysis, ListAnalyses, Counterfactual), PredictPerformance (the
-    calendar's ListExternalFactors, AggregateRecords), DesignExperiment saved (CreateExperiment)
-    and Explain (llm's GetAnalysis)."""
+    calendar's ListExternalFactors, AggregateRecords), CheckAnalysisData (the same reads),
+    DesignExperiment saved (CreateExperiment) and Explain (llm's GetAnalysis)."""
     surfacing = _stub(mesh, "surfacing", surfacing_grpc.SurfacingServiceStub)
     recommend = surfacing.Recommend(
         surfacing_pb.RecommendRequest(org_id=ORG, analysis_ids=[analysis.analysis_id]),
@@ -196,6 +196,14 @@ def test_surfacing_and_llm_flows_run_under_service_keys(
         metadata=USER, timeout=300,
     )  # fmt: skip
     assert predict.ListFields()
+    # CheckAnalysisData: GetAnalysis, the calendar and AggregateRecords, as Recommend reads
+    # them (a refused peer would read "could not be checked", with no day compared)
+    check = surfacing.CheckAnalysisData(
+        surfacing_pb.CheckAnalysisDataRequest(org_id=ORG, analysis_id=analysis.analysis_id),
+        metadata=USER, timeout=300,
+    )  # fmt: skip
+    assert check.compared_days > 0, list(check.warnings)
+    assert not [w for w in check.warnings if "could not be checked" in w], list(check.warnings)
     channel = analysis.channels[0].channel
     design = surfacing.DesignExperiment(
         surfacing_pb.DesignExperimentRequest(

@@ -335,6 +335,11 @@ def seeds(analysis_id: str, campaign_id: str, node_id: str) -> dict[str, list[Me
             surfacing_pb2.RecommendRequest(org_id=ORG, analysis_ids=[analysis_id]),
             surfacing_pb2.RecommendRequest(org_id=ORG, analysis_ids=["fuzz-missing"]),
         ],
+        # The fixture's analysis is an effect estimate: nothing to compare, OK.
+        "SurfacingService.CheckAnalysisData": [
+            surfacing_pb2.CheckAnalysisDataRequest(org_id=ORG, analysis_id=analysis_id),
+            surfacing_pb2.CheckAnalysisDataRequest(org_id=ORG, analysis_id="fuzz-missing"),
+        ],
     }
 
 
