@@ -111,6 +111,8 @@ def _confirmed(org: str) -> bool:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    from mesh.sdk.memory import LedgerNotForgotten
+
     named = [args.source, args.account_id, args.start, args.end]
     if all(v is None for v in named) and not args.all_records:
         print("error: name the records to delete: --source, --account-id, --start/--end "
@@ -129,7 +131,13 @@ def cmd_delete(args: argparse.Namespace) -> int:
             if not _confirmed(args.org):
                 print("not deleted: re-run with --yes to delete them", file=sys.stderr)
                 return 1
-        done = client.delete_records(**kwargs)
+        try:
+            done = client.delete_records(**kwargs)
+        except LedgerNotForgotten as failure:  # the records are gone: say so, then what failed
+            if failure.deleted is not None:
+                print("\n".join(_counted(failure.deleted, args.org, "deleted")))
+            print(f"error: {failure}", file=sys.stderr)
+            return 1
     print("\n".join(_counted(done, args.org, "deleted")))
     print(f"org {args.org} now holds {done.org_record_count:,} records; ingestion's ledger "
           "forgot its batches, so an export sent again is written again")  # fmt: skip

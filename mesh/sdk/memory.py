@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import liftos_dc.liftos.v1 as dc
 from liftos.v1 import common_pb2 as common_pb
@@ -11,6 +12,7 @@ from liftos.v1 import memory_pb2 as memory_pb
 
 from mesh.runtime.exceptions import InvalidInput
 from mesh.sdk._base import ClientBase, _call, _date_pb, as_date
+from mesh.sdk.failures import RpcFailure
 
 
 def data_source(name: str | int) -> int:
@@ -26,6 +28,26 @@ def data_source(name: str | int) -> int:
             if n != "DATA_SOURCE_UNSPECIFIED"
         )
         raise InvalidInput(f"{name!r} is not a source (one of {known})", field="source") from None
+
+
+@dataclass
+class LedgerNotForgotten(RpcFailure):
+    """Memory deleted the records (``deleted``: its reply), but ingestion's ledger was not
+    told (ForgetBatches failed: the code and message are its): an export sent again would be
+    answered from the ledger and never written. Running the delete again forgets them: it
+    calls ForgetBatches also when nothing is left to delete."""
+
+    deleted: dc.DeleteRecordsResponse | None = None
+
+    def __str__(self) -> str:
+        count = self.deleted.deleted_count if self.deleted is not None else 0
+        return (
+            f"{count:,} records deleted, but ingestion's ledger was NOT told to forget the "
+            f"org's batches (ForgetBatches: {super().__str__()}): an export sent again would "
+            "be answered from the ledger, not written. Run the same delete again (liftos "
+            "memory delete … --yes, or delete_records): it tells the ledger even when nothing "
+            "is left to delete"
+        )
 
 
 class MemoryCalls(ClientBase):
@@ -58,9 +80,11 @@ class MemoryCalls(ClientBase):
     ) -> dc.DeleteRecordsResponse:
         """Delete the org's records of a source, an account and / or local dates (both ends
         inclusive), with everything memory derived from them; ``dry_run`` counts them only.
-        With no filter, ``all_records=True`` is required. After a deletion, ingestion's ledger
-        forgets the org's batches (IngestionService.ForgetBatches), so an export sent again is
-        written again rather than answered from the ledger. Needs a key with the
+        With no filter, ``all_records=True`` is required. After every deletion (0 records
+        included: the ledger may not have been told after an earlier one), ingestion's ledger
+        forgets the org's batches (IngestionService.ForgetBatches, idempotent), so an export
+        sent again is written again rather than answered from the ledger; when that call fails
+        :class:`LedgerNotForgotten` is raised, carrying memory's reply. Needs a key with the
         ``records.delete`` scope."""
         org = self._org(org_id)
         request = memory_pb.DeleteRecordsRequest(
@@ -75,8 +99,32 @@ class MemoryCalls(ClientBase):
             request.date_range.start_date.CopyFrom(_date_pb(first))
         if last is not None:
             request.date_range.end_date.CopyFrom(_date_pb(last))
-        reply = _call(lambda: self._memory.DeleteRecords(request))
-        if not reply.dry_run and reply.deleted_count:
-            forget = ingestion_pb.ForgetBatchesRequest(org_id=org)
+        try:
+            reply = _call(lambda: self._memory.DeleteRecords(request))
+        except RpcFailure as failure:
+            if dry_run or failure.reason != "ORG_NOT_FOUND":
+                raise
+            # nothing left of the org, as after a delete whose ForgetBatches failed: tell the
+            # ledger all the same, and say so with memory's answer
+            self._forget(org, dc.DeleteRecordsResponse())
+            failure.message += (
+                "; ingestion's ledger was told to forget the org's batches all the same, so "
+                "an export sent again is written again"
+            )
+            raise
+        deleted = dc.DeleteRecordsResponse.parse(reply.SerializeToString())
+        if not reply.dry_run:
+            self._forget(org, deleted)
+        return deleted
+
+    def _forget(self, org: str, deleted: dc.DeleteRecordsResponse) -> None:
+        """IngestionService.ForgetBatches after memory's ``deleted`` reply; its failure as
+        :class:`LedgerNotForgotten`, carrying the reply."""
+        forget = ingestion_pb.ForgetBatchesRequest(org_id=org)
+        try:
             _call(lambda: self._ingestion.ForgetBatches(forget))
-        return dc.DeleteRecordsResponse.parse(reply.SerializeToString())
+        except RpcFailure as failure:
+            raise LedgerNotForgotten(
+                failure.code, failure.message, failure.reason, failure.field_violations,
+                request_id=failure.request_id, deleted=deleted,
+            ) from failure  # fmt: skip

@@ -138,3 +138,48 @@ def test_an_older_export_of_a_deleted_account_is_written_again(
     capsys.readouterr()
     ingest(first)
     assert spend() == pytest.approx(full)
+
+
+@pytest.mark.parametrize("others", [True, False], ids=["org-keeps-others", "org-emptied"])
+def test_a_ledger_not_told_is_said_and_told_by_the_next_delete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    mesh: dict[str, RunningService], others: bool,
+) -> None:  # fmt: skip
+    """V1 F6: ForgetBatches failing after DeleteRecords was never retried (a re-run deleted 0
+    and skipped it) while the CLI said the ledger forgot: the export sent again was replayed
+    and the account never came back."""
+    org = f"client-ledger-{others}"
+
+    def ingest(account: str, path: Path) -> list[str]:
+        return ["ingest", "--org", org, "--source", "generic_media", "--account-id", account,
+                "--timezone", "UTC", "--currency", "EUR", "--country", "US", "--quiet",
+                "--mapping", MAPPING, str(path)]  # fmt: skip
+
+    theirs = ingest("acct-t", _export(tmp_path / "theirs.csv", 40.0))
+    assert cli.main(theirs) == 0
+    if others:
+        assert cli.main(ingest("acct-m", _export(tmp_path / "mine.csv", 100.0))) == 0
+    delete = ["memory", "delete", "--org", org, "--account-id", "acct-t", "--yes"]
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", "127.0.0.1:1")  # ingestion unreachable
+    capsys.readouterr()
+    assert cli.main(delete) == 1
+    out, err = capsys.readouterr()
+    assert f"deleted 30 records of org {org}:" in out and "forgot" not in out
+    assert err.startswith("error: 30 records deleted, but ingestion's ledger was NOT told")
+    assert "UNAVAILABLE" in err and "Run the same delete again" in err
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"].address)
+    if others:  # the re-run deletes nothing, and tells the ledger all the same
+        assert cli.main(delete) == 0
+        out = capsys.readouterr().out
+        assert f"deleted 0 records of org {org}:" in out
+        assert f"org {org} now holds 30 records; ingestion's ledger forgot its batches" in out
+    else:  # nothing left of the org: memory says NOT_FOUND, the ledger is told all the same
+        assert cli.main(delete) == 2
+        err = capsys.readouterr().err
+        assert f"NOT_FOUND: org {org!r} has no records in memory; ingestion's ledger was told" in (
+            err
+        )
+    assert cli.main(theirs) == 0
+    assert "written 30" in capsys.readouterr().out
+    assert cli.main(["memory", "accounts", "--org", org]) == 0
+    assert "acct-t" in capsys.readouterr().out
