@@ -627,12 +627,12 @@ def replayed_message(
             "the duplicates"
         )
     replaced = dt.datetime.fromtimestamp(replaced_at_us / 1_000_000, dt.UTC)
+    # the ack clips a note at 300 characters: the way out comes before the count
     return (
-        f"not written: an earlier version of {natural_key}, replaced by a pull of "
-        f"{replaced:%Y-%m-%d %H:%M:%S} UTC (stored now), and this pull "
-        f"({pulled_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC) is not later: only a later "
-        "pull restores a replaced version. Counted with the duplicates; to restore it, send "
-        "it with a later pull time (liftos ingest --pulled-at; pulled_at in the SDK)"
+        f"not written: {natural_key} had this content until a pull of "
+        f"{replaced:%Y-%m-%d %H:%M} UTC replaced it (stored now); this pull "
+        f"({pulled_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC) is not later. Only a later pull restores it (liftos ingest --pulled-at). "
+        "Counted with the duplicates"
     )
 
 

@@ -58,7 +58,8 @@ def test_the_right_file_sent_after_a_wrong_one_restores_the_right_numbers(
     notes = [n for a in again for n in a.notes]
     assert len(notes) == 2 and all(n.kind == "superseded_version" for n in notes)
     assert all("is not later" in n.message and "sent again" not in n.message for n in notes)
-    assert "2025-01-15 09:00:00 UTC" in notes[0].message  # the pull that replaced it
+    assert "2025-01-15 09:00 UTC" in notes[0].message  # the pull that replaced it
+    assert all(len(n.message) <= 300 and "--pulled-at" in n.message for n in notes)
     assert [_stored(memory, k)[0] for k in keys] == good
 
 
