@@ -42,6 +42,9 @@ NAMES = (
     "Not Brand",
     "Revenue",
 )
+# labels a sentence or clause break runs through: the writer quotes them (R23-F5), and the
+# reader never splits a claim inside one
+BROKEN = ("Promo; no effect", "Promo, but sales doubled", "Promo. Sales doubled")
 META = "meta_prospecting"
 
 
@@ -53,11 +56,11 @@ def _channels(name: str) -> ChannelRows:
 
 
 def _id(name: str) -> str:
-    return f"an-name-{NAMES.index(name)}"
+    return f"an-name-{(*NAMES, *BROKEN).index(name)}"
 
 
 def _analyses() -> list[causal_pb.Analysis]:
-    return [attribution_of(_id(n), ORG, _channels(n)) for n in NAMES]
+    return [attribution_of(_id(n), ORG, _channels(n)) for n in (*NAMES, *BROKEN)]
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +94,20 @@ def test_the_grounded_explanation_states_the_channels_effect_and_checkclaims_sup
     judged = claim_verdicts(llm, ORG, _id(name), done.text)
     assert judged and all(v == V.CLAIM_VERDICT_SUPPORTED for _, v, _ in judged), judged
     assert any(_headline(name) in claim for claim, _, _ in judged)
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_a_name_with_a_break_in_it_is_one_claims_subject(
+    llm: llm_grpc.LlmServiceStub, name: str
+) -> None:
+    done = _explain(llm, name)
+    assert not done.unsupported_claims, [(c.claim, c.reason) for c in done.unsupported_claims]
+    headline = f"“{name}” increased revenue by 900,000 USD"
+    assert headline in done.text
+    judged = claim_verdicts(llm, ORG, _id(name), done.text)
+    assert judged and all(v == V.CLAIM_VERDICT_SUPPORTED for _, v, _ in judged), judged
+    over = claim_verdicts(llm, ORG, _id(name), f"“{name}” increased revenue by 5,000,000 USD.")
+    assert [v for _, v, _ in over] == [V.CLAIM_VERDICT_CONTRADICTED], over
 
 
 @pytest.mark.parametrize("name", NAMES)
