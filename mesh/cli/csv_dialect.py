@@ -42,9 +42,10 @@ DELIMITERS = {",": ",", ";": ";", "|": "|", "tab": "\t", "\\t": "\t", "\t": "\t"
 # Separators a one-column header betrays (a ';' file read with ',').
 _OTHER_SEPARATORS = (";", "\t", "|")
 # Under --decimal ',': groups of three after '.', a space, a no-break or narrow no-break space
-# (French), or an apostrophe; a ',' and digits after. Under --decimal '.': groups after ','.
+# (French), or an apostrophe; a ',' and digits after. Under --decimal '.': groups after ',',
+# a space (either no-break one) or an apostrophe (Swiss "1'234.50"); one kind per value.
 _COMMA_DECIMAL = re.compile(r"-?(?:\d{1,3}(?:([. \u00a0\u202f'])\d{3})?(?:\1\d{3})*|\d+)(?:,\d+)?")
-_POINT_DECIMAL = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+_POINT_DECIMAL = re.compile(r"-?(?:\d{1,3}([, \u00a0\u202f'])\d{3}(?:\1\d{3})*|\d+)(?:\.\d+)?")
 # A generic mapping's measures, and whether each is a whole number.
 _MEASURES = {"spend": False, "impressions": True, "clicks": True, "conversions": False,
              "revenue": False}  # fmt: skip
@@ -207,7 +208,7 @@ class Dialect:
         return None, doubts
 
 
-_EXAMPLE = {",": "1234,56, 1.234,56 or 1 234,56", ".": "1234.56 or 1,234.56"}
+_EXAMPLE = {",": "1234,56, 1.234,56 or 1 234,56", ".": "1234.56, 1,234.56 or 1'234.56"}
 
 
 def encoding_problem(path: Path, encoding: str = "utf-8-sig") -> str | None:

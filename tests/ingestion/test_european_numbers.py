@@ -227,3 +227,28 @@ def test_cli_names_a_semicolon_file_and_reads_it_with_delimiter_and_decimal(
     assert _ingest("semi", path, SEMI_MAP, "--delimiter", ";", "--decimal", ",") == 0
     (record,) = _records(mesh["memory"], "semi")
     assert (record.revenue, record.conversions) == (70034.39, 1062)
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [("1'234.50", 1234.5), ("1 234.50", 1234.5), ("1\u00a0234.50", 1234.5),
+     ("1\u202f234.50", 1234.5), ("1,234.50", 1234.5), ("1'234'567", 1234567),
+     ("1'234,567.5", None), ("12 34.5", None), ("1.234,5", None)],
+)  # fmt: skip
+def test_decimal_point_reads_swiss_and_spaced_groups(written: str, read: float | None) -> None:
+    """V1 F10: --decimal '.' read only ',' groups, though Swiss "1'234.50" is why the
+    separator and the decimal mark are options apart."""
+    from mesh.cli.csv_dialect import Dialect
+
+    assert Dialect(decimal=".").number(written) == read
+
+
+def test_cli_reads_a_swiss_file_with_decimal_point(
+    mesh: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
+    path = tmp_path / "ch.csv"
+    path.write_text("Day;Region;Cost\n2024-10-01;DE-BY;1'234.50\n2024-10-02;DE-BY;1 000\n")
+    assert _ingest("ch", path, TV_MAP, "--delimiter", ";", "--decimal", ".",
+                   source="generic_media") == 0  # fmt: skip
+    assert sorted(r.spend for r in _records(mesh["memory"], "ch")) == [1000, 1234.5]
