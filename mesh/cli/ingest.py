@@ -237,9 +237,10 @@ _TAXED_SOURCES = ("generic", "shopify_orders", "shopify_products")
 
 def tax_problem(args: argparse.Namespace) -> str | None:
     """Why --taxes-included / --tax-rate cannot be applied: a source that does not read them
-    (they were accepted and ignored, R34 F2), or a generic file said to hold tax at no rate."""
-    given = [f for f, v in (("--taxes-included", args.taxes_included),
-                            ("--tax-rate", args.tax_rate)) if v is not None]  # fmt: skip
+    told they hold tax (R34 F2; 'false', a rate 0 or beside 'false' pass: V1 F8), or generic
+    revenue said to hold tax at no rate."""
+    given = [f for f, v in (("--taxes-included", args.taxes_included == "true"), ("--tax-rate",
+             bool(args.tax_rate) and args.taxes_included != "false")) if v]  # fmt: skip
     if given and args.source not in _TAXED_SOURCES:
         return (
             f"{' and '.join(given)}: --source {args.source} does not read them (only "
@@ -685,8 +686,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
         )
     else:
         print(render(summary, seconds, scored=scored, position=position))
-    for doubt in doubts:
-        print(f"warning: {doubt}", file=sys.stderr)
+    print("".join(f"warning: {d}\n" for d in doubts), end="", file=sys.stderr)
     if (stale := summary.rejected_by_reason.get("stale_version", 0)) and args.pulled_at is None:
         print(stale_hint(stale, args.files), file=sys.stderr)
     if args.source == "generic" and account.get("taxes_included") and summary.accepted:

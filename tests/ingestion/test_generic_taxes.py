@@ -93,3 +93,39 @@ def test_the_connector_refuses_tax_inclusive_revenue_without_a_rate() -> None:
     out = connectors.normalise(raw_batch("generic", [json.dumps(row)], account, mapping=mapping))
     assert [(r.field, r.reason) for r in out.rejections] == [("Sales", "missing_field")]
     assert "pass --tax-rate" in out.rejections[0].message
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [("--taxes-included", "false"), ("--tax-rate", "0"),
+     ("--taxes-included", "false", "--tax-rate", "0.19")],
+)  # fmt: skip
+def test_flags_that_change_nothing_pass_on_a_source_that_ignores_them(
+    mesh: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], flags: tuple[str, ...],
+) -> None:  # fmt: skip
+    """V1 F8: a script passing one set of account flags to every source stopped (rc 2) on
+    --taxes-included false for a source that reads no taxes."""
+    monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
+    tv = tmp_path / "tv.csv"
+    tv.write_text("Day,Region,Cost\n2024-09-15,DE-BY,100\n")
+    org = "tv" + "".join(f.strip("-")[:3] for f in flags) + str(len(flags))
+    argv = ["ingest", "--org", org, "--source", "generic_media", "--account-id", "tv",
+            "--timezone", "Europe/Berlin", "--currency", "EUR", "--country", "DE", "--quiet",
+            "--mapping", "date=Day,geo=Region,spend=Cost,channel=tv", *flags, str(tv)]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert "does not read them" not in capsys.readouterr().err
+    assert [r.spend for r in _records(mesh["memory"], org)] == [100]
+
+
+def test_taxes_included_true_on_a_source_that_ignores_it_is_still_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tv = tmp_path / "tv.csv"
+    tv.write_text("Day,Region,Cost\n2024-09-15,DE-BY,100\n")
+    argv = ["ingest", "--org", "tvtrue", "--source", "meta", "--account-id", "tv",
+            "--timezone", "Europe/Berlin", "--currency", "EUR", "--country", "DE",
+            "--taxes-included", "true", "--tax-rate", "0.19", str(tv)]  # fmt: skip
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--taxes-included and --tax-rate: --source meta does not read them" in err
