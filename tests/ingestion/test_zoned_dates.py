@@ -145,20 +145,20 @@ def _new_york_days(address: str, org: str) -> dict[str, float]:
     }
 
 
-@pytest.mark.parametrize("how", ["csv", "csv --sum-rows", "jsonl"])
+@pytest.mark.parametrize("how", ["csv", "csv --sum-rows", "jsonl", "jsonl --sum-rows"])
 def test_the_cli_dates_utc_midnights_as_written(
     mesh: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     monkeypatch.setenv("LIFTOS_INGESTION_ADDR", mesh["ingestion"])
     rows = [(t, "CA", "10") for t in JS_DATES] + [(JS_DATES[0], "CA", "5")]
-    if how == "jsonl":
+    kept = rows if "sum" in how else rows[:3]
+    if how.startswith("jsonl"):
         path = tmp_path / "orders.jsonl"
         path.write_text("".join(
-            json.dumps({"Time": t, "Region": g, "Revenue": v}) + "\n" for t, g, v in rows[:3]
+            json.dumps({"Time": t, "Region": g, "Revenue": v}) + "\n" for t, g, v in kept
         ))  # fmt: skip
     else:
         path = tmp_path / "orders.csv"
-        kept = rows if "sum" in how else rows[:3]
         path.write_text("Time,Region,Revenue\n" + "".join(f"{t},{g},{v}\n" for t, g, v in kept))
     org = "js" + how.replace(" ", "").replace("-", "")
     argv = ["ingest", "--org", org, "--source", "generic", "--account-id", "shop",
