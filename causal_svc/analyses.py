@@ -66,14 +66,19 @@ class AnalysisStore(LockedSQLite):
         super().__init__(path, _SCHEMA)
         self._tokens = tokens or PageTokens.for_data_dir(path.parent, "ListAnalyses")
         with self._lock:
-            columns = {r[1] for r in self._db.execute("PRAGMA table_info(analyses)")}
-            if "seq" not in columns:  # a store written before the sequence: its rows in rowid order
+            if "seq" not in self._columns():  # a store written before the sequence
                 with transaction(self._db) as db:
-                    db.execute("ALTER TABLE analyses ADD COLUMN seq INTEGER")
-                    db.execute("UPDATE analyses SET seq = rowid")
+                    # asked again under the write lock: a replica starting beside this one
+                    # on the same new store may have added it meanwhile ("duplicate column")
+                    if "seq" not in self._columns():
+                        db.execute("ALTER TABLE analyses ADD COLUMN seq INTEGER")
+                        db.execute("UPDATE analyses SET seq = rowid")  # rows in rowid order
             self._db.execute(
                 "CREATE INDEX IF NOT EXISTS analyses_by_seq ON analyses (org_id, seq DESC)"
             )
+
+    def _columns(self) -> set[str]:
+        return {r[1] for r in self._db.execute("PRAGMA table_info(analyses)")}
 
     def _insert(self, analysis: StoredAnalysis) -> None:
         """One row, numbered after every row of its org stored so far (caller holds the lock)."""
