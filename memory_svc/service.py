@@ -18,7 +18,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from memory_svc import convert
 from memory_svc.convert import accounts as account_convert
-from memory_svc.convert.reply_size import aggregate_reply
+from memory_svc.convert.reply_size import aggregate_reply, products_reply
 from memory_svc.engine import MemoryEngine
 from memory_svc.refusals import RefusalList
 from memory_svc.scan_replies import ScanPager, scan_chunks
@@ -46,7 +46,7 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
         self, engine: MemoryEngine, *, reply_limit: int = DEFAULT_MAX_MESSAGE_BYTES
     ) -> None:
         """``reply_limit``: the server's message limit (ServerConfig.max_message_bytes), which
-        an AggregateRecords reply stays under."""
+        an AggregateRecords or AggregateProducts reply stays under."""
         self._engine = engine
         self._reply_limit = reply_limit
         self._writes: GroupCommit[convert.WriteBatch] = GroupCommit(engine, convert.serialiser)
@@ -203,7 +203,8 @@ class MemoryService(memory_grpc.MemoryServiceServicer):
         self, org: str, start: int | None, end: int | None, spend_only: bool
     ) -> memory_pb.AggregateProductsResponse:
         agg = self._engine.aggregate_products(org, start, end, spend_only=spend_only)
-        return convert.aggregate_products_response(agg)
+        # never past the message limit: sized from the rows before it is encoded
+        return products_reply(agg, limit=self._reply_limit, org_id=org, spend_only=spend_only)
 
     async def ListAccounts(
         self, request: memory_pb.ListAccountsRequest, context: grpc.aio.ServicerContext
