@@ -117,10 +117,18 @@ class ProductSums:
 async def aggregate_products(
     reader: MemoryReader, org_id: str, start: dt.date | None, end: dt.date | None,
     *, timeout: float | None = None, spend_only: bool = False,
+    command: str = "liftos analyze-products",
 ) -> ProductSums:  # fmt: skip
     """The org's product records summed where they live (AggregateProducts), as DataFrames;
     with ``spend_only``, the product reports' spend alone (memory sums no order lines and
-    sends no catalogue; a memory older than the field sends them anyway)."""
+    sends no catalogue; a memory older than the field sends them anyway).
+
+    Raises
+    ------
+    ResourceExhausted
+        REPLY_TOO_LARGE: the window's sums pass memory's message limit; the message names
+        ``command``'s --start/--end (the analysis that asked) and memory's words.
+    """
     request = memory_pb.AggregateProductsRequest(org_id=org_id, spend_only=spend_only)
     set_date_range(request.date_range, start, end)
     try:
@@ -132,6 +140,9 @@ async def aggregate_products(
                 "and product reports first",
                 subject="products",
             ) from None
+        too_large = _reply_too_large(error, "AggregateProducts", command)
+        if too_large is not None:
+            raise too_large from None
         raise _memory_failure(error, reader.target, "AggregateProducts", org_id) from None
     return ProductSums(
         table_to_frame(reply.sales),
@@ -337,20 +348,26 @@ def _memory_failure(error: grpc.aio.AioRpcError, target: str, rpc: str, org_id: 
     return denied or error
 
 
-def _reply_too_large(error: grpc.aio.AioRpcError, rpc: str) -> ResourceExhausted | None:
+def _reply_too_large(
+    error: grpc.aio.AioRpcError, rpc: str, command: str = "liftos analyze"
+) -> ResourceExhausted | None:
     """Memory's answer for the window passing the message limit — memory's own refusal
     (REPLY_TOO_LARGE, naming the size and the days that fit), or gRPC's (an older memory, or
-    this side's receive limit: "message larger than max") — as the caller's to narrow: the
-    window is what grows the reply. None for any other RESOURCE_EXHAUSTED (an overload)."""
+    this side's receive limit: "message larger than max") — as the caller's to narrow with
+    ``command``'s --start/--end: the window is what grows the reply. None for any other
+    RESOURCE_EXHAUSTED (an overload)."""
+    if error.code() is not grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return None
     status = decode_status(error)
     if status.reason != REPLY_TOO_LARGE and not (
         not status.carried and "larger than max" in status.message
     ):
         return None
     return ResourceExhausted(
-        f"the window's sums are too large for one reply of memory's {rpc} ({status.message}); "
-        "analyse a shorter window: liftos analyze --start/--end (the request's date_range), "
-        "and read the rest as further windows",
+        # the remedy before memory's words: a long message is clipped at its end
+        f"the window's sums are too large for one reply of memory's {rpc}: analyse a shorter "
+        f"window with {command} --start/--end (the request's date_range), and read the rest "
+        f"as further windows; memory: {status.message}",
         reason=REPLY_TOO_LARGE,
     )
 

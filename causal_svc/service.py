@@ -60,7 +60,7 @@ from causal_svc.peers import (
 )
 from causal_svc.record_tables import ExperimentDesign, experiment_window
 from mesh.runtime.cancellation import CancelToken, run_with
-from mesh.runtime.exceptions import DependencyUnavailable, InvalidInput
+from mesh.runtime.exceptions import DependencyUnavailable, InvalidInput, ResourceExhausted
 from mesh.runtime.money import FX_KIND, MixedCurrencies, mixed_pairs, spend_in_outcome_currency
 
 CODE_VERSION = convert.code_version()
@@ -233,10 +233,12 @@ class CausalService(causal_grpc.CausalServiceServicer):
         attribution leaves out and says so; with, where it could not be read, the warning."""
         try:
             sums = await aggregate_products(self._memory, org, start, end, spend_only=True,
-                                            timeout=_remaining(context))  # fmt: skip
+                                            timeout=_remaining(context),
+                                            command="liftos analyze")  # fmt: skip
         except InsufficientData:
             return pd.DataFrame(), ""  # no product records: nothing left out
-        except (DependencyUnavailable, InvalidInput) as exc:
+        except (DependencyUnavailable, InvalidInput, ResourceExhausted) as exc:
+            # ResourceExhausted: the window's product spend passes memory's message limit
             return pd.DataFrame(), (
                 f"the org's product reports could not be read ({exc}): any spend they hold is "
                 "not in this model (product reports are left out of the attribution) and is "
