@@ -47,7 +47,8 @@ def build(config: ServerConfig) -> tuple[Sequence[ServiceBinding], Callable[[], 
     ledger = BatchLedger(root / "ledger.sqlite")
     superseded = SupersededLog(root / "superseded.sqlite")
     memory = MemoryClient(config.peers.memory)
-    servicer = IngestionService(registry, factors, ledger, memory, superseded=superseded)
+    servicer = IngestionService(registry, factors, ledger, memory, superseded=superseded,
+                                reply_limit=config.max_message_bytes)  # fmt: skip
 
     async def on_stop() -> None:
         await memory.close()

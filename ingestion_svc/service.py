@@ -28,6 +28,7 @@ from ingestion_svc.peers import MemoryClient
 from ingestion_svc.raw_batch import RawBatch
 from ingestion_svc.stream import PIPELINE_DEPTH, IngestStream, StreamDeps
 from ingestion_svc.superseded import SupersededLog
+from mesh.runtime.config import DEFAULT_MAX_MESSAGE_BYTES
 from mesh.runtime.pipeline import Pipeline
 from mesh.runtime.protoconv import require_org
 
@@ -43,7 +44,12 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         memory: MemoryClient,
         settings: pipeline.Settings | None = None,
         superseded: SupersededLog | None = None,
+        *,
+        reply_limit: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
+        """``reply_limit``: the server's message limit (ServerConfig.max_message_bytes), which
+        a GetCalendar reply stays under."""
+        self.reply_limit = reply_limit
         self.registry = registry
         self.factors = factors
         self.ledger = ledger
@@ -107,14 +113,18 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
         country, start, end, subdivision = convert.calendar_request(request)
         days = await asyncio.to_thread(build_calendar, country, start, end, subdivision=subdivision)
         out = [convert.calendar_day_to_proto(d) for d in days]
+        table = None
         if request.org_id:
             org = require_org(request.org_id)
             epoch = dt.date(1970, 1, 1)
             table = await asyncio.to_thread(
                 self.factors.table, org, (start - epoch).days, (end - epoch).days
             )
-            convert.add_market_conditions(out, table, country.upper(), subdivision or "")
-        return ingestion_pb.GetCalendarResponse(days=out)
+        # never past the message limit: the factors' share is sized before they are added
+        return await asyncio.to_thread(
+            convert.calendar_response, out, table, country.upper(), subdivision or "",
+            limit=self.reply_limit, org_id=request.org_id,
+        )  # fmt: skip
 
     async def RegisterExternalFactor(
         self, request: ingestion_pb.RegisterExternalFactorRequest, context: grpc.aio.ServicerContext

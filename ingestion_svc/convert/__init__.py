@@ -2,9 +2,9 @@
 InvalidInput naming the field."""
 
 from ingestion_svc.convert.calendar import (
-    add_market_conditions,
     calendar_day_to_proto,
     calendar_request,
+    calendar_response,
 )
 from ingestion_svc.convert.experiments import (
     experiment_from_proto,
@@ -31,10 +31,10 @@ __all__ = [
     "SOURCES",
     "SOURCE_ENUM",
     "ack",
-    "add_market_conditions",
     "amender",
     "calendar_day_to_proto",
     "calendar_request",
+    "calendar_response",
     "decode_ingest_request",
     "experiment_from_proto",
     "experiment_target",
