@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,18 +48,26 @@ def _derive(secret: bytes) -> bytes:
 def _file_secret(directory: Path) -> bytes:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = directory / SECRET_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        secret = path.read_bytes()
-        if len(secret) < 32:
-            raise ValueError(f"{path} is not a page-token secret (under 32 bytes)") from None
-        return secret
-    secret = os.urandom(32)
-    with os.fdopen(fd, "wb") as out:
-        out.write(secret)
-        out.flush()
-        os.fsync(out.fileno())
+    if not path.exists():
+        # written whole beside it, then linked into place (atomic, and refused when another
+        # replica starting on the same new folder linked its own first): a reader never sees a
+        # file created but not yet written, as with O_EXCL then write
+        secret = os.urandom(32)
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{SECRET_FILE}.")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(secret)
+                out.flush()
+                os.fsync(out.fileno())
+            os.link(temp, path)
+            return secret
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temp)
+    secret = path.read_bytes()
+    if len(secret) < 32:
+        raise ValueError(f"{path} is not a page-token secret (under 32 bytes)")
     return secret
 
 
