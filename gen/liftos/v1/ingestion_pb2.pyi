@@ -168,6 +168,7 @@ class IngestRequest(_message.Message):
     PULLED_AT_FIELD_NUMBER: _builtins.int
     MAPPING_FIELD_NUMBER: _builtins.int
     ROW_OFFSET_FIELD_NUMBER: _builtins.int
+    RESTORE_REPLACED_FIELD_NUMBER: _builtins.int
     org_id: _builtins.str
     """Organisation the rows belong to: 1-128 letters, digits, '-', '_' or '.'."""
     source: _common_pb2.DataSource.ValueType
@@ -181,6 +182,13 @@ class IngestRequest(_message.Message):
     0..10^12. A row's version is pulled_at in microseconds + row_offset + its row index, so a later
     line of one export (a platform re-send) replaces an earlier line of the same key even when the
     two travel in different batches.
+    """
+    restore_replaced: _builtins.bool
+    """This batch corrects stored rows (the right file after a wrong one): a row whose content a
+    later pull replaced is written back, as a restatement, when this pull is later than the
+    replacing one (never when the replacing export held that content itself). Without it
+    such a row is a duplicate (nothing written, a superseded_version note), as a re-sent or
+    restored export must be: a copied folder's new file times are no correction.
     """
     @_builtins.property
     def rows(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]:
@@ -206,8 +214,7 @@ class IngestRequest(_message.Message):
         """When the client pulled these rows from the platform (unset: when the server received the
         batch); orders restatements; must not be in the future. A retry of a batch sends the
         same pulled_at (it is part of what batch_id stands for). A version a later pull replaced
-        is written back only by a pull later than that one (a correction re-sent), never by a
-        re-send of the replacing export itself.
+        is written back only with restore_replaced, by a pull later than that one.
         """
 
     @_builtins.property
@@ -226,10 +233,11 @@ class IngestRequest(_message.Message):
         pulled_at: _timestamp_pb2.Timestamp | None = ...,
         mapping: Global___ColumnMapping | None = ...,
         row_offset: _builtins.int = ...,
+        restore_replaced: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "mapping", b"mapping", "pulled_at", b"pulled_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "batch_id", b"batch_id", "json_rows", b"json_rows", "mapping", b"mapping", "org_id", b"org_id", "pulled_at", b"pulled_at", "row_offset", b"row_offset", "rows", b"rows", "source", b"source"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "batch_id", b"batch_id", "json_rows", b"json_rows", "mapping", b"mapping", "org_id", b"org_id", "pulled_at", b"pulled_at", "restore_replaced", b"restore_replaced", "row_offset", b"row_offset", "rows", b"rows", "source", b"source"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -7735,8 +7735,7 @@ class IngestRequest(betterproto2.Message):
     When the client pulled these rows from the platform (unset: when the server received the
     batch); orders restatements; must not be in the future. A retry of a batch sends the
     same pulled_at (it is part of what batch_id stands for). A version a later pull replaced
-    is written back only by a pull later than that one (a correction re-sent), never by a
-    re-send of the replacing export itself.
+    is written back only with restore_replaced, by a pull later than that one.
     """
 
     mapping: "ColumnMapping | None" = betterproto2.field(
@@ -7752,6 +7751,15 @@ class IngestRequest(betterproto2.Message):
     0..10^12. A row's version is pulled_at in microseconds + row_offset + its row index, so a later
     line of one export (a platform re-send) replaces an earlier line of the same key even when the
     two travel in different batches.
+    """
+
+    restore_replaced: "bool" = betterproto2.field(10, betterproto2.TYPE_BOOL)
+    """
+    This batch corrects stored rows (the right file after a wrong one): a row whose content a
+    later pull replaced is written back, as a restatement, when this pull is later than the
+    replacing one (never when the replacing export held that content itself). Without it
+    such a row is a duplicate (nothing written, a superseded_version note), as a re-sent or
+    restored export must be: a copied folder's new file times are no correction.
     """
 
 
