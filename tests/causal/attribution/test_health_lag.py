@@ -82,6 +82,11 @@ def test_a_lag_past_the_window_is_named(seed: int) -> None:
     assert check is not None and check.verdict is Verdict.REVIEW, check
     assert check.message.startswith("linkedin's spend 66-84 days earlier explains the residuals")
     assert "after the model's 28-day carry-over window" in check.message
+    # what the test found, worded as such (V2 F4: a null world is flagged 1 time in 20)
+    assert "explains the residuals better than chance" in check.message
+    assert "if linkedin's effect arrives that late" in check.message
+    assert "by chance alone the test flags about 1 analysis in 20" in check.message
+    assert "linkedin's estimate, which reads low" not in check.message
     assert "--outcome conversions" in check.message and "--max-lag-days" in check.message
     assert "google_search" not in check.message and "meta" not in check.message
     assert check in assess(fit, holdout=False).checks
