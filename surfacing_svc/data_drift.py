@@ -15,6 +15,13 @@ drops those); spend is summed over the same geos. Days on which some kept geo ha
 while others have one are not compared: the analysis may have filled them with estimates (its
 partial-gap rule), so they would differ without any change in the data. Such a day compares
 again once its missing rows arrive, and then a change is a real one (late rows).
+
+National media (a TV file without a geo column: rows on the country's geo or on none) are read
+as the panel reads them (``causal_svc.attribution.coverage``): spread over the kept geos by
+each outcome geo's share of the window's outcome, so a channel bought nationally compares with
+what the analysis counted, not as 0 (s18 V2-F2: every plan of such an org said "tv -> 0,
+-100%" on unchanged data). When the outcome itself changed, the shares moved with it: the
+national channels' spend per geo is then not compared (the outcome's line says the change).
 """
 
 from __future__ import annotations
@@ -184,6 +191,7 @@ def data_drift(
     sel = ok & fp
     grid = np.zeros(shape)
     np.add.at(grid, (gi[sel], t[sel]), y[sel])
+    grid_all = grid
     grid = grid[keep]
     national = grid.sum(axis=0)
     with_rows = (grid != 0.0).sum(axis=0)
@@ -201,28 +209,77 @@ def data_drift(
     moved: tuple[tuple[str, str, int, str, float, float], ...] = ()
     if lo <= dates[0] and hi >= dates[-1] and stored.spend:
         # the panel's geos where the analysis kept them, else the ones its rules keep now
-        kept = set(stored.geos) if stored.geos else set(outcome_geos[keep].tolist())
-        media = (~first_party) & (t >= 0) & np.isin(geo, list(kept))
+        kept = list(stored.geos) if stored.geos else outcome_geos[keep].tolist()
+        media = (~first_party) & (t >= 0) & np.isin(geo, kept)
         chan = data["channel"].astype(str).to_numpy(object)
         amounts = data["spend"].fillna(0.0).to_numpy(np.float64)
-        totals = pd.Series(amounts[media]).groupby(chan[media]).sum()
+        known = set(outcome_geos.tolist())
+        nat = (
+            (~first_party)
+            & (t >= 0)
+            & np.isin(geo, [g for g in np.unique(geo[~first_party]) if _is_national(str(g), known)])
+        )
+        # the outcome's share of every geo with one, dropped geos included (the panel's)
+        weights = np.clip(grid_all.sum(axis=1), 0.0, None)
+        spread = _spread(chan[nat], t[nat], amounts[nat], kept, pd.Index(outcome_geos), weights)
+        m_chan, m_t, m_geo, m_amt = (
+            np.concatenate([a[media], b])
+            for a, b in zip((chan, t, geo, amounts), spread, strict=True)
+        )
+        totals = pd.Series(m_amt).groupby(m_chan).sum()
         for c, before in sorted(stored.spend.items()):
             now = float(totals.get(c, 0.0))
             if _differs(np.array([before]), np.array([now]))[0]:
                 spend.append((c, float(before), now))
         held = sorted(set(stored.spend) - {c for c, _, _ in spend})
-        moved = _moved(stored, held, dates, chan[media], t[media], geo[media], amounts[media])
+        # the outcome moved the shares the national rows are spread by: not a spend change
+        no_geos = set(chan[nat].tolist()) if changed else set()
+        moved = _moved(stored, held, dates, m_chan, m_t, m_geo, m_amt, no_geos)
     return DataDrift(changed=changed, spend=tuple(spend), compared_days=int(comparable.sum()),
                      moved=moved)  # fmt: skip
 
 
+def _is_national(geo: str, outcome_geos: set[str]) -> bool:
+    """The panel's rule (``causal_svc.attribution.coverage.is_national``, which surfacing may
+    not import; tests/surfacing/test_national_rule.py holds the two alike): a media geo that
+    stands for the whole country of the outcome's geos, empty or the country code every named
+    outcome geo is a subdivision of."""
+    if geo in outcome_geos:
+        return False
+    named = [g for g in outcome_geos if g]
+    return geo == "" or (bool(named) and all(g.startswith(f"{geo}-") for g in named))
+
+
+def _spread(
+    chan: np.ndarray, t: np.ndarray, amounts: np.ndarray, kept: list[str],
+    outcome_geos: pd.Index, weights: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """National media rows (``chan``, day index ``t``, ``amounts``) as the panel spreads them:
+    one row per kept geo, each carrying its share of the outcome of every geo with one
+    (``weights`` over ``outcome_geos``); a geo the panel dropped loses its part. Nothing when
+    no geo has an outcome (the panel then leaves national rows out)."""
+    total = float(weights.sum())
+    if not len(chan) or not kept or total <= 0:
+        empty = np.zeros(0)
+        return empty.astype(object), empty.astype(np.int64), empty.astype(object), empty
+    at = outcome_geos.get_indexer(kept)
+    share = np.where(at >= 0, weights[np.maximum(at, 0)], 0.0) / total
+    n, k = len(chan), len(kept)
+    return (
+        np.repeat(chan, k),
+        np.repeat(t, k),
+        np.tile(np.asarray(kept, dtype=object), n),
+        np.repeat(amounts, k) * np.tile(share, n),
+    )
+
+
 def _moved(
     stored: StoredReading, channels: list[str], dates: pd.DatetimeIndex, chan: np.ndarray,
-    t: np.ndarray, geo: np.ndarray, amounts: np.ndarray,
+    t: np.ndarray, geo: np.ndarray, amounts: np.ndarray, no_geos: set[str],
 ) -> tuple[tuple[str, str, int, str, float, float], ...]:  # fmt: skip
     """The ``channels`` (window totals unchanged) whose spend per day or per geo, read now from
     the media rows (``chan``, day index ``t``, ``geo``, ``amounts``), differs from what the
-    analysis kept; per channel its days first, then its geos."""
+    analysis kept; per channel its days first, then its geos (not for ``no_geos``)."""
     out = []
     gi = pd.Index(stored.geos).get_indexer(geo) if stored.geos else np.full(len(geo), -1)
     for c in channels:
@@ -235,7 +292,7 @@ def _moved(
             labels = [f"{d:%Y-%m-%d}" for d in dates]
             parts.append(("days", np.asarray(then_days, np.float64), now, labels))
         then_geos = stored.geo_spend.get(c)
-        if then_geos is not None and len(then_geos) == len(stored.geos):
+        if c not in no_geos and then_geos is not None and len(then_geos) == len(stored.geos):
             now = np.zeros(len(stored.geos))
             ok = rows & (gi >= 0)
             np.add.at(now, gi[ok], amounts[ok])
