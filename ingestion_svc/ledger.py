@@ -23,6 +23,14 @@ in another pid namespace (a container's pid 1 is alive in every container), so t
 asked about the pid only when the instance ran in this pid namespace of this boot (a kill -9
 is then seen at once). Hosts sharing the file must keep their clocks within the lease.
 
+Each :meth:`BatchLedger.forget` (records of the org deleted from memory) also moves the org's
+*generation*. A stream reads it before each batch (its history of the org's stored records is
+dropped when it moved: those records may be gone) and an ack is kept only under the generation
+its batch began in, in the same transaction as the forget reads it: a batch staged against
+what memory held before the delete is answered, but never replayed. Replicas sharing the file
+see the same generation. Forget does not wait for batches being written: a stream of the org
+may hold its batch for as long as its client takes, and replicas' batches cannot be waited on.
+
 A release that fails (a full disk) leaves the reservation with its live owner: it is kept in
 this process as abandoned, so a retry here takes the id over at once, and the lease thread
 retries the release until it succeeds, so other replicas see the id free then.
@@ -66,6 +74,10 @@ CREATE TABLE IF NOT EXISTS reservations (
     owner TEXT NOT NULL,
     reserved_at_us INTEGER NOT NULL,
     PRIMARY KEY (org_id, batch_id)
+);
+CREATE TABLE IF NOT EXISTS forgets (
+    org_id TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS instances (
     instance TEXT PRIMARY KEY,
@@ -241,24 +253,53 @@ class BatchLedger(LockedSQLite):
         with _OPEN_LOCK:
             _ABANDONED.discard((org_id, batch_id, owner))
 
-    def put(self, org_id: str, batch_id: str, fingerprint: str, ack: bytes) -> None:
+    def put(
+        self,
+        org_id: str,
+        batch_id: str,
+        fingerprint: str,
+        ack: bytes,
+        generation: int | None = None,
+    ) -> bool:
         """Record an ack (a second put of the same batch keeps the first), ending the batch
-        id's reservation."""
+        id's reservation. With ``generation`` (:meth:`generation` when the batch began), an
+        ack is not recorded when the org's acks were forgotten since: the batch read records
+        a delete removed, so a re-send must run again. Returns whether the ack is kept."""
         with self._transaction() as db:
+            db.execute(
+                "DELETE FROM reservations WHERE org_id = ? AND batch_id = ?", (org_id, batch_id)
+            )
+            if generation is not None and generation != self._generation(org_id):
+                return False
             db.execute(
                 "INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?, ?)",
                 (org_id, batch_id, fingerprint, ack, int(time.time() * 1e6)),
             )
-            db.execute(
-                "DELETE FROM reservations WHERE org_id = ? AND batch_id = ?", (org_id, batch_id)
-            )
+            return True
 
     def forget(self, org_id: str) -> int:
         """Drop the org's acks (records of it were deleted from memory: a batch sent again
-        must be written again, not replayed); reservations stay with their calls. Returns
-        how many acks went."""
+        must be written again, not replayed) and move its generation, so the acks of batches
+        being written now are not kept either (:meth:`put`) and open streams drop what they
+        loaded of the org; reservations stay with their calls. Returns how many acks went."""
         with self._transaction() as db:
+            db.execute(
+                "INSERT INTO forgets VALUES (?, 1) "
+                "ON CONFLICT (org_id) DO UPDATE SET generation = generation + 1",
+                (org_id,),
+            )
             return db.execute("DELETE FROM batches WHERE org_id = ?", (org_id,)).rowcount
+
+    def generation(self, org_id: str) -> int:
+        """How many times the org's acks were forgotten (0: never)."""
+        with self._lock:
+            return self._generation(org_id)
+
+    def _generation(self, org_id: str) -> int:
+        row = self._db.execute(
+            "SELECT generation FROM forgets WHERE org_id = ?", (org_id,)
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def count(self, org_id: str) -> int:
         with self._lock:

@@ -102,7 +102,9 @@ class IngestionService(ingestion_grpc.IngestionServiceServicer):
     async def ForgetBatches(
         self, request: ingestion_pb.ForgetBatchesRequest, context: grpc.aio.ServicerContext
     ) -> ingestion_pb.ForgetBatchesResponse:
-        """The org's acked batches are no longer replayed (after a DeleteRecords in memory)."""
+        """The org's acked batches are no longer replayed (after a DeleteRecords in memory);
+        nor are those being written now, and open streams of the org reload what memory
+        holds on their next batch (``BatchLedger.forget``)."""
         org = require_org(request.org_id)
         forgotten = await asyncio.to_thread(self.ledger.forget, org)
         return ingestion_pb.ForgetBatchesResponse(forgotten_count=forgotten)

@@ -195,6 +195,8 @@ class Staged:
     part_sizes: tuple[int, ...] = ()
     # a media batch's records, to name the rows memory answered stale (overtaken meanwhile)
     sent: pipeline.SentRecords | None = None
+    # the org's ledger generation the batch began in (BatchLedger.put; None: not checked)
+    generation: int | None = None
 
     @property
     def replayed(self) -> bool:
@@ -230,6 +232,8 @@ class IngestStream:
         self._last: asyncio.Task[bytes | None] | None = None
         self._commits: set[asyncio.Task[bytes | None]] = set()
         self._org: str | None = None  # the org of the stream's first batch
+        # the org's ledger generation the stream's history and product book were loaded in
+        self._generation: int | None = None
         self._name = f"stream-{next(_STREAMS)}"
         # (org, batch id) reserved and not acked; added on worker threads, hence the lock
         self._reserved: set[tuple[str, str]] = set()
@@ -306,8 +310,9 @@ class IngestStream:
         if isinstance(front, Staged):
             return front
         batch, fingerprint, prepared, windows = front
+        generation = self._generation  # read by this batch's _prepare (batches stage in turn)
         if isinstance(prepared, product_batch.ProductPrepared):
-            return await self._stage_products(fingerprint, prepared, now)
+            return await self._stage_products(fingerprint, prepared, now, generation)
         assert windows is not None
         await self._load_history(batch.org_id, batch.source, batch.account, windows)
         result, message = await asyncio.to_thread(
@@ -320,11 +325,15 @@ class IngestStream:
         count = len(result.records)
         return Staged(
             batch.org_id, batch.batch_id, fingerprint, result, b"", count, 1,
-            result.record_rows, (count,), pipeline.sent_records(batch, result),
+            result.record_rows, (count,), pipeline.sent_records(batch, result), generation,
         )  # fmt: skip
 
     async def _stage_products(
-        self, fingerprint: str, prepared: product_batch.ProductPrepared, now: dt.datetime
+        self,
+        fingerprint: str,
+        prepared: product_batch.ProductPrepared,
+        now: dt.datetime,
+        generation: int | None,
     ) -> Staged:
         """A product source's batch (``ingestion_svc.product_batch``): the stored records of
         its days not loaded yet come from memory, then dedupe, then the write."""
@@ -371,7 +380,7 @@ class IngestStream:
         rows = np.concatenate([p["row"].to_numpy(np.int64) for p in parts]) if parts else None
         return Staged(
             batch.org_id, batch.batch_id, fingerprint, result, b"", count, len(parts),
-            rows, tuple(len(p) for p in parts),
+            rows, tuple(len(p) for p in parts), generation=generation,
         )  # fmt: skip
 
     def commit(
@@ -435,9 +444,16 @@ class IngestStream:
         changed = refused or recount is not None or same
         amended = amend(refused, recount, same) if changed and amend is not None else None
         ledger = self.deps.ledger
-        await asyncio.to_thread(
-            ledger.put, staged.org_id, staged.batch_id, staged.fingerprint, amended or ack
-        )
+        kept = await asyncio.to_thread(
+            ledger.put, staged.org_id, staged.batch_id, staged.fingerprint, amended or ack,
+            staged.generation,
+        )  # fmt: skip
+        if not kept:
+            _LOGGER.warning(
+                "batch %r of org %r was staged before the org's batches were forgotten (records "
+                "deleted meanwhile): its ack is not kept, so a re-send of it is written again",
+                staged.batch_id, staged.org_id,
+            )  # fmt: skip
         with self._guard:
             self._reserved.discard((staged.org_id, staged.batch_id))
         return amended
@@ -455,6 +471,18 @@ class IngestStream:
                 field="org_id",
             )
 
+    def _follow_forgets(self, org_id: str) -> None:
+        """Drop the history and product book loaded of the org when its batches were
+        forgotten since (``BatchLedger.forget``, after memory deleted records of it): they
+        may hold deleted records, which the batch's rows would be taken for duplicates of.
+        The batch loads what memory holds now. Read before the batch id is reserved, so a
+        forget after this read leaves the batch's ack unkept (``BatchLedger.put``)."""
+        generation = self.deps.ledger.generation(org_id)
+        if self._generation is not None and generation != self._generation:
+            self.history = StreamHistory(superseded=self.deps.superseded)
+            self.products = product_batch.ProductBook()
+        self._generation = generation
+
     def _prepare(
         self, decode: Callable[[], tuple[RawBatch, str]]
     ) -> (
@@ -469,6 +497,7 @@ class IngestStream:
         batch, its fingerprint, its prepared rows and the history windows they need."""
         batch, fingerprint = decode()
         self._one_org(batch.org_id)
+        self._follow_forgets(batch.org_id)
         seen = self.deps.ledger.reserve(batch.org_id, batch.batch_id, fingerprint, self._owner)
         if seen is not None and not batch_parts.same(seen.fingerprint, fingerprint):
             done = "was acked" if not isinstance(seen, InFlight) else "is being written"
