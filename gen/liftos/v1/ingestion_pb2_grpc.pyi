@@ -95,9 +95,14 @@ class IngestionServiceStub:
     first ack (replayed) and writes nothing. Call it after deleting records of the org
     (MemoryService.DeleteRecords), so an export sent again is read and written again instead
     of replayed with counts memory no longer holds; liftos memory delete and the SDK's
-    delete_records do. Batches being written now keep their reservations. Not in the
-    "public" scope: a key needs "records.delete". Errors: INVALID_ARGUMENT (no or a bad
-    org_id), PERMISSION_DENIED.
+    delete_records do. An Ingest stream of the org open on any replica sharing this ledger
+    (one data dir) drops what it loaded of the org and reads memory again at its next batch;
+    a replica with a data dir of its own is not told. A batch being written when this runs
+    keeps its reservation and is acked from what it read before the delete (rows equal to
+    deleted records may be counted duplicates), but its ack is not kept, so sending that
+    batch again writes it: delete while no ingest of the org runs, or send the export again
+    after. Not in the "public" scope: a key needs "records.delete". Errors:
+    INVALID_ARGUMENT (no or a bad org_id), PERMISSION_DENIED.
     """
 
 @_typing.type_check_only
@@ -167,9 +172,14 @@ class IngestionServiceAsyncStub(IngestionServiceStub):
     first ack (replayed) and writes nothing. Call it after deleting records of the org
     (MemoryService.DeleteRecords), so an export sent again is read and written again instead
     of replayed with counts memory no longer holds; liftos memory delete and the SDK's
-    delete_records do. Batches being written now keep their reservations. Not in the
-    "public" scope: a key needs "records.delete". Errors: INVALID_ARGUMENT (no or a bad
-    org_id), PERMISSION_DENIED.
+    delete_records do. An Ingest stream of the org open on any replica sharing this ledger
+    (one data dir) drops what it loaded of the org and reads memory again at its next batch;
+    a replica with a data dir of its own is not told. A batch being written when this runs
+    keeps its reservation and is acked from what it read before the delete (rows equal to
+    deleted records may be counted duplicates), but its ack is not kept, so sending that
+    batch again writes it: delete while no ingest of the org runs, or send the export again
+    after. Not in the "public" scope: a key needs "records.delete". Errors:
+    INVALID_ARGUMENT (no or a bad org_id), PERMISSION_DENIED.
     """
 
 class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -290,9 +300,14 @@ class IngestionServiceServicer(metaclass=_abc_1.ABCMeta):
         first ack (replayed) and writes nothing. Call it after deleting records of the org
         (MemoryService.DeleteRecords), so an export sent again is read and written again instead
         of replayed with counts memory no longer holds; liftos memory delete and the SDK's
-        delete_records do. Batches being written now keep their reservations. Not in the
-        "public" scope: a key needs "records.delete". Errors: INVALID_ARGUMENT (no or a bad
-        org_id), PERMISSION_DENIED.
+        delete_records do. An Ingest stream of the org open on any replica sharing this ledger
+        (one data dir) drops what it loaded of the org and reads memory again at its next batch;
+        a replica with a data dir of its own is not told. A batch being written when this runs
+        keeps its reservation and is acked from what it read before the delete (rows equal to
+        deleted records may be counted duplicates), but its ack is not kept, so sending that
+        batch again writes it: delete while no ingest of the org runs, or send the export again
+        after. Not in the "public" scope: a key needs "records.delete". Errors:
+        INVALID_ARGUMENT (no or a bad org_id), PERMISSION_DENIED.
         """
 
 def add_IngestionServiceServicer_to_server(servicer: IngestionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

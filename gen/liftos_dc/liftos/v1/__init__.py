@@ -10975,9 +10975,14 @@ class IngestionServiceStub:
         first ack (replayed) and writes nothing. Call it after deleting records of the org
         (MemoryService.DeleteRecords), so an export sent again is read and written again instead
         of replayed with counts memory no longer holds; liftos memory delete and the SDK's
-        delete_records do. Batches being written now keep their reservations. Not in the
-        "public" scope: a key needs "records.delete". Errors: INVALID_ARGUMENT (no or a bad
-        org_id), PERMISSION_DENIED.
+        delete_records do. An Ingest stream of the org open on any replica sharing this ledger
+        (one data dir) drops what it loaded of the org and reads memory again at its next batch;
+        a replica with a data dir of its own is not told. A batch being written when this runs
+        keeps its reservation and is acked from what it read before the delete (rows equal to
+        deleted records may be counted duplicates), but its ack is not kept, so sending that
+        batch again writes it: delete while no ingest of the org runs, or send the export again
+        after. Not in the "public" scope: a key needs "records.delete". Errors:
+        INVALID_ARGUMENT (no or a bad org_id), PERMISSION_DENIED.
         """
 
         return self._channel.unary_unary(
