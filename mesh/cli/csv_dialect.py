@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mesh.runtime import written_numbers
 from mesh.runtime.grouped_numbers import THREE_DECIMAL_CURRENCIES, dot_grouped
 from mesh.runtime.zoned_times import ZONED, local_time, utc_midnights
 
@@ -41,15 +41,9 @@ __all__ = [
 DELIMITERS = {",": ",", ";": ";", "|": "|", "tab": "\t", "\\t": "\t", "\t": "\t"}
 # Separators a one-column header betrays (a ';' file read with ',').
 _OTHER_SEPARATORS = (";", "\t", "|")
-# Under --decimal ',': groups of three after '.', a space, a no-break or narrow no-break space
-# (French), or an apostrophe; a ',' and digits after. Under --decimal '.': groups after ',',
-# a space (either no-break one) or an apostrophe (Swiss "1'234.50"); one kind per value.
-_COMMA_DECIMAL = re.compile(r"-?(?:\d{1,3}(?:([. \u00a0\u202f'])\d{3})?(?:\1\d{3})*|\d+)(?:,\d+)?")
-_POINT_DECIMAL = re.compile(r"-?(?:\d{1,3}([, \u00a0\u202f'])\d{3}(?:\1\d{3})*|\d+)(?:\.\d+)?")
 # A generic mapping's measures, and whether each is a whole number.
 _MEASURES = {"spend": False, "impressions": True, "clicks": True, "conversions": False,
              "revenue": False}  # fmt: skip
-_GROUPING = re.compile(r"[. \u00a0\u202f',]")
 
 
 def parse_delimiter(text: str) -> str:
@@ -128,16 +122,9 @@ class Dialect:
         return replace(self, midnights=utc_midnights(row.get(self.date) for _, row in rows))
 
     def number(self, value: str) -> int | float | None:
-        """``value`` read with the decimal mark, or None where the rule does not read it."""
-        pattern = _COMMA_DECIMAL if self.decimal == "," else _POINT_DECIMAL
-        if pattern.fullmatch(value) is None:
-            return None
-        mark = "," if self.decimal == "," else "."
-        whole, _, fraction = value.partition(mark)
-        digits = _GROUPING.sub("", whole)
-        if not fraction:
-            return int(digits)
-        return float(f"{digits}.{fraction}")
+        """``value`` read with the decimal mark, or None where the rule does not read it
+        (:func:`mesh.runtime.written_numbers.number`, the SDK's rule too)."""
+        return written_numbers.number(value, self.decimal or ".")
 
     def read(self, row: dict[str, Any]) -> dict[str, Any]:
         """The row with its measure cells as numbers (those the rule cannot read as written,
@@ -190,7 +177,7 @@ class Dialect:
                     return (
                         f"{path} line {line}: {column} {value!r} is not a number with "
                         f"{self.decimal!r} as the decimal mark (--decimal {self.decimal!r}): "
-                        f"e.g. {_EXAMPLE[self.decimal]}"
+                        f"e.g. {written_numbers.EXAMPLE[self.decimal]}"
                     ), []
         doubts: list[str] = []
         # the file's rows are stored by then: only a later pull time restates them
@@ -206,9 +193,6 @@ class Dialect:
             if grouped is not None:
                 doubts.append(f"{path}: {grouped.doubt(column, resend=resend)}")
         return None, doubts
-
-
-_EXAMPLE = {",": "1234,56, 1.234,56 or 1 234,56", ".": "1234.56, 1,234.56 or 1'234.56"}
 
 
 def encoding_problem(path: Path, encoding: str = "utf-8-sig") -> str | None:

@@ -1,47 +1,38 @@
 """A mapped source's measure cells written as text, read as ``liftos ingest`` reads a CSV's:
 by the decimal mark the caller names (``LiftOS.ingest(decimal=...)``), and, with none named,
-refused where a column's '.' is evidently a thousands separator and the rows are to be summed.
+judged where a column's '.' may be a thousands separator and the rows are to be summed.
 
 ``sum_rows=True`` adds each key's rows into one before anything is sent, so the ingestion
 service never sees the cells as written: "2.906" + "1.500" + "987" went as 991.406 where a
-German export meant 5,393 (s18 R34 F1's rule, which the service applies per batch and the CLI
-per file, :mod:`mesh.runtime.grouped_numbers`). The reading rule is ``liftos ingest
---decimal``'s (:class:`mesh.cli.csv_dialect.Dialect.number`; a test keeps the two alike): the
-SDK may not import the CLI, so it is written here again.
+German export meant 5,393 (s18 R34 F1). The service and the CLI call the '.' a separator only
+on proof ("1.234.567" in the column, :mod:`mesh.runtime.grouped_numbers`) and refuse such a
+column; one that only looks grouped ("412.500", "1.333" beside "3": a US export to three
+places reads so too, s18 V1 F4) is read as decimals and said loudly. So does this: a proved
+column raises ValueError, a doubtful one is summed as decimals with a :class:`DecimalDoubt`
+warning naming decimal=','. The reading rule is :mod:`mesh.runtime.written_numbers`, the
+CLI's too.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mesh.runtime.grouped_numbers import THREE_DECIMAL_CURRENCIES, dot_grouped
+from mesh.runtime.written_numbers import DECIMAL_MARKS, EXAMPLE, number
 
-__all__ = ["DECIMAL_MARKS", "grouped_problem", "number", "read_measures"]
+__all__ = ["DECIMAL_MARKS", "DecimalDoubt", "grouped_problem", "read_measures"]
 
-DECIMAL_MARKS = (".", ",")
 # A generic mapping's measures, and whether each is a whole number (a count).
 _MEASURES = {"spend": False, "impressions": True, "clicks": True, "conversions": False,
              "revenue": False}  # fmt: skip
-# Under ',': groups of three after '.', a space, a no-break or narrow no-break space (French),
-# or an apostrophe, then ',' and digits. Under '.': groups after ','.
-_COMMA_DECIMAL = re.compile(r"-?(?:\d{1,3}(?:([. \u00a0\u202f'])\d{3})?(?:\1\d{3})*|\d+)(?:,\d+)?")
-_POINT_DECIMAL = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
-_GROUPING = re.compile(r"[. \u00a0\u202f',]")
-_EXAMPLE = {",": "1234,56, 1.234,56 or 1 234,56", ".": "1234.56 or 1,234.56"}
 
 
-def number(value: str, decimal: str) -> int | float | None:
-    """``value`` read with ``decimal`` as its decimal mark (the other mark, a space or an
-    apostrophe grouping thousands), or None where that rule does not read it."""
-    pattern = _COMMA_DECIMAL if decimal == "," else _POINT_DECIMAL
-    if pattern.fullmatch(value) is None:
-        return None
-    whole, _, fraction = value.partition("," if decimal == "," else ".")
-    digits = _GROUPING.sub("", whole)
-    return float(f"{digits}.{fraction}") if fraction else int(digits)
+class DecimalDoubt(UserWarning):
+    """A column summed as decimals whose '.' may group thousands ("412.500" beside whole
+    numbers): read so, as the service reads it; re-send with decimal=',' if it groups."""
 
 
 def _get(row: Any, path: str) -> Any:
@@ -90,7 +81,7 @@ def read_measures(
                 raise ValueError(
                     f"row {index}: {column} ({field}) {value!r} is not a number with "
                     f"{decimal!r} as the decimal mark (decimal={decimal!r}): e.g. "
-                    f"{_EXAMPLE[decimal]}"
+                    f"{EXAMPLE[decimal]}"
                 )
             out = _set(out, column, read)
         yield index, text if out is row else json.dumps(out, separators=(",", ":"))
@@ -100,9 +91,12 @@ def grouped_problem(
     rows: Iterable[tuple[int, str]], mapping: dict[str, str], currency: str = ""
 ) -> str | None:
     """Why the rows cannot be summed as written: a fractional measure column (spend,
-    conversions, revenue) whose '.' is evidently a thousands separator ("2.906" beside "987"),
-    named with the evidence and the fix; None when none is. Money in a currency with three
-    minor digits (KWD, BHD, …) writes three decimals as a rule and is not judged."""
+    conversions, revenue) whose '.' is proved a thousands separator ("1.234.567" beside
+    "2.906"), named with the evidence and the fix; None when none is. A column that only
+    looks grouped ("412.500" beside "3") is summed as decimals, as the service and ``liftos
+    ingest`` read it, with a :class:`DecimalDoubt` warning naming decimal=','. Money in a
+    currency with three minor digits (KWD, BHD, …) writes three decimals as a rule and is not
+    judged."""
     columns = {
         f: c
         for f, c in _measures(mapping).items()
@@ -118,22 +112,29 @@ def grouped_problem(
             continue
         for column, kept in values.items():
             kept.append(_get(row, column))
+    doubts: list[str] = []
     for field, column in columns.items():
         grouped = dot_grouped(values[column])
         if grouped is None:
             continue
-        beside = (
-            f"{grouped.whole:,} whole number(s) stand beside them"
-            if grouped.whole
-            else f"{grouped.dotted:,} values have one"
+        name = f"{column} ({field})"
+        if grouped.certain:
+            return (
+                f"rows: {name} {grouped.example!r} is written with '.' as a thousands "
+                "separator, so the column's other dotted values are whole thousands too, not "
+                "decimals; summed as decimals, each would count a thousandth of itself. "
+                "Nothing of it is guessed: pass decimal=',' ('.' groups thousands, ',' is the "
+                "decimal mark; liftos ingest --decimal ','), or send numbers"
+            )
+        written = int(grouped.example.replace(".", ""))
+        doubts.append(
+            f"rows: {name}: every value with a '.' has exactly three digits after it "
+            f"({grouped.dotted:,} values, e.g. {grouped.example!r}), so they were summed as "
+            f"decimals. If '.' groups thousands here (a German or French export: "
+            f"{grouped.example!r} meaning {written:,}), ingest the rows again with "
+            "decimal=',' (liftos ingest --decimal ',') and a later pulled_at: the re-send "
+            "then restates the rows stored now"
         )
-        return (
-            f"rows: {column} ({field}) {grouped.example!r} looks like "
-            f"{grouped.example.replace('.', '')} written with '.' as a thousands separator: "
-            f"every value of the column with a '.' has exactly three digits after it, and "
-            f"{beside}, as a German or French export of whole amounts writes them. Summed as "
-            "decimals, each such value would count a thousandth of itself. Nothing of it is "
-            "guessed: pass decimal=',' ('.' groups thousands, ',' is the decimal mark; liftos "
-            "ingest --decimal ','), decimal='.' if the values are decimals, or send numbers"
-        )
+    for doubt in doubts:  # the caller of LiftOS.ingest: _keyed_rows, ingest, then theirs
+        warnings.warn(doubt, DecimalDoubt, stacklevel=4)
     return None

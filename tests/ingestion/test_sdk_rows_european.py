@@ -3,7 +3,10 @@ through ``liftos ingest``) follows the rules the CLI and the connector follow (s
 E1's note): ``sum_rows=True`` added "2.906" + "1.500" + "987" as 991.406 where a German export
 meant 5,393, and keyed a date-time written with its zone by the date as written, so a Berlin
 order at 2024-10-26T22:30:00Z (the 27th there) was summed into the 26th and the SDK refused two
-rows of different days as one key. Over real memory and ingestion servers."""
+rows of different days as one key. Its '.' rule follows theirs (s18 V1 F4): only a column
+proved grouped ("1.234.567") is refused; a US file written to three places ("412.500", or
+"1.333" beside "3") is summed as decimals with a warning. Over real memory and ingestion
+servers."""
 
 from __future__ import annotations
 
@@ -15,8 +18,9 @@ from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
 from mesh.cli.csv_dialect import Dialect
+from mesh.runtime.written_numbers import number
 from mesh.sdk.client import LiftOS
-from mesh.sdk.generic_rows_numbers import grouped_problem, number
+from mesh.sdk.generic_rows_numbers import DecimalDoubt, grouped_problem
 from tests.ingestion.conftest import peers_of
 
 BERLIN = {"account_id": "shop", "timezone": "Europe/Berlin", "currency": "EUR", "country": "DE"}
@@ -40,19 +44,71 @@ def _stored(address: str, org: str) -> dict[tuple[str, str], float]:
     }
 
 
-def test_sum_rows_refuses_a_dot_grouped_column_and_reads_it_with_decimal(services) -> None:  # type: ignore[no-untyped-def]
+PROVED = [*GROUPED, {"Day": "2024-10-01", "Region": "DE-BY", "NetSales": "1.234.567"}]
+US = {"account_id": "pos", "timezone": "America/New_York", "currency": "USD", "country": "US"}
+US_MAPPING = {"date": "date", "geo": "state", "conversions": "conversions", "revenue": "revenue"}
+# V1's US columns: revenue to three places, linear attribution's thirds beside whole orders;
+# two rows a day (two stores) for sum_rows to add
+US_ROWS = [
+    {"date": f"2024-01-0{k // 2 + 1}", "state": "CA", "conversions": c, "revenue": r}
+    for k, (c, r) in enumerate(
+        [("3", "412.500"), ("5", "87.125"), ("1.333", "233.750"), ("2", "19.990"),
+         ("2.667", "640.000"), ("1", "1.000")]
+    )
+]  # fmt: skip
+
+
+def test_sum_rows_refuses_a_proved_dot_grouped_column_and_reads_it_with_decimal(services) -> None:  # type: ignore[no-untyped-def]
     peers = peers_of(services)
     with LiftOS(peers, org_id="grouped") as client:
         with pytest.raises(ValueError, match="NetSales") as refused:
-            client.ingest("generic", GROUPED, account=BERLIN, mapping=MAPPING, sum_rows=True)
+            client.ingest("generic", PROVED, account=BERLIN, mapping=MAPPING, sum_rows=True)
         text = str(refused.value)
-        assert "'2.906' looks like 2906" in text and "decimal=','" in text
+        assert "'1.234.567' is written with '.' as a thousands separator" in text
+        assert "decimal=','" in text
         assert _stored(peers.memory, "grouped") == {}  # nothing was sent
         got = client.ingest(
-            "generic", GROUPED, account=BERLIN, mapping=MAPPING, sum_rows=True, decimal=","
+            "generic", PROVED, account=BERLIN, mapping=MAPPING, sum_rows=True, decimal=","
         )
     assert (got.rows, got.accepted, got.rejected) == (1, 1, 0)
-    assert _stored(peers.memory, "grouped") == {("2024-10-01", "DE-BY"): 5393.0}
+    assert _stored(peers.memory, "grouped") == {("2024-10-01", "DE-BY"): 1239960.0}
+
+
+def test_sum_rows_sums_us_three_place_columns_as_decimals(services) -> None:  # type: ignore[no-untyped-def]
+    peers = peers_of(services)
+    with LiftOS(peers, org_id="us") as client, pytest.warns(DecimalDoubt) as said:
+        got = client.ingest("generic", US_ROWS, account=US, mapping=US_MAPPING, sum_rows=True)
+    assert (got.rows, got.accepted, got.rejected) == (3, 3, 0)
+    stored = _stored(peers.memory, "us")
+    assert stored == {
+        ("2024-01-01", "US-CA"): pytest.approx(499.625),
+        ("2024-01-02", "US-CA"): pytest.approx(253.74),
+        ("2024-01-03", "US-CA"): pytest.approx(641.0),
+    }
+    texts = [str(w.message) for w in said if w.category is DecimalDoubt]
+    assert len(texts) == 2  # conversions and revenue, each named once
+    assert any("conversions (conversions)" in t and "'1.333'" in t for t in texts)
+    assert any("revenue (revenue)" in t and "'412.500' meaning 412,500" in t for t in texts)
+    assert all("decimal=','" in t and "later pulled_at" in t for t in texts)
+
+
+def test_an_ambiguous_german_column_warns_and_a_later_pull_with_decimal_restates_it(
+    services,
+) -> None:  # type: ignore[no-untyped-def]
+    peers = peers_of(services)
+    first = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    with LiftOS(peers, org_id="doubt") as client:
+        with pytest.warns(DecimalDoubt, match="'2.906' meaning 2,906"):
+            client.ingest(
+                "generic", GROUPED, account=BERLIN, mapping=MAPPING, sum_rows=True,
+                pulled_at=first,
+            )  # fmt: skip
+        assert _stored(peers.memory, "doubt") == {("2024-10-01", "DE-BY"): pytest.approx(991.406)}
+        client.ingest(
+            "generic", GROUPED, account=BERLIN, mapping=MAPPING, sum_rows=True, decimal=",",
+            pulled_at=first + dt.timedelta(minutes=1),
+        )  # fmt: skip
+    assert _stored(peers.memory, "doubt") == {("2024-10-01", "DE-BY"): 5393.0}
 
 
 def test_decimal_reads_comma_decimals_without_summing_and_refuses_what_it_cannot(services) -> None:  # type: ignore[no-untyped-def]
@@ -113,18 +169,41 @@ def test_the_key_check_keys_a_zoned_time_by_its_day_in_the_account_zone(services
 
 def test_three_decimal_money_is_not_judged_but_counts_are() -> None:
     rows = [(i, f'{{"Day":"2024-10-01","Region":"KW","NetSales":"{v}"}}') for i, v in
-            enumerate(("2.906", "1.500", "987"))]  # fmt: skip
+            enumerate(("2.906", "1.500", "987", "1.234.567"))]  # fmt: skip
     assert grouped_problem(rows, MAPPING, "KWD") is None
     assert grouped_problem(rows, MAPPING, "EUR") is not None
     counts = {"date": "Day", "geo": "Region", "conversions": "NetSales"}
     assert "(conversions)" in (grouped_problem(rows, counts, "KWD") or "")
 
 
-@pytest.mark.parametrize(
-    "value",
-    ["2.906", "1.234,56", "1 234,56", "1\u202f234,56", "1'234,5", "1234,5", "-3,25", "12",
-     "1,234.56", "1234.56", "1,234", "12 EUR", "1.23.4", "1.2345,6", ",5", ""],
-)  # fmt: skip
-@pytest.mark.parametrize("mark", [",", "."])
-def test_the_sdk_reads_numbers_as_liftos_ingest_decimal_does(value: str, mark: str) -> None:
-    assert number(value, mark) == Dialect(decimal=mark).number(value)
+# The one rule (mesh.runtime.written_numbers) that the SDK's decimal= and liftos ingest
+# --decimal both read by: value, what ',' reads, what '.' reads.
+READ = [
+    ("2.906", 2906, 2.906), ("1.234,56", 1234.56, None), ("1 234,56", 1234.56, None),
+    ("1\u202f234,56", 1234.56, None), ("1'234,5", 1234.5, None), ("1234,5", 1234.5, None),
+    ("-3,25", -3.25, None), ("12", 12, 12), ("1,234.56", None, 1234.56),
+    ("1234.56", None, 1234.56), ("1,234", 1.234, 1234), ("1'234.50", None, 1234.5),
+    ("1 234.50", None, 1234.5), ("1\u00a0234.5", None, 1234.5), ("1'234,567.5", None, None),
+    ("12 34.5", None, None), ("12 EUR", None, None), ("1.23.4", None, None),
+    ("1.2345,6", None, None), (",5", None, None), ("", None, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("value", "comma", "point"), READ)
+def test_the_sdk_and_liftos_ingest_read_numbers_by_one_rule(
+    value: str, comma: float | None, point: float | None
+) -> None:
+    for mark, want in ((",", comma), (".", point)):
+        got = number(value, mark)
+        assert got == want and type(got) is type(want), (value, mark, got)
+        assert Dialect(decimal=mark).number(value) == want
+
+
+def test_the_sdk_reads_swiss_groups_under_a_decimal_point(services) -> None:  # type: ignore[no-untyped-def]
+    peers = peers_of(services)
+    zurich = {"account_id": "ch", "timezone": "Europe/Zurich", "currency": "CHF", "country": "CH"}
+    rows = [{"Day": "2024-10-01", "Region": "CH-ZH", "NetSales": "1'234.50"}]
+    with LiftOS(peers, org_id="swiss") as client:
+        got = client.ingest("generic", rows, account=zurich, mapping=MAPPING, decimal=".")
+    assert (got.accepted, got.rejected) == (1, 0)
+    assert _stored(peers.memory, "swiss") == {("2024-10-01", "CH-ZH"): 1234.5}
