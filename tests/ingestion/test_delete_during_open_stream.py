@@ -3,16 +3,19 @@ connector's long stream, or ``liftos ingest`` of a big file, re-sending an expor
 account is deleted. The stream's batches after the delete carry rows equal to the deleted
 records; they must be written again (memory no longer holds them), not counted duplicates of
 what the stream loaded before, and no ack of a batch that read the old records is replayed.
-Real memory and ingestion servers (and a second ingestion replica on the same data dir)."""
+Real memory and ingestion servers (and a second ingestion replica on the same data dir);
+Shopify orders as well as ad rows."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import queue
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+from liftos.v1 import common_pb2 as common_pb
 from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import ingestion_pb2_grpc as ingestion_grpc
 from liftos.v1 import memory_pb2 as memory_pb
@@ -24,6 +27,7 @@ from ingestion_svc.ledger import BatchLedger
 from mesh.runtime.inprocess import RunningService, running_services
 from tests.ingestion.conftest import PULLED, dumps, peers_of
 from tests.ingestion.test_ingest_service import _request
+from tests.products import test_order_edits as orders
 
 LATER = PULLED + dt.timedelta(hours=1)
 
@@ -119,3 +123,36 @@ def test_an_ack_of_a_batch_begun_before_a_forget_is_not_kept(tmp_path: Path) -> 
     finally:
         ledger.close()
         other.close()
+
+
+def test_an_order_sent_after_a_delete_on_an_open_stream_is_written(
+    services: dict[str, RunningService],
+) -> None:
+    # the product book (orders the stream loaded) is dropped as the history is
+    ingestion = _stub(services["ingestion"])
+    memory = memory_grpc.MemoryServiceStub(grpc.insecure_channel(services["memory"].address))
+    rows = {o["id"]: json.dumps(o) for o in (orders.ORIGINAL, orders.OTHER)}
+
+    def request(batch_id: str, *ids: int) -> ingestion_pb.IngestRequest:
+        return ingestion_pb.IngestRequest(
+            org_id=orders.ORG, source=common_pb.DATA_SOURCE_SHOPIFY_ORDERS, batch_id=batch_id,
+            json_rows=[rows[i] for i in ids], account=orders.ACCOUNT,
+        )  # fmt: skip
+
+    list(ingestion.Ingest(iter([request("p0", 5001, 5002)])))
+    q: queue.Queue[ingestion_pb.IngestRequest | None] = queue.Queue()
+    q.put(request("p1-0", 5002))
+
+    def requests() -> Iterator[ingestion_pb.IngestRequest]:
+        while (r := q.get()) is not None:
+            yield r
+
+    acks = ingestion.Ingest(requests())
+    next(acks)  # its day's stored orders loaded
+    memory.DeleteRecords(memory_pb.DeleteRecordsRequest(org_id=orders.ORG, all_records=True))
+    ingestion.ForgetBatches(ingestion_pb.ForgetBatchesRequest(org_id=orders.ORG))
+    q.put(request("p1-1", 5001))
+    q.put(None)
+    list(acks)
+    # before: NOT_FOUND (the order was taken for one stored)
+    orders._assert_sums(orders._sales(memory), orders._expected(orders.ORIGINAL))
