@@ -10,8 +10,10 @@ A key's rows that are identical are a duplicated pull, not several sales, unless
 the file is order-level (``--sum-rows``: two identical rows are two orders of the same size),
 so only rows of a key that *differ* make a file ambiguous. The key is the day (the first ten
 characters of the mapped date: a local date-time's day; a date-time written with its zone,
-"2024-10-26T22:30:00Z", is dated in the account's zone as ingestion dates it: Berlin's 27th),
-the geo as written and the campaign.
+"2024-10-26T22:30:00Z", is dated in the account's zone as ingestion dates it: Berlin's 27th;
+a column whose every such time is midnight UTC holds dates, each keyed by the date written, as
+ingestion reads it: :func:`mesh.runtime.zoned_times.utc_midnights`), the geo as written and
+the campaign.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mesh.runtime.zoned_times import ZONED, local_time
+from mesh.runtime.zoned_times import ZONED, local_time, utc_midnights
 
 MEASURES = ("spend", "impressions", "clicks", "conversions", "revenue")
 ORG_COLUMN = "org_id"  # ingestion_svc.connectors.generic reads it unmapped
@@ -76,6 +78,18 @@ def _key(row: Any, mapping: dict[str, str], zone: str = "") -> tuple[str, str, s
             str(org or "").strip())  # fmt: skip
 
 
+def _keyed_in(
+    rows: Iterable[tuple[int, str]], mapping: dict[str, str], zone: str
+) -> tuple[list[tuple[int, str, Any]], str]:
+    """The rows parsed, and the zone their zoned times are keyed in: UTC where the date column's
+    are all midnight UTC (dates, keyed as written: V1 F2; New York keyed "2024-01-05T00:00Z"
+    by the 4th, which a key-conflict message named), else the account's ``zone``."""
+    parsed = list(_parsed(rows))
+    date = mapping.get("date", "")
+    dates = (_get(row, date) for _, _, row in parsed if row is not None) if date else iter(())
+    return parsed, "UTC" if utc_midnights(dates) else zone
+
+
 def day_of(text: str, mapping: dict[str, str], zone: str = "") -> str:
     """The day of a row given as JSON text ("" when it has none: it is refused alone)."""
     try:
@@ -110,7 +124,8 @@ def conflict(
     seen: dict[tuple[str, str, str, str], tuple[int, tuple[str, ...]]] = {}
     clashing: set[tuple[str, str, str, str]] = set()
     n, first = 0, None
-    for line, _, row in _parsed(rows):
+    parsed, zone = _keyed_in(rows, mapping, zone)
+    for line, _, row in parsed:
         key = _key(row, mapping, zone) if row is not None else None
         if key is None:
             continue
@@ -161,7 +176,8 @@ def total_geo(
     cells: dict[tuple[str, str, str], dict[str, list[float]]] = {}
     first: dict[str, int] = {}
     written: dict[str, str] = {}  # the geo as its first row spells it
-    for line, _, row in _parsed(rows):
+    parsed, zone = _keyed_in(rows, mapping, zone)
+    for line, _, row in parsed:
         key = _key(row, mapping, zone) if type(row) is dict else None
         values = [_number(_get(row, c)) for c in columns] if key and key[1] else [None]
         if key is None or any(v is None for v in values):
@@ -218,7 +234,8 @@ def summed(
             "--sum-rows adds top-level columns (a CSV's, or flat JSON rows'), "
             "not nested fields such as " + next(c for _, c in columns if "." in c)
         )
-    for line, text, row in _parsed(rows):
+    parsed, zone = _keyed_in(rows, mapping, zone)
+    for line, text, row in parsed:
         key = _key(row, mapping, zone) if type(row) is dict else None
         values = {m: _number(_get(row, col)) for m, col in columns} if key else {}
         if key is None or any(v is None for v in values.values()):

@@ -24,7 +24,9 @@ from ingestion_svc.app import build as ingestion_build
 from ingestion_svc.raw_batch import Account, ColumnMap
 from memory_svc.app import build as memory_build
 from mesh import cli
+from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import running_services
+from mesh.sdk.client import LiftOS
 from tests.ingestion.conftest import raw_batch
 
 BERLIN = Account("shop", "Europe/Berlin", "EUR", "DE")
@@ -171,4 +173,28 @@ def test_the_cli_dates_utc_midnights_as_written(
         "2024-01-05": first,
         "2024-01-06": 10.0,
         "2024-01-07": 10.0,
+    }
+
+
+def test_the_sdk_keys_utc_midnights_by_the_date_written(mesh: dict[str, str]) -> None:
+    """LiftOS.ingest's key check keyed a column of UTC midnights by New York's day (the 4th
+    for 2024-01-05T00:00:00.000Z): the sums were right, but a conflict named the wrong day.
+    A midnight among other times is still an instant, keyed by its New York day."""
+    peers = PeerConfig.from_env().with_overrides(**mesh)
+    account = {"account_id": "shop", "timezone": "America/New_York", "currency": "USD"}
+    mapping = {"date": "Time", "geo": "Region", "revenue": "Revenue"}
+    rows = [{"Time": t, "Region": "CA", "Revenue": v} for t, v in
+            ((JS_DATES[0], 10), (JS_DATES[1], 10), (JS_DATES[0], 5))]  # fmt: skip
+    instants = [{"Time": t, "Region": "CA", "Revenue": v} for t, v in
+                (("2024-01-05T00:00:00Z", 10), ("2024-01-04T15:00:00Z", 5))]  # fmt: skip
+    with LiftOS(peers, org_id="sdk-midnights") as client:
+        with pytest.raises(ValueError, match=r"first lines 0 and 2: 2024-01-05 CA\)"):
+            client.ingest("generic", rows, account=account, mapping=mapping)
+        with pytest.raises(ValueError, match=r"first lines 0 and 1: 2024-01-04 CA\)"):
+            client.ingest("generic", instants, account=account, mapping=mapping)
+        got = client.ingest("generic", rows, account=account, mapping=mapping, sum_rows=True)
+    assert (got.rows, got.accepted) == (2, 2)
+    assert _new_york_days(mesh["memory"], "sdk-midnights") == {
+        "2024-01-05": 15.0,
+        "2024-01-06": 10.0,
     }
