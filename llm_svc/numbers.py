@@ -11,11 +11,15 @@ Separators: a figure that reads one way is read so ("25.000.000", "1,234,567", "
 "1.234,56", "3.78"). One group of three digits after a single separator reads two ways:
 "1.234" (English 1.234, German 1,234) and "1,234" (English 1,234, German 1.234). Such a figure
 is read by what else the text says, in this order: its scale word (German "Mio." or English
-"million"), the other figures of the text (all written one way: that way), then a currency
-written after it ("20.500 EUR": money has two decimals, so three digits are thousands).
-Past those, "1,234" reads English (a thousands comma, as English prose writes a count), and
-"1.234" is *ambiguous*: read as 1.234 with :attr:`Quantity.ambiguous` holding 1,234, which a
-judge must not compare as a confident size.
+"million"); for "2.085", a ratio or percentage under 10 ("iROAS was 2.085", "2.125x",
+"1.234%") is a decimal, as a return of 2,085 times the spend is none anyone reports; the other
+figures of the text (all written one way: that way); a currency written after it ("20.500 EUR":
+money has two decimals, so three digits are thousands). Past those, "1,234" reads English (a
+thousands comma, as English prose writes a count), and so does "1.234" unless the text shows
+German or French writing (a figure written their way beside figures written the English way,
+a German or French scale word, German or French words): only then is it *ambiguous*, read as
+1.234 with :attr:`Quantity.ambiguous` holding 1,234, which a judge must not compare as a
+confident size (s18 V2-F1: English prose writes "12.125%" and "an iROAS of 2.085").
 """
 
 from __future__ import annotations
@@ -207,43 +211,81 @@ def _reading(num: str, way: _Way) -> tuple[float, int]:
     return float(num), (len(num.split(".")[1]) if "." in num else 0)
 
 
-def _text_way(matches: list[re.Match[str]]) -> _Way | None:
-    """The way the text's figures are written, when those that read one way all agree."""
+# Words of German or French prose that English prose does not use (lower case, matched as
+# written: "MIT", "IST", "Des Moines", "et al." and English "die", "hat", "den" stay English)
+_EUROPEAN_WORDS = re.compile(
+    r"\b(?:und|oder|bei|beim|mit|von|vom|der|dem|das|ein|eine|einen|einem|einer|ist|sind|wurde|"
+    r"wurden|haben|nicht|für|über|auf|aus|nach|zum|zur|im|durch|gegenüber|Umsatz|Umsätze|"
+    r"Bestellungen|Ausgaben|ou|avec|une|les|du|dans|sur|chez|sont|été|ventes|dépenses|"
+    r"chiffre d'affaires)\b"
+)
+
+
+def _text_way(matches: list[re.Match[str]]) -> tuple[_Way | None, bool]:
+    """The way the text's figures are written, when those that read one way all agree, and
+    whether the text shows German or French writing at all (a figure or scale word written
+    their way, or their words)."""
     ways = {_one_way(m.group("num")) for m in matches if m.group("num") is not None}
     scales = {(m.group("scale") or "").lower().rstrip(".") for m in matches}
     if scales & set(_EUROPEAN_SCALES):
         ways.add(_Way.EUROPEAN)
     ways.discard(None)
-    return ways.pop() if len(ways) == 1 else None
+    european = _Way.EUROPEAN in ways or bool(matches and _EUROPEAN_WORDS.search(matches[0].string))
+    return (ways.pop() if len(ways) == 1 else None), european
 
 
-def _read(m: re.Match[str], num: str, text_way: _Way | None) -> tuple[float, int, float | None]:
+# A return on spend written before its figure ("iROAS was 2.085", "ROAS of 2.085") with no
+# other figure between, or after it ("a 2.085 iROAS")
+_RATIO_BEFORE = re.compile(r"(?:\b[im]?-?roas\b|\breturn on (?:ad )?spend\b)[^\d]{0,40}$", re.I)
+_RATIO_AFTER = re.compile(r"^\s?(?:incremental\s+|average\s+)?[im]?-?roas\b", re.I)
+
+
+def _a_ratio(m: re.Match[str]) -> bool:
+    """Whether the figure of ``m`` is a percentage, a multiple or a return on spend."""
+    return bool(
+        m.group("unit")
+        or _RATIO_BEFORE.search(m.string[: m.start()])
+        or _RATIO_AFTER.match(m.string[m.end() :])
+    )
+
+
+def _read(
+    m: re.Match[str], num: str, text_way: _Way | None, european: bool
+) -> tuple[float, int, float | None]:
     """(value, decimals, the other reading or None) of a written figure (see the module's
-    "Separators")."""
+    "Separators"); ``european``: the text shows German or French writing."""
     way = _one_way(num)
     if way is not None or not re.search("[.,]", num):
         return (*_reading(num, way or _Way.ENGLISH), None)
     scale = (m.group("scale") or "").lower().rstrip(".")
     if scale:
         way = _Way.EUROPEAN if scale in _EUROPEAN_SCALES else _Way.ENGLISH
+    elif "." in num and _a_ratio(m) and _reading(num, _Way.ENGLISH)[0] < 10:
+        # "iROAS was 2.085", "2.125x", "1.234%": read as thousands, a return of 2,085 times
+        # the spend or a 1,234% change; a ratio under 10 written to three decimals is a decimal
+        way = _Way.ENGLISH
     elif text_way is not None:
         way = text_way
     elif _CODE_AFTER.match(m.string[m.end() :]) or "," in num:
         # "20.500 EUR": money has two decimals; "1,234" alone: English prose's count
         way = _Way.ENGLISH if "," in num else _Way.EUROPEAN
+    elif not european:
+        way = _Way.ENGLISH  # nothing in the text is written the German or French way
     if way is not None:
         return (*_reading(num, way), None)
     value, decimals = _reading(num, _Way.ENGLISH)
     return value, decimals, _reading(num, _Way.EUROPEAN)[0]
 
 
-def _parse(m: re.Match[str], text_way: _Way | None = None) -> Quantity | None:
+def _parse(
+    m: re.Match[str], text_way: _Way | None = None, european: bool = False
+) -> Quantity | None:
     num, word = m.group("num"), m.group("word")
     if num is None and word is None:
         return None
     other: float | None = None
     if num is not None:
-        value, decimals, other = _read(m, num, text_way)
+        value, decimals, other = _read(m, num, text_way, european)
         step = 10.0**-decimals
     else:
         value, step = float(_WORDS[word.lower()]), 1.0
@@ -290,9 +332,9 @@ def quantities(text: str) -> list[Quantity]:
     found: list[Quantity] = []
     text = _DATE.sub(lambda d: "D" * len(d.group()), text)  # same length: spans stay valid
     matches = list(_QUANTITY.finditer(text))
-    way = _text_way(matches)
+    way, european = _text_way(matches)
     for m in matches:
-        q = _parse(m, way)
+        q = _parse(m, way, european)
         if q is None:
             continue
         signed = text[q.start] in "-−–+"

@@ -249,14 +249,15 @@ def _size_verdict(claim: Claim, e: Effect) -> tuple[Verdict, str] | None:
         return None
     percent = q.kind is QuantityKind.PERCENT
     if q.ambiguous is not None:
-        # "1.234": 1.234 in English, 1,234 in German or French, and the text says neither
-        # (R34-F6): judged as one, the verdict would be on a size the writer may not mean
-        shown = fmt_pct if percent else fmt
-        one, other = sorted((q.value, q.ambiguous), key=abs)
+        # "1.234" in a text that also writes the German or French way: 1.234 in English, 1,234
+        # in theirs (R34-F6); judged as one, the verdict would be on a size the writer may not
+        # mean. Both readings as written (three decimals, or none), not rounded (V2-F1)
+        unit, scale = ("%", 100) if percent else ("", 1)
         return Verdict.UNSUPPORTED, (
-            f"the claimed size reads two ways, {shown(one)} or {shown(other)} (a '.' or ',' "
-            "before three digits is a decimal point in English and a thousands separator in "
-            "German or French): write it without the thousands separator, or with both"
+            f"the claimed size {claim.text[q.start : q.end].strip()} reads two ways, "
+            f"{q.value * scale:,.3f}{unit} or {q.ambiguous * scale:,.0f}{unit} (a '.' before "
+            "three digits is a decimal point in English and a thousands separator in German "
+            "or French): write it without the thousands separator, or with both"
         )
     if claim.roas and e.metric is not Metric.ROAS:
         return Verdict.UNSUPPORTED, (

@@ -1,7 +1,8 @@
 """R34-F6: figures written the German or French way are read as written ("25.000.000 €" is 25
 million euros, "9,50" is nine and a half, "25 Mio. €" 25 million), one whose single separator
-reads two ways and nothing in the text settles ("1.234") is marked ambiguous, and English
-figures read as before. CheckClaims over real causal and LLM servers judges the sizes so read."""
+reads two ways and nothing in the text settles ("1.234" in a text with German or French in
+it) is marked ambiguous, and English figures read as before. CheckClaims over real causal and
+LLM servers judges the sizes so read."""
 
 from __future__ import annotations
 
@@ -75,9 +76,10 @@ def test_english_figures_read_as_before(text: str, value: float) -> None:
 
 
 def test_a_separator_that_reads_two_ways_is_read_by_the_texts_other_figures() -> None:
-    alone = quantities("tv drove 1.234 of the orders")
+    # alone in German words: 1.234 or 1,234 (alone in English: 1.234, test_numbers_english)
+    alone = quantities("Der Umsatz von tv stieg um 1.234")
     assert [(q.value, q.ambiguous) for q in alone] == [(1.234, 1234.0)]
-    assert quantities("fell by -1.234%")[0].ambiguous == pytest.approx(-12.34)
+    assert quantities("sank um -12.345% bei tv")[0].ambiguous == pytest.approx(-123.45)
     german = quantities("an iROAS of 2,08 and 1.234 orders")
     assert [(q.value, q.ambiguous) for q in german] == [(2.08, None), (1234.0, None)]
     english = quantities("an iROAS of 2.08 and 1.234 orders")
@@ -86,7 +88,7 @@ def test_a_separator_that_reads_two_ways_is_read_by_the_texts_other_figures() ->
     assert [q.value for q in quantities("25.000.000 € und 1,234")] == [25e6, 1.234]
     mixed = quantities("1,234,567 and 9,50 and 1.234")  # the text writes both ways
     assert mixed[-1].ambiguous == 1234.0
-    (between,) = quantities("between 1.234 and 2.345")  # a range of such figures is too
+    *_, between = quantities("9,50 and 1,234,567 and between 1.234 and 2.345")  # a range too
     assert (between.value, between.upper, between.ambiguous) == (1.234, 2.345, 1234.0)
 
 
@@ -143,8 +145,18 @@ def test_check_claims_judges_the_size_as_written(
 @pytest.mark.parametrize(
     ("text", "expected", "said"),
     [
-        # "2.080" is 2.08 (inside 1.13 to 3.03) or 2,080: neither is judged
-        ("Meta prospecting's iROAS was 2.080.", V.CLAIM_VERDICT_UNSUPPORTED, "2.08 or 2,080"),
+        # "12.080" beside German words is 12.08 or 12,080: neither is judged (an iROAS under
+        # 10, "2.080", is a decimal whatever the language: test_numbers_english)
+        (
+            "Meta prospecting's iROAS was 12.080 bei Meta.",
+            V.CLAIM_VERDICT_UNSUPPORTED,
+            "12.080 reads two ways, 12.080 or 12,080",
+        ),
+        (
+            "Meta prospecting drove a 12.345% lift in revenue für das Quartal.",
+            V.CLAIM_VERDICT_UNSUPPORTED,
+            "12.345% reads two ways, 12.345% or 12,345%",
+        ),
         ("Meta prospecting's iROAS was 2.080 and its CPA 12.5.", V.CLAIM_VERDICT_SUPPORTED, ""),
         ("Meta prospecting's iROAS was 2,080 bei 25.000.000 €.", V.CLAIM_VERDICT_SUPPORTED, ""),
     ],
