@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["DataDrift", "StoredReading", "data_drift"]
+__all__ = ["DataDrift", "StoredReading", "data_drift", "unchecked"]
 
 FIRST_PARTY_SOURCE = "generic"
 # The attribution panel keeps a geo with rows on at least this share of the window's days.
@@ -133,6 +133,14 @@ class DataDrift:
             out.append(f"channel spend in this analysis's window changed since it was made, "
                        f"its total held (moved between days or geos: {moves}): {tail}")  # fmt: skip
         return tuple(out)
+
+
+def unchecked(answer: str, why: str) -> str:
+    """The line for an ``answer`` computed from the analysis as it was made when the history
+    under its window could not be read (``why``: "CODE: details"): the answer stands."""
+    return (f"whether the data under this analysis's window changed since it was made could "
+            f"not be checked ({why}); this {answer} is computed from the analysis as it was "
+            "made")  # fmt: skip
 
 
 def _spans(days: list[dt.date]) -> str:

@@ -22,13 +22,14 @@ from liftos.v1 import surfacing_pb2 as pb
 from liftos.v1 import surfacing_pb2_grpc as surfacing_grpc
 
 from mesh.runtime.cancellation import Cancelled, CancelToken, run_with
-from mesh.runtime.exceptions import DependencyUnavailable, FailedPrecondition
+from mesh.runtime.exceptions import LiftosError
 from mesh.runtime.money import FxSeries
+from mesh.runtime.status import code_for, grpc_code
 from surfacing_svc import convert
 from surfacing_svc.convert import products as convert_products
 from surfacing_svc.convert.drift import stored_reading
 from surfacing_svc.convert.fields import FieldChecks
-from surfacing_svc.data_drift import DataDrift, StoredReading, data_drift
+from surfacing_svc.data_drift import DataDrift, StoredReading, data_drift, unchecked
 from surfacing_svc.errors import InvalidRequest, NotAnAttribution, RegistryUnavailable
 from surfacing_svc.intervals import Interval
 from surfacing_svc.peers import AnalysisReader, HistoryReader, OrgCalendar, RegistryWriter
@@ -344,8 +345,8 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
         ``answer`` computed from the analysis as it was made (none: nothing changed, or the
         analysis kept no daily series), and how many days were compared. The window's
         history is read as PredictPerformance reads it (the registered rates convert it: a
-        revised rate is a change); a history that cannot be read is said, not raised, since
-        the answer stands without it."""
+        revised rate is a change); a history that cannot be read, for whatever reason, is
+        said with its code, not raised, since the answer stands without it."""
         if reading is None:
             return (), 0
         start, end = window
@@ -354,10 +355,12 @@ class SurfacingService(surfacing_grpc.SurfacingServiceServicer):
             frame = await self._history.sums_frame(
                 org_id, start=start, end=end, fx=rates, timeout=context.time_remaining()
             )
-        except (DependencyUnavailable, FailedPrecondition) as error:
-            return (f"whether the data under this analysis's window changed since it was made "
-                    f"could not be checked ({error}); this {answer} is computed from the "
-                    "analysis as it was made",), 0  # fmt: skip
+        except LiftosError as error:
+            return (unchecked(answer, f"{grpc_code(code_for(type(error))).name}: {error}"),), 0
+        except grpc.aio.AioRpcError as error:
+            # memory shedding load (RESOURCE_EXHAUSTED while an ingest runs), or any refusal
+            # sums_frame passes on: the plan stands without the check (s18 V2-F8: INTERNAL)
+            return (unchecked(answer, f"{error.code().name}: {error.details()}"),), 0
         drift = await self._drift(context, frame, reading, start, end)
         return (drift.warnings(answer, as_made=True), drift.compared_days) if drift else ((), 0)
 
