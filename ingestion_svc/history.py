@@ -466,12 +466,14 @@ class StreamHistory:
         shas: np.ndarray,
         ask: np.ndarray,
         pulled_at_us: int,
+        restore: bool = False,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per row, whether its content (``shas``) is a version of its record that a later
-        version replaced and that this pull (``pulled_at_us``) sends as a copy of an old
-        export, not as a correction (:meth:`Replaced.copies`): (copy, the replacing pull's
-        own export held it, that pull's time in µs or -1 where not known). Only rows in
-        ``ask`` are looked up (one query a batch)."""
+        version replaced and that this pull (``pulled_at_us``; ``restore``: a batch that says
+        it corrects stored rows) sends as a copy of an old export, not as a correction
+        (:meth:`Replaced.copies`): (copy, the replacing pull's own export held it, that
+        pull's time in µs or -1 where not known). Only rows in ``ask`` are looked up (one
+        query a batch)."""
         copy = np.zeros(record_ids.size, dtype=bool)
         in_pull = np.zeros(record_ids.size, dtype=bool)
         at = np.full(record_ids.size, -1, dtype=np.int64)
@@ -486,7 +488,7 @@ class StreamHistory:
             how = own if logged is None else logged if own is None else logged.merged(own)
             if how is None:
                 continue
-            copy[i] = how.copies(pulled_at_us)
+            copy[i] = how.copies(pulled_at_us, restore)
             in_pull[i] = how.in_pull
             at[i] = -1 if how.at is None else how.at
         return copy, in_pull, at

@@ -324,8 +324,9 @@ def finish(
     frame["version"] = version
     # only a row that differs from its stored version can be one the key had replaced
     pull_us = epoch_us(batch.pulled_at)
+    differs = (known.version >= 0) & (known.sha != shas)
     old, in_pull, replaced_at = history.replays(
-        batch.org_id, record_ids, shas, (known.version >= 0) & (known.sha != shas), pull_us
+        batch.org_id, record_ids, shas, differs, pull_us, batch.restore_replaced
     )
     cls = classify(keys, version, shas, known, old, renormalised=moved)
     history.supersede(
@@ -339,7 +340,11 @@ def finish(
             ROW,
             "superseded_version",
             replayed_message(
-                natural_keys[i], bool(in_pull[i]), int(replaced_at[i]), batch.pulled_at
+                natural_keys[i],
+                bool(in_pull[i]),
+                int(replaced_at[i]),
+                batch.pulled_at,
+                batch.restore_replaced,
             ),
         )
         for i, r in zip(
@@ -611,28 +616,44 @@ def _replaced_versions(
 
 
 def replayed_message(
-    natural_key: str, in_pull: bool, replaced_at_us: int, pulled_at: dt.datetime
+    natural_key: str,
+    in_pull: bool,
+    replaced_at_us: int,
+    pulled_at: dt.datetime,
+    restore: bool = False,
 ) -> str:
     """Why a row holding content its key had replaced is not written: an export that restated
-    it itself sent again, or a pull not later than the one that replaced it (``replaced_at_us``,
-    -1: not known)."""
-    if in_pull or replaced_at_us < 0:
+    it itself sent again; without ``restore`` (the batch does not say it corrects), a copy,
+    naming how to correct; with it, a pull not later than the one that replaced it
+    (``replaced_at_us``, -1: not known). The ack clips a note at 300 characters: the way out
+    comes before the count."""
+    if in_pull:
         return (
             f"not written: an earlier version of {natural_key}; the export that replaced it "
             "(stored now) held it too, before the replacing line, so this is that export sent "
             "again. Counted with the duplicates"
-            if in_pull
-            else f"not written: an earlier version of {natural_key}, replaced since by a "
-            "later version (stored now), taken for a copy of an earlier export. Counted with "
-            "the duplicates"
         )
-    replaced = dt.datetime.fromtimestamp(replaced_at_us / 1_000_000, dt.UTC)
-    # the ack clips a note at 300 characters: the way out comes before the count
+    by = (
+        "a later version"
+        if replaced_at_us < 0
+        else f"a pull of {dt.datetime.fromtimestamp(replaced_at_us / 1e6, dt.UTC):%Y-%m-%d %H:%M} UTC"
+    )
+    if not restore:
+        return (
+            f"not written, counted a duplicate: {natural_key} had this content until {by} "
+            "replaced it. If this file corrects a wrong upload, ingest it again with "
+            "--restore-replaced, or delete the days first: liftos memory delete"
+        )
+    if replaced_at_us < 0:
+        return (
+            f"not written: {natural_key} had this content until a later version replaced it "
+            "(stored now), by a pull whose time was not kept: to restore it, delete the days "
+            "first (liftos memory delete) and send it again. Counted with the duplicates"
+        )
     return (
-        f"not written: {natural_key} had this content until a pull of "
-        f"{replaced:%Y-%m-%d %H:%M} UTC replaced it (stored now); this pull "
-        f"({pulled_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC) is not later. Only a later pull restores it (liftos ingest --pulled-at). "
-        "Counted with the duplicates"
+        f"not written: {natural_key} had this content until {by} replaced it (stored now); "
+        f"this pull ({pulled_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC) is not later. Only a "
+        "later pull restores it (liftos ingest --pulled-at). Counted with the duplicates"
     )
 
 

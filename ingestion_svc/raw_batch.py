@@ -123,6 +123,8 @@ class RawBatch:
 
     ``raw`` holds each row's bytes as received (for the audit hash); ``parse_rejections`` the
     rows already rejected as malformed while parsing. ``pulled_at`` is timezone-aware UTC.
+    ``restore_replaced``: the batch corrects stored rows, so content a later pull replaced is
+    written back when this pull is later (:meth:`ingestion_svc.superseded.Replaced.copies`).
     """
 
     org_id: str
@@ -135,6 +137,7 @@ class RawBatch:
     row_offset: int = 0
     mapping: ColumnMap = field(default_factory=ColumnMap)
     parse_rejections: Sequence[Rejection] = ()
+    restore_replaced: bool = False
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -120,9 +120,10 @@ def classify(
     start, ``pipeline.renormalised``): not duplicates; their version is above the stored.
 
     * same content as stored → duplicate (nothing written);
-    * otherwise, content the key had replaced → replayed (nothing written, whatever its
-      version): an export sent again, not a correction (superseded when a later row of the
-      batch is the stored content, as the first time the export came);
+    * otherwise, content the key had replaced and ``old_content`` marks a copy → replayed
+      (nothing written, whatever its version): an export sent again, not a correction
+      (superseded when a later row of the batch is the stored content, as the first time the
+      export came);
     * different content, version not newer than stored → stale (rejected);
     * same content as an earlier row of the batch → duplicate;
     * otherwise the highest version of the key in the batch is written (a restatement when
@@ -137,8 +138,11 @@ def classify(
     by its pull time alone) would put the platform's superseded numbers back (audit R19 #1).
     When the two lines fell in different batches the preliminary line's batch cannot see the
     re-send, so the versions replaced before are remembered (``ingestion_svc.superseded``):
-    content a key had replaced is never written back. A correction the platform makes back
-    to an earlier value is taken for such a copy too: the raw rows cannot tell them apart.
+    content a key had replaced is written back only by a batch that says it corrects stored
+    rows (IngestRequest.restore_replaced) pulled later than the replacing pull, and never
+    when the replacing export held it itself. Without that word a correction back to an
+    earlier value is taken for a copy: the raw rows and their pull times cannot tell it from
+    a re-sent or restored export.
     """
     n = keys.size
     stored = known.version >= 0

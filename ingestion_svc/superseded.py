@@ -8,13 +8,17 @@ different batches, the re-sent export's preliminary line is newer than the store
 its pull time alone. Memory keeps the replaced versions but its Scan does not return them, so
 ingestion keeps their hashes here (audit R19 #1).
 
-A version comes back when a later pull sends it: the user's correction of a wrong upload, a
-platform reversing its own adjustment (s18 R33 F0). So each row keeps what tells a copy from
-that: ``replaced_at``, the pull time (µs) of the version that replaced it, and ``in_pull``,
-whether the replacing pull's own export held it before the replacing line (the export
-restated it itself, so any re-send of that export carries it again). A version sent again is
-a copy when ``in_pull`` or its pull is not later than ``replaced_at``; rows from before these
-columns (``replaced_at`` NULL) are copies whatever the pull, as they were then.
+A version comes back only when the batch says it corrects stored rows (IngestRequest's
+``restore_replaced``: the user's right file after a wrong one, s18 R33 F0) and its pull is
+later than the replacing one. A pull time alone cannot say it: a copied or restored export
+folder gets new file times, which the CLI takes as the pull time, and written back by them
+its old versions would silently revert every restatement since (s18 V1 F7). So each row
+keeps what a correction is judged by: ``replaced_at``, the pull time (µs) of the version
+that replaced it, and ``in_pull``, whether the replacing pull's own export held it before the
+replacing line (the export restated it itself, so any re-send of that export carries it
+again). A version sent again is a copy without ``restore_replaced``, and with it when
+``in_pull`` or its pull is not later than ``replaced_at``; rows from before these columns
+(``replaced_at`` NULL) are copies whatever the pull, as they were then.
 
 One row per superseded version ``(org_id, record_id, sha)``: restated days are a small share
 of an export, and the primary key is the only index a lookup needs. The file lives beside the
@@ -73,11 +77,12 @@ class Replaced:
         at = None if self.at is None or other.at is None else max(self.at, other.at)
         return Replaced(at, self.in_pull or other.in_pull)
 
-    def copies(self, pulled_at_us: int) -> bool:
+    def copies(self, pulled_at_us: int, restore: bool) -> bool:
         """Whether this version sent in a pull of ``pulled_at_us`` is a copy of an old export
-        rather than a correction: only a later pull than the replacing one restores it, and
-        never one of the export that replaced it itself."""
-        return self.in_pull or self.at is None or pulled_at_us <= self.at
+        rather than a correction: only a batch that says it corrects (``restore``) restores
+        it, by a later pull than the replacing one, and never one of the export that
+        replaced it itself."""
+        return not restore or self.in_pull or self.at is None or pulled_at_us <= self.at
 
 
 class SupersededLog(LockedSQLite):

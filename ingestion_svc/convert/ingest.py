@@ -435,6 +435,7 @@ def ingest_batch(
         row_offset=request.row_offset,
         mapping=mapping,
         parse_rejections=[*struct_rejections, *rejections],
+        restore_replaced=request.restore_replaced,
     )
 
 

@@ -31,7 +31,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from mesh.cli.csv_dialect import Dialect, encoding_problem, header_problem, parse_delimiter
+from mesh.cli.csv_dialect import Dialect, encoding_problem, header_problem, parse_delimiter, send
+from mesh.cli.ingest_hints import stale_hint
 from mesh.cli.progress import ProgressBar
 from mesh.sdk import generic_rows
 from mesh.sdk.client import IngestSummary, LiftOS
@@ -102,6 +103,13 @@ def add_parser(sub: argparse._SubParsersAction, common: Any) -> None:  # type: i
         type=dt.datetime.fromisoformat,
         default=None,
         help="when the export was pulled (ISO 8601; default: the file's modification time)",
+    )
+    p.add_argument(
+        "--restore-replaced",
+        action="store_true",
+        help="the files correct stored rows (the right file after a wrong one): content a "
+        "later pull replaced is written back when this pull is later. Without it such rows "
+        "are duplicates, as a re-sent or restored (copied) export must be",
     )
     p.add_argument(
         "--encoding",
@@ -535,12 +543,14 @@ def ingest_files(
     sum_rows: bool = False,
     encoding: str = DEFAULT_ENCODING,
     dialect: Dialect | None = None,
+    restore_replaced: bool = False,
 ) -> tuple[IngestSummary, float]:
     """Ingest each file in turn (one stream per file); returns the combined summary. Its
     rejections carry the row's index in its file's stream (from 0), or with ``file_lines``
     its place in the file as :func:`numbered_rows` gives it (what a person opens).
     ``sum_rows``: each date × geo × campaign's rows go as one (generic, with ``mapping``);
-    ``encoding``, ``dialect``: how the CSV files are written."""
+    ``encoding``, ``dialect``: how the CSV files are written; ``restore_replaced``: the
+    files correct stored rows (IngestRequest.restore_replaced)."""
     total = IngestSummary()
     start = time.monotonic()
     for path in files:
@@ -553,7 +563,7 @@ def ingest_files(
                 where.append(number)
                 yield row
 
-        summary = client.ingest(
+        summary = send(client, path, dialect)(
             source,
             rows(),
             account=account,
@@ -562,6 +572,7 @@ def ingest_files(
             batch_size=batch_size,
             progress=bar.update,
             sum_rows=sum_rows,  # the SDK sums, and numbers rejections by the row read
+            restore_replaced=restore_replaced,
         )
         bar.close()
         if file_lines:  # the stream numbers rows from 0 as sent; the reader knows the file
@@ -575,23 +586,6 @@ def ingest_files(
             ]
         total.merge(summary)
     return total, time.monotonic() - start
-
-
-def stale_hint(count: int, files: Sequence[Path]) -> str:
-    """What to do about rows refused as older than the stored ones when the pull time was the
-    files' modification time (a corrected copy made with cp -p, rsync -a or unzipped keeps an
-    old one, so it could never replace the rows it corrects)."""
-    when = ", ".join(
-        f"{f.name} {dt.datetime.fromtimestamp(f.stat().st_mtime, dt.UTC):%Y-%m-%d %H:%M} UTC"
-        for f in files
-    )
-    # the next whole second: a time cut to the second could precede the pull just stored
-    now = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return (
-        f"note: {count:,} rows differ from rows stored by a pull no earlier than this one, so "
-        f"they replaced nothing. The pull time was the file's modification time ({when}); if the file "
-        f"is a correction, ingest it again with --pulled-at {now}"
-    )
 
 
 def run(args: argparse.Namespace, peers: Any) -> int:
@@ -676,6 +670,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
             sum_rows=args.sum_rows,
             encoding=args.encoding,
             dialect=dialect,
+            restore_replaced=args.restore_replaced,
         )
     scored = args.source not in PRODUCT_SOURCES
     pages = all(is_page(f) and _admin_page(f) is not None for f in args.files)

@@ -137,6 +137,7 @@ class IngestionCalls(ClientBase):
         max_in_flight: int = 32,  # ≥ the service's pipeline depth (16), so it never waits on us
         sum_rows: bool = False,
         decimal: str | None = None,
+        restore_replaced: bool = False,
     ) -> IngestSummary:
         """Stream raw platform rows through ``Ingest``: one batch of ``batch_size`` rows per
         message, one ack per batch.
@@ -149,6 +150,11 @@ class IngestionCalls(ClientBase):
         stamps the time it starts, so a re-run sends new batches: the service compares
         their rows with the stored ones and writes nothing twice (a row equal to its stored
         version, or to a version the platform has since replaced, is counted a duplicate).
+        ``restore_replaced=True`` says these rows correct stored ones (the right file after
+        a wrong one): content a later pull replaced is then written back when ``pulled_at``
+        is later than that pull (never content the replacing export held itself). Without
+        it such content is a duplicate with a ``superseded_version`` note, since a re-sent or
+        restored export must not revert the restatements made since.
         When the service answers UNAVAILABLE (memory down), or RESOURCE_EXHAUSTED with a
         RetryInfo (overload), the un-acked batches are re-sent with the same ids, up to
         ``retries`` times (after the delay the server asked for, on overload). At most
@@ -210,6 +216,7 @@ class IngestionCalls(ClientBase):
             source=common_pb.DataSource.Value("DATA_SOURCE_" + source.upper()),
             account=_account_info(account),
             mapping=ingestion_pb.ColumnMapping(**dict(mapping or {})),
+            restore_replaced=restore_replaced,
         )
         template.pulled_at.FromDatetime(pulled_at.astimezone(dt.UTC).replace(tzinfo=None))
         summary = IngestSummary()

@@ -1,9 +1,12 @@
-"""A wrong upload is corrected by re-sending the right file with a later pull time (s18 R33
-F0): the right rows hold content their records had before the wrong ones replaced it, and
-were refused as "the export was sent again", leaving the wrong numbers in memory. A replaced
-version is a copy only when its pull is not later than the one that replaced it, or when the
-replacing export held it itself (audit R19 #1: tests/ingestion/test_reingest_split_batches.py).
-Real memory + ingestion over gRPC, each pull its own Ingest stream."""
+"""A wrong upload is corrected by re-sending the right file, saying it corrects
+(IngestRequest.restore_replaced), with a later pull time (s18 R33 F0): the right rows hold
+content their records had before the wrong ones replaced it, and were refused as "the export
+was sent again", leaving the wrong numbers in memory. Without the flag such content stays a
+copy whatever the pull time (a copied export folder's new file times are no correction: s18
+V1 F7), and the note names the flag. With it, a replaced version is a copy only when its pull
+is not later than the one that replaced it, or when the replacing export held it itself
+(audit R19 #1: tests/ingestion/test_reingest_split_batches.py). Real memory + ingestion over
+gRPC, each pull its own Ingest stream."""
 
 from __future__ import annotations
 
@@ -45,15 +48,25 @@ def test_the_right_file_sent_after_a_wrong_one_restores_the_right_numbers(
     assert sum(a.restated_count for a in sent) == 2
     assert [_stored(memory, k)[0] for k in keys] != good
 
-    # the right file again, pulled later: written back, not a "replay"
+    # the right file again, pulled later, without saying it corrects: a copy of the first
+    # export (as a restored folder would be), nothing written, and the note names the way out
     day3 = PULLED + dt.timedelta(days=2)
-    fixed = _pull(ingestion, world, right, "right-2", day3)
+    copied = _pull(ingestion, world, right, "right-copy", day3)
+    assert sum(_written(a) for a in copied) == 0 and not any(a.rejections for a in copied)
+    refused = [n for a in copied for n in a.notes]
+    assert len(refused) == 2 and all(n.kind == "superseded_version" for n in refused)
+    assert all("--restore-replaced" in n.message and "liftos memory delete" in n.message
+               and len(n.message) <= 300 for n in refused)  # fmt: skip
+    assert [_stored(memory, k)[0] for k in keys] != good
+
+    # said to correct (--restore-replaced): written back, not a "replay"
+    fixed = _pull(ingestion, world, right, "right-2", day3, restore=True)
     assert [(_written(a), a.restated_count, len(a.notes)) for a in fixed] == [(1, 1, 0), (1, 1, 0)]
     assert [_stored(memory, k)[0] for k in keys] == good, "memory kept the wrong numbers"
 
     # the wrong file sent again with its own pull time is the old export: nothing written,
     # and the note says the pull is not later (it was not "sent again" with later content)
-    again = _pull(ingestion, world, wrong, "wrong-again", day2)
+    again = _pull(ingestion, world, wrong, "wrong-again", day2, restore=True)
     assert sum(_written(a) for a in again) == 0 and not any(a.rejections for a in again)
     notes = [n for a in again for n in a.notes]
     assert len(notes) == 2 and all(n.kind == "superseded_version" for n in notes)
@@ -71,8 +84,9 @@ def test_a_version_superseded_again_keeps_the_latest_replacing_pull(tmp_path: Pa
     log.add("acme", [("r2", "b", True)], 100)
     found = log.find("acme", ["r1", "r2"])
     assert found == {("r1", "a"): Replaced(300, False), ("r2", "b"): Replaced(100, True)}
-    assert found[("r1", "a")].copies(300) and not found[("r1", "a")].copies(301)
-    assert found[("r2", "b")].copies(10**9)  # its replacing export held it: always a copy
+    assert found[("r1", "a")].copies(300, True) and not found[("r1", "a")].copies(301, True)
+    assert found[("r1", "a")].copies(301, False)  # not said to correct: a copy, as restored
+    assert found[("r2", "b")].copies(10**9, True)  # its replacing export held it: a copy
     log.close()
 
 
@@ -89,7 +103,7 @@ def test_a_log_from_before_pull_times_is_upgraded_and_its_rows_stay_copies(
     db.close()
     log = SupersededLog(path)
     (how,) = log.find("acme", ["r1"]).values()
-    assert how == Replaced(None, False) and how.copies(10**18)
+    assert how == Replaced(None, False) and how.copies(10**18, True)
     log.add("acme", [("r1", "a", False), ("r2", "b", False)], 500)
     found = log.find("acme", ["r1", "r2"])
     assert found[("r1", "a")].at is None and found[("r2", "b")] == Replaced(500, False)
@@ -114,7 +128,8 @@ def test_a_version_the_replacing_export_sent_again_in_an_earlier_batch_stays_rep
     restated = _pull(ingestion, world, newer, "newer", PULLED + dt.timedelta(hours=1))
     assert [a.restated_count for a in restated] == [0, 1]
     assert _stored(memory, key)[0] == 280.0
-    again = _pull(ingestion, world, lines, "again", PULLED + dt.timedelta(hours=2), split=10)
+    later = PULLED + dt.timedelta(hours=2)
+    again = _pull(ingestion, world, lines, "again", later, split=10, restore=True)
     assert sum(_written(a) for a in again) == 0
     (note,) = again[0].notes
     assert key in note.message and "sent again" in note.message

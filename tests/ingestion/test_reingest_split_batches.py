@@ -31,14 +31,18 @@ def _pull(
     name: str,
     pulled_at: dt.datetime,
     split: int = _SPLIT,
+    restore: bool = False,
 ) -> list[ingestion_pb.IngestResponse]:
-    """One pull of ``lines``, sent as two batches on one stream."""
+    """One pull of ``lines``, sent as two batches on one stream (``restore``: each says it
+    corrects stored rows, IngestRequest.restore_replaced)."""
     parts = [(0, lines[:split]), (split, lines[split:])]
     requests = [
         _request(world, part, f"{name}-{k}", pulled_at=pulled_at, row_offset=start)
         for k, (start, part) in enumerate(parts)
         if part
     ]
+    for request in requests:
+        request.restore_replaced = restore
     return list(ingestion.Ingest(iter(requests)))
 
 
