@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from typing import Any
 from mesh.runtime import written_numbers
 from mesh.runtime.grouped_numbers import THREE_DECIMAL_CURRENCIES, dot_grouped
 from mesh.runtime.zoned_times import ZONED, local_time, utc_midnights
+from mesh.sdk.generic_rows_numbers import DecimalDoubt
 
 __all__ = [
     "DELIMITERS",
@@ -35,6 +38,7 @@ __all__ = [
     "encoding_problem",
     "header_problem",
     "parse_delimiter",
+    "send",
 ]
 
 # What --delimiter takes: the character, or a name for one a shell makes awkward.
@@ -193,6 +197,37 @@ class Dialect:
             if grouped is not None:
                 doubts.append(f"{path}: {grouped.doubt(column, resend=resend)}")
         return None, doubts
+
+
+def send(client: Any, path: Path, dialect: Dialect | None) -> Callable[..., Any]:
+    """``client.ingest`` for one file's rows, its numbers read as ``dialect`` says: a CSV's
+    measures are read here (:meth:`Dialect.read`), a JSON file's by the SDK with --decimal
+    (ignored for JSON before). The SDK's refusal of a mapped file, raised before anything is
+    sent ("1.234.567" under --sum-rows, a value --decimal does not read), is printed as an
+    error and exits 2 (a traceback before); its warning of a column summed as decimals that
+    may group thousands is printed as one for a JSON file (a CSV's was said by
+    :meth:`Dialect.judge`, in ``liftos ingest``'s words)."""
+    json_file = path.suffix.lower() != ".csv"
+    decimal = dialect.decimal if dialect is not None and json_file else None
+
+    def ingest(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always", DecimalDoubt)
+            try:
+                summary = client.ingest(*args, decimal=decimal, **kwargs)
+            except ValueError as exc:
+                if not kwargs.get("mapping"):
+                    raise  # unmapped rows are not read before sending: no refusal of the file
+                print(f"error: {path}: {exc}", file=sys.stderr)
+                raise SystemExit(2) from exc
+        for w in said:
+            if not issubclass(w.category, DecimalDoubt):
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+            elif json_file:
+                print(f"warning: {path}: {w.message}", file=sys.stderr)
+        return summary
+
+    return ingest
 
 
 def encoding_problem(path: Path, encoding: str = "utf-8-sig") -> str | None:
