@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from mesh.runtime.drift_words import WINDOW_CHANGED
+
 __all__ = ["DataDrift", "StoredReading", "data_drift", "unchecked"]
 
 FIRST_PARTY_SOURCE = "generic"
@@ -115,22 +117,21 @@ class DataDrift:
             n = len(self.changed)
             days = _spans([d for d, _, _ in self.changed])
             out.append(
-                f"the outcome of {n} day{'s' if n != 1 else ''} in this analysis's window "
-                f"changed since it was made ({days}, {self.delta:+,.0f} in all): {tail}"
+                f"the outcome of {n} day{'s' if n != 1 else ''} in {WINDOW_CHANGED} ({days}, {self.delta:+,.0f} in all): {tail}"
             )
         if self.spend:
             moves = ", ".join(
                 f"{c} {then:,.0f} -> {now:,.0f}" + (f" ({now / then - 1:+.1%})" if then else "")
                 for c, then, now in self.spend
             )
-            out.append(f"channel spend over this analysis's window changed since it was made "
+            out.append(f"channel spend over {WINDOW_CHANGED} "
                        f"({moves}): {tail}")  # fmt: skip
         if self.moved:
             moves = "; ".join(
                 f"{c}: {n} {where} differ, most {example} {then:,.0f} -> {now:,.0f}"
                 for c, where, n, example, then, now in self.moved
             )
-            out.append(f"channel spend in this analysis's window changed since it was made, "
+            out.append(f"channel spend in {WINDOW_CHANGED}, "
                        f"its total held (moved between days or geos: {moves}): {tail}")  # fmt: skip
         return tuple(out)
 
@@ -138,8 +139,7 @@ class DataDrift:
 def unchecked(answer: str, why: str) -> str:
     """The line for an ``answer`` computed from the analysis as it was made when the history
     under its window could not be read (``why``: "CODE: details"): the answer stands."""
-    return (f"whether the data under this analysis's window changed since it was made could "
-            f"not be checked ({why}); this {answer} is computed from the analysis as it was "
+    return (f"whether the data under {WINDOW_CHANGED} could not be checked ({why}); this {answer} is computed from the analysis as it was "
             "made")  # fmt: skip
 
 

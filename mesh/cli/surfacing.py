@@ -23,6 +23,7 @@ import grpc
 from liftos.v1 import causal_pb2 as causal_pb
 
 from mesh.cli.attribution import interval_text, number_text
+from mesh.runtime.drift_words import WINDOW_CHANGED
 from mesh.sdk.client import LiftOS, dc
 from mesh.sdk.failures import RpcFailure
 
@@ -621,15 +622,11 @@ def run_recommend(args: argparse.Namespace, peers: Any) -> int:
     return 0
 
 
-# The surfacing service's words for a change under an analysis's window since it was made
-# (surfacing_svc.data_drift), or for a check that could not be made.
-_CHANGED = ("analysis's window changed since it was made", "under this analysis's window changed")
-
-
 def data_changed(warnings: list[str]) -> tuple[list[str], list[str]]:
-    """The warnings that say the data under the analysis changed since it was made (printed
-    first: the answer is the analysis's as made), and the others, each in order."""
-    changed = [w for w in warnings if any(k in w for k in _CHANGED)]
+    """The warnings that say the data under the analysis changed since it was made, or that
+    it could not be checked (printed first: the answer is the analysis's as made), and the
+    others, each in order. The service words them with the same shared words."""
+    changed = [w for w in warnings if WINDOW_CHANGED in w]
     return changed, [w for w in warnings if w not in changed]
 
 
