@@ -315,10 +315,11 @@ def finish(
     shas = frame["sha"].to_numpy(dtype=object)
     frame, codes, keys, known = _as_stored(frame, history, batch.org_id, days, shas)
     record_ids = frame["id"].to_numpy(dtype=object)
-    # The stored row of the same content, normalised otherwise (the account's zone, country
-    # or geo mapping corrected since): re-written as a restatement under the new settings, a
-    # version above the stored one (a re-sent file keeps its pull time), not a duplicate.
-    moved = renormalised(known, shas, frame)
+    # The stored row of the same content, normalised otherwise (the account's zone, country,
+    # geo mapping or, for the business's revenue, taxes corrected since): re-written as a
+    # restatement under the new settings, a version above the stored one (a re-sent file
+    # keeps its pull time), not a duplicate.
+    moved = renormalised(known, shas, frame, revenue=batch.source == "generic")
     version = frame["version"].to_numpy(np.int64)
     version = np.where(moved, np.maximum(version, known.version + 1), version)
     frame["version"] = version
@@ -462,17 +463,31 @@ def _as_stored(
     return frame, codes, keys, history.lookup(keys)
 
 
-def renormalised(known: Known, shas: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+def renormalised(
+    known: Known, shas: np.ndarray, frame: pd.DataFrame, *, revenue: bool = False
+) -> np.ndarray:
     """Rows stored with the same raw content but another geo or UTC day start: the account's
     settings (time zone, country, geo mapping) changed since, so what is stored is not what
-    this row says now. Stored records whose geo and start were not recorded never count."""
-    same = (known.version >= 0) & (known.sha == shas) & (known.start != NO_START)
+    this row says now. Stored records whose geo and start were not recorded never count.
+    ``revenue``: also rows whose stored revenue is not what the row's revenue reads as now
+    (the generic source's, stored net of the account's tax: its taxes_included or tax_rate
+    changed since, s18 V1 F5)."""
+    same = (known.version >= 0) & (known.sha == shas)
     if not same.any():  # a new export: nothing stored to compare (the common case)
         return same
+    placed = same & (known.start != NO_START)
     start = frame["timestamp"].to_numpy("datetime64[us]").astype(np.int64)
     geo = frame["geo"].to_numpy(dtype=object)
-    same &= np.fromiter((g is not None for g in known.geo), bool, known.geo.size)
-    return same & ((known.geo != geo) | (known.start != start))
+    placed &= np.fromiter((g is not None for g in known.geo), bool, known.geo.size)
+    moved = placed & ((known.geo != geo) | (known.start != start))
+    if not revenue:
+        return moved
+    now = frame["revenue"].to_numpy(np.float64)
+    was = known.revenue.astype(np.float64)
+    both = np.isfinite(now) & np.isfinite(was)
+    # the same division of the same value gives the same double: any difference is a setting
+    taxed = same & both & ~np.isclose(now, was, rtol=1e-9, atol=0.0, equal_nan=False)
+    return moved | taxed
 
 
 @dataclass(frozen=True, slots=True)

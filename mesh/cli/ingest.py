@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from mesh.cli.csv_dialect import Dialect, encoding_problem, header_problem, parse_delimiter, send
-from mesh.cli.ingest_hints import stale_hint
+from mesh.cli.ingest_hints import stale_hint, tax_note
 from mesh.cli.progress import ProgressBar
 from mesh.sdk import generic_rows
 from mesh.sdk.client import IngestSummary, LiftOS
@@ -685,9 +685,7 @@ def run(args: argparse.Namespace, peers: Any) -> int:
     if (stale := summary.rejected_by_reason.get("stale_version", 0)) and args.pulled_at is None:
         print(stale_hint(stale, args.files), file=sys.stderr)
     if args.source == "generic" and account.get("taxes_included") and summary.accepted:
-        rate = float(account["tax_rate"])
-        print(f"note: revenue stored net of {rate:.4g} tax (--taxes-included true "
-              f"--tax-rate {rate:g}): each value divided by {1 + rate:g}", file=sys.stderr)  # fmt: skip
+        print(tax_note(float(account["tax_rate"]), summary.written), file=sys.stderr)
     if summary.rows and not summary.accepted:
         print(f"error: every one of the {summary.rows:,} rows was rejected; nothing landed",
               file=sys.stderr)  # fmt: skip
