@@ -25,6 +25,7 @@ __all__ = [
     "Holdout",
     "UnscoredHoldout",
     "holdout_check",
+    "holdout_days",
     "holdout_fit",
     "holdout_theta",
 ]
@@ -88,18 +89,33 @@ def _longest(n_days: int) -> int:
     return min(n_days - MIN_HOLDOUT_TRAIN_DAYS, n_days // 3)
 
 
+def holdout_days(spec: ModelSpec, n_days: int) -> int:
+    """The days held out of a window of ``n_days``: the spec's; when they are the default
+    (``spec.holdout_fit_to_window``) and the window is too short for them, the longest the
+    window allows, if it is at least ``MIN_HOLDOUT_SCORED_DAYS`` (76 days at the default 28:
+    20). A new customer's two or three months were otherwise REVIEW on every analysis, the
+    default holdout not run whatever the fit (audit s18 V2 F6)."""
+    days = spec.holdout_days
+    if days > 0 and spec.holdout_fit_to_window and not _window_fits(n_days, days):
+        longest = _longest(n_days)
+        if longest >= MIN_HOLDOUT_SCORED_DAYS:
+            return longest
+    return days
+
+
 def holdout_theta(
     panel: MediaPanel, spec: ModelSpec, lift_tests: Sequence[LiftTest],
     start: np.ndarray | None = None,
 ) -> np.ndarray | None:  # fmt: skip
     """The parameters fitted without the last ``holdout_days`` (None: too short to hold out).
     Independent of the full fit, so the service runs it beside that fit."""
-    days = spec.holdout_days
+    days = holdout_days(spec, panel.n_days)
     if days <= 0 or not _window_fits(panel.n_days, days):
         return None
     train = panel.subset_days(panel.n_days - days)
     keep = [t for t in lift_tests if np.datetime64(t.end, "D") < train.dates[-1]]
-    return fit_mmm(train, replace(spec, holdout_days=0), keep, start=start).theta
+    return fit_mmm(train, replace(spec, holdout_days=0, holdout_fit_to_window=False), keep,
+                   start=start).theta  # fmt: skip
 
 
 def holdout_fit(
@@ -107,8 +123,8 @@ def holdout_fit(
 ) -> Holdout | UnscoredHoldout | None:
     """Score the prediction of the last ``holdout_days`` by the model fitted without them
     (``theta``: that fit's parameters, when already fitted; else it is fitted here)."""
-    days = fit.spec.holdout_days
     panel = fit.panel
+    days = holdout_days(fit.spec, panel.n_days)
     if theta is None:
         theta = holdout_theta(panel, fit.spec, lift_tests, start=fit.theta)
     if theta is None:
@@ -186,7 +202,15 @@ def _event_words(name: str) -> str:
 _HOLDOUT_FLAG = "--holdout-days / holdout_days"
 
 
-def _unscored_check(panel: MediaPanel, ho: UnscoredHoldout) -> HealthCheck:
+def _shortened(spec: ModelSpec, days: int, n_days: int) -> str:
+    """What the check adds when the window shortened the default holdout ('' when not)."""
+    if days == spec.holdout_days:
+        return ""
+    return (f"; the default {spec.holdout_days} days shortened to the {days} this window's "
+            f"{n_days} days can hold out ({_HOLDOUT_FLAG} sets it)")  # fmt: skip
+
+
+def _unscored_check(panel: MediaPanel, ho: UnscoredHoldout, said: str = "") -> HealthCheck:
     """REVIEW: too few scored days to judge the model's forecast, and how to judge it."""
     longest = _longest(panel.n_days)
     lost = ho.days - ho.scored
@@ -221,17 +245,21 @@ def _unscored_check(panel: MediaPanel, ho: UnscoredHoldout) -> HealthCheck:
         fixes.append(f"analyse a longer window (at least {need} days)")
     return HealthCheck(
         "holdout", Verdict.REVIEW, None, MIN_HOLDOUT_R2_REVIEW,
-        f"{head}, so the model's out-of-sample fit is unchecked; " + ", or ".join(fixes),
+        f"{head}{said}, so the model's out-of-sample fit is unchecked; " + ", or ".join(fixes),
     )  # fmt: skip
 
 
-def _skipped_check(panel: MediaPanel, days: int) -> HealthCheck:
+def _skipped_check(panel: MediaPanel, spec: ModelSpec, days: int) -> HealthCheck:
     """REVIEW: a window too short for its holdout, which was not run (it used to go unsaid)."""
     n = panel.n_days
     fixes = [f"analyse at least {_window_needed(days)} days"]
     shortest = _window_needed(MIN_HOLDOUT_SCORED_DAYS)
     longest = _longest(n)
-    if longest >= MIN_HOLDOUT_SCORED_DAYS:
+    if spec.holdout_fit_to_window:
+        # the default holdout shortens itself from that window on (holdout_days)
+        fixes = [f"analyse at least {shortest} days (from {shortest} the default holdout "
+                 f"shortens to fit the window, {MIN_HOLDOUT_SCORED_DAYS} days at least)"]  # fmt: skip
+    elif longest >= MIN_HOLDOUT_SCORED_DAYS:
         fixes.append(f"hold out fewer days ({_HOLDOUT_FLAG} {MIN_HOLDOUT_SCORED_DAYS} to "
                      f"{longest} on this window)")  # fmt: skip
     elif days > MIN_HOLDOUT_SCORED_DAYS:
@@ -250,14 +278,15 @@ def holdout_check(
 ) -> tuple[HealthCheck | None, Holdout | None]:
     """The holdout check and the holdout it judged (None when it judged none); no check when
     the spec holds nothing out (``holdout_days`` 0)."""
-    days = fit.spec.holdout_days
+    days = holdout_days(fit.spec, fit.panel.n_days)
     if days <= 0:
         return None, None
     ho = holdout_fit(fit, lift_tests, theta)
     if ho is None:
-        return _skipped_check(fit.panel, days), None
+        return _skipped_check(fit.panel, fit.spec, days), None
+    said = _shortened(fit.spec, days, fit.panel.n_days)
     if isinstance(ho, UnscoredHoldout):
-        return _unscored_check(fit.panel, ho), None
+        return _unscored_check(fit.panel, ho, said), None
     verdict = (
         Verdict.FAIL
         if not np.isfinite(ho.r_squared) or ho.r_squared < MIN_HOLDOUT_R2_FAIL
@@ -268,5 +297,5 @@ def holdout_check(
     return HealthCheck(
         "holdout", verdict, ho.r_squared, MIN_HOLDOUT_R2_REVIEW,
         f"holdout ({ho.days} days): R² {ho.r_squared:.2f}, MAPE {ho.mape:.1%}, "
-        f"NRMSE {ho.nrmse:.2f}",
+        f"NRMSE {ho.nrmse:.2f}{said}",
     ), ho  # fmt: skip

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 
 from .calendar import ModelCalendar
 from .transforms import DEFAULT_MAX_LAG, AdstockKind
@@ -239,6 +239,10 @@ class ModelSpec:
     interval_level : float
         Coverage of the reported intervals.
     priors : Priors
+    holdout_fit_to_window : bool
+        ``holdout_days`` is a default, not the caller's: a window too short to hold them out
+        holds out the longest it can instead, if that is enough to judge
+        (:func:`.health_holdout.holdout_days`). False: exactly ``holdout_days`` or none.
     """
 
     adstock: AdstockKind | Mapping[str, AdstockKind] | None = AdstockKind.GEOMETRIC
@@ -249,6 +253,22 @@ class ModelSpec:
     country: str | ModelCalendar = "US"
     interval_level: float = 0.90
     priors: Priors = field(default_factory=Priors)
+    # Fields below were added after analyses were stored (a FitState keeps its spec): see
+    # __setstate__.
+    holdout_fit_to_window: bool = False
+
+    def __setstate__(self, state: list[object]) -> None:
+        """A slots dataclass unpickles the fields it was stored with: a spec stored before the
+        later fields existed gets their defaults (else every read of them, and every
+        ``dataclasses.replace`` of the spec, raises AttributeError)."""
+        for i, f in enumerate(fields(self)):
+            if i < len(state):
+                value = state[i]
+            elif f.default_factory is not MISSING:
+                value = f.default_factory()
+            else:
+                value = f.default
+            object.__setattr__(self, f.name, value)
 
     def adstock_for(self, channel: str) -> AdstockKind:
         if self.adstock is None:

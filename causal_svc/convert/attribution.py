@@ -240,7 +240,10 @@ def attribution_question(request: causal_pb.AnalyzeAttributionRequest) -> Attrib
                     "identification")  # fmt: skip
     # The holiday calendar (spec.country) is not the request's: the servicer resolves it from
     # the geos the records name (causal_svc.attribution.calendar.model_calendar).
+    # 0, the default, holds out as many of the 28 days as the window allows (14 at least);
+    # a holdout the caller set is held out exactly, or not run and said (health_holdout)
     spec = ModelSpec(holdout_days=request.holdout_days or DEFAULT_HOLDOUT_DAYS,
+                     holdout_fit_to_window=not request.holdout_days,
                      identification=_IDENTIFICATIONS[request.identification],
                      max_lag=request.max_lag_days or DEFAULT_MAX_LAG)  # fmt: skip
     return AttributionQuestion(org, start, end, outcome, tuple(request.channels), spec,
