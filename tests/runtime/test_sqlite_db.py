@@ -9,10 +9,10 @@ from __future__ import annotations
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from mesh.runtime.sqlite_db import connect_durable
+from tests.at_once import failures, run_at_once
 
 
 def test_another_process_closing_does_not_delete_the_wal_under_us(tmp_path: Path) -> None:
@@ -36,36 +36,17 @@ def test_another_process_closing_does_not_delete_the_wal_under_us(tmp_path: Path
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-OPEN_AT_ONCE = """
-import sys, time
-from pathlib import Path
-from mesh.runtime.sqlite_db import LockedSQLite
-first, trials, folder = float(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
-failed = 0
-for i in range(trials):
-    while time.time() < first + 0.25 * i:
-        pass
-    try:
-        LockedSQLite(folder / f"{i}.sqlite", "CREATE TABLE IF NOT EXISTS t (x);").close()
-    except Exception as exc:
-        failed += 1
-        print(i, repr(exc), file=sys.stderr)
-print(failed)
-"""
-
-
 def test_replicas_opening_a_new_store_at_once_all_start(tmp_path: Path) -> None:
     """Two replicas of a service open its new database at the same moment: switching it to WAL
     takes a lock SQLite's busy handler does not wait for, and one replica died "database is
     locked" (CI, tests/runtime/test_replicas.py; 16 of 40 fresh files with 4 openers)."""
-    processes, trials = 6, 12
-    first = time.time() + 3.0  # every process imported and spinning by then
-    command = [sys.executable, "-c", OPEN_AT_ONCE, str(first), str(trials), str(tmp_path)]
-    out = subprocess.PIPE
-    procs = [subprocess.Popen(command, stdout=out, stderr=out, text=True) for _ in range(processes)]
-    outcomes = [p.communicate(timeout=120) for p in procs]
-    assert all(p.returncode == 0 for p in procs), outcomes
-    assert sum(int(out) for out, _ in outcomes) == 0, [err for _, err in outcomes if err]
+    trials = 12
+    seen = run_at_once(
+        "from mesh.runtime.sqlite_db import LockedSQLite",
+        'LockedSQLite(path.with_suffix(".sqlite"), "CREATE TABLE IF NOT EXISTS t (x);").close()',
+        tmp_path, trials=trials,
+    )  # fmt: skip
+    assert failures(seen) == []
     for i in range(trials):
-        db = connect_durable(tmp_path / f"{i}.sqlite")
+        db = connect_durable((tmp_path / str(i)).with_suffix(".sqlite"))
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
