@@ -36,7 +36,12 @@ def add_parsers(sub: argparse._SubParsersAction, common: Any) -> None:  # type: 
         "channels' spend is left out of the model, not just the table, and their effect can "
         "be credited to the channels fitted (the omitted_channels health check names them)",
     )  # fmt: skip
-    p.add_argument("--holdout-days", type=int, default=0, help="0: the default (28)")
+    p.add_argument(
+        "--holdout-days",
+        type=int,
+        default=0,
+        help="0: the default (28, or the longest a shorter window allows, 14 at least)",
+    )
     p.add_argument(
         "--max-lag-days", type=int, default=0, metavar="DAYS",
         help="the longest carry-over the model looks for, 1-120 days (0: the default, 28): an "

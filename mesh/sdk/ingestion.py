@@ -184,9 +184,10 @@ class IngestionCalls(ClientBase):
         ``decimal`` ('.' or ','): a mapped source's measures written as text are read with
         it as the decimal mark, as ``liftos ingest --decimal`` reads a CSV ("1.234,56" and
         "2.906" under ','), and sent as numbers; a value it does not read raises ValueError.
-        Without it they go as written, for ingestion's strict rule; to be summed, a column
-        whose '.' is evidently a thousands separator ("2.906" beside "987") raises ValueError
-        naming it (summed as decimals each would count a thousandth of itself).
+        Without it they go as written, for ingestion's rule; to be summed, a column whose '.'
+        certainly groups thousands ("1.234.567") raises ValueError naming it, and one that only
+        looks grouped ("2.906" beside "987") is summed as decimals with a DecimalDoubt warning
+        naming the column and the fix (``decimal=','`` with a later ``pulled_at``).
         """
         if batch_size < 1:
             raise ValueError("batch_size must be positive")

@@ -1494,9 +1494,15 @@ class AnalyzeAttributionRequest(_message.Message):
     model_type: _marketing_data_pb2.AttributionModelType.ValueType
     """Model type (default CAUSAL_MMM)."""
     holdout_days: _builtins.int
-    """Days held out for validation (default 28)."""
+    """Days held out for validation. 0: the default, 28 days, or the longest a shorter window
+    allows (14 at least; under 70 days none, and the holdout check says so). A value set is
+    held out exactly (a window too short for it runs no holdout: REVIEW).
+    """
     seed: _builtins.int
-    """Random seed."""
+    """Must be 0: the analysis is deterministic (its parameter draws and the null test's
+    bootstrap use fixed seeds). Another value is INVALID_ARGUMENT naming seed, rather than
+    accepted and ignored.
+    """
     identification: Global___AttributionIdentification.ValueType
     """Which spend variation identifies the channels (default AUTO). Errors: INVALID_ARGUMENT
     (a number this server does not define; field named).

@@ -1792,9 +1792,9 @@ class AttributionModelConfig(_message.Message):
     max_lag_days: _builtins.int
     """Maximum carryover in days."""
     holdout_days: _builtins.int
-    """Days held out for validation."""
+    """Days held out for validation (the window's choice when the request left it 0)."""
     seed: _builtins.int
-    """Random seed."""
+    """Always 0: the attribution analysis draws with fixed seeds (AnalyzeAttributionRequest.seed)."""
     @_builtins.property
     def channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Channels included."""

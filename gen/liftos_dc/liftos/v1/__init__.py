@@ -3192,12 +3192,16 @@ class AnalyzeAttributionRequest(betterproto2.Message):
 
     holdout_days: "int" = betterproto2.field(7, betterproto2.TYPE_INT32)
     """
-    Days held out for validation (default 28).
+    Days held out for validation. 0: the default, 28 days, or the longest a shorter window
+    allows (14 at least; under 70 days none, and the holdout check says so). A value set is
+    held out exactly (a window too short for it runs no holdout: REVIEW).
     """
 
     seed: "int" = betterproto2.field(8, betterproto2.TYPE_INT64)
     """
-    Random seed.
+    Must be 0: the analysis is deterministic (its parameter draws and the null test's
+    bootstrap use fixed seeds). Another value is INVALID_ARGUMENT naming seed, rather than
+    accepted and ignored.
     """
 
     identification: "AttributionIdentification" = betterproto2.field(
@@ -3427,12 +3431,12 @@ class AttributionModelConfig(betterproto2.Message):
 
     holdout_days: "int" = betterproto2.field(7, betterproto2.TYPE_INT32)
     """
-    Days held out for validation.
+    Days held out for validation (the window's choice when the request left it 0).
     """
 
     seed: "int" = betterproto2.field(8, betterproto2.TYPE_INT64)
     """
-    Random seed.
+    Always 0: the attribution analysis draws with fixed seeds (AnalyzeAttributionRequest.seed).
     """
 
 
