@@ -18,7 +18,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
-from ingestion_svc.connectors.base import subdivision_names, subdivisions
+from ingestion_svc.connectors.regions import names_of, subdivision_names, subdivisions
 from ingestion_svc.raw_batch import Account
 
 __all__ = ["MAX_SCAN_GEOS", "stored_spellings"]
@@ -43,18 +43,20 @@ def _place(geo: str, prefix: str) -> str:
 
 
 def _names(bare: str, account: Account) -> set[str]:
-    """The names and platform keys that ingestion turns into the code ``bare``: the country's
-    subdivision names ("CALIFORNIA" for "CA"), the holidays list's spelling of a name it
-    knows, the account's geo_keys that map to it."""
+    """The names and platform keys that ingestion turns, or turned, into the code ``bare``:
+    the country's subdivision names ("CALIFORNIA" for "CA"), the holidays list's names of it
+    ("Bayern" for "BY": stored as written before names were mapped to codes, s18 R34 F4),
+    the account's geo_keys that map to it. ``bare`` a name the list knows: its code too."""
     out = {k for k, code in account.geo_keys.items() if code == bare}
     if not account.country:
         return out
     known = subdivisions(account.country)
     if known is not None:
         out.update(name for name, code in known.items() if code == bare)
-    spelt = subdivision_names(account.country).get(unicodedata.normalize("NFC", bare).casefold())
-    if spelt:
-        out.add(spelt)
+    named = subdivision_names(account.country).get(unicodedata.normalize("NFC", bare).casefold())
+    out.update(names_of(account.country, bare))
+    if named:
+        out.update((named, *names_of(account.country, named)))
     return out
 
 

@@ -17,13 +17,13 @@ integers (days since 1970-01-01), keys ``series code × 2^21 + day + 2^20``.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ingestion_svc.connectors.regions import names_of, same_place
 from ingestion_svc.superseded import Replaced, SupersededLog
 
 __all__ = ["HISTORY_COLUMNS", "KEEP_DAYS", "NO_START", "StreamHistory", "day_numbers"]
@@ -57,9 +57,20 @@ def _place_of(series: str) -> str:
 
 
 def _geo_match(geo: object) -> object:
-    """A geo as places are matched: one Unicode form, case folded (a row stored as "BR-BAHIA"
-    or in NFD before ingestion normalised names is the same place as "BR-Bahia")."""
-    return unicodedata.normalize("NFC", geo).casefold() if isinstance(geo, str) else geo
+    """A geo as places are matched: one Unicode form, case folded, a region name the
+    country's list knows as its code (a row stored as "BR-BAHIA", in NFD, or as "DE-Bayern"
+    before ingestion mapped names to ISO codes is the same place as "BR-BA" / "DE-BY")."""
+    return same_place(geo) if isinstance(geo, str) else geo
+
+
+def _unprefixed(geo: str) -> tuple[str, ...]:
+    """The matched forms of the names of an ISO region ("DE-BW": "baden-württemberg") as a
+    record stored before names were mapped to codes carries them when a hyphen in the name
+    was taken for a country prefix: with no country at all (s18 R34 F4)."""
+    country, sep, code = geo.partition("-")
+    if not sep or len(country) != 2:
+        return ()
+    return tuple(same_place(name) for name in names_of(country.upper(), code))
 
 
 def day_numbers(values: np.ndarray | pd.Series) -> np.ndarray:
@@ -405,7 +416,13 @@ class StreamHistory:
         if not place:
             return out
         for i, (s, key, g) in enumerate(zip(series, keys.tolist(), geos, strict=True)):
-            other = place.get((_place_of(s), key % _SHIFT, _geo_match(g)))
+            at = (_place_of(s), key % _SHIFT)
+            other = place.get((*at, _geo_match(g)))
+            if other is None and isinstance(g, str):
+                other = next(
+                    (k for name in _unprefixed(g) if (k := place.get((*at, name))) is not None),
+                    None,
+                )
             if other is not None and other != key:
                 out[i] = other
         if (out >= 0).any():  # pruned since: no longer stored here

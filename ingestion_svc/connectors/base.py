@@ -25,17 +25,21 @@ would refuse — not finite (a 400-digit integer overflows a double), or outside
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import holidays
 import numpy as np
 import pandas as pd
 
+from ingestion_svc.connectors.regions import (
+    known_subdivisions,
+    nfc,
+    record_geos,
+    unknown_subdivision,
+)
 from ingestion_svc.currencies import ISO_4217
 from ingestion_svc.raw_batch import Account, Rejection
 from ingestion_svc.rejection_list import quoted
@@ -484,100 +488,6 @@ def _shown_value(v: Any) -> str:
     return quoted(v if type(v) is str else str(v))
 
 
-# Countries whose first-level ISO 3166-2 subdivisions the holidays package lists whole (its
-# lists elsewhere hold only the regions with holidays of their own: GB's 4 nations, not its
-# counties), so that a code outside them is known not to be one.
-_COMPLETE_SUBDIVISIONS = ("US", "CA")
-
-
-@functools.cache
-def subdivisions(country: str) -> Mapping[str, str] | None:
-    """The country's first-level subdivisions, code and name (upper case) → code ("NEW
-    YORK" → "NY"); None where no complete list is known (any code goes)."""
-    if country not in _COMPLETE_SUBDIVISIONS:
-        return None
-    calendar = holidays.country_holidays(country)
-    out = {code.upper(): code for code in calendar.subdivisions}
-    for name, code in getattr(calendar, "subdivisions_aliases", {}).items():
-        out[name.upper()] = code
-    return out
-
-
-@functools.cache
-def subdivision_names(country: str) -> Mapping[str, str]:
-    """The region names the holidays package knows for a country whose list is not complete
-    (Brazil's "São Paulo", Germany's "Bayern"), case-folded → the package's spelling; empty
-    where it knows none. Names only: a code is kept as written, as it always was."""
-    try:
-        calendar = holidays.country_holidays(country)
-    except NotImplementedError:
-        return {}
-    out: dict[str, str] = {}
-    for name in getattr(calendar, "subdivisions_aliases", {}):
-        out.setdefault(unicodedata.normalize("NFC", name).casefold(), name)
-    return out
-
-
-def nfc(values: np.ndarray) -> np.ndarray:
-    """Text in Unicode NFC. A region typed as "a" + a combining tilde (macOS and some
-    exports write NFD) renders as the precomposed "ã" of another file but compares as other
-    text, so its media never met its orders (R30 F6). ASCII text is NFC already."""
-    return np.array(
-        [
-            unicodedata.normalize("NFC", v) if type(v) is str and not v.isascii() else v
-            for v in values.tolist()
-        ],
-        dtype=object,
-    )
-
-
-def _named_subdivisions(code: np.ndarray, country: str) -> np.ndarray:
-    """``code`` with each region name the country's holidays list knows spelled as that list
-    spells it, whatever its case ("SÃO PAULO", "são paulo" → "São Paulo"): an export that
-    upper-cases names is the same region as the orders' title case. Other text unchanged."""
-    names = subdivision_names(country)
-    if not names:
-        return code
-    return np.array([names.get(c.casefold(), c) if c else c for c in code.tolist()], dtype=object)
-
-
-def _known_subdivisions(
-    code: np.ndarray, account: Account, checks: Checks, field: str
-) -> np.ndarray:
-    """``code`` with each subdivision of the account's country as its ISO 3166-2 code
-    ("California", "ca", "US-CA" → "CA"); one the country does not have is rejected
-    ``unknown_geo``. Where the country's list is not complete, only the names it knows are
-    matched regardless of case (:func:`_named_subdivisions`), and nothing is rejected."""
-    known = subdivisions(account.country)
-    if known is None:
-        return _named_subdivisions(code, account.country)
-    prefix = account.country + "-"
-    out = code.copy()
-    bad = np.zeros(len(code), dtype=bool)
-    for i, c in enumerate(code.tolist()):
-        if not c:
-            continue  # missing: rejected as such already
-        if "-" in c and not c.upper().startswith(prefix):
-            continue  # another country's subdivision
-        found = known.get(c.upper().removeprefix(prefix))
-        if found is None:
-            bad[i] = True
-        else:
-            out[i] = found
-    checks.fail(
-        bad,
-        field,
-        "unknown_geo",
-        lambda i: (
-            f"geo {quoted(code[i])} is not a subdivision of {account.country} "
-            "(a code such as NY, or its name); to keep other geo codes (DMAs, metros), "
-            "ingest without a country (the holiday calendar is then unknown) or map them "
-            "to subdivisions"
-        ),
-    )
-    return out
-
-
 def map_geo(
     native: np.ndarray,
     account: Account,
@@ -592,9 +502,9 @@ def map_geo(
     Through ``account.geo_keys`` when the account has one (unknown keys are rejected), else
     the platform's key itself — with ``subdivision`` (a merchant's own geo column, Meta's
     region names) checked to be one of the account country's subdivisions where their list
-    is known (the US, Canada: "Atlantis" is rejected, "California" is "CA"). A bare code (no
-    ``-``) gets the account's country as an ISO 3166-2 prefix on the record geo: "CA" →
-    "US-CA".
+    is known (the US, Canada, Germany: "Atlantis" is rejected, "California" is "CA"). A bare code (no
+    ``XX-`` prefix) gets the account's country as an ISO 3166-2 prefix on the record geo:
+    "CA" → "US-CA", "Bayern" → "BY" → "DE-BY" (:mod:`ingestion_svc.connectors.regions`).
 
     ``table_ids`` = (pattern, what it is): keys of that shape are the platform's own ids
     (Google's ``geoTargetConstants/21137``, TikTok's numeric province ids) that only a table
@@ -616,7 +526,14 @@ def map_geo(
             ),
         )
     if not account.geo_keys and subdivision and account.country:
-        code = filled(_known_subdivisions(filled(native, ""), account, checks, field), "")
+        code, unknown = known_subdivisions(filled(native, ""), account.country)
+        checks.fail(
+            unknown,
+            field,
+            "unknown_geo",
+            lambda i: unknown_subdivision(str(native[i]), account.country),
+        )
+        code = filled(code, "")
     elif account.geo_keys:
         table = {unicodedata.normalize("NFC", k): v for k, v in account.geo_keys.items()}
         code = np.array([table.get(k) if k is not None else "" for k in native], dtype=object)
@@ -629,12 +546,7 @@ def map_geo(
         code = filled(code, "")
     else:
         code = filled(native, "")
-    if account.country:
-        prefix = account.country + "-"
-        geo = np.array([c if "-" in c or not c else prefix + c for c in code], dtype=object)
-    else:
-        geo = code
-    return code, geo
+    return code, record_geos(code, account.country)
 
 
 def empty_normalised() -> pd.DataFrame:

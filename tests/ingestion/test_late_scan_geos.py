@@ -18,7 +18,7 @@ import pytest
 from liftos.v1 import memory_pb2 as memory_pb
 
 import sim
-from ingestion_svc.connectors import base
+from ingestion_svc.connectors import regions
 from ingestion_svc.geo_spellings import stored_spellings
 from ingestion_svc.peers import MemoryClient
 from ingestion_svc.raw_batch import Account
@@ -118,7 +118,7 @@ def test_a_late_batch_restates_rows_stored_before_names_were_normalised(
     t0 = time.time() - 3 * 3600
     os.utime(path, (t0, t0))
     with monkeypatch.context() as m:  # as ingestion stored them before: names as written
-        m.setattr(base, "subdivision_names", lambda country: {})
+        m.setattr(regions, "subdivision_names", lambda country: {})
         assert _ingest(org, "generic_media", MEDIA, path) == 0
     frame["spend"] = frame["spend"] + 1
     frame.to_csv(path, index=False)
@@ -141,9 +141,13 @@ def test_the_spellings_of_a_geo() -> None:
     us = stored_spellings({"US-CA"}, Account(country="US"), {"US-TX", "calif"})
     assert {"US-CA", "CA", "California", "CALIFORNIA", "ca"} <= set(us or [])
     assert "US-TX" not in (us or [])
-    br = stored_spellings({"BR-Bahia"}, Account(country="BR"), {"BR-BAHIA ", "bR-bAhIa"})
-    assert {"BR-Bahia", "BR-BAHIA", "Bahia", "BAHIA", "bR-bAhIa"} <= set(br or [])
-    nfd = stored_spellings({"BR-São Paulo"}, Account(country="BR"))
+    # a row's region is its ISO code now; records stored before carry the name (s18 R34 F4)
+    br = stored_spellings({"BR-BA"}, Account(country="BR"), {"BR-BAHIA ", "bR-bAhIa"})
+    assert {"BR-BA", "BR-Bahia", "BR-BAHIA", "Bahia", "BAHIA", "bR-bAhIa"} <= set(br or [])
+    nfd = stored_spellings({"BR-SP"}, Account(country="BR"))
     assert "BR-Sa\u0303o Paulo" in (nfd or []) and "BR-SÃO PAULO" in (nfd or [])
+    de = stored_spellings({"DE-BW"}, Account(country="DE"))
+    assert {"Baden-Württemberg", "DE-Baden-Württemberg", "DE-BW", "BW"} <= set(de or [])
+    assert "DE-BY" not in (de or [])
     keyed = stored_spellings({"US-CA"}, Account(country="US", geo_keys={"Calif.": "CA"}))
     assert "Calif." in (keyed or [])
