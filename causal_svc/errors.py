@@ -23,6 +23,7 @@ __all__ = [
     "MemoryUnavailable",
     "NotAnAttribution",
     "NotIdentifiable",
+    "PeerBusy",
     "SingularDesign",
 ]
 
@@ -55,6 +56,13 @@ class MemoryUnavailable(DependencyUnavailable):
     """The memory service could not be reached while reading records."""
 
     default_reason = "MEMORY_UNAVAILABLE"
+
+
+class PeerBusy(ResourceExhausted):
+    """A peer (memory, the registry) shed this service's call for load and asked for a retry
+    after its delay (``retry_after_s``, the peer's own): nothing is wrong with the request."""
+
+    default_reason = "PEER_BUSY"
 
 
 class ComputeOverloaded(ResourceExhausted):

@@ -28,6 +28,7 @@ from mesh.runtime.exceptions import (
     InsufficientData,
     InvalidInput,
     NotFound,
+    ResourceExhausted,
 )
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "InvalidRequest",
     "MemoryUnavailable",
     "NotAnAttribution",
+    "PeerBusy",
     "PeerRefused",
     "RegistryUnavailable",
 ]
@@ -72,6 +74,14 @@ class PeerRefused(FailedPrecondition):
     """A peer refused this service's own call (credentials, contract): not the caller's fault."""
 
     default_reason = "PEER_REFUSED"
+
+
+class PeerBusy(ResourceExhausted):
+    """A peer (memory, causal, the registry) shed this service's call for load and asked for a
+    retry after its delay (``retry_after_s``, the peer's own): nothing is wrong with the
+    request."""
+
+    default_reason = "PEER_BUSY"
 
 
 class CausalUnavailable(DependencyUnavailable):

@@ -6,7 +6,8 @@ Each failed call is read once, here: the peer could not answer → UNAVAILABLE w
 hint (:func:`mesh.runtime.peers.unavailable`); the peer refused *this service's* credentials
 → FAILED_PRECONDITION (not the caller's fault, not retryable as is); anything that is the
 caller's doing (an analysis id of another org, an experiment id taken) → the caller's error,
-naming the caller's field.
+naming the caller's field; the peer shed the call for load → RESOURCE_EXHAUSTED PEER_BUSY with
+the peer's RetryInfo delay (:func:`_exhausted`), never INTERNAL.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from liftos.v1 import marketing_data_pb2 as md_pb
 from liftos.v1 import memory_pb2 as memory_pb
 from liftos.v1 import memory_pb2_grpc as memory_grpc
 
-from mesh.runtime.exceptions import FieldViolation
+from mesh.runtime.exceptions import FieldViolation, ResourceExhausted
 from mesh.runtime.frames import records_to_frame
 from mesh.runtime.money import FxSeries, fx_series, in_one_currency, mixed_pairs
 from mesh.runtime.peers import Peer, external_factor_series, unavailable, unreachable
@@ -43,6 +44,7 @@ from surfacing_svc.errors import (
     InvalidRequest,
     MemoryUnavailable,
     NotAnAttribution,
+    PeerBusy,
     PeerRefused,
     RegistryUnavailable,
 )
@@ -61,6 +63,26 @@ def _refused(peer: str, call: str, code: grpc.StatusCode) -> PeerRefused:
         f"the {peer} refused the surfacing service's {call} ({code.name}): check the service's "
         "credentials for its peers",
         subject=peer,
+    )
+
+
+def _exhausted(error: grpc.aio.AioRpcError, peer: str, target: str, call: str) -> Exception:
+    """A peer's RESOURCE_EXHAUSTED as this service's own, naming the peer and its words (it
+    was the raw peer error, which the caller saw as INTERNAL: s18 V2). With the peer's
+    RetryInfo (memory's admission control shedding load while an ingest holds it) the call
+    was never run there: PEER_BUSY with the same delay, which the SDK waits and retries;
+    without it (a limit the same call meets again) the peer's reason, and no retry."""
+    status = decode_status(error)
+    said = f"{status.reason or error.code().name}: {status.message}"
+    if status.retry_after_s is None:
+        return ResourceExhausted(
+            f"the {peer} at {target} refused the surfacing service's {call} ({said})",
+            reason=status.reason or None,
+        )
+    return PeerBusy(
+        f"the {peer} at {target} is busy and refused the surfacing service's {call} ({said}); "
+        f"nothing is wrong with the request: retry shortly (after {status.retry_after_s:g} s)",
+        retry_after_s=status.retry_after_s,
     )
 
 
@@ -107,8 +129,9 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # AsyncStub i
         return await self.stub().Counterfactual(request, timeout=self.within(timeout))
 
     def _raise_peer_failure(self, error: grpc.aio.AioRpcError, call: str) -> None:
-        """The causal service could not answer (UNAVAILABLE with a retry hint) or refused this
-        service's credentials: raised as such; any other failure is left to the caller."""
+        """The causal service could not answer (UNAVAILABLE with a retry hint), refused this
+        service's credentials, or shed the call (:func:`_exhausted`): raised as such; any
+        other failure is left to the caller."""
         code = error.code()
         if unreachable(code, error):
             raise unavailable(
@@ -117,6 +140,8 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # AsyncStub i
             ) from None  # fmt: skip
         if code in _REFUSED:
             raise _refused("causal service", call, code) from None
+        if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+            raise _exhausted(error, "causal service", self.target, call) from None
 
     async def _list(
         self, org_id: str, kind: causal_pb.AnalysisKind.ValueType, page_size: int,
@@ -194,6 +219,8 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
                 ) from None
             if code in _REFUSED:
                 raise _refused("memory service", "AggregateRecords", code) from None
+            if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise _exhausted(error, "memory service", self.target, "AggregateRecords") from None
             raise
         currencies = table_to_frame(reply.currencies)
         mixed = mixed_pairs(currencies)
@@ -234,6 +261,8 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
                 ) from None  # fmt: skip
             if code in _REFUSED:
                 raise _refused("memory service", "Scan", code) from None
+            if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise _exhausted(error, "memory service", self.target, "Scan") from None
             raise
         if not parts:
             return None
@@ -290,6 +319,10 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
                 ) from None  # fmt: skip
             if code in _REFUSED:
                 raise _refused("ingestion service", "CreateExperiment", code) from None
+            if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise _exhausted(
+                    error, "ingestion service", self.target, "CreateExperiment"
+                ) from None
             if (
                 code is grpc.StatusCode.FAILED_PRECONDITION
                 and decode_status(error).reason == ExperimentsOverlap.default_reason
@@ -356,6 +389,10 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
                 ) from None  # fmt: skip
             if code in _REFUSED:
                 raise _refused("ingestion service", "ListExternalFactors", code) from None
+            if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise _exhausted(
+                    error, "ingestion service", self.target, "ListExternalFactors"
+                ) from None
             raise
         return out
 
