@@ -319,7 +319,12 @@ def finish(
     # geo mapping or, for the business's revenue, taxes corrected since): re-written as a
     # restatement under the new settings, a version above the stored one (a re-sent file
     # keeps its pull time), not a duplicate.
-    moved = renormalised(known, shas, frame, revenue=batch.source == "generic")
+    moved = renormalised(
+        known,
+        shas,
+        frame,
+        revenue=batch.source == "generic" and batch.account.taxes_included is not None,
+    )
     version = frame["version"].to_numpy(np.int64)
     version = np.where(moved, np.maximum(version, known.version + 1), version)
     frame["version"] = version

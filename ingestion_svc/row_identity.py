@@ -196,7 +196,8 @@ def superseded_versions(
 ) -> list[tuple[str, str]]:
     """The (record id, sha) versions this batch replaces: its superseded rows, and the
     stored content of each key a winner replaces."""
-    over_stored = cls.winner & (known.version >= 0) & (known.sha != "")
+    # a renormalised row (same raw content, other settings) replaces no content: not logged
+    over_stored = cls.winner & (known.version >= 0) & (known.sha != "") & (known.sha != sha)
     pairs = zip(record_ids[cls.superseded].tolist(), sha[cls.superseded].tolist(), strict=True)
     stored = zip(record_ids[over_stored].tolist(), known.sha[over_stored].tolist(), strict=True)
     return sorted({(str(r), str(s)) for r, s in (*pairs, *stored)})
