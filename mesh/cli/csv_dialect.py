@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import json
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -256,3 +257,15 @@ def encoding_problem(path: Path, encoding: str = "utf-8-sig") -> str | None:
 
 
 _UTF8 = ("utf-8", "utf8", "utf-8-sig", "utf8-sig")
+
+
+def json_records(lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, row) of a JSON-lines file's object rows, for :meth:`Dialect.judge` (a line that
+    is no JSON object is left to ingestion, which rejects it with its reason)."""
+    for where, text in lines:
+        try:
+            row = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            yield where, row

@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from mesh.cli import csv_dialect
 from mesh.cli.csv_dialect import Dialect, encoding_problem, header_problem, parse_delimiter, send
 from mesh.cli.ingest_hints import stale_hint, tax_note
 from mesh.cli.progress import ProgressBar
@@ -616,8 +617,12 @@ def run(args: argparse.Namespace, peers: Any) -> int:
     if mapping and args.source in MAPPED_SOURCES:
         for path in args.files:
             problem = mapping_problem(path, mapping, args.encoding, args.delimiter)
-            if problem is None and path.suffix.lower() == ".csv":
-                records = csv_records(path, args.encoding, args.delimiter)
+            csv_file = path.suffix.lower() == ".csv"
+            # JSON lines sent as written are judged as a CSV is (V3 F4); summed or read with
+            # --decimal, the SDK judges them (csv_dialect.send)
+            if problem is None and (csv_file or not (args.sum_rows or args.decimal)):
+                records = (csv_records(path, args.encoding, args.delimiter) if csv_file
+                           else csv_dialect.json_records(numbered_rows(path, args.encoding)))  # fmt: skip
                 problem, doubted = dialect.judge(path, records, account.get("currency", ""))
                 doubts += doubted
             if problem is not None:
