@@ -15,6 +15,7 @@ import binascii
 import json
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,12 +64,36 @@ def _file_secret(directory: Path) -> bytes:
             return secret
         except FileExistsError:
             pass
+        except OSError:  # a filesystem without hard links: created exclusively instead
+            if (made := _create_exclusive(path, secret)) is not None:
+                return made
         finally:
             os.unlink(temp)
-    secret = path.read_bytes()
-    if len(secret) < 32:
-        raise ValueError(f"{path} is not a page-token secret (under 32 bytes)")
+    return _read_secret(path)
+
+
+def _create_exclusive(path: Path, secret: bytes) -> bytes | None:
+    """``secret`` written to a new ``path`` (O_EXCL); None when another process made it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return None
+    with os.fdopen(fd, "wb") as out:
+        out.write(secret)
+        out.flush()
+        os.fsync(out.fileno())
     return secret
+
+
+def _read_secret(path: Path) -> bytes:
+    """The secret in ``path``; a short file is read again for a moment, as a replica that
+    created it exclusively (no hard links) may not have written it yet."""
+    for _ in range(50):
+        secret = path.read_bytes()
+        if len(secret) >= 32:
+            return secret
+        time.sleep(0.02)
+    raise ValueError(f"{path} is not a page-token secret (under 32 bytes)")
 
 
 class PageTokens:
