@@ -52,6 +52,7 @@ from causal_svc.errors import InsufficientData, InvalidSpec
 from causal_svc.experiment_result import GeoExperiment
 from causal_svc.jobs import RecordsData, run_estimate, run_graph_analysis
 from causal_svc.peers import (
+    REPLY_TOO_LARGE,
     MemoryReader,
     RegistryReader,
     RegistryRefused,
@@ -237,8 +238,17 @@ class CausalService(causal_grpc.CausalServiceServicer):
                                             command="liftos analyze")  # fmt: skip
         except InsufficientData:
             return pd.DataFrame(), ""  # no product records: nothing left out
-        except (DependencyUnavailable, InvalidInput, ResourceExhausted) as exc:
-            # ResourceExhausted: the window's product spend passes memory's message limit
+        except ResourceExhausted as exc:
+            if exc.reason != REPLY_TOO_LARGE:
+                raise  # memory busy: the analysis is retried whole, as its other reads are
+            # only this note reads it: the model does not, so the window is not to be cut
+            return pd.DataFrame(), (
+                "the org's product-report spend over this window is too large for one reply "
+                "of memory's AggregateProducts and is not totalled here; product reports are "
+                "left out of the attribution, so the model and its figures are unaffected "
+                f"(memory: {exc.message.split('memory: ', 1)[-1]})"
+            )
+        except (DependencyUnavailable, InvalidInput) as exc:
             return pd.DataFrame(), (
                 f"the org's product reports could not be read ({exc}): any spend they hold is "
                 "not in this model (product reports are left out of the attribution) and is "

@@ -1,7 +1,7 @@
 """An attribution whose product-report spend passes memory's message limit (s18, R32 F3's
 class): the attribution reads that spend only to say how much of it the model leaves out, so
-memory's REPLY_TOO_LARGE for it is that warning's "could not be read" (naming liftos analyze
---start/--end and memory's words), and the analysis runs — not RESOURCE_EXHAUSTED for the
+memory's REPLY_TOO_LARGE for it is said in that warning (not totalled, the model unaffected,
+memory's words: no --start/--end, review V4 F2), and the analysis runs — not RESOURCE_EXHAUSTED for the
 whole analysis (nor INTERNAL, as before 44928c1). Memory's limit is lowered between the
 campaign sums' reply and the product spend's: real memory (restarted on the same data and
 port), ingestion and causal, a simulated world with product report rows beside it."""
@@ -96,8 +96,8 @@ def test_product_spend_past_the_limit_is_the_warnings_unread_and_the_analysis_ru
     ):
         _, result = _analyze(causal_grpc.CausalServiceStub(channel))
     assert result.channels  # the attribution itself ran
-    (said,) = [w for w in result.warnings if "product reports could not be read" in w]
+    (said,) = [w for w in result.warnings if "product-report spend" in w]
     assert "too large for one reply of memory's AggregateProducts" in said, said
-    assert "liftos analyze --start/--end" in said and "analyze-products" not in said, said
+    # only this note reads it: the model is not to be cut into windows for it (review V4 F2)
+    assert "--start" not in said and "unaffected" in said, said
     assert f"this server's {limit:,} bytes message limit" in said, said
-    assert "not in this model" in said, said
