@@ -235,13 +235,15 @@ def data_drift(
             for a, b in zip((chan, t, geo, amounts), spread, strict=True)
         )
         totals = pd.Series(m_amt).groupby(m_chan).sum()
+        # the outcome moved the shares the national rows are spread by (a dropped geo's share
+        # included): their channels' spread amounts move with it, which is no spend change
+        # (review V4 F3); the outcome's own line says what changed
+        no_geos = set(chan[nat].tolist()) if changed else set()
         for c, before in sorted(stored.spend.items()):
             now = float(totals.get(c, 0.0))
-            if _differs(np.array([before]), np.array([now]))[0]:
+            if c not in no_geos and _differs(np.array([before]), np.array([now]))[0]:
                 spend.append((c, float(before), now))
         held = sorted(set(stored.spend) - {c for c, _, _ in spend})
-        # the outcome moved the shares the national rows are spread by: not a spend change
-        no_geos = set(chan[nat].tolist()) if changed else set()
         moved = _moved(stored, held, dates, m_chan, m_t, m_geo, m_amt, no_geos)
     return DataDrift(changed=changed, spend=tuple(spend), compared_days=int(comparable.sum()),
                      moved=moved)  # fmt: skip
