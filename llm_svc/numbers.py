@@ -249,6 +249,25 @@ def _a_ratio(m: re.Match[str]) -> bool:
     )
 
 
+# Money around a figure: a currency sign before it ("$2.500"), or revenue, spend, sales or a
+# currency word after it ("2.500 in incremental revenue", "2.500 dollars")
+_MONEY_BEFORE = re.compile(r"[$€£¥]\s?$")
+_MONEY_AFTER = re.compile(
+    r"^\s?(?:[a-z]+\s+){0,3}?(?:revenue|sales|spend|profit|dollars?|euros?|pounds?)\b", re.I
+)
+
+
+def _money(m: re.Match[str]) -> bool:
+    """Whether the figure of ``m`` is an amount of money (see _MONEY_BEFORE/_AFTER)."""
+    if m.group("unit"):  # a percentage or a multiple, whatever follows it
+        return False
+    return bool(
+        m.group("cur")
+        or _MONEY_BEFORE.search(m.string[: m.start()])
+        or _MONEY_AFTER.match(m.string[m.end() :])
+    )
+
+
 def _read(
     m: re.Match[str], num: str, text_way: _Way | None, european: bool
 ) -> tuple[float, int, float | None]:
@@ -269,8 +288,10 @@ def _read(
     elif _CODE_AFTER.match(m.string[m.end() :]) or "," in num:
         # "20.500 EUR": money has two decimals; "1,234" alone: English prose's count
         way = _Way.ENGLISH if "," in num else _Way.EUROPEAN
-    elif not european:
-        way = _Way.ENGLISH  # nothing in the text is written the German or French way
+    elif not european and not _money(m):
+        # nothing in the text is written the German or French way; money aside: English
+        # money has two decimals, so "$2.500" or "2.500 in revenue" may well be 2,500
+        way = _Way.ENGLISH
     if way is not None:
         return (*_reading(num, way), None)
     value, decimals = _reading(num, _Way.ENGLISH)

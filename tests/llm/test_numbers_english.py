@@ -135,3 +135,15 @@ def test_explain_sends_the_models_three_decimal_iroas_as_written(
         done = list(llm.Explain(request, timeout=60))[-1].done
     assert answer in done.text, done.text
     assert not done.unsupported_claims, [(c.claim, c.reason) for c in done.unsupported_claims]
+
+
+def test_money_written_to_three_places_still_reads_two_ways() -> None:
+    """Review V4 F1: after e165d92 "$2.500" and "2.500 in incremental revenue" read as 2.50 and
+    a true 2,500 claim was CONTRADICTED; English money has two decimals, so such a figure
+    keeps both readings (the judge then names them) unless the text settles it."""
+    for text in ("Meta drove $2.500 in incremental revenue.", "Meta returned $2.500.",
+                 "Meta drove 2.500 in incremental revenue.", "Meta added €2.500."):  # fmt: skip
+        (q,) = quantities(text)
+        assert (q.value, q.ambiguous) == (2.5, 2500.0), text
+    (q,) = quantities("Meta drove $2,500 in incremental revenue.")
+    assert (q.value, q.ambiguous) == (2500.0, None)
