@@ -11,6 +11,7 @@ from mesh.runtime.exceptions import (
     NotIdentifiable,
     ResourceExhausted,
 )
+from mesh.runtime.peers import PeerBusy  # one class for every service's peers
 
 __all__ = [
     "AnalysisNotFound",
@@ -56,13 +57,6 @@ class MemoryUnavailable(DependencyUnavailable):
     """The memory service could not be reached while reading records."""
 
     default_reason = "MEMORY_UNAVAILABLE"
-
-
-class PeerBusy(ResourceExhausted):
-    """A peer (memory, the registry) shed this service's call for load and asked for a retry
-    after its delay (``retry_after_s``, the peer's own): nothing is wrong with the request."""
-
-    default_reason = "PEER_BUSY"
 
 
 class ComputeOverloaded(ResourceExhausted):

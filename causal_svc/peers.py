@@ -22,7 +22,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 from liftos.v1 import table_pb2 as table_pb
 
 from causal_svc.convert.aggregates import campaign_geo_frame
-from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable, PeerBusy
+from causal_svc.errors import InsufficientData, InvalidSpec, MemoryUnavailable
 from causal_svc.record_tables import ExperimentDesign
 from mesh.runtime.exceptions import (
     DependencyUnavailable,
@@ -33,6 +33,7 @@ from mesh.runtime.exceptions import (
 from mesh.runtime.frames import enum_name, records_to_frame
 from mesh.runtime.peers import (
     Peer,
+    exhausted,
     experiments,
     external_factor_series,
     refused,
@@ -341,30 +342,10 @@ def _memory_failure(error: grpc.aio.AioRpcError, target: str, rpc: str, org_id: 
     if code is grpc.StatusCode.INVALID_ARGUMENT:
         return _refused_query(error)
     if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return _reply_too_large(error, rpc) or _exhausted(error, "memory service", target, rpc)
+        return _reply_too_large(error, rpc) or _peer_exhausted(error, "memory service", target, rpc)
     denied = refused(code, error.details(), caller="causal", peer="memory service", call=rpc,
                      dependency="memory")  # fmt: skip
     return denied or error
-
-
-def _exhausted(error: grpc.aio.AioRpcError, peer: str, target: str, rpc: str) -> Exception:
-    """A peer's RESOURCE_EXHAUSTED as this service's own, naming the peer and its words (it
-    was the raw peer error, which the caller saw as INTERNAL: s18 V2). With the peer's
-    RetryInfo (its admission control shedding load while an ingest holds it) the call was
-    never run there: PEER_BUSY with the same delay, which the SDK waits and retries; without
-    it (a limit the same call meets again) the peer's reason, and no retry."""
-    status = decode_status(error)
-    said = f"{status.reason or error.code().name}: {status.message}"
-    if status.retry_after_s is None:
-        return ResourceExhausted(
-            f"the {peer} at {target} refused the causal service's {rpc} ({said})",
-            reason=status.reason or None,
-        )
-    return PeerBusy(
-        f"the {peer} at {target} is busy and refused the causal service's {rpc} ({said}); "
-        f"nothing is wrong with the request: retry shortly (after {status.retry_after_s:g} s)",
-        retry_after_s=status.retry_after_s,
-    )
 
 
 def _reply_too_large(
@@ -423,7 +404,7 @@ def _registry_failure(error: grpc.aio.AioRpcError, target: str, rpc: str) -> Exc
     if unreachable(error.code(), error):
         return _registry_unavailable(target, error, rpc)
     if error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return _exhausted(error, "ingestion service (experiment registry)", target, rpc)
+        return _peer_exhausted(error, "ingestion service (experiment registry)", target, rpc)
     denied = refused(error.code(), error.details(), caller="causal", peer="ingestion service",
                      call=rpc, dependency="ingestion")  # fmt: skip
     return denied or error
@@ -557,3 +538,10 @@ def _date_or_none(d: common_pb.Date) -> dt.date | None:
 
 def _scan_part(batch: memory_pb.ScanResponse) -> pd.DataFrame:
     return records_to_frame(batch.records, groups=("core", "external"))
+
+
+def _peer_exhausted(
+    error: grpc.aio.AioRpcError, peer: str, target: str, call: str
+) -> ResourceExhausted:
+    """:func:`mesh.runtime.peers.exhausted` for the causal service's calls."""
+    return exhausted(error, caller="causal", peer=peer, target=target, call=call)

@@ -28,8 +28,8 @@ from mesh.runtime.exceptions import (
     InsufficientData,
     InvalidInput,
     NotFound,
-    ResourceExhausted,
 )
+from mesh.runtime.peers import PeerBusy  # one class for every service's peers
 
 __all__ = [
     "AnalysisNotFound",
@@ -74,14 +74,6 @@ class PeerRefused(FailedPrecondition):
     """A peer refused this service's own call (credentials, contract): not the caller's fault."""
 
     default_reason = "PEER_REFUSED"
-
-
-class PeerBusy(ResourceExhausted):
-    """A peer (memory, causal, the registry) shed this service's call for load and asked for a
-    retry after its delay (``retry_after_s``, the peer's own): nothing is wrong with the
-    request."""
-
-    default_reason = "PEER_BUSY"
 
 
 class CausalUnavailable(DependencyUnavailable):

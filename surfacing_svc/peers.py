@@ -30,7 +30,7 @@ from liftos.v1 import memory_pb2_grpc as memory_grpc
 from mesh.runtime.exceptions import FieldViolation, ResourceExhausted
 from mesh.runtime.frames import records_to_frame
 from mesh.runtime.money import FxSeries, fx_series, in_one_currency, mixed_pairs
-from mesh.runtime.peers import Peer, external_factor_series, unavailable, unreachable
+from mesh.runtime.peers import Peer, exhausted, external_factor_series, unavailable, unreachable
 from mesh.runtime.protoconv import campaign_sources, set_date_range
 from mesh.runtime.scan_days import scan_local_days, within_local_days
 from mesh.runtime.status import decode_status
@@ -44,7 +44,6 @@ from surfacing_svc.errors import (
     InvalidRequest,
     MemoryUnavailable,
     NotAnAttribution,
-    PeerBusy,
     PeerRefused,
     RegistryUnavailable,
 )
@@ -63,26 +62,6 @@ def _refused(peer: str, call: str, code: grpc.StatusCode) -> PeerRefused:
         f"the {peer} refused the surfacing service's {call} ({code.name}): check the service's "
         "credentials for its peers",
         subject=peer,
-    )
-
-
-def _exhausted(error: grpc.aio.AioRpcError, peer: str, target: str, call: str) -> Exception:
-    """A peer's RESOURCE_EXHAUSTED as this service's own, naming the peer and its words (it
-    was the raw peer error, which the caller saw as INTERNAL: s18 V2). With the peer's
-    RetryInfo (memory's admission control shedding load while an ingest holds it) the call
-    was never run there: PEER_BUSY with the same delay, which the SDK waits and retries;
-    without it (a limit the same call meets again) the peer's reason, and no retry."""
-    status = decode_status(error)
-    said = f"{status.reason or error.code().name}: {status.message}"
-    if status.retry_after_s is None:
-        return ResourceExhausted(
-            f"the {peer} at {target} refused the surfacing service's {call} ({said})",
-            reason=status.reason or None,
-        )
-    return PeerBusy(
-        f"the {peer} at {target} is busy and refused the surfacing service's {call} ({said}); "
-        f"nothing is wrong with the request: retry shortly (after {status.retry_after_s:g} s)",
-        retry_after_s=status.retry_after_s,
     )
 
 
@@ -141,7 +120,7 @@ class AnalysisReader(Peer["causal_grpc.CausalServiceAsyncStub"]):  # AsyncStub i
         if code in _REFUSED:
             raise _refused("causal service", call, code) from None
         if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-            raise _exhausted(error, "causal service", self.target, call) from None
+            raise _peer_exhausted(error, "causal service", self.target, call) from None
 
     async def _list(
         self, org_id: str, kind: causal_pb.AnalysisKind.ValueType, page_size: int,
@@ -220,7 +199,9 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
             if code in _REFUSED:
                 raise _refused("memory service", "AggregateRecords", code) from None
             if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-                raise _exhausted(error, "memory service", self.target, "AggregateRecords") from None
+                raise _peer_exhausted(
+                    error, "memory service", self.target, "AggregateRecords"
+                ) from None
             raise
         currencies = table_to_frame(reply.currencies)
         mixed = mixed_pairs(currencies)
@@ -262,7 +243,7 @@ class HistoryReader(Peer["memory_grpc.MemoryServiceAsyncStub"]):
             if code in _REFUSED:
                 raise _refused("memory service", "Scan", code) from None
             if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-                raise _exhausted(error, "memory service", self.target, "Scan") from None
+                raise _peer_exhausted(error, "memory service", self.target, "Scan") from None
             raise
         if not parts:
             return None
@@ -320,7 +301,7 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
             if code in _REFUSED:
                 raise _refused("ingestion service", "CreateExperiment", code) from None
             if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-                raise _exhausted(
+                raise _peer_exhausted(
                     error, "ingestion service", self.target, "CreateExperiment"
                 ) from None
             if (
@@ -390,7 +371,7 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
             if code in _REFUSED:
                 raise _refused("ingestion service", "ListExternalFactors", code) from None
             if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
-                raise _exhausted(
+                raise _peer_exhausted(
                     error, "ingestion service", self.target, "ListExternalFactors"
                 ) from None
             raise
@@ -403,3 +384,10 @@ class RegistryWriter(Peer["ingestion_grpc.IngestionServiceAsyncStub"]):
         that cannot be read is said in the answer's ``unread``, not raised: a plan stands
         without it, and says so."""
         return await registered_tests(self, org_id, timeout=timeout)
+
+
+def _peer_exhausted(
+    error: grpc.aio.AioRpcError, peer: str, target: str, call: str
+) -> ResourceExhausted:
+    """:func:`mesh.runtime.peers.exhausted` for the surfacing service's calls."""
+    return exhausted(error, caller="surfacing", peer=peer, target=target, call=call)

@@ -16,14 +16,16 @@ from liftos.v1 import ingestion_pb2 as ingestion_pb
 from liftos.v1 import marketing_data_pb2 as md_pb
 
 from mesh.runtime.channels import Options, aio_channel
-from mesh.runtime.exceptions import DependencyUnavailable, FailedPrecondition
+from mesh.runtime.exceptions import DependencyUnavailable, FailedPrecondition, ResourceExhausted
 from mesh.runtime.status import decode_status
 
 __all__ = [
     "REFUSED",
     "UNREACHABLE",
     "Peer",
+    "PeerBusy",
     "PeerRefused",
+    "exhausted",
     "experiments",
     "external_factor_series",
     "peer_budget",
@@ -79,6 +81,36 @@ def refused(
         f"give the {caller} service a key the {peer} accepts for {call} "
         f"(LIFTOS_API_KEYS KEY:service={caller}, LIFTOS_{caller.upper()}_API_KEY)",
         subject=dependency,
+    )
+
+
+class PeerBusy(ResourceExhausted):
+    """A peer (memory, causal, the registry) shed this service's call for load and asked for a
+    retry after its delay (``retry_after_s``, the peer's own): nothing is wrong with the
+    request."""
+
+    default_reason = "PEER_BUSY"
+
+
+def exhausted(
+    error: grpc.aio.AioRpcError, *, caller: str, peer: str, target: str, call: str
+) -> ResourceExhausted:
+    """A peer's RESOURCE_EXHAUSTED as ``caller``'s own, naming the peer and its words (it was
+    the raw peer error, which the caller's caller saw as INTERNAL: s18 V2). With the peer's
+    RetryInfo (its admission control shedding load while an ingest holds it) the call was
+    never run there: PEER_BUSY with the same delay, which the SDK waits and retries; without
+    it (a limit the same call meets again) the peer's reason, and no retry."""
+    status = decode_status(error)
+    said = f"{status.reason or error.code().name}: {status.message}"
+    if status.retry_after_s is None:
+        return ResourceExhausted(
+            f"the {peer} at {target} refused the {caller} service's {call} ({said})",
+            reason=status.reason or None,
+        )
+    return PeerBusy(
+        f"the {peer} at {target} is busy and refused the {caller} service's {call} ({said}); "
+        f"nothing is wrong with the request: retry shortly (after {status.retry_after_s:g} s)",
+        retry_after_s=status.retry_after_s,
     )
 
 
