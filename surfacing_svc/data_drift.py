@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from mesh.runtime.drift_words import WINDOW_CHANGED
+from mesh.runtime.national_geo import is_national
 
 __all__ = ["DataDrift", "StoredReading", "data_drift", "unchecked"]
 
@@ -225,7 +226,7 @@ def data_drift(
         nat = (
             (~first_party)
             & (t >= 0)
-            & np.isin(geo, [g for g in np.unique(geo[~first_party]) if _is_national(str(g), known)])
+            & np.isin(geo, [g for g in np.unique(geo[~first_party]) if is_national(str(g), known)])
         )
         # the outcome's share of every geo with one, dropped geos included (the panel's)
         weights = np.clip(grid_all.sum(axis=1), 0.0, None)
@@ -247,17 +248,6 @@ def data_drift(
         moved = _moved(stored, held, dates, m_chan, m_t, m_geo, m_amt, no_geos)
     return DataDrift(changed=changed, spend=tuple(spend), compared_days=int(comparable.sum()),
                      moved=moved)  # fmt: skip
-
-
-def _is_national(geo: str, outcome_geos: set[str]) -> bool:
-    """The panel's rule (``causal_svc.attribution.coverage.is_national``, which surfacing may
-    not import; tests/surfacing/test_national_rule.py holds the two alike): a media geo that
-    stands for the whole country of the outcome's geos, empty or the country code every named
-    outcome geo is a subdivision of."""
-    if geo in outcome_geos:
-        return False
-    named = [g for g in outcome_geos if g]
-    return geo == "" or (bool(named) and all(g.startswith(f"{geo}-") for g in named))
 
 
 def _spread(

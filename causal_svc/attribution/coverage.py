@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from causal_svc.attribution.geo_overlap import spelling_twins
+from mesh.runtime.national_geo import is_national  # the panel's rule, shared with surfacing
 
 __all__ = ["MATERIAL_SHARE", "OffPanel", "is_national", "media_off_panel", "uncovered"]
 
@@ -82,17 +83,6 @@ def uncovered(
             "days"
         )
     return warnings
-
-
-def is_national(geo: str, outcome_geos: set[str] | list[str]) -> bool:
-    """A media geo that stands for the whole country of the outcome's geos: empty (a file
-    without a geo column ingested without ``--country``) or the country code every outcome
-    geo is a subdivision of (``US`` beside ``US-CA``, ``US-NY``; an outcome geo "", orders
-    without an address, is no subdivision and is passed over)."""
-    if geo in outcome_geos:
-        return False
-    named = [str(g) for g in outcome_geos if g]
-    return geo == "" or (bool(named) and all(g.startswith(f"{geo}-") for g in named))
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,8 @@ from mesh import cli
 from mesh.runtime.config import PeerConfig
 from mesh.runtime.inprocess import RunningService, running_services
 from mesh.sdk.client import LiftOS
+from surfacing_svc import data_drift as drift_module
 from surfacing_svc.app import build as surfacing_build
-from surfacing_svc.data_drift import _is_national
 from tests.causal.attribution.test_coverage import _world
 
 ACCOUNT = ["--timezone", "America/New_York", "--currency", "USD", "--country", "US"]
@@ -149,10 +149,12 @@ def test_national_tv_unchanged_says_nothing_restated_says_the_change(
 
 
 @pytest.mark.parametrize(
-    "geo, outcome_geos",
-    [("US", {"US-CA", "US-NY"}), ("", {"US-CA"}), ("US", {"US-CA", "DE-BY"}),
-     ("US-CA", {"US-CA", "US-NY"}), ("CA", {"US-CA"}), ("US", {"", "US-CA"}), ("US", set()),
-     ("", set()), ("DE", {"DE-BY", "DE-BE"})],
+    "geo, outcome_geos, national",
+    [("US", {"US-CA", "US-NY"}, True), ("", {"US-CA"}, True), ("US", {"US-CA", "DE-BY"}, False),
+     ("US-CA", {"US-CA", "US-NY"}, False), ("CA", {"US-CA"}, False), ("US", {"", "US-CA"}, True),
+     ("US", set(), False), ("", set(), True), ("DE", {"DE-BY", "DE-BE"}, True)],
 )  # fmt: skip
-def test_the_national_rule_is_the_panels(geo: str, outcome_geos: set[str]) -> None:
-    assert _is_national(geo, outcome_geos) == is_national(geo, outcome_geos)
+def test_the_national_rule_is_the_panels(geo: str, outcome_geos: set[str], national: bool) -> None:
+    # one rule (mesh.runtime.national_geo), read by both: the panel's spread and the drift check
+    assert drift_module.is_national is is_national
+    assert is_national(geo, outcome_geos) is national
