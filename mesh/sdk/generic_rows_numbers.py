@@ -22,6 +22,7 @@ from typing import Any
 
 from mesh.runtime.grouped_numbers import THREE_DECIMAL_CURRENCIES, dot_grouped
 from mesh.runtime.written_numbers import DECIMAL_MARKS, EXAMPLE, number
+from mesh.sdk.generic_rows import _get
 
 __all__ = ["DECIMAL_MARKS", "DecimalDoubt", "grouped_problem", "read_measures"]
 
@@ -33,14 +34,6 @@ _MEASURES = {"spend": False, "impressions": True, "clicks": True, "conversions":
 class DecimalDoubt(UserWarning):
     """A column summed as decimals whose '.' may group thousands ("412.500" beside whole
     numbers): read so, as the service reads it; re-send with decimal=',' if it groups."""
-
-
-def _get(row: Any, path: str) -> Any:
-    for part in path.split("."):
-        if type(row) is not dict:
-            return None
-        row = row.get(part)
-    return row
 
 
 def _set(row: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
