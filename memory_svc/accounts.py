@@ -10,7 +10,7 @@ and sums them per account.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,14 +22,20 @@ __all__ = [
     "DecodeAccounts",
     "Deletion",
     "DeletionFilter",
+    "Fetch",
     "Summaries",
+    "candidate_pages",
     "candidate_sql",
     "pick",
     "rows_of",
+    "summarize",
 ]
 
 # The account_id of each payload, in order.
 DecodeAccounts = Callable[[list[bytes]], list[str]]
+
+# The rows a store's connection returns for a query and its parameters.
+Fetch = Callable[[str, list[object]], list[tuple[object, ...]]]
 
 # Candidate records a store reads at a time (their payloads are held while they are decoded).
 PAGE = 20_000
@@ -158,6 +164,21 @@ def rows_of(fetched: list[tuple[object, ...]]) -> CandidateRows:
     )
 
 
+def candidate_pages(
+    fetch: Fetch, org_id: str, flt: DeletionFilter, *, mark: str = "?"
+) -> Iterator[CandidateRows]:
+    """The org's :class:`CandidateRows` for ``flt``, :data:`PAGE` at a time, read through
+    ``fetch`` (``mark``: the store's parameter marker)."""
+    last = -1
+    while True:
+        sql, params = candidate_sql(org_id, flt, last, PAGE, mark=mark)
+        page = rows_of(fetch(sql, params))
+        if not page.seqs:
+            return
+        yield page
+        last = page.seqs[-1]
+
+
 def pick(
     page: CandidateRows, flt: DeletionFilter, decode: DecodeAccounts, sums: Summaries
 ) -> np.ndarray:
@@ -178,6 +199,14 @@ def pick(
         [page.channels[i] for i in idx],
     )
     return np.asarray(page.seqs, dtype=np.int64)[keep]
+
+
+def summarize(pages: Iterable[CandidateRows], decode: DecodeAccounts) -> list[AccountSummary]:
+    """Every record of ``pages`` summed per account (ListAccounts)."""
+    sums = Summaries()
+    for page in pages:
+        pick(page, DeletionFilter(), decode, sums)
+    return sums.result()
 
 
 @dataclass(frozen=True, slots=True)

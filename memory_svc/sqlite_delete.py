@@ -21,22 +21,20 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
 from typing import Any, Protocol
 
 import numpy as np
 
 from memory_svc.accounts import (
-    PAGE,
     AccountSummary,
-    CandidateRows,
     DecodeAccounts,
     Deletion,
     DeletionFilter,
+    Fetch,
     Summaries,
-    candidate_sql,
+    candidate_pages,
     pick,
-    rows_of,
+    summarize,
 )
 from memory_svc.graph import GraphDelta
 from memory_svc.key_seqs import KeyMap
@@ -59,15 +57,9 @@ class _Store(Protocol):
     def _read(self) -> sqlite3.Connection: ...
 
 
-def _pages(db: sqlite3.Connection, org_id: str, flt: DeletionFilter) -> Iterator[CandidateRows]:
-    last = -1
-    while True:
-        sql, params = candidate_sql(org_id, flt, last, PAGE)
-        page = rows_of(db.execute(sql, params).fetchall())
-        if not page.seqs:
-            return
-        yield page
-        last = page.seqs[-1]
+def _fetch(db: sqlite3.Connection) -> Fetch:
+    """Rows of a query on ``db``."""
+    return lambda sql, params: db.execute(sql, params).fetchall()
 
 
 class SQLiteAccounts:
@@ -76,14 +68,11 @@ class SQLiteAccounts:
     def accounts(self: _Store, org_id: str, decode: DecodeAccounts) -> list[AccountSummary]:
         """The org's current records per (source, account), read in one transaction."""
         db = self._read()
-        sums = Summaries()
         db.execute("BEGIN")
         try:
-            for page in _pages(db, org_id, DeletionFilter()):
-                pick(page, DeletionFilter(), decode, sums)
+            return summarize(candidate_pages(_fetch(db), org_id, DeletionFilter()), decode)
         finally:
             db.execute("COMMIT")
-        return sums.result()
 
     def delete_records(
         self: _Store,
@@ -101,7 +90,8 @@ class SQLiteAccounts:
             db.execute("BEGIN IMMEDIATE")
             try:
                 sums = Summaries()
-                picked = [pick(page, flt, decode, sums) for page in _pages(db, org_id, flt)]
+                pages = candidate_pages(_fetch(db), org_id, flt)
+                picked = [pick(page, flt, decode, sums) for page in pages]
                 seqs = np.concatenate(picked) if picked else np.zeros(0, np.int64)
                 _doomed(db, seqs)
                 history = _history(db, org_id, delete=not dry_run)

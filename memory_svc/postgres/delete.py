@@ -8,22 +8,19 @@ records and their removal; a Scan's REPEATABLE READ snapshot keeps reading them 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import psycopg
 
 from memory_svc.accounts import (
-    PAGE,
     AccountSummary,
-    CandidateRows,
     DecodeAccounts,
     Deletion,
     DeletionFilter,
+    Fetch,
     Summaries,
-    candidate_sql,
+    candidate_pages,
     pick,
-    rows_of,
+    summarize,
 )
 from memory_svc.graph import GraphDelta
 from memory_svc.postgres.commit import apply_graph
@@ -33,30 +30,18 @@ from memory_svc.store_sql import SUMS_TABLES
 __all__ = ["accounts", "delete_records"]
 
 
-def _pages(
-    cur: psycopg.Cursor,
-    org_id: str,
-    flt: DeletionFilter,  # type: ignore[type-arg]
-) -> Iterator[CandidateRows]:
-    last = -1
-    while True:
-        sql, params = candidate_sql(org_id, flt, last, PAGE, mark="%s")
-        page = rows_of(cur.execute(sql, params).fetchall())  # type: ignore[arg-type]
-        if not page.seqs:
-            return
-        yield page
-        last = page.seqs[-1]
+def _fetch(cur: psycopg.Cursor) -> Fetch:  # type: ignore[type-arg]
+    """Rows of a query on ``cur``."""
+    return lambda sql, params: cur.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
 
 def accounts(conn: psycopg.Connection, org_id: str, decode: DecodeAccounts) -> list[AccountSummary]:
     """The org's current records per (source, account), from one snapshot."""
-    sums = Summaries()
     with conn.transaction():
         cur = conn.cursor()
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        for page in _pages(cur, org_id, DeletionFilter()):
-            pick(page, DeletionFilter(), decode, sums)
-    return sums.result()
+        pages = candidate_pages(_fetch(cur), org_id, DeletionFilter(), mark="%s")
+        return summarize(pages, decode)
 
 
 # The history rows of the records with these seqs: the versions they replaced.
@@ -83,7 +68,8 @@ def delete_records(
         cur = conn.cursor()
         cur.execute("SELECT value FROM meta WHERE key = 'next_seq' FOR UPDATE")
         sums = Summaries()
-        picked = [pick(page, flt, decode, sums) for page in _pages(cur, org_id, flt)]
+        pages = candidate_pages(_fetch(cur), org_id, flt, mark="%s")
+        picked = [pick(page, flt, decode, sums) for page in pages]
         seqs = np.concatenate(picked) if picked else np.zeros(0, np.int64)
         doomed = seqs.tolist()
         state = cur.execute(
