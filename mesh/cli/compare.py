@@ -125,15 +125,11 @@ def _inputs(c: Comparison) -> list[str]:
     elif i.same_data:
         out.append(f"data: the same inputs in both ({va})")
     else:
-        spends_equal = all(
-            a is not None and b is not None and abs(a - b) <= 0.01 + 1e-6 * max(abs(a), abs(b))
-            for a, b in (ch.spend for ch in c.channels)
-        )
         why = ""
         if (
             not c.restated
             and not c.mismatch
-            and spends_equal
+            and all(ch.same_spend for ch in c.channels)
             and not any(t.differs for t in i.tests)
             and i.controls[0] == i.controls[1]
         ):

@@ -70,6 +70,15 @@ class ChannelChange:
     iroas: tuple[tuple[float, float, float] | None, tuple[float, float, float] | None]
     overlap: bool | None  # of the iROAS intervals (else the incremental outcome's); None: one side
 
+    @property
+    def same_spend(self) -> bool:
+        """Both report the channel's spend, equal within the comparison's tolerance (a NaN
+        is never the same)."""
+        a, b = self.spend
+        if a is None or b is None:
+            return False
+        return abs(a - b) <= _ABS_TOL + _REL_TOL * max(abs(a), abs(b))
+
 
 @dataclass(frozen=True, slots=True)
 class TestChange:
