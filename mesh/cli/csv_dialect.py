@@ -30,7 +30,7 @@ from typing import Any
 from mesh.runtime import written_numbers
 from mesh.runtime.grouped_numbers import THREE_DECIMAL_CURRENCIES, dot_grouped
 from mesh.runtime.zoned_times import ZONED, local_time, utc_midnights
-from mesh.sdk.generic_rows_numbers import DecimalDoubt
+from mesh.sdk.generic_rows_numbers import MEASURE_WHOLE, DecimalDoubt
 
 __all__ = [
     "DELIMITERS",
@@ -46,9 +46,6 @@ __all__ = [
 DELIMITERS = {",": ",", ";": ";", "|": "|", "tab": "\t", "\\t": "\t", "\t": "\t"}
 # Separators a one-column header betrays (a ';' file read with ',').
 _OTHER_SEPARATORS = (";", "\t", "|")
-# A generic mapping's measures, and whether each is a whole number.
-_MEASURES = {"spend": False, "impressions": True, "clicks": True, "conversions": False,
-             "revenue": False}  # fmt: skip
 
 
 def parse_delimiter(text: str) -> str:
@@ -108,11 +105,11 @@ class Dialect:
     ) -> Dialect:
         """The dialect of a generic ``--mapping`` (field → column)'s files, for an account in
         ``zone``."""
-        mapped = {f: c for f, c in (mapping or {}).items() if f in _MEASURES}
+        mapped = {f: c for f, c in (mapping or {}).items() if f in MEASURE_WHOLE}
         return cls(
             delimiter,
             decimal,
-            {c: _MEASURES[f] for f, c in mapped.items()},
+            {c: MEASURE_WHOLE[f] for f, c in mapped.items()},
             frozenset(c for f, c in mapped.items() if f == "conversions"),
             (mapping or {}).get("date", ""),
             zone,

@@ -22,13 +22,13 @@ from typing import Any
 
 from mesh.runtime.grouped_numbers import THREE_DECIMAL_CURRENCIES, dot_grouped
 from mesh.runtime.written_numbers import DECIMAL_MARKS, EXAMPLE, number
-from mesh.sdk.generic_rows import _get
+from mesh.sdk.generic_rows import _INTEGER, MEASURES, _get
 
-__all__ = ["DECIMAL_MARKS", "DecimalDoubt", "grouped_problem", "read_measures"]
+__all__ = ["DECIMAL_MARKS", "MEASURE_WHOLE", "DecimalDoubt", "grouped_problem", "read_measures"]
 
-# A generic mapping's measures, and whether each is a whole number (a count).
-_MEASURES = {"spend": False, "impressions": True, "clicks": True, "conversions": False,
-             "revenue": False}  # fmt: skip
+# A generic mapping's measures, and whether each is a whole number (a count); the CLI's
+# Dialect reads the same table.
+MEASURE_WHOLE: dict[str, bool] = {m: m in _INTEGER for m in MEASURES}
 
 
 class DecimalDoubt(UserWarning):
@@ -45,7 +45,7 @@ def _set(row: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 def _measures(mapping: dict[str, str]) -> dict[str, str]:
     """The mapped measures: field → column."""
-    return {f: c for f, c in mapping.items() if f in _MEASURES and c}
+    return {f: c for f, c in mapping.items() if f in MEASURE_WHOLE and c}
 
 
 def read_measures(
@@ -93,7 +93,7 @@ def grouped_problem(
     columns = {
         f: c
         for f, c in _measures(mapping).items()
-        if not _MEASURES[f] and (f == "conversions" or currency not in THREE_DECIMAL_CURRENCIES)
+        if not MEASURE_WHOLE[f] and (f == "conversions" or currency not in THREE_DECIMAL_CURRENCIES)
     }
     if not columns:
         return None
