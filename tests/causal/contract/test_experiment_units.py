@@ -19,7 +19,13 @@ from causal_svc.experiment_units import suggested_geo
 from tests.causal.contract.test_estimate_from_memory import mesh  # noqa: F401
 
 
-def _register(mesh, eid: str, treated: list[str], control: list[str]) -> None:  # noqa: F811
+def _register(
+    mesh,  # noqa: F811
+    eid: str,
+    treated: list[str],
+    control: list[str],
+    pre: common_pb.Date | None = None,
+) -> None:
     ingestion = ingestion_grpc.IngestionServiceStub(
         grpc.insecure_channel(mesh["ingestion"].address)
     )
@@ -29,7 +35,7 @@ def _register(mesh, eid: str, treated: list[str], control: list[str]) -> None:  
                 org_id="shop", experiment_id=eid, randomization_unit=common_pb.RANDOMIZATION_UNIT_GEO,
                 start_date=common_pb.Date(year=2024, month=11, day=1),
                 end_date=common_pb.Date(year=2024, month=11, day=29),
-                treatment_units=treated, control_units=control,
+                pre_period_start=pre, treatment_units=treated, control_units=control,
             )
         )
     )  # fmt: skip
